@@ -1,0 +1,80 @@
+"""Benchmark of a model against the bar of the embedded-model issue.
+
+    python benchmarks/run_benchmark.py --out out/benchmark [--model-path DIR]
+
+Runs the full evaluation (published valid splits and group-clean test splits, every prompt, at the
+original resolution, cross-prompt check, speed over 50 640x640 JPEGs with 2 threads) and writes
+``report.json``, ``report.md``, ``examples.png`` and ``bar.json``/``bar.md`` with a pass/fail per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from drywallqa.engine.evaluator import evaluate
+from drywallqa.engine.predictor import Segmenter, default_model_dir
+
+BAR = {
+    "cracks": {"canonical": "segment crack", "mIoU": 0.62, "mDice": 0.75},
+    "taping": {"canonical": "segment taping area", "mIoU": 0.80, "mDice": 0.88},
+}
+SYNONYM_GAP = 0.03
+CROSS_MAX = 0.02
+SPEED_FIRST_MS, SPEED_EXTRA_MS = 150.0, 50.0
+
+
+def check_bar(report: dict) -> list[dict]:
+    lines = []
+    pub = {(r["dataset"], r["prompt"]): r for r in report["metrics"] if r["split"] == "published valid"}
+    for ds, bar in BAR.items():
+        canon = pub.get((ds, bar["canonical"]))
+        if canon is None:
+            continue
+        for metric in ("mIoU", "mDice"):
+            lines.append({"check": f"{ds} '{bar['canonical']}' {metric} >= {bar[metric]}", "value": canon[metric],
+                          "pass": canon[metric] >= bar[metric]})
+        for (d, p), r in pub.items():
+            if d == ds and p != bar["canonical"]:
+                gap = canon["mIoU"] - r["mIoU"]
+                lines.append({"check": f"{ds} '{p}' mIoU within {SYNONYM_GAP} of canonical", "value": r["mIoU"],
+                              "pass": gap <= SYNONYM_GAP})
+    for r in report["cross_prompt"]:
+        if r["split"] == "published valid":
+            lines.append({"check": f"cross-prompt '{r['prompt']}' on {r['dataset']} foreground <= {CROSS_MAX}",
+                          "value": r["mean_foreground_fraction"], "pass": r["mean_foreground_fraction"] <= CROSS_MAX})
+    if "speed" in report:
+        s = report["speed"]
+        lines.append({"check": f"median ms first prompt <= {SPEED_FIRST_MS}", "value": s["median_ms_first_prompt"],
+                      "pass": s["median_ms_first_prompt"] <= SPEED_FIRST_MS})
+        lines.append({"check": f"median ms per extra prompt <= {SPEED_EXTRA_MS}", "value": s["median_ms_per_extra_prompt"],
+                      "pass": s["median_ms_per_extra_prompt"] <= SPEED_EXTRA_MS})
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("out/benchmark"))
+    ap.add_argument("--model-path", type=Path, default=None)
+    ap.add_argument("--splits-dir", type=Path, default=Path("splits"))
+    ap.add_argument("--speed-images", type=int, default=50)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    model_dir = args.model_path or default_model_dir()
+    seg = Segmenter.load(model_dir)
+    report = evaluate(seg, args.out, splits_dir=args.splits_dir, speed_images=args.speed_images, model_dir=model_dir)
+    lines = check_bar(report)
+    (args.out / "bar.json").write_text(json.dumps(lines, indent=2))
+    md = ["| check | value | pass |", "|---|---|---|"] + [
+        f"| {l['check']} | {l['value']:.4f} | {'yes' if l['pass'] else '**no**'} |" for l in lines
+    ]
+    (args.out / "bar.md").write_text("\n".join(md) + "\n")
+    print((args.out / "report.md").read_text())
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

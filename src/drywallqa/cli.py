@@ -1,0 +1,150 @@
+"""The ``drywallqa`` command line: data -> train -> evaluate -> predict."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True)
+data_app = typer.Typer(help="Datasets: statistics and group-clean splits.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+
+
+@data_app.command("stats")
+def data_stats(
+    dataset: List[str] = typer.Option(None, "--dataset", "-d", help="Dataset name (repeatable); default all."),
+    datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default ../shared/datasets)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the statistics to this JSON file."),
+):
+    """Counts, mask coverage, source-photo groups and near-duplicates across splits."""
+    from .data.registry import list_datasets
+    from .data.stats import dataset_stats
+
+    all_stats = [dataset_stats(d, datasets_dir) for d in (dataset or list_datasets())]
+    for st in all_stats:
+        t = Table(title=f"{st['dataset']}")
+        for col in ("split", "images", "empty masks", "mean mask coverage", "source groups"):
+            t.add_column(col)
+        for sp, v in st["splits"].items():
+            t.add_row(sp, str(v["images"]), str(v["empty_masks"]), f"{v['mean_mask_coverage']:.3f}", str(v["source_groups"]))
+        console.print(t)
+        console.print(f"source groups shared between splits: {st['source_groups_shared_between_splits']}")
+        console.print(f"near-duplicate pairs across splits: {st['near_duplicate_pairs_across_splits']}")
+        if st["problems"]:
+            console.print(f"[yellow]{len(st['problems'])} problems[/yellow]: " + "; ".join(st["problems"][:10]))
+    if json_out:
+        json_out.write_text(json.dumps(all_stats, indent=2))
+
+
+@data_app.command("split")
+def data_split(
+    out: Path = typer.Option(Path("splits"), help="Folder for the manifests (<dataset>.json)."),
+    dataset: List[str] = typer.Option(None, "--dataset", "-d", help="Dataset name (repeatable); default all."),
+    seed: int = typer.Option(0),
+    val: float = typer.Option(0.15, help="Fraction of images for val."),
+    test: float = typer.Option(0.15, help="Fraction of images for test."),
+    datasets_dir: Optional[Path] = typer.Option(None),
+):
+    """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
+    from .data.grouping import make_group_split, split_manifest_path
+    from .data.registry import list_datasets
+
+    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
+        raise typer.BadParameter("val and test must be fractions with val + test < 1")
+    for d in dataset or list_datasets():
+        split = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed, progress=True)
+        path = split_manifest_path(out, d)
+        split.to_json(path)
+        console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}")
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="YAML training config, e.g. configs/default.yaml."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from <output_dir>/last.pt."),
+    output_dir: Optional[str] = typer.Option(None, help="Override output_dir of the config."),
+    epochs: Optional[int] = typer.Option(None, help="Override optim.epochs."),
+    max_minutes: Optional[float] = typer.Option(None, help="Stop (with a checkpoint) after this many minutes."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda or auto."),
+):
+    """Train a model from a config file (checkpoints, metrics CSV/JSON and curves in output_dir)."""
+    from .engine.config import TrainConfig
+    from .engine.trainer import Trainer
+
+    cfg = TrainConfig.from_yaml(config)
+    if output_dir:
+        cfg.output_dir = output_dir
+    if epochs:
+        cfg.optim.epochs = epochs
+    if device:
+        cfg.device = device
+    result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes)
+    console.print(result)
+
+
+def _load_segmenter(model_path: Optional[Path], model: str, threshold: Optional[float]):
+    from .engine.predictor import Segmenter
+
+    return Segmenter.load(model_path, backend=model, threshold=threshold)
+
+
+@app.command()
+def evaluate(
+    model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
+    model: str = typer.Option("embedded", help="Backend."),
+    out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md and examples.png go."),
+    splits: str = typer.Option("published,group", help="published (valid splits) and/or group (group-clean test)."),
+    splits_dir: Path = typer.Option(Path("splits"), help="Group-clean manifests."),
+    datasets_dir: Optional[Path] = typer.Option(None),
+    limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs)."),
+    speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
+):
+    """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports."""
+    from .engine.evaluator import evaluate as run
+    from .engine.predictor import default_model_dir
+
+    seg = _load_segmenter(model_path, model, None)
+    which = tuple(s.strip() for s in splits.split(","))
+    report = run(seg, out, which=which, splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit,
+                 speed_images=speed_images, model_dir=model_path or default_model_dir())
+    console.print((out / "report.md").read_text())
+    return report
+
+
+@app.command()
+def predict(
+    paths: List[Path] = typer.Argument(..., help="Image files or folders."),
+    prompt: List[str] = typer.Option(..., "--prompt", "-p", help="Text prompt (repeatable)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    overlay: bool = typer.Option(False, "--overlay", help="Also write overlays and a grid PNG."),
+    threshold: Optional[float] = typer.Option(None, help="Override the model's threshold."),
+    model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
+    model: str = typer.Option("embedded", help="Backend."),
+):
+    """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size."""
+    from .engine.batch import predict_paths
+    from .engine.predictor import validate_prompts
+
+    try:
+        prompts = validate_prompts(prompt)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--prompt")
+    seg = _load_segmenter(model_path, model, None)
+    summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold)
+    console.print(f"{len(summary.done)} images done, {len(summary.failed)} failed; masks in {out}")
+    for path, reason in summary.failed:
+        console.print(f"[red]failed[/red] {path}: {reason}")
+    if not summary.ok:
+        raise typer.Exit(code=1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

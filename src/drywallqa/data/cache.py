@@ -1,0 +1,38 @@
+"""Decoded, resized arrays of a list of samples, cached on disk so training does not decode JPEGs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..utils.image_io import read_image
+from .sample import Sample
+
+
+def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """``(H, W)`` bool -> ``(size, size)`` bool (area-averaged, then >= 0.5)."""
+    return cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) >= 0.5
+
+
+def load_arrays(samples: list[Sample], size: int, cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(N, size, size, 3)`` uint8 and masks ``(N, size, size)`` bool, cached by file list and size."""
+    key = hashlib.sha1(("\n".join(str(s.image_path) for s in samples) + f"|{size}").encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"arrays_{size}_{key}.npz" if cache_dir else None
+    if path is not None and path.is_file():
+        data = np.load(path)
+        return data["images"], data["masks"]
+    images = np.zeros((len(samples), size, size, 3), np.uint8)
+    masks = np.zeros((len(samples), size, size), bool)
+    for i, s in enumerate(tqdm(samples, desc=f"decoding {len(samples)} images", leave=False)):
+        images[i] = cv2.resize(read_image(s.image_path), (size, size), interpolation=cv2.INTER_AREA)
+        masks[i] = resize_mask(s.load_mask(), size)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, images=images, masks=masks)
+        tmp.replace(path)
+    return images, masks

@@ -1,0 +1,182 @@
+"""Source-photo groups and near-duplicates, and group-clean train/val/test splits.
+
+Roboflow exports copies of one photo (flipped, rotated, re-toned) under ``<stem>.rf.<hash>.jpg`` and
+scatters them over train and valid. Two files belong to one group when they share a stem or their
+normalised 32x32 grey thumbnails differ by a mean absolute difference below ``near_dup_threshold``
+under some flip / 90-degree rotation. A group-clean split puts each group in exactly one split.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .sample import Sample, source_group
+
+THUMB = 32
+
+
+def thumbnail(path: str | Path) -> np.ndarray:
+    """``(32, 32)`` float32 grey thumbnail, normalised to zero mean and unit variance."""
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise ValueError(f"{path}: not a readable image")
+    t = cv2.resize(img, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return (t - t.mean()) / max(float(t.std()), 1e-6)
+
+
+def _dihedral(thumbs: torch.Tensor) -> list[torch.Tensor]:
+    """The 8 flips/rotations of ``(N, 32, 32)`` thumbnails, each flattened to ``(N, 1024)``."""
+    out = []
+    for k in range(4):
+        r = torch.rot90(thumbs, k, dims=(1, 2))
+        out += [r.flatten(1), torch.flip(r, dims=(2,)).flatten(1)]
+    return out
+
+
+def near_duplicate_pairs(paths: list[Path], threshold: float = 0.1, progress: bool = False) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, of near-identical images (any flip / 90-degree rotation)."""
+    from tqdm import tqdm
+
+    thumbs = torch.from_numpy(np.stack([thumbnail(p) for p in tqdm(paths, desc="thumbnails", disable=not progress)]))
+    base = thumbs.flatten(1)
+    best = torch.full((len(paths), len(paths)), float("inf"))
+    for variant in _dihedral(thumbs):
+        best = torch.minimum(best, torch.cdist(base, variant, p=1) / base.shape[1])
+    i, j = torch.nonzero(torch.triu(best < threshold, diagonal=1), as_tuple=True)
+    return list(zip(i.tolist(), j.tolist()))
+
+
+class _UnionFind:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, a: int) -> int:
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a: int, b: int) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def group_ids(samples: list[Sample], near_dups: list[tuple[int, int]] | None = None) -> list[str]:
+    """A group id per sample: same stem or near-duplicate (transitively) -> same group."""
+    uf = _UnionFind(len(samples))
+    first_of_stem: dict[str, int] = {}
+    for i, s in enumerate(samples):
+        uf.union(i, first_of_stem.setdefault(s.group, i))
+    for i, j in near_dups or []:
+        uf.union(i, j)
+    roots = [uf.find(i) for i in range(len(samples))]
+    return [samples[r].group for r in roots]
+
+
+@dataclass
+class GroupSplit:
+    """A group-clean split of one dataset: image paths (relative to the dataset root) per part."""
+
+    dataset: str
+    seed: int
+    fractions: dict
+    parts: dict  # part name -> list of relative image paths
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(self.__dict__, indent=1))
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "GroupSplit":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def group_clean_split(
+    samples: list[Sample],
+    groups: list[str],
+    root: Path,
+    dataset: str,
+    fractions: dict | None = None,
+    seed: int = 0,
+) -> GroupSplit:
+    """Assign whole groups to parts so each part gets about its fraction of the images (seeded)."""
+    fractions = fractions or {"train": 0.7, "val": 0.15, "test": 0.15}
+    by_group: dict[str, list[str]] = {}
+    for s, g in zip(samples, groups):
+        by_group.setdefault(g, []).append(str(s.image_path.relative_to(root)))
+    names = sorted(by_group)
+    random.Random(seed).shuffle(names)
+    total = sum(len(v) for v in by_group.values())
+    parts: dict[str, list[str]] = {p: [] for p in fractions}
+    order = list(fractions)
+    # fill the smaller parts first, each up to its quota, the rest to the first part (train)
+    for name in names:
+        files = by_group[name]
+        target = next(
+            (p for p in order[1:] if len(parts[p]) + len(files) / 2 <= fractions[p] * total), order[0]
+        )
+        parts[target].extend(files)
+    for p in parts:
+        parts[p].sort()
+    return GroupSplit(dataset, seed, dict(fractions), parts)
+
+
+def load_all_splits(dataset: str, datasets_dir=None) -> tuple[list[Sample], list]:
+    """Every published split of a dataset, concatenated (train, valid, test order)."""
+    from .registry import get_dataset_config
+    from .sample import load_split
+
+    samples, problems = [], []
+    for split in get_dataset_config(dataset).splits:
+        s, p = load_split(dataset, split, datasets_dir)
+        samples += s
+        problems += p
+    return samples, problems
+
+
+def split_manifest_path(splits_dir: str | Path, dataset: str) -> Path:
+    return Path(splits_dir) / f"{dataset}.json"
+
+
+def samples_of_part(
+    dataset: str,
+    part: str,
+    splits_dir: str | Path,
+    datasets_dir=None,
+    exclude_published: tuple | list = (),
+) -> list[Sample]:
+    """The samples of one part (``train``/``val``/``test``) of a group-clean split manifest,
+    leaving out images from the published splits named in ``exclude_published``."""
+    from .registry import get_dataset_config
+
+    manifest = split_manifest_path(splits_dir, dataset)
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest}: no split manifest; run `drywallqa data split --out {splits_dir}` first")
+    split = GroupSplit.from_json(manifest)
+    if part not in split.parts:
+        raise KeyError(f"{manifest} has no part {part!r}; it has {', '.join(split.parts)}")
+    wanted = set(split.parts[part])
+    root = get_dataset_config(dataset).root(datasets_dir)
+    samples, _ = load_all_splits(dataset, datasets_dir)
+    return [
+        s for s in samples if str(s.image_path.relative_to(root)) in wanted and s.split not in set(exclude_published)
+    ]
+
+
+def make_group_split(dataset: str, datasets_dir=None, fractions: dict | None = None, seed: int = 0,
+                     progress: bool = False) -> GroupSplit:
+    """Group-clean split of all published images of ``dataset`` (stems + near-duplicates grouped)."""
+    from .registry import get_dataset_config
+
+    samples, _ = load_all_splits(dataset, datasets_dir)
+    if not samples:
+        raise ValueError(f"dataset {dataset!r}: no readable images")
+    pairs = near_duplicate_pairs([s.image_path for s in samples], progress=progress)
+    groups = group_ids(samples, pairs)
+    return group_clean_split(samples, groups, get_dataset_config(dataset).root(datasets_dir), dataset, fractions, seed)

@@ -1,0 +1,96 @@
+"""Dataset registry: each dataset names its folder layout and the prompts that ask for its class."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SplitSource:
+    """Where one published split's ground truth lives.
+
+    Attributes:
+        kind: ``"coco"`` (``<split>/_annotations.coco.json``) or ``"mask_folder"``
+            (``<split>/*.jpg`` + ``<split>/_masks/<stem>.png``).
+        folder: the split folder, relative to the dataset root.
+    """
+
+    kind: str
+    folder: str
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """A dataset and the prompts that ask for its foreground class.
+
+    ``prompts[0]`` is the canonical prompt; the rest are synonyms the model is trained and scored on.
+    """
+
+    name: str
+    folder: str
+    prompts: tuple[str, ...]
+    splits: dict[str, SplitSource] = field(default_factory=dict)
+
+    @property
+    def canonical_prompt(self) -> str:
+        return self.prompts[0]
+
+    def root(self, datasets_dir: str | Path | None = None) -> Path:
+        return Path(datasets_dir or default_datasets_dir()) / self.folder
+
+
+_REGISTRY: dict[str, DatasetConfig] = {}
+
+
+def register_dataset(config: DatasetConfig) -> DatasetConfig:
+    if config.name in _REGISTRY:
+        raise ValueError(f"dataset {config.name!r} is already registered")
+    _REGISTRY[config.name] = config
+    return config
+
+
+def get_dataset_config(name: str) -> DatasetConfig:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def list_datasets() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def default_datasets_dir() -> Path:
+    """``$DRYWALLQA_DATASETS``, else ``../shared/datasets`` beside the working directory or the repo."""
+    env = os.environ.get("DRYWALLQA_DATASETS")
+    if env:
+        return Path(env)
+    candidates = [Path.cwd() / ".." / "shared" / "datasets", Path(__file__).resolve().parents[4] / "shared" / "datasets"]
+    for c in candidates:
+        if c.is_dir():
+            return c.resolve()
+    return candidates[0]
+
+
+register_dataset(
+    DatasetConfig(
+        name="taping",
+        folder="drywall-join",
+        prompts=("segment taping area", "segment joint/tape", "segment drywall seam"),
+        splits={"train": SplitSource("coco", "train"), "valid": SplitSource("coco", "valid")},
+    )
+)
+register_dataset(
+    DatasetConfig(
+        name="cracks",
+        folder="cracks",
+        prompts=("segment crack", "segment wall crack"),
+        splits={
+            "train": SplitSource("mask_folder", "train"),
+            "valid": SplitSource("coco", "valid"),
+            "test": SplitSource("coco", "test"),
+        },
+    )
+)

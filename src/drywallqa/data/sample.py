@@ -1,0 +1,135 @@
+"""One annotated image (:class:`Sample`) and readers that turn published splits into samples."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..utils.image_io import read_mask
+from .coco import rasterize_annotations
+from .registry import DatasetConfig, get_dataset_config
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    """Something wrong with one file; reading goes on without it (or with it fixed up)."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class Sample:
+    """An image and where its ground-truth mask comes from (COCO annotations or a mask file)."""
+
+    image_path: Path
+    dataset: str
+    split: str
+    height: int
+    width: int
+    annotations: list[dict] | None = None
+    mask_path: Path | None = None
+    problems: list[DataProblem] = field(default_factory=list)
+
+    @property
+    def group(self) -> str:
+        return source_group(self.image_path.name)
+
+    def load_mask(self) -> np.ndarray:
+        """Ground truth as ``(H, W)`` bool at the image's size."""
+        if self.mask_path is not None:
+            mask = read_mask(self.mask_path)
+            if mask.shape != (self.height, self.width):
+                raise ValueError(
+                    f"{self.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, image is {self.width}x{self.height}"
+                )
+            return mask
+        mask, _ = rasterize_annotations(self.annotations or [], self.height, self.width, str(self.image_path))
+        return mask
+
+
+def source_group(file_name: str) -> str:
+    """Roboflow names copies ``<source stem>.rf.<hash>.jpg``; the source stem groups them."""
+    name = Path(file_name).name
+    return name.split(".rf.")[0] if ".rf." in name else Path(name).stem
+
+
+def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
+    ann_file = folder / "_annotations.coco.json"
+    try:
+        coco = json.loads(ann_file.read_text())
+        images = coco["images"]
+        anns = coco.get("annotations", [])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        problems.append(DataProblem(str(ann_file), f"cannot read COCO annotations ({exc})"))
+        return []
+    by_image: dict[int, list[dict]] = {}
+    for a in anns:
+        by_image.setdefault(a.get("image_id"), []).append(a)
+    samples = []
+    for img in images:
+        path = folder / img["file_name"]
+        if not path.is_file():
+            problems.append(DataProblem(str(path), "listed in the COCO file but missing on disk; skipped"))
+            continue
+        s = Sample(path, config.name, split, int(img["height"]), int(img["width"]), annotations=by_image.get(img["id"], []))
+        _, ann_problems = rasterize_annotations(s.annotations, s.height, s.width, str(path))
+        problems.extend(ann_problems)
+        samples.append(s)
+    return samples
+
+
+def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
+    from PIL import Image
+
+    samples = []
+    for path in sorted(folder.glob("*.jpg")) + sorted(folder.glob("*.png")):
+        mask_path = folder / "_masks" / f"{path.stem}.png"
+        if not mask_path.is_file():
+            problems.append(DataProblem(str(path), f"no mask at {mask_path}; skipped"))
+            continue
+        try:
+            with Image.open(path) as im:
+                width, height = im.size
+            with Image.open(mask_path) as m:
+                msize = m.size
+        except OSError as exc:
+            problems.append(DataProblem(str(path), f"unreadable image or mask ({exc}); skipped"))
+            continue
+        if msize != (width, height):
+            problems.append(DataProblem(str(mask_path), f"mask is {msize[0]}x{msize[1]}, image is {width}x{height}; skipped"))
+            continue
+        samples.append(Sample(path, config.name, split, height, width, mask_path=mask_path))
+    return samples
+
+
+_READERS = {"coco": _read_coco, "mask_folder": _read_mask_folder}
+
+
+def load_split(
+    dataset: str | DatasetConfig, split: str, datasets_dir: str | Path | None = None
+) -> tuple[list[Sample], list[DataProblem]]:
+    """Read one published split. Problems are collected (and logged), never raised, so the rest goes on."""
+    config = get_dataset_config(dataset) if isinstance(dataset, str) else dataset
+    if split not in config.splits:
+        raise KeyError(f"dataset {config.name!r} has no split {split!r}; it has {', '.join(config.splits)}")
+    source = config.splits[split]
+    folder = config.root(datasets_dir) / source.folder
+    problems: list[DataProblem] = []
+    if not folder.is_dir():
+        problems.append(DataProblem(str(folder), "split folder not found"))
+        samples: list[Sample] = []
+    else:
+        samples = _READERS[source.kind](config, split, folder, problems)
+    for p in problems:
+        logger.warning("%s", p)
+    return samples, problems

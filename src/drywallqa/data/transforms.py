@@ -1,0 +1,24 @@
+"""Training augmentation (albumentations) on cached square arrays."""
+
+from __future__ import annotations
+
+import albumentations as A
+
+
+def train_transform(image_size: int) -> A.Compose:
+    """Random scale/crop to ``image_size``, flips and 90-degree turns, tone and blur changes."""
+    return A.Compose(
+        [
+            A.RandomResizedCrop(size=(image_size, image_size), scale=(0.5, 1.0), ratio=(0.75, 1.333), p=1.0),
+            A.HorizontalFlip(p=0.5),
+            A.VerticalFlip(p=0.5),
+            A.RandomRotate90(p=0.5),
+            A.RandomBrightnessContrast(0.25, 0.25, p=0.7),
+            A.HueSaturationValue(10, 20, 15, p=0.4),
+            A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.GaussNoise(std_range=(0.02, 0.06)), A.ImageCompression(quality_range=(40, 90))], p=0.3),
+        ]
+    )
+
+
+def eval_transform(image_size: int) -> A.Compose:
+    return A.Compose([A.Resize(image_size, image_size)])

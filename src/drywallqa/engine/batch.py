@@ -1,0 +1,80 @@
+"""Batch prediction over files and folders: masks named ``<stem>__<prompt slug>.png``, failures reported."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from ..utils.image_io import ImageReadError, list_images, read_image
+from ..utils.slug import slugify
+from ..viz import COLORS, grid, overlay
+from .predictor import Segmenter, validate_prompts
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchSummary:
+    done: list = field(default_factory=list)
+    failed: list = field(default_factory=list)  # (path, reason)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def mask_name(image_path: Path, prompt: str) -> str:
+    return f"{image_path.stem}__{slugify(prompt)}.png"
+
+
+def save_png_atomic(array: np.ndarray, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    Image.fromarray(array).save(tmp, format="PNG")
+    tmp.replace(path)
+
+
+def predict_paths(
+    segmenter: Segmenter,
+    paths,
+    prompts,
+    out_dir: str | Path,
+    overlay_images: bool = False,
+    threshold: float | None = None,
+    progress: bool = True,
+) -> BatchSummary:
+    """Segment every image under ``paths`` with every prompt; write 0/255 masks (and overlays) to ``out_dir``."""
+    prompts = validate_prompts(prompts)
+    slugs = [slugify(p) for p in prompts]
+    if any(not s for s in slugs):
+        raise ValueError("a prompt needs at least one letter or digit")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = BatchSummary()
+    missing = [Path(p) for p in paths if not Path(p).exists()]
+    for p in missing:
+        summary.failed.append((str(p), "no such file or folder"))
+    rows = []
+    for path in tqdm(list_images([p for p in paths if Path(p).exists()]), desc="predict", disable=not progress):
+        try:
+            image = read_image(path)
+            result = segmenter.predict(image, prompts, threshold=threshold)
+        except (ImageReadError, ValueError, OSError) as exc:
+            logger.error("%s", exc)
+            summary.failed.append((str(path), str(exc)))
+            continue
+        for p in prompts:
+            save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
+        if overlay_images:
+            over = [overlay(image, result.masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(prompts)]
+            save_png_atomic(np.concatenate([image] + over, axis=1), out / f"{path.stem}__overlay.png")
+            if len(rows) < 12:
+                rows.append([image] + over)
+        summary.done.append(str(path))
+    if overlay_images and rows:
+        grid(rows, ["input"] + prompts, out / "overlay_grid.png")
+    return summary

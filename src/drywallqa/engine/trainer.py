@@ -1,0 +1,272 @@
+"""The trainer: config -> data -> model -> AdamW + warm-up/cosine -> checkpoints, metrics, best model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..data.cache import load_arrays
+from ..data.grouping import samples_of_part
+from ..data.prompted import PromptedSegmentationDataset
+from ..data.registry import get_dataset_config
+from ..data.transforms import train_transform
+from ..losses import CombinedLoss
+from ..metrics import SegmentationMeter
+from ..models import create_model
+from ..text import get_text_encoder
+from .config import TrainConfig
+
+THRESHOLDS = tuple(np.round(np.arange(0.2, 0.81, 0.05), 2))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float:
+    """Learning-rate factor: linear warm-up to 1, then cosine down to ``min_ratio``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+class Trainer:
+    """Trains one registered model on the prompted datasets named in the config.
+
+    Output directory: ``last.pt`` (resumable state, every ``checkpoint_every`` steps and each epoch),
+    ``best/`` (``save_pretrained`` of the best epoch by validation mIoU, with its threshold),
+    ``metrics.csv``/``metrics.json`` (one row per epoch), ``curves.png`` and ``config.yaml``.
+    """
+
+    def __init__(self, config: TrainConfig, progress: bool = True):
+        self.config = config
+        self.progress = progress
+        self.out = Path(config.output_dir)
+        self.device = resolve_device(config.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        self.datasets = [get_dataset_config(n) for n in config.data.datasets]
+        self.prompts = [p for d in self.datasets for p in d.prompts]
+        self.text_embeddings = get_text_encoder(config.text_encoder).encode(self.prompts)
+        model_cfg = {"text_dim": self.text_embeddings.shape[1], **config.model_config}
+        self.model = create_model(config.model, **model_cfg).to(self.device)
+        self.image_size = self.model.config.image_size
+        self.loss_fn = CombinedLoss(config.loss)
+        self.history: list[dict] = []
+        self.step = 0
+        self.epoch = 0
+        self.best_score = -1.0
+
+    # ----------------------------------------------------------------- data
+    def _arrays(self, part: str, repeats: bool, size: int):
+        d = self.config.data
+        images, masks, ids, files = [], [], [], []
+        for k, ds in enumerate(self.datasets):
+            samples = samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)
+            if d.max_images:
+                samples = samples[: d.max_images]
+            if not samples:
+                raise ValueError(f"dataset {ds.name!r} has no images in part {part!r}")
+            im, mk = load_arrays(samples, size, d.cache_dir)
+            rep = int(d.dataset_repeats.get(ds.name, 1)) if repeats else 1
+            images += [im] * rep
+            masks += [mk] * rep
+            ids += [np.full(len(im) * rep, k)]
+            files.append([str(s.image_path) for s in samples])
+        return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files
+
+    def build_data(self):
+        d = self.config.data
+        images, masks, ids, self.train_files = self._arrays(self.config.data.train_part, True, d.cache_size)
+        self.train_set = PromptedSegmentationDataset(
+            images, masks, ids, [ds.prompts for ds in self.datasets], train_transform(self.image_size),
+            d.negative_ratio, seed=self.config.seed,
+        )
+        self.val_images, self.val_masks, self.val_ids, self.val_files = self._arrays(d.val_part, False, self.image_size)
+
+    # ----------------------------------------------------------------- state
+    def _state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "best_score": self.best_score,
+            "history": self.history,
+            "config": self.config.to_dict(),
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+        }
+
+    def save_checkpoint(self) -> Path:
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / "last.pt"
+        atomic_torch_save(self._state(), path)
+        return path
+
+    def load_checkpoint(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.epoch = state["step"], state["epoch"]
+        self.best_score, self.history = state["best_score"], state["history"]
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+
+    # ----------------------------------------------------------------- loop
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16)
+
+    def train_step(self, batch) -> dict:
+        """One optimisation step on a batch; returns the losses before the step."""
+        self.model.train()
+        x = batch["pixel_values"].to(self.device).contiguous(memory_format=torch.channels_last)
+        t = self.text_embeddings[batch["prompt_index"]].to(self.device)
+        y = batch["mask"].to(self.device)
+        with self._autocast():
+            logits = self.model(x, t)
+        loss, parts = self.loss_fn(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        self.optimizer.step()
+        self.scheduler_step()
+        self.step += 1
+        return {"loss": float(loss.detach()), **parts}
+
+    def scheduler_step(self) -> None:
+        o = self.config.optim
+        factor = warmup_cosine(self.step, self.total_steps, o.warmup_steps, o.min_lr_ratio)
+        for g in self.optimizer.param_groups:
+            g["lr"] = o.lr * factor
+
+    def setup(self, resume: bool = False) -> None:
+        o = self.config.optim
+        self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+        self.steps_per_epoch = math.ceil(len(self.train_set) / o.batch_size)
+        self.total_steps = self.steps_per_epoch * o.epochs
+        self.scheduler_step()
+        if resume:
+            last = self.out / "last.pt"
+            if not last.is_file():
+                raise FileNotFoundError(f"--resume: no checkpoint at {last}")
+            self.load_checkpoint(last)
+
+    def _epoch_loader(self, epoch: int, skip_batches: int) -> DataLoader:
+        order = np.random.default_rng(self.config.seed * 1000 + epoch).permutation(len(self.train_set))
+        order = order[skip_batches * self.config.optim.batch_size :]
+        return DataLoader(torch.utils.data.Subset(self.train_set, order.tolist()), batch_size=self.config.optim.batch_size)
+
+    def train(self, resume: bool = False, max_minutes: float | None = None) -> dict:
+        self.build_data()
+        self.setup(resume)
+        self.out.mkdir(parents=True, exist_ok=True)
+        import yaml
+
+        (self.out / "config.yaml").write_text(yaml.safe_dump(self.config.to_dict(), sort_keys=False))
+        (self.out / "train_files.json").write_text(json.dumps({"train": self.train_files, "val": self.val_files}, indent=1))
+        start = time.time()
+        o = self.config.optim
+        while self.epoch < o.epochs:
+            skip = self.step - self.epoch * self.steps_per_epoch
+            losses = []
+            bar = tqdm(self._epoch_loader(self.epoch, skip), total=self.steps_per_epoch - skip,
+                       desc=f"epoch {self.epoch + 1}/{o.epochs}", disable=not self.progress)
+            for batch in bar:
+                losses.append(self.train_step(batch))
+                bar.set_postfix(loss=f"{losses[-1]['loss']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
+                if self.step % self.config.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if max_minutes and (time.time() - start) > 60 * max_minutes:
+                    self.save_checkpoint()
+                    return {"stopped": "time", "step": self.step}
+            self.end_epoch(losses, time.time() - start)
+        return self.history[-1] if self.history else {}
+
+    # ----------------------------------------------------------------- validation
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """Validation mIoU per dataset (canonical prompt) at every threshold in ``THRESHOLDS``,
+        plus the foreground fraction of cross-dataset prompts; at the model's input size."""
+        self.model.eval()
+        canon = [self.prompts.index(ds.canonical_prompt) for ds in self.datasets]
+        ious = {ds.name: {th: [] for th in THRESHOLDS} for ds in self.datasets}
+        cross = []
+        bs = 16
+        for s in range(0, len(self.val_images), bs):
+            x = torch.from_numpy(self.val_images[s : s + bs]).permute(0, 3, 1, 2).float().div(255).to(self.device)
+            with self._autocast():
+                feats = self.model.encode_image(x.contiguous(memory_format=torch.channels_last))
+                probs = {
+                    k: torch.sigmoid(self.model.decode(feats, self.text_embeddings[[c] * len(x)].to(self.device)).float())[:, 0].cpu().numpy()
+                    for k, c in enumerate(canon)
+                }
+            for j in range(len(x)):
+                own = int(self.val_ids[s + j])
+                gt = self.val_masks[s + j]
+                for th in THRESHOLDS:
+                    tp = np.count_nonzero((probs[own][j] > th) & gt)
+                    union = np.count_nonzero((probs[own][j] > th) | gt)
+                    ious[self.datasets[own].name][th].append(tp / union if union else 1.0)
+                cross += [float((probs[k][j] > 0.5).mean()) for k in probs if k != own]
+        per_th = {th: float(np.mean([np.mean(ious[n][th]) for n in ious])) for th in THRESHOLDS}
+        best_th = max(per_th, key=per_th.get)
+        out = {f"val_mIoU_{n}": float(np.mean(ious[n][best_th])) for n in ious}
+        out.update(val_score=per_th[best_th], threshold=float(best_th), val_cross_fg=float(np.mean(cross)) if cross else 0.0)
+        return out
+
+    def end_epoch(self, losses: list[dict], elapsed: float) -> None:
+        self.epoch += 1
+        row = {"epoch": self.epoch, "step": self.step, "elapsed_s": round(elapsed, 1), "lr": self.optimizer.param_groups[0]["lr"]}
+        row.update({f"train_{k}": float(np.mean([l[k] for l in losses])) for k in losses[0]} if losses else {})
+        row.update(self.validate())
+        self.history.append(row)
+        if row["val_score"] > self.best_score:
+            self.best_score = row["val_score"]
+            self.model.save_pretrained(
+                self.out / "best",
+                extra={"threshold": row["threshold"], "text_encoder": self.config.text_encoder,
+                       "selected_on": f"{self.config.data.val_part} part of {self.config.data.splits_dir}",
+                       "epoch": self.epoch, "val": {k: v for k, v in row.items() if k.startswith("val_")}},
+            )
+        self.save_checkpoint()
+        self.write_metrics()
+        if self.progress:
+            tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+    def write_metrics(self) -> None:
+        (self.out / "metrics.json").write_text(json.dumps(self.history, indent=1))
+        keys = list(dict.fromkeys(k for r in self.history for k in r))
+        with open(self.out / "metrics.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(self.history)
+        from ..viz import plot_curves
+
+        plot_curves(self.history, self.out / "curves.png")

@@ -1,0 +1,66 @@
+"""Segmentation losses on logits ``(B, 1, H, W)`` and targets ``(B, 1, H, W)`` in {0, 1}."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LOSSES = {}
+
+
+def register_loss(name):
+    def wrap(fn):
+        LOSSES[name] = fn
+        return fn
+
+    return wrap
+
+
+@register_loss("bce")
+def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+@register_loss("dice")
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
+    """Soft Dice per image, averaged; an empty target with an empty prediction scores loss 0."""
+    prob = torch.sigmoid(logits).flatten(1)
+    target = target.flatten(1)
+    inter = (prob * target).sum(1)
+    return (1 - (2 * inter + smooth) / (prob.sum(1) + target.sum(1) + smooth)).mean()
+
+
+@register_loss("focal")
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, alpha: float = 0.25) -> torch.Tensor:
+    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p_t = torch.exp(-ce)
+    alpha_t = alpha * target + (1 - alpha) * (1 - target)
+    return (alpha_t * (1 - p_t) ** gamma * ce).mean()
+
+
+@dataclass
+class LossWeights:
+    bce: float = 1.0
+    dice: float = 1.0
+    focal: float = 0.5
+
+
+class CombinedLoss(nn.Module):
+    """Weighted sum of registered losses; ``forward`` returns ``(total, {name: value})``."""
+
+    def __init__(self, weights: LossWeights | dict | None = None):
+        super().__init__()
+        w = weights if isinstance(weights, dict) else vars(weights or LossWeights())
+        unknown = set(w) - set(LOSSES)
+        if unknown:
+            raise ValueError(f"unknown losses {sorted(unknown)}; known: {sorted(LOSSES)}")
+        self.weights = {k: float(v) for k, v in w.items() if v}
+
+    def forward(self, logits, target):
+        logits = logits.float()
+        parts = {k: LOSSES[k](logits, target) for k in self.weights}
+        total = sum(self.weights[k] * v for k, v in parts.items())
+        return total, {k: float(v.detach()) for k, v in parts.items()}

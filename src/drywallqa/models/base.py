@@ -1,0 +1,79 @@
+"""``PromptedSegmentationModel``: the interface every backend implements, plus save/load."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class PromptedSegmentationModel(nn.Module):
+    """Image features once (:meth:`encode_image`), then a cheap decode per prompt (:meth:`decode`).
+
+    Subclasses set ``config_class`` (a dataclass) and are registered with
+    :func:`~drywallqa.models.registry.register_model`, which sets ``model_type``.
+    """
+
+    config_class: type
+    model_type: str
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    def encode_image(self, pixel_values: torch.Tensor):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def decode(self, image_features, text_embeddings: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self, pixel_values: torch.Tensor, text_embeddings: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` images and ``(B, D)`` prompt embeddings -> ``(B, 1, H, W)`` mask logits."""
+        return self.decode(self.encode_image(pixel_values), text_embeddings)
+
+    def save_pretrained(self, directory: str | Path, extra: dict | None = None, dtype: torch.dtype | None = None) -> Path:
+        """Write ``config.json`` (model type, config, ``extra`` such as the threshold) and ``model.safetensors``.
+
+        ``dtype=torch.float16`` halves the file (floating-point tensors only); loading casts back to float32.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        payload = {"model_type": self.model_type, "config": dataclasses.asdict(self.config), **(extra or {})}
+        (directory / CONFIG_NAME).write_text(json.dumps(payload, indent=2))
+        state = {
+            k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
+            for k, v in self.state_dict().items()
+        }
+        save_file(state, str(directory / WEIGHTS_NAME))
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str = "cpu"):
+        """Load a directory written by :meth:`save_pretrained` (any registered model type)."""
+        from .registry import get_model_class
+
+        directory = Path(directory)
+        cfg_path = directory / CONFIG_NAME
+        if not cfg_path.is_file():
+            raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; not a drywallqa model directory")
+        payload = json.loads(cfg_path.read_text())
+        model_cls = get_model_class(payload["model_type"])
+        model = model_cls(model_cls.config_class(**payload["config"]))
+        weights = directory / WEIGHTS_NAME
+        if not weights.is_file():
+            raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}")
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights), device=map_location).items()}
+        model.load_state_dict(state)
+        model.eval()
+        return model
+
+
+def read_model_metadata(directory: str | Path) -> dict:
+    return json.loads((Path(directory) / CONFIG_NAME).read_text())

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class FilmUNetConfig:
+    """Configuration of :class:`FilmUNetModel`.
+
+    Attributes:
+        image_size: side of the square the image is resized to before the encoder.
+        encoder_channels: channels at strides 2, 4, 8, 16, 32.
+        encoder_depths: residual blocks per stage at strides 4, 8, 16, 32.
+        decoder_channels: channels of the decoder at strides 32, 16, 8, 4.
+        text_dim: size of the prompt embedding (384 for MiniLM-L6).
+        head_dim: size of the pixel/text embedding whose dot product adds to the logits.
+        mean, std: pixel normalisation (on 0..1 RGB).
+    """
+
+    image_size: int = 320
+    encoder_channels: tuple = (32, 48, 96, 160, 256)
+    encoder_depths: tuple = (1, 2, 2, 2)
+    decoder_channels: tuple = (128, 96, 64, 32)
+    text_dim: int = 384
+    head_dim: int = 32
+    mean: tuple = (0.485, 0.456, 0.406)
+    std: tuple = (0.229, 0.224, 0.225)
+
+    def __post_init__(self):
+        self.encoder_channels = tuple(self.encoder_channels)
+        self.encoder_depths = tuple(self.encoder_depths)
+        self.decoder_channels = tuple(self.decoder_channels)
+        self.mean = tuple(self.mean)
+        self.std = tuple(self.std)
+        if len(self.encoder_channels) != 5 or len(self.encoder_depths) != 4 or len(self.decoder_channels) != 4:
+            raise ValueError("encoder_channels needs 5 entries, encoder_depths 4, decoder_channels 4")
+        if self.image_size % 32:
+            raise ValueError(f"image_size must be a multiple of 32, got {self.image_size}")

@@ -1,0 +1,141 @@
+"""FiLM U-Net: a residual CNN encoder run once per image and a text-conditioned FPN decoder run per prompt.
+
+Shapes (S = ``config.image_size``, B images, P prompts per image flattened into the batch):
+
+    pixel_values (B, 3, S, S)
+      -> encoder features at strides 2..32, lateral projections at strides 4..32   (once per image)
+    image features + text embeddings (B, D)
+      -> FiLM-modulated top-down decoder at strides 32 -> 4                         (per prompt)
+      -> logits (B, 1, S, S) = conv head + <pixel embedding, text embedding>
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..base import PromptedSegmentationModel
+from ..registry import register_model
+from .configuration_film_unet import FilmUNetConfig
+
+
+def conv_bn_act(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block ``(B, C, H, W) -> (B, C, H, W)``."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = conv_bn_act(channels, channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        return F.relu(x + self.bn2(self.conv2(self.conv1(x))))
+
+
+class Encoder(nn.Module):
+    """``(B, 3, S, S)`` -> list of 5 features at strides 2, 4, 8, 16, 32."""
+
+    def __init__(self, config: FilmUNetConfig):
+        super().__init__()
+        ch = config.encoder_channels
+        self.stem = nn.Sequential(conv_bn_act(3, ch[0], 2), conv_bn_act(ch[0], ch[0]))
+        self.stages = nn.ModuleList(
+            nn.Sequential(conv_bn_act(ch[i], ch[i + 1], 2), *[BasicBlock(ch[i + 1]) for _ in range(config.encoder_depths[i])])
+            for i in range(4)
+        )
+        # global context at stride 32 (pyramid-pooling style): broadcast image-level features back
+        self.context = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(ch[4], ch[4], 1), nn.ReLU(inplace=True))
+
+    def forward(self, x):
+        feats = [self.stem(x)]
+        for stage in self.stages:
+            feats.append(stage(feats[-1]))
+        feats[-1] = feats[-1] + self.context(feats[-1])
+        return feats
+
+
+class FiLM(nn.Module):
+    """Feature-wise affine modulation by the prompt: ``x * (1 + gamma(t)) + beta(t)``."""
+
+    def __init__(self, text_dim: int, channels: int):
+        super().__init__()
+        self.proj = nn.Linear(text_dim, 2 * channels)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x, t):
+        gamma, beta = self.proj(t)[:, :, None, None].chunk(2, dim=1)
+        return x * (1 + gamma) + beta
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, text_dim: int, cin: int, cout: int):
+        super().__init__()
+        self.film = FiLM(text_dim, cin)
+        self.conv = nn.Sequential(conv_bn_act(cin, cout), conv_bn_act(cout, cout))
+
+    def forward(self, x, t):
+        return self.conv(self.film(x, t))
+
+
+@dataclass
+class FilmUNetFeatures:
+    """Prompt-independent image features: lateral projections at strides 32, 16, 8, 4."""
+
+    laterals: list
+    size: tuple
+
+    def repeat(self, n: int) -> "FilmUNetFeatures":
+        """Repeat each image ``n`` times along the batch (one copy per prompt)."""
+        return FilmUNetFeatures([f.repeat_interleave(n, dim=0) for f in self.laterals], self.size)
+
+
+@register_model("film_unet")
+class FilmUNetModel(PromptedSegmentationModel):
+    config_class = FilmUNetConfig
+
+    def __init__(self, config: FilmUNetConfig):
+        super().__init__(config)
+        enc, dec, d = config.encoder_channels, config.decoder_channels, config.text_dim
+        self.encoder = Encoder(config)
+        # laterals for strides 32, 16, 8, 4 (encoder indices 4, 3, 2, 1)
+        self.laterals = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(enc[4 - i], dec[i], 1, bias=False), nn.BatchNorm2d(dec[i])) for i in range(4)
+        )
+        self.text_proj = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True), nn.LayerNorm(d))
+        self.blocks = nn.ModuleList(
+            DecoderBlock(d, dec[i] + (dec[i - 1] if i else 0), dec[i]) for i in range(4)
+        )
+        self.head = nn.Conv2d(dec[3], 1, 1)
+        self.pixel_embed = nn.Conv2d(dec[3], config.head_dim, 1)
+        self.text_embed = nn.Linear(d, config.head_dim)
+        self.register_buffer("pixel_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
+
+    def encode_image(self, pixel_values: torch.Tensor) -> FilmUNetFeatures:
+        """``(B, 3, S, S)`` RGB in 0..1 -> :class:`FilmUNetFeatures`."""
+        x = (pixel_values - self.pixel_mean) / self.pixel_std
+        feats = self.encoder(x)
+        laterals = [lat(feats[4 - i]) for i, lat in enumerate(self.laterals)]
+        return FilmUNetFeatures(laterals, tuple(pixel_values.shape[-2:]))
+
+    def decode(self, image_features: FilmUNetFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
+        """Features of B images and ``(B, D)`` prompt embeddings -> ``(B, 1, S, S)`` logits."""
+        t = self.text_proj(text_embeddings)
+        x = None
+        for i, (lat, block) in enumerate(zip(image_features.laterals, self.blocks)):
+            if x is not None:
+                x = torch.cat([lat, F.interpolate(x, size=lat.shape[-2:], mode="bilinear", align_corners=False)], 1)
+            else:
+                x = lat
+            x = block(x, t)
+        pix = self.pixel_embed(x)
+        logits = self.head(x) + (pix * self.text_embed(t)[:, :, None, None]).sum(1, keepdim=True) / pix.shape[1] ** 0.5
+        return F.interpolate(logits, size=image_features.size, mode="bilinear", align_corners=False)

@@ -1,0 +1,63 @@
+"""Pictures: mask overlays, qualitative grids, training curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+COLORS = [(255, 40, 40), (40, 200, 255), (255, 200, 0), (120, 255, 80), (255, 80, 255)]
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: float = 0.5) -> np.ndarray:
+    """``(H, W, 3)`` uint8 image with the ``(H, W)`` bool mask tinted in ``color``."""
+    out = image.astype(np.float32).copy()
+    m = mask.astype(bool)
+    out[m] = (1 - alpha) * out[m] + alpha * np.asarray(color, np.float32)
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def plot_curves(history: list[dict], path: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not history:
+        return
+    epochs = [r["epoch"] for r in history]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for k in [k for k in history[0] if k.startswith("train_")]:
+        axes[0].plot(epochs, [r.get(k) for r in history], label=k[6:])
+    axes[0].set(title="training loss", xlabel="epoch")
+    axes[0].legend()
+    for k in [k for k in history[0] if k.startswith("val_")]:
+        axes[1].plot(epochs, [r.get(k) for r in history], label=k[4:])
+    axes[1].set(title="validation", xlabel="epoch", ylim=(0, 1))
+    axes[1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell: int = 192) -> None:
+    """Save a grid PNG: one row per image, one column per title (e.g. Input | GT | prompt ...)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import cv2
+    import matplotlib.pyplot as plt
+
+    n, m = len(rows), len(titles)
+    fig, axes = plt.subplots(n, m, figsize=(m * cell / 80, n * cell / 80 + 0.4), squeeze=False)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            ax = axes[i][j]
+            ax.imshow(cv2.resize(img, (cell, cell), interpolation=cv2.INTER_AREA))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(titles[j], fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

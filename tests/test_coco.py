@@ -1,0 +1,78 @@
+import json
+
+import numpy as np
+
+from drywallqa.data.coco import rasterize_annotations
+from drywallqa.data.registry import DatasetConfig, SplitSource
+from drywallqa.data.sample import load_split, source_group
+
+
+def test_polygon_is_filled():
+    ann = {"id": 1, "segmentation": [[10, 10, 30, 10, 30, 20, 10, 20]], "bbox": [10, 10, 20, 10]}
+    mask, problems = rasterize_annotations([ann], 40, 50)
+    assert mask.shape == (40, 50) and not problems
+    assert 190 <= mask.sum() <= 231  # 20x10 rectangle, pixel-edge conventions
+    assert mask[15, 20] and not mask[5, 5]
+
+
+def test_box_only_annotation_is_a_rectangle():
+    mask, problems = rasterize_annotations([{"id": 1, "segmentation": [], "bbox": [5, 6, 10, 4]}], 20, 20)
+    assert not problems
+    assert mask.sum() == 40 and mask[6:10, 5:15].all()
+
+
+def test_no_annotations_is_empty():
+    mask, _ = rasterize_annotations([], 8, 9)
+    assert mask.shape == (8, 9) and not mask.any()
+
+
+def test_degenerate_polygon_falls_back_to_box_and_is_reported():
+    ann = {"id": 7, "segmentation": [[1, 1, 5, 5]], "bbox": [1, 1, 4, 4]}
+    mask, problems = rasterize_annotations([ann], 10, 10, "x.jpg")
+    assert mask.sum() == 16
+    assert len(problems) == 1 and "x.jpg" in str(problems[0]) and "degenerate" in str(problems[0])
+
+
+def test_source_group():
+    assert source_group("2000x1500_0_resized_jpg.rf.0dd5a8.jpg") == "2000x1500_0_resized_jpg"
+    assert source_group("plain.png") == "plain"
+
+
+def test_missing_file_and_broken_json_are_reported_and_rest_goes_on(tmp_path):
+    good = tmp_path / "ds" / "train"
+    good.mkdir(parents=True)
+    from PIL import Image
+
+    Image.new("RGB", (16, 16)).save(good / "a.jpg")
+    (good / "_annotations.coco.json").write_text(json.dumps({
+        "images": [{"id": 0, "file_name": "a.jpg", "height": 16, "width": 16},
+                   {"id": 1, "file_name": "missing.jpg", "height": 16, "width": 16}],
+        "annotations": [{"id": 0, "image_id": 0, "bbox": [0, 0, 4, 4], "segmentation": []}]}))
+    bad = tmp_path / "ds" / "valid"
+    bad.mkdir()
+    (bad / "_annotations.coco.json").write_text("{not json")
+    cfg = DatasetConfig("tmp", "ds", ("p",), {"train": SplitSource("coco", "train"), "valid": SplitSource("coco", "valid")})
+    samples, problems = load_split(cfg, "train", tmp_path)
+    assert [s.image_path.name for s in samples] == ["a.jpg"]
+    assert any("missing.jpg" in str(p) for p in problems)
+    assert samples[0].load_mask().sum() == 16
+    samples, problems = load_split(cfg, "valid", tmp_path)
+    assert samples == [] and "_annotations.coco.json" in str(problems[0])
+
+
+def test_mask_folder_wrong_size_is_reported(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "ds" / "train"
+    (folder / "_masks").mkdir(parents=True)
+    Image.new("RGB", (16, 16)).save(folder / "a.jpg")
+    Image.new("L", (16, 16)).save(folder / "_masks" / "a.png")
+    Image.new("RGB", (16, 16)).save(folder / "b.jpg")
+    Image.new("L", (8, 8)).save(folder / "_masks" / "b.png")
+    Image.new("RGB", (16, 16)).save(folder / "c.jpg")  # no mask
+    cfg = DatasetConfig("tmp", "ds", ("p",), {"train": SplitSource("mask_folder", "train")})
+    samples, problems = load_split(cfg, "train", tmp_path)
+    assert [s.image_path.name for s in samples] == ["a.jpg"]
+    text = " ".join(map(str, problems))
+    assert "b.png" in text and "c.jpg" in text
+    assert np.array_equal(samples[0].load_mask(), np.zeros((16, 16), bool))

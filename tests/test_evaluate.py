@@ -1,0 +1,29 @@
+import json
+
+from drywallqa import Segmenter
+from drywallqa.data.grouping import make_group_split
+from drywallqa.engine.evaluator import evaluate
+
+
+def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, tiny_model_dir, tmp_path):
+    splits = tmp_path / "splits"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, seed=0).to_json(splits / f"{ds}.json")
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "eval"
+    report = evaluate(seg, out, datasets=("syn_crack", "syn_tape"), splits_dir=splits, datasets_dir=synthetic_datasets,
+                      speed_images=2, model_dir=tiny_model_dir, progress=False)
+    rows = {(r["split"], r["dataset"], r["prompt"]) for r in report["metrics"]}
+    assert ("published valid", "syn_tape", "segment joint/tape") in rows
+    assert ("group-clean test", "syn_crack", "segment crack") in rows
+    assert len(rows) == 2 * 3
+    cross = {(r["dataset"], r["prompt"]) for r in report["cross_prompt"]}
+    assert ("syn_crack", "segment taping area") in cross and ("syn_tape", "segment crack") in cross
+    for r in report["metrics"]:
+        assert 0 <= r["mIoU"] <= 1 and r["images"] > 0
+    assert report["speed"]["images"] == 2 and report["speed"]["median_ms_first_prompt"] > 0
+    assert report["model"]["parameters"] > 0 and report["model"]["threshold"] == 0.5
+    assert json.loads((out / "report.json").read_text())["metrics"] == report["metrics"]
+    md = (out / "report.md").read_text()
+    assert "| published valid | syn_tape | segment taping area |" in md
+    assert (out / "examples.png").stat().st_size > 0

@@ -1,0 +1,48 @@
+import numpy as np
+from PIL import Image
+
+from drywallqa.data.grouping import group_ids, make_group_split, near_duplicate_pairs, samples_of_part
+
+
+def test_flipped_copy_is_a_near_duplicate(tmp_path):
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 255, (64, 64, 3)).astype(np.uint8)
+    b = rng.integers(0, 255, (64, 64, 3)).astype(np.uint8)
+    Image.fromarray(a).save(tmp_path / "a.png")
+    Image.fromarray(np.ascontiguousarray(a[:, ::-1])).save(tmp_path / "a_flip.png")
+    Image.fromarray(np.rot90(a).copy()).save(tmp_path / "a_rot.png")
+    Image.fromarray(b).save(tmp_path / "b.png")
+    paths = [tmp_path / n for n in ("a.png", "a_flip.png", "a_rot.png", "b.png")]
+    assert sorted(near_duplicate_pairs(paths)) == [(0, 1), (0, 2), (1, 2)]
+
+
+def test_group_split_keeps_groups_together(synthetic_datasets):
+    for ds in ("syn_tape", "syn_crack"):
+        split = make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=3)
+        seen = {}
+        for part, files in split.parts.items():
+            for f in files:
+                g = f.split("/")[-1].split(".rf.")[0]
+                assert seen.setdefault(g, part) == part, f"group {g} in two parts"
+        assert sum(len(v) for v in split.parts.values()) == 16 if ds == "syn_tape" else 16
+        # the same seed gives the same split
+        again = make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=3)
+        assert again.parts == split.parts
+
+
+def test_samples_of_part_excludes_published_splits(synthetic_datasets, tmp_path):
+    split = make_group_split("syn_tape", synthetic_datasets, seed=0)
+    split.to_json(tmp_path / "splits" / "syn_tape.json")
+    all_train = samples_of_part("syn_tape", "train", tmp_path / "splits", synthetic_datasets)
+    only_published_train = samples_of_part("syn_tape", "train", tmp_path / "splits", synthetic_datasets, ["valid"])
+    assert {s.split for s in only_published_train} <= {"train"}
+    assert len(only_published_train) <= len(all_train)
+
+
+def test_group_ids_merge_stems_and_pairs():
+    class S:
+        def __init__(self, g):
+            self.group = g
+
+    ids = group_ids([S("a"), S("a"), S("b"), S("c")], [(2, 3)])
+    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[0] != ids[2]

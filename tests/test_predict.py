@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.engine.batch import predict_paths
+from drywallqa.utils.image_io import ImageReadError, read_image
+from drywallqa.utils.slug import slugify
+
+
+def test_slug():
+    assert slugify("segment joint/tape") == "segment_joint_tape"
+    assert slugify("  Segment  Taping-Area!! ") == "segment_taping_area"
+
+
+@pytest.fixture
+def odd_images(tmp_path):
+    d = tmp_path / "imgs"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (50, 80, 3), dtype=np.uint8)).save(d / "rgb.jpg")
+    Image.fromarray(rng.integers(0, 255, (33, 47), dtype=np.uint8)).save(d / "grey.png")
+    Image.fromarray(rng.integers(0, 255, (40, 30, 4), dtype=np.uint8), "RGBA").save(d / "rgba.png")
+    Image.fromarray(rng.integers(0, 65535, (20, 25), dtype=np.uint16)).save(d / "deep16.png")
+    Image.fromarray(rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)).convert("P").save(d / "palette.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    Image.fromarray(rng.integers(0, 255, (20, 60, 3), dtype=np.uint8)).save(d / "exif.jpg", exif=exif)
+    (d / "broken.jpg").write_bytes(b"not an image at all")
+    return d
+
+
+def test_read_image_modes_and_exif(odd_images):
+    assert read_image(odd_images / "grey.png").shape == (33, 47, 3)
+    assert read_image(odd_images / "deep16.png").dtype == np.uint8
+    assert read_image(odd_images / "exif.jpg").shape == (60, 20, 3)
+    with pytest.raises(ImageReadError, match="broken.jpg"):
+        read_image(odd_images / "broken.jpg")
+
+
+def test_predict_writes_named_and_sized_masks_and_goes_on_after_bad_files(tiny_model_dir, odd_images, tmp_path):
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "out"
+    summary = predict_paths(seg, [odd_images], ["segment crack", "segment joint/tape"], out, overlay_images=True, progress=False)
+    assert [p for p, _ in summary.failed] == [str(odd_images / "broken.jpg")]
+    assert len(summary.done) == 6
+    expected = {"rgb": (50, 80), "grey": (33, 47), "rgba": (40, 30), "deep16": (20, 25), "palette": (30, 30), "exif": (60, 20)}
+    for stem, shape in expected.items():
+        for slug in ("segment_crack", "segment_joint_tape"):
+            m = np.asarray(Image.open(out / f"{stem}__{slug}.png"))
+            assert m.shape == shape and m.dtype == np.uint8
+            assert set(np.unique(m)) <= {0, 255}
+    assert (out / "overlay_grid.png").is_file() and (out / "rgb__overlay.png").is_file()
+    assert not list(out.glob("*.tmp"))
+
+
+def test_segmenter_api_returns_masks_and_probabilities(tiny_model_dir):
+    seg = Segmenter.load(tiny_model_dir)
+    img = np.zeros((70, 90, 3), np.uint8)
+    r = seg.predict(img, ["segment crack", "segment taping area"])
+    assert set(r.masks) == {"segment crack", "segment taping area"}
+    p = r.probabilities["segment crack"]
+    assert p.shape == (70, 90) and p.dtype == np.float32 and 0 <= p.min() <= p.max() <= 1
+    assert np.array_equal(r.masks["segment crack"], p > seg.threshold)
+    # the image is encoded once: two prompts together equal each prompt alone
+    alone = seg.predict(img, ["segment taping area"]).probabilities["segment taping area"]
+    np.testing.assert_allclose(alone, r.probabilities["segment taping area"], atol=1e-5)
+
+
+@pytest.mark.parametrize("prompts", [[], [""], ["   "]])
+def test_empty_prompt_is_a_clear_error(tiny_model_dir, prompts):
+    seg = Segmenter.load(tiny_model_dir)
+    with pytest.raises(ValueError, match="prompt"):
+        seg.predict(np.zeros((8, 8, 3), np.uint8), prompts)
+
+
+def test_cli_predict_exit_code_and_summary(tiny_model_dir, odd_images, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli_out"
+    res = runner.invoke(app, ["predict", str(odd_images / "rgb.jpg"), str(odd_images / "broken.jpg"), str(tmp_path / "nope.jpg"),
+                              "--prompt", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 1, res.output
+    assert "1 images done, 2 failed" in res.output and "broken.jpg" in res.output
+    assert (out / "rgb__segment_crack.png").is_file()
+    ok = runner.invoke(app, ["predict", str(odd_images / "rgb.jpg"), "--prompt", "segment crack", "--out", str(out),
+                             "--model-path", str(tiny_model_dir)])
+    assert ok.exit_code == 0, ok.output
+    empty = runner.invoke(app, ["predict", str(odd_images / "rgb.jpg"), "--prompt", " ", "--out", str(out),
+                                "--model-path", str(tiny_model_dir)])
+    assert empty.exit_code == 2 and "prompt" in empty.output.lower()

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+import torch
+
+from drywallqa.engine.config import TrainConfig
+from drywallqa.engine.trainer import Trainer, warmup_cosine
+from drywallqa.losses import CombinedLoss, dice_loss
+from drywallqa.models import create_model
+from drywallqa.models.base import PromptedSegmentationModel
+
+
+
+def _batch(seed=0, n=4, size=64):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, size, size, generator=g)
+    y = torch.zeros(n, 1, size, size)
+    y[:, :, 20:40, 10:30] = 1
+    x[:, :, 20:40, 10:30] += 0.5
+    return x.clamp(0, 1), torch.randn(n, 384, generator=g), y
+
+
+def test_forward_shapes_and_feature_reuse(tiny_kwargs):
+    torch.manual_seed(0)
+    model = create_model("film_unet", **tiny_kwargs).eval()
+    x, t, _ = _batch()
+    with torch.no_grad():
+        logits = model(x, t)
+        assert logits.shape == (4, 1, 64, 64)
+        feats = model.encode_image(x[:1])
+        many = model.decode(feats.repeat(3), t[:3])
+        assert many.shape == (3, 1, 64, 64)
+        torch.testing.assert_close(many[0], model(x[:1], t[:1])[0])
+
+
+def test_one_training_step_lowers_the_loss(tiny_kwargs):
+    torch.manual_seed(0)
+    model = create_model("film_unet", **tiny_kwargs)
+    loss_fn = CombinedLoss()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    x, t, y = _batch()
+    model.train()
+    before, _ = loss_fn(model(x, t), y)
+    opt.zero_grad()
+    before.backward()
+    opt.step()
+    model.train()
+    after, _ = loss_fn(model(x, t), y)
+    assert float(after) < float(before)
+
+
+def test_dice_loss_of_perfect_and_empty_predictions():
+    y = torch.zeros(1, 1, 8, 8)
+    y[..., :4, :] = 1
+    perfect = (y * 2 - 1) * 50
+    assert float(dice_loss(perfect, y)) < 1e-3
+    assert float(dice_loss(torch.full_like(y, -50.0), torch.zeros_like(y))) < 1e-3
+
+
+def test_save_load_gives_identical_outputs(tmp_path, tiny_kwargs):
+    torch.manual_seed(0)
+    model = create_model("film_unet", **tiny_kwargs)
+    x, t, y = _batch()
+    model.train()
+    model(x, t)  # move the batch-norm running statistics away from their initial values
+    model.eval()
+    model.save_pretrained(tmp_path / "m", extra={"threshold": 0.4})
+    loaded = PromptedSegmentationModel.from_pretrained(tmp_path / "m")
+    with torch.no_grad():
+        assert torch.equal(model(x, t), loaded(x, t))
+    model.save_pretrained(tmp_path / "m16", dtype=torch.float16)
+    half = PromptedSegmentationModel.from_pretrained(tmp_path / "m16")
+    with torch.no_grad():
+        assert torch.allclose(torch.sigmoid(model(x, t)), torch.sigmoid(half(x, t)), atol=2e-2)
+
+
+def test_loading_a_non_model_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        PromptedSegmentationModel.from_pretrained(tmp_path)
+
+
+def test_schedule_warms_up_then_decays():
+    f = [warmup_cosine(s, 100, 10, 0.1) for s in range(100)]
+    assert f[0] < f[5] < f[9] == 1.0
+    assert f[50] < 1.0 and abs(f[99] - 0.1) < 0.01
+
+
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="unknown"):
+        TrainConfig.from_dict({"optim": {"learning_rate": 1}})
+
+
+def _tiny_config(root, splits, out, tiny_kwargs):
+    return TrainConfig.from_dict({
+        "model_config": tiny_kwargs,
+        "data": {"datasets": ["syn_crack", "syn_tape"], "datasets_dir": str(root), "splits_dir": str(splits),
+                 "cache_size": 72, "cache_dir": None, "negative_ratio": 0.5},
+        "optim": {"lr": 3e-3, "batch_size": 4, "epochs": 2, "warmup_steps": 2},
+        "output_dir": str(out), "checkpoint_every": 2, "bf16": False, "device": "cpu",
+    })
+
+
+def test_trainer_runs_checkpoints_and_resumes(synthetic_datasets, tmp_path, tiny_kwargs):
+    from drywallqa.data.grouping import make_group_split
+
+    splits = tmp_path / "splits"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=0).to_json(splits / f"{ds}.json")
+    cfg = _tiny_config(synthetic_datasets, splits, tmp_path / "run", tiny_kwargs)
+    result = Trainer(cfg, progress=False).train(max_minutes=1e-9)  # stops after the first step
+    assert result["stopped"] == "time"
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert state["step"] == 1
+    trainer = Trainer(cfg, progress=False)
+    final = trainer.train(resume=True)
+    assert trainer.epoch == 2 and "val_score" in final
+    out = tmp_path / "run"
+    for name in ("metrics.csv", "metrics.json", "curves.png", "best/config.json", "best/model.safetensors", "train_files.json"):
+        assert (out / name).is_file(), name
+    meta = (out / "best" / "config.json").read_text()
+    assert '"threshold"' in meta
+    # published valid images never reach training
+    import json
+
+    files = json.loads((out / "train_files.json").read_text())
+    assert not any("/valid/" in f for group in files["train"] for f in group)
