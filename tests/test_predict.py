@@ -90,3 +90,25 @@ def test_cli_predict_exit_code_and_summary(tiny_model_dir, odd_images, tmp_path)
     empty = runner.invoke(app, ["predict", str(odd_images / "rgb.jpg"), "--prompt", " ", "--out", str(out),
                                 "--model-path", str(tiny_model_dir)])
     assert empty.exit_code == 2 and "prompt" in empty.output.lower()
+
+
+def test_flip_tta_matches_a_flipped_input(tiny_model_dir):
+    seg = Segmenter.load(tiny_model_dir, tta=True)
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    a = seg.predict(img, ["segment crack", "segment taping area"]).probabilities
+    b = seg.predict(np.ascontiguousarray(img[:, ::-1]), ["segment crack", "segment taping area"]).probabilities
+    for p in a:
+        np.testing.assert_allclose(a[p], b[p][:, ::-1], atol=1e-5)
+
+
+def test_results_json_has_qa_measures(tiny_model_dir, odd_images, tmp_path):
+    import json
+
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "m"
+    predict_paths(seg, [odd_images / "rgb.jpg"], ["segment crack"], out, progress=False, mm_per_px=0.2)
+    res = json.loads((out / "results.json").read_text())
+    entry = res["images"][0]["prompts"]["segment crack"]
+    mask = np.asarray(Image.open(out / entry["mask"])) > 0
+    assert entry["area_px"] == int(mask.sum()) and entry["area_mm2"] == pytest.approx(mask.sum() * 0.04)

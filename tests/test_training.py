@@ -123,3 +123,12 @@ def test_trainer_runs_checkpoints_and_resumes(synthetic_datasets, tmp_path, tiny
 
     files = json.loads((out / "train_files.json").read_text())
     assert not any("/valid/" in f for group in files["train"] for f in group)
+
+
+def test_init_from_starts_from_saved_weights(tiny_model_dir, tmp_path, tiny_kwargs):
+    cfg = TrainConfig.from_dict({"model_config": tiny_kwargs, "init_from": str(tiny_model_dir),
+                                 "output_dir": str(tmp_path / "ft"), "device": "cpu"})
+    trainer = Trainer(cfg, progress=False)
+    saved = PromptedSegmentationModel.from_pretrained(tiny_model_dir).state_dict()
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, saved[k]), k

@@ -14,6 +14,8 @@ from rich.table import Table
 app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True)
 data_app = typer.Typer(help="Datasets: statistics and group-clean splits.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+export_app = typer.Typer(help="Export the embedded model for other runtimes.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 console = Console()
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
@@ -90,16 +92,36 @@ def train(
     console.print(result)
 
 
-def _load_segmenter(model_path: Optional[Path], model: str, threshold: Optional[float]):
+def _load_segmenter(model_path: Optional[Path], model: str, runtime: str = "torch"):
     from .engine.predictor import Segmenter
 
-    return Segmenter.load(model_path, backend=model, threshold=threshold)
+    if runtime not in ("torch", "onnx"):
+        raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
+    backend = "onnx" if runtime == "onnx" and model == "embedded" else model
+    try:
+        return Segmenter.load(model_path, backend=backend)
+    except (FileNotFoundError, KeyError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model-path / --model")
+
+
+@export_app.command("onnx")
+def export_onnx_cmd(
+    out: Path = typer.Option(..., "--out", help="Folder for encoder.onnx, decoder.onnx and config.json."),
+    model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
+):
+    """ONNX graphs of the embedded model: the image encoder (once per image) and the prompt decoder."""
+    from .engine.predictor import default_model_dir
+    from .export.onnx import export_onnx
+
+    export_onnx(model_path or default_model_dir(), out)
+    console.print(f"wrote {out}/encoder.onnx and decoder.onnx; use them with --runtime onnx --model-path {out}")
 
 
 @app.command()
 def evaluate(
     model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
     model: str = typer.Option("embedded", help="Backend."),
+    runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
     out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md and examples.png go."),
     splits: str = typer.Option("published,group", help="published (valid splits) and/or group (group-clean test)."),
     splits_dir: Path = typer.Option(Path("splits"), help="Group-clean manifests."),
@@ -111,7 +133,7 @@ def evaluate(
     from .engine.evaluator import evaluate as run
     from .engine.predictor import default_model_dir
 
-    seg = _load_segmenter(model_path, model, None)
+    seg = _load_segmenter(model_path, model, runtime)
     which = tuple(s.strip() for s in splits.split(","))
     report = run(seg, out, which=which, splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit,
                  speed_images=speed_images, model_dir=model_path or default_model_dir())
@@ -128,8 +150,11 @@ def predict(
     threshold: Optional[float] = typer.Option(None, help="Override the model's threshold."),
     model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
     model: str = typer.Option("embedded", help="Backend."),
+    runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
+    mm_per_px: Optional[float] = typer.Option(None, help="Scale, for QA measures in millimetres."),
 ):
-    """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size."""
+    """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
+    and results.json with QA measures (components, area, length and width) of every mask."""
     from .engine.batch import predict_paths
     from .engine.predictor import validate_prompts
 
@@ -137,8 +162,9 @@ def predict(
         prompts = validate_prompts(prompt)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--prompt")
-    seg = _load_segmenter(model_path, model, None)
-    summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold)
+    seg = _load_segmenter(model_path, model, runtime)
+    summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
+                            mm_per_px=mm_per_px)
     console.print(f"{len(summary.done)} images done, {len(summary.failed)} failed; masks in {out}")
     for path, reason in summary.failed:
         console.print(f"[red]failed[/red] {path}: {reason}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ..measures import mask_measures
 from ..utils.image_io import ImageReadError, list_images, read_image
 from ..utils.slug import slugify
 from ..viz import COLORS, grid, overlay
@@ -22,6 +24,7 @@ logger = logging.getLogger(__name__)
 class BatchSummary:
     done: list = field(default_factory=list)
     failed: list = field(default_factory=list)  # (path, reason)
+    results: list = field(default_factory=list)  # per image: masks and QA measures per prompt
 
     @property
     def ok(self) -> bool:
@@ -46,8 +49,10 @@ def predict_paths(
     overlay_images: bool = False,
     threshold: float | None = None,
     progress: bool = True,
+    mm_per_px: float | None = None,
 ) -> BatchSummary:
-    """Segment every image under ``paths`` with every prompt; write 0/255 masks (and overlays) to ``out_dir``."""
+    """Segment every image under ``paths`` with every prompt; write 0/255 masks (and overlays) to ``out_dir``
+    and ``results.json`` with the QA measures of each mask (in mm too when ``mm_per_px`` is given)."""
     prompts = validate_prompts(prompts)
     slugs = [slugify(p) for p in prompts]
     if any(not s for s in slugs):
@@ -67,8 +72,11 @@ def predict_paths(
             logger.error("%s", exc)
             summary.failed.append((str(path), str(exc)))
             continue
+        entry = {"image": str(path), "height": image.shape[0], "width": image.shape[1], "prompts": {}}
         for p in prompts:
             save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
+            entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], mm_per_px)}
+        summary.results.append(entry)
         if overlay_images:
             over = [overlay(image, result.masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(prompts)]
             save_png_atomic(np.concatenate([image] + over, axis=1), out / f"{path.stem}__overlay.png")
@@ -77,4 +85,7 @@ def predict_paths(
         summary.done.append(str(path))
     if overlay_images and rows:
         grid(rows, ["input"] + prompts, out / "overlay_grid.png")
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps({"prompts": prompts, "images": summary.results, "failed": summary.failed}, indent=1))
+    tmp.replace(out / "results.json")
     return summary

@@ -47,6 +47,9 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir="splits",
         if "group" in which:
             s = samples_of_part(ds, "test", splits_dir, datasets_dir)
             sets.append(EvalSet("group-clean test", ds, s[:limit] if limit else s))
+        if "val" in which:  # where thresholds and options are chosen; published valid/test images left out
+            s = samples_of_part(ds, "val", splits_dir, datasets_dir, exclude_published=("valid", "test"))
+            sets.append(EvalSet("group-clean val", ds, s[:limit] if limit else s))
     return sets
 
 

