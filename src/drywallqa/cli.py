@@ -172,5 +172,25 @@ def predict(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
+    model: str = typer.Option("embedded", help="Backend."),
+    runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
+    max_upload_mb: float = typer.Option(20.0, help="Larger uploads are answered 413."),
+    max_concurrency: int = typer.Option(2, help="Requests segmented at once; more are answered 429."),
+):
+    """HTTP API (POST /v1/segment, GET /v1/models, GET /healthz, /docs) and a web page at /."""
+    import uvicorn
+
+    from .serve import ServeConfig, create_app
+
+    seg = _load_segmenter(model_path, model, runtime)
+    app_ = create_app(ServeConfig(str(model_path) if model_path else None, model, max_upload_mb, max_concurrency), seg)
+    uvicorn.run(app_, host=host, port=port)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,85 @@
+import base64
+import io
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from drywallqa import Segmenter
+from drywallqa.serve import ServeConfig, create_app
+
+
+@pytest.fixture
+def client(tiny_model_dir):
+    app = create_app(ServeConfig(max_upload_mb=0.05, max_concurrency=1), Segmenter.load(tiny_model_dir))
+    return TestClient(app)
+
+
+def _jpeg(w=48, h=32):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_health_models_page_and_docs(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/v1/models").json()["models"][0]["threshold"] == 0.5
+    assert "<form" in client.get("/").text
+    assert "/v1/segment" in client.get("/openapi.json").json()["paths"]
+
+
+def test_segment_png_and_rle(client):
+    files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
+    r = client.post("/v1/segment", files=files, data={"prompts": ["segment crack", "segment taping area"], "mm_per_px": "0.5"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["image"] == {"width": 48, "height": 32}
+    assert [x["prompt"] for x in body["results"]] == ["segment crack", "segment taping area"]
+    mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["results"][0]["mask"]["base64"]))))
+    assert mask.shape == (32, 48) and set(np.unique(mask)) <= {0, 255}
+    assert body["results"][0]["measures"]["area_px"] == int((mask > 0).sum())
+    assert "area_mm2" in body["results"][0]["measures"]
+    r = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "mask_format": "coco_rle"})
+    from pycocotools import mask as mask_utils
+
+    m = r.json()["results"][0]["mask"]
+    decoded = mask_utils.decode({"size": m["size"], "counts": m["counts"].encode()})
+    assert decoded.shape == (32, 48)
+
+
+def test_clear_errors(client):
+    files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
+    assert client.post("/v1/segment", files=files, data={"prompts": [" "]}).status_code == 422
+    assert client.post("/v1/segment", files=files).status_code == 422
+    bad = client.post("/v1/segment", files={"image": ("x.jpg", b"not an image", "image/jpeg")}, data={"prompts": ["segment crack"]})
+    assert bad.status_code == 400 and "image" in bad.json()["detail"]
+    big = client.post("/v1/segment", files={"image": ("big.jpg", b"0" * 100_000, "image/jpeg")}, data={"prompts": ["segment crack"]})
+    assert big.status_code == 413
+
+
+def test_busy_server_answers_429(tiny_model_dir):
+    import threading
+
+    inner = Segmenter.load(tiny_model_dir)
+    started, release = threading.Event(), threading.Event()
+
+    class Slow:
+        threshold = 0.5
+
+        def predict(self, image, prompts):
+            started.set()
+            release.wait(10)
+            return inner.predict(image, prompts)
+
+    client = TestClient(create_app(ServeConfig(max_concurrency=1), Slow()))
+    files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
+    first = {}
+    t = threading.Thread(target=lambda: first.setdefault("r", client.post("/v1/segment", files=files, data={"prompts": ["segment crack"]})))
+    t.start()
+    assert started.wait(10)
+    second = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"]})
+    release.set()
+    t.join(10)
+    assert second.status_code == 429 and second.headers["retry-after"] == "1"
+    assert first["r"].status_code == 200
