@@ -112,3 +112,20 @@ def test_results_json_has_qa_measures(tiny_model_dir, odd_images, tmp_path):
     entry = res["images"][0]["prompts"]["segment crack"]
     mask = np.asarray(Image.open(out / entry["mask"])) > 0
     assert entry["area_px"] == int(mask.sum()) and entry["area_mm2"] == pytest.approx(mask.sum() * 0.04)
+
+
+def test_rerun_skips_finished_images_and_redoes_unfinished(tiny_model_dir, odd_images, tmp_path):
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "r"
+    first = predict_paths(seg, [odd_images / "rgb.jpg", odd_images / "grey.png"], ["segment crack"], out, progress=False)
+    assert len(first.done) == 2
+    # simulate a run killed after grey's mask but before its record
+    (out / "grey__results.json").unlink()
+    again = predict_paths(seg, [odd_images / "rgb.jpg", odd_images / "grey.png"], ["segment crack"], out, progress=False)
+    assert again.skipped == [str(odd_images / "rgb.jpg")] and again.done == [str(odd_images / "grey.png")]
+    import json
+
+    assert len(json.loads((out / "results.json").read_text())["images"]) == 2
+    # other prompts are not "done"
+    third = predict_paths(seg, [odd_images / "rgb.jpg"], ["segment crack", "segment taping area"], out, progress=False)
+    assert third.done == [str(odd_images / "rgb.jpg")]

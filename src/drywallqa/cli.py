@@ -152,6 +152,7 @@ def predict(
     model: str = typer.Option("embedded", help="Backend."),
     runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
     mm_per_px: Optional[float] = typer.Option(None, help="Scale, for QA measures in millimetres."),
+    overwrite: bool = typer.Option(False, help="Redo images an earlier run finished (default: skip them)."),
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     and results.json with QA measures (components, area, length and width) of every mask."""
@@ -164,8 +165,9 @@ def predict(
         raise typer.BadParameter(str(exc), param_hint="--prompt")
     seg = _load_segmenter(model_path, model, runtime)
     summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
-                            mm_per_px=mm_per_px)
-    console.print(f"{len(summary.done)} images done, {len(summary.failed)} failed; masks in {out}")
+                            mm_per_px=mm_per_px, overwrite=overwrite)
+    skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
+    console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed; masks in {out}")
     for path, reason in summary.failed:
         console.print(f"[red]failed[/red] {path}: {reason}")
     if not summary.ok:
