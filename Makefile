@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test evaluate benchmark clean
+.PHONY: demo test browser-deps benchmark load-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +16,24 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/drywallqa predict examples --prompt "segment crack" --prompt "segment taping area" --out out/demo --overlay
 
-test: $(STAMP)
+# Headless Debian Chromium + playwright-core (npm) for the browser test of the web page.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm install --no-audit --no-fund --silent)
+
+test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 # Accuracy and speed of the shipped model on the full published valid and group-clean test splits
 # (needs ../shared/datasets); writes out/benchmark/report.{json,md}, examples.png and bar.md.
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmark.py --out out/benchmark
+
+# Bounded load test of the HTTP API on loopback: 2,000 requests, 8 at a time.
+load-test: $(STAMP)
+	$(BIN)/python benchmarks/load_test.py --requests 2000 --concurrency 8 --out out/load_test
 
 clean:
 	rm -rf out .cache .pytest_cache

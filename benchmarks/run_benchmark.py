@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from drywallqa.engine.evaluator import evaluate
+from drywallqa.data.sample import load_split
+from drywallqa.engine.evaluator import evaluate, measure_speed, render_markdown
 from drywallqa.engine.predictor import Segmenter, default_model_dir
 
 BAR = {
@@ -66,6 +67,25 @@ def main():
     model_dir = args.model_path or default_model_dir()
     seg = Segmenter.load(model_dir)
     report = evaluate(seg, args.out, splits_dir=args.splits_dir, speed_images=args.speed_images, model_dir=model_dir)
+    # the same speed measurement with the ONNX graphs run by onnxruntime, and their parity
+    from drywallqa.export.onnx import export_onnx
+
+    onnx_dir = export_onnx(model_dir, args.out / "onnx")
+    onnx_seg = Segmenter.load(onnx_dir, backend="onnx")
+    paths = [s.image_path for s in load_split("cracks", "valid")[0][: args.speed_images or 20]]
+    report["speed_onnx"] = measure_speed(onnx_seg, paths, report["speed"]["prompts"])
+    diffs = []
+    for p in paths[:20]:
+        a = seg.predict(p, report["speed"]["prompts"]).probabilities
+        b = onnx_seg.predict(p, report["speed"]["prompts"]).probabilities
+        diffs += [float(abs(a[k] - b[k]).max()) for k in a]
+    report["onnx_parity_max_abs_prob_diff"] = max(diffs)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    s = report["speed_onnx"]
+    (args.out / "report.md").write_text(render_markdown(report) + (
+        f"\n## Speed with onnxruntime\n\n- median {s['median_ms_first_prompt']:.1f} ms first prompt, "
+        f"{s['median_ms_per_extra_prompt']:.1f} ms per extra prompt ({s['images']} images, {s['threads']} threads)\n"
+        f"- parity: max |p_torch - p_onnx| = {report['onnx_parity_max_abs_prob_diff']:.2e} over {len(diffs)} masks\n"))
     lines = check_bar(report)
     (args.out / "bar.json").write_text(json.dumps(lines, indent=2))
     md = ["| check | value | pass |", "|---|---|---|"] + [

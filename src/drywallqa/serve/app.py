@@ -18,6 +18,8 @@ from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
+from pydantic import StringConstraints
+from typing_extensions import Annotated
 
 from ..engine.predictor import Segmenter, validate_prompts
 from ..measures import mask_measures
@@ -85,10 +87,20 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     def page() -> str:
         return PAGE.read_text()
 
-    @app.post("/v1/segment")
+    error = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
+    errors = {
+        400: {"description": "The upload is not a readable image.", **error},
+        413: {"description": f"The upload is larger than {config.max_upload_mb:g} MB.", **error},
+        422: {"description": "Missing or empty prompts, or a bad option.", **error},
+        429: {"description": "All segmentation slots are busy; retry after a second.", **error},
+    }
+
+    @app.post("/v1/segment", responses=errors)
     async def segment(
         image: UploadFile = File(..., description="The photo (JPEG, PNG, ...)."),
-        prompts: list[str] = Form(..., description="Text prompts (repeat the field for several)."),
+        prompts: list[Annotated[str, StringConstraints(pattern=r"\S")]] = Form(
+            ..., min_length=1, description="Text prompts, each with a visible character (repeat the field for several)."
+        ),
         mask_format: str = Form("png", description="png (base64) or coco_rle."),
         include_probabilities: bool = Form(False, description="Also return a 0..255 probability PNG per prompt."),
         mm_per_px: float | None = Form(None, gt=0, description="Scale, for QA measures in millimetres."),

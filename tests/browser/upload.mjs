@@ -1,0 +1,30 @@
+// Usage: node upload.mjs URL IMAGE SCREENSHOT
+// Opens the drywallqa page, uploads IMAGE with two prompts, waits for the overlays and prints JSON:
+// the prompts shown, the mask data URLs' decoded PNG sizes, and the page's status line.
+import { chromium } from 'playwright-core';
+
+const [url, image, screenshot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync'],
+});
+try {
+  const page = await browser.newPage();
+  await page.goto(url);
+  await page.setInputFiles('#image', image);
+  await page.fill('#prompts', 'segment crack\nsegment taping area');
+  await page.click('#run');
+  await page.waitForSelector('#json', { timeout: 60000 });
+  const results = await page.$$eval('figure.result', figs => figs.map(f => ({
+    prompt: f.dataset.prompt,
+    mask: f.querySelector('a').href,
+    canvas: [f.querySelector('canvas').width, f.querySelector('canvas').height],
+  })));
+  const status = await page.textContent('#status');
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(JSON.stringify({ status, results }));
+} finally {
+  await browser.close();
+}
