@@ -153,6 +153,8 @@ def predict(
     runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
     mm_per_px: Optional[float] = typer.Option(None, help="Scale, for QA measures in millimetres."),
     overwrite: bool = typer.Option(False, help="Redo images an earlier run finished (default: skip them)."),
+    workers: int = typer.Option(1, help="Images in flight at once (threads, or Ray actors with --engine ray)."),
+    engine: str = typer.Option("local", help="local, or ray (Ray Data; a local Ray instance unless RAY_ADDRESS is set)."),
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     and results.json with QA measures (components, area, length and width) of every mask."""
@@ -163,9 +165,18 @@ def predict(
         prompts = validate_prompts(prompt)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--prompt")
-    seg = _load_segmenter(model_path, model, runtime)
-    summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
-                            mm_per_px=mm_per_px, overwrite=overwrite)
+    if engine == "ray":
+        from .engine.batch import predict_paths_ray
+
+        backend = "onnx" if runtime == "onnx" and model == "embedded" else model
+        summary = predict_paths_ray(model_path, paths, prompts, out, backend=backend, workers=workers,
+                                    overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px)
+    elif engine == "local":
+        seg = _load_segmenter(model_path, model, runtime)
+        summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
+                                mm_per_px=mm_per_px, overwrite=overwrite, workers=workers)
+    else:
+        raise typer.BadParameter("engine must be local or ray", param_hint="--engine")
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
     console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed; masks in {out}")
     for path, reason in summary.failed:

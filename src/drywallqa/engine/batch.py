@@ -1,9 +1,16 @@
-"""Batch prediction over files and folders: masks named ``<stem>__<prompt slug>.png``, failures reported."""
+"""Batch prediction over files and folders: masks named ``<stem>__<prompt slug>.png``, failures reported.
+
+Every file is written atomically (temporary name, then rename) and each image's record
+``<stem>__results.json`` last, so a rerun after an interruption (even ``kill -9``) skips exactly the
+images that are complete and redoes the rest. Engines: ``local`` (``workers`` threads sharing one
+model) and ``ray`` (Ray Data ``map_batches`` over an actor pool, each actor holding a model).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +39,15 @@ class BatchSummary:
         return not self.failed
 
 
+@dataclass(frozen=True)
+class BatchOptions:
+    prompts: tuple
+    out_dir: str
+    overlay_images: bool = False
+    threshold: float | None = None
+    mm_per_px: float | None = None
+
+
 def mask_name(image_path: Path, prompt: str) -> str:
     return f"{image_path.stem}__{slugify(prompt)}.png"
 
@@ -41,7 +57,7 @@ def record_name(image_path: Path) -> str:
     return f"{image_path.stem}__results.json"
 
 
-def _already_done(out: Path, path: Path, prompts: list[str]) -> dict | None:
+def already_done(out: Path, path: Path, prompts) -> dict | None:
     rec = out / record_name(path)
     if not rec.is_file():
         return None
@@ -49,7 +65,7 @@ def _already_done(out: Path, path: Path, prompts: list[str]) -> dict | None:
         entry = json.loads(rec.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if list(entry.get("prompts", {})) != prompts or not all((out / mask_name(path, p)).is_file() for p in prompts):
+    if list(entry.get("prompts", {})) != list(prompts) or not all((out / mask_name(path, p)).is_file() for p in prompts):
         return None
     return entry
 
@@ -66,6 +82,61 @@ def save_png_atomic(array: np.ndarray, path: Path) -> None:
     tmp.replace(path)
 
 
+def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple[dict, list | None]:
+    """Segment one image, write its masks (and overlay), then its record. Returns (entry, overlay row).
+
+    Raises:
+        ImageReadError / ValueError / OSError: the image could not be read or segmented.
+    """
+    out = Path(opts.out_dir)
+    image = read_image(path)
+    result = segmenter.predict(image, list(opts.prompts), threshold=opts.threshold)
+    entry = {"image": str(path), "height": image.shape[0], "width": image.shape[1], "prompts": {}}
+    for p in opts.prompts:
+        save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
+        entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px)}
+    row = None
+    if opts.overlay_images:
+        row = [image] + [overlay(image, result.masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(opts.prompts)]
+        save_png_atomic(np.concatenate(row, axis=1), out / f"{path.stem}__overlay.png")
+    write_text_atomic(json.dumps(entry, indent=1), out / record_name(path))
+    return entry, row
+
+
+def _plan(paths, prompts, out: Path, overwrite: bool, summary: BatchSummary) -> list[Path]:
+    """Images still to do; missing inputs go to ``summary.failed``, finished ones to ``summary.skipped``."""
+    for p in paths:
+        if not Path(p).exists():
+            summary.failed.append((str(p), "no such file or folder"))
+    todo = []
+    for path in list_images([p for p in paths if Path(p).exists()]):
+        previous = None if overwrite else already_done(out, path, prompts)
+        if previous is None:
+            todo.append(path)
+        else:
+            summary.skipped.append(str(path))
+            summary.results.append(previous)
+    return todo
+
+
+def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSummary:
+    out = Path(opts.out_dir)
+    if opts.overlay_images and rows:
+        grid(rows[:12], ["input", *opts.prompts], out / "overlay_grid.png")
+    summary.results.sort(key=lambda e: e["image"])
+    write_text_atomic(json.dumps({"prompts": list(opts.prompts), "images": summary.results, "failed": summary.failed},
+                                 indent=1), out / "results.json")
+    return summary
+
+
+def _options(prompts, out_dir, overlay_images, threshold, mm_per_px) -> BatchOptions:
+    prompts = validate_prompts(prompts)
+    if any(not slugify(p) for p in prompts):
+        raise ValueError("a prompt needs at least one letter or digit")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px)
+
+
 def predict_paths(
     segmenter: Segmenter,
     paths,
@@ -76,51 +147,97 @@ def predict_paths(
     progress: bool = True,
     mm_per_px: float | None = None,
     overwrite: bool = False,
+    workers: int = 1,
 ) -> BatchSummary:
-    """Segment every image under ``paths`` with every prompt; write 0/255 masks (and overlays) to ``out_dir``
-    and ``results.json`` with the QA measures of each mask (in mm too when ``mm_per_px`` is given).
+    """Segment every image under ``paths`` with every prompt on this machine (``workers`` threads).
 
-    Every file is written atomically (temporary name, then rename) and each image's record
-    ``<stem>__results.json`` last, so a rerun after an interruption (even ``kill -9``) skips exactly the
-    images that are complete and redoes the rest; ``overwrite=True`` redoes everything."""
-    prompts = validate_prompts(prompts)
-    slugs = [slugify(p) for p in prompts]
-    if any(not s for s in slugs):
-        raise ValueError("a prompt needs at least one letter or digit")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    Writes 0/255 masks (and overlays) to ``out_dir`` and ``results.json`` with the QA measures of each
+    mask (in mm too when ``mm_per_px`` is given); ``overwrite=True`` redoes finished images.
+    """
+    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px)
     summary = BatchSummary()
-    missing = [Path(p) for p in paths if not Path(p).exists()]
-    for p in missing:
-        summary.failed.append((str(p), "no such file or folder"))
+    todo = _plan(paths, opts.prompts, Path(out_dir), overwrite, summary)
     rows = []
-    for path in tqdm(list_images([p for p in paths if Path(p).exists()]), desc="predict", disable=not progress):
-        previous = None if overwrite else _already_done(out, path, prompts)
-        if previous is not None:
-            summary.skipped.append(str(path))
-            summary.results.append(previous)
-            continue
+
+    def run(path):
         try:
-            image = read_image(path)
-            result = segmenter.predict(image, prompts, threshold=threshold)
+            return path, process_image(segmenter, path, opts), None
         except (ImageReadError, ValueError, OSError) as exc:
-            logger.error("%s", exc)
-            summary.failed.append((str(path), str(exc)))
-            continue
-        entry = {"image": str(path), "height": image.shape[0], "width": image.shape[1], "prompts": {}}
-        for p in prompts:
-            save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
-            entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], mm_per_px)}
-        if overlay_images:
-            over = [overlay(image, result.masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(prompts)]
-            save_png_atomic(np.concatenate([image] + over, axis=1), out / f"{path.stem}__overlay.png")
-            if len(rows) < 12:
-                rows.append([image] + over)
-        write_text_atomic(json.dumps(entry, indent=1), out / record_name(path))
-        summary.results.append(entry)
-        summary.done.append(str(path))
-    if overlay_images and rows:
-        grid(rows, ["input"] + prompts, out / "overlay_grid.png")
-    write_text_atomic(json.dumps({"prompts": prompts, "images": summary.results, "failed": summary.failed}, indent=1),
-                      out / "results.json")
-    return summary
+            return path, None, exc
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for path, done, exc in tqdm(pool.map(run, todo), total=len(todo), desc="predict", disable=not progress):
+            if exc is not None:
+                logger.error("%s", exc)
+                summary.failed.append((str(path), str(exc)))
+                continue
+            summary.results.append(done[0])
+            summary.done.append(str(path))
+            if done[1] is not None:
+                rows.append(done[1])
+    return _finish(summary, opts, rows)
+
+
+class _RayPredictor:
+    """Ray Data actor: loads the segmenter once, then segments batches of image paths."""
+
+    def __init__(self, model_path, backend, opts: BatchOptions):
+        self.segmenter = Segmenter.load(model_path, backend=backend)
+        self.opts = opts
+
+    def __call__(self, batch: dict) -> dict:
+        status, errors, entries = [], [], []
+        for p in batch["path"]:
+            try:
+                entry, _ = process_image(self.segmenter, Path(p), self.opts)
+                status.append("done"), errors.append(""), entries.append(json.dumps(entry))
+            except (ImageReadError, ValueError, OSError) as exc:
+                status.append("failed"), errors.append(str(exc)), entries.append("")
+        return {"path": list(batch["path"]), "status": status, "error": errors, "entry": entries}
+
+
+def predict_paths_ray(
+    model_path,
+    paths,
+    prompts,
+    out_dir: str | Path,
+    backend: str = "embedded",
+    workers: int = 1,
+    batch_size: int = 4,
+    overwrite: bool = False,
+    threshold: float | None = None,
+    mm_per_px: float | None = None,
+    ray_address: str | None = None,
+) -> BatchSummary:
+    """The same job on Ray Data: ``map_batches`` over an actor pool of ``workers`` model holders.
+
+    Runs on a local Ray instance unless ``ray_address`` (or ``RAY_ADDRESS``) names a cluster; the output
+    folder must be reachable from every worker (a shared file system on a cluster).
+    """
+    import ray
+
+    opts = _options(prompts, out_dir, False, threshold, mm_per_px)
+    summary = BatchSummary()
+    todo = _plan(paths, opts.prompts, Path(out_dir), overwrite, summary)
+    if todo:
+        started = not ray.is_initialized()
+        if started:
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        try:
+            ds = ray.data.from_items([{"path": str(p.resolve())} for p in todo])
+            out = ds.map_batches(
+                _RayPredictor,
+                fn_constructor_kwargs={"model_path": str(model_path) if model_path else None, "backend": backend, "opts": opts},
+                batch_size=batch_size,
+                concurrency=max(1, workers),
+            ).take_all()
+        finally:
+            if started:
+                ray.shutdown()
+        for row in out:
+            if row["status"] == "done":
+                summary.done.append(row["path"])
+                summary.results.append(json.loads(row["entry"]))
+            else:
+                summary.failed.append((row["path"], row["error"]))
+    return _finish(summary, opts, [])
