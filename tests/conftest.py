@@ -70,7 +70,7 @@ def synthetic_datasets(tmp_path):
         registry.register_dataset(c)
     yield root
     for c in configs:
-        registry._REGISTRY.pop(c.name, None)
+        registry.DATASETS.remove(c.name)
 
 
 @pytest.fixture

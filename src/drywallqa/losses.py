@@ -8,15 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSSES = {}
+from .utils.registry import Registry
+
+LOSSES: Registry = Registry("loss")
 
 
 def register_loss(name):
-    def wrap(fn):
-        LOSSES[name] = fn
-        return fn
-
-    return wrap
+    return LOSSES.decorator(name)
 
 
 @register_loss("bce")
@@ -54,13 +52,13 @@ class CombinedLoss(nn.Module):
     def __init__(self, weights: LossWeights | dict | None = None):
         super().__init__()
         w = weights if isinstance(weights, dict) else vars(weights or LossWeights())
-        unknown = set(w) - set(LOSSES)
+        unknown = [k for k in w if k not in LOSSES]
         if unknown:
-            raise ValueError(f"unknown losses {sorted(unknown)}; known: {sorted(LOSSES)}")
+            raise ValueError(f"unknown losses {sorted(unknown)}; known: {LOSSES.names()}")
         self.weights = {k: float(v) for k, v in w.items() if v}
 
     def forward(self, logits, target):
         logits = logits.float()
-        parts = {k: LOSSES[k](logits, target) for k in self.weights}
+        parts = {k: LOSSES.get(k)(logits, target) for k in self.weights}
         total = sum(self.weights[k] * v for k, v in parts.items())
         return total, {k: float(v.detach()) for k, v in parts.items()}

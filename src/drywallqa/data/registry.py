@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..utils.registry import Registry
+
 
 @dataclass(frozen=True)
 class SplitSource:
@@ -41,25 +43,19 @@ class DatasetConfig:
         return Path(datasets_dir or default_datasets_dir()) / self.folder
 
 
-_REGISTRY: dict[str, DatasetConfig] = {}
+DATASETS: Registry[DatasetConfig] = Registry("dataset")
 
 
 def register_dataset(config: DatasetConfig) -> DatasetConfig:
-    if config.name in _REGISTRY:
-        raise ValueError(f"dataset {config.name!r} is already registered")
-    _REGISTRY[config.name] = config
-    return config
+    return DATASETS.add(config.name, config)
 
 
 def get_dataset_config(name: str) -> DatasetConfig:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None
+    return DATASETS.get(name)
 
 
 def list_datasets() -> list[str]:
-    return sorted(_REGISTRY)
+    return DATASETS.names()
 
 
 def default_datasets_dir() -> Path:

@@ -22,18 +22,15 @@ import torch.nn.functional as F
 from ..models.base import PromptedSegmentationModel, read_model_metadata
 from ..text import get_text_encoder
 from ..utils.image_io import to_rgb_array
+from ..utils.registry import Registry
 
-BACKENDS: dict[str, type] = {}
+BACKENDS: Registry[type] = Registry("backend")
 # backends whose module registers them on import (kept lazy: their dependencies load only when used)
 LAZY_BACKENDS = {"onnx": "drywallqa.export.onnx"}
 
 
 def register_backend(name: str):
-    def wrap(cls):
-        BACKENDS[name] = cls
-        return cls
-
-    return wrap
+    return BACKENDS.decorator(name)
 
 
 def default_model_dir() -> Path:
@@ -74,9 +71,7 @@ class Segmenter:
             import importlib
 
             importlib.import_module(LAZY_BACKENDS[backend])
-        if backend not in BACKENDS:
-            raise KeyError(f"unknown backend {backend!r}; available: {', '.join(sorted(set(BACKENDS) | set(LAZY_BACKENDS)))}")
-        return BACKENDS[backend].from_path(path, **kwargs)
+        return BACKENDS.get(backend).from_path(path, **kwargs)
 
     def predict(self, image, prompts) -> SegmentationResult:  # pragma: no cover - interface
         raise NotImplementedError

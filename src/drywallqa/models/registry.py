@@ -4,29 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-_MODELS: dict[str, type] = {}
+from ..utils.registry import Registry
+
+MODELS: Registry[type] = Registry("model")
 
 
 def register_model(name: str):
     def wrap(cls):
-        if name in _MODELS:
-            raise ValueError(f"model {name!r} is already registered")
         cls.model_type = name
-        _MODELS[name] = cls
-        return cls
+        return MODELS.add(name, cls)
 
     return wrap
 
 
 def get_model_class(name: str) -> type:
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(_MODELS))}") from None
+    return MODELS.get(name)
 
 
 def list_models() -> list[str]:
-    return sorted(_MODELS)
+    return MODELS.names()
 
 
 def create_model(name: str, **config_kwargs: Any):
