@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from drywallqa import Segmenter
 from drywallqa.data.grouping import make_group_split
 from drywallqa.engine.evaluator import evaluate
@@ -27,3 +29,8 @@ def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, 
     md = (out / "report.md").read_text()
     assert "| published valid | syn_tape | segment taping area |" in md
     assert (out / "examples.png").stat().st_size > 0
+    qa = {(r["split"], r["dataset"], r["masks"]): r for r in report["qa_measures"]}
+    gt = qa[("published valid", "syn_tape", "ground truth")]
+    assert gt["components"] == 1 and gt["area_fraction"] == pytest.approx(200 / 4096)  # one 10x20 box per 64x64 image
+    assert ("published valid", "syn_tape", "segment taping area") in qa
+    assert "## QA measures" in md

@@ -22,11 +22,13 @@ from tqdm import tqdm
 from ..data.grouping import samples_of_part
 from ..data.registry import get_dataset_config
 from ..data.sample import Sample, load_split
+from ..measures import mask_measures
 from ..metrics import SegmentationMeter
 from ..utils.image_io import read_image
 from ..viz import COLORS, grid, overlay
 from .predictor import Segmenter
 
+QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_width_px")
 EMPTY_CONVENTION = "an image with empty ground truth and empty prediction scores IoU = Dice = 1"
 
 
@@ -60,6 +62,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     prompts = list(own) + others
     meters = {p: SegmentationMeter() for p in own}
     cross = {p: [] for p in others}
+    qa = {"ground truth": [], own[0]: []}  # QA measures of the canonical prompt's masks vs the ground truth
     examples, failures = [], []
     for sample in tqdm(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
         try:
@@ -73,6 +76,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
             meters[p].update(result.masks[p], gt)
         for p in others:
             cross[p].append(float(result.masks[p].mean()))
+        qa["ground truth"].append(mask_measures(gt))
+        qa[own[0]].append(mask_measures(result.masks[own[0]]))
         if len(examples) < keep:
             examples.append((image, gt, {p: result.masks[p] for p in prompts}))
     rows = [{"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, **m.compute()} for p, m in meters.items()]
@@ -80,7 +85,11 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, "mean_foreground_fraction": float(np.mean(v)) if v else float("nan")}
         for p, v in cross.items()
     ]
-    return rows, cross_rows, examples, failures
+    qa_rows = [
+        {"split": eval_set.name, "dataset": eval_set.dataset, "masks": who,
+         **{k: float(np.mean([m[k] for m in ms])) for k in QA_KEYS}} for who, ms in qa.items() if ms
+    ]
+    return rows, cross_rows, qa_rows, examples, failures
 
 
 def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int = 2) -> dict:
@@ -125,12 +134,13 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
-    results, cross, grid_rows, failures = [], [], [], []
+    results, cross, qa, grid_rows, failures = [], [], [], [], []
     canon = [get_dataset_config(d).canonical_prompt for d in datasets]
     for es in sets:
-        rows, cross_rows, examples, fails = evaluate_set(segmenter, es, datasets, progress)
+        rows, cross_rows, qa_rows, examples, fails = evaluate_set(segmenter, es, datasets, progress)
         results += rows
         cross += cross_rows
+        qa += qa_rows
         failures += fails
         if es.name == "published valid":
             for image, gt, masks in examples[:3]:
@@ -139,6 +149,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     report = {
         "metrics": results,
         "cross_prompt": cross,
+        "qa_measures": qa,
         "empty_convention": EMPTY_CONVENTION,
         "resolution": "original image size (masks upsampled from the model's output)",
         "model": model_facts(model_dir, segmenter),
@@ -170,6 +181,13 @@ def render_markdown(report: dict) -> str:
               "| split | images of | prompt | mean predicted foreground fraction |", "|---|---|---|---|"]
     for r in report["cross_prompt"]:
         lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['mean_foreground_fraction']:.4f} |")
+    if report.get("qa_measures"):
+        lines += ["", "## QA measures: mean per image, predicted (canonical prompt) vs ground truth", "",
+                  "| split | dataset | masks | components | area fraction | length px | mean width px | max width px |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in report["qa_measures"]:
+            lines.append(f"| {r['split']} | {r['dataset']} | {r['masks']} | {r['components']:.2f} | {r['area_fraction']:.4f} | "
+                         f"{r['length_px']:.1f} | {r['mean_width_px']:.1f} | {r['max_width_px']:.1f} |")
     m = report["model"]
     lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
               f"- files on disk: {m.get('file_size_mb', 'n/a')} MB"]
