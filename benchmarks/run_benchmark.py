@@ -56,17 +56,33 @@ def check_bar(report: dict) -> list[dict]:
     return lines
 
 
+def side_by_side(report: dict) -> str:
+    """Markdown: one row per dataset and prompt, published valid beside group-clean test."""
+    by = {(r["split"], r["dataset"], r["prompt"]): r for r in report["metrics"]}
+    keys = list(dict.fromkeys((d, p) for _, d, p in by))
+    lines = ["| dataset | prompt | valid mIoU | valid Dice | valid images | group-clean test mIoU | group-clean test Dice | test images |",
+             "|---|---|---|---|---|---|---|---|"]
+    for d, p in keys:
+        a, b = by.get(("published valid", d, p)), by.get(("group-clean test", d, p))
+        fmt = lambda r, k: f"{r[k]:.3f}" if r else "n/a"
+        lines.append(f"| {d} | {p} | {fmt(a, 'mIoU')} | {fmt(a, 'mDice')} | {a['images'] if a else 0} | "
+                     f"{fmt(b, 'mIoU')} | {fmt(b, 'mDice')} | {b['images'] if b else 0} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("out/benchmark"))
     ap.add_argument("--model-path", type=Path, default=None)
     ap.add_argument("--splits-dir", type=Path, default=Path("splits"))
     ap.add_argument("--speed-images", type=int, default=50)
+    ap.add_argument("--limit", type=int, default=None, help="images per split (smoke runs only; not for reporting)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model_dir = args.model_path or default_model_dir()
     seg = Segmenter.load(model_dir)
-    report = evaluate(seg, args.out, splits_dir=args.splits_dir, speed_images=args.speed_images, model_dir=model_dir)
+    report = evaluate(seg, args.out, splits_dir=args.splits_dir, speed_images=args.speed_images, model_dir=model_dir,
+                      limit=args.limit)
     # the same speed measurement with the ONNX graphs run by onnxruntime, and their parity
     from drywallqa.export.onnx import export_onnx
 
@@ -92,8 +108,10 @@ def main():
         f"| {l['check']} | {l['value']:.4f} | {'yes' if l['pass'] else '**no**'} |" for l in lines
     ]
     (args.out / "bar.md").write_text("\n".join(md) + "\n")
+    (args.out / "side_by_side.md").write_text(side_by_side(report))
     print((args.out / "report.md").read_text())
     print("\n".join(md))
+    print(side_by_side(report))
 
 
 if __name__ == "__main__":
