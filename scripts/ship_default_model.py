@@ -1,7 +1,11 @@
-"""Choose the threshold and flip-TTA of a trained model on the group-clean **val** part (never on a
-scored split) at the original resolution, and write it as the package's default model (float16).
+"""Choose the inference options of a trained model on the group-clean **val** part (never on a scored
+split), at the original resolution, and write it as the package's default model (float16 weights).
 
     python scripts/ship_default_model.py runs/default [--dest src/drywallqa/weights/default]
+
+Options swept: input scales (one or two sizes, logits averaged), horizontal-flip TTA, and the
+threshold. A combination is only eligible when its median time on 640x640 JPEGs from disk with 2
+threads stays within the speed budget (150 ms for the first prompt, 50 ms per extra prompt).
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +27,17 @@ from drywallqa.engine.predictor import EmbeddedSegmenter
 from drywallqa.utils.image_io import read_image
 
 THRESHOLDS = np.round(np.arange(0.2, 0.81, 0.05), 2)
+CANDIDATE_SCALES = [(384,), (448,), (512,), (384, 512)]
+BUDGET_FIRST_MS, BUDGET_EXTRA_MS = 150.0, 50.0
 
 
 def sweep(seg: EmbeddedSegmenter, sets) -> dict:
-    """mIoU of each dataset's canonical prompt per threshold -> {threshold: mean over datasets}."""
+    """Canonical-prompt mIoU per dataset and threshold, and their mean over datasets."""
     per_ds = {}
     for es in sets:
         prompt = get_dataset_config(es.dataset).canonical_prompt
         ious = {th: [] for th in THRESHOLDS}
-        for s in tqdm(es.samples, desc=f"{es.dataset} tta={seg.tta}"):
+        for s in tqdm(es.samples, desc=f"{es.dataset} scales={seg.scales} tta={seg.tta}", leave=False):
             _, logits, _ = seg.predict_logits(read_image(s.image_path), [prompt])
             prob = torch.sigmoid(logits[0]).numpy()
             gt = s.load_mask()
@@ -38,31 +46,61 @@ def sweep(seg: EmbeddedSegmenter, sets) -> dict:
                 union = np.count_nonzero(pred | gt)
                 ious[th].append(np.count_nonzero(pred & gt) / union if union else 1.0)
         per_ds[es.dataset] = {float(th): float(np.mean(v)) for th, v in ious.items()}
-    return {float(th): float(np.mean([per_ds[d][float(th)] for d in per_ds])) for th in THRESHOLDS} | {"per_dataset": per_ds}
+    mean = {float(th): float(np.mean([per_ds[d][float(th)] for d in per_ds])) for th in THRESHOLDS}
+    return {"mean": mean, "per_dataset": per_ds}
+
+
+def timing(seg: EmbeddedSegmenter, paths) -> tuple[float, float]:
+    prompts = ["segment crack", "segment taping area", "segment joint/tape"]
+    seg.predict(paths[0], prompts)
+    first, extra = [], []
+    for p in paths:
+        t0 = time.perf_counter()
+        seg.predict(p, prompts[:1])
+        t1 = time.perf_counter()
+        seg.predict(p, prompts)
+        t2 = time.perf_counter()
+        first.append(1e3 * (t1 - t0))
+        extra.append(1e3 * ((t2 - t1) - (t1 - t0)) / 2)
+    return statistics.median(first), statistics.median(extra)
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path)
     ap.add_argument("--dest", type=Path, default=Path("src/drywallqa/weights/default"))
     ap.add_argument("--splits-dir", type=Path, default=Path("splits"))
     ap.add_argument("--limit", type=int, default=None, help="images per dataset (smoke runs only)")
+    ap.add_argument("--timing-images", type=int, default=20)
     args = ap.parse_args()
     torch.set_num_threads(2)
     sets = build_eval_sets(("cracks", "taping"), which=("val",), splits_dir=args.splits_dir, limit=args.limit)
-    results = {}
-    for tta in (False, True):
-        seg = EmbeddedSegmenter.from_path(args.run / "best", tta=tta)
-        results[tta] = sweep(seg, sets)
-    best = max(((tta, th) for tta in results for th in THRESHOLDS), key=lambda k: results[k[0]][float(k[1])])
-    tta, th = best[0], float(best[1])
-    print(f"chosen on group-clean val: tta={tta} threshold={th} val mIoU={results[tta][th]:.4f}")
+    timing_paths = [s.image_path for s in sets[0].samples[: args.timing_images]]
+    candidates = []
+    for scales in CANDIDATE_SCALES:
+        for tta in (False, True):
+            seg = EmbeddedSegmenter.from_path(args.run / "best", tta=tta, scales=scales)
+            first_ms, extra_ms = timing(seg, timing_paths)
+            entry = {"scales": list(scales), "tta": tta, "median_ms_first_prompt": first_ms, "median_ms_per_extra_prompt": extra_ms}
+            entry["within_budget"] = first_ms <= BUDGET_FIRST_MS and extra_ms <= BUDGET_EXTRA_MS
+            if entry["within_budget"]:
+                entry["val"] = sweep(seg, sets)
+                th = max(entry["val"]["mean"], key=entry["val"]["mean"].get)
+                entry.update(best_threshold=th, val_mIoU=entry["val"]["mean"][th])
+            print(json.dumps({k: v for k, v in entry.items() if k != "val"}))
+            candidates.append(entry)
+    eligible = [c for c in candidates if c["within_budget"]]
+    if not eligible:
+        raise SystemExit("no inference option fits the speed budget")
+    best = max(eligible, key=lambda c: c["val_mIoU"])
+    print(f"chosen on group-clean val: scales={best['scales']} tta={best['tta']} threshold={best['best_threshold']} "
+          f"val mIoU={best['val_mIoU']:.4f}")
     seg = EmbeddedSegmenter.from_path(args.run / "best")
-    meta = dict(seg.metadata)
-    meta.pop("model_type", None)
-    meta.pop("config", None)
-    meta.update(threshold=th, tta=tta, selected_on="group-clean val part (splits/*.json), published valid/test left out",
-                selection_sweep={str(k): {str(t): v for t, v in r.items()} for k, r in results.items()})
+    meta = {k: v for k, v in seg.metadata.items() if k not in ("model_type", "config")}
+    meta.update(threshold=best["best_threshold"], tta=best["tta"], scales=best["scales"],
+                selected_on="group-clean val part (splits/*.json), published valid/test images left out",
+                selection=candidates)
+    args.dest.mkdir(parents=True, exist_ok=True)
     seg.model.save_pretrained(args.dest, extra=meta, dtype=torch.float16)
     shutil.copy(args.run / "train_files.json", args.dest / "train_files.json")
     for name in ("metrics.csv", "curves.png", "config.yaml"):

@@ -19,6 +19,12 @@ def test_onnx_export_matches_pytorch(tiny_model_dir, tmp_path):
         for p in prompts:
             assert np.abs(a[p] - b[p]).max() <= 1e-3
     assert onnx_seg.num_parameters() == torch_seg.num_parameters()
+    # dynamic spatial axes: multi-scale inference with flips matches too
+    torch_ms = Segmenter.load(tiny_model_dir, tta=True, scales=(64, 96))
+    onnx_ms = Segmenter.load(onnx_dir, backend="onnx", tta=True, scales=(64, 96))
+    img = rng.integers(0, 255, (70, 70, 3), dtype=np.uint8)
+    a, b = torch_ms.predict(img, ["segment crack"]), onnx_ms.predict(img, ["segment crack"])
+    assert np.abs(a.probabilities["segment crack"] - b.probabilities["segment crack"]).max() <= 1e-3
 
 
 def test_cli_export_and_predict_with_onnx_runtime(tiny_model_dir, tmp_path):

@@ -129,3 +129,17 @@ def test_rerun_skips_finished_images_and_redoes_unfinished(tiny_model_dir, odd_i
     # other prompts are not "done"
     third = predict_paths(seg, [odd_images / "rgb.jpg"], ["segment crack", "segment taping area"], out, progress=False)
     assert third.done == [str(odd_images / "rgb.jpg")]
+
+
+def test_multi_scale_averages_the_logits_of_each_scale(tiny_model_dir):
+    import torch
+
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 255, (50, 70, 3), dtype=np.uint8)
+    both = Segmenter.load(tiny_model_dir, scales=(64, 96))
+    _, logits, _ = both.predict_logits(img, ["segment crack"])
+    _, l64, _ = Segmenter.load(tiny_model_dir, scales=(64,)).predict_logits(img, ["segment crack"])
+    _, l96, _ = Segmenter.load(tiny_model_dir, scales=(96,)).predict_logits(img, ["segment crack"])
+    torch.testing.assert_close(logits, (l64 + l96) / 2)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        Segmenter.load(tiny_model_dir, scales=(50,))

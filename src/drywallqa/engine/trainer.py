@@ -196,7 +196,8 @@ class Trainer:
 
         (self.out / "config.yaml").write_text(yaml.safe_dump(self.config.to_dict(), sort_keys=False))
         (self.out / "train_files.json").write_text(json.dumps({"train": self.train_files, "val": self.val_files}, indent=1))
-        start = time.time()
+        run_start = time.time()
+        start = run_start - (self.history[-1]["elapsed_s"] if self.history else 0.0)  # elapsed counts across resumes
         o = self.config.optim
         while self.epoch < o.epochs:
             skip = self.step - self.epoch * self.steps_per_epoch
@@ -208,7 +209,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{losses[-1]['loss']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
                 if self.step % self.config.checkpoint_every == 0:
                     self.save_checkpoint()
-                if max_minutes and (time.time() - start) > 60 * max_minutes:
+                if max_minutes and (time.time() - run_start) > 60 * max_minutes:
                     self.save_checkpoint()
                     return {"stopped": "time", "step": self.step}
             self.end_epoch(losses, time.time() - start)

