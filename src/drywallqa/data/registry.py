@@ -28,12 +28,15 @@ class DatasetConfig:
     """A dataset and the prompts that ask for its foreground class.
 
     ``prompts[0]`` is the canonical prompt; the rest are synonyms the model is trained and scored on.
+    ``label_shape`` is ``"box"`` when the ground truth is bounding boxes only (then a model may turn
+    its masks for these prompts into boxes, if that wins on validation), else ``"region"``.
     """
 
     name: str
     folder: str
     prompts: tuple[str, ...]
     splits: dict[str, SplitSource] = field(default_factory=dict)
+    label_shape: str = "region"
 
     @property
     def canonical_prompt(self) -> str:
@@ -76,6 +79,7 @@ register_dataset(
         folder="drywall-join",
         prompts=("segment taping area", "segment joint/tape", "segment drywall seam"),
         splits={"train": SplitSource("coco", "train"), "valid": SplitSource("coco", "valid")},
+        label_shape="box",
     )
 )
 register_dataset(

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.base import PromptedSegmentationModel, read_model_metadata
+from ..postprocess import apply_postprocess
 from ..text import get_text_encoder
 from ..utils.image_io import to_rgb_array
 from ..utils.registry import Registry
@@ -93,6 +94,8 @@ class EmbeddedSegmenter(Segmenter):
         self.threshold = float(threshold)
         self.metadata = metadata or {}
         self.image_size = model.config.image_size
+        # prompt -> {"name": post-processor, **options}, e.g. boxes for prompts trained on box labels
+        self.postprocess = dict(self.metadata.get("postprocess", {}))
 
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
@@ -146,7 +149,7 @@ class EmbeddedSegmenter(Segmenter):
         probs = torch.sigmoid(logits).numpy()
         th = self.threshold if threshold is None else threshold
         return SegmentationResult(
-            masks={p: probs[i] > th for i, p in enumerate(prompts)},
+            masks={p: apply_postprocess(probs[i] > th, self.postprocess.get(p)) for i, p in enumerate(prompts)},
             probabilities={p: probs[i] for i, p in enumerate(prompts)},
             timings_ms=timings,
         )
