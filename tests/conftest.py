@@ -86,3 +86,35 @@ def tiny_model_dir(tmp_path):
 def tiny_kwargs():
     """Keyword arguments of a tiny ``film_unet`` (random weights, 64 px)."""
     return dict(TINY_MODEL)
+
+
+@pytest.fixture
+def tiny_clipseg_dir(tmp_path):
+    """A Hugging Face ``save_pretrained`` directory of a tiny random CLIPSeg with a character-level CLIP tokenizer."""
+    import string
+
+    import torch
+    from transformers import CLIPSegConfig, CLIPSegForImageSegmentation, CLIPTokenizer
+
+    d = tmp_path / "hf_clipseg"
+    d.mkdir()
+    chars = list(string.ascii_lowercase) + list("0123456789/-")
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
+    vocab.update({"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1})
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab))
+    (tmp_path / "merges.txt").write_text("#version: 0.2\n")
+    CLIPTokenizer(str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt")).save_pretrained(str(d))
+    eos = vocab["<|endoftext|>"]
+    cfg = CLIPSegConfig(
+        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=77, bos_token_id=eos - 1,
+                         eos_token_id=eos, pad_token_id=eos),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=2,
+                           image_size=64, patch_size=16),
+        projection_dim=16, extract_layers=[1, 2], reduce_dim=16, decoder_num_attention_heads=2,
+        decoder_intermediate_size=32,
+    )
+    torch.manual_seed(0)
+    CLIPSegForImageSegmentation(cfg).save_pretrained(str(d))
+    return d

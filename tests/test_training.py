@@ -45,7 +45,7 @@ def test_one_training_step_lowers_the_loss(tiny_kwargs):
     opt.step()
     model.train()
     after, _ = loss_fn(model(x, t), y)
-    assert float(after) < float(before)
+    assert after.item() < before.item()
 
 
 def test_dice_loss_of_perfect_and_empty_predictions():

@@ -72,6 +72,10 @@ def data_split(
 def train(
     config: Path = typer.Argument(..., help="YAML training config, e.g. configs/default.yaml."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <output_dir>/last.pt."),
+    model: Optional[str] = typer.Option(None, help="Override the config's model type (film_unet, clipseg)."),
+    model_path: Optional[Path] = typer.Option(
+        None, help="Start from these weights: a drywallqa model directory (any type), or for --model clipseg a "
+                   "Hugging Face save_pretrained directory or hub id."),
     output_dir: Optional[str] = typer.Option(None, help="Override output_dir of the config."),
     epochs: Optional[int] = typer.Option(None, help="Override optim.epochs."),
     max_minutes: Optional[float] = typer.Option(None, help="Stop (with a checkpoint) after this many minutes."),
@@ -88,19 +92,33 @@ def train(
         cfg.optim.epochs = epochs
     if device:
         cfg.device = device
+    if model and model != cfg.model:
+        cfg.model, cfg.model_config = model, {}  # the config's model options belong to its own model type
+    if model_path:
+        from .models.base import is_drywallqa_model_dir
+
+        if is_drywallqa_model_dir(model_path):
+            cfg.init_from = str(model_path)
+        else:
+            cfg.model_config = {**cfg.model_config, "pretrained": str(model_path)}
     result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes)
     console.print(result)
 
 
-def _load_segmenter(model_path: Optional[Path], model: str, runtime: str = "torch"):
+MODEL_HELP = ("Model type (film_unet, clipseg, ...): with --model-path of a directory that is not a drywallqa "
+              "model (a Hugging Face save_pretrained folder), wrap that model. Default: read from --model-path.")
+
+
+def _load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: str = "torch"):
     from .engine.predictor import Segmenter
 
     if runtime not in ("torch", "onnx"):
         raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
-    backend = "onnx" if runtime == "onnx" and model == "embedded" else model
     try:
-        return Segmenter.load(model_path, backend=backend)
-    except (FileNotFoundError, KeyError) as exc:
+        if runtime == "onnx":
+            return Segmenter.load(model_path, backend="onnx")
+        return Segmenter.load(model_path, model=model)
+    except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-path / --model")
 
 
@@ -120,10 +138,11 @@ def export_onnx_cmd(
 @app.command()
 def evaluate(
     model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
-    model: str = typer.Option("embedded", help="Backend."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
     out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md and examples.png go."),
     splits: str = typer.Option("published,group", help="published (valid splits) and/or group (group-clean test)."),
+    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score (repeatable)."),
     splits_dir: Path = typer.Option(Path("splits"), help="Group-clean manifests."),
     datasets_dir: Optional[Path] = typer.Option(None),
     limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs)."),
@@ -135,7 +154,7 @@ def evaluate(
 
     seg = _load_segmenter(model_path, model, runtime)
     which = tuple(s.strip() for s in splits.split(","))
-    report = run(seg, out, which=which, splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit,
+    report = run(seg, out, datasets=tuple(dataset), which=which, splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit,
                  speed_images=speed_images, model_dir=model_path or default_model_dir())
     console.print((out / "report.md").read_text())
     return report
@@ -149,7 +168,7 @@ def predict(
     overlay: bool = typer.Option(False, "--overlay", help="Also write overlays and a grid PNG."),
     threshold: Optional[float] = typer.Option(None, help="Override the model's threshold."),
     model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
-    model: str = typer.Option("embedded", help="Backend."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
     mm_per_px: Optional[float] = typer.Option(None, help="Scale, for QA measures in millimetres."),
     overwrite: bool = typer.Option(False, help="Redo images an earlier run finished (default: skip them)."),
@@ -168,8 +187,8 @@ def predict(
     if engine == "ray":
         from .engine.batch import predict_paths_ray
 
-        backend = "onnx" if runtime == "onnx" and model == "embedded" else model
-        summary = predict_paths_ray(model_path, paths, prompts, out, backend=backend, workers=workers,
+        summary = predict_paths_ray(model_path, paths, prompts, out, backend="onnx" if runtime == "onnx" else "embedded",
+                                    model=model, workers=workers,
                                     overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px)
     elif engine == "local":
         seg = _load_segmenter(model_path, model, runtime)
@@ -190,7 +209,7 @@ def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
     model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
-    model: str = typer.Option("embedded", help="Backend."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
     max_upload_mb: float = typer.Option(20.0, help="Larger uploads are answered 413."),
     max_concurrency: int = typer.Option(2, help="Requests segmented at once; more are answered 429."),
@@ -201,7 +220,8 @@ def serve(
     from .serve import ServeConfig, create_app
 
     seg = _load_segmenter(model_path, model, runtime)
-    app_ = create_app(ServeConfig(str(model_path) if model_path else None, model, max_upload_mb, max_concurrency), seg)
+    app_ = create_app(ServeConfig(str(model_path) if model_path else None, model or "embedded", max_upload_mb,
+                                  max_concurrency), seg)
     uvicorn.run(app_, host=host, port=port)
 
 

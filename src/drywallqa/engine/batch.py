@@ -181,8 +181,8 @@ def predict_paths(
 class _RayPredictor:
     """Ray Data actor: loads the segmenter once, then segments batches of image paths."""
 
-    def __init__(self, model_path, backend, opts: BatchOptions):
-        self.segmenter = Segmenter.load(model_path, backend=backend)
+    def __init__(self, model_path, backend, opts: BatchOptions, model=None):
+        self.segmenter = Segmenter.load(model_path, backend=backend, **({"model": model} if model else {}))
         self.opts = opts
 
     def __call__(self, batch: dict) -> dict:
@@ -202,6 +202,7 @@ def predict_paths_ray(
     prompts,
     out_dir: str | Path,
     backend: str = "embedded",
+    model: str | None = None,
     workers: int = 1,
     batch_size: int = 4,
     overwrite: bool = False,
@@ -227,7 +228,8 @@ def predict_paths_ray(
             ds = ray.data.from_items([{"path": str(p.resolve())} for p in todo])
             out = ds.map_batches(
                 _RayPredictor,
-                fn_constructor_kwargs={"model_path": str(model_path) if model_path else None, "backend": backend, "opts": opts},
+                fn_constructor_kwargs={"model_path": str(model_path) if model_path else None, "backend": backend,
+                                       "opts": opts, "model": model},
                 batch_size=batch_size,
                 concurrency=max(1, workers),
             ).take_all()

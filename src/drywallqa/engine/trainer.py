@@ -72,20 +72,31 @@ class Trainer:
         seed_everything(config.seed)
         self.datasets = [get_dataset_config(n) for n in config.data.datasets]
         self.prompts = [p for d in self.datasets for p in d.prompts]
-        self.text_embeddings = get_text_encoder(config.text_encoder).encode(self.prompts)
-        model_cfg = {"text_dim": self.text_embeddings.shape[1], **config.model_config}
-        if config.init_from:
-            from ..models.base import PromptedSegmentationModel
-
-            self.model = PromptedSegmentationModel.from_pretrained(config.init_from).to(self.device)
-        else:
-            self.model = create_model(config.model, **model_cfg).to(self.device)
+        self.model = self.build_model(config).to(self.device)
+        self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
         self.image_size = self.model.config.image_size
         self.loss_fn = CombinedLoss(config.loss)
         self.history: list[dict] = []
         self.step = 0
         self.epoch = 0
         self.best_score = -1.0
+
+    @staticmethod
+    def build_model(config: TrainConfig):
+        """``init_from`` a saved model, else a registered model from ``model_config`` (random weights, or a
+        backend's own pretrained weights such as CLIPSeg's)."""
+        import dataclasses
+
+        from ..models import get_model_class
+        from ..models.base import PromptedSegmentationModel
+
+        if config.init_from:
+            return PromptedSegmentationModel.from_pretrained(config.init_from)
+        kwargs = dict(config.model_config)
+        fields = {f.name for f in dataclasses.fields(get_model_class(config.model).config_class)}
+        if "text_dim" in fields and "text_dim" not in kwargs:
+            kwargs["text_dim"] = get_text_encoder(config.text_encoder).dim
+        return create_model(config.model, **kwargs)
 
     # ----------------------------------------------------------------- data
     def _arrays(self, part: str, repeats: bool, size: int):

@@ -92,6 +92,9 @@ class OnnxFilmUNet:
     def to(self, device):
         return self
 
+    def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
+        return PromptedSegmentationModel.prompt_embeddings(self, prompts, text_encoder)
+
     def eval(self):
         return self
 

@@ -1,6 +1,7 @@
 """Model zoo: a registry of prompted segmenters (``create_model``) and their configurations."""
 
 from .registry import create_model, get_model_class, list_models, register_model
+from .clipseg import ClipSegBackend, ClipSegBackendConfig
 from .film_unet import FilmUNetConfig, FilmUNetModel
 
-__all__ = ["FilmUNetConfig", "FilmUNetModel", "create_model", "get_model_class", "list_models", "register_model"]
+__all__ = ["ClipSegBackend", "ClipSegBackendConfig", "FilmUNetConfig", "FilmUNetModel", "create_model", "get_model_class", "list_models", "register_model"]

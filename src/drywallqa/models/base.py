@@ -34,6 +34,21 @@ class PromptedSegmentationModel(nn.Module):
     def decode(self, image_features, text_embeddings: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
+    def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
+        """``(P, D)`` conditioning vectors of the prompts. Default: the shared sentence encoder named
+        ``text_encoder``; models with a text tower of their own (CLIPSeg) override this."""
+        from ..text import get_text_encoder
+
+        return get_text_encoder(text_encoder).encode(prompts)
+
+    def save_extras(self, directory: Path) -> None:
+        """Files besides config and weights (e.g. a tokenizer); nothing by default."""
+
+    @classmethod
+    def config_from_dict(cls, config: dict, directory: Path):
+        """The config dataclass from its saved dict (``directory`` lets a model find saved extras)."""
+        return cls.config_class(**config)
+
     def forward(self, pixel_values: torch.Tensor, text_embeddings: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` images and ``(B, D)`` prompt embeddings -> ``(B, 1, H, W)`` mask logits."""
         return self.decode(self.encode_image(pixel_values), text_embeddings)
@@ -52,6 +67,7 @@ class PromptedSegmentationModel(nn.Module):
             for k, v in self.state_dict().items()
         }
         save_file(state, str(directory / WEIGHTS_NAME))
+        self.save_extras(directory)
         return directory
 
     @classmethod
@@ -64,8 +80,11 @@ class PromptedSegmentationModel(nn.Module):
         if not cfg_path.is_file():
             raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; not a drywallqa model directory")
         payload = json.loads(cfg_path.read_text())
+        if "config" not in payload:
+            raise ValueError(f"{directory}: {CONFIG_NAME} is not a drywallqa model config (a Hugging Face directory? "
+                             "pass --model NAME to load it as that backend)")
         model_cls = get_model_class(payload["model_type"])
-        model = model_cls(model_cls.config_class(**payload["config"]))
+        model = model_cls(model_cls.config_from_dict(payload["config"], directory))
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}")
@@ -77,3 +96,9 @@ class PromptedSegmentationModel(nn.Module):
 
 def read_model_metadata(directory: str | Path) -> dict:
     return json.loads((Path(directory) / CONFIG_NAME).read_text())
+
+
+def is_drywallqa_model_dir(directory: str | Path) -> bool:
+    """True for a directory written by :meth:`PromptedSegmentationModel.save_pretrained`."""
+    cfg = Path(directory) / CONFIG_NAME
+    return cfg.is_file() and "config" in json.loads(cfg.read_text())

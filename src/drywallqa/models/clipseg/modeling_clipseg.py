@@ -1,0 +1,98 @@
+"""CLIPSeg as a prompted segmenter: the CLIP vision encoder once per image, the CLIPSeg decoder per prompt.
+
+Shapes: pixel_values ``(B, 3, S, S)`` in 0..1 -> activations of ``extract_layers`` ``(B, 1 + (S/16)^2, H)``
+-> decoder with ``conditional_embeddings (B, projection_dim)`` from CLIP's text tower -> ``(B, 1, S, S)``.
+Text embeddings are computed once per prompt (no gradient) and cached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..base import PromptedSegmentationModel
+from ..registry import register_model
+from .configuration_clipseg import ClipSegBackendConfig
+
+
+def load_hub_or_local(loader, name: str, what: str):
+    """``loader.from_pretrained(name)`` with an error that says how to provide the weights offline."""
+    try:
+        return loader.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        offline = " (HF_HUB_OFFLINE=1 is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
+        raise OSError(
+            f"cannot load {what} {name!r}{offline}: it is neither a local directory nor in the Hugging Face "
+            f"cache. On a machine with internet run `huggingface-cli download {name}` (or "
+            f"`{loader.__name__}.from_pretrained({name!r}).save_pretrained(DIR)`) and pass --model-path DIR."
+        ) from exc
+
+
+@dataclass
+class ClipSegFeatures:
+    activations: list
+    size: tuple
+
+    def repeat(self, n: int) -> "ClipSegFeatures":
+        return ClipSegFeatures([a.repeat_interleave(n, dim=0) for a in self.activations], self.size)
+
+
+@register_model("clipseg")
+class ClipSegBackend(PromptedSegmentationModel):
+    config_class = ClipSegBackendConfig
+
+    def __init__(self, config: ClipSegBackendConfig):
+        super().__init__(config)
+        from transformers import CLIPSegConfig, CLIPSegForImageSegmentation, CLIPTokenizer
+
+        if config.hf_config:
+            self.hf = CLIPSegForImageSegmentation(CLIPSegConfig(**config.hf_config))
+        else:
+            self.hf = load_hub_or_local(CLIPSegForImageSegmentation, config.pretrained, "CLIPSeg model")
+            config.hf_config = json.loads(self.hf.config.to_json_string())
+        self.tokenizer = load_hub_or_local(CLIPTokenizer, config.tokenizer or config.pretrained, "CLIP tokenizer")
+        self.register_buffer("pixel_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
+        self._prompt_cache: dict[str, torch.Tensor] = {}
+
+    @classmethod
+    def config_from_dict(cls, config: dict, directory: Path) -> ClipSegBackendConfig:
+        cfg = ClipSegBackendConfig(**config)
+        if (Path(directory) / "vocab.json").is_file():
+            cfg.tokenizer = str(directory)
+        return cfg
+
+    def save_extras(self, directory: Path) -> None:
+        self.tokenizer.save_pretrained(str(directory))
+
+    @torch.no_grad()
+    def prompt_embeddings(self, prompts: list[str], text_encoder: str | None = None) -> torch.Tensor:
+        """``(P, projection_dim)`` from CLIP's text tower (cached; ``text_encoder`` is not used)."""
+        missing = [p for p in dict.fromkeys(prompts) if p not in self._prompt_cache]
+        if missing:
+            tok = self.tokenizer(missing, padding=True, return_tensors="pt")
+            device = self.pixel_mean.device
+            emb = self.hf.clip.get_text_features(input_ids=tok["input_ids"].to(device),
+                                                 attention_mask=tok["attention_mask"].to(device)).pooler_output
+            self._prompt_cache.update(zip(missing, emb.float().cpu()))
+        return torch.stack([self._prompt_cache[p] for p in prompts])
+
+    def encode_image(self, pixel_values: torch.Tensor) -> ClipSegFeatures:
+        x = (pixel_values - self.pixel_mean) / self.pixel_std
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_backbone):
+            out = self.hf.clip.vision_model(pixel_values=x, output_hidden_states=True, interpolate_pos_encoding=True)
+        # hidden_states[0] is the embedding output, so layer i is at index i + 1
+        return ClipSegFeatures([out.hidden_states[i + 1] for i in self.hf.extract_layers], tuple(pixel_values.shape[-2:]))
+
+    def decode(self, image_features: ClipSegFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
+        logits = self.hf.decoder(image_features.activations, text_embeddings.to(self.pixel_mean.device)).logits
+        b = text_embeddings.shape[0]
+        logits = logits.reshape(b, 1, *logits.shape[-2:])  # some transformers versions drop the batch axis at B=1
+        if tuple(logits.shape[-2:]) != image_features.size:
+            logits = F.interpolate(logits, size=image_features.size, mode="bilinear", align_corners=False)
+        return logits

@@ -1,0 +1,102 @@
+"""CLIPSeg backend on a tiny random model built from a config (no hub access)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.losses import CombinedLoss
+from drywallqa.models import create_model
+from drywallqa.models.base import PromptedSegmentationModel
+
+
+def test_forward_shapes_at_batch_1_and_4(tiny_clipseg_dir):
+    model = create_model("clipseg", pretrained=str(tiny_clipseg_dir), image_size=64).eval()
+    t = model.prompt_embeddings(["segment crack"] * 4, None)
+    assert t.shape == (4, 16)
+    with torch.no_grad():
+        for b in (1, 4):
+            assert model(torch.rand(b, 3, 64, 64), t[:b]).shape == (b, 1, 64, 64)
+        feats = model.encode_image(torch.rand(1, 3, 96, 96))  # another size: position encoding interpolated
+        assert model.decode(feats.repeat(2), t[:2]).shape == (2, 1, 96, 96)
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_one_training_step_lowers_the_loss(tiny_clipseg_dir, freeze):
+    torch.manual_seed(0)
+    model = create_model("clipseg", pretrained=str(tiny_clipseg_dir), image_size=64, freeze_backbone=freeze)
+    x, y = torch.rand(4, 3, 64, 64), torch.zeros(4, 1, 64, 64)
+    y[:, :, 16:48, 20:30] = 1
+    t = model.prompt_embeddings(["segment crack"] * 4, None)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    loss_fn = CombinedLoss()
+    model.train()
+    before, _ = loss_fn(model(x, t), y)
+    opt.zero_grad()
+    before.backward()
+    vision_grad = model.hf.clip.vision_model.embeddings.patch_embedding.weight.grad
+    assert (vision_grad is None) == freeze
+    opt.step()
+    after, _ = loss_fn(model(x, t), y)
+    assert after.item() < before.item()
+
+
+def test_save_load_identical_and_hf_directory_loads(tiny_clipseg_dir, tmp_path):
+    model = create_model("clipseg", pretrained=str(tiny_clipseg_dir), image_size=64).eval()
+    model.save_pretrained(tmp_path / "ours", extra={"threshold": 0.5})
+    loaded = PromptedSegmentationModel.from_pretrained(tmp_path / "ours")
+    x = torch.rand(2, 3, 64, 64)
+    t = model.prompt_embeddings(["segment crack", "segment taping area"], None)
+    with torch.no_grad():
+        assert torch.equal(model(x, t), loaded(x, t))
+    assert torch.equal(t, loaded.prompt_embeddings(["segment crack", "segment taping area"], None))
+    seg = Segmenter.load(tiny_clipseg_dir, model="clipseg")
+    r = seg.predict(np.zeros((30, 50, 3), np.uint8), ["segment crack"])
+    assert r.masks["segment crack"].shape == (30, 50)
+
+
+def test_uncached_hub_id_offline_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_cache"))
+    with pytest.raises(OSError, match=r"CIDAS/clipseg-rd64-refined.*--model-path"):
+        create_model("clipseg")
+
+
+def test_cli_train_evaluate_predict_with_a_local_clipseg(tiny_clipseg_dir, synthetic_datasets, tmp_path):
+    from drywallqa.data.grouping import make_group_split
+
+    splits = tmp_path / "splits"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=0).to_json(splits / f"{ds}.json")
+    cfg = tmp_path / "clipseg.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "model": "clipseg", "model_config": {"image_size": 64, "freeze_backbone": True},
+        "data": {"datasets": ["syn_crack", "syn_tape"], "datasets_dir": str(synthetic_datasets), "splits_dir": str(splits),
+                 "cache_size": 72, "cache_dir": None},
+        "optim": {"lr": 1e-3, "batch_size": 4, "epochs": 1, "warmup_steps": 1},
+        "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu",
+    }))
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", str(cfg), "--model", "clipseg", "--model-path", str(tiny_clipseg_dir)])
+    assert res.exit_code == 0, res.output
+    best = tmp_path / "run" / "best"
+    assert json.loads((best / "config.json").read_text())["model_type"] == "clipseg"
+    res = runner.invoke(app, ["evaluate", "--model", "clipseg", "--model-path", str(best), "--out", str(tmp_path / "eval"),
+                              "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets), "--speed-images", "2",
+                              "--dataset", "syn_crack", "--dataset", "syn_tape"])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert {"metrics", "cross_prompt", "qa_measures", "speed", "model"} <= set(report)
+    (tmp_path / "in").mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (40, 30)).save(tmp_path / "in" / "w.png")
+    res = runner.invoke(app, ["predict", str(tmp_path / "in"), "--model", "clipseg", "--model-path", str(tiny_clipseg_dir),
+                              "--prompt", "segment crack", "--out", str(tmp_path / "pred")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "pred" / "w__segment_crack.png").is_file()
