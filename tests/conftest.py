@@ -118,3 +118,21 @@ def tiny_clipseg_dir(tmp_path):
     torch.manual_seed(0)
     CLIPSegForImageSegmentation(cfg).save_pretrained(str(d))
     return d
+
+
+@pytest.fixture
+def tiny_sam_dir(tmp_path):
+    """A Hugging Face ``save_pretrained`` directory of a tiny random SAM (64 px input)."""
+    import torch
+    from transformers import SamConfig, SamModel
+
+    cfg = SamConfig(
+        vision_config=dict(hidden_size=32, output_channels=16, num_hidden_layers=2, num_attention_heads=2, image_size=64,
+                           patch_size=8, global_attn_indexes=[1], window_size=4, mlp_dim=64, num_pos_feats=8),
+        prompt_encoder_config=dict(hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4),
+        mask_decoder_config=dict(hidden_size=16, mlp_dim=32, num_hidden_layers=2, num_attention_heads=2, iou_head_hidden_dim=16),
+    )
+    torch.manual_seed(0)
+    d = tmp_path / "hf_sam"
+    SamModel(cfg).save_pretrained(str(d))
+    return d

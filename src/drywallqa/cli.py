@@ -109,7 +109,8 @@ MODEL_HELP = ("Model type (film_unet, clipseg, ...): with --model-path of a dire
               "model (a Hugging Face save_pretrained folder), wrap that model. Default: read from --model-path.")
 
 
-def _load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: str = "torch"):
+def _load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: str = "torch",
+                    min_confidence: Optional[float] = None):
     from .engine.predictor import Segmenter
 
     if runtime not in ("torch", "onnx"):
@@ -117,7 +118,7 @@ def _load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: s
     try:
         if runtime == "onnx":
             return Segmenter.load(model_path, backend="onnx")
-        return Segmenter.load(model_path, model=model)
+        return Segmenter.load(model_path, model=model, min_confidence=min_confidence)
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-path / --model")
 
@@ -174,6 +175,8 @@ def predict(
     overwrite: bool = typer.Option(False, help="Redo images an earlier run finished (default: skip them)."),
     workers: int = typer.Option(1, help="Images in flight at once (threads, or Ray actors with --engine ray)."),
     engine: str = typer.Option("local", help="local, or ray (Ray Data; a local Ray instance unless RAY_ADDRESS is set)."),
+    min_confidence: Optional[float] = typer.Option(
+        None, help="Empty the masks whose model confidence (SAM's predicted IoU, for --model sam-text) is lower."),
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     and results.json with QA measures (components, area, length and width) of every mask."""
@@ -191,7 +194,7 @@ def predict(
                                     model=model, workers=workers,
                                     overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px)
     elif engine == "local":
-        seg = _load_segmenter(model_path, model, runtime)
+        seg = _load_segmenter(model_path, model, runtime, min_confidence)
         summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
                                 mm_per_px=mm_per_px, overwrite=overwrite, workers=workers)
     else:

@@ -95,6 +95,8 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     for p in opts.prompts:
         save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px)}
+        if p in result.scores:
+            entry["prompts"][p]["confidence"] = result.scores[p]
     row = None
     if opts.overlay_images:
         row = [image] + [overlay(image, result.masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(opts.prompts)]

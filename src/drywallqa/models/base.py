@@ -34,6 +34,10 @@ class PromptedSegmentationModel(nn.Module):
     def decode(self, image_features, text_embeddings: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
+    def decode_with_scores(self, image_features, text_embeddings: torch.Tensor):
+        """Logits and a confidence per mask ``(B,)``, or ``None`` when the model has none (the default)."""
+        return self.decode(image_features, text_embeddings), None
+
     def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
         """``(P, D)`` conditioning vectors of the prompts. Default: the shared sentence encoder named
         ``text_encoder``; models with a text tower of their own (CLIPSeg) override this."""
@@ -62,11 +66,15 @@ class PromptedSegmentationModel(nn.Module):
         directory.mkdir(parents=True, exist_ok=True)
         payload = {"model_type": self.model_type, "config": dataclasses.asdict(self.config), **(extra or {})}
         (directory / CONFIG_NAME).write_text(json.dumps(payload, indent=2))
-        state = {
-            k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
-            for k, v in self.state_dict().items()
-        }
-        save_file(state, str(directory / WEIGHTS_NAME))
+        state, aliases, seen = {}, {}, {}
+        for k, v in self.state_dict().items():
+            where = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
+            if where in seen:  # a tied weight: stored once, restored on load
+                aliases[k] = seen[where]
+                continue
+            seen[where] = k
+            state[k] = (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
+        save_file(state, str(directory / WEIGHTS_NAME), metadata={"aliases": json.dumps(aliases)})
         self.save_extras(directory)
         return directory
 
@@ -89,6 +97,11 @@ class PromptedSegmentationModel(nn.Module):
         if not weights.is_file():
             raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}")
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights), device=map_location).items()}
+        from safetensors import safe_open
+
+        with safe_open(str(weights), framework="pt") as f:
+            aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
+        state.update({alias: state[kept] for alias, kept in aliases.items()})
         model.load_state_dict(state)
         model.eval()
         return model

@@ -127,6 +127,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         for p in prompts:
             item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format),
                     "measures": mask_measures(result.masks[p], mm_per_px)}
+            if p in result.scores:
+                item["confidence"] = result.scores[p]
             if include_probabilities:
                 buf = io.BytesIO()
                 Image.fromarray((result.probabilities[p] * 255).round().astype(np.uint8)).save(buf, format="PNG")

@@ -1,0 +1,4 @@
+from .configuration_sam_text import SamTextConfig
+from .modeling_sam_text import SamTextModel, load_sam
+
+__all__ = ["SamTextConfig", "SamTextModel", "load_sam"]

@@ -1,0 +1,106 @@
+"""SAM prompted by text, on a tiny random SAM built from a config (no hub access)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.losses import CombinedLoss
+from drywallqa.models import create_model
+from drywallqa.models.base import PromptedSegmentationModel
+
+
+def _model(d):
+    return create_model("sam-text", pretrained=str(d), image_size=64)
+
+
+def test_forward_shapes_and_scores(tiny_sam_dir):
+    model = _model(tiny_sam_dir).eval()
+    t = torch.randn(4, 384)
+    with torch.no_grad():
+        for b in (1, 4):
+            logits, iou = model.decode_with_scores(model.encode_image(torch.rand(b, 3, 64, 64)), t[:b])
+            assert logits.shape == (b, 1, 64, 64) and iou.shape == (b,)
+        feats = model.encode_image(torch.rand(1, 3, 64, 64))
+        assert model.decode(feats.repeat(3), t[:3]).shape == (3, 1, 64, 64)
+
+
+def test_training_step_lowers_loss_and_leaves_the_image_encoder_frozen(tiny_sam_dir):
+    torch.manual_seed(0)
+    model = _model(tiny_sam_dir)
+    frozen = {k: v.clone() for k, v in model.sam.vision_encoder.state_dict().items()}
+    x, t, y = torch.rand(4, 3, 64, 64), torch.randn(4, 384), torch.zeros(4, 1, 64, 64)
+    y[:, :, 10:40, 20:30] = 1
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    loss_fn = CombinedLoss()
+    model.train()
+    before, _ = loss_fn(model(x, t), y)
+    opt.zero_grad()
+    before.backward()
+    opt.step()
+    after, _ = loss_fn(model(x, t), y)
+    assert after.item() < before.item()
+    for k, v in model.sam.vision_encoder.state_dict().items():
+        assert torch.equal(v, frozen[k]), k
+
+
+def test_save_load_identical_and_confidence_gate(tiny_sam_dir, tmp_path):
+    model = _model(tiny_sam_dir).eval()
+    model.save_pretrained(tmp_path / "ours", extra={"threshold": 0.5})
+    loaded = PromptedSegmentationModel.from_pretrained(tmp_path / "ours")
+    x, t = torch.rand(2, 3, 64, 64), torch.randn(2, 384)
+    with torch.no_grad():
+        assert torch.equal(model(x, t), loaded(x, t))
+    seg = Segmenter.load(tiny_sam_dir, model="sam-text")  # a Hugging Face directory, wrapped
+    r = seg.predict(np.full((30, 50, 3), 128, np.uint8), ["segment crack", "segment taping area"])
+    assert set(r.scores) == {"segment crack", "segment taping area"} and r.masks["segment crack"].shape == (30, 50)
+    strict = Segmenter.load(tmp_path / "ours", min_confidence=1e9, threshold=-1.0)
+    assert not any(m.any() for m in strict.predict(np.zeros((20, 20, 3), np.uint8), ["segment crack"]).masks.values())
+    lenient = Segmenter.load(tmp_path / "ours", min_confidence=-1e9, threshold=0.0)
+    assert all(m.all() for m in lenient.predict(np.zeros((20, 20, 3), np.uint8), ["segment crack"]).masks.values())
+
+
+def test_uncached_hub_id_offline_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_cache"))
+    with pytest.raises(OSError, match=r"facebook/sam-vit-base.*--model-path"):
+        create_model("sam-text")
+
+
+def test_cli_train_evaluate_predict_with_a_local_sam(tiny_sam_dir, synthetic_datasets, tmp_path):
+    from drywallqa.data.grouping import make_group_split
+
+    splits = tmp_path / "splits"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=0).to_json(splits / f"{ds}.json")
+    cfg = tmp_path / "sam.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "model": "sam-text", "model_config": {"image_size": 64},
+        "data": {"datasets": ["syn_crack", "syn_tape"], "datasets_dir": str(synthetic_datasets), "splits_dir": str(splits),
+                 "cache_size": 72, "cache_dir": None},
+        "optim": {"lr": 1e-3, "batch_size": 4, "epochs": 1, "warmup_steps": 1},
+        "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu",
+    }))
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", str(cfg), "--model", "sam-text", "--model-path", str(tiny_sam_dir)])
+    assert res.exit_code == 0, res.output
+    best = tmp_path / "run" / "best"
+    res = runner.invoke(app, ["evaluate", "--model", "sam-text", "--model-path", str(best), "--out", str(tmp_path / "eval"),
+                              "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets), "--speed-images", "2",
+                              "-d", "syn_crack", "-d", "syn_tape"])
+    assert res.exit_code == 0, res.output
+    assert {"metrics", "cross_prompt", "qa_measures", "speed"} <= set(json.loads((tmp_path / "eval" / "report.json").read_text()))
+    from PIL import Image
+
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (40, 30)).save(tmp_path / "in" / "w.png")
+    res = runner.invoke(app, ["predict", str(tmp_path / "in"), "--model-path", str(best), "--prompt", "segment crack",
+                              "--out", str(tmp_path / "pred")])
+    assert res.exit_code == 0, res.output
+    rec = json.loads((tmp_path / "pred" / "w__results.json").read_text())
+    assert "confidence" in rec["prompts"]["segment crack"]
