@@ -68,6 +68,30 @@ def data_split(
         console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}")
 
 
+@data_app.command("refine-masks")
+def data_refine_masks(
+    dataset: str = typer.Option("taping", "--dataset", "-d", help="A box-annotated dataset."),
+    out: Path = typer.Option(..., "--out", help="Folder for the new image/mask dataset and report.json."),
+    with_: str = typer.Option("sam", "--with", help="Mask source for each box (sam)."),
+    model_path: Optional[str] = typer.Option(None, help="SAM: hub id or local save_pretrained dir (default facebook/sam-vit-base)."),
+    min_iou: float = typer.Option(0.8, help="Keep SAM's mask where its predicted IoU is at least this, else the box."),
+    split: List[str] = typer.Option(None, "--split", help="Splits to convert (default all)."),
+    datasets_dir: Optional[Path] = typer.Option(None),
+):
+    """Turn box annotations into SAM masks (box kept where SAM is unsure): a new image/mask-folder dataset."""
+    from .data.refine import refine_box_masks
+
+    if with_ != "sam":
+        raise typer.BadParameter("only --with sam is available", param_hint="--with")
+    try:
+        report = refine_box_masks(dataset, out, model_path, min_iou, split or None, datasets_dir)
+    except OSError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model-path")
+    for sp, c in report["splits"].items():
+        console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['sam_masks_kept']} SAM masks kept, "
+                      f"{c['fell_back_to_box']} fell back to the box")
+
+
 @app.command()
 def train(
     config: Path = typer.Argument(..., help="YAML training config, e.g. configs/default.yaml."),
