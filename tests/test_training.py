@@ -132,3 +132,11 @@ def test_init_from_starts_from_saved_weights(tiny_model_dir, tmp_path, tiny_kwar
     saved = PromptedSegmentationModel.from_pretrained(tiny_model_dir).state_dict()
     for k, v in trainer.model.state_dict().items():
         assert torch.equal(v, saved[k]), k
+
+
+def test_canonical_prompt_set(synthetic_datasets, tmp_path, tiny_kwargs):
+    cfg = TrainConfig.from_dict({"model_config": tiny_kwargs, "output_dir": str(tmp_path / "c"), "device": "cpu",
+                                 "data": {"datasets": ["syn_crack", "syn_tape"], "prompt_set": "canonical"}})
+    assert Trainer(cfg, progress=False).prompts == ["segment crack", "segment taping area"]
+    with pytest.raises(ValueError, match="prompt_set"):
+        TrainConfig.from_dict({"data": {"prompt_set": "some"}})

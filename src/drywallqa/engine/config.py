@@ -23,6 +23,7 @@ class DataConfig:
     cache_size: int = 448               # images are decoded once at this size
     cache_dir: str = ".cache/drywallqa"
     negative_ratio: float = 0.5
+    prompt_set: str = "all"             # all listed prompts of each dataset, or "canonical" only
     max_images: int | None = None       # for smoke tests
 
 
@@ -64,7 +65,10 @@ class TrainConfig:
                 if bad:
                     raise ValueError(f"unknown keys in {key}: {sorted(bad)}")
                 d[key] = sub(**d[key])
-        return cls(**d)
+        cfg = cls(**d)
+        if cfg.data.prompt_set not in ("all", "canonical"):
+            raise ValueError(f"data.prompt_set must be 'all' or 'canonical', got {cfg.data.prompt_set!r}")
+        return cfg
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "TrainConfig":

@@ -71,7 +71,7 @@ class Trainer:
             torch.set_num_threads(config.threads)
         seed_everything(config.seed)
         self.datasets = [get_dataset_config(n) for n in config.data.datasets]
-        self.prompts = [p for d in self.datasets for p in d.prompts]
+        self.prompts = [p for d in self.datasets for p in self.train_prompts(d)]
         self.model = self.build_model(config).to(self.device)
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
         self.image_size = self.model.config.image_size
@@ -80,6 +80,9 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.best_score = -1.0
+
+    def train_prompts(self, dataset) -> tuple:
+        return dataset.prompts[:1] if self.config.data.prompt_set == "canonical" else dataset.prompts
 
     @staticmethod
     def build_model(config: TrainConfig):
@@ -120,7 +123,7 @@ class Trainer:
         d = self.config.data
         images, masks, ids, self.train_files = self._arrays(self.config.data.train_part, True, d.cache_size)
         self.train_set = PromptedSegmentationDataset(
-            images, masks, ids, [ds.prompts for ds in self.datasets], train_transform(self.image_size),
+            images, masks, ids, [self.train_prompts(ds) for ds in self.datasets], train_transform(self.image_size),
             d.negative_ratio, seed=self.config.seed,
         )
         self.val_images, self.val_masks, self.val_ids, self.val_files = self._arrays(d.val_part, False, self.image_size)
