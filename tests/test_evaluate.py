@@ -34,3 +34,9 @@ def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, 
     assert gt["components"] == 1 and gt["area_fraction"] == pytest.approx(200 / 4096)  # one 10x20 box per 64x64 image
     assert ("published valid", "syn_tape", "segment taping area") in qa
     assert "## QA measures" in md
+    for r in report["metrics"]:
+        assert 0 <= r["pixel_AP"] <= 1 and 0 <= r["pixel_F1max"] <= 1
+    auroc = {(r["split"], r["prompt"]): r for r in report["image_level"]}
+    crack = auroc[("published valid", "segment crack")]
+    assert crack["positives"] == 4 and crack["negatives"] == 4  # syn_crack valid vs syn_tape valid images
+    assert "AUROC" in md

@@ -35,3 +35,30 @@ def test_empty_conventions_and_pooling():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         confusion(np.zeros((2, 2), bool), np.zeros((3, 3), bool))
+
+
+def test_pixel_ap_and_f1max_on_hand_made_scores():
+    from drywallqa.metrics import PixelScoreMeter
+
+    # 4 pixels: scores 0.9 (pos), 0.8 (neg), 0.7 (pos), 0.1 (neg)
+    m = PixelScoreMeter(bins=10)
+    m.update(np.array([[0.9, 0.8], [0.7, 0.1]]), np.array([[1, 0], [1, 0]], bool))
+    r = m.compute()
+    # ranking pos, neg, pos, neg: AP = 1 * 1/2 + (2/3) * 1/2
+    assert r["pixel_AP"] == pytest.approx(0.5 + 1 / 3)
+    # best F1: threshold 0.7 -> P 2/3, R 1 -> F1 0.8
+    assert r["pixel_F1max"] == pytest.approx(0.8)
+    perfect = PixelScoreMeter()
+    perfect.update(np.array([0.9, 0.2, 0.95]), np.array([1, 0, 1], bool))
+    assert perfect.compute() == {"pixel_AP": 1.0, "pixel_F1max": 1.0}
+
+
+def test_image_auroc_known_values():
+    from drywallqa.metrics import image_auroc
+
+    assert image_auroc([0.9, 0.8, 0.3, 0.1], [1, 1, 0, 0]) == 1.0
+    assert image_auroc([0.1, 0.2, 0.8, 0.9], [1, 1, 0, 0]) == 0.0
+    assert image_auroc([0.5, 0.5], [1, 0]) == 0.5
+    # 1 pos at 0.6 vs negs 0.4, 0.7 -> beats one of two
+    assert image_auroc([0.6, 0.4, 0.7], [1, 0, 0]) == pytest.approx(0.5)
+    assert np.isnan(image_auroc([0.3], [1]))

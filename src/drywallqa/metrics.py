@@ -54,3 +54,54 @@ class SegmentationMeter:
             "precision": tp / (tp + fp) if tp + fp else 1.0,
             "recall": tp / (tp + fn) if tp + fn else 1.0,
         }
+
+
+@dataclass
+class PixelScoreMeter:
+    """Threshold-free pixel metrics from per-pixel scores in [0, 1]: average precision and F1-max.
+
+    Scores are pooled over all images in ``bins`` equal-width bins (exact for scores that are
+    multiples of 1/bins; otherwise a threshold grid of that resolution).
+    """
+
+    bins: int = 1000
+    pos: np.ndarray = None
+    neg: np.ndarray = None
+
+    def __post_init__(self):
+        self.pos = np.zeros(self.bins + 1, np.int64)
+        self.neg = np.zeros(self.bins + 1, np.int64)
+
+    def update(self, scores: np.ndarray, gt: np.ndarray) -> None:
+        if scores.shape != gt.shape:
+            raise ValueError(f"scores {scores.shape} and ground truth {gt.shape} differ in shape")
+        idx = np.clip(np.rint(np.asarray(scores, np.float64) * self.bins), 0, self.bins).astype(np.int64)
+        g = gt.astype(bool)
+        self.pos += np.bincount(idx[g], minlength=self.bins + 1)
+        self.neg += np.bincount(idx[~g], minlength=self.bins + 1)
+
+    def compute(self) -> dict:
+        # thresholds from high to low: predicted positive = score bin >= t
+        tp = np.cumsum(self.pos[::-1])
+        fp = np.cumsum(self.neg[::-1])
+        total_pos = tp[-1]
+        if total_pos == 0:
+            return {"pixel_AP": float("nan"), "pixel_F1max": float("nan")}
+        precision = tp / np.maximum(tp + fp, 1)
+        recall = tp / total_pos
+        d_recall = np.diff(np.concatenate([[0.0], recall]))
+        ap = float(np.sum(precision * d_recall))
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+        return {"pixel_AP": ap, "pixel_F1max": float(f1.max())}
+
+
+def image_auroc(scores, labels) -> float:
+    """Area under the ROC curve of per-image scores against 0/1 labels (ties count one half)."""
+    from scipy.stats import rankdata
+
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels).astype(bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

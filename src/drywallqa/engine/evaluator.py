@@ -23,7 +23,7 @@ from ..data.grouping import samples_of_part
 from ..data.registry import get_dataset_config
 from ..data.sample import Sample, load_split
 from ..measures import mask_measures
-from ..metrics import SegmentationMeter
+from ..metrics import PixelScoreMeter, SegmentationMeter, image_auroc
 from ..utils.image_io import read_image
 from ..viz import COLORS, grid, overlay
 from .predictor import Segmenter
@@ -61,6 +61,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     others = [p for d in all_datasets if d != eval_set.dataset for p in get_dataset_config(d).prompts]
     prompts = list(own) + others
     meters = {p: SegmentationMeter() for p in own}
+    pixel = {p: PixelScoreMeter() for p in own}
+    image_scores = []  # (prompt, image score = max probability, label = the image shows that prompt's class)
     cross = {p: [] for p in others}
     qa = {"ground truth": [], own[0]: []}  # QA measures of the canonical prompt's masks vs the ground truth
     examples, failures = [], []
@@ -74,13 +76,17 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         result = segmenter.predict(image, prompts)
         for p in own:
             meters[p].update(result.masks[p], gt)
+            pixel[p].update(result.probabilities[p], gt)
+            image_scores.append((p, float(result.probabilities[p].max()), bool(gt.any())))
         for p in others:
             cross[p].append(float(result.masks[p].mean()))
+            image_scores.append((p, float(result.probabilities[p].max()), False))
         qa["ground truth"].append(mask_measures(gt))
         qa[own[0]].append(mask_measures(result.masks[own[0]]))
         if len(examples) < keep:
             examples.append((image, gt, {p: result.masks[p] for p in prompts}))
-    rows = [{"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, **m.compute()} for p, m in meters.items()]
+    rows = [{"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, **m.compute(), **pixel[p].compute()}
+            for p, m in meters.items()]
     cross_rows = [
         {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, "mean_foreground_fraction": float(np.mean(v)) if v else float("nan")}
         for p, v in cross.items()
@@ -89,7 +95,19 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         {"split": eval_set.name, "dataset": eval_set.dataset, "masks": who,
          **{k: float(np.mean([m[k] for m in ms])) for k in QA_KEYS}} for who, ms in qa.items() if ms
     ]
-    return rows, cross_rows, qa_rows, examples, failures
+    return rows, cross_rows, qa_rows, image_scores, examples, failures
+
+
+def image_level_rows(split: str, image_scores: list) -> list[dict]:
+    """Image-level AUROC per prompt: its own dataset's images with a non-empty ground truth are positives,
+    images without it (the other datasets' images) are negatives."""
+    rows = []
+    for p in dict.fromkeys(x[0] for x in image_scores):
+        s = [x for x in image_scores if x[0] == p]
+        labels = [x[2] for x in s]
+        rows.append({"split": split, "prompt": p, "AUROC": image_auroc([x[1] for x in s], labels),
+                     "positives": int(sum(labels)), "negatives": int(len(labels) - sum(labels))})
+    return rows
 
 
 def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int = 2) -> dict:
@@ -135,9 +153,11 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     out.mkdir(parents=True, exist_ok=True)
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
     results, cross, qa, grid_rows, failures = [], [], [], [], []
+    scores_by_split: dict[str, list] = {}
     canon = [get_dataset_config(d).canonical_prompt for d in datasets]
     for es in sets:
-        rows, cross_rows, qa_rows, examples, fails = evaluate_set(segmenter, es, datasets, progress)
+        rows, cross_rows, qa_rows, image_scores, examples, fails = evaluate_set(segmenter, es, datasets, progress)
+        scores_by_split.setdefault(es.name, []).extend(image_scores)
         results += rows
         cross += cross_rows
         qa += qa_rows
@@ -149,6 +169,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     report = {
         "metrics": results,
         "cross_prompt": cross,
+        "image_level": [r for split, sc in scores_by_split.items() for r in image_level_rows(split, sc)],
         "qa_measures": qa,
         "empty_convention": EMPTY_CONVENTION,
         "resolution": "original image size (masks upsampled from the model's output)",
@@ -172,11 +193,17 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
 def render_markdown(report: dict) -> str:
     lines = ["# Evaluation report", "", f"Threshold {report['model'].get('threshold')} "
              f"(chosen on: {report['model'].get('threshold_source')}). {report['empty_convention'].capitalize()}.", "",
-             "| split | dataset | prompt | images | mIoU | mDice | pooled IoU | precision | recall |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| split | dataset | prompt | images | mIoU | mDice | pooled IoU | precision | recall | pixel AP | pixel F1-max |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["metrics"]:
         lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['images']} | {r['mIoU']:.3f} | "
-                     f"{r['mDice']:.3f} | {r['pooled_IoU']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} |")
+                     f"{r['mDice']:.3f} | {r['pooled_IoU']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+                     f"{r['pixel_AP']:.3f} | {r['pixel_F1max']:.3f} |")
+    if report.get("image_level"):
+        lines += ["", "## Image level (score = max probability; positives: images of the prompt's class)", "",
+                  "| split | prompt | AUROC | positives | negatives |", "|---|---|---|---|---|"]
+        for r in report["image_level"]:
+            lines.append(f"| {r['split']} | {r['prompt']} | {r['AUROC']:.3f} | {r['positives']} | {r['negatives']} |")
     lines += ["", "## Cross-prompt check (other dataset's prompts; lower is better)", "",
               "| split | images of | prompt | mean predicted foreground fraction |", "|---|---|---|---|"]
     for r in report["cross_prompt"]:
