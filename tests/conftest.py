@@ -136,3 +136,31 @@ def tiny_sam_dir(tmp_path):
     d = tmp_path / "hf_sam"
     SamModel(cfg).save_pretrained(str(d))
     return d
+
+
+@pytest.fixture
+def tiny_grounding_dino_dir(tmp_path):
+    """A ``save_pretrained`` directory of a tiny random Grounding DINO with its processor (word-level BERT vocab)."""
+    import torch
+    from transformers import (BertTokenizerFast, GroundingDinoConfig, GroundingDinoForObjectDetection,
+                              GroundingDinoImageProcessorPil, GroundingDinoProcessor)
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "crack", "hairline", "nail", "pop", "water", "stain",
+             "exposed", "joint", "tape", "screw", "dent", "hole", "seam", "segment", "taping", "area", "wall"]
+    (tmp_path / "vocab.txt").write_text("\n".join(words))
+    proc = GroundingDinoProcessor(image_processor=GroundingDinoImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 64}),
+                                  tokenizer=BertTokenizerFast(str(tmp_path / "vocab.txt")))
+    cfg = GroundingDinoConfig(
+        backbone_config=dict(model_type="swin", embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=2,
+                             image_size=64, out_features=["stage2", "stage3", "stage4"]),
+        text_config=dict(model_type="bert", vocab_size=len(words), hidden_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, intermediate_size=64),
+        d_model=32, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=64, encoder_attention_heads=2,
+        decoder_attention_heads=2, num_queries=6, num_feature_levels=3, encoder_n_points=2, decoder_n_points=2,
+        max_text_len=32, use_timm_backbone=False,
+    )
+    torch.manual_seed(0)
+    d = tmp_path / "hf_gdino"
+    GroundingDinoForObjectDetection(cfg).save_pretrained(str(d))
+    proc.save_pretrained(str(d))
+    return d

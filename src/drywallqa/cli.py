@@ -140,6 +140,8 @@ def _load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: s
     if runtime not in ("torch", "onnx"):
         raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
     try:
+        if model == "zeroshot":  # --model-path: its YAML config (default: hub models)
+            return Segmenter.load(model_path, backend="zeroshot")
         if runtime == "onnx":
             return Segmenter.load(model_path, backend="onnx")
         return Segmenter.load(model_path, model=model, min_confidence=min_confidence)
@@ -228,6 +230,51 @@ def predict(
     for path, reason in summary.failed:
         console.print(f"[red]failed[/red] {path}: {reason}")
     if not summary.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def zeroshot(
+    paths: List[Path] = typer.Argument(..., help="Image files or folders."),
+    out: Path = typer.Option(..., "--out", "-o"),
+    reference: Optional[List[Path]] = typer.Option(None, "--reference", help="Normal (defect-free) photos: set the size filter."),
+    config: Optional[Path] = typer.Option(None, help="Zero-shot YAML config (stages, model paths, thresholds)."),
+    material: Optional[str] = typer.Option(None, help="The surface (drywall, concrete, plaster, tile, ...): tags for the prompts."),
+    prompts: str = typer.Option("generated", help="generated (from the surface) or fixed (the --prompt values)."),
+    prompt: List[str] = typer.Option(None, "--prompt", "-p", help="Fixed prompts (with --prompts fixed)."),
+    size_filter: bool = typer.Option(True, "--size-filter/--no-size-filter"),
+    detector: Optional[str] = typer.Option(None, help="grounding-dino or owlv2."),
+    detector_path: Optional[str] = typer.Option(None),
+    sam_path: Optional[str] = typer.Option(None),
+    llm_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint for prompt generation (falls back to the table)."),
+):
+    """Segment defects with no training data: surface tags -> anomaly prompts -> boxes -> size filter -> SAM."""
+    from .zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter, run_zeroshot
+
+    cfg = ZeroShotConfig.from_yaml(config) if config else ZeroShotConfig()
+    cfg.size_filter = size_filter
+    if prompts not in ("generated", "fixed"):
+        raise typer.BadParameter("generated or fixed", param_hint="--prompts")
+    if prompts == "fixed" and not prompt:
+        raise typer.BadParameter("--prompts fixed needs at least one --prompt", param_hint="--prompt")
+    cfg.prompt_source = prompts
+    if material:
+        cfg.tagger, cfg.tagger_options = "fixed", {"material": material}
+    if llm_url:
+        cfg.prompt_generator, cfg.prompt_generator_options = "llm", {"base_url": llm_url}
+    for key, value in (("detector", detector), ("detector_path", detector_path), ("sam_path", sam_path)):
+        if value:
+            setattr(cfg, key, value)
+    try:
+        seg = ZeroShotSegmenter(cfg)
+    except (OSError, KeyError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--detector-path / --sam-path / --config")
+    report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None)
+    st = report["stages"]
+    console.print(f"{st['images']} images: {st['boxes_detected']} boxes detected, {st['removed_by_size_filter']} removed by "
+                  f"the size filter (max {report['max_box_fraction']:.3f} of the image), {st['boxes_kept']} kept; "
+                  f"prompts from {report['prompt_source']}; report in {out / 'report.json'}")
+    if report["failed"]:
         raise typer.Exit(code=1)
 
 

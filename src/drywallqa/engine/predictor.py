@@ -27,7 +27,7 @@ from ..utils.registry import Registry
 
 BACKENDS: Registry[type] = Registry("backend")
 # backends whose module registers them on import (kept lazy: their dependencies load only when used)
-LAZY_BACKENDS = {"onnx": "drywallqa.export.onnx"}
+LAZY_BACKENDS = {"onnx": "drywallqa.export.onnx", "zeroshot": "drywallqa.zeroshot.pipeline"}
 
 
 def register_backend(name: str):

@@ -1,0 +1,69 @@
+"""Stage 3, open-vocabulary detection: ``grounding-dino`` (default ``IDEA-Research/grounding-dino-tiny``)
+or ``owlv2`` (default ``google/owlv2-base-patch16-ensemble``); one query per prompt, boxes in pixels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..models.clipseg.modeling_clipseg import load_hub_or_local
+from ..utils.registry import Registry
+
+DETECTORS: Registry = Registry("detector")
+
+
+@dataclass
+class Detection:
+    box: tuple  # x0, y0, x1, y1 in pixels
+    score: float
+    prompt: str
+
+
+@DETECTORS.decorator("grounding-dino")
+class GroundingDinoDetector:
+    default_model = "IDEA-Research/grounding-dino-tiny"
+
+    def __init__(self, model_path: str | None = None, box_threshold: float = 0.3, text_threshold: float = 0.25):
+        from transformers import AutoProcessor, GroundingDinoForObjectDetection
+
+        path = model_path or self.default_model
+        self.processor = load_hub_or_local(AutoProcessor, path, "Grounding DINO processor")
+        self.model = load_hub_or_local(GroundingDinoForObjectDetection, path, "Grounding DINO model").eval()
+        self.box_threshold, self.text_threshold = box_threshold, text_threshold
+
+    @torch.no_grad()
+    def detect(self, image: np.ndarray, prompts: list[str]) -> list[Detection]:
+        pil, out = Image.fromarray(image), []
+        for p in prompts:
+            inputs = self.processor(images=pil, text=p.lower().rstrip(".") + ".", return_tensors="pt")
+            res = self.processor.post_process_grounded_object_detection(
+                self.model(**inputs), inputs.input_ids, threshold=self.box_threshold,
+                text_threshold=self.text_threshold, target_sizes=[image.shape[:2]])[0]
+            out += [Detection(tuple(float(v) for v in b), float(s), p) for b, s in zip(res["boxes"], res["scores"])]
+        return out
+
+
+@DETECTORS.decorator("owlv2")
+class Owlv2Detector:
+    default_model = "google/owlv2-base-patch16-ensemble"
+
+    def __init__(self, model_path: str | None = None, box_threshold: float = 0.2, text_threshold: float = 0.0):
+        from transformers import AutoProcessor, Owlv2ForObjectDetection
+
+        path = model_path or self.default_model
+        self.processor = load_hub_or_local(AutoProcessor, path, "OWLv2 processor")
+        self.model = load_hub_or_local(Owlv2ForObjectDetection, path, "OWLv2 model").eval()
+        self.box_threshold = box_threshold
+
+    @torch.no_grad()
+    def detect(self, image: np.ndarray, prompts: list[str]) -> list[Detection]:
+        inputs = self.processor(text=[prompts], images=Image.fromarray(image), return_tensors="pt")
+        h, w = image.shape[:2]
+        side = max(h, w)  # OWLv2 pads to a square: boxes come back relative to the padded side
+        res = self.processor.post_process_object_detection(
+            self.model(**inputs), threshold=self.box_threshold, target_sizes=[(side, side)])[0]
+        return [Detection(tuple(float(v) for v in b), float(s), prompts[int(lab)])
+                for b, s, lab in zip(res["boxes"], res["scores"], res["labels"])]

@@ -1,0 +1,177 @@
+"""The zero-shot pipeline as a ``Segmenter`` backend (``Segmenter.load(cfg, backend="zeroshot")``).
+
+Per image: prompts (given, or generated from the surface's tags) -> detector boxes -> size filter
+(drop boxes covering more than ``max_box_fraction`` of the image: whole objects, not defects) ->
+SAM mask per kept box -> union per prompt. The per-pixel anomaly map is the max over boxes of
+(detection score x SAM predicted IoU) inside each box's mask; the image score is its maximum. Every
+stage's box counts are kept in ``stats`` for the report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..data.refine import sam_box_masks
+from ..engine.predictor import SegmentationResult, Segmenter, register_backend, validate_prompts
+from ..utils.image_io import read_image, to_rgb_array
+from .detection import DETECTORS
+from .prompting import PROMPT_GENERATORS
+from .tagging import TAGGERS
+
+
+@dataclass
+class ZeroShotConfig:
+    tagger: str = "fixed"
+    tagger_options: dict = field(default_factory=lambda: {"material": "drywall"})
+    prompt_source: str = "generated"        # "generated" from tags, or "fixed": the prompts the caller gives
+    prompt_generator: str = "table"
+    prompt_generator_options: dict = field(default_factory=dict)
+    detector: str = "grounding-dino"
+    detector_path: str | None = None
+    box_threshold: float = 0.3
+    text_threshold: float = 0.25
+    size_filter: bool = True
+    max_box_fraction: float = 0.5           # boxes larger than this fraction of the image are dropped
+    sam_path: str | None = "facebook/sam-vit-base"
+    mask_threshold: float = 0.5             # on the anomaly map, for the binary masks' probabilities
+
+    @classmethod
+    def from_yaml(cls, path) -> "ZeroShotConfig":
+        d = yaml.safe_load(Path(path).read_text()) or {}
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown zero-shot config keys {sorted(unknown)}")
+        return cls(**d)
+
+
+def box_area_fraction(box, shape) -> float:
+    x0, y0, x1, y1 = box
+    return max(0.0, x1 - x0) * max(0.0, y1 - y0) / float(shape[0] * shape[1])
+
+
+def size_threshold_from_references(detector, references: list[np.ndarray], prompts: list[str],
+                                   default: float = 0.5) -> float:
+    """On normal (defect-free) photos every detection is a false one, typically the whole surface: put the
+    threshold just under the median area fraction of those boxes (clamped to 0.05..0.9)."""
+    fractions = [box_area_fraction(d.box, img.shape) for img in references for d in detector.detect(img, prompts)]
+    if not fractions:
+        return default
+    return float(np.clip(0.9 * np.median(fractions), 0.05, 0.9))
+
+
+@register_backend("zeroshot")
+class ZeroShotSegmenter(Segmenter):
+    def __init__(self, config: ZeroShotConfig, detector=None, sam=None, tagger=None, generator=None):
+        from ..models.sam_text import load_sam
+
+        self.config = config
+        self.threshold = config.mask_threshold
+        self.tagger = tagger or TAGGERS.get(config.tagger)(**config.tagger_options)
+        self.generator = generator or PROMPT_GENERATORS.get(config.prompt_generator)(**config.prompt_generator_options)
+        self.detector = detector or DETECTORS.get(config.detector)(config.detector_path, config.box_threshold, config.text_threshold)
+        self.sam = (sam or load_sam(config.sam_path)).eval()
+        self.stats = {"images": 0, "boxes_detected": 0, "removed_by_size_filter": 0, "boxes_kept": 0,
+                      "images_without_boxes": 0, "images_with_all_boxes_filtered": 0}
+        self.metadata = {"model_type": "zeroshot", "selected_on": "fixed by configuration"}
+
+    @classmethod
+    def from_path(cls, path=None, **overrides) -> "ZeroShotSegmenter":
+        """``path``: a zero-shot YAML config (or None for the defaults); keyword overrides win."""
+        overrides = {k: v for k, v in overrides.items() if k in {f.name for f in dataclasses.fields(ZeroShotConfig)}}
+        cfg = ZeroShotConfig.from_yaml(path) if path else ZeroShotConfig()
+        return cls(dataclasses.replace(cfg, **overrides))
+
+    def prompts_for(self, image: np.ndarray, prompts=None) -> list[str]:
+        if self.config.prompt_source == "fixed" and prompts:
+            return validate_prompts(prompts)
+        return self.generator.generate(self.tagger.tags(image))
+
+    def run(self, image, prompts=None) -> tuple[SegmentationResult, np.ndarray, list, list[str]]:
+        """-> result (per prompt), anomaly map ``(H, W)``, kept detections, the prompts used."""
+        rgb = to_rgb_array(image)
+        used = self.prompts_for(rgb, prompts)
+        detections = self.detector.detect(rgb, used)
+        kept = detections
+        if self.config.size_filter:
+            kept = [d for d in detections if box_area_fraction(d.box, rgb.shape) <= self.config.max_box_fraction]
+        s = self.stats
+        s["images"] += 1
+        s["boxes_detected"] += len(detections)
+        s["removed_by_size_filter"] += len(detections) - len(kept)
+        s["boxes_kept"] += len(kept)
+        s["images_without_boxes"] += not detections
+        s["images_with_all_boxes_filtered"] += bool(detections) and not kept
+        h, w = rgb.shape[:2]
+        per_prompt = {p: np.zeros((h, w), np.float32) for p in used}
+        if kept:
+            xywh = [(d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]) for d in kept]
+            masks, ious = sam_box_masks(self.sam, rgb, xywh)
+            for d, m, iou in zip(kept, masks, ious):
+                per_prompt[d.prompt] = np.maximum(per_prompt[d.prompt], m * np.float32(d.score * max(iou, 0.0)))
+        anomaly = np.max(np.stack(list(per_prompt.values())), axis=0) if per_prompt else np.zeros((h, w), np.float32)
+        result = SegmentationResult(
+            masks={p: m > 0 for p, m in per_prompt.items()}, probabilities=per_prompt,
+            scores={p: float(m.max()) for p, m in per_prompt.items()},
+        )
+        return result, anomaly, kept, used
+
+    def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
+        """For the shared evaluator: masks and anomaly maps under the caller's prompt names.
+
+        With ``prompt_source: fixed`` each prompt is its own detector query. With ``generated`` the
+        pipeline's own prompts are used and their union answers every requested prompt."""
+        prompts = validate_prompts(prompts)
+        result, anomaly, _, used = self.run(image, prompts)
+        if self.config.prompt_source == "fixed":
+            return result
+        union = np.zeros(anomaly.shape, bool)
+        for m in result.masks.values():
+            union |= m
+        return SegmentationResult(masks={p: union for p in prompts}, probabilities={p: anomaly for p in prompts},
+                                  scores={p: float(anomaly.max()) for p in prompts})
+
+    def report(self) -> dict:
+        return {"config": dataclasses.asdict(self.config), "prompt_source": getattr(self.generator, "source", "?"),
+                "stages": dict(self.stats)}
+
+
+def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, progress: bool = True,
+                 prompts: list[str] | None = None) -> dict:
+    """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``."""
+    import json
+
+    from PIL import Image
+    from tqdm import tqdm
+
+    from ..engine.batch import mask_name, save_png_atomic
+    from ..utils.image_io import ImageReadError, list_images
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"size_threshold_source": "config"}
+    if references:
+        refs = [read_image(p) for p in list_images(references)]
+        if refs:
+            segmenter.config.max_box_fraction = size_threshold_from_references(
+                segmenter.detector, refs, segmenter.prompts_for(refs[0], prompts), segmenter.config.max_box_fraction)
+            report["size_threshold_source"] = f"{len(refs)} reference normal images"
+    images, failed = [], []
+    for path in tqdm(list_images(paths), desc="zero-shot", disable=not progress):
+        try:
+            result, anomaly, kept, used = segmenter.run(read_image(path), prompts)
+        except (ImageReadError, OSError, ValueError) as exc:
+            failed.append((str(path), str(exc)))
+            continue
+        for p in used:
+            save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
+        save_png_atomic((np.clip(anomaly, 0, 1) * 255).astype(np.uint8), out / f"{path.stem}__anomaly.png")
+        images.append({"image": str(path), "prompts": used, "image_score": float(anomaly.max()),
+                       "boxes": [{"box": d.box, "score": d.score, "prompt": d.prompt} for d in kept]})
+    report.update(segmenter.report(), max_box_fraction=segmenter.config.max_box_fraction, images=images, failed=failed)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    return report

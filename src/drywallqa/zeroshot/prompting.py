@@ -1,0 +1,68 @@
+"""Stage 2, prompt generation: tags -> context-aware anomaly nouns. ``table`` (the versioned table that
+ships with the package) or ``llm`` (an OpenAI-compatible chat endpoint such as a local llama.cpp or vLLM
+server), which falls back to the table when the endpoint fails or answers nonsense."""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+
+import yaml
+
+from ..utils.registry import Registry
+
+logger = logging.getLogger(__name__)
+PROMPT_GENERATORS: Registry = Registry("prompt generator")
+
+
+def load_table() -> dict:
+    return yaml.safe_load((resources.files("drywallqa.zeroshot") / "anomaly_prompts.yaml").read_text())
+
+
+@PROMPT_GENERATORS.decorator("table")
+class TablePromptGenerator:
+    def __init__(self, max_prompts: int = 8):
+        self.table = load_table()
+        self.max_prompts = max_prompts
+        self.source = f"table v{self.table['version']}"
+
+    def generate(self, tags: list[str]) -> list[str]:
+        out: list[str] = []
+        for tag in tags:
+            out += self.table["materials"].get(tag.lower(), self.table["default"])
+        return list(dict.fromkeys(out or self.table["default"]))[: self.max_prompts]
+
+
+@PROMPT_GENERATORS.decorator("llm")
+class LLMPromptGenerator:
+    """Asks ``POST {base_url}/v1/chat/completions`` for a JSON list of defect nouns."""
+
+    def __init__(self, base_url: str, model: str = "local", timeout_s: float = 10.0, max_prompts: int = 8):
+        self.base_url, self.model, self.timeout_s, self.max_prompts = base_url.rstrip("/"), model, timeout_s, max_prompts
+        self.fallback = TablePromptGenerator(max_prompts)
+        self.source = f"llm {self.base_url}"
+        self.last_error: str | None = None
+
+    def generate(self, tags: list[str]) -> list[str]:
+        import httpx
+
+        question = (f"A photo shows a {', '.join(tags)} surface. List up to {self.max_prompts} short nouns for visible "
+                    "construction defects that could appear on it. Answer with a JSON list of strings only.")
+        try:
+            r = httpx.post(f"{self.base_url}/v1/chat/completions", timeout=self.timeout_s,
+                           json={"model": self.model, "messages": [{"role": "user", "content": question}], "temperature": 0})
+            r.raise_for_status()
+            text = r.json()["choices"][0]["message"]["content"]
+            nouns = json.loads(text[text.index("[") : text.rindex("]") + 1])
+            nouns = [n.strip() for n in nouns if isinstance(n, str) and n.strip()]
+            if not nouns:
+                raise ValueError("empty list")
+            self.last_error = None
+            self.source = f"llm {self.base_url}"
+            return list(dict.fromkeys(nouns))[: self.max_prompts]
+        except (httpx.HTTPError, KeyError, IndexError, ValueError, TypeError) as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            logger.warning("LLM prompt endpoint failed (%s); using the prompt table", self.last_error)
+            self.source = f"table v{self.fallback.table['version']} (LLM failed: {self.last_error})"
+            return self.fallback.generate(tags)

@@ -1,0 +1,46 @@
+"""Stage 1, tags: what the surface is. ``fixed`` (the user names it) or ``hf-classifier`` (any
+``transformers`` image-classification model whose labels are materials; a RAM-style tagger plugs in
+through the same ``Tagger`` interface)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..utils.registry import Registry
+
+TAGGERS: Registry = Registry("tagger")
+
+
+class Tagger:
+    def tags(self, image: np.ndarray) -> list[str]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@TAGGERS.decorator("fixed")
+class FixedTagger(Tagger):
+    def __init__(self, material: str = "drywall"):
+        self.material = material
+
+    def tags(self, image: np.ndarray) -> list[str]:
+        return [self.material]
+
+
+@TAGGERS.decorator("hf-classifier")
+class HFClassifierTagger(Tagger):
+    """Top-k labels of an image-classification model (hub id or local directory)."""
+
+    def __init__(self, model_path: str, top_k: int = 1):
+        from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+        from ..models.clipseg.modeling_clipseg import load_hub_or_local
+
+        self.processor = load_hub_or_local(AutoImageProcessor, model_path, "image processor")
+        self.model = load_hub_or_local(AutoModelForImageClassification, model_path, "tagging model").eval()
+        self.top_k = top_k
+
+    def tags(self, image: np.ndarray) -> list[str]:
+        import torch
+
+        with torch.no_grad():
+            logits = self.model(**self.processor(images=image, return_tensors="pt")).logits[0]
+        return [self.model.config.id2label[int(i)] for i in logits.topk(self.top_k).indices]
