@@ -164,3 +164,34 @@ def tiny_grounding_dino_dir(tmp_path):
     GroundingDinoForObjectDetection(cfg).save_pretrained(str(d))
     proc.save_pretrained(str(d))
     return d
+
+
+@pytest.fixture
+def tiny_owlv2_dir(tmp_path):
+    """A ``save_pretrained`` directory of a tiny random OWLv2 with a character-level CLIP tokenizer."""
+    import string
+
+    import torch
+    from transformers import CLIPTokenizer, Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessorPil, Owlv2Processor
+
+    chars = list(string.ascii_lowercase)
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
+    vocab.update({"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1, "!": len(vocab) + 2})
+    (tmp_path / "owl_vocab.json").write_text(json.dumps(vocab))
+    (tmp_path / "owl_merges.txt").write_text("#version: 0.2\n")
+    tok = CLIPTokenizer(str(tmp_path / "owl_vocab.json"), str(tmp_path / "owl_merges.txt"), pad_token="!")
+    proc = Owlv2Processor(image_processor=Owlv2ImageProcessorPil(size={"height": 64, "width": 64}), tokenizer=tok)
+    eos = vocab["<|endoftext|>"]
+    cfg = Owlv2Config(
+        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                         max_position_embeddings=32, bos_token_id=eos - 1, eos_token_id=eos, pad_token_id=vocab["!"]),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=64,
+                           patch_size=16),
+        projection_dim=32,
+    )
+    torch.manual_seed(0)
+    d = tmp_path / "hf_owlv2"
+    Owlv2ForObjectDetection(cfg).save_pretrained(str(d))
+    proc.save_pretrained(str(d))
+    return d

@@ -139,3 +139,24 @@ def test_evaluate_zeroshot_in_the_shared_evaluator(tiny_grounding_dino_dir, tiny
     assert all("pixel_AP" in r and "pixel_F1max" in r for r in rep["metrics"])
     assert {r["prompt"] for r in rep["image_level"]} >= {"segment crack", "segment taping area"}
     assert isinstance(Segmenter.load(cfg, backend="zeroshot"), ZeroShotSegmenter)
+
+
+def test_stages_swap_by_config_owlv2_and_a_classifier_tagger(tiny_owlv2_dir, tiny_sam_dir, tmp_path):
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    torch.manual_seed(0)
+    tagger_dir = tmp_path / "tagger"
+    ViTForImageClassification(ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                                        image_size=32, patch_size=16, num_labels=2,
+                                        id2label={0: "concrete", 1: "tile"}, label2id={"concrete": 0, "tile": 1})
+                              ).save_pretrained(str(tagger_dir))
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(str(tagger_dir))
+    cfg = ZeroShotConfig(detector="owlv2", detector_path=str(tiny_owlv2_dir), sam_path=str(tiny_sam_dir), box_threshold=0.0,
+                         max_box_fraction=1.0, tagger="hf-classifier", tagger_options={"model_path": str(tagger_dir)})
+    seg = ZeroShotSegmenter(cfg)
+    tags = seg.tagger.tags(_photo())
+    assert tags and tags[0] in ("concrete", "tile")
+    result, anomaly, kept, used = seg.run(_photo())
+    assert used == TablePromptGenerator().generate(tags)
+    assert kept and all(d.prompt in used for d in kept) and anomaly.shape == (48, 64)

@@ -60,10 +60,10 @@ class Owlv2Detector:
 
     @torch.no_grad()
     def detect(self, image: np.ndarray, prompts: list[str]) -> list[Detection]:
-        inputs = self.processor(text=[prompts], images=Image.fromarray(image), return_tensors="pt")
+        inputs = self.processor(text=[prompts], images=Image.fromarray(image), return_tensors="pt", padding=True)
         h, w = image.shape[:2]
         side = max(h, w)  # OWLv2 pads to a square: boxes come back relative to the padded side
-        res = self.processor.post_process_object_detection(
-            self.model(**inputs), threshold=self.box_threshold, target_sizes=[(side, side)])[0]
+        post = getattr(self.processor, "post_process_grounded_object_detection", None) or self.processor.post_process_object_detection
+        res = post(self.model(**inputs), threshold=self.box_threshold, target_sizes=[(side, side)])[0]
         return [Detection(tuple(float(v) for v in b), float(s), prompts[int(lab)])
                 for b, s, lab in zip(res["boxes"], res["scores"], res["labels"])]
