@@ -2,9 +2,10 @@
 
     python benchmarks/load_test.py --requests 2000 --concurrency 8 --out out/load_test [--model-path DIR]
 
-Starts the server in-process on 127.0.0.1 (a free port), posts a 640x640 JPEG with one prompt, and
-writes ``load_test.json``/``.md``: status counts (only 200 and the intended 429/503 are acceptable),
-p50/p99 latency, throughput. Stops by itself.
+Starts `drywallqa serve` as a separate process on 127.0.0.1 (a free port), posts a 640x640 JPEG with
+one prompt from C clients that honour ``Retry-After`` (at most 1 s) after a 429, and writes
+``load_test.json``/``.md``: status counts (only 200 and the intended 429/503 are acceptable), p50/p99
+latency of the answered requests, throughput. Bounded in requests and time; stops the server itself.
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ import io
 import json
 import socket
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
-import uvicorn
-
-from drywallqa.engine.predictor import Segmenter
-from drywallqa.serve import ServeConfig, create_app
 
 
 def free_port() -> int:
@@ -40,12 +38,17 @@ async def run_load(url: str, payload: bytes, n: int, concurrency: int, timeout: 
     async def worker(client):
         for _ in queue:
             t0 = time.perf_counter()
+            retry = 0.0
             try:
                 r = await client.post(url, files={"image": ("wall.jpg", payload, "image/jpeg")}, data={"prompts": ["segment crack"]})
                 status = r.status_code
+                if status in (429, 503):
+                    retry = min(1.0, float(r.headers.get("retry-after", 1)))
             except httpx.HTTPError:
                 status = -1
             results.append((status, 1e3 * (time.perf_counter() - t0)))
+            if retry:
+                await asyncio.sleep(retry)
 
     async with httpx.AsyncClient(timeout=timeout) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
@@ -62,18 +65,28 @@ def main():
     ap.add_argument("--out", type=Path, default=Path("out/load_test"))
     args = ap.parse_args()
     port = free_port()
-    app = create_app(ServeConfig(max_concurrency=args.server_concurrency), Segmenter.load(args.model_path))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    payload = args.image.read_bytes()
-    t0 = time.perf_counter()
-    results = asyncio.run(run_load(f"http://127.0.0.1:{port}/v1/segment", payload, args.requests, args.concurrency, 60))
-    wall = time.perf_counter() - t0
-    server.should_exit = True
-    thread.join(10)
+    cmd = [sys.executable, "-m", "drywallqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--max-concurrency", str(args.server_concurrency)]
+    if args.model_path:
+        cmd += ["--model-path", str(args.model_path)]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("the server did not start")
+        payload = args.image.read_bytes()
+        t0 = time.perf_counter()
+        results = asyncio.run(run_load(f"http://127.0.0.1:{port}/v1/segment", payload, args.requests, args.concurrency, 60))
+        wall = time.perf_counter() - t0
+    finally:
+        server.terminate()
+        server.wait(10)
     codes = Counter(s for s, _ in results)
     ok = sorted(ms for s, ms in results if s == 200)
     q = statistics.quantiles(ok, n=100) if len(ok) > 1 else [float("nan")] * 99

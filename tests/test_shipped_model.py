@@ -1,0 +1,37 @@
+"""The model shipped inside the package: loads offline, fits the size budget, and listens to the prompt
+on the example photos (which are from the group-clean test part: never trained on)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from drywallqa import Segmenter
+from drywallqa.engine.predictor import default_model_dir
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+
+def test_shipped_model_files():
+    d = default_model_dir()
+    meta = json.loads((d / "config.json").read_text())
+    assert meta["model_type"] == "film_unet" and 0 < meta["threshold"] < 1
+    assert "val" in meta["selected_on"]
+    size_mb = sum(f.stat().st_size for f in d.iterdir()) / 2**20
+    assert size_mb <= 30
+    assert (d / "MODEL_CARD.md").is_file() and (d / "train_files.json").is_file()
+    trained = json.loads((d / "train_files.json").read_text())["train"]
+    assert not any("/valid/" in f or "/test/" in f for group in trained for f in group)
+
+
+def test_shipped_model_listens_to_the_prompt_on_the_examples():
+    seg = Segmenter.load()
+    prompts = ["segment crack", "segment taping area"]
+    for path in sorted(EXAMPLES.glob("*.jpg")):
+        r = seg.predict(path, prompts)
+        crack, tape = (float(r.masks[p].mean()) for p in prompts)
+        if path.name.startswith("cracks_"):
+            assert crack > 0.005 and crack > 3 * tape, (path.name, crack, tape)
+        else:
+            assert tape > 0.01 and tape > 3 * crack, (path.name, crack, tape)
+        assert r.masks["segment crack"].shape == np.asarray(r.probabilities["segment crack"]).shape == (640, 640)
