@@ -34,7 +34,7 @@ def test_model_metadata_selects_postprocess_per_prompt(tiny_model_dir, monkeypat
     ell = torch.full((40, 60), -10.0)
     ell[5:35, 10:14] = 10.0   # an L-shaped region
     ell[31:35, 10:40] = 10.0
-    monkeypatch.setattr(seg, "predict_logits", lambda image, prompts: (None, torch.stack([ell] * len(prompts)), {}))
+    monkeypatch.setattr(seg, "_forward", lambda image, prompts: (None, torch.stack([ell] * len(prompts)), None, {}))
     r = seg.predict(np.zeros((40, 60, 3), np.uint8), ["segment taping area", "segment crack"])
     assert r.masks["segment taping area"].sum() == 30 * 30 and r.masks["segment taping area"][5:35, 10:40].all()
     assert r.masks["segment crack"].sum() == int((ell > 0).sum())
