@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from drywallqa.data.registry import get_dataset_config
-from drywallqa.engine.evaluator import build_eval_sets
+from drywallqa.engine.evaluator import build_eval_sets, measure_speed
 from drywallqa.engine.predictor import EmbeddedSegmenter
 from drywallqa.postprocess import apply_postprocess
 from drywallqa.utils.image_io import read_image
@@ -64,22 +62,6 @@ def sweep(seg: EmbeddedSegmenter, sets) -> dict:
     return {"best": best, "per_dataset": per_ds}
 
 
-def timing(seg: EmbeddedSegmenter, paths) -> tuple[float, float]:
-    prompts = ["segment crack", "segment taping area", "segment joint/tape"]
-    for _ in range(3):  # warm-up (first calls at a new input size are slow)
-        seg.predict(paths[0], prompts)
-    first, extra = [], []
-    for p in paths:
-        t0 = time.perf_counter()
-        seg.predict(p, prompts[:1])
-        t1 = time.perf_counter()
-        seg.predict(p, prompts)
-        t2 = time.perf_counter()
-        first.append(1e3 * (t1 - t0))
-        extra.append(1e3 * ((t2 - t1) - (t1 - t0)) / 2)
-    return statistics.median(first), statistics.median(extra)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path)
@@ -96,7 +78,8 @@ def main():
     for scales in CANDIDATE_SCALES:
         for tta in (False, True):
             seg = EmbeddedSegmenter.from_path(args.run / "best", tta=tta, scales=scales)
-            first_ms, extra_ms = timing(seg, timing_paths)
+            speed = measure_speed(seg, timing_paths, ["segment crack", "segment taping area", "segment joint/tape"], warmup=3)
+            first_ms, extra_ms = speed["median_ms_first_prompt"], speed["median_ms_per_extra_prompt"]
             entry = {"scales": list(scales), "tta": tta, "median_ms_first_prompt": first_ms, "median_ms_per_extra_prompt": extra_ms}
             entry["within_budget"] = args.ignore_budget or (first_ms <= BUDGET_FIRST_MS and extra_ms <= BUDGET_EXTRA_MS)
             if entry["within_budget"]:

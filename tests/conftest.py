@@ -195,3 +195,33 @@ def tiny_owlv2_dir(tmp_path):
     Owlv2ForObjectDetection(cfg).save_pretrained(str(d))
     proc.save_pretrained(str(d))
     return d
+
+
+@pytest.fixture
+def syn_splits(synthetic_datasets, tmp_path):
+    """Group-clean split manifests (50/25/25) of the two synthetic datasets; returns their folder."""
+    from drywallqa.data.grouping import make_group_split
+
+    splits = tmp_path / "splits"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=0).to_json(splits / f"{ds}.json")
+    return splits
+
+
+@pytest.fixture
+def write_train_config(synthetic_datasets, syn_splits, tmp_path):
+    """``write_train_config(model, model_config) -> path`` of a one-epoch YAML on the synthetic datasets."""
+    import yaml
+
+    def write(model: str, model_config: dict):
+        path = tmp_path / f"{model}.yaml"
+        path.write_text(yaml.safe_dump({
+            "model": model, "model_config": model_config,
+            "data": {"datasets": ["syn_crack", "syn_tape"], "datasets_dir": str(synthetic_datasets),
+                     "splits_dir": str(syn_splits), "cache_size": 72, "cache_dir": None},
+            "optim": {"lr": 1e-3, "batch_size": 4, "epochs": 1, "warmup_steps": 1},
+            "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu",
+        }))
+        return path
+
+    return write

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import torch
-import yaml
 from typer.testing import CliRunner
 
 from drywallqa import Segmenter
@@ -72,20 +71,9 @@ def test_uncached_hub_id_offline_is_a_clear_error(monkeypatch, tmp_path):
         create_model("sam-text")
 
 
-def test_cli_train_evaluate_predict_with_a_local_sam(tiny_sam_dir, synthetic_datasets, tmp_path):
-    from drywallqa.data.grouping import make_group_split
-
-    splits = tmp_path / "splits"
-    for ds in ("syn_crack", "syn_tape"):
-        make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=0).to_json(splits / f"{ds}.json")
-    cfg = tmp_path / "sam.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "model": "sam-text", "model_config": {"image_size": 64},
-        "data": {"datasets": ["syn_crack", "syn_tape"], "datasets_dir": str(synthetic_datasets), "splits_dir": str(splits),
-                 "cache_size": 72, "cache_dir": None},
-        "optim": {"lr": 1e-3, "batch_size": 4, "epochs": 1, "warmup_steps": 1},
-        "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu",
-    }))
+def test_cli_train_evaluate_predict_with_a_local_sam(tiny_sam_dir, synthetic_datasets, syn_splits, write_train_config, tmp_path):
+    cfg = write_train_config("sam-text", {"image_size": 64})
+    splits = syn_splits
     runner = CliRunner()
     res = runner.invoke(app, ["train", str(cfg), "--model", "sam-text", "--model-path", str(tiny_sam_dir)])
     assert res.exit_code == 0, res.output

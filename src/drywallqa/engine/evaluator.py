@@ -110,10 +110,11 @@ def image_level_rows(split: str, image_scores: list) -> list[dict]:
     return rows
 
 
-def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int = 2) -> dict:
+def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int = 2, warmup: int = 1) -> dict:
     """Median ms per image end to end from file: one prompt, and per extra prompt."""
     torch.set_num_threads(threads)
-    segmenter.predict(paths[0], prompts)  # warm-up
+    for _ in range(warmup):  # the first calls at a new input size are slow
+        segmenter.predict(paths[0], prompts)
     first, extra = [], []
     for path in paths:
         t0 = time.perf_counter()
