@@ -42,3 +42,35 @@ def test_refine_masks_with_an_uncached_hub_id_is_a_clear_error(monkeypatch, tmp_
     res = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--out", str(tmp_path / "o"),
                                    "--datasets-dir", str(synthetic_datasets)])
     assert res.exit_code == 2 and "facebook/sam-vit-base" in res.output
+
+
+def test_refined_masks_train_and_evaluate_as_a_dataset(synthetic_datasets, tiny_sam_dir, tiny_kwargs, tmp_path):
+    """The SAM path end to end: boxes -> SAM masks -> a mask-folder dataset -> train, save, load, evaluate."""
+    from drywallqa import Segmenter
+    from drywallqa.data import registry
+    from drywallqa.data.grouping import make_group_split
+    from drywallqa.data.refine import refine_box_masks
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.evaluator import evaluate
+    from drywallqa.engine.trainer import Trainer
+
+    refine_box_masks("syn_tape", synthetic_datasets / "tape_sam", str(tiny_sam_dir), min_iou=-1e9,
+                     datasets_dir=synthetic_datasets, progress=False)
+    registry.register_dataset(DatasetConfig("syn_tape_sam", "tape_sam", ("segment taping area",),
+                                            {"train": SplitSource("mask_folder", "train"), "valid": SplitSource("mask_folder", "valid")}))
+    try:
+        splits = tmp_path / "splits"
+        for ds in ("syn_crack", "syn_tape_sam"):
+            make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=0).to_json(splits / f"{ds}.json")
+        cfg = TrainConfig.from_dict({
+            "model_config": tiny_kwargs, "output_dir": str(tmp_path / "run"), "device": "cpu", "bf16": False,
+            "data": {"datasets": ["syn_crack", "syn_tape_sam"], "datasets_dir": str(synthetic_datasets),
+                     "splits_dir": str(splits), "cache_size": 72, "cache_dir": None},
+            "optim": {"batch_size": 4, "epochs": 1, "warmup_steps": 1}})
+        Trainer(cfg, progress=False).train()
+        seg = Segmenter.load(tmp_path / "run" / "best")
+        report = evaluate(seg, tmp_path / "eval", datasets=("syn_crack", "syn_tape_sam"), splits_dir=splits,
+                          datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+        assert {r["dataset"] for r in report["metrics"]} == {"syn_crack", "syn_tape_sam"}
+    finally:
+        registry.DATASETS.remove("syn_tape_sam")
