@@ -22,10 +22,10 @@ from tqdm import tqdm
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.engine.evaluator import build_eval_sets, measure_speed
 from drywallqa.engine.predictor import EmbeddedSegmenter
+from drywallqa.metrics import THRESHOLDS, mask_iou
 from drywallqa.postprocess import apply_postprocess
 from drywallqa.utils.image_io import read_image
 
-THRESHOLDS = np.round(np.arange(0.2, 0.81, 0.05), 2)
 BOX_OPTIONS = [None, {"name": "boxes", "quantile": 0.0}, {"name": "boxes", "quantile": 0.02}, {"name": "boxes", "quantile": 0.05}]
 CANDIDATE_SCALES = [(384,), (448,), (512,), (384, 512)]  # the default model's input size is 384
 BUDGET_FIRST_MS, BUDGET_EXTRA_MS = 150.0, 50.0
@@ -45,9 +45,7 @@ def sweep(seg: EmbeddedSegmenter, sets) -> dict:
             gt = s.load_mask()
             for th in THRESHOLDS:
                 for k, opt in enumerate(options):
-                    pred = apply_postprocess(prob > th, opt)
-                    union = np.count_nonzero(pred | gt)
-                    ious[(k, th)].append(np.count_nonzero(pred & gt) / union if union else 1.0)
+                    ious[(k, th)].append(mask_iou(apply_postprocess(prob > th, opt), gt))
         per_ds[es.dataset] = {"options": options, "mIoU": {f"{k}@{th}": float(np.mean(v)) for (k, th), v in ious.items()}}
     best = None
     for th in THRESHOLDS:

@@ -133,18 +133,24 @@ MODEL_HELP = ("Model type (film_unet, clipseg, ...): with --model-path of a dire
               "model (a Hugging Face save_pretrained folder), wrap that model. Default: read from --model-path.")
 
 
+def _load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Optional[float] = None) -> dict:
+    """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --min-confidence."""
+    if runtime not in ("torch", "onnx"):
+        raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
+    if model == "zeroshot":  # --model-path: its YAML config (default: hub models)
+        return {"backend": "zeroshot"}
+    if runtime == "onnx":
+        return {"backend": "onnx"}
+    return {"model": model, "min_confidence": min_confidence}
+
+
 def _load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: str = "torch",
                     min_confidence: Optional[float] = None):
     from .engine.predictor import Segmenter
 
-    if runtime not in ("torch", "onnx"):
-        raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
+    kwargs = _load_kwargs(model, runtime, min_confidence)
     try:
-        if model == "zeroshot":  # --model-path: its YAML config (default: hub models)
-            return Segmenter.load(model_path, backend="zeroshot")
-        if runtime == "onnx":
-            return Segmenter.load(model_path, backend="onnx")
-        return Segmenter.load(model_path, model=model, min_confidence=min_confidence)
+        return Segmenter.load(model_path, **kwargs)
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-path / --model")
 
@@ -216,9 +222,8 @@ def predict(
     if engine == "ray":
         from .engine.batch import predict_paths_ray
 
-        summary = predict_paths_ray(model_path, paths, prompts, out, backend="onnx" if runtime == "onnx" else "embedded",
-                                    model=model, workers=workers,
-                                    overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px)
+        summary = predict_paths_ray(model_path, paths, prompts, out, load_kwargs=_load_kwargs(model, runtime, min_confidence),
+                                    workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px)
     elif engine == "local":
         seg = _load_segmenter(model_path, model, runtime, min_confidence)
         summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,

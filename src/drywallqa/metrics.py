@@ -20,6 +20,15 @@ def confusion(pred: np.ndarray, gt: np.ndarray) -> tuple[int, int, int]:
     return tp, int(np.count_nonzero(pred)) - tp, int(np.count_nonzero(gt)) - tp
 
 
+# the threshold grid swept on validation splits (trainer, scripts/ship_default_model.py)
+THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.2, 0.81, 0.05), 2))
+
+
+def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """IoU of two bool masks, with the module's convention (both empty -> 1)."""
+    return iou_dice(*confusion(pred, gt))[0]
+
+
 def iou_dice(tp: int, fp: int, fn: int) -> tuple[float, float]:
     if tp + fp + fn == 0:
         return 1.0, 1.0

@@ -183,8 +183,8 @@ def predict_paths(
 class _RayPredictor:
     """Ray Data actor: loads the segmenter once, then segments batches of image paths."""
 
-    def __init__(self, model_path, backend, opts: BatchOptions, model=None):
-        self.segmenter = Segmenter.load(model_path, backend=backend, **({"model": model} if model else {}))
+    def __init__(self, model_path, load_kwargs: dict, opts: BatchOptions):
+        self.segmenter = Segmenter.load(model_path, **load_kwargs)
         self.opts = opts
 
     def __call__(self, batch: dict) -> dict:
@@ -203,8 +203,7 @@ def predict_paths_ray(
     paths,
     prompts,
     out_dir: str | Path,
-    backend: str = "embedded",
-    model: str | None = None,
+    load_kwargs: dict | None = None,
     workers: int = 1,
     batch_size: int = 4,
     overwrite: bool = False,
@@ -212,7 +211,8 @@ def predict_paths_ray(
     mm_per_px: float | None = None,
     ray_address: str | None = None,
 ) -> BatchSummary:
-    """The same job on Ray Data: ``map_batches`` over an actor pool of ``workers`` model holders.
+    """The same job on Ray Data: ``map_batches`` over an actor pool of ``workers`` model holders, each
+    loading ``Segmenter.load(model_path, **load_kwargs)``.
 
     Runs on a local Ray instance unless ``ray_address`` (or ``RAY_ADDRESS``) names a cluster; the output
     folder must be reachable from every worker (a shared file system on a cluster).
@@ -230,8 +230,8 @@ def predict_paths_ray(
             ds = ray.data.from_items([{"path": str(p.resolve())} for p in todo])
             out = ds.map_batches(
                 _RayPredictor,
-                fn_constructor_kwargs={"model_path": str(model_path) if model_path else None, "backend": backend,
-                                       "opts": opts, "model": model},
+                fn_constructor_kwargs={"model_path": str(model_path) if model_path else None,
+                                       "load_kwargs": dict(load_kwargs or {}), "opts": opts},
                 batch_size=batch_size,
                 concurrency=max(1, workers),
             ).take_all()

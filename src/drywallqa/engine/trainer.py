@@ -20,12 +20,11 @@ from ..data.prompted import PromptedSegmentationDataset
 from ..data.registry import get_dataset_config
 from ..data.transforms import train_transform
 from ..losses import CombinedLoss
-from ..metrics import SegmentationMeter
+from ..metrics import THRESHOLDS, mask_iou
 from ..models import create_model
 from ..text import get_text_encoder
 from .config import TrainConfig
 
-THRESHOLDS = tuple(np.round(np.arange(0.2, 0.81, 0.05), 2))
 
 
 def seed_everything(seed: int) -> None:
@@ -251,9 +250,7 @@ class Trainer:
                 own = int(self.val_ids[s + j])
                 gt = self.val_masks[s + j]
                 for th in THRESHOLDS:
-                    tp = np.count_nonzero((probs[own][j] > th) & gt)
-                    union = np.count_nonzero((probs[own][j] > th) | gt)
-                    ious[self.datasets[own].name][th].append(tp / union if union else 1.0)
+                    ious[self.datasets[own].name][th].append(mask_iou(probs[own][j] > th, gt))
                 cross += [float((probs[k][j] > 0.5).mean()) for k in probs if k != own]
         per_th = {th: float(np.mean([np.mean(ious[n][th]) for n in ious])) for th in THRESHOLDS}
         best_th = max(per_th, key=per_th.get)
