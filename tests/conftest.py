@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -11,6 +13,9 @@ from PIL import Image
 from drywallqa.data import registry
 from drywallqa.data.registry import DatasetConfig, SplitSource
 from drywallqa.models import create_model
+
+# Text embeddings persist on disk (drywallqa.text.encoder); tests use a cache of their own, never the developer's.
+os.environ["DRYWALLQA_CACHE"] = tempfile.mkdtemp(prefix="drywallqa-test-cache-")
 
 TINY_MODEL = dict(image_size=64, encoder_channels=(8, 8, 16, 16, 16), encoder_depths=(1, 1, 1, 1),
                   decoder_channels=(16, 16, 8, 8), head_dim=8)

@@ -38,3 +38,38 @@ def test_model_metadata_selects_postprocess_per_prompt(tiny_model_dir, monkeypat
     r = seg.predict(np.zeros((40, 60, 3), np.uint8), ["segment taping area", "segment crack"])
     assert r.masks["segment taping area"].sum() == 30 * 30 and r.masks["segment taping area"][5:35, 10:40].all()
     assert r.masks["segment crack"].sum() == int((ell > 0).sum())
+
+
+def test_dilate_grows_by_a_fraction_of_the_shorter_side():
+    from drywallqa.postprocess import dilate
+
+    m = np.zeros((100, 200), bool)
+    m[50, 20:180] = True  # a one-pixel crack
+    out = dilate(m, radius_fraction=0.03)  # 3 px at a shorter side of 100
+    assert out[47:54, 20:180].all() and not out[46].any() and not out[54].any()
+    assert out[m].all()
+    assert dilate(m, radius_fraction=0.0).sum() > m.sum()  # at least one pixel
+    assert np.array_equal(apply_postprocess(m, {"name": "dilate", "radius_fraction": 0.03}), out)
+
+
+def test_prompt_thresholds_from_metadata_and_explicit_override(tiny_model_dir, monkeypatch):
+    import torch
+
+    cfg = tiny_model_dir / "config.json"
+    meta = json.loads(cfg.read_text())
+    meta["prompt_thresholds"] = {"segment crack": 0.2}
+    cfg.write_text(json.dumps(meta))
+    ramp = torch.logit(torch.linspace(0.01, 0.99, 100)).repeat(10, 1)  # probabilities 0.01 .. 0.99 along x
+
+    def predict(seg, prompts, threshold=None):
+        monkeypatch.setattr(seg, "_forward", lambda image, p: (None, torch.stack([ramp] * len(p)), None, {}))
+        r = seg.predict(np.zeros((10, 100, 3), np.uint8), prompts, threshold=threshold)
+        return {p: int(r.masks[p][0].sum()) for p in prompts}
+
+    seg = Segmenter.load(tiny_model_dir)
+    assert seg.threshold_for("segment crack") == 0.2 and seg.threshold_for("segment taping area") == 0.5
+    counts = predict(seg, ["segment crack", "segment taping area"])
+    assert counts["segment crack"] > counts["segment taping area"]  # 0.2 keeps more of the ramp than 0.5
+    assert predict(seg, ["segment crack"], threshold=0.5)["segment crack"] == counts["segment taping area"]
+    fixed = Segmenter.load(tiny_model_dir, threshold=0.5)  # an explicit threshold holds for every prompt
+    assert fixed.prompt_thresholds == {} and predict(fixed, ["segment crack"]) == {"segment crack": counts["segment taping area"]}

@@ -26,8 +26,9 @@ def test_shipped_model_files():
 
 
 KNOWN_FAILURES = {
-    # the taping prompt also fires along this long dark crack on a white wall (model card: failure modes)
-    "cracks_3313_jpg.jpg": "taping prompt covers 13% of a crack photo",
+    # the taping prompt's probability peaks at 0.6 on this joint, below its validated threshold of 0.8, so
+    # nothing is marked, and the crack prompt marks the joint line instead (model card: failure modes)
+    "drywall_2000x1500_72_resized_jpg.jpg": "taping prompt marks nothing on a drywall photo",
 }
 
 

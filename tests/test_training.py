@@ -134,9 +134,43 @@ def test_init_from_starts_from_saved_weights(tiny_model_dir, tmp_path, tiny_kwar
         assert torch.equal(v, saved[k]), k
 
 
+def test_init_from_warns_about_ignored_model_config(tiny_model_dir, tmp_path, tiny_kwargs):
+    cfg = TrainConfig.from_dict({"model_config": {**tiny_kwargs, "image_size": 96}, "init_from": str(tiny_model_dir),
+                                 "output_dir": str(tmp_path / "ft"), "device": "cpu"})
+    with pytest.warns(UserWarning, match="image_size"):
+        trainer = Trainer(cfg, progress=False)
+    assert trainer.model.config.image_size == tiny_kwargs["image_size"]
+
+
 def test_canonical_prompt_set(synthetic_datasets, tmp_path, tiny_kwargs):
     cfg = TrainConfig.from_dict({"model_config": tiny_kwargs, "output_dir": str(tmp_path / "c"), "device": "cpu",
                                  "data": {"datasets": ["syn_crack", "syn_tape"], "prompt_set": "canonical"}})
     assert Trainer(cfg, progress=False).prompts == ["segment crack", "segment taping area"]
     with pytest.raises(ValueError, match="prompt_set"):
         TrainConfig.from_dict({"data": {"prompt_set": "some"}})
+
+
+
+def test_loader_workers_draw_their_own_random_streams(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    from torch.utils.data import DataLoader, Subset
+
+    from drywallqa.engine.trainer import _WorkerSeeder
+
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "w", tiny_kwargs)
+    trainer = Trainer(cfg, progress=False)
+    trainer.build_data()
+
+    def draw(seeder):
+        # the same image four times; workers 0 and 1 take alternate items
+        loader = DataLoader(Subset(trainer.train_set, [0] * 4), batch_size=1, num_workers=2, worker_init_fn=seeder)
+        return [b["pixel_values"] for b in loader]
+
+    plain = draw(None)
+    assert torch.equal(plain[0], plain[1])  # forked workers copy one random state: the same augmentation
+    seeded = draw(_WorkerSeeder(0, 0, 0))
+    assert not torch.equal(seeded[0], seeded[1])
+    again = draw(_WorkerSeeder(0, 0, 0))
+    assert all(torch.equal(a, b) for a, b in zip(seeded, again))  # and still reproducible
+
+    cfg.data.num_workers = 2
+    assert sum(len(b["prompt_index"]) for b in trainer._epoch_loader(0, 0)) == len(trainer.train_set)

