@@ -18,7 +18,6 @@ transfer limit; the text-embedding cache of the training prompts goes into ``<ou
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from tqdm import tqdm
 from drywallqa.data.grouping import samples_of_part
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.engine.config import TrainConfig
+from drywallqa.text.encoder import TextEncoder
 from drywallqa.utils.image_io import read_image
 
 
@@ -40,35 +40,26 @@ def shrink(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
     return cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=interpolation)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("config", help="training config naming datasets, splits and parts")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--size", type=int, default=512, help="longest side of the packed images")
-    ap.add_argument("--quality", type=int, default=82, help="WebP quality")
-    ap.add_argument("--chunks", type=int, default=1)
-    args = ap.parse_args()
-
-    cfg = TrainConfig.from_yaml(args.config)
+def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks: int = 1) -> dict:
+    """Write the reduced copy (see the module docstring); returns counts and sizes."""
     d = cfg.data
-    out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)
-    total = 0
     jobs = []
     for name in d.datasets:
         ds = get_dataset_config(name)
         root = ds.root(d.datasets_dir)
         for part in (d.train_part, d.val_part):
             jobs += [(ds, root, s) for s in samples_of_part(name, part, d.splits_dir, d.datasets_dir, d.exclude_published)]
-    copied_annotations = set()
+    total = 0
     for i, (ds, root, s) in enumerate(tqdm(jobs, desc="packing")):
-        rel = s.image_path.relative_to(root)
-        dest_root = out / f"chunk{i % args.chunks}" / "datasets" / ds.folder
-        dest = dest_root / rel
+        dest_root = out / f"chunk{i % chunks}" / "datasets" / ds.folder
+        dest = dest_root / s.image_path.relative_to(root)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        rgb = shrink(read_image(s.image_path), args.size, cv2.INTER_AREA)
-        ok, buf = cv2.imencode(".webp", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, args.quality])
+        rgb = shrink(read_image(s.image_path), size, cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".webp", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, quality])
+        if not ok:
+            raise RuntimeError(f"{s.image_path}: WebP encoding failed")
         dest.write_bytes(buf.tobytes())
         total += len(buf)
         if s.mask_path is not None:
@@ -78,23 +69,30 @@ def main() -> None:
             cv2.imwrite(str(dest.parent / "_masks" / s.mask_path.name), mask)
         ann = s.image_path.parent / "_annotations.coco.json"
         if s.mask_path is None and ann.is_file():
-            for k in range(args.chunks):  # every chunk carries the (small) annotation file of its folders
-                key = (k, ann)
-                if key not in copied_annotations:
-                    target = out / f"chunk{k}" / "datasets" / ds.folder / ann.relative_to(root)
+            for k in range(chunks):  # every chunk carries the (small) annotation files of its folders
+                target = out / f"chunk{k}" / "datasets" / ds.folder / ann.relative_to(root)
+                if not target.is_file():
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(ann, target)
-                    copied_annotations.add(key)
     # the prompts' embeddings, so the remote machine needs no text-encoder weights
-    os.environ["DRYWALLQA_CACHE"] = str(out / "chunk0" / "cache")
-    from drywallqa.text.encoder import TextEncoder
-
     prompts = [p for name in d.datasets for p in get_dataset_config(name).prompts]
-    TextEncoder(cfg.text_encoder).encode(prompts)
-    for k in range(args.chunks):
-        size = sum(f.stat().st_size for f in (out / f"chunk{k}").rglob("*") if f.is_file())
-        print(f"chunk{k}: {size / 1e6:.1f} MB")
-    print(f"{len(jobs)} images, {total / 1e6:.1f} MB of WebP; prompts cached: {prompts}")
+    TextEncoder(cfg.text_encoder, cache_dir=out / "chunk0" / "cache").encode(prompts)
+    chunk_mb = [sum(f.stat().st_size for f in (out / f"chunk{k}").rglob("*") if f.is_file()) / 1e6 for k in range(chunks)]
+    return {"images": len(jobs), "webp_mb": total / 1e6, "chunk_mb": chunk_mb, "prompts": prompts}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("config", help="training config naming datasets, splits and parts")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--size", type=int, default=512, help="longest side of the packed images")
+    ap.add_argument("--quality", type=int, default=82, help="WebP quality")
+    ap.add_argument("--chunks", type=int, default=1)
+    args = ap.parse_args()
+    result = pack(TrainConfig.from_yaml(args.config), args.out, args.size, args.quality, args.chunks)
+    for k, mb in enumerate(result["chunk_mb"]):
+        print(f"chunk{k}: {mb:.1f} MB")
+    print(f"{result['images']} images, {result['webp_mb']:.1f} MB of WebP; prompts cached: {result['prompts']}")
 
 
 if __name__ == "__main__":

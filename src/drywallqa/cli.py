@@ -202,7 +202,7 @@ def predict(
     prompt: List[str] = typer.Option(..., "--prompt", "-p", help="Text prompt (repeatable)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     overlay: bool = typer.Option(False, "--overlay", help="Also write overlays and a grid PNG."),
-    threshold: Optional[float] = typer.Option(None, help="Override the model's threshold."),
+    threshold: Optional[float] = typer.Option(None, help="One threshold for every prompt, instead of the model's validated per-prompt thresholds."),
     model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),

