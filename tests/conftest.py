@@ -230,3 +230,19 @@ def write_train_config(synthetic_datasets, syn_splits, tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def load_script():
+    """``load_script(name)`` imports ``scripts/<name>.py`` (scripts are not a package), for tests of its functions."""
+    import importlib.util
+    from pathlib import Path
+
+    def load(name: str):
+        path = Path(__file__).parents[1] / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -1,9 +1,7 @@
 """scripts/pack_training_images.py: a reduced copy of the training images that a machine without the
 datasets trains from (how the shipped model's GPU stages were run)."""
 
-import importlib.util
 import shutil
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -12,18 +10,10 @@ from drywallqa.data.grouping import samples_of_part
 from drywallqa.engine.config import TrainConfig
 from drywallqa.engine.trainer import Trainer
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "pack_training_images.py"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("pack_training_images", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_pack_then_train_from_the_pack(write_train_config, tiny_kwargs, tmp_path):
-    pack = _load_script().pack
+def test_pack_then_train_from_the_pack(write_train_config, tiny_kwargs, tmp_path, load_script):
+    pack = load_script("pack_training_images").pack
     cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
     result = pack(cfg, tmp_path / "pack", size=48, quality=80, chunks=2)
 

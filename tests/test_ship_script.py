@@ -1,7 +1,5 @@
 """The ship script's choice of thresholds and post-processing on validation (scripts/ship_default_model.py)."""
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,15 +8,6 @@ from PIL import Image
 
 from drywallqa.data import registry
 from drywallqa.data.registry import DatasetConfig, SplitSource
-
-SCRIPT = Path(__file__).parents[1] / "scripts" / "ship_default_model.py"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("ship_default_model", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class _FakeSegmenter:
@@ -37,8 +26,8 @@ class _FakeSegmenter:
         return image, torch.logit(torch.from_numpy(prob)[None]), {}
 
 
-def test_sweep_picks_a_threshold_per_dataset_and_box_post_processing(tmp_path):
-    ship = _load_script()
+def test_sweep_picks_a_threshold_per_dataset_and_box_post_processing(tmp_path, load_script):
+    ship = load_script("ship_default_model")
     configs = [DatasetConfig("fake_crack", "c", ("segment crack", "segment wall crack"), {"train": SplitSource("coco", "t")}),
                DatasetConfig("fake_tape", "t", ("segment taping area",), {"train": SplitSource("coco", "t")},
                              label_shape="box")]
