@@ -200,7 +200,7 @@ def render_markdown(report: dict) -> str:
              + (f" (per prompt: {per_prompt})" if per_prompt else "")
              + f", chosen on: {report['model'].get('threshold_source')}."
              + (f" Post-processing: {post}." if post else "")
-             + f" {report['empty_convention'].capitalize()}.", "",
+             + f" {report['empty_convention'][:1].upper()}{report['empty_convention'][1:]}.", "",
              "| split | dataset | prompt | images | mIoU | mDice | pooled IoU | precision | recall | pixel AP | pixel F1-max |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["metrics"]:
