@@ -93,12 +93,22 @@ def tiny_kwargs():
     return dict(TINY_MODEL)
 
 
+def _save_tiny_hf(model_class, config, directory, processor=None):
+    """``save_pretrained`` of a randomly initialised (seed 0) Hugging Face model, and of its processor."""
+    import torch
+
+    torch.manual_seed(0)
+    model_class(config).save_pretrained(str(directory))
+    if processor is not None:
+        processor.save_pretrained(str(directory))
+    return directory
+
+
 @pytest.fixture
 def tiny_clipseg_dir(tmp_path):
     """A Hugging Face ``save_pretrained`` directory of a tiny random CLIPSeg with a character-level CLIP tokenizer."""
     import string
 
-    import torch
     from transformers import CLIPSegConfig, CLIPSegForImageSegmentation, CLIPTokenizer
 
     d = tmp_path / "hf_clipseg"
@@ -120,15 +130,12 @@ def tiny_clipseg_dir(tmp_path):
         projection_dim=16, extract_layers=[1, 2], reduce_dim=16, decoder_num_attention_heads=2,
         decoder_intermediate_size=32,
     )
-    torch.manual_seed(0)
-    CLIPSegForImageSegmentation(cfg).save_pretrained(str(d))
-    return d
+    return _save_tiny_hf(CLIPSegForImageSegmentation, cfg, d)
 
 
 @pytest.fixture
 def tiny_sam_dir(tmp_path):
     """A Hugging Face ``save_pretrained`` directory of a tiny random SAM (64 px input)."""
-    import torch
     from transformers import SamConfig, SamModel
 
     cfg = SamConfig(
@@ -137,16 +144,12 @@ def tiny_sam_dir(tmp_path):
         prompt_encoder_config=dict(hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4),
         mask_decoder_config=dict(hidden_size=16, mlp_dim=32, num_hidden_layers=2, num_attention_heads=2, iou_head_hidden_dim=16),
     )
-    torch.manual_seed(0)
-    d = tmp_path / "hf_sam"
-    SamModel(cfg).save_pretrained(str(d))
-    return d
+    return _save_tiny_hf(SamModel, cfg, tmp_path / "hf_sam")
 
 
 @pytest.fixture
 def tiny_grounding_dino_dir(tmp_path):
     """A ``save_pretrained`` directory of a tiny random Grounding DINO with its processor (word-level BERT vocab)."""
-    import torch
     from transformers import (BertTokenizerFast, GroundingDinoConfig, GroundingDinoForObjectDetection,
                               GroundingDinoImageProcessorPil, GroundingDinoProcessor)
 
@@ -164,11 +167,7 @@ def tiny_grounding_dino_dir(tmp_path):
         decoder_attention_heads=2, num_queries=6, num_feature_levels=3, encoder_n_points=2, decoder_n_points=2,
         max_text_len=32, use_timm_backbone=False,
     )
-    torch.manual_seed(0)
-    d = tmp_path / "hf_gdino"
-    GroundingDinoForObjectDetection(cfg).save_pretrained(str(d))
-    proc.save_pretrained(str(d))
-    return d
+    return _save_tiny_hf(GroundingDinoForObjectDetection, cfg, tmp_path / "hf_gdino", proc)
 
 
 @pytest.fixture
@@ -176,7 +175,6 @@ def tiny_owlv2_dir(tmp_path):
     """A ``save_pretrained`` directory of a tiny random OWLv2 with a character-level CLIP tokenizer."""
     import string
 
-    import torch
     from transformers import CLIPTokenizer, Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessorPil, Owlv2Processor
 
     chars = list(string.ascii_lowercase)
@@ -195,11 +193,7 @@ def tiny_owlv2_dir(tmp_path):
                            patch_size=16),
         projection_dim=32,
     )
-    torch.manual_seed(0)
-    d = tmp_path / "hf_owlv2"
-    Owlv2ForObjectDetection(cfg).save_pretrained(str(d))
-    proc.save_pretrained(str(d))
-    return d
+    return _save_tiny_hf(Owlv2ForObjectDetection, cfg, tmp_path / "hf_owlv2", proc)
 
 
 @pytest.fixture

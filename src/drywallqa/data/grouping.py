@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from .sample import Sample, source_group
+from .sample import Sample
 
 THUMB = 32
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..data.grouping import samples_of_part
 from ..data.registry import get_dataset_config
-from ..data.sample import Sample, load_split
+from ..data.sample import load_split
 from ..measures import mask_measures
 from ..metrics import PixelScoreMeter, SegmentationMeter, image_auroc
 from ..utils.image_io import read_image

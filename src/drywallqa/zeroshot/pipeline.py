@@ -145,7 +145,6 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
     """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``."""
     import json
 
-    from PIL import Image
     from tqdm import tqdm
 
     from ..engine.batch import mask_name, save_png_atomic
