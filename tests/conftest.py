@@ -240,3 +240,28 @@ def load_script():
         return module
 
     return load
+
+
+@pytest.fixture
+def one_training_step():
+    """``one_training_step(model, x, t, y, lr, after_backward=None) -> (loss before, loss after)``: one AdamW
+    step on the trainable parameters with the default combined loss; ``after_backward(model)`` runs
+    between backward and the step (to look at gradients)."""
+    import torch
+
+    from drywallqa.losses import CombinedLoss
+
+    def step(model, x, t, y, lr, after_backward=None):
+        loss_fn = CombinedLoss()
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+        model.train()
+        before, _ = loss_fn(model(x, t), y)
+        opt.zero_grad()
+        before.backward()
+        if after_backward is not None:
+            after_backward(model)
+        opt.step()
+        after, _ = loss_fn(model(x, t), y)
+        return before.item(), after.item()
+
+    return step

@@ -4,7 +4,6 @@ import numpy as np
 import torch
 
 from drywallqa import Segmenter
-from drywallqa.losses import CombinedLoss
 from drywallqa.models import create_model
 from drywallqa.models.base import PromptedSegmentationModel
 
@@ -24,21 +23,14 @@ def test_forward_shapes_and_scores(tiny_sam_dir):
         assert model.decode(feats.repeat(3), t[:3]).shape == (3, 1, 64, 64)
 
 
-def test_training_step_lowers_loss_and_leaves_the_image_encoder_frozen(tiny_sam_dir):
+def test_training_step_lowers_loss_and_leaves_the_image_encoder_frozen(tiny_sam_dir, one_training_step):
     torch.manual_seed(0)
     model = _model(tiny_sam_dir)
     frozen = {k: v.clone() for k, v in model.sam.vision_encoder.state_dict().items()}
     x, t, y = torch.rand(4, 3, 64, 64), torch.randn(4, 384), torch.zeros(4, 1, 64, 64)
     y[:, :, 10:40, 20:30] = 1
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    loss_fn = CombinedLoss()
-    model.train()
-    before, _ = loss_fn(model(x, t), y)
-    opt.zero_grad()
-    before.backward()
-    opt.step()
-    after, _ = loss_fn(model(x, t), y)
-    assert after.item() < before.item()
+    before, after = one_training_step(model, x, t, y, lr=1e-3)
+    assert after < before
     for k, v in model.sam.vision_encoder.state_dict().items():
         assert torch.equal(v, frozen[k]), k
 
