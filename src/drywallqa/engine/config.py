@@ -36,6 +36,7 @@ class OptimConfig:
     epochs: int = 30
     warmup_steps: int = 200
     min_lr_ratio: float = 0.02
+    ema_decay: float | None = None      # e.g. 0.999: validate and save an exponential moving average of the weights
 
 
 @dataclass

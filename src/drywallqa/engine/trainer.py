@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -78,7 +79,8 @@ class Trainer:
     """Trains one registered model on the prompted datasets named in the config.
 
     Output directory: ``last.pt`` (resumable state, every ``checkpoint_every`` steps and each epoch),
-    ``best/`` (``save_pretrained`` of the best epoch by validation mIoU, with its threshold),
+    ``best/`` (``save_pretrained`` of the best epoch by validation mIoU, with its threshold; with
+    ``optim.ema_decay`` the moving average of the weights is what is validated and saved),
     ``metrics.csv``/``metrics.json`` (one row per epoch), ``curves.png`` and ``config.yaml``.
     """
 
@@ -102,6 +104,12 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.best_score = -1.0
+        self.ema = None
+
+    @property
+    def eval_model(self):
+        """The weights that are validated and saved: the EMA copy when ``optim.ema_decay`` is set."""
+        return self.ema.module if self.ema is not None else self.model
 
     def train_prompts(self, dataset) -> tuple:
         return dataset.prompts[:1] if self.config.data.prompt_set == "canonical" else dataset.prompts
@@ -162,6 +170,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "step": self.step,
             "epoch": self.epoch,
             "best_score": self.best_score,
@@ -180,6 +189,10 @@ class Trainer:
         state = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None:
+            if state.get("ema") is None:
+                raise ValueError(f"{path} has no EMA weights but optim.ema_decay is set; resume with the same config")
+            self.ema.load_state_dict(state["ema"])
         self.step, self.epoch = state["step"], state["epoch"]
         self.best_score, self.history = state["best_score"], state["history"]
         torch.set_rng_state(state["rng"]["torch"])
@@ -203,6 +216,8 @@ class Trainer:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.scheduler_step()
         self.step += 1
         return {"loss": float(loss.detach()), **parts}
@@ -217,6 +232,11 @@ class Trainer:
         o = self.config.optim
         self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+        if o.ema_decay is not None:
+            if not 0.0 < o.ema_decay < 1.0:
+                raise ValueError(f"optim.ema_decay must lie in (0, 1), got {o.ema_decay}")
+            # BatchNorm statistics are averaged too (use_buffers), so the EMA copy is ready to evaluate
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(o.ema_decay), use_buffers=True)
         self.steps_per_epoch = math.ceil(len(self.train_set) / o.batch_size)
         self.total_steps = self.steps_per_epoch * o.epochs
         self.scheduler_step()
@@ -268,7 +288,8 @@ class Trainer:
     def validate(self) -> dict:
         """Validation mIoU per dataset (canonical prompt) at every threshold in ``THRESHOLDS``,
         plus the foreground fraction of cross-dataset prompts; at the model's input size."""
-        self.model.eval()
+        model = self.eval_model
+        model.eval()
         canon = [self.prompts.index(ds.canonical_prompt) for ds in self.datasets]
         ious = {ds.name: {th: [] for th in THRESHOLDS} for ds in self.datasets}
         cross = []
@@ -276,9 +297,9 @@ class Trainer:
         for s in range(0, len(self.val_images), bs):
             x = torch.from_numpy(self.val_images[s : s + bs]).permute(0, 3, 1, 2).float().div(255).to(self.device)
             with self._autocast():
-                feats = self.model.encode_image(x.contiguous(memory_format=torch.channels_last))
+                feats = model.encode_image(x.contiguous(memory_format=torch.channels_last))
                 probs = {
-                    k: torch.sigmoid(self.model.decode(feats, self.text_embeddings[[c] * len(x)].to(self.device)).float())[:, 0].cpu().numpy()
+                    k: torch.sigmoid(model.decode(feats, self.text_embeddings[[c] * len(x)].to(self.device)).float())[:, 0].cpu().numpy()
                     for k, c in enumerate(canon)
                 }
             for j in range(len(x)):
@@ -301,7 +322,7 @@ class Trainer:
         self.history.append(row)
         if row["val_score"] > self.best_score:
             self.best_score = row["val_score"]
-            self.model.save_pretrained(
+            self.eval_model.save_pretrained(
                 self.out / "best",
                 extra={"threshold": row["threshold"], "text_encoder": self.config.text_encoder,
                        "selected_on": f"{self.config.data.val_part} part of {self.config.data.splits_dir}",
