@@ -1,5 +1,7 @@
+import csv
 import json
 
+import numpy as np
 import pytest
 
 from drywallqa import Segmenter
@@ -40,3 +42,44 @@ def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, 
     crack = auroc[("published valid", "segment crack")]
     assert crack["positives"] == 4 and crack["negatives"] == 4  # syn_crack valid vs syn_tape valid images
     assert "AUROC" in md
+    # per-image records (canonical prompts also carry their best threshold), the worst images, headroom
+    with open(out / "per_image.csv") as f:
+        records = list(csv.DictReader(f))
+    assert len(records) == sum(r["images"] for r in report["metrics"])
+    canon = [r for r in records if r["prompt"] == "segment crack" and r["split"] == "published valid"]
+    assert len(canon) == 4 and all(r["best_threshold"] for r in canon)
+    assert all(float(r["iou_at_best_threshold"]) >= float(r["iou"]) - 1e-9 for r in canon)  # 0.5 is on the sweep grid
+    assert (out / "worst.png").stat().st_size > 0 and "worst.png" in md
+    room = {(r["split"], r["dataset"]): r for r in report["headroom"]}
+    assert len(room) == 4
+    for r in room.values():
+        assert r["mIoU_best_threshold_per_image"] >= r["mIoU_best_single_threshold"] >= 0
+    assert "## Headroom of thresholding" in md
+
+
+def test_threshold_sweep_and_headroom_on_hand_made_probabilities():
+    from drywallqa.engine.evaluator import headroom, threshold_sweep
+    from drywallqa.metrics import THRESHOLDS
+
+    gt = np.zeros((10, 10), bool)
+    gt[:, :5] = True
+    prob = np.zeros((10, 10))
+    prob[:, :5] = 0.6   # right at any threshold below 0.6
+    prob[:, 5:] = 0.3   # half the image is wrongly foreground below 0.3
+    sweep = threshold_sweep(prob, gt, None)
+    th = np.array(THRESHOLDS)
+    np.testing.assert_allclose(sweep[th < 0.3], 0.5)
+    np.testing.assert_allclose(sweep[(th >= 0.3) & (th < 0.6)], 1.0)
+    np.testing.assert_allclose(sweep[th >= 0.6], 0.0)
+    # a second image that is right only at high thresholds: no single threshold suits both
+    other = threshold_sweep(np.where(gt, 0.95, 0.7), gt, None)
+    room = headroom([sweep, other], ious=[1.0, 0.5])
+    assert room["mIoU"] == 0.75 and room["mIoU_best_threshold_per_image"] == 1.0
+    assert room["mIoU_best_single_threshold"] == 0.75
+    # post-processing is applied before scoring: boxes turn a ring into its filled box
+    ring = np.zeros((10, 10))
+    ring[2:8, 2:8] = 0.9
+    ring[4:6, 4:6] = 0.0
+    box = np.zeros((10, 10), bool)
+    box[2:8, 2:8] = True
+    assert threshold_sweep(ring, box, {"name": "boxes", "min_area_fraction": 0.0}).max() == 1.0

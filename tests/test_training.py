@@ -165,3 +165,45 @@ def test_loader_workers_draw_their_own_random_streams(synthetic_datasets, syn_sp
 
     cfg.data.num_workers = 2
     assert sum(len(b["prompt_index"]) for b in trainer._epoch_loader(0, 0)) == len(trainer.train_set)
+
+
+def test_ema_weights_are_validated_saved_and_resumed(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "ema", tiny_kwargs)
+    cfg.optim.ema_decay, cfg.optim.epochs = 0.5, 1
+    assert Trainer(cfg, progress=False).train(max_minutes=1e-9)["stopped"] == "time"  # one step, then a checkpoint
+    state = torch.load(tmp_path / "ema" / "last.pt", weights_only=False)
+    assert state["ema"] is not None
+    resumed = Trainer(cfg, progress=False)
+    resumed.build_data()
+    resumed.setup(resume=True)
+    for k, v in resumed.ema.state_dict().items():
+        assert torch.equal(v, state["ema"][k]), k
+    resumed.train(resume=True)
+    best = PromptedSegmentationModel.from_pretrained(tmp_path / "ema" / "best").state_dict()
+    ema, raw = resumed.ema.module.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(best[k], ema[k]) for k in best)  # the EMA copy is what gets saved
+    assert not all(torch.equal(best[k], raw[k]) for k in best)  # and it is not the raw weights
+    cfg.optim.ema_decay = 1.5
+    with pytest.raises(ValueError, match="ema_decay"):
+        Trainer(cfg, progress=False).setup()
+
+
+def test_lovasz_hinge_is_zero_when_right_with_margin_and_follows_iou():
+    from drywallqa.losses import lovasz_hinge
+
+    y = torch.zeros(1, 1, 8, 8)
+    y[..., :4, :] = 1
+    assert float(lovasz_hinge((y * 2 - 1) * 2.0, y)) == 0.0  # every pixel right with margin >= 1
+    # all logits 0: every error is 1, and the loss is the Jaccard loss of predicting everything wrong (= 1)
+    assert float(lovasz_hinge(torch.zeros_like(y), y)) == pytest.approx(1.0)
+    # a prediction missing half the object loses more than one missing a quarter of it
+    half, quarter = (y * 2 - 1) * 2.0, (y * 2 - 1) * 2.0
+    half[..., :2, :] = -2.0
+    quarter[..., :1, :] = -2.0
+    assert float(lovasz_hinge(half, y)) > float(lovasz_hinge(quarter, y)) > 0
+    # an empty target: only the highest logit is pushed down
+    logits = torch.full((1, 1, 4, 4), -3.0, requires_grad=True)
+    with torch.no_grad():
+        logits[0, 0, 1, 2] = 0.5
+    lovasz_hinge(logits, torch.zeros(1, 1, 4, 4)).backward()
+    assert torch.count_nonzero(logits.grad) == 1 and logits.grad[0, 0, 1, 2] > 0

@@ -176,7 +176,7 @@ def evaluate(
     model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
-    out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md and examples.png go."),
+    out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md, per_image.csv, examples.png and worst.png go."),
     splits: str = typer.Option("published,group", help="published (valid splits) and/or group (group-clean test)."),
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score (repeatable)."),
     splits_dir: Path = typer.Option(Path("splits"), help="Group-clean manifests."),

@@ -40,8 +40,17 @@ def plot_curves(history: list[dict], path: str | Path) -> None:
     plt.close(fig)
 
 
-def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell: int = 192) -> None:
-    """Save a grid PNG: one row per image, one column per title (e.g. Input | GT | prompt ...)."""
+def heatmap(probability: np.ndarray) -> np.ndarray:
+    """``(H, W)`` probabilities in [0, 1] -> ``(H, W, 3)`` uint8 RGB picture (matplotlib's viridis)."""
+    from matplotlib import colormaps
+
+    return (colormaps["viridis"](np.clip(probability, 0, 1))[..., :3] * 255).astype(np.uint8)
+
+
+def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell: int = 192,
+         row_labels: list[str] | None = None) -> None:
+    """Save a grid PNG: one row per image, one column per title (e.g. Input | GT | prompt ...), with an
+    optional label left of each row."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,6 +67,8 @@ def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(titles[j], fontsize=8)
+            if j == 0 and row_labels:
+                ax.set_ylabel(row_labels[i], fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -7,6 +7,8 @@ any test photo was trained on: the honest number).
 
 from __future__ import annotations
 
+import csv
+import heapq
 import json
 import os
 import platform
@@ -23,12 +25,15 @@ from ..data.grouping import samples_of_part
 from ..data.registry import get_dataset_config
 from ..data.sample import load_split
 from ..measures import mask_measures
-from ..metrics import PixelScoreMeter, SegmentationMeter, image_auroc
+from ..metrics import THRESHOLDS, PixelScoreMeter, SegmentationMeter, image_auroc, mask_iou
+from ..postprocess import apply_postprocess
 from ..utils.image_io import read_image
-from ..viz import COLORS, grid, overlay
+from ..viz import COLORS, grid, heatmap, overlay
 from .predictor import Segmenter
 
 QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_width_px")
+PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "gt_fraction", "pred_fraction", "max_probability",
+                  "best_threshold", "iou_at_best_threshold")
 EMPTY_CONVENTION = "an image with empty ground truth and empty prediction scores IoU = Dice = 1"
 
 
@@ -55,8 +60,39 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir="splits",
     return sets
 
 
-def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress: bool = True, keep: int = 4):
-    """Metrics per prompt of the set's dataset, cross-prompt foreground fraction, and a few examples."""
+@dataclass
+class SetResult:
+    """What :func:`evaluate_set` measures on one split of one dataset."""
+
+    rows: list           # metrics per own prompt
+    cross_rows: list     # mean foreground fraction per other dataset's prompt
+    qa_rows: list        # QA measures (canonical prompt vs ground truth)
+    image_scores: list   # (prompt, max probability, image shows the prompt's class)
+    per_image: list      # one dict per image and own prompt (PER_IMAGE_KEYS)
+    headroom: dict       # canonical prompt: mIoU at the model's threshold, best single and per-image thresholds
+    examples: list       # the first images: (image, gt, {prompt: mask})
+    worst: list          # the lowest-IoU images of the canonical prompt: (iou, name, image, gt, mask, probability)
+    failures: list
+
+
+def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict | None) -> np.ndarray:
+    """``(len(THRESHOLDS),)`` IoU of the (post-processed) mask at every threshold of the sweep grid."""
+    return np.array([mask_iou(apply_postprocess(probability > th, postprocess), gt) for th in THRESHOLDS])
+
+
+def headroom(sweeps: list, ious: list) -> dict:
+    """Oracle numbers that bound what thresholding alone can gain on a split (they look at its ground truth,
+    so they are diagnostics, never results): the best single threshold and a best threshold per image."""
+    m = np.asarray(sweeps)
+    return {"mIoU": float(np.mean(ious)), "mIoU_best_single_threshold": float(m.mean(0).max()),
+            "best_single_threshold": float(THRESHOLDS[int(m.mean(0).argmax())]),
+            "mIoU_best_threshold_per_image": float(m.max(1).mean())}
+
+
+def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress: bool = True, keep: int = 4,
+                 keep_worst: int = 4) -> SetResult:
+    """Metrics per prompt of the set's dataset, cross-prompt foreground fraction, per-image records,
+    the thresholding headroom of the canonical prompt, the first ``keep`` and the ``keep_worst`` worst images."""
     own = get_dataset_config(eval_set.dataset).prompts
     others = [p for d in all_datasets if d != eval_set.dataset for p in get_dataset_config(d).prompts]
     prompts = list(own) + others
@@ -65,7 +101,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     image_scores = []  # (prompt, image score = max probability, label = the image shows that prompt's class)
     cross = {p: [] for p in others}
     qa = {"ground truth": [], own[0]: []}  # QA measures of the canonical prompt's masks vs the ground truth
-    examples, failures = [], []
+    examples, failures, per_image, sweeps, worst = [], [], [], [], []
+    canon_post = getattr(segmenter, "postprocess", {}).get(own[0])
     for sample in tqdm(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
         try:
             image = read_image(sample.image_path)
@@ -75,9 +112,19 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
             continue
         result = segmenter.predict(image, prompts)
         for p in own:
-            meters[p].update(result.masks[p], gt)
+            iou, dice = meters[p].update(result.masks[p], gt)
             pixel[p].update(result.probabilities[p], gt)
             image_scores.append((p, float(result.probabilities[p].max()), bool(gt.any())))
+            record = {"split": eval_set.name, "dataset": eval_set.dataset, "image": str(sample.image_path), "prompt": p,
+                      "iou": iou, "dice": dice, "gt_fraction": float(gt.mean()), "pred_fraction": float(result.masks[p].mean()),
+                      "max_probability": float(result.probabilities[p].max())}
+            if p == own[0]:
+                sweep = threshold_sweep(result.probabilities[p], gt, canon_post)
+                sweeps.append(sweep)
+                record.update(best_threshold=float(THRESHOLDS[int(sweep.argmax())]), iou_at_best_threshold=float(sweep.max()))
+                entry = (-iou, len(per_image), Path(sample.image_path).name, image, gt, result.masks[p], result.probabilities[p])
+                (heapq.heappush if len(worst) < keep_worst else heapq.heappushpop)(worst, entry)  # keeps the lowest IoUs
+            per_image.append(record)
         for p in others:
             cross[p].append(float(result.masks[p].mean()))
             image_scores.append((p, float(result.probabilities[p].max()), False))
@@ -95,7 +142,10 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         {"split": eval_set.name, "dataset": eval_set.dataset, "masks": who,
          **{k: float(np.mean([m[k] for m in ms])) for k in QA_KEYS}} for who, ms in qa.items() if ms
     ]
-    return rows, cross_rows, qa_rows, image_scores, examples, failures
+    worst = [(-e[0], *e[2:]) for e in sorted(worst, reverse=True)]
+    canon_ious = [r["iou"] for r in per_image if r["prompt"] == own[0]]
+    room = {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": own[0], **headroom(sweeps, canon_ious)} if sweeps else None
+    return SetResult(rows, cross_rows, qa_rows, image_scores, per_image, room, examples, worst, failures)
 
 
 def image_level_rows(split: str, image_scores: list) -> list[dict]:
@@ -155,20 +205,25 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
-    results, cross, qa, grid_rows, failures = [], [], [], [], []
+    results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
     scores_by_split: dict[str, list] = {}
     canon = [get_dataset_config(d).canonical_prompt for d in datasets]
     for es in sets:
-        rows, cross_rows, qa_rows, image_scores, examples, fails = evaluate_set(segmenter, es, datasets, progress)
-        scores_by_split.setdefault(es.name, []).extend(image_scores)
-        results += rows
-        cross += cross_rows
-        qa += qa_rows
-        failures += fails
+        r = evaluate_set(segmenter, es, datasets, progress)
+        scores_by_split.setdefault(es.name, []).extend(r.image_scores)
+        results += r.rows
+        cross += r.cross_rows
+        qa += r.qa_rows
+        failures += r.failures
+        per_image += r.per_image
+        rooms += [r.headroom] if r.headroom else []
         if es.name == "published valid":
-            for image, gt, masks in examples[:3]:
+            for image, gt, masks in r.examples[:3]:
                 grid_rows.append([image, overlay(image, gt, (0, 255, 0))] +
                                  [overlay(image, masks[p], COLORS[i]) for i, p in enumerate(canon)])
+        for iou, name, image, gt, mask, prob in r.worst:
+            worst_rows.append([image, overlay(image, gt, (0, 255, 0)), overlay(image, mask, COLORS[0]), heatmap(prob)])
+            worst_labels.append(f"{es.name} {es.dataset}\n{name[:28]}\nIoU {iou:.2f}")
     report = {
         "metrics": results,
         "cross_prompt": cross,
@@ -177,6 +232,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         "empty_convention": EMPTY_CONVENTION,
         "resolution": "original image size (masks upsampled from the model's output)",
         "model": model_facts(model_dir, segmenter),
+        "headroom": rooms,
         "failures": failures,
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
                         "machine": platform.machine(), "cpus": os.cpu_count()},
@@ -188,6 +244,15 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     if grid_rows:
         grid(grid_rows, ["input", "ground truth"] + canon, out / "examples.png")
         report["examples_png"] = "examples.png"
+    if worst_rows:
+        grid(worst_rows, ["input", "ground truth", "prediction (canonical prompt)", "probability"], out / "worst.png",
+             row_labels=worst_labels)
+        report["worst_png"] = "worst.png"
+    with open(out / "per_image.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=PER_IMAGE_KEYS)
+        w.writeheader()
+        w.writerows(per_image)
+    report["per_image_csv"] = "per_image.csv"
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.md").write_text(render_markdown(report))
     return report
@@ -223,6 +288,13 @@ def render_markdown(report: dict) -> str:
         for r in report["qa_measures"]:
             lines.append(f"| {r['split']} | {r['dataset']} | {r['masks']} | {r['components']:.2f} | {r['area_fraction']:.4f} | "
                          f"{r['length_px']:.1f} | {r['mean_width_px']:.1f} | {r['max_width_px']:.1f} |")
+    if report.get("headroom"):
+        lines += ["", "## Headroom of thresholding (oracle diagnostics: they look at the scored ground truth; not results)", "",
+                  "| split | dataset | prompt | mIoU | best single threshold | its mIoU | mIoU with the best threshold per image |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in report["headroom"]:
+            lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['mIoU']:.3f} | {r['best_single_threshold']:.2f} | "
+                         f"{r['mIoU_best_single_threshold']:.3f} | {r['mIoU_best_threshold_per_image']:.3f} |")
     m = report["model"]
     lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
               f"- files on disk: {m.get('file_size_mb', 'n/a')} MB"]
@@ -236,4 +308,7 @@ def render_markdown(report: dict) -> str:
         lines += ["", "## Files that failed", ""] + [f"- {f}" for f in report["failures"]]
     if report.get("examples_png"):
         lines += ["", f"![examples]({report['examples_png']})"]
+    if report.get("worst_png"):
+        lines += ["", "## Worst images per split (canonical prompt; all images in `per_image.csv`)", "",
+                  f"![worst images]({report['worst_png']})"]
     return "\n".join(lines) + "\n"
