@@ -258,6 +258,12 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     return report
 
 
+def md_table(heading: str, columns: list[str], rows: list[list]) -> list[str]:
+    """Lines of a ``## heading`` section holding one Markdown table."""
+    return (["", f"## {heading}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
 def render_markdown(report: dict) -> str:
     per_prompt = "; ".join(f"{p!r}: {t}" for p, t in report["model"].get("prompt_thresholds", {}).items())
     post = "; ".join(f"{p!r}: {spec}" for p, spec in report["model"].get("postprocess", {}).items() if spec)
@@ -273,28 +279,22 @@ def render_markdown(report: dict) -> str:
                      f"{r['mDice']:.3f} | {r['pooled_IoU']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
                      f"{r['pixel_AP']:.3f} | {r['pixel_F1max']:.3f} |")
     if report.get("image_level"):
-        lines += ["", "## Image level (score = max probability; positives: images of the prompt's class)", "",
-                  "| split | prompt | AUROC | positives | negatives |", "|---|---|---|---|---|"]
-        for r in report["image_level"]:
-            lines.append(f"| {r['split']} | {r['prompt']} | {r['AUROC']:.3f} | {r['positives']} | {r['negatives']} |")
-    lines += ["", "## Cross-prompt check (other dataset's prompts; lower is better)", "",
-              "| split | images of | prompt | mean predicted foreground fraction |", "|---|---|---|---|"]
-    for r in report["cross_prompt"]:
-        lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['mean_foreground_fraction']:.4f} |")
+        lines += md_table("Image level (score = max probability; positives: images of the prompt's class)",
+                          ["split", "prompt", "AUROC", "positives", "negatives"],
+                          [[r["split"], r["prompt"], f"{r['AUROC']:.3f}", r["positives"], r["negatives"]] for r in report["image_level"]])
+    lines += md_table("Cross-prompt check (other dataset's prompts; lower is better)",
+                      ["split", "images of", "prompt", "mean predicted foreground fraction"],
+                      [[r["split"], r["dataset"], r["prompt"], f"{r['mean_foreground_fraction']:.4f}"] for r in report["cross_prompt"]])
     if report.get("qa_measures"):
-        lines += ["", "## QA measures: mean per image, predicted (canonical prompt) vs ground truth", "",
-                  "| split | dataset | masks | components | area fraction | length px | mean width px | max width px |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for r in report["qa_measures"]:
-            lines.append(f"| {r['split']} | {r['dataset']} | {r['masks']} | {r['components']:.2f} | {r['area_fraction']:.4f} | "
-                         f"{r['length_px']:.1f} | {r['mean_width_px']:.1f} | {r['max_width_px']:.1f} |")
+        lines += md_table("QA measures: mean per image, predicted (canonical prompt) vs ground truth",
+                          ["split", "dataset", "masks", "components", "area fraction", "length px", "mean width px", "max width px"],
+                          [[r["split"], r["dataset"], r["masks"], f"{r['components']:.2f}", f"{r['area_fraction']:.4f}",
+                            f"{r['length_px']:.1f}", f"{r['mean_width_px']:.1f}", f"{r['max_width_px']:.1f}"] for r in report["qa_measures"]])
     if report.get("headroom"):
-        lines += ["", "## Headroom of thresholding (oracle diagnostics: they look at the scored ground truth; not results)", "",
-                  "| split | dataset | prompt | mIoU | best single threshold | its mIoU | mIoU with the best threshold per image |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in report["headroom"]:
-            lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['mIoU']:.3f} | {r['best_single_threshold']:.2f} | "
-                         f"{r['mIoU_best_single_threshold']:.3f} | {r['mIoU_best_threshold_per_image']:.3f} |")
+        lines += md_table("Headroom of thresholding (oracle diagnostics: they look at the scored ground truth; not results)",
+                          ["split", "dataset", "prompt", "mIoU", "best single threshold", "its mIoU", "mIoU with the best threshold per image"],
+                          [[r["split"], r["dataset"], r["prompt"], f"{r['mIoU']:.3f}", f"{r['best_single_threshold']:.2f}",
+                            f"{r['mIoU_best_single_threshold']:.3f}", f"{r['mIoU_best_threshold_per_image']:.3f}"] for r in report["headroom"]])
     m = report["model"]
     lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
               f"- files on disk: {m.get('file_size_mb', 'n/a')} MB"]
