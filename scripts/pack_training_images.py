@@ -48,9 +48,12 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
     jobs = []
     for name in d.datasets:
         ds = get_dataset_config(name)
+        if Path(ds.folder).is_absolute():  # a YAML-declared dataset: its copy would land on the original
+            raise SystemExit(f"dataset {ds.name!r} lives at an absolute folder ({ds.folder}); packing supports datasets "
+                             "below the datasets folder ($DRYWALLQA_DATASETS)")
         root = ds.root(d.datasets_dir)
         for part in (d.train_part, d.val_part):
-            jobs += [(ds, root, s) for s in samples_of_part(name, part, d.splits_dir, d.datasets_dir, d.exclude_published)]
+            jobs += [(ds, root, s) for s in samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)]
     total = 0
     for i, (ds, root, s) in enumerate(tqdm(jobs, desc="packing")):
         dest_root = out / f"chunk{i % chunks}" / "datasets" / ds.folder

@@ -20,17 +20,35 @@ console = Console()
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
 
+DATASET_HELP = "Dataset name, or a dataset YAML file for your own export (repeatable); default all registered."
+
+
+def _dataset_names(datasets) -> list[str]:
+    """Registered names of the datasets given by name or YAML file (``--dataset``)."""
+    from .data.registry import DATASETS, list_datasets, resolve_dataset
+
+    names = []
+    for d in datasets or list_datasets():
+        try:
+            names.append(resolve_dataset(d))
+        except (OSError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--dataset")
+        if names[-1] not in DATASETS:
+            raise typer.BadParameter(f"unknown dataset {d!r}; registered: {', '.join(list_datasets())} "
+                                     "(or give a dataset YAML file)", param_hint="--dataset")
+    return names
+
+
 @data_app.command("stats")
 def data_stats(
-    dataset: List[str] = typer.Option(None, "--dataset", "-d", help="Dataset name (repeatable); default all."),
+    dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
     datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default ../shared/datasets)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the statistics to this JSON file."),
 ):
     """Counts, mask coverage, source-photo groups and near-duplicates across splits."""
-    from .data.registry import list_datasets
     from .data.stats import dataset_stats
 
-    all_stats = [dataset_stats(d, datasets_dir) for d in (dataset or list_datasets())]
+    all_stats = [dataset_stats(d, datasets_dir) for d in _dataset_names(dataset)]
     for st in all_stats:
         t = Table(title=f"{st['dataset']}")
         for col in ("split", "images", "empty masks", "mean mask coverage", "source groups"):
@@ -49,7 +67,7 @@ def data_stats(
 @data_app.command("split")
 def data_split(
     out: Path = typer.Option(Path("splits"), help="Folder for the manifests (<dataset>.json)."),
-    dataset: List[str] = typer.Option(None, "--dataset", "-d", help="Dataset name (repeatable); default all."),
+    dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
     seed: int = typer.Option(0),
     val: float = typer.Option(0.15, help="Fraction of images for val."),
     test: float = typer.Option(0.15, help="Fraction of images for test."),
@@ -57,11 +75,10 @@ def data_split(
 ):
     """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
     from .data.grouping import make_group_split, split_manifest_path
-    from .data.registry import list_datasets
 
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise typer.BadParameter("val and test must be fractions with val + test < 1")
-    for d in dataset or list_datasets():
+    for d in _dataset_names(dataset):
         split = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed, progress=True)
         path = split_manifest_path(out, d)
         split.to_json(path)
@@ -70,7 +87,7 @@ def data_split(
 
 @data_app.command("refine-masks")
 def data_refine_masks(
-    dataset: str = typer.Option("taping", "--dataset", "-d", help="A box-annotated dataset."),
+    dataset: str = typer.Option("taping", "--dataset", "-d", help="A box-annotated dataset (name or YAML file)."),
     out: Path = typer.Option(..., "--out", help="Folder for the new image/mask dataset and report.json."),
     with_: str = typer.Option("sam", "--with", help="Mask source for each box (sam)."),
     model_path: Optional[str] = typer.Option(None, help="SAM: hub id or local save_pretrained dir (default facebook/sam-vit-base)."),
@@ -84,7 +101,7 @@ def data_refine_masks(
     if with_ != "sam":
         raise typer.BadParameter("only --with sam is available", param_hint="--with")
     try:
-        report = refine_box_masks(dataset, out, model_path, min_iou, split or None, datasets_dir)
+        report = refine_box_masks(_dataset_names([dataset])[0], out, model_path, min_iou, split or None, datasets_dir)
     except OSError as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-path")
     for sp, c in report["splits"].items():
@@ -178,7 +195,7 @@ def evaluate(
     runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
     out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md, per_image.csv, examples.png and worst.png go."),
     splits: str = typer.Option("published,group", help="published (valid splits) and/or group (group-clean test)."),
-    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score (repeatable)."),
+    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score: names or dataset YAML files (repeatable)."),
     splits_dir: Path = typer.Option(Path("splits"), help="Group-clean manifests."),
     datasets_dir: Optional[Path] = typer.Option(None),
     limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs)."),
@@ -190,8 +207,14 @@ def evaluate(
 
     seg = _load_segmenter(model_path, model, runtime)
     which = tuple(s.strip() for s in splits.split(","))
-    report = run(seg, out, datasets=tuple(dataset), which=which, splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit,
-                 speed_images=speed_images, model_dir=model_path or default_model_dir())
+    try:
+        report = run(seg, out, datasets=tuple(_dataset_names(dataset)), which=which, splits_dir=splits_dir,
+                     datasets_dir=datasets_dir, limit=limit, speed_images=speed_images,
+                     model_dir=model_path or default_model_dir())
+    except (FileNotFoundError, KeyError) as exc:  # no split manifest yet, or a dataset without a 'valid' split
+        message = exc.args[0] if exc.args else str(exc)
+        raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group needs a manifest)",
+                                 param_hint="--splits")
     console.print((out / "report.md").read_text())
     return report
 

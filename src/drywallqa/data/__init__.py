@@ -1,6 +1,7 @@
 """Data: dataset registry, readers (COCO, image/mask folders), grouping and splits, torch datasets."""
 
-from .registry import DatasetConfig, SplitSource, get_dataset_config, list_datasets, register_dataset
+from .registry import (DatasetConfig, SplitSource, get_dataset_config, list_datasets, load_dataset_config,
+                       register_dataset, resolve_dataset)
 from .sample import DataProblem, Sample, load_split
 
 __all__ = [
@@ -10,6 +11,8 @@ __all__ = [
     "SplitSource",
     "get_dataset_config",
     "list_datasets",
+    "load_dataset_config",
     "load_split",
     "register_dataset",
+    "resolve_dataset",
 ]

@@ -43,6 +43,8 @@ class DatasetConfig:
         return self.prompts[0]
 
     def root(self, datasets_dir: str | Path | None = None) -> Path:
+        """The dataset's folder: ``folder`` below ``datasets_dir`` (an absolute ``folder``, as YAML-declared
+        datasets have, stands alone)."""
         return Path(datasets_dir or default_datasets_dir()) / self.folder
 
 
@@ -54,7 +56,90 @@ def register_dataset(config: DatasetConfig) -> DatasetConfig:
 
 
 def get_dataset_config(name: str) -> DatasetConfig:
-    return DATASETS.get(name)
+    """A registered dataset, or one declared in a YAML file (a path ending in ``.yaml``/``.yml``)."""
+    return DATASETS.get(resolve_dataset(name))
+
+
+SPLIT_KINDS = ("coco", "mask_folder")
+LABEL_SHAPES = ("region", "box")
+_YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape"}
+
+
+def detect_splits(root: Path) -> dict[str, SplitSource]:
+    """Split folders of an export found from its layout: ``<split>/_annotations.coco.json`` (COCO) or
+    ``<split>/_masks/`` (image/mask folder)."""
+    found = {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if (sub / "_annotations.coco.json").is_file():
+            found[sub.name] = SplitSource("coco", sub.name)
+        elif (sub / "_masks").is_dir():
+            found[sub.name] = SplitSource("mask_folder", sub.name)
+    return found
+
+
+def load_dataset_config(path: str | Path) -> DatasetConfig:
+    """A dataset declared in a YAML file, so that your own export works with every command::
+
+        name: my_walls                      # used in reports and split manifests
+        folder: exports/my-walls.coco       # relative to this file, or absolute
+        prompts: [segment crack, segment wall crack]   # the first one is the canonical prompt
+        label_shape: region                 # or box, when the labels are bounding boxes only
+        splits:                             # optional; found from the layout when left out
+          train: {kind: coco, folder: train}          # or {kind: mask_folder, folder: train}
+
+    Raises ``ValueError`` naming the file for anything it cannot use.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset file {path} not found")
+    try:
+        d = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: expected a mapping with keys {sorted(_YAML_KEYS)}")
+    unknown = set(d) - _YAML_KEYS
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(_YAML_KEYS)}")
+    for key in ("name", "folder", "prompts"):
+        if not d.get(key):
+            raise ValueError(f"{path}: {key!r} is required")
+    prompts = d["prompts"] if isinstance(d["prompts"], list) else [d["prompts"]]
+    if not all(isinstance(x, str) and x.strip() for x in prompts):
+        raise ValueError(f"{path}: prompts must be non-empty strings, got {prompts!r}")
+    label_shape = d.get("label_shape", "region")
+    if label_shape not in LABEL_SHAPES:
+        raise ValueError(f"{path}: label_shape must be one of {LABEL_SHAPES}, got {label_shape!r}")
+    root = (path.parent / d["folder"]).resolve()
+    if d.get("splits"):
+        splits = {}
+        for split, src in d["splits"].items():
+            if not isinstance(src, dict) or src.get("kind") not in SPLIT_KINDS:
+                raise ValueError(f"{path}: split {split!r} needs kind: one of {SPLIT_KINDS} (and folder:), got {src!r}")
+            splits[split] = SplitSource(src["kind"], str(src.get("folder", split)))
+    else:
+        splits = detect_splits(root)
+        if not splits:
+            raise ValueError(f"{path}: no split folders found under {root} (expected <split>/_annotations.coco.json "
+                             "or <split>/_masks/); list them under splits:")
+    return DatasetConfig(str(d["name"]), str(root), tuple(x.strip() for x in prompts), splits, label_shape)
+
+
+def resolve_dataset(name_or_path: str | Path) -> str:
+    """The registered name of a dataset given by name or by its YAML file (registered on first use;
+    loading the same declaration again is a no-op, a different one under a taken name is an error)."""
+    key = str(name_or_path)
+    if key in DATASETS or not key.endswith((".yaml", ".yml")):
+        return key
+    config = load_dataset_config(key)
+    if config.name in DATASETS:
+        if DATASETS.get(config.name) != config:
+            raise ValueError(f"{key}: dataset name {config.name!r} is already registered with another definition")
+        return config.name
+    register_dataset(config)
+    return config.name
 
 
 def list_datasets() -> list[str]:

@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from ..data.grouping import samples_of_part
-from ..data.registry import get_dataset_config
+from ..data.registry import get_dataset_config, resolve_dataset
 from ..data.sample import load_split
 from ..measures import mask_measures
 from ..metrics import THRESHOLDS, PixelScoreMeter, SegmentationMeter, image_auroc, mask_iou
@@ -47,7 +47,7 @@ class EvalSet:
 def build_eval_sets(datasets, which=("published", "group"), splits_dir="splits", datasets_dir=None,
                     limit: int | None = None) -> list[EvalSet]:
     sets = []
-    for ds in datasets:
+    for ds in map(resolve_dataset, datasets):  # names, or YAML files of datasets
         if "published" in which:
             s, _ = load_split(ds, "valid", datasets_dir)
             sets.append(EvalSet("published valid", ds, s[:limit] if limit else s))
@@ -204,6 +204,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     """Run the whole evaluation and write ``report.json``, ``report.md`` and ``examples.png`` to ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    datasets = tuple(map(resolve_dataset, datasets))
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
     results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
     scores_by_split: dict[str, list] = {}

@@ -1,0 +1,120 @@
+"""Datasets declared in YAML files: your own Roboflow/COCO export or image/mask folders, by path."""
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.data import registry
+from drywallqa.data.registry import SplitSource, get_dataset_config, load_dataset_config, resolve_dataset
+
+
+@pytest.fixture
+def my_cracks(synthetic_datasets, tmp_path):
+    """A YAML declaration of the synthetic crack folder (train: image/mask folder, valid: COCO polygons),
+    with its splits left to be found from the layout; unregistered afterwards."""
+    path = tmp_path / "decl" / "my_cracks.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump({"name": "my_cracks", "folder": "../datasets/crack",
+                                    "prompts": ["segment hairline crack", "segment crack"]}))
+    yield path
+    registry.DATASETS.remove("my_cracks")
+
+
+def test_yaml_dataset_finds_its_splits_and_resolves_its_folder(my_cracks, synthetic_datasets):
+    config = load_dataset_config(my_cracks)
+    assert config.name == "my_cracks" and config.canonical_prompt == "segment hairline crack"
+    assert config.splits == {"train": SplitSource("mask_folder", "train"), "valid": SplitSource("coco", "valid")}
+    assert config.root() == (synthetic_datasets / "crack").resolve()  # relative to the YAML file, not the cwd
+    assert config.root("/elsewhere") == config.root()  # an absolute folder ignores --datasets-dir
+    assert config.label_shape == "region"
+
+
+def test_resolve_registers_once_and_refuses_a_clashing_name(my_cracks, tmp_path):
+    assert "my_cracks" not in registry.DATASETS
+    assert resolve_dataset(my_cracks) == "my_cracks"
+    assert resolve_dataset(str(my_cracks)) == "my_cracks"  # the same declaration again: no-op
+    assert get_dataset_config(str(my_cracks)) is get_dataset_config("my_cracks")
+    other = tmp_path / "clash.yaml"
+    other.write_text(yaml.safe_dump({"name": "my_cracks", "folder": str(my_cracks.parent), "prompts": ["x"],
+                                     "splits": {"train": {"kind": "coco", "folder": "train"}}}))
+    with pytest.raises(ValueError, match="already registered"):
+        resolve_dataset(other)
+    assert resolve_dataset("cracks") == "cracks"  # plain names pass through
+
+
+@pytest.mark.parametrize("decl, message", [
+    ({"name": "x", "folder": "."}, "'prompts' is required"),
+    ({"name": "x", "folder": ".", "prompts": ["a"], "colour": "red"}, "unknown keys"),
+    ({"name": "x", "folder": ".", "prompts": ["a"], "label_shape": "polygon"}, "label_shape"),
+    ({"name": "x", "folder": ".", "prompts": ["  "]}, "non-empty strings"),
+    ({"name": "x", "folder": ".", "prompts": ["a"], "splits": {"train": {"kind": "voc"}}}, "needs kind"),
+    ({"name": "x", "folder": "nowhere", "prompts": ["a"]}, "no split folders found"),
+    (["not", "a", "mapping"], "expected a mapping"),
+])
+def test_bad_declarations_name_the_file(tmp_path, decl, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(decl))
+    with pytest.raises(ValueError, match=message) as info:
+        load_dataset_config(path)
+    assert "bad.yaml" in str(info.value)
+
+
+def test_cli_split_stats_and_evaluate_take_a_yaml_dataset(my_cracks, tiny_model_dir, tmp_path):
+    runner = CliRunner()
+    splits = tmp_path / "splits"
+    res = runner.invoke(app, ["data", "split", "-d", str(my_cracks), "--out", str(splits)])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((splits / "my_cracks.json").read_text())  # manifests are named by the dataset's name
+    assert sum(len(v) for v in manifest["parts"].values()) == 16
+    res = runner.invoke(app, ["data", "stats", "-d", str(my_cracks), "--json", str(tmp_path / "stats.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "stats.json").read_text())[0]["splits"]["train"]["images"] == 12
+    out = tmp_path / "eval"
+    res = runner.invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "-d", str(my_cracks), "--out", str(out),
+                              "--splits-dir", str(splits), "--speed-images", "0"])
+    assert res.exit_code == 0, res.output
+    rows = {(r["split"], r["dataset"], r["prompt"]) for r in json.loads((out / "report.json").read_text())["metrics"]}
+    assert rows == {(s, "my_cracks", p) for s in ("published valid", "group-clean test")
+                    for p in ("segment hairline crack", "segment crack")}
+    res = runner.invoke(app, ["data", "stats", "-d", str(tmp_path / "missing.yaml")])
+    assert res.exit_code == 2 and "not found" in res.output
+    res = runner.invoke(app, ["data", "stats", "-d", "no_such_dataset"])
+    assert res.exit_code == 2 and "unknown dataset" in res.output
+
+
+def test_training_config_may_name_a_yaml_dataset(my_cracks, synthetic_datasets, tmp_path, tiny_kwargs):
+    from drywallqa.data.grouping import make_group_split
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
+
+    splits = tmp_path / "splits"
+    for ds in (str(my_cracks), "syn_tape"):
+        name = resolve_dataset(ds)
+        make_group_split(name, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=0).to_json(splits / f"{name}.json")
+    cfg = TrainConfig.from_dict({
+        "model_config": tiny_kwargs, "output_dir": str(tmp_path / "run"), "device": "cpu", "bf16": False,
+        "data": {"datasets": [str(my_cracks), "syn_tape"], "datasets_dir": str(synthetic_datasets),
+                 "splits_dir": str(splits), "cache_size": 72, "cache_dir": None}})
+    trainer = Trainer(cfg, progress=False)
+    assert trainer.prompts[:2] == ["segment hairline crack", "segment crack"]
+    trainer.build_data()
+    assert len(trainer.train_files[0]) > 0 and all("/crack/" in f for f in trainer.train_files[0])
+
+
+def test_evaluate_without_a_manifest_or_a_valid_split_is_a_usage_error(my_cracks, tiny_model_dir, tmp_path):
+    runner = CliRunner()
+    base = ["evaluate", "--model-path", str(tiny_model_dir), "-d", str(my_cracks), "--out", str(tmp_path / "e"),
+            "--speed-images", "0"]
+    res = runner.invoke(app, base + ["--splits", "group", "--splits-dir", str(tmp_path / "none")])
+    assert res.exit_code == 2 and "data split" in res.output
+    only_train = tmp_path / "only_train.yaml"
+    only_train.write_text(yaml.safe_dump({"name": "only_train", "folder": str(my_cracks.parent.parent / "datasets" / "crack"),
+                                          "prompts": ["segment crack"], "splits": {"train": {"kind": "mask_folder"}}}))
+    try:
+        res = runner.invoke(app, base[:4] + [str(only_train)] + base[5:] + ["--splits", "published"])
+        assert res.exit_code == 2 and "no split 'valid'" in res.output
+    finally:
+        registry.DATASETS.remove("only_train")
