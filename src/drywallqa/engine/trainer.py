@@ -116,15 +116,18 @@ class Trainer:
 
     @staticmethod
     def build_model(config: TrainConfig):
-        """``init_from`` a saved model, else a registered model from ``model_config`` (random weights, or a
-        backend's own pretrained weights such as CLIPSeg's)."""
+        """``init_from`` a saved model (``"default"``: the shipped one), else a registered model from
+        ``model_config`` (random weights, or a backend's own pretrained weights such as CLIPSeg's)."""
         import dataclasses
 
         from ..models import get_model_class
         from ..models.base import PromptedSegmentationModel
 
         if config.init_from:
-            model = PromptedSegmentationModel.from_pretrained(config.init_from)
+            from .predictor import default_model_dir
+
+            source = default_model_dir() if config.init_from == "default" else config.init_from
+            model = PromptedSegmentationModel.from_pretrained(source)
             saved = dataclasses.asdict(model.config)
             differing = {k: v for k, v in config.model_config.items() if k in saved and _plain(saved[k]) != _plain(v)}
             if differing:
