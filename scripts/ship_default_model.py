@@ -22,10 +22,9 @@ import torch
 from tqdm import tqdm
 
 from drywallqa.data.registry import get_dataset_config
-from drywallqa.engine.evaluator import build_eval_sets, measure_speed
+from drywallqa.engine.evaluator import build_eval_sets, measure_speed, threshold_sweep
 from drywallqa.engine.predictor import EmbeddedSegmenter
-from drywallqa.metrics import THRESHOLDS, mask_iou
-from drywallqa.postprocess import apply_postprocess
+from drywallqa.metrics import THRESHOLDS
 from drywallqa.utils.image_io import read_image
 
 BOX_OPTIONS = [None, {"name": "boxes", "quantile": 0.0}, {"name": "boxes", "quantile": 0.02}, {"name": "boxes", "quantile": 0.05}]
@@ -47,9 +46,9 @@ def sweep(seg: EmbeddedSegmenter, sets) -> dict:
             _, logits, _ = seg.predict_logits(read_image(s.image_path), [cfg.canonical_prompt])
             prob = torch.sigmoid(logits[0]).numpy()
             gt = s.load_mask()
-            for th in THRESHOLDS:
-                for k, opt in enumerate(options):
-                    ious[(k, th)].append(mask_iou(apply_postprocess(prob > th, opt), gt))
+            for k, opt in enumerate(options):
+                for th, iou in zip(THRESHOLDS, threshold_sweep(prob, gt, opt)):
+                    ious[(k, th)].append(iou)
         per_ds[es.dataset] = {"options": options, "mIoU": {f"{k}@{th}": float(np.mean(v)) for (k, th), v in ious.items()}}
     choice, thresholds, scores = {}, {}, {}
     for d, r in per_ds.items():

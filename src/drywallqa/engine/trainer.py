@@ -22,10 +22,11 @@ from ..data.prompted import PromptedSegmentationDataset
 from ..data.registry import get_dataset_config
 from ..data.transforms import train_transform
 from ..losses import CombinedLoss
-from ..metrics import THRESHOLDS, mask_iou
+from ..metrics import THRESHOLDS
 from ..models import create_model
 from ..text import get_text_encoder
 from .config import TrainConfig
+from .evaluator import threshold_sweep
 
 
 
@@ -308,8 +309,8 @@ class Trainer:
             for j in range(len(x)):
                 own = int(self.val_ids[s + j])
                 gt = self.val_masks[s + j]
-                for th in THRESHOLDS:
-                    ious[self.datasets[own].name][th].append(mask_iou(probs[own][j] > th, gt))
+                for th, iou in zip(THRESHOLDS, threshold_sweep(probs[own][j], gt, None)):
+                    ious[self.datasets[own].name][th].append(iou)
                 cross += [float((probs[k][j] > 0.5).mean()) for k in probs if k != own]
         per_th = {th: float(np.mean([np.mean(ious[n][th]) for n in ious])) for th in THRESHOLDS}
         best_th = max(per_th, key=per_th.get)
