@@ -67,7 +67,7 @@ def synthetic_datasets(tmp_path):
     make_coco_split(root / "crack" / "valid", 4, rng, kind="polygon")
     configs = [
         DatasetConfig("syn_tape", "tape", ("segment taping area", "segment joint/tape"),
-                      {"train": SplitSource("coco", "train"), "valid": SplitSource("coco", "valid")}),
+                      {"train": SplitSource("coco", "train"), "valid": SplitSource("coco", "valid")}, label_shape="box"),
         DatasetConfig("syn_crack", "crack", ("segment crack",),
                       {"train": SplitSource("mask_folder", "train"), "valid": SplitSource("coco", "valid")}),
     ]

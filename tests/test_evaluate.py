@@ -55,6 +55,14 @@ def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, 
     for r in room.values():
         assert r["mIoU_best_threshold_per_image"] >= r["mIoU_best_single_threshold"] >= 0
     assert "## Headroom of thresholding" in md
+    # centre-line agreement for every prompt; the label-width oracle only where labels are drawn, not boxes
+    for r in report["metrics"]:
+        assert 0 <= r["centerline_F1"] <= 1 and 0 <= r["centerline_recall"] <= 1
+    assert all(0 <= float(r["centerline_f1"]) <= 1 for r in records)
+    assert "## Centre-line agreement" in md and "## Label widths" in md
+    assert "width_oracle_mIoU_best_single_width" not in room[("published valid", "syn_tape")]
+    crack_room = room[("published valid", "syn_crack")]
+    assert 0 < crack_room["width_oracle_mIoU_best_single_width"] <= crack_room["width_oracle_mIoU_best_width_per_image"] <= 1
 
 
 def test_threshold_sweep_and_headroom_on_hand_made_probabilities():

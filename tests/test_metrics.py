@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from drywallqa.metrics import SegmentationMeter, confusion, iou_dice
+from drywallqa.metrics import SegmentationMeter, confusion, iou_dice, mask_iou
 
 
 def test_known_iou_and_dice():
@@ -62,3 +62,36 @@ def test_image_auroc_known_values():
     # 1 pos at 0.6 vs negs 0.4, 0.7 -> beats one of two
     assert image_auroc([0.6, 0.4, 0.7], [1, 0, 0]) == pytest.approx(0.5)
     assert np.isnan(image_auroc([0.3], [1]))
+
+
+def test_centerline_scores_ignore_stroke_width_but_not_position():
+    from drywallqa.metrics import CenterlineMeter, centerline_counts, centerline_f1
+
+    gt = np.zeros((64, 64), bool)
+    gt[:, 24:40] = True                      # a wide band
+    thin = np.zeros_like(gt)
+    thin[:, 31:33] = True                    # its centre line drawn thin: low IoU, full centre-line agreement
+    assert mask_iou(thin, gt) == pytest.approx(2 / 16)
+    precision, recall, f1 = centerline_f1(*centerline_counts(thin, gt))
+    assert precision == 1.0 and recall > 0.9 and f1 > 0.95
+    beside = np.zeros_like(gt)
+    beside[:, 50:52] = True                  # a line beside the band: no agreement, unless the tolerance reaches it
+    assert centerline_f1(*centerline_counts(beside, gt))[2] == 0.0
+    assert centerline_f1(*centerline_counts(beside, gt, tolerance_px=12))[0] == 1.0
+    assert centerline_f1(0, 0, 0, 0) == (1.0, 1.0, 1.0)            # both empty
+    assert centerline_f1(*centerline_counts(np.zeros_like(gt), gt)) == (0.0, 0.0, 0.0)
+    meter = CenterlineMeter(tolerance=0.0)
+    meter.update(thin, gt)
+    meter.update(np.zeros_like(gt), np.zeros_like(gt))
+    out = meter.compute()
+    assert out["centerline_precision"] == 1.0 and out["centerline_F1"] > 0.97
+
+
+def test_fixed_width_oracle_finds_the_label_width():
+    from drywallqa.metrics import fixed_width_oracle
+
+    gt = np.zeros((200, 200), bool)
+    gt[20:180, 96:105] = True                # a 9-px stroke: half-width 4 px = 0.02 of the shorter side
+    ious = fixed_width_oracle(gt, widths=(0.005, 0.02, 0.05))
+    assert ious.argmax() == 1 and ious[1] > 0.9 and ious[0] < 0.5 and ious[2] < 0.5
+    np.testing.assert_array_equal(fixed_width_oracle(np.zeros((10, 10), bool), widths=(0.1, 0.2)), [1.0, 1.0])

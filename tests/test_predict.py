@@ -84,6 +84,8 @@ def test_cli_predict_exit_code_and_summary(tiny_model_dir, odd_images, tmp_path)
     assert res.exit_code == 1, res.output
     assert "1 images done, 2 failed" in res.output and "broken.jpg" in res.output
     assert (out / "rgb__segment_crack.png").is_file()
+    page = (out / "report.html").read_text()  # written by default, failures listed
+    assert "rgb.jpg" in page and "broken.jpg" in page and (out / "report_files" / "rgb.jpg").is_file()
     ok = runner.invoke(app, ["predict", str(odd_images / "rgb.jpg"), "--prompt", "segment crack", "--out", str(out),
                              "--model-path", str(tiny_model_dir)])
     assert ok.exit_code == 0, ok.output
@@ -143,3 +145,29 @@ def test_multi_scale_averages_the_logits_of_each_scale(tiny_model_dir):
     torch.testing.assert_close(logits, (l64 + l96) / 2)
     with pytest.raises(ValueError, match="multiple of 32"):
         Segmenter.load(tiny_model_dir, scales=(50,))
+
+
+def test_inputs_with_one_stem_do_not_overwrite_each_other(tiny_model_dir, tmp_path):
+    import json
+
+    rng = np.random.default_rng(0)
+    for folder in ("day1", "day2"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / folder / "IMG_1.jpg")
+    Image.fromarray(rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)).save(tmp_path / "day2" / "img_1.png")
+    Image.fromarray(rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)).save(tmp_path / "day2" / "IMG_2.jpg")
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "out"
+    # the same file twice is done once; of three inputs with the stem IMG_1 only the first is done
+    summary = predict_paths(seg, [tmp_path / "day1", tmp_path / "day2", tmp_path / "day1" / "IMG_1.jpg"],
+                            ["segment crack"], out, progress=False)
+    assert summary.done == [str(tmp_path / "day1" / "IMG_1.jpg"), str(tmp_path / "day2" / "IMG_2.jpg")]
+    failed = dict(summary.failed)
+    assert set(failed) == {str(tmp_path / "day2" / "IMG_1.jpg"), str(tmp_path / "day2" / "img_1.png")}
+    assert all("same file stem" in why and "day1" in why for why in failed.values())
+    assert not summary.ok
+    assert Image.open(out / "IMG_1__segment_crack.png").size == (50, 40)  # day1's mask, not overwritten
+    # a rerun with only day2 must not take day1's record for its own IMG_1
+    again = predict_paths(seg, [tmp_path / "day2" / "IMG_1.jpg"], ["segment crack"], out, progress=False)
+    assert again.done == [str(tmp_path / "day2" / "IMG_1.jpg")] and not again.skipped
+    assert json.loads((out / "IMG_1__results.json").read_text())["image"] == str(tmp_path / "day2" / "IMG_1.jpg")

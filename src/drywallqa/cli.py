@@ -225,6 +225,8 @@ def predict(
     prompt: List[str] = typer.Option(..., "--prompt", "-p", help="Text prompt (repeatable)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     overlay: bool = typer.Option(False, "--overlay", help="Also write overlays and a grid PNG."),
+    report: bool = typer.Option(True, "--report/--no-report",
+                                help="Write OUT/report.html: a thumbnail with the masks and the QA measures of every photo."),
     threshold: Optional[float] = typer.Option(None, help="One threshold for every prompt, instead of the model's validated per-prompt thresholds."),
     model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
@@ -237,7 +239,7 @@ def predict(
         None, help="Empty the masks whose model confidence (SAM's predicted IoU, for --model sam-text) is lower."),
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
-    and results.json with QA measures (components, area, length and width) of every mask."""
+    results.json with QA measures (components, area, length and width) of every mask, and report.html."""
     from .engine.batch import predict_paths
     from .engine.predictor import validate_prompts
 
@@ -258,6 +260,10 @@ def predict(
         raise typer.BadParameter("engine must be local or ray", param_hint="--engine")
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
     console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed; masks in {out}")
+    if report:
+        from .engine.batch_report import write_batch_report
+
+        console.print(f"report: {write_batch_report(out)}")
     for path, reason in summary.failed:
         console.print(f"[red]failed[/red] {path}: {reason}")
     if not summary.ok:

@@ -114,3 +114,89 @@ def image_auroc(scores, labels) -> float:
         return float("nan")
     ranks = rankdata(scores)
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# Centre-line agreement: width-insensitive scores for thin structures (cracks), after clDice
+# (Shit et al., CVPR 2021) with a tolerance. Annotators draw the same crack at very different widths, so
+# IoU mixes "found the crack" with "matched the annotator's width"; these scores keep only the first.
+
+CENTERLINE_TOLERANCE = 0.005  # fraction of the image's shorter side (3.2 px at 640x640)
+
+
+def _within(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` grown by ``radius`` px (a disk); the mask itself when ``radius`` < 1."""
+    import cv2
+
+    m = mask.astype(np.uint8)
+    if radius < 1:
+        return m.astype(bool)
+    return cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))).astype(bool)
+
+
+def _skeleton(mask: np.ndarray) -> np.ndarray:
+    from skimage.morphology import skeletonize
+
+    return skeletonize(mask.astype(bool)) if mask.any() else np.zeros(mask.shape, bool)
+
+
+def centerline_counts(pred: np.ndarray, gt: np.ndarray, tolerance_px: int = 0) -> tuple[int, int, int, int]:
+    """``(hit_pred, n_pred, hit_gt, n_gt)``: predicted skeleton pixels within ``tolerance_px`` of the
+    ground-truth mask, and ground-truth skeleton pixels within ``tolerance_px`` of the predicted mask."""
+    if pred.shape != gt.shape:
+        raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
+    pred, gt = pred.astype(bool), gt.astype(bool)
+    sp, sg = _skeleton(pred), _skeleton(gt)
+    return (int(np.count_nonzero(sp & _within(gt, tolerance_px))), int(np.count_nonzero(sp)),
+            int(np.count_nonzero(sg & _within(pred, tolerance_px))), int(np.count_nonzero(sg)))
+
+
+def centerline_f1(hit_pred: int, n_pred: int, hit_gt: int, n_gt: int) -> tuple[float, float, float]:
+    """Centre-line precision, recall and F1 (= clDice at tolerance 0); both empty -> 1, one empty -> 0."""
+    if n_pred == 0 and n_gt == 0:
+        return 1.0, 1.0, 1.0
+    precision = hit_pred / n_pred if n_pred else 0.0
+    recall = hit_gt / n_gt if n_gt else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+@dataclass
+class CenterlineMeter:
+    """Per-image centre-line F1 and pooled centre-line precision/recall over a split.
+
+    The tolerance is ``tolerance`` times the shorter side of each image, rounded to whole pixels.
+    """
+
+    tolerance: float = CENTERLINE_TOLERANCE
+    f1s: list = field(default_factory=list)
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))
+
+    def update(self, pred: np.ndarray, gt: np.ndarray) -> float:
+        c = centerline_counts(pred, gt, int(round(self.tolerance * min(gt.shape[:2]))))
+        self.counts += c
+        f1 = centerline_f1(*c)[2]
+        self.f1s.append(f1)
+        return f1
+
+    def compute(self) -> dict:
+        hit_pred, n_pred, hit_gt, n_gt = (int(x) for x in self.counts)
+        return {"centerline_tolerance": self.tolerance,
+                "centerline_F1": float(np.mean(self.f1s)) if self.f1s else float("nan"),
+                "centerline_precision": hit_pred / n_pred if n_pred else 1.0,
+                "centerline_recall": hit_gt / n_gt if n_gt else 1.0}
+
+
+# widths tried by the fixed-width oracle, as fractions of the image's shorter side (1.3 to 26 px at 640)
+ORACLE_WIDTHS = (0.002, 0.004, 0.006, 0.008, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04)
+
+
+def fixed_width_oracle(gt: np.ndarray, widths=ORACLE_WIDTHS) -> np.ndarray:
+    """``(len(widths),)`` IoU against ``gt`` of its own skeleton grown to each half-width (a fraction of the
+    shorter side). A diagnostic of the labels, not of a model: a prediction that has the exact centre line
+    of the annotation but one stroke width for all images cannot score more than the best column's mean."""
+    gt = gt.astype(bool)
+    if not gt.any():
+        return np.ones(len(widths))
+    skel = _skeleton(gt)
+    side = min(gt.shape[:2])
+    return np.array([mask_iou(_within(skel, max(1, int(round(w * side)))), gt) for w in widths])

@@ -67,6 +67,8 @@ def already_done(out: Path, path: Path, prompts) -> dict | None:
         return None
     if list(entry.get("prompts", {})) != list(prompts) or not all((out / mask_name(path, p)).is_file() for p in prompts):
         return None
+    if Path(entry.get("image", "")).resolve() != path.resolve():  # another image of the same stem wrote it
+        return None
     return entry
 
 
@@ -106,12 +108,27 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
 
 
 def _plan(paths, prompts, out: Path, overwrite: bool, summary: BatchSummary) -> list[Path]:
-    """Images still to do; missing inputs go to ``summary.failed``, finished ones to ``summary.skipped``."""
+    """Images still to do; missing inputs go to ``summary.failed``, finished ones to ``summary.skipped``.
+
+    Output files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``,
+    compared case-insensitively) only the first one listed is done; the others fail with a message
+    instead of overwriting its masks.
+    """
     for p in paths:
         if not Path(p).exists():
             summary.failed.append((str(p), "no such file or folder"))
-    todo = []
+    first_of_stem: dict[str, Path] = {}
+    images = []
     for path in list_images([p for p in paths if Path(p).exists()]):
+        first = first_of_stem.setdefault(path.stem.casefold(), path)
+        if first.resolve() == path.resolve():
+            if first is path:
+                images.append(path)
+            continue  # the same file given twice
+        summary.failed.append((str(path), f"another input, {first}, has the same file stem, and masks are named by stem: "
+                                          "rename one of them or predict them into separate --out folders"))
+    todo = []
+    for path in images:
         previous = None if overwrite else already_done(out, path, prompts)
         if previous is None:
             todo.append(path)

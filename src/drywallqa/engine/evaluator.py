@@ -25,15 +25,16 @@ from ..data.grouping import samples_of_part
 from ..data.registry import get_dataset_config, resolve_dataset
 from ..data.sample import load_split
 from ..measures import mask_measures
-from ..metrics import THRESHOLDS, PixelScoreMeter, SegmentationMeter, image_auroc, mask_iou
+from ..metrics import (ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter, SegmentationMeter,
+                       fixed_width_oracle, image_auroc, mask_iou)
 from ..postprocess import apply_postprocess
 from ..utils.image_io import read_image
 from ..viz import COLORS, grid, heatmap, overlay
 from .predictor import Segmenter
 
 QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_width_px")
-PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "gt_fraction", "pred_fraction", "max_probability",
-                  "best_threshold", "iou_at_best_threshold")
+PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "centerline_f1", "gt_fraction", "pred_fraction",
+                  "max_probability", "best_threshold", "iou_at_best_threshold")
 EMPTY_CONVENTION = "an image with empty ground truth and empty prediction scores IoU = Dice = 1"
 
 
@@ -80,13 +81,25 @@ def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict |
     return np.array([mask_iou(apply_postprocess(probability > th, postprocess), gt) for th in THRESHOLDS])
 
 
-def headroom(sweeps: list, ious: list) -> dict:
-    """Oracle numbers that bound what thresholding alone can gain on a split (they look at its ground truth,
-    so they are diagnostics, never results): the best single threshold and a best threshold per image."""
+def headroom(sweeps: list, ious: list, width_oracles: list | None = None) -> dict:
+    """Oracle numbers (they look at the split's ground truth, so they are diagnostics, never results).
+
+    Thresholding: the mIoU with the best single threshold and with a best threshold per image, from the
+    ``(images, len(THRESHOLDS))`` sweeps. Labels (``width_oracles``, ``(images, len(ORACLE_WIDTHS))`` from
+    :func:`~drywallqa.metrics.fixed_width_oracle`): the mIoU of the annotations' own centre lines drawn at
+    the best single width and at a best width per image, i.e. how much IoU the annotators' stroke widths
+    alone take away from a prediction that finds every centre line exactly (left out for box labels).
+    """
     m = np.asarray(sweeps)
-    return {"mIoU": float(np.mean(ious)), "mIoU_best_single_threshold": float(m.mean(0).max()),
-            "best_single_threshold": float(THRESHOLDS[int(m.mean(0).argmax())]),
-            "mIoU_best_threshold_per_image": float(m.max(1).mean())}
+    out = {"mIoU": float(np.mean(ious)), "mIoU_best_single_threshold": float(m.mean(0).max()),
+           "best_single_threshold": float(THRESHOLDS[int(m.mean(0).argmax())]),
+           "mIoU_best_threshold_per_image": float(m.max(1).mean())}
+    if width_oracles:
+        w = np.asarray(width_oracles)
+        out.update(width_oracle_mIoU_best_single_width=float(w.mean(0).max()),
+                   width_oracle_best_half_width=float(ORACLE_WIDTHS[int(w.mean(0).argmax())]),
+                   width_oracle_mIoU_best_width_per_image=float(w.max(1).mean()))
+    return out
 
 
 def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress: bool = True, keep: int = 4,
@@ -94,14 +107,16 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     """Metrics per prompt of the set's dataset, cross-prompt foreground fraction, per-image records,
     the thresholding headroom of the canonical prompt, the first ``keep`` and the ``keep_worst`` worst images."""
     own = get_dataset_config(eval_set.dataset).prompts
+    strokes = get_dataset_config(eval_set.dataset).label_shape != "box"  # the label-width oracle needs drawn shapes
     others = [p for d in all_datasets if d != eval_set.dataset for p in get_dataset_config(d).prompts]
     prompts = list(own) + others
     meters = {p: SegmentationMeter() for p in own}
+    centerline = {p: CenterlineMeter() for p in own}
     pixel = {p: PixelScoreMeter() for p in own}
     image_scores = []  # (prompt, image score = max probability, label = the image shows that prompt's class)
     cross = {p: [] for p in others}
     qa = {"ground truth": [], own[0]: []}  # QA measures of the canonical prompt's masks vs the ground truth
-    examples, failures, per_image, sweeps, worst = [], [], [], [], []
+    examples, failures, per_image, sweeps, worst, width_oracles = [], [], [], [], [], []
     canon_post = getattr(segmenter, "postprocess", {}).get(own[0])
     for sample in tqdm(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
         try:
@@ -113,14 +128,17 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         result = segmenter.predict(image, prompts)
         for p in own:
             iou, dice = meters[p].update(result.masks[p], gt)
+            cl_f1 = centerline[p].update(result.masks[p], gt)
             pixel[p].update(result.probabilities[p], gt)
             image_scores.append((p, float(result.probabilities[p].max()), bool(gt.any())))
             record = {"split": eval_set.name, "dataset": eval_set.dataset, "image": str(sample.image_path), "prompt": p,
-                      "iou": iou, "dice": dice, "gt_fraction": float(gt.mean()), "pred_fraction": float(result.masks[p].mean()),
-                      "max_probability": float(result.probabilities[p].max())}
+                      "iou": iou, "dice": dice, "centerline_f1": cl_f1, "gt_fraction": float(gt.mean()),
+                      "pred_fraction": float(result.masks[p].mean()), "max_probability": float(result.probabilities[p].max())}
             if p == own[0]:
                 sweep = threshold_sweep(result.probabilities[p], gt, canon_post)
                 sweeps.append(sweep)
+                if strokes:
+                    width_oracles.append(fixed_width_oracle(gt))
                 record.update(best_threshold=float(THRESHOLDS[int(sweep.argmax())]), iou_at_best_threshold=float(sweep.max()))
                 entry = (-iou, len(per_image), Path(sample.image_path).name, image, gt, result.masks[p], result.probabilities[p])
                 (heapq.heappush if len(worst) < keep_worst else heapq.heappushpop)(worst, entry)  # keeps the lowest IoUs
@@ -132,8 +150,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         qa[own[0]].append(mask_measures(result.masks[own[0]]))
         if len(examples) < keep:
             examples.append((image, gt, {p: result.masks[p] for p in prompts}))
-    rows = [{"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, **m.compute(), **pixel[p].compute()}
-            for p, m in meters.items()]
+    rows = [{"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, **m.compute(), **pixel[p].compute(),
+             **centerline[p].compute()} for p, m in meters.items()]
     cross_rows = [
         {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, "mean_foreground_fraction": float(np.mean(v)) if v else float("nan")}
         for p, v in cross.items()
@@ -144,7 +162,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     ]
     worst = [(-e[0], *e[2:]) for e in sorted(worst, reverse=True)]
     canon_ious = [r["iou"] for r in per_image if r["prompt"] == own[0]]
-    room = {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": own[0], **headroom(sweeps, canon_ious)} if sweeps else None
+    room = {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": own[0], **headroom(sweeps, canon_ious, width_oracles)} if sweeps else None
     return SetResult(rows, cross_rows, qa_rows, image_scores, per_image, room, examples, worst, failures)
 
 
@@ -291,11 +309,25 @@ def render_markdown(report: dict) -> str:
                           ["split", "dataset", "masks", "components", "area fraction", "length px", "mean width px", "max width px"],
                           [[r["split"], r["dataset"], r["masks"], f"{r['components']:.2f}", f"{r['area_fraction']:.4f}",
                             f"{r['length_px']:.1f}", f"{r['mean_width_px']:.1f}", f"{r['max_width_px']:.1f}"] for r in report["qa_measures"]])
+    rows = [r for r in report["metrics"] if "centerline_F1" in r]
+    if rows:
+        lines += md_table(f"Centre-line agreement (width-insensitive; tolerance {rows[0]['centerline_tolerance']:g} of the shorter side)",
+                          ["split", "dataset", "prompt", "mIoU", "centre-line F1 (mean per image)", "centre-line precision",
+                           "centre-line recall"],
+                          [[r["split"], r["dataset"], r["prompt"], f"{r['mIoU']:.3f}", f"{r['centerline_F1']:.3f}",
+                            f"{r['centerline_precision']:.3f}", f"{r['centerline_recall']:.3f}"] for r in rows])
     if report.get("headroom"):
         lines += md_table("Headroom of thresholding (oracle diagnostics: they look at the scored ground truth; not results)",
                           ["split", "dataset", "prompt", "mIoU", "best single threshold", "its mIoU", "mIoU with the best threshold per image"],
                           [[r["split"], r["dataset"], r["prompt"], f"{r['mIoU']:.3f}", f"{r['best_single_threshold']:.2f}",
                             f"{r['mIoU_best_single_threshold']:.3f}", f"{r['mIoU_best_threshold_per_image']:.3f}"] for r in report["headroom"]])
+        rows = [r for r in report["headroom"] if "width_oracle_mIoU_best_single_width" in r]
+        lines += md_table("Label widths (oracle: the ground truth's own centre lines redrawn at one stroke width; not results)",
+                          ["split", "dataset", "best single half-width (of the shorter side)", "its mIoU",
+                           "mIoU with the best width per image"],
+                          [[r["split"], r["dataset"], f"{r['width_oracle_best_half_width']:g}",
+                            f"{r['width_oracle_mIoU_best_single_width']:.3f}", f"{r['width_oracle_mIoU_best_width_per_image']:.3f}"]
+                           for r in rows]) if rows else []
     m = report["model"]
     lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
               f"- files on disk: {m.get('file_size_mb', 'n/a')} MB"]

@@ -1,0 +1,113 @@
+"""An HTML page of a batch job's results, to look at and to hand on: ``OUT/report.html``.
+
+Built from what :func:`~drywallqa.engine.batch.predict_paths` leaves in its output folder
+(``results.json``, the mask PNGs and the original photos), so it also covers images an earlier,
+interrupted run finished and jobs run on Ray. Per image: a thumbnail with every prompt's mask tinted in
+its colour (``report_files/<stem>.jpg``) and the QA measures of each mask; photos with the largest
+findings first; a summary per prompt on top and the files that failed at the bottom.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PIL import Image
+
+from ..utils.image_io import ImageReadError, read_image, read_mask
+from ..viz import COLORS, overlay
+
+THUMB_SIZE = 360  # longest side of the thumbnails, px
+
+
+def _color(i: int) -> tuple:
+    return COLORS[i % len(COLORS)]
+
+
+def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
+    """Write the tinted thumbnail of one image; its path relative to ``out`` (None if the photo or a mask is gone)."""
+    try:
+        image = read_image(entry["image"])
+        for i, p in enumerate(prompts):
+            image = overlay(image, read_mask(out / entry["prompts"][p]["mask"]), _color(i))
+    except (ImageReadError, OSError, ValueError, KeyError):
+        return None
+    thumb = Image.fromarray(image)
+    thumb.thumbnail((THUMB_SIZE, THUMB_SIZE))
+    rel = Path("report_files") / f"{Path(entry['image']).stem}.jpg"  # stems are unique in one output folder
+    (out / rel).parent.mkdir(exist_ok=True)
+    thumb.save(out / rel, quality=85)
+    return rel.as_posix()
+
+
+def _length(m: dict) -> str:
+    return f"{m['length_mm']:.0f} mm" if "length_mm" in m else f"{m['length_px']:.0f} px"
+
+
+def _width(m: dict) -> str:
+    return f"{m['max_width_mm']:.1f} mm" if "max_width_mm" in m else f"{m['max_width_px']:.0f} px"
+
+
+def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") -> Path:
+    """Write ``out_dir/report.html`` (and its thumbnails) from ``out_dir/results.json``; returns its path.
+
+    Raises:
+        FileNotFoundError: ``out_dir`` holds no ``results.json`` (no batch job wrote there).
+    """
+    out = Path(out_dir)
+    results_path = out / "results.json"
+    if not results_path.is_file():
+        raise FileNotFoundError(f"{results_path}: not found; run `drywallqa predict ... --out {out}` first")
+    results = json.loads(results_path.read_text())
+    prompts, images = list(results["prompts"]), list(results["images"])
+    # the most affected photos first: the largest masked fraction over all prompts
+    images.sort(key=lambda e: (-max((m["area_fraction"] for m in e["prompts"].values()), default=0.0), e["image"]))
+
+    esc = html.escape
+    legend = " ".join(f'<span class="chip" style="background:rgb{_color(i)}"></span>{esc(p)}' for i, p in enumerate(prompts))
+    summary_rows = []
+    for p in prompts:
+        found = [e["prompts"][p] for e in images if e["prompts"][p]["components"] > 0]
+        total = (f"{sum(m['length_mm'] for m in found):.0f} mm" if found and "length_mm" in found[0]
+                 else f"{sum(m['length_px'] for m in found):.0f} px")
+        summary_rows.append(f"<tr><td>{esc(p)}</td><td>{len(found)} of {len(images)}</td><td>{total}</td></tr>")
+    rows = []
+    for e in images:
+        thumb = _thumbnail(e, prompts, out)
+        picture = f'<a href="{esc(thumb)}"><img src="{esc(thumb)}" alt=""></a>' if thumb else "<em>photo not readable</em>"
+        cells = []
+        for p in prompts:
+            m = e["prompts"][p]
+            cells.append(
+                f'<td><a href="{esc(m["mask"])}">{m["components"]} region(s)</a><br>{100 * m["area_fraction"]:.2f}% of the photo'
+                f"<br>length {_length(m)}, max width {_width(m)}</td>" if m["components"] else
+                f'<td class="none"><a href="{esc(m["mask"])}">nothing found</a></td>')
+        rows.append(f"<tr><td>{picture}<br><small>{esc(str(e['image']))}</small></td>{''.join(cells)}</tr>")
+    failed = "".join(f"<li>{esc(str(path))}: {esc(str(why))}</li>" for path, why in results.get("failed", []))
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 6px 10px; vertical-align: top; text-align: left; }}
+td.none {{ color: #888; }}
+img {{ max-width: {THUMB_SIZE}px; }}
+.chip {{ display: inline-block; width: 1em; height: 1em; margin: 0 .3em 0 1em; vertical-align: middle; }}
+</style></head><body>
+<h1>{esc(title)}</h1>
+<p>{len(images)} photos, {len(results.get("failed", []))} failed; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.
+Masks: {legend}</p>
+<table><tr><th>prompt</th><th>photos with a finding</th><th>total length</th></tr>{''.join(summary_rows)}</table>
+<table><tr><th>photo</th>{''.join(f'<th>{esc(p)}</th>' for p in prompts)}</tr>
+{''.join(rows)}
+</table>
+{f'<h2>Files that failed</h2><ul>{failed}</ul>' if failed else ''}
+</body></html>
+"""
+    path = out / "report.html"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path

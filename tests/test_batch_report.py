@@ -1,0 +1,63 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from drywallqa.engine.batch_report import THUMB_SIZE, write_batch_report
+from drywallqa.measures import mask_measures
+
+
+def _job(tmp_path, mm_per_px=None):
+    """A batch output folder by hand: two photos with known masks, one failed file."""
+    out = tmp_path / "out"
+    out.mkdir()
+    prompts = ["segment crack", "segment <taping> area"]
+    entries = []
+    for stem, crack_rows in (("small", 2), ("large", 40)):
+        image = np.full((200, 400, 3), 128, np.uint8)
+        Image.fromarray(image).save(tmp_path / f"{stem}.jpg")
+        entry = {"image": str(tmp_path / f"{stem}.jpg"), "height": 200, "width": 400, "prompts": {}}
+        for p, slug in zip(prompts, ("segment_crack", "segment_taping_area")):
+            mask = np.zeros((200, 400), bool)
+            if slug == "segment_crack":
+                mask[100:100 + crack_rows, 20:380] = True
+            Image.fromarray(mask.astype(np.uint8) * 255).save(out / f"{stem}__{slug}.png")
+            entry["prompts"][p] = {"mask": f"{stem}__{slug}.png", **mask_measures(mask, mm_per_px)}
+        entries.append(entry)
+    failed = [[str(tmp_path / "bad<1>.jpg"), "not a readable image"]]
+    (out / "results.json").write_text(json.dumps({"prompts": prompts, "images": entries, "failed": failed}))
+    return out
+
+
+def test_report_lists_every_photo_most_affected_first_with_thumbnails(tmp_path):
+    out = _job(tmp_path)
+    page = write_batch_report(out).read_text()
+    assert page.index("large.jpg") < page.index("small.jpg")        # 40 rows of crack before 2
+    assert "segment &lt;taping&gt; area" in page and "<taping>" not in page  # prompts and names are escaped
+    assert "bad&lt;1&gt;.jpg: not a readable image" in page
+    assert "2 of 2" in page and "0 of 2" in page                      # photos with a finding, per prompt
+    assert page.count("nothing found") == 2
+    for stem in ("large", "small"):
+        thumb = Image.open(out / "report_files" / f"{stem}.jpg")
+        assert max(thumb.size) == THUMB_SIZE and thumb.size == (THUMB_SIZE, THUMB_SIZE // 2)
+        assert f'src="report_files/{stem}.jpg"' in page
+    # the crack is tinted in the first prompt's colour (red) in the thumbnail
+    pixel = np.asarray(Image.open(out / "report_files" / "large.jpg"))[int(0.6 * THUMB_SIZE // 2), THUMB_SIZE // 2]
+    assert pixel[0] > pixel[1] + 40
+
+
+def test_report_uses_millimetres_when_the_job_had_a_scale_and_needs_results(tmp_path):
+    out = _job(tmp_path, mm_per_px=0.5)
+    page = write_batch_report(out).read_text()
+    assert "length 161 mm, max width 19.5 mm" in page                 # the 40-px band's skeleton at 0.5 mm/px
+    assert "<td>341 mm</td>" in page                                  # total crack length of both photos
+    with pytest.raises(FileNotFoundError, match="results.json"):
+        write_batch_report(tmp_path / "nothing_here")
+
+
+def test_report_survives_a_photo_that_is_gone(tmp_path):
+    out = _job(tmp_path)
+    (tmp_path / "small.jpg").unlink()
+    page = write_batch_report(out).read_text()
+    assert "photo not readable" in page and "large.jpg" in page
