@@ -227,6 +227,9 @@ def predict(
     overlay: bool = typer.Option(False, "--overlay", help="Also write overlays and a grid PNG."),
     report: bool = typer.Option(True, "--report/--no-report",
                                 help="Write OUT/report.html: a thumbnail with the masks and the QA measures of every photo."),
+    coco: Optional[str] = typer.Option(
+        None, help="Also write OUT/predictions.coco.json (one category per prompt) to correct in an annotation tool: "
+                   "polygon or rle."),
     threshold: Optional[float] = typer.Option(None, help="One threshold for every prompt, instead of the model's validated per-prompt thresholds."),
     model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
@@ -247,6 +250,10 @@ def predict(
         prompts = validate_prompts(prompt)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--prompt")
+    from .data.coco_export import SEGMENTATION_FORMATS, write_coco_predictions
+
+    if coco is not None and coco not in SEGMENTATION_FORMATS:
+        raise typer.BadParameter(f"one of {', '.join(SEGMENTATION_FORMATS)}", param_hint="--coco")
     if engine == "ray":
         from .engine.batch import predict_paths_ray
 
@@ -264,6 +271,8 @@ def predict(
         from .engine.batch_report import write_batch_report
 
         console.print(f"report: {write_batch_report(out)}")
+    if coco:
+        console.print(f"COCO file for annotation tools: {write_coco_predictions(out, coco)}")
     for path, reason in summary.failed:
         console.print(f"[red]failed[/red] {path}: {reason}")
     if not summary.ok:

@@ -24,8 +24,12 @@ def rasterize_annotations(
     for ann in annotations:
         seg = ann.get("segmentation") or []
         polygons = []
-        if isinstance(seg, dict):  # RLE
-            rle = seg if isinstance(seg.get("counts"), bytes) else mask_utils.frPyObjects(seg, height, width)
+        if isinstance(seg, dict):  # RLE: uncompressed (counts a list) or compressed (a string in JSON files)
+            counts = seg.get("counts")
+            if isinstance(counts, list):
+                rle = mask_utils.frPyObjects(seg, height, width)
+            else:
+                rle = {"size": seg["size"], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
             mask |= mask_utils.decode(rle).astype(bool)
             continue
         for poly in seg:

@@ -1,0 +1,90 @@
+"""Predicted masks -> a COCO file, for correcting them in an annotation tool (CVAT, Roboflow, Label Studio)
+and training on the result: pre-labelling.
+
+One category per prompt, one annotation per connected region of each mask. Segmentations are polygons
+(what annotation tools edit; holes inside a region are filled) or RLE (exact). Polygons are traced on the
+mask at twice its resolution, so they rasterise back (``pycocotools``, as
+:func:`~drywallqa.data.coco.rasterize_annotations` does) to the same pixels, thin cracks included.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from ..utils.image_io import ImageReadError, read_mask
+
+SEGMENTATION_FORMATS = ("polygon", "rle")
+
+
+def region_polygons(region: np.ndarray) -> list[list[float]]:
+    """Outer outlines of an ``(H, W)`` bool mask as COCO polygons ``[x1, y1, x2, y2, ...]`` (holes filled)."""
+    big = cv2.resize(region.astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(big, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [(c.reshape(-1, 2).astype(np.float64) / 2).round(2).ravel().tolist() for c in contours if len(c) >= 3]
+
+
+def mask_annotations(mask: np.ndarray, segmentation: str = "polygon", min_area_px: int = 1) -> list[dict]:
+    """One COCO annotation body (``segmentation``, ``area``, ``bbox``, ``iscrowd``) per 8-connected region
+    of at least ``min_area_px`` pixels of an ``(H, W)`` bool mask."""
+    if segmentation not in SEGMENTATION_FORMATS:
+        raise ValueError(f"segmentation must be one of {SEGMENTATION_FORMATS}, got {segmentation!r}")
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if area < min_area_px:
+            continue
+        region = labels == i
+        if segmentation == "rle":
+            rle = mask_utils.encode(np.asfortranarray(region.astype(np.uint8)))
+            seg = {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+        else:
+            seg = region_polygons(region)
+        out.append({"segmentation": seg, "area": area, "bbox": [x, y, w, h], "iscrowd": 0})
+    return out
+
+
+def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", path: str | Path | None = None,
+                           min_area_px: int = 1) -> Path:
+    """Write the masks of a batch job (``out_dir/results.json`` and its mask PNGs) as one COCO file.
+
+    ``file_name`` of each image is its base name (annotation tools match photos by name); the full path
+    is kept under ``path``. Returns the file written (default ``out_dir/predictions.coco.json``).
+
+    Raises:
+        FileNotFoundError: ``out_dir`` holds no ``results.json``.
+        ValueError: an unknown ``segmentation`` format.
+    """
+    if segmentation not in SEGMENTATION_FORMATS:
+        raise ValueError(f"segmentation must be one of {SEGMENTATION_FORMATS}, got {segmentation!r}")
+    out = Path(out_dir)
+    results_path = out / "results.json"
+    if not results_path.is_file():
+        raise FileNotFoundError(f"{results_path}: not found; run `drywallqa predict ... --out {out}` first")
+    results = json.loads(results_path.read_text())
+    categories = [{"id": i + 1, "name": p, "supercategory": "prompt"} for i, p in enumerate(results["prompts"])]
+    images, annotations, skipped = [], [], []
+    for image_id, entry in enumerate(sorted(results["images"], key=lambda e: e["image"]), start=1):
+        images.append({"id": image_id, "file_name": Path(entry["image"]).name, "width": entry["width"],
+                       "height": entry["height"], "path": entry["image"]})
+        for category in categories:
+            mask_file = out / entry["prompts"][category["name"]]["mask"]
+            try:
+                mask = read_mask(mask_file)
+            except (ImageReadError, OSError) as exc:
+                skipped.append(f"{mask_file}: {exc}")
+                continue
+            for body in mask_annotations(mask, segmentation, min_area_px):
+                annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category["id"], **body})
+    coco = {"info": {"description": "drywallqa predictions", "segmentation": segmentation, "masks_not_read": skipped},
+            "images": images, "categories": categories, "annotations": annotations}
+    target = Path(path) if path else out / "predictions.coco.json"
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(coco))
+    tmp.replace(target)
+    return target

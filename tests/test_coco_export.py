@@ -1,0 +1,109 @@
+"""Predicted masks -> COCO for annotation tools, and back: the file reads as a dataset with the same masks."""
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from pycocotools.coco import COCO
+from scipy.ndimage import binary_fill_holes
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.data import registry
+from drywallqa.data.coco import rasterize_annotations
+from drywallqa.data.coco_export import mask_annotations, write_coco_predictions
+from drywallqa.data.sample import load_split
+from drywallqa.engine.batch import predict_paths
+from drywallqa.utils.image_io import read_mask
+
+
+def crack_like_mask():
+    """Hairlines 1-3 px wide (straight and diagonal), a blob with a hole, a single pixel."""
+    m = np.zeros((120, 160), np.uint8)
+    cv2.line(m, (5, 5), (150, 100), 1, 1)
+    cv2.line(m, (10, 110), (150, 80), 1, 3)
+    cv2.circle(m, (40, 60), 12, 1, -1)
+    cv2.circle(m, (40, 60), 4, 0, -1)
+    m[2, 158] = 1
+    return m.astype(bool)
+
+
+@pytest.mark.parametrize("segmentation", ["polygon", "rle"])
+def test_regions_rasterise_back_to_the_same_pixels(segmentation):
+    mask = crack_like_mask()
+    anns = mask_annotations(mask, segmentation)
+    n_regions = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
+    assert len(anns) == n_regions
+    back, problems = rasterize_annotations(anns, *mask.shape)
+    assert not problems
+    if segmentation == "rle":
+        np.testing.assert_array_equal(back, mask)                 # exact
+    else:
+        np.testing.assert_array_equal(back, binary_fill_holes(mask))  # exact but for the filled hole
+        assert back[60, 40] and not mask[60, 40]
+    assert sum(a["area"] for a in anns) == int(mask.sum())
+    assert min(a["area"] for a in anns) == 1                       # the lone pixel is kept ...
+    assert len(mask_annotations(mask, segmentation, min_area_px=2)) == n_regions - 1  # ... unless too small
+    with pytest.raises(ValueError, match="segmentation"):
+        mask_annotations(mask, "bitmap")
+
+
+def test_batch_job_to_coco_and_back_to_a_dataset(tiny_model_dir, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i, size in enumerate([(48, 64), (64, 40), (50, 50)]):
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(photos / f"wall_{i}.jpg")
+    out = tmp_path / "out"
+    prompts = ["segment crack", "segment taping area"]
+    predict_paths(Segmenter.load(tiny_model_dir), [photos], prompts, out, threshold=0.5, progress=False)
+    path = write_coco_predictions(out)
+    coco = COCO(str(path))
+    assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == prompts
+    results = json.loads((out / "results.json").read_text())
+    assert sum(m["components"] for e in results["images"] for m in e["prompts"].values()) == len(coco.getAnnIds()) > 0
+    for img in coco.loadImgs(coco.getImgIds()):
+        entry = next(e for e in results["images"] if e["image"] == img["path"])
+        assert img["file_name"] == img["path"].split("/")[-1] and (img["height"], img["width"]) == (entry["height"], entry["width"])
+        for cat in coco.getCatIds():
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=img["id"], catIds=cat))
+            got = np.zeros((img["height"], img["width"]), bool)
+            for a in anns:
+                got |= coco.annToMask(a).astype(bool)
+            want = read_mask(out / entry["prompts"][prompts[cat - 1]]["mask"])
+            assert (got == want).mean() > 0.99 and not (want & ~got).any()  # polygons fill holes, never lose pixels
+    # corrected (here: unchanged) pre-labels as a training set: photos + _annotations.coco.json, declared in YAML
+    one = tmp_path / "one_prompt"
+    predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], one, threshold=0.5, progress=False)
+    labelled = tmp_path / "my_walls" / "train"
+    shutil.copytree(photos, labelled)
+    write_coco_predictions(one, "rle", path=labelled / "_annotations.coco.json")
+    decl = tmp_path / "my_walls.yaml"
+    decl.write_text(yaml.safe_dump({"name": "my_walls_coco", "folder": "my_walls", "prompts": ["segment crack"]}))
+    try:
+        samples, problems = load_split(str(decl), "train")
+        assert len(samples) == 3 and not problems
+        for s in samples:
+            np.testing.assert_array_equal(s.load_mask(), read_mask(one / f"{s.image_path.stem}__segment_crack.png"))
+    finally:
+        registry.DATASETS.remove("my_walls_coco")
+
+
+def test_cli_coco_option(tiny_model_dir, tmp_path):
+    photo = tmp_path / "a.jpg"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(photo)
+    runner = CliRunner()
+    base = ["predict", str(photo), "--prompt", "segment crack", "--model-path", str(tiny_model_dir)]
+    bad = runner.invoke(app, base + ["--out", str(tmp_path / "o1"), "--coco", "bitmap"])
+    assert bad.exit_code == 2 and "--coco" in bad.output
+    ok = runner.invoke(app, base + ["--out", str(tmp_path / "o2"), "--coco", "rle", "--no-report"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads((tmp_path / "o2" / "predictions.coco.json").read_text())["info"]["segmentation"] == "rle"
+    assert not (tmp_path / "o2" / "report.html").exists()
+    with pytest.raises(FileNotFoundError, match="results.json"):
+        write_coco_predictions(tmp_path / "empty")
