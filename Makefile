@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test browser-deps benchmark load-test clean
+.PHONY: demo test browser-deps benchmark large-photos load-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(STAMP) browser-deps
 # (needs ../shared/datasets); writes out/benchmark/report.{json,md}, examples.png and bar.md.
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmark.py --out out/benchmark
+
+# Large photos: whole-photo vs tiled prediction on 1920 px mosaics of published valid photos.
+large-photos: $(STAMP)
+	$(BIN)/python benchmarks/large_photos.py --out out/large_photos
 
 # Bounded load test of the HTTP API on loopback: 2,000 requests, 8 at a time.
 load-test: $(STAMP)

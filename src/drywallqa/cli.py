@@ -153,22 +153,29 @@ MODEL_HELP = ("Model type (film_unet, clipseg, ...): with --model-path of a dire
               "model (a Hugging Face save_pretrained folder), wrap that model. Default: read from --model-path.")
 
 
-def _load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Optional[float] = None) -> dict:
-    """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --min-confidence."""
+def _load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Optional[float] = None,
+                 tile: Optional[int] = None) -> dict:
+    """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --min-confidence / --tile."""
     if runtime not in ("torch", "onnx"):
         raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
+    if tile is not None and tile < 32:
+        raise typer.BadParameter("a tile needs at least 32 px", param_hint="--tile")
+    tiling = {"tile": tile} if tile else {}
     if model == "zeroshot":  # --model-path: its YAML config (default: hub models)
-        return {"backend": "zeroshot"}
+        return {"backend": "zeroshot", **tiling}
     if runtime == "onnx":
-        return {"backend": "onnx"}
-    return {"model": model, "min_confidence": min_confidence}
+        return {"backend": "onnx", **tiling}
+    return {"model": model, "min_confidence": min_confidence, **tiling}
+
+
+TILE_HELP = "Predict photos larger than this many pixels on overlapping tiles of this size (large phone photos)."
 
 
 def _load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: str = "torch",
-                    min_confidence: Optional[float] = None):
+                    min_confidence: Optional[float] = None, tile: Optional[int] = None):
     from .engine.predictor import Segmenter
 
-    kwargs = _load_kwargs(model, runtime, min_confidence)
+    kwargs = _load_kwargs(model, runtime, min_confidence, tile)
     try:
         return Segmenter.load(model_path, **kwargs)
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
@@ -200,12 +207,13 @@ def evaluate(
     datasets_dir: Optional[Path] = typer.Option(None),
     limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs)."),
     speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
+    tile: Optional[int] = typer.Option(None, help=TILE_HELP),
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports."""
     from .engine.evaluator import evaluate as run
     from .engine.predictor import default_model_dir
 
-    seg = _load_segmenter(model_path, model, runtime)
+    seg = _load_segmenter(model_path, model, runtime, tile=tile)
     which = tuple(s.strip() for s in splits.split(","))
     try:
         report = run(seg, out, datasets=tuple(_dataset_names(dataset)), which=which, splits_dir=splits_dir,
@@ -240,6 +248,7 @@ def predict(
     engine: str = typer.Option("local", help="local, or ray (Ray Data; a local Ray instance unless RAY_ADDRESS is set)."),
     min_confidence: Optional[float] = typer.Option(
         None, help="Empty the masks whose model confidence (SAM's predicted IoU, for --model sam-text) is lower."),
+    tile: Optional[int] = typer.Option(None, help=TILE_HELP),
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, and report.html."""
@@ -257,10 +266,10 @@ def predict(
     if engine == "ray":
         from .engine.batch import predict_paths_ray
 
-        summary = predict_paths_ray(model_path, paths, prompts, out, load_kwargs=_load_kwargs(model, runtime, min_confidence),
+        summary = predict_paths_ray(model_path, paths, prompts, out, load_kwargs=_load_kwargs(model, runtime, min_confidence, tile),
                                     workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px)
     elif engine == "local":
-        seg = _load_segmenter(model_path, model, runtime, min_confidence)
+        seg = _load_segmenter(model_path, model, runtime, min_confidence, tile)
         summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
                                 mm_per_px=mm_per_px, overwrite=overwrite, workers=workers)
     else:
@@ -333,13 +342,14 @@ def serve(
     runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
     max_upload_mb: float = typer.Option(20.0, help="Larger uploads are answered 413."),
     max_concurrency: int = typer.Option(2, help="Requests segmented at once; more are answered 429."),
+    tile: Optional[int] = typer.Option(None, help=TILE_HELP),
 ):
     """HTTP API (POST /v1/segment, GET /v1/models, GET /healthz, /docs) and a web page at /."""
     import uvicorn
 
     from .serve import ServeConfig, create_app
 
-    seg = _load_segmenter(model_path, model, runtime)
+    seg = _load_segmenter(model_path, model, runtime, tile=tile)
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, model or "embedded", max_upload_mb,
                                   max_concurrency), seg)
     uvicorn.run(app_, host=host, port=port)

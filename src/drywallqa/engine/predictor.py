@@ -67,16 +67,24 @@ class Segmenter:
     threshold: float = 0.5
 
     @classmethod
-    def load(cls, path: str | Path | None = None, backend: str = "embedded", **kwargs) -> "Segmenter":
+    def load(cls, path: str | Path | None = None, backend: str = "embedded", tile: int | None = None,
+             tile_overlap: float = 0.25, **kwargs) -> "Segmenter":
         """Load a backend (default: the embedded model; ``path=None`` -> the shipped weights).
 
         ``model="clipseg"`` (etc.) with a ``path`` that is not a drywallqa model directory wraps that
-        registered model around it, e.g. a Hugging Face ``save_pretrained`` directory or hub id."""
+        registered model around it, e.g. a Hugging Face ``save_pretrained`` directory or hub id.
+        ``tile``: predict photos larger than this many pixels tile by tile
+        (:class:`~drywallqa.engine.tiling.TiledSegmenter`)."""
         if backend not in BACKENDS and backend in LAZY_BACKENDS:
             import importlib
 
             importlib.import_module(LAZY_BACKENDS[backend])
-        return BACKENDS.get(backend).from_path(path, **kwargs)
+        segmenter = BACKENDS.get(backend).from_path(path, **kwargs)
+        if tile:
+            from .tiling import TiledSegmenter
+
+            segmenter = TiledSegmenter(segmenter, tile, tile_overlap)
+        return segmenter
 
     def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:  # pragma: no cover
         """Image (path, PIL image or ``(H, W[, C])`` array) and prompts -> masks and probabilities."""

@@ -1,0 +1,97 @@
+"""Large photos: the shipped model on whole photos vs tile by tile (``Segmenter.load(tile=...)``).
+
+    python benchmarks/large_photos.py --out out/large_photos [--grid 3] [--tile 640] [--limit N]
+
+A large photo of a wall is simulated by a mosaic of ``grid`` x ``grid`` published valid photos (640 px
+each, so 1920x1920 for a grid of 3) with the mosaic of their ground truths: every crack keeps the scale
+it had in the dataset, as in a high-resolution photo of a larger stretch of wall. Scores the canonical
+prompt of each dataset (mIoU, centre-line F1 as in ``drywallqa evaluate``) and the median seconds per
+mosaic (2 threads), and writes ``large_photos.json``, ``large_photos.md`` and ``large_photos.png`` (the
+first mosaic of each dataset: input | ground truth | one column per mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from drywallqa import Segmenter
+from drywallqa.data.registry import get_dataset_config
+from drywallqa.data.sample import load_split
+from drywallqa.metrics import CenterlineMeter, SegmentationMeter
+from drywallqa.utils.image_io import read_image
+from drywallqa.viz import grid, overlay
+
+
+def mosaics(dataset: str, grid: int, side: int = 640, limit: int | None = None):
+    """Yield ``(image, gt)`` mosaics of ``grid`` x ``grid`` published valid photos, each resized to ``side``."""
+    samples, _ = load_split(dataset, "valid")
+    n = len(samples) // grid**2
+    for k in range(min(n, limit) if limit else n):
+        tiles = samples[k * grid**2:(k + 1) * grid**2]
+        image = np.zeros((grid * side, grid * side, 3), np.uint8)
+        gt = np.zeros((grid * side, grid * side), bool)
+        for i, s in enumerate(tiles):
+            y, x = (i // grid) * side, (i % grid) * side
+            image[y:y + side, x:x + side] = cv2.resize(read_image(s.image_path), (side, side), interpolation=cv2.INTER_AREA)
+            gt[y:y + side, x:x + side] = cv2.resize(s.load_mask().astype(np.uint8), (side, side),
+                                                    interpolation=cv2.INTER_NEAREST).astype(bool)
+        yield image, gt
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("out/large_photos"))
+    ap.add_argument("--grid", type=int, default=3)
+    ap.add_argument("--tile", type=int, default=640)
+    ap.add_argument("--overlap", type=float, default=0.25)
+    ap.add_argument("--limit", type=int, default=None, help="mosaics per dataset (smoke runs only)")
+    ap.add_argument("--model-path", type=Path, default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    whole = Segmenter.load(args.model_path)
+    modes = {"whole photo": whole, f"tiles of {args.tile} px": Segmenter.load(args.model_path, tile=args.tile,
+                                                                               tile_overlap=args.overlap)}
+    rows, pictures = [], []
+    for dataset in ("cracks", "taping"):
+        prompt = get_dataset_config(dataset).canonical_prompt
+        meters = {m: (SegmentationMeter(), CenterlineMeter(), []) for m in modes}
+        for k, (image, gt) in enumerate(tqdm(list(mosaics(dataset, args.grid, limit=args.limit)), desc=dataset)):
+            if k == 0:
+                pictures.append([image, overlay(image, gt, (0, 255, 0))])
+            for mode, seg in modes.items():
+                t0 = time.perf_counter()
+                mask = seg.predict(image, [prompt]).masks[prompt]
+                meters[mode][2].append(time.perf_counter() - t0)
+                meters[mode][0].update(mask, gt)
+                meters[mode][1].update(mask, gt)
+                if k == 0:
+                    pictures[-1].append(overlay(image, mask))
+        for mode, (iou, cl, secs) in meters.items():
+            rows.append({"dataset": dataset, "prompt": prompt, "mode": mode, **iou.compute(),
+                         "centerline_F1": cl.compute()["centerline_F1"], "median_s_per_photo": statistics.median(secs)})
+    side = 640 * args.grid
+    report = {"mosaic": f"{args.grid}x{args.grid} published valid photos of 640 px = {side}x{side}", "tile": args.tile,
+              "overlap": args.overlap, "threads": 2, "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "large_photos.json").write_text(json.dumps(report, indent=2))
+    md = [f"# Large photos ({report['mosaic']}, 2 threads)", "",
+          "| dataset | prompt | mode | photos | mIoU | mDice | centre-line F1 | median s per photo |", "|---|---|---|---|---|---|---|---|"]
+    md += [f"| {r['dataset']} | {r['prompt']} | {r['mode']} | {r['images']} | {r['mIoU']:.3f} | {r['mDice']:.3f} | "
+           f"{r['centerline_F1']:.3f} | {r['median_s_per_photo']:.2f} |" for r in rows]
+    (args.out / "large_photos.md").write_text("\n".join(md) + "\n")
+    grid(pictures, ["input", "ground truth", *modes], args.out / "large_photos.png", cell=360,
+         row_labels=[get_dataset_config(d).canonical_prompt for d in ("cracks", "taping")])
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Tiled prediction for large photos: any backend, run on overlapping square tiles, stitched at full size.
+
+A model sees its whole input at a fixed size (448 px for the shipped one), so a 4000x3000 phone photo of a
+whole wall shrinks ninefold and a 5-px crack vanishes. :class:`TiledSegmenter` cuts the photo into
+overlapping ``tile`` x ``tile`` crops, asks the wrapped segmenter for every prompt's probabilities on each
+(the image encoded once per tile, each prompt decoded on it), blends the crops with weights that fall off
+towards tile edges that lie inside the photo, and only then thresholds and post-processes the full-size
+map with the wrapped segmenter's own per-prompt thresholds and post-processing (so boxes span tiles).
+
+    seg = Segmenter.load(tile=640)                  # or TiledSegmenter(Segmenter.load(), tile=640)
+    seg.predict("wall_4000x3000.jpg", ["segment crack"])
+
+Pick ``tile`` so that one tile shows about as much wall as one training photo did.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..postprocess import apply_postprocess
+from ..utils.image_io import to_rgb_array
+from .predictor import SegmentationResult, Segmenter, validate_prompts
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of side ``tile`` covering ``0..length`` with at least ``overlap`` px shared
+    between neighbours; first at 0, last ending at ``length`` (one tile when ``length <= tile``)."""
+    if length <= tile:
+        return [0]
+    n = math.ceil((length - tile) / (tile - overlap)) + 1
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+
+def edge_weights(length: int, ramp: int, fade_start: bool, fade_end: bool) -> np.ndarray:
+    """``(length,)`` weights in (0, 1]: rising over ``ramp`` px at a faded start, falling at a faded end."""
+    w = np.ones(length, np.float32)
+    if ramp > 0:
+        rise = (np.arange(length, dtype=np.float32) + 1) / (ramp + 1)
+        if fade_start:
+            w = np.minimum(w, rise)
+        if fade_end:
+            w = np.minimum(w, rise[::-1])
+    return w
+
+
+class TiledSegmenter(Segmenter):
+    """Wraps a :class:`Segmenter`; photos larger than ``tile`` (either side) are predicted tile by tile.
+
+    Args:
+        inner: the segmenter that predicts each tile.
+        tile: tile side in the photo's pixels (>= 32).
+        overlap: fraction of ``tile`` that neighbouring tiles share (0 <= overlap < 0.9).
+    """
+
+    def __init__(self, inner: Segmenter, tile: int, overlap: float = 0.25):
+        if int(tile) < 32:
+            raise ValueError(f"tile must be at least 32 px, got {tile}")
+        if not 0 <= overlap < 0.9:
+            raise ValueError(f"tile overlap must be in [0, 0.9), got {overlap}")
+        self.inner, self.tile, self.overlap = inner, int(tile), float(overlap)
+
+    def __getattr__(self, name):  # threshold, postprocess, metadata, num_parameters ... of the wrapped model
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
+        if threshold is not None:
+            return float(threshold)
+        own = getattr(self.inner, "threshold_for", None)
+        return own(prompt) if own else float(getattr(self.inner, "threshold", 0.5))
+
+    def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
+        prompts = validate_prompts(prompts)
+        t0 = time.perf_counter()
+        rgb = to_rgb_array(image)
+        h, w = rgb.shape[:2]
+        if max(h, w) <= self.tile:
+            return self.inner.predict(rgb, prompts, threshold)
+        overlap_px = int(round(self.overlap * self.tile))
+        ys, xs = tile_starts(h, self.tile, overlap_px), tile_starts(w, self.tile, overlap_px)
+        total = np.zeros((len(prompts), h, w), np.float32)
+        weight = np.zeros((h, w), np.float32)
+        scores: dict[str, list] = {}
+        for y in ys:
+            for x in xs:
+                th, tw = min(self.tile, h - y), min(self.tile, w - x)
+                part = self.inner.predict(rgb[y:y + th, x:x + tw], prompts, threshold)
+                wy = edge_weights(th, overlap_px, y > 0, y + th < h)
+                wx = edge_weights(tw, overlap_px, x > 0, x + tw < w)
+                win = wy[:, None] * wx[None, :]
+                for i, p in enumerate(prompts):
+                    total[i, y:y + th, x:x + tw] += win * part.probabilities[p]
+                    if p in part.scores:
+                        scores.setdefault(p, []).append(part.scores[p])
+                weight[y:y + th, x:x + tw] += win
+        probs = total / weight[None]
+        post = getattr(self.inner, "postprocess", {}) or {}
+        masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), post.get(p)) for i, p in enumerate(prompts)}
+        timings = {"total_ms": 1e3 * (time.perf_counter() - t0), "tiles": len(ys) * len(xs)}
+        return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
+                                  timings_ms=timings, scores={p: float(np.mean(v)) for p, v in scores.items()})

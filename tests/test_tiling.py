@@ -1,0 +1,78 @@
+"""Tiled prediction of large photos: tiles cover the photo, stitching is seamless, thresholds and
+post-processing act on the whole map."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.engine.predictor import SegmentationResult
+from drywallqa.engine.tiling import TiledSegmenter, edge_weights, tile_starts
+
+
+class PixelwiseSegmenter(Segmenter):
+    """A stand-in model whose probability is a function of each pixel alone (red channel / 255), so a
+    seamless stitch must give exactly the untiled map. Records the tile sizes it was asked for."""
+
+    threshold = 0.5
+
+    def __init__(self, postprocess=None):
+        self.postprocess = postprocess or {}
+        self.seen = []
+
+    def threshold_for(self, prompt, threshold=None):
+        return threshold if threshold is not None else {"segment crack": 0.3}.get(prompt, self.threshold)
+
+    def predict(self, image, prompts, threshold=None):
+        self.seen.append(image.shape[:2])
+        prob = image[..., 0].astype(np.float32) / 255
+        return SegmentationResult(masks={p: prob > 0.5 for p in prompts}, probabilities={p: prob for p in prompts})
+
+
+@pytest.mark.parametrize("length,tile,overlap", [(100, 100, 10), (1000, 256, 64), (513, 512, 128), (4000, 640, 160)])
+def test_tiles_cover_the_photo_with_the_overlap(length, tile, overlap):
+    starts = tile_starts(length, tile, overlap)
+    assert starts[0] == 0 and starts[-1] + min(tile, length) == length
+    assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))  # neighbours share >= overlap px
+    assert all(b > a for a, b in zip(starts, starts[1:]))
+    w = edge_weights(tile, overlap, True, True)
+    assert w.min() > 0 and w.max() == 1 and w[0] < w[overlap] and w[-1] < w[-overlap - 1]
+    assert (edge_weights(tile, overlap, False, False) == 1).all()
+
+
+def test_stitching_is_seamless_and_thresholds_act_on_the_whole_map():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (300, 410, 3), dtype=np.uint8)
+    inner = PixelwiseSegmenter()
+    tiled = TiledSegmenter(inner, tile=128, overlap=0.25)
+    res = tiled.predict(image, ["segment crack", "segment other"])
+    want = image[..., 0].astype(np.float32) / 255
+    np.testing.assert_allclose(res.probabilities["segment crack"], want, atol=1e-6)
+    np.testing.assert_array_equal(res.masks["segment crack"], want > 0.3)   # the inner model's per-prompt threshold
+    np.testing.assert_array_equal(res.masks["segment other"], want > 0.5)
+    assert res.timings_ms["tiles"] == len(inner.seen) == 3 * 4 and max(max(s) for s in inner.seen) <= 128
+    assert tiled.threshold == 0.5                                            # attributes come from the wrapped model
+    small = tiled.predict(image[:100, :120], ["segment crack"])              # no larger than a tile: passed through
+    assert inner.seen[-1] == (100, 120) and "tiles" not in small.timings_ms
+
+
+def test_post_processing_spans_tiles():
+    image = np.zeros((200, 300, 3), np.uint8)
+    image[40:160, 30:270, 0] = 255                     # one bright region across every tile
+    image[90:110, 100:200, 0] = 0                      # with a hole that boxes fill
+    tiled = TiledSegmenter(PixelwiseSegmenter({"segment crack": {"name": "boxes"}}), tile=96, overlap=0.25)
+    mask = tiled.predict(image, ["segment crack"]).masks["segment crack"]
+    assert mask[40:160, 30:270].all() and mask.sum() == 120 * 240
+
+
+def test_load_with_tile_wraps_the_model_and_the_cli_checks_the_size(tiny_model_dir, tmp_path):
+    seg = Segmenter.load(tiny_model_dir, tile=64)
+    assert isinstance(seg, TiledSegmenter) and seg.num_parameters() > 0
+    res = seg.predict(np.random.default_rng(0).integers(0, 255, (150, 200, 3), dtype=np.uint8), ["segment crack"])
+    assert res.masks["segment crack"].shape == (150, 200) and res.timings_ms["tiles"] == 3 * 4
+    with pytest.raises(ValueError, match="tile"):
+        TiledSegmenter(seg.inner, tile=8)
+    out = CliRunner().invoke(app, ["predict", str(tmp_path), "--prompt", "segment crack", "--out", str(tmp_path / "o"),
+                                   "--model-path", str(tiny_model_dir), "--tile", "16"])
+    assert out.exit_code == 2 and "--tile" in out.output
