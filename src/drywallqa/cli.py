@@ -44,17 +44,22 @@ def data_stats(
     dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
     datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default ../shared/datasets)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the statistics to this JSON file."),
+    preview_dir: Optional[Path] = typer.Option(
+        None, "--preview", help="Also save <dataset>_preview.png here: 12 random photos beside their ground truth."),
 ):
-    """Counts, mask coverage, source-photo groups and near-duplicates across splits."""
-    from .data.stats import dataset_stats
+    """Counts, mask coverage, label stroke widths, source-photo groups and near-duplicates across splits."""
+    from .data.stats import dataset_stats, preview
 
-    all_stats = [dataset_stats(d, datasets_dir) for d in _dataset_names(dataset)]
+    names = _dataset_names(dataset)
+    all_stats = [dataset_stats(d, datasets_dir) for d in names]
     for st in all_stats:
         t = Table(title=f"{st['dataset']}")
-        for col in ("split", "images", "empty masks", "mean mask coverage", "source groups"):
+        for col in ("split", "images", "empty masks", "mean mask coverage", "source groups", "stroke width px (p10/median/p90)"):
             t.add_column(col)
         for sp, v in st["splits"].items():
-            t.add_row(sp, str(v["images"]), str(v["empty_masks"]), f"{v['mean_mask_coverage']:.3f}", str(v["source_groups"]))
+            w = v.get("stroke_width_px")
+            t.add_row(sp, str(v["images"]), str(v["empty_masks"]), f"{v['mean_mask_coverage']:.3f}", str(v["source_groups"]),
+                      f"{w['p10']:.1f} / {w['median']:.1f} / {w['p90']:.1f}" if w else "-")
         console.print(t)
         console.print(f"source groups shared between splits: {st['source_groups_shared_between_splits']}")
         console.print(f"near-duplicate pairs across splits: {st['near_duplicate_pairs_across_splits']}")
@@ -62,6 +67,11 @@ def data_stats(
             console.print(f"[yellow]{len(st['problems'])} problems[/yellow]: " + "; ".join(st["problems"][:10]))
     if json_out:
         json_out.write_text(json.dumps(all_stats, indent=2))
+    if preview_dir:
+        preview_dir.mkdir(parents=True, exist_ok=True)
+        for d in names:
+            target = preview_dir / f"{d}_preview.png"
+            console.print(f"preview of {preview(d, target, datasets_dir=datasets_dir)} photos: {target}")
 
 
 @data_app.command("split")
