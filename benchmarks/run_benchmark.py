@@ -60,13 +60,14 @@ def side_by_side(report: dict) -> str:
     """Markdown: one row per dataset and prompt, published valid beside group-clean test."""
     by = {(r["split"], r["dataset"], r["prompt"]): r for r in report["metrics"]}
     keys = list(dict.fromkeys((d, p) for _, d, p in by))
-    lines = ["| dataset | prompt | valid mIoU | valid Dice | valid images | group-clean test mIoU | group-clean test Dice | test images |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | prompt | valid mIoU (95% CI) | valid Dice | valid images | group-clean test mIoU (95% CI) | "
+             "group-clean test Dice | test images |", "|---|---|---|---|---|---|---|---|"]
+    fmt = lambda r, k: f"{r[k]:.3f}" if r else "n/a"
+    ci = lambda r: f"{r['mIoU']:.3f} ({r['mIoU_CI95'][0]:.2f}-{r['mIoU_CI95'][1]:.2f})" if r else "n/a"
     for d, p in keys:
         a, b = by.get(("published valid", d, p)), by.get(("group-clean test", d, p))
-        fmt = lambda r, k: f"{r[k]:.3f}" if r else "n/a"
-        lines.append(f"| {d} | {p} | {fmt(a, 'mIoU')} | {fmt(a, 'mDice')} | {a['images'] if a else 0} | "
-                     f"{fmt(b, 'mIoU')} | {fmt(b, 'mDice')} | {b['images'] if b else 0} |")
+        lines.append(f"| {d} | {p} | {ci(a)} | {fmt(a, 'mDice')} | {a['images'] if a else 0} | "
+                     f"{ci(b)} | {fmt(b, 'mDice')} | {b['images'] if b else 0} |")
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,8 @@ def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, 
     assert ("syn_crack", "segment taping area") in cross and ("syn_tape", "segment crack") in cross
     for r in report["metrics"]:
         assert 0 <= r["mIoU"] <= 1 and r["images"] > 0
+        lo, hi = r["mIoU_CI95"]
+        assert 0 <= lo <= r["mIoU"] + 1e-9 and r["mIoU"] <= hi + 1e-9 and hi <= 1
     assert report["speed"]["images"] == 2 and report["speed"]["median_ms_first_prompt"] > 0
     assert report["model"]["parameters"] > 0 and report["model"]["threshold"] == 0.5
     assert json.loads((out / "report.json").read_text())["metrics"] == report["metrics"]

@@ -95,3 +95,19 @@ def test_fixed_width_oracle_finds_the_label_width():
     ious = fixed_width_oracle(gt, widths=(0.005, 0.02, 0.05))
     assert ious.argmax() == 1 and ious[1] > 0.9 and ious[0] < 0.5 and ious[2] < 0.5
     np.testing.assert_array_equal(fixed_width_oracle(np.zeros((10, 10), bool), widths=(0.1, 0.2)), [1.0, 1.0])
+
+
+def test_bootstrap_interval_and_groups():
+    from drywallqa.metrics import bootstrap_ci
+
+    assert bootstrap_ci([0.4] * 30) == pytest.approx((0.4, 0.4))
+    rng = np.random.default_rng(0)
+    values = rng.random(300)
+    lo, hi = bootstrap_ci(values)
+    assert lo < values.mean() < hi and 0.04 < hi - lo < 0.10           # about 4 standard errors wide
+    assert bootstrap_ci(values) == (lo, hi)                             # seeded
+    # 4 copies of each of 75 photos: resampling images pretends to 300 draws, resampling photos to 75
+    copies, photo = np.repeat(values[:75], 4), np.repeat(np.arange(75), 4)
+    narrow, wide = bootstrap_ci(copies), bootstrap_ci(copies, photo)
+    assert (wide[1] - wide[0]) > 1.6 * (narrow[1] - narrow[0])
+    assert np.isnan(bootstrap_ci([])[0])

@@ -200,3 +200,23 @@ def fixed_width_oracle(gt: np.ndarray, widths=ORACLE_WIDTHS) -> np.ndarray:
     skel = _skeleton(gt)
     side = min(gt.shape[:2])
     return np.array([mask_iou(_within(skel, max(1, int(round(w * side)))), gt) for w in widths])
+
+
+def bootstrap_ci(values, groups=None, n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of per-image ``values``.
+
+    With ``groups`` (one label per value, e.g. the source photo), whole groups are resampled, so copies
+    of one photo count as one draw and the interval is not made narrower by them. Seeded: the same
+    inputs give the same interval.
+    """
+    values = np.asarray(values, np.float64)
+    if values.size == 0:
+        return float("nan"), float("nan")
+    labels = np.arange(values.size) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    sums = np.bincount(labels, weights=values)
+    counts = np.bincount(labels).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, sums.size, size=(n_resamples, sums.size))
+    means = sums[draws].sum(1) / counts[draws].sum(1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
