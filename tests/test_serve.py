@@ -83,3 +83,14 @@ def test_busy_server_answers_429(tiny_model_dir):
     t.join(10)
     assert second.status_code == 429 and second.headers["retry-after"] == "1"
     assert first["r"].status_code == 200
+
+
+def test_tiles_per_request(client):
+    files = {"image": ("w.jpg", _jpeg(w=200, h=150), "image/jpeg")}
+    r = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "tile": "64"})
+    assert r.status_code == 200, r.text
+    assert r.json()["timings_ms"]["tiles"] == 3 * 4 and r.json()["image"] == {"width": 200, "height": 150}
+    plain = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"]}).json()
+    assert "tiles" not in plain["timings_ms"]
+    assert client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "tile": "8"}).status_code == 422
+

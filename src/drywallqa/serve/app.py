@@ -22,6 +22,7 @@ from pydantic import StringConstraints
 from typing_extensions import Annotated
 
 from ..engine.predictor import Segmenter, validate_prompts
+from ..engine.tiling import TiledSegmenter
 from ..measures import mask_measures
 from ..utils.image_io import ImageReadError, to_rgb_array
 
@@ -105,6 +106,9 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         mask_format: str = Form("png", description="png (base64) or coco_rle."),
         include_probabilities: bool = Form(False, description="Also return a 0..255 probability PNG per prompt."),
         mm_per_px: float | None = Form(None, gt=0, description="Scale, for QA measures in millimetres."),
+        tile: int | None = Form(None, ge=32, le=16384, description=(
+            "Predict a photo larger than this many pixels on overlapping tiles of this size: for photos of a "
+            "larger stretch of wall than one training photo showed (overrides the server's --tile).")),
     ) -> dict:
         try:
             prompts = validate_prompts(prompts)
@@ -122,7 +126,9 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         async with slots:
             t0 = time.perf_counter()
             rgb = await run_in_threadpool(decode_image, data)
-            result = await run_in_threadpool(seg.predict, rgb, prompts)
+            base = seg.inner if isinstance(seg, TiledSegmenter) else seg
+            predictor = TiledSegmenter(base, tile) if tile else seg
+            result = await run_in_threadpool(predictor.predict, rgb, prompts)
             total = 1e3 * (time.perf_counter() - t0)
         out = []
         for p in prompts:
