@@ -1,0 +1,103 @@
+"""Average the weights of models fine-tuned from one starting point (a "model soup", Wortsman et al. 2022)
+and score the result on the group-clean **val** part, beside each ingredient.
+
+    python scripts/model_soup.py MODEL_DIR MODEL_DIR [...] --out out/soup [--settings-from DIR]
+
+Every ``MODEL_DIR`` is a drywallqa model folder (``runs/<run>/best`` or the shipped
+``src/drywallqa/weights/default``) of one architecture. The soup is written to ``OUT/soup`` with the
+config (and so the input scales, flip TTA, thresholds and post-processing) of ``--settings-from``
+(default: the first folder); every model is scored with those same settings. Per model and dataset:
+the canonical prompt's val mIoU at the stored thresholds and at the best single threshold of the sweep.
+Writes ``soup.json`` and ``soup.md``. The soup is a candidate, not a release: ship it with
+``scripts/ship_default_model.py`` only if it beats the shipped model on val by more than noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from drywallqa import Segmenter
+from drywallqa.engine.evaluator import build_eval_sets, evaluate_set
+
+WEIGHTS = "model.safetensors"
+
+
+def average_weights(model_dirs) -> dict:
+    """Mean of the floating-point tensors of several ``model.safetensors`` (other tensors, e.g. BatchNorm's
+    step counters, are taken from the first); in the first model's dtypes.
+
+    Raises:
+        ValueError: the models do not have the same tensor names and shapes.
+    """
+    dicts = [load_file(str(Path(d) / WEIGHTS)) for d in model_dirs]
+    first = dicts[0]
+    for d, sd in zip(model_dirs[1:], dicts[1:]):
+        if sd.keys() != first.keys() or any(sd[k].shape != first[k].shape for k in first):
+            raise ValueError(f"{d}: not the same architecture as {model_dirs[0]} (tensor names or shapes differ)")
+    return {k: (sum(sd[k].float() for sd in dicts) / len(dicts)).to(v.dtype) if v.is_floating_point() else v
+            for k, v in first.items()}
+
+
+def write_model(weights: dict, settings_dir: Path, out: Path) -> Path:
+    """A model folder: ``weights`` plus the ``config.json`` of ``settings_dir``."""
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(out / WEIGHTS))
+    shutil.copy(Path(settings_dir) / "config.json", out / "config.json")
+    return out
+
+
+def score_on_val(model_dir: Path, sets, datasets) -> dict:
+    """Canonical-prompt val mIoU per dataset at the stored thresholds and at the best single threshold."""
+    seg = Segmenter.load(model_dir)
+    res = {}
+    for es in sets:
+        room = evaluate_set(seg, es, datasets, progress=False).headroom
+        res[es.dataset] = {"mIoU": room["mIoU"], "mIoU_best_threshold": room["mIoU_best_single_threshold"],
+                           "best_threshold": room["best_single_threshold"]}
+    res["mean_mIoU"] = sum(res[d]["mIoU"] for d in datasets) / len(datasets)
+    res["mean_mIoU_best_threshold"] = sum(res[d]["mIoU_best_threshold"] for d in datasets) / len(datasets)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, default=Path("out/soup"))
+    ap.add_argument("--settings-from", type=Path, default=None)
+    ap.add_argument("--datasets", nargs="+", default=["cracks", "taping"])
+    ap.add_argument("--limit", type=int, default=None, help="val images per dataset (smoke runs only)")
+    args = ap.parse_args()
+    if len(args.models) < 2:
+        ap.error("give at least two model folders")
+    torch.set_num_threads(2)
+    settings = args.settings_from or args.models[0]
+    soup_dir = write_model(average_weights(args.models), settings, args.out / "soup")
+    sets = build_eval_sets(args.datasets, which=("val",), limit=args.limit)
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, d in enumerate(args.models):  # each ingredient with the same inference settings as the soup
+            rows[str(d)] = score_on_val(write_model(load_file(str(d / WEIGHTS)), settings, Path(tmp) / str(i)),
+                                        sets, args.datasets)
+            print(d, json.dumps(rows[str(d)]), flush=True)
+    rows["soup"] = score_on_val(soup_dir, sets, args.datasets)
+    print("soup", json.dumps(rows["soup"]), flush=True)
+    report = {"models": [str(d) for d in args.models], "settings_from": str(settings), "split": "group-clean val",
+              "scores": rows}
+    (args.out / "soup.json").write_text(json.dumps(report, indent=2))
+    md = ["| model | " + " | ".join(f"{d} val mIoU (best threshold)" for d in args.datasets) + " | mean |",
+          "|---|" + "---|" * (len(args.datasets) + 1)]
+    md += [f"| {name} | " + " | ".join(f"{r[d]['mIoU']:.4f} ({r[d]['mIoU_best_threshold']:.4f})" for d in args.datasets)
+           + f" | {r['mean_mIoU']:.4f} ({r['mean_mIoU_best_threshold']:.4f}) |" for name, r in rows.items()]
+    (args.out / "soup.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""scripts/model_soup.py: averaging the weights of models of one architecture."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from drywallqa import Segmenter
+from drywallqa.models import create_model
+
+
+def _model(tmp_path, name, seed, **kwargs):
+    torch.manual_seed(seed)
+    return create_model("film_unet", **kwargs).save_pretrained(tmp_path / name, extra={"threshold": 0.4})
+
+
+def test_soup_is_the_mean_of_the_weights_and_loads(tmp_path, tiny_kwargs, load_script):
+    soup = load_script("model_soup")
+    a, b = _model(tmp_path, "a", 0, **tiny_kwargs), _model(tmp_path, "b", 1, **tiny_kwargs)
+    weights = soup.average_weights([a, b])
+    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    for k, v in weights.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, (wa[k] + wb[k]) / 2)
+        else:
+            assert torch.equal(v, wa[k])  # counters are taken from the first model
+    out = soup.write_model(weights, b, tmp_path / "soup")
+    seg = Segmenter.load(out)
+    assert seg.threshold == 0.4                # the settings come from the given folder
+    res = seg.predict(np.zeros((40, 50, 3), np.uint8), ["segment crack"])
+    assert res.masks["segment crack"].shape == (40, 50)
+
+
+def test_soup_refuses_different_architectures(tmp_path, tiny_kwargs, load_script):
+    soup = load_script("model_soup")
+    a = _model(tmp_path, "a", 0, **tiny_kwargs)
+    wider = dict(tiny_kwargs, decoder_channels=[c * 2 for c in tiny_kwargs["decoder_channels"]])
+    b = _model(tmp_path, "b", 0, **wider)
+    with pytest.raises(ValueError, match="same architecture"):
+        soup.average_weights([a, b])
