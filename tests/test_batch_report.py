@@ -56,6 +56,22 @@ def test_report_uses_millimetres_when_the_job_had_a_scale_and_needs_results(tmp_
         write_batch_report(tmp_path / "nothing_here")
 
 
+def test_thumbnails_are_reused_until_a_mask_changes(tmp_path):
+    import os
+
+    out = _job(tmp_path)
+    write_batch_report(out)
+    thumb = out / "report_files" / "large.jpg"
+    os.utime(thumb, (1e9 + 100, 1e9 + 100))              # pretend: made after the masks ...
+    for m in out.glob("*.png"):
+        os.utime(m, (1e9, 1e9))
+    write_batch_report(out)
+    assert thumb.stat().st_mtime == 1e9 + 100               # ... so it is kept
+    os.utime(out / "large__segment_crack.png", (1e9 + 200, 1e9 + 200))  # a mask rewritten by a later run
+    write_batch_report(out)
+    assert thumb.stat().st_mtime > 1e9 + 200                # ... so it is made again
+
+
 def test_report_survives_a_photo_that_is_gone(tmp_path):
     out = _job(tmp_path)
     (tmp_path / "small.jpg").unlink()

@@ -27,7 +27,13 @@ def _color(i: int) -> tuple:
 
 
 def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
-    """Write the tinted thumbnail of one image; its path relative to ``out`` (None if the photo or a mask is gone)."""
+    """Write the tinted thumbnail of one image; its path relative to ``out`` (None if the photo or a mask is gone).
+    A thumbnail newer than the image's masks is kept, so rebuilding the report after a resumed job is quick."""
+    rel = Path("report_files") / f"{Path(entry['image']).stem}.jpg"  # stems are unique in one output folder
+    masks = [out / entry["prompts"][p]["mask"] for p in prompts if p in entry["prompts"]]
+    if (out / rel).is_file() and len(masks) == len(prompts) and all(
+            m.is_file() and m.stat().st_mtime <= (out / rel).stat().st_mtime for m in masks):
+        return rel.as_posix()
     try:
         image = read_image(entry["image"])
         for i, p in enumerate(prompts):
@@ -36,7 +42,6 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
         return None
     thumb = Image.fromarray(image)
     thumb.thumbnail((THUMB_SIZE, THUMB_SIZE))
-    rel = Path("report_files") / f"{Path(entry['image']).stem}.jpg"  # stems are unique in one output folder
     (out / rel).parent.mkdir(exist_ok=True)
     thumb.save(out / rel, quality=85)
     return rel.as_posix()
@@ -76,7 +81,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
     rows = []
     for e in images:
         thumb = _thumbnail(e, prompts, out)
-        picture = f'<a href="{esc(thumb)}"><img src="{esc(thumb)}" alt=""></a>' if thumb else "<em>photo not readable</em>"
+        picture = f'<a href="{esc(thumb)}"><img src="{esc(thumb)}" alt="" loading="lazy"></a>' if thumb else "<em>photo not readable</em>"
         cells = []
         for p in prompts:
             m = e["prompts"][p]
