@@ -133,19 +133,22 @@ def _within(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))).astype(bool)
 
 
-def _skeleton(mask: np.ndarray) -> np.ndarray:
+def skeleton(mask: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool 1-px centre lines of a bool mask (scikit-image's skeletonize)."""
     from skimage.morphology import skeletonize
 
     return skeletonize(mask.astype(bool)) if mask.any() else np.zeros(mask.shape, bool)
 
 
-def centerline_counts(pred: np.ndarray, gt: np.ndarray, tolerance_px: int = 0) -> tuple[int, int, int, int]:
+def centerline_counts(pred: np.ndarray, gt: np.ndarray, tolerance_px: int = 0,
+                      gt_skeleton: np.ndarray | None = None) -> tuple[int, int, int, int]:
     """``(hit_pred, n_pred, hit_gt, n_gt)``: predicted skeleton pixels within ``tolerance_px`` of the
-    ground-truth mask, and ground-truth skeleton pixels within ``tolerance_px`` of the predicted mask."""
+    ground-truth mask, and ground-truth skeleton pixels within ``tolerance_px`` of the predicted mask.
+    ``gt_skeleton``: :func:`skeleton` of ``gt``, when the caller already has it."""
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
     pred, gt = pred.astype(bool), gt.astype(bool)
-    sp, sg = _skeleton(pred), _skeleton(gt)
+    sp, sg = skeleton(pred), (skeleton(gt) if gt_skeleton is None else gt_skeleton)
     return (int(np.count_nonzero(sp & _within(gt, tolerance_px))), int(np.count_nonzero(sp)),
             int(np.count_nonzero(sg & _within(pred, tolerance_px))), int(np.count_nonzero(sg)))
 
@@ -171,8 +174,8 @@ class CenterlineMeter:
     f1s: list = field(default_factory=list)
     counts: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))
 
-    def update(self, pred: np.ndarray, gt: np.ndarray) -> float:
-        c = centerline_counts(pred, gt, int(round(self.tolerance * min(gt.shape[:2]))))
+    def update(self, pred: np.ndarray, gt: np.ndarray, gt_skeleton: np.ndarray | None = None) -> float:
+        c = centerline_counts(pred, gt, int(round(self.tolerance * min(gt.shape[:2]))), gt_skeleton)
         self.counts += c
         f1 = centerline_f1(*c)[2]
         self.f1s.append(f1)
@@ -190,14 +193,14 @@ class CenterlineMeter:
 ORACLE_WIDTHS = (0.002, 0.004, 0.006, 0.008, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04)
 
 
-def fixed_width_oracle(gt: np.ndarray, widths=ORACLE_WIDTHS) -> np.ndarray:
+def fixed_width_oracle(gt: np.ndarray, widths=ORACLE_WIDTHS, gt_skeleton: np.ndarray | None = None) -> np.ndarray:
     """``(len(widths),)`` IoU against ``gt`` of its own skeleton grown to each half-width (a fraction of the
     shorter side). A diagnostic of the labels, not of a model: a prediction that has the exact centre line
     of the annotation but one stroke width for all images cannot score more than the best column's mean."""
     gt = gt.astype(bool)
     if not gt.any():
         return np.ones(len(widths))
-    skel = _skeleton(gt)
+    skel = skeleton(gt) if gt_skeleton is None else gt_skeleton
     side = min(gt.shape[:2])
     return np.array([mask_iou(_within(skel, max(1, int(round(w * side)))), gt) for w in widths])
 

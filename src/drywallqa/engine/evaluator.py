@@ -26,7 +26,7 @@ from ..data.registry import get_dataset_config, resolve_dataset
 from ..data.sample import load_split
 from ..measures import mask_measures
 from ..metrics import (ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter, SegmentationMeter,
-                       bootstrap_ci, fixed_width_oracle, image_auroc, mask_iou)
+                       bootstrap_ci, fixed_width_oracle, image_auroc, mask_iou, skeleton)
 from ..postprocess import apply_postprocess
 from ..utils.image_io import read_image
 from ..viz import COLORS, grid, heatmap, overlay
@@ -127,9 +127,10 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
             continue
         result = segmenter.predict(image, prompts)
         groups.append(sample.group)
+        gt_skeleton = skeleton(gt)  # once per image, for every prompt's centre-line scores and the width oracle
         for p in own:
             iou, dice = meters[p].update(result.masks[p], gt)
-            cl_f1 = centerline[p].update(result.masks[p], gt)
+            cl_f1 = centerline[p].update(result.masks[p], gt, gt_skeleton)
             pixel[p].update(result.probabilities[p], gt)
             image_scores.append((p, float(result.probabilities[p].max()), bool(gt.any())))
             record = {"split": eval_set.name, "dataset": eval_set.dataset, "image": str(sample.image_path), "prompt": p,
@@ -139,7 +140,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
                 sweep = threshold_sweep(result.probabilities[p], gt, canon_post)
                 sweeps.append(sweep)
                 if strokes:
-                    width_oracles.append(fixed_width_oracle(gt))
+                    width_oracles.append(fixed_width_oracle(gt, gt_skeleton=gt_skeleton))
                 record.update(best_threshold=float(THRESHOLDS[int(sweep.argmax())]), iou_at_best_threshold=float(sweep.max()))
                 entry = (-iou, len(per_image), Path(sample.image_path).name, image, gt, result.masks[p], result.probabilities[p])
                 (heapq.heappush if len(worst) < keep_worst else heapq.heappushpop)(worst, entry)  # keeps the lowest IoUs
