@@ -68,10 +68,13 @@ def test_upload_in_browser_and_read_back_masks(server, tmp_path):
                          capture_output=True, text=True, timeout=120, cwd=HERE)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout.strip().splitlines()[-1])
-    assert out["status"].startswith("done")
+    assert out["status"].startswith("done") and "(2 tiles)" in out["status"]  # 90x60 in tiles of 64 px
     assert [r["prompt"] for r in out["results"]] == ["segment crack", "segment taping area"]
     for r in out["results"]:
         assert r["canvas"] == [90, 60]
+        assert r["caption"].startswith(r["prompt"] + " — area ")
+        assert (" mm" in r["caption"]) == ("length" in r["caption"])  # sizes shown in mm where something was found
+    assert any(" mm" in r["caption"] for r in out["results"])  # the tiny seeded model marks the whole photo
         mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(r["mask"].split(",", 1)[1]))))
         assert mask.shape == (60, 90) and set(np.unique(mask)) <= {0, 255}
     assert shot.stat().st_size > 0

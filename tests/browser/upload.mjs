@@ -1,6 +1,6 @@
 // Usage: node upload.mjs URL IMAGE SCREENSHOT
-// Opens the drywallqa page, uploads IMAGE with two prompts, waits for the overlays and prints JSON:
-// the prompts shown, the mask data URLs' decoded PNG sizes, and the page's status line.
+// Opens the drywallqa page, uploads IMAGE with two prompts, a scale of 0.5 mm/px and tiles of 64 px, waits for
+// the overlays and prints JSON: the prompts shown, the mask data URLs, the captions and the page's status line.
 import { chromium } from 'playwright-core';
 
 const [url, image, screenshot] = process.argv.slice(2);
@@ -15,12 +15,15 @@ try {
   await page.goto(url);
   await page.setInputFiles('#image', image);
   await page.fill('#prompts', 'segment crack\nsegment taping area');
+  await page.fill('#mm', '0.5');
+  await page.fill('#tile', '64');
   await page.click('#run');
   await page.waitForSelector('#json', { timeout: 60000 });
   const results = await page.$$eval('figure.result', figs => figs.map(f => ({
     prompt: f.dataset.prompt,
     mask: f.querySelector('a').href,
     canvas: [f.querySelector('canvas').width, f.querySelector('canvas').height],
+    caption: f.querySelector('figcaption').textContent,
   })));
   const status = await page.textContent('#status');
   await page.screenshot({ path: screenshot, fullPage: true });
