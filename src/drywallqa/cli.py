@@ -259,6 +259,9 @@ def predict(
     min_confidence: Optional[float] = typer.Option(
         None, help="Empty the masks whose model confidence (SAM's predicted IoU, for --model sam-text) is lower."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
+    flag: List[str] = typer.Option(
+        None, "--flag", help="QA rule 'PROMPT: MEASURE OP NUMBER' (repeatable), e.g. 'segment crack: max_width_mm > 0.3': "
+                             "photos breaking one are flagged in results.json and listed first in report.html."),
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, and report.html."""
@@ -270,22 +273,32 @@ def predict(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--prompt")
     from .data.coco_export import SEGMENTATION_FORMATS, write_coco_predictions
+    from .rules import Rule, check_rules
 
     if coco is not None and coco not in SEGMENTATION_FORMATS:
         raise typer.BadParameter(f"one of {', '.join(SEGMENTATION_FORMATS)}", param_hint="--coco")
+    try:
+        rules = [Rule.parse(r) for r in flag or []]
+        check_rules(rules, prompts, mm_per_px)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--flag")
     if engine == "ray":
         from .engine.batch import predict_paths_ray
 
         summary = predict_paths_ray(model_path, paths, prompts, out, load_kwargs=_load_kwargs(model, runtime, min_confidence, tile),
-                                    workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px)
+                                    workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px, rules=rules)
     elif engine == "local":
         seg = _load_segmenter(model_path, model, runtime, min_confidence, tile)
         summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
-                                mm_per_px=mm_per_px, overwrite=overwrite, workers=workers)
+                                mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules)
     else:
         raise typer.BadParameter("engine must be local or ray", param_hint="--engine")
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
     console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed; masks in {out}")
+    if rules:
+        flagged = [e["image"] for e in summary.results if e["flags"]]
+        console.print(f"[bold]{len(flagged)} of {len(summary.results)} photos flagged[/bold] by "
+                      + "; ".join(map(str, rules)))
     if report:
         from .engine.batch_report import write_batch_report
 

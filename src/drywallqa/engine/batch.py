@@ -19,6 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..measures import mask_measures
+from ..rules import Rule, check_rules, flags
 from ..utils.image_io import ImageReadError, list_images, read_image
 from ..utils.slug import slugify
 from ..viz import COLORS, grid, overlay
@@ -46,6 +47,7 @@ class BatchOptions:
     overlay_images: bool = False
     threshold: float | None = None
     mm_per_px: float | None = None
+    rules: tuple = ()  # drywallqa.rules.Rule: photos breaking one are flagged in results.json
 
 
 def mask_name(image_path: Path, prompt: str) -> str:
@@ -57,7 +59,8 @@ def record_name(image_path: Path) -> str:
     return f"{image_path.stem}__results.json"
 
 
-def already_done(out: Path, path: Path, prompts) -> dict | None:
+def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None) -> dict | None:
+    """The record of an earlier run that segmented ``path`` with the same prompts and scale, or None."""
     rec = out / record_name(path)
     if not rec.is_file():
         return None
@@ -68,6 +71,8 @@ def already_done(out: Path, path: Path, prompts) -> dict | None:
     if list(entry.get("prompts", {})) != list(prompts) or not all((out / mask_name(path, p)).is_file() for p in prompts):
         return None
     if Path(entry.get("image", "")).resolve() != path.resolve():  # another image of the same stem wrote it
+        return None
+    if any(entry["prompts"][p].get("mm_per_px") != mm_per_px for p in prompts):  # measures in another scale
         return None
     return entry
 
@@ -107,7 +112,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     return entry, row
 
 
-def _plan(paths, prompts, out: Path, overwrite: bool, summary: BatchSummary) -> list[Path]:
+def _plan(paths, opts: BatchOptions, overwrite: bool, summary: BatchSummary) -> list[Path]:
     """Images still to do; missing inputs go to ``summary.failed``, finished ones to ``summary.skipped``.
 
     Output files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``,
@@ -129,7 +134,7 @@ def _plan(paths, prompts, out: Path, overwrite: bool, summary: BatchSummary) -> 
                                           "rename one of them or predict them into separate --out folders"))
     todo = []
     for path in images:
-        previous = None if overwrite else already_done(out, path, prompts)
+        previous = None if overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px)
         if previous is None:
             todo.append(path)
         else:
@@ -143,17 +148,21 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     if opts.overlay_images and rows:
         grid(rows[:12], ["input", *opts.prompts], out / "overlay_grid.png")
     summary.results.sort(key=lambda e: e["image"])
-    write_text_atomic(json.dumps({"prompts": list(opts.prompts), "images": summary.results, "failed": summary.failed},
-                                 indent=1), out / "results.json")
+    for entry in summary.results:  # every photo, including those an earlier run finished, under today's rules
+        entry["flags"] = flags(entry, opts.rules)
+    write_text_atomic(json.dumps({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
+                                  "images": summary.results, "failed": summary.failed}, indent=1), out / "results.json")
     return summary
 
 
-def _options(prompts, out_dir, overlay_images, threshold, mm_per_px) -> BatchOptions:
+def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()) -> BatchOptions:
     prompts = validate_prompts(prompts)
     if any(not slugify(p) for p in prompts):
         raise ValueError("a prompt needs at least one letter or digit")
+    rules = tuple(Rule.parse(r) if isinstance(r, str) else r for r in rules)
+    check_rules(rules, prompts, mm_per_px)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px)
+    return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules)
 
 
 def predict_paths(
@@ -167,15 +176,17 @@ def predict_paths(
     mm_per_px: float | None = None,
     overwrite: bool = False,
     workers: int = 1,
+    rules=(),
 ) -> BatchSummary:
     """Segment every image under ``paths`` with every prompt on this machine (``workers`` threads).
 
     Writes 0/255 masks (and overlays) to ``out_dir`` and ``results.json`` with the QA measures of each
-    mask (in mm too when ``mm_per_px`` is given); ``overwrite=True`` redoes finished images.
+    mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
+    text) each photo breaks; ``overwrite=True`` redoes finished images.
     """
-    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px)
+    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules)
     summary = BatchSummary()
-    todo = _plan(paths, opts.prompts, Path(out_dir), overwrite, summary)
+    todo = _plan(paths, opts, overwrite, summary)
     rows = []
 
     def run(path):
@@ -227,6 +238,7 @@ def predict_paths_ray(
     threshold: float | None = None,
     mm_per_px: float | None = None,
     ray_address: str | None = None,
+    rules=(),
 ) -> BatchSummary:
     """The same job on Ray Data: ``map_batches`` over an actor pool of ``workers`` model holders, each
     loading ``Segmenter.load(model_path, **load_kwargs)``.
@@ -236,9 +248,9 @@ def predict_paths_ray(
     """
     import ray
 
-    opts = _options(prompts, out_dir, False, threshold, mm_per_px)
+    opts = _options(prompts, out_dir, False, threshold, mm_per_px, rules)
     summary = BatchSummary()
-    todo = _plan(paths, opts.prompts, Path(out_dir), overwrite, summary)
+    todo = _plan(paths, opts, overwrite, summary)
     if todo:
         started = not ray.is_initialized()
         if started:

@@ -3,8 +3,8 @@
 Built from what :func:`~drywallqa.engine.batch.predict_paths` leaves in its output folder
 (``results.json``, the mask PNGs and the original photos), so it also covers images an earlier,
 interrupted run finished and jobs run on Ray. Per image: a thumbnail with every prompt's mask tinted in
-its colour (``report_files/<stem>.jpg``) and the QA measures of each mask; photos with the largest
-findings first; a summary per prompt on top and the files that failed at the bottom.
+its colour (``report_files/<stem>.jpg``) and the QA measures of each mask; photos that break a QA rule
+(``--flag``) first and marked, then those with the largest findings; a summary per prompt on top and the files that failed at the bottom.
 """
 
 from __future__ import annotations
@@ -67,8 +67,10 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
         raise FileNotFoundError(f"{results_path}: not found; run `drywallqa predict ... --out {out}` first")
     results = json.loads(results_path.read_text())
     prompts, images = list(results["prompts"]), list(results["images"])
-    # the most affected photos first: the largest masked fraction over all prompts
-    images.sort(key=lambda e: (-max((m["area_fraction"] for m in e["prompts"].values()), default=0.0), e["image"]))
+    # flagged photos (QA rules broken) first, then the most affected: the largest masked fraction over all prompts
+    images.sort(key=lambda e: (not e.get("flags"), -max((m["area_fraction"] for m in e["prompts"].values()), default=0.0),
+                               e["image"]))
+    rules = results.get("rules", [])
 
     esc = html.escape
     legend = " ".join(f'<span class="chip" style="background:rgb{_color(i)}"></span>{esc(p)}' for i, p in enumerate(prompts))
@@ -89,7 +91,9 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
                 f'<td><a href="{esc(m["mask"])}">{m["components"]} region(s)</a><br>{100 * m["area_fraction"]:.2f}% of the photo'
                 f"<br>length {_length(m)}, max width {_width(m)}</td>" if m["components"] else
                 f'<td class="none"><a href="{esc(m["mask"])}">nothing found</a></td>')
-        rows.append(f"<tr><td>{picture}<br><small>{esc(str(e['image']))}</small></td>{''.join(cells)}</tr>")
+        broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in e.get("flags", []))
+        rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(str(e["image"]))}</small>{broken}</td>'
+                    f"{''.join(cells)}</tr>")
     failed = "".join(f"<li>{esc(str(path))}: {esc(str(why))}</li>" for path, why in results.get("failed", []))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
@@ -98,12 +102,16 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
 td, th {{ border: 1px solid #ccc; padding: 6px 10px; vertical-align: top; text-align: left; }}
 td.none {{ color: #888; }}
+tr.flagged td:first-child {{ background: #fde8e8; }}
+.flag {{ color: #b00; font-weight: bold; }}
 img {{ max-width: {THUMB_SIZE}px; }}
 .chip {{ display: inline-block; width: 1em; height: 1em; margin: 0 .3em 0 1em; vertical-align: middle; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
 <p>{len(images)} photos, {len(results.get("failed", []))} failed; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.
 Masks: {legend}</p>
+{f'<p class="flag">{sum(bool(e.get("flags")) for e in images)} of {len(images)} photos flagged by: '
+   f'{esc("; ".join(rules))}</p>' if rules else ''}
 <table><tr><th>prompt</th><th>photos with a finding</th><th>total length</th></tr>{''.join(summary_rows)}</table>
 <table><tr><th>photo</th>{''.join(f'<th>{esc(p)}</th>' for p in prompts)}</tr>
 {''.join(rows)}

@@ -1,0 +1,67 @@
+"""QA rules over the measures of a mask: ``"segment crack: max_width_mm > 0.3"`` flags a photo whose crack
+mask is wider than 0.3 mm somewhere. A batch job (``drywallqa predict --flag RULE``) records the rules each
+photo breaks under ``flags`` in ``results.json``, and its HTML report puts flagged photos first.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+
+# measures of :func:`drywallqa.measures.mask_measures` a rule may test; *_mm ones need a scale (mm per pixel)
+MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px",
+            "area_mm2", "length_mm", "mean_width_mm", "max_width_mm")
+OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_RULE = re.compile(r"^(?P<prompt>[^:]+):\s*(?P<measure>\w+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    prompt: str
+    measure: str
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> "Rule":
+        """``"PROMPT: MEASURE OP NUMBER"`` with OP one of > >= < <=.
+
+        Raises:
+            ValueError: the text does not have that form, or names an unknown measure.
+        """
+        m = _RULE.match(text.strip())
+        if not m:
+            raise ValueError(f"{text!r}: a rule reads 'PROMPT: MEASURE OP NUMBER', e.g. 'segment crack: max_width_mm > 0.3'")
+        if m["measure"] not in MEASURES:
+            raise ValueError(f"{text!r}: unknown measure {m['measure']!r}; one of {', '.join(MEASURES)}")
+        return cls(m["prompt"].strip(), m["measure"], m["op"], float(m["value"]))
+
+    @property
+    def needs_scale(self) -> bool:
+        return self.measure.endswith(("_mm", "_mm2"))
+
+    def broken_by(self, measures: dict) -> bool:
+        """Whether one mask's measures (a ``results.json`` entry's ``prompts[prompt]``) break the rule."""
+        return OPERATORS[self.op](measures[self.measure], self.value)
+
+    def __str__(self) -> str:
+        return f"{self.prompt}: {self.measure} {self.op} {self.value:g}"
+
+
+def check_rules(rules, prompts, mm_per_px: float | None) -> None:
+    """Refuse rules a job cannot evaluate: a prompt it does not ask, a millimetre measure without a scale.
+
+    Raises:
+        ValueError: naming the rule and what is missing.
+    """
+    for rule in rules:
+        if rule.prompt not in prompts:
+            raise ValueError(f"rule {str(rule)!r}: its prompt is not one of the job's prompts {list(prompts)}")
+        if rule.needs_scale and not mm_per_px:
+            raise ValueError(f"rule {str(rule)!r}: millimetre measures need a scale (--mm-per-px)")
+
+
+def flags(entry: dict, rules) -> list[str]:
+    """The rules one photo's ``results.json`` entry breaks, as text."""
+    return [str(r) for r in rules if r.prompt in entry["prompts"] and r.broken_by(entry["prompts"][r.prompt])]
