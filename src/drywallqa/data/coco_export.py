@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from ..utils.files import write_text_atomic
 from ..utils.image_io import ImageReadError, read_mask
 
 SEGMENTATION_FORMATS = ("polygon", "rle")
@@ -83,8 +84,4 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
                 annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category["id"], **body})
     coco = {"info": {"description": "drywallqa predictions", "segmentation": segmentation, "masks_not_read": skipped},
             "images": images, "categories": categories, "annotations": annotations}
-    target = Path(path) if path else out / "predictions.coco.json"
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(coco))
-    tmp.replace(target)
-    return target
+    return write_text_atomic(json.dumps(coco), Path(path) if path else out / "predictions.coco.json")

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from ..measures import mask_measures
 from ..rules import Rule, check_rules, flags
+from ..utils.files import write_text_atomic
 from ..utils.image_io import ImageReadError, list_images, read_image
 from ..utils.slug import slugify
 from ..viz import COLORS, grid, overlay
@@ -75,12 +76,6 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None)
     if any(entry["prompts"][p].get("mm_per_px") != mm_per_px for p in prompts):  # measures in another scale
         return None
     return entry
-
-
-def write_text_atomic(text: str, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def save_png_atomic(array: np.ndarray, path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..utils.files import write_text_atomic
 from ..utils.image_io import ImageReadError, read_image, read_mask
 from ..viz import COLORS, overlay
 
@@ -119,8 +120,4 @@ Masks: {legend}</p>
 {f'<h2>Files that failed</h2><ul>{failed}</ul>' if failed else ''}
 </body></html>
 """
-    path = out / "report.html"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(page, out / "report.html")
