@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test browser-deps benchmark large-photos load-test clean
+.PHONY: demo test browser-deps benchmark large-photos cracks-on-drywall load-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ benchmark: $(STAMP)
 # Large photos: whole-photo vs tiled prediction on 1920 px mosaics of published valid photos.
 large-photos: $(STAMP)
 	$(BIN)/python benchmarks/large_photos.py --out out/large_photos
+
+# Group-clean test cracks on their own photos vs transplanted onto drywall photos (data/composite.py).
+cracks-on-drywall: $(STAMP)
+	$(BIN)/python benchmarks/cracks_on_drywall.py --out out/cracks_on_drywall
 
 # Bounded load test of the HTTP API on loopback: 2,000 requests, 8 at a time.
 load-test: $(STAMP)

@@ -216,3 +216,19 @@ def test_init_from_default_is_the_shipped_model(tmp_path):
     model = Trainer.build_model(cfg)
     shipped = PromptedSegmentationModel.from_pretrained(default_model_dir()).state_dict()
     assert all(torch.equal(v, shipped[k]) for k, v in model.state_dict().items())
+
+
+def test_config_composite_pairs_add_transplant_items(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "t", tiny_kwargs)
+    trainer = Trainer(cfg, progress=False)
+    trainer.build_data()
+    plain = len(trainer.train_set)
+    cfg.data.composite_pairs, cfg.data.composite_ratio = [["syn_crack", "syn_tape"]], 0.5
+    trainer = Trainer(cfg, progress=False)
+    trainer.build_data()
+    assert len(trainer.train_set) == plain + round(0.5 * len(trainer.train_set.images))
+    assert trainer.train_set.composite_pairs == [(0, 1)]
+    assert trainer.train_set[len(trainer.train_set) - 1]["mask"].shape == (1, 64, 64)
+    cfg.data.composite_pairs = [["syn_crack", "cracks_typo"]]
+    with pytest.raises(ValueError, match="cracks_typo"):
+        Trainer(cfg, progress=False).build_data()

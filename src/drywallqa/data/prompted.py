@@ -2,7 +2,9 @@
 
 Every image is paired with one of its own dataset's prompts (positive) and, with probability
 ``negative_ratio`` per image, with a prompt of another dataset against an empty mask (negative), so
-the model has to listen to the prompt.
+the model has to listen to the prompt. Optionally, a share of extra items are crack transplants
+(:mod:`.composite`): a labelled structure of one dataset drawn onto a photo of another, asked with
+either dataset's prompt, so that "drywall photo" and "crack" stop excluding each other.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from .composite import transplant
 
 
 class PromptedSegmentationDataset(Dataset):
@@ -22,9 +26,13 @@ class PromptedSegmentationDataset(Dataset):
         prompts_per_dataset: the prompts of each dataset; prompt indices are over their concatenation.
         transform: albumentations transform applied to image and mask together.
         negative_ratio: negative pairs per image.
+        composite_pairs: ``(source, target)`` dataset indices: the source's labelled structures are
+            transplanted onto the target's photos (e.g. cracks onto drywall).
+        composite_ratio: transplant items per image (0: none).
     """
 
-    def __init__(self, images, masks, dataset_ids, prompts_per_dataset, transform=None, negative_ratio=0.5, seed=0):
+    def __init__(self, images, masks, dataset_ids, prompts_per_dataset, transform=None, negative_ratio=0.5, seed=0,
+                 composite_pairs=(), composite_ratio=0.0):
         self.images, self.masks = images, masks
         self.dataset_ids = np.asarray(dataset_ids)
         self.prompt_ids, start = [], 0
@@ -34,11 +42,50 @@ class PromptedSegmentationDataset(Dataset):
         self.transform = transform
         self.n_neg = int(round(len(images) * negative_ratio)) if len(prompts_per_dataset) > 1 else 0
         self.rng = np.random.default_rng(seed)
+        self.composite_pairs = [(int(a), int(b)) for a, b in composite_pairs]
+        for a, b in self.composite_pairs:
+            if a == b or not (0 <= a < len(prompts_per_dataset) and 0 <= b < len(prompts_per_dataset)):
+                raise ValueError(f"composite pair ({a}, {b}) must name two different datasets")
+        self.n_comp = int(round(len(images) * composite_ratio)) if self.composite_pairs else 0
+        # sources: images whose label is not empty (a transplant of nothing would be a plain negative)
+        self._members = {}
+        if self.n_comp:
+            labelled = np.array([m.any() for m in masks])
+            self._members = {a: np.flatnonzero((self.dataset_ids == a) & labelled) for a, _ in self.composite_pairs}
+            self._members.update({b: np.flatnonzero(self.dataset_ids == b) for _, b in self.composite_pairs})
+        for d, idx in self._members.items():
+            if len(idx) == 0:
+                raise ValueError(f"composite pairs: dataset index {d} has no usable images")
 
     def __len__(self) -> int:
-        return len(self.images) + self.n_neg
+        return len(self.images) + self.n_neg + self.n_comp
+
+    def _augment(self, i: int):
+        image, mask = self.images[i], self.masks[i].astype(np.uint8)
+        if self.transform is not None:
+            out = self.transform(image=image, mask=mask)
+            image, mask = out["image"], out["mask"]
+        return image, mask
+
+    def _composite(self):
+        src, tgt = self.composite_pairs[int(self.rng.integers(len(self.composite_pairs)))]
+        s_image, s_mask = self._augment(int(self.rng.choice(self._members[src])))
+        t_image, t_mask = self._augment(int(self.rng.choice(self._members[tgt])))
+        image = transplant(t_image, s_image, s_mask)
+        own = src if self.rng.random() < 0.5 else tgt
+        return image, (s_mask if own == src else t_mask), int(self.rng.choice(self.prompt_ids[own]))
+
+    @staticmethod
+    def _item(image, mask, prompt: int) -> dict:
+        return {
+            "pixel_values": torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0,
+            "prompt_index": prompt,
+            "mask": torch.from_numpy(np.ascontiguousarray(mask)).float()[None],
+        }
 
     def __getitem__(self, index: int):
+        if index >= len(self.images) + self.n_neg:
+            return self._item(*self._composite())
         negative = index >= len(self.images)
         i = int(self.rng.integers(len(self.images))) if negative else index
         own = int(self.dataset_ids[i])
@@ -47,15 +94,7 @@ class PromptedSegmentationDataset(Dataset):
             prompt = int(self.rng.choice(self.prompt_ids[int(self.rng.choice(other))]))
         else:
             prompt = int(self.rng.choice(self.prompt_ids[own]))
-        image, mask = self.images[i], self.masks[i].astype(np.uint8)
-        if self.transform is not None:
-            out = self.transform(image=image, mask=mask)
-            image, mask = out["image"], out["mask"]
+        image, mask = self._augment(i)
         if negative:
             mask = np.zeros_like(mask)
-        pixel_values = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
-        return {
-            "pixel_values": pixel_values,
-            "prompt_index": prompt,
-            "mask": torch.from_numpy(np.ascontiguousarray(mask)).float()[None],
-        }
+        return self._item(image, mask, prompt)

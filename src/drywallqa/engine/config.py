@@ -23,6 +23,8 @@ class DataConfig:
     cache_size: int = 448               # images are decoded once at this size
     cache_dir: str = ".cache/drywallqa"
     negative_ratio: float = 0.5
+    composite_pairs: list = field(default_factory=list)  # [[source, target], ...] dataset names, e.g. [[cracks, taping]]
+    composite_ratio: float = 0.0        # crack-transplant items per training image (data/composite.py)
     prompt_set: str = "all"             # all listed prompts of each dataset, or "canonical" only
     max_images: int | None = None       # for smoke tests
     num_workers: int = 0                # DataLoader worker processes (augmentation off the main process)

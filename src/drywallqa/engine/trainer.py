@@ -160,12 +160,20 @@ class Trainer:
             files.append([str(s.image_path) for s in samples])
         return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files
 
+    def _dataset_index(self, name: str) -> int:
+        names = [ds.name for ds in self.datasets]
+        if name not in names:
+            raise ValueError(f"data.composite_pairs names {name!r}, which is not one of data.datasets {names}")
+        return names.index(name)
+
     def build_data(self):
         d = self.config.data
         images, masks, ids, self.train_files = self._arrays(self.config.data.train_part, True, d.cache_size)
         self.train_set = PromptedSegmentationDataset(
             images, masks, ids, [self.train_prompts(ds) for ds in self.datasets], train_transform(self.image_size),
             d.negative_ratio, seed=self.config.seed,
+            composite_pairs=[tuple(self._dataset_index(n) for n in pair) for pair in d.composite_pairs],
+            composite_ratio=d.composite_ratio,
         )
         self.val_images, self.val_masks, self.val_ids, self.val_files = self._arrays(d.val_part, False, self.image_size)
 
