@@ -93,3 +93,32 @@ def test_threshold_sweep_and_headroom_on_hand_made_probabilities():
     box = np.zeros((10, 10), bool)
     box[2:8, 2:8] = True
     assert threshold_sweep(ring, box, {"name": "boxes", "min_area_fraction": 0.0}).max() == 1.0
+
+
+def test_train_split_scores_a_seeded_sample_of_training_photos(synthetic_datasets, tiny_model_dir, tmp_path, monkeypatch):
+    from drywallqa.data.grouping import samples_of_part
+    from drywallqa.engine import evaluator
+
+    splits = tmp_path / "splits"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, seed=0).to_json(splits / f"{ds}.json")
+    monkeypatch.setattr(evaluator, "TRAIN_SAMPLE", 3)
+    sets = evaluator.build_eval_sets(("syn_crack",), which=("train",), splits_dir=splits, datasets_dir=synthetic_datasets)
+    assert [s.name for s in sets] == ["group-clean train (sample of 3)"]
+    train = {str(s.image_path) for s in samples_of_part("syn_crack", "train", splits, synthetic_datasets)}
+    picked = [str(s.image_path) for s in sets[0].samples]
+    assert len(set(picked)) == 3 and set(picked) <= train and len(train) > 3
+    again = evaluator.build_eval_sets(("syn_crack",), which=("train",), splits_dir=splits, datasets_dir=synthetic_datasets)
+    assert [str(s.image_path) for s in again[0].samples] == picked  # seeded
+    report = evaluate(Segmenter.load(tiny_model_dir), tmp_path / "fit", datasets=("syn_crack", "syn_tape"), which=("train",),
+                      splits_dir=splits, datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    assert {(r["split"], r["images"]) for r in report["metrics"]} == {("group-clean train (sample of 3)", 3)}
+
+
+def test_cli_evaluate_refuses_unknown_split_names():
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--splits", "published,tset"])
+    assert result.exit_code != 0 and "tset" in result.output

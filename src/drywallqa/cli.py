@@ -211,7 +211,9 @@ def evaluate(
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help="torch, or onnx (with --model-path of an exported folder)."),
     out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md, per_image.csv, examples.png and worst.png go."),
-    splits: str = typer.Option("published,group", help="published (valid splits) and/or group (group-clean test)."),
+    splits: str = typer.Option("published,group", help="Comma-separated: published (valid splits), group (group-clean "
+                               "test), val (group-clean val, where thresholds were chosen), train (a seeded sample of "
+                               "150 training photos: how well the model fits what it learnt from)."),
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score: names or dataset YAML files (repeatable)."),
     splits_dir: Path = typer.Option(Path("splits"), help="Group-clean manifests."),
     datasets_dir: Optional[Path] = typer.Option(None),
@@ -223,15 +225,18 @@ def evaluate(
     from .engine.evaluator import evaluate as run
     from .engine.predictor import default_model_dir
 
-    seg = _load_segmenter(model_path, model, runtime, tile=tile)
     which = tuple(s.strip() for s in splits.split(","))
+    unknown = set(which) - {"published", "group", "val", "train"}
+    if unknown:
+        raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
+    seg = _load_segmenter(model_path, model, runtime, tile=tile)
     try:
         report = run(seg, out, datasets=tuple(_dataset_names(dataset)), which=which, splits_dir=splits_dir,
                      datasets_dir=datasets_dir, limit=limit, speed_images=speed_images,
                      model_dir=model_path or default_model_dir())
     except (FileNotFoundError, KeyError) as exc:  # no split manifest yet, or a dataset without a 'valid' split
         message = exc.args[0] if exc.args else str(exc)
-        raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group needs a manifest)",
+        raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group, val and train need a manifest)",
                                  param_hint="--splits")
     console.print((out / "report.md").read_text())
     return report

@@ -45,6 +45,9 @@ class EvalSet:
     samples: list
 
 
+TRAIN_SAMPLE = 150  # photos of the (large) train part scored by ``which=("train",)``, a seeded sample
+
+
 def build_eval_sets(datasets, which=("published", "group"), splits_dir="splits", datasets_dir=None,
                     limit: int | None = None) -> list[EvalSet]:
     sets = []
@@ -58,6 +61,10 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir="splits",
         if "val" in which:  # where thresholds and options are chosen; published valid/test images left out
             s = samples_of_part(ds, "val", splits_dir, datasets_dir, exclude_published=("valid", "test"))
             sets.append(EvalSet("group-clean val", ds, s[:limit] if limit else s))
+        if "train" in which:  # how well a model fits the photos it learnt from (under- or over-fitting)
+            s = samples_of_part(ds, "train", splits_dir, datasets_dir, exclude_published=("valid", "test"))
+            s = [s[i] for i in sorted(np.random.default_rng(0).permutation(len(s))[:limit or TRAIN_SAMPLE])]
+            sets.append(EvalSet(f"group-clean train (sample of {len(s)})", ds, s))
     return sets
 
 
