@@ -34,14 +34,13 @@ import torch
 from tqdm import tqdm
 
 from drywallqa import Segmenter
-from drywallqa.data.composite import transplant
+from drywallqa.data.composite import SIGMA_FRACTION, transplant
 from drywallqa.data.grouping import samples_of_part
 from drywallqa.metrics import CenterlineMeter, SegmentationMeter
 from drywallqa.utils.image_io import read_image
 from drywallqa.viz import grid, overlay
 
 CRACK, TAPING = "segment crack", "segment taping area"
-SIGMA_FRACTION = 12 / 384  # the training transplants' background blur, relative to the shorter side
 
 
 def composites(splits_dir: str, limit: int | None, part: str = "test"):

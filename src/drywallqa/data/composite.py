@@ -15,6 +15,9 @@ import cv2
 import numpy as np
 
 
+SIGMA_FRACTION = 12 / 384  # background blur relative to the shorter side (12 px on the 384 px training crops)
+
+
 def shading_ratio(image: np.ndarray, sigma: float) -> np.ndarray:
     """``(H, W, 3)`` uint8 -> ``(H, W)`` float32: luminance over its Gaussian-blurred background."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) + 1.0

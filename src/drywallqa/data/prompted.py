@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .composite import transplant
+from .composite import SIGMA_FRACTION, transplant
 
 
 class PromptedSegmentationDataset(Dataset):
@@ -71,7 +71,7 @@ class PromptedSegmentationDataset(Dataset):
         src, tgt = self.composite_pairs[int(self.rng.integers(len(self.composite_pairs)))]
         s_image, s_mask = self._augment(int(self.rng.choice(self._members[src])))
         t_image, t_mask = self._augment(int(self.rng.choice(self._members[tgt])))
-        image = transplant(t_image, s_image, s_mask)
+        image = transplant(t_image, s_image, s_mask, sigma=SIGMA_FRACTION * min(s_mask.shape))
         own = src if self.rng.random() < 0.5 else tgt
         return image, (s_mask if own == src else t_mask), int(self.rng.choice(self.prompt_ids[own]))
 
