@@ -43,18 +43,21 @@ from drywallqa.viz import grid, overlay
 CRACK, TAPING = "segment crack", "segment taping area"
 
 
-def composites(splits_dir: str, limit: int | None, part: str = "test"):
-    """Yield ``(crack_photo, crack_label, drywall_photo, taping_label, composite)`` at the crack photo's size."""
+def pairs(splits_dir: str, limit: int | None, part: str = "test") -> list:
+    """``(crack sample, drywall sample)`` pairs: every labelled crack photo of the part, drywall photos in turn."""
     exclude = ("valid", "test") if part == "val" else ()  # as where thresholds are chosen
     cracks = [s for s in samples_of_part("cracks", part, splits_dir, exclude_published=exclude) if s.load_mask().any()]
     walls = samples_of_part("taping", part, splits_dir, exclude_published=exclude)
-    for k, c in enumerate(cracks[:limit] if limit else cracks):
-        image, label = read_image(c.image_path), c.load_mask()
-        h, w = label.shape
-        wall_sample = walls[k % len(walls)]
-        wall = cv2.resize(read_image(wall_sample.image_path), (w, h), interpolation=cv2.INTER_AREA)
-        tape = cv2.resize(wall_sample.load_mask().astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-        yield image, label, wall, tape, transplant(wall, image, label, sigma=SIGMA_FRACTION * min(h, w))
+    return [(c, walls[k % len(walls)]) for k, c in enumerate(cracks[:limit] if limit else cracks)]
+
+
+def composite(crack, wall_sample):
+    """``(crack_photo, crack_label, drywall_photo, taping_label, composite)`` at the crack photo's size."""
+    image, label = read_image(crack.image_path), crack.load_mask()
+    h, w = label.shape
+    wall = cv2.resize(read_image(wall_sample.image_path), (w, h), interpolation=cv2.INTER_AREA)
+    tape = cv2.resize(wall_sample.load_mask().astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return image, label, wall, tape, transplant(wall, image, label, sigma=SIGMA_FRACTION * min(h, w))
 
 
 def main():
@@ -76,8 +79,10 @@ def main():
     lines = {name: {key: CenterlineMeter() for key in ("original", "composite")} for name in models}
     missed = {name: {"original": 0, "composite": 0} for name in models}
     wall_fg = {name: [] for name in models}
+    plain_wall_fg = {}  # (model, drywall photo, size) -> foreground: drywall photos recur across crack photos
     pictures, n = [], 0
-    for image, label, wall, tape, comp in tqdm(list(composites(args.splits_dir, args.limit, args.part)), desc="cracks on drywall"):
+    for crack, wall_sample in tqdm(pairs(args.splits_dir, args.limit, args.part), desc="cracks on drywall"):
+        image, label, wall, tape, comp = composite(crack, wall_sample)
         n += 1
         row = [comp, overlay(comp, label, (0, 255, 0))] if len(pictures) < 4 else None
         for name, seg in models.items():
@@ -88,7 +93,10 @@ def main():
                 lines[name][key].update(mask, label)
                 missed[name][key] += int(not mask.any())
             meters[name]["taping"].update(out[TAPING], tape)
-            wall_fg[name].append(float(seg.predict(wall, [CRACK]).masks[CRACK].mean()))
+            key = (name, str(wall_sample.image_path), wall.shape)
+            if key not in plain_wall_fg:
+                plain_wall_fg[key] = float(seg.predict(wall, [CRACK]).masks[CRACK].mean())
+            wall_fg[name].append(plain_wall_fg[key])
             if row is not None:
                 row.append(overlay(comp, out[CRACK]))
         if row is not None:

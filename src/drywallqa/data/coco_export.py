@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ..utils.files import write_text_atomic
+from ..utils.files import read_batch_results, write_text_atomic
 from ..utils.image_io import ImageReadError, read_mask
 
 SEGMENTATION_FORMATS = ("polygon", "rle")
@@ -64,10 +64,7 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     if segmentation not in SEGMENTATION_FORMATS:
         raise ValueError(f"segmentation must be one of {SEGMENTATION_FORMATS}, got {segmentation!r}")
     out = Path(out_dir)
-    results_path = out / "results.json"
-    if not results_path.is_file():
-        raise FileNotFoundError(f"{results_path}: not found; run `drywallqa predict ... --out {out}` first")
-    results = json.loads(results_path.read_text())
+    results = read_batch_results(out)
     categories = [{"id": i + 1, "name": p, "supercategory": "prompt"} for i, p in enumerate(results["prompts"])]
     images, annotations, skipped = [], [], []
     for image_id, entry in enumerate(sorted(results["images"], key=lambda e: e["image"]), start=1):

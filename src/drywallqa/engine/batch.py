@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..measures import mask_measures
 from ..rules import Rule, check_rules, flags
-from ..utils.files import write_text_atomic
+from ..utils.files import BATCH_RESULTS, write_text_atomic
 from ..utils.image_io import ImageReadError, list_images, read_image
 from ..utils.slug import slugify
 from ..viz import COLORS, grid, overlay
@@ -146,7 +146,7 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     for entry in summary.results:  # every photo, including those an earlier run finished, under today's rules
         entry["flags"] = flags(entry, opts.rules)
     write_text_atomic(json.dumps({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
-                                  "images": summary.results, "failed": summary.failed}, indent=1), out / "results.json")
+                                  "images": summary.results, "failed": summary.failed}, indent=1), out / BATCH_RESULTS)
     return summary
 
 

@@ -10,13 +10,12 @@ its colour (``report_files/<stem>.jpg``) and the QA measures of each mask; photo
 from __future__ import annotations
 
 import html
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 from PIL import Image
 
-from ..utils.files import write_text_atomic
+from ..utils.files import read_batch_results, write_text_atomic
 from ..utils.image_io import ImageReadError, read_image, read_mask
 from ..viz import COLORS, overlay
 
@@ -63,10 +62,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
         FileNotFoundError: ``out_dir`` holds no ``results.json`` (no batch job wrote there).
     """
     out = Path(out_dir)
-    results_path = out / "results.json"
-    if not results_path.is_file():
-        raise FileNotFoundError(f"{results_path}: not found; run `drywallqa predict ... --out {out}` first")
-    results = json.loads(results_path.read_text())
+    results = read_batch_results(out)
     prompts, images = list(results["prompts"]), list(results["images"])
     # flagged photos (QA rules broken) first, then the most affected: the largest masked fraction over all prompts
     images.sort(key=lambda e: (not e.get("flags"), -max((m["area_fraction"] for m in e["prompts"].values()), default=0.0),
