@@ -5,9 +5,10 @@ split), at the original resolution, and write it as the package's default model 
 
 Options swept: input scales (one or two sizes, logits averaged), horizontal-flip TTA, the threshold
 of each dataset's prompts (and one shared threshold for any other prompt), and a post-processing per
-dataset: for datasets labelled with boxes only (taping) whether masks become per-component boxes, for
-the others (cracks) whether masks are dilated. A combination is only eligible when its median time on 640x640 JPEGs from disk with 2
-threads stays within the speed budget (150 ms for the first prompt, 50 ms per extra prompt).
+dataset: for datasets labelled with boxes only (taping) whether masks become per-component boxes (and
+whether crossing joints become strips), for the others (cracks) whether masks are dilated. A
+combination is only eligible when its median time on 640x640 JPEGs from disk with 2 threads stays
+within the speed budget (150 ms for the first prompt, 50 ms per extra prompt).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from drywallqa.engine.predictor import EmbeddedSegmenter
 from drywallqa.metrics import THRESHOLDS
 from drywallqa.utils.image_io import read_image
 
-BOX_OPTIONS = [None, {"name": "boxes", "quantile": 0.0}, {"name": "boxes", "quantile": 0.02}, {"name": "boxes", "quantile": 0.05}]
+BOX_OPTIONS = [None, {"name": "boxes", "quantile": 0.0}, {"name": "boxes", "quantile": 0.02}, {"name": "boxes", "quantile": 0.05},
+               {"name": "boxes", "quantile": 0.0, "split_below_fill": 0.5}]  # crossing joints -> strips
 DILATE_OPTIONS = [None] + [{"name": "dilate", "radius_fraction": f} for f in (0.002, 0.004, 0.008)]
 CANDIDATE_SCALES = [(384,), (448,), (512,), (384, 512)]  # the default model's input size is 384
 BUDGET_FIRST_MS, BUDGET_EXTRA_MS = 150.0, 50.0

@@ -73,3 +73,19 @@ def test_prompt_thresholds_from_metadata_and_explicit_override(tiny_model_dir, m
     assert predict(seg, ["segment crack"], threshold=0.5)["segment crack"] == counts["segment taping area"]
     fixed = Segmenter.load(tiny_model_dir, threshold=0.5)  # an explicit threshold holds for every prompt
     assert fixed.prompt_thresholds == {} and predict(fixed, ["segment crack"]) == {"segment crack": counts["segment taping area"]}
+
+
+def test_boxes_split_crossing_joints_into_strips():
+    m = np.zeros((100, 100), bool)
+    m[40:46, 0:100] = True       # a horizontal joint across the photo
+    m[0:100, 70:74] = True       # crossed by a vertical one: one '+'-shaped component
+    m[80:95, 5:20] = True        # a solid blob fills its box: stays a box
+    whole = boxes(m, min_area_fraction=0.0)
+    assert whole[0:100, 0:100].all()  # one bounding box over the whole photo
+    split = boxes(m, min_area_fraction=0.0, split_below_fill=0.5)
+    assert np.array_equal(split[:, 70:74], np.ones((100, 4), bool)) and split[40:46].all()
+    assert not split[10, 10] and not split[60, 30] and split[80:95, 5:20].all()
+    assert split.sum() == 100 * 6 + 100 * 4 - 6 * 4 + 15 * 15
+    # a sparse component that no joint crosses (a diagonal) keeps its box
+    d = np.eye(50, dtype=bool)
+    assert boxes(d, min_area_fraction=0.0, split_below_fill=0.5).all()

@@ -94,3 +94,18 @@ def test_tiles_per_request(client):
     assert "tiles" not in plain["timings_ms"]
     assert client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "tile": "8"}).status_code == 422
 
+
+
+def test_qa_rules_flag_the_photo(client):
+    files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
+    data = {"prompts": ["segment crack"], "mm_per_px": "0.5"}
+    r = client.post("/v1/segment", files=files, data={**data, "flag": ["segment crack: area_px >= 0", "segment crack: components > 1000"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["flags"] == ["segment crack: area_px >= 0"]   # always broken; the other never
+    assert client.post("/v1/segment", files=files, data=data).json()["flags"] == []
+    for rule, why in (("segment crack: area_px ~ 3", "PROMPT: MEASURE OP NUMBER"), ("segment seam: area_px > 3", "not one of"),
+                      ("segment crack: bogus > 3", "unknown measure")):
+        bad = client.post("/v1/segment", files=files, data={**data, "flag": [rule]})
+        assert bad.status_code == 422 and why in bad.json()["detail"], bad.text
+    no_scale = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "flag": ["segment crack: max_width_mm > 1"]})
+    assert no_scale.status_code == 422 and "mm_per_px" in no_scale.json()["detail"]

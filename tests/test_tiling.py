@@ -76,3 +76,28 @@ def test_load_with_tile_wraps_the_model_and_the_cli_checks_the_size(tiny_model_d
     out = CliRunner().invoke(app, ["predict", str(tmp_path), "--prompt", "segment crack", "--out", str(tmp_path / "o"),
                                    "--model-path", str(tiny_model_dir), "--tile", "16"])
     assert out.exit_code == 2 and "--tile" in out.output
+
+
+class ScoredSegmenter(PixelwiseSegmenter):
+    """Scores each tile by its mean red value (a stand-in for SAM's predicted IoU) and drops masks below
+    ``min_confidence`` like the real backends do."""
+
+    min_confidence = 0.5
+
+    def predict(self, image, prompts, threshold=None):
+        res = super().predict(image, prompts, threshold)
+        res.scores = {p: float(image[..., 0].mean() / 255) for p in prompts}
+        return res
+
+
+def test_min_confidence_holds_per_tile():
+    image = np.zeros((128, 256, 3), np.uint8)
+    image[:, :128, 0] = 255       # left half: a confident tile
+    image[10:20, 200:210, 0] = 255  # right half: a small bright patch in a tile scored 0.006
+    res = TiledSegmenter(ScoredSegmenter(), tile=128, overlap=0.0).predict(image, ["segment crack"])
+    mask = res.masks["segment crack"]
+    assert mask[:, :128].all() and not mask[:, 128:].any()  # the untrusted tile's patch is dropped
+    assert res.scores["segment crack"] == pytest.approx((1.0 + 100 / 128 ** 2) / 2)
+    trusting = ScoredSegmenter()
+    trusting.min_confidence = None
+    assert TiledSegmenter(trusting, tile=128, overlap=0.0).predict(image, ["segment crack"]).masks["segment crack"][10:20, 200:210].all()

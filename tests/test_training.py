@@ -126,11 +126,22 @@ def test_init_from_starts_from_saved_weights(tiny_model_dir, tmp_path, tiny_kwar
 
 
 def test_init_from_warns_about_ignored_model_config(tiny_model_dir, tmp_path, tiny_kwargs):
-    cfg = TrainConfig.from_dict({"model_config": {**tiny_kwargs, "image_size": 96}, "init_from": str(tiny_model_dir),
+    cfg = TrainConfig.from_dict({"model_config": {**tiny_kwargs, "head_dim": 4}, "init_from": str(tiny_model_dir),
                                  "output_dir": str(tmp_path / "ft"), "device": "cpu"})
-    with pytest.warns(UserWarning, match="image_size"):
+    with pytest.warns(UserWarning, match="head_dim"):
         trainer = Trainer(cfg, progress=False)
-    assert trainer.model.config.image_size == tiny_kwargs["image_size"]
+    assert trainer.model.config.head_dim == tiny_kwargs["head_dim"]
+
+
+def test_init_from_may_change_the_training_size(tiny_model_dir, tmp_path, tiny_kwargs, recwarn):
+    """Crops and validation at another input size; the weights are the saved ones."""
+    size = tiny_kwargs["image_size"] + 32
+    cfg = TrainConfig.from_dict({"model_config": {"image_size": size}, "init_from": str(tiny_model_dir),
+                                 "output_dir": str(tmp_path / "ft"), "device": "cpu"})
+    trainer = Trainer(cfg, progress=False)
+    assert trainer.image_size == trainer.model.config.image_size == size and not recwarn.list
+    saved = PromptedSegmentationModel.from_pretrained(tiny_model_dir).state_dict()
+    assert all(torch.equal(v, saved[k]) for k, v in trainer.model.state_dict().items())
 
 
 def test_canonical_prompt_set(synthetic_datasets, tmp_path, tiny_kwargs):

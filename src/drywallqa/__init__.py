@@ -1,6 +1,6 @@
 """drywallqa: prompted segmentation for construction quality assurance."""
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 from .engine.predictor import EmbeddedSegmenter, SegmentationResult, Segmenter  # noqa: E402
 

@@ -2,7 +2,9 @@
 
 ``boxes``: each connected component of the mask becomes its (robust) bounding rectangle. It suits
 prompts whose training labels were boxes (the drywall taping data has bounding boxes only), so
-the output means what the labels meant.
+the output means what the labels meant. Joints that meet (an L, T or +) form one component whose
+bounding box covers the bare wall between them; with ``split_below_fill`` such sparse components
+become the horizontal and vertical strips they are made of, as an annotator would have boxed them.
 ``dilate``: grows the mask by a disc whose radius is a fraction of the image's shorter side. It suits
 thin structures whose labelled polygons are drawn wider than the model's masks (cracks).
 
@@ -19,24 +21,48 @@ from .utils.registry import Registry
 POSTPROCESSORS: Registry = Registry("post-processor")
 
 
+def crossing_strips(component: np.ndarray, occupancy: float = 0.5) -> np.ndarray | None:
+    """``(h, w)`` bool (one component in its bounding box) -> the union of its horizontal strip (the rows
+    that the component fills across more than ``occupancy`` of the box's width, over the box's width) and
+    its vertical strip (likewise for columns), or None when it has neither (no joint crosses the box)."""
+    rows = np.flatnonzero(component.mean(1) > occupancy)
+    cols = np.flatnonzero(component.mean(0) > occupancy)
+    if not len(rows) and not len(cols):
+        return None
+    out = np.zeros(component.shape, dtype=bool)
+    if len(rows):
+        out[rows[0] : rows[-1] + 1, :] = True
+    if len(cols):
+        out[:, cols[0] : cols[-1] + 1] = True
+    return out
+
+
 @POSTPROCESSORS.decorator("boxes")
-def boxes(mask: np.ndarray, quantile: float = 0.0, min_area_fraction: float = 0.0005) -> np.ndarray:
+def boxes(mask: np.ndarray, quantile: float = 0.0, min_area_fraction: float = 0.0005,
+          split_below_fill: float = 0.0) -> np.ndarray:
     """``(H, W)`` bool -> ``(H, W)`` bool: components' bounding boxes (coordinates clipped to the
     ``quantile`` .. ``1 - quantile`` range of the component's pixels), dropping components smaller than
-    ``min_area_fraction`` of the image."""
+    ``min_area_fraction`` of the image. A component that fills less than ``split_below_fill`` of its
+    bounding box becomes its :func:`crossing_strips` instead (0 never splits)."""
     m = mask.astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     out = np.zeros(mask.shape, dtype=bool)
     min_area = min_area_fraction * mask.size
     for k in range(1, n):
-        if stats[k, cv2.CC_STAT_AREA] < min_area:
+        area = stats[k, cv2.CC_STAT_AREA]
+        if area < min_area:
             continue
+        x0, y0, w, h = stats[k, :4]
+        if area < split_below_fill * w * h:
+            strips = crossing_strips(labels[y0 : y0 + h, x0 : x0 + w] == k)
+            if strips is not None:
+                out[y0 : y0 + h, x0 : x0 + w] |= strips
+                continue
         if quantile > 0:
             ys, xs = np.nonzero(labels == k)
             y0, y1 = np.quantile(ys, [quantile, 1 - quantile]).round().astype(int)
             x0, x1 = np.quantile(xs, [quantile, 1 - quantile]).round().astype(int)
         else:
-            x0, y0, w, h = stats[k, :4]
             x1, y1 = x0 + w - 1, y0 + h - 1
         out[y0 : y1 + 1, x0 : x1 + 1] = True
     return out

@@ -59,7 +59,8 @@ def check_rules(rules, prompts, mm_per_px: float | None) -> None:
         if rule.prompt not in prompts:
             raise ValueError(f"rule {str(rule)!r}: its prompt is not one of the job's prompts {list(prompts)}")
         if rule.needs_scale and not mm_per_px:
-            raise ValueError(f"rule {str(rule)!r}: millimetre measures need a scale (--mm-per-px)")
+            raise ValueError(f"rule {str(rule)!r}: millimetre measures need a scale in mm per pixel "
+                             "(--mm-per-px on the command line, mm_per_px in the HTTP API)")
 
 
 def flags(entry: dict, rules) -> list[str]:

@@ -6,6 +6,8 @@ overlapping ``tile`` x ``tile`` crops, asks the wrapped segmenter for every prom
 (the image encoded once per tile, each prompt decoded on it), blends the crops with weights that fall off
 towards tile edges that lie inside the photo, and only then thresholds and post-processes the full-size
 map with the wrapped segmenter's own per-prompt thresholds and post-processing (so boxes span tiles).
+A wrapped model with a ``min_confidence`` (masks it scores lower come back empty) applies it per tile: a
+tile whose score for a prompt falls below it adds no probability for that prompt.
 
     seg = Segmenter.load(tile=640)                  # or TiledSegmenter(Segmenter.load(), tile=640)
     seg.predict("wall_4000x3000.jpg", ["segment crack"])
@@ -85,6 +87,7 @@ class TiledSegmenter(Segmenter):
         total = np.zeros((len(prompts), h, w), np.float32)
         weight = np.zeros((h, w), np.float32)
         scores: dict[str, list] = {}
+        min_confidence = getattr(self.inner, "min_confidence", None)
         for y in ys:
             for x in xs:
                 th, tw = min(self.tile, h - y), min(self.tile, w - x)
@@ -93,9 +96,11 @@ class TiledSegmenter(Segmenter):
                 wx = edge_weights(tw, overlap_px, x > 0, x + tw < w)
                 win = wy[:, None] * wx[None, :]
                 for i, p in enumerate(prompts):
-                    total[i, y:y + th, x:x + tw] += win * part.probabilities[p]
                     if p in part.scores:
                         scores.setdefault(p, []).append(part.scores[p])
+                        if min_confidence is not None and part.scores[p] < min_confidence:
+                            continue  # the model does not trust this tile's mask: it adds nothing
+                    total[i, y:y + th, x:x + tw] += win * part.probabilities[p]
                 weight[y:y + th, x:x + tw] += win
         probs = total / weight[None]
         post = getattr(self.inner, "postprocess", {}) or {}

@@ -118,7 +118,9 @@ class Trainer:
     @staticmethod
     def build_model(config: TrainConfig):
         """``init_from`` a saved model (``"default"``: the shipped one), else a registered model from
-        ``model_config`` (random weights, or a backend's own pretrained weights such as CLIPSeg's)."""
+        ``model_config`` (random weights, or a backend's own pretrained weights such as CLIPSeg's). With
+        ``init_from``, ``model_config`` may only change ``image_size`` (crops and validation are then at that
+        size); other keys that differ from the saved model are ignored with a warning."""
         import dataclasses
 
         from ..models import get_model_class
@@ -129,8 +131,12 @@ class Trainer:
 
             source = default_model_dir() if config.init_from == "default" else config.init_from
             model = PromptedSegmentationModel.from_pretrained(source)
+            overrides = dict(config.model_config)
+            if "image_size" in overrides and hasattr(model.config, "image_size"):
+                # the training crop and validation size, not part of the weights: fine-tune at another size
+                model.config.image_size = int(overrides.pop("image_size"))
             saved = dataclasses.asdict(model.config)
-            differing = {k: v for k, v in config.model_config.items() if k in saved and _plain(saved[k]) != _plain(v)}
+            differing = {k: v for k, v in overrides.items() if k in saved and _plain(saved[k]) != _plain(v)}
             if differing:
                 warnings.warn(
                     f"init_from {config.init_from} defines the model; model_config values {differing} are ignored "

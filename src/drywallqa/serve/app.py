@@ -24,6 +24,7 @@ from typing_extensions import Annotated
 from ..engine.predictor import Segmenter, validate_prompts
 from ..engine.tiling import TiledSegmenter
 from ..measures import mask_measures
+from ..rules import Rule, check_rules, flags
 from ..utils.image_io import ImageReadError, to_rgb_array
 
 PAGE = Path(__file__).with_name("page.html")
@@ -109,9 +110,14 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         tile: int | None = Form(None, ge=32, le=16384, description=(
             "Predict a photo larger than this many pixels on overlapping tiles of this size: for photos of a "
             "larger stretch of wall than one training photo showed (overrides the server's --tile).")),
+        flag: list[str] = Form([], description=(
+            "QA rule 'PROMPT: MEASURE OP NUMBER' (repeat the field for several), e.g. "
+            "'segment crack: max_width_mm > 0.3'; the rules the photo breaks come back under flags.")),
     ) -> dict:
         try:
             prompts = validate_prompts(prompts)
+            rules = [Rule.parse(r) for r in flag]
+            check_rules(rules, prompts, mm_per_px)
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
         if len(prompts) > config.max_prompts:
@@ -141,7 +147,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                 Image.fromarray((result.probabilities[p] * 255).round().astype(np.uint8)).save(buf, format="PNG")
                 item["probability_png_base64"] = base64.b64encode(buf.getvalue()).decode()
             out.append(item)
-        return {"image": {"width": rgb.shape[1], "height": rgb.shape[0]}, "results": out,
+        broken = flags({"prompts": {item["prompt"]: item["measures"] for item in out}}, rules)
+        return {"image": {"width": rgb.shape[1], "height": rgb.shape[0]}, "results": out, "flags": broken,
                 "timings_ms": {**result.timings_ms, "total_ms": total}}
 
     return app
