@@ -14,6 +14,8 @@ def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, 
     for ds in ("syn_crack", "syn_tape"):
         make_group_split(ds, synthetic_datasets, seed=0).to_json(splits / f"{ds}.json")
     seg = Segmenter.load(tiny_model_dir)
+    # the model "trained" on a copy of source photo t0 (one of the 4 syn_tape valid photos) and nothing else
+    (tiny_model_dir / "train_files.json").write_text(json.dumps({"train": [[], ["x/tape/train/t0_jpg.rf.99.jpg"]]}))
     out = tmp_path / "eval"
     report = evaluate(seg, out, datasets=("syn_crack", "syn_tape"), splits_dir=splits, datasets_dir=synthetic_datasets,
                       speed_images=2, model_dir=tiny_model_dir, progress=False)
@@ -62,6 +64,15 @@ def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, 
         assert 0 <= r["centerline_F1"] <= 1 and 0 <= r["centerline_recall"] <= 1
     assert all(0 <= float(r["centerline_f1"]) <= 1 for r in records)
     assert "## Centre-line agreement" in md and "## Label widths" in md
+    # seen vs unseen source photos: only the valid t0 copy was seen
+    memory = {(r["split"], r["dataset"]): r for r in report["memory"]}
+    tape_valid = memory[("published valid", "syn_tape")]
+    assert (tape_valid["images_seen"], tape_valid["images_unseen"]) == (1, 3)
+    t0 = [r for r in records if r["split"] == "published valid" and r["prompt"] == "segment taping area" and "/t0_" in r["image"]]
+    assert len(t0) == 1 and t0[0]["source_in_training"] == "True"
+    assert tape_valid["mIoU_seen"] == pytest.approx(float(t0[0]["iou"]))
+    assert memory[("published valid", "syn_crack")]["images_seen"] == 0
+    assert "## Seen and unseen source photos" in md
     assert "width_oracle_mIoU_best_single_width" not in room[("published valid", "syn_tape")]
     crack_room = room[("published valid", "syn_crack")]
     assert 0 < crack_room["width_oracle_mIoU_best_single_width"] <= crack_room["width_oracle_mIoU_best_width_per_image"] <= 1

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..data.grouping import samples_of_part
 from ..data.registry import get_dataset_config, resolve_dataset
-from ..data.sample import load_split
+from ..data.sample import load_split, source_group
 from ..measures import mask_measures
 from ..metrics import (ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter, SegmentationMeter,
                        bootstrap_ci, fixed_width_oracle, image_auroc, mask_iou, skeleton)
@@ -34,7 +34,7 @@ from .predictor import Segmenter
 
 QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_width_px")
 PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "centerline_f1", "gt_fraction", "pred_fraction",
-                  "max_probability", "best_threshold", "iou_at_best_threshold")
+                  "max_probability", "best_threshold", "iou_at_best_threshold", "source_in_training")
 EMPTY_CONVENTION = "an image with empty ground truth and empty prediction scores IoU = Dice = 1"
 
 
@@ -211,6 +211,31 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
     }
 
 
+def trained_sources(model_dir: Path | None) -> set[str] | None:
+    """Source photos (:func:`~drywallqa.data.sample.source_group` of each file name) of the files a model
+    trained on, from the ``train_files.json`` beside its weights; None when it lists none."""
+    path = Path(model_dir) / "train_files.json" if model_dir is not None else None
+    if path is None or not path.is_file():
+        return None
+    files = json.loads(path.read_text()).get("train", [])
+    flat = [f for group in files for f in ([group] if isinstance(group, str) else group)]
+    return {source_group(Path(f).name) for f in flat}
+
+
+def memory_rows(per_image: list, canonical: list) -> list[dict]:
+    """Per split and dataset (canonical prompt): mIoU of the images whose source photo the model trained on
+    (another Roboflow copy of it) and of the others, from records carrying ``source_in_training``."""
+    rows = []
+    for split, dataset in dict.fromkeys((r["split"], r["dataset"]) for r in per_image):
+        recs = [r for r in per_image if (r["split"], r["dataset"]) == (split, dataset) and r["prompt"] in canonical]
+        seen = [r["iou"] for r in recs if r.get("source_in_training")]
+        unseen = [r["iou"] for r in recs if r.get("source_in_training") is False]
+        rows.append({"split": split, "dataset": dataset, "images_seen": len(seen), "images_unseen": len(unseen),
+                     "mIoU_seen": float(np.mean(seen)) if seen else None,
+                     "mIoU_unseen": float(np.mean(unseen)) if unseen else None})
+    return rows
+
+
 def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
     facts = {}
     if hasattr(segmenter, "num_parameters"):
@@ -252,6 +277,9 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         for iou, name, image, gt, mask, prob in r.worst:
             worst_rows.append([image, overlay(image, gt, (0, 255, 0)), overlay(image, mask, COLORS[0]), heatmap(prob)])
             worst_labels.append(f"{es.name} {es.dataset}\n{name[:28]}\nIoU {iou:.2f}")
+    trained = trained_sources(model_dir)
+    for r in per_image:
+        r["source_in_training"] = None if trained is None else source_group(Path(r["image"]).name) in trained
     report = {
         "metrics": results,
         "cross_prompt": cross,
@@ -261,6 +289,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         "resolution": "original image size (masks upsampled from the model's output)",
         "model": model_facts(model_dir, segmenter),
         "headroom": rooms,
+        "memory": memory_rows(per_image, canon) if trained is not None else [],
         "failures": failures,
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
                         "machine": platform.machine(), "cpus": os.cpu_count()},
@@ -284,6 +313,10 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.md").write_text(render_markdown(report))
     return report
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def md_table(heading: str, columns: list[str], rows: list[list]) -> list[str]:
@@ -340,6 +373,12 @@ def render_markdown(report: dict) -> str:
                           [[r["split"], r["dataset"], f"{r['width_oracle_best_half_width']:g}",
                             f"{r['width_oracle_mIoU_best_single_width']:.3f}", f"{r['width_oracle_mIoU_best_width_per_image']:.3f}"]
                            for r in rows]) if rows else []
+    if report.get("memory"):
+        lines += md_table("Seen and unseen source photos (canonical prompt; seen: the model trained on another "
+                          "copy of the photo, by file-name stem, from its train_files.json)",
+                          ["split", "dataset", "images seen", "mIoU seen", "images unseen", "mIoU unseen"],
+                          [[r["split"], r["dataset"], r["images_seen"], _num(r["mIoU_seen"]), r["images_unseen"],
+                            _num(r["mIoU_unseen"])] for r in report["memory"]])
     m = report["model"]
     lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
               f"- files on disk: {m.get('file_size_mb', 'n/a')} MB"]
