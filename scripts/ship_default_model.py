@@ -63,6 +63,17 @@ def sweep(seg: EmbeddedSegmenter, sets) -> dict:
     return {"best": best, "per_dataset": per_ds}
 
 
+def parse_scales(text: str) -> tuple:
+    """``"448"`` -> ``(448,)``, ``"384,512"`` -> ``(384, 512)`` (multiples of 32)."""
+    try:
+        scales = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes in pixels separated by commas, e.g. 448 or 384,512") from None
+    if not scales or any(v <= 0 or v % 32 for v in scales):
+        raise argparse.ArgumentTypeError(f"{text!r}: every size must be a positive multiple of 32")
+    return scales
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path)
@@ -71,13 +82,16 @@ def main():
     ap.add_argument("--limit", type=int, default=None, help="images per dataset (smoke runs only)")
     ap.add_argument("--timing-images", type=int, default=20)
     ap.add_argument("--ignore-budget", action="store_true", help="smoke runs only (e.g. while the CPU is busy)")
+    ap.add_argument("--scales", action="append", type=parse_scales, default=None, metavar="S[,S2]",
+                    help="only these input scales (repeatable, e.g. --scales 448 --scales 384,512); default: all candidates")
+    ap.add_argument("--tta", choices=("both", "on", "off"), default="both", help="flip TTA candidates to try")
     args = ap.parse_args()
     torch.set_num_threads(2)
     sets = build_eval_sets(("cracks", "taping"), which=("val",), splits_dir=args.splits_dir, limit=args.limit)
     timing_paths = [s.image_path for s in sets[0].samples[: args.timing_images]]
     candidates = []
-    for scales in CANDIDATE_SCALES:
-        for tta in (False, True):
+    for scales in args.scales or CANDIDATE_SCALES:
+        for tta in {"both": (False, True), "on": (True,), "off": (False,)}[args.tta]:
             seg = EmbeddedSegmenter.from_path(args.run / "best", tta=tta, scales=scales)
             speed = measure_speed(seg, timing_paths, ["segment crack", "segment taping area", "segment joint/tape"], warmup=3)
             first_ms, extra_ms = speed["median_ms_first_prompt"], speed["median_ms_per_extra_prompt"]

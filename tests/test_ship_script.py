@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -51,3 +52,13 @@ def test_sweep_picks_a_threshold_per_dataset_and_box_post_processing(tmp_path, l
     assert best["postprocess"]["fake_crack"] is None                 # dilation would only add false pixels
     assert best["postprocess"]["fake_tape"]["name"] == "boxes"
     assert best["val_mIoU_per_dataset"] == {"fake_crack": 1.0, "fake_tape": 1.0}
+
+
+def test_candidate_scales_parse_and_refuse_bad_sizes(load_script):
+    import argparse
+
+    ship = load_script("ship_default_model")
+    assert ship.parse_scales("448") == (448,) and ship.parse_scales("384,512") == (384, 512)
+    for bad in ("450", "abc", "384,", "-64"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            ship.parse_scales(bad)
