@@ -77,4 +77,5 @@ def test_upload_in_browser_and_read_back_masks(server, tmp_path):
         mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(r["mask"].split(",", 1)[1]))))
         assert mask.shape == (60, 90) and set(np.unique(mask)) <= {0, 255}
     assert any(" mm" in r["caption"] for r in out["results"])  # the tiny seeded model marks the whole photo
+    assert out["flags"] == "Flagged: segment crack: area_px >= 0"  # the rule always broken, not the one never broken
     assert shot.stat().st_size > 0

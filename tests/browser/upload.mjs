@@ -1,6 +1,7 @@
 // Usage: node upload.mjs URL IMAGE SCREENSHOT
-// Opens the drywallqa page, uploads IMAGE with two prompts, a scale of 0.5 mm/px and tiles of 64 px, waits for
-// the overlays and prints JSON: the prompts shown, the mask data URLs, the captions and the page's status line.
+// Opens the drywallqa page, uploads IMAGE with two prompts, a scale of 0.5 mm/px, tiles of 64 px and two QA rules
+// (one always broken, one never), waits for the overlays and prints JSON: the prompts shown, the mask data URLs,
+// the captions, the page's status line and its flags line.
 import { chromium } from 'playwright-core';
 
 const [url, image, screenshot] = process.argv.slice(2);
@@ -17,6 +18,7 @@ try {
   await page.fill('#prompts', 'segment crack\nsegment taping area');
   await page.fill('#mm', '0.5');
   await page.fill('#tile', '64');
+  await page.fill('#rules', 'segment crack: area_px >= 0\nsegment taping area: components > 100000');
   await page.click('#run');
   await page.waitForSelector('#json', { timeout: 60000 });
   const results = await page.$$eval('figure.result', figs => figs.map(f => ({
@@ -26,8 +28,9 @@ try {
     caption: f.querySelector('figcaption').textContent,
   })));
   const status = await page.textContent('#status');
+  const flags = await page.textContent('#flags');
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ status, results }));
+  console.log(JSON.stringify({ status, flags, results }));
 } finally {
   await browser.close();
 }
