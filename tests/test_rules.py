@@ -95,3 +95,15 @@ def test_cli_flag(tiny_model_dir, tmp_path):
     ok = runner.invoke(app, base + ["--flag", "segment crack: components >= 0", "--mm-per-px", "0.5"])
     assert ok.exit_code == 0, ok.output
     assert "3 of 3 photos flagged" in ok.output
+
+
+def test_parse_rules_parses_text_keeps_rules_and_checks_them():
+    from drywallqa.rules import Rule, parse_rules
+
+    kept = Rule.parse("segment crack: components > 2")
+    rules = parse_rules(["segment crack: area_px >= 10", kept], ["segment crack"], None)
+    assert rules == (Rule("segment crack", "area_px", ">=", 10.0), kept)
+    with pytest.raises(ValueError, match="not one of"):
+        parse_rules(["segment seam: area_px > 1"], ["segment crack"], None)
+    with pytest.raises(ValueError, match="mm per pixel"):
+        parse_rules(["segment crack: max_width_mm > 1"], ["segment crack"], None)

@@ -278,13 +278,12 @@ def predict(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--prompt")
     from .data.coco_export import SEGMENTATION_FORMATS, write_coco_predictions
-    from .rules import Rule, check_rules
+    from .rules import parse_rules
 
     if coco is not None and coco not in SEGMENTATION_FORMATS:
         raise typer.BadParameter(f"one of {', '.join(SEGMENTATION_FORMATS)}", param_hint="--coco")
     try:
-        rules = [Rule.parse(r) for r in flag or []]
-        check_rules(rules, prompts, mm_per_px)
+        rules = parse_rules(flag or [], prompts, mm_per_px)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--flag")
     if engine == "ray":

@@ -66,3 +66,15 @@ def check_rules(rules, prompts, mm_per_px: float | None) -> None:
 def flags(entry: dict, rules) -> list[str]:
     """The rules one photo's ``results.json`` entry breaks, as text."""
     return [str(r) for r in rules if r.prompt in entry["prompts"] and r.broken_by(entry["prompts"][r.prompt])]
+
+
+def parse_rules(rules, prompts, mm_per_px: float | None) -> tuple:
+    """Rules given as text (or already as :class:`Rule`) -> a tuple of :class:`Rule` that a job asking
+    ``prompts`` at scale ``mm_per_px`` can evaluate (:func:`check_rules`).
+
+    Raises:
+        ValueError: a malformed rule, or one the job cannot evaluate.
+    """
+    parsed = tuple(Rule.parse(r) if isinstance(r, str) else r for r in rules)
+    check_rules(parsed, prompts, mm_per_px)
+    return parsed

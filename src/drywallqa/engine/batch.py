@@ -19,7 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..measures import mask_measures
-from ..rules import Rule, check_rules, flags
+from ..rules import flags, parse_rules
 from ..utils.files import BATCH_RESULTS, write_text_atomic
 from ..utils.image_io import ImageReadError, list_images, read_image
 from ..utils.slug import slugify
@@ -154,8 +154,7 @@ def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()) -
     prompts = validate_prompts(prompts)
     if any(not slugify(p) for p in prompts):
         raise ValueError("a prompt needs at least one letter or digit")
-    rules = tuple(Rule.parse(r) if isinstance(r, str) else r for r in rules)
-    check_rules(rules, prompts, mm_per_px)
+    rules = parse_rules(rules, prompts, mm_per_px)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules)
 

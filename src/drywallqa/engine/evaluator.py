@@ -219,7 +219,7 @@ def trained_sources(model_dir: Path | None) -> set[str] | None:
         return None
     files = json.loads(path.read_text()).get("train", [])
     flat = [f for group in files for f in ([group] if isinstance(group, str) else group)]
-    return {source_group(Path(f).name) for f in flat}
+    return {source_group(f) for f in flat}
 
 
 def memory_rows(per_image: list, canonical: list) -> list[dict]:
@@ -279,7 +279,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
             worst_labels.append(f"{es.name} {es.dataset}\n{name[:28]}\nIoU {iou:.2f}")
     trained = trained_sources(model_dir)
     for r in per_image:
-        r["source_in_training"] = None if trained is None else source_group(Path(r["image"]).name) in trained
+        r["source_in_training"] = None if trained is None else source_group(r["image"]) in trained
     report = {
         "metrics": results,
         "cross_prompt": cross,

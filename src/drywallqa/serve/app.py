@@ -24,7 +24,7 @@ from typing_extensions import Annotated
 from ..engine.predictor import Segmenter, validate_prompts
 from ..engine.tiling import TiledSegmenter
 from ..measures import mask_measures
-from ..rules import Rule, check_rules, flags
+from ..rules import flags, parse_rules
 from ..utils.image_io import ImageReadError, to_rgb_array
 
 PAGE = Path(__file__).with_name("page.html")
@@ -116,8 +116,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     ) -> dict:
         try:
             prompts = validate_prompts(prompts)
-            rules = [Rule.parse(r) for r in flag]
-            check_rules(rules, prompts, mm_per_px)
+            rules = parse_rules(flag, prompts, mm_per_px)
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
         if len(prompts) > config.max_prompts:
