@@ -178,7 +178,7 @@ def test_loader_workers_draw_their_own_random_streams(synthetic_datasets, syn_sp
     assert sum(len(b["prompt_index"]) for b in trainer._epoch_loader(0, 0)) == len(trainer.train_set)
 
 
-def test_ema_weights_are_validated_saved_and_resumed(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+def test_ema_weights_are_validated_saved_and_resumed(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs, load_script):
     cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "ema", tiny_kwargs)
     cfg.optim.ema_decay, cfg.optim.epochs = 0.5, 1
     assert Trainer(cfg, progress=False).train(max_minutes=1e-9)["stopped"] == "time"  # one step, then a checkpoint
@@ -194,6 +194,15 @@ def test_ema_weights_are_validated_saved_and_resumed(synthetic_datasets, syn_spl
     ema, raw = resumed.ema.module.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(best[k], ema[k]) for k in best)  # the EMA copy is what gets saved
     assert not all(torch.equal(best[k], raw[k]) for k in best)  # and it is not the raw weights
+    # scripts/export_checkpoint.py: the final weights (or final EMA copy) of last.pt as a model folder
+    export = load_script("export_checkpoint").export
+    assert export(tmp_path / "ema", tmp_path / "final")["step"] == resumed.step
+    for dest, expected in (("final", raw), ("final_ema", ema)):
+        if dest == "final_ema":
+            export(tmp_path / "ema", tmp_path / dest, ema=True)
+        got = PromptedSegmentationModel.from_pretrained(tmp_path / dest / "best").state_dict()
+        assert all(torch.equal(got[k], expected[k]) for k in got), dest
+        assert (tmp_path / dest / "train_files.json").is_file()
     cfg.optim.ema_decay = 1.5
     with pytest.raises(ValueError, match="ema_decay"):
         Trainer(cfg, progress=False).setup()

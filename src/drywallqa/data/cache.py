@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import cv2
@@ -32,7 +33,7 @@ def load_arrays(samples: list[Sample], size: int, cache_dir: str | Path | None =
         masks[i] = resize_mask(s.load_mask(), size)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # one per process: concurrent runs share the folder
         np.savez(tmp, images=images, masks=masks)
         tmp.replace(path)
     return images, masks

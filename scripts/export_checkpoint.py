@@ -1,0 +1,57 @@
+"""Write the weights held in a training run's ``last.pt`` as a model folder, beside the run's
+``train_files.json`` and ``metrics.csv``, so that ``scripts/ship_default_model.py`` (or ``drywallqa
+evaluate --model-path``) can take them.
+
+A run's ``best/`` holds the checkpoint its trainer chose (with ``optim.ema_decay``, the EMA copy); the
+final weights of the run, or its final EMA copy, live only in ``last.pt``:
+
+    python scripts/export_checkpoint.py runs/gpu_ft_448 runs/gpu_ft_448_final          # final weights
+    python scripts/export_checkpoint.py runs/gpu_ft_448 runs/gpu_ft_448_ema --ema      # final EMA copy
+    python scripts/ship_default_model.py runs/gpu_ft_448_final
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from drywallqa.models.base import PromptedSegmentationModel
+
+
+def export(run: Path, dest: Path, ema: bool = False) -> dict:
+    """``dest/best`` = the model of ``run/best`` (architecture, stored settings) with the weights of
+    ``run/last.pt``; returns the checkpoint's step and epoch."""
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    if ema:
+        if state.get("ema") is None:
+            raise SystemExit(f"{run / 'last.pt'} holds no EMA copy (the run had no optim.ema_decay)")
+        weights = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
+    else:
+        weights = state["model"]
+    model = PromptedSegmentationModel.from_pretrained(run / "best")  # any registered model type
+    model.load_state_dict(weights)
+    meta = json.loads((run / "best" / "config.json").read_text())
+    extra = {k: v for k, v in meta.items() if k not in ("model_type", "config")}
+    extra.update(epoch=state["epoch"], weights=f"{'EMA copy' if ema else 'final weights'} of {run / 'last.pt'} (step {state['step']})")
+    model.save_pretrained(dest / "best", extra=extra)
+    for name in ("train_files.json", "metrics.csv", "curves.png", "config.yaml"):
+        if (run / name).is_file():
+            shutil.copy(run / name, dest / name)
+    return {"step": state["step"], "epoch": state["epoch"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a drywallqa train output folder (with last.pt and best/)")
+    parser.add_argument("dest", type=Path, help="written as DEST/best plus the run's file lists and metrics")
+    parser.add_argument("--ema", action="store_true", help="the EMA copy of last.pt instead of its weights")
+    args = parser.parse_args()
+    print(json.dumps({"dest": str(args.dest / "best"), **export(args.run, args.dest, args.ema)}))
+
+
+if __name__ == "__main__":
+    main()

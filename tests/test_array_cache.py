@@ -1,0 +1,53 @@
+"""The on-disk cache of decoded training arrays (data/cache.py)."""
+
+import os
+
+import cv2
+import numpy as np
+
+from drywallqa.data import cache
+from drywallqa.data.sample import Sample
+
+
+def make_samples(tmp_path, n=3):
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(n):
+        image = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)
+        mask = np.zeros((40, 60), np.uint8)
+        mask[10:20, 5 + i : 30] = 255
+        cv2.imwrite(str(tmp_path / f"img{i}.png"), image)
+        cv2.imwrite(str(tmp_path / f"img{i}_mask.png"), mask)
+        samples.append(Sample(tmp_path / f"img{i}.png", "toy", "train", 40, 60, mask_path=tmp_path / f"img{i}_mask.png"))
+    return samples
+
+
+def test_cache_returns_the_decoded_arrays(tmp_path):
+    samples = make_samples(tmp_path)
+    images, masks = cache.load_arrays(samples, 32, tmp_path / "cache")
+    assert images.shape == (3, 32, 32, 3) and masks.shape == (3, 32, 32) and masks.any()
+    assert len(list((tmp_path / "cache").glob("arrays_32_*.npz"))) == 1
+    again_images, again_masks = cache.load_arrays(samples, 32, tmp_path / "cache")
+    np.testing.assert_array_equal(again_images, images)
+    np.testing.assert_array_equal(again_masks, masks)
+
+
+def test_two_processes_writing_the_same_cache_do_not_collide(tmp_path, monkeypatch):
+    """Two training runs started together build the same cache file: while this process writes its
+    copy, another process (another pid) writes and publishes the same cache; both must succeed."""
+    samples = make_samples(tmp_path)
+    real_savez, real_getpid = np.savez, os.getpid
+    done = []
+
+    def savez_while_another_process_writes(file, **arrays):
+        real_savez(file, **arrays)
+        if not done:
+            done.append(True)
+            monkeypatch.setattr(os, "getpid", lambda: real_getpid() + 1)
+            cache.load_arrays(samples, 32, tmp_path / "cache")  # the other process finishes first
+            monkeypatch.setattr(os, "getpid", real_getpid)
+
+    monkeypatch.setattr(cache.np, "savez", savez_while_another_process_writes)
+    images, masks = cache.load_arrays(samples, 32, tmp_path / "cache")
+    assert done and images.shape == (3, 32, 32, 3)
+    assert [p.name.endswith(".tmp.npz") for p in (tmp_path / "cache").iterdir()] == [False]

@@ -1,0 +1,37 @@
+"""scripts/deepen_model.py: deeper encoder stages that start as the identity."""
+
+import pytest
+import torch
+
+from drywallqa.models import create_model
+
+
+def _outputs(model, x, t):
+    with torch.no_grad():
+        return model.decode(model.encode_image(x), t)
+
+
+def test_deeper_model_computes_the_same_and_can_learn(tiny_kwargs, load_script):
+    script = load_script("deepen_model")
+    torch.manual_seed(0)
+    model = create_model("film_unet", **tiny_kwargs).eval()
+    for m in model.modules():  # trained-looking batch norms, so that a wrong copy would show
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2), m.running_var.uniform_(0.5, 2.0), m.weight.data.uniform_(0.5, 1.5)
+    depths = tuple(d + i % 2 + 1 for i, d in enumerate(model.config.encoder_depths))
+    deeper = script.deepen(model, depths)
+    assert deeper.config.encoder_depths == depths and not deeper.training
+    assert sum(p.numel() for p in deeper.parameters()) > sum(p.numel() for p in model.parameters())
+    x, t = torch.rand(2, 3, 64, 64), torch.randn(2, model.config.text_dim)
+    torch.testing.assert_close(_outputs(deeper, x, t), _outputs(model, x, t))
+    new_block = deeper.encoder.stages[0][-1]
+    torch.nn.init.ones_(new_block.bn2.weight)  # once trained away from zero, the new block matters
+    assert not torch.allclose(_outputs(deeper, x, t), _outputs(model, x, t))
+
+
+def test_deepen_refuses_fewer_blocks(tiny_kwargs, load_script):
+    script = load_script("deepen_model")
+    model = create_model("film_unet", **tiny_kwargs)
+    fewer = tuple(max(0, d - 1) for d in model.config.encoder_depths)
+    with pytest.raises(ValueError, match="none below"):
+        script.deepen(model, fewer)
