@@ -228,12 +228,13 @@ def write_train_config(synthetic_datasets, syn_splits, tmp_path):
 
 @pytest.fixture
 def load_script():
-    """``load_script(name)`` imports ``scripts/<name>.py`` (scripts are not a package), for tests of its functions."""
+    """``load_script(name, folder="scripts")`` imports ``<folder>/<name>.py`` (scripts and benchmarks are
+    not packages), for tests of its functions."""
     import importlib.util
     from pathlib import Path
 
-    def load(name: str):
-        path = Path(__file__).parents[1] / "scripts" / f"{name}.py"
+    def load(name: str, folder: str = "scripts"):
+        path = Path(__file__).parents[1] / folder / f"{name}.py"
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

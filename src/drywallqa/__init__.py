@@ -1,6 +1,6 @@
 """drywallqa: prompted segmentation for construction quality assurance."""
 
-__version__ = "0.3.1"
+__version__ = "0.4.0"
 
 from .engine.predictor import EmbeddedSegmenter, SegmentationResult, Segmenter  # noqa: E402
 

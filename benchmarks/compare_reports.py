@@ -1,0 +1,108 @@
+"""Paired comparison of two models from their ``drywallqa evaluate`` (or ``make benchmark``) reports.
+
+    python benchmarks/compare_reports.py OLD_DIR NEW_DIR --out out/compare [--pool "group-clean val,group-clean test"]
+
+Each ``*_DIR`` holds the ``per_image.csv`` of one evaluation. For every split, dataset and prompt that
+both hold, the images scored by both are paired and the script reports the mean IoU of each model,
+the mean per-image difference (NEW - OLD) with its 95% bootstrap interval, resampling whole source
+photos (the file-name stem before ``.rf.``, as ``drywallqa evaluate`` does), and on how many images
+NEW is better or worse by more than 0.01. Two models that differ by less than that interval are not
+told apart by the split. ``--pool`` adds, per dataset and prompt, one row over the named splits
+together (name disjoint splits only, e.g. the group-clean val and test parts).
+
+Writes ``compare.json`` and ``compare.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from drywallqa.data.sample import source_group
+from drywallqa.metrics import bootstrap_ci
+
+
+def read_ious(report_dir: Path) -> dict[tuple[str, str, str], dict[str, float]]:
+    """``(split, dataset, prompt) -> {image path: IoU}`` from ``report_dir/per_image.csv``."""
+    path = Path(report_dir) / "per_image.csv"
+    if not path.is_file():
+        raise SystemExit(f"{path}: not found; pass a folder written by drywallqa evaluate or make benchmark")
+    out: dict = defaultdict(dict)
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            out[(row["split"], row["dataset"], row["prompt"])][row["image"]] = float(row["iou"])
+    return dict(out)
+
+
+def paired_row(old: dict[str, float], new: dict[str, float]) -> dict | None:
+    """Mean IoU of both, mean paired difference with its grouped bootstrap interval, wins and losses."""
+    images = sorted(set(old) & set(new))
+    if not images:
+        return None
+    a, b = np.array([old[i] for i in images]), np.array([new[i] for i in images])
+    diff = b - a
+    lo, hi = bootstrap_ci(diff, [source_group(i) for i in images])
+    return {"images": len(images), "old_mIoU": float(a.mean()), "new_mIoU": float(b.mean()),
+            "difference": float(diff.mean()), "difference_ci95": [lo, hi],
+            "new_better": int((diff > 0.01).sum()), "new_worse": int((diff < -0.01).sum())}
+
+
+def compare(old_dir: Path, new_dir: Path, pool: list[str] | None = None) -> list[dict]:
+    old, new = read_ious(old_dir), read_ious(new_dir)
+    rows = []
+    for key in sorted(set(old) & set(new)):
+        row = paired_row(old[key], new[key])
+        if row:
+            rows.append({"split": key[0], "dataset": key[1], "prompt": key[2], **row})
+    if pool:
+        missing = [s for s in pool if s not in {k[0] for k in old}]
+        if missing:
+            raise SystemExit(f"--pool names splits that the reports do not hold: {missing}")
+        for dataset, prompt in sorted({(k[1], k[2]) for k in set(old) & set(new) if k[0] in pool}):
+            merged_old, merged_new = {}, {}
+            for split in pool:
+                merged_old.update(old.get((split, dataset, prompt), {}))
+                merged_new.update(new.get((split, dataset, prompt), {}))
+            row = paired_row(merged_old, merged_new)
+            if row:
+                rows.append({"split": " + ".join(pool), "dataset": dataset, "prompt": prompt, **row})
+    return rows
+
+
+def to_markdown(rows: list[dict], old_dir: Path, new_dir: Path) -> str:
+    lines = [f"# Paired comparison: OLD = `{old_dir}`, NEW = `{new_dir}`", "",
+             "Per image IoU, paired; 95% interval of the mean difference by bootstrap over source photos.", "",
+             "| split | dataset | prompt | images | OLD mIoU | NEW mIoU | NEW - OLD | 95% CI | NEW better / worse (> 0.01) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lo, hi = r["difference_ci95"]
+        lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['images']} | {r['old_mIoU']:.3f} | "
+                     f"{r['new_mIoU']:.3f} | {r['difference']:+.3f} | {lo:+.3f} to {hi:+.3f} | {r['new_better']} / {r['new_worse']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("old", type=Path, help="folder with the OLD model's per_image.csv")
+    parser.add_argument("new", type=Path, help="folder with the NEW model's per_image.csv")
+    parser.add_argument("--out", type=Path, default=Path("out/compare"))
+    parser.add_argument("--pool", default=None, help="comma-separated disjoint splits to pool, e.g. 'group-clean val,group-clean test' (split names as in per_image.csv)")
+    args = parser.parse_args()
+    pool = [s.strip() for s in args.pool.split(",")] if args.pool else None
+    rows = compare(args.old, args.new, pool)
+    if not rows:
+        raise SystemExit("the two reports share no split, dataset and prompt with the same images")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "compare.json").write_text(json.dumps({"old": str(args.old), "new": str(args.new), "rows": rows}, indent=1))
+    markdown = to_markdown(rows, args.old, args.new)
+    (args.out / "compare.md").write_text(markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
