@@ -25,6 +25,9 @@ from drywallqa.models.base import PromptedSegmentationModel
 def export(run: Path, dest: Path, ema: bool = False) -> dict:
     """``dest/best`` = the model of ``run/best`` (architecture, stored settings) with the weights of
     ``run/last.pt``; returns the checkpoint's step and epoch."""
+    for need in (run / "last.pt", run / "best" / "config.json"):
+        if not need.is_file():
+            raise SystemExit(f"{need}: not found; RUN must be a drywallqa train output folder")
     state = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
     if ema:
         if state.get("ema") is None:

@@ -203,6 +203,8 @@ def test_ema_weights_are_validated_saved_and_resumed(synthetic_datasets, syn_spl
         got = PromptedSegmentationModel.from_pretrained(tmp_path / dest / "best").state_dict()
         assert all(torch.equal(got[k], expected[k]) for k in got), dest
         assert (tmp_path / dest / "train_files.json").is_file()
+    with pytest.raises(SystemExit, match="last.pt: not found"):
+        export(tmp_path / "final", tmp_path / "again")  # an exported folder is not a run
     cfg.optim.ema_decay = 1.5
     with pytest.raises(ValueError, match="ema_decay"):
         Trainer(cfg, progress=False).setup()
