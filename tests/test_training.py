@@ -197,9 +197,8 @@ def test_ema_weights_are_validated_saved_and_resumed(synthetic_datasets, syn_spl
     # scripts/export_checkpoint.py: the final weights (or final EMA copy) of last.pt as a model folder
     export = load_script("export_checkpoint").export
     assert export(tmp_path / "ema", tmp_path / "final")["step"] == resumed.step
+    export(tmp_path / "ema", tmp_path / "final_ema", ema=True)
     for dest, expected in (("final", raw), ("final_ema", ema)):
-        if dest == "final_ema":
-            export(tmp_path / "ema", tmp_path / dest, ema=True)
         got = PromptedSegmentationModel.from_pretrained(tmp_path / dest / "best").state_dict()
         assert all(torch.equal(got[k], expected[k]) for k in got), dest
         assert (tmp_path / dest / "train_files.json").is_file()
