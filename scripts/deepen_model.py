@@ -1,13 +1,16 @@
-"""Add residual blocks to the encoder of a trained ``film_unet`` model without changing what it computes.
+"""Grow a trained ``film_unet`` model without changing what it computes: residual blocks added to its
+encoder (``--depths``) and/or a refinement level at stride 2 (``--refine-channels``).
 
 Every new :class:`BasicBlock` is appended at the end of its stage with the scale of its last batch norm
 set to zero, so it starts as the identity (``relu(x + 0) = x`` on the non-negative features of the block
 before it): the deeper model gives the same masks as the original until fine-tuning moves the new
 blocks. Used to test whether encoder capacity limits the shipped model
-(``docs/experiments/gpu_448_and_deeper/``).
+(``docs/experiments/gpu_448_and_deeper/``). The refinement level (``FilmUNetConfig.refine_channels``)
+starts with a zero output convolution, so it adds nothing to the logits until it is trained.
 
     python scripts/deepen_model.py src/drywallqa/weights/default runs/init_deeper --depths 2,3,8,4
-    # then fine-tune with init_from: runs/init_deeper
+    python scripts/deepen_model.py src/drywallqa/weights/default runs/init_refine --refine-channels 16
+    # then fine-tune with init_from: runs/init_deeper (or runs/init_refine)
 """
 
 from __future__ import annotations
@@ -21,12 +24,19 @@ import torch
 from drywallqa.models import FilmUNetModel
 
 
-def deepen(model: FilmUNetModel, depths: tuple[int, ...]) -> FilmUNetModel:
-    """A copy of ``model`` with ``depths`` residual blocks per encoder stage (each >= the current)."""
+def deepen(model: FilmUNetModel, depths: tuple[int, ...] | None = None, refine_channels: int | None = None) -> FilmUNetModel:
+    """A copy of ``model`` with ``depths`` residual blocks per encoder stage (each >= the current) and a
+    stride-2 refinement level of ``refine_channels`` (for a model that has none); None keeps either."""
     old = tuple(model.config.encoder_depths)
+    depths = old if depths is None else tuple(depths)
     if len(depths) != len(old) or any(n < o for n, o in zip(depths, old)):
         raise ValueError(f"depths {depths} must have {len(old)} entries, none below the current {old}")
-    deeper = FilmUNetModel(dataclasses.replace(model.config, encoder_depths=tuple(depths)))
+    if refine_channels is not None and (refine_channels < 1 or model.config.refine_channels):
+        raise ValueError(f"refine_channels must be positive and the model must have no refinement level yet "
+                         f"(it has {model.config.refine_channels})")
+    config = dataclasses.replace(model.config, encoder_depths=depths,
+                                 refine_channels=refine_channels or model.config.refine_channels)
+    deeper = FilmUNetModel(config)
     missing, unexpected = deeper.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected, unexpected
     for stage, n_old in zip(deeper.encoder.stages, old):
@@ -39,12 +49,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, help="a film_unet model folder")
     parser.add_argument("dest", type=Path)
-    parser.add_argument("--depths", required=True, help="blocks per encoder stage, e.g. 2,3,8,4")
+    parser.add_argument("--depths", default=None, help="blocks per encoder stage, e.g. 2,3,8,4")
+    parser.add_argument("--refine-channels", type=int, default=None, help="add a stride-2 refinement level this wide, e.g. 16")
     args = parser.parse_args()
+    if args.depths is None and args.refine_channels is None:
+        parser.error("nothing to add: give --depths and/or --refine-channels")
     model = FilmUNetModel.from_pretrained(args.model)
-    deeper = deepen(model, tuple(int(d) for d in args.depths.split(",")))
+    deeper = deepen(model, tuple(int(d) for d in args.depths.split(",")) if args.depths else None, args.refine_channels)
     deeper.save_pretrained(args.dest, dtype=torch.float16)
     print(f"{args.dest}: encoder_depths {model.config.encoder_depths} -> {deeper.config.encoder_depths}, "
+          f"refine_channels {model.config.refine_channels} -> {deeper.config.refine_channels}, "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M -> {sum(p.numel() for p in deeper.parameters()) / 1e6:.2f} M parameters")
 
 

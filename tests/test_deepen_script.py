@@ -35,3 +35,19 @@ def test_deepen_refuses_fewer_blocks(tiny_kwargs, load_script):
     fewer = tuple(max(0, d - 1) for d in model.config.encoder_depths)
     with pytest.raises(ValueError, match="none below"):
         script.deepen(model, fewer)
+
+
+def test_refinement_level_computes_the_same_and_can_learn(tiny_kwargs, load_script):
+    script = load_script("deepen_model")
+    torch.manual_seed(0)
+    model = create_model("film_unet", **tiny_kwargs).eval()
+    refined = script.deepen(model, refine_channels=8)
+    assert refined.config.refine_channels == 8 and refined.config.encoder_depths == model.config.encoder_depths
+    x, t = torch.rand(2, 3, 64, 64), torch.randn(2, model.config.text_dim)
+    feats = refined.encode_image(x)
+    assert len(feats.laterals) == 5 and feats.laterals[4].shape == (2, 8, 32, 32)  # stride 2
+    torch.testing.assert_close(_outputs(refined, x, t), _outputs(model, x, t))
+    torch.nn.init.normal_(refined.refine.out.weight)  # once trained away from zero, the level matters
+    assert not torch.allclose(_outputs(refined, x, t), _outputs(model, x, t))
+    with pytest.raises(ValueError, match="no refinement level yet"):
+        script.deepen(refined, refine_channels=8)

@@ -59,6 +59,14 @@ def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, 
     for r in room.values():
         assert r["mIoU_best_threshold_per_image"] >= r["mIoU_best_single_threshold"] >= 0
     assert "## Headroom of thresholding" in md
+    # where the errors are: shares of all tp + error pixels sum to 1, fixing region errors never lowers mIoU
+    for r in room.values():
+        assert sum(r[k] for k in ("share_tp", "share_fp_boundary", "share_fp_region", "share_fn_boundary",
+                                  "share_fn_region")) == pytest.approx(1.0)
+        assert r["mIoU"] <= r["mIoU_without_spurious"] + 1e-9 and r["mIoU"] <= r["mIoU_without_missed"] + 1e-9
+        assert max(r["mIoU_without_spurious"], r["mIoU_without_missed"]) <= r["mIoU_boundary_only"] + 1e-9 <= 1 + 1e-9
+    assert all(float(r["iou_boundary_only"]) >= float(r["iou"]) - 1e-9 for r in canon)
+    assert "## Where the errors are" in md
     # centre-line agreement for every prompt; the label-width oracle only where labels are drawn, not boxes
     for r in report["metrics"]:
         assert 0 <= r["centerline_F1"] <= 1 and 0 <= r["centerline_recall"] <= 1

@@ -111,3 +111,47 @@ def test_bootstrap_interval_and_groups():
     narrow, wide = bootstrap_ci(copies), bootstrap_ci(copies, photo)
     assert (wide[1] - wide[0]) > 1.6 * (narrow[1] - narrow[0])
     assert np.isnan(bootstrap_ci([])[0])
+
+
+def test_error_decomposition_on_hand_made_masks():
+    from drywallqa.metrics import error_decomposition
+
+    # 200x200, band 0.025 -> 5 px. GT: one bar of rows 50..59 over columns 20..179 (1,600 px) plus a
+    # missed blob far from the prediction; prediction: the bar 2 rows too low (its outline differs) plus a
+    # spurious blob far from the ground truth.
+    gt = np.zeros((200, 200), bool)
+    gt[50:60, 20:180] = True
+    gt[150:160, 20:30] = True        # missed region: 100 px
+    pred = np.zeros((200, 200), bool)
+    pred[52:62, 20:180] = True       # 320 px boundary FP (rows 60-61), 320 px boundary FN (rows 50-51)
+    pred[150:160, 150:170] = True    # spurious region: 200 px
+    e = error_decomposition(pred, gt)
+    assert (e["tp"], e["fp_boundary"], e["fp_region"], e["fn_boundary"], e["fn_region"]) == (1280, 320, 200, 320, 100)
+    assert e["iou_boundary_only"] == pytest.approx((1280 + 100) / (1280 + 100 + 640))
+    assert e["iou_without_spurious"] == pytest.approx(1280 / (1280 + 320 + 320 + 100))
+    assert e["iou_without_missed"] == pytest.approx((1280 + 100) / (1280 + 100 + 320 + 200 + 320))
+    assert mask_iou(pred, gt) < e["iou_without_spurious"] < e["iou_boundary_only"]
+    # both empty -> 1; a prediction whose only errors are outline errors scores the same IoU either way
+    empty = np.zeros((8, 8), bool)
+    assert error_decomposition(empty, empty)["iou_boundary_only"] == 1.0
+    shifted = np.roll(gt, 1, axis=0)
+    e = error_decomposition(shifted, gt)
+    assert e["fp_region"] == e["fn_region"] == 0 and e["iou_boundary_only"] == pytest.approx(mask_iou(shifted, gt))
+    with pytest.raises(ValueError, match="shape"):
+        error_decomposition(pred, gt[:10])
+
+
+def test_growing_a_mask_by_a_large_radius_is_a_euclidean_disk():
+    import cv2
+
+    from drywallqa.metrics import _within
+
+    m = np.zeros((201, 201), bool)
+    m[100, 100] = True
+    yy, xx = np.mgrid[:201, :201]
+    disk = (yy - 100) ** 2 + (xx - 100) ** 2 <= 40**2
+    assert np.array_equal(_within(m, 40), disk)          # distance-transform path (radius > 32)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (81, 81))
+    dilated = cv2.dilate(m.astype(np.uint8), kernel).astype(bool)
+    assert (dilated ^ disk).sum() < 0.02 * disk.sum()     # the small-radius path's kernel: nearly the same disk
+    assert np.array_equal(_within(m, 5), cv2.dilate(m.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))).astype(bool))

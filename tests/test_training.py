@@ -253,3 +253,23 @@ def test_config_composite_pairs_add_transplant_items(synthetic_datasets, syn_spl
     cfg.data.composite_pairs = [["syn_crack", "cracks_typo"]]
     with pytest.raises(ValueError, match="cracks_typo"):
         Trainer(cfg, progress=False).build_data()
+
+
+def test_train_only_moves_the_named_parameters_and_nothing_else(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "run", {**tiny_kwargs, "refine_channels": 4})
+    cfg.train_only = ["refine"]  # the refinement level (refine_lateral.*, refine.*)
+    trainer = Trainer(cfg, progress=False)
+    trainer.build_data()
+    trainer.setup()
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    loader = torch.utils.data.DataLoader(trainer.train_set, batch_size=4)
+    for _, batch in zip(range(2), loader):
+        trainer.train_step(batch)
+    after = trainer.model.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("refine") for k in moved), sorted(moved)
+    assert any(k.startswith("refine.out") for k in moved)
+    assert any("running_mean" in k for k in moved)  # the trained level's own batch norms do update
+    cfg.train_only = ["nothing_like_this"]
+    with pytest.raises(ValueError, match="matches no parameter"):
+        Trainer(cfg, progress=False).setup()

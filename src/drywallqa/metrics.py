@@ -124,12 +124,16 @@ CENTERLINE_TOLERANCE = 0.005  # fraction of the image's shorter side (3.2 px at 
 
 
 def _within(mask: np.ndarray, radius: int) -> np.ndarray:
-    """``mask`` grown by ``radius`` px (a disk); the mask itself when ``radius`` < 1."""
+    """``mask`` grown by ``radius`` px (a disk); the mask itself when ``radius`` < 1. Radii above 32 px (large
+    photos) use a Euclidean distance transform, whose cost does not grow with the radius (a 75 px disk on a
+    12-megapixel mask: 0.06 s instead of 1.2 s); below, a dilation with OpenCV's elliptic kernel."""
     import cv2
 
     m = mask.astype(np.uint8)
     if radius < 1:
         return m.astype(bool)
+    if radius > 32:
+        return cv2.distanceTransform(1 - m, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius
     return cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))).astype(bool)
 
 
@@ -203,6 +207,37 @@ def fixed_width_oracle(gt: np.ndarray, widths=ORACLE_WIDTHS, gt_skeleton: np.nda
     skel = skeleton(gt) if gt_skeleton is None else gt_skeleton
     side = min(gt.shape[:2])
     return np.array([mask_iou(_within(skel, max(1, int(round(w * side)))), gt) for w in widths])
+
+
+# Where a mask's errors lie (a diagnostic): an error pixel within this fraction of the image's shorter side
+# (16 px at 640x640) of the other mask is a *boundary* error (the region was found, its outline differs);
+# farther away it is a *region* error (a spurious region, or a region missed altogether).
+BOUNDARY_BAND = 0.025
+ERROR_KINDS = ("tp", "fp_boundary", "fp_region", "fn_boundary", "fn_region")
+
+
+def error_masks(pred: np.ndarray, gt: np.ndarray, band: float = BOUNDARY_BAND) -> dict[str, np.ndarray]:
+    """``ERROR_KINDS`` -> ``(H, W)`` bool masks (disjoint; their union is ``pred | gt``) for two same-shape
+    bool masks, the boundary band being ``band`` times the shorter side (at least 1 px)."""
+    pred, gt = pred.astype(bool), gt.astype(bool)
+    if pred.shape != gt.shape:
+        raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
+    radius = max(1, int(round(band * min(gt.shape[:2]))))
+    near_gt, near_pred = _within(gt, radius), _within(pred, radius)
+    return {"tp": pred & gt, "fp_boundary": pred & ~gt & near_gt, "fp_region": pred & ~near_gt,
+            "fn_boundary": gt & ~pred & near_pred, "fn_region": gt & ~near_pred}
+
+
+def error_decomposition(pred: np.ndarray, gt: np.ndarray, band: float = BOUNDARY_BAND) -> dict:
+    """Pixel counts of :func:`error_masks`, and the IoU the prediction would have if some errors were
+    fixed: ``iou_without_spurious`` (region false positives removed), ``iou_without_missed`` (missed
+    regions found exactly) and ``iou_boundary_only`` (both), i.e. what outline disagreement alone costs.
+    Both masks empty -> every IoU 1 (the module's convention)."""
+    n = {k: int(np.count_nonzero(m)) for k, m in error_masks(pred, gt, band).items()}
+    tp, fpb, fpr, fnb, fnr = (n[k] for k in ERROR_KINDS)
+    n.update(iou_without_spurious=iou_dice(tp, fpb, fnb + fnr)[0], iou_without_missed=iou_dice(tp + fnr, fpb + fpr, fnb)[0],
+             iou_boundary_only=iou_dice(tp + fnr, fpb, fnb)[0])
+    return n
 
 
 def bootstrap_ci(values, groups=None, n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:

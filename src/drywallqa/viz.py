@@ -17,6 +17,22 @@ def overlay(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: flo
     return out.clip(0, 255).astype(np.uint8)
 
 
+# colours of error_map: found, outline too wide / too narrow, spurious region, missed region
+ERROR_COLORS = {"tp": (40, 200, 40), "fp_boundary": (255, 200, 0), "fn_boundary": (255, 120, 0),
+                "fp_region": (255, 30, 30), "fn_region": (60, 90, 255)}
+
+
+def error_map(image: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 image tinted by :func:`~drywallqa.metrics.error_masks` of ``pred`` against ``gt``
+    (``ERROR_COLORS``): where a prediction loses IoU, at a glance."""
+    from .metrics import error_masks
+
+    out = image
+    for kind, mask in error_masks(pred, gt).items():
+        out = overlay(out, mask, ERROR_COLORS[kind], alpha=0.7)
+    return out
+
+
 def plot_curves(history: list[dict], path: str | Path) -> None:
     import matplotlib
 

@@ -25,16 +25,18 @@ from ..data.grouping import samples_of_part
 from ..data.registry import get_dataset_config, resolve_dataset
 from ..data.sample import load_split, source_group
 from ..measures import mask_measures
-from ..metrics import (ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter, SegmentationMeter,
-                       bootstrap_ci, fixed_width_oracle, image_auroc, mask_iou, skeleton)
+from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
+                       SegmentationMeter, bootstrap_ci, error_decomposition, fixed_width_oracle, image_auroc, mask_iou,
+                       skeleton)
 from ..postprocess import apply_postprocess
 from ..utils.image_io import read_image
-from ..viz import COLORS, grid, heatmap, overlay
+from ..viz import COLORS, error_map, grid, heatmap, overlay
 from .predictor import Segmenter
 
 QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_width_px")
 PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "centerline_f1", "gt_fraction", "pred_fraction",
-                  "max_probability", "best_threshold", "iou_at_best_threshold", "source_in_training")
+                  "max_probability", "best_threshold", "iou_at_best_threshold", "iou_boundary_only", "source_in_training")
+ERROR_LEGEND = "errors: green found, red spurious,\nblue missed, yellow / orange\noutline too wide / narrow"
 EMPTY_CONVENTION = "an image with empty ground truth and empty prediction scores IoU = Dice = 1"
 
 
@@ -88,7 +90,7 @@ def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict |
     return np.array([mask_iou(apply_postprocess(probability > th, postprocess), gt) for th in THRESHOLDS])
 
 
-def headroom(sweeps: list, ious: list, width_oracles: list | None = None) -> dict:
+def headroom(sweeps: list, ious: list, width_oracles: list | None = None, errors: list | None = None) -> dict:
     """Oracle numbers (they look at the split's ground truth, so they are diagnostics, never results).
 
     Thresholding: the mIoU with the best single threshold and with a best threshold per image, from the
@@ -96,6 +98,8 @@ def headroom(sweeps: list, ious: list, width_oracles: list | None = None) -> dic
     :func:`~drywallqa.metrics.fixed_width_oracle`): the mIoU of the annotations' own centre lines drawn at
     the best single width and at a best width per image, i.e. how much IoU the annotators' stroke widths
     alone take away from a prediction that finds every centre line exactly (left out for box labels).
+    Errors (``errors``, one :func:`~drywallqa.metrics.error_decomposition` per image): each kind's share of
+    all the split's tp + error pixels, and the mIoU with region errors fixed (spurious, missed, both).
     """
     m = np.asarray(sweeps)
     out = {"mIoU": float(np.mean(ious)), "mIoU_best_single_threshold": float(m.mean(0).max()),
@@ -106,6 +110,12 @@ def headroom(sweeps: list, ious: list, width_oracles: list | None = None) -> dic
         out.update(width_oracle_mIoU_best_single_width=float(w.mean(0).max()),
                    width_oracle_best_half_width=float(ORACLE_WIDTHS[int(w.mean(0).argmax())]),
                    width_oracle_mIoU_best_width_per_image=float(w.max(1).mean()))
+    if errors:
+        pixels = np.array([[e[k] for k in ERROR_KINDS] for e in errors], np.float64).sum(0)
+        out.update({f"share_{k}": float(v) for k, v in zip(ERROR_KINDS, pixels / max(pixels.sum(), 1.0))})
+        out.update({f"mIoU_{k[4:]}": float(np.mean([e[k] for e in errors]))
+                    for k in ("iou_without_spurious", "iou_without_missed", "iou_boundary_only")})
+        out["boundary_band"] = BOUNDARY_BAND
     return out
 
 
@@ -123,7 +133,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     image_scores = []  # (prompt, image score = max probability, label = the image shows that prompt's class)
     cross = {p: [] for p in others}
     qa = {"ground truth": [], own[0]: []}  # QA measures of the canonical prompt's masks vs the ground truth
-    examples, failures, per_image, sweeps, worst, width_oracles, groups = [], [], [], [], [], [], []
+    examples, failures, per_image, sweeps, worst, width_oracles, errors, groups = [], [], [], [], [], [], [], []
     canon_post = getattr(segmenter, "postprocess", {}).get(own[0])
     for sample in tqdm(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
         try:
@@ -146,9 +156,11 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
             if p == own[0]:
                 sweep = threshold_sweep(result.probabilities[p], gt, canon_post)
                 sweeps.append(sweep)
+                errors.append(error_decomposition(result.masks[p], gt))
                 if strokes:
                     width_oracles.append(fixed_width_oracle(gt, gt_skeleton=gt_skeleton))
-                record.update(best_threshold=float(THRESHOLDS[int(sweep.argmax())]), iou_at_best_threshold=float(sweep.max()))
+                record.update(best_threshold=float(THRESHOLDS[int(sweep.argmax())]), iou_at_best_threshold=float(sweep.max()),
+                              iou_boundary_only=errors[-1]["iou_boundary_only"])
                 entry = (-iou, len(per_image), Path(sample.image_path).name, image, gt, result.masks[p], result.probabilities[p])
                 (heapq.heappush if len(worst) < keep_worst else heapq.heappushpop)(worst, entry)  # keeps the lowest IoUs
             per_image.append(record)
@@ -171,7 +183,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     ]
     worst = [(-e[0], *e[2:]) for e in sorted(worst, reverse=True)]
     canon_ious = [r["iou"] for r in per_image if r["prompt"] == own[0]]
-    room = {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": own[0], **headroom(sweeps, canon_ious, width_oracles)} if sweeps else None
+    room = {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": own[0], **headroom(sweeps, canon_ious, width_oracles, errors)} if sweeps else None
     return SetResult(rows, cross_rows, qa_rows, image_scores, per_image, room, examples, worst, failures)
 
 
@@ -275,7 +287,8 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
                 grid_rows.append([image, overlay(image, gt, (0, 255, 0))] +
                                  [overlay(image, masks[p], COLORS[i]) for i, p in enumerate(canon)])
         for iou, name, image, gt, mask, prob in r.worst:
-            worst_rows.append([image, overlay(image, gt, (0, 255, 0)), overlay(image, mask, COLORS[0]), heatmap(prob)])
+            worst_rows.append([image, overlay(image, gt, (0, 255, 0)), overlay(image, mask, COLORS[0]),
+                               error_map(image, mask, gt), heatmap(prob)])
             worst_labels.append(f"{es.name} {es.dataset}\n{name[:28]}\nIoU {iou:.2f}")
     trained = trained_sources(model_dir)
     for r in per_image:
@@ -302,7 +315,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         grid(grid_rows, ["input", "ground truth"] + canon, out / "examples.png")
         report["examples_png"] = "examples.png"
     if worst_rows:
-        grid(worst_rows, ["input", "ground truth", "prediction (canonical prompt)", "probability"], out / "worst.png",
+        grid(worst_rows, ["input", "ground truth", "prediction", ERROR_LEGEND, "probability"], out / "worst.png",
              row_labels=worst_labels)
         report["worst_png"] = "worst.png"
     with open(out / "per_image.csv", "w", newline="") as f:
@@ -372,6 +385,16 @@ def render_markdown(report: dict) -> str:
                            "mIoU with the best width per image"],
                           [[r["split"], r["dataset"], f"{r['width_oracle_best_half_width']:g}",
                             f"{r['width_oracle_mIoU_best_single_width']:.3f}", f"{r['width_oracle_mIoU_best_width_per_image']:.3f}"]
+                           for r in rows]) if rows else []
+        rows = [r for r in report["headroom"] if "share_tp" in r]
+        lines += md_table(f"Where the errors are (wrong pixels within {rows[0]['boundary_band']:g} of the shorter side of the "
+                          "other mask are outline errors: the region was found, its outline differs; farther ones are region "
+                          "errors: spurious or missed regions; share of all found-or-wrong pixels, and the mIoU if region "
+                          "errors were fixed: oracle diagnostics, not results)",
+                          ["split", "dataset", "mIoU", "found", "FP outline", "FP region", "FN outline", "FN region",
+                           "mIoU without spurious regions", "without missed regions", "outline errors only"],
+                          [[r["split"], r["dataset"], f"{r['mIoU']:.3f}", *(f"{r['share_' + k]:.3f}" for k in ERROR_KINDS),
+                            f"{r['mIoU_without_spurious']:.3f}", f"{r['mIoU_without_missed']:.3f}", f"{r['mIoU_boundary_only']:.3f}"]
                            for r in rows]) if rows else []
     if report.get("memory"):
         lines += md_table("Seen and unseen source photos (canonical prompt; seen: the model trained on another "

@@ -106,6 +106,7 @@ class Trainer:
         self.epoch = 0
         self.best_score = -1.0
         self.ema = None
+        self.frozen_norms: list = []
 
     @property
     def eval_model(self):
@@ -224,6 +225,8 @@ class Trainer:
     def train_step(self, batch) -> dict:
         """One optimisation step on a batch; returns the losses before the step."""
         self.model.train()
+        for m in self.frozen_norms:  # their statistics are part of the frozen function
+            m.eval()
         x = batch["pixel_values"].to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         t = self.text_embeddings[batch["prompt_index"]].to(self.device)
         y = batch["mask"].to(self.device, non_blocking=True)
@@ -246,10 +249,27 @@ class Trainer:
         for g in self.optimizer.param_groups:
             g["lr"] = o.lr * factor
 
+    def freeze(self, prefixes) -> list:
+        """Train only the parameters whose names start with one of ``prefixes``; the others and the
+        batch-norm statistics outside them stay as loaded. Returns the trainable parameters."""
+        def chosen(name: str) -> bool:
+            return any(name.startswith(prefix) for prefix in prefixes)
+
+        trainable = [p for n, p in self.model.named_parameters() if chosen(n)]
+        if not trainable:
+            names = sorted({n.split(".")[0] for n, _ in self.model.named_parameters()})
+            raise ValueError(f"train_only {list(prefixes)} matches no parameter of the model; its modules: {names}")
+        for n, p in self.model.named_parameters():
+            p.requires_grad_(chosen(n))
+        self.frozen_norms = [m for n, m in self.model.named_modules()
+                             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not chosen(n)]
+        return trainable
+
     def setup(self, resume: bool = False) -> None:
         o = self.config.optim
         self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+        params = self.freeze(self.config.train_only) if self.config.train_only else list(self.model.parameters())
+        self.optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
         if o.ema_decay is not None:
             if not 0.0 < o.ema_decay < 1.0:
                 raise ValueError(f"optim.ema_decay must lie in (0, 1), got {o.ema_decay}")

@@ -3,7 +3,8 @@
 Two graphs, so that the image is encoded once and each prompt costs one decoder run:
 
     encoder.onnx: pixel_values (B, 3, S, S) float32 0..1 -> lateral_32, lateral_16, lateral_8, lateral_4
-    decoder.onnx: the four laterals (B, C_i, S/i, S/i) + text_embeddings (B, D) -> logits (B, 1, S, S)
+                  (and lateral_2 for a model with a refinement level, ``refine_channels``)
+    decoder.onnx: the laterals (B, C_i, S/i, S/i) + text_embeddings (B, D) -> logits (B, 1, S, S)
 
 Batch and spatial axes are dynamic (S any multiple of 32), so multi-scale inference works too.
 
@@ -27,6 +28,11 @@ from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 
 
+def lateral_names(config) -> tuple[str, ...]:
+    """Names of the encoder graph's outputs (the decoder graph's inputs besides the text) for a config."""
+    return LATERALS + (("lateral_2",) if getattr(config, "refine_channels", 0) else ())
+
+
 class _EncoderGraph(nn.Module):
     def __init__(self, model):
         super().__init__()
@@ -41,9 +47,10 @@ class _DecoderGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, l32, l16, l8, l4, text_embeddings):
-        size = (l4.shape[-2] * 4, l4.shape[-1] * 4)  # the input size: lateral_4 is at stride 4
-        return self.model.decode(FilmUNetFeatures([l32, l16, l8, l4], size), text_embeddings)
+    def forward(self, *inputs):  # the laterals in lateral_names order, then text_embeddings
+        *laterals, text_embeddings = inputs
+        size = (laterals[3].shape[-2] * 4, laterals[3].shape[-1] * 4)  # the input size: lateral_4 is at stride 4
+        return self.model.decode(FilmUNetFeatures(laterals, size), text_embeddings)
 
 
 def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:
@@ -54,14 +61,15 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> 
     s = model.config.image_size
     x = torch.rand(1, 3, s, s)
     t = torch.randn(1, model.config.text_dim)
+    names = lateral_names(model.config)
     with torch.no_grad():
         laterals = _EncoderGraph(model)(x)
         torch.onnx.export(_EncoderGraph(model), (x,), out / "encoder.onnx", input_names=["pixel_values"],
-                          output_names=list(LATERALS), dynamic_axes={n: {0: "batch", 2: f"{n}_h", 3: f"{n}_w"} for n in ("pixel_values", *LATERALS)},
+                          output_names=list(names), dynamic_axes={n: {0: "batch", 2: f"{n}_h", 3: f"{n}_w"} for n in ("pixel_values", *names)},
                           opset_version=opset, dynamo=False)
-        spatial = {n: {0: "batch", 2: f"{n}_h", 3: f"{n}_w"} for n in (*LATERALS, "logits")}
+        spatial = {n: {0: "batch", 2: f"{n}_h", 3: f"{n}_w"} for n in (*names, "logits")}
         torch.onnx.export(_DecoderGraph(model), (*laterals, t), out / "decoder.onnx",
-                          input_names=[*LATERALS, "text_embeddings"], output_names=["logits"],
+                          input_names=[*names, "text_embeddings"], output_names=["logits"],
                           dynamic_axes={**spatial, "text_embeddings": {0: "batch"}},
                           opset_version=opset, dynamo=False)
     shutil.copy(Path(model_dir) / CONFIG_NAME, out / CONFIG_NAME)
@@ -88,6 +96,7 @@ class OnnxFilmUNet:
         providers = ["CPUExecutionProvider"]
         self.encoder = ort.InferenceSession(str(Path(directory) / "encoder.onnx"), opts, providers=providers)
         self.decoder = ort.InferenceSession(str(Path(directory) / "decoder.onnx"), opts, providers=providers)
+        self.lateral_names = [i.name for i in self.decoder.get_inputs() if i.name != "text_embeddings"]
 
     def to(self, device):
         return self
@@ -109,7 +118,7 @@ class OnnxFilmUNet:
         return self.decode(features, text_embeddings), None
 
     def decode(self, features: FilmUNetFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
-        feed = {n: f.numpy() for n, f in zip(LATERALS, features.laterals)}
+        feed = {n: f.numpy() for n, f in zip(self.lateral_names, features.laterals)}
         feed["text_embeddings"] = text_embeddings.numpy().astype(np.float32)
         return torch.from_numpy(self.decoder.run(None, feed)[0])
 

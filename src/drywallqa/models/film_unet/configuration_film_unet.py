@@ -14,6 +14,8 @@ class FilmUNetConfig:
         decoder_channels: channels of the decoder at strides 32, 16, 8, 4.
         text_dim: size of the prompt embedding (384 for MiniLM-L6).
         head_dim: size of the pixel/text embedding whose dot product adds to the logits.
+        refine_channels: 0 (logits at stride 4), or the channels of a prompt-conditioned level at stride 2
+            that adds a correction to the logits (finer outlines of thin structures; zero-initialised).
         mean, std: pixel normalisation (on 0..1 RGB).
     """
 
@@ -23,6 +25,7 @@ class FilmUNetConfig:
     decoder_channels: tuple = (128, 96, 64, 32)
     text_dim: int = 384
     head_dim: int = 32
+    refine_channels: int = 0
     mean: tuple = (0.485, 0.456, 0.406)
     std: tuple = (0.229, 0.224, 0.225)
 

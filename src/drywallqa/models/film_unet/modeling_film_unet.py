@@ -7,6 +7,7 @@ Shapes (S = ``config.image_size``, B images, P prompts per image flattened into 
     image features + text embeddings (B, D)
       -> FiLM-modulated top-down decoder at strides 32 -> 4                         (per prompt)
       -> logits (B, 1, S, S) = conv head + <pixel embedding, text embedding>
+         [+ a correction from a FiLM-modulated level at stride 2, if ``config.refine_channels``]
 """
 
 from __future__ import annotations
@@ -85,9 +86,26 @@ class DecoderBlock(nn.Module):
         return self.conv(self.film(x, t))
 
 
+class RefineBlock(nn.Module):
+    """Prompt-conditioned correction of the logits at stride 2: ``(B, C_2 + C_4, S/2, S/2) -> (B, 1, S/2, S/2)``.
+    Its output convolution starts at zero, so a model given this block computes what it computed before."""
+
+    def __init__(self, text_dim: int, cin: int, channels: int):
+        super().__init__()
+        self.film = FiLM(text_dim, cin)
+        self.conv = conv_bn_act(cin, channels)
+        self.out = nn.Conv2d(channels, 1, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x, t):
+        return self.out(self.conv(self.film(x, t)))
+
+
 @dataclass
 class FilmUNetFeatures:
-    """Prompt-independent image features: lateral projections at strides 32, 16, 8, 4."""
+    """Prompt-independent image features: lateral projections at strides 32, 16, 8, 4 (and 2, for a model
+    with a refinement level)."""
 
     laterals: list
     size: tuple
@@ -116,6 +134,10 @@ class FilmUNetModel(PromptedSegmentationModel):
         self.head = nn.Conv2d(dec[3], 1, 1)
         self.pixel_embed = nn.Conv2d(dec[3], config.head_dim, 1)
         self.text_embed = nn.Linear(d, config.head_dim)
+        if config.refine_channels:
+            rc = config.refine_channels
+            self.refine_lateral = nn.Sequential(nn.Conv2d(enc[0], rc, 1, bias=False), nn.BatchNorm2d(rc))
+            self.refine = RefineBlock(d, rc + dec[3], rc)
         self.register_buffer("pixel_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
 
@@ -124,13 +146,15 @@ class FilmUNetModel(PromptedSegmentationModel):
         x = (pixel_values - self.pixel_mean) / self.pixel_std
         feats = self.encoder(x)
         laterals = [lat(feats[4 - i]) for i, lat in enumerate(self.laterals)]
+        if self.config.refine_channels:
+            laterals.append(self.refine_lateral(feats[0]))
         return FilmUNetFeatures(laterals, tuple(pixel_values.shape[-2:]))
 
     def decode(self, image_features: FilmUNetFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
         """Features of B images and ``(B, D)`` prompt embeddings -> ``(B, 1, S, S)`` logits."""
         t = self.text_proj(text_embeddings)
         x = None
-        for i, (lat, block) in enumerate(zip(image_features.laterals, self.blocks)):
+        for i, (lat, block) in enumerate(zip(image_features.laterals[:4], self.blocks)):
             if x is not None:
                 x = torch.cat([lat, F.interpolate(x, size=lat.shape[-2:], mode="bilinear", align_corners=False)], 1)
             else:
@@ -138,4 +162,9 @@ class FilmUNetModel(PromptedSegmentationModel):
             x = block(x, t)
         pix = self.pixel_embed(x)
         logits = self.head(x) + (pix * self.text_embed(t)[:, :, None, None]).sum(1, keepdim=True) / pix.shape[1] ** 0.5
-        return F.interpolate(logits, size=image_features.size, mode="bilinear", align_corners=False)
+        logits = F.interpolate(logits, size=image_features.size, mode="bilinear", align_corners=False)
+        if self.config.refine_channels:  # laterals[4]: stride 2
+            lat = image_features.laterals[4]
+            x = torch.cat([lat, F.interpolate(x, size=lat.shape[-2:], mode="bilinear", align_corners=False)], 1)
+            logits = logits + F.interpolate(self.refine(x, t), size=image_features.size, mode="bilinear", align_corners=False)
+        return logits
