@@ -51,3 +51,13 @@ def test_two_processes_writing_the_same_cache_do_not_collide(tmp_path, monkeypat
     images, masks = cache.load_arrays(samples, 32, tmp_path / "cache")
     assert done and images.shape == (3, 32, 32, 3)
     assert [p.name.endswith(".tmp.npz") for p in (tmp_path / "cache").iterdir()] == [False]
+
+
+def test_a_new_cache_version_decodes_again(tmp_path, monkeypatch):
+    samples = make_samples(tmp_path)
+    cache.load_arrays(samples, 32, tmp_path / "cache")
+    monkeypatch.setattr(cache, "CACHE_VERSION", cache.CACHE_VERSION + 1)  # e.g. the COCO reader changed
+    decoded = []
+    monkeypatch.setattr(cache, "read_image", lambda p: decoded.append(p) or cv2.imread(str(p))[..., ::-1])
+    cache.load_arrays(samples, 32, tmp_path / "cache")
+    assert len(decoded) == 3 and len(list((tmp_path / "cache").glob("arrays_32_*.npz"))) == 2

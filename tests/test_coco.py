@@ -33,6 +33,17 @@ def test_degenerate_polygon_falls_back_to_box_and_is_reported():
     assert len(problems) == 1 and "x.jpg" in str(problems[0]) and "degenerate" in str(problems[0])
 
 
+def test_degenerate_box_is_dropped_and_reported():
+    # as in the drywall export: a 1x1 box at the corner, alone (an unlabelled photo) or beside a real box
+    tiny = {"id": 3, "segmentation": [], "bbox": [0, 0, 1, 1]}
+    half = {"id": 4, "segmentation": [], "bbox": [0, 1, 0.5, 0.5]}
+    mask, problems = rasterize_annotations([tiny, half], 10, 10, "y.jpg")
+    assert not mask.any()
+    assert len(problems) == 2 and all("y.jpg" in str(p) and "degenerate box" in str(p) for p in problems)
+    mask, problems = rasterize_annotations([tiny, {"id": 5, "segmentation": [], "bbox": [2, 2, 2, 1]}], 10, 10)
+    assert mask.sum() == 2 and not mask[0, 0] and len(problems) == 1   # a 2x1 box is small but real
+
+
 def test_source_group():
     assert source_group("2000x1500_0_resized_jpg.rf.0dd5a8.jpg") == "2000x1500_0_resized_jpg"
     assert source_group("plain.png") == "plain"

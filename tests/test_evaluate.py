@@ -141,3 +141,49 @@ def test_cli_evaluate_refuses_unknown_split_names():
 
     result = CliRunner().invoke(app, ["evaluate", "--splits", "published,tset"])
     assert result.exit_code != 0 and "tset" in result.output
+
+
+def test_an_interrupted_evaluation_continues_after_its_last_finished_set(synthetic_datasets, tiny_model_dir, tmp_path,
+                                                                         monkeypatch):
+    import drywallqa.engine.evaluator as ev
+
+    splits = tmp_path / "splits"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, seed=0).to_json(splits / f"{ds}.json")
+    kwargs = dict(datasets=("syn_crack", "syn_tape"), splits_dir=splits, datasets_dir=synthetic_datasets,
+                  speed_images=0, model_dir=tiny_model_dir, progress=False)
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "eval"
+    real, scored = ev.evaluate_set, []
+
+    def interrupted_after_two_sets(segmenter, eval_set, *args, **kw):
+        if len(scored) == 2:
+            raise KeyboardInterrupt
+        scored.append((eval_set.name, eval_set.dataset))
+        return real(segmenter, eval_set, *args, **kw)
+
+    monkeypatch.setattr(ev, "evaluate_set", interrupted_after_two_sets)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(seg, out, **kwargs)
+    assert len(list((out / ev.PARTIAL_DIR).glob("*.pkl"))) == 2 and not (out / "report.json").exists()
+
+    def counting(segmenter, eval_set, *args, **kw):
+        scored.append((eval_set.name, eval_set.dataset))
+        return real(segmenter, eval_set, *args, **kw)
+
+    monkeypatch.setattr(ev, "evaluate_set", counting)
+    resumed = evaluate(seg, out, **kwargs)
+    assert len(scored) == 4 and len(set(scored)) == 4  # the run again scored only the two unfinished sets
+    assert not (out / ev.PARTIAL_DIR).exists()
+    fresh = evaluate(seg, tmp_path / "fresh", **kwargs)
+    assert resumed["metrics"] == fresh["metrics"] and resumed["headroom"] == fresh["headroom"]
+    # another setting (here the threshold) must not reuse what was measured with the old one
+    evaluate(seg, out, **kwargs)
+    monkeypatch.setattr(ev, "evaluate_set", interrupted_after_two_sets)
+    scored.clear()
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(seg, out, **kwargs)
+    other = Segmenter.load(tiny_model_dir, threshold=0.3)
+    monkeypatch.setattr(ev, "evaluate_set", counting)
+    scored.clear()
+    evaluate(other, out, **kwargs)
+    assert len(scored) == 4

@@ -221,7 +221,8 @@ def evaluate(
     speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
 ):
-    """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports."""
+    """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
+    Interrupted, the same command run again continues after the last finished split."""
     from .engine.evaluator import evaluate as run
     from .engine.predictor import default_model_dir
 

@@ -14,6 +14,11 @@ from ..utils.image_io import read_image
 from .sample import Sample
 
 
+# part of every cache key: bump it when reading or rasterising changes what a sample decodes to
+# (2: degenerate boxes dropped, data/coco.py), so that no training reuses arrays made the old way
+CACHE_VERSION = 2
+
+
 def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
     """``(H, W)`` bool -> ``(size, size)`` bool (area-averaged, then >= 0.5)."""
     return cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) >= 0.5
@@ -21,7 +26,8 @@ def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
 
 def load_arrays(samples: list[Sample], size: int, cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images ``(N, size, size, 3)`` uint8 and masks ``(N, size, size)`` bool, cached by file list and size."""
-    key = hashlib.sha1(("\n".join(str(s.image_path) for s in samples) + f"|{size}").encode()).hexdigest()[:16]
+    key = "\n".join(str(s.image_path) for s in samples) + f"|{size}|v{CACHE_VERSION}"
+    key = hashlib.sha1(key.encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"arrays_{size}_{key}.npz" if cache_dir else None
     if path is not None and path.is_file():
         data = np.load(path)

@@ -8,10 +8,13 @@ any test photo was trained on: the honest number).
 from __future__ import annotations
 
 import csv
+import hashlib
 import heapq
 import json
 import os
+import pickle
 import platform
+import shutil
 import statistics
 import time
 from dataclasses import dataclass
@@ -262,10 +265,67 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
     return facts
 
 
+# Finished sets of an evaluation are kept here (inside the output folder) until its report is written, so an
+# interrupted evaluation, run again with the same model, settings and images, continues after the last
+# finished set. Bump the version when SetResult or what evaluate_set measures changes.
+PARTIAL_DIR, PARTIAL_VERSION = ".partial", 1
+
+
+def segmenter_settings(segmenter: Segmenter) -> dict:
+    """The class and plain-valued settings of a segmenter (thresholds, scales, post-processing, tile size,
+    model metadata, ...), those of the segmenters it wraps too: what decides its output besides weights."""
+    out = {"class": type(segmenter).__name__}
+    for key, value in vars(segmenter).items():
+        if isinstance(value, Segmenter):
+            out[key] = segmenter_settings(value)
+        elif isinstance(value, (str, int, float, bool, type(None), tuple, list, dict)):
+            out[key] = value
+    return out
+
+
+def _stamp(path) -> list | None:
+    path = Path(path) if path else None
+    return [str(path), path.stat().st_size, path.stat().st_mtime_ns] if path is not None and path.is_file() else None
+
+
+def set_fingerprint(segmenter: Segmenter, model_dir, eval_set: EvalSet, datasets) -> str:
+    """A key that changes with anything that could change the set's results: the segmenter's settings, the
+    model folder's files (size, time), the set's images and ground truth, the datasets of the cross-prompt
+    check, the package version."""
+    from .. import __version__
+
+    files = sorted(_stamp(p) for p in Path(model_dir).iterdir() if p.is_file()) if model_dir and Path(model_dir).is_dir() else []
+    state = {"version": [__version__, PARTIAL_VERSION], "segmenter": segmenter_settings(segmenter), "model_files": files,
+             "set": [eval_set.name, eval_set.dataset], "datasets": list(datasets),
+             "samples": [[_stamp(s.image_path), s.annotations, _stamp(s.mask_path)] for s in eval_set.samples]}
+    return hashlib.sha1(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _load_partial(path: Path) -> SetResult | None:
+    try:
+        with open(path, "rb") as f:
+            result = pickle.load(f)
+        return result if isinstance(result, SetResult) else None
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError):  # missing, cut short or stale
+        return None
+
+
+def _save_partial(result: SetResult, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)  # atomic: a kill leaves the old state or the new, never half a file
+
+
 def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "taping"), which=("published", "group"),
              splits_dir="splits", datasets_dir=None, limit: int | None = None, speed_images: int = 50,
              model_dir: Path | None = None, progress: bool = True) -> dict:
-    """Run the whole evaluation and write ``report.json``, ``report.md`` and ``examples.png`` to ``out_dir``."""
+    """Run the whole evaluation and write ``report.json``, ``report.md`` and ``examples.png`` to ``out_dir``.
+
+    Each finished set (split x dataset) is kept in ``out_dir/.partial/`` until the report is written: run
+    again after an interruption, the evaluation reuses the sets whose :func:`set_fingerprint` still
+    matches and scores only the rest."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     datasets = tuple(map(resolve_dataset, datasets))
@@ -273,8 +333,15 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
     scores_by_split: dict[str, list] = {}
     canon = [get_dataset_config(d).canonical_prompt for d in datasets]
+    partial = out / PARTIAL_DIR
     for es in sets:
-        r = evaluate_set(segmenter, es, datasets, progress)
+        saved = partial / f"{set_fingerprint(segmenter, model_dir, es, datasets)}.pkl"
+        r = _load_partial(saved)
+        if r is None:
+            r = evaluate_set(segmenter, es, datasets, progress)
+            _save_partial(r, saved)
+        elif progress:
+            print(f"{es.name} {es.dataset}: reusing the results of an interrupted run ({saved})")
         scores_by_split.setdefault(es.name, []).extend(r.image_scores)
         results += r.rows
         cross += r.cross_rows
@@ -325,6 +392,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     report["per_image_csv"] = "per_image.csv"
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.md").write_text(render_markdown(report))
+    shutil.rmtree(partial, ignore_errors=True)  # the report holds it all now
     return report
 
 
