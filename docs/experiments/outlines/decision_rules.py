@@ -16,7 +16,7 @@ dataset under:
   decoder's finest) or 2 of the input size, upsampled bilinearly and thresholded at 0.5 (no model), i.e.
   what that resolution alone costs a perfect probability map.
 
-    python docs/experiments/outlines/decision_rules.py [--model-path DIR] [--scale 512] [--which val]
+    python docs/experiments/outlines/decision_rules.py [--model-path DIR [--settings-from DIR]] [--scale 512] [--which val]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from drywallqa.data.registry import get_dataset_config
 from drywallqa.engine.evaluator import build_eval_sets, threshold_sweep
 from drywallqa.engine.predictor import EmbeddedSegmenter
 from drywallqa.metrics import THRESHOLDS, mask_iou
+from drywallqa.models.base import read_model_metadata
 from drywallqa.postprocess import apply_postprocess
 from drywallqa.utils.image_io import read_image
 
@@ -67,6 +68,9 @@ def through_grid(gt: np.ndarray, cells: int) -> np.ndarray:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-path", default=None)
+    ap.add_argument("--settings-from", default=None,
+                    help="take thresholds, post-processing, scales and TTA from this model folder (e.g. the shipped one, "
+                         "for a training run's weights that carry none)")
     ap.add_argument("--scale", type=int, default=None, help="input size (default: the model's)")
     ap.add_argument("--which", default="val", help="comma-separated: val, group, published")
     ap.add_argument("--thresholds-only", action="store_true", help="only the fixed and best single thresholds (fast)")
@@ -74,6 +78,12 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(2)
     seg = EmbeddedSegmenter.from_path(args.model_path, **({"scales": (args.scale,)} if args.scale else {}))
+    if args.settings_from:
+        meta = read_model_metadata(args.settings_from)
+        seg.threshold, seg.tta = float(meta.get("threshold", seg.threshold)), bool(meta.get("tta", False))
+        seg.prompt_thresholds = {p: float(t) for p, t in meta.get("prompt_thresholds", {}).items()}
+        seg.postprocess = dict(meta.get("postprocess", {}))
+        seg.scales = (args.scale,) if args.scale else tuple(meta.get("scales", seg.scales))
     results = {}
     for es in build_eval_sets(("cracks", "taping"), which=tuple(args.which.split(","))):
         cfg = get_dataset_config(es.dataset)
