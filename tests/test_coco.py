@@ -87,3 +87,35 @@ def test_mask_folder_wrong_size_is_reported(tmp_path):
     text = " ".join(map(str, problems))
     assert "b.png" in text and "c.jpg" in text
     assert np.array_equal(samples[0].load_mask(), np.zeros((16, 16), bool))
+
+
+def test_many_problems_are_logged_in_short_and_listed_in_full_by_data_stats(tmp_path, caplog):
+    import logging
+
+    from typer.testing import CliRunner
+
+    from PIL import Image
+
+    from drywallqa.cli import app
+    from drywallqa.data.sample import LOGGED_PROBLEMS
+
+    folder = tmp_path / "ds" / "valid"
+    folder.mkdir(parents=True)
+    n = LOGGED_PROBLEMS + 4
+    for i in range(n):
+        Image.new("RGB", (16, 16)).save(folder / f"p{i}.jpg")
+    (folder / "_annotations.coco.json").write_text(json.dumps({
+        "images": [{"id": i, "file_name": f"p{i}.jpg", "height": 16, "width": 16} for i in range(n)],
+        "annotations": [{"id": i, "image_id": i, "bbox": [0, 0, 1, 1], "segmentation": []} for i in range(n)]}))
+    cfg = DatasetConfig("dots", "ds", ("segment dot",), {"valid": SplitSource("coco", "valid")})
+    with caplog.at_level(logging.WARNING, logger="drywallqa.data.sample"):
+        samples, problems = load_split(cfg, "valid", tmp_path)
+    assert len(samples) == n and len(problems) == n and not any(s.load_mask().any() for s in samples)
+    assert len(caplog.records) == LOGGED_PROBLEMS + 1 and "and 4 more problems in dots/valid" in caplog.records[-1].getMessage()
+    # data stats, the command for looking at a dataset, lists every one of them
+    (tmp_path / "dots.yaml").write_text("name: dots\nfolder: ds\nprompts: [segment dot]\nlabel_shape: box\n"
+                                        "splits: {valid: {kind: coco, folder: valid}}\n")
+    res = CliRunner().invoke(app, ["data", "stats", "-d", str(tmp_path / "dots.yaml")], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    assert f"{n} data problems" in res.output
+    assert all(f"p{i}.jpg: annotation {i}: degenerate box" in res.output for i in range(n))

@@ -39,6 +39,9 @@ def _dataset_names(datasets) -> list[str]:
     return names
 
 
+STATS_PROBLEMS = 50  # data problems that `data stats` prints; --json has them all
+
+
 @data_app.command("stats")
 def data_stats(
     dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
@@ -64,7 +67,12 @@ def data_stats(
         console.print(f"source groups shared between splits: {st['source_groups_shared_between_splits']}")
         console.print(f"near-duplicate pairs across splits: {st['near_duplicate_pairs_across_splits']}")
         if st["problems"]:
-            console.print(f"[yellow]{len(st['problems'])} problems[/yellow]: " + "; ".join(st["problems"][:10]))
+            shown = st["problems"][:STATS_PROBLEMS]
+            console.print(f"[yellow]{len(st['problems'])} data problems[/yellow] (each names its file; everything else was read):")
+            for problem in shown:
+                console.print(f"  - {problem}", highlight=False, soft_wrap=True)
+            if len(st["problems"]) > len(shown):
+                console.print(f"  ... and {len(st['problems']) - len(shown)} more (all of them: --json FILE)")
     if json_out:
         json_out.write_text(json.dumps(all_stats, indent=2))
     if preview_dir:

@@ -14,6 +14,7 @@ from .coco import rasterize_annotations
 from .registry import DatasetConfig, get_dataset_config
 
 logger = logging.getLogger(__name__)
+LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,9 @@ def load_split(
         samples: list[Sample] = []
     else:
         samples = _READERS[source.kind](config, split, folder, problems)
-    for p in problems:
+    for p in problems[:LOGGED_PROBLEMS]:
         logger.warning("%s", p)
+    if len(problems) > LOGGED_PROBLEMS:
+        logger.warning("... and %d more problems in %s/%s (`drywallqa data stats -d %s` lists them all)",
+                       len(problems) - LOGGED_PROBLEMS, config.name, split, config.name)
     return samples, problems
