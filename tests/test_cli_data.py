@@ -58,3 +58,51 @@ def test_stats_measure_label_stroke_widths_and_save_a_preview(synthetic_datasets
             assert Image.open(tmp_path / "pre" / f"{name}_preview.png").size[0] > 100
     finally:
         registry.DATASETS.remove("bands")
+
+
+def test_stats_measure_how_copies_of_one_photo_were_labelled(tmp_path):
+    import numpy as np
+    import yaml
+    from PIL import Image
+
+    from drywallqa.data import registry
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "copies" / "train"
+    (folder / "_masks").mkdir(parents=True)
+    yy, xx = np.mgrid[:256, :256]
+    smooth = (40 + 0.4 * yy + 0.3 * xx + 30 * np.sin(xx / 40.0)).astype(np.float32)
+
+    def fine(seed):  # pixel noise of +-20: mostly averaged away in 32 px thumbnails, not at 128 px
+        return np.random.default_rng(seed).choice([-20.0, 20.0], (256, 256))
+
+    photo = smooth + fine(1)
+    band = np.zeros((256, 256), np.uint8)
+    band[100:110, 20:236] = 255                              # the photo labelled as a thin band
+    wide = np.zeros((256, 256), np.uint8)
+    wide[95:115, 20:236] = 255                               # its copy labelled twice as wide: IoU 0.5
+    images = {"a": photo, "b": photo[:, ::-1], "c": smooth + fine(2), "d": rng.uniform(0, 255, (256, 256))}
+    masks = {"a": band, "b": wide[:, ::-1], "c": band, "d": band}
+    for name, grey in images.items():  # b: the mirror image of a; c: looks like a at 32 px only; d: unrelated
+        Image.fromarray(np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, 2)).save(folder / f"{name}.jpg", quality=95)
+        Image.fromarray(np.ascontiguousarray(masks[name])).save(folder / "_masks" / f"{name}.png")
+    from drywallqa.data.grouping import near_duplicate_matches
+    from drywallqa.data.stats import confirmed_copies
+
+    paths = sorted(folder.glob("*.jpg"))
+    matches = near_duplicate_matches(paths)
+    assert len(matches) > 1 and [(i, j) for i, j, _ in confirmed_copies(paths, matches)] == [(0, 1)]  # c: rejected
+    decl = tmp_path / "copies.yaml"
+    decl.write_text(yaml.safe_dump({"name": "copies", "folder": "copies", "prompts": ["segment crack"]}))
+    try:
+        res = CliRunner().invoke(app, ["data", "stats", "-d", str(decl), "--json", str(tmp_path / "new" / "s.json"),
+                                       "--preview", str(tmp_path / "pre")])  # --json into a folder not made yet
+        assert res.exit_code == 0, res.output
+        agree = json.loads((tmp_path / "new" / "s.json").read_text())[0]["label_agreement_of_copies"]
+        assert agree["pairs"] == 1                            # a & b; c matches a at 32 px, not at 128: no copy
+        assert abs(agree["mean_IoU"] - 0.5) < 0.02 and agree["share_below_0.5"] in (0.0, 1.0)
+        assert {agree["worst"][0]["photo"][-5:], agree["worst"][0]["copy"][-5:]} == {"a.jpg", "b.jpg"}
+        assert "labels of copies of one photo agree at mean IoU 0.5" in res.output
+        assert Image.open(tmp_path / "pre" / "copies_label_copies.png").size[0] > 100
+    finally:
+        registry.DATASETS.remove("copies")

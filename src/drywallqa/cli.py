@@ -51,7 +51,7 @@ def data_stats(
         None, "--preview", help="Also save <dataset>_preview.png here: 12 random photos beside their ground truth."),
 ):
     """Counts, mask coverage, label stroke widths, source-photo groups and near-duplicates across splits."""
-    from .data.stats import dataset_stats, preview
+    from .data.stats import copies_picture, dataset_stats, preview
 
     names = _dataset_names(dataset)
     all_stats = [dataset_stats(d, datasets_dir) for d in names]
@@ -66,6 +66,11 @@ def data_stats(
         console.print(t)
         console.print(f"source groups shared between splits: {st['source_groups_shared_between_splits']}")
         console.print(f"near-duplicate pairs across splits: {st['near_duplicate_pairs_across_splits']}")
+        agree = st["label_agreement_of_copies"]
+        if agree["pairs"]:
+            console.print(f"labels of copies of one photo agree at mean IoU {agree['mean_IoU']:.3f} over {agree['pairs']} "
+                          f"pairs ({agree['share_below_0.5']:.0%} below 0.5; across splits {agree['mean_IoU_across_splits']:.3f} "
+                          f"over {agree['pairs_across_splits']}): near what a model can score against either label")
         if st["problems"]:
             shown = st["problems"][:STATS_PROBLEMS]
             console.print(f"[yellow]{len(st['problems'])} data problems[/yellow] (each names its file; everything else was read):")
@@ -74,12 +79,16 @@ def data_stats(
             if len(st["problems"]) > len(shown):
                 console.print(f"  ... and {len(st['problems']) - len(shown)} more (all of them: --json FILE)")
     if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(all_stats, indent=2))
     if preview_dir:
         preview_dir.mkdir(parents=True, exist_ok=True)
-        for d in names:
+        for d, st in zip(names, all_stats):
             target = preview_dir / f"{d}_preview.png"
             console.print(f"preview of {preview(d, target, datasets_dir=datasets_dir)} photos: {target}")
+            target = preview_dir / f"{d}_label_copies.png"
+            if copies_picture(d, st["label_agreement_of_copies"]["worst"], target, datasets_dir):
+                console.print(f"copies of one photo whose labels disagree most: {target}")
 
 
 @data_app.command("split")

@@ -22,12 +22,12 @@ from .sample import Sample
 THUMB = 32
 
 
-def thumbnail(path: str | Path) -> np.ndarray:
-    """``(32, 32)`` float32 grey thumbnail, normalised to zero mean and unit variance."""
+def thumbnail(path: str | Path, size: int = THUMB) -> np.ndarray:
+    """``(size, size)`` float32 grey thumbnail, normalised to zero mean and unit variance."""
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise ValueError(f"{path}: not a readable image")
-    t = cv2.resize(img, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
+    t = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
     return (t - t.mean()) / max(float(t.std()), 1e-6)
 
 
@@ -40,17 +40,32 @@ def _dihedral(thumbs: torch.Tensor) -> list[torch.Tensor]:
     return out
 
 
-def near_duplicate_pairs(paths: list[Path], threshold: float = 0.1, progress: bool = False) -> list[tuple[int, int]]:
-    """Index pairs ``(i, j)``, ``i < j``, of near-identical images (any flip / 90-degree rotation)."""
+def dihedral(array: np.ndarray, k: int) -> np.ndarray:
+    """The ``k``-th (0-7) flip/rotation of an ``(H, W, ...)`` array, in the order of :func:`_dihedral`."""
+    out = np.rot90(array, k // 2, axes=(0, 1))
+    return out[:, ::-1] if k % 2 else out
+
+
+def near_duplicate_matches(paths: list[Path], threshold: float = 0.1, progress: bool = False) -> list[tuple[int, int, int]]:
+    """``(i, j, k)``, ``i < j``, for near-identical images: image ``j`` under :func:`dihedral` ``k`` looks like
+    image ``i`` (mean absolute difference of normalised 32x32 grey thumbnails below ``threshold``)."""
     from tqdm import tqdm
 
     thumbs = torch.from_numpy(np.stack([thumbnail(p) for p in tqdm(paths, desc="thumbnails", disable=not progress)]))
     base = thumbs.flatten(1)
     best = torch.full((len(paths), len(paths)), float("inf"))
-    for variant in _dihedral(thumbs):
-        best = torch.minimum(best, torch.cdist(base, variant, p=1) / base.shape[1])
+    which = torch.zeros((len(paths), len(paths)), dtype=torch.long)
+    for k, variant in enumerate(_dihedral(thumbs)):
+        d = torch.cdist(base, variant, p=1) / base.shape[1]
+        which = torch.where(d < best, k, which)
+        best = torch.minimum(best, d)
     i, j = torch.nonzero(torch.triu(best < threshold, diagonal=1), as_tuple=True)
-    return list(zip(i.tolist(), j.tolist()))
+    return list(zip(i.tolist(), j.tolist(), which[i, j].tolist()))
+
+
+def near_duplicate_pairs(paths: list[Path], threshold: float = 0.1, progress: bool = False) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, of near-identical images (any flip / 90-degree rotation)."""
+    return [(i, j) for i, j, _ in near_duplicate_matches(paths, threshold, progress)]
 
 
 class _UnionFind:

@@ -1,4 +1,5 @@
-"""``drywallqa data stats``: counts, mask coverage, source-photo groups and near-duplicates across splits."""
+"""``drywallqa data stats``: counts, mask coverage, source-photo groups, near-duplicates across splits and
+how consistently near-identical copies of a photo were labelled."""
 
 from __future__ import annotations
 
@@ -8,31 +9,68 @@ import numpy as np
 from tqdm import tqdm
 
 from ..measures import mask_measures
-from .grouping import load_all_splits, near_duplicate_pairs
+from ..metrics import mask_iou
+from .cache import resize_mask
+from .grouping import dihedral, load_all_splits, near_duplicate_matches, thumbnail
 from .registry import get_dataset_config
+
+AGREEMENT_SIZE = 256  # masks are compared at this square size, as the thumbnails that matched them are square
+# A 32 px thumbnail match can pair two different cracks on blank paper; a copy must also match at 128 px.
+CONFIRM_SIZE, CONFIRM_DIFF = 128, 0.05
+
+
+def confirmed_copies(paths: list, matches) -> list[tuple[int, int, int]]:
+    """The ``(i, j, k)`` of :func:`near_duplicate_matches` whose images, aligned, also agree at ``CONFIRM_SIZE``
+    px (mean absolute difference of normalised grey below ``CONFIRM_DIFF``): the same photo, not a look-alike."""
+    cache: dict[int, np.ndarray] = {}
+
+    def big(n: int) -> np.ndarray:
+        if n not in cache:
+            cache[n] = thumbnail(paths[n], CONFIRM_SIZE)
+        return cache[n]
+
+    return [(i, j, k) for i, j, k in matches if np.abs(big(i) - dihedral(big(j), k)).mean() < CONFIRM_DIFF]
+
+
+def label_agreement(masks: dict, copies, samples: list, worst: int = 6) -> dict:
+    """Mean IoU between the labels of copies of one photo (``copies`` from :func:`confirmed_copies`, ``masks``
+    index -> ``(S, S)`` bool): over all pairs and over the pairs across splits, the share of pairs below 0.5
+    and the ``worst`` pairs (photo, its copy, the flip/rotation that aligns them). Two labellings of one
+    photo that agree at IoU x put a ceiling near x on what any model can score against either."""
+    scored = sorted((mask_iou(masks[i], dihedral(masks[j], k)), i, j, k) for i, j, k in copies if i in masks and j in masks)
+    ious = np.array([r[0] for r in scored])
+    across = np.array([r[0] for r in scored if samples[r[1]].split != samples[r[2]].split])
+    return {"pairs": len(ious), "mean_IoU": float(ious.mean()) if len(ious) else float("nan"),
+            "share_below_0.5": float((ious < 0.5).mean()) if len(ious) else float("nan"),
+            "pairs_across_splits": len(across), "mean_IoU_across_splits": float(across.mean()) if len(across) else float("nan"),
+            "worst": [{"IoU": float(iou), "photo": str(samples[i].image_path), "copy": str(samples[j].image_path), "dihedral": k}
+                      for iou, i, j, k in scored[:worst]]}
 
 
 def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dict:
     """Per split: images, empty masks, mean coverage, source groups and, for drawn (not box) labels, the
     annotations' stroke width (mean width along the skeleton of each non-empty mask, px: median and
-    10th/90th percentiles over the masks); plus groups and near-duplicates shared between splits."""
+    10th/90th percentiles over the masks); plus groups and near-duplicates shared between splits, and the
+    :func:`label_agreement` of near-identical copies."""
     samples, problems = load_all_splits(dataset, datasets_dir)
     strokes = get_dataset_config(dataset).label_shape != "box"
     per_split: dict[str, dict] = {}
     coverage: dict[str, list] = {}
     widths: dict[str, list] = {}
-    for s in tqdm(samples, desc=f"{dataset}: masks", disable=not progress):
+    small: dict[int, np.ndarray] = {}  # index -> mask at AGREEMENT_SIZE, for label_agreement
+    for n, s in enumerate(tqdm(samples, desc=f"{dataset}: masks", disable=not progress)):
         try:
             mask = s.load_mask()
         except (OSError, ValueError) as exc:
             problems.append(f"{s.image_path}: {exc}")
             continue
+        small[n] = resize_mask(mask, AGREEMENT_SIZE)
         coverage.setdefault(s.split, []).append(float(mask.mean()))
         if strokes and mask.any():
             widths.setdefault(s.split, []).append(mask_measures(mask)["mean_width_px"])
-    pairs = near_duplicate_pairs([s.image_path for s in samples], progress=progress)
+    matches = near_duplicate_matches([s.image_path for s in samples], progress=progress)
     cross_dups = Counter()
-    for i, j in pairs:
+    for i, j, _ in matches:
         a, b = samples[i].split, samples[j].split
         if a != b:
             cross_dups[tuple(sorted((a, b)))] += 1
@@ -60,6 +98,8 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
         "splits": per_split,
         "source_groups_shared_between_splits": shared,
         "near_duplicate_pairs_across_splits": {f"{a}&{b}": n for (a, b), n in cross_dups.items()},
+        "label_agreement_of_copies": label_agreement(small, confirmed_copies([s.image_path for s in samples], matches),
+                                                     samples),
         "problems": [str(p) for p in problems],
     }
 
@@ -92,3 +132,24 @@ def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, p
         grid(rows, ["photo", "ground truth"] * per_row, path,
              row_labels=["\n".join(names[a:a + per_row]) for a in starts])
     return len(pairs)
+
+
+def copies_picture(dataset: str, worst: list[dict], path, datasets_dir=None) -> int:
+    """Save a grid PNG of the copy pairs whose labels disagree most (``label_agreement(...)["worst"]``): each
+    photo with its label (green) beside its copy, turned to match, with that copy's label (red)."""
+    from ..utils.image_io import read_image
+    from ..viz import grid, overlay
+
+    samples, _ = load_all_splits(dataset, datasets_dir)
+    by_path = {str(s.image_path): s for s in samples}
+    rows, labels = [], []
+    for pair in worst:
+        a, b = by_path[pair["photo"]], by_path[pair["copy"]]
+        image_a, image_b = read_image(a.image_path), read_image(b.image_path)
+        turned = np.ascontiguousarray(dihedral(image_b, pair["dihedral"]))
+        mask_b = np.ascontiguousarray(dihedral(b.load_mask(), pair["dihedral"]))
+        rows.append([overlay(image_a, a.load_mask(), (0, 255, 0)), overlay(turned, mask_b, (255, 40, 40))])
+        labels.append(f"IoU {pair['IoU']:.2f}\n{a.split}: {a.image_path.name[:22]}\n{b.split}: {b.image_path.name[:22]}")
+    if rows:
+        grid(rows, ["photo and its label", "its copy (aligned) and that label"], path, row_labels=labels)
+    return len(rows)
