@@ -66,6 +66,8 @@ def test_stats_measure_how_copies_of_one_photo_were_labelled(tmp_path):
     from PIL import Image
 
     from drywallqa.data import registry
+    from drywallqa.data.grouping import near_duplicate_matches
+    from drywallqa.data.stats import confirmed_copies
 
     rng = np.random.default_rng(0)
     folder = tmp_path / "copies" / "train"
@@ -86,9 +88,6 @@ def test_stats_measure_how_copies_of_one_photo_were_labelled(tmp_path):
     for name, grey in images.items():  # b: the mirror image of a; c: looks like a at 32 px only; d: unrelated
         Image.fromarray(np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, 2)).save(folder / f"{name}.jpg", quality=95)
         Image.fromarray(np.ascontiguousarray(masks[name])).save(folder / "_masks" / f"{name}.png")
-    from drywallqa.data.grouping import near_duplicate_matches
-    from drywallqa.data.stats import confirmed_copies
-
     paths = sorted(folder.glob("*.jpg"))
     matches = near_duplicate_matches(paths)
     assert len(matches) > 1 and [(i, j) for i, j, _ in confirmed_copies(paths, matches)] == [(0, 1)]  # c: rejected

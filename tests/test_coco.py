@@ -92,9 +92,8 @@ def test_mask_folder_wrong_size_is_reported(tmp_path):
 def test_many_problems_are_logged_in_short_and_listed_in_full_by_data_stats(tmp_path, caplog):
     import logging
 
-    from typer.testing import CliRunner
-
     from PIL import Image
+    from typer.testing import CliRunner
 
     from drywallqa.cli import app
     from drywallqa.data.sample import LOGGED_PROBLEMS

@@ -77,13 +77,12 @@ def main():
     ap.add_argument("--out", default=None, help="write the scores as JSON here")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    seg = EmbeddedSegmenter.from_path(args.model_path, **({"scales": (args.scale,)} if args.scale else {}))
-    if args.settings_from:
+    scales = {"scales": (args.scale,)} if args.scale else {}
+    seg = EmbeddedSegmenter.from_path(args.model_path, **scales)
+    if args.settings_from:  # the same weights, with the other folder's inference settings
         meta = read_model_metadata(args.settings_from)
-        seg.threshold, seg.tta = float(meta.get("threshold", seg.threshold)), bool(meta.get("tta", False))
-        seg.prompt_thresholds = {p: float(t) for p, t in meta.get("prompt_thresholds", {}).items()}
-        seg.postprocess = dict(meta.get("postprocess", {}))
-        seg.scales = (args.scale,) if args.scale else tuple(meta.get("scales", seg.scales))
+        seg = EmbeddedSegmenter(seg.model, seg.text_encoder, meta.get("threshold", 0.5), metadata=meta,
+                                tta=meta.get("tta", False), scales=scales.get("scales") or meta.get("scales"))
     results = {}
     for es in build_eval_sets(("cracks", "taping"), which=tuple(args.which.split(","))):
         cfg = get_dataset_config(es.dataset)

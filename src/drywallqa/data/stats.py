@@ -57,18 +57,22 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
     per_split: dict[str, dict] = {}
     coverage: dict[str, list] = {}
     widths: dict[str, list] = {}
-    small: dict[int, np.ndarray] = {}  # index -> mask at AGREEMENT_SIZE, for label_agreement
+    paths = [s.image_path for s in samples]
+    matches = near_duplicate_matches(paths, progress=progress)
+    copies = confirmed_copies(paths, matches)
+    in_copies = {n for i, j, _ in copies for n in (i, j)}
+    small: dict[int, np.ndarray] = {}  # index -> mask at AGREEMENT_SIZE, of the photos in ``copies`` only
     for n, s in enumerate(tqdm(samples, desc=f"{dataset}: masks", disable=not progress)):
         try:
             mask = s.load_mask()
         except (OSError, ValueError) as exc:
             problems.append(f"{s.image_path}: {exc}")
             continue
-        small[n] = resize_mask(mask, AGREEMENT_SIZE)
+        if n in in_copies:
+            small[n] = resize_mask(mask, AGREEMENT_SIZE)
         coverage.setdefault(s.split, []).append(float(mask.mean()))
         if strokes and mask.any():
             widths.setdefault(s.split, []).append(mask_measures(mask)["mean_width_px"])
-    matches = near_duplicate_matches([s.image_path for s in samples], progress=progress)
     cross_dups = Counter()
     for i, j, _ in matches:
         a, b = samples[i].split, samples[j].split
@@ -98,8 +102,7 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
         "splits": per_split,
         "source_groups_shared_between_splits": shared,
         "near_duplicate_pairs_across_splits": {f"{a}&{b}": n for (a, b), n in cross_dups.items()},
-        "label_agreement_of_copies": label_agreement(small, confirmed_copies([s.image_path for s in samples], matches),
-                                                     samples),
+        "label_agreement_of_copies": label_agreement(small, copies, samples),
         "problems": [str(p) for p in problems],
     }
 
