@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..measures import mask_measures
 from ..rules import flags, parse_rules
-from ..utils.files import BATCH_RESULTS, write_text_atomic
+from ..utils.files import BATCH_RESULTS, write_atomic, write_text_atomic
 from ..utils.image_io import ImageReadError, list_images, read_image
 from ..utils.slug import slugify
 from ..viz import COLORS, grid, overlay
@@ -79,9 +79,7 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None)
 
 
 def save_png_atomic(array: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(array).save(tmp, format="PNG")
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
 def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple[dict, list | None]:

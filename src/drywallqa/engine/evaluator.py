@@ -32,6 +32,7 @@ from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, Ce
                        SegmentationMeter, bootstrap_ci, error_decomposition, fixed_width_oracle, image_auroc, mask_iou,
                        skeleton)
 from ..postprocess import apply_postprocess
+from ..utils.files import write_atomic
 from ..utils.image_io import read_image
 from ..viz import COLORS, error_map, grid, heatmap, overlay
 from .predictor import Segmenter
@@ -312,10 +313,7 @@ def _load_partial(path: Path) -> SetResult | None:
 
 def _save_partial(result: SetResult, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)  # atomic: a kill leaves the old state or the new, never half a file
+    write_atomic(path, lambda tmp: tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)))
 
 
 def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "taping"), which=("published", "group"),

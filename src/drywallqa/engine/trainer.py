@@ -25,6 +25,7 @@ from ..losses import CombinedLoss
 from ..metrics import THRESHOLDS
 from ..models import create_model
 from ..text import get_text_encoder
+from ..utils.files import write_atomic
 from .config import TrainConfig
 from .evaluator import threshold_sweep
 
@@ -56,9 +57,7 @@ def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float
 
 
 def atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 class _WorkerSeeder:

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 BATCH_RESULTS = "results.json"  # what a batch job (drywallqa predict) leaves in its output folder
 
 
-def write_text_atomic(text: str, path: str | Path) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file beside it and a rename; returns ``path``."""
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it to ``path`` (atomic on one file
+    system: a kill leaves the old file or the new one, never half of one); returns ``path``."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    write(tmp)
     tmp.replace(path)
     return path
+
+
+def write_text_atomic(text: str, path: str | Path) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file beside it and a rename; returns ``path``."""
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def read_batch_results(out_dir: str | Path) -> dict:
