@@ -65,7 +65,7 @@ def main():
     ap.add_argument("--out", type=Path, default=Path("out/cracks_on_drywall"))
     ap.add_argument("--model-path", type=Path, action="append", default=None,
                     help="model directory (repeatable); default: the shipped model")
-    ap.add_argument("--splits-dir", default="splits")
+    ap.add_argument("--splits-dir", default=None, help="default: ./splits, else the shipped manifests")
     ap.add_argument("--part", choices=("test", "val"), default="test", help="group-clean part (val: for choosing models)")
     ap.add_argument("--limit", type=int, default=None, help="crack photos (smoke runs only)")
     args = ap.parse_args()

@@ -75,7 +75,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("out/benchmark"))
     ap.add_argument("--model-path", type=Path, default=None)
-    ap.add_argument("--splits-dir", type=Path, default=Path("splits"))
+    ap.add_argument("--splits-dir", type=Path, default=None, help="default: ./splits, else the shipped manifests")
     ap.add_argument("--speed-images", type=int, default=50)
     ap.add_argument("--limit", type=int, default=None, help="images per split (smoke runs only; not for reporting)")
     args = ap.parse_args()

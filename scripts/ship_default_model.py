@@ -78,7 +78,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path)
     ap.add_argument("--dest", type=Path, default=Path("src/drywallqa/weights/default"))
-    ap.add_argument("--splits-dir", type=Path, default=Path("splits"))
+    ap.add_argument("--splits-dir", type=Path, default=None, help="default: ./splits, else the shipped manifests")
     ap.add_argument("--limit", type=int, default=None, help="images per dataset (smoke runs only)")
     ap.add_argument("--timing-images", type=int, default=20)
     ap.add_argument("--ignore-budget", action="store_true", help="smoke runs only (e.g. while the CPU is busy)")
@@ -114,7 +114,7 @@ def main():
     meta = {k: v for k, v in seg.metadata.items() if k not in ("model_type", "config")}
     meta.update(threshold=best["threshold"], prompt_thresholds=prompt_thresholds, tta=best["tta"],
                 scales=best["scales"], postprocess=postprocess,
-                selected_on="group-clean val part (splits/*.json), published valid/test images left out",
+                selected_on="group-clean val part (src/drywallqa/splits/*.json), published valid/test images left out",
                 selection=candidates)
     args.dest.mkdir(parents=True, exist_ok=True)
     seg.model.save_pretrained(args.dest, extra=meta, dtype=torch.float16)

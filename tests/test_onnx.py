@@ -38,8 +38,21 @@ def test_cli_export_and_predict_with_onnx_runtime(tiny_model_dir, tmp_path):
                               "--runtime", "onnx", "--model-path", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     assert np.asarray(Image.open(tmp_path / "m" / "w__segment_crack.png")).shape == (30, 40)
+    # a torch model folder is exported on first use into the cache, once, and gives the same masks
+    first = runner.invoke(app, ["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out", str(tmp_path / "m2"),
+                                "--runtime", "onnx", "--model-path", str(tiny_model_dir)])
+    assert first.exit_code == 0, first.output
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "m2" / "w__segment_crack.png")),
+                                  np.asarray(Image.open(tmp_path / "m" / "w__segment_crack.png")))
+    from drywallqa.export.onnx import exported_onnx_dir
+
+    export = exported_onnx_dir(tiny_model_dir)
+    stamp = (export / "encoder.onnx").stat().st_mtime_ns
+    assert Segmenter.load(tiny_model_dir, backend="onnx").model.num_parameters > 0
+    assert (export / "encoder.onnx").stat().st_mtime_ns == stamp  # reused, not exported again
+    (tmp_path / "empty").mkdir()
     bad = runner.invoke(app, ["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out", str(tmp_path / "m"),
-                              "--runtime", "onnx", "--model-path", str(tiny_model_dir)])
+                              "--runtime", "onnx", "--model-path", str(tmp_path / "empty")])
     assert bad.exit_code == 2 and "encoder.onnx" in bad.output
 
 

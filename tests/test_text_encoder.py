@@ -21,17 +21,17 @@ def test_cached_prompts_need_no_encoder(tmp_path):
     # a new prompt loads the encoder and is added to the cache file
     again.encode(["segment drywall seam"])
     assert again._model is not None
-    assert len(np.load(again.cache_file)["prompts"]) == 3
+    assert again.cached_prompts() == ["segment crack", "segment taping area", "segment drywall seam"]
 
 
 def test_broken_cache_file_is_rebuilt(tmp_path):
     enc = TextEncoder(cache_dir=tmp_path)
     enc.cache_file.parent.mkdir(parents=True)
-    enc.cache_file.write_bytes(b"not an npz")
+    enc.cache_file.write_bytes(b"not a database")
     fresh = TextEncoder(cache_dir=tmp_path)
     vec = fresh.encode(["segment crack"])
     assert vec.shape == (1, 384)
-    assert np.load(fresh.cache_file)["prompts"].tolist() == ["segment crack"]
+    assert fresh.cached_prompts() == ["segment crack"]
 
 
 def test_memory_only_and_empty_prompt(tmp_path):

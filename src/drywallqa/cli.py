@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .utils.image_io import DEFAULT_MAX_PIXELS
+
 app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True)
 data_app = typer.Typer(help="Datasets: statistics and group-clean splits.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -140,6 +142,7 @@ def data_refine_masks(
 def train(
     config: Path = typer.Argument(..., help="YAML training config, e.g. configs/default.yaml."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <output_dir>/last.pt."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run an output_dir already holds (default: refuse)."),
     model: Optional[str] = typer.Option(None, help="Override the config's model type (film_unet, clipseg)."),
     model_path: Optional[Path] = typer.Option(
         None, help="Start from these weights: a drywallqa model directory (any type), or for --model clipseg a "
@@ -151,10 +154,15 @@ def train(
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto."),
 ):
     """Train a model from a config file (checkpoints, metrics CSV/JSON and curves in output_dir)."""
-    from .engine.config import TrainConfig
-    from .engine.trainer import Trainer
+    import yaml
 
-    cfg = TrainConfig.from_yaml(config)
+    from .engine.config import TrainConfig
+    from .engine.trainer import Trainer, holds_run
+
+    try:
+        cfg = TrainConfig.from_yaml(config)
+    except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="CONFIG")
     if output_dir:
         cfg.output_dir = output_dir
     if epochs:
@@ -172,7 +180,15 @@ def train(
             cfg.init_from = str(model_path)
         else:
             cfg.model_config = {**cfg.model_config, "pretrained": str(model_path)}
-    result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes)
+    if resume and overwrite:
+        raise typer.BadParameter("--resume continues a run and --overwrite replaces it: choose one", param_hint="--overwrite")
+    if not resume and not overwrite and holds_run(cfg.output_dir):  # before the model and data load
+        raise typer.BadParameter(f"{cfg.output_dir} already holds a training run: continue it with --resume, replace it "
+                                 "with --overwrite, or choose another --output-dir", param_hint="--output-dir")
+    try:
+        result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
+    except FileNotFoundError as exc:  # --resume without a checkpoint
+        raise typer.BadParameter(str(exc), param_hint="--resume")
     console.print(result)
 
 
@@ -196,6 +212,19 @@ def _load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: O
 
 
 TILE_HELP = "Predict photos larger than this many pixels on overlapping tiles of this size (large phone photos)."
+MAX_PIXELS_HELP = ("Images with more pixels fail (reported, the rest go on): guards memory against decompression bombs; "
+                   "raise it for very large photos.")
+IGNORED_SHOWN = 10  # files of the input folders that are not images, printed by `predict`; results.json has all
+
+
+def _check_max_pixels(value: int) -> None:
+    if value < 1:
+        raise ValueError(f"must be a positive number of pixels, got {value}")
+
+
+def _check_workers(value: int) -> None:
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value}")
 
 
 def _load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: str = "torch",
@@ -232,7 +261,8 @@ def evaluate(
                                "test), val (group-clean val, where thresholds were chosen), train (a seeded sample of "
                                "150 training photos: how well the model fits what it learnt from)."),
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score: names or dataset YAML files (repeatable)."),
-    splits_dir: Path = typer.Option(Path("splits"), help="Group-clean manifests."),
+    splits_dir: Optional[Path] = typer.Option(
+        None, help="Group-clean manifests (default: ./splits where it has the dataset's, else those shipped with the package)."),
     datasets_dir: Optional[Path] = typer.Option(None),
     limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs)."),
     speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
@@ -240,9 +270,14 @@ def evaluate(
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
     Interrupted, the same command run again continues after the last finished split."""
+    from .engine.evaluator import NothingToScoreError
     from .engine.evaluator import evaluate as run
     from .engine.predictor import default_model_dir
 
+    if limit is not None and limit < 1:
+        raise typer.BadParameter(f"must be at least 1, got {limit}", param_hint="--limit")
+    if speed_images < 0:
+        raise typer.BadParameter(f"must be 0 (skip) or more, got {speed_images}", param_hint="--speed-images")
     which = tuple(s.strip() for s in splits.split(","))
     unknown = set(which) - {"published", "group", "val", "train"}
     if unknown:
@@ -256,6 +291,9 @@ def evaluate(
         message = exc.args[0] if exc.args else str(exc)
         raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group, val and train need a manifest)",
                                  param_hint="--splits")
+    except NothingToScoreError as exc:
+        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
     console.print((out / "report.md").read_text())
     return report
 
@@ -285,16 +323,22 @@ def predict(
     flag: List[str] = typer.Option(
         None, "--flag", help="QA rule 'PROMPT: MEASURE OP NUMBER' (repeatable), e.g. 'segment crack: max_width_mm > 0.3': "
                              "photos breaking one are flagged in results.json and listed first in report.html."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, help=MAX_PIXELS_HELP),
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, and report.html."""
     from .engine.batch import predict_paths
-    from .engine.predictor import validate_prompts
+    from .engine.predictor import validate_prompts, validate_threshold
+    from .measures import validate_mm_per_px
 
-    try:
-        prompts = validate_prompts(prompt)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--prompt")
+    for value, check, hint in ((prompt, validate_prompts, "--prompt"), (threshold, validate_threshold, "--threshold"),
+                               (mm_per_px, validate_mm_per_px, "--mm-per-px"), (max_pixels, _check_max_pixels, "--max-pixels"),
+                               (workers, _check_workers, "--workers")):
+        try:
+            check(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=hint)
+    prompts = validate_prompts(prompt)
     from .data.coco_export import SEGMENTATION_FORMATS, write_coco_predictions
     from .rules import parse_rules
 
@@ -308,15 +352,21 @@ def predict(
         from .engine.batch import predict_paths_ray
 
         summary = predict_paths_ray(model_path, paths, prompts, out, load_kwargs=_load_kwargs(model, runtime, min_confidence, tile),
-                                    workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px, rules=rules)
+                                    workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px, rules=rules,
+                                    max_pixels=max_pixels)
     elif engine == "local":
         seg = _load_segmenter(model_path, model, runtime, min_confidence, tile)
         summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
-                                mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules)
+                                mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules, max_pixels=max_pixels)
     else:
         raise typer.BadParameter("engine must be local or ray", param_hint="--engine")
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
-    console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed; masks in {out}")
+    ignored = f", {len(summary.ignored)} files not read (not images; listed in results.json)" if summary.ignored else ""
+    console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {out}")
+    for path, reason in summary.ignored[:IGNORED_SHOWN]:
+        console.print(f"[yellow]not read[/yellow] {path}: {reason}", highlight=False, soft_wrap=True)
+    if len(summary.ignored) > IGNORED_SHOWN:
+        console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in {out / 'results.json'})")
     if rules:
         flagged = [e["image"] for e in summary.results if e["flags"]]
         console.print(f"[bold]{len(flagged)} of {len(summary.results)} photos flagged[/bold] by "
@@ -388,15 +438,23 @@ def serve(
     max_upload_mb: float = typer.Option(20.0, help="Larger uploads are answered 413."),
     max_concurrency: int = typer.Option(2, help="Requests segmented at once; more are answered 429."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, help="Photos with more pixels are answered 413 before decoding."),
+    max_tiles: int = typer.Option(64, help="A tile size that would cut a photo into more tiles is answered 422."),
+    request_timeout: float = typer.Option(120.0, help="Seconds a request may take; then it is answered 503."),
 ):
     """HTTP API (POST /v1/segment, GET /v1/models, GET /healthz, /docs) and a web page at /."""
     import uvicorn
 
     from .serve import ServeConfig, create_app
 
+    for value, hint in ((max_upload_mb, "--max-upload-mb"), (max_concurrency, "--max-concurrency"), (max_pixels, "--max-pixels"),
+                        (max_tiles, "--max-tiles"), (request_timeout, "--request-timeout")):
+        if not value > 0:
+            raise typer.BadParameter(f"must be greater than 0, got {value}", param_hint=hint)
     seg = _load_segmenter(model_path, model, runtime, tile=tile)
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, model or "embedded", max_upload_mb,
-                                  max_concurrency), seg)
+                                  max_concurrency, max_pixels=max_pixels, max_tiles=max_tiles,
+                                  request_timeout_s=request_timeout), seg)
     uvicorn.run(app_, host=host, port=port)
 
 

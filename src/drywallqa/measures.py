@@ -24,6 +24,27 @@ def skeleton_length(skeleton: np.ndarray) -> float:
     return float(max(length, np.count_nonzero(s) if length == 0 else length))
 
 
+MAX_MM_PER_PX = 1000.0  # one metre per pixel: beyond any photo of a wall
+
+
+def validate_mm_per_px(mm_per_px: float | None) -> float | None:
+    """``None`` (measures in pixels only) or a finite scale in (0, MAX_MM_PER_PX] millimetres per pixel.
+
+    Raises:
+        ValueError: zero, negative, NaN, infinite or absurdly large.
+    """
+    if mm_per_px is None:
+        return None
+    try:
+        value = float(mm_per_px)
+    except (TypeError, ValueError):
+        raise ValueError(f"mm_per_px must be a number of millimetres per pixel, got {mm_per_px!r}") from None
+    if not 0.0 < value <= MAX_MM_PER_PX:  # NaN fails this too
+        raise ValueError(f"mm_per_px must be greater than 0 and at most {MAX_MM_PER_PX:g} (millimetres per pixel), "
+                         f"got {mm_per_px!r}")
+    return value
+
+
 def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_component_px: int = 1) -> dict:
     """Measures of an ``(H, W)`` bool mask.
 
@@ -32,6 +53,7 @@ def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_componen
         ``length_px`` (skeleton length), ``mean_width_px`` / ``max_width_px`` (along the skeleton), and
         the same in mm / mm^2 when ``mm_per_px`` is given.
     """
+    mm_per_px = validate_mm_per_px(mm_per_px)
     m = np.asarray(mask).astype(bool)
     if m.ndim != 2:
         raise ValueError(f"expected an (H, W) mask, got shape {m.shape}")

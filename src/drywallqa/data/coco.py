@@ -27,36 +27,73 @@ def rasterize_annotations(
     mask = np.zeros((height, width), dtype=bool)
     problems = []
     for ann in annotations:
-        seg = ann.get("segmentation") or []
-        polygons = []
-        if isinstance(seg, dict):  # RLE: uncompressed (counts a list) or compressed (a string in JSON files)
-            counts = seg.get("counts")
-            if isinstance(counts, list):
-                rle = mask_utils.frPyObjects(seg, height, width)
-            else:
-                rle = {"size": seg["size"], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-            mask |= mask_utils.decode(rle).astype(bool)
-            continue
-        for poly in seg:
-            if len(poly) >= 6 and len(poly) % 2 == 0:
-                polygons.append([float(v) for v in poly])
-            else:
-                problems.append(
-                    DataProblem(source, f"annotation {ann.get('id')}: degenerate polygon with {len(poly) // 2} points dropped")
-                )
-        if polygons:
-            rles = mask_utils.frPyObjects(polygons, height, width)
-            mask |= mask_utils.decode(mask_utils.merge(rles)).astype(bool)
-            continue
-        bbox = ann.get("bbox") or []
-        if len(bbox) == 4 and 0 < bbox[2] * bbox[3] <= MIN_BOX_AREA:
-            problems.append(DataProblem(source, f"annotation {ann.get('id')}: degenerate box {bbox[2]:g}x{bbox[3]:g} px "
-                                                f"at ({bbox[0]:g}, {bbox[1]:g}) dropped"))
-        elif len(bbox) == 4 and bbox[2] > 0 and bbox[3] > 0:
-            x, y, w, h = bbox
-            x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
-            x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
-            mask[y0:y1, x0:x1] = True
-        elif seg:
-            problems.append(DataProblem(source, f"annotation {ann.get('id')}: no usable polygon and no box; skipped"))
+        try:
+            problems += _draw(ann, mask, source)
+        except (KeyError, TypeError, ValueError, AttributeError, UnicodeError) as exc:  # a malformed annotation
+            ident = ann.get("id") if isinstance(ann, dict) else None
+            problems.append(DataProblem(source, f"annotation {ident}: unusable ({type(exc).__name__}: {exc}); skipped"))
     return mask, problems
+
+
+def _number_list(values) -> list[float]:
+    """A list of finite numbers (COCO coordinates), or ValueError."""
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"coordinates must be a list of numbers, got {str(values)[:60]}")
+    out = [float(v) for v in values]
+    if not all(np.isfinite(out)):
+        raise ValueError("coordinates must be finite")
+    return out
+
+
+def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
+    """Add one annotation to ``mask`` in place; returns the problems it has (raises on a malformed one)."""
+    from .sample import DataProblem
+
+    height, width = mask.shape
+    problems = []
+    if not isinstance(ann, dict):
+        raise TypeError(f"an annotation must be an object, got {type(ann).__name__}")
+    seg = ann.get("segmentation") or []
+    polygons = []
+    if isinstance(seg, dict):  # RLE: uncompressed (counts a list) or compressed (a string in JSON files)
+        counts, size = seg.get("counts"), seg.get("size")
+        if list(size or []) != [height, width]:
+            raise ValueError(f"RLE of size {size} on an image declared {height}x{width} (height x width)")
+        if isinstance(counts, list):
+            rle = mask_utils.frPyObjects({"size": [height, width], "counts": [int(c) for c in _number_list(counts)]},
+                                         height, width)
+        elif isinstance(counts, (str, bytes)):
+            rle = {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+        else:
+            raise TypeError(f"RLE counts must be a list or a string, got {type(counts).__name__}")
+        decoded = mask_utils.decode(rle).astype(bool)
+        if decoded.shape != mask.shape:
+            raise ValueError(f"RLE decodes to {decoded.shape}, not {mask.shape}")
+        mask |= decoded
+        return problems
+    if not isinstance(seg, list):
+        raise TypeError(f"segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}")
+    for poly in seg:
+        poly = _number_list(poly)
+        if len(poly) >= 6 and len(poly) % 2 == 0:
+            polygons.append(poly)
+        else:
+            problems.append(
+                DataProblem(source, f"annotation {ann.get('id')}: degenerate polygon with {len(poly) // 2} points dropped")
+            )
+    if polygons:
+        rles = mask_utils.frPyObjects(polygons, height, width)
+        mask |= mask_utils.decode(mask_utils.merge(rles)).astype(bool)
+        return problems
+    bbox = _number_list(ann.get("bbox") or [])
+    if len(bbox) == 4 and 0 < bbox[2] * bbox[3] <= MIN_BOX_AREA:
+        problems.append(DataProblem(source, f"annotation {ann.get('id')}: degenerate box {bbox[2]:g}x{bbox[3]:g} px "
+                                            f"at ({bbox[0]:g}, {bbox[1]:g}) dropped"))
+    elif len(bbox) == 4 and bbox[2] > 0 and bbox[3] > 0:
+        x, y, w, h = bbox
+        x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
+        x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
+        mask[y0:y1, x0:x1] = True
+    elif seg:
+        problems.append(DataProblem(source, f"annotation {ann.get('id')}: no usable polygon and no box; skipped"))
+    return problems

@@ -155,14 +155,25 @@ def load_all_splits(dataset: str, datasets_dir=None) -> tuple[list[Sample], list
     return samples, problems
 
 
-def split_manifest_path(splits_dir: str | Path, dataset: str) -> Path:
-    return Path(splits_dir) / f"{dataset}.json"
+SHIPPED_SPLITS_DIR = Path(__file__).resolve().parents[1] / "splits"  # the manifests the shipped model was made with
+
+
+def split_manifest_path(splits_dir: str | Path | None, dataset: str) -> Path:
+    """``<splits_dir>/<dataset>.json``; with ``splits_dir=None`` the first of ``./splits`` (what `drywallqa
+    data split` writes by default) and the manifests shipped in the package that has one, so that commands
+    work from any folder."""
+    if splits_dir is not None:
+        return Path(splits_dir) / f"{dataset}.json"
+    for folder in (Path("splits"), SHIPPED_SPLITS_DIR):
+        if (folder / f"{dataset}.json").is_file():
+            return folder / f"{dataset}.json"
+    return Path("splits") / f"{dataset}.json"
 
 
 def samples_of_part(
     dataset: str,
     part: str,
-    splits_dir: str | Path,
+    splits_dir: str | Path | None,
     datasets_dir=None,
     exclude_published: tuple | list = (),
 ) -> list[Sample]:
@@ -172,7 +183,7 @@ def samples_of_part(
 
     manifest = split_manifest_path(splits_dir, dataset)
     if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest}: no split manifest; run `drywallqa data split --out {splits_dir}` first")
+        raise FileNotFoundError(f"{manifest}: no split manifest; run `drywallqa data split --out {manifest.parent}` first")
     split = GroupSplit.from_json(manifest)
     if part not in split.parts:
         raise KeyError(f"{manifest} has no part {part!r}; it has {', '.join(split.parts)}")

@@ -74,19 +74,55 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
         problems.append(DataProblem(str(ann_file), f"cannot read COCO annotations ({exc})"))
         return []
     by_image: dict[int, list[dict]] = {}
-    for a in anns:
-        by_image.setdefault(a.get("image_id"), []).append(a)
+    for a in anns if isinstance(anns, list) else []:
+        if isinstance(a, dict):
+            by_image.setdefault(a.get("image_id"), []).append(a)
+        else:
+            problems.append(DataProblem(str(ann_file), f"annotation entry {str(a)[:60]!r} is not an object; skipped"))
     samples = []
-    for img in images:
-        path = folder / img["file_name"]
+    inside = folder.resolve()
+    for img in images if isinstance(images, list) else []:
+        try:
+            name, height, width, ident = img["file_name"], int(img["height"]), int(img["width"]), img["id"]
+            if not isinstance(name, str) or not name or height < 1 or width < 1:
+                raise ValueError("file_name must be a name and height, width positive")
+        except (KeyError, TypeError, ValueError) as exc:
+            what = img.get("file_name", img) if isinstance(img, dict) else img
+            problems.append(DataProblem(f"{ann_file} ({str(what)[:80]})", f"image entry unusable ({type(exc).__name__}: "
+                                                                           f"{exc}); skipped"))
+            continue
+        path = folder / name
+        if not path.resolve().is_relative_to(inside):
+            problems.append(DataProblem(str(path), "file_name points outside the split folder; skipped"))
+            continue
         if not path.is_file():
             problems.append(DataProblem(str(path), "listed in the COCO file but missing on disk; skipped"))
             continue
-        s = Sample(path, config.name, split, int(img["height"]), int(img["width"]), annotations=by_image.get(img["id"], []))
+        actual = _image_size(path)
+        if actual is None or abs(actual[0] * height - actual[1] * width) > 0.01 * width * actual[1]:
+            # (a uniformly shrunk copy, as scripts/pack_training_images.py makes, keeps its labels' shape: allowed)
+            found = "not a readable image" if actual is None else f"{actual[0]}x{actual[1]}"
+            problems.append(DataProblem(str(path), f"declared {width}x{height} in the COCO file, but the file is {found}; skipped"))
+            continue
+        s = Sample(path, config.name, split, height, width, annotations=by_image.get(ident, []))
         _, ann_problems = rasterize_annotations(s.annotations, s.height, s.width, str(path))
         problems.extend(ann_problems)
         samples.append(s)
     return samples
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` of an image file as it will be read (EXIF orientation applied), from its header;
+    None if it is not a readable image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            orientation = im.getexif().get(0x0112, 1)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:

@@ -1,5 +1,10 @@
 """Batch prediction over files and folders: masks named ``<stem>__<prompt slug>.png``, failures reported.
 
+Every input gets an answer: an image is done, skipped (done by an earlier run) or failed with its reason
+(whatever went wrong with that one file, the batch goes on), and every other file met in a folder is
+listed as ignored with its reason. File names come from :func:`~drywallqa.utils.slug.prompt_slug`, unique
+per prompt text whatever it holds.
+
 Every file is written atomically (temporary name, then rename) and each image's record
 ``<stem>__results.json`` last, so a rerun after an interruption (even ``kill -9``) skips exactly the
 images that are complete and redoes the rest. Engines: ``local`` (``workers`` threads sharing one
@@ -18,13 +23,13 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..measures import mask_measures
+from ..measures import mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import BATCH_RESULTS, write_atomic, write_text_atomic
-from ..utils.image_io import ImageReadError, list_images, read_image
-from ..utils.slug import slugify
+from ..utils.files import BATCH_RESULTS, remove_stale_temporaries, write_atomic, write_text_atomic
+from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image
+from ..utils.slug import file_stem, prompt_slug
 from ..viz import COLORS, grid, overlay
-from .predictor import Segmenter, validate_prompts
+from .predictor import Segmenter, validate_prompts, validate_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ class BatchSummary:
     done: list = field(default_factory=list)
     skipped: list = field(default_factory=list)  # already done by an earlier run
     failed: list = field(default_factory=list)  # (path, reason)
+    ignored: list = field(default_factory=list)  # (path, reason): files in the folders given that are not images
     results: list = field(default_factory=list)  # per image: masks and QA measures per prompt
 
     @property
@@ -49,15 +55,21 @@ class BatchOptions:
     threshold: float | None = None
     mm_per_px: float | None = None
     rules: tuple = ()  # drywallqa.rules.Rule: photos breaking one are flagged in results.json
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images fail (decompression bombs, memory)
 
 
 def mask_name(image_path: Path, prompt: str) -> str:
-    return f"{image_path.stem}__{slugify(prompt)}.png"
+    return f"{file_stem(image_path.stem)}__{prompt_slug(prompt)}.png"
 
 
 def record_name(image_path: Path) -> str:
     """Per-image record, written last: its presence marks the image as completely done."""
-    return f"{image_path.stem}__results.json"
+    return f"{file_stem(image_path.stem)}__results.json"
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failed file: the message, with the exception's kind where the message is not ours."""
+    return str(exc) if isinstance(exc, (ImageReadError, ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
 
 
 def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None) -> dict | None:
@@ -89,7 +101,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
         ImageReadError / ValueError / OSError: the image could not be read or segmented.
     """
     out = Path(opts.out_dir)
-    image = read_image(path)
+    image = read_image(path, opts.max_pixels)
     result = segmenter.predict(image, list(opts.prompts), threshold=opts.threshold)
     entry = {"image": str(path), "height": image.shape[0], "width": image.shape[1], "prompts": {}}
     for p in opts.prompts:
@@ -100,7 +112,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     row = None
     if opts.overlay_images:
         row = [image] + [overlay(image, result.masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(opts.prompts)]
-        save_png_atomic(np.concatenate(row, axis=1), out / f"{path.stem}__overlay.png")
+        save_png_atomic(np.concatenate(row, axis=1), out / f"{file_stem(path.stem)}__overlay.png")
     write_text_atomic(json.dumps(entry, indent=1), out / record_name(path))
     return entry, row
 
@@ -117,8 +129,10 @@ def _plan(paths, opts: BatchOptions, overwrite: bool, summary: BatchSummary) -> 
             summary.failed.append((str(p), "no such file or folder"))
     first_of_stem: dict[str, Path] = {}
     images = []
-    for path in list_images([p for p in paths if Path(p).exists()]):
-        first = first_of_stem.setdefault(path.stem.casefold(), path)
+    listing = find_images([p for p in paths if Path(p).exists()], exclude=[opts.out_dir])
+    summary.ignored.extend(listing.skipped)
+    for path in listing.images:
+        first = first_of_stem.setdefault(file_stem(path.stem).casefold(), path)
         if first.resolve() == path.resolve():
             if first is path:
                 images.append(path)
@@ -144,17 +158,27 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     for entry in summary.results:  # every photo, including those an earlier run finished, under today's rules
         entry["flags"] = flags(entry, opts.rules)
     write_text_atomic(json.dumps({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
-                                  "images": summary.results, "failed": summary.failed}, indent=1), out / BATCH_RESULTS)
+                                  "prompt_files": {p: prompt_slug(p) for p in opts.prompts},
+                                  "images": summary.results, "failed": summary.failed, "ignored": summary.ignored},
+                                 indent=1), out / BATCH_RESULTS)
     return summary
 
 
-def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()) -> BatchOptions:
+def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
+             max_pixels: int | None = DEFAULT_MAX_PIXELS) -> BatchOptions:
+    """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder."""
     prompts = validate_prompts(prompts)
-    if any(not slugify(p) for p in prompts):
-        raise ValueError("a prompt needs at least one letter or digit")
+    slugs = [prompt_slug(p) for p in prompts]
+    if len(set(slugs)) < len(slugs):  # prompt_slug makes this all but impossible; never write one file twice
+        raise ValueError(f"prompts {prompts} would share a mask file name; reword one of them")
+    validate_threshold(threshold)
+    mm_per_px = validate_mm_per_px(mm_per_px)
+    if max_pixels is not None and max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive number of pixels, got {max_pixels}")
     rules = parse_rules(rules, prompts, mm_per_px)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules)
+    remove_stale_temporaries(out_dir)  # left by a run killed mid-write
+    return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels)
 
 
 def predict_paths(
@@ -169,6 +193,7 @@ def predict_paths(
     overwrite: bool = False,
     workers: int = 1,
     rules=(),
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> BatchSummary:
     """Segment every image under ``paths`` with every prompt on this machine (``workers`` threads).
 
@@ -176,7 +201,7 @@ def predict_paths(
     mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
     text) each photo breaks; ``overwrite=True`` redoes finished images.
     """
-    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules)
+    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels)
     summary = BatchSummary()
     todo = _plan(paths, opts, overwrite, summary)
     rows = []
@@ -184,14 +209,14 @@ def predict_paths(
     def run(path):
         try:
             return path, process_image(segmenter, path, opts), None
-        except (ImageReadError, ValueError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever one file does, it is reported and the batch goes on
             return path, None, exc
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for path, done, exc in tqdm(pool.map(run, todo), total=len(todo), desc="predict", disable=not progress):
             if exc is not None:
-                logger.error("%s", exc)
-                summary.failed.append((str(path), str(exc)))
+                logger.error("%s", describe_error(exc))
+                summary.failed.append((str(path), describe_error(exc)))
                 continue
             summary.results.append(done[0])
             summary.done.append(str(path))
@@ -213,8 +238,8 @@ class _RayPredictor:
             try:
                 entry, _ = process_image(self.segmenter, Path(p), self.opts)
                 status.append("done"), errors.append(""), entries.append(json.dumps(entry))
-            except (ImageReadError, ValueError, OSError) as exc:
-                status.append("failed"), errors.append(str(exc)), entries.append("")
+            except Exception as exc:  # noqa: BLE001 - reported per file, as on the local executor
+                status.append("failed"), errors.append(describe_error(exc)), entries.append("")
         return {"path": list(batch["path"]), "status": status, "error": errors, "entry": entries}
 
 
@@ -231,6 +256,7 @@ def predict_paths_ray(
     mm_per_px: float | None = None,
     ray_address: str | None = None,
     rules=(),
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> BatchSummary:
     """The same job on Ray Data: ``map_batches`` over an actor pool of ``workers`` model holders, each
     loading ``Segmenter.load(model_path, **load_kwargs)``.
@@ -240,7 +266,7 @@ def predict_paths_ray(
     """
     import ray
 
-    opts = _options(prompts, out_dir, False, threshold, mm_per_px, rules)
+    opts = _options(prompts, out_dir, False, threshold, mm_per_px, rules, max_pixels)
     summary = BatchSummary()
     todo = _plan(paths, opts, overwrite, summary)
     if todo:

@@ -15,7 +15,7 @@ from ..losses import LossWeights
 class DataConfig:
     datasets: list = field(default_factory=lambda: ["cracks", "taping"])
     datasets_dir: str | None = None
-    splits_dir: str = "splits"          # group-clean manifests written by `drywallqa data split`
+    splits_dir: str | None = None       # group-clean manifests (`drywallqa data split`); None: ./splits, else the shipped ones
     train_part: str = "train"
     val_part: str = "val"
     exclude_published: list = field(default_factory=lambda: ["valid", "test"])  # never train/select on these

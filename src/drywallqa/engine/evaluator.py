@@ -51,15 +51,22 @@ class EvalSet:
     samples: list
 
 
+class NothingToScoreError(ValueError):
+    """A split (or every image of one) could not be read: a report of it would say nothing."""
+
+
 TRAIN_SAMPLE = 150  # photos of the (large) train part scored by ``which=("train",)``, a seeded sample
 
 
-def build_eval_sets(datasets, which=("published", "group"), splits_dir="splits", datasets_dir=None,
+def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, datasets_dir=None,
                     limit: int | None = None) -> list[EvalSet]:
     sets = []
     for ds in map(resolve_dataset, datasets):  # names, or YAML files of datasets
         if "published" in which:
-            s, _ = load_split(ds, "valid", datasets_dir)
+            s, problems = load_split(ds, "valid", datasets_dir)
+            if not s:
+                raise NothingToScoreError(f"published valid split of {ds!r}: no image could be read"
+                                          + "".join(f"; {p}" for p in problems[:3]))
             sets.append(EvalSet("published valid", ds, s[:limit] if limit else s))
         if "group" in which:
             s = samples_of_part(ds, "test", splits_dir, datasets_dir)
@@ -71,6 +78,9 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir="splits",
             s = samples_of_part(ds, "train", splits_dir, datasets_dir, exclude_published=("valid", "test"))
             s = [s[i] for i in sorted(np.random.default_rng(0).permutation(len(s))[:limit or TRAIN_SAMPLE])]
             sets.append(EvalSet(f"group-clean train (sample of {len(s)})", ds, s))
+    for es in sets:
+        if not es.samples:
+            raise NothingToScoreError(f"{es.name} of {es.dataset!r}: no image to score")
     return sets
 
 
@@ -146,6 +156,10 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         except (OSError, ValueError) as exc:
             failures.append(f"{sample.image_path}: {exc}")
             continue
+        if gt.shape != image.shape[:2]:
+            failures.append(f"{sample.image_path}: the image is {image.shape[1]}x{image.shape[0]}, its label "
+                            f"{gt.shape[1]}x{gt.shape[0]}; skipped")
+            continue
         result = segmenter.predict(image, prompts)
         groups.append(sample.group)
         gt_skeleton = skeleton(gt)  # once per image, for every prompt's centre-line scores and the width oracle
@@ -175,6 +189,9 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         qa[own[0]].append(mask_measures(result.masks[own[0]]))
         if len(examples) < keep:
             examples.append((image, gt, {p: result.masks[p] for p in prompts}))
+    if not groups:
+        raise NothingToScoreError(f"{eval_set.name} of {eval_set.dataset!r}: none of its {len(eval_set.samples)} images "
+                                  "could be scored" + "".join(f"; {f}" for f in failures[:3]))
     rows = [{"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, **m.compute(), **pixel[p].compute(),
              **centerline[p].compute(), "mIoU_CI95": list(bootstrap_ci(m.ious, groups))} for p, m in meters.items()]
     cross_rows = [
@@ -317,7 +334,7 @@ def _save_partial(result: SetResult, path: Path) -> None:
 
 
 def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "taping"), which=("published", "group"),
-             splits_dir="splits", datasets_dir=None, limit: int | None = None, speed_images: int = 50,
+             splits_dir=None, datasets_dir=None, limit: int | None = None, speed_images: int = 50,
              model_dir: Path | None = None, progress: bool = True) -> dict:
     """Run the whole evaluation and write ``report.json``, ``report.md`` and ``examples.png`` to ``out_dir``.
 

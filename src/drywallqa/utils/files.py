@@ -4,20 +4,54 @@ job's ``results.json`` back."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Callable
 
-BATCH_RESULTS = "results.json"  # what a batch job (drywallqa predict) leaves in its output folder
+BATCH_RESULTS = "results.json"
+TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp  # what a batch job (drywallqa predict) leaves in its output folder
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     """``write(tmp)`` to a temporary file beside ``path``, then rename it to ``path`` (atomic on one file
-    system: a kill leaves the old file or the new one, never half of one); returns ``path``."""
+    system: a kill leaves the old file or the new one, never half of one); returns ``path``.
+
+    Each call writes its own temporary file, so concurrent writers of one path (threads, processes)
+    never mix their bytes: the last rename wins whole. A failed ``write`` leaves no temporary file."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    tmp.replace(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.{os.getpid()}-", suffix=TMP_SUFFIX)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: leave its file alone
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> int:
+    """Delete the temporary files that :func:`write_atomic` calls killed before their rename left in
+    ``folder`` (those of processes no longer running on this machine); returns how many."""
+    removed = 0
+    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
+        pid = tmp.name[:-len(TMP_SUFFIX)].rsplit(".", 1)[-1].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def write_text_atomic(text: str, path: str | Path) -> Path:

@@ -1,17 +1,37 @@
-"""Robust image reading: EXIF orientation, any mode (grey, RGBA, 16-bit, palette), any size."""
+"""Robust image reading: EXIF orientation, any mode (grey, RGBA, 16-bit, palette), any size up to a pixel cap.
+
+Everything a file or an upload can get wrong ends in :class:`ImageReadError` naming the file (a
+decompression bomb too, as :class:`ImageTooLargeError`), so a batch reports the file and goes on.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+# 64 megapixels: a 48-MP phone photo passes; each pixel costs ~30 bytes per prompt on the way through
+# the model, so a 169-MP upload took 5.4 GB. Raise it with --max-pixels / max_pixels=.
+DEFAULT_MAX_PIXELS = 64_000_000
 
 
 class ImageReadError(ValueError):
     """An image file could not be read; the message names the file."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """The image declares more pixels than the cap allows (a decompression bomb, or a huge photo)."""
+
+
+def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "image") -> None:
+    """Raise :class:`ImageTooLargeError` when ``width * height`` exceeds ``max_pixels`` (``None``: no cap)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLargeError(f"{name}: {width}x{height} = {width * height:,} pixels, more than the limit of "
+                                 f"{max_pixels:,} (raise it with --max-pixels)")
 
 
 def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
@@ -28,7 +48,37 @@ def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode a file path or a binary file object to ``(H, W, 3)`` uint8 RGB, EXIF orientation applied.
+
+    The declared size is checked against ``max_pixels`` before any pixel is decoded. ``name`` is what
+    error messages call the source (a path, "the upload").
+
+    Raises:
+        ImageTooLargeError: more pixels than ``max_pixels`` (or than Pillow will ever decode).
+        ImageReadError: anything else that stops the image from being read.
+    """
+    try:
+        with Image.open(source) as img:
+            check_pixels(img.width, img.height, max_pixels, name)
+            img.load()
+            return _to_rgb_uint8(ImageOps.exif_transpose(img))
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, checked when the header is read
+        pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        if max_pixels is not None and max_pixels <= pillow_limit:
+            raise ImageTooLargeError(f"{name}: more pixels than the limit of {max_pixels:,} (raise it with --max-pixels; "
+                                     f"Pillow: {exc})") from exc
+        raise ImageTooLargeError(f"{name}: more pixels than Pillow decodes ({pillow_limit:,}): {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(f"{name}: not a readable image (not a format Pillow reads: JPEG, PNG, TIFF, WebP, BMP, "
+                             "GIF, ...)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        if isinstance(exc, ImageReadError):
+            raise
+        raise ImageReadError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from exc
+
+
+def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read an image file as an RGB array.
 
     Returns:
@@ -36,37 +86,46 @@ def read_image(path: str | Path) -> np.ndarray:
 
     Raises:
         ImageReadError: the file is missing or is not a readable image.
+        ImageTooLargeError: it has more than ``max_pixels`` pixels.
     """
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return _to_rgb_uint8(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
+    return decode_image(path, str(path), max_pixels)
 
 
-def to_rgb_array(image) -> np.ndarray:
-    """Accept a path, PIL image or array and return ``(H, W, 3)`` uint8 RGB."""
+def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
+    """Accept a path, PIL image or array and return ``(H, W, 3)`` uint8 RGB.
+
+    Raises:
+        ImageReadError: an unreadable file; ValueError: an array of another shape, with no pixels, or
+        with NaN / infinite values.
+    """
     if isinstance(image, (str, Path)):
-        return read_image(image)
+        return read_image(image, max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS)
     if isinstance(image, Image.Image):
-        return _to_rgb_uint8(ImageOps.exif_transpose(image))
-    arr = np.asarray(image)
+        check_pixels(image.width, image.height, max_pixels)
+        arr = _to_rgb_uint8(ImageOps.exif_transpose(image))
+    else:
+        arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
         raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"the image has no pixels (shape {arr.shape})")
+    check_pixels(arr.shape[1], arr.shape[0], max_pixels)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"expected a numeric image array, got dtype {arr.dtype}")
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
     if arr.shape[2] == 4:
         arr = arr[..., :3]
     if arr.dtype != np.uint8:
         arr = arr.astype(np.float64)
-        hi = arr.max() if arr.size else 1.0
+        if not np.isfinite(arr).all():
+            raise ValueError("the image array holds NaN or infinite values")
+        hi = arr.max()
         arr = arr / (hi if hi > 255 else 255.0) * 255.0 if hi > 1.0 else arr * 255.0
         arr = np.clip(arr, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(arr)
@@ -77,20 +136,73 @@ def read_mask(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as img:
+            check_pixels(img.width, img.height, DEFAULT_MAX_PIXELS, str(path))
             arr = np.asarray(img)
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{path}: not a readable mask ({exc})") from exc
     if arr.ndim == 3:
         arr = arr[..., :3].max(axis=2)
     return arr > 0
 
 
-def list_images(paths) -> list[Path]:
-    """Expand files and folders (recursively) into a sorted list of image paths."""
-    out: list[Path] = []
+@dataclass
+class ImageListing:
+    """What :func:`find_images` found: the images, and every other file met with the reason it was left."""
+
+    images: list = field(default_factory=list)   # Path, sorted within each folder given
+    skipped: list = field(default_factory=list)  # (path, reason)
+
+
+def find_images(paths, exclude=()) -> ImageListing:
+    """Expand files and folders (recursively, following links to folders) into image paths.
+
+    Nothing is left out silently: files that are not images, broken links, link loops, folders that
+    cannot be read and anything below an ``exclude`` folder (e.g. the output folder) are listed in
+    ``skipped`` with the reason. Files named directly are taken as they are (reading reports them).
+    """
+    listing = ImageListing()
+    excluded = {Path(e).resolve() for e in exclude}
     for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file()))
-        else:
-            out.append(p)
-    return out
+        if not p.is_dir():
+            listing.images.append(p)
+            continue
+        found: list[Path] = []
+        seen: set[tuple[int, int]] = set()
+
+        def walk(folder: Path) -> None:
+            try:
+                st = folder.stat()
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as exc:
+                listing.skipped.append((str(folder), f"folder cannot be read ({exc.strerror or exc})"))
+                return
+            if (st.st_dev, st.st_ino) in seen:
+                listing.skipped.append((str(folder), "a link back to a folder already read (link loop); not read twice"))
+                return
+            seen.add((st.st_dev, st.st_ino))
+            for entry in entries:
+                q = folder / entry.name
+                if entry.is_dir():  # follows links to folders
+                    if q.resolve() in excluded:
+                        listing.skipped.append((str(q), "the output folder; not read as input"))
+                    else:
+                        walk(q)
+                elif entry.is_symlink() and not q.exists():
+                    listing.skipped.append((str(q), "broken link"))
+                elif not entry.is_file():
+                    listing.skipped.append((str(q), "not a regular file"))
+                elif q.suffix.lower() in IMAGE_SUFFIXES:
+                    found.append(q)
+                else:
+                    listing.skipped.append((str(q), f"not an image file ({q.suffix or 'no suffix'}; reads "
+                                                    f"{', '.join(IMAGE_SUFFIXES)})"))
+
+        walk(p)
+        listing.images.extend(found)
+    return listing
+
+
+def list_images(paths) -> list[Path]:
+    """Expand files and folders (recursively) into a list of image paths (:func:`find_images` without
+    the record of what was left out)."""
+    return find_images(paths).images

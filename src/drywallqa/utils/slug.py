@@ -1,6 +1,39 @@
+"""Turning prompts and image stems into short, unique, portable file-name parts."""
+
+import hashlib
 import re
+
+MAX_SLUG_CHARS = 48  # of the readable part of a prompt's file-name slug
+MAX_STEM_BYTES = 120  # of an image stem in output file names (names stay far below the usual 255-byte limit)
 
 
 def slugify(prompt: str) -> str:
     """``"segment joint/tape"`` -> ``"segment_joint_tape"``: lower-case, runs of non ``[a-z0-9]`` -> ``_``."""
     return re.sub(r"[^a-z0-9]+", "_", prompt.lower()).strip("_")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+
+
+def prompt_slug(prompt: str) -> str:
+    """A prompt's part of output file names: unique per prompt text, short, ASCII.
+
+    A prompt of lower-case words and digits separated by single spaces is its own slug
+    (``"segment crack"`` -> ``"segment_crack"``); any other text gets a readable part and a hash of the
+    whole text (``"segment-crack"`` -> ``"segment_crack-<8 hex>"``, ``"裂缝"`` -> ``"prompt-<8 hex>"``), so
+    two prompts never share a file and any text a person types makes a valid name.
+    """
+    slug = slugify(prompt)
+    if slug and slug.replace("_", " ") == prompt and len(slug) <= MAX_SLUG_CHARS:
+        return slug
+    return f"{slug[:MAX_SLUG_CHARS].rstrip('_') or 'prompt'}-{_digest(prompt)}"
+
+
+def file_stem(stem: str) -> str:
+    """An image stem as it appears in output names: itself, or when longer than ``MAX_STEM_BYTES`` bytes
+    of UTF-8 its start and a hash of the whole."""
+    if len(stem.encode("utf-8")) <= MAX_STEM_BYTES:
+        return stem
+    head = stem.encode("utf-8")[:MAX_STEM_BYTES - 9].decode("utf-8", errors="ignore")
+    return f"{head}-{_digest(stem)}"

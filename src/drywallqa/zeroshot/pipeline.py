@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from ..data.refine import sam_box_masks
-from ..engine.predictor import SegmentationResult, Segmenter, register_backend, validate_prompts
+from ..engine.predictor import SegmentationResult, Segmenter, register_backend, validate_prompts, validate_threshold
 from ..utils.image_io import read_image, to_rgb_array
 from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
@@ -126,6 +126,7 @@ class ZeroShotSegmenter(Segmenter):
         With ``prompt_source: fixed`` each prompt is its own detector query. With ``generated`` the
         pipeline's own prompts are used and their union answers every requested prompt."""
         prompts = validate_prompts(prompts)
+        validate_threshold(threshold)
         result, anomaly, _, used = self.run(image, prompts)
         if self.config.prompt_source == "fixed":
             return result

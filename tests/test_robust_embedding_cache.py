@@ -1,0 +1,118 @@
+"""Robustness, class 1: the prompt-embedding cache is shared state. Concurrent writers (threads and
+processes) never corrupt it, a damaged file is set aside and rebuilt with a warning, its size follows what
+it holds, and prompt length is capped before anything runs."""
+
+import multiprocessing
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.engine.predictor import validate_prompts
+from drywallqa.text.encoder import MAX_PROMPT_CHARS, EmbeddingStore, TextEncoder
+
+
+def _vec(i: int, dim: int = 384) -> np.ndarray:
+    return np.full(dim, i, np.float32)
+
+
+def _writer(path, start, n):
+    store = EmbeddingStore(path)
+    for i in range(start, start + n):
+        store.put({f"prompt {i}": _vec(i)})
+
+
+def test_concurrent_threads_and_processes_keep_every_entry(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, 1000 * k, 40)) for k in range(3)]
+    threads = [threading.Thread(target=_writer, args=(path, 10_000 + 1000 * k, 40)) for k in range(4)]
+    for w in procs + threads:
+        w.start()
+    for w in procs + threads:
+        w.join(120)
+    assert all(p.exitcode == 0 for p in procs)
+    store = EmbeddingStore(path)
+    with sqlite3.connect(path) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    prompts = store.prompts()
+    assert len(prompts) == 7 * 40 == len(set(prompts))
+    got = store.get(["prompt 1005", "prompt 12039"])
+    np.testing.assert_array_equal(got["prompt 1005"], _vec(1005))
+    np.testing.assert_array_equal(got["prompt 12039"], _vec(12039))
+
+
+def test_many_threads_of_one_encoder_share_its_cache(tmp_path):
+    enc = TextEncoder(cache_dir=tmp_path)
+    errors = []
+
+    def ask(k):
+        try:
+            for r in range(3):
+                enc.encode([f"segment thing {k} {r}", "segment crack"])
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert len(TextEncoder(cache_dir=tmp_path).cached_prompts()) == 6 * 3 + 1
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "zero"])
+def test_a_damaged_cache_is_rebuilt_with_a_warning(tmp_path, caplog, damage):
+    first = TextEncoder(cache_dir=tmp_path)
+    want = first.encode(["segment crack", "segment taping area"]).numpy()
+    data = first.cache_file.read_bytes()
+    if damage == "garbage":
+        first.cache_file.write_bytes(b"\x00garbage" * 500)
+    elif damage == "truncated":
+        first.cache_file.write_bytes(data[: len(data) // 2 + 7])
+    else:
+        first.cache_file.write_bytes(data[:100] + b"\x00" * (len(data) - 100))
+    again = TextEncoder(cache_dir=tmp_path)
+    with caplog.at_level("WARNING"):
+        got = again.encode(["segment crack", "segment taping area"]).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    # healed: a third encoder reads the rebuilt file without the model
+    third = TextEncoder(cache_dir=tmp_path)
+    third.encode(["segment crack"])
+    assert third._model is None
+    assert "damaged" in caplog.text and "rebuilt" in caplog.text
+    assert first.cache_file.with_name(first.cache_file.name + ".broken").is_file()  # set aside, not silently lost
+
+
+def test_size_follows_what_the_cache_holds(tmp_path):
+    store = EmbeddingStore(tmp_path / "c.sqlite")
+    store.put({"x" * MAX_PROMPT_CHARS: _vec(1)})
+    sizes = []
+    for i in range(200):
+        store.put({f"prompt {i}": _vec(i)})
+        sizes.append((tmp_path / "c.sqlite").stat().st_size)
+    # 201 vectors of 1.5 kB: the file holds them, not 200 rewrites of a fixed-width table
+    assert sizes[-1] < 201 * 1536 * 2 + 64_000
+
+
+def test_prompt_length_is_capped_everywhere(tiny_model_dir, tmp_path):
+    long = "segment " + "a" * MAX_PROMPT_CHARS
+    with pytest.raises(ValueError, match="at most"):
+        validate_prompts([long])
+    with pytest.raises(ValueError, match="at most"):
+        TextEncoder(cache_dir=False).encode([long])
+    (tmp_path / "w.png").write_bytes(b"")
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "w.png"), "-p", long, "--out", str(tmp_path / "o"),
+                                   "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 2 and "at most" in res.output and "Traceback" not in res.output
+
+
+def test_unwritable_cache_folder_still_encodes(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would be")
+    enc = TextEncoder(cache_dir=blocked)
+    assert enc.encode(["segment crack"]).shape == (1, 384)

@@ -1,0 +1,112 @@
+"""Robustness, class 2: images that would take the machine down (decompression bombs, huge photos) or that
+fail in a way nobody planned for are reported per file; the batch goes on and the server answers 413."""
+
+import io
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.engine.batch import predict_paths
+from drywallqa.serve import ServeConfig, create_app
+from drywallqa.utils.image_io import ImageTooLargeError, read_image, to_rgb_array
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares ``width`` x ``height`` pixels (a decompression bomb's header)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def _jpeg_bytes(w=40, h=30):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("side", [50_000, 9_000])  # above Pillow's own bomb limit, and between it and ours
+def test_bombs_are_named_errors(tmp_path, side):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_declaring(side, side))
+    with pytest.raises(ImageTooLargeError, match="bomb.png"):
+        read_image(path)
+
+
+def test_the_cap_can_be_raised(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (300, 200)).save(path)
+    with pytest.raises(ImageTooLargeError, match="60,000 pixels"):
+        read_image(path, max_pixels=50_000)
+    assert read_image(path, max_pixels=60_000).shape == (200, 300, 3)
+
+
+def test_a_bomb_in_a_batch_is_reported_and_the_rest_done(tiny_model_dir, tmp_path):
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    (imgs / "bomb.png").write_bytes(png_declaring(50_000, 50_000))
+    (imgs / "big.png").write_bytes(png_declaring(9_000, 9_000))
+    (imgs / "ok.jpg").write_bytes(_jpeg_bytes())
+    out = tmp_path / "out"
+    cmd = ["predict", str(imgs), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    for attempt in range(2):  # the rerun too: no crash, the same answer
+        res = CliRunner().invoke(app, cmd)
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert res.exception is None or isinstance(res.exception, SystemExit)
+        results = json.loads((out / "results.json").read_text())
+        failed = dict(results["failed"])
+        assert set(failed) == {str(imgs / "bomb.png"), str(imgs / "big.png")}
+        assert all("pixels" in why for why in failed.values())
+        assert "--max-pixels" in failed[str(imgs / "big.png")]
+        assert [e["image"] for e in results["images"]] == [str(imgs / "ok.jpg")]
+    # raised above the big one's size, it is no longer refused for its size (its pixels are not there: unreadable)
+    res = CliRunner().invoke(app, cmd + ["--max-pixels", "100000000"])
+    failed = dict(json.loads((out / "results.json").read_text())["failed"])
+    assert "not a readable image" in failed[str(imgs / "big.png")] and "limit" not in failed[str(imgs / "big.png")]
+    assert "than the limit of 100,000,000" in failed[str(imgs / "bomb.png")]
+    bad = CliRunner().invoke(app, cmd + ["--max-pixels", "0"])
+    assert bad.exit_code == 2 and "--max-pixels" in bad.output
+
+
+def test_any_failure_of_one_file_is_reported_and_the_batch_goes_on(tiny_model_dir, tmp_path):
+    inner = Segmenter.load(tiny_model_dir)
+
+    class Flaky:
+        def predict(self, image, prompts, threshold=None):
+            if image.shape[1] == 41:
+                raise RuntimeError("something nobody planned for")
+            return inner.predict(image, prompts, threshold)
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    (imgs / "a.jpg").write_bytes(_jpeg_bytes(40))
+    (imgs / "b.jpg").write_bytes(_jpeg_bytes(41))
+    summary = predict_paths(Flaky(), [imgs], ["segment crack"], tmp_path / "out", progress=False)
+    assert summary.done == [str(imgs / "a.jpg")]
+    assert summary.failed == [(str(imgs / "b.jpg"), "RuntimeError: something nobody planned for")]
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["failed"] == [[str(imgs / "b.jpg"),
+                                                                                      "RuntimeError: something nobody planned for"]]
+
+
+def test_server_answers_413_for_bombs_and_stays_up(tiny_model_dir):
+    client = TestClient(create_app(ServeConfig(max_pixels=1_000_000), Segmenter.load(tiny_model_dir)))
+    for side in (50_000, 2_000):
+        r = client.post("/v1/segment", files={"image": ("b.png", png_declaring(side, side), "image/png")},
+                        data={"prompts": ["segment crack"]})
+        assert r.status_code == 413 and "pixels" in r.json()["detail"], r.text
+    ok = client.post("/v1/segment", files={"image": ("w.jpg", _jpeg_bytes(), "image/jpeg")}, data={"prompts": ["segment crack"]})
+    assert ok.status_code == 200 and client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_arrays_too_large_are_refused_before_work():
+    with pytest.raises(ImageTooLargeError):
+        to_rgb_array(np.zeros((100, 100, 3), np.uint8), max_pixels=5_000)

@@ -1,0 +1,76 @@
+"""Robustness, classes 3 and 4: prompt text makes file names. Any non-empty text a person types works;
+two prompts never share a file; names stay short; the full prompt is kept in results.json."""
+
+import json
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.engine.batch import mask_name, predict_paths
+from drywallqa.engine.predictor import SegmentationResult
+from drywallqa.utils.image_io import read_mask
+from drywallqa.utils.slug import prompt_slug
+
+
+class PerPromptMasks:
+    """A segmenter whose mask for each prompt has a different, known area (so a mix-up shows)."""
+
+    def predict(self, image, prompts, threshold=None):
+        h, w = image.shape[:2]
+        masks = {}
+        for i, p in enumerate(prompts):
+            m = np.zeros((h, w), bool)
+            m[: i + 1, :] = True
+            masks[p] = m
+        return SegmentationResult(masks=masks, probabilities={p: m.astype(np.float32) for p, m in masks.items()})
+
+
+def _photo(path, stem="w"):
+    path.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (20, 10), (120, 120, 120)).save(path / f"{stem}.jpg")
+    return path / f"{stem}.jpg"
+
+
+def test_prompts_with_one_slug_get_their_own_files_and_measures(tmp_path):
+    img = _photo(tmp_path / "in")
+    prompts = ["segment crack", "segment-crack", "Segment Crack", "segment  crack"]
+    summary = predict_paths(PerPromptMasks(), [img], prompts, tmp_path / "out", progress=False)
+    assert summary.ok
+    entry = json.loads((tmp_path / "out" / "results.json").read_text())["images"][0]
+    names = [entry["prompts"][p]["mask"] for p in prompts]
+    assert len(set(names)) == len(prompts)
+    for i, p in enumerate(prompts):
+        assert entry["prompts"][p]["area_px"] == 20 * (i + 1)
+        assert read_mask(tmp_path / "out" / names[i]).sum() == 20 * (i + 1)  # the file holds that prompt's mask
+    assert names[0] == "w__segment_crack.png"  # the plain prompt keeps its plain name
+
+
+def test_any_text_makes_a_short_valid_name(tiny_model_dir, tmp_path):
+    img = _photo(tmp_path / "in", stem="IMG_" + "x" * 200)  # a long file name too
+    prompts = ["segment " + "very " * 42 + "long crack", "裂缝", "!!!", "fissure à l'angle"]
+    assert len(prompts[0]) > 200
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(img), *sum((["-p", p] for p in prompts), []), "--out", str(out),
+                                   "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 0, res.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["prompts"] == prompts  # the full text, as typed
+    entry = results["images"][0]
+    for p in prompts:
+        name = entry["prompts"][p]["mask"]
+        assert (out / name).is_file() and len(name.encode()) <= 200 and name.isascii()
+        assert name == mask_name(img, p)
+    assert prompt_slug("裂缝").startswith("prompt-") and prompt_slug("!!!").startswith("prompt-")
+    assert len({prompt_slug(p) for p in prompts}) == len(prompts)
+    # the rerun finds the work done
+    again = CliRunner().invoke(app, ["predict", str(img), *sum((["-p", p] for p in prompts), []), "--out", str(out),
+                                     "--model-path", str(tiny_model_dir)])
+    assert again.exit_code == 0 and "1 skipped" in again.output
+
+
+def test_a_repeated_prompt_is_asked_once(tmp_path):
+    img = _photo(tmp_path / "in")
+    summary = predict_paths(PerPromptMasks(), [img], ["segment crack", " segment crack "], tmp_path / "out", progress=False)
+    assert list(summary.results[0]["prompts"]) == ["segment crack"]

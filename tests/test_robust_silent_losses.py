@@ -1,0 +1,73 @@
+"""Robustness, class 8: nothing is lost without a word. A finished training run is not overwritten unless
+asked; every file met in an input folder is either read or listed with the reason it was not."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.engine.batch import predict_paths
+from drywallqa.engine.config import TrainConfig
+from drywallqa.engine.trainer import Trainer
+
+
+def test_train_refuses_to_overwrite_a_run(write_train_config, tiny_kwargs, tmp_path):
+    config = write_train_config("film_unet", tiny_kwargs)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"a finished run's checkpoint")
+    res = CliRunner().invoke(app, ["train", str(config)])
+    assert res.exit_code == 2 and "--resume" in res.output and "--overwrite" in res.output
+    assert (out / "last.pt").read_bytes() == b"a finished run's checkpoint"
+    with pytest.raises(FileExistsError, match="already holds a training run"):
+        Trainer(TrainConfig.from_yaml(config), progress=False).train()
+    assert (out / "last.pt").read_bytes() == b"a finished run's checkpoint"
+    both = CliRunner().invoke(app, ["train", str(config), "--resume", "--overwrite"])
+    assert both.exit_code == 2 and "choose one" in both.output
+    res = CliRunner().invoke(app, ["train", str(config), "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert (out / "last.pt").read_bytes() != b"a finished run's checkpoint" and (out / "best").is_dir()
+
+
+def test_a_broken_training_config_is_a_clean_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"modle": "film_unet"}))
+    res = CliRunner().invoke(app, ["train", str(bad)])
+    assert res.exit_code == 2 and "modle" in res.output
+    res = CliRunner().invoke(app, ["train", str(tmp_path / "missing.yaml")])
+    assert res.exit_code == 2 and "not found" in res.output
+
+
+def test_every_file_in_an_input_folder_is_read_or_listed(tiny_model_dir, tmp_path):
+    from drywallqa import Segmenter
+
+    photos = tmp_path / "photos"
+    (photos / "day1").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(photos / "day1" / "a.jpg")
+    Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(photos / "anim.gif")
+    (photos / "notes.txt").write_text("wall 3, north side")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(elsewhere / "linked.png")
+    os.symlink(elsewhere, photos / "day2")              # a link to a folder: followed
+    os.symlink(photos, photos / "day1" / "loop")        # a link loop: listed, not followed forever
+    os.symlink(tmp_path / "gone.jpg", photos / "dangling.jpg")  # a broken link: listed
+    out = photos / "out"                                # the output folder inside the input: never read back
+    out.mkdir()
+    Image.new("L", (4, 4)).save(out / "old__segment_crack.png")
+    summary = predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
+    assert sorted(os.path.relpath(p, photos) for p in summary.done) == ["anim.gif", "day1/a.jpg", "day2/linked.png"]
+    ignored = {os.path.relpath(p, photos): why for p, why in summary.ignored}
+    assert set(ignored) == {"notes.txt", "day1/loop", "dangling.jpg", "out"}
+    assert "not an image" in ignored["notes.txt"] and "loop" in ignored["day1/loop"]
+    assert "broken link" in ignored["dangling.jpg"] and "output folder" in ignored["out"]
+    assert len(json.loads((out / "results.json").read_text())["ignored"]) == 4
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out),
+                                   "--model-path", str(tiny_model_dir)], terminal_width=300)
+    assert res.exit_code == 0 and "4 files not read" in res.output and "notes.txt" in res.output

@@ -1,0 +1,64 @@
+"""Robustness, class 9: what the tool says of itself is true. /v1/models gives the size the model runs at,
+the API's version is the package's, /docs works with no internet, error details are readable, evaluate
+works from any folder, and --runtime onnx works on any model folder."""
+
+import io
+import re
+from importlib.metadata import version
+
+import numpy as np
+from fastapi.testclient import TestClient
+from PIL import Image
+from typer.testing import CliRunner
+
+import drywallqa
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.serve import ServeConfig, create_app
+
+
+def test_models_version_and_offline_docs(tiny_model_dir):
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir, scales=(96,))))
+    body = client.get("/v1/models").json()
+    assert body["models"][0]["image_size"] == 96 and body["models"][0]["scales"] == [96]  # not the trained 64
+    assert body["version"] == drywallqa.__version__ == version("drywallqa")
+    assert client.get("/openapi.json").json()["info"]["version"] == drywallqa.__version__
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", docs.text) + re.findall(r"url: ?'([^']+)'", docs.text)
+    assert assets and all(a.startswith("/") for a in assets), assets  # nothing from another host
+    for a in assets:
+        assert client.get(a).status_code == 200, a
+
+
+def test_400_detail_is_readable(tiny_model_dir):
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    r = client.post("/v1/segment", files={"image": ("x.jpg", b"not an image at all", "image/jpeg")},
+                    data={"prompts": ["segment crack"]})
+    assert r.status_code == 400
+    assert "0x" not in r.json()["detail"] and "BytesIO" not in r.json()["detail"] and "the upload" in r.json()["detail"]
+
+
+def test_evaluate_from_another_folder_finds_the_shipped_manifests(tiny_model_dir, tmp_path, monkeypatch):
+    from drywallqa.data.grouping import SHIPPED_SPLITS_DIR, split_manifest_path
+
+    monkeypatch.chdir(tmp_path)
+    assert split_manifest_path(None, "cracks") == SHIPPED_SPLITS_DIR / "cracks.json"
+    res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "-d", "cracks", "--splits", "group",
+                                   "--limit", "2", "--speed-images", "0", "--out", str(tmp_path / "e")])
+    assert res.exit_code == 0, res.output
+    (tmp_path / "splits").mkdir()  # a splits/ folder here without the dataset's manifest: the shipped one still serves
+    assert split_manifest_path(None, "cracks") == SHIPPED_SPLITS_DIR / "cracks.json"
+
+
+def test_onnx_runtime_on_a_torch_model_folder(tiny_model_dir):
+    img = np.asarray(Image.open(io.BytesIO(_png())).convert("RGB"))
+    a = Segmenter.load(tiny_model_dir).predict(img, ["segment crack"]).probabilities["segment crack"]
+    b = Segmenter.load(tiny_model_dir, backend="onnx").predict(img, ["segment crack"]).probabilities["segment crack"]
+    assert np.abs(a - b).max() <= 1e-3
+
+
+def _png():
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
