@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 from skimage.morphology import skeletonize
 
+from .utils.checks import number_in_range
+
 
 def skeleton_length(skeleton: np.ndarray) -> float:
     """Length of a 1-px skeleton: horizontal/vertical neighbour links count 1, diagonal ones sqrt(2)."""
@@ -35,14 +37,7 @@ def validate_mm_per_px(mm_per_px: float | None) -> float | None:
     """
     if mm_per_px is None:
         return None
-    try:
-        value = float(mm_per_px)
-    except (TypeError, ValueError):
-        raise ValueError(f"mm_per_px must be a number of millimetres per pixel, got {mm_per_px!r}") from None
-    if not 0.0 < value <= MAX_MM_PER_PX:  # NaN fails this too
-        raise ValueError(f"mm_per_px must be greater than 0 and at most {MAX_MM_PER_PX:g} (millimetres per pixel), "
-                         f"got {mm_per_px!r}")
-    return value
+    return number_in_range(mm_per_px, "mm_per_px", 0.0, MAX_MM_PER_PX, low_inclusive=False, unit=" millimetres per pixel")
 
 
 def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_component_px: int = 1) -> dict:

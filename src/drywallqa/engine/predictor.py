@@ -23,6 +23,7 @@ from ..models import create_model
 from ..models.base import PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..postprocess import apply_postprocess
 from ..text.encoder import check_prompt
+from ..utils.checks import number_in_range
 from ..utils.image_io import to_rgb_array
 from ..utils.registry import Registry
 
@@ -73,15 +74,7 @@ def validate_threshold(threshold: float | None) -> float | None:
     Raises:
         ValueError: NaN, infinite or outside [0, 1].
     """
-    if threshold is None:
-        return None
-    try:
-        value = float(threshold)
-    except (TypeError, ValueError):
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
-    if not 0.0 <= value <= 1.0:  # NaN fails this too
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-    return value
+    return None if threshold is None else number_in_range(threshold, "threshold", 0.0, 1.0)
 
 
 class Segmenter:
