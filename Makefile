@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/drywallqa predict examples --prompt "segment crack" --prompt "segment taping area" --out out/demo --overlay
+	$(BIN)/drywallqa predict src/drywallqa/examples --prompt "segment crack" --prompt "segment taping area" --out out/demo --overlay
 
 # Headless Debian Chromium + playwright-core (npm) for the browser test of the web page.
 browser-deps:

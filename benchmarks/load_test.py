@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--server-concurrency", type=int, default=2)
     ap.add_argument("--model-path", type=Path, default=None)
-    ap.add_argument("--image", type=Path, default=Path("examples/cracks_2363_jpg.jpg"))
+    ap.add_argument("--image", type=Path, default=Path("src/drywallqa/examples/cracks_2363_jpg.jpg"))
     ap.add_argument("--out", type=Path, default=Path("out/load_test"))
     args = ap.parse_args()
     port = free_port()

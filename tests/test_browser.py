@@ -1,11 +1,11 @@
-"""The web page in a real browser: headless Debian Chromium driven by Playwright (playwright-core).
+"""The web page in a real browser: headless Debian Chromium driven by Playwright (playwright-core), at a phone
+and a desktop size: a sample photo, an added prompt, the measures table, a mask toggled, the JSON downloaded,
+the warning for a prompt the model does not know, a 4xx message, and no request to any other host.
 
 `make test` installs Chromium (Debian package) and playwright-core (npm) where missing; without them the
 test is skipped locally and fails under CI=true, so CI cannot pass without having run it.
 """
 
-import base64
-import io
 import json
 import os
 import shutil
@@ -15,12 +15,12 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from drywallqa import Segmenter
 from drywallqa.serve import ServeConfig, create_app
+from drywallqa.text.encoder import get_text_encoder
+from drywallqa.text.gate import PromptGate
 
 HERE = Path(__file__).parent / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -36,15 +36,21 @@ def _missing() -> str | None:
     return None
 
 
+UNKNOWN = "segment the window"
+
+
 @pytest.fixture
 def server(tiny_model_dir):
     import uvicorn
 
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    PromptGate.build({"cracks": ["segment crack"], "taping": ["segment taping area"]}, [UNKNOWN], encode).save(tiny_model_dir)
+    seg = Segmenter.load(tiny_model_dir)
+    seg.prompt_thresholds = {"segment crack": 0.5, "segment taping area": 0.5, "segment drywall seam": 0.5}  # suggestions
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(ServeConfig(), Segmenter.load(tiny_model_dir))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(), seg), host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     deadline = time.time() + 30
@@ -55,27 +61,30 @@ def server(tiny_model_dir):
     t.join(10)
 
 
-def test_upload_in_browser_and_read_back_masks(server, tmp_path):
+def test_page_at_phone_and_desktop_size(server, tmp_path):
     reason = _missing()
     if reason:
         if os.environ.get("CI"):
             pytest.fail(f"browser test cannot run in CI: {reason}")
         pytest.skip(reason)
-    photo = tmp_path / "wall.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (60, 90, 3), dtype=np.uint8)).save(photo)
-    shot = tmp_path / "page.png"
-    run = subprocess.run(["node", str(HERE / "upload.mjs"), server, str(photo), str(shot)],
-                         capture_output=True, text=True, timeout=120, cwd=HERE)
+    run = subprocess.run(["node", str(HERE / "page.mjs"), server, str(tmp_path), UNKNOWN],
+                         capture_output=True, text=True, timeout=240, cwd=HERE)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout.strip().splitlines()[-1])
-    assert out["status"].startswith("done") and "(2 tiles)" in out["status"]  # 90x60 in tiles of 64 px
-    assert [r["prompt"] for r in out["results"]] == ["segment crack", "segment taping area"]
-    for r in out["results"]:
-        assert r["canvas"] == [90, 60]
-        assert r["caption"].startswith(r["prompt"] + " — area ")
-        assert (" mm" in r["caption"]) == ("length" in r["caption"])  # sizes shown in mm where something was found
-        mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(r["mask"].split(",", 1)[1]))))
-        assert mask.shape == (60, 90) and set(np.unique(mask)) <= {0, 255}
-    assert any(" mm" in r["caption"] for r in out["results"])  # the tiny seeded model marks the whole photo
-    assert out["flags"] == "Flagged: segment crack: area_px >= 0"  # the rule always broken, not the one never broken
-    assert shot.stat().st_size > 0
+    assert out["foreign"] == []  # every asset is served by the package
+    prompts = ["segment crack", "segment taping area", UNKNOWN]
+    for name, size in out["sizes"].items():
+        assert size["consoleErrors"] == [], (name, size["consoleErrors"])
+        assert size["chips"] == prompts  # the two suggested prompts, then the one typed
+        assert [row[0] for row in size["rows"]] == prompts
+        assert all(row[1].isdigit() and row[-1] == "PNG" for row in size["rows"])  # regions counted, a mask to download
+        assert "not known" in size["rows"][2][6] and "not known" not in size["rows"][0][6]
+        assert size["rows"][2][1] == "0"  # the unknown prompt's mask is empty
+        assert size["toggled"], "hiding a mask must change the overlay, showing it again restore it"
+        assert size["json_prompts"] == prompts
+        assert len(size["warnings"]) == 1 and UNKNOWN in size["warnings"][0]
+        assert size["status"].startswith("Done in")
+        assert size["curl"].startswith("curl -F 'image=@") and "'prompts=segment the window'" in size["curl"]
+        assert "HTTP 422" in size["error"] and "tile" in size["error"]
+        assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"
+        assert (tmp_path / f"page_{name}.png").stat().st_size > 10_000

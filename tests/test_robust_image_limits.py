@@ -80,7 +80,7 @@ def test_a_bomb_in_a_batch_is_reported_and_the_rest_done(tiny_model_dir, tmp_pat
 def test_any_failure_of_one_file_is_reported_and_the_batch_goes_on(tiny_model_dir, tmp_path):
     inner = Segmenter.load(tiny_model_dir)
 
-    class Flaky:
+    class Flaky(Segmenter):
         def predict(self, image, prompts, threshold=None):
             if image.shape[1] == 41:
                 raise RuntimeError("something nobody planned for")

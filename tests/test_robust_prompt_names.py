@@ -9,12 +9,12 @@ from typer.testing import CliRunner
 
 from drywallqa.cli import app
 from drywallqa.engine.batch import mask_name, predict_paths
-from drywallqa.engine.predictor import SegmentationResult
+from drywallqa.engine.predictor import SegmentationResult, Segmenter
 from drywallqa.utils.image_io import read_mask
 from drywallqa.utils.slug import prompt_slug
 
 
-class PerPromptMasks:
+class PerPromptMasks(Segmenter):
     """A segmenter whose mask for each prompt has a different, known area (so a mix-up shows)."""
 
     def predict(self, image, prompts, threshold=None):

@@ -10,7 +10,7 @@ import pytest
 from drywallqa import Segmenter
 from drywallqa.engine.predictor import default_model_dir
 
-EXAMPLES = Path(__file__).parents[1] / "examples"
+EXAMPLES = Path(__file__).parents[1] / "src" / "drywallqa" / "examples"
 
 
 def test_shipped_model_files():

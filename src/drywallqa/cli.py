@@ -197,7 +197,7 @@ MODEL_HELP = ("Model type (film_unet, clipseg, ...): with --model-path of a dire
 
 
 def _load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Optional[float] = None,
-                 tile: Optional[int] = None) -> dict:
+                 tile: Optional[int] = None, prompt_gate: bool = True) -> dict:
     """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --min-confidence / --tile."""
     if runtime not in ("torch", "onnx"):
         raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
@@ -207,8 +207,12 @@ def _load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: O
     if model == "zeroshot":  # --model-path: its YAML config (default: hub models)
         return {"backend": "zeroshot", **tiling}
     if runtime == "onnx":
-        return {"backend": "onnx", **tiling}
-    return {"model": model, "min_confidence": min_confidence, **tiling}
+        return {"backend": "onnx", "prompt_gate": prompt_gate, **tiling}
+    return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling}
+
+
+GATE_HELP = ("Leave the masks of prompts far from what the model learnt empty, with a warning naming what it knows "
+             "(models with a prompt gate); --no-prompt-gate answers every prompt with the raw map.")
 
 
 TILE_HELP = "Predict photos larger than this many pixels on overlapping tiles of this size (large phone photos)."
@@ -228,14 +232,31 @@ def _check_workers(value: int) -> None:
 
 
 def _load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: str = "torch",
-                    min_confidence: Optional[float] = None, tile: Optional[int] = None):
+                    min_confidence: Optional[float] = None, tile: Optional[int] = None, prompt_gate: bool = True):
     from .engine.predictor import Segmenter
 
-    kwargs = _load_kwargs(model, runtime, min_confidence, tile)
+    kwargs = _load_kwargs(model, runtime, min_confidence, tile, prompt_gate)
     try:
         return Segmenter.load(model_path, **kwargs)
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-path / --model")
+
+
+@app.command("calibrate-gate")
+def calibrate_gate(
+    model_path: Path = typer.Option(..., help="Model folder to give a prompt gate (writes prompt_gate.npz into it)."),
+    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
+):
+    """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
+    The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
+    from .models.base import is_drywallqa_model_dir
+    from .text.gate import calibrate_model_gate
+
+    if not is_drywallqa_model_dir(model_path):
+        raise typer.BadParameter(f"{model_path} is not a drywallqa model folder", param_hint="--model-path")
+    info = calibrate_model_gate(model_path, tuple(_dataset_names(dataset)))
+    console.print(f"min_margin {info['min_margin']:.4f}: on val, {info['positives_answered']:.1%} of {info['positives']} "
+                  f"paraphrases answered, {info['negatives_answered']:.1%} of {info['negatives']} unrelated prompts answered")
 
 
 @export_app.command("onnx")
@@ -324,6 +345,7 @@ def predict(
         None, "--flag", help="QA rule 'PROMPT: MEASURE OP NUMBER' (repeatable), e.g. 'segment crack: max_width_mm > 0.3': "
                              "photos breaking one are flagged in results.json and listed first in report.html."),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, help=MAX_PIXELS_HELP),
+    prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, and report.html."""
@@ -351,11 +373,12 @@ def predict(
     if engine == "ray":
         from .engine.batch import predict_paths_ray
 
-        summary = predict_paths_ray(model_path, paths, prompts, out, load_kwargs=_load_kwargs(model, runtime, min_confidence, tile),
+        summary = predict_paths_ray(model_path, paths, prompts, out,
+                                    load_kwargs=_load_kwargs(model, runtime, min_confidence, tile, prompt_gate),
                                     workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px, rules=rules,
                                     max_pixels=max_pixels)
     elif engine == "local":
-        seg = _load_segmenter(model_path, model, runtime, min_confidence, tile)
+        seg = _load_segmenter(model_path, model, runtime, min_confidence, tile, prompt_gate)
         summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
                                 mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules, max_pixels=max_pixels)
     else:
@@ -363,6 +386,8 @@ def predict(
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
     ignored = f", {len(summary.ignored)} files not read (not images; listed in results.json)" if summary.ignored else ""
     console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {out}")
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
     for path, reason in summary.ignored[:IGNORED_SHOWN]:
         console.print(f"[yellow]not read[/yellow] {path}: {reason}", highlight=False, soft_wrap=True)
     if len(summary.ignored) > IGNORED_SHOWN:
@@ -441,6 +466,7 @@ def serve(
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, help="Photos with more pixels are answered 413 before decoding."),
     max_tiles: int = typer.Option(64, help="A tile size that would cut a photo into more tiles is answered 422."),
     request_timeout: float = typer.Option(120.0, help="Seconds a request may take; then it is answered 503."),
+    prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
 ):
     """HTTP API (POST /v1/segment, GET /v1/models, GET /healthz, /docs) and a web page at /."""
     import uvicorn
@@ -451,7 +477,7 @@ def serve(
                         (max_tiles, "--max-tiles"), (request_timeout, "--request-timeout")):
         if not value > 0:
             raise typer.BadParameter(f"must be greater than 0, got {value}", param_hint=hint)
-    seg = _load_segmenter(model_path, model, runtime, tile=tile)
+    seg = _load_segmenter(model_path, model, runtime, tile=tile, prompt_gate=prompt_gate)
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, model or "embedded", max_upload_mb,
                                   max_concurrency, max_pixels=max_pixels, max_tiles=max_tiles,
                                   request_timeout_s=request_timeout), seg)

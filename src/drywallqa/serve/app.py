@@ -36,6 +36,8 @@ from ..text.encoder import MAX_PROMPT_CHARS
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
 
 PAGE = Path(__file__).with_name("page.html")
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"  # sample photos shipped with the package
+DEFAULT_SUGGESTIONS = ("segment crack", "segment taping area")
 logger = logging.getLogger(__name__)
 
 
@@ -50,6 +52,7 @@ class ServeConfig:
     max_tiles: int = 64                    # a ``tile`` that would cut the photo into more is answered 422
     request_timeout_s: float = 120.0       # a request still segmenting then is answered 503
     max_rules: int = 32                    # ``flag`` fields per request
+    examples_dir: str | None = str(EXAMPLES_DIR)  # photos the web page offers to try (None: no gallery)
 
 
 class UploadTooLarge(HTTPException):
@@ -127,7 +130,14 @@ def model_description(seg, backend: str) -> dict:
             "prompt_thresholds": getattr(seg, "prompt_thresholds", {}), "text_encoder": meta.get("text_encoder"),
             "image_size": scales[0] if len(scales) == 1 else getattr(seg, "image_size", None),
             "scales": scales, "tta": getattr(seg, "tta", False), "tile": getattr(seg, "tile", None),
-            "version": meta.get("version")}
+            "version": meta.get("version"), "suggested_prompts": suggested_prompts(seg)}
+
+
+def suggested_prompts(seg) -> list[str]:
+    """The prompts the model was tuned for (its per-prompt thresholds), canonical ones first; else the defaults."""
+    known = list(getattr(seg, "prompt_thresholds", {}) or {})
+    first = [p for p in DEFAULT_SUGGESTIONS if p in known] if known else list(DEFAULT_SUGGESTIONS)
+    return first + [p for p in known if p not in first]
 
 
 def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = None) -> FastAPI:
@@ -156,6 +166,16 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                                        swagger_css_url="/static/swagger/swagger-ui.css", swagger_favicon_url="")
     except ImportError:  # pragma: no cover - a dependency of the package; without it /openapi.json still works
         pass
+
+    examples = Path(config.examples_dir) if config.examples_dir else None
+    if examples is not None and examples.is_dir():
+        app.mount("/examples", StaticFiles(directory=examples), name="examples")
+
+    @app.get("/v1/examples")
+    def list_examples() -> dict:
+        """Sample photos to try (the web page's gallery)."""
+        names = sorted(p.name for p in examples.glob("*.jpg")) if examples is not None and examples.is_dir() else []
+        return {"examples": [{"name": n, "url": f"/examples/{n}"} for n in names]}
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -229,6 +249,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                     "measures": mask_measures(result.masks[p], mm_per_px)}
             if p in result.scores:
                 item["confidence"] = result.scores[p]
+            if p in result.concepts:
+                item["concept"] = result.concepts[p]
             if include_probabilities:
                 buf = io.BytesIO()
                 Image.fromarray((result.probabilities[p] * 255).round().astype(np.uint8)).save(buf, format="PNG")
@@ -236,7 +258,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
             out.append(item)
         broken = flags({"prompts": {item["prompt"]: item["measures"] for item in out}}, rules)
         return {"image": {"width": rgb.shape[1], "height": rgb.shape[0]}, "results": out, "flags": broken,
-                "timings_ms": {**result.timings_ms, "total_ms": total}}
+                "warnings": result.warnings, "timings_ms": {**result.timings_ms, "total_ms": total}}
 
     return app
 

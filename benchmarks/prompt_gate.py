@@ -1,0 +1,114 @@
+"""Free text, honestly: the shipped model on prompts it does not know and on paraphrases of those it does.
+
+    python benchmarks/prompt_gate.py --out out/prompt_gate [--model-path DIR] [--raw-sample 20] [--limit N]
+
+On the published valid photos of both datasets, with the prompt lists of :mod:`drywallqa.text.vocabulary`
+held out from the gate's anchors (``train``) and from its margin choice (``val``), i.e. their ``test`` parts:
+
+- unrelated prompts: mean foreground fraction of their masks on every photo of both datasets (the gate on;
+  and for a seeded sample of ``--raw-sample`` of them, with the gate off, for comparison);
+- paraphrases of each dataset's concept: mIoU against the dataset's labels, beside the canonical prompt's;
+- the known prompts: whether the gate answers them (it must: their masks are then what the model made before).
+
+Prompts the gate refuses get empty masks without running the decoder (the result is the same). Writes
+``prompt_gate.json`` and ``prompt_gate.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from drywallqa import Segmenter
+from drywallqa.data.registry import get_dataset_config
+from drywallqa.data.sample import load_split
+from drywallqa.metrics import mask_iou
+from drywallqa.text import vocabulary
+from drywallqa.utils.image_io import read_image
+
+DATASETS = ("cracks", "taping")
+
+
+def run(model_path, limit: int | None, raw_sample: int) -> dict:
+    gated = Segmenter.load(model_path)
+    raw = Segmenter.load(model_path, prompt_gate=False)
+    unrelated = vocabulary.unrelated("test")
+    sample = random.Random(0).sample(unrelated, min(raw_sample, len(unrelated)))
+    answered = {p: m.known for p, m in gated.match_prompts(unrelated).items()}
+    asked_unrelated = [p for p in unrelated if answered[p]]  # the rest are empty without a model run
+    report = {"model": str(model_path or "shipped"), "unrelated_prompts": len(unrelated),
+              "unrelated_answered": asked_unrelated, "datasets": {}}
+    for ds in DATASETS:
+        cfg = get_dataset_config(ds)
+        samples, _ = load_split(ds, "valid")
+        samples = samples[:limit] if limit else samples
+        paraphrases = vocabulary.paraphrases(ds, "test")
+        para_known = {p: m.known for p, m in gated.match_prompts(paraphrases).items()}
+        known = {p: m.known for p, m in gated.match_prompts(list(cfg.prompts)).items()}
+        ious = {p: [] for p in [cfg.canonical_prompt, *paraphrases]}
+        fg_gated, fg_raw = [], []
+        for s in tqdm(samples, desc=ds):
+            image, gt = read_image(s.image_path), s.load_mask()
+            ask = [cfg.canonical_prompt, *[p for p in paraphrases if para_known[p]], *asked_unrelated]
+            r = gated.predict(image, ask)
+            for p in ious:
+                mask = r.masks[p] if p in r.masks else np.zeros_like(gt)
+                ious[p].append(mask_iou(mask, gt))
+            fg_gated.append(sum(float(r.masks[p].mean()) for p in asked_unrelated) / len(unrelated))
+            rr = raw.predict(image, sample)
+            fg_raw.append(float(np.mean([rr.masks[p].mean() for p in sample])))
+        canon = float(np.mean(ious[cfg.canonical_prompt]))
+        para = {p: float(np.mean(ious[p])) for p in paraphrases}
+        report["datasets"][ds] = {
+            "images": len(samples), "known_prompts_answered": known,
+            "canonical_mIoU": canon, "paraphrases": len(paraphrases),
+            "paraphrases_answered": sum(para_known.values()),
+            "paraphrase_mIoU_mean": float(np.mean(list(para.values()))),
+            "paraphrase_mIoU_minus_canonical": float(np.mean(list(para.values()))) - canon,
+            "worst_paraphrases": sorted(para.items(), key=lambda kv: kv[1])[:8],
+            "unrelated_mean_foreground_gate_on": float(np.mean(fg_gated)),
+            f"unrelated_mean_foreground_gate_off_sample_of_{len(sample)}": float(np.mean(fg_raw)),
+        }
+    return report
+
+
+def markdown(report: dict) -> str:
+    lines = ["# Prompt gate (held-out `test` lists of drywallqa.text.vocabulary, published valid photos)", "",
+             f"Unrelated prompts: {report['unrelated_prompts']}, answered by the gate: {len(report['unrelated_answered'])} "
+             f"({', '.join(report['unrelated_answered']) or 'none'})", "",
+             "| dataset | images | unrelated: mean foreground, gate on | gate off (sample) | canonical mIoU | "
+             "paraphrases answered | paraphrase mIoU | minus canonical |", "|---|---|---|---|---|---|---|---|"]
+    for ds, r in report["datasets"].items():
+        off = next(v for k, v in r.items() if k.startswith("unrelated_mean_foreground_gate_off"))
+        lines.append(f"| {ds} | {r['images']} | {r['unrelated_mean_foreground_gate_on']:.4f} | {off:.4f} | "
+                     f"{r['canonical_mIoU']:.3f} | {r['paraphrases_answered']} of {r['paraphrases']} | "
+                     f"{r['paraphrase_mIoU_mean']:.3f} | {r['paraphrase_mIoU_minus_canonical']:+.3f} |")
+    lines += ["", "Known prompts answered: " + "; ".join(f"{ds}: {all(r['known_prompts_answered'].values())}"
+                                                         for ds, r in report["datasets"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=Path("out/prompt_gate"))
+    ap.add_argument("--model-path", default=None)
+    ap.add_argument("--limit", type=int, default=None, help="photos per dataset (smoke runs)")
+    ap.add_argument("--raw-sample", type=int, default=20, help="unrelated prompts scored with the gate off")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    report = run(args.model_path, args.limit, args.raw_sample)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "prompt_gate.json").write_text(json.dumps(report, indent=2))
+    (args.out / "prompt_gate.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Generated prompt lists: paraphrases of the concepts a model knows, and unrelated prompts it does not.
+
+Every list is made from word lists and templates (no hand-picked test prompts), and split by a hash of
+its *head word* into ``train`` / ``val`` / ``test`` parts, so that a held-out part holds words no
+training or threshold choice has seen. Paraphrases come with the misspellings a phone keyboard makes
+(a dropped letter, two letters swapped, a neighbouring key).
+
+    paraphrases("cracks", "test")   -> ["segment fracture", "show me the hairline cracks", "segmnet crack", ...]
+    unrelated("val")                -> ["segment the window", "find the ladder", ...]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+PARTS = ("train", "val", "test")
+
+# head words of each known concept (the datasets' foreground classes)
+CONCEPT_WORDS = {
+    "cracks": ["crack", "cracks", "wall crack", "hairline crack", "fissure", "fracture", "crack line", "cracked plaster",
+               "crack in the wall", "drywall crack", "split in the wall", "crazing", "surface crack", "cracking",
+               "broken plaster line", "fine crack", "wide crack", "crack on the board"],
+    "taping": ["taping area", "taping", "tape", "joint tape", "drywall joint", "drywall seam", "seam", "joint",
+               "taped joint", "taped seam", "mud and tape", "joint compound", "board joint", "tape strip",
+               "plasterboard joint", "butt joint", "seam tape", "taping strip"],
+}
+
+# head words of things a wall photo may show, or people may ask about, that no shipped model learnt
+UNRELATED_WORDS = [
+    "window", "door", "person", "worker", "hand", "face", "chair", "table", "ladder", "scaffold", "bucket", "toolbox",
+    "drill", "hammer", "cable", "wire", "pipe", "duct", "vent", "radiator", "outlet", "socket", "light switch",
+    "ceiling light", "lamp", "smoke detector", "sprinkler", "thermostat", "floor", "ceiling", "carpet", "tile",
+    "brick", "concrete block", "wood stud", "steel beam", "insulation", "glass", "mirror", "curtain", "shelf",
+    "cabinet", "sink", "toilet", "bathtub", "shower", "stairs", "railing", "roof", "sky", "tree", "grass", "car",
+    "truck", "dog", "cat", "bird", "shadow", "reflection", "paint drip", "paint", "wallpaper", "graffiti", "text",
+    "logo", "sticker", "poster", "picture frame", "clock", "television", "computer", "phone", "bottle", "cup",
+    "box", "bag", "helmet", "glove", "boot", "mould", "water stain", "rust", "dust", "spider web", "screw",
+    "nail", "bolt", "hinge", "handle", "lock", "key", "corner", "skirting board", "door frame", "window sill",
+    "power cord", "extension lead", "fire extinguisher", "exit sign", "column", "beam", "arch", "chimney",
+    "fireplace", "bed", "sofa", "plant", "flower", "fence", "gate", "garage", "road", "sidewalk", "mountain",
+    "cloud", "sun", "moon", "apple", "banana", "pizza", "book", "pen", "paper", "keyboard", "mouse", "printer",
+]
+
+TEMPLATES = ["segment {w}", "{w}", "segment the {w}", "find the {w}", "show me the {w}", "where is the {w}",
+             "highlight {w}", "mask the {w}", "segment all {w}", "detect {w}", "outline the {w}", "{w} area"]
+
+KEYBOARD_ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+
+
+def part_of(word: str) -> str:
+    """The part (train / val / test) a head word belongs to: 60 / 20 / 20 by a hash of the word."""
+    h = int(hashlib.sha1(word.encode()).hexdigest(), 16) % 10
+    return "train" if h < 6 else "val" if h < 8 else "test"
+
+
+def _neighbours(c: str) -> str:
+    for row in KEYBOARD_ROWS:
+        i = row.find(c)
+        if i >= 0:
+            return row[max(i - 1, 0):i] + row[i + 1:i + 2]
+    return ""
+
+
+def misspellings(text: str, rng: random.Random, n: int = 2) -> list[str]:
+    """``n`` phone-keyboard slips of ``text``: a dropped letter, two neighbours swapped, a neighbouring key."""
+    letters = [i for i, c in enumerate(text) if c.isalpha()]
+    out = []
+    for _ in range(n):
+        if len(letters) < 4:
+            break
+        i = rng.choice(letters[1:-1])
+        kind = rng.randrange(3)
+        if kind == 0:
+            slip = text[:i] + text[i + 1:]
+        elif kind == 1 and i + 1 < len(text) and text[i + 1].isalpha():
+            slip = text[:i] + text[i + 1] + text[i] + text[i + 2:]
+        else:
+            near = _neighbours(text[i])
+            slip = text[:i] + (rng.choice(near) if near else text[i]) + text[i + 1:]
+        if slip != text:
+            out.append(slip)
+    return out
+
+
+def _expand(words: list[str], part: str, seed: int, typos: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for w in words:
+        if part_of(w) != part:
+            continue
+        for t in TEMPLATES:
+            out.append(t.format(w=w))
+        for t in rng.sample(TEMPLATES, 2):
+            out += misspellings(t.format(w=w), rng, typos)
+    return list(dict.fromkeys(out))
+
+
+def paraphrases(concept: str, part: str) -> list[str]:
+    """Paraphrases of a known concept (``CONCEPT_WORDS`` key) whose head words fall in ``part``."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+    return _expand(CONCEPT_WORDS[concept], part, seed=len(concept), typos=2)
+
+
+def unrelated(part: str) -> list[str]:
+    """Prompts about things no shipped model knows, whose head words fall in ``part``."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+    return _expand(UNRELATED_WORDS, part, seed=0, typos=0)

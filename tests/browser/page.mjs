@@ -1,0 +1,69 @@
+// Usage: node page.mjs URL OUT_DIR [UNKNOWN_PROMPT]
+// Drives the drywallqa web page at a phone size (390x844) and a desktop size (1280x900): picks the first sample
+// photo, adds a prompt, segments, reads the measures table, toggles a mask (the overlay must change), downloads
+// the JSON, reads the warnings; then submits a bad tile size and reads the error. Every request to another host
+// is recorded (and blocked). Prints one JSON line; screenshots go to OUT_DIR/page_{phone,desktop}.png.
+import { chromium } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
+
+const [url, outDir, unknown = 'segment the window'] = process.argv.slice(2);
+const origin = new URL(url).origin;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync'],
+});
+const report = { foreign: [], sizes: {} };
+const overlayHash = (page) => page.$eval('#overlay', c => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let h = 0;
+  for (let i = 0; i < d.length; i += 97) h = (h * 31 + d[i]) % 1000000007; return h;
+});
+try {
+  for (const [name, viewport] of [['phone', { width: 390, height: 844 }], ['desktop', { width: 1280, height: 900 }]]) {
+    const context = await browser.newContext({ viewport, acceptDownloads: true, isMobile: name === 'phone' });
+    const page = await context.newPage();
+    await page.route('**/*', route => {
+      const u = route.request().url();
+      if (u.startsWith(origin) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
+      report.foreign.push(u); return route.abort();
+    });
+    const consoleErrors = [];
+    page.on('pageerror', e => consoleErrors.push(String(e)));
+    await page.goto(url);
+    await page.waitForSelector('#gallery button');
+    await page.waitForSelector('#chips .chip');
+    await page.click('#gallery button >> nth=0');
+    await page.waitForSelector('#preview:not([hidden])');
+    await page.fill('#prompt-input', unknown);
+    await page.keyboard.press('Enter');
+    const chips = await page.$$eval('#chips .chip', cs => cs.map(c => c.dataset.prompt));
+    await page.click('#run');
+    await page.waitForSelector('#result:not([hidden])', { timeout: 60000 });
+    const rows = await page.$$eval('#measures tbody tr', trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent)));
+    const before = await overlayHash(page);
+    await page.click('#toggles input >> nth=0');
+    const after = await overlayHash(page);
+    await page.click('#toggles input >> nth=0');
+    const restored = await overlayHash(page);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#json')]);
+    const json = JSON.parse(await readFile(await download.path(), 'utf8'));
+    const warnings = await page.$$eval('#warnings .msg', ws => ws.map(w => w.textContent));
+    const status = await page.textContent('#status');
+    const curl = await page.textContent('#curl');
+    await page.screenshot({ path: `${outDir}/page_${name}.png`, fullPage: true });
+    // a 4xx gets a clear message
+    await page.click('#options summary');
+    await page.fill('#tile', '8');
+    await page.click('#run');
+    await page.waitForSelector('#error:not([hidden])');
+    const error = await page.textContent('#error');
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    report.sizes[name] = { chips, rows, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
+                           warnings, status, curl, error, scrollWidth, viewportWidth: viewport.width, consoleErrors };
+    await context.close();
+  }
+  console.log(JSON.stringify(report));
+} finally {
+  await browser.close();
+}

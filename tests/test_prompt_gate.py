@@ -1,0 +1,101 @@
+"""The prompt gate: prompts far from what a model learnt get an empty mask and a warning; the nearest known
+concept is reported in every output format; known prompts and the raw map (gate off) are untouched."""
+
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.serve import ServeConfig, create_app
+from drywallqa.text import vocabulary
+from drywallqa.text.encoder import get_text_encoder
+from drywallqa.text.gate import PromptGate, calibrate_margin
+
+UNKNOWN = "segment the window"
+
+
+@pytest.fixture
+def gated_model_dir(tiny_model_dir):
+    """The tiny model with a gate whose unrelated anchors include the unknown prompt itself (so it is refused)."""
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    gate = PromptGate.build({"cracks": ["segment crack", "segment wall crack"], "taping": ["segment taping area"]},
+                            [UNKNOWN, "segment a person"], encode, min_margin=0.0)
+    gate.save(tiny_model_dir)
+    return tiny_model_dir
+
+
+@pytest.fixture
+def photo(tmp_path):
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "w.png")
+    return tmp_path / "w.png"
+
+
+def test_python_result_reports_and_the_gate_empties(gated_model_dir, photo):
+    raw = Segmenter.load(gated_model_dir, prompt_gate=False, threshold=0.0)  # threshold 0: every raw mask is full
+    assert raw.predict(photo, [UNKNOWN]).masks[UNKNOWN].all() and raw.predict(photo, [UNKNOWN]).concepts == {}
+    seg = Segmenter.load(gated_model_dir, threshold=0.0)
+    r = seg.predict(photo, ["segment crack", UNKNOWN, "segment cracks"])
+    assert r.masks["segment crack"].all() and not r.masks[UNKNOWN].any() and not r.probabilities[UNKNOWN].any()
+    assert r.concepts["segment crack"] == {"concept": "cracks", "nearest_prompt": "segment crack", "similarity": 1.0,
+                                           "margin": r.concepts["segment crack"]["margin"], "known": True}
+    assert r.concepts[UNKNOWN]["known"] is False and r.concepts["segment cracks"]["known"] is True
+    assert r.concepts["segment cracks"]["concept"] == "cracks"
+    assert len(r.warnings) == 1 and UNKNOWN in r.warnings[0] and "'segment crack'" in r.warnings[0]
+    tiled = Segmenter.load(gated_model_dir, threshold=0.0, tile=32)
+    assert tiled.predict(photo, [UNKNOWN]).warnings == r.warnings and not tiled.predict(photo, [UNKNOWN]).masks[UNKNOWN].any()
+
+
+def test_cli_and_results_json_report_it(gated_model_dir, photo, tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "-p", UNKNOWN, "--out", str(out),
+                                   "--model-path", str(gated_model_dir), "--threshold", "0"], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    assert "warning" in res.output and UNKNOWN in res.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["concepts"][UNKNOWN]["known"] is False and results["concepts"]["segment crack"]["known"] is True
+    assert len(results["warnings"]) == 1
+    entry = results["images"][0]["prompts"]
+    assert entry[UNKNOWN]["concept"]["nearest_prompt"] in ("segment crack", "segment taping area")
+    assert entry[UNKNOWN]["area_px"] == 0 and entry["segment crack"]["area_px"] == 40 * 50
+    off = CliRunner().invoke(app, ["predict", str(photo), "-p", UNKNOWN, "--out", str(tmp_path / "off"), "--no-prompt-gate",
+                                   "--model-path", str(gated_model_dir), "--threshold", "0"])
+    assert off.exit_code == 0 and "warning" not in off.output
+    assert json.loads((tmp_path / "off" / "results.json").read_text())["images"][0]["prompts"][UNKNOWN]["area_px"] == 2000
+
+
+def test_http_response_reports_it(gated_model_dir, photo):
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(gated_model_dir)))
+    r = client.post("/v1/segment", files={"image": ("w.png", photo.read_bytes(), "image/png")},
+                    data={"prompts": ["segment crack", UNKNOWN]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["concept"]["known"] for x in body["results"]] == [True, False]
+    assert len(body["warnings"]) == 1 and UNKNOWN in body["warnings"][0]
+    assert body["results"][1]["measures"]["area_px"] == 0
+
+
+def test_gate_round_trips_and_calibrates():
+    e = np.eye(4, dtype=np.float32)
+    gate = PromptGate(["a", "b"], ["x", "y"], e[:2], e[2:3], {"x": "a", "y": "b"}, 0.25, {"note": 1})
+    pos = np.array([[0.9, 0.1, 0.4, 0], [0.1, 0.9, 0, 0.4]], np.float32)   # margins 0.5, 0.9
+    neg = np.array([[0.3, 0, 0.9, 0.2], [0.5, 0, 0.4, 0.8]], np.float32)   # margins -0.6, 0.1
+    choice = calibrate_margin(gate, pos, neg)
+    assert 0.1 < choice["min_margin"] <= 0.5 and choice["positives_answered"] == 1 and choice["negatives_answered"] == 0
+
+
+def test_generated_lists_are_broad_and_held_out_by_head_word():
+    unrelated = {part: vocabulary.unrelated(part) for part in vocabulary.PARTS}
+    assert len(unrelated["train"]) > 500 and min(len(v) for v in unrelated.values()) > 100
+    heads = {part: {w for w in vocabulary.UNRELATED_WORDS if vocabulary.part_of(w) == part} for part in vocabulary.PARTS}
+    assert not heads["train"] & heads["test"] and not heads["val"] & heads["test"]
+    for concept in vocabulary.CONCEPT_WORDS:
+        assert all(vocabulary.paraphrases(concept, part) for part in vocabulary.PARTS)
+    import random
+
+    slips = vocabulary.misspellings("segment crack", random.Random(0), 5)
+    assert slips and all(s != "segment crack" and abs(len(s) - len("segment crack")) <= 1 for s in slips)
