@@ -1,6 +1,7 @@
 """Free text, honestly: the shipped model on prompts it does not know and on paraphrases of those it does.
 
-    python benchmarks/prompt_gate.py --out out/prompt_gate [--model-path DIR] [--raw-sample 20] [--limit N]
+    python benchmarks/prompt_gate.py --out out/prompt_gate [--model-path DIR] [--raw-sample 20] [--paraphrase-sample N]
+                                     [--limit N]
 
 On the published valid photos of both datasets, with the prompt lists of :mod:`drywallqa.text.vocabulary`
 held out from the gate's anchors (``train``) and from its margin choice (``val``), i.e. their ``test`` parts:
@@ -35,7 +36,7 @@ from drywallqa.utils.image_io import read_image
 DATASETS = ("cracks", "taping")
 
 
-def run(model_path, limit: int | None, raw_sample: int) -> dict:
+def run(model_path, limit: int | None, raw_sample: int, paraphrase_sample: int | None = None) -> dict:
     gated = Segmenter.load(model_path)
     raw = Segmenter.load(model_path, prompt_gate=False)
     unrelated = vocabulary.unrelated("test")
@@ -49,6 +50,8 @@ def run(model_path, limit: int | None, raw_sample: int) -> dict:
         samples, _ = load_split(ds, "valid")
         samples = samples[:limit] if limit else samples
         paraphrases = vocabulary.paraphrases(ds, "test")
+        if paraphrase_sample and paraphrase_sample < len(paraphrases):  # a seeded sample, for slow machines
+            paraphrases = random.Random(1).sample(paraphrases, paraphrase_sample)
         para_known = {p: m.known for p, m in gated.match_prompts(paraphrases).items()}
         known = {p: m.known for p, m in gated.match_prompts(list(cfg.prompts)).items()}
         ious = {p: [] for p in [cfg.canonical_prompt, *paraphrases]}
@@ -100,10 +103,12 @@ def main() -> None:
     ap.add_argument("--model-path", default=None)
     ap.add_argument("--limit", type=int, default=None, help="photos per dataset (smoke runs)")
     ap.add_argument("--raw-sample", type=int, default=20, help="unrelated prompts scored with the gate off")
+    ap.add_argument("--paraphrase-sample", type=int, default=None, help="paraphrases per dataset (default: all)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    report = run(args.model_path, args.limit, args.raw_sample)
+    report = run(args.model_path, args.limit, args.raw_sample, args.paraphrase_sample)
+    report["command"] = " ".join(["python benchmarks/prompt_gate.py", *__import__("sys").argv[1:]])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "prompt_gate.json").write_text(json.dumps(report, indent=2))
     (args.out / "prompt_gate.md").write_text(markdown(report))

@@ -55,7 +55,7 @@ def test_every_fault_is_named_and_the_rest_is_scored(tiny_model_dir, tmp_path, c
     assert [s.image_path.name for s in samples] == ["good.jpg"]
     text = "\n".join(map(str, problems))
     for needle in ("small.jpg: declared 32x24 in the COCO file, but the file is 20x24", "KeyError: 'height'",
-                   "outside the split folder", "annotation 11", "annotation 12", "annotation 13", "not an object"):
+                   "outside the split folder", "annotation 11", "annotation 12", "annotation 13", "'not an annotation' unusable"):
         assert needle in text, (needle, text)
     assert "passwd" not in " ".join(str(s.image_path) for s in samples)
     assert samples[0].load_mask().sum() == 48  # the good box; the broken annotations add nothing
@@ -96,3 +96,34 @@ def test_rasterize_never_raises_on_a_malformed_annotation():
     mask, problems = rasterize_annotations(anns, 8, 8, "f.jpg")
     assert [p.message.split(":")[0] for p in problems] == ["annotation 1", "annotation 2", "annotation 3"]
     assert mask.any()  # the good triangle
+
+
+A = {"id": 10, "image_id": 0, "bbox": BOX, "segmentation": []}
+
+
+@pytest.mark.parametrize("images, annotations, needle", [
+    ([GOOD], [dict(A, segmentation=[[0, 0, 1e300, 0, 1e300, 1e300]])], "far outside the image"),  # crashed pycocotools
+    ([dict(GOOD, height=float("inf")), dict(GOOD, id=1, file_name="other.jpg")], [A], "OverflowError"),
+    ([dict(GOOD, height=240_000, width=320_000), dict(GOOD, id=1, file_name="other.jpg")], [A], "more than 64,000,000 pixels"),
+    ([dict(GOOD, id=[0]), dict(GOOD, id=1, file_name="other.jpg")], [A], "unhashable"),
+    ([GOOD], [dict(A, image_id=[0]), dict(A, id=11)], "unusable (TypeError)"),
+    ([dict(GOOD, file_name="go\x00od.jpg"), GOOD], [A], "embedded null byte"),
+    ([dict(GOOD, file_name="a" * 300 + ".jpg"), GOOD], [A], "File name too long"),
+    ([GOOD], [dict(A, segmentation={"size": [24, 32], "counts": [-5, 10]}), dict(A, id=11)], "RLE runs"),
+    ([GOOD, dict(GOOD, file_name="other.jpg")], [A], "used by an earlier entry"),
+])
+def test_malformed_entries_are_problems_not_crashes(tmp_path, cleanup, images, annotations, needle):
+    path = _export(tmp_path, images, annotations)
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert needle in "\n".join(map(str, problems))
+    assert [s.image_path.name for s in samples] in (["good.jpg"], ["other.jpg"])
+    assert samples[0].load_mask().sum() in (0, 48)
+
+
+@pytest.mark.parametrize("raw", [b'{"images": [], "x": "\xff\xfe"}', b'{"images": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                                 b'{"images": {"a": 1}}'])
+def test_an_unreadable_annotation_file_is_a_problem(tmp_path, cleanup, raw):
+    path = _export(tmp_path, [], [], raw="")
+    (tmp_path / "ds" / "valid" / "_annotations.coco.json").write_bytes(raw)
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert samples == [] and "cannot read COCO annotations" in str(problems[0])

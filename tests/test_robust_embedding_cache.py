@@ -16,7 +16,8 @@ from drywallqa.text.encoder import MAX_PROMPT_CHARS, EmbeddingStore, TextEncoder
 
 
 def _vec(i: int, dim: int = 384) -> np.ndarray:
-    return np.full(dim, i, np.float32)
+    v = np.random.default_rng(i).standard_normal(dim).astype(np.float32)
+    return v / np.linalg.norm(v)  # a unit vector, as the encoder makes
 
 
 def _writer(path, start, n):
@@ -116,3 +117,24 @@ def test_unwritable_cache_folder_still_encodes(tmp_path):
     blocked.write_text("a file where the cache folder would be")
     enc = TextEncoder(cache_dir=blocked)
     assert enc.encode(["segment crack"]).shape == (1, 384)
+
+
+@pytest.mark.parametrize("vector", [b"abc", np.ones(10, np.float32).tobytes(), np.full(384, np.nan, np.float32).tobytes(),
+                                    (np.ones(384, np.float32) * 3).tobytes()])
+def test_damaged_entries_are_encoded_again(tmp_path, caplog, vector):
+    enc = TextEncoder(cache_dir=tmp_path)
+    want = enc.encode(["segment crack", "segment taping area"]).numpy()
+    with sqlite3.connect(enc.cache_file) as con:
+        con.execute("UPDATE embeddings SET vector = ? WHERE prompt = 'segment crack'", (vector,))
+    again = TextEncoder(cache_dir=tmp_path)
+    with caplog.at_level("WARNING"):
+        got = again.encode(["segment crack", "segment taping area"]).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert "damaged entries" in caplog.text
+    third = TextEncoder(cache_dir=tmp_path)
+    third.encode(["segment crack"])
+    assert third._model is None  # healed in the file
+
+
+def test_two_encoders_never_share_a_cache_file(tmp_path):
+    assert TextEncoder("enc/a", cache_dir=tmp_path).cache_file != TextEncoder("enc-a", cache_dir=tmp_path).cache_file

@@ -71,3 +71,38 @@ def test_every_file_in_an_input_folder_is_read_or_listed(tiny_model_dir, tmp_pat
     res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out),
                                    "--model-path", str(tiny_model_dir)], terminal_width=300)
     assert res.exit_code == 0 and "4 files not read" in res.output and "notes.txt" in res.output
+
+
+def test_a_rerun_with_other_settings_redoes_the_work(tiny_model_dir, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(photos / "a.jpg")
+    out = tmp_path / "out"
+    base = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    assert CliRunner().invoke(app, base + ["--threshold", "0"]).exit_code == 0
+    area = lambda: json.loads((out / "results.json").read_text())["images"][0]["prompts"]["segment crack"]["area_px"]  # noqa: E731
+    assert area() == 24 * 32
+    again = CliRunner().invoke(app, base + ["--threshold", "1"])  # another threshold: not the earlier masks
+    assert again.exit_code == 0 and "skipped" not in again.output and area() == 0
+    same = CliRunner().invoke(app, base + ["--threshold", "1"])
+    assert "1 skipped" in same.output
+    Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(photos / "a.jpg")  # the photo changed: done again
+    changed = CliRunner().invoke(app, base + ["--threshold", "1"])
+    assert "skipped" not in changed.output
+
+
+def test_results_json_covers_every_job_in_a_shared_folder(tiny_model_dir, tmp_path):
+    from drywallqa import Segmenter
+
+    seg = Segmenter.load(tiny_model_dir)
+    rng = np.random.default_rng(0)
+    for folder in ("setA", "setB"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(tmp_path / folder / f"{folder}.jpg")
+    out = tmp_path / "shared"
+    predict_paths(seg, [tmp_path / "setA"], ["segment crack"], out, progress=False)
+    b = predict_paths(seg, [tmp_path / "setB"], ["segment crack"], out, progress=False)
+    images = [os.path.basename(e["image"]) for e in json.loads((out / "results.json").read_text())["images"]]
+    assert images == ["setA.jpg", "setB.jpg"] and not b.warnings
+    other = predict_paths(seg, [tmp_path / "setB"], ["segment taping area"], out, progress=False)
+    assert len(other.warnings) == 1 and "other prompts or settings" in other.warnings[0]

@@ -62,3 +62,16 @@ def _png():
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def test_validation_errors_never_echo_the_input(tiny_model_dir):
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    files = {"image": ("w.png", _png(), "image/png"), "prompts": ("p.txt", b"segment crack", "text/plain")}
+    r = client.post("/v1/segment", files=files)  # a file where text is expected
+    assert r.status_code == 422 and "_file" not in r.text and "TemporaryFile" not in r.text
+    big = client.post("/v1/segment", files={"image": ("w.png", _png(), "image/png")}, data={"prompts": ["x" * 5000]})
+    assert big.status_code == 422 and len(big.text) < 1000
+    inf = client.post("/v1/segment", files={"image": ("w.png", _png(), "image/png")},
+                      data={"prompts": ["segment crack"], "flag": ["segment crack: area_px > 1e400"]})
+    assert inf.status_code == 422 and "finite" in inf.json()["detail"]
+    assert client.head("/").status_code == 200

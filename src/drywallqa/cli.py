@@ -165,12 +165,18 @@ def train(
         raise typer.BadParameter(str(exc), param_hint="CONFIG")
     if output_dir:
         cfg.output_dir = output_dir
-    if epochs:
+    if epochs is not None:
         cfg.optim.epochs = epochs
-    if lr:
+    if lr is not None:
         cfg.optim.lr = lr
     if device:
         cfg.device = device
+    if max_minutes is not None and not max_minutes > 0:
+        raise typer.BadParameter(f"must be greater than 0, got {max_minutes}", param_hint="--max-minutes")
+    try:
+        cfg.validate()  # the overrides too
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--lr / --epochs / --device / CONFIG")
     if model and model != cfg.model:
         cfg.model, cfg.model_config = model, {}  # the config's model options belong to its own model type
     if model_path:
@@ -349,13 +355,14 @@ def predict(
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, and report.html."""
-    from .engine.batch import predict_paths
-    from .engine.predictor import validate_prompts, validate_threshold
+    from .engine.batch import predict_paths, prepare_out_dir
+    from .engine.predictor import validate_confidence, validate_prompts, validate_threshold
     from .measures import validate_mm_per_px
 
     for value, check, hint in ((prompt, validate_prompts, "--prompt"), (threshold, validate_threshold, "--threshold"),
                                (mm_per_px, validate_mm_per_px, "--mm-per-px"), (max_pixels, _check_max_pixels, "--max-pixels"),
-                               (workers, _check_workers, "--workers")):
+                               (workers, _check_workers, "--workers"), (min_confidence, validate_confidence, "--min-confidence"),
+                               (out, prepare_out_dir, "--out")):  # the folder last: made only when all else is right
         try:
             check(value)
         except ValueError as exc:

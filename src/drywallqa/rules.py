@@ -5,6 +5,8 @@ photo breaks under ``flags`` in ``results.json``, and its HTML report puts flagg
 
 from __future__ import annotations
 
+import math
+
 import operator
 import re
 from dataclasses import dataclass
@@ -35,7 +37,10 @@ class Rule:
             raise ValueError(f"{text!r}: a rule reads 'PROMPT: MEASURE OP NUMBER', e.g. 'segment crack: max_width_mm > 0.3'")
         if m["measure"] not in MEASURES:
             raise ValueError(f"{text!r}: unknown measure {m['measure']!r}; one of {', '.join(MEASURES)}")
-        return cls(m["prompt"].strip(), m["measure"], m["op"], float(m["value"]))
+        value = float(m["value"])
+        if not math.isfinite(value):
+            raise ValueError(f"{text!r}: the number must be finite")
+        return cls(m["prompt"].strip(), m["measure"], m["op"], value)
 
     @property
     def needs_scale(self) -> bool:

@@ -29,19 +29,21 @@ def rasterize_annotations(
     for ann in annotations:
         try:
             problems += _draw(ann, mask, source)
-        except (KeyError, TypeError, ValueError, AttributeError, UnicodeError) as exc:  # a malformed annotation
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # a malformed annotation
             ident = ann.get("id") if isinstance(ann, dict) else None
             problems.append(DataProblem(source, f"annotation {ident}: unusable ({type(exc).__name__}: {exc}); skipped"))
     return mask, problems
 
 
-def _number_list(values) -> list[float]:
-    """A list of finite numbers (COCO coordinates), or ValueError."""
+def _number_list(values, bound: float | None = None) -> list[float]:
+    """A list of finite numbers (COCO coordinates) of magnitude at most ``bound``, or ValueError."""
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         raise ValueError(f"coordinates must be a list of numbers, got {str(values)[:60]}")
     out = [float(v) for v in values]
     if not all(np.isfinite(out)):
         raise ValueError("coordinates must be finite")
+    if bound is not None and any(abs(v) > bound for v in out):
+        raise ValueError(f"coordinates far outside the image (beyond {bound:g} px)")
     return out
 
 
@@ -60,8 +62,10 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
         if list(size or []) != [height, width]:
             raise ValueError(f"RLE of size {size} on an image declared {height}x{width} (height x width)")
         if isinstance(counts, list):
-            rle = mask_utils.frPyObjects({"size": [height, width], "counts": [int(c) for c in _number_list(counts)]},
-                                         height, width)
+            runs = [int(c) for c in _number_list(counts)]
+            if any(c < 0 for c in runs) or sum(runs) != height * width:
+                raise ValueError(f"RLE runs must be non-negative and cover {height}x{width} pixels")
+            rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
         elif isinstance(counts, (str, bytes)):
             rle = {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
         else:
@@ -73,8 +77,9 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
         return problems
     if not isinstance(seg, list):
         raise TypeError(f"segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}")
+    bound = 4.0 * max(height, width)  # pycocotools crashes the process on coordinates like 1e300
     for poly in seg:
-        poly = _number_list(poly)
+        poly = _number_list(poly, bound)
         if len(poly) >= 6 and len(poly) % 2 == 0:
             polygons.append(poly)
         else:

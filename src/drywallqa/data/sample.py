@@ -64,51 +64,72 @@ def source_group(file_name: str) -> str:
     return name.split(".rf.")[0] if ".rf." in name else Path(name).stem
 
 
+ENTRY_ERRORS = (KeyError, TypeError, ValueError, OverflowError, OSError, RecursionError)  # what a bad entry raises
+
+
 def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
+    """Samples of a COCO split; every image entry or annotation that cannot be used is a problem naming it."""
     ann_file = folder / "_annotations.coco.json"
     try:
-        coco = json.loads(ann_file.read_text())
-        images = coco["images"]
-        anns = coco.get("annotations", [])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        problems.append(DataProblem(str(ann_file), f"cannot read COCO annotations ({exc})"))
+        coco = json.loads(ann_file.read_text(encoding="utf-8"))
+        images, anns = coco["images"], coco.get("annotations", [])
+        if not isinstance(images, list) or not isinstance(anns, list):
+            raise TypeError("'images' and 'annotations' must be lists")
+    except (*ENTRY_ERRORS, json.JSONDecodeError) as exc:
+        problems.append(DataProblem(str(ann_file), f"cannot read COCO annotations ({type(exc).__name__}: {str(exc)[:200]})"))
         return []
-    by_image: dict[int, list[dict]] = {}
-    for a in anns if isinstance(anns, list) else []:
-        if isinstance(a, dict):
-            by_image.setdefault(a.get("image_id"), []).append(a)
-        else:
-            problems.append(DataProblem(str(ann_file), f"annotation entry {str(a)[:60]!r} is not an object; skipped"))
-    samples = []
-    inside = folder.resolve()
-    for img in images if isinstance(images, list) else []:
+    by_image: dict = {}
+    for a in anns:
         try:
-            name, height, width, ident = img["file_name"], int(img["height"]), int(img["width"]), img["id"]
-            if not isinstance(name, str) or not name or height < 1 or width < 1:
-                raise ValueError("file_name must be a name and height, width positive")
-        except (KeyError, TypeError, ValueError) as exc:
+            by_image.setdefault(a["image_id"], []).append(a)
+        except ENTRY_ERRORS as exc:  # not an object, no image_id, or an unhashable one
+            problems.append(DataProblem(str(ann_file), f"annotation entry {str(a)[:60]!r} unusable ({type(exc).__name__}); "
+                                                       "skipped"))
+    samples, seen = [], set()
+    for img in images:
+        try:
+            sample = _coco_sample(config, split, folder, img, by_image, seen, problems)
+        except ENTRY_ERRORS as exc:
             what = img.get("file_name", img) if isinstance(img, dict) else img
-            problems.append(DataProblem(f"{ann_file} ({str(what)[:80]})", f"image entry unusable ({type(exc).__name__}: "
-                                                                           f"{exc}); skipped"))
+            problems.append(DataProblem(f"{ann_file} ({str(what)[:80]!r})", f"image entry unusable ({type(exc).__name__}: "
+                                                                             f"{str(exc)[:200]}); skipped"))
             continue
-        path = folder / name
-        if not path.resolve().is_relative_to(inside):
-            problems.append(DataProblem(str(path), "file_name points outside the split folder; skipped"))
-            continue
-        if not path.is_file():
-            problems.append(DataProblem(str(path), "listed in the COCO file but missing on disk; skipped"))
-            continue
-        actual = _image_size(path)
-        if actual is None or abs(actual[0] * height - actual[1] * width) > 0.01 * width * actual[1]:
-            # (a uniformly shrunk copy, as scripts/pack_training_images.py makes, keeps its labels' shape: allowed)
-            found = "not a readable image" if actual is None else f"{actual[0]}x{actual[1]}"
-            problems.append(DataProblem(str(path), f"declared {width}x{height} in the COCO file, but the file is {found}; skipped"))
-            continue
-        s = Sample(path, config.name, split, height, width, annotations=by_image.get(ident, []))
-        _, ann_problems = rasterize_annotations(s.annotations, s.height, s.width, str(path))
-        problems.extend(ann_problems)
-        samples.append(s)
+        if sample is not None:
+            samples.append(sample)
     return samples
+
+
+def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: set, problems: list) -> Sample | None:
+    """One COCO image entry as a Sample; None (with a problem) when it cannot be used; raises on a malformed one."""
+    from ..utils.image_io import DEFAULT_MAX_PIXELS
+
+    name, ident = img["file_name"], img["id"]
+    height, width = int(img["height"]), int(img["width"])
+    if not isinstance(name, str) or not name or height < 1 or width < 1:
+        raise ValueError("file_name must be a name and height, width positive")
+    if height * width > DEFAULT_MAX_PIXELS:
+        raise ValueError(f"declared {width}x{height}: more than {DEFAULT_MAX_PIXELS:,} pixels")
+    path = folder / name
+    if not path.resolve().is_relative_to(folder.resolve()):
+        problems.append(DataProblem(str(path), "file_name points outside the split folder; skipped"))
+        return None
+    if not path.is_file():
+        problems.append(DataProblem(str(path), "listed in the COCO file but missing on disk; skipped"))
+        return None
+    if ident in seen:
+        problems.append(DataProblem(str(path), f"image id {ident!r} is used by an earlier entry too; skipped"))
+        return None
+    seen.add(ident)
+    actual = _image_size(path)
+    if actual is None or abs(actual[0] * height - actual[1] * width) > 0.01 * width * actual[1] or actual[0] > width:
+        # (a uniformly shrunk copy, as scripts/pack_training_images.py makes, keeps its labels' shape: allowed)
+        found = "not a readable image" if actual is None else f"{actual[0]}x{actual[1]}"
+        problems.append(DataProblem(str(path), f"declared {width}x{height} in the COCO file, but the file is {found}; skipped"))
+        return None
+    s = Sample(path, config.name, split, height, width, annotations=by_image.get(ident, []))
+    _, ann_problems = rasterize_annotations(s.annotations, s.height, s.width, str(path))
+    problems.extend(ann_problems)
+    return s
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:

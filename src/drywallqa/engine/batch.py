@@ -13,8 +13,10 @@ model) and ``ray`` (Ray Data ``map_batches`` over an actor pool, each actor hold
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,7 @@ from ..utils.files import BATCH_RESULTS, remove_stale_temporaries, write_atomic,
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image
 from ..utils.slug import file_stem, prompt_slug
 from ..viz import COLORS, grid, overlay
-from .predictor import Segmenter, validate_prompts, validate_threshold
+from .predictor import Segmenter, segmenter_settings, validate_prompts, validate_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class BatchOptions:
     mm_per_px: float | None = None
     rules: tuple = ()  # drywallqa.rules.Rule: photos breaking one are flagged in results.json
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images fail (decompression bombs, memory)
+    settings: str = ""  # a key of the model and its settings: a record made under others is not reused
 
 
 def mask_name(image_path: Path, prompt: str) -> str:
@@ -73,8 +76,19 @@ def describe_error(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, (ImageReadError, ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
 
 
-def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None) -> dict | None:
-    """The record of an earlier run that segmented ``path`` with the same prompts and scale, or None."""
+def settings_key(settings: dict) -> str:
+    """A short key of what decides a batch's masks besides the image (segmenter settings, threshold, ...)."""
+    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def image_stamp(path: Path) -> list:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None, settings: str = "") -> dict | None:
+    """The record of an earlier run that segmented ``path`` (unchanged since) with the same prompts, scale,
+    model and settings, or None."""
     rec = out / record_name(path)
     if not rec.is_file():
         return None
@@ -87,6 +101,8 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None)
     if Path(entry.get("image", "")).resolve() != path.resolve():  # another image of the same stem wrote it
         return None
     if any(entry["prompts"][p].get("mm_per_px") != mm_per_px for p in prompts):  # measures in another scale
+        return None
+    if entry.get("settings", "") != settings or entry.get("image_stamp") != image_stamp(path):  # other model / photo
         return None
     return entry
 
@@ -104,7 +120,8 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     out = Path(opts.out_dir)
     image = read_image(path, opts.max_pixels)
     result = segmenter.predict(image, list(opts.prompts), threshold=opts.threshold)
-    entry = {"image": str(path), "height": image.shape[0], "width": image.shape[1], "prompts": {}}
+    entry = {"image": str(path), "height": image.shape[0], "width": image.shape[1], "prompts": {},
+             "settings": opts.settings, "image_stamp": image_stamp(path)}
     for p in opts.prompts:
         save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px)}
@@ -144,7 +161,7 @@ def _plan(paths, opts: BatchOptions, overwrite: bool, summary: BatchSummary) -> 
                                           "rename one of them or predict them into separate --out folders"))
     todo = []
     for path in images:
-        previous = None if overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px)
+        previous = None if overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
         if previous is None:
             todo.append(path)
         else:
@@ -153,8 +170,34 @@ def _plan(paths, opts: BatchOptions, overwrite: bool, summary: BatchSummary) -> 
     return todo
 
 
+def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
+    """Add to ``summary.results`` the finished records of other jobs in the same folder made with the same
+    prompts and settings (e.g. another set of photos predicted into it earlier or at the same time), so that
+    results.json and the report cover the folder; count the records they cannot cover in a warning."""
+    out = Path(opts.out_dir)
+    listed = {e["image"] for e in summary.results} | {p for p, _ in summary.failed}
+    foreign = 0
+    for rec in sorted(out.glob("*__results.json")):
+        try:
+            entry = json.loads(rec.read_text())
+            if entry["image"] in listed:
+                continue
+            same = (list(entry["prompts"]) == list(opts.prompts) and entry.get("settings", "") == opts.settings
+                    and all((out / v["mask"]).is_file() for v in entry["prompts"].values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            same = False
+        if same:
+            summary.results.append(entry)
+        else:
+            foreign += 1
+    if foreign:
+        summary.warnings.append(f"{foreign} image records in {out} were made with other prompts or settings and are not "
+                                "in results.json or the report: predict into a folder of its own per job")
+
+
 def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSummary:
     out = Path(opts.out_dir)
+    _other_jobs(summary, opts)
     concepts = {}
     for entry in summary.results:  # the same for every image: the first record that has them
         concepts = concepts or {p: v["concept"] for p, v in entry["prompts"].items() if "concept" in v}
@@ -171,8 +214,24 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     return summary
 
 
+def prepare_out_dir(out_dir) -> Path:
+    """Make the output folder (and its parents); ValueError with the reason when it cannot hold a batch job."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"{out} is a file, not a folder: choose another --out") from None
+    except OSError as exc:
+        raise ValueError(f"{out}: cannot make the output folder ({exc.strerror or exc})") from None
+    if (out / BATCH_RESULTS).exists() and not (out / BATCH_RESULTS).is_file():
+        raise ValueError(f"{out / BATCH_RESULTS} is not a file: it cannot be written")
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"{out}: the output folder is not writable")
+    return out
+
+
 def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
-             max_pixels: int | None = DEFAULT_MAX_PIXELS) -> BatchOptions:
+             max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None) -> BatchOptions:
     """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder."""
     prompts = validate_prompts(prompts)
     slugs = [prompt_slug(p) for p in prompts]
@@ -183,9 +242,10 @@ def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
     if max_pixels is not None and max_pixels < 1:
         raise ValueError(f"max_pixels must be a positive number of pixels, got {max_pixels}")
     rules = parse_rules(rules, prompts, mm_per_px)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
-    return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels)
+    key = settings_key({**(settings or {}), "threshold": threshold})
+    return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels, key)
 
 
 def predict_paths(
@@ -208,7 +268,7 @@ def predict_paths(
     mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
     text) each photo breaks; ``overwrite=True`` redoes finished images.
     """
-    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels)
+    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter_settings(segmenter))
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     for w in summary.warnings:
         logger.warning("%s", w)
@@ -275,7 +335,8 @@ def predict_paths_ray(
     """
     import ray
 
-    opts = _options(prompts, out_dir, False, threshold, mm_per_px, rules, max_pixels)
+    opts = _options(prompts, out_dir, False, threshold, mm_per_px, rules, max_pixels,
+                    {"model_path": str(model_path), "load_kwargs": load_kwargs or {}})
     summary = BatchSummary()
     todo = _plan(paths, opts, overwrite, summary)
     if todo:

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from ..losses import LossWeights
+from ..utils.checks import number_in_range
 
 
 @dataclass
@@ -71,9 +72,24 @@ class TrainConfig:
                     raise ValueError(f"unknown keys in {key}: {sorted(bad)}")
                 d[key] = sub(**d[key])
         cfg = cls(**d)
-        if cfg.data.prompt_set not in ("all", "canonical"):
-            raise ValueError(f"data.prompt_set must be 'all' or 'canonical', got {cfg.data.prompt_set!r}")
+        cfg.validate()
         return cfg
+
+    def validate(self) -> "TrainConfig":
+        """Refuse values no run can use (ValueError naming the key), before any data is read."""
+        if self.data.prompt_set not in ("all", "canonical"):
+            raise ValueError(f"data.prompt_set must be 'all' or 'canonical', got {self.data.prompt_set!r}")
+        o = self.optim
+        number_in_range(o.lr, "optim.lr", 0.0, 10.0, low_inclusive=False)
+        number_in_range(o.weight_decay, "optim.weight_decay", 0.0, 10.0)
+        number_in_range(o.min_lr_ratio, "optim.min_lr_ratio", 0.0, 1.0)
+        for key, value, low in (("optim.batch_size", o.batch_size, 1), ("optim.epochs", o.epochs, 1),
+                                ("optim.warmup_steps", o.warmup_steps, 0), ("checkpoint_every", self.checkpoint_every, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{key} must be a whole number of at least {low}, got {value!r}")
+        if self.device not in ("auto", "cpu") and not str(self.device).startswith(("cuda", "mps")):
+            raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+        return self
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "TrainConfig":

@@ -35,7 +35,7 @@ from ..postprocess import apply_postprocess
 from ..utils.files import write_atomic
 from ..utils.image_io import read_image
 from ..viz import COLORS, error_map, grid, heatmap, overlay
-from .predictor import Segmenter
+from .predictor import Segmenter, segmenter_settings
 
 QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_width_px")
 PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "centerline_f1", "gt_fraction", "pred_fraction",
@@ -287,18 +287,6 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
 # interrupted evaluation, run again with the same model, settings and images, continues after the last
 # finished set. Bump the version when SetResult or what evaluate_set measures changes.
 PARTIAL_DIR, PARTIAL_VERSION = ".partial", 1
-
-
-def segmenter_settings(segmenter: Segmenter) -> dict:
-    """The class and plain-valued settings of a segmenter (thresholds, scales, post-processing, tile size,
-    model metadata, ...), those of the segmenters it wraps too: what decides its output besides weights."""
-    out = {"class": type(segmenter).__name__}
-    for key, value in vars(segmenter).items():
-        if isinstance(value, Segmenter):
-            out[key] = segmenter_settings(value)
-        elif isinstance(value, (str, int, float, bool, type(None), tuple, list, dict)):
-            out[key] = value
-    return out
 
 
 def _stamp(path) -> list | None:

@@ -71,6 +71,11 @@ def validate_prompts(prompts) -> list[str]:
     return list(dict.fromkeys(check_prompt(p) for p in prompts))
 
 
+def validate_confidence(min_confidence: float | None) -> float | None:
+    """``None`` (keep every mask) or a number in [0, 1] (ValueError otherwise)."""
+    return None if min_confidence is None else number_in_range(min_confidence, "min_confidence", 0.0, 1.0)
+
+
 def validate_threshold(threshold: float | None) -> float | None:
     """``None`` (each prompt's own threshold) or a number in [0, 1].
 
@@ -78,6 +83,18 @@ def validate_threshold(threshold: float | None) -> float | None:
         ValueError: NaN, infinite or outside [0, 1].
     """
     return None if threshold is None else number_in_range(threshold, "threshold", 0.0, 1.0)
+
+
+def segmenter_settings(segmenter) -> dict:
+    """The class and plain-valued settings of a segmenter (thresholds, scales, post-processing, tile size,
+    model metadata, ...), those of the segmenters it wraps too: what decides its output besides weights."""
+    out = {"class": type(segmenter).__name__}
+    for key, value in vars(segmenter).items():
+        if isinstance(value, Segmenter):
+            out[key] = segmenter_settings(value)
+        elif isinstance(value, (str, int, float, bool, type(None), tuple, list, dict)):
+            out[key] = value
+    return out
 
 
 class Segmenter:
@@ -129,18 +146,18 @@ class EmbeddedSegmenter(Segmenter):
         self.model = model.to(device).eval()
         self.tta = tta
         self.scales = tuple(int(s) for s in (scales or (model.config.image_size,)))
-        if any(s % 32 for s in self.scales):
-            raise ValueError(f"every scale must be a multiple of 32, got {self.scales}")
+        if not self.scales or any(s % 32 or s < 32 for s in self.scales):
+            raise ValueError(f"every scale must be a positive multiple of 32, got {self.scales}")
         self.device = torch.device(device)
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
-        self.threshold = float(threshold)
+        self.threshold = validate_threshold(threshold)
         self.metadata = metadata or {}
         self.image_size = model.config.image_size
         # prompt -> {"name": post-processor, **options}, e.g. boxes for prompts trained on box labels
         self.postprocess = dict(self.metadata.get("postprocess", {}))
         # prompt -> threshold chosen for it on validation; other prompts use ``threshold``
         self.prompt_thresholds = {p: float(t) for p, t in self.metadata.get("prompt_thresholds", {}).items()}
-        self.min_confidence = self.metadata.get("min_confidence")  # masks scored below it come back empty
+        self.min_confidence = validate_confidence(self.metadata.get("min_confidence"))  # masks scored lower come back empty
         self.gate = gate  # prompts far from what the model learnt get empty masks (None: answer everything)
 
     @classmethod

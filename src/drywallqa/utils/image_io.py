@@ -37,6 +37,8 @@ def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "i
 def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(arr).all():
+            raise ValueError("the image holds NaN or infinite values")
         lo, hi = float(arr.min()), float(arr.max())
         arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
         grey = arr.astype(np.uint8)
@@ -89,6 +91,8 @@ def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
         ImageTooLargeError: it has more than ``max_pixels`` pixels.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ImageReadError(f"{path}: a folder, not an image file")
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
     return decode_image(path, str(path), max_pixels)
