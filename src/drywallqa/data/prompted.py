@@ -4,7 +4,10 @@ Every image is paired with one of its own dataset's prompts (positive) and, with
 ``negative_ratio`` per image, with a prompt of another dataset against an empty mask (negative), so
 the model has to listen to the prompt. Optionally, a share of extra items are crack transplants
 (:mod:`.composite`): a labelled structure of one dataset drawn onto a photo of another, asked with
-either dataset's prompt, so that "drywall photo" and "crack" stop excluding each other.
+either dataset's prompt, so that "drywall photo" and "crack" stop excluding each other. And a share of
+items ask a prompt about something none of the datasets shows ("segment the window", from
+:mod:`drywallqa.text.vocabulary`) of any photo, against an empty mask, so that free text the model was
+not taught gets no borrowed mask.
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ class PromptedSegmentationDataset(Dataset):
         composite_pairs: ``(source, target)`` dataset indices: the source's labelled structures are
             transplanted onto the target's photos (e.g. cracks onto drywall).
         composite_ratio: transplant items per image (0: none).
+        unrelated_prompts: prompt indices (after the datasets' own) of prompts no dataset answers.
+        unrelated_ratio: items per image asking one of them against an empty mask (0: none).
     """
 
     def __init__(self, images, masks, dataset_ids, prompts_per_dataset, transform=None, negative_ratio=0.5, seed=0,
-                 composite_pairs=(), composite_ratio=0.0):
+                 composite_pairs=(), composite_ratio=0.0, unrelated_prompts=(), unrelated_ratio=0.0):
         self.images, self.masks = images, masks
         self.dataset_ids = np.asarray(dataset_ids)
         self.prompt_ids, start = [], 0
@@ -47,6 +52,10 @@ class PromptedSegmentationDataset(Dataset):
             if a == b or not (0 <= a < len(prompts_per_dataset) and 0 <= b < len(prompts_per_dataset)):
                 raise ValueError(f"composite pair ({a}, {b}) must name two different datasets")
         self.n_comp = int(round(len(images) * composite_ratio)) if self.composite_pairs else 0
+        self.unrelated_prompts = [int(i) for i in unrelated_prompts]
+        if self.unrelated_prompts and min(self.unrelated_prompts) < start:
+            raise ValueError("unrelated prompt indices must come after the datasets' own prompts")
+        self.n_unrel = int(round(len(images) * unrelated_ratio)) if self.unrelated_prompts else 0
         # sources: images whose label is not empty (a transplant of nothing would be a plain negative)
         self._members = {}
         if self.n_comp:
@@ -58,7 +67,7 @@ class PromptedSegmentationDataset(Dataset):
                 raise ValueError(f"composite pairs: dataset index {d} has no usable images")
 
     def __len__(self) -> int:
-        return len(self.images) + self.n_neg + self.n_comp
+        return len(self.images) + self.n_neg + self.n_comp + self.n_unrel
 
     def _augment(self, i: int):
         image, mask = self.images[i], self.masks[i].astype(np.uint8)
@@ -84,6 +93,9 @@ class PromptedSegmentationDataset(Dataset):
         }
 
     def __getitem__(self, index: int):
+        if index >= len(self.images) + self.n_neg + self.n_comp:  # a prompt no dataset answers: an empty mask
+            image, mask = self._augment(int(self.rng.integers(len(self.images))))
+            return self._item(image, np.zeros_like(mask), int(self.rng.choice(self.unrelated_prompts)))
         if index >= len(self.images) + self.n_neg:
             return self._item(*self._composite())
         negative = index >= len(self.images)

@@ -24,6 +24,8 @@ class DataConfig:
     cache_size: int = 448               # images are decoded once at this size
     cache_dir: str = ".cache/drywallqa"
     negative_ratio: float = 0.5
+    paraphrases: bool = False           # also train on generated paraphrases of each dataset's prompts (text/vocabulary)
+    unrelated_ratio: float = 0.0        # extra items per image: a generated unrelated prompt against an empty mask
     composite_pairs: list = field(default_factory=list)  # [[source, target], ...] dataset names, e.g. [[cracks, taping]]
     composite_ratio: float = 0.0        # crack-transplant items per training image (data/composite.py)
     prompt_set: str = "all"             # all listed prompts of each dataset, or "canonical" only
@@ -79,6 +81,7 @@ class TrainConfig:
         """Refuse values no run can use (ValueError naming the key), before any data is read."""
         if self.data.prompt_set not in ("all", "canonical"):
             raise ValueError(f"data.prompt_set must be 'all' or 'canonical', got {self.data.prompt_set!r}")
+        number_in_range(self.data.unrelated_ratio, "data.unrelated_ratio", 0.0, 10.0)
         o = self.optim
         number_in_range(o.lr, "optim.lr", 0.0, 10.0, low_inclusive=False)
         number_in_range(o.weight_decay, "optim.weight_decay", 0.0, 10.0)

@@ -24,7 +24,7 @@ from ..data.transforms import train_transform
 from ..losses import CombinedLoss
 from ..metrics import THRESHOLDS
 from ..models import create_model
-from ..text import get_text_encoder
+from ..text import get_text_encoder, vocabulary
 from ..utils.files import write_atomic
 from .config import TrainConfig
 from .evaluator import threshold_sweep
@@ -101,6 +101,10 @@ class Trainer:
         seed_everything(config.seed)
         self.datasets = [get_dataset_config(n) for n in config.data.datasets]
         self.prompts = [p for d in self.datasets for p in self.train_prompts(d)]
+        # prompts about things none of the datasets shows, asked against empty masks (the train part only: the
+        # val part chooses the prompt gate's margin and the test part reports, benchmarks/prompt_gate.py)
+        self.unrelated_prompts = vocabulary.unrelated("train") if config.data.unrelated_ratio > 0 else []
+        self.prompts += self.unrelated_prompts
         self.model = self.build_model(config).to(self.device)
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
         self.image_size = self.model.config.image_size
@@ -118,7 +122,11 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.model
 
     def train_prompts(self, dataset) -> tuple:
-        return dataset.prompts[:1] if self.config.data.prompt_set == "canonical" else dataset.prompts
+        if self.config.data.prompt_set == "canonical":
+            return dataset.prompts[:1]
+        if self.config.data.paraphrases and dataset.name in vocabulary.CONCEPT_WORDS:
+            return tuple(dict.fromkeys([*dataset.prompts, *vocabulary.paraphrases(dataset.name, "train")]))
+        return dataset.prompts
 
     @staticmethod
     def build_model(config: TrainConfig):
@@ -185,6 +193,8 @@ class Trainer:
             d.negative_ratio, seed=self.config.seed,
             composite_pairs=[tuple(self._dataset_index(n) for n in pair) for pair in d.composite_pairs],
             composite_ratio=d.composite_ratio,
+            unrelated_prompts=range(len(self.prompts) - len(self.unrelated_prompts), len(self.prompts)),
+            unrelated_ratio=d.unrelated_ratio,
         )
         self.val_images, self.val_masks, self.val_ids, self.val_files = self._arrays(d.val_part, False, self.image_size)
 
