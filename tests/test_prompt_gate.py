@@ -99,3 +99,37 @@ def test_generated_lists_are_broad_and_held_out_by_head_word():
 
     slips = vocabulary.misspellings("segment crack", random.Random(0), 5)
     assert slips and all(s != "segment crack" and abs(len(s) - len("segment crack")) <= 1 for s in slips)
+
+
+def test_slips_are_mended_to_the_one_nearest_lexicon_word():
+    from drywallqa.text.gate import slips
+
+    assert slips("crakc", "crack", 1) == 1 and slips("fractuer", "fracture", 2) == 1 and slips("sesm", "seam", 1) == 1
+    assert slips("window", "crack", 2) == 3  # beyond the limit: stops early
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack", "segment taping area"], ["cracks", "taping"], e[:2], e[2:], {"cracks": "segment crack",
+                      "taping": "segment taping area"}, 0.0, lexicon=["crack", "segment", "taping", "tape", "fracture"],
+                      unrelated_prompts=["segment mould"])
+    gate.set_dictionary(["tap", "track"])
+    assert gate.correct("Segmnet the crakc") == "segment the crack"
+    assert gate.correct("fractuer") == "fracture" and gate.correct("tapng") == "taping"
+    assert gate.correct("segment the tap") == "segment the tap"      # a real word is never changed
+    assert gate.correct("segment mould") == "segment mould"          # nor a word of the unrelated anchors
+    assert gate.correct("segment tapes") == "segment tape"           # one slip from "tape", two from "taping"
+    gate.lexicon = ["tape", "tale"]
+    assert gate.correct("segment tabe") == "segment tabe"            # one slip from two words: left as typed
+    assert gate.correct("segment windw") == "segment windw"          # no lexicon word near it
+
+
+def test_a_slipped_known_prompt_is_asked_and_thresholded_as_the_known_one(gated_model_dir, photo):
+    from drywallqa.engine.predictor import EmbeddedSegmenter
+
+    seg = Segmenter.load(gated_model_dir)
+    seg.gate.lexicon = ["crack", "segment"]
+    seg.prompt_thresholds = {"segment crack": 0.0}
+    assert seg.understood("segment crakc") == "segment crack"
+    assert isinstance(seg, EmbeddedSegmenter) and seg.threshold_for("segment crakc") == 0.0
+    r = seg.predict(photo, ["segment crakc", "segment crack"])
+    np.testing.assert_array_equal(r.probabilities["segment crakc"], r.probabilities["segment crack"])
+    assert r.masks["segment crakc"].all() and r.concepts["segment crakc"]["understood_as"] == "segment crack"
+    assert "understood_as" not in r.concepts["segment crack"]

