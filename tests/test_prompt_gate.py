@@ -133,3 +133,14 @@ def test_a_slipped_known_prompt_is_asked_and_thresholded_as_the_known_one(gated_
     np.testing.assert_array_equal(r.probabilities["segment crakc"], r.probabilities["segment crack"])
     assert r.masks["segment crakc"].all() and r.concepts["segment crakc"]["understood_as"] == "segment crack"
     assert "understood_as" not in r.concepts["segment crack"]
+
+
+def test_the_gate_is_part_of_a_batch_jobs_settings(gated_model_dir, photo, tmp_path):
+    from drywallqa.engine.batch import predict_paths
+
+    out = tmp_path / "out"
+    gated = predict_paths(Segmenter.load(gated_model_dir, threshold=0.0), [photo], [UNKNOWN], out, progress=False)
+    raw = predict_paths(Segmenter.load(gated_model_dir, threshold=0.0, prompt_gate=False), [photo], [UNKNOWN], out,
+                        progress=False)
+    assert gated.done and raw.done and not raw.skipped  # not the gated masks again
+    assert raw.results[0]["prompts"][UNKNOWN]["area_px"] == 40 * 50

@@ -92,6 +92,8 @@ def segmenter_settings(segmenter) -> dict:
     for key, value in vars(segmenter).items():
         if isinstance(value, Segmenter):
             out[key] = segmenter_settings(value)
+        elif isinstance(value, PromptGate):  # on or off, and where it draws the line
+            out[key] = {"min_margin": value.min_margin, "anchors": len(value.known_prompts), "lexicon": len(value.lexicon)}
         elif isinstance(value, (str, int, float, bool, type(None), tuple, list, dict)):
             out[key] = value
     return out
