@@ -75,3 +75,6 @@ def test_validation_errors_never_echo_the_input(tiny_model_dir):
                       data={"prompts": ["segment crack"], "flag": ["segment crack: area_px > 1e400"]})
     assert inf.status_code == 422 and "finite" in inf.json()["detail"]
     assert client.head("/").status_code == 200
+    two = client.post("/v1/segment", files=[("image", ("a.png", _png(), "image/png")), ("image", ("b.png", _png(), "image/png"))],
+                      data={"prompts": ["segment crack"]})
+    assert two.status_code == 422 and "one image" in two.json()["detail"]

@@ -207,6 +207,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
 
     @app.post("/v1/segment", responses=errors)
     async def segment(
+        request: Request,
         image: UploadFile = File(..., description="The photo (JPEG, PNG, ...)."),
         prompts: list[Annotated[str, StringConstraints(pattern=r"\S", max_length=MAX_PROMPT_CHARS)]] = Form(
             ..., min_length=1, description="Text prompts, each with a visible character (repeat the field for several)."
@@ -223,6 +224,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
             "QA rule 'PROMPT: MEASURE OP NUMBER' (repeat the field for several), e.g. "
             "'segment crack: max_width_mm > 0.3'; the rules the photo breaks come back under flags.")),
     ) -> dict:
+        if len((await request.form()).getlist("image")) > 1:  # the form was parsed already: this reads it again for free
+            raise HTTPException(status_code=422, detail="send one image per request (the form had several 'image' fields)")
         try:
             prompts = validate_prompts(prompts)
             rules = parse_rules(flag, prompts, mm_per_px)

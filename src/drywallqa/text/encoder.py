@@ -18,6 +18,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
@@ -120,12 +121,14 @@ class EmbeddingStore:
         return "malformed" in text or "not a database" in text or "disk I/O" in text
 
     def _set_aside(self, exc: Exception) -> None:
-        logger.warning("prompt-embedding cache %s is damaged (%s); it is set aside and rebuilt", self.path, exc)
+        stamp = time.strftime("%Y%m%d-%H%M%S")  # each damaged copy kept under its own name
+        logger.warning("prompt-embedding cache %s is damaged (%s); it is set aside (.%s.broken) and rebuilt",
+                       self.path, exc, stamp)
         for suffix in ("", "-journal", "-wal", "-shm"):
             part = self.path.with_name(self.path.name + suffix)
             try:
                 if part.exists():
-                    part.replace(part.with_name(part.name + ".broken"))
+                    part.replace(part.with_name(f"{part.name}.{stamp}-{os.getpid()}.broken"))
             except OSError:
                 pass
 
