@@ -391,7 +391,8 @@ def predict(
     else:
         raise typer.BadParameter("engine must be local or ray", param_hint="--engine")
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
-    ignored = f", {len(summary.ignored)} files not read (not images; listed in results.json)" if summary.ignored else ""
+    n = len(summary.ignored)
+    ignored = f", {n} file{'s' if n > 1 else ''} not read (not images; listed in results.json)" if n else ""
     console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {out}")
     for warning in summary.warnings:
         console.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
