@@ -84,7 +84,7 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert size["json_prompts"] == prompts
         assert len(size["warnings"]) == 1 and UNKNOWN in size["warnings"][0]
         assert size["status"].startswith("Done in")
-        assert size["curl"].startswith("curl -F 'image=@") and "'prompts=segment the window'" in size["curl"]
+        assert size["curl"].startswith("curl -F 'image=@\"") and "--form-string 'prompts=segment the window'" in size["curl"]
         assert "HTTP 422" in size["error"] and "tile" in size["error"]
         assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"
         assert (tmp_path / f"page_{name}.png").stat().st_size > 10_000

@@ -2,6 +2,7 @@
 concept is reported in every output format; known prompts and the raw map (gate off) are untouched."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -115,7 +116,8 @@ def test_slips_are_mended_to_the_one_nearest_lexicon_word():
     assert gate.correct("fractuer") == "fracture" and gate.correct("tapng") == "taping"
     assert gate.correct("segment the tap") == "segment the tap"      # a real word is never changed
     assert gate.correct("segment mould") == "segment mould"          # nor a word of the unrelated anchors
-    assert gate.correct("segment tapes") == "segment tape"           # one slip from "tape", two from "taping"
+    assert gate.correct("segment tapes") == "segment tapes"          # an inflection of a lexicon word is a word
+    assert gate.correct("segment tsape") == "segment tape"           # one slip from "tape", more from "taping"
     gate.lexicon = ["tape", "tale"]
     assert gate.correct("segment tabe") == "segment tabe"            # one slip from two words: left as typed
     assert gate.correct("segment windw") == "segment windw"          # no lexicon word near it
@@ -144,3 +146,39 @@ def test_the_gate_is_part_of_a_batch_jobs_settings(gated_model_dir, photo, tmp_p
                         progress=False)
     assert gated.done and raw.done and not raw.skipped  # not the gated masks again
     assert raw.results[0]["prompts"][UNKNOWN]["area_px"] == 40 * 50
+
+
+def test_real_words_and_their_inflections_are_never_mended():
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack"], ["cracks"], e[:1], e[2:], {"cracks": "segment crack"}, 0.0,
+                      lexicon=["crack", "cracked", "taping", "seam", "segment"])
+    gate.set_dictionary(["tame", "tamp", "crack", "seam", "segment"])
+    for word in ("taming", "tamping", "cracker", "seams", "segmented", "crakcé", "crakc2"):
+        assert gate.correct(f"segment {word}") == f"segment {word}", word
+    assert gate.correct("segment ｃｒａｋｃ") == "segment crack"  # full-width letters folded, then mended
+
+
+def test_case_and_spacing_variants_of_a_known_prompt_are_that_prompt(gated_model_dir, photo):
+    seg = Segmenter.load(gated_model_dir)
+    seg.prompt_thresholds = {"segment crack": 0.0}
+    seg._known = {"segment crack": "segment crack"}
+    for variant in ("Segment Crack", "SEGMENT  CRACK", "segment crack"):
+        assert seg.understood(variant) == "segment crack" and seg.threshold_for(variant) == 0.0
+    r = seg.predict(photo, ["Segment Crack"])
+    assert r.masks["Segment Crack"].all() and r.concepts["Segment Crack"]["understood_as"] == "segment crack"
+
+
+def test_calibrate_gate_refuses_what_it_cannot_use(tmp_path, tiny_model_dir):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for content in (b"{bad", b'"config"', b"\xff\xfe"):
+        (bad / "config.json").write_bytes(content)
+        res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(bad)])
+        assert res.exit_code == 2 and "not a drywallqa model folder" in re.sub(r"[\s│]+", " ", res.output)
+    (tiny_model_dir / "prompt_gate.npz").mkdir()
+    res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 2 and "cannot be written" in re.sub(r"[\s│]+", " ", res.output)

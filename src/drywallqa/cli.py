@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -258,9 +259,20 @@ def calibrate_gate(
     from .models.base import is_drywallqa_model_dir
     from .text.gate import calibrate_model_gate
 
-    if not is_drywallqa_model_dir(model_path):
+    from .text.gate import GATE_FILE
+    from .text.vocabulary import CONCEPT_WORDS
+
+    if not is_drywallqa_model_dir(model_path):  # no, or an unreadable, config.json of a model
         raise typer.BadParameter(f"{model_path} is not a drywallqa model folder", param_hint="--model-path")
-    info = calibrate_model_gate(model_path, tuple(_dataset_names(dataset)))
+    names = tuple(_dataset_names(dataset))
+    missing = [d for d in names if d not in CONCEPT_WORDS]
+    if missing:
+        raise typer.BadParameter(f"no generated paraphrase lists for {missing}; a gate can be calibrated for "
+                                 f"{', '.join(CONCEPT_WORDS)}", param_hint="--dataset")
+    target = model_path / GATE_FILE
+    if target.exists() and not target.is_file() or not os.access(model_path, os.W_OK):
+        raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")
+    info = calibrate_model_gate(model_path, names)
     console.print(f"min_margin {info['min_margin']:.4f}: on val, {info['positives_answered']:.1%} of {info['positives']} "
                   f"paraphrases answered, {info['negatives_answered']:.1%} of {info['negatives']} unrelated prompts answered")
 

@@ -270,8 +270,6 @@ def predict_paths(
     """
     opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter_settings(segmenter))
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
-    for w in summary.warnings:
-        logger.warning("%s", w)
     todo = _plan(paths, opts, overwrite, summary)
     rows = []
 

@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -69,6 +70,11 @@ def validate_prompts(prompts) -> list[str]:
     if not prompts:
         raise ValueError("give at least one prompt, e.g. 'segment crack'")
     return list(dict.fromkeys(check_prompt(p) for p in prompts))
+
+
+def normal_form(prompt: str) -> str:
+    """Case, width and spacing folded: the form under which two wordings of a prompt are the same prompt."""
+    return " ".join(unicodedata.normalize("NFKC", prompt).casefold().split())
 
 
 def validate_confidence(min_confidence: float | None) -> float | None:
@@ -164,6 +170,8 @@ class EmbeddedSegmenter(Segmenter):
         # prompt -> threshold chosen for it on validation; other prompts use ``threshold``
         self.prompt_thresholds = {p: float(t) for p, t in self.metadata.get("prompt_thresholds", {}).items()}
         self.min_confidence = validate_confidence(self.metadata.get("min_confidence"))  # masks scored lower come back empty
+        # the prompts the model was tuned for, by their normal form: "Segment  Crack" is asked as "segment crack"
+        self._known = {normal_form(p): p for p in [*self.prompt_thresholds, *self.postprocess]}
         self.gate = gate  # prompts far from what the model learnt get empty masks (None: answer everything)
 
     @classmethod
@@ -260,15 +268,18 @@ class EmbeddedSegmenter(Segmenter):
                                   warnings=self.prompt_warnings(matches))
 
     def understood(self, prompt: str) -> str:
-        """The prompt as the model is asked it: with phone-keyboard slips mended by the prompt gate, if any."""
-        return self.gate.correct(prompt) if self.gate is not None else prompt
+        """The prompt as the model is asked it: with phone-keyboard slips mended by the prompt gate, if any,
+        and spelt as the prompt it was tuned for when it is one of those in another case or spacing."""
+        mended = self.gate.correct(prompt) if self.gate is not None else prompt
+        return self._known.get(normal_form(mended), mended)
 
     def match_prompts(self, prompts) -> dict:
         if self.gate is None:
             return {}
         prompts = validate_prompts(prompts)
-        embeddings = get_text_encoder(self.text_encoder).encode([self.understood(p) for p in prompts]).numpy()
-        return self.gate.match(prompts, embeddings)
+        asked = {p: self.understood(p) for p in prompts}
+        matches = self.gate.match(prompts, get_text_encoder(self.text_encoder).encode(list(asked.values())).numpy())
+        return {p: replace(m, understood_as=asked[p] if asked[p] != p else None) for p, m in matches.items()}
 
     def prompt_warnings(self, matches: dict) -> list[str]:
         return [self.gate.warning(m) for m in matches.values() if not m.known]

@@ -114,4 +114,8 @@ def read_model_metadata(directory: str | Path) -> dict:
 def is_drywallqa_model_dir(directory: str | Path) -> bool:
     """True for a directory written by :meth:`PromptedSegmentationModel.save_pretrained`."""
     cfg = Path(directory) / CONFIG_NAME
-    return cfg.is_file() and "config" in json.loads(cfg.read_text())
+    try:
+        meta = json.loads(cfg.read_text(encoding="utf-8")) if cfg.is_file() else None
+    except (OSError, ValueError):  # unreadable, not UTF-8 or not JSON: not a model folder
+        return False
+    return isinstance(meta, dict) and "config" in meta

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ import numpy as np
 
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
+_TOKEN = re.compile(r"\w+")  # words as typed; only plain-ASCII letter words are ever mended
+_SUFFIXES = ("s", "es", "ed", "er", "ing", "y", "ly")
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class PromptGate:
         def mend(m):
             word = m.group(0)
             low = word.lower()
-            if len(low) < 4 or low in self.dictionary or low in self._real or low in self.lexicon:
+            if not (word.isascii() and word.isalpha()) or len(low) < 4 or self._is_real(low):
                 return word
             limit = 2 if len(low) >= 7 else 1
             dist = {w: slips(low, w, limit) for w in self.lexicon}
@@ -115,7 +118,20 @@ class PromptGate:
             near = [w for w, d in dist.items() if d == best]
             return near[0] if best <= limit and len(near) == 1 else word
 
-        return _WORD.sub(mend, prompt)
+        return _TOKEN.sub(mend, unicodedata.normalize("NFKC", prompt))
+
+    def _is_real(self, word: str) -> bool:
+        """A word spelt right: in the dictionary, the anchors or the lexicon, or an inflection of one
+        ("cracker", "seams", "taming" from "tame")."""
+        known = lambda w: w in self.dictionary or w in self._real or w in self.lexicon  # noqa: E731
+        if known(word):
+            return True
+        for suffix in _SUFFIXES:
+            stem = word[: -len(suffix)]
+            if word.endswith(suffix) and len(stem) >= 3 and (known(stem) or known(stem + "e") or
+                                                           (len(stem) > 3 and stem[-1] == stem[-2] and known(stem[:-1]))):
+                return True
+        return False
 
     # ----------------------------------------------------------------- building and saving
     @classmethod
