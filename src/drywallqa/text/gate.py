@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils.files import write_atomic
+
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
 _TOKEN = re.compile(r"\w+")  # words as typed; only plain-ASCII letter words are ever mended
@@ -145,16 +147,17 @@ class PromptGate:
                    {c: ps[0] for c, ps in concepts.items()}, min_margin, lexicon=lexicon, unrelated_prompts=unrelated)
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``prompt_gate.npz`` into a model folder."""
-        path = Path(directory) / GATE_FILE
-        with open(path, "wb") as f:
-            np.savez(f, known_embeddings=self.known_embeddings.astype(np.float16),
-                     unrelated_embeddings=self.unrelated_embeddings.astype(np.float16),
-                     meta=np.array(json.dumps({"known_prompts": self.known_prompts, "known_concepts": self.known_concepts,
-                                               "canonical": self.canonical, "min_margin": self.min_margin,
-                                               "info": self.info, "lexicon": self.lexicon,
-                                               "unrelated_prompts": self.unrelated_prompts})))
-        return path
+        """Write ``prompt_gate.npz`` into a model folder (whole or not at all: a temporary file, then a rename)."""
+        meta = json.dumps({"known_prompts": self.known_prompts, "known_concepts": self.known_concepts,
+                           "canonical": self.canonical, "min_margin": self.min_margin, "info": self.info,
+                           "lexicon": self.lexicon, "unrelated_prompts": self.unrelated_prompts})
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.savez adds no suffix
+                np.savez(f, known_embeddings=self.known_embeddings.astype(np.float16),
+                         unrelated_embeddings=self.unrelated_embeddings.astype(np.float16), meta=np.array(meta))
+
+        return write_atomic(Path(directory) / GATE_FILE, write)
 
     @classmethod
     def from_model_dir(cls, directory: str | Path) -> "PromptGate | None":
