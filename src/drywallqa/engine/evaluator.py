@@ -148,7 +148,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     cross = {p: [] for p in others}
     qa = {"ground truth": [], own[0]: []}  # QA measures of the canonical prompt's masks vs the ground truth
     examples, failures, per_image, sweeps, worst, width_oracles, errors, groups = [], [], [], [], [], [], [], []
-    canon_post = getattr(segmenter, "postprocess", {}).get(own[0])
+    canon_post = segmenter.postprocess_for(own[0])
     for sample in tqdm(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
         try:
             image = read_image(sample.image_path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -249,17 +249,18 @@ class EmbeddedSegmenter(Segmenter):
     def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
-        asked = list(dict.fromkeys(map(self.understood, prompts)))  # what the model is asked: slips mended
-        row = {p: asked.index(self.understood(p)) for p in prompts}
+        asked_as = {p: self.understood(p) for p in prompts}  # what the model is asked: slips mended
+        asked = list(dict.fromkeys(asked_as.values()))
+        row = {p: asked.index(q) for p, q in asked_as.items()}
         _, logits, conf, timings = self._forward(image, asked)
         probs = torch.sigmoid(logits).numpy()
-        masks = {p: apply_postprocess(probs[row[p]] > self.threshold_for(p, threshold), self.postprocess_for(p))
-                 for p in prompts}
+        masks = {p: apply_postprocess(probs[row[p]] > self._threshold(q, threshold), self.postprocess.get(q))
+                 for p, q in asked_as.items()}
         scores = {p: float(conf[row[p]]) for p in prompts} if conf is not None else {}
         if self.min_confidence is not None:  # drop masks the model itself does not trust
             masks = {p: m if scores.get(p, 1.0) >= self.min_confidence else np.zeros_like(m) for p, m in masks.items()}
         probabilities = {p: probs[row[p]] for p in prompts}
-        matches = self.match_prompts(prompts)
+        matches = self._match(asked_as)
         for p, m in matches.items():
             if not m.known:  # not something the model learnt: no mask under a borrowed name
                 masks[p], probabilities[p] = np.zeros_like(masks[p]), np.zeros_like(probabilities[p])
@@ -274,21 +275,26 @@ class EmbeddedSegmenter(Segmenter):
         return self._known.get(normal_form(mended), mended)
 
     def match_prompts(self, prompts) -> dict:
+        return self._match({p: self.understood(p) for p in validate_prompts(prompts)})
+
+    def _match(self, asked_as: dict) -> dict:
+        """:meth:`match_prompts` from prompt -> the prompt as understood, computed once by the caller."""
         if self.gate is None:
             return {}
-        prompts = validate_prompts(prompts)
-        asked = {p: self.understood(p) for p in prompts}
-        matches = self.gate.match(prompts, get_text_encoder(self.text_encoder).encode(list(asked.values())).numpy())
-        return {p: replace(m, understood_as=asked[p] if asked[p] != p else None) for p, m in matches.items()}
+        embeddings = get_text_encoder(self.text_encoder).encode(list(asked_as.values())).numpy()
+        return self.gate.match(list(asked_as), embeddings, asked_as)
 
     def prompt_warnings(self, matches: dict) -> list[str]:
         return [self.gate.warning(m) for m in matches.values() if not m.known]
 
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
         """``threshold`` if given, else the prompt's own validated threshold, else the model's."""
+        return self._threshold(self.understood(prompt), threshold)
+
+    def _threshold(self, asked: str, threshold: float | None) -> float:
         if validate_threshold(threshold) is not None:
             return float(threshold)
-        return self.prompt_thresholds.get(self.understood(prompt), self.threshold)
+        return self.prompt_thresholds.get(asked, self.threshold)
 
     def postprocess_for(self, prompt: str) -> dict | None:
         return self.postprocess.get(self.understood(prompt))

@@ -181,14 +181,14 @@ class PromptGate:
         other = (e @ self.unrelated_embeddings.T).max(1) if len(self.unrelated_embeddings) else np.zeros(len(e))
         return nearest, similarity, similarity - other
 
-    def match(self, prompts: list[str], embeddings) -> dict[str, PromptMatch]:
+    def match(self, prompts: list[str], embeddings, asked_as: dict | None = None) -> dict[str, PromptMatch]:
         """A :class:`PromptMatch` per prompt, from the embeddings of the prompts *as understood*
-        (:meth:`correct`). A canonical prompt itself is always known."""
+        (``asked_as[prompt]``, default :meth:`correct`). A canonical prompt itself is always known."""
         nearest, similarity, margin = self.scores(embeddings)
         out = {}
         for p, i, s, m in zip(prompts, nearest, similarity, margin):
             concept = self.known_concepts[int(i)]
-            understood = self.correct(p)
+            understood = asked_as[p] if asked_as is not None else self.correct(p)
             known = bool(m >= self.min_margin) or understood in self.canonical.values()
             out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
                                  understood if understood != p else None)
