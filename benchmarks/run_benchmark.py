@@ -26,6 +26,7 @@ BAR = {
 SYNONYM_GAP = 0.03
 CROSS_MAX = 0.02
 SPEED_FIRST_MS, SPEED_EXTRA_MS = 150.0, 50.0
+CONFIDENCE_SPEARMAN, CONFIDENCE_GAIN_AT_80, CONFIDENCE_MS = 0.6, 0.05, 5.0  # the confidence issue, group-clean test
 
 
 def check_bar(report: dict) -> list[dict]:
@@ -47,8 +48,17 @@ def check_bar(report: dict) -> list[dict]:
         if r["split"] == "published valid":
             lines.append({"check": f"cross-prompt '{r['prompt']}' on {r['dataset']} foreground <= {CROSS_MAX}",
                           "value": r["mean_foreground_fraction"], "pass": r["mean_foreground_fraction"] <= CROSS_MAX})
+    for r in report.get("confidence", []):
+        if r["split"] == "group-clean test":
+            lines.append({"check": f"{r['dataset']} confidence Spearman with IoU >= {CONFIDENCE_SPEARMAN} (group-clean test)",
+                          "value": r["spearman"], "pass": r["spearman"] >= CONFIDENCE_SPEARMAN})
+            lines.append({"check": f"{r['dataset']} mIoU gain keeping the 80% most confident >= {CONFIDENCE_GAIN_AT_80} "
+                                   "(group-clean test)", "value": r["gain_at_80"], "pass": r["gain_at_80"] >= CONFIDENCE_GAIN_AT_80})
     if "speed" in report:
         s = report["speed"]
+        if "median_ms_confidence_per_prompt" in s:
+            lines.append({"check": f"median ms of a mask's confidence <= {CONFIDENCE_MS}",
+                          "value": s["median_ms_confidence_per_prompt"], "pass": s["median_ms_confidence_per_prompt"] <= CONFIDENCE_MS})
         lines.append({"check": f"median ms first prompt <= {SPEED_FIRST_MS}", "value": s["median_ms_first_prompt"],
                       "pass": s["median_ms_first_prompt"] <= SPEED_FIRST_MS})
         lines.append({"check": f"median ms per extra prompt <= {SPEED_EXTRA_MS}", "value": s["median_ms_per_extra_prompt"],

@@ -182,3 +182,18 @@ def test_calibrate_gate_refuses_what_it_cannot_use(tmp_path, tiny_model_dir):
     (tiny_model_dir / "prompt_gate.npz").mkdir()
     res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir)])
     assert res.exit_code == 2 and "cannot be written" in re.sub(r"[\s│]+", " ", res.output)
+
+
+def test_an_unknown_prompt_has_no_confidence_and_a_known_one_its_concepts_calibration(gated_model_dir, photo):
+    from drywallqa.confidence import ConfidenceModel, mask_statistics
+
+    model = ConfidenceModel(features=["expected_iou"], weights=[1.0], means=[0.5], scales=[0.25],
+                            calibration={"*": [1.0, 0.0], "cracks": [4.0, 1.0]}, prompts={"segment crack": "cracks"})
+    model.save(gated_model_dir)
+    for seg in (Segmenter.load(gated_model_dir, threshold=0.2), Segmenter.load(gated_model_dir, threshold=0.2, tile=32)):
+        r = seg.predict(photo, ["segment cracks", UNKNOWN])
+        assert r.confidence[UNKNOWN] == 0.0
+        stats = mask_statistics(r.probabilities["segment cracks"], r.masks["segment cracks"], 0.2)
+        # a paraphrase takes the calibration of its nearest concept (from the gate), not the catch-all one
+        assert r.confidence["segment cracks"] == pytest.approx(model(stats, "cracks"))
+        assert r.confidence["segment cracks"] != pytest.approx(model(stats, "*"))

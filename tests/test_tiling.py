@@ -90,6 +90,7 @@ class ScoredSegmenter(PixelwiseSegmenter):
     def predict(self, image, prompts, threshold=None):
         res = super().predict(image, prompts, threshold)
         res.scores = {p: float(image[..., 0].mean() / 255) for p in prompts}
+        res.confidence_kind = "model"
         return res
 
 

@@ -225,6 +225,7 @@ GATE_HELP = ("Leave the masks of prompts far from what the model learnt empty, w
 TILE_HELP = "Predict photos larger than this many pixels on overlapping tiles of this size (large phone photos)."
 MAX_PIXELS_HELP = ("Images with more pixels fail (reported, the rest go on): guards memory against decompression bombs; "
                    "raise it for very large photos.")
+REVIEW_SHOWN = 5  # least confident masks named after a predict run
 IGNORED_SHOWN = 10  # files of the input folders that are not images, printed by `predict`; results.json has all
 
 
@@ -275,6 +276,34 @@ def calibrate_gate(
     info = calibrate_model_gate(model_path, names)
     console.print(f"min_margin {info['min_margin']:.4f}: on val, {info['positives_answered']:.1%} of {info['positives']} "
                   f"paraphrases answered, {info['negatives_answered']:.1%} of {info['negatives']} unrelated prompts answered")
+
+
+@app.command("calibrate-confidence")
+def calibrate_confidence(
+    model_path: Path = typer.Option(..., help="Model folder to calibrate (writes confidence.json into it)."),
+    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
+    limit: Optional[int] = typer.Option(None, min=10, help="Use only the first N val photos of each dataset (a quick look)."),
+    splits_dir: Optional[Path] = typer.Option(None, help="Folder of the group-clean split manifests (default: the shipped ones)."),
+    datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default: ../shared/datasets)."),
+):
+    """Fit the model's mask confidence (the estimated IoU of each mask) on the group-clean val part: the
+    statistics of its probability maps and how to combine them are chosen by cross-validation there."""
+    from .confidence import CONFIDENCE_FILE
+    from .engine.calibrate import calibrate_model_confidence
+    from .models.base import is_drywallqa_model_dir
+
+    if not is_drywallqa_model_dir(model_path):
+        raise typer.BadParameter(f"{model_path} is not a drywallqa model folder", param_hint="--model-path")
+    target = model_path / CONFIDENCE_FILE
+    if target.exists() and not target.is_file() or not os.access(model_path, os.W_OK):
+        raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")
+    try:
+        model = calibrate_model_confidence(model_path, tuple(_dataset_names(dataset)), splits_dir, datasets_dir, limit)
+    except ValueError as exc:  # too few photos could be scored
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    sel = model.selection
+    console.print(f"wrote {target}: {sel['chosen']} (val cross-validated Spearman "
+                  f"{sel['cv_spearman'][sel['chosen']]:.3f}, on {sel['masks']} masks)")
 
 
 @export_app.command("onnx")
@@ -357,7 +386,7 @@ def predict(
     workers: int = typer.Option(1, help="Images in flight at once (threads, or Ray actors with --engine ray)."),
     engine: str = typer.Option("local", help="local, or ray (Ray Data; a local Ray instance unless RAY_ADDRESS is set)."),
     min_confidence: Optional[float] = typer.Option(
-        None, help="Empty the masks whose model confidence (SAM's predicted IoU, for --model sam-text) is lower."),
+        None, help="Empty the masks whose confidence (estimated IoU, 0..1; SAM's predicted IoU for --model sam-text) is lower."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
     flag: List[str] = typer.Option(
         None, "--flag", help="QA rule 'PROMPT: MEASURE OP NUMBER' (repeatable), e.g. 'segment crack: max_width_mm > 0.3': "
@@ -412,6 +441,11 @@ def predict(
         console.print(f"[yellow]not read[/yellow] {path}: {reason}", highlight=False, soft_wrap=True)
     if len(summary.ignored) > IGNORED_SHOWN:
         console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in {out / 'results.json'})")
+    review = sorted((m["confidence"], e["image"], p) for e in summary.results for p, m in e["prompts"].items()
+                    if m.get("confidence") is not None)[:REVIEW_SHOWN]
+    if review:
+        console.print("least confident masks (review these first; confidence = estimated IoU): "
+                      + "; ".join(f"{Path(image).name} {p!r} {c:.2f}" for c, image, p in review), highlight=False, soft_wrap=True)
     if rules:
         flagged = [e["image"] for e in summary.results if e["flags"]]
         console.print(f"[bold]{len(flagged)} of {len(summary.results)} photos flagged[/bold] by "

@@ -258,3 +258,31 @@ def bootstrap_ci(values, groups=None, n_resamples: int = 1000, level: float = 0.
     means = sums[draws].sum(1) / counts[draws].sum(1)
     lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
+
+
+KEEP_FRACTIONS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+
+
+def confidence_ranking(confidence, iou, fractions=KEEP_FRACTIONS) -> dict:
+    """How well per-mask confidences rank the masks by their true IoU.
+
+    Returns:
+        ``spearman`` (rank correlation of confidence and IoU), ``kept`` (``{fraction: mIoU}`` of the
+        ``fraction`` most confident masks), ``oracle_kept`` (the same ranked by the true IoU: the best any
+        confidence could do), ``gain_at_80`` (``kept[0.8] - kept[1.0]``) and ``masks``.
+    """
+    from scipy.stats import spearmanr
+
+    c, y = np.asarray(confidence, np.float64), np.asarray(iou, np.float64)
+    if len(c) != len(y) or not len(c):
+        raise ValueError(f"need as many confidences as IoUs, at least one; got {len(c)} and {len(y)}")
+    order = np.argsort(-c, kind="stable")
+    best = np.sort(y)[::-1]
+
+    def top(values, fraction):
+        return float(values[: max(1, int(round(fraction * len(values))))].mean())
+
+    kept = {f: top(y[order], f) for f in fractions}
+    rho = float(spearmanr(c, y).statistic) if len(c) > 2 and np.ptp(c) > 0 and np.ptp(y) > 0 else float("nan")
+    return {"spearman": rho, "kept": kept, "oracle_kept": {f: top(best, f) for f in fractions},
+            "gain_at_80": top(y[order], 0.8) - top(y[order], 1.0), "masks": len(c)}

@@ -88,3 +88,28 @@ def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def plot_confidence_curves(curves: dict, path: str | Path) -> None:
+    """``label -> confidence_ranking(...)`` as mIoU of the kept masks against the fraction kept (most confident
+    first; dashed: kept by their true IoU, the best a confidence could do)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (label, r) in enumerate(curves.items()):
+        color = np.asarray(COLORS[i % len(COLORS)]) / 255
+        xs = sorted(r["kept"])
+        ax.plot(xs, [r["kept"][x] for x in xs], "-o", color=color, label=f"{label} (Spearman {r['spearman']:.2f})")
+        ax.plot(xs, [r["oracle_kept"][x] for x in xs], "--", color=color, alpha=0.6)
+    ax.invert_xaxis()
+    ax.set_xlabel("share of masks kept (most confident first)")
+    ax.set_ylabel("mIoU of the kept masks")
+    ax.set_title("Confidence: dashed = kept by true IoU (oracle)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -3,8 +3,9 @@
 Built from what :func:`~drywallqa.engine.batch.predict_paths` leaves in its output folder
 (``results.json``, the mask PNGs and the original photos), so it also covers images an earlier,
 interrupted run finished and jobs run on Ray. Per image: a thumbnail with every prompt's mask tinted in
-its colour (``report_files/<stem>.jpg``) and the QA measures of each mask; photos that break a QA rule
-(``--flag``) first and marked, then those with the largest findings; a summary per prompt on top and the files that failed at the bottom.
+its colour (``report_files/<stem>.jpg``), the QA measures and the confidence (estimated IoU) of each mask;
+photos that break a QA rule (``--flag``) first and marked, then the least confident ones ("review these
+first"), then those with the largest findings; a summary per prompt on top and the files that failed at the bottom.
 """
 
 from __future__ import annotations
@@ -56,6 +57,15 @@ def _width(m: dict) -> str:
     return f"{m['max_width_mm']:.1f} mm" if "max_width_mm" in m else f"{m['max_width_px']:.0f} px"
 
 
+def _least_confidence(entry: dict) -> float:
+    """The lowest confidence of an image's masks (1 when none reports one)."""
+    return min((m["confidence"] for m in entry["prompts"].values() if m.get("confidence") is not None), default=1.0)
+
+
+def _confidence(m: dict) -> str:
+    return f'<br><span class="conf">confidence {m["confidence"]:.2f}</span>' if m.get("confidence") is not None else ""
+
+
 def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") -> Path:
     """Write ``out_dir/report.html`` (and its thumbnails) from ``out_dir/results.json``; returns its path.
 
@@ -65,9 +75,10 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
     out = Path(out_dir)
     results = read_batch_results(out)
     prompts, images = list(results["prompts"]), list(results["images"])
-    # flagged photos (QA rules broken) first, then the most affected: the largest masked fraction over all prompts
-    images.sort(key=lambda e: (not e.get("flags"), -max((m["area_fraction"] for m in e["prompts"].values()), default=0.0),
-                               e["image"]))
+    # flagged photos (QA rules broken) first, then the least confident (a person should look at them), then the
+    # most affected: the largest masked fraction over all prompts
+    images.sort(key=lambda e: (not e.get("flags"), _least_confidence(e),
+                               -max((m["area_fraction"] for m in e["prompts"].values()), default=0.0), e["image"]))
     rules = results.get("rules", [])
 
     esc = html.escape
@@ -87,8 +98,8 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
             m = e["prompts"][p]
             cells.append(
                 f'<td><a href="{esc(m["mask"])}">{m["components"]} region(s)</a><br>{100 * m["area_fraction"]:.2f}% of the photo'
-                f"<br>length {_length(m)}, max width {_width(m)}</td>" if m["components"] else
-                f'<td class="none"><a href="{esc(m["mask"])}">nothing found</a></td>')
+                f"<br>length {_length(m)}, max width {_width(m)}{_confidence(m)}</td>" if m["components"] else
+                f'<td class="none"><a href="{esc(m["mask"])}">nothing found</a>{_confidence(m)}</td>')
         broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in e.get("flags", []))
         rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(str(e["image"]))}</small>{broken}</td>'
                     f"{''.join(cells)}</tr>")
@@ -102,6 +113,7 @@ td, th {{ border: 1px solid #ccc; padding: 6px 10px; vertical-align: top; text-a
 td.none {{ color: #888; }}
 tr.flagged td:first-child {{ background: #fde8e8; }}
 .flag {{ color: #b00; font-weight: bold; }}
+.conf {{ color: #555; }}
 img {{ max-width: {THUMB_SIZE}px; }}
 .chip {{ display: inline-block; width: 1em; height: 1em; margin: 0 .3em 0 1em; vertical-align: middle; }}
 </style></head><body>
@@ -111,6 +123,8 @@ Masks: {legend}</p>
 {f'<p class="flag">{sum(bool(e.get("flags")) for e in images)} of {len(images)} photos flagged by: '
    f'{esc("; ".join(rules))}</p>' if rules else ''}
 <table><tr><th>prompt</th><th>photos with a finding</th><th>total length</th></tr>{''.join(summary_rows)}</table>
+<p>Photos are listed {"flagged first, then " if rules else ""}least confident first: review these first
+(confidence = the estimated IoU of a mask with what an annotator would draw, 0 to 1).</p>
 <table><tr><th>photo</th>{''.join(f'<th>{esc(p)}</th>' for p in prompts)}</tr>
 {''.join(rows)}
 </table>

@@ -42,6 +42,7 @@ class OptimConfig:
     warmup_steps: int = 200
     min_lr_ratio: float = 0.02
     ema_decay: float | None = None      # e.g. 0.999: validate and save an exponential moving average of the weights
+    encoder_lr_ratio: float = 1.0       # the image encoder learns at lr * this (e.g. 0.1 for a pretrained one)
 
 
 @dataclass
@@ -86,6 +87,7 @@ class TrainConfig:
         number_in_range(o.lr, "optim.lr", 0.0, 10.0, low_inclusive=False)
         number_in_range(o.weight_decay, "optim.weight_decay", 0.0, 10.0)
         number_in_range(o.min_lr_ratio, "optim.min_lr_ratio", 0.0, 1.0)
+        number_in_range(o.encoder_lr_ratio, "optim.encoder_lr_ratio", 0.0, 100.0)
         for key, value, low in (("optim.batch_size", o.batch_size, 1), ("optim.epochs", o.epochs, 1),
                                 ("optim.warmup_steps", o.warmup_steps, 0), ("checkpoint_every", self.checkpoint_every, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:

@@ -29,17 +29,17 @@ from ..data.registry import get_dataset_config, resolve_dataset
 from ..data.sample import load_split, source_group
 from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
-                       SegmentationMeter, bootstrap_ci, error_decomposition, fixed_width_oracle, image_auroc, mask_iou,
-                       skeleton)
+                       SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
+                       image_auroc, mask_iou, skeleton)
 from ..postprocess import apply_postprocess
 from ..utils.files import write_atomic
 from ..utils.image_io import read_image
-from ..viz import COLORS, error_map, grid, heatmap, overlay
+from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
 from .predictor import Segmenter, segmenter_settings
 
 QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_width_px")
-PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "centerline_f1", "gt_fraction", "pred_fraction",
-                  "max_probability", "best_threshold", "iou_at_best_threshold", "iou_boundary_only", "source_in_training")
+PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "confidence", "centerline_f1", "gt_fraction",
+                  "pred_fraction", "max_probability", "best_threshold", "iou_at_best_threshold", "iou_boundary_only", "source_in_training")
 ERROR_LEGEND = "errors: green found, red spurious,\nblue missed, yellow / orange\noutline too wide / narrow"
 EMPTY_CONVENTION = "an image with empty ground truth and empty prediction scores IoU = Dice = 1"
 
@@ -169,7 +169,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
             pixel[p].update(result.probabilities[p], gt)
             image_scores.append((p, float(result.probabilities[p].max()), bool(gt.any())))
             record = {"split": eval_set.name, "dataset": eval_set.dataset, "image": str(sample.image_path), "prompt": p,
-                      "iou": iou, "dice": dice, "centerline_f1": cl_f1, "gt_fraction": float(gt.mean()),
+                      "iou": iou, "dice": dice, "confidence": result.scores.get(p), "centerline_f1": cl_f1, "gt_fraction": float(gt.mean()),
                       "pred_fraction": float(result.masks[p].mean()), "max_probability": float(result.probabilities[p].max())}
             if p == own[0]:
                 sweep = threshold_sweep(result.probabilities[p], gt, canon_post)
@@ -225,21 +225,26 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
     torch.set_num_threads(threads)
     for _ in range(warmup):  # the first calls at a new input size are slow
         segmenter.predict(paths[0], prompts)
-    first, extra = [], []
+    first, extra, confidence = [], [], []
     for path in paths:
         t0 = time.perf_counter()
-        segmenter.predict(path, prompts[:1])
+        result = segmenter.predict(path, prompts[:1])
         t1 = time.perf_counter()
         segmenter.predict(path, prompts)
         t2 = time.perf_counter()
         first.append(1e3 * (t1 - t0))
         extra.append(1e3 * ((t2 - t1) - (t1 - t0)) / max(1, len(prompts) - 1))
+        p = prompts[0]
+        t3 = time.perf_counter()  # what the confidence costs inside predict: the same call again
+        segmenter.mask_confidence(p, result.probabilities[p], result.masks[p])
+        confidence.append(1e3 * (time.perf_counter() - t3))
     return {
         "images": len(paths),
         "threads": threads,
         "image_size": list(read_image(paths[0]).shape[:2]),
         "median_ms_first_prompt": statistics.median(first),
         "median_ms_per_extra_prompt": statistics.median(extra),
+        "median_ms_confidence_per_prompt": statistics.median(confidence),
         "prompts": prompts,
     }
 
@@ -269,6 +274,19 @@ def memory_rows(per_image: list, canonical: list) -> list[dict]:
     return rows
 
 
+def confidence_rows(per_image: list, canonical: list) -> list[dict]:
+    """Per split and dataset (canonical prompt): how well the masks' confidence ranks them by true IoU
+    (:func:`~drywallqa.metrics.confidence_ranking`); nothing for segmenters that report no confidence."""
+    rows = []
+    for split, dataset in dict.fromkeys((r["split"], r["dataset"]) for r in per_image):
+        recs = [r for r in per_image if (r["split"], r["dataset"]) == (split, dataset) and r["prompt"] in canonical
+                and r.get("confidence") is not None]
+        if recs:
+            rows.append({"split": split, "dataset": dataset, "prompt": recs[0]["prompt"],
+                         **confidence_ranking([r["confidence"] for r in recs], [r["iou"] for r in recs])})
+    return rows
+
+
 def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
     facts = {}
     if hasattr(segmenter, "num_parameters"):
@@ -286,7 +304,7 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
 # Finished sets of an evaluation are kept here (inside the output folder) until its report is written, so an
 # interrupted evaluation, run again with the same model, settings and images, continues after the last
 # finished set. Bump the version when SetResult or what evaluate_set measures changes.
-PARTIAL_DIR, PARTIAL_VERSION = ".partial", 1
+PARTIAL_DIR, PARTIAL_VERSION = ".partial", 2
 
 
 def _stamp(path) -> list | None:
@@ -373,6 +391,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         "model": model_facts(model_dir, segmenter),
         "headroom": rooms,
         "memory": memory_rows(per_image, canon) if trained is not None else [],
+        "confidence": confidence_rows(per_image, canon),
         "failures": failures,
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
                         "machine": platform.machine(), "cpus": os.cpu_count()},
@@ -384,6 +403,9 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     if grid_rows:
         grid(grid_rows, ["input", "ground truth"] + canon, out / "examples.png")
         report["examples_png"] = "examples.png"
+    if report["confidence"]:
+        plot_confidence_curves({f"{r['split']} {r['dataset']}": r for r in report["confidence"]}, out / "confidence.png")
+        report["confidence_png"] = "confidence.png"
     if worst_rows:
         grid(worst_rows, ["input", "ground truth", "prediction", ERROR_LEGEND, "probability"], out / "worst.png",
              row_labels=worst_labels)
@@ -473,6 +495,17 @@ def render_markdown(report: dict) -> str:
                           ["split", "dataset", "images seen", "mIoU seen", "images unseen", "mIoU unseen"],
                           [[r["split"], r["dataset"], r["images_seen"], _num(r["mIoU_seen"]), r["images_unseen"],
                             _num(r["mIoU_unseen"])] for r in report["memory"]])
+    if report.get("confidence"):
+        fractions = sorted(report["confidence"][0]["kept"], reverse=True)
+        lines += md_table("Confidence (canonical prompt): how well it ranks masks by their true IoU; mIoU of the most "
+                          "confident masks kept (oracle: kept by true IoU)",
+                          ["split", "dataset", "masks", "Spearman", *(f"mIoU of {f:.0%} kept" for f in fractions),
+                           "gain at 80%", "oracle gain at 80%"],
+                          [[r["split"], r["dataset"], r["masks"], f"{r['spearman']:.3f}",
+                            *(f"{r['kept'][f]:.3f}" for f in fractions), f"{r['gain_at_80']:+.3f}",
+                            f"{r['oracle_kept'][0.8] - r['oracle_kept'][1.0]:+.3f}"] for r in report["confidence"]])
+        if report.get("confidence_png"):
+            lines += ["", f"![confidence]({report['confidence_png']})"]
     m = report["model"]
     lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
               f"- files on disk: {m.get('file_size_mb', 'n/a')} MB"]
@@ -482,6 +515,8 @@ def render_markdown(report: dict) -> str:
                   f"- {s['images']} images of {s['image_size'][1]}x{s['image_size'][0]} JPEG, {s['threads']} threads",
                   f"- median {s['median_ms_first_prompt']:.1f} ms for the first prompt",
                   f"- median {s['median_ms_per_extra_prompt']:.1f} ms per extra prompt"]
+        if "median_ms_confidence_per_prompt" in s:
+            lines.append(f"- median {s['median_ms_confidence_per_prompt']:.1f} ms of it for a mask's confidence")
     if report.get("failures"):
         lines += ["", "## Files that failed", ""] + [f"- {f}" for f in report["failures"]]
     if report.get("examples_png"):

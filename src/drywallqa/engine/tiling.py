@@ -6,8 +6,10 @@ overlapping ``tile`` x ``tile`` crops, asks the wrapped segmenter for every prom
 (the image encoded once per tile, each prompt decoded on it), blends the crops with weights that fall off
 towards tile edges that lie inside the photo, and only then thresholds and post-processes the full-size
 map with the wrapped segmenter's own per-prompt thresholds and post-processing (so boxes span tiles).
-A wrapped model with a ``min_confidence`` (masks it scores lower come back empty) applies it per tile: a
-tile whose score for a prompt falls below it adds no probability for that prompt.
+Each mask's confidence is measured on the stitched map (:meth:`Segmenter.mask_confidence`); a model that
+predicts its own masks' quality (SAM's IoU head) reports the mean over tiles instead, and with a
+``min_confidence`` a tile it scores lower adds no probability for that prompt. Masks whose confidence
+falls below the wrapped segmenter's ``min_confidence`` come back empty.
 
     seg = Segmenter.load(tile=640)                  # or TiledSegmenter(Segmenter.load(), tile=640)
     seg.predict("wall_4000x3000.jpg", ["segment crack"])
@@ -82,10 +84,10 @@ class TiledSegmenter(Segmenter):
         return self.inner.prompt_warnings(matches)
 
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
-        if validate_threshold(threshold) is not None:
-            return float(threshold)
-        own = getattr(self.inner, "threshold_for", None)
-        return own(prompt) if own else float(getattr(self.inner, "threshold", 0.5))
+        return self.inner.threshold_for(prompt, threshold)
+
+    def mask_confidence(self, prompt: str, probability, mask, threshold: float | None = None) -> float:
+        return self.inner.mask_confidence(prompt, probability, mask, threshold)
 
     def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
         prompts = validate_prompts(prompts)
@@ -101,6 +103,7 @@ class TiledSegmenter(Segmenter):
         weight = np.zeros((h, w), np.float32)
         scores: dict[str, list] = {}
         min_confidence = getattr(self.inner, "min_confidence", None)
+        kind = "map"
         for y in ys:
             for x in xs:
                 th, tw = min(self.tile, h - y), min(self.tile, w - x)
@@ -108,8 +111,9 @@ class TiledSegmenter(Segmenter):
                 wy = edge_weights(th, overlap_px, y > 0, y + th < h)
                 wx = edge_weights(tw, overlap_px, x > 0, x + tw < w)
                 win = wy[:, None] * wx[None, :]
+                kind = part.confidence_kind
                 for i, p in enumerate(prompts):
-                    if p in part.scores:
+                    if kind == "model" and p in part.scores:
                         scores.setdefault(p, []).append(part.scores[p])
                         if min_confidence is not None and part.scores[p] < min_confidence:
                             continue  # the model does not trust this tile's mask: it adds nothing
@@ -118,7 +122,16 @@ class TiledSegmenter(Segmenter):
         probs = total / weight[None]
         masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), self.inner.postprocess_for(p))
                  for i, p in enumerate(prompts)}
+        if kind == "model":
+            confidence = {p: float(np.mean(v)) for p, v in scores.items()}
+        else:
+            confidence = {p: self.inner.mask_confidence(p, probs[i], masks[p], threshold) for i, p in enumerate(prompts)}
+        for p, match in part.concepts.items():
+            if not match.get("known", True):  # a prompt the model does not know (the same for every tile)
+                confidence[p] = 0.0
+        if min_confidence is not None:
+            masks = {p: m if confidence.get(p, 1.0) >= min_confidence else np.zeros_like(m) for p, m in masks.items()}
         timings = {"total_ms": 1e3 * (time.perf_counter() - t0), "tiles": len(ys) * len(xs)}
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
-                                  timings_ms=timings, scores={p: float(np.mean(v)) for p, v in scores.items()},
+                                  timings_ms=timings, scores=confidence, confidence_kind=kind,
                                   concepts=part.concepts, warnings=part.warnings)  # the same for every tile

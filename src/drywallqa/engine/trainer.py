@@ -260,8 +260,8 @@ class Trainer:
     def scheduler_step(self) -> None:
         o = self.config.optim
         factor = warmup_cosine(self.step, self.total_steps, o.warmup_steps, o.min_lr_ratio)
-        for g in self.optimizer.param_groups:
-            g["lr"] = o.lr * factor
+        for g in self.optimizer.param_groups:  # each group at its own base rate (the encoder's may be lower)
+            g["lr"] = g.get("base_lr", o.lr) * factor
 
     def freeze(self, prefixes) -> list:
         """Train only the parameters whose names start with one of ``prefixes``; the others and the
@@ -283,7 +283,10 @@ class Trainer:
         o = self.config.optim
         self.model = self.model.to(memory_format=torch.channels_last)
         params = self.freeze(self.config.train_only) if self.config.train_only else list(self.model.parameters())
-        self.optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+        encoder = {id(p) for n, p in self.model.named_parameters() if n.startswith("encoder.")}
+        groups = [{"params": [p for p in params if id(p) not in encoder], "base_lr": o.lr},
+                  {"params": [p for p in params if id(p) in encoder], "base_lr": o.lr * o.encoder_lr_ratio}]
+        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=o.lr, weight_decay=o.weight_decay)
         if o.ema_decay is not None:
             if not 0.0 < o.ema_decay < 1.0:
                 raise ValueError(f"optim.ema_decay must lie in (0, 1), got {o.ema_decay}")

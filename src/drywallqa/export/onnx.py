@@ -27,6 +27,7 @@ from torch import nn
 from ..engine.predictor import EmbeddedSegmenter, register_backend
 from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..text.encoder import default_cache_dir
+from ..confidence import CONFIDENCE_FILE
 from ..text.gate import GATE_FILE
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 
@@ -79,8 +80,9 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> 
                           dynamic_axes={**spatial, "text_embeddings": {0: "batch"}},
                           opset_version=opset, dynamo=False)
     shutil.copy(Path(model_dir) / CONFIG_NAME, out / CONFIG_NAME)
-    if (Path(model_dir) / GATE_FILE).is_file():  # the prompt gate travels with the model
-        shutil.copy(Path(model_dir) / GATE_FILE, out / GATE_FILE)
+    for extra in (GATE_FILE, CONFIDENCE_FILE):  # the prompt gate and the confidence calibration travel with the model
+        if (Path(model_dir) / extra).is_file():
+            shutil.copy(Path(model_dir) / extra, out / extra)
     meta = json.loads((out / CONFIG_NAME).read_text())
     meta["runtime"] = "onnx"
     meta["parameters"] = sum(p.numel() for p in model.parameters())

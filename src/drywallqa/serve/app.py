@@ -220,6 +220,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
             "Predict a photo larger than this many pixels on overlapping tiles of this size: for photos of a "
             f"larger stretch of wall than one training photo showed (overrides the server's --tile; at most "
             f"{config.max_tiles} tiles).")),
+        min_confidence: float | None = Form(None, ge=0, le=1, allow_inf_nan=False, description=(
+            "Empty the masks whose confidence (the estimated IoU of the mask, 0..1, in each result) is lower.")),
         flag: list[Annotated[str, StringConstraints(max_length=500)]] = Form([], max_length=config.max_rules, description=(
             "QA rule 'PROMPT: MEASURE OP NUMBER' (repeat the field for several), e.g. "
             "'segment crack: max_width_mm > 0.3'; the rules the photo breaks come back under flags.")),
@@ -254,6 +256,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         total = 1e3 * (time.perf_counter() - t0)
         out = []
         for p in prompts:
+            if min_confidence is not None and result.scores.get(p, 1.0) < min_confidence:
+                result.masks[p] = np.zeros_like(result.masks[p])  # not trusted enough for this caller
             item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format),
                     "measures": mask_measures(result.masks[p], mm_per_px)}
             if p in result.scores:

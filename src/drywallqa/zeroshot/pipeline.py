@@ -39,6 +39,7 @@ class ZeroShotConfig:
     max_box_fraction: float = 0.5           # boxes larger than this fraction of the image are dropped
     sam_path: str | None = "facebook/sam-vit-base"
     mask_threshold: float = 0.5             # on the anomaly map, for the binary masks' probabilities
+    min_confidence: float | None = None     # masks whose confidence (the map's maximum) is lower come back empty
 
     @classmethod
     def from_yaml(cls, path) -> "ZeroShotConfig":
@@ -116,7 +117,7 @@ class ZeroShotSegmenter(Segmenter):
         anomaly = np.max(np.stack(list(per_prompt.values())), axis=0) if per_prompt else np.zeros((h, w), np.float32)
         result = SegmentationResult(
             masks={p: m > 0 for p, m in per_prompt.items()}, probabilities=per_prompt,
-            scores={p: float(m.max()) for p, m in per_prompt.items()},
+            scores={p: float(m.max()) for p, m in per_prompt.items()}, confidence_kind="model",
         )
         return result, anomaly, kept, used
 
@@ -128,13 +129,16 @@ class ZeroShotSegmenter(Segmenter):
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
         result, anomaly, _, used = self.run(image, prompts)
-        if self.config.prompt_source == "fixed":
-            return result
-        union = np.zeros(anomaly.shape, bool)
-        for m in result.masks.values():
-            union |= m
-        return SegmentationResult(masks={p: union for p in prompts}, probabilities={p: anomaly for p in prompts},
-                                  scores={p: float(anomaly.max()) for p in prompts})
+        if self.config.prompt_source != "fixed":
+            union = np.zeros(anomaly.shape, bool)
+            for m in result.masks.values():
+                union |= m
+            result = SegmentationResult(masks={p: union for p in prompts}, probabilities={p: anomaly for p in prompts},
+                                        scores={p: float(anomaly.max()) for p in prompts}, confidence_kind="model")
+        if self.config.min_confidence is not None:  # masks the pipeline does not trust come back empty
+            result.masks = {p: m if result.scores[p] >= self.config.min_confidence else np.zeros_like(m)
+                            for p, m in result.masks.items()}
+        return result
 
     def report(self) -> dict:
         return {"config": dataclasses.asdict(self.config), "prompt_source": getattr(self.generator, "source", "?"),

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -9,8 +9,11 @@ class FilmUNetConfig:
 
     Attributes:
         image_size: side of the square the image is resized to before the encoder.
-        encoder_channels: channels at strides 2, 4, 8, 16, 32.
-        encoder_depths: residual blocks per stage at strides 4, 8, 16, 32.
+        encoder: a registered encoder (:func:`drywallqa.models.encoders.list_encoders`): ``scratch`` (trained from
+            scratch) or ``hed_vgg16`` (the pretrained HED VGG16, truncated as its options say).
+        encoder_options: options of the encoder (``hed_vgg16``: ``stages``, ``frozen_stages``, ``weights``).
+        encoder_channels: channels at strides 2, 4, 8, 16, 32 (of the levels a pretrained encoder does not give).
+        encoder_depths: residual blocks per stage at strides 4, 8, 16, 32 (idem).
         decoder_channels: channels of the decoder at strides 32, 16, 8, 4.
         text_dim: size of the prompt embedding (384 for MiniLM-L6).
         head_dim: size of the pixel/text embedding whose dot product adds to the logits.
@@ -20,6 +23,8 @@ class FilmUNetConfig:
     """
 
     image_size: int = 320
+    encoder: str = "scratch"
+    encoder_options: dict = field(default_factory=dict)
     encoder_channels: tuple = (32, 48, 96, 160, 256)
     encoder_depths: tuple = (1, 2, 2, 2)
     decoder_channels: tuple = (128, 96, 64, 32)
@@ -35,6 +40,7 @@ class FilmUNetConfig:
         self.decoder_channels = tuple(self.decoder_channels)
         self.mean = tuple(self.mean)
         self.std = tuple(self.std)
+        self.encoder_options = dict(self.encoder_options or {})
         if len(self.encoder_channels) != 5 or len(self.encoder_depths) != 4 or len(self.decoder_channels) != 4:
             raise ValueError("encoder_channels needs 5 entries, encoder_depths 4, decoder_channels 4")
         if self.image_size % 32:

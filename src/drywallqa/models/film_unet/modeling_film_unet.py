@@ -1,4 +1,5 @@
-"""FiLM U-Net: a residual CNN encoder run once per image and a text-conditioned FPN decoder run per prompt.
+"""FiLM U-Net: an image encoder (``config.encoder``, from :mod:`drywallqa.models.encoders`: ``scratch`` or the
+pretrained ``hed_vgg16``) run once per image and a text-conditioned FPN decoder run per prompt.
 
 Shapes (S = ``config.image_size``, B images, P prompts per image flattened into the batch):
 
@@ -19,47 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..base import PromptedSegmentationModel
+from ..encoders import create_encoder
+from ..encoders.scratch import conv_bn_act
 from ..registry import register_model
 from .configuration_film_unet import FilmUNetConfig
-
-
-def conv_bn_act(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
-
-
-class BasicBlock(nn.Module):
-    """ResNet basic block ``(B, C, H, W) -> (B, C, H, W)``."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.conv1 = conv_bn_act(channels, channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
-
-    def forward(self, x):
-        return F.relu(x + self.bn2(self.conv2(self.conv1(x))))
-
-
-class Encoder(nn.Module):
-    """``(B, 3, S, S)`` -> list of 5 features at strides 2, 4, 8, 16, 32."""
-
-    def __init__(self, config: FilmUNetConfig):
-        super().__init__()
-        ch = config.encoder_channels
-        self.stem = nn.Sequential(conv_bn_act(3, ch[0], 2), conv_bn_act(ch[0], ch[0]))
-        self.stages = nn.ModuleList(
-            nn.Sequential(conv_bn_act(ch[i], ch[i + 1], 2), *[BasicBlock(ch[i + 1]) for _ in range(config.encoder_depths[i])])
-            for i in range(4)
-        )
-        # global context at stride 32 (pyramid-pooling style): broadcast image-level features back
-        self.context = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(ch[4], ch[4], 1), nn.ReLU(inplace=True))
-
-    def forward(self, x):
-        feats = [self.stem(x)]
-        for stage in self.stages:
-            feats.append(stage(feats[-1]))
-        feats[-1] = feats[-1] + self.context(feats[-1])
-        return feats
 
 
 class FiLM(nn.Module):
@@ -121,8 +85,9 @@ class FilmUNetModel(PromptedSegmentationModel):
 
     def __init__(self, config: FilmUNetConfig):
         super().__init__(config)
-        enc, dec, d = config.encoder_channels, config.decoder_channels, config.text_dim
-        self.encoder = Encoder(config)
+        dec, d = config.decoder_channels, config.text_dim
+        self.encoder = create_encoder(config.encoder, config)
+        enc = self.encoder.out_channels
         # laterals for strides 32, 16, 8, 4 (encoder indices 4, 3, 2, 1)
         self.laterals = nn.ModuleList(
             nn.Sequential(nn.Conv2d(enc[4 - i], dec[i], 1, bias=False), nn.BatchNorm2d(dec[i])) for i in range(4)
@@ -138,13 +103,18 @@ class FilmUNetModel(PromptedSegmentationModel):
             rc = config.refine_channels
             self.refine_lateral = nn.Sequential(nn.Conv2d(enc[0], rc, 1, bias=False), nn.BatchNorm2d(rc))
             self.refine = RefineBlock(d, rc + dec[3], rc)
-        self.register_buffer("pixel_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
+
+    @classmethod
+    def config_from_dict(cls, config: dict, directory):
+        """A saved model holds its encoder's weights: it is built without reading pretrained ones."""
+        options = dict(config.get("encoder_options") or {})
+        if "weights" in options or config.get("encoder", "scratch") != "scratch":
+            options["weights"] = None
+        return cls.config_class(**{**config, "encoder_options": options})
 
     def encode_image(self, pixel_values: torch.Tensor) -> FilmUNetFeatures:
         """``(B, 3, S, S)`` RGB in 0..1 -> :class:`FilmUNetFeatures`."""
-        x = (pixel_values - self.pixel_mean) / self.pixel_std
-        feats = self.encoder(x)
+        feats = self.encoder(pixel_values)  # the encoder normalises its input itself
         laterals = [lat(feats[4 - i]) for i, lat in enumerate(self.laterals)]
         if self.config.refine_channels:
             laterals.append(self.refine_lateral(feats[0]))

@@ -1,0 +1,58 @@
+"""Fit a model folder's mask confidence (``confidence.json``) on the group-clean val part of its datasets.
+
+    drywallqa calibrate-confidence --model-path runs/my_model
+
+Each val photo is segmented with its dataset's canonical prompt at the model's shipped settings; the
+statistics of the probability map (:func:`~drywallqa.confidence.mask_statistics`) and the mask's true IoU
+become one record; :func:`~drywallqa.confidence.fit_confidence_model` chooses and fits the combination. The
+test part is never looked at here: ``drywallqa evaluate`` reports how well the result ranks masks there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
+from ..data.registry import get_dataset_config
+from ..metrics import mask_iou
+from ..utils.image_io import read_image
+from .evaluator import EvalSet, build_eval_sets
+from .predictor import EmbeddedSegmenter, Segmenter
+
+
+def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress: bool = True) -> tuple[list, list]:
+    """-> (records ``{"concept", "prompt", "image", "stats", "iou"}`` of the canonical prompt's masks, failures)."""
+    records, failures = [], []
+    for es in eval_sets:
+        prompt = get_dataset_config(es.dataset).canonical_prompt
+        for sample in tqdm(es.samples, desc=f"{es.name} {es.dataset}", disable=not progress):
+            try:
+                image, gt = read_image(sample.image_path), sample.load_mask()
+            except (OSError, ValueError) as exc:
+                failures.append(f"{sample.image_path}: {exc}")
+                continue
+            if gt.shape != image.shape[:2]:
+                failures.append(f"{sample.image_path}: image and label differ in size; skipped")
+                continue
+            result = segmenter.predict(image, [prompt])
+            stats = mask_statistics(result.probabilities[prompt], result.masks[prompt], segmenter.threshold_for(prompt))
+            records.append({"concept": es.dataset, "prompt": prompt, "image": str(sample.image_path), "stats": stats,
+                            "iou": mask_iou(result.masks[prompt], gt)})
+    return records, failures
+
+
+def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "taping"), splits_dir=None, datasets_dir=None,
+                               limit: int | None = None, progress: bool = True) -> ConfidenceModel:
+    """Fit and write ``model_dir/confidence.json`` from the group-clean val part of ``datasets``."""
+    segmenter = EmbeddedSegmenter.from_path(model_dir)
+    segmenter.confidence = None  # statistics are measured as the model computes them, whatever it holds now
+    sets = build_eval_sets(datasets, which=("val",), splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit)
+    records, failures = confidence_records(segmenter, sets, progress)
+    prompts = {p: ds for ds in datasets for p in get_dataset_config(ds).prompts}
+    model = fit_confidence_model(records, prompts)
+    model.selection.update(fitted_on="group-clean val part (published valid/test photos left out)",
+                           failures=failures[:20])
+    model.save(model_dir)
+    return model

@@ -1,0 +1,184 @@
+"""Mask confidence: the statistics, the fitted model, and the value in every output format."""
+
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.confidence import (CONFIDENCE_FILE, STATISTICS, ConfidenceModel, fit_confidence_model, mask_confidence,
+                                  mask_statistics)
+from drywallqa.engine.batch_report import write_batch_report
+from drywallqa.engine.tiling import TiledSegmenter
+from drywallqa.metrics import confidence_ranking
+from drywallqa.serve import ServeConfig, create_app
+
+
+def _blob(sharpness: float, size=(96, 128)) -> np.ndarray:
+    """A probability map: a bright rectangle whose edges are sharp (large ``sharpness``) or blurred."""
+    y, x = np.mgrid[: size[0], : size[1]]
+    d = np.minimum.reduce([x - 30, 90 - x, y - 20, 70 - y]).astype(np.float32)
+    return 1 / (1 + np.exp(np.clip(-sharpness * d, -50, 50)))
+
+
+def test_statistics_of_clear_and_doubtful_maps():
+    sharp, soft = _blob(5.0), _blob(0.15)
+    clear, doubtful = mask_statistics(sharp, sharp > 0.5, 0.5), mask_statistics(soft, soft > 0.5, 0.5)
+    assert set(clear) == set(STATISTICS) and all(np.isfinite(v) for v in clear.values())
+    assert clear["expected_iou"] > 0.9 > doubtful["expected_iou"]
+    assert clear["stability"] > doubtful["stability"] and clear["inside"] > doubtful["inside"]
+    empty = mask_statistics(np.zeros((40, 40), np.float32), np.zeros((40, 40), bool), 0.5)
+    assert empty["expected_iou"] == 1.0 and empty["inside"] == 0.0  # nothing there, nothing found: right
+    with pytest.raises(ValueError, match="differ in size"):
+        mask_statistics(sharp, sharp[:10] > 0.5, 0.5)
+    # uncalibrated default: the expected IoU itself
+    assert mask_confidence(sharp, sharp > 0.5, 0.5) == pytest.approx(clear["expected_iou"])
+
+
+def _records(n, rng, concept):
+    """Masks whose IoU follows their expected_iou statistic (plus noise), the other statistics noise."""
+    out = []
+    for _ in range(n):
+        stats = {k: float(rng.normal()) for k in STATISTICS}
+        iou = float(np.clip(0.5 + 0.2 * stats["expected_iou"] + 0.05 * rng.normal(), 0, 1))
+        out.append({"concept": concept, "stats": stats, "iou": iou})
+    return out
+
+
+def test_fit_chooses_what_ranks_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    model = fit_confidence_model(_records(60, rng, "cracks") + _records(40, rng, "taping"), {"segment crack": "cracks"})
+    assert model.selection["cv_spearman"][model.selection["chosen"]] > 0.8
+    held_out = _records(200, rng, "cracks")
+    ranking = confidence_ranking([model(r["stats"], "cracks") for r in held_out], [r["iou"] for r in held_out])
+    assert ranking["spearman"] > 0.8 and ranking["gain_at_80"] > 0.03
+    assert model.concept_of("segment crack") == "cracks" and model.concept_of("segment a window") == "*"
+    model.save(tmp_path)
+    again = ConfidenceModel.from_model_dir(tmp_path)
+    stats = held_out[0]["stats"]
+    assert again(stats, "cracks") == model(stats, "cracks") and 0 < again(stats) < 1
+    with pytest.raises(ValueError, match="too few"):
+        fit_confidence_model(_records(8, rng, "cracks") + _records(3, rng, "taping"))
+
+
+@pytest.mark.parametrize("bad", [{"weights": [float("nan")]}, {"features": ["colour"]}, {"scales": [0.0]},
+                                 {"calibration": {"cracks": [1, 0]}}])
+def test_a_broken_confidence_file_is_named(tmp_path, bad):
+    good = {"features": ["inside"], "weights": [1.0], "means": [0.5], "scales": [0.2], "calibration": {"*": [1.0, 0.0]}}
+    (tmp_path / CONFIDENCE_FILE).write_text(json.dumps({**good, **bad}))
+    with pytest.raises(ValueError, match=CONFIDENCE_FILE):
+        ConfidenceModel.from_model_dir(tmp_path)
+    (tmp_path / CONFIDENCE_FILE).write_text("{not json")
+    with pytest.raises(ValueError, match=CONFIDENCE_FILE):
+        ConfidenceModel.from_model_dir(tmp_path)
+
+
+def _calibrated(model_dir, a=3.0, b=0.5):
+    ConfidenceModel(features=["expected_iou"], weights=[1.0], means=[0.5], scales=[0.25],
+                    calibration={"*": [a, b]}).save(model_dir)
+    return model_dir
+
+
+def _photo(seed=0, size=(48, 64)):
+    return np.random.default_rng(seed).integers(0, 255, (*size, 3), dtype=np.uint8)
+
+
+def test_every_prediction_has_a_confidence_and_the_calibration_is_used(tiny_model_dir):
+    prompts = ["segment crack", "segment taping area"]
+    raw = Segmenter.load(tiny_model_dir).predict(_photo(), prompts)
+    assert raw.confidence is raw.scores and set(raw.scores) == set(prompts) and all(0 <= v <= 1 for v in raw.scores.values())
+    for p in prompts:  # uncalibrated: the map's expected IoU with the mask
+        assert raw.scores[p] == pytest.approx(mask_statistics(raw.probabilities[p], raw.masks[p], 0.5)["expected_iou"])
+    _calibrated(tiny_model_dir)
+    seg = Segmenter.load(tiny_model_dir)
+    calibrated = seg.predict(_photo(), prompts)
+    for p in prompts:
+        stats = mask_statistics(calibrated.probabilities[p], calibrated.masks[p], 0.5)
+        assert calibrated.scores[p] == pytest.approx(seg.confidence(stats)) and calibrated.scores[p] != raw.scores[p]
+
+
+def test_min_confidence_empties_exactly_the_masks_below_it(tiny_model_dir):
+    prompts = ["segment crack", "segment taping area"]
+    scores = Segmenter.load(tiny_model_dir, threshold=0.3).predict(_photo(), prompts).scores
+    low, high = sorted(scores.values())
+    assert low < high, scores
+    for bar, emptied in ((0.0, set()), ((low + high) / 2, {min(scores, key=scores.get)}), (1.0, set(prompts))):
+        res = Segmenter.load(tiny_model_dir, threshold=0.3, min_confidence=bar).predict(_photo(), prompts)
+        assert res.scores == pytest.approx(scores)
+        assert {p for p in prompts if not res.masks[p].any()} >= emptied
+        assert all(res.masks[p].any() for p in set(prompts) - emptied if
+                   Segmenter.load(tiny_model_dir, threshold=0.3).predict(_photo(), [p]).masks[p].any())
+
+
+def test_tiled_confidence_is_measured_on_the_stitched_map(tiny_model_dir):
+    seg = TiledSegmenter(Segmenter.load(tiny_model_dir), tile=64)
+    res = seg.predict(_photo(size=(100, 150)), ["segment crack"])
+    p = "segment crack"
+    assert res.timings_ms["tiles"] > 1
+    assert res.scores[p] == pytest.approx(mask_confidence(res.probabilities[p], res.masks[p], 0.5))
+
+
+def test_confidence_in_results_json_report_http_and_cli(tiny_model_dir, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        Image.fromarray(_photo(i)).save(photos / f"wall{i}.jpg")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["predict", str(photos), "--prompt", "segment crack", "--out", str(out),
+                                 "--model-path", str(tiny_model_dir), "--threshold", "0.3"])
+    assert r.exit_code == 0, r.output
+    assert "least confident masks (review these first" in _flat(r.output)
+    results = json.loads((out / "results.json").read_text())
+    confidences = [e["prompts"]["segment crack"]["confidence"] for e in results["images"]]
+    assert all(0 <= c <= 1 for c in confidences)
+    page = write_batch_report(out).read_text()
+    assert page.count("confidence 0.") + page.count("confidence 1.") == 2 and "review these first" in page
+    first = min(results["images"], key=lambda e: e["prompts"]["segment crack"]["confidence"])
+    other = max(results["images"], key=lambda e: e["prompts"]["segment crack"]["confidence"])
+    if first is not other:  # least confident first
+        assert page.index(f"{first['image']}") < page.index(f"{other['image']}")
+
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir, threshold=0.3)))
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(_photo()).save(buf, format="PNG")
+    files = {"image": ("w.png", buf.getvalue(), "image/png")}
+    body = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"]}).json()
+    item = body["results"][0]
+    assert 0 <= item["confidence"] <= 1 and item["measures"]["area_px"] > 0
+    body = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "min_confidence": "1"}).json()
+    assert body["results"][0]["measures"]["area_px"] == 0  # nothing is that sure: emptied for this caller
+    assert client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "min_confidence": "2"}).status_code == 422
+
+
+def _flat(output: str) -> str:
+    return " ".join(output.replace("\u2502", " ").split())
+
+
+def test_calibrate_confidence_command(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path):
+    from drywallqa.data.grouping import make_group_split
+
+    def calibrate(splits):
+        return CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack",
+                                        "-d", "syn_tape", "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets)])
+
+    r = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tmp_path / "nowhere")])
+    assert r.exit_code == 2 and "not a drywallqa model folder" in _flat(r.output)
+    r = calibrate(syn_splits)  # 2 and 3 val photos: too few to say anything
+    assert r.exit_code == 2 and "too few scored masks" in _flat(r.output)
+    assert not (tiny_model_dir / CONFIDENCE_FILE).exists()
+    wide = tmp_path / "wide_val"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.2, "val": 0.6, "test": 0.2}, seed=0).to_json(wide / f"{ds}.json")
+    r = calibrate(wide)
+    assert r.exit_code == 0, r.output
+    model = ConfidenceModel.from_model_dir(tiny_model_dir)
+    assert model.selection["chosen"] in model.selection["cv_spearman"] and model.prompts["segment crack"] == "syn_crack"
+    res = Segmenter.load(tiny_model_dir).predict(_photo(), ["segment crack"])
+    stats = mask_statistics(res.probabilities["segment crack"], res.masks["segment crack"], 0.5)
+    assert res.scores["segment crack"] == pytest.approx(model(stats, "syn_crack"))

