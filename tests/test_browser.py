@@ -76,10 +76,13 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
     for name, size in out["sizes"].items():
         assert size["consoleErrors"] == [], (name, size["consoleErrors"])
         assert size["chips"] == prompts  # the two suggested prompts, then the one typed
-        assert [row[0] for row in size["rows"]] == prompts
-        assert all(row[1].isdigit() and row[-1] == "PNG" for row in size["rows"])  # regions counted, a mask to download
-        assert "not known" in size["rows"][2][6] and "not known" not in size["rows"][0][6]
-        assert size["rows"][2][1] == "0"  # the unknown prompt's mask is empty
+        rows = {row[0]: row for row in size["rows"]}  # prompt, confidence, regions, area, ..., concept, mask
+        assert sorted(rows) == sorted(prompts)
+        confidences = [float(row[1].split()[0]) for row in size["rows"]]
+        assert confidences == sorted(confidences)  # least confident first: review these first
+        assert all(row[2].isdigit() and row[-1] == "PNG" for row in size["rows"])  # regions counted, a mask to download
+        assert "not known" in rows[UNKNOWN][7] and "not known" not in rows["segment crack"][7]
+        assert rows[UNKNOWN][2] == "0" and rows[UNKNOWN][1] == "0.00 \u00b7 review"  # empty, and no confidence in it
         assert size["toggled"], "hiding a mask must change the overlay, showing it again restore it"
         assert size["json_prompts"] == prompts
         assert len(size["warnings"]) == 1 and UNKNOWN in size["warnings"][0]

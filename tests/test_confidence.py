@@ -182,3 +182,37 @@ def test_calibrate_confidence_command(tiny_model_dir, synthetic_datasets, syn_sp
     res = Segmenter.load(tiny_model_dir).predict(_photo(), ["segment crack"])
     stats = mask_statistics(res.probabilities["segment crack"], res.masks["segment crack"], 0.5)
     assert res.scores["segment crack"] == pytest.approx(model(stats, "syn_crack"))
+
+
+def test_nothing_found_on_a_quiet_map_is_a_confident_answer():
+    quiet = np.full((60, 80), 0.02, np.float32)  # a real model never gives exact zeros
+    assert mask_confidence(quiet, np.zeros((60, 80), bool), 0.5) == pytest.approx(0.98)
+    doubtful = quiet.copy()
+    doubtful[10:20, 10:20] = 0.45  # something just under the threshold
+    assert mask_confidence(doubtful, np.zeros((60, 80), bool), 0.5) == pytest.approx(0.55)
+    model = ConfidenceModel(features=["expected_iou"], weights=[1.0], means=[0.5], scales=[0.25], calibration={"*": [3.0, 0.0]})
+    assert mask_confidence(quiet, np.zeros((60, 80), bool), 0.5, model) == pytest.approx(0.98)  # the same with a model
+
+
+def test_min_confidence_holds_for_the_onnx_runtime(tiny_model_dir):
+    seg = Segmenter.load(tiny_model_dir, backend="onnx", threshold=0.3, min_confidence=1.0)
+    res = seg.predict(_photo(), ["segment crack"])
+    assert not res.masks["segment crack"].any() and 0 <= res.confidence["segment crack"] < 1
+
+
+def test_calibrate_confidence_replaces_a_broken_file(tiny_model_dir, synthetic_datasets, tmp_path):
+    from drywallqa.data.grouping import make_group_split
+
+    (tiny_model_dir / CONFIDENCE_FILE).write_text('{"calibration": "*x"}')
+    with pytest.raises(ValueError, match=CONFIDENCE_FILE):
+        Segmenter.load(tiny_model_dir)
+    wide = tmp_path / "wide_val"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.2, "val": 0.6, "test": 0.2}, seed=0).to_json(wide / f"{ds}.json")
+    r = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "-d", "syn_tape",
+                                 "--splits-dir", str(wide), "--datasets-dir", str(synthetic_datasets)])
+    assert r.exit_code == 0, r.output
+    assert ConfidenceModel.from_model_dir(tiny_model_dir) is not None
+    r = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack",
+                                 "--splits-dir", str(tmp_path / "no_manifests"), "--datasets-dir", str(synthetic_datasets)])
+    assert r.exit_code == 2 and "split manifest" in _flat(r.output)

@@ -4,6 +4,7 @@ does; a saved model with a pretrained encoder loads without the pretrained weigh
 import numpy as np
 import pytest
 import torch
+from conftest import require_hed_weights
 
 from drywallqa.models import FilmUNetModel, create_model
 from drywallqa.models.encoders import create_encoder, hed_vgg16, list_encoders
@@ -41,6 +42,7 @@ def test_unknown_encoders_and_options_are_named():
 def test_hed_port_finds_edges_as_hed_does():
     """Known input, known answer: a step between two flat greys and a thin bright line are edges (> 0.5), the
     flat areas are not (< 0.02). Kernels read in another layout, or the input on another scale, do not give this."""
+    require_hed_weights()
     image = np.full((96, 128, 3), 60, np.uint8)
     image[:, 64:] = 200
     image[20:24, 10:50] = 200
@@ -51,6 +53,7 @@ def test_hed_port_finds_edges_as_hed_does():
 
 
 def test_pretrained_encoder_holds_the_hed_weights_and_freezes_what_it_is_told():
+    require_hed_weights()
     model = create_model("film_unet", **SMALL, encoder="hed_vgg16", encoder_options={"stages": 3, "frozen_stages": 2})
     expected = read_hed_weights(blocks=3)
     got = model.encoder.vgg.state_dict()
@@ -62,6 +65,7 @@ def test_pretrained_encoder_holds_the_hed_weights_and_freezes_what_it_is_told():
 
 
 def test_saved_model_loads_without_the_weights_file_and_gives_identical_outputs(tmp_path, monkeypatch):
+    require_hed_weights()
     torch.manual_seed(0)
     model = create_model("film_unet", **SMALL, encoder="hed_vgg16", encoder_options={"stages": 4, "frozen_stages": 1}).eval()
     x, t = torch.rand(1, 3, 64, 64), torch.randn(1, 384)

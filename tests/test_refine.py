@@ -18,7 +18,7 @@ def test_refine_masks_keeps_or_falls_back_and_writes_a_mask_dataset(synthetic_da
                               "--min-iou", "1e9", "--split", "valid", "--datasets-dir", str(synthetic_datasets)])
     assert res.exit_code == 0, res.output
     rep = json.loads((strict / "report.json").read_text())["splits"]["valid"]
-    assert rep["images"] == 4 and rep["boxes"] == 4 and rep["fell_back_to_box"] == 4 and rep["sam_masks_kept"] == 0
+    assert rep["images"] == 4 and rep["boxes"] == 4 and rep["fell_back"] == 4 and rep["refined"] == 0
     # every box fell back: the masks equal the rasterised boxes
     originals, _ = load_split("syn_tape", "valid", synthetic_datasets)
     for s in originals:
@@ -29,7 +29,7 @@ def test_refine_masks_keeps_or_falls_back_and_writes_a_mask_dataset(synthetic_da
                               "--min-iou", "-1e9", "--split", "valid", "--datasets-dir", str(synthetic_datasets)])
     assert res.exit_code == 0, res.output
     rep = json.loads((lenient / "report.json").read_text())["splits"]["valid"]
-    assert rep["sam_masks_kept"] + rep["fell_back_to_box"] == 4  # empty SAM masks still fall back
+    assert rep["refined"] + rep["fell_back"] == 4  # empty SAM masks still fall back
     # the output reads back as an image/mask-folder dataset
     cfg = DatasetConfig("refined", "lenient", ("segment taping area",), {"valid": SplitSource("mask_folder", "valid")})
     samples, problems = load_split(cfg, "valid", tmp_path)

@@ -118,25 +118,31 @@ def data_split(
 @data_app.command("refine-masks")
 def data_refine_masks(
     dataset: str = typer.Option("taping", "--dataset", "-d", help="A box-annotated dataset (name or YAML file)."),
-    out: Path = typer.Option(..., "--out", help="Folder for the new image/mask dataset and report.json."),
-    with_: str = typer.Option("sam", "--with", help="Mask source for each box (sam)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the new image/mask dataset, report.json and preview.png."),
+    with_: str = typer.Option("sam", "--with", help="Mask source for each box: sam (SAM weights) or edges (tape strips "
+                                                    "found in image edges; no weights to fetch)."),
     model_path: Optional[str] = typer.Option(None, help="SAM: hub id or local save_pretrained dir (default facebook/sam-vit-base)."),
-    min_iou: float = typer.Option(0.8, help="Keep SAM's mask where its predicted IoU is at least this, else the box."),
+    min_iou: float = typer.Option(0.8, help="SAM: keep its mask where its predicted IoU is at least this, else the box."),
     split: List[str] = typer.Option(None, "--split", help="Splits to convert (default all)."),
     datasets_dir: Optional[Path] = typer.Option(None),
 ):
-    """Turn box annotations into SAM masks (box kept where SAM is unsure): a new image/mask-folder dataset."""
-    from .data.refine import refine_box_masks
+    """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
+    image/mask-folder dataset; report.json says per file which way each box went."""
+    from .data.refine import BOX_REFINERS, SamRefiner, refine_box_masks
 
-    if with_ != "sam":
-        raise typer.BadParameter("only --with sam is available", param_hint="--with")
+    if with_ not in BOX_REFINERS:
+        raise typer.BadParameter(f"--with {with_!r}: choose {' or '.join(BOX_REFINERS.names())}", param_hint="--with")
     try:
-        report = refine_box_masks(_dataset_names([dataset])[0], out, model_path, min_iou, split or None, datasets_dir)
-    except OSError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--model-path")
+        refiner = SamRefiner(model_path, min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
+    except OSError as exc:  # weights that cannot be found or fetched
+        raise typer.BadParameter(str(exc), param_hint="--model-path" if with_ == "sam" else "--with")
+    report = refine_box_masks(_dataset_names([dataset])[0], out, splits=split or None, datasets_dir=datasets_dir,
+                              refiner=refiner)
     for sp, c in report["splits"].items():
-        console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['sam_masks_kept']} SAM masks kept, "
-                      f"{c['fell_back_to_box']} fell back to the box")
+        console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['refined']} refined, {c['kept']} kept "
+                      f"(already strips), {c['fell_back']} fell back to the box")
+    if report.get("preview"):
+        console.print(f"preview: {out / report['preview']}")
 
 
 @app.command()
@@ -212,9 +218,9 @@ def _load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: O
         raise typer.BadParameter("a tile needs at least 32 px", param_hint="--tile")
     tiling = {"tile": tile} if tile else {}
     if model == "zeroshot":  # --model-path: its YAML config (default: hub models)
-        return {"backend": "zeroshot", **tiling}
+        return {"backend": "zeroshot", "min_confidence": min_confidence, **tiling}
     if runtime == "onnx":
-        return {"backend": "onnx", "prompt_gate": prompt_gate, **tiling}
+        return {"backend": "onnx", "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling}
     return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling}
 
 
@@ -299,8 +305,12 @@ def calibrate_confidence(
         raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")
     try:
         model = calibrate_model_confidence(model_path, tuple(_dataset_names(dataset)), splits_dir, datasets_dir, limit)
-    except ValueError as exc:  # too few photos could be scored
+    except (FileNotFoundError, KeyError) as exc:  # no split manifest, or one without a val part
+        raise typer.BadParameter(str(exc).strip("'\""), param_hint="--dataset") from None
+    except ValueError as exc:  # too few photos could be scored, or a folder whose config the model cannot take
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    except OSError as exc:  # e.g. a folder without model.safetensors
+        raise typer.BadParameter(str(exc), param_hint="--model-path") from None
     sel = model.selection
     console.print(f"wrote {target}: {sel['chosen']} (val cross-validated Spearman "
                   f"{sel['cv_spearman'][sel['chosen']]:.3f}, on {sel['masks']} masks)")

@@ -125,14 +125,20 @@ class ConfidenceModel:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ConfidenceModel":
-        model = cls(**{k: data[k] for k in ("features", "weights", "means", "scales", "calibration")},
+        if not isinstance(data, dict) or not isinstance(data.get("calibration"), dict) \
+                or not isinstance(data.get("prompts", {}), dict) or not isinstance(data.get("selection", {}), dict):
+            raise ValueError("not a confidence model: a JSON object with 'calibration' (and 'prompts') objects expected")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.get("prompts", {}).items()):
+            raise ValueError("not a confidence model: 'prompts' maps prompts to concept names")
+        model = cls(**{k: list(data[k]) if k != "calibration" else dict(data[k])
+                       for k in ("features", "weights", "means", "scales", "calibration")},
                     prompts=dict(data.get("prompts", {})), selection=dict(data.get("selection", {})))
         n = len(model.features)
         unknown = [f for f in model.features if f not in STATISTICS]
         if unknown or not n or any(len(v) != n for v in (model.weights, model.means, model.scales)):
             raise ValueError(f"not a confidence model: features {model.features} (known: {', '.join(STATISTICS)}), "
                              f"{len(model.weights)} weights, {len(model.means)} means, {len(model.scales)} scales")
-        if "*" not in model.calibration or any(len(v) != 2 for v in model.calibration.values()):
+        if "*" not in model.calibration or any(not isinstance(v, list) or len(v) != 2 for v in model.calibration.values()):
             raise ValueError("not a confidence model: calibration needs '*' and an [a, b] pair per concept")
         values = [*model.weights, *model.means, *model.scales, *(x for v in model.calibration.values() for x in v)]
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values) or min(model.scales) <= 0:
@@ -161,9 +167,12 @@ class ConfidenceModel:
 
 
 def mask_confidence(probability: np.ndarray, mask: np.ndarray, threshold: float, model: ConfidenceModel | None = None,
-                    concept: str | None = None) -> float:
+    concept: str | None = None) -> float:
     """The confidence in [0, 1] of one mask: ``model`` applied to its statistics with the calibration of
-    ``concept``, or (no model) the uncalibrated :data:`DEFAULT_STATISTIC`."""
+    ``concept``, or (no model) the uncalibrated :data:`DEFAULT_STATISTIC`. An empty mask ("nothing found")
+    is as sure as the map is that nothing is there: ``1 - max(probability)``."""
+    if not np.asarray(mask).any():
+        return float(np.clip(1.0 - float(np.max(probability)) if np.size(probability) else 1.0, 0.0, 1.0))
     stats = mask_statistics(probability, mask, threshold)
     return model(stats, concept) if model is not None else float(np.clip(stats[DEFAULT_STATISTIC], 0.0, 1.0))
 

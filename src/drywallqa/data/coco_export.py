@@ -77,8 +77,11 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
             except (ImageReadError, OSError) as exc:
                 skipped.append(f"{mask_file}: {exc}")
                 continue
+            confidence = entry["prompts"][category["name"]].get("confidence")
+            score = {"score": confidence} if confidence is not None else {}  # COCO results' field: the mask's confidence
             for body in mask_annotations(mask, segmentation, min_area_px):
-                annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category["id"], **body})
+                annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category["id"],
+                                    **body, **score})
     coco = {"info": {"description": "drywallqa predictions", "segmentation": segmentation, "masks_not_read": skipped},
             "images": images, "categories": categories, "annotations": annotations}
     return write_text_atomic(json.dumps(coco), Path(path) if path else out / "predictions.coco.json")

@@ -1,10 +1,17 @@
-"""Box annotations -> SAM masks: a new image/mask-folder dataset for box-only datasets (the taping data).
+"""Box annotations -> pixel masks: a new image/mask-folder dataset for box-only datasets (the taping data).
 
-Each box prompts SAM (``transformers.SamModel``); where SAM's predicted IoU is below ``min_iou`` (or its
-mask is empty) the box itself is kept. Output, per split: ``<out>/<split>/<image>`` (a symbolic link to
-the original, or a copy where links are not possible) and ``<out>/<split>/_masks/<stem>.png`` (0/255),
-plus ``report.json`` with how many masks were kept and how many fell back to the box. Photos are
-resized to SAM's square input (stretched, not padded as SamProcessor does) and boxes scaled with them.
+Refiners (``BOX_REFINERS``, ``drywallqa data refine-masks --with NAME``) turn each box into a mask:
+
+- ``sam``: each box prompts SAM (``transformers.SamModel``); where SAM's predicted IoU is below ``min_iou``
+  (or its mask is empty) the box itself stays. Photos are resized to SAM's square input (stretched, not
+  padded as SamProcessor does) and boxes scaled with them.
+- ``edges``: strips that follow the tape, found in the HED edge response and dark/light lines inside each
+  box (:mod:`drywallqa.data.edge_strips`); needs no SAM weights.
+
+Every box is ``kept`` (already a strip), ``refined`` or ``fell_back`` (to the box). Output, per split:
+``<out>/<split>/<image>`` (a symbolic link to the original, or a copy where links are not possible) and
+``<out>/<split>/_masks/<stem>.png`` (0/255); ``report.json`` with the counts and, per file, the way each
+of its boxes went; ``preview.png``: refined masks over their photos beside the box labels.
 """
 
 from __future__ import annotations
@@ -21,7 +28,10 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from ..utils.files import write_text_atomic
 from ..utils.image_io import read_image
+from ..utils.registry import Registry
+from ..viz import grid, overlay
 from .coco import rasterize_annotations
 from .registry import get_dataset_config
 from .sample import load_split
@@ -52,36 +62,107 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = None, min_iou: float = 0.8,
-                     splits: list[str] | None = None, datasets_dir=None, progress: bool = True, sam=None) -> dict:
-    """Write SAM masks for every box of ``dataset`` and return the report (also in ``report.json``)."""
-    from ..models.sam_text import load_sam
+class SamRefiner:
+    """Box -> SAM's mask where its predicted IoU reaches ``min_iou``, else the box."""
 
-    sam = sam or load_sam(sam_path or "facebook/sam-vit-base").eval()
+    def __init__(self, model_path: str | None = None, min_iou: float = 0.8, sam=None):
+        from ..models.sam_text import load_sam
+
+        self.source = str(model_path or "facebook/sam-vit-base")
+        self.sam = sam or load_sam(self.source).eval()
+        self.min_iou = min_iou
+
+    def describe(self) -> dict:
+        return {"with": "sam", "sam": self.source, "min_iou": self.min_iou}
+
+    def __call__(self, image: np.ndarray, boxes: list) -> tuple[list, list]:
+        masks, outcomes = [], []
+        for box, m, iou in zip(boxes, *sam_box_masks(self.sam, image, boxes)):
+            good = iou >= self.min_iou and m.any()
+            masks.append(m if good else _box(box, image.shape))
+            outcomes.append("refined" if good else "fell_back")
+        return masks, outcomes
+
+
+class EdgeRefiner:
+    """Box -> strips along the tape found in its edges (:mod:`drywallqa.data.edge_strips`), else the box."""
+
+    def __init__(self, options=None, evidence=None):
+        from .edge_strips import EdgeEvidence, StripOptions
+
+        self.options = options or StripOptions()
+        self.evidence = evidence or EdgeEvidence(size=self.options.edge_size)
+
+    def describe(self) -> dict:
+        import dataclasses
+
+        return {"with": "edges", **dataclasses.asdict(self.options)}
+
+    def __call__(self, image: np.ndarray, boxes: list) -> tuple[list, list]:
+        from .edge_strips import refine_boxes_with_edges
+
+        masks, outcomes, _ = refine_boxes_with_edges(image, boxes, self.evidence, self.options)
+        return masks, outcomes
+
+
+BOX_REFINERS: Registry[type] = Registry("box refiner")
+BOX_REFINERS.add("sam", SamRefiner)
+BOX_REFINERS.add("edges", EdgeRefiner)
+PREVIEW_PHOTOS = 12
+
+
+def _box(box, shape) -> np.ndarray:
+    return rasterize_annotations([{"bbox": box, "segmentation": []}], *shape[:2])[0]
+
+
+def _outlines(image: np.ndarray, boxes: list) -> np.ndarray:
+    out = image.copy()
+    t = max(2, round(0.004 * max(image.shape[:2])))
+    for x, y, w, h in boxes:
+        cv2.rectangle(out, (int(x), int(y)), (int(x + w), int(y + h)), (0, 220, 0), t)
+    return out
+
+
+def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = None, min_iou: float = 0.8,
+                     splits: list[str] | None = None, datasets_dir=None, progress: bool = True, sam=None,
+                     refiner=None) -> dict:
+    """Write a mask for every box of ``dataset`` and return the report (also in ``report.json``).
+
+    ``refiner``: a callable ``(image, boxes) -> (masks, outcomes)`` (``BOX_REFINERS``); default SAM."""
+    refiner = refiner or SamRefiner(sam_path, min_iou, sam)
     config = get_dataset_config(dataset)
     out = Path(out_dir)
-    report = {"dataset": dataset, "sam": str(sam_path or "facebook/sam-vit-base"), "min_iou": min_iou, "splits": {}}
+    report = {"dataset": dataset, **refiner.describe(), "splits": {}, "files": {}}
+    preview = []
     for split in splits or list(config.splits):
         samples, problems = load_split(dataset, split, datasets_dir)
         (out / split / "_masks").mkdir(parents=True, exist_ok=True)
-        counts = {"images": 0, "boxes": 0, "sam_masks_kept": 0, "fell_back_to_box": 0, "problems": [str(p) for p in problems]}
-        for s in tqdm(samples, desc=f"{dataset}/{split}: SAM masks", disable=not progress):
+        counts = {"images": 0, "boxes": 0, **{k: 0 for k in ("kept", "refined", "fell_back")},
+                  "problems": [str(p) for p in problems]}
+        for s in tqdm(samples, desc=f"{dataset}/{split}: masks from boxes ({report['with']})", disable=not progress):
             image = read_image(s.image_path)
             mask = np.zeros(image.shape[:2], bool)
             boxes = [a["bbox"] for a in s.annotations or [] if len(a.get("bbox") or []) == 4 and a["bbox"][2] > 0 and a["bbox"][3] > 0]
+            outcomes = []
             if boxes:
-                sam_masks, ious = sam_box_masks(sam, image, boxes)
-                for box, m, iou in zip(boxes, sam_masks, ious):
-                    if iou >= min_iou and m.any():
-                        mask |= m
-                        counts["sam_masks_kept"] += 1
-                    else:
-                        mask |= rasterize_annotations([{"bbox": box, "segmentation": []}], *image.shape[:2])[0]
-                        counts["fell_back_to_box"] += 1
+                masks, outcomes = refiner(image, boxes)
+                for m in masks:
+                    mask |= m
+                for o in outcomes:
+                    counts[o] += 1
             counts["images"] += 1
             counts["boxes"] += len(boxes)
+            report["files"][f"{split}/{s.image_path.name}"] = outcomes
             _link_or_copy(s.image_path, out / split / s.image_path.name)
             Image.fromarray(mask.astype(np.uint8) * 255).save(out / split / "_masks" / f"{s.image_path.stem}.png")
+            if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:
+                label = _box(boxes[0], image.shape)
+                for b in boxes[1:]:
+                    label |= _box(b, image.shape)
+                preview.append([_outlines(image, boxes), overlay(image, label, (0, 200, 0)), overlay(image, mask, (255, 40, 40))])
         report["splits"][split] = counts
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    if preview:
+        grid(preview, ["photo and boxes", "box label", f"refined ({report['with']})"], out / "preview.png")
+        report["preview"] = "preview.png"
+    write_text_atomic(json.dumps(report, indent=2), out / "report.json")
     return report

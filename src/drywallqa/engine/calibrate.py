@@ -46,8 +46,10 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
 def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "taping"), splits_dir=None, datasets_dir=None,
                                limit: int | None = None, progress: bool = True) -> ConfidenceModel:
     """Fit and write ``model_dir/confidence.json`` from the group-clean val part of ``datasets``."""
-    segmenter = EmbeddedSegmenter.from_path(model_dir)
-    segmenter.confidence = None  # statistics are measured as the model computes them, whatever it holds now
+    # the statistics of every val mask as the model makes it: whatever confidence.json it holds now (even a broken
+    # one) is left out, and no mask is emptied for a low confidence
+    segmenter = EmbeddedSegmenter.from_path(model_dir, confidence=False)
+    segmenter.min_confidence = None
     sets = build_eval_sets(datasets, which=("val",), splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit)
     records, failures = confidence_records(segmenter, sets, progress)
     prompts = {p: ds for ds in datasets for p in get_dataset_config(ds).prompts}

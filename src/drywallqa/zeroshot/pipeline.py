@@ -17,7 +17,8 @@ import numpy as np
 import yaml
 
 from ..data.refine import sam_box_masks
-from ..engine.predictor import SegmentationResult, Segmenter, register_backend, validate_prompts, validate_threshold
+from ..engine.predictor import (SegmentationResult, Segmenter, register_backend, validate_confidence, validate_prompts,
+                                validate_threshold)
 from ..utils.image_io import read_image, to_rgb_array
 from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
@@ -79,11 +80,13 @@ class ZeroShotSegmenter(Segmenter):
         self.stats = {"images": 0, "boxes_detected": 0, "removed_by_size_filter": 0, "boxes_kept": 0,
                       "images_without_boxes": 0, "images_with_all_boxes_filtered": 0}
         self.metadata = {"model_type": "zeroshot", "selected_on": "fixed by configuration"}
+        self.min_confidence = validate_confidence(config.min_confidence)  # read by tiling too
 
     @classmethod
     def from_path(cls, path=None, **overrides) -> "ZeroShotSegmenter":
         """``path``: a zero-shot YAML config (or None for the defaults); keyword overrides win."""
-        overrides = {k: v for k, v in overrides.items() if k in {f.name for f in dataclasses.fields(ZeroShotConfig)}}
+        overrides = {k: v for k, v in overrides.items()  # None: not given, the config decides
+                     if k in {f.name for f in dataclasses.fields(ZeroShotConfig)} and v is not None}
         cfg = ZeroShotConfig.from_yaml(path) if path else ZeroShotConfig()
         return cls(dataclasses.replace(cfg, **overrides))
 
@@ -135,8 +138,8 @@ class ZeroShotSegmenter(Segmenter):
                 union |= m
             result = SegmentationResult(masks={p: union for p in prompts}, probabilities={p: anomaly for p in prompts},
                                         scores={p: float(anomaly.max()) for p in prompts}, confidence_kind="model")
-        if self.config.min_confidence is not None:  # masks the pipeline does not trust come back empty
-            result.masks = {p: m if result.scores[p] >= self.config.min_confidence else np.zeros_like(m)
+        if self.min_confidence is not None:  # masks the pipeline does not trust come back empty
+            result.masks = {p: m if result.scores[p] >= self.min_confidence else np.zeros_like(m)
                             for p, m in result.masks.items()}
         return result
 

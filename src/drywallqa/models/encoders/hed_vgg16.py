@@ -50,7 +50,10 @@ def hed_weights_path(weights: str | Path = HED_WEIGHTS) -> Path:
 def read_hed_weights(weights: str | Path = HED_WEIGHTS, blocks: int = 5, heads: bool = False) -> dict[str, torch.Tensor]:
     """The first ``blocks`` VGG blocks (and, with ``heads``, HED's side outputs ``dsn1..5`` and ``fuse``) as a
     state dict of :class:`VGGBackbone` / :class:`HedEdges` (``blocks.{i}.{j}.weight``, ``dsn.{i}.weight``, ...)."""
-    import h5py
+    try:
+        import h5py
+    except ImportError:
+        raise FileNotFoundError(f"reading the HED weights needs h5py; install it with `{INSTALL_HINT}`") from None
 
     def conv(dataset_group) -> tuple[torch.Tensor, torch.Tensor]:
         kernel = np.asarray(dataset_group["vars/0"], np.float32)  # (kh, kw, in, out)
