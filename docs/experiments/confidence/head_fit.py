@@ -3,11 +3,11 @@ warnings.filterwarnings("ignore")
 from scipy.stats import spearmanr
 from drywallqa.confidence import STATISTICS, fit_confidence_model, _ridge
 from drywallqa.metrics import confidence_ranking
-R = pickle.load(open("/work/main/out/conf_exp/records.pkl", "rb"))
+R = pickle.load(open("out/conf_exp/records.pkl", "rb"))
 X = {}
 for ds in ("cracks", "taping"):
     for tag in ("val", "test"):
-        z = np.load(f"/work/main/out/conf_exp/{ds}_{tag}_x.npz")
+        z = np.load(f"out/conf_exp/{ds}_{tag}.npz")
         X[ds, tag] = np.hstack([z["feat_mean"], z["feat_in"], z["feat_out"], z["b1"], z["l0"]])
         assert np.allclose(z["iou"], [r["iou"] for r in R[ds, tag]])
 def design(ds, tag, use_dec, use_stats=True):

@@ -3,7 +3,7 @@ from drywallqa.confidence import mask_statistics, fit_confidence_model
 from drywallqa.metrics import confidence_ranking
 T = {"cracks": 0.45, "taping": 0.85}
 def records(ds, tag):
-    z = np.load(f"/work/main/out/conf_exp/{ds}_{tag}.npz", allow_pickle=True)
+    z = np.load(f"out/conf_exp/{ds}_{tag}.npz", allow_pickle=True)
     out = []; t = time.perf_counter()
     for prob, mb, name, iou in zip(z["probs"], z["masks"], z["names"], z["iou"]):
         _, h, w = name.split("|"); h, w = int(h), int(w)
@@ -13,7 +13,7 @@ def records(ds, tag):
     print(ds, tag, "ms per mask %.2f" % (1e3 * (time.perf_counter() - t) / len(out)), flush=True)
     return out
 R = {(ds, tag): records(ds, tag) for ds in T for tag in ("val", "test")}
-pickle.dump(R, open("/work/main/out/conf_exp/records.pkl", "wb"))
+pickle.dump(R, open("out/conf_exp/records.pkl", "wb"))
 model = fit_confidence_model(R["cracks", "val"] + R["taping", "val"])
 print(model.selection)
 print(model.features, np.round(model.weights, 3), model.calibration)

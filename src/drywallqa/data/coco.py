@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from .problems import DataProblem
+
 
 MIN_BOX_AREA = 1.0  # px²: a box this small marks no region (a real joint or crack box is many pixels)
 
@@ -22,7 +24,6 @@ def rasterize_annotations(
     Returns:
         ``(H, W)`` bool mask and a list of :class:`~drywallqa.data.sample.DataProblem`.
     """
-    from .sample import DataProblem
 
     mask = np.zeros((height, width), dtype=bool)
     problems = []
@@ -49,7 +50,6 @@ def _number_list(values, bound: float | None = None) -> list[float]:
 
 def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
     """Add one annotation to ``mask`` in place; returns the problems it has (raises on a malformed one)."""
-    from .sample import DataProblem
 
     height, width = mask.shape
     problems = []

@@ -11,21 +11,11 @@ import numpy as np
 
 from ..utils.image_io import read_mask
 from .coco import rasterize_annotations
+from .problems import DataProblem
 from .registry import DatasetConfig, get_dataset_config
 
 logger = logging.getLogger(__name__)
 LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; the rest are counted
-
-
-@dataclass(frozen=True)
-class DataProblem:
-    """Something wrong with one file; reading goes on without it (or with it fixed up)."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
 
 
 @dataclass

@@ -18,7 +18,3 @@ def train_transform(image_size: int) -> A.Compose:
             A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.GaussNoise(std_range=(0.02, 0.06)), A.ImageCompression(quality_range=(40, 90))], p=0.3),
         ]
     )
-
-
-def eval_transform(image_size: int) -> A.Compose:
-    return A.Compose([A.Resize(image_size, image_size)])
