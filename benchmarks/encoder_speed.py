@@ -5,8 +5,8 @@
 End to end from a 640 px JPEG on disk, first prompt, median over ``--images`` photos of the published
 cracks valid split: the shipped model; the film_unet of each training recipe named below, built from its
 config (weights do not change the cost; the pretrained VGG weights are skipped); and CLIPSeg-rd64
-(`transformers` CLIPSegForImageSegmentation from its default config, random weights, which cost the same
-as the real ones: image resized to 352 px and normalised, one tokenised prompt). The speed line of the
+(`transformers` CLIPSegForImageSegmentation built as CIDAS/clipseg-rd64-refined is, ViT-B/16, with random
+weights, which cost the same as the real ones: image resized to 352 px and normalised, one tokenised prompt). The speed line of the
 `accurate` model is half of CLIPSeg's time; sizes on disk are counted at float16. Writes
 ``speed.json`` and ``speed.md``.
 """
@@ -51,7 +51,10 @@ def clipseg_predictor():
     from transformers import CLIPSegConfig, CLIPSegForImageSegmentation
 
     torch.manual_seed(0)
-    model = CLIPSegForImageSegmentation(CLIPSegConfig()).eval()  # rd64: reduce_dim 64, ViT-B/16 at 352 px
+    # CIDAS/clipseg-rd64-refined: ViT-B/16 (position embeddings interpolated to 352 px), reduce_dim 64, the
+    # "refined" transposed convolution
+    config = CLIPSegConfig(vision_config={"patch_size": 16}, reduce_dim=64, use_complex_transposed_convolution=True)
+    model = CLIPSegForImageSegmentation(config).eval()
     mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
     std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
     ids = torch.tensor([[49406, 9857, 6020, 49407]])  # "segment crack" as CLIP token ids (start, 2 words, end)
@@ -60,7 +63,7 @@ def clipseg_predictor():
     def predict(path):
         rgb = read_image(path)
         x = torch.from_numpy(cv2.resize(rgb, (352, 352), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None].float() / 255
-        logits = model(input_ids=ids, pixel_values=(x - mean) / std).logits
+        logits = model(input_ids=ids, pixel_values=(x - mean) / std, interpolate_pos_encoding=True).logits
         prob = torch.sigmoid(torch.nn.functional.interpolate(logits.reshape(1, 1, 352, 352), size=rgb.shape[:2], mode="bilinear"))
         return prob[0, 0].numpy() > 0.5
 

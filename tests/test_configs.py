@@ -13,3 +13,30 @@ def test_shipped_configs_parse(path):
     cfg = TrainConfig.from_yaml(path)
     model_cls = get_model_class(cfg.model)
     model_cls.config_class(**{k: v for k, v in cfg.model_config.items()})
+
+
+def test_key_value_overrides_reach_every_field():
+    cfg = TrainConfig().with_overrides(["optim.epochs=3", "optim.lr=5e-4", "data.datasets=[cracks]", "seed=7",
+                                        "model_config.encoder=hed_vgg16", "model_config.encoder_options={stages: 3}",
+                                        "data.dataset_repeats.taping=2", "optim.ema_decay=null", "output_dir=runs/x"])
+    assert cfg.optim.epochs == 3 and cfg.optim.lr == 5e-4 and cfg.data.datasets == ["cracks"] and cfg.seed == 7
+    assert cfg.model_config == {"encoder": "hed_vgg16", "encoder_options": {"stages": 3}}
+    assert cfg.data.dataset_repeats == {"taping": 2} and cfg.optim.ema_decay is None and cfg.output_dir == "runs/x"
+    assert TrainConfig().with_overrides([]).to_dict() == TrainConfig().to_dict()
+    for bad, words in (("optim.epoch=3", "unknown key 'optim.epoch'"), ("epochs", "KEY=VALUE"), ("optim=3", None),
+                       ("seed.x=1", "has no keys"), ("optim.lr=[1", "not YAML")):
+        with pytest.raises((ValueError, TypeError), match=words):
+            TrainConfig().with_overrides([bad])
+
+
+def test_train_cli_refuses_bad_overrides_before_reading_data(tmp_path):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    config = tmp_path / "c.yaml"
+    config.write_text("output_dir: " + str(tmp_path / "run") + "\n")
+    for override, words in (("optim.epochs=0", "optim.epochs"), ("optim.epoch=3", "unknown key")):
+        r = CliRunner().invoke(app, ["train", str(config), override], terminal_width=300)
+        assert r.exit_code == 2 and words in r.output, r.output
+    assert not (tmp_path / "run").exists()

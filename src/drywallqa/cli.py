@@ -148,6 +148,9 @@ def data_refine_masks(
 @app.command()
 def train(
     config: Path = typer.Argument(..., help="YAML training config, e.g. configs/default.yaml."),
+    overrides: Optional[List[str]] = typer.Argument(
+        None, help="KEY=VALUE overrides of any config field, e.g. optim.epochs=3 data.cache_size=320 "
+                   "model_config.encoder=hed_vgg16 (values read as YAML)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <output_dir>/last.pt."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run an output_dir already holds (default: refuse)."),
     model: Optional[str] = typer.Option(None, help="Override the config's model type (film_unet, clipseg)."),
@@ -170,6 +173,10 @@ def train(
         cfg = TrainConfig.from_yaml(config)
     except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
         raise typer.BadParameter(str(exc), param_hint="CONFIG")
+    try:
+        cfg = cfg.with_overrides(overrides)
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="OVERRIDES")
     if output_dir:
         cfg.output_dir = output_dir
     if epochs is not None:
@@ -183,7 +190,7 @@ def train(
     try:
         cfg.validate()  # the overrides too
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--lr / --epochs / --device / CONFIG")
+        raise typer.BadParameter(str(exc), param_hint="--lr / --epochs / --device / OVERRIDES / CONFIG")
     if model and model != cfg.model:
         cfg.model, cfg.model_config = model, {}  # the config's model options belong to its own model type
     if model_path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import yaml
 
 from ..losses import LossWeights
 from ..utils.checks import number_in_range
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # exponent forms YAML 1.1 leaves as text
 
 
 @dataclass
@@ -95,6 +98,41 @@ class TrainConfig:
         if self.device not in ("auto", "cpu") and not str(self.device).startswith(("cuda", "mps")):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         return self
+
+    def with_overrides(self, overrides) -> "TrainConfig":
+        """A copy with ``key=value`` overrides applied, as ``drywallqa train CONFIG optim.epochs=3
+        model_config.encoder=hed_vgg16`` gives them: dotted keys reach into the sections (``data``, ``optim``,
+        ``loss``) and into mapping fields (``model_config``, ``data.dataset_repeats``); values are read as YAML
+        (``3`` a number, ``[a, b]`` a list, ``null`` None).
+
+        Raises:
+            ValueError: an item without ``=``, a key the config does not have, a value that is not YAML.
+        """
+        d = self.to_dict()
+        for item in overrides or ():
+            key, sep, text = str(item).partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"override {item!r}: write KEY=VALUE, e.g. optim.epochs=3")
+            try:
+                value = yaml.safe_load(text) if text.strip() else None
+            except yaml.YAMLError as exc:
+                raise ValueError(f"override {item!r}: the value is not YAML ({exc.__class__.__name__})") from None
+            if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):  # YAML 1.1 reads 5e-4 as text
+                value = float(value)
+            parts, node = key.strip().split("."), d
+            for depth, part in enumerate(parts[:-1]):
+                if not isinstance(node.get(part), dict):
+                    if part in node and node[part] is None and depth >= 1:  # an unset mapping inside a section
+                        node[part] = {}
+                    else:
+                        raise ValueError(f"override {item!r}: {'.'.join(parts[:depth + 1])} has no keys "
+                                         f"(known at the top: {', '.join(sorted(self.to_dict()))})")
+                node = node[part]
+            mapping_field = len(parts) > 1 and parts[-2] in ("model_config", "dataset_repeats")
+            if parts[-1] not in node and not mapping_field:
+                raise ValueError(f"override {item!r}: unknown key {key.strip()!r}; known here: {', '.join(sorted(node))}")
+            node[parts[-1]] = value
+        return type(self).from_dict(d)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "TrainConfig":
