@@ -141,7 +141,8 @@ class ConfidenceModel:
         if "*" not in model.calibration or any(not isinstance(v, list) or len(v) != 2 for v in model.calibration.values()):
             raise ValueError("not a confidence model: calibration needs '*' and an [a, b] pair per concept")
         values = [*model.weights, *model.means, *model.scales, *(x for v in model.calibration.values() for x in v)]
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values) or min(model.scales) <= 0:
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values) \
+                or min(model.scales) <= 0:
             raise ValueError("not a confidence model: its numbers must be finite and its scales positive")
         return model
 
@@ -167,7 +168,7 @@ class ConfidenceModel:
 
 
 def mask_confidence(probability: np.ndarray, mask: np.ndarray, threshold: float, model: ConfidenceModel | None = None,
-    concept: str | None = None) -> float:
+                    concept: str | None = None) -> float:
     """The confidence in [0, 1] of one mask: ``model`` applied to its statistics with the calibration of
     ``concept``, or (no model) the uncalibrated :data:`DEFAULT_STATISTIC`. An empty mask ("nothing found")
     is as sure as the map is that nothing is there: ``1 - max(probability)``."""
