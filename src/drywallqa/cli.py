@@ -263,6 +263,18 @@ def _load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: s
         raise typer.BadParameter(str(exc), param_hint="--model-path / --model")
 
 
+def _check_model_file(model_path: Path, name: str) -> Path:
+    """``model_path / name`` for a calibration to write: the folder must be a model's and writable."""
+    from .models.base import is_drywallqa_model_dir
+
+    if not is_drywallqa_model_dir(model_path):  # no, or an unreadable, config.json of a model
+        raise typer.BadParameter(f"{model_path} is not a drywallqa model folder", param_hint="--model-path")
+    target = model_path / name
+    if target.exists() and not target.is_file() or not os.access(model_path, os.W_OK):
+        raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")
+    return target
+
+
 @app.command("calibrate-gate")
 def calibrate_gate(
     model_path: Path = typer.Option(..., help="Model folder to give a prompt gate (writes prompt_gate.npz into it)."),
@@ -270,22 +282,15 @@ def calibrate_gate(
 ):
     """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
-    from .models.base import is_drywallqa_model_dir
-    from .text.gate import calibrate_model_gate
-
-    from .text.gate import GATE_FILE
+    from .text.gate import GATE_FILE, calibrate_model_gate
     from .text.vocabulary import CONCEPT_WORDS
 
-    if not is_drywallqa_model_dir(model_path):  # no, or an unreadable, config.json of a model
-        raise typer.BadParameter(f"{model_path} is not a drywallqa model folder", param_hint="--model-path")
+    _check_model_file(model_path, GATE_FILE)
     names = tuple(_dataset_names(dataset))
     missing = [d for d in names if d not in CONCEPT_WORDS]
     if missing:
         raise typer.BadParameter(f"no generated paraphrase lists for {missing}; a gate can be calibrated for "
                                  f"{', '.join(CONCEPT_WORDS)}", param_hint="--dataset")
-    target = model_path / GATE_FILE
-    if target.exists() and not target.is_file() or not os.access(model_path, os.W_OK):
-        raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")
     info = calibrate_model_gate(model_path, names)
     console.print(f"min_margin {info['min_margin']:.4f}: on val, {info['positives_answered']:.1%} of {info['positives']} "
                   f"paraphrases answered, {info['negatives_answered']:.1%} of {info['negatives']} unrelated prompts answered")
@@ -303,13 +308,8 @@ def calibrate_confidence(
     statistics of its probability maps and how to combine them are chosen by cross-validation there."""
     from .confidence import CONFIDENCE_FILE
     from .engine.calibrate import calibrate_model_confidence
-    from .models.base import is_drywallqa_model_dir
 
-    if not is_drywallqa_model_dir(model_path):
-        raise typer.BadParameter(f"{model_path} is not a drywallqa model folder", param_hint="--model-path")
-    target = model_path / CONFIDENCE_FILE
-    if target.exists() and not target.is_file() or not os.access(model_path, os.W_OK):
-        raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")
+    target = _check_model_file(model_path, CONFIDENCE_FILE)
     try:
         model = calibrate_model_confidence(model_path, tuple(_dataset_names(dataset)), splits_dir, datasets_dir, limit)
     except (FileNotFoundError, KeyError) as exc:  # no split manifest, or one without a val part

