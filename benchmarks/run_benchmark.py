@@ -16,8 +16,10 @@ from pathlib import Path
 import torch
 
 from drywallqa.data.sample import load_split
-from drywallqa.engine.evaluator import evaluate, measure_speed, render_markdown
-from drywallqa.engine.predictor import Segmenter, default_model_dir
+from drywallqa.engine.eval_report import render_markdown
+from drywallqa.engine.evaluator import evaluate
+from drywallqa.engine.speed import measure_speed
+from drywallqa.engine.segmenter import Segmenter, default_model_dir
 
 BAR = {
     "cracks": {"canonical": "segment crack", "mIoU": 0.62, "mDice": 0.75},
@@ -98,7 +100,7 @@ def main():
     from drywallqa.export.onnx import export_onnx
 
     onnx_dir = export_onnx(model_dir, args.out / "onnx")
-    onnx_seg = Segmenter.load(onnx_dir, backend="onnx")
+    onnx_seg = Segmenter.load(onnx_dir, runtime="onnx")
     paths = [s.image_path for s in load_split("cracks", "valid")[0][: args.speed_images or 20]]
     report["speed_onnx"] = measure_speed(onnx_seg, paths, report["speed"]["prompts"])
     diffs = []

@@ -1,5 +1,5 @@
 """Write the weights held in a training run's ``last.pt`` as a model folder, beside the run's
-``train_files.json`` and ``metrics.csv``, so that ``scripts/ship_default_model.py`` (or ``drywallqa
+``train_files.json`` and ``metrics.csv``, so that ``drywallqa ship`` (or ``drywallqa
 evaluate --model-path``) can take them.
 
 A run's ``best/`` holds the checkpoint its trainer chose (with ``optim.ema_decay``, the EMA copy); the
@@ -7,7 +7,7 @@ final weights of the run, or its final EMA copy, live only in ``last.pt``:
 
     python scripts/export_checkpoint.py runs/gpu_ft_448 runs/gpu_ft_448_final          # final weights
     python scripts/export_checkpoint.py runs/gpu_ft_448 runs/gpu_ft_448_ema --ema      # final EMA copy
-    python scripts/ship_default_model.py runs/gpu_ft_448_final
+    drywallqa ship runs/gpu_ft_448_final --dest src/drywallqa/weights/default
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ config (and so the input scales, flip TTA, thresholds and post-processing) of ``
 (default: the first folder); every model is scored with those same settings. Per model and dataset:
 the canonical prompt's val mIoU at the stored thresholds and at the best single threshold of the sweep.
 Writes ``soup.json`` and ``soup.md``. The soup is a candidate, not a release: ship it with
-``scripts/ship_default_model.py`` only if it beats the shipped model on val by more than noise.
+``drywallqa ship`` only if it beats the shipped model on val by more than noise.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ mask-folder datasets are resized with nearest neighbour; COCO annotation files a
 The files are dealt into ``--chunks`` folders (``<out>/chunk<k>/datasets/...``) so that each fits a
 transfer limit; the text-embedding cache of the training prompts goes into ``<out>/chunk0/cache``.
 
-    python scripts/pack_training_images.py configs/gpu_finetune.yaml --out .remote/pack --size 512 --chunks 2
+    python scripts/pack_training_images.py docs/experiments/gpu_finetune_v020/gpu_finetune.yaml --out .remote/pack --size 512 --chunks 2
     # on the remote machine: merge the chunks into one folder, then
-    DRYWALLQA_DATASETS=<merged>/datasets DRYWALLQA_CACHE=<merged>/cache drywallqa train configs/gpu_finetune.yaml
+    DRYWALLQA_DATASETS=<merged>/datasets DRYWALLQA_CACHE=<merged>/cache drywallqa train docs/experiments/gpu_finetune_v020/gpu_finetune.yaml
 """
 
 from __future__ import annotations

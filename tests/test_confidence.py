@@ -195,7 +195,7 @@ def test_nothing_found_on_a_quiet_map_is_a_confident_answer():
 
 
 def test_min_confidence_holds_for_the_onnx_runtime(tiny_model_dir):
-    seg = Segmenter.load(tiny_model_dir, backend="onnx", threshold=0.3, min_confidence=1.0)
+    seg = Segmenter.load(tiny_model_dir, runtime="onnx", threshold=0.3, min_confidence=1.0)
     res = seg.predict(_photo(), ["segment crack"])
     assert not res.masks["segment crack"].any() and 0 <= res.confidence["segment crack"] < 1
 

@@ -5,14 +5,45 @@ import pytest
 from drywallqa.engine.config import TrainConfig
 from drywallqa.models import get_model_class
 
-CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+ROOT = Path(__file__).parents[1]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+# the configs of past runs (init_from a run folder only their machine had), kept next to their experiment record
+RECORDS = sorted((ROOT / "docs" / "experiments").glob("*/*.yaml"))
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIGS + RECORDS, ids=[str(p.relative_to(ROOT)) for p in CONFIGS + RECORDS])
 def test_shipped_configs_parse(path):
     cfg = TrainConfig.from_yaml(path)
     model_cls = get_model_class(cfg.model)
     model_cls.config_class(**{k: v for k, v in cfg.model_config.items()})
+
+
+def fresh_clone_problem(init_from: str | None) -> str | None:
+    """Why a config starting from ``init_from`` would not run on a fresh clone (None: it would)."""
+    if init_from in (None, "default"):
+        return None
+    path = Path(init_from)
+    resolved = (path if path.is_absolute() else ROOT / path).resolve()
+    inside = resolved.is_relative_to(ROOT.resolve())
+    if not inside:
+        return f"init_from {init_from!r} lies outside the repository"
+    if resolved.relative_to(ROOT.resolve()).parts[:1] == ("runs",):
+        return f"init_from {init_from!r} is a run folder (runs/...), which a fresh clone does not have"
+    if not resolved.is_dir():
+        return f"init_from {init_from!r} is not a folder of the repository"
+    return None
+
+
+def test_configs_are_recipes_that_run_on_a_fresh_clone():
+    """configs/ holds recipes: each starts from scratch, from the shipped model (init_from: default) or from a
+    model folder in the repository, never from runs/ (those configs belong next to their experiment record in
+    docs/experiments/<name>/)."""
+    assert len(CONFIGS) >= 5
+    problems = {p.name: why for p in CONFIGS if (why := fresh_clone_problem(TrainConfig.from_yaml(p).init_from))}
+    assert not problems, problems
+    for bad in ("runs/default/best", "./runs/x", str(ROOT / "runs" / "x"), "configs/../runs/x", "/tmp/elsewhere"):
+        assert fresh_clone_problem(bad), bad
+    assert fresh_clone_problem("src/drywallqa/weights/default") is None
 
 
 def test_key_value_overrides_reach_every_field():

@@ -87,7 +87,8 @@ def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, 
 
 
 def test_threshold_sweep_and_headroom_on_hand_made_probabilities():
-    from drywallqa.engine.evaluator import headroom, threshold_sweep
+    from drywallqa.engine.evaluator import headroom
+    from drywallqa.engine.validator import threshold_sweep
     from drywallqa.metrics import THRESHOLDS
 
     gt = np.zeros((10, 10), bool)

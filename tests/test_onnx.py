@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from drywallqa import Segmenter
@@ -9,7 +10,7 @@ from drywallqa.export.onnx import export_onnx
 def test_onnx_export_matches_pytorch(tiny_model_dir, tmp_path):
     onnx_dir = export_onnx(tiny_model_dir, tmp_path / "onnx")
     torch_seg = Segmenter.load(tiny_model_dir)
-    onnx_seg = Segmenter.load(onnx_dir, backend="onnx")
+    onnx_seg = Segmenter.load(onnx_dir, runtime="onnx")
     rng = np.random.default_rng(0)
     for shape in [(64, 64, 3), (90, 50, 3)]:
         img = rng.integers(0, 255, shape, dtype=np.uint8)
@@ -21,7 +22,7 @@ def test_onnx_export_matches_pytorch(tiny_model_dir, tmp_path):
     assert onnx_seg.num_parameters() == torch_seg.num_parameters()
     # dynamic spatial axes: multi-scale inference with flips matches too
     torch_ms = Segmenter.load(tiny_model_dir, tta=True, scales=(64, 96))
-    onnx_ms = Segmenter.load(onnx_dir, backend="onnx", tta=True, scales=(64, 96))
+    onnx_ms = Segmenter.load(onnx_dir, runtime="onnx", tta=True, scales=(64, 96))
     img = rng.integers(0, 255, (70, 70, 3), dtype=np.uint8)
     a, b = torch_ms.predict(img, ["segment crack"]), onnx_ms.predict(img, ["segment crack"])
     assert np.abs(a.probabilities["segment crack"] - b.probabilities["segment crack"]).max() <= 1e-3
@@ -48,7 +49,7 @@ def test_cli_export_and_predict_with_onnx_runtime(tiny_model_dir, tmp_path):
 
     export = exported_onnx_dir(tiny_model_dir)
     stamp = (export / "encoder.onnx").stat().st_mtime_ns
-    assert Segmenter.load(tiny_model_dir, backend="onnx").model.num_parameters > 0
+    assert Segmenter.load(tiny_model_dir, runtime="onnx").model.num_parameters() > 0
     assert (export / "encoder.onnx").stat().st_mtime_ns == stamp  # reused, not exported again
     (tmp_path / "empty").mkdir()
     bad = runner.invoke(app, ["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out", str(tmp_path / "m"),
@@ -68,6 +69,16 @@ def test_onnx_export_of_a_model_with_a_refinement_level(tmp_path, tiny_kwargs):
     onnx_dir = export_onnx(model_dir, tmp_path / "onnx")
     img = np.random.default_rng(0).integers(0, 255, (80, 60, 3), dtype=np.uint8)
     a = Segmenter.load(model_dir).predict(img, ["segment crack", "segment taping area"]).probabilities
-    b = Segmenter.load(onnx_dir, backend="onnx").predict(img, ["segment crack", "segment taping area"]).probabilities
+    b = Segmenter.load(onnx_dir, runtime="onnx").predict(img, ["segment crack", "segment taping area"]).probabilities
     for p in a:
         assert np.abs(a[p] - b[p]).max() <= 1e-3
+
+
+def test_the_old_backend_spelling_still_loads_with_a_deprecation_warning(tiny_model_dir):
+    with pytest.warns(DeprecationWarning, match="runtime="):
+        seg = Segmenter.load(tiny_model_dir, backend="onnx")
+    assert seg.describe()["runtime"] == "onnx"
+    with pytest.warns(DeprecationWarning, match="runtime="):  # the 0.4 positional spelling
+        assert Segmenter.load(tiny_model_dir, "embedded").describe()["runtime"] == "torch"
+    with pytest.raises(KeyError, match="unknown runtime 'tflite'; known: onnx, torch"):
+        Segmenter.load(tiny_model_dir, runtime="tflite")

@@ -34,7 +34,7 @@ def test_model_metadata_selects_postprocess_per_prompt(tiny_model_dir, monkeypat
     ell = torch.full((40, 60), -10.0)
     ell[5:35, 10:14] = 10.0   # an L-shaped region
     ell[31:35, 10:40] = 10.0
-    monkeypatch.setattr(seg, "_forward", lambda image, prompts: (None, torch.stack([ell] * len(prompts)), None, {}))
+    monkeypatch.setattr(seg, "_logits", lambda encoded, prompts: (torch.stack([ell] * len(prompts)), None, {}))
     r = seg.predict(np.zeros((40, 60, 3), np.uint8), ["segment taping area", "segment crack"])
     assert r.masks["segment taping area"].sum() == 30 * 30 and r.masks["segment taping area"][5:35, 10:40].all()
     assert r.masks["segment crack"].sum() == int((ell > 0).sum())
@@ -62,7 +62,7 @@ def test_prompt_thresholds_from_metadata_and_explicit_override(tiny_model_dir, m
     ramp = torch.logit(torch.linspace(0.01, 0.99, 100)).repeat(10, 1)  # probabilities 0.01 .. 0.99 along x
 
     def predict(seg, prompts, threshold=None):
-        monkeypatch.setattr(seg, "_forward", lambda image, p: (None, torch.stack([ramp] * len(p)), None, {}))
+        monkeypatch.setattr(seg, "_logits", lambda encoded, p: (torch.stack([ramp] * len(p)), None, {}))
         r = seg.predict(np.zeros((10, 100, 3), np.uint8), prompts, threshold=threshold)
         return {p: int(r.masks[p][0].sum()) for p in prompts}
 

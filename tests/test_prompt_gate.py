@@ -124,13 +124,13 @@ def test_slips_are_mended_to_the_one_nearest_lexicon_word():
 
 
 def test_a_slipped_known_prompt_is_asked_and_thresholded_as_the_known_one(gated_model_dir, photo):
-    from drywallqa.engine.predictor import EmbeddedSegmenter
+    from drywallqa.engine.predictor import TorchSegmenter
 
     seg = Segmenter.load(gated_model_dir)
     seg.gate.lexicon = ["crack", "segment"]
     seg.prompt_thresholds = {"segment crack": 0.0}
     assert seg.understood("segment crakc") == "segment crack"
-    assert isinstance(seg, EmbeddedSegmenter) and seg.threshold_for("segment crakc") == 0.0
+    assert isinstance(seg, TorchSegmenter) and seg.threshold_for("segment crakc") == 0.0
     r = seg.predict(photo, ["segment crakc", "segment crack"])
     np.testing.assert_array_equal(r.probabilities["segment crakc"], r.probabilities["segment crack"])
     assert r.masks["segment crakc"].all() and r.concepts["segment crakc"]["understood_as"] == "segment crack"

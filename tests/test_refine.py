@@ -74,3 +74,38 @@ def test_refined_masks_train_and_evaluate_as_a_dataset(synthetic_datasets, tiny_
         assert {r["dataset"] for r in report["metrics"]} == {"syn_crack", "syn_tape_sam"}
     finally:
         registry.DATASETS.remove("syn_tape_sam")
+
+
+def test_an_interrupted_refine_run_resumes_where_it_stopped(synthetic_datasets, tmp_path):
+    """A long refine run that is stopped keeps the files it finished: the next run does only the rest."""
+    import pytest
+
+    from drywallqa.data.coco import box_mask
+    from drywallqa.data.refine import refine_box_masks
+
+    class Counting:
+        def __init__(self, stop_after=None, mode="a"):
+            self.calls, self.stop_after, self.mode = 0, stop_after, mode
+
+        def describe(self):
+            return {"with": "counting", "mode": self.mode}
+
+        def __call__(self, image, boxes):
+            if self.calls == self.stop_after:
+                raise KeyboardInterrupt
+            self.calls += 1
+            return [box_mask([b], *image.shape[:2]) for b in boxes], ["refined"] * len(boxes)
+
+    out = tmp_path / "refined"
+    first = Counting(stop_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        refine_box_masks("syn_tape", out, splits=["valid"], datasets_dir=synthetic_datasets, progress=False, refiner=first)
+    second = Counting()
+    report = refine_box_masks("syn_tape", out, splits=["valid"], datasets_dir=synthetic_datasets, progress=False,
+                              refiner=second)
+    assert (first.calls, second.calls) == (2, 2)  # 4 photos with one box each: two done before the stop, two after
+    assert report["splits"]["valid"]["refined"] == 4 and len(report["files"]) == 4
+    assert (out / "preview.png").is_file()
+    other = Counting(mode="b")  # other settings: every file is done again
+    refine_box_masks("syn_tape", out, splits=["valid"], datasets_dir=synthetic_datasets, progress=False, refiner=other)
+    assert other.calls == 4

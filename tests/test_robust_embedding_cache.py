@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from drywallqa.cli import app
-from drywallqa.engine.predictor import validate_prompts
+from drywallqa.engine.segmenter import validate_prompts
 from drywallqa.text.encoder import MAX_PROMPT_CHARS, EmbeddingStore, TextEncoder
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from drywallqa.cli import app
 from drywallqa.engine.batch import mask_name, predict_paths
-from drywallqa.engine.predictor import SegmentationResult, Segmenter
+from drywallqa.engine.segmenter import SegmentationResult, Segmenter
 from drywallqa.utils.image_io import read_mask
 from drywallqa.utils.slug import prompt_slug
 

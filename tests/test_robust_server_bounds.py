@@ -60,11 +60,11 @@ def test_every_parameter_is_validated(client, data):
 def test_request_time_limit_answers_503_and_the_slot_comes_back(tiny_model_dir):
     inner = Segmenter.load(tiny_model_dir)
 
-    class Slow:
+    class Slow(Segmenter):  # the declared interface: describe(), settings() ... come with it
         threshold = 0.5
         delay = 1.5
 
-        def predict(self, image, prompts):
+        def predict(self, image, prompts, threshold=None):
             time.sleep(self.delay)
             return inner.predict(image, prompts)
 

@@ -54,7 +54,7 @@ def test_evaluate_from_another_folder_finds_the_shipped_manifests(tiny_model_dir
 def test_onnx_runtime_on_a_torch_model_folder(tiny_model_dir):
     img = np.asarray(Image.open(io.BytesIO(_png())).convert("RGB"))
     a = Segmenter.load(tiny_model_dir).predict(img, ["segment crack"]).probabilities["segment crack"]
-    b = Segmenter.load(tiny_model_dir, backend="onnx").predict(img, ["segment crack"]).probabilities["segment crack"]
+    b = Segmenter.load(tiny_model_dir, runtime="onnx").predict(img, ["segment crack"]).probabilities["segment crack"]
     assert np.abs(a - b).max() <= 1e-3
 
 

@@ -9,7 +9,7 @@ from drywallqa.models.base import PromptedSegmentationModel
 
 
 def _model(d):
-    return create_model("sam-text", pretrained=str(d), image_size=64)
+    return create_model("sam_text", pretrained=str(d), image_size=64)
 
 
 def test_forward_shapes_and_scores(tiny_sam_dir):
@@ -42,7 +42,7 @@ def test_save_load_identical_and_confidence_gate(tiny_sam_dir, tmp_path):
     x, t = torch.rand(2, 3, 64, 64), torch.randn(2, 384)
     with torch.no_grad():
         assert torch.equal(model(x, t), loaded(x, t))
-    seg = Segmenter.load(tiny_sam_dir, model="sam-text")  # a Hugging Face directory, wrapped
+    seg = Segmenter.load(tiny_sam_dir, model="sam-text")  # a Hugging Face directory, wrapped (0.4 spelling of sam_text)
     r = seg.predict(np.full((30, 50, 3), 128, np.uint8), ["segment crack", "segment taping area"])
     assert set(r.scores) == {"segment crack", "segment taping area"} and r.masks["segment crack"].shape == (30, 50)
     # the gate at both ends of [0, 1]: masks whose predicted IoU is below the bar come back empty, the others whole
@@ -51,3 +51,10 @@ def test_save_load_identical_and_confidence_gate(tiny_sam_dir, tmp_path):
     for bar in (0.0, 1.0):
         r = Segmenter.load(tmp_path / "ours", min_confidence=bar, threshold=0.0).predict(image, ["segment crack"])
         assert r.masks["segment crack"].all() == (conf >= bar) and r.masks["segment crack"].any() == (conf >= bar)
+
+
+def test_the_old_spelling_of_the_model_type_still_names_it():
+    from drywallqa.models import get_model_class, list_models
+
+    assert get_model_class("sam-text") is get_model_class("sam_text")  # model folders saved by 0.4
+    assert "sam_text" in list_models() and "sam-text" not in list_models()

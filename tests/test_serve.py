@@ -24,7 +24,9 @@ def _jpeg(w=48, h=32):
 
 def test_health_models_page_and_docs(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/v1/models").json()["models"][0]["threshold"] == 0.5
+    described = client.get("/v1/models").json()["models"][0]
+    assert described["threshold"] == 0.5 and described["runtime"] == "torch"
+    assert described["backend"] == "embedded"  # the 0.4 field keeps its 0.4 value
     assert "<form" in client.get("/").text
     assert "/v1/segment" in client.get("/openapi.json").json()["paths"]
 
@@ -64,10 +66,10 @@ def test_busy_server_answers_429(tiny_model_dir):
     inner = Segmenter.load(tiny_model_dir)
     started, release = threading.Event(), threading.Event()
 
-    class Slow:
+    class Slow(Segmenter):  # the declared interface: describe(), settings() ... come with it
         threshold = 0.5
 
-        def predict(self, image, prompts):
+        def predict(self, image, prompts, threshold=None):
             started.set()
             release.wait(10)
             return inner.predict(image, prompts)
@@ -109,3 +111,13 @@ def test_qa_rules_flag_the_photo(client):
         assert bad.status_code == 422 and why in bad.json()["detail"], bad.text
     no_scale = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "flag": ["segment crack: max_width_mm > 1"]})
     assert no_scale.status_code == 422 and "mm_per_px" in no_scale.json()["detail"]
+
+
+def test_the_old_backend_field_of_the_server_config_still_works():
+    with pytest.warns(DeprecationWarning, match="runtime= or pipeline="):
+        config = ServeConfig(backend="zeroshot")
+    assert (config.runtime, config.pipeline, config.backend) == ("torch", "zeroshot", None)
+    with pytest.warns(DeprecationWarning):
+        assert ServeConfig(None, "embedded").runtime == "torch"  # 0.4 positional spelling
+    with pytest.raises(ValueError, match="unknown backend 'tflite'"):
+        ServeConfig(backend="tflite")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from drywallqa import Segmenter
-from drywallqa.engine.predictor import default_model_dir
+from drywallqa.engine.segmenter import default_model_dir
 
 EXAMPLES = Path(__file__).parents[1] / "src" / "drywallqa" / "examples"
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from drywallqa import Segmenter
 from drywallqa.cli import app
-from drywallqa.engine.predictor import SegmentationResult
+from drywallqa.engine.segmenter import SegmentationResult
 from drywallqa.engine.tiling import TiledSegmenter, edge_weights, tile_starts
 
 

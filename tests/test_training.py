@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -231,7 +233,7 @@ def test_lovasz_hinge_is_zero_when_right_with_margin_and_follows_iou():
 
 
 def test_init_from_default_is_the_shipped_model(tmp_path):
-    from drywallqa.engine.predictor import default_model_dir
+    from drywallqa.engine.segmenter import default_model_dir
 
     cfg = TrainConfig.from_dict({"init_from": "default", "output_dir": str(tmp_path / "d"), "device": "cpu"})
     model = Trainer.build_model(cfg)
@@ -273,3 +275,23 @@ def test_train_only_moves_the_named_parameters_and_nothing_else(synthetic_datase
     cfg.train_only = ["nothing_like_this"]
     with pytest.raises(ValueError, match="matches no parameter"):
         Trainer(cfg, progress=False).setup()
+
+
+def test_the_kept_checkpoint_scores_in_evaluate_what_the_trainer_recorded(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    """Training, ``evaluate`` and shipping share one validator: the val mIoU the trainer recorded for ``best/``
+    is what ``evaluate`` measures for that folder on the same photos at the same threshold (the synthetic
+    photos are at the model's input size, the one setting the trainer's fast mode changes)."""
+    from drywallqa.data.grouping import samples_of_part
+    from drywallqa.engine.evaluator import EvalSet, evaluate_set
+    from drywallqa.engine.segmenter import Segmenter
+
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    cfg.optim.epochs = 1
+    Trainer(cfg, progress=False).train()
+    meta = json.loads((tmp_path / "run" / "best" / "config.json").read_text())
+    seg = Segmenter.load(tmp_path / "run" / "best")
+    assert seg.threshold == meta["threshold"]
+    for ds in ("syn_crack", "syn_tape"):
+        samples = samples_of_part(ds, "val", syn_splits, synthetic_datasets, cfg.data.exclude_published)
+        rows = evaluate_set(seg, EvalSet("group-clean val", ds, samples), ["syn_crack", "syn_tape"], progress=False).rows
+        assert rows[0]["mIoU"] == pytest.approx(meta["val"][f"val_mIoU_{ds}"], abs=1e-6), ds

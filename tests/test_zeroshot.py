@@ -138,7 +138,7 @@ def test_evaluate_zeroshot_in_the_shared_evaluator(tiny_grounding_dino_dir, tiny
     rep = json.loads((tmp_path / "e" / "report.json").read_text())
     assert all("pixel_AP" in r and "pixel_F1max" in r for r in rep["metrics"])
     assert {r["prompt"] for r in rep["image_level"]} >= {"segment crack", "segment taping area"}
-    assert isinstance(Segmenter.load(cfg, backend="zeroshot"), ZeroShotSegmenter)
+    assert isinstance(Segmenter.load(cfg, pipeline="zeroshot"), ZeroShotSegmenter)
 
 
 def test_stages_swap_by_config_owlv2_and_a_classifier_tagger(tiny_owlv2_dir, tiny_sam_dir, tmp_path):

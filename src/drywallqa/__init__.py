@@ -2,6 +2,9 @@
 
 __version__ = "0.4.0"
 
-from .engine.predictor import EmbeddedSegmenter, SegmentationResult, Segmenter  # noqa: E402
+from .engine.predictor import TorchSegmenter  # noqa: E402
+from .engine.segmenter import EncodedImage, SegmentationResult, Segmenter  # noqa: E402
+from .utils.deprecation import deprecated_names  # noqa: E402
 
-__all__ = ["EmbeddedSegmenter", "SegmentationResult", "Segmenter", "__version__"]
+__all__ = ["EncodedImage", "SegmentationResult", "Segmenter", "TorchSegmenter", "__version__"]
+__getattr__ = deprecated_names(__name__, {"EmbeddedSegmenter": ("drywallqa.engine.predictor", "TorchSegmenter")})

@@ -13,7 +13,7 @@ probability map and its final mask (no extra forward pass, a few ms per prompt):
 3. A model folder without a ``confidence.json`` (hub models, older models) reports the uncalibrated
    ``expected_iou`` statistic, which already lies on an IoU scale.
 
-Models that predict their own quality (SAM's IoU head, ``--model sam-text``) report that instead.
+Models that predict their own quality (SAM's IoU head, ``--model sam_text``) report that instead.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def confusion(pred: np.ndarray, gt: np.ndarray) -> tuple[int, int, int]:
     return tp, int(np.count_nonzero(pred)) - tp, int(np.count_nonzero(gt)) - tp
 
 
-# the threshold grid swept on validation splits (trainer, scripts/ship_default_model.py)
+# the threshold grid swept on validation splits (engine.validator: training, evaluate, ship)
 THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.1, 0.91, 0.05), 2))
 
 

@@ -2,9 +2,9 @@
 
 Refiners (``BOX_REFINERS``, ``drywallqa data refine-masks --with NAME``) turn each box into a mask:
 
-- ``sam``: each box prompts SAM (``transformers.SamModel``); where SAM's predicted IoU is below ``min_iou``
-  (or its mask is empty) the box itself stays. Photos are resized to SAM's square input (stretched, not
-  padded as SamProcessor does) and boxes scaled with them.
+- ``sam``: each box prompts SAM (``transformers.SamModel``; :func:`drywallqa.models.sam_text.sam_box_masks`);
+  where SAM's predicted IoU is below ``min_iou`` (or its mask is empty) the box itself stays. Photos are
+  resized to SAM's square input (stretched, not padded as SamProcessor does) and boxes scaled with them.
 - ``edges``: strips that follow the tape, found in the HED edge response and dark/light lines inside each
   box (:mod:`drywallqa.data.edge_strips`); needs no SAM weights.
 
@@ -23,11 +23,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from ..models.sam_text import load_sam, sam_box_masks
 from ..utils.files import write_text_atomic
 from ..utils.image_io import read_image
 from ..utils.registry import Registry
@@ -36,23 +35,6 @@ from .coco import box_mask
 from .edge_strips import OUTCOMES, EdgeEvidence, StripOptions, refine_boxes_with_edges
 from .registry import get_dataset_config
 from .sample import load_split
-
-IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-
-
-@torch.no_grad()
-def sam_box_masks(sam, image: np.ndarray, boxes_xywh: list) -> tuple[list[np.ndarray], list[float]]:
-    """One ``(H, W)`` bool mask and SAM's predicted IoU per COCO box ``[x, y, w, h]``."""
-    h, w = image.shape[:2]
-    s = sam.config.vision_config.image_size
-    x = torch.from_numpy(cv2.resize(image, (s, s), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None].float() / 255
-    boxes = torch.tensor([[bx * s / w, by * s / h, (bx + bw) * s / w, (by + bh) * s / h] for bx, by, bw, bh in boxes_xywh])
-    out = sam(pixel_values=(x - IMAGENET_MEAN) / IMAGENET_STD, input_boxes=boxes[None], multimask_output=False)
-    logits = out.pred_masks.reshape(len(boxes_xywh), 1, *out.pred_masks.shape[-2:])
-    masks = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[:, 0] > 0
-    return [m.numpy() for m in masks], out.iou_scores.reshape(-1).tolist()
-
 
 def _link_or_copy(src: Path, dst: Path) -> None:
     if dst.exists() or dst.is_symlink():
@@ -67,8 +49,6 @@ class SamRefiner:
     """Box -> SAM's mask where its predicted IoU reaches ``min_iou``, else the box."""
 
     def __init__(self, model_path: str | None = None, min_iou: float = 0.8, sam=None):
-        from ..models.sam_text import load_sam
-
         self.source = str(model_path or "facebook/sam-vit-base")
         self.sam = sam or load_sam(self.source).eval()
         self.min_iou = min_iou
@@ -102,6 +82,35 @@ class EdgeRefiner:
         return masks, outcomes
 
 
+PROGRESS_FILE = "progress.jsonl"  # first line: the settings; then one line per finished file
+
+
+def _finished_files(path: Path, settings: dict) -> dict:
+    """file key -> outcomes of the files an earlier run with the same ``settings`` finished (and starts the
+    record afresh, with ``settings`` as its first line, when there is none or it was made with others)."""
+    done, lines = {}, path.read_text().splitlines() if path.is_file() else []
+    try:
+        same = bool(lines) and json.loads(lines[0]) == {"settings": settings}
+    except ValueError:
+        same = False
+    if same:
+        for line in lines[1:]:
+            try:
+                entry = json.loads(line)
+                done[entry["file"]] = list(entry["outcomes"])
+            except (ValueError, KeyError, TypeError):  # a line cut short by a crash: that file is done again
+                continue
+    else:
+        write_text_atomic(json.dumps({"settings": settings}) + "\n", path)
+    return done
+
+
+def _save_png_atomic(mask: np.ndarray, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
 BOX_REFINERS: Registry[type] = Registry("box refiner")
 BOX_REFINERS.add("sam", SamRefiner)
 BOX_REFINERS.add("edges", EdgeRefiner)
@@ -121,39 +130,65 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
                      refiner=None) -> dict:
     """Write a mask for every box of ``dataset`` and return the report (also in ``report.json``).
 
-    ``refiner``: a callable ``(image, boxes) -> (masks, outcomes)`` (``BOX_REFINERS``); default SAM."""
+    ``refiner``: a callable ``(image, boxes) -> (masks, outcomes)`` (``BOX_REFINERS``); default SAM.
+    Resumable: each finished file is recorded in ``progress.jsonl`` after its mask is written, and a run into
+    the same folder with the same dataset and refiner settings skips the files recorded there (other settings:
+    the record starts over)."""
     refiner = refiner or SamRefiner(sam_path, min_iou, sam)
     config = get_dataset_config(dataset)
     out = Path(out_dir)
     report = {"dataset": dataset, **refiner.describe(), "splits": {}, "files": {}}
+    out.mkdir(parents=True, exist_ok=True)
+    done = _finished_files(out / PROGRESS_FILE, {"dataset": dataset, **refiner.describe()})
     preview = []
-    for split in splits or list(config.splits):
-        samples, problems = load_split(dataset, split, datasets_dir)
-        (out / split / "_masks").mkdir(parents=True, exist_ok=True)
-        counts = {"images": 0, "boxes": 0, **{k: 0 for k in OUTCOMES},
-                  "problems": [str(p) for p in problems]}
-        for s in tqdm(samples, desc=f"{dataset}/{split}: masks from boxes ({report['with']})", disable=not progress):
-            image = read_image(s.image_path)
-            mask = np.zeros(image.shape[:2], bool)
-            boxes = [a["bbox"] for a in s.annotations or [] if len(a.get("bbox") or []) == 4 and a["bbox"][2] > 0 and a["bbox"][3] > 0]
-            outcomes = []
-            if boxes:
-                masks, outcomes = refiner(image, boxes)
-                for m in masks:
-                    mask |= m
-                for o in outcomes:
-                    counts[o] += 1
-            counts["images"] += 1
-            counts["boxes"] += len(boxes)
-            report["files"][f"{split}/{s.image_path.name}"] = outcomes
-            _link_or_copy(s.image_path, out / split / s.image_path.name)
-            Image.fromarray(mask.astype(np.uint8) * 255).save(out / split / "_masks" / f"{s.image_path.stem}.png")
-            if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:
-                label = box_mask(boxes, *image.shape[:2])
-                preview.append([_outlines(image, boxes), overlay(image, label, (0, 200, 0)), overlay(image, mask, (255, 40, 40))])
-        report["splits"][split] = counts
+    with open(out / PROGRESS_FILE, "a") as record:
+        for split in splits or list(config.splits):
+            _refine_split(dataset, split, datasets_dir, out, refiner, done, record, report, preview, progress)
     if preview:
         grid(preview, ["photo and boxes", "box label", f"refined ({report['with']})"], out / "preview.png")
         report["preview"] = "preview.png"
     write_text_atomic(json.dumps(report, indent=2), out / "report.json")
     return report
+
+
+def _refine_split(dataset, split, datasets_dir, out: Path, refiner, done: dict, record, report: dict, preview: list,
+                  progress: bool) -> None:
+    """One split of :func:`refine_box_masks`: its masks, its counts in ``report``, refined photos into ``preview``."""
+    samples, problems = load_split(dataset, split, datasets_dir)
+    (out / split / "_masks").mkdir(parents=True, exist_ok=True)
+    counts = {"images": 0, "boxes": 0, **{k: 0 for k in OUTCOMES},
+              "problems": [str(p) for p in problems]}
+    for s in tqdm(samples, desc=f"{dataset}/{split}: masks from boxes ({report['with']})", disable=not progress):
+        key = f"{split}/{s.image_path.name}"
+        mask_path = out / split / "_masks" / f"{s.image_path.stem}.png"
+        boxes = [a["bbox"] for a in s.annotations or []
+                 if len(a.get("bbox") or []) == 4 and a["bbox"][2] > 0 and a["bbox"][3] > 0]
+        if key in done and mask_path.is_file():  # finished by an earlier, interrupted run
+            outcomes = done[key]
+            image = None
+            if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:  # its preview from the saved mask
+                image = read_image(s.image_path)
+                mask = np.asarray(Image.open(mask_path)) > 0
+        else:
+            image = read_image(s.image_path)
+            mask = np.zeros(image.shape[:2], bool)
+            outcomes = []
+            if boxes:
+                masks, outcomes = refiner(image, boxes)
+                for m in masks:
+                    mask |= m
+            _link_or_copy(s.image_path, out / split / s.image_path.name)
+            _save_png_atomic(mask, mask_path)
+            record.write(json.dumps({"file": key, "outcomes": outcomes}) + "\n")
+            record.flush()
+        for o in outcomes:
+            counts[o] += 1
+        counts["images"] += 1
+        counts["boxes"] += len(outcomes)
+        report["files"][key] = outcomes
+        if image is None:
+            continue
+        if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:
+            label = box_mask(boxes, *image.shape[:2])
+            preview.append([_outlines(image, boxes), overlay(image, label, (0, 200, 0)), overlay(image, mask, (255, 40, 40))])
+    report["splits"][split] = counts

@@ -31,7 +31,7 @@ from ..utils.files import BATCH_RESULTS, remove_stale_temporaries, write_atomic,
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image
 from ..utils.slug import file_stem, prompt_slug
 from ..viz import COLORS, grid, overlay
-from .predictor import Segmenter, segmenter_settings, validate_prompts, validate_threshold
+from .segmenter import Segmenter, validate_prompts, validate_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ def predict_paths(
     mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
     text) each photo breaks; ``overwrite=True`` redoes finished images.
     """
-    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter_settings(segmenter))
+    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings())
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = _plan(paths, opts, overwrite, summary)
     rows = []

@@ -19,7 +19,8 @@ from ..data.registry import get_dataset_config
 from ..metrics import mask_iou
 from ..utils.image_io import read_image
 from .evaluator import EvalSet, build_eval_sets
-from .predictor import EmbeddedSegmenter, Segmenter
+from .predictor import TorchSegmenter
+from .segmenter import Segmenter
 
 
 def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress: bool = True) -> tuple[list, list]:
@@ -48,7 +49,7 @@ def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "tapin
     """Fit and write ``model_dir/confidence.json`` from the group-clean val part of ``datasets``."""
     # the statistics of every val mask as the model makes it: whatever confidence.json it holds now (even a broken
     # one) is left out, and no mask is emptied for a low confidence
-    segmenter = EmbeddedSegmenter.from_path(model_dir, confidence=False)
+    segmenter = TorchSegmenter.from_path(model_dir, confidence=False)
     segmenter.min_confidence = None
     sets = build_eval_sets(datasets, which=("val",), splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit)
     records, failures = confidence_records(segmenter, sets, progress)

@@ -15,8 +15,6 @@ import os
 import pickle
 import platform
 import shutil
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +28,14 @@ from ..data.sample import load_split, source_group
 from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
-                       image_auroc, mask_iou, skeleton)
-from ..postprocess import apply_postprocess
+                       image_auroc, skeleton)
 from ..utils.files import write_atomic
 from ..utils.image_io import read_image
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
-from .predictor import Segmenter, segmenter_settings
+from .segmenter import Segmenter
+from .eval_report import render_markdown
+from .speed import measure_speed
+from .validator import threshold_sweep
 
 QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_width_px")
 PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "confidence", "centerline_f1", "gt_fraction",
@@ -97,11 +97,6 @@ class SetResult:
     examples: list       # the first images: (image, gt, {prompt: mask})
     worst: list          # the lowest-IoU images of the canonical prompt: (iou, name, image, gt, mask, probability)
     failures: list
-
-
-def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict | None) -> np.ndarray:
-    """``(len(THRESHOLDS),)`` IoU of the (post-processed) mask at every threshold of the sweep grid."""
-    return np.array([mask_iou(apply_postprocess(probability > th, postprocess), gt) for th in THRESHOLDS])
 
 
 def headroom(sweeps: list, ious: list, width_oracles: list | None = None, errors: list | None = None) -> dict:
@@ -220,35 +215,6 @@ def image_level_rows(split: str, image_scores: list) -> list[dict]:
     return rows
 
 
-def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int = 2, warmup: int = 1) -> dict:
-    """Median ms per image end to end from file: one prompt, and per extra prompt."""
-    torch.set_num_threads(threads)
-    for _ in range(warmup):  # the first calls at a new input size are slow
-        segmenter.predict(paths[0], prompts)
-    first, extra, confidence = [], [], []
-    for path in paths:
-        t0 = time.perf_counter()
-        result = segmenter.predict(path, prompts[:1])
-        t1 = time.perf_counter()
-        segmenter.predict(path, prompts)
-        t2 = time.perf_counter()
-        first.append(1e3 * (t1 - t0))
-        extra.append(1e3 * ((t2 - t1) - (t1 - t0)) / max(1, len(prompts) - 1))
-        p = prompts[0]
-        t3 = time.perf_counter()  # what the confidence costs inside predict: the same call again
-        segmenter.mask_confidence(p, result.probabilities[p], result.masks[p], concept=result.concepts.get(p, {}).get("concept"))
-        confidence.append(1e3 * (time.perf_counter() - t3))
-    return {
-        "images": len(paths),
-        "threads": threads,
-        "image_size": list(read_image(paths[0]).shape[:2]),
-        "median_ms_first_prompt": statistics.median(first),
-        "median_ms_per_extra_prompt": statistics.median(extra),
-        "median_ms_confidence_per_prompt": statistics.median(confidence),
-        "prompts": prompts,
-    }
-
-
 def trained_sources(model_dir: Path | None) -> set[str] | None:
     """Source photos (:func:`~drywallqa.data.sample.source_group` of each file name) of the files a model
     trained on, from the ``train_files.json`` beside its weights; None when it lists none."""
@@ -288,23 +254,22 @@ def confidence_rows(per_image: list, canonical: list) -> list[dict]:
 
 
 def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
-    facts = {}
-    if hasattr(segmenter, "num_parameters"):
-        facts["parameters"] = segmenter.num_parameters()
+    """The report's facts of the model: :meth:`Segmenter.describe` plus the folder and its size on disk."""
+    described = segmenter.describe()
+    facts = {"parameters": described.get("parameters"), "threshold": described.get("threshold"),
+             "threshold_source": described.get("threshold_source", "given"),
+             "prompt_thresholds": dict(described.get("prompt_thresholds") or {}),
+             "postprocess": dict(described.get("postprocess") or {})}
     if model_dir is not None:
         facts["model_dir"] = str(model_dir)
         facts["file_size_mb"] = round(sum(f.stat().st_size for f in Path(model_dir).glob("*") if f.is_file()) / 2**20, 2)
-    facts["threshold"] = getattr(segmenter, "threshold", None)
-    facts["threshold_source"] = getattr(segmenter, "metadata", {}).get("selected_on", "given")
-    facts["prompt_thresholds"] = dict(getattr(segmenter, "prompt_thresholds", {}))
-    facts["postprocess"] = dict(getattr(segmenter, "postprocess", {}))
     return facts
 
 
 # Finished sets of an evaluation are kept here (inside the output folder) until its report is written, so an
 # interrupted evaluation, run again with the same model, settings and images, continues after the last
 # finished set. Bump the version when SetResult or what evaluate_set measures changes.
-PARTIAL_DIR, PARTIAL_VERSION = ".partial", 2
+PARTIAL_DIR, PARTIAL_VERSION = ".partial", 3
 
 
 def _stamp(path) -> list | None:
@@ -319,7 +284,7 @@ def set_fingerprint(segmenter: Segmenter, model_dir, eval_set: EvalSet, datasets
     from .. import __version__
 
     files = sorted(_stamp(p) for p in Path(model_dir).iterdir() if p.is_file()) if model_dir and Path(model_dir).is_dir() else []
-    state = {"version": [__version__, PARTIAL_VERSION], "segmenter": segmenter_settings(segmenter), "model_files": files,
+    state = {"version": [__version__, PARTIAL_VERSION], "segmenter": segmenter.settings(), "model_files": files,
              "set": [eval_set.name, eval_set.dataset], "datasets": list(datasets),
              "samples": [[_stamp(s.image_path), s.annotations, _stamp(s.mask_path)] for s in eval_set.samples]}
     return hashlib.sha1(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:20]
@@ -419,109 +384,3 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     (out / "report.md").write_text(render_markdown(report))
     shutil.rmtree(partial, ignore_errors=True)  # the report holds it all now
     return report
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def md_table(heading: str, columns: list[str], rows: list[list]) -> list[str]:
-    """Lines of a ``## heading`` section holding one Markdown table."""
-    return (["", f"## {heading}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-            + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
-
-
-def render_markdown(report: dict) -> str:
-    per_prompt = "; ".join(f"{p!r}: {t}" for p, t in report["model"].get("prompt_thresholds", {}).items())
-    post = "; ".join(f"{p!r}: {spec}" for p, spec in report["model"].get("postprocess", {}).items() if spec)
-    lines = ["# Evaluation report", "", f"Threshold {report['model'].get('threshold')}"
-             + (f" (per prompt: {per_prompt})" if per_prompt else "")
-             + f", chosen on: {report['model'].get('threshold_source')}."
-             + (f" Post-processing: {post}." if post else "")
-             + f" {report['empty_convention'][:1].upper()}{report['empty_convention'][1:]}.", "",
-             "mIoU 95% CI: bootstrap over source photos (file-name stem before `.rf.`; all copies of one photo "
-             "drawn together), 1,000 resamples.", "",
-             "| split | dataset | prompt | images | mIoU | mIoU 95% CI | mDice | pooled IoU | precision | recall | pixel AP | pixel F1-max |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in report["metrics"]:
-        ci = r.get("mIoU_CI95", (float("nan"), float("nan")))
-        lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['images']} | {r['mIoU']:.3f} | {ci[0]:.3f}-{ci[1]:.3f} | "
-                     f"{r['mDice']:.3f} | {r['pooled_IoU']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-                     f"{r['pixel_AP']:.3f} | {r['pixel_F1max']:.3f} |")
-    if report.get("image_level"):
-        lines += md_table("Image level (score = max probability; positives: images of the prompt's class)",
-                          ["split", "prompt", "AUROC", "positives", "negatives"],
-                          [[r["split"], r["prompt"], f"{r['AUROC']:.3f}", r["positives"], r["negatives"]] for r in report["image_level"]])
-    lines += md_table("Cross-prompt check (other dataset's prompts; lower is better)",
-                      ["split", "images of", "prompt", "mean predicted foreground fraction"],
-                      [[r["split"], r["dataset"], r["prompt"], f"{r['mean_foreground_fraction']:.4f}"] for r in report["cross_prompt"]])
-    if report.get("qa_measures"):
-        lines += md_table("QA measures: mean per image, predicted (canonical prompt) vs ground truth",
-                          ["split", "dataset", "masks", "components", "area fraction", "length px", "mean width px", "max width px"],
-                          [[r["split"], r["dataset"], r["masks"], f"{r['components']:.2f}", f"{r['area_fraction']:.4f}",
-                            f"{r['length_px']:.1f}", f"{r['mean_width_px']:.1f}", f"{r['max_width_px']:.1f}"] for r in report["qa_measures"]])
-    rows = [r for r in report["metrics"] if "centerline_F1" in r]
-    if rows:
-        lines += md_table(f"Centre-line agreement (width-insensitive; tolerance {rows[0]['centerline_tolerance']:g} of the shorter side)",
-                          ["split", "dataset", "prompt", "mIoU", "centre-line F1 (mean per image)", "centre-line precision",
-                           "centre-line recall"],
-                          [[r["split"], r["dataset"], r["prompt"], f"{r['mIoU']:.3f}", f"{r['centerline_F1']:.3f}",
-                            f"{r['centerline_precision']:.3f}", f"{r['centerline_recall']:.3f}"] for r in rows])
-    if report.get("headroom"):
-        lines += md_table("Headroom of thresholding (oracle diagnostics: they look at the scored ground truth; not results)",
-                          ["split", "dataset", "prompt", "mIoU", "best single threshold", "its mIoU", "mIoU with the best threshold per image"],
-                          [[r["split"], r["dataset"], r["prompt"], f"{r['mIoU']:.3f}", f"{r['best_single_threshold']:.2f}",
-                            f"{r['mIoU_best_single_threshold']:.3f}", f"{r['mIoU_best_threshold_per_image']:.3f}"] for r in report["headroom"]])
-        rows = [r for r in report["headroom"] if "width_oracle_mIoU_best_single_width" in r]
-        lines += md_table("Label widths (oracle: the ground truth's own centre lines redrawn at one stroke width; not results)",
-                          ["split", "dataset", "best single half-width (of the shorter side)", "its mIoU",
-                           "mIoU with the best width per image"],
-                          [[r["split"], r["dataset"], f"{r['width_oracle_best_half_width']:g}",
-                            f"{r['width_oracle_mIoU_best_single_width']:.3f}", f"{r['width_oracle_mIoU_best_width_per_image']:.3f}"]
-                           for r in rows]) if rows else []
-        rows = [r for r in report["headroom"] if "share_tp" in r]
-        lines += md_table(f"Where the errors are (wrong pixels within {rows[0]['boundary_band']:g} of the shorter side of the "
-                          "other mask are outline errors: the region was found, its outline differs; farther ones are region "
-                          "errors: spurious or missed regions; share of all found-or-wrong pixels, and the mIoU if region "
-                          "errors were fixed: oracle diagnostics, not results)",
-                          ["split", "dataset", "mIoU", "found", "FP outline", "FP region", "FN outline", "FN region",
-                           "mIoU without spurious regions", "without missed regions", "outline errors only"],
-                          [[r["split"], r["dataset"], f"{r['mIoU']:.3f}", *(f"{r['share_' + k]:.3f}" for k in ERROR_KINDS),
-                            f"{r['mIoU_without_spurious']:.3f}", f"{r['mIoU_without_missed']:.3f}", f"{r['mIoU_boundary_only']:.3f}"]
-                           for r in rows]) if rows else []
-    if report.get("memory"):
-        lines += md_table("Seen and unseen source photos (canonical prompt; seen: the model trained on another "
-                          "copy of the photo, by file-name stem, from its train_files.json)",
-                          ["split", "dataset", "images seen", "mIoU seen", "images unseen", "mIoU unseen"],
-                          [[r["split"], r["dataset"], r["images_seen"], _num(r["mIoU_seen"]), r["images_unseen"],
-                            _num(r["mIoU_unseen"])] for r in report["memory"]])
-    if report.get("confidence"):
-        fractions = sorted(report["confidence"][0]["kept"], reverse=True)
-        lines += md_table("Confidence (canonical prompt): how well it ranks masks by their true IoU; mIoU of the most "
-                          "confident masks kept (oracle: kept by true IoU)",
-                          ["split", "dataset", "masks", "Spearman", *(f"mIoU of {f:.0%} kept" for f in fractions),
-                           "gain at 80%", "oracle gain at 80%"],
-                          [[r["split"], r["dataset"], r["masks"], f"{r['spearman']:.3f}",
-                            *(f"{r['kept'][f]:.3f}" for f in fractions), f"{r['gain_at_80']:+.3f}",
-                            f"{r['oracle_kept'][0.8] - r['oracle_kept'][1.0]:+.3f}"] for r in report["confidence"]])
-        if report.get("confidence_png"):
-            lines += ["", f"![confidence]({report['confidence_png']})"]
-    m = report["model"]
-    lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
-              f"- files on disk: {m.get('file_size_mb', 'n/a')} MB"]
-    if "speed" in report:
-        s = report["speed"]
-        lines += ["", "## Speed (CPU, end to end from file)", "",
-                  f"- {s['images']} images of {s['image_size'][1]}x{s['image_size'][0]} JPEG, {s['threads']} threads",
-                  f"- median {s['median_ms_first_prompt']:.1f} ms for the first prompt",
-                  f"- median {s['median_ms_per_extra_prompt']:.1f} ms per extra prompt"]
-        if "median_ms_confidence_per_prompt" in s:
-            lines.append(f"- median {s['median_ms_confidence_per_prompt']:.1f} ms of it for a mask's confidence")
-    if report.get("failures"):
-        lines += ["", "## Files that failed", ""] + [f"- {f}" for f in report["failures"]]
-    if report.get("examples_png"):
-        lines += ["", f"![examples]({report['examples_png']})"]
-    if report.get("worst_png"):
-        lines += ["", "## Worst images per split (canonical prompt; all images in `per_image.csv`)", "",
-                  f"![worst images]({report['worst_png']})"]
-    return "\n".join(lines) + "\n"

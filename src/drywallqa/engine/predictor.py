@@ -1,7 +1,8 @@
-"""``Segmenter``: one interface for every backend. Load once, then ``predict(image, prompts)``.
+"""The torch runtime: a drywallqa model folder (or a hub model) run by PyTorch, image encoded once, a decode
+per prompt; thresholds, post-processing, prompt gate and confidence calibration read from the folder.
 
     from drywallqa import Segmenter
-    seg = Segmenter.load()                       # the model shipped inside the package
+    seg = Segmenter.load()                       # the model shipped inside the package, on this runtime
     result = seg.predict("wall.jpg", ["segment crack", "segment taping area"])
     result.masks["segment crack"]                # (H, W) bool at the photo's own size
     result.probabilities["segment crack"]        # (H, W) float32 in 0..1
@@ -11,176 +12,42 @@
 from __future__ import annotations
 
 import time
-import unicodedata
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..confidence import ConfidenceModel, mask_confidence
 from ..models import create_model
-from ..models.base import PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
+from ..models.base import PromptedModel, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..postprocess import apply_postprocess
-from ..text.encoder import check_prompt, encoder_vocabulary, get_text_encoder
+from ..text.encoder import encoder_vocabulary, get_text_encoder
 from ..text.gate import PromptGate
-from ..utils.checks import number_in_range
+from ..utils.deprecation import deprecated_names
 from ..utils.image_io import to_rgb_array
-from ..utils.registry import Registry
-
-BACKENDS: Registry[type] = Registry("backend")
-# backends whose module registers them on import (kept lazy: their dependencies load only when used)
-LAZY_BACKENDS = {"onnx": "drywallqa.export.onnx", "zeroshot": "drywallqa.zeroshot.pipeline"}
+from .segmenter import (EncodedImage, SegmentationResult, Segmenter, default_model_dir, normal_form, register_runtime,
+                        validate_confidence, validate_prompts, validate_threshold)
 
 
-def register_backend(name: str):
-    return BACKENDS.decorator(name)
+@register_runtime("torch")
+class TorchSegmenter(Segmenter):
+    """A :class:`~drywallqa.models.base.PromptedModel` + text encoder: image encoded once, one decode per prompt.
 
+    ``model`` may be any object with that interface (a torch module, or the ONNX runtime's graphs)."""
 
-def default_model_dir() -> Path:
-    """The model shipped inside the package (``drywallqa/weights/default``)."""
-    return Path(str(resources.files("drywallqa") / "weights" / "default"))
+    runtime = "torch"
 
-
-@dataclass
-class SegmentationResult:
-    """Masks and probabilities per prompt, at the input image's size."""
-
-    masks: dict = field(default_factory=dict)          # prompt -> (H, W) bool
-    probabilities: dict = field(default_factory=dict)  # prompt -> (H, W) float32
-    timings_ms: dict = field(default_factory=dict)
-    scores: dict = field(default_factory=dict)         # prompt -> confidence in [0, 1]: the mask's estimated IoU
-    # "map": computed from the probability map (drywallqa.confidence); "model": predicted by the model (SAM's IoU head)
-    confidence_kind: str = "map"
-    concepts: dict = field(default_factory=dict)       # prompt -> PromptMatch.to_dict(): nearest known concept
-    warnings: list = field(default_factory=list)       # e.g. prompts the model does not know (masks left empty)
-
-    @property
-    def confidence(self) -> dict:
-        """prompt -> the mask's confidence (its estimated IoU, 0..1; 0 for a prompt the model does not know)."""
-        return self.scores
-
-
-def validate_prompts(prompts) -> list[str]:
-    """The prompts as a list, each stripped (:func:`~drywallqa.text.encoder.check_prompt`), repeats dropped.
-
-    Raises:
-        ValueError: no prompt, or one that is not text, empty or too long.
-    """
-    if isinstance(prompts, str):
-        prompts = [prompts]
-    try:
-        prompts = list(prompts)
-    except TypeError:
-        raise ValueError(f"prompts must be text or a list of texts, got {type(prompts).__name__}") from None
-    if not prompts:
-        raise ValueError("give at least one prompt, e.g. 'segment crack'")
-    return list(dict.fromkeys(check_prompt(p) for p in prompts))
-
-
-def normal_form(prompt: str) -> str:
-    """Case, width and spacing folded: the form under which two wordings of a prompt are the same prompt."""
-    return " ".join(unicodedata.normalize("NFKC", prompt).casefold().split())
-
-
-def validate_confidence(min_confidence: float | None) -> float | None:
-    """``None`` (keep every mask) or a number in [0, 1] (ValueError otherwise)."""
-    return None if min_confidence is None else number_in_range(min_confidence, "min_confidence", 0.0, 1.0)
-
-
-def validate_threshold(threshold: float | None) -> float | None:
-    """``None`` (each prompt's own threshold) or a number in [0, 1].
-
-    Raises:
-        ValueError: NaN, infinite or outside [0, 1].
-    """
-    return None if threshold is None else number_in_range(threshold, "threshold", 0.0, 1.0)
-
-
-def segmenter_settings(segmenter) -> dict:
-    """The class and plain-valued settings of a segmenter (thresholds, scales, post-processing, tile size,
-    model metadata, ...), those of the segmenters it wraps too: what decides its output besides weights."""
-    out = {"class": type(segmenter).__name__}
-    for key, value in vars(segmenter).items():
-        if isinstance(value, Segmenter):
-            out[key] = segmenter_settings(value)
-        elif isinstance(value, PromptGate):  # on or off, and where it draws the line
-            out[key] = {"min_margin": value.min_margin, "anchors": len(value.known_prompts), "lexicon": len(value.lexicon)}
-        elif isinstance(value, ConfidenceModel):  # how the confidence is computed, not how it was chosen
-            out[key] = {k: v for k, v in value.to_dict().items() if k != "selection"}
-        elif isinstance(value, (str, int, float, bool, type(None), tuple, list, dict)):
-            out[key] = value
-    return out
-
-
-class Segmenter:
-    """Base class of all backends: ``predict(image, prompts) -> SegmentationResult``."""
-
-    threshold: float = 0.5
-
-    @classmethod
-    def load(cls, path: str | Path | None = None, backend: str = "embedded", tile: int | None = None,
-             tile_overlap: float = 0.25, **kwargs) -> "Segmenter":
-        """Load a backend (default: the embedded model; ``path=None`` -> the shipped weights).
-
-        ``model="clipseg"`` (etc.) with a ``path`` that is not a drywallqa model directory wraps that
-        registered model around it, e.g. a Hugging Face ``save_pretrained`` directory or hub id.
-        ``tile``: predict photos larger than this many pixels tile by tile
-        (:class:`~drywallqa.engine.tiling.TiledSegmenter`)."""
-        if backend not in BACKENDS and backend in LAZY_BACKENDS:
-            import importlib
-
-            importlib.import_module(LAZY_BACKENDS[backend])
-        segmenter = BACKENDS.get(backend).from_path(path, **kwargs)
-        if tile:
-            from .tiling import TiledSegmenter
-
-            segmenter = TiledSegmenter(segmenter, tile, tile_overlap)
-        return segmenter
-
-    def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:  # pragma: no cover
-        """Image (path, PIL image or ``(H, W[, C])`` array) and prompts -> masks and probabilities."""
-        raise NotImplementedError
-
-    def match_prompts(self, prompts) -> dict:
-        """prompt -> :class:`~drywallqa.text.gate.PromptMatch` (nearest known concept, whether it is answered);
-        empty for models without a prompt gate, which answer every prompt."""
-        return {}
-
-    def prompt_warnings(self, matches: dict) -> list[str]:
-        """The warnings for the prompts in ``matches`` that are not answered."""
-        return []
-
-    def postprocess_for(self, prompt: str) -> dict | None:
-        """The post-processing of a prompt's thresholded mask (e.g. boxes for box-trained prompts), or None."""
-        return None
-
-    def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
-        """``threshold`` if given, else the threshold this segmenter uses for ``prompt``."""
-        return float(threshold) if validate_threshold(threshold) is not None else float(self.threshold)
-
-    def mask_confidence(self, prompt: str, probability: np.ndarray, mask: np.ndarray,
-                        threshold: float | None = None, concept: str | None = None) -> float:
-        """The confidence of ``mask`` (made from ``probability``) as the answer to ``prompt``: the estimated IoU
-        of :func:`~drywallqa.confidence.mask_confidence` (uncalibrated here; models with a calibration override
-        and use ``concept``, the prompt's nearest known concept, when the caller knows it already)."""
-        return mask_confidence(probability, mask, self.threshold_for(prompt, threshold))
-
-
-@register_backend("embedded")
-class EmbeddedSegmenter(Segmenter):
-    """A :class:`PromptedSegmentationModel` + text encoder: image encoded once, one decode per prompt."""
-
-    def __init__(self, model: PromptedSegmentationModel, text_encoder: str, threshold: float = 0.5,
+    def __init__(self, model: PromptedModel, text_encoder: str, threshold: float = 0.5,
                  device: str = "cpu", metadata: dict | None = None, tta: bool = False, scales=None,
                  gate: PromptGate | None = None, confidence: ConfidenceModel | None = None):
-        self.model = model.to(device).eval()
+        self.model = model.to(device).eval() if isinstance(model, nn.Module) else model
         self.tta = tta
         self.scales = tuple(int(s) for s in (scales or (model.config.image_size,)))
-        if not self.scales or any(s % 32 or s < 32 for s in self.scales):
+        own = getattr(model.config, "image_size", None)  # the size the model was made for always works
+        if not self.scales or any((s % 32 or s < 32) and s != own for s in self.scales):
             raise ValueError(f"every scale must be a positive multiple of 32, got {self.scales}")
         self.device = torch.device(device)
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
@@ -201,7 +68,7 @@ class EmbeddedSegmenter(Segmenter):
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
                   tta: bool | None = None, scales=None, model: str | None = None,
                   min_confidence: float | None = None, prompt_gate: bool = True,
-                  confidence: bool = True) -> "EmbeddedSegmenter":
+                  confidence: bool = True) -> "TorchSegmenter":
         """``threshold``, ``tta`` (horizontal-flip test-time augmentation) and ``scales`` (input sizes whose
         upsampled logits are averaged) default to the model's stored choice. ``prompt_gate=False`` answers
         every prompt even where the model folder holds a prompt gate (:mod:`drywallqa.text.gate`); ``confidence=False``
@@ -238,53 +105,60 @@ class EmbeddedSegmenter(Segmenter):
 
     def predict_logits(self, image, prompts) -> tuple[np.ndarray, torch.Tensor, dict]:
         """Image (path, PIL, array) and prompts -> (RGB array, ``(P, H, W)`` logits, timings in ms)."""
-        rgb, logits, _, timings = self._forward(image, prompts)
-        return rgb, logits, timings
+        encoded = self.encode(image)
+        logits, _, timings = self._logits(encoded, validate_prompts(prompts))
+        return encoded.rgb, logits, timings
 
     @torch.inference_mode()
-    def _forward(self, image, prompts):
-        """-> RGB array, ``(P, H, W)`` logits averaged over views, ``(P,)`` confidences or None, timings."""
-        prompts = validate_prompts(prompts)
+    def encode(self, image) -> EncodedImage:
+        """The photo read and encoded once per input scale (and its mirror image with ``tta``)."""
         t0 = time.perf_counter()
         rgb = to_rgb_array(image)
-        h, w = rgb.shape[:2]
         t1 = time.perf_counter()
-        n = len(prompts)
-        text = self.model.prompt_embeddings(prompts, self.text_encoder).to(self.device)
-        total, scores, encode_s = None, [], 0.0
+        features = []
         for size in self.scales:
-            t_enc = time.perf_counter()
             x = self.preprocess(rgb, size)
             if self.tta:
                 x = torch.cat([x, x.flip(-1)])
-            feats = self.model.encode_image(x)
-            encode_s += time.perf_counter() - t_enc
+            features.append((self.model.encode_image(x), len(x)))
+        t2 = time.perf_counter()
+        return EncodedImage(rgb, features, {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1)})
+
+    @torch.inference_mode()
+    def _logits(self, encoded: EncodedImage, prompts: list[str]):
+        """-> ``(P, H, W)`` logits averaged over views, ``(P,)`` confidences or None, timings (encoding's too)."""
+        t0 = time.perf_counter()
+        h, w = encoded.rgb.shape[:2]
+        n = len(prompts)
+        text = self.model.prompt_embeddings(prompts, self.text_encoder).to(self.device)
+        total, scores = None, []
+        for feats, views in encoded.features:
             # (V*P, 1, s, s) logits and (V*P,) confidences (None for models without one)
-            logits, conf = self.model.decode_with_scores(feats.repeat(n) if n > 1 else feats, text.repeat(len(x), 1))
+            logits, conf = self.model.decode_with_scores(feats.repeat(n) if n > 1 else feats, text.repeat(views, 1))
             if conf is not None:
                 scores.append(conf.reshape(-1, n).mean(0))
             if self.tta:
                 logits = (logits[:n] + logits[n:].flip(-1)) / 2
             logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[:, 0]
             total = logits if total is None else total + logits
-        logits = total / len(self.scales)
-        t3 = time.perf_counter()
-        timings = {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * encode_s, "decode_ms": 1e3 * (t3 - t1 - encode_s)}
-        return rgb, logits, (torch.stack(scores).mean(0) if scores else None), timings
+        logits = (total / len(encoded.features)).float()  # float32 also under a bf16 autocast (the trainer's)
+        timings = {**encoded.timings_ms, "decode_ms": 1e3 * (time.perf_counter() - t0)}
+        return logits, (torch.stack(scores).mean(0) if scores else None), timings
 
-    def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
+    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None) -> SegmentationResult:
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
         asked_as = {p: self.understood(p) for p in prompts}  # what the model is asked: slips mended
         asked = list(dict.fromkeys(asked_as.values()))
         row = {p: asked.index(q) for p, q in asked_as.items()}
-        _, logits, conf, timings = self._forward(image, asked)
-        probs = torch.sigmoid(logits).numpy()
+        logits, conf, timings = self._logits(encoded, asked)
+        probs = torch.sigmoid(logits).cpu().numpy()  # the model may run on a GPU (the trainer's validation)
         masks = {p: apply_postprocess(probs[row[p]] > self._threshold(q, threshold), self.postprocess.get(q))
                  for p, q in asked_as.items()}
         probabilities = {p: probs[row[p]] for p in prompts}
         matches = self._match(asked_as)
         if conf is not None:  # the model predicts its masks' quality itself
+            conf = conf.float().cpu()
             scores = {p: float(conf[row[p]]) for p in prompts}
         else:
             scores = {p: self._confidence(q, probs[row[p]], masks[p], threshold,
@@ -347,4 +221,29 @@ class EmbeddedSegmenter(Segmenter):
         return self.postprocess.get(self.understood(prompt))
 
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
+        return self.model.num_parameters()
+
+    def settings(self) -> dict:
+        out = {**super().settings(), "scales": list(self.scales), "tta": self.tta, "text_encoder": self.text_encoder,
+               "prompt_thresholds": dict(self.prompt_thresholds), "postprocess": dict(self.postprocess),
+               "metadata": self.metadata}
+        if self.gate is not None:  # on or off, and where it draws the line
+            out["gate"] = {"min_margin": self.gate.min_margin, "anchors": len(self.gate.known_prompts),
+                           "lexicon": len(self.gate.lexicon)}
+        if self.confidence is not None:  # how the confidence is computed, not how it was chosen
+            out["confidence"] = {k: v for k, v in self.confidence.to_dict().items() if k != "selection"}
+        return out
+
+    def describe(self) -> dict:
+        meta = self.metadata
+        return {**super().describe(), "runtime": self.runtime, "model_type": meta.get("model_type"),
+                "threshold_source": meta.get("selected_on", "given"), "prompt_thresholds": dict(self.prompt_thresholds),
+                "postprocess": dict(self.postprocess), "text_encoder": meta.get("text_encoder"),
+                "image_size": self.scales[0] if len(self.scales) == 1 else self.image_size, "scales": list(self.scales),
+                "tta": self.tta, "version": meta.get("version"), "prompt_gate": self.gate is not None,
+                "confidence_calibrated": self.confidence is not None}
+
+
+# the 0.4 names, deprecated
+__getattr__ = deprecated_names(__name__, {"EmbeddedSegmenter": ("drywallqa.engine.predictor", "TorchSegmenter"),
+                                          "register_backend": ("drywallqa.engine.segmenter", "register_runtime")})

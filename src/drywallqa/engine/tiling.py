@@ -25,8 +25,7 @@ import time
 import numpy as np
 
 from ..postprocess import apply_postprocess
-from ..utils.image_io import to_rgb_array
-from .predictor import SegmentationResult, Segmenter, validate_prompts, validate_threshold
+from .segmenter import EncodedImage, SegmentationResult, Segmenter, register_wrapper, validate_prompts, validate_threshold
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -56,8 +55,10 @@ def edge_weights(length: int, ramp: int, fade_start: bool, fade_end: bool) -> np
     return w
 
 
+@register_wrapper("tiled")
 class TiledSegmenter(Segmenter):
     """Wraps a :class:`Segmenter`; photos larger than ``tile`` (either side) are predicted tile by tile.
+    Everything else (thresholds, post-processing, prompt gate, confidence) is the wrapped segmenter's.
 
     Args:
         inner: the segmenter that predicts each tile.
@@ -72,10 +73,40 @@ class TiledSegmenter(Segmenter):
             raise ValueError(f"tile overlap must be in [0, 0.9), got {overlap}")
         self.inner, self.tile, self.overlap = inner, int(tile), float(overlap)
 
-    def __getattr__(self, name):  # threshold, postprocess, metadata, num_parameters ... of the wrapped model
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
+    @classmethod
+    def retiled(cls, segmenter: Segmenter, tile: int, overlap: float | None = None) -> "TiledSegmenter":
+        """``segmenter`` predicting on tiles of ``tile`` px: a tiled one gets the new tile size, not a second tiling."""
+        if isinstance(segmenter, cls):
+            return cls(segmenter.inner, tile, segmenter.overlap if overlap is None else overlap)
+        return cls(segmenter, tile, 0.25 if overlap is None else overlap)
+
+    @property
+    def threshold(self) -> float:
+        return self.inner.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.inner.threshold = value
+
+    @property
+    def min_confidence(self) -> float | None:
+        return self.inner.min_confidence
+
+    @min_confidence.setter
+    def min_confidence(self, value: float | None) -> None:
+        self.inner.min_confidence = value
+
+    def num_parameters(self) -> int | None:
+        return self.inner.num_parameters()
+
+    def settings(self) -> dict:
+        return {"class": type(self).__name__, "tile": self.tile, "overlap": self.overlap, "inner": self.inner.settings()}
+
+    def describe(self) -> dict:
+        return {**self.inner.describe(), "tile": self.tile, "tile_overlap": self.overlap}
+
+    def postprocess_for(self, prompt: str) -> dict | None:
+        return self.inner.postprocess_for(prompt)
 
     def match_prompts(self, prompts) -> dict:
         return self.inner.match_prompts(prompts)
@@ -90,11 +121,12 @@ class TiledSegmenter(Segmenter):
                         concept: str | None = None) -> float:
         return self.inner.mask_confidence(prompt, probability, mask, threshold, concept)
 
-    def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
+    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None) -> SegmentationResult:
+        """Each tile encoded and decoded by the wrapped segmenter (the photo itself is only read here)."""
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
         t0 = time.perf_counter()
-        rgb = to_rgb_array(image)
+        rgb = encoded.rgb
         h, w = rgb.shape[:2]
         if max(h, w) <= self.tile:
             return self.inner.predict(rgb, prompts, threshold)
@@ -103,7 +135,7 @@ class TiledSegmenter(Segmenter):
         total = np.zeros((len(prompts), h, w), np.float32)
         weight = np.zeros((h, w), np.float32)
         scores: dict[str, list] = {}
-        min_confidence = getattr(self.inner, "min_confidence", None)
+        min_confidence = self.inner.min_confidence
         kind = "map"
         for y in ys:
             for x in xs:
@@ -121,7 +153,7 @@ class TiledSegmenter(Segmenter):
                     total[i, y:y + th, x:x + tw] += win * part.probabilities[p]
                 weight[y:y + th, x:x + tw] += win
         probs = total / weight[None]
-        masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), self.inner.postprocess_for(p))
+        masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), self.postprocess_for(p))
                  for i, p in enumerate(prompts)}
         if kind == "model":
             confidence = {p: float(np.mean(v)) for p, v in scores.items()}

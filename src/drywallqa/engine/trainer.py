@@ -22,12 +22,13 @@ from ..data.prompted import PromptedSegmentationDataset
 from ..data.registry import get_dataset_config
 from ..data.transforms import train_transform
 from ..losses import CombinedLoss
-from ..metrics import THRESHOLDS
 from ..models import create_model
 from ..text import get_text_encoder, vocabulary
 from ..utils.files import write_atomic
 from .config import TrainConfig
-from .evaluator import threshold_sweep
+from .predictor import TorchSegmenter
+from .segmenter import default_model_dir
+from .validator import Validator
 
 
 
@@ -140,8 +141,6 @@ class Trainer:
         from ..models.base import PromptedSegmentationModel
 
         if config.init_from:
-            from .predictor import default_model_dir
-
             source = default_model_dir() if config.init_from == "default" else config.init_from
             model = PromptedSegmentationModel.from_pretrained(source)
             overrides = dict(config.model_config)
@@ -197,6 +196,8 @@ class Trainer:
             unrelated_ratio=d.unrelated_ratio,
         )
         self.val_images, self.val_masks, self.val_ids, self.val_files = self._arrays(d.val_part, False, self.image_size)
+        self.validator = Validator({ds.name: [(self.val_images[i], self.val_masks[i]) for i in np.flatnonzero(self.val_ids == k)]
+                                    for k, ds in enumerate(self.datasets)}, options=False)
 
     # ----------------------------------------------------------------- state
     def _state(self) -> dict:
@@ -347,35 +348,15 @@ class Trainer:
         return self.history[-1] if self.history else {}
 
     # ----------------------------------------------------------------- validation
-    @torch.no_grad()
     def validate(self) -> dict:
-        """Validation mIoU per dataset (canonical prompt) at every threshold in ``THRESHOLDS``,
-        plus the foreground fraction of cross-dataset prompts; at the model's input size."""
+        """Validation mIoU per dataset (canonical prompt) at the one best threshold of ``THRESHOLDS``, plus the
+        foreground fraction of cross-dataset prompts: the :class:`~drywallqa.engine.validator.Validator` in its
+        fast mode (photos at the model's input size, no post-processing), on the weights being trained."""
         model = self.eval_model
         model.eval()
-        canon = [self.prompts.index(ds.canonical_prompt) for ds in self.datasets]
-        ious = {ds.name: {th: [] for th in THRESHOLDS} for ds in self.datasets}
-        cross = []
-        bs = 16
-        for s in range(0, len(self.val_images), bs):
-            x = torch.from_numpy(self.val_images[s : s + bs]).permute(0, 3, 1, 2).float().div(255).to(self.device)
-            with self._autocast():
-                feats = model.encode_image(x.contiguous(memory_format=torch.channels_last))
-                probs = {
-                    k: torch.sigmoid(model.decode(feats, self.text_embeddings[[c] * len(x)].to(self.device)).float())[:, 0].cpu().numpy()
-                    for k, c in enumerate(canon)
-                }
-            for j in range(len(x)):
-                own = int(self.val_ids[s + j])
-                gt = self.val_masks[s + j]
-                for th, iou in zip(THRESHOLDS, threshold_sweep(probs[own][j], gt, None)):
-                    ious[self.datasets[own].name][th].append(iou)
-                cross += [float((probs[k][j] > 0.5).mean()) for k in probs if k != own]
-        per_th = {th: float(np.mean([np.mean(ious[n][th]) for n in ious])) for th in THRESHOLDS}
-        best_th = max(per_th, key=per_th.get)
-        out = {f"val_mIoU_{n}": float(np.mean(ious[n][best_th])) for n in ious}
-        out.update(val_score=per_th[best_th], threshold=float(best_th), val_cross_fg=float(np.mean(cross)) if cross else 0.0)
-        return out
+        segmenter = TorchSegmenter(model, self.config.text_encoder, device=str(self.device))
+        with self._autocast():
+            return self.validator(segmenter).shared()
 
     def end_epoch(self, losses: list[dict], elapsed: float) -> None:
         self.epoch += 1

@@ -1,4 +1,4 @@
-"""ONNX export of a ``film_unet`` model and an onnxruntime backend (``Segmenter.load(dir, backend="onnx")``).
+"""ONNX export of a ``film_unet`` model and the ``onnx`` runtime (``Segmenter.load(dir, runtime="onnx")``).
 
 Two graphs, so that the image is encoded once and each prompt costs one decoder run:
 
@@ -24,12 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.predictor import EmbeddedSegmenter, register_backend
-from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
-from ..text.encoder import default_cache_dir
 from ..confidence import CONFIDENCE_FILE
-from ..text.gate import GATE_FILE
+from ..engine.predictor import TorchSegmenter
+from ..engine.segmenter import register_runtime
+from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
+from ..text.encoder import default_cache_dir, get_text_encoder
+from ..text.gate import GATE_FILE
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 logger = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
 
 
 class OnnxFilmUNet:
-    """Runs the two exported graphs with onnxruntime behind the ``encode_image``/``decode`` interface."""
+    """Runs the two exported graphs with onnxruntime behind the :class:`~drywallqa.models.base.PromptedModel`
+    interface (``encode_image`` / ``decode_with_scores`` / ``prompt_embeddings`` / ``num_parameters``)."""
 
     def __init__(self, directory: str | Path, threads: int | None = None):
         import onnxruntime as ort
@@ -127,7 +129,7 @@ class OnnxFilmUNet:
 
         meta = read_model_metadata(directory)
         self.config = get_model_class(meta["model_type"]).config_class(**meta["config"])
-        self.num_parameters = int(meta.get("parameters", 0))  # of the torch model it was exported from
+        self.parameters_count = int(meta.get("parameters", 0))  # of the torch model it was exported from
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -136,17 +138,11 @@ class OnnxFilmUNet:
         self.decoder = ort.InferenceSession(str(Path(directory) / "decoder.onnx"), opts, providers=providers)
         self.lateral_names = [i.name for i in self.decoder.get_inputs() if i.name != "text_embeddings"]
 
-    def to(self, device):
-        return self
-
     def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
-        return PromptedSegmentationModel.prompt_embeddings(self, prompts, text_encoder)
+        return get_text_encoder(text_encoder).encode(prompts)
 
-    def eval(self):
-        return self
-
-    def parameters(self):
-        return iter(())
+    def num_parameters(self) -> int:
+        return self.parameters_count
 
     def encode_image(self, pixel_values: torch.Tensor) -> FilmUNetFeatures:
         outs = self.encoder.run(None, {"pixel_values": pixel_values.numpy().astype(np.float32)})
@@ -161,9 +157,12 @@ class OnnxFilmUNet:
         return torch.from_numpy(self.decoder.run(None, feed)[0])
 
 
-@register_backend("onnx")
-class OnnxSegmenter(EmbeddedSegmenter):
-    """The embedded segmenter with its model run by onnxruntime (a directory written by :func:`export_onnx`)."""
+@register_runtime("onnx")
+class OnnxSegmenter(TorchSegmenter):
+    """The torch runtime's pre- and post-processing with the model run by onnxruntime (a directory written by
+    :func:`export_onnx`, or a model folder exported on first use)."""
+
+    runtime = "onnx"
 
     @classmethod
     def load_model(cls, path: Path) -> OnnxFilmUNet:
@@ -176,4 +175,4 @@ class OnnxSegmenter(EmbeddedSegmenter):
         return OnnxFilmUNet(path, threads=torch.get_num_threads())
 
     def num_parameters(self) -> int:
-        return int(self.metadata.get("parameters") or self.model.num_parameters)
+        return int(self.metadata.get("parameters") or self.model.num_parameters())

@@ -1,17 +1,43 @@
-"""``PromptedSegmentationModel``: the interface every backend implements, plus save/load."""
+"""``PromptedModel``: what a runtime needs of a model (encode an image once, decode each prompt);
+``PromptedSegmentationModel``: the torch base class of every registered model, with save/load."""
 
 from __future__ import annotations
+
+import copy
 
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ..text.encoder import get_text_encoder
+
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+
+
+@runtime_checkable
+class PromptedModel(Protocol):
+    """The interface the torch and ONNX runtimes drive (:class:`~drywallqa.engine.predictor.TorchSegmenter`).
+
+    ``config.image_size``: the input size it was trained at. Shapes: ``encode_image`` takes ``(V, 3, S, S)``
+    floats in 0..1 and returns features with a ``repeat(n)`` method (each view repeated for ``n`` prompts);
+    ``decode_with_scores`` takes those features and ``(V*n, D)`` prompt embeddings and returns
+    ``(V*n, 1, S', S')`` logits and ``(V*n,)`` confidences or None."""
+
+    config: Any
+
+    def encode_image(self, pixel_values): ...
+
+    def decode_with_scores(self, image_features, text_embeddings): ...
+
+    def prompt_embeddings(self, prompts: list[str], text_encoder: str): ...
+
+    def num_parameters(self) -> int: ...
 
 
 class PromptedSegmentationModel(nn.Module):
@@ -26,7 +52,8 @@ class PromptedSegmentationModel(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.config = config
+        # a copy: what a model fills in (a hub model's config, its fixed input size) stays off the caller's config
+        self.config = copy.deepcopy(config)
 
     def encode_image(self, pixel_values: torch.Tensor):  # pragma: no cover - interface
         raise NotImplementedError
@@ -41,9 +68,10 @@ class PromptedSegmentationModel(nn.Module):
     def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
         """``(P, D)`` conditioning vectors of the prompts. Default: the shared sentence encoder named
         ``text_encoder``; models with a text tower of their own (CLIPSeg) override this."""
-        from ..text import get_text_encoder
-
         return get_text_encoder(text_encoder).encode(prompts)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
 
     def save_extras(self, directory: Path) -> None:
         """Files besides config and weights (e.g. a tokenizer); nothing by default."""

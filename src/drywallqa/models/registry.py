@@ -7,6 +7,7 @@ from typing import Any
 from ..utils.registry import Registry
 
 MODELS: Registry[type] = Registry("model")
+MODELS.alias("sam-text", "sam_text")  # the 0.4 spelling, in model folders saved then
 
 
 def register_model(name: str):

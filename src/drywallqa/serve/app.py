@@ -15,6 +15,7 @@ import base64
 import io
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from pydantic import StringConstraints
 from typing_extensions import Annotated
 
 from .. import __version__
-from ..engine.predictor import Segmenter, validate_prompts
+from ..engine.segmenter import LAZY, OLD_BACKENDS, Segmenter, validate_prompts
 from ..engine.tiling import TiledSegmenter, tile_count
 from ..measures import MAX_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
@@ -42,10 +43,14 @@ DEFAULT_SUGGESTIONS = ("segment crack", "segment taping area")
 logger = logging.getLogger(__name__)
 
 
+RUNTIME_NAMES = tuple(LAZY["runtime"])
+OLD_RUNTIME_NAMES = {name: old for old, (kind, name) in OLD_BACKENDS.items() if kind == "runtime"}  # torch -> embedded
+
+
 @dataclass
 class ServeConfig:
     model_path: str | None = None
-    backend: str = "embedded"
+    runtime: str = "torch"                 # torch / onnx (drywallqa.engine.segmenter.RUNTIMES)
     max_upload_mb: float = 20.0
     max_concurrency: int = 2
     max_prompts: int = 8
@@ -54,6 +59,20 @@ class ServeConfig:
     request_timeout_s: float = 120.0       # a request still segmenting then is answered 503
     max_rules: int = 32                    # ``flag`` fields per request
     examples_dir: str | None = str(EXAMPLES_DIR)  # photos the web page offers to try (None: no gallery)
+    pipeline: str | None = None            # or a pipeline instead of a model folder: zeroshot
+    backend: str | None = None             # the 0.4 field (embedded / onnx / zeroshot), deprecated
+
+    def __post_init__(self):
+        if self.runtime in OLD_BACKENDS and self.runtime not in RUNTIME_NAMES:  # ServeConfig(path, "embedded")
+            self.backend, self.runtime = self.runtime, "torch"
+        if self.backend is not None:
+            if self.backend not in OLD_BACKENDS:
+                raise ValueError(f"unknown backend {self.backend!r}; use runtime= or pipeline=")
+            warnings.warn("ServeConfig(backend=...) is deprecated: use runtime= or pipeline=", DeprecationWarning,
+                          stacklevel=3)
+            kind, name = OLD_BACKENDS[self.backend]
+            self.runtime, self.pipeline = (name, self.pipeline) if kind == "runtime" else (self.runtime, name)
+            self.backend = None
 
 
 class UploadTooLarge(HTTPException):
@@ -123,27 +142,30 @@ def read_upload(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.
         raise HTTPException(status_code=400, detail=str(exc)) from exc
 
 
-def model_description(seg, backend: str) -> dict:
-    """What ``/v1/models`` says of the loaded segmenter: the input size it runs at, not the trained one."""
-    meta = getattr(seg, "metadata", {})
-    scales = list(getattr(seg, "scales", ()) or ())
-    return {"backend": backend, "model_type": meta.get("model_type"), "threshold": getattr(seg, "threshold", None),
-            "prompt_thresholds": getattr(seg, "prompt_thresholds", {}), "text_encoder": meta.get("text_encoder"),
-            "image_size": scales[0] if len(scales) == 1 else getattr(seg, "image_size", None),
-            "scales": scales, "tta": getattr(seg, "tta", False), "tile": getattr(seg, "tile", None),
-            "version": meta.get("version"), "suggested_prompts": suggested_prompts(seg)}
+def model_description(seg: Segmenter) -> dict:
+    """What ``/v1/models`` says of the loaded segmenter (:meth:`Segmenter.describe`): the input size it runs at,
+    not the trained one."""
+    described = seg.describe()
+    keys = ("runtime", "pipeline", "model_type", "threshold", "prompt_thresholds", "text_encoder", "image_size",
+            "scales", "tta", "tile", "version")
+    out = {k: described.get(k) for k in keys}
+    out["scales"] = out["scales"] or []
+    out["tta"] = bool(out["tta"])
+    out["prompt_thresholds"] = out["prompt_thresholds"] or {}
+    out["backend"] = out["pipeline"] or OLD_RUNTIME_NAMES.get(out["runtime"], out["runtime"])  # the 0.4 field, deprecated
+    return {**out, "suggested_prompts": suggested_prompts(seg)}
 
 
-def suggested_prompts(seg) -> list[str]:
+def suggested_prompts(seg: Segmenter) -> list[str]:
     """The prompts the model was tuned for (its per-prompt thresholds), canonical ones first; else the defaults."""
-    known = list(getattr(seg, "prompt_thresholds", {}) or {})
+    known = list(seg.describe().get("prompt_thresholds") or {})
     first = [p for p in DEFAULT_SUGGESTIONS if p in known] if known else list(DEFAULT_SUGGESTIONS)
     return first + [p for p in known if p not in first]
 
 
 def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = None) -> FastAPI:
     config = config or ServeConfig()
-    seg = segmenter or Segmenter.load(config.model_path, backend=config.backend)
+    seg = segmenter or Segmenter.load(config.model_path, runtime=config.runtime, pipeline=config.pipeline)
     slots = asyncio.Semaphore(config.max_concurrency)
     limit = int(config.max_upload_mb * 2**20)
     app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None,
@@ -189,7 +211,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
 
     @app.get("/v1/models")
     def models() -> dict:
-        return {"version": __version__, "models": [model_description(seg, config.backend)]}
+        return {"version": __version__, "models": [model_description(seg)]}
 
     @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
@@ -281,12 +303,10 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
 
     Raises HTTPException: 413 / 400 for the photo, 422 for a tile that cuts it into too many tiles."""
     rgb = read_upload(data, config.max_pixels)
-    predictor = seg
-    if tile:
-        predictor = TiledSegmenter(seg.inner if isinstance(seg, TiledSegmenter) else seg, tile)
-    own_tile = getattr(predictor, "tile", None)
+    predictor = TiledSegmenter.retiled(seg, tile) if tile else seg
+    own_tile = predictor.describe().get("tile")
     if own_tile:
-        n = tile_count(rgb.shape[0], rgb.shape[1], own_tile, getattr(predictor, "overlap", 0.25))
+        n = tile_count(rgb.shape[0], rgb.shape[1], own_tile, predictor.describe().get("tile_overlap", 0.25))
         if n > config.max_tiles:
             raise HTTPException(status_code=422, detail=f"tile={own_tile} would cut this {rgb.shape[1]}x{rgb.shape[0]} photo "
                                                         f"into {n} tiles; at most {config.max_tiles}: use a larger tile")

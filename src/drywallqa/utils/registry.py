@@ -13,6 +13,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}  # old name -> current name (still accepted, not listed)
 
     def add(self, name: str, item: T) -> T:
         if name in self._items:
@@ -20,12 +21,16 @@ class Registry(Generic[T]):
         self._items[name] = item
         return item
 
+    def alias(self, old: str, name: str) -> None:
+        """Accept ``old`` (e.g. a spelling of an earlier release, still in saved files) for ``name``."""
+        self._aliases[old] = name
+
     def decorator(self, name: str) -> Callable[[T], T]:
         return lambda item: self.add(name, item)
 
     def get(self, name: str) -> T:
         try:
-            return self._items[name]
+            return self._items[self._aliases.get(name, name)]
         except KeyError:
             raise KeyError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}") from None
 
@@ -36,4 +41,4 @@ class Registry(Generic[T]):
         return sorted(self._items)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._items
+        return self._aliases.get(name, name) in self._items

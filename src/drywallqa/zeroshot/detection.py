@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..models.clipseg.modeling_clipseg import load_hub_or_local
+from ..models.hub import load_hub_or_local
 from ..utils.registry import Registry
 
 DETECTORS: Registry = Registry("detector")

@@ -1,4 +1,4 @@
-"""The zero-shot pipeline as a ``Segmenter`` backend (``Segmenter.load(cfg, backend="zeroshot")``).
+"""The zero-shot pipeline as a ``Segmenter`` (``Segmenter.load(cfg, pipeline="zeroshot")``, ``--pipeline zeroshot``).
 
 Per image: prompts (given, or generated from the surface's tags) -> detector boxes -> size filter
 (drop boxes covering more than ``max_box_fraction`` of the image: whole objects, not defects) ->
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..data.refine import sam_box_masks
-from ..engine.predictor import (SegmentationResult, Segmenter, register_backend, validate_confidence, validate_prompts,
-                                validate_threshold)
+from ..engine.segmenter import (EncodedImage, SegmentationResult, Segmenter, register_pipeline, validate_confidence,
+                                validate_prompts)
+from ..models.sam_text import load_sam, sam_box_masks
 from ..utils.image_io import read_image, to_rgb_array
 from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
@@ -66,11 +66,9 @@ def size_threshold_from_references(detector, references: list[np.ndarray], promp
     return float(np.clip(0.9 * np.median(fractions), 0.05, 0.9))
 
 
-@register_backend("zeroshot")
+@register_pipeline("zeroshot")
 class ZeroShotSegmenter(Segmenter):
     def __init__(self, config: ZeroShotConfig, detector=None, sam=None, tagger=None, generator=None):
-        from ..models.sam_text import load_sam
-
         self.config = config
         self.threshold = config.mask_threshold
         self.tagger = tagger or TAGGERS.get(config.tagger)(**config.tagger_options)
@@ -79,7 +77,6 @@ class ZeroShotSegmenter(Segmenter):
         self.sam = (sam or load_sam(config.sam_path)).eval()
         self.stats = {"images": 0, "boxes_detected": 0, "removed_by_size_filter": 0, "boxes_kept": 0,
                       "images_without_boxes": 0, "images_with_all_boxes_filtered": 0}
-        self.metadata = {"model_type": "zeroshot", "selected_on": "fixed by configuration"}
         self.min_confidence = validate_confidence(config.min_confidence)  # read by tiling too
 
     @classmethod
@@ -124,14 +121,12 @@ class ZeroShotSegmenter(Segmenter):
         )
         return result, anomaly, kept, used
 
-    def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
-        """For the shared evaluator: masks and anomaly maps under the caller's prompt names.
-
-        With ``prompt_source: fixed`` each prompt is its own detector query. With ``generated`` the
-        pipeline's own prompts are used and their union answers every requested prompt."""
+    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None) -> SegmentationResult:
+        """Masks and anomaly maps under the caller's prompt names (``threshold`` is not used: a mask is where
+        SAM put one). With ``prompt_source: fixed`` each prompt is its own detector query; with ``generated``
+        the pipeline's own prompts are used and their union answers every requested prompt."""
         prompts = validate_prompts(prompts)
-        validate_threshold(threshold)
-        result, anomaly, _, used = self.run(image, prompts)
+        result, anomaly, _, used = self.run(encoded.rgb, prompts)
         if self.config.prompt_source != "fixed":
             union = np.zeros(anomaly.shape, bool)
             for m in result.masks.values():
@@ -142,6 +137,17 @@ class ZeroShotSegmenter(Segmenter):
             result.masks = {p: m if result.scores[p] >= self.min_confidence else np.zeros_like(m)
                             for p, m in result.masks.items()}
         return result
+
+    def num_parameters(self) -> int | None:
+        return sum(p.numel() for p in self.sam.parameters()) if hasattr(self.sam, "parameters") else None
+
+    def settings(self) -> dict:
+        return {**super().settings(), "config": dataclasses.asdict(self.config)}
+
+    def describe(self) -> dict:
+        return {**super().describe(), "pipeline": "zeroshot", "model_type": "zeroshot",
+                "threshold_source": "fixed by configuration", "detector": self.config.detector,
+                "prompt_source": self.config.prompt_source}
 
     def report(self) -> dict:
         return {"config": dataclasses.asdict(self.config), "prompt_source": getattr(self.generator, "source", "?"),

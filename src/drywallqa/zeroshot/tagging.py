@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models.hub import load_hub_or_local
 from ..utils.registry import Registry
 
 TAGGERS: Registry = Registry("tagger")
@@ -31,8 +32,6 @@ class HFClassifierTagger(Tagger):
 
     def __init__(self, model_path: str, top_k: int = 1):
         from transformers import AutoImageProcessor, AutoModelForImageClassification
-
-        from ..models.clipseg.modeling_clipseg import load_hub_or_local
 
         self.processor = load_hub_or_local(AutoImageProcessor, model_path, "image processor")
         self.model = load_hub_or_local(AutoModelForImageClassification, model_path, "tagging model").eval()

@@ -1,4 +1,7 @@
-from .configuration_clipseg import ClipSegBackendConfig
-from .modeling_clipseg import ClipSegBackend
+from ...utils.deprecation import deprecated_names
+from .configuration_clipseg import ClipSegConfig
+from .modeling_clipseg import ClipSegModel
 
-__all__ = ["ClipSegBackend", "ClipSegBackendConfig"]
+__all__ = ["ClipSegConfig", "ClipSegModel"]
+__getattr__ = deprecated_names(__name__, {"ClipSegBackend": ("drywallqa.models.clipseg", "ClipSegModel"),  # 0.4 names
+                                          "ClipSegBackendConfig": ("drywallqa.models.clipseg", "ClipSegConfig")})

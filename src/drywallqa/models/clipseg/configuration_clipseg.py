@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...utils.deprecation import deprecated_names
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
+
 
 @dataclass
-class ClipSegBackendConfig:
-    """Configuration of :class:`ClipSegBackend` (CLIPSeg from Hugging Face ``transformers``).
+class ClipSegConfig:
+    """Configuration of :class:`ClipSegModel` (CLIPSeg from Hugging Face ``transformers``).
 
     Attributes:
         pretrained: hub id (default ``CIDAS/clipseg-rd64-refined``) or a local ``save_pretrained``
@@ -24,5 +27,8 @@ class ClipSegBackendConfig:
     tokenizer: str | None = None
     image_size: int = 352
     freeze_backbone: bool = False
-    mean: tuple = (0.485, 0.456, 0.406)
-    std: tuple = (0.229, 0.224, 0.225)
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
+
+
+__getattr__ = deprecated_names(__name__, {"ClipSegBackendConfig": ("drywallqa.models.clipseg", "ClipSegConfig")})  # 0.4 name

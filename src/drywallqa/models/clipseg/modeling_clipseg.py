@@ -8,29 +8,17 @@ Text embeddings are computed once per prompt (no gradient) and cached.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from ...utils.deprecation import deprecated_names
 from ..base import PromptedSegmentationModel
+from ..hub import load_hub_or_local
 from ..registry import register_model
-from .configuration_clipseg import ClipSegBackendConfig
-
-
-def load_hub_or_local(loader, name: str, what: str):
-    """``loader.from_pretrained(name)`` with an error that says how to provide the weights offline."""
-    try:
-        return loader.from_pretrained(name)
-    except (OSError, ValueError) as exc:
-        offline = " (HF_HUB_OFFLINE=1 is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
-        raise OSError(
-            f"cannot load {what} {name!r}{offline}: it is neither a local directory nor in the Hugging Face "
-            f"cache. On a machine with internet run `huggingface-cli download {name}` (or "
-            f"`{loader.__name__}.from_pretrained({name!r}).save_pretrained(DIR)`) and pass --model-path DIR."
-        ) from exc
+from .configuration_clipseg import ClipSegConfig
 
 
 @dataclass
@@ -43,10 +31,10 @@ class ClipSegFeatures:
 
 
 @register_model("clipseg")
-class ClipSegBackend(PromptedSegmentationModel):
-    config_class = ClipSegBackendConfig
+class ClipSegModel(PromptedSegmentationModel):
+    config_class = ClipSegConfig
 
-    def __init__(self, config: ClipSegBackendConfig):
+    def __init__(self, config: ClipSegConfig):
         super().__init__(config)
         from transformers import CLIPSegConfig, CLIPSegForImageSegmentation, CLIPTokenizer
 
@@ -54,15 +42,15 @@ class ClipSegBackend(PromptedSegmentationModel):
             self.hf = CLIPSegForImageSegmentation(CLIPSegConfig(**config.hf_config))
         else:
             self.hf = load_hub_or_local(CLIPSegForImageSegmentation, config.pretrained, "CLIPSeg model")
-            config.hf_config = json.loads(self.hf.config.to_json_string())
+            self.config.hf_config = json.loads(self.hf.config.to_json_string())
         self.tokenizer = load_hub_or_local(CLIPTokenizer, config.tokenizer or config.pretrained, "CLIP tokenizer")
         self.register_buffer("pixel_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
         self._prompt_cache: dict[str, torch.Tensor] = {}
 
     @classmethod
-    def config_from_dict(cls, config: dict, directory: Path) -> ClipSegBackendConfig:
-        cfg = ClipSegBackendConfig(**config)
+    def config_from_dict(cls, config: dict, directory: Path) -> ClipSegConfig:
+        cfg = ClipSegConfig(**config)
         if (Path(directory) / "vocab.json").is_file():
             cfg.tokenizer = str(directory)
         return cfg
@@ -96,3 +84,6 @@ class ClipSegBackend(PromptedSegmentationModel):
         if tuple(logits.shape[-2:]) != image_features.size:
             logits = F.interpolate(logits, size=image_features.size, mode="bilinear", align_corners=False)
         return logits
+
+
+__getattr__ = deprecated_names(__name__, {"ClipSegBackend": ("drywallqa.models.clipseg", "ClipSegModel")})  # 0.4 name

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
+
 
 @dataclass
 class FilmUNetConfig:
@@ -31,8 +33,8 @@ class FilmUNetConfig:
     text_dim: int = 384
     head_dim: int = 32
     refine_channels: int = 0
-    mean: tuple = (0.485, 0.456, 0.406)
-    std: tuple = (0.229, 0.224, 0.225)
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
 
     def __post_init__(self):
         self.encoder_channels = tuple(self.encoder_channels)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
+
 
 @dataclass
 class SamTextConfig:
@@ -23,5 +25,5 @@ class SamTextConfig:
     text_dim: int = 384
     num_text_tokens: int = 4
     image_size: int = 1024
-    mean: tuple = (0.485, 0.456, 0.406)
-    std: tuple = (0.229, 0.224, 0.225)
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..base import PromptedSegmentationModel
-from ..clipseg.modeling_clipseg import load_hub_or_local
+from ..hub import load_hub_or_local
 from ..registry import register_model
 from .configuration_sam_text import SamTextConfig
 
@@ -39,7 +39,7 @@ class SamFeatures:
         return SamFeatures(self.embeddings.repeat_interleave(n, dim=0), self.size)
 
 
-@register_model("sam-text")
+@register_model("sam_text")
 class SamTextModel(PromptedSegmentationModel):
     config_class = SamTextConfig
 
@@ -47,8 +47,8 @@ class SamTextModel(PromptedSegmentationModel):
         super().__init__(config)
         self.sam = load_sam(config.pretrained, config.hf_config)
         if not config.hf_config:
-            config.hf_config = json.loads(self.sam.config.to_json_string())
-        config.image_size = self.sam.config.vision_config.image_size  # SAM's encoder takes one input size
+            self.config.hf_config = json.loads(self.sam.config.to_json_string())
+        self.config.image_size = self.sam.config.vision_config.image_size  # SAM's encoder takes one input size
         for p in self.sam.vision_encoder.parameters():  # the image encoder stays frozen
             p.requires_grad_(False)
         hidden = self.sam.config.prompt_encoder_config.hidden_size

@@ -10,24 +10,24 @@ from typer.testing import CliRunner
 from drywallqa.cli import app
 from drywallqa.models import create_model
 
-BACKENDS = {  # model type -> (default hub id, fixture of a tiny local save_pretrained dir, model_config)
+HUB_MODELS = {  # model type -> (default hub id, fixture of a tiny local save_pretrained dir, model_config)
     "clipseg": ("CIDAS/clipseg-rd64-refined", "tiny_clipseg_dir", {"image_size": 64, "freeze_backbone": True}),
-    "sam-text": ("facebook/sam-vit-base", "tiny_sam_dir", {"image_size": 64}),
+    "sam_text": ("facebook/sam-vit-base", "tiny_sam_dir", {"image_size": 64}),
 }
 
 
-@pytest.mark.parametrize("model", BACKENDS)
+@pytest.mark.parametrize("model", HUB_MODELS)
 def test_uncached_hub_id_offline_is_a_clear_error(model, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_cache"))
-    with pytest.raises(OSError, match=rf"{BACKENDS[model][0]}.*--model-path"):
+    with pytest.raises(OSError, match=rf"{HUB_MODELS[model][0]}.*--model-path"):
         create_model(model)
 
 
-@pytest.mark.parametrize("model", BACKENDS)
+@pytest.mark.parametrize("model", HUB_MODELS)
 def test_cli_train_evaluate_predict_with_a_local_model(model, request, synthetic_datasets, syn_splits,
                                                        write_train_config, tmp_path):
-    _, fixture, model_config = BACKENDS[model]
+    _, fixture, model_config = HUB_MODELS[model]
     local = request.getfixturevalue(fixture)
     runner = CliRunner()
     res = runner.invoke(app, ["train", str(write_train_config(model, model_config)), "--model", model,
@@ -50,5 +50,18 @@ def test_cli_train_evaluate_predict_with_a_local_model(model, request, synthetic
         assert res.exit_code == 0, res.output
         with Image.open(out / "w__segment_crack.png") as mask:
             assert mask.size == (40, 30)
-        if model == "sam-text":  # SAM's predicted IoU comes back as the mask's confidence
+        if model == "sam_text":  # SAM's predicted IoU comes back as the mask's confidence
             assert "confidence" in json.loads((out / "w__results.json").read_text())["prompts"]["segment crack"]
+
+
+@pytest.mark.parametrize("model", HUB_MODELS)
+def test_a_model_fills_in_its_own_copy_of_the_config(model, request):
+    """What a hub model fills in (its Hugging Face config, SAM's fixed input size) stays off the caller's config."""
+    from drywallqa.models import get_model_class
+
+    _, fixture, _ = HUB_MODELS[model]
+    cls = get_model_class(model)
+    given = cls.config_class(pretrained=str(request.getfixturevalue(fixture)), image_size=1024)
+    built = cls(given)
+    assert given.hf_config in (None, {}) and given.image_size == 1024
+    assert built.config.hf_config and built.config is not given

@@ -1,0 +1,107 @@
+"""What the command modules share: the Typer apps, the console, option help texts, argument checks and model loading."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True)
+data_app = typer.Typer(help="Datasets: statistics and group-clean splits.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+export_app = typer.Typer(help="Export the embedded model for other runtimes.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+console = Console()
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+
+
+DATASET_HELP = "Dataset name, or a dataset YAML file for your own export (repeatable); default all registered."
+
+
+def dataset_names(datasets) -> list[str]:
+    """Registered names of the datasets given by name or YAML file (``--dataset``)."""
+    from ..data.registry import DATASETS, list_datasets, resolve_dataset
+
+    names = []
+    for d in datasets or list_datasets():
+        try:
+            names.append(resolve_dataset(d))
+        except (OSError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--dataset")
+        if names[-1] not in DATASETS:
+            raise typer.BadParameter(f"unknown dataset {d!r}; registered: {', '.join(list_datasets())} "
+                                     "(or give a dataset YAML file)", param_hint="--dataset")
+    return names
+
+
+MODEL_HELP = ("Model type (film_unet, clipseg, sam_text, ...): with --model-path of a directory that is not a drywallqa "
+              "model (a Hugging Face save_pretrained folder or hub id), wrap that model. Default: read from --model-path.")
+RUNTIME_HELP = "torch, or onnx (a model folder exported on first use, or an exported folder)."
+PIPELINE_HELP = "zeroshot: the zero-shot pipeline (hub detectors + SAM) instead of a model; --model-path is then its YAML config."
+
+
+def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Optional[float] = None,
+                 tile: Optional[int] = None, prompt_gate: bool = True, pipeline: Optional[str] = None) -> dict:
+    """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --pipeline / --min-confidence / --tile."""
+    if runtime not in ("torch", "onnx"):
+        raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
+    if model == "zeroshot":  # the 0.4 spelling
+        typer.echo("warning: --model zeroshot is deprecated, use --pipeline zeroshot", err=True)
+        model, pipeline = None, "zeroshot"
+    if pipeline is not None and pipeline != "zeroshot":
+        raise typer.BadParameter("the one pipeline is zeroshot", param_hint="--pipeline")
+    if tile is not None and tile < 32:
+        raise typer.BadParameter("a tile needs at least 32 px", param_hint="--tile")
+    tiling = {"tile": tile} if tile else {}
+    if pipeline:
+        return {"pipeline": pipeline, "min_confidence": min_confidence, **tiling}
+    if runtime == "onnx":
+        return {"runtime": "onnx", "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling}
+    return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling}
+
+
+GATE_HELP = ("Leave the masks of prompts far from what the model learnt empty, with a warning naming what it knows "
+             "(models with a prompt gate); --no-prompt-gate answers every prompt with the raw map.")
+
+
+TILE_HELP = "Predict photos larger than this many pixels on overlapping tiles of this size (large phone photos)."
+MAX_PIXELS_HELP = ("Images with more pixels fail (reported, the rest go on): guards memory against decompression bombs; "
+                   "raise it for very large photos.")
+
+
+def check_max_pixels(value: int) -> None:
+    if value < 1:
+        raise ValueError(f"must be a positive number of pixels, got {value}")
+
+
+def check_workers(value: int) -> None:
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value}")
+
+
+def load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: str = "torch",
+                    min_confidence: Optional[float] = None, tile: Optional[int] = None, prompt_gate: bool = True,
+                    pipeline: Optional[str] = None):
+    from ..engine.segmenter import Segmenter
+
+    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline)
+    try:
+        return Segmenter.load(model_path, **kwargs)
+    except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model-path / --model / --pipeline")
+
+
+def check_model_file(model_path: Path, name: str) -> Path:
+    """``model_path / name`` for a calibration to write: the folder must be a model's and writable."""
+    from ..models.base import is_drywallqa_model_dir
+
+    if not is_drywallqa_model_dir(model_path):  # no, or an unreadable, config.json of a model
+        raise typer.BadParameter(f"{model_path} is not a drywallqa model folder", param_hint="--model-path")
+    target = model_path / name
+    if target.exists() and not target.is_file() or not os.access(model_path, os.W_OK):
+        raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")
+    return target

@@ -1,0 +1,115 @@
+"""``drywallqa data ...``: dataset statistics, group-clean splits, box labels refined into masks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from .common import DATASET_HELP, console, data_app, dataset_names
+
+
+STATS_PROBLEMS = 50  # data problems that `data stats` prints; --json has them all
+
+
+@data_app.command("stats")
+def data_stats(
+    dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
+    datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default ../shared/datasets)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the statistics to this JSON file."),
+    preview_dir: Optional[Path] = typer.Option(
+        None, "--preview", help="Also save <dataset>_preview.png here: 12 random photos beside their ground truth."),
+):
+    """Counts, mask coverage, label stroke widths, source-photo groups and near-duplicates across splits."""
+    from ..data.stats import copies_picture, dataset_stats, preview
+
+    names = dataset_names(dataset)
+    all_stats = [dataset_stats(d, datasets_dir) for d in names]
+    for st in all_stats:
+        t = Table(title=f"{st['dataset']}")
+        for col in ("split", "images", "empty masks", "mean mask coverage", "source groups", "stroke width px (p10/median/p90)"):
+            t.add_column(col)
+        for sp, v in st["splits"].items():
+            w = v.get("stroke_width_px")
+            t.add_row(sp, str(v["images"]), str(v["empty_masks"]), f"{v['mean_mask_coverage']:.3f}", str(v["source_groups"]),
+                      f"{w['p10']:.1f} / {w['median']:.1f} / {w['p90']:.1f}" if w else "-")
+        console.print(t)
+        console.print(f"source groups shared between splits: {st['source_groups_shared_between_splits']}")
+        console.print(f"near-duplicate pairs across splits: {st['near_duplicate_pairs_across_splits']}")
+        agree = st["label_agreement_of_copies"]
+        if agree["pairs"]:
+            console.print(f"labels of copies of one photo agree at mean IoU {agree['mean_IoU']:.3f} over {agree['pairs']} "
+                          f"pairs ({agree['share_below_0.5']:.0%} below 0.5; across splits {agree['mean_IoU_across_splits']:.3f} "
+                          f"over {agree['pairs_across_splits']}): near what a model can score against either label")
+        if st["problems"]:
+            shown = st["problems"][:STATS_PROBLEMS]
+            console.print(f"[yellow]{len(st['problems'])} data problems[/yellow] (each names its file; everything else was read):")
+            for problem in shown:
+                console.print(f"  - {problem}", highlight=False, soft_wrap=True)
+            if len(st["problems"]) > len(shown):
+                console.print(f"  ... and {len(st['problems']) - len(shown)} more (all of them: --json FILE)")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(all_stats, indent=2))
+    if preview_dir:
+        preview_dir.mkdir(parents=True, exist_ok=True)
+        for d, st in zip(names, all_stats):
+            target = preview_dir / f"{d}_preview.png"
+            console.print(f"preview of {preview(d, target, datasets_dir=datasets_dir)} photos: {target}")
+            target = preview_dir / f"{d}_label_copies.png"
+            if copies_picture(d, st["label_agreement_of_copies"]["worst"], target, datasets_dir):
+                console.print(f"copies of one photo whose labels disagree most: {target}")
+
+
+@data_app.command("split")
+def data_split(
+    out: Path = typer.Option(Path("splits"), help="Folder for the manifests (<dataset>.json)."),
+    dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
+    seed: int = typer.Option(0),
+    val: float = typer.Option(0.15, help="Fraction of images for val."),
+    test: float = typer.Option(0.15, help="Fraction of images for test."),
+    datasets_dir: Optional[Path] = typer.Option(None),
+):
+    """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
+    from ..data.grouping import make_group_split, split_manifest_path
+
+    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
+        raise typer.BadParameter("val and test must be fractions with val + test < 1")
+    for d in dataset_names(dataset):
+        split = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed, progress=True)
+        path = split_manifest_path(out, d)
+        split.to_json(path)
+        console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}")
+
+
+@data_app.command("refine-masks")
+def data_refine_masks(
+    dataset: str = typer.Option("taping", "--dataset", "-d", help="A box-annotated dataset (name or YAML file)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the new image/mask dataset, report.json and preview.png."),
+    with_: str = typer.Option("sam", "--with", help="Mask source for each box: sam (SAM weights) or edges (tape strips "
+                                                    "found in image edges; no weights to fetch)."),
+    model_path: Optional[str] = typer.Option(None, help="SAM: hub id or local save_pretrained dir (default facebook/sam-vit-base)."),
+    min_iou: float = typer.Option(0.8, help="SAM: keep its mask where its predicted IoU is at least this, else the box."),
+    split: List[str] = typer.Option(None, "--split", help="Splits to convert (default all)."),
+    datasets_dir: Optional[Path] = typer.Option(None),
+):
+    """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
+    image/mask-folder dataset; report.json says per file which way each box went."""
+    from ..data.refine import BOX_REFINERS, SamRefiner, refine_box_masks
+
+    if with_ not in BOX_REFINERS:
+        raise typer.BadParameter(f"--with {with_!r}: choose {' or '.join(BOX_REFINERS.names())}", param_hint="--with")
+    try:
+        refiner = SamRefiner(model_path, min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
+    except OSError as exc:  # weights that cannot be found or fetched
+        raise typer.BadParameter(str(exc), param_hint="--model-path" if with_ == "sam" else "--with")
+    report = refine_box_masks(dataset_names([dataset])[0], out, splits=split or None, datasets_dir=datasets_dir,
+                              refiner=refiner)
+    for sp, c in report["splits"].items():
+        console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['refined']} refined, {c['kept']} kept "
+                      f"(already strips), {c['fell_back']} fell back to the box")
+    if report.get("preview"):
+        console.print(f"preview: {out / report['preview']}")

@@ -1,0 +1,72 @@
+"""``drywallqa evaluate`` and ``drywallqa export onnx``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .common import (MODEL_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, console, dataset_names, export_app,
+                     load_segmenter)
+
+
+@app.command()
+def evaluate(
+    model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
+    runtime: str = typer.Option("torch", help=RUNTIME_HELP),
+    pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),
+    out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md, per_image.csv, examples.png and worst.png go."),
+    splits: str = typer.Option("published,group", help="Comma-separated: published (valid splits), group (group-clean "
+                               "test), val (group-clean val, where thresholds were chosen), train (a seeded sample of "
+                               "150 training photos: how well the model fits what it learnt from)."),
+    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score: names or dataset YAML files (repeatable)."),
+    splits_dir: Optional[Path] = typer.Option(
+        None, help="Group-clean manifests (default: ./splits where it has the dataset's, else those shipped with the package)."),
+    datasets_dir: Optional[Path] = typer.Option(None),
+    limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs)."),
+    speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
+    tile: Optional[int] = typer.Option(None, help=TILE_HELP),
+):
+    """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
+    Interrupted, the same command run again continues after the last finished split."""
+    from ..engine.evaluator import NothingToScoreError
+    from ..engine.evaluator import evaluate as run
+    from ..engine.segmenter import default_model_dir
+
+    if limit is not None and limit < 1:
+        raise typer.BadParameter(f"must be at least 1, got {limit}", param_hint="--limit")
+    if speed_images < 0:
+        raise typer.BadParameter(f"must be 0 (skip) or more, got {speed_images}", param_hint="--speed-images")
+    which = tuple(s.strip() for s in splits.split(","))
+    unknown = set(which) - {"published", "group", "val", "train"}
+    if unknown:
+        raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
+    seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline)
+    try:
+        report = run(seg, out, datasets=tuple(dataset_names(dataset)), which=which, splits_dir=splits_dir,
+                     datasets_dir=datasets_dir, limit=limit, speed_images=speed_images,
+                     model_dir=None if (pipeline or model == "zeroshot") else (model_path or default_model_dir()))
+    except (FileNotFoundError, KeyError) as exc:  # no split manifest yet, or a dataset without a 'valid' split
+        message = exc.args[0] if exc.args else str(exc)
+        raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group, val and train need a manifest)",
+                                 param_hint="--splits")
+    except NothingToScoreError as exc:
+        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
+    console.print((out / "report.md").read_text())
+    return report
+
+
+@export_app.command("onnx")
+def export_onnx_cmd(
+    out: Path = typer.Option(..., "--out", help="Folder for encoder.onnx, decoder.onnx and config.json."),
+    model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
+):
+    """ONNX graphs of the embedded model: the image encoder (once per image) and the prompt decoder."""
+    from ..engine.segmenter import default_model_dir
+    from ..export.onnx import export_onnx
+
+    export_onnx(model_path or default_model_dir(), out)
+    console.print(f"wrote {out}/encoder.onnx and decoder.onnx; use them with --runtime onnx --model-path {out}")

@@ -1,0 +1,164 @@
+"""``drywallqa predict`` (a batch of photos, local or on Ray) and ``drywallqa zeroshot``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..utils.image_io import DEFAULT_MAX_PIXELS
+from .common import (GATE_HELP, MAX_PIXELS_HELP, MODEL_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app,
+                     check_max_pixels, check_workers, console, load_kwargs, load_segmenter)
+
+
+REVIEW_SHOWN = 5  # least confident masks named after a predict run
+
+
+IGNORED_SHOWN = 10  # files of the input folders that are not images, printed by `predict`; results.json has all
+
+
+@app.command()
+def predict(
+    paths: List[Path] = typer.Argument(..., help="Image files or folders."),
+    prompt: List[str] = typer.Option(..., "--prompt", "-p", help="Text prompt (repeatable)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    overlay: bool = typer.Option(False, "--overlay", help="Also write overlays and a grid PNG."),
+    report: bool = typer.Option(True, "--report/--no-report",
+                                help="Write OUT/report.html: a thumbnail with the masks and the QA measures of every photo."),
+    coco: Optional[str] = typer.Option(
+        None, help="Also write OUT/predictions.coco.json (one category per prompt) to correct in an annotation tool: "
+                   "polygon or rle."),
+    threshold: Optional[float] = typer.Option(None, help="One threshold for every prompt, instead of the model's validated per-prompt thresholds."),
+    model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
+    runtime: str = typer.Option("torch", help=RUNTIME_HELP),
+    pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),
+    mm_per_px: Optional[float] = typer.Option(None, help="Scale, for QA measures in millimetres."),
+    overwrite: bool = typer.Option(False, help="Redo images an earlier run finished (default: skip them)."),
+    workers: int = typer.Option(1, help="Images in flight at once (threads, or Ray actors with --executor ray)."),
+    executor: str = typer.Option("local", help="local, or ray (Ray Data; a local Ray instance unless RAY_ADDRESS is set)."),
+    engine: Optional[str] = typer.Option(None, hidden=True, help="Deprecated spelling of --executor."),
+    min_confidence: Optional[float] = typer.Option(
+        None, help="Empty the masks whose confidence (estimated IoU, 0..1; SAM's predicted IoU for --model sam_text) is lower."),
+    tile: Optional[int] = typer.Option(None, help=TILE_HELP),
+    flag: List[str] = typer.Option(
+        None, "--flag", help="QA rule 'PROMPT: MEASURE OP NUMBER' (repeatable), e.g. 'segment crack: max_width_mm > 0.3': "
+                             "photos breaking one are flagged in results.json and listed first in report.html."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, help=MAX_PIXELS_HELP),
+    prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
+):
+    """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
+    results.json with QA measures (components, area, length and width) of every mask, and report.html."""
+    from ..engine.batch import predict_paths, prepare_out_dir
+    from ..engine.segmenter import validate_confidence, validate_prompts, validate_threshold
+    from ..measures import validate_mm_per_px
+
+    for value, check, hint in ((prompt, validate_prompts, "--prompt"), (threshold, validate_threshold, "--threshold"),
+                               (mm_per_px, validate_mm_per_px, "--mm-per-px"), (max_pixels, check_max_pixels, "--max-pixels"),
+                               (workers, check_workers, "--workers"), (min_confidence, validate_confidence, "--min-confidence"),
+                               (out, prepare_out_dir, "--out")):  # the folder last: made only when all else is right
+        try:
+            check(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=hint)
+    prompts = validate_prompts(prompt)
+    from ..data.coco_export import SEGMENTATION_FORMATS, write_coco_predictions
+    from ..rules import parse_rules
+
+    if coco is not None and coco not in SEGMENTATION_FORMATS:
+        raise typer.BadParameter(f"one of {', '.join(SEGMENTATION_FORMATS)}", param_hint="--coco")
+    try:
+        rules = parse_rules(flag or [], prompts, mm_per_px)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--flag")
+    if engine is not None:
+        typer.echo("warning: --engine is deprecated, use --executor", err=True)
+        executor = engine
+    if executor not in ("local", "ray"):
+        raise typer.BadParameter("executor must be local or ray", param_hint="--executor")
+    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline)
+    if executor == "ray":
+        from ..engine.batch import predict_paths_ray
+
+        summary = predict_paths_ray(model_path, paths, prompts, out, load_kwargs=kwargs,
+                                    workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px, rules=rules,
+                                    max_pixels=max_pixels)
+    else:
+        seg = load_segmenter(model_path, model, runtime, min_confidence, tile, prompt_gate, pipeline)
+        summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
+                                mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules, max_pixels=max_pixels)
+    skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
+    n = len(summary.ignored)
+    ignored = f", {n} file{'s' if n > 1 else ''} not read (not images; listed in results.json)" if n else ""
+    console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {out}")
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
+    for path, reason in summary.ignored[:IGNORED_SHOWN]:
+        console.print(f"[yellow]not read[/yellow] {path}: {reason}", highlight=False, soft_wrap=True)
+    if len(summary.ignored) > IGNORED_SHOWN:
+        console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in {out / 'results.json'})")
+    review = sorted((m["confidence"], e["image"], p) for e in summary.results for p, m in e["prompts"].items()
+                    if m.get("confidence") is not None)[:REVIEW_SHOWN]
+    if review:
+        console.print("least confident masks (review these first; confidence = estimated IoU): "
+                      + "; ".join(f"{Path(image).name} {p!r} {c:.2f}" for c, image, p in review), highlight=False, soft_wrap=True)
+    if rules:
+        flagged = [e["image"] for e in summary.results if e["flags"]]
+        console.print(f"[bold]{len(flagged)} of {len(summary.results)} photos flagged[/bold] by "
+                      + "; ".join(map(str, rules)))
+    if report:
+        from ..engine.batch_report import write_batch_report
+
+        console.print(f"report: {write_batch_report(out)}")
+    if coco:
+        console.print(f"COCO file for annotation tools: {write_coco_predictions(out, coco)}")
+    for path, reason in summary.failed:
+        console.print(f"[red]failed[/red] {path}: {reason}")
+    if not summary.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def zeroshot(
+    paths: List[Path] = typer.Argument(..., help="Image files or folders."),
+    out: Path = typer.Option(..., "--out", "-o"),
+    reference: Optional[List[Path]] = typer.Option(None, "--reference", help="Normal (defect-free) photos: set the size filter."),
+    config: Optional[Path] = typer.Option(None, help="Zero-shot YAML config (stages, model paths, thresholds)."),
+    material: Optional[str] = typer.Option(None, help="The surface (drywall, concrete, plaster, tile, ...): tags for the prompts."),
+    prompts: str = typer.Option("generated", help="generated (from the surface) or fixed (the --prompt values)."),
+    prompt: List[str] = typer.Option(None, "--prompt", "-p", help="Fixed prompts (with --prompts fixed)."),
+    size_filter: bool = typer.Option(True, "--size-filter/--no-size-filter"),
+    detector: Optional[str] = typer.Option(None, help="grounding-dino or owlv2."),
+    detector_path: Optional[str] = typer.Option(None),
+    sam_path: Optional[str] = typer.Option(None),
+    llm_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint for prompt generation (falls back to the table)."),
+):
+    """Segment defects with no training data: surface tags -> anomaly prompts -> boxes -> size filter -> SAM."""
+    from ..zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter, run_zeroshot
+
+    cfg = ZeroShotConfig.from_yaml(config) if config else ZeroShotConfig()
+    cfg.size_filter = size_filter
+    if prompts not in ("generated", "fixed"):
+        raise typer.BadParameter("generated or fixed", param_hint="--prompts")
+    if prompts == "fixed" and not prompt:
+        raise typer.BadParameter("--prompts fixed needs at least one --prompt", param_hint="--prompt")
+    cfg.prompt_source = prompts
+    if material:
+        cfg.tagger, cfg.tagger_options = "fixed", {"material": material}
+    if llm_url:
+        cfg.prompt_generator, cfg.prompt_generator_options = "llm", {"base_url": llm_url}
+    for key, value in (("detector", detector), ("detector_path", detector_path), ("sam_path", sam_path)):
+        if value:
+            setattr(cfg, key, value)
+    try:
+        seg = ZeroShotSegmenter(cfg)
+    except (OSError, KeyError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--detector-path / --sam-path / --config")
+    report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None)
+    st = report["stages"]
+    console.print(f"{st['images']} images: {st['boxes_detected']} boxes detected, {st['removed_by_size_filter']} removed by "
+                  f"the size filter (max {report['max_box_fraction']:.3f} of the image), {st['boxes_kept']} kept; "
+                  f"prompts from {report['prompt_source']}; report in {out / 'report.json'}")
+    if report["failed"]:
+        raise typer.Exit(code=1)

@@ -1,0 +1,43 @@
+"""``drywallqa serve``: the HTTP API and the web page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..utils.image_io import DEFAULT_MAX_PIXELS
+from .common import GATE_HELP, MODEL_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, load_segmenter
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
+    runtime: str = typer.Option("torch", help=RUNTIME_HELP),
+    pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),
+    max_upload_mb: float = typer.Option(20.0, help="Larger uploads are answered 413."),
+    max_concurrency: int = typer.Option(2, help="Requests segmented at once; more are answered 429."),
+    tile: Optional[int] = typer.Option(None, help=TILE_HELP),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, help="Photos with more pixels are answered 413 before decoding."),
+    max_tiles: int = typer.Option(64, help="A tile size that would cut a photo into more tiles is answered 422."),
+    request_timeout: float = typer.Option(120.0, help="Seconds a request may take; then it is answered 503."),
+    prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
+):
+    """HTTP API (POST /v1/segment, GET /v1/models, GET /healthz, /docs) and a web page at /."""
+    import uvicorn
+
+    from ..serve import ServeConfig, create_app
+
+    for value, hint in ((max_upload_mb, "--max-upload-mb"), (max_concurrency, "--max-concurrency"), (max_pixels, "--max-pixels"),
+                        (max_tiles, "--max-tiles"), (request_timeout, "--request-timeout")):
+        if not value > 0:
+            raise typer.BadParameter(f"must be greater than 0, got {value}", param_hint=hint)
+    seg = load_segmenter(model_path, model, runtime, tile=tile, prompt_gate=prompt_gate, pipeline=pipeline)
+    app_ = create_app(ServeConfig(str(model_path) if model_path else None, runtime, max_upload_mb, max_concurrency,
+                                  max_pixels=max_pixels, max_tiles=max_tiles, request_timeout_s=request_timeout,
+                                  pipeline=pipeline), seg)
+    uvicorn.run(app_, host=host, port=port)

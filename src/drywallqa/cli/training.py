@@ -1,0 +1,181 @@
+"""``drywallqa train``, ``ship``, ``calibrate-gate``, ``calibrate-confidence``: from a config to a model folder ready to use."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .common import app, check_model_file, console, dataset_names
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="YAML training config, e.g. configs/default.yaml."),
+    overrides: Optional[List[str]] = typer.Argument(
+        None, help="KEY=VALUE overrides of any config field, e.g. optim.epochs=3 data.cache_size=320 "
+                   "model_config.encoder=hed_vgg16 (values read as YAML)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from <output_dir>/last.pt."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run an output_dir already holds (default: refuse)."),
+    model: Optional[str] = typer.Option(None, help="Override the config's model type (film_unet, clipseg)."),
+    model_path: Optional[Path] = typer.Option(
+        None, help="Start from these weights: a drywallqa model directory (any type), or for --model clipseg a "
+                   "Hugging Face save_pretrained directory or hub id."),
+    output_dir: Optional[str] = typer.Option(None, help="Override output_dir of the config."),
+    epochs: Optional[int] = typer.Option(None, help="Override optim.epochs."),
+    lr: Optional[float] = typer.Option(None, help="Override optim.lr (peak learning rate)."),
+    max_minutes: Optional[float] = typer.Option(None, help="Stop (with a checkpoint) after this many minutes."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda or auto."),
+):
+    """Train a model from a config file (checkpoints, metrics CSV/JSON and curves in output_dir)."""
+    import yaml
+
+    from ..engine.config import TrainConfig
+    from ..engine.trainer import Trainer, holds_run
+
+    try:
+        cfg = TrainConfig.from_yaml(config)
+    except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="CONFIG")
+    try:
+        cfg = cfg.with_overrides(overrides)
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="OVERRIDES")
+    if output_dir:
+        cfg.output_dir = output_dir
+    if epochs is not None:
+        cfg.optim.epochs = epochs
+    if lr is not None:
+        cfg.optim.lr = lr
+    if device:
+        cfg.device = device
+    if max_minutes is not None and not max_minutes > 0:
+        raise typer.BadParameter(f"must be greater than 0, got {max_minutes}", param_hint="--max-minutes")
+    try:
+        cfg.validate()  # the overrides too
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--lr / --epochs / --device / OVERRIDES / CONFIG")
+    if model and model != cfg.model:
+        cfg.model, cfg.model_config = model, {}  # the config's model options belong to its own model type
+    if model_path:
+        from ..models.base import is_drywallqa_model_dir
+
+        if is_drywallqa_model_dir(model_path):
+            cfg.init_from = str(model_path)
+        else:
+            cfg.model_config = {**cfg.model_config, "pretrained": str(model_path)}
+    if resume and overwrite:
+        raise typer.BadParameter("--resume continues a run and --overwrite replaces it: choose one", param_hint="--overwrite")
+    if not resume and not overwrite and holds_run(cfg.output_dir):  # before the model and data load
+        raise typer.BadParameter(f"{cfg.output_dir} already holds a training run: continue it with --resume, replace it "
+                                 "with --overwrite, or choose another --output-dir", param_hint="--output-dir")
+    try:
+        result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
+    except FileNotFoundError as exc:  # --resume without a checkpoint
+        raise typer.BadParameter(str(exc), param_hint="--resume")
+    console.print(result)
+
+
+@app.command()
+def ship(
+    source: Path = typer.Argument(..., help="A training run (its best/ is shipped) or a model folder."),
+    dest: Path = typer.Option(..., "--dest", help="Model folder to write, replaced whole at the end "
+                                                  "(e.g. src/drywallqa/weights/default)."),
+    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
+    scales: Optional[List[str]] = typer.Option(
+        None, "--scales", help="Input sizes to try (repeatable: --scales 448 --scales 384,512 averages two); "
+                               "default 384, 448, 512 and 384,512."),
+    tta: str = typer.Option("both", help="Mirror-image test-time augmentation to try: both, on or off."),
+    budget: bool = typer.Option(True, "--budget/--no-budget", help="Try only options within 150 ms for the first prompt "
+                                "and 50 ms per extra one (2 threads); --no-budget on a machine slower than a laptop."),
+    gate: bool = typer.Option(True, "--gate/--no-gate", help="Calibrate a prompt gate into the folder."),
+    confidence: bool = typer.Option(True, "--confidence/--no-confidence", help="Calibrate the mask confidence into the folder."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N val photos of each dataset (smoke runs)."),
+    timing_images: int = typer.Option(20, min=1, help="Val photos timed per option."),
+    splits_dir: Optional[Path] = typer.Option(None, help="Folder of the group-clean split manifests (default: the shipped ones)."),
+    datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default: ../shared/datasets)."),
+):
+    """Choose a trained model's input size, mirror TTA, thresholds and post-processing on the group-clean val part
+    (within the speed budget), calibrate its prompt gate and confidence there, and write it as a model folder."""
+    from ..engine.shipping import CANDIDATE_SCALES, parse_scales
+    from ..engine.shipping import ship as run
+
+    try:
+        candidates = tuple(parse_scales(s) for s in scales) if scales else CANDIDATE_SCALES
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scales") from None
+    flips = {"both": (False, True), "on": (True,), "off": (False,)}
+    if tta not in flips:
+        raise typer.BadParameter("both, on or off", param_hint="--tta")
+    parent = Path(dest).resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):  # before the sweep, not after it
+        raise typer.BadParameter(f"{parent} is not writable", param_hint="--dest")
+    try:
+        out = run(source, dest, tuple(dataset_names(dataset)), candidates, flips[tta], splits_dir, datasets_dir, limit,
+                  timing_images, budget, gate, confidence, report=lambda entry: console.print(entry, soft_wrap=True))
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="SOURCE / --splits-dir / --datasets-dir") from None
+    except KeyError as exc:  # a split manifest without a val part, or an unknown dataset
+        raise typer.BadParameter(exc.args[0] if exc.args else str(exc), param_hint="--dataset / --splits-dir") from None
+    except OSError as exc:
+        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
+    except ValueError as exc:  # no option within the budget
+        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
+    chosen = out["chosen"]
+    console.print(f"wrote {out['dest']}: scales {chosen['scales']}, tta {chosen['tta']}, thresholds "
+                  f"{chosen['dataset_thresholds']} (other prompts {chosen['threshold']}), post-processing "
+                  f"{chosen['postprocess']}; val mIoU {chosen['val_mIoU']:.4f}", highlight=False, soft_wrap=True)
+
+
+@app.command("calibrate-gate")
+def calibrate_gate(
+    model_path: Path = typer.Option(..., help="Model folder to give a prompt gate (writes prompt_gate.npz into it)."),
+    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
+):
+    """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
+    The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
+    from ..text.gate import GATE_FILE, calibrate_model_gate
+    from ..text.vocabulary import CONCEPT_WORDS
+
+    check_model_file(model_path, GATE_FILE)
+    names = tuple(dataset_names(dataset))
+    missing = [d for d in names if d not in CONCEPT_WORDS]
+    if missing:
+        raise typer.BadParameter(f"no generated paraphrase lists for {missing}; a gate can be calibrated for "
+                                 f"{', '.join(CONCEPT_WORDS)}", param_hint="--dataset")
+    info = calibrate_model_gate(model_path, names)
+    console.print(f"min_margin {info['min_margin']:.4f}: on val, {info['positives_answered']:.1%} of {info['positives']} "
+                  f"paraphrases answered, {info['negatives_answered']:.1%} of {info['negatives']} unrelated prompts answered")
+
+
+@app.command("calibrate-confidence")
+def calibrate_confidence(
+    model_path: Path = typer.Option(..., help="Model folder to calibrate (writes confidence.json into it)."),
+    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
+    limit: Optional[int] = typer.Option(None, min=10, help="Use only the first N val photos of each dataset (a quick look)."),
+    splits_dir: Optional[Path] = typer.Option(None, help="Folder of the group-clean split manifests (default: the shipped ones)."),
+    datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default: ../shared/datasets)."),
+):
+    """Fit the model's mask confidence (the estimated IoU of each mask) on the group-clean val part: the
+    statistics of its probability maps and how to combine them are chosen by cross-validation there."""
+    from ..confidence import CONFIDENCE_FILE
+    from ..engine.calibrate import calibrate_model_confidence
+
+    target = check_model_file(model_path, CONFIDENCE_FILE)
+    try:
+        model = calibrate_model_confidence(model_path, tuple(dataset_names(dataset)), splits_dir, datasets_dir, limit)
+    except (FileNotFoundError, KeyError) as exc:  # no split manifest, or one without a val part
+        raise typer.BadParameter(str(exc).strip("'\""), param_hint="--dataset") from None
+    except ValueError as exc:  # too few photos could be scored, or a folder whose config the model cannot take
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    except OSError as exc:  # e.g. a folder without model.safetensors
+        raise typer.BadParameter(str(exc), param_hint="--model-path") from None
+    sel = model.selection
+    console.print(f"wrote {target}: {sel['chosen']} (val cross-validated Spearman "
+                  f"{sel['cv_spearman'][sel['chosen']]:.3f}, on {sel['masks']} masks)")

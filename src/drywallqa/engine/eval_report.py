@@ -1,0 +1,112 @@
+"""The Markdown page of an evaluation report (``report.md``), from the ``report.json`` dict of
+:func:`~drywallqa.engine.evaluator.evaluate`."""
+
+from __future__ import annotations
+
+from ..metrics import ERROR_KINDS
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def md_table(heading: str, columns: list[str], rows: list[list]) -> list[str]:
+    """Lines of a ``## heading`` section holding one Markdown table."""
+    return (["", f"## {heading}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
+def render_markdown(report: dict) -> str:
+    per_prompt = "; ".join(f"{p!r}: {t}" for p, t in report["model"].get("prompt_thresholds", {}).items())
+    post = "; ".join(f"{p!r}: {spec}" for p, spec in report["model"].get("postprocess", {}).items() if spec)
+    lines = ["# Evaluation report", "", f"Threshold {report['model'].get('threshold')}"
+             + (f" (per prompt: {per_prompt})" if per_prompt else "")
+             + f", chosen on: {report['model'].get('threshold_source')}."
+             + (f" Post-processing: {post}." if post else "")
+             + f" {report['empty_convention'][:1].upper()}{report['empty_convention'][1:]}.", "",
+             "mIoU 95% CI: bootstrap over source photos (file-name stem before `.rf.`; all copies of one photo "
+             "drawn together), 1,000 resamples.", "",
+             "| split | dataset | prompt | images | mIoU | mIoU 95% CI | mDice | pooled IoU | precision | recall | pixel AP | pixel F1-max |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["metrics"]:
+        ci = r.get("mIoU_CI95", (float("nan"), float("nan")))
+        lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['images']} | {r['mIoU']:.3f} | {ci[0]:.3f}-{ci[1]:.3f} | "
+                     f"{r['mDice']:.3f} | {r['pooled_IoU']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+                     f"{r['pixel_AP']:.3f} | {r['pixel_F1max']:.3f} |")
+    if report.get("image_level"):
+        lines += md_table("Image level (score = max probability; positives: images of the prompt's class)",
+                          ["split", "prompt", "AUROC", "positives", "negatives"],
+                          [[r["split"], r["prompt"], f"{r['AUROC']:.3f}", r["positives"], r["negatives"]] for r in report["image_level"]])
+    lines += md_table("Cross-prompt check (other dataset's prompts; lower is better)",
+                      ["split", "images of", "prompt", "mean predicted foreground fraction"],
+                      [[r["split"], r["dataset"], r["prompt"], f"{r['mean_foreground_fraction']:.4f}"] for r in report["cross_prompt"]])
+    if report.get("qa_measures"):
+        lines += md_table("QA measures: mean per image, predicted (canonical prompt) vs ground truth",
+                          ["split", "dataset", "masks", "components", "area fraction", "length px", "mean width px", "max width px"],
+                          [[r["split"], r["dataset"], r["masks"], f"{r['components']:.2f}", f"{r['area_fraction']:.4f}",
+                            f"{r['length_px']:.1f}", f"{r['mean_width_px']:.1f}", f"{r['max_width_px']:.1f}"] for r in report["qa_measures"]])
+    rows = [r for r in report["metrics"] if "centerline_F1" in r]
+    if rows:
+        lines += md_table(f"Centre-line agreement (width-insensitive; tolerance {rows[0]['centerline_tolerance']:g} of the shorter side)",
+                          ["split", "dataset", "prompt", "mIoU", "centre-line F1 (mean per image)", "centre-line precision",
+                           "centre-line recall"],
+                          [[r["split"], r["dataset"], r["prompt"], f"{r['mIoU']:.3f}", f"{r['centerline_F1']:.3f}",
+                            f"{r['centerline_precision']:.3f}", f"{r['centerline_recall']:.3f}"] for r in rows])
+    if report.get("headroom"):
+        lines += md_table("Headroom of thresholding (oracle diagnostics: they look at the scored ground truth; not results)",
+                          ["split", "dataset", "prompt", "mIoU", "best single threshold", "its mIoU", "mIoU with the best threshold per image"],
+                          [[r["split"], r["dataset"], r["prompt"], f"{r['mIoU']:.3f}", f"{r['best_single_threshold']:.2f}",
+                            f"{r['mIoU_best_single_threshold']:.3f}", f"{r['mIoU_best_threshold_per_image']:.3f}"] for r in report["headroom"]])
+        rows = [r for r in report["headroom"] if "width_oracle_mIoU_best_single_width" in r]
+        lines += md_table("Label widths (oracle: the ground truth's own centre lines redrawn at one stroke width; not results)",
+                          ["split", "dataset", "best single half-width (of the shorter side)", "its mIoU",
+                           "mIoU with the best width per image"],
+                          [[r["split"], r["dataset"], f"{r['width_oracle_best_half_width']:g}",
+                            f"{r['width_oracle_mIoU_best_single_width']:.3f}", f"{r['width_oracle_mIoU_best_width_per_image']:.3f}"]
+                           for r in rows]) if rows else []
+        rows = [r for r in report["headroom"] if "share_tp" in r]
+        lines += md_table(f"Where the errors are (wrong pixels within {rows[0]['boundary_band']:g} of the shorter side of the "
+                          "other mask are outline errors: the region was found, its outline differs; farther ones are region "
+                          "errors: spurious or missed regions; share of all found-or-wrong pixels, and the mIoU if region "
+                          "errors were fixed: oracle diagnostics, not results)",
+                          ["split", "dataset", "mIoU", "found", "FP outline", "FP region", "FN outline", "FN region",
+                           "mIoU without spurious regions", "without missed regions", "outline errors only"],
+                          [[r["split"], r["dataset"], f"{r['mIoU']:.3f}", *(f"{r['share_' + k]:.3f}" for k in ERROR_KINDS),
+                            f"{r['mIoU_without_spurious']:.3f}", f"{r['mIoU_without_missed']:.3f}", f"{r['mIoU_boundary_only']:.3f}"]
+                           for r in rows]) if rows else []
+    if report.get("memory"):
+        lines += md_table("Seen and unseen source photos (canonical prompt; seen: the model trained on another "
+                          "copy of the photo, by file-name stem, from its train_files.json)",
+                          ["split", "dataset", "images seen", "mIoU seen", "images unseen", "mIoU unseen"],
+                          [[r["split"], r["dataset"], r["images_seen"], _num(r["mIoU_seen"]), r["images_unseen"],
+                            _num(r["mIoU_unseen"])] for r in report["memory"]])
+    if report.get("confidence"):
+        fractions = sorted(report["confidence"][0]["kept"], reverse=True)
+        lines += md_table("Confidence (canonical prompt): how well it ranks masks by their true IoU; mIoU of the most "
+                          "confident masks kept (oracle: kept by true IoU)",
+                          ["split", "dataset", "masks", "Spearman", *(f"mIoU of {f:.0%} kept" for f in fractions),
+                           "gain at 80%", "oracle gain at 80%"],
+                          [[r["split"], r["dataset"], r["masks"], f"{r['spearman']:.3f}",
+                            *(f"{r['kept'][f]:.3f}" for f in fractions), f"{r['gain_at_80']:+.3f}",
+                            f"{r['oracle_kept'][0.8] - r['oracle_kept'][1.0]:+.3f}"] for r in report["confidence"]])
+        if report.get("confidence_png"):
+            lines += ["", f"![confidence]({report['confidence_png']})"]
+    m = report["model"]
+    lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
+              f"- files on disk: {m.get('file_size_mb', 'n/a')} MB"]
+    if "speed" in report:
+        s = report["speed"]
+        lines += ["", "## Speed (CPU, end to end from file)", "",
+                  f"- {s['images']} images of {s['image_size'][1]}x{s['image_size'][0]} JPEG, {s['threads']} threads",
+                  f"- median {s['median_ms_first_prompt']:.1f} ms for the first prompt",
+                  f"- median {s['median_ms_per_extra_prompt']:.1f} ms per extra prompt"]
+        if "median_ms_confidence_per_prompt" in s:
+            lines.append(f"- median {s['median_ms_confidence_per_prompt']:.1f} ms of it for a mask's confidence")
+    if report.get("failures"):
+        lines += ["", "## Files that failed", ""] + [f"- {f}" for f in report["failures"]]
+    if report.get("examples_png"):
+        lines += ["", f"![examples]({report['examples_png']})"]
+    if report.get("worst_png"):
+        lines += ["", "## Worst images per split (canonical prompt; all images in `per_image.csv`)", "",
+                  f"![worst images]({report['worst_png']})"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,239 @@
+"""The ``Segmenter`` interface: what every runtime and pipeline implements and every caller relies on.
+
+    from drywallqa import Segmenter
+    seg = Segmenter.load()                           # the shipped model on the torch runtime
+    result = seg.predict("wall.jpg", ["segment crack", "segment taping area"])
+    encoded = seg.encode("wall.jpg")                 # the photo read and encoded once ...
+    seg.decode(encoded, ["segment drywall seam"])    # ... then any number of prompts decoded on it
+    seg.settings()                                   # what decides its output besides the weights
+    seg.describe()                                   # what a report or /v1/models says of it
+
+Words used throughout (code, CLI, docs):
+
+- *model*: an architecture with its weights (``film_unet``, ``clipseg``, ``sam_text``; ``drywallqa.models``);
+- *runtime*: what runs a model folder (``torch``, ``onnx``), registered in :data:`RUNTIMES`;
+- *pipeline*: a segmenter assembled from hub models without a trained prompted model (``zeroshot``),
+  registered in :data:`PIPELINES`;
+- *executor*: what runs a batch of photos (``local`` threads or ``ray``; :mod:`drywallqa.engine.batch`);
+- *wrapper*: a segmenter around another one (:class:`~drywallqa.engine.tiling.TiledSegmenter`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import unicodedata
+import warnings
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..confidence import mask_confidence
+from ..text.encoder import check_prompt
+from ..utils.checks import number_in_range
+from ..utils.image_io import to_rgb_array
+from ..utils.registry import Registry
+
+RUNTIMES: Registry[type] = Registry("runtime")
+PIPELINES: Registry[type] = Registry("pipeline")
+# implementations whose module registers them on import (lazy: their dependencies load only when asked for)
+LAZY = {"runtime": {"torch": "drywallqa.engine.predictor", "onnx": "drywallqa.export.onnx"},
+        "pipeline": {"zeroshot": "drywallqa.zeroshot.pipeline"},
+        "wrapper": {"tiled": "drywallqa.engine.tiling"}}
+WRAPPERS: Registry[type] = Registry("wrapper")
+# the ``backend=`` names of release 0.4 -> (kind, name); kept as deprecated aliases for one release
+OLD_BACKENDS = {"embedded": ("runtime", "torch"), "onnx": ("runtime", "onnx"), "zeroshot": ("pipeline", "zeroshot")}
+
+
+def register_runtime(name: str):
+    return RUNTIMES.decorator(name)
+
+
+def register_pipeline(name: str):
+    return PIPELINES.decorator(name)
+
+
+def register_wrapper(name: str):
+    return WRAPPERS.decorator(name)
+
+
+def _registered(kind: str, name: str) -> type:
+    """The class registered as ``name`` in the registry of ``kind``, importing its module on first use."""
+    registry = {"runtime": RUNTIMES, "pipeline": PIPELINES, "wrapper": WRAPPERS}[kind]
+    if name not in registry and name in LAZY[kind]:
+        importlib.import_module(LAZY[kind][name])
+    if name not in registry:
+        raise KeyError(f"unknown {kind} {name!r}; known: {', '.join(sorted({*registry.names(), *LAZY[kind]}))}")
+    return registry.get(name)
+
+
+def default_model_dir() -> Path:
+    """The model shipped inside the package (``drywallqa/weights/default``)."""
+    return Path(str(resources.files("drywallqa") / "weights" / "default"))
+
+
+@dataclass
+class SegmentationResult:
+    """Masks and probabilities per prompt, at the input image's size."""
+
+    masks: dict = field(default_factory=dict)          # prompt -> (H, W) bool
+    probabilities: dict = field(default_factory=dict)  # prompt -> (H, W) float32
+    timings_ms: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)         # prompt -> confidence in [0, 1]: the mask's estimated IoU
+    # "map": computed from the probability map (drywallqa.confidence); "model": predicted by the model (SAM's IoU head)
+    confidence_kind: str = "map"
+    concepts: dict = field(default_factory=dict)       # prompt -> PromptMatch.to_dict(): nearest known concept
+    warnings: list = field(default_factory=list)       # e.g. prompts the model does not know (masks left empty)
+
+    @property
+    def confidence(self) -> dict:
+        """prompt -> the mask's confidence (its estimated IoU, 0..1; 0 for a prompt the model does not know)."""
+        return self.scores
+
+
+@dataclass
+class EncodedImage:
+    """A photo as :meth:`Segmenter.encode` leaves it for :meth:`Segmenter.decode`: the ``(H, W, 3)`` uint8 RGB
+    array, and the model's features of it where the segmenter can encode once and decode many prompts."""
+
+    rgb: np.ndarray
+    features: list = field(default_factory=list)   # runtime-specific: e.g. one entry per input scale
+    timings_ms: dict = field(default_factory=dict)
+
+
+def validate_prompts(prompts) -> list[str]:
+    """The prompts as a list, each stripped (:func:`~drywallqa.text.encoder.check_prompt`), repeats dropped.
+
+    Raises:
+        ValueError: no prompt, or one that is not text, empty or too long.
+    """
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    try:
+        prompts = list(prompts)
+    except TypeError:
+        raise ValueError(f"prompts must be text or a list of texts, got {type(prompts).__name__}") from None
+    if not prompts:
+        raise ValueError("give at least one prompt, e.g. 'segment crack'")
+    return list(dict.fromkeys(check_prompt(p) for p in prompts))
+
+
+def normal_form(prompt: str) -> str:
+    """Case, width and spacing folded: the form under which two wordings of a prompt are the same prompt."""
+    return " ".join(unicodedata.normalize("NFKC", prompt).casefold().split())
+
+
+def validate_confidence(min_confidence: float | None) -> float | None:
+    """``None`` (keep every mask) or a number in [0, 1] (ValueError otherwise)."""
+    return None if min_confidence is None else number_in_range(min_confidence, "min_confidence", 0.0, 1.0)
+
+
+def validate_threshold(threshold: float | None) -> float | None:
+    """``None`` (each prompt's own threshold) or a number in [0, 1].
+
+    Raises:
+        ValueError: NaN, infinite or outside [0, 1].
+    """
+    return None if threshold is None else number_in_range(threshold, "threshold", 0.0, 1.0)
+
+
+class Segmenter:
+    """The interface of every runtime, pipeline and wrapper.
+
+    Subclasses implement :meth:`decode` (and :meth:`encode` where the photo's features can be reused across
+    prompts); the rest has working defaults for segmenters without per-prompt thresholds, post-processing,
+    prompt gate or confidence calibration."""
+
+    threshold: float = 0.5                 # for prompts without a threshold of their own
+    min_confidence: float | None = None    # masks whose confidence falls below come back empty (None: keep all)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, runtime: str = "torch", tile: int | None = None,
+             tile_overlap: float = 0.25, *, pipeline: str | None = None, backend: str | None = None,
+             **kwargs) -> "Segmenter":
+        """A segmenter for the model folder ``path`` (``None``: the model shipped in the package).
+
+        Args:
+            runtime: ``torch`` or ``onnx`` (:data:`RUNTIMES`).
+            pipeline: ``zeroshot`` (:data:`PIPELINES`; ``path`` is then its YAML config) instead of a model folder.
+            tile: predict photos larger than this many pixels tile by tile (the ``tiled`` wrapper).
+            backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
+            kwargs: options of the runtime or pipeline (``threshold``, ``model``, ``min_confidence``, ...).
+        """
+        if backend is None and runtime in OLD_BACKENDS and runtime not in LAZY["runtime"]:
+            backend = runtime  # Segmenter.load(path, "embedded") / (path, "zeroshot"): the 0.4 positional spelling
+        if backend is not None:
+            if backend not in OLD_BACKENDS:
+                raise KeyError(f"unknown backend {backend!r}; use runtime= ({', '.join(LAZY['runtime'])}) "
+                               f"or pipeline= ({', '.join(LAZY['pipeline'])})")
+            warnings.warn("Segmenter.load(backend=...) is deprecated: use runtime='torch' / 'onnx' or "
+                          "pipeline='zeroshot'", DeprecationWarning, stacklevel=2)
+            kind, name = OLD_BACKENDS[backend]
+            runtime, pipeline = (name, None) if kind == "runtime" else (runtime, name)
+        implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
+        segmenter = implementation.from_path(path, **kwargs)
+        if tile:
+            segmenter = _registered("wrapper", "tiled")(segmenter, tile, tile_overlap)
+        return segmenter
+
+    # ---------------------------------------------------------------- segmenting
+    def encode(self, image) -> EncodedImage:
+        """Image (path, PIL image or ``(H, W[, C])`` array) -> what :meth:`decode` needs of it. The default reads
+        it only; runtimes that can encode once and decode each prompt keep the model's features too."""
+        return EncodedImage(to_rgb_array(image))
+
+    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None) -> SegmentationResult:  # pragma: no cover
+        """Masks, probabilities and confidences of ``prompts`` on an encoded photo."""
+        raise NotImplementedError
+
+    def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
+        """Image (path, PIL image or ``(H, W[, C])`` array) and prompts -> masks and probabilities."""
+        prompts = validate_prompts(prompts)
+        validate_threshold(threshold)
+        return self.decode(self.encode(image), prompts, threshold)
+
+    # ---------------------------------------------------------------- per prompt
+    def match_prompts(self, prompts) -> dict:
+        """prompt -> :class:`~drywallqa.text.gate.PromptMatch` (nearest known concept, whether it is answered);
+        empty for segmenters without a prompt gate, which answer every prompt."""
+        return {}
+
+    def prompt_warnings(self, matches: dict) -> list[str]:
+        """The warnings for the prompts in ``matches`` that are not answered."""
+        return []
+
+    def postprocess_for(self, prompt: str) -> dict | None:
+        """The post-processing of a prompt's thresholded mask (e.g. boxes for box-trained prompts), or None."""
+        return None
+
+    def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
+        """``threshold`` if given, else the threshold this segmenter uses for ``prompt``."""
+        return float(threshold) if validate_threshold(threshold) is not None else float(self.threshold)
+
+    def mask_confidence(self, prompt: str, probability: np.ndarray, mask: np.ndarray,
+                        threshold: float | None = None, concept: str | None = None) -> float:
+        """The confidence of ``mask`` (made from ``probability``) as the answer to ``prompt``: the estimated IoU
+        of :func:`~drywallqa.confidence.mask_confidence` (uncalibrated here; segmenters with a calibration
+        override and use ``concept``, the prompt's nearest known concept, when the caller knows it already)."""
+        return mask_confidence(probability, mask, self.threshold_for(prompt, threshold))
+
+    # ---------------------------------------------------------------- describing itself
+    def num_parameters(self) -> int | None:
+        """Parameters of the model behind it (None where it does not say)."""
+        return None
+
+    def settings(self) -> dict:
+        """Plain values that decide the output besides the weights (class, thresholds, input sizes,
+        post-processing, tiling, the gate's margin, ...): what a cache or a resumed job must match."""
+        return {"class": type(self).__name__, "threshold": self.threshold, "min_confidence": self.min_confidence}
+
+    def describe(self) -> dict:
+        """What a report or ``/v1/models`` says of the segmenter (plain values; keys absent where unknown).
+
+        ``runtime`` / ``pipeline``, ``model_type``, ``parameters``, ``threshold``, ``threshold_source`` (where
+        the thresholds were chosen), ``prompt_thresholds``, ``postprocess``, ``text_encoder``, ``image_size``
+        (the input size it runs at), ``scales``, ``tta``, ``tile``, ``version``, ``min_confidence``."""
+        return {"model_type": None, "parameters": self.num_parameters(), "threshold": self.threshold,
+                "threshold_source": "given", "prompt_thresholds": {}, "postprocess": {},
+                "min_confidence": self.min_confidence, "tile": None}

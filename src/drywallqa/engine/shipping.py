@@ -1,0 +1,154 @@
+"""``drywallqa ship``: a trained model made ready to use, every choice made on the group-clean **val** part.
+
+Input sizes (one or two, logits averaged) and mirror-image test-time augmentation are tried where they fit a
+speed budget (median ms for the first and for each extra prompt, 2 threads, val photos from disk); for each,
+the :class:`~drywallqa.engine.validator.Validator` picks each dataset's threshold and post-processing; the
+candidate with the best val mIoU is written as a model folder (float16 weights; every candidate's timing and
+val scores in ``selection.json``) with the run's
+``train_files.json`` and training curves, then given a prompt gate (:mod:`drywallqa.text.gate`) and a
+confidence calibration (:mod:`drywallqa.engine.calibrate`), both also chosen on val. The folder is written
+beside the destination and swapped in at the end, so an interrupted ship leaves the old model whole.
+
+    drywallqa ship runs/default --dest src/drywallqa/weights/default
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ..data.grouping import samples_of_part
+from ..data.registry import get_dataset_config
+from ..models.base import is_drywallqa_model_dir
+from ..text.gate import calibrate_model_gate
+from ..text.vocabulary import CONCEPT_WORDS
+from .calibrate import calibrate_model_confidence
+from .predictor import TorchSegmenter
+from .speed import measure_speed
+from .validator import Validator
+
+SELECTION_FILE = "selection.json"  # the sweep behind the shipped options, beside config.json
+CALIBRATION_FILES = ("prompt_gate.npz", "confidence.json")  # made again unless --no-gate / --no-confidence
+KEPT_FILES = ("MODEL_CARD.md", "README.md")  # of the folder replaced
+
+CANDIDATE_SCALES = ((384,), (448,), (512,), (384, 512))
+BUDGET_FIRST_MS, BUDGET_EXTRA_MS = 150.0, 50.0  # the `fast` model's budget (2 threads, a laptop CPU)
+RUN_FILES = ("metrics.csv", "curves.png", "config.yaml")  # of a training run, copied as training_<name>
+
+
+def parse_scales(text: str) -> tuple:
+    """``"448"`` -> ``(448,)``, ``"384,512"`` -> ``(384, 512)`` (positive multiples of 32; ValueError otherwise)."""
+    try:
+        scales = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"{text!r}: sizes in pixels separated by commas, e.g. 448 or 384,512") from None
+    if not scales or any(v <= 0 or v % 32 for v in scales):
+        raise ValueError(f"{text!r}: every size must be a positive multiple of 32")
+    return scales
+
+
+def model_folder(source: str | Path) -> Path:
+    """The model folder of ``source``: itself, or a training run's ``best/`` (FileNotFoundError otherwise)."""
+    source = Path(source)
+    for folder in (source, source / "best"):
+        if is_drywallqa_model_dir(folder):
+            return folder
+    raise FileNotFoundError(f"{source}: neither a drywallqa model folder nor a training run with best/")
+
+
+def select(model_dir: Path, validator: Validator, timing_paths: list, scales=CANDIDATE_SCALES, tta=(False, True),
+           budget_first_ms: float | None = BUDGET_FIRST_MS, budget_extra_ms: float | None = BUDGET_EXTRA_MS,
+           prompts=("segment crack", "segment taping area", "segment joint/tape"), report=print) -> tuple[dict, list]:
+    """Every (scales, tta) candidate timed and, within the budget (None: no budget), validated.
+    Returns the best candidate and all of them (with their timings and choices)."""
+    candidates = []
+    for sizes in scales:
+        for flip in tta:
+            seg = TorchSegmenter.from_path(model_dir, tta=flip, scales=sizes, prompt_gate=False, confidence=False)
+            speed = measure_speed(seg, timing_paths, list(prompts), warmup=3) if timing_paths else {}
+            entry = {"scales": list(sizes), "tta": flip, "median_ms_first_prompt": speed.get("median_ms_first_prompt"),
+                     "median_ms_per_extra_prompt": speed.get("median_ms_per_extra_prompt")}
+            entry["within_budget"] = ((budget_first_ms is None or entry["median_ms_first_prompt"] <= budget_first_ms)
+                                      and (budget_extra_ms is None or entry["median_ms_per_extra_prompt"] <= budget_extra_ms))
+            if entry["within_budget"]:
+                result = validator(seg)
+                entry.update(result.choose().to_dict(), val_mIoU_table={d: t.tolist() for d, t in result.ious.items()})
+            report({k: v for k, v in entry.items() if k != "val_mIoU_table"})
+            candidates.append(entry)
+    eligible = [c for c in candidates if c["within_budget"]]
+    if not eligible:
+        raise ValueError("no candidate fits the speed budget: " + "; ".join(
+            f"{c['scales']} tta={c['tta']}: {c['median_ms_first_prompt']:.0f} ms" for c in candidates))
+    return max(eligible, key=lambda c: c["val_mIoU"]), candidates
+
+
+def write_shipped(model_dir: Path, dest: Path, best: dict, candidates: list, datasets, run_dir: Path | None) -> None:
+    """``model_dir``'s weights (float16) with the chosen options into ``dest`` (which must not exist)."""
+    seg = TorchSegmenter.from_path(model_dir, prompt_gate=False, confidence=False)
+    prompts = {d: get_dataset_config(d).prompts for d in datasets}
+    meta = {k: v for k, v in seg.metadata.items() if k not in ("model_type", "config")}
+    meta.update(threshold=best["threshold"], tta=best["tta"], scales=best["scales"],
+                prompt_thresholds={p: best["dataset_thresholds"][d] for d, ps in prompts.items() for p in ps},
+                postprocess={p: spec for d, spec in best["postprocess"].items() if spec for p in prompts[d]},
+                selected_on="group-clean val part (published valid/test images left out)")
+    meta.pop("selection", None)  # a model shipped before the sweep had a file of its own
+    seg.model.save_pretrained(dest, extra=meta, dtype=torch.float16)
+    sweep = {"selected_on": meta["selected_on"], "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},
+             "candidates": [{k: v for k, v in c.items() if k != "val_mIoU_table"} for c in candidates]}
+    (dest / SELECTION_FILE).write_text(json.dumps(sweep, indent=1))
+    for folder in (model_dir, run_dir):
+        if folder is not None and (folder / "train_files.json").is_file():
+            shutil.copy(folder / "train_files.json", dest / "train_files.json")
+            break
+    for name in RUN_FILES if run_dir is not None else ():
+        if (run_dir / name).is_file():
+            shutil.copy(run_dir / name, dest / f"training_{name}")
+    if run_dir is None:  # a model folder shipped again: its training record and calibrations go with its weights
+        for f in model_dir.iterdir():
+            if f.is_file() and (f.name.startswith("training_") or f.name in CALIBRATION_FILES):
+                shutil.copy(f, dest / f.name)
+
+
+def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), scales=CANDIDATE_SCALES, tta=(False, True),
+         splits_dir=None, datasets_dir=None, limit: int | None = None, timing_images: int = 20,
+         budget: bool = True, gate: bool = True, confidence: bool = True, progress: bool = True, report=print) -> dict:
+    """Choose and write (see the module docstring). ``source``: a model folder or a training run.
+    ``budget=False`` validates every candidate whatever its speed (a machine slower than the budget's).
+    ``timing_images=0`` skips timing (only with ``budget=False``)."""
+    model_dir, dest = model_folder(source), Path(dest)
+    run_dir = model_dir.parent if model_dir.name == "best" else None
+    validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
+    if budget and timing_images < 1:
+        raise ValueError("the speed budget needs at least one timing photo (timing_images >= 1, or budget=False)")
+    timing = [s.image_path for s in samples_of_part(datasets[0], "val", splits_dir, datasets_dir,
+                                                    exclude_published=("valid", "test"))[:timing_images]]
+    best, candidates = select(model_dir, validator, timing, scales, tta, BUDGET_FIRST_MS if budget else None,
+                              BUDGET_EXTRA_MS if budget else None, report=report)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.shipping."))
+    try:
+        write_shipped(model_dir, tmp, best, candidates, datasets, run_dir)
+        if gate and all(d in CONCEPT_WORDS for d in datasets):
+            best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
+        if confidence:
+            model = calibrate_model_confidence(tmp, tuple(datasets), splits_dir, datasets_dir, limit, progress)
+            best["confidence"] = model.selection["chosen"]
+        for name in KEPT_FILES:  # written by people, not by shipping: kept (to be brought up to date by hand)
+            if (dest / name).is_file() and not (tmp / name).exists():
+                shutil.copy(dest / name, tmp / name)
+                report(f"{name} kept from the folder replaced: bring it up to date")
+        old = dest.with_name(f".{dest.name}.replaced") if dest.exists() else None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+            dest.rename(old)
+        tmp.rename(dest)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"dest": str(dest), "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},
+            "files": sorted(p.name for p in dest.iterdir())}

@@ -1,0 +1,152 @@
+"""One validator for training, evaluation and shipping.
+
+:class:`Validator` asks any :class:`~drywallqa.engine.segmenter.Segmenter` for each dataset's canonical prompt
+on validation photos and scores the probability map against the label at every threshold of
+:data:`~drywallqa.metrics.THRESHOLDS` and under every post-processing option of the dataset's label shape;
+:meth:`Validator.choose` then picks, per dataset, the (post-processing, threshold) pair with the best mIoU
+and one shared threshold for any other prompt. The trainer runs it each epoch in its fast mode (photos
+already at the model's input size, no post-processing options), ``drywallqa ship`` at full resolution with
+every option (:mod:`drywallqa.engine.shipping`), and ``evaluate`` reports the same sweep as its headroom
+(:func:`threshold_sweep`).
+
+    validator = Validator.from_parts(("cracks", "taping"), part="val")
+    result = validator(segmenter)
+    result.choice.prompt_thresholds()      # prompt -> threshold, for config.json
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from ..data.grouping import samples_of_part
+from ..data.registry import get_dataset_config
+from ..metrics import THRESHOLDS, mask_iou
+from ..postprocess import apply_postprocess
+from ..utils.image_io import read_image
+from .segmenter import Segmenter
+
+# post-processing options tried per label shape ("box": labels are axis-aligned boxes; else drawn strokes)
+BOX_OPTIONS = (None, {"name": "boxes", "quantile": 0.0}, {"name": "boxes", "quantile": 0.02},
+               {"name": "boxes", "quantile": 0.05},
+               {"name": "boxes", "quantile": 0.0, "split_below_fill": 0.5})  # crossing joints -> strips
+DILATE_OPTIONS = (None, *({"name": "dilate", "radius_fraction": f} for f in (0.002, 0.004, 0.008)))
+CROSS_THRESHOLD = 0.5  # foreground of the other datasets' prompts is counted at this threshold
+
+
+def postprocess_options(label_shape: str) -> tuple:
+    """The post-processing options validation tries for a dataset labelled with ``label_shape``."""
+    return BOX_OPTIONS if label_shape == "box" else DILATE_OPTIONS
+
+
+def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict | None) -> np.ndarray:
+    """``(len(THRESHOLDS),)`` IoU of the (post-processed) mask at every threshold of the sweep grid."""
+    return np.array([mask_iou(apply_postprocess(probability > th, postprocess), gt) for th in THRESHOLDS])
+
+
+@dataclass
+class Choice:
+    """What validation chooses: per dataset a threshold and a post-processing (None: the mask as it is),
+    one threshold for prompts of no dataset, and the mIoU they reach."""
+
+    threshold: float
+    dataset_thresholds: dict
+    postprocess: dict
+    val_mIoU: float
+    val_mIoU_per_dataset: dict
+
+    def prompt_thresholds(self) -> dict:
+        """prompt -> threshold, for every prompt of the validated datasets."""
+        return {p: th for d, th in self.dataset_thresholds.items() for p in get_dataset_config(d).prompts}
+
+    def prompt_postprocess(self) -> dict:
+        """prompt -> post-processing, for the prompts of the datasets that have one."""
+        return {p: spec for d, spec in self.postprocess.items() if spec for p in get_dataset_config(d).prompts}
+
+    def to_dict(self) -> dict:
+        return {"threshold": self.threshold, "dataset_thresholds": dict(self.dataset_thresholds),
+                "postprocess": dict(self.postprocess), "val_mIoU": self.val_mIoU,
+                "val_mIoU_per_dataset": dict(self.val_mIoU_per_dataset)}
+
+
+@dataclass
+class ValidationResult:
+    """``ious``: dataset -> ``(options, len(THRESHOLDS))`` mIoU; ``options``: dataset -> the options tried;
+    ``cross_foreground``: mean foreground of the other datasets' canonical prompts on each dataset's photos."""
+
+    ious: dict
+    options: dict
+    cross_foreground: float
+    images: dict = field(default_factory=dict)
+
+    def choose(self) -> Choice:
+        """Per dataset the best (option, threshold); the shared threshold is the best one without post-processing
+        on the mean over datasets."""
+        thresholds, post, scores = {}, {}, {}
+        for d, table in self.ious.items():
+            k, t = np.unravel_index(int(np.argmax(table)), table.shape)
+            thresholds[d], post[d], scores[d] = float(THRESHOLDS[t]), self.options[d][k], float(table[k, t])
+        plain = np.mean([table[0] for table in self.ious.values()], axis=0)  # option 0 is always None
+        return Choice(float(THRESHOLDS[int(np.argmax(plain))]), thresholds, post,
+                      float(np.mean(list(scores.values()))), scores)
+
+    def shared(self) -> dict:
+        """The trainer's numbers: each dataset's mIoU at the one threshold (no post-processing) that is best on the
+        mean over datasets, that mean (``val_score``), the threshold, and the cross-prompt foreground."""
+        plain = {d: table[0] for d, table in self.ious.items()}
+        mean = np.mean(list(plain.values()), axis=0)
+        t = int(np.argmax(mean))
+        out = {f"val_mIoU_{d}": float(v[t]) for d, v in plain.items()}
+        out.update(val_score=float(mean[t]), threshold=float(THRESHOLDS[t]), val_cross_fg=self.cross_foreground)
+        return out
+
+
+class Validator:
+    """Scores a segmenter's canonical prompts on validation photos (see the module docstring).
+
+    Args:
+        items: dataset name -> a sequence of ``(image, label)`` pairs, or of callables returning one (so photos
+            are read when scored): ``image`` anything :meth:`Segmenter.predict` takes, ``label`` an ``(H, W)`` bool
+            array at the image's size.
+        options: try each dataset's post-processing options (False: the mask as it is; the fast mode).
+        progress: show a progress bar per dataset.
+    """
+
+    def __init__(self, items: dict, options: bool = True, progress: bool = False):
+        if not items or not all(len(v) for v in items.values()):
+            raise ValueError("validation needs at least one photo per dataset")
+        self.items, self.with_options, self.progress = items, options, progress
+
+    @classmethod
+    def from_parts(cls, datasets, part: str = "val", splits_dir=None, datasets_dir=None, limit: int | None = None,
+                   options: bool = True, progress: bool = True) -> "Validator":
+        """Photos of a group-clean part (default ``val``; published valid/test images left out), read lazily."""
+        items = {}
+        for d in datasets:
+            samples = samples_of_part(d, part, splits_dir, datasets_dir, exclude_published=("valid", "test"))[:limit]
+            items[d] = [lambda s=s: (read_image(s.image_path), s.load_mask()) for s in samples]
+        return cls(items, options, progress)
+
+    def options_for(self, dataset: str) -> tuple:
+        return postprocess_options(get_dataset_config(dataset).label_shape) if self.with_options else (None,)
+
+    def __call__(self, segmenter: Segmenter) -> ValidationResult:
+        canon = {d: get_dataset_config(d).canonical_prompt for d in self.items}
+        ious, options, cross, images = {}, {}, [], {}
+        for d, items in self.items.items():
+            options[d] = self.options_for(d)
+            others = [p for e, p in canon.items() if e != d and p != canon[d]]
+            table = np.zeros((len(options[d]), len(THRESHOLDS)))
+            n = 0
+            for item in tqdm(items, desc=f"validating {d}", disable=not self.progress, leave=False):
+                image, gt = item() if callable(item) else item
+                result = segmenter.predict(image, [canon[d], *others])
+                prob = result.probabilities[canon[d]]
+                for k, option in enumerate(options[d]):
+                    table[k] += threshold_sweep(prob, gt, option)
+                cross += [float((result.probabilities[p] > CROSS_THRESHOLD).mean()) for p in others]
+                n += 1
+            ious[d], images[d] = table / n, n
+        return ValidationResult(ious, options, float(np.mean(cross)) if cross else 0.0, images)

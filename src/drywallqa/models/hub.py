@@ -1,0 +1,29 @@
+"""Loading Hugging Face models, processors and tokenizers from a hub id or a local ``save_pretrained`` folder.
+
+Every ``transformers`` backend (CLIPSeg, SAM, the zero-shot detectors and taggers) loads through
+:func:`load_hub_or_local`, so a missing download always fails with the same message: how to fetch the
+weights on a machine with internet and pass the folder instead (``--model-path DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def load_hub_or_local(loader, name: str, what: str):
+    """``loader.from_pretrained(name)`` with an error that says how to provide the weights offline.
+
+    ``loader``: any class with ``from_pretrained`` (``transformers.SamModel``, ``AutoProcessor``, ...);
+    ``name``: a hub id or a local directory written by ``save_pretrained``; ``what``: the thing being
+    loaded, in words, for the message. Raises ``OSError`` when ``name`` is neither a local directory nor
+    in the Hugging Face cache (and cannot be downloaded, e.g. with ``HF_HUB_OFFLINE=1``).
+    """
+    try:
+        return loader.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        offline = " (HF_HUB_OFFLINE=1 is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
+        raise OSError(
+            f"cannot load {what} {name!r}{offline}: it is neither a local directory nor in the Hugging Face "
+            f"cache. On a machine with internet run `huggingface-cli download {name}` (or "
+            f"`{loader.__name__}.from_pretrained({name!r}).save_pretrained(DIR)`) and pass --model-path DIR."
+        ) from exc

@@ -1,0 +1,126 @@
+"""The one validator (training, evaluation, shipping) and ``drywallqa ship`` (engine/validator.py, engine/shipping.py)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from drywallqa.data import registry
+from drywallqa.data.registry import DatasetConfig, SplitSource
+from drywallqa.engine.segmenter import SegmentationResult, Segmenter
+from drywallqa.engine.shipping import parse_scales, ship
+from drywallqa.engine.validator import Validator
+
+
+class _FakeSegmenter(Segmenter):
+    """Probabilities per prompt: a faint band (cracks), a box-like blob with soft edges (taping), nothing for others."""
+
+    def decode(self, encoded, prompts, threshold=None):
+        out = {}
+        for p in prompts:
+            prob = np.full((64, 64), 0.05, np.float32)
+            if p == "segment crack":
+                prob[30:34, 4:60] = 0.3      # the crack, weakly: found only below the default threshold
+            elif p == "segment taping area":
+                prob[10:50, 10:40] = 0.95    # the taped joint
+                prob[10:50, 40:44] = 0.6     # a soft edge beyond the labelled box
+                prob[20:26, 20:26] = 0.1     # a hole inside it: only a box fills it
+            out[p] = prob
+        return SegmentationResult(masks={p: v > 0.5 for p, v in out.items()}, probabilities=out)
+
+
+@pytest.fixture
+def fake_datasets():
+    configs = [DatasetConfig("fake_crack", "c", ("segment crack", "segment wall crack"), {"train": SplitSource("coco", "t")}),
+               DatasetConfig("fake_tape", "t", ("segment taping area",), {"train": SplitSource("coco", "t")},
+                             label_shape="box")]
+    for c in configs:
+        registry.register_dataset(c)
+    yield
+    for c in configs:
+        registry.DATASETS.remove(c.name)
+
+
+def _items():
+    crack_gt = np.zeros((64, 64), bool)
+    crack_gt[30:34, 4:60] = True
+    tape_gt = np.zeros((64, 64), bool)
+    tape_gt[10:50, 10:40] = True
+    photo = np.zeros((64, 64, 3), np.uint8)
+    return {"fake_crack": [(photo, crack_gt)], "fake_tape": [lambda: (photo, tape_gt)]}  # pairs, or read when scored
+
+
+def test_validator_picks_a_threshold_and_post_processing_per_dataset(fake_datasets):
+    result = Validator(_items())(_FakeSegmenter())
+    best = result.choose()
+    assert best.dataset_thresholds["fake_crack"] < 0.3            # low enough to keep the faint crack
+    assert 0.6 <= best.dataset_thresholds["fake_tape"] < 0.95     # high enough to drop the soft edge
+    assert best.postprocess["fake_crack"] is None                 # dilation would only add false pixels
+    assert best.postprocess["fake_tape"]["name"] == "boxes"
+    assert best.val_mIoU_per_dataset == {"fake_crack": 1.0, "fake_tape": 1.0}
+    assert best.prompt_thresholds() == {"segment crack": best.dataset_thresholds["fake_crack"],
+                                        "segment wall crack": best.dataset_thresholds["fake_crack"],
+                                        "segment taping area": best.dataset_thresholds["fake_tape"]}
+    assert set(best.prompt_postprocess()) == {"segment taping area"}
+    # the other dataset's prompt at 0.5: the taping blob on the crack photo, nothing of the crack on the tape photo
+    assert result.cross_foreground == pytest.approx((40 * 34 - 36) / 64**2 / 2)
+
+
+def test_validator_fast_mode_is_what_the_trainer_reports(fake_datasets):
+    fast = Validator(_items(), options=False)(_FakeSegmenter())
+    assert all(len(opts) == 1 and opts[0] is None for opts in fast.options.values())
+    shared = fast.shared()
+    # one threshold for both datasets, no post-processing: the hole in the taping blob costs IoU
+    assert shared["val_mIoU_fake_crack"] == 1.0 and shared["val_mIoU_fake_tape"] < 1.0
+    assert shared["val_score"] == pytest.approx((shared["val_mIoU_fake_crack"] + shared["val_mIoU_fake_tape"]) / 2)
+    assert set(shared) == {"val_mIoU_fake_crack", "val_mIoU_fake_tape", "val_score", "threshold", "val_cross_fg"}
+    with pytest.raises(ValueError, match="at least one photo"):
+        Validator({"fake_crack": []})
+
+
+def test_candidate_scales_parse_and_refuse_bad_sizes():
+    assert parse_scales("448") == (448,) and parse_scales("384,512") == (384, 512)
+    for bad in ("450", "abc", "384,", "-64"):
+        with pytest.raises(ValueError):
+            parse_scales(bad)
+
+
+def test_ship_writes_a_model_with_choices_made_on_val(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path):
+    dest = tmp_path / "shipped"
+    dest.mkdir()
+    (dest / "old.txt").write_text("the model shipped before")
+    (dest / "MODEL_CARD.md").write_text("# written by a person")
+    out = ship(tiny_model_dir, dest, datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,),
+               splits_dir=syn_splits, datasets_dir=synthetic_datasets, timing_images=2, budget=False, gate=False,
+               confidence=False, progress=False, report=lambda *_: None)
+    meta = json.loads((dest / "config.json").read_text())
+    assert not (dest / "old.txt").exists() and "model.safetensors" in out["files"]  # replaced whole
+    assert (dest / "MODEL_CARD.md").read_text() == "# written by a person"  # but the card is kept
+    assert meta["scales"] == [64] and meta["tta"] is False and "val part" in meta["selected_on"]
+    assert set(meta["prompt_thresholds"]) == {"segment crack", "segment taping area", "segment joint/tape"}
+    sweep = json.loads((dest / "selection.json").read_text())
+    assert "selection" not in meta and sweep["candidates"][0]["median_ms_first_prompt"] > 0
+    assert sweep["chosen"]["scales"] == [64]
+    assert not any(p.name.startswith(".shipped") for p in tmp_path.iterdir())  # no temporary folder left behind
+    seg = Segmenter.load(dest)
+    assert seg.describe()["scales"] == [64] and seg.predict(np.zeros((64, 64, 3), np.uint8), ["segment crack"]).masks
+    with pytest.raises(FileNotFoundError, match="neither a drywallqa model folder"):
+        ship(tmp_path, tmp_path / "x", datasets=("syn_crack",), splits_dir=syn_splits, datasets_dir=synthetic_datasets)
+
+
+def test_shipping_a_model_folder_again_keeps_its_record_and_calibrations(tiny_model_dir, synthetic_datasets, syn_splits,
+                                                                        tmp_path):
+    import shutil
+
+    source = tmp_path / "shipped_before"
+    shutil.copytree(tiny_model_dir, source)
+    (source / "training_metrics.csv").write_text("epoch,val_score\n1,0.5\n")
+    (source / "confidence.json").write_text("{}")
+    ship(source, tmp_path / "again", datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,),
+         splits_dir=syn_splits, datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False,
+         confidence=False, progress=False, report=lambda *_: None)
+    assert (tmp_path / "again" / "training_metrics.csv").read_text() == "epoch,val_score\n1,0.5\n"
+    assert (tmp_path / "again" / "confidence.json").read_text() == "{}"  # not recalibrated: the source's is kept
+    with pytest.raises(ValueError, match="at least one timing photo"):
+        ship(source, tmp_path / "x", datasets=("syn_crack",), splits_dir=syn_splits, datasets_dir=synthetic_datasets,
+             timing_images=0)
