@@ -77,3 +77,14 @@ def test_report_survives_a_photo_that_is_gone(tmp_path):
     (tmp_path / "small.jpg").unlink()
     page = write_batch_report(out).read_text()
     assert "photo not readable" in page and "large.jpg" in page
+
+
+def test_report_shows_the_taped_share_of_the_joints(tmp_path):
+    out = _job(tmp_path)
+    results = json.loads((out / "results.json").read_text())
+    entry = results["images"][0]["prompts"]["segment crack"]
+    entry["joints"] = [{"length_px": 300.0, "mean_width_px": 20.0, "coverage": 0.5, "angle_deg": 0.0},
+                       {"length_px": 100.0, "mean_width_px": 20.0, "coverage": 1.0, "angle_deg": 90.0}]
+    (out / "results.json").write_text(json.dumps(results))
+    page = write_batch_report(out).read_text()
+    assert page.count("joint(s)") == 1 and "2 joint(s), 62% of their length taped" in page  # (150 + 100) / 400

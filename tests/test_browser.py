@@ -76,12 +76,14 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
     for name, size in out["sizes"].items():
         assert size["consoleErrors"] == [], (name, size["consoleErrors"])
         assert size["chips"] == prompts  # the two suggested prompts, then the one typed
-        rows = {row[0]: row for row in size["rows"]}  # prompt, confidence, regions, area, ..., concept, mask
+        rows = {row[0]: row for row in size["rows"]}  # prompt, confidence, regions, area, ..., joints, concept, mask
         assert sorted(rows) == sorted(prompts)
         confidences = [float(row[1].split()[0]) for row in size["rows"]]
         assert confidences == sorted(confidences)  # least confident first: review these first
         assert all(row[2].isdigit() and row[-1] == "PNG" for row in size["rows"])  # regions counted, a mask to download
-        assert "not known" in rows[UNKNOWN][7] and "not known" not in rows["segment crack"][7]
+        assert "not known" in rows[UNKNOWN][8] and "not known" not in rows["segment crack"][8]
+        taping_joints = rows["segment taping area"][7]  # joints: taping prompts only
+        assert rows["segment crack"][7] == "\u2014" and (taping_joints == "0" or taping_joints.endswith("% taped"))
         assert rows[UNKNOWN][2] == "0" and rows[UNKNOWN][1] == "0.00 \u00b7 review"  # empty, and no confidence in it
         assert size["toggled"], "hiding a mask must change the overlay, showing it again restore it"
         assert size["json_prompts"] == prompts

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from drywallqa.measures import mask_measures
+from drywallqa.measures import joint_measures, mask_measures
 
 
 def test_horizontal_bar_length_width_area():
@@ -30,3 +30,24 @@ def test_diagonal_line_length():
     r = mask_measures(m)
     assert r["length_px"] == pytest.approx(59 * np.sqrt(2), rel=0.02)
     assert r["mean_width_px"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_joints_crossing_diagonal_and_with_a_gap_in_the_tape():
+    import cv2
+
+    m = np.zeros((400, 600), bool)
+    m[190:210, 50:550] = True     # a horizontal joint, 500 px long, 20 px wide ...
+    m[190:210, 250:300] = False   # ... with 50 px of it not taped
+    m[20:380, 400:416] = True     # and a vertical joint crossing it
+    horizontal, vertical = joint_measures(m, mm_per_px=0.5)
+    assert horizontal["angle_deg"] == 0.0 and 470 <= horizontal["length_px"] <= 500  # the gap does not split it
+    assert 0.8 <= horizontal["coverage"] <= 0.9 and 17 <= horizontal["mean_width_px"] <= 21
+    assert vertical["angle_deg"] == 90.0 and vertical["coverage"] == 1.0 and 330 <= vertical["length_px"] <= 360
+    assert horizontal["length_mm"] == pytest.approx(horizontal["length_px"] * 0.5)
+    diagonal = np.zeros((400, 600), np.uint8)
+    cv2.line(diagonal, (50, 350), (550, 50), 1, 18)
+    (joint,) = joint_measures(diagonal.astype(bool))
+    assert abs(joint["angle_deg"] - 149.0) <= 2 and joint["coverage"] == 1.0 and 560 <= joint["length_px"] <= 590
+    assert joint_measures(np.zeros((50, 50), bool)) == [] and joint_measures(np.ones((3, 3), bool)) == []
+    with pytest.raises(ValueError, match="mm_per_px"):
+        joint_measures(m, mm_per_px=-1)

@@ -110,13 +110,19 @@ def test_flip_tta_matches_a_flipped_input(tiny_model_dir):
 def test_results_json_has_qa_measures(tiny_model_dir, odd_images, tmp_path):
     import json
 
+    from drywallqa.measures import joint_measures
+
     seg = Segmenter.load(tiny_model_dir)
     out = tmp_path / "m"
-    predict_paths(seg, [odd_images / "rgb.jpg"], ["segment crack"], out, progress=False, mm_per_px=0.2)
+    predict_paths(seg, [odd_images / "rgb.jpg"], ["segment crack", "segment taping area"], out, progress=False,
+                  mm_per_px=0.2)
     res = json.loads((out / "results.json").read_text())
     entry = res["images"][0]["prompts"]["segment crack"]
     mask = np.asarray(Image.open(out / entry["mask"])) > 0
     assert entry["area_px"] == int(mask.sum()) and entry["area_mm2"] == pytest.approx(mask.sum() * 0.04)
+    taping = res["images"][0]["prompts"]["segment taping area"]
+    tape = np.asarray(Image.open(out / taping["mask"])) > 0
+    assert "joints" not in entry and taping["joints"] == joint_measures(tape, 0.2)  # per joint for taping prompts only
 
 
 def test_rerun_skips_finished_images_and_redoes_unfinished(tiny_model_dir, odd_images, tmp_path):

@@ -42,6 +42,7 @@ def test_segment_png_and_rle(client):
     assert mask.shape == (32, 48) and set(np.unique(mask)) <= {0, 255}
     assert body["results"][0]["measures"]["area_px"] == int((mask > 0).sum())
     assert "area_mm2" in body["results"][0]["measures"]
+    assert "joints" not in body["results"][0] and isinstance(body["results"][1]["joints"], list)  # taping: per joint
     r = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "mask_format": "coco_rle"})
     from pycocotools import mask as mask_utils
 

@@ -67,3 +67,75 @@ def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_componen
         out.update(mm_per_px=mm_per_px, area_mm2=area * mm_per_px**2, length_mm=out["length_px"] * mm_per_px,
                    mean_width_mm=out["mean_width_px"] * mm_per_px, max_width_mm=out["max_width_px"] * mm_per_px)
     return out
+
+
+MAX_JOINTS = 16  # per mask, longest first
+GAP_PX = 3.0     # a break in a joint's centre line longer than this is a gap in the tape
+
+
+def _angle_gap(a: float, b: float) -> float:
+    """Difference of two line directions in degrees (lines: 0 and 180 are the same)."""
+    d = abs(a - b) % 180.0
+    return min(d, 180.0 - d)
+
+
+def joint_measures(mask: np.ndarray, mm_per_px: float | None = None, min_length_fraction: float = 0.05,
+                   angle_tolerance_deg: float = 12.0) -> list[dict]:
+    """Taped joints in an ``(H, W)`` bool mask: the straight lines of its centre line, each a joint.
+
+    Line segments are found in the mask's skeleton (probabilistic Hough transform) and merged into one joint
+    when they run in the same direction (within ``angle_tolerance_deg``) on the same line (offset within the
+    strip's width), so a joint whose tape has gaps is one joint and joints that cross are two. Lines shorter
+    than ``min_length_fraction`` of the photo's shorter side are left out (the spurs a skeleton grows at a
+    strip's corners).
+
+    Returns:
+        Up to :data:`MAX_JOINTS` joints, longest first: ``length_px`` (from the first to the last taped point
+        along the joint), ``mean_width_px`` (of the strip along it), ``coverage`` (share of that length that
+        is taped: gaps in the tape lower it), ``angle_deg`` (0 = horizontal, 90 = vertical), and the same
+        in mm when ``mm_per_px`` is given.
+    """
+    mm_per_px = validate_mm_per_px(mm_per_px)
+    m = np.asarray(mask).astype(bool)
+    if m.ndim != 2:
+        raise ValueError(f"expected an (H, W) mask, got shape {m.shape}")
+    if not m.any():
+        return []
+    short = min(m.shape)
+    min_length = max(8.0, min_length_fraction * short)
+    skel = skeletonize(m)
+    dist = cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    segments = cv2.HoughLinesP(skel.astype(np.uint8) * 255, 1, np.pi / 180, threshold=max(5, int(min_length / 2)),
+                               minLineLength=min_length / 2, maxLineGap=max(3, int(0.01 * short)))
+    if segments is None:
+        return []
+    ys, xs = np.nonzero(skel)
+    joints = []  # [angle_deg, unit direction, point on the line, half width]
+    for x0, y0, x1, y1 in sorted(segments.reshape(-1, 4).tolist(), key=lambda s: -math.hypot(s[2] - s[0], s[3] - s[1])):
+        angle = math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180.0
+        mid = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        half = float(max(dist[int(round(mid[1])), int(round(mid[0]))], 2.0))
+        for j in joints:
+            normal = np.array([-j[1][1], j[1][0]])
+            if _angle_gap(angle, j[0]) <= angle_tolerance_deg and abs(float((mid - j[2]) @ normal)) <= max(j[3], half):
+                break
+        else:
+            rad = math.radians(angle)
+            joints.append([angle, np.array([math.cos(rad), math.sin(rad)]), mid, half])
+    out = []
+    for angle, direction, point, half in joints:
+        rel = np.stack([xs, ys], axis=1) - point
+        near = np.abs(rel @ np.array([-direction[1], direction[0]])) <= half  # skeleton pixels on this joint's line
+        t = rel[near] @ direction
+        if t.size < 2 or t.max() - t.min() < min_length:
+            continue
+        length = float(t.max() - t.min())
+        steps = np.diff(np.sort(t))
+        gaps = float(steps[steps > GAP_PX].sum())  # stretches of the line with no tape on them
+        widths = 2 * dist[ys[near], xs[near]] - 1
+        joint = {"length_px": length, "mean_width_px": float(np.mean(widths)),
+                 "coverage": 1.0 - gaps / length, "angle_deg": round(float(angle), 1)}
+        if mm_per_px:
+            joint.update(length_mm=length * mm_per_px, mean_width_mm=joint["mean_width_px"] * mm_per_px)
+        out.append(joint)
+    return sorted(out, key=lambda j: -j["length_px"])[:MAX_JOINTS]

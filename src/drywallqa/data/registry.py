@@ -60,6 +60,18 @@ def get_dataset_config(name: str) -> DatasetConfig:
     return DATASETS.get(resolve_dataset(name))
 
 
+def label_shape_of(prompt: str, concept: str | None = None) -> str | None:
+    """The label shape of the dataset a prompt asks for: the dataset named like its nearest known concept (the
+    prompt gate's ``concept``), else the registered dataset that lists the prompt; None when there is none."""
+    if concept in DATASETS:
+        return DATASETS.get(concept).label_shape
+    folded = prompt.casefold().strip()
+    for name in DATASETS.names():
+        if folded in (q.casefold() for q in DATASETS.get(name).prompts):
+            return DATASETS.get(name).label_shape
+    return None
+
+
 SPLIT_KINDS = ("coco", "mask_folder")
 LABEL_SHAPES = ("region", "box")
 _YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape"}

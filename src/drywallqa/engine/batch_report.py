@@ -57,6 +57,16 @@ def _width(m: dict) -> str:
     return f"{m['max_width_mm']:.1f} mm" if "max_width_mm" in m else f"{m['max_width_px']:.0f} px"
 
 
+def _joints(m: dict) -> str:
+    """Taping prompts: the joints and the share of their length that is taped."""
+    joints = m.get("joints")
+    if not joints:
+        return ""
+    total = sum(j["length_px"] for j in joints)
+    covered = sum(j["length_px"] * j["coverage"] for j in joints)
+    return f"<br>{len(joints)} joint(s), {100 * covered / total:.0f}% of their length taped"
+
+
 def _least_confidence(entry: dict) -> float:
     """The lowest confidence of an image's masks (1 when none reports one)."""
     return min((m["confidence"] for m in entry["prompts"].values() if m.get("confidence") is not None), default=1.0)
@@ -98,7 +108,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
             m = e["prompts"][p]
             cells.append(
                 f'<td><a href="{esc(m["mask"])}">{m["components"]} region(s)</a><br>{100 * m["area_fraction"]:.2f}% of the photo'
-                f"<br>length {_length(m)}, max width {_width(m)}{_confidence(m)}</td>" if m["components"] else
+                f"<br>length {_length(m)}, max width {_width(m)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else
                 f'<td class="none"><a href="{esc(m["mask"])}">nothing found</a>{_confidence(m)}</td>')
         broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in e.get("flags", []))
         rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(str(e["image"]))}</small>{broken}</td>'

@@ -30,9 +30,10 @@ from pydantic import StringConstraints
 from typing_extensions import Annotated
 
 from .. import __version__
+from ..data.registry import label_shape_of
 from ..engine.segmenter import LAZY, OLD_BACKENDS, Segmenter, validate_prompts
 from ..engine.tiling import TiledSegmenter, tile_count
-from ..measures import MAX_MM_PER_PX, mask_measures
+from ..measures import MAX_MM_PER_PX, joint_measures, mask_measures
 from ..rules import flags, parse_rules
 from ..text.encoder import MAX_PROMPT_CHARS
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
@@ -282,6 +283,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                 result.masks[p] = np.zeros_like(result.masks[p])  # not trusted enough for this caller
             item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format),
                     "measures": mask_measures(result.masks[p], mm_per_px)}
+            if label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box":  # taped joints: per joint too
+                item["joints"] = joint_measures(result.masks[p], mm_per_px)
             if p in result.scores:
                 item["confidence"] = result.scores[p]
             if p in result.concepts:
