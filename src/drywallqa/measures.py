@@ -40,25 +40,37 @@ def validate_mm_per_px(mm_per_px: float | None) -> float | None:
     return number_in_range(mm_per_px, "mm_per_px", 0.0, MAX_MM_PER_PX, low_inclusive=False, unit=" millimetres per pixel")
 
 
-def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_component_px: int = 1) -> dict:
+def _checked(mask: np.ndarray) -> np.ndarray:
+    m = np.asarray(mask).astype(bool)
+    if m.ndim != 2:
+        raise ValueError(f"expected an (H, W) mask, got shape {m.shape}")
+    return m
+
+
+def _centre_line(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mask's skeleton and each pixel's distance to the background (what lengths and widths are read from)."""
+    return skeletonize(m), cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+
+
+def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_component_px: int = 1,
+                  joints: bool = False) -> dict:
     """Measures of an ``(H, W)`` bool mask.
 
     Returns:
         ``components`` (8-connected, at least ``min_component_px`` px), ``area_px``, ``area_fraction``,
         ``length_px`` (skeleton length), ``mean_width_px`` / ``max_width_px`` (along the skeleton), and
-        the same in mm / mm^2 when ``mm_per_px`` is given.
+        the same in mm / mm^2 when ``mm_per_px`` is given; with ``joints``, also ``joints``
+        (:func:`joint_measures`, from the same skeleton).
     """
     mm_per_px = validate_mm_per_px(mm_per_px)
-    m = np.asarray(mask).astype(bool)
-    if m.ndim != 2:
-        raise ValueError(f"expected an (H, W) mask, got shape {m.shape}")
+    m = _checked(mask)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(m.astype(np.uint8), connectivity=8)
     components = int(np.count_nonzero(stats[1:, cv2.CC_STAT_AREA] >= min_component_px)) if n > 1 else 0
     area = int(np.count_nonzero(m))
     out = {"components": components, "area_px": area, "area_fraction": area / m.size if m.size else 0.0}
+    centre_line = _centre_line(m) if area else None
     if area:
-        skel = skeletonize(m)
-        dist = cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+        skel, dist = centre_line
         widths = 2 * dist[skel] - 1 if skel.any() else np.array([0.0])
         out.update(length_px=skeleton_length(skel), mean_width_px=float(np.mean(widths)), max_width_px=float(np.max(widths)))
     else:
@@ -66,6 +78,8 @@ def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_componen
     if mm_per_px:
         out.update(mm_per_px=mm_per_px, area_mm2=area * mm_per_px**2, length_mm=out["length_px"] * mm_per_px,
                    mean_width_mm=out["mean_width_px"] * mm_per_px, max_width_mm=out["max_width_px"] * mm_per_px)
+    if joints:
+        out["joints"] = _joints(m, centre_line, mm_per_px) if area else []
     return out
 
 
@@ -96,15 +110,16 @@ def joint_measures(mask: np.ndarray, mm_per_px: float | None = None, min_length_
         in mm when ``mm_per_px`` is given.
     """
     mm_per_px = validate_mm_per_px(mm_per_px)
-    m = np.asarray(mask).astype(bool)
-    if m.ndim != 2:
-        raise ValueError(f"expected an (H, W) mask, got shape {m.shape}")
-    if not m.any():
-        return []
+    m = _checked(mask)
+    return _joints(m, _centre_line(m), mm_per_px, min_length_fraction, angle_tolerance_deg) if m.any() else []
+
+
+def _joints(m: np.ndarray, centre_line: tuple, mm_per_px: float | None, min_length_fraction: float = 0.05,
+            angle_tolerance_deg: float = 12.0) -> list[dict]:
+    """:func:`joint_measures` of a checked, non-empty mask and its :func:`_centre_line`."""
+    skel, dist = centre_line
     short = min(m.shape)
     min_length = max(8.0, min_length_fraction * short)
-    skel = skeletonize(m)
-    dist = cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
     segments = cv2.HoughLinesP(skel.astype(np.uint8) * 255, 1, np.pi / 180, threshold=max(5, int(min_length / 2)),
                                minLineLength=min_length / 2, maxLineGap=max(3, int(0.01 * short)))
     if segments is None:

@@ -27,7 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import write_text_atomic
+from ..utils.files import write_atomic, write_text_atomic
 from ..utils.image_io import read_image
 from ..utils.registry import Registry
 from ..viz import grid, overlay
@@ -105,12 +105,6 @@ def _finished_files(path: Path, settings: dict) -> dict:
     return done
 
 
-def _save_png_atomic(mask: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG")
-    os.replace(tmp, path)
-
-
 BOX_REFINERS: Registry[type] = Registry("box refiner")
 BOX_REFINERS.add("sam", SamRefiner)
 BOX_REFINERS.add("edges", EdgeRefiner)
@@ -178,7 +172,7 @@ def _refine_split(dataset, split, datasets_dir, out: Path, refiner, done: dict, 
                 for m in masks:
                     mask |= m
             _link_or_copy(s.image_path, out / split / s.image_path.name)
-            _save_png_atomic(mask, mask_path)
+            write_atomic(mask_path, lambda tmp: Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG"))
             record.write(json.dumps({"file": key, "outcomes": outcomes}) + "\n")
             record.flush()
         for o in outcomes:

@@ -26,7 +26,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..data.registry import label_shape_of
-from ..measures import joint_measures, mask_measures, validate_mm_per_px
+from ..measures import mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
 from ..utils.files import BATCH_RESULTS, remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image
@@ -125,9 +125,8 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
              "settings": opts.settings, "image_stamp": image_stamp(path)}
     for p in opts.prompts:
         save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
-        entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px)}
-        if label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box":  # taped joints: per joint too
-            entry["prompts"][p]["joints"] = joint_measures(result.masks[p], opts.mm_per_px)
+        joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
+        entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px, joints=joints)}
         if p in result.scores:
             entry["prompts"][p]["confidence"] = result.scores[p]
         if p in result.concepts:

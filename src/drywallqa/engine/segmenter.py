@@ -46,6 +46,27 @@ WRAPPERS: Registry[type] = Registry("wrapper")
 OLD_BACKENDS = {"embedded": ("runtime", "torch"), "onnx": ("runtime", "onnx"), "zeroshot": ("pipeline", "zeroshot")}
 
 
+def from_backend(backend: str | None, runtime: str, pipeline: str | None, where: str,
+                 stacklevel: int = 2) -> tuple[str, str | None]:
+    """``(runtime, pipeline)`` for the 0.4 spelling ``backend`` (or an old name given as ``runtime``, the 0.4
+    positional place of ``backend``), with a ``DeprecationWarning`` naming ``where``; unchanged without one.
+
+    Raises:
+        KeyError: ``backend`` is none of :data:`OLD_BACKENDS`.
+    """
+    if backend is None and runtime in OLD_BACKENDS and runtime not in LAZY["runtime"]:
+        backend, runtime = runtime, "torch"  # load(path, "embedded") / ServeConfig(path, "zeroshot")
+    if backend is None:
+        return runtime, pipeline
+    if backend not in OLD_BACKENDS:
+        raise KeyError(f"unknown backend {backend!r}; use runtime= ({', '.join(LAZY['runtime'])}) "
+                       f"or pipeline= ({', '.join(LAZY['pipeline'])})")
+    warnings.warn(f"{where}(backend=...) is deprecated: use runtime= or pipeline= (runtime='torch' / 'onnx', "
+                  "pipeline='zeroshot')", DeprecationWarning, stacklevel=stacklevel + 1)
+    kind, name = OLD_BACKENDS[backend]
+    return (name, None) if kind == "runtime" else (runtime, name)
+
+
 def register_runtime(name: str):
     return RUNTIMES.decorator(name)
 
@@ -161,16 +182,7 @@ class Segmenter:
             backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
             kwargs: options of the runtime or pipeline (``threshold``, ``model``, ``min_confidence``, ...).
         """
-        if backend is None and runtime in OLD_BACKENDS and runtime not in LAZY["runtime"]:
-            backend = runtime  # Segmenter.load(path, "embedded") / (path, "zeroshot"): the 0.4 positional spelling
-        if backend is not None:
-            if backend not in OLD_BACKENDS:
-                raise KeyError(f"unknown backend {backend!r}; use runtime= ({', '.join(LAZY['runtime'])}) "
-                               f"or pipeline= ({', '.join(LAZY['pipeline'])})")
-            warnings.warn("Segmenter.load(backend=...) is deprecated: use runtime='torch' / 'onnx' or "
-                          "pipeline='zeroshot'", DeprecationWarning, stacklevel=2)
-            kind, name = OLD_BACKENDS[backend]
-            runtime, pipeline = (name, None) if kind == "runtime" else (runtime, name)
+        runtime, pipeline = from_backend(backend, runtime, pipeline, "Segmenter.load", stacklevel=3)
         implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
         segmenter = implementation.from_path(path, **kwargs)
         if tile:

@@ -15,7 +15,6 @@ import base64
 import io
 import logging
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +30,9 @@ from typing_extensions import Annotated
 
 from .. import __version__
 from ..data.registry import label_shape_of
-from ..engine.segmenter import LAZY, OLD_BACKENDS, Segmenter, validate_prompts
+from ..engine.segmenter import OLD_BACKENDS, Segmenter, from_backend, validate_prompts
 from ..engine.tiling import TiledSegmenter, tile_count
-from ..measures import MAX_MM_PER_PX, joint_measures, mask_measures
+from ..measures import MAX_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
 from ..text.encoder import MAX_PROMPT_CHARS
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
@@ -44,7 +43,6 @@ DEFAULT_SUGGESTIONS = ("segment crack", "segment taping area")
 logger = logging.getLogger(__name__)
 
 
-RUNTIME_NAMES = tuple(LAZY["runtime"])
 OLD_RUNTIME_NAMES = {name: old for old, (kind, name) in OLD_BACKENDS.items() if kind == "runtime"}  # torch -> embedded
 
 
@@ -64,16 +62,12 @@ class ServeConfig:
     backend: str | None = None             # the 0.4 field (embedded / onnx / zeroshot), deprecated
 
     def __post_init__(self):
-        if self.runtime in OLD_BACKENDS and self.runtime not in RUNTIME_NAMES:  # ServeConfig(path, "embedded")
-            self.backend, self.runtime = self.runtime, "torch"
-        if self.backend is not None:
-            if self.backend not in OLD_BACKENDS:
-                raise ValueError(f"unknown backend {self.backend!r}; use runtime= or pipeline=")
-            warnings.warn("ServeConfig(backend=...) is deprecated: use runtime= or pipeline=", DeprecationWarning,
-                          stacklevel=3)
-            kind, name = OLD_BACKENDS[self.backend]
-            self.runtime, self.pipeline = (name, self.pipeline) if kind == "runtime" else (self.runtime, name)
-            self.backend = None
+        try:
+            self.runtime, self.pipeline = from_backend(self.backend, self.runtime, self.pipeline, "ServeConfig",
+                                                       stacklevel=4)
+        except KeyError as exc:  # a config value, refused as one
+            raise ValueError(exc.args[0]) from None
+        self.backend = None
 
 
 class UploadTooLarge(HTTPException):
@@ -281,10 +275,11 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         for p in prompts:
             if min_confidence is not None and result.scores.get(p, 1.0) < min_confidence:
                 result.masks[p] = np.zeros_like(result.masks[p])  # not trusted enough for this caller
-            item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format),
-                    "measures": mask_measures(result.masks[p], mm_per_px)}
-            if label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box":  # taped joints: per joint too
-                item["joints"] = joint_measures(result.masks[p], mm_per_px)
+            joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
+            measures = mask_measures(result.masks[p], mm_per_px, joints=joints)
+            item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format), "measures": measures}
+            if joints:
+                item["joints"] = measures.pop("joints")
             if p in result.scores:
                 item["confidence"] = result.scores[p]
             if p in result.concepts:
