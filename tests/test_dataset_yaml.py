@@ -30,6 +30,13 @@ def test_yaml_dataset_finds_its_splits_and_resolves_its_folder(my_cracks, synthe
     assert config.root() == (synthetic_datasets / "crack").resolve()  # relative to the YAML file, not the cwd
     assert config.root("/elsewhere") == config.root()  # an absolute folder ignores --datasets-dir
     assert config.label_shape == "region"
+    assert config.concept is None and config.concept_name == "my_cracks"  # each dataset its own concept
+
+
+def test_datasets_labelling_one_thing_share_a_concept(my_cracks):
+    raw = yaml.safe_load(my_cracks.read_text())
+    my_cracks.write_text(yaml.safe_dump({**raw, "concept": "cracks"}))
+    assert load_dataset_config(my_cracks).concept_name == "cracks"
 
 
 def test_resolve_registers_once_and_refuses_a_clashing_name(my_cracks, tmp_path):
@@ -50,6 +57,7 @@ def test_resolve_registers_once_and_refuses_a_clashing_name(my_cracks, tmp_path)
     ({"name": "x", "folder": ".", "prompts": ["a"], "colour": "red"}, "unknown keys"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "label_shape": "polygon"}, "label_shape"),
     ({"name": "x", "folder": ".", "prompts": ["  "]}, "non-empty strings"),
+    ({"name": "x", "folder": ".", "prompts": ["a"], "concept": ["a"]}, "concept"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "splits": {"train": {"kind": "voc"}}}, "needs kind"),
     ({"name": "x", "folder": "nowhere", "prompts": ["a"]}, "no split folders found"),
     (["not", "a", "mapping"], "expected a mapping"),

@@ -188,3 +188,25 @@ def test_an_interrupted_evaluation_continues_after_its_last_finished_set(synthet
     scored.clear()
     evaluate(other, out, **kwargs)
     assert len(scored) == 4
+
+
+def test_masks_are_scored_against_box_labels_through_the_box_adapter(synthetic_datasets):
+    """evaluate asks for box-shaped masks only on box-labelled datasets: the product's masks stay as the model sees
+    them, the comparison with box labels stays fair."""
+    from drywallqa.engine.evaluator import build_eval_sets, evaluate_set
+    from drywallqa.engine.segmenter import EncodedImage, SegmentationResult
+    from drywallqa.engine.segmenter import Segmenter as Base
+
+    class Recording(Base):
+        asked = []
+
+        def decode(self, encoded: EncodedImage, prompts, threshold=None, label_shape=None):
+            self.asked.append(label_shape)
+            z = np.zeros(encoded.rgb.shape[:2], np.float32)
+            return SegmentationResult(masks={p: z > 0 for p in prompts}, probabilities={p: z for p in prompts})
+
+    seg = Recording()
+    for es in build_eval_sets(("syn_tape", "syn_crack"), which=("published",), datasets_dir=synthetic_datasets):
+        seg.asked.clear()
+        evaluate_set(seg, es, ("syn_tape", "syn_crack"), progress=False)
+        assert seg.asked == [{"syn_tape": "box", "syn_crack": None}[es.dataset]] * len(es.samples)

@@ -35,9 +35,30 @@ def test_model_metadata_selects_postprocess_per_prompt(tiny_model_dir, monkeypat
     ell[5:35, 10:14] = 10.0   # an L-shaped region
     ell[31:35, 10:40] = 10.0
     monkeypatch.setattr(seg, "_logits", lambda encoded, prompts: (torch.stack([ell] * len(prompts)), None, {}))
-    r = seg.predict(np.zeros((40, 60, 3), np.uint8), ["segment taping area", "segment crack"])
+    image, prompts = np.zeros((40, 60, 3), np.uint8), ["segment taping area", "segment crack"]
+    raw = int((ell > 0).sum())
+    r = seg.predict(image, prompts)  # by default the mask as the model sees it: the box is a label adapter
+    assert r.masks["segment taping area"].sum() == raw and seg.postprocess_for("segment taping area") is None
+    r = seg.predict(image, prompts, label_shape="box")  # scored against box labels: the box validation chose
     assert r.masks["segment taping area"].sum() == 30 * 30 and r.masks["segment taping area"][5:35, 10:40].all()
-    assert r.masks["segment crack"].sum() == int((ell > 0).sum())
+    assert r.masks["segment crack"].sum() == raw  # a prompt without an adapter is the same under any label shape
+    boxed = Segmenter.load(tiny_model_dir, label_shape="box")  # the default of every call
+    monkeypatch.setattr(boxed, "_logits", lambda encoded, prompts: (torch.stack([ell] * len(prompts)), None, {}))
+    assert boxed.predict(image, prompts).masks["segment taping area"].sum() == 30 * 30
+    assert boxed.settings()["label_shape"] == "box" != seg.settings()["label_shape"]  # batch resumes tell them apart
+    with pytest.raises(ValueError, match="label_shape"):
+        seg.predict(image, prompts, label_shape="polygon")
+    with pytest.raises(ValueError, match="label_shape"):
+        Segmenter.load(tiny_model_dir, label_shape="boxes")
+
+
+def test_only_label_adapters_wait_for_their_label_shape():
+    from drywallqa.postprocess import for_label_shape
+
+    box, dilate = {"name": "boxes", "quantile": 0.02}, {"name": "dilate", "radius_fraction": 0.004}
+    assert for_label_shape(box, None) is None and for_label_shape(box, "box") == box
+    assert for_label_shape(dilate, None) == dilate == for_label_shape(dilate, "box")
+    assert for_label_shape(None, "box") is None
 
 
 def test_dilate_grows_by_a_fraction_of_the_shorter_side():
@@ -89,3 +110,36 @@ def test_boxes_split_crossing_joints_into_strips():
     # a sparse component that no joint crosses (a diagonal) keeps its box
     d = np.eye(50, dtype=bool)
     assert boxes(d, min_area_fraction=0.0, split_below_fill=0.5).all()
+
+
+def test_an_adapter_cuts_the_map_at_its_own_threshold_unless_the_caller_sets_one():
+    from drywallqa.postprocess import make_mask
+
+    ramp = np.tile(np.linspace(0, 1, 101, dtype=np.float32), (5, 1))  # probability 0 .. 1 along x
+    spec = {"name": "boxes", "min_area_fraction": 0.0, "threshold": 0.8}
+    assert make_mask(ramp, 0.5, spec)[0].sum() == 20                  # cut at the adapter's 0.8
+    assert make_mask(ramp, 0.5, spec, explicit=True)[0].sum() == 50   # the caller's one threshold for all
+    assert make_mask(ramp, 0.5, None)[0].sum() == 50
+    assert np.array_equal(apply_postprocess(ramp > 0.5, spec), apply_postprocess(ramp > 0.5, {**spec, "threshold": None}))
+
+
+def test_a_learnt_box_adapter_reads_its_own_prompts_map(tiny_model_dir, monkeypatch):
+    """A model trained on strips and, under a prompt of its own, on the box labels: the plain answer is the strip,
+    the box-shaped one (for scoring against box labels) the boxes of that prompt's map."""
+    import torch
+
+    cfg = tiny_model_dir / "config.json"
+    adapter = {"name": "boxes", "min_area_fraction": 0.0, "prompt": "bounding box of taped joint", "threshold": 0.5}
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "postprocess": {"segment taping area": adapter}}))
+    strip, blob = torch.full((40, 60), -10.0), torch.full((40, 60), -10.0)
+    strip[20:23, 5:55] = 10.0
+    blob[10:30, 2:58] = 10.0
+    blob[15, 30] = -10.0  # a hole the boxes fill
+    maps = {"segment taping area": strip, "bounding box of taped joint": blob, "segment crack": strip}
+    seg = Segmenter.load(tiny_model_dir, prompt_gate=False)
+    monkeypatch.setattr(seg, "_logits", lambda encoded, prompts: (torch.stack([maps[p] for p in prompts]), None, {}))
+    image = np.zeros((40, 60, 3), np.uint8)
+    plain = seg.predict(image, ["segment taping area"])
+    assert plain.masks["segment taping area"].sum() == 3 * 50
+    boxed = seg.predict(image, ["segment taping area", "segment crack"], label_shape="box")
+    assert boxed.masks["segment taping area"].sum() == 20 * 56 and boxed.probabilities["segment taping area"][15, 30] < 0.5

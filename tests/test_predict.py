@@ -180,3 +180,31 @@ def test_inputs_with_one_stem_do_not_overwrite_each_other(tiny_model_dir, tmp_pa
     again = predict_paths(seg, [tmp_path / "day2" / "IMG_1.jpg"], ["segment crack"], out, progress=False)
     assert again.done == [str(tmp_path / "day2" / "IMG_1.jpg")] and not again.skipped
     assert json.loads((out / "IMG_1__results.json").read_text())["image"] == str(tmp_path / "day2" / "IMG_1.jpg")
+
+
+def test_label_shape_box_writes_the_box_adapters_masks(tiny_model_dir, odd_images, tmp_path):
+    """By default a mask is what the model sees; --label-shape box writes, for prompts whose model stores a box adapter,
+    that adapter's boxes of the same mask (for scorers that compare with box labels); a bad value is a clean error."""
+    import json
+
+    from drywallqa.postprocess import boxes
+
+    cfg = tiny_model_dir / "config.json"
+    spec = {"name": "boxes", "min_area_fraction": 0.0}
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "postprocess": {"segment taping area": spec}}))
+    prob = Segmenter.load(tiny_model_dir).predict(odd_images / "rgb.jpg", ["segment taping area"]).probabilities
+    cut = float(np.quantile(prob["segment taping area"], 0.7))  # a partial mask, whatever the random weights give
+    base = ["predict", str(odd_images / "rgb.jpg"), "--prompt", "segment taping area", "--prompt", "segment crack",
+            "--model-path", str(tiny_model_dir), "--threshold", f"{cut:.6f}", "--no-report"]
+    assert CliRunner().invoke(app, [*base, "--out", str(tmp_path / "raw")]).exit_code == 0
+    assert CliRunner().invoke(app, [*base, "--out", str(tmp_path / "box"), "--label-shape", "box"]).exit_code == 0
+
+    def mask(run, prompt):
+        return np.asarray(Image.open(tmp_path / run / f"rgb__{prompt_slug(prompt)}.png")) > 0
+
+    raw, boxed = mask("raw", "segment taping area"), mask("box", "segment taping area")
+    assert raw.any() and not raw.all()  # the check below means something only for a partial mask
+    assert np.array_equal(boxed, boxes(raw, min_area_fraction=0.0)) and not np.array_equal(boxed, raw)
+    assert np.array_equal(mask("raw", "segment crack"), mask("box", "segment crack"))  # no adapter: the same mask
+    bad = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--label-shape", "boxes"])
+    assert bad.exit_code == 2 and "--label-shape" in bad.output and not (tmp_path / "bad").exists()

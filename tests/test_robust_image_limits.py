@@ -81,7 +81,7 @@ def test_any_failure_of_one_file_is_reported_and_the_batch_goes_on(tiny_model_di
     inner = Segmenter.load(tiny_model_dir)
 
     class Flaky(Segmenter):
-        def predict(self, image, prompts, threshold=None):
+        def predict(self, image, prompts, threshold=None, label_shape=None):
             if image.shape[1] == 41:
                 raise RuntimeError("something nobody planned for")
             return inner.predict(image, prompts, threshold)

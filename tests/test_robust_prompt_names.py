@@ -17,7 +17,7 @@ from drywallqa.utils.slug import prompt_slug
 class PerPromptMasks(Segmenter):
     """A segmenter whose mask for each prompt has a different, known area (so a mix-up shows)."""
 
-    def predict(self, image, prompts, threshold=None):
+    def predict(self, image, prompts, threshold=None, label_shape=None):
         h, w = image.shape[:2]
         masks = {}
         for i, p in enumerate(prompts):

@@ -64,7 +64,7 @@ def test_request_time_limit_answers_503_and_the_slot_comes_back(tiny_model_dir):
         threshold = 0.5
         delay = 1.5
 
-        def predict(self, image, prompts, threshold=None):
+        def predict(self, image, prompts, threshold=None, label_shape=None):
             time.sleep(self.delay)
             return inner.predict(image, prompts)
 

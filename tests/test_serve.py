@@ -70,7 +70,7 @@ def test_busy_server_answers_429(tiny_model_dir):
     class Slow(Segmenter):  # the declared interface: describe(), settings() ... come with it
         threshold = 0.5
 
-        def predict(self, image, prompts, threshold=None):
+        def predict(self, image, prompts, threshold=None, label_shape=None):
             started.set()
             release.wait(10)
             return inner.predict(image, prompts)
@@ -122,3 +122,23 @@ def test_the_old_backend_field_of_the_server_config_still_works():
         assert ServeConfig(None, "embedded").runtime == "torch"  # 0.4 positional spelling
     with pytest.raises(ValueError, match="unknown backend 'tflite'"):
         ServeConfig(backend="tflite")
+
+
+def test_label_shape_per_request(tiny_model_dir):
+    """label_shape=box reaches the model for that request only (concurrent requests may differ); other values: 422."""
+    inner, asked = Segmenter.load(tiny_model_dir), []
+
+    class Recording(Segmenter):
+        threshold = 0.5
+
+        def predict(self, image, prompts, threshold=None, label_shape=None):
+            asked.append(label_shape)
+            return inner.predict(image, prompts, threshold, label_shape)
+
+    client = TestClient(create_app(ServeConfig(), Recording()))
+    files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
+    for data in ({}, {"label_shape": "box"}, {}):
+        assert client.post("/v1/segment", files=files, data={"prompts": ["segment taping area"], **data}).status_code == 200
+    assert asked == [None, "box", None]
+    bad = client.post("/v1/segment", files=files, data={"prompts": ["segment taping area"], "label_shape": "boxes"})
+    assert bad.status_code == 422 and "label_shape" in bad.text and len(asked) == 3

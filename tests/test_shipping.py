@@ -15,7 +15,7 @@ from drywallqa.engine.validator import Validator
 class _FakeSegmenter(Segmenter):
     """Probabilities per prompt: a faint band (cracks), a box-like blob with soft edges (taping), nothing for others."""
 
-    def decode(self, encoded, prompts, threshold=None):
+    def decode(self, encoded, prompts, threshold=None, label_shape=None):
         out = {}
         for p in prompts:
             prob = np.full((64, 64), 0.05, np.float32)
@@ -62,6 +62,8 @@ def test_validator_picks_a_threshold_and_post_processing_per_dataset(fake_datase
                                         "segment wall crack": best.dataset_thresholds["fake_crack"],
                                         "segment taping area": best.dataset_thresholds["fake_tape"]}
     assert set(best.prompt_postprocess()) == {"segment taping area"}
+    # the box adapter keeps the threshold it was chosen with; the dataset's threshold is the plain masks' best
+    assert 0.6 <= best.postprocess["fake_tape"]["threshold"] < 0.95
     # the other dataset's prompt at 0.5: the taping blob on the crack photo, nothing of the crack on the tape photo
     assert result.cross_foreground == pytest.approx((40 * 34 - 36) / 64**2 / 2)
 
@@ -124,3 +126,44 @@ def test_shipping_a_model_folder_again_keeps_its_record_and_calibrations(tiny_mo
     with pytest.raises(ValueError, match="at least one timing photo"):
         ship(source, tmp_path / "x", datasets=("syn_crack",), splits_dir=syn_splits, datasets_dir=synthetic_datasets,
              timing_images=0)
+
+
+def test_refined_masks_decide_the_plain_masks_and_the_box_labels_the_adapter(fake_datasets):
+    """A model validated on a box-labelled dataset and on strips refined from it (same prompts): the strips choose
+    the plain masks' threshold, the boxes the adapter's."""
+    strips = DatasetConfig("fake_tape_strips", "t", ("segment taping area",), {"train": SplitSource("coco", "t")})
+    registry.register_dataset(strips)
+    try:
+        items = _items()
+        strip_gt = np.zeros((64, 64), bool)
+        strip_gt[10:50, 10:44] = True        # the refined mask takes the soft edge in: a lower plain threshold
+        strip_gt[20:26, 20:26] = False
+        items["fake_tape_strips"] = [(np.zeros((64, 64, 3), np.uint8), strip_gt)]
+        best = Validator(items)(_FakeSegmenter()).choose()
+        assert best.dataset_thresholds["fake_tape_strips"] <= 0.55 < 0.6 <= best.dataset_thresholds["fake_tape"]
+        assert best.prompt_thresholds()["segment taping area"] == best.dataset_thresholds["fake_tape_strips"]
+        adapter = best.prompt_postprocess()["segment taping area"]
+        assert adapter["name"] == "boxes" and 0.6 <= adapter["threshold"] < 0.95
+    finally:
+        registry.DATASETS.remove(strips.name)
+
+
+def test_a_box_dataset_with_its_own_prompt_adapts_the_prompts_of_its_concept(fake_datasets):
+    """Box labels asked under a prompt of their own (a learnt box adapter) beside strips of the same photos: the
+    strips' prompts get the boxes chosen on the box labels, reading that prompt's map."""
+    from drywallqa.engine.validator import prompt_postprocess
+
+    extra = [DatasetConfig("fk_strips", "t", ("segment tape strip",), {"train": SplitSource("coco", "t")}, concept="tp"),
+             DatasetConfig("fk_boxes", "t", ("box of tape",), {"train": SplitSource("coco", "t")}, label_shape="box",
+                           concept="tp")]
+    for c in extra:
+        registry.register_dataset(c)
+    try:
+        boxes = {"name": "boxes", "quantile": 0.0, "threshold": 0.3}
+        got = prompt_postprocess({"fake_crack": None, "fk_strips": None, "fk_boxes": boxes})
+        assert got == {"box of tape": boxes, "segment tape strip": {**boxes, "prompt": "box of tape"}}
+        # a box dataset of another concept adapts nothing but its own prompts
+        assert set(prompt_postprocess({"fake_tape": boxes, "fk_strips": None})) == {"segment taping area"}
+    finally:
+        for c in extra:
+            registry.DATASETS.remove(c.name)

@@ -9,6 +9,7 @@ from drywallqa import Segmenter
 from drywallqa.cli import app
 from drywallqa.engine.segmenter import SegmentationResult
 from drywallqa.engine.tiling import TiledSegmenter, edge_weights, tile_starts
+from drywallqa.postprocess import for_label_shape
 
 
 class PixelwiseSegmenter(Segmenter):
@@ -24,10 +25,10 @@ class PixelwiseSegmenter(Segmenter):
     def threshold_for(self, prompt, threshold=None):
         return threshold if threshold is not None else {"segment crack": 0.3}.get(prompt, self.threshold)
 
-    def postprocess_for(self, prompt):
-        return self.postprocess.get(prompt)
+    def postprocess_for(self, prompt, label_shape=None):
+        return for_label_shape(self.postprocess.get(prompt), label_shape)
 
-    def predict(self, image, prompts, threshold=None):
+    def predict(self, image, prompts, threshold=None, label_shape=None):
         self.seen.append(image.shape[:2])
         prob = image[..., 0].astype(np.float32) / 255
         return SegmentationResult(masks={p: prob > 0.5 for p in prompts}, probabilities={p: prob for p in prompts})
@@ -65,8 +66,10 @@ def test_post_processing_spans_tiles():
     image[40:160, 30:270, 0] = 255                     # one bright region across every tile
     image[90:110, 100:200, 0] = 0                      # with a hole that boxes fill
     tiled = TiledSegmenter(PixelwiseSegmenter({"segment crack": {"name": "boxes"}}), tile=96, overlap=0.25)
-    mask = tiled.predict(image, ["segment crack"]).masks["segment crack"]
+    mask = tiled.predict(image, ["segment crack"], label_shape="box").masks["segment crack"]
     assert mask[40:160, 30:270].all() and mask.sum() == 120 * 240
+    raw = tiled.predict(image, ["segment crack"]).masks["segment crack"]  # the adapter only where asked for
+    assert raw.sum() == 120 * 240 - 20 * 100
 
 
 def test_load_with_tile_wraps_the_model_and_the_cli_checks_the_size(tiny_model_dir, tmp_path):
@@ -87,7 +90,7 @@ class ScoredSegmenter(PixelwiseSegmenter):
 
     min_confidence = 0.5
 
-    def predict(self, image, prompts, threshold=None):
+    def predict(self, image, prompts, threshold=None, label_shape=None):
         res = super().predict(image, prompts, threshold)
         res.scores = {p: float(image[..., 0].mean() / 255) for p in prompts}
         res.confidence_kind = "model"

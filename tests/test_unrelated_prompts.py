@@ -52,3 +52,25 @@ def test_paraphrases_join_a_known_concepts_prompts():
     assert prompts[:2] == get_dataset_config("cracks").prompts
     assert set(vocabulary.paraphrases("cracks", "train")) <= set(prompts)
     assert not set(vocabulary.paraphrases("cracks", "test")) & set(prompts)
+
+
+def test_negatives_never_ask_a_dataset_that_labels_the_same_thing():
+    """Strips refined from the taping boxes and the boxes themselves share a concept: on a taping photo the other
+    one's prompt is not a negative (that would teach an empty mask where the tape is); cracks still are."""
+    ids = [0, 0, 1, 1, 2, 2]
+    images = np.stack([np.full((16, 16, 3), 40 * (d + 1), np.uint8) for d in ids])  # the photo tells its dataset
+    masks = np.ones((6, 16, 16), bool)
+    prompts = [["segment crack"], ["segment taping area"], ["bounding box of taped joint"]]
+
+    def negatives(**kwargs):
+        ds = PromptedSegmentationDataset(images, masks, ids, prompts, negative_ratio=20.0, **kwargs)
+        pairs = set()
+        for index in range(6, len(ds)):
+            item = ds[index]
+            assert not item["mask"].any()
+            pairs.add((round(float(item["pixel_values"][0, 0, 0]) * 255 / 40) - 1, item["prompt_index"]))
+        return pairs  # (the photo's dataset, the prompt asked against an empty mask)
+
+    shared = negatives(concepts=["cracks", "taping", "taping"])
+    assert shared == {(0, 1), (0, 2), (1, 0), (2, 0)}
+    assert negatives() == {(a, b) for a in range(3) for b in range(3) if a != b}  # without concepts: all pairs

@@ -8,7 +8,16 @@ become the horizontal and vertical strips they are made of, as an annotator woul
 ``dilate``: grows the mask by a disc whose radius is a fraction of the image's shorter side. It suits
 thin structures whose labelled polygons are drawn wider than the model's masks (cracks).
 
-Whether a model uses either is decided on a validation split.
+Whether a model uses either is decided on a validation split. ``boxes`` is a *label adapter*
+(:data:`ADAPTERS`): it makes a mask look like the labels of a box-labelled dataset, so it is applied only
+when the caller asks for that label shape (``label_shape="box"``: scoring against box labels, or
+``drywallqa predict --label-shape box`` for an outside scorer); by default a prediction is the mask as
+the model sees it. ``dilate`` is always applied. An adapter may carry the ``threshold`` it was chosen
+with (``{"name": "boxes", "threshold": 0.15}``): the mask it adapts is cut there, so a model's plain
+masks keep the threshold chosen for them (:func:`make_mask`), and the ``prompt`` whose map it adapts,
+where the model learnt the labels' shape under a prompt of its own (``{"name": "boxes", "prompt":
+"bounding box of taped joint"}``: a model trained on strips refined from box labels, and on the boxes
+under that prompt); the runtime asks that prompt instead.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ import numpy as np
 from .utils.registry import Registry
 
 POSTPROCESSORS: Registry = Registry("post-processor")
+# post-processor -> the label shape it adapts a mask to; applied only when that shape is asked for
+ADAPTERS = {"boxes": "box"}
 
 
 def crossing_strips(component: np.ndarray, occupancy: float = 0.5) -> np.ndarray | None:
@@ -77,9 +88,29 @@ def dilate(mask: np.ndarray, radius_fraction: float = 0.004) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), disc).astype(bool)
 
 
+def for_label_shape(spec: dict | None, label_shape: str | None) -> dict | None:
+    """``spec`` if it applies to masks asked for as ``label_shape`` (None: the mask as the model sees it), else
+    None: a label adapter applies only to its own label shape, any other post-processing always."""
+    if not spec:
+        return None
+    adapts_to = ADAPTERS.get(spec.get("name"))
+    return spec if adapts_to is None or adapts_to == label_shape else None
+
+
 def apply_postprocess(mask: np.ndarray, spec: dict | None) -> np.ndarray:
-    """Apply ``{"name": ..., **kwargs}`` (or nothing when ``spec`` is None)."""
+    """Apply ``{"name": ..., **kwargs}`` (or nothing when ``spec`` is None); ``threshold`` and ``prompt`` keys say
+    which map is cut where (:func:`make_mask`, the runtime), not how the post-processor works."""
     if not spec:
         return mask
     spec = dict(spec)
+    spec.pop("threshold", None)
+    spec.pop("prompt", None)
     return POSTPROCESSORS.get(spec.pop("name"))(mask, **spec)
+
+
+def make_mask(probability: np.ndarray, threshold: float, spec: dict | None, explicit: bool = False) -> np.ndarray:
+    """``(H, W)`` probabilities -> the post-processed ``(H, W)`` bool mask, cut at ``threshold``, or at ``spec``'s
+    own threshold when it has one and ``threshold`` is not ``explicit`` (a caller's one threshold for all)."""
+    if spec and spec.get("threshold") is not None and not explicit:
+        threshold = float(spec["threshold"])
+    return apply_postprocess(probability > threshold, spec)

@@ -45,8 +45,16 @@ PIPELINE_HELP = "zeroshot: the zero-shot pipeline (hub detectors + SAM) instead 
 
 
 def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Optional[float] = None,
-                 tile: Optional[int] = None, prompt_gate: bool = True, pipeline: Optional[str] = None) -> dict:
-    """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --pipeline / --min-confidence / --tile."""
+                 tile: Optional[int] = None, prompt_gate: bool = True, pipeline: Optional[str] = None,
+                 label_shape: Optional[str] = None) -> dict:
+    """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --pipeline / --min-confidence / --tile
+    / --label-shape."""
+    from ..engine.segmenter import validate_label_shape
+
+    try:
+        validate_label_shape(label_shape)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--label-shape")
     if runtime not in ("torch", "onnx"):
         raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
     if model == "zeroshot":  # the 0.4 spelling
@@ -59,15 +67,18 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     tiling = {"tile": tile} if tile else {}
     if pipeline:
         return {"pipeline": pipeline, "min_confidence": min_confidence, **tiling}
+    shaped = {"label_shape": label_shape} if label_shape else {}
     if runtime == "onnx":
-        return {"runtime": "onnx", "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling}
-    return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling}
+        return {"runtime": "onnx", "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped}
+    return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped}
 
 
 GATE_HELP = ("Leave the masks of prompts far from what the model learnt empty, with a warning naming what it knows "
              "(models with a prompt gate); --no-prompt-gate answers every prompt with the raw map.")
 
 
+LABEL_SHAPE_HELP = ("box: write the masks of prompts trained on box labels (taping) as the boxes validation chose for "
+                    "scoring against such labels, for an outside scorer; default: the mask as the model sees it.")
 TILE_HELP = "Predict photos larger than this many pixels on overlapping tiles of this size (large phone photos)."
 MAX_PIXELS_HELP = ("Images with more pixels fail (reported, the rest go on): guards memory against decompression bombs; "
                    "raise it for very large photos.")
@@ -85,10 +96,10 @@ def check_workers(value: int) -> None:
 
 def load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: str = "torch",
                     min_confidence: Optional[float] = None, tile: Optional[int] = None, prompt_gate: bool = True,
-                    pipeline: Optional[str] = None):
+                    pipeline: Optional[str] = None, label_shape: Optional[str] = None):
     from ..engine.segmenter import Segmenter
 
-    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline)
+    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape)
     try:
         return Segmenter.load(model_path, **kwargs)
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..utils.image_io import DEFAULT_MAX_PIXELS
-from .common import (GATE_HELP, MAX_PIXELS_HELP, MODEL_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app,
+from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MODEL_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app,
                      check_max_pixels, check_workers, console, load_kwargs, load_segmenter)
 
 
@@ -47,16 +47,18 @@ def predict(
                              "photos breaking one are flagged in results.json and listed first in report.html."),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, help=MAX_PIXELS_HELP),
     prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
+    label_shape: Optional[str] = typer.Option(None, help=LABEL_SHAPE_HELP),
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, and report.html."""
     from ..engine.batch import predict_paths, prepare_out_dir
-    from ..engine.segmenter import validate_confidence, validate_prompts, validate_threshold
+    from ..engine.segmenter import validate_confidence, validate_label_shape, validate_prompts, validate_threshold
     from ..measures import validate_mm_per_px
 
     for value, check, hint in ((prompt, validate_prompts, "--prompt"), (threshold, validate_threshold, "--threshold"),
                                (mm_per_px, validate_mm_per_px, "--mm-per-px"), (max_pixels, check_max_pixels, "--max-pixels"),
                                (workers, check_workers, "--workers"), (min_confidence, validate_confidence, "--min-confidence"),
+                               (label_shape, validate_label_shape, "--label-shape"),
                                (out, prepare_out_dir, "--out")):  # the folder last: made only when all else is right
         try:
             check(value)
@@ -77,7 +79,7 @@ def predict(
         executor = engine
     if executor not in ("local", "ray"):
         raise typer.BadParameter("executor must be local or ray", param_hint="--executor")
-    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline)
+    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape)
     if executor == "ray":
         from ..engine.batch import predict_paths_ray
 
@@ -85,7 +87,7 @@ def predict(
                                     workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px, rules=rules,
                                     max_pixels=max_pixels)
     else:
-        seg = load_segmenter(model_path, model, runtime, min_confidence, tile, prompt_gate, pipeline)
+        seg = load_segmenter(model_path, model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape)
         summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
                                 mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules, max_pixels=max_pixels)
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""

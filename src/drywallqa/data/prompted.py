@@ -34,10 +34,12 @@ class PromptedSegmentationDataset(Dataset):
         composite_ratio: transplant items per image (0: none).
         unrelated_prompts: prompt indices (after the datasets' own) of prompts no dataset answers.
         unrelated_ratio: items per image asking one of them against an empty mask (0: none).
+        concepts: per dataset, what its labels show (default: each dataset its own); a negative pair takes a
+            prompt of a dataset of another concept, never of one labelling the same thing another way.
     """
 
     def __init__(self, images, masks, dataset_ids, prompts_per_dataset, transform=None, negative_ratio=0.5, seed=0,
-                 composite_pairs=(), composite_ratio=0.0, unrelated_prompts=(), unrelated_ratio=0.0):
+                 composite_pairs=(), composite_ratio=0.0, unrelated_prompts=(), unrelated_ratio=0.0, concepts=None):
         self.images, self.masks = images, masks
         self.dataset_ids = np.asarray(dataset_ids)
         self.prompt_ids, start = [], 0
@@ -45,7 +47,12 @@ class PromptedSegmentationDataset(Dataset):
             self.prompt_ids.append(list(range(start, start + len(prompts))))
             start += len(prompts)
         self.transform = transform
-        self.n_neg = int(round(len(images) * negative_ratio)) if len(prompts_per_dataset) > 1 else 0
+        concepts = list(range(len(prompts_per_dataset))) if concepts is None else list(concepts)
+        if len(concepts) != len(prompts_per_dataset):
+            raise ValueError("concepts must name one concept per dataset")
+        # per dataset, the datasets whose prompts are negatives on its photos
+        self._negatives = [[e for e in range(len(concepts)) if concepts[e] != c] for c in concepts]
+        self.n_neg = int(round(len(images) * negative_ratio)) if any(self._negatives) else 0
         self.rng = np.random.default_rng(seed)
         self.composite_pairs = [(int(a), int(b)) for a, b in composite_pairs]
         for a, b in self.composite_pairs:
@@ -101,9 +108,10 @@ class PromptedSegmentationDataset(Dataset):
         negative = index >= len(self.images)
         i = int(self.rng.integers(len(self.images))) if negative else index
         own = int(self.dataset_ids[i])
-        if negative:
-            other = [d for d in range(len(self.prompt_ids)) if d != own]
-            prompt = int(self.rng.choice(self.prompt_ids[int(self.rng.choice(other))]))
+        if negative and self._negatives[own]:
+            prompt = int(self.rng.choice(self.prompt_ids[int(self.rng.choice(self._negatives[own]))]))
+        elif negative:  # every dataset labels this photo's concept: a positive instead
+            negative, prompt = False, int(self.rng.choice(self.prompt_ids[own]))
         else:
             prompt = int(self.rng.choice(self.prompt_ids[own]))
         image, mask = self._augment(i)

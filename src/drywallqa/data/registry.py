@@ -30,6 +30,8 @@ class DatasetConfig:
     ``prompts[0]`` is the canonical prompt; the rest are synonyms the model is trained and scored on.
     ``label_shape`` is ``"box"`` when the ground truth is bounding boxes only (then a model may turn
     its masks for these prompts into boxes, if that wins on validation), else ``"region"``.
+    ``concept`` names what the labels show when two datasets label one thing (e.g. the taping photos' boxes
+    and strips refined from them): their prompts are never negatives of each other. Default: ``name``.
     """
 
     name: str
@@ -37,6 +39,11 @@ class DatasetConfig:
     prompts: tuple[str, ...]
     splits: dict[str, SplitSource] = field(default_factory=dict)
     label_shape: str = "region"
+    concept: str | None = None
+
+    @property
+    def concept_name(self) -> str:
+        return self.concept or self.name
 
     @property
     def canonical_prompt(self) -> str:
@@ -74,7 +81,7 @@ def label_shape_of(prompt: str, concept: str | None = None) -> str | None:
 
 SPLIT_KINDS = ("coco", "mask_folder")
 LABEL_SHAPES = ("region", "box")
-_YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape"}
+_YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape", "concept"}
 
 
 def detect_splits(root: Path) -> dict[str, SplitSource]:
@@ -96,6 +103,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         folder: exports/my-walls.coco       # relative to this file, or absolute
         prompts: [segment crack, segment wall crack]   # the first one is the canonical prompt
         label_shape: region                 # or box, when the labels are bounding boxes only
+        concept: walls                      # optional: datasets labelling one thing share it (no negatives)
         splits:                             # optional; found from the layout when left out
           train: {kind: coco, folder: train}          # or {kind: mask_folder, folder: train}
 
@@ -124,6 +132,9 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     label_shape = d.get("label_shape", "region")
     if label_shape not in LABEL_SHAPES:
         raise ValueError(f"{path}: label_shape must be one of {LABEL_SHAPES}, got {label_shape!r}")
+    concept = d.get("concept")
+    if concept is not None and not (isinstance(concept, str) and concept.strip()):
+        raise ValueError(f"{path}: concept must be a non-empty string, got {concept!r}")
     root = (path.parent / d["folder"]).resolve()
     if d.get("splits"):
         splits = {}
@@ -136,7 +147,8 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         if not splits:
             raise ValueError(f"{path}: no split folders found under {root} (expected <split>/_annotations.coco.json "
                              "or <split>/_masks/); list them under splits:")
-    return DatasetConfig(str(d["name"]), str(root), tuple(x.strip() for x in prompts), splits, label_shape)
+    return DatasetConfig(str(d["name"]), str(root), tuple(x.strip() for x in prompts), splits, label_shape,
+                         concept.strip() if concept else None)
 
 
 def resolve_dataset(name_or_path: str | Path) -> str:

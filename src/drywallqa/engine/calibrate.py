@@ -18,7 +18,7 @@ from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
 from ..data.registry import get_dataset_config
 from ..metrics import mask_iou
 from ..utils.image_io import read_image
-from .evaluator import EvalSet, build_eval_sets
+from .evaluator import EvalSet, build_eval_sets, scoring_label_shape
 from .predictor import TorchSegmenter
 from .segmenter import Segmenter
 
@@ -37,7 +37,7 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
             if gt.shape != image.shape[:2]:
                 failures.append(f"{sample.image_path}: image and label differ in size; skipped")
                 continue
-            result = segmenter.predict(image, [prompt])
+            result = segmenter.predict(image, [prompt], label_shape=scoring_label_shape(es.dataset))  # as evaluate scores it
             stats = mask_statistics(result.probabilities[prompt], result.masks[prompt], segmenter.threshold_for(prompt))
             records.append({"concept": es.dataset, "prompt": prompt, "image": str(sample.image_path), "stats": stats,
                             "iou": mask_iou(result.masks[prompt], gt)})

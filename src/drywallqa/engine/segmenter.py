@@ -5,6 +5,7 @@
     result = seg.predict("wall.jpg", ["segment crack", "segment taping area"])
     encoded = seg.encode("wall.jpg")                 # the photo read and encoded once ...
     seg.decode(encoded, ["segment drywall seam"])    # ... then any number of prompts decoded on it
+    seg.predict("wall.jpg", "segment taping area", label_shape="box")  # box-shaped, to score against box labels
     seg.settings()                                   # what decides its output besides the weights
     seg.describe()                                   # what a report or /v1/models says of it
 
@@ -150,6 +151,21 @@ def validate_confidence(min_confidence: float | None) -> float | None:
     return None if min_confidence is None else number_in_range(min_confidence, "min_confidence", 0.0, 1.0)
 
 
+LABEL_SHAPE_CHOICES = ("box",)  # the label shapes a mask can be adapted to (postprocess.ADAPTERS)
+
+
+def validate_label_shape(label_shape: str | None) -> str | None:
+    """``None`` (the mask as the model sees it) or a label shape masks are adapted to (``"box"``).
+
+    Raises:
+        ValueError: anything else.
+    """
+    if label_shape is None or label_shape in LABEL_SHAPE_CHOICES:
+        return label_shape
+    raise ValueError(f"label_shape must be one of {', '.join(LABEL_SHAPE_CHOICES)} (or left out for the mask as "
+                     f"the model sees it), got {label_shape!r}")
+
+
 def validate_threshold(threshold: float | None) -> float | None:
     """``None`` (each prompt's own threshold) or a number in [0, 1].
 
@@ -168,6 +184,7 @@ class Segmenter:
 
     threshold: float = 0.5                 # for prompts without a threshold of their own
     min_confidence: float | None = None    # masks whose confidence falls below come back empty (None: keep all)
+    label_shape: str | None = None         # "box": masks adapted to box labels by default (None: as the model sees them)
 
     @classmethod
     def load(cls, path: str | Path | None = None, runtime: str = "torch", tile: int | None = None,
@@ -180,7 +197,8 @@ class Segmenter:
             pipeline: ``zeroshot`` (:data:`PIPELINES`; ``path`` is then its YAML config) instead of a model folder.
             tile: predict photos larger than this many pixels tile by tile (the ``tiled`` wrapper).
             backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
-            kwargs: options of the runtime or pipeline (``threshold``, ``model``, ``min_confidence``, ...).
+            kwargs: options of the runtime or pipeline (``threshold``, ``model``, ``min_confidence``,
+                ``label_shape``, ...).
         """
         runtime, pipeline = from_backend(backend, runtime, pipeline, "Segmenter.load", stacklevel=3)
         implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
@@ -195,15 +213,18 @@ class Segmenter:
         it only; runtimes that can encode once and decode each prompt keep the model's features too."""
         return EncodedImage(to_rgb_array(image))
 
-    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None) -> SegmentationResult:  # pragma: no cover
-        """Masks, probabilities and confidences of ``prompts`` on an encoded photo."""
+    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None,
+               label_shape: str | None = None) -> SegmentationResult:  # pragma: no cover
+        """Masks, probabilities and confidences of ``prompts`` on an encoded photo; ``label_shape="box"`` adapts the
+        masks of prompts trained on box labels to boxes (default: :attr:`label_shape`)."""
         raise NotImplementedError
 
-    def predict(self, image, prompts, threshold: float | None = None) -> SegmentationResult:
+    def predict(self, image, prompts, threshold: float | None = None, label_shape: str | None = None) -> SegmentationResult:
         """Image (path, PIL image or ``(H, W[, C])`` array) and prompts -> masks and probabilities."""
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
-        return self.decode(self.encode(image), prompts, threshold)
+        validate_label_shape(label_shape)
+        return self.decode(self.encode(image), prompts, threshold, label_shape)
 
     # ---------------------------------------------------------------- per prompt
     def match_prompts(self, prompts) -> dict:
@@ -215,8 +236,9 @@ class Segmenter:
         """The warnings for the prompts in ``matches`` that are not answered."""
         return []
 
-    def postprocess_for(self, prompt: str) -> dict | None:
-        """The post-processing of a prompt's thresholded mask (e.g. boxes for box-trained prompts), or None."""
+    def postprocess_for(self, prompt: str, label_shape: str | None = None) -> dict | None:
+        """The post-processing of a prompt's thresholded mask when masks are asked for as ``label_shape`` (default:
+        :attr:`label_shape`; e.g. boxes for box-trained prompts under ``"box"``), or None."""
         return None
 
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
@@ -238,14 +260,16 @@ class Segmenter:
     def settings(self) -> dict:
         """Plain values that decide the output besides the weights (class, thresholds, input sizes,
         post-processing, tiling, the gate's margin, ...): what a cache or a resumed job must match."""
-        return {"class": type(self).__name__, "threshold": self.threshold, "min_confidence": self.min_confidence}
+        return {"class": type(self).__name__, "threshold": self.threshold, "min_confidence": self.min_confidence,
+                "label_shape": self.label_shape}
 
     def describe(self) -> dict:
         """What a report or ``/v1/models`` says of the segmenter (plain values; keys absent where unknown).
 
         ``runtime`` / ``pipeline``, ``model_type``, ``parameters``, ``threshold``, ``threshold_source`` (where
         the thresholds were chosen), ``prompt_thresholds``, ``postprocess``, ``text_encoder``, ``image_size``
-        (the input size it runs at), ``scales``, ``tta``, ``tile``, ``version``, ``min_confidence``."""
+        (the input size it runs at), ``scales``, ``tta``, ``tile``, ``version``, ``min_confidence``,
+        ``label_shape`` (``"box"`` where masks are adapted to box labels by default)."""
         return {"model_type": None, "parameters": self.num_parameters(), "threshold": self.threshold,
                 "threshold_source": "given", "prompt_thresholds": {}, "postprocess": {},
-                "min_confidence": self.min_confidence, "tile": None}
+                "min_confidence": self.min_confidence, "label_shape": self.label_shape, "tile": None}

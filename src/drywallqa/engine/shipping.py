@@ -22,14 +22,13 @@ from pathlib import Path
 import torch
 
 from ..data.grouping import samples_of_part
-from ..data.registry import get_dataset_config
 from ..models.base import is_drywallqa_model_dir
 from ..text.gate import calibrate_model_gate
 from ..text.vocabulary import CONCEPT_WORDS
 from .calibrate import calibrate_model_confidence
 from .predictor import TorchSegmenter
 from .speed import measure_speed
-from .validator import Validator
+from .validator import Validator, prompt_postprocess, prompt_thresholds
 
 SELECTION_FILE = "selection.json"  # the sweep behind the shipped options, beside config.json
 CALIBRATION_FILES = ("prompt_gate.npz", "confidence.json")  # made again unless --no-gate / --no-confidence
@@ -86,14 +85,13 @@ def select(model_dir: Path, validator: Validator, timing_paths: list, scales=CAN
     return max(eligible, key=lambda c: c["val_mIoU"]), candidates
 
 
-def write_shipped(model_dir: Path, dest: Path, best: dict, candidates: list, datasets, run_dir: Path | None) -> None:
+def write_shipped(model_dir: Path, dest: Path, best: dict, candidates: list, run_dir: Path | None) -> None:
     """``model_dir``'s weights (float16) with the chosen options into ``dest`` (which must not exist)."""
     seg = TorchSegmenter.from_path(model_dir, prompt_gate=False, confidence=False)
-    prompts = {d: get_dataset_config(d).prompts for d in datasets}
     meta = {k: v for k, v in seg.metadata.items() if k not in ("model_type", "config")}
     meta.update(threshold=best["threshold"], tta=best["tta"], scales=best["scales"],
-                prompt_thresholds={p: best["dataset_thresholds"][d] for d, ps in prompts.items() for p in ps},
-                postprocess={p: spec for d, spec in best["postprocess"].items() if spec for p in prompts[d]},
+                prompt_thresholds=prompt_thresholds(best["dataset_thresholds"]),
+                postprocess=prompt_postprocess(best["postprocess"]),
                 selected_on="group-clean val part (published valid/test images left out)")
     meta.pop("selection", None)  # a model shipped before the sweep had a file of its own
     seg.model.save_pretrained(dest, extra=meta, dtype=torch.float16)
@@ -131,7 +129,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.shipping."))
     try:
-        write_shipped(model_dir, tmp, best, candidates, datasets, run_dir)
+        write_shipped(model_dir, tmp, best, candidates, run_dir)
         if gate and all(d in CONCEPT_WORDS for d in datasets):
             best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
         if confidence:

@@ -24,8 +24,9 @@ import time
 
 import numpy as np
 
-from ..postprocess import apply_postprocess
-from .segmenter import EncodedImage, SegmentationResult, Segmenter, register_wrapper, validate_prompts, validate_threshold
+from ..postprocess import make_mask
+from .segmenter import (EncodedImage, SegmentationResult, Segmenter, register_wrapper, validate_label_shape,
+                        validate_prompts, validate_threshold)
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -96,6 +97,10 @@ class TiledSegmenter(Segmenter):
     def min_confidence(self, value: float | None) -> None:
         self.inner.min_confidence = value
 
+    @property
+    def label_shape(self) -> str | None:
+        return self.inner.label_shape
+
     def num_parameters(self) -> int | None:
         return self.inner.num_parameters()
 
@@ -105,8 +110,8 @@ class TiledSegmenter(Segmenter):
     def describe(self) -> dict:
         return {**self.inner.describe(), "tile": self.tile, "tile_overlap": self.overlap}
 
-    def postprocess_for(self, prompt: str) -> dict | None:
-        return self.inner.postprocess_for(prompt)
+    def postprocess_for(self, prompt: str, label_shape: str | None = None) -> dict | None:
+        return self.inner.postprocess_for(prompt, label_shape)
 
     def match_prompts(self, prompts) -> dict:
         return self.inner.match_prompts(prompts)
@@ -121,15 +126,17 @@ class TiledSegmenter(Segmenter):
                         concept: str | None = None) -> float:
         return self.inner.mask_confidence(prompt, probability, mask, threshold, concept)
 
-    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None) -> SegmentationResult:
+    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None,
+               label_shape: str | None = None) -> SegmentationResult:
         """Each tile encoded and decoded by the wrapped segmenter (the photo itself is only read here)."""
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
+        validate_label_shape(label_shape)
         t0 = time.perf_counter()
         rgb = encoded.rgb
         h, w = rgb.shape[:2]
         if max(h, w) <= self.tile:
-            return self.inner.predict(rgb, prompts, threshold)
+            return self.inner.predict(rgb, prompts, threshold, label_shape)
         overlap_px = int(round(self.overlap * self.tile))
         ys, xs = tile_starts(h, self.tile, overlap_px), tile_starts(w, self.tile, overlap_px)
         total = np.zeros((len(prompts), h, w), np.float32)
@@ -140,7 +147,7 @@ class TiledSegmenter(Segmenter):
         for y in ys:
             for x in xs:
                 th, tw = min(self.tile, h - y), min(self.tile, w - x)
-                part = self.inner.predict(rgb[y:y + th, x:x + tw], prompts, threshold)
+                part = self.inner.predict(rgb[y:y + th, x:x + tw], prompts, threshold, label_shape)
                 wy = edge_weights(th, overlap_px, y > 0, y + th < h)
                 wx = edge_weights(tw, overlap_px, x > 0, x + tw < w)
                 win = wy[:, None] * wx[None, :]
@@ -153,8 +160,8 @@ class TiledSegmenter(Segmenter):
                     total[i, y:y + th, x:x + tw] += win * part.probabilities[p]
                 weight[y:y + th, x:x + tw] += win
         probs = total / weight[None]
-        masks = {p: apply_postprocess(probs[i] > self.threshold_for(p, threshold), self.postprocess_for(p))
-                 for i, p in enumerate(prompts)}
+        masks = {p: make_mask(probs[i], self.threshold_for(p, threshold), self.postprocess_for(p, label_shape),
+                              threshold is not None) for i, p in enumerate(prompts)}
         if kind == "model":
             confidence = {p: float(np.mean(v)) for p, v in scores.items()}
         else:

@@ -193,7 +193,7 @@ class Trainer:
             composite_pairs=[tuple(self._dataset_index(n) for n in pair) for pair in d.composite_pairs],
             composite_ratio=d.composite_ratio,
             unrelated_prompts=range(len(self.prompts) - len(self.unrelated_prompts), len(self.prompts)),
-            unrelated_ratio=d.unrelated_ratio,
+            unrelated_ratio=d.unrelated_ratio, concepts=[ds.concept_name for ds in self.datasets],
         )
         self.val_images, self.val_masks, self.val_ids, self.val_files = self._arrays(d.val_part, False, self.image_size)
         self.validator = Validator({ds.name: [(self.val_images[i], self.val_masks[i]) for i in np.flatnonzero(self.val_ids == k)]

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..data.grouping import samples_of_part
 from ..data.registry import get_dataset_config
 from ..metrics import THRESHOLDS, mask_iou
-from ..postprocess import apply_postprocess
+from ..postprocess import ADAPTERS, apply_postprocess
 from ..utils.image_io import read_image
 from .segmenter import Segmenter
 
@@ -41,6 +41,38 @@ def postprocess_options(label_shape: str) -> tuple:
     return BOX_OPTIONS if label_shape == "box" else DILATE_OPTIONS
 
 
+def _box_labelled_first(per_dataset: dict) -> list:
+    """``(dataset, value)`` pairs, datasets labelled with boxes first: where a model is validated on a box-labelled
+    dataset and on refined masks of it (the same prompts), the refined masks decide the plain masks."""
+    return sorted(per_dataset.items(), key=lambda kv: get_dataset_config(kv[0]).label_shape != "box")
+
+
+def prompt_thresholds(dataset_thresholds: dict) -> dict:
+    """prompt -> threshold of its plain masks, from dataset -> threshold (see :func:`_box_labelled_first`)."""
+    return {p: th for d, th in _box_labelled_first(dataset_thresholds) for p in get_dataset_config(d).prompts}
+
+
+def prompt_postprocess(postprocess: dict) -> dict:
+    """prompt -> post-processing, from dataset -> post-processing (None: nothing); a box adapter (it applies only
+    where masks are scored against box labels) is kept over the plain masks' option of another dataset. A box
+    adapter chosen on a box-labelled dataset with prompts of its own also adapts the prompts of the datasets of
+    its concept (refined masks of the same photos), reading its own prompt's map (``prompt``)."""
+    out = {}
+    for d, spec in reversed(_box_labelled_first(postprocess)):
+        for p in get_dataset_config(d).prompts:
+            if spec or p not in out:
+                out[p] = spec
+    for b, spec in postprocess.items():
+        box = get_dataset_config(b)
+        if box.label_shape != "box" or not spec or spec["name"] not in ADAPTERS:
+            continue
+        for d in postprocess:
+            own = get_dataset_config(d)
+            if own.label_shape != "box" and own.concept_name == box.concept_name and not set(own.prompts) & set(box.prompts):
+                out.update({p: {**spec, "prompt": box.canonical_prompt} for p in own.prompts})
+    return {p: spec for p, spec in out.items() if spec}
+
+
 def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict | None) -> np.ndarray:
     """``(len(THRESHOLDS),)`` IoU of the (post-processed) mask at every threshold of the sweep grid."""
     return np.array([mask_iou(apply_postprocess(probability > th, postprocess), gt) for th in THRESHOLDS])
@@ -49,7 +81,9 @@ def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict |
 @dataclass
 class Choice:
     """What validation chooses: per dataset a threshold and a post-processing (None: the mask as it is),
-    one threshold for prompts of no dataset, and the mIoU they reach."""
+    one threshold for prompts of no dataset, and the mIoU they reach. Where the best option is a label adapter
+    (boxes), it carries the threshold it was chosen with, and the dataset's threshold is the best one for the
+    masks as the model sees them."""
 
     threshold: float
     dataset_thresholds: dict
@@ -59,11 +93,11 @@ class Choice:
 
     def prompt_thresholds(self) -> dict:
         """prompt -> threshold, for every prompt of the validated datasets."""
-        return {p: th for d, th in self.dataset_thresholds.items() for p in get_dataset_config(d).prompts}
+        return prompt_thresholds(self.dataset_thresholds)
 
     def prompt_postprocess(self) -> dict:
         """prompt -> post-processing, for the prompts of the datasets that have one."""
-        return {p: spec for d, spec in self.postprocess.items() if spec for p in get_dataset_config(d).prompts}
+        return prompt_postprocess(self.postprocess)
 
     def to_dict(self) -> dict:
         return {"threshold": self.threshold, "dataset_thresholds": dict(self.dataset_thresholds),
@@ -88,6 +122,9 @@ class ValidationResult:
         for d, table in self.ious.items():
             k, t = np.unravel_index(int(np.argmax(table)), table.shape)
             thresholds[d], post[d], scores[d] = float(THRESHOLDS[t]), self.options[d][k], float(table[k, t])
+            if post[d] and post[d]["name"] in ADAPTERS:  # option 0 (None) is the mask as the model sees it
+                post[d] = {**post[d], "threshold": thresholds[d]}
+                thresholds[d] = float(THRESHOLDS[int(np.argmax(table[0]))])
         plain = np.mean([table[0] for table in self.ious.values()], axis=0)  # option 0 is always None
         return Choice(float(THRESHOLDS[int(np.argmax(plain))]), thresholds, post,
                       float(np.mean(list(scores.values()))), scores)
@@ -137,7 +174,9 @@ class Validator:
         ious, options, cross, images = {}, {}, [], {}
         for d, items in self.items.items():
             options[d] = self.options_for(d)
-            others = [p for e, p in canon.items() if e != d and p != canon[d]]
+            concept = get_dataset_config(d).concept_name  # datasets labelling the same thing are not "other"
+            others = [p for e, p in canon.items()
+                      if get_dataset_config(e).concept_name != concept and p != canon[d]]
             table = np.zeros((len(options[d]), len(THRESHOLDS)))
             n = 0
             for item in tqdm(items, desc=f"validating {d}", disable=not self.progress, leave=False):

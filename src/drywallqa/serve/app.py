@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from pydantic import StringConstraints
-from typing_extensions import Annotated
+from typing_extensions import Annotated, Literal
 
 from .. import __version__
 from ..data.registry import label_shape_of
@@ -239,6 +239,9 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
             f"{config.max_tiles} tiles).")),
         min_confidence: float | None = Form(None, ge=0, le=1, allow_inf_nan=False, description=(
             "Empty the masks whose confidence (the estimated IoU of the mask, 0..1, in each result) is lower.")),
+        label_shape: Literal["box"] | None = Form(None, description=(
+            "box: the masks of prompts trained on box labels (taping) as the boxes chosen for scoring against such "
+            "labels; left out: the mask as the model sees it.")),
         flag: list[Annotated[str, StringConstraints(max_length=500)]] = Form([], max_length=config.max_rules, description=(
             "QA rule 'PROMPT: MEASURE OP NUMBER' (repeat the field for several), e.g. "
             "'segment crack: max_width_mm > 0.3'; the rules the photo breaks come back under flags.")),
@@ -262,7 +265,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         await slots.acquire()
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(None, _segment, seg, data, prompts, tile, config)
+        job = loop.run_in_executor(None, _segment, seg, data, prompts, tile, config, label_shape)
         job.add_done_callback(lambda _: slots.release())  # the slot is held until the work really ends
         try:
             rgb, result = await asyncio.wait_for(asyncio.shield(job), timeout=config.request_timeout_s)
@@ -296,7 +299,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     return app
 
 
-def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig):
+def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig,
+             label_shape: str | None = None):
     """Decode and segment one upload (in a worker thread): -> (RGB array, SegmentationResult).
 
     Raises HTTPException: 413 / 400 for the photo, 422 for a tile that cuts it into too many tiles."""
@@ -309,6 +313,6 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
             raise HTTPException(status_code=422, detail=f"tile={own_tile} would cut this {rgb.shape[1]}x{rgb.shape[0]} photo "
                                                         f"into {n} tiles; at most {config.max_tiles}: use a larger tile")
     try:
-        return rgb, predictor.predict(rgb, prompts)
+        return rgb, predictor.predict(rgb, prompts, label_shape=label_shape)
     except ValueError as exc:  # the photo or a prompt the model cannot take
         raise HTTPException(status_code=422, detail=str(exc)) from exc

@@ -121,9 +121,10 @@ class ZeroShotSegmenter(Segmenter):
         )
         return result, anomaly, kept, used
 
-    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None) -> SegmentationResult:
-        """Masks and anomaly maps under the caller's prompt names (``threshold`` is not used: a mask is where
-        SAM put one). With ``prompt_source: fixed`` each prompt is its own detector query; with ``generated``
+    def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None,
+               label_shape: str | None = None) -> SegmentationResult:
+        """Masks and anomaly maps under the caller's prompt names (``threshold`` and ``label_shape`` are not used: a
+        mask is where SAM put one). With ``prompt_source: fixed`` each prompt is its own detector query; with ``generated``
         the pipeline's own prompts are used and their union answers every requested prompt."""
         prompts = validate_prompts(prompts)
         result, anomaly, _, used = self.run(encoded.rgb, prompts)
