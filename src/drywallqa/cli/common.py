@@ -48,13 +48,7 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
                  tile: Optional[int] = None, prompt_gate: bool = True, pipeline: Optional[str] = None,
                  label_shape: Optional[str] = None) -> dict:
     """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --pipeline / --min-confidence / --tile
-    / --label-shape."""
-    from ..engine.segmenter import validate_label_shape
-
-    try:
-        validate_label_shape(label_shape)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--label-shape")
+    / --label-shape (checked by the command, with its other values)."""
     if runtime not in ("torch", "onnx"):
         raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
     if model == "zeroshot":  # the 0.4 spelling

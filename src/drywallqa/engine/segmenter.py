@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..confidence import mask_confidence
+from ..postprocess import ADAPTERS
 from ..text.encoder import check_prompt
 from ..utils.checks import number_in_range
 from ..utils.image_io import to_rgb_array
@@ -151,7 +152,7 @@ def validate_confidence(min_confidence: float | None) -> float | None:
     return None if min_confidence is None else number_in_range(min_confidence, "min_confidence", 0.0, 1.0)
 
 
-LABEL_SHAPE_CHOICES = ("box",)  # the label shapes a mask can be adapted to (postprocess.ADAPTERS)
+LABEL_SHAPE_CHOICES = tuple(sorted(set(ADAPTERS.values())))  # the label shapes a mask can be adapted to
 
 
 def validate_label_shape(label_shape: str | None) -> str | None:
