@@ -26,6 +26,7 @@ from tqdm import tqdm
 from drywallqa import Segmenter
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split
+from drywallqa.engine.evaluator import scoring_label_shape
 from drywallqa.metrics import CenterlineMeter, SegmentationMeter
 from drywallqa.utils.image_io import read_image
 from drywallqa.viz import grid, overlay
@@ -63,13 +64,14 @@ def main():
     rows, pictures = [], []
     for dataset in ("cracks", "taping"):
         prompt = get_dataset_config(dataset).canonical_prompt
+        shape = scoring_label_shape(dataset)  # masks against box labels go through the model's box adapter, as evaluate's
         meters = {m: (SegmentationMeter(), CenterlineMeter(), []) for m in modes}
         for k, (image, gt) in enumerate(tqdm(list(mosaics(dataset, args.grid, limit=args.limit)), desc=dataset)):
             if k == 0:
                 pictures.append([image, overlay(image, gt, (0, 255, 0))])
             for mode, seg in modes.items():
                 t0 = time.perf_counter()
-                mask = seg.predict(image, [prompt]).masks[prompt]
+                mask = seg.predict(image, [prompt], label_shape=shape).masks[prompt]
                 meters[mode][2].append(time.perf_counter() - t0)
                 meters[mode][0].update(mask, gt)
                 meters[mode][1].update(mask, gt)

@@ -216,3 +216,38 @@ def test_calibrate_confidence_replaces_a_broken_file(tiny_model_dir, synthetic_d
     r = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack",
                                  "--splits-dir", str(tmp_path / "no_manifests"), "--datasets-dir", str(synthetic_datasets)])
     assert r.exit_code == 2 and "split manifest" in _flat(r.output)
+
+
+def test_a_concept_shared_by_box_labels_and_strips_is_calibrated_on_the_strips(tiny_model_dir, monkeypatch):
+    """Where two datasets label one thing, confidence is fitted on the masks users get (the region-labelled
+    dataset's), keyed by the concept, and every prompt of the concept (the box adapter's too) takes it."""
+    import drywallqa.engine.calibrate as calibrate
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, answer_datasets
+
+    configs = [DatasetConfig("syn_strips", "s", ("segment taping area",), concept="tape"),
+               DatasetConfig("syn_boxes", "b", ("bounding box of taped joint",), label_shape="box", concept="tape"),
+               DatasetConfig("syn_box_only", "o", ("segment box",), label_shape="box")]
+    for c in configs:
+        registry.register_dataset(c)
+    asked = []
+
+    def fake_sets(datasets, which, **kw):
+        asked.extend(datasets)
+        return []
+
+    rng = np.random.default_rng(0)
+    records = [{"concept": c, "prompt": "p", "image": str(i), "iou": float(i % 5) / 5,
+                "stats": {s: float(i % 5) + rng.random() for s in STATISTICS}} for c in ("tape", "syn_box_only") for i in range(10)]
+    monkeypatch.setattr(calibrate, "build_eval_sets", fake_sets)
+    monkeypatch.setattr(calibrate, "confidence_records", lambda seg, sets, progress: (records, []))
+    try:
+        assert answer_datasets(["syn_boxes", "syn_strips", "syn_box_only"]) == {"tape": ["syn_strips"],
+                                                                               "syn_box_only": ["syn_box_only"]}
+        model = calibrate.calibrate_model_confidence(tiny_model_dir, ("syn_strips", "syn_boxes", "syn_box_only"), progress=False)
+    finally:
+        for c in configs:
+            registry.DATASETS.remove(c.name)
+    assert asked == ["syn_strips", "syn_box_only"]
+    assert model.prompts == {"segment taping area": "tape", "bounding box of taped joint": "tape", "segment box": "syn_box_only"}
+    assert set(model.calibration) == {"tape", "syn_box_only", "*"}

@@ -197,3 +197,29 @@ def test_an_unknown_prompt_has_no_confidence_and_a_known_one_its_concepts_calibr
         # a paraphrase takes the calibration of its nearest concept (from the gate), not the catch-all one
         assert r.confidence["segment cracks"] == pytest.approx(model(stats, "cracks"))
         assert r.confidence["segment cracks"] != pytest.approx(model(stats, "*"))
+
+
+def test_datasets_sharing_a_concept_make_one_gate_concept(tmp_path):
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig
+    from drywallqa.text.gate import calibrate_model_gate
+
+    configs = [DatasetConfig("syn_strips", "s", ("segment taping area", "segment drywall seam"), concept="taping"),
+               DatasetConfig("syn_boxes", "b", ("bounding box of taped joint",), label_shape="box", concept="taping"),
+               DatasetConfig("syn_walls", "w", ("segment wall",), concept="walls")]
+    for c in configs:
+        registry.register_dataset(c)
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    try:
+        info = calibrate_model_gate(tmp_path, ("cracks", "syn_strips", "syn_boxes"), encode=encode)
+        gate = PromptGate.from_model_dir(tmp_path)
+        assert set(gate.known_concepts) == {"cracks", "taping"} and gate.canonical["taping"] == "segment taping area"
+        assert gate.known_concepts[gate.known_prompts.index("bounding box of taped joint")] == "taping"
+        assert info["positives_answered"] > 0.8
+        (tmp_path / "prompt_gate.npz").unlink()
+        with pytest.raises(ValueError, match="walls"):  # no paraphrase lists for it: refused, nothing written
+            calibrate_model_gate(tmp_path, ("cracks", "syn_walls"), encode=encode)
+        assert not (tmp_path / "prompt_gate.npz").exists()
+    finally:
+        for c in configs:
+            registry.DATASETS.remove(c.name)

@@ -106,3 +106,12 @@ def test_results_json_covers_every_job_in_a_shared_folder(tiny_model_dir, tmp_pa
     assert images == ["setA.jpg", "setB.jpg"] and not b.warnings
     other = predict_paths(seg, [tmp_path / "setB"], ["segment taping area"], out, progress=False)
     assert len(other.warnings) == 1 and "other prompts or settings" in other.warnings[0]
+
+
+def test_files_written_whole_get_the_permissions_of_a_plain_write(tmp_path):
+    """write_atomic's temporary file must not leave the result private to its owner (mkstemp's 0600)."""
+    from drywallqa.utils.files import write_atomic
+
+    (tmp_path / "plain.txt").write_text("x")
+    write_atomic(tmp_path / "atomic.txt", lambda tmp: tmp.write_text("x"))
+    assert (tmp_path / "atomic.txt").stat().st_mode & 0o777 == (tmp_path / "plain.txt").stat().st_mode & 0o777

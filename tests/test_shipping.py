@@ -104,6 +104,12 @@ def test_ship_writes_a_model_with_choices_made_on_val(tiny_model_dir, synthetic_
     assert "selection" not in meta and sweep["candidates"][0]["median_ms_first_prompt"] > 0
     assert sweep["chosen"]["scales"] == [64]
     assert not any(p.name.startswith(".shipped") for p in tmp_path.iterdir())  # no temporary folder left behind
+    plain = tmp_path / "plain"  # readable as a plain mkdir / open() would make them (a server may run as another user)
+    plain.mkdir()
+    (plain / "f").write_text("x")
+    assert dest.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    assert {p.name: p.stat().st_mode & 0o777 for p in dest.iterdir()} == {p.name: (plain / "f").stat().st_mode & 0o777
+                                                                        for p in dest.iterdir()}
     seg = Segmenter.load(dest)
     assert seg.describe()["scales"] == [64] and seg.predict(np.zeros((64, 64, 3), np.uint8), ["segment crack"]).masks
     with pytest.raises(FileNotFoundError, match="neither a drywallqa model folder"):

@@ -141,15 +141,12 @@ def calibrate_gate(
     """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
     from ..text.gate import GATE_FILE, calibrate_model_gate
-    from ..text.vocabulary import CONCEPT_WORDS
 
     check_model_file(model_path, GATE_FILE)
-    names = tuple(dataset_names(dataset))
-    missing = [d for d in names if d not in CONCEPT_WORDS]
-    if missing:
-        raise typer.BadParameter(f"no generated paraphrase lists for {missing}; a gate can be calibrated for "
-                                 f"{', '.join(CONCEPT_WORDS)}", param_hint="--dataset")
-    info = calibrate_model_gate(model_path, names)
+    try:  # a concept without generated paraphrase lists is refused before anything is written
+        info = calibrate_model_gate(model_path, tuple(dataset_names(dataset)))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from None
     console.print(f"min_margin {info['min_margin']:.4f}: on val, {info['positives_answered']:.1%} of {info['positives']} "
                   f"paraphrases answered, {info['negatives_answered']:.1%} of {info['negatives']} unrelated prompts answered")
 

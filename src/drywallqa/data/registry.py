@@ -67,6 +67,26 @@ def get_dataset_config(name: str) -> DatasetConfig:
     return DATASETS.get(resolve_dataset(name))
 
 
+def datasets_by_concept(datasets) -> dict[str, list[str]]:
+    """``concept -> [dataset names]`` of ``datasets`` (names or YAML files), in the order given."""
+    groups: dict[str, list[str]] = {}
+    for d in datasets:
+        config = get_dataset_config(d)
+        groups.setdefault(config.concept_name, []).append(config.name)
+    return groups
+
+
+def answer_datasets(datasets) -> dict[str, list[str]]:
+    """``concept -> [dataset names]`` whose labels score the masks a model answers with for that concept: the
+    region-labelled datasets of the concept when it has any (e.g. strips refined from box labels), else all of
+    them (box labels score a model's masks through a box adapter only)."""
+    answer = {}
+    for concept, names in datasets_by_concept(datasets).items():
+        region = [n for n in names if DATASETS.get(n).label_shape == "region"]
+        answer[concept] = region or names
+    return answer
+
+
 def label_shape_of(prompt: str, concept: str | None = None) -> str | None:
     """The label shape of the dataset a prompt asks for: the dataset named like its nearest known concept (the
     prompt gate's ``concept``), else the registered dataset that lists the prompt; None when there is none."""

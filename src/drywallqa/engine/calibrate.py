@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
-from ..data.registry import get_dataset_config
+from ..data.registry import answer_datasets, get_dataset_config
 from ..metrics import mask_iou
 from ..utils.image_io import read_image
 from .evaluator import EvalSet, build_eval_sets, scoring_label_shape
@@ -24,10 +24,12 @@ from .segmenter import Segmenter
 
 
 def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress: bool = True) -> tuple[list, list]:
-    """-> (records ``{"concept", "prompt", "image", "stats", "iou"}`` of the canonical prompt's masks, failures)."""
+    """-> (records ``{"concept", "prompt", "image", "stats", "iou"}`` of the canonical prompt's masks, failures);
+    ``concept``: the dataset's ``concept_name``."""
     records, failures = [], []
     for es in eval_sets:
-        prompt = get_dataset_config(es.dataset).canonical_prompt
+        config = get_dataset_config(es.dataset)
+        prompt = config.canonical_prompt
         for sample in tqdm(es.samples, desc=f"{es.name} {es.dataset}", disable=not progress):
             try:
                 image, gt = read_image(sample.image_path), sample.load_mask()
@@ -39,21 +41,25 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
                 continue
             result = segmenter.predict(image, [prompt], label_shape=scoring_label_shape(es.dataset))  # as evaluate scores it
             stats = mask_statistics(result.probabilities[prompt], result.masks[prompt], segmenter.threshold_for(prompt))
-            records.append({"concept": es.dataset, "prompt": prompt, "image": str(sample.image_path), "stats": stats,
+            records.append({"concept": config.concept_name, "prompt": prompt, "image": str(sample.image_path), "stats": stats,
                             "iou": mask_iou(result.masks[prompt], gt)})
     return records, failures
 
 
 def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "taping"), splits_dir=None, datasets_dir=None,
                                limit: int | None = None, progress: bool = True) -> ConfidenceModel:
-    """Fit and write ``model_dir/confidence.json`` from the group-clean val part of ``datasets``."""
+    """Fit and write ``model_dir/confidence.json`` from the group-clean val part of ``datasets``, one calibration
+    per concept. Where datasets share a concept (box labels and strips refined from them), the masks a model
+    answers with are scored against the region-labelled ones only (:func:`~drywallqa.data.registry.answer_datasets`);
+    every prompt of the concept gets its calibration."""
     # the statistics of every val mask as the model makes it: whatever confidence.json it holds now (even a broken
     # one) is left out, and no mask is emptied for a low confidence
     segmenter = TorchSegmenter.from_path(model_dir, confidence=False)
     segmenter.min_confidence = None
-    sets = build_eval_sets(datasets, which=("val",), splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit)
+    scored = [d for names in answer_datasets(datasets).values() for d in names]
+    sets = build_eval_sets(scored, which=("val",), splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit)
     records, failures = confidence_records(segmenter, sets, progress)
-    prompts = {p: ds for ds in datasets for p in get_dataset_config(ds).prompts}
+    prompts = {p: config.concept_name for config in map(get_dataset_config, datasets) for p in config.prompts}
     model = fit_confidence_model(records, prompts)
     model.selection.update(fitted_on="group-clean val part (published valid/test photos left out)",
                            failures=failures[:20])

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ..data.grouping import samples_of_part
+from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
 from ..text.gate import calibrate_model_gate
 from ..text.vocabulary import CONCEPT_WORDS
+from ..utils.files import make_temp_dir
 from .calibrate import calibrate_model_confidence
 from .predictor import TorchSegmenter
 from .speed import measure_speed
@@ -127,10 +128,10 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     best, candidates = select(model_dir, validator, timing, scales, tta, BUDGET_FIRST_MS if budget else None,
                               BUDGET_EXTRA_MS if budget else None, report=report)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.shipping."))
+    tmp = make_temp_dir(dest.parent, f".{dest.name}.shipping.")
     try:
         write_shipped(model_dir, tmp, best, candidates, run_dir)
-        if gate and all(d in CONCEPT_WORDS for d in datasets):
+        if gate and all(c in CONCEPT_WORDS for c in datasets_by_concept(datasets)):
             best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
         if confidence:
             model = calibrate_model_confidence(tmp, tuple(datasets), splits_dir, datasets_dir, limit, progress)

@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_m
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
+from ..utils.files import make_temp_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     if (target / "decoder.onnx").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    tmp = make_temp_dir(target.parent, f".{target.name}.")
     try:
         logger.warning("exporting %s to ONNX once, into %s", model_dir, target)
         export_onnx(model_dir, tmp)

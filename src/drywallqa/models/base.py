@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..text.encoder import get_text_encoder
+from ..utils.files import UMASK
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -103,6 +104,7 @@ class PromptedSegmentationModel(nn.Module):
             seen[where] = k
             state[k] = (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
         save_file(state, str(directory / WEIGHTS_NAME), metadata={"aliases": json.dumps(aliases)})
+        (directory / WEIGHTS_NAME).chmod(0o666 & ~UMASK)  # safetensors writes it for its owner only
         self.save_extras(directory)
         return directory
 

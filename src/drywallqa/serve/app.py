@@ -30,7 +30,7 @@ from typing_extensions import Annotated, Literal
 
 from .. import __version__
 from ..data.registry import label_shape_of
-from ..engine.segmenter import OLD_BACKENDS, Segmenter, from_backend, validate_prompts
+from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, Segmenter, from_backend, validate_prompts
 from ..engine.tiling import TiledSegmenter, tile_count
 from ..measures import MAX_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
@@ -239,7 +239,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
             f"{config.max_tiles} tiles).")),
         min_confidence: float | None = Form(None, ge=0, le=1, allow_inf_nan=False, description=(
             "Empty the masks whose confidence (the estimated IoU of the mask, 0..1, in each result) is lower.")),
-        label_shape: Literal["box"] | None = Form(None, description=(
+        label_shape: Literal[LABEL_SHAPE_CHOICES] | None = Form(None, description=(  # the enum of the OpenAPI page
             "box: the masks of prompts trained on box labels (taping) as the boxes chosen for scoring against such "
             "labels; left out: the mask as the model sees it.")),
         flag: list[Annotated[str, StringConstraints(max_length=500)]] = Form([], max_length=config.max_rules, description=(

@@ -220,11 +220,15 @@ def calibrate_margin(gate: PromptGate, positive_embeddings, negative_embeddings)
 def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None, dictionary=()) -> dict:
     """Build and calibrate the gate of a model trained on ``datasets`` and save it into ``model_dir``.
 
-    Known anchors: each dataset's prompts (the canonical one first) and the ``train`` part of its generated
-    paraphrases; unrelated anchors: the ``train`` part of the generated unrelated prompts. ``min_margin`` is
-    chosen on the ``val`` parts; the ``test`` parts, never looked at here, are for reporting
-    (``benchmarks/prompt_gate.py``). Returns what was chosen and the val rates."""
-    from ..data.registry import get_dataset_config
+    Known anchors, per concept (datasets sharing a ``concept`` make one): its datasets' prompts (the first
+    dataset's canonical one first) and the ``train`` part of its generated paraphrases; unrelated anchors: the
+    ``train`` part of the generated unrelated prompts. ``min_margin`` is chosen on the ``val`` parts; the
+    ``test`` parts, never looked at here, are for reporting
+    (``benchmarks/prompt_gate.py``). Returns what was chosen and the val rates.
+
+    Raises:
+        ValueError: a concept without generated paraphrase lists (``vocabulary.CONCEPT_WORDS``)."""
+    from ..data.registry import datasets_by_concept, get_dataset_config
     from . import vocabulary
 
     if encode is None:
@@ -235,13 +239,18 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
         encoder = get_text_encoder(name)
         encode = lambda ps: encoder.encode(ps).numpy()  # noqa: E731
         dictionary = dictionary or encoder_vocabulary(name)
-    concepts = {d: list(dict.fromkeys([*get_dataset_config(d).prompts, *vocabulary.paraphrases(d, "train")]))
-                for d in datasets}
-    lexicon = {w for d in datasets for p in [*get_dataset_config(d).prompts, *vocabulary.CONCEPT_WORDS.get(d, ()),
-                                             *vocabulary.TEMPLATES] for w in _WORD.findall(p.lower()) if len(w) >= 4}
+    groups = datasets_by_concept(datasets)  # datasets labelling one thing (boxes and strips) make one concept
+    missing = [c for c in groups if c not in vocabulary.CONCEPT_WORDS]
+    if missing:
+        raise ValueError(f"no generated paraphrase lists for the concept(s) {missing}; a gate can be calibrated for "
+                         f"{', '.join(vocabulary.CONCEPT_WORDS)}")
+    own = {c: [p for d in names for p in get_dataset_config(d).prompts] for c, names in groups.items()}
+    concepts = {c: list(dict.fromkeys([*ps, *vocabulary.paraphrases(c, "train")])) for c, ps in own.items()}
+    lexicon = {w for c, ps in own.items() for p in [*ps, *vocabulary.CONCEPT_WORDS[c], *vocabulary.TEMPLATES]
+               for w in _WORD.findall(p.lower()) if len(w) >= 4}
     gate = PromptGate.build(concepts, vocabulary.unrelated("train"), encode, lexicon=lexicon)
     gate.set_dictionary(dictionary)
-    val_pos = [gate.correct(p) for d in datasets for p in vocabulary.paraphrases(d, "val")]
+    val_pos = [gate.correct(p) for c in concepts for p in vocabulary.paraphrases(c, "val")]
     choice = calibrate_margin(gate, encode(val_pos), encode([gate.correct(p) for p in vocabulary.unrelated("val")]))
     gate.min_margin = choice["min_margin"]
     gate.info = {"chosen_on": "val part of the generated lists (drywallqa.text.vocabulary), Youden's J", **choice}

@@ -13,6 +13,24 @@ BATCH_RESULTS = "results.json"
 TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp  # what a batch job (drywallqa predict) leaves in its output folder
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: done once, at import
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()
+
+
+def make_temp_dir(parent: str | Path, prefix: str) -> Path:
+    """A new folder in ``parent`` to fill and then rename into place, with the permissions a plain ``mkdir``
+    would give it (``tempfile.mkdtemp`` makes it private to its owner, which a model folder or an output
+    folder read by a server under another user must not be)."""
+    path = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    path.chmod(0o777 & ~UMASK)
+    return path
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     """``write(tmp)`` to a temporary file beside ``path``, then rename it to ``path`` (atomic on one file
     system: a kill leaves the old file or the new one, never half of one); returns ``path``.
@@ -21,6 +39,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     never mix their bytes: the last rename wins whole. A failed ``write`` leaves no temporary file."""
     path = Path(path)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.{os.getpid()}-", suffix=TMP_SUFFIX)
+    os.fchmod(fd, 0o666 & ~UMASK)  # as a plain open() would create it (mkstemp's file is its owner's only)
     os.close(fd)
     tmp = Path(name)
     try:
