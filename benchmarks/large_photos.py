@@ -64,7 +64,7 @@ def main():
     rows, pictures = [], []
     for dataset in ("cracks", "taping"):
         prompt = get_dataset_config(dataset).canonical_prompt
-        shape = scoring_label_shape(dataset)  # masks against box labels go through the model's box adapter, as evaluate's
+        shape = scoring_label_shape(dataset)  # against box labels: through the model's box adapter, as in evaluate
         meters = {m: (SegmentationMeter(), CenterlineMeter(), []) for m in modes}
         for k, (image, gt) in enumerate(tqdm(list(mosaics(dataset, args.grid, limit=args.limit)), desc=dataset)):
             if k == 0:

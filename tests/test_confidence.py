@@ -238,16 +238,19 @@ def test_a_concept_shared_by_box_labels_and_strips_is_calibrated_on_the_strips(t
 
     rng = np.random.default_rng(0)
     records = [{"concept": c, "prompt": "p", "image": str(i), "iou": float(i % 5) / 5,
-                "stats": {s: float(i % 5) + rng.random() for s in STATISTICS}} for c in ("tape", "syn_box_only") for i in range(10)]
+                "stats": {s: float(i % 5) + rng.random() for s in STATISTICS}}
+               for c in ("tape", "syn_box_only") for i in range(10)]
     monkeypatch.setattr(calibrate, "build_eval_sets", fake_sets)
     monkeypatch.setattr(calibrate, "confidence_records", lambda seg, sets, progress: (records, []))
     try:
         assert answer_datasets(["syn_boxes", "syn_strips", "syn_box_only"]) == {"tape": ["syn_strips"],
                                                                                "syn_box_only": ["syn_box_only"]}
-        model = calibrate.calibrate_model_confidence(tiny_model_dir, ("syn_strips", "syn_boxes", "syn_box_only"), progress=False)
+        model = calibrate.calibrate_model_confidence(tiny_model_dir, ("syn_strips", "syn_boxes", "syn_box_only"),
+                                                     progress=False)
     finally:
         for c in configs:
             registry.DATASETS.remove(c.name)
     assert asked == ["syn_strips", "syn_box_only"]
-    assert model.prompts == {"segment taping area": "tape", "bounding box of taped joint": "tape", "segment box": "syn_box_only"}
+    assert model.prompts == {"segment taping area": "tape", "bounding box of taped joint": "tape",
+                             "segment box": "syn_box_only"}
     assert set(model.calibration) == {"tape", "syn_box_only", "*"}

@@ -9,7 +9,8 @@ probability map and its final mask (no extra forward pass, a few ms per prompt):
 2. A :class:`ConfidenceModel` (``confidence.json`` in a model folder, written by ``drywallqa
    calibrate-confidence``) combines them linearly with weights chosen on the group-clean val part and maps
    the result to the IoU scale of each concept the model knows (a sigmoid per concept, a dataset's
-   ``concept_name``, fitted on the same val photos), so that "0.4" means about the same IoU for a crack and for a taping mask.
+   ``concept_name``, fitted on the same val photos), so that "0.4" means about the same IoU for a crack and
+   for a taping mask.
 3. A model folder without a ``confidence.json`` (hub models, older models) reports the uncalibrated
    ``expected_iou`` statistic, which already lies on an IoU scale.
 
@@ -91,7 +92,8 @@ def mask_statistics(probability: np.ndarray, mask: np.ndarray, threshold: float)
 @dataclass
 class ConfidenceModel:
     """``confidence = sigmoid(a_c * score + b_c)`` with ``score = sum(w_i * (s_i - mean_i) / scale_i)`` over the
-    statistics ``s`` of :func:`mask_statistics`; ``(a_c, b_c)`` per concept (a dataset's ``concept_name``), ``"*"`` for the rest.
+    statistics ``s`` of :func:`mask_statistics`; ``(a_c, b_c)`` per concept (a dataset's ``concept_name``),
+    ``"*"`` for the rest.
 
     Attributes:
         features: statistic names; weights, means, scales: one number per feature.

@@ -41,8 +41,8 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
                 continue
             result = segmenter.predict(image, [prompt], label_shape=scoring_label_shape(es.dataset))  # as evaluate scores it
             stats = mask_statistics(result.probabilities[prompt], result.masks[prompt], segmenter.threshold_for(prompt))
-            records.append({"concept": config.concept_name, "prompt": prompt, "image": str(sample.image_path), "stats": stats,
-                            "iou": mask_iou(result.masks[prompt], gt)})
+            records.append({"concept": config.concept_name, "prompt": prompt, "image": str(sample.image_path),
+                            "stats": stats, "iou": mask_iou(result.masks[prompt], gt)})
     return records, failures
 
 

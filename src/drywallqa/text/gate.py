@@ -223,8 +223,8 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
     Known anchors, per concept (datasets sharing a ``concept`` make one): its datasets' prompts (the first
     dataset's canonical one first) and the ``train`` part of its generated paraphrases; unrelated anchors: the
     ``train`` part of the generated unrelated prompts. ``min_margin`` is chosen on the ``val`` parts; the
-    ``test`` parts, never looked at here, are for reporting
-    (``benchmarks/prompt_gate.py``). Returns what was chosen and the val rates.
+    ``test`` parts, never looked at here, are for reporting (``benchmarks/prompt_gate.py``). Returns what was
+    chosen and the val rates.
 
     Raises:
         ValueError: a concept without generated paraphrase lists (``vocabulary.CONCEPT_WORDS``)."""
