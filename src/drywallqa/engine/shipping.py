@@ -21,10 +21,8 @@ from pathlib import Path
 import torch
 
 from ..data.grouping import samples_of_part
-from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
-from ..text.gate import calibrate_model_gate
-from ..text.vocabulary import CONCEPT_WORDS
+from ..text.gate import calibrate_model_gate, concepts_without_paraphrases
 from ..utils.files import make_temp_dir
 from .calibrate import calibrate_model_confidence
 from .predictor import TorchSegmenter
@@ -131,7 +129,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     tmp = make_temp_dir(dest.parent, f".{dest.name}.shipping.")
     try:
         write_shipped(model_dir, tmp, best, candidates, run_dir)
-        if gate and all(c in CONCEPT_WORDS for c in datasets_by_concept(datasets)):
+        if gate and not concepts_without_paraphrases(datasets):
             best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
         if confidence:
             model = calibrate_model_confidence(tmp, tuple(datasets), splits_dir, datasets_dir, limit, progress)

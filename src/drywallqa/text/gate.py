@@ -217,6 +217,15 @@ def calibrate_margin(gate: PromptGate, positive_embeddings, negative_embeddings)
             "negatives_answered": float((neg >= best).mean()), "positives": int(len(pos)), "negatives": int(len(neg))}
 
 
+def concepts_without_paraphrases(datasets) -> list[str]:
+    """The concepts of ``datasets`` (datasets sharing a ``concept`` make one) that have no generated paraphrase
+    lists (``vocabulary.CONCEPT_WORDS``): no gate can be calibrated for a model trained on them."""
+    from ..data.registry import datasets_by_concept
+    from . import vocabulary
+
+    return [c for c in datasets_by_concept(datasets) if c not in vocabulary.CONCEPT_WORDS]
+
+
 def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None, dictionary=()) -> dict:
     """Build and calibrate the gate of a model trained on ``datasets`` and save it into ``model_dir``.
 
@@ -240,7 +249,7 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
         encode = lambda ps: encoder.encode(ps).numpy()  # noqa: E731
         dictionary = dictionary or encoder_vocabulary(name)
     groups = datasets_by_concept(datasets)  # datasets labelling one thing (boxes and strips) make one concept
-    missing = [c for c in groups if c not in vocabulary.CONCEPT_WORDS]
+    missing = concepts_without_paraphrases(datasets)
     if missing:
         raise ValueError(f"no generated paraphrase lists for the concept(s) {missing}; a gate can be calibrated for "
                          f"{', '.join(vocabulary.CONCEPT_WORDS)}")
