@@ -1,7 +1,7 @@
 """Average the weights of models fine-tuned from one starting point (a "model soup", Wortsman et al. 2022)
 and score the result on the group-clean **val** part, beside each ingredient.
 
-    python scripts/model_soup.py MODEL_DIR MODEL_DIR [...] --out out/soup [--settings-from DIR]
+    python scripts/model_soup.py MODEL_DIR MODEL_DIR [...] --out out/soup [--settings-from DIR] [--mix 0.3,0.7]
 
 Every ``MODEL_DIR`` is a drywallqa model folder (``runs/<run>/best`` or the shipped
 ``src/drywallqa/weights/default``) of one architecture. The soup is written to ``OUT/soup`` with the
@@ -10,6 +10,11 @@ config (and so the input scales, flip TTA, thresholds and post-processing) of ``
 the canonical prompt's val mIoU at the stored thresholds and at the best single threshold of the sweep.
 Writes ``soup.json`` and ``soup.md``. The soup is a candidate, not a release: ship it with
 ``drywallqa ship`` only if it beats the shipped model on val by more than noise.
+
+``--mix`` weighs the models (one weight per folder, summing to 1; default: equal). Two models with weights
+``a, 1 - a`` interpolate between a fine-tuned model and the model it was fine-tuned from (WiSE-FT, Wortsman
+et al. 2022): some of what fine-tuning gained, with less of what it lost elsewhere. ``--no-score`` writes the
+soup only (e.g. to give it to ``drywallqa ship``, which scores it on the datasets it was trained on).
 """
 
 from __future__ import annotations
@@ -29,19 +34,33 @@ from drywallqa.engine.evaluator import build_eval_sets, evaluate_set
 WEIGHTS = "model.safetensors"
 
 
-def average_weights(model_dirs) -> dict:
-    """Mean of the floating-point tensors of several ``model.safetensors`` (other tensors, e.g. BatchNorm's
-    step counters, are taken from the first); in the first model's dtypes.
+def parse_mix(text: str, n: int) -> list[float]:
+    """``"0.3,0.7"`` -> ``[0.3, 0.7]``: ``n`` non-negative weights summing to 1 (ValueError otherwise)."""
+    try:
+        mix = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--mix {text!r}: numbers separated by commas, e.g. 0.3,0.7") from None
+    if len(mix) != n or any(not 0 <= w <= 1 for w in mix) or abs(sum(mix) - 1) > 1e-6:
+        raise ValueError(f"--mix {text!r}: one weight in [0, 1] per model ({n}), summing to 1")
+    return mix
+
+
+def average_weights(model_dirs, mix=None) -> dict:
+    """Mean of the floating-point tensors of several ``model.safetensors``, weighted by ``mix`` (default: equal;
+    other tensors, e.g. BatchNorm's step counters, are taken from the first); in the first model's dtypes.
 
     Raises:
-        ValueError: the models do not have the same tensor names and shapes.
+        ValueError: the models do not have the same tensor names and shapes, or ``mix`` does not fit them.
     """
+    mix = [1 / len(model_dirs)] * len(model_dirs) if mix is None else list(mix)
+    if len(mix) != len(model_dirs) or abs(sum(mix) - 1) > 1e-6:
+        raise ValueError(f"mix {mix}: one weight per model ({len(model_dirs)}), summing to 1")
     dicts = [load_file(str(Path(d) / WEIGHTS)) for d in model_dirs]
     first = dicts[0]
     for d, sd in zip(model_dirs[1:], dicts[1:]):
         if sd.keys() != first.keys() or any(sd[k].shape != first[k].shape for k in first):
             raise ValueError(f"{d}: not the same architecture as {model_dirs[0]} (tensor names or shapes differ)")
-    return {k: (sum(sd[k].float() for sd in dicts) / len(dicts)).to(v.dtype) if v.is_floating_point() else v
+    return {k: sum(w * sd[k].float() for w, sd in zip(mix, dicts)).to(v.dtype) if v.is_floating_point() else v
             for k, v in first.items()}
 
 
@@ -73,12 +92,21 @@ def main():
     ap.add_argument("--settings-from", type=Path, default=None)
     ap.add_argument("--datasets", nargs="+", default=["cracks", "taping"])
     ap.add_argument("--limit", type=int, default=None, help="val images per dataset (smoke runs only)")
+    ap.add_argument("--mix", default=None, help="one weight per model, summing to 1 (default: equal)")
+    ap.add_argument("--no-score", action="store_true", help="write the soup only")
     args = ap.parse_args()
     if len(args.models) < 2:
         ap.error("give at least two model folders")
+    try:
+        mix = parse_mix(args.mix, len(args.models)) if args.mix else None
+    except ValueError as exc:
+        ap.error(str(exc))
     torch.set_num_threads(2)
     settings = args.settings_from or args.models[0]
-    soup_dir = write_model(average_weights(args.models), settings, args.out / "soup")
+    soup_dir = write_model(average_weights(args.models, mix), settings, args.out / "soup")
+    if args.no_score:
+        print(soup_dir)
+        return
     sets = build_eval_sets(args.datasets, which=("val",), limit=args.limit)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +116,7 @@ def main():
             print(d, json.dumps(rows[str(d)]), flush=True)
     rows["soup"] = score_on_val(soup_dir, sets, args.datasets)
     print("soup", json.dumps(rows["soup"]), flush=True)
-    report = {"models": [str(d) for d in args.models], "settings_from": str(settings), "split": "group-clean val",
+    report = {"models": [str(d) for d in args.models], "mix": mix, "settings_from": str(settings), "split": "group-clean val",
               "scores": rows}
     (args.out / "soup.json").write_text(json.dumps(report, indent=2))
     md = ["| model | " + " | ".join(f"{d} val mIoU (best threshold)" for d in args.datasets) + " | mean |",

@@ -38,3 +38,19 @@ def test_soup_refuses_different_architectures(tmp_path, tiny_kwargs, load_script
     b = _model(tmp_path, "b", 0, **wider)
     with pytest.raises(ValueError, match="same architecture"):
         soup.average_weights([a, b])
+
+
+def test_a_weighted_soup_interpolates_and_a_bad_mix_is_refused(tmp_path, tiny_kwargs, load_script):
+    soup = load_script("model_soup")
+    a, b = _model(tmp_path, "a", 0, **tiny_kwargs), _model(tmp_path, "b", 1, **tiny_kwargs)
+    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    weights = soup.average_weights([a, b], soup.parse_mix("0.25,0.75", 2))
+    for k, v in weights.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, 0.25 * wa[k] + 0.75 * wb[k])
+    assert all(torch.equal(v, wa[k]) for k, v in soup.average_weights([a, b], [1.0, 0.0]).items())
+    for bad in ("0.5", "0.5,0.6", "x,y", "1.5,-0.5"):
+        with pytest.raises(ValueError, match="--mix"):
+            soup.parse_mix(bad, 2)
+    with pytest.raises(ValueError, match="summing to 1"):
+        soup.average_weights([a, b], [0.5, 0.6])

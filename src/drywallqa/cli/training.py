@@ -92,13 +92,18 @@ def ship(
                                 "and 50 ms per extra one (2 threads); --no-budget on a machine slower than a laptop."),
     gate: bool = typer.Option(True, "--gate/--no-gate", help="Calibrate a prompt gate into the folder."),
     confidence: bool = typer.Option(True, "--confidence/--no-confidence", help="Calibrate the mask confidence into the folder."),
+    drywall_check: bool = typer.Option(
+        True, "--drywall-check/--no-drywall-check",
+        help="Score val cracks transplanted onto drywall photos, for the new model and the one it replaces "
+             "(where a crack and a taping dataset are given; a few minutes per model)."),
     limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N val photos of each dataset (smoke runs)."),
     timing_images: int = typer.Option(20, min=1, help="Val photos timed per option."),
     splits_dir: Optional[Path] = typer.Option(None, help="Folder of the group-clean split manifests (default: the shipped ones)."),
     datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default: ../shared/datasets)."),
 ):
     """Choose a trained model's input size, mirror TTA, thresholds and post-processing on the group-clean val part
-    (within the speed budget), calibrate its prompt gate and confidence there, and write it as a model folder."""
+    (within the speed budget), calibrate its prompt gate and confidence there, check cracks on drywall against the
+    model it replaces, and write it as a model folder."""
     from ..engine.shipping import CANDIDATE_SCALES, parse_scales
     from ..engine.shipping import ship as run
 
@@ -116,7 +121,8 @@ def ship(
         raise typer.BadParameter(f"{parent} is not writable", param_hint="--dest")
     try:
         out = run(source, dest, tuple(dataset_names(dataset)), candidates, flips[tta], splits_dir, datasets_dir, limit,
-                  timing_images, budget, gate, confidence, report=lambda entry: console.print(entry, soft_wrap=True))
+                  timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
+                  report=lambda entry: console.print(entry, soft_wrap=True))
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="SOURCE / --splits-dir / --datasets-dir") from None
     except KeyError as exc:  # a split manifest without a val part, or an unknown dataset

@@ -6,8 +6,12 @@ the :class:`~drywallqa.engine.validator.Validator` picks each dataset's threshol
 candidate with the best val mIoU is written as a model folder (float16 weights; every candidate's timing and
 val scores in ``selection.json``) with the run's
 ``train_files.json`` and training curves, then given a prompt gate (:mod:`drywallqa.text.gate`) and a
-confidence calibration (:mod:`drywallqa.engine.calibrate`), both also chosen on val. The folder is written
-beside the destination and swapped in at the end, so an interrupted ship leaves the old model whole.
+confidence calibration (:mod:`drywallqa.engine.calibrate`), both also chosen on val. Last, the product's main
+case is checked on the val part: cracks transplanted onto drywall photos (:mod:`drywallqa.engine.cracks_on_drywall`),
+for the new model and the model it replaces, with a warning where the new one finds clearly fewer (a model
+trained on drywall photos without crack transplants learns that drywall holds no cracks, which neither
+dataset's own val photos show). The folder is written beside the destination and swapped in at the end, so an
+interrupted ship leaves the old model whole.
 
     drywallqa ship runs/default --dest src/drywallqa/weights/default
 """
@@ -21,11 +25,14 @@ from pathlib import Path
 import torch
 
 from ..data.grouping import samples_of_part
+from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
 from ..text.gate import calibrate_model_gate, concepts_without_paraphrases
 from ..utils.files import make_temp_dir
+from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence
 from .predictor import TorchSegmenter
+from .segmenter import Segmenter
 from .speed import measure_speed
 from .validator import Validator, prompt_postprocess, prompt_thresholds
 
@@ -110,12 +117,39 @@ def write_shipped(model_dir: Path, dest: Path, best: dict, candidates: list, run
                 shutil.copy(f, dest / f.name)
 
 
+def drywall_pair(datasets) -> tuple[str, str] | None:
+    """The (crack, drywall) datasets among ``datasets`` whose photos the cracks-on-drywall check pairs: the first
+    of concept ``cracks`` and the first of concept ``taping``; None where either is missing."""
+    groups = datasets_by_concept(datasets)
+    if drywall.CRACK_CONCEPT in groups and drywall.WALL_CONCEPT in groups:
+        return groups[drywall.CRACK_CONCEPT][0], groups[drywall.WALL_CONCEPT][0]
+    return None
+
+
+def check_drywall(model_dir: Path, replaced: Path | None, pair: tuple[str, str], splits_dir=None, datasets_dir=None,
+                  limit: int | None = None, progress: bool = True) -> dict:
+    """The cracks-on-drywall check on the group-clean val part for ``model_dir`` and, where given, the model
+    folder it replaces: ``{"part", "crack_dataset", "drywall_dataset", "rows": {"new": row, "replaced": row},
+    "worse": bool}`` (rows as :func:`drywallqa.engine.cracks_on_drywall.score_cracks_on_drywall` gives them)."""
+    models = {"new": Segmenter.load(model_dir)}
+    if replaced is not None:
+        models["replaced"] = Segmenter.load(replaced)
+    pairs = drywall.transplant_pairs("val", splits_dir, datasets_dir, limit, *pair)
+    rows, _ = drywall.score_cracks_on_drywall(models, pairs, progress=progress)
+    rows = {r["model"]: r for r in rows}
+    return {"part": "val", "crack_dataset": pair[0], "drywall_dataset": pair[1], "rows": rows,
+            "worse": "replaced" in rows and drywall.worse_than(rows["new"], rows["replaced"])}
+
+
 def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), scales=CANDIDATE_SCALES, tta=(False, True),
          splits_dir=None, datasets_dir=None, limit: int | None = None, timing_images: int = 20,
-         budget: bool = True, gate: bool = True, confidence: bool = True, progress: bool = True, report=print) -> dict:
+         budget: bool = True, gate: bool = True, confidence: bool = True, drywall_check="auto", progress: bool = True,
+         report=print) -> dict:
     """Choose and write (see the module docstring). ``source``: a model folder or a training run.
     ``budget=False`` validates every candidate whatever its speed (a machine slower than the budget's).
-    ``timing_images=0`` skips timing (only with ``budget=False``)."""
+    ``timing_images=0`` skips timing (only with ``budget=False``). ``drywall_check``: ``"auto"`` (the datasets of
+    concepts ``cracks`` and ``taping``, where both are shipped on), a ``(crack dataset, drywall dataset)`` pair, or
+    None (skipped)."""
     model_dir, dest = model_folder(source), Path(dest)
     run_dir = model_dir.parent if model_dir.name == "best" else None
     validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
@@ -134,6 +168,20 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         if confidence:
             model = calibrate_model_confidence(tmp, tuple(datasets), splits_dir, datasets_dir, limit, progress)
             best["confidence"] = model.selection["chosen"]
+        pair = drywall_pair(datasets) if drywall_check == "auto" else drywall_check
+        if pair is not None:
+            check = check_drywall(tmp, dest if is_drywallqa_model_dir(dest) else None, pair, splits_dir, datasets_dir,
+                                  limit, progress)
+            rows = check["rows"]
+            best["cracks_on_drywall"] = {k: v for k, v in check.items() if k != "rows"} | {
+                "missed": rows["new"]["missed_on_drywall"], "crack_photos": rows["new"]["crack_photos"],
+                "crack_mIoU_on_drywall": rows["new"]["crack_mIoU_on_drywall"]}
+            sweep = json.loads((tmp / SELECTION_FILE).read_text())
+            (tmp / SELECTION_FILE).write_text(json.dumps(sweep | {"cracks_on_drywall": check}, indent=1))
+            report("val part, " + drywall.summary(rows["new"], rows.get("replaced")))
+            if check["worse"]:
+                report("WARNING: the new model finds clearly fewer cracks on drywall than the model it replaces "
+                       "(docs/evaluation.md, cracks on drywall); ship it to another folder to compare further")
         for name in KEPT_FILES:  # written by people, not by shipping: kept (to be brought up to date by hand)
             if (dest / name).is_file() and not (tmp / name).exists():
                 shutil.copy(dest / name, tmp / name)
