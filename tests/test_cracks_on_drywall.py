@@ -5,6 +5,7 @@ import shutil
 
 import cv2
 import numpy as np
+import pytest
 
 from drywallqa.data import registry
 from drywallqa.data.registry import DatasetConfig, SplitSource
@@ -105,3 +106,32 @@ def test_ship_checks_cracks_on_drywall_against_the_model_it_replaces(tiny_model_
          datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False, confidence=False,
          drywall_check=("syn_crack", "syn_tape"), progress=False, report=lambda *_: None)
     assert set(json.loads((fresh / "selection.json").read_text())["cracks_on_drywall"]["rows"]) == {"new"}
+
+
+def test_a_clear_regression_keeps_the_old_model_and_leaves_the_new_one_beside_it(tiny_model_dir, synthetic_datasets,
+                                                                                 syn_splits, tmp_path, monkeypatch):
+    from drywallqa.engine import shipping
+
+    row = {"model": "new", "crack_photos": 100, "missed_on_drywall": 30, "crack_mIoU_on_drywall": 0.2}
+    old = dict(row, model="replaced", missed_on_drywall=10, crack_mIoU_on_drywall=0.3)
+    monkeypatch.setattr(shipping, "check_drywall", lambda *a, **k: {
+        "part": "val", "rows": {"new": row, "replaced": old}, "worse": drywall.worse_than(row, old)})
+    dest = tmp_path / "shipped"
+    shutil.copytree(tiny_model_dir, dest)
+    (dest / "MODEL_CARD.md").write_text("# the old model's card")
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    kwargs = dict(datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,), splits_dir=syn_splits,
+                  datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False, confidence=False,
+                  drywall_check=("syn_crack", "syn_tape"), progress=False, report=lambda *_: None)
+    with pytest.raises(shipping.DrywallRegression, match=r"missed 30 of 100.*replaced: 10.*shipped.candidate"):
+        ship(tiny_model_dir, dest, **kwargs)
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before        # the old model, untouched
+    candidate = tmp_path / "shipped.candidate"
+    assert json.loads((candidate / "selection.json").read_text())["cracks_on_drywall"]["worse"] is True
+    assert Segmenter.load(candidate).predict(np.zeros((64, 64, 3), np.uint8), ["segment crack"]).masks
+    assert not any(p.name.startswith(".shipped") for p in tmp_path.iterdir())
+    lines = []
+    out = ship(tiny_model_dir, dest, **dict(kwargs, report=lines.append), accept_drywall_regression=True)
+    assert out["chosen"]["cracks_on_drywall"]["worse"] is True and "selection.json" in out["files"]
+    assert json.loads((dest / "selection.json").read_text())["cracks_on_drywall"]["rows"]["new"]["missed_on_drywall"] == 30
+    assert any("WARNING" in str(x) for x in lines) and (dest / "MODEL_CARD.md").read_text() == "# the old model's card"

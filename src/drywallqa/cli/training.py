@@ -96,6 +96,10 @@ def ship(
         True, "--drywall-check/--no-drywall-check",
         help="Score val cracks transplanted onto drywall photos, for the new model and the one it replaces "
              "(where a crack and a taping dataset are given; a few minutes per model)."),
+    accept_drywall_regression: bool = typer.Option(
+        False, "--accept-drywall-regression",
+        help="Replace the model in --dest even where the new one finds clearly fewer cracks on drywall "
+             "(otherwise it is left in DEST.candidate)."),
     limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N val photos of each dataset (smoke runs)."),
     timing_images: int = typer.Option(20, min=1, help="Val photos timed per option."),
     splits_dir: Optional[Path] = typer.Option(None, help="Folder of the group-clean split manifests (default: the shipped ones)."),
@@ -122,6 +126,7 @@ def ship(
     try:
         out = run(source, dest, tuple(dataset_names(dataset)), candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
+                  accept_drywall_regression=accept_drywall_regression,
                   report=lambda entry: console.print(entry, soft_wrap=True))
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="SOURCE / --splits-dir / --datasets-dir") from None
@@ -130,7 +135,7 @@ def ship(
     except OSError as exc:
         console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)
-    except ValueError as exc:  # no option within the budget
+    except ValueError as exc:  # no option within the budget, or a clear regression on cracks on drywall
         console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)
     chosen = out["chosen"]

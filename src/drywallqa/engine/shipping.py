@@ -8,10 +8,10 @@ val scores in ``selection.json``) with the run's
 ``train_files.json`` and training curves, then given a prompt gate (:mod:`drywallqa.text.gate`) and a
 confidence calibration (:mod:`drywallqa.engine.calibrate`), both also chosen on val. Last, the product's main
 case is checked on the val part: cracks transplanted onto drywall photos (:mod:`drywallqa.engine.cracks_on_drywall`),
-for the new model and the model it replaces, with a warning where the new one finds clearly fewer (a model
-trained on drywall photos without crack transplants learns that drywall holds no cracks, which neither
-dataset's own val photos show). The folder is written beside the destination and swapped in at the end, so an
-interrupted ship leaves the old model whole.
+for the new model and the model it replaces: where the new one finds clearly fewer, the old model stays and the
+new one is left beside it as ``<dest>.candidate`` (a model trained on drywall photos without crack transplants
+learns that drywall holds no cracks, which neither dataset's own val photos show). The folder is written beside
+the destination and swapped in at the end, so an interrupted ship leaves the old model whole.
 
     drywallqa ship runs/default --dest src/drywallqa/weights/default
 """
@@ -117,6 +117,10 @@ def write_shipped(model_dir: Path, dest: Path, best: dict, candidates: list, run
                 shutil.copy(f, dest / f.name)
 
 
+class DrywallRegression(ValueError):
+    """The new model finds clearly fewer cracks on drywall than the model it would replace (nothing replaced)."""
+
+
 def drywall_pair(datasets) -> tuple[str, str] | None:
     """The (crack, drywall) datasets among ``datasets`` whose photos the cracks-on-drywall check pairs: the first
     of concept ``cracks`` and the first of concept ``taping``; None where either is missing."""
@@ -141,15 +145,49 @@ def check_drywall(model_dir: Path, replaced: Path | None, pair: tuple[str, str],
             "worse": "replaced" in rows and drywall.worse_than(rows["new"], rows["replaced"])}
 
 
+def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression: bool, splits_dir, datasets_dir,
+                 limit, progress, report) -> dict:
+    """:func:`check_drywall` of the model being written in ``tmp`` against the one in ``dest``, recorded in its
+    ``selection.json``; a clear regression moves ``tmp`` to ``<dest>.candidate`` and raises
+    :class:`DrywallRegression` (unless ``accept_regression``). Returns the summary for the shipping report."""
+    check = check_drywall(tmp, dest if is_drywallqa_model_dir(dest) else None, pair, splits_dir, datasets_dir, limit,
+                          progress)
+    rows = check["rows"]
+    sweep = json.loads((tmp / SELECTION_FILE).read_text())
+    (tmp / SELECTION_FILE).write_text(json.dumps(sweep | {"cracks_on_drywall": check}, indent=1))
+    report("val part, " + drywall.summary(rows["new"], rows.get("replaced")))
+    if check["worse"] and not accept_regression:
+        for name in KEPT_FILES:
+            if (dest / name).is_file():
+                shutil.copy(dest / name, tmp / name)
+        candidate = dest.with_name(f"{dest.name}.candidate")
+        shutil.rmtree(candidate, ignore_errors=True)
+        tmp.rename(candidate)
+        raise DrywallRegression(
+            f"the new model finds clearly fewer val cracks on drywall than the model in {dest} ("
+            + drywall.summary(rows["new"], rows["replaced"]) + f"); {dest} is unchanged, the new model is in "
+            f"{candidate} (--accept-drywall-regression replaces it anyway)")
+    if check["worse"]:
+        report("WARNING: the new model finds clearly fewer cracks on drywall than the model it replaces")
+    return {k: v for k, v in check.items() if k != "rows"} | {
+        "missed": rows["new"]["missed_on_drywall"], "crack_photos": rows["new"]["crack_photos"],
+        "crack_mIoU_on_drywall": rows["new"]["crack_mIoU_on_drywall"]}
+
+
 def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), scales=CANDIDATE_SCALES, tta=(False, True),
          splits_dir=None, datasets_dir=None, limit: int | None = None, timing_images: int = 20,
-         budget: bool = True, gate: bool = True, confidence: bool = True, drywall_check="auto", progress: bool = True,
-         report=print) -> dict:
+         budget: bool = True, gate: bool = True, confidence: bool = True, drywall_check="auto",
+         accept_drywall_regression: bool = False, progress: bool = True, report=print) -> dict:
     """Choose and write (see the module docstring). ``source``: a model folder or a training run.
     ``budget=False`` validates every candidate whatever its speed (a machine slower than the budget's).
     ``timing_images=0`` skips timing (only with ``budget=False``). ``drywall_check``: ``"auto"`` (the datasets of
     concepts ``cracks`` and ``taping``, where both are shipped on), a ``(crack dataset, drywall dataset)`` pair, or
-    None (skipped)."""
+    None (skipped).
+
+    Raises:
+        DrywallRegression: the check finds the new model clearly worse than the model in ``dest`` (unless
+            ``accept_drywall_regression``); ``dest`` is left as it was, the new model in ``<dest>.candidate``.
+    """
     model_dir, dest = model_folder(source), Path(dest)
     run_dir = model_dir.parent if model_dir.name == "best" else None
     validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
@@ -170,18 +208,8 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
             best["confidence"] = model.selection["chosen"]
         pair = drywall_pair(datasets) if drywall_check == "auto" else drywall_check
         if pair is not None:
-            check = check_drywall(tmp, dest if is_drywallqa_model_dir(dest) else None, pair, splits_dir, datasets_dir,
-                                  limit, progress)
-            rows = check["rows"]
-            best["cracks_on_drywall"] = {k: v for k, v in check.items() if k != "rows"} | {
-                "missed": rows["new"]["missed_on_drywall"], "crack_photos": rows["new"]["crack_photos"],
-                "crack_mIoU_on_drywall": rows["new"]["crack_mIoU_on_drywall"]}
-            sweep = json.loads((tmp / SELECTION_FILE).read_text())
-            (tmp / SELECTION_FILE).write_text(json.dumps(sweep | {"cracks_on_drywall": check}, indent=1))
-            report("val part, " + drywall.summary(rows["new"], rows.get("replaced")))
-            if check["worse"]:
-                report("WARNING: the new model finds clearly fewer cracks on drywall than the model it replaces "
-                       "(docs/evaluation.md, cracks on drywall); ship it to another folder to compare further")
+            best["cracks_on_drywall"] = drywall_step(tmp, dest, pair, accept_drywall_regression, splits_dir,
+                                                     datasets_dir, limit, progress, report)
         for name in KEPT_FILES:  # written by people, not by shipping: kept (to be brought up to date by hand)
             if (dest / name).is_file() and not (tmp / name).exists():
                 shutil.copy(dest / name, tmp / name)
