@@ -157,9 +157,6 @@ def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression
     (tmp / SELECTION_FILE).write_text(json.dumps(sweep | {"cracks_on_drywall": check}, indent=1))
     report("val part, " + drywall.summary(rows["new"], rows.get("replaced")))
     if check["worse"] and not accept_regression:
-        for name in KEPT_FILES:
-            if (dest / name).is_file():
-                shutil.copy(dest / name, tmp / name)
         candidate = dest.with_name(f"{dest.name}.candidate")
         shutil.rmtree(candidate, ignore_errors=True)
         tmp.rename(candidate)
@@ -206,14 +203,14 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         if confidence:
             model = calibrate_model_confidence(tmp, tuple(datasets), splits_dir, datasets_dir, limit, progress)
             best["confidence"] = model.selection["chosen"]
-        pair = drywall_pair(datasets) if drywall_check == "auto" else drywall_check
-        if pair is not None:
-            best["cracks_on_drywall"] = drywall_step(tmp, dest, pair, accept_drywall_regression, splits_dir,
-                                                     datasets_dir, limit, progress, report)
         for name in KEPT_FILES:  # written by people, not by shipping: kept (to be brought up to date by hand)
             if (dest / name).is_file() and not (tmp / name).exists():
                 shutil.copy(dest / name, tmp / name)
                 report(f"{name} kept from the folder replaced: bring it up to date")
+        pair = drywall_pair(datasets) if drywall_check == "auto" else drywall_check
+        if pair is not None:
+            best["cracks_on_drywall"] = drywall_step(tmp, dest, pair, accept_drywall_regression, splits_dir,
+                                                     datasets_dir, limit, progress, report)
         old = dest.with_name(f".{dest.name}.replaced") if dest.exists() else None
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
