@@ -1,0 +1,68 @@
+"""measure_speed on a fake clock: bursts of delay from a shared CPU must not reach the medians."""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from drywallqa.engine import speed
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+
+    def perf_counter(self):
+        return self.t
+
+
+class FakeSegmenter:
+    """Costs 100 ms for the first prompt and 10 ms per extra prompt, plus a burst of 0-80 ms on 60% of the calls."""
+
+    def __init__(self, clock, seed=0):
+        self.clock, self.rng = clock, random.Random(seed)
+
+    def predict(self, path, prompts):
+        burst = self.rng.uniform(0, 0.08) if self.rng.random() < 0.6 else 0.0
+        self.clock.t += 0.100 + 0.010 * (len(prompts) - 1) + burst
+        mask = np.zeros((4, 4), bool)
+        return SimpleNamespace(probabilities={p: mask.astype(float) for p in prompts}, masks={p: mask for p in prompts},
+                               concepts={})
+
+    def mask_confidence(self, prompt, probabilities, mask, concept=None):
+        self.clock.t += 0.002
+        return 0.5
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    clock = FakeClock()
+    monkeypatch.setattr(speed.time, "perf_counter", clock.perf_counter)
+    monkeypatch.setattr(speed, "read_image", lambda path: np.zeros((640, 480, 3), np.uint8))
+    monkeypatch.setattr(speed.torch, "set_num_threads", lambda n: None)
+    return FakeSegmenter(clock), [tmp_path / f"{i}.jpg" for i in range(30)]
+
+
+def test_fastest_of_repeats_recovers_the_model_cost(fake):
+    seg, paths = fake
+    s = speed.measure_speed(seg, paths, ["a", "b", "c"], repeats=5)
+    assert s["median_ms_first_prompt"] == pytest.approx(100.0, abs=1.0)
+    assert s["median_ms_per_extra_prompt"] == pytest.approx(10.0, abs=1.0)
+    assert s["median_ms_confidence_per_prompt"] == pytest.approx(2.0)
+    assert s["repeats"] == 5 and s["image_size"] == [640, 480] and s["images"] == 30
+
+
+def test_one_run_per_image_is_at_the_mercy_of_bursts(fake):
+    """The control: without repeats the same bursts move the first-prompt median well off the true cost."""
+    seg, paths = fake
+    s = speed.measure_speed(seg, paths, ["a", "b", "c"], repeats=1)
+    assert s["median_ms_first_prompt"] > 101.0
+
+
+def test_repeats_below_one_refused(fake):
+    seg, paths = fake
+    with pytest.raises(ValueError, match="repeats"):
+        speed.measure_speed(seg, paths, ["a"], repeats=0)
