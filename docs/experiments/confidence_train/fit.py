@@ -7,7 +7,6 @@ import json, sys, warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from drywallqa.confidence import STATISTICS, _ridge
