@@ -61,6 +61,27 @@ def test_only_label_adapters_wait_for_their_label_shape():
     assert for_label_shape(None, "box") is None
 
 
+def test_a_plain_option_and_an_adapter_side_by_side(tiny_model_dir, tmp_path):
+    """Strips refined from box labels keep the dilation chosen on them for plain masks, and the boxes chosen on the
+    box labels where boxes are asked for; a list without a plain option leaves plain masks as the model sees them."""
+    from drywallqa.postprocess import for_label_shape
+
+    box, dilate = {"name": "boxes", "quantile": 0.0, "min_area_fraction": 0.0}, {"name": "dilate", "radius_fraction": 0.05}
+    assert for_label_shape([dilate, box], None) == dilate and for_label_shape([dilate, box], "box") == box
+    assert for_label_shape([box], None) is None and for_label_shape([dilate], "box") == dilate
+    cfg = tiny_model_dir / "config.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "postprocess": {"segment taping area": [dilate, box]}}))
+    image = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    seg = Segmenter.load(tiny_model_dir)
+    p = "segment taping area"
+    prob = seg.predict(image, [p]).probabilities[p]
+    cut = float(np.quantile(prob, 0.97))  # a few small regions, whatever the random weights give
+    plain = seg.predict(image, [p], threshold=cut).masks[p]
+    boxed = seg.predict(image, [p], threshold=cut, label_shape="box").masks[p]
+    assert np.array_equal(plain, apply_postprocess(prob > cut, dilate)) and plain.sum() > (prob > cut).sum()
+    assert np.array_equal(boxed, apply_postprocess(prob > cut, box))
+
+
 def test_dilate_grows_by_a_fraction_of_the_shorter_side():
     from drywallqa.postprocess import dilate
 

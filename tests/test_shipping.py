@@ -168,6 +168,10 @@ def test_a_box_dataset_with_its_own_prompt_adapts_the_prompts_of_its_concept(fak
         boxes = {"name": "boxes", "quantile": 0.0, "threshold": 0.3}
         got = prompt_postprocess({"fake_crack": None, "fk_strips": None, "fk_boxes": boxes})
         assert got == {"box of tape": boxes, "segment tape strip": {**boxes, "prompt": "box of tape"}}
+        # a plain option chosen on the strips stays beside the adapter: plain masks dilated, boxes against box labels
+        dilate = {"name": "dilate", "radius_fraction": 0.004}
+        got = prompt_postprocess({"fake_crack": None, "fk_strips": dilate, "fk_boxes": boxes})
+        assert got["segment tape strip"] == [dilate, {**boxes, "prompt": "box of tape"}] and got["box of tape"] == boxes
         # a box dataset of another concept adapts nothing but its own prompts
         assert set(prompt_postprocess({"fake_tape": boxes, "fk_strips": None})) == {"segment taping area"}
     finally:

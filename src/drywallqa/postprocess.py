@@ -18,6 +18,11 @@ masks keep the threshold chosen for them (:func:`make_mask`), and the ``prompt``
 where the model learnt the labels' shape under a prompt of its own (``{"name": "boxes", "prompt":
 "bounding box of taped joint"}``: a model trained on strips refined from box labels, and on the boxes
 under that prompt); the runtime asks that prompt instead.
+
+A prompt may hold a list of post-processings instead of one: at most one plain one, applied to its masks as
+the model sees them, and adapters, each applied instead of it where its label shape is asked for (strips
+refined from box labels keep the dilation chosen for them on the strips, and the boxes chosen on the box
+labels adapt them when they are scored against those labels).
 """
 
 from __future__ import annotations
@@ -88,13 +93,17 @@ def dilate(mask: np.ndarray, radius_fraction: float = 0.004) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), disc).astype(bool)
 
 
-def for_label_shape(spec: dict | None, label_shape: str | None) -> dict | None:
-    """``spec`` if it applies to masks asked for as ``label_shape`` (None: the mask as the model sees it), else
-    None: a label adapter applies only to its own label shape, any other post-processing always."""
+def for_label_shape(spec: dict | list | None, label_shape: str | None) -> dict | None:
+    """The post-processing of ``spec`` (one, or a list: a plain one and adapters) that applies to masks asked for
+    as ``label_shape`` (None: the mask as the model sees it): the adapter to that label shape where there is
+    one, else the plain one, else None. A label adapter applies only to its own label shape."""
     if not spec:
         return None
-    adapts_to = ADAPTERS.get(spec.get("name"))
-    return spec if adapts_to is None or adapts_to == label_shape else None
+    specs = [spec] if isinstance(spec, dict) else list(spec)
+    for s in specs:
+        if label_shape is not None and ADAPTERS.get(s.get("name")) == label_shape:
+            return s
+    return next((s for s in specs if s.get("name") not in ADAPTERS), None)
 
 
 def apply_postprocess(mask: np.ndarray, spec: dict | None) -> np.ndarray:

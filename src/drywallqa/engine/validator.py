@@ -53,15 +53,16 @@ def prompt_thresholds(dataset_thresholds: dict) -> dict:
 
 
 def prompt_postprocess(postprocess: dict) -> dict:
-    """prompt -> post-processing, from dataset -> post-processing (None: nothing); a box adapter (it applies only
-    where masks are scored against box labels) is kept over the plain masks' option of another dataset. A box
-    adapter chosen on a box-labelled dataset with prompts of its own also adapts the prompts of the datasets of
-    its concept (refined masks of the same photos), reading its own prompt's map (``prompt``)."""
-    out = {}
+    """prompt -> post-processing, from dataset -> post-processing (None: nothing). A prompt whose datasets chose
+    both a plain option and a box adapter (it applies only where masks are scored against box labels) keeps both,
+    as a list (:func:`~drywallqa.postprocess.for_label_shape` picks one); of two of one kind, the box-labelled
+    dataset's. A box adapter chosen on a box-labelled dataset with prompts of its own also adapts the prompts of
+    the datasets of its concept (refined masks of the same photos), reading its own prompt's map (``prompt``)."""
+    slots: dict = {}  # prompt -> {label shape an adapter makes, or None for the plain option: spec}
     for d, spec in reversed(_box_labelled_first(postprocess)):
         for p in get_dataset_config(d).prompts:
-            if spec or p not in out:
-                out[p] = spec
+            if spec:
+                slots.setdefault(p, {})[ADAPTERS.get(spec["name"])] = spec
     for b, spec in postprocess.items():
         box = get_dataset_config(b)
         if box.label_shape != "box" or not spec or spec["name"] not in ADAPTERS:
@@ -69,8 +70,10 @@ def prompt_postprocess(postprocess: dict) -> dict:
         for d in postprocess:
             own = get_dataset_config(d)
             if own.label_shape != "box" and own.concept_name == box.concept_name and not set(own.prompts) & set(box.prompts):
-                out.update({p: {**spec, "prompt": box.canonical_prompt} for p in own.prompts})
-    return {p: spec for p, spec in out.items() if spec}
+                for p in own.prompts:
+                    slots.setdefault(p, {})[ADAPTERS[spec["name"]]] = {**spec, "prompt": box.canonical_prompt}
+    return {p: next(iter(s.values())) if len(s) == 1 else [s[k] for k in sorted(s, key=lambda k: k is not None)]
+            for p, s in slots.items()}
 
 
 def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict | None) -> np.ndarray:
