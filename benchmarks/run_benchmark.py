@@ -113,7 +113,8 @@ def main():
     s = report["speed_onnx"]
     (args.out / "report.md").write_text(render_markdown(report) + (
         f"\n## Speed with onnxruntime\n\n- median {s['median_ms_first_prompt']:.1f} ms first prompt, "
-        f"{s['median_ms_per_extra_prompt']:.1f} ms per extra prompt ({s['images']} images, {s['threads']} threads)\n"
+        f"{s['median_ms_per_extra_prompt']:.1f} ms per extra prompt ({s['images']} images, {s['threads']} threads, "
+        f"fastest of {s.get('repeats', 1)} runs per image)\n"
         f"- parity: max |p_torch - p_onnx| = {report['onnx_parity_max_abs_prob_diff']:.2e} over {len(diffs)} masks\n"))
     lines = check_bar(report)
     (args.out / "bar.json").write_text(json.dumps(lines, indent=2))
