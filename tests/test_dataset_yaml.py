@@ -58,6 +58,7 @@ def test_resolve_registers_once_and_refuses_a_clashing_name(my_cracks, tmp_path)
     ({"name": "x", "folder": ".", "prompts": ["a"], "label_shape": "polygon"}, "label_shape"),
     ({"name": "x", "folder": ".", "prompts": ["  "]}, "non-empty strings"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "concept": ["a"]}, "concept"),
+    ({"name": "x", "folder": ".", "prompts": ["a"], "manifest": " "}, "manifest"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "splits": {"train": {"kind": "voc"}}}, "needs kind"),
     ({"name": "x", "folder": "nowhere", "prompts": ["a"]}, "no split folders found"),
     (["not", "a", "mapping"], "expected a mapping"),
@@ -126,3 +127,23 @@ def test_evaluate_without_a_manifest_or_a_valid_split_is_a_usage_error(my_cracks
         assert res.exit_code == 2 and "no split 'valid'" in res.output
     finally:
         registry.DATASETS.remove("only_train")
+
+
+def test_a_dataset_made_from_anothers_photos_uses_its_split_manifest(my_cracks, tmp_path):
+    """Masks refined from a dataset's labels (same photos, same relative paths) name that dataset's manifest: the
+    same photos fall in the same parts, with no copy of the manifest under the new name."""
+    from drywallqa.data.grouping import samples_of_part
+
+    splits = tmp_path / "splits"
+    assert CliRunner().invoke(app, ["data", "split", "-d", str(my_cracks), "--out", str(splits)]).exit_code == 0
+    raw = yaml.safe_load(my_cracks.read_text())
+    refined = my_cracks.parent / "my_refined.yaml"
+    refined.write_text(yaml.safe_dump({**raw, "name": "my_refined", "manifest": "my_cracks"}))
+    try:
+        name = resolve_dataset(refined)
+        assert get_dataset_config(name).manifest_name == "my_cracks" and not (splits / "my_refined.json").exists()
+        for part in ("train", "test"):
+            own = [s.image_path for s in samples_of_part("my_cracks", part, splits)]
+            assert own and [s.image_path for s in samples_of_part(name, part, splits)] == own
+    finally:
+        registry.DATASETS.remove("my_refined")

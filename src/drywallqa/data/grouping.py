@@ -181,7 +181,7 @@ def samples_of_part(
     leaving out images from the published splits named in ``exclude_published``."""
     from .registry import get_dataset_config
 
-    manifest = split_manifest_path(splits_dir, dataset)
+    manifest = split_manifest_path(splits_dir, get_dataset_config(dataset).manifest_name)
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest}: no split manifest; run `drywallqa data split --out {manifest.parent}` first")
     split = GroupSplit.from_json(manifest)

@@ -32,6 +32,9 @@ class DatasetConfig:
     its masks for these prompts into boxes, if that wins on validation), else ``"region"``.
     ``concept`` names what the labels show when two datasets label one thing (e.g. the taping photos' boxes
     and strips refined from them): their prompts are never negatives of each other. Default: ``name``.
+    ``manifest`` names the dataset whose group-clean split manifest this one uses, for a dataset made from
+    another's photos under the same relative paths (masks refined from its boxes): the same photos fall in the
+    same parts. Default: ``name``.
     """
 
     name: str
@@ -40,10 +43,15 @@ class DatasetConfig:
     splits: dict[str, SplitSource] = field(default_factory=dict)
     label_shape: str = "region"
     concept: str | None = None
+    manifest: str | None = None
 
     @property
     def concept_name(self) -> str:
         return self.concept or self.name
+
+    @property
+    def manifest_name(self) -> str:
+        return self.manifest or self.name
 
     @property
     def canonical_prompt(self) -> str:
@@ -101,7 +109,7 @@ def label_shape_of(prompt: str, concept: str | None = None) -> str | None:
 
 SPLIT_KINDS = ("coco", "mask_folder")
 LABEL_SHAPES = ("region", "box")
-_YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape", "concept"}
+_YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape", "concept", "manifest"}
 
 
 def detect_splits(root: Path) -> dict[str, SplitSource]:
@@ -124,6 +132,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         prompts: [segment crack, segment wall crack]   # the first one is the canonical prompt
         label_shape: region                 # or box, when the labels are bounding boxes only
         concept: walls                      # optional: datasets labelling one thing share it (no negatives)
+        manifest: walls_boxes               # optional: use that dataset's split manifest (same photos, same paths)
         splits:                             # optional; found from the layout when left out
           train: {kind: coco, folder: train}          # or {kind: mask_folder, folder: train}
 
@@ -152,9 +161,10 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     label_shape = d.get("label_shape", "region")
     if label_shape not in LABEL_SHAPES:
         raise ValueError(f"{path}: label_shape must be one of {LABEL_SHAPES}, got {label_shape!r}")
-    concept = d.get("concept")
-    if concept is not None and not (isinstance(concept, str) and concept.strip()):
-        raise ValueError(f"{path}: concept must be a non-empty string, got {concept!r}")
+    concept, manifest = d.get("concept"), d.get("manifest")
+    for key, value in (("concept", concept), ("manifest", manifest)):
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise ValueError(f"{path}: {key} must be a non-empty string, got {value!r}")
     root = (path.parent / d["folder"]).resolve()
     if d.get("splits"):
         splits = {}
@@ -168,7 +178,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
             raise ValueError(f"{path}: no split folders found under {root} (expected <split>/_annotations.coco.json "
                              "or <split>/_masks/); list them under splits:")
     return DatasetConfig(str(d["name"]), str(root), tuple(x.strip() for x in prompts), splits, label_shape,
-                         concept.strip() if concept else None)
+                         concept.strip() if concept else None, manifest.strip() if manifest else None)
 
 
 def resolve_dataset(name_or_path: str | Path) -> str:
