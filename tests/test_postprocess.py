@@ -61,7 +61,7 @@ def test_only_label_adapters_wait_for_their_label_shape():
     assert for_label_shape(None, "box") is None
 
 
-def test_a_plain_option_and_an_adapter_side_by_side(tiny_model_dir, tmp_path):
+def test_a_plain_option_and_an_adapter_side_by_side(tiny_model_dir):
     """Strips refined from box labels keep the dilation chosen on them for plain masks, and the boxes chosen on the
     box labels where boxes are asked for; a list without a plain option leaves plain masks as the model sees them."""
     from drywallqa.postprocess import for_label_shape

@@ -181,14 +181,15 @@ def samples_of_part(
     leaving out images from the published splits named in ``exclude_published``."""
     from .registry import get_dataset_config
 
-    manifest = split_manifest_path(splits_dir, get_dataset_config(dataset).manifest_name)
+    config = get_dataset_config(dataset)
+    manifest = split_manifest_path(splits_dir, config.manifest_name)
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest}: no split manifest; run `drywallqa data split --out {manifest.parent}` first")
     split = GroupSplit.from_json(manifest)
     if part not in split.parts:
         raise KeyError(f"{manifest} has no part {part!r}; it has {', '.join(split.parts)}")
     wanted = set(split.parts[part])
-    root = get_dataset_config(dataset).root(datasets_dir)
+    root = config.root(datasets_dir)
     samples, _ = load_all_splits(dataset, datasets_dir)
     return [
         s for s in samples if str(s.image_path.relative_to(root)) in wanted and s.split not in set(exclude_published)
