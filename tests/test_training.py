@@ -277,6 +277,36 @@ def test_train_only_moves_the_named_parameters_and_nothing_else(synthetic_datase
         Trainer(cfg, progress=False).setup()
 
 
+def test_validation_runs_the_weights_in_the_layout_a_loaded_model_has(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    """Training keeps the weights channels-last, a loaded model has them contiguous, and the two layouts give
+    results that differ in the last bits (which flip pixels at a threshold now and then): the trainer validates
+    in the loaded layout and trains on in channels-last, with the same parameter objects."""
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    cfg.optim.ema_decay = 0.9
+    trainer = Trainer(cfg, progress=False)
+    trainer.build_data()
+    trainer.setup()
+    weights = lambda m: [p for p in m.parameters() if p.dim() == 4]
+    identity = [id(p) for p in weights(trainer.model)]
+    seen = []
+
+    class Spy:
+        def __call__(self, segmenter):
+            seen.append([p.is_contiguous() for p in weights(segmenter.model)])
+            return self
+
+        def shared(self):
+            return {"val_score": 0.0}
+
+    trainer.validator = Spy()
+    assert trainer.validate() == {"val_score": 0.0}
+    assert seen and all(seen[0]), "validated in channels-last, not as a loaded model"
+    assert trainer.eval_model is not trainer.model  # the EMA copy is what is validated
+    for model in (trainer.model, trainer.eval_model):
+        assert all(p.is_contiguous(memory_format=torch.channels_last) for p in weights(model))
+    assert [id(p) for p in weights(trainer.model)] == identity
+
+
 def test_the_kept_checkpoint_scores_in_evaluate_what_the_trainer_recorded(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
     """Training, ``evaluate`` and shipping share one validator: the val mIoU the trainer recorded for ``best/``
     is what ``evaluate`` measures for that folder on the same photos at the same threshold (the synthetic

@@ -8,6 +8,7 @@ import math
 import random
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,21 @@ from .predictor import TorchSegmenter
 from .segmenter import default_model_dir
 from .validator import Validator
 
+
+@contextmanager
+def layout_as_loaded(model: torch.nn.Module):
+    """The model's weights in the memory layout a loaded model has (contiguous), then back to channels-last.
+
+    Training keeps the weights channels-last (faster convolutions); a model read with ``from_pretrained`` has
+    them contiguous, and the two layouts take different convolution kernels whose results differ in the last
+    bits. Validating in the loaded layout makes the val numbers the trainer records for ``best/`` exactly what
+    ``evaluate`` measures for that folder (a probability a few 1e-8 off a threshold would flip pixels).
+    The parameters keep their identity (the optimizer's state stays theirs)."""
+    model.to(memory_format=torch.contiguous_format)
+    try:
+        yield model
+    finally:
+        model.to(memory_format=torch.channels_last)
 
 
 def _plain(value):
@@ -354,9 +370,8 @@ class Trainer:
         fast mode (photos at the model's input size, no post-processing), on the weights being trained."""
         model = self.eval_model
         model.eval()
-        segmenter = TorchSegmenter(model, self.config.text_encoder, device=str(self.device))
-        with self._autocast():
-            return self.validator(segmenter).shared()
+        with layout_as_loaded(model), self._autocast():
+            return self.validator(TorchSegmenter(model, self.config.text_encoder, device=str(self.device))).shared()
 
     def end_epoch(self, losses: list[dict], elapsed: float) -> None:
         self.epoch += 1
