@@ -19,7 +19,8 @@ from drywallqa.data.sample import load_split
 from drywallqa.engine.eval_report import render_markdown
 from drywallqa.engine.evaluator import evaluate
 from drywallqa.engine.speed import measure_speed
-from drywallqa.engine.segmenter import Segmenter, default_model_dir
+from drywallqa.engine.segmenter import Segmenter
+from drywallqa.models.shipped import resolve_model_dir
 
 BAR = {
     "cracks": {"canonical": "segment crack", "mIoU": 0.62, "mDice": 0.75},
@@ -86,13 +87,13 @@ def side_by_side(report: dict) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("out/benchmark"))
-    ap.add_argument("--model-path", type=Path, default=None)
+    ap.add_argument("--model-path", type=Path, default=None, help="a model folder or a shipped model's name (default: fast)")
     ap.add_argument("--splits-dir", type=Path, default=None, help="default: ./splits, else the shipped manifests")
     ap.add_argument("--speed-images", type=int, default=50)
     ap.add_argument("--limit", type=int, default=None, help="images per split (smoke runs only; not for reporting)")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    model_dir = args.model_path or default_model_dir()
+    model_dir = resolve_model_dir(args.model_path)
     seg = Segmenter.load(model_dir)
     report = evaluate(seg, args.out, splits_dir=args.splits_dir, speed_images=args.speed_images, model_dir=model_dir,
                       limit=args.limit)

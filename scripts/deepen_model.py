@@ -8,8 +8,8 @@ blocks. Used to test whether encoder capacity limits the shipped model
 (``docs/experiments/gpu_448_and_deeper/``). The refinement level (``FilmUNetConfig.refine_channels``)
 starts with a zero output convolution, so it adds nothing to the logits until it is trained.
 
-    python scripts/deepen_model.py src/drywallqa/weights/default runs/init_deeper --depths 2,3,8,4
-    python scripts/deepen_model.py src/drywallqa/weights/default runs/init_refine --refine-channels 16
+    python scripts/deepen_model.py src/drywallqa/weights/fast runs/init_deeper --depths 2,3,8,4
+    python scripts/deepen_model.py src/drywallqa/weights/fast runs/init_refine --refine-channels 16
     # then fine-tune with init_from: runs/init_deeper (or runs/init_refine)
 """
 

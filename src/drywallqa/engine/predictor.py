@@ -27,12 +27,13 @@ from torch import nn
 from ..confidence import ConfidenceModel, mask_confidence
 from ..models import create_model
 from ..models.base import PromptedModel, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
+from ..models.shipped import resolve_model_dir
 from ..postprocess import for_label_shape, make_mask
 from ..text.encoder import encoder_vocabulary, get_text_encoder
 from ..text.gate import PromptGate
 from ..utils.deprecation import deprecated_names
 from ..utils.image_io import to_rgb_array
-from .segmenter import (EncodedImage, SegmentationResult, Segmenter, default_model_dir, normal_form, register_runtime,
+from .segmenter import (EncodedImage, SegmentationResult, Segmenter, normal_form, register_runtime,
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
 
 
@@ -80,8 +81,8 @@ class TorchSegmenter(Segmenter):
         every prompt even where the model folder holds a prompt gate (:mod:`drywallqa.text.gate`); ``confidence=False``
         leaves out the folder's confidence calibration (``confidence.json``: the uncalibrated statistic is used);
         ``label_shape="box"`` adapts box-trained prompts' masks to boxes unless a call says otherwise."""
-        if path is None and model is None:
-            path = default_model_dir()
+        if model is None:
+            path = resolve_model_dir(path)  # None: the default shipped model; a shipped name: its folder
         if model is not None and (path is None or not is_drywallqa_model_dir(path)):
             net = create_model(model, **({"pretrained": str(path)} if path is not None else {}))
             meta = {"model_type": model, "source": str(path) if path else "default weights of the backend"}

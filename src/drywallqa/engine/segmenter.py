@@ -25,12 +25,12 @@ import importlib
 import unicodedata
 import warnings
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from ..confidence import mask_confidence
+from ..models.shipped import shipped_model_dir
 from ..postprocess import ADAPTERS
 from ..text.encoder import check_prompt
 from ..utils.checks import number_in_range
@@ -92,8 +92,8 @@ def _registered(kind: str, name: str) -> type:
 
 
 def default_model_dir() -> Path:
-    """The model shipped inside the package (``drywallqa/weights/default``)."""
-    return Path(str(resources.files("drywallqa") / "weights" / "default"))
+    """The default model shipped inside the package (``fast``: :mod:`drywallqa.models.shipped`)."""
+    return shipped_model_dir()
 
 
 @dataclass

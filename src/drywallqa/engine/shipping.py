@@ -13,7 +13,7 @@ new one is left beside it as ``<dest>.candidate`` (a model trained on drywall ph
 learns that drywall holds no cracks, which neither dataset's own val photos show). The folder is written beside
 the destination and swapped in at the end, so an interrupted ship leaves the old model whole.
 
-    drywallqa ship runs/default --dest src/drywallqa/weights/default
+    drywallqa ship runs/default --dest src/drywallqa/weights/fast
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import torch
 from ..data.grouping import samples_of_part
 from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
+from ..models.shipped import resolve_model_dir
 from ..text.gate import calibrate_model_gate, concepts_without_paraphrases
 from ..utils.files import make_temp_dir
 from . import cracks_on_drywall as drywall
@@ -57,8 +58,9 @@ def parse_scales(text: str) -> tuple:
 
 
 def model_folder(source: str | Path) -> Path:
-    """The model folder of ``source``: itself, or a training run's ``best/`` (FileNotFoundError otherwise)."""
-    source = Path(source)
+    """The model folder of ``source``: itself, a training run's ``best/``, or a shipped model's name
+    (FileNotFoundError otherwise)."""
+    source = resolve_model_dir(source)
     for folder in (source, source / "best"):
         if is_drywallqa_model_dir(folder):
             return folder

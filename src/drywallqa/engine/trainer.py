@@ -24,11 +24,11 @@ from ..data.registry import get_dataset_config
 from ..data.transforms import train_transform
 from ..losses import CombinedLoss
 from ..models import create_model
+from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..utils.files import write_atomic
 from .config import TrainConfig
 from .predictor import TorchSegmenter
-from .segmenter import default_model_dir
 from .validator import Validator
 
 
@@ -147,7 +147,7 @@ class Trainer:
 
     @staticmethod
     def build_model(config: TrainConfig):
-        """``init_from`` a saved model (``"default"``: the shipped one), else a registered model from
+        """``init_from`` a saved model folder or a shipped model's name (``"fast"``; ``"default"``: the default one), else a registered model from
         ``model_config`` (random weights, or a backend's own pretrained weights such as CLIPSeg's). With
         ``init_from``, ``model_config`` may only change ``image_size`` (crops and validation are then at that
         size); other keys that differ from the saved model are ignored with a warning."""
@@ -157,7 +157,7 @@ class Trainer:
         from ..models.base import PromptedSegmentationModel
 
         if config.init_from:
-            source = default_model_dir() if config.init_from == "default" else config.init_from
+            source = resolve_model_dir(config.init_from)  # a folder, or a shipped name ("default", "fast")
             model = PromptedSegmentationModel.from_pretrained(source)
             overrides = dict(config.model_config)
             if "image_size" in overrides and hasattr(model.config, "image_size"):

@@ -15,7 +15,7 @@ the text encoder's vocabulary nor the gate's anchors, and is one slip (two for l
 exactly one word of the known concepts' ``lexicon``, is read as that word ("segment crakc" is understood
 as "segment crack", and asked of the model as such). Real words are never changed ("tap" stays "tap").
 
-    gate = PromptGate.from_model_dir("src/drywallqa/weights/default")
+    gate = PromptGate.from_model_dir("src/drywallqa/weights/fast")
     gate.match(["segment the window"], embeddings)["segment the window"].known   # False
 """
 

@@ -1,0 +1,70 @@
+"""The models shipped inside the package, by name.
+
+A shipped name works wherever a model folder does: ``drywallqa predict ... --model-path fast``,
+``Segmenter.load("fast")``, ``drywallqa serve --model-path fast``, ``evaluate``, ``export onnx``, a training
+config's ``init_from``. ``default`` names the default model (``fast``), as configs of earlier releases say.
+
+Resolution (:func:`resolve_model_dir`): a folder that exists wins over a shipped name of the same spelling (as
+a local folder wins over a hub id in ``transformers``); a bare name (no path separator) that is neither gives a
+clear error listing the shipped names; any other path is returned as it is, for its loader to report.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from ..utils.registry import Registry
+
+DEFAULT_MODEL = "fast"
+
+# name -> folder under drywallqa/weights
+SHIPPED_MODELS: Registry[str] = Registry("shipped model")
+SHIPPED_MODELS.add("fast", "fast")
+SHIPPED_MODELS.alias("default", DEFAULT_MODEL)
+
+
+def shipped_model_names() -> list[str]:
+    """The names of the shipped models (the alias ``default`` left out)."""
+    return SHIPPED_MODELS.names()
+
+
+def _names_text() -> str:
+    return ", ".join(f"{n} (the default)" if n == DEFAULT_MODEL else n for n in shipped_model_names())
+
+
+def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:
+    """The folder of the shipped model ``name`` (``default``: :data:`DEFAULT_MODEL`).
+
+    Raises:
+        KeyError: an unknown name; the message lists the shipped ones.
+    """
+    if name not in SHIPPED_MODELS:
+        raise KeyError(f"no shipped model {name!r}; shipped models: {_names_text()}")
+    return Path(str(resources.files("drywallqa") / "weights" / SHIPPED_MODELS.get(name)))
+
+
+def is_bare_name(value) -> bool:
+    """True for text such as ``fast`` that can only be a name: no path separator, not ``.``/``..``, not empty."""
+    text = str(value)
+    return bool(text) and text not in (".", "..") and not any(s in text for s in ("/", os.sep, os.altsep or "/"))
+
+
+def resolve_model_dir(value: str | Path | None = None) -> Path:
+    """A model folder from what a user wrote: ``None`` -> the default shipped model; an existing path -> itself;
+    a shipped name -> its folder in the package; any other path -> itself (its loader says it is missing).
+
+    Raises:
+        FileNotFoundError: a bare name that is neither a folder here nor a shipped model (the message lists the
+            shipped names).
+    """
+    if value is None:
+        return shipped_model_dir(DEFAULT_MODEL)
+    path = Path(value)
+    if path.exists() or not is_bare_name(value):
+        return path
+    if str(value) in SHIPPED_MODELS:
+        return shipped_model_dir(str(value))
+    raise FileNotFoundError(f"no model folder {str(value)!r} here, and no shipped model of that name; "
+                            f"shipped models: {_names_text()}")
