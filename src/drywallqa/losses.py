@@ -71,6 +71,32 @@ class LossWeights:
     lovasz: float = 0.0
 
 
+class DistillationLoss(nn.Module):
+    """Soft targets from a teacher model (knowledge distillation, Hinton et al. 2015, per pixel): the binary KL
+    divergence from the teacher's probability map to the student's, both read at temperature ``T`` (logits / T),
+    times ``T**2`` so that its gradient keeps its scale as ``T`` changes. 0 where the two maps agree.
+
+    ``forward(student_logits, teacher_logits)``: ``(B, 1, H, W)`` each; a teacher map of another size is resized
+    (bilinear) to the student's.
+    """
+
+    def __init__(self, temperature: float = 1.0):
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.temperature = float(temperature)
+
+    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+        t = self.temperature
+        teacher_logits = teacher_logits.detach().float()
+        if teacher_logits.shape[-2:] != student_logits.shape[-2:]:
+            teacher_logits = F.interpolate(teacher_logits, size=student_logits.shape[-2:], mode="bilinear", align_corners=False)
+        target = torch.sigmoid(teacher_logits / t)
+        cross = F.binary_cross_entropy_with_logits(student_logits.float() / t, target)
+        entropy = F.binary_cross_entropy_with_logits(teacher_logits / t, target)  # the least the cross-entropy can be
+        return (cross - entropy) * t * t
+
+
 class CombinedLoss(nn.Module):
     """Weighted sum of registered losses; ``forward`` returns ``(total, {name: value})``."""
 

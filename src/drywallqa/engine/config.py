@@ -49,6 +49,17 @@ class OptimConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Knowledge distillation: the student also learns a teacher model's probability maps (soft targets), computed
+    on the fly on each training batch (its crops, augmentations and crack transplants), beside the labels."""
+
+    teacher: str | None = None          # a model folder or a shipped model's name; None: no distillation
+    weight: float = 1.0                 # of the soft-target loss (losses.DistillationLoss)
+    temperature: float = 1.0            # both maps read at logits / temperature
+    label_weight: float = 1.0           # of the label losses (`loss`); 0: the teacher alone
+
+
+@dataclass
 class TrainConfig:
     model: str = "film_unet"
     model_config: dict = field(default_factory=dict)
@@ -58,6 +69,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossWeights = field(default_factory=LossWeights)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     output_dir: str = "runs/default"
     seed: int = 0
     device: str = "auto"                # auto -> cuda when present, else cpu
@@ -71,7 +83,7 @@ class TrainConfig:
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}")
-        for key, sub in (("data", DataConfig), ("optim", OptimConfig), ("loss", LossWeights)):
+        for key, sub in (("data", DataConfig), ("optim", OptimConfig), ("loss", LossWeights), ("distill", DistillConfig)):
             if key in d:
                 bad = set(d[key]) - {f.name for f in dataclasses.fields(sub)}
                 if bad:
@@ -95,6 +107,14 @@ class TrainConfig:
                                 ("optim.warmup_steps", o.warmup_steps, 0), ("checkpoint_every", self.checkpoint_every, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{key} must be a whole number of at least {low}, got {value!r}")
+        t = self.distill
+        if t.teacher is not None and (not isinstance(t.teacher, str) or not t.teacher.strip()):
+            raise ValueError(f"distill.teacher must be a model folder or a shipped model's name, got {t.teacher!r}")
+        number_in_range(t.weight, "distill.weight", 0.0, 100.0)
+        number_in_range(t.label_weight, "distill.label_weight", 0.0, 100.0)
+        number_in_range(t.temperature, "distill.temperature", 0.0, 100.0, low_inclusive=False)
+        if t.teacher and t.weight == 0 and t.label_weight == 0:
+            raise ValueError("distill.weight and distill.label_weight are both 0: nothing to learn from")
         if self.device not in ("auto", "cpu") and not str(self.device).startswith(("cuda", "mps")):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         return self
@@ -102,7 +122,7 @@ class TrainConfig:
     def with_overrides(self, overrides) -> "TrainConfig":
         """A copy with ``key=value`` overrides applied, as ``drywallqa train CONFIG optim.epochs=3
         model_config.encoder=hed_vgg16`` gives them: dotted keys reach into the sections (``data``, ``optim``,
-        ``loss``) and into mapping fields (``model_config``, ``data.dataset_repeats``); values are read as YAML
+        ``loss``, ``distill``) and into mapping fields (``model_config``, ``data.dataset_repeats``); values are read as YAML
         (``3`` a number, ``[a, b]`` a list, ``null`` None).
 
         Raises:

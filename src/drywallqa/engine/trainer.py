@@ -22,7 +22,7 @@ from ..data.grouping import samples_of_part
 from ..data.prompted import PromptedSegmentationDataset
 from ..data.registry import get_dataset_config
 from ..data.transforms import train_transform
-from ..losses import CombinedLoss
+from ..losses import CombinedLoss, DistillationLoss
 from ..models import create_model
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
@@ -126,6 +126,8 @@ class Trainer:
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
         self.image_size = self.model.config.image_size
         self.loss_fn = CombinedLoss(config.loss)
+        self.teacher, self.teacher_embeddings = self.build_teacher()
+        self.distill_loss = DistillationLoss(config.distill.temperature)
         self.history: list[dict] = []
         self.step = 0
         self.epoch = 0
@@ -194,6 +196,22 @@ class Trainer:
             files.append([str(s.image_path) for s in samples])
         return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files
 
+    def build_teacher(self) -> tuple:
+        """``distill.teacher`` (a model folder or shipped name) frozen in eval mode, and its embeddings of the
+        training prompts (with its own text encoder); ``(None, None)`` without distillation."""
+        from ..models.base import PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
+
+        name = self.config.distill.teacher
+        if not name:
+            return None, None
+        folder = resolve_model_dir(name)
+        if not is_drywallqa_model_dir(folder):
+            raise FileNotFoundError(f"distill.teacher {name!r}: {folder} is not a drywallqa model folder")
+        teacher = PromptedSegmentationModel.from_pretrained(folder).to(self.device).eval().requires_grad_(False)
+        teacher = teacher.to(memory_format=torch.channels_last)
+        encoder = read_model_metadata(folder).get("text_encoder", self.config.text_encoder)
+        return teacher, teacher.prompt_embeddings(self.prompts, encoder)
+
     def _dataset_index(self, name: str) -> int:
         names = [ds.name for ds in self.datasets]
         if name not in names:
@@ -261,9 +279,17 @@ class Trainer:
         x = batch["pixel_values"].to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         t = self.text_embeddings[batch["prompt_index"]].to(self.device)
         y = batch["mask"].to(self.device, non_blocking=True)
+        if self.teacher is not None:
+            with torch.no_grad(), self._autocast():
+                teacher_logits = self.teacher(x, self.teacher_embeddings[batch["prompt_index"]].to(self.device))
         with self._autocast():
             logits = self.model(x, t)
         loss, parts = self.loss_fn(logits, y)
+        if self.teacher is not None:
+            d = self.config.distill
+            soft = self.distill_loss(logits, teacher_logits)
+            loss = d.label_weight * loss + d.weight * soft
+            parts["distill"] = float(soft.detach())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
@@ -385,7 +411,8 @@ class Trainer:
                 self.out / "best",
                 extra={"threshold": row["threshold"], "text_encoder": self.config.text_encoder,
                        "selected_on": f"{self.config.data.val_part} part of {self.config.data.splits_dir or 'the default split manifests'}",
-                       "epoch": self.epoch, "val": {k: v for k, v in row.items() if k.startswith("val_")}},
+                       "epoch": self.epoch, "val": {k: v for k, v in row.items() if k.startswith("val_")},
+                       **({"distilled_from": self.config.distill.teacher} if self.teacher is not None else {})},
             )
         self.save_checkpoint()
         self.write_metrics()
