@@ -8,11 +8,17 @@ mask-folder datasets are resized with nearest neighbour; COCO annotation files a
 (the trainer rasterises at the annotated size and resizes image and mask to its cache size alike).
 
 The files are dealt into ``--chunks`` folders (``<out>/chunk<k>/datasets/...``) so that each fits a
-transfer limit; the text-embedding cache of the training prompts goes into ``<out>/chunk0/cache``.
+transfer limit; the text-embedding cache of every prompt the run asks (its datasets' prompts, and the generated
+paraphrases and unrelated prompts where the config trains on them) goes into ``<out>/chunk0/cache``.
+
+A dataset declared in a YAML file (its folder anywhere, e.g. masks refined from boxes in ``runs/``) is packed
+under ``datasets/declared/<name>/`` with a declaration of the copy beside it (``declared/<name>.dataset.yaml``);
+the script prints the ``data.datasets=[...]`` override that points the run at those declarations.
 
     python scripts/pack_training_images.py docs/experiments/gpu_finetune_v020/gpu_finetune.yaml --out .remote/pack --size 512 --chunks 2
     # on the remote machine: merge the chunks into one folder, then
     DRYWALLQA_DATASETS=<merged>/datasets DRYWALLQA_CACHE=<merged>/cache drywallqa train docs/experiments/gpu_finetune_v020/gpu_finetune.yaml
+    # (add the printed data.datasets=[...] override when the config names YAML-declared datasets)
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import argparse
 import shutil
 from pathlib import Path
 
+import yaml
+
 import cv2
 import numpy as np
 from tqdm import tqdm
@@ -28,8 +36,12 @@ from tqdm import tqdm
 from drywallqa.data.grouping import samples_of_part
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.engine.config import TrainConfig
+from drywallqa.engine.trainer import training_prompts
 from drywallqa.text.encoder import TextEncoder
 from drywallqa.utils.image_io import read_image
+
+
+DECLARED = "declared"  # the folder of the packed copies of YAML-declared datasets
 
 
 def shrink(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
@@ -45,18 +57,22 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
     d = cfg.data
     if out.exists():
         shutil.rmtree(out)
-    jobs = []
-    for name in d.datasets:
-        ds = get_dataset_config(name)
-        if Path(ds.folder).is_absolute():  # a YAML-declared dataset: its copy would land on the original
-            raise SystemExit(f"dataset {ds.name!r} lives at an absolute folder ({ds.folder}); packing supports datasets "
-                             "below the datasets folder ($DRYWALLQA_DATASETS)")
+    jobs, declared, names = [], {}, []
+    for entry in d.datasets:
+        ds = get_dataset_config(entry)
+        folder = ds.folder
+        if Path(ds.folder).is_absolute():  # declared in a YAML file: its copy goes under declared/<name>
+            folder = f"{DECLARED}/{ds.name}"
+            declared[ds.name] = ds
+            names.append(f"{{datasets}}/{DECLARED}/{ds.name}.dataset.yaml")
+        else:
+            names.append(ds.name)
         root = ds.root(d.datasets_dir)
         for part in (d.train_part, d.val_part):
-            jobs += [(ds, root, s) for s in samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)]
+            jobs += [(folder, root, s) for s in samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)]
     total = 0
-    for i, (ds, root, s) in enumerate(tqdm(jobs, desc="packing")):
-        dest_root = out / f"chunk{i % chunks}" / "datasets" / ds.folder
+    for i, (folder, root, s) in enumerate(tqdm(jobs, desc="packing")):
+        dest_root = out / f"chunk{i % chunks}" / "datasets" / folder
         dest = dest_root / s.image_path.relative_to(root)
         dest.parent.mkdir(parents=True, exist_ok=True)
         rgb = shrink(read_image(s.image_path), size, cv2.INTER_AREA)
@@ -73,15 +89,29 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
         ann = s.image_path.parent / "_annotations.coco.json"
         if s.mask_path is None and ann.is_file():
             for k in range(chunks):  # every chunk carries the (small) annotation files of its folders
-                target = out / f"chunk{k}" / "datasets" / ds.folder / ann.relative_to(root)
+                target = out / f"chunk{k}" / "datasets" / folder / ann.relative_to(root)
                 if not target.is_file():
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(ann, target)
-    # the prompts' embeddings, so the remote machine needs no text-encoder weights
-    prompts = [p for name in d.datasets for p in get_dataset_config(name).prompts]
+    for ds in declared.values():  # a declaration of each copy, in every chunk (any merge of them has it)
+        for k in range(chunks):
+            target = out / f"chunk{k}" / "datasets" / DECLARED / f"{ds.name}.dataset.yaml"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(yaml.safe_dump(declaration_of_copy(ds), sort_keys=False))
+    # every prompt the run asks, embedded, so the remote machine needs no text-encoder weights
+    prompts, _ = training_prompts(cfg)
     TextEncoder(cfg.text_encoder, cache_dir=out / "chunk0" / "cache").encode(prompts)
     chunk_mb = [sum(f.stat().st_size for f in (out / f"chunk{k}").rglob("*") if f.is_file()) / 1e6 for k in range(chunks)]
-    return {"images": len(jobs), "webp_mb": total / 1e6, "chunk_mb": chunk_mb, "prompts": prompts}
+    return {"images": len(jobs), "webp_mb": total / 1e6, "chunk_mb": chunk_mb, "prompts": prompts,
+            "datasets": names if declared else None}
+
+
+def declaration_of_copy(ds) -> dict:
+    """The YAML declaration of a packed copy of the YAML-declared dataset ``ds``: the same name, prompts, splits,
+    label shape, concept and manifest, its folder the copy beside the declaration."""
+    return {"name": ds.name, "folder": ds.name, "prompts": list(ds.prompts),
+            "splits": {k: {"kind": v.kind, "folder": v.folder} for k, v in ds.splits.items()},
+            "label_shape": ds.label_shape, "concept": ds.concept_name, "manifest": ds.manifest_name}
 
 
 def main() -> None:
@@ -95,7 +125,10 @@ def main() -> None:
     result = pack(TrainConfig.from_yaml(args.config), args.out, args.size, args.quality, args.chunks)
     for k, mb in enumerate(result["chunk_mb"]):
         print(f"chunk{k}: {mb:.1f} MB")
-    print(f"{result['images']} images, {result['webp_mb']:.1f} MB of WebP; prompts cached: {result['prompts']}")
+    print(f"{result['images']} images, {result['webp_mb']:.1f} MB of WebP; {len(result['prompts'])} prompts cached")
+    if result["datasets"]:
+        listed = ", ".join(result["datasets"]).replace("{datasets}", "<merged>/datasets")
+        print(f"the config names YAML-declared datasets: train with the override data.datasets='[{listed}]'")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 datasets trains from (how the shipped model's GPU stages were run)."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -51,3 +52,51 @@ def test_pack_then_train_from_the_pack(write_train_config, tiny_kwargs, tmp_path
     final = trainer.train()
     assert trainer.epoch == 1 and "val_score" in final
     assert len(trainer.train_set.images) == n_train(merged / "datasets")
+
+
+def test_a_yaml_declared_dataset_and_every_prompt_travel(write_train_config, synthetic_datasets, tiny_kwargs, tmp_path,
+                                                         load_script):
+    """A dataset declared in a YAML file outside the datasets folder (as masks refined from boxes are, in runs/)
+    is packed with a declaration of its copy, and the embedding cache holds every prompt the run asks (the
+    unrelated ones too), so the run needs neither the original files nor the text encoder's weights."""
+    import yaml
+
+    from drywallqa.data.registry import DATASETS, get_dataset_config
+    from drywallqa.text import vocabulary
+
+    pack = load_script("pack_training_images").pack
+    declared = tmp_path / "decl" / "syn_strips.dataset.yaml"
+    declared.parent.mkdir()
+    declared.write_text(yaml.safe_dump({"name": "syn_strips", "folder": str(synthetic_datasets / "crack"),
+                                        "prompts": ["segment strip"], "splits": {"train": {"kind": "mask_folder"}},
+                                        "concept": "syn_crack", "manifest": "syn_crack"}))
+    cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
+    cfg.data.datasets = ["syn_tape", str(declared)]
+    cfg.data.unrelated_ratio = 0.5
+    d = cfg.data
+    try:
+        get_dataset_config(str(declared))  # registers it under its name
+        originals = {n: len(samples_of_part(n, d.train_part, d.splits_dir, d.datasets_dir, d.exclude_published))
+                     for n in ("syn_tape", "syn_strips")}
+        result = pack(cfg, tmp_path / "pack", size=48, quality=80, chunks=2)
+        assert result["datasets"] == ["syn_tape", "{datasets}/declared/syn_strips.dataset.yaml"]
+        cache = TextEncoder(cfg.text_encoder, cache_dir=tmp_path / "pack" / "chunk0" / "cache")
+        wanted = {"segment taping area", "segment joint/tape", "segment strip", *vocabulary.unrelated("train")}
+        assert set(cache.cached_prompts()) == wanted
+        merged = tmp_path / "merged"
+        for chunk in sorted((tmp_path / "pack").glob("chunk*")):
+            shutil.copytree(chunk, merged, dirs_exist_ok=True)
+    finally:
+        DATASETS.remove("syn_strips")  # the remote machine's process has never seen the original declaration
+    try:
+        cfg.data.datasets = [n.format(datasets=merged / "datasets") for n in result["datasets"]]
+        cfg.data.datasets_dir = str(merged / "datasets")
+        cfg.output_dir = str(tmp_path / "run_from_pack")
+        trainer = Trainer(cfg, progress=False)
+        trainer.train()
+        copy = DATASETS.get("syn_strips")
+        assert Path(copy.folder) == merged / "datasets" / "declared" / "syn_strips"
+        assert (copy.concept_name, copy.manifest_name, copy.prompts) == ("syn_crack", "syn_crack", ("segment strip",))
+        assert len(trainer.train_set.images) == sum(originals.values())
+    finally:
+        DATASETS.remove("syn_strips")

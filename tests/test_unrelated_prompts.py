@@ -54,6 +54,25 @@ def test_paraphrases_join_a_known_concepts_prompts():
     assert not set(vocabulary.paraphrases("cracks", "test")) & set(prompts)
 
 
+def test_a_dataset_asked_with_a_concepts_own_prompts_gets_its_paraphrases():
+    """The taping strips (concept taping, asked "segment taping area") are trained with the taping paraphrases;
+    the box labels under "bounding box of taped joint" (concept taping too) are not: a paraphrase of the tape
+    must not ask for boxes."""
+    from drywallqa.data.registry import DatasetConfig, get_dataset_config
+    from drywallqa.engine.trainer import dataset_train_prompts
+
+    data = TrainConfig.from_dict({"data": {"paraphrases": True}}).data
+    taping = get_dataset_config("taping").prompts
+    strips = DatasetConfig("strips_x", "/nowhere", taping, concept="taping")
+    boxes = DatasetConfig("boxes_x", "/nowhere", ("bounding box of taped joint",), label_shape="box", concept="taping")
+    other = DatasetConfig("other_x", "/nowhere", ("segment mould",))
+    assert set(dataset_train_prompts(strips, data)) == {*taping, *vocabulary.paraphrases("taping", "train")}
+    assert dataset_train_prompts(boxes, data) == ("bounding box of taped joint",)
+    assert dataset_train_prompts(other, data) == ("segment mould",)
+    data.paraphrases = False
+    assert dataset_train_prompts(strips, data) == taping
+
+
 def test_negatives_never_ask_a_dataset_that_labels_the_same_thing():
     """Strips refined from the taping boxes and the boxes themselves share a concept: on a taping photo the other
     one's prompt is not a negative (that would teach an empty mask where the tape is); cracks still are."""

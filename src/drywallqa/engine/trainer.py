@@ -32,6 +32,40 @@ from .predictor import TorchSegmenter
 from .validator import Validator
 
 
+def paraphrase_concept(dataset) -> str | None:
+    """The concept (a :data:`~drywallqa.text.vocabulary.CONCEPT_WORDS` key) whose generated paraphrases a dataset
+    is trained with: its own name's, or its concept's where it is asked with that concept's own prompts (the taping
+    strips, asked "segment taping area": yes; the taping boxes under "bounding box of taped joint": no)."""
+    if dataset.name in vocabulary.CONCEPT_WORDS:
+        return dataset.name
+    concept = dataset.concept_name
+    if concept in vocabulary.CONCEPT_WORDS and set(dataset.prompts) & set(get_dataset_config(concept).prompts):
+        return concept
+    return None
+
+
+def dataset_train_prompts(dataset, data) -> tuple:
+    """The prompts training asks of ``dataset`` (a :class:`DatasetConfig`) under ``data`` (the config's
+    :class:`DataConfig`): its canonical prompt, all its prompts, or those and generated paraphrases."""
+    if data.prompt_set == "canonical":
+        return dataset.prompts[:1]
+    concept = paraphrase_concept(dataset) if data.paraphrases else None
+    if concept:
+        return tuple(dict.fromkeys([*dataset.prompts, *vocabulary.paraphrases(concept, "train")]))
+    return dataset.prompts
+
+
+def training_prompts(config: TrainConfig) -> tuple[list[str], list[str]]:
+    """``(prompts, unrelated)``: every prompt a run of ``config`` asks, in the order of its embedding table (each
+    dataset's training prompts, then the unrelated ones), and the unrelated ones alone: prompts about things none
+    of the datasets shows, asked against empty masks (the train part of :mod:`drywallqa.text.vocabulary` only: its
+    val part chooses the prompt gate's margin and its test part reports, benchmarks/prompt_gate.py). A machine
+    without the text encoder's weights needs all of them in its embedding cache."""
+    prompts = [p for name in config.data.datasets for p in dataset_train_prompts(get_dataset_config(name), config.data)]
+    unrelated = vocabulary.unrelated("train") if config.data.unrelated_ratio > 0 else []
+    return prompts + unrelated, unrelated
+
+
 @contextmanager
 def layout_as_loaded(model: torch.nn.Module):
     """The model's weights in the memory layout a loaded model has (contiguous), then back to channels-last.
@@ -117,11 +151,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
         seed_everything(config.seed)
         self.datasets = [get_dataset_config(n) for n in config.data.datasets]
-        self.prompts = [p for d in self.datasets for p in self.train_prompts(d)]
-        # prompts about things none of the datasets shows, asked against empty masks (the train part only: the
-        # val part chooses the prompt gate's margin and the test part reports, benchmarks/prompt_gate.py)
-        self.unrelated_prompts = vocabulary.unrelated("train") if config.data.unrelated_ratio > 0 else []
-        self.prompts += self.unrelated_prompts
+        self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
         self.image_size = self.model.config.image_size
@@ -141,11 +171,7 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.model
 
     def train_prompts(self, dataset) -> tuple:
-        if self.config.data.prompt_set == "canonical":
-            return dataset.prompts[:1]
-        if self.config.data.paraphrases and dataset.name in vocabulary.CONCEPT_WORDS:
-            return tuple(dict.fromkeys([*dataset.prompts, *vocabulary.paraphrases(dataset.name, "train")]))
-        return dataset.prompts
+        return dataset_train_prompts(dataset, self.config.data)
 
     @staticmethod
     def build_model(config: TrainConfig):
