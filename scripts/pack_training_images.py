@@ -69,7 +69,8 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
             names.append(ds.name)
         root = ds.root(d.datasets_dir)
         for part in (d.train_part, d.val_part):
-            jobs += [(folder, root, s) for s in samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)]
+            samples = samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)
+            jobs += [(folder, root, s) for s in samples]
     total = 0
     for i, (folder, root, s) in enumerate(tqdm(jobs, desc="packing")):
         dest_root = out / f"chunk{i % chunks}" / "datasets" / folder

@@ -145,5 +145,9 @@ def test_a_dataset_made_from_anothers_photos_uses_its_split_manifest(my_cracks, 
         for part in ("train", "test"):
             own = [s.image_path for s in samples_of_part("my_cracks", part, splits)]
             assert own and [s.image_path for s in samples_of_part(name, part, splits)] == own
+        # a manifest of its own would never be read: splitting it is refused, naming the dataset to split
+        res = CliRunner().invoke(app, ["data", "split", "-d", str(my_cracks), "-d", str(refined), "--out", str(tmp_path / "s2")])
+        assert res.exit_code == 2 and "split my_cracks instead" in " ".join(res.output.split()), res.output
+        assert not (tmp_path / "s2").exists()
     finally:
         registry.DATASETS.remove("my_refined")

@@ -40,6 +40,7 @@ def dataset_names(datasets) -> list[str]:
 
 MODEL_HELP = ("Model type (film_unet, clipseg, sam_text, ...): with --model-path of a directory that is not a drywallqa "
               "model (a Hugging Face save_pretrained folder or hub id), wrap that model. Default: read from --model-path.")
+MODEL_PATH_HELP = "Model folder, or a shipped model's name (fast); default: the default shipped model (fast)."
 RUNTIME_HELP = "torch, or onnx (a model folder exported on first use, or an exported folder)."
 PIPELINE_HELP = "zeroshot: the zero-shot pipeline (hub detectors + SAM) instead of a model; --model-path is then its YAML config."
 

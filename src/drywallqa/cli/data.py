@@ -75,10 +75,18 @@ def data_split(
 ):
     """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
     from ..data.grouping import make_group_split, split_manifest_path
+    from ..data.registry import get_dataset_config
 
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise typer.BadParameter("val and test must be fractions with val + test < 1")
-    for d in dataset_names(dataset):
+    names = dataset_names(dataset)
+    for d in names:  # before anything is written
+        manifest = get_dataset_config(d).manifest_name
+        if manifest != d:
+            raise typer.BadParameter(f"{d} uses the group-clean parts of {manifest!r} (the manifest key of its YAML), "
+                                     f"so a manifest of its own would never be read: split {manifest} instead",
+                                     param_hint="--dataset")
+    for d in names:
         split = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed, progress=True)
         path = split_manifest_path(out, d)
         split.to_json(path)

@@ -7,13 +7,13 @@ from typing import List, Optional
 
 import typer
 
-from .common import (MODEL_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, console, dataset_names, export_app,
+from .common import (MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, console, dataset_names, export_app,
                      load_segmenter, model_dir_option)
 
 
 @app.command()
 def evaluate(
-    model_path: Optional[Path] = typer.Option(None, help="Model folder, or a shipped model's name (fast; default: the default shipped model)."),
+    model_path: Optional[Path] = typer.Option(None, help=MODEL_PATH_HELP),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),
@@ -63,7 +63,7 @@ def evaluate(
 @export_app.command("onnx")
 def export_onnx_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for encoder.onnx, decoder.onnx and config.json."),
-    model_path: Optional[Path] = typer.Option(None, help="Model folder, or a shipped model's name (fast; default: the default shipped model)."),
+    model_path: Optional[Path] = typer.Option(None, help=MODEL_PATH_HELP),
 ):
     """ONNX graphs of the embedded model: the image encoder (once per image) and the prompt decoder."""
     from ..export.onnx import export_onnx

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..utils.image_io import DEFAULT_MAX_PIXELS
-from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MODEL_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app,
+from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app,
                      check_max_pixels, check_workers, console, load_kwargs, load_segmenter)
 
 
@@ -30,7 +30,7 @@ def predict(
         None, help="Also write OUT/predictions.coco.json (one category per prompt) to correct in an annotation tool: "
                    "polygon or rle."),
     threshold: Optional[float] = typer.Option(None, help="One threshold for every prompt, instead of the model's validated per-prompt thresholds."),
-    model_path: Optional[Path] = typer.Option(None, help="Model folder, or a shipped model's name (fast; default: the default shipped model)."),
+    model_path: Optional[Path] = typer.Option(None, help=MODEL_PATH_HELP),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),

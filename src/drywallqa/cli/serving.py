@@ -8,14 +8,14 @@ from typing import Optional
 import typer
 
 from ..utils.image_io import DEFAULT_MAX_PIXELS
-from .common import GATE_HELP, MODEL_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, load_segmenter
+from .common import GATE_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, load_segmenter
 
 
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
-    model_path: Optional[Path] = typer.Option(None, help="Model folder, or a shipped model's name (fast; default: the default shipped model)."),
+    model_path: Optional[Path] = typer.Option(None, help=MODEL_PATH_HELP),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),

@@ -175,8 +175,8 @@ class Trainer:
 
     @staticmethod
     def build_model(config: TrainConfig):
-        """``init_from`` a saved model folder or a shipped model's name (``"fast"``; ``"default"``: the default one), else a registered model from
-        ``model_config`` (random weights, or a backend's own pretrained weights such as CLIPSeg's). With
+        """``init_from`` a saved model folder or a shipped model's name (``"fast"``; ``"default"``: the default
+        one), else a registered model from ``model_config`` (random weights, or a backend's own pretrained weights such as CLIPSeg's). With
         ``init_from``, ``model_config`` may only change ``image_size`` (crops and validation are then at that
         size); other keys that differ from the saved model are ignored with a warning."""
         import dataclasses
