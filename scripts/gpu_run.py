@@ -207,6 +207,9 @@ def train(bundle_dir: Path, out: Path, minutes: float | None = None, overrides=(
 
 def write_parts(run: Path, out: Path, part_mb: float, name: str) -> list[Path]:
     """``run``'s ``best/`` (float16) and its metrics and file lists as one tar, cut into parts in ``out``."""
+    if not (run / "best" / "config.json").is_file():
+        raise SystemExit(f"{run}: no epoch has finished yet, so there is no best/ to send back; train again with "
+                         "more --minutes (the run resumes from its last.pt)")
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / "run"
         _save_half(run / "best", staged / "best")
@@ -260,7 +263,10 @@ def main() -> None:
     u.add_argument("parts_dir", type=Path)
     u.add_argument("dest", type=Path)
     u.add_argument("--name", default="run")
-    args = ap.parse_args()
+    args, extra = ap.parse_known_args()  # KEY=VALUE overrides may also follow the options
+    if extra and (args.step == "unpack" or any("=" not in e or e.startswith("-") for e in extra)):
+        args = ap.parse_args()  # the usual error for what is neither an option nor an override
+    args.overrides = [*getattr(args, "overrides", []), *extra]
     if args.step == "bundle":
         meta = bundle(args.config, args.out, args.size, args.quality, args.overrides, args.wheels, args.chunks)
         print(json.dumps({k: v for k, v in meta.items() if k != "calls"}, indent=1))

@@ -24,6 +24,7 @@ the script prints the ``data.datasets=[...]`` override that points the run at th
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
         for part in (d.train_part, d.val_part):
             samples = samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)
             jobs += [(folder, root, s) for s in samples]
-    total = 0
+    total, annotated = 0, {}
     for i, (folder, root, s) in enumerate(tqdm(jobs, desc="packing")):
         dest_root = out / f"chunk{i % chunks}" / "datasets" / folder
         dest = dest_root / s.image_path.relative_to(root)
@@ -89,16 +90,19 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
             cv2.imwrite(str(dest.parent / "_masks" / s.mask_path.name), mask)
         ann = s.image_path.parent / "_annotations.coco.json"
         if s.mask_path is None and ann.is_file():
-            for k in range(chunks):  # every chunk carries the (small) annotation files of its folders
-                target = out / f"chunk{k}" / "datasets" / folder / ann.relative_to(root)
-                if not target.is_file():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(ann, target)
+            annotated.setdefault((ann, folder, root), set()).add(s.image_path.name)
+    for (ann, folder, root), names_here in annotated.items():
+        entries = packed_coco(ann, names_here)
+        for k in range(chunks):  # every chunk carries the (small) annotation files of its folders
+            target = out / f"chunk{k}" / "datasets" / folder / ann.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(entries))
     for ds in declared.values():  # a declaration of each copy, in every chunk (any merge of them has it)
         for k in range(chunks):
             target = out / f"chunk{k}" / "datasets" / DECLARED / f"{ds.name}.dataset.yaml"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(yaml.safe_dump(declaration_of_copy(ds), sort_keys=False))
+            packed_splits = {k for k, v in ds.splits.items() if any(out.glob(f"chunk*/datasets/{DECLARED}/{ds.name}/{v.folder}"))}
+            target.write_text(yaml.safe_dump(declaration_of_copy(ds, packed_splits), sort_keys=False))
     # every prompt the run asks, embedded, so the remote machine needs no text-encoder weights
     prompts, _ = training_prompts(cfg)
     TextEncoder(cfg.text_encoder, cache_dir=out / "chunk0" / "cache").encode(prompts)
@@ -107,11 +111,21 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
             "datasets": names if declared else None}
 
 
-def declaration_of_copy(ds) -> dict:
-    """The YAML declaration of a packed copy of the YAML-declared dataset ``ds``: the same name, prompts, splits,
-    label shape, concept and manifest, its folder the copy beside the declaration."""
+def packed_coco(path: Path, file_names: set) -> dict:
+    """The COCO file ``path`` cut down to the images packed (``file_names``) and their annotations: the photos left
+    out on purpose (published valid/test, the test part) are then not reported missing on the other machine."""
+    coco = json.loads(path.read_text())
+    images = [im for im in coco.get("images", []) if Path(str(im.get("file_name", ""))).name in file_names]
+    ids = {im.get("id") for im in images}
+    return {**coco, "images": images, "annotations": [a for a in coco.get("annotations", []) if a.get("image_id") in ids]}
+
+
+def declaration_of_copy(ds, splits=None) -> dict:
+    """The YAML declaration of a packed copy of the YAML-declared dataset ``ds``: the same name, prompts, splits
+    (those in ``splits``, the ones packed; default all), label shape, concept and manifest, its folder the copy
+    beside the declaration."""
     return {"name": ds.name, "folder": ds.name, "prompts": list(ds.prompts),
-            "splits": {k: {"kind": v.kind, "folder": v.folder} for k, v in ds.splits.items()},
+            "splits": {k: {"kind": v.kind, "folder": v.folder} for k, v in ds.splits.items() if splits is None or k in splits},
             "label_shape": ds.label_shape, "concept": ds.concept_name, "manifest": ds.manifest_name}
 
 

@@ -37,6 +37,15 @@ def test_pack_then_train_from_the_pack(write_train_config, tiny_kwargs, tmp_path
                 assert m.size == size and set(np.unique(np.asarray(m))) <= {0, 255}
     cache = TextEncoder(cfg.text_encoder, cache_dir=tmp_path / "pack" / "chunk0" / "cache")
     assert set(cache.cached_prompts()) == {"segment crack", "segment taping area", "segment joint/tape"}
+    # each COCO file lists just the photos packed beside it (not the test part's, left out on purpose)
+    import json
+
+    annotation_files = sorted((tmp_path / "pack").glob("chunk*/datasets/*/*/_annotations.coco.json"))
+    assert annotation_files
+    for ann in annotation_files:
+        listed = {im["file_name"] for im in json.loads(ann.read_text())["images"]}
+        folder = ann.parent.relative_to(ann.parents[3])
+        assert listed == {p.name for p in packed if p.parent.relative_to(p.parents[3]) == folder}
 
     merged = tmp_path / "merged"
     for chunk in sorted((tmp_path / "pack").glob("chunk*")):
