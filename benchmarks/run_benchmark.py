@@ -1,10 +1,12 @@
-"""Benchmark of a model against the bar of the embedded-model issue.
+"""Benchmark of the shipped models (or of the model folders named) against the bar of the embedded-model issue.
 
-    python benchmarks/run_benchmark.py --out out/benchmark [--model-path DIR]
+    python benchmarks/run_benchmark.py --out out/benchmark [--model-path DIR_OR_NAME ...]
 
-Runs the full evaluation (published valid splits and group-clean test splits, every prompt, at the
-original resolution, cross-prompt check, speed over 50 640x640 JPEGs with 2 threads) and writes
-``report.json``, ``report.md``, ``examples.png`` and ``bar.json``/``bar.md`` with a pass/fail per line.
+For each model (one: its files in ``--out``; several: ``--out/<name>/``), runs the full evaluation (published
+valid splits and group-clean test splits, every prompt, at the original resolution, cross-prompt check, speed
+over 50 640x640 JPEGs with 2 threads) and writes
+``report.json``, ``report.md``, ``examples.png`` and ``bar.json``/``bar.md`` with a pass/fail per line; then
+``models.md``: the models side by side (canonical prompts' mIoU on both splits, speed, size).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from drywallqa.engine.eval_report import render_markdown
 from drywallqa.engine.evaluator import evaluate
 from drywallqa.engine.speed import measure_speed
 from drywallqa.engine.segmenter import Segmenter
-from drywallqa.models.shipped import resolve_model_dir
+from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
 
 BAR = {
     "cracks": {"canonical": "segment crack", "mIoU": 0.62, "mDice": 0.75},
@@ -84,23 +86,15 @@ def side_by_side(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=Path("out/benchmark"))
-    ap.add_argument("--model-path", type=Path, default=None, help="a model folder or a shipped model's name (default: fast)")
-    ap.add_argument("--splits-dir", type=Path, default=None, help="default: ./splits, else the shipped manifests")
-    ap.add_argument("--speed-images", type=int, default=50)
-    ap.add_argument("--limit", type=int, default=None, help="images per split (smoke runs only; not for reporting)")
-    args = ap.parse_args()
-    torch.set_num_threads(2)
-    model_dir = resolve_model_dir(args.model_path)
+def run_model(model_dir: Path, out: Path, args) -> dict:
+    """The full benchmark of one model folder into ``out``: report, bar, side-by-side table; returns the report."""
     seg = Segmenter.load(model_dir)
-    report = evaluate(seg, args.out, splits_dir=args.splits_dir, speed_images=args.speed_images, model_dir=model_dir,
+    report = evaluate(seg, out, splits_dir=args.splits_dir, speed_images=args.speed_images, model_dir=model_dir,
                       limit=args.limit)
     # the same speed measurement with the ONNX graphs run by onnxruntime, and their parity
     from drywallqa.export.onnx import export_onnx
 
-    onnx_dir = export_onnx(model_dir, args.out / "onnx")
+    onnx_dir = export_onnx(model_dir, out / "onnx")
     onnx_seg = Segmenter.load(onnx_dir, runtime="onnx")
     paths = [s.image_path for s in load_split("cracks", "valid")[0][: args.speed_images or 20]]
     report["speed_onnx"] = measure_speed(onnx_seg, paths, report["speed"]["prompts"])
@@ -110,23 +104,70 @@ def main():
         b = onnx_seg.predict(p, report["speed"]["prompts"]).probabilities
         diffs += [float(abs(a[k] - b[k]).max()) for k in a]
     report["onnx_parity_max_abs_prob_diff"] = max(diffs)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    report["model_mb"] = folder_mb(model_dir)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
     s = report["speed_onnx"]
-    (args.out / "report.md").write_text(render_markdown(report) + (
+    (out / "report.md").write_text(render_markdown(report) + (
         f"\n## Speed with onnxruntime\n\n- median {s['median_ms_first_prompt']:.1f} ms first prompt, "
         f"{s['median_ms_per_extra_prompt']:.1f} ms per extra prompt ({s['images']} images, {s['threads']} threads, "
         f"fastest of {s.get('repeats', 1)} runs per image)\n"
         f"- parity: max |p_torch - p_onnx| = {report['onnx_parity_max_abs_prob_diff']:.2e} over {len(diffs)} masks\n"))
     lines = check_bar(report)
-    (args.out / "bar.json").write_text(json.dumps(lines, indent=2))
+    (out / "bar.json").write_text(json.dumps(lines, indent=2))
     md = ["| check | value | pass |", "|---|---|---|"] + [
         f"| {l['check']} | {l['value']:.4f} | {'yes' if l['pass'] else '**no**'} |" for l in lines
     ]
-    (args.out / "bar.md").write_text("\n".join(md) + "\n")
-    (args.out / "side_by_side.md").write_text(side_by_side(report))
-    print((args.out / "report.md").read_text())
+    (out / "bar.md").write_text("\n".join(md) + "\n")
+    (out / "side_by_side.md").write_text(side_by_side(report))
+    print((out / "report.md").read_text())
     print("\n".join(md))
     print(side_by_side(report))
+    return report
+
+
+def folder_mb(folder: Path) -> float:
+    """The model folder's size on disk (MB, 10^6 bytes), as a user downloads it."""
+    return sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file()) / 1e6
+
+
+def models_table(reports: dict) -> str:
+    """Markdown: one row per model (name -> report), the canonical prompts' mIoU on both splits, speed and size,
+    so that a user can choose between the shipped models."""
+    def miou(report, split, dataset):
+        rows = [r for r in report["metrics"] if r["split"] == split and r["dataset"] == dataset
+                and r["prompt"] == BAR[dataset]["canonical"]]
+        return f"{rows[0]['mIoU']:.3f}" if rows else "n/a"
+
+    lines = ["| model | crack mIoU valid / test | taping mIoU valid / test | first prompt ms | extra prompt ms | MB |",
+             "|---|---|---|---|---|---|"]
+    for name, r in reports.items():
+        speed = r.get("speed", {})
+        ms = lambda k: f"{speed[k]:.1f}" if k in speed else "n/a"
+        lines.append(f"| {name} | {miou(r, 'published valid', 'cracks')} / {miou(r, 'group-clean test', 'cracks')} | "
+                     f"{miou(r, 'published valid', 'taping')} / {miou(r, 'group-clean test', 'taping')} | "
+                     f"{ms('median_ms_first_prompt')} | {ms('median_ms_per_extra_prompt')} | {r.get('model_mb', float('nan')):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("out/benchmark"))
+    ap.add_argument("--model-path", action="append", default=None,
+                    help="a model folder or a shipped model's name, repeatable (default: every shipped model)")
+    ap.add_argument("--splits-dir", type=Path, default=None, help="default: ./splits, else the shipped manifests")
+    ap.add_argument("--speed-images", type=int, default=50)
+    ap.add_argument("--limit", type=int, default=None, help="images per split (smoke runs only; not for reporting)")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    names = args.model_path or shipped_model_names()
+    if len({Path(n).name for n in names}) < len(names):
+        raise SystemExit(f"--model-path values {names} share a folder name; their reports would land in one folder")
+    reports = {}
+    for name in names:  # one model: its reports in --out; several: one folder each, named as given
+        out = args.out if len(names) == 1 else args.out / Path(name).name
+        reports[str(name)] = run_model(resolve_model_dir(name), out, args)
+    (args.out / "models.md").write_text(models_table(reports))
+    print((args.out / "models.md").read_text())
 
 
 if __name__ == "__main__":
