@@ -128,6 +128,10 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
 
     cfg = TrainConfig.from_yaml(config).with_overrides(list(overrides))
     budget = budget if budget is not None else CARRY_MIB - tree_mib() - 2.0
+    if out.exists() and any(out.iterdir()) and not (out / "bundle.json").is_file():
+        raise SystemExit(f"{out} holds files but no bundle.json: not a bundle, so not replaced; choose another --out")
+    if cfg.data.splits_dir and not Path(cfg.data.splits_dir).is_dir():
+        raise SystemExit(f"data.splits_dir {cfg.data.splits_dir} is not a folder")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -168,12 +172,22 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
 
 
 def merge_chunks(bundle_dir: Path) -> Path:
-    """The pack's chunks merged into ``chunk0`` (where the overrides point); returns its datasets folder."""
+    """The pack's chunks copied into ``chunk0`` (where the overrides point; the chunks stay, so a later call that
+    carries chunk0 again can merge again); returns its datasets folder.
+
+    Raises:
+        SystemExit: fewer images than the bundle packed (a chunk did not arrive): training on a subset is refused.
+    """
     first = bundle_dir / "pack" / "chunk0"
     for chunk in sorted((bundle_dir / "pack").glob("chunk*")):
         if chunk != first:
             shutil.copytree(chunk, first, dirs_exist_ok=True)
-            shutil.rmtree(chunk)
+    wanted = json.loads((bundle_dir / "bundle.json").read_text()).get("images")
+    found = sum(1 for f in (first / "datasets").rglob("*") if f.is_file() and f.parent.name != "_masks"
+                and f.suffix.lower() not in (".json", ".yaml"))
+    if wanted is not None and found < wanted:
+        raise SystemExit(f"{bundle_dir}: {found} images arrived of the {wanted} packed; carry every chunk the "
+                         "bundle's plan lists (on a machine kept warm, or again in one session) before training")
     return first / "datasets"
 
 
@@ -234,9 +248,20 @@ def unpack(parts_dir: Path, dest: Path, name: str = "run") -> Path:
     parts = sorted(parts_dir.glob(f"{name}.tar.part*"))
     if not parts:
         raise SystemExit(f"{parts_dir}: no {name}.tar.part* files")
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(b"".join(p.read_bytes() for p in parts)), mode="r") as tar:
-        tar.extractall(dest, filter="data")
+    if dest.exists() and any(dest.iterdir()):
+        raise SystemExit(f"{dest} is not empty: unpack into a new folder")
+    staging = dest.parent / f".{dest.name}.unpacking"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:  # extracted beside dest, renamed only once whole: a missing or short part leaves no half model folder
+        with tarfile.open(fileobj=io.BytesIO(b"".join(p.read_bytes() for p in parts)), mode="r") as tar:
+            tar.extractall(staging, filter="data")
+    except (tarfile.TarError, EOFError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise SystemExit(f"{parts_dir}: the parts {[p.name for p in parts]} do not make a whole run ({exc}); "
+                         "fetch every part of the last train call") from None
+    if dest.exists():
+        dest.rmdir()
+    staging.rename(dest)
     return dest
 
 
@@ -273,8 +298,12 @@ def main() -> None:
         for k, paths in enumerate(meta["calls"], 1):
             print(f"device call {k} carries: {json.dumps(paths)}")
     elif args.step == "train":
+        if not 0.5 <= args.part_mb <= 16:
+            raise SystemExit(f"--part-mb must lie in [0.5, 16] (the device returns files of at most 16 MiB), got {args.part_mb}")
         parts = train(args.bundle, args.out, args.minutes, args.overrides, args.part_mb, args.name)
         print("\n".join(str(p) for p in parts))
+        if len(parts) > 8:
+            raise SystemExit(f"{len(parts)} parts: the device returns at most 8 files; fetch them over two calls")
     else:
         print(unpack(args.parts_dir, args.dest, args.name))
 

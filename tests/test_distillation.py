@@ -39,7 +39,8 @@ def test_the_distill_section_parses_and_refuses_bad_values():
     assert TrainConfig().distill.teacher is None
     for bad, words in (({"temperature": 0}, "distill.temperature"), ({"weight": -1}, "distill.weight"),
                        ({"teacher": "  "}, "distill.teacher"), ({"teacher": 3}, "distill.teacher"),
-                       ({"teacher": "fast", "weight": 0, "label_weight": 0}, "nothing to learn"), ({"tau": 1}, "unknown keys")):
+                       ({"teacher": "fast", "weight": 0, "label_weight": 0}, "nothing to learn"), ({"tau": 1}, "unknown keys"),
+                       ({"temperature": "2"}, "must be a number"), ({"weight": True}, "must be a number")):
         with pytest.raises(ValueError, match=words):
             TrainConfig.from_dict({"distill": bad})
 

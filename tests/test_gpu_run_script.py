@@ -85,3 +85,34 @@ def test_a_hed_model_is_built_there_from_the_bundled_vgg_weights(write_train_con
 def test_unpack_without_parts_is_a_clear_error(tmp_path, load_script):
     with pytest.raises(SystemExit, match="no run.tar.part"):
         load_script("gpu_run").unpack(tmp_path, tmp_path / "dest")
+
+
+def test_a_short_part_leaves_no_half_model_and_a_missing_chunk_stops_training(tmp_path, load_script, tiny_model_dir):
+    gpu_run = load_script("gpu_run")
+    (tmp_path / "run").mkdir()
+    shutil.copytree(tiny_model_dir, tmp_path / "run" / "best")
+    parts = gpu_run.write_parts(tmp_path / "run", tmp_path / "OUT", 0.01, "run")
+    assert len(parts) > 2
+    parts[1].unlink()  # a part that did not come back
+    with pytest.raises(SystemExit, match="do not make a whole run"):
+        gpu_run.unpack(tmp_path / "OUT", tmp_path / "back")
+    assert not (tmp_path / "back").exists() and not list(tmp_path.glob(".back*"))
+    # a bundle whose second chunk did not arrive
+    bundle = tmp_path / "bundle"
+    for k in (0, 1):
+        (bundle / "pack" / f"chunk{k}" / "datasets" / "d" / "train").mkdir(parents=True)
+        (bundle / "pack" / f"chunk{k}" / "datasets" / "d" / "train" / f"{k}.jpg").write_bytes(b"x")
+    (bundle / "bundle.json").write_text(json.dumps({"images": 3}))
+    with pytest.raises(SystemExit, match="2 images arrived of the 3 packed"):
+        gpu_run.merge_chunks(bundle)
+    (bundle / "bundle.json").write_text(json.dumps({"images": 2}))
+    assert gpu_run.merge_chunks(bundle) == bundle / "pack" / "chunk0" / "datasets"
+    assert (bundle / "pack" / "chunk1").is_dir()  # kept: a later call carrying chunk0 again can merge again
+
+
+def test_bundle_never_replaces_a_folder_that_is_not_a_bundle(tmp_path, load_script, write_train_config, tiny_kwargs):
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "file.txt").write_text("keep")
+    with pytest.raises(SystemExit, match="not a bundle"):
+        load_script("gpu_run").bundle(write_train_config("film_unet", tiny_kwargs), tmp_path / "precious")
+    assert (tmp_path / "precious" / "file.txt").read_text() == "keep"

@@ -64,8 +64,6 @@ def test_training_can_start_from_a_shipped_name():
     ["predict", "{photo}", "-p", "segment crack", "--out", "{out}"],
     ["evaluate", "--out", "{out}"],
     ["export", "onnx", "--out", "{out}"],
-    ["calibrate-confidence"],
-    ["calibrate-gate"],
     ["serve"],
 ])
 def test_cli_names_the_shipped_models_for_an_unknown_one(command, tmp_path, monkeypatch):
@@ -79,3 +77,24 @@ def test_cli_names_the_shipped_models_for_an_unknown_one(command, tmp_path, monk
     assert res.exit_code == 2, (res.exit_code, res.output)
     assert "acurate" in res.output and "fast" in res.output, res.output
     assert not (tmp_path / "o" / "results.json").exists() and not (tmp_path / "o" / "report.md").exists()
+
+
+@pytest.mark.parametrize("command", ["calibrate-confidence", "calibrate-gate"])
+def test_calibration_never_writes_into_a_shipped_model_by_name(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = {p.name: p.stat().st_mtime_ns for p in shipped_model_dir("fast").iterdir()}
+    res = CliRunner().invoke(app, [command, "--model-path", "fast"])
+    assert res.exit_code == 2 and "not a drywallqa model folder" in res.output, res.output
+    assert {p.name: p.stat().st_mtime_ns for p in shipped_model_dir("fast").iterdir()} == before
+
+
+def test_a_name_also_works_with_the_model_type_named(tmp_path):
+    seg = Segmenter.load("fast", model="film_unet")
+    assert seg.predict(np.zeros((30, 40, 3), np.uint8), ["segment crack"]).masks["segment crack"].shape == (30, 40)
+
+
+def test_train_names_the_shipped_models_for_an_unknown_start(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["train", str(Path(__file__).parents[1] / "configs" / "default.yaml"),
+                                   "--model-path", "acurate", "--output-dir", str(tmp_path / "run")])
+    assert res.exit_code == 2 and "shipped models: fast" in " ".join(res.output.split()), res.output

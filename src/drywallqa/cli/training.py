@@ -63,8 +63,10 @@ def train(
         from ..models.base import is_drywallqa_model_dir
         from ..models.shipped import SHIPPED_MODELS
 
-        if not model_path.exists() and str(model_path) in SHIPPED_MODELS:
-            model_path = model_dir_option(model_path)
+        from ..models.shipped import is_bare_name
+
+        if not model_path.exists() and (str(model_path) in SHIPPED_MODELS or (is_bare_name(model_path) and cfg.model == "film_unet")):
+            model_path = model_dir_option(model_path)  # a shipped name, or a clean error listing them
         if is_drywallqa_model_dir(model_path):
             cfg.init_from = str(model_path)
         else:
@@ -76,8 +78,8 @@ def train(
                                  "with --overwrite, or choose another --output-dir", param_hint="--output-dir")
     try:
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
-    except FileNotFoundError as exc:  # --resume without a checkpoint
-        raise typer.BadParameter(str(exc), param_hint="--resume")
+    except FileNotFoundError as exc:  # --resume without a checkpoint, or a start / teacher folder that is missing
+        raise typer.BadParameter(str(exc), param_hint="--resume" if resume else "CONFIG (init_from, distill.teacher) / --model-path")
     console.print(result)
 
 
@@ -156,8 +158,7 @@ def calibrate_gate(
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
     from ..text.gate import GATE_FILE, calibrate_model_gate
 
-    model_path = model_dir_option(model_path)
-    check_model_file(model_path, GATE_FILE)
+    check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
     try:  # a concept without generated paraphrase lists is refused before anything is written
         info = calibrate_model_gate(model_path, tuple(dataset_names(dataset)))
     except ValueError as exc:
@@ -179,8 +180,7 @@ def calibrate_confidence(
     from ..confidence import CONFIDENCE_FILE
     from ..engine.calibrate import calibrate_model_confidence
 
-    model_path = model_dir_option(model_path)
-    target = check_model_file(model_path, CONFIDENCE_FILE)
+    target = check_model_file(model_path, CONFIDENCE_FILE)  # a folder (not a shipped name): it writes into it
     try:
         model = calibrate_model_confidence(model_path, tuple(dataset_names(dataset)), splits_dir, datasets_dir, limit)
     except (FileNotFoundError, KeyError) as exc:  # no split manifest, or one without a val part

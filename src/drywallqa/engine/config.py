@@ -110,9 +110,13 @@ class TrainConfig:
         t = self.distill
         if t.teacher is not None and (not isinstance(t.teacher, str) or not t.teacher.strip()):
             raise ValueError(f"distill.teacher must be a model folder or a shipped model's name, got {t.teacher!r}")
-        number_in_range(t.weight, "distill.weight", 0.0, 100.0)
-        number_in_range(t.label_weight, "distill.label_weight", 0.0, 100.0)
-        number_in_range(t.temperature, "distill.temperature", 0.0, 100.0, low_inclusive=False)
+        for key in ("weight", "label_weight", "temperature"):
+            value = getattr(t, key)
+            if isinstance(value, (bool, str)):  # YAML true / "2": not numbers a run should take
+                raise ValueError(f"distill.{key} must be a number, got {value!r}")
+        t.weight = number_in_range(t.weight, "distill.weight", 0.0, 100.0)
+        t.label_weight = number_in_range(t.label_weight, "distill.label_weight", 0.0, 100.0)
+        t.temperature = number_in_range(t.temperature, "distill.temperature", 0.0, 100.0, low_inclusive=False)
         if t.teacher and t.weight == 0 and t.label_weight == 0:
             raise ValueError("distill.weight and distill.label_weight are both 0: nothing to learn from")
         if self.device not in ("auto", "cpu") and not str(self.device).startswith(("cuda", "mps")):

@@ -27,7 +27,7 @@ from torch import nn
 from ..confidence import ConfidenceModel, mask_confidence
 from ..models import create_model
 from ..models.base import PromptedModel, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
-from ..models.shipped import resolve_model_dir
+from ..models.shipped import SHIPPED_MODELS, resolve_model_dir
 from ..postprocess import for_label_shape, make_mask
 from ..text.encoder import encoder_vocabulary, get_text_encoder
 from ..text.gate import PromptGate
@@ -81,7 +81,7 @@ class TorchSegmenter(Segmenter):
         every prompt even where the model folder holds a prompt gate (:mod:`drywallqa.text.gate`); ``confidence=False``
         leaves out the folder's confidence calibration (``confidence.json``: the uncalibrated statistic is used);
         ``label_shape="box"`` adapts box-trained prompts' masks to boxes unless a call says otherwise."""
-        if model is None:
+        if model is None or (path is not None and not Path(path).exists() and str(path) in SHIPPED_MODELS):
             path = resolve_model_dir(path)  # None: the default shipped model; a shipped name: its folder
         if model is not None and (path is None or not is_drywallqa_model_dir(path)):
             net = create_model(model, **({"pretrained": str(path)} if path is not None else {}))
