@@ -162,10 +162,14 @@ def main():
     names = args.model_path or shipped_model_names()
     if len({Path(n).name for n in names}) < len(names):
         raise SystemExit(f"--model-path values {names} share a folder name; their reports would land in one folder")
+    try:  # every name checked before the first (long) run
+        folders = [resolve_model_dir(name) for name in names]
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
     reports = {}
-    for name in names:  # one model: its reports in --out; several: one folder each, named as given
+    for name, folder in zip(names, folders):  # one model: its reports in --out; several: one folder each
         out = args.out if len(names) == 1 else args.out / Path(name).name
-        reports[str(name)] = run_model(resolve_model_dir(name), out, args)
+        reports[str(name)] = run_model(folder, out, args)
     (args.out / "models.md").write_text(models_table(reports))
     print((args.out / "models.md").read_text())
 

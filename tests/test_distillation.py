@@ -37,6 +37,9 @@ def test_the_distill_section_parses_and_refuses_bad_values():
     assert cfg.distill.teacher == "fast" and cfg.distill.weight == 2.0
     assert TrainConfig().with_overrides(["distill.teacher=runs/accurate/best", "distill.weight=0.5"]).distill.weight == 0.5
     assert TrainConfig().distill.teacher is None
+    assert TrainConfig.from_dict({"distill": None}).distill.teacher is None  # `distill:` left empty in YAML
+    with pytest.raises(ValueError, match="distill must be a mapping"):
+        TrainConfig.from_dict({"distill": "fast"})
     for bad, words in (({"temperature": 0}, "distill.temperature"), ({"weight": -1}, "distill.weight"),
                        ({"teacher": "  "}, "distill.teacher"), ({"teacher": 3}, "distill.teacher"),
                        ({"teacher": "fast", "weight": 0, "label_weight": 0}, "nothing to learn"), ({"tau": 1}, "unknown keys"),

@@ -85,6 +85,9 @@ class TrainConfig:
             raise ValueError(f"unknown config keys {sorted(unknown)}")
         for key, sub in (("data", DataConfig), ("optim", OptimConfig), ("loss", LossWeights), ("distill", DistillConfig)):
             if key in d:
+                d[key] = {} if d[key] is None else d[key]  # a section left empty in a YAML file: its defaults
+                if not isinstance(d[key], dict):
+                    raise ValueError(f"{key} must be a mapping of its keys, got {d[key]!r}")
                 bad = set(d[key]) - {f.name for f in dataclasses.fields(sub)}
                 if bad:
                     raise ValueError(f"unknown keys in {key}: {sorted(bad)}")
