@@ -98,11 +98,13 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(entries))
     for ds in declared.values():  # a declaration of each copy, in every chunk (any merge of them has it)
+        packed_splits = {split for split, source in ds.splits.items()
+                         if any(out.glob(f"chunk*/datasets/{DECLARED}/{ds.name}/{source.folder}"))}
+        text = yaml.safe_dump(declaration_of_copy(ds, packed_splits), sort_keys=False)
         for k in range(chunks):
             target = out / f"chunk{k}" / "datasets" / DECLARED / f"{ds.name}.dataset.yaml"
             target.parent.mkdir(parents=True, exist_ok=True)
-            packed_splits = {k for k, v in ds.splits.items() if any(out.glob(f"chunk*/datasets/{DECLARED}/{ds.name}/{v.folder}"))}
-            target.write_text(yaml.safe_dump(declaration_of_copy(ds, packed_splits), sort_keys=False))
+            target.write_text(text)
     # every prompt the run asks, embedded, so the remote machine needs no text-encoder weights
     prompts, _ = training_prompts(cfg)
     TextEncoder(cfg.text_encoder, cache_dir=out / "chunk0" / "cache").encode(prompts)

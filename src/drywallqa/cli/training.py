@@ -61,9 +61,7 @@ def train(
         cfg.model, cfg.model_config = model, {}  # the config's model options belong to its own model type
     if model_path:
         from ..models.base import is_drywallqa_model_dir
-        from ..models.shipped import SHIPPED_MODELS
-
-        from ..models.shipped import is_bare_name
+        from ..models.shipped import SHIPPED_MODELS, is_bare_name
 
         if not model_path.exists() and (str(model_path) in SHIPPED_MODELS or (is_bare_name(model_path) and cfg.model == "film_unet")):
             model_path = model_dir_option(model_path)  # a shipped name, or a clean error listing them
