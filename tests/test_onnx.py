@@ -82,3 +82,43 @@ def test_the_old_backend_spelling_still_loads_with_a_deprecation_warning(tiny_mo
         assert Segmenter.load(tiny_model_dir, "embedded").describe()["runtime"] == "torch"
     with pytest.raises(KeyError, match="unknown runtime 'tflite'; known: onnx, torch"):
         Segmenter.load(tiny_model_dir, runtime="tflite")
+
+
+def test_export_refuses_places_it_would_damage_and_replaces_an_earlier_export(tiny_model_dir, tmp_path):
+    runner = CliRunner()
+    before = {p.name: p.read_bytes() for p in tiny_model_dir.iterdir() if p.is_file()}
+    (tmp_path / "file.onnx").write_text("keep me")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("keep me")
+    for out, words in ((tiny_model_dir, "model folder itself"), (tmp_path / "file.onnx", "is a file"),
+                       (tmp_path / "other", "holds other files")):
+        res = runner.invoke(app, ["export", "onnx", "--out", str(out), "--model-path", str(tiny_model_dir)])
+        assert res.exit_code == 2 and words in " ".join(res.output.replace("│", " ").split()), res.output
+    assert {p.name: p.read_bytes() for p in tiny_model_dir.iterdir() if p.is_file()} == before
+    assert (tmp_path / "file.onnx").read_text() == "keep me" and (tmp_path / "other" / "notes.txt").read_text() == "keep me"
+    # an earlier export is replaced whole; nothing is left beside it
+    export_onnx(tiny_model_dir, tmp_path / "onnx")
+    (tmp_path / "onnx" / "stale.txt").write_text("from an older export")
+    export_onnx(tiny_model_dir, tmp_path / "onnx")
+    assert sorted(p.name for p in tmp_path.iterdir() if p != tiny_model_dir) == ["file.onnx", "onnx", "other"]
+    assert not (tmp_path / "onnx" / "stale.txt").exists() and (tmp_path / "onnx" / "decoder.onnx").is_file()
+    # an export is not a model to export again
+    res = runner.invoke(app, ["export", "onnx", "--out", str(tmp_path / "again"), "--model-path", str(tmp_path / "onnx")])
+    assert res.exit_code == 2 and "ONNX export already" in " ".join(res.output.replace("│", " ").split()), res.output
+
+
+def test_an_interrupted_export_leaves_the_earlier_one(tiny_model_dir, tmp_path, monkeypatch):
+    import drywallqa.export.onnx as onnx_module
+
+    export_onnx(tiny_model_dir, tmp_path / "onnx")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "onnx").iterdir()}
+
+    def dies(model_dir, out, opset=17):
+        (out / "encoder.onnx").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx_module, "_write_onnx", dies)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(tiny_model_dir, tmp_path / "onnx")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "onnx").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p != tiny_model_dir) == ["onnx"]

@@ -98,3 +98,27 @@ def test_train_names_the_shipped_models_for_an_unknown_start(tmp_path, monkeypat
     res = CliRunner().invoke(app, ["train", str(Path(__file__).parents[1] / "configs" / "default.yaml"),
                                    "--model-path", "acurate", "--output-dir", str(tmp_path / "run")])
     assert res.exit_code == 2 and "shipped models: fast" in " ".join(res.output.split()), res.output
+
+
+@pytest.mark.parametrize("spelling", ["./fast", "fast/"])
+@pytest.mark.parametrize("command", [
+    ["predict", "{photo}", "-p", "segment crack", "--out", "{out}"],
+    ["evaluate", "--out", "{out}"],
+    ["export", "onnx", "--out", "{out}"],
+    ["serve"],
+    ["train", "{config}", "--output-dir", "{out}"],
+])
+def test_a_path_spelling_is_a_folder_never_the_shipped_model(command, spelling, tmp_path, monkeypatch):
+    """``./fast`` names a local folder; with none there it is an error, not the shipped ``fast``."""
+    monkeypatch.chdir(tmp_path)
+    photo = tmp_path / "w.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (120, 120, 120)).save(photo)
+    config = Path(__file__).parents[1] / "configs" / "default.yaml"
+    args = [a.format(photo=photo, out=tmp_path / "o", config=config) for a in command] + ["--model-path", spelling]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2, (res.exit_code, res.output)
+    assert "fast" in res.output and "Traceback" not in res.output, res.output
+    assert not (tmp_path / "o" / "results.json").exists() and not (tmp_path / "o" / "onnx").exists()
+    assert not (tmp_path / "o" / "report.md").exists() and not (tmp_path / "o" / "best").exists()

@@ -89,7 +89,7 @@ def check_workers(value: int) -> None:
         raise ValueError(f"must be at least 1, got {value}")
 
 
-def load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: str = "torch",
+def load_segmenter(model_path: Optional[str], model: Optional[str], runtime: str = "torch",
                     min_confidence: Optional[float] = None, tile: Optional[int] = None, prompt_gate: bool = True,
                     pipeline: Optional[str] = None, label_shape: Optional[str] = None):
     from ..engine.segmenter import Segmenter
@@ -101,9 +101,10 @@ def load_segmenter(model_path: Optional[Path], model: Optional[str], runtime: st
         raise typer.BadParameter(str(exc), param_hint="--model-path / --model / --pipeline")
 
 
-def model_dir_option(model_path: Optional[Path]) -> Path:
+def model_dir_option(model_path: Optional[str]) -> Path:
     """``--model-path`` as a folder: a shipped model's name gives its folder, nothing the default model's; an
-    unknown bare name is a clean error listing the shipped names."""
+    unknown bare name is a clean error listing the shipped names. The option is read as text, not as a ``Path``:
+    ``Path("./fast")`` is ``fast``, which would turn a missing local folder into the shipped model."""
     from ..models.shipped import resolve_model_dir
 
     try:

@@ -13,7 +13,7 @@ from .common import (MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, T
 
 @app.command()
 def evaluate(
-    model_path: Optional[Path] = typer.Option(None, help=MODEL_PATH_HELP),
+    model_path: Optional[str] = typer.Option(None, help=MODEL_PATH_HELP),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),
@@ -63,14 +63,29 @@ def evaluate(
 @export_app.command("onnx")
 def export_onnx_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for encoder.onnx, decoder.onnx and config.json."),
-    model_path: Optional[Path] = typer.Option(None, help=MODEL_PATH_HELP),
+    model_path: Optional[str] = typer.Option(None, help=MODEL_PATH_HELP),
 ):
     """ONNX graphs of the embedded model: the image encoder (once per image) and the prompt decoder."""
-    from ..export.onnx import export_onnx
-    from ..models.base import is_drywallqa_model_dir
+    from ..export.onnx import check_export_target, export_onnx, is_onnx_export_dir
+    from ..models.base import is_drywallqa_model_dir, read_model_metadata
 
     source = model_dir_option(model_path)
     if not is_drywallqa_model_dir(source):
         raise typer.BadParameter(f"{source} is not a drywallqa model folder", param_hint="--model-path")
-    export_onnx(source, out)
+    model_type = read_model_metadata(source).get("model_type")
+    if is_onnx_export_dir(source):
+        raise typer.BadParameter(f"{source} is an ONNX export already; give the torch model folder it came from",
+                                 param_hint="--model-path")
+    if model_type != "film_unet":
+        raise typer.BadParameter(f"{source} is a {model_type} model; ONNX export covers film_unet models",
+                                 param_hint="--model-path")
+    try:
+        check_export_target(source, out)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out")
+    try:
+        export_onnx(source, out)
+    except OSError as exc:  # a folder that cannot be written
+        console.print(f"[red]error[/red]: cannot write {out}: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
     console.print(f"wrote {out}/encoder.onnx and decoder.onnx; use them with --runtime onnx --model-path {out}")

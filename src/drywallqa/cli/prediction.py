@@ -30,7 +30,7 @@ def predict(
         None, help="Also write OUT/predictions.coco.json (one category per prompt) to correct in an annotation tool: "
                    "polygon or rle."),
     threshold: Optional[float] = typer.Option(None, help="One threshold for every prompt, instead of the model's validated per-prompt thresholds."),
-    model_path: Optional[Path] = typer.Option(None, help=MODEL_PATH_HELP),
+    model_path: Optional[str] = typer.Option(None, help=MODEL_PATH_HELP),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),

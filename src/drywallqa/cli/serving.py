@@ -15,7 +15,7 @@ from .common import GATE_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTI
 def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
-    model_path: Optional[Path] = typer.Option(None, help=MODEL_PATH_HELP),
+    model_path: Optional[str] = typer.Option(None, help=MODEL_PATH_HELP),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),

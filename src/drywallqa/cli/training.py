@@ -20,7 +20,7 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from <output_dir>/last.pt."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run an output_dir already holds (default: refuse)."),
     model: Optional[str] = typer.Option(None, help="Override the config's model type (film_unet, clipseg)."),
-    model_path: Optional[Path] = typer.Option(
+    model_path: Optional[str] = typer.Option(
         None, help="Start from these weights: a drywallqa model folder (any type) or a shipped model's name, or for --model clipseg a "
                    "Hugging Face save_pretrained directory or hub id."),
     output_dir: Optional[str] = typer.Option(None, help="Override output_dir of the config."),
@@ -63,8 +63,10 @@ def train(
         from ..models.base import is_drywallqa_model_dir
         from ..models.shipped import SHIPPED_MODELS, is_bare_name
 
-        if not model_path.exists() and (str(model_path) in SHIPPED_MODELS or (is_bare_name(model_path) and cfg.model == "film_unet")):
+        if not Path(model_path).exists() and (model_path in SHIPPED_MODELS or (is_bare_name(model_path) and cfg.model == "film_unet")):
             model_path = model_dir_option(model_path)  # a shipped name, or a clean error listing them
+        elif not Path(model_path).exists() and cfg.model == "film_unet":  # a path (./fast, runs/x): no hub id for film_unet
+            raise typer.BadParameter(f"no model folder {model_path}", param_hint="--model-path")
         if is_drywallqa_model_dir(model_path):
             cfg.init_from = str(model_path)
         else:

@@ -61,11 +61,65 @@ class _DecoderGraph(nn.Module):
         return self.model.decode(FilmUNetFeatures(laterals, size), text_embeddings)
 
 
-def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:
-    """Write ``encoder.onnx``, ``decoder.onnx`` and the model's ``config.json`` to ``out_dir``."""
-    model = PromptedSegmentationModel.from_pretrained(model_dir).eval()
+def is_onnx_export_dir(path: str | Path) -> bool:
+    """True for a folder written by :func:`export_onnx` (its ``config.json`` says ``runtime: onnx``)."""
+    try:
+        return json.loads((Path(path) / CONFIG_NAME).read_text()).get("runtime") == "onnx"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_export_target(model_dir: str | Path, out_dir: str | Path) -> Path:
+    """``out_dir`` as a place :func:`export_onnx` may write: a new folder, an empty one, or an earlier export.
+
+    Raises:
+        ValueError: ``out_dir`` is a file, the model folder itself, or a folder holding anything else (nothing in
+            it is replaced).
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file; give a folder for the ONNX graphs")
+    if out.is_dir() and Path(model_dir).is_dir() and out.resolve() == Path(model_dir).resolve():
+        raise ValueError(f"{out} is the model folder itself; give another folder for the ONNX graphs")
+    if out.is_dir() and any(out.iterdir()) and not is_onnx_export_dir(out):
+        raise ValueError(f"{out} holds other files; give a new or empty folder, or an earlier ONNX export to replace")
+    return out
+
+
+def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:
+    """Write ``encoder.onnx``, ``decoder.onnx`` and the model's ``config.json`` to ``out_dir``: a new or empty
+    folder, or an earlier export, which is replaced whole. The graphs are written to a folder beside it and renamed
+    into place, so an interrupted export leaves ``out_dir`` as it was.
+
+    Raises:
+        ValueError: ``out_dir`` is not such a place (:func:`check_export_target`).
+    """
+    out = check_export_target(model_dir, out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = make_temp_dir(out.parent, f".{out.name}.")
+    old = None
+    try:
+        _write_onnx(model_dir, tmp, opset)
+        if out.is_dir():  # an earlier export (or an empty folder): moved aside, then dropped once the new one is in
+            old = make_temp_dir(out.parent, f".{out.name}.old.")
+            out.rename(old / "export")
+            try:
+                tmp.rename(out)
+            except OSError:
+                (old / "export").rename(out)  # the earlier export back in place
+                raise
+        else:
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
+    """The export itself, into the existing folder ``out``."""
+    model = PromptedSegmentationModel.from_pretrained(model_dir).eval()
     s = model.config.image_size
     x = torch.rand(1, 3, s, s)
     t = torch.randn(1, model.config.text_dim)
@@ -88,7 +142,6 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> 
     meta["runtime"] = "onnx"
     meta["parameters"] = sum(p.numel() for p in model.parameters())
     (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
-    return out
 
 
 def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None) -> Path:
@@ -107,7 +160,7 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     tmp = make_temp_dir(target.parent, f".{target.name}.")
     try:
         logger.warning("exporting %s to ONNX once, into %s", model_dir, target)
-        export_onnx(model_dir, tmp)
+        _write_onnx(model_dir, tmp)
         try:
             tmp.rename(target)
         except OSError:

@@ -115,6 +115,8 @@ class PromptedSegmentationModel(nn.Module):
 
         directory = Path(directory)
         cfg_path = directory / CONFIG_NAME
+        if not directory.exists():
+            raise FileNotFoundError(f"no model folder {directory}")
         if not cfg_path.is_file():
             raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; not a drywallqa model directory")
         payload = json.loads(cfg_path.read_text())
