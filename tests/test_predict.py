@@ -176,8 +176,11 @@ def test_inputs_with_one_stem_do_not_overwrite_each_other(tiny_model_dir, tmp_pa
     assert all("same file stem" in why and "day1" in why for why in failed.values())
     assert not summary.ok
     assert Image.open(out / "IMG_1__segment_crack.png").size == (50, 40)  # day1's mask, not overwritten
-    # a rerun with only day2 must not take day1's record for its own IMG_1
+    # a rerun with only day2 must neither take day1's record for its own IMG_1 nor overwrite it unasked
     again = predict_paths(seg, [tmp_path / "day2" / "IMG_1.jpg"], ["segment crack"], out, progress=False)
+    assert not again.done and not again.skipped and "another photo of the same name" in again.failed[0][1]
+    assert json.loads((out / "IMG_1__results.json").read_text())["image"] == str(tmp_path / "day1" / "IMG_1.jpg")
+    again = predict_paths(seg, [tmp_path / "day2" / "IMG_1.jpg"], ["segment crack"], out, progress=False, overwrite=True)
     assert again.done == [str(tmp_path / "day2" / "IMG_1.jpg")] and not again.skipped
     assert json.loads((out / "IMG_1__results.json").read_text())["image"] == str(tmp_path / "day2" / "IMG_1.jpg")
 

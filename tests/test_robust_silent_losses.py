@@ -106,6 +106,34 @@ def test_results_json_covers_every_job_in_a_shared_folder(tiny_model_dir, tmp_pa
     assert images == ["setA.jpg", "setB.jpg"] and not b.warnings
     other = predict_paths(seg, [tmp_path / "setB"], ["segment taping area"], out, progress=False)
     assert len(other.warnings) == 1 and "other prompts or settings" in other.warnings[0]
+    assert [f for f, _ in other.failed] == [str(tmp_path / "setB" / "setB.jpg")]  # setB's crack record kept
+
+
+def test_a_job_never_replaces_another_jobs_results_unasked(tiny_model_dir, tmp_path):
+    """A second job into one folder with other prompts, or a photo of the same name from another folder, would
+    overwrite the per-image record (named by stem): the image fails with the reason, the earlier results stay."""
+    from drywallqa import Segmenter
+
+    seg = Segmenter.load(tiny_model_dir)
+    rng = np.random.default_rng(0)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(tmp_path / folder / "IMG_1.jpg")
+    out = tmp_path / "out"
+    predict_paths(seg, [tmp_path / "a"], ["segment crack"], out, progress=False)
+    record = (out / "IMG_1__results.json").read_text()
+    taping = predict_paths(seg, [tmp_path / "a"], ["segment taping area"], out, progress=False)
+    assert taping.done == [] and "'segment crack'" in taping.failed[0][1] and "--overwrite" in taping.failed[0][1]
+    other_photo = predict_paths(seg, [tmp_path / "b"], ["segment crack"], out, progress=False)
+    assert other_photo.done == [] and "another photo of the same name" in other_photo.failed[0][1]
+    assert (out / "IMG_1__results.json").read_text() == record
+    # more prompts than before lose nothing: the photo is done again with all of them
+    both = predict_paths(seg, [tmp_path / "a"], ["segment crack", "segment taping area"], out, progress=False)
+    assert both.done == [str(tmp_path / "a" / "IMG_1.jpg")] and not both.failed
+    # asked, the earlier results are replaced
+    replaced = predict_paths(seg, [tmp_path / "b"], ["segment crack"], out, progress=False, overwrite=True)
+    assert replaced.done == [str(tmp_path / "b" / "IMG_1.jpg")]
+    assert json.loads((out / "IMG_1__results.json").read_text())["image"] == str(tmp_path / "b" / "IMG_1.jpg")
 
 
 def test_files_written_whole_get_the_permissions_of_a_plain_write(tmp_path):

@@ -108,6 +108,30 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
     return entry
 
 
+def record_conflict(out: Path, path: Path, prompts) -> str | None:
+    """Why doing ``path`` with ``prompts`` would lose an earlier job's results in ``out``, or None.
+
+    Files are named by image stem and prompt, so a job would overwrite the record of another photo of the same
+    stem, or replace a record whose other prompts' masks it would then leave with no record."""
+    rec = out / record_name(path)
+    try:
+        entry = json.loads(rec.read_text()) if rec.is_file() else None
+        image, earlier = (str(entry["image"]), list(entry["prompts"])) if isinstance(entry, dict) else (None, [])
+    except (OSError, ValueError, KeyError, TypeError):  # unreadable: a half record is redone, as before
+        return None
+    if image is None:
+        return None
+    if Path(image).resolve() != path.resolve():
+        return (f"{rec} holds the results of another photo of the same name, {image}: predict this one into another "
+                "--out, or --overwrite to replace them")
+    dropped = [p for p in earlier if p not in prompts]
+    if dropped:
+        return (f"{rec} holds this photo's results for other prompts ({', '.join(map(repr, dropped))}), which this job "
+                "would leave without a record: add them to --prompt, predict into another --out, or --overwrite to "
+                "replace them")
+    return None
+
+
 def save_png_atomic(array: np.ndarray, path: Path) -> None:
     write_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
@@ -164,7 +188,10 @@ def _plan(paths, opts: BatchOptions, overwrite: bool, summary: BatchSummary) -> 
     todo = []
     for path in images:
         previous = None if overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
-        if previous is None:
+        conflict = None if overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
+        if conflict is not None:
+            summary.failed.append((str(path), conflict))
+        elif previous is None:
             todo.append(path)
         else:
             summary.skipped.append(str(path))
