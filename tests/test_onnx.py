@@ -122,3 +122,37 @@ def test_an_interrupted_export_leaves_the_earlier_one(tiny_model_dir, tmp_path, 
         export_onnx(tiny_model_dir, tmp_path / "onnx")
     assert {p.name: p.read_bytes() for p in (tmp_path / "onnx").iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir() if p != tiny_model_dir) == ["onnx"]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "delete", "config"])
+def test_a_damaged_cached_export_is_made_again(tiny_model_dir, tmp_path, monkeypatch, caplog, damage):
+    from drywallqa.export.onnx import exported_onnx_dir
+
+    monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
+    img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    want = Segmenter.load(tiny_model_dir, runtime="onnx").predict(img, ["segment crack"]).probabilities["segment crack"]
+    export = exported_onnx_dir(tiny_model_dir)
+    target = export / ("config.json" if damage == "config" else "encoder.onnx")
+    if damage == "truncate":
+        target.write_bytes(target.read_bytes()[:1000])
+    elif damage == "delete":
+        target.unlink()
+    else:
+        target.write_bytes(b"\x00garbage" * 100)
+    with caplog.at_level("WARNING"):
+        got = Segmenter.load(tiny_model_dir, runtime="onnx").predict(img, ["segment crack"]).probabilities["segment crack"]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert exported_onnx_dir(tiny_model_dir) == export and (export / "encoder.onnx").stat().st_size > 1000
+    assert [p.name for p in export.parent.iterdir()] == [export.name]  # nothing left beside it
+
+
+def test_a_damaged_export_folder_is_a_clean_error(tiny_model_dir, tmp_path):
+    onnx_dir = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    (onnx_dir / "decoder.onnx").write_bytes(b"not onnx")
+    with pytest.raises(ValueError, match="not a loadable ONNX export"):
+        Segmenter.load(onnx_dir, runtime="onnx")
+    Image = pytest.importorskip("PIL.Image")
+    Image.new("RGB", (40, 30)).save(tmp_path / "w.jpg")
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out", str(tmp_path / "m"),
+                                   "--runtime", "onnx", "--model-path", str(onnx_dir)])
+    assert res.exit_code == 2 and "not a loadable ONNX export" in " ".join(res.output.replace("│", " ").split())

@@ -136,5 +136,22 @@ def test_damaged_entries_are_encoded_again(tmp_path, caplog, vector):
     assert third._model is None  # healed in the file
 
 
+@pytest.mark.parametrize("dim", ["abc", "0", "-4", "1.5"])
+def test_a_damaged_dimension_record_is_rebuilt(tmp_path, caplog, dim):
+    enc = TextEncoder(cache_dir=tmp_path)
+    want = enc.encode(["segment crack", "segment taping area"]).numpy()
+    with sqlite3.connect(enc.cache_file) as con:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'dim'", (dim,))
+    with caplog.at_level("WARNING"):
+        got = TextEncoder(cache_dir=tmp_path).encode(["segment crack", "segment taping area", "segment seam"]).numpy()
+    np.testing.assert_allclose(got[:2], want, atol=1e-6)
+    assert "dimension record" in caplog.text
+    with sqlite3.connect(enc.cache_file) as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone() == ("384",)
+    third = TextEncoder(cache_dir=tmp_path)
+    third.encode(["segment crack", "segment seam"])
+    assert third._model is None  # healed in the file
+
+
 def test_two_encoders_never_share_a_cache_file(tmp_path):
     assert TextEncoder("enc/a", cache_dir=tmp_path).cache_file != TextEncoder("enc-a", cache_dir=tmp_path).cache_file

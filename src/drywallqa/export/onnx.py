@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,7 @@ from ..text.gate import GATE_FILE
 from ..utils.files import make_temp_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
+EXPORT_FILES = ("encoder.onnx", "decoder.onnx", CONFIG_NAME)
 logger = logging.getLogger(__name__)
 
 
@@ -154,8 +157,10 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     for f in sorted(p for p in Path(model_dir).iterdir() if p.is_file()):
         digest.update(f.name.encode() + b"\0" + f.read_bytes())
     target = Path(cache_dir or default_cache_dir()) / "onnx" / digest.hexdigest()[:16]
-    if (target / "decoder.onnx").is_file():
+    if all((target / name).is_file() for name in EXPORT_FILES):
         return target
+    if target.exists():  # damaged (a file gone): set aside, exported again below
+        discard_export(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(target.parent, f".{target.name}.")
     try:
@@ -164,11 +169,35 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
         try:
             tmp.rename(target)
         except OSError:
-            if not (target / "decoder.onnx").is_file():  # not another process finishing first: a real failure
+            if not all((target / name).is_file() for name in EXPORT_FILES):  # not another process finishing first
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def discard_export(target: Path) -> None:
+    """Take a damaged cached export out of the way: renamed first (atomic, so no process finds half of it), then
+    removed. Another process may have done it already."""
+    aside = target.parent / f".{target.name}.damaged.{os.getpid()}.{threading.get_ident()}"
+    try:
+        target.rename(aside)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def load_exported(directory: str | Path, threads: int | None = None) -> "OnnxFilmUNet":
+    """:class:`OnnxFilmUNet` of an exported folder.
+
+    Raises:
+        ValueError: the folder is not a loadable export (a graph missing, truncated or not ONNX; its config.json
+            unreadable), naming the folder.
+    """
+    try:
+        return OnnxFilmUNet(directory, threads=threads)
+    except Exception as exc:  # onnxruntime's own errors (InvalidProtobuf, NoSuchFile, ...) are not OSError/ValueError
+        raise ValueError(f"{directory}: not a loadable ONNX export ({type(exc).__name__}: {exc})") from exc
 
 
 class OnnxFilmUNet:
@@ -221,11 +250,18 @@ class OnnxSegmenter(TorchSegmenter):
     def load_model(cls, path: Path) -> OnnxFilmUNet:
         """An exported folder as it is; a torch model folder (the shipped one too) through its export in
         the cache (:func:`exported_onnx_dir`), made on first use."""
-        if not (Path(path) / "encoder.onnx").is_file():
-            if not is_drywallqa_model_dir(path):
-                raise FileNotFoundError(f"{path}: neither an ONNX export (encoder.onnx) nor a drywallqa model folder")
-            path = exported_onnx_dir(path)
-        return OnnxFilmUNet(path, threads=torch.get_num_threads())
+        threads = torch.get_num_threads()
+        if (Path(path) / "encoder.onnx").is_file():
+            return load_exported(path, threads)
+        if not is_drywallqa_model_dir(path):
+            raise FileNotFoundError(f"{path}: neither an ONNX export (encoder.onnx) nor a drywallqa model folder")
+        export = exported_onnx_dir(path)
+        try:
+            return load_exported(export, threads)
+        except ValueError as exc:  # the cached export is damaged (truncated, overwritten): exported again, once
+            logger.warning("%s; exporting it again", exc)
+            discard_export(export)
+            return load_exported(exported_onnx_dir(path), threads)
 
     def num_parameters(self) -> int:
         return int(self.metadata.get("parameters") or self.model.num_parameters())

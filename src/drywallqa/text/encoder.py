@@ -136,10 +136,21 @@ class EmbeddingStore:
         logger.warning("prompt-embedding cache %s cannot be used (%s); prompts are encoded without it", self.path, exc)
         self.enabled = False
 
-    @staticmethod
-    def _dim(con) -> int | None:
+    def _dim(self, con) -> int | None:
+        """The store's dimension; a damaged record of it (not a positive whole number) is deleted with a warning,
+        and then no stored vector matches it: they are deleted as damaged and encoded again."""
         row = con.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
-        return int(row[0]) if row else None
+        if row is None:
+            return None
+        try:
+            dim = int(row[0])
+        except (TypeError, ValueError):
+            dim = 0
+        if dim > 0:
+            return dim
+        logger.warning("prompt-embedding cache %s: its dimension record (%r) is damaged; it is rebuilt", self.path, row[0])
+        con.execute("DELETE FROM meta WHERE key = 'dim'")
+        return None
 
     def get(self, prompts: list[str]) -> dict[str, np.ndarray]:
         """The cached vectors of those of ``prompts`` the store holds. A damaged entry (not a finite unit
@@ -175,6 +186,7 @@ class EmbeddingStore:
             return
 
         def write(con):
+            self._dim(con)  # a damaged record of the dimension goes first
             con.execute("INSERT OR IGNORE INTO meta VALUES ('dim', ?)", (str(len(rows[0][1]) // 4),))
             dim = self._dim(con)
             con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?)", [r for r in rows if len(r[1]) == 4 * dim])
