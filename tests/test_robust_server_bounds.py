@@ -132,3 +132,15 @@ def test_declared_length_over_the_limit_is_refused_at_once(client):
     r = client.post("/v1/segment", content=b"x" * 10, headers={"content-length": str(10 * 2**20),
                                                              "content-type": "multipart/form-data; boundary=x"})
     assert r.status_code == 413
+
+
+@pytest.mark.parametrize("args", [["--max-upload-mb", "inf"], ["--request-timeout", "0"], ["--port", "99999"],
+                                  ["--port", "-1"], ["--max-pixels", "0"]])
+def test_serve_refuses_impossible_settings_before_starting(args):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    res = CliRunner().invoke(app, ["serve", *args])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (res.output, res.exception)
+    assert args[0] in res.output

@@ -7,6 +7,7 @@ import re
 from importlib.metadata import version
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
@@ -78,3 +79,40 @@ def test_validation_errors_never_echo_the_input(tiny_model_dir):
     two = client.post("/v1/segment", files=[("image", ("a.png", _png(), "image/png")), ("image", ("b.png", _png(), "image/png"))],
                       data={"prompts": ["segment crack"]})
     assert two.status_code == 422 and "one image" in two.json()["detail"]
+
+
+@pytest.mark.parametrize("damage", ["config_null", "config_str", "unknown_key", "no_type", "type_list", "weights_truncated",
+                                    "weights_other_shape"])
+def test_a_damaged_model_folder_is_a_clean_error(tiny_model_dir, tmp_path, damage):
+    """Every way a model folder's files can be damaged loads as one clean error naming the folder (a CLI exit 2)."""
+    import json
+    import shutil
+
+    from drywallqa import Segmenter
+    from drywallqa.cli import app
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(tiny_model_dir, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    if damage == "config_null":
+        cfg["config"] = None
+    elif damage == "config_str":
+        cfg["config"] = "hello"
+    elif damage == "unknown_key":
+        cfg["config"]["no_such_option"] = 3
+    elif damage == "no_type":
+        del cfg["model_type"]
+    elif damage == "type_list":
+        cfg["model_type"] = ["film_unet"]
+    elif damage == "weights_truncated":
+        (folder / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:100])
+    else:
+        cfg["config"]["decoder_channels"] = cfg["config"]["decoder_channels"] * 2
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=f"{folder}.*(damaged|cannot build)"):
+        Segmenter.load(folder)
+    Image.new("RGB", (40, 30)).save(tmp_path / "w.jpg")
+    for args in (["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out", str(tmp_path / "m")],
+                 ["export", "onnx", "--out", str(tmp_path / "o")]):
+        res = CliRunner().invoke(app, args + ["--model-path", str(folder)])
+        assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (args, res.output, res.exception)

@@ -85,6 +85,8 @@ def export_onnx_cmd(
         raise typer.BadParameter(str(exc), param_hint="--out")
     try:
         export_onnx(source, out)
+    except ValueError as exc:  # a damaged model folder
+        raise typer.BadParameter(str(exc), param_hint="--model-path")
     except OSError as exc:  # a folder that cannot be written
         console.print(f"[red]error[/red]: cannot write {out}: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)

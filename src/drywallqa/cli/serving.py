@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -36,6 +35,10 @@ def serve(
                         (max_tiles, "--max-tiles"), (request_timeout, "--request-timeout")):
         if not value > 0:
             raise typer.BadParameter(f"must be greater than 0, got {value}", param_hint=hint)
+    if max_upload_mb == float("inf"):
+        raise typer.BadParameter("must be a finite number of megabytes", param_hint="--max-upload-mb")
+    if not 0 <= port <= 65535:
+        raise typer.BadParameter(f"must be in 0..65535, got {port}", param_hint="--port")
     seg = load_segmenter(model_path, model, runtime, tile=tile, prompt_gate=prompt_gate, pipeline=pipeline)
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, runtime, max_upload_mb, max_concurrency,
                                   max_pixels=max_pixels, max_tiles=max_tiles, request_timeout_s=request_timeout,

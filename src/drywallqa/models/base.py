@@ -119,22 +119,36 @@ class PromptedSegmentationModel(nn.Module):
             raise FileNotFoundError(f"no model folder {directory}")
         if not cfg_path.is_file():
             raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; not a drywallqa model directory")
-        payload = json.loads(cfg_path.read_text())
-        if "config" not in payload:
+        try:
+            payload = json.loads(cfg_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{directory}: {CONFIG_NAME} cannot be read ({exc})") from None
+        if not isinstance(payload, dict) or "config" not in payload:
             raise ValueError(f"{directory}: {CONFIG_NAME} is not a drywallqa model config (a Hugging Face directory? "
                              "pass --model NAME to load it as that backend)")
-        model_cls = get_model_class(payload["model_type"])
-        model = model_cls(model_cls.config_from_dict(payload["config"], directory))
+        if not isinstance(payload["config"], dict) or not isinstance(payload.get("model_type"), str):
+            raise ValueError(f"{directory}: {CONFIG_NAME} is damaged: it needs model_type and a config mapping")
+        model_cls = get_model_class(payload["model_type"])  # KeyError naming the known types
+        try:
+            model = model_cls(model_cls.config_from_dict(payload["config"], directory))
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise ValueError(f"{directory}: its {CONFIG_NAME} holds a config this version cannot build "
+                             f"({type(exc).__name__}: {exc})") from exc
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}")
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights), device=map_location).items()}
-        from safetensors import safe_open
+        try:
+            state = {k: v.float() if v.is_floating_point() else v
+                     for k, v in load_file(str(weights), device=map_location).items()}
+            from safetensors import safe_open
 
-        with safe_open(str(weights), framework="pt") as f:
-            aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
-        state.update({alias: state[kept] for alias, kept in aliases.items()})
-        model.load_state_dict(state)
+            with safe_open(str(weights), framework="pt") as f:
+                aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
+            state.update({alias: state[kept] for alias, kept in aliases.items()})
+            model.load_state_dict(state)
+        except Exception as exc:  # safetensors' SafetensorError, torch's missing keys and size mismatches
+            raise ValueError(f"{directory}: {WEIGHTS_NAME} is damaged or does not fit its {CONFIG_NAME} "
+                             f"({type(exc).__name__}: {str(exc)[:300]})") from exc
         model.eval()
         return model
 
