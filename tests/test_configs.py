@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,24 @@ def test_train_cli_refuses_bad_overrides_before_reading_data(tmp_path):
         r = CliRunner().invoke(app, ["train", str(config), override], terminal_width=300)
         assert r.exit_code == 2 and words in r.output, r.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("override, key", [
+    ("data.cache_size=-5", "data.cache_size"), ("data.cache_size=abc", "data.cache_size"),
+    ("data.negative_ratio=abc", "data.negative_ratio"), ("data.num_workers=-1", "data.num_workers"),
+    ("loss.bce=abc", "loss.bce"), ("loss.dice=-1", "loss.dice"), ("model_config=5", "model_config"),
+    ("output_dir=[1, 2]", "output_dir"), ("data.datasets=cracks", "data.datasets"), ("data.datasets=[]", "data.datasets"),
+    ("optim.lr='0.001'", "optim.lr"), ("optim.lr=true", "optim.lr"), ("seed=1.5", "seed"), ("bf16=maybe", "bf16"),
+    ("optim.ema_decay=2", "optim.ema_decay"), ("data.dataset_repeats.taping=0", "data.dataset_repeats"),
+    ("data.max_images=0", "data.max_images"), ("threads=0", "threads"), ("train_only=refine", "train_only"),
+])
+def test_every_config_value_is_checked_before_a_run(override, key):
+    """A value of the wrong type or out of range is refused naming its key, not met as a traceback mid-run."""
+    with pytest.raises(ValueError, match=re.escape(key)):
+        TrainConfig().with_overrides([override])
+
+
+def test_a_yaml_exponent_is_a_number_in_a_config_file(tmp_path):
+    (tmp_path / "c.yaml").write_text("optim: {lr: 5e-4}\nloss: {lovasz: 1e-1}\n")  # YAML 1.1 reads these as text
+    cfg = TrainConfig.from_yaml(tmp_path / "c.yaml")
+    assert cfg.optim.lr == 5e-4 and cfg.loss.lovasz == 0.1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,7 @@ class DataConfig:
     exclude_published: list = field(default_factory=lambda: ["valid", "test"])  # never train/select on these
     dataset_repeats: dict = field(default_factory=dict)  # e.g. {taping: 2}: oversample a dataset
     cache_size: int = 448               # images are decoded once at this size
-    cache_dir: str = ".cache/drywallqa"
+    cache_dir: str | None = ".cache/drywallqa"  # None: decode every run
     negative_ratio: float = 0.5
     paraphrases: bool = False           # also train on generated paraphrases of each dataset's prompts (text/vocabulary)
     unrelated_ratio: float = 0.0        # extra items per image: a generated unrelated prompt against an empty mask
@@ -57,6 +59,55 @@ class DistillConfig:
     weight: float = 1.0                 # of the soft-target loss (losses.DistillationLoss)
     temperature: float = 1.0            # both maps read at logits / temperature
     label_weight: float = 1.0           # of the label losses (`loss`); 0: the teacher alone
+
+
+def _accepts(hint, value):
+    """``(ok, value)``: whether ``value`` is of the declared type ``hint``, and the value to keep (``5e-4`` text
+    from YAML 1.1 as a float)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            ok, kept = _accepts(arg, value)
+            if ok:
+                return True, kept
+        return False, value
+    if hint is type(None):
+        return value is None, value
+    if hint is typing.Any:
+        return True, value
+    if hint is float and isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        return True, float(value)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    origin = typing.get_origin(hint) or hint
+    return isinstance(value, origin), value
+
+
+def _type_name(hint) -> str:
+    names = {int: "a whole number", float: "a number", str: "text", bool: "true or false", list: "a list",
+             dict: "a mapping", type(None): "null"}
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    return names.get(typing.get_origin(hint) or hint, str(hint))
+
+
+def check_field_types(config, prefix: str = "") -> None:
+    """Every field of the dataclass ``config`` (its sections too) of the type it declares.
+
+    Raises:
+        ValueError: naming the key, the type wanted and the value.
+    """
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value, key = getattr(config, f.name), prefix + f.name
+        if dataclasses.is_dataclass(value):
+            check_field_types(value, key + ".")
+            continue
+        ok, kept = _accepts(hints[f.name], value)
+        if not ok:
+            raise ValueError(f"{key} must be {_type_name(hints[f.name])}, got {value!r}")
+        setattr(config, f.name, kept)
 
 
 @dataclass
@@ -97,7 +148,28 @@ class TrainConfig:
         return cfg
 
     def validate(self) -> "TrainConfig":
-        """Refuse values no run can use (ValueError naming the key), before any data is read."""
+        """Refuse values no run can use (ValueError naming the key), before any data is read: every field of the
+        type its dataclass declares (a number in quotes or a YAML ``true`` is not a number; ``5e-4``, which YAML 1.1
+        reads as text, is), then the ranges."""
+        check_field_types(self)
+        d = self.data
+        if not d.datasets or not all(isinstance(x, str) and x.strip() for x in d.datasets):
+            raise ValueError(f"data.datasets must be a list of dataset names or YAML files, got {d.datasets!r}")
+        if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                   for k, v in d.dataset_repeats.items()):
+            raise ValueError(f"data.dataset_repeats must map dataset names to whole numbers of at least 1, got {d.dataset_repeats!r}")
+        for key, value, low in (("data.cache_size", d.cache_size, 32), ("data.num_workers", d.num_workers, 0),
+                                ("data.max_images", d.max_images, 1), ("threads", self.threads, 1)):
+            if value is not None and value < low:
+                raise ValueError(f"{key} must be at least {low}, got {value!r}")
+        number_in_range(d.negative_ratio, "data.negative_ratio", 0.0, 10.0)
+        number_in_range(d.composite_ratio, "data.composite_ratio", 0.0, 10.0)
+        for name in ("bce", "dice", "focal", "lovasz"):
+            number_in_range(getattr(self.loss, name), f"loss.{name}", 0.0, 100.0)
+        if self.optim.ema_decay is not None:
+            number_in_range(self.optim.ema_decay, "optim.ema_decay", 0.0, 1.0)
+        if not self.output_dir.strip():
+            raise ValueError("output_dir must name a folder")
         if self.data.prompt_set not in ("all", "canonical"):
             raise ValueError(f"data.prompt_set must be 'all' or 'canonical', got {self.data.prompt_set!r}")
         number_in_range(self.data.unrelated_ratio, "data.unrelated_ratio", 0.0, 10.0)
@@ -113,10 +185,6 @@ class TrainConfig:
         t = self.distill
         if t.teacher is not None and (not isinstance(t.teacher, str) or not t.teacher.strip()):
             raise ValueError(f"distill.teacher must be a model folder or a shipped model's name, got {t.teacher!r}")
-        for key in ("weight", "label_weight", "temperature"):
-            value = getattr(t, key)
-            if isinstance(value, (bool, str)):  # YAML true / "2": not numbers a run should take
-                raise ValueError(f"distill.{key} must be a number, got {value!r}")
         t.weight = number_in_range(t.weight, "distill.weight", 0.0, 100.0)
         t.label_weight = number_in_range(t.label_weight, "distill.label_weight", 0.0, 100.0)
         t.temperature = number_in_range(t.temperature, "distill.temperature", 0.0, 100.0, low_inclusive=False)
