@@ -4,6 +4,7 @@ import os
 
 import cv2
 import numpy as np
+import pytest
 
 from drywallqa.data import cache
 from drywallqa.data.sample import Sample
@@ -61,3 +62,26 @@ def test_a_new_cache_version_decodes_again(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "read_image", lambda p: decoded.append(p) or cv2.imread(str(p))[..., ::-1])
     cache.load_arrays(samples, 32, tmp_path / "cache")
     assert len(decoded) == 3 and len(list((tmp_path / "cache").glob("arrays_32_*.npz"))) == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "other_shape", "no_masks"])
+def test_a_damaged_cache_file_is_decoded_again_and_replaced(tmp_path, caplog, damage):
+    samples = make_samples(tmp_path)
+    want_images, want_masks = cache.load_arrays(samples, 32, tmp_path / "c")
+    (path,) = (tmp_path / "c").glob("*.npz")
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:500])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00" * 4000)
+    elif damage == "other_shape":
+        np.savez(path.with_suffix(""), images=want_images[:2], masks=want_masks[:2])
+    else:
+        np.savez(path.with_suffix(""), images=want_images)
+    with caplog.at_level("WARNING"):
+        images, masks = cache.load_arrays(samples, 32, tmp_path / "c")
+    assert "damaged" in caplog.text
+    np.testing.assert_array_equal(images, want_images)
+    np.testing.assert_array_equal(masks, want_masks)
+    caplog.clear()
+    cache.load_arrays(samples, 32, tmp_path / "c")  # replaced: read without a warning
+    assert "damaged" not in caplog.text

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -12,6 +14,8 @@ from tqdm import tqdm
 
 from ..utils.image_io import read_image
 from .sample import Sample
+
+logger = logging.getLogger(__name__)
 
 
 # part of every cache key: bump it when reading or rasterising changes what a sample decodes to
@@ -30,8 +34,14 @@ def load_arrays(samples: list[Sample], size: int, cache_dir: str | Path | None =
     key = hashlib.sha1(key.encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"arrays_{size}_{key}.npz" if cache_dir else None
     if path is not None and path.is_file():
-        data = np.load(path)
-        return data["images"], data["masks"]
+        try:
+            with np.load(path) as data:
+                images, masks = data["images"], data["masks"]
+            if images.shape == (len(samples), size, size, 3) and masks.shape == (len(samples), size, size):
+                return images, masks
+            raise ValueError(f"arrays of shapes {images.shape} and {masks.shape}")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # truncated, overwritten
+            logger.warning("training-array cache %s is damaged (%s); decoding the images again", path, exc)
     images = np.zeros((len(samples), size, size, 3), np.uint8)
     masks = np.zeros((len(samples), size, size), bool)
     for i, s in enumerate(tqdm(samples, desc=f"decoding {len(samples)} images", leave=False)):
