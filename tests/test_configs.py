@@ -95,3 +95,14 @@ def test_a_yaml_exponent_is_a_number_in_a_config_file(tmp_path):
     (tmp_path / "c.yaml").write_text("optim: {lr: 5e-4}\nloss: {lovasz: 1e-1}\n")  # YAML 1.1 reads these as text
     cfg = TrainConfig.from_yaml(tmp_path / "c.yaml")
     assert cfg.optim.lr == 5e-4 and cfg.loss.lovasz == 0.1
+
+
+def test_train_without_the_datasets_says_where_it_looked(tmp_path):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    res = CliRunner().invoke(app, ["train", str(ROOT / "configs" / "default.yaml"), f"data.datasets_dir={tmp_path / 'none'}",
+                                   "data.max_images=2", "--output-dir", str(tmp_path / "run")], terminal_width=300)
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), (res.output, res.exception)
+    assert f"no folder {tmp_path / 'none' / 'cracks'}" in res.output and "DRYWALLQA_DATASETS" in res.output

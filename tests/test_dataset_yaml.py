@@ -62,6 +62,13 @@ def test_resolve_registers_once_and_refuses_a_clashing_name(my_cracks, tmp_path)
     ({"name": "x", "folder": ".", "prompts": ["a"], "splits": {"train": {"kind": "voc"}}}, "needs kind"),
     ({"name": "x", "folder": "nowhere", "prompts": ["a"]}, "no split folders found"),
     (["not", "a", "mapping"], "expected a mapping"),
+    ({"name": "../../evil", "folder": ".", "prompts": ["a"]}, "name must be a name"),
+    ({"name": ["e"], "folder": ".", "prompts": ["a"]}, "name must be a name"),
+    ({"name": "x", "folder": ".", "prompts": ["a"], "manifest": "a/b"}, "manifest must be a name"),
+    ({"name": "x", "folder": [1, 2], "prompts": ["a"]}, "folder must be a path"),
+    ({"name": "x", "folder": 12, "prompts": ["a"]}, "folder must be a path"),
+    ({"name": "x", "folder": ".", "prompts": ["a"], "splits": ["train", "valid"]}, "splits must map"),
+    ({"name": "x", "folder": ".", "prompts": ["a"], "splits": {"train": {"kind": "coco", "folder": [1]}}}, "needs kind"),
 ])
 def test_bad_declarations_name_the_file(tmp_path, decl, message):
     path = tmp_path / "bad.yaml"
@@ -151,3 +158,28 @@ def test_a_dataset_made_from_anothers_photos_uses_its_split_manifest(my_cracks, 
         assert not (tmp_path / "s2").exists()
     finally:
         registry.DATASETS.remove("my_refined")
+
+
+def test_unreadable_data_and_damaged_manifests_are_clean_errors(my_cracks, tiny_model_dir, tmp_path):
+    runner = CliRunner()
+    empty = tmp_path / "empty.yaml"
+    (tmp_path / "nothing" / "train").mkdir(parents=True)
+    empty.write_text(yaml.safe_dump({"name": "empty_one", "folder": "nothing", "prompts": ["segment crack"],
+                                     "splits": {"train": {"kind": "mask_folder"}}}))
+    try:
+        res = runner.invoke(app, ["data", "stats", "-d", str(empty), "--json", str(tmp_path / "stats.json")])
+        assert res.exit_code == 0 and json.loads((tmp_path / "stats.json").read_text())[0]["splits"] == {}  # nothing read
+        res = runner.invoke(app, ["data", "split", "-d", str(empty), "--out", str(tmp_path / "s")])
+        assert res.exit_code == 1 and isinstance(res.exception, SystemExit) and "no readable images" in res.output, res.output
+        assert not (tmp_path / "s" / "empty_one.json").exists()
+    finally:
+        registry.DATASETS.remove("empty_one")
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    base = ["evaluate", "--model-path", str(tiny_model_dir), "-d", str(my_cracks), "--out", str(tmp_path / "e"),
+            "--speed-images", "0", "--splits", "group", "--splits-dir", str(splits)]
+    for text in ('{"parts": ', "[1, 2]", '{"dataset": "x", "seed": 0, "fractions": {}, "parts": {"test": "a.jpg"}}'):
+        (splits / "my_cracks.json").write_text(text)
+        res = runner.invoke(app, base)
+        assert res.exit_code == 1 and isinstance(res.exception, SystemExit), (text, res.output, res.exception)
+        assert "my_cracks.json" in res.output and "data split" in res.output

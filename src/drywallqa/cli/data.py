@@ -27,7 +27,11 @@ def data_stats(
     from ..data.stats import copies_picture, dataset_stats, preview
 
     names = dataset_names(dataset)
-    all_stats = [dataset_stats(d, datasets_dir) for d in names]
+    try:
+        all_stats = [dataset_stats(d, datasets_dir) for d in names]
+    except ValueError as exc:  # a dataset with no readable images
+        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
     for st in all_stats:
         t = Table(title=f"{st['dataset']}")
         for col in ("split", "images", "empty masks", "mean mask coverage", "source groups", "stroke width px (p10/median/p90)"):
@@ -87,7 +91,11 @@ def data_split(
                                      f"so a manifest of its own would never be read: split {manifest} instead",
                                      param_hint="--dataset")
     for d in names:
-        split = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed, progress=True)
+        try:
+            split = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed, progress=True)
+        except ValueError as exc:  # a dataset with no readable images
+            console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1)
         path = split_manifest_path(out, d)
         split.to_json(path)
         console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}")

@@ -31,7 +31,6 @@ def evaluate(
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
     Interrupted, the same command run again continues after the last finished split."""
-    from ..engine.evaluator import NothingToScoreError
     from ..engine.evaluator import evaluate as run
     from ..models.shipped import resolve_model_dir
 
@@ -53,7 +52,7 @@ def evaluate(
         message = exc.args[0] if exc.args else str(exc)
         raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group, val and train need a manifest)",
                                  param_hint="--splits")
-    except NothingToScoreError as exc:
+    except ValueError as exc:  # nothing to score (NothingToScoreError), a damaged split manifest, unreadable data
         console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)
     console.print((out / "report.md").read_text())

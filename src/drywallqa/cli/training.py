@@ -80,6 +80,9 @@ def train(
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
     except FileNotFoundError as exc:  # --resume without a checkpoint, or a start / teacher folder that is missing
         raise typer.BadParameter(str(exc), param_hint="--resume" if resume else "CONFIG (init_from, distill.teacher) / --model-path")
+    except ValueError as exc:  # data that cannot be read (no images, a damaged manifest), a damaged start folder
+        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
     console.print(result)
 
 

@@ -8,6 +8,7 @@ under some flip / 90-degree rotation. A group-clean split puts each group in exa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..utils.files import write_text_atomic
 from .sample import Sample
 
 THUMB = 32
@@ -51,6 +53,8 @@ def near_duplicate_matches(paths: list[Path], threshold: float = 0.1, progress: 
     image ``i`` (mean absolute difference of normalised 32x32 grey thumbnails below ``threshold``)."""
     from tqdm import tqdm
 
+    if len(paths) < 2:
+        return []
     thumbs = torch.from_numpy(np.stack([thumbnail(p) for p in tqdm(paths, desc="thumbnails", disable=not progress)]))
     base = thumbs.flatten(1)
     best = torch.full((len(paths), len(paths)), float("inf"))
@@ -104,12 +108,23 @@ class GroupSplit:
     parts: dict  # part name -> list of relative image paths
 
     def to_json(self, path: str | Path) -> None:
+        """Written whole (temporary file, then rename): an interrupted split leaves the earlier manifest."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(self.__dict__, indent=1))
+        write_text_atomic(json.dumps(self.__dict__, indent=1), path)
 
     @classmethod
     def from_json(cls, path: str | Path) -> "GroupSplit":
-        return cls(**json.loads(Path(path).read_text()))
+        """Raises ValueError naming the file when it is not a manifest (damaged, or another JSON file)."""
+        try:
+            d = json.loads(Path(path).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ValueError(f"split manifest {path} is damaged ({exc}); write it again with drywallqa data split") from None
+        wanted = {f.name for f in dataclasses.fields(cls)}
+        if (not isinstance(d, dict) or set(d) != wanted or not isinstance(d["parts"], dict)
+                or not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in d["parts"].values())):
+            raise ValueError(f"split manifest {path} is not a manifest of drywallqa data split (keys {sorted(wanted)}, "
+                             "parts: lists of image paths); write it again with drywallqa data split")
+        return cls(**d)
 
 
 def group_clean_split(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +125,9 @@ def detect_splits(root: Path) -> dict[str, SplitSource]:
     return found
 
 
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
+
 def load_dataset_config(path: str | Path) -> DatasetConfig:
     """A dataset declared in a YAML file, so that your own export works with every command::
 
@@ -155,6 +159,16 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     for key in ("name", "folder", "prompts"):
         if not d.get(key):
             raise ValueError(f"{path}: {key!r} is required")
+    for key in ("name", "manifest"):  # both become file names (<name>.json manifests): no path in them
+        if isinstance(d.get(key), int) and not isinstance(d[key], bool):  # name: 2024
+            d[key] = str(d[key])
+        if d.get(key) is not None and not (isinstance(d[key], str) and _NAME.fullmatch(d[key])):
+            raise ValueError(f"{path}: {key} must be a name of letters, digits, '_', '-' or '.' (not starting with "
+                             f"'.'), got {d[key]!r}")
+    if not isinstance(d["folder"], str):
+        raise ValueError(f"{path}: folder must be a path, got {d['folder']!r}")
+    if d.get("splits") is not None and not isinstance(d["splits"], dict):
+        raise ValueError(f"{path}: splits must map split names to {{kind, folder}}, got {d['splits']!r}")
     prompts = d["prompts"] if isinstance(d["prompts"], list) else [d["prompts"]]
     if not all(isinstance(x, str) and x.strip() for x in prompts):
         raise ValueError(f"{path}: prompts must be non-empty strings, got {prompts!r}")
@@ -169,7 +183,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     if d.get("splits"):
         splits = {}
         for split, src in d["splits"].items():
-            if not isinstance(src, dict) or src.get("kind") not in SPLIT_KINDS:
+            if not isinstance(src, dict) or src.get("kind") not in SPLIT_KINDS or not isinstance(src.get("folder", ""), str):
                 raise ValueError(f"{path}: split {split!r} needs kind: one of {SPLIT_KINDS} (and folder:), got {src!r}")
             splits[split] = SplitSource(src["kind"], str(src.get("folder", split)))
     else:

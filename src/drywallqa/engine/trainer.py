@@ -213,7 +213,10 @@ class Trainer:
             if d.max_images:
                 samples = samples[: d.max_images]
             if not samples:
-                raise ValueError(f"dataset {ds.name!r} has no images in part {part!r}")
+                root = get_dataset_config(ds.name).root(d.datasets_dir)
+                where = f"no folder {root}" if not root.is_dir() else f"none of its manifest's {part} photos found under {root}"
+                raise ValueError(f"dataset {ds.name!r} has no images in part {part!r} ({where}; set data.datasets_dir "
+                                 "or DRYWALLQA_DATASETS to the folder holding the datasets)")
             im, mk = load_arrays(samples, size, d.cache_dir)
             rep = int(d.dataset_repeats.get(ds.name, 1)) if repeats else 1
             images += [im] * rep
