@@ -1,9 +1,11 @@
 """Robustness, classes 3 and 4: prompt text makes file names. Any non-empty text a person types works;
 two prompts never share a file; names stay short; the full prompt is kept in results.json."""
 
+import io
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -74,3 +76,20 @@ def test_a_repeated_prompt_is_asked_once(tmp_path):
     img = _photo(tmp_path / "in")
     summary = predict_paths(PerPromptMasks(), [img], ["segment crack", " segment crack "], tmp_path / "out", progress=False)
     assert list(summary.results[0]["prompts"]) == ["segment crack"]
+
+
+@pytest.mark.parametrize("prompt", ["\x01\x02", "\u200b", "\u200b \u2060", "\ufeff\t"])
+def test_a_prompt_with_nothing_visible_is_refused_everywhere(tiny_model_dir, prompt):
+    from fastapi.testclient import TestClient
+
+    from drywallqa.engine.segmenter import validate_prompts
+    from drywallqa.serve import ServeConfig, create_app
+
+    with pytest.raises(ValueError, match="visible character"):
+        validate_prompts([prompt])
+    assert validate_prompts(["\u200bsegment crack"]) == ["\u200bsegment crack"]  # visible text with an odd character stays
+    client = TestClient(create_app(ServeConfig(str(tiny_model_dir))))
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(buf, format="PNG")
+    r = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")}, data={"prompts": prompt})
+    assert r.status_code == 422 and "visible" in r.text

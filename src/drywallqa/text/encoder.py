@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 import time
+import unicodedata
 from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +43,8 @@ def check_prompt(prompt) -> str:
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
     prompt = prompt.strip()
+    if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
+        raise ValueError(f"a prompt must hold a visible character, e.g. 'segment crack'; got {prompt!r}")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(prompt)}: "
                          f"{prompt[:40]!r}...")
