@@ -95,3 +95,18 @@ def test_a_teacher_that_is_not_a_model_is_refused_before_any_data_is_read(tmp_pa
                                      "output_dir": str(tmp_path / "run")})
         with pytest.raises(FileNotFoundError, match=words):
             Trainer(cfg, progress=False)
+
+
+def test_a_teacher_weighed_0_is_neither_run_nor_recorded(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs, tiny_model_dir):
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs, teacher=str(tiny_model_dir), weight=0.0,
+                  label_weight=2.0)
+    trainer = Trainer(cfg, progress=False)
+    assert trainer.teacher is None
+    trainer.build_data()
+    trainer.setup()
+    batch = next(iter(trainer._epoch_loader(0, 0)))
+    parts = trainer.train_step(batch)
+    labels = sum(w * parts[k] for k, w in trainer.loss_fn.weights.items())
+    assert "distill" not in parts and parts["loss"] == pytest.approx(2.0 * labels, rel=1e-4)  # label_weight still holds
+    Trainer(cfg, progress=False).train(overwrite=True)
+    assert "distilled_from" not in json.loads((tmp_path / "run" / "best" / "config.json").read_text())

@@ -116,3 +116,11 @@ def test_a_damaged_model_folder_is_a_clean_error(tiny_model_dir, tmp_path, damag
                  ["export", "onnx", "--out", str(tmp_path / "o")]):
         res = CliRunner().invoke(app, args + ["--model-path", str(folder)])
         assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (args, res.output, res.exception)
+
+
+def test_python_dash_m_runs_the_command_line():
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "drywallqa", "predict", "--help"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "Usage: drywallqa predict" in res.stdout, res.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import random
 import time
@@ -30,6 +31,8 @@ from ..utils.files import write_atomic
 from .config import TrainConfig
 from .predictor import TorchSegmenter
 from .validator import Validator
+
+logger = logging.getLogger(__name__)
 
 
 def paraphrase_concept(dataset) -> str | None:
@@ -233,6 +236,9 @@ class Trainer:
         name = self.config.distill.teacher
         if not name:
             return None, None
+        if self.config.distill.weight == 0:  # its term would be 0: not loaded, not run, not recorded
+            logger.warning("distill.weight is 0: the teacher %s is not used", name)
+            return None, None
         folder = resolve_model_dir(name)
         if not is_drywallqa_model_dir(folder):
             raise FileNotFoundError(f"distill.teacher {name!r}: {folder} is not a drywallqa model folder")
@@ -314,10 +320,12 @@ class Trainer:
         with self._autocast():
             logits = self.model(x, t)
         loss, parts = self.loss_fn(logits, y)
+        d = self.config.distill
+        if d.teacher:  # the label losses weighed as the recipe says, with or without the teacher's term
+            loss = d.label_weight * loss
         if self.teacher is not None:
-            d = self.config.distill
             soft = self.distill_loss(logits, teacher_logits)
-            loss = d.label_weight * loss + d.weight * soft
+            loss = loss + d.weight * soft
             parts["distill"] = float(soft.detach())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
