@@ -143,3 +143,26 @@ def test_files_written_whole_get_the_permissions_of_a_plain_write(tmp_path):
     (tmp_path / "plain.txt").write_text("x")
     write_atomic(tmp_path / "atomic.txt", lambda tmp: tmp.write_text("x"))
     assert (tmp_path / "atomic.txt").stat().st_mode & 0o777 == (tmp_path / "plain.txt").stat().st_mode & 0o777
+
+
+def test_a_job_that_planned_before_another_wrote_still_keeps_its_hands_off(tiny_model_dir, tmp_path):
+    """Two jobs started at once both find no record; the one that writes second finds the first one's at write
+    time (under the folder's lock) and fails that image, leaving the first job's masks and record whole."""
+    from drywallqa import Segmenter
+    from drywallqa.engine.batch import _options, process_image
+
+    seg = Segmenter.load(tiny_model_dir)
+    rng = np.random.default_rng(0)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(tmp_path / folder / "IMG_1.jpg")
+    out = tmp_path / "out"
+    late_taping = _options(["segment taping area"], out, False, None, None)  # planned: nothing in the folder yet
+    late_other_photo = _options(["segment crack"], out, True, None, None)
+    predict_paths(seg, [tmp_path / "a"], ["segment crack"], out, progress=False)  # the other job writes first
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(ValueError, match="other prompts"):
+        process_image(seg, tmp_path / "a" / "IMG_1.jpg", late_taping)
+    with pytest.raises(ValueError, match="another photo of the same name"):
+        process_image(seg, tmp_path / "b" / "IMG_1.jpg", late_other_photo)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before

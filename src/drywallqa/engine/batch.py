@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from filelock import FileLock
 from tqdm import tqdm
 
 from ..data.registry import label_shape_of
@@ -51,6 +52,8 @@ class BatchSummary:
         return not self.failed
 
 
+RESULTS_LOCK = ".results.lock"  # held while one image's files are written (two jobs may share a folder)
+
 @dataclass(frozen=True)
 class BatchOptions:
     prompts: tuple
@@ -61,6 +64,7 @@ class BatchOptions:
     rules: tuple = ()  # drywallqa.rules.Rule: photos breaking one are flagged in results.json
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images fail (decompression bombs, memory)
     settings: str = ""  # a key of the model and its settings: a record made under others is not reused
+    overwrite: bool = False  # replace other jobs' results of the same image (record_conflict) instead of failing
 
 
 def mask_name(image_path: Path, prompt: str) -> str:
@@ -137,10 +141,14 @@ def save_png_atomic(array: np.ndarray, path: Path) -> None:
 
 
 def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple[dict, list | None]:
-    """Segment one image, write its masks (and overlay), then its record. Returns (entry, overlay row).
+    """Segment one image, then write its masks (and overlay) and last its record. Returns (entry, overlay row).
+
+    The writes hold the folder's lock and first check (:func:`record_conflict`) that no other job has since
+    put results of this image there, so two jobs writing into one folder at once never mix one image's files.
 
     Raises:
-        ImageReadError / ValueError / OSError: the image could not be read or segmented.
+        ImageReadError / ValueError / OSError: the image could not be read or segmented, or its results would
+            replace another job's.
     """
     out = Path(opts.out_dir)
     image = read_image(path, opts.max_pixels)
@@ -148,7 +156,6 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     entry = {"image": str(path), "height": image.shape[0], "width": image.shape[1], "prompts": {},
              "settings": opts.settings, "image_stamp": image_stamp(path)}
     for p in opts.prompts:
-        save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
         joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px, joints=joints)}
         if p in result.scores:
@@ -158,8 +165,15 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     row = None
     if opts.overlay_images:
         row = [image] + [overlay(image, result.masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(opts.prompts)]
-        save_png_atomic(np.concatenate(row, axis=1), out / f"{file_stem(path.stem)}__overlay.png")
-    write_text_atomic(json.dumps(entry, indent=1), out / record_name(path))
+    with FileLock(str(out / RESULTS_LOCK)):
+        conflict = None if opts.overwrite else record_conflict(out, path, opts.prompts)
+        if conflict is not None:
+            raise ValueError(conflict)
+        for p in opts.prompts:
+            save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
+        if row is not None:
+            save_png_atomic(np.concatenate(row, axis=1), out / f"{file_stem(path.stem)}__overlay.png")
+        write_text_atomic(json.dumps(entry, indent=1), out / record_name(path))
     return entry, row
 
 
@@ -260,7 +274,8 @@ def prepare_out_dir(out_dir) -> Path:
 
 
 def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
-             max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None) -> BatchOptions:
+             max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None,
+             overwrite: bool = False) -> BatchOptions:
     """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder."""
     prompts = validate_prompts(prompts)
     slugs = [prompt_slug(p) for p in prompts]
@@ -274,7 +289,8 @@ def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
     key = settings_key({**(settings or {}), "threshold": threshold})
-    return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels, key)
+    return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels, key,
+                        overwrite)
 
 
 def predict_paths(
@@ -297,7 +313,8 @@ def predict_paths(
     mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
     text) each photo breaks; ``overwrite=True`` redoes finished images.
     """
-    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings())
+    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
+                    overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = _plan(paths, opts, overwrite, summary)
     rows = []
@@ -363,7 +380,7 @@ def predict_paths_ray(
     import ray
 
     opts = _options(prompts, out_dir, False, threshold, mm_per_px, rules, max_pixels,
-                    {"model_path": str(model_path), "load_kwargs": load_kwargs or {}})
+                    {"model_path": str(model_path), "load_kwargs": load_kwargs or {}}, overwrite)
     summary = BatchSummary()
     todo = _plan(paths, opts, overwrite, summary)
     if todo:
