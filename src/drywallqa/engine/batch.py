@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from filelock import FileLock
+from PIL import Image
 from tqdm import tqdm
 
 from ..data.registry import label_shape_of
@@ -53,6 +53,7 @@ class BatchSummary:
 
 
 RESULTS_LOCK = ".results.lock"  # held while one image's files are written (two jobs may share a folder)
+
 
 @dataclass(frozen=True)
 class BatchOptions:
