@@ -169,6 +169,7 @@ def test_unreadable_data_and_damaged_manifests_are_clean_errors(my_cracks, tiny_
     try:
         res = runner.invoke(app, ["data", "stats", "-d", str(empty), "--json", str(tmp_path / "stats.json")])
         assert res.exit_code == 0 and json.loads((tmp_path / "stats.json").read_text())[0]["splits"] == {}  # nothing read
+        assert "no images read" in res.output
         res = runner.invoke(app, ["data", "split", "-d", str(empty), "--out", str(tmp_path / "s")])
         assert res.exit_code == 1 and isinstance(res.exception, SystemExit) and "no readable images" in res.output, res.output
         assert not (tmp_path / "s" / "empty_one.json").exists()

@@ -24,6 +24,7 @@ def data_stats(
         None, "--preview", help="Also save <dataset>_preview.png here: 12 random photos beside their ground truth."),
 ):
     """Counts, mask coverage, label stroke widths, source-photo groups and near-duplicates across splits."""
+    from ..data.registry import get_dataset_config
     from ..data.stats import copies_picture, dataset_stats, preview
 
     names = dataset_names(dataset)
@@ -33,6 +34,11 @@ def data_stats(
         console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)
     for st in all_stats:
+        if not st["splits"]:
+            root = get_dataset_config(st["dataset"]).root(datasets_dir)
+            console.print(f"[yellow]{st['dataset']}: no images read[/yellow] under {root} (set --datasets-dir or "
+                          "DRYWALLQA_DATASETS to the folder holding the datasets)", highlight=False, soft_wrap=True)
+            continue
         t = Table(title=f"{st['dataset']}")
         for col in ("split", "images", "empty masks", "mean mask coverage", "source groups", "stroke width px (p10/median/p90)"):
             t.add_column(col)
@@ -61,6 +67,8 @@ def data_stats(
     if preview_dir:
         preview_dir.mkdir(parents=True, exist_ok=True)
         for d, st in zip(names, all_stats):
+            if not st["splits"]:  # nothing to show
+                continue
             target = preview_dir / f"{d}_preview.png"
             console.print(f"preview of {preview(d, target, datasets_dir=datasets_dir)} photos: {target}")
             target = preview_dir / f"{d}_label_copies.png"
