@@ -210,3 +210,15 @@ def test_masks_are_scored_against_box_labels_through_the_box_adapter(synthetic_d
         seg.asked.clear()
         evaluate_set(seg, es, ("syn_tape", "syn_crack"), progress=False)
         assert seg.asked == [{"syn_tape": "box", "syn_crack": None}[es.dataset]] * len(es.samples)
+
+
+def test_evaluate_out_on_a_file_is_a_clean_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    (tmp_path / "file").write_text("x")
+    for out in (tmp_path / "file", tmp_path / "file" / "sub"):
+        res = CliRunner().invoke(app, ["evaluate", "--out", str(out), "--limit", "1", "--speed-images", "0"])
+        assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+    assert (tmp_path / "file").read_text() == "x"

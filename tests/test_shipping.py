@@ -1,6 +1,7 @@
 """The one validator (training, evaluation, shipping) and ``drywallqa ship`` (engine/validator.py, engine/shipping.py)."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -89,7 +90,7 @@ def test_candidate_scales_parse_and_refuse_bad_sizes():
 
 def test_ship_writes_a_model_with_choices_made_on_val(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path):
     dest = tmp_path / "shipped"
-    dest.mkdir()
+    shutil.copytree(tiny_model_dir, dest)  # the model shipped before
     (dest / "old.txt").write_text("the model shipped before")
     (dest / "MODEL_CARD.md").write_text("# written by a person")
     out = ship(tiny_model_dir, dest, datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,),
@@ -177,3 +178,21 @@ def test_a_box_dataset_with_its_own_prompt_adapts_the_prompts_of_its_concept(fak
     finally:
         for c in extra:
             registry.DATASETS.remove(c.name)
+
+
+def test_ship_never_replaces_what_is_not_a_model_folder(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keep.txt").write_text("important")
+    (tmp_path / "file").write_text("x")
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "best")
+    for dest, words in ((tmp_path / "notes", "holds other files"), (tmp_path / "file", "is a file"), (run, "holds the model being shipped")):
+        res = CliRunner().invoke(app, ["ship", str(run), "--dest", str(dest), "--limit", "1"])
+        assert res.exit_code in (1, 2) and isinstance(res.exception, SystemExit), res.output
+        assert words in " ".join(res.output.replace("│", " ").split()), res.output
+    assert (tmp_path / "notes" / "keep.txt").read_text() == "important" and (tmp_path / "file").read_text() == "x"
+    assert (run / "best" / "config.json").is_file()

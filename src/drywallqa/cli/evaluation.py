@@ -42,6 +42,8 @@ def evaluate(
     unknown = set(which) - {"published", "group", "val", "train"}
     if unknown:
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
+    if out.exists() and not out.is_dir() or any(p.exists() and not p.is_dir() for p in out.parents):
+        raise typer.BadParameter(f"{out} is (or lies below) a file; give a folder for the reports", param_hint="--out")
     seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline)
     try:
         report = run(seg, out, datasets=tuple(dataset_names(dataset)), which=which, splits_dir=splits_dir,

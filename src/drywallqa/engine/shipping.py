@@ -173,6 +173,25 @@ def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression
         "crack_mIoU_on_drywall": rows["new"]["crack_mIoU_on_drywall"]}
 
 
+def check_destination(model_dir: Path, dest: Path) -> None:
+    """``dest`` may be replaced by a shipped model: absent, an empty folder, or a model folder (``model_dir`` itself
+    too, re-shipped in place), never a file, another folder or a folder holding ``model_dir`` (a training run).
+
+    Raises:
+        ValueError: naming what is there.
+    """
+    if not dest.exists():
+        return
+    if not dest.is_dir():
+        raise ValueError(f"--dest {dest} is a file; give a model folder to write")
+    if is_drywallqa_model_dir(dest) or not any(dest.iterdir()):
+        return
+    if dest.resolve() in Path(model_dir).resolve().parents:
+        raise ValueError(f"--dest {dest} holds the model being shipped ({model_dir}); give another folder")
+    raise ValueError(f"--dest {dest} holds other files, not a model folder; it would be replaced whole: give a new "
+                     "folder or a model folder")
+
+
 def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), scales=CANDIDATE_SCALES, tta=(False, True),
          splits_dir=None, datasets_dir=None, limit: int | None = None, timing_images: int = 20,
          budget: bool = True, gate: bool = True, confidence: bool = True, drywall_check="auto",
@@ -188,6 +207,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
             ``accept_drywall_regression``); ``dest`` is left as it was, the new model in ``<dest>.candidate``.
     """
     model_dir, dest = model_folder(source), Path(dest)
+    check_destination(model_dir, dest)
     run_dir = model_dir.parent if model_dir.name == "best" else None
     validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
     if budget and timing_images < 1:
