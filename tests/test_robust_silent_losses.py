@@ -109,16 +109,21 @@ def test_results_json_covers_every_job_in_a_shared_folder(tiny_model_dir, tmp_pa
     assert [f for f, _ in other.failed] == [str(tmp_path / "setB" / "setB.jpg")]  # setB's crack record kept
 
 
+def two_photos_of_one_name(tmp_path):
+    """a/IMG_1.jpg and b/IMG_1.jpg: two photos whose files in an output folder share names."""
+    rng = np.random.default_rng(0)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(tmp_path / folder / "IMG_1.jpg")
+
+
 def test_a_job_never_replaces_another_jobs_results_unasked(tiny_model_dir, tmp_path):
     """A second job into one folder with other prompts, or a photo of the same name from another folder, would
     overwrite the per-image record (named by stem): the image fails with the reason, the earlier results stay."""
     from drywallqa import Segmenter
 
     seg = Segmenter.load(tiny_model_dir)
-    rng = np.random.default_rng(0)
-    for folder in ("a", "b"):
-        (tmp_path / folder).mkdir()
-        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(tmp_path / folder / "IMG_1.jpg")
+    two_photos_of_one_name(tmp_path)
     out = tmp_path / "out"
     predict_paths(seg, [tmp_path / "a"], ["segment crack"], out, progress=False)
     record = (out / "IMG_1__results.json").read_text()
@@ -152,10 +157,7 @@ def test_a_job_that_planned_before_another_wrote_still_keeps_its_hands_off(tiny_
     from drywallqa.engine.batch import _options, process_image
 
     seg = Segmenter.load(tiny_model_dir)
-    rng = np.random.default_rng(0)
-    for folder in ("a", "b"):
-        (tmp_path / folder).mkdir()
-        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(tmp_path / folder / "IMG_1.jpg")
+    two_photos_of_one_name(tmp_path)
     out = tmp_path / "out"
     late_taping = _options(["segment taping area"], out, False, None, None)  # planned: nothing in the folder yet
     late_other_photo = _options(["segment crack"], out, True, None, None)
