@@ -73,10 +73,10 @@ def export_onnx_cmd(
     source = model_dir_option(model_path)
     if not is_drywallqa_model_dir(source):
         raise typer.BadParameter(f"{source} is not a drywallqa model folder", param_hint="--model-path")
-    model_type = read_model_metadata(source).get("model_type")
     if is_onnx_export_dir(source):
         raise typer.BadParameter(f"{source} is an ONNX export already; give the torch model folder it came from",
                                  param_hint="--model-path")
+    model_type = read_model_metadata(source).get("model_type")
     if model_type != "film_unet":
         raise typer.BadParameter(f"{source} is a {model_type} model; ONNX export covers film_unet models",
                                  param_hint="--model-path")

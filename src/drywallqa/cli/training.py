@@ -63,10 +63,11 @@ def train(
         from ..models.base import is_drywallqa_model_dir
         from ..models.shipped import SHIPPED_MODELS, is_bare_name
 
-        if not Path(model_path).exists() and (model_path in SHIPPED_MODELS or (is_bare_name(model_path) and cfg.model == "film_unet")):
-            model_path = model_dir_option(model_path)  # a shipped name, or a clean error listing them
-        elif not Path(model_path).exists() and cfg.model == "film_unet":  # a path (./fast, runs/x): no hub id for film_unet
-            raise typer.BadParameter(f"no model folder {model_path}", param_hint="--model-path")
+        if not Path(model_path).exists():
+            if model_path in SHIPPED_MODELS or (is_bare_name(model_path) and cfg.model == "film_unet"):
+                model_path = model_dir_option(model_path)  # a shipped name, or a clean error listing them
+            elif cfg.model == "film_unet":  # a path (./fast, runs/x): film_unet has no hub ids
+                raise typer.BadParameter(f"no model folder {model_path}", param_hint="--model-path")
         if is_drywallqa_model_dir(model_path):
             cfg.init_from = str(model_path)
         else:

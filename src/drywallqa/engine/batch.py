@@ -65,7 +65,7 @@ class BatchOptions:
     rules: tuple = ()  # drywallqa.rules.Rule: photos breaking one are flagged in results.json
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images fail (decompression bombs, memory)
     settings: str = ""  # a key of the model and its settings: a record made under others is not reused
-    overwrite: bool = False  # replace other jobs' results of the same image (record_conflict) instead of failing
+    overwrite: bool = False  # redo finished images, and replace other jobs' results of the same image (record_conflict)
 
 
 def mask_name(image_path: Path, prompt: str) -> str:
@@ -120,11 +120,9 @@ def record_conflict(out: Path, path: Path, prompts) -> str | None:
     stem, or replace a record whose other prompts' masks it would then leave with no record."""
     rec = out / record_name(path)
     try:
-        entry = json.loads(rec.read_text()) if rec.is_file() else None
-        image, earlier = (str(entry["image"]), list(entry["prompts"])) if isinstance(entry, dict) else (None, [])
-    except (OSError, ValueError, KeyError, TypeError):  # unreadable: a half record is redone, as before
-        return None
-    if image is None:
+        entry = json.loads(rec.read_text())
+        image, earlier = str(entry["image"]), list(entry["prompts"])
+    except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: a half record is redone, as before
         return None
     if Path(image).resolve() != path.resolve():
         return (f"{rec} holds the results of another photo of the same name, {image}: predict this one into another "
@@ -178,7 +176,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     return entry, row
 
 
-def _plan(paths, opts: BatchOptions, overwrite: bool, summary: BatchSummary) -> list[Path]:
+def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
     """Images still to do; missing inputs go to ``summary.failed``, finished ones to ``summary.skipped``.
 
     Output files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``,
@@ -202,8 +200,8 @@ def _plan(paths, opts: BatchOptions, overwrite: bool, summary: BatchSummary) -> 
                                           "rename one of them or predict them into separate --out folders"))
     todo = []
     for path in images:
-        previous = None if overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
-        conflict = None if overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
+        previous = None if opts.overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
+        conflict = None if opts.overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
         if conflict is not None:
             summary.failed.append((str(path), conflict))
         elif previous is None:
@@ -317,7 +315,7 @@ def predict_paths(
     opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
                     overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
-    todo = _plan(paths, opts, overwrite, summary)
+    todo = _plan(paths, opts, summary)
     rows = []
 
     def run(path):
@@ -383,7 +381,7 @@ def predict_paths_ray(
     opts = _options(prompts, out_dir, False, threshold, mm_per_px, rules, max_pixels,
                     {"model_path": str(model_path), "load_kwargs": load_kwargs or {}}, overwrite)
     summary = BatchSummary()
-    todo = _plan(paths, opts, overwrite, summary)
+    todo = _plan(paths, opts, summary)
     if todo:
         started = not ray.is_initialized()
         if started:

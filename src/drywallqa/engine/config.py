@@ -158,10 +158,6 @@ class TrainConfig:
         if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
                    for k, v in d.dataset_repeats.items()):
             raise ValueError(f"data.dataset_repeats must map dataset names to whole numbers of at least 1, got {d.dataset_repeats!r}")
-        for key, value, low in (("data.cache_size", d.cache_size, 32), ("data.num_workers", d.num_workers, 0),
-                                ("data.max_images", d.max_images, 1), ("threads", self.threads, 1)):
-            if value is not None and value < low:
-                raise ValueError(f"{key} must be at least {low}, got {value!r}")
         number_in_range(d.negative_ratio, "data.negative_ratio", 0.0, 10.0)
         number_in_range(d.composite_ratio, "data.composite_ratio", 0.0, 10.0)
         for name in ("bce", "dice", "focal", "lovasz"):
@@ -179,8 +175,10 @@ class TrainConfig:
         number_in_range(o.min_lr_ratio, "optim.min_lr_ratio", 0.0, 1.0)
         number_in_range(o.encoder_lr_ratio, "optim.encoder_lr_ratio", 0.0, 100.0)
         for key, value, low in (("optim.batch_size", o.batch_size, 1), ("optim.epochs", o.epochs, 1),
-                                ("optim.warmup_steps", o.warmup_steps, 0), ("checkpoint_every", self.checkpoint_every, 1)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                                ("optim.warmup_steps", o.warmup_steps, 0), ("checkpoint_every", self.checkpoint_every, 1),
+                                ("data.cache_size", d.cache_size, 32), ("data.num_workers", d.num_workers, 0),
+                                ("data.max_images", d.max_images, 1), ("threads", self.threads, 1)):
+            if value is not None and value < low:  # whole numbers already (check_field_types); None: unset
                 raise ValueError(f"{key} must be a whole number of at least {low}, got {value!r}")
         t = self.distill
         if t.teacher is not None and (not isinstance(t.teacher, str) or not t.teacher.strip()):

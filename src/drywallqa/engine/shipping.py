@@ -29,7 +29,7 @@ from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
 from ..models.shipped import resolve_model_dir
 from ..text.gate import calibrate_model_gate, concepts_without_paraphrases
-from ..utils.files import make_temp_dir
+from ..utils.files import make_temp_dir, replace_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence
 from .predictor import TorchSegmenter
@@ -233,13 +233,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         if pair is not None:
             best["cracks_on_drywall"] = drywall_step(tmp, dest, pair, accept_drywall_regression, splits_dir,
                                                      datasets_dir, limit, progress, report)
-        old = dest.with_name(f".{dest.name}.replaced") if dest.exists() else None
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-            dest.rename(old)
-        tmp.rename(dest)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"dest": str(dest), "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},

@@ -32,7 +32,7 @@ from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_m
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
-from ..utils.files import make_temp_dir
+from ..utils.files import make_temp_dir, replace_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 EXPORT_FILES = ("encoder.onnx", "decoder.onnx", CONFIG_NAME)
@@ -100,24 +100,11 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> 
     out = check_export_target(model_dir, out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(out.parent, f".{out.name}.")
-    old = None
     try:
         _write_onnx(model_dir, tmp, opset)
-        if out.is_dir():  # an earlier export (or an empty folder): moved aside, then dropped once the new one is in
-            old = make_temp_dir(out.parent, f".{out.name}.old.")
-            out.rename(old / "export")
-            try:
-                tmp.rename(out)
-            except OSError:
-                (old / "export").rename(out)  # the earlier export back in place
-                raise
-        else:
-            tmp.rename(out)
+        return replace_dir(tmp, out)  # an earlier export (or an empty folder) replaced whole
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    return out
 
 
 def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -89,3 +90,23 @@ def read_batch_results(out_dir: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found; run `drywallqa predict ... --out {out}` first")
     return json.loads(path.read_text())
+
+
+def replace_dir(new: str | Path, dest: str | Path) -> Path:
+    """Rename the filled folder ``new`` to ``dest``, replacing a folder there whole: the old one is renamed aside
+    (``.<name>.replaced``, a leftover of a killed run removed first) and removed once the new one is in; if that
+    last rename fails, the old one is put back. Returns ``dest``."""
+    new, dest = Path(new), Path(dest)
+    old = dest.with_name(f".{dest.name}.replaced") if dest.exists() else None
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+        dest.rename(old)
+    try:
+        new.rename(dest)
+    except OSError:
+        if old is not None:
+            old.rename(dest)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return dest
