@@ -34,3 +34,36 @@ def test_ray_engine_matches_local_engine(tiny_model_dir, folder, tmp_path):
     # a rerun on Ray skips everything that is done (only the unreadable file is tried again)
     again = predict_paths_ray(tiny_model_dir, [folder], prompts, tmp_path / "ray")
     assert len(again.skipped) == 6 and not again.done
+
+
+def test_ray_job_writes_overlays_warns_and_resumes_locally(tiny_model_dir, folder, tmp_path):
+    """--overlay, the unknown-prompt warning and the settings key are those of the local executor: a folder begun on
+    Ray is finished (here: skipped, as done) by a local run with the same model."""
+    from drywallqa.text.encoder import get_text_encoder
+    from drywallqa.text.gate import PromptGate
+
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    PromptGate.build({"cracks": ["segment crack"], "taping": ["segment taping area"]}, ["segment the window"], encode,
+                     min_margin=0.0).save(tiny_model_dir)
+    prompts = ["segment crack", "segment the window"]
+    out = tmp_path / "ray"
+    summary = predict_paths_ray(tiny_model_dir, [folder], prompts, out, batch_size=3, overlay_images=True)
+    assert len(summary.done) == 6
+    assert len(summary.warnings) == 1 and "segment the window" in summary.warnings[0]
+    assert json.loads((out / "results.json").read_text())["warnings"] == summary.warnings
+    assert len(list(out.glob("*__overlay.png"))) == 6 and (out / "overlay_grid.png").is_file()
+    local = predict_paths(Segmenter.load(tiny_model_dir), [folder], prompts, out, progress=False)
+    assert len(local.skipped) == 6 and not local.done
+
+
+def test_cli_ray_with_a_missing_model_is_a_clean_error_before_ray_starts(tmp_path, folder, monkeypatch):
+    import ray
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    monkeypatch.setattr(ray, "init", lambda *a, **k: pytest.fail("Ray started for a model that does not exist"))
+    res = CliRunner().invoke(app, ["predict", str(folder), "-p", "segment crack", "--out", str(tmp_path / "o"),
+                                   "--executor", "ray", "--model-path", str(tmp_path / "nothing")], terminal_width=300)
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "nothing" in " ".join(res.output.replace("│", " ").split())

@@ -79,15 +79,15 @@ def predict(
         executor = engine
     if executor not in ("local", "ray"):
         raise typer.BadParameter("executor must be local or ray", param_hint="--executor")
-    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape)
-    if executor == "ray":
+    seg = load_segmenter(model_path, model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape)
+    if executor == "ray":  # the model loads here first: a wrong --model-path is a clean error before Ray starts
         from ..engine.batch import predict_paths_ray
 
-        summary = predict_paths_ray(model_path, paths, prompts, out, load_kwargs=kwargs,
+        summary = predict_paths_ray(model_path, paths, prompts, out, segmenter=seg,
+                                    load_kwargs=load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape),
                                     workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px, rules=rules,
-                                    max_pixels=max_pixels)
+                                    max_pixels=max_pixels, overlay_images=overlay)
     else:
-        seg = load_segmenter(model_path, model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape)
         summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
                                 mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules, max_pixels=max_pixels)
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""

@@ -52,6 +52,8 @@ class BatchSummary:
         return not self.failed
 
 
+GRID_ROWS = 12  # images in overlay_grid.png
+
 RESULTS_LOCK = ".results.lock"  # held while one image's files are written (two jobs may share a folder)
 
 
@@ -244,7 +246,7 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     for entry in summary.results:  # the same for every image: the first record that has them
         concepts = concepts or {p: v["concept"] for p, v in entry["prompts"].items() if "concept" in v}
     if opts.overlay_images and rows:
-        grid(rows[:12], ["input", *opts.prompts], out / "overlay_grid.png")
+        grid(rows[:GRID_ROWS], ["input", *opts.prompts], out / "overlay_grid.png")
     summary.results.sort(key=lambda e: e["image"])
     for entry in summary.results:  # every photo, including those an earlier run finished, under today's rules
         entry["flags"] = flags(entry, opts.rules)
@@ -369,20 +371,27 @@ def predict_paths_ray(
     ray_address: str | None = None,
     rules=(),
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    overlay_images: bool = False,
+    segmenter: Segmenter | None = None,
 ) -> BatchSummary:
     """The same job on Ray Data: ``map_batches`` over an actor pool of ``workers`` model holders, each
     loading ``Segmenter.load(model_path, **load_kwargs)``.
 
-    Runs on a local Ray instance unless ``ray_address`` (or ``RAY_ADDRESS``) names a cluster; the output
-    folder must be reachable from every worker (a shared file system on a cluster).
+    The model is loaded here first (or ``segmenter``, that same model already loaded, is used), so a wrong
+    ``model_path`` fails before Ray starts, and the job's settings and prompt warnings are those of
+    :func:`predict_paths`: a folder predicted by one executor is resumed by the other. Runs on a local Ray
+    instance unless ``ray_address`` (or ``RAY_ADDRESS``) names a cluster; the output folder must be reachable
+    from every worker (a shared file system on a cluster).
     """
-    import ray
-
-    opts = _options(prompts, out_dir, False, threshold, mm_per_px, rules, max_pixels,
-                    {"model_path": str(model_path), "load_kwargs": load_kwargs or {}}, overwrite)
-    summary = BatchSummary()
+    load_kwargs = dict(load_kwargs or {})
+    segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
+    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
+                    overwrite)
+    summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = _plan(paths, opts, summary)
     if todo:
+        import ray
+
         started = not ray.is_initialized()
         if started:
             ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
@@ -391,7 +400,7 @@ def predict_paths_ray(
             out = ds.map_batches(
                 _RayPredictor,
                 fn_constructor_kwargs={"model_path": str(model_path) if model_path else None,
-                                       "load_kwargs": dict(load_kwargs or {}), "opts": opts},
+                                       "load_kwargs": load_kwargs, "opts": opts},
                 batch_size=batch_size,
                 concurrency=max(1, workers),
             ).take_all()
@@ -404,4 +413,17 @@ def predict_paths_ray(
                 summary.results.append(json.loads(row["entry"]))
             else:
                 summary.failed.append((row["path"], row["error"]))
-    return _finish(summary, opts, [])
+    return _finish(summary, opts, _overlay_rows(summary, opts) if overlay_images else [])
+
+
+def _overlay_rows(summary: BatchSummary, opts: BatchOptions) -> list:
+    """The grid's rows of a job whose overlays were written elsewhere (Ray workers): read back from the
+    overlay PNGs of the first images done, cut into the input and one panel per prompt."""
+    rows = []
+    for done in summary.done[:GRID_ROWS]:
+        try:
+            strip = np.asarray(Image.open(Path(opts.out_dir) / f"{file_stem(Path(done).stem)}__overlay.png").convert("RGB"))
+        except OSError:
+            continue
+        rows.append(np.split(strip, len(opts.prompts) + 1, axis=1))
+    return rows
