@@ -3,6 +3,7 @@ job's ``results.json`` back."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -24,12 +25,26 @@ UMASK = _read_umask()
 
 
 def make_temp_dir(parent: str | Path, prefix: str) -> Path:
-    """A new folder in ``parent`` to fill and then rename into place, with the permissions a plain ``mkdir``
-    would give it (``tempfile.mkdtemp`` makes it private to its owner, which a model folder or an output
-    folder read by a server under another user must not be)."""
-    path = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    """A new folder ``<prefix><pid>-<random>`` in ``parent`` to fill and then rename into place, with the permissions
+    a plain ``mkdir`` would give it (``tempfile.mkdtemp`` makes it private to its owner, which a model folder or an
+    output folder read by a server under another user must not be). The folders of this prefix that killed
+    processes left there are removed first (:func:`remove_stale_temp_dirs`)."""
+    remove_stale_temp_dirs(parent, prefix)
+    path = Path(tempfile.mkdtemp(dir=parent, prefix=f"{prefix}{os.getpid()}-"))
     path.chmod(0o777 & ~UMASK)
     return path
+
+
+def remove_stale_temp_dirs(parent: str | Path, prefix: str) -> int:
+    """Delete the folders :func:`make_temp_dir` made in ``parent`` with ``prefix`` for processes no longer running
+    on this machine (a ``ship`` or ``export onnx`` killed before its rename); returns how many."""
+    removed = 0
+    for path in Path(parent).glob(f"{glob.escape(prefix)}*"):
+        pid = path.name[len(prefix):].split("-", 1)[0]
+        if path.is_dir() and not path.is_symlink() and pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
