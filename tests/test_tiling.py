@@ -1,6 +1,8 @@
 """Tiled prediction of large photos: tiles cover the photo, stitching is seamless, thresholds and
 post-processing act on the whole map."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -82,6 +84,39 @@ def test_load_with_tile_wraps_the_model_and_the_cli_checks_the_size(tiny_model_d
     out = CliRunner().invoke(app, ["predict", str(tmp_path), "--prompt", "segment crack", "--out", str(tmp_path / "o"),
                                    "--model-path", str(tiny_model_dir), "--tile", "16"])
     assert out.exit_code == 2 and "--tile" in out.output
+
+
+def test_too_many_tiles_fail_before_any_work_in_python_cli_and_server(tiny_model_dir, tmp_path):
+    """A small tile on a large photo makes thousands of tiles: refused with the count and the limit, per photo."""
+    import json
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from drywallqa.serve import ServeConfig, create_app
+
+    photo = np.random.default_rng(0).integers(0, 255, (100, 100, 3), dtype=np.uint8)  # tile 32: 4 x 4 = 16 tiles
+    seg = Segmenter.load(tiny_model_dir, tile=32, max_tiles=15)
+    seg.inner.predict = lambda *a, **k: pytest.fail("a tile was predicted")
+    with pytest.raises(ValueError, match="into 16 tiles; at most 15"):
+        seg.predict(photo, ["segment crack"])
+    assert Segmenter.load(tiny_model_dir, tile=32, max_tiles=16).predict(photo, ["segment crack"]).timings_ms["tiles"] == 16
+    (tmp_path / "in").mkdir()
+    Image.fromarray(photo).save(tmp_path / "in" / "big.png")
+    Image.fromarray(photo[:30, :30]).save(tmp_path / "in" / "small.png")
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "in"), "-p", "segment crack", "--out", str(tmp_path / "o"),
+                                   "--model-path", str(tiny_model_dir), "--tile", "32", "--max-tiles", "15"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    failed = json.loads((tmp_path / "o" / "results.json").read_text())["failed"]
+    assert [(Path(p).name, "16 tiles" in why and "--max-tiles" in why) for p, why in failed] == [("big.png", True)]
+    bad = CliRunner().invoke(app, ["predict", str(tmp_path / "in"), "-p", "segment crack", "--out", str(tmp_path / "o2"),
+                                   "--model-path", str(tiny_model_dir), "--tile", "32", "--max-tiles", "0"])
+    assert bad.exit_code == 2 and "--max-tiles" in bad.output
+    # the server's limit holds for a model it was started with tiles on, whatever that model's own limit
+    client = TestClient(create_app(ServeConfig(max_tiles=15), Segmenter.load(tiny_model_dir, tile=32, max_tiles=1000)))
+    r = client.post("/v1/segment", files={"image": ("big.png", (tmp_path / "in" / "big.png").read_bytes(), "image/png")},
+                    data={"prompts": ["segment crack"]})
+    assert r.status_code == 422 and "16 tiles" in r.text and "--max-tiles" not in r.text
 
 
 class ScoredSegmenter(PixelwiseSegmenter):

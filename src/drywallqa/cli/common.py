@@ -47,9 +47,9 @@ PIPELINE_HELP = "zeroshot: the zero-shot pipeline (hub detectors + SAM) instead 
 
 def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Optional[float] = None,
                  tile: Optional[int] = None, prompt_gate: bool = True, pipeline: Optional[str] = None,
-                 label_shape: Optional[str] = None) -> dict:
+                 label_shape: Optional[str] = None, max_tiles: Optional[int] = None) -> dict:
     """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --pipeline / --min-confidence / --tile
-    / --label-shape (checked by the command, with its other values)."""
+    / --max-tiles / --label-shape (checked by the command, with its other values)."""
     if runtime not in ("torch", "onnx"):
         raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
     if model == "zeroshot":  # the 0.4 spelling
@@ -59,7 +59,9 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
         raise typer.BadParameter("the one pipeline is zeroshot", param_hint="--pipeline")
     if tile is not None and tile < 32:
         raise typer.BadParameter("a tile needs at least 32 px", param_hint="--tile")
-    tiling = {"tile": tile} if tile else {}
+    if max_tiles is not None and max_tiles < 1:
+        raise typer.BadParameter(f"must be at least 1, got {max_tiles}", param_hint="--max-tiles")
+    tiling = {"tile": tile, **({"max_tiles": max_tiles} if max_tiles is not None else {})} if tile else {}
     if pipeline:
         return {"pipeline": pipeline, "min_confidence": min_confidence, **tiling}
     shaped = {"label_shape": label_shape} if label_shape else {}
@@ -75,6 +77,7 @@ GATE_HELP = ("Leave the masks of prompts far from what the model learnt empty, w
 LABEL_SHAPE_HELP = ("box: write the masks of prompts trained on box labels (taping) as the boxes validation chose for "
                     "scoring against such labels, for an outside scorer; default: the mask as the model sees it.")
 TILE_HELP = "Predict photos larger than this many pixels on overlapping tiles of this size (large phone photos)."
+MAX_TILES_HELP = "With --tile: a photo the tile size would cut into more tiles fails (reported; the rest go on)."
 MAX_PIXELS_HELP = ("Images with more pixels fail (reported, the rest go on): guards memory against decompression bombs; "
                    "raise it for very large photos.")
 
@@ -91,10 +94,10 @@ def check_workers(value: int) -> None:
 
 def load_segmenter(model_path: Optional[str], model: Optional[str], runtime: str = "torch",
                     min_confidence: Optional[float] = None, tile: Optional[int] = None, prompt_gate: bool = True,
-                    pipeline: Optional[str] = None, label_shape: Optional[str] = None):
+                    pipeline: Optional[str] = None, label_shape: Optional[str] = None, max_tiles: Optional[int] = None):
     from ..engine.segmenter import Segmenter
 
-    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape)
+    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles)
     try:
         return Segmenter.load(model_path, **kwargs)
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:

@@ -7,8 +7,9 @@ from typing import List, Optional
 
 import typer
 
+from ..engine.tiling import DEFAULT_MAX_TILES
 from ..utils.image_io import DEFAULT_MAX_PIXELS
-from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app,
+from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app,
                      check_max_pixels, check_workers, console, load_kwargs, load_segmenter)
 
 
@@ -42,6 +43,7 @@ def predict(
     min_confidence: Optional[float] = typer.Option(
         None, help="Empty the masks whose confidence (estimated IoU, 0..1; SAM's predicted IoU for --model sam_text) is lower."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
+    max_tiles: int = typer.Option(DEFAULT_MAX_TILES, help=MAX_TILES_HELP),
     flag: List[str] = typer.Option(
         None, "--flag", help="QA rule 'PROMPT: MEASURE OP NUMBER' (repeatable), e.g. 'segment crack: max_width_mm > 0.3': "
                              "photos breaking one are flagged in results.json and listed first in report.html."),
@@ -79,12 +81,13 @@ def predict(
         executor = engine
     if executor not in ("local", "ray"):
         raise typer.BadParameter("executor must be local or ray", param_hint="--executor")
-    seg = load_segmenter(model_path, model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape)
+    seg = load_segmenter(model_path, model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles)
     if executor == "ray":  # the model loads here first: a wrong --model-path is a clean error before Ray starts
         from ..engine.batch import predict_paths_ray
 
         summary = predict_paths_ray(model_path, paths, prompts, out, segmenter=seg,
-                                    load_kwargs=load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape),
+                                    load_kwargs=load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape,
+                                                          max_tiles),
                                     workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px, rules=rules,
                                     max_pixels=max_pixels, overlay_images=overlay)
     else:

@@ -190,13 +190,14 @@ class Segmenter:
     @classmethod
     def load(cls, path: str | Path | None = None, runtime: str = "torch", tile: int | None = None,
              tile_overlap: float = 0.25, *, pipeline: str | None = None, backend: str | None = None,
-             **kwargs) -> "Segmenter":
+             max_tiles: int | None = None, **kwargs) -> "Segmenter":
         """A segmenter for the model folder ``path`` (``None``: the model shipped in the package).
 
         Args:
             runtime: ``torch`` or ``onnx`` (:data:`RUNTIMES`).
             pipeline: ``zeroshot`` (:data:`PIPELINES`; ``path`` is then its YAML config) instead of a model folder.
             tile: predict photos larger than this many pixels tile by tile (the ``tiled`` wrapper).
+            max_tiles: with ``tile``, photos it would cut into more tiles fail (default ``DEFAULT_MAX_TILES``).
             backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
             kwargs: options of the runtime or pipeline (``threshold``, ``model``, ``min_confidence``,
                 ``label_shape``, ...).
@@ -205,7 +206,8 @@ class Segmenter:
         implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
         segmenter = implementation.from_path(path, **kwargs)
         if tile:
-            segmenter = _registered("wrapper", "tiled")(segmenter, tile, tile_overlap)
+            limit = {"max_tiles": max_tiles} if max_tiles is not None else {}
+            segmenter = _registered("wrapper", "tiled")(segmenter, tile, tile_overlap, **limit)
         return segmenter
 
     # ---------------------------------------------------------------- segmenting

@@ -38,6 +38,9 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
+DEFAULT_MAX_TILES = 400  # a photo a tile size would cut into more fails (a 12 MP photo at tile 320 is 221)
+
+
 def tile_count(height: int, width: int, tile: int, overlap: float = 0.25) -> int:
     """How many tiles :class:`TiledSegmenter` cuts a ``height`` x ``width`` photo into (1 when it fits one)."""
     overlap_px = int(round(overlap * tile))
@@ -65,21 +68,39 @@ class TiledSegmenter(Segmenter):
         inner: the segmenter that predicts each tile.
         tile: tile side in the photo's pixels (>= 32).
         overlap: fraction of ``tile`` that neighbouring tiles share (0 <= overlap < 0.9).
+        max_tiles: a photo this tile size would cut into more tiles is refused (ValueError) before any work,
+            rather than run for minutes (a small tile on a large photo makes thousands).
     """
 
-    def __init__(self, inner: Segmenter, tile: int, overlap: float = 0.25):
+    def __init__(self, inner: Segmenter, tile: int, overlap: float = 0.25, max_tiles: int = DEFAULT_MAX_TILES):
         if int(tile) < 32:
             raise ValueError(f"tile must be at least 32 px, got {tile}")
         if not 0 <= overlap < 0.9:
             raise ValueError(f"tile overlap must be in [0, 0.9), got {overlap}")
-        self.inner, self.tile, self.overlap = inner, int(tile), float(overlap)
+        if int(max_tiles) < 1:
+            raise ValueError(f"max_tiles must be at least 1, got {max_tiles}")
+        self.inner, self.tile, self.overlap, self.max_tiles = inner, int(tile), float(overlap), int(max_tiles)
 
     @classmethod
-    def retiled(cls, segmenter: Segmenter, tile: int, overlap: float | None = None) -> "TiledSegmenter":
-        """``segmenter`` predicting on tiles of ``tile`` px: a tiled one gets the new tile size, not a second tiling."""
-        if isinstance(segmenter, cls):
-            return cls(segmenter.inner, tile, segmenter.overlap if overlap is None else overlap)
-        return cls(segmenter, tile, 0.25 if overlap is None else overlap)
+    def retiled(cls, segmenter: Segmenter, tile: int | None = None, overlap: float | None = None,
+                max_tiles: int | None = None) -> "TiledSegmenter":
+        """``segmenter`` predicting on tiles of ``tile`` px (default: its own tile size) with at most ``max_tiles``
+        tiles a photo: a tiled one gets the new values, not a second tiling."""
+        own = segmenter if isinstance(segmenter, cls) else None
+        if tile is None and own is None:
+            raise ValueError("a tile size is needed to tile a segmenter that is not tiled")
+        return cls(own.inner if own else segmenter, own.tile if tile is None else tile,
+                   overlap if overlap is not None else own.overlap if own else 0.25,
+                   max_tiles if max_tiles is not None else own.max_tiles if own else DEFAULT_MAX_TILES)
+
+    def check_tiles(self, height: int, width: int, advice: str = "use a larger --tile or raise --max-tiles") -> int:
+        """How many tiles a ``height`` x ``width`` photo is cut into; ValueError (ending in ``advice``) when more
+        than ``max_tiles``."""
+        n = tile_count(height, width, self.tile, self.overlap)
+        if n > self.max_tiles:
+            raise ValueError(f"tile={self.tile} would cut this {width}x{height} photo into {n} tiles; at most "
+                             f"{self.max_tiles}: {advice}")
+        return n
 
     @property
     def threshold(self) -> float:
@@ -137,6 +158,7 @@ class TiledSegmenter(Segmenter):
         h, w = rgb.shape[:2]
         if max(h, w) <= self.tile:
             return self.inner.predict(rgb, prompts, threshold, label_shape)
+        self.check_tiles(h, w)
         overlap_px = int(round(self.overlap * self.tile))
         ys, xs = tile_starts(h, self.tile, overlap_px), tile_starts(w, self.tile, overlap_px)
         total = np.zeros((len(prompts), h, w), np.float32)

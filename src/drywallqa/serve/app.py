@@ -31,7 +31,7 @@ from typing_extensions import Annotated, Literal
 from .. import __version__
 from ..data.registry import label_shape_of
 from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, Segmenter, from_backend, validate_prompts
-from ..engine.tiling import TiledSegmenter, tile_count
+from ..engine.tiling import TiledSegmenter
 from ..measures import MAX_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
 from ..text.encoder import MAX_PROMPT_CHARS
@@ -305,13 +305,13 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
 
     Raises HTTPException: 413 / 400 for the photo, 422 for a tile that cuts it into too many tiles."""
     rgb = read_upload(data, config.max_pixels)
-    predictor = TiledSegmenter.retiled(seg, tile) if tile else seg
-    own_tile = predictor.describe().get("tile")
-    if own_tile:
-        n = tile_count(rgb.shape[0], rgb.shape[1], own_tile, predictor.describe().get("tile_overlap", 0.25))
-        if n > config.max_tiles:
-            raise HTTPException(status_code=422, detail=f"tile={own_tile} would cut this {rgb.shape[1]}x{rgb.shape[0]} photo "
-                                                        f"into {n} tiles; at most {config.max_tiles}: use a larger tile")
+    predictor = seg
+    if tile or isinstance(seg, TiledSegmenter):  # the server's tile limit, whoever chose the tile
+        predictor = TiledSegmenter.retiled(seg, tile, max_tiles=config.max_tiles)
+        try:
+            predictor.check_tiles(*rgb.shape[:2], advice="use a larger tile")
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
     try:
         return rgb, predictor.predict(rgb, prompts, label_shape=label_shape)
     except ValueError as exc:  # the photo or a prompt the model cannot take
