@@ -213,9 +213,28 @@ def test_calibrate_confidence_replaces_a_broken_file(tiny_model_dir, synthetic_d
                                  "--splits-dir", str(wide), "--datasets-dir", str(synthetic_datasets)])
     assert r.exit_code == 0, r.output
     assert ConfidenceModel.from_model_dir(tiny_model_dir) is not None
-    r = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack",
+    r = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "-d", "syn_tape",
                                  "--splits-dir", str(tmp_path / "no_manifests"), "--datasets-dir", str(synthetic_datasets)])
-    assert r.exit_code == 2 and "split manifest" in _flat(r.output)
+    assert r.exit_code == 2 and "split manifest" in _flat(r.output) and "--splits-dir" in _flat(r.output)
+
+
+def test_calibrate_confidence_keeps_what_the_model_knows(tiny_model_dir, synthetic_datasets, tmp_path):
+    """A calibration on a subset of the model's datasets (its other concept would lose its calibration) is refused;
+    --limit is a look that leaves the folder's file as it was."""
+    from drywallqa.data.grouping import make_group_split
+
+    wide = tmp_path / "wide_val"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.2, "val": 0.6, "test": 0.2}, seed=0).to_json(wide / f"{ds}.json")
+    args = ["calibrate-confidence", "--model-path", str(tiny_model_dir), "--splits-dir", str(wide), "--datasets-dir",
+            str(synthetic_datasets)]
+    assert CliRunner().invoke(app, [*args, "-d", "syn_crack", "-d", "syn_tape"]).exit_code == 0
+    before = (tiny_model_dir / CONFIDENCE_FILE).read_bytes()
+    r = CliRunner().invoke(app, [*args, "-d", "syn_crack"])
+    assert r.exit_code == 2 and "syn_tape" in _flat(r.output)
+    r = CliRunner().invoke(app, [*args, "-d", "syn_crack", "-d", "syn_tape", "--limit", "10"])
+    assert r.exit_code == 0 and "left as it was" in _flat(r.output)
+    assert (tiny_model_dir / CONFIDENCE_FILE).read_bytes() == before
 
 
 def test_a_concept_shared_by_box_labels_and_strips_is_calibrated_on_the_strips(tiny_model_dir, monkeypatch):

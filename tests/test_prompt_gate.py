@@ -184,6 +184,14 @@ def test_calibrate_gate_refuses_what_it_cannot_use(tmp_path, tiny_model_dir):
     assert res.exit_code == 2 and "cannot be written" in re.sub(r"[\s│]+", " ", res.output)
 
 
+def test_calibrate_gate_refuses_to_drop_a_concept_the_gate_knows(gated_model_dir):
+    """A gate calibrated on cracks alone would refuse every taping prompt of a model that answers both."""
+    before = (gated_model_dir / "prompt_gate.npz").read_bytes()
+    res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(gated_model_dir), "-d", "cracks"])
+    assert res.exit_code == 2 and "taping" in re.sub(r"[\s│]+", " ", res.output)
+    assert (gated_model_dir / "prompt_gate.npz").read_bytes() == before
+
+
 def test_an_unknown_prompt_has_no_confidence_and_a_known_one_its_concepts_calibration(gated_model_dir, photo):
     from drywallqa.confidence import ConfidenceModel, mask_statistics
 

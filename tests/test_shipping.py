@@ -196,3 +196,14 @@ def test_ship_never_replaces_what_is_not_a_model_folder(tiny_model_dir, tmp_path
         assert words in " ".join(res.output.replace("│", " ").split()), res.output
     assert (tmp_path / "notes" / "keep.txt").read_text() == "important" and (tmp_path / "file").read_text() == "x"
     assert (run / "best" / "config.json").is_file()
+
+
+def test_ship_refuses_a_limit_too_small_for_the_confidence_before_any_work(tiny_model_dir, tmp_path, monkeypatch):
+    import drywallqa.engine.shipping as shipping
+
+    monkeypatch.setattr(shipping.Validator, "from_parts", lambda *a, **k: pytest.fail("the sweep began"))
+    with pytest.raises(ValueError, match="at least 4 val photos"):
+        shipping.ship(tiny_model_dir, tmp_path / "dest", limit=1)
+    monkeypatch.setattr(shipping.Validator, "from_parts", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("sweep")))
+    with pytest.raises(RuntimeError, match="sweep"):  # without the confidence, one photo is enough to begin
+        shipping.ship(tiny_model_dir, tmp_path / "dest", limit=1, confidence=False)

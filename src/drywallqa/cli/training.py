@@ -160,11 +160,14 @@ def calibrate_gate(
 ):
     """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
+    from ..engine.calibrate import check_keeps_concepts
     from ..text.gate import GATE_FILE, calibrate_model_gate
 
     check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
-    try:  # a concept without generated paraphrase lists is refused before anything is written
-        info = calibrate_model_gate(model_path, tuple(dataset_names(dataset)))
+    names = tuple(dataset_names(dataset))
+    try:  # a concept dropped, or without generated paraphrase lists, is refused before anything is written
+        check_keeps_concepts(model_path, names)
+        info = calibrate_model_gate(model_path, names)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
     console.print(f"min_margin {info['min_margin']:.4f}: on val, {info['positives_answered']:.1%} of {info['positives']} "
@@ -175,24 +178,34 @@ def calibrate_gate(
 def calibrate_confidence(
     model_path: Path = typer.Option(..., help="Model folder to calibrate (writes confidence.json into it)."),
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
-    limit: Optional[int] = typer.Option(None, min=10, help="Use only the first N val photos of each dataset (a quick look)."),
+    limit: Optional[int] = typer.Option(None, min=10, help="Use only the first N val photos of each dataset: a quick look "
+                                                           "at what the fit would choose, reported and not written."),
     splits_dir: Optional[Path] = typer.Option(None, help="Folder of the group-clean split manifests (default: the shipped ones)."),
     datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default: ../shared/datasets)."),
 ):
     """Fit the model's mask confidence (the estimated IoU of each mask) on the group-clean val part: the
     statistics of its probability maps and how to combine them are chosen by cross-validation there."""
     from ..confidence import CONFIDENCE_FILE
-    from ..engine.calibrate import calibrate_model_confidence
+    from ..engine.calibrate import calibrate_model_confidence, check_keeps_concepts
 
     target = check_model_file(model_path, CONFIDENCE_FILE)  # a folder (not a shipped name): it writes into it
+    names = tuple(dataset_names(dataset))
     try:
-        model = calibrate_model_confidence(model_path, tuple(dataset_names(dataset)), splits_dir, datasets_dir, limit)
-    except (FileNotFoundError, KeyError) as exc:  # no split manifest, or one without a val part
-        raise typer.BadParameter(str(exc).strip("'\""), param_hint="--dataset") from None
-    except ValueError as exc:  # too few photos could be scored, or a folder whose config the model cannot take
+        check_keeps_concepts(model_path, names)
+    except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    try:
+        model = calibrate_model_confidence(model_path, names, splits_dir, datasets_dir, limit, save=limit is None)
+    except (FileNotFoundError, KeyError) as exc:  # no dataset or split manifest, or one without a val part
+        raise typer.BadParameter(str(exc).strip("'\""), param_hint="--dataset / --splits-dir / --datasets-dir") from None
+    except ValueError as exc:  # too few photos could be scored, or a folder whose config the model cannot take
+        raise typer.BadParameter(str(exc), param_hint="--dataset / --limit") from None
     except OSError as exc:  # e.g. a folder without model.safetensors
         raise typer.BadParameter(str(exc), param_hint="--model-path") from None
     sel = model.selection
-    console.print(f"wrote {target}: {sel['chosen']} (val cross-validated Spearman "
-                  f"{sel['cv_spearman'][sel['chosen']]:.3f}, on {sel['masks']} masks)")
+    fit = f"{sel['chosen']} (val cross-validated Spearman {sel['cv_spearman'][sel['chosen']]:.3f}, on {sel['masks']} masks)"
+    if limit is None:
+        console.print(f"wrote {target}: {fit}", highlight=False)
+    else:
+        console.print(f"a look on the first {limit} val photos of each dataset (--limit), {target} left as it was: {fit}",
+                      highlight=False)

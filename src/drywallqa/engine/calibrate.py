@@ -46,12 +46,43 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
     return records, failures
 
 
+def calibrated_concepts(model_dir: str | Path) -> set[str]:
+    """The concepts a model folder's prompt gate and confidence calibration already know (a damaged file counts
+    for nothing: calibrating anew is what mends it)."""
+    from ..confidence import ConfidenceModel
+    from ..text.gate import PromptGate
+
+    known: set[str] = set()
+    try:
+        gate = PromptGate.from_model_dir(model_dir)
+        known |= set(gate.known_concepts) if gate is not None else set()
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        confidence = ConfidenceModel.from_model_dir(model_dir)
+        known |= set(confidence.calibration) - {"*"} if confidence is not None else set()
+    except (OSError, ValueError):
+        pass
+    return known
+
+
+def check_keeps_concepts(model_dir: str | Path, datasets) -> None:
+    """ValueError when calibrating ``model_dir`` on ``datasets`` would drop a concept its gate or confidence knows
+    now: a gate calibrated on cracks alone refuses every taping prompt of a model trained on both."""
+    from ..data.registry import datasets_by_concept
+
+    dropped = sorted(calibrated_concepts(model_dir) - set(datasets_by_concept(datasets)))
+    if dropped:
+        raise ValueError(f"{model_dir} now answers {', '.join(dropped)} too, which the datasets given leave out: its "
+                         f"prompts would be refused or mis-scored; give every dataset the model was trained on")
+
+
 def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "taping"), splits_dir=None, datasets_dir=None,
-                               limit: int | None = None, progress: bool = True) -> ConfidenceModel:
-    """Fit and write ``model_dir/confidence.json`` from the group-clean val part of ``datasets``, one calibration
-    per concept. Where datasets share a concept (box labels and strips refined from them), the masks a model
-    answers with are scored against the region-labelled ones only (:func:`~drywallqa.data.registry.answer_datasets`);
-    every prompt of the concept gets its calibration."""
+                               limit: int | None = None, progress: bool = True, save: bool = True) -> ConfidenceModel:
+    """Fit ``model_dir/confidence.json`` from the group-clean val part of ``datasets``, one calibration per concept,
+    and write it (unless ``save=False``: a look at what a fit would choose). Where datasets share a concept (box
+    labels and strips refined from them), the masks a model answers with are scored against the region-labelled
+    ones only (:func:`~drywallqa.data.registry.answer_datasets`); every prompt of the concept gets its calibration."""
     # the statistics of every val mask as the model makes it: whatever confidence.json it holds now (even a broken
     # one) is left out, and no mask is emptied for a low confidence
     segmenter = TorchSegmenter.from_path(model_dir, confidence=False)
@@ -63,5 +94,6 @@ def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "tapin
     model = fit_confidence_model(records, prompts)
     model.selection.update(fitted_on="group-clean val part (published valid/test photos left out)",
                            failures=failures[:20])
-    model.save(model_dir)
+    if save:
+        model.save(model_dir)
     return model

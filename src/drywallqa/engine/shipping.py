@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from ..confidence import MIN_MASKS
 from ..data.grouping import samples_of_part
 from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
@@ -209,9 +210,12 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     model_dir, dest = model_folder(source), Path(dest)
     check_destination(model_dir, dest)
     run_dir = model_dir.parent if model_dir.name == "best" else None
-    validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
+    if confidence and limit is not None and limit < MIN_MASKS:  # before the sweep, not after it
+        raise ValueError(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset; limit is "
+                         f"{limit} (raise it, or ship without confidence)")
     if budget and timing_images < 1:
         raise ValueError("the speed budget needs at least one timing photo (timing_images >= 1, or budget=False)")
+    validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
     timing = [s.image_path for s in samples_of_part(datasets[0], "val", splits_dir, datasets_dir,
                                                     exclude_published=("valid", "test"))[:timing_images]]
     best, candidates = select(model_dir, validator, timing, scales, tta, BUDGET_FIRST_MS if budget else None,
