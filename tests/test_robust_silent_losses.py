@@ -168,3 +168,15 @@ def test_a_job_that_planned_before_another_wrote_still_keeps_its_hands_off(tiny_
     with pytest.raises(ValueError, match="another photo of the same name"):
         process_image(seg, tmp_path / "b" / "IMG_1.jpg", late_other_photo)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_names_are_printed_as_they_are_never_read_as_markup(tiny_model_dir, tmp_path):
+    """A file named "[red]wall.jpg" or "[b]" in a reason is shown with its brackets (Rich markup would eat them)."""
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(tmp_path / "in" / "[bold]ok.png")
+    (tmp_path / "in" / "[red]broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "in" / "[i]notes.txt").write_text("x")
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "in"), "-p", "segment crack", "--out", str(tmp_path / "o"),
+                                   "--model-path", str(tiny_model_dir)], terminal_width=400)
+    assert res.exit_code == 1
+    assert "[red]broken.jpg" in res.output and "[i]notes.txt" in res.output and "[bold]ok.png" in res.output

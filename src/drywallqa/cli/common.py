@@ -9,13 +9,19 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True)
 data_app = typer.Typer(help="Datasets: statistics and group-clean splits.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 export_app = typer.Typer(help="Export the embedded model for other runtimes.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-console = Console()
+console = Console(markup=False)  # paths, prompts and reasons are printed as they are: "[x]" in a name is no markup
+
+
+def tagged(tag: str, style: str, text: str) -> None:
+    """Print ``tag text`` with the tag in ``style`` (e.g. "red") and ``text`` exactly as it is."""
+    console.print(Text.assemble((tag, style), " ", text), highlight=False, soft_wrap=True)
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
 

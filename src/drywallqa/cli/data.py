@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from .common import DATASET_HELP, console, data_app, dataset_names
+from .common import DATASET_HELP, console, data_app, dataset_names, tagged
 
 
 STATS_PROBLEMS = 50  # data problems that `data stats` prints; --json has them all
@@ -31,13 +31,13 @@ def data_stats(
     try:
         all_stats = [dataset_stats(d, datasets_dir) for d in names]
     except ValueError as exc:  # a dataset with no readable images
-        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
     for st in all_stats:
         if not st["splits"]:
             root = get_dataset_config(st["dataset"]).root(datasets_dir)
-            console.print(f"[yellow]{st['dataset']}: no images read[/yellow] under {root} (set --datasets-dir or "
-                          "DRYWALLQA_DATASETS to the folder holding the datasets)", highlight=False, soft_wrap=True)
+            tagged(f"{st['dataset']}: no images read", "yellow", f"under {root} (set --datasets-dir or DRYWALLQA_DATASETS "
+                                                                 "to the folder holding the datasets)")
             continue
         t = Table(title=f"{st['dataset']}")
         for col in ("split", "images", "empty masks", "mean mask coverage", "source groups", "stroke width px (p10/median/p90)"):
@@ -56,7 +56,7 @@ def data_stats(
                           f"over {agree['pairs_across_splits']}): near what a model can score against either label")
         if st["problems"]:
             shown = st["problems"][:STATS_PROBLEMS]
-            console.print(f"[yellow]{len(st['problems'])} data problems[/yellow] (each names its file; everything else was read):")
+            tagged(f"{len(st['problems'])} data problems", "yellow", "(each names its file; everything else was read):")
             for problem in shown:
                 console.print(f"  - {problem}", highlight=False, soft_wrap=True)
             if len(st["problems"]) > len(shown):
@@ -102,7 +102,7 @@ def data_split(
         try:
             split = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed, progress=True)
         except ValueError as exc:  # a dataset with no readable images
-            console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+            tagged("error:", "red", str(exc))
             raise typer.Exit(code=1)
         path = split_manifest_path(out, d)
         split.to_json(path)

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from .common import (MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, console, dataset_names, export_app,
-                     load_segmenter, model_dir_option)
+                     load_segmenter, model_dir_option, tagged)
 
 
 @app.command()
@@ -55,7 +55,7 @@ def evaluate(
         raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group, val and train need a manifest)",
                                  param_hint="--splits")
     except ValueError as exc:  # nothing to score (NothingToScoreError), a damaged split manifest, unreadable data
-        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
     console.print((out / "report.md").read_text())
     return report
@@ -89,6 +89,6 @@ def export_onnx_cmd(
     except ValueError as exc:  # a damaged model folder
         raise typer.BadParameter(str(exc), param_hint="--model-path")
     except OSError as exc:  # a folder that cannot be written
-        console.print(f"[red]error[/red]: cannot write {out}: {exc}", highlight=False, soft_wrap=True)
+        tagged("error:", "red", f"cannot write {out}: {exc}")
         raise typer.Exit(code=1)
     console.print(f"wrote {out}/encoder.onnx and decoder.onnx; use them with --runtime onnx --model-path {out}")

@@ -10,7 +10,7 @@ import typer
 from ..engine.tiling import DEFAULT_MAX_TILES
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app,
-                     check_max_pixels, check_workers, console, load_kwargs, load_segmenter)
+                     check_max_pixels, check_workers, console, load_kwargs, load_segmenter, tagged)
 
 
 REVIEW_SHOWN = 5  # least confident masks named after a predict run
@@ -98,9 +98,9 @@ def predict(
     ignored = f", {n} file{'s' if n > 1 else ''} not read (not images; listed in results.json)" if n else ""
     console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {out}")
     for warning in summary.warnings:
-        console.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
+        tagged("warning", "yellow", warning)
     for path, reason in summary.ignored[:IGNORED_SHOWN]:
-        console.print(f"[yellow]not read[/yellow] {path}: {reason}", highlight=False, soft_wrap=True)
+        tagged("not read", "yellow", f"{path}: {reason}")
     if len(summary.ignored) > IGNORED_SHOWN:
         console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in {out / 'results.json'})")
     review = sorted((m["confidence"], e["image"], p) for e in summary.results for p, m in e["prompts"].items()
@@ -110,8 +110,7 @@ def predict(
                       + "; ".join(f"{Path(image).name} {p!r} {c:.2f}" for c, image, p in review), highlight=False, soft_wrap=True)
     if rules:
         flagged = [e["image"] for e in summary.results if e["flags"]]
-        console.print(f"[bold]{len(flagged)} of {len(summary.results)} photos flagged[/bold] by "
-                      + "; ".join(map(str, rules)))
+        tagged(f"{len(flagged)} of {len(summary.results)} photos flagged", "bold", "by " + "; ".join(map(str, rules)))
     if report:
         from ..engine.batch_report import write_batch_report
 
@@ -119,7 +118,7 @@ def predict(
     if coco:
         console.print(f"COCO file for annotation tools: {write_coco_predictions(out, coco)}")
     for path, reason in summary.failed:
-        console.print(f"[red]failed[/red] {path}: {reason}")
+        tagged("failed", "red", f"{path}: {reason}")
     if not summary.ok:
         raise typer.Exit(code=1)
 

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import app, check_model_file, console, dataset_names, model_dir_option
+from .common import app, check_model_file, console, dataset_names, model_dir_option, tagged
 
 
 @app.command()
@@ -82,7 +82,7 @@ def train(
     except FileNotFoundError as exc:  # --resume without a checkpoint, or a start / teacher folder that is missing
         raise typer.BadParameter(str(exc), param_hint="--resume" if resume else "CONFIG (init_from, distill.teacher) / --model-path")
     except ValueError as exc:  # data that cannot be read (no images, a damaged manifest), a damaged start folder
-        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
     console.print(result)
 
@@ -142,10 +142,10 @@ def ship(
     except KeyError as exc:  # a split manifest without a val part, or an unknown dataset
         raise typer.BadParameter(exc.args[0] if exc.args else str(exc), param_hint="--dataset / --splits-dir") from None
     except OSError as exc:
-        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
     except ValueError as exc:  # no option within the budget, or a clear regression on cracks on drywall
-        console.print(f"[red]error[/red]: {exc}", highlight=False, soft_wrap=True)
+        tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
     chosen = out["chosen"]
     console.print(f"wrote {out['dest']}: scales {chosen['scales']}, tta {chosen['tta']}, thresholds "
