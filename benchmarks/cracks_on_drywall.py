@@ -23,6 +23,7 @@ import torch
 from drywallqa import Segmenter
 from drywallqa.data.composite import SIGMA_FRACTION
 from drywallqa.engine.cracks_on_drywall import markdown_table, score_cracks_on_drywall, transplant_pairs
+from drywallqa.utils.argtypes import positive_int
 from drywallqa.viz import grid, overlay
 
 
@@ -33,7 +34,7 @@ def main():
                     help="model directory (repeatable); default: the shipped model")
     ap.add_argument("--splits-dir", default=None, help="default: ./splits, else the shipped manifests")
     ap.add_argument("--part", choices=("test", "val"), default="test", help="group-clean part (val: for choosing models)")
-    ap.add_argument("--limit", type=int, default=None, help="crack photos (smoke runs only)")
+    ap.add_argument("--limit", type=positive_int, default=None, help="crack photos (smoke runs only)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     paths = args.model_path or [None]

@@ -27,6 +27,7 @@ from drywallqa.engine.config import TrainConfig
 from drywallqa.engine.predictor import TorchSegmenter
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models import create_model
+from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.image_io import read_image
 
 RECIPES = ("configs/gpu_accurate_hed_vgg16.yaml", "configs/gpu_accurate_scratch_control.yaml")
@@ -82,8 +83,8 @@ def film_unet_predictor(config: dict):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("out/encoder_speed"))
-    ap.add_argument("--images", type=int, default=50)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--images", type=positive_int, default=50)
+    ap.add_argument("--threads", type=positive_int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     paths = [s.image_path for s in load_split("cracks", "valid")[0][: args.images]]

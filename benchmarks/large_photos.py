@@ -28,6 +28,7 @@ from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split
 from drywallqa.engine.evaluator import scoring_label_shape
 from drywallqa.metrics import CenterlineMeter, SegmentationMeter
+from drywallqa.utils.argtypes import at_least, fraction_below, positive_int
 from drywallqa.utils.image_io import read_image
 from drywallqa.viz import grid, overlay
 
@@ -51,10 +52,10 @@ def mosaics(dataset: str, grid: int, side: int = 640, limit: int | None = None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("out/large_photos"))
-    ap.add_argument("--grid", type=int, default=3)
-    ap.add_argument("--tile", type=int, default=640)
-    ap.add_argument("--overlap", type=float, default=0.25)
-    ap.add_argument("--limit", type=int, default=None, help="mosaics per dataset (smoke runs only)")
+    ap.add_argument("--grid", type=positive_int, default=3)
+    ap.add_argument("--tile", type=at_least(32), default=640)
+    ap.add_argument("--overlap", type=fraction_below(0.9), default=0.25)
+    ap.add_argument("--limit", type=positive_int, default=None, help="mosaics per dataset (smoke runs only)")
     ap.add_argument("--model-path", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(2)

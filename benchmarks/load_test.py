@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from drywallqa.utils.argtypes import positive_int
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -56,9 +58,9 @@ async def run_load(url: str, payload: bytes, n: int, concurrency: int, timeout: 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=2000)
-    ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--server-concurrency", type=int, default=2)
+    ap.add_argument("--requests", type=positive_int, default=2000)
+    ap.add_argument("--concurrency", type=positive_int, default=8)
+    ap.add_argument("--server-concurrency", type=positive_int, default=2)
     ap.add_argument("--model-path", type=Path, default=None)
     ap.add_argument("--image", type=Path, default=Path("src/drywallqa/examples/cracks_2363_jpg.jpg"))
     ap.add_argument("--out", type=Path, default=Path("out/load_test"))

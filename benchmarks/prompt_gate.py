@@ -31,6 +31,7 @@ from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split
 from drywallqa.metrics import mask_iou
 from drywallqa.text import vocabulary
+from drywallqa.utils.argtypes import at_least, positive_int
 from drywallqa.utils.image_io import read_image
 
 DATASETS = ("cracks", "taping")
@@ -101,10 +102,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("out/prompt_gate"))
     ap.add_argument("--model-path", default=None)
-    ap.add_argument("--limit", type=int, default=None, help="photos per dataset (smoke runs)")
-    ap.add_argument("--raw-sample", type=int, default=20, help="unrelated prompts scored with the gate off")
-    ap.add_argument("--paraphrase-sample", type=int, default=None, help="paraphrases per dataset (default: all)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=positive_int, default=None, help="photos per dataset (smoke runs)")
+    ap.add_argument("--raw-sample", type=at_least(0), default=20, help="unrelated prompts scored with the gate off")
+    ap.add_argument("--paraphrase-sample", type=positive_int, default=None, help="paraphrases per dataset (default: all)")
+    ap.add_argument("--threads", type=positive_int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     report = run(args.model_path, args.limit, args.raw_sample, args.paraphrase_sample)

@@ -23,6 +23,7 @@ from drywallqa.engine.evaluator import evaluate
 from drywallqa.engine.speed import measure_speed
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
+from drywallqa.utils.argtypes import positive_int
 
 BAR = {
     "cracks": {"canonical": "segment crack", "mIoU": 0.62, "mDice": 0.75},
@@ -155,8 +156,8 @@ def main():
     ap.add_argument("--model-path", action="append", default=None,
                     help="a model folder or a shipped model's name, repeatable (default: every shipped model)")
     ap.add_argument("--splits-dir", type=Path, default=None, help="default: ./splits, else the shipped manifests")
-    ap.add_argument("--speed-images", type=int, default=50)
-    ap.add_argument("--limit", type=int, default=None, help="images per split (smoke runs only; not for reporting)")
+    ap.add_argument("--speed-images", type=positive_int, default=50)
+    ap.add_argument("--limit", type=positive_int, default=None, help="images per split (smoke runs only; not for reporting)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     names = args.model_path or shipped_model_names()

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from drywallqa.models import FilmUNetModel
+from drywallqa.utils.argtypes import positive_int
 
 
 def deepen(model: FilmUNetModel, depths: tuple[int, ...] | None = None, refine_channels: int | None = None) -> FilmUNetModel:
@@ -50,7 +51,7 @@ def main() -> None:
     parser.add_argument("model", type=Path, help="a film_unet model folder")
     parser.add_argument("dest", type=Path)
     parser.add_argument("--depths", default=None, help="blocks per encoder stage, e.g. 2,3,8,4")
-    parser.add_argument("--refine-channels", type=int, default=None, help="add a stride-2 refinement level this wide, e.g. 16")
+    parser.add_argument("--refine-channels", type=positive_int, default=None, help="add a stride-2 refinement level this wide, e.g. 16")
     args = parser.parse_args()
     if args.depths is None and args.refine_channels is None:
         parser.error("nothing to add: give --depths and/or --refine-channels")

@@ -266,23 +266,26 @@ def unpack(parts_dir: Path, dest: Path, name: str = "run") -> Path:
 
 
 def main() -> None:
+    _import_package()
+    from drywallqa.utils.argtypes import at_least, positive_int
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="step", required=True)
     b = sub.add_parser("bundle", help="here: the bundle a GPU machine trains from")
     b.add_argument("config", type=Path)
     b.add_argument("overrides", nargs="*", help="KEY=VALUE overrides of the config")
     b.add_argument("--out", type=Path, default=Path(".remote/bundle"))
-    b.add_argument("--size", type=int, default=384, help="longest side of the packed images")
-    b.add_argument("--quality", type=int, default=80, help="WebP quality")
+    b.add_argument("--size", type=at_least(32), default=384, help="longest side of the packed images")
+    b.add_argument("--quality", type=at_least(1), default=80, help="WebP quality")
     b.add_argument("--wheels", action="store_true", help="also download the wheels the GPU machine lacks")
-    b.add_argument("--chunks", type=int, default=None, help="cut the images into this many chunks (default: as "
+    b.add_argument("--chunks", type=positive_int, default=None, help="cut the images into this many chunks (default: as "
                    "many as one device call's carry limit needs)")
     t = sub.add_parser("train", help="there: train, then write the run back in parts")
     t.add_argument("bundle", type=Path)
     t.add_argument("overrides", nargs="*", help="KEY=VALUE overrides of the config")
     t.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "out/gpu_run")))
-    t.add_argument("--minutes", type=float, default=None, help="stop (with a checkpoint) after this many minutes")
-    t.add_argument("--part-mb", type=float, default=15.0)
+    t.add_argument("--minutes", type=at_least(0.01, float), default=None, help="stop (with a checkpoint) after this many minutes")
+    t.add_argument("--part-mb", type=at_least(0.1, float), default=15.0)
     t.add_argument("--name", default="run")
     u = sub.add_parser("unpack", help="here: join the parts into a run folder")
     u.add_argument("parts_dir", type=Path)

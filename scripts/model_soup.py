@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 
 from drywallqa import Segmenter
 from drywallqa.engine.evaluator import build_eval_sets, evaluate_set
+from drywallqa.utils.argtypes import positive_int
 
 WEIGHTS = "model.safetensors"
 
@@ -91,7 +92,7 @@ def main():
     ap.add_argument("--out", type=Path, default=Path("out/soup"))
     ap.add_argument("--settings-from", type=Path, default=None)
     ap.add_argument("--datasets", nargs="+", default=["cracks", "taping"])
-    ap.add_argument("--limit", type=int, default=None, help="val images per dataset (smoke runs only)")
+    ap.add_argument("--limit", type=positive_int, default=None, help="val images per dataset (smoke runs only)")
     ap.add_argument("--mix", default=None, help="one weight per model, summing to 1 (default: equal)")
     ap.add_argument("--no-score", action="store_true", help="write the soup only")
     args = ap.parse_args()

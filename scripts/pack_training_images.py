@@ -39,6 +39,7 @@ from drywallqa.data.registry import get_dataset_config
 from drywallqa.engine.config import TrainConfig
 from drywallqa.engine.trainer import training_prompts
 from drywallqa.text.encoder import TextEncoder
+from drywallqa.utils.argtypes import at_least, positive_int
 from drywallqa.utils.image_io import read_image
 
 
@@ -135,9 +136,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config", help="training config naming datasets, splits and parts")
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--size", type=int, default=512, help="longest side of the packed images")
-    ap.add_argument("--quality", type=int, default=82, help="WebP quality")
-    ap.add_argument("--chunks", type=int, default=1)
+    ap.add_argument("--size", type=at_least(32), default=512, help="longest side of the packed images")
+    ap.add_argument("--quality", type=at_least(1), default=82, help="WebP quality")
+    ap.add_argument("--chunks", type=positive_int, default=1)
     args = ap.parse_args()
     result = pack(TrainConfig.from_yaml(args.config), args.out, args.size, args.quality, args.chunks)
     for k, mb in enumerate(result["chunk_mb"]):
