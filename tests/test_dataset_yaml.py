@@ -168,7 +168,9 @@ def test_unreadable_data_and_damaged_manifests_are_clean_errors(my_cracks, tiny_
                                      "splits": {"train": {"kind": "mask_folder"}}}))
     try:
         res = runner.invoke(app, ["data", "stats", "-d", str(empty), "--json", str(tmp_path / "stats.json")])
-        assert res.exit_code == 0 and json.loads((tmp_path / "stats.json").read_text())[0]["splits"] == {}  # nothing read
+        stats = json.loads((tmp_path / "stats.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+        assert res.exit_code == 0 and stats[0]["splits"] == {}  # nothing read
+        assert stats[0]["label_agreement_of_copies"]["mean_IoU"] is None
         assert "no images read" in res.output
         res = runner.invoke(app, ["data", "split", "-d", str(empty), "--out", str(tmp_path / "s")])
         assert res.exit_code == 1 and isinstance(res.exception, SystemExit) and "no readable images" in res.output, res.output

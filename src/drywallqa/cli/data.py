@@ -15,6 +15,10 @@ from .common import DATASET_HELP, console, data_app, dataset_names, tagged
 STATS_PROBLEMS = 50  # data problems that `data stats` prints; --json has them all
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 @data_app.command("stats")
 def data_stats(
     dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
@@ -44,7 +48,7 @@ def data_stats(
             t.add_column(col)
         for sp, v in st["splits"].items():
             w = v.get("stroke_width_px")
-            t.add_row(sp, str(v["images"]), str(v["empty_masks"]), f"{v['mean_mask_coverage']:.3f}", str(v["source_groups"]),
+            t.add_row(sp, str(v["images"]), str(v["empty_masks"]), _number(v["mean_mask_coverage"]), str(v["source_groups"]),
                       f"{w['p10']:.1f} / {w['median']:.1f} / {w['p90']:.1f}" if w else "-")
         console.print(t)
         console.print(f"source groups shared between splits: {st['source_groups_shared_between_splits']}")
@@ -52,7 +56,7 @@ def data_stats(
         agree = st["label_agreement_of_copies"]
         if agree["pairs"]:
             console.print(f"labels of copies of one photo agree at mean IoU {agree['mean_IoU']:.3f} over {agree['pairs']} "
-                          f"pairs ({agree['share_below_0.5']:.0%} below 0.5; across splits {agree['mean_IoU_across_splits']:.3f} "
+                          f"pairs ({agree['share_below_0.5']:.0%} below 0.5; across splits {_number(agree['mean_IoU_across_splits'])} "
                           f"over {agree['pairs_across_splits']}): near what a model can score against either label")
         if st["problems"]:
             shown = st["problems"][:STATS_PROBLEMS]
@@ -63,7 +67,7 @@ def data_stats(
                 console.print(f"  ... and {len(st['problems']) - len(shown)} more (all of them: --json FILE)")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(all_stats, indent=2))
+        json_out.write_text(json.dumps(all_stats, indent=2, allow_nan=False))  # strict JSON: no NaN
     if preview_dir:
         preview_dir.mkdir(parents=True, exist_ok=True)
         for d, st in zip(names, all_stats):

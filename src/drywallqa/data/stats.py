@@ -40,9 +40,9 @@ def label_agreement(masks: dict, copies, samples: list, worst: int = 6) -> dict:
     scored = sorted((mask_iou(masks[i], dihedral(masks[j], k)), i, j, k) for i, j, k in copies if i in masks and j in masks)
     ious = np.array([r[0] for r in scored])
     across = np.array([r[0] for r in scored if samples[r[1]].split != samples[r[2]].split])
-    return {"pairs": len(ious), "mean_IoU": float(ious.mean()) if len(ious) else float("nan"),
-            "share_below_0.5": float((ious < 0.5).mean()) if len(ious) else float("nan"),
-            "pairs_across_splits": len(across), "mean_IoU_across_splits": float(across.mean()) if len(across) else float("nan"),
+    return {"pairs": len(ious), "mean_IoU": float(ious.mean()) if len(ious) else None,  # None (JSON null): no pairs
+            "share_below_0.5": float((ious < 0.5).mean()) if len(ious) else None,
+            "pairs_across_splits": len(across), "mean_IoU_across_splits": float(across.mean()) if len(across) else None,
             "worst": [{"IoU": float(iou), "photo": str(samples[i].image_path), "copy": str(samples[j].image_path), "dihedral": k}
                       for iou, i, j, k in scored[:worst]]}
 
@@ -87,7 +87,7 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
         per_split[sp] = {
             "images": sum(s.split == sp for s in samples),
             "empty_masks": int(sum(c == 0 for c in cov)),
-            "mean_mask_coverage": float(np.mean(cov)) if cov else float("nan"),
+            "mean_mask_coverage": float(np.mean(cov)) if cov else None,  # no mask read
             "source_groups": len(groups_by_split[sp]),
         }
         if widths.get(sp):
