@@ -143,14 +143,17 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
     if packed["datasets"]:
         listed = ", ".join(n.replace("{datasets}", "{bundle}/pack/chunk0/datasets") for n in packed["datasets"])
         remote.append(f"data.datasets=[{listed}]")
+    here = {}  # bundle path -> what it stands for on this machine, for the model folder sent back
     if cfg.data.splits_dir:
         shutil.copytree(cfg.data.splits_dir, out / "splits")
         remote.append("data.splits_dir={bundle}/splits")
+        here["{bundle}/splits"] = str(cfg.data.splits_dir)
     for key, name in (("init_from", cfg.init_from), ("distill.teacher", cfg.distill.teacher)):
         if name and not (str(name) in SHIPPED_MODELS and not Path(name).exists()):  # shipped names travel in src/
             folder = out / key.replace(".", "_")
             _save_half(Path(name), folder)
             remote.append(f"{key}={{bundle}}/{folder.name}")
+            here[f"{{bundle}}/{folder.name}"] = str(name)
     options = dict(cfg.model_config.get("encoder_options") or {})
     if cfg.init_from is None and cfg.model_config.get("encoder") == "hed_vgg16" and options.get("weights", HED_WEIGHTS):
         export_hed_weights(out / "hed_vgg16.safetensors", int(options.get("stages", 5)),
@@ -163,7 +166,7 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
                         "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64",
                         "--dest", str(out / "wheels"), *pinned(REMOTE_WHEELS)], check=True)
     meta = {"config": str(Path(config).resolve().relative_to(ROOT)) if Path(config).resolve().is_relative_to(ROOT)
-            else str(config), "overrides": remote, "output_dir": cfg.output_dir,
+            else str(config), "overrides": remote, "paths_here": here, "output_dir": cfg.output_dir,
             "images": packed["images"], "prompts": len(packed["prompts"])}
     (out / "bundle.json").write_text(json.dumps(meta, indent=1))
     meta["mb"] = mib(out)
@@ -216,17 +219,27 @@ def train(bundle_dir: Path, out: Path, minutes: float | None = None, overrides=(
     run = Path(cfg.output_dir)
     result = Trainer(cfg).train(resume=holds_run(run), max_minutes=minutes)
     print(json.dumps({"result": result}, default=str))
-    return write_parts(run, out, part_mb, name)
+    here = {k.replace("{bundle}", str(bundle_dir)): v for k, v in meta.get("paths_here", {}).items()}
+    return write_parts(run, out, part_mb, name, here)
 
 
-def write_parts(run: Path, out: Path, part_mb: float, name: str) -> list[Path]:
-    """``run``'s ``best/`` (float16) and its metrics and file lists as one tar, cut into parts in ``out``."""
+def write_parts(run: Path, out: Path, part_mb: float, name: str, here: dict | None = None) -> list[Path]:
+    """``run``'s ``best/`` (float16) and its metrics and file lists as one tar, cut into parts in ``out``. ``here``:
+    paths in the bundle -> what they stand for where the run goes back to: ``best/config.json`` names the teacher
+    and the split manifests as they are known there (``distilled_from``, ``selected_on``), not as bundle paths."""
     if not (run / "best" / "config.json").is_file():
         raise SystemExit(f"{run}: no epoch has finished yet, so there is no best/ to send back; train again with "
                          "more --minutes (the run resumes from its last.pt)")
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / "run"
         _save_half(run / "best", staged / "best")
+        card = staged / "best" / "config.json"
+        meta = json.loads(card.read_text())
+        for key in ("distilled_from", "selected_on"):
+            for there, local in sorted((here or {}).items(), key=lambda kv: -len(kv[0])):  # longest first
+                if isinstance(meta.get(key), str):
+                    meta[key] = meta[key].replace(there, local)
+        card.write_text(json.dumps(meta, indent=2))
         for f in RUN_FILES:
             if (run / f).is_file():
                 shutil.copy(run / f, staged / f)

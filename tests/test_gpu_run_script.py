@@ -53,6 +53,9 @@ def test_bundle_train_and_unpack_round_trip(write_train_config, tiny_kwargs, tin
 
     dest = gpu_run.unpack(tmp_path / "OUT", tmp_path / "runs" / "back")
     assert (dest / "metrics.csv").is_file() and (dest / "train_files.json").is_file()
+    card = json.loads((dest / "best" / "config.json").read_text())  # named as they are here, not by bundle paths
+    assert card["distilled_from"] == str(tiny_model_dir) and str(bundle) not in card["selected_on"]
+    assert raw["data"]["splits_dir"] in card["selected_on"]
     seg = Segmenter.load(dest / "best")
     assert seg.predict(torch.zeros(40, 50, 3, dtype=torch.uint8).numpy(), ["segment crack"]).masks["segment crack"].shape == (40, 50)
     # a second call continues the run rather than refusing its folder
