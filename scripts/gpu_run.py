@@ -136,9 +136,7 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
         shutil.rmtree(out)
     out.mkdir(parents=True)
     remote = list(overrides)
-    packed = pack(cfg, out / "pack", size, quality, chunks=chunks or 1)
-    if chunks is None and mib(out / "pack") > budget:  # cut it into as many chunks as the budget needs
-        packed = pack(cfg, out / "pack", size, quality, chunks=int(mib(out / "pack") // (0.9 * budget)) + 1)
+    packed = pack(cfg, out / "pack", size, quality, chunks=chunks or 1, chunk_mib=None if chunks else budget)
     remote.append("data.datasets_dir={bundle}/pack/chunk0/datasets")
     if packed["datasets"]:
         listed = ", ".join(n.replace("{datasets}", "{bundle}/pack/chunk0/datasets") for n in packed["datasets"])

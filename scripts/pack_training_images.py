@@ -54,8 +54,11 @@ def shrink(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
     return cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=interpolation)
 
 
-def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks: int = 1) -> dict:
-    """Write the reduced copy (see the module docstring); returns counts and sizes."""
+def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks: int = 1,
+         chunk_mib: float | None = None) -> dict:
+    """Write the reduced copy (see the module docstring); returns counts and sizes. With ``chunk_mib``, the images
+    are dealt into as many chunks (at least ``chunks``) as keep each within about that many MiB: they are all
+    encoded first, so nothing is encoded twice."""
     d = cfg.data
     if out.exists():
         shutil.rmtree(out)
@@ -73,25 +76,33 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
         for part in (d.train_part, d.val_part):
             samples = samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)
             jobs += [(folder, root, s) for s in samples]
-    total, annotated = 0, {}
-    for i, (folder, root, s) in enumerate(tqdm(jobs, desc="packing")):
-        dest_root = out / f"chunk{i % chunks}" / "datasets" / folder
-        dest = dest_root / s.image_path.relative_to(root)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    files, annotated = [], {}  # per image: [(path in its chunk's datasets/, bytes)], the image first
+    for folder, root, s in tqdm(jobs, desc="packing"):
+        dest = Path(folder) / s.image_path.relative_to(root)
         rgb = shrink(read_image(s.image_path), size, cv2.INTER_AREA)
         ok, buf = cv2.imencode(".webp", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, quality])
         if not ok:
             raise RuntimeError(f"{s.image_path}: WebP encoding failed")
-        dest.write_bytes(buf.tobytes())
-        total += len(buf)
+        files.append([(dest, buf.tobytes())])
         if s.mask_path is not None:
             mask = cv2.imread(str(s.mask_path), cv2.IMREAD_UNCHANGED)
             mask = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
-            (dest.parent / "_masks").mkdir(exist_ok=True)
-            cv2.imwrite(str(dest.parent / "_masks" / s.mask_path.name), mask)
+            ok, png = cv2.imencode(Path(s.mask_path).suffix or ".png", mask)
+            if not ok:
+                raise RuntimeError(f"{s.mask_path}: encoding failed")
+            files[-1].append((dest.parent / "_masks" / s.mask_path.name, png.tobytes()))
         ann = s.image_path.parent / "_annotations.coco.json"
         if s.mask_path is None and ann.is_file():
             annotated.setdefault((ann, folder, root), set()).add(s.image_path.name)
+    total = sum(len(data) for group in files for _, data in group)
+    if chunk_mib is not None:
+        chunks = max(chunks, int(total / 2**20 // (0.9 * chunk_mib)) + 1)
+    for i, group in enumerate(files):
+        for rel, data in group:
+            target = out / f"chunk{i % chunks}" / "datasets" / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    total = sum(len(group[0][1]) for group in files)  # the WebP images
     for (ann, folder, root), names_here in annotated.items():
         entries = packed_coco(ann, names_here)
         for k in range(chunks):  # every chunk carries the (small) annotation files of its folders

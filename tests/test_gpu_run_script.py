@@ -63,6 +63,22 @@ def test_bundle_train_and_unpack_round_trip(write_train_config, tiny_kwargs, tin
     assert json.loads((tmp_path / "remote_run" / "metrics.json").read_text())[-1]["epoch"] == 2
 
 
+def test_a_pack_over_budget_is_dealt_into_chunks_each_image_encoded_once(write_train_config, tiny_kwargs, tmp_path,
+                                                                          load_script):
+    pack_script = load_script("pack_training_images")
+    from drywallqa.engine.config import TrainConfig
+
+    reads = []
+    read = pack_script.read_image
+    pack_script.read_image = lambda path, *a: reads.append(path) or read(path, *a)
+    cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
+    result = pack_script.pack(cfg, tmp_path / "pack", size=48, chunk_mib=0.002)
+    assert len(reads) == result["images"] == len(set(reads)) and len(result["chunk_mb"]) > 1
+    images = sorted(p.name for p in (tmp_path / "pack").glob("chunk*/datasets/**/*") if p.is_file()
+                    and p.suffix in (".jpg", ".png") and "_masks" not in p.parts)
+    assert len(images) == result["images"]  # each image in one chunk
+
+
 def test_a_hed_model_is_built_there_from_the_bundled_vgg_weights(write_train_config, tiny_kwargs, tmp_path,
                                                                  load_script, monkeypatch):
     from conftest import require_hed_weights
