@@ -1,4 +1,4 @@
-"""Benchmark of the shipped models (or of the model folders named) against the bar of the embedded-model issue.
+"""Benchmark of the shipped models (or of the model folders named) against the shipped model's targets.
 
     python benchmarks/run_benchmark.py --out out/benchmark [--model-path DIR_OR_NAME ...]
 

@@ -122,3 +122,14 @@ def test_a_path_spelling_is_a_folder_never_the_shipped_model(command, spelling, 
     assert "fast" in res.output and "Traceback" not in res.output, res.output
     assert not (tmp_path / "o" / "results.json").exists() and not (tmp_path / "o" / "onnx").exists()
     assert not (tmp_path / "o" / "report.md").exists() and not (tmp_path / "o" / "best").exists()
+
+
+def test_a_shipped_name_given_as_model_type_points_to_model_path(tmp_path):
+    res = CliRunner().invoke(app, ["predict", str(tmp_path), "-p", "segment crack", "--out", str(tmp_path / "o"),
+                                   "--model", DEFAULT_MODEL], terminal_width=300)
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and f"--model-path {DEFAULT_MODEL}" in text
+    res = CliRunner().invoke(app, ["predict", str(tmp_path), "-p", "segment crack", "--out", str(tmp_path / "o"),
+                                   "--model", "nope"], terminal_width=300)
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "unknown model 'nope'; registered:" in text and "\"unknown" not in text

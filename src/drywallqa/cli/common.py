@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.text import Text
 
 app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True)
-data_app = typer.Typer(help="Datasets: statistics and group-clean splits.", no_args_is_help=True)
+data_app = typer.Typer(help="Datasets: statistics, group-clean splits, masks refined from boxes.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-export_app = typer.Typer(help="Export the embedded model for other runtimes.", no_args_is_help=True)
+export_app = typer.Typer(help="Export a film_unet model folder (default: the shipped model) for other runtimes.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 console = Console(markup=False)  # paths, prompts and reasons are printed as they are: "[x]" in a name is no markup
 
@@ -61,6 +61,11 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     if model == "zeroshot":  # the 0.4 spelling
         typer.echo("warning: --model zeroshot is deprecated, use --pipeline zeroshot", err=True)
         model, pipeline = None, "zeroshot"
+    from ..models.shipped import SHIPPED_MODELS
+
+    if model in SHIPPED_MODELS:
+        raise typer.BadParameter(f"--model names an architecture (film_unet, clipseg, sam_text, ...); the shipped model "
+                                 f"{model!r} is --model-path {model}", param_hint="--model")
     if pipeline is not None and pipeline != "zeroshot":
         raise typer.BadParameter("the one pipeline is zeroshot", param_hint="--pipeline")
     if tile is not None and tile < 32:
@@ -107,7 +112,8 @@ def load_segmenter(model_path: Optional[str], model: Optional[str], runtime: str
     try:
         return Segmenter.load(model_path, **kwargs)
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="--model-path / --model / --pipeline")
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)  # a KeyError's str() is quoted
+        raise typer.BadParameter(str(message), param_hint="--model-path / --model / --pipeline")
 
 
 def model_dir_option(model_path: Optional[str]) -> Path:

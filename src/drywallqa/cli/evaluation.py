@@ -24,7 +24,7 @@ def evaluate(
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score: names or dataset YAML files (repeatable)."),
     splits_dir: Optional[Path] = typer.Option(
         None, help="Group-clean manifests (default: ./splits where it has the dataset's, else those shipped with the package)."),
-    datasets_dir: Optional[Path] = typer.Option(None),
+    datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default: ../shared/datasets, or $DRYWALLQA_DATASETS)."),
     limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs)."),
     speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
@@ -66,7 +66,7 @@ def export_onnx_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for encoder.onnx, decoder.onnx and config.json."),
     model_path: Optional[str] = typer.Option(None, help=MODEL_PATH_HELP),
 ):
-    """ONNX graphs of the embedded model: the image encoder (once per image) and the prompt decoder."""
+    """ONNX graphs of a film_unet model (default: the shipped one): the image encoder (once per image) and the prompt decoder."""
     from ..export.onnx import check_export_target, export_onnx, is_onnx_export_dir
     from ..models.base import is_drywallqa_model_dir, read_model_metadata
 
