@@ -109,3 +109,17 @@ def test_an_interrupted_refine_run_resumes_where_it_stopped(synthetic_datasets, 
     other = Counting(mode="b")  # other settings: every file is done again
     refine_box_masks("syn_tape", out, splits=["valid"], datasets_dir=synthetic_datasets, progress=False, refiner=other)
     assert other.calls == 4
+
+
+def test_refine_never_writes_into_the_datasets_own_folder(synthetic_datasets, tmp_path):
+    """--out on the dataset's folder used to replace every photo by a link to itself (the photos were lost)."""
+    from drywallqa.data.registry import get_dataset_config
+
+    root = get_dataset_config("syn_tape").root(synthetic_datasets)
+    photos = {p: p.read_bytes() for p in root.rglob("*.jpg")}
+    assert photos
+    for out in (root, root / "train" / "refined", root.parent):
+        res = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--with", "edges", "--out", str(out),
+                                       "--datasets-dir", str(synthetic_datasets)], terminal_width=300)
+        assert res.exit_code == 2 and "choose a folder of its own" in " ".join(res.output.replace("│", " ").split())
+    assert {p: p.read_bytes() for p in root.rglob("*.jpg")} == photos and not any(p.is_symlink() for p in root.rglob("*"))

@@ -126,16 +126,20 @@ def data_refine_masks(
 ):
     """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
     image/mask-folder dataset; report.json says per file which way each box went."""
-    from ..data.refine import BOX_REFINERS, SamRefiner, refine_box_masks
+    from ..data.refine import BOX_REFINERS, SamRefiner, check_refine_out, refine_box_masks
 
+    name = dataset_names([dataset])[0]
+    try:  # before any weights load
+        check_refine_out(name, out, datasets_dir)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
     if with_ not in BOX_REFINERS:
         raise typer.BadParameter(f"--with {with_!r}: choose {' or '.join(BOX_REFINERS.names())}", param_hint="--with")
     try:
         refiner = SamRefiner(model_path, min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
     except OSError as exc:  # weights that cannot be found or fetched
         raise typer.BadParameter(str(exc), param_hint="--model-path" if with_ == "sam" else "--with")
-    report = refine_box_masks(dataset_names([dataset])[0], out, splits=split or None, datasets_dir=datasets_dir,
-                              refiner=refiner)
+    report = refine_box_masks(name, out, splits=split or None, datasets_dir=datasets_dir, refiner=refiner)
     for sp, c in report["splits"].items():
         console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['refined']} refined, {c['kept']} kept "
                       f"(already strips), {c['fell_back']} fell back to the box")

@@ -37,6 +37,8 @@ from .registry import get_dataset_config
 from .sample import load_split
 
 def _link_or_copy(src: Path, dst: Path) -> None:
+    if dst.exists() and dst.resolve() == src.resolve():
+        return  # already the photo (never unlink the photo itself)
     if dst.exists() or dst.is_symlink():
         dst.unlink()
     try:
@@ -119,18 +121,30 @@ def _outlines(image: np.ndarray, boxes: list) -> np.ndarray:
     return out
 
 
+def check_refine_out(dataset: str, out_dir: str | Path, datasets_dir=None) -> Path:
+    """``out_dir`` as a Path; ValueError when it is, holds or lies inside ``dataset``'s folder (the new dataset's
+    photos and masks would be written over the dataset's own)."""
+    out = Path(out_dir)
+    root = get_dataset_config(dataset).root(datasets_dir).resolve()
+    here = out.resolve()
+    if here == root or root in here.parents or here in root.parents:
+        raise ValueError(f"{out} is, holds or lies inside the folder of the dataset {dataset} ({root}): the new "
+                         "dataset would be written over its photos; choose a folder of its own")
+    return out
+
+
 def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = None, min_iou: float = 0.8,
                      splits: list[str] | None = None, datasets_dir=None, progress: bool = True, sam=None,
                      refiner=None) -> dict:
     """Write a mask for every box of ``dataset`` and return the report (also in ``report.json``).
 
     ``refiner``: a callable ``(image, boxes) -> (masks, outcomes)`` (``BOX_REFINERS``); default SAM.
-    Resumable: each finished file is recorded in ``progress.jsonl`` after its mask is written, and a run into
+    Raises ValueError when ``out_dir`` is, holds or lies inside the dataset's folder. Resumable: each finished file is recorded in ``progress.jsonl`` after its mask is written, and a run into
     the same folder with the same dataset and refiner settings skips the files recorded there (other settings:
     the record starts over)."""
-    refiner = refiner or SamRefiner(sam_path, min_iou, sam)
     config = get_dataset_config(dataset)
-    out = Path(out_dir)
+    out = check_refine_out(dataset, out_dir, datasets_dir)
+    refiner = refiner or SamRefiner(sam_path, min_iou, sam)
     report = {"dataset": dataset, **refiner.describe(), "splits": {}, "files": {}}
     out.mkdir(parents=True, exist_ok=True)
     done = _finished_files(out / PROGRESS_FILE, {"dataset": dataset, **refiner.describe()})
