@@ -180,3 +180,43 @@ def test_names_are_printed_as_they_are_never_read_as_markup(tiny_model_dir, tmp_
                                    "--model-path", str(tiny_model_dir)], terminal_width=400)
     assert res.exit_code == 1
     assert "[red]broken.jpg" in res.output and "[i]notes.txt" in res.output and "[bold]ok.png" in res.output
+
+
+def test_relative_paths_from_two_folders_never_mix_two_photos(tiny_model_dir, tmp_path, monkeypatch):
+    """`predict photos` run in site A and then in site B (two photos IMG_1.jpg) into one --out: the second one used
+    to replace the first one's results, the record holding only the relative path."""
+    rng = np.random.default_rng(0)
+    for site in ("siteA", "siteB"):
+        (tmp_path / site / "photos").mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / site / "photos" / "IMG_1.png")
+    out = tmp_path / "shared_out"
+    args = ["predict", "photos", "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    monkeypatch.chdir(tmp_path / "siteA")
+    assert CliRunner().invoke(app, args).exit_code == 0
+    first = (out / "IMG_1__results.json").read_text()
+    assert json.loads(first)["image"] == str(tmp_path / "siteA" / "photos" / "IMG_1.png")
+    monkeypatch.chdir(tmp_path / "siteB")
+    res = CliRunner().invoke(app, args, terminal_width=400)
+    assert res.exit_code == 1 and "another photo of the same name" in res.output
+    assert (out / "IMG_1__results.json").read_text() == first
+    monkeypatch.chdir(tmp_path)  # the same photo named from elsewhere is the same photo: done, skipped
+    res = CliRunner().invoke(app, [*args[:1], "siteA/photos", *args[2:]])
+    assert res.exit_code == 0 and "1 skipped" in res.output
+
+
+def test_jobs_in_mm_and_in_px_in_one_folder_stay_apart(tiny_model_dir, tmp_path):
+    """Records made without a scale are another job's for a job in mm (and the other way round): no traceback, no
+    report totalling px and mm."""
+    rng = np.random.default_rng(0)
+    for d in ("px", "mm"):
+        (tmp_path / d).mkdir()
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / d / f"{d}.png")
+    out = tmp_path / "o"
+    base = ["-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    assert CliRunner().invoke(app, ["predict", str(tmp_path / "px"), *base]).exit_code == 0
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "mm"), *base, "--mm-per-px", "0.5",
+                                   "--flag", "segment crack: max_width_mm > 1"])
+    assert res.exit_code == 0 and res.exception is None, res.output
+    results = json.loads((out / "results.json").read_text())
+    assert [os.path.basename(e["image"]) for e in results["images"]] == ["mm.png"]
+    assert any("other prompts or settings" in w for w in results["warnings"])

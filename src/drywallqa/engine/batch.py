@@ -154,7 +154,8 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     out = Path(opts.out_dir)
     image = read_image(path, opts.max_pixels)
     result = segmenter.predict(image, list(opts.prompts), threshold=opts.threshold)
-    entry = {"image": str(path), "height": image.shape[0], "width": image.shape[1], "prompts": {},
+    entry = {"image": os.path.abspath(path), "height": image.shape[0], "width": image.shape[1], "prompts": {},  # absolute:
+             # a job run from another folder must not take a relative path for another photo (record_conflict)
              "settings": opts.settings, "image_stamp": image_stamp(path)}
     for p in opts.prompts:
         joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
@@ -289,7 +290,8 @@ def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
     rules = parse_rules(rules, prompts, mm_per_px)
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
-    key = settings_key({**(settings or {}), "threshold": threshold})
+    scale = {"mm_per_px": mm_per_px} if mm_per_px is not None else {}  # records in mm and in px are not one job's
+    key = settings_key({**(settings or {}), "threshold": threshold, **scale})
     return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels, key,
                         overwrite)
 
