@@ -41,7 +41,7 @@ def test_report_lists_every_photo_most_affected_first_with_thumbnails(tmp_path):
     for stem in ("large", "small"):
         thumb = Image.open(out / "report_files" / f"{stem}.jpg")
         assert max(thumb.size) == THUMB_SIZE and thumb.size == (THUMB_SIZE, THUMB_SIZE // 2)
-        assert f'src="report_files/{stem}.jpg"' in page
+        assert f'src="./report_files/{stem}.jpg"' in page
     # the crack is tinted in the first prompt's colour (red) in the thumbnail
     pixel = np.asarray(Image.open(out / "report_files" / "large.jpg"))[int(0.6 * THUMB_SIZE // 2), THUMB_SIZE // 2]
     assert pixel[0] > pixel[1] + 40
@@ -88,3 +88,32 @@ def test_report_shows_the_taped_share_of_the_joints(tmp_path):
     (out / "results.json").write_text(json.dumps(results))
     page = write_batch_report(out).read_text()
     assert page.count("joint(s)") == 1 and "2 joint(s), 62% of their length taped" in page  # (150 + 100) / 400
+
+
+@pytest.mark.parametrize("stem", ["Unit #4B", "c%20d", "q?x=1", "site:A", "javascript:alert(1);x", "ü ñ"])
+def test_every_link_of_the_report_opens_its_file_whatever_the_name(tmp_path, stem):
+    """Names are URL-encoded and relative to the page: '#' is no anchor, 'site:' and 'javascript:' no scheme."""
+    from html.parser import HTMLParser
+    from urllib.parse import unquote, urlsplit
+
+    out = tmp_path / "out"
+    out.mkdir()
+    Image.fromarray(np.full((20, 30, 3), 128, np.uint8)).save(tmp_path / f"{stem}.png")
+    mask = np.zeros((20, 30), bool)
+    mask[5:10, 5:20] = True
+    Image.fromarray(mask.astype(np.uint8) * 255).save(out / f"{stem}__segment_crack.png")
+    entry = {"image": str(tmp_path / f"{stem}.png"), "height": 20, "width": 30,
+             "prompts": {"segment crack": {"mask": f"{stem}__segment_crack.png", **mask_measures(mask)}}}
+    (out / "results.json").write_text(json.dumps({"prompts": ["segment crack"], "images": [entry], "failed": []}))
+    links = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            links.extend(v for k, v in attrs if k in ("href", "src") and v and not v.startswith(("http", "data:")))
+
+    Links().feed(write_batch_report(out).read_text())
+    assert len(links) == 3  # the thumbnail (link and image) and the mask
+    for link in links:
+        parts = urlsplit(link)
+        assert not parts.scheme and not parts.fragment and not parts.query, link
+        assert (out / unquote(parts.path)).is_file(), link

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from PIL import Image
 
@@ -72,6 +73,12 @@ def _least_confidence(entry: dict) -> float:
     return min((m["confidence"] for m in entry["prompts"].values() if m.get("confidence") is not None), default=1.0)
 
 
+def _href(relative: str) -> str:
+    """A link to a file of the output folder, as an attribute value: each part URL-encoded and the whole relative to
+    the page (``Unit #4B.jpg`` or ``site:A.jpg`` are files, not an anchor or a URL scheme; never ``javascript:``)."""
+    return html.escape("./" + quote(relative, safe="/"))
+
+
 def _confidence(m: dict) -> str:
     return f'<br><span class="conf">confidence {m["confidence"]:.2f}</span>' if m.get("confidence") is not None else ""
 
@@ -102,14 +109,14 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
     rows = []
     for e in images:
         thumb = _thumbnail(e, prompts, out)
-        picture = f'<a href="{esc(thumb)}"><img src="{esc(thumb)}" alt="" loading="lazy"></a>' if thumb else "<em>photo not readable</em>"
+        picture = f'<a href="{_href(thumb)}"><img src="{_href(thumb)}" alt="" loading="lazy"></a>' if thumb else "<em>photo not readable</em>"
         cells = []
         for p in prompts:
             m = e["prompts"][p]
             cells.append(
-                f'<td><a href="{esc(m["mask"])}">{m["components"]} region(s)</a><br>{100 * m["area_fraction"]:.2f}% of the photo'
+                f'<td><a href="{_href(m["mask"])}">{m["components"]} region(s)</a><br>{100 * m["area_fraction"]:.2f}% of the photo'
                 f"<br>length {_length(m)}, max width {_width(m)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else
-                f'<td class="none"><a href="{esc(m["mask"])}">nothing found</a>{_confidence(m)}</td>')
+                f'<td class="none"><a href="{_href(m["mask"])}">nothing found</a>{_confidence(m)}</td>')
         broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in e.get("flags", []))
         rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(str(e["image"]))}</small>{broken}</td>'
                     f"{''.join(cells)}</tr>")
