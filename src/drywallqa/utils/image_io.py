@@ -34,14 +34,41 @@ def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "i
                                  f"{max_pixels:,} (raise it with --max-pixels)")
 
 
+def _to_uint8(arr: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
+    """Pixel values of any numeric type as uint8, by the range the type or the values imply, never stretched
+    to the image's own min..max (a plain wall would get the contrast of a crack): 16-bit data (``uint16``, or
+    ``sixteen_bit``) divided by 257; floats in 0..1 times 255; other values up to 255 as they are, up to 65535 as
+    16-bit, beyond by their maximum.
+
+    Raises:
+        ValueError: NaN or infinite values.
+    """
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * 255
+    values = arr.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("the image holds NaN or infinite values")
+    hi = float(values.max()) if values.size else 0.0
+    if sixteen_bit or arr.dtype == np.uint16 or 255 < hi <= 65535:
+        values = values / 257.0
+    elif np.issubdtype(arr.dtype, np.floating) and hi <= 1.0:
+        values = values * 255.0
+    elif hi > 65535:
+        values = values / hi * 255.0
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def _on_white(rgba: np.ndarray) -> np.ndarray:
+    """``(H, W, 4)`` uint8 composited on white (what a viewer shows), as ``(H, W, 3)``."""
+    alpha = rgba[..., 3:4].astype(np.float64) / 255.0
+    return np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+
+
 def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        if not np.isfinite(arr).all():
-            raise ValueError("the image holds NaN or infinite values")
-        lo, hi = float(arr.min()), float(arr.max())
-        arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
-        grey = arr.astype(np.uint8)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        grey = _to_uint8(np.asarray(img), sixteen_bit=img.mode.startswith("I;16"))
         return np.stack([grey] * 3, axis=-1)
     if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
@@ -123,15 +150,12 @@ def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
         raise ValueError(f"expected a numeric image array, got dtype {arr.dtype}")
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
-    if arr.shape[2] == 4:
-        arr = arr[..., :3]
-    if arr.dtype != np.uint8:
-        arr = arr.astype(np.float64)
-        if not np.isfinite(arr).all():
-            raise ValueError("the image array holds NaN or infinite values")
-        hi = arr.max()
-        arr = arr / (hi if hi > 255 else 255.0) * 255.0 if hi > 1.0 else arr * 255.0
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    try:
+        arr = _to_uint8(arr)
+    except ValueError:
+        raise ValueError("the image array holds NaN or infinite values") from None
+    if arr.shape[2] == 4:  # as a file with transparency is read: on white
+        arr = _on_white(arr)
     return np.ascontiguousarray(arr)
 
 
