@@ -12,7 +12,6 @@ over 50 640x640 JPEGs with 2 threads) and writes
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -24,6 +23,7 @@ from drywallqa.engine.speed import measure_speed
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
 from drywallqa.utils.argtypes import positive_int
+from drywallqa.utils.files import strict_json
 
 BAR = {
     "cracks": {"canonical": "segment crack", "mIoU": 0.62, "mDice": 0.75},
@@ -106,7 +106,7 @@ def run_model(model_dir: Path, out: Path, args) -> dict:
         diffs += [float(abs(a[k] - b[k]).max()) for k in a]
     report["onnx_parity_max_abs_prob_diff"] = max(diffs)
     report["model_mb"] = folder_mb(model_dir)
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.json").write_text(strict_json(report))
     s = report["speed_onnx"]
     (out / "report.md").write_text(render_markdown(report) + (
         f"\n## Speed with onnxruntime\n\n- median {s['median_ms_first_prompt']:.1f} ms first prompt, "
@@ -114,7 +114,7 @@ def run_model(model_dir: Path, out: Path, args) -> dict:
         f"fastest of {s.get('repeats', 1)} runs per image)\n"
         f"- parity: max |p_torch - p_onnx| = {report['onnx_parity_max_abs_prob_diff']:.2e} over {len(diffs)} masks\n"))
     lines = check_bar(report)
-    (out / "bar.json").write_text(json.dumps(lines, indent=2))
+    (out / "bar.json").write_text(strict_json(lines))
     md = ["| check | value | pass |", "|---|---|---|"] + [
         f"| {l['check']} | {l['value']:.4f} | {'yes' if l['pass'] else '**no**'} |" for l in lines
     ]

@@ -29,7 +29,7 @@ from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
                        image_auroc, skeleton)
-from ..utils.files import write_atomic
+from ..utils.files import strict_json, write_atomic
 from ..utils.image_io import read_image
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
@@ -388,7 +388,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         w.writeheader()
         w.writerows(per_image)
     report["per_image_csv"] = "per_image.csv"
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.json").write_text(strict_json(report))
     (out / "report.md").write_text(render_markdown(report))
     shutil.rmtree(partial, ignore_errors=True)  # the report holds it all now
     return report

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -92,6 +93,21 @@ def remove_stale_temporaries(folder: str | Path) -> int:
 def write_text_atomic(text: str, path: str | Path) -> Path:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file beside it and a rename; returns ``path``."""
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def strict_json(obj, indent: int | None = 2) -> str:
+    """``obj`` as standard JSON: NaN and infinities (an AUROC with one class, a correlation of constants) become
+    ``null``, which every parser reads (``NaN`` is not JSON: JavaScript's ``JSON.parse`` throws on it)."""
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(obj), indent=indent, allow_nan=False, default=lambda o: clean(o.item()) if hasattr(o, "item") else str(o))
 
 
 def read_batch_results(out_dir: str | Path) -> dict:

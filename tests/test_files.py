@@ -1,5 +1,5 @@
-"""Folders filled and then renamed into place (``ship``, ``export onnx``): what a killed run left is swept by the
-next run, what a running one is filling is left alone."""
+"""utils/files: folders filled and then renamed into place (``ship``, ``export onnx``): what a killed run left is
+swept by the next run, what a running one is filling is left alone; reports written as standard JSON."""
 
 import os
 
@@ -27,3 +27,14 @@ def test_export_sweeps_what_a_killed_export_left(tiny_model_dir, tmp_path):
     (left / "encoder.onnx").write_bytes(b"half")
     export_onnx(tiny_model_dir, tmp_path / "onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["onnx", "tiny_model"]
+
+
+def test_strict_json_writes_null_for_what_json_cannot_hold():
+    import json
+
+    import numpy as np
+
+    from drywallqa.utils.files import strict_json
+
+    text = strict_json({"AUROC": float("nan"), "rows": [1.5, float("inf"), np.float32(0.25), (np.int64(3),)]})
+    assert json.loads(text, parse_constant=lambda c: 1 / 0) == {"AUROC": None, "rows": [1.5, None, 0.25, [3]]}
