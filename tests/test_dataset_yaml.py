@@ -56,7 +56,7 @@ def test_resolve_registers_once_and_refuses_a_clashing_name(my_cracks, tmp_path)
     ({"name": "x", "folder": "."}, "'prompts' is required"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "colour": "red"}, "unknown keys"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "label_shape": "polygon"}, "label_shape"),
-    ({"name": "x", "folder": ".", "prompts": ["  "]}, "non-empty strings"),
+    ({"name": "x", "folder": ".", "prompts": ["  "]}, "non-empty text"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "concept": ["a"]}, "concept"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "manifest": " "}, "manifest"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "splits": {"train": {"kind": "voc"}}}, "needs kind"),
@@ -186,3 +186,28 @@ def test_unreadable_data_and_damaged_manifests_are_clean_errors(my_cracks, tiny_
         res = runner.invoke(app, base)
         assert res.exit_code == 1 and isinstance(res.exception, SystemExit), (text, res.output, res.exception)
         assert "my_cracks.json" in res.output and "data split" in res.output
+
+
+@pytest.mark.parametrize("prompts, words", [(["segment crack", "segment crack"], "listed twice"),
+                                            (["\u200b"], "visible character"), (["x" * 301], "at most 300")])
+def test_prompts_that_cannot_be_asked_are_refused_at_load(tmp_path, synthetic_datasets, prompts, words):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"name": "bad_prompts", "folder": str(synthetic_datasets / "crack"), "prompts": prompts}))
+    with pytest.raises(ValueError, match=words):
+        load_dataset_config(path)
+
+
+def test_split_names_that_are_numbers_and_bad_output_paths(tmp_path, synthetic_datasets):
+    path = tmp_path / "years.yaml"
+    path.write_text(yaml.safe_dump({"name": "by_year", "folder": str(synthetic_datasets / "crack"), "prompts": ["segment crack"],
+                                    "splits": {2024: {"kind": "mask_folder", "folder": "train"}}}))
+    try:
+        assert list(load_dataset_config(path).splits) == ["2024"]
+        res = CliRunner().invoke(app, ["data", "stats", "-d", str(path), "--json", str(tmp_path / "s.json")])
+        assert res.exit_code == 0 and res.exception is None, res.output
+        (tmp_path / "a_file").write_text("x")
+        for option, target in (("--json", tmp_path), ("--preview", tmp_path / "a_file"), ("--json", tmp_path / "a_file" / "s.json")):
+            res = CliRunner().invoke(app, ["data", "stats", "-d", str(path), option, str(target)])
+            assert res.exit_code == 2 and isinstance(res.exception, SystemExit) and option in res.output, res.output
+    finally:
+        registry.DATASETS.remove("by_year")

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from .common import DATASET_HELP, console, data_app, dataset_names, tagged
+from .common import DATASET_HELP, check_output_path, console, data_app, dataset_names, tagged
 
 
 STATS_PROBLEMS = 50  # data problems that `data stats` prints; --json has them all
@@ -32,6 +32,9 @@ def data_stats(
     from ..data.stats import copies_picture, dataset_stats, preview
 
     names = dataset_names(dataset)
+    for path, hint, folder in ((json_out, "--json", False), (preview_dir, "--preview", True)):
+        if path is not None:  # before the statistics are computed, not after
+            check_output_path(path, hint, folder)
     try:
         all_stats = [dataset_stats(d, datasets_dir) for d in names]
     except ValueError as exc:  # a dataset with no readable images

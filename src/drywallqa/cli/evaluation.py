@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from .common import (MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, console, dataset_names, export_app,
-                     load_segmenter, model_dir_option, tagged)
+                     check_output_path, load_segmenter, model_dir_option, tagged)
 
 
 @app.command()
@@ -42,8 +42,7 @@ def evaluate(
     unknown = set(which) - {"published", "group", "val", "train"}
     if unknown:
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
-    if out.exists() and not out.is_dir() or any(p.exists() and not p.is_dir() for p in out.parents):
-        raise typer.BadParameter(f"{out} is (or lies below) a file; give a folder for the reports", param_hint="--out")
+    check_output_path(out, "--out", folder=True)
     seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline)
     try:
         report = run(seg, out, datasets=tuple(dataset_names(dataset)), which=which, splits_dir=splits_dir,

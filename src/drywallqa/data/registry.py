@@ -169,9 +169,15 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         raise ValueError(f"{path}: folder must be a path, got {d['folder']!r}")
     if d.get("splits") is not None and not isinstance(d["splits"], dict):
         raise ValueError(f"{path}: splits must map split names to {{kind, folder}}, got {d['splits']!r}")
+    from ..text.encoder import check_prompt  # the rules every prompt that is asked meets
+
     prompts = d["prompts"] if isinstance(d["prompts"], list) else [d["prompts"]]
-    if not all(isinstance(x, str) and x.strip() for x in prompts):
-        raise ValueError(f"{path}: prompts must be non-empty strings, got {prompts!r}")
+    try:
+        prompts = [check_prompt(x) for x in prompts]
+    except ValueError as exc:
+        raise ValueError(f"{path}: prompts: {exc}") from None
+    if len(set(prompts)) < len(prompts):
+        raise ValueError(f"{path}: prompts are listed twice: {sorted({x for x in prompts if prompts.count(x) > 1})}")
     label_shape = d.get("label_shape", "region")
     if label_shape not in LABEL_SHAPES:
         raise ValueError(f"{path}: label_shape must be one of {LABEL_SHAPES}, got {label_shape!r}")
@@ -183,6 +189,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     if d.get("splits"):
         splits = {}
         for split, src in d["splits"].items():
+            split = str(split)  # splits: {2024: ...}: a year is a name too
             if not isinstance(src, dict) or src.get("kind") not in SPLIT_KINDS or not isinstance(src.get("folder", ""), str):
                 raise ValueError(f"{path}: split {split!r} needs kind: one of {SPLIT_KINDS} (and folder:), got {src!r}")
             splits[split] = SplitSource(src["kind"], str(src.get("folder", split)))
