@@ -28,3 +28,16 @@ def test_rgba_files_and_arrays_are_both_shown_on_white(tmp_path):
     from_file = read_image(tmp_path / "a.png")
     assert np.array_equal(to_rgb_array(rgba), from_file)
     assert (from_file[:, 6:] == 255).all() and (from_file[:, :6] == [200, 0, 0]).all()
+
+
+def test_only_photo_formats_are_decoded(tmp_path, monkeypatch):
+    """An EPS upload would make Pillow run Ghostscript on it: such formats are not even tried."""
+    import pytest
+    from PIL import EpsImagePlugin
+
+    from drywallqa.utils.image_io import ImageReadError
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: pytest.fail("the EPS decoder was run"))
+    (tmp_path / "wall.jpg").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    with pytest.raises(ImageReadError, match="not one of the formats read"):
+        read_image(tmp_path / "wall.jpg")

@@ -14,6 +14,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+# the formats decoded, whatever a file's name says: photos and masks only (Pillow would otherwise also try EPS, which
+# runs Ghostscript on the file, and dozens of rarer formats, on an upload from anyone)
+IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF")  # JPEG covers phones' MPO files
 # 64 megapixels: a 48-MP phone photo passes; each pixel costs ~30 bytes per prompt on the way through
 # the model, so a 169-MP upload took 5.4 GB. Raise it with --max-pixels / max_pixels=.
 DEFAULT_MAX_PIXELS = 64_000_000
@@ -88,7 +91,7 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         ImageReadError: anything else that stops the image from being read.
     """
     try:
-        with Image.open(source) as img:
+        with Image.open(source, formats=IMAGE_FORMATS) as img:
             check_pixels(img.width, img.height, max_pixels, name)
             img.load()
             return _to_rgb_uint8(ImageOps.exif_transpose(img))
@@ -99,8 +102,8 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS)
                                      f"Pillow: {exc})") from exc
         raise ImageTooLargeError(f"{name}: more pixels than Pillow decodes ({pillow_limit:,}): {exc}") from exc
     except UnidentifiedImageError as exc:
-        raise ImageReadError(f"{name}: not a readable image (not a format Pillow reads: JPEG, PNG, TIFF, WebP, BMP, "
-                             "GIF, ...)") from exc
+        raise ImageReadError(f"{name}: not a readable image (not one of the formats read: JPEG, PNG, TIFF, WebP, "
+                             "BMP, GIF)") from exc
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         if isinstance(exc, ImageReadError):
             raise
@@ -163,7 +166,7 @@ def read_mask(path: str | Path) -> np.ndarray:
     """Read a mask file as ``(H, W)`` bool (any non-zero pixel is foreground)."""
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with Image.open(path, formats=IMAGE_FORMATS) as img:
             check_pixels(img.width, img.height, DEFAULT_MAX_PIXELS, str(path))
             arr = np.asarray(img)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
