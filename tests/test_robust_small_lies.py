@@ -124,3 +124,19 @@ def test_python_dash_m_runs_the_command_line():
 
     res = subprocess.run([sys.executable, "-m", "drywallqa", "predict", "--help"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "Usage: drywallqa predict" in res.stdout, res.stderr
+
+
+def test_a_form_field_twice_or_misspelt_is_refused_not_guessed(tiny_model_dir):
+    """mm_per_px sent twice (which one?) or misspelt (mm_per_pixel: measures silently in px) is a 422 naming it;
+    a photo sent as a text field gets told how to send it."""
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    image = {"image": ("w.png", _png(), "image/png")}
+    twice = client.post("/v1/segment", files=image, data={"prompts": ["segment crack"], "mm_per_px": ["0.5", "5"]})
+    assert twice.status_code == 422 and "'mm_per_px'" in twice.json()["detail"]
+    typo = client.post("/v1/segment", files=image, data={"prompts": ["segment crack"], "mm_per_pixel": "0.5"})
+    assert typo.status_code == 422 and "'mm_per_pixel'" in typo.json()["detail"] and "mm_per_px" in typo.json()["detail"]
+    text = client.post("/v1/segment", data={"prompts": ["segment crack"], "image": "not a file"})
+    assert text.status_code == 422 and "file upload" in str(text.json()["detail"])
+    ok = client.post("/v1/segment", files=image, data={"prompts": ["segment crack", "segment taping area"],
+                                                       "flag": ["segment crack: area_px > 5"], "mm_per_px": "0.5"})
+    assert ok.status_code == 200, ok.text

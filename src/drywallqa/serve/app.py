@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from PIL import Image
 from pydantic import StringConstraints
 from typing_extensions import Annotated, Literal
@@ -169,8 +170,18 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):  # where and what, never the input echoed back
-        return JSONResponse({"detail": [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]},
-                            status_code=422)
+        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
+        for e in errors:
+            if tuple(e.get("loc", ())) == ("body", "image") and e.get("type") != "missing":  # a text field, not a file
+                e["msg"] = NOT_A_FILE
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail
+        if exc.status_code == 400 and str(detail).startswith("Part exceeded maximum size"):  # Starlette's form parser
+            detail = f"a form field that is not a file upload is over 1 MB: {NOT_A_FILE}"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # a bug of ours: logged, answered in JSON, server stays up
@@ -246,8 +257,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
             "QA rule 'PROMPT: MEASURE OP NUMBER' (repeat the field for several), e.g. "
             "'segment crack: max_width_mm > 0.3'; the rules the photo breaks come back under flags.")),
     ) -> dict:
-        if len((await request.form()).getlist("image")) > 1:  # the form was parsed already: this reads it again for free
-            raise HTTPException(status_code=422, detail="send one image per request (the form had several 'image' fields)")
+        check_form_fields(await request.form())  # the form was parsed already: this reads it again for free
         try:
             prompts = validate_prompts(prompts)
             rules = parse_rules(flag, prompts, mm_per_px)
@@ -297,6 +307,25 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                 "warnings": result.warnings, "timings_ms": {**result.timings_ms, "total_ms": total}}
 
     return app
+
+
+SINGLE_FIELDS = ("image", "mask_format", "include_probabilities", "mm_per_px", "tile", "min_confidence", "label_shape")
+FORM_FIELDS = (*SINGLE_FIELDS, "prompts", "flag")
+NOT_A_FILE = "send the photo as a file upload, with a file name (curl -F image=@photo.jpg)"
+
+
+def check_form_fields(form) -> None:
+    """422 for a field /v1/segment does not know (a misspelt ``mm_per_pixel`` would be ignored: measures in px) and
+    for a single-valued field sent twice (which value counts would be a guess)."""
+    unknown = sorted(k for k in set(form.keys()) if k not in FORM_FIELDS)
+    if unknown:
+        raise HTTPException(status_code=422, detail=f"unknown form field(s) {', '.join(repr(k[:40]) for k in unknown[:5])}; "
+                                                    f"the fields are {', '.join(FORM_FIELDS)}")
+    repeated = [k for k in SINGLE_FIELDS if len(form.getlist(k)) > 1]
+    if repeated:
+        what = "image" if repeated[0] == "image" else f"{repeated[0]!r} field"
+        raise HTTPException(status_code=422, detail=f"send one {what} per request (the form had "
+                                                    f"{len(form.getlist(repeated[0]))} {repeated[0]!r} fields)")
 
 
 def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig,
