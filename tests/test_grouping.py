@@ -46,3 +46,25 @@ def test_group_ids_merge_stems_and_pairs():
 
     ids = group_ids([S("a"), S("a"), S("b"), S("c")], [(2, 3)])
     assert ids[0] == ids[1] and ids[2] == ids[3] and ids[0] != ids[2]
+
+
+def test_photos_gone_from_or_added_to_a_dataset_after_its_split_are_named(synthetic_datasets, tmp_path, caplog):
+    """A manifest naming photos the dataset no longer has scored fewer photos without a word."""
+    import logging
+    import shutil
+
+    from drywallqa.data.registry import get_dataset_config
+
+    make_group_split("syn_crack", synthetic_datasets, seed=0).to_json(tmp_path / "splits" / "syn_crack.json")
+    test = samples_of_part("syn_crack", "test", tmp_path / "splits", synthetic_datasets)
+    assert test and not caplog.records
+    test[0].image_path.unlink()
+    root = get_dataset_config("syn_crack").root(synthetic_datasets)
+    train = samples_of_part("syn_crack", "train", tmp_path / "splits", synthetic_datasets)[0]
+    shutil.copy(train.image_path, train.image_path.with_name("new_photo" + train.image_path.suffix))
+    shutil.copy(train.mask_path, train.mask_path.with_name("new_photo" + train.mask_path.suffix))
+    with caplog.at_level(logging.WARNING):
+        assert len(samples_of_part("syn_crack", "test", tmp_path / "splits", synthetic_datasets)) == len(test) - 1
+    text = caplog.text
+    assert "1 of the" in text and "not in the dataset" in text and str(test[0].image_path.relative_to(root)) in text
+    assert "1 photos are in no part" in text

@@ -9,6 +9,7 @@ under some flip / 90-degree rotation. A group-clean split puts each group in exa
 from __future__ import annotations
 
 import dataclasses
+import logging
 import json
 import random
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ import torch
 
 from ..utils.files import write_text_atomic
 from .sample import Sample
+
+logger = logging.getLogger(__name__)
 
 THUMB = 32
 
@@ -206,6 +209,15 @@ def samples_of_part(
     wanted = set(split.parts[part])
     root = config.root(datasets_dir)
     samples, _ = load_all_splits(dataset, datasets_dir)
+    have = {str(s.image_path.relative_to(root)) for s in samples}
+    missing = sorted(wanted - have)
+    if missing:  # scored on fewer photos than the manifest names: say so, never silently
+        logger.warning("%s: %d of the %d photos of its %s part in %s are not in the dataset (e.g. %s); they are left out",
+                       dataset, len(missing), len(wanted), part, manifest, missing[0])
+    unassigned = have - {f for files in split.parts.values() for f in files}
+    if unassigned:
+        logger.warning("%s: %d photos are in no part of %s (added after `drywallqa data split`?); they are never used",
+                       dataset, len(unassigned), manifest)
     return [
         s for s in samples if str(s.image_path.relative_to(root)) in wanted and s.split not in set(exclude_published)
     ]
