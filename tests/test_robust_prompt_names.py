@@ -93,3 +93,17 @@ def test_a_prompt_with_nothing_visible_is_refused_everywhere(tiny_model_dir, pro
     Image.new("RGB", (20, 20)).save(buf, format="PNG")
     r = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")}, data={"prompts": prompt})
     assert r.status_code == 422 and "visible" in r.text
+
+
+@pytest.mark.parametrize("prompt", ["segment\x00crack", "segment \x1b[31mcrack", "segment\ncrack"])
+def test_control_characters_inside_a_prompt_are_refused(prompt):
+    """NUL or an escape sequence in a prompt was accepted and echoed into warnings and the console."""
+    from drywallqa.engine.segmenter import validate_prompts
+
+    with pytest.raises(ValueError, match="control characters"):
+        validate_prompts([prompt])
+
+
+def test_tile_zero_is_an_error_not_a_quiet_no_tiling(tiny_model_dir):
+    with pytest.raises(ValueError, match="at least 32"):
+        Segmenter.load(tiny_model_dir, tile=0)

@@ -38,13 +38,15 @@ def check_prompt(prompt) -> str:
     """``prompt`` stripped of surrounding white space.
 
     Raises:
-        ValueError: not text, empty, or longer than :data:`MAX_PROMPT_CHARS` characters.
+        ValueError: not text, empty, holding control characters, or longer than :data:`MAX_PROMPT_CHARS` characters.
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
     prompt = prompt.strip()
     if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
         raise ValueError(f"a prompt must hold a visible character, e.g. 'segment crack'; got {prompt!r}")
+    if any(unicodedata.category(c) == "Cc" for c in prompt):  # NUL, ESC, line breaks: never part of a question
+        raise ValueError(f"a prompt may not hold control characters (NUL, escape, line breaks, ...); got {prompt[:40]!r}")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(prompt)}: "
                          f"{prompt[:40]!r}...")
