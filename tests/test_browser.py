@@ -67,7 +67,10 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         if os.environ.get("CI"):
             pytest.fail(f"browser test cannot run in CI: {reason}")
         pytest.skip(reason)
-    run = subprocess.run(["node", str(HERE / "page.mjs"), server, str(tmp_path), UNKNOWN],
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "wall.tif")
+    run = subprocess.run(["node", str(HERE / "page.mjs"), server, str(tmp_path), UNKNOWN, str(tmp_path / "wall.tif")],
                          capture_output=True, text=True, timeout=240, cwd=HERE)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout.strip().splitlines()[-1])
@@ -91,5 +94,6 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert size["status"].startswith("Done in")
         assert size["curl"].startswith("curl -F 'image=@\"") and "--form-string 'prompts=segment the window'" in size["curl"]
         assert "HTTP 422" in size["error"] and "tile" in size["error"]
+        assert "cannot display" in size["tiffError"] and "could not be reached" not in size["tiffError"]
         assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"
         assert (tmp_path / f"page_{name}.png").stat().st_size > 10_000

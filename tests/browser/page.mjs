@@ -1,12 +1,13 @@
-// Usage: node page.mjs URL OUT_DIR [UNKNOWN_PROMPT]
+// Usage: node page.mjs URL OUT_DIR UNKNOWN_PROMPT TIFF_PHOTO
 // Drives the drywallqa web page at a phone size (390x844) and a desktop size (1280x900): picks the first sample
 // photo, adds a prompt, segments, reads the measures table, toggles a mask (the overlay must change), downloads
-// the JSON, reads the warnings; then submits a bad tile size and reads the error. Every request to another host
+// the JSON, reads the warnings; then submits a bad tile size and reads the error, then a TIFF photo (which a
+// browser cannot draw) and reads the message. Every request to another host
 // is recorded (and blocked). Prints one JSON line; screenshots go to OUT_DIR/page_{phone,desktop}.png.
 import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 
-const [url, outDir, unknown = 'segment the window'] = process.argv.slice(2);
+const [url, outDir, unknown = 'segment the window', tiffPath] = process.argv.slice(2);
 const origin = new URL(url).origin;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -58,9 +59,15 @@ try {
     await page.click('#run');
     await page.waitForSelector('#error:not([hidden])');
     const error = await page.textContent('#error');
+    // a TIFF photo: the server answers, the browser cannot draw it; the message must say so (not "server unreachable")
+    await page.fill('#tile', '');
+    await page.setInputFiles('#image', tiffPath);
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
+    const tiffError = await page.textContent('#error');
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     report.sizes[name] = { chips, rows, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
-                           warnings, status, curl, error, scrollWidth, viewportWidth: viewport.width, consoleErrors };
+                           warnings, status, curl, error, tiffError, scrollWidth, viewportWidth: viewport.width, consoleErrors };
     await context.close();
   }
   console.log(JSON.stringify(report));
