@@ -1,29 +1,38 @@
 """utils/files: folders filled and then renamed into place (``ship``, ``export onnx``): what a killed run left is
 swept by the next run, what a running one is filling is left alone; reports written as standard JSON."""
 
-import os
+from pathlib import Path
+
+from filelock import FileLock
 
 from drywallqa.export.onnx import export_onnx
-from drywallqa.utils.files import make_temp_dir
-
-DEAD_PID = 2 ** 31 - 2  # above any pid_max: no such process
+from drywallqa.utils.files import temp_dir
 
 
-def test_leftovers_of_dead_processes_are_removed_live_ones_kept(tmp_path):
-    dead = tmp_path / f".model.shipping.{DEAD_PID}-abc"
-    live = tmp_path / f".model.shipping.{os.getppid()}-def"  # a running process (pytest's parent)
-    other = tmp_path / f".other.shipping.{DEAD_PID}-ghi"  # another destination's: not this prefix
-    for d in (dead, live, other):
-        (d / "sub").mkdir(parents=True)
-        (d / "sub" / "weights.bin").write_bytes(b"x" * 10)
-    new = make_temp_dir(tmp_path, ".model.shipping.")
-    assert new.is_dir() and new.name.startswith(f".model.shipping.{os.getpid()}-")
-    assert not dead.exists() and live.is_dir() and other.is_dir()
+def _left(parent, name, lock=True):
+    """A half-filled folder as a run leaves it, with its lock file beside it (unheld: the run is gone)."""
+    (parent / name / "sub").mkdir(parents=True)
+    (parent / name / "sub" / "weights.bin").write_bytes(b"x" * 10)
+    if lock:
+        (parent / f"{name}.lock").write_text("")
+    return parent / name
+
+
+def test_leftovers_of_killed_runs_are_removed_live_ones_and_others_kept(tmp_path):
+    dead = _left(tmp_path, ".model.shipping.123-abc")
+    live = _left(tmp_path, ".model.shipping.456-def")  # its run still holds the lock (another process, container, host)
+    backup = _left(tmp_path, ".model.shipping.20240115-backup", lock=False)  # a folder of the user's: no lock file
+    other = _left(tmp_path, ".other.shipping.123-ghi")  # another destination's
+    with FileLock(str(live) + ".lock"):
+        with temp_dir(tmp_path, ".model.shipping.") as new:
+            assert new.is_dir() and Path(str(new) + ".lock").is_file()
+            assert not dead.exists() and not Path(str(dead) + ".lock").exists()
+            assert live.is_dir() and backup.is_dir() and other.is_dir()
+    assert not new.exists() and not Path(str(new) + ".lock").exists()  # nothing left behind
 
 
 def test_export_sweeps_what_a_killed_export_left(tiny_model_dir, tmp_path):
-    left = tmp_path / f".onnx.{DEAD_PID}-xyz"
-    left.mkdir()
+    left = _left(tmp_path, ".onnx.999-xyz")
     (left / "encoder.onnx").write_bytes(b"half")
     export_onnx(tiny_model_dir, tmp_path / "onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["onnx", "tiny_model"]

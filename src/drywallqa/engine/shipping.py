@@ -30,7 +30,7 @@ from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
 from ..models.shipped import resolve_model_dir
 from ..text.gate import calibrate_model_gate, concepts_without_paraphrases
-from ..utils.files import make_temp_dir, replace_dir
+from ..utils.files import replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence
 from .predictor import TorchSegmenter
@@ -221,8 +221,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     best, candidates = select(model_dir, validator, timing, scales, tta, BUDGET_FIRST_MS if budget else None,
                               BUDGET_EXTRA_MS if budget else None, report=report)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(dest.parent, f".{dest.name}.shipping.")
-    try:
+    with temp_dir(dest.parent, f".{dest.name}.shipping.") as tmp:
         write_shipped(model_dir, tmp, best, candidates, run_dir)
         if gate and not concepts_without_paraphrases(datasets):
             best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
@@ -238,7 +237,5 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
             best["cracks_on_drywall"] = drywall_step(tmp, dest, pair, accept_drywall_regression, splits_dir,
                                                      datasets_dir, limit, progress, report)
         replace_dir(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return {"dest": str(dest), "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},
             "files": sorted(p.name for p in dest.iterdir())}

@@ -32,7 +32,7 @@ from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_m
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
-from ..utils.files import make_temp_dir, replace_dir
+from ..utils.files import replace_dir, temp_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 EXPORT_FILES = ("encoder.onnx", "decoder.onnx", CONFIG_NAME)
@@ -99,12 +99,9 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> 
     """
     out = check_export_target(model_dir, out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(out.parent, f".{out.name}.")
-    try:
+    with temp_dir(out.parent, f".{out.name}.") as tmp:
         _write_onnx(model_dir, tmp, opset)
         return replace_dir(tmp, out)  # an earlier export (or an empty folder) replaced whole
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
@@ -149,8 +146,7 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     if target.exists():  # damaged (a file gone): set aside, exported again below
         discard_export(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(target.parent, f".{target.name}.")
-    try:
+    with temp_dir(target.parent, f".{target.name}.") as tmp:
         logger.warning("exporting %s to ONNX once, into %s", model_dir, target)
         _write_onnx(model_dir, tmp)
         try:
@@ -158,8 +154,6 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
         except OSError:
             if not all((target / name).is_file() for name in EXPORT_FILES):  # not another process finishing first
                 raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -9,8 +9,11 @@ import math
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
+
+from filelock import FileLock, Timeout
 
 BATCH_RESULTS = "results.json"
 TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp  # what a batch job (drywallqa predict) leaves in its output folder
@@ -25,26 +28,48 @@ def _read_umask() -> int:
 UMASK = _read_umask()
 
 
-def make_temp_dir(parent: str | Path, prefix: str) -> Path:
-    """A new folder ``<prefix><pid>-<random>`` in ``parent`` to fill and then rename into place, with the permissions
-    a plain ``mkdir`` would give it (``tempfile.mkdtemp`` makes it private to its owner, which a model folder or an
-    output folder read by a server under another user must not be). The folders of this prefix that killed
-    processes left there are removed first (:func:`remove_stale_temp_dirs`)."""
+TEMP_LOCK_SUFFIX = ".lock"  # <folder>.lock beside a temp_dir folder, locked while its process fills it
+
+
+@contextmanager
+def temp_dir(parent: str | Path, prefix: str) -> Iterator[Path]:
+    """A new folder ``<prefix><pid>-<random>`` in ``parent`` to fill and then rename into place (inside the block);
+    whatever is left of it is removed at the end. It gets the permissions a plain ``mkdir`` would give it
+    (``tempfile.mkdtemp`` makes it private to its owner, which a model folder read by a server under another user
+    must not be). While the block runs, ``<folder>.lock`` beside it is locked (``filelock``): the folders a killed
+    run left are recognised by a lock nobody holds and removed first (:func:`remove_stale_temp_dirs`), while a live
+    run's folder is never touched, whichever process, container or host runs it."""
     remove_stale_temp_dirs(parent, prefix)
     path = Path(tempfile.mkdtemp(dir=parent, prefix=f"{prefix}{os.getpid()}-"))
     path.chmod(0o777 & ~UMASK)
-    return path
+    lock_path = path.with_name(path.name + TEMP_LOCK_SUFFIX)
+    lock = FileLock(str(lock_path))
+    try:
+        with lock:
+            yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        lock_path.unlink(missing_ok=True)
 
 
 def remove_stale_temp_dirs(parent: str | Path, prefix: str) -> int:
-    """Delete the folders :func:`make_temp_dir` made in ``parent`` with ``prefix`` for processes no longer running
-    on this machine (a ``ship`` or ``export onnx`` killed before its rename); returns how many."""
+    """Delete the folders :func:`temp_dir` made in ``parent`` with ``prefix`` whose lock nobody holds (their run was
+    killed); a folder without its lock file (not made by :func:`temp_dir`) is left alone. Returns how many."""
     removed = 0
-    for path in Path(parent).glob(f"{glob.escape(prefix)}*"):
-        pid = path.name[len(prefix):].split("-", 1)[0]
-        if path.is_dir() and not path.is_symlink() and pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
+    for lock_path in Path(parent).glob(f"{glob.escape(prefix)}*{TEMP_LOCK_SUFFIX}"):
+        path = lock_path.with_name(lock_path.name[:-len(TEMP_LOCK_SUFFIX)])
+        lock = FileLock(str(lock_path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            continue  # held: a run is filling it
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+        finally:
+            lock.release()
+            lock_path.unlink(missing_ok=True)
     return removed
 
 
