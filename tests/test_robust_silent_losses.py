@@ -220,3 +220,25 @@ def test_jobs_in_mm_and_in_px_in_one_folder_stay_apart(tiny_model_dir, tmp_path)
     results = json.loads((out / "results.json").read_text())
     assert [os.path.basename(e["image"]) for e in results["images"]] == ["mm.png"]
     assert any("other prompts or settings" in w for w in results["warnings"])
+
+
+def test_a_moved_job_folder_resumes_and_a_photo_failing_now_is_not_listed_with_old_results(tiny_model_dir, tmp_path,
+                                                                                           monkeypatch):
+    import shutil
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "jobA" / "photos").mkdir(parents=True)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "jobA" / "photos" / name)
+    args = ["predict", "photos", "-p", "segment crack", "--out", "out", "--model-path", str(tiny_model_dir)]
+    monkeypatch.chdir(tmp_path / "jobA")
+    assert CliRunner().invoke(app, args).exit_code == 0
+    shutil.move(tmp_path / "jobA", tmp_path / "jobB")  # the whole job moved (or mounted elsewhere)
+    monkeypatch.chdir(tmp_path / "jobB")
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0 and "2 skipped" in res.output, res.output
+    images = json.loads((tmp_path / "jobB" / "out" / "results.json").read_text())["images"]
+    assert sorted(e["image"] for e in images) == [str(tmp_path / "jobB" / "photos" / n) for n in ("a.png", "b.png")]
+    res = CliRunner().invoke(app, [*args, "--overwrite", "--max-pixels", "100"])  # every photo fails now
+    results = json.loads((tmp_path / "jobB" / "out" / "results.json").read_text())
+    assert res.exit_code == 1 and len(results["failed"]) == 2 and results["images"] == []

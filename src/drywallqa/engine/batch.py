@@ -94,6 +94,18 @@ def image_stamp(path: Path) -> list:
     return [st.st_size, st.st_mtime_ns]
 
 
+def same_photo(entry: dict, path: Path) -> bool:
+    """Whether the record ``entry`` was made from the photo ``path``: it names that file, or it names a file that is
+    no longer there and ``path`` has the recorded size and time (the job's folder was moved or mounted elsewhere).
+    A record naming another photo that still exists is another photo's."""
+    recorded = Path(str(entry.get("image", "")))
+    if recorded.resolve() == path.resolve():
+        return True
+    if recorded.exists():
+        return False
+    return entry.get("image_stamp") == image_stamp(path)
+
+
 def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None, settings: str = "") -> dict | None:
     """The record of an earlier run that segmented ``path`` (unchanged since) with the same prompts, scale,
     model and settings, or None."""
@@ -106,7 +118,7 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
         return None
     if list(entry.get("prompts", {})) != list(prompts) or not all((out / mask_name(path, p)).is_file() for p in prompts):
         return None
-    if Path(entry.get("image", "")).resolve() != path.resolve():  # another image of the same stem wrote it
+    if not same_photo(entry, path):  # another image of the same stem wrote it
         return None
     if any(entry["prompts"][p].get("mm_per_px") != mm_per_px for p in prompts):  # measures in another scale
         return None
@@ -126,7 +138,7 @@ def record_conflict(out: Path, path: Path, prompts) -> str | None:
         image, earlier = str(entry["image"]), list(entry["prompts"])
     except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: a half record is redone, as before
         return None
-    if Path(image).resolve() != path.resolve():
+    if not same_photo(entry, path):
         return (f"{rec} holds the results of another photo of the same name, {image}: predict this one into another "
                 "--out, or --overwrite to replace them")
     dropped = [p for p in earlier if p not in prompts]
@@ -211,7 +223,7 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
             todo.append(path)
         else:
             summary.skipped.append(str(path))
-            summary.results.append(previous)
+            summary.results.append({**previous, "image": os.path.abspath(path)})  # where it is now (a moved folder)
     return todo
 
 
@@ -220,14 +232,18 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
     prompts and settings (e.g. another set of photos predicted into it earlier or at the same time), so that
     results.json and the report cover the folder; count the records they cannot cover in a warning."""
     out = Path(opts.out_dir)
-    listed = {e["image"] for e in summary.results} | {p for p, _ in summary.failed}
+    listed = {record_name(Path(e["image"])) for e in summary.results}  # this job's photos' records (one per stem)
+    failed = {record_name(Path(p)): Path(p) for p, _ in summary.failed if Path(p).is_file()}
     foreign = 0
     for rec in sorted(out.glob("*__results.json")):
+        if rec.name in listed:
+            continue
         try:
             entry = json.loads(rec.read_text())
-            if entry["image"] in listed:
-                continue
+            if rec.name in failed and same_photo(entry, failed[rec.name]):
+                continue  # the old results of a photo that failed now: not shown as if they were today's
             same = (list(entry["prompts"]) == list(opts.prompts) and entry.get("settings", "") == opts.settings
+                    and all(v.get("mm_per_px") == opts.mm_per_px for v in entry["prompts"].values())  # mm or px alike
                     and all((out / v["mask"]).is_file() for v in entry["prompts"].values()))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             same = False
@@ -290,8 +306,7 @@ def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
     rules = parse_rules(rules, prompts, mm_per_px)
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
-    scale = {"mm_per_px": mm_per_px} if mm_per_px is not None else {}  # records in mm and in px are not one job's
-    key = settings_key({**(settings or {}), "threshold": threshold, **scale})
+    key = settings_key({**(settings or {}), "threshold": threshold})
     return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels, key,
                         overwrite)
 
