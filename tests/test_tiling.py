@@ -101,6 +101,7 @@ def test_too_many_tiles_fail_before_any_work_in_python_cli_and_server(tiny_model
     with pytest.raises(ValueError, match="into 16 tiles; at most 15"):
         seg.predict(photo, ["segment crack"])
     assert Segmenter.load(tiny_model_dir, tile=32, max_tiles=16).predict(photo, ["segment crack"]).timings_ms["tiles"] == 16
+    assert Segmenter.load(tiny_model_dir, tile=32).check_tiles(4000, 3000) > 10_000  # no limit unless asked (evaluate)
     (tmp_path / "in").mkdir()
     Image.fromarray(photo).save(tmp_path / "in" / "big.png")
     Image.fromarray(photo[:30, :30]).save(tmp_path / "in" / "small.png")

@@ -197,7 +197,7 @@ class Segmenter:
             runtime: ``torch`` or ``onnx`` (:data:`RUNTIMES`).
             pipeline: ``zeroshot`` (:data:`PIPELINES`; ``path`` is then its YAML config) instead of a model folder.
             tile: predict photos larger than this many pixels tile by tile (the ``tiled`` wrapper).
-            max_tiles: with ``tile``, photos it would cut into more tiles fail (default ``DEFAULT_MAX_TILES``).
+            max_tiles: with ``tile``, photos it would cut into more tiles fail (default: no limit).
             backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
             kwargs: options of the runtime or pipeline (``threshold``, ``model``, ``min_confidence``,
                 ``label_shape``, ...).

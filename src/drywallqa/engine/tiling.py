@@ -38,7 +38,7 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
-DEFAULT_MAX_TILES = 400  # a photo a tile size would cut into more fails (a 12 MP photo at tile 320 is 221)
+DEFAULT_MAX_TILES = 400  # predict's default: a photo --tile would cut into more fails (a 12 MP photo at tile 320: 221)
 
 
 def tile_count(height: int, width: int, tile: int, overlap: float = 0.25) -> int:
@@ -69,17 +69,18 @@ class TiledSegmenter(Segmenter):
         tile: tile side in the photo's pixels (>= 32).
         overlap: fraction of ``tile`` that neighbouring tiles share (0 <= overlap < 0.9).
         max_tiles: a photo this tile size would cut into more tiles is refused (ValueError) before any work,
-            rather than run for minutes (a small tile on a large photo makes thousands).
+            rather than run for minutes (a small tile on a large photo makes thousands); None: no limit.
     """
 
-    def __init__(self, inner: Segmenter, tile: int, overlap: float = 0.25, max_tiles: int = DEFAULT_MAX_TILES):
+    def __init__(self, inner: Segmenter, tile: int, overlap: float = 0.25, max_tiles: int | None = None):
         if int(tile) < 32:
             raise ValueError(f"tile must be at least 32 px, got {tile}")
         if not 0 <= overlap < 0.9:
             raise ValueError(f"tile overlap must be in [0, 0.9), got {overlap}")
-        if int(max_tiles) < 1:
+        if max_tiles is not None and int(max_tiles) < 1:
             raise ValueError(f"max_tiles must be at least 1, got {max_tiles}")
-        self.inner, self.tile, self.overlap, self.max_tiles = inner, int(tile), float(overlap), int(max_tiles)
+        self.inner, self.tile, self.overlap = inner, int(tile), float(overlap)
+        self.max_tiles = None if max_tiles is None else int(max_tiles)
 
     @classmethod
     def retiled(cls, segmenter: Segmenter, tile: int | None = None, overlap: float | None = None,
@@ -91,13 +92,13 @@ class TiledSegmenter(Segmenter):
             raise ValueError("a tile size is needed to tile a segmenter that is not tiled")
         return cls(own.inner if own else segmenter, own.tile if tile is None else tile,
                    overlap if overlap is not None else own.overlap if own else 0.25,
-                   max_tiles if max_tiles is not None else own.max_tiles if own else DEFAULT_MAX_TILES)
+                   max_tiles if max_tiles is not None else own.max_tiles if own else None)
 
     def check_tiles(self, height: int, width: int, advice: str = "use a larger --tile or raise --max-tiles") -> int:
         """How many tiles a ``height`` x ``width`` photo is cut into; ValueError (ending in ``advice``) when more
         than ``max_tiles``."""
         n = tile_count(height, width, self.tile, self.overlap)
-        if n > self.max_tiles:
+        if self.max_tiles is not None and n > self.max_tiles:
             raise ValueError(f"tile={self.tile} would cut this {width}x{height} photo into {n} tiles; at most "
                              f"{self.max_tiles}: {advice}")
         return n
