@@ -41,3 +41,26 @@ def test_only_photo_formats_are_decoded(tmp_path, monkeypatch):
     (tmp_path / "wall.jpg").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
     with pytest.raises(ImageReadError, match="not one of the formats read"):
         read_image(tmp_path / "wall.jpg")
+
+
+def test_values_are_read_by_the_range_they_fit():
+    rng = np.random.default_rng(0)
+    twelve = rng.integers(0, 4096, (8, 8))  # 12-bit data: its full range, not a dark 1/16 of 16 bits
+    assert abs(to_rgb_array(twelve)[..., 0].astype(int) - np.rint(twelve * 255 / 4095)).max() == 0
+    small = rng.integers(0, 256, (8, 8)).astype(np.uint16)  # 8-bit values in a wider type: as they are
+    assert np.array_equal(to_rgb_array(small)[..., 0], small.astype(np.uint8))
+    assert set(np.unique(to_rgb_array(np.eye(4, dtype=int)))) == {0, 255}  # a 0/1 array: black and white
+    assert to_rgb_array(np.full((2, 2), 0.5)).max() == 128  # 0..1 floats
+    bgra = np.zeros((4, 4, 4), np.uint8)
+    bgra[..., 1] = 90  # alpha never set: the colours, not a white photo
+    assert (to_rgb_array(bgra)[..., 1] == 90).all()
+
+
+def test_a_12_bit_png_and_other_photo_formats_are_read(tmp_path):
+    twelve = (np.arange(48 * 32).reshape(32, 48) * 4095 // (48 * 32 - 1)).astype(np.uint16)
+    Image.fromarray(twelve).save(tmp_path / "twelve.png")
+    assert read_image(tmp_path / "twelve.png").max() == 255
+    photo = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    for fmt in ("AVIF", "PPM", "TGA"):
+        Image.fromarray(photo).save(tmp_path / f"p.{fmt.lower()}", format=fmt)
+        assert read_image(tmp_path / f"p.{fmt.lower()}").shape == (24, 32, 3), fmt

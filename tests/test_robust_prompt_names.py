@@ -102,6 +102,7 @@ def test_control_characters_inside_a_prompt_are_refused(prompt):
 
     with pytest.raises(ValueError, match="control characters"):
         validate_prompts([prompt])
+    assert validate_prompts(["segment\tcrack"]) == ["segment\tcrack"]  # a tab is white space, as it always was
 
 
 def test_tile_zero_is_an_error_not_a_quiet_no_tiling(tiny_model_dir):

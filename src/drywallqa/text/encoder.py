@@ -45,7 +45,7 @@ def check_prompt(prompt) -> str:
     prompt = prompt.strip()
     if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
         raise ValueError(f"a prompt must hold a visible character, e.g. 'segment crack'; got {prompt!r}")
-    if any(unicodedata.category(c) == "Cc" for c in prompt):  # NUL, ESC, line breaks: never part of a question
+    if any(unicodedata.category(c) == "Cc" and c != "\t" for c in prompt):  # NUL, ESC, line breaks (a tab is a space)
         raise ValueError(f"a prompt may not hold control characters (NUL, escape, line breaks, ...); got {prompt[:40]!r}")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(prompt)}: "

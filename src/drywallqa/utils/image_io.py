@@ -13,10 +13,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
-# the formats decoded, whatever a file's name says: photos and masks only (Pillow would otherwise also try EPS, which
-# runs Ghostscript on the file, and dozens of rarer formats, on an upload from anyone)
-IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF")  # JPEG covers phones' MPO files
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif")
+# the raster formats decoded, whatever a file's name says (Pillow would otherwise also try EPS, which runs Ghostscript
+# on the file, on an upload from anyone); JPEG covers phones' MPO files, HEIF needs the pillow-heif plugin
+IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF", "AVIF", "HEIF", "JPEG2000", "PPM", "TGA")
+
+
+def image_formats() -> tuple[str, ...]:
+    """:data:`IMAGE_FORMATS` that this Pillow reads (it refuses to be asked for one it has no plugin for)."""
+    Image.init()
+    return tuple(f for f in IMAGE_FORMATS if f in Image.OPEN)
 # 64 megapixels: a 48-MP phone photo passes; each pixel costs ~30 bytes per prompt on the way through
 # the model, so a 169-MP upload took 5.4 GB. Raise it with --max-pixels / max_pixels=.
 DEFAULT_MAX_PIXELS = 64_000_000
@@ -37,41 +43,41 @@ def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "i
                                  f"{max_pixels:,} (raise it with --max-pixels)")
 
 
-def _to_uint8(arr: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
-    """Pixel values of any numeric type as uint8, by the range the type or the values imply, never stretched
-    to the image's own min..max (a plain wall would get the contrast of a crack): 16-bit data (``uint16``, or
-    ``sixteen_bit``) divided by 257; floats in 0..1 times 255; other values up to 255 as they are, up to 65535 as
-    16-bit, beyond by their maximum.
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Pixel values of any numeric type as uint8, never stretched to the image's own min..max (a plain wall would get
+    the contrast of a crack): values up to 1 are a 0..1 scale (times 255), up to 255 an 8-bit one (as they are);
+    integers beyond that by the bit depth they fit (10, 12, 14 or 16 bits: a 16-bit photo divided by 257, a 12-bit
+    one by 4095 / 255), other values by their maximum.
 
     Raises:
         ValueError: NaN or infinite values.
     """
     if arr.dtype == np.uint8:
         return arr
-    if arr.dtype == bool:
-        return arr.astype(np.uint8) * 255
     values = arr.astype(np.float64)
     if not np.isfinite(values).all():
         raise ValueError("the image holds NaN or infinite values")
     hi = float(values.max()) if values.size else 0.0
-    if sixteen_bit or arr.dtype == np.uint16 or 255 < hi <= 65535:
-        values = values / 257.0
-    elif np.issubdtype(arr.dtype, np.floating) and hi <= 1.0:
+    if hi <= 1.0:
         values = values * 255.0
-    elif hi > 65535:
-        values = values / hi * 255.0
+    elif hi > 255.0:
+        bits = next((b for b in (10, 12, 14, 16) if hi < 2 ** b), None) if np.issubdtype(arr.dtype, np.integer) else None
+        values = values * (255.0 / (2 ** bits - 1) if bits else 255.0 / hi)
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
 def _on_white(rgba: np.ndarray) -> np.ndarray:
-    """``(H, W, 4)`` uint8 composited on white (what a viewer shows), as ``(H, W, 3)``."""
+    """``(H, W, 4)`` uint8 composited on white (what a viewer shows), as ``(H, W, 3)``; an alpha of 0 everywhere is
+    an unset channel (a BGRA buffer, say), not a wholly transparent photo: then the colours as they are."""
+    if not rgba[..., 3].any():
+        return rgba[..., :3]
     alpha = rgba[..., 3:4].astype(np.float64) / 255.0
     return np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
 
 
 def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        grey = _to_uint8(np.asarray(img), sixteen_bit=img.mode.startswith("I;16"))
+        grey = _to_uint8(np.asarray(img))
         return np.stack([grey] * 3, axis=-1)
     if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
@@ -91,7 +97,7 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         ImageReadError: anything else that stops the image from being read.
     """
     try:
-        with Image.open(source, formats=IMAGE_FORMATS) as img:
+        with Image.open(source, formats=image_formats()) as img:
             check_pixels(img.width, img.height, max_pixels, name)
             img.load()
             return _to_rgb_uint8(ImageOps.exif_transpose(img))
@@ -102,8 +108,8 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS)
                                      f"Pillow: {exc})") from exc
         raise ImageTooLargeError(f"{name}: more pixels than Pillow decodes ({pillow_limit:,}): {exc}") from exc
     except UnidentifiedImageError as exc:
-        raise ImageReadError(f"{name}: not a readable image (not one of the formats read: JPEG, PNG, TIFF, WebP, "
-                             "BMP, GIF)") from exc
+        raise ImageReadError(f"{name}: not a readable image (not one of the formats read: "
+                             f"{', '.join(image_formats())})") from exc
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         if isinstance(exc, ImageReadError):
             raise
@@ -166,7 +172,7 @@ def read_mask(path: str | Path) -> np.ndarray:
     """Read a mask file as ``(H, W)`` bool (any non-zero pixel is foreground)."""
     path = Path(path)
     try:
-        with Image.open(path, formats=IMAGE_FORMATS) as img:
+        with Image.open(path, formats=image_formats()) as img:
             check_pixels(img.width, img.height, DEFAULT_MAX_PIXELS, str(path))
             arr = np.asarray(img)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
