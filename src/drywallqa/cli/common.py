@@ -22,6 +22,8 @@ console = Console(markup=False)  # paths, prompts and reasons are printed as the
 def tagged(tag: str, style: str, text: str) -> None:
     """Print ``tag text`` with the tag in ``style`` (e.g. "red") and ``text`` exactly as it is."""
     console.print(Text.assemble((tag, style), " ", text), highlight=False, soft_wrap=True)
+
+
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
 

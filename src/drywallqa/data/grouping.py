@@ -9,8 +9,8 @@ under some flip / 90-degree rotation. A group-clean split puts each group in exa
 from __future__ import annotations
 
 import dataclasses
-import logging
 import json
+import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path

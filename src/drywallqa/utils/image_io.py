@@ -23,6 +23,8 @@ def image_formats() -> tuple[str, ...]:
     """:data:`IMAGE_FORMATS` that this Pillow reads (it refuses to be asked for one it has no plugin for)."""
     Image.init()
     return tuple(f for f in IMAGE_FORMATS if f in Image.OPEN)
+
+
 # 64 megapixels: a 48-MP phone photo passes; each pixel costs ~30 bytes per prompt on the way through
 # the model, so a 169-MP upload took 5.4 GB. Raise it with --max-pixels / max_pixels=.
 DEFAULT_MAX_PIXELS = 64_000_000
