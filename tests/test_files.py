@@ -47,3 +47,27 @@ def test_strict_json_writes_null_for_what_json_cannot_hold():
 
     text = strict_json({"AUROC": float("nan"), "rows": [1.5, float("inf"), np.float32(0.25), (np.int64(3),)]})
     assert json.loads(text, parse_constant=lambda c: 1 / 0) == {"AUROC": None, "rows": [1.5, None, 0.25, [3]]}
+
+
+def test_write_atomic_leftovers_are_told_apart_by_their_lock_not_their_pid(tmp_path):
+    """A temporary file of a live writer (whatever its process id says: another container's pid may be any number)
+    stays; one nobody holds is a killed writer's and goes."""
+    import fcntl
+    import os
+
+    from drywallqa.utils.files import remove_stale_temporaries, write_atomic
+
+    live = tmp_path / f".a.png.{os.getpid()}-x.tmp"  # our own pid, yet abandoned: no lock held
+    held = tmp_path / ".b.png.1-y.tmp"  # pid 1 says nothing; its writer holds the lock
+    for f in (live, held):
+        f.write_bytes(b"half")
+    fd = os.open(held, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert remove_stale_temporaries(tmp_path) == 1
+        assert not live.exists() and held.exists()
+    finally:
+        os.close(fd)
+    write_atomic(tmp_path / "c.txt", lambda tmp: tmp.write_text("whole"))
+    assert (tmp_path / "c.txt").read_text() == "whole" and remove_stale_temporaries(tmp_path) == 1  # held's turn now
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]

@@ -15,6 +15,11 @@ from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
+try:
+    import fcntl
+except ImportError:  # Windows: temporaries are told apart by their process id
+    fcntl = None
+
 BATCH_RESULTS = "results.json"
 TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp  # what a batch job (drywallqa predict) leaves in its output folder
 
@@ -78,18 +83,23 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     system: a kill leaves the old file or the new one, never half of one); returns ``path``.
 
     Each call writes its own temporary file, so concurrent writers of one path (threads, processes)
-    never mix their bytes: the last rename wins whole. A failed ``write`` leaves no temporary file."""
+    never mix their bytes: the last rename wins whole. A failed ``write`` leaves no temporary file. The temporary
+    file is locked (``flock``) until it is renamed, so :func:`remove_stale_temporaries` tells a killed writer's
+    leftover from a live one's, in whichever process, container or host it runs."""
     path = Path(path)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.{os.getpid()}-", suffix=TMP_SUFFIX)
-    os.fchmod(fd, 0o666 & ~UMASK)  # as a plain open() would create it (mkstemp's file is its owner's only)
-    os.close(fd)
     tmp = Path(name)
     try:
+        os.fchmod(fd, 0o666 & ~UMASK)  # as a plain open() would create it (mkstemp's file is its owner's only)
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # advisory: ``write`` opens the file by its name as usual
         write(tmp)
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)  # releases the lock
     return path
 
 
@@ -103,13 +113,31 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _abandoned(tmp: Path) -> bool:
+    """Whether no live :func:`write_atomic` call holds the temporary file ``tmp``: its lock can be taken (where
+    ``flock`` exists), else the process named in it is not running on this machine."""
+    if fcntl is None:
+        pid = tmp.name[:-len(TMP_SUFFIX)].rsplit(".", 1)[-1].split("-", 1)[0]
+        return pid.isdigit() and not _process_alive(int(pid))
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+    except OSError:
+        return False  # gone already, or not ours to read
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False  # held: a writer is at work
+    finally:
+        os.close(fd)
+
+
 def remove_stale_temporaries(folder: str | Path) -> int:
-    """Delete the temporary files that :func:`write_atomic` calls killed before their rename left in
-    ``folder`` (those of processes no longer running on this machine); returns how many."""
+    """Delete the temporary files that :func:`write_atomic` calls killed before their rename left in ``folder``
+    (those no live call holds); returns how many."""
     removed = 0
     for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
-        pid = tmp.name[:-len(TMP_SUFFIX)].rsplit(".", 1)[-1].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if _abandoned(tmp):
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed
