@@ -1,4 +1,4 @@
-# Set-up on a fresh machine needs Python 3.11 and nothing else.
+# Set-up on a fresh machine needs Python 3.11; `make test` also apt (Chromium) and npm (playwright-core) for the browser test.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
