@@ -121,9 +121,14 @@ def check_workers(value: int) -> None:
 def load_segmenter(model_path: Optional[str], model: Optional[str], runtime: str = "torch",
                     min_confidence: Optional[float] = None, tile: Optional[int] = None, prompt_gate: bool = True,
                     pipeline: Optional[str] = None, label_shape: Optional[str] = None, max_tiles: Optional[int] = None):
+    return load_segmenter_with(model_path, load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline,
+                                                       label_shape, max_tiles))
+
+
+def load_segmenter_with(model_path: Optional[str], kwargs: dict):
+    """``Segmenter.load(model_path, **kwargs)`` (``kwargs`` from :func:`load_kwargs`); its errors as a clean CLI error."""
     from ..engine.segmenter import Segmenter
 
-    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles)
     try:
         return Segmenter.load(model_path, **kwargs)
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:

@@ -10,7 +10,7 @@ import typer
 from ..engine.tiling import DEFAULT_MAX_TILES
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app,
-                     check_max_pixels, check_workers, console, load_kwargs, load_segmenter, tagged)
+                     check_max_pixels, check_workers, console, load_kwargs, load_segmenter_with, tagged)
 
 
 REVIEW_SHOWN = 5  # least confident masks named after a predict run
@@ -81,13 +81,12 @@ def predict(
         executor = engine
     if executor not in ("local", "ray"):
         raise typer.BadParameter("executor must be local or ray", param_hint="--executor")
-    seg = load_segmenter(model_path, model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles)
+    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles)
+    seg = load_segmenter_with(model_path, kwargs)
     if executor == "ray":  # the model loads here first: a wrong --model-path is a clean error before Ray starts
         from ..engine.batch import predict_paths_ray
 
-        summary = predict_paths_ray(model_path, paths, prompts, out, segmenter=seg,
-                                    load_kwargs=load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape,
-                                                          max_tiles),
+        summary = predict_paths_ray(model_path, paths, prompts, out, segmenter=seg, load_kwargs=kwargs,
                                     workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px, rules=rules,
                                     max_pixels=max_pixels, overlay_images=overlay)
     else:

@@ -141,11 +141,8 @@ def ship(
         raise typer.BadParameter(str(exc), param_hint="SOURCE / --splits-dir / --datasets-dir") from None
     except KeyError as exc:  # a split manifest without a val part, or an unknown dataset
         raise typer.BadParameter(exc.args[0] if exc.args else str(exc), param_hint="--dataset / --splits-dir") from None
-    except OSError as exc:
-        tagged("error:", "red", str(exc))
-        raise typer.Exit(code=1)
-    except ValueError as exc:  # no option within the budget, or a clear regression on cracks on drywall
-        tagged("error:", "red", str(exc))
+    except (OSError, ValueError) as exc:  # a folder that cannot be written, no option within the budget, a clear
+        tagged("error:", "red", str(exc))  # regression on cracks on drywall
         raise typer.Exit(code=1)
     chosen = out["chosen"]
     console.print(f"wrote {out['dest']}: scales {chosen['scales']}, tta {chosen['tta']}, thresholds "

@@ -209,7 +209,8 @@ def samples_of_part(
     wanted = set(split.parts[part])
     root = config.root(datasets_dir)
     samples, _ = load_all_splits(dataset, datasets_dir)
-    have = {str(s.image_path.relative_to(root)) for s in samples}
+    named = [(str(s.image_path.relative_to(root)), s) for s in samples]  # as the manifest names them
+    have = {rel for rel, _ in named}
     missing = sorted(wanted - have)
     if missing:  # scored on fewer photos than the manifest names: say so, never silently
         logger.warning("%s: %d of the %d photos of its %s part in %s are not in the dataset (e.g. %s); they are left out",
@@ -218,9 +219,8 @@ def samples_of_part(
     if unassigned:
         logger.warning("%s: %d photos are in no part of %s (added after `drywallqa data split`?); they are never used",
                        dataset, len(unassigned), manifest)
-    return [
-        s for s in samples if str(s.image_path.relative_to(root)) in wanted and s.split not in set(exclude_published)
-    ]
+    excluded = set(exclude_published)
+    return [s for rel, s in named if rel in wanted and s.split not in excluded]
 
 
 def make_group_split(dataset: str, datasets_dir=None, fractions: dict | None = None, seed: int = 0,

@@ -139,7 +139,8 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     """Write a mask for every box of ``dataset`` and return the report (also in ``report.json``).
 
     ``refiner``: a callable ``(image, boxes) -> (masks, outcomes)`` (``BOX_REFINERS``); default SAM.
-    Raises ValueError when ``out_dir`` is, holds or lies inside the dataset's folder. Resumable: each finished file is recorded in ``progress.jsonl`` after its mask is written, and a run into
+    Raises ValueError when ``out_dir`` is, holds or lies inside the dataset's folder (:func:`check_refine_out`).
+    Resumable: each finished file is recorded in ``progress.jsonl`` after its mask is written, and a run into
     the same folder with the same dataset and refiner settings skips the files recorded there (other settings:
     the record starts over)."""
     config = get_dataset_config(dataset)
