@@ -90,25 +90,25 @@ def _photo(seed=0, size=(48, 64)):
 def test_every_prediction_has_a_confidence_and_the_calibration_is_used(tiny_model_dir):
     prompts = ["segment crack", "segment taping area"]
     raw = Segmenter.load(tiny_model_dir).predict(_photo(), prompts)
-    assert raw.confidence is raw.scores and set(raw.scores) == set(prompts) and all(0 <= v <= 1 for v in raw.scores.values())
+    assert raw.scores is raw.confidence and set(raw.confidence) == set(prompts) and all(0 <= v <= 1 for v in raw.confidence.values())
     for p in prompts:  # uncalibrated: the map's expected IoU with the mask
-        assert raw.scores[p] == pytest.approx(mask_statistics(raw.probabilities[p], raw.masks[p], 0.5)["expected_iou"])
+        assert raw.confidence[p] == pytest.approx(mask_statistics(raw.probabilities[p], raw.masks[p], 0.5)["expected_iou"])
     _calibrated(tiny_model_dir)
     seg = Segmenter.load(tiny_model_dir)
     calibrated = seg.predict(_photo(), prompts)
     for p in prompts:
         stats = mask_statistics(calibrated.probabilities[p], calibrated.masks[p], 0.5)
-        assert calibrated.scores[p] == pytest.approx(seg.confidence(stats)) and calibrated.scores[p] != raw.scores[p]
+        assert calibrated.confidence[p] == pytest.approx(seg.confidence(stats)) and calibrated.confidence[p] != raw.confidence[p]
 
 
 def test_min_confidence_empties_exactly_the_masks_below_it(tiny_model_dir):
     prompts = ["segment crack", "segment taping area"]
-    scores = Segmenter.load(tiny_model_dir, threshold=0.3).predict(_photo(), prompts).scores
+    scores = Segmenter.load(tiny_model_dir, threshold=0.3).predict(_photo(), prompts).confidence
     low, high = sorted(scores.values())
     assert low < high, scores
     for bar, emptied in ((0.0, set()), ((low + high) / 2, {min(scores, key=scores.get)}), (1.0, set(prompts))):
         res = Segmenter.load(tiny_model_dir, threshold=0.3, min_confidence=bar).predict(_photo(), prompts)
-        assert res.scores == pytest.approx(scores)
+        assert res.confidence == pytest.approx(scores)
         assert {p for p in prompts if not res.masks[p].any()} >= emptied
         assert all(res.masks[p].any() for p in set(prompts) - emptied if
                    Segmenter.load(tiny_model_dir, threshold=0.3).predict(_photo(), [p]).masks[p].any())
@@ -119,7 +119,7 @@ def test_tiled_confidence_is_measured_on_the_stitched_map(tiny_model_dir):
     res = seg.predict(_photo(size=(100, 150)), ["segment crack"])
     p = "segment crack"
     assert res.timings_ms["tiles"] > 1
-    assert res.scores[p] == pytest.approx(mask_confidence(res.probabilities[p], res.masks[p], 0.5))
+    assert res.confidence[p] == pytest.approx(mask_confidence(res.probabilities[p], res.masks[p], 0.5))
 
 
 def test_confidence_in_results_json_report_http_and_cli(tiny_model_dir, tmp_path):
@@ -181,7 +181,7 @@ def test_calibrate_confidence_command(tiny_model_dir, synthetic_datasets, syn_sp
     assert model.selection["chosen"] in model.selection["cv_spearman"] and model.prompts["segment crack"] == "syn_crack"
     res = Segmenter.load(tiny_model_dir).predict(_photo(), ["segment crack"])
     stats = mask_statistics(res.probabilities["segment crack"], res.masks["segment crack"], 0.5)
-    assert res.scores["segment crack"] == pytest.approx(model(stats, "syn_crack"))
+    assert res.confidence["segment crack"] == pytest.approx(model(stats, "syn_crack"))
 
 
 def test_nothing_found_on_a_quiet_map_is_a_confident_answer():

@@ -44,10 +44,10 @@ def test_save_load_identical_and_confidence_gate(tiny_sam_dir, tmp_path):
         assert torch.equal(model(x, t), loaded(x, t))
     seg = Segmenter.load(tiny_sam_dir, model="sam-text")  # a Hugging Face directory, wrapped (0.4 spelling of sam_text)
     r = seg.predict(np.full((30, 50, 3), 128, np.uint8), ["segment crack", "segment taping area"])
-    assert set(r.scores) == {"segment crack", "segment taping area"} and r.masks["segment crack"].shape == (30, 50)
+    assert set(r.confidence) == {"segment crack", "segment taping area"} and r.masks["segment crack"].shape == (30, 50)
     # the gate at both ends of [0, 1]: masks whose predicted IoU is below the bar come back empty, the others whole
     image = np.zeros((20, 20, 3), np.uint8)
-    conf = Segmenter.load(tmp_path / "ours").predict(image, ["segment crack"]).scores["segment crack"]
+    conf = Segmenter.load(tmp_path / "ours").predict(image, ["segment crack"]).confidence["segment crack"]
     for bar in (0.0, 1.0):
         r = Segmenter.load(tmp_path / "ours", min_confidence=bar, threshold=0.0).predict(image, ["segment crack"])
         assert r.masks["segment crack"].all() == (conf >= bar) and r.masks["segment crack"].any() == (conf >= bar)

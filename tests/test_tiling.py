@@ -128,7 +128,7 @@ class ScoredSegmenter(PixelwiseSegmenter):
 
     def predict(self, image, prompts, threshold=None, label_shape=None):
         res = super().predict(image, prompts, threshold)
-        res.scores = {p: float(image[..., 0].mean() / 255) for p in prompts}
+        res.confidence = {p: float(image[..., 0].mean() / 255) for p in prompts}
         res.confidence_kind = "model"
         return res
 
@@ -140,7 +140,7 @@ def test_min_confidence_holds_per_tile():
     res = TiledSegmenter(ScoredSegmenter(), tile=128, overlap=0.0).predict(image, ["segment crack"])
     mask = res.masks["segment crack"]
     assert mask[:, :128].all() and not mask[:, 128:].any()  # the untrusted tile's patch is dropped
-    assert res.scores["segment crack"] == pytest.approx((1.0 + 100 / 128 ** 2) / 2)
+    assert res.confidence["segment crack"] == pytest.approx((1.0 + 100 / 128 ** 2) / 2)
     trusting = ScoredSegmenter()
     trusting.min_confidence = None
     assert TiledSegmenter(trusting, tile=128, overlap=0.0).predict(image, ["segment crack"]).masks["segment crack"][10:20, 200:210].all()

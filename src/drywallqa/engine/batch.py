@@ -172,8 +172,8 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     for p in opts.prompts:
         joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px, joints=joints)}
-        if p in result.scores:
-            entry["prompts"][p]["confidence"] = result.scores[p]
+        if p in result.confidence:
+            entry["prompts"][p]["confidence"] = result.confidence[p]
         if p in result.concepts:
             entry["prompts"][p]["concept"] = result.concepts[p]
     row = None

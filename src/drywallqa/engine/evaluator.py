@@ -172,7 +172,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
             pixel[p].update(result.probabilities[p], gt)
             image_scores.append((p, float(result.probabilities[p].max()), bool(gt.any())))
             record = {"split": eval_set.name, "dataset": eval_set.dataset, "image": str(sample.image_path), "prompt": p,
-                      "iou": iou, "dice": dice, "confidence": result.scores.get(p), "centerline_f1": cl_f1, "gt_fraction": float(gt.mean()),
+                      "iou": iou, "dice": dice, "confidence": result.confidence.get(p), "centerline_f1": cl_f1, "gt_fraction": float(gt.mean()),
                       "pred_fraction": float(result.masks[p].mean()), "max_probability": float(result.probabilities[p].max())}
             if p == own[0]:
                 sweep = threshold_sweep(result.probabilities[p], gt, canon_post)

@@ -173,16 +173,17 @@ class TorchSegmenter(Segmenter):
         matches = self._match(asked_as)
         if conf is not None:  # the model predicts its masks' quality itself
             conf = conf.float().cpu()
-            scores = {p: float(conf[row[p]]) for p in prompts}
+            confidences = {p: float(conf[row[p]]) for p in prompts}
         else:
-            scores = {p: self._confidence(q, probs[row[p]], masks[p], threshold,
-                                          matches[p].concept if p in matches else None) for p, q in asked_as.items()}
+            confidences = {p: self._confidence(q, probs[row[p]], masks[p], threshold,
+                                               matches[p].concept if p in matches else None)
+                           for p, q in asked_as.items()}
         for p, m in matches.items():
             if not m.known:  # not something the model learnt: no mask under a borrowed name, and no confidence in it
-                masks[p], probabilities[p], scores[p] = np.zeros_like(masks[p]), np.zeros_like(probabilities[p]), 0.0
+                masks[p], probabilities[p], confidences[p] = np.zeros_like(masks[p]), np.zeros_like(probabilities[p]), 0.0
         if self.min_confidence is not None:  # drop masks the model does not trust
-            masks = {p: m if scores[p] >= self.min_confidence else np.zeros_like(m) for p, m in masks.items()}
-        return SegmentationResult(masks=masks, probabilities=probabilities, timings_ms=timings, scores=scores,
+            masks = {p: m if confidences[p] >= self.min_confidence else np.zeros_like(m) for p, m in masks.items()}
+        return SegmentationResult(masks=masks, probabilities=probabilities, timings_ms=timings, confidence=confidences,
                                   confidence_kind="model" if conf is not None else "map",
                                   concepts={p: m.to_dict() for p, m in matches.items()},
                                   warnings=self.prompt_warnings(matches))

@@ -103,16 +103,17 @@ class SegmentationResult:
     masks: dict = field(default_factory=dict)          # prompt -> (H, W) bool
     probabilities: dict = field(default_factory=dict)  # prompt -> (H, W) float32
     timings_ms: dict = field(default_factory=dict)
-    scores: dict = field(default_factory=dict)         # prompt -> confidence in [0, 1]: the mask's estimated IoU
+    # prompt -> the mask's confidence (its estimated IoU, 0..1; 0 for a prompt the model does not know)
+    confidence: dict = field(default_factory=dict)
     # "map": computed from the probability map (drywallqa.confidence); "model": predicted by the model (SAM's IoU head)
     confidence_kind: str = "map"
     concepts: dict = field(default_factory=dict)       # prompt -> PromptMatch.to_dict(): nearest known concept
     warnings: list = field(default_factory=list)       # e.g. prompts the model does not know (masks left empty)
 
     @property
-    def confidence(self) -> dict:
-        """prompt -> the mask's confidence (its estimated IoU, 0..1; 0 for a prompt the model does not know)."""
-        return self.scores
+    def scores(self) -> dict:
+        """The older name of :attr:`confidence` (the same dict), kept for code written against 0.4."""
+        return self.confidence
 
 
 @dataclass

@@ -176,9 +176,9 @@ class TiledSegmenter(Segmenter):
                 win = wy[:, None] * wx[None, :]
                 kind = part.confidence_kind
                 for i, p in enumerate(prompts):
-                    if kind == "model" and p in part.scores:
-                        scores.setdefault(p, []).append(part.scores[p])
-                        if min_confidence is not None and part.scores[p] < min_confidence:
+                    if kind == "model" and p in part.confidence:
+                        scores.setdefault(p, []).append(part.confidence[p])
+                        if min_confidence is not None and part.confidence[p] < min_confidence:
                             continue  # the model does not trust this tile's mask: it adds nothing
                     total[i, y:y + th, x:x + tw] += win * part.probabilities[p]
                 weight[y:y + th, x:x + tw] += win
@@ -198,5 +198,5 @@ class TiledSegmenter(Segmenter):
             masks = {p: m if confidence.get(p, 1.0) >= min_confidence else np.zeros_like(m) for p, m in masks.items()}
         timings = {"total_ms": 1e3 * (time.perf_counter() - t0), "tiles": len(ys) * len(xs)}
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
-                                  timings_ms=timings, scores=confidence, confidence_kind=kind,
+                                  timings_ms=timings, confidence=confidence, confidence_kind=kind,
                                   concepts=part.concepts, warnings=part.warnings)  # the same for every tile

@@ -286,15 +286,15 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         total = 1e3 * (time.perf_counter() - t0)
         out = []
         for p in prompts:
-            if min_confidence is not None and result.scores.get(p, 1.0) < min_confidence:
+            if min_confidence is not None and result.confidence.get(p, 1.0) < min_confidence:
                 result.masks[p] = np.zeros_like(result.masks[p])  # not trusted enough for this caller
             joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
             measures = mask_measures(result.masks[p], mm_per_px, joints=joints)
             item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format), "measures": measures}
             if joints:
                 item["joints"] = measures.pop("joints")
-            if p in result.scores:
-                item["confidence"] = result.scores[p]
+            if p in result.confidence:
+                item["confidence"] = result.confidence[p]
             if p in result.concepts:
                 item["concept"] = result.concepts[p]
             if include_probabilities:

@@ -117,7 +117,7 @@ class ZeroShotSegmenter(Segmenter):
         anomaly = np.max(np.stack(list(per_prompt.values())), axis=0) if per_prompt else np.zeros((h, w), np.float32)
         result = SegmentationResult(
             masks={p: m > 0 for p, m in per_prompt.items()}, probabilities=per_prompt,
-            scores={p: float(m.max()) for p, m in per_prompt.items()}, confidence_kind="model",
+            confidence={p: float(m.max()) for p, m in per_prompt.items()}, confidence_kind="model",
         )
         return result, anomaly, kept, used
 
@@ -133,9 +133,9 @@ class ZeroShotSegmenter(Segmenter):
             for m in result.masks.values():
                 union |= m
             result = SegmentationResult(masks={p: union for p in prompts}, probabilities={p: anomaly for p in prompts},
-                                        scores={p: float(anomaly.max()) for p in prompts}, confidence_kind="model")
+                                        confidence={p: float(anomaly.max()) for p in prompts}, confidence_kind="model")
         if self.min_confidence is not None:  # masks the pipeline does not trust come back empty
-            result.masks = {p: m if result.scores[p] >= self.min_confidence else np.zeros_like(m)
+            result.masks = {p: m if result.confidence[p] >= self.min_confidence else np.zeros_like(m)
                             for p, m in result.masks.items()}
         return result
 
