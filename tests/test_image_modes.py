@@ -2,6 +2,8 @@
 and an RGBA array (both on white). A 16-bit photo is scaled by its bit depth, never stretched to its own min..max
 (a plain grey wall stretched that way grew "cracks")."""
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -64,3 +66,15 @@ def test_a_12_bit_png_and_other_photo_formats_are_read(tmp_path):
     for fmt in ("AVIF", "PPM", "TGA"):
         Image.fromarray(photo).save(tmp_path / f"p.{fmt.lower()}", format=fmt)
         assert read_image(tmp_path / f"p.{fmt.lower()}").shape == (24, 32, 3), fmt
+
+
+def test_what_is_not_an_image_file_is_named_for_what_it_is(tmp_path):
+    import os
+
+    import pytest
+
+    from drywallqa.utils.image_io import ImageReadError
+    for path, says in ((tmp_path / "gone.jpg", "no such file"), (tmp_path, "a folder"),
+                       (Path(os.devnull), "not a regular file")):
+        with pytest.raises(ImageReadError, match=says):
+            read_image(path)

@@ -131,8 +131,10 @@ def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
     path = Path(path)
     if path.is_dir():
         raise ImageReadError(f"{path}: a folder, not an image file")
-    if not path.is_file():
+    if not path.exists():
         raise ImageReadError(f"{path}: no such file")
+    if not path.is_file():  # a device, a pipe, a socket
+        raise ImageReadError(f"{path}: not a regular file, so not an image file")
     return decode_image(path, str(path), max_pixels)
 
 
