@@ -90,7 +90,7 @@ def test_export_refuses_places_it_would_damage_and_replaces_an_earlier_export(ti
     (tmp_path / "file.onnx").write_text("keep me")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("keep me")
-    for out, words in ((tiny_model_dir, "model folder itself"), (tmp_path / "file.onnx", "is a file"),
+    for out, words in ((tiny_model_dir, "source folder itself"), (tmp_path / "file.onnx", "is a file"),
                        (tmp_path / "other", "holds other files")):
         res = runner.invoke(app, ["export", "onnx", "--out", str(out), "--model-path", str(tiny_model_dir)])
         assert res.exit_code == 2 and words in " ".join(res.output.replace("│", " ").split()), res.output

@@ -30,7 +30,7 @@ from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
 from ..models.shipped import resolve_model_dir
 from ..text.gate import calibrate_model_gate, concepts_without_paraphrases
-from ..utils.files import replace_dir, temp_dir
+from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence
 from .predictor import TorchSegmenter
@@ -179,18 +179,12 @@ def check_destination(model_dir: Path, dest: Path) -> None:
     too, re-shipped in place), never a file, another folder or a folder holding ``model_dir`` (a training run).
 
     Raises:
-        ValueError: naming what is there.
+        ValueError: naming what is there, after ``--dest``.
     """
-    if not dest.exists():
-        return
-    if not dest.is_dir():
-        raise ValueError(f"--dest {dest} is a file; give a model folder to write")
-    if is_drywallqa_model_dir(dest) or not any(dest.iterdir()):
-        return
-    if dest.resolve() in Path(model_dir).resolve().parents:
-        raise ValueError(f"--dest {dest} holds the model being shipped ({model_dir}); give another folder")
-    raise ValueError(f"--dest {dest} holds other files, not a model folder; it would be replaced whole: give a new "
-                     "folder or a model folder")
+    try:
+        check_replaceable_dir(dest, "the shipped model", is_drywallqa_model_dir, source=model_dir)
+    except ValueError as exc:
+        raise ValueError(f"--dest {exc}") from None
 
 
 def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), scales=CANDIDATE_SCALES, tta=(False, True),

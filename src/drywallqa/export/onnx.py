@@ -32,7 +32,7 @@ from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_m
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
-from ..utils.files import replace_dir, temp_dir
+from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 EXPORT_FILES = ("encoder.onnx", "decoder.onnx", CONFIG_NAME)
@@ -76,17 +76,10 @@ def check_export_target(model_dir: str | Path, out_dir: str | Path) -> Path:
     """``out_dir`` as a place :func:`export_onnx` may write: a new folder, an empty one, or an earlier export.
 
     Raises:
-        ValueError: ``out_dir`` is a file, the model folder itself, or a folder holding anything else (nothing in
-            it is replaced).
+        ValueError: ``out_dir`` is a file, the model folder itself (or holds it), or a folder holding anything else
+            (:func:`~drywallqa.utils.files.check_replaceable_dir`; nothing in it is replaced).
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} is a file; give a folder for the ONNX graphs")
-    if out.is_dir() and Path(model_dir).is_dir() and out.resolve() == Path(model_dir).resolve():
-        raise ValueError(f"{out} is the model folder itself; give another folder for the ONNX graphs")
-    if out.is_dir() and any(out.iterdir()) and not is_onnx_export_dir(out):
-        raise ValueError(f"{out} holds other files; give a new or empty folder, or an earlier ONNX export to replace")
-    return out
+    return check_replaceable_dir(out_dir, "the ONNX graphs", is_onnx_export_dir, source=model_dir)
 
 
 def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:

@@ -194,3 +194,28 @@ def replace_dir(new: str | Path, dest: str | Path) -> Path:
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return dest
+
+
+def check_replaceable_dir(path: str | Path, what: str, is_ours: Callable[[Path], bool],
+                          source: str | Path | None = None) -> Path:
+    """``path`` as a folder that a command may replace whole with ``what`` (e.g. "the shipped model"): absent, empty,
+    or one it wrote before (``is_ours(path)``); never a file, a folder of other files, the ``source`` it is made
+    from (unless that is ``is_ours`` too: written again in place) or a folder holding ``source``. Returns the Path.
+
+    Raises:
+        ValueError: naming what is there (nothing is replaced).
+    """
+    out = Path(path)
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise ValueError(f"{out} is a file; give a folder for {what}")
+    if is_ours(out) or not any(out.iterdir()):
+        return out
+    here = out.resolve()
+    if source is not None and here == Path(source).resolve():
+        raise ValueError(f"{out} is the source folder itself; give another folder for {what}")
+    if source is not None and here in Path(source).resolve().parents:
+        raise ValueError(f"{out} holds the source folder {source}; give another folder for {what}")
+    raise ValueError(f"{out} holds other files; give a new or empty folder for {what}, or one written before to "
+                     "replace it whole")
