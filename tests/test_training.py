@@ -325,3 +325,42 @@ def test_the_kept_checkpoint_scores_in_evaluate_what_the_trainer_recorded(synthe
         samples = samples_of_part(ds, "val", syn_splits, synthetic_datasets, cfg.data.exclude_published)
         rows = evaluate_set(seg, EvalSet("group-clean val", ds, samples), ["syn_crack", "syn_tape"], progress=False).rows
         assert rows[0]["mIoU"] == pytest.approx(meta["val"][f"val_mIoU_{ds}"], abs=1e-6), ds
+
+
+def test_a_kill_while_a_model_is_written_leaves_the_earlier_one_whole(tmp_path, tiny_kwargs, monkeypatch):
+    """save_pretrained writes each file whole (config last), and the trainer's best/ is replaced whole: a kill
+    mid-write (here: an error inside safetensors) leaves the earlier model loadable, with its own outputs."""
+    import drywallqa.models.base as base
+
+    torch.manual_seed(0)
+    old = create_model("film_unet", **tiny_kwargs)
+    folder = old.save_pretrained(tmp_path / "model", extra={"epoch": 1})
+    assert len({(folder / name).stat().st_mode for name in ("config.json", "model.safetensors")}) == 1  # not private
+    old.save_pretrained(tmp_path / "best", extra={"epoch": 1})
+    x, emb = torch.rand(1, 3, 64, 64), torch.randn(1, 384)
+    with torch.no_grad():
+        expected = old.eval()(x, emb)
+    new = create_model("film_unet", **tiny_kwargs)
+    with torch.no_grad():
+        for p in new.parameters():
+            p.add_(1.0)
+
+    def killed(state, filename, metadata=None):
+        open(filename, "wb").write(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(base, "save_file", killed)
+    with pytest.raises(KeyboardInterrupt):
+        new.save_pretrained(folder, extra={"epoch": 2})
+    trainer = Trainer.__new__(Trainer)  # only what save_best uses
+    trainer.out = tmp_path
+    monkeypatch.setattr(Trainer, "eval_model", property(lambda self: new))
+    with pytest.raises(KeyboardInterrupt):
+        trainer.save_best(extra={"epoch": 2})
+    for kept in (folder, tmp_path / "best"):
+        assert sorted(p.name for p in kept.iterdir()) == ["config.json", "model.safetensors"]
+        loaded = PromptedSegmentationModel.from_pretrained(kept).eval()
+        assert json.loads((kept / "config.json").read_text())["epoch"] == 1
+        with torch.no_grad():
+            assert torch.equal(loaded(x, emb), expected)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no half-written folder left either

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ..utils.files import strict_json
+from ..utils.files import strict_json, write_text_atomic
 from .common import DATASET_HELP, check_output_path, console, data_app, dataset_names, tagged
 
 
@@ -70,7 +70,7 @@ def data_stats(
                 console.print(f"  ... and {len(st['problems']) - len(shown)} more (all of them: --json FILE)")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(strict_json(all_stats))
+        write_text_atomic(strict_json(all_stats), json_out)
     if preview_dir:
         preview_dir.mkdir(parents=True, exist_ok=True)
         for d, st in zip(names, all_stats):

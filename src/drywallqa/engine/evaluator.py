@@ -7,7 +7,6 @@ any test photo was trained on: the honest number).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import heapq
 import json
@@ -29,7 +28,7 @@ from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
                        image_auroc, skeleton)
-from ..utils.files import strict_json, write_atomic
+from ..utils.files import strict_json, write_atomic, write_csv_atomic, write_text_atomic
 from ..utils.image_io import read_image
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
@@ -383,12 +382,9 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         grid(worst_rows, ["input", "ground truth", "prediction", ERROR_LEGEND, "probability"], out / "worst.png",
              row_labels=worst_labels)
         report["worst_png"] = "worst.png"
-    with open(out / "per_image.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=PER_IMAGE_KEYS)
-        w.writeheader()
-        w.writerows(per_image)
+    write_csv_atomic(per_image, list(PER_IMAGE_KEYS), out / "per_image.csv")
     report["per_image_csv"] = "per_image.csv"
-    (out / "report.json").write_text(strict_json(report))
-    (out / "report.md").write_text(render_markdown(report))
+    write_text_atomic(render_markdown(report), out / "report.md")
+    write_text_atomic(strict_json(report), out / "report.json")  # last: a report.json names a finished evaluation
     shutil.rmtree(partial, ignore_errors=True)  # the report holds it all now
     return report

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
@@ -27,7 +26,7 @@ from ..losses import CombinedLoss, DistillationLoss
 from ..models import create_model
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
-from ..utils.files import write_atomic
+from ..utils.files import replace_dir, temp_dir, write_atomic, write_csv_atomic, write_text_atomic
 from .config import TrainConfig
 from .predictor import TorchSegmenter
 from .validator import Validator
@@ -405,8 +404,9 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         import yaml
 
-        (self.out / "config.yaml").write_text(yaml.safe_dump(self.config.to_dict(), sort_keys=False))
-        (self.out / "train_files.json").write_text(json.dumps({"train": self.train_files, "val": self.val_files}, indent=1))
+        write_text_atomic(yaml.safe_dump(self.config.to_dict(), sort_keys=False), self.out / "config.yaml")
+        write_text_atomic(json.dumps({"train": self.train_files, "val": self.val_files}, indent=1),
+                          self.out / "train_files.json")
         run_start = time.time()
         start = run_start - (self.history[-1]["elapsed_s"] if self.history else 0.0)  # elapsed counts across resumes
         o = self.config.optim
@@ -444,8 +444,7 @@ class Trainer:
         self.history.append(row)
         if row["val_score"] > self.best_score:
             self.best_score = row["val_score"]
-            self.eval_model.save_pretrained(
-                self.out / "best",
+            self.save_best(
                 extra={"threshold": row["threshold"], "text_encoder": self.config.text_encoder,
                        "selected_on": f"{self.config.data.val_part} part of {self.config.data.splits_dir or 'the default split manifests'}",
                        "epoch": self.epoch, "val": {k: v for k, v in row.items() if k.startswith("val_")},
@@ -456,13 +455,16 @@ class Trainer:
         if self.progress:
             tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
 
+    def save_best(self, extra: dict) -> Path:
+        """The weights being trained as ``best/``: written beside it and renamed into place, so a kill mid-write
+        leaves the earlier best model whole (a user may be shipping or evaluating it meanwhile)."""
+        with temp_dir(self.out, ".best.") as tmp:
+            self.eval_model.save_pretrained(tmp, extra=extra)
+            return replace_dir(tmp, self.out / "best")
+
     def write_metrics(self) -> None:
-        (self.out / "metrics.json").write_text(json.dumps(self.history, indent=1))
-        keys = list(dict.fromkeys(k for r in self.history for k in r))
-        with open(self.out / "metrics.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(self.history)
+        write_text_atomic(json.dumps(self.history, indent=1), self.out / "metrics.json")
+        write_csv_atomic(self.history, list(dict.fromkeys(k for r in self.history for k in r)), self.out / "metrics.csv")
         from ..viz import plot_curves
 
         plot_curves(self.history, self.out / "curves.png")

@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..text.encoder import get_text_encoder
-from ..utils.files import UMASK
+from ..utils.files import UMASK, write_atomic, write_text_atomic
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -87,14 +87,14 @@ class PromptedSegmentationModel(nn.Module):
         return self.decode(self.encode_image(pixel_values), text_embeddings)
 
     def save_pretrained(self, directory: str | Path, extra: dict | None = None, dtype: torch.dtype | None = None) -> Path:
-        """Write ``config.json`` (model type, config, ``extra`` such as the threshold) and ``model.safetensors``.
+        """Write ``model.safetensors`` and ``config.json`` (model type, config, ``extra`` such as the threshold), each
+        file whole or not at all (:func:`~drywallqa.utils.files.write_atomic`), the config last.
 
         ``dtype=torch.float16`` halves the file (floating-point tensors only); loading casts back to float32.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         payload = {"model_type": self.model_type, "config": dataclasses.asdict(self.config), **(extra or {})}
-        (directory / CONFIG_NAME).write_text(json.dumps(payload, indent=2))
         state, aliases, seen = {}, {}, {}
         for k, v in self.state_dict().items():
             where = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
@@ -103,9 +103,14 @@ class PromptedSegmentationModel(nn.Module):
                 continue
             seen[where] = k
             state[k] = (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
-        save_file(state, str(directory / WEIGHTS_NAME), metadata={"aliases": json.dumps(aliases)})
-        (directory / WEIGHTS_NAME).chmod(0o666 & ~UMASK)  # safetensors writes it for its owner only
+
+        def write_weights(tmp: Path) -> None:
+            save_file(state, str(tmp), metadata={"aliases": json.dumps(aliases)})
+            tmp.chmod(0o666 & ~UMASK)  # safetensors makes a new file, for its owner only
+
+        write_atomic(directory / WEIGHTS_NAME, write_weights)
         self.save_extras(directory)
+        write_text_atomic(json.dumps(payload, indent=2), directory / CONFIG_NAME)  # last: it marks a model folder
         return directory
 
     @classmethod

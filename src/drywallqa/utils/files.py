@@ -148,6 +148,19 @@ def write_text_atomic(text: str, path: str | Path) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def write_csv_atomic(rows: list[dict], fieldnames: list[str], path: str | Path) -> Path:
+    """``rows`` as a CSV table with a header, written like :func:`write_atomic`."""
+    import csv
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fieldnames)
+            w.writeheader()
+            w.writerows(rows)
+
+    return write_atomic(path, write)
+
+
 def strict_json(obj, indent: int | None = 2) -> str:
     """``obj`` as standard JSON: NaN and infinities (an AUROC with one class, a correlation of constants) become
     ``null``, which every parser reads (``NaN`` is not JSON: JavaScript's ``JSON.parse`` throws on it)."""

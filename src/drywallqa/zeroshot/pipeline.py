@@ -19,6 +19,7 @@ import yaml
 from ..engine.segmenter import (EncodedImage, SegmentationResult, Segmenter, register_pipeline, validate_confidence,
                                 validate_prompts)
 from ..models.sam_text import load_sam, sam_box_masks
+from ..utils.files import write_text_atomic
 from ..utils.image_io import read_image, to_rgb_array
 from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
@@ -187,5 +188,5 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
         images.append({"image": str(path), "prompts": used, "image_score": float(anomaly.max()),
                        "boxes": [{"box": d.box, "score": d.score, "prompt": d.prompt} for d in kept]})
     report.update(segmenter.report(), max_box_fraction=segmenter.config.max_box_fraction, images=images, failed=failed)
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    write_text_atomic(json.dumps(report, indent=2), out / "report.json")
     return report
