@@ -98,7 +98,7 @@ def test_every_prediction_has_a_confidence_and_the_calibration_is_used(tiny_mode
     calibrated = seg.predict(_photo(), prompts)
     for p in prompts:
         stats = mask_statistics(calibrated.probabilities[p], calibrated.masks[p], 0.5)
-        assert calibrated.confidence[p] == pytest.approx(seg.confidence(stats)) and calibrated.confidence[p] != raw.confidence[p]
+        assert calibrated.confidence[p] == pytest.approx(seg.confidence_model(stats)) and calibrated.confidence[p] != raw.confidence[p]
 
 
 def test_min_confidence_empties_exactly_the_masks_below_it(tiny_model_dir):

@@ -69,7 +69,7 @@ class TorchSegmenter(Segmenter):
         # the prompts the model was tuned for, by their normal form: "Segment  Crack" is asked as "segment crack"
         self._known = {normal_form(p): p for p in [*self.prompt_thresholds, *self.postprocess]}
         self.gate = gate  # prompts far from what the model learnt get empty masks (None: answer everything)
-        self.confidence = confidence  # statistics of a mask -> its estimated IoU (None: the uncalibrated default)
+        self.confidence_model = confidence  # statistics of a mask -> its estimated IoU (None: the uncalibrated default)
 
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
@@ -191,7 +191,7 @@ class TorchSegmenter(Segmenter):
     def mask_confidence(self, prompt: str, probability: np.ndarray, mask: np.ndarray,
                         threshold: float | None = None, concept: str | None = None) -> float:
         asked = self.understood(prompt)
-        if concept is None and self.confidence is not None:
+        if concept is None and self.confidence_model is not None:
             match = self.match_prompts([prompt]).get(prompt)
             concept = match.concept if match is not None else None
         return self._confidence(asked, probability, mask, threshold, concept)
@@ -200,9 +200,9 @@ class TorchSegmenter(Segmenter):
                     concept: str | None = None) -> float:
         """:meth:`mask_confidence` for the prompt as understood (``asked``), with the model's calibration if any:
         that of the prompt's nearest concept (from the prompt gate) or of the prompt itself."""
-        if self.confidence is not None and concept is None:
-            concept = self.confidence.concept_of(asked)
-        return mask_confidence(probability, mask, self._threshold(asked, threshold), self.confidence, concept)
+        if self.confidence_model is not None and concept is None:
+            concept = self.confidence_model.concept_of(asked)
+        return mask_confidence(probability, mask, self._threshold(asked, threshold), self.confidence_model, concept)
 
     def understood(self, prompt: str) -> str:
         """The prompt as the model is asked it: with phone-keyboard slips mended by the prompt gate, if any,
@@ -248,8 +248,8 @@ class TorchSegmenter(Segmenter):
         if self.gate is not None:  # on or off, and where it draws the line
             out["gate"] = {"min_margin": self.gate.min_margin, "anchors": len(self.gate.known_prompts),
                            "lexicon": len(self.gate.lexicon)}
-        if self.confidence is not None:  # how the confidence is computed, not how it was chosen
-            out["confidence"] = {k: v for k, v in self.confidence.to_dict().items() if k != "selection"}
+        if self.confidence_model is not None:  # how the confidence is computed, not how it was chosen
+            out["confidence"] = {k: v for k, v in self.confidence_model.to_dict().items() if k != "selection"}
         return out
 
     def describe(self) -> dict:
@@ -260,7 +260,7 @@ class TorchSegmenter(Segmenter):
                 "image_size": self.scales[0] if len(self.scales) == 1 else self.image_size, "scales": list(self.scales),
                 "tta": self.tta, "version": meta.get("version"), "prompt_gate": self.gate is not None,
                 "label_shape": self.label_shape,
-                "confidence_calibrated": self.confidence is not None}
+                "confidence_calibrated": self.confidence_model is not None}
 
 
 # the 0.4 names, deprecated
