@@ -77,3 +77,22 @@ def test_cli_with_edges_reports_every_file_and_draws_a_preview(synthetic_dataset
     bad = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--with", "magic", "--out", str(tmp_path / "x"),
                                    "--datasets-dir", str(synthetic_datasets)])
     assert bad.exit_code == 2 and "edges" in bad.output
+
+
+def test_refine_masks_refuses_unknown_splits_and_region_datasets_before_writing(synthetic_datasets, tmp_path):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    out = tmp_path / "strips"
+    for args, words in ((["-d", "syn_tape", "--split", "test"], "has no split 'test'; it has train, valid"),
+                        (["-d", "syn_tape", "--split", "valid,nope"], "has no split 'nope'"),
+                        (["-d", "syn_crack"], "labelled with regions")):
+        res = CliRunner().invoke(app, ["data", "refine-masks", *args, "--with", "edges", "--out", str(out),
+                                       "--datasets-dir", str(synthetic_datasets)])
+        assert res.exit_code == 2 and words in " ".join(res.output.replace("│", " ").split()), res.output
+        assert not out.exists()
+    res = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--split", "valid,train", "--with", "edges",
+                                   "--out", str(out), "--datasets-dir", str(synthetic_datasets)])
+    assert res.exit_code == 0, res.output
+    assert {"train", "valid"} <= {p.name for p in out.iterdir()}

@@ -124,15 +124,21 @@ def data_refine_masks(
                                                     "found in image edges; no weights to fetch)."),
     model_path: Optional[str] = typer.Option(None, help="SAM: hub id or local save_pretrained dir (default facebook/sam-vit-base)."),
     min_iou: float = typer.Option(0.8, help="SAM: keep its mask where its predicted IoU is at least this, else the box."),
-    split: List[str] = typer.Option(None, "--split", help="Splits to convert (default all)."),
+    split: List[str] = typer.Option(None, "--split", help="Splits to convert, repeated or comma-separated (default all)."),
     datasets_dir: Optional[Path] = typer.Option(None),
 ):
     """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
     image/mask-folder dataset; report.json says per file which way each box went."""
-    from ..data.refine import BOX_REFINERS, SamRefiner, check_refine_out, refine_box_masks
+    from ..data.refine import BOX_REFINERS, SamRefiner, check_refine_out, check_refine_request, refine_box_masks
 
     name = dataset_names([dataset])[0]
-    try:  # before any weights load
+    splits = [s.strip() for item in split or () for s in item.split(",") if s.strip()]
+    for hint, asked in (("--dataset", None), ("--split", splits)):  # before any weights load or file is written
+        try:
+            splits = check_refine_request(name, asked)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=hint) from None
+    try:
         check_refine_out(name, out, datasets_dir)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
@@ -142,7 +148,7 @@ def data_refine_masks(
         refiner = SamRefiner(model_path, min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
     except OSError as exc:  # weights that cannot be found or fetched
         raise typer.BadParameter(str(exc), param_hint="--model-path" if with_ == "sam" else "--with")
-    report = refine_box_masks(name, out, splits=split or None, datasets_dir=datasets_dir, refiner=refiner)
+    report = refine_box_masks(name, out, splits=splits, datasets_dir=datasets_dir, refiner=refiner)
     for sp, c in report["splits"].items():
         console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['refined']} refined, {c['kept']} kept "
                       f"(already strips), {c['fell_back']} fell back to the box")

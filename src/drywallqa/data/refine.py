@@ -133,17 +133,36 @@ def check_refine_out(dataset: str, out_dir: str | Path, datasets_dir=None) -> Pa
     return out
 
 
+def check_refine_request(dataset: str, splits: list[str] | None = None) -> list[str]:
+    """The splits of ``dataset`` to refine (default: all of them).
+
+    Raises:
+        ValueError: ``dataset`` is not labelled with boxes (its masks need no refining: refining would replace each
+            outline by its filled box), or has no split of one of those names.
+    """
+    config = get_dataset_config(dataset)
+    if config.label_shape != "box":
+        raise ValueError(f"{dataset} is labelled with regions (label_shape: {config.label_shape}), not boxes: its masks "
+                         "need no refining (refine-masks would fill each outline's box)")
+    unknown = [s for s in splits or () if s not in config.splits]
+    if unknown:
+        raise ValueError(f"dataset {dataset!r} has no split {', '.join(map(repr, unknown))}; it has "
+                         f"{', '.join(config.splits)}")
+    return list(splits or config.splits)
+
+
 def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = None, min_iou: float = 0.8,
                      splits: list[str] | None = None, datasets_dir=None, progress: bool = True, sam=None,
                      refiner=None) -> dict:
     """Write a mask for every box of ``dataset`` and return the report (also in ``report.json``).
 
     ``refiner``: a callable ``(image, boxes) -> (masks, outcomes)`` (``BOX_REFINERS``); default SAM.
-    Raises ValueError when ``out_dir`` is, holds or lies inside the dataset's folder (:func:`check_refine_out`).
+    Raises ValueError when ``out_dir`` is, holds or lies inside the dataset's folder (:func:`check_refine_out`), or
+    for a dataset or split it cannot refine (:func:`check_refine_request`).
     Resumable: each finished file is recorded in ``progress.jsonl`` after its mask is written, and a run into
     the same folder with the same dataset and refiner settings skips the files recorded there (other settings:
     the record starts over)."""
-    config = get_dataset_config(dataset)
+    splits = check_refine_request(dataset, splits)
     out = check_refine_out(dataset, out_dir, datasets_dir)
     refiner = refiner or SamRefiner(sam_path, min_iou, sam)
     report = {"dataset": dataset, **refiner.describe(), "splits": {}, "files": {}}
@@ -151,7 +170,7 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     done = _finished_files(out / PROGRESS_FILE, {"dataset": dataset, **refiner.describe()})
     preview = []
     with open(out / PROGRESS_FILE, "a") as record:
-        for split in splits or list(config.splits):
+        for split in splits:
             _refine_split(dataset, split, datasets_dir, out, refiner, done, record, report, preview, progress)
     if preview:
         grid(preview, ["photo and boxes", "box label", f"refined ({report['with']})"], out / "preview.png")
