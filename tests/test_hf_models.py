@@ -20,8 +20,17 @@ HUB_MODELS = {  # model type -> (default hub id, fixture of a tiny local save_pr
 def test_uncached_hub_id_offline_is_a_clear_error(model, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_cache"))
-    with pytest.raises(OSError, match=rf"{HUB_MODELS[model][0]}.*--model-path"):
+    with pytest.raises(OSError, match=rf"{HUB_MODELS[model][0]}.*`hf download .*--local-dir DIR`.*DIR in place of"):
         create_model(model)
+
+
+def test_a_local_folder_that_is_not_there_is_named_as_such(tmp_path):
+    with pytest.raises(OSError, match="no such folder") as err:
+        create_model("sam_text", pretrained=str(tmp_path / "sam"))
+    assert "hf download" not in str(err.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(OSError, match="not a folder written by save_pretrained"):
+        create_model("sam_text", pretrained=str(tmp_path / "empty"))
 
 
 @pytest.mark.parametrize("model", HUB_MODELS)
