@@ -152,6 +152,13 @@ def check_model_file(model_path: Path, name: str) -> Path:
     """``model_path / name`` for a calibration to write: the folder must be a model's and writable."""
     from ..models.base import is_drywallqa_model_dir
 
+    from ..models.shipped import SHIPPED_MODELS, is_bare_name, shipped_model_dir
+
+    if not model_path.exists() and is_bare_name(model_path) and str(model_path) in SHIPPED_MODELS:
+        raise typer.BadParameter(
+            f"{model_path} is a shipped model, inside the installed package; this writes {name} into the model folder, "
+            f"so calibrate a copy: cp -r {shipped_model_dir(str(model_path))} my_model, then --model-path my_model",
+            param_hint="--model-path")
     if not is_drywallqa_model_dir(model_path):  # no, or an unreadable, config.json of a model
         raise typer.BadParameter(f"{model_path} is not a drywallqa model folder", param_hint="--model-path")
     target = model_path / name
