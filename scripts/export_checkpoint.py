@@ -7,7 +7,7 @@ final weights of the run, or its final EMA copy, live only in ``last.pt``:
 
     python scripts/export_checkpoint.py runs/gpu_ft_448 runs/gpu_ft_448_final          # final weights
     python scripts/export_checkpoint.py runs/gpu_ft_448 runs/gpu_ft_448_ema --ema      # final EMA copy
-    drywallqa ship runs/gpu_ft_448_final --dest src/drywallqa/weights/fast
+    drywallqa ship runs/gpu_ft_448_final --out src/drywallqa/weights/fast
 """
 
 from __future__ import annotations

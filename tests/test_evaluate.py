@@ -223,3 +223,20 @@ def test_evaluate_out_on_a_file_is_a_clean_error(tmp_path):
         res = CliRunner().invoke(app, ["evaluate", "--out", str(out), "--limit", "1", "--speed-images", "0"])
         assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_splits_may_be_repeated_or_comma_separated(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path):
+    """``--splits group --splits val`` scores both parts (a repeat once silently kept only the last)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "--splits", "val,group",
+                                   "--splits", "group", "--limit", "2", "--speed-images", "0",
+                                   "--splits-dir", str(syn_splits), "--datasets-dir", str(synthetic_datasets),
+                                   "--out", str(tmp_path / "eval")])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert sorted({r["split"] for r in report["metrics"]}) == ["group-clean test", "group-clean val"]

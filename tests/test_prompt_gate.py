@@ -231,17 +231,3 @@ def test_datasets_sharing_a_concept_make_one_gate_concept(tmp_path):
     finally:
         for c in configs:
             registry.DATASETS.remove(c.name)
-
-
-@pytest.mark.parametrize("command", ["calibrate-gate", "calibrate-confidence"])
-def test_calibrating_a_shipped_name_says_to_calibrate_a_copy(command, tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from drywallqa.cli import app
-    from drywallqa.models.shipped import shipped_model_dir
-
-    monkeypatch.chdir(tmp_path)
-    res = CliRunner().invoke(app, [command, "--model-path", "fast"])
-    text = re.sub(r"[\s│]+", " ", res.output)
-    assert res.exit_code == 2 and "fast is a shipped model" in text and "cp -r" in text, res.output
-    assert str(shipped_model_dir("fast")).replace("\n", "") in re.sub(r"[\s│]+", "", res.output)

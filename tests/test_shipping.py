@@ -190,8 +190,9 @@ def test_ship_never_replaces_what_is_not_a_model_folder(tiny_model_dir, tmp_path
     (tmp_path / "file").write_text("x")
     run = tmp_path / "run"
     shutil.copytree(tiny_model_dir, run / "best")
-    for dest, words in ((tmp_path / "notes", "holds other files"), (tmp_path / "file", "is a file"), (run, "holds the source folder")):
-        res = CliRunner().invoke(app, ["ship", str(run), "--dest", str(dest), "--limit", "1"])
+    for dest, words, flag in ((tmp_path / "notes", "holds other files", "--out"), (tmp_path / "file", "is a file", "--out"),
+                              (run, "holds the source folder", "--dest")):  # --dest: the 0.5 name
+        res = CliRunner().invoke(app, ["ship", str(run), flag, str(dest), "--limit", "1"])
         assert res.exit_code in (1, 2) and isinstance(res.exception, SystemExit), res.output
         assert words in " ".join(res.output.replace("│", " ").split()), res.output
     assert (tmp_path / "notes" / "keep.txt").read_text() == "important" and (tmp_path / "file").read_text() == "x"

@@ -95,6 +95,16 @@ MAX_PIXELS_HELP = ("Images with more pixels fail (reported, the rest go on): gua
                    "raise it for very large photos.")
 
 
+DATASETS_DIR_HELP = "Folder holding the datasets (default: $DRYWALLQA_DATASETS, else ../shared/datasets)."
+SPLITS_DIR_HELP = ("Folder of the group-clean split manifests (default: ./splits where it has the dataset's, else those "
+                   "shipped with the package).")
+
+
+def comma_list(values) -> list[str]:
+    """A repeatable option's values, each also comma-separated, as one list (``--splits a,b --splits c``)."""
+    return [s.strip() for v in values or () for s in str(v).split(",") if s.strip()]
+
+
 def check_output_path(path: Path, hint: str, folder: bool) -> None:
     """A clean error, before any work, for an output ``path`` that cannot be written: a folder where a file goes
     (``folder=False``) or a file where a folder goes, below a file, or under a folder that is not writable."""

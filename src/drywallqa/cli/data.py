@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..utils.files import strict_json, write_text_atomic
-from .common import DATASET_HELP, check_output_path, console, data_app, dataset_names, tagged
+from .common import DATASET_HELP, DATASETS_DIR_HELP, check_output_path, comma_list, console, data_app, dataset_names, tagged
 
 
 STATS_PROBLEMS = 50  # data problems that `data stats` prints; --json has them all
@@ -22,7 +22,7 @@ def _number(value: float | None) -> str:
 @data_app.command("stats")
 def data_stats(
     dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
-    datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default ../shared/datasets)."),
+    datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the statistics to this JSON file."),
     preview_dir: Optional[Path] = typer.Option(
         None, "--preview", help="Also save <dataset>_preview.png here: 12 random photos beside their ground truth."),
@@ -87,10 +87,10 @@ def data_stats(
 def data_split(
     out: Path = typer.Option(Path("splits"), help="Folder for the manifests (<dataset>.json)."),
     dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Seed of the random assignment of source-photo groups to parts."),
     val: float = typer.Option(0.15, help="Fraction of images for val."),
     test: float = typer.Option(0.15, help="Fraction of images for test."),
-    datasets_dir: Optional[Path] = typer.Option(None),
+    datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
 ):
     """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
     from ..data.grouping import make_group_split, split_manifest_path
@@ -125,14 +125,14 @@ def data_refine_masks(
     model_path: Optional[str] = typer.Option(None, help="SAM: hub id or local save_pretrained dir (default facebook/sam-vit-base)."),
     min_iou: float = typer.Option(0.8, help="SAM: keep its mask where its predicted IoU is at least this, else the box."),
     split: List[str] = typer.Option(None, "--split", help="Splits to convert, repeated or comma-separated (default all)."),
-    datasets_dir: Optional[Path] = typer.Option(None),
+    datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
 ):
     """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
     image/mask-folder dataset; report.json says per file which way each box went."""
     from ..data.refine import BOX_REFINERS, SamRefiner, check_refine_out, check_refine_request, refine_box_masks
 
     name = dataset_names([dataset])[0]
-    splits = [s.strip() for item in split or () for s in item.split(",") if s.strip()]
+    splits = comma_list(split)
     for hint, asked in (("--dataset", None), ("--split", splits)):  # before any weights load or file is written
         try:
             splits = check_refine_request(name, asked)

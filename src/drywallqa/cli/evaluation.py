@@ -7,8 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from .common import (MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, console, dataset_names, export_app,
-                     check_output_path, load_segmenter, model_dir_option, tagged)
+from .common import (DATASETS_DIR_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, SPLITS_DIR_HELP, TILE_HELP,
+                     app, check_output_path, comma_list, console, dataset_names, export_app, load_segmenter,
+                     model_dir_option, tagged)
 
 
 @app.command()
@@ -18,13 +19,12 @@ def evaluate(
     runtime: str = typer.Option("torch", help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),
     out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md, per_image.csv, examples.png and worst.png go."),
-    splits: str = typer.Option("published,group", help="Comma-separated: published (valid splits), group (group-clean "
+    splits: List[str] = typer.Option(["published,group"], help="Repeated or comma-separated: published (valid splits), group (group-clean "
                                "test), val (group-clean val, where thresholds were chosen), train (a seeded sample of "
                                "150 training photos: how well the model fits what it learnt from)."),
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score: names or dataset YAML files (repeatable)."),
-    splits_dir: Optional[Path] = typer.Option(
-        None, help="Group-clean manifests (default: ./splits where it has the dataset's, else those shipped with the package)."),
-    datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default: ../shared/datasets, or $DRYWALLQA_DATASETS)."),
+    splits_dir: Optional[Path] = typer.Option(None, help=SPLITS_DIR_HELP),
+    datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
     limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs)."),
     speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
@@ -38,7 +38,7 @@ def evaluate(
         raise typer.BadParameter(f"must be at least 1, got {limit}", param_hint="--limit")
     if speed_images < 0:
         raise typer.BadParameter(f"must be 0 (skip) or more, got {speed_images}", param_hint="--speed-images")
-    which = tuple(s.strip() for s in splits.split(","))
+    which = tuple(dict.fromkeys(comma_list(splits)))
     unknown = set(which) - {"published", "group", "val", "train"}
     if unknown:
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")

@@ -125,16 +125,19 @@ def predict(
 @app.command()
 def zeroshot(
     paths: List[Path] = typer.Argument(..., help="Image files or folders."),
-    out: Path = typer.Option(..., "--out", "-o"),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the masks, anomaly maps and report.json."),
     reference: Optional[List[Path]] = typer.Option(None, "--reference", help="Normal (defect-free) photos: set the size filter."),
     config: Optional[Path] = typer.Option(None, help="Zero-shot YAML config (stages, model paths, thresholds)."),
     material: Optional[str] = typer.Option(None, help="The surface (drywall, concrete, plaster, tile, ...): tags for the prompts."),
     prompts: str = typer.Option("generated", help="generated (from the surface) or fixed (the --prompt values)."),
     prompt: List[str] = typer.Option(None, "--prompt", "-p", help="Fixed prompts (with --prompts fixed)."),
-    size_filter: bool = typer.Option(True, "--size-filter/--no-size-filter"),
+    size_filter: bool = typer.Option(True, "--size-filter/--no-size-filter",
+                                     help="Drop boxes larger than max_box_fraction of the photo (whole objects, not defects)."),
     detector: Optional[str] = typer.Option(None, help="grounding-dino or owlv2."),
-    detector_path: Optional[str] = typer.Option(None),
-    sam_path: Optional[str] = typer.Option(None),
+    detector_path: Optional[str] = typer.Option(None, help="The detector's hub id or save_pretrained folder (default: "
+                                                           "the config's, else the detector's hub id)."),
+    sam_path: Optional[str] = typer.Option(None, help="SAM's hub id or save_pretrained folder (default: the config's, "
+                                                      "else facebook/sam-vit-base)."),
     llm_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint for prompt generation (falls back to the table)."),
 ):
     """Segment defects with no training data: surface tags -> anomaly prompts -> boxes -> size filter -> SAM."""

@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from .common import app, check_model_file, console, dataset_names, model_dir_option, tagged
+from .common import (DATASETS_DIR_HELP, SPLITS_DIR_HELP, app, check_model_file, console, dataset_names,
+                     model_dir_option, tagged)
 
 
 @app.command()
@@ -23,7 +24,8 @@ def train(
     model_path: Optional[str] = typer.Option(
         None, help="Start from these weights: a drywallqa model folder (any type) or a shipped model's name, or for --model clipseg a "
                    "Hugging Face save_pretrained directory or hub id."),
-    output_dir: Optional[str] = typer.Option(None, help="Override output_dir of the config."),
+    output_dir: Optional[str] = typer.Option(None, "--out", "--output-dir", help="Override output_dir of the config: "
+                                             "the run's folder."),
     epochs: Optional[int] = typer.Option(None, help="Override optim.epochs."),
     lr: Optional[float] = typer.Option(None, help="Override optim.lr (peak learning rate)."),
     max_minutes: Optional[float] = typer.Option(None, help="Stop (with a checkpoint) after this many minutes."),
@@ -76,7 +78,7 @@ def train(
         raise typer.BadParameter("--resume continues a run and --overwrite replaces it: choose one", param_hint="--overwrite")
     if not resume and not overwrite and holds_run(cfg.output_dir):  # before the model and data load
         raise typer.BadParameter(f"{cfg.output_dir} already holds a training run: continue it with --resume, replace it "
-                                 "with --overwrite, or choose another --output-dir", param_hint="--output-dir")
+                                 "with --overwrite, or choose another --out", param_hint="--out")
     try:
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
     except FileNotFoundError as exc:  # --resume without a checkpoint, or a start / teacher folder that is missing
@@ -90,7 +92,7 @@ def train(
 @app.command()
 def ship(
     source: Path = typer.Argument(..., help="A training run (its best/ is shipped) or a model folder."),
-    dest: Path = typer.Option(..., "--dest", help="Model folder to write, replaced whole at the end "
+    dest: Path = typer.Option(..., "--out", "--dest", help="Model folder to write, replaced whole at the end "
                                                   "(e.g. src/drywallqa/weights/fast)."),
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
     scales: Optional[List[str]] = typer.Option(
@@ -107,12 +109,12 @@ def ship(
              "(where a crack and a taping dataset are given; a few minutes per model)."),
     accept_drywall_regression: bool = typer.Option(
         False, "--accept-drywall-regression",
-        help="Replace the model in --dest even where the new one finds clearly fewer cracks on drywall "
-             "(otherwise it is left in DEST.candidate)."),
+        help="Replace the model in --out even where the new one finds clearly fewer cracks on drywall "
+             "(otherwise it is left in OUT.candidate)."),
     limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N val photos of each dataset (smoke runs)."),
     timing_images: int = typer.Option(20, min=1, help="Val photos timed per option."),
-    splits_dir: Optional[Path] = typer.Option(None, help="Folder of the group-clean split manifests (default: the shipped ones)."),
-    datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default: ../shared/datasets)."),
+    splits_dir: Optional[Path] = typer.Option(None, help=SPLITS_DIR_HELP),
+    datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
 ):
     """Choose a trained model's input size, mirror TTA, thresholds and post-processing on the group-clean val part
     (within the speed budget), calibrate its prompt gate and confidence there, check cracks on drywall against the
@@ -131,7 +133,7 @@ def ship(
     while not parent.exists():
         parent = parent.parent
     if not os.access(parent, os.W_OK):  # before the sweep, not after it
-        raise typer.BadParameter(f"{parent} is not writable", param_hint="--dest")
+        raise typer.BadParameter(f"{parent} is not writable", param_hint="--out")
     try:
         out = run(source, dest, tuple(dataset_names(dataset)), candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
@@ -177,8 +179,8 @@ def calibrate_confidence(
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
     limit: Optional[int] = typer.Option(None, min=10, help="Use only the first N val photos of each dataset: a quick look "
                                                            "at what the fit would choose, reported and not written."),
-    splits_dir: Optional[Path] = typer.Option(None, help="Folder of the group-clean split manifests (default: the shipped ones)."),
-    datasets_dir: Optional[Path] = typer.Option(None, help="Folder holding the datasets (default: ../shared/datasets)."),
+    splits_dir: Optional[Path] = typer.Option(None, help=SPLITS_DIR_HELP),
+    datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
 ):
     """Fit the model's mask confidence (the estimated IoU of each mask) on the group-clean val part: the
     statistics of its probability maps and how to combine them are chosen by cross-validation there."""

@@ -13,7 +13,7 @@ new one is left beside it as ``<dest>.candidate`` (a model trained on drywall ph
 learns that drywall holds no cracks, which neither dataset's own val photos show). The folder is written beside
 the destination and swapped in at the end, so an interrupted ship leaves the old model whole.
 
-    drywallqa ship runs/default --dest src/drywallqa/weights/fast
+    drywallqa ship runs/default --out src/drywallqa/weights/fast
 """
 
 from __future__ import annotations
@@ -179,12 +179,12 @@ def check_destination(model_dir: Path, dest: Path) -> None:
     too, re-shipped in place), never a file, another folder or a folder holding ``model_dir`` (a training run).
 
     Raises:
-        ValueError: naming what is there, after ``--dest``.
+        ValueError: naming what is there, after ``--out``.
     """
     try:
         check_replaceable_dir(dest, "the shipped model", is_drywallqa_model_dir, source=model_dir)
     except ValueError as exc:
-        raise ValueError(f"--dest {exc}") from None
+        raise ValueError(f"--out {exc}") from None
 
 
 def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), scales=CANDIDATE_SCALES, tta=(False, True),
