@@ -21,6 +21,24 @@ def test_data_split_and_stats(synthetic_datasets, tmp_path):
     assert stats["splits"]["train"]["source_groups"] == 4
     # stems t0 is in both train and valid
     assert stats["source_groups_shared_between_splits"]["train&valid"] == 1
+    leaked = stats["images_with_their_source_photo_in_another_split"]
+    assert leaked == [{"split": "valid", "source_photo_in": "train", "of": 4,
+                       "images": sum(s.startswith("t0") for s in manifest_stems(synthetic_datasets, "valid"))}]
+    assert f"valid images whose source photo is in train too: {leaked[0]['images']} of 4" in res.output
+
+
+def manifest_stems(datasets_dir, split):
+    from drywallqa.data.sample import load_split
+
+    return [s.image_path.name for s in load_split("syn_tape", split, datasets_dir)[0]]
+
+
+def test_command_help_is_wrapped_to_the_terminal_not_to_the_source():
+    res = CliRunner().invoke(app, ["--help"], terminal_width=80)
+    text = res.output.replace("│", " ")
+    assert "part (within the speed budget)" in " ".join(text.split())
+    lines = [line.strip() for line in text.splitlines()]
+    assert "the" not in lines and not any(line.endswith("val part") for line in lines), res.output  # no source breaks
 
 
 def test_bad_split_fractions_are_refused(tmp_path):

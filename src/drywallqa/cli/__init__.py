@@ -3,6 +3,8 @@
 
 # each module registers its commands, in the order `drywallqa --help` lists them
 from . import data, training, evaluation, prediction, serving  # noqa: F401,I001
-from .common import app
+from .common import app, unwrap_command_help
+
+unwrap_command_help(app)
 
 __all__ = ["app"]

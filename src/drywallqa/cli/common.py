@@ -19,6 +19,19 @@ app.add_typer(export_app, name="export")
 console = Console(markup=False)  # paths, prompts and reasons are printed as they are: "[x]" in a name is no markup
 
 
+def unwrap_command_help(typer_app: typer.Typer) -> None:
+    """Each command's help from its docstring with the source's line breaks inside paragraphs taken out, so that
+    ``--help`` wraps it to the terminal (Typer's rich help keeps single line breaks); in nested apps too."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            paragraphs = inspect.cleandoc(info.callback.__doc__).split("\n\n")
+            info.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    for group in typer_app.registered_groups:
+        unwrap_command_help(group.typer_instance)
+
+
 def tagged(tag: str, style: str, text: str) -> None:
     """Print ``tag text`` with the tag in ``style`` (e.g. "red") and ``text`` exactly as it is."""
     console.print(Text.assemble((tag, style), " ", text), highlight=False, soft_wrap=True)

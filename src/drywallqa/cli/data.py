@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import List, Optional
 
@@ -35,11 +36,16 @@ def data_stats(
     for path, hint, folder in ((json_out, "--json", False), (preview_dir, "--preview", True)):
         if path is not None:  # before the statistics are computed, not after
             check_output_path(path, hint, folder)
+    data_log = logging.getLogger("drywallqa.data.sample")
+    level = data_log.level
+    data_log.setLevel(logging.ERROR)  # its data problems are listed below, in full; not as warnings on the way
     try:
         all_stats = [dataset_stats(d, datasets_dir) for d in names]
     except ValueError as exc:  # a dataset with no readable images
         tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
+    finally:
+        data_log.setLevel(level)
     for st in all_stats:
         if not st["splits"]:
             root = get_dataset_config(st["dataset"]).root(datasets_dir)
@@ -55,6 +61,8 @@ def data_stats(
                       f"{w['p10']:.1f} / {w['median']:.1f} / {w['p90']:.1f}" if w else "-")
         console.print(t)
         console.print(f"source groups shared between splits: {st['source_groups_shared_between_splits']}")
+        for n in st["images_with_their_source_photo_in_another_split"]:
+            console.print(f"{n['split']} images whose source photo is in {n['source_photo_in']} too: {n['images']} of {n['of']}")
         console.print(f"near-duplicate pairs across splits: {st['near_duplicate_pairs_across_splits']}")
         agree = st["label_agreement_of_copies"]
         if agree["pairs"]:

@@ -97,10 +97,15 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
         f"{a}&{b}": len(groups_by_split[a] & groups_by_split[b])
         for k, a in enumerate(splits) for b in splits[k + 1 :]
     }
+    # the trap of Roboflow exports: a later split's photos whose source photo an earlier split holds a copy of
+    leaked = [{"split": b, "source_photo_in": a, "of": per_split[b]["images"],
+               "images": sum(s.split == b and s.group in groups_by_split[a] for s in samples)}
+              for k, a in enumerate(splits) for b in splits[k + 1 :]]
     return {
         "dataset": dataset,
         "splits": per_split,
         "source_groups_shared_between_splits": shared,
+        "images_with_their_source_photo_in_another_split": leaked,
         "near_duplicate_pairs_across_splits": {f"{a}&{b}": n for (a, b), n in cross_dups.items()},
         "label_agreement_of_copies": label_agreement(small, copies, samples),
         "problems": [str(p) for p in problems],
