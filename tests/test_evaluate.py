@@ -189,6 +189,22 @@ def test_an_interrupted_evaluation_continues_after_its_last_finished_set(synthet
     scored.clear()
     evaluate(other, out, **kwargs)
     assert len(scored) == 4
+    # nor a dataset declared anew (a dataset YAML edited between the runs: another prompt to score)
+    import dataclasses
+
+    from drywallqa.data import registry
+    monkeypatch.setattr(ev, "evaluate_set", interrupted_after_two_sets)
+    scored.clear()
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(seg, out, **kwargs)
+    crack = registry.get_dataset_config("syn_crack")
+    registry.DATASETS.remove("syn_crack")
+    registry.register_dataset(dataclasses.replace(crack, prompts=("segment crack", "segment hairline crack")))
+    monkeypatch.setattr(ev, "evaluate_set", counting)
+    scored.clear()
+    report = evaluate(seg, out, **kwargs)
+    assert len(scored) == 4
+    assert {r["prompt"] for r in report["metrics"] if r["dataset"] == "syn_crack"} >= {"segment hairline crack"}
 
 
 def test_masks_are_scored_against_box_labels_through_the_box_adapter(synthetic_datasets):
