@@ -256,3 +256,32 @@ def test_splits_may_be_repeated_or_comma_separated(tiny_model_dir, synthetic_dat
     assert res.exit_code == 0, res.output
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert sorted({r["split"] for r in report["metrics"]}) == ["group-clean test", "group-clean val"]
+
+
+def test_a_dataset_without_valid_split_a_bad_train_files_json_and_an_unmakeable_out(synthetic_datasets, syn_splits,
+                                                                                  tiny_model_dir, tmp_path):
+    """Speed is timed on the scored photos where the first dataset has no valid split; a train_files.json that is not
+    the trainer's leaves out the memory rows; an --out that cannot be made is a clean error, before any scoring."""
+    import dataclasses
+    import shutil
+
+    from drywallqa.data import registry
+
+    crack = registry.get_dataset_config("syn_crack")
+    registry.register_dataset(dataclasses.replace(crack, name="syn_crack_train_only",
+                                                  splits={"train": crack.splits["train"]}, manifest="syn_crack"))
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "train_files.json").write_text("[]")
+    try:
+        report = evaluate(Segmenter.load(model), tmp_path / "eval", datasets=("syn_crack_train_only",), which=("train",),
+                          splits_dir=syn_splits, datasets_dir=synthetic_datasets, limit=2, speed_images=2,
+                          model_dir=model, progress=False)
+        assert report["speed"]["images"] == 2 and report["memory"] == []
+        assert "NaN" not in (tmp_path / "eval" / "report.json").read_text()  # AUROC of one class: null
+        (tmp_path / "file").write_text("x")
+        with pytest.raises(ValueError, match="cannot make the output folder"):
+            evaluate(Segmenter.load(model), tmp_path / "file" / "eval", datasets=("syn_crack",), which=("published",),
+                     datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    finally:
+        registry.DATASETS.remove("syn_crack_train_only")

@@ -93,7 +93,7 @@ def render_markdown(report: dict) -> str:
             lines += ["", f"![confidence]({report['confidence_png']})"]
     m = report["model"]
     lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
-              f"- files on disk: {m.get('file_size_mb', 'n/a')} MB"]
+              f"- model folder on disk: {m.get('file_size_mb', 'n/a')} MB (10^6 bytes, all its files)"]
     if "speed" in report:
         s = report["speed"]
         lines += ["", "## Speed (CPU, end to end from file)", "",

@@ -8,6 +8,7 @@ any test photo was trained on: the honest number).
 from __future__ import annotations
 
 import hashlib
+import logging
 import heapq
 import json
 import os
@@ -228,9 +229,14 @@ def trained_sources(model_dir: Path | None) -> set[str] | None:
     path = Path(model_dir) / "train_files.json" if model_dir is not None else None
     if path is None or not path.is_file():
         return None
-    files = json.loads(path.read_text()).get("train", [])
-    flat = [f for group in files for f in ([group] if isinstance(group, str) else group)]
-    return {source_group(f) for f in flat}
+    try:
+        files = json.loads(path.read_text()).get("train", [])
+        flat = [f for group in files for f in ([group] if isinstance(group, str) else group)]
+        return {source_group(str(f)) for f in flat}
+    except (OSError, ValueError, AttributeError, TypeError) as exc:  # not the trainer's file: no memory rows
+        logging.getLogger(__name__).warning("%s is not a list of training files (%s); the report leaves out how the "
+                                            "model scores on photos it trained on", path, type(exc).__name__)
+        return None
 
 
 def memory_rows(per_image: list, canonical: list) -> list[dict]:
@@ -269,7 +275,8 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
              "postprocess": dict(described.get("postprocess") or {})}
     if model_dir is not None:
         facts["model_dir"] = str(model_dir)
-        facts["file_size_mb"] = round(sum(f.stat().st_size for f in Path(model_dir).glob("*") if f.is_file()) / 2**20, 2)
+        # the whole folder (weights, calibrations, card) in MB of 10^6 bytes, as `make benchmark` counts it
+        facts["file_size_mb"] = round(sum(f.stat().st_size for f in Path(model_dir).glob("*") if f.is_file()) / 1e6, 2)
     return facts
 
 
@@ -323,7 +330,10 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     again after an interruption, the evaluation reuses the sets whose :func:`set_fingerprint` still
     matches and scores only the rest."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{out}: cannot make the output folder ({exc.strerror or exc})") from None
     datasets = tuple(map(resolve_dataset, datasets))
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
     results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
@@ -372,9 +382,12 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
                         "machine": platform.machine(), "cpus": os.cpu_count()},
     }
     if speed_images:
-        paths = [s.image_path for s in load_split(datasets[0], "valid", datasets_dir)[0][:speed_images]]
+        pool = (load_split(datasets[0], "valid", datasets_dir)[0] if "valid" in get_dataset_config(datasets[0]).splits
+                else [s for es in sets for s in es.samples])  # a dataset of your own may have no valid split
+        paths = [s.image_path for s in pool[:speed_images]]
         all_prompts = [p for d in datasets for p in get_dataset_config(d).prompts][:3]
-        report["speed"] = measure_speed(segmenter, paths, all_prompts)
+        if paths:
+            report["speed"] = measure_speed(segmenter, paths, all_prompts)
     if grid_rows:
         grid(grid_rows, ["input", "ground truth"] + canon, out / "examples.png")
         report["examples_png"] = "examples.png"
