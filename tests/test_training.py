@@ -364,3 +364,62 @@ def test_a_kill_while_a_model_is_written_leaves_the_earlier_one_whole(tmp_path, 
         with torch.no_grad():
             assert torch.equal(loaded(x, emb), expected)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no half-written folder left either
+
+
+def test_resume_refuses_other_settings_and_damaged_checkpoints(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    """Another batch size once skipped or repeated steps silently, another model failed in load_state_dict; a damaged
+    last.pt was a traceback. Epochs (and where the data lie) may change."""
+    import dataclasses
+
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    Trainer(cfg, progress=False).train(max_minutes=1e-9)
+    bigger = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, batch_size=8, lr=1e-3))
+    with pytest.raises(ValueError, match=r"optim.batch_size: 4 in the run, 8 now; optim.lr: 0.003 in the run, 0.001 now"):
+        Trainer(bigger, progress=False).train(resume=True)
+    longer = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=3))
+    assert Trainer(longer, progress=False).train(resume=True, max_minutes=1e-9)["stopped"] == "time"
+    last = tmp_path / "run" / "last.pt"
+    for damage in (lambda: last.write_bytes(last.read_bytes()[:1000]), lambda: last.write_bytes(b""),
+                   lambda: torch.save({"step": 1}, last)):
+        damage()
+        with pytest.raises(ValueError, match=str(last)):
+            Trainer(cfg, progress=False).train(resume=True)
+
+
+def test_overwrite_replaces_the_old_run_whole_and_bad_folders_are_named_before_the_data(
+        synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    import dataclasses
+
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    Trainer(dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=1)), progress=False).train()
+    assert (tmp_path / "run" / "best").is_dir() and (tmp_path / "run" / "metrics.json").is_file()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    assert Trainer(cfg, progress=False).train(overwrite=True, max_minutes=1e-9)["stopped"] == "time"
+    left = {p.name for p in (tmp_path / "run").iterdir()}
+    assert "best" not in left and "metrics.json" not in left and {"last.pt", "notes.txt"} <= left  # not the old best
+    (tmp_path / "file").write_text("x")
+    for where in ({"output_dir": str(tmp_path / "file")}, {"output_dir": str(tmp_path / "file" / "run")},
+                  {"data": dataclasses.replace(cfg.data, cache_dir=str(tmp_path / "file")), "output_dir": str(tmp_path / "new")}):
+        trainer = Trainer(dataclasses.replace(cfg, **where), progress=False)
+        trainer.build_data = lambda: pytest.fail("the data were read first")
+        with pytest.raises(ValueError, match="output_dir|data.cache_dir"):
+            trainer.train()
+
+
+@pytest.mark.parametrize("override, words", [
+    ("model_config.foo=1", "model_config has no key foo"), ("model_config.encoder=bogus", "unknown encoder 'bogus'"),
+    ("model_config.image_size=0", "image_size must be a whole multiple of 32"), ("model=bogus", "unknown model 'bogus'"),
+    ("data.datasets=[bogus]", "unknown dataset 'bogus'"), ("device=cuda:7", "device 'cuda:7'"),
+    ("device=cudaXYZ", "device must be auto, cpu, cuda, cuda:N or mps")])
+def test_config_values_no_run_can_use_are_named_before_anything_runs(override, words):
+    with pytest.raises(ValueError, match=words):
+        TrainConfig().with_overrides([override]).validate()
+
+
+def test_a_device_this_machine_lacks_is_a_value_error_in_python_too(tiny_model_dir):
+    from drywallqa import Segmenter
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        Segmenter.load(tiny_model_dir, device="cuda")

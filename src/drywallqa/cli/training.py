@@ -55,12 +55,12 @@ def train(
         cfg.device = device
     if max_minutes is not None and not max_minutes > 0:
         raise typer.BadParameter(f"must be greater than 0, got {max_minutes}", param_hint="--max-minutes")
+    if model and model != cfg.model:
+        cfg.model, cfg.model_config = model, {}  # the config's model options belong to its own model type
     try:
         cfg.validate()  # the overrides too
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--lr / --epochs / --device / OVERRIDES / CONFIG")
-    if model and model != cfg.model:
-        cfg.model, cfg.model_config = model, {}  # the config's model options belong to its own model type
+        raise typer.BadParameter(str(exc), param_hint="--lr / --epochs / --device / --model / OVERRIDES / CONFIG")
     if model_path:
         from ..models.base import is_drywallqa_model_dir
         from ..models.shipped import SHIPPED_MODELS, is_bare_name
@@ -83,8 +83,9 @@ def train(
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
     except FileNotFoundError as exc:  # --resume without a checkpoint, or a start / teacher folder that is missing
         raise typer.BadParameter(str(exc), param_hint="--resume" if resume else "CONFIG (init_from, distill.teacher) / --model-path")
-    except ValueError as exc:  # data that cannot be read (no images, a damaged manifest), a damaged start folder
-        tagged("error:", "red", str(exc))
+    except (ValueError, KeyError, OSError) as exc:  # data that cannot be read (no images, a damaged manifest, no such
+        # part), a damaged start folder or checkpoint, a text encoder that is not here
+        tagged("error:", "red", str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
         raise typer.Exit(code=1)
     console.print(result)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from ..losses import LossWeights
-from ..utils.checks import number_in_range
+from ..utils.checks import number_in_range, resolve_device
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # exponent forms YAML 1.1 leaves as text
 
@@ -188,9 +188,35 @@ class TrainConfig:
         t.temperature = number_in_range(t.temperature, "distill.temperature", 0.0, 100.0, low_inclusive=False)
         if t.teacher and t.weight == 0 and t.label_weight == 0:
             raise ValueError("distill.weight and distill.label_weight are both 0: nothing to learn from")
-        if self.device not in ("auto", "cpu") and not str(self.device).startswith(("cuda", "mps")):
-            raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+        resolve_device(self.device)  # a name torch knows, of a device this machine has
+        self._check_model()
+        from ..data.registry import get_dataset_config
+
+        for name in d.datasets:  # names; a YAML file is read (and checked) when the data are
+            if not name.endswith((".yaml", ".yml")):
+                try:
+                    get_dataset_config(name)
+                except KeyError as exc:
+                    raise ValueError(f"data.datasets: {exc.args[0]}") from None
         return self
+
+    def _check_model(self) -> None:
+        """``model`` is a registered model type and ``model_config`` builds its config (names the bad key)."""
+        from ..models.registry import get_model_class
+
+        try:
+            config_class = get_model_class(self.model).config_class
+        except KeyError as exc:
+            raise ValueError(f"model: {exc.args[0]}") from None
+        known = {f.name for f in dataclasses.fields(config_class)}
+        unknown = sorted(set(self.model_config) - known)
+        if unknown:
+            raise ValueError(f"model_config has no key {', '.join(unknown)} for model {self.model}; it has "
+                             f"{', '.join(sorted(known))}")
+        try:
+            config_class(**self.model_config)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"model_config ({self.model}): {exc.args[0] if isinstance(exc, KeyError) else exc}") from None
 
     def with_overrides(self, overrides) -> "TrainConfig":
         """A copy with ``key=value`` overrides applied, as ``drywallqa train CONFIG optim.epochs=3

@@ -31,6 +31,7 @@ from ..models.shipped import SHIPPED_MODELS, resolve_model_dir
 from ..postprocess import for_label_shape, make_mask
 from ..text.encoder import encoder_vocabulary, get_text_encoder
 from ..text.gate import PromptGate
+from ..utils.checks import resolve_device
 from ..utils.deprecation import deprecated_names
 from ..utils.image_io import to_rgb_array
 from .segmenter import (EncodedImage, SegmentationResult, Segmenter, normal_form, register_runtime,
@@ -49,13 +50,14 @@ class TorchSegmenter(Segmenter):
                  device: str = "cpu", metadata: dict | None = None, tta: bool = False, scales=None,
                  gate: PromptGate | None = None, confidence: ConfidenceModel | None = None,
                  label_shape: str | None = None):
+        device = resolve_device(device)  # ValueError for a device this machine lacks (torch asserts)
         self.model = model.to(device).eval() if isinstance(model, nn.Module) else model
         self.tta = tta
         self.scales = tuple(int(s) for s in (scales or (model.config.image_size,)))
         own = getattr(model.config, "image_size", None)  # the size the model was made for always works
         if not self.scales or any((s % 32 or s < 32) and s != own for s in self.scales):
             raise ValueError(f"every scale must be a positive multiple of 32, got {self.scales}")
-        self.device = torch.device(device)
+        self.device = device
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
         self.threshold = validate_threshold(threshold)
         self.metadata = metadata or {}

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import pickle
 import random
+import shutil
 import time
 import warnings
 from contextlib import contextmanager
@@ -26,6 +29,7 @@ from ..losses import CombinedLoss, DistillationLoss
 from ..models import create_model
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
+from ..utils.checks import resolve_device
 from ..utils.files import replace_dir, temp_dir, write_atomic, write_csv_atomic, write_text_atomic
 from .config import TrainConfig
 from .predictor import TorchSegmenter
@@ -95,18 +99,31 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float:
     """Learning-rate factor: linear warm-up to 1, then cosine down to ``min_ratio``."""
     if step < warmup:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def check_writable_folder(folder, key: str) -> None:
+    """Make ``folder`` (``None``: nothing to make).
+
+    Raises:
+        ValueError: naming ``key`` (``output_dir``), when it is a file, lies below one or cannot be made or written.
+    """
+    if folder is None:
+        return
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"{key} {path} is a file, not a folder") from None
+    except OSError as exc:
+        raise ValueError(f"{key} {path}: cannot make the folder ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"{key} {path}: the folder is not writable")
 
 
 def atomic_torch_save(obj, path: Path) -> None:
@@ -128,9 +145,46 @@ class _WorkerSeeder:
             dataset.transform.set_random_seed(int(np.random.default_rng(entropy).integers(2**31)))
 
 
+RUN_FILES = ("last.pt", "best", "metrics.json", "metrics.csv", "curves.png", "config.yaml", "train_files.json")
+# what a resumed run may change: where and on what it runs, how often it saves, and how long it goes on
+RESUME_MAY_CHANGE = ("output_dir", "device", "threads", "checkpoint_every", "bf16", "init_from", "optim.epochs",
+                     "data.datasets_dir", "data.splits_dir", "data.cache_dir", "data.num_workers", "distill.teacher")
+
+
 def holds_run(folder: str | Path) -> bool:
     """Whether ``folder`` holds a training run (a checkpoint or a best model) that a new run would overwrite."""
     return any((Path(folder) / name).exists() for name in ("last.pt", "best"))
+
+
+def changed_settings(saved: dict, now: dict) -> list[str]:
+    """The dotted keys (``optim.lr``) whose value differs between two :meth:`TrainConfig.to_dict` dicts, leaving
+    out :data:`RESUME_MAY_CHANGE`; a mapping such as ``model_config`` compares whole."""
+    def flat(d: dict) -> dict:
+        return {f"{k}.{j}" if isinstance(v, dict) and k in SECTIONS else k: w
+                for k, v in d.items() for j, w in (v.items() if isinstance(v, dict) and k in SECTIONS else [(None, v)])}
+
+    a, b = flat(saved), flat(now)
+    return sorted(k for k in a.keys() | b.keys() if k not in RESUME_MAY_CHANGE and a.get(k) != b.get(k))
+
+
+SECTIONS = ("data", "optim", "loss", "distill")
+
+
+def read_checkpoint(path: Path, device) -> dict:
+    """The trainer state in ``path`` (``last.pt``).
+
+    Raises:
+        ValueError: the file cannot be read, is cut short, or is not a trainer checkpoint.
+    """
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
+        raise ValueError(f"{path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}); it may be cut short: start "
+                         "again with --overwrite, or from the run's best/ with init_from") from None
+    keys = ("model", "optimizer", "step", "epoch", "best_score", "history", "rng")
+    if not isinstance(state, dict) or any(k not in state for k in keys):
+        raise ValueError(f"{path} is not a drywallqa training checkpoint (it needs {', '.join(keys)})")
+    return state
 
 
 class Trainer:
@@ -288,7 +342,9 @@ class Trainer:
         return path
 
     def load_checkpoint(self, path: Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        """Continue from ``path`` (see :func:`read_checkpoint` and :meth:`check_resumable`)."""
+        state = read_checkpoint(path, self.device)
+        self.check_resumable(state, path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.ema is not None:
@@ -300,6 +356,29 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(state["rng"]["python"])
+
+    def check_resumable(self, state: dict, path: Path) -> None:
+        """A run continues only with the settings it was started with (:data:`RESUME_MAY_CHANGE` aside): another
+        batch size would skip or repeat steps of the epoch, another model or optimiser would not load, other data
+        would be recorded as this run's.
+
+        Raises:
+            ValueError: naming the changed settings and both values.
+        """
+        saved = state.get("config")
+        if not isinstance(saved, dict):  # a checkpoint of an earlier release: nothing to compare
+            return
+        now = self.config.to_dict()
+        changed = changed_settings(saved, now)
+        if changed:
+            def value(d, key):
+                section, _, name = key.partition(".")
+                return d.get(section, {}).get(name) if name and section in SECTIONS else d.get(key)
+
+            said = "; ".join(f"{k}: {value(saved, k)!r} in the run, {value(now, k)!r} now" for k in changed[:6])
+            raise ValueError(f"--resume: {path} was trained with other settings ({said}). Resume with the run's own "
+                             f"config ({path.parent / 'config.yaml'}), or start a new run from its weights "
+                             f"(init_from: {path.parent / 'best'})")
 
     # ----------------------------------------------------------------- loop
     def _autocast(self):
@@ -399,9 +478,16 @@ class Trainer:
         if not resume and not overwrite and holds_run(self.out):
             raise FileExistsError(f"{self.out} already holds a training run (last.pt / best/): continue it with --resume, "
                                   "replace it with --overwrite, or choose another output_dir")
+        for folder, key in ((self.out, "output_dir"), (self.config.data.cache_dir, "data.cache_dir")):
+            check_writable_folder(folder, key)  # before the data are read, not after
+        if resume and (self.out / "last.pt").is_file():  # a checkpoint it cannot continue: said before the data load
+            self.check_resumable(read_checkpoint(self.out / "last.pt", "cpu"), self.out / "last.pt")
         self.build_data()
         self.setup(resume)
-        self.out.mkdir(parents=True, exist_ok=True)
+        if overwrite and not resume:  # the old run goes whole: no best/ or metrics of it beside the new run's files
+            for name in RUN_FILES:
+                path = self.out / name
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
         import yaml
 
         write_text_atomic(yaml.safe_dump(self.config.to_dict(), sort_keys=False), self.out / "config.yaml")

@@ -1,4 +1,4 @@
-"""Checking numbers that users give (CLI options, Python arguments, HTTP form fields) in one place."""
+"""Checking numbers and devices that users give (CLI options, Python arguments, HTTP form fields) in one place."""
 
 from __future__ import annotations
 
@@ -19,3 +19,28 @@ def number_in_range(value, name: str, low: float, high: float, low_inclusive: bo
     if not (above_low and number <= high):  # NaN fails both comparisons
         raise ValueError(wanted)
     return number
+
+
+def resolve_device(device) -> "torch.device":
+    """``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or a ``torch.device``) as a ``torch.device`` this
+    machine has; ``auto`` is the GPU when there is one, else the CPU.
+
+    Raises:
+        ValueError: a name torch does not know, or a device this machine lacks (named, with what it has).
+    """
+    import torch
+
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        has = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else "no CUDA device"
+        raise ValueError(f"device {device!r}: this machine has {has}; use auto or cpu")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r}: this machine has no MPS (Apple GPU); use auto or cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    return dev
