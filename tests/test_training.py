@@ -423,3 +423,20 @@ def test_a_device_this_machine_lacks_is_a_value_error_in_python_too(tiny_model_d
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="no CUDA device"):
         Segmenter.load(tiny_model_dir, device="cuda")
+
+
+def test_without_workers_the_batches_repeat_run_to_run_and_match_one_worker(synthetic_datasets, syn_splits, tmp_path,
+                                                                             tiny_kwargs):
+    """albumentations draws from a generator of its own: unseeded in the main process, two runs of one config
+    trained on other augmentations (num_workers: 0, every CPU config)."""
+    def batches(workers):
+        cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "w", tiny_kwargs)
+        cfg.data.num_workers = workers
+        trainer = Trainer(cfg, progress=False)
+        trainer.build_data()
+        trainer.train_set.transform.set_random_seed(workers + 123)  # whatever state an earlier run left
+        return [b["pixel_values"] for b in trainer._epoch_loader(1, 0)]
+
+    first, second, one_worker = batches(0), batches(0), batches(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert all(torch.equal(a, b) for a, b in zip(first, one_worker))
