@@ -231,3 +231,19 @@ def test_datasets_sharing_a_concept_make_one_gate_concept(tmp_path):
     finally:
         for c in configs:
             registry.DATASETS.remove(c.name)
+
+
+def test_a_damaged_gate_file_is_a_clean_error_naming_it(gated_model_dir, photo, tmp_path):
+    from typer.testing import CliRunner
+
+    from drywallqa import Segmenter
+    from drywallqa.cli import app
+    from drywallqa.text.gate import GATE_FILE
+
+    gate = gated_model_dir / GATE_FILE
+    gate.write_bytes(gate.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=f"{GATE_FILE} is damaged .*calibrate-gate"):
+        Segmenter.load(gated_model_dir)
+    res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--model-path", str(gated_model_dir),
+                                   "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "is damaged" in res.output and "Traceback" not in res.output, res.output

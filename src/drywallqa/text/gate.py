@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -161,15 +162,24 @@ class PromptGate:
 
     @classmethod
     def from_model_dir(cls, directory: str | Path) -> "PromptGate | None":
-        """The gate saved in a model folder, or None when it has none (the model answers every prompt)."""
+        """The gate saved in a model folder, or None when it has none (the model answers every prompt).
+
+        Raises:
+            ValueError: the file is damaged (cut short, not this format), naming it and how to mend it.
+        """
         path = Path(directory) / GATE_FILE
         if not path.is_file():
             return None
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            return cls(meta["known_prompts"], meta["known_concepts"], data["known_embeddings"].astype(np.float32),
-                       data["unrelated_embeddings"].astype(np.float32), meta["canonical"], meta["min_margin"],
-                       meta.get("info"), meta.get("lexicon", ()), meta.get("unrelated_prompts", ()))
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                return cls(meta["known_prompts"], meta["known_concepts"], data["known_embeddings"].astype(np.float32),
+                           data["unrelated_embeddings"].astype(np.float32), meta["canonical"], meta["min_margin"],
+                           meta.get("info"), meta.get("lexicon", ()), meta.get("unrelated_prompts", ()))
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}): calibrate it again "
+                             f"(drywallqa calibrate-gate --model-path {directory}), or delete it to answer every "
+                             "prompt") from None
 
     # ----------------------------------------------------------------- use
     def scores(self, embeddings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
