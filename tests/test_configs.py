@@ -106,3 +106,23 @@ def test_train_without_the_datasets_says_where_it_looked(tmp_path):
                                    "data.max_images=2", "--output-dir", str(tmp_path / "run")], terminal_width=300)
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit), (res.output, res.exception)
     assert f"no folder {tmp_path / 'none' / 'cracks'}" in res.output and "DRYWALLQA_DATASETS" in res.output
+
+
+def test_a_config_that_is_no_mapping_and_malformed_pairs_are_named(tmp_path):
+    from drywallqa.engine.config import TrainConfig
+
+    for text, kind in (("- a\n- b\n", "list"), ("3\n", "int")):
+        (tmp_path / "c.yaml").write_text(text)
+        with pytest.raises(ValueError, match=f"c.yaml: a training config is a mapping .*got {kind}"):
+            TrainConfig.from_yaml(tmp_path / "c.yaml")
+    with pytest.raises(ValueError, match=r"data.composite_pairs must be a list of \[source, target\]"):
+        TrainConfig().with_overrides(["data.composite_pairs=[cracks]"]).validate()
+
+
+def test_train_out_empty_is_refused_not_ignored(tmp_path):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    res = CliRunner().invoke(app, ["train", str(Path(__file__).parents[1] / "configs" / "default.yaml"), "--out", ""])
+    assert res.exit_code == 2 and "output_dir must name a folder" in " ".join(res.output.replace("│", " ").split())

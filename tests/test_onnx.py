@@ -156,3 +156,6 @@ def test_a_damaged_export_folder_is_a_clean_error(tiny_model_dir, tmp_path):
     res = CliRunner().invoke(app, ["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out", str(tmp_path / "m"),
                                    "--runtime", "onnx", "--model-path", str(onnx_dir)])
     assert res.exit_code == 2 and "not a loadable ONNX export" in " ".join(res.output.replace("│", " ").split())
+    (onnx_dir / "encoder.onnx").unlink()
+    with pytest.raises(FileNotFoundError, match="an ONNX export without its encoder.onnx"):
+        Segmenter.load(onnx_dir, runtime="onnx")

@@ -440,3 +440,17 @@ def test_without_workers_the_batches_repeat_run_to_run_and_match_one_worker(synt
     first, second, one_worker = batches(0), batches(0), batches(1)
     assert all(torch.equal(a, b) for a, b in zip(first, second))
     assert all(torch.equal(a, b) for a, b in zip(first, one_worker))
+
+
+def test_an_empty_val_part_is_named_as_such(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    """The photos were there; the manifest put none in val (a small dataset), which the message once hid."""
+    import shutil
+
+    splits = tmp_path / "splits_no_val"
+    shutil.copytree(syn_splits, splits)
+    manifest = json.loads((splits / "syn_crack.json").read_text())
+    manifest["parts"]["train"] += manifest["parts"]["val"]
+    manifest["parts"]["val"] = []
+    (splits / "syn_crack.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="has no images in part 'val': .*syn_crack.json puts no photo in it"):
+        Trainer(_tiny_config(synthetic_datasets, splits, tmp_path / "run", tiny_kwargs), progress=False).build_data()

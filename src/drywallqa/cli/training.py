@@ -45,7 +45,7 @@ def train(
         cfg = cfg.with_overrides(overrides)
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc), param_hint="OVERRIDES")
-    if output_dir:
+    if output_dir is not None:  # "" is refused by validate, not taken for the config's
         cfg.output_dir = output_dir
     if epochs is not None:
         cfg.optim.epochs = epochs

@@ -202,7 +202,8 @@ def samples_of_part(
     config = get_dataset_config(dataset)
     manifest = split_manifest_path(splits_dir, config.manifest_name)
     if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest}: no split manifest; run `drywallqa data split --out {manifest.parent}` first")
+        raise FileNotFoundError(f"{manifest}: no split manifest; run `drywallqa data split -d {config.manifest_name} --out "
+                                f"{manifest.parent}` first (for a dataset of your own: -d its YAML file)")
     split = GroupSplit.from_json(manifest)
     if part not in split.parts:
         raise KeyError(f"{manifest} has no part {part!r}; it has {', '.join(split.parts)}")

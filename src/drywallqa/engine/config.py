@@ -130,6 +130,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        if not isinstance(d, dict):
+            raise ValueError(f"a training config is a mapping of keys (model, data, optim, ...), got {type(d).__name__} "
+                             f"{str(d)[:60]!r}")
         d = dict(d)
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -158,6 +161,10 @@ class TrainConfig:
         if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
                    for k, v in d.dataset_repeats.items()):
             raise ValueError(f"data.dataset_repeats must map dataset names to whole numbers of at least 1, got {d.dataset_repeats!r}")
+        if not all(isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(n, str) for n in p)
+                   for p in d.composite_pairs):
+            raise ValueError(f"data.composite_pairs must be a list of [source, target] dataset-name pairs, e.g. "
+                             f"[[cracks, taping]], got {d.composite_pairs!r}")
         number_in_range(d.negative_ratio, "data.negative_ratio", 0.0, 10.0)
         number_in_range(d.composite_ratio, "data.composite_ratio", 0.0, 10.0)
         for name in ("bce", "dice", "focal", "lovasz"):
@@ -258,7 +265,10 @@ class TrainConfig:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} not found")
-        return cls.from_dict(yaml.safe_load(path.read_text()) or {})
+        try:
+            return cls.from_dict(yaml.safe_load(path.read_text()) or {})
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -275,10 +275,7 @@ class Trainer:
             if d.max_images:
                 samples = samples[: d.max_images]
             if not samples:
-                root = get_dataset_config(ds.name).root(d.datasets_dir)
-                where = f"no folder {root}" if not root.is_dir() else f"none of its manifest's {part} photos found under {root}"
-                raise ValueError(f"dataset {ds.name!r} has no images in part {part!r} ({where}; set data.datasets_dir "
-                                 "or DRYWALLQA_DATASETS to the folder holding the datasets)")
+                raise ValueError(self._why_no_images(ds.name, part))
             im, mk = load_arrays(samples, size, d.cache_dir)
             rep = int(d.dataset_repeats.get(ds.name, 1)) if repeats else 1
             images += [im] * rep
@@ -286,6 +283,28 @@ class Trainer:
             ids += [np.full(len(im) * rep, k)]
             files.append([str(s.image_path) for s in samples])
         return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files
+
+    def _why_no_images(self, dataset: str, part: str) -> str:
+        """Why a part of a dataset gave no training or val photos, in words, with what to do."""
+        from ..data.grouping import GroupSplit, split_manifest_path
+
+        d = self.config.data
+        config = get_dataset_config(dataset)
+        manifest = split_manifest_path(d.splits_dir, config.manifest_name)
+        listed = GroupSplit.from_json(manifest).parts.get(part, [])
+        root = config.root(d.datasets_dir)
+        if not listed:
+            why = (f"{manifest} puts no photo in it: a dataset this small needs a manifest with a larger share for "
+                   f"{part} (drywallqa data split --val / --test)")
+        elif (left_out := tuple(f"{config.splits[s].folder}/" for s in d.exclude_published if s in config.splits)) \
+                and all(f.startswith(left_out) for f in listed):
+            why = f"all {len(listed)} of its photos are from the published splits left out (data.exclude_published)"
+        elif not root.is_dir():
+            why = f"no folder {root}; set data.datasets_dir or DRYWALLQA_DATASETS to the folder holding the datasets"
+        else:
+            why = (f"none of the {len(listed)} photos its manifest lists were found under {root}; set data.datasets_dir "
+                   "or DRYWALLQA_DATASETS to the folder holding the datasets")
+        return f"dataset {dataset!r} has no images in part {part!r}: {why}"
 
     def build_teacher(self) -> tuple:
         """``distill.teacher`` (a model folder or shipped name) frozen in eval mode, and its embeddings of the

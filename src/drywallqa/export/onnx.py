@@ -227,6 +227,9 @@ class OnnxSegmenter(TorchSegmenter):
         threads = torch.get_num_threads()
         if (Path(path) / "encoder.onnx").is_file():
             return load_exported(path, threads)
+        if is_onnx_export_dir(path):  # its config says so, its graphs are gone: not a torch folder to export
+            raise FileNotFoundError(f"{path}: an ONNX export without its encoder.onnx; export it again (drywallqa "
+                                    "export onnx --out ...) from the torch model folder")
         if not is_drywallqa_model_dir(path):
             raise FileNotFoundError(f"{path}: neither an ONNX export (encoder.onnx) nor a drywallqa model folder")
         export = exported_onnx_dir(path)
