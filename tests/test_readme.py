@@ -145,10 +145,14 @@ def test_quick_start_cli(tmp_path, at_root):
 
     (argv,) = [a for a in quick_start_commands("drywallqa") if a[1] == "predict"]
     out = tmp_path / "demo"
-    result = CliRunner().invoke(app, replace_option(argv, ("--out", "-o"), str(out))[1:])
-    assert result.exit_code == 0, result.output + repr(result.exception)
+    import glob
 
-    photos = sorted(p for p in Path(argv[2]).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    argv = [w for a in replace_option(argv, ("--out", "-o"), str(out)) for w in (sorted(glob.glob(a)) or [a])]  # as a shell
+    result = CliRunner().invoke(app, argv[1:])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "not read" not in result.output  # the first command a newcomer runs reads every file it is given
+
+    photos = [Path(a) for a in argv if a.endswith(".jpg")]
     prompts = [argv[i + 1] for i, a in enumerate(argv) if a in ("--prompt", "-p")]
     assert photos and prompts
     records = json.loads((out / "results.json").read_text())["images"]

@@ -18,7 +18,7 @@ def evaluate(
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),
-    out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md, per_image.csv, examples.png and worst.png go."),
+    out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md, per_image.csv, examples.png, worst.png and confidence.png go."),
     splits: List[str] = typer.Option(["published,group"], help="Repeated or comma-separated: published (valid splits), group (group-clean "
                                "test), val (group-clean val, where thresholds were chosen), train (a seeded sample of "
                                "150 training photos: how well the model fits what it learnt from)."),
