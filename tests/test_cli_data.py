@@ -123,3 +123,18 @@ def test_stats_measure_how_copies_of_one_photo_were_labelled(tmp_path):
         assert Image.open(tmp_path / "pre" / "copies_label_copies.png").size[0] > 100
     finally:
         registry.DATASETS.remove("copies")
+
+
+def test_each_warning_is_said_once_per_command():
+    """A command may read one split several times (each part of a manifest reads them all): its data problems are
+    logged once, and again by the next command of the same process."""
+    import subprocess
+    import sys
+
+    code = ("import logging\nfrom drywallqa.cli.common import _start_command\n"
+            "log = logging.getLogger('drywallqa.data.sample')\n"
+            "log.warning('same'); log.warning('same'); log.warning('other')\n_start_command()\nlog.warning('same')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert [line for line in res.stderr.splitlines() if line.startswith("WARNING")] == [
+        "WARNING same", "WARNING other", "WARNING same"]

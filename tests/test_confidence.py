@@ -273,3 +273,19 @@ def test_a_concept_shared_by_box_labels_and_strips_is_calibrated_on_the_strips(t
     assert model.prompts == {"segment taping area": "tape", "bounding box of taped joint": "tape",
                              "segment box": "syn_box_only"}
     assert set(model.calibration) == {"tape", "syn_box_only", "*"}
+
+
+def test_the_0_5_0_names_still_work(tiny_model_dir):
+    """``scores`` (the result's confidence) and ``Segmenter.confidence`` (the calibration) were 0.5.0's names."""
+    import dataclasses
+
+    from drywallqa.engine.segmenter import SegmentationResult
+
+    res = SegmentationResult(scores={"segment crack": 0.5})
+    assert res.confidence == res.scores == {"segment crack": 0.5}
+    res.scores = {"segment crack": 0.25}
+    assert res.confidence == {"segment crack": 0.25}
+    assert dataclasses.replace(res, scores={"segment crack": 0.75}).confidence == {"segment crack": 0.75}
+    assert dataclasses.replace(res, confidence={"segment crack": 0.1}).scores == {"segment crack": 0.1}
+    seg = Segmenter.load(tiny_model_dir)
+    assert seg.confidence is seg.confidence_model

@@ -285,3 +285,14 @@ def test_a_dataset_without_valid_split_a_bad_train_files_json_and_an_unmakeable_
                      datasets_dir=synthetic_datasets, speed_images=0, progress=False)
     finally:
         registry.DATASETS.remove("syn_crack_train_only")
+
+
+def test_an_empty_splits_selection_is_refused(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    for empty in ("", ","):
+        res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "--splits", empty,
+                                       "--out", str(tmp_path / "eval")])
+        assert res.exit_code == 2 and "name at least one of" in res.output, res.output

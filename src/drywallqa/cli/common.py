@@ -37,7 +37,32 @@ def tagged(tag: str, style: str, text: str) -> None:
     console.print(Text.assemble((tag, style), " ", text), highlight=False, soft_wrap=True)
 
 
+class OncePerCommand(logging.Filter):
+    """Lets each distinct message through once per command: a command may read a split several times (each part of
+    a split manifest reads every published split), and its data problems need saying once."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, record.getMessage())
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+LOG_FILTER = OncePerCommand()
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+for _handler in logging.getLogger().handlers:
+    _handler.addFilter(LOG_FILTER)
+
+
+@app.callback()
+def _start_command() -> None:
+    """Prompted segmentation for construction QA: photo + text prompt -> mask."""
+    LOG_FILTER.seen.clear()  # one invocation, one set of messages said (tests run many in one process)
 
 
 DATASET_HELP = "Dataset name, or a dataset YAML file for your own export (repeatable); default all registered."

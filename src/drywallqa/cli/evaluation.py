@@ -39,6 +39,8 @@ def evaluate(
     if speed_images < 0:
         raise typer.BadParameter(f"must be 0 (skip) or more, got {speed_images}", param_hint="--speed-images")
     which = tuple(dict.fromkeys(comma_list(splits)))
+    if not which:
+        raise typer.BadParameter("name at least one of published, group, val, train", param_hint="--splits")
     unknown = set(which) - {"published", "group", "val", "train"}
     if unknown:
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")

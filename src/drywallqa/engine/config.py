@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from ..losses import LossWeights
-from ..utils.checks import number_in_range, resolve_device
+from ..utils.checks import check_device_name, number_in_range
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # exponent forms YAML 1.1 leaves as text
 
@@ -195,7 +195,7 @@ class TrainConfig:
         t.temperature = number_in_range(t.temperature, "distill.temperature", 0.0, 100.0, low_inclusive=False)
         if t.teacher and t.weight == 0 and t.label_weight == 0:
             raise ValueError("distill.weight and distill.label_weight are both 0: nothing to learn from")
-        resolve_device(self.device)  # a name torch knows, of a device this machine has
+        check_device_name(self.device)  # whether this machine has it: when the trainer starts (a bundle is made on a CPU)
         self._check_model()
         from ..data.registry import get_dataset_config
 
@@ -221,9 +221,16 @@ class TrainConfig:
             raise ValueError(f"model_config has no key {', '.join(unknown)} for model {self.model}; it has "
                              f"{', '.join(sorted(known))}")
         try:
-            config_class(**self.model_config)
+            built = config_class(**self.model_config)
         except (TypeError, ValueError, KeyError) as exc:
             raise ValueError(f"model_config ({self.model}): {exc.args[0] if isinstance(exc, KeyError) else exc}") from None
+        encoder = getattr(built, "encoder", None)
+        if isinstance(encoder, str):  # checked here, for training: a saved model of a plugin's encoder still loads
+            from ..models.encoders import ENCODERS
+
+            if encoder not in ENCODERS:
+                raise ValueError(f"model_config.encoder: unknown encoder {encoder!r}; registered: "
+                                 f"{', '.join(ENCODERS.names())}")
 
     def with_overrides(self, overrides) -> "TrainConfig":
         """A copy with ``key=value`` overrides applied, as ``drywallqa train CONFIG optim.epochs=3

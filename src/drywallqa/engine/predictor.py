@@ -73,6 +73,15 @@ class TorchSegmenter(Segmenter):
         self.gate = gate  # prompts far from what the model learnt get empty masks (None: answer everything)
         self.confidence_model = confidence  # statistics of a mask -> its estimated IoU (None: the uncalibrated default)
 
+    @property
+    def confidence(self) -> ConfidenceModel | None:
+        """The 0.5.0 name of :attr:`confidence_model` (a result's ``confidence`` is the per-mask value)."""
+        return self.confidence_model
+
+    @confidence.setter
+    def confidence(self, value: ConfidenceModel | None) -> None:
+        self.confidence_model = value
+
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", threshold: float | None = None,
                   tta: bool | None = None, scales=None, model: str | None = None,

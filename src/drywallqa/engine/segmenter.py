@@ -110,10 +110,23 @@ class SegmentationResult:
     concepts: dict = field(default_factory=dict)       # prompt -> PromptMatch.to_dict(): nearest known concept
     warnings: list = field(default_factory=list)       # e.g. prompts the model does not know (masks left empty)
 
+    def __init__(self, masks: dict | None = None, probabilities: dict | None = None, timings_ms: dict | None = None,
+                 confidence: dict | None = None, confidence_kind: str = "map", concepts: dict | None = None,
+                 warnings: list | None = None, scores: dict | None = None):
+        """The fields in their order; ``scores=`` is the 0.5.0 name of ``confidence`` (given, it is the one used:
+        ``dataclasses.replace(result, scores=...)`` passes both)."""
+        self.masks, self.probabilities, self.timings_ms = masks or {}, probabilities or {}, timings_ms or {}
+        self.confidence = scores if scores is not None else (confidence or {})
+        self.confidence_kind, self.concepts, self.warnings = confidence_kind, concepts or {}, warnings or []
+
     @property
     def scores(self) -> dict:
-        """The older name of :attr:`confidence` (the same dict), kept for code written against 0.4."""
+        """The 0.5.0 name of :attr:`confidence` (the same dict; setting one sets the other)."""
         return self.confidence
+
+    @scores.setter
+    def scores(self, value: dict) -> None:
+        self.confidence = value
 
 
 @dataclass

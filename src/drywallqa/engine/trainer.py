@@ -108,22 +108,21 @@ def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float
 
 
 def check_writable_folder(folder, key: str) -> None:
-    """Make ``folder`` (``None``: nothing to make).
+    """Whether ``folder`` (``None``: none wanted) is a folder that can be written, or can be made: nothing is made
+    here, so a run that fails on its data leaves no empty folder behind.
 
     Raises:
         ValueError: naming ``key`` (``output_dir``), when it is a file, lies below one or cannot be made or written.
     """
     if folder is None:
         return
-    path = Path(folder)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise ValueError(f"{key} {path} is a file, not a folder") from None
-    except OSError as exc:
-        raise ValueError(f"{key} {path}: cannot make the folder ({exc.strerror or exc})") from None
-    if not os.access(path, os.W_OK):
-        raise ValueError(f"{key} {path}: the folder is not writable")
+    path = Path(folder).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{key} {folder} is a file, not a folder" if existing == path else
+                         f"{key} {folder} lies below the file {existing}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{key} {folder}: {existing} is not writable")
 
 
 def atomic_torch_save(obj, path: Path) -> None:
@@ -164,7 +163,11 @@ def holds_run(folder: str | Path) -> bool:
 
 def changed_settings(saved: dict, now: dict) -> list[str]:
     """The dotted keys (``optim.lr``) whose value differs between two :meth:`TrainConfig.to_dict` dicts, leaving
-    out :data:`RESUME_MAY_CHANGE`; a mapping such as ``model_config`` compares whole."""
+    out :data:`RESUME_MAY_CHANGE`; a mapping such as ``model_config`` compares whole. Both are compared as a YAML
+    file holds them (a tuple as a list), and a key an earlier release did not store as its default: that release
+    trained with it."""
+    saved, now = normal_config(saved), normal_config(now)
+
     def flat(d: dict) -> dict:
         return {f"{k}.{j}" if isinstance(v, dict) and k in SECTIONS else k: w
                 for k, v in d.items() for j, w in (v.items() if isinstance(v, dict) and k in SECTIONS else [(None, v)])}
@@ -174,6 +177,17 @@ def changed_settings(saved: dict, now: dict) -> list[str]:
 
 
 SECTIONS = ("data", "optim", "loss", "distill")
+
+
+def normal_config(d: dict) -> dict:
+    """A stored config dict with the defaults of keys it lacks filled in (an earlier release trained with them) and
+    tuples as lists (as ``config.yaml`` gives them back)."""
+    defaults = TrainConfig().to_dict()
+    filled = {**defaults, **d}
+    for section in SECTIONS:
+        if isinstance(d.get(section), dict):
+            filled[section] = {**defaults[section], **d[section]}
+    return json.loads(json.dumps(filled, default=str))
 
 
 def read_checkpoint(path: Path, device) -> dict:
@@ -382,6 +396,19 @@ class Trainer:
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(state["rng"]["python"])
 
+    def check_not_inside_run(self) -> None:
+        """``--overwrite`` removes the run in ``output_dir``: never the weights this run starts from or learns from.
+
+        Raises:
+            ValueError: ``init_from`` or ``distill.teacher`` lies inside ``output_dir``.
+        """
+        for key, name in (("init_from", self.config.init_from), ("distill.teacher", self.config.distill.teacher)):
+            if name and Path(name).exists():
+                here, run = Path(name).resolve(), self.out.resolve()
+                if here == run or run in here.parents:
+                    raise ValueError(f"{key} {name} lies in output_dir {self.out}, which --overwrite replaces: copy it "
+                                     "out first, or choose another output_dir")
+
     def check_resumable(self, state: dict, path: Path) -> None:
         """A run continues only with the settings it was started with (:data:`RESUME_MAY_CHANGE` aside): another
         batch size would skip or repeat steps of the epoch, another model or optimiser would not load, other data
@@ -507,10 +534,13 @@ class Trainer:
                                   "replace it with --overwrite, or choose another output_dir")
         for folder, key in ((self.out, "output_dir"), (self.config.data.cache_dir, "data.cache_dir")):
             check_writable_folder(folder, key)  # before the data are read, not after
+        if overwrite and not resume:
+            self.check_not_inside_run()
         if resume and (self.out / "last.pt").is_file():  # a checkpoint it cannot continue: said before the data load
             self.check_resumable(read_checkpoint(self.out / "last.pt", "cpu"), self.out / "last.pt")
         self.build_data()
         self.setup(resume)
+        self.out.mkdir(parents=True, exist_ok=True)
         if overwrite and not resume:  # the old run goes whole: no best/ or metrics of it beside the new run's files
             for name in RUN_FILES:
                 path = self.out / name

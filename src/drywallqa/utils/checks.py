@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
 
 def number_in_range(value, name: str, low: float, high: float, low_inclusive: bool = True, unit: str = "") -> float:
     """``value`` as a float when it is a number in ``[low, high]`` (``(low, high]`` with ``low_inclusive=False``).
@@ -19,6 +25,21 @@ def number_in_range(value, name: str, low: float, high: float, low_inclusive: bo
     if not (above_low and number <= high):  # NaN fails both comparisons
         raise ValueError(wanted)
     return number
+
+
+DEVICE_NAMES = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_device_name(device) -> str:
+    """``device`` when it is a device name (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``), whatever this machine has:
+    a config naming a GPU is written and bundled on a machine without one.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if not isinstance(device, str) or not DEVICE_NAMES.fullmatch(device):
+        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    return device
 
 
 def resolve_device(device) -> "torch.device":

@@ -45,10 +45,8 @@ class FilmUNetConfig:
         self.encoder_options = dict(self.encoder_options or {})
         if len(self.encoder_channels) != 5 or len(self.encoder_depths) != 4 or len(self.decoder_channels) != 4:
             raise ValueError("encoder_channels needs 5 entries, encoder_depths 4, decoder_channels 4")
+        if isinstance(self.image_size, float) and self.image_size.is_integer():  # 320.0 in a hand-written config.json
+            self.image_size = int(self.image_size)
         if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or self.image_size < 32 \
                 or self.image_size % 32:
             raise ValueError(f"image_size must be a whole multiple of 32 of at least 32, got {self.image_size!r}")
-        from ..encoders import list_encoders
-
-        if self.encoder not in list_encoders():
-            raise ValueError(f"unknown encoder {self.encoder!r}; registered: {', '.join(list_encoders())}")
