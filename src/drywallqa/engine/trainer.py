@@ -150,6 +150,7 @@ class _WorkerSeeder:
         seed_dataset(dataset, [self.seed, self.epoch, self.skip, worker_id])
 
 
+SECTIONS = ("data", "optim", "loss", "distill")  # the config's nested sections, compared key by key
 RUN_FILES = ("last.pt", "best", "metrics.json", "metrics.csv", "curves.png", "config.yaml", "train_files.json")
 # what a resumed run may change: where and on what it runs, how often it saves, and how long it goes on
 RESUME_MAY_CHANGE = ("output_dir", "device", "threads", "checkpoint_every", "bf16", "init_from", "optim.epochs",
@@ -174,9 +175,6 @@ def changed_settings(saved: dict, now: dict) -> list[str]:
 
     a, b = flat(saved), flat(now)
     return sorted(k for k in a.keys() | b.keys() if k not in RESUME_MAY_CHANGE and a.get(k) != b.get(k))
-
-
-SECTIONS = ("data", "optim", "loss", "distill")
 
 
 def normal_config(d: dict) -> dict:
@@ -428,6 +426,7 @@ class Trainer:
                 return d.get(section, {}).get(name) if name and section in SECTIONS else d.get(key)
 
             said = "; ".join(f"{k}: {value(saved, k)!r} in the run, {value(now, k)!r} now" for k in changed[:6])
+            said += f"; and {len(changed) - 6} more" if len(changed) > 6 else ""
             raise ValueError(f"--resume: {path} was trained with other settings ({said}). Resume with the run's own "
                              f"config ({path.parent / 'config.yaml'}), or start a new run from its weights "
                              f"(init_from: {path.parent / 'best'})")
