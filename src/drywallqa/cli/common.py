@@ -199,7 +199,6 @@ def model_dir_option(model_path: Optional[str]) -> Path:
 def check_model_file(model_path: Path, name: str) -> Path:
     """``model_path / name`` for a calibration to write: the folder must be a model's and writable."""
     from ..models.base import is_drywallqa_model_dir
-
     from ..models.shipped import SHIPPED_MODELS, is_bare_name, shipped_model_dir
 
     if not model_path.exists() and is_bare_name(model_path) and str(model_path) in SHIPPED_MODELS:
