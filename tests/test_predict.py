@@ -211,3 +211,56 @@ def test_label_shape_box_writes_the_box_adapters_masks(tiny_model_dir, odd_image
     assert np.array_equal(mask("raw", "segment crack"), mask("box", "segment crack"))  # no adapter: the same mask
     bad = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--label-shape", "boxes"])
     assert bad.exit_code == 2 and "--label-shape" in bad.output and not (tmp_path / "bad").exists()
+
+
+def test_outputs_are_never_read_as_photos(tiny_model_dir, tmp_path):
+    """``--out`` the input folder itself is refused (the rerun read its masks as photos); an earlier job's output
+    folder inside an input folder is left out of the input, with the reason."""
+    photos = tmp_path / "site"
+    photos.mkdir()
+    Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(photos / "wall.jpg")
+    seg = Segmenter.load(tiny_model_dir)
+    with pytest.raises(ValueError, match="is also an input folder"):
+        predict_paths(seg, [photos], ["segment crack"], photos, progress=False)
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(photos)])
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "is also an input folder" in text and not (photos / "results.json").exists()
+    predict_paths(seg, [photos], ["segment crack"], photos / "v1", progress=False)
+    second = predict_paths(seg, [photos], ["segment crack"], tmp_path / "v2", progress=False)
+    assert second.done == [str(photos / "wall.jpg")] and not second.failed
+    assert [(p, r.split(" (")[0]) for p, r in second.ignored] == [(str(photos / "v1"), "an output folder of an earlier job")]
+
+
+def test_a_rerun_with_overlay_writes_the_overlays_an_earlier_run_did_not(tiny_model_dir, odd_images, tmp_path):
+    seg = Segmenter.load(tiny_model_dir)
+    paths, out = [odd_images / "rgb.jpg", odd_images / "grey.png"], tmp_path / "o"
+    predict_paths(seg, paths[:1], ["segment crack"], out, progress=False, overlay_images=True)
+    again = predict_paths(seg, paths, ["segment crack"], out, progress=False, overlay_images=True)
+    assert again.skipped == [str(paths[0])] and again.done == [str(paths[1])]  # its overlay is there: not redone
+    plain = tmp_path / "plain"
+    predict_paths(seg, paths, ["segment crack"], plain, progress=False)
+    redo = predict_paths(seg, paths, ["segment crack"], plain, progress=False, overlay_images=True)
+    assert sorted(redo.done) == sorted(map(str, paths))  # done before without overlays: done again with them
+    assert all((plain / f"{p.stem}__overlay.png").is_file() for p in paths)
+    grid_of_two = np.asarray(Image.open(out / "overlay_grid.png"))
+    assert grid_of_two.shape == np.asarray(Image.open(plain / "overlay_grid.png")).shape  # skipped ones in the grid too
+
+
+def test_refused_prompts_do_not_take_the_review_order(tiny_model_dir, odd_images, tmp_path):
+    from drywallqa.engine.batch_report import _least_confidence, review_confidence
+
+    refused = {"confidence": 0.0, "concept": {"known": False}}
+    answered = {"confidence": 0.4, "concept": {"known": True}}
+    assert review_confidence(refused) is None and review_confidence(answered) == 0.4
+    assert _least_confidence({"prompts": {"a": refused, "b": answered}}) == 0.4
+    assert _least_confidence({"prompts": {"a": refused}}) == 1.0
+
+
+@pytest.mark.parametrize("bad", [["--flag", "x"], ["--coco", "json"], ["--executor", "dask"], ["--tile", "5"],
+                                 ["--runtime", "tf"]])
+def test_a_refused_option_makes_no_output_folder(tiny_model_dir, odd_images, tmp_path, bad):
+    out = tmp_path / "new" / "sub"
+    res = CliRunner().invoke(app, ["predict", str(odd_images / "rgb.jpg"), "-p", "segment crack", "--out", str(out),
+                                   "--model-path", str(tiny_model_dir), *bad])
+    assert res.exit_code == 2, res.output
+    assert not (tmp_path / "new").exists()

@@ -53,15 +53,14 @@ def predict(
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, and report.html."""
-    from ..engine.batch import predict_paths, prepare_out_dir
+    from ..engine.batch import check_out_apart, predict_paths, prepare_out_dir
     from ..engine.segmenter import validate_confidence, validate_label_shape, validate_prompts, validate_threshold
     from ..measures import validate_mm_per_px
 
     for value, check, hint in ((prompt, validate_prompts, "--prompt"), (threshold, validate_threshold, "--threshold"),
                                (mm_per_px, validate_mm_per_px, "--mm-per-px"), (max_pixels, check_max_pixels, "--max-pixels"),
                                (workers, check_workers, "--workers"), (min_confidence, validate_confidence, "--min-confidence"),
-                               (label_shape, validate_label_shape, "--label-shape"),
-                               (out, prepare_out_dir, "--out")):  # the folder last: made only when all else is right
+                               (label_shape, validate_label_shape, "--label-shape")):
         try:
             check(value)
         except ValueError as exc:
@@ -83,6 +82,11 @@ def predict(
         raise typer.BadParameter("executor must be local or ray", param_hint="--executor")
     kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles)
     seg = load_segmenter_with(model_path, kwargs)
+    for check in (lambda: check_out_apart(paths, out), lambda: prepare_out_dir(out)):  # made when all else is right
+        try:
+            check()
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--out")
     if executor == "ray":  # the model loads here first: a wrong --model-path is a clean error before Ray starts
         from ..engine.batch import predict_paths_ray
 
@@ -102,8 +106,10 @@ def predict(
         tagged("not read", "yellow", f"{path}: {reason}")
     if len(summary.ignored) > IGNORED_SHOWN:
         console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in {out / 'results.json'})")
-    review = sorted((m["confidence"], e["image"], p) for e in summary.results for p, m in e["prompts"].items()
-                    if m.get("confidence") is not None)[:REVIEW_SHOWN]
+    from ..engine.batch_report import review_confidence
+
+    review = sorted((c, e["image"], p) for e in summary.results for p, m in e["prompts"].items()
+                    if (c := review_confidence(m)) is not None)[:REVIEW_SHOWN]
     if review:
         console.print("least confident masks (review these first; confidence = estimated IoU): "
                       + "; ".join(f"{Path(image).name} {p!r} {c:.2f}" for c, image, p in review), highlight=False, soft_wrap=True)

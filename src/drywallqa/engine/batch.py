@@ -149,6 +149,11 @@ def record_conflict(out: Path, path: Path, prompts) -> str | None:
     return None
 
 
+def overlay_name(path: Path) -> str:
+    """The file name of an image's overlay strip (``--overlay``): the photo, then its mask per prompt."""
+    return f"{file_stem(Path(path).stem)}__overlay.png"
+
+
 def save_png_atomic(array: np.ndarray, path: Path) -> None:
     write_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
@@ -186,7 +191,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
         for p in opts.prompts:
             save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
         if row is not None:
-            save_png_atomic(np.concatenate(row, axis=1), out / f"{file_stem(path.stem)}__overlay.png")
+            save_png_atomic(np.concatenate(row, axis=1), out / overlay_name(path))
         write_text_atomic(json.dumps(entry, indent=1), out / record_name(path))
     return entry, row
 
@@ -203,7 +208,7 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
             summary.failed.append((str(p), "no such file or folder"))
     first_of_stem: dict[str, Path] = {}
     images = []
-    listing = find_images([p for p in paths if Path(p).exists()], exclude=[opts.out_dir])
+    listing = find_images([p for p in paths if Path(p).exists()], exclude=[opts.out_dir], output_marker=BATCH_RESULTS)
     summary.ignored.extend(listing.skipped)
     for path in listing.images:
         first = first_of_stem.setdefault(file_stem(path.stem).casefold(), path)
@@ -219,8 +224,8 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
         conflict = None if opts.overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
         if conflict is not None:
             summary.failed.append((str(path), conflict))
-        elif previous is None:
-            todo.append(path)
+        elif previous is None or opts.overlay_images and not (Path(opts.out_dir) / overlay_name(path)).is_file():
+            todo.append(path)  # not done, or done before without the overlay asked for now
         else:
             summary.skipped.append(str(path))
             summary.results.append({**previous, "image": os.path.abspath(path)})  # where it is now (a moved folder)
@@ -262,8 +267,10 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     concepts = {}
     for entry in summary.results:  # the same for every image: the first record that has them
         concepts = concepts or {p: v["concept"] for p, v in entry["prompts"].items() if "concept" in v}
+    if opts.overlay_images:  # the images an earlier run finished too, from their overlay files
+        rows = (rows + _overlay_rows(summary.skipped[:max(0, GRID_ROWS - len(rows))], opts))[:GRID_ROWS]
     if opts.overlay_images and rows:
-        grid(rows[:GRID_ROWS], ["input", *opts.prompts], out / "overlay_grid.png")
+        grid(rows, ["input", *opts.prompts], out / "overlay_grid.png")
     summary.results.sort(key=lambda e: e["image"])
     for entry in summary.results:  # every photo, including those an earlier run finished, under today's rules
         entry["flags"] = flags(entry, opts.rules)
@@ -273,6 +280,20 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
                                   "images": summary.results, "failed": summary.failed, "ignored": summary.ignored},
                                  indent=1), out / BATCH_RESULTS)
     return summary
+
+
+def check_out_apart(paths, out_dir) -> None:
+    """The output folder must not be an input folder: its masks and report thumbnails would be read as photos by
+    the next run (an output folder *inside* an input folder is left out of the input instead).
+
+    Raises:
+        ValueError: naming the input folder.
+    """
+    out = Path(out_dir).resolve()
+    for p in map(Path, paths):
+        if p.is_dir() and p.resolve() == out:
+            raise ValueError(f"{out_dir} is also an input folder: the next run would read its masks as photos; give "
+                             f"--out a folder of its own (one inside {p}, such as {Path(p) / 'drywallqa_out'}, is fine)")
 
 
 def prepare_out_dir(out_dir) -> Path:
@@ -331,6 +352,7 @@ def predict_paths(
     mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
     text) each photo breaks; ``overwrite=True`` redoes finished images.
     """
+    check_out_apart(paths, out_dir)
     opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
                     overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
@@ -402,6 +424,7 @@ def predict_paths_ray(
     """
     load_kwargs = dict(load_kwargs or {})
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
+    check_out_apart(paths, out_dir)
     opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
                     overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
@@ -430,16 +453,16 @@ def predict_paths_ray(
                 summary.results.append(json.loads(row["entry"]))
             else:
                 summary.failed.append((row["path"], row["error"]))
-    return _finish(summary, opts, _overlay_rows(summary, opts) if overlay_images else [])
+    return _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [])
 
 
-def _overlay_rows(summary: BatchSummary, opts: BatchOptions) -> list:
-    """The grid's rows of a job whose overlays were written elsewhere (Ray workers): read back from the
-    overlay PNGs of the first images done, cut into the input and one panel per prompt."""
+def _overlay_rows(images: list, opts: BatchOptions) -> list:
+    """The grid's rows of images whose overlays are in the output folder (written by Ray workers, or by an earlier
+    run): read back from their overlay PNGs, cut into the input and one panel per prompt."""
     rows = []
-    for done in summary.done[:GRID_ROWS]:
+    for done in images:
         try:
-            strip = np.asarray(Image.open(Path(opts.out_dir) / f"{file_stem(Path(done).stem)}__overlay.png").convert("RGB"))
+            strip = np.asarray(Image.open(Path(opts.out_dir) / overlay_name(done)).convert("RGB"))
         except OSError:
             continue
         rows.append(np.split(strip, len(opts.prompts) + 1, axis=1))

@@ -68,9 +68,17 @@ def _joints(m: dict) -> str:
     return f"<br>{len(joints)} joint(s), {100 * covered / total:.0f}% of their length taped"
 
 
+def review_confidence(mask: dict) -> float | None:
+    """A mask's confidence as the review order reads it: None when there is none, or when its prompt was refused
+    (a prompt the model does not know: its empty mask and confidence 0 say nothing about the photo)."""
+    if (mask.get("concept") or {}).get("known") is False:
+        return None
+    return mask.get("confidence")
+
+
 def _least_confidence(entry: dict) -> float:
-    """The lowest confidence of an image's masks (1 when none reports one)."""
-    return min((m["confidence"] for m in entry["prompts"].values() if m.get("confidence") is not None), default=1.0)
+    """The lowest confidence of an image's masks that say something of the photo (1 when none does)."""
+    return min((c for m in entry["prompts"].values() if (c := review_confidence(m)) is not None), default=1.0)
 
 
 def _href(relative: str) -> str:

@@ -194,11 +194,12 @@ class ImageListing:
     skipped: list = field(default_factory=list)  # (path, reason)
 
 
-def find_images(paths, exclude=()) -> ImageListing:
+def find_images(paths, exclude=(), output_marker: str | None = None) -> ImageListing:
     """Expand files and folders (recursively, following links to folders) into image paths.
 
     Nothing is left out silently: files that are not images, broken links, link loops, folders that
-    cannot be read and anything below an ``exclude`` folder (e.g. the output folder) are listed in
+    cannot be read and anything below an ``exclude`` folder (e.g. the output folder) or below a folder holding a
+    file named ``output_marker`` (an earlier job's output folder: its masks are no photos) are listed in
     ``skipped`` with the reason. Files named directly are taken as they are (reading reports them).
     """
     listing = ImageListing()
@@ -226,6 +227,9 @@ def find_images(paths, exclude=()) -> ImageListing:
                 if entry.is_dir():  # follows links to folders
                     if q.resolve() in excluded:
                         listing.skipped.append((str(q), "the output folder; not read as input"))
+                    elif output_marker and (q / output_marker).is_file():
+                        listing.skipped.append((str(q), f"an output folder of an earlier job (holds {output_marker}); "
+                                                        "not read as input"))
                     else:
                         walk(q)
                 elif entry.is_symlink() and not q.exists():
