@@ -160,3 +160,38 @@ def test_stages_swap_by_config_owlv2_and_a_classifier_tagger(tiny_owlv2_dir, tin
     result, anomaly, kept, used = seg.run(_photo())
     assert used == TablePromptGenerator().generate(tags)
     assert kept and all(d.prompt in used for d in kept) and anomaly.shape == (48, 64)
+
+
+def test_cli_zeroshot_never_loses_a_photo_or_shows_a_traceback(tiny_grounding_dino_dir, tiny_sam_dir, tmp_path):
+    """One stem in two folders (the second photo's outputs overwrote the first's), a photo with a very long name
+    (a traceback that lost the report), --out inside the input (its outputs read as photos the next run), bad
+    configs and references (tracebacks), -p without --prompts fixed (ignored)."""
+    for folder, size in (("a", (48, 64)), ("b", (40, 40))):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(_photo(*size)).save(tmp_path / folder / "x.png")
+    Image.fromarray(_photo()).save(tmp_path / "a" / ("y" * 250 + ".png"))
+    cfg = tmp_path / "zs.yaml"
+    cfg.write_text(yaml.safe_dump({"detector_path": str(tiny_grounding_dino_dir), "sam_path": str(tiny_sam_dir),
+                                   "box_threshold": 0.0, "text_threshold": 0.0}))
+    runner = CliRunner()
+    base = ["zeroshot", "--config", str(cfg), "--prompts", "fixed", "-p", "crack"]
+    res = runner.invoke(app, [*base, str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "a" / "o")])
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 1 and "has the same file stem" in text and "Traceback" not in res.output, res.output
+    rep = json.loads((tmp_path / "a" / "o" / "report.json").read_text())
+    assert len(rep["images"]) == 2 and [f[0] for f in rep["failed"]] == [str(tmp_path / "b" / "x.png")]
+    assert np.asarray(Image.open(tmp_path / "a" / "o" / "x__anomaly.png")).shape == (48, 64)  # a's, not b's
+    again = runner.invoke(app, [*base, str(tmp_path / "a"), "--out", str(tmp_path / "a" / "o")])
+    assert json.loads((tmp_path / "a" / "o" / "report.json").read_text())["ignored"][0][0] == str(tmp_path / "a" / "o")
+    assert again.exit_code == 0, again.output
+    for bad, words in ((["--out", str(tmp_path / "b")], "is also an input folder"),
+                       (["--out", str(tmp_path / "o2"), "--reference", str(tmp_path / "none")], "reference photo"),
+                       (["--out", str(tmp_path / "o3"), "--config", str(tmp_path / "missing.yaml")], "cannot be read")):
+        res = runner.invoke(app, [*base, str(tmp_path / "b"), *bad])
+        assert res.exit_code == 2 and words in " ".join(res.output.replace("│", " ").split()), res.output
+    (tmp_path / "list.yaml").write_text("- a\n")
+    res = runner.invoke(app, ["zeroshot", str(tmp_path / "b"), "--out", str(tmp_path / "o4"), "--config",
+                              str(tmp_path / "list.yaml")])
+    assert res.exit_code == 2 and "must be a mapping" in res.output
+    res = runner.invoke(app, ["zeroshot", str(tmp_path / "b"), "--out", str(tmp_path / "o5"), "-p", "water stain"])
+    assert res.exit_code == 2 and "--prompts fixed" in res.output

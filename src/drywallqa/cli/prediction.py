@@ -149,12 +149,18 @@ def zeroshot(
     """Segment defects with no training data: surface tags -> anomaly prompts -> boxes -> size filter -> SAM."""
     from ..zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter, run_zeroshot
 
-    cfg = ZeroShotConfig.from_yaml(config) if config else ZeroShotConfig()
+    try:
+        cfg = ZeroShotConfig.from_yaml(config) if config else ZeroShotConfig()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from None
     cfg.size_filter = size_filter
     if prompts not in ("generated", "fixed"):
         raise typer.BadParameter("generated or fixed", param_hint="--prompts")
     if prompts == "fixed" and not prompt:
         raise typer.BadParameter("--prompts fixed needs at least one --prompt", param_hint="--prompt")
+    if prompts == "generated" and prompt:
+        raise typer.BadParameter("--prompt is used with --prompts fixed (the default generates the prompts from the "
+                                 "surface); add --prompts fixed", param_hint="--prompt")
     cfg.prompt_source = prompts
     if material:
         cfg.tagger, cfg.tagger_options = "fixed", {"material": material}
@@ -166,11 +172,21 @@ def zeroshot(
     try:
         seg = ZeroShotSegmenter(cfg)
     except (OSError, KeyError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="--detector-path / --sam-path / --config")
-    report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise typer.BadParameter(str(message), param_hint="--detector / --detector-path / --sam-path / --config")
+    try:
+        report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None)
+    except ValueError as exc:  # --out an input folder, a reference photo that cannot be read
+        raise typer.BadParameter(str(exc), param_hint="--out / --reference") from None
     st = report["stages"]
     console.print(f"{st['images']} images: {st['boxes_detected']} boxes detected, {st['removed_by_size_filter']} removed by "
                   f"the size filter (max {report['max_box_fraction']:.3f} of the image), {st['boxes_kept']} kept; "
                   f"prompts from {report['prompt_source']}; report in {out / 'report.json'}")
+    for path, reason in report["ignored"][:IGNORED_SHOWN]:
+        tagged("not read", "yellow", f"{path}: {reason}")
+    if not report["images"] and not report["failed"]:
+        tagged("warning", "yellow", "no photos found in the paths given")
+    for path, reason in report["failed"]:
+        tagged("failed", "red", f"{path}: {reason}")
     if report["failed"]:
         raise typer.Exit(code=1)

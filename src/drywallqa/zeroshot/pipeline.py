@@ -45,11 +45,29 @@ class ZeroShotConfig:
 
     @classmethod
     def from_yaml(cls, path) -> "ZeroShotConfig":
-        d = yaml.safe_load(Path(path).read_text()) or {}
+        """The config in a YAML file.
+
+        Raises:
+            ValueError: a file that cannot be read, is not YAML or not a mapping, or has an unknown key or a value of
+                another type than the field's (each named with the file).
+        """
+        from ..engine.config import check_field_types
+
+        try:
+            d = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ValueError(f"zero-shot config {path} cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"zero-shot config {path} must be a mapping of its keys, got {type(d).__name__}")
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"unknown zero-shot config keys {sorted(unknown)}")
-        return cls(**d)
+            raise ValueError(f"zero-shot config {path}: unknown keys {sorted(unknown)}")
+        config = cls(**d)
+        try:
+            check_field_types(config)
+        except ValueError as exc:
+            raise ValueError(f"zero-shot config {path}: {exc}") from None
+        return config
 
 
 def box_area_fraction(box, shape) -> float:
@@ -163,30 +181,44 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
 
     from tqdm import tqdm
 
-    from ..engine.batch import mask_name, save_png_atomic
-    from ..utils.image_io import ImageReadError, list_images
+    from ..engine.batch import check_out_apart, mask_name, save_png_atomic
+    from ..utils.image_io import ImageReadError, find_images, list_images
+    from ..utils.slug import file_stem
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_out_apart(paths, out_dir)
     report = {"size_threshold_source": "config"}
     if references:
-        refs = [read_image(p) for p in list_images(references)]
+        try:
+            refs = [read_image(p) for p in list_images(references)]
+        except (ImageReadError, OSError) as exc:
+            raise ValueError(f"a reference photo cannot be read: {exc}") from None
         if refs:
             segmenter.config.max_box_fraction = size_threshold_from_references(
                 segmenter.detector, refs, segmenter.prompts_for(refs[0], prompts), segmenter.config.max_box_fraction)
             report["size_threshold_source"] = f"{len(refs)} reference normal images"
-    images, failed = [], []
-    for path in tqdm(list_images(paths), desc="zero-shot", disable=not progress):
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    images, failed = [], [(str(p), "no such file or folder") for p in map(Path, paths) if not p.exists()]
+    listing = find_images([p for p in map(Path, paths) if p.exists()], exclude=[out])
+    first_of_stem: dict[str, Path] = {}
+    for path in tqdm(listing.images, desc="zero-shot", disable=not progress):
+        first = first_of_stem.setdefault(file_stem(path.stem).casefold(), path)
+        if first is not path:  # output files are named by stem: never one photo's over another's
+            if first.resolve() != path.resolve():
+                failed.append((str(path), f"another input, {first}, has the same file stem, and outputs are named by "
+                                          "stem: rename one of them or run them into separate --out folders"))
+            continue
         try:
             result, anomaly, kept, used = segmenter.run(read_image(path), prompts)
+            for p in used:
+                save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
+            save_png_atomic((np.clip(anomaly, 0, 1) * 255).astype(np.uint8), out / f"{file_stem(path.stem)}__anomaly.png")
         except (ImageReadError, OSError, ValueError) as exc:
             failed.append((str(path), str(exc)))
             continue
-        for p in used:
-            save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
-        save_png_atomic((np.clip(anomaly, 0, 1) * 255).astype(np.uint8), out / f"{path.stem}__anomaly.png")
         images.append({"image": str(path), "prompts": used, "image_score": float(anomaly.max()),
                        "boxes": [{"box": d.box, "score": d.score, "prompt": d.prompt} for d in kept]})
-    report.update(segmenter.report(), max_box_fraction=segmenter.config.max_box_fraction, images=images, failed=failed)
+    report.update(segmenter.report(), max_box_fraction=segmenter.config.max_box_fraction, images=images, failed=failed,
+                  ignored=listing.skipped)
     write_text_atomic(json.dumps(report, indent=2), out / "report.json")
     return report
