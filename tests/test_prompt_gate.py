@@ -162,7 +162,7 @@ def test_case_and_spacing_variants_of_a_known_prompt_are_that_prompt(gated_model
     seg = Segmenter.load(gated_model_dir)
     seg.prompt_thresholds = {"segment crack": 0.0}
     seg._known = {"segment crack": "segment crack"}
-    for variant in ("Segment Crack", "SEGMENT  CRACK", "segment crack"):
+    for variant in ("Segment Crack", "SEGMENT  CRACK", "segment crack", "segment crack\u200b", "\u202esegment crack"):
         assert seg.understood(variant) == "segment crack" and seg.threshold_for(variant) == 0.0
     r = seg.predict(photo, ["Segment Crack"])
     assert r.masks["Segment Crack"].all() and r.concepts["Segment Crack"]["understood_as"] == "segment crack"

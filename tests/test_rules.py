@@ -107,3 +107,14 @@ def test_parse_rules_parses_text_keeps_rules_and_checks_them():
         parse_rules(["segment seam: area_px > 1"], ["segment crack"], None)
     with pytest.raises(ValueError, match="mm per pixel"):
         parse_rules(["segment crack: max_width_mm > 1"], ["segment crack"], None)
+
+
+def test_prompts_with_colons_boundaries_and_repeats():
+    from drywallqa.rules import Rule, parse_rules
+
+    assert Rule.parse("segment crack: wide: components > 0").prompt == "segment crack: wide"
+    exactly = {"area_mm2": 11188 * 0.1 ** 2}  # 111.88000000000002
+    assert not Rule.parse("segment crack: area_mm2 > 111.88").broken_by(exactly)
+    assert Rule.parse("segment crack: area_mm2 >= 111.88").broken_by(exactly)
+    assert Rule.parse("segment crack: area_mm2 > 111.87").broken_by(exactly)
+    assert len(parse_rules(["segment crack: components > 0", "segment crack:components>0"], ["segment crack"], None)) == 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px",
             "area_mm2", "length_mm", "mean_width_mm", "max_width_mm")
 OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
-_RULE = re.compile(r"^(?P<prompt>[^:]+):\s*(?P<measure>\w+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$")
+_RULE = re.compile(r"^(?P<prompt>.+?):(?=[^:]*$)\s*(?P<measure>\w+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,13 @@ class Rule:
         return self.measure.endswith(("_mm", "_mm2"))
 
     def broken_by(self, measures: dict) -> bool:
-        """Whether one mask's measures (a ``results.json`` entry's ``prompts[prompt]``) break the rule."""
-        return OPERATORS[self.op](measures[self.measure], self.value)
+        """Whether one mask's measures (a ``results.json`` entry's ``prompts[prompt]``) break the rule. A measure
+        within floating-point error of the rule's number is that number: 11188 px at 0.1 mm/px is 111.88 mm², not
+        more (it computes as 111.88000000000002)."""
+        value = measures[self.measure]
+        if math.isclose(value, self.value, rel_tol=1e-9, abs_tol=1e-12):
+            value = self.value
+        return OPERATORS[self.op](value, self.value)
 
     def __str__(self) -> str:
         return f"{self.prompt}: {self.measure} {self.op} {self.value:g}"
@@ -80,6 +85,6 @@ def parse_rules(rules, prompts, mm_per_px: float | None) -> tuple:
     Raises:
         ValueError: a malformed rule, or one the job cannot evaluate.
     """
-    parsed = tuple(Rule.parse(r) if isinstance(r, str) else r for r in rules)
+    parsed = tuple(dict.fromkeys(Rule.parse(r) if isinstance(r, str) else r for r in rules))  # a repeat counts once
     check_rules(parsed, prompts, mm_per_px)
     return parsed

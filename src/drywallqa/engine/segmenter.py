@@ -157,8 +157,10 @@ def validate_prompts(prompts) -> list[str]:
 
 
 def normal_form(prompt: str) -> str:
-    """Case, width and spacing folded: the form under which two wordings of a prompt are the same prompt."""
-    return " ".join(unicodedata.normalize("NFKC", prompt).casefold().split())
+    """Case, width and spacing folded, invisible format characters (zero-width, direction marks) dropped: the form
+    under which two wordings of a prompt are the same prompt."""
+    text = "".join(c for c in unicodedata.normalize("NFKC", prompt) if unicodedata.category(c) != "Cf")
+    return " ".join(text.casefold().split())
 
 
 def validate_confidence(min_confidence: float | None) -> float | None:
