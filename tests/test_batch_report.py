@@ -117,3 +117,21 @@ def test_every_link_of_the_report_opens_its_file_whatever_the_name(tmp_path, ste
         parts = urlsplit(link)
         assert not parts.scheme and not parts.fragment and not parts.query, link
         assert (out / unquote(parts.path)).is_file(), link
+
+
+def test_a_rerun_says_which_outputs_are_an_earlier_runs(tiny_model_dir, tmp_path):
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(tmp_path / "wall.jpg")
+    base = ["predict", str(tmp_path / "wall.jpg"), "-p", "segment crack", "--out", str(tmp_path / "o"),
+            "--model-path", str(tiny_model_dir)]
+    assert CliRunner().invoke(app, [*base, "--coco", "rle"]).exit_code == 0
+    res = CliRunner().invoke(app, [*base, "--no-report"])
+    text = " ".join(res.output.split())
+    assert "report.html is an earlier run's (--no-report now)" in text
+    assert "predictions.coco.json is an earlier run's (no --coco now)" in text
+    assert "earlier run's" not in " ".join(CliRunner().invoke(app, [*base, "--coco", "rle"]).output.split())

@@ -122,6 +122,9 @@ def predict(
         console.print(f"report: {write_batch_report(out)}")
     if coco:
         console.print(f"COCO file for annotation tools: {write_coco_predictions(out, coco)}")
+    for name, wanted, flag in (("report.html", report, "--no-report"), ("predictions.coco.json", coco, "no --coco")):
+        if not wanted and (out / name).is_file():  # an earlier run's, which this one did not rewrite
+            tagged("warning", "yellow", f"{out / name} is an earlier run's ({flag} now): it does not show this run")
     for path, reason in summary.failed:
         tagged("failed", "red", f"{path}: {reason}")
     if not summary.ok:
