@@ -225,10 +225,20 @@ def test_outputs_are_never_read_as_photos(tiny_model_dir, tmp_path):
     res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(photos)])
     text = " ".join(res.output.replace("│", " ").split())
     assert res.exit_code == 2 and "is also an input folder" in text and not (photos / "results.json").exists()
-    predict_paths(seg, [photos], ["segment crack"], photos / "v1", progress=False)
+    predict_paths(seg, [photos], ["segment crack"], photos / "v1", progress=False, overlay_images=True)
+    (photos / "v1" / "day2").mkdir()  # the user's photos inside an output folder are still read
+    Image.fromarray(np.full((40, 60, 3), 90, np.uint8)).save(photos / "v1" / "day2" / "later.jpg")
     second = predict_paths(seg, [photos], ["segment crack"], tmp_path / "v2", progress=False)
-    assert second.done == [str(photos / "wall.jpg")] and not second.failed
-    assert [(p, r.split(" (")[0]) for p, r in second.ignored] == [(str(photos / "v1"), "an output folder of an earlier job")]
+    assert sorted(second.done) == [str(photos / "v1" / "day2" / "later.jpg"), str(photos / "wall.jpg")]
+    assert not second.failed
+    assert [(p, r.split(":")[0]) for p, r in second.ignored] == [(str(photos / "v1"), "an earlier job's output folder")]
+    # a job killed before its results.json (only a record and a mask there), and a folder given as input itself
+    killed = tmp_path / "killed"
+    predict_paths(seg, [photos / "wall.jpg"], ["segment crack"], killed, progress=False)
+    (killed / "results.json").unlink()
+    (killed / ".drywallqa-output").unlink()
+    third = predict_paths(seg, [killed], ["segment crack"], tmp_path / "v3", progress=False)
+    assert third.done == [] and [p for p, _ in third.ignored] == [str(killed)]
 
 
 def test_a_rerun_with_overlay_writes_the_overlays_an_earlier_run_did_not(tiny_model_dir, odd_images, tmp_path):
@@ -244,9 +254,15 @@ def test_a_rerun_with_overlay_writes_the_overlays_an_earlier_run_did_not(tiny_mo
     assert all((plain / f"{p.stem}__overlay.png").is_file() for p in paths)
     grid_of_two = np.asarray(Image.open(out / "overlay_grid.png"))
     assert grid_of_two.shape == np.asarray(Image.open(plain / "overlay_grid.png")).shape  # skipped ones in the grid too
+    # an overlay left by a run with other prompts is stale: the record made since holds none, so it is made again
+    two = ["segment crack", "segment taping area"]
+    assert predict_paths(seg, paths[:1], two, out, progress=False).done == [str(paths[0])]
+    stale = predict_paths(seg, paths[:1], two, out, progress=False, overlay_images=True)
+    assert stale.done == [str(paths[0])] and not stale.failed
+    assert np.asarray(Image.open(out / "rgb__overlay.png")).shape[1] % 3 == 0  # photo + two prompts
 
 
-def test_refused_prompts_do_not_take_the_review_order(tiny_model_dir, odd_images, tmp_path):
+def test_refused_prompts_do_not_take_the_review_order():
     from drywallqa.engine.batch_report import _least_confidence, review_confidence
 
     refused = {"confidence": 0.0, "concept": {"known": False}}

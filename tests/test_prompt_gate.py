@@ -247,3 +247,16 @@ def test_a_damaged_gate_file_is_a_clean_error_naming_it(gated_model_dir, photo, 
     res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--model-path", str(gated_model_dir),
                                    "--out", str(tmp_path / "out")])
     assert res.exit_code == 2 and "is damaged" in res.output and "Traceback" not in res.output, res.output
+
+
+def test_a_refused_prompt_is_not_in_the_review_list(gated_model_dir, photo, tmp_path):
+    """Its empty mask has confidence 0: ranked, it filled the "review these first" list with nothing to review."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "-p", UNKNOWN, "--model-path",
+                                   str(gated_model_dir), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    review = next(line for line in res.output.splitlines() if line.startswith("least confident"))
+    assert "'segment crack'" in review and UNKNOWN not in review

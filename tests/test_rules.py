@@ -118,3 +118,9 @@ def test_prompts_with_colons_boundaries_and_repeats():
     assert Rule.parse("segment crack: area_mm2 >= 111.88").broken_by(exactly)
     assert Rule.parse("segment crack: area_mm2 > 111.87").broken_by(exactly)
     assert len(parse_rules(["segment crack: components > 0", "segment crack:components>0"], ["segment crack"], None)) == 1
+
+
+def test_the_boundary_tolerance_never_merges_counts():
+    from drywallqa.rules import Rule
+
+    assert Rule.parse("segment crack: area_px > 1000000000").broken_by({"area_px": 1000000001})

@@ -195,3 +195,13 @@ def test_cli_zeroshot_never_loses_a_photo_or_shows_a_traceback(tiny_grounding_di
     assert res.exit_code == 2 and "must be a mapping" in res.output
     res = runner.invoke(app, ["zeroshot", str(tmp_path / "b"), "--out", str(tmp_path / "o5"), "-p", "water stain"])
     assert res.exit_code == 2 and "--prompts fixed" in res.output
+
+
+def test_zeroshot_config_types_are_checked_and_numbers_accepted(tmp_path):
+    cfg = tmp_path / "zs.yaml"
+    cfg.write_text("box_threshold: 1\nmax_box_fraction: 3e-1\nsam_path: null\ntagger_options: {material: tile}\n")
+    config = ZeroShotConfig.from_yaml(cfg)
+    assert config.box_threshold == 1 and config.sam_path is None and config.tagger_options == {"material": "tile"}
+    cfg.write_text("size_filter: 1\n")
+    with pytest.raises(ValueError, match="size_filter"):
+        ZeroShotConfig.from_yaml(cfg)

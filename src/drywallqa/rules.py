@@ -51,7 +51,7 @@ class Rule:
         within floating-point error of the rule's number is that number: 11188 px at 0.1 mm/px is 111.88 mm², not
         more (it computes as 111.88000000000002)."""
         value = measures[self.measure]
-        if math.isclose(value, self.value, rel_tol=1e-9, abs_tol=1e-12):
+        if math.isclose(value, self.value, rel_tol=1e-12, abs_tol=1e-12):  # counts of 10^9 px still differ by one
             value = self.value
         return OPERATORS[self.op](value, self.value)
 

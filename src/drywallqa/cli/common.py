@@ -122,8 +122,8 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
 
 
 GATE_HELP = ("Leave the masks of prompts far from what the model learnt empty, with a warning naming what it knows "
-             "(models with a prompt gate); --no-prompt-gate answers every prompt with the raw map of the prompt as typed "
-             "(no slip mending either).")
+             "(models with a prompt gate); --no-prompt-gate answers every prompt with the raw map (typing slips are "
+             "not mended then).")
 
 
 LABEL_SHAPE_HELP = ("box: write the masks of prompts trained on box labels (taping) as the boxes validation chose for "

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from ..data.registry import label_shape_of
 from ..measures import mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import BATCH_RESULTS, remove_stale_temporaries, write_atomic, write_text_atomic
+from ..utils.files import BATCH_RESULTS, mark_output_folder, remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image
 from ..utils.slug import file_stem, prompt_slug
 from ..viz import COLORS, grid, overlay
@@ -184,6 +184,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     row = None
     if opts.overlay_images:
         row = [image] + [overlay(image, result.masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(opts.prompts)]
+        entry["overlay"] = overlay_name(path)  # made with this record: a rerun with --overlay may keep it
     with FileLock(str(out / RESULTS_LOCK)):
         conflict = None if opts.overwrite else record_conflict(out, path, opts.prompts)
         if conflict is not None:
@@ -208,7 +209,7 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
             summary.failed.append((str(p), "no such file or folder"))
     first_of_stem: dict[str, Path] = {}
     images = []
-    listing = find_images([p for p in paths if Path(p).exists()], exclude=[opts.out_dir], output_marker=BATCH_RESULTS)
+    listing = find_images([p for p in paths if Path(p).exists()], exclude=[opts.out_dir])
     summary.ignored.extend(listing.skipped)
     for path in listing.images:
         first = first_of_stem.setdefault(file_stem(path.stem).casefold(), path)
@@ -224,8 +225,9 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
         conflict = None if opts.overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
         if conflict is not None:
             summary.failed.append((str(path), conflict))
-        elif previous is None or opts.overlay_images and not (Path(opts.out_dir) / overlay_name(path)).is_file():
-            todo.append(path)  # not done, or done before without the overlay asked for now
+        elif previous is None or opts.overlay_images and not (
+                previous.get("overlay") == overlay_name(path) and (Path(opts.out_dir) / overlay_name(path)).is_file()):
+            todo.append(path)  # not done, or done before without the overlay asked for now (an older one is stale)
         else:
             summary.skipped.append(str(path))
             summary.results.append({**previous, "image": os.path.abspath(path)})  # where it is now (a moved folder)
@@ -309,6 +311,7 @@ def prepare_out_dir(out_dir) -> Path:
         raise ValueError(f"{out / BATCH_RESULTS} is not a file: it cannot be written")
     if not os.access(out, os.W_OK):
         raise ValueError(f"{out}: the output folder is not writable")
+    mark_output_folder(out)
     return out
 
 
@@ -464,6 +467,8 @@ def _overlay_rows(images: list, opts: BatchOptions) -> list:
         try:
             strip = np.asarray(Image.open(Path(opts.out_dir) / overlay_name(done)).convert("RGB"))
         except OSError:
+            continue
+        if strip.shape[1] % (len(opts.prompts) + 1):  # not this job's panels: left out of the grid
             continue
         rows.append(np.split(strip, len(opts.prompts) + 1, axis=1))
     return rows

@@ -21,6 +21,32 @@ except ImportError:  # Windows: temporaries are told apart by their process id
     fcntl = None
 
 BATCH_RESULTS = "results.json"
+OUTPUT_MARKER = ".drywallqa-output"  # written into an output folder when a job starts: its files are no photos
+# files a job writes besides ``<stem>__<...>`` ones (masks, records, overlays, anomaly maps)
+OUTPUT_FILES = (BATCH_RESULTS, "report.html", "report.json", "predictions.coco.json", "overlay_grid.png", OUTPUT_MARKER)
+
+
+def is_output_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` holds what a drywallqa job writes: its marker, a ``results.json``, or an image record
+    (``<stem>__results.json``, left by a job killed before its ``results.json``)."""
+    folder = Path(folder)
+    return (folder / OUTPUT_MARKER).is_file() or (folder / BATCH_RESULTS).is_file() or \
+        next(folder.glob("*__results.json"), None) is not None
+
+
+def is_output_file(name: str) -> bool:
+    """Whether a file of an output folder (:func:`is_output_folder`) is one a job wrote: ``<stem>__<...>`` (a mask,
+    record, overlay or anomaly map), one of :data:`OUTPUT_FILES` or a hidden one (its lock and temporary files);
+    anything else there is the user's."""
+    return name in OUTPUT_FILES or name.startswith(".") or "__" in Path(name).stem
+
+
+def mark_output_folder(folder: str | Path) -> None:
+    """Mark ``folder`` as a job's output folder (:data:`OUTPUT_MARKER`), so that no later job reads its files as
+    photos, even when this one is killed before it writes anything else."""
+    marker = Path(folder) / OUTPUT_MARKER
+    if not marker.exists():
+        marker.write_text("written by drywallqa: the files named <stem>__... here are outputs, not photos\n")
 TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp  # what a batch job (drywallqa predict) leaves in its output folder
 
 

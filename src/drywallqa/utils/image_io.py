@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .files import OUTPUT_FILES, is_output_file, is_output_folder
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif")
 # the raster formats decoded, whatever a file's name says (Pillow would otherwise also try EPS, which runs Ghostscript
 # on the file, on an upload from anyone); JPEG covers phones' MPO files, HEIF needs the pillow-heif plugin
@@ -194,13 +196,14 @@ class ImageListing:
     skipped: list = field(default_factory=list)  # (path, reason)
 
 
-def find_images(paths, exclude=(), output_marker: str | None = None) -> ImageListing:
+def find_images(paths, exclude=()) -> ImageListing:
     """Expand files and folders (recursively, following links to folders) into image paths.
 
     Nothing is left out silently: files that are not images, broken links, link loops, folders that
-    cannot be read and anything below an ``exclude`` folder (e.g. the output folder) or below a folder holding a
-    file named ``output_marker`` (an earlier job's output folder: its masks are no photos) are listed in
-    ``skipped`` with the reason. Files named directly are taken as they are (reading reports them).
+    cannot be read, anything below an ``exclude`` folder (e.g. the output folder) and, in an earlier job's output
+    folder (:func:`~drywallqa.utils.files.is_output_folder`), the files it wrote (masks, overlays, its report's
+    thumbnails: no photos) are listed in ``skipped`` with the reason; photos and folders of the user's there are
+    read. Files named directly are taken as they are (reading reports them).
     """
     listing = ImageListing()
     excluded = {Path(e).resolve() for e in exclude}
@@ -215,6 +218,7 @@ def find_images(paths, exclude=(), output_marker: str | None = None) -> ImageLis
             try:
                 st = folder.stat()
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
+                outputs = is_output_folder(folder)
             except OSError as exc:
                 listing.skipped.append((str(folder), f"folder cannot be read ({exc.strerror or exc})"))
                 return
@@ -222,14 +226,14 @@ def find_images(paths, exclude=(), output_marker: str | None = None) -> ImageLis
                 listing.skipped.append((str(folder), "a link back to a folder already read (link loop); not read twice"))
                 return
             seen.add((st.st_dev, st.st_ino))
+            written = 0  # files an earlier job wrote here: said once for the folder
             for entry in entries:
                 q = folder / entry.name
-                if entry.is_dir():  # follows links to folders
+                if outputs and (entry.name == "report_files" or is_output_file(entry.name)):
+                    written += entry.name not in OUTPUT_FILES and not entry.name.startswith(".")
+                elif entry.is_dir():  # follows links to folders
                     if q.resolve() in excluded:
                         listing.skipped.append((str(q), "the output folder; not read as input"))
-                    elif output_marker and (q / output_marker).is_file():
-                        listing.skipped.append((str(q), f"an output folder of an earlier job (holds {output_marker}); "
-                                                        "not read as input"))
                     else:
                         walk(q)
                 elif entry.is_symlink() and not q.exists():
@@ -241,6 +245,9 @@ def find_images(paths, exclude=(), output_marker: str | None = None) -> ImageLis
                 else:
                     listing.skipped.append((str(q), f"not an image file ({q.suffix or 'no suffix'}; reads "
                                                     f"{', '.join(IMAGE_SUFFIXES)})"))
+            if written:
+                listing.skipped.append((str(folder), f"an earlier job's output folder: its {written} masks, records and "
+                                                     "overlays are not read as photos (the rest of it is)"))
 
         walk(p)
         listing.images.extend(found)

@@ -19,7 +19,7 @@ import yaml
 from ..engine.segmenter import (EncodedImage, SegmentationResult, Segmenter, register_pipeline, validate_confidence,
                                 validate_prompts)
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import write_text_atomic
+from ..utils.files import mark_output_folder, write_text_atomic
 from ..utils.image_io import read_image, to_rgb_array
 from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
@@ -198,6 +198,7 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
             report["size_threshold_source"] = f"{len(refs)} reference normal images"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    mark_output_folder(out)
     images, failed = [], [(str(p), "no such file or folder") for p in map(Path, paths) if not p.exists()]
     listing = find_images([p for p in map(Path, paths) if p.exists()], exclude=[out])
     first_of_stem: dict[str, Path] = {}
