@@ -197,28 +197,35 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     return entry, row
 
 
-def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
-    """Images still to do; missing inputs go to ``summary.failed``, finished ones to ``summary.skipped``.
+def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str, str]]]:
+    """The photos under ``paths`` for a job writing into ``out_dir``: ``(images, failed, ignored)``.
 
-    Output files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``,
-    compared case-insensitively) only the first one listed is done; the others fail with a message
-    instead of overwriting its masks.
+    Missing inputs fail; what :func:`~drywallqa.utils.image_io.find_images` does not read is ``ignored``. Output
+    files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``, compared
+    case-insensitively) only the first one listed is an image; the others fail with a message instead of
+    overwriting its outputs. A file given twice is one image.
     """
-    for p in paths:
-        if not Path(p).exists():
-            summary.failed.append((str(p), "no such file or folder"))
+    failed = [(str(p), "no such file or folder") for p in paths if not Path(p).exists()]
+    listing = find_images([p for p in paths if Path(p).exists()], exclude=[out_dir])
     first_of_stem: dict[str, Path] = {}
     images = []
-    listing = find_images([p for p in paths if Path(p).exists()], exclude=[opts.out_dir])
-    summary.ignored.extend(listing.skipped)
     for path in listing.images:
         first = first_of_stem.setdefault(file_stem(path.stem).casefold(), path)
         if first.resolve() == path.resolve():
             if first is path:
                 images.append(path)
             continue  # the same file given twice
-        summary.failed.append((str(path), f"another input, {first}, has the same file stem, and masks are named by stem: "
-                                          "rename one of them or predict them into separate --out folders"))
+        failed.append((str(path), f"another input, {first}, has the same file stem, and outputs are named by stem: "
+                                  "rename one of them or run them into separate --out folders"))
+    return images, failed, listing.skipped
+
+
+def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
+    """Images still to do (:func:`gather_inputs`); missing inputs and inputs of a stem taken go to
+    ``summary.failed``, finished ones to ``summary.skipped``."""
+    images, failed, ignored = gather_inputs(paths, opts.out_dir)
+    summary.failed.extend(failed)
+    summary.ignored.extend(ignored)
     todo = []
     for path in images:
         previous = None if opts.overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)

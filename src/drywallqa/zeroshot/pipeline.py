@@ -181,8 +181,8 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
 
     from tqdm import tqdm
 
-    from ..engine.batch import check_out_apart, mask_name, save_png_atomic
-    from ..utils.image_io import ImageReadError, find_images, list_images
+    from ..engine.batch import check_out_apart, gather_inputs, mask_name, save_png_atomic
+    from ..utils.image_io import ImageReadError, list_images
     from ..utils.slug import file_stem
 
     check_out_apart(paths, out_dir)
@@ -199,16 +199,9 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     mark_output_folder(out)
-    images, failed = [], [(str(p), "no such file or folder") for p in map(Path, paths) if not p.exists()]
-    listing = find_images([p for p in map(Path, paths) if p.exists()], exclude=[out])
-    first_of_stem: dict[str, Path] = {}
-    for path in tqdm(listing.images, desc="zero-shot", disable=not progress):
-        first = first_of_stem.setdefault(file_stem(path.stem).casefold(), path)
-        if first is not path:  # output files are named by stem: never one photo's over another's
-            if first.resolve() != path.resolve():
-                failed.append((str(path), f"another input, {first}, has the same file stem, and outputs are named by "
-                                          "stem: rename one of them or run them into separate --out folders"))
-            continue
+    todo, failed, ignored = gather_inputs(paths, out)
+    images = []
+    for path in tqdm(todo, desc="zero-shot", disable=not progress):
         try:
             result, anomaly, kept, used = segmenter.run(read_image(path), prompts)
             for p in used:
@@ -220,6 +213,6 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
         images.append({"image": str(path), "prompts": used, "image_score": float(anomaly.max()),
                        "boxes": [{"box": d.box, "score": d.score, "prompt": d.prompt} for d in kept]})
     report.update(segmenter.report(), max_box_fraction=segmenter.config.max_box_fraction, images=images, failed=failed,
-                  ignored=listing.skipped)
+                  ignored=ignored)
     write_text_atomic(json.dumps(report, indent=2), out / "report.json")
     return report
