@@ -147,14 +147,12 @@ def comma_list(values) -> list[str]:
 def check_output_path(path: Path, hint: str, folder: bool) -> None:
     """A clean error, before any work, for an output ``path`` that cannot be written: a folder where a file goes
     (``folder=False``) or a file where a folder goes, below a file, or under a folder that is not writable."""
-    if path.exists() and path.is_dir() != folder:
-        raise typer.BadParameter(f"{path} is a {'file' if folder else 'folder'}; give a {'folder' if folder else 'file'}",
-                                 param_hint=hint)
-    if any(p.exists() and not p.is_dir() for p in path.parents):
-        raise typer.BadParameter(f"{path} lies below a file", param_hint=hint)
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not os.access(existing if existing.is_dir() else existing.parent, os.W_OK):
-        raise typer.BadParameter(f"{path} cannot be written ({existing} is not writable)", param_hint=hint)
+    from ..utils.files import check_writable_path
+
+    try:
+        check_writable_path(path, folder)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
 
 
 def check_max_pixels(value: int) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import pickle
 import random
 import shutil
@@ -30,7 +29,7 @@ from ..models import create_model
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
-from ..utils.files import replace_dir, temp_dir, write_atomic, write_csv_atomic, write_text_atomic
+from ..utils.files import check_writable_path, replace_dir, temp_dir, write_atomic, write_csv_atomic, write_text_atomic
 from .config import TrainConfig
 from .predictor import TorchSegmenter
 from .validator import Validator
@@ -108,21 +107,18 @@ def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float
 
 
 def check_writable_folder(folder, key: str) -> None:
-    """Whether ``folder`` (``None``: none wanted) is a folder that can be written, or can be made: nothing is made
-    here, so a run that fails on its data leaves no empty folder behind.
+    """Whether ``folder`` (``None``: none wanted) is a folder that can be written, or can be made
+    (:func:`~drywallqa.utils.files.check_writable_path`; nothing is made, so a run that fails on its data leaves
+    no empty folder behind).
 
     Raises:
         ValueError: naming ``key`` (``output_dir``), when it is a file, lies below one or cannot be made or written.
     """
-    if folder is None:
-        return
-    path = Path(folder).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
-        raise ValueError(f"{key} {folder} is a file, not a folder" if existing == path else
-                         f"{key} {folder} lies below the file {existing}")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{key} {folder}: {existing} is not writable")
+    if folder is not None:
+        try:
+            check_writable_path(folder, folder=True)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
 
 
 def atomic_torch_save(obj, path: Path) -> None:

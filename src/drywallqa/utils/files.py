@@ -235,6 +235,25 @@ def replace_dir(new: str | Path, dest: str | Path) -> Path:
     return dest
 
 
+def check_writable_path(path: str | Path, folder: bool) -> None:
+    """Whether ``path`` can be written as a folder (``folder=True``) or a file, now or once made: nothing is made
+    here, so a command that then fails on its input leaves nothing behind.
+
+    Raises:
+        ValueError: a folder where a file goes or a file where a folder goes, a path below a file, or a nearest
+            existing folder that cannot be written.
+    """
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise ValueError(f"{path} is a {'file' if folder else 'folder'}; give a {'folder' if folder else 'file'}")
+    if any(p.exists() and not p.is_dir() for p in path.parents):
+        raise ValueError(f"{path} lies below a file")
+    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
+    writable = existing if existing.is_dir() else existing.parent
+    if not os.access(writable, os.W_OK | os.X_OK):
+        raise ValueError(f"{path} cannot be written ({writable} is not writable)")
+
+
 def check_replaceable_dir(path: str | Path, what: str, is_ours: Callable[[Path], bool],
                           source: str | Path | None = None) -> Path:
     """``path`` as a folder that a command may replace whole with ``what`` (e.g. "the shipped model"): absent, empty,
