@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from PIL import Image
 
-from ..utils.files import read_batch_results, write_text_atomic
+from ..utils.files import REPORT_FILES, read_batch_results, write_text_atomic
 from ..utils.image_io import ImageReadError, read_image, read_mask
 from ..utils.slug import file_stem
 from ..viz import COLORS, overlay
@@ -32,7 +32,7 @@ def _color(i: int) -> tuple:
 def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
     """Write the tinted thumbnail of one image; its path relative to ``out`` (None if the photo or a mask is gone).
     A thumbnail newer than the image's masks is kept, so rebuilding the report after a resumed job is quick."""
-    rel = Path("report_files") / f"{file_stem(Path(entry['image']).stem)}.jpg"  # unique in one output folder
+    rel = Path(REPORT_FILES) / f"{file_stem(Path(entry['image']).stem)}.jpg"  # unique in one output folder
     masks = [out / entry["prompts"][p]["mask"] for p in prompts if p in entry["prompts"]]
     if (out / rel).is_file() and len(masks) == len(prompts) and all(
             m.is_file() and m.stat().st_mtime <= (out / rel).stat().st_mtime for m in masks):

@@ -51,12 +51,9 @@ def resolve_device(device) -> "torch.device":
     """
     import torch
 
-    if str(device) == "auto":
+    if not isinstance(device, torch.device) and check_device_name(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}") from None
+    dev = torch.device(device)
     if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
         has = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else "no CUDA device"
         raise ValueError(f"device {device!r}: this machine has {has}; use auto or cpu")

@@ -20,7 +20,9 @@ try:
 except ImportError:  # Windows: temporaries are told apart by their process id
     fcntl = None
 
-BATCH_RESULTS = "results.json"
+BATCH_RESULTS = "results.json"  # what a batch job (drywallqa predict) leaves in its output folder
+TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp
+REPORT_FILES = "report_files"  # the folder of report.html's thumbnails, in an output folder
 OUTPUT_MARKER = ".drywallqa-output"  # written into an output folder when a job starts: its files are no photos
 # files a job writes besides ``<stem>__<...>`` ones (masks, records, overlays, anomaly maps)
 OUTPUT_FILES = (BATCH_RESULTS, "report.html", "report.json", "predictions.coco.json", "overlay_grid.png", OUTPUT_MARKER)
@@ -36,9 +38,9 @@ def is_output_folder(folder: str | Path) -> bool:
 
 def is_output_file(name: str) -> bool:
     """Whether a file of an output folder (:func:`is_output_folder`) is one a job wrote: ``<stem>__<...>`` (a mask,
-    record, overlay or anomaly map), one of :data:`OUTPUT_FILES` or a hidden one (its lock and temporary files);
-    anything else there is the user's."""
-    return name in OUTPUT_FILES or name.startswith(".") or "__" in Path(name).stem
+    record, overlay or anomaly map), one of :data:`OUTPUT_FILES`, the report's thumbnails (:data:`REPORT_FILES`) or a
+    hidden one (its lock and temporary files); anything else there is the user's."""
+    return name in OUTPUT_FILES or name == REPORT_FILES or name.startswith(".") or "__" in Path(name).stem
 
 
 def mark_output_folder(folder: str | Path) -> None:
@@ -47,7 +49,6 @@ def mark_output_folder(folder: str | Path) -> None:
     marker = Path(folder) / OUTPUT_MARKER
     if not marker.exists():
         marker.write_text("written by drywallqa: the files named <stem>__... here are outputs, not photos\n")
-TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp  # what a batch job (drywallqa predict) leaves in its output folder
 
 
 def _read_umask() -> int:

@@ -229,7 +229,7 @@ def find_images(paths, exclude=()) -> ImageListing:
             written = 0  # files an earlier job wrote here: said once for the folder
             for entry in entries:
                 q = folder / entry.name
-                if outputs and (entry.name == "report_files" or is_output_file(entry.name)):
+                if outputs and is_output_file(entry.name):
                     written += entry.name not in OUTPUT_FILES and not entry.name.startswith(".")
                 elif entry.is_dir():  # follows links to folders
                     if q.resolve() in excluded:
