@@ -374,9 +374,11 @@ class Trainer:
         atomic_torch_save(self._state(), path)
         return path
 
-    def load_checkpoint(self, path: Path) -> None:
-        """Continue from ``path`` (see :func:`read_checkpoint` and :meth:`check_resumable`)."""
-        state = read_checkpoint(path, self.device)
+    def load_checkpoint(self, path: Path, state: dict | None = None) -> None:
+        """Continue from ``path`` (see :func:`read_checkpoint` and :meth:`check_resumable`), or from ``state``, what
+        :func:`read_checkpoint` read of it already. Read on the CPU: the weights and optimiser state are copied to
+        the model's device as they load, and the random-number state must stay a CPU tensor."""
+        state = state if state is not None else read_checkpoint(path, "cpu")
         self.check_resumable(state, path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -484,7 +486,9 @@ class Trainer:
                              if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not chosen(n)]
         return trainable
 
-    def setup(self, resume: bool = False) -> None:
+    def setup(self, resume: bool = False, state: dict | None = None) -> None:
+        """The optimiser (and EMA copy) for the model; with ``resume``, the run continued from ``last.pt`` (its
+        ``state`` when read already)."""
         o = self.config.optim
         self.model = self.model.to(memory_format=torch.channels_last)
         params = self.freeze(self.config.train_only) if self.config.train_only else list(self.model.parameters())
@@ -506,7 +510,7 @@ class Trainer:
             last = self.out / "last.pt"
             if not last.is_file():
                 raise FileNotFoundError(f"--resume: no checkpoint at {last}")
-            self.load_checkpoint(last)
+            self.load_checkpoint(last, state)
 
     def _epoch_loader(self, epoch: int, skip_batches: int) -> DataLoader:
         order = np.random.default_rng(self.config.seed * 1000 + epoch).permutation(len(self.train_set))
@@ -531,10 +535,12 @@ class Trainer:
             check_writable_folder(folder, key)  # before the data are read, not after
         if overwrite and not resume:
             self.check_not_inside_run()
+        state = None
         if resume and (self.out / "last.pt").is_file():  # a checkpoint it cannot continue: said before the data load
-            self.check_resumable(read_checkpoint(self.out / "last.pt", "cpu"), self.out / "last.pt")
+            state = read_checkpoint(self.out / "last.pt", "cpu")
+            self.check_resumable(state, self.out / "last.pt")
         self.build_data()
-        self.setup(resume)
+        self.setup(resume, state)
         self.out.mkdir(parents=True, exist_ok=True)
         if overwrite and not resume:  # the old run goes whole: no best/ or metrics of it beside the new run's files
             for name in RUN_FILES:
