@@ -19,7 +19,7 @@ import yaml
 from ..engine.segmenter import (EncodedImage, SegmentationResult, Segmenter, register_pipeline, validate_confidence,
                                 validate_prompts)
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import mark_output_folder, write_text_atomic
+from ..utils.files import write_text_atomic
 from ..utils.image_io import read_image, to_rgb_array
 from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
@@ -181,7 +181,7 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
 
     from tqdm import tqdm
 
-    from ..engine.batch import check_out_apart, gather_inputs, mask_name, save_png_atomic
+    from ..engine.batch import check_out_apart, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
     from ..utils.image_io import ImageReadError, list_images
     from ..utils.slug import file_stem
 
@@ -196,9 +196,7 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
             segmenter.config.max_box_fraction = size_threshold_from_references(
                 segmenter.detector, refs, segmenter.prompts_for(refs[0], prompts), segmenter.config.max_box_fraction)
             report["size_threshold_source"] = f"{len(refs)} reference normal images"
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    mark_output_folder(out)
+    out = prepare_out_dir(out_dir)  # made, checked and marked as predict's is
     todo, failed, ignored = gather_inputs(paths, out)
     images = []
     for path in tqdm(todo, desc="zero-shot", disable=not progress):
