@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from .common import (DATASETS_DIR_HELP, SPLITS_DIR_HELP, app, check_model_file, console, dataset_names,
-                     model_dir_option, tagged)
+from .common import (DATASETS_DIR_HELP, SPLITS_DIR_HELP, app, check_model_file, check_output_path, console,
+                     dataset_names, model_dir_option, tagged)
 
 
 @app.command()
@@ -130,11 +129,7 @@ def ship(
     flips = {"both": (False, True), "on": (True,), "off": (False,)}
     if tta not in flips:
         raise typer.BadParameter("both, on or off", param_hint="--tta")
-    parent = Path(dest).resolve().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):  # before the sweep, not after it
-        raise typer.BadParameter(f"{parent} is not writable", param_hint="--out")
+    check_output_path(Path(dest).resolve().parent, "--out", folder=True)  # where it is renamed in: before the sweep
     try:
         out = run(source, dest, tuple(dataset_names(dataset)), candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
