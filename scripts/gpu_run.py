@@ -49,9 +49,12 @@ RUN_FILES = ("metrics.csv", "metrics.json", "train_files.json", "config.yaml", "
 
 
 def _import_package() -> None:
-    """Make ``drywallqa`` importable from the working tree where it is not installed (the GPU machine)."""
+    """Make ``drywallqa`` importable from the working tree where it is not installed (the GPU machine), and the
+    pack script beside this one."""
     if importlib.util.find_spec("drywallqa") is None:
         sys.path.insert(0, str(ROOT / "src"))
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def _save_half(source: Path, dest: Path) -> None:
@@ -123,7 +126,6 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
     from drywallqa.models.encoders.hed_vgg16 import HED_WEIGHTS, export_hed_weights
     from drywallqa.models.shipped import SHIPPED_MODELS
 
-    sys.path.insert(0, str(ROOT / "scripts"))
     from pack_training_images import pack
 
     cfg = TrainConfig.from_yaml(config).with_overrides(list(overrides))
@@ -136,7 +138,8 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
         shutil.rmtree(out)
     out.mkdir(parents=True)
     remote = list(overrides)
-    packed = pack(cfg, out / "pack", size, quality, chunks=chunks or 1, chunk_mib=None if chunks else budget)
+    packed = pack(cfg, out / "pack", size, quality, chunks=chunks or 1, chunk_mib=None if chunks else budget,
+                  dedupe=True)
     remote.append("data.datasets_dir={bundle}/pack/chunk0/datasets")
     if packed["datasets"]:
         listed = ", ".join(n.replace("{datasets}", "{bundle}/pack/chunk0/datasets") for n in packed["datasets"])
@@ -179,10 +182,17 @@ def merge_chunks(bundle_dir: Path) -> Path:
     Raises:
         SystemExit: fewer images than the bundle packed (a chunk did not arrive): training on a subset is refused.
     """
+    _import_package()
+    from pack_training_images import restore_copies
+
     first = bundle_dir / "pack" / "chunk0"
     for chunk in sorted((bundle_dir / "pack").glob("chunk*")):
         if chunk != first:
             shutil.copytree(chunk, first, dirs_exist_ok=True)
+    try:
+        restore_copies(first)  # the photos two datasets share travel once
+    except FileNotFoundError as exc:
+        raise SystemExit(f"{bundle_dir}: {exc}") from None
     wanted = json.loads((bundle_dir / "bundle.json").read_text()).get("images")
     found = sum(1 for f in (first / "datasets").rglob("*") if f.is_file() and f.parent.name != "_masks"
                 and f.suffix.lower() not in (".json", ".yaml"))
@@ -193,10 +203,23 @@ def merge_chunks(bundle_dir: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------------ train
-def install_wheels(folder: Path) -> None:
-    found = sorted(str(p) for p in folder.glob("*.whl"))
-    if found:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", *found], check=True)
+def install_wheels(folder: Path) -> list[str]:
+    """Install the bundled wheels whose version is not installed already (a machine kept warm, or a run started
+    beside this one, installed them: pip is not run twice into one environment at once); returns those installed."""
+    from importlib import metadata
+
+    wanted = []
+    for wheel in sorted(folder.glob("*.whl")):
+        name, version = wheel.name.split("-")[:2]  # the wheel file name: {name}-{version}(-{build})?-{tags}.whl
+        try:
+            if metadata.version(name) == version:
+                continue
+        except metadata.PackageNotFoundError:
+            pass
+        wanted.append(str(wheel))
+    if wanted:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", *wanted], check=True)
+    return wanted
 
 
 def train(bundle_dir: Path, out: Path, minutes: float | None = None, overrides=(), part_mb: float = 15.0,

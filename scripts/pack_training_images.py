@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from drywallqa.utils.image_io import read_image
 
 
 DECLARED = "declared"  # the folder of the packed copies of YAML-declared datasets
+COPIES = "copies.json"  # in chunk0 of a deduplicated pack: the photos left out as copies of packed ones
 
 
 def shrink(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
@@ -55,10 +57,12 @@ def shrink(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
 
 
 def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks: int = 1,
-         chunk_mib: float | None = None) -> dict:
+         chunk_mib: float | None = None, dedupe: bool = False) -> dict:
     """Write the reduced copy (see the module docstring); returns counts and sizes. With ``chunk_mib``, the images
     are dealt into as many chunks (at least ``chunks``) as keep each within about that many MiB: they are all
-    encoded first, so nothing is encoded twice."""
+    encoded first, so nothing is encoded twice. With ``dedupe``, a photo that two datasets share (the taping strips
+    and the taping boxes are one set of photos) is packed once and listed in ``chunk0/copies.json`` (copy -> packed
+    path, both under ``datasets/``): :func:`restore_copies` writes the copies back after the chunks are merged."""
     d = cfg.data
     if out.exists():
         shutil.rmtree(out)
@@ -77,8 +81,15 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
             samples = samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)
             jobs += [(folder, root, s) for s in samples]
     files, annotated = [], {}  # per image: [(path in its chunk's datasets/, bytes)], the image first
+    packed, copies = {}, {}  # source photo -> its packed path; with dedupe, copy -> packed path
     for folder, root, s in tqdm(jobs, desc="packing"):
         dest = Path(folder) / s.image_path.relative_to(root)
+        source = s.image_path.resolve()
+        if dedupe and source in packed and s.mask_path is None:
+            copies[dest.as_posix()] = packed[source].as_posix()
+            _note_annotated(annotated, s, folder, root)
+            continue
+        packed.setdefault(source, dest)
         rgb = shrink(read_image(s.image_path), size, cv2.INTER_AREA)
         ok, buf = cv2.imencode(".webp", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, quality])
         if not ok:
@@ -91,9 +102,7 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
             if not ok:
                 raise RuntimeError(f"{s.mask_path}: encoding failed")
             files[-1].append((dest.parent / "_masks" / s.mask_path.name, png.tobytes()))
-        ann = s.image_path.parent / "_annotations.coco.json"
-        if s.mask_path is None and ann.is_file():
-            annotated.setdefault((ann, folder, root), set()).add(s.image_path.name)
+        _note_annotated(annotated, s, folder, root)
     total = sum(len(data) for group in files for _, data in group)
     if chunk_mib is not None:
         chunks = max(chunks, int(total / 2**20 // (0.9 * chunk_mib)) + 1)
@@ -117,12 +126,49 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
             target = out / f"chunk{k}" / "datasets" / DECLARED / f"{ds.name}.dataset.yaml"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
+    if copies:
+        (out / "chunk0").mkdir(parents=True, exist_ok=True)
+        (out / "chunk0" / COPIES).write_text(json.dumps(copies, indent=0))
     # every prompt the run asks, embedded, so the remote machine needs no text-encoder weights
     prompts, _ = training_prompts(cfg)
     TextEncoder(cfg.text_encoder, cache_dir=out / "chunk0" / "cache").encode(prompts)
     chunk_mb = [sum(f.stat().st_size for f in (out / f"chunk{k}").rglob("*") if f.is_file()) / 1e6 for k in range(chunks)]
-    return {"images": len(jobs), "webp_mb": total / 1e6, "chunk_mb": chunk_mb, "prompts": prompts,
+    return {"images": len(jobs), "copies": len(copies), "webp_mb": total / 1e6, "chunk_mb": chunk_mb, "prompts": prompts,
             "datasets": names if declared else None}
+
+
+def _note_annotated(annotated: dict, sample, folder: str, root: Path) -> None:
+    """Record that ``sample``'s photo is packed, so its COCO file is cut down to the photos packed."""
+    ann = sample.image_path.parent / "_annotations.coco.json"
+    if sample.mask_path is None and ann.is_file():
+        annotated.setdefault((ann, folder, root), set()).add(sample.image_path.name)
+
+
+def restore_copies(merged: Path) -> int:
+    """Write back the copies a deduplicated pack left out (``pack(dedupe=True)``): ``merged`` is the folder the chunks
+    were merged into (holding ``datasets/`` and ``copies.json``). Returns how many were written: a copy already
+    there is kept, and each is written whole (renamed into place), so two runs may merge one bundle side by side.
+
+    Raises:
+        FileNotFoundError: a packed photo a copy is made from is not there (a chunk did not arrive).
+    """
+    listed = merged / COPIES
+    if not listed.is_file():
+        return 0
+    copies = json.loads(listed.read_text())
+    written = 0
+    for copy, packed in copies.items():
+        source, target = merged / "datasets" / packed, merged / "datasets" / copy
+        if not source.is_file():
+            raise FileNotFoundError(f"{source}: the packed photo of {copy} is missing; merge every chunk first")
+        if target.is_file() and target.stat().st_size == source.stat().st_size:
+            continue  # restored already (by a run beside this one, which may be reading it)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)  # whole or not at all
+        written += 1
+    return written
 
 
 def packed_coco(path: Path, file_names: set) -> dict:

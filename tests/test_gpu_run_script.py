@@ -135,3 +135,48 @@ def test_bundle_never_replaces_a_folder_that_is_not_a_bundle(tmp_path, load_scri
     with pytest.raises(SystemExit, match="not a bundle"):
         load_script("gpu_run").bundle(write_train_config("film_unet", tiny_kwargs), tmp_path / "precious")
     assert (tmp_path / "precious" / "file.txt").read_text() == "keep"
+
+
+def test_photos_two_datasets_share_travel_once_and_are_restored_there(write_train_config, tiny_kwargs, tmp_path,
+                                                                      load_script, synthetic_datasets):
+    """The taping strips and the taping boxes are one set of photos: the bundle carries each photo once."""
+    gpu_run = load_script("gpu_run")
+    boxes = tmp_path / "syn_boxes.dataset.yaml"  # syn_tape's photos under a prompt of their own, as taping_boxes
+    boxes.write_text(yaml.safe_dump({
+        "name": "syn_boxes", "folder": str(synthetic_datasets / "tape"), "prompts": ["bounding box of taped joint"],
+        "label_shape": "box", "concept": "syn_tape", "manifest": "syn_tape",
+        "splits": {"train": {"kind": "coco", "folder": "train"}, "valid": {"kind": "coco", "folder": "valid"}}}))
+    config = write_train_config("film_unet", tiny_kwargs)
+    raw = yaml.safe_load(config.read_text())
+    raw["data"]["datasets"] = ["syn_crack", "syn_tape", str(boxes)]
+    config.write_text(yaml.safe_dump(raw))
+
+    meta = gpu_run.bundle(config, tmp_path / "bundle", size=48, chunks=2, budget=40)
+    pack = tmp_path / "bundle" / "pack"
+    copies = json.loads((pack / "chunk0" / "copies.json").read_text())
+    packed = [p for p in pack.glob("chunk*/datasets/**/*.jpg") if "_masks" not in p.parts]
+    shared = [p for p in packed if p.parts[-3] == "tape"]
+    assert copies and len(copies) == len(shared) and len(packed) + len(copies) == meta["images"]
+    assert all(c.startswith("declared/syn_boxes/") and v.startswith("tape/") for c, v in copies.items())
+
+    datasets = gpu_run.merge_chunks(tmp_path / "bundle")
+    for copy, original in copies.items():
+        assert (datasets / copy).read_bytes() == (datasets / original).read_bytes()
+    (datasets / next(iter(copies.values()))).unlink()  # a chunk that did not arrive: named, not trained without
+    (datasets / next(iter(copies))).unlink()
+    with pytest.raises(SystemExit, match="missing; merge every chunk first"):
+        gpu_run.merge_chunks(tmp_path / "bundle")
+
+
+def test_wheels_installed_already_are_not_installed_again(tmp_path, load_script, monkeypatch):
+    from importlib import metadata
+
+    gpu_run = load_script("gpu_run")
+    calls = []
+    monkeypatch.setattr(gpu_run.subprocess, "run", lambda args, **kw: calls.append(args))
+    (tmp_path / f"PyYAML-{metadata.version('pyyaml')}-cp312-cp312-manylinux_2_17_x86_64.whl").write_bytes(b"")
+    (tmp_path / f"typing_extensions-{metadata.version('typing-extensions')}-py3-none-any.whl").write_bytes(b"")
+    assert gpu_run.install_wheels(tmp_path) == [] and calls == []
+    other = tmp_path / "typing_extensions-0.0.1-py3-none-any.whl"
+    other.write_bytes(b"")
+    assert gpu_run.install_wheels(tmp_path) == [str(other)] and str(other) in calls[0]
