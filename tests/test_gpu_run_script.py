@@ -30,6 +30,7 @@ def test_bundle_train_and_unpack_round_trip(write_train_config, tiny_kwargs, tin
         "distill.teacher={bundle}/distill_teacher"]
     items = [p for p in bundle.iterdir() if p.name != "pack"] + list((bundle / "pack").iterdir())
     assert len(meta["calls"]) == 1 and len(meta["calls"][0]) == len(items) == 5  # all in one call within 40 MiB
+    assert meta["archives"] == [str(tmp_path / "bundle.call1.tgz")]  # what that call carries
     budget = max(gpu_run.mib(p) for p in items)  # the largest item alone fills a call
     calls = gpu_run.carry_plan(bundle, budget)
     assert sorted(Path(p).name for call in calls for p in call) == sorted(p.name for p in items)  # each item once
@@ -43,7 +44,12 @@ def test_bundle_train_and_unpack_round_trip(write_train_config, tiny_kwargs, tin
     with safe_open(bundle / "distill_teacher" / "model.safetensors", "pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys() if f.get_tensor(k).is_floating_point()} == {torch.float16}
 
-    # the original datasets, manifests and teacher are not on the remote machine
+    # the original datasets, manifests and teacher are not on the remote machine, nor the bundle folder: its archive
+    listed = sorted(p.relative_to(bundle) for p in bundle.rglob("*"))
+    shutil.rmtree(bundle)
+    assert gpu_run.extract_archives(bundle) == [tmp_path / "bundle.call1.tgz"]
+    assert sorted(p.relative_to(bundle) for p in bundle.rglob("*")) == listed
+    shutil.rmtree(bundle)  # train extracts it too
     monkeypatch.setenv("DRYWALLQA_DATASETS", str(tmp_path / "nowhere"))
     for original in (raw["data"]["datasets_dir"], raw["data"]["splits_dir"], tiny_model_dir):
         shutil.move(original, tmp_path / "away" / Path(original).name)
