@@ -51,6 +51,8 @@ def data_stats(
             root = get_dataset_config(st["dataset"]).root(datasets_dir)
             tagged(f"{st['dataset']}: no images read", "yellow", f"under {root} (set --datasets-dir or DRYWALLQA_DATASETS "
                                                                  "to the folder holding the datasets)")
+            for problem in st["problems"][:STATS_PROBLEMS]:  # why: a broken annotation file, every photo missing, ...
+                console.print(f"  - {problem}", highlight=False, soft_wrap=True)
             continue
         t = Table(title=f"{st['dataset']}")
         for col in ("split", "images", "empty masks", "mean mask coverage", "source groups", "stroke width px (p10/median/p90)"):

@@ -104,6 +104,7 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
         x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
         x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
         mask[y0:y1, x0:x1] = True
-    elif seg:
-        problems.append(DataProblem(source, f"annotation {ann.get('id')}: no usable polygon and no box; skipped"))
+    else:  # a box of no or negative size, of other than 4 numbers, or none, and no polygon: nothing drawn, said so
+        problems.append(DataProblem(source, f"annotation {ann.get('id')}: no usable polygon and no box "
+                                            f"(bbox {ann.get('bbox')!r}); skipped"))
     return problems

@@ -75,10 +75,10 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
         except ENTRY_ERRORS as exc:  # not an object, no image_id, or an unhashable one
             problems.append(DataProblem(str(ann_file), f"annotation entry {str(a)[:60]!r} unusable ({type(exc).__name__}); "
                                                        "skipped"))
-    samples, seen = [], set()
+    samples, seen, seen_names = [], set(), {}
     for img in images:
         try:
-            sample = _coco_sample(config, split, folder, img, by_image, seen, problems)
+            sample = _coco_sample(config, split, folder, img, by_image, seen, problems, seen_names)
         except ENTRY_ERRORS as exc:
             what = img.get("file_name", img) if isinstance(img, dict) else img
             problems.append(DataProblem(f"{ann_file} ({str(what)[:80]!r})", f"image entry unusable ({type(exc).__name__}: "
@@ -86,10 +86,25 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
             continue
         if sample is not None:
             samples.append(sample)
+    used = {img.get("id") for img in images if isinstance(img, dict) and _hashable(img.get("id"))}
+    orphans = [a for key, group in by_image.items() if key not in used for a in group]
+    if orphans:  # labels that no image entry takes (a missing entry, or an id of another type: "2" vs 2)
+        ids = sorted({str(a["image_id"]) for a in orphans})
+        problems.append(DataProblem(str(ann_file), f"{len(orphans)} annotations name image ids that no image entry has "
+                                                   f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}); skipped"))
     return samples
 
 
-def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: set, problems: list) -> Sample | None:
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: set, problems: list,
+                 seen_names: dict | None = None) -> Sample | None:
     """One COCO image entry as a Sample; None (with a problem) when it cannot be used; raises on a malformed one."""
     from ..utils.image_io import DEFAULT_MAX_PIXELS
 
@@ -110,6 +125,13 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
         problems.append(DataProblem(str(path), f"image id {ident!r} is used by an earlier entry too; skipped"))
         return None
     seen.add(ident)
+    if seen_names is not None:
+        key = path.resolve()
+        if key in seen_names:
+            problems.append(DataProblem(str(path), f"listed twice in the COCO file (image ids {seen_names[key]!r} and "
+                                                   f"{ident!r}); the second entry and its annotations skipped"))
+            return None
+        seen_names[key] = ident
     actual = _image_size(path)
     if actual is None or abs(actual[0] * height - actual[1] * width) > 0.01 * width * actual[1] or actual[0] > width:
         # (a uniformly shrunk copy, as scripts/pack_training_images.py makes, keeps its labels' shape: allowed)

@@ -183,8 +183,8 @@ def read_mask(path: str | Path) -> np.ndarray:
             arr = np.asarray(img)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{path}: not a readable mask ({exc})") from exc
-    if arr.ndim == 3:
-        arr = arr[..., :3].max(axis=2)
+    if arr.ndim == 3:  # colour (RGB, RGBA: the colour channels) or grey with alpha (LA: the grey channel)
+        arr = arr[..., :1 if arr.shape[2] == 2 else 3].max(axis=2)
     return arr > 0
 
 

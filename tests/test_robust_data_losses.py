@@ -1,0 +1,78 @@
+"""Silent losses in dataset reading found by an adversarial pass: each input gets a named problem."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.data.registry import load_dataset_config
+from drywallqa.data.sample import load_split
+from drywallqa.utils.image_io import read_mask
+
+
+def _photo(path, seed=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
+
+
+def _dataset(tmp_path, images, annotations):
+    split = tmp_path / "ds" / "valid"
+    for i in range(4):
+        _photo(split / f"p{i}.jpg", i)
+    (split / "_annotations.coco.json").write_text(json.dumps({"images": images, "annotations": annotations}))
+    (tmp_path / "ds.yaml").write_text("name: hunt_ds\nfolder: ds\nprompts: [segment crack]\n")
+    return load_dataset_config(tmp_path / "ds.yaml")
+
+
+def _entry(i, name):
+    return {"id": i, "file_name": name, "width": 64, "height": 64}
+
+
+def test_annotations_of_no_image_are_named(tmp_path):
+    config = _dataset(tmp_path, [_entry(1, "p0.jpg"), _entry("2", "p1.jpg")],
+                      [{"id": 1, "image_id": 2, "bbox": [1, 1, 20, 20]}, {"id": 2, "image_id": 99, "bbox": [1, 1, 20, 20]}])
+    samples, problems = load_split(config, "valid")
+    assert len(samples) == 2
+    assert any("2 annotations name image ids that no image entry has" in str(p) for p in problems)
+
+
+@pytest.mark.parametrize("bbox", [[10, 10, -5, -5], [10, 10, 0, 20], [1, 2, 3], None])
+def test_unusable_box_is_named(tmp_path, bbox):
+    config = _dataset(tmp_path, [_entry(1, "p0.jpg")], [{"id": 7, "image_id": 1, "bbox": bbox, "segmentation": []}])
+    samples, problems = load_split(config, "valid")
+    assert len(samples) == 1 and any("annotation 7" in str(p) for p in problems)
+
+
+def test_file_listed_twice_is_read_once(tmp_path):
+    config = _dataset(tmp_path, [_entry(1, "p0.jpg"), _entry(2, "p0.jpg")],
+                      [{"id": 1, "image_id": 1, "bbox": [0, 0, 10, 10]}, {"id": 2, "image_id": 2, "bbox": [30, 30, 10, 10]}])
+    samples, problems = load_split(config, "valid")
+    assert len(samples) == 1 and any("listed twice" in str(p) for p in problems)
+
+
+def test_grey_alpha_mask_is_its_grey_channel(tmp_path):
+    la = np.zeros((8, 8, 2), np.uint8)
+    la[..., 1] = 255  # opaque everywhere
+    la[2:4, 2:4, 0] = 255
+    Image.fromarray(la, "LA").save(tmp_path / "m.png")
+    assert read_mask(tmp_path / "m.png").sum() == 4
+
+
+def test_split_name_with_a_path_is_refused(tmp_path):
+    _dataset(tmp_path, [_entry(1, "p0.jpg")], [])
+    (tmp_path / "bad.yaml").write_text("name: hunt_bad\nfolder: ds\nprompts: [segment crack]\nlabel_shape: box\n"
+                                       "splits: {'../ds/valid': {kind: coco, folder: valid}}\n")
+    with pytest.raises(ValueError, match="split names"):
+        load_dataset_config(tmp_path / "bad.yaml")
+
+
+def test_stats_of_a_dataset_with_nothing_read_names_why(tmp_path):
+    split = tmp_path / "broken" / "valid"
+    split.mkdir(parents=True)
+    (split / "_annotations.coco.json").write_text('{"images": [')
+    (tmp_path / "broken.yaml").write_text("name: hunt_broken\nfolder: broken\nprompts: [segment crack]\n")
+    result = CliRunner().invoke(app, ["data", "stats", "-d", str(tmp_path / "broken.yaml")])
+    assert "cannot read COCO annotations" in result.output  # why nothing was read, not only that
