@@ -76,3 +76,24 @@ def test_stats_of_a_dataset_with_nothing_read_names_why(tmp_path):
     (tmp_path / "broken.yaml").write_text("name: hunt_broken\nfolder: broken\nprompts: [segment crack]\n")
     result = CliRunner().invoke(app, ["data", "stats", "-d", str(tmp_path / "broken.yaml")])
     assert "cannot read COCO annotations" in result.output  # why nothing was read, not only that
+
+
+def test_mask_folder_reads_every_image_suffix_as_oriented_and_names_shared_stems(tmp_path):
+    split = tmp_path / "mf" / "train"
+    (split / "_masks").mkdir(parents=True)
+    for name in ("a.jpeg", "b.JPG", "c.webp", "d.jpg", "d.png"):
+        _photo(split / name)
+    rotated = Image.fromarray(np.zeros((32, 64, 3), np.uint8))  # stored 64 wide, 32 high; shown turned: 32x64
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated.save(split / "r.jpg", exif=exif)
+    for stem, size in (("a", 64), ("b", 64), ("c", 64), ("d", 64)):
+        Image.fromarray(np.zeros((size, size), np.uint8)).save(split / "_masks" / f"{stem}.png")
+    Image.fromarray(np.zeros((64, 32), np.uint8)).save(split / "_masks" / "r.png")  # the mask of the photo as shown
+    (tmp_path / "mf.yaml").write_text("name: hunt_mf\nfolder: mf\nprompts: [segment crack]\n"
+                                      "splits: {train: {kind: mask_folder, folder: train}}\n")
+    samples, problems = load_split(load_dataset_config(tmp_path / "mf.yaml"), "train")
+    assert sorted(s.image_path.name for s in samples) == ["a.jpeg", "b.JPG", "c.webp", "d.jpg", "r.jpg"]
+    r = next(s for s in samples if s.image_path.name == "r.jpg")
+    assert (r.height, r.width) == (64, 32)
+    assert [str(p) for p in problems] == [f"{split / 'd.png'}: shares its mask d.png with d.jpg; skipped (rename one of them)"]

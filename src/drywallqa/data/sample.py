@@ -159,24 +159,40 @@ def _image_size(path: Path) -> tuple[int, int] | None:
 
 
 def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
+    """The photos of ``folder`` (any suffix of :data:`~drywallqa.utils.image_io.IMAGE_SUFFIXES`, in any case) with
+    their masks ``_masks/<stem>.png``; a photo's size is as it is read (EXIF orientation applied), which its mask
+    must have. Photos without a mask, of another size, or sharing a stem (and so a mask) with another are skipped,
+    each a named problem."""
     from PIL import Image
 
-    samples = []
-    for path in sorted(folder.glob("*.jpg")) + sorted(folder.glob("*.png")):
+    from ..utils.image_io import IMAGE_SUFFIXES
+
+    samples, stems = [], {}
+    photos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    for path in photos:
         mask_path = folder / "_masks" / f"{path.stem}.png"
+        if path.stem in stems:
+            problems.append(DataProblem(str(path), f"shares its mask {mask_path.name} with {stems[path.stem].name}; "
+                                                   "skipped (rename one of them)"))
+            continue
+        stems[path.stem] = path
         if not mask_path.is_file():
             problems.append(DataProblem(str(path), f"no mask at {mask_path}; skipped"))
             continue
+        size = _image_size(path)
         try:
-            with Image.open(path) as im:
-                width, height = im.size
             with Image.open(mask_path) as m:
                 msize = m.size
-        except OSError as exc:
-            problems.append(DataProblem(str(path), f"unreadable image or mask ({exc}); skipped"))
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            size, msize = None, exc
+        if size is None:
+            problems.append(DataProblem(str(path), f"unreadable image or mask ({msize}); skipped"
+                                        if isinstance(msize, Exception) else "unreadable image; skipped"))
             continue
+        width, height = size
         if msize != (width, height):
-            problems.append(DataProblem(str(mask_path), f"mask is {msize[0]}x{msize[1]}, image is {width}x{height}; skipped"))
+            problems.append(DataProblem(str(mask_path), f"mask is {msize[0]}x{msize[1]}, image is {width}x{height} "
+                                                        "(as read: EXIF orientation applied); skipped"))
             continue
         samples.append(Sample(path, config.name, split, height, width, mask_path=mask_path))
     return samples
