@@ -107,3 +107,29 @@ def test_cli_coco_option(tiny_model_dir, tmp_path):
     assert not (tmp_path / "o2" / "report.html").exists()
     with pytest.raises(FileNotFoundError, match="results.json"):
         write_coco_predictions(tmp_path / "empty")
+
+
+def test_a_damaged_mask_is_predicted_again_and_one_the_coco_file_lacks_is_reported(tiny_model_dir, tmp_path):
+    photo = tmp_path / "a.jpg"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "out"
+    base = ["predict", str(photo), "--prompt", "segment crack", "--model-path", str(tiny_model_dir), "--out", str(out),
+            "--no-report"]
+    assert CliRunner().invoke(app, base).exit_code == 0
+    mask = next(out.glob("a__*.png"))
+    whole = mask.read_bytes()
+    mask.write_bytes(whole[: len(whole) // 2])  # cut after the job: a rerun predicts it again, not "done before"
+    rerun = CliRunner().invoke(app, base + ["--coco", "polygon"])
+    assert rerun.exit_code == 0 and "1 images done" in rerun.output, rerun.output
+    assert mask.read_bytes() == whole
+    mask.write_bytes(whole[: len(whole) // 2])
+    write_coco_predictions(out)
+    info = json.loads((out / "predictions.coco.json").read_text())["info"]
+    assert len(info["masks_not_read"]) == 1 and "'segment crack'" in info["masks_not_read"][0]
+    from unittest import mock
+
+    # damaged between the check of the finished masks and the COCO file: exit 1, the mask named
+
+    with mock.patch("drywallqa.engine.batch._whole_mask", return_value=True):
+        res = CliRunner().invoke(app, base + ["--coco", "polygon"])
+    assert res.exit_code == 1 and "not in the COCO file" in res.output and "a.jpg" in res.output, res.output

@@ -66,7 +66,7 @@ def predict(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint=hint)
     prompts = validate_prompts(prompt)
-    from ..data.coco_export import SEGMENTATION_FORMATS, write_coco_predictions
+    from ..data.coco_export import SEGMENTATION_FORMATS, coco_masks_not_read, write_coco_predictions
     from ..rules import parse_rules
 
     if coco is not None and coco not in SEGMENTATION_FORMATS:
@@ -120,14 +120,19 @@ def predict(
         from ..engine.batch_report import write_batch_report
 
         console.print(f"report: {write_batch_report(out)}")
+    not_in_coco = []
     if coco:
-        console.print(f"COCO file for annotation tools: {write_coco_predictions(out, coco)}")
+        coco_file = write_coco_predictions(out, coco)
+        console.print(f"COCO file for annotation tools: {coco_file}")
+        not_in_coco = coco_masks_not_read(coco_file)  # damaged since they were written: no annotations there
+        for line in not_in_coco:
+            tagged("not in the COCO file", "red", line)
     for name, wanted, flag in (("report.html", report, "--no-report"), ("predictions.coco.json", coco, "no --coco")):
         if not wanted and (out / name).is_file():  # an earlier run's, which this one did not rewrite
             tagged("warning", "yellow", f"{out / name} is an earlier run's ({flag} now): it does not show this run")
     for path, reason in summary.failed:
         tagged("failed", "red", f"{path}: {reason}")
-    if not summary.ok:
+    if not summary.ok or not_in_coco:
         raise typer.Exit(code=1)
 
 

@@ -55,7 +55,9 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     """Write the masks of a batch job (``out_dir/results.json`` and its mask PNGs) as one COCO file.
 
     ``file_name`` of each image is its base name (annotation tools match photos by name); the full path
-    is kept under ``path``. Returns the file written (default ``out_dir/predictions.coco.json``).
+    is kept under ``path``. A mask that cannot be read (damaged since the job) has no annotations there, so it is
+    listed in ``info.masks_not_read`` (image, prompt, reason): :func:`coco_masks_not_read` reads them back for the
+    caller to report. Returns the file written (default ``out_dir/predictions.coco.json``).
 
     Raises:
         FileNotFoundError: ``out_dir`` holds no ``results.json``.
@@ -75,7 +77,7 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
             try:
                 mask = read_mask(mask_file)
             except (ImageReadError, OSError) as exc:
-                skipped.append(f"{mask_file}: {exc}")
+                skipped.append(f"{entry['image']} {category['name']!r}: {mask_file} not read ({exc})")
                 continue
             confidence = entry["prompts"][category["name"]].get("confidence")
             score = {"score": confidence} if confidence is not None else {}  # COCO results' field: the mask's confidence
@@ -85,3 +87,8 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     coco = {"info": {"description": "drywallqa predictions", "segmentation": segmentation, "masks_not_read": skipped},
             "images": images, "categories": categories, "annotations": annotations}
     return write_text_atomic(json.dumps(coco), Path(path) if path else out / "predictions.coco.json")
+
+
+def coco_masks_not_read(path: str | Path) -> list[str]:
+    """The masks a COCO file of :func:`write_coco_predictions` lacks because they could not be read."""
+    return list(json.loads(Path(path).read_text()).get("info", {}).get("masks_not_read", []))

@@ -106,6 +106,20 @@ def same_photo(entry: dict, path: Path) -> bool:
     return entry.get("image_stamp") == image_stamp(path)
 
 
+def _whole_mask(path: Path, entry: dict) -> bool:
+    """``path`` is a whole PNG (its chunks all there, checksums right: not cut or overwritten since) of the size the
+    record gives; read without decoding the pixels."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            size = im.size
+            im.verify()
+    except Exception:  # noqa: BLE001 - any damage means: predict again
+        return False
+    return size == (entry.get("width"), entry.get("height"))
+
+
 def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None, settings: str = "") -> dict | None:
     """The record of an earlier run that segmented ``path`` (unchanged since) with the same prompts, scale,
     model and settings, or None."""
@@ -116,7 +130,8 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
         entry = json.loads(rec.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if list(entry.get("prompts", {})) != list(prompts) or not all((out / mask_name(path, p)).is_file() for p in prompts):
+    if list(entry.get("prompts", {})) != list(prompts) or not all(_whole_mask(out / mask_name(path, p), entry)
+                                                                   for p in prompts):
         return None
     if not same_photo(entry, path):  # another image of the same stem wrote it
         return None
