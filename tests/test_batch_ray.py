@@ -1,6 +1,7 @@
 """The batch job on Ray Data (a local Ray instance) and with several local workers gives the same files."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -67,3 +68,22 @@ def test_cli_ray_with_a_missing_model_is_a_clean_error_before_ray_starts(tmp_pat
                                    "--executor", "ray", "--model-path", str(tmp_path / "nothing")], terminal_width=300)
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert "nothing" in " ".join(res.output.replace("│", " ").split())
+
+
+def test_ray_names_a_linked_photo_as_the_local_executor_does(tiny_model_dir, tmp_path):
+    pytest.importorskip("ray")
+    from drywallqa.engine.batch import predict_paths, predict_paths_ray
+
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "store").mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "imgs" / "a.jpg")
+    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "store" / "IMG_9.jpg")
+    os.symlink("../store/IMG_9.jpg", tmp_path / "imgs" / "latest.jpg")
+    out = tmp_path / "out"
+    first = predict_paths_ray(tiny_model_dir, [tmp_path / "imgs"], ["segment crack"], out, batch_size=2)
+    assert len(first.done) == 2 and not first.failed
+    assert (out / "latest__results.json").is_file() and not (out / "IMG_9__results.json").exists()
+    local = predict_paths(Segmenter.load(tiny_model_dir), [tmp_path / "imgs"], ["segment crack"], out, progress=False)
+    assert not local.done and len(local.skipped) == 2  # a folder begun on Ray is resumed locally, nothing redone
+    assert len(local.results) == 2  # each photo once in results.json

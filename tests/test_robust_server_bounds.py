@@ -144,3 +144,50 @@ def test_serve_refuses_impossible_settings_before_starting(args):
     res = CliRunner().invoke(app, ["serve", *args])
     assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (res.output, res.exception)
     assert args[0] in res.output
+
+
+def _noise_png(w=48, h=32):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_slow_measures_are_under_the_time_limit_and_off_the_event_loop(tiny_model_dir, monkeypatch):
+    import drywallqa.serve.app as app_module
+
+    real = app_module.mask_measures
+    measuring = threading.Event()
+
+    def slow(*args, **kwargs):  # a 12-MP mask's skeleton or a noisy taping mask's joints take this long
+        measuring.set()
+        time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "mask_measures", slow)
+    seg = Segmenter.load(tiny_model_dir)
+    seg.predict(np.zeros((32, 48, 3), np.uint8), ["segment crack"])  # the text encoder loaded: segmenting is quick
+    with TestClient(create_app(ServeConfig(request_timeout_s=0.5), seg)) as client:
+        answer = {}
+
+        def post():
+            answer["r"] = client.post("/v1/segment", files={"image": ("w.png", _noise_png(), "image/png")},
+                                      data={"prompts": ["segment crack"]})
+
+        thread = threading.Thread(target=post)
+        thread.start()
+        assert measuring.wait(30)
+        t0 = time.perf_counter()
+        assert client.get("/healthz").status_code == 200
+        assert time.perf_counter() - t0 < 1.0  # the event loop is free while the request is measured
+        thread.join()
+    assert answer["r"].status_code == 503 and answer["r"].headers["Retry-After"]
+
+
+def test_options_in_the_query_string_are_refused_not_ignored(tiny_model_dir):
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    r = client.post("/v1/segment?mm_per_px=0.5", files={"image": ("w.png", _noise_png(), "image/png")},
+                    data={"prompts": ["segment crack"]})
+    assert r.status_code == 422 and "mm_per_px" in r.json()["detail"] and "form" in r.json()["detail"]
+    ok = client.post("/v1/segment", files={"image": ("w.png", _noise_png(), "image/png")},
+                     data={"prompts": ["segment crack"], "mm_per_px": "0.5"})
+    assert ok.status_code == 200 and "area_mm2" in ok.json()["results"][0]["measures"]

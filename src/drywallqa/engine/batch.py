@@ -461,7 +461,9 @@ def predict_paths_ray(
         if started:
             ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
         try:
-            ds = ray.data.from_items([{"path": str(p.resolve())} for p in todo])
+            # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
+            # link's own, as on the local executor, and a rerun looks for them there
+            ds = ray.data.from_items([{"path": os.path.abspath(p)} for p in todo])
             out = ds.map_batches(
                 _RayPredictor,
                 fn_constructor_kwargs={"model_path": str(model_path) if model_path else None,

@@ -257,7 +257,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
             "QA rule 'PROMPT: MEASURE OP NUMBER' (repeat the field for several), e.g. "
             "'segment crack: max_width_mm > 0.3'; the rules the photo breaks come back under flags.")),
     ) -> dict:
-        check_form_fields(await request.form())  # the form was parsed already: this reads it again for free
+        check_form_fields(await request.form(), request.query_params)  # the form was parsed already: read again for free
         try:
             prompts = validate_prompts(prompts)
             rules = parse_rules(flag, prompts, mm_per_px)
@@ -275,36 +275,15 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         await slots.acquire()
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(None, _segment, seg, data, prompts, tile, config, label_shape)
+        job = loop.run_in_executor(None, _segment_and_describe, seg, data, prompts, tile, config, label_shape,
+                                   min_confidence, mm_per_px, mask_format, include_probabilities, rules, t0)
         job.add_done_callback(lambda _: slots.release())  # the slot is held until the work really ends
-        try:
-            rgb, result = await asyncio.wait_for(asyncio.shield(job), timeout=config.request_timeout_s)
+        try:  # measures and encodings run in the worker too: under the time limit and the slot, off the event loop
+            return await asyncio.wait_for(asyncio.shield(job), timeout=config.request_timeout_s)
         except asyncio.TimeoutError:
             raise HTTPException(status_code=503, headers={"Retry-After": "5"},
                                 detail=f"segmenting took longer than the server's limit of {config.request_timeout_s:g} s; "
                                        "send a smaller photo, fewer prompts or a larger tile") from None
-        total = 1e3 * (time.perf_counter() - t0)
-        out = []
-        for p in prompts:
-            if min_confidence is not None and result.confidence.get(p, 1.0) < min_confidence:
-                result.masks[p] = np.zeros_like(result.masks[p])  # not trusted enough for this caller
-            joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
-            measures = mask_measures(result.masks[p], mm_per_px, joints=joints)
-            item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format), "measures": measures}
-            if joints:
-                item["joints"] = measures.pop("joints")
-            if p in result.confidence:
-                item["confidence"] = result.confidence[p]
-            if p in result.concepts:
-                item["concept"] = result.concepts[p]
-            if include_probabilities:
-                buf = io.BytesIO()
-                Image.fromarray((result.probabilities[p] * 255).round().astype(np.uint8)).save(buf, format="PNG")
-                item["probability_png_base64"] = base64.b64encode(buf.getvalue()).decode()
-            out.append(item)
-        broken = flags({"prompts": {item["prompt"]: item["measures"] for item in out}}, rules)
-        return {"image": {"width": rgb.shape[1], "height": rgb.shape[0]}, "results": out, "flags": broken,
-                "warnings": result.warnings, "timings_ms": {**result.timings_ms, "total_ms": total}}
 
     return app
 
@@ -314,9 +293,15 @@ FORM_FIELDS = (*SINGLE_FIELDS, "prompts", "flag")
 NOT_A_FILE = "send the photo as a file upload, with a file name (curl -F image=@photo.jpg)"
 
 
-def check_form_fields(form) -> None:
-    """422 for a field /v1/segment does not know (a misspelt ``mm_per_pixel`` would be ignored: measures in px) and
-    for a single-valued field sent twice (which value counts would be a guess)."""
+def check_form_fields(form, query=()) -> None:
+    """422 for a field /v1/segment does not know (a misspelt ``mm_per_pixel`` would be ignored: measures in px), for
+    a single-valued field sent twice (which value counts would be a guess) and for any query parameter (the options
+    are read from the form only: ``?mm_per_px=0.5`` would be ignored as silently)."""
+    if query:
+        names = sorted(set(query.keys()))
+        raise HTTPException(status_code=422, detail=f"query parameter(s) {', '.join(repr(k[:40]) for k in names[:5])}: "
+                                                    "/v1/segment reads its options from the form only; send them as "
+                                                    f"form fields ({', '.join(FORM_FIELDS)})")
     unknown = sorted(k for k in set(form.keys()) if k not in FORM_FIELDS)
     if unknown:
         raise HTTPException(status_code=422, detail=f"unknown form field(s) {', '.join(repr(k[:40]) for k in unknown[:5])}; "
@@ -345,3 +330,32 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
         return rgb, predictor.predict(rgb, prompts, label_shape=label_shape)
     except ValueError as exc:  # the photo or a prompt the model cannot take
         raise HTTPException(status_code=422, detail=str(exc)) from exc
+
+
+def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig,
+                          label_shape: str | None, min_confidence: float | None, mm_per_px: float | None,
+                          mask_format: str, include_probabilities: bool, rules, t0: float) -> dict:
+    """:func:`_segment`, then the response body (measures, encoded masks, flags), all in the worker thread."""
+    rgb, result = _segment(seg, data, prompts, tile, config, label_shape)
+    out = []
+    for p in prompts:
+        if min_confidence is not None and result.confidence.get(p, 1.0) < min_confidence:
+            result.masks[p] = np.zeros_like(result.masks[p])  # not trusted enough for this caller
+        joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
+        measures = mask_measures(result.masks[p], mm_per_px, joints=joints)
+        item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format), "measures": measures}
+        if joints:
+            item["joints"] = measures.pop("joints")
+        if p in result.confidence:
+            item["confidence"] = result.confidence[p]
+        if p in result.concepts:
+            item["concept"] = result.concepts[p]
+        if include_probabilities:
+            buf = io.BytesIO()
+            Image.fromarray((result.probabilities[p] * 255).round().astype(np.uint8)).save(buf, format="PNG")
+            item["probability_png_base64"] = base64.b64encode(buf.getvalue()).decode()
+        out.append(item)
+    broken = flags({"prompts": {item["prompt"]: item["measures"] for item in out}}, rules)
+    total = 1e3 * (time.perf_counter() - t0)
+    return {"image": {"width": rgb.shape[1], "height": rgb.shape[0]}, "results": out, "flags": broken,
+            "warnings": result.warnings, "timings_ms": {**result.timings_ms, "total_ms": total}}
