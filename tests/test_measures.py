@@ -51,3 +51,16 @@ def test_joints_crossing_diagonal_and_with_a_gap_in_the_tape():
     assert joint_measures(np.zeros((50, 50), bool)) == [] and joint_measures(np.ones((3, 3), bool)) == []
     with pytest.raises(ValueError, match="mm_per_px"):
         joint_measures(m, mm_per_px=-1)
+
+
+def test_a_noisy_mask_measures_a_bounded_number_of_candidate_lines():
+    from drywallqa.measures import MAX_CANDIDATES, _candidate_joints
+
+    rng = np.random.default_rng(0)
+    segments = [[x, y, x + int(rng.integers(3, 30)), y + int(rng.integers(-30, 30))]
+                for x, y in rng.integers(0, 900, (3000, 2)).tolist()]  # a noisy mask: thousands of short segments
+    dist = np.full((1000, 1000), 1.0)
+    lines = _candidate_joints(segments, dist, 12.0)
+    assert len(lines) == MAX_CANDIDATES
+    longest = max(segments, key=lambda s: np.hypot(s[2] - s[0], s[3] - s[1]))
+    assert np.allclose(lines[0][2], [(longest[0] + longest[2]) / 2, (longest[1] + longest[3]) / 2])  # longest first

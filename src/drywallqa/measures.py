@@ -84,6 +84,7 @@ def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_componen
 
 
 MAX_JOINTS = 16  # per mask, longest first
+MAX_CANDIDATES = 4 * MAX_JOINTS  # lines measured to find them (measures._candidate_joints)
 GAP_PX = 3.0     # a break in a joint's centre line longer than this is a gap in the tape
 
 
@@ -114,6 +115,29 @@ def joint_measures(mask: np.ndarray, mm_per_px: float | None = None, min_length_
     return _joints(m, _centre_line(m), mm_per_px, min_length_fraction, angle_tolerance_deg) if m.any() else []
 
 
+def _candidate_joints(segments: list, dist: np.ndarray, angle_tolerance_deg: float) -> list[list]:
+    """The lines the Hough ``segments`` lie on, longest segment first, at most :data:`MAX_CANDIDATES`: a segment
+    joins the first line of about its angle that passes within the larger of their half widths, else starts one.
+    Each line is ``[angle_deg, unit direction, point on it, half width]``. The cap keeps a noisy mask (thousands of
+    short segments, each its own line) from costing lines x skeleton pixels: the longest joints start with the
+    longest segments."""
+    joints = []
+    for x0, y0, x1, y1 in sorted(segments, key=lambda s: -math.hypot(s[2] - s[0], s[3] - s[1])):
+        angle = math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180.0
+        mid = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        half = float(max(dist[int(round(mid[1])), int(round(mid[0]))], 2.0))
+        for j in joints:
+            normal = np.array([-j[1][1], j[1][0]])
+            if _angle_gap(angle, j[0]) <= angle_tolerance_deg and abs(float((mid - j[2]) @ normal)) <= max(j[3], half):
+                break
+        else:
+            if len(joints) == MAX_CANDIDATES:
+                break
+            rad = math.radians(angle)
+            joints.append([angle, np.array([math.cos(rad), math.sin(rad)]), mid, half])
+    return joints
+
+
 def _joints(m: np.ndarray, centre_line: tuple, mm_per_px: float | None, min_length_fraction: float = 0.05,
             angle_tolerance_deg: float = 12.0) -> list[dict]:
     """:func:`joint_measures` of a checked, non-empty mask and its :func:`_centre_line`."""
@@ -125,20 +149,8 @@ def _joints(m: np.ndarray, centre_line: tuple, mm_per_px: float | None, min_leng
     if segments is None:
         return []
     ys, xs = np.nonzero(skel)
-    joints = []  # [angle_deg, unit direction, point on the line, half width]
-    for x0, y0, x1, y1 in sorted(segments.reshape(-1, 4).tolist(), key=lambda s: -math.hypot(s[2] - s[0], s[3] - s[1])):
-        angle = math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180.0
-        mid = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-        half = float(max(dist[int(round(mid[1])), int(round(mid[0]))], 2.0))
-        for j in joints:
-            normal = np.array([-j[1][1], j[1][0]])
-            if _angle_gap(angle, j[0]) <= angle_tolerance_deg and abs(float((mid - j[2]) @ normal)) <= max(j[3], half):
-                break
-        else:
-            rad = math.radians(angle)
-            joints.append([angle, np.array([math.cos(rad), math.sin(rad)]), mid, half])
     out = []
-    for angle, direction, point, half in joints:
+    for angle, direction, point, half in _candidate_joints(segments.reshape(-1, 4).tolist(), dist, angle_tolerance_deg):
         rel = np.stack([xs, ys], axis=1) - point
         near = np.abs(rel @ np.array([-direction[1], direction[0]])) <= half  # skeleton pixels on this joint's line
         t = rel[near] @ direction
