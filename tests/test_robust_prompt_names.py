@@ -95,7 +95,8 @@ def test_a_prompt_with_nothing_visible_is_refused_everywhere(tiny_model_dir, pro
     assert r.status_code == 422 and "visible" in r.text
 
 
-@pytest.mark.parametrize("prompt", ["segment\x00crack", "segment \x1b[31mcrack", "segment\ncrack"])
+@pytest.mark.parametrize("prompt", ["segment\x00crack", "segment \x1b[31mcrack", "segment\ncrack", "segment\u2028crack",
+                                    "segment\u2029crack", "segment \u202ekcarc"])
 def test_control_characters_inside_a_prompt_are_refused(prompt):
     """NUL or an escape sequence in a prompt was accepted and echoed into warnings and the console."""
     from drywallqa.engine.segmenter import validate_prompts
