@@ -94,6 +94,8 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert size["status"].startswith("Done in")
         assert size["curl"].startswith("curl -F 'image=@\"") and "--form-string 'prompts=segment the window'" in size["curl"]
         assert "HTTP 422" in size["error"] and "tile" in size["error"]
+        assert size["badNumber"] == 'The tile size "64e" is not a whole number'  # named, not dropped
+        assert "--form-string 'mm_per_px=0.5'" in size["commaCurl"]  # a decimal comma read as one, not as 5
         assert "cannot display" in size["tiffError"] and "could not be reached" not in size["tiffError"]
         assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"
         assert (tmp_path / f"page_{name}.png").stat().st_size > 10_000

@@ -60,14 +60,24 @@ try {
     await page.waitForSelector('#error:not([hidden])');
     const error = await page.textContent('#error');
     // a TIFF photo: the server answers, the browser cannot draw it; the message must say so (not "server unreachable")
+    // a number typed with a decimal comma is read as one; text that is no number is named, not dropped
+    await page.fill('#tile', '64e');
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
+    const badNumber = await page.textContent('#error');
     await page.fill('#tile', '');
+    await page.fill('#mm', '0,5');
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
+    const commaCurl = await page.textContent('#curl');
+    await page.fill('#mm', '');
     await page.setInputFiles('#image', tiffPath);
     await page.click('#run');
     await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
     const tiffError = await page.textContent('#error');
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     report.sizes[name] = { chips, rows, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
-                           warnings, status, curl, error, tiffError, scrollWidth, viewportWidth: viewport.width, consoleErrors };
+                           warnings, status, curl, error, badNumber, commaCurl, tiffError, scrollWidth, viewportWidth: viewport.width, consoleErrors };
     await context.close();
   }
   console.log(JSON.stringify(report));
