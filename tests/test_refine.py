@@ -123,3 +123,79 @@ def test_refine_never_writes_into_the_datasets_own_folder(synthetic_datasets, tm
                                        "--datasets-dir", str(synthetic_datasets)], terminal_width=300)
         assert res.exit_code == 2 and "choose a folder of its own" in " ".join(res.output.replace("│", " ").split())
     assert {p: p.read_bytes() for p in root.rglob("*.jpg")} == photos and not any(p.is_symlink() for p in root.rglob("*"))
+
+
+def _box_dataset(root, images, anns):
+    """A one-split (``train``) COCO box dataset ``boxes`` of 64x64 photos under ``root``; returns its config."""
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+
+    rng = np.random.default_rng(0)
+    folder = root / "boxes" / "train"
+    for name in images:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(folder / name)
+    entries = [{"id": i, "file_name": n, "width": 64, "height": 64} for i, n in enumerate(images, 1)]
+    (folder / "_annotations.coco.json").write_text(json.dumps({"images": entries, "annotations": anns, "categories": []}))
+    return DatasetConfig("boxes", "boxes", ("segment taping area",), {"train": SplitSource("coco", "train")},
+                         label_shape="box")
+
+
+class _BoxRefiner:
+    """Each box stays a box (``fell_back``): the refined masks equal the labels."""
+
+    def describe(self):
+        return {"with": "boxes"}
+
+    def __call__(self, image, boxes):
+        from drywallqa.data.coco import box_mask
+
+        return [box_mask([b], *image.shape[:2]) for b in boxes], ["fell_back"] * len(boxes)
+
+
+def test_refine_skips_a_box_of_string_coordinates_as_the_reader_does(tmp_path):
+    """A bbox ["1", "2", "30", "30"] crashed refine-masks with a TypeError; the reader names it a problem."""
+    from drywallqa.data import registry
+    from drywallqa.data.refine import refine_box_masks
+
+    config = _box_dataset(tmp_path / "ds", ["a.jpg"], [
+        {"id": 1, "image_id": 1, "bbox": ["1", "2", "30", "30"], "segmentation": []},
+        {"id": 2, "image_id": 1, "bbox": [40, 40, 10, 10], "segmentation": []}])
+    registry.register_dataset(config)
+    try:
+        report = refine_box_masks("boxes", tmp_path / "out", datasets_dir=tmp_path / "ds", progress=False,
+                                  refiner=_BoxRefiner())
+    finally:
+        registry.DATASETS.remove("boxes")
+    counts = report["splits"]["train"]
+    assert counts["images"] == 1 and counts["boxes"] == 1
+    assert any("annotation 1" in p and "'1'" in p for p in counts["problems"])
+    mask = np.asarray(Image.open(tmp_path / "out" / "train" / "_masks" / "a.png")) > 0
+    assert mask.sum() == 100 and mask[40:50, 40:50].all()
+
+
+def test_refine_keeps_photos_of_one_name_in_two_subfolders_apart(tmp_path):
+    """sub1/a.jpg and sub2/a.jpg both became train/a.jpg and _masks/a.png (one photo silently lost)."""
+    from drywallqa.data import registry
+    from drywallqa.data.refine import refine_box_masks
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+
+    config = _box_dataset(tmp_path / "ds", ["sub1/a.jpg", "sub2/a.jpg", "b.jpg", "b.png"], [
+        {"id": 1, "image_id": 1, "bbox": [0, 0, 20, 20], "segmentation": []},
+        {"id": 2, "image_id": 2, "bbox": [40, 40, 20, 20], "segmentation": []},
+        {"id": 3, "image_id": 3, "bbox": [10, 10, 5, 5], "segmentation": []},
+        {"id": 4, "image_id": 4, "bbox": [10, 10, 5, 5], "segmentation": []}])
+    registry.register_dataset(config)
+    try:
+        report = refine_box_masks("boxes", tmp_path / "out", datasets_dir=tmp_path / "ds", progress=False,
+                                  refiner=_BoxRefiner())
+    finally:
+        registry.DATASETS.remove("boxes")
+    assert set(report["files"]) == {"train/sub1__a.jpg", "train/sub2__a.jpg", "train/b.jpg"}
+    # b.png would share b.jpg's mask _masks/b.png: named, not written over it
+    assert any("b.png" in p and "taken by" in p for p in report["splits"]["train"]["problems"])
+    refined = DatasetConfig("refined", "out", ("segment taping area",), {"train": SplitSource("mask_folder", "train")})
+    samples, problems = load_split(refined, "train", tmp_path)
+    assert not problems and {s.image_path.name: int(s.load_mask().sum()) for s in samples} == \
+        {"sub1__a.jpg": 400, "sub2__a.jpg": 400, "b.jpg": 25}
+    masks = {s.image_path.name: s.load_mask() for s in samples}
+    assert masks["sub1__a.jpg"][:20, :20].all() and masks["sub2__a.jpg"][40:60, 40:60].all()

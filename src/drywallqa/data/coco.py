@@ -53,6 +53,17 @@ def _number_list(values, bound: float | None = None) -> list[float]:
     return out
 
 
+def usable_box(ann) -> list[float] | None:
+    """An annotation's ``bbox`` ``[x, y, w, h]`` where :func:`rasterize_annotations` would draw it (four finite numbers,
+    a positive size of more than ``MIN_BOX_AREA`` px²); None for anything else (string coordinates, no size, none):
+    the dataset reader names each of those as a problem."""
+    try:
+        bbox = _number_list(ann.get("bbox") or [])
+    except (AttributeError, ValueError):
+        return None
+    return bbox if len(bbox) == 4 and bbox[2] > 0 and bbox[3] > 0 and bbox[2] * bbox[3] > MIN_BOX_AREA else None
+
+
 def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
     """Add one annotation to ``mask`` in place; returns the problems it has (raises on a malformed one)."""
 

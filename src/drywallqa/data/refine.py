@@ -10,7 +10,10 @@ Refiners (``BOX_REFINERS``, ``drywallqa data refine-masks --with NAME``) turn ea
 
 Every box is ``kept`` (already a strip), ``refined`` or ``fell_back`` (to the box). Output, per split:
 ``<out>/<split>/<image>`` (a symbolic link to the original, or a copy where links are not possible) and
-``<out>/<split>/_masks/<stem>.png`` (0/255); ``report.json`` with the counts and, per file, the way each
+``<out>/<split>/_masks/<stem>.png`` (0/255), the layout of a mask-folder dataset (a photo in a subfolder of the split,
+``sub/a.jpg``, becomes ``sub__a.jpg``: the reader reads no subfolders, and two photos ``a.jpg`` of two subfolders stay
+two; a photo whose name or mask another photo of the split takes already is skipped and named in the split's
+``problems``); ``report.json`` with the counts and, per file, the way each
 of its boxes went; ``preview.png``: refined masks over their photos beside the box labels.
 """
 
@@ -31,7 +34,7 @@ from ..utils.files import write_atomic, write_text_atomic
 from ..utils.image_io import read_image
 from ..utils.registry import Registry
 from ..viz import grid, overlay
-from .coco import box_mask
+from .coco import box_mask, usable_box
 from .edge_strips import OUTCOMES, EdgeEvidence, StripOptions, refine_boxes_with_edges
 from .registry import get_dataset_config
 from .sample import load_split
@@ -45,6 +48,16 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.symlink(src.resolve(), dst)
     except OSError:
         shutil.copy2(src, dst)
+
+
+def output_name(image_path: Path, folder: Path) -> str:
+    """The name of a photo of the split ``folder`` in the refined dataset: its path inside ``folder`` with ``__`` for
+    each ``/`` (``sub/a.jpg`` -> ``sub__a.jpg``; ``a.jpg`` stays itself), as the mask-folder reader reads no
+    subfolders."""
+    rel = Path(os.path.normpath(image_path.relative_to(folder)))
+    if rel.parts[0] == "..":  # a file_name through the folder above (the reader took it: it lies inside the split)
+        rel = image_path.resolve().relative_to(folder.resolve())
+    return "__".join(rel.parts)
 
 
 class SamRefiner:
@@ -183,14 +196,30 @@ def _refine_split(dataset, split, datasets_dir, out: Path, refiner, done: dict, 
                   progress: bool) -> None:
     """One split of :func:`refine_box_masks`: its masks, its counts in ``report``, refined photos into ``preview``."""
     samples, problems = load_split(dataset, split, datasets_dir)
+    config = get_dataset_config(dataset)
+    folder = config.root(datasets_dir) / config.splits[split].folder
     (out / split / "_masks").mkdir(parents=True, exist_ok=True)
     counts = {"images": 0, "boxes": 0, **{k: 0 for k in OUTCOMES},
               "problems": [str(p) for p in problems]}
+    taken: dict[str, Path] = {}  # output stem (lower case: one file on a case-insensitive disk) -> its photo
     for s in tqdm(samples, desc=f"{dataset}/{split}: masks from boxes ({report['with']})", disable=not progress):
-        key = f"{split}/{s.image_path.name}"
-        mask_path = out / split / "_masks" / f"{s.image_path.stem}.png"
-        boxes = [a["bbox"] for a in s.annotations or []
-                 if len(a.get("bbox") or []) == 4 and a["bbox"][2] > 0 and a["bbox"][3] > 0]
+        name = output_name(s.image_path, folder)
+        stem = Path(name).stem
+        if stem.lower() in taken:
+            counts["problems"].append(f"{s.image_path}: its output {split}/{name} (mask _masks/{stem}.png) is taken by "
+                                      f"{taken[stem.lower()]} already; skipped")
+            continue
+        taken[stem.lower()] = s.image_path
+        key = f"{split}/{name}"
+        mask_path = out / split / "_masks" / f"{stem}.png"
+        boxes = []
+        for a in s.annotations or []:
+            box = usable_box(a)
+            if box is not None:
+                boxes.append(box)
+            elif a.get("segmentation"):  # drawn by the reader from its polygon, without a word on its box
+                counts["problems"].append(f"{s.image_path}: annotation {a.get('id')}: no usable box to refine (bbox "
+                                          f"{str(a.get('bbox'))[:60]}); skipped")
         if key in done and mask_path.is_file():  # finished by an earlier, interrupted run
             outcomes = done[key]
             image = None
@@ -205,7 +234,7 @@ def _refine_split(dataset, split, datasets_dir, out: Path, refiner, done: dict, 
                 masks, outcomes = refiner(image, boxes)
                 for m in masks:
                     mask |= m
-            _link_or_copy(s.image_path, out / split / s.image_path.name)
+            _link_or_copy(s.image_path, out / split / name)
             write_atomic(mask_path, lambda tmp: Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG"))
             record.write(json.dumps({"file": key, "outcomes": outcomes}) + "\n")
             record.flush()
