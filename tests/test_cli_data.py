@@ -138,3 +138,44 @@ def test_each_warning_is_said_once_per_command():
     assert res.returncode == 0, res.stderr
     assert [line for line in res.stderr.splitlines() if line.startswith("WARNING")] == [
         "WARNING same", "WARNING other", "WARNING same"]
+
+
+def test_stats_and_split_read_a_tga_photo_and_name_an_unreadable_one(tmp_path):
+    """One TGA photo (a supported format) aborted `data stats` and `data split` of the whole dataset."""
+    import numpy as np
+    import yaml
+    from PIL import Image
+
+    from drywallqa.data import registry
+
+    folder = tmp_path / "tga" / "train"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 255, (64, 64, 3)).astype(np.uint8) for _ in range(2))
+    Image.fromarray(a).save(folder / "a.tga")
+    Image.fromarray(np.ascontiguousarray(a[:, ::-1])).save(folder / "a_flip.png")
+    Image.fromarray(b).save(folder / "b.jpg")
+    whole = (folder / "b.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(whole[:len(whole) // 2])  # its header reads, its pixels do not
+    names = ["a.tga", "a_flip.png", "b.jpg", "cut.jpg"]
+    images = [{"id": i, "file_name": n, "width": 64, "height": 64} for i, n in enumerate(names)]
+    (folder / "_annotations.coco.json").write_text(json.dumps({"images": images, "annotations": [], "categories": []}))
+    decl = tmp_path / "tga.yaml"
+    decl.write_text(yaml.safe_dump({"name": "tga", "folder": "tga", "prompts": ["segment crack"]}))
+    try:
+        res = CliRunner().invoke(app, ["data", "stats", "-d", str(decl), "--json", str(tmp_path / "s.json")],
+                                 terminal_width=300)
+        assert res.exit_code == 0, res.output
+        stats = json.loads((tmp_path / "s.json").read_text())[0]
+        assert stats["splits"]["train"]["images"] == 4
+        assert [p for p in stats["problems"] if "cut.jpg" in p and "near-duplicate search" in p]
+        assert "cut.jpg" in res.output
+        res = CliRunner().invoke(app, ["data", "split", "-d", str(decl), "--out", str(tmp_path / "splits"),
+                                       "--val", "0.3", "--test", "0.3"])
+        assert res.exit_code == 0, res.output
+        parts = json.loads((tmp_path / "splits" / "tga.json").read_text())["parts"]
+        assert sorted(sum(parts.values(), [])) == sorted(f"train/{n}" for n in names)
+        assert [p for p, files in parts.items() if "train/a.tga" in files] == \
+            [p for p, files in parts.items() if "train/a_flip.png" in files]  # the copy went with its photo
+    finally:
+        registry.DATASETS.remove("tga")

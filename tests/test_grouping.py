@@ -68,3 +68,21 @@ def test_photos_gone_from_or_added_to_a_dataset_after_its_split_are_named(synthe
     text = caplog.text
     assert "1 of the" in text and "not in the dataset" in text and str(test[0].image_path.relative_to(root)) in text
     assert "1 photos are in no part" in text
+
+
+def test_a_tga_photo_is_compared_and_an_unreadable_one_is_named(tmp_path):
+    """A TGA photo (a format read_image reads) stopped the near-duplicate search: cv2.imread reads no TGA."""
+    from drywallqa.data.grouping import near_duplicate_matches
+
+    rng = np.random.default_rng(2)
+    a, b = (rng.integers(0, 255, (64, 64, 3)).astype(np.uint8) for _ in range(2))
+    Image.fromarray(a).save(tmp_path / "a.tga")
+    Image.fromarray(np.ascontiguousarray(a[:, ::-1])).save(tmp_path / "a_flip.png")
+    Image.fromarray(b).save(tmp_path / "b.jpg")
+    whole = (tmp_path / "b.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[:len(whole) // 2])  # its header reads, its pixels do not
+    paths = [tmp_path / n for n in ("cut.jpg", "a.tga", "b.jpg", "a_flip.png")]
+    problems = []
+    assert near_duplicate_matches(paths, problems=problems) == [(1, 3, 1)]  # indices into paths, the cut one left out
+    assert [p.path for p in problems] == [str(tmp_path / "cut.jpg")]
+    assert "near-duplicate search" in problems[0].message

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from ..utils.files import write_text_atomic
+from ..utils.image_io import ImageReadError, read_image
+from .problems import DataProblem
 from .sample import Sample
 
 logger = logging.getLogger(__name__)
@@ -28,11 +30,14 @@ THUMB = 32
 
 
 def thumbnail(path: str | Path, size: int = THUMB) -> np.ndarray:
-    """``(size, size)`` float32 grey thumbnail, normalised to zero mean and unit variance."""
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise ValueError(f"{path}: not a readable image")
-    t = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    """``(size, size)`` float32 grey thumbnail, normalised to zero mean and unit variance, of the photo as
+    :func:`~drywallqa.utils.image_io.read_image` reads it (every format it reads, EXIF orientation applied).
+
+    Raises:
+        ImageReadError: naming the file, when it cannot be read.
+    """
+    grey = cv2.cvtColor(read_image(path), cv2.COLOR_RGB2GRAY)
+    t = cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
     return (t - t.mean()) / max(float(t.std()), 1e-6)
 
 
@@ -51,28 +56,49 @@ def dihedral(array: np.ndarray, k: int) -> np.ndarray:
     return out[:, ::-1] if k % 2 else out
 
 
-def near_duplicate_matches(paths: list[Path], threshold: float = 0.1, progress: bool = False) -> list[tuple[int, int, int]]:
+def near_duplicate_matches(paths: list[Path], threshold: float = 0.1, progress: bool = False,
+                           problems: list | None = None) -> list[tuple[int, int, int]]:
     """``(i, j, k)``, ``i < j``, for near-identical images: image ``j`` under :func:`dihedral` ``k`` looks like
-    image ``i`` (mean absolute difference of normalised 32x32 grey thumbnails below ``threshold``)."""
+    image ``i`` (mean absolute difference of normalised 32x32 grey thumbnails below ``threshold``).
+
+    A photo that cannot be read matches none: it is named in ``problems`` (a :class:`DataProblem` each), or in a
+    warning where ``problems`` is None; the others are compared as usual."""
     from tqdm import tqdm
 
     if len(paths) < 2:
         return []
-    thumbs = torch.from_numpy(np.stack([thumbnail(p) for p in tqdm(paths, desc="thumbnails", disable=not progress)]))
-    base = thumbs.flatten(1)
-    best = torch.full((len(paths), len(paths)), float("inf"))
-    which = torch.zeros((len(paths), len(paths)), dtype=torch.long)
-    for k, variant in enumerate(_dihedral(thumbs)):
+    thumbs, read = [], []  # thumbnails of the photos read, and their indices in ``paths``
+    for n, p in enumerate(tqdm(paths, desc="thumbnails", disable=not progress)):
+        try:
+            thumbs.append(thumbnail(p))
+        except ImageReadError as exc:
+            problem = DataProblem(str(p), f"{str(exc).removeprefix(f'{p}: ')}: left out of the near-duplicate search "
+                                          "(grouped by its file name only)")
+            if problems is None:
+                logger.warning("%s", problem)
+            else:
+                problems.append(problem)
+            continue
+        read.append(n)
+    if len(read) < 2:
+        return []
+    stacked = torch.from_numpy(np.stack(thumbs))
+    base = stacked.flatten(1)
+    best = torch.full((len(read), len(read)), float("inf"))
+    which = torch.zeros((len(read), len(read)), dtype=torch.long)
+    for k, variant in enumerate(_dihedral(stacked)):
         d = torch.cdist(base, variant, p=1) / base.shape[1]
         which = torch.where(d < best, k, which)
         best = torch.minimum(best, d)
     i, j = torch.nonzero(torch.triu(best < threshold, diagonal=1), as_tuple=True)
-    return list(zip(i.tolist(), j.tolist(), which[i, j].tolist()))
+    return [(read[a], read[b], k) for a, b, k in zip(i.tolist(), j.tolist(), which[i, j].tolist())]
 
 
-def near_duplicate_pairs(paths: list[Path], threshold: float = 0.1, progress: bool = False) -> list[tuple[int, int]]:
-    """Index pairs ``(i, j)``, ``i < j``, of near-identical images (any flip / 90-degree rotation)."""
-    return [(i, j) for i, j, _ in near_duplicate_matches(paths, threshold, progress)]
+def near_duplicate_pairs(paths: list[Path], threshold: float = 0.1, progress: bool = False,
+                         problems: list | None = None) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, of near-identical images (any flip / 90-degree rotation); an unreadable
+    photo as in :func:`near_duplicate_matches`."""
+    return [(i, j) for i, j, _ in near_duplicate_matches(paths, threshold, progress, problems)]
 
 
 class _UnionFind:

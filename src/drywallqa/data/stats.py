@@ -58,7 +58,7 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
     coverage: dict[str, list] = {}
     widths: dict[str, list] = {}
     paths = [s.image_path for s in samples]
-    matches = near_duplicate_matches(paths, progress=progress)
+    matches = near_duplicate_matches(paths, progress=progress, problems=problems)
     copies = confirmed_copies(paths, matches)
     in_copies = {n for i, j, _ in copies for n in (i, j)}
     small: dict[int, np.ndarray] = {}  # index -> mask at AGREEMENT_SIZE, of the photos in ``copies`` only
