@@ -13,7 +13,7 @@ first mosaic of each dataset: input | ground truth | one column per mode).
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import statistics
 import time
 from pathlib import Path
@@ -29,13 +29,30 @@ from drywallqa.data.sample import load_split
 from drywallqa.engine.evaluator import scoring_label_shape
 from drywallqa.metrics import CenterlineMeter, SegmentationMeter
 from drywallqa.utils.argtypes import at_least, fraction_below, positive_int
+from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
 from drywallqa.viz import grid, overlay
 
+DATASETS = ("cracks", "taping")
 
-def mosaics(dataset: str, grid: int, side: int = 640, limit: int | None = None):
-    """Yield ``(image, gt)`` mosaics of ``grid`` x ``grid`` published valid photos, each resized to ``side``."""
-    samples, _ = load_split(dataset, "valid")
+
+def check_grid(grid: int, photos: dict[str, int]) -> None:
+    """Refuse a ``grid`` whose mosaics take more photos than a dataset's published valid split holds (``photos``:
+    dataset -> photos): it would make no mosaic of that dataset.
+
+    Raises:
+        ValueError: naming the dataset, its photos and the largest grid it allows.
+    """
+    for dataset, n in photos.items():
+        if grid**2 > n:
+            largest = f"choose --grid {math.isqrt(n)} or less" if n else "no grid makes a mosaic of it (no photo read)"
+            raise ValueError(f"--grid {grid}: a mosaic takes {grid}x{grid} = {grid**2} photos, more than the {n} "
+                             f"published valid photos of {dataset}; {largest}")
+
+
+def mosaics(samples: list, grid: int, side: int = 640, limit: int | None = None):
+    """Yield ``(image, gt)`` mosaics of ``grid`` x ``grid`` of ``samples`` (a published valid split), each photo
+    resized to ``side``."""
     n = len(samples) // grid**2
     for k in range(min(n, limit) if limit else n):
         tiles = samples[k * grid**2:(k + 1) * grid**2]
@@ -58,18 +75,46 @@ def main():
     ap.add_argument("--limit", type=positive_int, default=None, help="mosaics per dataset (smoke runs only)")
     ap.add_argument("--model-path", type=Path, default=None)
     args = ap.parse_args()
+    valid = {dataset: load_split(dataset, "valid")[0] for dataset in DATASETS}
+    try:  # before the models load
+        check_grid(args.grid, {dataset: len(samples) for dataset, samples in valid.items()})
+        check_writable_path(args.out, folder=True)
+    except ValueError as exc:
+        ap.error(str(exc))
+    args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)
     whole = Segmenter.load(args.model_path)
     modes = {"whole photo": whole, f"tiles of {args.tile} px": Segmenter.load(args.model_path, tile=args.tile,
                                                                                tile_overlap=args.overlap)}
-    rows, pictures = [], []
-    for dataset in ("cracks", "taping"):
+    rows, pictures, picture_labels = run_modes(modes, valid, args.grid, args.limit)
+    side = 640 * args.grid
+    report = {"mosaic": f"{args.grid}x{args.grid} published valid photos of 640 px = {side}x{side}", "tile": args.tile,
+              "overlap": args.overlap, "threads": 2, "rows": rows}
+    write_text_atomic(strict_json(report), args.out / "large_photos.json")
+    md = [f"# Large photos ({report['mosaic']}, 2 threads)", "",
+          "| dataset | prompt | mode | photos | mIoU | mDice | centre-line F1 | median s per photo |", "|---|---|---|---|---|---|---|---|"]
+    md += [f"| {r['dataset']} | {r['prompt']} | {r['mode']} | {r['images']} | {r['mIoU']:.3f} | {r['mDice']:.3f} | "
+           f"{r['centerline_F1']:.3f} | {r['median_s_per_photo']:.2f} |" for r in rows]
+    write_text_atomic("\n".join(md) + "\n", args.out / "large_photos.md")
+    if pictures:
+        grid(pictures, ["input", "ground truth", *modes], args.out / "large_photos.png", cell=360,
+             row_labels=picture_labels)
+    print("\n".join(md))
+
+
+def run_modes(modes: dict, valid: dict, grid_size: int, limit: int | None = None) -> tuple[list, list, list]:
+    """Each mode (name -> segmenter) on the mosaics of each dataset (name -> its published valid samples): the
+    report's rows (a dataset that makes no mosaic has none), and the picture of each dataset's first mosaic with
+    its row label (the dataset's prompt), side by side so that they never drift apart."""
+    rows, pictures, picture_labels = [], [], []
+    for dataset, samples in valid.items():
         prompt = get_dataset_config(dataset).canonical_prompt
         shape = scoring_label_shape(dataset)  # against box labels: through the model's box adapter, as in evaluate
         meters = {m: (SegmentationMeter(), CenterlineMeter(), []) for m in modes}
-        for k, (image, gt) in enumerate(tqdm(list(mosaics(dataset, args.grid, limit=args.limit)), desc=dataset)):
+        for k, (image, gt) in enumerate(tqdm(list(mosaics(samples, grid_size, limit=limit)), desc=dataset)):
             if k == 0:
                 pictures.append([image, overlay(image, gt, (0, 255, 0))])
+                picture_labels.append(prompt)
             for mode, seg in modes.items():
                 t0 = time.perf_counter()
                 mask = seg.predict(image, [prompt], label_shape=shape).masks[prompt]
@@ -79,21 +124,10 @@ def main():
                 if k == 0:
                     pictures[-1].append(overlay(image, mask))
         for mode, (iou, cl, secs) in meters.items():
-            rows.append({"dataset": dataset, "prompt": prompt, "mode": mode, **iou.compute(),
-                         "centerline_F1": cl.compute()["centerline_F1"], "median_s_per_photo": statistics.median(secs)})
-    side = 640 * args.grid
-    report = {"mosaic": f"{args.grid}x{args.grid} published valid photos of 640 px = {side}x{side}", "tile": args.tile,
-              "overlap": args.overlap, "threads": 2, "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "large_photos.json").write_text(json.dumps(report, indent=2))
-    md = [f"# Large photos ({report['mosaic']}, 2 threads)", "",
-          "| dataset | prompt | mode | photos | mIoU | mDice | centre-line F1 | median s per photo |", "|---|---|---|---|---|---|---|---|"]
-    md += [f"| {r['dataset']} | {r['prompt']} | {r['mode']} | {r['images']} | {r['mIoU']:.3f} | {r['mDice']:.3f} | "
-           f"{r['centerline_F1']:.3f} | {r['median_s_per_photo']:.2f} |" for r in rows]
-    (args.out / "large_photos.md").write_text("\n".join(md) + "\n")
-    grid(pictures, ["input", "ground truth", *modes], args.out / "large_photos.png", cell=360,
-         row_labels=[get_dataset_config(d).canonical_prompt for d in ("cracks", "taping")])
-    print("\n".join(md))
+            if secs:  # no mosaic: no row (check_grid refuses such a grid up front)
+                rows.append({"dataset": dataset, "prompt": prompt, "mode": mode, **iou.compute(),
+                             "centerline_F1": cl.compute()["centerline_F1"], "median_s_per_photo": statistics.median(secs)})
+    return rows, pictures, picture_labels
 
 
 if __name__ == "__main__":
