@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,17 +25,44 @@ import numpy as np
 
 from drywallqa.data.sample import source_group
 from drywallqa.metrics import bootstrap_ci
+from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+
+COLUMNS = ("split", "dataset", "prompt", "image", "iou")  # of per_image.csv that the comparison reads
 
 
 def read_ious(report_dir: Path) -> dict[tuple[str, str, str], dict[str, float]]:
-    """``(split, dataset, prompt) -> {image path: IoU}`` from ``report_dir/per_image.csv``."""
+    """``(split, dataset, prompt) -> {image path: IoU}`` from ``report_dir/per_image.csv``.
+
+    Raises:
+        SystemExit: naming the file (and the line) when it is missing, not text, lacks one of ``COLUMNS``, or holds a
+            line cut short, one with more fields than the header or an IoU that is not a number in [0, 1].
+    """
     path = Path(report_dir) / "per_image.csv"
     if not path.is_file():
         raise SystemExit(f"{path}: not found; pass a folder written by drywallqa evaluate or make benchmark")
     out: dict = defaultdict(dict)
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            out[(row["split"], row["dataset"], row["prompt"])][row["image"]] = float(row["iou"])
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            missing = [c for c in COLUMNS if c not in header]
+            if missing:
+                raise SystemExit(f"{path}: no column {', '.join(missing)} (its header: {', '.join(header) or 'none'}); "
+                                 "pass the per_image.csv of drywallqa evaluate or make benchmark")
+            for row in reader:
+                where = f"{path}, line {reader.line_num}"
+                if None in row or any(row[c] is None for c in COLUMNS):
+                    raise SystemExit(f"{where}: {'more' if None in row else 'fewer'} fields than the header names "
+                                     "(a file cut short or damaged); write it again with drywallqa evaluate")
+                try:
+                    iou = float(row["iou"])
+                except ValueError:
+                    iou = math.nan
+                if not 0 <= iou <= 1:
+                    raise SystemExit(f"{where}: iou {row['iou'][:30]!r} is not a number in [0, 1]")
+                out[(row["split"], row["dataset"], row["prompt"])][row["image"]] = iou
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise SystemExit(f"{path}: not a CSV table ({type(exc).__name__}: {str(exc)[:120]})") from None
     return dict(out)
 
 
@@ -60,10 +87,17 @@ def compare(old_dir: Path, new_dir: Path, pool: list[str] | None = None) -> list
         if row:
             rows.append({"split": key[0], "dataset": key[1], "prompt": key[2], **row})
     if pool:
-        missing = [s for s in pool if s not in {k[0] for k in old}]
-        if missing:
-            raise SystemExit(f"--pool names splits that the reports do not hold: {missing}")
+        for name, report in (("OLD", old), ("NEW", new)):  # a pooled row of one report's splits only is no pooled row
+            missing = [s for s in pool if s not in {k[0] for k in report}]
+            if missing:
+                raise SystemExit(f"--pool names splits that the {name} report does not hold: {missing} (it holds "
+                                 f"{sorted({k[0] for k in report})})")
         for dataset, prompt in sorted({(k[1], k[2]) for k in set(old) & set(new) if k[0] in pool}):
+            for name, report in (("OLD", old), ("NEW", new)):
+                missing = [s for s in pool if (s, dataset, prompt) not in report]
+                if missing:
+                    raise SystemExit(f"--pool: the {name} report holds no {missing} for {dataset} / {prompt!r}; its "
+                                     f"pooled row would leave them out")
             merged_old, merged_new = {}, {}
             for split in pool:
                 merged_old.update(old.get((split, dataset, prompt), {}))
@@ -94,13 +128,18 @@ def main() -> None:
     parser.add_argument("--pool", default=None, help="comma-separated disjoint splits to pool, e.g. 'group-clean val,group-clean test' (split names as in per_image.csv)")
     args = parser.parse_args()
     pool = [s.strip() for s in args.pool.split(",")] if args.pool else None
+    try:  # before the reports are read
+        check_writable_path(args.out, folder=True)
+    except ValueError as exc:
+        parser.error(f"--out: {exc}")
     rows = compare(args.old, args.new, pool)
     if not rows:
         raise SystemExit("the two reports share no split, dataset and prompt with the same images")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "compare.json").write_text(json.dumps({"old": str(args.old), "new": str(args.new), "rows": rows}, indent=1))
+    write_text_atomic(strict_json({"old": str(args.old), "new": str(args.new), "rows": rows}, indent=1),
+                      args.out / "compare.json")
     markdown = to_markdown(rows, args.old, args.new)
-    (args.out / "compare.md").write_text(markdown)
+    write_text_atomic(markdown, args.out / "compare.md")
     print(markdown)
 
 

@@ -50,3 +50,59 @@ def test_pool_of_an_unknown_split_is_a_clear_error(tmp_path, load_script):
         cmp.compare(old, new, pool=["val", "published valid"])
     with pytest.raises(SystemExit, match="per_image.csv"):
         cmp.read_ious(tmp_path)
+
+
+def test_pool_of_a_split_only_old_holds_is_a_clear_error(tmp_path, load_script):
+    """NEW without B made an "A + B" row of A's images only: OLD's splits alone were checked."""
+    cmp = load_script("compare_reports", "benchmarks")
+    old = _write(tmp_path / "old", _rows("A", [0.5, 0.5]) + _rows("B", [0.7, 0.7]))
+    new = _write(tmp_path / "new", _rows("A", [0.6, 0.6]))
+    with pytest.raises(SystemExit, match=r"NEW report does not hold: \['B'\]"):
+        cmp.compare(old, new, pool=["A", "B"])
+    with pytest.raises(SystemExit, match=r"OLD report does not hold: \['B'\]"):
+        cmp.compare(new, old, pool=["A", "B"])
+    # both hold B, but not for one dataset and prompt: no pooled row of A alone for it
+    old = _write(tmp_path / "old2", _rows("A", [0.5, 0.5]) + _rows("B", [0.7, 0.7])
+                 + [("A", "cracks", "/d/x.jpg", "segment crack", 0.3), ("B", "cracks", "/d/y.jpg", "segment crack", 0.3)])
+    new = _write(tmp_path / "new2", _rows("A", [0.6, 0.6]) + _rows("B", [0.7, 0.7])
+                 + [("A", "cracks", "/d/x.jpg", "segment crack", 0.4)])
+    with pytest.raises(SystemExit, match=r"NEW report holds no \['B'\] for cracks / 'segment crack'"):
+        cmp.compare(old, new, pool=["A", "B"])
+
+
+@pytest.mark.parametrize("text, says", [
+    ("split,dataset,prompt,image,iou\nA,taping,segment taping area,/d/a.jpg,0.6\nA,taping,segment ta",
+     "per_image.csv, line 3: fewer fields"),
+    ("split,dataset,prompt,image,score\nA,taping,segment taping area,/d/a.jpg,0.6\n", "per_image.csv: no column iou"),
+    ("split,dataset,prompt,image,iou\nA,taping,segment taping area,/d/a.jpg,high\n", "line 2: iou 'high' is not a number"),
+    ("split,dataset,prompt,image,iou\nA,taping,segment taping area,/d/a.jpg,nan\n", "line 2: iou 'nan' is not a number"),
+    ("", "per_image.csv: no column split"),
+], ids=["cut short", "no iou column", "a word", "nan", "empty"])
+def test_a_damaged_per_image_csv_is_a_clear_error_naming_it(tmp_path, load_script, text, says):
+    """A truncated file gave a TypeError traceback, one without an iou column a KeyError."""
+    cmp = load_script("compare_reports", "benchmarks")
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "per_image.csv").write_text(text)
+    with pytest.raises(SystemExit, match=says.replace("(", r"\(")) as exc:
+        cmp.read_ious(tmp_path / "r")
+    assert str(tmp_path / "r" / "per_image.csv") in str(exc.value)
+
+
+def test_out_that_is_a_file_is_refused_before_reading(tmp_path, load_script, monkeypatch, capsys):
+    """--out naming an existing file raised FileExistsError from mkdir; the reports are written whole."""
+    import json
+    import sys
+
+    cmp = load_script("compare_reports", "benchmarks")
+    old = _write(tmp_path / "old", _rows("A", [0.5, 0.5]))
+    new = _write(tmp_path / "new", _rows("A", [0.6, 0.6]))
+    (tmp_path / "taken").write_text("mine")
+    monkeypatch.setattr(sys, "argv", ["compare_reports.py", str(old), str(new), "--out", str(tmp_path / "taken")])
+    with pytest.raises(SystemExit) as exc:
+        cmp.main()
+    assert exc.value.code == 2 and "is a file; give a folder" in capsys.readouterr().err
+    assert (tmp_path / "taken").read_text() == "mine"
+    monkeypatch.setattr(sys, "argv", ["compare_reports.py", str(old), str(new), "--out", str(tmp_path / "cmp")])
+    cmp.main()
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["rows"][0]["images"] == 2
+    assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == ["compare.json", "compare.md"]  # no temporary left
