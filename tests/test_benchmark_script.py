@@ -64,3 +64,56 @@ def test_large_photos_labels_each_picture_with_its_own_dataset(load_script, tmp_
     rows, pictures, labels = lp.run_modes({"whole photo": Whole()}, {"cracks": [], "taping": [sample]}, 1)
     assert labels == ["segment taping area"] and len(pictures) == 1 and len(pictures[0]) == 3
     assert [(r["dataset"], r["mIoU"]) for r in rows] == [("taping", 1.0)]
+
+
+def test_load_test_checks_its_image_and_out_before_the_server_starts(load_script, tmp_path, monkeypatch):
+    """A missing --image was a FileNotFoundError after the server started, and the default image a path relative to
+    the repository, missing from any other folder."""
+    import pytest
+
+    lt = load_script("load_test", "benchmarks")
+    monkeypatch.chdir(tmp_path)
+    lt.check_inputs(lt.DEFAULT_IMAGE, tmp_path / "out")  # the default image, from another folder
+    with pytest.raises(ValueError, match=r"--image: .*nope.jpg: no such file"):
+        lt.check_inputs(tmp_path / "nope.jpg", tmp_path / "out")
+    (tmp_path / "notes.txt").write_text("not a photo")
+    with pytest.raises(ValueError, match=r"--image: .*notes.txt: not a readable image"):
+        lt.check_inputs(tmp_path / "notes.txt", tmp_path / "out")
+    with pytest.raises(ValueError, match=r"--out: .*is a file"):
+        lt.check_inputs(lt.DEFAULT_IMAGE, tmp_path / "notes.txt")
+
+
+def test_load_test_names_why_the_server_did_not_start(load_script, tmp_path):
+    """A bad --model-path waited the full 120 s, then said "the server did not start" and no more: its error output
+    went to DEVNULL and its exit was never noticed."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import pytest
+
+    lt = load_script("load_test", "benchmarks")
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write('no model folder /x\\n'); sys.exit(2)"],
+                                  stderr=log)
+        t0 = time.perf_counter()
+        with pytest.raises(SystemExit) as exc:
+            lt.wait_for_server(server, f"http://127.0.0.1:{lt.free_port()}/healthz", log, timeout=60)
+    assert time.perf_counter() - t0 < 30
+    assert "exited with code 2" in str(exc.value) and "no model folder /x" in str(exc.value)
+
+
+def test_load_test_with_no_answered_request_writes_standard_json(load_script, tmp_path):
+    """With no request answered the latencies were NaN, written into load_test.json (NaN is no JSON)."""
+    import json
+    from types import SimpleNamespace
+
+    lt = load_script("load_test", "benchmarks")
+    report = lt.summarize([(503, 10.0), (-1, 60000.0)], 60.0, SimpleNamespace(requests=2, concurrency=1, server_concurrency=1))
+    lt.write_report(report, tmp_path / "out")
+    text = (tmp_path / "out" / "load_test.json").read_text()
+    assert "NaN" not in text
+    loaded = json.loads(text)
+    assert loaded["p50_ms_ok"] is None and loaded["unexpected_errors"] == 1
+    assert "| p50_ms_ok | n/a |" in (tmp_path / "out" / "load_test.md").read_text()
