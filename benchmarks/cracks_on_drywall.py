@@ -15,7 +15,6 @@ composites: input | crack label | one column per model).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -24,6 +23,7 @@ from drywallqa import Segmenter
 from drywallqa.data.composite import SIGMA_FRACTION
 from drywallqa.engine.cracks_on_drywall import markdown_table, score_cracks_on_drywall, transplant_pairs
 from drywallqa.utils.argtypes import positive_int
+from drywallqa.utils.files import strict_json, write_text_atomic
 from drywallqa.viz import grid, overlay
 
 
@@ -45,10 +45,10 @@ def main():
     rows, shown = score_cracks_on_drywall(models, transplant_pairs(args.part, args.splits_dir, limit=args.limit),
                                           examples=4)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "cracks_on_drywall.json").write_text(json.dumps({"part": args.part, "sigma_fraction": SIGMA_FRACTION,
-                                                                 "rows": rows}, indent=2))
+    write_text_atomic(strict_json({"part": args.part, "sigma_fraction": SIGMA_FRACTION, "rows": rows}),
+                      args.out / "cracks_on_drywall.json")
     md = markdown_table(rows, args.part)
-    (args.out / "cracks_on_drywall.md").write_text(md)
+    write_text_atomic(md, args.out / "cracks_on_drywall.md")
     pictures = [[c.composite, overlay(c.composite, c.crack_label, (0, 255, 0))]
                 + [overlay(c.composite, masks[name]) for name in models] for c, masks in shown]
     grid(pictures, ["composite", "crack label", *models], args.out / "cracks_on_drywall.png", cell=300)

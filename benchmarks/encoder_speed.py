@@ -14,7 +14,6 @@ weights, which cost the same as the real ones: image resized to 352 px and norma
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from drywallqa.engine.predictor import TorchSegmenter
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models import create_model
 from drywallqa.utils.argtypes import positive_int
+from drywallqa.utils.files import strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
 
 RECIPES = ("configs/gpu_accurate_hed_vgg16.yaml", "configs/gpu_accurate_scratch_control.yaml")
@@ -110,13 +110,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     env = {"threads": args.threads, "images": len(paths), "torch": torch.__version__,
            "image_size": list(read_image(paths[0]).shape[:2])}
-    (args.out / "speed.json").write_text(json.dumps({"rows": rows, "environment": env}, indent=1))
+    write_text_atomic(strict_json({"rows": rows, "environment": env}, indent=1), args.out / "speed.json")
     lines = [f"# Speed against CLIPSeg-rd64 ({env['images']} photos of {env['image_size'][1]}x{env['image_size'][0]} JPEG, "
              f"{args.threads} threads, first prompt, end to end)", "",
              "| model | median ms | share of CLIPSeg | parameters | MB at fp16 |", "|---|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['median_ms_first_prompt']:.0f} | {r['share_of_clipseg']:.2f} | {r['parameters']:,} | "
               f"{r['fp16_mb']} |" for r in rows]
-    (args.out / "speed.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic("\n".join(lines) + "\n", args.out / "speed.md")
     print("\n".join(lines))
 
 

@@ -18,7 +18,6 @@ Prompts the gate refuses get empty masks without running the decoder (the result
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from drywallqa.data.sample import load_split
 from drywallqa.metrics import mask_iou
 from drywallqa.text import vocabulary
 from drywallqa.utils.argtypes import at_least, positive_int
+from drywallqa.utils.files import strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
 
 DATASETS = ("cracks", "taping")
@@ -111,8 +111,8 @@ def main() -> None:
     report = run(args.model_path, args.limit, args.raw_sample, args.paraphrase_sample)
     report["command"] = " ".join(["python benchmarks/prompt_gate.py", *__import__("sys").argv[1:]])
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "prompt_gate.json").write_text(json.dumps(report, indent=2))
-    (args.out / "prompt_gate.md").write_text(markdown(report))
+    write_text_atomic(strict_json(report), args.out / "prompt_gate.json")
+    write_text_atomic(markdown(report), args.out / "prompt_gate.md")
     print(markdown(report))
 
 

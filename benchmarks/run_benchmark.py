@@ -23,7 +23,7 @@ from drywallqa.engine.speed import measure_speed
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import strict_json
+from drywallqa.utils.files import strict_json, write_text_atomic
 
 BAR = {
     "cracks": {"canonical": "segment crack", "mIoU": 0.62, "mDice": 0.75},
@@ -106,24 +106,31 @@ def run_model(model_dir: Path, out: Path, args) -> dict:
         diffs += [float(abs(a[k] - b[k]).max()) for k in a]
     report["onnx_parity_max_abs_prob_diff"] = max(diffs)
     report["model_mb"] = folder_mb(model_dir)
-    (out / "report.json").write_text(strict_json(report))
     s = report["speed_onnx"]
-    (out / "report.md").write_text(render_markdown(report) + (
+    markdown = render_markdown(report) + (
         f"\n## Speed with onnxruntime\n\n- median {s['median_ms_first_prompt']:.1f} ms first prompt, "
         f"{s['median_ms_per_extra_prompt']:.1f} ms per extra prompt ({s['images']} images, {s['threads']} threads, "
         f"fastest of {s.get('repeats', 1)} runs per image)\n"
-        f"- parity: max |p_torch - p_onnx| = {report['onnx_parity_max_abs_prob_diff']:.2e} over {len(diffs)} masks\n"))
-    lines = check_bar(report)
-    (out / "bar.json").write_text(strict_json(lines))
-    md = ["| check | value | pass |", "|---|---|---|"] + [
-        f"| {l['check']} | {l['value']:.4f} | {'yes' if l['pass'] else '**no**'} |" for l in lines
-    ]
-    (out / "bar.md").write_text("\n".join(md) + "\n")
-    (out / "side_by_side.md").write_text(side_by_side(report))
-    print((out / "report.md").read_text())
-    print("\n".join(md))
-    print(side_by_side(report))
+        f"- parity: max |p_torch - p_onnx| = {report['onnx_parity_max_abs_prob_diff']:.2e} over {len(diffs)} masks\n")
+    print(markdown)
+    print(write_model_reports(report, markdown, out))
     return report
+
+
+def write_model_reports(report: dict, markdown: str, out: Path) -> str:
+    """``report.json``, ``report.md`` (``markdown``), ``bar.json``, ``bar.md`` and ``side_by_side.md`` of one model
+    into ``out``, each written whole (over the files evaluate wrote there); returns the bar and side-by-side tables."""
+    write_text_atomic(strict_json(report), out / "report.json")
+    write_text_atomic(markdown, out / "report.md")
+    lines = check_bar(report)
+    write_text_atomic(strict_json(lines), out / "bar.json")
+    md = "\n".join(["| check | value | pass |", "|---|---|---|"] + [
+        f"| {l['check']} | {l['value']:.4f} | {'yes' if l['pass'] else '**no**'} |" for l in lines
+    ]) + "\n"
+    write_text_atomic(md, out / "bar.md")
+    table = side_by_side(report)
+    write_text_atomic(table, out / "side_by_side.md")
+    return md + table
 
 
 def folder_mb(folder: Path) -> float:
@@ -171,8 +178,9 @@ def main():
     for name, folder in zip(names, folders):  # one model: its reports in --out; several: one folder each
         out = args.out if len(names) == 1 else args.out / Path(name).name
         reports[str(name)] = run_model(folder, out, args)
-    (args.out / "models.md").write_text(models_table(reports))
-    print((args.out / "models.md").read_text())
+    table = models_table(reports)
+    write_text_atomic(table, args.out / "models.md")
+    print(table)
 
 
 if __name__ == "__main__":

@@ -117,3 +117,31 @@ def test_load_test_with_no_answered_request_writes_standard_json(load_script, tm
     loaded = json.loads(text)
     assert loaded["p50_ms_ok"] is None and loaded["unexpected_errors"] == 1
     assert "| p50_ms_ok | n/a |" in (tmp_path / "out" / "load_test.md").read_text()
+
+
+def test_benchmark_reports_and_pictures_are_replaced_whole(load_script, tmp_path):
+    """run_model rewrote the report.json evaluate had just written whole with a plain write_text (and bar.*,
+    side_by_side.md, the pictures likewise): a kill left half a file. Each is now renamed into place, so a file that
+    shares the old one's bytes (a hard link: what a reader holds open) keeps them whole."""
+    import os
+
+    import numpy as np
+
+    from drywallqa.viz import grid
+
+    bench = load_script("run_benchmark", "benchmarks")
+    out, kept = tmp_path / "out", tmp_path / "kept"
+    out.mkdir()
+    kept.mkdir()
+    names = ["report.json", "report.md", "bar.json", "bar.md", "side_by_side.md", "pictures.png"]
+    for name in names:
+        (out / name).write_text("earlier")
+        os.link(out / name, kept / name)
+    row = {"split": "published valid", "dataset": "cracks", "prompt": "segment crack", "mIoU": 0.7, "mDice": 0.8,
+           "mIoU_CI95": [0.6, 0.8], "images": 3}
+    tables = bench.write_model_reports({"metrics": [row], "cross_prompt": []}, "# report\n", out)
+    grid([[np.zeros((8, 8, 3), np.uint8)]], ["photo"], out / "pictures.png")
+    assert all((kept / name).read_text() == "earlier" for name in names)
+    assert (out / "report.md").read_text() == "# report\n" and "| cracks | segment crack | 0.700 (0.60-0.80)" in tables
+    assert (out / "bar.md").read_text() in tables and (out / "pictures.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)  # no temporary file left

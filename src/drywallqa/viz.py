@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .utils.files import write_atomic
+
 COLORS = [(255, 40, 40), (40, 200, 255), (255, 200, 0), (120, 255, 80), (255, 80, 255)]
 
 
@@ -86,7 +88,8 @@ def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell
             if j == 0 and row_labels:
                 ax.set_ylabel(row_labels[i], fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    # written whole (a temporary file, then a rename): a reader never sees half a picture
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=80, format=Path(path).suffix.lstrip(".").lower() or "png"))
     plt.close(fig)
 
 
