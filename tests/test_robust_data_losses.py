@@ -65,8 +65,11 @@ def test_split_name_with_a_path_is_refused(tmp_path):
     _dataset(tmp_path, [_entry(1, "p0.jpg")], [])
     (tmp_path / "bad.yaml").write_text("name: hunt_bad\nfolder: ds\nprompts: [segment crack]\nlabel_shape: box\n"
                                        "splits: {'../ds/valid': {kind: coco, folder: valid}}\n")
-    with pytest.raises(ValueError, match="split names"):
+    with pytest.raises(ValueError, match="split name must be a folder name"):
         load_dataset_config(tmp_path / "bad.yaml")
+    (tmp_path / "fine.yaml").write_text("name: hunt_fine\nfolder: ds\nprompts: [segment crack]\n"
+                                        "splits: {'my split': {kind: coco, folder: valid}, 'trén': {kind: coco, folder: valid}}\n")
+    assert list(load_dataset_config(tmp_path / "fine.yaml").splits) == ["my split", "trén"]  # names, not paths: fine
 
 
 def test_stats_of_a_dataset_with_nothing_read_names_why(tmp_path):
@@ -81,19 +84,23 @@ def test_stats_of_a_dataset_with_nothing_read_names_why(tmp_path):
 def test_mask_folder_reads_every_image_suffix_as_oriented_and_names_shared_stems(tmp_path):
     split = tmp_path / "mf" / "train"
     (split / "_masks").mkdir(parents=True)
-    for name in ("a.jpeg", "b.JPG", "c.webp", "d.jpg", "d.png"):
+    for name in ("a.jpeg", "b.JPG", "c.webp", "d.jpg", "d.png", "t.tga"):
         _photo(split / name)
+    (split / "notes.txt").write_text("shot on site 3")
+    (split / ".DS_Store").write_bytes(b"")
     rotated = Image.fromarray(np.zeros((32, 64, 3), np.uint8))  # stored 64 wide, 32 high; shown turned: 32x64
     exif = Image.Exif()
     exif[0x0112] = 6
     rotated.save(split / "r.jpg", exif=exif)
-    for stem, size in (("a", 64), ("b", 64), ("c", 64), ("d", 64)):
+    for stem, size in (("a", 64), ("b", 64), ("c", 64), ("d", 64), ("t", 64)):
         Image.fromarray(np.zeros((size, size), np.uint8)).save(split / "_masks" / f"{stem}.png")
     Image.fromarray(np.zeros((64, 32), np.uint8)).save(split / "_masks" / "r.png")  # the mask of the photo as shown
     (tmp_path / "mf.yaml").write_text("name: hunt_mf\nfolder: mf\nprompts: [segment crack]\n"
                                       "splits: {train: {kind: mask_folder, folder: train}}\n")
     samples, problems = load_split(load_dataset_config(tmp_path / "mf.yaml"), "train")
-    assert sorted(s.image_path.name for s in samples) == ["a.jpeg", "b.JPG", "c.webp", "d.jpg", "r.jpg"]
+    assert sorted(s.image_path.name for s in samples) == ["a.jpeg", "b.JPG", "c.webp", "d.jpg", "r.jpg", "t.tga"]
     r = next(s for s in samples if s.image_path.name == "r.jpg")
     assert (r.height, r.width) == (64, 32)
-    assert [str(p) for p in problems] == [f"{split / 'd.png'}: shares its mask d.png with d.jpg; skipped (rename one of them)"]
+    assert [str(p).split(" (photos:")[0] for p in problems] == [
+        f"{split / 'd.png'}: shares its mask d.png with d.jpg; skipped (rename one of them)",
+        f"{split / 'notes.txt'}: not a photo by its name"]

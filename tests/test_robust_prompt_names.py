@@ -104,6 +104,8 @@ def test_control_characters_inside_a_prompt_are_refused(prompt):
     with pytest.raises(ValueError, match="control characters"):
         validate_prompts([prompt])
     assert validate_prompts(["segment\tcrack"]) == ["segment\tcrack"]  # a tab is white space, as it always was
+    wrapped = ["\u202bסדק בקיר\u202c", "\u2067افصل الشق\u2069"]  # right-to-left text as chats and forms paste it
+    assert validate_prompts(wrapped) == wrapped
 
 
 def test_tile_zero_is_an_error_not_a_quiet_no_tiling(tiny_model_dir):

@@ -190,8 +190,9 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         splits = {}
         for split, src in d["splits"].items():
             split = str(split)  # splits: {2024: ...}: a year is a name too
-            if not _NAME.fullmatch(split):  # it names output folders (refine-masks writes <out>/<split>/)
-                raise ValueError(f"{path}: split names must be names of letters, digits, '_', '-' or '.' (not starting "
+            if not split.strip() or split.startswith(".") or any(c in split for c in "/\\\0"):
+                # it names output folders (refine-masks writes <out>/<split>/): one folder, inside <out>
+                raise ValueError(f"{path}: a split name must be a folder name (not empty, no '/' or '\\', not starting "
                                  f"with '.'), got {split!r}")
             if not isinstance(src, dict) or src.get("kind") not in SPLIT_KINDS or not isinstance(src.get("folder", ""), str):
                 raise ValueError(f"{path}: split {split!r} needs kind: one of {SPLIT_KINDS} (and folder:), got {src!r}")

