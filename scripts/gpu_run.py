@@ -22,7 +22,8 @@ small files take more room on the runner's disk than their bytes), and ``bundle`
 carries (a machine kept warm keeps what earlier calls brought; ``train`` extracts the archives beside the bundle
 folder into it and merges the chunks).
 
-``train`` installs the wheels (no index), trains (``--resume`` where the run folder already holds a run, so a
+``train`` extracts the archives, installs the wheels (no index) and merges the chunks, once and under a lock (two
+runs may start side by side from one bundle), trains (``--resume`` where the run folder already holds a run, so a
 second call on a machine kept warm continues it), and writes ``best/`` (float16), the metrics and the file
 lists as one tar cut into parts of at most ``--part-mb`` (the device returns at most 8 files of 16 MiB).
 """
@@ -223,7 +224,7 @@ def merge_chunks(bundle_dir: Path) -> Path:
         raise SystemExit(f"{bundle_dir}: {exc}") from None
     wanted = json.loads((bundle_dir / "bundle.json").read_text()).get("images")
     found = sum(1 for f in (first / "datasets").rglob("*") if f.is_file() and f.parent.name != "_masks"
-                and f.suffix.lower() not in (".json", ".yaml"))
+                and f.suffix.lower() not in (".json", ".yaml") and not f.name.startswith("."))  # not a copy's leftover
     if wanted is not None and found < wanted:
         raise SystemExit(f"{bundle_dir}: {found} images arrived of the {wanted} packed; carry every chunk the "
                          "bundle's plan lists (on a machine kept warm, or again in one session) before training")
@@ -250,18 +251,41 @@ def install_wheels(folder: Path) -> list[str]:
     return wanted
 
 
+def prepare(bundle_dir: Path) -> bool:
+    """Extract the call archives, install the wheels and merge the chunks, once for what has arrived: under a lock
+    beside the bundle, so a run started beside another waits for it rather than rewriting files that one reads (and
+    running pip into one environment at once); skipped where a run did it for the same archives and chunks already.
+    Returns whether it did the work."""
+    import fcntl
+
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    with open(bundle_dir.parent / f".{bundle_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when this process dies
+        def state() -> str:  # the archives beside the bundle and the chunks in it
+            archives = sorted(bundle_dir.parent.glob(f"{bundle_dir.name}.call*.tgz"))
+            chunks = sorted(p.name for p in (bundle_dir / "pack").glob("chunk*"))
+            return json.dumps([[[a.name, a.stat().st_size, a.stat().st_mtime_ns] for a in archives], chunks])
+
+        marker = bundle_dir / ".prepared"
+        if marker.is_file() and marker.read_text() == state():
+            return False
+        extract_archives(bundle_dir)
+        install_wheels(bundle_dir / "wheels")
+        merge_chunks(bundle_dir)
+        marker.write_text(state())  # what arrived so far: a later call that brings more prepares again
+        return True
+
+
 def train(bundle_dir: Path, out: Path, minutes: float | None = None, overrides=(), part_mb: float = 15.0,
           name: str = "run") -> list[Path]:
     """Train the bundled run (resuming a run already in its output folder), then write it back as parts."""
     bundle_dir = bundle_dir.resolve()
-    extract_archives(bundle_dir)
-    install_wheels(bundle_dir / "wheels")
+    prepare(bundle_dir)
     _import_package()
     from drywallqa.engine.config import TrainConfig
     from drywallqa.engine.trainer import Trainer, holds_run
 
     meta = json.loads((bundle_dir / "bundle.json").read_text())
-    merge_chunks(bundle_dir)
     os.environ["DRYWALLQA_CACHE"] = str(bundle_dir / "pack" / "chunk0" / "cache")  # the prompts' embeddings
     config = Path(meta["config"]) if Path(meta["config"]).is_absolute() else ROOT / meta["config"]
     remote = [o.replace("{bundle}", str(bundle_dir)) for o in meta["overrides"]]

@@ -186,3 +186,21 @@ def test_wheels_installed_already_are_not_installed_again(tmp_path, load_script,
     other = tmp_path / "typing_extensions-0.0.1-py3-none-any.whl"
     other.write_bytes(b"")
     assert gpu_run.install_wheels(tmp_path) == [str(other)] and str(other) in calls[0]
+
+
+def test_runs_side_by_side_prepare_a_bundle_once(tmp_path, load_script, monkeypatch):
+    gpu_run = load_script("gpu_run")
+    bundle = tmp_path / "bundle"
+    (bundle / "pack" / "chunk0" / "datasets" / "d" / "train").mkdir(parents=True)
+    (bundle / "pack" / "chunk0" / "datasets" / "d" / "train" / "a.jpg").write_bytes(b"x")
+    (bundle / "bundle.json").write_text(json.dumps({"images": 1}))
+    gpu_run.archive_calls(bundle, [[str(bundle / "pack"), str(bundle / "bundle.json")]])
+    shutil.rmtree(bundle)
+    installs = []
+    monkeypatch.setattr(gpu_run, "install_wheels", lambda folder: installs.append(folder))
+    assert gpu_run.prepare(bundle) is True and (bundle / "pack" / "chunk0" / "datasets" / "d" / "train" / "a.jpg").is_file()
+    stamp = (bundle / "bundle.json").stat().st_mtime_ns
+    assert gpu_run.prepare(bundle) is False and len(installs) == 1  # the second run: nothing rewritten under the first
+    assert (bundle / "bundle.json").stat().st_mtime_ns == stamp
+    (bundle / "pack" / "chunk1").mkdir()  # a later call brought more: prepared again
+    assert gpu_run.prepare(bundle) is True and len(installs) == 2
