@@ -199,3 +199,16 @@ def test_refine_keeps_photos_of_one_name_in_two_subfolders_apart(tmp_path):
         {"sub1__a.jpg": 400, "sub2__a.jpg": 400, "b.jpg": 25}
     masks = {s.image_path.name: s.load_mask() for s in samples}
     assert masks["sub1__a.jpg"][:20, :20].all() and masks["sub2__a.jpg"][40:60, 40:60].all()
+    # a photo an earlier run wrote under another name (its old name, sub1/a.jpg as a.jpg): named, as the refined
+    # dataset still holds it; a rerun of the same names says nothing
+    (tmp_path / "out" / "train" / "a.jpg").write_bytes((tmp_path / "out" / "train" / "b.jpg").read_bytes())
+    with open(tmp_path / "out" / "progress.jsonl", "a") as f:
+        f.write(json.dumps({"file": "train/a.jpg", "outcomes": ["refined"]}) + "\n")
+    registry.register_dataset(config)
+    try:
+        again = refine_box_masks("boxes", tmp_path / "out", datasets_dir=tmp_path / "ds", progress=False,
+                                 refiner=_BoxRefiner())
+    finally:
+        registry.DATASETS.remove("boxes")
+    stale = [p for p in again["splits"]["train"]["problems"] if "written by an earlier run" in p]
+    assert len(stale) == 1 and stale[0].startswith(str(tmp_path / "out" / "train" / "a.jpg"))

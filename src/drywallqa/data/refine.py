@@ -54,7 +54,10 @@ def output_name(image_path: Path, folder: Path) -> str:
     """The name of a photo of the split ``folder`` in the refined dataset: its path inside ``folder`` with ``__`` for
     each ``/`` (``sub/a.jpg`` -> ``sub__a.jpg``; ``a.jpg`` stays itself), as the mask-folder reader reads no
     subfolders."""
-    rel = Path(os.path.normpath(image_path.relative_to(folder)))
+    try:
+        rel = Path(os.path.normpath(image_path.relative_to(folder)))
+    except ValueError:  # one path absolute, the other relative
+        rel = Path("..")
     if rel.parts[0] == "..":  # a file_name through the folder above (the reader took it: it lies inside the split)
         rel = image_path.resolve().relative_to(folder.resolve())
     return "__".join(rel.parts)
@@ -201,15 +204,15 @@ def _refine_split(dataset, split, datasets_dir, out: Path, refiner, done: dict, 
     (out / split / "_masks").mkdir(parents=True, exist_ok=True)
     counts = {"images": 0, "boxes": 0, **{k: 0 for k in OUTCOMES},
               "problems": [str(p) for p in problems]}
-    taken: dict[str, Path] = {}  # output stem (lower case: one file on a case-insensitive disk) -> its photo
+    taken: dict[str, Path] = {}  # output stem -> its photo
     for s in tqdm(samples, desc=f"{dataset}/{split}: masks from boxes ({report['with']})", disable=not progress):
         name = output_name(s.image_path, folder)
         stem = Path(name).stem
-        if stem.lower() in taken:
+        if stem in taken:
             counts["problems"].append(f"{s.image_path}: its output {split}/{name} (mask _masks/{stem}.png) is taken by "
-                                      f"{taken[stem.lower()]} already; skipped")
+                                      f"{taken[stem]} already; skipped")
             continue
-        taken[stem.lower()] = s.image_path
+        taken[stem] = s.image_path
         key = f"{split}/{name}"
         mask_path = out / split / "_masks" / f"{stem}.png"
         boxes = []
@@ -248,4 +251,9 @@ def _refine_split(dataset, split, datasets_dir, out: Path, refiner, done: dict, 
         if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:
             label = box_mask(boxes, *image.shape[:2])
             preview.append([_outlines(image, boxes), overlay(image, label, (0, 200, 0)), overlay(image, mask, (255, 40, 40))])
+    for key in sorted(k for k in done if k.startswith(f"{split}/") and k not in report["files"]):
+        if (out / key).exists():  # an earlier run's photo this run names otherwise (or no longer has): still read
+            counts["problems"].append(f"{out / key}: written by an earlier run for a photo this run does not write "
+                                      "under that name; the refined dataset still holds it (delete it and its mask, "
+                                      "or refine into a new --out)")
     report["splits"][split] = counts
