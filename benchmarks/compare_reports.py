@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -93,11 +94,14 @@ def compare(old_dir: Path, new_dir: Path, pool: list[str] | None = None) -> list
                 raise SystemExit(f"--pool names splits that the {name} report does not hold: {missing} (it holds "
                                  f"{sorted({k[0] for k in report})})")
         for dataset, prompt in sorted({(k[1], k[2]) for k in set(old) & set(new) if k[0] in pool}):
-            for name, report in (("OLD", old), ("NEW", new)):
-                missing = [s for s in pool if (s, dataset, prompt) not in report]
-                if missing:
-                    raise SystemExit(f"--pool: the {name} report holds no {missing} for {dataset} / {prompt!r}; its "
-                                     f"pooled row would leave them out")
+            held = {name: [s for s in pool if (s, dataset, prompt) in report] for name, report in (("OLD", old), ("NEW", new))}
+            if held["OLD"] != held["NEW"]:  # the pooled row would compare different photos
+                raise SystemExit(f"--pool: for {dataset} / {prompt!r} the OLD report holds {held['OLD']} and the NEW "
+                                 f"report {held['NEW']} of {pool}; a pooled row would leave some out of one side")
+            if held["OLD"] != list(pool):  # neither has them (a dataset without a test part, say): no pooled row
+                print(f"--pool: no pooled row for {dataset} / {prompt!r}: neither report holds "
+                      f"{[s for s in pool if s not in held['OLD']]} for it", file=sys.stderr)
+                continue
             merged_old, merged_new = {}, {}
             for split in pool:
                 merged_old.update(old.get((split, dataset, prompt), {}))

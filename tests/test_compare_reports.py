@@ -66,8 +66,16 @@ def test_pool_of_a_split_only_old_holds_is_a_clear_error(tmp_path, load_script):
                  + [("A", "cracks", "/d/x.jpg", "segment crack", 0.3), ("B", "cracks", "/d/y.jpg", "segment crack", 0.3)])
     new = _write(tmp_path / "new2", _rows("A", [0.6, 0.6]) + _rows("B", [0.7, 0.7])
                  + [("A", "cracks", "/d/x.jpg", "segment crack", 0.4)])
-    with pytest.raises(SystemExit, match=r"NEW report holds no \['B'\] for cracks / 'segment crack'"):
+    with pytest.raises(SystemExit, match=r"for cracks / 'segment crack' the OLD report holds \['A', 'B'\] and the NEW "
+                                         r"report \['A'\]"):
         cmp.compare(old, new, pool=["A", "B"])
+    # neither holds B for cracks (a dataset without that part): the other pooled rows are still made
+    new = _write(tmp_path / "new3", _rows("A", [0.6, 0.6]) + _rows("B", [0.7, 0.7])
+                 + [("A", "cracks", "/d/x.jpg", "segment crack", 0.4)])
+    old = _write(tmp_path / "old3", _rows("A", [0.5, 0.5]) + _rows("B", [0.7, 0.7])
+                 + [("A", "cracks", "/d/x.jpg", "segment crack", 0.3)])
+    pooled = [r for r in cmp.compare(old, new, pool=["A", "B"]) if r["split"] == "A + B"]
+    assert [r["dataset"] for r in pooled] == [_rows("A", [0.5])[0][1]]
 
 
 @pytest.mark.parametrize("text, says", [
