@@ -149,7 +149,7 @@ def test_photos_two_datasets_share_travel_once_and_are_restored_there(write_trai
     gpu_run = load_script("gpu_run")
     boxes = tmp_path / "syn_boxes.dataset.yaml"  # syn_tape's photos under a prompt of their own, as taping_boxes
     boxes.write_text(yaml.safe_dump({
-        "name": "syn_boxes", "folder": str(synthetic_datasets / "tape"), "prompts": ["bounding box of taped joint"],
+        "name": "pack_shared_boxes", "folder": str(synthetic_datasets / "tape"), "prompts": ["bounding box of taped joint"],
         "label_shape": "box", "concept": "syn_tape", "manifest": "syn_tape",
         "splits": {"train": {"kind": "coco", "folder": "train"}, "valid": {"kind": "coco", "folder": "valid"}}}))
     config = write_train_config("film_unet", tiny_kwargs)
@@ -157,13 +157,19 @@ def test_photos_two_datasets_share_travel_once_and_are_restored_there(write_trai
     raw["data"]["datasets"] = ["syn_crack", "syn_tape", str(boxes)]
     config.write_text(yaml.safe_dump(raw))
 
-    meta = gpu_run.bundle(config, tmp_path / "bundle", size=48, chunks=2, budget=40)
+    from drywallqa.data import registry
+
+    try:
+        meta = gpu_run.bundle(config, tmp_path / "bundle", size=48, chunks=2, budget=40)
+    finally:  # the YAML dataset registered itself under its name: other tests declare datasets too
+        if "pack_shared_boxes" in registry.DATASETS:
+            registry.DATASETS.remove("pack_shared_boxes")
     pack = tmp_path / "bundle" / "pack"
     copies = json.loads((pack / "chunk0" / "copies.json").read_text())
     packed = [p for p in pack.glob("chunk*/datasets/**/*.jpg") if "_masks" not in p.parts]
     shared = [p for p in packed if p.parts[-3] == "tape"]
     assert copies and len(copies) == len(shared) and len(packed) + len(copies) == meta["images"]
-    assert all(c.startswith("declared/syn_boxes/") and v.startswith("tape/") for c, v in copies.items())
+    assert all(c.startswith("declared/pack_shared_boxes/") and v.startswith("tape/") for c, v in copies.items())
 
     datasets = gpu_run.merge_chunks(tmp_path / "bundle")
     for copy, original in copies.items():
