@@ -277,3 +277,18 @@ def require_hed_weights():
         if os.environ.get("CI"):
             pytest.fail(f"CI must have them: {reason}")
         pytest.skip(reason)
+
+
+def write_tga_flip_and_cut(folder) -> list[str]:
+    """Photos for the near-duplicate search in ``folder``: ``a.tga``, its mirror image ``a_flip.png``, another photo
+    ``b.jpg`` and ``cut.jpg``, a copy of it cut in half (its header reads, its pixels do not); returns their names."""
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    a, b = (rng.integers(0, 255, (64, 64, 3)).astype(np.uint8) for _ in range(2))
+    Image.fromarray(a).save(folder / "a.tga")
+    Image.fromarray(np.ascontiguousarray(a[:, ::-1])).save(folder / "a_flip.png")
+    Image.fromarray(b).save(folder / "b.jpg")
+    whole = (folder / "b.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(whole[:len(whole) // 2])
+    return ["a.tga", "a_flip.png", "b.jpg", "cut.jpg"]

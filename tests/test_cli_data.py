@@ -142,22 +142,15 @@ def test_each_warning_is_said_once_per_command():
 
 def test_stats_and_split_read_a_tga_photo_and_name_an_unreadable_one(tmp_path):
     """One TGA photo (a supported format) aborted `data stats` and `data split` of the whole dataset."""
-    import numpy as np
     import yaml
-    from PIL import Image
 
     from drywallqa.data import registry
 
+    from conftest import write_tga_flip_and_cut
+
     folder = tmp_path / "tga" / "train"
     folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    a, b = (rng.integers(0, 255, (64, 64, 3)).astype(np.uint8) for _ in range(2))
-    Image.fromarray(a).save(folder / "a.tga")
-    Image.fromarray(np.ascontiguousarray(a[:, ::-1])).save(folder / "a_flip.png")
-    Image.fromarray(b).save(folder / "b.jpg")
-    whole = (folder / "b.jpg").read_bytes()
-    (folder / "cut.jpg").write_bytes(whole[:len(whole) // 2])  # its header reads, its pixels do not
-    names = ["a.tga", "a_flip.png", "b.jpg", "cut.jpg"]
+    names = write_tga_flip_and_cut(folder)
     images = [{"id": i, "file_name": n, "width": 64, "height": 64} for i, n in enumerate(names)]
     (folder / "_annotations.coco.json").write_text(json.dumps({"images": images, "annotations": [], "categories": []}))
     decl = tmp_path / "tga.yaml"

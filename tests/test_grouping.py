@@ -74,13 +74,9 @@ def test_a_tga_photo_is_compared_and_an_unreadable_one_is_named(tmp_path):
     """A TGA photo (a format read_image reads) stopped the near-duplicate search: cv2.imread reads no TGA."""
     from drywallqa.data.grouping import near_duplicate_matches
 
-    rng = np.random.default_rng(2)
-    a, b = (rng.integers(0, 255, (64, 64, 3)).astype(np.uint8) for _ in range(2))
-    Image.fromarray(a).save(tmp_path / "a.tga")
-    Image.fromarray(np.ascontiguousarray(a[:, ::-1])).save(tmp_path / "a_flip.png")
-    Image.fromarray(b).save(tmp_path / "b.jpg")
-    whole = (tmp_path / "b.jpg").read_bytes()
-    (tmp_path / "cut.jpg").write_bytes(whole[:len(whole) // 2])  # its header reads, its pixels do not
+    from conftest import write_tga_flip_and_cut
+
+    write_tga_flip_and_cut(tmp_path)
     paths = [tmp_path / n for n in ("cut.jpg", "a.tga", "b.jpg", "a_flip.png")]
     problems = []
     assert near_duplicate_matches(paths, problems=problems) == [(1, 3, 1)]  # indices into paths, the cut one left out

@@ -152,20 +152,25 @@ class _BoxRefiner:
         return [box_mask([b], *image.shape[:2]) for b in boxes], ["fell_back"] * len(boxes)
 
 
-def test_refine_skips_a_box_of_string_coordinates_as_the_reader_does(tmp_path):
-    """A bbox ["1", "2", "30", "30"] crashed refine-masks with a TypeError; the reader names it a problem."""
+def _refine(config, tmp_path):
+    """``refine_box_masks`` of the box dataset ``config`` (registered for the call) into ``tmp_path/out``."""
     from drywallqa.data import registry
     from drywallqa.data.refine import refine_box_masks
 
+    registry.register_dataset(config)
+    try:
+        return refine_box_masks("boxes", tmp_path / "out", datasets_dir=tmp_path / "ds", progress=False,
+                                refiner=_BoxRefiner())
+    finally:
+        registry.DATASETS.remove("boxes")
+
+
+def test_refine_skips_a_box_of_string_coordinates_as_the_reader_does(tmp_path):
+    """A bbox ["1", "2", "30", "30"] crashed refine-masks with a TypeError; the reader names it a problem."""
     config = _box_dataset(tmp_path / "ds", ["a.jpg"], [
         {"id": 1, "image_id": 1, "bbox": ["1", "2", "30", "30"], "segmentation": []},
         {"id": 2, "image_id": 1, "bbox": [40, 40, 10, 10], "segmentation": []}])
-    registry.register_dataset(config)
-    try:
-        report = refine_box_masks("boxes", tmp_path / "out", datasets_dir=tmp_path / "ds", progress=False,
-                                  refiner=_BoxRefiner())
-    finally:
-        registry.DATASETS.remove("boxes")
+    report = _refine(config, tmp_path)
     counts = report["splits"]["train"]
     assert counts["images"] == 1 and counts["boxes"] == 1
     assert any("annotation 1" in p and "'1'" in p for p in counts["problems"])
@@ -175,8 +180,6 @@ def test_refine_skips_a_box_of_string_coordinates_as_the_reader_does(tmp_path):
 
 def test_refine_keeps_photos_of_one_name_in_two_subfolders_apart(tmp_path):
     """sub1/a.jpg and sub2/a.jpg both became train/a.jpg and _masks/a.png (one photo silently lost)."""
-    from drywallqa.data import registry
-    from drywallqa.data.refine import refine_box_masks
     from drywallqa.data.registry import DatasetConfig, SplitSource
 
     config = _box_dataset(tmp_path / "ds", ["sub1/a.jpg", "sub2/a.jpg", "b.jpg", "b.png"], [
@@ -184,12 +187,7 @@ def test_refine_keeps_photos_of_one_name_in_two_subfolders_apart(tmp_path):
         {"id": 2, "image_id": 2, "bbox": [40, 40, 20, 20], "segmentation": []},
         {"id": 3, "image_id": 3, "bbox": [10, 10, 5, 5], "segmentation": []},
         {"id": 4, "image_id": 4, "bbox": [10, 10, 5, 5], "segmentation": []}])
-    registry.register_dataset(config)
-    try:
-        report = refine_box_masks("boxes", tmp_path / "out", datasets_dir=tmp_path / "ds", progress=False,
-                                  refiner=_BoxRefiner())
-    finally:
-        registry.DATASETS.remove("boxes")
+    report = _refine(config, tmp_path)
     assert set(report["files"]) == {"train/sub1__a.jpg", "train/sub2__a.jpg", "train/b.jpg"}
     # b.png would share b.jpg's mask _masks/b.png: named, not written over it
     assert any("b.png" in p and "taken by" in p for p in report["splits"]["train"]["problems"])
@@ -204,11 +202,6 @@ def test_refine_keeps_photos_of_one_name_in_two_subfolders_apart(tmp_path):
     (tmp_path / "out" / "train" / "a.jpg").write_bytes((tmp_path / "out" / "train" / "b.jpg").read_bytes())
     with open(tmp_path / "out" / "progress.jsonl", "a") as f:
         f.write(json.dumps({"file": "train/a.jpg", "outcomes": ["refined"]}) + "\n")
-    registry.register_dataset(config)
-    try:
-        again = refine_box_masks("boxes", tmp_path / "out", datasets_dir=tmp_path / "ds", progress=False,
-                                 refiner=_BoxRefiner())
-    finally:
-        registry.DATASETS.remove("boxes")
+    again = _refine(config, tmp_path)
     stale = [p for p in again["splits"]["train"]["problems"] if "written by an earlier run" in p]
     assert len(stale) == 1 and stale[0].startswith(str(tmp_path / "out" / "train" / "a.jpg"))

@@ -93,11 +93,18 @@ PIPELINE_HELP = "zeroshot: the zero-shot pipeline (hub detectors + SAM) instead 
 
 def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Optional[float] = None,
                  tile: Optional[int] = None, prompt_gate: bool = True, pipeline: Optional[str] = None,
-                 label_shape: Optional[str] = None, max_tiles: Optional[int] = None) -> dict:
+                 label_shape: Optional[str] = None, max_tiles: Optional[int] = None, precision: str = "float32") -> dict:
     """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --pipeline / --min-confidence / --tile
-    / --max-tiles / --label-shape (checked by the command, with its other values)."""
+    / --max-tiles / --label-shape / --precision (checked by the command, with its other values)."""
+    from ..engine.predictor import PRECISIONS
+
     if runtime not in ("torch", "onnx"):
         raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
+    if precision not in PRECISIONS:
+        raise typer.BadParameter(f"one of {', '.join(PRECISIONS)}, got {precision!r}", param_hint="--precision")
+    if precision != "float32" and (runtime != "torch" or pipeline or model == "zeroshot"):
+        raise typer.BadParameter(f"{precision} runs the torch runtime of a model folder only", param_hint="--precision")
+    computed = {"precision": precision} if precision != "float32" else {}
     if model == "zeroshot":  # the 0.4 spelling
         typer.echo("warning: --model zeroshot is deprecated, use --pipeline zeroshot", err=True)
         model, pipeline = None, "zeroshot"
@@ -118,7 +125,12 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     shaped = {"label_shape": label_shape} if label_shape else {}
     if runtime == "onnx":
         return {"runtime": "onnx", "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped}
-    return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped}
+    return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped, **computed}
+
+
+PRECISION_HELP = ("float32, or bfloat16: the network under bf16 autocast, about twice as fast on CPUs with bf16 "
+                  "instructions (lscpu lists avx512_bf16 or amx_bf16; emulated and slow elsewhere), masks within a "
+                  "point of mIoU (docs/batch.md#precision). Torch runtime only.")
 
 
 GATE_HELP = ("Leave the masks of prompts far from what the model learnt empty, with a warning naming what it knows "
@@ -167,9 +179,10 @@ def check_workers(value: int) -> None:
 
 def load_segmenter(model_path: Optional[str], model: Optional[str], runtime: str = "torch",
                     min_confidence: Optional[float] = None, tile: Optional[int] = None, prompt_gate: bool = True,
-                    pipeline: Optional[str] = None, label_shape: Optional[str] = None, max_tiles: Optional[int] = None):
+                    pipeline: Optional[str] = None, label_shape: Optional[str] = None, max_tiles: Optional[int] = None,
+                    precision: str = "float32"):
     return load_segmenter_with(model_path, load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline,
-                                                       label_shape, max_tiles))
+                                                       label_shape, max_tiles, precision))
 
 
 def load_segmenter_with(model_path: Optional[str], kwargs: dict):

@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from .common import (DATASETS_DIR_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, SPLITS_DIR_HELP, TILE_HELP,
+from .common import (DATASETS_DIR_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, PRECISION_HELP, RUNTIME_HELP,
+                     SPLITS_DIR_HELP, TILE_HELP,
                      app, check_output_path, comma_list, console, dataset_names, export_app, load_segmenter,
                      model_dir_option, tagged)
 
@@ -28,6 +29,7 @@ def evaluate(
     limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs)."),
     speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
+    precision: str = typer.Option("float32", help=PRECISION_HELP),
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
     Interrupted, the same command run again continues after the last finished split."""
@@ -45,7 +47,7 @@ def evaluate(
     if unknown:
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
-    seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline)
+    seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline, precision=precision)
     try:
         report = run(seg, out, datasets=tuple(dataset_names(dataset)), which=which, splits_dir=splits_dir,
                      datasets_dir=datasets_dir, limit=limit, speed_images=speed_images,

@@ -9,7 +9,8 @@ import typer
 
 from ..engine.tiling import DEFAULT_MAX_TILES
 from ..utils.image_io import DEFAULT_MAX_PIXELS
-from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app,
+from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
+                     PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
                      check_max_pixels, check_workers, console, load_kwargs, load_segmenter_with, tagged)
 
 
@@ -43,6 +44,7 @@ def predict(
     min_confidence: Optional[float] = typer.Option(
         None, help="Empty the masks whose confidence (estimated IoU, 0..1; SAM's predicted IoU for --model sam_text) is lower."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
+    precision: str = typer.Option("float32", help=PRECISION_HELP),
     max_tiles: int = typer.Option(DEFAULT_MAX_TILES, help=MAX_TILES_HELP),
     flag: List[str] = typer.Option(
         None, "--flag", help="QA rule 'PROMPT: MEASURE OP NUMBER' (repeatable), e.g. 'segment crack: max_width_mm > 0.3': "
@@ -80,7 +82,7 @@ def predict(
         executor = engine
     if executor not in ("local", "ray"):
         raise typer.BadParameter("executor must be local or ray", param_hint="--executor")
-    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles)
+    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision)
     seg = load_segmenter_with(model_path, kwargs)
     for check in (lambda: check_out_apart(paths, out), lambda: prepare_out_dir(out)):  # made when all else is right
         try:

@@ -7,7 +7,8 @@ from typing import Optional
 import typer
 
 from ..utils.image_io import DEFAULT_MAX_PIXELS
-from .common import GATE_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, RUNTIME_HELP, TILE_HELP, app, load_segmenter
+from .common import (GATE_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
+                     load_segmenter)
 
 
 @app.command()
@@ -25,6 +26,7 @@ def serve(
     max_tiles: int = typer.Option(64, help="A tile size that would cut a photo into more tiles is answered 422."),
     request_timeout: float = typer.Option(120.0, help="Seconds a request may take; then it is answered 503."),
     prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
+    precision: str = typer.Option("float32", help=PRECISION_HELP),
 ):
     """HTTP API (POST /v1/segment, GET /v1/models, GET /healthz, /docs) and a web page at /."""
     import uvicorn
@@ -39,7 +41,8 @@ def serve(
         raise typer.BadParameter("must be a finite number of megabytes", param_hint="--max-upload-mb")
     if not 0 <= port <= 65535:
         raise typer.BadParameter(f"must be in 0..65535, got {port}", param_hint="--port")
-    seg = load_segmenter(model_path, model, runtime, tile=tile, prompt_gate=prompt_gate, pipeline=pipeline)
+    seg = load_segmenter(model_path, model, runtime, tile=tile, prompt_gate=prompt_gate, pipeline=pipeline,
+                         precision=precision)
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, runtime, max_upload_mb, max_concurrency,
                                   max_pixels=max_pixels, max_tiles=max_tiles, request_timeout_s=request_timeout,
                                   pipeline=pipeline), seg)
