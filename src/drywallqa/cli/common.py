@@ -128,7 +128,7 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped, **computed}
 
 
-PRECISION_HELP = ("float32, or bfloat16: the network under bf16 autocast, about twice as fast on CPUs with bf16 "
+PRECISION_HELP = ("float32, or bfloat16: the network under bf16 autocast, about 1.7 times as fast on CPUs with bf16 "
                   "instructions (lscpu lists avx512_bf16 or amx_bf16; emulated and slow elsewhere), masks within a "
                   "point of mIoU (docs/batch.md#precision). Torch runtime only.")
 
