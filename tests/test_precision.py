@@ -39,8 +39,28 @@ def test_precision_errors_are_clear(tiny_model_dir, tmp_path):
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(photo)
     base = ["predict", str(photo), "-p", "segment crack", "--model-path", str(tiny_model_dir), "--out", str(tmp_path / "o")]
     for extra, says in ((["--precision", "half"], "one of float32, bfloat16"),
-                        (["--precision", "bfloat16", "--runtime", "onnx"], "torch runtime of a model folder only")):
+                        (["--precision", "bfloat16", "--runtime", "onnx"], "torch runtime only (not --runtime onnx")):
         res = CliRunner().invoke(app, base + extra)
         assert res.exit_code == 2 and says in " ".join(res.output.replace("│", "").split()), res.output
     ok = CliRunner().invoke(app, base + ["--precision", "bfloat16", "--no-report"])
     assert ok.exit_code == 0, ok.output
+
+
+def test_the_precision_is_reported_and_refused_where_it_cannot_run(tiny_model_dir):
+    from fastapi.testclient import TestClient
+
+    from drywallqa.engine.evaluator import model_facts
+    from drywallqa.serve import ServeConfig, create_app
+
+    full = Segmenter.load(tiny_model_dir)
+    photo = np.random.default_rng(1).integers(0, 255, (40, 44, 3), dtype=np.uint8)
+    before = full.predict(photo, ["segment crack"]).probabilities["segment crack"]
+    from drywallqa.engine.predictor import TorchSegmenter
+
+    half = TorchSegmenter(full.model, full.text_encoder, precision="bfloat16")  # the module shared
+    assert np.array_equal(full.predict(photo, ["segment crack"]).probabilities["segment crack"], before)  # untouched
+    assert model_facts(None, half)["precision"] == "bfloat16" and model_facts(None, full)["precision"] == "float32"
+    app = create_app(ServeConfig(model_path=str(tiny_model_dir), precision="bfloat16"))
+    assert TestClient(app).get("/v1/models").json()["models"][0]["precision"] == "bfloat16"
+    with pytest.raises(ValueError, match="not the zeroshot pipeline"):
+        Segmenter.load(None, pipeline="zeroshot", precision="bfloat16")

@@ -103,7 +103,8 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     if precision not in PRECISIONS:
         raise typer.BadParameter(f"one of {', '.join(PRECISIONS)}, got {precision!r}", param_hint="--precision")
     if precision != "float32" and (runtime != "torch" or pipeline or model == "zeroshot"):
-        raise typer.BadParameter(f"{precision} runs the torch runtime of a model folder only", param_hint="--precision")
+        raise typer.BadParameter(f"{precision} runs the torch runtime only (not --runtime onnx or --pipeline)",
+                                 param_hint="--precision")
     computed = {"precision": precision} if precision != "float32" else {}
     if model == "zeroshot":  # the 0.4 spelling
         typer.echo("warning: --model zeroshot is deprecated, use --pipeline zeroshot", err=True)
@@ -129,8 +130,8 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
 
 
 PRECISION_HELP = ("float32, or bfloat16: the network under bf16 autocast, about 1.7 times as fast on CPUs with bf16 "
-                  "instructions (lscpu lists avx512_bf16 or amx_bf16; emulated and slow elsewhere), masks within a "
-                  "point of mIoU (docs/batch.md#precision). Torch runtime only.")
+                  "instructions (lscpu lists avx512_bf16 or amx_bf16; emulated and slow elsewhere), the shipped model's "
+                  "mIoU the same to a thousandth (docs/batch.md#precision). Torch runtime only.")
 
 
 GATE_HELP = ("Leave the masks of prompts far from what the model learnt empty, with a warning naming what it knows "

@@ -251,9 +251,11 @@ def _refine_split(dataset, split, datasets_dir, out: Path, refiner, done: dict, 
         if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:
             label = box_mask(boxes, *image.shape[:2])
             preview.append([_outlines(image, boxes), overlay(image, label, (0, 200, 0)), overlay(image, mask, (255, 40, 40))])
-    for key in sorted(k for k in done if k.startswith(f"{split}/") and k not in report["files"]):
-        if (out / key).exists():  # an earlier run's photo this run names otherwise (or no longer has): still read
-            counts["problems"].append(f"{out / key}: written by an earlier run for a photo this run does not write "
-                                      "under that name; the refined dataset still holds it (delete it and its mask, "
-                                      "or refine into a new --out)")
+    written = {k.split("/", 1)[1] for k in report["files"] if k.startswith(f"{split}/")}
+    for path in sorted(p for p in (out / split).iterdir() if p.name not in written and not p.name.startswith(".")
+                       and (p.is_file() or p.is_symlink())):  # an earlier run's photo this run names otherwise, or
+        # no longer has (whatever its settings were): the refined dataset still holds it
+        counts["problems"].append(f"{path}: written by an earlier run for a photo this run does not write under that "
+                                  "name; the refined dataset still holds it (delete it and its mask, or refine into a "
+                                  "new --out)")
     report["splits"][split] = counts

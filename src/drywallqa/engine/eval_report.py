@@ -93,7 +93,8 @@ def render_markdown(report: dict) -> str:
             lines += ["", f"![confidence]({report['confidence_png']})"]
     m = report["model"]
     lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
-              f"- model folder on disk: {m.get('file_size_mb', 'n/a')} MB (10^6 bytes, all its files)"]
+              f"- model folder on disk: {m.get('file_size_mb', 'n/a')} MB (10^6 bytes, all its files)",
+              f"- precision: {m.get('precision', 'float32')}"]
     if "speed" in report:
         s = report["speed"]
         lines += ["", "## Speed (CPU, end to end from file)", "",

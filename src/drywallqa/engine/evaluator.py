@@ -272,7 +272,8 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
     facts = {"parameters": described.get("parameters"), "threshold": described.get("threshold"),
              "threshold_source": described.get("threshold_source", "given"),
              "prompt_thresholds": dict(described.get("prompt_thresholds") or {}),
-             "postprocess": dict(described.get("postprocess") or {})}
+             "postprocess": dict(described.get("postprocess") or {}),
+             "precision": described.get("precision", "float32")}  # what the network computed in (speed differs)
     if model_dir is not None:
         facts["model_dir"] = str(model_dir)
         # the whole folder (weights, calibrations, card) in MB of 10^6 bytes, as `make benchmark` counts it

@@ -16,6 +16,8 @@ for those prompts (``config.json`` -> ``postprocess``), applied only under ``lab
 from __future__ import annotations
 
 import contextlib
+import copy
+import logging
 
 import time
 from pathlib import Path
@@ -40,7 +42,18 @@ from .segmenter import (EncodedImage, SegmentationResult, Segmenter, normal_form
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
 
 
+logger = logging.getLogger(__name__)
 PRECISIONS = ("float32", "bfloat16")  # what the torch runtime computes in
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU lists bf16 instructions (Linux ``/proc/cpuinfo``: ``avx512_bf16`` or ``amx_bf16``); True
+    where it cannot tell."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 @register_runtime("torch")
@@ -62,8 +75,12 @@ class TorchSegmenter(Segmenter):
             raise ValueError(f"precision {precision} runs the torch runtime only (this model runs in {type(model).__name__})")
         self.precision = precision
         self.model = model.to(device).eval() if isinstance(model, nn.Module) else model
-        if precision == "bfloat16":  # with bf16 the convolutions run fastest on channels-last tensors
-            self.model = self.model.to(memory_format=torch.channels_last)
+        if precision == "bfloat16":  # with bf16 the convolutions run fastest on channels-last tensors; converted
+            # on a copy, as the conversion is in place: a float32 segmenter sharing the module keeps its numbers
+            self.model = copy.deepcopy(self.model).to(memory_format=torch.channels_last)
+            if torch.device(device).type == "cpu" and not cpu_has_bf16():
+                logger.warning("precision bfloat16 on a CPU without bf16 instructions (lscpu lists no avx512_bf16 or "
+                               "amx_bf16): emulated, likely slower than float32")
         self.tta = tta
         self.scales = tuple(int(s) for s in (scales or (model.config.image_size,)))
         own = getattr(model.config, "image_size", None)  # the size the model was made for always works

@@ -60,6 +60,7 @@ class ServeConfig:
     max_rules: int = 32                    # ``flag`` fields per request
     examples_dir: str | None = str(EXAMPLES_DIR)  # photos the web page offers to try (None: no gallery)
     pipeline: str | None = None            # or a pipeline instead of a model folder: zeroshot
+    precision: str = "float32"             # or bfloat16 (the torch runtime; docs/batch.md, "Precision")
     backend: str | None = None             # the 0.4 field (embedded / onnx / zeroshot), deprecated
 
     def __post_init__(self):
@@ -148,6 +149,7 @@ def model_description(seg: Segmenter) -> dict:
     out["scales"] = out["scales"] or []
     out["tta"] = bool(out["tta"])
     out["prompt_thresholds"] = out["prompt_thresholds"] or {}
+    out["precision"] = described.get("precision", "float32")
     out["backend"] = out["pipeline"] or OLD_RUNTIME_NAMES.get(out["runtime"], out["runtime"])  # the 0.4 field, deprecated
     return {**out, "suggested_prompts": suggested_prompts(seg)}
 
@@ -161,7 +163,8 @@ def suggested_prompts(seg: Segmenter) -> list[str]:
 
 def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = None) -> FastAPI:
     config = config or ServeConfig()
-    seg = segmenter or Segmenter.load(config.model_path, runtime=config.runtime, pipeline=config.pipeline)
+    seg = segmenter or Segmenter.load(config.model_path, runtime=config.runtime, pipeline=config.pipeline,
+                                      **({"precision": config.precision} if config.precision != "float32" else {}))
     slots = asyncio.Semaphore(config.max_concurrency)
     limit = int(config.max_upload_mb * 2**20)
     app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None,

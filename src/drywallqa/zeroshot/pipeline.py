@@ -100,7 +100,12 @@ class ZeroShotSegmenter(Segmenter):
 
     @classmethod
     def from_path(cls, path=None, **overrides) -> "ZeroShotSegmenter":
-        """``path``: a zero-shot YAML config (or None for the defaults); keyword overrides win."""
+        """``path``: a zero-shot YAML config (or None for the defaults); keyword overrides win.
+
+        Raises:
+            ValueError: ``precision`` other than float32 (its hub models run as they are loaded)."""
+        if overrides.get("precision", "float32") != "float32":
+            raise ValueError(f"precision {overrides['precision']} runs the torch runtime only, not the zeroshot pipeline")
         overrides = {k: v for k, v in overrides.items()  # None: not given, the config decides
                      if k in {f.name for f in dataclasses.fields(ZeroShotConfig)} and v is not None}
         cfg = ZeroShotConfig.from_yaml(path) if path else ZeroShotConfig()
