@@ -185,6 +185,12 @@ def calibrate_confidence(
 
     target = check_model_file(model_path, CONFIDENCE_FILE)  # a folder (not a shipped name): it writes into it
     names = tuple(dataset_names(dataset))
+    from ..models.base import PromptedSegmentationModel
+
+    try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
+        PromptedSegmentationModel.from_pretrained(model_path)
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model-path") from None
     try:
         check_keeps_concepts(model_path, names)
     except ValueError as exc:
@@ -195,7 +201,7 @@ def calibrate_confidence(
         raise typer.BadParameter(str(exc).strip("'\""), param_hint="--dataset / --splits-dir / --datasets-dir") from None
     except ValueError as exc:  # too few photos could be scored, or a folder whose config the model cannot take
         raise typer.BadParameter(str(exc), param_hint="--dataset / --limit") from None
-    except OSError as exc:  # e.g. a folder without model.safetensors
+    except OSError as exc:  # a file it cannot read
         raise typer.BadParameter(str(exc), param_hint="--model-path") from None
     sel = model.selection
     fit = f"{sel['chosen']} (val cross-validated Spearman {sel['cv_spearman'][sel['chosen']]:.3f}, on {sel['masks']} masks)"

@@ -43,6 +43,7 @@ CALIBRATION_FILES = ("prompt_gate.npz", "confidence.json")  # made again unless 
 KEPT_FILES = ("MODEL_CARD.md", "README.md")  # of the folder replaced
 
 CANDIDATE_SCALES = ((384,), (448,), (512,), (384, 512))
+MAX_SCALE = 2048  # the largest input size --scales takes
 BUDGET_FIRST_MS, BUDGET_EXTRA_MS = 150.0, 50.0  # the `fast` model's budget (2 threads, a laptop CPU)
 RUN_FILES = ("metrics.csv", "curves.png", "config.yaml")  # of a training run, copied as training_<name>
 
@@ -55,6 +56,8 @@ def parse_scales(text: str) -> tuple:
         raise ValueError(f"{text!r}: sizes in pixels separated by commas, e.g. 448 or 384,512") from None
     if not scales or any(v <= 0 or v % 32 for v in scales):
         raise ValueError(f"{text!r}: every size must be a positive multiple of 32")
+    if any(v > MAX_SCALE for v in scales):  # 65536 made a 50 GB input: out of memory, after the val photos were read
+        raise ValueError(f"{text!r}: every size must be at most {MAX_SCALE}")
     return scales
 
 

@@ -130,9 +130,13 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
 
     The export is written to a temporary folder and renamed into place whole, so concurrent first uses
     (processes, threads) each find either no export or a complete one."""
-    digest = hashlib.sha256()
-    for f in sorted(p for p in Path(model_dir).iterdir() if p.is_file()):
-        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    from .. import __version__
+
+    # the graphs depend on the code that traced them too: another drywallqa (or torch) version exports again
+    digest = hashlib.sha256(f"drywallqa {__version__} torch {torch.__version__}\0".encode())
+    files = {f.name: f.read_bytes() for f in sorted(p for p in Path(model_dir).iterdir() if p.is_file())}
+    for name, data in files.items():
+        digest.update(name.encode() + b"\0" + data)
     target = Path(cache_dir or default_cache_dir()) / "onnx" / digest.hexdigest()[:16]
     if all((target / name).is_file() for name in EXPORT_FILES):
         return target
@@ -141,7 +145,14 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     target.parent.mkdir(parents=True, exist_ok=True)
     with temp_dir(target.parent, f".{target.name}.") as tmp:
         logger.warning("exporting %s to ONNX once, into %s", model_dir, target)
-        _write_onnx(model_dir, tmp)
+        # exported from the very bytes hashed: a folder changed meanwhile (a training run writing best/, a
+        # calibration) must not leave its new weights' graphs under the old weights' name
+        snapshot = tmp / ".source"
+        snapshot.mkdir()
+        for name, data in files.items():
+            (snapshot / name).write_bytes(data)
+        _write_onnx(snapshot, tmp)
+        shutil.rmtree(snapshot)
         try:
             tmp.rename(target)
         except OSError:

@@ -269,12 +269,14 @@ def check_replaceable_dir(path: str | Path, what: str, is_ours: Callable[[Path],
         return out
     if not out.is_dir():
         raise ValueError(f"{out} is a file; give a folder for {what}")
-    if is_ours(out) or not any(out.iterdir()):
-        return out
     here = out.resolve()
-    if source is not None and here == Path(source).resolve():
-        raise ValueError(f"{out} is the source folder itself; give another folder for {what}")
+    # checked before is_ours: a folder of ours holding the source (a model kept inside an earlier export) would be
+    # replaced whole, the source with it
     if source is not None and here in Path(source).resolve().parents:
         raise ValueError(f"{out} holds the source folder {source}; give another folder for {what}")
+    if is_ours(out) or not any(out.iterdir()):
+        return out
+    if source is not None and here == Path(source).resolve():
+        raise ValueError(f"{out} is the source folder itself; give another folder for {what}")
     raise ValueError(f"{out} holds other files; give a new or empty folder for {what}, or one written before to "
                      "replace it whole")

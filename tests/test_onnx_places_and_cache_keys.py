@@ -1,0 +1,81 @@
+"""Where an ONNX export may go and what its cache is keyed on (found by an adversarial pass): an earlier export
+holding the source model, the package version, a model folder changed while it is exported, huge ship scales."""
+
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.export.onnx import export_onnx
+
+from conftest import TINY_MODEL
+
+
+def test_export_refuses_an_earlier_export_that_holds_the_source_model(tiny_model_dir, tmp_path):
+    out = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    inner = out / "my_model"
+    shutil.copytree(tiny_model_dir, inner)
+    res = CliRunner().invoke(app, ["export", "onnx", "--out", str(out), "--model-path", str(inner)])
+    assert res.exit_code == 2 and "holds the source folder" in " ".join(res.output.replace("│", " ").split()), res.output
+    assert (inner / "model.safetensors").is_file()  # the model was deleted with the export it lay in
+
+
+def test_the_cached_export_is_keyed_on_the_package_version(tiny_model_dir, tmp_path, monkeypatch):
+    import drywallqa
+    from drywallqa.export.onnx import exported_onnx_dir
+
+    first = exported_onnx_dir(tiny_model_dir, tmp_path / "cache")
+    monkeypatch.setattr(drywallqa, "__version__", "99.0")  # graphs traced by another version's code
+    assert exported_onnx_dir(tiny_model_dir, tmp_path / "cache") != first
+
+
+def test_a_model_changed_while_it_is_exported_leaves_no_wrong_cached_export(tiny_model_dir, tmp_path, monkeypatch):
+    import torch
+
+    import drywallqa.export.onnx as onnx_module
+    from drywallqa.models import create_model
+
+    monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(1)
+    other = create_model("film_unet", **TINY_MODEL).save_pretrained(tmp_path / "other", extra={"threshold": 0.5})
+    original = (tiny_model_dir / "model.safetensors").read_bytes()
+    img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    want = Segmenter.load(tiny_model_dir).predict(img, ["segment crack"]).probabilities["segment crack"]
+    real = onnx_module._write_onnx
+
+    def meanwhile(model_dir, out, opset=17):  # a training run writes new weights into the folder during the export
+        shutil.copy(other / "model.safetensors", tiny_model_dir / "model.safetensors")
+        return real(model_dir, out, opset)
+
+    monkeypatch.setattr(onnx_module, "_write_onnx", meanwhile)
+    Segmenter.load(tiny_model_dir, runtime="onnx")
+    monkeypatch.setattr(onnx_module, "_write_onnx", real)
+    (tiny_model_dir / "model.safetensors").write_bytes(original)  # the original weights again: their cached export
+    got = Segmenter.load(tiny_model_dir, runtime="onnx").predict(img, ["segment crack"]).probabilities["segment crack"]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_ship_refuses_huge_scales():
+    from drywallqa.engine.shipping import parse_scales
+
+    assert parse_scales("2048") == (2048,)
+    for bad in ("65536", "384,100000"):
+        with pytest.raises(ValueError, match="at most"):
+            parse_scales(bad)
+
+
+@pytest.mark.parametrize("damage", ["missing", "cut"])
+def test_calibrate_confidence_names_the_model_folder_for_damaged_weights(tiny_model_dir, tmp_path, damage):
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, folder)
+    weights = folder / "model.safetensors"
+    if damage == "missing":
+        weights.unlink()
+    else:
+        weights.write_bytes(weights.read_bytes()[:100])
+    res = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(folder), "-d", "cracks"])
+    out = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "Invalid value for --model-path" in out and "Traceback" not in out, out
