@@ -1,6 +1,8 @@
 #!/bin/bash
 # One device call: the `accurate` candidate (HED VGG16) and its control (scratch encoder) side by side on one GPU,
 # the same data, epochs and wall-clock budget; each writes its run back as parts under $OUT.
+# As it ran on 2026-12-04 (.remote/bundle.tgz made by hand with tar); gpu_run.py bundle now writes
+# .remote/bundle.call1.tgz, which gpu_run.py train extracts itself (under a lock, so two runs may start side by side).
 export PYTHONUNBUFFERED=1
 B=${B:-.remote/bundle}; if [ -f .remote/bundle.tgz ] && [ ! -d $B ]; then mkdir -p $B && tar -xzf .remote/bundle.tgz -C $B || exit 4; fi
 nvidia-smi -L; python3 -c "import torch; print('torch', torch.__version__, torch.cuda.is_available())"
