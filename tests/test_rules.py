@@ -124,3 +124,10 @@ def test_the_boundary_tolerance_never_merges_counts():
     from drywallqa.rules import Rule
 
     assert Rule.parse("segment crack: area_px > 1000000000").broken_by({"area_px": 1000000001})
+
+
+def test_a_rule_reads_back_with_every_digit_of_its_threshold():
+    from drywallqa.rules import parse_rules
+
+    rules = parse_rules(["c: area_px > 1000001", "c: area_px > 100000.5", "c: max_width_mm > 0.3"], ["c"], 0.1)
+    assert [str(r) for r in rules] == ["c: area_px > 1000001", "c: area_px > 100000.5", "c: max_width_mm > 0.3"]

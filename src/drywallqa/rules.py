@@ -56,7 +56,8 @@ class Rule:
         return OPERATORS[self.op](value, self.value)
 
     def __str__(self) -> str:
-        return f"{self.prompt}: {self.measure} {self.op} {self.value:g}"
+        # every digit of the threshold (:g kept 6: "> 1000001" read "> 1e+06", "> 100000.5" read "> 100000")
+        return f"{self.prompt}: {self.measure} {self.op} {self.value:.15g}"
 
 
 def check_rules(rules, prompts, mm_per_px: float | None) -> None:

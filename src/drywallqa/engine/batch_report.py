@@ -50,12 +50,12 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
     return rel.as_posix()
 
 
-def _length(m: dict) -> str:
-    return f"{m['length_mm']:.0f} mm" if "length_mm" in m else f"{m['length_px']:.0f} px"
+def _length(m: dict) -> str:  # to a tenth: a flag "length_mm >= 33.6" beside "33.66" must not read "34"
+    return f"{m['length_mm']:.1f} mm" if "length_mm" in m else f"{m['length_px']:.1f} px"
 
 
-def _width(m: dict) -> str:
-    return f"{m['max_width_mm']:.1f} mm" if "max_width_mm" in m else f"{m['max_width_px']:.0f} px"
+def _width(m: dict) -> str:  # to a hundredth of a mm: a flag "max_width_mm > 0.3" beside "0.34" must not read "0.3"
+    return f"{m['max_width_mm']:.2f} mm" if "max_width_mm" in m else f"{m['max_width_px']:.1f} px"
 
 
 def _joints(m: dict) -> str:
