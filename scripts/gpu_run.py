@@ -114,9 +114,13 @@ def carry_plan(out: Path, budget: float) -> list[list[str]]:
                 break
         else:
             calls.append([size, [item]])
-    root = ROOT.resolve()
-    return [[str(p.resolve().relative_to(root)) if p.resolve().is_relative_to(root) else str(p) for p in c[1]]
-            for c in calls]
+    return [[carry_path(p) for p in c[1]] for c in calls]
+
+
+def carry_path(path: Path) -> str:
+    """``path`` as ``carry`` takes it: relative to the repository root where it lies inside, else as it is."""
+    here, root = Path(path).resolve(), ROOT.resolve()
+    return str(here.relative_to(root)) if here.is_relative_to(root) else str(path)
 
 
 def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, overrides=(), wheels: bool = False,
@@ -386,8 +390,7 @@ def main() -> None:
         meta = bundle(args.config, args.out, args.size, args.quality, args.overrides, args.wheels, args.chunks)
         print(json.dumps({k: v for k, v in meta.items() if k != "calls"}, indent=1))
         for k, archive in enumerate(meta["archives"], 1):
-            print(f"device call {k} carries: {json.dumps([str(Path(archive).resolve().relative_to(ROOT.resolve()))])}"
-                  if Path(archive).resolve().is_relative_to(ROOT.resolve()) else f"device call {k} carries: {archive}")
+            print(f"device call {k} carries: {json.dumps([carry_path(Path(archive))])}")
     elif args.step == "train":
         if not 0.5 <= args.part_mb <= 16:
             raise SystemExit(f"--part-mb must lie in [0.5, 16] (the device returns files of at most 16 MiB), got {args.part_mb}")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from drywallqa.engine.config import TrainConfig
 from drywallqa.engine.trainer import training_prompts
 from drywallqa.text.encoder import TextEncoder
 from drywallqa.utils.argtypes import at_least, positive_int
+from drywallqa.utils.files import write_atomic
 from drywallqa.utils.image_io import read_image
 
 
@@ -164,9 +164,7 @@ def restore_copies(merged: Path) -> int:
         if target.is_file() and target.stat().st_size == source.stat().st_size:
             continue  # restored already (by a run beside this one, which may be reading it)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)  # whole or not at all
+        write_atomic(target, lambda tmp: shutil.copyfile(source, tmp))  # whole or not at all
         written += 1
     return written
 

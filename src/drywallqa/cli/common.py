@@ -105,7 +105,6 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     if precision != "float32" and (runtime != "torch" or pipeline or model == "zeroshot"):
         raise typer.BadParameter(f"{precision} runs the torch runtime only (not --runtime onnx or --pipeline)",
                                  param_hint="--precision")
-    computed = {"precision": precision} if precision != "float32" else {}
     if model == "zeroshot":  # the 0.4 spelling
         typer.echo("warning: --model zeroshot is deprecated, use --pipeline zeroshot", err=True)
         model, pipeline = None, "zeroshot"
@@ -126,7 +125,8 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     shaped = {"label_shape": label_shape} if label_shape else {}
     if runtime == "onnx":
         return {"runtime": "onnx", "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped}
-    return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped, **computed}
+    return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped,
+            "precision": precision}
 
 
 PRECISION_HELP = ("float32, or bfloat16: the network under bf16 autocast, about 1.7 times as fast on CPUs with bf16 "

@@ -61,7 +61,12 @@ def usable_box(ann) -> list[float] | None:
         bbox = _number_list(ann.get("bbox") or [])
     except (AttributeError, ValueError):
         return None
-    return bbox if len(bbox) == 4 and bbox[2] > 0 and bbox[3] > 0 and bbox[2] * bbox[3] > MIN_BOX_AREA else None
+    return bbox if _drawable(bbox) else None
+
+
+def _drawable(bbox: list[float]) -> bool:
+    """A parsed ``[x, y, w, h]`` that marks a region: four numbers, a positive size of more than ``MIN_BOX_AREA`` px²."""
+    return len(bbox) == 4 and bbox[2] > 0 and bbox[3] > 0 and bbox[2] * bbox[3] > MIN_BOX_AREA
 
 
 def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
@@ -107,14 +112,14 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
         mask |= mask_utils.decode(mask_utils.merge(rles)).astype(bool)
         return problems
     bbox = _number_list(ann.get("bbox") or [])
-    if len(bbox) == 4 and 0 < bbox[2] * bbox[3] <= MIN_BOX_AREA:
-        problems.append(DataProblem(source, f"annotation {ann.get('id')}: degenerate box {bbox[2]:g}x{bbox[3]:g} px "
-                                            f"at ({bbox[0]:g}, {bbox[1]:g}) dropped"))
-    elif len(bbox) == 4 and bbox[2] > 0 and bbox[3] > 0:
+    if _drawable(bbox):
         x, y, w, h = bbox
         x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
         x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
         mask[y0:y1, x0:x1] = True
+    elif len(bbox) == 4 and 0 < bbox[2] * bbox[3] <= MIN_BOX_AREA:
+        problems.append(DataProblem(source, f"annotation {ann.get('id')}: degenerate box {bbox[2]:g}x{bbox[3]:g} px "
+                                            f"at ({bbox[0]:g}, {bbox[1]:g}) dropped"))
     else:  # a box of no or negative size, of other than 4 numbers, or none, and no polygon: nothing drawn, said so
         problems.append(DataProblem(source, f"annotation {ann.get('id')}: no usable polygon and no box "
                                             f"(bbox {ann.get('bbox')!r}); skipped"))

@@ -164,7 +164,7 @@ def suggested_prompts(seg: Segmenter) -> list[str]:
 def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = None) -> FastAPI:
     config = config or ServeConfig()
     seg = segmenter or Segmenter.load(config.model_path, runtime=config.runtime, pipeline=config.pipeline,
-                                      **({"precision": config.precision} if config.precision != "float32" else {}))
+                                      precision=config.precision)
     slots = asyncio.Semaphore(config.max_concurrency)
     limit = int(config.max_upload_mb * 2**20)
     app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None,
