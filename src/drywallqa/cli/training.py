@@ -181,14 +181,12 @@ def calibrate_confidence(
     """Fit the model's mask confidence (the estimated IoU of each mask) on the group-clean val part: the
     statistics of its probability maps and how to combine them are chosen by cross-validation there."""
     from ..confidence import CONFIDENCE_FILE
-    from ..engine.calibrate import calibrate_model_confidence, check_keeps_concepts
+    from ..engine.calibrate import calibrate_model_confidence, check_keeps_concepts, confidence_segmenter
 
     target = check_model_file(model_path, CONFIDENCE_FILE)  # a folder (not a shipped name): it writes into it
     names = tuple(dataset_names(dataset))
-    from ..models.base import PromptedSegmentationModel
-
     try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
-        PromptedSegmentationModel.from_pretrained(model_path)
+        segmenter = confidence_segmenter(model_path)
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-path") from None
     try:
@@ -196,7 +194,8 @@ def calibrate_confidence(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
     try:
-        model = calibrate_model_confidence(model_path, names, splits_dir, datasets_dir, limit, save=limit is None)
+        model = calibrate_model_confidence(model_path, names, splits_dir, datasets_dir, limit, save=limit is None,
+                                           segmenter=segmenter)
     except (FileNotFoundError, KeyError) as exc:  # no dataset or split manifest, or one without a val part
         raise typer.BadParameter(str(exc).strip("'\""), param_hint="--dataset / --splits-dir / --datasets-dir") from None
     except ValueError as exc:  # too few photos could be scored, or a folder whose config the model cannot take

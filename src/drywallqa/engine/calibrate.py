@@ -77,16 +77,26 @@ def check_keeps_concepts(model_dir: str | Path, datasets) -> None:
                          f"prompts would be refused or mis-scored; give every dataset the model was trained on")
 
 
+def confidence_segmenter(model_dir: str | Path) -> TorchSegmenter:
+    """The segmenter whose masks a confidence is fitted on: the statistics of every val mask as the model makes it,
+    whatever confidence.json it holds now (even a broken one) left out, and no mask emptied for a low confidence.
+
+    Raises:
+        OSError, ValueError: the folder's weights are missing or damaged."""
+    segmenter = TorchSegmenter.from_path(model_dir, confidence=False)
+    segmenter.min_confidence = None
+    return segmenter
+
+
 def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "taping"), splits_dir=None, datasets_dir=None,
-                               limit: int | None = None, progress: bool = True, save: bool = True) -> ConfidenceModel:
+                               limit: int | None = None, progress: bool = True, save: bool = True,
+                               segmenter: TorchSegmenter | None = None) -> ConfidenceModel:
     """Fit ``model_dir/confidence.json`` from the group-clean val part of ``datasets``, one calibration per concept,
     and write it (unless ``save=False``: a look at what a fit would choose). Where datasets share a concept (box
     labels and strips refined from them), the masks a model answers with are scored against the region-labelled
-    ones only (:func:`~drywallqa.data.registry.answer_datasets`); every prompt of the concept gets its calibration."""
-    # the statistics of every val mask as the model makes it: whatever confidence.json it holds now (even a broken
-    # one) is left out, and no mask is emptied for a low confidence
-    segmenter = TorchSegmenter.from_path(model_dir, confidence=False)
-    segmenter.min_confidence = None
+    ones only (:func:`~drywallqa.data.registry.answer_datasets`); every prompt of the concept gets its calibration.
+    ``segmenter``: :func:`confidence_segmenter` of ``model_dir`` where the caller loaded it already."""
+    segmenter = segmenter or confidence_segmenter(model_dir)
     scored = [d for names in answer_datasets(datasets).values() for d in names]
     sets = build_eval_sets(scored, which=("val",), splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit)
     records, failures = confidence_records(segmenter, sets, progress)
