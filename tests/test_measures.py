@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from drywallqa.measures import joint_measures, mask_measures
+from drywallqa.measures import joint_measures, mask_measures, skeleton_length
 
 
 def test_horizontal_bar_length_width_area():
@@ -10,9 +10,38 @@ def test_horizontal_bar_length_width_area():
     r = mask_measures(m, mm_per_px=0.5)
     assert r["components"] == 1 and r["area_px"] == 400
     assert r["area_fraction"] == pytest.approx(400 / 5000)
-    assert 70 <= r["length_px"] <= 80            # skeleton ends shrink by about half the width
-    assert 4 <= r["mean_width_px"] <= 6 and r["max_width_px"] <= 6
+    assert r["length_px"] == pytest.approx(80, abs=0.5)  # the skeleton's 76 px and its ends' distances to the mask's edge
+    assert r["max_width_px"] == 5 and r["mean_width_px"] == pytest.approx(5, abs=0.05)
     assert r["area_mm2"] == pytest.approx(100) and r["length_mm"] == pytest.approx(r["length_px"] / 2)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 7, 8, 20])
+def test_strips_of_every_whole_width_measure_their_width_and_length(width):
+    m = np.zeros((100, 300), bool)
+    m[40:40 + width, 50:250] = True  # 200 px long, `width` px wide
+    r = mask_measures(m)
+    assert r["max_width_px"] == width  # an even width read one pixel short (2 * dist - 1)
+    assert r["mean_width_px"] == pytest.approx(width, abs=0.05)
+    assert r["length_px"] == pytest.approx(200, abs=0.6)  # the skeleton alone is up to `width` px short
+    assert mask_measures(m.T)["max_width_px"] == width
+
+
+def test_length_counts_pixels_and_a_corner_once():
+    line = np.zeros((10, 120), bool)
+    line[5, 10:110] = True
+    assert mask_measures(line)["length_px"] == pytest.approx(100)  # 100 pixels, not their 99 links
+    dot = np.zeros((9, 9), bool)
+    dot[4, 4] = True
+    assert mask_measures(dot)["length_px"] == pytest.approx(1)
+    corner = np.zeros((3, 3), bool)
+    corner[0, :2] = corner[1, 1] = True  # two straight links and the diagonal one that shortcuts them
+    assert skeleton_length(corner) == pytest.approx(2)
+    corner[0, 1], corner[1, 2] = False, True  # a diagonal link, then a straight one
+    assert skeleton_length(corner) == pytest.approx(1 + np.sqrt(2))
+    ring = np.zeros((40, 40), bool)
+    ring[10, 10:30] = ring[29, 10:30] = ring[10:30, 10] = ring[10:30, 29] = True  # a closed square of 76 pixels
+    # the skeleton cuts the square's corners (4 x 17 straight links and 4 diagonal ones), and a loop has no free end
+    assert mask_measures(ring)["length_px"] == pytest.approx(68 + 4 * np.sqrt(2))
 
 
 def test_components_and_empty_mask():
@@ -39,15 +68,19 @@ def test_joints_crossing_diagonal_and_with_a_gap_in_the_tape():
     m[190:210, 50:550] = True     # a horizontal joint, 500 px long, 20 px wide ...
     m[190:210, 250:300] = False   # ... with 50 px of it not taped
     m[20:380, 400:416] = True     # and a vertical joint crossing it
-    horizontal, vertical = joint_measures(m, mm_per_px=0.5)
-    assert horizontal["angle_deg"] == 0.0 and 470 <= horizontal["length_px"] <= 500  # the gap does not split it
-    assert 0.8 <= horizontal["coverage"] <= 0.9 and 17 <= horizontal["mean_width_px"] <= 21
-    assert vertical["angle_deg"] == 90.0 and vertical["coverage"] == 1.0 and 330 <= vertical["length_px"] <= 360
+    horizontal, vertical = sorted(joint_measures(m, mm_per_px=0.5), key=lambda j: j["angle_deg"])
+    assert horizontal["angle_deg"] == 0.0 and horizontal["length_px"] == pytest.approx(500, abs=0.1)  # one joint
+    assert horizontal["coverage"] == pytest.approx(0.9, abs=0.001)  # 450 of its 500 px are taped
+    assert horizontal["mean_width_px"] == pytest.approx(20, abs=0.3)
+    assert vertical["angle_deg"] == 90.0 and vertical["coverage"] == 1.0
+    assert vertical["length_px"] == pytest.approx(360, abs=0.1) and vertical["mean_width_px"] == pytest.approx(16, abs=0.3)
     assert horizontal["length_mm"] == pytest.approx(horizontal["length_px"] * 0.5)
     diagonal = np.zeros((400, 600), np.uint8)
     cv2.line(diagonal, (50, 350), (550, 50), 1, 18)
     (joint,) = joint_measures(diagonal.astype(bool))
-    assert abs(joint["angle_deg"] - 149.0) <= 2 and joint["coverage"] == 1.0 and 560 <= joint["length_px"] <= 590
+    assert abs(joint["angle_deg"] - 149.0) <= 1 and joint["coverage"] == 1.0
+    assert joint["length_px"] == pytest.approx(np.hypot(500, 300) + 18, abs=3)  # with its round caps
+    assert joint["mean_width_px"] == pytest.approx(np.count_nonzero(diagonal) / joint["length_px"], rel=0.05)
     assert joint_measures(np.zeros((50, 50), bool)) == [] and joint_measures(np.ones((3, 3), bool)) == []
     with pytest.raises(ValueError, match="mm_per_px"):
         joint_measures(m, mm_per_px=-1)
@@ -64,3 +97,20 @@ def test_a_noisy_mask_measures_a_bounded_number_of_candidate_lines():
     assert len(lines) == MAX_CANDIDATES
     longest = max(segments, key=lambda s: np.hypot(s[2] - s[0], s[3] - s[1]))
     assert np.allclose(lines[0][2], [(longest[0] + longest[2]) / 2, (longest[1] + longest[3]) / 2])  # longest first
+
+
+def test_a_tilted_joint_with_a_gap_is_one_joint_measured_on_its_tape():
+    import cv2
+
+    tape = np.zeros((640, 640), np.uint8)
+    cv2.line(tape, (100, 500), (160, 400), 1, 14)  # two pieces of one 14-px tape on one line, 117 px apart
+    cv2.line(tape, (220, 300), (280, 200), 1, 14)
+    (joint,) = joint_measures(tape.astype(bool))
+    extent = np.hypot(180, 300) + 14  # end to end, with the round caps
+    assert joint["length_px"] == pytest.approx(extent, abs=4)
+    assert joint["coverage"] == pytest.approx(2 * (np.hypot(60, 100) + 14) / extent, abs=0.03)  # the skeleton's: 0.65
+    assert joint["mean_width_px"] == pytest.approx(14.5, abs=1)
+    bent = np.zeros((640, 640), np.uint8)  # two pieces a few degrees apart start two candidate lines: one joint
+    cv2.line(bent, (545, 425), (610, 325), 1, 14)
+    cv2.line(bent, (410, 620), (470, 525), 1, 14)
+    assert len(joint_measures(bent.astype(bool))) == 1
