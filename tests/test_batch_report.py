@@ -135,3 +135,26 @@ def test_a_rerun_says_which_outputs_are_an_earlier_runs(tiny_model_dir, tmp_path
     assert "report.html is an earlier run's (--no-report now)" in text
     assert "predictions.coco.json is an earlier run's (no --coco now)" in text
     assert "earlier run's" not in " ".join(CliRunner().invoke(app, [*base, "--coco", "rle"]).output.split())
+
+
+def test_taped_joints_are_drawn_numbered_and_listed(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    Image.fromarray(np.full((200, 400, 3), 128, np.uint8)).save(tmp_path / "wall.jpg")
+    mask = np.zeros((200, 400), bool)
+    mask[40:52, 20:380] = True    # a joint 360 px long ...
+    mask[40:52, 200:290] = False  # ... 90 px of it untaped
+    mask[80:190, 388:398] = True  # and a vertical one, 110 px
+    Image.fromarray(mask.astype(np.uint8) * 255).save(out / "wall__tape.png")
+    entry = {"image": str(tmp_path / "wall.jpg"), "height": 200, "width": 400,
+             "prompts": {"segment taping area": {"mask": "wall__tape.png", **mask_measures(mask, joints=True)}}}
+    (out / "results.json").write_text(json.dumps({"prompts": ["segment taping area"], "images": [entry], "failed": []}))
+    page = write_batch_report(out).read_text()
+    assert "2 joint(s)" in page and "1: 360.0 px, 75%; 2: 110.0 px, 100%" in page  # numbered as on the picture
+    thumb = np.asarray(Image.open(out / "report_files" / "wall.jpg")).astype(int)
+    scale = THUMB_SIZE / 400
+    rows = slice(int(38 * scale), int(53 * scale) + 1)  # across the first joint's tape
+    on_line, in_gap = thumb[rows, round(120 * scale)], thumb[rows, round(245 * scale)]
+    assert (on_line.min(axis=1) > 200).any(), on_line      # its line drawn white on the tape
+    assert (in_gap.min(axis=1) > 200).any(), in_gap        # and across its gap: the line runs on
+    assert (thumb[rows, round(10 * scale)].min(axis=1) < 200).all()  # and not before the tape starts

@@ -89,6 +89,8 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert rows["segment crack"][7] == "\u2014" and (taping_joints == "0" or taping_joints.endswith("% taped"))
         assert rows[UNKNOWN][2] == "0" and rows[UNKNOWN][1] == "0.00 \u00b7 review"  # empty, and no confidence in it
         assert size["toggled"], "hiding a mask must change the overlay, showing it again restore it"
+        assert size["jointPixels"]["shown"] == [255, 255, 255], "a taped joint is drawn white along its line"
+        assert size["jointPixels"]["hidden"] != [255, 255, 255], "and hidden with its mask"
         assert size["json_prompts"] == prompts
         assert len(size["warnings"]) == 1 and UNKNOWN in size["warnings"][0]
         assert size["status"].startswith("Done in")

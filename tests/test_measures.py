@@ -75,6 +75,8 @@ def test_joints_crossing_diagonal_and_with_a_gap_in_the_tape():
     assert vertical["angle_deg"] == 90.0 and vertical["coverage"] == 1.0
     assert vertical["length_px"] == pytest.approx(360, abs=0.1) and vertical["mean_width_px"] == pytest.approx(16, abs=0.3)
     assert horizontal["length_mm"] == pytest.approx(horizontal["length_px"] * 0.5)
+    assert np.allclose(horizontal["start_xy"], [50, 199.5], atol=1) and np.allclose(horizontal["end_xy"], [549, 199.5], atol=1)
+    assert np.allclose(vertical["start_xy"], [407.5, 20], atol=1) and np.allclose(vertical["end_xy"], [407.5, 379], atol=1)
     diagonal = np.zeros((400, 600), np.uint8)
     cv2.line(diagonal, (50, 350), (550, 50), 1, 18)
     (joint,) = joint_measures(diagonal.astype(bool))
@@ -106,6 +108,8 @@ def test_a_tilted_joint_with_a_gap_is_one_joint_measured_on_its_tape():
     cv2.line(tape, (100, 500), (160, 400), 1, 14)  # two pieces of one 14-px tape on one line, 117 px apart
     cv2.line(tape, (220, 300), (280, 200), 1, 14)
     (joint,) = joint_measures(tape.astype(bool))
+    assert np.allclose(joint["start_xy"], [280 + 3, 200 - 6], atol=3)  # the upper end first, the round cap's edge
+    assert np.allclose(joint["end_xy"], [100 - 3, 500 + 6], atol=3)
     extent = np.hypot(180, 300) + 14  # end to end, with the round caps
     assert joint["length_px"] == pytest.approx(extent, abs=4)
     assert joint["coverage"] == pytest.approx(2 * (np.hypot(60, 100) + 14) / extent, abs=0.03)  # the skeleton's: 0.65

@@ -143,8 +143,10 @@ def joint_measures(mask: np.ndarray, mm_per_px: float | None = None, min_length_
     Returns:
         Up to :data:`MAX_JOINTS` joints, longest first: ``length_px`` (from the first to the last taped point
         along the joint), ``mean_width_px`` (of the strip along it), ``coverage`` (share of that length that
-        is taped: gaps in the tape lower it), ``angle_deg`` (0 = horizontal, 90 = vertical), and the same
-        in mm when ``mm_per_px`` is given.
+        is taped: gaps in the tape lower it), ``angle_deg`` (0 = horizontal, 90 = vertical), ``start_xy`` /
+        ``end_xy`` (``[x, y]`` in the photo's pixels: the first and the last taped point on the joint's line,
+        the start the upper one, or the left one of a horizontal joint), and the same in mm when ``mm_per_px``
+        is given.
     """
     mm_per_px = validate_mm_per_px(mm_per_px)
     m = _checked(mask)
@@ -227,22 +229,34 @@ def _joints(m: np.ndarray, centre_line: CentreLine, mm_per_px: float | None, min
         if t.size < 2 or t.max() - t.min() < min_length:
             continue
         for _ in range(2):  # fit the line to its centre-line pixels, then to those along the fitted line
+            if np.count_nonzero(near) < 2:
+                break
             point, fitted = _fit_line(xs[near], ys[near])
             fitted_angle = math.degrees(math.atan2(fitted[1], fitted[0])) % 180.0
             if _angle_gap(fitted_angle, angle) <= angle_tolerance_deg:
                 direction, angle = fitted, fitted_angle
             near = np.abs((skeleton_points - point) @ np.array([-direction[1], direction[0]])) <= half
-        if not near.any() or claimed[near].mean() > 0.5:
+        if np.count_nonzero(near) < 2 or claimed[near].mean() > 0.5:
             continue  # a joint already kept: two pieces of one tape can start two candidates
         claimed |= near
         band = float(np.percentile(centre_line.widths[near], 90)) / 2 + 0.5  # half the tape's width, and the pixel's
+        angle = round(float(angle), 1) % 180.0  # as reported: a line at 179.98 degrees is horizontal (0.0)
+        if (direction[0] if angle == 0.0 else direction[1]) < 0:
+            direction = -direction  # from start to end: down the photo, or right along a horizontal joint
         bx, by = _band_pixels(m, point, direction, band)
+        if bx.size < 2:
+            continue
+        normal = np.array([-direction[1], direction[0]])
+        point = point + float(np.mean((bx - point[0]) * normal[0] + (by - point[1]) * normal[1])) * normal  # mid-tape
         t = np.sort((bx - point[0]) * direction[0] + (by - point[1]) * direction[1])
         length = float(t[-1] - t[0]) + 1.0  # pixel centres to pixel edges
         steps = np.diff(t)
         gaps = float((steps[steps > GAP_PX] - 1.0).sum())  # stretches of the line with no tape on them
+        start, end = point + t[0] * direction, point + t[-1] * direction
         joint = {"length_px": length, "mean_width_px": t.size / (length - gaps),
-                 "coverage": 1.0 - gaps / length, "angle_deg": round(float(angle), 1) % 180.0}
+                 "coverage": 1.0 - gaps / length, "angle_deg": angle,
+                 "start_xy": [round(float(start[0]), 1), round(float(start[1]), 1)],
+                 "end_xy": [round(float(end[0]), 1), round(float(end[1]), 1)]}
         if mm_per_px:
             joint.update(length_mm=length * mm_per_px, mean_width_mm=joint["mean_width_px"] * mm_per_px)
         out.append(joint)

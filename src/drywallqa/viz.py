@@ -1,4 +1,4 @@
-"""Pictures: mask overlays, qualitative grids, training curves."""
+"""Pictures: mask overlays, taped joints, qualitative grids, training curves."""
 
 from __future__ import annotations
 
@@ -17,6 +17,32 @@ def overlay(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: flo
     m = mask.astype(bool)
     out[m] = (1 - alpha) * out[m] + alpha * np.asarray(color, np.float32)
     return out.clip(0, 255).astype(np.uint8)
+
+
+def draw_joints(image: np.ndarray, joints: list[dict], scale: float = 1.0) -> np.ndarray:
+    """``(H, W, 3)`` uint8 image with taped joints (:func:`~drywallqa.measures.joint_measures`) drawn on it: each
+    joint's line from ``start_xy`` to ``end_xy``, white on a dark edge, and its number (1 = the longest, as listed)
+    at its start. ``scale``: this image's size over that of the mask the joints were measured on (a thumbnail's)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    drawn = [(k, j) for k, j in enumerate(joints, 1) if "start_xy" in j and "end_xy" in j]  # older records: none
+    if not drawn:
+        return image
+    picture = Image.fromarray(image)
+    pen = ImageDraw.Draw(picture)
+    h, w = image.shape[:2]
+    width = max(2, round(max(h, w) / 300))
+    font = ImageFont.load_default(size=max(11, 5 * width))
+    for k, j in drawn:
+        (x0, y0), (x1, y1) = ((scale * float(x), scale * float(y)) for x, y in (j["start_xy"], j["end_xy"]))
+        pen.line([(x0, y0), (x1, y1)], fill=(0, 0, 0), width=width + 2)
+        pen.line([(x0, y0), (x1, y1)], fill=(255, 255, 255), width=width)
+        left, top, right, bottom = pen.textbbox((0, 0), str(k), font=font, anchor="lt")
+        x = min(max(x0 - right / 2, 0), w - right - 2)  # the number's box inside the picture
+        y = min(max(y0 - bottom / 2, 0), h - bottom - 2)
+        pen.rectangle([x - 2, y - 1, x + right + 1, y + bottom + 1], fill=(0, 0, 0))
+        pen.text((x, y), str(k), fill=(255, 255, 255), font=font, anchor="lt")
+    return np.asarray(picture)
 
 
 # colours of error_map: found, outline too wide / too narrow, spurious region, missed region

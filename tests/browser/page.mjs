@@ -1,6 +1,7 @@
 // Usage: node page.mjs URL OUT_DIR UNKNOWN_PROMPT TIFF_PHOTO
 // Drives the drywallqa web page at a phone size (390x844) and a desktop size (1280x900): picks the first sample
-// photo, adds a prompt, segments, reads the measures table, toggles a mask (the overlay must change), downloads
+// photo, adds a prompt, segments, reads the measures table, toggles a mask (the overlay must change), draws a
+// taped joint on it, downloads
 // the JSON, reads the warnings; then submits a bad tile size and reads the error, then a TIFF photo (which a
 // browser cannot draw) and reads the message. Every request to another host
 // is recorded (and blocked). Prints one JSON line; screenshots go to OUT_DIR/page_{phone,desktop}.png.
@@ -47,6 +48,17 @@ try {
     const after = await overlayHash(page);
     await page.click('#toggles input >> nth=0');
     const restored = await overlayHash(page);
+    // a taped joint in the result is drawn on the overlay (white along its line), and hidden with its mask
+    const jointPixels = await page.evaluate(async () => {
+      const c = document.querySelector('#overlay'), w = c.width, h = c.height, i = 1;
+      state.result.results[i].joints = [{ start_xy: [0.1 * w, 0.5 * h], end_xy: [0.9 * w, 0.5 * h], length_px: 0.8 * w,
+                                          mean_width_px: 3, coverage: 1, angle_deg: 0 }];
+      const at = () => [...c.getContext('2d').getImageData(Math.round(0.6 * w), Math.round(0.5 * h), 1, 1).data.slice(0, 3)];
+      draw(); const shown = at();
+      state.shown[i] = false; draw(); const hidden = at();
+      state.shown[i] = true; delete state.result.results[i].joints; draw();
+      return { shown, hidden };
+    });
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#json')]);
     const json = JSON.parse(await readFile(await download.path(), 'utf8'));
     const warnings = await page.$$eval('#warnings .msg', ws => ws.map(w => w.textContent));
@@ -76,7 +88,7 @@ try {
     await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
     const tiffError = await page.textContent('#error');
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-    report.sizes[name] = { chips, rows, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
+    report.sizes[name] = { chips, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffError, scrollWidth, viewportWidth: viewport.width, consoleErrors };
     await context.close();
   }

@@ -32,7 +32,7 @@ from ..rules import flags, parse_rules
 from ..utils.files import BATCH_RESULTS, mark_output_folder, remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image
 from ..utils.slug import file_stem, prompt_slug
-from ..viz import COLORS, grid, overlay
+from ..viz import COLORS, draw_joints, grid, overlay
 from .segmenter import Segmenter, validate_prompts, validate_threshold
 
 logger = logging.getLogger(__name__)
@@ -198,7 +198,8 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
             entry["prompts"][p]["concept"] = result.concepts[p]
     row = None
     if opts.overlay_images:
-        row = [image] + [overlay(image, result.masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(opts.prompts)]
+        row = [image] + [draw_joints(overlay(image, result.masks[p], COLORS[i % len(COLORS)]),
+                                     entry["prompts"][p].get("joints", [])) for i, p in enumerate(opts.prompts)]
         entry["overlay"] = overlay_name(path)  # made with this record: a rerun with --overlay may keep it
     with FileLock(str(out / RESULTS_LOCK)):
         conflict = None if opts.overwrite else record_conflict(out, path, opts.prompts)

@@ -15,12 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 from PIL import Image
 
 from ..utils.files import REPORT_FILES, read_batch_results, write_text_atomic
 from ..utils.image_io import ImageReadError, read_image, read_mask
 from ..utils.slug import file_stem
-from ..viz import COLORS, overlay
+from ..viz import COLORS, draw_joints, overlay
 
 THUMB_SIZE = 360  # longest side of the thumbnails, px
 
@@ -45,6 +46,9 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
         return None
     thumb = Image.fromarray(image)
     thumb.thumbnail((THUMB_SIZE, THUMB_SIZE))
+    for p in prompts:  # taped joints, numbered as listed beside the picture
+        thumb = Image.fromarray(draw_joints(np.asarray(thumb), entry["prompts"][p].get("joints") or [],
+                                            thumb.width / image.shape[1]))
     (out / rel).parent.mkdir(exist_ok=True)
     thumb.save(out / rel, quality=85)
     return rel.as_posix()
@@ -59,13 +63,16 @@ def _width(m: dict) -> str:  # to a hundredth of a mm: a flag "max_width_mm > 0.
 
 
 def _joints(m: dict) -> str:
-    """Taping prompts: the joints and the share of their length that is taped."""
+    """Taping prompts: the joints and the share of their length that is taped, then each joint by its number on the
+    picture: its length and how much of it is taped."""
     joints = m.get("joints")
     if not joints:
         return ""
     total = sum(j["length_px"] for j in joints)
     covered = sum(j["length_px"] * j["coverage"] for j in joints)
-    return f"<br>{len(joints)} joint(s), {100 * covered / total:.0f}% of their length taped"
+    each = "; ".join(f"{k}: {_length(j)}, {100 * j['coverage']:.0f}%" for k, j in enumerate(joints, 1))
+    return f'<br>{len(joints)} joint(s), {100 * covered / total:.0f}% of their length taped<br><small>{each}</small>'
+
 
 
 def review_confidence(mask: dict) -> float | None:
