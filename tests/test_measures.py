@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from drywallqa.measures import joint_measures, mask_measures, skeleton_length
+from drywallqa.measures import joint_measures, mask_measures
 
 
 def test_horizontal_bar_length_width_area():
@@ -26,22 +26,16 @@ def test_strips_of_every_whole_width_measure_their_width_and_length(width):
     assert mask_measures(m.T)["max_width_px"] == width
 
 
-def test_length_counts_pixels_and_a_corner_once():
+def test_length_of_lines_dots_and_loops():
     line = np.zeros((10, 120), bool)
     line[5, 10:110] = True
     assert mask_measures(line)["length_px"] == pytest.approx(100)  # 100 pixels, not their 99 links
     dot = np.zeros((9, 9), bool)
     dot[4, 4] = True
     assert mask_measures(dot)["length_px"] == pytest.approx(1)
-    corner = np.zeros((3, 3), bool)
-    corner[0, :2] = corner[1, 1] = True  # two straight links and the diagonal one that shortcuts them
-    assert skeleton_length(corner) == pytest.approx(2)
-    corner[0, 1], corner[1, 2] = False, True  # a diagonal link, then a straight one
-    assert skeleton_length(corner) == pytest.approx(1 + np.sqrt(2))
     ring = np.zeros((40, 40), bool)
     ring[10, 10:30] = ring[29, 10:30] = ring[10:30, 10] = ring[10:30, 29] = True  # a closed square of 76 pixels
-    # the skeleton cuts the square's corners (4 x 17 straight links and 4 diagonal ones), and a loop has no free end
-    assert mask_measures(ring)["length_px"] == pytest.approx(68 + 4 * np.sqrt(2))
+    assert mask_measures(ring)["length_px"] == pytest.approx(76, abs=1)  # 4 x 19 between pixel centres; no free end
 
 
 def test_components_and_empty_mask():
@@ -118,3 +112,52 @@ def test_a_tilted_joint_with_a_gap_is_one_joint_measured_on_its_tape():
     cv2.line(bent, (545, 425), (610, 325), 1, 14)
     cv2.line(bent, (410, 620), (470, 525), 1, 14)
     assert len(joint_measures(bent.astype(bool))) == 1
+
+
+@pytest.mark.parametrize("angle", [0, 10, 22.5, 30, 45, 60, 80, 90, 135])
+def test_lines_at_any_angle_read_their_length(angle):
+    import cv2
+
+    rad = np.radians(angle)
+    p0 = (round(300 - 200 * np.cos(rad)), round(300 - 200 * np.sin(rad)))
+    p1 = (600 - p0[0], 600 - p0[1])
+    for thickness in (1, 5):
+        m = np.zeros((600, 600), np.uint8)
+        cv2.line(m, p0, p1, 1, thickness)
+        true = np.hypot(p1[0] - p0[0], p1[1] - p0[1]) + thickness  # with the line's round caps
+        assert mask_measures(m.astype(bool))["length_px"] == pytest.approx(true, rel=0.01)  # chain code: up to 8% long
+    strip = np.zeros((600, 600), np.uint8)
+    cv2.fillPoly(strip, [np.round(cv2.boxPoints(((300, 300), (400, 20), angle))).astype(np.int32)], 1)
+    assert mask_measures(strip.astype(bool))["length_px"] == pytest.approx(400, rel=0.02)  # spurs into corners: +17%
+
+
+def test_joints_that_cross_or_meet_at_a_corner_and_tape_that_is_no_joint_of_theirs():
+    import cv2
+
+    crossing = np.zeros((640, 640), np.uint8)
+    cv2.line(crossing, (20, 320), (620, 320), 1, 40)
+    cv2.line(crossing, (184, 257), (456, 383), 1, 40)  # 40-px tapes crossing at 25 degrees
+    first, second = joint_measures(crossing.astype(bool))  # two joints, not the lines across their crossing
+    assert first["angle_deg"] == pytest.approx(0, abs=0.5) and first["length_px"] == pytest.approx(640, abs=2)
+    assert second["angle_deg"] == pytest.approx(24.9, abs=1) and second["length_px"] == pytest.approx(300 + 40, abs=5)
+    corner = np.zeros((400, 600), bool)
+    corner[190:210, 100:400] = True
+    corner[155:210, 380:400] = True  # an L: a 55-px arm of 20-px tape
+    long, arm = joint_measures(corner)
+    assert long["angle_deg"] == 0.0 and long["length_px"] == pytest.approx(300, abs=1)
+    assert arm["angle_deg"] == pytest.approx(90, abs=0.5) and arm["length_px"] == pytest.approx(55, abs=1)
+    apart = np.zeros((400, 600), bool)
+    apart[190:210, 50:300] = True
+    apart[195:205, 560:570] = True  # a speck on the joint's line, far past its end
+    apart[:, 450:466] = True        # and a vertical joint across that line, not touching the tape
+    horizontal = [j for j in joint_measures(apart) if j["angle_deg"] == 0.0]
+    assert len(horizontal) == 1 and horizontal[0]["length_px"] == pytest.approx(250, abs=1)
+    assert horizontal[0]["coverage"] == 1.0
+
+
+def test_masks_that_are_no_picture_are_a_clear_error():
+    for bad in (np.zeros((0, 5), bool), np.zeros((5, 0), bool), np.zeros((2, 3, 3), bool)):
+        with pytest.raises(ValueError, match="expected an"):
+            mask_measures(bad)
+        with pytest.raises(ValueError, match="expected an"):
+            joint_measures(bad)

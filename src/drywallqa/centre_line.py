@@ -1,0 +1,169 @@
+"""The centre line of a binary mask, which QA lengths and widths are read from (:mod:`drywallqa.measures`).
+
+The centre line is the mask's skeleton without its spurs (the short branches a skeleton grows into a strip's
+corners and the bumps of its edge). Then:
+
+- **width** at a centre-line pixel is the mask's width across it: twice the distance to the background, taken
+  on the mask at twice its size, so that strips of every whole width read exactly (a 1-px line is 1 px wide, a
+  4-px strip 4);
+- **length** sums, over the centre line's pixels, the length each stands for along the line's local direction
+  (1 px along a row or a column, sqrt(2) on a diagonal, 1 / cos(angle) between: a digital straight line at any
+  angle reads its own length), plus, at each free end, the reach from that pixel to the mask's edge along the
+  line, since a skeleton stops about half a width short of a strip's end.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+from skimage.morphology import skeletonize
+
+_NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+DIRECTION_RADIUS = 4  # px: the centre line's local direction is that of its pixels within this reach
+SPUR_REACH = 1.5      # a branch from a free end to a junction is a spur when no longer than this x the junction's
+                      # distance to the background (+1 px): it stays inside the strip's width there
+
+
+class CentreLine(NamedTuple):
+    """A mask's centre line (:func:`centre_line`)."""
+
+    skeleton: np.ndarray  #: (H, W) bool, 1 px wide, without spurs
+    dist: np.ndarray      #: (H, W) float32: each pixel's distance to the nearest background pixel
+    ys: np.ndarray        #: (N,) rows of the centre line's pixels
+    xs: np.ndarray        #: (N,) their columns
+    widths: np.ndarray    #: (N,) the mask's width across each of them, px
+    directions: np.ndarray  #: (N,) the line's local direction at each, radians in (-pi/2, pi/2] (0: along a row)
+    steps: np.ndarray     #: (N,) the length of centre line each stands for, px
+    reach: float          #: the free ends' reach to the mask's edge, px, all ends together
+
+    @property
+    def length(self) -> float:
+        return float(self.steps.sum()) + self.reach
+
+
+def _neighbour_count(s: np.ndarray) -> np.ndarray:
+    return cv2.filter2D(s.astype(np.uint8), -1, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT) - s
+
+
+def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """``skeleton`` without its spurs: branches from a free end to a junction no longer than :data:`SPUR_REACH` x
+    the junction's distance to the background, + 1 px. All are found on the skeleton as given, then removed
+    together, so both spurs into a strip's two corners go and the junction between them becomes the end; then
+    without the corner pixels the line can do without (two neighbours that touch), which would read as ends."""
+    s = np.pad(skeleton.astype(bool), 1)
+    d = np.pad(dist, 1)
+    count = _neighbour_count(s)
+    limit = SPUR_REACH * float(dist.max()) + 1
+    spurs = []
+    for y, x in np.argwhere(s & (count == 1)).tolist():
+        path, length, previous = [(y, x)], 0.0, None
+        while True:
+            cy, cx = path[-1]
+            ahead = [(cy + dy, cx + dx) for dy, dx in _NEIGHBOURS if s[cy + dy, cx + dx] and (cy + dy, cx + dx) != previous]
+            if len(ahead) != 1:  # a free end (a branch on its own: kept), or a pixel of a junction's cluster
+                junction = path.pop() if len(ahead) > 1 and len(path) > 1 else None
+                break
+            ny, nx = ahead[0]
+            length += 1.0 if ny == cy or nx == cx else math.sqrt(2)
+            if count[ny, nx] >= 3:
+                junction = (ny, nx)
+                break
+            if length > limit:
+                junction = None
+                break
+            previous = (cy, cx)
+            path.append((ny, nx))
+        if junction is not None and length <= SPUR_REACH * d[junction] + 1:
+            spurs += path
+    if spurs:
+        r = np.asarray(spurs)
+        s[r[:, 0], r[:, 1]] = False
+    todo = np.argwhere(s & (_neighbour_count(s) == 2)).tolist()  # corners: one at a time, as the line is now
+    while todo:
+        y, x = todo.pop()
+        if s[y, x] and _touching(s, y, x):
+            s[y, x] = False
+            todo += [[y + dy, x + dx] for dy, dx in _NEIGHBOURS if s[y + dy, x + dx]]  # they may be corners now
+    return s[1:-1, 1:-1]
+
+
+def _touching(s: np.ndarray, y: int, x: int) -> bool:
+    """Whether pixel (y, x) of padded ``s`` has exactly two neighbours and they touch each other: it can go
+    without cutting the line (a corner a skeleton or a pruned junction left behind)."""
+    near = [(y + dy, x + dx) for dy, dx in _NEIGHBOURS if s[y + dy, x + dx]]
+    return len(near) == 2 and max(abs(near[0][0] - near[1][0]), abs(near[0][1] - near[1][1])) == 1
+
+
+def _free_ends(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """(N,) the number of free ends at each centre-line pixel: 2 for a pixel on its own, 1 for one neighbour."""
+    count = _neighbour_count(np.pad(s, 1))[ys + 1, xs + 1]
+    return np.where(count == 0, 2, np.where(count == 1, 1, 0))
+
+
+def _directions(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N,) the centre line's local direction at each pixel (radians, the principal axis of its pixels within
+    :data:`DIRECTION_RADIUS`), and the mean offset (x, y) of those pixels: it points back along the line at an end."""
+    r = DIRECTION_RADIUS
+    top, left = max(int(ys.min()) - r, 0), max(int(xs.min()) - r, 0)
+    crop = np.pad(s[top:int(ys.max()) + r + 1, left:int(xs.max()) + r + 1], r).astype(np.float32)
+    oy, ox = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
+    cy, cx = ys - top + r, xs - left + r
+    n, sx, sy, sxx, syy, sxy = (cv2.filter2D(crop, cv2.CV_32F, k, borderType=cv2.BORDER_CONSTANT)[cy, cx].astype(np.float64)
+                                for k in (np.ones_like(ox), ox, oy, ox * ox, oy * oy, ox * oy))
+    mx, my = sx / n, sy / n
+    theta = 0.5 * np.arctan2(2 * (sxy / n - mx * my), (sxx / n - mx * mx) - (syy / n - my * my))
+    return theta, mx, my
+
+
+def _reach(m: np.ndarray, ys: np.ndarray, xs: np.ndarray, theta: np.ndarray, mx: np.ndarray, my: np.ndarray,
+           steps: np.ndarray, both: np.ndarray, bound: np.ndarray) -> float:
+    """The reach of free ends to the mask's edge, along the line and away from it (both ways for a pixel on its
+    own), less the half step each end pixel's own length already covers; each end looks at most ``bound`` px far
+    (ends are sampled in groups of about their bound, so a thousand specks do not each look as far as the widest
+    strip's end)."""
+    if ys.size == 0:
+        return 0.0
+    ux, uy = np.cos(theta), np.sin(theta)
+    out = np.where(ux * mx + uy * my > 0, -1.0, 1.0)  # away from the rest of the line
+    rays = [(ys, xs, out * ux, out * uy, steps, bound)]
+    if both.any():
+        rays.append((ys[both], xs[both], -out[both] * ux[both], -out[both] * uy[both], steps[both], bound[both]))
+    total = 0.0
+    for y, x, vx, vy, step, far in rays:
+        group = np.ceil(np.log2(np.maximum(far, 1.0))).astype(int)
+        for g in np.unique(group):
+            i = group == g
+            k = (np.arange(4 * 2 ** int(g) + 2) + 0.5) * 0.25  # every quarter pixel, none on a pixel's border
+            px = np.floor(x[i, None] + 0.5 + vx[i, None] * k).astype(np.int64)
+            py = np.floor(y[i, None] + 0.5 + vy[i, None] * k).astype(np.int64)
+            inside = (px >= 0) & (px < m.shape[1]) & (py >= 0) & (py < m.shape[0])
+            on = np.zeros(px.shape, bool)
+            on[inside] = m[py[inside], px[inside]]
+            edge = np.where(on.all(axis=1), k[-1], k[np.argmin(on, axis=1)] - 0.125)  # between the last sample on the
+            total += float(np.maximum(edge - step[i] / 2, 0.0).sum())                # mask and the first off it
+    return total
+
+
+def centre_line(m: np.ndarray) -> CentreLine:
+    """The :class:`CentreLine` of a non-empty ``(H, W)`` bool mask."""
+    dist = cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    skeleton = prune_spurs(skeletonize(m), dist)
+    ys, xs = np.nonzero(skeleton)
+    if ys.size == 0:
+        empty = np.zeros(0)
+        return CentreLine(skeleton, dist, ys, xs, empty, empty, empty, 0.0)
+    # widths: on the mask at twice its size (nearest) a strip of any whole width w is 2w wide and its middle pixels
+    # lie w from the background, where at its own size an even width has no middle pixel
+    up = cv2.resize(np.pad(m, 1).astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    up_dist = cv2.distanceTransform(up, cv2.DIST_L2, 5)
+    r, c = 2 * ys + 2, 2 * xs + 2  # pixel (y, x) is the 2x2 block from (2y + 2, 2x + 2) of the padded, doubled mask
+    widths = np.maximum.reduce([up_dist[r, c], up_dist[r + 1, c], up_dist[r, c + 1], up_dist[r + 1, c + 1]])
+    theta, mx, my = _directions(skeleton, ys, xs)
+    steps = 1.0 / np.maximum(np.abs(np.cos(theta)), np.abs(np.sin(theta)))
+    ends = _free_ends(skeleton, ys, xs)
+    at = ends > 0
+    reach = _reach(m, ys[at], xs[at], theta[at], mx[at], my[at], steps[at], ends[at] == 2, 2 * dist[ys[at], xs[at]] + 2)
+    return CentreLine(skeleton, dist, ys, xs, widths.astype(np.float64), theta, steps, reach)
