@@ -79,3 +79,27 @@ def test_calibrate_confidence_names_the_model_folder_for_damaged_weights(tiny_mo
     res = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(folder), "-d", "cracks"])
     out = " ".join(res.output.replace("│", " ").split())
     assert res.exit_code == 2 and "Invalid value for --model-path" in out and "Traceback" not in out, out
+
+
+def test_the_export_cache_sheds_exports_long_unused_but_keeps_the_recent_ones(tiny_model_dir, tmp_path):
+    import os
+    import time
+
+    from drywallqa.export.onnx import CACHE_KEEP, exported_onnx_dir
+
+    root = tmp_path / "cache" / "onnx"
+    root.mkdir(parents=True)
+    day = 86400
+    ages = {f"old{k}": (40 + k) * day for k in range(6)} | {"recent": 2 * day}  # six unused for 40+ days
+    for name, age in ages.items():
+        (root / name).mkdir()
+        (root / name / "encoder.onnx").write_bytes(b"x")
+        os.utime(root / name, (time.time() - age, time.time() - age))
+    made = exported_onnx_dir(tiny_model_dir, tmp_path / "cache")  # a new export prunes the cache
+    left = sorted(p.name for p in root.iterdir())
+    # the new one, the recent one and the most recently used of the old ones, CACHE_KEEP in all (or more)
+    assert made.name in left and "recent" in left and "old0" in left and "old5" not in left
+    assert len(left) == CACHE_KEEP, left
+    os.utime(made, (time.time() - 90 * day, time.time() - 90 * day))
+    assert exported_onnx_dir(tiny_model_dir, tmp_path / "cache") == made  # reused: marked used now
+    assert time.time() - made.stat().st_mtime < 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,14 @@ def draw_joints(image: np.ndarray, joints: list[dict], scale: float = 1.0) -> np
     at its start. ``scale``: this image's size over that of the mask the joints were measured on (a thumbnail's)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    drawn = [(k, j) for k, j in enumerate(joints, 1) if "start_xy" in j and "end_xy" in j]  # older records: none
+    drawn = []
+    for k, j in enumerate(joints, 1):
+        try:  # records of an older version have no ends; a hand-edited one may hold anything
+            (x0, y0), (x1, y1) = ((scale * float(x), scale * float(y)) for x, y in (j["start_xy"], j["end_xy"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+            drawn.append((k, x0, y0, x1, y1))
     if not drawn:
         return image
     picture = Image.fromarray(image)
@@ -33,8 +41,7 @@ def draw_joints(image: np.ndarray, joints: list[dict], scale: float = 1.0) -> np
     h, w = image.shape[:2]
     width = max(2, round(max(h, w) / 300))
     font = ImageFont.load_default(size=max(11, 5 * width))
-    for k, j in drawn:
-        (x0, y0), (x1, y1) = ((scale * float(x), scale * float(y)) for x, y in (j["start_xy"], j["end_xy"]))
+    for k, x0, y0, x1, y1 in drawn:
         pen.line([(x0, y0), (x1, y1)], fill=(0, 0, 0), width=width + 2)
         pen.line([(x0, y0), (x1, y1)], fill=(255, 255, 255), width=width)
         left, top, right, bottom = pen.textbbox((0, 0), str(k), font=font, anchor="lt")

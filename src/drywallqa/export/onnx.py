@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,10 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
         digest.update(name.encode() + b"\0" + data)
     target = Path(cache_dir or default_cache_dir()) / "onnx" / digest.hexdigest()[:16]
     if all((target / name).is_file() for name in EXPORT_FILES):
+        try:
+            os.utime(target)  # last used now: what prune_export_cache keeps
+        except OSError:
+            pass
         return target
     if target.exists():  # damaged (a file gone): set aside, exported again below
         discard_export(target)
@@ -158,7 +163,35 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
         except OSError:
             if not all((target / name).is_file() for name in EXPORT_FILES):  # not another process finishing first
                 raise
+    prune_export_cache(target.parent, keep=target.name)
     return target
+
+
+CACHE_KEEP = 4             # exports kept in the cache however old (the most recently used)
+CACHE_MAX_AGE_DAYS = 30.0  # older exports beyond those are removed when a new one is made
+
+
+def prune_export_cache(root: Path, keep: str | None = None) -> list[str]:
+    """Remove cached exports (``<cache>/onnx/<hash>/``) unused for :data:`CACHE_MAX_AGE_DAYS`, beyond the
+    :data:`CACHE_KEEP` most recently used and ``keep``: each model, drywallqa or torch version makes a new one, and
+    a server upgraded over the years would pile them up. Each goes through :func:`discard_export` (renamed aside,
+    then removed), so no process finds half of one. Returns the names removed."""
+    now = time.time()
+    found = []
+    for d in root.iterdir():
+        if d.name.startswith(".") or not d.is_dir():
+            continue
+        try:
+            found.append((d.stat().st_mtime, d))
+        except OSError:
+            continue
+    found.sort(reverse=True)
+    removed = []
+    for used, d in found[CACHE_KEEP:]:
+        if d.name != keep and now - used > CACHE_MAX_AGE_DAYS * 86400:
+            discard_export(d)
+            removed.append(d.name)
+    return removed
 
 
 def discard_export(target: Path) -> None:
