@@ -161,3 +161,36 @@ def test_masks_that_are_no_picture_are_a_clear_error():
             mask_measures(bad)
         with pytest.raises(ValueError, match="expected an"):
             joint_measures(bad)
+
+
+def test_a_stubby_cross_keeps_its_arms():
+    plus = np.zeros((200, 200), bool)
+    plus[85:115, 55:145] = True
+    plus[55:145, 85:115] = True  # two 90 x 30 bars crossing: every arm is shorter than the crossing is wide
+    assert mask_measures(plus)["length_px"] == pytest.approx(180, abs=2)  # all arms pruned as spurs read 5
+
+
+def test_joint_pieces_past_gaps_count_and_tape_crossing_the_line_does_not():
+    import cv2
+
+    dashed = np.zeros((640, 800), bool)
+    for k in range(7):
+        dashed[300:340, 20 + 90 * k:80 + 90 * k] = True  # 60-px pieces of 40-px tape, 30 px apart
+    (joint,) = joint_measures(dashed)
+    assert joint["length_px"] == pytest.approx(600, abs=1) and joint["coverage"] == pytest.approx(0.7, abs=0.01)
+    thin = np.zeros((640, 800), np.uint8)
+    thin[300:340, :] = 1  # a 40-px tape across the photo, and a 10-px one at 15 degrees whose line runs into it
+    cv2.line(thin, (420, 380), (420 + round(300 * np.cos(np.radians(15))), 380 + round(300 * np.sin(np.radians(15)))), 1, 10)
+    (tilted,) = [j for j in joint_measures(thin.astype(bool)) if j["angle_deg"] > 5]
+    assert tilted["length_px"] == pytest.approx(310, abs=5) and tilted["coverage"] == 1.0
+    assert tilted["mean_width_px"] == pytest.approx(10.5, abs=1)
+
+
+def test_joint_ends_lie_on_the_photo():
+    import cv2
+
+    m = np.zeros((480, 640), np.uint8)
+    cv2.line(m, (-100, -50), (700, 400), 1, 60)  # a wide tape running off two edges
+    for joint in joint_measures(m.astype(bool)):
+        for x, y in (joint["start_xy"], joint["end_xy"]):
+            assert -0.5 <= x <= 639.5 and -0.5 <= y <= 479.5

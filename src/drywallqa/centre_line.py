@@ -51,8 +51,9 @@ def _neighbour_count(s: np.ndarray) -> np.ndarray:
 def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """``skeleton`` without its spurs: branches from a free end to a junction no longer than :data:`SPUR_REACH` x
     the junction's distance to the background, + 1 px. All are found on the skeleton as given, then removed
-    together, so both spurs into a strip's two corners go and the junction between them becomes the end; then
-    without the corner pixels the line can do without (two neighbours that touch), which would read as ends."""
+    together, so both spurs into a strip's two corners go and the junction between them becomes the end (unless
+    that leaves a knot, a loop no longer than the mask is wide: a stubby + keeps its arms); then without the corner
+    pixels the line can do without (two neighbours that touch), which would read as ends."""
     s = np.pad(skeleton.astype(bool), 1)
     d = np.pad(dist, 1)
     count = _neighbour_count(s)
@@ -77,10 +78,24 @@ def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
             previous = (cy, cx)
             path.append((ny, nx))
         if junction is not None and length <= SPUR_REACH * d[junction] + 1:
-            spurs += path
-    if spurs:
-        r = np.asarray(spurs)
+            spurs.append((junction, path))
+    for _, path in spurs:
+        r = np.asarray(path)
         s[r[:, 0], r[:, 1]] = False
+    if spurs:  # a junction that was all spurs (a stubby + or star) is left a knot: its arms are the line after all
+        n, labels = cv2.connectedComponents(s.astype(np.uint8), connectivity=8)
+        count = _neighbour_count(s)
+        free = np.zeros(n, bool)
+        free[np.unique(labels[s & (count <= 1)])] = True
+        size = np.bincount(labels[s], minlength=n)
+        widest = np.zeros(n)
+        np.maximum.at(widest, labels[s], d[s])
+        knot = ~free & (size <= 2 * widest + 4)  # a loop no longer than the mask is wide there: no ring
+        knot[0] = False
+        for junction, path in spurs:
+            if knot[labels[junction]]:
+                r = np.asarray(path)
+                s[r[:, 0], r[:, 1]] = True
     todo = np.argwhere(s & (_neighbour_count(s) == 2)).tolist()  # corners: one at a time, as the line is now
     while todo:
         y, x = todo.pop()

@@ -150,22 +150,33 @@ def _band_pixels(m: np.ndarray, point: np.ndarray, direction: np.ndarray, band: 
     return (b, a) if steep else (a, b)
 
 
-def _trim_ends(t: np.ndarray, on_line: np.ndarray, keep: float) -> np.ndarray:
+def _trim_ends(t: np.ndarray, beside: np.ndarray, band: float) -> np.ndarray:
     """The stretch of sorted positions ``t`` (taped pixels along a joint) without the runs at its ends, past a gap,
-    along which the joint's own centre line (positions ``on_line``) runs less than ``keep`` px: tape that crosses
-    the line there or a speck on it, not a piece of this joint."""
+    that are no piece of this joint: a speck (fewer pixels than a square of half the tape's width), or tape that
+    runs across the joint's line there (``beside``: positions of taped pixels just outside the joint's band, found
+    along most of the run)."""
     cuts = np.nonzero(np.diff(t) > GAP_PX)[0] + 1
     runs = list(zip(np.r_[0, cuts], np.r_[cuts, t.size]))
 
-    def supported(run: tuple) -> bool:
-        along = on_line[(on_line >= t[run[0]]) & (on_line <= t[run[1] - 1])]
-        return along.size > 1 and along.max() - along.min() >= keep
+    def foreign(run: tuple) -> bool:
+        lo, hi = t[run[0]], t[run[1] - 1]
+        across = np.unique(np.round(beside[(beside >= lo) & (beside <= hi)]))
+        return run[1] - run[0] < max(band * band, 4 * band) or across.size > 0.5 * (hi - lo + 1)
 
-    while len(runs) > 1 and not supported(runs[0]):
+    while len(runs) > 1 and foreign(runs[0]):
         runs.pop(0)
-    while len(runs) > 1 and not supported(runs[-1]):
+    while len(runs) > 1 and foreign(runs[-1]):
         runs.pop()
     return t[runs[0][0]:runs[-1][1]]
+
+
+def _within_photo(shape: tuple, point: np.ndarray, direction: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    """``(lo, hi)`` narrowed to where the line ``point + t * direction`` lies on the photo."""
+    for axis, size in ((0, shape[1]), (1, shape[0])):
+        if abs(direction[axis]) > 1e-12:
+            a, b = sorted(((-0.5 - point[axis]) / direction[axis], (size - 0.5 - point[axis]) / direction[axis]))
+            lo, hi = max(lo, a), min(hi, b)
+    return lo, hi
 
 
 def _joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None, min_length_fraction: float = 0.05,
@@ -210,7 +221,9 @@ def _joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None, min_length
             if fx.size < 2:
                 break
             point, direction, angle, sx, sy = fit_point, fitted, fitted_angle, fx, fy
-        band = float(np.percentile(width_at[sy, sx], 90)) / 2 + 0.5  # half the tape's width, and the pixel's
+        along = np.abs((angle_at[sy, sx] - angle + 90.0) % 180.0 - 90.0) <= angle_tolerance_deg
+        widths = width_at[sy[along], sx[along]] if along.any() else width_at[sy, sx]  # this tape's, not a crossing's
+        band = float(np.median(widths)) / 2 + 1.0  # half the tape's width, and a pixel
         angle = round(float(angle), 1) % 180.0  # as reported: a line at 179.98 degrees is horizontal (0.0)
         if (direction[0] if angle == 0.0 else direction[1]) < 0:
             direction = -direction  # from start to end: down the photo, or right along a horizontal joint
@@ -220,12 +233,15 @@ def _joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None, min_length
             continue  # a joint already kept (two pieces of one tape start two candidates), or lines in a crossing
         measured[by, bx] = True
         point = point + float(np.mean((bx - point[0]) * normal[0] + (by - point[1]) * normal[1])) * normal  # mid-tape
+        ox, oy = _band_pixels(m, point, direction, band + max(band, 3.0))
+        outside = np.abs((ox - point[0]) * normal[0] + (oy - point[1]) * normal[1]) > band
         t = _trim_ends(np.sort((bx - point[0]) * direction[0] + (by - point[1]) * direction[1]),
-                       (sx - point[0]) * direction[0] + (sy - point[1]) * direction[1], max(2 * band, min_length / 2))
+                       (ox[outside] - point[0]) * direction[0] + (oy[outside] - point[1]) * direction[1], band)
         length = float(t[-1] - t[0]) + 1.0  # pixel centres to pixel edges
         steps = np.diff(t)
         gaps = float((steps[steps > GAP_PX] - 1.0).sum())  # stretches of the line with no tape on them
-        start, end = point + t[0] * direction, point + t[-1] * direction
+        first, last = _within_photo(m.shape, point, direction, t[0], t[-1])  # a tilted tape's band reaches past
+        start, end = point + first * direction, point + last * direction          # the photo's edge
         joint = {"length_px": length, "mean_width_px": t.size / (length - gaps),
                  "coverage": 1.0 - gaps / length, "angle_deg": angle,
                  "start_xy": [round(float(start[0]), 1), round(float(start[1]), 1)],
