@@ -158,3 +158,19 @@ def test_taped_joints_are_drawn_numbered_and_listed(tmp_path):
     assert (on_line.min(axis=1) > 200).any(), on_line      # its line drawn white on the tape
     assert (in_gap.min(axis=1) > 200).any(), in_gap        # and across its gap: the line runs on
     assert (thumb[rows, round(10 * scale)].min(axis=1) < 200).all()  # and not before the tape starts
+
+
+def test_a_hand_edited_record_with_spoilt_joints_still_makes_a_report(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    Image.fromarray(np.full((100, 200, 3), 128, np.uint8)).save(tmp_path / "wall.jpg")
+    mask = np.zeros((100, 200), bool)
+    mask[40:50, 10:190] = True
+    Image.fromarray(mask.astype(np.uint8) * 255).save(out / "wall__tape.png")
+    measures = mask_measures(mask, joints=True)
+    measures["joints"] = [{"length_px": "long", "coverage": 1}, {"start_xy": "here"}, *measures["joints"]]
+    entry = {"image": str(tmp_path / "wall.jpg"), "height": 100, "width": 200,
+             "prompts": {"segment taping area": {"mask": "wall__tape.png", **measures}}}
+    (out / "results.json").write_text(json.dumps({"prompts": ["segment taping area"], "images": [entry], "failed": []}))
+    page = write_batch_report(out).read_text()
+    assert "1 joint(s), 100% of their length taped" in page and "3: 180.0 px, 100%" in page  # numbered as drawn

@@ -83,7 +83,7 @@ def test_joints_crossing_diagonal_and_with_a_gap_in_the_tape():
 
 
 def test_a_noisy_mask_measures_a_bounded_number_of_candidate_lines():
-    from drywallqa.measures import MAX_CANDIDATES, _candidate_joints
+    from drywallqa.joints import MAX_CANDIDATES, _candidate_joints
 
     rng = np.random.default_rng(0)
     segments = [[x, y, x + int(rng.integers(3, 30)), y + int(rng.integers(-30, 30))]

@@ -280,3 +280,32 @@ def test_a_refused_option_makes_no_output_folder(tiny_model_dir, odd_images, tmp
                                    "--model-path", str(tiny_model_dir), *bad])
     assert res.exit_code == 2, res.output
     assert not (tmp_path / "new").exists()
+
+
+def test_a_rerun_measures_again_what_an_older_version_measured_another_way(tiny_model_dir, odd_images, tmp_path):
+    import json
+
+    from drywallqa.measures import MEASURES_VERSION, mask_measures
+
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "old"
+    prompts = ["segment crack", "segment taping area"]
+    predict_paths(seg, [odd_images / "rgb.jpg"], prompts, out, progress=False, overlay_images=True)
+    record = out / "rgb__results.json"
+    entry = json.loads(record.read_text())
+    assert entry["measures_version"] == MEASURES_VERSION
+    del entry["measures_version"]  # as an earlier version wrote it, with its numbers
+    for m in entry["prompts"].values():
+        m["length_px"], m["max_width_px"] = 1.0, 1.0
+    record.write_text(json.dumps(entry))
+    again = predict_paths(seg, [odd_images / "rgb.jpg"], prompts, out, progress=False)
+    assert again.skipped == [str(odd_images / "rgb.jpg")] and not again.done  # the masks are kept ...
+    fresh = json.loads(record.read_text())
+    assert fresh["measures_version"] == MEASURES_VERSION and "overlay" not in fresh  # ... the numbers are not
+    for p in prompts:
+        mask = np.asarray(Image.open(out / fresh["prompts"][p]["mask"])) > 0
+        expected = mask_measures(mask, joints=p == "segment taping area")
+        assert {k: fresh["prompts"][p][k] for k in expected} == expected
+        assert fresh["prompts"][p]["confidence"] == entry["prompts"][p]["confidence"]
+    results = json.loads((out / "results.json").read_text())
+    assert results["images"][0]["prompts"]["segment crack"]["length_px"] == fresh["prompts"]["segment crack"]["length_px"]

@@ -64,8 +64,8 @@ def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
         while True:
             cy, cx = path[-1]
             ahead = [(cy + dy, cx + dx) for dy, dx in _NEIGHBOURS if s[cy + dy, cx + dx] and (cy + dy, cx + dx) != previous]
-            if len(ahead) != 1:  # a free end (a branch on its own: kept), or a pixel of a junction's cluster
-                junction = path.pop() if len(ahead) > 1 and len(path) > 1 else None
+            if not ahead:  # another free end: a branch on its own, kept (the walk stops before any junction)
+                junction = None
                 break
             ny, nx = ahead[0]
             length += 1.0 if ny == cy or nx == cx else math.sqrt(2)
@@ -172,9 +172,12 @@ def centre_line(m: np.ndarray) -> CentreLine:
         return CentreLine(skeleton, dist, ys, xs, empty, empty, empty, 0.0)
     # widths: on the mask at twice its size (nearest) a strip of any whole width w is 2w wide and its middle pixels
     # lie w from the background, where at its own size an even width has no middle pixel
-    up = cv2.resize(np.pad(m, 1).astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    rows, cols = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]  # the mask's box: the rest is background
+    top, left = int(rows[0]), int(cols[0])
+    box = m[top:int(rows[-1]) + 1, left:int(cols[-1]) + 1]
+    up = cv2.resize(np.pad(box, 1).astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
     up_dist = cv2.distanceTransform(up, cv2.DIST_L2, 5)
-    r, c = 2 * ys + 2, 2 * xs + 2  # pixel (y, x) is the 2x2 block from (2y + 2, 2x + 2) of the padded, doubled mask
+    r, c = 2 * (ys - top) + 2, 2 * (xs - left) + 2  # pixel (y, x): the 2x2 block from there of the padded, doubled box
     widths = np.maximum.reduce([up_dist[r, c], up_dist[r + 1, c], up_dist[r, c + 1], up_dist[r + 1, c + 1]])
     theta, mx, my = _directions(skeleton, ys, xs)
     steps = 1.0 / np.maximum(np.abs(np.cos(theta)), np.abs(np.sin(theta)))

@@ -20,10 +20,11 @@ def overlay(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: flo
     return out.clip(0, 255).astype(np.uint8)
 
 
-def draw_joints(image: np.ndarray, joints: list[dict], scale: float = 1.0) -> np.ndarray:
+def draw_joints(image: np.ndarray, joints: list[dict], scale: float = 1.0, color=(0, 0, 0)) -> np.ndarray:
     """``(H, W, 3)`` uint8 image with taped joints (:func:`~drywallqa.measures.joint_measures`) drawn on it: each
-    joint's line from ``start_xy`` to ``end_xy``, white on a dark edge, and its number (1 = the longest, as listed)
-    at its start. ``scale``: this image's size over that of the mask the joints were measured on (a thumbnail's)."""
+    joint's line from ``start_xy`` to ``end_xy``, white edged in ``color`` (its prompt's), and its number (1 = the
+    longest, as listed) at its start, on ``color``. ``scale``: this image's size over that of the mask the joints
+    were measured on (a thumbnail's)."""
     from PIL import Image, ImageDraw, ImageFont
 
     drawn = []
@@ -42,13 +43,14 @@ def draw_joints(image: np.ndarray, joints: list[dict], scale: float = 1.0) -> np
     width = max(2, round(max(h, w) / 300))
     font = ImageFont.load_default(size=max(11, 5 * width))
     for k, x0, y0, x1, y1 in drawn:
-        pen.line([(x0, y0), (x1, y1)], fill=(0, 0, 0), width=width + 2)
+        pen.line([(x0, y0), (x1, y1)], fill=tuple(color), width=width + 2)
         pen.line([(x0, y0), (x1, y1)], fill=(255, 255, 255), width=width)
         left, top, right, bottom = pen.textbbox((0, 0), str(k), font=font, anchor="lt")
         x = min(max(x0 - right / 2, 0), w - right - 2)  # the number's box inside the picture
         y = min(max(y0 - bottom / 2, 0), h - bottom - 2)
-        pen.rectangle([x - 2, y - 1, x + right + 1, y + bottom + 1], fill=(0, 0, 0))
-        pen.text((x, y), str(k), fill=(255, 255, 255), font=font, anchor="lt")
+        pen.rectangle([x - 2, y - 1, x + right + 1, y + bottom + 1], fill=tuple(color), outline=(0, 0, 0))
+        ink = (0, 0, 0) if sum(color) > 380 else (255, 255, 255)  # dark on a light colour, light on a dark one
+        pen.text((x, y), str(k), fill=ink, font=font, anchor="lt")
     return np.asarray(picture)
 
 

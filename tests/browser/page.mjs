@@ -50,13 +50,13 @@ try {
     const restored = await overlayHash(page);
     // a taped joint in the result is drawn on the overlay (white along its line), and hidden with its mask
     const jointPixels = await page.evaluate(async () => {
-      const c = document.querySelector('#overlay'), w = c.width, h = c.height, i = 1;
+      const c = document.querySelector('#overlay'), w = c.width, h = c.height, i = 1, saved = state.result.results[i].joints;
       state.result.results[i].joints = [{ start_xy: [0.1 * w, 0.5 * h], end_xy: [0.9 * w, 0.5 * h], length_px: 0.8 * w,
                                           mean_width_px: 3, coverage: 1, angle_deg: 0 }];
       const at = () => [...c.getContext('2d').getImageData(Math.round(0.6 * w), Math.round(0.5 * h), 1, 1).data.slice(0, 3)];
       draw(); const shown = at();
       state.shown[i] = false; draw(); const hidden = at();
-      state.shown[i] = true; delete state.result.results[i].joints; draw();
+      state.shown[i] = true; state.result.results[i].joints = saved; draw();
       return { shown, hidden };
     });
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#json')]);

@@ -27,10 +27,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..data.registry import label_shape_of
-from ..measures import mask_measures, validate_mm_per_px
+from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
 from ..utils.files import BATCH_RESULTS, mark_output_folder, remove_stale_temporaries, write_atomic, write_text_atomic
-from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image
+from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug
 from ..viz import COLORS, draw_joints, grid, overlay
 from .segmenter import Segmenter, validate_prompts, validate_threshold
@@ -142,6 +142,25 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
     return entry
 
 
+def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> dict:
+    """``entry``, or, when an earlier drywallqa took its QA measures another way (``measures_version``), the record
+    with its masks measured again and written back (under the folder's lock): a rerun keeps the masks, not numbers
+    this version would not give. Its overlay, drawn from the old numbers, is dropped from the record (a rerun with
+    ``--overlay`` draws it again)."""
+    if entry.get("measures_version") == MEASURES_VERSION:
+        return entry
+    fresh = {k: v for k, v in entry.items() if k != "overlay"}
+    fresh["prompts"] = {}
+    for p, old in entry["prompts"].items():
+        measures = mask_measures(read_mask(out / old["mask"]), mm_per_px, joints="joints" in old)
+        fresh["prompts"][p] = {"mask": old["mask"], **measures,
+                               **{k: old[k] for k in ("confidence", "concept") if k in old}}
+    fresh["measures_version"] = MEASURES_VERSION
+    with FileLock(str(out / RESULTS_LOCK)):
+        write_text_atomic(json.dumps(fresh, indent=1), out / record_name(path))
+    return fresh
+
+
 def record_conflict(out: Path, path: Path, prompts) -> str | None:
     """Why doing ``path`` with ``prompts`` would lose an earlier job's results in ``out``, or None.
 
@@ -188,7 +207,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     result = segmenter.predict(image, list(opts.prompts), threshold=opts.threshold)
     entry = {"image": os.path.abspath(path), "height": image.shape[0], "width": image.shape[1], "prompts": {},  # absolute:
              # a job run from another folder must not take a relative path for another photo (record_conflict)
-             "settings": opts.settings, "image_stamp": image_stamp(path)}
+             "settings": opts.settings, "image_stamp": image_stamp(path), "measures_version": MEASURES_VERSION}
     for p in opts.prompts:
         joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px, joints=joints)}
@@ -199,7 +218,8 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     row = None
     if opts.overlay_images:
         row = [image] + [draw_joints(overlay(image, result.masks[p], COLORS[i % len(COLORS)]),
-                                     entry["prompts"][p].get("joints", [])) for i, p in enumerate(opts.prompts)]
+                                     entry["prompts"][p].get("joints", []), color=COLORS[i % len(COLORS)])
+                         for i, p in enumerate(opts.prompts)]
         entry["overlay"] = overlay_name(path)  # made with this record: a rerun with --overlay may keep it
     with FileLock(str(out / RESULTS_LOCK)):
         conflict = None if opts.overwrite else record_conflict(out, path, opts.prompts)
@@ -245,6 +265,12 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
     todo = []
     for path in images:
         previous = None if opts.overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
+        if previous is not None:
+            try:
+                previous = remeasured(Path(opts.out_dir), path, previous, opts.mm_per_px)
+            except (ImageReadError, OSError, ValueError) as exc:  # checked whole just now: predicted again
+                logger.warning("measuring %s again failed (%s): predicting it again", path, exc)
+                previous = None
         conflict = None if opts.overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
         if conflict is not None:
             summary.failed.append((str(path), conflict))

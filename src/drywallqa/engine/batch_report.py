@@ -22,6 +22,7 @@ from ..utils.files import REPORT_FILES, read_batch_results, write_text_atomic
 from ..utils.image_io import ImageReadError, read_image, read_mask
 from ..utils.slug import file_stem
 from ..viz import COLORS, draw_joints, overlay
+from .batch import record_name
 
 THUMB_SIZE = 360  # longest side of the thumbnails, px
 
@@ -32,11 +33,14 @@ def _color(i: int) -> tuple:
 
 def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
     """Write the tinted thumbnail of one image; its path relative to ``out`` (None if the photo or a mask is gone).
-    A thumbnail newer than the image's masks is kept, so rebuilding the report after a resumed job is quick."""
+    A thumbnail newer than the image's masks and record is kept, so rebuilding the report after a resumed job is
+    quick."""
     rel = Path(REPORT_FILES) / f"{file_stem(Path(entry['image']).stem)}.jpg"  # unique in one output folder
     masks = [out / entry["prompts"][p]["mask"] for p in prompts if p in entry["prompts"]]
+    record = out / record_name(Path(entry["image"]))  # its joints: when measured again, drawn again
+    sources = masks + ([record] if record.is_file() else [])
     if (out / rel).is_file() and len(masks) == len(prompts) and all(
-            m.is_file() and m.stat().st_mtime <= (out / rel).stat().st_mtime for m in masks):
+            m.is_file() and m.stat().st_mtime <= (out / rel).stat().st_mtime for m in sources):
         return rel.as_posix()
     try:
         image = read_image(entry["image"])
@@ -46,9 +50,9 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
         return None
     thumb = Image.fromarray(image)
     thumb.thumbnail((THUMB_SIZE, THUMB_SIZE))
-    for p in prompts:  # taped joints, numbered as listed beside the picture
+    for i, p in enumerate(prompts):  # taped joints, numbered as listed beside the picture, edged in the prompt's colour
         thumb = Image.fromarray(draw_joints(np.asarray(thumb), entry["prompts"][p].get("joints") or [],
-                                            thumb.width / image.shape[1]))
+                                            thumb.width / image.shape[1], _color(i)))
     (out / rel).parent.mkdir(exist_ok=True)
     thumb.save(out / rel, quality=85)
     return rel.as_posix()
@@ -64,15 +68,19 @@ def _width(m: dict) -> str:  # to a hundredth of a mm: a flag "max_width_mm > 0.
 
 def _joints(m: dict) -> str:
     """Taping prompts: the joints and the share of their length that is taped, then each joint by its number on the
-    picture: its length and how much of it is taped."""
-    joints = m.get("joints")
-    if not joints:
+    picture: its length and how much of it is taped (a joint a hand-edited record spoilt is left out)."""
+    listed = []
+    for k, j in enumerate(m.get("joints") or [], 1):
+        try:
+            listed.append((k, float(j["length_px"]), float(j["coverage"]), _length(j)))
+        except (KeyError, TypeError, ValueError):
+            continue
+    total = sum(length for _, length, _, _ in listed)
+    if not total:
         return ""
-    total = sum(j["length_px"] for j in joints)
-    covered = sum(j["length_px"] * j["coverage"] for j in joints)
-    each = "; ".join(f"{k}: {_length(j)}, {100 * j['coverage']:.0f}%" for k, j in enumerate(joints, 1))
-    return f'<br>{len(joints)} joint(s), {100 * covered / total:.0f}% of their length taped<br><small>{each}</small>'
-
+    covered = sum(length * coverage for _, length, coverage, _ in listed)
+    each = "; ".join(f"{k}: {shown}, {100 * coverage:.0f}%" for k, _, coverage, shown in listed)
+    return f'<br>{len(listed)} joint(s), {100 * covered / total:.0f}% of their length taped<br><small>{each}</small>'
 
 
 def review_confidence(mask: dict) -> float | None:

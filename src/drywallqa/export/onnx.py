@@ -13,6 +13,7 @@ TensorRT consumes the same graphs (``trtexec --onnx=encoder.onnx --fp16``) on a 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 from torch import nn
 
 from ..confidence import CONFIDENCE_FILE
@@ -125,6 +127,19 @@ def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
     (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
 
 
+CACHE_KEEP = 4             # exports kept in the cache however old (the most recently used)
+CACHE_LOCK = ".cache.lock"  # held while an export is found and marked used, and while the cache is pruned
+CACHE_MAX_AGE_DAYS = 30.0  # older exports beyond those are removed when a new one is made
+
+
+def _cache_lock(root: Path):
+    """The cache's lock (:data:`CACHE_LOCK`), or none where the cache cannot be written (a read-only copy of exports
+    made elsewhere: found and used, never pruned)."""
+    if os.access(root, os.W_OK):
+        return FileLock(str(root / CACHE_LOCK))
+    return contextlib.nullcontext()
+
+
 def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None) -> Path:
     """The ONNX graphs of a torch model folder, exported once on first use into
     ``<cache>/onnx/<hash of the folder's files>/`` and reused after (a changed model gets a new folder).
@@ -139,12 +154,14 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     for name, data in files.items():
         digest.update(name.encode() + b"\0" + data)
     target = Path(cache_dir or default_cache_dir()) / "onnx" / digest.hexdigest()[:16]
-    if all((target / name).is_file() for name in EXPORT_FILES):
-        try:
-            os.utime(target)  # last used now: what prune_export_cache keeps
-        except OSError:
-            pass
-        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _cache_lock(target.parent):  # found and marked used, or pruned: never both at once
+        if all((target / name).is_file() for name in EXPORT_FILES):
+            try:
+                os.utime(target)  # last used now: what prune_export_cache keeps
+                return target
+            except OSError:  # gone meanwhile: exported again below
+                pass
     if target.exists():  # damaged (a file gone): set aside, exported again below
         discard_export(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -167,30 +184,30 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     return target
 
 
-CACHE_KEEP = 4             # exports kept in the cache however old (the most recently used)
-CACHE_MAX_AGE_DAYS = 30.0  # older exports beyond those are removed when a new one is made
 
 
 def prune_export_cache(root: Path, keep: str | None = None) -> list[str]:
     """Remove cached exports (``<cache>/onnx/<hash>/``) unused for :data:`CACHE_MAX_AGE_DAYS`, beyond the
     :data:`CACHE_KEEP` most recently used and ``keep``: each model, drywallqa or torch version makes a new one, and
-    a server upgraded over the years would pile them up. Each goes through :func:`discard_export` (renamed aside,
-    then removed), so no process finds half of one. Returns the names removed."""
+    a server upgraded over the years would pile them up. Under the cache's lock, which finding an export and marking
+    it used takes too, so none is removed between being found and used; each goes through :func:`discard_export`
+    (renamed aside, then removed), so no process finds half of one. Returns the names removed."""
     now = time.time()
-    found = []
-    for d in root.iterdir():
-        if d.name.startswith(".") or not d.is_dir():
-            continue
-        try:
-            found.append((d.stat().st_mtime, d))
-        except OSError:
-            continue
-    found.sort(reverse=True)
     removed = []
-    for used, d in found[CACHE_KEEP:]:
-        if d.name != keep and now - used > CACHE_MAX_AGE_DAYS * 86400:
-            discard_export(d)
-            removed.append(d.name)
+    with _cache_lock(root):
+        found = []
+        for d in root.iterdir():
+            if not (len(d.name) == 16 and all(c in "0123456789abcdef" for c in d.name) and d.is_dir()):
+                continue  # only exports: a folder someone put here is theirs
+            try:
+                found.append((d.stat().st_mtime, d))
+            except OSError:
+                continue
+        found.sort(reverse=True)
+        for used, d in found[CACHE_KEEP:]:
+            if d.name != keep and now - used > CACHE_MAX_AGE_DAYS * 86400:
+                discard_export(d)
+                removed.append(d.name)
     return removed
 
 

@@ -1,0 +1,176 @@
+"""Taped joints in a taping mask: the straight lines of its centre line, each measured on the mask's own pixels
+(:func:`measure_joints`; the public entry is :func:`drywallqa.measures.joint_measures`)."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .centre_line import CentreLine
+
+MAX_JOINTS = 16  # per mask, longest first
+MAX_CANDIDATES = 4 * MAX_JOINTS  # lines measured to find them (_candidate_joints)
+GAP_PX = 3.0     # an untaped stretch of a joint's line longer than this is a gap in the tape
+REFIT_DEG = 3.0  # a joint's line is refitted to its centre line unless that turns it further (degrees)
+SHARED = 0.75    # a line whose taped pixels lie this much in joints already kept is none of its own
+
+
+def _angle_gap(a: float, b: float) -> float:
+    """Difference of two line directions in degrees (lines: 0 and 180 are the same)."""
+    d = abs(a - b) % 180.0
+    return min(d, 180.0 - d)
+
+
+def _candidate_joints(segments: list, dist: np.ndarray, angle_tolerance_deg: float) -> list[list]:
+    """The lines the Hough ``segments`` lie on, longest segment first, at most :data:`MAX_CANDIDATES`: a segment
+    joins the first line of about its angle that passes within the larger of their half widths, else starts one.
+    Each line is ``[angle_deg, unit direction, point on it, half width]``. The cap keeps a noisy mask (thousands of
+    short segments, each its own line) from costing a scan along each: the longest joints start with the longest
+    segments."""
+    joints = []
+    for x0, y0, x1, y1 in sorted(segments, key=lambda s: -math.hypot(s[2] - s[0], s[3] - s[1])):
+        angle = math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180.0
+        mid = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        half = float(max(dist[int(round(mid[1])), int(round(mid[0]))], 2.0))
+        for j in joints:
+            normal = np.array([-j[1][1], j[1][0]])
+            if _angle_gap(angle, j[0]) <= angle_tolerance_deg and abs(float((mid - j[2]) @ normal)) <= max(j[3], half):
+                break
+        else:
+            if len(joints) == MAX_CANDIDATES:
+                break
+            rad = math.radians(angle)
+            joints.append([angle, np.array([math.cos(rad), math.sin(rad)]), mid, half])
+    return joints
+
+
+def _fit_line(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The least-squares line through pixels: a point on it and its unit direction."""
+    vx, vy, x0, y0 = cv2.fitLine(np.stack([xs, ys], axis=1).astype(np.float32), cv2.DIST_L2, 0, 0.01, 0.01).ravel()
+    return np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)
+
+
+def _band_pixels(m: np.ndarray, point: np.ndarray, direction: np.ndarray, band: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(xs, ys)`` of the mask's pixels within ``band`` px of the line through ``point`` along unit ``direction``:
+    the band is scanned one column (one row, for a line steeper than 45 degrees) at a time, so the cost grows with
+    the line's length and width, not with the mask's area."""
+    steep = abs(direction[1]) > abs(direction[0])
+    grid = m.T if steep else m  # scanned along its second axis
+    (pa, pb), (da, db) = (point[::-1], direction[::-1]) if steep else (point, direction)
+    a = np.arange(grid.shape[1])
+    centre = pb + (a - pa) * db / da  # where the line crosses each column
+    reach = band / abs(da)            # offset from the line = |b - centre| * |da|
+    b = np.floor(centre - reach)[:, None] + np.arange(int(np.ceil(2 * reach)) + 2)[None, :]
+    a = np.broadcast_to(a[:, None], b.shape)
+    inside = (b >= 0) & (b < grid.shape[0]) & (np.abs(b - centre[:, None]) <= reach)
+    a, b = a[inside], b[inside].astype(np.intp)
+    taped = grid[b, a]
+    a, b = a[taped], b[taped]
+    return (b, a) if steep else (a, b)
+
+
+def _trim_ends(t: np.ndarray, on_line: np.ndarray, band: float) -> np.ndarray:
+    """The stretch of sorted positions ``t`` (taped pixels along a joint) without the runs at its ends, past a gap,
+    that are no piece of this joint: a speck (fewer pixels than a square of half the tape's width), or tape with none
+    of the joint's own centre line in it (``on_line``: positions of centre-line pixels that run the joint's way):
+    tape that runs across the joint's line there."""
+    cuts = np.nonzero(np.diff(t) > GAP_PX + 1)[0] + 1
+    runs = list(zip(np.r_[0, cuts], np.r_[cuts, t.size]))
+
+    def foreign(run: tuple) -> bool:
+        lo, hi = t[run[0]], t[run[1] - 1]
+        return run[1] - run[0] < max(band * band, 4 * band) or not np.any((on_line >= lo) & (on_line <= hi))
+
+    while len(runs) > 1 and foreign(runs[0]):
+        runs.pop(0)
+    while len(runs) > 1 and foreign(runs[-1]):
+        runs.pop()
+    return t[runs[0][0]:runs[-1][1]]
+
+
+def _within_photo(shape: tuple, point: np.ndarray, direction: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    """``(lo, hi)`` narrowed to where the line ``point + t * direction`` lies on the photo."""
+    for axis, size in ((0, shape[1]), (1, shape[0])):
+        if abs(direction[axis]) > 1e-12:
+            a, b = sorted(((-0.5 - point[axis]) / direction[axis], (size - 0.5 - point[axis]) / direction[axis]))
+            lo, hi = max(lo, a), min(hi, b)
+    return lo, hi
+
+
+def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = None, min_length_fraction: float = 0.05,
+                   angle_tolerance_deg: float = 12.0) -> list[dict]:
+    """The joints of :func:`drywallqa.measures.joint_measures`, of a non-empty ``(H, W)`` bool mask ``m`` and its
+    :func:`~drywallqa.centre_line.centre_line` (``mm_per_px`` checked already).
+
+    A candidate line is kept when the centre line runs along it for ``min_length``; it is then refitted to those
+    centre-line pixels that run its way (not those of a joint crossing it or meeting it at a corner: a short Hough
+    segment's angle can be a degree off, 17 px at the end of a 1000-px joint), unless the fit turns it by more than
+    :data:`REFIT_DEG`, and measured on the *mask's* pixels in a band along it: the length from the first to the last
+    taped pixel, the gaps between them, the width as the band's area over its taped length. (The centre line itself
+    stops half a tape width short of every end and of every gap, which made joints short and gaps long.) A line
+    whose taped pixels are mostly those of joints already kept is none of its own: two pieces of one tape start two
+    candidates, and where thick tapes cross at a shallow angle the centre line runs short lines across the
+    crossing."""
+    short = min(m.shape)
+    min_length = max(8.0, min_length_fraction * short)
+    segments = cv2.HoughLinesP(line.skeleton.astype(np.uint8) * 255, 1, np.pi / 180, threshold=max(5, int(min_length / 2)),
+                               minLineLength=min_length / 2, maxLineGap=max(3, int(0.01 * short)))
+    if segments is None:
+        return []
+    width_at = np.zeros(m.shape, np.float32)  # the mask's width and the line's direction at each centre-line pixel
+    width_at[line.ys, line.xs] = line.widths
+    angle_at = np.zeros(m.shape, np.float32)
+    angle_at[line.ys, line.xs] = np.degrees(line.directions) % 180.0
+
+    def its_way(xs: np.ndarray, ys: np.ndarray, angle: float) -> np.ndarray:  # centre-line pixels along the line
+        return np.abs((angle_at[ys, xs] - angle + 90.0) % 180.0 - 90.0) <= angle_tolerance_deg
+
+    measured = np.zeros(m.shape, bool)  # the bands of the joints kept so far
+    out = []
+    for angle, direction, point, half in _candidate_joints(segments.reshape(-1, 4).tolist(), line.dist, angle_tolerance_deg):
+        sx, sy = _band_pixels(line.skeleton, point, direction, half)  # centre-line pixels on this line
+        t = (sx - point[0]) * direction[0] + (sy - point[1]) * direction[1]
+        if t.size < 2 or t.max() - t.min() < min_length:
+            continue
+        for _ in range(2):  # fit the line to its centre-line pixels that run its way, then to those on the fitted line
+            along = its_way(sx, sy, angle)
+            if np.count_nonzero(along) < 2:
+                break
+            fit_point, fitted = _fit_line(sx[along], sy[along])
+            fitted_angle = math.degrees(math.atan2(fitted[1], fitted[0])) % 180.0
+            if _angle_gap(fitted_angle, angle) > REFIT_DEG:
+                break
+            fx, fy = _band_pixels(line.skeleton, fit_point, fitted, half)
+            if fx.size < 2:
+                break
+            point, direction, angle, sx, sy = fit_point, fitted, fitted_angle, fx, fy
+        along = its_way(sx, sy, angle)
+        if along.any():  # this tape's own centre line, not a crossing one's
+            sx, sy = sx[along], sy[along]
+        band = float(np.median(width_at[sy, sx])) / 2 + 1.0  # half the tape's width, and a pixel
+        angle = round(float(angle), 1) % 180.0  # as reported: a line at 179.98 degrees is horizontal (0.0)
+        if (direction[0] if angle == 0.0 else direction[1]) < 0:
+            direction = -direction  # from start to end: down the photo, or right along a horizontal joint
+        normal = np.array([-direction[1], direction[0]])
+        bx, by = _band_pixels(m, point, direction, band)
+        if bx.size < 2 or np.count_nonzero(measured[by, bx]) > SHARED * bx.size:
+            continue  # a joint already kept (two pieces of one tape start two candidates), or lines in a crossing
+        measured[by, bx] = True
+        point = point + float(np.mean((bx - point[0]) * normal[0] + (by - point[1]) * normal[1])) * normal  # mid-tape
+        t = _trim_ends(np.sort((bx - point[0]) * direction[0] + (by - point[1]) * direction[1]),
+                       (sx - point[0]) * direction[0] + (sy - point[1]) * direction[1], band)
+        lo, hi = _within_photo(m.shape, point, direction, t[0] - 0.5, t[-1] + 0.5)  # a tilted tape's band reaches
+        length = float(hi - lo)                                                   # past the photo's edge
+        steps = np.diff(t)
+        gaps = float((steps[steps > GAP_PX + 1] - 1.0).sum())  # untaped stretches of more than GAP_PX
+        start, end = (point + float(np.clip(v, lo, hi)) * direction for v in (t[0], t[-1]))  # first, last taped pixel
+        joint = {"length_px": length, "mean_width_px": float(t.size / max(length - gaps, 1.0)),
+                 "coverage": float(max(1.0 - gaps / length, 0.0)), "angle_deg": float(angle),
+                 "start_xy": [round(float(start[0]), 1), round(float(start[1]), 1)],
+                 "end_xy": [round(float(end[0]), 1), round(float(end[1]), 1)]}
+        if mm_per_px:
+            joint.update(length_mm=length * mm_per_px, mean_width_mm=joint["mean_width_px"] * mm_per_px)
+        out.append(joint)
+    return sorted(out, key=lambda j: -j["length_px"])[:MAX_JOINTS]
