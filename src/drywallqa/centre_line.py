@@ -25,9 +25,7 @@ _NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1,
 DIRECTION_RADIUS = 4  # px: the centre line's local direction is that of its pixels within this reach
 SPUR_REACH = 1.5      # a branch from a free end to a junction is a spur when no longer than this x the junction's
                       # distance to the background (+1 px): it stays inside the strip's width there
-
-
-THICK_PX = 64.0  # a part of the mask this far from the background somewhere is thinned at a reduced scale
+THICK_PX = 64.0       # a part of the mask this far from the background somewhere is thinned at a reduced scale
 
 
 def skeleton(m: np.ndarray, dist: np.ndarray) -> np.ndarray:
