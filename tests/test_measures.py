@@ -194,18 +194,3 @@ def test_joint_ends_lie_on_the_photo():
     for joint in joint_measures(m.astype(bool)):
         for x, y in (joint["start_xy"], joint["end_xy"]):
             assert -0.5 <= x <= 639.5 and -0.5 <= y <= 479.5
-
-
-def test_a_thick_part_is_thinned_at_a_reduced_scale_and_measures_the_same(monkeypatch):
-    import drywallqa.centre_line as centre_line
-
-    m = np.zeros((1000, 1500), bool)
-    m[300:440, 100:1400] = True  # 1300 x 140: 70 px from the background, past THICK_PX
-    m[600:604, 100:1400] = True  # and a 4-px line, thinned at full size
-    assert centre_line.THICK_PX < 70
-    reduced = mask_measures(m, joints=True)
-    monkeypatch.setattr(centre_line, "THICK_PX", 1000.0)  # the whole mask at full size
-    whole = mask_measures(m, joints=True)
-    assert reduced["length_px"] == pytest.approx(2600, rel=0.01) and whole["length_px"] == pytest.approx(2600, rel=0.01)
-    assert reduced["max_width_px"] == whole["max_width_px"] == 140
-    assert [round(j["length_px"]) for j in reduced["joints"]] == [round(j["length_px"]) for j in whole["joints"]] == [1300, 1300]

@@ -104,3 +104,17 @@ def test_the_export_cache_sheds_exports_long_unused_but_keeps_the_recent_ones(ti
     os.utime(made, (time.time() - 90 * day, time.time() - 90 * day))
     assert exported_onnx_dir(tiny_model_dir, tmp_path / "cache") == made  # reused: marked used now
     assert time.time() - made.stat().st_mtime < 60
+
+
+def test_an_export_that_cannot_be_marked_used_is_still_used(tiny_model_dir, tmp_path, monkeypatch):
+    from drywallqa.export import onnx
+
+    made = onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache")
+    stamp = (made / "encoder.onnx").stat().st_mtime_ns
+
+    def read_only(path, *args, **kwargs):
+        raise OSError(30, "Read-only file system", str(path))
+
+    monkeypatch.setattr(onnx.os, "utime", read_only)  # a read-only mount, or another user's export
+    assert onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache") == made
+    assert (made / "encoder.onnx").stat().st_mtime_ns == stamp  # not exported again

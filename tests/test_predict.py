@@ -309,3 +309,28 @@ def test_a_rerun_measures_again_what_an_older_version_measured_another_way(tiny_
         assert fresh["prompts"][p]["confidence"] == entry["prompts"][p]["confidence"]
     results = json.loads((out / "results.json").read_text())
     assert results["images"][0]["prompts"]["segment crack"]["length_px"] == fresh["prompts"]["segment crack"]["length_px"]
+
+
+def test_older_records_of_other_photos_are_measured_again_and_a_spoilt_one_is_predicted_again(
+        tiny_model_dir, odd_images, tmp_path):
+    import json
+
+    from drywallqa.measures import MEASURES_VERSION
+
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "old"
+    predict_paths(seg, [odd_images / "rgb.jpg", odd_images / "grey.png"], ["segment crack"], out, progress=False)
+    for stem in ("rgb", "grey"):
+        record = out / f"{stem}__results.json"
+        entry = json.loads(record.read_text())
+        del entry["measures_version"]
+        entry["prompts"]["segment crack"]["length_px"] = 1.0
+        if stem == "grey":
+            entry["prompts"]["segment crack"]["concept"] = "crack"  # a record not as any version writes them
+        record.write_text(json.dumps(entry))
+    again = predict_paths(seg, [odd_images / "grey.png"], ["segment crack"], out, progress=False)
+    assert again.done == [str(odd_images / "grey.png")]  # spoilt: predicted again, not a traceback
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["images"]) == 2 and all(e["measures_version"] == MEASURES_VERSION for e in results["images"])
+    assert all(e["prompts"]["segment crack"]["length_px"] != 1.0 or not e["prompts"]["segment crack"]["area_px"]
+               for e in results["images"])  # rgb, another job's photo in the folder, measured again too

@@ -25,39 +25,6 @@ _NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1,
 DIRECTION_RADIUS = 4  # px: the centre line's local direction is that of its pixels within this reach
 SPUR_REACH = 1.5      # a branch from a free end to a junction is a spur when no longer than this x the junction's
                       # distance to the background (+1 px): it stays inside the strip's width there
-THICK_PX = 64.0       # a part of the mask this far from the background somewhere is thinned at a reduced scale
-
-
-def skeleton(m: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """The skeleton of bool mask ``m`` (``dist``: its distance transform). Thinning takes one pass per pixel of
-    thickness: a connected part that reaches :data:`THICK_PX` from the background (a box on a large photo: 35 s
-    whole) is thinned shrunk to about that thickness, and its skeleton drawn back at full size, pixel to pixel."""
-    deep = dist > THICK_PX
-    if not deep.any():
-        return skeletonize(m)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(m.astype(np.uint8), connectivity=8)
-    thick = np.unique(labels[deep])
-    is_thick = np.zeros(n, bool)
-    is_thick[thick] = True
-    thin = m & ~is_thick[labels]
-    out = (skeletonize(thin) if thin.any() else np.zeros(m.shape, bool)).astype(np.uint8)
-    for c in thick.tolist():
-        left, top, w, h = (int(v) for v in stats[c, :4])
-        part = (labels[top:top + h, left:left + w] == c).astype(np.float32)
-        f = float(dist[top:top + h, left:left + w][part > 0].max()) / (THICK_PX / 2)  # shrunk to about THICK_PX
-        small = cv2.resize(part, (max(1, round(w / f)), max(1, round(h / f))), interpolation=cv2.INTER_AREA) >= 0.5
-        sy, sx = h / small.shape[0], w / small.shape[1]
-        thinned = skeletonize(small)
-
-        def at(y: int, x: int) -> tuple[int, int]:  # a small pixel's centre at full size, (x, y)
-            return int(left + (x + 0.5) * sx), int(top + (y + 0.5) * sy)
-
-        for y, x in np.argwhere(thinned).tolist():
-            cv2.line(out, at(y, x), at(y, x), 1, 1, lineType=8)
-            for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):
-                if 0 <= y + dy < small.shape[0] and 0 <= x + dx < small.shape[1] and thinned[y + dy, x + dx]:
-                    cv2.line(out, at(y, x), at(y + dy, x + dx), 1, 1, lineType=8)
-    return out.astype(bool) & m
 
 
 class CentreLine(NamedTuple):
@@ -198,7 +165,7 @@ def _reach(m: np.ndarray, ys: np.ndarray, xs: np.ndarray, theta: np.ndarray, mx:
 def centre_line(m: np.ndarray) -> CentreLine:
     """The :class:`CentreLine` of a non-empty ``(H, W)`` bool mask."""
     dist = cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    thinned = prune_spurs(skeleton(m, dist), dist)
+    thinned = prune_spurs(skeletonize(m), dist)
     ys, xs = np.nonzero(thinned)
     if ys.size == 0:
         empty = np.zeros(0)

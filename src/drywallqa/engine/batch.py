@@ -142,22 +142,36 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
     return entry
 
 
-def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> dict:
+def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> dict | None:
     """``entry``, or, when an earlier drywallqa took its QA measures another way (``measures_version``), the record
-    with its masks measured again and written back (under the folder's lock): a rerun keeps the masks, not numbers
-    this version would not give. Its overlay, drawn from the old numbers, is dropped from the record (a rerun with
-    ``--overlay`` draws it again)."""
+    with its masks (``mask_name`` of ``path`` and each prompt) measured again and written back: a rerun keeps the
+    masks, not numbers this version would not give. Its overlay, drawn from the old numbers, is dropped from the
+    record (a rerun with ``--overlay`` draws it again). None when that cannot be done (a mask unreadable, a record
+    not as this version writes them, or changed by another job meanwhile): the photo is to be predicted again."""
     if entry.get("measures_version") == MEASURES_VERSION:
         return entry
-    fresh = {k: v for k, v in entry.items() if k != "overlay"}
-    fresh["prompts"] = {}
-    for p, old in entry["prompts"].items():
-        measures = mask_measures(read_mask(out / old["mask"]), mm_per_px, joints="joints" in old)
-        fresh["prompts"][p] = {"mask": old["mask"], **measures,
-                               **{k: old[k] for k in ("confidence", "concept") if k in old}}
+    try:
+        fresh = {k: v for k, v in entry.items() if k != "overlay"}
+        fresh["prompts"] = {}
+        for p, old in entry["prompts"].items():
+            concept = (old.get("concept") or {}).get("concept")
+            joints = label_shape_of(p, concept) == "box"  # as process_image decides it
+            name = mask_name(path, p)
+            fresh["prompts"][p] = {"mask": name, **mask_measures(read_mask(out / name), mm_per_px, joints=joints),
+                                   **{k: old[k] for k in ("confidence", "concept") if k in old}}
+    except (ImageReadError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        logger.warning("measuring %s again failed (%s): predicting it again", path, exc)
+        return None
     fresh["measures_version"] = MEASURES_VERSION
+    rec = out / record_name(path)
     with FileLock(str(out / RESULTS_LOCK)):
-        write_text_atomic(json.dumps(fresh, indent=1), out / record_name(path))
+        try:
+            unchanged = json.loads(rec.read_text()) == entry
+        except (OSError, ValueError):
+            unchanged = False
+        if not unchanged:  # another job wrote this photo's results meanwhile: not overwritten with these
+            return None
+        write_text_atomic(json.dumps(fresh, indent=1), rec)
     return fresh
 
 
@@ -266,11 +280,7 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
     for path in images:
         previous = None if opts.overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
         if previous is not None:
-            try:
-                previous = remeasured(Path(opts.out_dir), path, previous, opts.mm_per_px)
-            except (ImageReadError, OSError, ValueError) as exc:  # checked whole just now: predicted again
-                logger.warning("measuring %s again failed (%s): predicting it again", path, exc)
-                previous = None
+            previous = remeasured(Path(opts.out_dir), path, previous, opts.mm_per_px)
         conflict = None if opts.overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
         if conflict is not None:
             summary.failed.append((str(path), conflict))
@@ -304,6 +314,8 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             same = False
         if same:
+            entry = remeasured(out, Path(entry["image"]), entry, opts.mm_per_px)  # an older version's numbers: again
+        if same and entry is not None:
             summary.results.append(entry)
         else:
             foreign += 1

@@ -159,9 +159,12 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
         if all((target / name).is_file() for name in EXPORT_FILES):
             try:
                 os.utime(target)  # last used now: what prune_export_cache keeps
-                return target
-            except OSError:  # gone meanwhile: exported again below
+            except FileNotFoundError:  # gone meanwhile: exported again below
                 pass
+            except OSError:  # a read-only cache, or another user's export: used as it is
+                return target
+            else:
+                return target
     if target.exists():  # damaged (a file gone): set aside, exported again below
         discard_export(target)
     target.parent.mkdir(parents=True, exist_ok=True)
