@@ -334,3 +334,20 @@ def test_older_records_of_other_photos_are_measured_again_and_a_spoilt_one_is_pr
     assert len(results["images"]) == 2 and all(e["measures_version"] == MEASURES_VERSION for e in results["images"])
     assert all(e["prompts"]["segment crack"]["length_px"] != 1.0 or not e["prompts"]["segment crack"]["area_px"]
                for e in results["images"])  # rgb, another job's photo in the folder, measured again too
+
+
+@pytest.mark.parametrize("spoil", [lambda e: e.update(prompts=list(e["prompts"])),
+                                   lambda e: e["prompts"].update({"segment crack": "done"})])
+def test_a_record_of_odd_shape_is_predicted_again_not_a_traceback(tiny_model_dir, odd_images, tmp_path, spoil):
+    import json
+
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "odd"
+    predict_paths(seg, [odd_images / "rgb.jpg"], ["segment crack"], out, progress=False)
+    record = out / "rgb__results.json"
+    entry = json.loads(record.read_text())
+    spoil(entry)
+    record.write_text(json.dumps(entry))
+    again = predict_paths(seg, [odd_images / "rgb.jpg"], ["segment crack"], out, progress=False, overwrite=False)
+    assert again.done == [str(odd_images / "rgb.jpg")] or again.failed, (again.done, again.failed)
+    assert not any("Traceback" in why for _, why in again.failed)

@@ -128,12 +128,14 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
         return None
     try:
         entry = json.loads(rec.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    if list(entry.get("prompts", {})) != list(prompts) or not all(_whole_mask(out / mask_name(path, p), entry)
-                                                                   for p in prompts):
-        return None
-    if not same_photo(entry, path):  # another image of the same stem wrote it
+        if (not isinstance(entry.get("prompts"), dict) or list(entry["prompts"]) != list(prompts)
+                or not all(isinstance(entry["prompts"][p], dict) for p in prompts)):
+            return None  # not as this version writes them: predicted again
+        if not all(_whole_mask(out / mask_name(path, p), entry) for p in prompts):
+            return None
+        if not same_photo(entry, path):  # another image of the same stem wrote it
+            return None
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
     if any(entry["prompts"][p].get("mm_per_px") != mm_per_px for p in prompts):  # measures in another scale
         return None
