@@ -351,3 +351,39 @@ def test_a_record_of_odd_shape_is_predicted_again_not_a_traceback(tiny_model_dir
     again = predict_paths(seg, [odd_images / "rgb.jpg"], ["segment crack"], out, progress=False, overwrite=False)
     assert again.done == [str(odd_images / "rgb.jpg")] or again.failed, (again.done, again.failed)
     assert not any("Traceback" in why for _, why in again.failed)
+
+
+def test_an_older_record_whose_mask_is_not_the_photos_size_is_not_measured_as_if_it_were(
+        tiny_model_dir, odd_images, tmp_path):
+    import json
+
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "sized"
+    predict_paths(seg, [odd_images / "rgb.jpg", odd_images / "grey.png"], ["segment crack"], out, progress=False)
+    for stem in ("rgb", "grey"):
+        record = out / f"{stem}__results.json"
+        entry = json.loads(record.read_text())
+        del entry["measures_version"]
+        record.write_text(json.dumps(entry))
+        mask = Image.open(out / entry["prompts"]["segment crack"]["mask"])
+        mask.resize((mask.width // 2, mask.height // 2)).save(out / entry["prompts"]["segment crack"]["mask"])
+    again = predict_paths(seg, [odd_images / "grey.png"], ["segment crack"], out, progress=False)
+    assert again.done == [str(odd_images / "grey.png")]  # this job's photo: predicted again
+    assert [e["image"].rsplit("/", 1)[-1] for e in again.results] == ["grey.png"]  # rgb's record: not covered ...
+    assert any("cannot be read or measured again" in w for w in again.warnings)  # ... and said so
+
+
+def test_a_record_another_job_measured_meanwhile_is_taken_as_it_is_now(tiny_model_dir, odd_images, tmp_path):
+    import json
+
+    from drywallqa.engine.batch import remeasured
+
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "race"
+    predict_paths(seg, [odd_images / "rgb.jpg"], ["segment crack"], out, progress=False)
+    record = out / "rgb__results.json"
+    now = json.loads(record.read_text())  # what the other job wrote: this version's numbers
+    old = {**now, "measures_version": 1}  # what this job read a moment before
+    assert remeasured(out, odd_images / "rgb.jpg", old, None) == now  # not overwritten, not dropped
+    record.write_text(json.dumps({**now, "measures_version": 0}))  # rewritten by a job of yet another version
+    assert remeasured(out, odd_images / "rgb.jpg", old, None) is None

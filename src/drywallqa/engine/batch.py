@@ -146,33 +146,38 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
 
 def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> dict | None:
     """``entry``, or, when an earlier drywallqa took its QA measures another way (``measures_version``), the record
-    with its masks (``mask_name`` of ``path`` and each prompt) measured again and written back: a rerun keeps the
-    masks, not numbers this version would not give. Its overlay, drawn from the old numbers, is dropped from the
-    record (a rerun with ``--overlay`` draws it again). None when that cannot be done (a mask unreadable, a record
-    not as this version writes them, or changed by another job meanwhile): the photo is to be predicted again."""
+    with its masks (``mask_name`` of ``path`` and each prompt, of the record's size) measured again and written back:
+    a rerun keeps the masks, not numbers this version would not give. Its overlay, drawn from the old numbers, is
+    dropped from the record (a rerun with ``--overlay`` draws it again). When another job rewrote the record
+    meanwhile, the record as it is now if this version measured it, else None; None too when it cannot be measured
+    again (a mask unreadable or of another size, a record not as this version writes them)."""
     if entry.get("measures_version") == MEASURES_VERSION:
         return entry
     try:
+        size = (int(entry["height"]), int(entry["width"]))
         fresh = {k: v for k, v in entry.items() if k != "overlay"}
         fresh["prompts"] = {}
         for p, old in entry["prompts"].items():
             concept = (old.get("concept") or {}).get("concept")
             joints = label_shape_of(p, concept) == "box"  # as process_image decides it
             name = mask_name(path, p)
-            fresh["prompts"][p] = {"mask": name, **mask_measures(read_mask(out / name), mm_per_px, joints=joints),
+            mask = read_mask(out / name)
+            if mask.shape != size:
+                raise ValueError(f"{name} is {mask.shape[1]}x{mask.shape[0]}, the photo {size[1]}x{size[0]}")
+            fresh["prompts"][p] = {"mask": name, **mask_measures(mask, mm_per_px, joints=joints),
                                    **{k: old[k] for k in ("confidence", "concept") if k in old}}
     except (ImageReadError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        logger.warning("measuring %s again failed (%s): predicting it again", path, exc)
+        logger.warning("could not measure %s again (%s)", path, exc)
         return None
     fresh["measures_version"] = MEASURES_VERSION
     rec = out / record_name(path)
     with FileLock(str(out / RESULTS_LOCK)):
         try:
-            unchanged = json.loads(rec.read_text()) == entry
+            now = json.loads(rec.read_text())
         except (OSError, ValueError):
-            unchanged = False
-        if not unchanged:  # another job wrote this photo's results meanwhile: not overwritten with these
             return None
+        if now != entry:  # another job wrote this photo's results meanwhile: not overwritten with these
+            return now if isinstance(now, dict) and now.get("measures_version") == MEASURES_VERSION else None
         write_text_atomic(json.dumps(fresh, indent=1), rec)
     return fresh
 
@@ -281,8 +286,11 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
     todo = []
     for path in images:
         previous = None if opts.overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
-        if previous is not None:
-            previous = remeasured(Path(opts.out_dir), path, previous, opts.mm_per_px)
+        if previous is not None and previous.get("measures_version") != MEASURES_VERSION:
+            if remeasured(Path(opts.out_dir), path, previous, opts.mm_per_px) is not None:  # read as it is now:
+                previous = already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
+            if previous is not None and previous.get("measures_version") != MEASURES_VERSION:  # another job's since
+                previous = None  # measured again, or not at all: predicted again
         conflict = None if opts.overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
         if conflict is not None:
             summary.failed.append((str(path), conflict))
@@ -295,10 +303,22 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
     return todo
 
 
+def _covers(entry, opts: BatchOptions, out: Path) -> bool:
+    """Whether another job's record ``entry`` was made with this job's prompts, settings and scale, its masks there."""
+    try:
+        return (isinstance(entry.get("image"), str) and isinstance(entry.get("prompts"), dict)
+                and list(entry["prompts"]) == list(opts.prompts) and entry.get("settings", "") == opts.settings
+                and all(v.get("mm_per_px") == opts.mm_per_px for v in entry["prompts"].values())  # mm or px alike
+                and all((out / v["mask"]).is_file() for v in entry["prompts"].values()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
 def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
     """Add to ``summary.results`` the finished records of other jobs in the same folder made with the same
-    prompts and settings (e.g. another set of photos predicted into it earlier or at the same time), so that
-    results.json and the report cover the folder; count the records they cannot cover in a warning."""
+    prompts and settings (e.g. another set of photos predicted into it earlier or at the same time; measured again
+    where an older version measured them), so that results.json and the report cover the folder; count the records
+    they cannot cover in a warning."""
     out = Path(opts.out_dir)
     listed = {record_name(Path(e["image"])) for e in summary.results}  # this job's photos' records (one per stem)
     failed = {record_name(Path(p)): Path(p) for p, _ in summary.failed if Path(p).is_file()}
@@ -310,20 +330,18 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
             entry = json.loads(rec.read_text())
             if rec.name in failed and same_photo(entry, failed[rec.name]):
                 continue  # the old results of a photo that failed now: not shown as if they were today's
-            same = (list(entry["prompts"]) == list(opts.prompts) and entry.get("settings", "") == opts.settings
-                    and all(v.get("mm_per_px") == opts.mm_per_px for v in entry["prompts"].values())  # mm or px alike
-                    and all((out / v["mask"]).is_file() for v in entry["prompts"].values()))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            same = False
-        if same:
+        except (OSError, ValueError, TypeError, AttributeError):
+            entry = None
+        if _covers(entry, opts, out):
             entry = remeasured(out, Path(entry["image"]), entry, opts.mm_per_px)  # an older version's numbers: again
-        if same and entry is not None:
+        if entry is not None and _covers(entry, opts, out) and entry.get("measures_version") == MEASURES_VERSION:
             summary.results.append(entry)
         else:
             foreign += 1
     if foreign:
-        summary.warnings.append(f"{foreign} image records in {out} were made with other prompts or settings and are not "
-                                "in results.json or the report: predict into a folder of its own per job")
+        summary.warnings.append(f"{foreign} image records in {out} were made with other prompts or settings, or cannot "
+                                "be read or measured again, and are not in results.json or the report: predict into a "
+                                "folder of its own per job")
 
 
 def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSummary:

@@ -11,6 +11,7 @@ first"), then those with the largest findings; a summary per prompt on top and t
 from __future__ import annotations
 
 import html
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
@@ -84,11 +85,14 @@ def _joints(m: dict) -> str:
 
 
 def review_confidence(mask: dict) -> float | None:
-    """A mask's confidence as the review order reads it: None when there is none, or when its prompt was refused
-    (a prompt the model does not know: its empty mask and confidence 0 say nothing about the photo)."""
-    if (mask.get("concept") or {}).get("known") is False:
+    """A mask's confidence as the review order reads it: None when there is none (or no number: a hand-edited
+    record), or when its prompt was refused (a prompt the model does not know: its empty mask and confidence 0 say
+    nothing about the photo)."""
+    concept = mask.get("concept")
+    if isinstance(concept, dict) and concept.get("known") is False:
         return None
-    return mask.get("confidence")
+    c = mask.get("confidence")
+    return float(c) if isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) else None
 
 
 def _least_confidence(entry: dict) -> float:
