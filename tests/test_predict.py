@@ -311,6 +311,19 @@ def test_a_rerun_measures_again_what_an_older_version_measured_another_way(tiny_
     assert results["images"][0]["prompts"]["segment crack"]["length_px"] == fresh["prompts"]["segment crack"]["length_px"]
 
 
+def _as_an_older_version_wrote(out, stem: str, change=lambda entry: None) -> dict:
+    """Rewrite a photo's record in ``out`` as an earlier drywallqa would have left it (no ``measures_version``),
+    changed by ``change``; returns it."""
+    import json
+
+    record = out / f"{stem}__results.json"
+    entry = json.loads(record.read_text())
+    del entry["measures_version"]
+    change(entry)
+    record.write_text(json.dumps(entry))
+    return entry
+
+
 def test_older_records_of_other_photos_are_measured_again_and_a_spoilt_one_is_predicted_again(
         tiny_model_dir, odd_images, tmp_path):
     import json
@@ -320,14 +333,9 @@ def test_older_records_of_other_photos_are_measured_again_and_a_spoilt_one_is_pr
     seg = Segmenter.load(tiny_model_dir)
     out = tmp_path / "old"
     predict_paths(seg, [odd_images / "rgb.jpg", odd_images / "grey.png"], ["segment crack"], out, progress=False)
-    for stem in ("rgb", "grey"):
-        record = out / f"{stem}__results.json"
-        entry = json.loads(record.read_text())
-        del entry["measures_version"]
-        entry["prompts"]["segment crack"]["length_px"] = 1.0
-        if stem == "grey":
-            entry["prompts"]["segment crack"]["concept"] = "crack"  # a record not as any version writes them
-        record.write_text(json.dumps(entry))
+    _as_an_older_version_wrote(out, "rgb", lambda e: e["prompts"]["segment crack"].update(length_px=1.0))
+    _as_an_older_version_wrote(out, "grey", lambda e: e["prompts"]["segment crack"].update(
+        length_px=1.0, concept="crack"))  # a record not as any version writes them
     again = predict_paths(seg, [odd_images / "grey.png"], ["segment crack"], out, progress=False)
     assert again.done == [str(odd_images / "grey.png")]  # spoilt: predicted again, not a traceback
     results = json.loads((out / "results.json").read_text())
@@ -355,18 +363,13 @@ def test_a_record_of_odd_shape_is_predicted_again_not_a_traceback(tiny_model_dir
 
 def test_an_older_record_whose_mask_is_not_the_photos_size_is_not_measured_as_if_it_were(
         tiny_model_dir, odd_images, tmp_path):
-    import json
-
     seg = Segmenter.load(tiny_model_dir)
     out = tmp_path / "sized"
     predict_paths(seg, [odd_images / "rgb.jpg", odd_images / "grey.png"], ["segment crack"], out, progress=False)
     for stem in ("rgb", "grey"):
-        record = out / f"{stem}__results.json"
-        entry = json.loads(record.read_text())
-        del entry["measures_version"]
-        record.write_text(json.dumps(entry))
-        mask = Image.open(out / entry["prompts"]["segment crack"]["mask"])
-        mask.resize((mask.width // 2, mask.height // 2)).save(out / entry["prompts"]["segment crack"]["mask"])
+        mask_file = out / _as_an_older_version_wrote(out, stem)["prompts"]["segment crack"]["mask"]
+        with Image.open(mask_file) as mask:
+            mask.resize((mask.width // 2, mask.height // 2)).save(mask_file)
     again = predict_paths(seg, [odd_images / "grey.png"], ["segment crack"], out, progress=False)
     assert again.done == [str(odd_images / "grey.png")]  # this job's photo: predicted again
     assert [e["image"].rsplit("/", 1)[-1] for e in again.results] == ["grey.png"]  # rgb's record: not covered ...
