@@ -17,10 +17,10 @@ REFIT_DEG = 3.0  # a joint's line is refitted to its centre line unless that tur
 SHARED = 0.75    # a line whose taped pixels lie this much in joints already kept is none of its own
 
 
-def _angle_gap(a: float, b: float) -> float:
-    """Difference of two line directions in degrees (lines: 0 and 180 are the same)."""
-    d = abs(a - b) % 180.0
-    return min(d, 180.0 - d)
+def _angle_gap(a, b):
+    """Difference of two line directions in degrees (lines: 0 and 180 are the same), of numbers or arrays."""
+    d = np.abs(np.subtract(a, b)) % 180.0
+    return np.minimum(d, 180.0 - d)
 
 
 def _candidate_joints(segments: list, dist: np.ndarray, angle_tolerance_deg: float) -> list[list]:
@@ -125,7 +125,7 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
     angle_at[line.ys, line.xs] = np.degrees(line.directions) % 180.0
 
     def its_way(xs: np.ndarray, ys: np.ndarray, angle: float) -> np.ndarray:  # centre-line pixels along the line
-        return np.abs((angle_at[ys, xs] - angle + 90.0) % 180.0 - 90.0) <= angle_tolerance_deg
+        return _angle_gap(angle_at[ys, xs], angle) <= angle_tolerance_deg
 
     measured = np.zeros(m.shape, bool)  # the bands of the joints kept so far
     out = []

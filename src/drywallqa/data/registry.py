@@ -108,6 +108,12 @@ def label_shape_of(prompt: str, concept: str | None = None) -> str | None:
     return None
 
 
+def measures_joints(prompt: str, concept: str | None = None) -> bool:
+    """Whether a prompt's masks get taped-joint measures (:func:`drywallqa.measures.joint_measures`): its dataset
+    (:func:`label_shape_of`) is labelled with boxes around the joints."""
+    return label_shape_of(prompt, concept) == "box"
+
+
 SPLIT_KINDS = ("coco", "mask_folder")
 LABEL_SHAPES = ("region", "box")
 _YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape", "concept", "manifest"}

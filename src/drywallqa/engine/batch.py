@@ -26,7 +26,7 @@ from filelock import FileLock
 from PIL import Image
 from tqdm import tqdm
 
-from ..data.registry import label_shape_of
+from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
 from ..utils.files import BATCH_RESULTS, mark_output_folder, remove_stale_temporaries, write_atomic, write_text_atomic
@@ -109,8 +109,6 @@ def same_photo(entry: dict, path: Path) -> bool:
 def _whole_mask(path: Path, entry: dict) -> bool:
     """``path`` is a whole PNG (its chunks all there, checksums right: not cut or overwritten since) of the size the
     record gives; read without decoding the pixels."""
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             size = im.size
@@ -158,8 +156,7 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
         fresh = {k: v for k, v in entry.items() if k != "overlay"}
         fresh["prompts"] = {}
         for p, old in entry["prompts"].items():
-            concept = (old.get("concept") or {}).get("concept")
-            joints = label_shape_of(p, concept) == "box"  # as process_image decides it
+            joints = measures_joints(p, (old.get("concept") or {}).get("concept"))  # as process_image decides it
             name = mask_name(path, p)
             mask = read_mask(out / name)
             if mask.shape != size:
@@ -230,7 +227,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
              # a job run from another folder must not take a relative path for another photo (record_conflict)
              "settings": opts.settings, "image_stamp": image_stamp(path), "measures_version": MEASURES_VERSION}
     for p in opts.prompts:
-        joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
+        joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px, joints=joints)}
         if p in result.confidence:
             entry["prompts"][p]["confidence"] = result.confidence[p]

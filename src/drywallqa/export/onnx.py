@@ -167,7 +167,6 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
                 return target
     if target.exists():  # damaged (a file gone): set aside, exported again below
         discard_export(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     with temp_dir(target.parent, f".{target.name}.") as tmp:
         logger.warning("exporting %s to ONNX once, into %s", model_dir, target)
         # exported from the very bytes hashed: a folder changed meanwhile (a training run writing best/, a
@@ -185,8 +184,6 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
                 raise
     prune_export_cache(target.parent, keep=target.name)
     return target
-
-
 
 
 def prune_export_cache(root: Path, keep: str | None = None) -> list[str]:

@@ -30,7 +30,7 @@ from pydantic import StringConstraints
 from typing_extensions import Annotated, Literal
 
 from .. import __version__
-from ..data.registry import label_shape_of
+from ..data.registry import measures_joints
 from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, Segmenter, from_backend, validate_prompts
 from ..engine.tiling import TiledSegmenter
 from ..measures import MAX_MM_PER_PX, mask_measures
@@ -344,7 +344,7 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
     for p in prompts:
         if min_confidence is not None and result.confidence.get(p, 1.0) < min_confidence:
             result.masks[p] = np.zeros_like(result.masks[p])  # not trusted enough for this caller
-        joints = label_shape_of(p, result.concepts.get(p, {}).get("concept")) == "box"  # taped joints: per joint too
+        joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
         measures = mask_measures(result.masks[p], mm_per_px, joints=joints)
         item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format), "measures": measures}
         if joints:
