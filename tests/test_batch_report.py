@@ -50,7 +50,7 @@ def test_report_lists_every_photo_most_affected_first_with_thumbnails(tmp_path):
 def test_report_uses_millimetres_when_the_job_had_a_scale_and_needs_results(tmp_path):
     out = _job(tmp_path, mm_per_px=0.5)
     page = write_batch_report(out).read_text()
-    assert "length 180.4 mm, max width 20.00 mm" in page              # the 360 x 40 px band at 0.5 mm/px
+    assert "length 180.0 mm, max width 20.00 mm" in page              # the 360 x 40 px band at 0.5 mm/px
     assert "<td>360 mm</td>" in page                                  # total crack length of both photos (2 x 180)
     with pytest.raises(FileNotFoundError, match="results.json"):
         write_batch_report(tmp_path / "nothing_here")

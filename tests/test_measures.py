@@ -194,3 +194,37 @@ def test_joint_ends_lie_on_the_photo():
     for joint in joint_measures(m.astype(bool)):
         for x, y in (joint["start_xy"], joint["end_xy"]):
             assert -0.5 <= x <= 639.5 and -0.5 <= y <= 479.5
+
+
+def test_thinning_is_guo_hall_as_scikit_image_runs_it():
+    import cv2
+    from skimage.morphology import thin as reference
+
+    from drywallqa.thinning import thin
+
+    rng = np.random.default_rng(0)
+    for i in range(120):
+        h, w = rng.integers(3, 70, 2)
+        m = rng.random((h, w)) < rng.uniform(0.1, 0.95)
+        if i % 3 == 1:
+            m = cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        elif i % 3 == 2:
+            m = cv2.GaussianBlur(m.astype(np.float32), (0, 0), 2) > 0.4
+        assert np.array_equal(thin(m), reference(m)), i
+    assert not thin(np.zeros((4, 4), bool)).any() and thin(np.ones((1, 1), bool)).all()
+
+
+def test_a_large_filled_region_reads_its_centre_line():
+    m = np.zeros((1200, 900), bool)
+    m[100:1100, 100:800] = True  # 1000 x 700: its centre line runs down the middle, spurs into the corners pruned
+    r = mask_measures(m, joints=True)
+    assert r["length_px"] == pytest.approx(1000, rel=0.01) and r["max_width_px"] == pytest.approx(700, abs=1)
+    (joint,) = r["joints"]
+    assert joint["angle_deg"] == 90.0 and joint["length_px"] == pytest.approx(1000, abs=1)
+
+
+def test_a_two_pixel_diagonal_staircase_keeps_its_length():
+    m = np.zeros((100, 100), bool)
+    for i in range(10, 90):
+        m[i, i] = m[i, i + 1] = True  # 2 px wide along a diagonal: Zhang-Suen thinning ate half of it (60 of 113 px)
+    assert mask_measures(m)["length_px"] == pytest.approx(80 * np.sqrt(2), rel=0.02)

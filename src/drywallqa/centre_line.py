@@ -19,7 +19,8 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
-from skimage.morphology import skeletonize
+
+from .thinning import thin
 
 _NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 DIRECTION_RADIUS = 4  # px: the centre line's local direction is that of its pixels within this reach
@@ -165,7 +166,7 @@ def _reach(m: np.ndarray, ys: np.ndarray, xs: np.ndarray, theta: np.ndarray, mx:
 def centre_line(m: np.ndarray) -> CentreLine:
     """The :class:`CentreLine` of a non-empty ``(H, W)`` bool mask."""
     dist = cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    thinned = prune_spurs(skeletonize(m), dist)
+    thinned = prune_spurs(thin(m), dist)
     ys, xs = np.nonzero(thinned)
     if ys.size == 0:
         empty = np.zeros(0)

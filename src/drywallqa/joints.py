@@ -14,7 +14,7 @@ MAX_JOINTS = 16  # per mask, longest first
 MAX_CANDIDATES = 4 * MAX_JOINTS  # lines measured to find them (_candidate_joints)
 GAP_PX = 3.0     # an untaped stretch of a joint's line longer than this is a gap in the tape
 REFIT_DEG = 3.0  # a joint's line is refitted to its centre line unless that turns it further (degrees)
-SHARED = 0.75    # a line whose taped pixels lie this much in joints already kept is none of its own
+SHARED = 0.75    # a line whose own centre line lies this much in joints already kept is none of its own
 
 
 def _angle_gap(a, b):
@@ -100,19 +100,20 @@ def _within_photo(shape: tuple, point: np.ndarray, direction: np.ndarray, lo: fl
 
 
 def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = None, min_length_fraction: float = 0.05,
-                   angle_tolerance_deg: float = 12.0) -> list[dict]:
+                   angle_tolerance_deg: float = 5.0) -> list[dict]:
     """The joints of :func:`drywallqa.measures.joint_measures`, of a non-empty ``(H, W)`` bool mask ``m`` and its
     :func:`~drywallqa.centre_line.centre_line` (``mm_per_px`` checked already).
 
     A candidate line is kept when the centre line runs along it for ``min_length``; it is then refitted to those
-    centre-line pixels that run its way (not those of a joint crossing it or meeting it at a corner: a short Hough
-    segment's angle can be a degree off, 17 px at the end of a 1000-px joint), unless the fit turns it by more than
-    :data:`REFIT_DEG`, and measured on the *mask's* pixels in a band along it: the length from the first to the last
-    taped pixel, the gaps between them, the width as the band's area over its taped length. (The centre line itself
-    stops half a tape width short of every end and of every gap, which made joints short and gaps long.) A line
-    whose taped pixels are mostly those of joints already kept is none of its own: two pieces of one tape start two
-    candidates, and where thick tapes cross at a shallow angle the centre line runs short lines across the
-    crossing."""
+    centre-line pixels that run its way (within ``angle_tolerance_deg``; not those of a joint crossing it or meeting
+    it at a corner: a short Hough segment's angle can be a degree off, 17 px at the end of a 1000-px joint), unless
+    the fit turns it by more than :data:`REFIT_DEG`, and measured on the *mask's* pixels in a band along it: the
+    length from the first to the last taped pixel, the gaps between them, the width as the band's area over its
+    taped length. (The centre line itself stops half a tape width short of every end and of every gap, which made
+    joints short and gaps long.) Lines are then taken best supported first (most centre-line pixels running their
+    way), and a line whose own centre line lies mostly in the bands of joints already taken is none of its own: two
+    pieces of one tape start two candidates, and where thick tapes cross at a shallow angle the centre line runs a
+    short line across the crossing, in both tapes' bands."""
     short = min(m.shape)
     min_length = max(8.0, min_length_fraction * short)
     segments = cv2.HoughLinesP(line.skeleton.astype(np.uint8) * 255, 1, np.pi / 180, threshold=max(5, int(min_length / 2)),
@@ -127,8 +128,7 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
     def its_way(xs: np.ndarray, ys: np.ndarray, angle: float) -> np.ndarray:  # centre-line pixels along the line
         return _angle_gap(angle_at[ys, xs], angle) <= angle_tolerance_deg
 
-    measured = np.zeros(m.shape, bool)  # the bands of the joints kept so far
-    out = []
+    found = []  # (support, band of mask pixels, own centre-line pixels, joint) of each candidate line
     for angle, direction, point, half in _candidate_joints(segments.reshape(-1, 4).tolist(), line.dist, angle_tolerance_deg):
         sx, sy = _band_pixels(line.skeleton, point, direction, half)  # centre-line pixels on this line
         t = (sx - point[0]) * direction[0] + (sy - point[1]) * direction[1]
@@ -155,9 +155,8 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
             direction = -direction  # from start to end: down the photo, or right along a horizontal joint
         normal = np.array([-direction[1], direction[0]])
         bx, by = _band_pixels(m, point, direction, band)
-        if bx.size < 2 or np.count_nonzero(measured[by, bx]) > SHARED * bx.size:
-            continue  # a joint already kept (two pieces of one tape start two candidates), or lines in a crossing
-        measured[by, bx] = True
+        if bx.size < 2:
+            continue
         point = point + float(np.mean((bx - point[0]) * normal[0] + (by - point[1]) * normal[1])) * normal  # mid-tape
         t = _trim_ends(np.sort((bx - point[0]) * direction[0] + (by - point[1]) * direction[1]),
                        (sx - point[0]) * direction[0] + (sy - point[1]) * direction[1], band)
@@ -172,5 +171,12 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
                  "end_xy": [round(float(end[0]), 1), round(float(end[1]), 1)]}
         if mm_per_px:
             joint.update(length_mm=length * mm_per_px, mean_width_mm=joint["mean_width_px"] * mm_per_px)
+        found.append((int(np.count_nonzero(along)), (bx, by), (sx, sy), joint))
+    measured = np.zeros(m.shape, bool)  # the bands of the joints taken so far
+    out = []
+    for _, (bx, by), (sx, sy), joint in sorted(found, key=lambda f: -f[0]):  # best supported first
+        if np.count_nonzero(measured[sy, sx]) > SHARED * sx.size:
+            continue  # a joint already taken, or a line across a crossing
+        measured[by, bx] = True
         out.append(joint)
     return sorted(out, key=lambda j: -j["length_px"])[:MAX_JOINTS]

@@ -13,8 +13,9 @@ from .utils.checks import number_in_range
 
 
 MAX_MM_PER_PX = 1000.0  # one metre per pixel: beyond any photo of a wall
-MEASURES_VERSION = 2  # raised whenever a measure is taken another way: records of another are measured again
-                      # (1: lengths and widths on the bare skeleton, joints on the centre line)
+MEASURES_VERSION = 3  # raised whenever a measure is taken another way: records of another are measured again
+                      # (1: lengths and widths on the bare skeleton, joints on the centre line; 2: skeleton by
+                      # Zhang-Suen thinning, overlapping joints taken in the order found)
 
 
 def validate_mm_per_px(mm_per_px: float | None) -> float | None:
@@ -66,7 +67,7 @@ def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_componen
 
 
 def joint_measures(mask: np.ndarray, mm_per_px: float | None = None, min_length_fraction: float = 0.05,
-                   angle_tolerance_deg: float = 12.0) -> list[dict]:
+                   angle_tolerance_deg: float = 5.0) -> list[dict]:
     """Taped joints in an ``(H, W)`` bool mask: the straight lines of its centre line, each a joint.
 
     Line segments are found in the mask's centre line (probabilistic Hough transform) and merged into one joint
