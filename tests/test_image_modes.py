@@ -5,6 +5,7 @@ and an RGBA array (both on white). A 16-bit photo is scaled by its bit depth, ne
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from drywallqa.utils.image_io import read_image, to_rgb_array
@@ -78,3 +79,10 @@ def test_what_is_not_an_image_file_is_named_for_what_it_is(tmp_path):
                        (Path(os.devnull), "not a regular file")):
         with pytest.raises(ImageReadError, match=says):
             read_image(path)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "La", "P", "PA", "RGBa", "CMYK", "YCbCr", "1", "I", "F"])
+def test_pil_images_of_every_mode_are_read(mode):
+    image = Image.fromarray(np.full((6, 8, 3), 200, np.uint8)).convert(mode)
+    arr = to_rgb_array(image)
+    assert arr.shape == (6, 8, 3) and arr.dtype == np.uint8

@@ -96,3 +96,84 @@ def test_output_folder_problems_are_clean_errors(tiny_model_dir, photo, tmp_path
         res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--out", str(out),
                                        "--model-path", str(tiny_model_dir)], terminal_width=300)
         assert res.exit_code == 2 and why in re.sub(r"[\s│]+", " ", res.output), res.output
+
+
+def test_python_batch_inputs_are_paths_and_options_of_their_type(tiny_model_dir, photo, tmp_path):
+    from drywallqa.engine.batch import predict_paths
+
+    seg = Segmenter.load(tiny_model_dir)
+    folder = str(photo.parent)
+    for i, paths in enumerate((folder, photo.parent, (p for p in [str(photo)]))):  # one path, a Path, a generator
+        summary = predict_paths(seg, paths, ["segment crack"], tmp_path / f"o{i}", progress=False)
+        assert summary.done == [str(photo)] and not summary.failed, paths  # not one path per character
+    for bad in (b"/x", 5, [3]):
+        with pytest.raises(TypeError, match="path"):
+            predict_paths(seg, bad, ["segment crack"], tmp_path / "bad", progress=False)
+    summary = predict_paths(seg, [photo], ["segment crack"], tmp_path / "r", progress=False,
+                            rules="segment crack: area_px > 1")  # one rule, not one per character
+    assert summary.done == [str(photo)]
+    for kwargs, match in ((dict(rules=[5]), "a rule"), (dict(workers="2"), "workers"), (dict(workers=0), "workers"),
+                          (dict(max_pixels=float("nan")), "max_pixels"), (dict(max_pixels="10"), "max_pixels")):
+        with pytest.raises(ValueError, match=match):
+            predict_paths(seg, [photo], ["segment crack"], tmp_path / "v", progress=False, **kwargs)
+
+
+def test_photo_values_are_read_on_their_scale_or_refused():
+    from drywallqa.utils.image_io import to_rgb_array
+
+    unit = np.random.default_rng(0).random((20, 30, 3))
+    overshoot = unit.copy()
+    overshoot[0, 0, 0] = 1.004  # a colour transform's overshoot: still a 0..1 photo, not a black 0..255 one
+    assert abs(float(to_rgb_array(overshoot).mean()) - float(to_rgb_array(unit).mean())) < 0.1
+    for bad, match in ((unit * 2 - 1, "below 0"), (unit.astype(complex), "real numbers"),
+                       (np.full((4, 4, 3), -3, np.int16), "below 0")):
+        with pytest.raises(ValueError, match=match):
+            to_rgb_array(bad)
+    for bad in (b"\xff\xd8", None, 5, object()):
+        with pytest.raises(TypeError, match="a path"):
+            to_rgb_array(bad)
+
+
+def test_load_options_are_refused_unless_of_their_type(tiny_model_dir):
+    for kwargs, match in ((dict(tta="no"), "tta"), (dict(prompt_gate="no"), "prompt_gate"), (dict(confidence=1), "confidence"),
+                          (dict(scales="64"), "scales"), (dict(scales=[64.5]), "scales"), (dict(scales=[4096]), "2048"),
+                          (dict(tile=float("inf")), "tile"), (dict(tile=float("nan")), "tile"), (dict(tile=64.5), "tile"),
+                          (dict(tile=64, tile_overlap="0.2"), "overlap"), (dict(tile=64, max_tiles=float("nan")), "max_tiles"),
+                          (dict(max_tiles=4), "go with tile")):
+        with pytest.raises(ValueError, match=match):
+            Segmenter.load(tiny_model_dir, **kwargs)
+    assert Segmenter.load(tiny_model_dir, scales=64).scales == (64,)
+    with pytest.raises(ValueError, match="no published weights"):  # it would run an untrained network
+        Segmenter.load(model="film_unet")
+
+
+def test_an_entry_that_cannot_be_looked_at_is_listed_and_the_rest_is_read(photo, monkeypatch):
+    from pathlib import Path
+
+    from drywallqa.utils.image_io import find_images
+
+    (photo.parent / "locked").symlink_to(photo.parent / "nowhere")
+    real = Path.exists
+
+    def exists(self, *args, **kwargs):
+        if self.name == "locked":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    listing = find_images([photo.parent])
+    assert listing.images == [photo]
+    assert [(Path(p).name, r) for p, r in listing.skipped] == [("locked", "cannot be read (Permission denied)")]
+
+
+def test_decode_takes_only_what_this_segmenter_encoded(tiny_model_dir):
+    from drywallqa.engine.segmenter import EncodedImage
+
+    seg = Segmenter.load(tiny_model_dir)
+    image = np.full((40, 60, 3), 120, np.uint8)
+    assert seg.decode(seg.encode(image), "segment crack").masks["segment crack"].shape == (40, 60)
+    for other in (EncodedImage(image), TiledSegmenter(seg, 32).encode(image), Segmenter.load(tiny_model_dir, tta=True).encode(image)):
+        with pytest.raises(ValueError, match="encoded by another segmenter"):
+            seg.decode(other, "segment crack")
+    with pytest.raises(TypeError, match="encode returned"):
+        seg.decode(image, "segment crack")

@@ -86,6 +86,11 @@ def parse_rules(rules, prompts, mm_per_px: float | None) -> tuple:
     Raises:
         ValueError: a malformed rule, or one the job cannot evaluate.
     """
+    if isinstance(rules, (str, Rule)):  # one rule, not a sequence of characters
+        rules = [rules]
+    for r in rules:
+        if not isinstance(r, (str, Rule)):
+            raise ValueError(f"a rule is a text such as 'segment crack: max_width_mm > 0.3' or a Rule, got {type(r).__name__}")
     parsed = tuple(dict.fromkeys(Rule.parse(r) if isinstance(r, str) else r for r in rules))  # a repeat counts once
     check_rules(parsed, prompts, mm_per_px)
     return parsed

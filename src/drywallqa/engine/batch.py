@@ -362,6 +362,30 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     return summary
 
 
+def input_paths(paths) -> list:
+    """The inputs of a batch job as a list: one path (``str``, ``Path``) or an iterable of them, read once (a
+    generator is fine).
+
+    Raises:
+        TypeError: anything else (bytes, numbers, an item that is no path), naming it.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        return [paths]
+    if isinstance(paths, (bytes, bytearray)) or not hasattr(paths, "__iter__"):
+        raise TypeError(f"paths must be a path (str or Path) or an iterable of them, got {type(paths).__name__}")
+    items = list(paths)
+    for p in items:
+        if not isinstance(p, (str, os.PathLike)):
+            raise TypeError(f"each path must be a str or Path, got {type(p).__name__}")
+    return items
+
+
+def _check_workers(workers) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+    return int(workers)
+
+
 def check_out_apart(paths, out_dir) -> None:
     """The output folder must not be an input folder: its masks and report thumbnails would be read as photos by
     the next run (an output folder *inside* an input folder is left out of the input instead).
@@ -403,8 +427,9 @@ def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
         raise ValueError(f"prompts {prompts} would share a mask file name; reword one of them")
     validate_threshold(threshold)
     mm_per_px = validate_mm_per_px(mm_per_px)
-    if max_pixels is not None and max_pixels < 1:
-        raise ValueError(f"max_pixels must be a positive number of pixels, got {max_pixels}")
+    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
+                                   or max_pixels < 1):
+        raise ValueError(f"max_pixels must be a positive whole number of pixels (or None), got {max_pixels!r}")
     rules = parse_rules(rules, prompts, mm_per_px)
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
@@ -433,6 +458,7 @@ def predict_paths(
     mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
     text) each photo breaks; ``overwrite=True`` redoes finished images.
     """
+    paths, workers = input_paths(paths), _check_workers(workers)
     check_out_apart(paths, out_dir)
     opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
                     overwrite)
@@ -504,6 +530,7 @@ def predict_paths_ray(
     from every worker (a shared file system on a cluster).
     """
     load_kwargs = dict(load_kwargs or {})
+    paths, workers = input_paths(paths), _check_workers(workers)
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
     check_out_apart(paths, out_dir)
     opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),

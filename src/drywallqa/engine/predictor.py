@@ -29,6 +29,7 @@ from torch import nn
 
 from ..confidence import ConfidenceModel, mask_confidence
 from ..models import create_model
+from ..models.registry import get_model_class
 from ..models.base import PromptedModel, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..models.shipped import SHIPPED_MODELS, resolve_model_dir
 from ..postprocess import for_label_shape, make_mask
@@ -53,6 +54,9 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return True
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+MAX_SCALE = 2048  # px: the largest input size a segmenter (and ship's --scales) takes
 
 
 @register_runtime("torch")
@@ -80,11 +84,19 @@ class TorchSegmenter(Segmenter):
             if torch.device(device).type == "cpu" and not cpu_has_bf16():
                 logger.warning("precision bfloat16 on a CPU without bf16 instructions (lscpu lists no avx512_bf16 or "
                                "amx_bf16): emulated, likely slower than float32")
-        self.tta = tta
-        self.scales = tuple(int(s) for s in (scales or (model.config.image_size,)))
+        if not isinstance(tta, (bool, np.bool_)):
+            raise ValueError(f"tta must be True or False, got {tta!r}")
+        self.tta = bool(tta)
+        scales = scales or (model.config.image_size,)
+        if isinstance(scales, (int, np.integer)):
+            scales = (scales,)
+        if isinstance(scales, (str, bytes)) or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+                                                       for s in scales):
+            raise ValueError(f"scales must be whole numbers of pixels (multiples of 32), got {scales!r}")
+        self.scales = tuple(int(s) for s in scales)
         own = getattr(model.config, "image_size", None)  # the size the model was made for always works
-        if not self.scales or any((s % 32 or s < 32) and s != own for s in self.scales):
-            raise ValueError(f"every scale must be a positive multiple of 32, got {self.scales}")
+        if not self.scales or any((s % 32 or s < 32 or s > MAX_SCALE) and s != own for s in self.scales):
+            raise ValueError(f"every scale must be a positive multiple of 32 up to {MAX_SCALE}, got {self.scales}")
         self.device = device
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
         self.threshold = validate_threshold(threshold)
@@ -129,9 +141,16 @@ class TorchSegmenter(Segmenter):
         ``label_shape="box"`` adapts box-trained prompts' masks to boxes unless a call says otherwise;
         ``precision="bfloat16"`` runs the network under bf16 autocast, channels-last (about 1.7 times as fast on CPUs
         with bf16 instructions, ``lscpu`` lists ``avx512_bf16`` or ``amx_bf16``; emulated, and slow, elsewhere)."""
+        for name, flag in (("prompt_gate", prompt_gate), ("confidence", confidence)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
         if model is None or (path is not None and not Path(path).exists() and str(path) in SHIPPED_MODELS):
             path = resolve_model_dir(path)  # None: the default shipped model; a shipped name: its folder
         if model is not None and (path is None or not is_drywallqa_model_dir(path)):
+            config_class = get_model_class(model).config_class
+            if "pretrained" not in getattr(config_class, "__dataclass_fields__", {}):  # no hub weights: it would run
+                raise ValueError(f"model {model!r} has no published weights to load: give the folder of a trained "  # untrained
+                                 f"{model} model (or a shipped name) as the path instead")
             net = create_model(model, **({"pretrained": str(path)} if path is not None else {}))
             meta = {"model_type": model, "source": str(path) if path else "default weights of the backend"}
         else:
@@ -180,11 +199,20 @@ class TorchSegmenter(Segmenter):
             with self._autocast():
                 features.append((self.model.encode_image(x), len(x)))
         t2 = time.perf_counter()
-        return EncodedImage(rgb, features, {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1)})
+        return EncodedImage(rgb, features, {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1)}, self._encoding_key())
+
+    def _encoding_key(self) -> tuple:
+        """What this segmenter's features depend on: the network, input sizes, mirror view and precision."""
+        return (id(self.model), self.scales, self.tta, self.precision)
 
     @torch.inference_mode()
     def _logits(self, encoded: EncodedImage, prompts: list[str]):
         """-> ``(P, H, W)`` logits averaged over views, ``(P,)`` confidences or None, timings (encoding's too)."""
+        if not isinstance(encoded, EncodedImage):
+            raise TypeError(f"decode takes what this segmenter's encode returned, got {type(encoded).__name__}")
+        if encoded.encoded_by != self._encoding_key():
+            raise ValueError("the photo was encoded by another segmenter, or with other settings (scales, tta, "
+                             "precision): encode it with this one")
         t0 = time.perf_counter()
         h, w = encoded.rgb.shape[:2]
         n = len(prompts)

@@ -137,6 +137,7 @@ class EncodedImage:
     rgb: np.ndarray
     features: list = field(default_factory=list)   # runtime-specific: e.g. one entry per input scale
     timings_ms: dict = field(default_factory=dict)
+    encoded_by: object = None  # what made the features (a runtime's key): decode refuses those of another
 
 
 def validate_prompts(prompts) -> list[str]:
@@ -221,6 +222,8 @@ class Segmenter:
         runtime, pipeline = from_backend(backend, runtime, pipeline, "Segmenter.load", stacklevel=3)
         implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
         segmenter = implementation.from_path(path, **kwargs)
+        if tile is None and (max_tiles is not None or tile_overlap != 0.25):
+            raise ValueError("max_tiles and tile_overlap go with tile (the tile size); without it nothing is tiled")
         if tile is not None:  # tile=0 is an error (TiledSegmenter), not a quiet 'no tiles'
             limit = {"max_tiles": max_tiles} if max_tiles is not None else {}
             segmenter = _registered("wrapper", "tiled")(segmenter, tile, tile_overlap, **limit)

@@ -33,7 +33,7 @@ from ..text.gate import calibrate_model_gate, concepts_without_paraphrases
 from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence
-from .predictor import TorchSegmenter
+from .predictor import MAX_SCALE, TorchSegmenter
 from .segmenter import Segmenter
 from .speed import measure_speed
 from .validator import Validator, prompt_postprocess, prompt_thresholds
@@ -43,7 +43,6 @@ CALIBRATION_FILES = ("prompt_gate.npz", "confidence.json")  # made again unless 
 KEPT_FILES = ("MODEL_CARD.md", "README.md")  # of the folder replaced
 
 CANDIDATE_SCALES = ((384,), (448,), (512,), (384, 512))
-MAX_SCALE = 2048  # the largest input size --scales takes
 BUDGET_FIRST_MS, BUDGET_EXTRA_MS = 150.0, 50.0  # the `fast` model's budget (2 threads, a laptop CPU)
 RUN_FILES = ("metrics.csv", "curves.png", "config.yaml")  # of a training run, copied as training_<name>
 

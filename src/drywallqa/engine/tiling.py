@@ -73,12 +73,15 @@ class TiledSegmenter(Segmenter):
     """
 
     def __init__(self, inner: Segmenter, tile: int, overlap: float = 0.25, max_tiles: int | None = None):
-        if int(tile) < 32:
-            raise ValueError(f"tile must be at least 32 px, got {tile}")
-        if not 0 <= overlap < 0.9:
-            raise ValueError(f"tile overlap must be in [0, 0.9), got {overlap}")
-        if max_tiles is not None and int(max_tiles) < 1:
-            raise ValueError(f"max_tiles must be at least 1, got {max_tiles}")
+        def whole(value) -> bool:
+            return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+        if not whole(tile) or tile < 32:
+            raise ValueError(f"tile must be a whole number of at least 32 px, got {tile!r}")
+        if isinstance(overlap, bool) or not isinstance(overlap, (int, float, np.number)) or not 0 <= overlap < 0.9:
+            raise ValueError(f"tile overlap must be a number in [0, 0.9), got {overlap!r}")
+        if max_tiles is not None and (not whole(max_tiles) or max_tiles < 1):
+            raise ValueError(f"max_tiles must be a whole number of at least 1, got {max_tiles!r}")
         self.inner, self.tile, self.overlap = inner, int(tile), float(overlap)
         self.max_tiles = None if max_tiles is None else int(max_tiles)
 

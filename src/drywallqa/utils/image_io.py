@@ -45,25 +45,35 @@ def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "i
     """Raise :class:`ImageTooLargeError` when ``width * height`` exceeds ``max_pixels`` (``None``: no cap)."""
     if max_pixels is not None and width * height > max_pixels:
         raise ImageTooLargeError(f"{name}: {width}x{height} = {width * height:,} pixels, more than the limit of "
-                                 f"{max_pixels:,} (raise it with --max-pixels)")
+                                 f"{max_pixels:,} (raise it with --max-pixels; in Python, "
+                                 "read_image(path, max_pixels=N) and pass the array)")
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Pixel values of any numeric type as uint8, never stretched to the image's own min..max (a plain wall would get
-    the contrast of a crack): values up to 1 are a 0..1 scale (times 255), up to 255 an 8-bit one (as they are);
+    """Pixel values of any real numeric type as uint8, never stretched to the image's own min..max (a plain wall would
+    get the contrast of a crack): floats up to 1.5 are a 0..1 scale (times 255; a colour transform's overshoot past 1
+    is clipped, not read as a nearly black 0..255 photo), other values up to 255 an 8-bit one (as they are);
     integers beyond that by the bit depth they fit (10, 12, 14 or 16 bits: a 16-bit photo divided by 257, a 12-bit
     one by 4095 / 255), other values by their maximum.
 
     Raises:
-        ValueError: NaN or infinite values.
+        ValueError: NaN or infinite values, complex or non-numeric values, or values below 0 (beyond a rounding
+        slip): a normalised tensor (-1..1, or mean subtracted) is no photo.
     """
     if arr.dtype == np.uint8:
         return arr
+    if arr.dtype != bool and (not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating)):
+        raise ValueError(f"the image's values must be real numbers, got {arr.dtype}")
     values = arr.astype(np.float64)
     if not np.isfinite(values).all():
         raise ValueError("the image holds NaN or infinite values")
     hi = float(values.max()) if values.size else 0.0
-    if hi <= 1.0:
+    lo = float(values.min()) if values.size else 0.0
+    unit = np.issubdtype(arr.dtype, np.floating) and hi <= 1.5
+    if lo < (-0.02 if unit else -0.5):
+        raise ValueError(f"the image holds values below 0 (down to {lo:.3g}); give 0..1 or 0..255 values, not a "
+                         "normalised tensor")
+    if unit or hi <= 1.0:
         values = values * 255.0
     elif hi > 255.0:
         bits = next((b for b in (10, 12, 14, 16) if hi < 2 ** b), None) if np.issubdtype(arr.dtype, np.integer) else None
@@ -84,6 +94,8 @@ def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         grey = _to_uint8(np.asarray(img))
         return np.stack([grey] * 3, axis=-1)
+    if img.mode == "La":  # grey with premultiplied alpha: Pillow converts it to LA only
+        img = img.convert("LA")
     if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
@@ -109,8 +121,8 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     except Image.DecompressionBombError as exc:  # Pillow's own limit, checked when the header is read
         pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
         if max_pixels is not None and max_pixels <= pillow_limit:
-            raise ImageTooLargeError(f"{name}: more pixels than the limit of {max_pixels:,} (raise it with --max-pixels; "
-                                     f"Pillow: {exc})") from exc
+            raise ImageTooLargeError(f"{name}: more pixels than the limit of {max_pixels:,} (raise it with --max-pixels; in "
+                                     f"Python, read_image(path, max_pixels=N) and pass the array; Pillow: {exc})") from exc
         raise ImageTooLargeError(f"{name}: more pixels than Pillow decodes ({pillow_limit:,}): {exc}") from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"{name}: not a readable image (not one of the formats read: "
@@ -146,15 +158,19 @@ def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
 
     Raises:
         ImageReadError: an unreadable file; ValueError: an array of another shape, with no pixels, or
-        with NaN / infinite values.
+        with NaN / infinite, complex or negative values; TypeError: anything that is no path, PIL image or array.
     """
     if isinstance(image, (str, Path)):
         return read_image(image, max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS)
     if isinstance(image, Image.Image):
         check_pixels(image.width, image.height, max_pixels)
         arr = _to_rgb_uint8(ImageOps.exif_transpose(image))
-    else:
+    elif isinstance(image, (np.ndarray, list, tuple)) or hasattr(image, "__array__"):
         arr = np.asarray(image)
+    else:
+        raise TypeError(f"an image is a path (str or Path), a PIL image or an (H, W[, C]) array; got {type(image).__name__}"
+                        + (" (read the file's bytes with PIL.Image.open first)" if isinstance(image, (bytes, bytearray))
+                           or hasattr(image, "read") else ""))
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
@@ -168,8 +184,8 @@ def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
         arr = np.repeat(arr, 3, axis=2)
     try:
         arr = _to_uint8(arr)
-    except ValueError:
-        raise ValueError("the image array holds NaN or infinite values") from None
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("the image", "the image array", 1)) from None
     if arr.shape[2] == 4:  # as a file with transparency is read: on white
         arr = _on_white(arr)
     return np.ascontiguousarray(arr)
@@ -209,7 +225,11 @@ def find_images(paths, exclude=()) -> ImageListing:
     listing = ImageListing()
     excluded = {Path(e).resolve() for e in exclude}
     for p in map(Path, paths):
-        if not p.is_dir():
+        try:
+            folder = p.is_dir()
+        except OSError:  # cannot even be looked at: reading it names the reason
+            folder = False
+        if not folder:
             listing.images.append(p)
             continue
         found: list[Path] = []
@@ -230,22 +250,25 @@ def find_images(paths, exclude=()) -> ImageListing:
             written = 0  # files an earlier job wrote here: said once for the folder
             for entry in entries:
                 q = folder / entry.name
-                if outputs and is_output_file(entry.name):
-                    written += entry.name not in OUTPUT_FILES and not entry.name.startswith(".")
-                elif entry.is_dir():  # follows links to folders
-                    if q.resolve() in excluded:
-                        listing.skipped.append((str(q), "the output folder; not read as input"))
+                try:
+                    if outputs and is_output_file(entry.name):
+                        written += entry.name not in OUTPUT_FILES and not entry.name.startswith(".")
+                    elif entry.is_dir():  # follows links to folders
+                        if q.resolve() in excluded:
+                            listing.skipped.append((str(q), "the output folder; not read as input"))
+                        else:
+                            walk(q)
+                    elif entry.is_symlink() and not q.exists():
+                        listing.skipped.append((str(q), "broken link"))
+                    elif not entry.is_file():
+                        listing.skipped.append((str(q), "not a regular file"))
+                    elif q.suffix.lower() in IMAGE_SUFFIXES:
+                        found.append(q)
                     else:
-                        walk(q)
-                elif entry.is_symlink() and not q.exists():
-                    listing.skipped.append((str(q), "broken link"))
-                elif not entry.is_file():
-                    listing.skipped.append((str(q), "not a regular file"))
-                elif q.suffix.lower() in IMAGE_SUFFIXES:
-                    found.append(q)
-                else:
-                    listing.skipped.append((str(q), f"not an image file ({q.suffix or 'no suffix'}; reads "
-                                                    f"{', '.join(IMAGE_SUFFIXES)})"))
+                        listing.skipped.append((str(q), f"not an image file ({q.suffix or 'no suffix'}; reads "
+                                                        f"{', '.join(IMAGE_SUFFIXES)})"))
+                except OSError as exc:  # a link into a folder this user may not read, ...: that entry, not the job
+                    listing.skipped.append((str(q), f"cannot be read ({exc.strerror or exc})"))
             if written:
                 listing.skipped.append((str(folder), f"an earlier job's output folder: its {written} masks, records and "
                                                      "overlays are not read as photos (the rest of it is)"))
