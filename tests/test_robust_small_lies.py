@@ -140,3 +140,25 @@ def test_a_form_field_twice_or_misspelt_is_refused_not_guessed(tiny_model_dir):
     ok = client.post("/v1/segment", files=image, data={"prompts": ["segment crack", "segment taping area"],
                                                        "flag": ["segment crack: area_px > 5"], "mm_per_px": "0.5"})
     assert ok.status_code == 200, ok.text
+
+
+def test_models_names_the_model_version_from_its_card_and_suggests_no_box_adapter(tiny_model_dir, tmp_path):
+    import shutil
+
+    from drywallqa.serve.app import suggested_prompts
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(folder)))
+    assert client.get("/v1/models").json()["models"][0]["version"] is None  # no card: nothing made up
+    (folder / "MODEL_CARD.md").write_text("---\nmodel_name: x\nversion: 1.2.3\n---\n# x\nversion: 9\n")
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(folder)))
+    assert client.get("/v1/models").json()["models"][0]["version"] == "1.2.3"
+
+    class Described:
+        def describe(self):
+            box = {"name": "boxes", "prompt": "bounding box of taped joint"}
+            return {"prompt_thresholds": {"bounding box of taped joint": 0.4, "segment crack": 0.5, "segment seam": 0.6},
+                    "postprocess": {"segment seam": [{"name": "dilate"}, box], "bounding box of taped joint": box}}
+
+    assert suggested_prompts(Described()) == ["segment crack", "segment seam"]

@@ -158,8 +158,36 @@ class PromptedSegmentationModel(nn.Module):
         return model
 
 
+MODEL_CARD_NAME = "MODEL_CARD.md"
+
+
 def read_model_metadata(directory: str | Path) -> dict:
-    return json.loads((Path(directory) / CONFIG_NAME).read_text())
+    """A model folder's ``config.json``, with the model's ``version`` from the front matter of its model card
+    (``MODEL_CARD.md``, ``version: X`` between the first two ``---`` lines) where the config names none."""
+    meta = json.loads((Path(directory) / CONFIG_NAME).read_text())
+    if isinstance(meta, dict) and "version" not in meta:
+        version = model_card_version(directory)
+        if version:
+            meta["version"] = version
+    return meta
+
+
+def model_card_version(directory: str | Path) -> str | None:
+    """The ``version`` in the front matter of the folder's ``MODEL_CARD.md``; ``None`` without one."""
+    try:
+        text = (Path(directory) / MODEL_CARD_NAME).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        return None
+    for line in lines[1:50]:
+        if line.strip() == "---":
+            break
+        key, _, value = line.partition(":")
+        if key.strip() == "version" and value.strip():
+            return value.strip().strip("'\"")[:40]
+    return None
 
 
 def is_drywallqa_model_dir(directory: str | Path) -> bool:

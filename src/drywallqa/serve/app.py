@@ -155,8 +155,16 @@ def model_description(seg: Segmenter) -> dict:
 
 
 def suggested_prompts(seg: Segmenter) -> list[str]:
-    """The prompts the model was tuned for (its per-prompt thresholds), canonical ones first; else the defaults."""
-    known = list(seg.describe().get("prompt_thresholds") or {})
+    """The prompts the model was tuned for (its per-prompt thresholds), canonical ones first; else the defaults.
+    A prompt that serves another as its box adapter ("bounding box of taped joint") is no suggestion: it still
+    works when asked, but its masks are boxes."""
+    described = seg.describe()
+    adapters = set()
+    for options in (described.get("postprocess") or {}).values():
+        for option in options if isinstance(options, list) else [options]:
+            if isinstance(option, dict) and isinstance(option.get("prompt"), str):
+                adapters.add(option["prompt"])
+    known = [p for p in described.get("prompt_thresholds") or {} if p not in adapters]
     first = [p for p in DEFAULT_SUGGESTIONS if p in known] if known else list(DEFAULT_SUGGESTIONS)
     return first + [p for p in known if p not in first]
 
