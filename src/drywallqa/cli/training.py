@@ -119,7 +119,7 @@ def ship(
     """Choose a trained model's input size, mirror TTA, thresholds and post-processing on the group-clean val part
     (within the speed budget), calibrate its prompt gate and confidence there, check cracks on drywall against the
     model it replaces, and write it as a model folder."""
-    from ..engine.shipping import CANDIDATE_SCALES, parse_scales
+    from ..engine.shipping import CANDIDATE_SCALES, check_destination, model_folder, parse_scales
     from ..engine.shipping import ship as run
 
     try:
@@ -130,6 +130,12 @@ def ship(
     if tta not in flips:
         raise typer.BadParameter("both, on or off", param_hint="--tta")
     check_output_path(Path(dest).resolve().parent, "--out", folder=True)  # where it is renamed in: before the sweep
+    try:  # a file, a folder of other files or one holding SOURCE: a bad option (exit 2), as export onnx says it
+        check_destination(model_folder(source), Path(dest))
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
     try:
         out = run(source, dest, tuple(dataset_names(dataset)), candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
