@@ -112,6 +112,9 @@ def test_python_batch_inputs_are_paths_and_options_of_their_type(tiny_model_dir,
     summary = predict_paths(seg, [photo], ["segment crack"], tmp_path / "r", progress=False,
                             rules="segment crack: area_px > 1")  # one rule, not one per character
     assert summary.done == [str(photo)]
+    flagged = predict_paths(seg, [photo], ["segment crack"], tmp_path / "g", progress=False,
+                            rules=(r for r in ["segment crack: area_px >= 0"]))  # a generator of rules, read once
+    assert flagged.results[0]["flags"], flagged.results
     for kwargs, match in ((dict(rules=[5]), "a rule"), (dict(workers="2"), "workers"), (dict(workers=0), "workers"),
                           (dict(max_pixels=float("nan")), "max_pixels"), (dict(max_pixels="10"), "max_pixels")):
         with pytest.raises(ValueError, match=match):
@@ -125,8 +128,11 @@ def test_photo_values_are_read_on_their_scale_or_refused():
     overshoot = unit.copy()
     overshoot[0, 0, 0] = 1.004  # a colour transform's overshoot: still a 0..1 photo, not a black 0..255 one
     assert abs(float(to_rgb_array(overshoot).mean()) - float(to_rgb_array(unit).mean())) < 0.1
-    for bad, match in ((unit * 2 - 1, "below 0"), (unit.astype(complex), "real numbers"),
-                       (np.full((4, 4, 3), -3, np.int16), "below 0")):
+    ringing = unit * 1.2 - 0.1  # a cubic resize's ringing, -0.1..1.1: clipped, not refused
+    assert to_rgb_array(ringing).min() == 0 and to_rgb_array((ringing * 255).astype(np.float32)).min() == 0
+    normalised = (unit - 0.45) / 0.225  # an ImageNet-normalised tensor, about -2..2.4
+    for bad, match in ((unit * 2 - 1, "below 0"), (normalised, "below 0"), (unit.astype(complex), "real numbers"),
+                       (np.full((4, 4, 3), -200, np.int16), "below 0")):
         with pytest.raises(ValueError, match=match):
             to_rgb_array(bad)
     for bad in (b"\xff\xd8", None, 5, object()):
@@ -135,14 +141,17 @@ def test_photo_values_are_read_on_their_scale_or_refused():
 
 
 def test_load_options_are_refused_unless_of_their_type(tiny_model_dir):
-    for kwargs, match in ((dict(tta="no"), "tta"), (dict(prompt_gate="no"), "prompt_gate"), (dict(confidence=1), "confidence"),
-                          (dict(scales="64"), "scales"), (dict(scales=[64.5]), "scales"), (dict(scales=[4096]), "2048"),
+    for kwargs, match in ((dict(tta="no"), "tta"), (dict(prompt_gate="no"), "prompt_gate"), (dict(confidence=2), "confidence"),
+                          (dict(scales="64"), "scales"), (dict(scales=[64.5]), "scales"),
                           (dict(tile=float("inf")), "tile"), (dict(tile=float("nan")), "tile"), (dict(tile=64.5), "tile"),
                           (dict(tile=64, tile_overlap="0.2"), "overlap"), (dict(tile=64, max_tiles=float("nan")), "max_tiles"),
-                          (dict(max_tiles=4), "go with tile")):
+                          (dict(scales=[65536]), "8192")):
         with pytest.raises(ValueError, match=match):
             Segmenter.load(tiny_model_dir, **kwargs)
     assert Segmenter.load(tiny_model_dir, scales=64).scales == (64,)
+    assert Segmenter.load(tiny_model_dir, scales=map(int, "64,96".split(","))).scales == (64, 96)  # read once
+    assert Segmenter.load(tiny_model_dir, scales=[64.0], tta=1, prompt_gate=None).scales == (64,)  # whole floats, 0/1
+    assert Segmenter.load(tiny_model_dir, tile=64.0, max_tiles=100.0).tile == 64
     with pytest.raises(ValueError, match="no published weights"):  # it would run an untrained network
         Segmenter.load(model="film_unet")
 
@@ -175,5 +184,7 @@ def test_decode_takes_only_what_this_segmenter_encoded(tiny_model_dir):
     for other in (EncodedImage(image), TiledSegmenter(seg, 32).encode(image), Segmenter.load(tiny_model_dir, tta=True).encode(image)):
         with pytest.raises(ValueError, match="encoded by another segmenter"):
             seg.decode(other, "segment crack")
+    twin = Segmenter.load(tiny_model_dir, prompt_gate=False)  # the same weights and settings: its encoding is good
+    assert twin.decode(seg.encode(image), "segment crack").masks["segment crack"].shape == (40, 60)
     with pytest.raises(TypeError, match="encode returned"):
         seg.decode(image, "segment crack")

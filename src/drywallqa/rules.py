@@ -86,9 +86,8 @@ def parse_rules(rules, prompts, mm_per_px: float | None) -> tuple:
     Raises:
         ValueError: a malformed rule, or one the job cannot evaluate.
     """
-    if isinstance(rules, (str, Rule)):  # one rule, not a sequence of characters
-        rules = [rules]
-    for r in rules:
+    rules = [rules] if isinstance(rules, (str, Rule)) else list(rules)  # one rule is no sequence of characters;
+    for r in rules:                                                      # a generator is read once
         if not isinstance(r, (str, Rule)):
             raise ValueError(f"a rule is a text such as 'segment crack: max_width_mm > 0.3' or a Rule, got {type(r).__name__}")
     parsed = tuple(dict.fromkeys(Rule.parse(r) if isinstance(r, str) else r for r in rules))  # a repeat counts once

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import numbers
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -427,9 +428,9 @@ def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
         raise ValueError(f"prompts {prompts} would share a mask file name; reword one of them")
     validate_threshold(threshold)
     mm_per_px = validate_mm_per_px(mm_per_px)
-    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
-                                   or max_pixels < 1):
-        raise ValueError(f"max_pixels must be a positive whole number of pixels (or None), got {max_pixels!r}")
+    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Real)
+                                   or not max_pixels >= 1):  # NaN fails this too
+        raise ValueError(f"max_pixels must be a number of pixels of at least 1 (or None), got {max_pixels!r}")
     rules = parse_rules(rules, prompts, mm_per_px)
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write

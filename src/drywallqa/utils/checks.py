@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     import torch
+
+
+def whole_number(value) -> bool:
+    """Whether ``value`` is a whole number: an int (not a bool), or a finite float of no fraction (``640.0``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return isinstance(value, numbers.Integral) or (value == value and abs(value) != float("inf") and float(value).is_integer())
+
+
+def flag(value, name: str) -> bool:
+    """An on/off option as a bool: ``True``/``False`` (numpy's too), 1/0, or ``None`` (off, as it always read).
+
+    Raises:
+        ValueError: anything else (``"no"`` would read as on).
+    """
+    if value is None or isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and int(value) in (0, 1)):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
 def number_in_range(value, name: str, low: float, high: float, low_inclusive: bool = True, unit: str = "") -> float:

@@ -52,13 +52,14 @@ def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "i
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
     """Pixel values of any real numeric type as uint8, never stretched to the image's own min..max (a plain wall would
     get the contrast of a crack): floats up to 1.5 are a 0..1 scale (times 255; a colour transform's overshoot past 1
-    is clipped, not read as a nearly black 0..255 photo), other values up to 255 an 8-bit one (as they are);
+    is clipped, not read as a nearly black 0..255 photo), other values up to 255 an 8-bit one (as they are; small
+    negatives clipped);
     integers beyond that by the bit depth they fit (10, 12, 14 or 16 bits: a 16-bit photo divided by 257, a 12-bit
     one by 4095 / 255), other values by their maximum.
 
     Raises:
-        ValueError: NaN or infinite values, complex or non-numeric values, or values below 0 (beyond a rounding
-        slip): a normalised tensor (-1..1, or mean subtracted) is no photo.
+        ValueError: NaN or infinite values, complex or non-numeric values, or values far below 0: a normalised
+        tensor (-1..1, or mean subtracted) is no photo (a resize's ringing a little below 0 is clipped).
     """
     if arr.dtype == np.uint8:
         return arr
@@ -69,10 +70,12 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
         raise ValueError("the image holds NaN or infinite values")
     hi = float(values.max()) if values.size else 0.0
     lo = float(values.min()) if values.size else 0.0
-    unit = np.issubdtype(arr.dtype, np.floating) and hi <= 1.5
-    if lo < (-0.02 if unit else -0.5):
-        raise ValueError(f"the image holds values below 0 (down to {lo:.3g}); give 0..1 or 0..255 values, not a "
-                         "normalised tensor")
+    floating = np.issubdtype(arr.dtype, np.floating)
+    unit = floating and hi <= 1.5
+    if lo < 0 and ((floating and hi <= 3.0 and lo < -0.5) or lo < -0.5 * (1.0 if unit else max(hi, 255.0))):
+        raise ValueError(f"the image holds values far below 0 (down to {lo:.3g}); give 0..1 or 0..255 values (a "
+                         "normalised tensor, -1..1 or mean-subtracted, is no photo)")
+    # small negatives (a resize's ringing, colours clipped to a gamut) are clipped to 0 below
     if unit or hi <= 1.0:
         values = values * 255.0
     elif hi > 255.0:
