@@ -228,3 +228,27 @@ def test_a_two_pixel_diagonal_staircase_keeps_its_length():
     for i in range(10, 90):
         m[i, i] = m[i, i + 1] = True  # 2 px wide along a diagonal: Zhang-Suen thinning ate half of it (60 of 113 px)
     assert mask_measures(m)["length_px"] == pytest.approx(80 * np.sqrt(2), rel=0.02)
+
+
+def test_masks_in_any_memory_order_measure_alike():
+    m = np.zeros((60, 200), bool)
+    m[20:40, 10:190] = True
+    for layout in (np.asfortranarray(m), m.T.copy().T, m.astype(np.uint8) * 255):  # pycocotools decodes in Fortran order
+        r = mask_measures(layout, joints=True)
+        assert r["length_px"] == pytest.approx(180, abs=1) and r["mean_width_px"] == pytest.approx(20, abs=0.1)
+        assert len(r["joints"]) == 1
+
+
+def test_a_stub_on_a_tapes_side_is_no_joint():
+    import cv2
+
+    a = np.radians(25)
+    d, c = np.array([np.cos(a), np.sin(a)]), np.array([320.0, 240.0])
+    n = np.array([-d[1], d[0]])
+    m = np.zeros((480, 640), np.uint8)
+    for p0, p1 in ((c - 190 * d, c + 190 * d), (c + 20 * n, c + 38 * n)):  # a 40-px tape, and a 40 x 18 stub on its side
+        e = (p1 - p0) / np.linalg.norm(p1 - p0)
+        side = np.array([-e[1], e[0]]) * 20
+        cv2.fillPoly(m, [np.round(np.array([p0 + side, p1 + side, p1 - side, p0 - side])).astype(np.int32)], 1)
+    (joint,) = joint_measures(m.astype(bool))
+    assert joint["angle_deg"] == pytest.approx(24.9, abs=0.5) and joint["length_px"] == pytest.approx(382, abs=3)

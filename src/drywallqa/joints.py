@@ -14,7 +14,7 @@ MAX_JOINTS = 16  # per mask, longest first
 MAX_CANDIDATES = 4 * MAX_JOINTS  # lines measured to find them (_candidate_joints)
 GAP_PX = 3.0     # an untaped stretch of a joint's line longer than this is a gap in the tape
 REFIT_DEG = 3.0  # a joint's line is refitted to its centre line unless that turns it further (degrees)
-SHARED = 0.75    # a line whose own centre line lies this much in joints already kept is none of its own
+SHARED = 0.75    # a line whose own centre line or tape lies this much in joints already taken is none of its own
 
 
 def _angle_gap(a, b):
@@ -111,9 +111,9 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
     length from the first to the last taped pixel, the gaps between them, the width as the band's area over its
     taped length. (The centre line itself stops half a tape width short of every end and of every gap, which made
     joints short and gaps long.) Lines are then taken best supported first (most centre-line pixels running their
-    way), and a line whose own centre line lies mostly in the bands of joints already taken is none of its own: two
-    pieces of one tape start two candidates, and where thick tapes cross at a shallow angle the centre line runs a
-    short line across the crossing, in both tapes' bands."""
+    way), and a line whose own centre line, or whose tape, lies mostly in the bands of joints already taken is none of
+    its own: two pieces of one tape start two candidates, a stub on a tape's side grows a short line, and where thick
+    tapes cross at a shallow angle the centre line runs a short line across the crossing, in both tapes' bands."""
     short = min(m.shape)
     min_length = max(8.0, min_length_fraction * short)
     segments = cv2.HoughLinesP(line.skeleton.astype(np.uint8) * 255, 1, np.pi / 180, threshold=max(5, int(min_length / 2)),
@@ -161,7 +161,9 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
         t = _trim_ends(np.sort((bx - point[0]) * direction[0] + (by - point[1]) * direction[1]),
                        (sx - point[0]) * direction[0] + (sy - point[1]) * direction[1], band)
         lo, hi = _within_photo(m.shape, point, direction, t[0] - 0.5, t[-1] + 0.5)  # a tilted tape's band reaches
-        length = float(hi - lo)                                                   # past the photo's edge
+        if hi <= lo:                                                              # past the photo's edge
+            continue  # its taped pixels lie where the line is off the photo: no joint on it
+        length = float(hi - lo)
         steps = np.diff(t)
         gaps = float((steps[steps > GAP_PX + 1] - 1.0).sum())  # untaped stretches of more than GAP_PX
         start, end = (point + float(np.clip(v, lo, hi)) * direction for v in (t[0], t[-1]))  # first, last taped pixel
@@ -175,8 +177,9 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
     measured = np.zeros(m.shape, bool)  # the bands of the joints taken so far
     out = []
     for _, (bx, by), (sx, sy), joint in sorted(found, key=lambda f: -f[0]):  # best supported first
-        if np.count_nonzero(measured[sy, sx]) > SHARED * sx.size:
-            continue  # a joint already taken, or a line across a crossing
+        if (np.count_nonzero(measured[sy, sx]) > SHARED * sx.size
+                or np.count_nonzero(measured[by, bx]) > SHARED * bx.size):
+            continue  # a joint already taken (its centre line or its tape), or a line across a crossing
         measured[by, bx] = True
         out.append(joint)
     return sorted(out, key=lambda j: -j["length_px"])[:MAX_JOINTS]

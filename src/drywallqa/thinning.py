@@ -41,7 +41,11 @@ _TABLE = _lookup_table()
 def thin(mask: np.ndarray) -> np.ndarray:
     """``(H, W)`` bool: the 1-px wide, 8-connected lines that thinning leaves of an ``(H, W)`` mask (equal to
     ``skimage.morphology.thin(mask)``)."""
-    s = np.pad(np.asarray(mask, bool), 1).astype(np.uint8)  # a border of background: every pixel has 8 neighbours
+    mask = np.asarray(mask, bool)
+    if mask.ndim != 2:
+        raise ValueError(f"expected an (H, W) mask, got shape {mask.shape}")
+    # a border of background (every pixel has 8 neighbours), in C order: ravel() must be a view that writes through
+    s = np.ascontiguousarray(np.pad(mask, 1), dtype=np.uint8)
     flat = s.ravel()
     weights = np.zeros((3, 3), np.float32)
     for bit, (dy, dx) in enumerate(ORDER):
