@@ -154,13 +154,13 @@ def test_a_job_that_planned_before_another_wrote_still_keeps_its_hands_off(tiny_
     """Two jobs started at once both find no record; the one that writes second finds the first one's at write
     time (under the folder's lock) and fails that image, leaving the first job's masks and record whole."""
     from drywallqa import Segmenter
-    from drywallqa.engine.batch import _options, process_image
+    from drywallqa.engine.batch import job_options, process_image
 
     seg = Segmenter.load(tiny_model_dir)
     two_photos_of_one_name(tmp_path)
     out = tmp_path / "out"
-    late_taping = _options(["segment taping area"], out, False, None, None)  # planned: nothing in the folder yet
-    late_other_photo = _options(["segment crack"], out, True, None, None)
+    late_taping = job_options(["segment taping area"], out, False, None, None)  # planned: nothing in the folder yet
+    late_other_photo = job_options(["segment crack"], out, True, None, None)
     predict_paths(seg, [tmp_path / "a"], ["segment crack"], out, progress=False)  # the other job writes first
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     with pytest.raises(ValueError, match="other prompts"):

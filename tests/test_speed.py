@@ -66,3 +66,23 @@ def test_repeats_below_one_refused(fake):
     seg, paths = fake
     with pytest.raises(ValueError, match="repeats"):
         speed.measure_speed(seg, paths, ["a"], repeats=0)
+
+
+def test_batch_speed_times_the_batch_jobs_whole_work(tiny_model_dir, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from drywallqa import Segmenter
+    from drywallqa.engine import batch
+
+    paths = []
+    for i in range(2):
+        Image.fromarray(np.full((48, 64, 3), 60 * i, np.uint8)).save(tmp_path / f"{i}.jpg")
+        paths.append(tmp_path / f"{i}.jpg")
+    jobs = []
+    real = batch.process_image
+    monkeypatch.setattr(batch, "process_image", lambda seg, path, opts: jobs.append(opts.prompts) or real(seg, path, opts))
+    s = speed.measure_speed(Segmenter.load(tiny_model_dir), paths, ["segment crack", "segment taping area"],
+                            repeats=1, batch=True)
+    assert s["median_ms_first_prompt_batch"] > 0 and np.isfinite(s["median_ms_per_extra_prompt_batch"])
+    assert jobs.count(("segment crack",)) == 2 and jobs.count(("segment crack", "segment taping area")) == 3  # + warm-up
+    assert not list(tmp_path.glob("*.png"))  # written into a temporary folder, not beside the photos

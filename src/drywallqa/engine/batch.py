@@ -418,9 +418,9 @@ def prepare_out_dir(out_dir) -> Path:
     return out
 
 
-def _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
-             max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None,
-             overwrite: bool = False) -> BatchOptions:
+def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
+                max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None,
+                overwrite: bool = False) -> BatchOptions:
     """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder."""
     prompts = validate_prompts(prompts)
     slugs = [prompt_slug(p) for p in prompts]
@@ -461,7 +461,7 @@ def predict_paths(
     """
     paths, workers = input_paths(paths), _check_workers(workers)
     check_out_apart(paths, out_dir)
-    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
+    opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
                     overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = _plan(paths, opts, summary)
@@ -534,7 +534,7 @@ def predict_paths_ray(
     paths, workers = input_paths(paths), _check_workers(workers)
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
     check_out_apart(paths, out_dir)
-    opts = _options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
+    opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
                     overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = _plan(paths, opts, summary)

@@ -104,6 +104,10 @@ def render_markdown(report: dict) -> str:
                   f"- median {s['median_ms_per_extra_prompt']:.1f} ms per extra prompt"]
         if "median_ms_confidence_per_prompt" in s:
             lines.append(f"- median {s['median_ms_confidence_per_prompt']:.1f} ms of it for a mask's confidence")
+        if "median_ms_first_prompt_batch" in s:
+            lines.append(f"- as a batch job (`drywallqa predict`: mask files, QA measures with joints, records): median "
+                         f"{s['median_ms_first_prompt_batch']:.1f} ms for the first prompt, "
+                         f"{s['median_ms_per_extra_prompt_batch']:.1f} ms per extra prompt")
     if report.get("failures"):
         lines += ["", "## Files that failed", ""] + [f"- {f}" for f in report["failures"]]
     if report.get("examples_png"):

@@ -388,7 +388,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         paths = [s.image_path for s in pool[:speed_images]]
         all_prompts = [p for d in datasets for p in get_dataset_config(d).prompts][:3]
         if paths:
-            report["speed"] = measure_speed(segmenter, paths, all_prompts)
+            report["speed"] = measure_speed(segmenter, paths, all_prompts, batch=True)
     if grid_rows:
         grid(grid_rows, ["input", "ground truth"] + canon, out / "examples.png")
         report["examples_png"] = "examples.png"

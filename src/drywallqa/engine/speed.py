@@ -5,11 +5,16 @@ A shared or throttled CPU adds delays that have nothing to do with the model, an
 call can be slowed by 50% and the next not at all, which once gave a *negative* median cost per extra prompt.
 So each photo is timed ``repeats`` times, one prompt and all prompts in alternating order, and the fastest of
 its repeats counts (as ``timeit`` does); the median is then taken over photos. Every call still reads and
-decodes the file and encodes the photo: nothing is cached between calls."""
+decodes the file and encodes the photo: nothing is cached between calls.
+
+With ``batch=True`` the same is timed for a batch job's whole work on a photo (``drywallqa predict``'s
+:func:`~drywallqa.engine.batch.process_image`: read, predict, each mask's PNG, QA measures with taped joints, and
+the photo's record), into a temporary folder."""
 
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,30 +24,40 @@ from ..utils.image_io import read_image
 from .segmenter import Segmenter
 
 
+def _fastest(path, one, every, repeats: int) -> tuple[float, float]:
+    """The fastest of ``repeats`` runs of ``one(path)`` and of ``every(path)``, in alternating order, in ms."""
+    first, all_ = [], []
+    for r in range(repeats):
+        order = ((first, one), (all_, every)) if r % 2 == 0 else ((all_, every), (first, one))
+        for times, run in order:
+            t0 = time.perf_counter()
+            run(path)
+            times.append(1e3 * (time.perf_counter() - t0))
+    return min(first), min(all_)
+
+
 def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int = 2, warmup: int = 1,
-                  repeats: int = 3) -> dict:
-    """Median ms per image end to end from file: one prompt, and per extra prompt (fastest of ``repeats``)."""
+                  repeats: int = 3, batch: bool = False) -> dict:
+    """Median ms per image end to end from file: one prompt, and per extra prompt (fastest of ``repeats``); with
+    ``batch``, also of a batch job's whole work (``*_batch``: mask files and QA measures included)."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     torch.set_num_threads(threads)
     for _ in range(warmup):  # the first calls at a new input size are slow
         segmenter.predict(paths[0], prompts)
+    extra_prompts = max(1, len(prompts) - 1)
     first, extra, confidence = [], [], []
     for path in paths:
-        one, every = [], []
-        for r in range(repeats):
-            order = ((one, prompts[:1]), (every, prompts)) if r % 2 == 0 else ((every, prompts), (one, prompts[:1]))
-            for times, asked in order:
-                t0 = time.perf_counter()
-                result = segmenter.predict(path, asked)
-                times.append(1e3 * (time.perf_counter() - t0))
-        first.append(min(one))
-        extra.append((min(every) - min(one)) / max(1, len(prompts) - 1))
+        one, every = _fastest(path, lambda p: segmenter.predict(p, prompts[:1]), lambda p: segmenter.predict(p, prompts),
+                              repeats)
+        first.append(one)
+        extra.append((every - one) / extra_prompts)
+        result = segmenter.predict(path, prompts[:1])
         p = prompts[0]
         t3 = time.perf_counter()  # what the confidence costs inside predict: the same call again
         segmenter.mask_confidence(p, result.probabilities[p], result.masks[p], concept=result.concepts.get(p, {}).get("concept"))
         confidence.append(1e3 * (time.perf_counter() - t3))
-    return {
+    out = {
         "images": len(paths),
         "threads": threads,
         "repeats": repeats,
@@ -52,3 +67,15 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
         "median_ms_confidence_per_prompt": statistics.median(confidence),
         "prompts": prompts,
     }
+    if batch:
+        from .batch import job_options, process_image  # the batch job's own code, not a copy of it
+
+        with tempfile.TemporaryDirectory() as folder:
+            jobs = [job_options(asked, Path(folder) / name, False, None, None, settings=segmenter.settings(), overwrite=True)
+                    for name, asked in (("one", prompts[:1]), ("every", prompts))]
+            process_image(segmenter, Path(paths[0]), jobs[1])  # warm-up
+            times = [_fastest(Path(path), lambda q: process_image(segmenter, q, jobs[0]),
+                              lambda q: process_image(segmenter, q, jobs[1]), repeats) for path in paths]
+        out["median_ms_first_prompt_batch"] = statistics.median(t[0] for t in times)
+        out["median_ms_per_extra_prompt_batch"] = statistics.median((t[1] - t[0]) / extra_prompts for t in times)
+    return out
