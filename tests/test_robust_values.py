@@ -186,5 +186,12 @@ def test_decode_takes_only_what_this_segmenter_encoded(tiny_model_dir):
             seg.decode(other, "segment crack")
     twin = Segmenter.load(tiny_model_dir, prompt_gate=False)  # the same weights and settings: its encoding is good
     assert twin.decode(seg.encode(image), "segment crack").masks["segment crack"].shape == (40, 60)
+    import torch
+
+    other = Segmenter.load(tiny_model_dir)
+    with torch.no_grad():
+        next(other.model.parameters()).add_(0.5)  # the same architecture, other weights: other features
+    with pytest.raises(ValueError, match="encoded by another segmenter"):
+        seg.decode(other.encode(image), "segment crack")
     with pytest.raises(TypeError, match="encode returned"):
         seg.decode(image, "segment crack")

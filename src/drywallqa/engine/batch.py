@@ -275,20 +275,29 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
     return images, failed, listing.skipped
 
 
-def _plan(paths, opts: BatchOptions, summary: BatchSummary) -> list[Path]:
+def _plan(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, progress: bool = True) -> list[Path]:
     """Images still to do (:func:`gather_inputs`); missing inputs and inputs of a stem taken go to
-    ``summary.failed``, finished ones to ``summary.skipped``."""
+    ``summary.failed``, finished ones to ``summary.skipped``, those an older version measured measured again first
+    (``workers`` threads, a progress bar)."""
     images, failed, ignored = gather_inputs(paths, opts.out_dir)
     summary.failed.extend(failed)
     summary.ignored.extend(ignored)
+    out = Path(opts.out_dir)
+    done = {path: None if opts.overwrite else already_done(out, path, opts.prompts, opts.mm_per_px, opts.settings)
+            for path in images}
+    stale = [(path, previous) for path, previous in done.items()
+             if previous is not None and previous.get("measures_version") != MEASURES_VERSION]
+    if stale:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            again = list(tqdm(pool.map(lambda item: remeasured(out, item[0], item[1], opts.mm_per_px), stale),
+                              total=len(stale), desc="measure again", disable=not progress))
+        for (path, _), fresh in zip(stale, again):
+            previous = already_done(out, path, opts.prompts, opts.mm_per_px, opts.settings) if fresh is not None else None
+            # read as it is now; measured again by another job since, or not at all: predicted again
+            done[path] = previous if previous is not None and previous.get("measures_version") == MEASURES_VERSION else None
     todo = []
     for path in images:
-        previous = None if opts.overwrite else already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
-        if previous is not None and previous.get("measures_version") != MEASURES_VERSION:
-            if remeasured(Path(opts.out_dir), path, previous, opts.mm_per_px) is not None:  # read as it is now:
-                previous = already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
-            if previous is not None and previous.get("measures_version") != MEASURES_VERSION:  # another job's since
-                previous = None  # measured again, or not at all: predicted again
+        previous = done[path]
         conflict = None if opts.overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
         if conflict is not None:
             summary.failed.append((str(path), conflict))
@@ -462,9 +471,9 @@ def predict_paths(
     paths, workers = input_paths(paths), _check_workers(workers)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
-                    overwrite)
+                       overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
-    todo = _plan(paths, opts, summary)
+    todo = _plan(paths, opts, summary, workers, progress)
     rows = []
 
     def run(path):
@@ -535,7 +544,7 @@ def predict_paths_ray(
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
-                    overwrite)
+                       overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = _plan(paths, opts, summary)
     if todo:

@@ -96,7 +96,7 @@ class TorchSegmenter(Segmenter):
         own = getattr(model.config, "image_size", None)  # the size the model was made for always works
         if not self.scales or any((s % 32 or s < 32 or s > MAX_SCALE) and s != own for s in self.scales):
             raise ValueError(f"every scale must be a positive multiple of 32 up to {MAX_SCALE}, got {self.scales}")
-        self._weights_digest = None  # of the network's weights (_encoding_key), taken at the first encode
+        self._weights_digest = None  # of the network's weights (_encoding_key), taken when first needed
         self.device = device
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
         self.threshold = validate_threshold(threshold)
@@ -197,11 +197,12 @@ class TorchSegmenter(Segmenter):
             with self._autocast():
                 features.append((self.model.encode_image(x), len(x)))
         t2 = time.perf_counter()
-        return EncodedImage(rgb, features, {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1)}, self._encoding_key())
+        return EncodedImage(rgb, features, {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1)}, self)
 
     def _encoding_key(self) -> tuple:
-        """What this segmenter's features depend on: the network's weights (a digest, taken once), input sizes,
-        mirror view and precision; two segmenters of one model folder share encodings."""
+        """What this segmenter's features depend on: the network's weights (a digest, taken once, and only when
+        another segmenter's encoding is decoded), input sizes, mirror view and precision: two segmenters of one
+        model folder share encodings."""
         if self._weights_digest is None:
             if isinstance(self.model, nn.Module):
                 digest = hashlib.blake2b(digest_size=16)
@@ -218,7 +219,8 @@ class TorchSegmenter(Segmenter):
         """-> ``(P, H, W)`` logits averaged over views, ``(P,)`` confidences or None, timings (encoding's too)."""
         if not isinstance(encoded, EncodedImage):
             raise TypeError(f"decode takes what this segmenter's encode returned, got {type(encoded).__name__}")
-        if encoded.encoded_by != self._encoding_key():
+        source = encoded.encoded_by
+        if source is not self and not (isinstance(source, TorchSegmenter) and source._encoding_key() == self._encoding_key()):
             raise ValueError("the photo was encoded by another segmenter, or with other settings (scales, tta, "
                              "precision): encode it with this one")
         t0 = time.perf_counter()

@@ -137,7 +137,7 @@ class EncodedImage:
     rgb: np.ndarray
     features: list = field(default_factory=list)   # runtime-specific: e.g. one entry per input scale
     timings_ms: dict = field(default_factory=dict)
-    encoded_by: object = None  # what made the features (a runtime's key): decode refuses those of another
+    encoded_by: object = None  # the segmenter that made the features: decode refuses those of other weights or settings
 
 
 def validate_prompts(prompts) -> list[str]:

@@ -161,7 +161,7 @@ def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
 
     Raises:
         ImageReadError: an unreadable file; ValueError: an array of another shape, with no pixels, or
-        with NaN / infinite, complex or negative values; TypeError: anything that is no path, PIL image or array.
+        with NaN / infinite, complex or far negative values; TypeError: anything that is no path, PIL image or array.
     """
     if isinstance(image, (str, Path)):
         return read_image(image, max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS)
