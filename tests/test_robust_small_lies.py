@@ -149,11 +149,14 @@ def test_models_names_the_model_version_from_its_card_and_suggests_no_box_adapte
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
-    client = TestClient(create_app(ServeConfig(), Segmenter.load(folder)))
+    before = Segmenter.load(folder)
+    client = TestClient(create_app(ServeConfig(), before))
     assert client.get("/v1/models").json()["models"][0]["version"] is None  # no card: nothing made up
     (folder / "MODEL_CARD.md").write_text("---\nmodel_name: x\nversion: 1.2.3\n---\n# x\nversion: 9\n")
-    client = TestClient(create_app(ServeConfig(), Segmenter.load(folder)))
+    after = Segmenter.load(folder)
+    client = TestClient(create_app(ServeConfig(), after))
     assert client.get("/v1/models").json()["models"][0]["version"] == "1.2.3"
+    assert after.settings() == before.settings()  # a card is no setting: finished batch jobs are not redone
 
     class Described:
         def describe(self):

