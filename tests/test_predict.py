@@ -390,3 +390,26 @@ def test_a_record_another_job_measured_meanwhile_is_taken_as_it_is_now(tiny_mode
     assert remeasured(out, odd_images / "rgb.jpg", old, None) == now  # not overwritten, not dropped
     record.write_text(json.dumps({**now, "measures_version": 0}))  # rewritten by a job of yet another version
     assert remeasured(out, odd_images / "rgb.jpg", old, None) is None
+
+
+def test_many_older_records_are_measured_again_in_threads(tiny_model_dir, tmp_path):
+    import json
+
+    from drywallqa.measures import MEASURES_VERSION
+
+    rng = np.random.default_rng(1)
+    photos = tmp_path / "many"
+    photos.mkdir()
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    seg = Segmenter.load(tiny_model_dir)
+    out = tmp_path / "out"
+    predict_paths(seg, [photos], ["segment crack", "segment taping area"], out, progress=False)
+    first = {i: json.loads((out / f"p{i}__results.json").read_text()) for i in range(12)}
+    for i in range(12):
+        _as_an_older_version_wrote(out, f"p{i}", lambda e: [m.update(length_px=-1.0) for m in e["prompts"].values()])
+    again = predict_paths(seg, [photos], ["segment crack", "segment taping area"], out, progress=False, workers=4)
+    assert not again.done and len(again.skipped) == 12  # measured again, not predicted again
+    for i in range(12):
+        record = json.loads((out / f"p{i}__results.json").read_text())
+        assert record["measures_version"] == MEASURES_VERSION and record == first[i]  # the numbers back as they were

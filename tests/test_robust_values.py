@@ -115,7 +115,12 @@ def test_python_batch_inputs_are_paths_and_options_of_their_type(tiny_model_dir,
     flagged = predict_paths(seg, [photo], ["segment crack"], tmp_path / "g", progress=False,
                             rules=(r for r in ["segment crack: area_px >= 0"]))  # a generator of rules, read once
     assert flagged.results[0]["flags"], flagged.results
-    for kwargs, match in ((dict(rules=[5]), "a rule"), (dict(workers="2"), "workers"), (dict(workers=0), "workers"),
+    assert predict_paths(seg, [photo], ["segment crack"], tmp_path / "n", progress=False, rules=None).done == [str(photo)]
+    too_long = tmp_path / ("x" * 300) / "a.jpg"  # cannot even be looked at: that input fails, named; the job goes on
+    summary = predict_paths(seg, [too_long, photo], ["segment crack"], tmp_path / "l", progress=False, workers=2.0)
+    assert summary.done == [str(photo)] and summary.failed == [(str(too_long), "cannot be looked at (File name too long)")]
+    for kwargs, match in ((dict(rules=[5]), "a rule"), (dict(rules=b"segment crack: area_px > 1"), "bytes"),
+                          (dict(workers="2"), "workers"), (dict(workers=0), "workers"),
                           (dict(max_pixels=float("nan")), "max_pixels"), (dict(max_pixels="10"), "max_pixels")):
         with pytest.raises(ValueError, match=match):
             predict_paths(seg, [photo], ["segment crack"], tmp_path / "v", progress=False, **kwargs)
@@ -128,11 +133,18 @@ def test_photo_values_are_read_on_their_scale_or_refused():
     overshoot = unit.copy()
     overshoot[0, 0, 0] = 1.004  # a colour transform's overshoot: still a 0..1 photo, not a black 0..255 one
     assert abs(float(to_rgb_array(overshoot).mean()) - float(to_rgb_array(unit).mean())) < 0.1
-    ringing = unit * 1.2 - 0.1  # a cubic resize's ringing, -0.1..1.1: clipped, not refused
-    assert to_rgb_array(ringing).min() == 0 and to_rgb_array((ringing * 255).astype(np.float32)).min() == 0
+    import cv2
+
+    step = np.zeros((20, 30, 3))
+    step[:, 15:] = 1.0
+    ringing = cv2.resize(step, (120, 80), interpolation=cv2.INTER_CUBIC)  # dips below 0 (and above 1) at the edge
+    assert ringing.min() < 0 and to_rgb_array(ringing).min() == 0
+    assert to_rgb_array((ringing * 255).astype(np.float32))[:, :50].max() == 0  # 0..255 alike: clipped, not refused
     normalised = (unit - 0.45) / 0.225  # an ImageNet-normalised tensor, about -2..2.4
-    for bad, match in ((unit * 2 - 1, "below 0"), (normalised, "below 0"), (unit.astype(complex), "real numbers"),
-                       (np.full((4, 4, 3), -200, np.int16), "below 0")):
+    mean_subtracted = unit * 255 - 124  # Caffe-style, -124..131
+    for bad, match in ((unit * 2 - 1, "below 0"), (normalised, "below 0"), (mean_subtracted, "below 0"),
+                       (normalised * 1.8, "below 0"), (unit.astype(complex), "real numbers"),
+                       (np.full((4, 4, 3), -200, np.int16), "below 0"), (np.arange(-100, 155, dtype=np.int16)[None, :, None], "below 0")):
         with pytest.raises(ValueError, match=match):
             to_rgb_array(bad)
     for bad in (b"\xff\xd8", None, 5, object()):

@@ -128,7 +128,7 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
     def its_way(xs: np.ndarray, ys: np.ndarray, angle: float) -> np.ndarray:  # centre-line pixels along the line
         return _angle_gap(angle_at[ys, xs], angle) <= angle_tolerance_deg
 
-    found = []  # (support, band of mask pixels, own centre-line pixels, joint) of each candidate line
+    found = []  # (support, its band's mask pixels, its own centre-line pixels, joint) of each candidate line
     for angle, direction, point, half in _candidate_joints(segments.reshape(-1, 4).tolist(), line.dist, angle_tolerance_deg):
         sx, sy = _band_pixels(line.skeleton, point, direction, half)  # centre-line pixels on this line
         t = (sx - point[0]) * direction[0] + (sy - point[1]) * direction[1]
@@ -173,13 +173,15 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
                  "end_xy": [round(float(end[0]), 1), round(float(end[1]), 1)]}
         if mm_per_px:
             joint.update(length_mm=length * mm_per_px, mean_width_mm=joint["mean_width_px"] * mm_per_px)
-        found.append((int(np.count_nonzero(along)), (bx, by), (sx, sy), joint))
-    measured = np.zeros(m.shape, bool)  # the bands of the joints taken so far
+        index = np.uint32 if m.size < 2**32 else np.int64  # a band's pixels kept as flat indices: 4 bytes, not 16
+        found.append((int(np.count_nonzero(along)), np.ravel_multi_index((by, bx), m.shape).astype(index),
+                      np.ravel_multi_index((sy, sx), m.shape), joint))
+    measured = np.zeros(m.size, bool)  # the bands of the joints taken so far, flat
     out = []
-    for _, (bx, by), (sx, sy), joint in sorted(found, key=lambda f: -f[0]):  # best supported first
-        if (np.count_nonzero(measured[sy, sx]) > SHARED * sx.size
-                or np.count_nonzero(measured[by, bx]) > SHARED * bx.size):
+    for _, band_at, own_at, joint in sorted(found, key=lambda f: -f[0]):  # best supported first
+        if (np.count_nonzero(measured[own_at]) > SHARED * own_at.size
+                or np.count_nonzero(measured[band_at]) > SHARED * band_at.size):
             continue  # a joint already taken (its centre line or its tape), or a line across a crossing
-        measured[by, bx] = True
+        measured[band_at] = True
         out.append(joint)
     return sorted(out, key=lambda j: -j["length_px"])[:MAX_JOINTS]

@@ -86,6 +86,10 @@ def parse_rules(rules, prompts, mm_per_px: float | None) -> tuple:
     Raises:
         ValueError: a malformed rule, or one the job cannot evaluate.
     """
+    if rules is None:
+        return ()
+    if isinstance(rules, (bytes, bytearray)):
+        raise ValueError("a rule is text such as 'segment crack: max_width_mm > 0.3', not bytes")
     rules = [rules] if isinstance(rules, (str, Rule)) else list(rules)  # one rule is no sequence of characters;
     for r in rules:                                                      # a generator is read once
         if not isinstance(r, (str, Rule)):

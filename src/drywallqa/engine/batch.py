@@ -31,6 +31,7 @@ from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
 from ..utils.files import BATCH_RESULTS, mark_output_folder, remove_stale_temporaries, write_atomic, write_text_atomic
+from ..utils.checks import whole_number
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug
 from ..viz import COLORS, draw_joints, grid, overlay
@@ -260,8 +261,15 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
     case-insensitively) only the first one listed is an image; the others fail with a message instead of
     overwriting its outputs. A file given twice is one image.
     """
-    failed = [(str(p), "no such file or folder") for p in paths if not Path(p).exists()]
-    listing = find_images([p for p in paths if Path(p).exists()], exclude=[out_dir])
+    def looked_at(p) -> str | None:  # why an input cannot be read, or None
+        try:
+            return None if Path(p).exists() else "no such file or folder"
+        except OSError as exc:  # a name too long, a folder this user may not enter: that input, not the job
+            return f"cannot be looked at ({exc.strerror or exc})"
+
+    why = {str(p): looked_at(p) for p in paths}
+    failed = [(p, reason) for p, reason in why.items() if reason is not None]
+    listing = find_images([p for p in paths if why[str(p)] is None], exclude=[out_dir])
     first_of_stem: dict[str, Path] = {}
     images = []
     for path in listing.images:
@@ -310,6 +318,14 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, pr
     return todo
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a path that cannot even be looked at (a name too long, a folder not entered)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _covers(entry, opts: BatchOptions, out: Path) -> bool:
     """Whether another job's record ``entry`` was made with this job's prompts, settings and scale, its masks there."""
     try:
@@ -328,7 +344,7 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
     they cannot cover in a warning."""
     out = Path(opts.out_dir)
     listed = {record_name(Path(e["image"])) for e in summary.results}  # this job's photos' records (one per stem)
-    failed = {record_name(Path(p)): Path(p) for p, _ in summary.failed if Path(p).is_file()}
+    failed = {record_name(Path(p)): Path(p) for p, _ in summary.failed if _is_file(Path(p))}
     foreign = 0
     for rec in sorted(out.glob("*__results.json")):
         if rec.name in listed:
@@ -391,7 +407,7 @@ def input_paths(paths) -> list:
 
 
 def _check_workers(workers) -> int:
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+    if not whole_number(workers) or workers < 1:
         raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
     return int(workers)
 
@@ -405,7 +421,11 @@ def check_out_apart(paths, out_dir) -> None:
     """
     out = Path(out_dir).resolve()
     for p in map(Path, paths):
-        if p.is_dir() and p.resolve() == out:
+        try:
+            same = p.is_dir() and p.resolve() == out
+        except OSError:  # cannot be looked at: no folder to compare (the job names it as failed)
+            same = False
+        if same:
             raise ValueError(f"{out_dir} is also an input folder: the next run would read its masks as photos; give "
                              f"--out a folder of its own (one inside {p}, such as {Path(p) / 'drywallqa_out'}, is fine)")
 

@@ -206,8 +206,8 @@ class TorchSegmenter(Segmenter):
 
     def _encoding_key(self) -> tuple:
         """What this segmenter's features depend on: the network's weights (a digest, taken once, and only when
-        another segmenter's encoding is decoded), input sizes, mirror view and precision: two segmenters of one
-        model folder share encodings."""
+        another segmenter's encoding is decoded; not taken again should its weights change), input sizes, mirror
+        view, precision and device: two segmenters of one model folder share encodings."""
         if self._weights_digest is None:
             if isinstance(self.model, nn.Module):
                 digest = hashlib.blake2b(digest_size=16)
@@ -217,7 +217,7 @@ class TorchSegmenter(Segmenter):
                 self._weights_digest = digest.hexdigest()
             else:  # another runtime's network (an ONNX session): itself
                 self._weights_digest = f"{type(self.model).__name__}:{id(self.model)}"
-        return (self._weights_digest, self.scales, self.tta, self.precision)
+        return (self._weights_digest, self.scales, self.tta, self.precision, str(self.device))
 
     @torch.inference_mode()
     def _logits(self, encoded: EncodedImage, prompts: list[str]):

@@ -38,7 +38,7 @@ from .segmenter import Segmenter
 from .speed import measure_speed
 from .validator import Validator, prompt_postprocess, prompt_thresholds
 
-MAX_SCALE = 2048  # the largest input size --scales takes (candidates for a shipped model)
+SHIP_MAX_SCALE = 2048  # the largest input size --scales takes (candidates for a shipped model)
 SELECTION_FILE = "selection.json"  # the sweep behind the shipped options, beside config.json
 CALIBRATION_FILES = ("prompt_gate.npz", "confidence.json")  # made again unless --no-gate / --no-confidence
 KEPT_FILES = ("MODEL_CARD.md", "README.md")  # of the folder replaced
@@ -56,8 +56,8 @@ def parse_scales(text: str) -> tuple:
         raise ValueError(f"{text!r}: sizes in pixels separated by commas, e.g. 448 or 384,512") from None
     if not scales or any(v <= 0 or v % 32 for v in scales):
         raise ValueError(f"{text!r}: every size must be a positive multiple of 32")
-    if any(v > MAX_SCALE for v in scales):  # 65536 made a 50 GB input: out of memory, after the val photos were read
-        raise ValueError(f"{text!r}: every size must be at most {MAX_SCALE}")
+    if any(v > SHIP_MAX_SCALE for v in scales):  # 65536 made a 50 GB input: out of memory, after the val photos were read
+        raise ValueError(f"{text!r}: every size must be at most {SHIP_MAX_SCALE}")
     return scales
 
 

@@ -49,6 +49,10 @@ def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "i
                                  "read_image(path, max_pixels=N) and pass the array)")
 
 
+NEGATIVE_DEPTH, NEGATIVE_SHARE = 0.15, 0.2  # below 0 by more than 15% of the scale, or a fifth of the values
+                                            # below 0 by more than 0.1% of it: refused
+
+
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
     """Pixel values of any real numeric type as uint8, never stretched to the image's own min..max (a plain wall would
     get the contrast of a crack): floats up to 1.5 are a 0..1 scale (times 255; a colour transform's overshoot past 1
@@ -58,8 +62,9 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     one by 4095 / 255), other values by their maximum.
 
     Raises:
-        ValueError: NaN or infinite values, complex or non-numeric values, or values far below 0: a normalised
-        tensor (-1..1, or mean subtracted) is no photo (a resize's ringing a little below 0 is clipped).
+        ValueError: NaN or infinite values, complex or non-numeric values, or values far below 0 (by more than
+        :data:`NEGATIVE_DEPTH` of the scale, or in more than :data:`NEGATIVE_SHARE` of the values): a normalised or
+        mean-subtracted array is no photo (a resize's ringing a little below 0 at some edges is clipped).
     """
     if arr.dtype == np.uint8:
         return arr
@@ -72,10 +77,12 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     lo = float(values.min()) if values.size else 0.0
     floating = np.issubdtype(arr.dtype, np.floating)
     unit = floating and hi <= 1.5
-    if lo < 0 and ((floating and hi <= 3.0 and lo < -0.5) or lo < -0.5 * (1.0 if unit else max(hi, 255.0))):
-        raise ValueError(f"the image holds values far below 0 (down to {lo:.3g}); give 0..1 or 0..255 values (a "
-                         "normalised tensor, -1..1 or mean-subtracted, is no photo)")
-    # small negatives (a resize's ringing, colours clipped to a gamut) are clipped to 0 below
+    if lo < 0:  # a resize's ringing or a gamut's clipping dips a little below 0 at a few edges, and is clipped below;
+        # a normalised or mean-subtracted array (-1..1, -2.1..2.6, -124..151) has far more, and far lower, negatives
+        scale = 1.0 if unit else max(hi, 255.0)
+        if lo < -NEGATIVE_DEPTH * scale or np.count_nonzero(values < -1e-3 * scale) > NEGATIVE_SHARE * values.size:
+            raise ValueError(f"the image holds values far below 0 (down to {lo:.3g}); give 0..1 or 0..255 values (a "
+                             "normalised or mean-subtracted array is no photo)")
     if unit or hi <= 1.0:
         values = values * 255.0
     elif hi > 255.0:
