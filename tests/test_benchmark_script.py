@@ -145,3 +145,17 @@ def test_benchmark_reports_and_pictures_are_replaced_whole(load_script, tmp_path
     assert (out / "report.md").read_text() == "# report\n" and "| cracks | segment crack | 0.700 (0.60-0.80)" in tables
     assert (out / "bar.md").read_text() in tables and (out / "pictures.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in out.iterdir()) == sorted(names)  # no temporary file left
+
+
+def test_the_qa_measures_picture_is_drawn_whole(load_script, monkeypatch, tmp_path):
+    import sys
+
+    from PIL import Image
+
+    picture = load_script("qa_measures_picture", folder="docs")
+    out = tmp_path / "qa.png"
+    monkeypatch.setattr(sys, "argv", ["qa_measures_picture.py", str(out)])
+    picture.main()
+    with Image.open(out) as image:
+        assert image.width > 1000 and image.height > 500
+    assert [p.name for p in tmp_path.iterdir()] == ["qa.png"]  # no temporary file left
