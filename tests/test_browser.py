@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import drywallqa
 from drywallqa import Segmenter
 from drywallqa.serve import ServeConfig, create_app
 from drywallqa.text.encoder import get_text_encoder
@@ -79,6 +80,7 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
     for name, size in out["sizes"].items():
         assert size["consoleErrors"] == [], (name, size["consoleErrors"])
         assert size["chips"] == prompts  # the two suggested prompts, then the one typed
+        assert "film_unet" in size["modelLine"] and f"drywallqa {drywallqa.__version__}" in size["modelLine"]  # which model
         rows = {row[0]: row for row in size["rows"]}  # prompt, confidence, regions, area, ..., joints, concept, mask
         assert sorted(rows) == sorted(prompts)
         confidences = [float(row[1].split()[0]) for row in size["rows"]]

@@ -88,7 +88,8 @@ try {
     await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
     const tiffError = await page.textContent('#error');
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-    report.sizes[name] = { chips, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
+    const modelLine = await page.textContent('#model-line');
+    report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffError, scrollWidth, viewportWidth: viewport.width, consoleErrors };
     await context.close();
   }
