@@ -165,3 +165,36 @@ def test_models_names_the_model_version_from_its_card_and_suggests_no_box_adapte
                     "postprocess": {"segment seam": [{"name": "dilate"}, box], "bounding box of taped joint": box}}
 
     assert suggested_prompts(Described()) == ["segment crack", "segment seam"]
+
+
+def test_422_details_name_the_field_and_never_echo_it(tiny_model_dir):
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    photo = io.BytesIO()
+    Image.new("RGB", (40, 30), (120, 120, 120)).save(photo, format="PNG")
+    secret = "crack\u202eSECRET-TEXT"
+    for data, field in (({"prompts": [secret]}, "prompts"), ({"prompts": ["segment crack"], "flag": ["SECRET-TEXT >> 3"]}, "flag"),
+                        ({"prompts": ["segment crack"], "flag": ["SECRET-TEXT: area_px > 3"]}, "flag"),
+                        ({"prompts": ["segment crack"], "flag": ["segment crack: SECRETTEXT > 3"]}, "flag")):
+        r = client.post("/v1/segment", files={"image": ("w.png", photo.getvalue(), "image/png")}, data=data)
+        assert r.status_code == 422 and r.json()["detail"].startswith(f"{field}: "), r.text
+        assert "SECRET" not in r.text
+
+
+def test_a_damaged_exif_block_does_not_make_the_photo_unreadable(tiny_model_dir, tmp_path, monkeypatch):
+    from PIL import ImageOps
+
+    from drywallqa.utils.image_io import read_image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter
+    Image.new("RGB", (60, 20), (90, 90, 90)).save(tmp_path / "turned.jpg", exif=exif)
+
+    def damaged(image, *args, **kwargs):  # as Pillow does on some damaged EXIF blocks it cannot write back
+        raise TypeError("unsupported operand type(s)")
+
+    monkeypatch.setattr(ImageOps, "exif_transpose", damaged)
+    assert read_image(tmp_path / "turned.jpg").shape == (60, 20, 3)  # still turned upright
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    r = client.post("/v1/segment", files={"image": ("t.jpg", (tmp_path / "turned.jpg").read_bytes(), "image/jpeg")},
+                    data={"prompts": ["segment crack"]})
+    assert r.status_code == 200, r.text

@@ -106,8 +106,8 @@ def test_qa_rules_flag_the_photo(client):
     assert r.status_code == 200, r.text
     assert r.json()["flags"] == ["segment crack: area_px >= 0"]   # always broken; the other never
     assert client.post("/v1/segment", files=files, data=data).json()["flags"] == []
-    for rule, why in (("segment crack: area_px ~ 3", "PROMPT: MEASURE OP NUMBER"), ("segment seam: area_px > 3", "not one of"),
-                      ("segment crack: bogus > 3", "unknown measure")):
+    for rule, why in (("segment crack: area_px ~ 3", "PROMPT: MEASURE OP NUMBER"), ("segment seam: area_px > 3", "one of the prompts asked"),
+                      ("segment crack: bogus > 3", "measure is one of")):
         bad = client.post("/v1/segment", files=files, data={**data, "flag": [rule]})
         assert bad.status_code == 422 and why in bad.json()["detail"], bad.text
     no_scale = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "flag": ["segment crack: max_width_mm > 1"]})

@@ -6,10 +6,11 @@ photo breaks under ``flags`` in ``results.json``, and its HTML report puts flagg
 from __future__ import annotations
 
 import math
-
 import operator
 import re
 from dataclasses import dataclass
+
+from .utils.checks import InputError
 
 # measures of :func:`drywallqa.measures.mask_measures` a rule may test; *_mm ones need a scale (mm per pixel)
 MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px",
@@ -34,12 +35,14 @@ class Rule:
         """
         m = _RULE.match(text.strip())
         if not m:
-            raise ValueError(f"{text!r}: a rule reads 'PROMPT: MEASURE OP NUMBER', e.g. 'segment crack: max_width_mm > 0.3'")
+            reason = "a rule reads 'PROMPT: MEASURE OP NUMBER', e.g. 'segment crack: max_width_mm > 0.3'"
+            raise InputError(f"{text!r}: {reason}", reason)
         if m["measure"] not in MEASURES:
-            raise ValueError(f"{text!r}: unknown measure {m['measure']!r}; one of {', '.join(MEASURES)}")
+            reason = f"a rule's measure is one of {', '.join(MEASURES)}"
+            raise InputError(f"{text!r}: unknown measure {m['measure']!r}; one of {', '.join(MEASURES)}", reason)
         value = float(m["value"])
         if not math.isfinite(value):
-            raise ValueError(f"{text!r}: the number must be finite")
+            raise InputError(f"{text!r}: the number must be finite", "a rule's number must be finite")
         return cls(m["prompt"].strip(), m["measure"], m["op"], value)
 
     @property
@@ -68,10 +71,12 @@ def check_rules(rules, prompts, mm_per_px: float | None) -> None:
     """
     for rule in rules:
         if rule.prompt not in prompts:
-            raise ValueError(f"rule {str(rule)!r}: its prompt is not one of the job's prompts {list(prompts)}")
+            reason = "a rule's prompt must be one of the prompts asked"
+            raise InputError(f"rule {str(rule)!r}: its prompt is not one of the job's prompts {list(prompts)}", reason)
         if rule.needs_scale and not mm_per_px:
-            raise ValueError(f"rule {str(rule)!r}: millimetre measures need a scale in mm per pixel "
-                             "(--mm-per-px on the command line, mm_per_px in the HTTP API)")
+            reason = ("a rule on a millimetre measure needs a scale in mm per pixel (--mm-per-px on the command line, "
+                      "mm_per_px in the HTTP API)")
+            raise InputError(f"rule {str(rule)!r}: {reason}", reason)
 
 
 def flags(entry: dict, rules) -> list[str]:

@@ -271,9 +271,12 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         check_form_fields(await request.form(), request.query_params)  # the form was parsed already: read again for free
         try:
             prompts = validate_prompts(prompts)
+        except ValueError as exc:  # the reason without the prompt quoted: no input is echoed back
+            raise HTTPException(status_code=422, detail=f"prompts: {getattr(exc, 'reason', exc)}") from exc
+        try:
             rules = parse_rules(flag, prompts, mm_per_px)
         except ValueError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from exc
+            raise HTTPException(status_code=422, detail=f"flag: {getattr(exc, 'reason', exc)}") from exc
         if len(prompts) > config.max_prompts:
             raise HTTPException(status_code=422, detail=f"at most {config.max_prompts} prompts per request")
         if mask_format not in ("png", "coco_rle"):

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..utils.checks import InputError
 from ..utils.slug import prompt_slug
 
 logger = logging.getLogger(__name__)
@@ -47,14 +48,15 @@ def check_prompt(prompt) -> str:
         raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
     prompt = prompt.strip()
     if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
-        raise ValueError(f"a prompt must hold a visible character, e.g. 'segment crack'; got {prompt!r}")
+        reason = "a prompt must hold a visible character, e.g. 'segment crack'"
+        raise InputError(f"{reason}; got {prompt[:40]!r}", reason)
     if any((unicodedata.category(c) in ("Cc", "Zl", "Zp") and c != "\t") or c in BIDI_CONTROLS for c in prompt):
         # NUL, ESC, line breaks (U+2028/9 too; a tab is a space), and the bidi overrides
-        raise ValueError(f"a prompt may not hold control characters (NUL, escape, line breaks, text-direction "
-                         f"overrides, ...); got {prompt[:40]!r}")
+        reason = "a prompt may not hold control characters (NUL, escape, line breaks, text-direction overrides, ...)"
+        raise InputError(f"{reason}; got {prompt[:40]!r}", reason)
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValueError(f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(prompt)}: "
-                         f"{prompt[:40]!r}...")
+        reason = f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(prompt)}"
+        raise InputError(f"{reason}: {prompt[:40]!r}...", reason)
     return prompt
 
 

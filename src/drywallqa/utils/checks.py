@@ -12,6 +12,15 @@ if TYPE_CHECKING:
     import torch
 
 
+class InputError(ValueError):
+    """A bad value: the message may quote it (for a person at a terminal), ``reason`` never does (for an HTTP
+    client, whose input is not echoed back)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 def whole_number(value) -> bool:
     """Whether ``value`` is a whole number: an int (not a bool), or a finite float of no fraction (``640.0``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

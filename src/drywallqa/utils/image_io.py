@@ -6,6 +6,7 @@ decompression bomb too, as :class:`ImageTooLargeError`), so a batch reports the 
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .files import OUTPUT_FILES, is_output_file, is_output_folder
+
+logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif",
                   ".jp2", ".j2k", ".ppm", ".pgm", ".pbm", ".tga")  # the files of IMAGE_FORMATS, by name
@@ -113,6 +116,26 @@ def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
+_ORIENTATIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+                 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                 8: Image.Transpose.ROTATE_90}  # EXIF orientation -> the turn that shows the photo upright
+
+
+def upright(img: Image.Image) -> Image.Image:
+    """``img`` turned as its EXIF orientation says (``ImageOps.exif_transpose``). A damaged EXIF block that Pillow
+    cannot write back (it raises TypeError, struct.error, ...) does not make the photo unreadable: its orientation
+    tag is applied if it can be read, else the photo is taken as stored."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # noqa: BLE001 - whatever a damaged EXIF block makes Pillow raise
+        try:
+            turn = _ORIENTATIONS.get(int(img.getexif().get(0x0112, 1)))
+        except Exception:  # noqa: BLE001
+            turn = None
+        logger.warning("damaged EXIF data: %s", "orientation applied, the rest ignored" if turn else "ignored")
+        return img.transpose(turn) if turn is not None else img
+
+
 def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode a file path or a binary file object to ``(H, W, 3)`` uint8 RGB, EXIF orientation applied.
 
@@ -127,7 +150,7 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         with Image.open(source, formats=image_formats()) as img:
             check_pixels(img.width, img.height, max_pixels, name)
             img.load()
-            return _to_rgb_uint8(ImageOps.exif_transpose(img))
+            return _to_rgb_uint8(upright(img))
     except Image.DecompressionBombError as exc:  # Pillow's own limit, checked when the header is read
         pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
         if max_pixels is not None and max_pixels <= pillow_limit:
@@ -174,7 +197,7 @@ def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
         return read_image(image, max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS)
     if isinstance(image, Image.Image):
         check_pixels(image.width, image.height, max_pixels)
-        arr = _to_rgb_uint8(ImageOps.exif_transpose(image))
+        arr = _to_rgb_uint8(upright(image))
     elif isinstance(image, (np.ndarray, list, tuple)) or hasattr(image, "__array__"):
         arr = np.asarray(image)
     else:
