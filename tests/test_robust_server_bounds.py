@@ -191,3 +191,10 @@ def test_options_in_the_query_string_are_refused_not_ignored(tiny_model_dir):
     ok = client.post("/v1/segment", files={"image": ("w.png", _noise_png(), "image/png")},
                      data={"prompts": ["segment crack"], "mm_per_px": "0.5"})
     assert ok.status_code == 200 and "area_mm2" in ok.json()["results"][0]["measures"]
+
+
+def test_a_scale_too_small_for_any_camera_is_refused(tiny_model_dir):
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    r = client.post("/v1/segment", files={"image": ("w.png", _noise_png(), "image/png")},
+                    data={"prompts": ["segment crack"], "mm_per_px": "1e-320"})  # every area read 0.0 mm²
+    assert r.status_code == 422 and "mm_per_px" in str(r.json()["detail"])

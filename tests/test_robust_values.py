@@ -22,6 +22,7 @@ def photo(tmp_path):
 
 @pytest.mark.parametrize("args, hint", [
     (["--mm-per-px", "-1"], "--mm-per-px"), (["--mm-per-px", "0"], "--mm-per-px"), (["--mm-per-px", "nan"], "--mm-per-px"),
+    (["--mm-per-px", "1e-320"], "--mm-per-px"),  # every area would read 0.0 mm²
     (["--mm-per-px", "inf"], "--mm-per-px"), (["--threshold", "nan"], "--threshold"), (["--threshold", "1.5"], "--threshold"),
     (["--threshold", "-0.1"], "--threshold"), (["--workers", "0"], "--workers"), (["--tile", "8"], "--tile"),
 ])

@@ -12,21 +12,22 @@ from .joints import measure_joints
 from .utils.checks import number_in_range
 
 
-MAX_MM_PER_PX = 1000.0  # one metre per pixel: beyond any photo of a wall
+MIN_MM_PER_PX, MAX_MM_PER_PX = 1e-6, 1000.0  # a nanometre to a metre per pixel: beyond any photo of a wall either way
+                                            # (1e-320 made every area 0.0 mm²)
 MEASURES_VERSION = 3  # raised whenever a measure is taken another way: records of another are measured again
                       # (1: lengths and widths on the bare skeleton, joints on the centre line; 2: skeleton by
                       # Zhang-Suen thinning, overlapping joints taken in the order found)
 
 
 def validate_mm_per_px(mm_per_px: float | None) -> float | None:
-    """``None`` (measures in pixels only) or a finite scale in (0, MAX_MM_PER_PX] millimetres per pixel.
+    """``None`` (measures in pixels only) or a finite scale in [MIN_MM_PER_PX, MAX_MM_PER_PX] millimetres per pixel.
 
     Raises:
         ValueError: zero, negative, NaN, infinite or absurdly large.
     """
     if mm_per_px is None:
         return None
-    return number_in_range(mm_per_px, "mm_per_px", 0.0, MAX_MM_PER_PX, low_inclusive=False, unit=" millimetres per pixel")
+    return number_in_range(mm_per_px, "mm_per_px", MIN_MM_PER_PX, MAX_MM_PER_PX, unit=" millimetres per pixel")
 
 
 def _checked(mask: np.ndarray) -> np.ndarray:

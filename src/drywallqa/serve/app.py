@@ -33,7 +33,7 @@ from .. import __version__
 from ..data.registry import measures_joints
 from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, Segmenter, from_backend, validate_prompts
 from ..engine.tiling import TiledSegmenter
-from ..measures import MAX_MM_PER_PX, mask_measures
+from ..measures import MAX_MM_PER_PX, MIN_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
 from ..text.encoder import MAX_PROMPT_CHARS
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
@@ -253,7 +253,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         ),
         mask_format: str = Form("png", description="png (base64) or coco_rle."),
         include_probabilities: bool = Form(False, description="Also return a 0..255 probability PNG per prompt."),
-        mm_per_px: float | None = Form(None, gt=0, le=MAX_MM_PER_PX, allow_inf_nan=False,
+        mm_per_px: float | None = Form(None, ge=MIN_MM_PER_PX, le=MAX_MM_PER_PX, allow_inf_nan=False,
                                        description="Scale, for QA measures in millimetres."),
         tile: int | None = Form(None, ge=32, le=16384, description=(
             "Predict a photo larger than this many pixels on overlapping tiles of this size: for photos of a "
