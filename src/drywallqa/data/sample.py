@@ -149,10 +149,12 @@ def _image_size(path: Path) -> tuple[int, int] | None:
     None if it is not a readable image."""
     from PIL import Image, UnidentifiedImageError
 
+    from ..utils.image_io import exif_orientation
+
     try:
         with Image.open(path) as im:
             width, height = im.size
-            orientation = im.getexif().get(0x0112, 1)
+            orientation = exif_orientation(im)  # as read_image turns it, a damaged EXIF block too
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)

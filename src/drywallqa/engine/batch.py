@@ -566,7 +566,7 @@ def predict_paths_ray(
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
                        overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
-    todo = _plan(paths, opts, summary)
+    todo = _plan(paths, opts, summary, workers)
     if todo:
         import ray
 

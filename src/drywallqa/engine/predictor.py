@@ -98,11 +98,11 @@ class TorchSegmenter(Segmenter):
         if not self.scales or any((s % 32 or s < 32 or s > MAX_SCALE) and s != own for s in self.scales):
             raise ValueError(f"every scale must be a positive multiple of 32 up to {MAX_SCALE}, got {self.scales}")
         self._weights_digest = None  # of the network's weights (_encoding_key), taken when first needed
-        self.model_version = None  # from the model folder's card (from_path): what /v1/models says
         self.device = device
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
         self.threshold = validate_threshold(threshold)
         self.metadata = metadata or {}
+        self.model_version = self.metadata.get("version")  # or from the model folder's card (from_path): /v1/models
         self.image_size = model.config.image_size
         # prompt -> {"name": post-processor, **options}, e.g. boxes for prompts trained on box labels
         self.postprocess = dict(self.metadata.get("postprocess", {}))
@@ -167,8 +167,8 @@ class TorchSegmenter(Segmenter):
                         threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
                         tta if tta is not None else bool(meta.get("tta") or False), scales or meta.get("scales"), gate,
                         confidence, label_shape, precision)
-        if path is not None and Path(path).is_dir():  # the model's version, from its card (not one of its settings)
-            segmenter.model_version = meta.get("version") or model_card_version(path)
+        if segmenter.model_version is None and path is not None and Path(path).is_dir():  # from its card (no setting)
+            segmenter.model_version = model_card_version(path)
         return segmenter
 
     @classmethod
@@ -354,7 +354,7 @@ class TorchSegmenter(Segmenter):
                 "threshold_source": meta.get("selected_on", "given"), "prompt_thresholds": dict(self.prompt_thresholds),
                 "postprocess": dict(self.postprocess), "text_encoder": meta.get("text_encoder"),
                 "image_size": self.scales[0] if len(self.scales) == 1 else self.image_size, "scales": list(self.scales),
-                "tta": self.tta, "version": self.model_version or meta.get("version"), "prompt_gate": self.gate is not None,
+                "tta": self.tta, "version": self.model_version, "prompt_gate": self.gate is not None,
                 "label_shape": self.label_shape, "precision": self.precision,
                 "confidence_calibrated": self.confidence_model is not None}
 

@@ -169,20 +169,15 @@ def model_card_version(directory: str | Path) -> str | None:
     """The model's ``version`` in the front matter of the folder's ``MODEL_CARD.md`` (``version: X`` between the
     first two ``---`` lines); ``None`` without one. Said of the model (``/v1/models``), never part of its settings:
     a card edited does not change a mask."""
+    import yaml
+
     try:
         text = (Path(directory) / MODEL_CARD_NAME).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        _, front, _ = text.split("---\n", 2) if text.startswith("---\n") else ("", "", "")
+        version = (yaml.safe_load(front) or {}).get("version") if front else None
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):  # no card, no front matter, not a mapping
         return None
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        return None
-    for line in lines[1:50]:
-        if line.strip() == "---":
-            break
-        key, _, value = line.partition(":")
-        if key.strip() == "version" and value.strip():
-            return value.strip().strip("'\"")[:40]
-    return None
+    return str(version)[:40] if isinstance(version, (str, int, float)) and str(version).strip() else None
 
 
 def is_drywallqa_model_dir(directory: str | Path) -> bool:

@@ -72,7 +72,7 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype != bool and (not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating)):
-        raise ValueError(f"the image's values must be real numbers, got {arr.dtype}")
+        raise ValueError(f"the image's values must be real numbers (a numeric dtype, not complex), got {arr.dtype}")
     values = arr.astype(np.float64)
     if not np.isfinite(values).all():
         raise ValueError("the image holds NaN or infinite values")
@@ -128,12 +128,17 @@ def upright(img: Image.Image) -> Image.Image:
     try:
         return ImageOps.exif_transpose(img)
     except Exception:  # noqa: BLE001 - whatever a damaged EXIF block makes Pillow raise
-        try:
-            turn = _ORIENTATIONS.get(int(img.getexif().get(0x0112, 1)))
-        except Exception:  # noqa: BLE001
-            turn = None
+        turn = _ORIENTATIONS.get(exif_orientation(img))
         logger.warning("damaged EXIF data: %s", "orientation applied, the rest ignored" if turn else "ignored")
         return img.transpose(turn) if turn is not None else img
+
+
+def exif_orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag of an opened image (1, as stored, without one or where the EXIF block is damaged)."""
+    try:
+        return int(img.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - whatever a damaged EXIF block makes Pillow raise
+        return 1
 
 
 def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -211,14 +216,9 @@ def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"the image has no pixels (shape {arr.shape})")
     check_pixels(arr.shape[1], arr.shape[0], max_pixels)
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"expected a numeric image array, got dtype {arr.dtype}")
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
-    try:
-        arr = _to_uint8(arr)
-    except ValueError as exc:
-        raise ValueError(str(exc).replace("the image", "the image array", 1)) from None
+    arr = _to_uint8(arr)  # ValueError for values that are no photo's
     if arr.shape[2] == 4:  # as a file with transparency is read: on white
         arr = _on_white(arr)
     return np.ascontiguousarray(arr)
