@@ -97,13 +97,33 @@ def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
             if knot[labels[junction]]:
                 r = np.asarray(path)
                 s[r[:, 0], r[:, 1]] = True
-    todo = np.argwhere(s & (_neighbour_count(s) == 2)).tolist()  # corners: one at a time, as the line is now
+    todo = np.argwhere(s & _CORNER[_neighbour_code(s)]).tolist()  # corners: one at a time, as the line is now
     while todo:
         y, x = todo.pop()
         if s[y, x] and _touching(s, y, x):
             s[y, x] = False
             todo += [[y + dy, x + dx] for dy, dx in _NEIGHBOURS if s[y + dy, x + dx]]  # they may be corners now
     return s[1:-1, 1:-1]
+
+
+def _neighbour_code(s: np.ndarray) -> np.ndarray:
+    """(H, W) uint8: bit i set where neighbour :data:`_NEIGHBOURS`\\ [i] of a pixel is on (a zero border)."""
+    kernel = np.zeros((3, 3), np.float32)
+    for i, (dy, dx) in enumerate(_NEIGHBOURS):
+        kernel[1 + dy, 1 + dx] = 2 ** i
+    return cv2.filter2D(s.astype(np.uint8), cv2.CV_32F, kernel, borderType=cv2.BORDER_CONSTANT).astype(np.uint8)
+
+
+def _corner_table() -> np.ndarray:
+    """(256,) bool: the neighbour codes of :func:`_neighbour_code` with exactly two neighbours that touch."""
+    table = np.zeros(256, bool)
+    for code in range(256):
+        near = [_NEIGHBOURS[i] for i in range(8) if code >> i & 1]
+        table[code] = len(near) == 2 and max(abs(near[0][0] - near[1][0]), abs(near[0][1] - near[1][1])) == 1
+    return table
+
+
+_CORNER = _corner_table()
 
 
 def _touching(s: np.ndarray, y: int, x: int) -> bool:
@@ -125,10 +145,12 @@ def _directions(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarr
     r = DIRECTION_RADIUS
     top, left = max(int(ys.min()) - r, 0), max(int(xs.min()) - r, 0)
     crop = np.pad(s[top:int(ys.max()) + r + 1, left:int(xs.max()) + r + 1], r).astype(np.float32)
-    oy, ox = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
     cy, cx = ys - top + r, xs - left + r
-    n, sx, sy, sxx, syy, sxy = (cv2.filter2D(crop, cv2.CV_32F, k, borderType=cv2.BORDER_CONSTANT)[cy, cx].astype(np.float64)
-                                for k in (np.ones_like(ox), ox, oy, ox * ox, oy * oy, ox * oy))
+    one, off = np.ones(2 * r + 1, np.float32), np.arange(-r, r + 1, dtype=np.float32)  # separable window sums
+    n, sx, sy, sxx, syy, sxy = (cv2.sepFilter2D(crop, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)[cy, cx]
+                                .astype(np.float64)
+                                for kx, ky in ((one, one), (off, one), (one, off), (off * off, one), (one, off * off),
+                                               (off, off)))
     mx, my = sx / n, sy / n
     theta = 0.5 * np.arctan2(2 * (sxy / n - mx * my), (sxx / n - mx * mx) - (syy / n - my * my))
     return theta, mx, my

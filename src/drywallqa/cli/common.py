@@ -173,11 +173,6 @@ def check_max_pixels(value: int) -> None:
         raise ValueError(f"must be a positive number of pixels, got {value}")
 
 
-def check_workers(value: int) -> None:
-    if value < 1:
-        raise ValueError(f"must be at least 1, got {value}")
-
-
 def load_segmenter(model_path: Optional[str], model: Optional[str], runtime: str = "torch",
                     min_confidence: Optional[float] = None, tile: Optional[int] = None, prompt_gate: bool = True,
                     pipeline: Optional[str] = None, label_shape: Optional[str] = None, max_tiles: Optional[int] = None,

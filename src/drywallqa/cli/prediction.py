@@ -11,7 +11,7 @@ from ..engine.tiling import DEFAULT_MAX_TILES
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
-                     check_max_pixels, check_workers, console, load_kwargs, load_segmenter_with, tagged)
+                     check_max_pixels, console, load_kwargs, load_segmenter_with, tagged)
 
 
 REVIEW_SHOWN = 5  # least confident masks named after a predict run
@@ -55,7 +55,7 @@ def predict(
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, and report.html."""
-    from ..engine.batch import check_out_apart, predict_paths, prepare_out_dir
+    from ..engine.batch import check_out_apart, check_workers, predict_paths, prepare_out_dir
     from ..engine.segmenter import validate_confidence, validate_label_shape, validate_prompts, validate_threshold
     from ..measures import validate_mm_per_px
 

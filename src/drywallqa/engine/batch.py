@@ -406,7 +406,8 @@ def input_paths(paths) -> list:
     return items
 
 
-def _check_workers(workers) -> int:
+def check_workers(workers) -> int:
+    """``workers`` as an int; ValueError unless a whole number of at least 1 (the CLI's ``--workers`` check too)."""
     if not whole_number(workers) or workers < 1:
         raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
     return int(workers)
@@ -488,7 +489,7 @@ def predict_paths(
     mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
     text) each photo breaks; ``overwrite=True`` redoes finished images.
     """
-    paths, workers = input_paths(paths), _check_workers(workers)
+    paths, workers = input_paths(paths), check_workers(workers)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
                        overwrite)
@@ -560,7 +561,7 @@ def predict_paths_ray(
     from every worker (a shared file system on a cluster).
     """
     load_kwargs = dict(load_kwargs or {})
-    paths, workers = input_paths(paths), _check_workers(workers)
+    paths, workers = input_paths(paths), check_workers(workers)
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
