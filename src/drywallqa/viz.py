@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -70,6 +71,25 @@ def error_map(image: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> np.ndarray
     return out
 
 
+def _plain_text(draw):
+    """Run a matplotlib drawing with its text taken as plain text: a ``$`` in a photo's, prompt's or dataset's name
+    is a dollar sign, never mathtext (``price_$5_$`` stopped a whole evaluation with a parse error)."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return draw(*args, **kwargs)
+    return wrapper
+
+
+def _save(fig, path: str | Path, dpi: int) -> None:
+    """Write ``fig`` whole (a temporary file, then a rename): a reader never sees half a picture."""
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".").lower() or "png"))
+
+
+@_plain_text
 def plot_curves(history: list[dict], path: str | Path) -> None:
     import matplotlib
 
@@ -89,7 +109,7 @@ def plot_curves(history: list[dict], path: str | Path) -> None:
     axes[1].set(title="validation", xlabel="epoch", ylim=(0, 1))
     axes[1].legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path, 100)
     plt.close(fig)
 
 
@@ -100,6 +120,7 @@ def heatmap(probability: np.ndarray) -> np.ndarray:
     return (colormaps["viridis"](np.clip(probability, 0, 1))[..., :3] * 255).astype(np.uint8)
 
 
+@_plain_text
 def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell: int = 192,
          row_labels: list[str] | None = None) -> None:
     """Save a grid PNG: one row per image, one column per title (e.g. Input | GT | prompt ...), with an
@@ -123,11 +144,11 @@ def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell
             if j == 0 and row_labels:
                 ax.set_ylabel(row_labels[i], fontsize=6)
     fig.tight_layout()
-    # written whole (a temporary file, then a rename): a reader never sees half a picture
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=80, format=Path(path).suffix.lstrip(".").lower() or "png"))
+    _save(fig, path, 80)
     plt.close(fig)
 
 
+@_plain_text
 def plot_confidence_curves(curves: dict, path: str | Path) -> None:
     """``label -> confidence_ranking(...)`` as mIoU of the kept masks against the fraction kept (most confident
     first; dashed: kept by their true IoU, the best a confidence could do)."""
@@ -149,5 +170,5 @@ def plot_confidence_curves(curves: dict, path: str | Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)
     plt.close(fig)

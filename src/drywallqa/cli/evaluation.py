@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import (DATASETS_DIR_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, PRECISION_HELP, RUNTIME_HELP,
+from .common import (DATASETS_DIR_HELP, GATE_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, PRECISION_HELP, RUNTIME_HELP,
                      SPLITS_DIR_HELP, TILE_HELP,
                      app, check_output_path, comma_list, console, dataset_names, export_app, load_segmenter,
                      model_dir_option, tagged)
@@ -30,6 +30,8 @@ def evaluate(
     speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
     precision: str = typer.Option("float32", help=PRECISION_HELP),
+    prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP + " A dataset of your own "
+                                     "whose prompts the model never learnt scores 0 with the gate: the report warns."),
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
     Interrupted, the same command run again continues after the last finished split."""
@@ -47,7 +49,8 @@ def evaluate(
     if unknown:
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
-    seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline, precision=precision)
+    seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline, precision=precision,
+                         prompt_gate=prompt_gate)
     try:
         report = run(seg, out, datasets=tuple(dataset_names(dataset)), which=which, splits_dir=splits_dir,
                      datasets_dir=datasets_dir, limit=limit, speed_images=speed_images,
@@ -61,6 +64,8 @@ def evaluate(
         tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
     console.print((out / "report.md").read_text())
+    for line in report["warnings"]:
+        tagged("warning:", "yellow", line)
     return report
 
 
@@ -71,7 +76,7 @@ def export_onnx_cmd(
 ):
     """ONNX graphs of a film_unet model (default: the shipped one): the image encoder (once per image) and the prompt decoder."""
     from ..export.onnx import check_export_target, export_onnx, is_onnx_export_dir
-    from ..models.base import is_drywallqa_model_dir, read_model_metadata
+    from ..models.base import WEIGHTS_NAME, is_drywallqa_model_dir, read_model_metadata
 
     source = model_dir_option(model_path)
     if not is_drywallqa_model_dir(source):
@@ -83,6 +88,8 @@ def export_onnx_cmd(
     if model_type != "film_unet":
         raise typer.BadParameter(f"{source} is a {model_type} model; ONNX export covers film_unet models",
                                  param_hint="--model-path")
+    if not (Path(source) / WEIGHTS_NAME).is_file():
+        raise typer.BadParameter(f"{source}: no {WEIGHTS_NAME} (the folder's weights)", param_hint="--model-path")
     try:
         check_export_target(source, out)
     except ValueError as exc:

@@ -220,9 +220,11 @@ def samples_of_part(
     splits_dir: str | Path | None,
     datasets_dir=None,
     exclude_published: tuple | list = (),
+    missing: list | None = None,
 ) -> list[Sample]:
     """The samples of one part (``train``/``val``/``test``) of a group-clean split manifest,
-    leaving out images from the published splits named in ``exclude_published``."""
+    leaving out images from the published splits named in ``exclude_published``; the photos the manifest names
+    that the dataset does not give (deleted, or unreadable) are logged, and added to ``missing`` when given."""
     from .registry import get_dataset_config
 
     config = get_dataset_config(dataset)
@@ -238,15 +240,17 @@ def samples_of_part(
     samples, _ = load_all_splits(dataset, datasets_dir)
     named = [(str(s.image_path.relative_to(root)), s) for s in samples]  # as the manifest names them
     have = {rel for rel, _ in named}
-    missing = sorted(wanted - have)
-    if missing:  # scored on fewer photos than the manifest names: say so, never silently
+    missing_names = sorted(wanted - have)
+    if missing_names:  # scored on fewer photos than the manifest names: say so, never silently
         logger.warning("%s: %d of the %d photos of its %s part in %s are not in the dataset (e.g. %s); they are left out",
-                       dataset, len(missing), len(wanted), part, manifest, missing[0])
+                       dataset, len(missing_names), len(wanted), part, manifest, missing_names[0])
     unassigned = have - {f for files in split.parts.values() for f in files}
     if unassigned:
         logger.warning("%s: %d photos are in no part of %s (added after `drywallqa data split`?); they are never used",
                        dataset, len(unassigned), manifest)
     excluded = set(exclude_published)
+    if missing is not None:
+        missing.extend(m for m in missing_names if Path(m).parts[0] not in excluded)
     return [s for rel, s in named if rel in wanted and s.split not in excluded]
 
 

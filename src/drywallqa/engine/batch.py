@@ -30,7 +30,7 @@ from tqdm import tqdm
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import BATCH_RESULTS, mark_output_folder, remove_stale_temporaries, write_atomic, write_text_atomic
+from ..utils.files import BATCH_RESULTS, mark_output_folder, remove_stale_temporaries, strict_json, write_atomic, write_text_atomic
 from ..utils.checks import whole_number
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug
@@ -177,7 +177,7 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
             return None
         if now != entry:  # another job wrote this photo's results meanwhile: not overwritten with these
             return now if isinstance(now, dict) and now.get("measures_version") == MEASURES_VERSION else None
-        write_text_atomic(json.dumps(fresh, indent=1), rec)
+        write_text_atomic(strict_json(fresh, indent=1), rec)
     return fresh
 
 
@@ -249,7 +249,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
             save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
         if row is not None:
             save_png_atomic(np.concatenate(row, axis=1), out / overlay_name(path))
-        write_text_atomic(json.dumps(entry, indent=1), out / record_name(path))
+        write_text_atomic(strict_json(entry, indent=1), out / record_name(path))
     return entry, row
 
 
@@ -380,7 +380,7 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     summary.results.sort(key=lambda e: e["image"])
     for entry in summary.results:  # every photo, including those an earlier run finished, under today's rules
         entry["flags"] = flags(entry, opts.rules)
-    write_text_atomic(json.dumps({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
+    write_text_atomic(strict_json({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
                                   "prompt_files": {p: prompt_slug(p) for p in opts.prompts},
                                   "concepts": concepts, "warnings": summary.warnings,
                                   "images": summary.results, "failed": summary.failed, "ignored": summary.ignored},
@@ -528,7 +528,7 @@ class _RayPredictor:
         for p in batch["path"]:
             try:
                 entry, _ = process_image(self.segmenter, Path(p), self.opts)
-                status.append("done"), errors.append(""), entries.append(json.dumps(entry))
+                status.append("done"), errors.append(""), entries.append(strict_json(entry, indent=None))
             except Exception as exc:  # noqa: BLE001 - reported per file, as on the local executor
                 status.append("failed"), errors.append(describe_error(exc)), entries.append("")
         return {"path": list(batch["path"]), "status": status, "error": errors, "entry": entries}

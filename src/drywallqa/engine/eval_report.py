@@ -24,6 +24,9 @@ def render_markdown(report: dict) -> str:
              + f", chosen on: {report['model'].get('threshold_source')}."
              + (f" Post-processing: {post}." if post else "")
              + f" {report['empty_convention'][:1].upper()}{report['empty_convention'][1:]}.", "",
+             *([f"**Warnings** ({len(report['warnings'])}): the masks of a prompt the model does not answer are empty "
+                "and score as such (`--no-prompt-gate` answers every prompt):", ""] + [f"- {w}" for w in report["warnings"]] + [""]
+               if report.get("warnings") else []),
              "mIoU 95% CI: bootstrap over source photos (file-name stem before `.rf.`; all copies of one photo "
              "drawn together), 1,000 resamples.", "",
              "| split | dataset | prompt | images | mIoU | mIoU 95% CI | mDice | pooled IoU | precision | recall | pixel AP | pixel F1-max |",

@@ -15,7 +15,7 @@ import os
 import pickle
 import platform
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,7 @@ class EvalSet:
     name: str       # e.g. "published valid" / "group-clean test"
     dataset: str
     samples: list
+    problems: list = field(default_factory=list)  # files of the split that could not be read: the report's failures
 
 
 class NothingToScoreError(ValueError):
@@ -56,6 +57,15 @@ class NothingToScoreError(ValueError):
 
 
 TRAIN_SAMPLE = 150  # photos of the (large) train part scored by ``which=("train",)``, a seeded sample
+
+
+def _part(dataset: str, part: str, splits_dir, datasets_dir, exclude_published=()) -> tuple[list, list]:
+    """The samples of a group-clean part, and a failure line for each photo its manifest names that the dataset
+    did not give (deleted, or unreadable: the reader left it out), so a report scored on fewer photos says which."""
+    missing: list = []
+    samples = samples_of_part(dataset, part, splits_dir, datasets_dir, exclude_published, missing=missing)
+    return samples, [f"{name}: in the {part} part of the split manifest of {dataset!r}, but not in the dataset "
+                     "(missing or unreadable); not scored" for name in missing]
 
 
 def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, datasets_dir=None,
@@ -67,13 +77,13 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, dat
             if not s:
                 raise NothingToScoreError(f"published valid split of {ds!r}: no image could be read"
                                           + "".join(f"; {p}" for p in problems[:3]))
-            sets.append(EvalSet("published valid", ds, s[:limit] if limit else s))
+            sets.append(EvalSet("published valid", ds, s[:limit] if limit else s, [str(p) for p in problems]))
         if "group" in which:
-            s = samples_of_part(ds, "test", splits_dir, datasets_dir)
-            sets.append(EvalSet("group-clean test", ds, s[:limit] if limit else s))
+            s, missing = _part(ds, "test", splits_dir, datasets_dir)
+            sets.append(EvalSet("group-clean test", ds, s[:limit] if limit else s, missing))
         if "val" in which:  # where thresholds and options are chosen; published valid/test images left out
-            s = samples_of_part(ds, "val", splits_dir, datasets_dir, exclude_published=("valid", "test"))
-            sets.append(EvalSet("group-clean val", ds, s[:limit] if limit else s))
+            s, missing = _part(ds, "val", splits_dir, datasets_dir, exclude_published=("valid", "test"))
+            sets.append(EvalSet("group-clean val", ds, s[:limit] if limit else s, missing))
         if "train" in which:  # how well a model fits the photos it learnt from (under- or over-fitting)
             s = samples_of_part(ds, "train", splits_dir, datasets_dir, exclude_published=("valid", "test"))
             s = [s[i] for i in sorted(np.random.default_rng(0).permutation(len(s))[:limit or TRAIN_SAMPLE])]
@@ -97,6 +107,7 @@ class SetResult:
     examples: list       # the first images: (image, gt, {prompt: mask})
     worst: list          # the lowest-IoU images of the canonical prompt: (iou, name, image, gt, mask, probability)
     failures: list
+    warnings: list = field(default_factory=list)  # what the segmenter warned of (a prompt it left unanswered), once each
 
 
 def headroom(sweeps: list, ious: list, width_oracles: list | None = None, errors: list | None = None) -> dict:
@@ -141,8 +152,15 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     the thresholding headroom of the canonical prompt, the first ``keep`` and the ``keep_worst`` worst images."""
     own = get_dataset_config(eval_set.dataset).prompts
     strokes = get_dataset_config(eval_set.dataset).label_shape != "box"  # the label-width oracle needs drawn shapes
-    others = [p for d in all_datasets if d != eval_set.dataset for p in get_dataset_config(d).prompts]
-    prompts = list(own) + others
+    # another dataset's prompt is a negative here unless it asks for the same thing: its dataset labels this one's
+    # concept (taping boxes and strips), or a dataset of this concept lists that prompt too
+    concept = get_dataset_config(eval_set.dataset).concept_name
+    same = {p for d in (*all_datasets, eval_set.dataset) if get_dataset_config(d).concept_name == concept
+            for p in get_dataset_config(d).prompts}
+    others = list(dict.fromkeys(p for d in all_datasets if get_dataset_config(d).concept_name != concept
+                                for p in get_dataset_config(d).prompts if p not in same))
+    shown = [get_dataset_config(d).canonical_prompt for d in all_datasets]  # the example grid's columns
+    prompts = list(dict.fromkeys([*own, *others, *shown]))
     meters = {p: SegmentationMeter() for p in own}
     centerline = {p: CenterlineMeter() for p in own}
     pixel = {p: PixelScoreMeter() for p in own}
@@ -150,6 +168,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     cross = {p: [] for p in others}
     qa = {"ground truth": [], own[0]: []}  # QA measures of the canonical prompt's masks vs the ground truth
     examples, failures, per_image, sweeps, worst, width_oracles, errors, groups = [], [], [], [], [], [], [], []
+    warned: dict = {}  # warning -> images it was given for
     label_shape = scoring_label_shape(eval_set.dataset)
     canon_post = segmenter.postprocess_for(own[0], label_shape)
     for sample in tqdm(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
@@ -164,6 +183,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
                             f"{gt.shape[1]}x{gt.shape[0]}; skipped")
             continue
         result = segmenter.predict(image, prompts, label_shape=label_shape)
+        for w in result.warnings:
+            warned[w] = warned.get(w, 0) + 1
         groups.append(sample.group)
         gt_skeleton = skeleton(gt)  # once per image, for every prompt's centre-line scores and the width oracle
         for p in own:
@@ -208,7 +229,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     worst = [(-e[0], *e[2:]) for e in sorted(worst, reverse=True)]
     canon_ious = [r["iou"] for r in per_image if r["prompt"] == own[0]]
     room = {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": own[0], **headroom(sweeps, canon_ious, width_oracles, errors)} if sweeps else None
-    return SetResult(rows, cross_rows, qa_rows, image_scores, per_image, room, examples, worst, failures)
+    warnings = [f"{eval_set.name} {eval_set.dataset}: {w} ({n} of {len(groups)} images)" for w, n in warned.items()]
+    return SetResult(rows, cross_rows, qa_rows, image_scores, per_image, room, examples, worst, failures, warnings)
 
 
 def image_level_rows(split: str, image_scores: list) -> list[dict]:
@@ -284,7 +306,7 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
 # Finished sets of an evaluation are kept here (inside the output folder) until its report is written, so an
 # interrupted evaluation, run again with the same model, settings and images, continues after the last
 # finished set. Bump the version when SetResult or what evaluate_set measures changes.
-PARTIAL_DIR, PARTIAL_VERSION = ".partial", 3
+PARTIAL_DIR, PARTIAL_VERSION = ".partial", 4
 
 
 def _stamp(path) -> list | None:
@@ -338,8 +360,10 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     datasets = tuple(map(resolve_dataset, datasets))
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
     results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
+    warnings: list = []
     scores_by_split: dict[str, list] = {}
     canon = [get_dataset_config(d).canonical_prompt for d in datasets]
+    columns = list(dict.fromkeys(canon))  # of the example grid
     partial = out / PARTIAL_DIR
     for es in sets:
         saved = partial / f"{set_fingerprint(segmenter, model_dir, es, datasets)}.pkl"
@@ -353,13 +377,14 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         results += r.rows
         cross += r.cross_rows
         qa += r.qa_rows
-        failures += r.failures
+        failures += es.problems + r.failures
+        warnings += getattr(r, "warnings", [])
         per_image += r.per_image
         rooms += [r.headroom] if r.headroom else []
         if es.name == "published valid":
             for image, gt, masks in r.examples[:3]:
                 grid_rows.append([image, overlay(image, gt, (0, 255, 0))] +
-                                 [overlay(image, masks[p], COLORS[i]) for i, p in enumerate(canon)])
+                                 [overlay(image, masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(columns)])
         for iou, name, image, gt, mask, prob in r.worst:
             worst_rows.append([image, overlay(image, gt, (0, 255, 0)), overlay(image, mask, COLORS[0]),
                                error_map(image, mask, gt), heatmap(prob)])
@@ -379,6 +404,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         "memory": memory_rows(per_image, canon) if trained is not None else [],
         "confidence": confidence_rows(per_image, canon),
         "failures": failures,
+        "warnings": warnings,
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
                         "machine": platform.machine(), "cpus": os.cpu_count()},
     }
@@ -390,7 +416,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         if paths:
             report["speed"] = measure_speed(segmenter, paths, all_prompts, batch=True)
     if grid_rows:
-        grid(grid_rows, ["input", "ground truth"] + canon, out / "examples.png")
+        grid(grid_rows, ["input", "ground truth"] + columns, out / "examples.png")
         report["examples_png"] = "examples.png"
     if report["confidence"]:
         plot_confidence_curves({f"{r['split']} {r['dataset']}": r for r in report["confidence"]}, out / "confidence.png")
@@ -399,6 +425,8 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         grid(worst_rows, ["input", "ground truth", "prediction", ERROR_LEGEND, "probability"], out / "worst.png",
              row_labels=worst_labels)
         report["worst_png"] = "worst.png"
+    for name in {"examples.png", "worst.png", "confidence.png"} - {report.get(k) for k in ("examples_png", "worst_png", "confidence_png")}:
+        (out / name).unlink(missing_ok=True)  # an earlier run's picture would read as this report's
     write_csv_atomic(per_image, list(PER_IMAGE_KEYS), out / "per_image.csv")
     report["per_image_csv"] = "per_image.csv"
     write_text_atomic(render_markdown(report), out / "report.md")

@@ -34,7 +34,7 @@ from ..models.registry import get_model_class
 from ..models.base import (PromptedModel, PromptedSegmentationModel, is_drywallqa_model_dir, model_card_version,
                            read_model_metadata)
 from ..models.shipped import SHIPPED_MODELS, resolve_model_dir
-from ..postprocess import for_label_shape, make_mask
+from ..postprocess import POSTPROCESSORS, apply_postprocess, for_label_shape, make_mask
 from ..text.encoder import encoder_vocabulary, get_text_encoder
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
@@ -59,6 +59,55 @@ def cpu_has_bf16() -> bool:
 
 
 MAX_SCALE = 8192  # px: the largest input size a segmenter takes (65536 asked for a 50 GB input)
+
+
+def check_model_settings(metadata: dict) -> dict:
+    """``metadata`` (a model folder's ``config.json`` settings) if this version can use every setting it holds.
+
+    Raises:
+        ValueError: naming the setting: ``threshold`` not a number in [0, 1]; ``prompt_thresholds`` not a mapping
+            of prompts to such numbers; ``postprocess`` not a mapping of prompts to post-processings (one
+            ``{"name": ...}`` or a list of them) this version has and can run with their options;
+            ``text_encoder`` not a name. Caught when the model is loaded, not on every photo.
+    """
+    def wrong(key: str, what: str, value) -> ValueError:
+        return ValueError(f"the model's setting {key!r} (config.json) must be {what}, got {str(value)[:120]}")
+
+    if not isinstance(metadata, dict):
+        raise ValueError(f"the model's settings (config.json) must be a mapping, got {type(metadata).__name__}")
+    if "threshold" in metadata:
+        try:
+            validate_threshold(metadata["threshold"] if metadata["threshold"] is not None else float("nan"))
+        except (TypeError, ValueError):
+            raise wrong("threshold", "a number in [0, 1]", metadata["threshold"]) from None
+    thresholds = metadata.get("prompt_thresholds", {})
+    if not isinstance(thresholds, dict):
+        raise wrong("prompt_thresholds", "a mapping of prompts to thresholds in [0, 1]", thresholds)
+    for prompt, value in thresholds.items():
+        try:
+            validate_threshold(value if value is not None else float("nan"))
+        except (TypeError, ValueError):
+            raise wrong(f"prompt_thresholds[{prompt!r}]", "a number in [0, 1]", value) from None
+    post = metadata.get("postprocess", {})
+    if not isinstance(post, dict):
+        raise wrong("postprocess", "a mapping of prompts to post-processings", post)
+    for prompt, spec in post.items():
+        key = f"postprocess[{prompt!r}]"
+        specs = [spec] if isinstance(spec, dict) else spec
+        if not isinstance(specs, list) or not specs or not all(isinstance(x, dict) for x in specs):
+            raise wrong(key, 'one {"name": ...} or a list of them', spec)
+        for one in specs:
+            if one.get("name") not in POSTPROCESSORS:
+                raise ValueError(f"the model's setting {key} (config.json) names the post-processor {one.get('name')!r}, "
+                                 f"which this version does not have ({', '.join(POSTPROCESSORS.names())}): a model "
+                                 "from a newer drywallqa? Upgrade the package")
+            try:  # its options: run it once on a tiny mask
+                apply_postprocess(np.ones((8, 8), bool), one)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise wrong(key, f"a {one['name']} post-processing this version can run ({exc})", one) from None
+    if not isinstance(metadata.get("text_encoder", ""), str):
+        raise wrong("text_encoder", "the name of a text encoder", metadata["text_encoder"])
+    return metadata
 
 
 @register_runtime("torch")
@@ -101,7 +150,7 @@ class TorchSegmenter(Segmenter):
         self.device = device
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
         self.threshold = validate_threshold(threshold)
-        self.metadata = metadata or {}
+        self.metadata = check_model_settings(metadata or {})
         self.model_version = self.metadata.get("version")  # or from the model folder's card (from_path): /v1/models
         self.image_size = model.config.image_size
         # prompt -> {"name": post-processor, **options}, e.g. boxes for prompts trained on box labels

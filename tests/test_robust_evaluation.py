@@ -1,0 +1,162 @@
+"""Evaluation, model folders and pictures: what an adversarial pass found (each test failed before its fix)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from safetensors.torch import load_file, save_file
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.data import registry
+from drywallqa.data.grouping import make_group_split
+from drywallqa.data.registry import DatasetConfig, SplitSource
+from drywallqa.engine.evaluator import build_eval_sets, evaluate
+from drywallqa.engine.predictor import check_model_settings
+from drywallqa.models.base import PromptedSegmentationModel
+from drywallqa.viz import grid, plot_confidence_curves
+
+runner = CliRunner()
+
+
+def test_pictures_take_a_dollar_sign_as_text(tmp_path):
+    """A '$' pair in a photo's or prompt's name was read as matplotlib mathtext: a parse error ended the run."""
+    cell = np.zeros((8, 8, 3), np.uint8)
+    grid([[cell, cell]], ["input", "crack over $5_$"], tmp_path / "g.png", row_labels=["price_$5_$ wall0.jpg"])
+    assert Image.open(tmp_path / "g.png").size[0] > 0
+    curve = {"spearman": 0.5, "kept": {1.0: 0.4, 0.8: 0.5}, "oracle_kept": {1.0: 0.4, 0.8: 0.6}}
+    plot_confidence_curves({"valid $x_$": curve}, tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def _poison(model_dir):
+    weights = model_dir / "model.safetensors"
+    state = load_file(str(weights))
+    name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[name][0] = float("nan")
+    save_file(state, str(weights))
+    return name
+
+
+def test_weights_that_are_not_finite_are_refused_at_load(tiny_model_dir):
+    name = _poison(tiny_model_dir)
+    with pytest.raises(ValueError, match="not finite") as info:
+        PromptedSegmentationModel.from_pretrained(tiny_model_dir)
+    assert name in str(info.value)
+    res = runner.invoke(app, ["predict", str(tiny_model_dir), "--model-path", str(tiny_model_dir), "-p", "segment crack",
+                              "--out", str(tiny_model_dir.parent / "out")])
+    assert res.exit_code == 2 and "not finite" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("settings, key", [
+    ({"threshold": None}, "threshold"),
+    ({"threshold": "high"}, "threshold"),
+    ({"prompt_thresholds": [0.3]}, "prompt_thresholds"),
+    ({"prompt_thresholds": {"segment crack": 7}}, "segment crack"),
+    ({"prompt_thresholds": {"segment crack": float("nan")}}, "segment crack"),
+    ({"postprocess": {"segment crack": "dilate"}}, "segment crack"),
+    ({"postprocess": {"segment crack": {"name": "erode"}}}, "erode"),
+    ({"postprocess": {"segment crack": {"name": "dilate", "radius": 3}}}, "segment crack"),
+    ({"text_encoder": 5}, "text_encoder"),
+])
+def test_model_settings_this_version_cannot_use_are_refused_at_load(settings, key, tiny_model_dir):
+    with pytest.raises(ValueError) as info:
+        check_model_settings(settings)
+    assert key in str(info.value)
+    config = tiny_model_dir / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), **settings}))
+    res = runner.invoke(app, ["predict", str(tiny_model_dir), "--model-path", str(tiny_model_dir), "-p", "segment crack",
+                              "--out", str(tiny_model_dir.parent / "out")])
+    assert res.exit_code == 2 and key in res.output and "Traceback" not in res.output
+
+
+def test_the_shipped_settings_pass_the_check():
+    from drywallqa.models.base import read_model_metadata
+    from drywallqa.models.shipped import resolve_model_dir
+
+    meta = read_model_metadata(resolve_model_dir("fast"))
+    assert check_model_settings(meta) is meta
+
+
+def test_export_onnx_names_the_missing_weights_not_the_output(tiny_model_dir, tmp_path):
+    (tiny_model_dir / "model.safetensors").unlink()
+    res = runner.invoke(app, ["export", "onnx", "--model-path", str(tiny_model_dir), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "model.safetensors" in res.output and "--model-path" in res.output
+
+
+@pytest.fixture
+def same_concept(synthetic_datasets):
+    """A second dataset of the crack photos: the same concept under other prompts, and one sharing a prompt."""
+    configs = [
+        DatasetConfig("syn_crack_b", "crack", ("segment wall crack",), {"valid": SplitSource("coco", "valid")},
+                      concept="syn_crack"),
+        DatasetConfig("syn_crack_c", "crack", ("segment crack",), {"valid": SplitSource("coco", "valid")}),
+    ]
+    for c in configs:
+        registry.register_dataset(c)
+    yield synthetic_datasets
+    for c in configs:
+        registry.DATASETS.remove(c.name)
+
+
+def test_cross_prompt_check_leaves_out_the_same_concept_and_shared_prompts(same_concept, tiny_model_dir, tmp_path):
+    seg = Segmenter.load(tiny_model_dir)
+    report = evaluate(seg, tmp_path / "e", datasets=("syn_crack", "syn_crack_b", "syn_crack_c", "syn_tape"),
+                      which=("published",), datasets_dir=same_concept, speed_images=0, progress=False)
+    cross = {(r["dataset"], r["prompt"]) for r in report["cross_prompt"]}
+    assert ("syn_crack", "segment wall crack") not in cross and ("syn_crack_b", "segment crack") not in cross
+    assert ("syn_crack_c", "segment crack") not in cross  # its own prompt is never its negative
+    assert ("syn_crack", "segment taping area") in cross and ("syn_tape", "segment crack") in cross
+    auroc = {r["prompt"]: r for r in report["image_level"]}
+    # "segment crack": positives on the 8 syn_crack / syn_crack_c photos with cracks; negatives only the 4 tape photos
+    assert auroc["segment crack"]["negatives"] == 4
+
+
+def test_evaluate_lists_the_photos_the_reader_left_out(synthetic_datasets, tiny_model_dir, tmp_path):
+    splits = tmp_path / "splits"
+    make_group_split("syn_crack", synthetic_datasets, seed=0).to_json(splits / "syn_crack.json")
+    valid = sorted((synthetic_datasets / "crack" / "valid").glob("*.jpg"))
+    valid[0].unlink()
+    valid[1].write_bytes(b"not a photo")
+    seg = Segmenter.load(tiny_model_dir)
+    report = evaluate(seg, tmp_path / "e", datasets=("syn_crack",), which=("published",), datasets_dir=synthetic_datasets,
+                      speed_images=0, progress=False)
+    assert report["metrics"][0]["images"] == 2
+    named = " ".join(report["failures"])
+    assert valid[0].name in named and valid[1].name in named
+    assert "## Files that failed" in (tmp_path / "e" / "report.md").read_text()
+    sets = build_eval_sets(("syn_crack",), ("group",), splits, synthetic_datasets)
+    test_part = json.loads((splits / "syn_crack.json").read_text())["parts"]["test"]
+    gone = [f for f in test_part if f.endswith((valid[0].name, valid[1].name))]
+    assert all(any(g in p for p in sets[0].problems) for g in gone)
+
+
+def test_evaluate_warns_of_a_prompt_the_gate_leaves_unanswered(synthetic_datasets, tmp_path):
+    """The shipped model's gate refuses a prompt far from what it knows: the report says so, not just 0.000."""
+    mould = DatasetConfig("syn_mould", "crack", ("segment black mould",), {"valid": SplitSource("coco", "valid")})
+    registry.register_dataset(mould)
+    try:
+        report = evaluate(Segmenter.load("fast"), tmp_path / "e", datasets=("syn_mould",), which=("published",),
+                          datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+        assert report["warnings"] and "segment black mould" in report["warnings"][0]
+        assert "**Warnings**" in (tmp_path / "e" / "report.md").read_text()
+        ungated = evaluate(Segmenter.load("fast", prompt_gate=False), tmp_path / "e2", datasets=("syn_mould",),
+                           which=("published",), datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+        assert ungated["warnings"] == []
+    finally:
+        registry.DATASETS.remove("syn_mould")
+
+
+def test_evaluate_leaves_no_earlier_picture_beside_its_report(synthetic_datasets, tiny_model_dir, tmp_path):
+    out = tmp_path / "e"
+    out.mkdir()
+    (out / "examples.png").write_bytes(b"an earlier run's")
+    splits = tmp_path / "splits"
+    make_group_split("syn_crack", synthetic_datasets, seed=0).to_json(splits / "syn_crack.json")
+    report = evaluate(Segmenter.load(tiny_model_dir), out, datasets=("syn_crack",), which=("group",), splits_dir=splits,
+                      datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    assert "examples_png" not in report and not (out / "examples.png").exists()
