@@ -160,3 +160,11 @@ def test_evaluate_leaves_no_earlier_picture_beside_its_report(synthetic_datasets
     report = evaluate(Segmenter.load(tiny_model_dir), out, datasets=("syn_crack",), which=("group",), splits_dir=splits,
                       datasets_dir=synthetic_datasets, speed_images=0, progress=False)
     assert "examples_png" not in report and not (out / "examples.png").exists()
+
+
+def test_an_onnx_export_loaded_by_the_torch_runtime_says_which_runtime(tiny_model_dir, tmp_path):
+    from drywallqa.export.onnx import export_onnx
+
+    export_onnx(tiny_model_dir, tmp_path / "onnx")
+    with pytest.raises(FileNotFoundError, match="--runtime onnx"):
+        Segmenter.load(tmp_path / "onnx")

@@ -141,7 +141,9 @@ class PromptedSegmentationModel(nn.Module):
                              f"({type(exc).__name__}: {exc})") from exc
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
-            raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}")
+            onnx = (directory / "encoder.onnx").is_file()  # an ONNX export's folder (drywallqa.export.onnx)
+            raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}" + ("; it is an ONNX export: run it with --runtime "
+                                                                         "onnx (Python: runtime='onnx')" if onnx else ""))
         try:
             state = {k: v.float() if v.is_floating_point() else v
                      for k, v in load_file(str(weights), device=map_location).items()}
