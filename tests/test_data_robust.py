@@ -65,3 +65,82 @@ def test_datasets_that_share_all_prompts_have_no_negatives():
     ds = PromptedSegmentationDataset(images, np.ones((2, 8, 8), bool), [0, 1], [["segment crack"], ["segment crack"]],
                                      negative_ratio=1.0)
     assert len(ds) == 2
+
+
+# ----------------------------------------------------------------- labels that draw nothing
+
+
+def _photo(path, seed=0, size=64):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path)
+
+
+def _coco_yaml(root, annotations, n=2, name="robust_boxes", label_shape="box"):
+    """A dataset YAML ``root/<name>.yaml`` of one COCO split ``train`` of ``n`` 64x64 photos ``p<i>.jpg`` (ids 1..n)."""
+    split = root / name / "train"
+    for i in range(n):
+        _photo(split / f"p{i}.jpg", i)
+    images = [{"id": i + 1, "file_name": f"p{i}.jpg", "width": 64, "height": 64} for i in range(n)]
+    (split / "_annotations.coco.json").write_text(json.dumps({"images": images, "annotations": annotations}))
+    decl = root / f"{name}.yaml"
+    decl.write_text(f"name: {name}\nfolder: {name}\nprompts: [segment taping area]\nlabel_shape: {label_shape}\n")
+    return decl
+
+
+@pytest.fixture
+def registered():
+    """Dataset names registered by the test (from YAML files), removed afterwards."""
+    from drywallqa.data import registry
+
+    before = set(registry.DATASETS.names())
+    yield
+    for name in set(registry.DATASETS.names()) - before:
+        registry.DATASETS.remove(name)
+
+
+@pytest.mark.parametrize("annotation, words", [
+    ({"segmentation": [[10, 10, 10, 10, 10, 10]]}, "its polygon covers no pixel"),  # one point thrice
+    ({"segmentation": [[1, 1, 5, 5, 9, 9]]}, "its polygon covers no pixel"),  # three points on one line
+    ({"segmentation": [[70, 70, 90, 70, 90, 90]]}, "its polygon covers no pixel"),  # all of it beside the image
+    ({"bbox": [100, 100, 20, 20], "segmentation": []}, "lies outside the 64x64 image"),
+    ({"bbox": [1e308, 1, 5, 5], "segmentation": []}, "far outside the image"),
+    ({"bbox": [-5e9, 1, 5, 5], "segmentation": []}, "far outside the image"),
+    ({"segmentation": {"size": [64, 64], "counts": [4096]}}, "its RLE marks no pixel"),
+])
+def test_an_annotation_that_draws_nothing_inside_the_image_is_a_named_problem(tmp_path, registered, annotation, words):
+    from drywallqa.data.sample import load_split
+
+    decl = _coco_yaml(tmp_path, [{"id": 7, "image_id": 1, **annotation}, {"id": 8, "image_id": 2, "bbox": [4, 4, 9, 9]}],
+                      label_shape="region")
+    samples, problems = load_split(str(decl), "train")
+    assert len(samples) == 2 and not samples[0].load_mask().any() and samples[1].load_mask().sum() == 81
+    assert [str(p) for p in problems if "annotation 7" in str(p) and words in str(p)], problems
+    assert not [p for p in problems if "annotation 8" in str(p)]
+
+
+@pytest.mark.parametrize("x", [3e9, -5e9])
+def test_refine_masks_drops_a_box_far_outside_the_photo(tmp_path, registered, x):
+    """A box at x=3e9 beside a usable one crashed the preview (cv2.error in rectangle); it is a named problem."""
+    from drywallqa.data.coco import box_mask
+    from drywallqa.data.refine import refine_box_masks
+
+    class Refined:  # every box "refined" (as its box): the preview draws them all
+        def describe(self):
+            return {"with": "boxes"}
+
+        def __call__(self, image, boxes):
+            return [box_mask([b], *image.shape[:2]) for b in boxes], ["refined"] * len(boxes)
+
+    decl = _coco_yaml(tmp_path, [{"id": 1, "image_id": 1, "bbox": [x, 1, 5, 5], "segmentation": []},
+                                 {"id": 2, "image_id": 1, "bbox": [5, 5, 40, 40], "segmentation": []}], n=1)
+    report = refine_box_masks(str(decl), tmp_path / "out", progress=False, refiner=Refined())
+    counts = report["splits"]["train"]
+    assert counts["boxes"] == 1 and any("annotation 1" in p and "far outside" in p for p in counts["problems"])
+    assert (tmp_path / "out" / "preview.png").is_file()
+
+
+def test_box_outlines_of_any_size_are_drawn():
+    from drywallqa.data.refine import _outlines
+
+    drawn = _outlines(np.zeros((64, 64, 3), np.uint8), [[3e9, 1, 5, 5], [-5e9, 1, 5, 5], [5, 5, 10, 10]])
+    assert drawn[5, 5:15].any()

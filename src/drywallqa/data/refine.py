@@ -34,7 +34,7 @@ from ..utils.files import write_atomic, write_text_atomic
 from ..utils.image_io import read_image
 from ..utils.registry import Registry
 from ..viz import grid, overlay
-from .coco import box_mask, usable_box
+from .coco import box_mask, coordinate_bound, usable_box
 from .edge_strips import OUTCOMES, EdgeEvidence, StripOptions, refine_boxes_with_edges
 from .registry import get_dataset_config
 from .sample import load_split
@@ -130,10 +130,14 @@ PREVIEW_PHOTOS = 12
 
 
 def _outlines(image: np.ndarray, boxes: list) -> np.ndarray:
+    """The photo with its boxes drawn (corners clipped to :func:`~drywallqa.data.coco.coordinate_bound`: OpenCV takes
+    32-bit coordinates only)."""
     out = image.copy()
     t = max(2, round(0.004 * max(image.shape[:2])))
+    bound = coordinate_bound(*image.shape[:2])
     for x, y, w, h in boxes:
-        cv2.rectangle(out, (int(x), int(y)), (int(x + w), int(y + h)), (0, 220, 0), t)
+        x0, y0, x1, y1 = (int(np.clip(v, -bound, bound)) for v in (x, y, x + w, y + h))
+        cv2.rectangle(out, (x0, y0), (x1, y1), (0, 220, 0), t)
     return out
 
 
@@ -217,10 +221,11 @@ def _refine_split(dataset, split, datasets_dir, out: Path, refiner, done: dict, 
         mask_path = out / split / "_masks" / f"{stem}.png"
         boxes = []
         for a in s.annotations or []:
-            box = usable_box(a)
+            box = usable_box(a, s.height, s.width)
             if box is not None:
                 boxes.append(box)
-            elif a.get("segmentation"):  # drawn by the reader from its polygon, without a word on its box
+            elif isinstance(a, dict) and a.get("segmentation"):  # drawn by the reader from its polygon, without a
+                # word on its box
                 counts["problems"].append(f"{s.image_path}: annotation {a.get('id')}: no usable box to refine (bbox "
                                           f"{str(a.get('bbox'))[:60]}); skipped")
         if key in done and mask_path.is_file():  # finished by an earlier, interrupted run
