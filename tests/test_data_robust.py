@@ -144,3 +144,71 @@ def test_box_outlines_of_any_size_are_drawn():
 
     drawn = _outlines(np.zeros((64, 64, 3), np.uint8), [[3e9, 1, 5, 5], [-5e9, 1, 5, 5], [5, 5, 10, 10]])
     assert drawn[5, 5:15].any()
+
+
+# ----------------------------------------------------------------- refine-masks --out
+
+
+def _refine_cli(decl, out, *more):
+    return CliRunner().invoke(app, ["data", "refine-masks", "-d", str(decl), "--with", "edges", "--out", str(out), *more])
+
+
+def _says(output: str, *phrases) -> bool:
+    """Whether a CLI's output holds every phrase, its error box's borders and all white space aside (a path or a
+    phrase cut at a line's end is whole)."""
+    text = "".join(line.strip(" │╭╮╰╯─") for line in output.splitlines()).replace(" ", "")
+    return all(p.replace(" ", "") in text for p in phrases)
+
+
+@pytest.fixture
+def no_edges(monkeypatch):
+    """``--with edges`` without HED weights: every box stays a box."""
+    from drywallqa.data import refine
+    from drywallqa.data.coco import box_mask
+
+    class Boxes:
+        def describe(self):
+            return {"with": "edges"}
+
+        def __call__(self, image, boxes):
+            return [box_mask([b], *image.shape[:2]) for b in boxes], ["fell_back"] * len(boxes)
+
+    monkeypatch.setitem(refine.BOX_REFINERS._items, "edges", Boxes)
+
+
+def test_refine_masks_refuses_an_out_folder_of_other_files(tmp_path, registered, no_edges):
+    """--out holding train/p0.jpg (another photo) and its mask: the photo was unlinked, replaced by a link and the mask
+    written over, without a word."""
+    decl = _coco_yaml(tmp_path, [{"id": 1, "image_id": 1, "bbox": [4, 4, 20, 20], "segmentation": []}])
+    out = tmp_path / "out"
+    _photo(out / "train" / "p0.jpg", seed=9)
+    (out / "train" / "_masks").mkdir()
+    Image.fromarray(np.full((64, 64), 7, np.uint8)).save(out / "train" / "_masks" / "p0.png")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    res = _refine_cli(decl, out)
+    assert res.exit_code == 2 and _says(res.output, "holds other files", "give a new or empty folder"), res.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before and not (out / "progress.jsonl").exists()
+
+
+def test_refine_masks_refuses_a_photo_it_did_not_write_in_its_own_earlier_output(tmp_path, registered, no_edges):
+    decl = _coco_yaml(tmp_path, [{"id": 1, "image_id": 1, "bbox": [4, 4, 20, 20], "segmentation": []}])
+    out = tmp_path / "out"
+    assert _refine_cli(decl, out).exit_code == 0
+    assert _refine_cli(decl, out).exit_code == 0  # into its own earlier output: fine
+    photo = out / "train" / "p0.jpg"
+    photo.unlink()
+    photo.write_bytes((tmp_path / "robust_boxes" / "train" / "p0.jpg").read_bytes())  # a copy (no links possible)
+    assert _refine_cli(decl, out).exit_code == 0 and not photo.is_symlink()
+    photo.write_bytes((tmp_path / "robust_boxes" / "train" / "p1.jpg").read_bytes())  # another photo under its name
+    res = _refine_cli(decl, out)
+    assert res.exit_code == 2 and _says(res.output, f"{photo} is not the photo"), res.output
+    assert photo.read_bytes() == (tmp_path / "robust_boxes" / "train" / "p1.jpg").read_bytes()
+
+
+@pytest.mark.parametrize("below", ["", "x"])
+def test_refine_masks_to_a_file_is_a_clean_error(tmp_path, registered, no_edges, below):
+    decl = _coco_yaml(tmp_path, [])
+    (tmp_path / "file").write_text("mine")
+    res = _refine_cli(decl, tmp_path / "file" / below if below else tmp_path / "file")
+    assert res.exit_code == 2 and _says(res.output, "lies below a file" if below else "is a file"), res.output
+    assert (tmp_path / "file").read_text() == "mine"

@@ -139,7 +139,8 @@ def data_refine_masks(
 ):
     """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
     image/mask-folder dataset; report.json says per file which way each box went."""
-    from ..data.refine import BOX_REFINERS, SamRefiner, check_refine_out, check_refine_request, refine_box_masks
+    from ..data.refine import (BOX_REFINERS, RefineOutError, SamRefiner, check_refine_out, check_refine_request,
+                               refine_box_masks)
 
     name = dataset_names([dataset])[0]
     splits = comma_list(split)
@@ -158,7 +159,10 @@ def data_refine_masks(
         refiner = SamRefiner(model_path, min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
     except OSError as exc:  # weights that cannot be found or fetched
         raise typer.BadParameter(str(exc), param_hint="--model-path" if with_ == "sam" else "--with")
-    report = refine_box_masks(name, out, splits=splits, datasets_dir=datasets_dir, refiner=refiner)
+    try:
+        report = refine_box_masks(name, out, splits=splits, datasets_dir=datasets_dir, refiner=refiner)
+    except RefineOutError as exc:  # a photo of an earlier run's --out that is not the one it writes: nothing written
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
     for sp, c in report["splits"].items():
         console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['refined']} refined, {c['kept']} kept "
                       f"(already strips), {c['fell_back']} fell back to the box")
