@@ -212,3 +212,53 @@ def test_refine_masks_to_a_file_is_a_clean_error(tmp_path, registered, no_edges,
     res = _refine_cli(decl, tmp_path / "file" / below if below else tmp_path / "file")
     assert res.exit_code == 2 and _says(res.output, "lies below a file" if below else "is a file"), res.output
     assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_refine_masks_with_no_split_named_refines_none(tmp_path, registered, no_edges):
+    from drywallqa.data.refine import check_refine_request
+
+    decl = _coco_yaml(tmp_path, [])
+    res = _refine_cli(decl, tmp_path / "out", "--split", ",,,")
+    assert res.exit_code == 2 and _says(res.output, "names no split") and not (tmp_path / "out").exists(), res.output
+    with pytest.raises(ValueError, match="no split"):
+        check_refine_request("robust_boxes", [])
+    assert check_refine_request("robust_boxes", None) == ["train"]
+
+
+# ----------------------------------------------------------------- data split
+
+
+def _split_cli(decl, out, *more):
+    return CliRunner().invoke(app, ["data", "split", "-d", str(decl), "--out", str(out), *more])
+
+
+@pytest.mark.parametrize("below", ["", "x"])
+def test_data_split_to_a_file_is_a_clean_error_before_the_work(tmp_path, registered, monkeypatch, below):
+    from drywallqa.data import grouping
+
+    decl = _coco_yaml(tmp_path, [], n=4)
+    monkeypatch.setattr(grouping, "near_duplicate_pairs", lambda *a, **k: pytest.fail("thumbnails computed"))
+    (tmp_path / "file").write_text("mine")
+    res = _split_cli(decl, tmp_path / "file" / below if below else tmp_path / "file")
+    assert res.exit_code == 2 and _says(res.output, "lies below a file" if below else "is a file"), res.output
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_data_split_refuses_to_replace_a_manifest_without_overwrite(tmp_path, registered):
+    decl = _coco_yaml(tmp_path, [], n=4)
+    out = tmp_path / "splits"
+    assert _split_cli(decl, out).exit_code == 0
+    manifest = out / "robust_boxes.json"
+    before = manifest.read_text()
+    res = _split_cli(decl, out, "--seed", "3")
+    assert res.exit_code == 2 and _says(res.output, "robust_boxes.json exists", "--overwrite"), res.output
+    assert manifest.read_text() == before
+    res = _split_cli(decl, out, "--seed", "3", "--overwrite")
+    assert res.exit_code == 0 and "(replaced)" in res.output and json.loads(manifest.read_text())["seed"] == 3
+
+
+def test_data_split_refuses_a_manifest_with_no_train_photo(tmp_path, registered):
+    decl = _coco_yaml(tmp_path, [], n=4)
+    res = _split_cli(decl, tmp_path / "splits", "--val", "0.99", "--test", "0")
+    assert res.exit_code == 2 and _says(res.output, "none of its 4 photos in train"), res.output
+    assert not (tmp_path / "splits" / "robust_boxes.json").exists()

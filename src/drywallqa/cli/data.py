@@ -101,6 +101,8 @@ def data_split(
     val: float = typer.Option(0.15, help="Fraction of images for val."),
     test: float = typer.Option(0.15, help="Fraction of images for test."),
     datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the manifests --out holds already (default: "
+                                                              "refuse: models were trained and scored on their parts)."),
 ):
     """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
     from ..data.grouping import make_group_split, split_manifest_path
@@ -109,21 +111,36 @@ def data_split(
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise typer.BadParameter("val and test must be fractions with val + test < 1")
     names = dataset_names(dataset)
+    check_output_path(out, "--out", folder=True)  # before the thumbnails are computed, not after
     for d in names:  # before anything is written
         manifest = get_dataset_config(d).manifest_name
         if manifest != d:
             raise typer.BadParameter(f"{d} uses the group-clean parts of {manifest!r} (the manifest key of its YAML), "
                                      f"so a manifest of its own would never be read: split {manifest} instead",
                                      param_hint="--dataset")
-    for d in names:
+        path = split_manifest_path(out, d)
+        check_output_path(path, "--out", folder=False)
+        if path.exists() and not overwrite:
+            raise typer.BadParameter(f"{path} exists: the parts of an earlier split, which models were trained and "
+                                     "scored on; --overwrite replaces it, or choose another --out", param_hint="--out")
+    splits = {}
+    for d in names:  # all of them, then written: a dataset that cannot be split leaves no manifest of the others
         try:
-            split = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed, progress=True)
+            splits[d] = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed,
+                                         progress=True)
         except ValueError as exc:  # a dataset with no readable images
             tagged("error:", "red", str(exc))
             raise typer.Exit(code=1)
+        if not splits[d].parts["train"]:
+            n = sum(len(v) for v in splits[d].parts.values())
+            raise typer.BadParameter(f"{d}: a train share of {1 - val - test:.2g} leaves none of its {n} photos in "
+                                     "train; lower --val or --test", param_hint="--val / --test")
+    for d, split in splits.items():
         path = split_manifest_path(out, d)
+        replaced = path.exists()
         split.to_json(path)
-        console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}")
+        console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}"
+                      + (" (replaced)" if replaced else ""))
 
 
 @data_app.command("refine-masks")
@@ -143,7 +160,10 @@ def data_refine_masks(
                                refine_box_masks)
 
     name = dataset_names([dataset])[0]
-    splits = comma_list(split)
+    splits = comma_list(split) if split else None  # None: all of them
+    if split and not splits:
+        raise typer.BadParameter(f"{', '.join(map(repr, split))} names no split (default: all of them)",
+                                 param_hint="--split")
     for hint, asked in (("--dataset", None), ("--split", splits)):  # before any weights load or file is written
         try:
             splits = check_refine_request(name, asked)

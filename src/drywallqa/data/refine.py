@@ -204,13 +204,15 @@ def _check_out_files(out: Path, loaded: dict, folders: dict) -> None:
 
 
 def check_refine_request(dataset: str, splits: list[str] | None = None) -> list[str]:
-    """The splits of ``dataset`` to refine (default: all of them).
+    """The splits of ``dataset`` to refine (default, ``None``: all of them).
 
     Raises:
         ValueError: ``dataset`` is not labelled with boxes (its masks need no refining: refining would replace each
-            outline by its filled box), or has no split of one of those names.
+            outline by its filled box), has no split of one of those names, or ``splits`` is an empty list.
     """
     config = get_dataset_config(dataset)
+    if splits is not None and not list(splits):
+        raise ValueError(f"no split of {dataset!r} named (it has {', '.join(config.splits)}; None: all of them)")
     if config.label_shape != "box":
         raise ValueError(f"{dataset} is labelled with regions (label_shape: {config.label_shape}), not boxes: its masks "
                          "need no refining (refine-masks would fill each outline's box)")
