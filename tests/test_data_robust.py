@@ -262,3 +262,35 @@ def test_data_split_refuses_a_manifest_with_no_train_photo(tmp_path, registered)
     res = _split_cli(decl, tmp_path / "splits", "--val", "0.99", "--test", "0")
     assert res.exit_code == 2 and _says(res.output, "none of its 4 photos in train"), res.output
     assert not (tmp_path / "splits" / "robust_boxes.json").exists()
+
+
+# ----------------------------------------------------------------- mask folders, dataset lists
+
+
+def _mask_folder_yaml(root, photos=("a", "b"), name="robust_masks"):
+    """A dataset YAML of one mask-folder split ``train``: 64x64 photos ``<stem>.jpg`` with 0/255 masks."""
+    split = root / name / "train"
+    (split / "_masks").mkdir(parents=True)
+    for i, stem in enumerate(photos):
+        _photo(split / f"{stem}.jpg", i)
+        mask = np.zeros((64, 64), np.uint8)
+        mask[10:30, 10:30] = 255
+        Image.fromarray(mask).save(split / "_masks" / f"{stem}.png")
+    decl = root / f"{name}.yaml"
+    decl.write_text(f"name: {name}\nfolder: {name}\nprompts: [segment crack]\n")
+    return decl, split
+
+
+def test_a_dataset_listed_twice_is_read_once_with_a_warning(tmp_path, registered, caplog):
+    from drywallqa.data.registry import datasets_by_concept, unique_datasets
+
+    decl, _ = _mask_folder_yaml(tmp_path)
+    with caplog.at_level(logging.WARNING, "drywallqa.data.registry"):
+        assert unique_datasets([str(decl), "cracks", str(tmp_path / "." / decl.name), "robust_masks"]) == \
+            ["robust_masks", "cracks"]
+        assert datasets_by_concept(["cracks", "cracks"]) == {"cracks": ["cracks"]}
+    assert "'robust_masks' is listed twice" in caplog.text and "'cracks' is listed twice" in caplog.text
+    res = CliRunner().invoke(app, ["data", "stats", "-d", str(decl), "-d", "robust_masks", "--json",
+                                   str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    assert [s["dataset"] for s in json.loads((tmp_path / "s.json").read_text())] == ["robust_masks"]
