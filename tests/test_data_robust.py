@@ -281,6 +281,48 @@ def _mask_folder_yaml(root, photos=("a", "b"), name="robust_masks"):
     return decl, split
 
 
+def test_the_mask_folder_reader_names_masks_of_no_photo_and_links_to_nothing(tmp_path, registered):
+    from drywallqa.data.sample import load_split
+
+    decl, split = _mask_folder_yaml(tmp_path, ("a", "b", "c"))
+    (split / "b.jpg").unlink()  # its mask stays: a mask of no photo
+    (split / "_masks" / "d.jpg").write_bytes((split / "_masks" / "a.png").read_bytes())  # no mask by its name
+    (split / "c.jpg").rename(tmp_path / "moved.jpg")
+    (split / "c.jpg").symlink_to(tmp_path / "gone.jpg")  # a refined dataset's link, its photo moved away
+    samples, problems = load_split(str(decl), "train")
+    assert [s.image_path.name for s in samples] == ["a.jpg"]
+    said = {str(p) for p in problems}
+    assert any(p.startswith(str(split / "_masks" / "b.png")) and "no photo" in p for p in said), said
+    assert any(p.startswith(str(split / "_masks" / "d.jpg")) and "no photo" in p for p in said), said
+    assert any(p.startswith(str(split / "c.jpg")) and "does not exist" in p for p in said), said
+    assert not any(p.startswith(str(split / "_masks" / "c.png")) for p in said)  # the link named, not its mask again
+    assert len(problems) == 3
+
+
+def test_a_mask_of_many_grey_levels_is_named_and_read_as_before(tmp_path, registered, caplog):
+    from drywallqa.data import sample as sample_module
+    from drywallqa.data.sample import load_split
+    from drywallqa.data.stats import dataset_stats
+
+    decl, split = _mask_folder_yaml(tmp_path, ("binary", "ones", "gradient", "jpeg"))
+    Image.fromarray(np.asarray(Image.open(split / "_masks" / "ones.png")) // 255).save(split / "_masks" / "ones.png")
+    Image.fromarray(np.tile(np.arange(256, dtype=np.uint8)[::4], (64, 1))).save(split / "_masks" / "gradient.png")
+    Image.open(split / "_masks" / "jpeg.png").save(split / "_masks" / "jpeg.png", format="JPEG", quality=50)
+    samples, problems = load_split(str(decl), "train")
+    masks = {s.image_path.stem: s for s in samples}
+    with caplog.at_level(logging.WARNING, "drywallqa.data.sample"):
+        read = {k: s.load_mask() for k, s in masks.items()}
+        again = masks["gradient"].load_mask()  # warned once per file
+    assert read["binary"].sum() == read["ones"].sum() == 400 and read["jpeg"].sum() >= 400
+    assert read["gradient"].sum() == 64 * 63 and np.array_equal(again, read["gradient"])  # any value > 0, as before
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2 and all("grey levels" in w for w in warned)
+    assert {w.split(":")[0] for w in warned} == {str(split / "_masks" / "gradient.png"), str(split / "_masks" / "jpeg.png")}
+    sample_module._SOFT_MASKS_WARNED.clear()
+    said = [str(p) for p in dataset_stats(str(decl), progress=False)["problems"]]
+    assert len(said) == 2 and all("grey levels" in p and "save it as 0/255" in p for p in said), said
+
+
 def test_a_dataset_listed_twice_is_read_once_with_a_warning(tmp_path, registered, caplog):
     from drywallqa.data.registry import datasets_by_concept, unique_datasets
 
