@@ -282,8 +282,7 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
             box = usable_box(a, s.height, s.width)
             if box is not None:
                 boxes.append(box)
-            elif isinstance(a, dict) and a.get("segmentation"):  # drawn by the reader from its polygon, without a
-                # word on its box
+            elif a.get("segmentation"):  # drawn by the reader from its polygon, without a word on its box
                 counts["problems"].append(f"{s.image_path}: annotation {a.get('id')}: no usable box to refine (bbox "
                                           f"{str(a.get('bbox'))[:60]}); skipped")
         if key in done and mask_path.is_file():  # finished by an earlier, interrupted run

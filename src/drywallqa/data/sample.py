@@ -243,10 +243,11 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
         samples.append(Sample(path, config.name, split, height, width, mask_path=mask_path))
     masks = folder / "_masks"
     for path in sorted(masks.iterdir()) if masks.is_dir() else ():
-        if not path.name.startswith(".") and not (path.suffix == ".png" and (path.stem in stems or path.stem in broken)):
-            problems.append(DataProblem(str(path), f"a mask no photo of the split takes (a photo <stem>.jpg, or another "
-                                                   f"photo suffix, takes _masks/<stem>.png); {folder.name}/{path.stem}.* "
-                                                   "missing? skipped"))
+        if path.name.startswith(".") or path.is_dir() or (path.suffix == ".png" and (path.stem in stems or path.stem in broken)):
+            continue
+        why = (f"no photo {folder.name}/{path.stem}.<jpg, png, ...> takes this mask" if path.suffix == ".png" else
+               "not a mask by its name (a photo <stem>.jpg takes _masks/<stem>.png)")
+        problems.append(DataProblem(str(path), f"{why}; skipped"))
     return samples
 
 
