@@ -85,3 +85,46 @@ def test_a_damaged_cache_file_is_decoded_again_and_replaced(tmp_path, caplog, da
     caplog.clear()
     cache.load_arrays(samples, 32, tmp_path / "c")  # replaced: read without a warning
     assert "damaged" not in caplog.text
+
+
+def test_a_mask_fixed_in_place_is_decoded_again(tmp_path):
+    samples = make_samples(tmp_path)
+    _, before = cache.load_arrays(samples, 32, tmp_path / "cache")
+    cv2.imwrite(str(samples[1].mask_path), np.zeros((40, 60), np.uint8))  # the label fixed: nothing there
+    st = os.stat(samples[1].mask_path)
+    os.utime(samples[1].mask_path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # (a coarse clock would not tell)
+    _, after = cache.load_arrays(samples, 32, tmp_path / "cache")
+    assert before[1].any() and not after[1].any()
+    np.testing.assert_array_equal(after[0], before[0])
+
+
+def test_a_photo_replaced_in_place_is_decoded_again(tmp_path):
+    samples = make_samples(tmp_path)
+    before, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
+    cv2.imwrite(str(samples[0].image_path), np.zeros((40, 60, 3), np.uint8))  # e.g. refine-masks rerun into one --out
+    after, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
+    assert before[0].any() and not after[0].any()
+
+
+def test_a_coco_label_changed_is_decoded_again(tmp_path):
+    (sample,) = make_samples(tmp_path, 1)
+    coco = Sample(sample.image_path, "toy", "train", 40, 60, annotations=[{"id": 1, "bbox": [0, 0, 10, 10]}])
+    _, before = cache.load_arrays([coco], 32, tmp_path / "cache")
+    coco.annotations = [{"id": 1, "bbox": [30, 20, 10, 10]}]  # the COCO file fixed
+    _, after = cache.load_arrays([coco], 32, tmp_path / "cache")
+    assert before[0, :5, :5].all() and not after[0, :5, :5].any() and after[0, 20:, 20:].any()
+
+
+def test_temporaries_of_killed_writes_are_removed_when_the_cache_is_opened(tmp_path):
+    samples = make_samples(tmp_path)
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    legacy = folder / "arrays_32_0123456789abcdef.999999999.tmp.npz"  # an earlier version's, its process gone
+    killed = folder / ".arrays_32_0123456789abcdef.npz.999999999-x1y2.tmp"  # write_atomic's, nobody holding it
+    other = folder / "notes.tmp.npz"  # not the cache's
+    live = folder / f"arrays_32_0123456789abcdef.{os.getppid()}.tmp.npz"  # a run still writing
+    for path in (legacy, killed, other, live):
+        path.write_bytes(b"half")
+    cache.load_arrays(samples, 32, folder)
+    assert not legacy.exists() and not killed.exists() and other.exists() and live.exists()
+    assert len([p for p in folder.glob("arrays_32_*.npz") if ".tmp" not in p.name]) == 1

@@ -16,6 +16,15 @@ from .common import DATASET_HELP, DATASETS_DIR_HELP, check_output_path, comma_li
 STATS_PROBLEMS = 50  # data problems that `data stats` prints; --json has them all
 
 
+def _datasets(dataset) -> list[str]:
+    """``--dataset`` as registered names, each once: one given twice (by name and by its YAML file, or twice) is read
+    once, with a warning (its photos would count twice)."""
+    from ..data.registry import unique_datasets
+
+    names = dataset_names(dataset)  # checked first: an unknown name or a bad YAML file is a usage error
+    return unique_datasets(dataset) if dataset else names
+
+
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -32,7 +41,7 @@ def data_stats(
     from ..data.registry import get_dataset_config
     from ..data.stats import copies_picture, dataset_stats, preview
 
-    names = dataset_names(dataset)
+    names = _datasets(dataset)
     for path, hint, folder in ((json_out, "--json", False), (preview_dir, "--preview", True)):
         if path is not None:  # before the statistics are computed, not after
             check_output_path(path, hint, folder)
@@ -101,6 +110,8 @@ def data_split(
     val: float = typer.Option(0.15, help="Fraction of images for val."),
     test: float = typer.Option(0.15, help="Fraction of images for test."),
     datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the manifests --out holds already (default: "
+                                                              "refuse: models were trained and scored on their parts)."),
 ):
     """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
     from ..data.grouping import make_group_split, split_manifest_path
@@ -108,22 +119,37 @@ def data_split(
 
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise typer.BadParameter("val and test must be fractions with val + test < 1")
-    names = dataset_names(dataset)
+    names = _datasets(dataset)
+    check_output_path(out, "--out", folder=True)  # before the thumbnails are computed, not after
     for d in names:  # before anything is written
         manifest = get_dataset_config(d).manifest_name
         if manifest != d:
             raise typer.BadParameter(f"{d} uses the group-clean parts of {manifest!r} (the manifest key of its YAML), "
                                      f"so a manifest of its own would never be read: split {manifest} instead",
                                      param_hint="--dataset")
-    for d in names:
+        path = split_manifest_path(out, d)
+        check_output_path(path, "--out", folder=False)
+        if path.exists() and not overwrite:
+            raise typer.BadParameter(f"{path} exists: the parts of an earlier split, which models were trained and "
+                                     "scored on; --overwrite replaces it, or choose another --out", param_hint="--out")
+    splits = {}
+    for d in names:  # all of them, then written: a dataset that cannot be split leaves no manifest of the others
         try:
-            split = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed, progress=True)
+            splits[d] = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed,
+                                         progress=True)
         except ValueError as exc:  # a dataset with no readable images
             tagged("error:", "red", str(exc))
             raise typer.Exit(code=1)
+        if not splits[d].parts["train"]:
+            n = sum(len(v) for v in splits[d].parts.values())
+            raise typer.BadParameter(f"{d}: a train share of {1 - val - test:.2g} leaves none of its {n} photos in "
+                                     "train; lower --val or --test", param_hint="--val / --test")
+    for d, split in splits.items():
         path = split_manifest_path(out, d)
+        replaced = path.exists()
         split.to_json(path)
-        console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}")
+        console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}"
+                      + (" (replaced)" if replaced else ""))
 
 
 @data_app.command("refine-masks")
@@ -139,10 +165,14 @@ def data_refine_masks(
 ):
     """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
     image/mask-folder dataset; report.json says per file which way each box went."""
-    from ..data.refine import BOX_REFINERS, SamRefiner, check_refine_out, check_refine_request, refine_box_masks
+    from ..data.refine import (BOX_REFINERS, RefineOutError, SamRefiner, check_refine_out, check_refine_request,
+                               refine_box_masks)
 
     name = dataset_names([dataset])[0]
-    splits = comma_list(split)
+    splits = comma_list(split) if split else None  # None: all of them
+    if split and not splits:
+        raise typer.BadParameter(f"{', '.join(map(repr, split))} names no split (default: all of them)",
+                                 param_hint="--split")
     for hint, asked in (("--dataset", None), ("--split", splits)):  # before any weights load or file is written
         try:
             splits = check_refine_request(name, asked)
@@ -158,7 +188,10 @@ def data_refine_masks(
         refiner = SamRefiner(model_path, min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
     except OSError as exc:  # weights that cannot be found or fetched
         raise typer.BadParameter(str(exc), param_hint="--model-path" if with_ == "sam" else "--with")
-    report = refine_box_masks(name, out, splits=splits, datasets_dir=datasets_dir, refiner=refiner)
+    try:
+        report = refine_box_masks(name, out, splits=splits, datasets_dir=datasets_dir, refiner=refiner)
+    except RefineOutError as exc:  # a photo of an earlier run's --out that is not the one it writes: nothing written
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
     for sp, c in report["splits"].items():
         console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['refined']} refined, {c['kept']} kept "
                       f"(already strips), {c['fell_back']} fell back to the box")

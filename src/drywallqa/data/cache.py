@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..utils.files import _process_alive as process_alive
+from ..utils.files import remove_stale_temporaries, write_atomic
 from ..utils.image_io import read_image
 from .sample import Sample
 
@@ -28,11 +31,63 @@ def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) >= 0.5
 
 
+def _stamp(path) -> str:
+    """``<size>:<mtime_ns>`` of a file (``-`` where there is none): a file replaced or edited in place gets another."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return "-"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def cache_key(samples: list[Sample], size: int) -> str:
+    """What the arrays of ``samples`` at ``size`` are cached under: each photo's path and stamp (size and modification
+    time), its mask file's path and stamp or its COCO annotations themselves, and its declared size; so a photo, mask
+    or label fixed in place (or written again by ``drywallqa data refine-masks``) is decoded again."""
+    lines = []
+    for s in samples:
+        label = (f"{s.mask_path}@{_stamp(s.mask_path)}" if s.mask_path is not None
+                 else hashlib.sha1(repr(s.annotations).encode()).hexdigest())
+        lines.append(f"{s.image_path}@{_stamp(s.image_path)}|{s.height}x{s.width}|{label}")
+    return hashlib.sha1(("\n".join(lines) + f"|{size}|v{CACHE_VERSION}").encode()).hexdigest()[:16]
+
+
+LEGACY_TEMPORARY = re.compile(r"arrays_.*\.(\d+)\.tmp\.npz")  # left by a run of an earlier version killed mid-write
+
+
+def remove_stale_cache_temporaries(cache_dir: str | Path) -> int:
+    """Delete the temporary array files that runs killed while writing left in ``cache_dir``
+    (:func:`~drywallqa.utils.files.remove_stale_temporaries`; and ``arrays_*.<pid>.tmp.npz`` of a process that
+    is gone, as earlier versions named them); returns how many."""
+    folder = Path(cache_dir)
+    if not folder.is_dir():
+        return 0
+    removed = remove_stale_temporaries(folder)
+    for path in folder.glob("arrays_*.tmp.npz"):
+        match = LEGACY_TEMPORARY.fullmatch(path.name)
+        if match and int(match.group(1)) != os.getpid() and not process_alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        logger.info("removed %d temporary files of killed runs from %s", removed, folder)
+    return removed
+
+
+def _save(path: Path, images: np.ndarray, masks: np.ndarray) -> None:
+    """Written whole (:func:`~drywallqa.utils.files.write_atomic`): concurrent runs sharing the folder, or a kill,
+    leave the old file or the new one; a killed write's temporary file is removed when the cache is opened next."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to a name
+            np.savez(f, images=images, masks=masks)
+
+    write_atomic(path, write)
+
+
 def load_arrays(samples: list[Sample], size: int, cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(N, size, size, 3)`` uint8 and masks ``(N, size, size)`` bool, cached by file list and size."""
-    key = "\n".join(str(s.image_path) for s in samples) + f"|{size}|v{CACHE_VERSION}"
-    key = hashlib.sha1(key.encode()).hexdigest()[:16]
-    path = Path(cache_dir) / f"arrays_{size}_{key}.npz" if cache_dir else None
+    """Images ``(N, size, size, 3)`` uint8 and masks ``(N, size, size)`` bool, cached under :func:`cache_key`."""
+    path = Path(cache_dir) / f"arrays_{size}_{cache_key(samples, size)}.npz" if cache_dir else None
+    if path is not None:
+        remove_stale_cache_temporaries(path.parent)
     if path is not None and path.is_file():
         try:
             with np.load(path) as data:
@@ -49,7 +104,5 @@ def load_arrays(samples: list[Sample], size: int, cache_dir: str | Path | None =
         masks[i] = resize_mask(s.load_mask(), size)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # one per process: concurrent runs share the folder
-        np.savez(tmp, images=images, masks=masks)
-        tmp.replace(path)
+        _save(path, images, masks)
     return images, masks

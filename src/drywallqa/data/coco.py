@@ -53,20 +53,39 @@ def _number_list(values, bound: float | None = None) -> list[float]:
     return out
 
 
-def usable_box(ann) -> list[float] | None:
-    """An annotation's ``bbox`` ``[x, y, w, h]`` where :func:`rasterize_annotations` would draw it (four finite numbers,
-    a positive size of more than ``MIN_BOX_AREA`` px²); None for anything else (string coordinates, no size, none):
-    the dataset reader names each of those as a problem."""
+def coordinate_bound(height: int, width: int) -> float:
+    """How far from the origin a COCO coordinate of an ``height x width`` image may lie (px): 4 times its longer side.
+    Beyond it a label is broken (pycocotools crashes the process on polygon coordinates like 1e300; OpenCV refuses
+    to draw a box at 3e9)."""
+    return 4.0 * max(height, width)
+
+
+def usable_box(ann, height: int | None = None, width: int | None = None) -> list[float] | None:
+    """An annotation's ``bbox`` ``[x, y, w, h]`` where :func:`rasterize_annotations` would draw it (four finite numbers
+    within :func:`coordinate_bound` of an image of ``height x width`` where given, a positive size of more than
+    ``MIN_BOX_AREA`` px², some of it inside the image where its size is given); None for anything else (string
+    coordinates, no size, none, far outside): the dataset reader names each of those as a problem."""
+    bound = coordinate_bound(height, width) if height and width else None
     try:
-        bbox = _number_list(ann.get("bbox") or [])
+        bbox = _number_list(ann.get("bbox") or [], bound)
     except (AttributeError, ValueError):
         return None
-    return bbox if _drawable(bbox) else None
+    if not _drawable(bbox) or (bound is not None and _box_pixels(bbox, height, width) is None):
+        return None
+    return bbox
 
 
 def _drawable(bbox: list[float]) -> bool:
     """A parsed ``[x, y, w, h]`` that marks a region: four numbers, a positive size of more than ``MIN_BOX_AREA`` px²."""
     return len(bbox) == 4 and bbox[2] > 0 and bbox[3] > 0 and bbox[2] * bbox[3] > MIN_BOX_AREA
+
+
+def _box_pixels(bbox: list[float], height: int, width: int) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)``: the pixels of an ``height x width`` image a box ``[x, y, w, h]`` covers; None for none."""
+    x, y, w, h = bbox
+    x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
+    x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
 def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
@@ -94,11 +113,13 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
         decoded = mask_utils.decode(rle).astype(bool)
         if decoded.shape != mask.shape:
             raise ValueError(f"RLE decodes to {decoded.shape}, not {mask.shape}")
+        if not decoded.any():
+            problems.append(DataProblem(source, f"annotation {ann.get('id')}: its RLE marks no pixel; nothing drawn"))
         mask |= decoded
         return problems
     if not isinstance(seg, list):
         raise TypeError(f"segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}")
-    bound = 4.0 * max(height, width)  # pycocotools crashes the process on coordinates like 1e300
+    bound = coordinate_bound(height, width)
     for poly in seg:
         poly = _number_list(poly, bound)
         if len(poly) >= 6 and len(poly) % 2 == 0:
@@ -109,14 +130,22 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
             )
     if polygons:
         rles = mask_utils.frPyObjects(polygons, height, width)
-        mask |= mask_utils.decode(mask_utils.merge(rles)).astype(bool)
+        drawn = mask_utils.decode(mask_utils.merge(rles)).astype(bool)
+        if not drawn.any():  # no area (all points on one line or one point), or all of it outside the image
+            problems.append(DataProblem(source, f"annotation {ann.get('id')}: its polygon covers no pixel of the "
+                                                f"{width}x{height} image (no area, or outside it); nothing drawn"))
+        mask |= drawn
         return problems
-    bbox = _number_list(ann.get("bbox") or [])
+    bbox = _number_list(ann.get("bbox") or [], bound)
     if _drawable(bbox):
-        x, y, w, h = bbox
-        x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
-        x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
-        mask[y0:y1, x0:x1] = True
+        pixels = _box_pixels(bbox, height, width)
+        if pixels is None:
+            problems.append(DataProblem(source, f"annotation {ann.get('id')}: box {bbox[2]:g}x{bbox[3]:g} px at "
+                                                f"({bbox[0]:g}, {bbox[1]:g}) lies outside the {width}x{height} image; "
+                                                "nothing drawn"))
+        else:
+            x0, y0, x1, y1 = pixels
+            mask[y0:y1, x0:x1] = True
     elif len(bbox) == 4 and 0 < bbox[2] * bbox[3] <= MIN_BOX_AREA:
         problems.append(DataProblem(source, f"annotation {ann.get('id')}: degenerate box {bbox[2]:g}x{bbox[3]:g} px "
                                             f"at ({bbox[0]:g}, {bbox[1]:g}) dropped"))

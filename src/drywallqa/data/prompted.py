@@ -2,7 +2,7 @@
 
 Every image is paired with one of its own dataset's prompts (positive) and, with probability
 ``negative_ratio`` per image, with a prompt of another dataset against an empty mask (negative), so
-the model has to listen to the prompt. Optionally, a share of extra items are crack transplants
+the model has to listen to the prompt (never a prompt of its own concept's datasets, nor one whose text they list). Optionally, a share of extra items are crack transplants
 (:mod:`.composite`): a labelled structure of one dataset drawn onto a photo of another, asked with
 either dataset's prompt, so that "drywall photo" and "crack" stop excluding each other. And a share of
 items ask a prompt about something none of the datasets shows ("segment the window", from
@@ -12,11 +12,20 @@ not taught gets no borrowed mask.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from .composite import SIGMA_FRACTION, transplant
+
+logger = logging.getLogger(__name__)
+
+
+def _same_text(prompt) -> str:
+    """A prompt as compared for "the same prompt": case and runs of white space aside."""
+    return " ".join(str(prompt).casefold().split())
 
 
 class PromptedSegmentationDataset(Dataset):
@@ -35,7 +44,9 @@ class PromptedSegmentationDataset(Dataset):
         unrelated_prompts: prompt indices (after the datasets' own) of prompts no dataset answers.
         unrelated_ratio: items per image asking one of them against an empty mask (0: none).
         concepts: per dataset, what its labels show (default: each dataset its own); a negative pair takes a
-            prompt of a dataset of another concept, never of one labelling the same thing another way.
+            prompt of a dataset of another concept, never of one labelling the same thing another way, and never a
+            prompt text (case and spacing aside) that a dataset of the photo's own concept lists: a prompt two datasets
+            of different concepts share is asked of neither's photos as a negative (with a warning).
     """
 
     def __init__(self, images, masks, dataset_ids, prompts_per_dataset, transform=None, negative_ratio=0.5, seed=0,
@@ -50,8 +61,7 @@ class PromptedSegmentationDataset(Dataset):
         concepts = list(range(len(prompts_per_dataset))) if concepts is None else list(concepts)
         if len(concepts) != len(prompts_per_dataset):
             raise ValueError("concepts must name one concept per dataset")
-        # per dataset, the datasets whose prompts are negatives on its photos
-        self._negatives = [[e for e in range(len(concepts)) if concepts[e] != c] for c in concepts]
+        self._negatives = self._negative_prompts(prompts_per_dataset, concepts)
         self.n_neg = int(round(len(images) * negative_ratio)) if any(self._negatives) else 0
         self.rng = np.random.default_rng(seed)
         self.composite_pairs = [(int(a), int(b)) for a, b in composite_pairs]
@@ -72,6 +82,37 @@ class PromptedSegmentationDataset(Dataset):
         for d, idx in self._members.items():
             if len(idx) == 0:
                 raise ValueError(f"composite pairs: dataset index {d} has no usable images")
+
+    def _negative_prompts(self, prompts_per_dataset, concepts) -> list[list[list[int]]]:
+        """Per dataset, per dataset of another concept, the indices of its prompts that are negatives on the first
+        one's photos (lists left out where none is): none whose text a dataset of the photo's concept lists too.
+        Warns where datasets of different concepts share prompts (once per set of concepts)."""
+        own_texts: dict = {}  # concept -> the prompt texts its datasets list (a dict: in the order listed)
+        for c, prompts in zip(concepts, prompts_per_dataset):
+            own_texts.setdefault(c, {}).update(dict.fromkeys(_same_text(p) for p in prompts))
+        where: dict = {}  # text -> the concepts listing it
+        for c, texts in own_texts.items():
+            for t in texts:
+                where.setdefault(t, []).append(c)
+        shared: dict = {}  # concepts -> the texts all of them list
+        for t, cs in where.items():
+            if len(cs) > 1:
+                shared.setdefault(tuple(cs), []).append(t)
+        for cs, texts in shared.items():
+            logger.warning("datasets of the concepts %s all list the prompts %s: these are asked of none of their photos "
+                           "as negatives (against an empty mask); if the datasets label the same thing, give them one "
+                           "concept (the dataset YAML's concept: key)", ", ".join(repr(str(c)) for c in cs),
+                           ", ".join(map(repr, texts)))
+        negatives = []
+        for c in concepts:
+            lists = []
+            for e, other in enumerate(concepts):
+                if other != c:
+                    kept = [i for i, p in zip(self.prompt_ids[e], prompts_per_dataset[e]) if _same_text(p) not in own_texts[c]]
+                    if kept:
+                        lists.append(kept)
+            negatives.append(lists)
+        return negatives
 
     def __len__(self) -> int:
         return len(self.images) + self.n_neg + self.n_comp + self.n_unrel
@@ -108,8 +149,8 @@ class PromptedSegmentationDataset(Dataset):
         negative = index >= len(self.images)
         i = int(self.rng.integers(len(self.images))) if negative else index
         own = int(self.dataset_ids[i])
-        if negative and self._negatives[own]:
-            prompt = int(self.rng.choice(self.prompt_ids[int(self.rng.choice(self._negatives[own]))]))
+        if negative and self._negatives[own]:  # a dataset of another concept, then one of its prompts
+            prompt = int(self.rng.choice(self._negatives[own][int(self.rng.integers(len(self._negatives[own])))]))
         elif negative:  # every dataset labels this photo's concept: a positive instead
             negative, prompt = False, int(self.rng.choice(self.prompt_ids[own]))
         else:

@@ -19,6 +19,7 @@ of its boxes went; ``preview.png``: refined masks over their photos beside the b
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import shutil
@@ -30,11 +31,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import write_atomic, write_text_atomic
+from ..utils.files import check_writable_path, write_atomic, write_text_atomic
 from ..utils.image_io import read_image
 from ..utils.registry import Registry
 from ..viz import grid, overlay
-from .coco import box_mask, usable_box
+from .coco import box_mask, coordinate_bound, usable_box
 from .edge_strips import OUTCOMES, EdgeEvidence, StripOptions, refine_boxes_with_edges
 from .registry import get_dataset_config
 from .sample import load_split
@@ -42,6 +43,8 @@ from .sample import load_split
 def _link_or_copy(src: Path, dst: Path) -> None:
     if dst.exists() and dst.resolve() == src.resolve():
         return  # already the photo (never unlink the photo itself)
+    if dst.is_file() and not dst.is_symlink() and filecmp.cmp(src, dst, shallow=False):
+        return  # a copy of it (where links are not possible)
     if dst.exists() or dst.is_symlink():
         dst.unlink()
     try:
@@ -130,33 +133,86 @@ PREVIEW_PHOTOS = 12
 
 
 def _outlines(image: np.ndarray, boxes: list) -> np.ndarray:
+    """The photo with its boxes drawn (corners clipped to :func:`~drywallqa.data.coco.coordinate_bound`: OpenCV takes
+    32-bit coordinates only)."""
     out = image.copy()
     t = max(2, round(0.004 * max(image.shape[:2])))
+    bound = coordinate_bound(*image.shape[:2])
     for x, y, w, h in boxes:
-        cv2.rectangle(out, (int(x), int(y)), (int(x + w), int(y + h)), (0, 220, 0), t)
+        x0, y0, x1, y1 = (int(np.clip(v, -bound, bound)) for v in (x, y, x + w, y + h))
+        cv2.rectangle(out, (x0, y0), (x1, y1), (0, 220, 0), t)
     return out
 
 
+class RefineOutError(ValueError):
+    """``--out`` holds files that refining would write over or delete: nothing was written."""
+
+
+OUTPUT_FILES = (PROGRESS_FILE, "report.json")  # what marks a folder as refine-masks' output
+
+
+def is_refine_out(folder: str | Path) -> bool:
+    """Whether ``folder`` is the output of an earlier refine run (it holds its ``progress.jsonl`` or ``report.json``)."""
+    return any((Path(folder) / name).is_file() for name in OUTPUT_FILES)
+
+
 def check_refine_out(dataset: str, out_dir: str | Path, datasets_dir=None) -> Path:
-    """``out_dir`` as a Path; ValueError when it is, holds or lies inside ``dataset``'s folder (the new dataset's
-    photos and masks would be written over the dataset's own)."""
+    """``out_dir`` as a Path, when refining may write there: a new or empty folder, or one an earlier refine run
+    wrote (:func:`is_refine_out`; rerun into it, it goes on or starts over, :func:`refine_box_masks`).
+
+    Raises:
+        RefineOutError: it is, holds or lies inside ``dataset``'s folder (the new dataset's photos and masks would be
+            written over the dataset's own); it is a file, lies below one or cannot be written; or it is a folder of
+            other files (its photos and masks would be written over). Nothing is written.
+    """
     out = Path(out_dir)
     root = get_dataset_config(dataset).root(datasets_dir).resolve()
     here = out.resolve()
     if here == root or root in here.parents or here in root.parents:
-        raise ValueError(f"{out} is, holds or lies inside the folder of the dataset {dataset} ({root}): the new "
-                         "dataset would be written over its photos; choose a folder of its own")
+        raise RefineOutError(f"{out} is, holds or lies inside the folder of the dataset {dataset} ({root}): the new "
+                             "dataset would be written over its photos; choose a folder of its own")
+    try:
+        check_writable_path(out, folder=True)
+    except ValueError as exc:
+        raise RefineOutError(f"{exc} (--out is the folder of the refined dataset)") from None
+    if out.is_dir() and not is_refine_out(out) and any(not p.name.startswith(".") for p in out.iterdir()):
+        raise RefineOutError(f"{out} holds other files (no {PROGRESS_FILE} or report.json of an earlier refine-masks "
+                             "run): refining would write over its photos and masks; give a new or empty folder, or an "
+                             "earlier run's --out to go on with it")
     return out
 
 
+def _check_out_files(out: Path, loaded: dict, folders: dict) -> None:
+    """RefineOutError, before anything is written, naming the files of an earlier run's ``out`` that refining would
+    write over and that it did not write: a photo that is no link to the photo it writes there nor a copy of it
+    (a link it replaces whatever it points to: the photo stays where it is), a file where a folder goes."""
+    clashes = []
+    for split, (samples, _) in loaded.items():
+        for sub in (out / split, out / split / "_masks"):
+            if sub.exists() and not sub.is_dir():
+                clashes.append(f"{sub} is a file (a folder goes there)")
+        for s in samples:
+            dst = out / split / output_name(s.image_path, folders[split])
+            if dst.is_symlink() or not dst.exists():
+                continue
+            if not dst.is_file() or not filecmp.cmp(s.image_path, dst, shallow=False):
+                clashes.append(f"{dst} is not the photo {s.image_path} (nor a copy of it)")
+    if clashes:
+        raise RefineOutError(f"{out} holds files that refining would write over: {'; '.join(clashes[:3])}"
+                             f"{f' (and {len(clashes) - 3} more)' if len(clashes) > 3 else ''}; move them away, or "
+                             "refine into a new --out")
+
+
 def check_refine_request(dataset: str, splits: list[str] | None = None) -> list[str]:
-    """The splits of ``dataset`` to refine (default: all of them).
+    """The splits of ``dataset`` to refine (default, ``None``: all of them).
 
     Raises:
         ValueError: ``dataset`` is not labelled with boxes (its masks need no refining: refining would replace each
-            outline by its filled box), or has no split of one of those names.
+            outline by its filled box), has no split of one of those names, or ``splits`` is an empty list.
     """
     config = get_dataset_config(dataset)
+    if splits is not None and not list(splits):
+        raise ValueError(f"no split of {dataset!r} named (it has {', '.join(config.splits)}; None: all of them)")
     if config.label_shape != "box":
         raise ValueError(f"{dataset} is labelled with regions (label_shape: {config.label_shape}), not boxes: its masks "
                          "need no refining (refine-masks would fill each outline's box)")
@@ -173,13 +229,19 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     """Write a mask for every box of ``dataset`` and return the report (also in ``report.json``).
 
     ``refiner``: a callable ``(image, boxes) -> (masks, outcomes)`` (``BOX_REFINERS``); default SAM.
-    Raises ValueError when ``out_dir`` is, holds or lies inside the dataset's folder (:func:`check_refine_out`), or
-    for a dataset or split it cannot refine (:func:`check_refine_request`).
+    Raises ValueError for a dataset or split it cannot refine (:func:`check_refine_request`), and its subclass
+    RefineOutError, before anything is written, for an ``out_dir`` it may not write into (:func:`check_refine_out`: the
+    dataset's own folder, a file, a folder of other files) or an earlier run's ``out_dir`` holding a photo that is
+    not the one it writes there.
     Resumable: each finished file is recorded in ``progress.jsonl`` after its mask is written, and a run into
     the same folder with the same dataset and refiner settings skips the files recorded there (other settings:
     the record starts over)."""
     splits = check_refine_request(dataset, splits)
     out = check_refine_out(dataset, out_dir, datasets_dir)
+    config = get_dataset_config(dataset)
+    folders = {split: config.root(datasets_dir) / config.splits[split].folder for split in splits}
+    loaded = {split: load_split(dataset, split, datasets_dir) for split in splits}
+    _check_out_files(out, loaded, folders)
     refiner = refiner or SamRefiner(sam_path, min_iou, sam)
     report = {"dataset": dataset, **refiner.describe(), "splits": {}, "files": {}}
     out.mkdir(parents=True, exist_ok=True)
@@ -187,7 +249,8 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     preview = []
     with open(out / PROGRESS_FILE, "a") as record:
         for split in splits:
-            _refine_split(dataset, split, datasets_dir, out, refiner, done, record, report, preview, progress)
+            _refine_split(dataset, split, loaded[split], folders[split], out, refiner, done, record, report, preview,
+                          progress)
     if preview:
         grid(preview, ["photo and boxes", "box label", f"refined ({report['with']})"], out / "preview.png")
         report["preview"] = "preview.png"
@@ -195,12 +258,11 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     return report
 
 
-def _refine_split(dataset, split, datasets_dir, out: Path, refiner, done: dict, record, report: dict, preview: list,
-                  progress: bool) -> None:
-    """One split of :func:`refine_box_masks`: its masks, its counts in ``report``, refined photos into ``preview``."""
-    samples, problems = load_split(dataset, split, datasets_dir)
-    config = get_dataset_config(dataset)
-    folder = config.root(datasets_dir) / config.splits[split].folder
+def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refiner, done: dict, record, report: dict,
+                  preview: list, progress: bool) -> None:
+    """One split of :func:`refine_box_masks` (``loaded``: its samples and problems, ``folder``: its folder): its
+    masks, its counts in ``report``, refined photos into ``preview``."""
+    samples, problems = loaded
     (out / split / "_masks").mkdir(parents=True, exist_ok=True)
     counts = {"images": 0, "boxes": 0, **{k: 0 for k in OUTCOMES},
               "problems": [str(p) for p in problems]}
@@ -217,7 +279,7 @@ def _refine_split(dataset, split, datasets_dir, out: Path, refiner, done: dict, 
         mask_path = out / split / "_masks" / f"{stem}.png"
         boxes = []
         for a in s.annotations or []:
-            box = usable_box(a)
+            box = usable_box(a, s.height, s.width)
             if box is not None:
                 boxes.append(box)
             elif a.get("segmentation"):  # drawn by the reader from its polygon, without a word on its box

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..utils.registry import Registry
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,26 @@ def get_dataset_config(name: str) -> DatasetConfig:
     return DATASETS.get(resolve_dataset(name))
 
 
-def datasets_by_concept(datasets) -> dict[str, list[str]]:
-    """``concept -> [dataset names]`` of ``datasets`` (names or YAML files), in the order given."""
-    groups: dict[str, list[str]] = {}
+def unique_datasets(datasets) -> list[str]:
+    """Registered names of ``datasets`` (names or YAML files), each once, in the order given: a dataset listed twice (by
+    name and by its YAML file, or one file under two paths) would have its photos read, trained on or scored twice;
+    it is read once, with a warning naming both entries."""
+    names: dict[str, str] = {}  # name -> the entry that named it first
     for d in datasets:
+        name = resolve_dataset(d)
+        if name in names:
+            logger.warning("dataset %r is listed twice (%r and %r); it is read once (data.dataset_repeats weighs a "
+                           "dataset more in training)", name, names[name], str(d))
+            continue
+        names[name] = str(d)
+    return list(names)
+
+
+def datasets_by_concept(datasets) -> dict[str, list[str]]:
+    """``concept -> [dataset names]`` of ``datasets`` (names or YAML files), in the order given, each once
+    (:func:`unique_datasets`)."""
+    groups: dict[str, list[str]] = {}
+    for d in unique_datasets(datasets):
         config = get_dataset_config(d)
         groups.setdefault(config.concept_name, []).append(config.name)
     return groups

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from .registry import DatasetConfig, get_dataset_config
 
 logger = logging.getLogger(__name__)
 LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; the rest are counted
+# a label mask is 0 and one value (0/255, 0/1) or a few (class indices); one of more grey levels is a soft or
+# lossy picture of a label (a JPEG saved as a mask, a blurred or probability map), read as foreground wherever it is > 0
+MASK_LEVELS = 16
+_SOFT_MASKS_WARNED: set = set()  # mask files warned about in this process (once each, not every epoch)
 
 
 @dataclass
@@ -39,6 +44,9 @@ class Sample:
         """Ground truth as ``(H, W)`` bool at the image's size."""
         if self.mask_path is not None:
             mask = read_mask(self.mask_path)
+            if self.mask_path not in _SOFT_MASKS_WARNED and (problem := soft_mask_problem(self.mask_path)) is not None:
+                _SOFT_MASKS_WARNED.add(self.mask_path)
+                logger.warning("%s", problem)
             if mask.shape != (self.height, self.width):
                 raise ValueError(
                     f"{self.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, image is {self.width}x{self.height}"
@@ -46,6 +54,31 @@ class Sample:
             return mask
         mask, _ = rasterize_annotations(self.annotations or [], self.height, self.width, str(self.image_path))
         return mask
+
+
+def soft_mask_problem(path: str | Path) -> DataProblem | None:
+    """A problem naming a mask file of more than :data:`MASK_LEVELS` grey levels (every pixel above 0 is read as
+    foreground, its faint halo too), with how many of its foreground pixels are fainter than half its brightest;
+    None for a label mask, or one that cannot be read (reading it says why). What is read is not changed."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            if img.getcolors(MASK_LEVELS) is not None:  # at most MASK_LEVELS values (colours): a label
+                return None
+            arr = np.asarray(img)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    if arr.ndim == 3:  # as read_mask reads it: the colour channels' maximum (the grey one of grey with alpha)
+        arr = arr[..., :1 if arr.shape[2] == 2 else 3].max(axis=2)
+    levels = len(np.unique(arr))
+    if levels <= MASK_LEVELS:
+        return None
+    on = arr[arr > 0]
+    faint = float((on < arr.max() / 2).mean()) if on.size else 0.0
+    return DataProblem(str(path), f"a mask of {levels} grey levels, not a label of 0 and one value (saved as JPEG, or a "
+                                  f"soft map?): every pixel above 0 is read as foreground, {faint:.0%} of them fainter "
+                                  "than half the brightest; save it as 0/255")
 
 
 def source_group(file_name: str) -> str:
@@ -163,14 +196,21 @@ def _image_size(path: Path) -> tuple[int, int] | None:
 def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
     """The photos of ``folder`` (any suffix of :data:`~drywallqa.utils.image_io.IMAGE_SUFFIXES`, in any case) with
     their masks ``_masks/<stem>.png``; a photo's size is as it is read (EXIF orientation applied), which its mask
-    must have. Photos without a mask, of another size, or sharing a stem (and so a mask) with another, and files
-    that are no photo by their name, are skipped, each a named problem (hidden files aside)."""
+    must have. Photos without a mask, of another size, or sharing a stem (and so a mask) with another, links to
+    nothing (a photo moved away from under a refined dataset's link), files that are no photo by their name, and
+    files of ``_masks`` that no photo takes are skipped, each a named problem (hidden files aside)."""
     from PIL import Image
 
     from ..utils.image_io import IMAGE_SUFFIXES
 
     samples, stems = [], {}
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    broken = set()  # stems of links to nothing (their masks are not named again)
+    for path in entries:
+        if path.is_symlink() and not path.exists():
+            problems.append(DataProblem(str(path), f"a link to {os.readlink(path)}, which does not exist; skipped"))
+            broken.add(path.stem)
+    files = [p for p in entries if p.is_file()]
     for path in files:
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             problems.append(DataProblem(str(path), f"not a photo by its name (photos: {', '.join(IMAGE_SUFFIXES)}); "
@@ -201,6 +241,13 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
                                                         "(as read: EXIF orientation applied); skipped"))
             continue
         samples.append(Sample(path, config.name, split, height, width, mask_path=mask_path))
+    masks = folder / "_masks"
+    for path in sorted(masks.iterdir()) if masks.is_dir() else ():
+        if path.name.startswith(".") or path.is_dir() or (path.suffix == ".png" and (path.stem in stems or path.stem in broken)):
+            continue
+        why = (f"no photo {folder.name}/{path.stem}.<jpg, png, ...> takes this mask" if path.suffix == ".png" else
+               "not a mask by its name (a photo <stem>.jpg takes _masks/<stem>.png)")
+        problems.append(DataProblem(str(path), f"{why}; skipped"))
     return samples
 
 
