@@ -168,3 +168,27 @@ def test_an_onnx_export_loaded_by_the_torch_runtime_says_which_runtime(tiny_mode
     export_onnx(tiny_model_dir, tmp_path / "onnx")
     with pytest.raises(FileNotFoundError, match="--runtime onnx"):
         Segmenter.load(tmp_path / "onnx")
+
+
+def test_validation_asks_no_prompt_of_the_photos_own_dataset_as_another_concept(synthetic_datasets):
+    """A dataset of another concept whose canonical prompt this one lists too: not a cross-prompt negative."""
+    from types import SimpleNamespace
+
+    from drywallqa.engine.validator import Validator
+
+    other = DatasetConfig("syn_other", "tape", ("segment joint/tape",), {"valid": SplitSource("coco", "valid")})
+    registry.register_dataset(other)
+    asked = []
+
+    class Recorder:
+        def predict(self, image, prompts):
+            asked.append(list(prompts))
+            return SimpleNamespace(probabilities={p: np.zeros(image.shape[:2], np.float32) for p in prompts})
+
+    photo, gt = np.zeros((16, 16, 3), np.uint8), np.zeros((16, 16), bool)
+    try:
+        Validator({"syn_tape": [(photo, gt)], "syn_other": [(photo, gt)], "syn_crack": [(photo, gt)]}, options=False)(Recorder())
+    finally:
+        registry.DATASETS.remove("syn_other")
+    on_tape = asked[0]  # syn_tape lists "segment joint/tape" among its prompts
+    assert on_tape[0] == "segment taping area" and "segment joint/tape" not in on_tape and "segment crack" in on_tape

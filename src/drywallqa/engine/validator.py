@@ -178,8 +178,9 @@ class Validator:
         for d, items in self.items.items():
             options[d] = self.options_for(d)
             concept = get_dataset_config(d).concept_name  # datasets labelling the same thing are not "other"
+            own = set(get_dataset_config(d).prompts)  # a prompt this dataset lists too asks for its own concept
             others = [p for e, p in canon.items()
-                      if get_dataset_config(e).concept_name != concept and p != canon[d]]
+                      if get_dataset_config(e).concept_name != concept and p not in own]
             table = np.zeros((len(options[d]), len(THRESHOLDS)))
             n = 0
             for item in tqdm(items, desc=f"validating {d}", disable=not self.progress, leave=False):
