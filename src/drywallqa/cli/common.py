@@ -69,8 +69,10 @@ DATASET_HELP = "Dataset name, or a dataset YAML file for your own export (repeat
 
 
 def dataset_names(datasets) -> list[str]:
-    """Registered names of the datasets given by name or YAML file (``--dataset``)."""
-    from ..data.registry import DATASETS, list_datasets, resolve_dataset
+    """Registered names of the datasets given by name or YAML file (``--dataset``), each once: one given twice (by
+    name and by its YAML file, or twice) is read once, with a warning (its photos would count twice: a confidence
+    fit on copies in both folds, a report scoring them twice)."""
+    from ..data.registry import DATASETS, list_datasets, resolve_dataset, unique_datasets
 
     names = []
     for d in datasets or list_datasets():
@@ -81,7 +83,7 @@ def dataset_names(datasets) -> list[str]:
         if names[-1] not in DATASETS:
             raise typer.BadParameter(f"unknown dataset {d!r}; registered: {', '.join(list_datasets())} "
                                      "(or give a dataset YAML file)", param_hint="--dataset")
-    return names
+    return unique_datasets(datasets) if datasets else names
 
 
 MODEL_HELP = ("Model type (film_unet, clipseg, sam_text, ...): with --model-path of a directory that is not a drywallqa "
@@ -204,11 +206,24 @@ def model_dir_option(model_path: Optional[str]) -> Path:
         raise typer.BadParameter(str(exc), param_hint="--model-path") from None
 
 
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or a.samefile(b)
+    except OSError:
+        return False
+
+
 def check_model_file(model_path: Path, name: str) -> Path:
     """``model_path / name`` for a calibration to write: the folder must be a model's and writable."""
     from ..models.base import is_drywallqa_model_dir
     from ..models.shipped import SHIPPED_MODELS, is_bare_name, shipped_model_dir
 
+    shipped = next((n for n in SHIPPED_MODELS.names() if model_path.exists() and _same_folder(model_path, shipped_model_dir(n))), None)
+    if shipped is not None:  # the installed package's folder, given by its path
+        raise typer.BadParameter(
+            f"{model_path} is the folder of the shipped model {shipped}, inside the installed package; this writes {name} "
+            f"into the model folder, so calibrate a copy: cp -r {model_path} my_model, then --model-path my_model",
+            param_hint="--model-path")
     if not model_path.exists() and is_bare_name(model_path) and str(model_path) in SHIPPED_MODELS:
         raise typer.BadParameter(
             f"{model_path} is a shipped model, inside the installed package; this writes {name} into the model folder, "

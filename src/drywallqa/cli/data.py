@@ -16,15 +16,6 @@ from .common import DATASET_HELP, DATASETS_DIR_HELP, check_output_path, comma_li
 STATS_PROBLEMS = 50  # data problems that `data stats` prints; --json has them all
 
 
-def _datasets(dataset) -> list[str]:
-    """``--dataset`` as registered names, each once: one given twice (by name and by its YAML file, or twice) is read
-    once, with a warning (its photos would count twice)."""
-    from ..data.registry import unique_datasets
-
-    names = dataset_names(dataset)  # checked first: an unknown name or a bad YAML file is a usage error
-    return unique_datasets(dataset) if dataset else names
-
-
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -41,7 +32,7 @@ def data_stats(
     from ..data.registry import get_dataset_config
     from ..data.stats import copies_picture, dataset_stats, preview
 
-    names = _datasets(dataset)
+    names = dataset_names(dataset)
     for path, hint, folder in ((json_out, "--json", False), (preview_dir, "--preview", True)):
         if path is not None:  # before the statistics are computed, not after
             check_output_path(path, hint, folder)
@@ -119,7 +110,7 @@ def data_split(
 
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise typer.BadParameter("val and test must be fractions with val + test < 1")
-    names = _datasets(dataset)
+    names = dataset_names(dataset)
     check_output_path(out, "--out", folder=True)  # before the thumbnails are computed, not after
     for d in names:  # before anything is written
         manifest = get_dataset_config(d).manifest_name

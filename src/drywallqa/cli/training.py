@@ -171,6 +171,8 @@ def calibrate_gate(
         info = calibrate_model_gate(model_path, names)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    except OSError as exc:  # the model's text encoder cannot be loaded, a file it cannot read
+        raise typer.BadParameter(str(exc), param_hint="--model-path") from None
     console.print(f"min_margin {info['min_margin']:.4f}: on val, {info['positives_answered']:.1%} of {info['positives']} "
                   f"paraphrases answered, {info['negatives_answered']:.1%} of {info['negatives']} unrelated prompts answered")
 

@@ -29,7 +29,7 @@ from ..data.grouping import samples_of_part
 from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
 from ..models.shipped import resolve_model_dir
-from ..text.gate import calibrate_model_gate, concepts_without_paraphrases
+from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
 from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence
@@ -137,13 +137,18 @@ def drywall_pair(datasets) -> tuple[str, str] | None:
 
 
 def check_drywall(model_dir: Path, replaced: Path | None, pair: tuple[str, str], splits_dir=None, datasets_dir=None,
-                  limit: int | None = None, progress: bool = True) -> dict:
+                  limit: int | None = None, progress: bool = True, report=print) -> dict:
     """The cracks-on-drywall check on the group-clean val part for ``model_dir`` and, where given, the model
     folder it replaces: ``{"part", "crack_dataset", "drywall_dataset", "rows": {"new": row, "replaced": row},
-    "worse": bool}`` (rows as :func:`drywallqa.engine.cracks_on_drywall.score_cracks_on_drywall` gives them)."""
+    "worse": bool}`` (rows as :func:`drywallqa.engine.cracks_on_drywall.score_cracks_on_drywall` gives them). A
+    replaced model that cannot be loaded (a damaged folder: the reason to replace it) is not compared, with a
+    warning through ``report``."""
     models = {"new": Segmenter.load(model_dir)}
     if replaced is not None:
-        models["replaced"] = Segmenter.load(replaced)
+        try:
+            models["replaced"] = Segmenter.load(replaced)
+        except (OSError, ValueError) as exc:
+            report(f"WARNING: the model in {replaced} cannot be loaded ({exc}); the new model is not compared with it")
     pairs = drywall.transplant_pairs("val", splits_dir, datasets_dir, limit, *pair)
     rows, _ = drywall.score_cracks_on_drywall(models, pairs, progress=progress)
     rows = {r["model"]: r for r in rows}
@@ -157,7 +162,7 @@ def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression
     ``selection.json``; a clear regression moves ``tmp`` to ``<dest>.candidate`` and raises
     :class:`DrywallRegression` (unless ``accept_regression``). Returns the summary for the shipping report."""
     check = check_drywall(tmp, dest if is_drywallqa_model_dir(dest) else None, pair, splits_dir, datasets_dir, limit,
-                          progress)
+                          progress, report)
     rows = check["rows"]
     sweep = json.loads((tmp / SELECTION_FILE).read_text())
     (tmp / SELECTION_FILE).write_text(json.dumps(sweep | {"cracks_on_drywall": check}, indent=1))
@@ -220,8 +225,16 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     dest.parent.mkdir(parents=True, exist_ok=True)
     with temp_dir(dest.parent, f".{dest.name}.shipping.") as tmp:
         write_shipped(model_dir, tmp, best, candidates, run_dir)
-        if gate and not concepts_without_paraphrases(datasets):
+        missing = concepts_without_paraphrases(datasets) if gate else []
+        if gate and not missing:
             best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
+        elif gate and (tmp / GATE_FILE).is_file():  # the source's gate knows other concepts: it would refuse these
+            (tmp / GATE_FILE).unlink()
+            report(f"WARNING: no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; the "
+                   f"source's gate (made for other concepts) is left out, so every prompt is answered")
+        elif gate:
+            report(f"no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; every prompt "
+                   "is answered")
         if confidence:
             model = calibrate_model_confidence(tmp, tuple(datasets), splits_dir, datasets_dir, limit, progress)
             best["confidence"] = model.selection["chosen"]

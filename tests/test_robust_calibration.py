@@ -1,0 +1,66 @@
+"""ship and the calibrate commands: what an adversarial pass found (each test failed before its fix)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.engine import shipping
+from drywallqa.models.shipped import shipped_model_dir
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", ["calibrate-gate", "calibrate-confidence"])
+def test_calibrations_never_write_into_the_installed_shipped_model_given_by_its_path(command):
+    folder = shipped_model_dir("fast")
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    res = runner.invoke(app, [command, "--model-path", str(folder)])
+    assert res.exit_code == 2 and "shipped model" in res.output and "cp -r" in res.output
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+
+
+def test_calibrate_gate_names_a_text_encoder_it_cannot_load(tiny_model_dir):
+    config = tiny_model_dir / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "text_encoder": "no-such-encoder"}))
+    res = runner.invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 2 and "Traceback" not in res.output and "--model-path" in res.output
+
+
+def test_a_dataset_given_twice_is_read_once(synthetic_datasets, caplog):
+    from drywallqa.cli.common import dataset_names
+
+    assert dataset_names(["syn_crack", "syn_tape", "syn_crack"]) == ["syn_crack", "syn_tape"]
+    assert "listed twice" in caplog.text
+
+
+def test_shipping_on_concepts_without_a_gate_leaves_out_the_sources_gate(tiny_model_dir, synthetic_datasets, syn_splits,
+                                                                         tmp_path):
+    """The source's gate knows other concepts: copied, it refused the new model's own prompts."""
+    source = tmp_path / "gated"
+    shutil.copytree(tiny_model_dir, source)
+    (source / "prompt_gate.npz").write_bytes(b"a gate made for cracks and taping")
+    said = []
+    shipping.ship(source, tmp_path / "new", datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,),
+                  splits_dir=syn_splits, datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=True,
+                  confidence=False, drywall_check=None, progress=False, report=said.append)
+    assert not (tmp_path / "new" / "prompt_gate.npz").exists()
+    assert any("no prompt gate" in str(s) for s in said)
+
+
+def test_a_replaced_model_that_cannot_be_loaded_is_not_compared(tiny_model_dir, tmp_path, monkeypatch):
+    """ship stopped after all its work, the new model thrown away, when the folder it replaces was damaged."""
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_model_dir, damaged)
+    (damaged / "confidence.json").write_text('{"calibration": "x"}')
+    monkeypatch.setattr(shipping.drywall, "transplant_pairs", lambda *a, **k: [])
+    monkeypatch.setattr(shipping.drywall, "score_cracks_on_drywall",
+                        lambda models, pairs, progress=True: ([{"model": m} for m in models], None))
+    said = []
+    check = shipping.check_drywall(tiny_model_dir, damaged, ("syn_crack", "syn_tape"), progress=False, report=said.append)
+    assert set(check["rows"]) == {"new"} and check["worse"] is False
+    assert any("cannot be loaded" in s for s in said)
