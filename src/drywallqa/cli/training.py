@@ -34,7 +34,7 @@ def train(
     import yaml
 
     from ..engine.config import TrainConfig
-    from ..engine.trainer import Trainer, holds_run
+    from ..engine.trainer import Trainer, TrainingInterrupted, check_config_file, holds_run, run_in_use
 
     try:
         cfg = TrainConfig.from_yaml(config)
@@ -61,7 +61,10 @@ def train(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--lr / --epochs / --device / --model / OVERRIDES / CONFIG")
     if model_path:
+        import dataclasses
+
         from ..models.base import is_drywallqa_model_dir
+        from ..models.registry import get_model_class
         from ..models.shipped import SHIPPED_MODELS, is_bare_name
 
         if not Path(model_path).exists():
@@ -71,15 +74,39 @@ def train(
                 raise typer.BadParameter(f"no model folder {model_path}", param_hint="--model-path")
         if is_drywallqa_model_dir(model_path):
             cfg.init_from = str(model_path)
-        else:
-            cfg.model_config = {**cfg.model_config, "pretrained": str(model_path)}
+        elif "pretrained" in {f.name for f in dataclasses.fields(get_model_class(cfg.model).config_class)}:
+            cfg.model_config = {**cfg.model_config, "pretrained": str(model_path)}  # a hub model's folder or id
+        else:  # a folder, but no model's: a training run (its model is best/), or another folder
+            run = Path(model_path) / "best"
+            hint = (f"; a training run's model is its best/: --model-path {run}" if is_drywallqa_model_dir(run) else
+                    f" (one with config.json and model.safetensors, as a run's best/ or `drywallqa ship` writes); "
+                    f"{cfg.model} starts from no other weights")
+            raise typer.BadParameter(f"{model_path} is not a drywallqa model folder{hint}", param_hint="--model-path")
     if resume and overwrite:
         raise typer.BadParameter("--resume continues a run and --overwrite replaces it: choose one", param_hint="--overwrite")
+    try:  # the run's own config.yaml, trained from: kept, never replaced by overrides
+        check_config_file(config, cfg)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="CONFIG")
+    if run_in_use(cfg.output_dir):  # said before the model and data load; the trainer holds the lock for the run
+        tagged("error:", "red", f"{cfg.output_dir} is in use by another training run: wait for it to end, or choose "
+                                "another --out")
+        raise typer.Exit(code=1)
     if not resume and not overwrite and holds_run(cfg.output_dir):  # before the model and data load
         raise typer.BadParameter(f"{cfg.output_dir} already holds a training run: continue it with --resume, replace it "
                                  "with --overwrite, or choose another --out", param_hint="--out")
     try:
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
+    except TrainingInterrupted as exc:  # Ctrl-C: last.pt holds the steps done
+        import shlex
+
+        again = shlex.join(["drywallqa", "train", str(config), *(overrides or []), "--resume"])
+        tagged("interrupted:", "yellow", f"{exc.checkpoint} holds step {exc.step}; continue the run with `{again}` "
+                                         "(and the other options given, without --overwrite)")
+        raise typer.Exit(code=130)
+    except KeyboardInterrupt:
+        tagged("interrupted:", "yellow", "before the first training step: nothing of this run was saved")
+        raise typer.Exit(code=130)
     except FileNotFoundError as exc:  # --resume without a checkpoint, or a start / teacher folder that is missing
         raise typer.BadParameter(str(exc), param_hint="--resume" if resume else "CONFIG (init_from, distill.teacher) / --model-path")
     except (ValueError, KeyError, OSError) as exc:  # data that cannot be read (no images, a damaged manifest, no such

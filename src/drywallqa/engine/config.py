@@ -14,6 +14,9 @@ import yaml
 from ..losses import LossWeights
 from ..utils.checks import check_device_name, number_in_range
 
+# the side training photos are decoded at and held in memory (4 bytes a pixel): photos are cropped to the model's
+# input size from it, so a side beyond the largest photos or inputs only costs memory (100000: 40 GB a photo)
+MAX_CACHE_SIZE = 4096
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # exponent forms YAML 1.1 leaves as text
 
 
@@ -169,8 +172,9 @@ class TrainConfig:
         number_in_range(d.composite_ratio, "data.composite_ratio", 0.0, 10.0)
         for name in ("bce", "dice", "focal", "lovasz"):
             number_in_range(getattr(self.loss, name), f"loss.{name}", 0.0, 100.0)
-        if self.optim.ema_decay is not None:
-            number_in_range(self.optim.ema_decay, "optim.ema_decay", 0.0, 1.0)
+        if self.optim.ema_decay is not None:  # 0 would keep the last weights, 1 the first: neither averages
+            if not 0.0 < self.optim.ema_decay < 1.0:  # a number already (check_field_types); NaN fails too
+                raise ValueError(f"optim.ema_decay must be a number in (0, 1), got {self.optim.ema_decay!r}")
         if not self.output_dir.strip():
             raise ValueError("output_dir must name a folder")
         if self.data.prompt_set not in ("all", "canonical"):
@@ -183,10 +187,14 @@ class TrainConfig:
         number_in_range(o.encoder_lr_ratio, "optim.encoder_lr_ratio", 0.0, 100.0)
         for key, value, low in (("optim.batch_size", o.batch_size, 1), ("optim.epochs", o.epochs, 1),
                                 ("optim.warmup_steps", o.warmup_steps, 0), ("checkpoint_every", self.checkpoint_every, 1),
-                                ("data.cache_size", d.cache_size, 32), ("data.num_workers", d.num_workers, 0),
+                                ("data.num_workers", d.num_workers, 0),
                                 ("data.max_images", d.max_images, 1), ("threads", self.threads, 1)):
             if value is not None and value < low:  # whole numbers already (check_field_types); None: unset
                 raise ValueError(f"{key} must be a whole number of at least {low}, got {value!r}")
+        for key, value, low, high in (("data.cache_size", d.cache_size, 32, MAX_CACHE_SIZE),
+                                      ("seed", self.seed, 0, 2**32 - 1)):  # numpy's seeds: 0 .. 2**32 - 1
+            if not low <= value <= high:
+                raise ValueError(f"{key} must be a whole number in [{low}, {high}], got {value!r}")
         t = self.distill
         if t.teacher is not None and (not isinstance(t.teacher, str) or not t.teacher.strip()):
             raise ValueError(f"distill.teacher must be a model folder or a shipped model's name, got {t.teacher!r}")

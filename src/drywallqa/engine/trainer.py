@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import pickle
 import random
 import shutil
+import signal
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -29,7 +33,8 @@ from ..models import create_model
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
-from ..utils.files import check_writable_path, replace_dir, temp_dir, write_atomic, write_csv_atomic, write_text_atomic
+from ..utils.files import (check_writable_path, remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, strict_json,
+                           temp_dir, write_atomic, write_csv_atomic, write_text_atomic)
 from .config import TrainConfig
 from .predictor import TorchSegmenter
 from .validator import Validator
@@ -125,6 +130,105 @@ def atomic_torch_save(obj, path: Path) -> None:
     write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
+class DivergedError(ValueError):
+    """The training loss, the gradients or the weights are no longer finite numbers: the run stops, and what it
+    saved before (``last.pt``, ``best/``) stays as it was."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, once the state of the run is saved: ``checkpoint`` (``last.pt``) holds ``step``."""
+
+    def __init__(self, message: str, checkpoint: Path, step: int):
+        super().__init__(message)
+        self.checkpoint, self.step = checkpoint, step
+
+
+def non_finite_tensors(model: torch.nn.Module) -> list[str]:
+    """The names of the weights and buffers of ``model`` that hold a NaN or an infinity."""
+    return [name for name, t in model.state_dict().items()
+            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+@contextmanager
+def deferred_interrupt():
+    """Ctrl-C (SIGINT) held back until the block ends, then raised as the ``KeyboardInterrupt`` it would have been:
+    the updates of one step (optimiser, EMA copy, schedule, step count) or of one epoch's end (its row, ``best/``,
+    ``last.pt``) happen whole, so the checkpoint saved on Ctrl-C is a state the run was in. Only where Python's own
+    handler is in place, in the main thread (a handler can be set nowhere else); otherwise nothing changes."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+RUN_LOCK = ".train.lock"  # in a run folder: locked (filelock) while a training run uses the folder
+
+
+@contextmanager
+def run_lock(folder: str | Path):
+    """Hold ``folder/.train.lock`` (:data:`RUN_LOCK`) for the block: one training run in a folder at a time, whichever
+    process, container or host runs the other (the lock is ``filelock``'s, on the folder's file system). The folder is
+    made for it, and removed again, with the parents made for it, when the block leaves nothing else in it: a run that
+    fails on its data leaves no folder behind.
+
+    Raises:
+        ValueError: naming the folder, when another run holds its lock.
+    """
+    folder = Path(folder)
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # the deepest first
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_path = folder / RUN_LOCK
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ValueError(f"{folder} is in use by another training run (it holds {lock_path}): wait for that run to end, "
+                         "or choose another output_dir") from None
+    try:
+        yield
+    finally:
+        lock.release()
+        try:
+            if made and all(p.name == RUN_LOCK for p in folder.iterdir()):
+                lock_path.unlink(missing_ok=True)
+                for p in made:
+                    p.rmdir()  # OSError: not empty (another run's folder meanwhile), left as it is
+        except OSError:
+            pass
+
+
+def run_in_use(folder: str | Path) -> bool:
+    """Whether another training run holds ``folder`` (:func:`run_lock`) now; nothing is made."""
+    lock_path = Path(folder) / RUN_LOCK
+    if not lock_path.is_file():
+        return False
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    except OSError:  # not ours to open: the trainer says so when it tries
+        return False
+    lock.release()
+    return False
+
+
+def physical_memory() -> int | None:
+    """Bytes of memory this machine has (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def seed_dataset(dataset, entropy: list[int]) -> None:
     """Seed the random streams of a :class:`PromptedSegmentationDataset` (negative pairs, and its augmentation, which
     albumentations draws from a generator of its own) from ``entropy`` (seed, epoch, skipped batches, worker)."""
@@ -158,10 +262,10 @@ def holds_run(folder: str | Path) -> bool:
     return any((Path(folder) / name).exists() for name in ("last.pt", "best"))
 
 
-def changed_settings(saved: dict, now: dict) -> list[str]:
+def changed_settings(saved: dict, now: dict, may_change=RESUME_MAY_CHANGE) -> list[str]:
     """The dotted keys (``optim.lr``) whose value differs between two :meth:`TrainConfig.to_dict` dicts, leaving
-    out :data:`RESUME_MAY_CHANGE`; a mapping such as ``model_config`` compares whole. Both are compared as a YAML
-    file holds them (a tuple as a list), and a key an earlier release did not store as its default: that release
+    out ``may_change`` (:data:`RESUME_MAY_CHANGE`); a mapping such as ``model_config`` compares whole. Both are
+    compared as a YAML file holds them (a tuple as a list), and a key an earlier release did not store as its default: that release
     trained with it."""
     saved, now = normal_config(saved), normal_config(now)
 
@@ -170,7 +274,42 @@ def changed_settings(saved: dict, now: dict) -> list[str]:
                 for k, v in d.items() for j, w in (v.items() if isinstance(v, dict) and k in SECTIONS else [(None, v)])}
 
     a, b = flat(saved), flat(now)
-    return sorted(k for k in a.keys() | b.keys() if k not in RESUME_MAY_CHANGE and a.get(k) != b.get(k))
+    return sorted(k for k in a.keys() | b.keys() if k not in may_change and a.get(k) != b.get(k))
+
+
+def config_file_settings(path: str | Path) -> dict | None:
+    """The settings (:meth:`TrainConfig.to_dict`) the config file ``path`` gives; None where it gives none (missing,
+    not YAML, not a config this release takes)."""
+    import yaml
+
+    try:
+        return TrainConfig.from_yaml(path).to_dict()
+    except (OSError, ValueError, TypeError, yaml.YAMLError):
+        return None
+
+
+def check_config_file(config_file: str | Path, config: TrainConfig) -> None:
+    """A run records the settings it trains with in ``output_dir/config.yaml``. Where that is the file the run is
+    read from (``drywallqa train runs/exp/config.yaml`` with ``output_dir: runs/exp``), the file is kept as it is
+    (comments and all) when it says what the run trains with; overrides or options that change it are refused,
+    since the run would replace the file with them.
+
+    Raises:
+        ValueError: naming the file and the settings that would change.
+    """
+    source, record = Path(config_file), Path(config.output_dir) / "config.yaml"
+    try:
+        same = record.exists() and os.path.samefile(source, record)
+    except OSError:
+        return
+    saved = config_file_settings(source) if same else None
+    if saved is None:
+        return
+    changed = changed_settings(saved, config.to_dict(), may_change=())
+    if changed:
+        raise ValueError(f"{source} is the config.yaml of output_dir {config.output_dir}, where a run records the "
+                         f"settings it trains with: with {', '.join(changed)} changed (by overrides or options) the run "
+                         "would replace it. Edit it, or train from a copy outside the run folder")
 
 
 def normal_config(d: dict) -> dict:
@@ -232,6 +371,7 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.best_score = -1.0
+        self.saved_step = 0  # the step last.pt holds (0: none written by this run)
         self.ema = None
         self.frozen_norms: list = []
 
@@ -275,22 +415,43 @@ class Trainer:
         return create_model(config.model, **kwargs)
 
     # ----------------------------------------------------------------- data
-    def _arrays(self, part: str, repeats: bool, size: int):
+    def _arrays(self, part: str, repeats: bool, size: int, key: str):
+        """The photos and masks of ``part`` of each dataset decoded at ``size`` (the value of ``key``), with
+        ``data.dataset_repeats`` where ``repeats``, their dataset indices and file names.
+
+        Raises:
+            ValueError: a dataset without photos in the part; photos at ``size`` that this machine's memory cannot
+                hold (naming ``key``), said before they are decoded.
+        """
         d = self.config.data
-        images, masks, ids, files = [], [], [], []
-        for k, ds in enumerate(self.datasets):
+        parts = []
+        for ds in self.datasets:
             samples = samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)
             if d.max_images:
                 samples = samples[: d.max_images]
             if not samples:
                 raise ValueError(self._why_no_images(ds.name, part))
-            im, mk = load_arrays(samples, size, d.cache_dir)
-            rep = int(d.dataset_repeats.get(ds.name, 1)) if repeats else 1
-            images += [im] * rep
-            masks += [mk] * rep
-            ids += [np.full(len(im) * rep, k)]
-            files.append([str(s.image_path) for s in samples])
-        return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files
+            parts.append((ds, samples, int(d.dataset_repeats.get(ds.name, 1)) if repeats else 1))
+        photos = sum(len(samples) for _, samples, _ in parts)
+        # 3 bytes a pixel and 1 of mask, decoded; the repeats are copies once the datasets are joined
+        need = 4 * size * size * sum(len(samples) * (1 + rep) for _, samples, rep in parts)
+        too_much = (f"{key} {size}: {photos} photos of the {part} part decoded at {size} x {size} take "
+                    f"{need / 2**30:.1f} GiB of memory as they are joined, more than this machine has; lower {key}"
+                    f"{' (or data.max_images, data.dataset_repeats)' if repeats else ''}")
+        memory = physical_memory()
+        if memory is not None and need > memory:
+            raise ValueError(too_much)
+        images, masks, ids, files = [], [], [], []
+        try:
+            for k, (ds, samples, rep) in enumerate(parts):
+                im, mk = load_arrays(samples, size, d.cache_dir)
+                images += [im] * rep
+                masks += [mk] * rep
+                ids += [np.full(len(im) * rep, k)]
+                files.append([str(s.image_path) for s in samples])
+            return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files
+        except MemoryError:
+            raise ValueError(too_much.replace("more than this machine has", "more than it could give")) from None
 
     def _why_no_images(self, dataset: str, part: str) -> str:
         """Why a part of a dataset gave no training or val photos, in words, with what to do."""
@@ -341,7 +502,7 @@ class Trainer:
 
     def build_data(self):
         d = self.config.data
-        images, masks, ids, self.train_files = self._arrays(self.config.data.train_part, True, d.cache_size)
+        images, masks, ids, self.train_files = self._arrays(d.train_part, True, d.cache_size, "data.cache_size")
         self.train_set = PromptedSegmentationDataset(
             images, masks, ids, [self.train_prompts(ds) for ds in self.datasets], train_transform(self.image_size),
             d.negative_ratio, seed=self.config.seed,
@@ -350,7 +511,8 @@ class Trainer:
             unrelated_prompts=range(len(self.prompts) - len(self.unrelated_prompts), len(self.prompts)),
             unrelated_ratio=d.unrelated_ratio, concepts=[ds.concept_name for ds in self.datasets],
         )
-        self.val_images, self.val_masks, self.val_ids, self.val_files = self._arrays(d.val_part, False, self.image_size)
+        self.val_images, self.val_masks, self.val_ids, self.val_files = self._arrays(d.val_part, False, self.image_size,
+                                                                                     "model_config.image_size")
         self.validator = Validator({ds.name: [(self.val_images[i], self.val_masks[i]) for i in np.flatnonzero(self.val_ids == k)]
                                     for k, ds in enumerate(self.datasets)}, options=False)
 
@@ -365,6 +527,8 @@ class Trainer:
             "best_score": self.best_score,
             "history": self.history,
             "config": self.config.to_dict(),
+            "steps_per_epoch": self.steps_per_epoch,  # what a resume checks the data against
+            "train_items": len(self.train_set),
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
         }
 
@@ -372,6 +536,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / "last.pt"
         atomic_torch_save(self._state(), path)
+        self.saved_step = self.step
         return path
 
     def load_checkpoint(self, path: Path, state: dict | None = None) -> None:
@@ -380,6 +545,7 @@ class Trainer:
         the model's device as they load, and the random-number state must stay a CPU tensor."""
         state = state if state is not None else read_checkpoint(path, "cpu")
         self.check_resumable(state, path)
+        self.check_same_data(state, path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.ema is not None:
@@ -387,6 +553,7 @@ class Trainer:
                 raise ValueError(f"{path} has no EMA weights but optim.ema_decay is set; resume with the same config")
             self.ema.load_state_dict(state["ema"])
         self.step, self.epoch = state["step"], state["epoch"]
+        self.saved_step = self.step
         self.best_score, self.history = state["best_score"], state["history"]
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(state["rng"]["numpy"])
@@ -408,11 +575,12 @@ class Trainer:
     def check_resumable(self, state: dict, path: Path) -> None:
         """A run continues only with the settings it was started with (:data:`RESUME_MAY_CHANGE` aside): another
         batch size would skip or repeat steps of the epoch, another model or optimiser would not load, other data
-        would be recorded as this run's.
+        would be recorded as this run's; and only on a model its weights fit (``init_from`` may move, not change).
 
         Raises:
-            ValueError: naming the changed settings and both values.
+            ValueError: naming the changed settings and both values, or the weights that do not fit.
         """
+        self.check_fits(state, path)
         saved = state.get("config")
         if not isinstance(saved, dict):  # a checkpoint of an earlier release: nothing to compare
             return
@@ -429,12 +597,62 @@ class Trainer:
                              f"config ({path.parent / 'config.yaml'}), or start a new run from its weights "
                              f"(init_from: {path.parent / 'best'})")
 
+    def check_fits(self, state: dict, path: Path) -> None:
+        """The weights in ``state`` (``last.pt``) have the names and shapes of the model built now.
+
+        Raises:
+            ValueError: naming the first weights that differ and where the model comes from (``init_from``, which a
+                resume may point elsewhere, e.g. to a copy, but not to another architecture).
+        """
+        saved, have = state.get("model"), self.model.state_dict()
+        if not isinstance(saved, dict):
+            raise ValueError(f"{path} is not a drywallqa training checkpoint (its model weights are missing)")
+        shape = lambda t: tuple(getattr(t, "shape", ()))  # noqa: E731
+        differ = [f"{k}: {shape(saved[k]) if k in saved else 'missing'} in it, "
+                  f"{shape(have[k]) if k in have else 'missing'} in the model" for k in sorted(have.keys() | saved.keys())
+                  if k not in saved or k not in have or shape(saved[k]) != shape(have[k])]
+        if differ:
+            then = (state.get("config") or {}).get("init_from")
+            source = (f"init_from {self.config.init_from}" if self.config.init_from else
+                      f"model_config of {self.config.model}")
+            began = f"init_from {then}" if then else "its model_config"
+            raise ValueError(f"--resume: {path} does not fit the model built from {source} ({'; '.join(differ[:3])}"
+                             f"{f'; and {len(differ) - 3} more' if len(differ) > 3 else ''}): the run trains another "
+                             f"architecture (it started from {began}). Resume with the weights it started from, or start "
+                             "a new run")
+
+    def check_same_data(self, state: dict, path: Path) -> None:
+        """The training data have the length they had when ``state`` was saved: the batches of an epoch that a resume
+        skips are counted in steps per epoch of the data there now, so with photos added or removed it would skip or
+        repeat steps, even whole epochs. A checkpoint of an earlier release, which did not store it, is checked by
+        its history (an epoch's row has its step) and by the step it stopped at.
+
+        Raises:
+            ValueError: the steps per epoch (or training items) then and now.
+        """
+        then, items = state.get("steps_per_epoch"), state.get("train_items")
+        rows = [r for r in state.get("history") or [] if isinstance(r, dict) and r.get("epoch") and r.get("step")]
+        if then is None and rows and rows[-1]["step"] % rows[-1]["epoch"] == 0:
+            then = rows[-1]["step"] // rows[-1]["epoch"]
+        now, skip = self.steps_per_epoch, state["step"] - state["epoch"] * self.steps_per_epoch
+        if (then is not None and then != now) or (items is not None and items != len(self.train_set)) \
+                or not 0 <= skip <= now:
+            said = f"{items} training items, " if items is not None else ""
+            raise ValueError(f"--resume: the training data changed since {path} was written ({said}"
+                             f"{then if then is not None else 'other'} steps per epoch then; {len(self.train_set)} "
+                             f"items, {now} steps per epoch now: photos added or removed?); resumed, its epochs would "
+                             "skip or repeat steps. Put the training photos back as they were, or start a new run from "
+                             f"its weights (init_from: {path.parent / 'best'})")
+
     # ----------------------------------------------------------------- loop
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16)
 
     def train_step(self, batch) -> dict:
-        """One optimisation step on a batch; returns the losses before the step."""
+        """One optimisation step on a batch; returns the losses before the step.
+
+        Raises:
+            DivergedError: the loss or the gradients are not finite; the weights are left as they were."""
         self.model.train()
         for m in self.frozen_norms:  # their statistics are part of the frozen function
             m.eval()
@@ -456,13 +674,36 @@ class Trainer:
             parts["distill"] = float(soft.detach())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
-        self.optimizer.step()
-        if self.ema is not None:
-            self.ema.update_parameters(self.model)
-        self.scheduler_step()
-        self.step += 1
-        return {"loss": float(loss.detach()), **parts}
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        value = float(loss.detach())
+        if not (math.isfinite(value) and math.isfinite(float(grad_norm))):  # a step would make the weights NaN
+            self.optimizer.zero_grad(set_to_none=True)
+            what = f"training loss is {value}" if not math.isfinite(value) else f"gradient norm is {float(grad_norm)}"
+            raise self.diverged(f"the {what} at step {self.step + 1} (epoch {self.epoch + 1}), not a finite number")
+        with deferred_interrupt():  # the step's updates whole, or none of them
+            self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
+            self.scheduler_step()
+            self.step += 1
+        return {"loss": value, **parts}
+
+    def diverged(self, headline: str, bad: list[str] | None = None) -> DivergedError:
+        """The error that stops a run whose numbers are no longer finite: ``headline`` (what, when), what is kept,
+        and why or what to try (``bad``: the weights that are not finite; None: looked up)."""
+        bad = non_finite_tensors(self.model) if bad is None else bad
+        last = self.out / "last.pt"
+        kept = (f"{last} holds step {self.saved_step}, the last checkpoint, written before it" if self.saved_step
+                and last.is_file() else "no checkpoint of this run was written")
+        names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        advice = f"try a lower optim.lr (now {self.config.optim.lr:g}) or more optim.warmup_steps"
+        if bad and self.step == 0 and self.config.init_from:
+            why = f"the weights init_from {self.config.init_from} gave are not finite ({names}): start from other weights"
+        elif bad:
+            why = f"the weights are not finite ({names}): {advice}"
+        else:
+            why = advice
+        return DivergedError(f"{headline}: the run diverged and stops; {kept}. {why[0].upper()}{why[1:]}")
 
     def scheduler_step(self) -> None:
         o = self.config.optim
@@ -527,12 +768,24 @@ class Trainer:
     def train(self, resume: bool = False, max_minutes: float | None = None, overwrite: bool = False) -> dict:
         """Train to ``optim.epochs`` (or ``max_minutes``). An output folder that already holds a run is
         continued only with ``resume=True`` and replaced only with ``overwrite=True``; otherwise
-        FileExistsError, before anything is written."""
-        if not resume and not overwrite and holds_run(self.out):
-            raise FileExistsError(f"{self.out} already holds a training run (last.pt / best/): continue it with --resume, "
-                                  "replace it with --overwrite, or choose another output_dir")
+        FileExistsError, before anything is written. The folder is locked for the run (:func:`run_lock`: a second
+        run there is a ValueError), and the temporary files of writes a kill cut short are removed from it.
+
+        Raises:
+            DivergedError: the loss, gradients or weights are no longer finite (what was saved before stays).
+            TrainingInterrupted: Ctrl-C, once ``last.pt`` holds the steps done (a KeyboardInterrupt).
+        """
         for folder, key in ((self.out, "output_dir"), (self.config.data.cache_dir, "data.cache_dir")):
             check_writable_folder(folder, key)  # before the data are read, not after
+        with run_lock(self.out):
+            return self._train(resume, max_minutes, overwrite)
+
+    def _train(self, resume: bool, max_minutes: float | None, overwrite: bool) -> dict:
+        if not resume and not overwrite and holds_run(self.out):  # under the lock: a run that ended meanwhile counts
+            raise FileExistsError(f"{self.out} already holds a training run (last.pt / best/): continue it with --resume, "
+                                  "replace it with --overwrite, or choose another output_dir")
+        remove_stale_temporaries(self.out)  # .last.pt.<pid>-*.tmp and the like, of writes a kill cut short
+        remove_stale_temp_dirs(self.out, ".best.")
         if overwrite and not resume:
             self.check_not_inside_run()
         state = None
@@ -544,30 +797,44 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if overwrite and not resume:  # the old run goes whole: no best/ or metrics of it beside the new run's files
             for name in RUN_FILES:
+                if name == "config.yaml":  # written next, or kept where it says this run's settings (trained from)
+                    continue
                 path = self.out / name
                 shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
         import yaml
 
-        write_text_atomic(yaml.safe_dump(self.config.to_dict(), sort_keys=False), self.out / "config.yaml")
+        saved = config_file_settings(self.out / "config.yaml")
+        if saved is None or changed_settings(saved, self.config.to_dict(), may_change=()):
+            # a file that already says these settings stays as it is: the one the run is trained from keeps its comments
+            write_text_atomic(yaml.safe_dump(self.config.to_dict(), sort_keys=False), self.out / "config.yaml")
         write_text_atomic(json.dumps({"train": self.train_files, "val": self.val_files}, indent=1),
                           self.out / "train_files.json")
         run_start = time.time()
         start = run_start - (self.history[-1]["elapsed_s"] if self.history else 0.0)  # elapsed counts across resumes
         o = self.config.optim
-        while self.epoch < o.epochs:
-            skip = self.step - self.epoch * self.steps_per_epoch
-            losses = []
-            bar = tqdm(self._epoch_loader(self.epoch, skip), total=self.steps_per_epoch - skip,
-                       desc=f"epoch {self.epoch + 1}/{o.epochs}", disable=not self.progress)
-            for batch in bar:
-                losses.append(self.train_step(batch))
-                bar.set_postfix(loss=f"{losses[-1]['loss']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
-                if self.step % self.config.checkpoint_every == 0:
-                    self.save_checkpoint()
-                if max_minutes and (time.time() - run_start) > 60 * max_minutes:
-                    self.save_checkpoint()
-                    return {"stopped": "time", "step": self.step}
-            self.end_epoch(losses, time.time() - start)
+        try:
+            while self.epoch < o.epochs:
+                skip = self.step - self.epoch * self.steps_per_epoch
+                losses = []
+                bar = tqdm(self._epoch_loader(self.epoch, skip), total=self.steps_per_epoch - skip,
+                           desc=f"epoch {self.epoch + 1}/{o.epochs}", disable=not self.progress)
+                for batch in bar:
+                    losses.append(self.train_step(batch))
+                    bar.set_postfix(loss=f"{losses[-1]['loss']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
+                    if self.step % self.config.checkpoint_every == 0:
+                        self.save_checkpoint()
+                    if max_minutes and (time.time() - run_start) > 60 * max_minutes:
+                        self.save_checkpoint()
+                        return {"stopped": "time", "step": self.step}
+                self.end_epoch(losses, time.time() - start)
+        except KeyboardInterrupt as exc:  # Ctrl-C: the steps done since the last checkpoint are kept
+            if self.step != self.saved_step:
+                self.save_checkpoint()
+            last = self.out / "last.pt"
+            if not last.is_file():
+                raise
+            raise TrainingInterrupted(f"interrupted at step {self.step} (epoch {self.epoch + 1} of {o.epochs}): {last} "
+                                      "holds it; continue the run with --resume", last, self.step) from exc
         return self.history[-1] if self.history else {}
 
     # ----------------------------------------------------------------- validation
@@ -581,21 +848,34 @@ class Trainer:
             return self.validator(TorchSegmenter(model, self.config.text_encoder, device=str(self.device))).shared()
 
     def end_epoch(self, losses: list[dict], elapsed: float) -> None:
-        self.epoch += 1
-        row = {"epoch": self.epoch, "step": self.step, "elapsed_s": round(elapsed, 1), "lr": self.optimizer.param_groups[0]["lr"]}
+        """Validate, then record the epoch whole (Ctrl-C waits for it): its row, ``best/`` when it scores best,
+        ``last.pt`` and the metrics.
+
+        Raises:
+            DivergedError: the weights are not finite (nothing of the epoch is recorded or saved).
+        """
+        epoch = self.epoch + 1
+        row = {"epoch": epoch, "step": self.step, "elapsed_s": round(elapsed, 1), "lr": self.optimizer.param_groups[0]["lr"]}
         row.update({f"train_{k}": float(np.mean([l[k] for l in losses])) for k in losses[0]} if losses else {})
+        bad = non_finite_tensors(self.model) + ([f"EMA copy {n}" for n in non_finite_tensors(self.ema.module)]
+                                                if self.ema is not None else [])
+        if bad:  # never a best/ or a checkpoint of them (they would validate as an empty mask: a val score of 0.0)
+            raise self.diverged(f"the weights are not finite at the end of epoch {epoch}", bad)
         row.update(self.validate())
-        self.history.append(row)
-        if row["val_score"] > self.best_score:
-            self.best_score = row["val_score"]
-            self.save_best(
-                extra={"threshold": row["threshold"], "text_encoder": self.config.text_encoder,
-                       "selected_on": f"{self.config.data.val_part} part of {self.config.data.splits_dir or 'the default split manifests'}",
-                       "epoch": self.epoch, "val": {k: v for k, v in row.items() if k.startswith("val_")},
-                       **({"distilled_from": self.config.distill.teacher} if self.teacher is not None else {})},
-            )
-        self.save_checkpoint()
-        self.write_metrics()
+        better = row["val_score"] > self.best_score  # NaN never is
+        with deferred_interrupt():
+            self.epoch = epoch
+            self.history.append(row)
+            if better:
+                self.best_score = row["val_score"]
+                self.save_best(
+                    extra={"threshold": row["threshold"], "text_encoder": self.config.text_encoder,
+                           "selected_on": f"{self.config.data.val_part} part of {self.config.data.splits_dir or 'the default split manifests'}",
+                           "epoch": self.epoch, "val": {k: v for k, v in row.items() if k.startswith("val_")},
+                           **({"distilled_from": self.config.distill.teacher} if self.teacher is not None else {})},
+                )
+            self.save_checkpoint()
+            self.write_metrics()
         if self.progress:
             tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
 
@@ -607,7 +887,7 @@ class Trainer:
             return replace_dir(tmp, self.out / "best")
 
     def write_metrics(self) -> None:
-        write_text_atomic(json.dumps(self.history, indent=1), self.out / "metrics.json")
+        write_text_atomic(strict_json(self.history, indent=1), self.out / "metrics.json")  # NaN as null: JSON
         write_csv_atomic(self.history, list(dict.fromkeys(k for r in self.history for k in r)), self.out / "metrics.csv")
         from ..viz import plot_curves
 

@@ -22,6 +22,10 @@ class FilmUNetConfig:
         refine_channels: 0 (logits at stride 4), or the channels of a prompt-conditioned level at stride 2
             that adds a correction to the logits (finer outlines of thin structures; zero-initialised).
         mean, std: pixel normalisation (on 0..1 RGB).
+
+    Raises:
+        ValueError: naming the key, for a value no model can be built with (a width of 0 or -1, a size no memory
+            holds, a number as text), whether it comes from a training config or a model folder's config.json.
     """
 
     image_size: int = 320
@@ -37,16 +41,57 @@ class FilmUNetConfig:
     std: tuple = IMAGENET_STD
 
     def __post_init__(self):
-        self.encoder_channels = tuple(self.encoder_channels)
-        self.encoder_depths = tuple(self.encoder_depths)
-        self.decoder_channels = tuple(self.decoder_channels)
-        self.mean = tuple(self.mean)
-        self.std = tuple(self.std)
+        self.encoder_channels = _whole_numbers(self.encoder_channels, "encoder_channels", 5, 1, MAX_CHANNELS)
+        self.encoder_depths = _whole_numbers(self.encoder_depths, "encoder_depths", 4, 0, MAX_DEPTH)
+        self.decoder_channels = _whole_numbers(self.decoder_channels, "decoder_channels", 4, 1, MAX_CHANNELS)
+        self.mean = _numbers(self.mean, "mean", -10.0, 10.0)
+        self.std = _numbers(self.std, "std", 0.0, 10.0, low_inclusive=False)
         self.encoder_options = dict(self.encoder_options or {})
-        if len(self.encoder_channels) != 5 or len(self.encoder_depths) != 4 or len(self.decoder_channels) != 4:
-            raise ValueError("encoder_channels needs 5 entries, encoder_depths 4, decoder_channels 4")
         if isinstance(self.image_size, float) and self.image_size.is_integer():  # 320.0 in a hand-written config.json
             self.image_size = int(self.image_size)
         if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or self.image_size < 32 \
                 or self.image_size % 32:
             raise ValueError(f"image_size must be a whole multiple of 32 of at least 32, got {self.image_size!r}")
+        (self.text_dim,) = _whole_numbers([self.text_dim], "text_dim", 1, 1, MAX_TEXT_DIM, one=True)
+        (self.head_dim,) = _whole_numbers([self.head_dim], "head_dim", 1, 1, MAX_CHANNELS, one=True)
+        (self.refine_channels,) = _whole_numbers([self.refine_channels], "refine_channels", 1, 0, MAX_CHANNELS, one=True)
+
+
+MAX_CHANNELS = 4096  # of a level (or of the pixel/text embedding): 4096 x 4096 x 3 x 3 is 150 M weights already
+MAX_DEPTH = 64  # residual blocks of a stage
+MAX_TEXT_DIM = 16384
+
+
+def _whole(value):
+    """``value`` as an int when it is a whole number (``16.0`` of a hand-written config.json too), else None."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _whole_numbers(values, key: str, count: int, low: int, high: int, one: bool = False) -> tuple:
+    """``values`` as a tuple of ``count`` whole numbers in ``[low, high]``.
+
+    Raises:
+        ValueError: naming ``key``, what it must be and the value given (a negative or zero width, ``1e9``, which
+            YAML 1.1 reads as text, or a size no memory holds once failed deep in torch).
+    """
+    wanted = (f"{key} must be a whole number in [{low}, {high}], got {values[0]!r}" if one else
+              f"{key} must be {count} whole numbers in [{low}, {high}], got {values!r}")
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") or len(values) != count:
+        raise ValueError(wanted)
+    whole = [_whole(v) for v in values]
+    if any(w is None or not low <= w <= high for w in whole):
+        raise ValueError(wanted)
+    return tuple(whole)
+
+
+def _numbers(values, key: str, low: float, high: float, low_inclusive: bool = True) -> tuple:
+    """``values`` as a tuple of 3 finite numbers (one per RGB channel) in ``[low, high]`` (``(low, high]``)."""
+    wanted = f"{key} must be 3 numbers (R, G, B) in {'[' if low_inclusive else '('}{low:g}, {high:g}], got {values!r}"
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") or len(values) != 3 \
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(wanted)
+    if not all((v >= low if low_inclusive else v > low) and v <= high for v in values):  # NaN fails both
+        raise ValueError(wanted)
+    return tuple(float(v) for v in values)

