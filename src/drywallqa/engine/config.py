@@ -161,6 +161,10 @@ class TrainConfig:
         d = self.data
         if not d.datasets or not all(isinstance(x, str) and x.strip() for x in d.datasets):
             raise ValueError(f"data.datasets must be a list of dataset names or YAML files, got {d.datasets!r}")
+        twice = sorted({x for x in d.datasets if d.datasets.count(x) > 1})
+        if twice:  # its photos would be read and trained on twice
+            raise ValueError(f"data.datasets lists {', '.join(map(repr, twice))} more than once; data.dataset_repeats "
+                             "weighs a dataset more")
         if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
                    for k, v in d.dataset_repeats.items()):
             raise ValueError(f"data.dataset_repeats must map dataset names to whole numbers of at least 1, got {d.dataset_repeats!r}")
