@@ -137,8 +137,8 @@ class PromptedSegmentationModel(nn.Module):
         try:
             model = model_cls(model_cls.config_from_dict(payload["config"], directory))
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            raise ValueError(f"{directory}: its {CONFIG_NAME} holds a config this version cannot build "
-                             f"({type(exc).__name__}: {exc})") from exc
+            raise ValueError(f"{directory}: this version cannot build the model its {CONFIG_NAME} describes (from "
+                             f"the config, or the files it names: {type(exc).__name__}: {exc})") from exc
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             onnx = (directory / "encoder.onnx").is_file()  # an ONNX export's folder (drywallqa.export.onnx)
