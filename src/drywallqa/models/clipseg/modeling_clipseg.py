@@ -41,7 +41,7 @@ class ClipSegModel(PromptedSegmentationModel):
         if config.hf_config:
             self.hf = CLIPSegForImageSegmentation(CLIPSegConfig(**config.hf_config))
         else:
-            self.hf = load_hub_or_local(CLIPSegForImageSegmentation, config.pretrained, "CLIPSeg model")
+            self.hf = load_hub_or_local(CLIPSegForImageSegmentation, config.pretrained, "CLIPSeg model", "clipseg")
             self.config.hf_config = json.loads(self.hf.config.to_json_string())
         self.tokenizer = load_hub_or_local(CLIPTokenizer, config.tokenizer or config.pretrained, "CLIP tokenizer")
         self.register_buffer("pixel_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)

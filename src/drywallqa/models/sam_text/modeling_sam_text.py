@@ -22,12 +22,13 @@ from .configuration_sam_text import SamTextConfig
 
 
 def load_sam(pretrained: str | None, hf_config: dict | None = None):
-    """A ``transformers.SamModel`` from a config dict (random weights) or a hub id / local directory."""
+    """A ``transformers.SamModel`` from a config dict (random weights) or a hub id / local directory of a SAM model
+    (``ValueError`` for one of another model type, which ``from_pretrained`` would fill with random weights)."""
     from transformers import SamConfig, SamModel
 
     if hf_config:
         return SamModel(SamConfig(**hf_config))
-    return load_hub_or_local(SamModel, pretrained, "SAM model")
+    return load_hub_or_local(SamModel, pretrained, "SAM model", "sam")
 
 
 @dataclass
