@@ -1,12 +1,82 @@
-"""Hugging Face folders that cannot serve the backend they are given to (another model's weights, a drywallqa
-folder) are clean load errors, never a model that runs with random weights. Tiny random models only."""
+"""Hugging Face folders that cannot serve the backend they are given to (no tokenizer, another model's weights, a
+drywallqa folder) are clean load errors, never a model that runs with an empty tokenizer or random weights. Tiny
+random models only."""
 
+import json
+import shutil
+
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from drywallqa import Segmenter
 from drywallqa.cli import app
 from drywallqa.models import create_model
+
+PROMPTS = ["segment crack", "segment taping area", "xyz"]
+
+
+def _without_tokenizer(hub, dest):
+    shutil.copytree(hub, dest)
+    for f in dest.glob("tokenizer*"):
+        f.unlink()
+    return dest
+
+
+# ------------------------------------------------------------ 1. a CLIPSeg folder without a tokenizer that reads
+
+
+def test_clipseg_folder_without_tokenizer_files_is_a_clean_error(tiny_clipseg_dir, tmp_path):
+    bare = _without_tokenizer(tiny_clipseg_dir, tmp_path / "bare")
+    with pytest.raises(ValueError, match=r"bare.*lacks its tokenizer files \(tokenizer\.json, or vocab\.json and "
+                                         r"merges\.txt; it holds none of them\)"):
+        Segmenter.load(bare, model="clipseg")
+    (bare / "tokenizer_config.json").write_text("{}")  # a config without the vocabulary is no tokenizer either
+    with pytest.raises(ValueError, match=r"bare.*it holds tokenizer_config\.json\)"):
+        create_model("clipseg", pretrained=str(bare))
+
+
+def test_clipseg_folder_with_vocab_and_merges_only_loads_and_tells_prompts_apart(tiny_clipseg_dir, tmp_path):
+    folder = _without_tokenizer(tiny_clipseg_dir, tmp_path / "vm")
+    for name in ("vocab.json", "merges.txt"):  # the older layout of a CLIP tokenizer (the fixture's sources)
+        shutil.copy(tiny_clipseg_dir.parent / name, folder / name)
+    seg = Segmenter.load(folder, model="clipseg")
+    maps = seg.predict(np.full((32, 32, 3), 100, np.uint8), PROMPTS).probabilities
+    assert not np.allclose(maps["segment crack"], maps["segment taping area"])
+
+
+def test_a_tokenizer_of_no_words_or_of_another_model_is_refused(tiny_clipseg_dir, tmp_path):
+    from transformers import CLIPTokenizer
+
+    def with_vocab(name, words):
+        folder = _without_tokenizer(tiny_clipseg_dir, tmp_path / name)
+        vocab = {w: i for i, w in enumerate([*words, "<|startoftext|>", "<|endoftext|>"])}
+        (tmp_path / f"{name}.json").write_text(json.dumps(vocab))
+        (tmp_path / "m.txt").write_text("#version: 0.2\n")
+        CLIPTokenizer(str(tmp_path / f"{name}.json"), str(tmp_path / "m.txt")).save_pretrained(str(folder))
+        return folder
+
+    with pytest.raises(ValueError, match=r"specials.*holds 0 tokens besides its special ones"):
+        create_model("clipseg", pretrained=str(with_vocab("specials", [])))
+    with pytest.raises(ValueError, match=r"big.*202 tokens and the CLIPSeg text tower 78"):
+        create_model("clipseg", pretrained=str(with_vocab("big", [f"w{i}</w>" for i in range(200)])))
+
+
+def test_cli_predict_and_train_name_the_missing_tokenizer(tiny_clipseg_dir, write_train_config, tmp_path):
+    bare = _without_tokenizer(tiny_clipseg_dir, tmp_path / "bare")
+    (tmp_path / "in").mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (40, 30)).save(tmp_path / "in" / "w.png")
+    runner = CliRunner()
+    res = runner.invoke(app, ["predict", str(tmp_path / "in"), "--model", "clipseg", "--model-path", str(bare),
+                              "--prompt", "segment crack", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "tokenizer.json" in res.output, res.output
+    res = runner.invoke(app, ["train", str(write_train_config("clipseg", {"image_size": 64})), "--model", "clipseg",
+                              "--model-path", str(bare)])
+    assert res.exit_code != 0 and isinstance(res.exception, SystemExit), res.output
+    assert "lacks its tokenizer files" in res.output and not (tmp_path / "run" / "best").exists()
+
 
 # ------------------------------------------------------------ 3. a folder of another model type
 
