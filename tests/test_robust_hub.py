@@ -1,17 +1,19 @@
 """Hugging Face folders that cannot serve the backend they are given to (no tokenizer, another model's weights, a
-drywallqa folder) are clean load errors, never a model that runs with an empty tokenizer or random weights. Tiny
-random models only."""
+drywallqa folder) are clean load errors, never a model that runs with an empty tokenizer or random weights;
+drywallqa's CLIPSeg folders need no hub folder. Tiny random models only."""
 
 import json
 import shutil
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from drywallqa import Segmenter
 from drywallqa.cli import app
 from drywallqa.models import create_model
+from drywallqa.models.base import PromptedSegmentationModel
 
 PROMPTS = ["segment crack", "segment taping area", "xyz"]
 
@@ -76,6 +78,27 @@ def test_cli_predict_and_train_name_the_missing_tokenizer(tiny_clipseg_dir, writ
                               "--model-path", str(bare)])
     assert res.exit_code != 0 and isinstance(res.exception, SystemExit), res.output
     assert "lacks its tokenizer files" in res.output and not (tmp_path / "run" / "best").exists()
+
+
+# ------------------------------------------------------------ 2. a CLIPSeg model folder is self-contained
+
+
+def test_saved_clipseg_folder_loads_after_the_hub_folder_is_gone(tiny_clipseg_dir, tmp_path):
+    hub = shutil.copytree(tiny_clipseg_dir, tmp_path / "hub")
+    model = create_model("clipseg", pretrained=str(hub), image_size=64).eval()
+    model.save_pretrained(tmp_path / "ours", extra={"threshold": 0.5})
+    t = model.prompt_embeddings(PROMPTS, None)
+    shutil.rmtree(hub)
+    moved = shutil.move(tmp_path / "ours", tmp_path / "moved")  # and the folder moved: its own tokenizer is found
+    loaded = PromptedSegmentationModel.from_pretrained(moved)
+    assert loaded.config.tokenizer == str(moved)
+    assert torch.equal(t, loaded.prompt_embeddings(PROMPTS, None))
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model(x, t[:1]), loaded(x, t[:1]), atol=1e-4)  # same weights; float rounding differs
+    (moved / "tokenizer.json").unlink()  # a folder whose tokenizer is damaged: its own files named, not the hub's
+    with pytest.raises(ValueError, match=r"moved.*lacks its tokenizer files.*tokenizer_config\.json"):
+        PromptedSegmentationModel.from_pretrained(moved)
 
 
 # ------------------------------------------------------------ 3. a folder of another model type

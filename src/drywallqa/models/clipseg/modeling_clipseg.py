@@ -91,8 +91,10 @@ class ClipSegModel(PromptedSegmentationModel):
 
     @classmethod
     def config_from_dict(cls, config: dict, directory: Path) -> ClipSegConfig:
+        """A model folder is self-contained: its own tokenizer (written by :meth:`save_extras`) when any tokenizer
+        file is there, whatever hub folder it was trained from (an incomplete one is a clean error on load)."""
         cfg = ClipSegConfig(**config)
-        if (Path(directory) / "vocab.json").is_file():
+        if any((Path(directory) / name).is_file() for name in TOKENIZER_FILES):
             cfg.tokenizer = str(directory)
         return cfg
 
