@@ -1,6 +1,6 @@
 """Hugging Face folders that cannot serve the backend they are given to (no tokenizer, another model's weights, a
 drywallqa folder) are clean load errors, never a model that runs with an empty tokenizer or random weights;
-drywallqa's CLIPSeg folders need no hub folder. Tiny random models only."""
+drywallqa's CLIPSeg folders need no hub folder; SAM's predicted IoU stays in [0, 1]. Tiny random models only."""
 
 import json
 import shutil
@@ -137,3 +137,21 @@ def test_a_drywallqa_folder_is_no_hugging_face_folder(model, fixture, request, t
     ours.save_pretrained(tmp_path / "ours")
     with pytest.raises(ValueError, match=r"ours.*is a drywallqa model folder.*init_from"):
         create_model(model, pretrained=str(tmp_path / "ours"))
+
+
+# ------------------------------------------------------------ 4. SAM's predicted IoU in [0, 1]
+
+
+@pytest.mark.parametrize("bias,expected", [(-0.5, 0.0), (1.5, 1.0)])
+def test_sam_confidence_is_clamped_to_0_1(tiny_sam_dir, bias, expected):
+    from drywallqa.models.sam_text import sam_box_masks
+
+    model = create_model("sam_text", pretrained=str(tiny_sam_dir), image_size=64).eval()
+    head = model.sam.mask_decoder.iou_prediction_head.proj_out
+    with torch.no_grad():  # a constant IoU prediction outside [0, 1], as an untrained head gives (-2.1e-06 was seen)
+        head.weight.zero_()
+        head.bias.fill_(bias)
+        _, iou = model.decode_with_scores(model.encode_image(torch.rand(2, 3, 64, 64)), torch.randn(2, 384))
+    assert iou.tolist() == [expected, expected]
+    _, ious = sam_box_masks(model.sam, np.full((30, 40, 3), 120, np.uint8), [[2, 3, 10, 12]])  # refine, zero-shot
+    assert ious == [expected]
