@@ -8,6 +8,7 @@ Text embeddings are computed once per prompt (no gradient) and cached.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,45 @@ from ..base import PromptedSegmentationModel
 from ..hub import load_hub_or_local
 from ..registry import register_model
 from .configuration_clipseg import ClipSegConfig
+
+
+# what a CLIP tokenizer's save_pretrained writes, by transformers version (5.x: tokenizer.json, tokenizer_config.json)
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
+MIN_VOCABULARY = 10  # tokens besides the special ones: real CLIP has 49k, a character-level test tokenizer dozens
+
+
+def load_clip_tokenizer(source: str, vocab_size: int | None = None):
+    """The CLIP tokenizer of a hub id or folder; ``ValueError`` when it cannot really be read.
+
+    ``transformers`` builds an empty tokenizer (its 2 special tokens) from a folder without tokenizer files, and
+    with it every prompt gets the same map: a local folder needs ``tokenizer.json`` or ``vocab.json`` and
+    ``merges.txt``, and any tokenizer needs more than a handful of tokens besides its special ones. With
+    ``vocab_size`` (of the CLIP text tower), a tokenizer whose ids go past it (another model's) is refused too.
+    """
+    from transformers import CLIPTokenizer
+
+    from ..hub import _looks_like_a_path
+
+    folder = Path(os.path.expanduser(source))
+    if _looks_like_a_path(source) and folder.is_dir():
+        have = {name for name in TOKENIZER_FILES if (folder / name).is_file()}
+        if "tokenizer.json" not in have and not {"vocab.json", "merges.txt"} <= have:
+            held = ", ".join(sorted(have)) or "none of them"
+            raise ValueError(
+                f"cannot load the CLIP tokenizer from {source!r}: the folder lacks its tokenizer files "
+                f"(tokenizer.json, or vocab.json and merges.txt; it holds {held}): "
+                "copy them from the folder the model was downloaded into (the hub model's tokenizer.json, vocab.json, "
+                "merges.txt)")
+    tokenizer = load_hub_or_local(CLIPTokenizer, source, "CLIP tokenizer")
+    words = len(set(tokenizer.get_vocab()) - set(tokenizer.all_special_tokens))
+    if words < MIN_VOCABULARY:
+        raise ValueError(f"cannot load the CLIP tokenizer from {source!r}: its vocabulary holds {words} tokens besides "
+                         f"its special ones, so every prompt would read the same; its tokenizer files "
+                         f"({', '.join(TOKENIZER_FILES[:3])}) are missing or damaged")
+    if vocab_size is not None and len(tokenizer) > vocab_size:
+        raise ValueError(f"cannot load the CLIP tokenizer from {source!r}: it has {len(tokenizer)} tokens and the "
+                         f"CLIPSeg text tower {vocab_size}: the tokenizer of another model")
+    return tokenizer
 
 
 @dataclass
@@ -36,22 +76,25 @@ class ClipSegModel(PromptedSegmentationModel):
 
     def __init__(self, config: ClipSegConfig):
         super().__init__(config)
-        from transformers import CLIPSegConfig, CLIPSegForImageSegmentation, CLIPTokenizer
+        from transformers import CLIPSegConfig, CLIPSegForImageSegmentation
 
         if config.hf_config:
             self.hf = CLIPSegForImageSegmentation(CLIPSegConfig(**config.hf_config))
         else:
-            self.hf = load_hub_or_local(CLIPSegForImageSegmentation, config.pretrained, "CLIPSeg model")
+            self.hf = load_hub_or_local(CLIPSegForImageSegmentation, config.pretrained, "CLIPSeg model", "clipseg")
             self.config.hf_config = json.loads(self.hf.config.to_json_string())
-        self.tokenizer = load_hub_or_local(CLIPTokenizer, config.tokenizer or config.pretrained, "CLIP tokenizer")
+        self.tokenizer = load_clip_tokenizer(config.tokenizer or config.pretrained,
+                                             self.hf.config.text_config.vocab_size)
         self.register_buffer("pixel_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
         self._prompt_cache: dict[str, torch.Tensor] = {}
 
     @classmethod
     def config_from_dict(cls, config: dict, directory: Path) -> ClipSegConfig:
+        """A model folder is self-contained: its own tokenizer (written by :meth:`save_extras`) when any tokenizer
+        file is there, whatever hub folder it was trained from (an incomplete one is a clean error on load)."""
         cfg = ClipSegConfig(**config)
-        if (Path(directory) / "vocab.json").is_file():
+        if any((Path(directory) / name).is_file() for name in TOKENIZER_FILES):
             cfg.tokenizer = str(directory)
         return cfg
 

@@ -20,7 +20,7 @@ _STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 @torch.no_grad()
 def sam_box_masks(sam, image: np.ndarray, boxes_xywh: list) -> tuple[list[np.ndarray], list[float]]:
-    """One ``(H, W)`` bool mask and SAM's predicted IoU per COCO box ``[x, y, w, h]``.
+    """One ``(H, W)`` bool mask and SAM's predicted IoU (clamped to [0, 1]) per COCO box ``[x, y, w, h]``.
 
     ``sam``: a ``transformers.SamModel`` (:func:`drywallqa.models.sam_text.load_sam`) on the CPU;
     ``image``: ``(H, W, 3)`` uint8 RGB."""
@@ -31,4 +31,4 @@ def sam_box_masks(sam, image: np.ndarray, boxes_xywh: list) -> tuple[list[np.nda
     out = sam(pixel_values=(x - _MEAN) / _STD, input_boxes=boxes[None], multimask_output=False)
     logits = out.pred_masks.reshape(len(boxes_xywh), 1, *out.pred_masks.shape[-2:])
     masks = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[:, 0] > 0
-    return [m.numpy() for m in masks], out.iou_scores.reshape(-1).tolist()
+    return [m.numpy() for m in masks], out.iou_scores.reshape(-1).clamp(0.0, 1.0).tolist()

@@ -22,12 +22,13 @@ from .configuration_sam_text import SamTextConfig
 
 
 def load_sam(pretrained: str | None, hf_config: dict | None = None):
-    """A ``transformers.SamModel`` from a config dict (random weights) or a hub id / local directory."""
+    """A ``transformers.SamModel`` from a config dict (random weights) or a hub id / local directory of a SAM model
+    (``ValueError`` for one of another model type, which ``from_pretrained`` would fill with random weights)."""
     from transformers import SamConfig, SamModel
 
     if hf_config:
         return SamModel(SamConfig(**hf_config))
-    return load_hub_or_local(SamModel, pretrained, "SAM model")
+    return load_hub_or_local(SamModel, pretrained, "SAM model", "sam")
 
 
 @dataclass
@@ -64,7 +65,8 @@ class SamTextModel(PromptedSegmentationModel):
         return SamFeatures(emb, tuple(pixel_values.shape[-2:]))
 
     def decode_with_scores(self, image_features: SamFeatures, text_embeddings: torch.Tensor):
-        """-> logits ``(B, 1, S, S)`` and SAM's predicted IoU ``(B,)``."""
+        """-> logits ``(B, 1, S, S)`` and SAM's predicted IoU ``(B,)``, clamped to [0, 1] (SAM's IoU head is a
+        plain regression: slightly below 0 or above 1 happens)."""
         emb = image_features.embeddings
         b, c, h, w = emb.shape
         sparse = self.text_proj(text_embeddings.to(emb.device)).view(b, 1, self.config.num_text_tokens, c)
@@ -76,7 +78,7 @@ class SamTextModel(PromptedSegmentationModel):
         )
         logits = low_res.reshape(b, 1, *low_res.shape[-2:])
         logits = F.interpolate(logits, size=image_features.size, mode="bilinear", align_corners=False)
-        return logits, iou.reshape(b)
+        return logits, iou.reshape(b).clamp(0.0, 1.0)
 
     def decode(self, image_features: SamFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
         return self.decode_with_scores(image_features, text_embeddings)[0]

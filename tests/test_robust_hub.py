@@ -1,0 +1,157 @@
+"""Hugging Face folders that cannot serve the backend they are given to (no tokenizer, another model's weights, a
+drywallqa folder) are clean load errors, never a model that runs with an empty tokenizer or random weights;
+drywallqa's CLIPSeg folders need no hub folder; SAM's predicted IoU stays in [0, 1]. Tiny random models only."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.models import create_model
+from drywallqa.models.base import PromptedSegmentationModel
+
+PROMPTS = ["segment crack", "segment taping area", "xyz"]
+
+
+def _without_tokenizer(hub, dest):
+    shutil.copytree(hub, dest)
+    for f in dest.glob("tokenizer*"):
+        f.unlink()
+    return dest
+
+
+# ------------------------------------------------------------ 1. a CLIPSeg folder without a tokenizer that reads
+
+
+def test_clipseg_folder_without_tokenizer_files_is_a_clean_error(tiny_clipseg_dir, tmp_path):
+    bare = _without_tokenizer(tiny_clipseg_dir, tmp_path / "bare")
+    with pytest.raises(ValueError, match=r"bare.*lacks its tokenizer files \(tokenizer\.json, or vocab\.json and "
+                                         r"merges\.txt; it holds none of them\)"):
+        Segmenter.load(bare, model="clipseg")
+    (bare / "tokenizer_config.json").write_text("{}")  # a config without the vocabulary is no tokenizer either
+    with pytest.raises(ValueError, match=r"bare.*it holds tokenizer_config\.json\)"):
+        create_model("clipseg", pretrained=str(bare))
+
+
+def test_clipseg_folder_with_vocab_and_merges_only_loads_and_tells_prompts_apart(tiny_clipseg_dir, tmp_path):
+    folder = _without_tokenizer(tiny_clipseg_dir, tmp_path / "vm")
+    for name in ("vocab.json", "merges.txt"):  # the older layout of a CLIP tokenizer (the fixture's sources)
+        shutil.copy(tiny_clipseg_dir.parent / name, folder / name)
+    seg = Segmenter.load(folder, model="clipseg")
+    maps = seg.predict(np.full((32, 32, 3), 100, np.uint8), PROMPTS).probabilities
+    assert not np.allclose(maps["segment crack"], maps["segment taping area"])
+
+
+def test_a_tokenizer_of_no_words_or_of_another_model_is_refused(tiny_clipseg_dir, tmp_path):
+    from transformers import CLIPTokenizer
+
+    def with_vocab(name, words):
+        folder = _without_tokenizer(tiny_clipseg_dir, tmp_path / name)
+        vocab = {w: i for i, w in enumerate([*words, "<|startoftext|>", "<|endoftext|>"])}
+        (tmp_path / f"{name}.json").write_text(json.dumps(vocab))
+        (tmp_path / "m.txt").write_text("#version: 0.2\n")
+        CLIPTokenizer(str(tmp_path / f"{name}.json"), str(tmp_path / "m.txt")).save_pretrained(str(folder))
+        return folder
+
+    with pytest.raises(ValueError, match=r"specials.*holds 0 tokens besides its special ones"):
+        create_model("clipseg", pretrained=str(with_vocab("specials", [])))
+    with pytest.raises(ValueError, match=r"big.*202 tokens and the CLIPSeg text tower 78"):
+        create_model("clipseg", pretrained=str(with_vocab("big", [f"w{i}</w>" for i in range(200)])))
+
+
+def test_cli_predict_and_train_name_the_missing_tokenizer(tiny_clipseg_dir, write_train_config, tmp_path):
+    bare = _without_tokenizer(tiny_clipseg_dir, tmp_path / "bare")
+    (tmp_path / "in").mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (40, 30)).save(tmp_path / "in" / "w.png")
+    runner = CliRunner()
+    res = runner.invoke(app, ["predict", str(tmp_path / "in"), "--model", "clipseg", "--model-path", str(bare),
+                              "--prompt", "segment crack", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "tokenizer.json" in res.output, res.output
+    res = runner.invoke(app, ["train", str(write_train_config("clipseg", {"image_size": 64})), "--model", "clipseg",
+                              "--model-path", str(bare)])
+    assert res.exit_code != 0 and isinstance(res.exception, SystemExit), res.output
+    assert "lacks its tokenizer files" in res.output and not (tmp_path / "run" / "best").exists()
+
+
+# ------------------------------------------------------------ 2. a CLIPSeg model folder is self-contained
+
+
+def test_saved_clipseg_folder_loads_after_the_hub_folder_is_gone(tiny_clipseg_dir, tmp_path):
+    hub = shutil.copytree(tiny_clipseg_dir, tmp_path / "hub")
+    model = create_model("clipseg", pretrained=str(hub), image_size=64).eval()
+    model.save_pretrained(tmp_path / "ours", extra={"threshold": 0.5})
+    t = model.prompt_embeddings(PROMPTS, None)
+    shutil.rmtree(hub)
+    moved = shutil.move(tmp_path / "ours", tmp_path / "moved")  # and the folder moved: its own tokenizer is found
+    loaded = PromptedSegmentationModel.from_pretrained(moved)
+    assert loaded.config.tokenizer == str(moved)
+    assert torch.equal(t, loaded.prompt_embeddings(PROMPTS, None))
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model(x, t[:1]), loaded(x, t[:1]), atol=1e-4)  # same weights; float rounding differs
+    (moved / "tokenizer.json").unlink()  # a folder whose tokenizer is damaged: its own files named, not the hub's
+    with pytest.raises(ValueError, match=r"moved.*lacks its tokenizer files.*tokenizer_config\.json"):
+        PromptedSegmentationModel.from_pretrained(moved)
+
+
+# ------------------------------------------------------------ 3. a folder of another model type
+
+
+@pytest.mark.parametrize("model,fixture,found,needed", [
+    ("sam_text", "tiny_clipseg_dir", "clipseg", "sam"),
+    ("clipseg", "tiny_sam_dir", "sam", "clipseg"),
+    ("clipseg", "tiny_owlv2_dir", "owlv2", "clipseg"),
+    ("clipseg", "tiny_grounding_dino_dir", "grounding-dino", "clipseg"),
+])
+def test_a_folder_of_another_model_type_is_a_clean_error(model, fixture, found, needed, request):
+    folder = request.getfixturevalue(fixture)
+    with pytest.raises(ValueError, match=rf"{folder.name}.*'{found}' model.*needs a '{needed}' one"):
+        Segmenter.load(folder, model=model)
+
+
+def test_load_sam_refuses_another_model_and_cli_predict_exits_2(tiny_clipseg_dir, tmp_path):
+    from PIL import Image
+
+    from drywallqa.models.sam_text import load_sam
+
+    with pytest.raises(ValueError, match=r"hf_clipseg.*'clipseg' model.*'sam' one"):  # the SAM of refine and zero-shot
+        load_sam(str(tiny_clipseg_dir))
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (40, 30)).save(tmp_path / "in" / "w.png")
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "in"), "--model", "sam_text", "--model-path",
+                                   str(tiny_clipseg_dir), "--prompt", "segment crack", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "'clipseg' model" in res.output, res.output
+
+
+@pytest.mark.parametrize("model,fixture", [("clipseg", "tiny_clipseg_dir"), ("sam_text", "tiny_sam_dir")])
+def test_a_drywallqa_folder_is_no_hugging_face_folder(model, fixture, request, tmp_path):
+    """Its config.json says clipseg too, but its weights are drywallqa's: as ``pretrained`` they would all be random."""
+    ours = create_model(model, pretrained=str(request.getfixturevalue(fixture)), image_size=64)
+    ours.save_pretrained(tmp_path / "ours")
+    with pytest.raises(ValueError, match=r"ours.*is a drywallqa model folder.*init_from"):
+        create_model(model, pretrained=str(tmp_path / "ours"))
+
+
+# ------------------------------------------------------------ 4. SAM's predicted IoU in [0, 1]
+
+
+@pytest.mark.parametrize("bias,expected", [(-0.5, 0.0), (1.5, 1.0)])
+def test_sam_confidence_is_clamped_to_0_1(tiny_sam_dir, bias, expected):
+    from drywallqa.models.sam_text import sam_box_masks
+
+    model = create_model("sam_text", pretrained=str(tiny_sam_dir), image_size=64).eval()
+    head = model.sam.mask_decoder.iou_prediction_head.proj_out
+    with torch.no_grad():  # a constant IoU prediction outside [0, 1], as an untrained head gives (-2.1e-06 was seen)
+        head.weight.zero_()
+        head.bias.fill_(bias)
+        _, iou = model.decode_with_scores(model.encode_image(torch.rand(2, 3, 64, 64)), torch.randn(2, 384))
+    assert iou.tolist() == [expected, expected]
+    _, ious = sam_box_masks(model.sam, np.full((30, 40, 3), 120, np.uint8), [[2, 3, 10, 12]])  # refine, zero-shot
+    assert ious == [expected]
