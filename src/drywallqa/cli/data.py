@@ -177,7 +177,7 @@ def data_refine_masks(
         raise typer.BadParameter(f"--with {with_!r}: choose {' or '.join(BOX_REFINERS.names())}", param_hint="--with")
     try:
         refiner = SamRefiner(model_path, min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
-    except OSError as exc:  # weights that cannot be found or fetched
+    except (OSError, ValueError) as exc:  # weights that cannot be found or fetched, a folder of another model type
         raise typer.BadParameter(str(exc), param_hint="--model-path" if with_ == "sam" else "--with")
     try:
         report = refine_box_masks(name, out, splits=splits, datasets_dir=datasets_dir, refiner=refiner)
