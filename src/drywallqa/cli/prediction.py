@@ -180,8 +180,8 @@ def zeroshot(
         if value:
             setattr(cfg, key, value)
     try:
-        seg = ZeroShotSegmenter(cfg)
-    except (OSError, KeyError) as exc:
+        seg = ZeroShotSegmenter(cfg)  # checks the config again with the options' values (a range, a kind of model)
+    except (OSError, KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise typer.BadParameter(str(message), param_hint="--detector / --detector-path / --sam-path / --config")
     try:

@@ -10,6 +10,7 @@ stage's box counts are kept in ``stats`` for the report.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +20,15 @@ import yaml
 from ..engine.segmenter import (EncodedImage, SegmentationResult, Segmenter, register_pipeline, validate_confidence,
                                 validate_prompts)
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import write_text_atomic
+from ..utils.checks import number_in_range
+from ..utils.files import strict_json, write_text_atomic
 from ..utils.image_io import read_image, to_rgb_array
 from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
 from .tagging import TAGGERS
+
+
+PROMPT_SOURCES = ("generated", "fixed")
 
 
 @dataclass
@@ -48,11 +53,9 @@ class ZeroShotConfig:
         """The config in a YAML file.
 
         Raises:
-            ValueError: a file that cannot be read, is not YAML or not a mapping, or has an unknown key or a value of
-                another type than the field's (each named with the file).
+            ValueError: a file that cannot be read, is not YAML or not a mapping, or has an unknown key, a value of
+                another type than the field's or out of its range (each named with the file).
         """
-        from ..engine.config import check_field_types
-
         try:
             d = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -64,10 +67,50 @@ class ZeroShotConfig:
             raise ValueError(f"zero-shot config {path}: unknown keys {sorted(unknown)}")
         config = cls(**d)
         try:
-            check_field_types(config)
+            config.validate()
         except ValueError as exc:
             raise ValueError(f"zero-shot config {path}: {exc}") from None
         return config
+
+    def validate(self) -> "ZeroShotConfig":
+        """Check every key (its type, range or name; the stages' options against what they take), before any model
+        is loaded; numbers given as ints or YAML 1.1 exponent text are kept as floats.
+
+        Raises:
+            ValueError: naming the key and the value.
+        """
+        from ..engine.config import check_field_types
+
+        check_field_types(self)
+        for key in ("box_threshold", "text_threshold", "max_box_fraction", "mask_threshold"):
+            setattr(self, key, number_in_range(getattr(self, key), key, 0.0, 1.0))
+        validate_confidence(self.min_confidence)
+        if self.prompt_source not in PROMPT_SOURCES:
+            raise ValueError(f"prompt_source must be {' or '.join(PROMPT_SOURCES)}, got {self.prompt_source!r}")
+        for key in ("detector_path", "sam_path"):
+            if getattr(self, key) is not None and not getattr(self, key).strip():
+                raise ValueError(f"{key} must be a hub id or a folder (or null for the default), got {getattr(self, key)!r}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(DETECTORS.names())}, got {self.detector!r}")
+        for key, registry, options in (("tagger", TAGGERS, self.tagger_options),
+                                       ("prompt_generator", PROMPT_GENERATORS, self.prompt_generator_options)):
+            name = getattr(self, key)
+            if name not in registry:
+                raise ValueError(f"{key} must be one of {', '.join(registry.names())}, got {name!r}")
+            stage = registry.get(name)
+            try:
+                inspect.signature(stage).bind(**options)
+            except TypeError as exc:
+                takes = ", ".join(p for p in inspect.signature(stage).parameters)
+                raise ValueError(f"{key}_options {options!r} do not fit the {name} {registry.kind} ({exc}); it takes: "
+                                 f"{takes}") from None
+            check_options = getattr(stage, "check_options", None)
+            if check_options is not None:
+                try:
+                    check_options(**options)
+                except ValueError as exc:
+                    raise ValueError(f"{key}_options: {exc}") from None
+        return self
 
 
 def box_area_fraction(box, shape) -> float:
@@ -88,7 +131,9 @@ def size_threshold_from_references(detector, references: list[np.ndarray], promp
 @register_pipeline("zeroshot")
 class ZeroShotSegmenter(Segmenter):
     def __init__(self, config: ZeroShotConfig, detector=None, sam=None, tagger=None, generator=None):
-        self.config = config
+        """Raises:
+            ValueError: a config key out of its range or of the wrong kind (:meth:`ZeroShotConfig.validate`)."""
+        self.config = config.validate()
         self.threshold = config.mask_threshold
         self.tagger = tagger or TAGGERS.get(config.tagger)(**config.tagger_options)
         self.generator = generator or PROMPT_GENERATORS.get(config.prompt_generator)(**config.prompt_generator_options)
@@ -182,8 +227,6 @@ class ZeroShotSegmenter(Segmenter):
 def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, progress: bool = True,
                  prompts: list[str] | None = None) -> dict:
     """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``."""
-    import json
-
     from tqdm import tqdm
 
     from ..engine.batch import check_out_apart, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
@@ -217,5 +260,5 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
                        "boxes": [{"box": d.box, "score": d.score, "prompt": d.prompt} for d in kept]})
     report.update(segmenter.report(), max_box_fraction=segmenter.config.max_box_fraction, images=images, failed=failed,
                   ignored=ignored)
-    write_text_atomic(json.dumps(report, indent=2), out / "report.json")
+    write_text_atomic(strict_json(report), out / "report.json")  # standard JSON: a NaN score is written as null
     return report
