@@ -58,3 +58,61 @@ def test_cli_config_out_of_range_is_a_clean_error(tmp_path):
     assert not (tmp_path / "o").exists()
     res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"), "--material", " "])
     assert res.exit_code == 2 and "material" in _text(res), res.output
+
+
+def _photo(h=48, w=64, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def _folder_of(tmp_path, name, model_type):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": model_type}))
+    return folder
+
+
+def test_a_model_folder_of_another_kind_is_a_clean_error(tmp_path, tiny_grounding_dino_dir, tiny_sam_dir):
+    """--detector owlv2 with a Grounding DINO folder loaded it with random weights and failed on the first photo
+    with a traceback and no report.json; a CLIPSeg folder as --sam-path likewise."""
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "wall.png")
+    base = ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"), "--prompts", "fixed", "-p", "crack"]
+    for extra, folder, found, wanted in (
+            (["--detector", "owlv2", "--detector-path", str(tiny_grounding_dino_dir), "--sam-path", str(tiny_sam_dir)],
+             tiny_grounding_dino_dir, "grounding-dino", "owlv2"),
+            (["--detector-path", str(tiny_grounding_dino_dir), "--sam-path", str(_folder_of(tmp_path, "cs", "clipseg"))],
+             tmp_path / "cs", "clipseg", "sam"),
+            (["--detector-path", str(tiny_sam_dir), "--sam-path", str(tiny_sam_dir)], tiny_sam_dir, "sam",
+             "grounding-dino")):
+        res = CliRunner().invoke(app, base + extra)
+        text = _text(res).replace(" ", "")
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert str(folder).replace(" ", "") in text and f"'{found}'" in text and f"'{wanted}'" in text, res.output
+
+
+class _Boom:
+    """A detector that fails on one photo the way no check foresees (a model's RuntimeError)."""
+
+    def detect(self, image, prompts):
+        if image.shape[0] == 40:
+            raise RuntimeError("The size of tensor a (13) must match the size of tensor b (2305)")
+        return []
+
+
+class _NoSam:
+    def eval(self):
+        return self
+
+
+def test_an_unforeseen_error_on_one_photo_is_named_and_the_job_goes_on(tmp_path):
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo(40, 40)).save(tmp_path / "imgs" / "bad.png")
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "good.png")
+    seg = ZeroShotSegmenter(ZeroShotConfig(sam_path=None), detector=_Boom(), sam=_NoSam())
+    report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False)
+    assert [e["image"] for e in report["images"]] == [str(tmp_path / "imgs" / "good.png")]
+    assert [tuple(f) for f in report["failed"]] == [
+        (str(tmp_path / "imgs" / "bad.png"), "RuntimeError: The size of tensor a (13) must match the size of tensor b (2305)")]
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["failed"][0][1].startswith("RuntimeError")

@@ -23,7 +23,7 @@ from ..models.sam_text import load_sam, sam_box_masks
 from ..utils.checks import number_in_range
 from ..utils.files import strict_json, write_text_atomic
 from ..utils.image_io import read_image, to_rgb_array
-from .detection import DETECTORS
+from .detection import DETECTORS, check_model_type
 from .prompting import PROMPT_GENERATORS
 from .tagging import TAGGERS
 
@@ -132,12 +132,16 @@ def size_threshold_from_references(detector, references: list[np.ndarray], promp
 class ZeroShotSegmenter(Segmenter):
     def __init__(self, config: ZeroShotConfig, detector=None, sam=None, tagger=None, generator=None):
         """Raises:
-            ValueError: a config key out of its range or of the wrong kind (:meth:`ZeroShotConfig.validate`)."""
+            ValueError: a config key out of its range or of the wrong kind (:meth:`ZeroShotConfig.validate`), a
+                detector or SAM folder of another kind of model (:func:`~.detection.check_model_type`).
+            OSError: a model that cannot be loaded."""
         self.config = config.validate()
         self.threshold = config.mask_threshold
         self.tagger = tagger or TAGGERS.get(config.tagger)(**config.tagger_options)
         self.generator = generator or PROMPT_GENERATORS.get(config.prompt_generator)(**config.prompt_generator_options)
         self.detector = detector or DETECTORS.get(config.detector)(config.detector_path, config.box_threshold, config.text_threshold)
+        if sam is None and config.sam_path is not None:
+            check_model_type(config.sam_path, "sam", "SAM stage", "sam_path")
         self.sam = (sam or load_sam(config.sam_path)).eval()
         self.stats = {"images": 0, "boxes_detected": 0, "removed_by_size_filter": 0, "boxes_kept": 0,
                       "images_without_boxes": 0, "images_with_all_boxes_filtered": 0}
@@ -229,7 +233,7 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
     """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``."""
     from tqdm import tqdm
 
-    from ..engine.batch import check_out_apart, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
+    from ..engine.batch import check_out_apart, describe_error, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
     from ..utils.image_io import ImageReadError, list_images
     from ..utils.slug import file_stem
 
@@ -253,8 +257,8 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
             for p in used:
                 save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
             save_png_atomic((np.clip(anomaly, 0, 1) * 255).astype(np.uint8), out / f"{file_stem(path.stem)}__anomaly.png")
-        except (ImageReadError, OSError, ValueError) as exc:
-            failed.append((str(path), str(exc)))
+        except Exception as exc:  # noqa: BLE001 - whatever one photo does, it is named and the job goes on (as predict)
+            failed.append((str(path), describe_error(exc)))
             continue
         images.append({"image": str(path), "prompts": used, "image_score": float(anomaly.max()),
                        "boxes": [{"box": d.box, "score": d.score, "prompt": d.prompt} for d in kept]})
