@@ -116,3 +116,63 @@ def test_an_unforeseen_error_on_one_photo_is_named_and_the_job_goes_on(tmp_path)
     assert [tuple(f) for f in report["failed"]] == [
         (str(tmp_path / "imgs" / "bad.png"), "RuntimeError: The size of tensor a (13) must match the size of tensor b (2305)")]
     assert json.loads((tmp_path / "o" / "report.json").read_text())["failed"][0][1].startswith("RuntimeError")
+
+
+class _Quiet(_Boom):
+    """No boxes on any photo (a detector for the bookkeeping tests: no model is loaded)."""
+
+    def detect(self, image, prompts):
+        return []
+
+
+@pytest.fixture
+def no_models(monkeypatch):
+    """The zeroshot command with a detector that finds nothing and no SAM (the tagger and prompt table are real)."""
+    import drywallqa.zeroshot.pipeline as pipeline
+
+    class Fake(ZeroShotSegmenter):
+        def __init__(self, config, **kw):
+            super().__init__(config, detector=_Quiet(), sam=_NoSam())
+
+    monkeypatch.setattr(pipeline, "ZeroShotSegmenter", Fake)
+
+
+def test_an_earlier_runs_outputs_are_named_as_such_and_kept(tmp_path, no_models):
+    """A second run into the same --out left the first run's masks (other prompts) beside its report.json, which
+    did not say they were not its own."""
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    out = tmp_path / "o"
+    runner = CliRunner()
+    base = ["zeroshot", str(tmp_path / "imgs"), "--out", str(out), "--prompts", "fixed"]
+    assert runner.invoke(app, [*base, "-p", "crack"]).exit_code == 0
+    (out / "notes.txt").write_text("mine")  # the user's: neither listed nor touched
+    res = runner.invoke(app, [*base, "-p", "water stain"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["images"][0]["files"] == ["w__water_stain.png", "w__anomaly.png"]
+    assert rep["earlier_outputs"] == ["w__crack.png"] and "1 file in" in rep["warnings"][0]
+    assert "earlier job's" in _text(res) and "w__crack.png" in _text(res)
+    assert (out / "w__crack.png").is_file() and (out / "notes.txt").read_text() == "mine"
+    res = runner.invoke(app, [*base, "-p", "water stain", "-p", "crack"])  # the same prompts again: nothing earlier
+    rep = json.loads((out / "report.json").read_text())
+    assert res.exit_code == 0 and rep["earlier_outputs"] == [] and rep["warnings"] == [] and "warning" not in res.output
+
+
+def test_a_photo_failing_half_way_leaves_no_outputs(tmp_path, monkeypatch):
+    from drywallqa.engine import batch
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    real = batch.save_png_atomic
+
+    def full_disk(array, path):
+        if "anomaly" in path.name:
+            raise OSError(28, "No space left on device")
+        real(array, path)
+
+    monkeypatch.setattr(batch, "save_png_atomic", full_disk)
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=_Quiet(), sam=_NoSam())
+    report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False, prompts=["crack"])
+    assert report["failed"] and not report["images"] and not (tmp_path / "o" / "w__crack.png").exists()

@@ -194,6 +194,8 @@ def zeroshot(
                   f"prompts from {report['prompt_source']}; report in {out / 'report.json'}")
     for path, reason in report["ignored"][:IGNORED_SHOWN]:
         tagged("not read", "yellow", f"{path}: {reason}")
+    for warning in report["warnings"]:
+        tagged("warning", "yellow", warning)
     if not report["images"] and not report["failed"]:
         tagged("warning", "yellow", "no photos found in the paths given")
     for path, reason in report["failed"]:

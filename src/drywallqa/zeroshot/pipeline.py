@@ -228,9 +228,32 @@ class ZeroShotSegmenter(Segmenter):
                 "stages": dict(self.stats)}
 
 
+def earlier_outputs(out: Path) -> set[str]:
+    """The names of what an earlier job wrote into the output folder ``out`` (masks, anomaly maps, predict's records
+    and reports: :func:`~drywallqa.utils.files.is_output_file`); none when ``out`` is not an output folder yet (its
+    files are the user's). ``report.json`` and the hidden marker, lock and temporary files aside."""
+    from ..utils.files import is_output_file, is_output_folder
+
+    try:
+        if not out.is_dir() or not is_output_folder(out):
+            return set()
+        return {e.name for e in out.iterdir() if is_output_file(e.name) and not e.name.startswith(".")
+                and e.name != ZEROSHOT_REPORT}
+    except OSError:  # cannot be listed: prepare_out_dir names it
+        return set()
+
+
+ZEROSHOT_REPORT = "report.json"
+
+
 def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, progress: bool = True,
                  prompts: list[str] | None = None) -> dict:
-    """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``."""
+    """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``.
+
+    Each image's entry lists the ``files`` this run wrote for it; an earlier job's outputs in ``out_dir`` that this
+    run did not replace (masks of other prompts or photos, a predict run's records) are left as they are, listed in
+    ``earlier_outputs`` and counted in ``warnings``, never read as this run's. The files of a photo that failed
+    half-way are removed (this run wrote them)."""
     from tqdm import tqdm
 
     from ..engine.batch import check_out_apart, describe_error, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
@@ -248,21 +271,38 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
             segmenter.config.max_box_fraction = size_threshold_from_references(
                 segmenter.detector, refs, segmenter.prompts_for(refs[0], prompts), segmenter.config.max_box_fraction)
             report["size_threshold_source"] = f"{len(refs)} reference normal images"
+    before = earlier_outputs(Path(out_dir))
     out = prepare_out_dir(out_dir)  # made, checked and marked as predict's is
     todo, failed, ignored = gather_inputs(paths, out)
-    images = []
+    images, written = [], set()
     for path in tqdm(todo, desc="zero-shot", disable=not progress):
+        files = []
         try:
             result, anomaly, kept, used = segmenter.run(read_image(path), prompts)
-            for p in used:
-                save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
-            save_png_atomic((np.clip(anomaly, 0, 1) * 255).astype(np.uint8), out / f"{file_stem(path.stem)}__anomaly.png")
+            for name, array in [*((mask_name(path, p), result.masks[p].astype(np.uint8) * 255) for p in used),
+                                (f"{file_stem(path.stem)}__anomaly.png", (np.clip(anomaly, 0, 1) * 255).astype(np.uint8))]:
+                save_png_atomic(array, out / name)
+                files.append(name)
         except Exception as exc:  # noqa: BLE001 - whatever one photo does, it is named and the job goes on (as predict)
+            for name in files:  # half of this photo's outputs: written by this run, described by no report
+                try:
+                    (out / name).unlink(missing_ok=True)
+                except OSError:
+                    pass
             failed.append((str(path), describe_error(exc)))
             continue
-        images.append({"image": str(path), "prompts": used, "image_score": float(anomaly.max()),
+        written.update(files)
+        images.append({"image": str(path), "prompts": used, "image_score": float(anomaly.max()), "files": files,
                        "boxes": [{"box": d.box, "score": d.score, "prompt": d.prompt} for d in kept]})
+    earlier = sorted(name for name in before - written if (out / name).exists())
+    warnings = []
+    if earlier:
+        some = "1 file" if len(earlier) == 1 else f"{len(earlier)} files"
+        warnings.append(f"{some} in {out} {'is' if len(earlier) == 1 else 'are'} an earlier job's, not this run's (other "
+                        f"prompts or photos, e.g. {earlier[0]}): left as they were and listed as earlier_outputs in "
+                        f"{ZEROSHOT_REPORT}; "
+                        "give each run an --out folder of its own to keep runs apart")
     report.update(segmenter.report(), max_box_fraction=segmenter.config.max_box_fraction, images=images, failed=failed,
-                  ignored=ignored)
-    write_text_atomic(strict_json(report), out / "report.json")  # standard JSON: a NaN score is written as null
+                  ignored=ignored, earlier_outputs=earlier, warnings=warnings)
+    write_text_atomic(strict_json(report), out / ZEROSHOT_REPORT)  # standard JSON: a NaN score is written as null
     return report
