@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from drywallqa.cli import app
 from drywallqa.zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter
+from drywallqa.zeroshot.prompting import TablePromptGenerator
 
 
 def _text(result) -> str:
@@ -176,3 +177,24 @@ def test_a_photo_failing_half_way_leaves_no_outputs(tmp_path, monkeypatch):
     seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=_Quiet(), sam=_NoSam())
     report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False, prompts=["crack"])
     assert report["failed"] and not report["images"] and not (tmp_path / "o" / "w__crack.png").exists()
+
+
+def test_the_report_says_where_the_prompts_came_from(tmp_path, no_models):
+    """With --prompts fixed it said 'table v1', the table that was not used."""
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    runner = CliRunner()
+    res = runner.invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "f"), "--prompts", "fixed",
+                              "-p", "water stain"])
+    rep = json.loads((tmp_path / "f" / "report.json").read_text())
+    assert res.exit_code == 0 and rep["prompt_source"] == "fixed (the prompts given)", res.output
+    assert rep["images"][0]["prompt_source"] == rep["prompt_source"] and "prompts: fixed" in _text(res)
+    res = runner.invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "g")])
+    rep = json.loads((tmp_path / "g" / "report.json").read_text())
+    table = TablePromptGenerator().source  # "table v1"
+    assert res.exit_code == 0 and rep["prompt_source"] == table == rep["images"][0]["prompt_source"]
+    # the Python API: fixed with no prompts given generates them, and says so
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=_Quiet(), sam=_NoSam())
+    assert run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "h", progress=False)["prompt_source"] == table

@@ -191,7 +191,7 @@ def zeroshot(
     st = report["stages"]
     console.print(f"{st['images']} images: {st['boxes_detected']} boxes detected, {st['removed_by_size_filter']} removed by "
                   f"the size filter (max {report['max_box_fraction']:.3f} of the image), {st['boxes_kept']} kept; "
-                  f"prompts from {report['prompt_source']}; report in {out / 'report.json'}")
+                  f"prompts: {report['prompt_source']}; report in {out / 'report.json'}")
     for path, reason in report["ignored"][:IGNORED_SHOWN]:
         tagged("not read", "yellow", f"{path}: {reason}")
     for warning in report["warnings"]:

@@ -29,6 +29,7 @@ from .tagging import TAGGERS
 
 
 PROMPT_SOURCES = ("generated", "fixed")
+FIXED_PROMPTS_SOURCE = "fixed (the prompts given)"  # report.json's prompt_source with prompt_source: fixed
 
 
 @dataclass
@@ -146,6 +147,8 @@ class ZeroShotSegmenter(Segmenter):
         self.stats = {"images": 0, "boxes_detected": 0, "removed_by_size_filter": 0, "boxes_kept": 0,
                       "images_without_boxes": 0, "images_with_all_boxes_filtered": 0}
         self.min_confidence = validate_confidence(config.min_confidence)  # read by tiling too
+        self.last_prompt_source: str | None = None
+        self.prompt_sources: dict[str, None] = {}  # where the prompts of the photos run so far came from, in order
 
     @classmethod
     def from_path(cls, path=None, **overrides) -> "ZeroShotSegmenter":
@@ -161,9 +164,16 @@ class ZeroShotSegmenter(Segmenter):
         return cls(dataclasses.replace(cfg, **overrides))
 
     def prompts_for(self, image: np.ndarray, prompts=None) -> list[str]:
+        """The prompts for ``image``: ``prompts`` with ``prompt_source: fixed`` (when given), else generated from its
+        tags; where they came from is kept (``last_prompt_source``, and every source used for :meth:`report`)."""
         if self.config.prompt_source == "fixed" and prompts:
-            return validate_prompts(prompts)
-        return self.generator.generate(self.tagger.tags(image))
+            used, source = validate_prompts(prompts), FIXED_PROMPTS_SOURCE
+        else:
+            used = self.generator.generate(self.tagger.tags(image))
+            source = str(getattr(self.generator, "source", "?"))  # after generate: an LLM's falls back to the table
+        self.last_prompt_source = source
+        self.prompt_sources.setdefault(source, None)  # an ordered set
+        return used
 
     def run(self, image, prompts=None) -> tuple[SegmentationResult, np.ndarray, list, list[str]]:
         """-> result (per prompt), anomaly map ``(H, W)``, kept detections, the prompts used."""
@@ -224,8 +234,16 @@ class ZeroShotSegmenter(Segmenter):
                 "prompt_source": self.config.prompt_source}
 
     def report(self) -> dict:
-        return {"config": dataclasses.asdict(self.config), "prompt_source": getattr(self.generator, "source", "?"),
-                "stages": dict(self.stats)}
+        """The config, the stages' box counts and ``prompt_source``: where the prompts used came from (the fixed
+        prompts given, the table and its version, an LLM, or the table after an LLM failed; several joined by ``; ``),
+        or before any photo where they would come from."""
+        if self.prompt_sources:
+            source = "; ".join(self.prompt_sources)
+        elif self.config.prompt_source == "fixed":
+            source = f"{FIXED_PROMPTS_SOURCE} (none run yet)"
+        else:
+            source = str(getattr(self.generator, "source", "?"))
+        return {"config": dataclasses.asdict(self.config), "prompt_source": source, "stages": dict(self.stats)}
 
 
 def earlier_outputs(out: Path) -> set[str]:
@@ -292,7 +310,8 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
             failed.append((str(path), describe_error(exc)))
             continue
         written.update(files)
-        images.append({"image": str(path), "prompts": used, "image_score": float(anomaly.max()), "files": files,
+        images.append({"image": str(path), "prompts": used, "prompt_source": segmenter.last_prompt_source,
+                       "image_score": float(anomaly.max()), "files": files,
                        "boxes": [{"box": d.box, "score": d.score, "prompt": d.prompt} for d in kept]})
     earlier = sorted(name for name in before - written if (out / name).exists())
     warnings = []
