@@ -198,3 +198,35 @@ def test_the_report_says_where_the_prompts_came_from(tmp_path, no_models):
     # the Python API: fixed with no prompts given generates them, and says so
     seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=_Quiet(), sam=_NoSam())
     assert run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "h", progress=False)["prompt_source"] == table
+
+
+def test_references_with_no_photo_are_refused(tmp_path, no_models):
+    """An empty --reference folder was ignored without a word: the size filter kept the config's threshold."""
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "notes.txt").write_text("no photo")
+    runner = CliRunner()
+    for ref, words in (("empty", "hold no photo"), ("texts", "notes.txt")):
+        res = runner.invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"),
+                                  "--reference", str(tmp_path / ref)])
+        assert res.exit_code == 2 and words.replace(" ", "") in _text(res).replace(" ", "") and "size filter" in _text(res), \
+            res.output
+        assert not (tmp_path / "o").exists()
+    # photos on which no box is found leave the config's threshold, and the report says so
+    Image.fromarray(_photo(40, 40)).save(tmp_path / "empty" / "ok.png")
+    res = runner.invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"),
+                              "--reference", str(tmp_path / "empty")])
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert res.exit_code == 0 and rep["size_threshold_source"].startswith("config (no box found on the 1 reference")
+
+
+def test_a_reference_photo_the_detector_fails_on_is_named(tmp_path):
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    (tmp_path / "ref").mkdir()
+    Image.fromarray(_photo(40, 40)).save(tmp_path / "ref" / "odd.png")
+    seg = ZeroShotSegmenter(ZeroShotConfig(), detector=_Boom(), sam=_NoSam())
+    with pytest.raises(ValueError, match="odd.png: the detector failed on it .RuntimeError"):
+        run_zeroshot(seg, [tmp_path / "ref"], tmp_path / "o", references=[tmp_path / "ref"], progress=False)

@@ -122,8 +122,13 @@ def box_area_fraction(box, shape) -> float:
 def size_threshold_from_references(detector, references: list[np.ndarray], prompts: list[str],
                                    default: float = 0.5) -> float:
     """On normal (defect-free) photos every detection is a false one, typically the whole surface: put the
-    threshold just under the median area fraction of those boxes (clamped to 0.05..0.9)."""
-    fractions = [box_area_fraction(d.box, img.shape) for img in references for d in detector.detect(img, prompts)]
+    threshold just under the median area fraction of those boxes (clamped to 0.05..0.9); ``default`` with no box."""
+    return threshold_from_fractions([box_area_fraction(d.box, img.shape) for img in references
+                                     for d in detector.detect(img, prompts)], default)
+
+
+def threshold_from_fractions(fractions: list[float], default: float = 0.5) -> float:
+    """:func:`size_threshold_from_references` from the area fractions of the boxes found on normal photos."""
     if not fractions:
         return default
     return float(np.clip(0.9 * np.median(fractions), 0.05, 0.9))
@@ -264,6 +269,47 @@ def earlier_outputs(out: Path) -> set[str]:
 ZEROSHOT_REPORT = "report.json"
 
 
+def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, prompts, report: dict) -> None:
+    """Set ``max_box_fraction`` from the normal photos under ``references`` (files or folders), and say so in
+    ``report``; with no box found on them the config's stays (and the report says that).
+
+    Raises:
+        ValueError: no photo there (an empty folder, or none of its files a photo), a photo that cannot be read, or
+            one the detector fails on (each named).
+    """
+    from ..engine.batch import describe_error, input_paths
+    from ..utils.image_io import ImageReadError, find_images
+
+    references = input_paths(references)
+    listing = find_images(references)
+    if not listing.images:
+        named = ", ".join(map(str, references))
+        n = len(listing.skipped)
+        others = f" ({'1 other file' if n == 1 else f'{n} other files, e.g.'} {listing.skipped[0][0]}: " \
+                 f"{listing.skipped[0][1]})" if n else ""
+        raise ValueError(f"the references {named} hold no photo{others}: the size filter cannot be set from them; "
+                         "give a folder of normal (defect-free) photos, or leave the references out to use the config's "
+                         f"max_box_fraction ({segmenter.config.max_box_fraction:g})")
+    refs = []
+    for path in listing.images:
+        try:
+            refs.append(read_image(path))
+        except (ImageReadError, OSError) as exc:
+            raise ValueError(f"a reference photo cannot be read: {exc}") from None
+    used = segmenter.prompts_for(refs[0], prompts)
+    fractions = []
+    for path, image in zip(listing.images, refs):
+        try:
+            fractions += [box_area_fraction(d.box, image.shape) for d in segmenter.detector.detect(image, used)]
+        except Exception as exc:  # noqa: BLE001 - a model's error on that photo, named with it
+            raise ValueError(f"reference photo {path}: the detector failed on it ({describe_error(exc)})") from None
+    if fractions:
+        segmenter.config.max_box_fraction = threshold_from_fractions(fractions, segmenter.config.max_box_fraction)
+        report["size_threshold_source"] = f"{len(refs)} reference normal images"
+    else:
+        report["size_threshold_source"] = f"config (no box found on the {len(refs)} reference normal images)"
+
+
 def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, progress: bool = True,
                  prompts: list[str] | None = None) -> dict:
     """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``.
@@ -275,20 +321,12 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
     from tqdm import tqdm
 
     from ..engine.batch import check_out_apart, describe_error, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
-    from ..utils.image_io import ImageReadError, list_images
     from ..utils.slug import file_stem
 
     check_out_apart(paths, out_dir)
     report = {"size_threshold_source": "config"}
     if references:
-        try:
-            refs = [read_image(p) for p in list_images(references)]
-        except (ImageReadError, OSError) as exc:
-            raise ValueError(f"a reference photo cannot be read: {exc}") from None
-        if refs:
-            segmenter.config.max_box_fraction = size_threshold_from_references(
-                segmenter.detector, refs, segmenter.prompts_for(refs[0], prompts), segmenter.config.max_box_fraction)
-            report["size_threshold_source"] = f"{len(refs)} reference normal images"
+        _size_filter_from_references(segmenter, references, prompts, report)
     before = earlier_outputs(Path(out_dir))
     out = prepare_out_dir(out_dir)  # made, checked and marked as predict's is
     todo, failed, ignored = gather_inputs(paths, out)
