@@ -230,3 +230,36 @@ def test_a_reference_photo_the_detector_fails_on_is_named(tmp_path):
     seg = ZeroShotSegmenter(ZeroShotConfig(), detector=_Boom(), sam=_NoSam())
     with pytest.raises(ValueError, match="odd.png: the detector failed on it .RuntimeError"):
         run_zeroshot(seg, [tmp_path / "ref"], tmp_path / "o", references=[tmp_path / "ref"], progress=False)
+
+
+def test_a_photo_too_thin_for_grounding_dino_fails_with_the_reason(tmp_path, tiny_grounding_dino_dir):
+    """A 2x3000 photo failed inside the processor with "Size must contain 'height' and 'width' keys ..."."""
+    from drywallqa.zeroshot.detection import GroundingDinoDetector
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    detector = GroundingDinoDetector(str(tiny_grounding_dino_dir), 1.0, 0.0)  # no box kept: SAM is not needed
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo(2, 3000)).save(tmp_path / "imgs" / "wide.png")
+    Image.fromarray(_photo(3000, 2)).save(tmp_path / "imgs" / "tall.png")
+    Image.fromarray(_photo(1, 100)).save(tmp_path / "imgs" / "line.png")  # scaled to 1 pixel: the processor takes it
+    seg = ZeroShotSegmenter(ZeroShotConfig(), detector=detector, sam=_NoSam())
+    report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False)
+    assert [e["image"] for e in report["images"]] == [str(tmp_path / "imgs" / "line.png")]
+    reasons = dict(report["failed"])
+    assert sorted(reasons) == [str(tmp_path / "imgs" / n) for n in ("tall.png", "wide.png")], report["failed"]
+    assert "3000x2 photo: its aspect ratio (1500:1) is beyond what the grounding-dino detector takes" in \
+        reasons[str(tmp_path / "imgs" / "wide.png")]
+    assert "2x3000 photo" in reasons[str(tmp_path / "imgs" / "tall.png")]
+    # a thin photo the processor takes but the model does not: the aspect ratio is named, with the model's words
+    real = detector.model
+
+    def fails(**inputs):
+        raise RuntimeError("the backbone's windows do not fit")
+
+    detector.model = fails
+    with pytest.raises(ValueError, match=r"aspect ratio \(100:1\).*RuntimeError: the backbone's windows"):
+        detector.detect(_photo(1, 100), ["crack"])
+    with pytest.raises(RuntimeError, match="backbone"):  # a photo of ordinary shape: the model's error as it is
+        detector.detect(_photo(), ["crack"])
+    detector.model = real
+    assert detector.detect(_photo(1, 100), ["crack"]) == []

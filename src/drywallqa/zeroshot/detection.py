@@ -43,6 +43,17 @@ class Detection:
     prompt: str
 
 
+THIN_SIDE = 32  # pixels: a grounding-dino failure on a photo whose shorter side is scaled under this is its aspect ratio's
+
+
+def _size_key(size, key: str):
+    """``size[key]`` of an image processor's ``size`` (a dict, or transformers' ``SizeDict``), None when absent."""
+    if size is None:
+        return None
+    value = size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 @DETECTORS.decorator("grounding-dino")
 class GroundingDinoDetector:
     default_model = "IDEA-Research/grounding-dino-tiny"
@@ -58,14 +69,48 @@ class GroundingDinoDetector:
 
     @torch.no_grad()
     def detect(self, image: np.ndarray, prompts: list[str]) -> list[Detection]:
+        """Boxes of every prompt on ``image``.
+
+        Raises:
+            ValueError: a photo too thin for the processor (its shorter side scaled under a pixel), or one the
+                processor or model fails on whose shorter side is scaled under :data:`THIN_SIDE` pixels: its aspect
+                ratio named as the reason (the processor's own message was about size keys).
+        """
+        h, w = image.shape[:2]
+        short = self.resized_short_side(h, w)
+        if short is not None and round(short) < 1:
+            raise ValueError(self._too_thin(h, w, short))
         pil, out = Image.fromarray(image), []
-        for p in prompts:
-            inputs = self.processor(images=pil, text=p.lower().rstrip(".") + ".", return_tensors="pt")
-            res = self.processor.post_process_grounded_object_detection(
-                self.model(**inputs), inputs.input_ids, threshold=self.box_threshold,
-                text_threshold=self.text_threshold, target_sizes=[image.shape[:2]])[0]
-            out += [Detection(tuple(float(v) for v in b), float(s), p) for b, s in zip(res["boxes"], res["scores"])]
+        try:
+            for p in prompts:
+                inputs = self.processor(images=pil, text=p.lower().rstrip(".") + ".", return_tensors="pt")
+                res = self.processor.post_process_grounded_object_detection(
+                    self.model(**inputs), inputs.input_ids, threshold=self.box_threshold,
+                    text_threshold=self.text_threshold, target_sizes=[image.shape[:2]])[0]
+                out += [Detection(tuple(float(v) for v in b), float(s), p) for b, s in zip(res["boxes"], res["scores"])]
+        except Exception as exc:
+            if short is not None and short < THIN_SIDE:
+                raise ValueError(f"{self._too_thin(h, w, short)} ({type(exc).__name__}: {exc})") from exc
+            raise
         return out
+
+    def resized_short_side(self, h: int, w: int) -> float | None:
+        """The shorter side of an ``h`` x ``w`` photo as the processor resizes it (``shortest_edge``, unless the
+        longer side would pass ``longest_edge``), or None where its processor has no such sizes."""
+        size = getattr(getattr(self.processor, "image_processor", None), "size", None)
+        shortest, longest = (_size_key(size, k) for k in ("shortest_edge", "longest_edge"))
+        if not shortest or min(h, w) < 1:
+            return None
+        scale = shortest / min(h, w)
+        if longest and max(h, w) * scale > longest:
+            scale = longest / max(h, w)
+        return min(h, w) * scale
+
+    def _too_thin(self, h: int, w: int, short: float) -> str:
+        longest = _size_key(getattr(self.processor.image_processor, "size", None), "longest_edge")
+        return (f"a {w}x{h} photo: its aspect ratio ({max(h, w) / min(h, w):.0f}:1) is beyond what the grounding-dino "
+                f"detector takes (its processor scales the longer side to {longest} pixels, the shorter one to "
+                f"{short:.2f}); crop it into pieces nearer a square, or use --detector owlv2 (it pads photos to a square)")
 
 
 @DETECTORS.decorator("owlv2")
