@@ -137,7 +137,9 @@ def threshold_from_fractions(fractions: list[float], default: float = 0.5) -> fl
 @register_pipeline("zeroshot")
 class ZeroShotSegmenter(Segmenter):
     def __init__(self, config: ZeroShotConfig, detector=None, sam=None, tagger=None, generator=None):
-        """Raises:
+        """The stages ``config`` names, or the ones given (already loaded, or stand-ins).
+
+        Raises:
             ValueError: a config key out of its range or of the wrong kind (:meth:`ZeroShotConfig.validate`), a
                 detector or SAM folder of another kind of model (:func:`~.detection.check_model_type`).
             OSError: a model that cannot be loaded."""
@@ -251,6 +253,9 @@ class ZeroShotSegmenter(Segmenter):
         return {"config": dataclasses.asdict(self.config), "prompt_source": source, "stages": dict(self.stats)}
 
 
+ZEROSHOT_REPORT = "report.json"
+
+
 def earlier_outputs(out: Path) -> set[str]:
     """The names of what an earlier job wrote into the output folder ``out`` (masks, anomaly maps, predict's records
     and reports: :func:`~drywallqa.utils.files.is_output_file`); none when ``out`` is not an output folder yet (its
@@ -264,9 +269,6 @@ def earlier_outputs(out: Path) -> set[str]:
                 and e.name != ZEROSHOT_REPORT}
     except OSError:  # cannot be listed: prepare_out_dir names it
         return set()
-
-
-ZEROSHOT_REPORT = "report.json"
 
 
 def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, prompts, report: dict) -> None:
