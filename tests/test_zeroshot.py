@@ -79,7 +79,7 @@ def test_pipeline_stages_and_failure_paths(tiny_grounding_dino_dir, tiny_sam_dir
     assert not kept and not a.any() and strict.stats["images_with_all_boxes_filtered"] == 1
     assert strict.stats["removed_by_size_filter"] == strict.stats["boxes_detected"] > 0
     # no boxes at all
-    blind = ZeroShotSegmenter(dataclass_replace(_config(tiny_grounding_dino_dir, tiny_sam_dir), box_threshold=1.01))
+    blind = ZeroShotSegmenter(dataclass_replace(_config(tiny_grounding_dino_dir, tiny_sam_dir), box_threshold=1.0))  # scores > 1.0: none
     r, a, kept, _ = blind.run(_photo())
     assert not kept and blind.stats["images_without_boxes"] == 1 and not any(m.any() for m in r.masks.values())
     # ablation: no size filter keeps what the filter would drop

@@ -180,8 +180,8 @@ def zeroshot(
         if value:
             setattr(cfg, key, value)
     try:
-        seg = ZeroShotSegmenter(cfg)
-    except (OSError, KeyError) as exc:
+        seg = ZeroShotSegmenter(cfg)  # checks the config again with the options' values (a range, a kind of model)
+    except (OSError, KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise typer.BadParameter(str(message), param_hint="--detector / --detector-path / --sam-path / --config")
     try:
@@ -191,9 +191,11 @@ def zeroshot(
     st = report["stages"]
     console.print(f"{st['images']} images: {st['boxes_detected']} boxes detected, {st['removed_by_size_filter']} removed by "
                   f"the size filter (max {report['max_box_fraction']:.3f} of the image), {st['boxes_kept']} kept; "
-                  f"prompts from {report['prompt_source']}; report in {out / 'report.json'}")
+                  f"prompts: {report['prompt_source']}; report in {out / 'report.json'}")
     for path, reason in report["ignored"][:IGNORED_SHOWN]:
         tagged("not read", "yellow", f"{path}: {reason}")
+    for warning in report["warnings"]:
+        tagged("warning", "yellow", warning)
     if not report["images"] and not report["failed"]:
         tagged("warning", "yellow", "no photos found in the paths given")
     for path, reason in report["failed"]:

@@ -15,11 +15,43 @@ from ..utils.registry import Registry
 DETECTORS: Registry = Registry("detector")
 
 
+def check_model_type(path: str, wanted: str, what: str, key: str) -> None:
+    """Refuse a hub id or ``save_pretrained`` folder whose ``config.json`` names another kind of model (its
+    ``model_type``): ``from_pretrained`` of the wrong class loads it with a warning and random weights, or fails with
+    a traceback when the first photo is run. Nothing to read there (no such folder, a hub id not in the cache): the
+    loader says so.
+
+    Raises:
+        ValueError: naming ``key``, ``path``, its model type and ``wanted``.
+    """
+    from transformers import PretrainedConfig
+
+    try:
+        config, _ = PretrainedConfig.get_config_dict(path)
+    except (OSError, ValueError):
+        return
+    found = config.get("model_type")
+    if isinstance(found, str) and found and found != wanted:
+        raise ValueError(f"{key} {path} holds a {found!r} model (model_type in its config.json), not the {wanted!r} "
+                         f"model the {what} needs: give the hub id or save_pretrained folder of a {wanted!r} model")
+
+
 @dataclass
 class Detection:
     box: tuple  # x0, y0, x1, y1 in pixels
     score: float
     prompt: str
+
+
+THIN_SIDE = 32  # pixels: a grounding-dino failure on a photo whose shorter side is scaled under this is its aspect ratio's
+
+
+def _size_key(size, key: str):
+    """``size[key]`` of an image processor's ``size`` (a dict, or transformers' ``SizeDict``), None when absent."""
+    if size is None:
+        return None
+    value = size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 @DETECTORS.decorator("grounding-dino")
@@ -30,20 +62,55 @@ class GroundingDinoDetector:
         from transformers import AutoProcessor, GroundingDinoForObjectDetection
 
         path = model_path or self.default_model
+        check_model_type(path, "grounding-dino", "grounding-dino detector", "detector_path")
         self.processor = load_hub_or_local(AutoProcessor, path, "Grounding DINO processor")
         self.model = load_hub_or_local(GroundingDinoForObjectDetection, path, "Grounding DINO model").eval()
         self.box_threshold, self.text_threshold = box_threshold, text_threshold
 
     @torch.no_grad()
     def detect(self, image: np.ndarray, prompts: list[str]) -> list[Detection]:
+        """Boxes of every prompt on ``image``.
+
+        Raises:
+            ValueError: a photo too thin for the processor (its shorter side scaled under a pixel), or one the
+                processor or model fails on whose shorter side is scaled under :data:`THIN_SIDE` pixels: its aspect
+                ratio named as the reason (the processor's own message was about size keys).
+        """
+        h, w = image.shape[:2]
+        short = self.resized_short_side(h, w)
+        if short is not None and round(short) < 1:
+            raise ValueError(self._too_thin(h, w, short))
         pil, out = Image.fromarray(image), []
-        for p in prompts:
-            inputs = self.processor(images=pil, text=p.lower().rstrip(".") + ".", return_tensors="pt")
-            res = self.processor.post_process_grounded_object_detection(
-                self.model(**inputs), inputs.input_ids, threshold=self.box_threshold,
-                text_threshold=self.text_threshold, target_sizes=[image.shape[:2]])[0]
-            out += [Detection(tuple(float(v) for v in b), float(s), p) for b, s in zip(res["boxes"], res["scores"])]
+        try:
+            for p in prompts:
+                inputs = self.processor(images=pil, text=p.lower().rstrip(".") + ".", return_tensors="pt")
+                res = self.processor.post_process_grounded_object_detection(
+                    self.model(**inputs), inputs.input_ids, threshold=self.box_threshold,
+                    text_threshold=self.text_threshold, target_sizes=[image.shape[:2]])[0]
+                out += [Detection(tuple(float(v) for v in b), float(s), p) for b, s in zip(res["boxes"], res["scores"])]
+        except Exception as exc:
+            if short is not None and short < THIN_SIDE:
+                raise ValueError(f"{self._too_thin(h, w, short)} ({type(exc).__name__}: {exc})") from exc
+            raise
         return out
+
+    def resized_short_side(self, h: int, w: int) -> float | None:
+        """The shorter side of an ``h`` x ``w`` photo as the processor resizes it (``shortest_edge``, unless the
+        longer side would pass ``longest_edge``), or None where its processor has no such sizes."""
+        size = getattr(getattr(self.processor, "image_processor", None), "size", None)
+        shortest, longest = (_size_key(size, k) for k in ("shortest_edge", "longest_edge"))
+        if not shortest or min(h, w) < 1:
+            return None
+        scale = shortest / min(h, w)
+        if longest and max(h, w) * scale > longest:
+            scale = longest / max(h, w)
+        return min(h, w) * scale
+
+    def _too_thin(self, h: int, w: int, short: float) -> str:
+        longest = _size_key(getattr(self.processor.image_processor, "size", None), "longest_edge")
+        return (f"a {w}x{h} photo: its aspect ratio ({max(h, w) / min(h, w):.0f}:1) is beyond what the grounding-dino "
+                f"detector takes (its processor scales the longer side to {longest} pixels, the shorter one to "
+                f"{short:.2f}); crop it into pieces nearer a square, or use --detector owlv2 (it pads photos to a square)")
 
 
 @DETECTORS.decorator("owlv2")
@@ -54,6 +121,7 @@ class Owlv2Detector:
         from transformers import AutoProcessor, Owlv2ForObjectDetection
 
         path = model_path or self.default_model
+        check_model_type(path, "owlv2", "owlv2 detector", "detector_path")
         self.processor = load_hub_or_local(AutoProcessor, path, "OWLv2 processor")
         self.model = load_hub_or_local(Owlv2ForObjectDetection, path, "OWLv2 model").eval()
         self.box_threshold = box_threshold

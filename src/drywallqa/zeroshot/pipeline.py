@@ -10,6 +10,7 @@ stage's box counts are kept in ``stats`` for the report.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +20,16 @@ import yaml
 from ..engine.segmenter import (EncodedImage, SegmentationResult, Segmenter, register_pipeline, validate_confidence,
                                 validate_prompts)
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import write_text_atomic
+from ..utils.checks import number_in_range
+from ..utils.files import strict_json, write_text_atomic
 from ..utils.image_io import read_image, to_rgb_array
-from .detection import DETECTORS
+from .detection import DETECTORS, check_model_type
 from .prompting import PROMPT_GENERATORS
 from .tagging import TAGGERS
+
+
+PROMPT_SOURCES = ("generated", "fixed")
+FIXED_PROMPTS_SOURCE = "fixed (the prompts given)"  # report.json's prompt_source with prompt_source: fixed
 
 
 @dataclass
@@ -48,11 +54,9 @@ class ZeroShotConfig:
         """The config in a YAML file.
 
         Raises:
-            ValueError: a file that cannot be read, is not YAML or not a mapping, or has an unknown key or a value of
-                another type than the field's (each named with the file).
+            ValueError: a file that cannot be read, is not YAML or not a mapping, or has an unknown key, a value of
+                another type than the field's or out of its range (each named with the file).
         """
-        from ..engine.config import check_field_types
-
         try:
             d = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -64,10 +68,50 @@ class ZeroShotConfig:
             raise ValueError(f"zero-shot config {path}: unknown keys {sorted(unknown)}")
         config = cls(**d)
         try:
-            check_field_types(config)
+            config.validate()
         except ValueError as exc:
             raise ValueError(f"zero-shot config {path}: {exc}") from None
         return config
+
+    def validate(self) -> "ZeroShotConfig":
+        """Check every key (its type, range or name; the stages' options against what they take), before any model
+        is loaded; numbers given as ints or YAML 1.1 exponent text are kept as floats.
+
+        Raises:
+            ValueError: naming the key and the value.
+        """
+        from ..engine.config import check_field_types
+
+        check_field_types(self)
+        for key in ("box_threshold", "text_threshold", "max_box_fraction", "mask_threshold"):
+            setattr(self, key, number_in_range(getattr(self, key), key, 0.0, 1.0))
+        validate_confidence(self.min_confidence)
+        if self.prompt_source not in PROMPT_SOURCES:
+            raise ValueError(f"prompt_source must be {' or '.join(PROMPT_SOURCES)}, got {self.prompt_source!r}")
+        for key in ("detector_path", "sam_path"):
+            if getattr(self, key) is not None and not getattr(self, key).strip():
+                raise ValueError(f"{key} must be a hub id or a folder (or null for the default), got {getattr(self, key)!r}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(DETECTORS.names())}, got {self.detector!r}")
+        for key, registry, options in (("tagger", TAGGERS, self.tagger_options),
+                                       ("prompt_generator", PROMPT_GENERATORS, self.prompt_generator_options)):
+            name = getattr(self, key)
+            if name not in registry:
+                raise ValueError(f"{key} must be one of {', '.join(registry.names())}, got {name!r}")
+            stage = registry.get(name)
+            try:
+                inspect.signature(stage).bind(**options)
+            except TypeError as exc:
+                takes = ", ".join(p for p in inspect.signature(stage).parameters)
+                raise ValueError(f"{key}_options {options!r} do not fit the {name} {registry.kind} ({exc}); it takes: "
+                                 f"{takes}") from None
+            check_options = getattr(stage, "check_options", None)
+            if check_options is not None:
+                try:
+                    check_options(**options)
+                except ValueError as exc:
+                    raise ValueError(f"{key}_options: {exc}") from None
+        return self
 
 
 def box_area_fraction(box, shape) -> float:
@@ -78,8 +122,13 @@ def box_area_fraction(box, shape) -> float:
 def size_threshold_from_references(detector, references: list[np.ndarray], prompts: list[str],
                                    default: float = 0.5) -> float:
     """On normal (defect-free) photos every detection is a false one, typically the whole surface: put the
-    threshold just under the median area fraction of those boxes (clamped to 0.05..0.9)."""
-    fractions = [box_area_fraction(d.box, img.shape) for img in references for d in detector.detect(img, prompts)]
+    threshold just under the median area fraction of those boxes (clamped to 0.05..0.9); ``default`` with no box."""
+    return threshold_from_fractions([box_area_fraction(d.box, img.shape) for img in references
+                                     for d in detector.detect(img, prompts)], default)
+
+
+def threshold_from_fractions(fractions: list[float], default: float = 0.5) -> float:
+    """:func:`size_threshold_from_references` from the area fractions of the boxes found on normal photos."""
     if not fractions:
         return default
     return float(np.clip(0.9 * np.median(fractions), 0.05, 0.9))
@@ -88,15 +137,25 @@ def size_threshold_from_references(detector, references: list[np.ndarray], promp
 @register_pipeline("zeroshot")
 class ZeroShotSegmenter(Segmenter):
     def __init__(self, config: ZeroShotConfig, detector=None, sam=None, tagger=None, generator=None):
-        self.config = config
+        """The stages ``config`` names, or the ones given (already loaded, or stand-ins).
+
+        Raises:
+            ValueError: a config key out of its range or of the wrong kind (:meth:`ZeroShotConfig.validate`), a
+                detector or SAM folder of another kind of model (:func:`~.detection.check_model_type`).
+            OSError: a model that cannot be loaded."""
+        self.config = config.validate()
         self.threshold = config.mask_threshold
         self.tagger = tagger or TAGGERS.get(config.tagger)(**config.tagger_options)
         self.generator = generator or PROMPT_GENERATORS.get(config.prompt_generator)(**config.prompt_generator_options)
         self.detector = detector or DETECTORS.get(config.detector)(config.detector_path, config.box_threshold, config.text_threshold)
+        if sam is None and config.sam_path is not None:
+            check_model_type(config.sam_path, "sam", "SAM stage", "sam_path")
         self.sam = (sam or load_sam(config.sam_path)).eval()
         self.stats = {"images": 0, "boxes_detected": 0, "removed_by_size_filter": 0, "boxes_kept": 0,
                       "images_without_boxes": 0, "images_with_all_boxes_filtered": 0}
         self.min_confidence = validate_confidence(config.min_confidence)  # read by tiling too
+        self.last_prompt_source: str | None = None
+        self.prompt_sources: dict[str, None] = {}  # where the prompts of the photos run so far came from, in order
 
     @classmethod
     def from_path(cls, path=None, **overrides) -> "ZeroShotSegmenter":
@@ -112,9 +171,16 @@ class ZeroShotSegmenter(Segmenter):
         return cls(dataclasses.replace(cfg, **overrides))
 
     def prompts_for(self, image: np.ndarray, prompts=None) -> list[str]:
+        """The prompts for ``image``: ``prompts`` with ``prompt_source: fixed`` (when given), else generated from its
+        tags; where they came from is kept (``last_prompt_source``, and every source used for :meth:`report`)."""
         if self.config.prompt_source == "fixed" and prompts:
-            return validate_prompts(prompts)
-        return self.generator.generate(self.tagger.tags(image))
+            used, source = validate_prompts(prompts), FIXED_PROMPTS_SOURCE
+        else:
+            used = self.generator.generate(self.tagger.tags(image))
+            source = str(getattr(self.generator, "source", "?"))  # after generate: an LLM's falls back to the table
+        self.last_prompt_source = source
+        self.prompt_sources.setdefault(source, None)  # an ordered set
+        return used
 
     def run(self, image, prompts=None) -> tuple[SegmentationResult, np.ndarray, list, list[str]]:
         """-> result (per prompt), anomaly map ``(H, W)``, kept detections, the prompts used."""
@@ -175,47 +241,127 @@ class ZeroShotSegmenter(Segmenter):
                 "prompt_source": self.config.prompt_source}
 
     def report(self) -> dict:
-        return {"config": dataclasses.asdict(self.config), "prompt_source": getattr(self.generator, "source", "?"),
-                "stages": dict(self.stats)}
+        """The config, the stages' box counts and ``prompt_source``: where the prompts used came from (the fixed
+        prompts given, the table and its version, an LLM, or the table after an LLM failed; several joined by ``; ``),
+        or before any photo where they would come from."""
+        if self.prompt_sources:
+            source = "; ".join(self.prompt_sources)
+        elif self.config.prompt_source == "fixed":
+            source = f"{FIXED_PROMPTS_SOURCE} (none run yet)"
+        else:
+            source = str(getattr(self.generator, "source", "?"))
+        return {"config": dataclasses.asdict(self.config), "prompt_source": source, "stages": dict(self.stats)}
+
+
+ZEROSHOT_REPORT = "report.json"
+
+
+def earlier_outputs(out: Path) -> set[str]:
+    """The names of what an earlier job wrote into the output folder ``out`` (masks, anomaly maps, predict's records
+    and reports: :func:`~drywallqa.utils.files.is_output_file`); none when ``out`` is not an output folder yet (its
+    files are the user's). ``report.json`` and the hidden marker, lock and temporary files aside."""
+    from ..utils.files import is_output_file, is_output_folder
+
+    try:
+        if not out.is_dir() or not is_output_folder(out):
+            return set()
+        return {e.name for e in out.iterdir() if is_output_file(e.name) and not e.name.startswith(".")
+                and e.name != ZEROSHOT_REPORT}
+    except OSError:  # cannot be listed: prepare_out_dir names it
+        return set()
+
+
+def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, prompts, report: dict) -> None:
+    """Set ``max_box_fraction`` from the normal photos under ``references`` (files or folders), and say so in
+    ``report``; with no box found on them the config's stays (and the report says that).
+
+    Raises:
+        ValueError: no photo there (an empty folder, or none of its files a photo), a photo that cannot be read, or
+            one the detector fails on (each named).
+    """
+    from ..engine.batch import describe_error, input_paths
+    from ..utils.image_io import ImageReadError, find_images
+
+    references = input_paths(references)
+    listing = find_images(references)
+    if not listing.images:
+        named = ", ".join(map(str, references))
+        n = len(listing.skipped)
+        others = f" ({'1 other file' if n == 1 else f'{n} other files, e.g.'} {listing.skipped[0][0]}: " \
+                 f"{listing.skipped[0][1]})" if n else ""
+        raise ValueError(f"the references {named} hold no photo{others}: the size filter cannot be set from them; "
+                         "give a folder of normal (defect-free) photos, or leave the references out to use the config's "
+                         f"max_box_fraction ({segmenter.config.max_box_fraction:g})")
+    refs = []
+    for path in listing.images:
+        try:
+            refs.append(read_image(path))
+        except (ImageReadError, OSError) as exc:
+            raise ValueError(f"a reference photo cannot be read: {exc}") from None
+    used = segmenter.prompts_for(refs[0], prompts)
+    fractions = []
+    for path, image in zip(listing.images, refs):
+        try:
+            fractions += [box_area_fraction(d.box, image.shape) for d in segmenter.detector.detect(image, used)]
+        except Exception as exc:  # noqa: BLE001 - a model's error on that photo, named with it
+            raise ValueError(f"reference photo {path}: the detector failed on it ({describe_error(exc)})") from None
+    if fractions:
+        segmenter.config.max_box_fraction = threshold_from_fractions(fractions, segmenter.config.max_box_fraction)
+        report["size_threshold_source"] = f"{len(refs)} reference normal images"
+    else:
+        report["size_threshold_source"] = f"config (no box found on the {len(refs)} reference normal images)"
 
 
 def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, progress: bool = True,
                  prompts: list[str] | None = None) -> dict:
-    """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``."""
-    import json
+    """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``.
 
+    Each image's entry lists the ``files`` this run wrote for it; an earlier job's outputs in ``out_dir`` that this
+    run did not replace (masks of other prompts or photos, a predict run's records) are left as they are, listed in
+    ``earlier_outputs`` and counted in ``warnings``, never read as this run's. The files of a photo that failed
+    half-way are removed (this run wrote them)."""
     from tqdm import tqdm
 
-    from ..engine.batch import check_out_apart, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
-    from ..utils.image_io import ImageReadError, list_images
+    from ..engine.batch import check_out_apart, describe_error, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
     from ..utils.slug import file_stem
 
     check_out_apart(paths, out_dir)
     report = {"size_threshold_source": "config"}
     if references:
-        try:
-            refs = [read_image(p) for p in list_images(references)]
-        except (ImageReadError, OSError) as exc:
-            raise ValueError(f"a reference photo cannot be read: {exc}") from None
-        if refs:
-            segmenter.config.max_box_fraction = size_threshold_from_references(
-                segmenter.detector, refs, segmenter.prompts_for(refs[0], prompts), segmenter.config.max_box_fraction)
-            report["size_threshold_source"] = f"{len(refs)} reference normal images"
+        _size_filter_from_references(segmenter, references, prompts, report)
+    before = earlier_outputs(Path(out_dir))
     out = prepare_out_dir(out_dir)  # made, checked and marked as predict's is
     todo, failed, ignored = gather_inputs(paths, out)
-    images = []
+    images, written = [], set()
     for path in tqdm(todo, desc="zero-shot", disable=not progress):
+        files = []
         try:
             result, anomaly, kept, used = segmenter.run(read_image(path), prompts)
-            for p in used:
-                save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
-            save_png_atomic((np.clip(anomaly, 0, 1) * 255).astype(np.uint8), out / f"{file_stem(path.stem)}__anomaly.png")
-        except (ImageReadError, OSError, ValueError) as exc:
-            failed.append((str(path), str(exc)))
+            for name, array in [*((mask_name(path, p), result.masks[p].astype(np.uint8) * 255) for p in used),
+                                (f"{file_stem(path.stem)}__anomaly.png", (np.clip(anomaly, 0, 1) * 255).astype(np.uint8))]:
+                save_png_atomic(array, out / name)
+                files.append(name)
+        except Exception as exc:  # noqa: BLE001 - whatever one photo does, it is named and the job goes on (as predict)
+            for name in files:  # half of this photo's outputs: written by this run, described by no report
+                try:
+                    (out / name).unlink(missing_ok=True)
+                except OSError:
+                    pass
+            failed.append((str(path), describe_error(exc)))
             continue
-        images.append({"image": str(path), "prompts": used, "image_score": float(anomaly.max()),
+        written.update(files)
+        images.append({"image": str(path), "prompts": used, "prompt_source": segmenter.last_prompt_source,
+                       "image_score": float(anomaly.max()), "files": files,
                        "boxes": [{"box": d.box, "score": d.score, "prompt": d.prompt} for d in kept]})
+    earlier = sorted(name for name in before - written if (out / name).exists())
+    warnings = []
+    if earlier:
+        some = "1 file" if len(earlier) == 1 else f"{len(earlier)} files"
+        warnings.append(f"{some} in {out} {'is' if len(earlier) == 1 else 'are'} an earlier job's, not this run's (other "
+                        f"prompts or photos, e.g. {earlier[0]}): left as they were and listed as earlier_outputs in "
+                        f"{ZEROSHOT_REPORT}; "
+                        "give each run an --out folder of its own to keep runs apart")
     report.update(segmenter.report(), max_box_fraction=segmenter.config.max_box_fraction, images=images, failed=failed,
-                  ignored=ignored)
-    write_text_atomic(json.dumps(report, indent=2), out / "report.json")
+                  ignored=ignored, earlier_outputs=earlier, warnings=warnings)
+    write_text_atomic(strict_json(report), out / ZEROSHOT_REPORT)  # standard JSON: a NaN score is written as null
     return report

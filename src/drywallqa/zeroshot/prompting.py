@@ -10,10 +10,17 @@ from importlib import resources
 
 import yaml
 
+from ..utils.checks import number_in_range, whole_number
 from ..utils.registry import Registry
 
 logger = logging.getLogger(__name__)
 PROMPT_GENERATORS: Registry = Registry("prompt generator")
+
+
+def check_max_prompts(max_prompts) -> int:
+    if not whole_number(max_prompts) or max_prompts < 1:
+        raise ValueError(f"max_prompts must be a whole number of at least 1, got {max_prompts!r}")
+    return int(max_prompts)
 
 
 def load_table() -> dict:
@@ -24,8 +31,12 @@ def load_table() -> dict:
 class TablePromptGenerator:
     def __init__(self, max_prompts: int = 8):
         self.table = load_table()
-        self.max_prompts = max_prompts
+        self.max_prompts = check_max_prompts(max_prompts)
         self.source = f"table v{self.table['version']}"
+
+    @staticmethod
+    def check_options(max_prompts: int = 8) -> None:
+        check_max_prompts(max_prompts)
 
     def generate(self, tags: list[str]) -> list[str]:
         out: list[str] = []
@@ -39,10 +50,22 @@ class LLMPromptGenerator:
     """Asks ``POST {base_url}/v1/chat/completions`` for a JSON list of defect nouns."""
 
     def __init__(self, base_url: str, model: str = "local", timeout_s: float = 10.0, max_prompts: int = 8):
+        self.check_options(base_url, model, timeout_s, max_prompts)
+        max_prompts = int(max_prompts)
         self.base_url, self.model, self.timeout_s, self.max_prompts = base_url.rstrip("/"), model, timeout_s, max_prompts
         self.fallback = TablePromptGenerator(max_prompts)
         self.source = f"llm {self.base_url}"
         self.last_error: str | None = None
+
+    @staticmethod
+    def check_options(base_url: str, model: str = "local", timeout_s: float = 10.0, max_prompts: int = 8) -> None:
+        """ValueError unless ``base_url`` and ``model`` are text, ``timeout_s`` in (0, 3600] and ``max_prompts`` at
+        least 1."""
+        for name, value in (("base_url", base_url), ("model", model)):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name} must be text, got {value!r}")
+        number_in_range(timeout_s, "timeout_s", 0.0, 3600.0, low_inclusive=False, unit=" seconds")
+        check_max_prompts(max_prompts)
 
     def generate(self, tags: list[str]) -> list[str]:
         import httpx

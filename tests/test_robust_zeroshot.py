@@ -1,0 +1,265 @@
+"""The zeroshot command and pipeline under wrong inputs: configs out of range, model folders of another kind, an
+--out an earlier run wrote, what the report says it used, references with no photos, photos too thin to detect in."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter
+from drywallqa.zeroshot.prompting import TablePromptGenerator
+
+
+def _text(result) -> str:
+    return " ".join(result.output.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("line, key", [
+    ("box_threshold: .nan", "box_threshold"), ("box_threshold: 5", "box_threshold"),
+    ("text_threshold: .inf", "text_threshold"), ("max_box_fraction: .nan", "max_box_fraction"),
+    ("max_box_fraction: .inf", "max_box_fraction"), ("max_box_fraction: -1", "max_box_fraction"),
+    ("mask_threshold: .nan", "mask_threshold"), ("min_confidence: 2", "min_confidence"),
+    ("min_confidence: .nan", "min_confidence"), ("tagger_options: {bogus: 1}", "tagger_options"),
+    ("tagger_options: {material: 5}", "material"), ("prompt_generator_options: {max_prompts: 0}", "max_prompts"),
+    ("prompt_source: weird", "prompt_source"), ("detector: yolo", "detector"), ("tagger: ram", "tagger"),
+    ("sam_path: ''", "sam_path"),
+])
+def test_config_values_out_of_range_are_named_when_read(tmp_path, line, key):
+    """They were accepted (NaN or Infinity in report.json, every box dropped, 'weird' read as 'generated') or
+    failed later with a traceback (min_confidence, tagger_options)."""
+    cfg = tmp_path / "zs.yaml"
+    cfg.write_text(line + "\n")
+    with pytest.raises(ValueError, match=key) as info:
+        ZeroShotConfig.from_yaml(cfg)
+    assert str(cfg) in str(info.value)
+    with pytest.raises(ValueError, match=key):  # the Python API checks before loading a model
+        ZeroShotSegmenter(ZeroShotConfig(**yaml.safe_load(line)))
+
+
+def test_config_numbers_in_range_are_kept_as_floats(tmp_path):
+    cfg = tmp_path / "zs.yaml"
+    cfg.write_text("box_threshold: 1\ntext_threshold: 0\nmax_box_fraction: 3e-1\nmin_confidence: 0.5\n"
+                   "prompt_source: fixed\nprompt_generator: llm\nprompt_generator_options: {base_url: 'http://x'}\n")
+    config = ZeroShotConfig.from_yaml(cfg)
+    assert config.box_threshold == 1.0 and isinstance(config.box_threshold, float) and config.max_box_fraction == 0.3
+
+
+def test_cli_config_out_of_range_is_a_clean_error(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    cfg = tmp_path / "zs.yaml"
+    for line, key in (("min_confidence: 2", "min_confidence"), ("tagger_options: {bogus: 1}", "tagger_options"),
+                      ("box_threshold: .nan", "box_threshold")):
+        cfg.write_text(line + "\n")
+        res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"), "--config", str(cfg)])
+        assert res.exit_code == 2 and key in _text(res) and "Traceback" not in res.output, res.output
+    assert not (tmp_path / "o").exists()
+    res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"), "--material", " "])
+    assert res.exit_code == 2 and "material" in _text(res), res.output
+
+
+def _photo(h=48, w=64, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def _folder_of(tmp_path, name, model_type):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": model_type}))
+    return folder
+
+
+def test_a_model_folder_of_another_kind_is_a_clean_error(tmp_path, tiny_grounding_dino_dir, tiny_sam_dir):
+    """--detector owlv2 with a Grounding DINO folder loaded it with random weights and failed on the first photo
+    with a traceback and no report.json; a CLIPSeg folder as --sam-path likewise."""
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "wall.png")
+    base = ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"), "--prompts", "fixed", "-p", "crack"]
+    for extra, folder, found, wanted in (
+            (["--detector", "owlv2", "--detector-path", str(tiny_grounding_dino_dir), "--sam-path", str(tiny_sam_dir)],
+             tiny_grounding_dino_dir, "grounding-dino", "owlv2"),
+            (["--detector-path", str(tiny_grounding_dino_dir), "--sam-path", str(_folder_of(tmp_path, "cs", "clipseg"))],
+             tmp_path / "cs", "clipseg", "sam"),
+            (["--detector-path", str(tiny_sam_dir), "--sam-path", str(tiny_sam_dir)], tiny_sam_dir, "sam",
+             "grounding-dino")):
+        res = CliRunner().invoke(app, base + extra)
+        text = _text(res).replace(" ", "")
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert str(folder).replace(" ", "") in text and f"'{found}'" in text and f"'{wanted}'" in text, res.output
+
+
+class _Boom:
+    """A detector that fails on one photo the way no check foresees (a model's RuntimeError)."""
+
+    def detect(self, image, prompts):
+        if image.shape[0] == 40:
+            raise RuntimeError("The size of tensor a (13) must match the size of tensor b (2305)")
+        return []
+
+
+class _NoSam:
+    def eval(self):
+        return self
+
+
+def test_an_unforeseen_error_on_one_photo_is_named_and_the_job_goes_on(tmp_path):
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo(40, 40)).save(tmp_path / "imgs" / "bad.png")
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "good.png")
+    seg = ZeroShotSegmenter(ZeroShotConfig(sam_path=None), detector=_Boom(), sam=_NoSam())
+    report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False)
+    assert [e["image"] for e in report["images"]] == [str(tmp_path / "imgs" / "good.png")]
+    assert [tuple(f) for f in report["failed"]] == [
+        (str(tmp_path / "imgs" / "bad.png"), "RuntimeError: The size of tensor a (13) must match the size of tensor b (2305)")]
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["failed"][0][1].startswith("RuntimeError")
+
+
+class _Quiet(_Boom):
+    """No boxes on any photo (a detector for the bookkeeping tests: no model is loaded)."""
+
+    def detect(self, image, prompts):
+        return []
+
+
+@pytest.fixture
+def no_models(monkeypatch):
+    """The zeroshot command with a detector that finds nothing and no SAM (the tagger and prompt table are real)."""
+    import drywallqa.zeroshot.pipeline as pipeline
+
+    class Fake(ZeroShotSegmenter):
+        def __init__(self, config, **kw):
+            super().__init__(config, detector=_Quiet(), sam=_NoSam())
+
+    monkeypatch.setattr(pipeline, "ZeroShotSegmenter", Fake)
+
+
+def test_an_earlier_runs_outputs_are_named_as_such_and_kept(tmp_path, no_models):
+    """A second run into the same --out left the first run's masks (other prompts) beside its report.json, which
+    did not say they were not its own."""
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    out = tmp_path / "o"
+    runner = CliRunner()
+    base = ["zeroshot", str(tmp_path / "imgs"), "--out", str(out), "--prompts", "fixed"]
+    assert runner.invoke(app, [*base, "-p", "crack"]).exit_code == 0
+    (out / "notes.txt").write_text("mine")  # the user's: neither listed nor touched
+    res = runner.invoke(app, [*base, "-p", "water stain"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["images"][0]["files"] == ["w__water_stain.png", "w__anomaly.png"]
+    assert rep["earlier_outputs"] == ["w__crack.png"] and "1 file in" in rep["warnings"][0]
+    assert "earlier job's" in _text(res) and "w__crack.png" in _text(res)
+    assert (out / "w__crack.png").is_file() and (out / "notes.txt").read_text() == "mine"
+    res = runner.invoke(app, [*base, "-p", "water stain", "-p", "crack"])  # the same prompts again: nothing earlier
+    rep = json.loads((out / "report.json").read_text())
+    assert res.exit_code == 0 and rep["earlier_outputs"] == [] and rep["warnings"] == [] and "warning" not in res.output
+
+
+def test_a_photo_failing_half_way_leaves_no_outputs(tmp_path, monkeypatch):
+    from drywallqa.engine import batch
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    real = batch.save_png_atomic
+
+    def full_disk(array, path):
+        if "anomaly" in path.name:
+            raise OSError(28, "No space left on device")
+        real(array, path)
+
+    monkeypatch.setattr(batch, "save_png_atomic", full_disk)
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=_Quiet(), sam=_NoSam())
+    report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False, prompts=["crack"])
+    assert report["failed"] and not report["images"] and not (tmp_path / "o" / "w__crack.png").exists()
+
+
+def test_the_report_says_where_the_prompts_came_from(tmp_path, no_models):
+    """With --prompts fixed it said 'table v1', the table that was not used."""
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    runner = CliRunner()
+    res = runner.invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "f"), "--prompts", "fixed",
+                              "-p", "water stain"])
+    rep = json.loads((tmp_path / "f" / "report.json").read_text())
+    assert res.exit_code == 0 and rep["prompt_source"] == "fixed (the prompts given)", res.output
+    assert rep["images"][0]["prompt_source"] == rep["prompt_source"] and "prompts: fixed" in _text(res)
+    res = runner.invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "g")])
+    rep = json.loads((tmp_path / "g" / "report.json").read_text())
+    table = TablePromptGenerator().source  # "table v1"
+    assert res.exit_code == 0 and rep["prompt_source"] == table == rep["images"][0]["prompt_source"]
+    # the Python API: fixed with no prompts given generates them, and says so
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=_Quiet(), sam=_NoSam())
+    assert run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "h", progress=False)["prompt_source"] == table
+
+
+def test_references_with_no_photo_are_refused(tmp_path, no_models):
+    """An empty --reference folder was ignored without a word: the size filter kept the config's threshold."""
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "notes.txt").write_text("no photo")
+    runner = CliRunner()
+    for ref, words in (("empty", "hold no photo"), ("texts", "notes.txt")):
+        res = runner.invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"),
+                                  "--reference", str(tmp_path / ref)])
+        assert res.exit_code == 2 and words.replace(" ", "") in _text(res).replace(" ", "") and "size filter" in _text(res), \
+            res.output
+        assert not (tmp_path / "o").exists()
+    # photos on which no box is found leave the config's threshold, and the report says so
+    Image.fromarray(_photo(40, 40)).save(tmp_path / "empty" / "ok.png")
+    res = runner.invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"),
+                              "--reference", str(tmp_path / "empty")])
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert res.exit_code == 0 and rep["size_threshold_source"].startswith("config (no box found on the 1 reference")
+
+
+def test_a_reference_photo_the_detector_fails_on_is_named(tmp_path):
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    (tmp_path / "ref").mkdir()
+    Image.fromarray(_photo(40, 40)).save(tmp_path / "ref" / "odd.png")
+    seg = ZeroShotSegmenter(ZeroShotConfig(), detector=_Boom(), sam=_NoSam())
+    with pytest.raises(ValueError, match="odd.png: the detector failed on it .RuntimeError"):
+        run_zeroshot(seg, [tmp_path / "ref"], tmp_path / "o", references=[tmp_path / "ref"], progress=False)
+
+
+def test_a_photo_too_thin_for_grounding_dino_fails_with_the_reason(tmp_path, tiny_grounding_dino_dir):
+    """A 2x3000 photo failed inside the processor with "Size must contain 'height' and 'width' keys ..."."""
+    from drywallqa.zeroshot.detection import GroundingDinoDetector
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    detector = GroundingDinoDetector(str(tiny_grounding_dino_dir), 1.0, 0.0)  # no box kept: SAM is not needed
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo(2, 3000)).save(tmp_path / "imgs" / "wide.png")
+    Image.fromarray(_photo(3000, 2)).save(tmp_path / "imgs" / "tall.png")
+    Image.fromarray(_photo(1, 100)).save(tmp_path / "imgs" / "line.png")  # scaled to 1 pixel: the processor takes it
+    seg = ZeroShotSegmenter(ZeroShotConfig(), detector=detector, sam=_NoSam())
+    report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False)
+    assert [e["image"] for e in report["images"]] == [str(tmp_path / "imgs" / "line.png")]
+    reasons = dict(report["failed"])
+    assert sorted(reasons) == [str(tmp_path / "imgs" / n) for n in ("tall.png", "wide.png")], report["failed"]
+    assert "3000x2 photo: its aspect ratio (1500:1) is beyond what the grounding-dino detector takes" in \
+        reasons[str(tmp_path / "imgs" / "wide.png")]
+    assert "2x3000 photo" in reasons[str(tmp_path / "imgs" / "tall.png")]
+    # a thin photo the processor takes but the model does not: the aspect ratio is named, with the model's words
+    real = detector.model
+
+    def fails(**inputs):
+        raise RuntimeError("the backbone's windows do not fit")
+
+    detector.model = fails
+    with pytest.raises(ValueError, match=r"aspect ratio \(100:1\).*RuntimeError: the backbone's windows"):
+        detector.detect(_photo(1, 100), ["crack"])
+    with pytest.raises(RuntimeError, match="backbone"):  # a photo of ordinary shape: the model's error as it is
+        detector.detect(_photo(), ["crack"])
+    detector.model = real
+    assert detector.detect(_photo(1, 100), ["crack"]) == []
