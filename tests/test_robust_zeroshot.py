@@ -263,3 +263,17 @@ def test_a_photo_too_thin_for_grounding_dino_fails_with_the_reason(tmp_path, tin
         detector.detect(_photo(), ["crack"])
     detector.model = real
     assert detector.detect(_photo(1, 100), ["crack"]) == []
+
+
+def test_a_config_whose_llm_url_the_command_line_gives_is_read(tmp_path):
+    """`prompt_generator: llm` without its base_url, given by --llm-url: the file is read, the whole checked when built."""
+    cfg = tmp_path / "zs.yaml"
+    cfg.write_text("prompt_generator: llm\nprompt_generator_options: {timeout_s: 5}\n")
+    config = ZeroShotConfig.from_yaml(cfg)
+    with pytest.raises(ValueError, match="prompt_generator_options"):
+        config.validate()  # still incomplete: what ZeroShotSegmenter checks
+    config.prompt_generator_options = {**config.prompt_generator_options, "base_url": "http://127.0.0.1:9"}
+    assert config.validate() is config  # what the command does with --llm-url
+    config.prompt_generator_options["timeout_s"] = -5
+    with pytest.raises(ValueError, match="timeout_s"):
+        config.validate()

@@ -175,7 +175,8 @@ def zeroshot(
     if material:
         cfg.tagger, cfg.tagger_options = "fixed", {"material": material}
     if llm_url:
-        cfg.prompt_generator, cfg.prompt_generator_options = "llm", {"base_url": llm_url}
+        kept = cfg.prompt_generator_options if cfg.prompt_generator == "llm" else {}  # the config's model, timeout
+        cfg.prompt_generator, cfg.prompt_generator_options = "llm", {**kept, "base_url": llm_url}
     for key, value in (("detector", detector), ("detector_path", detector_path), ("sam_path", sam_path)):
         if value:
             setattr(cfg, key, value)

@@ -67,15 +67,16 @@ class ZeroShotConfig:
         if unknown:
             raise ValueError(f"zero-shot config {path}: unknown keys {sorted(unknown)}")
         config = cls(**d)
-        try:
-            config.validate()
+        try:  # options a stage needs may come from the command line (--llm-url): checked whole when it is built
+            config.validate(partial=True)
         except ValueError as exc:
             raise ValueError(f"zero-shot config {path}: {exc}") from None
         return config
 
-    def validate(self) -> "ZeroShotConfig":
+    def validate(self, partial: bool = False) -> "ZeroShotConfig":
         """Check every key (its type, range or name; the stages' options against what they take), before any model
-        is loaded; numbers given as ints or YAML 1.1 exponent text are kept as floats.
+        is loaded; numbers given as ints or YAML 1.1 exponent text are kept as floats. ``partial``: a stage's options
+        may still lack ones it needs (a config file whose ``base_url`` the command line gives); those given are checked.
 
         Raises:
             ValueError: naming the key and the value.
@@ -100,12 +101,17 @@ class ZeroShotConfig:
                 raise ValueError(f"{key} must be one of {', '.join(registry.names())}, got {name!r}")
             stage = registry.get(name)
             try:
-                inspect.signature(stage).bind(**options)
+                (inspect.signature(stage).bind_partial if partial else inspect.signature(stage).bind)(**options)
             except TypeError as exc:
                 takes = ", ".join(p for p in inspect.signature(stage).parameters)
                 raise ValueError(f"{key}_options {options!r} do not fit the {name} {registry.kind} ({exc}); it takes: "
                                  f"{takes}") from None
             check_options = getattr(stage, "check_options", None)
+            if check_options is not None and partial:
+                try:
+                    inspect.signature(check_options).bind(**options)
+                except TypeError:  # some needed option is still to come: checked when the stage is built
+                    check_options = None
             if check_options is not None:
                 try:
                     check_options(**options)
