@@ -64,3 +64,26 @@ def test_a_replaced_model_that_cannot_be_loaded_is_not_compared(tiny_model_dir, 
     check = shipping.check_drywall(tiny_model_dir, damaged, ("syn_crack", "syn_tape"), progress=False, report=said.append)
     assert set(check["rows"]) == {"new"} and check["worse"] is False
     assert any("cannot be loaded" in s for s in said)
+
+
+def test_ship_with_a_limit_too_small_for_the_confidence_is_a_bad_option(tiny_model_dir, tmp_path):
+    res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(tmp_path / "x"), "--limit", "3"])
+    assert res.exit_code == 2 and "--limit" in res.output and "--no-confidence" in res.output
+
+
+def test_calibrate_confidence_refuses_a_model_that_reports_its_own(tiny_sam_dir, tmp_path):
+    from drywallqa.models import create_model
+
+    folder = create_model("sam_text", pretrained=str(tiny_sam_dir)).save_pretrained(tmp_path / "sam_model")
+    res = runner.invoke(app, ["calibrate-confidence", "--model-path", str(folder)])
+    assert res.exit_code == 2 and "confidence of its own" in " ".join(res.output.split())
+    assert not (folder / "confidence.json").exists()
+
+
+def test_a_calibration_removes_what_a_killed_one_left(tiny_model_dir):
+    from drywallqa.cli.common import check_model_file
+
+    left = tiny_model_dir / ".prompt_gate.npz.999999999-abc.tmp"  # a process that no longer runs
+    left.write_bytes(b"half a gate")
+    check_model_file(tiny_model_dir, "prompt_gate.npz")
+    assert not left.exists()

@@ -234,4 +234,7 @@ def check_model_file(model_path: Path, name: str) -> Path:
     target = model_path / name
     if target.exists() and not target.is_file() or not os.access(model_path, os.W_OK):
         raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")
+    from ..utils.files import remove_stale_temporaries
+
+    remove_stale_temporaries(model_path)  # of calibrations killed while writing
     return target

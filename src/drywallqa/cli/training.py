@@ -146,6 +146,7 @@ def ship(
     """Choose a trained model's input size, mirror TTA, thresholds and post-processing on the group-clean val part
     (within the speed budget), calibrate its prompt gate and confidence there, check cracks on drywall against the
     model it replaces, and write it as a model folder."""
+    from ..confidence import MIN_MASKS
     from ..engine.shipping import CANDIDATE_SCALES, check_destination, model_folder, parse_scales
     from ..engine.shipping import ship as run
 
@@ -156,6 +157,9 @@ def ship(
     flips = {"both": (False, True), "on": (True,), "off": (False,)}
     if tta not in flips:
         raise typer.BadParameter("both, on or off", param_hint="--tta")
+    if confidence and limit is not None and limit < MIN_MASKS:
+        raise typer.BadParameter(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset "
+                                 "(or --no-confidence)", param_hint="--limit")
     check_output_path(Path(dest).resolve().parent, "--out", folder=True)  # where it is renamed in: before the sweep
     try:  # a file, a folder of other files or one holding SOURCE: a bad option (exit 2), as export onnx says it
         check_destination(model_folder(source), Path(dest))
@@ -224,6 +228,9 @@ def calibrate_confidence(
         segmenter = confidence_segmenter(model_path)
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-path") from None
+    if hasattr(segmenter.model, "decode_with_scores"):  # e.g. sam_text: SAM's predicted IoU is its confidence
+        raise typer.BadParameter(f"{model_path} is a {segmenter.model.model_type} model, which reports a confidence of its "
+                                 "own with every mask; a calibration would not be used", param_hint="--model-path")
     try:
         check_keeps_concepts(model_path, names)
     except ValueError as exc:
