@@ -318,7 +318,7 @@ def test_a_mask_of_many_grey_levels_is_named_and_read_as_before(tmp_path, regist
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 2 and all("grey levels" in w for w in warned)
     assert {w.split(":")[0] for w in warned} == {str(split / "_masks" / "gradient.png"), str(split / "_masks" / "jpeg.png")}
-    sample_module._SOFT_MASKS_WARNED.clear()
+    sample_module._MASKS_CHECKED.clear()
     said = [str(p) for p in dataset_stats(str(decl), progress=False)["problems"]]
     assert len(said) == 2 and all("grey levels" in p and "save it as 0/255" in p for p in said), said
 
@@ -336,3 +336,18 @@ def test_a_dataset_listed_twice_is_read_once_with_a_warning(tmp_path, registered
                                    str(tmp_path / "s.json")])
     assert res.exit_code == 0, res.output
     assert [s["dataset"] for s in json.loads((tmp_path / "s.json").read_text())] == ["robust_masks"]
+
+
+def test_a_clean_mask_is_checked_for_grey_levels_once(tmp_path, registered, monkeypatch):
+    """The check re-opened and scanned every clean mask on every read (evaluate, validation passes)."""
+    from drywallqa.data import sample as sample_module
+    from drywallqa.data.sample import load_split
+
+    decl, _ = _mask_folder_yaml(tmp_path)
+    checked = []
+    monkeypatch.setattr(sample_module, "soft_mask_problem", lambda path: checked.append(path))
+    samples, _ = load_split(str(decl), "train")
+    for _ in range(3):
+        for s in samples:
+            s.load_mask()
+    assert len(checked) == len(samples) == 2

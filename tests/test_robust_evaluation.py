@@ -62,6 +62,9 @@ def test_weights_that_are_not_finite_are_refused_at_load(tiny_model_dir):
     ({"postprocess": {"segment crack": {"name": "erode"}}}, "erode"),
     ({"postprocess": {"segment crack": {"name": "dilate", "radius": 3}}}, "segment crack"),
     ({"text_encoder": 5}, "text_encoder"),
+    ({"postprocess": {"segment crack": {"name": "dilate", "threshold": 7}}}, "threshold"),
+    ({"postprocess": {"segment crack": {"name": "dilate", "threshold": "high"}}}, "threshold"),
+    ({"postprocess": {"segment crack": [{"name": "boxes", "prompt": 5}]}}, "prompt"),
 ])
 def test_model_settings_this_version_cannot_use_are_refused_at_load(settings, key, tiny_model_dir):
     with pytest.raises(ValueError) as info:
@@ -192,3 +195,16 @@ def test_validation_asks_no_prompt_of_the_photos_own_dataset_as_another_concept(
         registry.DATASETS.remove("syn_other")
     on_tape = asked[0]  # syn_tape lists "segment joint/tape" among its prompts
     assert on_tape[0] == "segment taping area" and "segment joint/tape" not in on_tape and "segment crack" in on_tape
+
+
+def test_a_scored_photo_with_an_annotation_dropped_is_no_failure(synthetic_datasets, tiny_model_dir, tmp_path):
+    coco = synthetic_datasets / "crack" / "valid" / "_annotations.coco.json"
+    data = json.loads(coco.read_text())
+    data["annotations"].append({"id": 99, "image_id": 0, "category_id": 1, "bbox": [5, 5, 0.5, 0.5], "segmentation": [],
+                                "area": 0.25})
+    coco.write_text(json.dumps(data))
+    report = evaluate(Segmenter.load(tiny_model_dir), tmp_path / "e", datasets=("syn_crack",), which=("published",),
+                      datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    assert report["metrics"][0]["images"] == 4 and report["failures"] == []
+    assert len(report["data_problems"]) == 1 and "annotation 99" in report["data_problems"][0]
+    assert "## Data problems" in (tmp_path / "e" / "report.md").read_text()

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from drywallqa.cli import app
 from drywallqa.engine.config import TrainConfig
-from drywallqa.engine.trainer import RUN_LOCK, Trainer, deferred_interrupt
+from drywallqa.engine.trainer import RUN_LOCK, Trainer, TrainingInterrupted, deferred_interrupt
 from drywallqa.models import create_model
 from drywallqa.models.base import PromptedSegmentationModel
 
@@ -277,3 +277,27 @@ def test_ctrl_c_in_a_step_s_updates_waits_for_their_end():
             done.append("after the signal")
     assert done == ["after the signal"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_ctrl_c_during_the_save_waits_for_it(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs, monkeypatch):
+    import os
+    import signal
+
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    step, save, calls = Trainer.train_step, Trainer.save_checkpoint, []
+
+    def interrupted(self, batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return step(self, batch)
+
+    def pressed_again(self):
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while the checkpoint is written
+        return save(self)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    monkeypatch.setattr(Trainer, "save_checkpoint", pressed_again)
+    with pytest.raises(TrainingInterrupted):
+        Trainer(cfg, progress=False).train()
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2

@@ -105,7 +105,9 @@ def train(
                                          "(and the other options given, without --overwrite)")
         raise typer.Exit(code=130)
     except KeyboardInterrupt:
-        tagged("interrupted:", "yellow", "before the first training step: nothing of this run was saved")
+        last = Path(cfg.output_dir) / "last.pt"
+        tagged("interrupted:", "yellow", f"{last} holds the run's last checkpoint; continue it with --resume"
+               if last.is_file() else "before the first training step: nothing of this run was saved")
         raise typer.Exit(code=130)
     except FileNotFoundError as exc:  # --resume without a checkpoint, or a start / teacher folder that is missing
         raise typer.BadParameter(str(exc), param_hint="--resume" if resume else "CONFIG (init_from, distill.teacher) / --model-path")

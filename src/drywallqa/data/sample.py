@@ -20,7 +20,7 @@ LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; 
 # a label mask is 0 and one value (0/255, 0/1) or a few (class indices); one of more grey levels is a soft or
 # lossy picture of a label (a JPEG saved as a mask, a blurred or probability map), read as foreground wherever it is > 0
 MASK_LEVELS = 16
-_SOFT_MASKS_WARNED: set = set()  # mask files warned about in this process (once each, not every epoch)
+_MASKS_CHECKED: set = set()  # mask files checked for grey levels in this process (once each: not on every read)
 
 
 @dataclass
@@ -44,9 +44,10 @@ class Sample:
         """Ground truth as ``(H, W)`` bool at the image's size."""
         if self.mask_path is not None:
             mask = read_mask(self.mask_path)
-            if self.mask_path not in _SOFT_MASKS_WARNED and (problem := soft_mask_problem(self.mask_path)) is not None:
-                _SOFT_MASKS_WARNED.add(self.mask_path)
-                logger.warning("%s", problem)
+            if self.mask_path not in _MASKS_CHECKED:
+                _MASKS_CHECKED.add(self.mask_path)
+                if (problem := soft_mask_problem(self.mask_path)) is not None:
+                    logger.warning("%s", problem)
             if mask.shape != (self.height, self.width):
                 raise ValueError(
                     f"{self.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, image is {self.width}x{self.height}"

@@ -113,6 +113,9 @@ def render_markdown(report: dict) -> str:
                          f"{s['median_ms_per_extra_prompt_batch']:.1f} ms per extra prompt")
     if report.get("failures"):
         lines += ["", "## Files that failed", ""] + [f"- {f}" for f in report["failures"]]
+    if report.get("data_problems"):
+        lines += ["", "## Data problems (the photos were scored with what could be read)", ""] + \
+                 [f"- {f}" for f in report["data_problems"]]
     if report.get("examples_png"):
         lines += ["", f"![examples]({report['examples_png']})"]
     if report.get("worst_png"):

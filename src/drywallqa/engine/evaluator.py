@@ -50,6 +50,7 @@ class EvalSet:
     dataset: str
     samples: list
     problems: list = field(default_factory=list)  # files of the split that could not be read: the report's failures
+    notes: list = field(default_factory=list)  # problems of photos scored all the same (an annotation dropped)
 
 
 class NothingToScoreError(ValueError):
@@ -77,7 +78,10 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, dat
             if not s:
                 raise NothingToScoreError(f"published valid split of {ds!r}: no image could be read"
                                           + "".join(f"; {p}" for p in problems[:3]))
-            sets.append(EvalSet("published valid", ds, s[:limit] if limit else s, [str(p) for p in problems]))
+            scored = {str(x.image_path) for x in s}  # an annotation's problem names its photo, which is still scored
+            sets.append(EvalSet("published valid", ds, s[:limit] if limit else s,
+                                [str(p) for p in problems if getattr(p, "path", None) not in scored],
+                                [str(p) for p in problems if getattr(p, "path", None) in scored]))
         if "group" in which:
             s, missing = _part(ds, "test", splits_dir, datasets_dir)
             sets.append(EvalSet("group-clean test", ds, s[:limit] if limit else s, missing))
@@ -361,6 +365,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
     results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
     warnings: list = []
+    data_problems: list = []
     scores_by_split: dict[str, list] = {}
     canon = [get_dataset_config(d).canonical_prompt for d in datasets]
     columns = list(dict.fromkeys(canon))  # of the example grid
@@ -378,6 +383,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         cross += r.cross_rows
         qa += r.qa_rows
         failures += es.problems + r.failures
+        data_problems += es.notes
         warnings += getattr(r, "warnings", [])
         per_image += r.per_image
         rooms += [r.headroom] if r.headroom else []
@@ -404,6 +410,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         "memory": memory_rows(per_image, canon) if trained is not None else [],
         "confidence": confidence_rows(per_image, canon),
         "failures": failures,
+        "data_problems": data_problems,
         "warnings": warnings,
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
                         "machine": platform.machine(), "cpus": os.cpu_count()},

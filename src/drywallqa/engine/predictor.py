@@ -101,6 +101,13 @@ def check_model_settings(metadata: dict) -> dict:
                 raise ValueError(f"the model's setting {key} (config.json) names the post-processor {one.get('name')!r}, "
                                  f"which this version does not have ({', '.join(POSTPROCESSORS.names())}): a model "
                                  "from a newer drywallqa? Upgrade the package")
+            if "threshold" in one:  # where an adapter cuts its own map
+                try:
+                    validate_threshold(one["threshold"] if one["threshold"] is not None else float("nan"))
+                except (TypeError, ValueError):
+                    raise wrong(f"{key} threshold", "a number in [0, 1]", one["threshold"]) from None
+            if "prompt" in one and not (isinstance(one["prompt"], str) and one["prompt"].strip()):
+                raise wrong(f"{key} prompt", "the text of the prompt whose map it cuts", one["prompt"])
             try:  # its options: run it once on a tiny mask
                 apply_postprocess(np.ones((8, 8), bool), one)
             except (TypeError, ValueError, KeyError) as exc:

@@ -195,14 +195,14 @@ def run_lock(folder: str | Path):
     try:
         yield
     finally:
-        lock.release()
-        try:
+        try:  # still holding the lock: a run that takes it after the release finds no file to lose under it
             if made and all(p.name == RUN_LOCK for p in folder.iterdir()):
                 lock_path.unlink(missing_ok=True)
                 for p in made:
-                    p.rmdir()  # OSError: not empty (another run's folder meanwhile), left as it is
+                    p.rmdir()  # OSError: not empty (another run's lock file or folder meanwhile), left as it is
         except OSError:
             pass
+        lock.release()
 
 
 def run_in_use(folder: str | Path) -> bool:
@@ -675,10 +675,10 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
-        value = float(loss.detach())
-        if not (math.isfinite(value) and math.isfinite(float(grad_norm))):  # a step would make the weights NaN
+        value, norm = torch.stack([loss.detach().float(), grad_norm.detach().float()]).tolist()  # one read of both
+        if not (math.isfinite(value) and math.isfinite(norm)):  # a step would make the weights NaN
             self.optimizer.zero_grad(set_to_none=True)
-            what = f"training loss is {value}" if not math.isfinite(value) else f"gradient norm is {float(grad_norm)}"
+            what = f"training loss is {value}" if not math.isfinite(value) else f"gradient norm is {norm}"
             raise self.diverged(f"the {what} at step {self.step + 1} (epoch {self.epoch + 1}), not a finite number")
         with deferred_interrupt():  # the step's updates whole, or none of them
             self.optimizer.step()
@@ -828,8 +828,12 @@ class Trainer:
                         return {"stopped": "time", "step": self.step}
                 self.end_epoch(losses, time.time() - start)
         except KeyboardInterrupt as exc:  # Ctrl-C: the steps done since the last checkpoint are kept
-            if self.step != self.saved_step:
-                self.save_checkpoint()
+            try:
+                with deferred_interrupt():  # a second Ctrl-C waits for the save (people press twice)
+                    if self.step != self.saved_step:
+                        self.save_checkpoint()
+            except KeyboardInterrupt:
+                pass
             last = self.out / "last.pt"
             if not last.is_file():
                 raise
