@@ -19,10 +19,10 @@ def train(
                    "model_config.encoder=hed_vgg16 (values read as YAML)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <output_dir>/last.pt."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run an output_dir already holds (default: refuse)."),
-    model: Optional[str] = typer.Option(None, help="Override the config's model type (film_unet, clipseg)."),
+    model: Optional[str] = typer.Option(None, help="Override the config's model type (film_unet, clipseg, sam_text)."),
     model_path: Optional[str] = typer.Option(
-        None, help="Start from these weights: a drywallqa model folder (any type) or a shipped model's name, or for --model clipseg a "
-                   "Hugging Face save_pretrained directory or hub id."),
+        None, help="Start from these weights: a drywallqa model folder (any type) or a shipped model's name, or for clipseg and "
+                   "sam_text a Hugging Face save_pretrained directory or hub id."),
     output_dir: Optional[str] = typer.Option(None, "--out", "--output-dir", help="Override output_dir of the config: "
                                              "the run's folder."),
     epochs: Optional[int] = typer.Option(None, help="Override optim.epochs."),
