@@ -159,9 +159,6 @@ def ship(
     flips = {"both": (False, True), "on": (True,), "off": (False,)}
     if tta not in flips:
         raise typer.BadParameter("both, on or off", param_hint="--tta")
-    if confidence and limit is not None and limit < MIN_MASKS:
-        raise typer.BadParameter(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset "
-                                 "(or --no-confidence)", param_hint="--limit")
     check_output_path(Path(dest).resolve().parent, "--out", folder=True)  # where it is renamed in: before the sweep
     try:  # a file, a folder of other files or one holding SOURCE: a bad option (exit 2), as export onnx says it
         check_destination(model_folder(source), Path(dest))
@@ -169,6 +166,9 @@ def ship(
         raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
+    if confidence and limit is not None and limit < MIN_MASKS:
+        raise typer.BadParameter(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset "
+                                 "(or --no-confidence)", param_hint="--limit")
     try:
         out = run(source, dest, tuple(dataset_names(dataset)), candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
@@ -230,7 +230,7 @@ def calibrate_confidence(
         segmenter = confidence_segmenter(model_path)
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-path") from None
-    if hasattr(segmenter.model, "decode_with_scores"):  # e.g. sam_text: SAM's predicted IoU is its confidence
+    if getattr(segmenter.model, "reports_confidence", False):  # sam_text: SAM's predicted IoU is its confidence
         raise typer.BadParameter(f"{model_path} is a {segmenter.model.model_type} model, which reports a confidence of its "
                                  "own with every mask; a calibration would not be used", param_hint="--model-path")
     try:

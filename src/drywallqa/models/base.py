@@ -50,6 +50,7 @@ class PromptedSegmentationModel(nn.Module):
 
     config_class: type
     model_type: str
+    reports_confidence: bool = False  # True where decode_with_scores gives a confidence of the model's own (SAM's IoU)
 
     def __init__(self, config):
         super().__init__()

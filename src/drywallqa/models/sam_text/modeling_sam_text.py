@@ -43,6 +43,7 @@ class SamFeatures:
 @register_model("sam_text")
 class SamTextModel(PromptedSegmentationModel):
     config_class = SamTextConfig
+    reports_confidence = True  # SAM's predicted IoU with every mask
 
     def __init__(self, config: SamTextConfig):
         super().__init__(config)
