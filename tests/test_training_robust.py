@@ -125,6 +125,12 @@ def test_the_config_file_a_run_trains_from_in_its_own_folder_is_never_replaced(s
     res = CliRunner().invoke(app, ["train", str(config), "--overwrite"], terminal_width=300)
     assert res.exit_code == 0, res.output
     assert config.read_text() == written
+    epochs = yaml.safe_load(written)["optim"]["epochs"]
+    res = CliRunner().invoke(app, ["train", str(config), "--resume", "optim.lr=0.5"], terminal_width=300)
+    assert res.exit_code == 2 and _said(res.output, "optim.lr changed"), res.output  # a resume may not change it either
+    res = CliRunner().invoke(app, ["train", str(config), "--resume", f"optim.epochs={epochs + 1}"], terminal_width=300)
+    assert res.exit_code == 0, res.output  # more epochs: what a resume is for; recorded in the file as the run goes on
+    assert yaml.safe_load(config.read_text())["optim"]["epochs"] == epochs + 1
 
 
 # ------------------------------------------------------------------ 3. two runs in one folder

@@ -85,7 +85,7 @@ def train(
     if resume and overwrite:
         raise typer.BadParameter("--resume continues a run and --overwrite replaces it: choose one", param_hint="--overwrite")
     try:  # the run's own config.yaml, trained from: kept, never replaced by overrides
-        check_config_file(config, cfg)
+        check_config_file(config, cfg, resume=resume)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="CONFIG")
     if run_in_use(cfg.output_dir):  # said before the model and data load; the trainer holds the lock for the run

@@ -288,11 +288,12 @@ def config_file_settings(path: str | Path) -> dict | None:
         return None
 
 
-def check_config_file(config_file: str | Path, config: TrainConfig) -> None:
+def check_config_file(config_file: str | Path, config: TrainConfig, resume: bool = False) -> None:
     """A run records the settings it trains with in ``output_dir/config.yaml``. Where that is the file the run is
     read from (``drywallqa train runs/exp/config.yaml`` with ``output_dir: runs/exp``), the file is kept as it is
     (comments and all) when it says what the run trains with; overrides or options that change it are refused,
-    since the run would replace the file with them.
+    since the run would replace the file with them. With ``resume``, what a resumed run may change
+    (:data:`RESUME_MAY_CHANGE`: more epochs, another device) is allowed, and recorded in the file as the run goes on.
 
     Raises:
         ValueError: naming the file and the settings that would change.
@@ -305,7 +306,7 @@ def check_config_file(config_file: str | Path, config: TrainConfig) -> None:
     saved = config_file_settings(source) if same else None
     if saved is None:
         return
-    changed = changed_settings(saved, config.to_dict(), may_change=())
+    changed = changed_settings(saved, config.to_dict(), may_change=RESUME_MAY_CHANGE if resume else ())
     if changed:
         raise ValueError(f"{source} is the config.yaml of output_dir {config.output_dir}, where a run records the "
                          f"settings it trains with: with {', '.join(changed)} changed (by overrides or options) the run "
