@@ -13,8 +13,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..utils.files import _process_alive as process_alive
-from ..utils.files import remove_stale_temporaries, write_atomic
+from ..utils.files import process_alive, remove_stale_temporaries, write_atomic
 from ..utils.image_io import read_image
 from .sample import Sample
 

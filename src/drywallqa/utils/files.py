@@ -130,7 +130,8 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this id runs on this machine (one of another user counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -145,7 +146,7 @@ def _abandoned(tmp: Path) -> bool:
     ``flock`` exists), else the process named in it is not running on this machine."""
     if fcntl is None:
         pid = tmp.name[:-len(TMP_SUFFIX)].rsplit(".", 1)[-1].split("-", 1)[0]
-        return pid.isdigit() and not _process_alive(int(pid))
+        return pid.isdigit() and not process_alive(int(pid))
     try:
         fd = os.open(tmp, os.O_RDONLY)
     except OSError:
