@@ -1,13 +1,13 @@
 """Torch dataset of (image, prompt, mask) triples with negative pairs.
 
 Every image is paired with one of its own dataset's prompts (positive) and, with probability
-``negative_ratio`` per image, with a prompt of another dataset against an empty mask (negative), so
-the model has to listen to the prompt (never a prompt of its own concept's datasets, nor one whose text
-they list). Optionally, a share of extra items are crack transplants (:mod:`.composite`): a labelled
-structure of one dataset drawn onto a photo of another, asked with either dataset's prompt, so that "drywall photo" and "crack" stop excluding each other. And a share of
-items ask a prompt about something none of the datasets shows ("segment the window", from
-:mod:`drywallqa.text.vocabulary`) of any photo, against an empty mask, so that free text the model was
-not taught gets no borrowed mask.
+``negative_ratio`` per image, with a prompt of another dataset against an empty mask (negative), so the
+model has to listen to the prompt (never a prompt of its own concept's datasets, nor one whose text they
+list). Optionally, a share of extra items are crack transplants (:mod:`.composite`): a labelled structure of
+one dataset drawn onto a photo of another, asked with either dataset's prompt, so that "drywall photo" and
+"crack" stop excluding each other. And a share of items ask a prompt about something none of the datasets
+shows ("segment the window", from :mod:`drywallqa.text.vocabulary`) of any photo, against an empty mask, so
+that free text the model was not taught gets no borrowed mask.
 """
 
 from __future__ import annotations
