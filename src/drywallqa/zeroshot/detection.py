@@ -15,27 +15,6 @@ from ..utils.registry import Registry
 DETECTORS: Registry = Registry("detector")
 
 
-def check_model_type(path: str, wanted: str, what: str, key: str) -> None:
-    """Refuse a hub id or ``save_pretrained`` folder whose ``config.json`` names another kind of model (its
-    ``model_type``): ``from_pretrained`` of the wrong class loads it with a warning and random weights, or fails with
-    a traceback when the first photo is run. Nothing to read there (no such folder, a hub id not in the cache): the
-    loader says so.
-
-    Raises:
-        ValueError: naming ``key``, ``path``, its model type and ``wanted``.
-    """
-    from transformers import PretrainedConfig
-
-    try:
-        config, _ = PretrainedConfig.get_config_dict(path)
-    except (OSError, ValueError):
-        return
-    found = config.get("model_type")
-    if isinstance(found, str) and found and found != wanted:
-        raise ValueError(f"{key} {path} holds a {found!r} model (model_type in its config.json), not the {wanted!r} "
-                         f"model the {what} needs: give the hub id or save_pretrained folder of a {wanted!r} model")
-
-
 @dataclass
 class Detection:
     box: tuple  # x0, y0, x1, y1 in pixels
@@ -62,8 +41,8 @@ class GroundingDinoDetector:
         from transformers import AutoProcessor, GroundingDinoForObjectDetection
 
         path = model_path or self.default_model
-        check_model_type(path, "grounding-dino", "grounding-dino detector", "detector_path")
-        self.processor = load_hub_or_local(AutoProcessor, path, "Grounding DINO processor")
+        # a folder of another kind of model is refused (its config.json's model_type) before anything loads
+        self.processor = load_hub_or_local(AutoProcessor, path, "Grounding DINO processor", "grounding-dino")
         self.model = load_hub_or_local(GroundingDinoForObjectDetection, path, "Grounding DINO model").eval()
         self.box_threshold, self.text_threshold = box_threshold, text_threshold
 
@@ -121,8 +100,8 @@ class Owlv2Detector:
         from transformers import AutoProcessor, Owlv2ForObjectDetection
 
         path = model_path or self.default_model
-        check_model_type(path, "owlv2", "owlv2 detector", "detector_path")
-        self.processor = load_hub_or_local(AutoProcessor, path, "OWLv2 processor")
+        # a folder of another kind of model is refused (its config.json's model_type) before anything loads
+        self.processor = load_hub_or_local(AutoProcessor, path, "OWLv2 processor", "owlv2")
         self.model = load_hub_or_local(Owlv2ForObjectDetection, path, "OWLv2 model").eval()
         self.box_threshold = box_threshold
 

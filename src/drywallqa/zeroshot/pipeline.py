@@ -23,7 +23,7 @@ from ..models.sam_text import load_sam, sam_box_masks
 from ..utils.checks import number_in_range
 from ..utils.files import strict_json, write_text_atomic
 from ..utils.image_io import read_image, to_rgb_array
-from .detection import DETECTORS, check_model_type
+from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
 from .tagging import TAGGERS
 
@@ -147,15 +147,13 @@ class ZeroShotSegmenter(Segmenter):
 
         Raises:
             ValueError: a config key out of its range or of the wrong kind (:meth:`ZeroShotConfig.validate`), a
-                detector or SAM folder of another kind of model (:func:`~.detection.check_model_type`).
+                detector or SAM folder of another kind of model (:func:`~drywallqa.models.hub.check_model_type`).
             OSError: a model that cannot be loaded."""
         self.config = config.validate()
         self.threshold = config.mask_threshold
         self.tagger = tagger or TAGGERS.get(config.tagger)(**config.tagger_options)
         self.generator = generator or PROMPT_GENERATORS.get(config.prompt_generator)(**config.prompt_generator_options)
         self.detector = detector or DETECTORS.get(config.detector)(config.detector_path, config.box_threshold, config.text_threshold)
-        if sam is None and config.sam_path is not None:
-            check_model_type(config.sam_path, "sam", "SAM stage", "sam_path")
         self.sam = (sam or load_sam(config.sam_path)).eval()
         self.stats = {"images": 0, "boxes_detected": 0, "removed_by_size_filter": 0, "boxes_kept": 0,
                       "images_without_boxes": 0, "images_with_all_boxes_filtered": 0}
