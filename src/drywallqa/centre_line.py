@@ -20,7 +20,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from .thinning import thin
+from .thinning import ORDER, neighbour_codes, thin
 
 _NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 DIRECTION_RADIUS = 4  # px: the centre line's local direction is that of its pixels within this reach
@@ -97,7 +97,7 @@ def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
             if knot[labels[junction]]:
                 r = np.asarray(path)
                 s[r[:, 0], r[:, 1]] = True
-    todo = np.argwhere(s & _CORNER[_neighbour_code(s)]).tolist()  # corners: one at a time, as the line is now
+    todo = np.argwhere(s & _CORNER[neighbour_codes(s)]).tolist()  # corners: one at a time, as the line is now
     while todo:
         y, x = todo.pop()
         if s[y, x] and _touching(s, y, x):
@@ -106,19 +106,12 @@ def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
     return s[1:-1, 1:-1]
 
 
-def _neighbour_code(s: np.ndarray) -> np.ndarray:
-    """(H, W) uint8: bit i set where neighbour :data:`_NEIGHBOURS`\\ [i] of a pixel is on (a zero border)."""
-    kernel = np.zeros((3, 3), np.float32)
-    for i, (dy, dx) in enumerate(_NEIGHBOURS):
-        kernel[1 + dy, 1 + dx] = 2 ** i
-    return cv2.filter2D(s.astype(np.uint8), cv2.CV_32F, kernel, borderType=cv2.BORDER_CONSTANT).astype(np.uint8)
-
-
 def _corner_table() -> np.ndarray:
-    """(256,) bool: the neighbour codes of :func:`_neighbour_code` with exactly two neighbours that touch."""
+    """(256,) bool: the neighbour codes (:func:`~drywallqa.thinning.neighbour_codes`) with exactly two neighbours
+    that touch."""
     table = np.zeros(256, bool)
     for code in range(256):
-        near = [_NEIGHBOURS[i] for i in range(8) if code >> i & 1]
+        near = [ORDER[i] for i in range(8) if code >> i & 1]
         table[code] = len(near) == 2 and max(abs(near[0][0] - near[1][0]), abs(near[0][1] - near[1][1])) == 1
     return table
 

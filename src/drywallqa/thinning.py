@@ -38,6 +38,15 @@ def _lookup_table() -> np.ndarray:
 _TABLE = _lookup_table()
 
 
+def neighbour_codes(mask: np.ndarray) -> np.ndarray:
+    """``(H, W)`` uint8: bit i of each pixel's code set where its neighbour :data:`ORDER`\\ [i] is on (beyond the
+    border: off)."""
+    weights = np.zeros((3, 3), np.float32)
+    for bit, (dy, dx) in enumerate(ORDER):
+        weights[dy + 1, dx + 1] = 1 << bit
+    return cv2.filter2D(np.asarray(mask, np.uint8), cv2.CV_32F, weights, borderType=cv2.BORDER_CONSTANT).astype(np.uint8)
+
+
 def thin(mask: np.ndarray) -> np.ndarray:
     """``(H, W)`` bool: the 1-px wide, 8-connected lines that thinning leaves of an ``(H, W)`` mask (equal to
     ``skimage.morphology.thin(mask)``)."""
@@ -47,11 +56,7 @@ def thin(mask: np.ndarray) -> np.ndarray:
     # a border of background (every pixel has 8 neighbours), in C order: ravel() must be a view that writes through
     s = np.ascontiguousarray(np.pad(mask, 1), dtype=np.uint8)
     flat = s.ravel()
-    weights = np.zeros((3, 3), np.float32)
-    for bit, (dy, dx) in enumerate(ORDER):
-        weights[dy + 1, dx + 1] = 1 << bit
-    codes = cv2.filter2D(s, cv2.CV_32F, weights, borderType=cv2.BORDER_CONSTANT).astype(np.uint8)
-    value = np.where(s == 1, _TABLE[codes], 0).ravel()
+    value = np.where(s == 1, _TABLE[neighbour_codes(s)], 0).ravel()
     pending = np.flatnonzero(value)  # pixels that may go, and in which subiteration (value)
     pending_value = value[pending]
     offsets = np.array([dy * s.shape[1] + dx for dy, dx in ORDER], np.int64)
