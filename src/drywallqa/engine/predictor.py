@@ -73,21 +73,21 @@ def check_model_settings(metadata: dict) -> dict:
     def wrong(key: str, what: str, value) -> ValueError:
         return ValueError(f"the model's setting {key!r} (config.json) must be {what}, got {str(value)[:120]}")
 
+    def check_threshold(key: str, value) -> None:  # None is no threshold here: the model has to cut its maps somewhere
+        try:
+            validate_threshold(value if value is not None else float("nan"))
+        except (TypeError, ValueError):
+            raise wrong(key, "a number in [0, 1]", value) from None
+
     if not isinstance(metadata, dict):
         raise ValueError(f"the model's settings (config.json) must be a mapping, got {type(metadata).__name__}")
     if "threshold" in metadata:
-        try:
-            validate_threshold(metadata["threshold"] if metadata["threshold"] is not None else float("nan"))
-        except (TypeError, ValueError):
-            raise wrong("threshold", "a number in [0, 1]", metadata["threshold"]) from None
+        check_threshold("threshold", metadata["threshold"])
     thresholds = metadata.get("prompt_thresholds", {})
     if not isinstance(thresholds, dict):
         raise wrong("prompt_thresholds", "a mapping of prompts to thresholds in [0, 1]", thresholds)
     for prompt, value in thresholds.items():
-        try:
-            validate_threshold(value if value is not None else float("nan"))
-        except (TypeError, ValueError):
-            raise wrong(f"prompt_thresholds[{prompt!r}]", "a number in [0, 1]", value) from None
+        check_threshold(f"prompt_thresholds[{prompt!r}]", value)
     post = metadata.get("postprocess", {})
     if not isinstance(post, dict):
         raise wrong("postprocess", "a mapping of prompts to post-processings", post)
@@ -102,10 +102,7 @@ def check_model_settings(metadata: dict) -> dict:
                                  f"which this version does not have ({', '.join(POSTPROCESSORS.names())}): a model "
                                  "from a newer drywallqa? Upgrade the package")
             if "threshold" in one:  # where an adapter cuts its own map
-                try:
-                    validate_threshold(one["threshold"] if one["threshold"] is not None else float("nan"))
-                except (TypeError, ValueError):
-                    raise wrong(f"{key} threshold", "a number in [0, 1]", one["threshold"]) from None
+                check_threshold(f"{key} threshold", one["threshold"])
             if "prompt" in one and not (isinstance(one["prompt"], str) and one["prompt"].strip()):
                 raise wrong(f"{key} prompt", "the text of the prompt whose map it cuts", one["prompt"])
             try:  # its options: run it once on a tiny mask
