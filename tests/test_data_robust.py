@@ -318,7 +318,7 @@ def test_a_mask_of_many_grey_levels_is_named_and_read_as_before(tmp_path, regist
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 2 and all("grey levels" in w for w in warned)
     assert {w.split(":")[0] for w in warned} == {str(split / "_masks" / "gradient.png"), str(split / "_masks" / "jpeg.png")}
-    sample_module._MASKS_CHECKED.clear()
+    sample_module._MASK_CHECKS.clear()
     said = [str(p) for p in dataset_stats(str(decl), progress=False)["problems"]]
     assert len(said) == 2 and all("grey levels" in p and "save it as 0/255" in p for p in said), said
 

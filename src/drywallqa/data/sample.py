@@ -20,7 +20,7 @@ LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; 
 # a label mask is 0 and one value (0/255, 0/1) or a few (class indices); one of more grey levels is a soft or
 # lossy picture of a label (a JPEG saved as a mask, a blurred or probability map), read as foreground wherever it is > 0
 MASK_LEVELS = 16
-_MASKS_CHECKED: set = set()  # mask files checked for grey levels in this process (once each: not on every read)
+_MASK_CHECKS: dict = {}  # mask file -> its soft_mask_problem, found once per process (not on every read)
 
 
 @dataclass
@@ -44,10 +44,7 @@ class Sample:
         """Ground truth as ``(H, W)`` bool at the image's size."""
         if self.mask_path is not None:
             mask = read_mask(self.mask_path)
-            if self.mask_path not in _MASKS_CHECKED:
-                _MASKS_CHECKED.add(self.mask_path)
-                if (problem := soft_mask_problem(self.mask_path)) is not None:
-                    logger.warning("%s", problem)
+            mask_level_problem(self.mask_path)
             if mask.shape != (self.height, self.width):
                 raise ValueError(
                     f"{self.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, image is {self.width}x{self.height}"
@@ -55,6 +52,16 @@ class Sample:
             return mask
         mask, _ = rasterize_annotations(self.annotations or [], self.height, self.width, str(self.image_path))
         return mask
+
+
+def mask_level_problem(path: Path) -> DataProblem | None:
+    """:func:`soft_mask_problem` of a mask file, read once per process (a warning the first time it is found): every
+    reader of the mask (``load_mask``, ``data stats``) shares the one check."""
+    if path not in _MASK_CHECKS:
+        _MASK_CHECKS[path] = problem = soft_mask_problem(path)
+        if problem is not None:
+            logger.warning("%s", problem)
+    return _MASK_CHECKS[path]
 
 
 def soft_mask_problem(path: str | Path) -> DataProblem | None:

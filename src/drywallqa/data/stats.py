@@ -13,7 +13,7 @@ from ..metrics import mask_iou
 from .cache import resize_mask
 from .grouping import dihedral, load_all_splits, near_duplicate_matches, thumbnail
 from .registry import get_dataset_config
-from .sample import soft_mask_problem
+from .sample import mask_level_problem
 
 AGREEMENT_SIZE = 256  # masks are compared at this square size, as the thumbnails that matched them are square
 # A 32 px thumbnail match can pair two different cracks on blank paper; a copy must also match at 128 px.
@@ -69,7 +69,7 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
         except (OSError, ValueError) as exc:
             problems.append(f"{s.image_path}: {exc}")
             continue
-        if s.mask_path is not None and (soft := soft_mask_problem(s.mask_path)) is not None:
+        if s.mask_path is not None and (soft := mask_level_problem(s.mask_path)) is not None:
             problems.append(soft)
         if n in in_copies:
             small[n] = resize_mask(mask, AGREEMENT_SIZE)
