@@ -125,16 +125,10 @@ def box_area_fraction(box, shape) -> float:
     return max(0.0, x1 - x0) * max(0.0, y1 - y0) / float(shape[0] * shape[1])
 
 
-def size_threshold_from_references(detector, references: list[np.ndarray], prompts: list[str],
-                                   default: float = 0.5) -> float:
-    """On normal (defect-free) photos every detection is a false one, typically the whole surface: put the
-    threshold just under the median area fraction of those boxes (clamped to 0.05..0.9); ``default`` with no box."""
-    return threshold_from_fractions([box_area_fraction(d.box, img.shape) for img in references
-                                     for d in detector.detect(img, prompts)], default)
-
-
 def threshold_from_fractions(fractions: list[float], default: float = 0.5) -> float:
-    """:func:`size_threshold_from_references` from the area fractions of the boxes found on normal photos."""
+    """The size filter's ``max_box_fraction`` from the area fractions of the boxes found on normal (defect-free)
+    photos: there every detection is a false one, typically the whole surface, so the threshold goes just under
+    their median (clamped to 0.05..0.9); ``default`` with no box."""
     if not fractions:
         return default
     return float(np.clip(0.9 * np.median(fractions), 0.05, 0.9))
