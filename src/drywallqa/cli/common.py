@@ -206,35 +206,32 @@ def model_dir_option(model_path: Optional[str]) -> Path:
         raise typer.BadParameter(str(exc), param_hint="--model-path") from None
 
 
-def _same_folder(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or a.samefile(b)
-    except OSError:
-        return False
-
-
 def check_model_file(model_path: Path, name: str) -> Path:
-    """``model_path / name`` for a calibration to write: the folder must be a model's and writable."""
+    """``model_path / name`` for a calibration to write: the folder must be a model's and writable, and not a shipped
+    model's (inside the installed package), named by its name or by its path."""
     from ..models.base import is_drywallqa_model_dir
     from ..models.shipped import SHIPPED_MODELS, is_bare_name, shipped_model_dir
+    from ..utils.files import remove_stale_temporaries
 
-    shipped = next((n for n in SHIPPED_MODELS.names() if model_path.exists() and _same_folder(model_path, shipped_model_dir(n))), None)
-    if shipped is not None:  # the installed package's folder, given by its path
+    def same_folder(a: Path, b: Path) -> bool:
+        try:
+            return a.samefile(b)
+        except OSError:
+            return False
+
+    if model_path.exists():
+        shipped = next((n for n in SHIPPED_MODELS.names() if same_folder(model_path, shipped_model_dir(n))), None)
+    else:
+        shipped = str(model_path) if is_bare_name(model_path) and str(model_path) in SHIPPED_MODELS else None
+    if shipped is not None:
         raise typer.BadParameter(
-            f"{model_path} is the folder of the shipped model {shipped}, inside the installed package; this writes {name} "
-            f"into the model folder, so calibrate a copy: cp -r {model_path} my_model, then --model-path my_model",
-            param_hint="--model-path")
-    if not model_path.exists() and is_bare_name(model_path) and str(model_path) in SHIPPED_MODELS:
-        raise typer.BadParameter(
-            f"{model_path} is a shipped model, inside the installed package; this writes {name} into the model folder, "
-            f"so calibrate a copy: cp -r {shipped_model_dir(str(model_path))} my_model, then --model-path my_model",
+            f"{model_path} is a shipped model ({shipped}), inside the installed package; this writes {name} into the "
+            f"model folder, so calibrate a copy: cp -r {shipped_model_dir(shipped)} my_model, then --model-path my_model",
             param_hint="--model-path")
     if not is_drywallqa_model_dir(model_path):  # no, or an unreadable, config.json of a model
         raise typer.BadParameter(f"{model_path} is not a drywallqa model folder", param_hint="--model-path")
     target = model_path / name
     if target.exists() and not target.is_file() or not os.access(model_path, os.W_OK):
         raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")
-    from ..utils.files import remove_stale_temporaries
-
     remove_stale_temporaries(model_path)  # of calibrations killed while writing
     return target
