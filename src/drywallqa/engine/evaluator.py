@@ -384,7 +384,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         qa += r.qa_rows
         failures += es.problems + r.failures
         data_problems += es.notes
-        warnings += getattr(r, "warnings", [])
+        warnings += r.warnings
         per_image += r.per_image
         rooms += [r.headroom] if r.headroom else []
         if es.name == "published valid":
