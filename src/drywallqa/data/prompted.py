@@ -19,13 +19,9 @@ import torch
 from torch.utils.data import Dataset
 
 from .composite import SIGMA_FRACTION, transplant
+from .negatives import negative_positions, shared_prompts
 
 logger = logging.getLogger(__name__)
-
-
-def _same_text(prompt) -> str:
-    """A prompt as compared for "the same prompt": case and runs of white space aside."""
-    return " ".join(str(prompt).casefold().split())
 
 
 class PromptedSegmentationDataset(Dataset):
@@ -84,35 +80,16 @@ class PromptedSegmentationDataset(Dataset):
                 raise ValueError(f"composite pairs: dataset index {d} has no usable images")
 
     def _negative_prompts(self, prompts_per_dataset, concepts) -> list[list[list[int]]]:
-        """Per dataset, per dataset of another concept, the indices of its prompts that are negatives on the first
-        one's photos (lists left out where none is): none whose text a dataset of the photo's concept lists too.
-        Warns where datasets of different concepts share prompts (once per set of concepts)."""
-        own_texts: dict = {}  # concept -> the prompt texts its datasets list (a dict: in the order listed)
-        for c, prompts in zip(concepts, prompts_per_dataset):
-            own_texts.setdefault(c, {}).update(dict.fromkeys(_same_text(p) for p in prompts))
-        where: dict = {}  # text -> the concepts listing it
-        for c, texts in own_texts.items():
-            for t in texts:
-                where.setdefault(t, []).append(c)
-        shared: dict = {}  # concepts -> the texts all of them list
-        for t, cs in where.items():
-            if len(cs) > 1:
-                shared.setdefault(tuple(cs), []).append(t)
-        for cs, texts in shared.items():
+        """Per dataset, per dataset of another concept, the ids of its prompts that are negatives on the first
+        one's photos (:func:`.negatives.negative_positions`). Warns where datasets of different concepts share
+        prompts (once per set of concepts)."""
+        for cs, texts in shared_prompts(prompts_per_dataset, concepts).items():
             logger.warning("datasets of the concepts %s all list the prompts %s: these are asked of none of their photos "
                            "as negatives (against an empty mask); if the datasets label the same thing, give them one "
                            "concept (the dataset YAML's concept: key)", ", ".join(repr(str(c)) for c in cs),
                            ", ".join(map(repr, texts)))
-        negatives = []
-        for c in concepts:
-            lists = []
-            for e, other in enumerate(concepts):
-                if other != c:
-                    kept = [i for i, p in zip(self.prompt_ids[e], prompts_per_dataset[e]) if _same_text(p) not in own_texts[c]]
-                    if kept:
-                        lists.append(kept)
-            negatives.append(lists)
-        return negatives
+        return [[[self.prompt_ids[j][k] for k in positions] for j, positions in enumerate(row) if positions]
+                for row in negative_positions(prompts_per_dataset, concepts)]
 
     def __len__(self) -> int:
         return len(self.images) + self.n_neg + self.n_comp + self.n_unrel

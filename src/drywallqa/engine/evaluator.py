@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from ..data.grouping import samples_of_part
+from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config, resolve_dataset
 from ..data.sample import load_split, source_group
 from ..measures import mask_measures
@@ -156,13 +157,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     the thresholding headroom of the canonical prompt, the first ``keep`` and the ``keep_worst`` worst images."""
     own = get_dataset_config(eval_set.dataset).prompts
     strokes = get_dataset_config(eval_set.dataset).label_shape != "box"  # the label-width oracle needs drawn shapes
-    # another dataset's prompt is a negative here unless it asks for the same thing: its dataset labels this one's
-    # concept (taping boxes and strips), or a dataset of this concept lists that prompt too
-    concept = get_dataset_config(eval_set.dataset).concept_name
-    same = {p for d in (*all_datasets, eval_set.dataset) if get_dataset_config(d).concept_name == concept
-            for p in get_dataset_config(d).prompts}
-    others = list(dict.fromkeys(p for d in all_datasets if get_dataset_config(d).concept_name != concept
-                                for p in get_dataset_config(d).prompts if p not in same))
+    others = negative_prompts(eval_set.dataset, all_datasets)  # the cross-prompt check's prompts
     shown = [get_dataset_config(d).canonical_prompt for d in all_datasets]  # the example grid's columns
     prompts = list(dict.fromkeys([*own, *others, *shown]))
     meters = {p: SegmentationMeter() for p in own}

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.grouping import samples_of_part
+from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config
 from ..metrics import THRESHOLDS, mask_iou
 from ..postprocess import ADAPTERS, apply_postprocess
@@ -177,10 +178,7 @@ class Validator:
         ious, options, cross, images = {}, {}, [], {}
         for d, items in self.items.items():
             options[d] = self.options_for(d)
-            concept = get_dataset_config(d).concept_name  # datasets labelling the same thing are not "other"
-            own = set(get_dataset_config(d).prompts)  # a prompt this dataset lists too asks for its own concept
-            others = [p for e, p in canon.items()
-                      if get_dataset_config(e).concept_name != concept and p not in own]
+            others = negative_prompts(d, list(self.items), canonical_only=True)
             table = np.zeros((len(options[d]), len(THRESHOLDS)))
             n = 0
             for item in tqdm(items, desc=f"validating {d}", disable=not self.progress, leave=False):

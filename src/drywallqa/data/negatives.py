@@ -1,0 +1,56 @@
+"""Which prompts are negatives on a dataset's photos: one rule for training, validation and evaluation.
+
+A prompt of a dataset of another concept asks for something the photo's labels do not show, so its mask
+should be empty; but not when a dataset of the photo's own concept lists that prompt too (the taping boxes and
+the taping strips share their prompts; a dataset of your own may list "segment crack" beside its own words).
+Prompts are compared case and runs of white space aside (:func:`same_text`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .registry import get_dataset_config
+
+
+def same_text(prompt) -> str:
+    """A prompt as compared for "the same prompt": case and runs of white space aside."""
+    return " ".join(str(prompt).casefold().split())
+
+
+def negative_positions(prompts_per_dataset: Sequence[Sequence[str]], concepts: Sequence[str]) -> list[list[list[int]]]:
+    """Per dataset ``i``, per dataset ``j``, the positions in ``prompts_per_dataset[j]`` of the prompts that are
+    negatives on ``i``'s photos: none where ``j`` is of ``i``'s concept, and none whose text a dataset of ``i``'s
+    concept lists."""
+    own_texts: dict = {}  # concept -> the prompt texts its datasets list
+    for c, prompts in zip(concepts, prompts_per_dataset):
+        own_texts.setdefault(c, set()).update(same_text(p) for p in prompts)
+    return [[[] if other == c else [k for k, p in enumerate(prompts) if same_text(p) not in own_texts[c]]
+             for other, prompts in zip(concepts, prompts_per_dataset)] for c in concepts]
+
+
+def shared_prompts(prompts_per_dataset: Sequence[Sequence[str]], concepts: Sequence[str]) -> dict[tuple, list[str]]:
+    """Sets of two or more concepts -> the prompt texts datasets of each of them list (those are negatives on
+    none of their photos), in the order first listed."""
+    where: dict = {}  # text -> the concepts listing it
+    for c, prompts in zip(concepts, prompts_per_dataset):
+        for p in prompts:
+            cs = where.setdefault(same_text(p), [])
+            if c not in cs:
+                cs.append(c)
+    shared: dict = {}
+    for t, cs in where.items():
+        if len(cs) > 1:
+            shared.setdefault(tuple(cs), []).append(t)
+    return shared
+
+
+def negative_prompts(dataset: str, datasets: Sequence[str], canonical_only: bool = False) -> list[str]:
+    """The prompts of registered ``datasets`` that are negatives on ``dataset``'s photos (in the order listed,
+    each once): those of datasets of another concept that no dataset of its concept (among ``datasets`` and
+    itself) lists. ``canonical_only``: only each dataset's first prompt is a candidate."""
+    configs = [get_dataset_config(d) for d in dict.fromkeys([dataset, *datasets])]
+    prompts = [list(c.prompts) for c in configs]
+    kept = negative_positions(prompts, [c.concept_name for c in configs])[0]
+    out = [prompts[j][k] for j, positions in enumerate(kept) for k in positions if k == 0 or not canonical_only]
+    return list(dict.fromkeys(out))
