@@ -33,6 +33,17 @@ def test_yaml_dataset_finds_its_splits_and_resolves_its_folder(my_cracks, synthe
     assert config.concept is None and config.concept_name == "my_cracks"  # each dataset its own concept
 
 
+def test_cli_reads_a_yaml_dataset_once(my_cracks, monkeypatch):
+    """--dataset my_cracks.yaml (given with its name too) is one dataset, its file read once."""
+    from drywallqa.cli.common import dataset_names
+
+    reads = []
+    real = registry.load_dataset_config
+    monkeypatch.setattr(registry, "load_dataset_config", lambda path: reads.append(path) or real(path))
+    assert dataset_names([str(my_cracks), "my_cracks", "cracks"]) == ["my_cracks", "cracks"]
+    assert len(reads) == 1
+
+
 def test_datasets_labelling_one_thing_share_a_concept(my_cracks):
     raw = yaml.safe_load(my_cracks.read_text())
     my_cracks.write_text(yaml.safe_dump({**raw, "concept": "cracks"}))

@@ -72,18 +72,17 @@ def dataset_names(datasets) -> list[str]:
     """Registered names of the datasets given by name or YAML file (``--dataset``), each once: one given twice (by
     name and by its YAML file, or twice) is read once, with a warning (its photos would count twice: a confidence
     fit on copies in both folds, a report scoring them twice)."""
-    from ..data.registry import DATASETS, list_datasets, resolve_dataset, unique_datasets
+    from ..data.registry import DATASETS, list_datasets, unique_datasets
 
-    names = []
-    for d in datasets or list_datasets():
-        try:
-            names.append(resolve_dataset(d))
-        except (OSError, ValueError) as exc:
-            raise typer.BadParameter(str(exc), param_hint="--dataset")
-        if names[-1] not in DATASETS:
-            raise typer.BadParameter(f"unknown dataset {d!r}; registered: {', '.join(list_datasets())} "
+    try:
+        names = unique_datasets(datasets) if datasets else list_datasets()
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset")
+    for name in names:  # a name that is no YAML file resolves to itself
+        if name not in DATASETS:
+            raise typer.BadParameter(f"unknown dataset {name!r}; registered: {', '.join(list_datasets())} "
                                      "(or give a dataset YAML file)", param_hint="--dataset")
-    return unique_datasets(datasets) if datasets else names
+    return names
 
 
 MODEL_HELP = ("Model type (film_unet, clipseg, sam_text, ...): with --model-path of a directory that is not a drywallqa "
