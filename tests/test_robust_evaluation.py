@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,6 +137,12 @@ def test_evaluate_lists_the_photos_the_reader_left_out(synthetic_datasets, tiny_
     test_part = json.loads((splits / "syn_crack.json").read_text())["parts"]["test"]
     gone = [f for f in test_part if f.endswith((valid[0].name, valid[1].name))]
     assert all(any(g in p for p in sets[0].problems) for g in gone)
+    assert build_eval_sets(("syn_crack",), ("train",), splits, synthetic_datasets)[0].problems == []  # valid: not train
+    train_part = json.loads((splits / "syn_crack.json").read_text())["parts"]["train"]
+    first = next(f for f in train_part if f.startswith("train/"))
+    next((synthetic_datasets / "crack").rglob(Path(first).name)).unlink()
+    train = build_eval_sets(("syn_crack",), ("train",), splits, synthetic_datasets)[0]
+    assert len(train.problems) == 1 and "not in the dataset (missing or unreadable): 1," in train.problems[0] and first in train.problems[0]
 
 
 def test_evaluate_warns_of_a_prompt_the_gate_leaves_unanswered(synthetic_datasets, tmp_path):

@@ -90,9 +90,13 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, dat
             s, missing = _part(ds, "val", splits_dir, datasets_dir, exclude_published=("valid", "test"))
             sets.append(EvalSet("group-clean val", ds, s[:limit] if limit else s, missing))
         if "train" in which:  # how well a model fits the photos it learnt from (under- or over-fitting)
-            s = samples_of_part(ds, "train", splits_dir, datasets_dir, exclude_published=("valid", "test"))
+            missing = []
+            s = samples_of_part(ds, "train", splits_dir, datasets_dir, ("valid", "test"), missing=missing)
             s = [s[i] for i in sorted(np.random.default_rng(0).permutation(len(s))[:limit or TRAIN_SAMPLE])]
-            sets.append(EvalSet(f"group-clean train (sample of {len(s)})", ds, s))
+            gone = [f"the train part of the split manifest of {ds!r} names photos that are not in the dataset "
+                    f"(missing or unreadable): {len(missing)}, e.g. {missing[0]}; the sample is drawn from the others"
+                    ] if missing else []  # one line: a sample was never meant to score every photo
+            sets.append(EvalSet(f"group-clean train (sample of {len(s)})", ds, s, gone))
     for es in sets:
         if not es.samples:
             raise NothingToScoreError(f"{es.name} of {es.dataset!r}: no image to score")
