@@ -118,9 +118,10 @@ def carry_plan(out: Path, budget: float) -> list[list[str]]:
 
 
 def carry_path(path: Path) -> str:
-    """``path`` as ``carry`` takes it: relative to the repository root where it lies inside, else as it is."""
+    """``path`` as ``carry`` takes it: relative to the repository root where it lies inside, else absolute (a
+    path relative to another working folder would be read against the root)."""
     here, root = Path(path).resolve(), ROOT.resolve()
-    return str(here.relative_to(root)) if here.is_relative_to(root) else str(path)
+    return str(here.relative_to(root)) if here.is_relative_to(root) else str(here)
 
 
 def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, overrides=(), wheels: bool = False,
@@ -387,7 +388,10 @@ def main() -> None:
         args = ap.parse_args()  # the usual error for what is neither an option nor an override
     args.overrides = [*getattr(args, "overrides", []), *extra]
     if args.step == "bundle":
-        meta = bundle(args.config, args.out, args.size, args.quality, args.overrides, args.wheels, args.chunks)
+        try:  # a config, dataset or split manifest that cannot be read: one line naming it, no traceback
+            meta = bundle(args.config, args.out, args.size, args.quality, args.overrides, args.wheels, args.chunks)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"error: {exc}") from None
         print(json.dumps({k: v for k, v in meta.items() if k != "calls"}, indent=1))
         for k, archive in enumerate(meta["archives"], 1):
             print(f"device call {k} carries: {json.dumps([carry_path(Path(archive))])}")

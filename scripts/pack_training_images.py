@@ -195,7 +195,10 @@ def main() -> None:
     ap.add_argument("--quality", type=at_least(1), default=82, help="WebP quality")
     ap.add_argument("--chunks", type=positive_int, default=1)
     args = ap.parse_args()
-    result = pack(TrainConfig.from_yaml(args.config), args.out, args.size, args.quality, args.chunks)
+    try:  # a config, dataset or split manifest that cannot be read: one line naming it, no traceback
+        result = pack(TrainConfig.from_yaml(args.config), args.out, args.size, args.quality, args.chunks)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
     for k, mb in enumerate(result["chunk_mb"]):
         print(f"chunk{k}: {mb:.1f} MB")
     print(f"{result['images']} images, {result['webp_mb']:.1f} MB of WebP; {len(result['prompts'])} prompts cached")

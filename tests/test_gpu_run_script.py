@@ -210,3 +210,29 @@ def test_runs_side_by_side_prepare_a_bundle_once(tmp_path, load_script, monkeypa
     assert (bundle / "bundle.json").stat().st_mtime_ns == stamp
     (bundle / "pack" / "chunk1").mkdir()  # a later call brought more: prepared again
     assert gpu_run.prepare(bundle) is True and len(installs) == 2
+
+
+def test_a_bundle_made_from_another_working_folder(write_train_config, tiny_kwargs, tmp_path, load_script, monkeypatch):
+    """--out relative to a working folder outside the repository (its archive was empty: a ValueError late)."""
+    import tarfile
+
+    gpu_run = load_script("gpu_run")
+    config = write_train_config("film_unet", tiny_kwargs)
+    monkeypatch.chdir(tmp_path)
+    meta = gpu_run.bundle(config, Path("rel") / "bundle", size=48)
+    assert gpu_run.carry_path(Path("rel")) == str(tmp_path / "rel")
+    with tarfile.open(meta["archives"][0]) as tar:
+        assert "bundle.json" in tar.getnames()
+
+
+def test_a_missing_split_manifest_is_one_line(write_train_config, tiny_kwargs, tmp_path, load_script, monkeypatch):
+    raw = yaml.safe_load(write_train_config("film_unet", tiny_kwargs).read_text())
+    raw["data"]["splits_dir"] = str(tmp_path / "empty_splits")
+    (tmp_path / "empty_splits").mkdir()
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    for script, argv in (("gpu_run", ["bundle", str(config), "--out", str(tmp_path / "b")]),
+                         ("pack_training_images", [str(config), "--out", str(tmp_path / "p")])):
+        monkeypatch.setattr("sys.argv", [script, *argv])
+        with pytest.raises(SystemExit, match="^error: .*split manifest"):
+            load_script(script).main()

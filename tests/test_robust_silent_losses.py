@@ -21,8 +21,11 @@ def test_train_refuses_to_overwrite_a_run(write_train_config, tiny_kwargs, tmp_p
     out = tmp_path / "run"
     out.mkdir()
     (out / "last.pt").write_bytes(b"a finished run's checkpoint")
-    res = CliRunner().invoke(app, ["train", str(config)])
+    res = CliRunner().invoke(app, ["train", str(config)], terminal_width=300)
     assert res.exit_code == 2 and "--resume" in res.output and "--overwrite" in res.output
+    assert "Invalid value for output_dir (the config's" in " ".join(res.output.split())  # --out was not given
+    given = CliRunner().invoke(app, ["train", str(config), "--out", str(out)], terminal_width=300)
+    assert given.exit_code == 2 and "Invalid value for --out" in " ".join(given.output.split())
     assert (out / "last.pt").read_bytes() == b"a finished run's checkpoint"
     with pytest.raises(FileExistsError, match="already holds a training run"):
         Trainer(TrainConfig.from_yaml(config), progress=False).train()

@@ -93,8 +93,9 @@ def train(
                                 "another --out")
         raise typer.Exit(code=1)
     if not resume and not overwrite and holds_run(cfg.output_dir):  # before the model and data load
+        where = "--out" if output_dir is not None else "output_dir (the config's; --out replaces it)"
         raise typer.BadParameter(f"{cfg.output_dir} already holds a training run: continue it with --resume, replace it "
-                                 "with --overwrite, or choose another --out", param_hint="--out")
+                                 "with --overwrite, or choose another --out", param_hint=where)
     try:
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
     except TrainingInterrupted as exc:  # Ctrl-C: last.pt holds the steps done

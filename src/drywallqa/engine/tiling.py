@@ -96,7 +96,7 @@ class TiledSegmenter(Segmenter):
                    overlap if overlap is not None else own.overlap if own else 0.25,
                    max_tiles if max_tiles is not None else own.max_tiles if own else None)
 
-    def check_tiles(self, height: int, width: int, advice: str = "use a larger --tile or raise --max-tiles") -> int:
+    def check_tiles(self, height: int, width: int, advice: str = "use a larger tile (--tile, tile=) or raise the limit (--max-tiles, max_tiles=)") -> int:
         """How many tiles a ``height`` x ``width`` photo is cut into; ValueError (ending in ``advice``) when more
         than ``max_tiles``."""
         n = tile_count(height, width, self.tile, self.overlap)
