@@ -1,4 +1,4 @@
-# Set-up on a fresh machine needs Python 3.11; `make test` also apt (Chromium) and npm (playwright-core) for the browser test.
+# Set-up on a fresh machine needs Python 3.10 or later (python3.11 is preferred where present, the version tested); `make test` also apt (Chromium) and npm (playwright-core) for the browser test.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
