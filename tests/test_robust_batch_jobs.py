@@ -1,13 +1,17 @@
 """Batch jobs that stop half-way or share a folder: every photo gets an answer, no file is left half-written."""
 
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from drywallqa import Segmenter
-from drywallqa.engine.batch import predict_paths
+from drywallqa.cli import app
+from drywallqa.engine.batch import predict_paths, predict_paths_ray, process_image
 
 
 @pytest.fixture
@@ -18,6 +22,61 @@ def photos(tmp_path):
     for i in range(3):
         Image.fromarray(rng.integers(0, 255, (40, 52, 3), dtype=np.uint8)).save(d / f"p{i}.jpg")
     return d
+
+
+def test_ray_that_cannot_start_names_every_photo_and_writes_results(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """RAY_ADDRESS naming a cluster that is not there: each photo failed with the reason, no traceback."""
+    ray = pytest.importorskip("ray")
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Failed to connect to Ray cluster at 10.255.255.1:6379")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", unreachable)
+    out = tmp_path / "out"
+    summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out)
+    assert not summary.done and len(summary.failed) == 3
+    assert all("Failed to connect to Ray cluster" in why for _, why in summary.failed)
+    assert len(json.loads((out / "results.json").read_text())["failed"]) == 3
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(tmp_path / "cli"),
+                                   "--model-path", str(tiny_model_dir), "--executor", "ray"], terminal_width=300)
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "p0.jpg" in res.output and "Failed to connect to Ray cluster" in res.output
+
+
+def test_ray_actor_dying_mid_job_keeps_what_it_finished_and_fails_the_rest(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """An actor that dies (its model folder gone on a worker, out of memory) after one photo: that photo is done, the
+    others failed with the cause (one line, not Ray's remote traceback), results.json written."""
+    ray = pytest.importorskip("ray")
+
+    class ActorDiedError(Exception):
+        pass
+
+    class Dataset:
+        def __init__(self, items):
+            self.items = items
+
+        def map_batches(self, cls, fn_constructor_kwargs, **kwargs):
+            self.kwargs = fn_constructor_kwargs
+            return self
+
+        def take_all(self):
+            k = self.kwargs  # the first photo is finished, then the actor dies
+            process_image(Segmenter.load(k["model_path"], **k["load_kwargs"]), Path(self.items[0]["path"]), k["opts"])
+            raise ActorDiedError("The actor died because of an error raised in its creation task, \x1b[36mray::Map"
+                                 "Worker\x1b[39m (pid=1)\n  File \"x.py\", line 1, in __init__\n"
+                                 "FileNotFoundError: no model folder /cluster/models/fast")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)  # a Ray the caller started: not shut down here
+    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    out = tmp_path / "out"
+    summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out)
+    assert summary.done == [str(photos / "p0.jpg")]
+    assert [p for p, _ in summary.failed] == [str(photos / "p1.jpg"), str(photos / "p2.jpg")]
+    assert all("ActorDiedError: FileNotFoundError: no model folder /cluster/models/fast" in why and "\n" not in why
+               and "\x1b" not in why for _, why in summary.failed)
+    written = json.loads((out / "results.json").read_text())
+    assert [e["image"] for e in written["images"]] == [str(photos / "p0.jpg")] and len(written["failed"]) == 2
 
 
 def test_a_report_killed_while_writing_a_thumbnail_leaves_none_half_written(tiny_model_dir, photos, tmp_path, monkeypatch):

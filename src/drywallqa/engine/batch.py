@@ -18,6 +18,8 @@ import json
 import logging
 import numbers
 import os
+import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -571,30 +573,51 @@ def predict_paths_ray(
     if todo:
         import ray
 
-        started = not ray.is_initialized()
-        if started:
-            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        started, rows, stopped = not ray.is_initialized(), [], None
+        begun = time.time()
         try:
+            if started:
+                ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
             # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
             # link's own, as on the local executor, and a rerun looks for them there
             ds = ray.data.from_items([{"path": os.path.abspath(p)} for p in todo])
-            out = ds.map_batches(
+            rows = ds.map_batches(
                 _RayPredictor,
                 fn_constructor_kwargs={"model_path": str(model_path) if model_path else None,
                                        "load_kwargs": load_kwargs, "opts": opts},
                 batch_size=batch_size,
                 concurrency=max(1, workers),
             ).take_all()
+        except Exception as exc:  # noqa: BLE001 - Ray did not start, an actor died: the photos not done are named
+            stopped = _ray_stopped(exc)
+            logger.error("the Ray job stopped: %s", stopped)
         finally:
-            if started:
+            if started and ray.is_initialized():
                 ray.shutdown()
-        for row in out:
+        for row in rows:
             if row["status"] == "done":
                 summary.done.append(row["path"])
                 summary.results.append(json.loads(row["entry"]))
             else:
                 summary.failed.append((row["path"], row["error"]))
+        if stopped is not None:  # each photo its answer: finished by an actor before the stop (its record), or failed
+            for path in todo:
+                entry = already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
+                if entry is not None and (Path(opts.out_dir) / record_name(path)).stat().st_mtime >= begun - 1:
+                    summary.done.append(os.path.abspath(path))
+                    summary.results.append(entry)
+                else:
+                    summary.failed.append((os.path.abspath(path), f"not done: the Ray job stopped ({stopped}); run "
+                                                                  "the job again to finish it"))
     return _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [])
+
+
+def _ray_stopped(exc: BaseException) -> str:
+    """One line for an error that stopped a Ray job (Ray's messages hold a remote traceback, coloured): its kind
+    and the last line, which names the cause."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return last if last.startswith(type(exc).__name__) else f"{type(exc).__name__}: {last}".rstrip(": ")
 
 
 def _overlay_rows(images: list, opts: BatchOptions) -> list:
