@@ -112,3 +112,42 @@ def test_a_report_killed_while_writing_a_thumbnail_leaves_none_half_written(tiny
         with Image.open(t) as im:
             im.load()  # a cut JPEG raises here
     assert not [f for f in (out / "report_files").iterdir() if f.name.endswith(".tmp")]
+
+
+def test_ray_actors_in_another_working_directory_write_into_the_jobs_relative_out(tiny_model_dir, photos, tmp_path,
+                                                                                 monkeypatch):
+    """A relative --out (and --model-path) on Ray: an actor runs in a working directory of its own (a cluster node, a
+    runtime_env working_dir); its masks and records must land in the job's folder, not in the actor's."""
+    ray = pytest.importorskip("ray")
+    import shutil
+
+    (tmp_path / "job").mkdir()
+    (tmp_path / "actor").mkdir()
+    shutil.copytree(tiny_model_dir, tmp_path / "job" / "model")
+
+    class Dataset:  # runs each batch as an actor would, from its own working directory
+        def __init__(self, items):
+            self.items = items
+
+        def map_batches(self, cls, fn_constructor_kwargs, **kwargs):
+            self.cls, self.kwargs = cls, fn_constructor_kwargs
+            return self
+
+        def take_all(self):
+            monkeypatch.chdir(tmp_path / "actor")
+            try:
+                actor = self.cls(**self.kwargs)
+                out = actor({"path": [item["path"] for item in self.items]})
+            finally:
+                monkeypatch.chdir(tmp_path / "job")
+            return [dict(zip(out, row)) for row in zip(*out.values())]
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    monkeypatch.chdir(tmp_path / "job")
+    summary = predict_paths_ray("model", [photos], ["segment crack"], "out")
+    assert len(summary.done) == 3 and not summary.failed, summary.failed
+    assert sorted(f.name for f in (tmp_path / "job" / "out").glob("*__results.json")) == [
+        f"p{i}__results.json" for i in range(3)]
+    assert not (tmp_path / "actor" / "out").exists()
+    assert len(json.loads((tmp_path / "job" / "out" / "results.json").read_text())["images"]) == 3

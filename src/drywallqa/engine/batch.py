@@ -21,7 +21,7 @@ import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -581,10 +581,14 @@ def predict_paths_ray(
             # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
             # link's own, as on the local executor, and a rerun looks for them there
             ds = ray.data.from_items([{"path": os.path.abspath(p)} for p in todo])
+            # the output and model folders absolute too: an actor's working directory is not this one's (a cluster, a
+            # runtime_env working_dir), and a relative --out would put the masks there, out of sight
+            local_model = model_path and Path(model_path).exists()  # else a shipped model's or hub name, as given
             rows = ds.map_batches(
                 _RayPredictor,
-                fn_constructor_kwargs={"model_path": str(model_path) if model_path else None,
-                                       "load_kwargs": load_kwargs, "opts": opts},
+                fn_constructor_kwargs={"model_path": (os.path.abspath(model_path) if local_model else str(model_path))
+                                       if model_path else None, "load_kwargs": load_kwargs,
+                                       "opts": replace(opts, out_dir=os.path.abspath(opts.out_dir))},
                 batch_size=batch_size,
                 concurrency=max(1, workers),
             ).take_all()
