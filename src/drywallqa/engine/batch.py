@@ -58,6 +58,8 @@ class BatchSummary:
 
 GRID_ROWS = 12  # images in overlay_grid.png
 
+RAY_TASK_RETRIES = 2  # tries again of a batch whose actor died (Ray Data's default: for ever)
+
 RESULTS_LOCK = ".results.lock"  # held while one image's files are written (two jobs may share a folder)
 
 
@@ -591,6 +593,9 @@ def predict_paths_ray(
                                        "opts": replace(opts, out_dir=os.path.abspath(opts.out_dir))},
                 batch_size=batch_size,
                 concurrency=max(1, workers),
+                # a died actor is restarted and its batch retried, but not for ever (Ray Data's default): a photo
+                # that kills the process (a decoder's crash, out of memory) would hang the job
+                max_task_retries=RAY_TASK_RETRIES,
             ).take_all()
         except Exception as exc:  # noqa: BLE001 - Ray did not start, an actor died: the photos not done are named
             stopped = _ray_stopped(exc)
@@ -604,15 +609,16 @@ def predict_paths_ray(
                 summary.results.append(json.loads(row["entry"]))
             else:
                 summary.failed.append((row["path"], row["error"]))
-        if stopped is not None:  # each photo its answer: finished by an actor before the stop (its record), or failed
-            for path in todo:
+        answered = {row["path"] for row in rows}
+        for path in todo:  # each photo its answer: finished by an actor before a stop (its record), or failed
+            if os.path.abspath(path) not in answered:
                 entry = already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
                 if entry is not None and (Path(opts.out_dir) / record_name(path)).stat().st_mtime >= begun - 1:
                     summary.done.append(os.path.abspath(path))
                     summary.results.append(entry)
                 else:
-                    summary.failed.append((os.path.abspath(path), f"not done: the Ray job stopped ({stopped}); run "
-                                                                  "the job again to finish it"))
+                    why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
+                    summary.failed.append((os.path.abspath(path), f"not done: {why}; run the job again to finish it"))
     return _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [])
 
 
