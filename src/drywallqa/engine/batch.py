@@ -18,8 +18,10 @@ import json
 import logging
 import numbers
 import os
+import re
+import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,8 @@ class BatchSummary:
 
 
 GRID_ROWS = 12  # images in overlay_grid.png
+
+RAY_TASK_RETRIES = 2  # tries again of a batch whose actor died (Ray Data's default: for ever)
 
 RESULTS_LOCK = ".results.lock"  # held while one image's files are written (two jobs may share a folder)
 
@@ -571,30 +575,59 @@ def predict_paths_ray(
     if todo:
         import ray
 
-        started = not ray.is_initialized()
-        if started:
-            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        started, rows, stopped = not ray.is_initialized(), [], None
+        begun = time.time()
         try:
+            if started:
+                ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
             # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
             # link's own, as on the local executor, and a rerun looks for them there
             ds = ray.data.from_items([{"path": os.path.abspath(p)} for p in todo])
-            out = ds.map_batches(
+            # the output and model folders absolute too: an actor's working directory is not this one's (a cluster, a
+            # runtime_env working_dir), and a relative --out would put the masks there, out of sight
+            local_model = model_path and Path(model_path).exists()  # else a shipped model's or hub name, as given
+            rows = ds.map_batches(
                 _RayPredictor,
-                fn_constructor_kwargs={"model_path": str(model_path) if model_path else None,
-                                       "load_kwargs": load_kwargs, "opts": opts},
+                fn_constructor_kwargs={"model_path": (os.path.abspath(model_path) if local_model else str(model_path))
+                                       if model_path else None, "load_kwargs": load_kwargs,
+                                       "opts": replace(opts, out_dir=os.path.abspath(opts.out_dir))},
                 batch_size=batch_size,
                 concurrency=max(1, workers),
+                # a died actor is restarted and its batch retried, but not for ever (Ray Data's default): a photo
+                # that kills the process (a decoder's crash, out of memory) would hang the job
+                max_task_retries=RAY_TASK_RETRIES,
             ).take_all()
+        except Exception as exc:  # noqa: BLE001 - Ray did not start, an actor died: the photos not done are named
+            stopped = _ray_stopped(exc)
+            logger.error("the Ray job stopped: %s", stopped)
         finally:
-            if started:
+            if started and ray.is_initialized():
                 ray.shutdown()
-        for row in out:
+        for row in rows:
             if row["status"] == "done":
                 summary.done.append(row["path"])
                 summary.results.append(json.loads(row["entry"]))
             else:
                 summary.failed.append((row["path"], row["error"]))
+        answered = {row["path"] for row in rows}
+        for path in todo:  # each photo its answer: finished by an actor before a stop (its record), or failed
+            if os.path.abspath(path) not in answered:
+                entry = already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
+                if entry is not None and (Path(opts.out_dir) / record_name(path)).stat().st_mtime >= begun - 1:
+                    summary.done.append(os.path.abspath(path))
+                    summary.results.append(entry)
+                else:
+                    why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
+                    summary.failed.append((os.path.abspath(path), f"not done: {why}; run the job again to finish it"))
     return _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [])
+
+
+def _ray_stopped(exc: BaseException) -> str:
+    """One line for an error that stopped a Ray job (Ray's messages hold a remote traceback, coloured): its kind
+    and the last line, which names the cause."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return last if last.startswith(type(exc).__name__) else f"{type(exc).__name__}: {last}".rstrip(": ")
 
 
 def _overlay_rows(images: list, opts: BatchOptions) -> list:

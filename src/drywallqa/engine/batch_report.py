@@ -19,7 +19,7 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image
 
-from ..utils.files import REPORT_FILES, read_batch_results, write_text_atomic
+from ..utils.files import REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import ImageReadError, read_image, read_mask
 from ..utils.slug import file_stem
 from ..viz import COLORS, draw_joints, overlay
@@ -55,7 +55,8 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
         thumb = Image.fromarray(draw_joints(np.asarray(thumb), entry["prompts"][p].get("joints") or [],
                                             thumb.width / image.shape[1], _color(i)))
     (out / rel).parent.mkdir(exist_ok=True)
-    thumb.save(out / rel, quality=85)
+    # whole or not there: a half-written thumbnail (a kill, a second job's report) would be newer than the masks, so kept
+    write_atomic(out / rel, lambda tmp: thumb.save(tmp, format="JPEG", quality=85))
     return rel.as_posix()
 
 
@@ -118,6 +119,8 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
     """
     out = Path(out_dir)
     results = read_batch_results(out)
+    if (out / REPORT_FILES).is_dir():
+        remove_stale_temporaries(out / REPORT_FILES)  # thumbnails a killed report left half-written
     prompts, images = list(results["prompts"]), list(results["images"])
     # flagged photos (QA rules broken) first, then the least confident (a person should look at them), then the
     # most affected: the largest masked fraction over all prompts

@@ -1,0 +1,206 @@
+"""Batch jobs that stop half-way or share a folder: every photo gets an answer, no file is left half-written."""
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.engine.batch import predict_paths, predict_paths_ray, process_image
+
+
+@pytest.fixture
+def photos(tmp_path):
+    d = tmp_path / "photos"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 52, 3), dtype=np.uint8)).save(d / f"p{i}.jpg")
+    return d
+
+
+def test_ray_that_cannot_start_names_every_photo_and_writes_results(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """RAY_ADDRESS naming a cluster that is not there: each photo failed with the reason, no traceback."""
+    ray = pytest.importorskip("ray")
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Failed to connect to Ray cluster at 10.255.255.1:6379")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", unreachable)
+    out = tmp_path / "out"
+    summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out)
+    assert not summary.done and len(summary.failed) == 3
+    assert all("Failed to connect to Ray cluster" in why for _, why in summary.failed)
+    assert len(json.loads((out / "results.json").read_text())["failed"]) == 3
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(tmp_path / "cli"),
+                                   "--model-path", str(tiny_model_dir), "--executor", "ray"], terminal_width=300)
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "p0.jpg" in res.output and "Failed to connect to Ray cluster" in res.output
+
+
+def test_ray_actor_dying_mid_job_keeps_what_it_finished_and_fails_the_rest(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """An actor that dies (its model folder gone on a worker, out of memory) after one photo: that photo is done, the
+    others failed with the cause (one line, not Ray's remote traceback), results.json written."""
+    ray = pytest.importorskip("ray")
+
+    class ActorDiedError(Exception):
+        pass
+
+    class Dataset:
+        def __init__(self, items):
+            self.items = items
+
+        def map_batches(self, cls, fn_constructor_kwargs, **kwargs):
+            self.kwargs = fn_constructor_kwargs
+            return self
+
+        def take_all(self):
+            k = self.kwargs  # the first photo is finished, then the actor dies
+            process_image(Segmenter.load(k["model_path"], **k["load_kwargs"]), Path(self.items[0]["path"]), k["opts"])
+            raise ActorDiedError("The actor died because of an error raised in its creation task, \x1b[36mray::Map"
+                                 "Worker\x1b[39m (pid=1)\n  File \"x.py\", line 1, in __init__\n"
+                                 "FileNotFoundError: no model folder /cluster/models/fast")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)  # a Ray the caller started: not shut down here
+    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    out = tmp_path / "out"
+    summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out)
+    assert summary.done == [str(photos / "p0.jpg")]
+    assert [p for p, _ in summary.failed] == [str(photos / "p1.jpg"), str(photos / "p2.jpg")]
+    assert all("ActorDiedError: FileNotFoundError: no model folder /cluster/models/fast" in why and "\n" not in why
+               and "\x1b" not in why for _, why in summary.failed)
+    written = json.loads((out / "results.json").read_text())
+    assert [e["image"] for e in written["images"]] == [str(photos / "p0.jpg")] and len(written["failed"]) == 2
+
+
+def test_a_report_killed_while_writing_a_thumbnail_leaves_none_half_written(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """A thumbnail is written whole or not at all: a half one would be newer than its masks, so kept by every later
+    report."""
+    from drywallqa.engine.batch_report import write_batch_report
+
+    out = tmp_path / "out"
+    predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
+
+    class Killed(BaseException):
+        pass
+
+    save = Image.Image.save
+
+    def killed_half_way(self, fp, format=None, **params):
+        if (format or str(fp).rsplit(".", 1)[-1]).upper() not in ("JPEG", "JPG"):
+            return save(self, fp, format, **params)
+        buf = io.BytesIO()
+        save(self, buf, "JPEG", **params)
+        with open(fp, "wb") as f:
+            f.write(buf.getvalue()[:200])
+        raise Killed
+
+    monkeypatch.setattr(Image.Image, "save", killed_half_way)
+    with pytest.raises(Killed):
+        write_batch_report(out)
+    monkeypatch.setattr(Image.Image, "save", save)
+    write_batch_report(out)
+    thumbs = sorted((out / "report_files").glob("*.jpg"))
+    assert len(thumbs) == 3
+    for t in thumbs:
+        with Image.open(t) as im:
+            im.load()  # a cut JPEG raises here
+    assert not [f for f in (out / "report_files").iterdir() if f.name.endswith(".tmp")]
+
+
+def test_ray_actors_in_another_working_directory_write_into_the_jobs_relative_out(tiny_model_dir, photos, tmp_path,
+                                                                                 monkeypatch):
+    """A relative --out (and --model-path) on Ray: an actor runs in a working directory of its own (a cluster node, a
+    runtime_env working_dir); its masks and records must land in the job's folder, not in the actor's."""
+    ray = pytest.importorskip("ray")
+    import shutil
+
+    (tmp_path / "job").mkdir()
+    (tmp_path / "actor").mkdir()
+    shutil.copytree(tiny_model_dir, tmp_path / "job" / "model")
+
+    class Dataset:  # runs each batch as an actor would, from its own working directory
+        def __init__(self, items):
+            self.items = items
+
+        def map_batches(self, cls, fn_constructor_kwargs, **kwargs):
+            self.cls, self.kwargs = cls, fn_constructor_kwargs
+            return self
+
+        def take_all(self):
+            monkeypatch.chdir(tmp_path / "actor")
+            try:
+                actor = self.cls(**self.kwargs)
+                out = actor({"path": [item["path"] for item in self.items]})
+            finally:
+                monkeypatch.chdir(tmp_path / "job")
+            return [dict(zip(out, row)) for row in zip(*out.values())]
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    monkeypatch.chdir(tmp_path / "job")
+    summary = predict_paths_ray("model", [photos], ["segment crack"], "out")
+    assert len(summary.done) == 3 and not summary.failed, summary.failed
+    assert sorted(f.name for f in (tmp_path / "job" / "out").glob("*__results.json")) == [
+        f"p{i}__results.json" for i in range(3)]
+    assert not (tmp_path / "actor" / "out").exists()
+    assert len(json.loads((tmp_path / "job" / "out" / "results.json").read_text())["images"]) == 3
+
+
+def test_ray_photo_that_kills_its_actor_fails_instead_of_hanging_the_job(tiny_model_dir, photos, tmp_path):
+    """A photo whose reading ends the actor's process (a decoder's crash, the OOM killer): Ray Data retried its batch
+    for ever, so the job never ended. Now it ends, each photo named."""
+    pytest.importorskip("ray")
+    import os
+    import subprocess
+    import sys
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import os\nimport PIL.Image as I\nopen_ = I.open\n"
+        "def crash(fp, *a, **k):\n    if 'crashes' in str(fp):\n        os._exit(3)\n    return open_(fp, *a, **k)\n"
+        "I.open = crash\n")
+    (photos / "p1.jpg").rename(photos / "crashes.jpg")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), *sys.path])}
+    out = tmp_path / "out"
+    try:
+        res = subprocess.run([sys.executable, "-m", "drywallqa", "predict", str(photos), "-p", "segment crack", "--out",
+                              str(out), "--model-path", str(tiny_model_dir), "--executor", "ray"],
+                             env=env, capture_output=True, text=True, timeout=150)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the Ray job hung on a photo that kills its actor")
+    assert res.returncode == 1, res.stdout + res.stderr
+    failed = dict(json.loads((out / "results.json").read_text())["failed"])
+    assert str(photos / "crashes.jpg") in failed and "Ray job stopped" in failed[str(photos / "crashes.jpg")]
+    assert "Traceback" not in res.stdout
+
+
+def test_ray_returning_no_row_for_a_photo_names_it(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """Ray Data set to go on past failed blocks (max_errored_blocks) returns no row for their photos: each is named
+    as failed, none is left out of the summary."""
+    ray = pytest.importorskip("ray")
+
+    class Dataset:
+        def __init__(self, items):
+            self.items = items
+
+        def map_batches(self, cls, fn_constructor_kwargs, **kwargs):
+            self.actor = cls(**fn_constructor_kwargs)
+            return self
+
+        def take_all(self):  # the block of the last photo failed and was skipped
+            out = self.actor({"path": [item["path"] for item in self.items[:-1]]})
+            return [dict(zip(out, row)) for row in zip(*out.values())]
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], tmp_path / "out")
+    assert len(summary.done) == 2
+    assert [p for p, _ in summary.failed] == [str(photos / "p2.jpg")] and "no result" in summary.failed[0][1]
