@@ -260,3 +260,37 @@ def test_a_refused_prompt_is_not_in_the_review_list(gated_model_dir, photo, tmp_
     assert res.exit_code == 0, res.output
     review = next(line for line in res.output.splitlines() if line.startswith("least confident"))
     assert "'segment crack'" in review and UNKNOWN not in review
+
+
+def test_forms_of_one_word_are_one_choice_for_a_slip():
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack"], ["cracks"], e[:1], e[2:], {"cracks": "segment crack"}, 0.0,
+                      lexicon=["crack", "cracks", "tape", "tale"])
+    assert gate.correct("segment cracs") == "segment crack"  # one slip from "crack" and from "cracks"
+    assert gate.correct("segment tabe") == "segment tabe"    # two different words: left as typed
+
+
+@pytest.mark.parametrize("prompt, subject", [
+    ("crack above the door", "crack"), ("segment the crack in the wall near the window", "segment the crack"),
+    ("seam between the boards", "seam"), ("hole next to the outlet", "hole"), ("cracks on the ceiling", "cracks"),
+    ("segment crack", "segment crack"), ("segment the area above the door", "segment the area above the door"),
+    ("show me what is on the wall", "show me what is on the wall"), ("in the corner", "in the corner"),
+    ("bounding box of taped joint", "bounding box of taped joint")])
+def test_the_gate_judges_what_is_asked_for_not_where(prompt, subject):
+    assert PromptGate.subject(prompt) == subject
+
+
+def test_a_place_does_not_decide_the_answer(tiny_model_dir, photo):
+    """"crack above the door" is a crack, though "door" is an unrelated anchor; "window above the crack" is not."""
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    gate = PromptGate.build({"cracks": ["segment crack", "crack"]}, ["door", "segment the door", "window", "hole"],
+                            encode, min_margin=0.05)
+    gate.save(tiny_model_dir)
+    seg = Segmenter.load(tiny_model_dir)
+    m = seg.match_prompts(["crack above the door", "window above the crack", "hole in the wall", "door"])
+    assert m["crack above the door"].known and m["crack above the door"].concept == "cracks"
+    assert not m["window above the crack"].known and not m["hole in the wall"].known and not m["door"].known
+    r = seg.predict(photo, ["hole in the wall", "crack above the door", "crack"])
+    assert "English paraphrases" in r.warnings[0] and not r.masks["hole in the wall"].any()
+    assert r.concepts["crack above the door"]["understood_as"] == "crack"  # asked of the model without the place
+    np.testing.assert_array_equal(r.probabilities["crack above the door"], r.probabilities["crack"])

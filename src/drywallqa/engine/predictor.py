@@ -352,9 +352,10 @@ class TorchSegmenter(Segmenter):
         return mask_confidence(probability, mask, self._threshold(asked, threshold), self.confidence_model, concept)
 
     def understood(self, prompt: str) -> str:
-        """The prompt as the model is asked it: with phone-keyboard slips mended by the prompt gate, if any,
-        and spelt as the prompt it was tuned for when it is one of those in another case or spacing."""
-        mended = self.gate.correct(prompt) if self.gate is not None else prompt
+        """The prompt as the model is asked it: with phone-keyboard slips mended by the prompt gate, if any, and
+        a place phrase at its end left out (the model knows what, not where: "crack above the door" is asked as
+        "crack"), and spelt as the prompt it was tuned for when it is one of those in another case or spacing."""
+        mended = self.gate.subject(self.gate.correct(prompt)) if self.gate is not None else prompt
         return self._known.get(normal_form(mended), mended)
 
     def match_prompts(self, prompts) -> dict:
