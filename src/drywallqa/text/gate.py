@@ -113,6 +113,7 @@ class PromptGate:
         self.unrelated_prompts = list(unrelated_prompts)
         self.dictionary: set[str] = set()  # real words never mended (the text encoder's vocabulary; set_dictionary)
         self._real = {w for p in self.unrelated_prompts for w in _WORD.findall(p.lower())}  # spelt right too
+        self._anchors = {" ".join(p.casefold().split()) for p in self.known_prompts}  # kept whole by subject()
 
     def set_dictionary(self, words) -> None:
         """The words that count as real (spelt right) besides the anchors' own, e.g. the text encoder's vocabulary."""
@@ -138,11 +139,13 @@ class PromptGate:
 
         return _TOKEN.sub(mend, unicodedata.normalize("NFKC", prompt))
 
-    @staticmethod
-    def subject(prompt: str) -> str:
+    def subject(self, prompt: str) -> str:
         """What a prompt asks for, without a place phrase at its end: "crack above the door" -> "crack", "find
         the seam between the boards near the window" -> "find the seam"; the prompt itself where it has no place
-        phrase, or where only asking words would be left ("segment the area above the door")."""
+        phrase, where only asking words would be left ("segment the area above the door"), or where it is one of
+        the gate's known anchors whole ("split in the wall": its place is part of what it names)."""
+        if " ".join(prompt.casefold().split()) in self._anchors:
+            return prompt
         head = _PLACE.sub("", prompt)
         names = [w for w in _TOKEN.findall(head.lower()) if w not in _ASKING]
         return head if head != prompt and names else prompt
