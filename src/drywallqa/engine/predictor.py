@@ -353,10 +353,20 @@ class TorchSegmenter(Segmenter):
 
     def understood(self, prompt: str) -> str:
         """The prompt as the model is asked it: with phone-keyboard slips mended by the prompt gate, if any, and
-        a place phrase at its end left out (the model knows what, not where: "crack above the door" is asked as
-        "crack"), and spelt as the prompt it was tuned for when it is one of those in another case or spacing."""
-        mended = self.gate.subject(self.gate.correct(prompt)) if self.gate is not None else prompt
+        a place phrase at its end left out where the gate finds the rest nearer to what the model knows ("crack
+        above the door" is asked as "crack"; :meth:`PromptGate.understood`), and spelt as the prompt it was tuned
+        for when it is one of those in another case or spacing (those are never cut: they are asked as tuned)."""
+        if self.gate is None:
+            return self._known.get(normal_form(prompt), prompt)
+        mended = self.gate.correct(prompt)
+        if normal_form(mended) in self._known:
+            return self._known[normal_form(mended)]
+        mended = self.gate.understood(mended, self._embed)
         return self._known.get(normal_form(mended), mended)
+
+    def _embed(self, texts) -> np.ndarray:
+        """Unit sentence embeddings of ``texts`` by the text encoder the prompt gate was built with."""
+        return get_text_encoder(self.text_encoder).encode(list(texts)).numpy()
 
     def match_prompts(self, prompts) -> dict:
         return self._match({p: self.understood(p) for p in validate_prompts(prompts)})
@@ -365,7 +375,7 @@ class TorchSegmenter(Segmenter):
         """:meth:`match_prompts` from prompt -> the prompt as understood, computed once by the caller."""
         if self.gate is None:
             return {}
-        embeddings = get_text_encoder(self.text_encoder).encode(list(asked_as.values())).numpy()
+        embeddings = self._embed(asked_as.values())
         return self.gate.match(list(asked_as), embeddings, asked_as)
 
     def prompt_warnings(self, matches: dict) -> list[str]:

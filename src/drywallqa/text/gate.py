@@ -11,10 +11,11 @@ prompt whose margin is below ``min_margin`` (chosen on the ``val`` part of the g
 :func:`calibrate_margin`) gets an empty mask and a warning naming the prompts the model knows.
 
 The gate judges what a prompt asks for, not where: a place phrase at its end is left out
-(:meth:`PromptGate.subject`: "crack above the door" is judged, and asked of the model, as "crack"; "hole in
-the wall" is judged as "hole"). A model that knows cracks does not know doors: the place only pulled the
-prompt towards the unrelated anchors, and on the val photos the plain subject's crack masks score higher
-(docs/experiments/prompt_places).
+(:meth:`PromptGate.subject`) where the prompt without it is nearer to what the model knows (a higher margin,
+:meth:`PromptGate.understood`): "crack above the door" is judged, and asked of the model, as "crack" (the door
+only pulled it towards the unrelated anchors). Where the meaning lives in the place ("segment pixels on the
+crack", "lines along the joints", "damage in the drywall") the whole prompt scores higher and is kept: a bare
+"pixels" or "lines" would be refused, or read as the other concept.
 
 Before that, phone-keyboard slips are mended (:meth:`PromptGate.correct`): a word that is in neither
 the text encoder's vocabulary nor the gate's anchors, and is one slip (two for long words) away from
@@ -146,9 +147,21 @@ class PromptGate:
         the gate's known anchors whole ("split in the wall": its place is part of what it names)."""
         if " ".join(prompt.casefold().split()) in self._anchors:
             return prompt
-        head = _PLACE.sub("", prompt)
+        head = _PLACE.sub("", prompt).rstrip(" ,;:-–—")  # "crack, above the door": "crack", not "crack,"
         names = [w for w in _TOKEN.findall(head.lower()) if w not in _ASKING]
         return head if head != prompt and names else prompt
+
+    def understood(self, prompt: str, encode) -> str:
+        """``prompt`` as judged and asked of the model: slips mended (:meth:`correct`), and without its place phrase
+        (:meth:`subject`) only where that scores a higher margin than the whole (``encode``: list of texts -> unit
+        embeddings). "crack above the door" -> "crack"; "segment pixels on the crack" is kept whole ("segment
+        pixels" alone is nothing the model knows); a known anchor itself is never cut."""
+        mended = self.correct(prompt)
+        head = self.subject(mended)
+        if head == mended:  # no place, or a known anchor (subject keeps those whole)
+            return mended
+        _, _, margin = self.scores(encode([mended, head]))
+        return head if margin[1] > margin[0] else mended
 
     def _is_real(self, word: str) -> bool:
         """A word spelt right: in the dictionary, the anchors or the lexicon, or an inflection of one
@@ -220,12 +233,12 @@ class PromptGate:
 
     def match(self, prompts: list[str], embeddings, asked_as: dict | None = None) -> dict[str, PromptMatch]:
         """A :class:`PromptMatch` per prompt, from the embeddings of the prompts *as understood* (``asked_as[prompt]``,
-        default: :meth:`correct`, then :meth:`subject`). A canonical prompt itself is always known."""
+        e.g. from :meth:`understood`; default: :meth:`correct`). A canonical prompt itself is always known."""
         nearest, similarity, margin = self.scores(embeddings)
         out = {}
         for p, i, s, m in zip(prompts, nearest, similarity, margin):
             concept = self.known_concepts[int(i)]
-            understood = asked_as[p] if asked_as is not None else self.subject(self.correct(p))
+            understood = asked_as[p] if asked_as is not None else self.correct(p)
             known = bool(m >= self.min_margin) or understood in self.canonical.values()
             out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
                                  understood if understood != p else None)
@@ -297,7 +310,7 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
                for w in _WORD.findall(p.lower()) if len(w) >= 4}
     gate = PromptGate.build(concepts, vocabulary.unrelated("train"), encode, lexicon=lexicon)
     gate.set_dictionary(dictionary)
-    judged = lambda ps: encode([gate.subject(gate.correct(p)) for p in ps])  # noqa: E731  (as the predictor does)
+    judged = lambda ps: encode([gate.understood(p, encode) for p in ps])  # noqa: E731  (as the predictor does)
     val_pos = [p for c in concepts for p in vocabulary.paraphrases(c, "val")]
     choice = calibrate_margin(gate, judged(val_pos), judged(vocabulary.unrelated("val")))
     gate.min_margin = choice["min_margin"]
