@@ -296,7 +296,7 @@ def test_a_place_does_not_decide_the_answer(tiny_model_dir, photo):
     assert not m["window above the crack"].known and not m["hole in the wall"].known and not m["door"].known
     r = seg.predict(photo, ["hole in the wall", "crack above the door", "crack"])
     assert "English paraphrases" in r.warnings[0] and not r.masks["hole in the wall"].any()
-    assert r.concepts["crack above the door"]["understood_as"] == "crack"  # asked of the model without the place
+    assert r.concepts["crack above the door"]["understood_as"] == "segment crack"  # judged as "crack", its concept's
     np.testing.assert_array_equal(r.probabilities["crack above the door"], r.probabilities["crack"])
 
 
@@ -309,9 +309,9 @@ def test_a_place_that_holds_the_meaning_is_kept(tiny_model_dir):
     gate.save(tiny_model_dir)
     seg = Segmenter.load(tiny_model_dir)
     m = seg.match_prompts(["segment pixels on the crack", "crack above the door"])
-    assert seg.understood("segment pixels on the crack") == "segment pixels on the crack"
+    assert seg._judged("segment pixels on the crack") == "segment pixels on the crack"
     assert m["segment pixels on the crack"].known and m["segment pixels on the crack"].concept == "cracks"
-    assert seg.understood("crack above the door") == "crack" and m["crack above the door"].known
+    assert seg._judged("crack above the door") == "crack" and m["crack above the door"].known
 
 
 def test_a_prompt_the_model_was_tuned_for_is_asked_as_tuned(tmp_path, tiny_kwargs):
@@ -338,3 +338,20 @@ def test_punctuation_before_a_place_is_left_with_it():
     gate = PromptGate(["segment crack"], ["cracks"], e[:1], e[2:], {"cracks": "segment crack"}, 0.0)
     assert gate.subject("crack, above the door") == "crack"
     assert gate.subject("segment crack - in the wall") == "segment crack"
+
+
+def test_a_paraphrase_the_gate_answers_is_asked_as_its_concepts_canonical_prompt(gated_model_dir, photo):
+    seg = Segmenter.load(gated_model_dir)
+    seg.prompt_thresholds = {"segment crack": 0.1, "segment wall crack": 0.9}
+    seg._known = {p: p for p in seg.prompt_thresholds}
+    r = seg.predict(photo, ["segment crack", "segment cracks", "segment wall crack", UNKNOWN])
+    assert seg.understood("segment cracks") == "segment crack" and seg.threshold_for("segment cracks") == 0.1
+    np.testing.assert_array_equal(r.masks["segment cracks"], r.masks["segment crack"])
+    assert r.concepts["segment cracks"]["understood_as"] == "segment crack"
+    assert r.concepts["segment cracks"]["similarity"] < 1.0  # judged as typed, not as the canonical prompt
+    assert seg.understood("segment wall crack") == "segment wall crack"  # a prompt the model was tuned for: as tuned
+    assert seg.understood(UNKNOWN) == UNKNOWN and not r.masks[UNKNOWN].any()
+    raw = Segmenter.load(gated_model_dir, prompt_gate=False)
+    assert raw.understood("segment cracks") == "segment cracks"  # no gate: every prompt as written
+    # a batch job's settings say how prompts are read: a rerun into a 0.6.3 folder predicts paraphrases again
+    assert seg.settings()["gate"]["reading"] == 2 and "gate" not in raw.settings()

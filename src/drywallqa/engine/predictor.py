@@ -15,6 +15,8 @@ for those prompts (``config.json`` -> ``postprocess``), applied only under ``lab
 
 from __future__ import annotations
 
+import dataclasses
+
 import contextlib
 import copy
 import hashlib
@@ -112,6 +114,12 @@ def check_model_settings(metadata: dict) -> dict:
     if not isinstance(metadata.get("text_encoder", ""), str):
         raise wrong("text_encoder", "the name of a text encoder", metadata["text_encoder"])
     return metadata
+
+
+# how a gated model reads prompts (bumped when that changes, so that a rerun into an earlier job's folder predicts
+# again rather than keep masks of a prompt now read otherwise): 2 = places left out, paraphrases asked as their
+# concept's canonical prompt (0.6.4)
+GATE_READING = 2
 
 
 @register_runtime("torch")
@@ -317,7 +325,7 @@ class TorchSegmenter(Segmenter):
         masks = {p: make_mask(probs[row[p]], self._threshold(q, threshold), post[q], threshold is not None)
                  for p, q in asked_as.items()}
         probabilities = {p: probs[row[p]] for p in prompts}
-        matches = self._match(asked_as)
+        matches = self._match(prompts, asked_as)
         if conf is not None:  # the model predicts its masks' quality itself
             conf = conf.float().cpu()
             confidences = {p: float(conf[row[p]]) for p in prompts}
@@ -352,10 +360,23 @@ class TorchSegmenter(Segmenter):
         return mask_confidence(probability, mask, self._threshold(asked, threshold), self.confidence_model, concept)
 
     def understood(self, prompt: str) -> str:
-        """The prompt as the model is asked it: with phone-keyboard slips mended by the prompt gate, if any, and
-        a place phrase at its end left out where the gate finds the rest nearer to what the model knows ("crack
-        above the door" is asked as "crack"; :meth:`PromptGate.understood`), and spelt as the prompt it was tuned
-        for when it is one of those in another case or spacing (those are never cut: they are asked as tuned)."""
+        """The prompt as the model is asked it. Without a prompt gate: the prompt, spelt as the prompt the model
+        was tuned for when it is one of those in another case or spacing. With one: the text the gate judges
+        (:meth:`_judged`: slips mended, a place left out), and where that is a paraphrase the gate answers
+        ("where is the crack", "drywall joint") rather than a prompt the model was tuned for, its concept's
+        canonical prompt ("segment crack"), with that prompt's validated threshold and post-processing: on the
+        group-clean val photos the canonical prompt's masks score higher than the paraphrases' own
+        (docs/experiments/paraphrase_routing)."""
+        judged = self._judged(prompt)
+        if self.gate is None or normal_form(judged) in self._known:
+            return judged
+        match = self.gate.match([judged], self._embed([judged]), {judged: judged})[judged]
+        return self.gate.canonical[match.concept] if match.known else judged
+
+    def _judged(self, prompt: str) -> str:
+        """The text the prompt gate judges: slips mended, and a place phrase at its end left out where the gate
+        finds the rest nearer to what the model knows (:meth:`PromptGate.understood`: "crack above the door" ->
+        "crack"); a prompt the model was tuned for, in any case or spacing, is that prompt (never cut)."""
         if self.gate is None:
             return self._known.get(normal_form(prompt), prompt)
         mended = self.gate.correct(prompt)
@@ -369,14 +390,19 @@ class TorchSegmenter(Segmenter):
         return get_text_encoder(self.text_encoder).encode(list(texts)).numpy()
 
     def match_prompts(self, prompts) -> dict:
-        return self._match({p: self.understood(p) for p in validate_prompts(prompts)})
+        return self._match(validate_prompts(prompts))
 
-    def _match(self, asked_as: dict) -> dict:
-        """:meth:`match_prompts` from prompt -> the prompt as understood, computed once by the caller."""
+    def _match(self, prompts, asked_as: dict | None = None) -> dict:
+        """What the gate says of each prompt: judged as :meth:`_judged` reads it, with ``understood_as`` the prompt
+        the model is asked (``asked_as``, from :meth:`understood`, computed by the caller where it has it)."""
         if self.gate is None:
             return {}
-        embeddings = self._embed(asked_as.values())
-        return self.gate.match(list(asked_as), embeddings, asked_as)
+        prompts = list(prompts)
+        judged = {p: self._judged(p) for p in prompts}
+        matches = self.gate.match(prompts, self._embed(judged.values()), judged)
+        asked_as = asked_as or {p: self.understood(p) for p in prompts}
+        return {p: dataclasses.replace(m, understood_as=asked_as[p] if asked_as[p] != p else None)
+                for p, m in matches.items()}
 
     def prompt_warnings(self, matches: dict) -> list[str]:
         return [self.gate.warning(m) for m in matches.values() if not m.known]
@@ -407,7 +433,7 @@ class TorchSegmenter(Segmenter):
             out["precision"] = self.precision
         if self.gate is not None:  # on or off, and where it draws the line
             out["gate"] = {"min_margin": self.gate.min_margin, "anchors": len(self.gate.known_prompts),
-                           "lexicon": len(self.gate.lexicon)}
+                           "lexicon": len(self.gate.lexicon), "reading": GATE_READING}
         if self.confidence_model is not None:  # how the confidence is computed, not how it was chosen
             out["confidence"] = {k: v for k, v in self.confidence_model.to_dict().items() if k != "selection"}
         return out
