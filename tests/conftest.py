@@ -44,6 +44,15 @@ def make_coco_split(folder, n, rng, stems=None, kind="box"):
     (folder / "_annotations.coco.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": []}))
 
 
+def write_photos(folder, n, shape=lambda i: (40, 52), stem="p"):
+    """``n`` random RGB JPEGs ``<stem><i>.jpg`` in ``folder`` (made), of ``shape(i)`` = (height, width); returns it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (*shape(i), 3), dtype=np.uint8)).save(folder / f"{stem}{i}.jpg")
+    return folder
+
+
 def make_mask_folder(folder, n, rng):
     (folder / "_masks").mkdir(parents=True, exist_ok=True)
     for i in range(n):

@@ -10,14 +10,12 @@ from PIL import Image
 from drywallqa import Segmenter
 from drywallqa.engine.batch import predict_paths, predict_paths_ray
 
+from conftest import write_photos
+
 
 @pytest.fixture
 def folder(tmp_path):
-    d = tmp_path / "imgs"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(6):
-        Image.fromarray(rng.integers(0, 255, (40 + i, 50, 3), dtype=np.uint8)).save(d / f"a{i}.jpg")
+    d = write_photos(tmp_path / "imgs", 6, shape=lambda i: (40 + i, 50), stem="a")
     (d / "bad.jpg").write_bytes(b"no image")
     return d
 

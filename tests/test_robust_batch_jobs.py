@@ -4,7 +4,6 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -13,15 +12,12 @@ from drywallqa import Segmenter
 from drywallqa.cli import app
 from drywallqa.engine.batch import predict_paths, predict_paths_ray, process_image
 
+from conftest import write_photos
+
 
 @pytest.fixture
 def photos(tmp_path):
-    d = tmp_path / "photos"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        Image.fromarray(rng.integers(0, 255, (40, 52, 3), dtype=np.uint8)).save(d / f"p{i}.jpg")
-    return d
+    return write_photos(tmp_path / "photos", 3)
 
 
 def test_ray_that_cannot_start_names_every_photo_and_writes_results(tiny_model_dir, photos, tmp_path, monkeypatch):
