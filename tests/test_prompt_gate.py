@@ -389,3 +389,16 @@ def test_an_explicit_threshold_leaves_the_models_own_prompts_as_tuned(tuned_mode
         assert seg.understood("Segment Wall  Crack") == "segment wall crack"
         assert seg.understood("where is the crack") == "segment crack"
 
+
+def test_a_wording_of_the_box_prompt_is_asked_as_the_box_prompt(tuned_model_dir, photo):
+    """"bounding box of taped joints" (plural) got the canonical prompt's strips, "bounding box of taped joint" boxes:
+    a paraphrase nearest to a prompt the model was tuned for whose masks differ from the canonical prompt's is asked
+    as that prompt; other paraphrases as the canonical prompt."""
+    for kwargs in ({}, {"threshold": 0.5}):
+        seg = Segmenter.load(tuned_model_dir, **kwargs)
+        assert seg.understood("bounding box of taped joints") == "bounding box of taped joint"
+        assert seg.understood("where are the joints") == "segment taping area"
+    seg = Segmenter.load(tuned_model_dir)
+    r = seg.predict(photo, ["bounding box of taped joint", "bounding box of taped joints"])
+    np.testing.assert_array_equal(r.masks["bounding box of taped joints"], r.masks["bounding box of taped joint"])
+    assert r.concepts["bounding box of taped joints"]["understood_as"] == "bounding box of taped joint"

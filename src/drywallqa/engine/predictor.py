@@ -373,8 +373,21 @@ class TorchSegmenter(Segmenter):
         judged = self._judged(prompt)
         if self.gate is None or normal_form(judged) in self._known:
             return judged
-        match = self.gate.match([judged], self._embed([judged]), {judged: judged})[judged]
-        return self.gate.canonical[match.concept] if match.known else judged
+        embedding = self._embed([judged])
+        match = self.gate.match([judged], embedding, {judged: judged})[judged]
+        if not match.known:
+            return judged
+        canonical = self.gate.canonical[match.concept]
+        # nearest to a prompt the model was tuned for that makes another kind of mask than the canonical prompt
+        # (the taping concept's "bounding box of taped joint": boxes, not strips): asked as that prompt
+        nearest = self._known.get(normal_form(self.gate.known_prompts[int(self.gate.scores(embedding)[0][0])]))
+        if nearest is not None and self._settings_of(nearest) != self._settings_of(canonical):
+            return nearest
+        return canonical
+
+    def _settings_of(self, asked: str) -> tuple:
+        """What makes a prompt's mask besides its map: its threshold and post-processing."""
+        return self.prompt_thresholds.get(asked, self.threshold), self.postprocess.get(asked)
 
     def _judged(self, prompt: str) -> str:
         """The text the prompt gate judges: slips mended, and a place phrase at its end left out where the gate
