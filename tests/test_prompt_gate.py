@@ -402,3 +402,17 @@ def test_a_wording_of_the_box_prompt_is_asked_as_the_box_prompt(tuned_model_dir,
     r = seg.predict(photo, ["bounding box of taped joint", "bounding box of taped joints"])
     np.testing.assert_array_equal(r.masks["bounding box of taped joints"], r.masks["bounding box of taped joint"])
     assert r.concepts["bounding box of taped joints"]["understood_as"] == "bounding box of taped joint"
+
+
+def test_a_runs_own_prompts_are_asked_as_trained_with_a_calibrated_gate(tiny_model_dir, photo):
+    """A run's best/ lists no per-prompt thresholds; its gate (calibrate-gate) names the datasets' prompts, which
+    are asked as they are, never as their concept's canonical prompt (evaluate scores the model's own maps)."""
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    gate = PromptGate.build({"cracks": ["segment crack", "segment wall crack", "segment cracks"]}, [UNKNOWN], encode)
+    gate.model_prompts = ["segment crack", "segment wall crack"]
+    gate.save(tiny_model_dir)
+    assert PromptGate.from_model_dir(tiny_model_dir).model_prompts == ["segment crack", "segment wall crack"]
+    seg = Segmenter.load(tiny_model_dir)
+    assert not seg.prompt_thresholds
+    assert seg.understood("segment wall crack") == "segment wall crack"
+    assert seg.understood("segment cracks") == "segment crack"  # a paraphrase: its concept's canonical prompt

@@ -174,6 +174,8 @@ class TorchSegmenter(Segmenter):
         # the prompts the model was tuned for, by their normal form: "Segment  Crack" is asked as "segment crack"
         self._known = {normal_form(p): p for p in [*self.prompt_thresholds, *self.postprocess]}
         self.gate = gate  # prompts far from what the model learnt get empty masks (None: answer everything)
+        for p in getattr(gate, "model_prompts", ()):  # its datasets' prompts, where a run's folder lists no thresholds
+            self._known.setdefault(normal_form(p), p)
         self.confidence_model = confidence  # statistics of a mask -> its estimated IoU (None: the uncalibrated default)
 
     def _autocast(self):

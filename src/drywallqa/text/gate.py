@@ -62,7 +62,7 @@ class PromptMatch:
     similarity: float     # cosine similarity to the nearest known anchor (1.0 for a known prompt)
     margin: float         # similarity minus the similarity to the nearest unrelated anchor
     known: bool           # margin >= the gate's min_margin: the prompt is answered
-    understood_as: str | None = None  # the prompt with its slips mended, when that changed it
+    understood_as: str | None = None  # the prompt the model is asked, when not the prompt as typed
 
     def to_dict(self) -> dict:
         out = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items() if k != "prompt"}
@@ -102,7 +102,7 @@ class PromptGate:
     """
 
     def __init__(self, known_prompts, known_concepts, known_embeddings, unrelated_embeddings, canonical: dict,
-                 min_margin: float, info: dict | None = None, lexicon=(), unrelated_prompts=()):
+                 min_margin: float, info: dict | None = None, lexicon=(), unrelated_prompts=(), model_prompts=()):
         self.known_prompts = list(known_prompts)
         self.known_concepts = list(known_concepts)
         self.known_embeddings = np.asarray(known_embeddings, np.float32)
@@ -115,6 +115,9 @@ class PromptGate:
         self.dictionary: set[str] = set()  # real words never mended (the text encoder's vocabulary; set_dictionary)
         self._real = {w for p in self.unrelated_prompts for w in _WORD.findall(p.lower())}  # spelt right too
         self._anchors = {" ".join(p.casefold().split()) for p in self.known_prompts}  # kept whole by subject()
+        # the prompts the model was trained on (its datasets'), asked as they are: a run's folder has no per-prompt
+        # thresholds to tell them from paraphrases (older gate files: none; their models list theirs)
+        self.model_prompts = list(model_prompts)
 
     def set_dictionary(self, words) -> None:
         """The words that count as real (spelt right) besides the anchors' own, e.g. the text encoder's vocabulary."""
@@ -191,7 +194,8 @@ class PromptGate:
         """Write ``prompt_gate.npz`` into a model folder (whole or not at all: a temporary file, then a rename)."""
         meta = json.dumps({"known_prompts": self.known_prompts, "known_concepts": self.known_concepts,
                            "canonical": self.canonical, "min_margin": self.min_margin, "info": self.info,
-                           "lexicon": self.lexicon, "unrelated_prompts": self.unrelated_prompts})
+                           "lexicon": self.lexicon, "unrelated_prompts": self.unrelated_prompts,
+                           "model_prompts": self.model_prompts})
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:  # a file object: np.savez adds no suffix
@@ -215,7 +219,8 @@ class PromptGate:
                 meta = json.loads(str(data["meta"]))
                 return cls(meta["known_prompts"], meta["known_concepts"], data["known_embeddings"].astype(np.float32),
                            data["unrelated_embeddings"].astype(np.float32), meta["canonical"], meta["min_margin"],
-                           meta.get("info"), meta.get("lexicon", ()), meta.get("unrelated_prompts", ()))
+                           meta.get("info"), meta.get("lexicon", ()), meta.get("unrelated_prompts", ()),
+                           meta.get("model_prompts", ()))
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}): calibrate it again "
                              f"(drywallqa calibrate-gate --model-path {directory}), or delete it to answer every "
@@ -309,6 +314,7 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
     lexicon = {w for c, ps in own.items() for p in [*ps, *vocabulary.CONCEPT_WORDS[c], *vocabulary.TEMPLATES]
                for w in _WORD.findall(p.lower()) if len(w) >= 4}
     gate = PromptGate.build(concepts, vocabulary.unrelated("train"), encode, lexicon=lexicon)
+    gate.model_prompts = [p for ps in own.values() for p in ps]
     gate.set_dictionary(dictionary)
     judged = lambda ps: encode([gate.understood(p, encode) for p in ps])  # noqa: E731  (as the predictor does)
     val_pos = [p for c in concepts for p in vocabulary.paraphrases(c, "val")]
