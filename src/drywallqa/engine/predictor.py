@@ -15,10 +15,9 @@ for those prompts (``config.json`` -> ``postprocess``), applied only under ``lab
 
 from __future__ import annotations
 
-import dataclasses
-
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import logging
 import time
