@@ -1,6 +1,7 @@
 """Datasets declared in YAML files: your own Roboflow/COCO export or image/mask folders, by path."""
 
 import json
+import re
 
 import pytest
 import yaml
@@ -222,3 +223,16 @@ def test_split_names_that_are_numbers_and_bad_output_paths(tmp_path, synthetic_d
             assert res.exit_code == 2 and isinstance(res.exception, SystemExit) and option in res.output, res.output
     finally:
         registry.DATASETS.remove("by_year")
+
+
+def test_a_declaration_in_the_datasets_folder_follows_it(synthetic_datasets, tmp_path, monkeypatch):
+    """folder: "{datasets}/crack" is read below $DRYWALLQA_DATASETS, wherever the YAML file lies."""
+    monkeypatch.setenv("DRYWALLQA_DATASETS", str(synthetic_datasets))
+    decl = tmp_path / "elsewhere" / "shared_cracks.yaml"
+    decl.parent.mkdir()
+    decl.write_text('name: shared_cracks\nfolder: "{datasets}/crack"\nprompts: [segment crack]\n')
+    assert load_dataset_config(decl).root() == (synthetic_datasets / "crack").resolve()
+    for bad, words in (('"{datasets}/../crack"', "without '..'"), ('"crack/{datasets}"', "only at its start")):
+        decl.write_text(f"name: shared_cracks\nfolder: {bad}\nprompts: [segment crack]\n")
+        with pytest.raises(ValueError, match=re.escape(words)):
+            load_dataset_config(decl)

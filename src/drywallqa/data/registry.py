@@ -157,7 +157,8 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     """A dataset declared in a YAML file, so that your own export works with every command::
 
         name: my_walls                      # used in reports and split manifests
-        folder: exports/my-walls.coco       # relative to this file, or absolute
+        folder: exports/my-walls.coco       # relative to this file, or absolute, or {datasets}/<folder>: in the
+                                            # datasets folder ($DRYWALLQA_DATASETS, else ../shared/datasets)
         prompts: [segment crack, segment wall crack]   # the first one is the canonical prompt
         label_shape: region                 # or box, when the labels are bounding boxes only
         concept: walls                      # optional: datasets labelling one thing share it (no negatives)
@@ -210,7 +211,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     for key, value in (("concept", concept), ("manifest", manifest)):
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise ValueError(f"{path}: {key} must be a non-empty string, got {value!r}")
-    root = (path.parent / d["folder"]).resolve()
+    root = _declared_folder(path, d["folder"])
     if d.get("splits"):
         splits = {}
         for split, src in d["splits"].items():
@@ -229,6 +230,24 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
                              "or <split>/_masks/); list them under splits:")
     return DatasetConfig(str(d["name"]), str(root), tuple(x.strip() for x in prompts), splits, label_shape,
                          concept.strip() if concept else None, manifest.strip() if manifest else None)
+
+
+DATASETS_PLACEHOLDER = "{datasets}"
+
+
+def _declared_folder(path: Path, folder: str) -> Path:
+    """A YAML declaration's ``folder``: ``{datasets}/<folder>`` below :func:`default_datasets_dir` (so a
+    declaration of a shared dataset's photos works wherever the datasets are), else relative to the file."""
+    if folder == DATASETS_PLACEHOLDER or folder.startswith(DATASETS_PLACEHOLDER + "/"):
+        rest = Path(folder[len(DATASETS_PLACEHOLDER):].lstrip("/"))
+        if rest.is_absolute() or ".." in rest.parts:
+            raise ValueError(f"{path}: folder {folder!r}: below {DATASETS_PLACEHOLDER} a folder inside the datasets "
+                             "folder, without '..'")
+        return (default_datasets_dir() / rest).resolve()
+    if "{" in folder and DATASETS_PLACEHOLDER[1:-1] in folder:
+        raise ValueError(f"{path}: folder {folder!r}: {DATASETS_PLACEHOLDER} only at its start, as "
+                         f"'{DATASETS_PLACEHOLDER}/<folder>'")
+    return (path.parent / folder).resolve()
 
 
 def resolve_dataset(name_or_path: str | Path) -> str:
