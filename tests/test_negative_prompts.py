@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from drywallqa.data import registry
-from drywallqa.data.negatives import negative_positions, negative_prompts, same_text, shared_prompts
+from drywallqa.data.negatives import negative_positions, negative_prompts, shared_prompts
 from drywallqa.data.prompted import PromptedSegmentationDataset
 from drywallqa.data.registry import DatasetConfig
+from drywallqa.text.encoder import normal_form
 
 
 def test_positions_leave_out_the_own_concept_and_its_texts():
@@ -18,7 +19,7 @@ def test_positions_leave_out_the_own_concept_and_its_texts():
     # taping photos: every crack prompt but the one taping lists itself; mould's "segment crack" too
     assert kept[1] == [[1], [], [1]]
     assert kept[2] == [[1], [0], []]
-    assert same_text(" Segment\tCrack ") == "segment crack"
+    assert normal_form(" Segment\tCrack ") == "segment crack"
 
 
 def test_shared_prompts_named_per_set_of_concepts():

@@ -3,19 +3,16 @@
 A prompt of a dataset of another concept asks for something the photo's labels do not show, so its mask
 should be empty; but not when a dataset of the photo's own concept lists that prompt too (the taping boxes and
 the taping strips share their prompts; a dataset of your own may list "segment crack" beside its own words).
-Prompts are compared case and runs of white space aside (:func:`same_text`).
+Prompts are compared in their normal form (:func:`~drywallqa.text.encoder.normal_form`: case, width and spacing
+folded).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..text.encoder import normal_form
 from .registry import get_dataset_config
-
-
-def same_text(prompt) -> str:
-    """A prompt as compared for "the same prompt": case and runs of white space aside."""
-    return " ".join(str(prompt).casefold().split())
 
 
 def negative_positions(prompts_per_dataset: Sequence[Sequence[str]], concepts: Sequence[str]) -> list[list[list[int]]]:
@@ -24,8 +21,8 @@ def negative_positions(prompts_per_dataset: Sequence[Sequence[str]], concepts: S
     concept lists."""
     own_texts: dict = {}  # concept -> the prompt texts its datasets list
     for c, prompts in zip(concepts, prompts_per_dataset):
-        own_texts.setdefault(c, set()).update(same_text(p) for p in prompts)
-    return [[[] if other == c else [k for k, p in enumerate(prompts) if same_text(p) not in own_texts[c]]
+        own_texts.setdefault(c, set()).update(normal_form(p) for p in prompts)
+    return [[[] if other == c else [k for k, p in enumerate(prompts) if normal_form(p) not in own_texts[c]]
              for other, prompts in zip(concepts, prompts_per_dataset)] for c in concepts]
 
 
@@ -35,7 +32,7 @@ def shared_prompts(prompts_per_dataset: Sequence[Sequence[str]], concepts: Seque
     where: dict = {}  # text -> the concepts listing it
     for c, prompts in zip(concepts, prompts_per_dataset):
         for p in prompts:
-            cs = where.setdefault(same_text(p), [])
+            cs = where.setdefault(normal_form(p), [])
             if c not in cs:
                 cs.append(c)
     shared: dict = {}

@@ -36,12 +36,12 @@ from ..models.base import (PromptedModel, PromptedSegmentationModel, is_drywallq
                            read_model_metadata)
 from ..models.shipped import SHIPPED_MODELS, resolve_model_dir
 from ..postprocess import POSTPROCESSORS, apply_postprocess, for_label_shape, make_mask
-from ..text.encoder import encoder_vocabulary, get_text_encoder
+from ..text.encoder import encoder_vocabulary, get_text_encoder, normal_form
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.deprecation import deprecated_names
 from ..utils.image_io import to_rgb_array
-from .segmenter import (EncodedImage, SegmentationResult, Segmenter, normal_form, register_runtime,
+from .segmenter import (EncodedImage, SegmentationResult, Segmenter, register_runtime,
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
 
 

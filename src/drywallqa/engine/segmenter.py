@@ -22,7 +22,6 @@ Words used throughout (code, CLI, docs):
 from __future__ import annotations
 
 import importlib
-import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,13 +154,6 @@ def validate_prompts(prompts) -> list[str]:
     if not prompts:
         raise ValueError("give at least one prompt, e.g. 'segment crack'")
     return list(dict.fromkeys(check_prompt(p) for p in prompts))
-
-
-def normal_form(prompt: str) -> str:
-    """Case, width and spacing folded, invisible format characters (zero-width, direction marks) dropped: the form
-    under which two wordings of a prompt are the same prompt."""
-    text = "".join(c for c in unicodedata.normalize("NFKC", prompt) if unicodedata.category(c) != "Cf")
-    return " ".join(text.casefold().split())
 
 
 def validate_confidence(min_confidence: float | None) -> float | None:

@@ -38,6 +38,13 @@ MAX_PROMPT_CHARS = 300  # a question about a wall; longer text is refused before
 BIDI_CONTROLS = frozenset("\u202d\u202e")
 
 
+def normal_form(prompt: str) -> str:
+    """Case, width and spacing folded, invisible format characters (zero-width, direction marks) dropped: the form
+    under which two wordings of a prompt are the same prompt."""
+    text = "".join(c for c in unicodedata.normalize("NFKC", str(prompt)) if unicodedata.category(c) != "Cf")
+    return " ".join(text.casefold().split())
+
+
 def check_prompt(prompt) -> str:
     """``prompt`` stripped of surrounding white space.
 

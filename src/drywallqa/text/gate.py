@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.files import write_atomic
+from .encoder import normal_form
 
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
@@ -114,7 +115,7 @@ class PromptGate:
         self.unrelated_prompts = list(unrelated_prompts)
         self.dictionary: set[str] = set()  # real words never mended (the text encoder's vocabulary; set_dictionary)
         self._real = {w for p in self.unrelated_prompts for w in _WORD.findall(p.lower())}  # spelt right too
-        self._anchors = {" ".join(p.casefold().split()) for p in self.known_prompts}  # kept whole by subject()
+        self._anchors = {normal_form(p) for p in self.known_prompts}  # kept whole by subject()
         # the prompts the model was trained on (its datasets'), asked as they are: a run's folder has no per-prompt
         # thresholds to tell them from paraphrases (older gate files: none; their models list theirs)
         self.model_prompts = list(model_prompts)
@@ -148,7 +149,7 @@ class PromptGate:
         the seam between the boards near the window" -> "find the seam"; the prompt itself where it has no place
         phrase, where only asking words would be left ("segment the area above the door"), or where it is one of
         the gate's known anchors whole ("split in the wall": its place is part of what it names)."""
-        if " ".join(prompt.casefold().split()) in self._anchors:
+        if normal_form(prompt) in self._anchors:
             return prompt
         head = _PLACE.sub("", prompt).rstrip(" ,;:-–—")  # "crack, above the door": "crack", not "crack,"
         names = [w for w in _TOKEN.findall(head.lower()) if w not in _ASKING]
