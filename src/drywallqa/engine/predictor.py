@@ -318,7 +318,8 @@ class TorchSegmenter(Segmenter):
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
         validate_label_shape(label_shape)
-        asked_as = {p: self.understood(p) for p in prompts}  # what the model is asked: slips mended
+        readings = {p: self._read(p) for p in prompts}  # what the gate judges, and what the model is asked
+        asked_as = {p: asked for p, (_, asked) in readings.items()}
         post = {q: self._postprocess(q, label_shape) for q in asked_as.values()}
         # the prompt whose map makes the mask: an adapter may read the model's map of a prompt of its own
         source = {p: (post[q] or {}).get("prompt") or q for p, q in asked_as.items()}
@@ -329,7 +330,7 @@ class TorchSegmenter(Segmenter):
         masks = {p: make_mask(probs[row[p]], self._threshold(q, threshold), post[q], threshold is not None)
                  for p, q in asked_as.items()}
         probabilities = {p: probs[row[p]] for p in prompts}
-        matches = self._match(prompts, asked_as)
+        matches = self._match(prompts, readings)
         if conf is not None:  # the model predicts its masks' quality itself
             conf = conf.float().cpu()
             confidences = {p: float(conf[row[p]]) for p in prompts}
@@ -371,20 +372,24 @@ class TorchSegmenter(Segmenter):
         canonical prompt ("segment crack"), with that prompt's validated threshold and post-processing: on the
         group-clean val photos the canonical prompt's masks score higher than the paraphrases' own
         (docs/experiments/paraphrase_routing)."""
+        return self._read(prompt)[1]
+
+    def _read(self, prompt: str) -> tuple[str, str]:
+        """``(the text the gate judges, the prompt the model is asked)``: :meth:`_judged`, then :meth:`understood`."""
         judged = self._judged(prompt)
         if self.gate is None or normal_form(judged) in self._known:
-            return judged
+            return judged, judged
         embedding = self._embed([judged])
         match = self.gate.match([judged], embedding, {judged: judged})[judged]
         if not match.known:
-            return judged
+            return judged, judged
         canonical = self.gate.canonical[match.concept]
         # nearest to a prompt the model was tuned for that makes another kind of mask than the canonical prompt
         # (the taping concept's "bounding box of taped joint": boxes, not strips): asked as that prompt
         nearest = self._known.get(normal_form(self.gate.known_prompts[int(self.gate.scores(embedding)[0][0])]))
         if nearest is not None and self._settings_of(nearest) != self._settings_of(canonical):
-            return nearest
-        return canonical
+            return judged, nearest
+        return judged, canonical
 
     def _settings_of(self, asked: str) -> tuple:
         """What makes a prompt's mask besides its map: its threshold and post-processing."""
@@ -409,15 +414,16 @@ class TorchSegmenter(Segmenter):
     def match_prompts(self, prompts) -> dict:
         return self._match(validate_prompts(prompts))
 
-    def _match(self, prompts, asked_as: dict | None = None) -> dict:
+    def _match(self, prompts, readings: dict | None = None) -> dict:
         """What the gate says of each prompt: judged as :meth:`_judged` reads it, with ``understood_as`` the prompt
-        the model is asked (``asked_as``, from :meth:`understood`, computed by the caller where it has it)."""
+        the model is asked (``readings``: prompt -> :meth:`_read`, computed by the caller where it has them)."""
         if self.gate is None:
             return {}
         prompts = list(prompts)
-        judged = {p: self._judged(p) for p in prompts}
+        readings = readings or {p: self._read(p) for p in prompts}
+        judged = {p: readings[p][0] for p in prompts}
+        asked_as = {p: readings[p][1] for p in prompts}
         matches = self.gate.match(prompts, self._embed(judged.values()), judged)
-        asked_as = asked_as or {p: self.understood(p) for p in prompts}
         return {p: dataclasses.replace(m, understood_as=asked_as[p] if asked_as[p] != p else None)
                 for p, m in matches.items()}
 
