@@ -30,6 +30,7 @@ from ..data.registry import get_dataset_config, unique_datasets
 from ..data.transforms import train_transform
 from ..losses import CombinedLoss, DistillationLoss
 from ..models import create_model
+from ..models.base import non_finite_tensors
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
@@ -141,12 +142,6 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, checkpoint: Path, step: int):
         super().__init__(message)
         self.checkpoint, self.step = checkpoint, step
-
-
-def non_finite_tensors(model: torch.nn.Module) -> list[str]:
-    """The names of the weights and buffers of ``model`` that hold a NaN or an infinity."""
-    return [name for name, t in model.state_dict().items()
-            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
 @contextmanager
@@ -692,7 +687,7 @@ class Trainer:
     def diverged(self, headline: str, bad: list[str] | None = None) -> DivergedError:
         """The error that stops a run whose numbers are no longer finite: ``headline`` (what, when), what is kept,
         and why or what to try (``bad``: the weights that are not finite; None: looked up)."""
-        bad = non_finite_tensors(self.model) if bad is None else bad
+        bad = non_finite_tensors(self.model.state_dict()) if bad is None else bad
         last = self.out / "last.pt"
         kept = (f"{last} holds step {self.saved_step}, the last checkpoint, written before it" if self.saved_step
                 and last.is_file() else "no checkpoint of this run was written")
@@ -795,7 +790,6 @@ class Trainer:
             self.check_resumable(state, self.out / "last.pt")
         self.build_data()
         self.setup(resume, state)
-        self.out.mkdir(parents=True, exist_ok=True)
         if overwrite and not resume:  # the old run goes whole: no best/ or metrics of it beside the new run's files
             for name in RUN_FILES:
                 if name == "config.yaml":  # written next, or kept where it says this run's settings (trained from)
@@ -862,8 +856,8 @@ class Trainer:
         epoch = self.epoch + 1
         row = {"epoch": epoch, "step": self.step, "elapsed_s": round(elapsed, 1), "lr": self.optimizer.param_groups[0]["lr"]}
         row.update({f"train_{k}": float(np.mean([l[k] for l in losses])) for k in losses[0]} if losses else {})
-        bad = non_finite_tensors(self.model) + ([f"EMA copy {n}" for n in non_finite_tensors(self.ema.module)]
-                                                if self.ema is not None else [])
+        ema = non_finite_tensors(self.ema.module.state_dict()) if self.ema is not None else []
+        bad = non_finite_tensors(self.model.state_dict()) + [f"EMA copy {n}" for n in ema]
         if bad:  # never a best/ or a checkpoint of them (they would validate as an empty mask: a val score of 0.0)
             raise self.diverged(f"the weights are not finite at the end of epoch {epoch}", bad)
         row.update(self.validate())

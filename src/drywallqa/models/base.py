@@ -157,13 +157,18 @@ class PromptedSegmentationModel(nn.Module):
         except Exception as exc:  # safetensors' SafetensorError, torch's missing keys and size mismatches
             raise ValueError(f"{directory}: {WEIGHTS_NAME} is damaged or does not fit its {CONFIG_NAME} "
                              f"({type(exc).__name__}: {str(exc)[:300]})") from exc
-        broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        broken = non_finite_tensors(state)
         if broken:  # every mask would come out empty (or full) and every confidence NaN
             raise ValueError(f"{directory}: {WEIGHTS_NAME} holds weights that are not finite numbers (NaN or inf) in "
                              f"{len(broken)} of its {len(state)} tensors, e.g. {broken[0]}: the run that wrote it "
                              "diverged; take an earlier checkpoint")
         model.eval()
         return model
+
+
+def non_finite_tensors(state: dict) -> list[str]:
+    """The names of the floating-point tensors of a state dict that hold a NaN or an infinity."""
+    return [name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
 MODEL_CARD_NAME = "MODEL_CARD.md"

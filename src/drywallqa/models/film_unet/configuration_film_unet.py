@@ -47,14 +47,14 @@ class FilmUNetConfig:
         self.mean = _numbers(self.mean, "mean", -10.0, 10.0)
         self.std = _numbers(self.std, "std", 0.0, 10.0, low_inclusive=False)
         self.encoder_options = dict(self.encoder_options or {})
-        if isinstance(self.image_size, float) and self.image_size.is_integer():  # 320.0 in a hand-written config.json
-            self.image_size = int(self.image_size)
-        if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or self.image_size < 32 \
-                or self.image_size % 32:
+        size = _whole(self.image_size)  # 320.0 in a hand-written config.json is 320
+        if size is not None:
+            self.image_size = size
+        if size is None or size < 32 or size % 32:
             raise ValueError(f"image_size must be a whole multiple of 32 of at least 32, got {self.image_size!r}")
-        (self.text_dim,) = _whole_numbers([self.text_dim], "text_dim", 1, 1, MAX_TEXT_DIM, one=True)
-        (self.head_dim,) = _whole_numbers([self.head_dim], "head_dim", 1, 1, MAX_CHANNELS, one=True)
-        (self.refine_channels,) = _whole_numbers([self.refine_channels], "refine_channels", 1, 0, MAX_CHANNELS, one=True)
+        self.text_dim = _whole_number(self.text_dim, "text_dim", 1, MAX_TEXT_DIM)
+        self.head_dim = _whole_number(self.head_dim, "head_dim", 1, MAX_CHANNELS)
+        self.refine_channels = _whole_number(self.refine_channels, "refine_channels", 0, MAX_CHANNELS)
 
 
 MAX_CHANNELS = 4096  # of a level (or of the pixel/text embedding): 4096 x 4096 x 3 x 3 is 150 M weights already
@@ -69,15 +69,22 @@ def _whole(value):
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _whole_numbers(values, key: str, count: int, low: int, high: int, one: bool = False) -> tuple:
+def _whole_number(value, key: str, low: int, high: int) -> int:
+    """``value`` as a whole number in ``[low, high]``; ValueError naming ``key`` otherwise (as :func:`_whole_numbers`)."""
+    whole = _whole(value)
+    if whole is None or not low <= whole <= high:
+        raise ValueError(f"{key} must be a whole number in [{low}, {high}], got {value!r}")
+    return whole
+
+
+def _whole_numbers(values, key: str, count: int, low: int, high: int) -> tuple:
     """``values`` as a tuple of ``count`` whole numbers in ``[low, high]``.
 
     Raises:
         ValueError: naming ``key``, what it must be and the value given (a negative or zero width, ``1e9``, which
             YAML 1.1 reads as text, or a size no memory holds once failed deep in torch).
     """
-    wanted = (f"{key} must be a whole number in [{low}, {high}], got {values[0]!r}" if one else
-              f"{key} must be {count} whole numbers in [{low}, {high}], got {values!r}")
+    wanted = f"{key} must be {count} whole numbers in [{low}, {high}], got {values!r}"
     if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") or len(values) != count:
         raise ValueError(wanted)
     whole = [_whole(v) for v in values]
