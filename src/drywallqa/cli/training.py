@@ -61,10 +61,8 @@ def train(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--lr / --epochs / --device / --model / OVERRIDES / CONFIG")
     if model_path:
-        import dataclasses
-
         from ..models.base import is_drywallqa_model_dir
-        from ..models.registry import get_model_class
+        from ..models.registry import config_keys
         from ..models.shipped import SHIPPED_MODELS, is_bare_name
 
         if not Path(model_path).exists():
@@ -74,7 +72,7 @@ def train(
                 raise typer.BadParameter(f"no model folder {model_path}", param_hint="--model-path")
         if is_drywallqa_model_dir(model_path):
             cfg.init_from = str(model_path)
-        elif "pretrained" in {f.name for f in dataclasses.fields(get_model_class(cfg.model).config_class)}:
+        elif "pretrained" in config_keys(cfg.model):
             cfg.model_config = {**cfg.model_config, "pretrained": str(model_path)}  # a hub model's folder or id
         else:  # a folder, but no model's: a training run (its model is best/), or another folder
             run = Path(model_path) / "best"

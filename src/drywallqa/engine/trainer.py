@@ -387,7 +387,7 @@ class Trainer:
         size); other keys that differ from the saved model are ignored with a warning."""
         import dataclasses
 
-        from ..models import get_model_class
+        from ..models.registry import config_keys
         from ..models.base import PromptedSegmentationModel
 
         if config.init_from:
@@ -405,8 +405,7 @@ class Trainer:
                     f"(the saved model has {({k: saved[k] for k in differing})})", stacklevel=2)
             return model
         kwargs = dict(config.model_config)
-        fields = {f.name for f in dataclasses.fields(get_model_class(config.model).config_class)}
-        if "text_dim" in fields and "text_dim" not in kwargs:
+        if "text_dim" in config_keys(config.model) and "text_dim" not in kwargs:
             kwargs["text_dim"] = get_text_encoder(config.text_encoder).dim
         return create_model(config.model, **kwargs)
 

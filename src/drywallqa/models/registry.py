@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ..utils.registry import Registry
@@ -20,6 +21,11 @@ def register_model(name: str):
 
 def get_model_class(name: str) -> type:
     return MODELS.get(name)
+
+
+def config_keys(name: str) -> set[str]:
+    """The keys a registered model's config takes (``model_config`` of a training config)."""
+    return {f.name for f in dataclasses.fields(get_model_class(name).config_class)}
 
 
 def list_models() -> list[str]:
