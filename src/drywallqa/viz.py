@@ -91,10 +91,7 @@ def _save(fig, path: str | Path, dpi: int) -> None:
 
 @_plain_text
 def plot_curves(history: list[dict], path: str | Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # (the backend is Agg: set by _plain_text)
 
     if not history:
         return
@@ -125,11 +122,8 @@ def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell
          row_labels: list[str] | None = None) -> None:
     """Save a grid PNG: one row per image, one column per title (e.g. Input | GT | prompt ...), with an
     optional label left of each row."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import cv2
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # (the backend is Agg: set by _plain_text)
 
     n, m = len(rows), len(titles)
     fig, axes = plt.subplots(n, m, figsize=(m * cell / 80, n * cell / 80 + 0.4), squeeze=False)
@@ -152,10 +146,7 @@ def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell
 def plot_confidence_curves(curves: dict, path: str | Path) -> None:
     """``label -> confidence_ranking(...)`` as mIoU of the kept masks against the fraction kept (most confident
     first; dashed: kept by their true IoU, the best a confidence could do)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # (the backend is Agg: set by _plain_text)
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, (label, r) in enumerate(curves.items()):

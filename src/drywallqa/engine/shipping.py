@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from ..confidence import MIN_MASKS
+from ..confidence import CONFIDENCE_FILE, MIN_MASKS
 from ..data.grouping import samples_of_part
 from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
@@ -40,7 +40,7 @@ from .validator import Validator, prompt_postprocess, prompt_thresholds
 
 SHIP_MAX_SCALE = 2048  # the largest input size --scales takes (candidates for a shipped model)
 SELECTION_FILE = "selection.json"  # the sweep behind the shipped options, beside config.json
-CALIBRATION_FILES = ("prompt_gate.npz", "confidence.json")  # made again unless --no-gate / --no-confidence
+CALIBRATION_FILES = (GATE_FILE, CONFIDENCE_FILE)  # made again unless --no-gate / --no-confidence
 KEPT_FILES = ("MODEL_CARD.md", "README.md")  # of the folder replaced
 
 CANDIDATE_SCALES = ((384,), (448,), (512,), (384, 512))
@@ -225,16 +225,17 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     dest.parent.mkdir(parents=True, exist_ok=True)
     with temp_dir(dest.parent, f".{dest.name}.shipping.") as tmp:
         write_shipped(model_dir, tmp, best, candidates, run_dir)
-        missing = concepts_without_paraphrases(datasets) if gate else []
-        if gate and not missing:
-            best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
-        elif gate and (tmp / GATE_FILE).is_file():  # the source's gate knows other concepts: it would refuse these
-            (tmp / GATE_FILE).unlink()
-            report(f"WARNING: no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; the "
-                   f"source's gate (made for other concepts) is left out, so every prompt is answered")
-        elif gate:
-            report(f"no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; every prompt "
-                   "is answered")
+        if gate:
+            missing = concepts_without_paraphrases(datasets)
+            if not missing:
+                best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
+            elif (tmp / GATE_FILE).is_file():  # the source's gate knows other concepts: it would refuse these
+                (tmp / GATE_FILE).unlink()
+                report(f"WARNING: no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; "
+                       f"the source's gate (made for other concepts) is left out, so every prompt is answered")
+            else:
+                report(f"no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; every "
+                       "prompt is answered")
         if confidence:
             model = calibrate_model_confidence(tmp, tuple(datasets), splits_dir, datasets_dir, limit, progress)
             best["confidence"] = model.selection["chosen"]

@@ -201,7 +201,7 @@ class ZeroShotSegmenter(Segmenter):
             xywh = [(d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]) for d in kept]
             masks, ious = sam_box_masks(self.sam, rgb, xywh)
             for d, m, iou in zip(kept, masks, ious):
-                per_prompt[d.prompt] = np.maximum(per_prompt[d.prompt], m * np.float32(d.score * max(iou, 0.0)))
+                per_prompt[d.prompt] = np.maximum(per_prompt[d.prompt], m * np.float32(d.score * iou))  # IoU in [0, 1]
         anomaly = np.max(np.stack(list(per_prompt.values())), axis=0) if per_prompt else np.zeros((h, w), np.float32)
         result = SegmentationResult(
             masks={p: m > 0 for p, m in per_prompt.items()}, probabilities=per_prompt,
