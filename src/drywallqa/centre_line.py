@@ -111,9 +111,13 @@ def _corner_table() -> np.ndarray:
     that touch."""
     table = np.zeros(256, bool)
     for code in range(256):
-        near = [ORDER[i] for i in range(8) if code >> i & 1]
-        table[code] = len(near) == 2 and max(abs(near[0][0] - near[1][0]), abs(near[0][1] - near[1][1])) == 1
+        table[code] = _two_touching([ORDER[i] for i in range(8) if code >> i & 1])
     return table
+
+
+def _two_touching(near) -> bool:
+    """Whether ``near`` is exactly two positions (absolute, or offsets from one pixel) that touch each other."""
+    return len(near) == 2 and max(abs(near[0][0] - near[1][0]), abs(near[0][1] - near[1][1])) == 1
 
 
 _CORNER = _corner_table()
@@ -122,8 +126,7 @@ _CORNER = _corner_table()
 def _touching(s: np.ndarray, y: int, x: int) -> bool:
     """Whether pixel (y, x) of padded ``s`` has exactly two neighbours and they touch each other: it can go
     without cutting the line (a corner a skeleton or a pruned junction left behind)."""
-    near = [(y + dy, x + dx) for dy, dx in _NEIGHBOURS if s[y + dy, x + dx]]
-    return len(near) == 2 and max(abs(near[0][0] - near[1][0]), abs(near[0][1] - near[1][1])) == 1
+    return _two_touching([(y + dy, x + dx) for dy, dx in _NEIGHBOURS if s[y + dy, x + dx]])
 
 
 def _free_ends(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.image_io import read_mask
+from ..utils.image_io import mask_plane, read_mask
 from .coco import rasterize_annotations
 from .problems import DataProblem
 from .registry import DatasetConfig, get_dataset_config
@@ -77,8 +77,7 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
             arr = np.asarray(img)
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
-    if arr.ndim == 3:  # as read_mask reads it: the colour channels' maximum (the grey one of grey with alpha)
-        arr = arr[..., :1 if arr.shape[2] == 2 else 3].max(axis=2)
+    arr = mask_plane(arr)  # as read_mask reads it
     levels = len(np.unique(arr))
     if levels <= MASK_LEVELS:
         return None

@@ -233,9 +233,13 @@ def read_mask(path: str | Path) -> np.ndarray:
             arr = np.asarray(img)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{path}: not a readable mask ({exc})") from exc
-    if arr.ndim == 3:  # colour (RGB, RGBA: the colour channels) or grey with alpha (LA: the grey channel)
-        arr = arr[..., :1 if arr.shape[2] == 2 else 3].max(axis=2)
-    return arr > 0
+    return mask_plane(arr) > 0
+
+
+def mask_plane(arr: np.ndarray) -> np.ndarray:
+    """``(H, W)`` values of a mask file's pixels as :func:`read_mask` reads them: colour (RGB, RGBA) the colour
+    channels' maximum, grey with alpha (LA) the grey channel."""
+    return arr[..., :1 if arr.shape[2] == 2 else 3].max(axis=2) if arr.ndim == 3 else arr
 
 
 @dataclass
