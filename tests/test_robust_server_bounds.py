@@ -1,10 +1,12 @@
 """Robustness, class 5: the HTTP server cannot be held. Tile counts, pixels, upload size (while it streams,
-chunked or not), request time and every parameter are bounded; the answers are 4xx (503 for the time
+chunked or not), the time a body takes to arrive, request time and every parameter are bounded; the answers are 4xx (503 for the time
 limit), never a 500, and the server stays up."""
 
 import io
+import logging
 import select
 import socket
+import struct
 import threading
 import time
 
@@ -82,10 +84,10 @@ def test_request_time_limit_answers_503_and_the_slot_comes_back(tiny_model_dir):
     assert r.status_code == 200
 
 
-def _free_server(app):
+def _free_server(app, **config):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.time() + 20
@@ -128,6 +130,95 @@ def test_chunked_upload_is_refused_while_it_streams(tiny_model_dir):
         thread.join(10)
 
 
+def _multipart_head(port, length, boundary="b0undary"):
+    """A /v1/segment request's headers and the start of its form, the photo's bytes to follow."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+    conn.sendall((f"POST /v1/segment HTTP/1.1\r\nHost: localhost\r\nContent-Length: {length}\r\n"
+                  f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
+                  f"--{boundary}\r\nContent-Disposition: form-data; name=\"prompts\"\r\n\r\nsegment crack\r\n"
+                  f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"w.jpg\"\r\n"
+                  f"Content-Type: image/jpeg\r\n\r\n").encode())
+    return conn
+
+
+def _healthy(port):
+    ok = socket.create_connection(("127.0.0.1", port), timeout=10)
+    ok.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    answer = ok.recv(4096)
+    ok.close()
+    return b"200 OK" in answer
+
+
+def test_a_body_that_trickles_in_is_answered_408_and_its_connection_closed(tiny_model_dir, caplog):
+    """Slowloris: a byte of the body every 50 ms never completes it; at the body time limit the client gets a 408
+    in JSON and the connection is closed, with nothing logged as an error."""
+    server, thread, port = _free_server(create_app(ServeConfig(body_timeout_s=0.3), Segmenter.load(tiny_model_dir)),
+                                        log_config=None)
+    try:
+        conn = _multipart_head(port, 100_000)
+        conn.settimeout(0.05)
+        t0, answer = time.perf_counter(), b""
+        while not answer and time.perf_counter() - t0 < 10:
+            try:
+                conn.sendall(b"0")
+                answer = conn.recv(65536)
+            except socket.timeout:
+                pass
+        elapsed = time.perf_counter() - t0
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert 0.25 < elapsed < 3, elapsed
+        assert b"connection: close" in head.lower() and b"0.3 s" in body
+        conn.settimeout(5)
+        try:  # then closed by the server: no more trickling on this connection
+            assert conn.recv(65536) == b""
+        except ConnectionResetError:
+            pass
+        conn.close()
+        assert _healthy(port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/no/such/path"])
+def test_an_early_answer_closes_the_connection_instead_of_reading_a_trickling_body(tiny_model_dir, path):
+    """A 405 or a 404 is answered without reading the body: its connection is closed, not held by the rest."""
+    server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    try:
+        conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+        conn.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\nx".encode())
+        answer = b""
+        try:
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+        assert answer.startswith((b"HTTP/1.1 405", b"HTTP/1.1 404")) and b"connection: close" in answer.lower(), answer
+        conn.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_client_gone_mid_body_leaves_no_traceback(tiny_model_dir, caplog):
+    server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)), log_config=None)
+    try:
+        for linger in (False, True):  # a plain close (FIN) and an abort (RST)
+            conn = _multipart_head(port, 100_000)
+            conn.sendall(_jpeg()[:500])
+            if linger:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        time.sleep(0.3)
+        assert _healthy(port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text
+
+
 def test_declared_length_over_the_limit_is_refused_at_once(client):
     r = client.post("/v1/segment", content=b"x" * 10, headers={"content-length": str(10 * 2**20),
                                                              "content-type": "multipart/form-data; boundary=x"})
@@ -135,7 +226,8 @@ def test_declared_length_over_the_limit_is_refused_at_once(client):
 
 
 @pytest.mark.parametrize("args", [["--max-upload-mb", "inf"], ["--request-timeout", "0"], ["--port", "99999"],
-                                  ["--port", "-1"], ["--max-pixels", "0"]])
+                                  ["--port", "-1"], ["--max-pixels", "0"], ["--body-timeout", "0"],
+                                  ["--body-timeout", "nan"]])
 def test_serve_refuses_impossible_settings_before_starting(args):
     from typer.testing import CliRunner
 
@@ -144,6 +236,20 @@ def test_serve_refuses_impossible_settings_before_starting(args):
     res = CliRunner().invoke(app, ["serve", *args])
     assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (res.output, res.exception)
     assert args[0] in res.output
+
+
+def test_serve_options_default_to_the_server_config():
+    """``drywallqa serve`` and ``ServeConfig()`` make the same server: one set of limits."""
+    import inspect
+
+    from drywallqa.cli.serving import serve
+
+    options = {name: p.default.default for name, p in inspect.signature(serve).parameters.items()}
+    config = ServeConfig()
+    for option, field in (("max_upload_mb", "max_upload_mb"), ("max_concurrency", "max_concurrency"),
+                          ("max_pixels", "max_pixels"), ("max_tiles", "max_tiles"),
+                          ("request_timeout", "request_timeout_s"), ("body_timeout", "body_timeout_s")):
+        assert options[option] == getattr(config, field), option
 
 
 def _noise_png(w=48, h=32):

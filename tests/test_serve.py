@@ -142,3 +142,16 @@ def test_label_shape_per_request(tiny_model_dir):
     assert asked == [None, "box", None]
     bad = client.post("/v1/segment", files=files, data={"prompts": ["segment taping area"], "label_shape": "boxes"})
     assert bad.status_code == 422 and "label_shape" in bad.text and len(asked) == 3
+
+
+def test_a_json_list_in_one_field_is_refused_not_asked_as_one_prompt(client):
+    """prompts='["segment crack", "segment taping area"]' was one prompt, read as the nearest of the two: one mask
+    where two were asked. A 422 says to repeat the field; brackets in a prompt that is no JSON list are fine."""
+    files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
+    for field, value in (("prompts", '["segment crack", "segment taping area"]'), ("prompts", " []"),
+                         ("flag", '["segment crack: area_px > 5"]')):
+        data = {"prompts": ["segment crack"], field: value}
+        r = client.post("/v1/segment", files=files, data=data)
+        assert r.status_code == 422 and "JSON list" in r.json()["detail"] and "repeat the field" in r.json()["detail"], r.text
+    ok = client.post("/v1/segment", files=files, data={"prompts": ["segment crack [north wall]"]})
+    assert ok.status_code == 200, ok.text

@@ -25,6 +25,7 @@ def serve(
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, help="Photos with more pixels are answered 413 before decoding."),
     max_tiles: int = typer.Option(64, help="A tile size that would cut a photo into more tiles is answered 422."),
     request_timeout: float = typer.Option(120.0, help="Seconds a request may take; then it is answered 503."),
+    body_timeout: float = typer.Option(60.0, help="Seconds a request's body may take to arrive; then it is answered 408."),
     prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
     precision: str = typer.Option("float32", help=PRECISION_HELP),
 ):
@@ -34,7 +35,8 @@ def serve(
     from ..serve import ServeConfig, create_app
 
     for value, hint in ((max_upload_mb, "--max-upload-mb"), (max_concurrency, "--max-concurrency"), (max_pixels, "--max-pixels"),
-                        (max_tiles, "--max-tiles"), (request_timeout, "--request-timeout")):
+                        (max_tiles, "--max-tiles"), (request_timeout, "--request-timeout"),
+                        (body_timeout, "--body-timeout")):
         if not value > 0:
             raise typer.BadParameter(f"must be greater than 0, got {value}", param_hint=hint)
     if max_upload_mb == float("inf"):
@@ -45,5 +47,5 @@ def serve(
                          precision=precision)
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, runtime, max_upload_mb, max_concurrency,
                                   max_pixels=max_pixels, max_tiles=max_tiles, request_timeout_s=request_timeout,
-                                  pipeline=pipeline), seg)
+                                  body_timeout_s=body_timeout, pipeline=pipeline), seg)
     uvicorn.run(app_, host=host, port=port)

@@ -2,10 +2,11 @@
 
 The model is loaded once when the app is made. Every request is bounded before it costs anything:
 the upload's size while it streams in (413 as soon as it passes ``max_upload_mb``, chunked or not), the
-photo's pixels before they are decoded (413), the number of tiles a ``tile`` value would cut it into
-(422), each parameter's range (422), and the time it may take (503 with ``Retry-After`` after
-``request_timeout_s``). At most ``max_concurrency`` requests are segmented at a time; one more is
-answered 429 at once rather than queued without bound. Nothing a client sends is answered 500.
+time its body takes to arrive (408 after ``body_timeout_s``, the connection closed), the photo's pixels
+before they are decoded (413), the number of tiles a ``tile`` value would cut it into (422), each
+parameter's range (422), and the time it may take (503 with ``Retry-After`` after ``request_timeout_s``).
+At most ``max_concurrency`` requests are segmented at a time; one more is answered 429 at once rather
+than queued without bound. Nothing a client sends is answered 500.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -57,6 +59,7 @@ class ServeConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS   # larger photos are answered 413 before they are decoded
     max_tiles: int = 64                    # a ``tile`` that would cut the photo into more is answered 422
     request_timeout_s: float = 120.0       # a request still segmenting then is answered 503
+    body_timeout_s: float = 60.0           # a request body still arriving then is answered 408
     max_rules: int = 32                    # ``flag`` fields per request
     examples_dir: str | None = str(EXAMPLES_DIR)  # photos the web page offers to try (None: no gallery)
     pipeline: str | None = None            # or a pipeline instead of a model folder: zeroshot
@@ -77,45 +80,69 @@ class UploadTooLarge(HTTPException):
         super().__init__(status_code=413, detail=f"upload larger than {limit_mb:g} MB")
 
 
-class BodySizeLimit:
-    """ASGI middleware: a request body is counted while it streams in and refused (413) the moment it
-    passes ``limit`` bytes, whether or not it declared a Content-Length, so no upload is spooled to the end."""
+class BodyTimeout(HTTPException):
+    def __init__(self, timeout_s: float):
+        super().__init__(status_code=408,
+                         detail=f"the request body took longer than the server's limit of {timeout_s:g} s to arrive")
 
-    def __init__(self, app, limit: int, limit_mb: float):
-        self.app, self.limit, self.limit_mb = app, limit, limit_mb
+
+class BodyLimits:
+    """ASGI middleware: a request body is counted while it streams in and refused (413) the moment it
+    passes ``limit`` bytes, whether or not it declared a Content-Length, so no upload is spooled to the end;
+    and it must have arrived whole ``timeout_s`` seconds after the request's headers, or it is refused (408),
+    so a client that trickles it in (a byte every few seconds) holds nothing for longer. A response sent
+    before the body has arrived (a 408, a 413, a 404) closes an HTTP/1 connection: the rest is not read."""
+
+    def __init__(self, app, limit: int, limit_mb: float, timeout_s: float):
+        self.app, self.limit, self.limit_mb, self.timeout_s = app, limit, limit_mb, timeout_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        length = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.limit:
-            return await self._refuse(scope, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length", b"")
+        has_body = length.strip(b"0") != b"" or b"transfer-encoding" in headers
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
         received = 0
-        started = False
+        arrived = started = False
 
-        async def counted_receive():
-            nonlocal received
-            message = await receive()
+        async def bounded_receive():
+            nonlocal received, arrived
+            if arrived:  # what follows the body is the wait for a disconnect, which has no limit
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+            except asyncio.TimeoutError:
+                raise BodyTimeout(self.timeout_s) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     raise UploadTooLarge(self.limit_mb)
+            arrived = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
-        async def tracked_send(message):
+        async def closing_send(message):
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                sent = list(message.get("headers", []))
+                if (has_body and not arrived and scope.get("http_version", "1.1").startswith("1")
+                        and not any(name.lower() == b"connection" for name, _ in sent)):
+                    message = {**message, "headers": [*sent, (b"connection", b"close")]}
             await send(message)
 
+        if length.isdigit() and int(length) > self.limit:
+            return await self._refuse(scope, closing_send, UploadTooLarge(self.limit_mb))
         try:
-            await self.app(scope, counted_receive, tracked_send)
-        except UploadTooLarge:
+            await self.app(scope, bounded_receive, closing_send)
+        except (UploadTooLarge, BodyTimeout) as exc:
             if not started:
-                await self._refuse(scope, send)
+                await self._refuse(scope, closing_send, exc)
 
-    async def _refuse(self, scope, send):
-        response = JSONResponse({"detail": f"upload larger than {self.limit_mb:g} MB"}, status_code=413)
-        await response(scope, None, send)
+    @staticmethod
+    async def _refuse(scope, send, exc: HTTPException):
+        await JSONResponse({"detail": exc.detail}, status_code=exc.status_code)(scope, None, send)
 
 
 def encode_mask(mask: np.ndarray, fmt: str) -> dict:
@@ -177,7 +204,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     limit = int(config.max_upload_mb * 2**20)
     app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None,
                   description="Prompted segmentation for construction QA: photo + text prompts -> masks + QA measures.")
-    app.add_middleware(BodySizeLimit, limit=limit, limit_mb=config.max_upload_mb)
+    app.add_middleware(BodyLimits, limit=limit, limit_mb=config.max_upload_mb, timeout_s=config.body_timeout_s)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):  # where and what, never the input echoed back
@@ -237,6 +264,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     error = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
     errors = {
         400: {"description": "The upload is not a readable image.", **error},
+        408: {"description": f"The request body took longer than {config.body_timeout_s:g} s to arrive.", **error},
         413: {"description": f"The upload is larger than {config.max_upload_mb:g} MB or has more than "
                              f"{config.max_pixels:,} pixels.", **error},
         422: {"description": "Missing or empty prompts, or a bad option.", **error},
@@ -309,8 +337,10 @@ NOT_A_FILE = "send the photo as a file upload, with a file name (curl -F image=@
 
 def check_form_fields(form, query=()) -> None:
     """422 for a field /v1/segment does not know (a misspelt ``mm_per_pixel`` would be ignored: measures in px), for
-    a single-valued field sent twice (which value counts would be a guess) and for any query parameter (the options
-    are read from the form only: ``?mm_per_px=0.5`` would be ignored as silently)."""
+    a single-valued field sent twice (which value counts would be a guess), for any query parameter (the options
+    are read from the form only: ``?mm_per_px=0.5`` would be ignored as silently) and for a JSON list sent as one
+    ``prompts`` or ``flag`` field (``["segment crack", "segment taping area"]`` would be asked as one prompt, read as
+    whichever of the two it is nearest: one mask where two were asked)."""
     if query:
         names = sorted(set(query.keys()))
         raise HTTPException(status_code=422, detail=f"query parameter(s) {', '.join(repr(k[:40]) for k in names[:5])}: "
@@ -325,6 +355,20 @@ def check_form_fields(form, query=()) -> None:
         what = "image" if repeated[0] == "image" else f"{repeated[0]!r} field"
         raise HTTPException(status_code=422, detail=f"send one {what} per request (the form had "
                                                     f"{len(form.getlist(repeated[0]))} {repeated[0]!r} fields)")
+    for name in ("prompts", "flag"):
+        if any(_json_list(value) for value in form.getlist(name)):
+            raise HTTPException(status_code=422, detail=f"{name}: a JSON list in one field; repeat the field instead, "
+                                                        f"one per {'prompt' if name == 'prompts' else 'rule'} "
+                                                        f"(curl -F {name}='...' -F {name}='...')")
+
+
+def _json_list(value) -> bool:
+    if not isinstance(value, str) or not value.strip().startswith("["):
+        return False
+    try:
+        return isinstance(json.loads(value), list)
+    except ValueError:
+        return False
 
 
 def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig,
