@@ -8,18 +8,22 @@ per prompt text whatever it holds.
 Every file is written atomically (temporary name, then rename) and each image's record
 ``<stem>__results.json`` last, so a rerun after an interruption (even ``kill -9``) skips exactly the
 images that are complete and redoes the rest. Engines: ``local`` (``workers`` threads sharing one
-model) and ``ray`` (Ray Data ``map_batches`` over an actor pool, each actor holding a model).
+model) and ``ray`` (Ray Data ``map_batches`` over an actor pool, each actor holding a model; a photo that kills
+its actor's process is named failed, the others still done).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import itertools
 import json
 import logging
 import numbers
 import os
 import re
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,7 +36,8 @@ from tqdm import tqdm
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import BATCH_RESULTS, mark_output_folder, remove_stale_temporaries, strict_json, write_atomic, write_text_atomic
+from ..utils.files import (BATCH_RESULTS, mark_output_folder, remove_stale_temporaries, strict_json, temp_dir,
+                           write_atomic, write_text_atomic)
 from ..utils.checks import whole_number
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug
@@ -59,6 +64,8 @@ class BatchSummary:
 GRID_ROWS = 12  # images in overlay_grid.png
 
 RAY_TASK_RETRIES = 2  # tries again of a batch whose actor died (Ray Data's default: for ever)
+RAY_ROUNDS = 10  # Ray jobs at most per predict_paths_ray call: each after the first names a photo that killed a worker
+INFLIGHT_PREFIX = ".inflight-"  # a Ray job's folder in --out of markers: the photos its actors are segmenting
 
 RESULTS_LOCK = ".results.lock"  # held while one image's files are written (two jobs may share a folder)
 
@@ -521,21 +528,55 @@ def predict_paths(
 
 
 class _RayPredictor:
-    """Ray Data actor: loads the segmenter once, then segments batches of image paths."""
+    """Ray Data actor: loads the segmenter once, then segments batches of image paths.
 
-    def __init__(self, model_path, load_kwargs: dict, opts: BatchOptions):
+    With ``inflight`` (a folder of the job's), the photo it is segmenting is named in a marker file of its own there
+    while it does: a photo whose marker outlives the job killed the actor's process (or was cut short with it)."""
+
+    def __init__(self, model_path, load_kwargs: dict, opts: BatchOptions, inflight: str | None = None):
         self.segmenter = Segmenter.load(model_path, **load_kwargs)
         self.opts = opts
+        self.marker = Path(inflight) / f"{os.getpid()}-{uuid.uuid4().hex}" if inflight else None
 
     def __call__(self, batch: dict) -> dict:
         status, errors, entries = [], [], []
         for p in batch["path"]:
+            self._mark(str(p))
             try:
                 entry, _ = process_image(self.segmenter, Path(p), self.opts)
                 status.append("done"), errors.append(""), entries.append(strict_json(entry, indent=None))
             except Exception as exc:  # noqa: BLE001 - reported per file, as on the local executor
                 status.append("failed"), errors.append(describe_error(exc)), entries.append("")
+            self._mark(None)  # not on a BaseException: the process is going, as when it dies
         return {"path": list(batch["path"]), "status": status, "error": errors, "entry": entries}
+
+    def _mark(self, photo: str | None) -> None:
+        """Name ``photo`` in this actor's marker, or (None) remove it; a marker that cannot be written only costs the
+        job the naming of a photo that kills its worker."""
+        if self.marker is None:
+            return
+        try:
+            if photo is None:
+                self.marker.unlink(missing_ok=True)
+            else:
+                write_text_atomic(photo, self.marker)
+        except OSError as exc:
+            logger.warning("could not write %s (%s)", self.marker, exc)
+
+
+def _marked(folder: Path) -> set[str]:
+    """The photos named by the actors' markers in ``folder``: begun and not finished (their worker died)."""
+    photos = set()
+    try:
+        markers = [m for m in folder.iterdir() if not m.name.startswith(".")]  # write_text_atomic's temporaries hidden
+    except OSError:
+        return photos
+    for marker in markers:
+        try:
+            photos.add(marker.read_text(encoding="utf-8"))
+        except OSError:
+            continue
+    return photos
 
 
 def predict_paths_ray(
@@ -563,6 +604,12 @@ def predict_paths_ray(
     :func:`predict_paths`: a folder predicted by one executor is resumed by the other. Runs on a local Ray
     instance unless ``ray_address`` (or ``RAY_ADDRESS``) names a cluster; the output folder must be reachable
     from every worker (a shared file system on a cluster).
+
+    A photo that kills its actor's process (a decoder's crash, out of memory) stops the Ray job; the photos the
+    actors were segmenting then (marked in a hidden folder of the output folder) are each run again alone, so the
+    one that kills its worker again is named failed, and the others go on in a new job (at most
+    :data:`RAY_ROUNDS` jobs). A stop while no photo was being segmented (Ray unreachable, a model an actor cannot
+    load) ends the job: the photos not finished are named with its cause.
     """
     load_kwargs = dict(load_kwargs or {})
     paths, workers = input_paths(paths), check_workers(workers)
@@ -575,34 +622,84 @@ def predict_paths_ray(
     if todo:
         import ray
 
-        started, rows, stopped = not ray.is_initialized(), [], None
+        out = Path(os.path.abspath(opts.out_dir))
+        # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
+        # link's own, as on the local executor, and a rerun looks for them there
+        pending = [os.path.abspath(p) for p in todo]
+        started, rows, stopped, crashed = not ray.is_initialized(), [], None, {}
         begun = time.time()
-        try:
-            if started:
-                ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-            # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
-            # link's own, as on the local executor, and a rerun looks for them there
-            ds = ray.data.from_items([{"path": os.path.abspath(p)} for p in todo])
-            # the output and model folders absolute too: an actor's working directory is not this one's (a cluster, a
-            # runtime_env working_dir), and a relative --out would put the masks there, out of sight
-            local_model = model_path and Path(model_path).exists()  # else a shipped model's or hub name, as given
-            rows = ds.map_batches(
-                _RayPredictor,
-                fn_constructor_kwargs={"model_path": (os.path.abspath(model_path) if local_model else str(model_path))
-                                       if model_path else None, "load_kwargs": load_kwargs,
-                                       "opts": replace(opts, out_dir=os.path.abspath(opts.out_dir))},
-                batch_size=batch_size,
-                concurrency=max(1, workers),
-                # a died actor is restarted and its batch retried, but not for ever (Ray Data's default): a photo
-                # that kills the process (a decoder's crash, out of memory) would hang the job
-                max_task_retries=RAY_TASK_RETRIES,
-            ).take_all()
-        except Exception as exc:  # noqa: BLE001 - Ray did not start, an actor died: the photos not done are named
-            stopped = _ray_stopped(exc)
+
+        def finished(path: str) -> dict | None:  # the record an actor wrote for ``path`` in this job, or None
+            entry = already_done(out, Path(path), opts.prompts, opts.mm_per_px, opts.settings)
+            return entry if entry is not None and (out / record_name(Path(path))).stat().st_mtime >= begun - 1 else None
+
+        with temp_dir(out, INFLIGHT_PREFIX) as inflight:
+            jobs = itertools.count()
+
+            def run(photos: list, size: int, concurrency: int, retries: int) -> tuple[list, str | None, set]:
+                """One Ray Data job over ``photos``: its rows, why it stopped (None: it did not), the photos its
+                actors had begun and not finished."""
+                marks = inflight / str(next(jobs))  # each job's markers apart: a stopped job's actors may linger
+                marks.mkdir()
+                try:
+                    # the output and model folders absolute too: an actor's working directory is not this one's (a
+                    # cluster, a runtime_env working_dir), and a relative --out would put the masks there, out of sight
+                    local_model = model_path and Path(model_path).exists()  # else a shipped model's or hub name
+                    return ray.data.from_items([{"path": p} for p in photos]).map_batches(
+                        _RayPredictor,
+                        fn_constructor_kwargs={"model_path": (os.path.abspath(model_path) if local_model
+                                                              else str(model_path)) if model_path else None,
+                                               "load_kwargs": load_kwargs, "opts": replace(opts, out_dir=str(out)),
+                                               "inflight": str(marks)},
+                        batch_size=size,
+                        concurrency=concurrency,
+                        # a died actor is restarted and its batch retried, but not for ever (Ray Data's default): a
+                        # photo that kills the process (a decoder's crash, out of memory) would hang the job
+                        max_task_retries=retries,
+                    ).take_all(), None, set()
+                except Exception as exc:  # noqa: BLE001 - Ray did not start, an actor died: told by the caller
+                    why = _ray_stopped(exc)
+                gc.collect()  # Ray Data leaves a stopped job's actors (one restarting, holding its CPU) to the garbage
+                return [], why, _marked(marks)
+
+            def rounds() -> str | None:  # why the job stopped for good, or None
+                suspects, rest = [], pending
+                for _ in range(RAY_ROUNDS):
+                    for photo in suspects:  # each alone: the one that kills its worker again is named
+                        got, why, unfinished = run([photo], 1, 1, 0)
+                        rows.extend(got)
+                        if why is not None:
+                            if photo not in unfinished or finished(photo) is not None:
+                                return why  # not this photo's doing: Ray itself stopped
+                            crashed[photo] = why
+                            logger.error("%s: the worker process died while segmenting it (%s)", photo, why)
+                    answered = {row["path"] for row in rows} | set(crashed)
+                    rest = [p for p in rest if p not in answered and (not suspects or finished(p) is None)]
+                    if not rest:
+                        return None
+                    got, why, unfinished = run(rest, batch_size, max(1, workers), RAY_TASK_RETRIES)
+                    rows.extend(got)
+                    if why is None:
+                        return None
+                    suspects = sorted(p for p in unfinished if p in rest and finished(p) is None)
+                    if not suspects:  # no photo was being segmented: Ray itself stopped (unreachable, ...)
+                        return why
+                    logger.warning("the Ray job stopped (%s) while segmenting %d photo(s): each is run again alone, "
+                                   "then the others", why, len(suspects))
+                return why
+
+            try:
+                if started:
+                    ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
+                             ignore_reinit_error=True)
+                stopped = rounds()
+            except Exception as exc:  # noqa: BLE001 - Ray did not start: the photos not done are named
+                stopped = _ray_stopped(exc)
+            finally:
+                if started and ray.is_initialized():
+                    ray.shutdown()
+        if stopped:
             logger.error("the Ray job stopped: %s", stopped)
-        finally:
-            if started and ray.is_initialized():
-                ray.shutdown()
         for row in rows:
             if row["status"] == "done":
                 summary.done.append(row["path"])
@@ -610,15 +707,18 @@ def predict_paths_ray(
             else:
                 summary.failed.append((row["path"], row["error"]))
         answered = {row["path"] for row in rows}
-        for path in todo:  # each photo its answer: finished by an actor before a stop (its record), or failed
-            if os.path.abspath(path) not in answered:
-                entry = already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
-                if entry is not None and (Path(opts.out_dir) / record_name(path)).stat().st_mtime >= begun - 1:
-                    summary.done.append(os.path.abspath(path))
-                    summary.results.append(entry)
-                else:
-                    why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
-                    summary.failed.append((os.path.abspath(path), f"not done: {why}; run the job again to finish it"))
+        for path in pending:  # each photo its answer: finished by an actor before a stop (its record), or failed
+            if path in answered:
+                continue
+            entry = None if path in crashed else finished(path)
+            if entry is not None:
+                summary.done.append(path)
+                summary.results.append(entry)
+            elif path in crashed:
+                summary.failed.append((path, f"the worker process died while segmenting this photo ({crashed[path]})"))
+            else:
+                why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
+                summary.failed.append((path, f"not done: {why}; run the job again to finish it"))
     return _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [])
 
 
