@@ -224,6 +224,20 @@ def test_a_photo_failing_half_way_leaves_no_outputs(tmp_path, monkeypatch):
     assert report["failed"] and not report["images"] and not (tmp_path / "o" / "w__crack.png").exists()
 
 
+def test_a_prompt_named_anomaly_gets_a_mask_file_of_its_own(tmp_path):
+    """The fixed prompt "anomaly" wrote its mask to <stem>__anomaly.png, which the anomaly map then replaced (the
+    report listed the file twice)."""
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=_Quiet(), sam=_NoSam())
+    report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False, prompts=["anomaly", "crack"])
+    files = report["images"][0]["files"]
+    assert len(set(files)) == 3 and files[1:] == ["w__crack.png", "w__anomaly.png"], files
+    assert files[0].startswith("w__anomaly-") and (tmp_path / "o" / files[0]).is_file()
+
+
 def test_the_report_says_where_the_prompts_came_from(tmp_path, no_models):
     """With --prompts fixed it said 'table v1', the table that was not used."""
     from drywallqa.zeroshot.pipeline import run_zeroshot

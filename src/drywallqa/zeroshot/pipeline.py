@@ -254,6 +254,7 @@ class ZeroShotSegmenter(Segmenter):
 
 
 ZEROSHOT_REPORT = "report.json"
+ANOMALY = "anomaly"  # <stem>__anomaly.png: an image's anomaly map (a prompt "anomaly" has its mask named otherwise)
 ZEROSHOT_JOB = ".zeroshot_job.json"  # the job writing into an output folder (zeroshot_job), written before its photos
 JOB_PARTS = {"config": "settings", "prompts": "prompts", "references": "reference photos", "photos": "photos"}
 
@@ -387,8 +388,9 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
         files = []
         try:
             result, anomaly, kept, used = segmenter.run(read_image(path), prompts)
-            for name, array in [*((mask_name(path, p), result.masks[p].astype(np.uint8) * 255) for p in used),
-                                (f"{file_stem(path.stem)}__anomaly.png", (np.clip(anomaly, 0, 1) * 255).astype(np.uint8))]:
+            masks = [(mask_name(path, p, (ANOMALY,)), result.masks[p].astype(np.uint8) * 255) for p in used]
+            anomaly_map = (f"{file_stem(path.stem)}__{ANOMALY}.png", (np.clip(anomaly, 0, 1) * 255).astype(np.uint8))
+            for name, array in [*masks, anomaly_map]:
                 save_png_atomic(array, out / name)
                 files.append(name)
         except Exception as exc:  # noqa: BLE001 - whatever one photo does, it is named and the job goes on (as predict)
