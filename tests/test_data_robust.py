@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -323,19 +324,34 @@ def test_a_mask_of_many_grey_levels_is_named_and_read_as_before(tmp_path, regist
     assert len(said) == 2 and all("grey levels" in p and "save it as 0/255" in p for p in said), said
 
 
-def test_a_dataset_listed_twice_is_read_once_with_a_warning(tmp_path, registered, caplog):
-    from drywallqa.data.registry import datasets_by_concept, unique_datasets
+def test_a_dataset_listed_twice_is_refused_naming_it(tmp_path, registered, monkeypatch):
+    """The training config refused one dataset listed twice, every other command read it once with a warning (a
+    mistyped second dataset scored nothing of it, said in a line easily missed): one rule, a clean error naming it."""
+    from drywallqa.cli import evaluation
+    from drywallqa.data.registry import DatasetListedTwice, datasets_by_concept, unique_datasets
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
 
     decl, _ = _mask_folder_yaml(tmp_path)
-    with caplog.at_level(logging.WARNING, "drywallqa.data.registry"):
-        assert unique_datasets([str(decl), "cracks", str(tmp_path / "." / decl.name), "robust_masks"]) == \
-            ["robust_masks", "cracks"]
-        assert datasets_by_concept(["cracks", "cracks"]) == {"cracks": ["cracks"]}
-    assert "'robust_masks' is listed twice" in caplog.text and "'cracks' is listed twice" in caplog.text
-    res = CliRunner().invoke(app, ["data", "stats", "-d", str(decl), "-d", "robust_masks", "--json",
-                                   str(tmp_path / "s.json")])
-    assert res.exit_code == 0, res.output
-    assert [s["dataset"] for s in json.loads((tmp_path / "s.json").read_text())] == ["robust_masks"]
+    assert unique_datasets([str(decl), "cracks"]) == ["robust_masks", "cracks"]
+    again = f"{tmp_path}/./{decl.name}"  # the same file under another path
+    with pytest.raises(DatasetListedTwice, match=re.escape(f"dataset 'robust_masks' is listed twice ('{decl}' and "
+                                                           f"'{again}')")):
+        unique_datasets([str(decl), "cracks", again])
+    with pytest.raises(DatasetListedTwice, match=r"^dataset 'cracks' is listed twice: name each dataset once$"):
+        datasets_by_concept(["cracks", "cracks"])
+    runner = CliRunner()
+    res = runner.invoke(app, ["data", "stats", "-d", str(decl), "-d", "robust_masks", "--json", str(tmp_path / "s.json")])
+    assert res.exit_code == 2 and "'robust_masks' is listed twice" in " ".join(res.output.replace("│", " ").split())
+    assert not (tmp_path / "s.json").exists()
+    monkeypatch.setattr(evaluation, "load_segmenter", lambda *a, **k: pytest.fail("a model loaded first"))
+    res = runner.invoke(app, ["evaluate", "-d", "cracks", "-d", "taping", "-d", "cracks", "--out", str(tmp_path / "e")])
+    assert res.exit_code == 2 and "'cracks' is listed twice" in res.output and "Traceback" not in res.output
+    with pytest.raises(ValueError, match=r"data.datasets: dataset 'cracks' is listed twice.*data.dataset_repeats"):
+        TrainConfig().with_overrides(["data.datasets=[cracks,taping,cracks]"]).validate()
+    config = TrainConfig().with_overrides([f"data.datasets=[{decl},robust_masks]"]).validate()  # two entries as written
+    with pytest.raises(ValueError, match=r"data.datasets: dataset 'robust_masks' is listed twice .*and 'robust_masks'"):
+        Trainer(config, progress=False)  # read once with a warning, as the same entry twice was refused
 
 
 def test_a_clean_mask_is_checked_for_grey_levels_once(tmp_path, registered, monkeypatch):

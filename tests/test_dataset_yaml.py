@@ -35,14 +35,19 @@ def test_yaml_dataset_finds_its_splits_and_resolves_its_folder(my_cracks, synthe
 
 
 def test_cli_reads_a_yaml_dataset_once(my_cracks, monkeypatch):
-    """--dataset my_cracks.yaml (given with its name too) is one dataset, its file read once."""
+    """--dataset my_cracks.yaml is one dataset, its file read once; given with its name too, it is named twice."""
+    import typer
+
     from drywallqa.cli.common import dataset_names
 
     reads = []
     real = registry.load_dataset_config
     monkeypatch.setattr(registry, "load_dataset_config", lambda path: reads.append(path) or real(path))
-    assert dataset_names([str(my_cracks), "my_cracks", "cracks"]) == ["my_cracks", "cracks"]
+    assert dataset_names([str(my_cracks), "cracks"]) == ["my_cracks", "cracks"]
     assert len(reads) == 1
+    with pytest.raises(typer.BadParameter, match=re.escape(f"dataset 'my_cracks' is listed twice ('{my_cracks}' and "
+                                                           "'my_cracks')")):
+        dataset_names([str(my_cracks), "my_cracks", "cracks"])
 
 
 def test_datasets_labelling_one_thing_share_a_concept(my_cracks):

@@ -82,3 +82,38 @@ def test_a_tga_photo_is_compared_and_an_unreadable_one_is_named(tmp_path):
     assert near_duplicate_matches(paths, problems=problems) == [(1, 3, 1)]  # indices into paths, the cut one left out
     assert [p.path for p in problems] == [str(tmp_path / "cut.jpg")]
     assert "near-duplicate search" in problems[0].message
+
+
+def test_photos_gone_from_a_published_split_left_out_are_not_named_where_its_folder_has_another_name(tmp_path, caplog):
+    """A dataset YAML's split folder need not be named as the split (valid: {folder: images/val}): a photo gone from
+    a split left out (exclude_published) was named as missing, since its path's first folder is no split name."""
+    import logging
+
+    import yaml
+    from conftest import make_coco_split, make_mask_folder
+
+    from drywallqa.data import registry
+    from drywallqa.data.grouping import GroupSplit
+
+    rng = np.random.default_rng(0)
+    make_mask_folder(tmp_path / "walls" / "photos", 4, rng)
+    make_coco_split(tmp_path / "walls" / "images" / "val", 3, rng, kind="polygon")
+    decl = tmp_path / "walls.yaml"
+    decl.write_text(yaml.safe_dump({"name": "renamed_folders", "folder": "walls", "prompts": ["segment crack"],
+                                    "splits": {"train": {"kind": "mask_folder", "folder": "photos"},
+                                               "valid": {"kind": "coco", "folder": "images/val"}}}))
+    try:
+        root = registry.get_dataset_config(str(decl)).root()
+        photos = sorted(str(p.relative_to(root)) for p in root.rglob("*.jpg"))
+        GroupSplit("renamed_folders", 0, {}, {"val": photos}).to_json(tmp_path / "splits" / "renamed_folders.json")
+        gone = [next(p for p in photos if p.startswith(folder)) for folder in ("photos/", "images/val/")]
+        for name in gone:
+            (root / name).unlink()
+        missing: list = []
+        with caplog.at_level(logging.WARNING):
+            samples = samples_of_part(str(decl), "val", tmp_path / "splits", exclude_published=["valid"], missing=missing)
+        assert sorted(str(s.image_path.relative_to(root)) for s in samples) == \
+            sorted(p for p in photos if p.startswith("photos/") and p not in gone)
+        assert missing == [gone[0]]  # the train photo; the valid one is left out anyway
+    finally:
+        registry.DATASETS.remove("renamed_folders")

@@ -31,11 +31,16 @@ def test_calibrate_gate_names_a_text_encoder_it_cannot_load(tiny_model_dir):
     assert res.exit_code == 2 and "Traceback" not in res.output and "--model-path" in res.output
 
 
-def test_a_dataset_given_twice_is_read_once(synthetic_datasets, caplog):
+def test_a_dataset_given_twice_is_refused(synthetic_datasets, tiny_model_dir, tmp_path):
+    import typer
+
     from drywallqa.cli.common import dataset_names
 
-    assert dataset_names(["syn_crack", "syn_tape", "syn_crack"]) == ["syn_crack", "syn_tape"]
-    assert "listed twice" in caplog.text
+    with pytest.raises(typer.BadParameter, match="dataset 'syn_crack' is listed twice"):
+        dataset_names(["syn_crack", "syn_tape", "syn_crack"])
+    res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(tmp_path / "shipped"), "-d", "syn_crack",
+                              "-d", "syn_tape", "-d", "syn_crack"])
+    assert res.exit_code == 2 and "'syn_crack' is listed twice" in res.output and not (tmp_path / "shipped").exists()
 
 
 def test_shipping_on_concepts_without_a_gate_leaves_out_the_sources_gate(tiny_model_dir, synthetic_datasets, syn_splits,

@@ -3,6 +3,7 @@ two prompts never share a file; names stay short; the full prompt is kept in res
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -111,3 +112,25 @@ def test_control_characters_inside_a_prompt_are_refused(prompt):
 def test_tile_zero_is_an_error_not_a_quiet_no_tiling(tiny_model_dir):
     with pytest.raises(ValueError, match="at least 32"):
         Segmenter.load(tiny_model_dir, tile=0)
+
+
+def test_a_prompt_named_like_another_output_of_the_photo_gets_a_file_of_its_own(tmp_path, monkeypatch):
+    """The prompt "overlay" with --overlay wrote its mask to <stem>__overlay.png, the overlay strip's name, which then
+    replaced it (zeroshot's prompt "anomaly" likewise its anomaly map): every other prompt keeps its name."""
+    img = _photo(tmp_path / "in")
+    out = tmp_path / "out"
+    prompts = ["overlay", "segment crack"]
+    summary = predict_paths(PerPromptMasks(), [img], prompts, out, overlay_images=True, progress=False)
+    assert summary.ok
+    results = json.loads((out / "results.json").read_text())
+    entry = results["images"][0]
+    assert entry["overlay"] == "w__overlay.png" and entry["prompts"]["segment crack"]["mask"] == "w__segment_crack.png"
+    name = entry["prompts"]["overlay"]["mask"]
+    assert re.fullmatch(r"w__overlay-[0-9a-f]{8}\.png", name) and name == mask_name(img, "overlay")
+    assert results["prompt_files"] == {"overlay": name[len("w__"):-len(".png")], "segment crack": "segment_crack"}
+    assert read_mask(out / name).sum() == 20 and read_mask(out / name).shape == (10, 20)  # the mask, not the strip
+    assert np.asarray(Image.open(out / "w__overlay.png")).shape == (10, 60, 3)  # the strip: photo + two masks
+    again = predict_paths(PerPromptMasks(), [img], prompts, out, overlay_images=True, progress=False)
+    assert again.skipped == [str(img)]  # a rerun finds it done
+    assert mask_name(img, "segment overlay") == "w__segment_overlay.png"  # other prompts: named as before
+    assert mask_name(img, "Overlay") == f"w__{prompt_slug('Overlay')}.png" != name

@@ -139,8 +139,8 @@ def no_models(monkeypatch):
 
 
 def test_an_earlier_runs_outputs_are_named_as_such_and_kept(tmp_path, no_models):
-    """A second run into the same --out left the first run's masks (other prompts) beside its report.json, which
-    did not say they were not its own."""
+    """A second run into the same --out (with --overwrite) left the first run's masks (other prompts) beside its
+    report.json, which did not say they were not its own."""
     (tmp_path / "imgs").mkdir()
     Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
     out = tmp_path / "o"
@@ -148,16 +148,61 @@ def test_an_earlier_runs_outputs_are_named_as_such_and_kept(tmp_path, no_models)
     base = ["zeroshot", str(tmp_path / "imgs"), "--out", str(out), "--prompts", "fixed"]
     assert runner.invoke(app, [*base, "-p", "crack"]).exit_code == 0
     (out / "notes.txt").write_text("mine")  # the user's: neither listed nor touched
-    res = runner.invoke(app, [*base, "-p", "water stain"])
+    res = runner.invoke(app, [*base, "-p", "water stain", "--overwrite"])
     assert res.exit_code == 0, res.output
     rep = json.loads((out / "report.json").read_text())
     assert rep["images"][0]["files"] == ["w__water_stain.png", "w__anomaly.png"]
     assert rep["earlier_outputs"] == ["w__crack.png"] and "1 file in" in rep["warnings"][0]
     assert "earlier job's" in _text(res) and "w__crack.png" in _text(res)
     assert (out / "w__crack.png").is_file() and (out / "notes.txt").read_text() == "mine"
-    res = runner.invoke(app, [*base, "-p", "water stain", "-p", "crack"])  # the same prompts again: nothing earlier
+    res = runner.invoke(app, [*base, "-p", "water stain", "-p", "crack", "--overwrite"])  # nothing earlier left
     rep = json.loads((out / "report.json").read_text())
     assert res.exit_code == 0 and rep["earlier_outputs"] == [] and rep["warnings"] == [] and "warning" not in res.output
+
+
+def test_an_out_holding_another_jobs_results_is_refused_unless_overwrite(tmp_path, no_models, monkeypatch):
+    """A run into an --out that held another zero-shot job's results replaced its report.json and mixed the two
+    jobs' masks (predict refuses another job's results unless --overwrite); the same job run again is not refused."""
+    import drywallqa.zeroshot.pipeline as pipeline
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    out = tmp_path / "o"
+    runner = CliRunner()
+    base = ["zeroshot", str(tmp_path / "imgs"), "--out", str(out), "--prompts", "fixed", "-p", "crack"]
+    assert runner.invoke(app, base).exit_code == 0
+    first = (out / "report.json").read_text()
+    (out / "notes.txt").write_text("mine")  # the user's files are no job's results
+    assert runner.invoke(app, base).exit_code == 0  # the same job again
+    (out / "report.json").unlink()  # the same job, stopped before its report: run again
+    assert runner.invoke(app, base).exit_code == 0 and (out / "report.json").read_text() == first
+
+    def no_models_now(*a, **k):
+        pytest.fail("the models were loaded before the refusal")
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "ZeroShotSegmenter", no_models_now)
+        for extra, other in ((["-p", "water stain"], "other prompts"), (["--no-size-filter"], "other settings")):
+            res = runner.invoke(app, [*base, *extra])
+            assert res.exit_code == 2 and f"{out} holds the results of an earlier zero-shot job with {other}: give " \
+                "this job another --out, or --overwrite to write over them" in _text(res), res.output
+        Image.fromarray(_photo()).save(tmp_path / "imgs" / "v.png")
+        res = runner.invoke(app, base)
+        assert res.exit_code == 2 and "with other photos" in _text(res)
+    assert (out / "report.json").read_text() == first and not (out / "v__crack.png").exists()
+    assert (out / "notes.txt").read_text() == "mine"
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=_Quiet(), sam=_NoSam())
+    with pytest.raises(ValueError, match="earlier zero-shot job with other photos"):  # the Python API too
+        pipeline.run_zeroshot(seg, [tmp_path / "imgs"], out, progress=False, prompts=["crack"])
+    res = runner.invoke(app, [*base, "--overwrite"])
+    assert res.exit_code == 0 and len(json.loads((out / "report.json").read_text())["images"]) == 2
+    (out / ".zeroshot_job.json").unlink()  # a folder an older drywallqa, or predict, wrote: no job record
+    res = runner.invoke(app, base)
+    assert res.exit_code == 2 and "results of another job (e.g. report.json)" in _text(res), res.output
+    fresh = tmp_path / "mine"
+    fresh.mkdir()
+    (fresh / "notes.txt").write_text("mine")  # a folder of the user's files: written into
+    assert runner.invoke(app, [*base[:3], str(fresh), *base[4:]]).exit_code == 0
 
 
 def test_a_photo_failing_half_way_leaves_no_outputs(tmp_path, monkeypatch):
@@ -177,6 +222,20 @@ def test_a_photo_failing_half_way_leaves_no_outputs(tmp_path, monkeypatch):
     seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=_Quiet(), sam=_NoSam())
     report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False, prompts=["crack"])
     assert report["failed"] and not report["images"] and not (tmp_path / "o" / "w__crack.png").exists()
+
+
+def test_a_prompt_named_anomaly_gets_a_mask_file_of_its_own(tmp_path):
+    """The fixed prompt "anomaly" wrote its mask to <stem>__anomaly.png, which the anomaly map then replaced (the
+    report listed the file twice)."""
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=_Quiet(), sam=_NoSam())
+    report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False, prompts=["anomaly", "crack"])
+    files = report["images"][0]["files"]
+    assert len(set(files)) == 3 and files[1:] == ["w__crack.png", "w__anomaly.png"], files
+    assert files[0].startswith("w__anomaly-") and (tmp_path / "o" / files[0]).is_file()
 
 
 def test_the_report_says_where_the_prompts_came_from(tmp_path, no_models):

@@ -192,7 +192,7 @@ def test_resume_onto_weights_of_another_architecture_is_named_before_the_data(sy
     ("data.cache_size=100000", r"data.cache_size must be a whole number in \[32, 4096\]"),
     ("seed=-5", "seed must be a whole number"), ("optim.ema_decay=0", "optim.ema_decay"),
     ("optim.ema_decay=1", "optim.ema_decay"), ("optim.ema_decay=1.0", "optim.ema_decay"),
-    ("data.datasets=[cracks,taping,cracks]", "data.datasets lists 'cracks' more than once")])
+    ("data.datasets=[cracks,taping,cracks]", "data.datasets: dataset 'cracks' is listed twice")])
 def test_values_no_run_can_use_are_named_before_anything_runs(override, words):
     with pytest.raises(ValueError, match=words):
         TrainConfig().with_overrides([override]).validate()

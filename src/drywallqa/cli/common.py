@@ -69,9 +69,9 @@ DATASET_HELP = "Dataset name, or a dataset YAML file for your own export (repeat
 
 
 def dataset_names(datasets) -> list[str]:
-    """Registered names of the datasets given by name or YAML file (``--dataset``), each once: one given twice (by
-    name and by its YAML file, or twice) is read once, with a warning (its photos would count twice: a confidence
-    fit on copies in both folds, a report scoring them twice)."""
+    """Registered names of the datasets given by name or YAML file (``--dataset``): one given twice (by name and by
+    its YAML file, or twice) is a usage error naming it, as in a training config (its photos would count twice: a
+    confidence fit on copies in both folds, a report scoring them twice; or another dataset was meant)."""
     from ..data.registry import DATASETS, list_datasets, unique_datasets
 
     try:

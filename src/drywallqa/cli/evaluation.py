@@ -49,10 +49,11 @@ def evaluate(
     if unknown:
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
+    names = tuple(dataset_names(dataset))  # one named twice, or unknown: before a model loads
     seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline, precision=precision,
                          prompt_gate=prompt_gate)
     try:
-        report = run(seg, out, datasets=tuple(dataset_names(dataset)), which=which, splits_dir=splits_dir,
+        report = run(seg, out, datasets=names, which=which, splits_dir=splits_dir,
                      datasets_dir=datasets_dir, limit=limit, speed_images=speed_images,
                      model_dir=None if (pipeline or model == "zeroshot") else
                      (model_path or resolve_model_dir()) if model else resolve_model_dir(model_path))

@@ -155,9 +155,12 @@ def zeroshot(
     sam_path: Optional[str] = typer.Option(None, help="SAM's hub id or save_pretrained folder (default: the config's, "
                                                       "else facebook/sam-vit-base)."),
     llm_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint for prompt generation (falls back to the table)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into an --out that holds another job's results "
+                                   "(other settings, prompts or photos); files this job does not write again are kept "
+                                   "and listed as earlier_outputs. The same job is run again without it."),
 ):
     """Segment defects with no training data: surface tags -> anomaly prompts -> boxes -> size filter -> SAM."""
-    from ..zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter, run_zeroshot
+    from ..zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter, earlier_job, run_zeroshot
 
     try:
         cfg = ZeroShotConfig.from_yaml(config) if config else ZeroShotConfig()
@@ -180,14 +183,20 @@ def zeroshot(
     for key, value in (("detector", detector), ("detector_path", detector_path), ("sam_path", sam_path)):
         if value:
             setattr(cfg, key, value)
+    try:  # before the models load
+        conflict = earlier_job(paths, out, cfg, prompt or None, reference)[1]
+    except ValueError as exc:  # --out an input folder
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
+    if conflict is not None and not overwrite:  # another job's results there
+        raise typer.BadParameter(conflict, param_hint="--out")
     try:
         seg = ZeroShotSegmenter(cfg)  # checks the config again with the options' values (a range, a kind of model)
     except (OSError, KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise typer.BadParameter(str(message), param_hint="--detector / --detector-path / --sam-path / --config")
     try:
-        report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None)
-    except ValueError as exc:  # --out an input folder, a reference photo that cannot be read
+        report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None, overwrite=overwrite)
+    except ValueError as exc:  # --out an input folder or another job's, a reference photo that cannot be read
         raise typer.BadParameter(str(exc), param_hint="--out / --reference") from None
     st = report["stages"]
     console.print(f"{st['images']} images: {st['boxes_detected']} boxes detected, {st['removed_by_size_filter']} removed by "

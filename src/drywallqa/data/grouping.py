@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +215,18 @@ def split_manifest_path(splits_dir: str | Path | None, dataset: str) -> Path:
     return Path("splits") / f"{dataset}.json"
 
 
+def published_split_of(config, root: Path, photo: str) -> str | None:
+    """The published split of ``config`` whose folder holds ``photo`` (a path relative to the dataset ``root``, as a
+    manifest names it, whether or not the photo is still there), the innermost where split folders nest; None where
+    none does. A split is found by its folder, which a dataset YAML may name otherwise than the split."""
+    path, holder = Path(os.path.normpath(root / photo)), None
+    for name, source in config.splits.items():
+        folder = Path(os.path.normpath(root / source.folder))
+        if path.is_relative_to(folder) and (holder is None or len(folder.parts) > holder[0]):
+            holder = (len(folder.parts), name)
+    return holder[1] if holder else None
+
+
 def samples_of_part(
     dataset: str,
     part: str,
@@ -250,7 +263,7 @@ def samples_of_part(
                        dataset, len(unassigned), manifest)
     excluded = set(exclude_published)
     if missing is not None:
-        missing.extend(m for m in missing_names if Path(m).parts[0] not in excluded)
+        missing.extend(m for m in missing_names if published_split_of(config, root, m) not in excluded)
     return [s for rel, s in named if rel in wanted and s.split not in excluded]
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..utils.registry import Registry
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,24 +76,32 @@ def get_dataset_config(name: str) -> DatasetConfig:
     return DATASETS.get(resolve_dataset(name))
 
 
-def unique_datasets(datasets) -> list[str]:
-    """Registered names of ``datasets`` (names or YAML files), each once, in the order given: a dataset listed twice (by
-    name and by its YAML file, or one file under two paths) would have its photos read, trained on or scored twice;
-    it is read once, with a warning naming both entries."""
+class DatasetListedTwice(ValueError):
+    """One dataset named twice among the datasets of a command or a training config (:func:`unique_datasets`)."""
+
+
+def unique_datasets(datasets, resolve=None) -> list[str]:
+    """Registered names of ``datasets`` (names or YAML files), in the order given. ``resolve`` (default
+    :func:`resolve_dataset`) says which dataset an entry names; ``str`` compares the entries as written (no file read).
+
+    Raises:
+        DatasetListedTwice: naming a dataset listed twice (the same entry twice, a name and its YAML file, or one
+            file under two paths): its photos would be read, trained on or scored twice, and which of the two was
+            meant (another dataset mistyped as this one?) is the user's to say, never merged in silence.
+    """
     names: dict[str, str] = {}  # name -> the entry that named it first
     for d in datasets:
-        name = resolve_dataset(d)
+        name = (resolve or resolve_dataset)(d)
         if name in names:
-            logger.warning("dataset %r is listed twice (%r and %r); it is read once (data.dataset_repeats weighs a "
-                           "dataset more in training)", name, names[name], str(d))
-            continue
+            entries = f" ({names[name]!r} and {str(d)!r})" if names[name] != str(d) else ""
+            raise DatasetListedTwice(f"dataset {name!r} is listed twice{entries}: name each dataset once")
         names[name] = str(d)
     return list(names)
 
 
 def datasets_by_concept(datasets) -> dict[str, list[str]]:
-    """``concept -> [dataset names]`` of ``datasets`` (names or YAML files), in the order given, each once
-    (:func:`unique_datasets`)."""
+    """``concept -> [dataset names]`` of ``datasets`` (names or YAML files), in the order given (one listed twice:
+    :func:`unique_datasets`)."""
     groups: dict[str, list[str]] = {}
     for d in unique_datasets(datasets):
         config = get_dataset_config(d)

@@ -83,8 +83,19 @@ class BatchOptions:
     overwrite: bool = False  # redo finished images, and replace other jobs' results of the same image (record_conflict)
 
 
-def mask_name(image_path: Path, prompt: str) -> str:
-    return f"{file_stem(image_path.stem)}__{prompt_slug(prompt)}.png"
+OVERLAY = "overlay"  # <stem>__overlay.png: an image's overlay strip (overlay_name)
+
+
+def mask_slug(prompt: str, taken: tuple = (OVERLAY,)) -> str:
+    """A prompt's part of its masks' file names: :func:`~drywallqa.utils.slug.prompt_slug`, hashed where it would be a
+    name in ``taken`` that another file of the photo has (the prompt ``overlay``: its overlay strip's, drawn by this
+    job or by another into the same folder), so the two never share a file; every other prompt's name is as it was."""
+    return prompt_slug(prompt, taken)
+
+
+def mask_name(image_path: Path, prompt: str, taken: tuple = (OVERLAY,)) -> str:
+    """``<stem>__<mask slug>.png`` (:func:`mask_slug`)."""
+    return f"{file_stem(image_path.stem)}__{mask_slug(prompt, taken)}.png"
 
 
 def record_name(image_path: Path) -> str:
@@ -216,7 +227,7 @@ def record_conflict(out: Path, path: Path, prompts) -> str | None:
 
 def overlay_name(path: Path) -> str:
     """The file name of an image's overlay strip (``--overlay``): the photo, then its mask per prompt."""
-    return f"{file_stem(Path(path).stem)}__overlay.png"
+    return f"{file_stem(Path(path).stem)}__{OVERLAY}.png"
 
 
 def save_png_atomic(array: np.ndarray, path: Path) -> None:
@@ -392,7 +403,7 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     for entry in summary.results:  # every photo, including those an earlier run finished, under today's rules
         entry["flags"] = flags(entry, opts.rules)
     write_text_atomic(strict_json({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
-                                  "prompt_files": {p: prompt_slug(p) for p in opts.prompts},
+                                  "prompt_files": {p: mask_slug(p) for p in opts.prompts},
                                   "concepts": concepts, "warnings": summary.warnings,
                                   "images": summary.results, "failed": summary.failed, "ignored": summary.ignored},
                                  indent=1), out / BATCH_RESULTS)
@@ -464,7 +475,7 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
                 overwrite: bool = False) -> BatchOptions:
     """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder."""
     prompts = validate_prompts(prompts)
-    slugs = [prompt_slug(p) for p in prompts]
+    slugs = [mask_slug(p) for p in prompts]
     if len(set(slugs)) < len(slugs):  # prompt_slug makes this all but impossible; never write one file twice
         raise ValueError(f"prompts {prompts} would share a mask file name; reword one of them")
     validate_threshold(threshold)

@@ -64,6 +64,20 @@ class DistillConfig:
     label_weight: float = 1.0           # of the label losses (`loss`); 0: the teacher alone
 
 
+def training_datasets(datasets, resolve=None) -> list[str]:
+    """``data.datasets`` as registered names (:func:`~drywallqa.data.registry.unique_datasets`; ``resolve=str``: the
+    entries as written, no file read).
+
+    Raises:
+        ValueError: a dataset listed twice, named with ``data.datasets`` and what weighs a dataset more."""
+    from ..data.registry import DatasetListedTwice, unique_datasets
+
+    try:
+        return unique_datasets(datasets, resolve)
+    except DatasetListedTwice as exc:  # its photos would be read and trained on twice
+        raise ValueError(f"data.datasets: {exc} (data.dataset_repeats weighs a dataset more)") from None
+
+
 def _accepts(hint, value):
     """``(ok, value)``: whether ``value`` is of the declared type ``hint``, and the value to keep (``5e-4`` text
     from YAML 1.1 as a float)."""
@@ -161,10 +175,7 @@ class TrainConfig:
         d = self.data
         if not d.datasets or not all(isinstance(x, str) and x.strip() for x in d.datasets):
             raise ValueError(f"data.datasets must be a list of dataset names or YAML files, got {d.datasets!r}")
-        twice = sorted({x for x in d.datasets if d.datasets.count(x) > 1})
-        if twice:  # its photos would be read and trained on twice
-            raise ValueError(f"data.datasets lists {', '.join(map(repr, twice))} more than once; data.dataset_repeats "
-                             "weighs a dataset more")
+        training_datasets(d.datasets, resolve=str)  # the entries as written: no file read yet
         if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
                    for k, v in d.dataset_repeats.items()):
             raise ValueError(f"data.dataset_repeats must map dataset names to whole numbers of at least 1, got {d.dataset_repeats!r}")

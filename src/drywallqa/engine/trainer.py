@@ -26,7 +26,7 @@ from tqdm import tqdm
 from ..data.cache import load_arrays
 from ..data.grouping import samples_of_part
 from ..data.prompted import PromptedSegmentationDataset
-from ..data.registry import get_dataset_config, unique_datasets
+from ..data.registry import get_dataset_config
 from ..data.transforms import train_transform
 from ..losses import CombinedLoss, DistillationLoss
 from ..models import create_model
@@ -36,7 +36,7 @@ from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
 from ..utils.files import (check_writable_path, remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, strict_json,
                            temp_dir, write_atomic, write_csv_atomic, write_text_atomic)
-from .config import TrainConfig
+from .config import TrainConfig, training_datasets
 from .predictor import TorchSegmenter
 from .validator import Validator
 
@@ -355,7 +355,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
         seed_everything(config.seed)
-        self.datasets = [get_dataset_config(n) for n in unique_datasets(config.data.datasets)]  # a name and its YAML: once
+        self.datasets = [get_dataset_config(n) for n in training_datasets(config.data.datasets)]  # a name and its YAML
         self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)

@@ -16,16 +16,18 @@ def _digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
 
 
-def prompt_slug(prompt: str) -> str:
+def prompt_slug(prompt: str, taken: tuple = ()) -> str:
     """A prompt's part of output file names: unique per prompt text, short, ASCII.
 
     A prompt of lower-case words and digits separated by single spaces is its own slug
     (``"segment crack"`` -> ``"segment_crack"``); any other text gets a readable part and a hash of the
     whole text (``"segment-crack"`` -> ``"segment_crack-<8 hex>"``, ``"裂缝"`` -> ``"prompt-<8 hex>"``), so
-    two prompts never share a file and any text a person types makes a valid name.
+    two prompts never share a file and any text a person types makes a valid name. So does a prompt whose own
+    slug is in ``taken``, the names of the other files a job writes per photo (``"overlay"`` ->
+    ``"overlay-<8 hex>"`` where ``<stem>__overlay.png`` is the overlay strip).
     """
     slug = slugify(prompt)
-    if slug and slug.replace("_", " ") == prompt and len(slug) <= MAX_SLUG_CHARS:
+    if slug and slug.replace("_", " ") == prompt and len(slug) <= MAX_SLUG_CHARS and slug not in taken:
         return slug
     return f"{slug[:MAX_SLUG_CHARS].rstrip('_') or 'prompt'}-{_digest(prompt)}"
 

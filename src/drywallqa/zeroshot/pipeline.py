@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -252,21 +254,64 @@ class ZeroShotSegmenter(Segmenter):
 
 
 ZEROSHOT_REPORT = "report.json"
+ANOMALY = "anomaly"  # <stem>__anomaly.png: an image's anomaly map (a prompt "anomaly" has its mask named otherwise)
+ZEROSHOT_JOB = ".zeroshot_job.json"  # the job writing into an output folder (zeroshot_job), written before its photos
+JOB_PARTS = {"config": "settings", "prompts": "prompts", "references": "reference photos", "photos": "photos"}
 
 
-def earlier_outputs(out: Path) -> set[str]:
+def earlier_outputs(out: Path, report: bool = False) -> set[str]:
     """The names of what an earlier job wrote into the output folder ``out`` (masks, anomaly maps, predict's records
     and reports: :func:`~drywallqa.utils.files.is_output_file`); none when ``out`` is not an output folder yet (its
-    files are the user's). ``report.json`` and the hidden marker, lock and temporary files aside."""
+    files are the user's). The hidden marker, lock and temporary files aside, and ``report.json`` unless ``report``."""
     from ..utils.files import is_output_file, is_output_folder
 
     try:
         if not out.is_dir() or not is_output_folder(out):
             return set()
         return {e.name for e in out.iterdir() if is_output_file(e.name) and not e.name.startswith(".")
-                and e.name != ZEROSHOT_REPORT}
+                and (report or e.name != ZEROSHOT_REPORT)}
     except OSError:  # cannot be listed: prepare_out_dir names it
         return set()
+
+
+def zeroshot_job(config: ZeroShotConfig, photos, prompts=None, references=None) -> dict:
+    """What decides a zero-shot job's outputs, as :data:`ZEROSHOT_JOB` holds it: the config (before references set its
+    size filter), the fixed prompts given, and the references and photos (absolute paths)."""
+    job = {"config": dataclasses.asdict(config), "prompts": list(prompts or []),
+           "references": sorted(os.path.abspath(p) for p in references or []),
+           "photos": sorted(os.path.abspath(p) for p in photos)}
+    return json.loads(strict_json(job))  # as read back from the file
+
+
+def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references=None) -> tuple[dict, str | None]:
+    """This job (:func:`zeroshot_job` of the photos under ``paths``), and why it would mix its results with an
+    earlier job's in ``out_dir``, or None: the folder holds no job's outputs (it may hold the user's files), or the
+    same job's (the same settings, prompts, references and photos: run again, or after it was stopped). A folder of
+    another job's outputs (another zero-shot job's, ``predict``'s, or one an older drywallqa wrote, which no job
+    record says is this one) is refused, as ``predict`` refuses another job's results (``--overwrite`` goes on).
+
+    Raises:
+        ValueError: ``out_dir`` is an input folder (:func:`~drywallqa.engine.batch.check_out_apart`)."""
+    from ..engine.batch import check_out_apart, gather_inputs
+
+    check_out_apart(paths, out_dir)
+    out = Path(out_dir)
+    job = zeroshot_job(config, gather_inputs(paths, out)[0], prompts, references)
+    files = sorted(earlier_outputs(out, report=True))
+    if not files:
+        return job, None
+    try:
+        earlier = json.loads((out / ZEROSHOT_JOB).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none (another command's folder, or an older drywallqa's), or damaged
+        earlier = None
+    if earlier == job:
+        return job, None
+    if isinstance(earlier, dict) and set(earlier) == set(job):
+        other = ", ".join(name for key, name in JOB_PARTS.items() if earlier[key] != job[key])
+        held = f"the results of an earlier zero-shot job with other {other}"
+    else:
+        held = f"results of another job (e.g. {files[0]}) that no zero-shot job record says are this job's"
+    return job, f"{out} holds {held}: give this job another --out, or --overwrite to write over them"
 
 
 def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, prompts, report: dict) -> None:
@@ -311,32 +356,41 @@ def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, promp
 
 
 def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, progress: bool = True,
-                 prompts: list[str] | None = None) -> dict:
+                 prompts: list[str] | None = None, overwrite: bool = False) -> dict:
     """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``.
 
-    Each image's entry lists the ``files`` this run wrote for it; an earlier job's outputs in ``out_dir`` that this
-    run did not replace (masks of other prompts or photos, a predict run's records) are left as they are, listed in
-    ``earlier_outputs`` and counted in ``warnings``, never read as this run's. The files of a photo that failed
-    half-way are removed (this run wrote them)."""
+    An ``out_dir`` that holds another job's results is refused (:func:`earlier_job`) unless ``overwrite``; the same
+    job is run again. Each image's entry lists the ``files`` this run wrote for it; outputs in ``out_dir`` that this
+    run did not replace (with ``overwrite``, another job's masks of other prompts or photos, a predict run's records)
+    are left as they are, listed in ``earlier_outputs`` and counted in ``warnings``, never read as this run's. The
+    files of a photo that failed half-way are removed (this run wrote them).
+
+    Raises:
+        ValueError: ``out_dir`` is an input folder, holds another job's results, cannot be written; a reference that
+            holds no photo or that the detector fails on."""
     from tqdm import tqdm
 
-    from ..engine.batch import check_out_apart, describe_error, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
+    from ..engine.batch import describe_error, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
     from ..utils.slug import file_stem
 
-    check_out_apart(paths, out_dir)
+    job, conflict = earlier_job(paths, out_dir, segmenter.config, prompts, references)  # before references change it
+    if conflict is not None and not overwrite:
+        raise ValueError(conflict)
     report = {"size_threshold_source": "config"}
     if references:
         _size_filter_from_references(segmenter, references, prompts, report)
     before = earlier_outputs(Path(out_dir))
     out = prepare_out_dir(out_dir)  # made, checked and marked as predict's is
+    write_text_atomic(strict_json(job), out / ZEROSHOT_JOB)  # before any output: a stopped job is known again
     todo, failed, ignored = gather_inputs(paths, out)
     images, written = [], set()
     for path in tqdm(todo, desc="zero-shot", disable=not progress):
         files = []
         try:
             result, anomaly, kept, used = segmenter.run(read_image(path), prompts)
-            for name, array in [*((mask_name(path, p), result.masks[p].astype(np.uint8) * 255) for p in used),
-                                (f"{file_stem(path.stem)}__anomaly.png", (np.clip(anomaly, 0, 1) * 255).astype(np.uint8))]:
+            masks = [(mask_name(path, p, (ANOMALY,)), result.masks[p].astype(np.uint8) * 255) for p in used]
+            anomaly_map = (f"{file_stem(path.stem)}__{ANOMALY}.png", (np.clip(anomaly, 0, 1) * 255).astype(np.uint8))
+            for name, array in [*masks, anomaly_map]:
                 save_png_atomic(array, out / name)
                 files.append(name)
         except Exception as exc:  # noqa: BLE001 - whatever one photo does, it is named and the job goes on (as predict)
