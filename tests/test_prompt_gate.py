@@ -314,6 +314,56 @@ def test_a_place_that_holds_the_meaning_is_kept(tiny_model_dir):
     assert seg._judged("crack above the door") == "crack" and m["crack above the door"].known
 
 
+@pytest.mark.parametrize("prompt, on_a_surface", [
+    ("holes in the drywall", True), ("a dent on the wall", True), ("seam between the boards", True),
+    ("cracks on the ceiling", True), ("crack in the wall near the window", False), ("crack above the door", False),
+    ("damage in the drywall", False), ("fine lines on the wall", False), ("tape along the joints", False)])
+def test_a_place_on_a_wall_says_where_not_what(prompt, on_a_surface):
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack"], ["cracks"], e[:1], e[2:], {"cracks": "segment crack"}, 0.0)
+    assert gate.on_a_surface(prompt, gate.subject(prompt)) is on_a_surface
+
+
+def test_another_thing_on_a_wall_is_judged_without_the_wall(tiny_model_dir):
+    """"holes in the wall" asks what "holes" asks: the wall only lifted it towards the anchors that name a wall
+    ("crack in the wall"), and it was answered as cracks; a crack on the ceiling is still a crack, and a generic
+    word's place may hold its meaning ("damage in the drywall" is judged whole)."""
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    gate = PromptGate.build({"cracks": ["segment crack", "crack in the wall", "drywall crack"]},
+                            ["hole", "dent", "door", "window", "segment the door"], encode, min_margin=0.0)
+    assert gate.scores(encode(["holes in the wall"]))[2][0] > 0  # the whole prompt would be answered
+    gate.save(tiny_model_dir)
+    seg = Segmenter.load(tiny_model_dir)
+    m = seg.match_prompts(["holes in the wall", "crack on the ceiling", "damage in the drywall"])
+    assert seg._judged("holes in the wall") == "holes" and not m["holes in the wall"].known
+    assert seg._judged("crack on the ceiling") == "crack" and m["crack on the ceiling"].known
+    assert seg._judged("damage in the drywall") == "damage in the drywall" and m["damage in the drywall"].known
+
+
+@pytest.mark.parametrize("text, bare", [
+    ("ceiling crack", "crack"), ("segment gypsum board seams", "segment seams"),
+    ("plaster crack above the door", "crack above the door"), ("segment the wall", "segment the wall"),
+    ("ceiling of the room", "ceiling of the room"), ("wall area", "wall area"), ("wallpaper crack", "wallpaper crack")])
+def test_a_surface_named_before_a_thing_can_be_left_out(text, bare):
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack"], ["cracks"], e[:1], e[2:], {"cracks": "segment crack"}, 0.0)
+    assert gate.unmodified(text) == bare
+
+
+def test_a_ceiling_crack_is_a_crack(tiny_model_dir):
+    """"ceiling crack" was refused where the ceiling is an unrelated anchor: judged as "crack" where that is answered;
+    "ceiling light" stays as typed (the bare "light" is refused too, and a refusal names what was typed)."""
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    gate = PromptGate.build({"cracks": ["segment crack", "crack"]}, ["ceiling", "segment the ceiling", "ceiling light",
+                                                                      "door"], encode, min_margin=0.1)
+    assert gate.scores(encode(["ceiling crack"]))[2][0] < 0.1  # judged whole, it would be refused
+    gate.save(tiny_model_dir)
+    seg = Segmenter.load(tiny_model_dir)
+    m = seg.match_prompts(["ceiling crack", "ceiling light"])
+    assert seg._judged("ceiling crack") == "crack" and m["ceiling crack"].known
+    assert seg._judged("ceiling light") == "ceiling light" and not m["ceiling light"].known
+
+
 def test_a_prompt_the_model_was_tuned_for_is_asked_as_tuned(tmp_path, tiny_kwargs):
     """A model's own prompt with a place in it (a dataset's "segment crack on ceiling") keeps its place, its
     threshold and its post-processing: evaluate and calibrate ask it exactly as trained."""
@@ -353,8 +403,8 @@ def test_a_paraphrase_the_gate_answers_is_asked_as_its_concepts_canonical_prompt
     assert seg.understood(UNKNOWN) == UNKNOWN and not r.masks[UNKNOWN].any()
     raw = Segmenter.load(gated_model_dir, prompt_gate=False)
     assert raw.understood("segment cracks") == "segment cracks"  # no gate: every prompt as written
-    # a batch job's settings say how prompts are read: a rerun into a 0.6.3 folder predicts paraphrases again
-    assert seg.settings()["gate"]["reading"] == 2 and "gate" not in raw.settings()
+    # a batch job's settings say how prompts are read: a rerun into a 0.6.4 folder predicts placed prompts again
+    assert seg.settings()["gate"]["reading"] == 3 and "gate" not in raw.settings()
 
 
 @pytest.fixture

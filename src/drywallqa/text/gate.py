@@ -10,7 +10,9 @@ prompts about unrelated things (:mod:`drywallqa.text.vocabulary`, ``train`` part
 prompt whose margin is below ``min_margin`` (chosen on the ``val`` part of the generated lists by
 :func:`calibrate_margin`) gets an empty mask and a warning naming the prompts the model knows.
 
-The gate judges what a prompt asks for, not where: a place phrase at its end is left out
+The gate judges what a prompt asks for, not where: a place on a wall, a board or a ceiling at its end is left
+out (:meth:`PromptGate.on_a_surface`: "holes in the drywall" is judged as "holes", refused: every photo is of a
+wall, and "drywall" only lifted it towards the anchors that name one); any other place phrase
 (:meth:`PromptGate.subject`) where the prompt without it is nearer to what the model knows (a higher margin,
 :meth:`PromptGate.understood`): "crack above the door" is judged, and asked of the model, as "crack" (the door
 only pulled it towards the unrelated anchors). Where the meaning lives in the place ("segment pixels on the
@@ -51,6 +53,19 @@ _PLACE = re.compile(r"\s+(?:in|on|at|above|below|under|over|near|next to|beside|
 _ASKING = frozenset("""segment find show me the all detect highlight mask outline where is are area areas please a an of
     what any every each some there can you i want to see get map mark locate identify region regions part parts
     this that these those my our""".split())
+# what every wall photo shows: a place on one of them ("holes in the drywall", "dent on the wall") says where, never
+# what, and only lifts a prompt towards the anchors that name a wall ("crack in the wall", "drywall seam")
+_SURFACES = frozenset("""wall walls drywall drywalls plasterboard plasterboards gypsum board boards wallboard wallboards
+    sheetrock gyprock plaster ceiling ceilings panel panels sheet sheets surface surfaces partition room photo image
+    picture shot""".split())
+# words that name nothing by themselves: a prompt asking for one of them ("pixels on the crack", "lines along the
+# joints", "damage in the drywall") may have its meaning in its place
+_GENERIC = frozenset("""pixel pixels line lines damage damages defect defects problem problems issue issues everything
+    anything stuff thing things spot spots bit bits piece pieces""".split())
+_LINKS = frozenset("""in on at above below under over near next to beside by along behind between around across inside
+    underneath beneath within throughout onto alongside the a an this that these those my our its of""".split())
+_MODIFIER = re.compile(r"\b(" + "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+(?=(\w+))", re.IGNORECASE)
+_NOT_A_NAME = _LINKS | _ASKING | {"and", "or"}  # a surface before one of these names nothing: "ceiling of the room"
 
 
 @dataclass(frozen=True)
@@ -157,15 +172,49 @@ class PromptGate:
 
     def understood(self, prompt: str, encode) -> str:
         """``prompt`` as judged and asked of the model: slips mended (:meth:`correct`), and without its place phrase
-        (:meth:`subject`) only where that scores a higher margin than the whole (``encode``: list of texts -> unit
-        embeddings). "crack above the door" -> "crack"; "segment pixels on the crack" is kept whole ("segment
-        pixels" alone is nothing the model knows); a known anchor itself is never cut."""
+        (:meth:`subject`) where that place is a wall, a board, a ceiling (:meth:`on_a_surface`: "holes in the
+        drywall" -> "holes"), else only where that scores a higher margin than the whole (``encode``: list of texts
+        -> unit embeddings). "crack above the door" -> "crack"; "segment pixels on the crack" is kept whole
+        ("segment pixels" alone is nothing the model knows); a known anchor itself is never cut. A surface named
+        before the thing (:meth:`unmodified`: "ceiling crack") is left out where the rest scores higher and is
+        answered."""
         mended = self.correct(prompt)
-        head = self.subject(mended)
-        if head == mended:  # no place, or a known anchor (subject keeps those whole)
+        if normal_form(mended) in self._anchors:
             return mended
-        _, _, margin = self.scores(encode([mended, head]))
-        return head if margin[1] > margin[0] else mended
+        head = self.subject(mended)
+        if head != mended and self.on_a_surface(mended, head):  # "holes in the drywall" is judged as "holes"
+            choices = [head]
+        else:
+            choices = list(dict.fromkeys([mended, head]))
+        n = len(choices)
+        choices += [t for t in map(self.unmodified, choices) if t not in choices]
+        if len(choices) == 1:
+            return choices[0]
+        _, _, margin = self.scores(encode(choices))
+        best = int(np.argmax(margin[:n]))  # on a tie the first: the prompt as typed
+        if len(choices) > n:  # "ceiling crack" as "crack" only where that answers it: a refusal names what was typed
+            bare = n + int(np.argmax(margin[n:]))
+            best = bare if margin[bare] > margin[best] and margin[bare] >= self.min_margin else best
+        return choices[best]
+
+    def unmodified(self, text: str) -> str:
+        """``text`` without the surfaces that say where its thing is before it names it: "ceiling crack" -> "crack",
+        "segment gypsum board seams" -> "segment seams" (as "crack on the ceiling" is judged as "crack"); the text
+        itself where nothing would be left but asking words ("segment the wall area")."""
+        head = self.subject(text)
+        kept = _MODIFIER.sub(lambda m: m.group(0) if m.group(2).lower() in _NOT_A_NAME else "", head)
+        names = [w for w in _TOKEN.findall(kept.lower()) if w not in _ASKING]
+        return kept + text[len(head):] if names else text
+
+    @staticmethod
+    def on_a_surface(prompt: str, head: str) -> bool:
+        """Whether ``prompt`` is ``head`` (its :meth:`subject`) placed on a wall, a board, a ceiling or the photo
+        ("dent in the wall", "cracks on the ceiling"), and ``head`` names a thing rather than a generic word ("damage
+        in the drywall", "lines on the board" are not: their place may hold their meaning). Such a prompt is
+        judged as its subject alone: it asks what "dent" asks, wherever it is."""
+        place = [w for w in _TOKEN.findall(prompt[len(head):].lower()) if w not in _LINKS]
+        names = [w for w in _TOKEN.findall(head.lower()) if w not in _ASKING]
+        return bool(place) and bool(names) and all(w in _SURFACES for w in place) and names[-1] not in _GENERIC
 
     def _is_real(self, word: str) -> bool:
         """A word spelt right: in the dictionary, the anchors or the lexicon, or an inflection of one
