@@ -364,6 +364,30 @@ def test_a_ceiling_crack_is_a_crack(tiny_model_dir):
     assert seg._judged("ceiling light") == "ceiling light" and not m["ceiling light"].known
 
 
+@pytest.mark.parametrize("prompt, negated", [
+    ("no cracks", True), ("do not segment cracks", True), ("Don’t segment the tape", True),
+    ("everything except cracks", True), ("all but the tape", True), ("the wall without cracks", True),
+    ("anything other than cracks", True), ("non-crack areas", True), ("crack-free wall", True),
+    ("uncracked plaster", True), ("untaped joints", True), ("crack, not tape", False), ("cracks not joints", False),
+    ("segment crack", False), ("nothing", True), ("unit", False), ("segment notched edges", False),
+    ("segment non crack area", False)])
+def test_a_negation_asks_for_what_is_not_there(prompt, negated):
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack", "segment non crack area"], ["cracks", "cracks"], e[:2], e[2:],
+                      {"cracks": "segment crack"}, 0.0, lexicon=["crack", "cracked", "taped", "joint"])
+    assert gate.negated(prompt) is negated
+    assert gate.correct("uncracked plaster") == "uncracked plaster"  # never mended to "cracked plaster"
+
+
+def test_a_negated_prompt_gets_an_empty_mask_and_says_why(gated_model_dir, photo):
+    """"no cracks" was answered with the crack mask: the very thing it asks to leave out."""
+    seg = Segmenter.load(gated_model_dir, threshold=0.0)
+    r = seg.predict(photo, ["no cracks", "crack, not tape"])
+    assert not r.masks["no cracks"].any() and r.masks["crack, not tape"].all()
+    assert not r.concepts["no cracks"]["known"] and r.concepts["crack, not tape"]["known"]
+    assert len(r.warnings) == 1 and "negation" in r.warnings[0] and "'segment crack'" in r.warnings[0]
+
+
 def test_a_prompt_the_model_was_tuned_for_is_asked_as_tuned(tmp_path, tiny_kwargs):
     """A model's own prompt with a place in it (a dataset's "segment crack on ceiling") keeps its place, its
     threshold and its post-processing: evaluate and calibrate ask it exactly as trained."""

@@ -64,6 +64,13 @@ _GENERIC = frozenset("""pixel pixels line lines damage damages defect defects pr
     anything stuff thing things spot spots bit bits piece pieces""".split())
 _LINKS = frozenset("""in on at above below under over near next to beside by along behind between around across inside
     underneath beneath within throughout onto alongside the a an this that these those my our its of""".split())
+# words that ask for what is not there: before the thing named ("no cracks", "everything except the tape", "do not
+# segment cracks") the prompt asks for the mask's opposite, which no model here makes
+_NEGATIONS = frozenset("""no not never without except excluding exclude ignore ignoring non nothing none dont don't
+    isn't aren't doesn't but""".split())
+_NEGATION_PHRASE = re.compile(r"\b(?:other than|apart from|instead of)\b")
+_FREE_OF = re.compile(r"\w-free\b")  # "crack-free wall"
+_BEFORE_A_NAME = frozenset("do does did just only".split())  # "do not segment cracks": "do" names nothing
 _MODIFIER = re.compile(r"\b(" + "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+(?=(\w+))", re.IGNORECASE)
 _NOT_A_NAME = _LINKS | _ASKING | {"and", "or"}  # a surface before one of these names nothing: "ceiling of the room"
 
@@ -218,9 +225,9 @@ class PromptGate:
 
     def _is_real(self, word: str) -> bool:
         """A word spelt right: in the dictionary, the anchors or the lexicon, or an inflection of one
-        ("cracker", "seams", "taming" from "tame")."""
+        ("cracker", "seams", "taming" from "tame"), or the negative of one ("uncracked": never mended to "cracked")."""
         known = lambda w: w in self.dictionary or w in self._real or w in self.lexicon  # noqa: E731
-        if known(word):
+        if known(word) or (word.startswith("un") and len(word) > 4 and self._is_real(word[2:])):
             return True
         for suffix in _SUFFIXES:
             stem = word[: -len(suffix)]
@@ -294,14 +301,35 @@ class PromptGate:
         for p, i, s, m in zip(prompts, nearest, similarity, margin):
             concept = self.known_concepts[int(i)]
             understood = asked_as[p] if asked_as is not None else self.correct(p)
-            known = bool(m >= self.min_margin) or understood in self.canonical.values()
+            known = (bool(m >= self.min_margin) and not self.negated(p)) or understood in self.canonical.values()
             out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
                                  understood if understood != p else None)
         return out
 
+    def negated(self, prompt: str) -> bool:
+        """Whether ``prompt`` asks for the opposite of a thing: a negation before the first word that names something
+        ("no cracks", "do not segment the tape", "everything except cracks", "the wall without cracks", "non-crack
+        areas"), a thing's negative form ("uncracked plaster", "untaped joints") or "-free" ("crack-free wall"). "crack,
+        not tape" asks for cracks (a name comes first). A known anchor (a model's own prompt) never is."""
+        if normal_form(prompt) in self._anchors:
+            return False
+        text = unicodedata.normalize("NFKC", prompt).lower().replace("\u2019", "'")
+        if _FREE_OF.search(text) or _NEGATION_PHRASE.search(text):
+            return True
+        for word in re.findall(r"[a-z]+(?:'[a-z]+)?", text):
+            if word in _NEGATIONS or (word.startswith("un") and word[2:] in self.lexicon and word[2:] not in _ASKING):
+                return True
+            if word not in _ASKING and word not in _SURFACES and word not in _GENERIC and word not in _BEFORE_A_NAME:
+                return False  # a name came first
+        return False
+
     def warning(self, match: PromptMatch) -> str:
         """The message a user sees for a prompt the gate does not answer."""
         knows = "; ".join(f"{c}: '{p}'" for c, p in self.canonical.items())
+        if self.negated(match.prompt):
+            return (f"'{match.prompt}' asks for what is not there (a negation); its mask is left empty. This model finds "
+                    f"things, not their absence: ask for the thing itself ({knows}) and look at what its mask leaves "
+                    "out. Turn the check off with --no-prompt-gate (prompt_gate=False) for the raw map.")
         return (f"'{match.prompt}' is not something this model was trained to find (nearest: {match.concept}, similarity "
                 f"{match.similarity:.2f}); its mask is left empty. It knows {knows} and English paraphrases of them "
                 "(other languages are not understood). Turn the check off with --no-prompt-gate (prompt_gate=False) "
