@@ -117,7 +117,7 @@ def check_model_settings(metadata: dict) -> dict:
 
 # how a gated model reads prompts (bumped when that changes, so that a rerun into an earlier job's folder predicts
 # again rather than keep masks of a prompt now read otherwise): 2 = places left out, paraphrases asked as their
-# concept's canonical prompt (0.6.4); 3 = a place on a wall, a board, a ceiling always left out (0.6.5)
+# concept's canonical prompt (0.6.4); 3 = a place on a wall, a board, a ceiling always left out, negations refused (0.6.5)
 GATE_READING = 3
 
 
