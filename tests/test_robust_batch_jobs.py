@@ -280,3 +280,29 @@ def test_ray_returning_no_row_for_a_photo_names_it(tiny_model_dir, photos, tmp_p
     summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], tmp_path / "out")
     assert len(summary.done) == 2
     assert [p for p, _ in summary.failed] == [str(photos / "p2.jpg")] and "no result" in summary.failed[0][1]
+
+
+def test_markers_a_killed_ray_job_left_are_removed_by_the_next_job_on_either_executor(tiny_model_dir, photos, tmp_path):
+    """A Ray job killed (kill -9, a lost driver) leaves its hidden .inflight-* folder of markers and its lock in --out;
+    only a later Ray job that had photos to do removed them: a rerun on the local executor (which resumes a Ray
+    folder) or a Ray rerun with every photo done left them there for good."""
+    import os
+    import subprocess
+    import sys
+
+    from drywallqa.engine.batch import INFLIGHT_PREFIX
+
+    out = tmp_path / "out"
+    predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
+    killed = ("import os, sys\nfrom drywallqa.utils.files import temp_dir\n"
+              f"with temp_dir(sys.argv[1], {INFLIGHT_PREFIX!r}) as inflight:\n"
+              "    (inflight / '0').mkdir()\n    (inflight / '0' / '123-abc').write_text(sys.argv[2])\n"
+              "    os._exit(9)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for job in (lambda: predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False),
+                lambda: predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out)):  # all done: no Ray
+        subprocess.run([sys.executable, "-c", killed, str(out), str(photos / "p0.jpg")], env=env, check=False)
+        assert [f for f in os.listdir(out) if f.startswith(INFLIGHT_PREFIX)]
+        summary = job()
+        assert len(summary.skipped) == 3 and not summary.failed  # resumed: every photo done already
+        assert [f for f in os.listdir(out) if f.startswith(INFLIGHT_PREFIX)] == []

@@ -336,3 +336,28 @@ def test_a_config_whose_llm_url_the_command_line_gives_is_read(tmp_path):
     config.prompt_generator_options["timeout_s"] = -5
     with pytest.raises(ValueError, match="timeout_s"):
         config.validate()
+
+
+def test_a_segmenter_used_again_keeps_its_configs_size_filter(tmp_path):
+    """The references set the size filter of their job only: a segmenter (its models loaded once) running the same job
+    again was refused as 'an earlier zero-shot job with other settings' (the first job's references had changed its
+    config), and a later job without references used the first job's size filter while its report said 'config'."""
+    from drywallqa.zeroshot.detection import Detection
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    class Boxes(_Quiet):
+        def detect(self, image, prompts):
+            return [Detection((0.0, 0.0, 20.0, 20.0), 0.9, prompts[0])]
+
+    for name in ("imgs", "refs"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(_photo(seed=len(name))).save(tmp_path / name / f"{name}.png")
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=Boxes(), sam=_NoSam())
+    job = dict(references=[tmp_path / "refs"], progress=False, prompts=["crack"])
+    first = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "out", **job)
+    assert first["size_threshold_source"] == "1 reference normal images" and first["max_box_fraction"] < 0.5
+    again = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "out", **job)  # the same job: not refused
+    assert again["max_box_fraction"] == first["max_box_fraction"]
+    assert seg.config.max_box_fraction == 0.5
+    plain = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "plain", progress=False, prompts=["crack"])
+    assert plain["size_threshold_source"] == "config" and plain["max_box_fraction"] == 0.5

@@ -36,8 +36,8 @@ from tqdm import tqdm
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import (BATCH_RESULTS, mark_output_folder, remove_stale_temporaries, strict_json, temp_dir,
-                           write_atomic, write_text_atomic)
+from ..utils.files import (BATCH_RESULTS, mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries,
+                           strict_json, temp_dir, write_atomic, write_text_atomic)
 from ..utils.checks import whole_number
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug
@@ -486,6 +486,7 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
     rules = parse_rules(rules, prompts, mm_per_px)
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
+    remove_stale_temp_dirs(out_dir, INFLIGHT_PREFIX)  # a killed Ray job's markers, whichever executor resumes it
     key = settings_key({**(settings or {}), "threshold": threshold})
     return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels, key,
                         overwrite)

@@ -363,11 +363,22 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
     job is run again. Each image's entry lists the ``files`` this run wrote for it; outputs in ``out_dir`` that this
     run did not replace (with ``overwrite``, another job's masks of other prompts or photos, a predict run's records)
     are left as they are, listed in ``earlier_outputs`` and counted in ``warnings``, never read as this run's. The
-    files of a photo that failed half-way are removed (this run wrote them).
+    files of a photo that failed half-way are removed (this run wrote them). The size filter the ``references`` set
+    is this job's: ``segmenter``'s config has its own back afterwards (a segmenter used again runs the same job
+    again, and a job without references filters by the config's).
 
     Raises:
         ValueError: ``out_dir`` is an input folder, holds another job's results, cannot be written; a reference that
             holds no photo or that the detector fails on."""
+    given = segmenter.config.max_box_fraction
+    try:
+        return _run_zeroshot(segmenter, paths, out_dir, references, progress, prompts, overwrite)
+    finally:
+        segmenter.config.max_box_fraction = given
+
+
+def _run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references, progress: bool,
+                  prompts: list[str] | None, overwrite: bool) -> dict:
     from tqdm import tqdm
 
     from ..engine.batch import describe_error, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
