@@ -3,6 +3,7 @@ two prompts never share a file; names stay short; the full prompt is kept in res
 
 import io
 import json
+import os
 import re
 
 import numpy as np
@@ -70,6 +71,26 @@ def test_any_text_makes_a_short_valid_name(tiny_model_dir, tmp_path):
     # the rerun finds the work done
     again = CliRunner().invoke(app, ["predict", str(img), *sum((["-p", p] for p in prompts), []), "--out", str(out),
                                      "--model-path", str(tiny_model_dir)])
+    assert again.exit_code == 0 and "1 skipped" in again.output
+
+
+def test_a_photo_named_by_bytes_of_another_encoding_is_segmented_and_resumed(tiny_model_dir, tmp_path):
+    """A file name that is no UTF-8 (b"caf\\xe9.jpg", Latin-1) ended the job in a UnicodeEncodeError traceback."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    src = _photo(tmp_path / "src")
+    try:
+        os.rename(os.fsencode(src), os.path.join(os.fsencode(folder), b"caf\xe9.jpg"))
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes no such name")
+    out = tmp_path / "out"
+    args = ["predict", str(folder), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    entry = json.loads((out / "results.json").read_text(errors="surrogateescape"))["images"][0]
+    assert entry["prompts"]["segment crack"]["mask"].startswith("caf_-") and (out / "report.html").is_file()
+    assert read_mask(out / entry["prompts"]["segment crack"]["mask"]).shape == (10, 20)
+    again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "1 skipped" in again.output
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -63,6 +64,13 @@ for _handler in logging.getLogger().handlers:
 def _start_command() -> None:
     """Prompted segmentation for construction QA: photo + text prompt -> mask."""
     LOG_FILTER.seen.clear()  # one invocation, one set of messages said (tests run many in one process)
+    # a character the terminal cannot show (a file name that is no UTF-8, a prompt's script on a cp1252 console) is
+    # printed as "?", not a UnicodeEncodeError ending the command after its work is done
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError, OSError):
+            pass
 
 
 DATASET_HELP = "Dataset name, or a dataset YAML file for your own export (repeatable); default all registered."

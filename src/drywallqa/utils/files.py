@@ -172,8 +172,10 @@ def remove_stale_temporaries(folder: str | Path) -> int:
 
 
 def write_text_atomic(text: str, path: str | Path) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file beside it and a rename; returns ``path``."""
-    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file beside it and a rename; returns ``path``. A file
+    name that is no UTF-8 in ``text`` (its bytes kept as lone surrogates when the file system's name was read) is
+    written as those bytes (surrogateescape), as the name is on disk."""
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", errors="surrogateescape"))
 
 
 def write_csv_atomic(rows: list[dict], fieldnames: list[str], path: str | Path) -> Path:

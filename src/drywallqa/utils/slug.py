@@ -13,7 +13,8 @@ def slugify(prompt: str) -> str:
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+    # surrogateescape: a file name that is no UTF-8 (its bytes kept as lone surrogates by the file system decoding)
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
 def prompt_slug(prompt: str, taken: tuple = ()) -> str:
@@ -34,8 +35,11 @@ def prompt_slug(prompt: str, taken: tuple = ()) -> str:
 
 def file_stem(stem: str) -> str:
     """An image stem as it appears in output names: itself, or when longer than ``MAX_STEM_BYTES`` bytes
-    of UTF-8 its start and a hash of the whole."""
-    if len(stem.encode("utf-8")) <= MAX_STEM_BYTES:
+    of UTF-8 its start and a hash of the whole; a stem that is no UTF-8 (a photo named by bytes of another
+    encoding, ``b"caf\\xe9"``) its readable part, each undecodable byte ``_``, and a hash of its bytes."""
+    raw = stem.encode("utf-8", "surrogateescape")
+    readable = raw.decode("utf-8", "replace").replace("\ufffd", "_")
+    if readable == stem and len(raw) <= MAX_STEM_BYTES:
         return stem
-    head = stem.encode("utf-8")[:MAX_STEM_BYTES - 9].decode("utf-8", errors="ignore")
+    head = readable.encode("utf-8")[:MAX_STEM_BYTES - 9].decode("utf-8", errors="ignore")
     return f"{head}-{_digest(stem)}"
