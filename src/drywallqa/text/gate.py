@@ -200,8 +200,11 @@ class PromptGate:
     def unmodified(self, text: str) -> str:
         """``text`` without the surfaces that say where its thing is before it names it: "ceiling crack" -> "crack",
         "segment gypsum board seams" -> "segment seams" (as "crack on the ceiling" is judged as "crack"); the text
-        itself where nothing would be left but asking words ("segment the wall area")."""
+        itself where nothing would be left but asking words ("segment the wall area"), or where its thing is a known
+        anchor whole ("segment wall crack in the photo": a model's own prompt, its surface part of what it names)."""
         head = self.subject(text)
+        if normal_form(head) in self._anchors:
+            return text
         kept = _MODIFIER.sub(lambda m: m.group(0) if m.group(2).lower() in _NOT_A_NAME else "", head)
         names = [w for w in _TOKEN.findall(kept.lower()) if w not in _ASKING]
         return kept + text[len(head):] if names else text
