@@ -340,6 +340,19 @@ def test_another_thing_on_a_wall_is_judged_without_the_wall(tiny_model_dir):
     assert seg._judged("damage in the drywall") == "damage in the drywall" and m["damage in the drywall"].known
 
 
+@pytest.mark.parametrize("prompt, on_a_surface", [
+    ("holes in the new drywall", True), ("dent in the kitchen wall", True), ("holes in your drywall", True),
+    ("dents on the white wall", True), ("cracks on the walls and ceilings", True), ("holes in the drywall please", True),
+    ("crack in the wall paint", False), ("compound on the joints of the drywall", False),
+    ("holes in the wall and the door", False), ("crack in the wall on the left", False)])
+def test_a_surface_named_with_words_of_its_own_is_a_surface(prompt, on_a_surface):
+    """"holes in the new drywall" is "holes in the drywall", refused: a word before the surface (or "please" after it)
+    let other things on a wall be answered as cracks again; a place naming another thing keeps the 0.6.4 reading."""
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack"], ["cracks"], e[:1], e[2:], {"cracks": "segment crack"}, 0.0)
+    assert gate.on_a_surface(prompt, gate.subject(prompt)) is on_a_surface
+
+
 @pytest.mark.parametrize("text, bare", [
     ("ceiling crack", "crack"), ("segment gypsum board seams", "segment seams"),
     ("plaster crack above the door", "crack above the door"), ("segment the wall", "segment the wall"),
