@@ -1,6 +1,7 @@
 """The web page in a real browser: headless Debian Chromium driven by Playwright (playwright-core), at a phone
 and a desktop size: a sample photo, an added prompt, the measures table, a mask toggled, the JSON downloaded,
-the warning for a prompt the model does not know, a 4xx message, and no request to any other host.
+the warning for a prompt the model does not know, a 4xx message, and no request to any other host; the progress
+shown while a request runs, the results brought into view, the measures readable on a phone, a server gone.
 
 `make test` installs Chromium (Debian package) and playwright-core (npm) where missing; without them the
 test is skipped locally and fails under CI=true, so CI cannot pass without having run it.
@@ -83,23 +84,39 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert "film_unet" in size["modelLine"] and f"drywallqa {drywallqa.__version__}" in size["modelLine"]  # which model
         rows = {row[0]: row for row in size["rows"]}  # prompt, confidence, regions, area, ..., joints, concept, mask
         assert sorted(rows) == sorted(prompts)
-        confidences = [float(row[1].split()[0]) for row in size["rows"]]
+        assert size["rows"][-1][0] == UNKNOWN  # a prompt not searched last: nothing in it to review
+        confidences = [float(row[1].split()[0]) for row in size["rows"][:-1]]
         assert confidences == sorted(confidences)  # least confident first: review these first
         assert all(row[2].isdigit() and row[-1] == "PNG" for row in size["rows"])  # regions counted, a mask to download
         assert "not known" in rows[UNKNOWN][8] and "not known" not in rows["segment crack"][8]
         taping_joints = rows["segment taping area"][7]  # joints: taping prompts only
         assert rows["segment crack"][7] == "\u2014" and (taping_joints == "0" or taping_joints.endswith("% taped"))
-        assert rows[UNKNOWN][2] == "0" and rows[UNKNOWN][1] == "0.00 \u00b7 review"  # empty, and no confidence in it
+        assert rows[UNKNOWN][2] == "0" and rows[UNKNOWN][1] == "not searched: see the warning"  # not a red "0.00 review"
         assert size["toggled"], "hiding a mask must change the overlay, showing it again restore it"
         assert size["jointPixels"]["shown"] == [255, 255, 255], "a taped joint is drawn white along its line"
         assert size["jointPixels"]["hidden"] != [255, 255, 255], "and hidden with its mask"
         assert size["json_prompts"] == prompts
         assert len(size["warnings"]) == 1 and UNKNOWN in size["warnings"][0]
+        after = size["afterRun"]
+        assert after["warningSwatches"] == [True]  # the warning in its prompt's colour
+        # progress where the user looks (the button), in seconds, and the results marked busy; all undone after
+        assert size["progress"]["button"].startswith("Segmenting") and size["progress"]["spinner"], size["progress"]
+        assert size["progress"]["busy"] == "true" and after["busy"] is None and after["button"] == "Segment"
+        # the results brought into view (on a phone they are below the form) and the focus on their heading
+        assert 0 <= after["titleTop"] < after["innerHeight"] / 2 and after["focused"] == "results-title", (name, after)
+        assert after["tableFits"] is True and after["labels"], f"{name}: the measures table scrolls sideways {after['tableFits']}"
+        assert "confidence" in after["help"] and "px (pixels of the photo)" in after["help"]  # what the numbers mean
+        assert "mm per pixel" in size["commaUnits"] and "in mm" in size["commaUnits"]
+        assert "segment crack in red" in after["overlayLabel"] and f"{UNKNOWN} in orange, not searched" in after["overlayLabel"]
+        assert size["jsonName"] == "cracks_2363_jpg__result.json"  # named after the photo
         assert size["status"].startswith("Done in")
         assert size["curl"].startswith("curl -F 'image=@\"") and "--form-string 'prompts=segment the window'" in size["curl"]
         assert "HTTP 422" in size["error"] and "tile" in size["error"]
         assert size["badNumber"] == 'The tile size "64e" is not a whole number'  # named, not dropped
         assert "--form-string 'mm_per_px=0.5'" in size["commaCurl"]  # a decimal comma read as one, not as 5
         assert "cannot display" in size["tiffError"] and "could not be reached" not in size["tiffError"]
+        assert "could not be reached" in size["gone"]["error"] and "press Segment again" in size["gone"]["error"]
+        assert size["gone"]["button"] == "Segment"
+        assert "server" in size["badGateway"] and "HTTP 502" in size["badGateway"] and "Error 502" not in size["badGateway"]
         assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"
         assert (tmp_path / f"page_{name}.png").stat().st_size > 10_000

@@ -2,8 +2,10 @@
 // Drives the drywallqa web page at a phone size (390x844) and a desktop size (1280x900): picks the first sample
 // photo, adds a prompt, segments, reads the measures table, toggles a mask (the overlay must change), draws a
 // taped joint on it, downloads
-// the JSON, reads the warnings; then submits a bad tile size and reads the error, then a TIFF photo (which a
-// browser cannot draw) and reads the message. Every request to another host
+// the JSON, reads the warnings, the progress shown while it waits, whether the results came into view (and the
+// focus to them), whether the measures fit the width; then submits a bad tile size and reads the error, then a TIFF
+// photo (which a browser cannot draw) and reads the message, then a request that never reaches the server and one
+// a proxy answers with an HTML 502. Every request to another host
 // is recorded (and blocked). Prints one JSON line; screenshots go to OUT_DIR/page_{phone,desktop}.png.
 import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
@@ -40,8 +42,26 @@ try {
     await page.fill('#prompt-input', unknown);
     await page.keyboard.press('Enter');
     const chips = await page.$$eval('#chips .chip', cs => cs.map(c => c.dataset.prompt));
+    // the first request held back a moment: what shows while it runs
+    let release; const held = new Promise(r => { release = r; });
+    await page.route('**/v1/segment', async route => { await held; await route.continue(); });
     await page.click('#run');
+    await page.waitForTimeout(1300);
+    const progress = await page.evaluate(() => ({
+      button: document.querySelector('#run').textContent, spinner: !!document.querySelector('#run .spinner'),
+      busy: document.querySelector('#results-title').closest('section').getAttribute('aria-busy') }));
+    release();
     await page.waitForSelector('#result:not([hidden])', { timeout: 60000 });
+    await page.unroute('**/v1/segment');
+    const afterRun = await page.evaluate(() => ({
+      button: document.querySelector('#run').textContent, busy: document.querySelector('#results-title').closest('section').getAttribute('aria-busy'),
+      titleTop: document.querySelector('#results-title').getBoundingClientRect().top, innerHeight,
+      focused: document.activeElement.id,
+      tableFits: (w => w.scrollWidth <= w.clientWidth + 1 || [w.scrollWidth, w.clientWidth])(document.querySelector(".table-wrap")),
+      labels: [...document.querySelectorAll('#measures tbody td')].every(td => td.dataset.label),
+      help: document.querySelector('#measures-help').textContent.replace(/\s+/g, ' '),
+      overlayLabel: document.querySelector('#overlay').getAttribute('aria-label'),
+      warningSwatches: [...document.querySelectorAll('#warnings .msg')].map(w => !!w.querySelector('.swatch')) }));
     const rows = await page.$$eval('#measures tbody tr', trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent)));
     const before = await overlayHash(page);
     await page.click('#toggles input >> nth=0');
@@ -61,6 +81,7 @@ try {
     });
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#json')]);
     const json = JSON.parse(await readFile(await download.path(), 'utf8'));
+    const jsonName = download.suggestedFilename();
     const warnings = await page.$$eval('#warnings .msg', ws => ws.map(w => w.textContent));
     const status = await page.textContent('#status');
     const curl = await page.textContent('#curl');
@@ -82,15 +103,30 @@ try {
     await page.click('#run');
     await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
     const commaCurl = await page.textContent('#curl');
+    const commaUnits = await page.textContent('#units-help');
     await page.fill('#mm', '');
     await page.setInputFiles('#image', tiffPath);
     await page.click('#run');
     await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
     const tiffError = await page.textContent('#error');
+    // the server gone (the connection reset), and a proxy's HTML error page: a message that says what to do
+    await page.click('#gallery button >> nth=0');
+    await page.waitForFunction(() => !document.querySelector('#error').textContent || document.querySelector('#error').hidden);
+    await page.route('**/v1/segment', route => route.abort('connectionreset'));
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
+    const gone = { error: await page.textContent('#error'), button: await page.textContent('#run') };
+    await page.unroute('**/v1/segment');
+    await page.route('**/v1/segment', route => route.fulfill({ status: 502, contentType: 'text/html', body: '<html>Bad Gateway</html>' }));
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
+    const badGateway = await page.textContent('#error');
+    await page.unroute('**/v1/segment');
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     const modelLine = await page.textContent('#model-line');
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
-                           warnings, status, curl, error, badNumber, commaCurl, tiffError, scrollWidth, viewportWidth: viewport.width, consoleErrors };
+                           warnings, status, curl, error, badNumber, commaCurl, tiffError, scrollWidth, viewportWidth: viewport.width, consoleErrors,
+                           progress, afterRun, jsonName, commaUnits, gone, badGateway };
     await context.close();
   }
   console.log(JSON.stringify(report));
