@@ -401,6 +401,17 @@ def test_a_negated_prompt_gets_an_empty_mask_and_says_why(gated_model_dir, photo
     assert len(r.warnings) == 1 and "negation" in r.warnings[0] and "'segment crack'" in r.warnings[0]
 
 
+def test_a_building_word_the_encoder_lacks_is_never_mended():
+    """"joist" is not in the text encoder's vocabulary and one slip from "joint": "ceiling joist" was read as "ceiling
+    joint" and answered as taping."""
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment joint"], ["taping"], e[:1], e[2:], {"taping": "segment joint"}, 0.0,
+                      lexicon=["joint", "taped", "crack"])
+    gate.set_dictionary(["ceiling"])
+    assert gate.correct("ceiling joist") == "ceiling joist" and gate.correct("tapered joists") == "tapered joists"
+    assert gate.correct("ceiling jiont") == "ceiling joint"  # a slip is still mended
+
+
 def test_a_prompt_the_model_was_tuned_for_is_asked_as_tuned(tmp_path, tiny_kwargs):
     """A model's own prompt with a place in it (a dataset's "segment crack on ceiling") keeps its place, its
     threshold and its post-processing: evaluate and calibrate ask it exactly as trained."""

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..utils.files import write_atomic
 from .encoder import normal_form
+from .vocabulary import TRADE_WORDS
 
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
@@ -143,8 +144,10 @@ class PromptGate:
         self.model_prompts = list(model_prompts)
 
     def set_dictionary(self, words) -> None:
-        """The words that count as real (spelt right) besides the anchors' own, e.g. the text encoder's vocabulary."""
-        self.dictionary = {w.lower() for w in words if w.isalpha()}
+        """The words that count as real (spelt right) besides the anchors' own, e.g. the text encoder's vocabulary,
+        and always the building trades' words it may lack (:data:`~drywallqa.text.vocabulary.TRADE_WORDS`: "joist"
+        is never read as "joint")."""
+        self.dictionary = {w.lower() for w in words if w.isalpha()} | TRADE_WORDS
 
     def correct(self, prompt: str) -> str:
         """``prompt`` with each slipped word mended to the one lexicon word it is nearest to (see module doc)."""

@@ -42,6 +42,14 @@ UNRELATED_WORDS = [
     "cloud", "sun", "moon", "apple", "banana", "pizza", "book", "pen", "paper", "keyboard", "mouse", "printer",
 ]
 
+# words of the building trades that a general-English WordPiece vocabulary lacks: real words, never mended to a
+# known concept's word one slip away ("joist" is no slip of "joint", "tapered" none of "taped")
+TRADE_WORDS = frozenset("""joist stud soffit lintel rebar plinth mullion sill jamb dado fascia purlin rafter spackle caulk
+    grout trowel sheetrock drywall plasterboard gypsum skim skirting architrave coving cornice screed render lath scrim
+    bead beading bullnose sanding primer taper tapered mudding mudded feathering featheredge bevel efflorescence
+    spalling crazing delamination blister toggle baseboard casing hairline fissure shim sealant flashing parging
+    stucco wainscot drywaller grommet""".split())
+
 TEMPLATES = ["segment {w}", "{w}", "segment the {w}", "find the {w}", "show me the {w}", "where is the {w}",
              "highlight {w}", "mask the {w}", "segment all {w}", "detect {w}", "outline the {w}", "{w} area"]
 
