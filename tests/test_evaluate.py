@@ -296,3 +296,12 @@ def test_an_empty_splits_selection_is_refused(tiny_model_dir, tmp_path):
         res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "--splits", empty,
                                        "--out", str(tmp_path / "eval")])
         assert res.exit_code == 2 and "name at least one of" in res.output, res.output
+
+
+def test_a_dataset_listed_twice_is_refused_by_the_python_evaluate_too(tmp_path):
+    """The CLI refused it; ``evaluate(...)`` from Python scored its photos twice."""
+    from drywallqa.data.registry import DatasetListedTwice
+
+    with pytest.raises(DatasetListedTwice, match="'cracks' is listed twice"):
+        evaluate(None, tmp_path / "out", datasets=("cracks", "cracks"))
+    assert not (tmp_path / "out").exists()

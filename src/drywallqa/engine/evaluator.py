@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..data.grouping import samples_of_part
 from ..data.negatives import negative_prompts
-from ..data.registry import get_dataset_config, resolve_dataset
+from ..data.registry import get_dataset_config, resolve_dataset, unique_datasets
 from ..data.sample import load_split, source_group
 from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
@@ -354,13 +354,18 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
 
     Each finished set (split x dataset) is kept in ``out_dir/.partial/`` until the report is written: run
     again after an interruption, the evaluation reuses the sets whose :func:`set_fingerprint` still
-    matches and scores only the rest."""
+    matches and scores only the rest.
+
+    Raises:
+        ValueError: a dataset listed twice (:class:`~drywallqa.data.registry.DatasetListedTwice`, before anything is
+            written), an output folder that cannot be made.
+    """
+    datasets = tuple(unique_datasets(datasets))  # one listed twice is refused, as by the CLI: scored twice otherwise
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValueError(f"{out}: cannot make the output folder ({exc.strerror or exc})") from None
-    datasets = tuple(map(resolve_dataset, datasets))
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
     results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
     warnings: list = []
