@@ -1,13 +1,16 @@
 """Places on a wall: "holes in the drywall" judged as "holes" (prompt gate, shipped model; no photos).
 
 Compares two readings of a prompt with a place phrase at its end, on the shipped model's gate:
-- 0.6.4: the place is left out only where the rest scores a higher margin than the whole prompt;
+- 0.6.4: the place is left out only where the rest scores a higher margin than the whole prompt
+  (negations answered as any other prompt; slips mended with 0.6.5's dictionary);
 - 0.6.5: where the place is a wall, a board, a ceiling or the photo and the prompt asks for a named thing,
   the place is always left out (``PromptGate.on_a_surface``); else as 0.6.4; and a surface named before the
-  thing ("ceiling crack") may be left out too where that scores a higher margin (``PromptGate.unmodified``).
+  thing ("ceiling crack") may be left out too where that scores a higher margin (``PromptGate.unmodified``);
+  a negation ("no cracks") refused (``PromptGate.negated``).
 on the generated lists with places of ../prompt_places (val part, and the test part with --test), on the
 development lists below (written to choose the rule: no held-out check), and on a file of fresh wordings
-written independently of the rule (--fresh FILE: {"crack": [...], "taping": [...], "other": [...]}).
+written independently of the rule (--fresh FILE: {"crack": [...], "taping": [...], "other": [...]}, and
+optionally "negation": [...], prompts asking for what is not there, to be refused).
 
     python docs/experiments/surface_places/run.py --out out/surface_places [--test] [--fresh FILE]
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +59,7 @@ DEV = {
               "a hole in the wall", "a dent in the drywall", "pipe joint", "tape measure", "duct tape", "masking tape",
               "knee joint"],
 }
-FRESH_CONCEPTS = {"crack": "cracks", "taping": "taping", "other": "other"}
+FRESH_CONCEPTS = {"crack": "cracks", "taping": "taping", "other": "other", "negation": "negation"}  # the last two: refuse
 
 
 def judges(seg: Segmenter) -> dict:
@@ -85,7 +89,10 @@ def rates(seg: Segmenter, lists: dict) -> dict:
         for rule, judge in rules.items():
             judged = {p: judge(p) for p in prompts}
             m = seg.gate.match(prompts, encode(judged.values()), judged)
-            refuse = name in ("other", "unrelated")
+            if rule.startswith("0.6.4"):  # 0.6.4 answered negations ("no cracks") as any other prompt
+                m = {p: replace(x, known=x.margin >= seg.gate.min_margin or judged[p] in seg.gate.canonical.values())
+                     for p, x in m.items()}
+            refuse = name in ("other", "unrelated", "negation")
             right = [(not m[p].known) if refuse else (m[p].known and m[p].concept == name) for p in prompts]
             known[rule] = {p: m[p].known for p in prompts}
             out[name][rule] = {"answered": float(np.mean([m[p].known for p in prompts])), "right": float(np.mean(right))}
