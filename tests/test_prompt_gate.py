@@ -383,7 +383,7 @@ def test_a_ceiling_crack_is_a_crack(tiny_model_dir):
     ("anything other than cracks", True), ("non-crack areas", True), ("crack-free wall", True),
     ("uncracked plaster", True), ("untaped joints", True), ("crack, not tape", False), ("cracks not joints", False),
     ("segment crack", False), ("nothing", True), ("unit", False), ("segment notched edges", False),
-    ("segment non crack area", False)])
+    ("segment non crack area", False), ("do not miss any cracks", False), ("don't overlook the seams", False)])
 def test_a_negation_asks_for_what_is_not_there(prompt, negated):
     e = np.eye(3, dtype=np.float32)
     gate = PromptGate(["segment crack", "segment non crack area"], ["cracks", "cracks"], e[:2], e[2:],

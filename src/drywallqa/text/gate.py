@@ -71,7 +71,8 @@ _NEGATIONS = frozenset("""no not never without except excluding exclude ignore i
     isn't aren't doesn't but""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other than|apart from|instead of)\b")
 _FREE_OF = re.compile(r"\w-free\b")  # "crack-free wall"
-_BEFORE_A_NAME = frozenset("do does did just only".split())  # "do not segment cracks": "do" names nothing
+_BEFORE_A_NAME = frozenset("do does did just only miss missing overlook skip forget".split())  # name nothing
+_MISSING = frozenset("miss missing overlook skip forget".split())  # after a negation: "don't miss the cracks" asks for them
 _MODIFIER = re.compile(r"\b(" + "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+(?=(\w+))", re.IGNORECASE)
 _NOT_A_NAME = _LINKS | _ASKING | {"and", "or"}  # a surface before one of these names nothing: "ceiling of the room"
 
@@ -325,7 +326,10 @@ class PromptGate:
         text = unicodedata.normalize("NFKC", prompt).lower().replace("\u2019", "'")
         if _FREE_OF.search(text) or _NEGATION_PHRASE.search(text):
             return True
-        for word in re.findall(r"[a-z]+(?:'[a-z]+)?", text):
+        words = re.findall(r"[a-z]+(?:'[a-z]+)?", text)
+        for i, word in enumerate(words):
+            if word in _NEGATIONS and i + 1 < len(words) and words[i + 1] in _MISSING:
+                continue  # "do not miss any cracks" asks for them
             if word in _NEGATIONS or (word.startswith("un") and word[2:] in self.lexicon and word[2:] not in _ASKING):
                 return True
             if word not in _ASKING and word not in _SURFACES and word not in _GENERIC and word not in _BEFORE_A_NAME:
