@@ -24,6 +24,8 @@ def _jpeg(w=48, h=32):
 
 def test_health_models_page_and_docs(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+    head = client.head("/healthz")  # a load balancer's probe
+    assert head.status_code == 200 and head.content == b""
     described = client.get("/v1/models").json()["models"][0]
     assert described["threshold"] == 0.5 and described["runtime"] == "torch"
     assert described["backend"] == "embedded"  # the 0.4 field keeps its 0.4 value

@@ -253,6 +253,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     def healthz() -> dict:
         return {"status": "ok"}
 
+    app.head("/healthz", include_in_schema=False)(healthz)  # the probe of load balancers that read no body
+
     @app.get("/v1/models")
     def models() -> dict:
         return {"version": __version__, "models": [model_description(seg)]}
