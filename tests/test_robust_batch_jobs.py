@@ -306,3 +306,39 @@ def test_markers_a_killed_ray_job_left_are_removed_by_the_next_job_on_either_exe
         summary = job()
         assert len(summary.skipped) == 3 and not summary.failed  # resumed: every photo done already
         assert [f for f in os.listdir(out) if f.startswith(INFLIGHT_PREFIX)] == []
+
+
+def test_a_disk_that_fills_up_mid_command_is_a_one_line_error_not_a_traceback(tiny_model_dir, photos, tmp_path,
+                                                                                 monkeypatch, synthetic_datasets):
+    """The checks before any work cannot see a disk filling up: results.json (predict) or a split manifest (data
+    split) that no longer fits ended in an OSError traceback. Now: one line and exit code 1, the masks done kept and
+    resumed by the same command run again; a read-only file system or a quota is said the same way."""
+    from drywallqa.data import grouping
+    from drywallqa.engine import batch
+
+    real = batch.write_text_atomic
+
+    def full_disk(text, path):
+        if Path(path).name == "results.json":
+            raise OSError(28, "No space left on device")
+        return real(text, path)
+
+    monkeypatch.setattr(batch, "write_text_atomic", full_disk)
+    runner, out = CliRunner(), tmp_path / "out"
+    args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    res = runner.invoke(app, args, terminal_width=300)
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert "Traceback" not in res.output and "error: cannot write: No space left on device" in res.output, res.output
+    assert len(list(out.glob("p*__segment_crack.png"))) == 3  # the masks finished are kept
+    monkeypatch.setattr(batch, "write_text_atomic", real)  # space freed: the same command finishes the job
+    res = runner.invoke(app, args, terminal_width=300)
+    assert res.exit_code == 0 and "3 skipped (done before)" in res.output, res.output
+
+    def read_only(text, path):
+        raise OSError(30, "Read-only file system", str(path))
+
+    monkeypatch.setattr(grouping, "write_text_atomic", read_only)
+    res = runner.invoke(app, ["data", "split", "-d", "syn_tape", "--out", str(tmp_path / "splits"),
+                              "--datasets-dir", str(synthetic_datasets)], terminal_width=300)
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert "error: cannot write: Read-only file system (" in res.output and "Traceback" not in res.output

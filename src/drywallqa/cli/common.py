@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -11,8 +12,31 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperGroup
 
-app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True)
+# what a disk says when it cannot take a command's outputs: full, over quota, a file too large, mounted read-only
+STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, name))
+
+
+class Commands(TyperGroup):
+    """The command group: a disk that cannot take a command's outputs once the work has begun (full, over quota,
+    read-only; the checks before any work cannot see it coming) ends the command with a one-line error and exit code 1,
+    in every command, not a traceback. Outputs are written whole or not at all, so what was finished is kept."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno not in STORAGE_ERRNOS:
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            tagged("error:", "red", f"cannot write: {exc.strerror or exc}{where}; the files finished are kept: free some "
+                                    "space (or write elsewhere) and run the command again")
+            raise typer.Exit(code=1) from None
+
+
+app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True,
+                  cls=Commands)
 data_app = typer.Typer(help="Datasets: statistics, group-clean splits, masks refined from boxes.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 export_app = typer.Typer(help="Export a film_unet model folder (default: the shipped model) for other runtimes.", no_args_is_help=True)
