@@ -104,3 +104,15 @@ def test_mask_folder_reads_every_image_suffix_as_oriented_and_names_shared_stems
     assert [str(p).split(" (photos:")[0] for p in problems] == [
         f"{split / 'd.png'}: shares its mask d.png with d.jpg; skipped (rename one of them)",
         f"{split / 'notes.txt'}: not a photo by its name"]
+
+
+def test_a_dataset_yaml_that_is_no_utf8_is_named(tmp_path):
+    """A dataset YAML saved in another encoding (cp1252 'Bücher') or a binary file given as one: the error was Python's
+    "'utf-8' codec can't decode byte 0xfc ..." with no file named, on every command that takes -d."""
+    path = tmp_path / "walls.yaml"
+    path.write_bytes("name: walls\nfolder: B\u00fccher\nprompts: [segment crack]\n".encode("cp1252"))
+    with pytest.raises(ValueError, match=r"walls\.yaml: not UTF-8 text \(invalid start byte at byte 21\); save it as UTF-8"):
+        load_dataset_config(path)
+    res = CliRunner().invoke(app, ["data", "stats", "-d", str(path)], terminal_width=300)
+    said = " ".join(res.output.replace("\u2502", " ").split())  # the error panel's lines as one
+    assert res.exit_code == 2 and "walls.yaml: not UTF-8 text" in said, res.output
