@@ -342,3 +342,25 @@ def test_a_disk_that_fills_up_mid_command_is_a_one_line_error_not_a_traceback(ti
                               "--datasets-dir", str(synthetic_datasets)], terminal_width=300)
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
     assert "error: cannot write: Read-only file system (" in res.output and "Traceback" not in res.output
+
+
+def test_ctrl_c_in_predict_says_what_is_kept_and_a_rerun_goes_on(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """Ctrl-C ended predict with a blank line (exit 130): now it says the finished photos are kept and how to go on."""
+    import drywallqa.engine.batch as batch
+
+    done, real = [], batch.process_image
+
+    def pressed_on_the_second(segmenter, path, opts):
+        if done:
+            raise KeyboardInterrupt
+        done.append(path)
+        return real(segmenter, path, opts)
+
+    monkeypatch.setattr(batch, "process_image", pressed_on_the_second)
+    out = tmp_path / "out"
+    args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 130 and "interrupted:" in res.output and "run the same command again" in res.output
+    monkeypatch.setattr(batch, "process_image", real)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "1 skipped" in again.output, again.output

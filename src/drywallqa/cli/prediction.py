@@ -89,15 +89,22 @@ def predict(
             check()
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--out")
-    if executor == "ray":  # the model loads here first: a wrong --model-path is a clean error before Ray starts
-        from ..engine.batch import predict_paths_ray
+    try:
+        if executor == "ray":  # the model loads here first: a wrong --model-path is a clean error before Ray starts
+            from ..engine.batch import predict_paths_ray
 
-        summary = predict_paths_ray(model_path, paths, prompts, out, segmenter=seg, load_kwargs=kwargs,
-                                    workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px, rules=rules,
-                                    max_pixels=max_pixels, overlay_images=overlay)
-    else:
-        summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
-                                mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules, max_pixels=max_pixels)
+            summary = predict_paths_ray(model_path, paths, prompts, out, segmenter=seg, load_kwargs=kwargs,
+                                        workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px,
+                                        rules=rules, max_pixels=max_pixels, overlay_images=overlay)
+        else:
+            summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
+                                    mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules,
+                                    max_pixels=max_pixels)
+    except KeyboardInterrupt:  # Ctrl-C: each photo's masks and record are written whole, its record last
+        tagged("interrupted:", "yellow", f"the photos finished are kept in {out} (their masks and records; results.json "
+                                         "and the report are written when the job ends): run the same command again to "
+                                         "segment the rest")
+        raise typer.Exit(code=130)
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
     n = len(summary.ignored)
     ignored = f", {n} file{'s' if n > 1 else ''} not read (not images; listed in results.json)" if n else ""
