@@ -186,7 +186,7 @@ def test_unreadable_data_and_damaged_manifests_are_clean_errors(my_cracks, tiny_
     try:
         res = runner.invoke(app, ["data", "stats", "-d", str(empty), "--json", str(tmp_path / "stats.json")])
         stats = json.loads((tmp_path / "stats.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
-        assert res.exit_code == 0 and stats[0]["splits"] == {}  # nothing read
+        assert res.exit_code == 1 and stats[0]["splits"] == {}  # nothing read: said, written, and an exit code
         assert stats[0]["label_agreement_of_copies"]["mean_IoU"] is None
         assert "no images read" in res.output
         res = runner.invoke(app, ["data", "split", "-d", str(empty), "--out", str(tmp_path / "s")])

@@ -91,6 +91,10 @@ def data_stats(
             target = preview_dir / f"{d}_label_copies.png"
             if copies_picture(d, st["label_agreement_of_copies"]["worst"], target, datasets_dir):
                 console.print(f"copies of one photo whose labels disagree most: {target}")
+    unread = [st["dataset"] for st in all_stats if not st["splits"]]
+    if unread:  # said above, with why; the exit code says it to a script too (as data split and evaluate do)
+        tagged("error:", "red", f"no images read from {', '.join(unread)}")
+        raise typer.Exit(code=1)
 
 
 @data_app.command("split")
