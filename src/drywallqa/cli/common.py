@@ -78,16 +78,19 @@ class OncePerCommand(logging.Filter):
         return True
 
 
-LOG_FILTER = OncePerCommand()
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-for _handler in logging.getLogger().handlers:
-    _handler.addFilter(LOG_FILTER)
+# one filter per handler: a filter shared by two handlers (a host's own beside ours, pytest's capture) would let a
+# message through the first and hold it back from the second as said already
+LOG_FILTERS = [OncePerCommand() for _ in logging.getLogger().handlers]
+for _handler, _filter in zip(logging.getLogger().handlers, LOG_FILTERS):
+    _handler.addFilter(_filter)
 
 
 @app.callback()
 def _start_command() -> None:
     """Prompted segmentation for construction QA: photo + text prompt -> mask."""
-    LOG_FILTER.seen.clear()  # one invocation, one set of messages said (tests run many in one process)
+    for log_filter in LOG_FILTERS:  # one invocation, one set of messages said (tests run many in one process)
+        log_filter.seen.clear()
     # a character the terminal cannot show (a file name that is no UTF-8, a prompt's script on a cp1252 console) is
     # printed as "?", not a UnicodeEncodeError ending the command after its work is done
     for stream in (sys.stdout, sys.stderr):
