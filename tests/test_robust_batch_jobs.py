@@ -345,7 +345,8 @@ def test_a_disk_that_fills_up_mid_command_is_a_one_line_error_not_a_traceback(ti
 
 
 def test_ctrl_c_in_predict_says_what_is_kept_and_a_rerun_goes_on(tiny_model_dir, photos, tmp_path, monkeypatch):
-    """Ctrl-C ended predict with a blank line (exit 130): now it says the finished photos are kept and how to go on."""
+    """Ctrl-C ended predict with a blank line (exit 130) and no results.json: now results.json lists the photos done and
+    names the rest, and the command says how to go on."""
     import drywallqa.engine.batch as batch
 
     done, real = [], batch.process_image
@@ -361,6 +362,9 @@ def test_ctrl_c_in_predict_says_what_is_kept_and_a_rerun_goes_on(tiny_model_dir,
     args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 130 and "interrupted:" in res.output and "run the same command again" in res.output
+    results = json.loads((out / "results.json").read_text())  # what was done, and the rest named
+    assert len(results["images"]) == 1 and len(results["failed"]) == 2
+    assert all("interrupted (Ctrl-C)" in reason for _, reason in results["failed"])
     monkeypatch.setattr(batch, "process_image", real)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "1 skipped" in again.output, again.output

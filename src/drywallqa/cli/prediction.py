@@ -101,9 +101,9 @@ def predict(
                                     mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules,
                                     max_pixels=max_pixels)
     except KeyboardInterrupt:  # Ctrl-C: each photo's masks and record are written whole, its record last
-        tagged("interrupted:", "yellow", f"the photos finished are kept in {out} (their masks and records; results.json "
-                                         "and the report are written when the job ends): run the same command again to "
-                                         "segment the rest")
+        tagged("interrupted:", "yellow", f"the photos finished are kept in {out} (their masks and records; "
+                                         f"{out / 'results.json'} lists them and names the rest as not done): run the "
+                                         "same command again to segment the rest")
         raise typer.Exit(code=130)
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
     n = len(summary.ignored)

@@ -526,16 +526,33 @@ def predict_paths(
         except Exception as exc:  # noqa: BLE001 - whatever one file does, it is reported and the batch goes on
             return path, None, exc
 
+    interrupted = False
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for path, done, exc in tqdm(pool.map(run, todo), total=len(todo), desc="predict", disable=not progress):
-            if exc is not None:
-                logger.error("%s", describe_error(exc))
-                summary.failed.append((str(path), describe_error(exc)))
+        try:
+            for path, done, exc in tqdm(pool.map(run, todo), total=len(todo), desc="predict", disable=not progress):
+                if exc is not None:
+                    logger.error("%s", describe_error(exc))
+                    summary.failed.append((str(path), describe_error(exc)))
+                    continue
+                summary.results.append(done[0])
+                summary.done.append(str(path))
+                if done[1] is not None:
+                    rows.append(done[1])
+        except KeyboardInterrupt:  # the photos queued are dropped; those being segmented finish (the pool waits)
+            interrupted = True
+    if interrupted:  # results.json for what was done, each other photo named; then the interrupt goes on up
+        answered = set(summary.done) | {p for p, _ in summary.failed}
+        for path in todo:
+            if str(path) in answered:
                 continue
-            summary.results.append(done[0])
-            summary.done.append(str(path))
-            if done[1] is not None:
-                rows.append(done[1])
+            entry = already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
+            if entry is not None:  # finished by its thread while the pool wound down
+                summary.results.append(entry)
+                summary.done.append(str(path))
+            else:
+                summary.failed.append((str(path), "not done: the job was interrupted (Ctrl-C); run it again to finish it"))
+        _finish(summary, opts, rows)
+        raise KeyboardInterrupt
     return _finish(summary, opts, rows)
 
 
