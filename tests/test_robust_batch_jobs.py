@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -368,3 +369,27 @@ def test_ctrl_c_in_predict_says_what_is_kept_and_a_rerun_goes_on(tiny_model_dir,
     monkeypatch.setattr(batch, "process_image", real)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "1 skipped" in again.output, again.output
+
+
+def test_ctrl_c_in_an_overwrite_job_lists_no_earlier_run_record_as_done(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """With --overwrite the photos not reached still hold an earlier run's records: not this job's work."""
+    import drywallqa.engine.batch as batch
+
+    out = tmp_path / "out"
+    args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    for record in out.glob("*__results.json"):  # an earlier run's: a minute ago
+        os.utime(record, (record.stat().st_atime - 60, record.stat().st_mtime - 60))
+    done, real = [], batch.process_image
+
+    def pressed_on_the_second(segmenter, path, opts):
+        if done:
+            raise KeyboardInterrupt
+        done.append(path)
+        return real(segmenter, path, opts)
+
+    monkeypatch.setattr(batch, "process_image", pressed_on_the_second)
+    res = CliRunner().invoke(app, [*args, "--overwrite"])
+    assert res.exit_code == 130, res.output
+    failed = json.loads((out / "results.json").read_text())["failed"]
+    assert len(failed) == 2 and all("interrupted (Ctrl-C)" in reason for _, reason in failed)

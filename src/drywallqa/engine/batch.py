@@ -142,6 +142,14 @@ def _whole_mask(path: Path, entry: dict) -> bool:
     return size == (entry.get("width"), entry.get("height"))
 
 
+def done_since(opts: "BatchOptions", path, begun: float) -> dict | None:
+    """The record this job wrote for ``path`` (in ``opts.out_dir``, as :func:`already_done` reads it) since ``begun``
+    (``time.time()`` when it started), or None: not an earlier run's, which ``--overwrite`` redoes and may not reach."""
+    out = Path(opts.out_dir)
+    entry = already_done(out, Path(path), opts.prompts, opts.mm_per_px, opts.settings)
+    return entry if entry is not None and (out / record_name(Path(path))).stat().st_mtime >= begun - 1 else None
+
+
 def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None, settings: str = "") -> dict | None:
     """The record of an earlier run that segmented ``path`` (unchanged since) with the same prompts, scale,
     model and settings, or None."""
@@ -518,7 +526,7 @@ def predict_paths(
                        overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = _plan(paths, opts, summary, workers, progress)
-    rows = []
+    rows, begun = [], time.time()
 
     def run(path):
         try:
@@ -545,7 +553,7 @@ def predict_paths(
         for path in todo:
             if str(path) in answered:
                 continue
-            entry = already_done(Path(opts.out_dir), path, opts.prompts, opts.mm_per_px, opts.settings)
+            entry = done_since(opts, path, begun)
             if entry is not None:  # finished by its thread while the pool wound down
                 summary.results.append(entry)
                 summary.done.append(str(path))
@@ -659,8 +667,7 @@ def predict_paths_ray(
         begun = time.time()
 
         def finished(path: str) -> dict | None:  # the record an actor wrote for ``path`` in this job, or None
-            entry = already_done(out, Path(path), opts.prompts, opts.mm_per_px, opts.settings)
-            return entry if entry is not None and (out / record_name(Path(path))).stat().st_mtime >= begun - 1 else None
+            return done_since(opts, path, begun)
 
         with temp_dir(out, INFLIGHT_PREFIX) as inflight:
             jobs = itertools.count()
