@@ -47,9 +47,11 @@ GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
 _TOKEN = re.compile(r"\w+")  # words as typed; only plain-ASCII letter words are ever mended
 _SUFFIXES = ("s", "es", "ed", "er", "ing", "y", "ly")
+_PREPOSITIONS = ("in", "on", "at", "above", "below", "under", "over", "near", "next to", "beside", "by", "along",
+                 "behind", "between", "around", "across", "inside", "underneath", "beneath", "within", "throughout",
+                 "onto", "alongside")
 # a place phrase at a prompt's end ("... above the door", "... next to the outlet"): where, not what
-_PLACE = re.compile(r"\s+(?:in|on|at|above|below|under|over|near|next to|beside|by|along|behind|between|around|"
-                    r"across|inside|underneath|beneath|within|throughout|onto|alongside)\s+\S.*$", re.IGNORECASE)
+_PLACE = re.compile(r"\s+(?:" + "|".join(_PREPOSITIONS) + r")\s+\S.*$", re.IGNORECASE)
 # words that ask without naming anything: a prompt left with these alone keeps its place phrase
 _ASKING = frozenset("""segment find show me the all detect highlight mask outline where is are area areas please a an of
     what any every each some there can you i want to see get map mark locate identify region regions part parts
@@ -63,16 +65,17 @@ _SURFACES = frozenset("""wall walls drywall drywalls plasterboard plasterboards 
 # joints", "damage in the drywall") may have its meaning in its place
 _GENERIC = frozenset("""pixel pixels line lines damage damages defect defects problem problems issue issues everything
     anything stuff thing things spot spots bit bits piece pieces""".split())
-_LINKS = frozenset("""in on at above below under over near next to beside by along behind between around across inside
-    underneath beneath within throughout onto alongside the a an this that these those my our its of""".split())
+# the words of a place phrase that name nothing: its prepositions and determiners
+_LINKS = frozenset(w for p in _PREPOSITIONS for w in p.split()) | frozenset("the a an this that these those my our its of"
+                                                                             .split())
 # words that ask for what is not there: before the thing named ("no cracks", "everything except the tape", "do not
 # segment cracks") the prompt asks for the mask's opposite, which no model here makes
 _NEGATIONS = frozenset("""no not never without except excluding exclude ignore ignoring non nothing none dont don't
     isn't aren't doesn't but""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other than|apart from|instead of)\b")
 _FREE_OF = re.compile(r"\w-free\b")  # "crack-free wall"
-_BEFORE_A_NAME = frozenset("do does did just only miss missing overlook skip forget".split())  # name nothing
 _MISSING = frozenset("miss missing overlook skip forget".split())  # after a negation: "don't miss the cracks" asks for them
+_BEFORE_A_NAME = frozenset("do does did just only".split()) | _MISSING  # name nothing
 _MODIFIER = re.compile(r"\b(" + "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+(?=(\w+))", re.IGNORECASE)
 _NOT_A_NAME = _LINKS | _ASKING | {"and", "or"}  # a surface before one of these names nothing: "ceiling of the room"
 
