@@ -345,9 +345,8 @@ def test_a_disk_that_fills_up_mid_command_is_a_one_line_error_not_a_traceback(ti
     assert "error: cannot write: Read-only file system (" in res.output and "Traceback" not in res.output
 
 
-def test_ctrl_c_in_predict_says_what_is_kept_and_a_rerun_goes_on(tiny_model_dir, photos, tmp_path, monkeypatch):
-    """Ctrl-C ended predict with a blank line (exit 130) and no results.json: now results.json lists the photos done and
-    names the rest, and the command says how to go on."""
+def _ctrl_c_on_the_second_photo(monkeypatch):
+    """Make batch.process_image raise KeyboardInterrupt on the second photo (as a Ctrl-C there); returns the real one."""
     import drywallqa.engine.batch as batch
 
     done, real = [], batch.process_image
@@ -359,6 +358,15 @@ def test_ctrl_c_in_predict_says_what_is_kept_and_a_rerun_goes_on(tiny_model_dir,
         return real(segmenter, path, opts)
 
     monkeypatch.setattr(batch, "process_image", pressed_on_the_second)
+    return real
+
+
+def test_ctrl_c_in_predict_says_what_is_kept_and_a_rerun_goes_on(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """Ctrl-C ended predict with a blank line (exit 130) and no results.json: now results.json lists the photos done and
+    names the rest, and the command says how to go on."""
+    import drywallqa.engine.batch as batch
+
+    real = _ctrl_c_on_the_second_photo(monkeypatch)
     out = tmp_path / "out"
     args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
     res = CliRunner().invoke(app, args)
@@ -373,22 +381,12 @@ def test_ctrl_c_in_predict_says_what_is_kept_and_a_rerun_goes_on(tiny_model_dir,
 
 def test_ctrl_c_in_an_overwrite_job_lists_no_earlier_run_record_as_done(tiny_model_dir, photos, tmp_path, monkeypatch):
     """With --overwrite the photos not reached still hold an earlier run's records: not this job's work."""
-    import drywallqa.engine.batch as batch
-
     out = tmp_path / "out"
     args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
     assert CliRunner().invoke(app, args).exit_code == 0
     for record in out.glob("*__results.json"):  # an earlier run's: a minute ago
         os.utime(record, (record.stat().st_atime - 60, record.stat().st_mtime - 60))
-    done, real = [], batch.process_image
-
-    def pressed_on_the_second(segmenter, path, opts):
-        if done:
-            raise KeyboardInterrupt
-        done.append(path)
-        return real(segmenter, path, opts)
-
-    monkeypatch.setattr(batch, "process_image", pressed_on_the_second)
+    _ctrl_c_on_the_second_photo(monkeypatch)
     res = CliRunner().invoke(app, [*args, "--overwrite"])
     assert res.exit_code == 130, res.output
     failed = json.loads((out / "results.json").read_text())["failed"]
