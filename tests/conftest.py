@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -15,7 +17,9 @@ from drywallqa.data.registry import DatasetConfig, SplitSource
 from drywallqa.models import create_model
 
 # Text embeddings persist on disk (drywallqa.text.encoder); tests use a cache of their own, never the developer's.
+# Removed when the run ends, so that test runs leave nothing behind in the temporary folder.
 os.environ["DRYWALLQA_CACHE"] = tempfile.mkdtemp(prefix="drywallqa-test-cache-")
+atexit.register(shutil.rmtree, os.environ["DRYWALLQA_CACHE"], ignore_errors=True)
 
 TINY_MODEL = dict(image_size=64, encoder_channels=(8, 8, 16, 16, 16), encoder_depths=(1, 1, 1, 1),
                   decoder_channels=(16, 16, 8, 8), head_dim=8)
