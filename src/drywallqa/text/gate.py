@@ -55,7 +55,7 @@ _PLACE = re.compile(r"\s+(?:" + "|".join(_PREPOSITIONS) + r")\s+\S.*$", re.IGNOR
 # words that ask without naming anything: a prompt left with these alone keeps its place phrase
 _ASKING = frozenset("""segment find show me the all detect highlight mask outline where is are area areas please a an of
     what any every each some there can you i want to see get map mark locate identify region regions part parts
-    this that these those my our""".split())
+    section sections zone zones portion portions this that these those my our""".split())
 # what every wall photo shows: a place on one of them ("holes in the drywall", "dent on the wall") says where, never
 # what, and only lifts a prompt towards the anchors that name a wall ("crack in the wall", "drywall seam")
 _SURFACES = frozenset("""wall walls drywall drywalls plasterboard plasterboards gypsum board boards wallboard wallboards
@@ -70,14 +70,34 @@ _LINKS = frozenset(w for p in _PREPOSITIONS for w in p.split()) | frozenset("the
                                                                              .split())
 # words that ask for what is not there: before the thing named ("no cracks", "everything except the tape", "do not
 # segment cracks") the prompt asks for the mask's opposite, which no model here makes
-_NEGATIONS = frozenset("""no not never without except excluding exclude ignore ignoring non nothing none dont don't
-    isn't aren't doesn't but""".split())
-_NEGATION_PHRASE = re.compile(r"\b(?:other than|apart from|instead of)\b")
-_FREE_OF = re.compile(r"\w-free\b")  # "crack-free wall"
+_NEGATIONS = frozenset("""no not never without except excluding exclude ignore ignoring non nothing none but besides
+    minus lacking sans avoid avoiding inverse complement opposite negative""".split()) | frozenset(
+    w + e for w in "don doesn didn isn aren wasn weren hasn haven hadn".split() for e in ("t", "'t"))
+_NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|devoid\s+of)\b",
+                              re.IGNORECASE)
+_FREE_OF = re.compile(r"\w-free\b|\w free(?! to\b)(?! of\b)(?! from\b)\b")  # "crack-free wall", "crack free wall"
+# words that tie a thing to what it has, naming nothing: "areas with no cracks", "the parts that have no tape"
+_HAVING = frozenset("with having have has had that which who contain contains containing show shows showing".split())
 _MISSING = frozenset("miss missing overlook skip forget".split())  # after a negation: "don't miss the cracks" asks for them
 _BEFORE_A_NAME = frozenset("do does did just only".split()) | _MISSING  # name nothing
 _MODIFIER = re.compile(r"\b(" + "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+(?=(\w+))", re.IGNORECASE)
-_NOT_A_NAME = _LINKS | _ASKING | {"and", "or"}  # a surface before one of these names nothing: "ceiling of the room"
+_NOT_A_NAME = _LINKS | _ASKING | _HAVING | _NEGATIONS | {"and", "or"}  # a surface before one of these names nothing:
+# "ceiling of the room", "wall with no tape"
+# the words a negation may follow and still be about the thing asked for ("the wall with no cracks")
+_BEFORE_THE_THING = _ASKING | _SURFACES | _GENERIC | _BEFORE_A_NAME | _LINKS | _HAVING
+# what ties a thing to the negation after it, left out with that negation: "cracks that are not taped" -> "cracks"
+_TIES = _HAVING | _LINKS | frozenset("and or is are be being was were".split())
+
+
+def _negation_words(text: str) -> list[tuple[int, str]]:
+    """The words of ``text`` (lower case, plain apostrophe, "un-taped" as "untaped") with where each starts, a negation
+    phrase ("other than", "free of") as one word "except"."""
+    phrases = [(m.start(), m.end()) for m in _NEGATION_PHRASE.finditer(text)]
+    words = [(start, "except") for start, _ in phrases]
+    words += [(m.start(), m.group(0).lower().replace("\u2019", "'").replace("-", ""))  # "un-taped" is "untaped"
+              for m in re.finditer(r"(?:\b[Uu][Nn]-)?[^\W\d_]+(?:['’][^\W\d_]+)?", text)
+              if not any(a <= m.start() < b for a, b in phrases)]
+    return sorted(words)
 
 
 @dataclass(frozen=True)
@@ -191,8 +211,12 @@ class PromptGate:
         -> unit embeddings). "crack above the door" -> "crack"; "segment pixels on the crack" is kept whole
         ("segment pixels" alone is nothing the model knows); a known anchor itself is never cut. A surface named
         before the thing (:meth:`unmodified`: "ceiling crack") is left out where the rest scores higher and is
-        answered."""
+        answered. What it asks to leave out after naming its thing is left out first (:meth:`affirmed`: "cracks with
+        no tape" -> "cracks")."""
         mended = self.correct(prompt)
+        if normal_form(mended) in self._anchors or self.negated(mended):  # a negation is refused as typed
+            return mended
+        mended = self.affirmed(mended)
         if normal_form(mended) in self._anchors:
             return mended
         head = self.subject(mended)
@@ -321,23 +345,48 @@ class PromptGate:
 
     def negated(self, prompt: str) -> bool:
         """Whether ``prompt`` asks for the opposite of a thing: a negation before the first word that names something
-        ("no cracks", "do not segment the tape", "everything except cracks", "the wall without cracks", "non-crack
-        areas"), a thing's negative form ("uncracked plaster", "untaped joints") or "-free" ("crack-free wall"). "crack,
-        not tape" asks for cracks (a name comes first). A known anchor (a model's own prompt) never is."""
+        ("no cracks", "do not segment the tape", "everything except cracks", "the wall without cracks", "areas with no
+        cracks", "wall minus the taping", "regions free of cracks", "non-crack areas"), a thing's negative form
+        ("uncracked plaster", "untaped joints") or "-free" ("crack-free wall"). "crack, not tape" asks for cracks (a
+        name comes first; :meth:`affirmed`). A known anchor (a model's own prompt) never is."""
         if normal_form(prompt) in self._anchors:
             return False
-        text = unicodedata.normalize("NFKC", prompt).lower().replace("\u2019", "'")
-        if _FREE_OF.search(text) or _NEGATION_PHRASE.search(text):
+        if _FREE_OF.search(unicodedata.normalize("NFKC", prompt).lower()):
             return True
-        words = re.findall(r"[a-z]+(?:'[a-z]+)?", text)
+        words = [w for _, w in _negation_words(unicodedata.normalize("NFKC", prompt))]
         for i, word in enumerate(words):
             if word in _NEGATIONS and i + 1 < len(words) and words[i + 1] in _MISSING:
                 continue  # "do not miss any cracks" asks for them
             if word in _NEGATIONS or (word.startswith("un") and word[2:] in self.lexicon and word[2:] not in _ASKING):
                 return True
-            if word not in _ASKING and word not in _SURFACES and word not in _GENERIC and word not in _BEFORE_A_NAME:
+            if word not in _BEFORE_THE_THING:
                 return False  # a name came first
         return False
+
+    def affirmed(self, text: str) -> str:
+        """``text`` without what it asks to leave out after naming its thing: "cracks with no tape" -> "cracks", "crack,
+        not tape" -> "crack", "taping areas except the corners" -> "taping areas", "cracks that are not taped" ->
+        "cracks". What is left out only pulled the prompt towards it ("cracks with no tape" was judged nearer the tape
+        and answered with its mask). ``text`` itself where no name comes before a negation (a negated prompt:
+        :meth:`negated`), or where it is a known anchor."""
+        if normal_form(text) in self._anchors:
+            return text
+        words = _negation_words(text)
+        named, cut = False, None
+        for i, (start, word) in enumerate(words):
+            if word in _NEGATIONS and not (i + 1 < len(words) and words[i + 1][1] in _MISSING):
+                cut = start if named else None
+                break
+            named = named or word not in _BEFORE_THE_THING
+        if cut is None:
+            return text
+        head = text[:cut]
+        while True:  # the words tying the thing to what it leaves out: "cracks that are", "seams, and"
+            head = head.rstrip(" ,;:-–—")
+            last = re.search(r"[A-Za-z]+(?:['’][A-Za-z]+)?$", head)
+            if last is None or last.group(0).lower() not in _TIES:
+                return head
+            head = head[: last.start()]
 
     def warning(self, match: PromptMatch) -> str:
         """The message a user sees for a prompt the gate does not answer."""
