@@ -24,6 +24,10 @@ the text encoder's vocabulary nor the gate's anchors, and is one slip (two for l
 exactly one word of the known concepts' ``lexicon``, is read as that word ("segment crakc" is understood
 as "segment crack", and asked of the model as such). Real words are never changed ("tap" stays "tap").
 
+A prompt asking for what is not there ("no cracks", "areas with no cracks", "everything except the tape") is refused
+with a warning of its own (:meth:`PromptGate.negated`); one that names its thing first is judged without what it
+leaves out after it (:meth:`PromptGate.affirmed`: "cracks with no tape" as "cracks").
+
     gate = PromptGate.from_model_dir("src/drywallqa/weights/fast")
     gate.match(["segment the window"], embeddings)["segment the window"].known   # False
 """
