@@ -688,7 +688,7 @@ def predict_paths_ray(
                                                "load_kwargs": load_kwargs, "opts": replace(opts, out_dir=str(out)),
                                                "inflight": str(marks)},
                         batch_size=size,
-                        concurrency=concurrency,
+                        compute=ray.data.ActorPoolStrategy(size=concurrency),
                         # a died actor is restarted and its batch retried, but not for ever (Ray Data's default): a
                         # photo that kills the process (a decoder's crash, out of memory) would hang the job
                         max_task_retries=retries,
