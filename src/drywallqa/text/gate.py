@@ -79,7 +79,7 @@ _NEGATIONS = frozenset("""no not never without except excluding exclude ignore i
     w + e for w in "don doesn didn isn aren wasn weren hasn haven hadn".split() for e in ("t", "'t"))
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|devoid\s+of)\b",
                               re.IGNORECASE)
-_FREE_OF = re.compile(r"\w-free\b|\w free(?! to\b)(?! of\b)(?! from\b)\b")  # "crack-free wall", "crack free wall"
+_FREE_OF = re.compile(r"\w[-\u2010\u2011]free\b|\w free(?! to\b)(?! of\b)(?! from\b)\b")  # "crack-free wall", "crack free wall"
 # words that tie a thing to what it has, naming nothing: "areas with no cracks", "the parts that have no tape"
 _HAVING = frozenset("with having have has had that which who contain contains containing show shows showing".split())
 _MISSING = frozenset("miss missing overlook skip forget".split())  # after a negation: "don't miss the cracks" asks for them
@@ -386,7 +386,7 @@ class PromptGate:
             return text
         head = text[:cut]
         while True:  # the words tying the thing to what it leaves out: "cracks that are", "seams, and"
-            head = head.rstrip(" ,;:-–—")
+            head = re.sub(r"[\s,;:\-–—]+$", "", head)
             last = re.search(r"[A-Za-z]+(?:['’][A-Za-z]+)?$", head)
             if last is None or last.group(0).lower() not in _TIES:
                 return head
