@@ -2,7 +2,8 @@
 
 The model is loaded once when the app is made. Every request is bounded before it costs anything:
 the upload's size while it streams in (413 as soon as it passes ``max_upload_mb``, chunked or not), the
-time its body takes to arrive (408 after ``body_timeout_s``, the connection closed), the photo's pixels
+time its body takes to arrive (408 after ``body_timeout_s``, the connection closed), the form's end (400 for a
+body cut short, not a field said to be missing), the photo's pixels
 before they are decoded (413), the number of tiles a ``tile`` value would cut it into (422), each
 parameter's range (422), and the time it may take (503 with ``Retry-After`` after ``request_timeout_s``).
 At most ``max_concurrency`` requests are segmented at a time; one more is answered 429 at once rather
@@ -27,6 +28,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import parse_options_header
 from PIL import Image
 from pydantic import StringConstraints
 from typing_extensions import Annotated, Literal
@@ -83,7 +85,59 @@ class UploadTooLarge(HTTPException):
 class BodyTimeout(HTTPException):
     def __init__(self, timeout_s: float):
         super().__init__(status_code=408,
-                         detail=f"the request body took longer than the server's limit of {timeout_s:g} s to arrive")
+                         detail=f"the request body took longer than the server's limit of {timeout_s:g} s to arrive "
+                                "(a slow connection, or an upload cut short); send it again, and over a slow connection "
+                                "a smaller photo")
+
+
+class MalformedForm(HTTPException):
+    def __init__(self, detail: str):
+        super().__init__(status_code=400, detail=detail)
+
+
+FORM_CUT_SHORT = ("the request body ended before the multipart form did (no closing boundary): the upload was cut "
+                  "short, or the form is malformed, so fields or the photo may be missing; send the request again")
+BODY_CUT_SHORT = "the request body ended before its Content-Length: it was cut short; send the request again"
+BUILD_THE_FORM = ("let the HTTP client build the form (curl -F image=@photo.jpg -F prompts='segment crack'; requests "
+                  "files=; a browser's FormData) rather than writing the body or its Content-Type header by hand")
+NOT_THE_FORM = ("the request body is not the multipart form its Content-Type header announces (no part starts with "
+                f"its boundary): {BUILD_THE_FORM}")
+# what Starlette's form parser says, and what the client is told instead
+FORM_PARSER_ERRORS = {
+    "Invalid multipart data.": f"the multipart form is malformed (a boundary or a part's headers cannot be read): "
+                               f"{BUILD_THE_FORM}",
+    "Missing boundary in multipart.": f"the Content-Type multipart/form-data names no boundary: {BUILD_THE_FORM}",
+}
+
+
+class FormEnd:
+    """Whether a multipart body, read chunk by chunk, opened with its boundary and reached its closing boundary
+    (``--BOUNDARY--``): a body that ends before it was cut short (or is malformed), and its form would be read as
+    the fields that happened to arrive whole (a photo missing: a misleading 422)."""
+
+    def __init__(self, boundary: bytes):
+        self.opening, self.closing = b"--" + boundary, b"--" + boundary + b"--"
+        self.tail, self.opened, self.closed = b"", False, False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.closed or not chunk:
+            return
+        text = self.tail + chunk
+        self.opened = self.opened or self.opening in text
+        self.closed = self.closing in text
+        self.tail = text[-len(self.closing):]
+
+    def problem(self) -> str | None:
+        """Why the form that arrived is no whole form, or None."""
+        return None if self.closed else FORM_CUT_SHORT if self.opened else NOT_THE_FORM
+
+
+def form_end(content_type: bytes | None) -> FormEnd | None:
+    """A :class:`FormEnd` for a multipart/form-data Content-Type with a boundary, else None (the form parser answers
+    for a missing boundary, and no other body is a form)."""
+    kind, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    return FormEnd(boundary) if kind == b"multipart/form-data" and boundary else None
 
 
 class BodyLimits:
@@ -91,7 +145,9 @@ class BodyLimits:
     passes ``limit`` bytes, whether or not it declared a Content-Length, so no upload is spooled to the end;
     and it must have arrived whole ``timeout_s`` seconds after the request's headers, or it is refused (408),
     so a client that trickles it in (a byte every few seconds) holds nothing for longer. A response sent
-    before the body has arrived (a 408, a 413, a 404) closes an HTTP/1 connection: the rest is not read."""
+    before the body has arrived (a 408, a 413, a 404) closes an HTTP/1 connection: the rest is not read.
+    A body read to its end that is shorter than its Content-Length, or a multipart form without its closing
+    boundary, is refused (400: cut short) rather than read as the fields that arrived."""
 
     def __init__(self, app, limit: int, limit_mb: float, timeout_s: float):
         self.app, self.limit, self.limit_mb, self.timeout_s = app, limit, limit_mb, timeout_s
@@ -102,6 +158,7 @@ class BodyLimits:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"")
         has_body = length.strip(b"0") != b"" or b"transfer-encoding" in headers
+        form = form_end(headers.get(b"content-type"))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         received = 0
@@ -119,7 +176,14 @@ class BodyLimits:
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     raise UploadTooLarge(self.limit_mb)
+                if form is not None:
+                    form.feed(message.get("body", b""))
             arrived = message["type"] != "http.request" or not message.get("more_body", False)
+            if arrived and message["type"] == "http.request":  # the whole body is here: is it whole?
+                if length.isdigit() and received < int(length):
+                    raise MalformedForm(BODY_CUT_SHORT)
+                if received and form is not None and form.problem():
+                    raise MalformedForm(form.problem())
             return message
 
         async def closing_send(message):
@@ -136,7 +200,7 @@ class BodyLimits:
             return await self._refuse(scope, closing_send, UploadTooLarge(self.limit_mb))
         try:
             await self.app(scope, bounded_receive, closing_send)
-        except (UploadTooLarge, BodyTimeout) as exc:
+        except (UploadTooLarge, BodyTimeout, MalformedForm) as exc:
             if not started:
                 await self._refuse(scope, closing_send, exc)
 
@@ -219,6 +283,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         detail = exc.detail
         if exc.status_code == 400 and str(detail).startswith("Part exceeded maximum size"):  # Starlette's form parser
             detail = f"a form field that is not a file upload is over 1 MB: {NOT_A_FILE}"
+        elif exc.status_code == 400:
+            detail = FORM_PARSER_ERRORS.get(detail, detail)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
@@ -265,7 +331,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
 
     error = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
     errors = {
-        400: {"description": "The upload is not a readable image.", **error},
+        400: {"description": "The upload is not a readable image, or the form was cut short or is malformed.", **error},
         408: {"description": f"The request body took longer than {config.body_timeout_s:g} s to arrive.", **error},
         413: {"description": f"The upload is larger than {config.max_upload_mb:g} MB or has more than "
                              f"{config.max_pixels:,} pixels.", **error},
