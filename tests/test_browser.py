@@ -97,6 +97,8 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert size["jointPixels"]["hidden"] != [255, 255, 255], "and hidden with its mask"
         assert size["json_prompts"] == prompts
         assert len(size["warnings"]) == 1 and UNKNOWN in size["warnings"][0]
+        assert "drywallqa serve --no-prompt-gate" in size["warnings"][0]  # who can turn it off: no flag of the page's user
+        assert "prompt_gate=False" not in size["warnings"][0]
         after = size["afterRun"]
         assert after["warningSwatches"] == [True]  # the warning in its prompt's colour
         # progress where the user looks (the button), in seconds, and the results marked busy; all undone after

@@ -453,9 +453,26 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
     try:
-        return rgb, predictor.predict(rgb, prompts, label_shape=label_shape)
+        result = predictor.predict(rgb, prompts, label_shape=label_shape)
     except ValueError as exc:  # the photo or a prompt the model cannot take
         raise HTTPException(status_code=422, detail=str(exc)) from exc
+    result.warnings = served_warnings(predictor, prompts, result)
+    return rgb, result
+
+
+GATE_OFF_SWITCH = "Whoever runs this server can turn the check off (drywallqa serve --no-prompt-gate) for the raw map."
+
+
+def served_warnings(predictor, prompts: list[str], result) -> list[str]:
+    """``result.warnings`` worded for a client of the server: the prompt gate's for a prompt it left unanswered end
+    with :data:`GATE_OFF_SWITCH` (whoever runs the server can turn the check off), not with the command line's flag
+    and the Python argument, which a web page's user has no use for. Other warnings are kept as they are."""
+    refused = [p for p in prompts if (result.concepts.get(p) or {}).get("known") is False]
+    if not refused:
+        return result.warnings
+    matches = predictor.match_prompts(refused)
+    worded = dict(zip(predictor.prompt_warnings(matches), predictor.prompt_warnings(matches, GATE_OFF_SWITCH)))
+    return [worded.get(w, w) for w in result.warnings]
 
 
 def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig,
