@@ -346,3 +346,16 @@ def test_a_body_that_is_no_form_of_its_boundary_is_answered_400_saying_how_to_se
 @pytest.mark.parametrize("form", [_form(), _form(image_first=True), _form()[:-2], _form(epilogue=b"an epilogue\r\n")])
 def test_a_whole_form_is_answered(client, form):
     assert _send(client, form).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["json", "urlencoded", "none", "text", "multipart/mixed"])
+def test_a_body_that_is_no_multipart_form_is_answered_415_saying_how_to_send_one(client, kind):
+    """A JSON body (or a URL-encoded form, or none) was answered 422 "image: Field required" and "prompts: Field
+    required", whatever it held."""
+    body, content_type = {"json": (b'{"prompts": ["segment crack"], "image": "aGk="}', "application/json"),
+                          "urlencoded": (b"prompts=segment+crack", "application/x-www-form-urlencoded"),
+                          "none": (b"", None), "text": (b"segment crack", "text/plain"),
+                          "multipart/mixed": (_form(), "multipart/mixed; boundary=b0undary")}[kind]
+    r = client.post("/v1/segment", content=body, headers={"content-type": content_type} if content_type else {})
+    assert r.status_code == 415 and "multipart/form-data" in r.json()["detail"] and "curl -F" in r.json()["detail"], r.text
+    assert ("JSON" in r.json()["detail"]) == (kind == "json")

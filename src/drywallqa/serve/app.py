@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -335,12 +335,13 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         408: {"description": f"The request body took longer than {config.body_timeout_s:g} s to arrive.", **error},
         413: {"description": f"The upload is larger than {config.max_upload_mb:g} MB or has more than "
                              f"{config.max_pixels:,} pixels.", **error},
+        415: {"description": "The body is not a multipart form (multipart/form-data).", **error},
         422: {"description": "Missing or empty prompts, or a bad option.", **error},
         429: {"description": "All segmentation slots are busy; retry after a second.", **error},
         503: {"description": f"The request took longer than {config.request_timeout_s:g} s.", **error},
     }
 
-    @app.post("/v1/segment", responses=errors)
+    @app.post("/v1/segment", responses=errors, dependencies=[Depends(multipart_form)])
     async def segment(
         request: Request,
         image: UploadFile = File(..., description="The photo (JPEG, PNG, ...)."),
@@ -396,6 +397,22 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                                        "send a smaller photo, fewer prompts or a larger tile") from None
 
     return app
+
+
+def multipart_form(request: Request) -> None:
+    """415 for a /v1/segment request whose body is no multipart form (JSON, a URL-encoded form, none): its fields
+    would be read as missing (422 "image: Field required" for a JSON body that holds one), which says nothing of
+    the form it must be. Checked before the fields."""
+    kind, _ = parse_options_header(request.headers.get("content-type"))
+    if kind != b"multipart/form-data":
+        this = ("a body without a Content-Type" if not kind else "a JSON body" if kind.endswith(b"json") else
+                "a URL-encoded form, which carries no file" if kind == b"application/x-www-form-urlencoded" else
+                "the Content-Type this request names")
+        raise HTTPException(status_code=415, detail=f"/v1/segment reads a multipart form (multipart/form-data), not "
+                                                    f"{this}: send the photo as a file and each prompt as a field, "
+                                                    "e.g. curl -F image=@photo.jpg -F prompts='segment crack' (Python "
+                                                    "requests: files={'image': ...}, data={'prompts': [...]}; a "
+                                                    "browser: FormData)")
 
 
 SINGLE_FIELDS = ("image", "mask_format", "include_probabilities", "mm_per_px", "tile", "min_confidence", "label_shape")
