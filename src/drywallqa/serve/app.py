@@ -220,12 +220,17 @@ def encode_mask(mask: np.ndarray, fmt: str) -> dict:
     return {"format": "coco_rle", "size": list(rle["size"]), "counts": rle["counts"].decode()}
 
 
+TOO_MANY_PIXELS = ("send a smaller photo: resize it, or set the camera to a lower resolution; whoever runs the server "
+                   "can raise the limit (drywallqa serve --max-pixels)")
+
+
 def read_upload(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """The uploaded bytes as ``(H, W, 3)`` uint8 RGB; 413 above ``max_pixels``, 400 if not an image."""
+    """The uploaded bytes as ``(H, W, 3)`` uint8 RGB; 413 above ``max_pixels`` (saying what the client can do, not
+    the command line's option and the Python argument), 400 if not an image."""
     try:
-        return decode_image(io.BytesIO(data), "the upload", max_pixels)
+        return decode_image(io.BytesIO(data), "the upload", max_pixels, advice=TOO_MANY_PIXELS)
     except ImageTooLargeError as exc:
-        raise HTTPException(status_code=413, detail=str(exc).replace("--max-pixels", "the server's --max-pixels")) from exc
+        raise HTTPException(status_code=413, detail=str(exc)) from exc
     except ImageReadError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
 
