@@ -157,3 +157,21 @@ def test_a_json_list_in_one_field_is_refused_not_asked_as_one_prompt(client):
         assert r.status_code == 422 and "JSON list" in r.json()["detail"] and "repeat the field" in r.json()["detail"], r.text
     ok = client.post("/v1/segment", files=files, data={"prompts": ["segment crack [north wall]"]})
     assert ok.status_code == 200, ok.text
+
+
+def test_head_is_answered_wherever_get_is_and_wrong_paths_and_methods_say_what_there_is(client):
+    """HEAD /v1/models, /v1/examples and /docs were 405 (a GET route answers HEAD only where it lists it); a 404 and a
+    405 said "Not Found" and "Method Not Allowed", not what there is."""
+    for path in ("/", "/healthz", "/v1/models", "/v1/examples", "/docs", "/openapi.json"):
+        get, head = client.get(path), client.head(path)
+        assert get.status_code == head.status_code == 200 and head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    missing = client.get("/v1/segments")
+    assert missing.status_code == 404 and "POST /v1/segment" in missing.json()["detail"]
+    for method, path, allowed in (("GET", "/v1/segment", "POST"), ("HEAD", "/v1/segment", "POST"),
+                                  ("OPTIONS", "/v1/models", "GET, HEAD"), ("DELETE", "/healthz", "GET, HEAD"),
+                                  ("POST", "/", "GET, HEAD")):
+        r = client.request(method, path)
+        assert r.status_code == 405 and r.headers["allow"] == allowed, (method, path, r.headers)
+        if method != "HEAD":
+            assert r.json()["detail"] == f"this path answers {allowed} only", (method, path, r.text)

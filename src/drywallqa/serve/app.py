@@ -209,6 +209,27 @@ class BodyLimits:
         await JSONResponse({"detail": exc.detail}, status_code=exc.status_code)(scope, None, send)
 
 
+class HeadAsGet:
+    """ASGI middleware: HEAD is answered wherever GET is, with GET's status and headers and no body (RFC 9110: a
+    server answers both); a FastAPI route answers only the methods it lists (HEAD /v1/models was a 405)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def without_body(message):
+            await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
+NOT_FOUND = ("no such path: the API is POST /v1/segment, GET /v1/models, GET /v1/examples and GET /healthz (described "
+             "at /docs and /openapi.json); the web page is at /")
+
+
 def encode_mask(mask: np.ndarray, fmt: str) -> dict:
     if fmt == "png":
         buf = io.BytesIO()
@@ -274,6 +295,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None,
                   description="Prompted segmentation for construction QA: photo + text prompts -> masks + QA measures.")
     app.add_middleware(BodyLimits, limit=limit, limit_mb=config.max_upload_mb, timeout_s=config.body_timeout_s)
+    app.add_middleware(HeadAsGet)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):  # where and what, never the input echoed back
@@ -290,7 +312,15 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
             detail = f"a form field that is not a file upload is over 1 MB: {NOT_A_FILE}"
         elif exc.status_code == 400:
             detail = FORM_PARSER_ERRORS.get(detail, detail)
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 404 and detail == "Not Found":  # Starlette's, for a path no route has
+            detail = NOT_FOUND
+        elif exc.status_code == 405 and "Allow" in headers:  # HEAD is answered wherever GET is (HeadAsGet)
+            allowed = [m.strip() for m in headers["Allow"].split(",")]
+            allowed += ["HEAD"] if "GET" in allowed and "HEAD" not in allowed else []
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"this path answers {', '.join(allowed)} only"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # a bug of ours: logged, answered in JSON, server stays up
@@ -324,13 +354,11 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     def healthz() -> dict:
         return {"status": "ok"}
 
-    app.head("/healthz", include_in_schema=False)(healthz)  # the probe of load balancers that read no body
-
     @app.get("/v1/models")
     def models() -> dict:
         return {"version": __version__, "models": [model_description(seg)]}
 
-    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
         return PAGE.read_text()
 
