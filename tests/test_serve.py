@@ -175,3 +175,18 @@ def test_head_is_answered_wherever_get_is_and_wrong_paths_and_methods_say_what_t
         assert r.status_code == 405 and r.headers["allow"] == allowed, (method, path, r.headers)
         if method != "HEAD":
             assert r.json()["detail"] == f"this path answers {allowed} only", (method, path, r.text)
+
+
+def test_field_errors_say_what_to_send(client):
+    """An empty upload was "not one of the formats read"; a prompt of spaces "String should match pattern '\\S'"; a
+    prompt or a number sent as a file "Input should be a valid string" (or number)."""
+    files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
+    empty = client.post("/v1/segment", files={"image": ("w.jpg", b"", "image/jpeg")}, data={"prompts": ["segment crack"]})
+    assert empty.status_code == 400 and "empty (0 bytes)" in empty.json()["detail"]
+    blank = client.post("/v1/segment", files=files, data={"prompts": ["segment crack", " \u00a0 "]})
+    assert blank.status_code == 422 and blank.json()["detail"] == [{"loc": ["body", "prompts", 1], "type": "string_pattern_mismatch",
+                                                                     "msg": "a prompt must hold a visible character, e.g. 'segment crack'"}]
+    for name, data in (("prompts", {}), ("mm_per_px", {"prompts": ["segment crack"]}), ("flag", {"prompts": ["segment crack"]})):
+        r = client.post("/v1/segment", files={**files, name: ("x.txt", b"0.5", "text/plain")}, data=data)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][:2] == ["body", name], r.text
+        assert "a file upload where text is expected" in r.json()["detail"][0]["msg"], r.text

@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import UploadFile as FormFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import parse_options_header
 from PIL import Image
@@ -248,6 +249,9 @@ TOO_MANY_PIXELS = ("send a smaller photo: resize it, or set the camera to a lowe
 def read_upload(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """The uploaded bytes as ``(H, W, 3)`` uint8 RGB; 413 above ``max_pixels`` (saying what the client can do, not
     the command line's option and the Python argument), 400 if not an image."""
+    if not data:  # it would be "not one of the formats read"
+        raise HTTPException(status_code=400, detail="the upload is empty (0 bytes): send the photo's file "
+                                                    "(curl -F image=@photo.jpg)")
     try:
         return decode_image(io.BytesIO(data), "the upload", max_pixels, advice=TOO_MANY_PIXELS)
     except ImageTooLargeError as exc:
@@ -299,10 +303,17 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):  # where and what, never the input echoed back
-        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
-        for e in errors:
-            if tuple(e.get("loc", ())) == ("body", "image") and e.get("type") != "missing":  # a text field, not a file
+        errors = []
+        for raw in exc.errors():
+            e = {k: raw[k] for k in ("loc", "msg", "type") if k in raw}
+            loc = tuple(e.get("loc", ()))
+            if loc == ("body", "image") and e.get("type") != "missing":  # a text field, not a file
                 e["msg"] = NOT_A_FILE
+            elif loc[:1] == ("body",) and isinstance(raw.get("input"), FormFile):  # a file, not a text field
+                e["msg"] = NOT_TEXT
+            elif loc[:2] == ("body", "prompts") and e.get("type") == "string_pattern_mismatch":  # not pydantic's pattern
+                e["msg"] = "a prompt must hold a visible character, e.g. 'segment crack'"
+            errors.append(e)
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -451,6 +462,7 @@ def multipart_form(request: Request) -> None:
 SINGLE_FIELDS = ("image", "mask_format", "include_probabilities", "mm_per_px", "tile", "min_confidence", "label_shape")
 FORM_FIELDS = (*SINGLE_FIELDS, "prompts", "flag")
 NOT_A_FILE = "send the photo as a file upload, with a file name (curl -F image=@photo.jpg)"
+NOT_TEXT = "a file upload where text is expected: send this field as text (curl --form-string NAME=VALUE), not a file"
 
 
 def check_form_fields(form, query=()) -> None:
