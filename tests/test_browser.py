@@ -120,5 +120,7 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert "could not be reached" in size["gone"]["error"] and "press Segment again" in size["gone"]["error"]
         assert size["gone"]["button"] == "Segment"
         assert "server" in size["badGateway"] and "HTTP 502" in size["badGateway"] and "Error 502" not in size["badGateway"]
+        for who, message in size["tooLarge"].items():  # what to do, said once: by the server, or by the page for a proxy
+            assert message.lower().count("send a smaller photo") == 1 and "HTTP 413" in message, (who, message)
         assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"
         assert (tmp_path / f"page_{name}.png").stat().st_size > 10_000

@@ -60,7 +60,8 @@ def test_clear_errors(client):
     bad = client.post("/v1/segment", files={"image": ("x.jpg", b"not an image", "image/jpeg")}, data={"prompts": ["segment crack"]})
     assert bad.status_code == 400 and "image" in bad.json()["detail"]
     big = client.post("/v1/segment", files={"image": ("big.jpg", b"0" * 100_000, "image/jpeg")}, data={"prompts": ["segment crack"]})
-    assert big.status_code == 413
+    assert big.status_code == 413 and "send a smaller photo" in big.json()["detail"]  # what to do, and who can raise it
+    assert "drywallqa serve --max-upload-mb" in big.json()["detail"]
 
 
 def test_busy_server_answers_429(tiny_model_dir):

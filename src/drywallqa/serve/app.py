@@ -80,7 +80,9 @@ class ServeConfig:
 
 class UploadTooLarge(HTTPException):
     def __init__(self, limit_mb: float):
-        super().__init__(status_code=413, detail=f"upload larger than {limit_mb:g} MB")
+        super().__init__(status_code=413, detail=f"upload larger than {limit_mb:g} MB: send a smaller photo (resize it, or "
+                                                 "save it as JPEG); whoever runs the server can raise the limit "
+                                                 "(drywallqa serve --max-upload-mb)")
 
 
 class BodyTimeout(HTTPException):
