@@ -359,3 +359,48 @@ def test_a_body_that_is_no_multipart_form_is_answered_415_saying_how_to_send_one
     r = client.post("/v1/segment", content=body, headers={"content-type": content_type} if content_type else {})
     assert r.status_code == 415 and "multipart/form-data" in r.json()["detail"] and "curl -F" in r.json()["detail"], r.text
     assert ("JSON" in r.json()["detail"]) == (kind == "json")
+
+
+def test_a_connection_whose_headers_do_not_arrive_is_closed(tiny_model_dir):
+    """uvicorn bounds a kept-alive connection's idle time, not the time a request's headers take: a client that
+    connected and sent nothing, or trickled its headers in, held its connection for as long as it liked."""
+    from drywallqa.serve.connections import headers_bounded_protocol
+
+    server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)),
+                                        http=headers_bounded_protocol(0.3), timeout_keep_alive=30)
+
+    def closed_after(conn, trickle=b""):
+        conn.settimeout(0.05)
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 5:
+            try:
+                if trickle:
+                    conn.sendall(trickle)
+                if conn.recv(4096) == b"":
+                    return time.perf_counter() - t0
+            except socket.timeout:
+                pass
+            except (BrokenPipeError, ConnectionResetError):
+                return time.perf_counter() - t0
+        return None
+
+    try:
+        silent = socket.create_connection(("127.0.0.1", port), timeout=5)
+        assert 0.2 < (closed_after(silent) or 99) < 2
+        trickling = socket.create_connection(("127.0.0.1", port), timeout=5)
+        trickling.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        assert (closed_after(trickling, b"X") or 99) < 2
+        # a request whose headers come at once is answered, and its kept-alive connection serves the next one too
+        kept = socket.create_connection(("127.0.0.1", port), timeout=5)
+        for _ in range(2):
+            kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer = kept.recv(4096)
+            while not answer.endswith(b"}"):  # the body may come in a segment of its own
+                answer += kept.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"status":"ok"}'), answer
+            time.sleep(0.2)  # less than the limit, each time
+        assert (closed_after(kept) or 99) < 2  # then idle for longer than the limit: closed
+        assert _healthy(port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
