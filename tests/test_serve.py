@@ -191,3 +191,14 @@ def test_field_errors_say_what_to_send(client):
         r = client.post("/v1/segment", files={**files, name: ("x.txt", b"0.5", "text/plain")}, data=data)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"][:2] == ["body", name], r.text
         assert "a file upload where text is expected" in r.json()["detail"][0]["msg"], r.text
+
+
+def test_a_text_field_over_1_mb_is_told_what_fits(tiny_model_dir):
+    """Starlette's "Part exceeded maximum size" was told to send the photo as a file, whichever field it was."""
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    for files, data in (({"other": ("w.jpg", _jpeg(), "image/jpeg")}, {"prompts": "x" * 1_100_000}),
+                        ({"other": ("w.jpg", _jpeg(), "image/jpeg")}, {"prompts": "segment crack", "image": "x" * 1_100_000}),
+                        (None, {"prompts": "segment crack", "image": "x" * 1_100_000})):  # a URL-encoded form
+        r = client.post("/v1/segment", files=files, data=data)
+        detail = r.json()["detail"]
+        assert r.status_code == 400 and "over 1 MB" in detail and "300 characters" in detail and "curl -F image=@" in detail, r.text

@@ -321,8 +321,10 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         detail = exc.detail
-        if exc.status_code == 400 and str(detail).startswith("Part exceeded maximum size"):  # Starlette's form parser
-            detail = f"a form field that is not a file upload is over 1 MB: {NOT_A_FILE}"
+        if exc.status_code == 400 and str(detail).startswith(("Part exceeded maximum size", "Field exceeded maximum size")):
+            # Starlette's form parsers (multipart, URL-encoded), which do not name the field
+            detail = (f"a form field that is not a file upload is over 1 MB (a prompt has at most {MAX_PROMPT_CHARS} "
+                      f"characters, a rule 500): {NOT_A_FILE}")
         elif exc.status_code == 400:
             detail = FORM_PARSER_ERRORS.get(detail, detail)
         headers = dict(getattr(exc, "headers", None) or {})
