@@ -97,6 +97,8 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert size["jointPixels"]["hidden"] != [255, 255, 255], "and hidden with its mask"
         assert size["json_prompts"] == prompts
         assert len(size["warnings"]) == 1 and UNKNOWN in size["warnings"][0]
+        assert "drywallqa serve --no-prompt-gate" in size["warnings"][0]  # who can turn it off: no flag of the page's user
+        assert "prompt_gate=False" not in size["warnings"][0]
         after = size["afterRun"]
         assert after["warningSwatches"] == [True]  # the warning in its prompt's colour
         # progress where the user looks (the button), in seconds, and the results marked busy; all undone after
@@ -118,5 +120,7 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert "could not be reached" in size["gone"]["error"] and "press Segment again" in size["gone"]["error"]
         assert size["gone"]["button"] == "Segment"
         assert "server" in size["badGateway"] and "HTTP 502" in size["badGateway"] and "Error 502" not in size["badGateway"]
+        for who, message in size["tooLarge"].items():  # what to do, said once: by the server, or by the page for a proxy
+            assert message.lower().count("send a smaller photo") == 1 and "HTTP 413" in message, (who, message)
         assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"
         assert (tmp_path / f"page_{name}.png").stat().st_size > 10_000

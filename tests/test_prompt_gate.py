@@ -47,6 +47,7 @@ def test_python_result_reports_and_the_gate_empties(gated_model_dir, photo):
     assert r.concepts[UNKNOWN]["known"] is False and r.concepts["segment cracks"]["known"] is True
     assert r.concepts["segment cracks"]["concept"] == "cracks"
     assert len(r.warnings) == 1 and UNKNOWN in r.warnings[0] and "'segment crack'" in r.warnings[0]
+    assert r.warnings[0].endswith("Turn the check off with --no-prompt-gate (prompt_gate=False) for the raw map.")
     tiled = Segmenter.load(gated_model_dir, threshold=0.0, tile=32)
     assert tiled.predict(photo, [UNKNOWN]).warnings == r.warnings and not tiled.predict(photo, [UNKNOWN]).masks[UNKNOWN].any()
 
@@ -78,6 +79,23 @@ def test_http_response_reports_it(gated_model_dir, photo):
     assert [x["concept"]["known"] for x in body["results"]] == [True, False]
     assert len(body["warnings"]) == 1 and UNKNOWN in body["warnings"][0]
     assert body["results"][1]["measures"]["area_px"] == 0
+
+
+@pytest.mark.parametrize("tile", [None, 32])
+def test_http_warnings_say_who_can_turn_the_gate_off(gated_model_dir, photo, tile):
+    """A web page's user has no --no-prompt-gate and no prompt_gate=False: the server's warnings say that whoever
+    runs it can turn the check off, and keep what the page reads (the prompt in quotes first, "left empty")."""
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(gated_model_dir, tile=tile)))
+    r = client.post("/v1/segment", files={"image": ("w.png", photo.read_bytes(), "image/png")},
+                    data={"prompts": ["segment crack", UNKNOWN, "no cracks"]})
+    assert r.status_code == 200, r.text
+    warnings = r.json()["warnings"]
+    assert [w.split("'")[1] for w in warnings] == [UNKNOWN, "no cracks"] and all("left empty" in w for w in warnings)
+    for w in warnings:
+        assert w.endswith("Whoever runs this server can turn the check off (drywallqa serve --no-prompt-gate) for the "
+                          "raw map.") and "prompt_gate=False" not in w, w
+    cli = Segmenter.load(gated_model_dir).predict(photo, [UNKNOWN, "no cracks"]).warnings  # the CLI's and Python's: as were
+    assert [w.split("'")[1] for w in cli] == [UNKNOWN, "no cracks"] and all("(prompt_gate=False)" in w for w in cli)
 
 
 def test_gate_round_trips_and_calibrates():

@@ -103,6 +103,9 @@ def test_server_answers_413_for_bombs_and_stays_up(tiny_model_dir):
         r = client.post("/v1/segment", files={"image": ("b.png", png_declaring(side, side), "image/png")},
                         data={"prompts": ["segment crack"]})
         assert r.status_code == 413 and "pixels" in r.json()["detail"], r.text
+        # what a client can do, and who can raise the limit; not the command line's option, not Python
+        assert "send a smaller photo" in r.json()["detail"] and "drywallqa serve --max-pixels" in r.json()["detail"]
+        assert "read_image" not in r.json()["detail"]
     ok = client.post("/v1/segment", files={"image": ("w.jpg", _jpeg_bytes(), "image/jpeg")}, data={"prompts": ["segment crack"]})
     assert ok.status_code == 200 and client.get("/healthz").json() == {"status": "ok"}
 

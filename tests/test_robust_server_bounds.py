@@ -305,3 +305,102 @@ def test_a_scale_too_small_for_any_camera_is_refused(tiny_model_dir):
     r = client.post("/v1/segment", files={"image": ("w.png", _noise_png(), "image/png")},
                     data={"prompts": ["segment crack"], "mm_per_px": "1e-320"})  # every area read 0.0 mm²
     assert r.status_code == 422 and "mm_per_px" in str(r.json()["detail"])
+
+
+def _form(boundary="b0undary", image_first=False, closing=True, epilogue=b""):
+    prompts = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"prompts\"\r\n\r\nsegment crack\r\n").encode()
+    image = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"w.png\"\r\n"
+             f"Content-Type: image/png\r\n\r\n").encode() + _noise_png() + b"\r\n"
+    body = image + prompts if image_first else prompts + image
+    return body + (f"--{boundary}--\r\n".encode() if closing else b"") + epilogue
+
+
+def _send(client, body, boundary="b0undary", length=None):
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    if length is not None:
+        headers["content-length"] = str(length)
+    return client.post("/v1/segment", content=body, headers=headers)
+
+
+@pytest.mark.parametrize("cut", ["closing boundary", "in the photo", "in the prompt", "content-length"])
+def test_a_form_cut_short_is_answered_400_not_a_missing_field(client, cut):
+    """A form whose body ends before its closing boundary (an upload cut short) was read as the fields that arrived
+    whole: "image: Field required" (422) for a photo that was sent. It is a 400 that says the upload was cut short."""
+    whole = _form(image_first=cut == "in the prompt")
+    body, length = {"closing boundary": (_form(closing=False), None), "in the photo": (whole[:len(whole) // 2], None),
+                    "in the prompt": (whole[:-30], None), "content-length": (whole, len(whole) + 100)}[cut]
+    r = _send(client, body, length=length)
+    assert r.status_code == 400 and "cut short" in r.json()["detail"] and "send the request again" in r.json()["detail"], r.text
+
+
+def test_a_body_that_is_no_form_of_its_boundary_is_answered_400_saying_how_to_send_one(client):
+    for body, content_type in ((_form(boundary="other"), "multipart/form-data; boundary=b0undary"),
+                               (b"hello", "multipart/form-data; boundary=b0undary"),
+                               (_form(), "multipart/form-data")):  # a Content-Type written by hand, no boundary
+        r = client.post("/v1/segment", content=body, headers={"content-type": content_type})
+        detail = r.json()["detail"]
+        assert r.status_code == 400 and "boundary" in detail and "curl -F" in detail, r.text
+        assert "Invalid multipart" not in detail and "Missing boundary" not in detail
+
+
+@pytest.mark.parametrize("form", [_form(), _form(image_first=True), _form()[:-2], _form(epilogue=b"an epilogue\r\n")])
+def test_a_whole_form_is_answered(client, form):
+    assert _send(client, form).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["json", "urlencoded", "none", "text", "multipart/mixed"])
+def test_a_body_that_is_no_multipart_form_is_answered_415_saying_how_to_send_one(client, kind):
+    """A JSON body (or a URL-encoded form, or none) was answered 422 "image: Field required" and "prompts: Field
+    required", whatever it held."""
+    body, content_type = {"json": (b'{"prompts": ["segment crack"], "image": "aGk="}', "application/json"),
+                          "urlencoded": (b"prompts=segment+crack", "application/x-www-form-urlencoded"),
+                          "none": (b"", None), "text": (b"segment crack", "text/plain"),
+                          "multipart/mixed": (_form(), "multipart/mixed; boundary=b0undary")}[kind]
+    r = client.post("/v1/segment", content=body, headers={"content-type": content_type} if content_type else {})
+    assert r.status_code == 415 and "multipart/form-data" in r.json()["detail"] and "curl -F" in r.json()["detail"], r.text
+    assert ("JSON" in r.json()["detail"]) == (kind == "json")
+
+
+def test_a_connection_whose_headers_do_not_arrive_is_closed(tiny_model_dir):
+    """uvicorn bounds a kept-alive connection's idle time, not the time a request's headers take: a client that
+    connected and sent nothing, or trickled its headers in, held its connection for as long as it liked."""
+    from drywallqa.serve.connections import headers_bounded_protocol
+
+    server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)),
+                                        http=headers_bounded_protocol(0.3), timeout_keep_alive=30)
+
+    def closed_after(conn, trickle=b""):
+        conn.settimeout(0.05)
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 5:
+            try:
+                if trickle:
+                    conn.sendall(trickle)
+                if conn.recv(4096) == b"":
+                    return time.perf_counter() - t0
+            except socket.timeout:
+                pass
+            except (BrokenPipeError, ConnectionResetError):
+                return time.perf_counter() - t0
+        return None
+
+    try:
+        silent = socket.create_connection(("127.0.0.1", port), timeout=5)
+        assert 0.2 < (closed_after(silent) or 99) < 2
+        trickling = socket.create_connection(("127.0.0.1", port), timeout=5)
+        trickling.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        assert (closed_after(trickling, b"X") or 99) < 2
+        # a request whose headers come at once is answered, and its kept-alive connection serves the next one too
+        kept = socket.create_connection(("127.0.0.1", port), timeout=5)
+        for _ in range(2):
+            kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer = kept.recv(4096)
+            while not answer.endswith(b"}"):  # the body may come in a segment of its own
+                answer += kept.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"status":"ok"}'), answer
+            time.sleep(0.2)  # less than the limit, each time
+        assert (closed_after(kept) or 99) < 2  # then idle for longer than the limit: closed
+        assert _healthy(port)
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -60,7 +60,8 @@ def test_clear_errors(client):
     bad = client.post("/v1/segment", files={"image": ("x.jpg", b"not an image", "image/jpeg")}, data={"prompts": ["segment crack"]})
     assert bad.status_code == 400 and "image" in bad.json()["detail"]
     big = client.post("/v1/segment", files={"image": ("big.jpg", b"0" * 100_000, "image/jpeg")}, data={"prompts": ["segment crack"]})
-    assert big.status_code == 413
+    assert big.status_code == 413 and "send a smaller photo" in big.json()["detail"]  # what to do, and who can raise it
+    assert "drywallqa serve --max-upload-mb" in big.json()["detail"]
 
 
 def test_busy_server_answers_429(tiny_model_dir):
@@ -157,3 +158,47 @@ def test_a_json_list_in_one_field_is_refused_not_asked_as_one_prompt(client):
         assert r.status_code == 422 and "JSON list" in r.json()["detail"] and "repeat the field" in r.json()["detail"], r.text
     ok = client.post("/v1/segment", files=files, data={"prompts": ["segment crack [north wall]"]})
     assert ok.status_code == 200, ok.text
+
+
+def test_head_is_answered_wherever_get_is_and_wrong_paths_and_methods_say_what_there_is(client):
+    """HEAD /v1/models, /v1/examples and /docs were 405 (a GET route answers HEAD only where it lists it); a 404 and a
+    405 said "Not Found" and "Method Not Allowed", not what there is."""
+    for path in ("/", "/healthz", "/v1/models", "/v1/examples", "/docs", "/openapi.json"):
+        get, head = client.get(path), client.head(path)
+        assert get.status_code == head.status_code == 200 and head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    missing = client.get("/v1/segments")
+    assert missing.status_code == 404 and "POST /v1/segment" in missing.json()["detail"]
+    for method, path, allowed in (("GET", "/v1/segment", "POST"), ("HEAD", "/v1/segment", "POST"),
+                                  ("OPTIONS", "/v1/models", "GET, HEAD"), ("DELETE", "/healthz", "GET, HEAD"),
+                                  ("POST", "/", "GET, HEAD")):
+        r = client.request(method, path)
+        assert r.status_code == 405 and r.headers["allow"] == allowed, (method, path, r.headers)
+        if method != "HEAD":
+            assert r.json()["detail"] == f"this path answers {allowed} only", (method, path, r.text)
+
+
+def test_field_errors_say_what_to_send(client):
+    """An empty upload was "not one of the formats read"; a prompt of spaces "String should match pattern '\\S'"; a
+    prompt or a number sent as a file "Input should be a valid string" (or number)."""
+    files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
+    empty = client.post("/v1/segment", files={"image": ("w.jpg", b"", "image/jpeg")}, data={"prompts": ["segment crack"]})
+    assert empty.status_code == 400 and "empty (0 bytes)" in empty.json()["detail"]
+    blank = client.post("/v1/segment", files=files, data={"prompts": ["segment crack", " \u00a0 "]})
+    assert blank.status_code == 422 and blank.json()["detail"] == [{"loc": ["body", "prompts", 1], "type": "string_pattern_mismatch",
+                                                                     "msg": "a prompt must hold a visible character, e.g. 'segment crack'"}]
+    for name, data in (("prompts", {}), ("mm_per_px", {"prompts": ["segment crack"]}), ("flag", {"prompts": ["segment crack"]})):
+        r = client.post("/v1/segment", files={**files, name: ("x.txt", b"0.5", "text/plain")}, data=data)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][:2] == ["body", name], r.text
+        assert "a file upload where text is expected" in r.json()["detail"][0]["msg"], r.text
+
+
+def test_a_text_field_over_1_mb_is_told_what_fits(tiny_model_dir):
+    """Starlette's "Part exceeded maximum size" was told to send the photo as a file, whichever field it was."""
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    for files, data in (({"other": ("w.jpg", _jpeg(), "image/jpeg")}, {"prompts": "x" * 1_100_000}),
+                        ({"other": ("w.jpg", _jpeg(), "image/jpeg")}, {"prompts": "segment crack", "image": "x" * 1_100_000}),
+                        (None, {"prompts": "segment crack", "image": "x" * 1_100_000})):  # a URL-encoded form
+        r = client.post("/v1/segment", files=files, data=data)
+        detail = r.json()["detail"]
+        assert r.status_code == 400 and "over 1 MB" in detail and "300 characters" in detail and "curl -F image=@" in detail, r.text

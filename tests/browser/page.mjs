@@ -122,11 +122,22 @@ try {
     await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
     const badGateway = await page.textContent('#error');
     await page.unroute('**/v1/segment');
+    // a 413: the server's says what to do (said once), a proxy's does not (the page says it)
+    const tooLarge = {};
+    for (const [who, answer] of [['server', { status: 413, contentType: 'application/json',
+                                              body: JSON.stringify({ detail: 'upload larger than 20 MB: send a smaller photo (resize it)' }) }],
+                                 ['proxy', { status: 413, contentType: 'text/html', body: '<html>Request Entity Too Large</html>' }]]) {
+      await page.route('**/v1/segment', route => route.fulfill(answer));
+      await page.click('#run');
+      await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
+      tooLarge[who] = await page.textContent('#error');
+      await page.unroute('**/v1/segment');
+    }
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     const modelLine = await page.textContent('#model-line');
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffError, scrollWidth, viewportWidth: viewport.width, consoleErrors,
-                           progress, afterRun, jsonName, commaUnits, gone, badGateway };
+                           progress, afterRun, jsonName, commaUnits, gone, badGateway, tooLarge };
     await context.close();
   }
   console.log(JSON.stringify(report));

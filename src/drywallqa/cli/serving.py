@@ -25,7 +25,9 @@ def serve(
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, help="Photos with more pixels are answered 413 before decoding."),
     max_tiles: int = typer.Option(64, help="A tile size that would cut a photo into more tiles is answered 422."),
     request_timeout: float = typer.Option(120.0, help="Seconds a request may take; then it is answered 503."),
-    body_timeout: float = typer.Option(60.0, help="Seconds a request's body may take to arrive; then it is answered 408."),
+    body_timeout: float = typer.Option(60.0, help="Seconds a request's body may take to arrive; then it is answered 408. "
+                                       "A connection whose request's headers have not arrived as long after it opened "
+                                       "(or after its previous answer) is closed."),
     prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
     precision: str = typer.Option("float32", help=PRECISION_HELP),
 ):
@@ -33,6 +35,7 @@ def serve(
     import uvicorn
 
     from ..serve import ServeConfig, create_app
+    from ..serve.connections import headers_bounded_protocol
 
     for value, hint in ((max_upload_mb, "--max-upload-mb"), (max_concurrency, "--max-concurrency"), (max_pixels, "--max-pixels"),
                         (max_tiles, "--max-tiles"), (request_timeout, "--request-timeout"),
@@ -48,4 +51,4 @@ def serve(
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, runtime, max_upload_mb, max_concurrency,
                                   max_pixels=max_pixels, max_tiles=max_tiles, request_timeout_s=request_timeout,
                                   body_timeout_s=body_timeout, pipeline=pipeline), seg)
-    uvicorn.run(app_, host=host, port=port)
+    uvicorn.run(app_, host=host, port=port, http=headers_bounded_protocol(body_timeout))

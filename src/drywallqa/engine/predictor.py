@@ -428,8 +428,8 @@ class TorchSegmenter(Segmenter):
         return {p: dataclasses.replace(m, understood_as=asked_as[p] if asked_as[p] != p else None)
                 for p, m in matches.items()}
 
-    def prompt_warnings(self, matches: dict) -> list[str]:
-        return [self.gate.warning(m) for m in matches.values() if not m.known]
+    def prompt_warnings(self, matches: dict, off_switch: str | None = None) -> list[str]:
+        return [self.gate.warning(m, off_switch) for m in matches.values() if not m.known]
 
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
         """``threshold`` if given, else the prompt's own validated threshold, else the model's."""

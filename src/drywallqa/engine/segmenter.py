@@ -244,8 +244,9 @@ class Segmenter:
         empty for segmenters without a prompt gate, which answer every prompt."""
         return {}
 
-    def prompt_warnings(self, matches: dict) -> list[str]:
-        """The warnings for the prompts in ``matches`` that are not answered."""
+    def prompt_warnings(self, matches: dict, off_switch: str | None = None) -> list[str]:
+        """The warnings for the prompts in ``matches`` that are not answered, each ending with ``off_switch`` (how to
+        turn the check off where the warning is read; default: :data:`drywallqa.text.gate.OFF_SWITCH`)."""
         return []
 
     def postprocess_for(self, prompt: str, label_shape: str | None = None) -> dict | None:

@@ -140,8 +140,8 @@ class TiledSegmenter(Segmenter):
     def match_prompts(self, prompts) -> dict:
         return self.inner.match_prompts(prompts)
 
-    def prompt_warnings(self, matches: dict) -> list[str]:
-        return self.inner.prompt_warnings(matches)
+    def prompt_warnings(self, matches: dict, off_switch: str | None = None) -> list[str]:
+        return self.inner.prompt_warnings(matches, off_switch)
 
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
         return self.inner.threshold_for(prompt, threshold)

@@ -2,7 +2,8 @@
 
 The model is loaded once when the app is made. Every request is bounded before it costs anything:
 the upload's size while it streams in (413 as soon as it passes ``max_upload_mb``, chunked or not), the
-time its body takes to arrive (408 after ``body_timeout_s``, the connection closed), the photo's pixels
+time its body takes to arrive (408 after ``body_timeout_s``, the connection closed), the form's end (400 for a
+body cut short, not a field said to be missing), the photo's pixels
 before they are decoded (413), the number of tiles a ``tile`` value would cut it into (422), each
 parameter's range (422), and the time it may take (503 with ``Retry-After`` after ``request_timeout_s``).
 At most ``max_concurrency`` requests are segmented at a time; one more is answered 429 at once rather
@@ -21,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import UploadFile as FormFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import parse_options_header
 from PIL import Image
 from pydantic import StringConstraints
 from typing_extensions import Annotated, Literal
@@ -77,13 +80,67 @@ class ServeConfig:
 
 class UploadTooLarge(HTTPException):
     def __init__(self, limit_mb: float):
-        super().__init__(status_code=413, detail=f"upload larger than {limit_mb:g} MB")
+        super().__init__(status_code=413, detail=f"upload larger than {limit_mb:g} MB: send a smaller photo (resize it, or "
+                                                 "save it as JPEG); whoever runs the server can raise the limit "
+                                                 "(drywallqa serve --max-upload-mb)")
 
 
 class BodyTimeout(HTTPException):
     def __init__(self, timeout_s: float):
         super().__init__(status_code=408,
-                         detail=f"the request body took longer than the server's limit of {timeout_s:g} s to arrive")
+                         detail=f"the request body took longer than the server's limit of {timeout_s:g} s to arrive "
+                                "(a slow connection, or an upload cut short); send it again, and over a slow connection "
+                                "a smaller photo")
+
+
+class MalformedForm(HTTPException):
+    def __init__(self, detail: str):
+        super().__init__(status_code=400, detail=detail)
+
+
+FORM_CUT_SHORT = ("the request body ended before the multipart form did (no closing boundary): the upload was cut "
+                  "short, or the form is malformed, so fields or the photo may be missing; send the request again")
+BODY_CUT_SHORT = "the request body ended before its Content-Length: it was cut short; send the request again"
+BUILD_THE_FORM = ("let the HTTP client build the form (curl -F image=@photo.jpg -F prompts='segment crack'; requests "
+                  "files=; a browser's FormData) rather than writing the body or its Content-Type header by hand")
+NOT_THE_FORM = ("the request body is not the multipart form its Content-Type header announces (no part starts with "
+                f"its boundary): {BUILD_THE_FORM}")
+# what Starlette's form parser says, and what the client is told instead
+FORM_PARSER_ERRORS = {
+    "Invalid multipart data.": f"the multipart form is malformed (a boundary or a part's headers cannot be read): "
+                               f"{BUILD_THE_FORM}",
+    "Missing boundary in multipart.": f"the Content-Type multipart/form-data names no boundary: {BUILD_THE_FORM}",
+}
+
+
+class FormEnd:
+    """Whether a multipart body, read chunk by chunk, opened with its boundary and reached its closing boundary
+    (``--BOUNDARY--``): a body that ends before it was cut short (or is malformed), and its form would be read as
+    the fields that happened to arrive whole (a photo missing: a misleading 422)."""
+
+    def __init__(self, boundary: bytes):
+        self.opening, self.closing = b"--" + boundary, b"--" + boundary + b"--"
+        self.tail, self.opened, self.closed = b"", False, False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.closed or not chunk:
+            return
+        text = self.tail + chunk
+        self.opened = self.opened or self.opening in text
+        self.closed = self.closing in text
+        self.tail = text[-len(self.closing):]
+
+    def problem(self) -> str | None:
+        """Why the form that arrived is no whole form, or None."""
+        return None if self.closed else FORM_CUT_SHORT if self.opened else NOT_THE_FORM
+
+
+def form_end(content_type: bytes | None) -> FormEnd | None:
+    """A :class:`FormEnd` for a multipart/form-data Content-Type with a boundary, else None (the form parser answers
+    for a missing boundary, and no other body is a form)."""
+    kind, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    return FormEnd(boundary) if kind == b"multipart/form-data" and boundary else None
 
 
 class BodyLimits:
@@ -91,7 +148,9 @@ class BodyLimits:
     passes ``limit`` bytes, whether or not it declared a Content-Length, so no upload is spooled to the end;
     and it must have arrived whole ``timeout_s`` seconds after the request's headers, or it is refused (408),
     so a client that trickles it in (a byte every few seconds) holds nothing for longer. A response sent
-    before the body has arrived (a 408, a 413, a 404) closes an HTTP/1 connection: the rest is not read."""
+    before the body has arrived (a 408, a 413, a 404) closes an HTTP/1 connection: the rest is not read.
+    A body read to its end that is shorter than its Content-Length, or a multipart form without its closing
+    boundary, is refused (400: cut short) rather than read as the fields that arrived."""
 
     def __init__(self, app, limit: int, limit_mb: float, timeout_s: float):
         self.app, self.limit, self.limit_mb, self.timeout_s = app, limit, limit_mb, timeout_s
@@ -102,6 +161,7 @@ class BodyLimits:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"")
         has_body = length.strip(b"0") != b"" or b"transfer-encoding" in headers
+        form = form_end(headers.get(b"content-type"))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         received = 0
@@ -119,7 +179,14 @@ class BodyLimits:
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     raise UploadTooLarge(self.limit_mb)
+                if form is not None:
+                    form.feed(message.get("body", b""))
             arrived = message["type"] != "http.request" or not message.get("more_body", False)
+            if arrived and message["type"] == "http.request":  # the whole body is here: is it whole?
+                if length.isdigit() and received < int(length):
+                    raise MalformedForm(BODY_CUT_SHORT)
+                if received and form is not None and form.problem():
+                    raise MalformedForm(form.problem())
             return message
 
         async def closing_send(message):
@@ -136,13 +203,34 @@ class BodyLimits:
             return await self._refuse(scope, closing_send, UploadTooLarge(self.limit_mb))
         try:
             await self.app(scope, bounded_receive, closing_send)
-        except (UploadTooLarge, BodyTimeout) as exc:
+        except (UploadTooLarge, BodyTimeout, MalformedForm) as exc:
             if not started:
                 await self._refuse(scope, closing_send, exc)
 
     @staticmethod
     async def _refuse(scope, send, exc: HTTPException):
         await JSONResponse({"detail": exc.detail}, status_code=exc.status_code)(scope, None, send)
+
+
+class HeadAsGet:
+    """ASGI middleware: HEAD is answered wherever GET is, with GET's status and headers and no body (RFC 9110: a
+    server answers both); a FastAPI route answers only the methods it lists (HEAD /v1/models was a 405)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def without_body(message):
+            await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
+NOT_FOUND = ("no such path: the API is POST /v1/segment, GET /v1/models, GET /v1/examples and GET /healthz (described "
+             "at /docs and /openapi.json); the web page is at /")
 
 
 def encode_mask(mask: np.ndarray, fmt: str) -> dict:
@@ -156,12 +244,20 @@ def encode_mask(mask: np.ndarray, fmt: str) -> dict:
     return {"format": "coco_rle", "size": list(rle["size"]), "counts": rle["counts"].decode()}
 
 
+TOO_MANY_PIXELS = ("send a smaller photo: resize it, or set the camera to a lower resolution; whoever runs the server "
+                   "can raise the limit (drywallqa serve --max-pixels)")
+
+
 def read_upload(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """The uploaded bytes as ``(H, W, 3)`` uint8 RGB; 413 above ``max_pixels``, 400 if not an image."""
+    """The uploaded bytes as ``(H, W, 3)`` uint8 RGB; 413 above ``max_pixels`` (saying what the client can do, not
+    the command line's option and the Python argument), 400 if not an image."""
+    if not data:  # it would be "not one of the formats read"
+        raise HTTPException(status_code=400, detail="the upload is empty (0 bytes): send the photo's file "
+                                                    "(curl -F image=@photo.jpg)")
     try:
-        return decode_image(io.BytesIO(data), "the upload", max_pixels)
+        return decode_image(io.BytesIO(data), "the upload", max_pixels, advice=TOO_MANY_PIXELS)
     except ImageTooLargeError as exc:
-        raise HTTPException(status_code=413, detail=str(exc).replace("--max-pixels", "the server's --max-pixels")) from exc
+        raise HTTPException(status_code=413, detail=str(exc)) from exc
     except ImageReadError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
 
@@ -205,21 +301,41 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None,
                   description="Prompted segmentation for construction QA: photo + text prompts -> masks + QA measures.")
     app.add_middleware(BodyLimits, limit=limit, limit_mb=config.max_upload_mb, timeout_s=config.body_timeout_s)
+    app.add_middleware(HeadAsGet)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):  # where and what, never the input echoed back
-        errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
-        for e in errors:
-            if tuple(e.get("loc", ())) == ("body", "image") and e.get("type") != "missing":  # a text field, not a file
+        errors = []
+        for raw in exc.errors():
+            e = {k: raw[k] for k in ("loc", "msg", "type") if k in raw}
+            loc = tuple(e.get("loc", ()))
+            if loc == ("body", "image") and e.get("type") != "missing":  # a text field, not a file
                 e["msg"] = NOT_A_FILE
+            elif loc[:1] == ("body",) and isinstance(raw.get("input"), FormFile):  # a file, not a text field
+                e["msg"] = NOT_TEXT
+            elif loc[:2] == ("body", "prompts") and e.get("type") == "string_pattern_mismatch":  # not pydantic's pattern
+                e["msg"] = "a prompt must hold a visible character, e.g. 'segment crack'"
+            errors.append(e)
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         detail = exc.detail
-        if exc.status_code == 400 and str(detail).startswith("Part exceeded maximum size"):  # Starlette's form parser
-            detail = f"a form field that is not a file upload is over 1 MB: {NOT_A_FILE}"
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        if exc.status_code == 400 and str(detail).startswith(("Part exceeded maximum size", "Field exceeded maximum size")):
+            # Starlette's form parsers (multipart, URL-encoded), which do not name the field
+            detail = (f"a form field that is not a file upload is over 1 MB (a prompt has at most {MAX_PROMPT_CHARS} "
+                      f"characters, a rule 500): {NOT_A_FILE}")
+        elif exc.status_code == 400:
+            detail = FORM_PARSER_ERRORS.get(detail, detail)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 404 and detail == "Not Found":  # Starlette's, for a path no route has
+            detail = NOT_FOUND
+        elif exc.status_code == 405 and "Allow" in headers:  # HEAD is answered wherever GET is (HeadAsGet)
+            allowed = [m.strip() for m in headers["Allow"].split(",")]
+            allowed += ["HEAD"] if "GET" in allowed and "HEAD" not in allowed else []
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"this path answers {', '.join(allowed)} only"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # a bug of ours: logged, answered in JSON, server stays up
@@ -253,28 +369,27 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     def healthz() -> dict:
         return {"status": "ok"}
 
-    app.head("/healthz", include_in_schema=False)(healthz)  # the probe of load balancers that read no body
-
     @app.get("/v1/models")
     def models() -> dict:
         return {"version": __version__, "models": [model_description(seg)]}
 
-    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
         return PAGE.read_text()
 
     error = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
     errors = {
-        400: {"description": "The upload is not a readable image.", **error},
+        400: {"description": "The upload is not a readable image, or the form was cut short or is malformed.", **error},
         408: {"description": f"The request body took longer than {config.body_timeout_s:g} s to arrive.", **error},
         413: {"description": f"The upload is larger than {config.max_upload_mb:g} MB or has more than "
                              f"{config.max_pixels:,} pixels.", **error},
+        415: {"description": "The body is not a multipart form (multipart/form-data).", **error},
         422: {"description": "Missing or empty prompts, or a bad option.", **error},
         429: {"description": "All segmentation slots are busy; retry after a second.", **error},
         503: {"description": f"The request took longer than {config.request_timeout_s:g} s.", **error},
     }
 
-    @app.post("/v1/segment", responses=errors)
+    @app.post("/v1/segment", responses=errors, dependencies=[Depends(multipart_form)])
     async def segment(
         request: Request,
         image: UploadFile = File(..., description="The photo (JPEG, PNG, ...)."),
@@ -332,9 +447,26 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     return app
 
 
+def multipart_form(request: Request) -> None:
+    """415 for a /v1/segment request whose body is no multipart form (JSON, a URL-encoded form, none): its fields
+    would be read as missing (422 "image: Field required" for a JSON body that holds one), which says nothing of
+    the form it must be. Checked before the fields."""
+    kind, _ = parse_options_header(request.headers.get("content-type"))
+    if kind != b"multipart/form-data":
+        this = ("a body without a Content-Type" if not kind else "a JSON body" if kind.endswith(b"json") else
+                "a URL-encoded form, which carries no file" if kind == b"application/x-www-form-urlencoded" else
+                "the Content-Type this request names")
+        raise HTTPException(status_code=415, detail=f"/v1/segment reads a multipart form (multipart/form-data), not "
+                                                    f"{this}: send the photo as a file and each prompt as a field, "
+                                                    "e.g. curl -F image=@photo.jpg -F prompts='segment crack' (Python "
+                                                    "requests: files={'image': ...}, data={'prompts': [...]}; a "
+                                                    "browser: FormData)")
+
+
 SINGLE_FIELDS = ("image", "mask_format", "include_probabilities", "mm_per_px", "tile", "min_confidence", "label_shape")
 FORM_FIELDS = (*SINGLE_FIELDS, "prompts", "flag")
 NOT_A_FILE = "send the photo as a file upload, with a file name (curl -F image=@photo.jpg)"
+NOT_TEXT = "a file upload where text is expected: send this field as text (curl --form-string NAME=VALUE), not a file"
 
 
 def check_form_fields(form, query=()) -> None:
@@ -387,9 +519,26 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
     try:
-        return rgb, predictor.predict(rgb, prompts, label_shape=label_shape)
+        result = predictor.predict(rgb, prompts, label_shape=label_shape)
     except ValueError as exc:  # the photo or a prompt the model cannot take
         raise HTTPException(status_code=422, detail=str(exc)) from exc
+    result.warnings = served_warnings(predictor, prompts, result)
+    return rgb, result
+
+
+GATE_OFF_SWITCH = "Whoever runs this server can turn the check off (drywallqa serve --no-prompt-gate) for the raw map."
+
+
+def served_warnings(predictor, prompts: list[str], result) -> list[str]:
+    """``result.warnings`` worded for a client of the server: the prompt gate's for a prompt it left unanswered end
+    with :data:`GATE_OFF_SWITCH` (whoever runs the server can turn the check off), not with the command line's flag
+    and the Python argument, which a web page's user has no use for. Other warnings are kept as they are."""
+    refused = [p for p in prompts if (result.concepts.get(p) or {}).get("known") is False]
+    if not refused:
+        return result.warnings
+    matches = predictor.match_prompts(refused)
+    worded = dict(zip(predictor.prompt_warnings(matches), predictor.prompt_warnings(matches, GATE_OFF_SWITCH)))
+    return [worded.get(w, w) for w in result.warnings]
 
 
 def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig,

@@ -104,6 +104,9 @@ def _negation_words(text: str) -> list[tuple[int, str]]:
     return sorted(words)
 
 
+OFF_SWITCH = "Turn the check off with --no-prompt-gate (prompt_gate=False) for the raw map."  # a warning's end
+
+
 @dataclass(frozen=True)
 class PromptMatch:
     """What the gate says of one prompt (``to_dict`` is what results.json and the HTTP API show)."""
@@ -392,17 +395,19 @@ class PromptGate:
                 return head
             head = head[: last.start()]
 
-    def warning(self, match: PromptMatch) -> str:
-        """The message a user sees for a prompt the gate does not answer."""
+    def warning(self, match: PromptMatch, off_switch: str | None = None) -> str:
+        """The message a user sees for a prompt the gate does not answer. It begins with the prompt in quotes and
+        says its mask is "left empty" (the web page finds it so); it ends with ``off_switch``, how the check is turned
+        off where the user reads it (default :data:`OFF_SWITCH`: the command line's flag and the Python argument)."""
         knows = "; ".join(f"{c}: '{p}'" for c, p in self.canonical.items())
+        off = off_switch or OFF_SWITCH
         if self.negated(match.prompt):
             return (f"'{match.prompt}' asks for what is not there (a negation); its mask is left empty. This model finds "
                     f"things, not their absence: ask for the thing itself ({knows}) and look at what its mask leaves "
-                    "out. Turn the check off with --no-prompt-gate (prompt_gate=False) for the raw map.")
+                    f"out. {off}")
         return (f"'{match.prompt}' is not something this model was trained to find (nearest: {match.concept}, similarity "
                 f"{match.similarity:.2f}); its mask is left empty. It knows {knows} and English paraphrases of them "
-                "(other languages are not understood). Turn the check off with --no-prompt-gate (prompt_gate=False) "
-                "for the raw map.")
+                f"(other languages are not understood). {off}")
 
 
 def calibrate_margin(gate: PromptGate, positive_embeddings, negative_embeddings) -> dict:

@@ -44,12 +44,17 @@ class ImageTooLargeError(ImageReadError):
     """The image declares more pixels than the cap allows (a decompression bomb, or a huge photo)."""
 
 
-def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "image") -> None:
-    """Raise :class:`ImageTooLargeError` when ``width * height`` exceeds ``max_pixels`` (``None``: no cap)."""
+# what a message of ImageTooLargeError advises by default: the command line's option and the Python argument
+RAISE_THE_LIMIT = "raise it with --max-pixels; in Python, read_image(path, max_pixels=N) and pass the array"
+
+
+def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "image",
+                 advice: str = RAISE_THE_LIMIT) -> None:
+    """Raise :class:`ImageTooLargeError` when ``width * height`` exceeds ``max_pixels`` (``None``: no cap); its
+    message ends with ``advice`` (what its reader can do)."""
     if max_pixels is not None and width * height > max_pixels:
         raise ImageTooLargeError(f"{name}: {width}x{height} = {width * height:,} pixels, more than the limit of "
-                                 f"{max_pixels:,} (raise it with --max-pixels; in Python, "
-                                 "read_image(path, max_pixels=N) and pass the array)")
+                                 f"{max_pixels:,} ({advice})")
 
 
 NEGATIVE_DEPTH, NEGATIVE_SHARE = 0.15, 0.2  # below 0 by more than 15% of the scale, or a fifth of the values
@@ -141,11 +146,13 @@ def exif_orientation(img: Image.Image) -> int:
         return 1
 
 
-def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                 advice: str = RAISE_THE_LIMIT) -> np.ndarray:
     """Decode a file path or a binary file object to ``(H, W, 3)`` uint8 RGB, EXIF orientation applied.
 
     The declared size is checked against ``max_pixels`` before any pixel is decoded. ``name`` is what
-    error messages call the source (a path, "the upload").
+    error messages call the source (a path, "the upload"); ``advice`` is what a photo over ``max_pixels`` is told
+    (default: how to raise the limit on the command line and in Python).
 
     Raises:
         ImageTooLargeError: more pixels than ``max_pixels`` (or than Pillow will ever decode).
@@ -153,14 +160,14 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     """
     try:
         with Image.open(source, formats=image_formats()) as img:
-            check_pixels(img.width, img.height, max_pixels, name)
+            check_pixels(img.width, img.height, max_pixels, name, advice)
             img.load()
             return _to_rgb_uint8(upright(img))
     except Image.DecompressionBombError as exc:  # Pillow's own limit, checked when the header is read
         pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
         if max_pixels is not None and max_pixels <= pillow_limit:
-            raise ImageTooLargeError(f"{name}: more pixels than the limit of {max_pixels:,} (raise it with --max-pixels; in "
-                                     f"Python, read_image(path, max_pixels=N) and pass the array; Pillow: {exc})") from exc
+            raise ImageTooLargeError(f"{name}: more pixels than the limit of {max_pixels:,} ({advice}; Pillow: "
+                                     f"{exc})") from exc
         raise ImageTooLargeError(f"{name}: more pixels than Pillow decodes ({pillow_limit:,}): {exc}") from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"{name}: not a readable image (not one of the formats read: "
