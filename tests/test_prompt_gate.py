@@ -445,6 +445,48 @@ def test_a_thing_without_another_is_asked_as_the_thing(tiny_model_dir):
     assert not m["areas with no cracks"].known and seg._judged("areas with no cracks") == "areas with no cracks"
 
 
+@pytest.mark.parametrize("prompt, negated, affirmed", [
+    # a negation undone by a word of missing a few words on: asks for the thing, and is never cut there
+    ("make sure not to miss any cracks", False, None), ("not to miss any cracks", False, None),
+    ("be careful not to skip the tape", False, None), ("do not ever miss a crack", False, None),
+    # "but only", "not just": ask for the thing (prepositions before them name nothing since 0.6.6)
+    ("in this photo but only the cracks", False, None), ("not just the cracks", False, None),
+    ("cracks, but only the wide ones", False, "cracks, but only the wide ones"),
+    # a word of a mask's opposite as a place's adjective
+    ("opposite wall cracks", False, None), ("the negative corner crack", False, None),
+    ("cracks on the opposite wall", False, "cracks on the opposite wall"), ("the opposite of cracks", True, None),
+    ("inverse crack mask", True, None), ("complement of the joints", True, None),
+    # "free" after a word that is no name of the model's things
+    ("the crack with a free edge", False, "the crack with a free edge"), ("dust free wall cracks", False, None),
+    ("cracks for free", False, None), ("crack free wall", True, None), ("cracked free areas", True, None),
+    # a word that ties names nothing: the prompt is never cut to nothing
+    ("and no tape", True, "and no tape"), ("was not cracked", True, "was not cracked"), ("or no cracks", True, None),
+    ("\u200band no tape", True, "\u200band no tape"), ("!!", False, "!!"),
+    # "un-" with a Unicode hyphen
+    ("un\u2010taped joints", True, None), ("un\u2011taped joints", True, None)])
+def test_words_that_look_like_negations(prompt, negated, affirmed):
+    """0.6.6's wider negations refused fair prompts ("make sure not to miss any cracks" was cut to "make sure",
+    "opposite wall cracks", "the free end of the tape", "in this photo but only the cracks"), and cut some to nothing
+    ("and no tape": an exception)."""
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack", "segment non crack area"], ["cracks", "cracks"], e[:2], e[2:],
+                      {"cracks": "segment crack"}, 0.0, lexicon=["crack", "cracked", "taped", "joint"])
+    assert gate.negated(prompt) is negated
+    assert gate.affirmed(prompt) == (prompt if affirmed is None else affirmed)
+
+
+def test_a_prompt_cut_before_its_negation_is_never_empty(tiny_model_dir):
+    """"and no tape", "were not taped" were cut to "" and raised ValueError, failing every prompt asked with them."""
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    gate = PromptGate.build({"cracks": ["segment crack", "crack"], "taping": ["segment taping area", "seams with tape"]},
+                            ["door", "window", "segment the door"], encode, min_margin=0.0)
+    gate.save(tiny_model_dir)
+    seg = Segmenter.load(tiny_model_dir)
+    m = seg.match_prompts(["and no tape", "were not taped", "be sure not to miss the cracks", "segment crack"])
+    assert not m["and no tape"].known and not m["were not taped"].known and m["segment crack"].known
+    assert seg._judged("be sure not to miss the cracks") == "be sure not to miss the cracks"
+
+
 def test_a_negated_prompt_gets_an_empty_mask_and_says_why(gated_model_dir, photo):
     """"no cracks" was answered with the crack mask: the very thing it asks to leave out."""
     seg = Segmenter.load(gated_model_dir, threshold=0.0)

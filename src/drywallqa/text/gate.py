@@ -79,18 +79,31 @@ _NEGATIONS = frozenset("""no not never without except excluding exclude ignore i
     w + e for w in "don doesn didn isn aren wasn weren hasn haven hadn".split() for e in ("t", "'t"))
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|devoid\s+of)\b",
                               re.IGNORECASE)
-_FREE_OF = re.compile(r"\w[-\u2010\u2011]free\b|\w free(?! to\b)(?! of\b)(?! from\b)\b")  # "crack-free wall", "crack free wall"
+# "crack-free wall" (any word: "dust-free"), "crack free wall" (group 1: a negation only where it names a thing the
+# model knows, not "the free end of the tape", "dust free wall cracks": PromptGate._names_a_thing)
+_FREE_OF = re.compile(r"\w[-\u2010\u2011]free\b|\b([^\W\d_]+) free(?! to\b)(?! of\b)(?! from\b)\b")
 # words that tie a thing to what it has, naming nothing: "areas with no cracks", "the parts that have no tape"
 _HAVING = frozenset("with having have has had that which who contain contains containing show shows showing".split())
 _MISSING = frozenset("miss missing overlook skip forget".split())  # after a negation: "don't miss the cracks" asks for them
+# between a negation and the word of missing it undoes: "not to miss any cracks", "don't ever skip", "don't you miss"
+_BEFORE_MISSING = frozenset("to ever you we".split())
+# after "but" or "not", words that ask for a thing rather than leave it out: "on this wall, but only the cracks", "not
+# just the tape"
+_ONLY = frozenset("only just also".split())
+# negations that are nouns of a mask's opposite ("the opposite of cracks", "inverse of the crack mask", "inverse crack
+# mask"), and adjectives of a place elsewhere ("opposite wall cracks", "the negative corner tape"): negations only
+# before "of" or in a prompt about a mask
+_OPPOSITES = frozenset("opposite inverse complement negative".split())
+_MASK_WORDS = re.compile(r"\b(?:masks?|segmentations?|selections?)\b", re.IGNORECASE)
 _BEFORE_A_NAME = frozenset("do does did just only".split()) | _MISSING  # name nothing
 _MODIFIER = re.compile(r"\b(" + "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+(?=(\w+))", re.IGNORECASE)
 _NOT_A_NAME = _LINKS | _ASKING | _HAVING | _NEGATIONS | {"and", "or"}  # a surface before one of these names nothing:
 # "ceiling of the room", "wall with no tape"
-# the words a negation may follow and still be about the thing asked for ("the wall with no cracks")
-_BEFORE_THE_THING = _ASKING | _SURFACES | _GENERIC | _BEFORE_A_NAME | _LINKS | _HAVING
 # what ties a thing to the negation after it, left out with that negation: "cracks that are not taped" -> "cracks"
 _TIES = _HAVING | _LINKS | frozenset("and or is are be being was were".split())
+# the words a negation may follow and still be about the thing asked for ("the wall with no cracks", "and no tape": a
+# word that ties names nothing, and is never all that is left of a prompt cut before its negation)
+_BEFORE_THE_THING = _ASKING | _SURFACES | _GENERIC | _BEFORE_A_NAME | _LINKS | _HAVING | _TIES
 
 
 def _negation_words(text: str) -> list[tuple[int, str]]:
@@ -98,13 +111,34 @@ def _negation_words(text: str) -> list[tuple[int, str]]:
     phrase ("other than", "free of") as one word "except"."""
     phrases = [(m.start(), m.end()) for m in _NEGATION_PHRASE.finditer(text)]
     words = [(start, "except") for start, _ in phrases]
-    words += [(m.start(), m.group(0).lower().replace("\u2019", "'").replace("-", ""))  # "un-taped" is "untaped"
-              for m in re.finditer(r"(?:\b[Uu][Nn]-)?[^\W\d_]+(?:['’][^\W\d_]+)?", text)
+    words += [(m.start(), re.sub(r"[-\u2010\u2011]", "", m.group(0).lower().replace("\u2019", "'")))  # "untaped"
+              for m in re.finditer(r"(?:\b[Uu][Nn][-\u2010\u2011])?[^\W\d_]+(?:['’][^\W\d_]+)?", text)
               if not any(a <= m.start() < b for a, b in phrases)]
     return sorted(words)
 
 
 OFF_SWITCH = "Turn the check off with --no-prompt-gate (prompt_gate=False) for the raw map."  # a warning's end
+
+
+def _is_negation(words: list[str], i: int, about_a_mask: bool) -> bool:
+    """Whether ``words[i]`` (of :func:`_negation_words`) leaves something out there: not where a word of missing
+    undoes it ("don't miss the cracks", "not to miss any cracks"), where "but" or "not" asks for more or only ("but
+    only the cracks", "not just the tape"), or where a word of a mask's opposite is a place's adjective ("opposite
+    wall cracks"; ``about_a_mask``: the prompt names a mask, "inverse crack mask")."""
+    word = words[i]
+    if word not in _NEGATIONS:
+        return False
+    after = words[i + 1:]
+    if word in ("but", "not") and after and after[0] in _ONLY:
+        return False
+    if word in _OPPOSITES and not about_a_mask and (not after or after[0] != "of"):
+        return False
+    for w in after[:3]:
+        if w in _MISSING:
+            return False
+        if w not in _BEFORE_MISSING:
+            break
+    return True
 
 
 @dataclass(frozen=True)
@@ -170,6 +204,9 @@ class PromptGate:
         self.dictionary: set[str] = set()  # real words never mended (the text encoder's vocabulary; set_dictionary)
         self._real = {w for p in self.unrelated_prompts for w in _WORD.findall(p.lower())}  # spelt right too
         self._anchors = {normal_form(p) for p in self.known_prompts}  # kept whole by subject()
+        # the words the known concepts are named with (:meth:`_names_a_thing`)
+        self._thing_words = {w for p in [*self.known_prompts, *self.lexicon] for w in _WORD.findall(p.lower())
+                             if len(w) >= 3} - _NOT_A_NAME - _SURFACES - _GENERIC
         # the prompts the model was trained on (its datasets'), asked as they are: a run's folder has no per-prompt
         # thresholds to tell them from paraphrases (older gate files: none; their models list theirs)
         self.model_prompts = list(model_prompts)
@@ -358,11 +395,13 @@ class PromptGate:
         name comes first; :meth:`affirmed`). A known anchor (a model's own prompt) never is."""
         if normal_form(prompt) in self._anchors:
             return False
-        if _FREE_OF.search(unicodedata.normalize("NFKC", prompt).lower()):
+        text = unicodedata.normalize("NFKC", prompt)
+        if any(m.group(1) is None or self._names_a_thing(m.group(1)) for m in _FREE_OF.finditer(text.lower())):
             return True
-        words = [w for _, w in _negation_words(unicodedata.normalize("NFKC", prompt))]
+        words = [w for _, w in _negation_words(text)]
+        about_a_mask = bool(_MASK_WORDS.search(text))
         for i, word in enumerate(words):
-            if word in _NEGATIONS and i + 1 < len(words) and words[i + 1] in _MISSING:
+            if word in _NEGATIONS and not _is_negation(words, i, about_a_mask):
                 continue  # "do not miss any cracks" asks for them
             if word in _NEGATIONS or (word.startswith("un") and word[2:] in self.lexicon and word[2:] not in _ASKING):
                 return True
@@ -378,11 +417,13 @@ class PromptGate:
         :meth:`negated`), or where it is a known anchor."""
         if normal_form(text) in self._anchors:
             return text
-        words = _negation_words(text)
+        found = _negation_words(text)
+        starts, words = [s for s, _ in found], [w for _, w in found]
+        about_a_mask = bool(_MASK_WORDS.search(text))
         named, cut = False, None
-        for i, (start, word) in enumerate(words):
-            if word in _NEGATIONS and not (i + 1 < len(words) and words[i + 1][1] in _MISSING):
-                cut = start if named else None
+        for i, word in enumerate(words):
+            if _is_negation(words, i, about_a_mask):
+                cut = starts[i] if named else None
                 break
             named = named or word not in _BEFORE_THE_THING
         if cut is None:
@@ -392,8 +433,14 @@ class PromptGate:
             head = re.sub(r"[\s,;:\-–—]+$", "", head)
             last = re.search(r"[A-Za-z]+(?:['’][A-Za-z]+)?$", head)
             if last is None or last.group(0).lower() not in _TIES:
-                return head
+                return head if re.search(r"[^\W_]", head) else text  # never nothing: an empty prompt is no prompt
             head = head[: last.start()]
+
+    def _names_a_thing(self, word: str) -> bool:
+        """Whether ``word`` (lower case) is, or is a form of, a word of the known concepts' names (their lexicon or
+        known prompts) that is not a surface, a generic or an asking word: "crack" in "crack free wall", not "the" in
+        "the free end of the tape" nor "dust" in "dust free wall cracks"."""
+        return any(word[: len(word) - len(s)] in self._thing_words for s in ("", *_SUFFIXES) if word.endswith(s))
 
     def warning(self, match: PromptMatch, off_switch: str | None = None) -> str:
         """The message a user sees for a prompt the gate does not answer. It begins with the prompt in quotes and
