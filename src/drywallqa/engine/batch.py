@@ -61,6 +61,18 @@ class BatchSummary:
         return not self.failed
 
 
+INTERRUPTED = "not done: the job was interrupted (Ctrl-C); run it again to finish it"  # each photo it did not reach
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch job, once ``results.json`` is written for what it did: ``summary`` holds the photos done
+    and names each other one not done (:data:`INTERRUPTED`); running the same job again segments the rest."""
+
+    def __init__(self, summary: BatchSummary):
+        super().__init__("the batch job was interrupted; results.json lists the photos done")
+        self.summary = summary
+
+
 GRID_ROWS = 12  # images in overlay_grid.png
 
 RAY_TASK_RETRIES = 2  # tries again of a batch whose actor died (Ray Data's default: for ever)
@@ -397,7 +409,8 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
                                 "folder of its own per job")
 
 
-def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSummary:
+def _finish(summary: BatchSummary, opts: BatchOptions, rows: list, interrupted: bool = False) -> BatchSummary:
+    """Write ``results.json`` (with ``"interrupted": true`` when the job was stopped by Ctrl-C) and the overlay grid."""
     out = Path(opts.out_dir)
     _other_jobs(summary, opts)
     concepts = {}
@@ -413,7 +426,8 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     write_text_atomic(strict_json({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
                                   "prompt_files": {p: mask_slug(p) for p in opts.prompts},
                                   "concepts": concepts, "warnings": summary.warnings,
-                                  "images": summary.results, "failed": summary.failed, "ignored": summary.ignored},
+                                  "images": summary.results, "failed": summary.failed, "ignored": summary.ignored,
+                                  **({"interrupted": True} if interrupted else {})},
                                  indent=1), out / BATCH_RESULTS)
     return summary
 
@@ -519,6 +533,11 @@ def predict_paths(
     Writes 0/255 masks (and overlays) to ``out_dir`` and ``results.json`` with the QA measures of each
     mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
     text) each photo breaks; ``overwrite=True`` redoes finished images.
+
+    Raises:
+        JobInterrupted: Ctrl-C (a ``KeyboardInterrupt``), raised once ``results.json`` lists the photos done and names
+            the others not done; a Ctrl-C before the photos are segmented (while they are listed) or while
+            ``results.json`` is written comes as the plain ``KeyboardInterrupt``.
     """
     paths, workers = input_paths(paths), check_workers(workers)
     check_out_apart(paths, out_dir)
@@ -549,18 +568,20 @@ def predict_paths(
         except KeyboardInterrupt:  # the photos queued are dropped; those being segmented finish (the pool waits)
             interrupted = True
     if interrupted:  # results.json for what was done, each other photo named; then the interrupt goes on up
-        answered = set(summary.done) | {p for p, _ in summary.failed}
+        # a Ctrl-C between a photo's two appends above leaves it in results only: answered too, not listed twice
+        answered = (set(summary.done) | {p for p, _ in summary.failed}
+                    | {os.path.abspath(e["image"]) for e in summary.results})
         for path in todo:
-            if str(path) in answered:
+            if str(path) in answered or os.path.abspath(path) in answered:
                 continue
             entry = done_since(opts, path, begun)
             if entry is not None:  # finished by its thread while the pool wound down
                 summary.results.append(entry)
                 summary.done.append(str(path))
             else:
-                summary.failed.append((str(path), "not done: the job was interrupted (Ctrl-C); run it again to finish it"))
-        _finish(summary, opts, rows)
-        raise KeyboardInterrupt
+                summary.failed.append((str(path), INTERRUPTED))
+        _finish(summary, opts, rows, interrupted=True)
+        raise JobInterrupted(summary)
     return _finish(summary, opts, rows)
 
 
@@ -646,7 +667,8 @@ def predict_paths_ray(
     actors were segmenting then (marked in a hidden folder of the output folder) are each run again alone, so the
     one that kills its worker again is named failed, and the others go on in a new job (at most
     :data:`RAY_ROUNDS` jobs). A stop while no photo was being segmented (Ray unreachable, a model an actor cannot
-    load) ends the job: the photos not finished are named with its cause.
+    load) ends the job: the photos not finished are named with its cause. Ctrl-C raises :class:`JobInterrupted` as
+    :func:`predict_paths` does.
     """
     load_kwargs = dict(load_kwargs or {})
     paths, workers = input_paths(paths), check_workers(workers)
@@ -663,7 +685,7 @@ def predict_paths_ray(
         # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
         # link's own, as on the local executor, and a rerun looks for them there
         pending = [os.path.abspath(p) for p in todo]
-        started, rows, stopped, crashed = not ray.is_initialized(), [], None, {}
+        started, rows, stopped, crashed, interrupted = not ray.is_initialized(), [], None, {}, False
         begun = time.time()
 
         def finished(path: str) -> dict | None:  # the record an actor wrote for ``path`` in this job, or None
@@ -729,6 +751,8 @@ def predict_paths_ray(
                     ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
                              ignore_reinit_error=True)
                 stopped = rounds()
+            except KeyboardInterrupt:  # Ctrl-C: the photos the actors finished are done, the rest named not done
+                interrupted = True
             except Exception as exc:  # noqa: BLE001 - Ray did not start: the photos not done are named
                 stopped = _ray_stopped(exc)
             finally:
@@ -752,9 +776,15 @@ def predict_paths_ray(
                 summary.results.append(entry)
             elif path in crashed:
                 summary.failed.append((path, f"the worker process died while segmenting this photo ({crashed[path]})"))
+            elif interrupted:
+                summary.failed.append((path, INTERRUPTED))
             else:
                 why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
                 summary.failed.append((path, f"not done: {why}; run the job again to finish it"))
+        if interrupted:
+            _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [],
+                    interrupted=True)
+            raise JobInterrupted(summary)
     return _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [])
 
 
