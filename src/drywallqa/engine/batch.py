@@ -37,7 +37,7 @@ from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
 from ..utils.files import (BATCH_RESULTS, mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries,
-                           strict_json, temp_dir, write_atomic, write_text_atomic)
+                           strict_json, temp_dir, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import whole_number
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug
@@ -305,9 +305,12 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
     """
     def looked_at(p) -> str | None:  # why an input cannot be read, or None
         try:
-            return None if Path(p).exists() else "no such file or folder"
+            if Path(p).exists():
+                return None
         except OSError as exc:  # a name too long, a folder this user may not enter: that input, not the job
             return f"cannot be looked at ({exc.strerror or exc})"
+        why = why_not(p, folder=False)  # below a file (photo.jpg/x.jpg), a link to nothing
+        return "no such file or folder" if why == "not found" else why
 
     why = {str(p): looked_at(p) for p in paths}
     failed = [(p, reason) for p, reason in why.items() if reason is not None]
