@@ -9,6 +9,7 @@ import typer
 
 from ..engine.tiling import DEFAULT_MAX_TILES
 from ..utils.image_io import DEFAULT_MAX_PIXELS
+from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
                      check_max_pixels, console, load_kwargs, load_segmenter_with, tagged)
@@ -112,20 +113,22 @@ def predict(
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
     n = len(summary.ignored)
     ignored = f", {n} file{'s' if n > 1 else ''} not read (not images; listed in results.json)" if n else ""
-    console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {out}")
+    console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {shown(out)}")
     for warning in summary.warnings:
         tagged("warning", "yellow", warning)
     for path, reason in summary.ignored[:IGNORED_SHOWN]:
         tagged("not read", "yellow", f"{path}: {reason}")
     if len(summary.ignored) > IGNORED_SHOWN:
-        console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in {out / 'results.json'})")
+        console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in "
+                      f"{shown(out / 'results.json')})")
     from ..engine.batch_report import review_confidence
 
     review = sorted((c, e["image"], p) for e in summary.results for p, m in e["prompts"].items()
                     if (c := review_confidence(m)) is not None)[:REVIEW_SHOWN]
     if review:
         console.print("least confident masks (review these first; confidence = estimated IoU): "
-                      + "; ".join(f"{Path(image).name} {p!r} {c:.2f}" for c, image, p in review), highlight=False, soft_wrap=True)
+                      + "; ".join(f"{shown(Path(image).name)} {p!r} {c:.2f}" for c, image, p in review), highlight=False,
+                      soft_wrap=True)
     if rules:
         flagged = [e["image"] for e in summary.results if e["flags"]]
         tagged(f"{len(flagged)} of {len(summary.results)} photos flagged", "bold", "by " + "; ".join(map(str, rules)))
@@ -162,7 +165,7 @@ def _write_views(out: Path, report: bool, coco: Optional[str], quiet: bool = Fal
             left.remove(name)
             said.append(f"{what}: {path}")
             if not quiet:
-                console.print(said[-1])
+                console.print(shown(said[-1]))
             if name == "predictions.coco.json":
                 not_in_coco = coco_masks_not_read(path)
     except KeyboardInterrupt:

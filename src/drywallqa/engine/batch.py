@@ -40,7 +40,7 @@ from ..utils.files import (BATCH_RESULTS, mark_output_folder, remove_stale_temp_
                            strict_json, temp_dir, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import whole_number
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
-from ..utils.slug import file_stem, prompt_slug
+from ..utils.slug import file_stem, prompt_slug, shown
 from ..viz import COLORS, draw_joints, grid, overlay
 from .segmenter import Segmenter, validate_prompts, validate_threshold
 
@@ -208,7 +208,7 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
             fresh["prompts"][p] = {"mask": name, **mask_measures(mask, mm_per_px, joints=joints),
                                    **{k: old[k] for k in ("confidence", "concept") if k in old}}
     except (ImageReadError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        logger.warning("could not measure %s again (%s)", path, exc)
+        logger.warning("could not measure %s again (%s)", shown(path), shown(exc))
         return None
     fresh["measures_version"] = MEASURES_VERSION
     rec = out / record_name(path)
@@ -388,7 +388,8 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
     where an older version measured them), so that results.json and the report cover the folder; count the records
     they cannot cover in a warning."""
     out = Path(opts.out_dir)
-    listed = {record_name(Path(e["image"])) for e in summary.results}  # this job's photos' records (one per stem)
+    listed = {record_name(Path(e["image"])): Path(e["image"]) for e in summary.results}  # this job's photos' records
+    # (one per stem)
     failed = {record_name(Path(p)): Path(p) for p, _ in summary.failed if _is_file(Path(p))}
     foreign = 0
     for rec in sorted(out.glob("*__results.json")):
@@ -398,7 +399,11 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
             entry = json.loads(rec.read_text())
             if rec.name in failed and same_photo(entry, failed[rec.name]):
                 continue  # the old results of a photo that failed now: not shown as if they were today's
-        except (OSError, ValueError, TypeError, AttributeError):
+            now = record_name(Path(entry["image"]))
+            photo = listed.get(now) or failed.get(now)  # this job's photo of that name, if any
+            if now != rec.name and photo is not None and same_photo(entry, photo):
+                continue  # an older version's name for a photo of this job (one holding a newline): as it is now
+        except (OSError, ValueError, TypeError, AttributeError, KeyError):
             entry = None
         if _covers(entry, opts, out):
             entry = remeasured(out, Path(entry["image"]), entry, opts.mm_per_px)  # an older version's numbers: again
@@ -561,7 +566,7 @@ def predict_paths(
         try:
             for path, done, exc in tqdm(pool.map(run, todo), total=len(todo), desc="predict", disable=not progress):
                 if exc is not None:
-                    logger.error("%s", describe_error(exc))
+                    logger.error("%s", shown(describe_error(exc)))  # one line, whatever the photo's name
                     summary.failed.append((str(path), describe_error(exc)))
                     continue
                 summary.results.append(done[0])
@@ -733,7 +738,7 @@ def predict_paths_ray(
                             if photo not in unfinished or finished(photo) is not None:
                                 return why  # not this photo's doing: Ray itself stopped
                             crashed[photo] = why
-                            logger.error("%s: the worker process died while segmenting it (%s)", photo, why)
+                            logger.error("%s: the worker process died while segmenting it (%s)", shown(photo), why)
                     answered = {row["path"] for row in rows} | set(crashed)
                     rest = [p for p in rest if p not in answered and (not suspects or finished(p) is None)]
                     if not rest:

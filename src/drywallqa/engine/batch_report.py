@@ -22,7 +22,7 @@ from PIL import Image
 
 from ..utils.files import REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import ImageReadError, read_image, read_mask
-from ..utils.slug import file_stem
+from ..utils.slug import file_stem, shown
 from ..viz import COLORS, draw_joints, overlay
 from .batch import record_name
 
@@ -150,13 +150,13 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
                 f"<br>length {_length(m)}, max width {_width(m)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else
                 f'<td class="none"><a href="{_href(m["mask"])}">nothing found</a>{_confidence(m)}</td>')
         broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in e.get("flags", []))
-        rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(str(e["image"]))}</small>{broken}</td>'
+        rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(shown(e["image"]))}</small>{broken}</td>'
                     f"{''.join(cells)}</tr>")
     # photos a stopped job did not reach (Ctrl-C, a Ray job that stopped) apart from those that failed
     not_done = [(path, why) for path, why in results.get("failed", []) if str(why).startswith(NOT_DONE)]
     failures = [(path, why) for path, why in results.get("failed", []) if not str(why).startswith(NOT_DONE)]
-    failed = "".join(f"<li>{esc(str(path))}: {esc(str(why))}</li>" for path, why in failures)
-    undone = "".join(f"<li>{esc(str(path))}: {esc(str(why))}</li>" for path, why in not_done)
+    failed = "".join(f"<li>{esc(shown(path))}: {esc(shown(why))}</li>" for path, why in failures)
+    undone = "".join(f"<li>{esc(shown(path))}: {esc(shown(why))}</li>" for path, why in not_done)
     interrupted = (f'<p class="flag">The job was interrupted (Ctrl-C) before it finished: {len(not_done)} photos are not '
                    "done (listed at the bottom), and this report shows the photos done. Run the same <code>drywallqa "
                    "predict</code> command again to finish it: it skips the photos done, segments the rest and writes "
