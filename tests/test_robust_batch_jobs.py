@@ -493,3 +493,43 @@ def test_ctrl_c_in_a_ray_job_writes_results_json_and_the_report_of_the_photos_do
     assert [e["image"] for e in results["images"]] == [str(photos / "p0.jpg")] and results["interrupted"] is True
     assert all("interrupted (Ctrl-C)" in why for _, why in results["failed"]) and len(results["failed"]) == 2
     assert "The job was interrupted (Ctrl-C)" in (out / "report.html").read_text()
+
+
+def test_ctrl_c_again_while_the_photos_in_hand_finish_still_writes_results_json(tiny_model_dir, photos, tmp_path,
+                                                                                monkeypatch, python_sigint):
+    """A second Ctrl-C while the job waited for the photos being segmented cut the pool's Thread.join short: no
+    results.json, no report, and a thread still running could be taken as ended, the process then aborting under it
+    ("terminate called without an active exception"). Now results.json and the report are written for the photos
+    done while the photo in hand finishes on its thread."""
+    import signal
+    import threading
+    import time
+
+    import drywallqa.engine.batch as batch
+
+    real, first_done, in_hand_done = batch.process_image, threading.Event(), threading.Event()
+
+    def photo(segmenter, path, opts):
+        if path.name == "p0.jpg":
+            entry = real(segmenter, path, opts)
+            first_done.set()
+            return entry
+        if path.name == "p1.jpg":  # Ctrl-C once p0 is done: the main thread then waits for p2, in hand
+            first_done.wait(30)
+            raise KeyboardInterrupt
+        try:  # p2: Ctrl-C again while the main thread waits for it, then it finishes
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)
+            return real(segmenter, path, opts)
+        finally:
+            in_hand_done.set()
+
+    monkeypatch.setattr(batch, "process_image", photo)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
+                                   str(tiny_model_dir), "--workers", "2"], terminal_width=300)
+    assert in_hand_done.wait(30)
+    assert res.exit_code == 130 and "1 photo done, 0 failed, 2 not done" in res.output, res.output
+    assert [os.path.basename(e["image"]) for e in json.loads((out / "results.json").read_text())["images"]] == ["p0.jpg"]
+    assert (out / "report.html").is_file()

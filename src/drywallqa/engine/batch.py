@@ -24,7 +24,7 @@ import os
 import re
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -562,19 +562,30 @@ def predict_paths(
             return path, None, exc
 
     interrupted = False
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        try:
-            for path, done, exc in tqdm(pool.map(run, todo), total=len(todo), desc="predict", disable=not progress):
-                if exc is not None:
-                    logger.error("%s", shown(describe_error(exc)))  # one line, whatever the photo's name
-                    summary.failed.append((str(path), describe_error(exc)))
-                    continue
-                summary.results.append(done[0])
-                summary.done.append(str(path))
-                if done[1] is not None:
-                    rows.append(done[1])
-        except KeyboardInterrupt:  # the photos queued are dropped; those being segmented finish (the pool waits)
-            interrupted = True
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    futures = [pool.submit(run, path) for path in todo]
+    try:
+        for future in tqdm(futures, total=len(todo), desc="predict", disable=not progress):
+            path, done, exc = future.result()
+            if exc is not None:
+                logger.error("%s", shown(describe_error(exc)))  # one line, whatever the photo's name
+                summary.failed.append((str(path), describe_error(exc)))
+                continue
+            summary.results.append(done[0])
+            summary.done.append(str(path))
+            if done[1] is not None:
+                rows.append(done[1])
+    except KeyboardInterrupt:  # the photos queued are dropped; those being segmented finish
+        interrupted = True
+        for future in futures:
+            future.cancel()
+        try:  # waited for on the futures, not by joining the threads: a Ctrl-C that cuts Thread.join short can leave
+            # a thread still running marked as ended, and the process then ends under it (std::terminate, SIGABRT)
+            wait(futures)
+        except KeyboardInterrupt:  # Ctrl-C again: they finish on their threads (the process waits for them before it
+            pass  # ends) while results.json is written
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)  # idle by now, or left to finish their photo
     if interrupted:  # results.json for what was done, each other photo named; then the interrupt goes on up
         # a Ctrl-C between a photo's two appends above leaves it in results only: answered too, not listed twice
         answered = (set(summary.done) | {p for p, _ in summary.failed}
