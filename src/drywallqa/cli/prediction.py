@@ -132,7 +132,7 @@ def predict(
     if rules:
         flagged = [e["image"] for e in summary.results if e["flags"]]
         tagged(f"{len(flagged)} of {len(summary.results)} photos flagged", "bold", "by " + "; ".join(map(str, rules)))
-    written, left, not_in_coco = _write_views(out, report, coco)
+    _, left, not_in_coco = _write_views(out, report, coco)
     for line in not_in_coco:  # damaged since they were written: no annotations there
         tagged("not in the COCO file", "red", line)
     for name, wanted, flag in (("report.html", report, "--no-report"), ("predictions.coco.json", coco, "no --coco")):
@@ -193,7 +193,9 @@ def _after_an_interrupt(summary, out: Path, report: bool, coco: Optional[str]) -
                                          f"{'them' if len(names) > 1 else 'it'})")
     written, left, not_in_coco = _write_views(out, report, coco, quiet=True)
     n = len(summary.done)
-    done = f"{n} photo{'' if n == 1 else 's'} done" + (f", {len(summary.skipped)} skipped (done before)" if summary.skipped else "")
+    done = f"{n} photo{'' if n == 1 else 's'} done"
+    if summary.skipped:
+        done += f", {len(summary.skipped)} skipped (done before)"
     tagged("interrupted:", "yellow", f"{done}, {len(failed)} failed, {not_done} not done; the photos finished are kept in "
                                      f"{out} (their masks and records; {out / 'results.json'} lists them and names the "
                                      "rest as not done" + "".join(f"; {w}" for w in written) + "): run the same "
