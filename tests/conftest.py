@@ -6,6 +6,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import tempfile
 
 import numpy as np
@@ -89,6 +90,16 @@ def synthetic_datasets(tmp_path):
     yield root
     for c in configs:
         registry.DATASETS.remove(c.name)
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler for the test, whatever the shell that started pytest left (a job started with & in
+    a shell without job control has SIGINT ignored, and then neither Python nor the trainer installs a handler)."""
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture

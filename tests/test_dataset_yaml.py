@@ -241,3 +241,54 @@ def test_a_declaration_in_the_datasets_folder_follows_it(synthetic_datasets, tmp
         decl.write_text(f"name: shared_cracks\nfolder: {bad}\nprompts: [segment crack]\n")
         with pytest.raises(ValueError, match=re.escape(words)):
             load_dataset_config(decl)
+
+
+def test_a_path_there_of_the_wrong_kind_is_named_so_not_not_found(synthetic_datasets, tiny_model_dir, tmp_path):
+    """A split folder that is a file, a dataset folder that is a file, a dataset or training config file that is a
+    folder, a model folder that is a file, a photo below a file: each said "not found" (or "no split folders found",
+    "no config.json", "no such file or folder")."""
+    from drywallqa.data.grouping import samples_of_part
+    from drywallqa.data.sample import load_split
+    from drywallqa.utils.files import read_batch_results
+
+    runner = CliRunner()
+    said = lambda output, words: re.sub(r"[\s│]+", "", words) in re.sub(r"[\s│]+", "", output)  # noqa: E731 - across
+    # the line breaks and box of an error panel
+    (tmp_path / "walls" / "train" / "_masks").mkdir(parents=True)
+    (tmp_path / "walls" / "valid").write_text("a file where the split's folder goes")
+    decl = tmp_path / "walls.yaml"
+    decl.write_text(yaml.safe_dump({"name": "walls_a_file", "folder": "walls", "prompts": ["segment crack"],
+                                    "splits": {"train": {"kind": "mask_folder"}, "valid": {"kind": "coco"}}}))
+    try:
+        res = runner.invoke(app, ["data", "stats", "-d", str(decl)], terminal_width=300)
+        assert res.exit_code == 1 and "valid: split folder is a file, not a folder" in res.output, res.output
+        assert "not found" not in res.output and "DRYWALLQA_DATASETS" not in res.output
+        _, problems = load_split("walls_a_file", "valid")
+        assert [p.message for p in problems] == ["split folder is a file, not a folder"]
+    finally:
+        registry.DATASETS.remove("walls_a_file")
+    below = tmp_path / "below.yaml"  # the dataset's folder a file: its splits lie below a file
+    below.write_text(yaml.safe_dump({"name": "below_a_file", "folder": "walls/valid", "prompts": ["segment crack"]}))
+    with pytest.raises(ValueError, match=r"folder .*valid is a file, not a folder"):
+        load_dataset_config(below)
+    below.write_text(yaml.safe_dump({"name": "below_a_file", "folder": "walls/valid", "prompts": ["segment crack"],
+                                     "splits": {"train": {"kind": "coco"}}}))
+    with pytest.raises(ValueError, match=r"folder .*valid is a file, not a folder"):
+        load_dataset_config(below)
+    (tmp_path / "folder.yaml").mkdir()
+    res = runner.invoke(app, ["data", "stats", "-d", str(tmp_path / "folder.yaml")], terminal_width=300)
+    assert res.exit_code == 2 and said(res.output, "folder.yaml is a folder, not a file") and not said(res.output, "not found")
+    res = runner.invoke(app, ["train", str(tmp_path / "folder.yaml")], terminal_width=300)
+    assert res.exit_code == 2 and said(res.output, "folder.yaml is a folder, not a file") and not said(res.output, "not found")
+    with pytest.raises(FileNotFoundError, match="nowhere.yaml not found"):  # a path that is not there: as before
+        load_dataset_config(tmp_path / "nowhere.yaml")
+    with pytest.raises(FileNotFoundError, match=r"lies below .*valid, which is a file"):  # --splits-dir a file
+        samples_of_part("syn_crack", "train", tmp_path / "walls" / "valid")
+    with pytest.raises(FileNotFoundError, match=r"results.json: lies below .*valid, which is a file"):
+        read_batch_results(tmp_path / "walls" / "valid")
+    res = runner.invoke(app, ["predict", str(tmp_path / "walls.yaml"), "-p", "segment crack", "--out",
+                              str(tmp_path / "o"), "--model-path", str(decl)], terminal_width=300)
+    assert res.exit_code == 2 and said(res.output, "walls.yaml is a file, not a folder: a model is a folder"), res.output
+    res = runner.invoke(app, ["predict", str(tmp_path / "walls" / "valid" / "p.jpg"), "-p", "segment crack", "--out",
+                              str(tmp_path / "o"), "--model-path", str(tiny_model_dir)], terminal_width=300)
+    assert res.exit_code == 1 and "valid, which is a file, not a folder" in res.output, res.output

@@ -391,3 +391,145 @@ def test_ctrl_c_in_an_overwrite_job_lists_no_earlier_run_record_as_done(tiny_mod
     assert res.exit_code == 130, res.output
     failed = json.loads((out / "results.json").read_text())["failed"]
     assert len(failed) == 2 and all("interrupted (Ctrl-C)" in reason for _, reason in failed)
+
+
+def test_ctrl_c_in_predict_writes_the_report_of_the_photos_done(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """Ctrl-C wrote results.json but no report.html (written by default): now the report shows the photos done, says
+    the job was interrupted and how to finish it, and lists the photos not done; the COCO file asked for is written
+    too. With --no-report none is written."""
+    real = _ctrl_c_on_the_second_photo(monkeypatch)
+    out = tmp_path / "out"
+    args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    res = CliRunner().invoke(app, [*args, "--coco", "rle"], terminal_width=300)
+    assert res.exit_code == 130 and f"report: {out / 'report.html'}" in res.output, res.output
+    assert "1 photo done, 0 failed, 2 not done" in res.output and "Traceback" not in res.output
+    assert json.loads((out / "results.json").read_text())["interrupted"] is True
+    page = (out / "report.html").read_text()
+    assert "The job was interrupted (Ctrl-C)" in page and "Run the same <code>drywallqa predict</code> command" in page
+    assert "1 photos, 0 failed, 2 not done" in page and "Photos not done" in page and "Files that failed" not in page
+    assert str(photos / "p0.jpg") in page and len(list((out / "report_files").glob("*.jpg"))) == 1
+    coco = json.loads((out / "predictions.coco.json").read_text())
+    assert [i["file_name"] for i in coco["images"]] == ["p0.jpg"]
+    import drywallqa.engine.batch as batch
+
+    monkeypatch.setattr(batch, "process_image", real)
+    again = CliRunner().invoke(app, args, terminal_width=300)  # finished: the report says nothing of an interrupt
+    assert again.exit_code == 0 and "1 skipped" in again.output, again.output
+    page = (out / "report.html").read_text()
+    assert "interrupted" not in page and "not done" not in page and "3 photos, 0 failed" in page
+    assert "interrupted" not in json.loads((out / "results.json").read_text())
+    _ctrl_c_on_the_second_photo(monkeypatch)
+    quiet = tmp_path / "quiet"
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(quiet), "--model-path",
+                                   str(tiny_model_dir), "--no-report"], terminal_width=300)
+    assert res.exit_code == 130 and (quiet / "results.json").is_file() and not (quiet / "report.html").exists()
+
+
+def test_a_second_ctrl_c_while_the_report_is_written_says_what_is_left(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """Ctrl-C again while the report of an interrupted job is written, or Ctrl-C while a finished job's report is
+    written: no traceback or bare "Aborted!", the report named as not written and how to get it."""
+    import drywallqa.engine.batch_report as batch_report
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    monkeypatch.setattr(batch_report, "write_batch_report", pressed)
+    _ctrl_c_on_the_second_photo(monkeypatch)
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    assert res.exit_code == 130 and "Traceback" not in res.output and "Aborted" not in res.output, res.output
+    assert f"{out / 'report.html'} was not written (Ctrl-C)" in res.output and "run the same command again" in res.output
+    assert not (out / "report.html").exists() and (out / "results.json").is_file()
+    monkeypatch.undo()
+    monkeypatch.setattr(batch_report, "write_batch_report", pressed)
+    res = CliRunner().invoke(app, args, terminal_width=300)  # the job finishes; Ctrl-C while its report is written
+    assert res.exit_code == 130 and "Aborted" not in res.output and "was not written (Ctrl-C)" in res.output, res.output
+    assert "2 images done, 1 skipped (done before)" in res.output
+
+
+def test_ctrl_c_before_results_json_is_written_says_so(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """Ctrl-C while the photos are listed (a large folder, photos an older version measured): the command said that
+    results.json lists the photos done, and none was written."""
+    import drywallqa.engine.batch as batch
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "gather_inputs", pressed)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
+                                   str(tiny_model_dir)], terminal_width=300)
+    assert res.exit_code == 130 and "results.json was not written" in res.output, res.output
+    assert not (out / "results.json").exists()
+
+
+def test_ctrl_c_in_a_ray_job_writes_results_json_and_the_report_of_the_photos_done(tiny_model_dir, photos, tmp_path,
+                                                                                   monkeypatch):
+    """On Ray, Ctrl-C left no results.json (the command said it listed the photos done): now the photos the actors
+    finished are done, the others named not done, and the report is written, as on the local executor."""
+    ray = pytest.importorskip("ray")
+
+    class Dataset:  # the first photo is finished, then Ctrl-C
+        def __init__(self, items):
+            self.items = items
+
+        def map_batches(self, cls, fn_constructor_kwargs, **kwargs):
+            self.kwargs = fn_constructor_kwargs
+            return self
+
+        def take_all(self):
+            k = self.kwargs
+            process_image(Segmenter.load(k["model_path"], **k["load_kwargs"]), Path(self.items[0]["path"]), k["opts"])
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)  # a Ray the caller started: not shut down here
+    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
+                                   str(tiny_model_dir), "--executor", "ray"], terminal_width=300)
+    assert res.exit_code == 130 and "1 photo done, 0 failed, 2 not done" in res.output, res.output
+    results = json.loads((out / "results.json").read_text())
+    assert [e["image"] for e in results["images"]] == [str(photos / "p0.jpg")] and results["interrupted"] is True
+    assert all("interrupted (Ctrl-C)" in why for _, why in results["failed"]) and len(results["failed"]) == 2
+    assert "The job was interrupted (Ctrl-C)" in (out / "report.html").read_text()
+
+
+def test_ctrl_c_again_while_the_photos_in_hand_finish_still_writes_results_json(tiny_model_dir, photos, tmp_path,
+                                                                                monkeypatch, python_sigint):
+    """A second Ctrl-C while the job waited for the photos being segmented cut the pool's Thread.join short: no
+    results.json, no report, and a thread still running could be taken as ended, the process then aborting under it
+    ("terminate called without an active exception"). Now results.json and the report are written for the photos
+    done while the photo in hand finishes on its thread."""
+    import signal
+    import threading
+    import time
+
+    import drywallqa.engine.batch as batch
+
+    real, first_done, in_hand_done = batch.process_image, threading.Event(), threading.Event()
+
+    def photo(segmenter, path, opts):
+        if path.name == "p0.jpg":
+            entry = real(segmenter, path, opts)
+            first_done.set()
+            return entry
+        if path.name == "p1.jpg":  # Ctrl-C once p0 is done: the main thread then waits for p2, in hand
+            first_done.wait(30)
+            raise KeyboardInterrupt
+        try:  # p2: Ctrl-C again while the main thread waits for it, then it finishes
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)
+            return real(segmenter, path, opts)
+        finally:
+            in_hand_done.set()
+
+    monkeypatch.setattr(batch, "process_image", photo)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
+                                   str(tiny_model_dir), "--workers", "2"], terminal_width=300)
+    assert in_hand_done.wait(30)
+    assert res.exit_code == 130 and "1 photo done, 0 failed, 2 not done" in res.output, res.output
+    assert [os.path.basename(e["image"]) for e in json.loads((out / "results.json").read_text())["images"]] == ["p0.jpg"]
+    assert (out / "report.html").is_file()

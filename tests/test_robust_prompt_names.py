@@ -155,3 +155,82 @@ def test_a_prompt_named_like_another_output_of_the_photo_gets_a_file_of_its_own(
     assert again.skipped == [str(img)]  # a rerun finds it done
     assert mask_name(img, "segment overlay") == "w__segment_overlay.png"  # other prompts: named as before
     assert mask_name(img, "Overlay") == f"w__{prompt_slug('Overlay')}.png" != name
+
+
+CONTROL_NAMES = ["a\nb", "tab\there", "cr\rhere", "esc\x1b[31mred", "rtl\u202egpj.exe", "bell\x07"]
+
+
+def _control_named_photos(folder):
+    for stem in CONTROL_NAMES:
+        try:
+            _photo(folder, stem)
+        except OSError:
+            pytest.skip("this file system takes no such name")
+    (folder / "bro\nken.jpg").write_bytes(b"not an image")
+    return folder
+
+
+def test_a_photo_named_with_control_characters_is_segmented_named_and_resumed(tiny_model_dir, tmp_path, caplog):
+    """A newline, tab, carriage return, escape or right-to-left override in a photo's name went into its output
+    names and, raw, into the console and log lines (a name split over two lines, a terminal coloured, a name shown
+    reversed). Now its outputs are named by a slug and a hash, every line names it escaped ("a\\nb.jpg"), and
+    results.json and the COCO file keep the name as it is."""
+    from drywallqa.utils.slug import CONTROL
+
+    folder = _control_named_photos(tmp_path / "in")
+    out = tmp_path / "out"
+    args = ["predict", str(folder), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir),
+            "--overlay", "--coco", "polygon"]
+    res = CliRunner().invoke(app, args, terminal_width=400)
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output  # the file that is no image fails
+    said = re.sub(r"\rpredict:[^\r]*?\]", "", res.output)  # the progress bar's own carriage returns aside
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f\u202e]", said), repr(said)
+    failed = [line for line in res.output.splitlines() if line.startswith("failed")]
+    assert len(failed) == 1 and "bro\\nken.jpg: " in failed[0] and "not a readable image" in failed[0], failed
+    assert "a\\nb.jpg 'segment crack'" in res.output and "esc\\x1b[31mred.jpg" in res.output
+    assert all(not CONTROL.search(f.name) for f in out.rglob("*")), sorted(f.name for f in out.rglob("*"))
+    results = json.loads((out / "results.json").read_text())
+    assert sorted(os.path.basename(e["image"])[:-4] for e in results["images"]) == sorted(CONTROL_NAMES)
+    assert [os.path.basename(p) for p, _ in results["failed"]] == ["bro\nken.jpg"]
+    for e in results["images"]:
+        assert read_mask(out / e["prompts"]["segment crack"]["mask"]).shape == (10, 20) and (out / e["overlay"]).is_file()
+    page = (out / "report.html").read_text()
+    assert "a\\nb.jpg" in page and "rtl\\u202egpj.exe.jpg" in page and "bro\\nken.jpg" in page
+    assert "\x1b" not in page and "\u202e" not in page and "\r" not in page
+    coco = json.loads((out / "predictions.coco.json").read_text())
+    assert sorted(i["file_name"] for i in coco["images"]) == sorted(f"{s}.jpg" for s in CONTROL_NAMES)
+    logged = [r.getMessage() for r in caplog.records if r.name == "drywallqa.engine.batch"]
+    assert logged and all(not CONTROL.search(m) for m in logged), logged  # one line each, from Python too
+    again = CliRunner().invoke(app, args, terminal_width=400)
+    assert again.exit_code == 1 and f"{len(CONTROL_NAMES)} skipped" in again.output, again.output
+
+
+def test_control_characters_in_a_log_line_are_escaped_on_the_command_line():
+    """Any message logged while a command runs (a data problem naming a file) is one line on the console."""
+    import logging
+
+    from drywallqa.cli.common import OneLine
+
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "%s: skipped", ("photo\nERROR forged.jpg",), None)
+    assert OneLine().filter(record) and record.getMessage() == "photo\\nERROR forged.jpg: skipped"
+
+
+def test_a_folder_an_older_version_named_by_the_raw_name_is_resumed_listing_each_photo_once(tiny_model_dir, tmp_path,
+                                                                                           monkeypatch):
+    """Outputs an earlier version wrote under a name holding a newline: the photo is done again under its slug, and
+    results.json and the report list it once (the old record is not taken for another job's photo)."""
+    import drywallqa.engine.batch as batch
+
+    folder = tmp_path / "in"
+    _photo(folder, "a\nb")
+    _photo(folder, "plain")
+    out = tmp_path / "out"
+    args = ["predict", str(folder), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    monkeypatch.setattr(batch, "file_stem", lambda stem: stem)  # as before: the stem as it is
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert (out / "a\nb__results.json").is_file()
+    monkeypatch.undo()
+    res = CliRunner().invoke(app, args, terminal_width=400)
+    assert res.exit_code == 0 and "1 images done, 1 skipped" in res.output and "warning" not in res.output, res.output
+    images = json.loads((out / "results.json").read_text())["images"]
+    assert sorted(os.path.basename(e["image"]) for e in images) == ["a\nb.jpg", "plain.jpg"]

@@ -275,16 +275,6 @@ def test_ctrl_c_saves_a_checkpoint_to_resume_from(synthetic_datasets, syn_splits
     assert res.exit_code == 130 and _said(res.output, f"{tmp_path / 'run' / 'last.pt'} holds step 2", "--resume"), res.output
 
 
-@pytest.fixture
-def python_sigint():
-    """Python's own Ctrl-C handler for the test, whatever the shell that started pytest left (a job started with & in
-    a shell without job control has SIGINT ignored, and then neither Python nor the trainer installs a handler)."""
-    before = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
-
-
 def test_ctrl_c_in_a_step_s_updates_waits_for_their_end(python_sigint):
     done = []
     with pytest.raises(KeyboardInterrupt):

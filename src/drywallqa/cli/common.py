@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
+from ..utils.slug import CONTROL, shown
+
 # what a disk says when it cannot take a command's outputs: full, over quota, a file too large, mounted read-only
 STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, name))
 
@@ -58,8 +60,22 @@ def unwrap_command_help(typer_app: typer.Typer) -> None:
 
 
 def tagged(tag: str, style: str, text: str) -> None:
-    """Print ``tag text`` with the tag in ``style`` (e.g. "red") and ``text`` exactly as it is."""
-    console.print(Text.assemble((tag, style), " ", text), highlight=False, soft_wrap=True)
+    """Print ``tag text`` with the tag in ``style`` (e.g. "red") and ``text`` as it is (no markup), its control
+    characters escaped (:func:`~drywallqa.utils.slug.shown`: a file name holding a newline or an escape is one line,
+    and moves or colours nothing)."""
+    console.print(Text.assemble((tag, style), " ", shown(text)), highlight=False, soft_wrap=True)
+
+
+class OneLine(logging.Filter):
+    """Writes each message with its control characters escaped (:func:`~drywallqa.utils.slug.shown`): a log line naming
+    a file whose name holds a newline stays one line (a second line would read as another message), and an escape in
+    a name colours or moves nothing. A traceback logged with it is left as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if CONTROL.search(message):
+            record.msg, record.args = shown(message), ()
+        return True
 
 
 class OncePerCommand(logging.Filter):
@@ -83,6 +99,7 @@ logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 # message through the first and hold it back from the second as said already
 LOG_FILTERS = [OncePerCommand() for _ in logging.getLogger().handlers]
 for _handler, _filter in zip(logging.getLogger().handlers, LOG_FILTERS):
+    _handler.addFilter(OneLine())
     _handler.addFilter(_filter)
 
 

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ..utils.files import strict_json, write_text_atomic
+from ..utils.files import strict_json, why_not, write_text_atomic
 from .common import DATASET_HELP, DATASETS_DIR_HELP, check_output_path, comma_list, console, data_app, dataset_names, tagged
 
 
@@ -49,8 +49,10 @@ def data_stats(
     for st in all_stats:
         if not st["splits"]:
             root = get_dataset_config(st["dataset"]).root(datasets_dir)
-            tagged(f"{st['dataset']}: no images read", "yellow", f"under {root} (set --datasets-dir or DRYWALLQA_DATASETS "
-                                                                 "to the folder holding the datasets)")
+            why = why_not(root, folder=True) if not root.is_dir() else ""
+            tagged(f"{st['dataset']}: no images read", "yellow", f"under {root} " + (
+                "(set --datasets-dir or DRYWALLQA_DATASETS to the folder holding the datasets)" if why == "not found"
+                else f"({root} {why})" if why else "(its split folders hold none: see why below)"))
             for problem in st["problems"][:STATS_PROBLEMS]:  # why: a broken annotation file, every photo missing, ...
                 console.print(f"  - {problem}", highlight=False, soft_wrap=True)
             continue

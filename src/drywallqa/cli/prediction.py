@@ -9,6 +9,7 @@ import typer
 
 from ..engine.tiling import DEFAULT_MAX_TILES
 from ..utils.image_io import DEFAULT_MAX_PIXELS
+from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
                      check_max_pixels, console, load_kwargs, load_segmenter_with, tagged)
@@ -55,7 +56,7 @@ def predict(
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, and report.html."""
-    from ..engine.batch import check_out_apart, check_workers, predict_paths, prepare_out_dir
+    from ..engine.batch import JobInterrupted, check_out_apart, check_workers, predict_paths, prepare_out_dir
     from ..engine.segmenter import validate_confidence, validate_label_shape, validate_prompts, validate_threshold
     from ..measures import validate_mm_per_px
 
@@ -68,7 +69,7 @@ def predict(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint=hint)
     prompts = validate_prompts(prompt)
-    from ..data.coco_export import SEGMENTATION_FORMATS, coco_masks_not_read, write_coco_predictions
+    from ..data.coco_export import SEGMENTATION_FORMATS
     from ..rules import parse_rules
 
     if coco is not None and coco not in SEGMENTATION_FORMATS:
@@ -100,49 +101,110 @@ def predict(
             summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
                                     mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules,
                                     max_pixels=max_pixels)
-    except KeyboardInterrupt:  # Ctrl-C: each photo's masks and record are written whole, its record last
-        tagged("interrupted:", "yellow", f"the photos finished are kept in {out} (their masks and records; "
-                                         f"{out / 'results.json'} lists them and names the rest as not done): run the "
-                                         "same command again to segment the rest")
+    except JobInterrupted as exc:  # Ctrl-C once results.json lists the photos done: their report too, as asked
+        _after_an_interrupt(exc.summary, out, report, coco)
+        raise typer.Exit(code=130)
+    except KeyboardInterrupt:  # Ctrl-C before the photos were listed, or while results.json was written
+        earlier = " (the one there is an earlier run's)" if (out / "results.json").is_file() else ""
+        tagged("interrupted:", "yellow", f"the photos finished are kept in {out} (each photo's masks and record are "
+                                         f"written whole, its record last), but results.json was not written{earlier}: "
+                                         "run the same command again to segment the rest (the photos done are skipped)")
         raise typer.Exit(code=130)
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
     n = len(summary.ignored)
     ignored = f", {n} file{'s' if n > 1 else ''} not read (not images; listed in results.json)" if n else ""
-    console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {out}")
+    console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {shown(out)}")
     for warning in summary.warnings:
         tagged("warning", "yellow", warning)
     for path, reason in summary.ignored[:IGNORED_SHOWN]:
         tagged("not read", "yellow", f"{path}: {reason}")
     if len(summary.ignored) > IGNORED_SHOWN:
-        console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in {out / 'results.json'})")
+        console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in "
+                      f"{shown(out / 'results.json')})")
     from ..engine.batch_report import review_confidence
 
     review = sorted((c, e["image"], p) for e in summary.results for p, m in e["prompts"].items()
                     if (c := review_confidence(m)) is not None)[:REVIEW_SHOWN]
     if review:
         console.print("least confident masks (review these first; confidence = estimated IoU): "
-                      + "; ".join(f"{Path(image).name} {p!r} {c:.2f}" for c, image, p in review), highlight=False, soft_wrap=True)
+                      + "; ".join(f"{shown(Path(image).name)} {p!r} {c:.2f}" for c, image, p in review), highlight=False,
+                      soft_wrap=True)
     if rules:
         flagged = [e["image"] for e in summary.results if e["flags"]]
         tagged(f"{len(flagged)} of {len(summary.results)} photos flagged", "bold", "by " + "; ".join(map(str, rules)))
-    if report:
-        from ..engine.batch_report import write_batch_report
-
-        console.print(f"report: {write_batch_report(out)}")
-    not_in_coco = []
-    if coco:
-        coco_file = write_coco_predictions(out, coco)
-        console.print(f"COCO file for annotation tools: {coco_file}")
-        not_in_coco = coco_masks_not_read(coco_file)  # damaged since they were written: no annotations there
-        for line in not_in_coco:
-            tagged("not in the COCO file", "red", line)
+    _, left, not_in_coco = _write_views(out, report, coco)
+    for line in not_in_coco:  # damaged since they were written: no annotations there
+        tagged("not in the COCO file", "red", line)
     for name, wanted, flag in (("report.html", report, "--no-report"), ("predictions.coco.json", coco, "no --coco")):
         if not wanted and (out / name).is_file():  # an earlier run's, which this one did not rewrite
             tagged("warning", "yellow", f"{out / name} is an earlier run's ({flag} now): it does not show this run")
     for path, reason in summary.failed:
         tagged("failed", "red", f"{path}: {reason}")
+    if left:  # Ctrl-C while they were written: results.json is whole
+        _not_written(out, left)
+        raise typer.Exit(code=130)
     if not summary.ok or not_in_coco:
         raise typer.Exit(code=1)
+
+
+def _write_views(out: Path, report: bool, coco: Optional[str], quiet: bool = False) -> tuple[list, list, list]:
+    """Write report.html and the COCO file (where asked) from ``out/results.json``, each printed as it is written
+    unless ``quiet``. Returns (lines said, names left unwritten by a Ctrl-C, lines of the masks the COCO
+    file lacks). A Ctrl-C leaves the file being written as it was (each is written whole or not at all) and the rest."""
+    from ..data.coco_export import coco_masks_not_read, write_coco_predictions
+    from ..engine.batch_report import write_batch_report
+
+    writers = [(name, what, write) for name, what, write, asked in (
+        ("report.html", "report", lambda: write_batch_report(out), report),
+        ("predictions.coco.json", "COCO file for annotation tools", lambda: write_coco_predictions(out, coco), coco))
+        if asked]
+    said, left, not_in_coco = [], [name for name, _, _ in writers], []
+    try:
+        for name, what, write in writers:
+            path = write()
+            left.remove(name)
+            said.append(f"{what}: {path}")
+            if not quiet:
+                console.print(shown(said[-1]))
+            if name == "predictions.coco.json":
+                not_in_coco = coco_masks_not_read(path)
+    except KeyboardInterrupt:
+        pass
+    return said, left, not_in_coco
+
+
+def _not_written(out: Path, left: list) -> None:
+    for name in left:
+        earlier = "; the one there is an earlier run's" if (out / name).is_file() else ""
+        tagged("interrupted:", "yellow", f"{out / name} was not written (Ctrl-C{earlier}): the same command run again "
+                                         "writes it (the photos done are skipped)")
+
+
+def _after_an_interrupt(summary, out: Path, report: bool, coco: Optional[str]) -> None:
+    """What ``predict`` does on Ctrl-C once results.json is written: the report (and the COCO file) of the photos done,
+    as a finished job writes them, then what is kept and how to go on; a second Ctrl-C skips the files left."""
+    from ..engine.batch import INTERRUPTED
+
+    not_done = sum(why == INTERRUPTED for _, why in summary.failed)
+    failed = [(path, why) for path, why in summary.failed if why != INTERRUPTED]
+    names = [name for name, asked in (("report.html", report), ("predictions.coco.json", coco)) if asked]
+    if names:
+        tagged("interrupted:", "yellow", f"writing {' and '.join(names)} of the photos done (Ctrl-C again to skip "
+                                         f"{'them' if len(names) > 1 else 'it'})")
+    written, left, not_in_coco = _write_views(out, report, coco, quiet=True)
+    n = len(summary.done)
+    done = f"{n} photo{'' if n == 1 else 's'} done"
+    if summary.skipped:
+        done += f", {len(summary.skipped)} skipped (done before)"
+    tagged("interrupted:", "yellow", f"{done}, {len(failed)} failed, {not_done} not done; the photos finished are kept in "
+                                     f"{out} (their masks and records; {out / 'results.json'} lists them and names the "
+                                     "rest as not done" + "".join(f"; {w}" for w in written) + "): run the same "
+                                     "command again to segment the rest (the photos done are skipped)")
+    _not_written(out, left)
+    for line in not_in_coco:
+        tagged("not in the COCO file", "red", line)
+    for path, reason in failed:
+        tagged("failed", "red", f"{path}: {reason}")
 
 
 @app.command()

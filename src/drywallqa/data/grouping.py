@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..utils.files import write_text_atomic
+from ..utils.files import why_not, write_text_atomic
 from ..utils.image_io import ImageReadError, read_image
 from .problems import DataProblem
 from .sample import Sample
@@ -243,7 +243,8 @@ def samples_of_part(
     config = get_dataset_config(dataset)
     manifest = split_manifest_path(splits_dir, config.manifest_name)
     if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest}: no split manifest; run `drywallqa data split -d {config.manifest_name} --out "
+        why = why_not(manifest, folder=False)
+        raise FileNotFoundError(f"{manifest}: no split manifest{'' if why == 'not found' else f' ({why})'}; run `drywallqa data split -d {config.manifest_name} --out "
                                 f"{manifest.parent}` first (for a dataset of your own: -d its YAML file)")
     split = GroupSplit.from_json(manifest)
     if part not in split.parts:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..utils.files import why_not
 from ..utils.registry import Registry
 
 
@@ -177,7 +178,8 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"dataset file {path} not found")
+        why = why_not(path, folder=False)
+        raise (FileNotFoundError if why == "not found" else ValueError)(f"dataset file {path} {why}")
     try:
         d = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -219,6 +221,8 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise ValueError(f"{path}: {key} must be a non-empty string, got {value!r}")
     root = _declared_folder(path, d["folder"])
+    if not root.is_dir() and why_not(root, folder=True) != "not found":  # a file, below one: not "no split folders"
+        raise ValueError(f"{path}: folder {root} {why_not(root, folder=True)}")
     if d.get("splits"):
         splits = {}
         for split, src in d["splits"].items():

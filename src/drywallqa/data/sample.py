@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils.files import why_not
 from ..utils.image_io import mask_plane, read_mask
 from .coco import rasterize_annotations
 from .problems import DataProblem
@@ -272,7 +273,7 @@ def load_split(
     folder = config.root(datasets_dir) / source.folder
     problems: list[DataProblem] = []
     if not folder.is_dir():
-        problems.append(DataProblem(str(folder), "split folder not found"))
+        problems.append(DataProblem(str(folder), f"split folder {why_not(folder, folder=True)}"))  # or a file, ...
         samples: list[Sample] = []
     else:
         samples = _READERS[source.kind](config, split, folder, problems)

@@ -24,7 +24,7 @@ import os
 import re
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -37,10 +37,10 @@ from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
 from ..utils.files import (BATCH_RESULTS, mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries,
-                           strict_json, temp_dir, write_atomic, write_text_atomic)
+                           strict_json, temp_dir, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import whole_number
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
-from ..utils.slug import file_stem, prompt_slug
+from ..utils.slug import file_stem, prompt_slug, shown
 from ..viz import COLORS, draw_joints, grid, overlay
 from .segmenter import Segmenter, validate_prompts, validate_threshold
 
@@ -59,6 +59,18 @@ class BatchSummary:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+INTERRUPTED = "not done: the job was interrupted (Ctrl-C); run it again to finish it"  # each photo it did not reach
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch job, once ``results.json`` is written for what it did: ``summary`` holds the photos done
+    and names each other one not done (:data:`INTERRUPTED`); running the same job again segments the rest."""
+
+    def __init__(self, summary: BatchSummary):
+        super().__init__("the batch job was interrupted; results.json lists the photos done")
+        self.summary = summary
 
 
 GRID_ROWS = 12  # images in overlay_grid.png
@@ -196,7 +208,7 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
             fresh["prompts"][p] = {"mask": name, **mask_measures(mask, mm_per_px, joints=joints),
                                    **{k: old[k] for k in ("confidence", "concept") if k in old}}
     except (ImageReadError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        logger.warning("could not measure %s again (%s)", path, exc)
+        logger.warning("could not measure %s again (%s)", shown(path), shown(exc))
         return None
     fresh["measures_version"] = MEASURES_VERSION
     rec = out / record_name(path)
@@ -293,9 +305,12 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
     """
     def looked_at(p) -> str | None:  # why an input cannot be read, or None
         try:
-            return None if Path(p).exists() else "no such file or folder"
+            if Path(p).exists():
+                return None
         except OSError as exc:  # a name too long, a folder this user may not enter: that input, not the job
             return f"cannot be looked at ({exc.strerror or exc})"
+        why = why_not(p, folder=False)  # below a file (photo.jpg/x.jpg), a link to nothing
+        return "no such file or folder" if why == "not found" else why
 
     why = {str(p): looked_at(p) for p in paths}
     failed = [(p, reason) for p, reason in why.items() if reason is not None]
@@ -373,7 +388,8 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
     where an older version measured them), so that results.json and the report cover the folder; count the records
     they cannot cover in a warning."""
     out = Path(opts.out_dir)
-    listed = {record_name(Path(e["image"])) for e in summary.results}  # this job's photos' records (one per stem)
+    listed = {record_name(Path(e["image"])): Path(e["image"]) for e in summary.results}  # this job's photos' records
+    # (one per stem)
     failed = {record_name(Path(p)): Path(p) for p, _ in summary.failed if _is_file(Path(p))}
     foreign = 0
     for rec in sorted(out.glob("*__results.json")):
@@ -383,7 +399,11 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
             entry = json.loads(rec.read_text())
             if rec.name in failed and same_photo(entry, failed[rec.name]):
                 continue  # the old results of a photo that failed now: not shown as if they were today's
-        except (OSError, ValueError, TypeError, AttributeError):
+            now = record_name(Path(entry["image"]))
+            photo = listed.get(now) or failed.get(now)  # this job's photo of that name, if any
+            if now != rec.name and photo is not None and same_photo(entry, photo):
+                continue  # an older version's name for a photo of this job (one holding a newline): as it is now
+        except (OSError, ValueError, TypeError, AttributeError, KeyError):
             entry = None
         if _covers(entry, opts, out):
             entry = remeasured(out, Path(entry["image"]), entry, opts.mm_per_px)  # an older version's numbers: again
@@ -397,7 +417,8 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
                                 "folder of its own per job")
 
 
-def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSummary:
+def _finish(summary: BatchSummary, opts: BatchOptions, rows: list, interrupted: bool = False) -> BatchSummary:
+    """Write ``results.json`` (with ``"interrupted": true`` when the job was stopped by Ctrl-C) and the overlay grid."""
     out = Path(opts.out_dir)
     _other_jobs(summary, opts)
     concepts = {}
@@ -413,7 +434,8 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list) -> BatchSumma
     write_text_atomic(strict_json({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
                                   "prompt_files": {p: mask_slug(p) for p in opts.prompts},
                                   "concepts": concepts, "warnings": summary.warnings,
-                                  "images": summary.results, "failed": summary.failed, "ignored": summary.ignored},
+                                  "images": summary.results, "failed": summary.failed, "ignored": summary.ignored,
+                                  **({"interrupted": True} if interrupted else {})},
                                  indent=1), out / BATCH_RESULTS)
     return summary
 
@@ -519,6 +541,11 @@ def predict_paths(
     Writes 0/255 masks (and overlays) to ``out_dir`` and ``results.json`` with the QA measures of each
     mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
     text) each photo breaks; ``overwrite=True`` redoes finished images.
+
+    Raises:
+        JobInterrupted: Ctrl-C (a ``KeyboardInterrupt``), raised once ``results.json`` lists the photos done and names
+            the others not done; a Ctrl-C before the photos are segmented (while they are listed) or while
+            ``results.json`` is written comes as the plain ``KeyboardInterrupt``.
     """
     paths, workers = input_paths(paths), check_workers(workers)
     check_out_apart(paths, out_dir)
@@ -535,32 +562,45 @@ def predict_paths(
             return path, None, exc
 
     interrupted = False
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        try:
-            for path, done, exc in tqdm(pool.map(run, todo), total=len(todo), desc="predict", disable=not progress):
-                if exc is not None:
-                    logger.error("%s", describe_error(exc))
-                    summary.failed.append((str(path), describe_error(exc)))
-                    continue
-                summary.results.append(done[0])
-                summary.done.append(str(path))
-                if done[1] is not None:
-                    rows.append(done[1])
-        except KeyboardInterrupt:  # the photos queued are dropped; those being segmented finish (the pool waits)
-            interrupted = True
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    futures = [pool.submit(run, path) for path in todo]
+    try:
+        for future in tqdm(futures, total=len(todo), desc="predict", disable=not progress):
+            path, done, exc = future.result()
+            if exc is not None:
+                logger.error("%s", shown(describe_error(exc)))  # one line, whatever the photo's name
+                summary.failed.append((str(path), describe_error(exc)))
+                continue
+            summary.results.append(done[0])
+            summary.done.append(str(path))
+            if done[1] is not None:
+                rows.append(done[1])
+    except KeyboardInterrupt:  # the photos queued are dropped; those being segmented finish
+        interrupted = True
+        for future in futures:
+            future.cancel()
+        try:  # waited for on the futures, not by joining the threads: a Ctrl-C that cuts Thread.join short can leave
+            # a thread still running marked as ended, and the process then ends under it (std::terminate, SIGABRT)
+            wait(futures)
+        except KeyboardInterrupt:  # Ctrl-C again: they finish on their threads (the process waits for them before it
+            pass  # ends) while results.json is written
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)  # idle by now, or left to finish their photo
     if interrupted:  # results.json for what was done, each other photo named; then the interrupt goes on up
-        answered = set(summary.done) | {p for p, _ in summary.failed}
+        # a Ctrl-C between a photo's two appends above leaves it in results only: answered too, not listed twice
+        answered = (set(summary.done) | {p for p, _ in summary.failed}
+                    | {os.path.abspath(e["image"]) for e in summary.results})
         for path in todo:
-            if str(path) in answered:
+            if str(path) in answered or os.path.abspath(path) in answered:
                 continue
             entry = done_since(opts, path, begun)
             if entry is not None:  # finished by its thread while the pool wound down
                 summary.results.append(entry)
                 summary.done.append(str(path))
             else:
-                summary.failed.append((str(path), "not done: the job was interrupted (Ctrl-C); run it again to finish it"))
-        _finish(summary, opts, rows)
-        raise KeyboardInterrupt
+                summary.failed.append((str(path), INTERRUPTED))
+        _finish(summary, opts, rows, interrupted=True)
+        raise JobInterrupted(summary)
     return _finish(summary, opts, rows)
 
 
@@ -646,7 +686,8 @@ def predict_paths_ray(
     actors were segmenting then (marked in a hidden folder of the output folder) are each run again alone, so the
     one that kills its worker again is named failed, and the others go on in a new job (at most
     :data:`RAY_ROUNDS` jobs). A stop while no photo was being segmented (Ray unreachable, a model an actor cannot
-    load) ends the job: the photos not finished are named with its cause.
+    load) ends the job: the photos not finished are named with its cause. Ctrl-C raises :class:`JobInterrupted` as
+    :func:`predict_paths` does.
     """
     load_kwargs = dict(load_kwargs or {})
     paths, workers = input_paths(paths), check_workers(workers)
@@ -663,7 +704,7 @@ def predict_paths_ray(
         # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
         # link's own, as on the local executor, and a rerun looks for them there
         pending = [os.path.abspath(p) for p in todo]
-        started, rows, stopped, crashed = not ray.is_initialized(), [], None, {}
+        started, rows, stopped, crashed, interrupted = not ray.is_initialized(), [], None, {}, False
         begun = time.time()
 
         def finished(path: str) -> dict | None:  # the record an actor wrote for ``path`` in this job, or None
@@ -708,7 +749,7 @@ def predict_paths_ray(
                             if photo not in unfinished or finished(photo) is not None:
                                 return why  # not this photo's doing: Ray itself stopped
                             crashed[photo] = why
-                            logger.error("%s: the worker process died while segmenting it (%s)", photo, why)
+                            logger.error("%s: the worker process died while segmenting it (%s)", shown(photo), why)
                     answered = {row["path"] for row in rows} | set(crashed)
                     rest = [p for p in rest if p not in answered and (not suspects or finished(p) is None)]
                     if not rest:
@@ -729,6 +770,8 @@ def predict_paths_ray(
                     ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
                              ignore_reinit_error=True)
                 stopped = rounds()
+            except KeyboardInterrupt:  # Ctrl-C: the photos the actors finished are done, the rest named not done
+                interrupted = True
             except Exception as exc:  # noqa: BLE001 - Ray did not start: the photos not done are named
                 stopped = _ray_stopped(exc)
             finally:
@@ -752,9 +795,15 @@ def predict_paths_ray(
                 summary.results.append(entry)
             elif path in crashed:
                 summary.failed.append((path, f"the worker process died while segmenting this photo ({crashed[path]})"))
+            elif interrupted:
+                summary.failed.append((path, INTERRUPTED))
             else:
                 why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
                 summary.failed.append((path, f"not done: {why}; run the job again to finish it"))
+        if interrupted:
+            _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [],
+                    interrupted=True)
+            raise JobInterrupted(summary)
     return _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [])
 
 

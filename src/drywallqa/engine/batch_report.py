@@ -5,7 +5,8 @@ Built from what :func:`~drywallqa.engine.batch.predict_paths` leaves in its outp
 interrupted run finished and jobs run on Ray. Per image: a thumbnail with every prompt's mask tinted in
 its colour (``report_files/<stem>.jpg``), the QA measures and the confidence (estimated IoU) of each mask;
 photos that break a QA rule (``--flag``) first and marked, then the least confident ones ("review these
-first"), then those with the largest findings; a summary per prompt on top and the files that failed at the bottom.
+first"), then those with the largest findings; a summary per prompt on top and the files that failed at the bottom,
+then the photos not done (a job interrupted by Ctrl-C says so on top: running it again finishes it).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from PIL import Image
 
 from ..utils.files import REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import ImageReadError, read_image, read_mask
-from ..utils.slug import file_stem
+from ..utils.slug import file_stem, shown
 from ..viz import COLORS, draw_joints, overlay
 from .batch import record_name
 
 THUMB_SIZE = 360  # longest side of the thumbnails, px
+NOT_DONE = "not done:"  # how a job names a photo it did not reach (interrupted, its Ray job stopped): listed apart
 
 
 def _color(i: int) -> tuple:
@@ -148,9 +150,17 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
                 f"<br>length {_length(m)}, max width {_width(m)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else
                 f'<td class="none"><a href="{_href(m["mask"])}">nothing found</a>{_confidence(m)}</td>')
         broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in e.get("flags", []))
-        rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(str(e["image"]))}</small>{broken}</td>'
+        rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(shown(e["image"]))}</small>{broken}</td>'
                     f"{''.join(cells)}</tr>")
-    failed = "".join(f"<li>{esc(str(path))}: {esc(str(why))}</li>" for path, why in results.get("failed", []))
+    # photos a stopped job did not reach (Ctrl-C, a Ray job that stopped) apart from those that failed
+    not_done = [(path, why) for path, why in results.get("failed", []) if str(why).startswith(NOT_DONE)]
+    failures = [(path, why) for path, why in results.get("failed", []) if not str(why).startswith(NOT_DONE)]
+    failed = "".join(f"<li>{esc(shown(path))}: {esc(shown(why))}</li>" for path, why in failures)
+    undone = "".join(f"<li>{esc(shown(path))}: {esc(shown(why))}</li>" for path, why in not_done)
+    interrupted = (f'<p class="flag">The job was interrupted (Ctrl-C) before it finished: {len(not_done)} photos are not '
+                   "done (listed at the bottom), and this report shows the photos done. Run the same <code>drywallqa "
+                   "predict</code> command again to finish it: it skips the photos done, segments the rest and writes "
+                   "this report again.</p>") if results.get("interrupted") else ""
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>
@@ -165,7 +175,8 @@ img {{ max-width: {THUMB_SIZE}px; }}
 .chip {{ display: inline-block; width: 1em; height: 1em; margin: 0 .3em 0 1em; vertical-align: middle; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
-<p>{len(images)} photos, {len(results.get("failed", []))} failed; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.
+{interrupted}
+<p>{len(images)} photos, {len(failures)} failed{f", {len(not_done)} not done" if not_done else ""}; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.
 Masks: {legend}</p>
 {f'<p class="flag">{sum(bool(e.get("flags")) for e in images)} of {len(images)} photos flagged by: '
    f'{esc("; ".join(rules))}</p>' if rules else ''}
@@ -176,6 +187,7 @@ Masks: {legend}</p>
 {''.join(rows)}
 </table>
 {f'<h2>Files that failed</h2><ul>{failed}</ul>' if failed else ''}
+{f'<h2>Photos not done</h2><ul>{undone}</ul>' if undone else ''}
 </body></html>
 """
     return write_text_atomic(page, out / "report.html")

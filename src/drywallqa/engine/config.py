@@ -13,6 +13,7 @@ import yaml
 
 from ..losses import LossWeights
 from ..utils.checks import check_device_name, number_in_range
+from ..utils.files import why_not
 
 # the side training photos are decoded at and held in memory (4 bytes a pixel): photos are cropped to the model's
 # input size from it, so a side beyond the largest photos or inputs only costs memory (100000: 40 GB a photo)
@@ -294,7 +295,8 @@ class TrainConfig:
     def from_yaml(cls, path: str | Path) -> "TrainConfig":
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"config file {path} not found")
+            why = why_not(path, folder=False)
+            raise (FileNotFoundError if why == "not found" else ValueError)(f"config file {path} {why}")
         try:
             return cls.from_dict(yaml.safe_load(path.read_text()) or {})
         except ValueError as exc:

@@ -35,7 +35,7 @@ from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
 from ..utils.files import (check_writable_path, remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, strict_json,
-                           temp_dir, write_atomic, write_csv_atomic, write_text_atomic)
+                           temp_dir, why_not, write_atomic, write_csv_atomic, write_text_atomic)
 from .config import TrainConfig, training_datasets
 from .predictor import TorchSegmenter
 from .validator import Validator
@@ -744,8 +744,9 @@ class Trainer:
         self.scheduler_step()
         if resume:
             last = self.out / "last.pt"
-            if not last.is_file():
-                raise FileNotFoundError(f"--resume: no checkpoint at {last}")
+            if not last.is_file():  # or a folder there: said so
+                why = why_not(last, folder=False)
+                raise FileNotFoundError(f"--resume: no checkpoint at {last}" + ("" if why == "not found" else f" ({why})"))
             self.load_checkpoint(last, state)
 
     def _epoch_loader(self, epoch: int, skip_batches: int) -> DataLoader:

@@ -123,6 +123,10 @@ class PromptedSegmentationModel(nn.Module):
         cfg_path = directory / CONFIG_NAME
         if not directory.exists():
             raise FileNotFoundError(f"no model folder {directory}")
+        if not directory.is_dir():  # a file given for the folder: not "no config.json"
+            from ..utils.files import why_not
+
+            raise FileNotFoundError(f"{directory} {why_not(directory, folder=True)}: a model is a folder")
         if not cfg_path.is_file():
             raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; not a drywallqa model directory")
         try:

@@ -206,6 +206,27 @@ def strict_json(obj, indent: int | None = 2) -> str:
     return json.dumps(clean(obj), indent=indent, allow_nan=False, default=lambda o: clean(o.item()) if hasattr(o, "item") else str(o))
 
 
+def why_not(path: str | Path, folder: bool) -> str:
+    """Why ``path`` is not the folder (``folder=True``) or regular file a command needs there, in words to follow the
+    path: "not found", "is a file, not a folder", "is a folder, not a file", "is not a regular file or folder (a
+    device, a pipe or a socket)", "is a link to X, which does not exist", "lies below Y, which is a file, not a
+    folder", "cannot be looked at (...)"."""
+    path = Path(path)
+    try:
+        if path.exists():
+            if path.is_dir():
+                return "is a folder, not a file" if not folder else "is a folder"
+            if path.is_file():
+                return "is a file, not a folder" if folder else "is a file"
+            return "is not a regular file or folder (a device, a pipe or a socket)"
+        if path.is_symlink():
+            return f"is a link to {os.readlink(path)}, which does not exist"
+        above = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    except OSError as exc:  # a name too long, a folder this user may not enter
+        return f"cannot be looked at ({exc.strerror or exc})"
+    return f"lies below {above}, which is a file, not a folder" if above is not None else "not found"
+
+
 def read_batch_results(out_dir: str | Path) -> dict:
     """The ``results.json`` a batch job wrote to ``out_dir``.
 
@@ -215,7 +236,7 @@ def read_batch_results(out_dir: str | Path) -> dict:
     out = Path(out_dir)
     path = out / BATCH_RESULTS
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; run `drywallqa predict ... --out {out}` first")
+        raise FileNotFoundError(f"{path}: {why_not(path, folder=False)}; run `drywallqa predict ... --out {out}` first")
     return json.loads(path.read_text())
 
 
