@@ -187,9 +187,9 @@ PRECISION_HELP = ("float32, or bfloat16: the network under bf16 autocast, about 
                   "mIoU the same to a thousandth (docs/batch.md#precision). Torch runtime only.")
 
 
-GATE_HELP = ("Leave the masks of prompts far from what the model learnt empty, with a warning naming what it knows "
-             "(models with a prompt gate); --no-prompt-gate answers every prompt with the raw map (typing slips are "
-             "not mended then).")
+GATE_HELP = ("Answer a prompt far from what the model learnt, or one asking for what is not there ('no cracks'), with "
+             "an empty mask and a warning naming what it knows (models with a prompt gate); --no-prompt-gate answers "
+             "every prompt with the raw map (typing slips are not mended then).")
 
 
 LABEL_SHAPE_HELP = ("box: write the masks of prompts trained on box labels (taping) as the boxes validation chose for "

@@ -26,12 +26,12 @@ def serve(
     max_tiles: int = typer.Option(64, help="A tile size that would cut a photo into more tiles is answered 422."),
     request_timeout: float = typer.Option(120.0, help="Seconds a request may take; then it is answered 503."),
     body_timeout: float = typer.Option(60.0, help="Seconds a request's body may take to arrive; then it is answered 408. "
-                                       "A connection whose request's headers have not arrived as long after it opened "
-                                       "(or after its previous answer) is closed."),
+                                       "Also the seconds a request's headers may take, from when its connection opened "
+                                       "or the previous answer was sent; then the connection is closed."),
     prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
     precision: str = typer.Option("float32", help=PRECISION_HELP),
 ):
-    """HTTP API (POST /v1/segment, GET /v1/models, GET /healthz, /docs) and a web page at /."""
+    """HTTP API (POST /v1/segment, GET /v1/models, GET /v1/examples, GET /healthz, /docs) and a web page at /."""
     import uvicorn
 
     from ..serve import ServeConfig, create_app
