@@ -169,6 +169,8 @@ def test_head_is_answered_wherever_get_is_and_wrong_paths_and_methods_say_what_t
         assert head.headers["content-type"] == get.headers["content-type"], path
     missing = client.get("/v1/segments")
     assert missing.status_code == 404 and "POST /v1/segment" in missing.json()["detail"]
+    photo = client.get("/examples/no_such_photo.jpg")  # a sample photo that is not there: not "the API is ..."
+    assert photo.status_code == 404 and photo.json()["detail"] == "no such example photo: GET /v1/examples lists them"
     for method, path, allowed in (("GET", "/v1/segment", "POST"), ("HEAD", "/v1/segment", "POST"),
                                   ("OPTIONS", "/v1/models", "GET, HEAD"), ("DELETE", "/healthz", "GET, HEAD"),
                                   ("POST", "/", "GET, HEAD")):

@@ -231,6 +231,7 @@ class HeadAsGet:
 
 NOT_FOUND = ("no such path: the API is POST /v1/segment, GET /v1/models, GET /v1/examples and GET /healthz (described "
              "at /docs and /openapi.json); the web page is at /")
+NO_EXAMPLE = "no such example photo: GET /v1/examples lists them"
 
 
 def encode_mask(mask: np.ndarray, fmt: str) -> dict:
@@ -245,7 +246,7 @@ def encode_mask(mask: np.ndarray, fmt: str) -> dict:
 
 
 TOO_MANY_PIXELS = ("send a smaller photo: resize it, or set the camera to a lower resolution; whoever runs the server "
-                   "can raise the limit (drywallqa serve --max-pixels)")
+                   "can raise the limit with drywallqa serve --max-pixels")
 
 
 def read_upload(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -328,8 +329,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         elif exc.status_code == 400:
             detail = FORM_PARSER_ERRORS.get(detail, detail)
         headers = dict(getattr(exc, "headers", None) or {})
-        if exc.status_code == 404 and detail == "Not Found":  # Starlette's, for a path no route has
-            detail = NOT_FOUND
+        if exc.status_code == 404 and detail == "Not Found":  # Starlette's, for a path no route or file has
+            detail = NO_EXAMPLE if request.url.path.startswith("/examples/") else NOT_FOUND
         elif exc.status_code == 405 and "Allow" in headers:  # HEAD is answered wherever GET is (HeadAsGet)
             allowed = [m.strip() for m in headers["Allow"].split(",")]
             allowed += ["HEAD"] if "GET" in allowed and "HEAD" not in allowed else []
