@@ -135,8 +135,10 @@ def test_a_form_field_twice_or_misspelt_is_refused_not_guessed(tiny_model_dir):
     assert twice.status_code == 422 and "'mm_per_px'" in twice.json()["detail"]
     typo = client.post("/v1/segment", files=image, data={"prompts": ["segment crack"], "mm_per_pixel": "0.5"})
     assert typo.status_code == 422 and "'mm_per_pixel'" in typo.json()["detail"] and "mm_per_px" in typo.json()["detail"]
-    text = client.post("/v1/segment", data={"prompts": ["segment crack"], "image": "not a file"})
-    assert text.status_code == 422 and "file upload" in str(text.json()["detail"])
+    text = client.post("/v1/segment", data={"prompts": ["segment crack"]}, files={"image": (None, "not a file")})
+    assert text.status_code == 422 and "file upload" in str(text.json()["detail"])  # a text field in the form
+    form = client.post("/v1/segment", data={"prompts": ["segment crack"], "image": "not a file"})  # URL-encoded: no file
+    assert form.status_code == 415 and "carries no file" in form.json()["detail"]
     ok = client.post("/v1/segment", files=image, data={"prompts": ["segment crack", "segment taping area"],
                                                        "flag": ["segment crack: area_px > 5"], "mm_per_px": "0.5"})
     assert ok.status_code == 200, ok.text
