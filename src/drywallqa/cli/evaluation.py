@@ -79,6 +79,7 @@ def export_onnx_cmd(
     from ..export.onnx import check_export_target, export_onnx, is_onnx_export_dir
     from ..models.base import WEIGHTS_NAME, is_drywallqa_model_dir, read_model_metadata
 
+    check_output_path(out, "--out", folder=True)  # below a file, or in a folder this user cannot write
     source = model_dir_option(model_path)
     if not is_drywallqa_model_dir(source):
         raise typer.BadParameter(f"{source} is not a drywallqa model folder", param_hint="--model-path")
