@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -70,6 +71,11 @@ class SamRefiner:
     """Box -> SAM's mask where its predicted IoU reaches ``min_iou``, else the box."""
 
     def __init__(self, model_path: str | None = None, min_iou: float = 0.8, sam=None):
+        try:  # NaN (or text) compared below as no IoU at all: every box fell back to itself, silently
+            if isinstance(min_iou, bool) or math.isnan(float(min_iou)):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValueError(f"min_iou must be a number (a predicted IoU), got {min_iou!r}") from None
         self.source = str(model_path or "facebook/sam-vit-base")
         self.sam = sam or load_sam(self.source).eval()
         self.min_iou = min_iou
