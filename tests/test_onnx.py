@@ -160,3 +160,22 @@ def test_a_damaged_export_folder_is_a_clean_error(tiny_model_dir, tmp_path):
     (onnx_dir / "encoder.onnx").unlink()
     with pytest.raises(FileNotFoundError, match="an ONNX export without its encoder.onnx"):
         Segmenter.load(onnx_dir, runtime="onnx")
+
+
+@pytest.mark.parametrize("name, text, words", [
+    ("prompt_gate.npz", "cut short", "prompt_gate.npz is damaged"),
+    ("confidence.json", '{"features": [', "confidence.json is damaged"),
+    ("config.json", None, "the model's setting 'threshold' (config.json) must be a number in [0, 1], got x")])
+def test_export_refuses_a_model_folder_that_would_not_load(tiny_model_dir, tmp_path, name, text, words):
+    """A damaged prompt gate, confidence calibration or setting was copied into the export, which then failed where
+    it was used (naming the export's copy, and calibrate-gate advised on the export folder)."""
+    import json
+
+    if text is None:
+        meta = json.loads((tiny_model_dir / name).read_text())
+        text = json.dumps({**meta, "threshold": "x"})
+    (tiny_model_dir / name).write_text(text)
+    res = CliRunner().invoke(app, ["export", "onnx", "--out", str(tmp_path / "o"), "--model-path", str(tiny_model_dir)])
+    said = "".join(res.output.replace("│", " ").split())  # the error box wraps long paths mid-word
+    assert res.exit_code == 2 and "--model-path" in said and "".join(words.split()) in said, res.output
+    assert not (tmp_path / "o").exists()

@@ -92,6 +92,13 @@ def export_onnx_cmd(
                                  param_hint="--model-path")
     if not (Path(source) / WEIGHTS_NAME).is_file():
         raise typer.BadParameter(f"{source}: no {WEIGHTS_NAME} (the folder's weights)", param_hint="--model-path")
+    from ..engine.predictor import TorchSegmenter
+
+    try:  # what the export copies must load too (settings, prompt gate, confidence): not only once it is used
+        TorchSegmenter.from_path(source)
+    except (ValueError, OSError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise typer.BadParameter(str(message), param_hint="--model-path") from None
     try:
         check_export_target(source, out)
     except ValueError as exc:
