@@ -246,7 +246,9 @@ def calibrate_confidence(
     except OSError as exc:  # a file it cannot read
         raise typer.BadParameter(str(exc), param_hint="--model-path") from None
     sel = model.selection
-    fit = f"{sel['chosen']} (val cross-validated Spearman {sel['cv_spearman'][sel['chosen']]:.3f}, on {sel['masks']} masks)"
+    counts = sel["masks"]  # per concept (a number in files of earlier releases)
+    masks = (", ".join(f"{n} of {c}" for c, n in counts.items()) if isinstance(counts, dict) else str(counts))
+    fit = f"{sel['chosen']} (val cross-validated Spearman {sel['cv_spearman'][sel['chosen']]:.3f}, on masks: {masks})"
     if limit is None:
         console.print(f"wrote {target}: {fit}", highlight=False)
     else:
