@@ -242,6 +242,9 @@ def samples_of_part(
 
     config = get_dataset_config(dataset)
     manifest = split_manifest_path(splits_dir, config.manifest_name)
+    if manifest.parent.is_file():  # `data split --out` a file would fail too
+        raise FileNotFoundError(f"{manifest.parent} is a file; the split manifests are in a folder (<dataset>.json, as "
+                                "`drywallqa data split --out FOLDER` writes them)")
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest}: no split manifest; run `drywallqa data split -d {config.manifest_name} --out "
                                 f"{manifest.parent}` first (for a dataset of your own: -d its YAML file)")
