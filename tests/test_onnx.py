@@ -92,7 +92,8 @@ def test_export_refuses_places_it_would_damage_and_replaces_an_earlier_export(ti
     (tmp_path / "other" / "notes.txt").write_text("keep me")
     for out, words in ((tiny_model_dir, "source folder itself"), (tmp_path / "file.onnx", "is a file"),
                        (tmp_path / "other", "holds other files"),
-                       (tmp_path / "file.onnx" / "o", "lies below a file")):  # was exit 1, '[Errno 17] File exists'
+                       (tmp_path / "file.onnx" / "o", "lies below a file"),  # was exit 1, '[Errno 17] File exists'
+                       (tiny_model_dir / "onnx", "lies inside the source folder")):  # lost when the folder is replaced
         res = runner.invoke(app, ["export", "onnx", "--out", str(out), "--model-path", str(tiny_model_dir)])
         assert res.exit_code == 2 and words in " ".join(res.output.replace("│", " ").split()), res.output
     assert {p.name: p.read_bytes() for p in tiny_model_dir.iterdir() if p.is_file()} == before

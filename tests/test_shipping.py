@@ -191,7 +191,8 @@ def test_ship_never_replaces_what_is_not_a_model_folder(tiny_model_dir, tmp_path
     run = tmp_path / "run"
     shutil.copytree(tiny_model_dir, run / "best")
     for dest, words, flag in ((tmp_path / "notes", "holds other files", "--out"), (tmp_path / "file", "is a file", "--out"),
-                              (run, "holds the source folder", "--dest")):  # --dest: the 0.5 name
+                              (run, "holds the source folder", "--dest"),  # --dest: the 0.5 name
+                              (run / "best" / "shipped", "lies inside the source folder", "--out")):  # gone with a new best/
         res = CliRunner().invoke(app, ["ship", str(run), flag, str(dest), "--limit", "1"])
         assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output  # a bad option, as for export
         assert words in " ".join(res.output.replace("│", " ").split()), res.output

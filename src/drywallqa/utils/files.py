@@ -271,12 +271,16 @@ def check_replaceable_dir(path: str | Path, what: str, is_ours: Callable[[Path],
                           source: str | Path | None = None) -> Path:
     """``path`` as a folder that a command may replace whole with ``what`` (e.g. "the shipped model"): absent, empty,
     or one it wrote before (``is_ours(path)``); never a file, a folder of other files, the ``source`` it is made
-    from (unless that is ``is_ours`` too: written again in place) or a folder holding ``source``. Returns the Path.
+    from (unless that is ``is_ours`` too: written again in place), a folder holding ``source`` or one inside it.
+    Returns the Path.
 
     Raises:
         ValueError: naming what is there (nothing is replaced).
     """
     out = Path(path)
+    if source is not None and Path(source).resolve() in out.resolve().parents:  # a new best/, a ship in place: gone
+        raise ValueError(f"{out} lies inside the source folder {source}, which is replaced whole when it is written "
+                         f"again; give a folder outside it for {what}")
     if not out.exists():
         return out
     if not out.is_dir():
