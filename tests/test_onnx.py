@@ -180,3 +180,19 @@ def test_export_refuses_a_model_folder_that_would_not_load(tiny_model_dir, tmp_p
     said = "".join(res.output.replace("│", " ").split())  # the error box wraps long paths mid-word
     assert res.exit_code == 2 and "--model-path" in said and "".join(words.split()) in said, res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_calibrate_confidence_of_an_onnx_export(tiny_model_dir, synthetic_datasets, tmp_path):
+    """It said 'an ONNX export: run it with --runtime onnx', an option calibrate-confidence does not have."""
+    from drywallqa.confidence import CONFIDENCE_FILE, ConfidenceModel
+    from drywallqa.data.grouping import make_group_split
+
+    wide = tmp_path / "wide_val"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.2, "val": 0.6, "test": 0.2}, seed=0).to_json(wide / f"{ds}.json")
+    export_onnx(tiny_model_dir, tmp_path / "onnx")
+    res = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tmp_path / "onnx"), "-d", "syn_crack", "-d",
+                                   "syn_tape", "--splits-dir", str(wide), "--datasets-dir", str(synthetic_datasets)])
+    assert res.exit_code == 0, res.output
+    assert ConfidenceModel.from_model_dir(tmp_path / "onnx") is not None and not (tiny_model_dir / CONFIDENCE_FILE).exists()
+    assert Segmenter.load(tmp_path / "onnx", runtime="onnx").confidence_model is not None

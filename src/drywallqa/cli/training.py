@@ -211,7 +211,8 @@ def calibrate_gate(
 
 @app.command("calibrate-confidence")
 def calibrate_confidence(
-    model_path: Path = typer.Option(..., help="Model folder to calibrate (writes confidence.json into it)."),
+    model_path: Path = typer.Option(..., help="Model folder, or an ONNX export of one, to calibrate (writes "
+                                              "confidence.json into it)."),
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
     limit: Optional[int] = typer.Option(None, min=10, help="Use only the first N val photos of each dataset: a quick look "
                                                            "at what the fit would choose, reported and not written."),
