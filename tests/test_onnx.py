@@ -196,3 +196,18 @@ def test_calibrate_confidence_of_an_onnx_export(tiny_model_dir, synthetic_datase
     assert res.exit_code == 0, res.output
     assert ConfidenceModel.from_model_dir(tmp_path / "onnx") is not None and not (tiny_model_dir / CONFIDENCE_FILE).exists()
     assert Segmenter.load(tmp_path / "onnx", runtime="onnx").confidence_model is not None
+
+
+def test_ship_and_training_name_the_torch_folder_for_an_onnx_export(tiny_model_dir, tmp_path, monkeypatch):
+    """They said 'run it with --runtime onnx', which neither ship nor train has: they need the torch weights."""
+    from drywallqa.models.base import PromptedSegmentationModel
+
+    export_onnx(tiny_model_dir, tmp_path / "onnx")
+    with pytest.raises(FileNotFoundError, match="train, ship and export take the torch model folder it was exported from"):
+        PromptedSegmentationModel.from_pretrained(tmp_path / "onnx")
+    import drywallqa.engine.shipping as shipping
+
+    monkeypatch.setattr(shipping.Validator, "from_parts", lambda *a, **k: pytest.fail("the val photos were read first"))
+    res = CliRunner().invoke(app, ["ship", str(tmp_path / "onnx"), "--out", str(tmp_path / "shipped")])
+    assert res.exit_code == 2 and "torch model folder it was exported from" in " ".join(
+        res.output.replace("│", " ").split()), res.output

@@ -143,8 +143,9 @@ class PromptedSegmentationModel(nn.Module):
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             onnx = (directory / "encoder.onnx").is_file()  # an ONNX export's folder (drywallqa.export.onnx)
-            raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}" + ("; it is an ONNX export: run it with --runtime "
-                                                                         "onnx (Python: runtime='onnx')" if onnx else ""))
+            raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}" + (
+                "; it is an ONNX export, which the onnx runtime runs (predict, evaluate, serve: --runtime onnx; Python: "
+                "runtime='onnx'); train, ship and export take the torch model folder it was exported from" if onnx else ""))
         try:
             state = {k: v.float() if v.is_floating_point() else v
                      for k, v in load_file(str(weights), device=map_location).items()}
