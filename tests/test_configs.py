@@ -157,3 +157,21 @@ def test_a_key_given_twice_in_a_yaml_file_is_named_not_dropped(tmp_path):
     from drywallqa.utils.yamlfile import safe_load
 
     assert safe_load("a: &x {b: 1}\nc:\n  <<: *x\n  b: 2\n") == {"a": {"b": 1}, "c": {"b": 2}}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["optim.epochs=3", "optim.epochs=5"], "'optim.epochs=3' and 'optim.epochs=5' both set optim.epochs: give it once"),
+    (["optim.epochs=3", "--epochs", "5"], "--epochs and the override optim.epochs=... both set optim.epochs: give one"),
+    (["optim.lr=0.1", "--lr", "0.2"], "--lr and the override optim.lr=... both set optim.lr"),
+    (["device=cpu", "--device", "cuda"], "--device and the override device=... both set device")])
+def test_a_setting_given_twice_on_the_command_line_is_refused(tmp_path, args, words):
+    """The last override, or the option over the override, silently won."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    (tmp_path / "file").write_text("x")  # --out a file: the old code stopped there rather than train
+    res = CliRunner().invoke(app, ["train", str(ROOT / "configs" / "default.yaml"), *args, "--out", str(tmp_path / "file")],
+                             terminal_width=300)
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and words in said, res.output

@@ -44,6 +44,16 @@ def train(
         cfg = cfg.with_overrides(overrides)
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc), param_hint="OVERRIDES")
+    overridden: dict = {}
+    for item in overrides or ():  # as typed: a key given twice (the last silently won) is refused; scripts that
+        key = str(item).partition("=")[0].strip()  # build on a list of overrides (gpu_run) let the last one win
+        if key in overridden:
+            raise typer.BadParameter(f"{overridden[key]!r} and {item!r} both set {key}: give it once", param_hint="OVERRIDES")
+        overridden[key] = item
+    for option, value, key in (("--out", output_dir, "output_dir"), ("--epochs", epochs, "optim.epochs"),
+                               ("--lr", lr, "optim.lr"), ("--device", device, "device"), ("--model", model, "model")):
+        if value is not None and key in overridden:  # the option silently won
+            raise typer.BadParameter(f"{option} and the override {key}=... both set {key}: give one", param_hint=option)
     if output_dir is not None:  # "" is refused by validate, not taken for the config's
         cfg.output_dir = output_dir
     if epochs is not None:
