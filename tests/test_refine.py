@@ -225,3 +225,19 @@ def test_refine_options_that_would_refine_nothing_or_go_unused_are_refused(synth
     assert not (tmp_path / "o").exists()
     with pytest.raises(ValueError, match="min_iou must be a number"):
         refine.SamRefiner("my_sam", float("nan"))
+
+
+def test_refine_from_a_datasets_folder_without_the_dataset_is_an_error_not_an_empty_dataset(synthetic_datasets, tmp_path,
+                                                                                           monkeypatch):
+    """It reported '0 images' per split, wrote an empty dataset and exited 0 (data stats and evaluate exit 1)."""
+    import drywallqa.data.refine as refine
+
+    monkeypatch.setattr(refine, "load_sam", lambda *a: pytest.fail("the weights were loaded before the refusal"))
+    res = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--out", str(tmp_path / "o"),
+                                   "--datasets-dir", str(tmp_path / "elsewhere")], terminal_width=400)
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert f"no photo of 'syn_tape' could be read under {tmp_path / 'elsewhere' / 'tape'}" in res.output
+    assert "--datasets-dir" in res.output and not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="no photo of 'syn_tape' could be read"):
+        refine.refine_box_masks("syn_tape", tmp_path / "o", datasets_dir=tmp_path / "elsewhere",
+                                refiner=refine.EdgeRefiner())

@@ -162,7 +162,7 @@ def data_refine_masks(
     """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
     image/mask-folder dataset; report.json says per file which way each box went."""
     from ..data.refine import (BOX_REFINERS, RefineOutError, SamRefiner, check_refine_out, check_refine_request,
-                               refine_box_masks)
+                               read_refine_splits, refine_box_masks)
     from ..utils.checks import number_in_range
 
     name = dataset_names([dataset])[0]
@@ -179,6 +179,11 @@ def data_refine_masks(
         check_refine_out(name, out, datasets_dir)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
+    try:  # before any weights load: a datasets folder without the dataset wrote an empty one, exit 0
+        read_refine_splits(name, splits, datasets_dir)
+    except ValueError as exc:
+        tagged("error:", "red", str(exc))
+        raise typer.Exit(code=1)
     if with_ not in BOX_REFINERS:
         raise typer.BadParameter(f"--with {with_!r}: choose {' or '.join(BOX_REFINERS.names())}", param_hint="--with")
     given = [hint for hint, value in (("--model-path", model_path), ("--min-iou", min_iou)) if value is not None]
@@ -198,6 +203,9 @@ def data_refine_masks(
         report = refine_box_masks(name, out, splits=splits, datasets_dir=datasets_dir, refiner=refiner)
     except RefineOutError as exc:  # a photo of an earlier run's --out that is not the one it writes: nothing written
         raise typer.BadParameter(str(exc), param_hint="--out") from None
+    except ValueError as exc:  # the dataset gone since it was read above
+        tagged("error:", "red", str(exc))
+        raise typer.Exit(code=1)
     for sp, c in report["splits"].items():
         console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['refined']} refined, {c['kept']} kept "
                       f"(already strips), {c['fell_back']} fell back to the box")
