@@ -77,12 +77,12 @@ def export_onnx_cmd(
 ):
     """ONNX graphs of a film_unet model (default: the shipped one): the image encoder (once per image) and the prompt decoder."""
     from ..export.onnx import check_export_target, export_onnx, is_onnx_export_dir
-    from ..models.base import WEIGHTS_NAME, is_drywallqa_model_dir, read_model_metadata
+    from ..models.base import WEIGHTS_NAME, is_drywallqa_model_dir, not_a_model_folder, read_model_metadata
 
     check_output_path(out, "--out", folder=True)  # below a file, or in a folder this user cannot write
     source = model_dir_option(model_path)
     if not is_drywallqa_model_dir(source):
-        raise typer.BadParameter(f"{source} is not a drywallqa model folder", param_hint="--model-path")
+        raise typer.BadParameter(not_a_model_folder(source), param_hint="--model-path")
     if is_onnx_export_dir(source):
         raise typer.BadParameter(f"{source} is an ONNX export already; give the torch model folder it came from",
                                  param_hint="--model-path")
