@@ -86,6 +86,27 @@ def test_candidate_scales_parse_and_refuse_bad_sizes():
     for bad in ("450", "abc", "384,", "-64"):
         with pytest.raises(ValueError):
             parse_scales(bad)
+    with pytest.raises(ValueError, match="a size given twice"):  # was averaged with itself: twice the time
+        parse_scales("384,384")
+
+
+def test_ship_sweeps_a_scales_option_given_twice_once(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path,
+                                                       monkeypatch):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    import drywallqa.engine.shipping as shipping
+
+    asked = {}
+
+    def stop(source, dest, datasets, candidates, *a, **k):
+        asked["scales"] = candidates
+        raise ValueError("stopped here")
+
+    monkeypatch.setattr(shipping, "ship", stop)
+    res = CliRunner().invoke(app, ["ship", str(tiny_model_dir), "--out", str(tmp_path / "s"), "--scales", "64",
+                                   "--scales", "96", "--scales", "64", "-d", "syn_crack", "--no-confidence"])
+    assert res.exit_code == 1 and asked["scales"] == ((64,), (96,)), res.output
 
 
 def test_ship_writes_a_model_with_choices_made_on_val(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path):

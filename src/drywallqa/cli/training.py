@@ -162,7 +162,7 @@ def ship(
     from ..engine.shipping import ship as run
 
     try:
-        candidates = tuple(parse_scales(s) for s in scales) if scales else CANDIDATE_SCALES
+        candidates = tuple(dict.fromkeys(parse_scales(s) for s in scales)) if scales else CANDIDATE_SCALES  # each once
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scales") from None
     flips = {"both": (False, True), "on": (True,), "off": (False,)}

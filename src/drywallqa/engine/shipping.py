@@ -58,6 +58,8 @@ def parse_scales(text: str) -> tuple:
         raise ValueError(f"{text!r}: every size must be a positive multiple of 32")
     if any(v > SHIP_MAX_SCALE for v in scales):  # 65536 made a 50 GB input: out of memory, after the val photos were read
         raise ValueError(f"{text!r}: every size must be at most {SHIP_MAX_SCALE}")
+    if len(set(scales)) < len(scales):  # a size averaged with itself: its time twice, the same masks
+        raise ValueError(f"{text!r}: a size given twice; give each size once (384,512 averages two sizes)")
     return scales
 
 
