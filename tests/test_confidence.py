@@ -213,6 +213,8 @@ def test_calibrate_confidence_replaces_a_broken_file(tiny_model_dir, synthetic_d
                                  "--splits-dir", str(wide), "--datasets-dir", str(synthetic_datasets)])
     assert r.exit_code == 0, r.output
     assert ConfidenceModel.from_model_dir(tiny_model_dir) is not None
+    counts = ConfidenceModel.from_model_dir(tiny_model_dir).selection["masks"]  # per concept: said so, not as a dict
+    assert "on masks: " + ", ".join(f"{n} of {c}" for c, n in counts.items()) in _flat(r.output) and "{" not in r.output
     r = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "-d", "syn_tape",
                                  "--splits-dir", str(tmp_path / "no_manifests"), "--datasets-dir", str(synthetic_datasets)])
     assert r.exit_code == 2 and "split manifest" in _flat(r.output) and "--splits-dir" in _flat(r.output)

@@ -126,3 +126,52 @@ def test_train_out_empty_is_refused_not_ignored(tmp_path):
 
     res = CliRunner().invoke(app, ["train", str(Path(__file__).parents[1] / "configs" / "default.yaml"), "--out", ""])
     assert res.exit_code == 2 and "output_dir must name a folder" in " ".join(res.output.replace("│", " ").split())
+
+
+def test_a_key_given_twice_in_a_yaml_file_is_named_not_dropped(tmp_path):
+    """PyYAML keeps the last of two equal keys: a second `optim:` section silently dropped the first one's lr and
+    batch size (a dataset YAML's prompts, a zero-shot config's options the same). Merge keys still override."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.data.registry import load_dataset_config
+    from drywallqa.zeroshot.pipeline import ZeroShotConfig
+
+    (tmp_path / "c.yaml").write_text("optim:\n  lr: 0.01\n  batch_size: 4\nseed: 1\noptim:\n  epochs: 3\n")
+    res = CliRunner().invoke(app, ["train", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "c.yaml")],  # no run
+                             terminal_width=300)
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "c.yaml: not valid YAML (line 5, column 1: the key 'optim' is given twice in one " \
+        "mapping (first on line 1)" in said, res.output
+    with pytest.raises(ValueError, match="the key 'encoder' is given twice"):
+        TrainConfig().with_overrides(["model_config={encoder: scratch, encoder: hed_vgg16}"])
+    (tmp_path / "d.yaml").write_text("name: d\nfolder: .\nprompts: [segment crack]\nprompts: [segment wall]\n")
+    with pytest.raises(ValueError, match=r"d.yaml: not valid YAML \(line 4, column 1: the key 'prompts' is given twice"):
+        load_dataset_config(tmp_path / "d.yaml")
+    (tmp_path / "z.yaml").write_text("box_threshold: 0.3\nbox_threshold: 0.2\n")
+    with pytest.raises(ValueError, match="the key 'box_threshold' is given twice"):
+        ZeroShotConfig.from_yaml(tmp_path / "z.yaml")
+    (tmp_path / "m.yaml").write_text("optim: &o {lr: 0.01, epochs: 3}\ndistill: {}\nloss: {bce: 1.0}\n"
+                                     "data: {cache_size: 64}\nmodel_config: {}\n")
+    assert TrainConfig.from_yaml(tmp_path / "m.yaml").optim.lr == 0.01
+    from drywallqa.utils.yamlfile import safe_load
+
+    assert safe_load("a: &x {b: 1}\nc:\n  <<: *x\n  b: 2\n") == {"a": {"b": 1}, "c": {"b": 2}}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["optim.epochs=3", "optim.epochs=5"], "'optim.epochs=3' and 'optim.epochs=5' both set optim.epochs: give it once"),
+    (["optim.epochs=3", "--epochs", "5"], "--epochs and the override optim.epochs=... both set optim.epochs: give one"),
+    (["optim.lr=0.1", "--lr", "0.2"], "--lr and the override optim.lr=... both set optim.lr"),
+    (["device=cpu", "--device", "cuda"], "--device and the override device=... both set device")])
+def test_a_setting_given_twice_on_the_command_line_is_refused(tmp_path, args, words):
+    """The last override, or the option over the override, silently won."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    (tmp_path / "file").write_text("x")  # --out a file: the old code stopped there rather than train
+    res = CliRunner().invoke(app, ["train", str(ROOT / "configs" / "default.yaml"), *args, "--out", str(tmp_path / "file")],
+                             terminal_width=300)
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and words in said, res.output

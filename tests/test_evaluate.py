@@ -305,3 +305,28 @@ def test_a_dataset_listed_twice_is_refused_by_the_python_evaluate_too(tmp_path):
     with pytest.raises(DatasetListedTwice, match="'cracks' is listed twice"):
         evaluate(None, tmp_path / "out", datasets=("cracks", "cracks"))
     assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_group_clean_part_says_why(synthetic_datasets, syn_splits, tmp_path):
+    """'group-clean val of ...: no image to score' (evaluate, calibrate-confidence) and 'validation needs at least one
+    photo per dataset' (ship) said nothing of why; the trainer did: the part's photos all in the published splits left
+    out, or no datasets folder there."""
+    import shutil
+
+    from drywallqa.engine.evaluator import NothingToScoreError, build_eval_sets
+    from drywallqa.engine.validator import Validator
+
+    splits = tmp_path / "only_valid_in_val"
+    shutil.copytree(syn_splits, splits)
+    manifest = json.loads((splits / "syn_crack.json").read_text())
+    everything = [f for files in manifest["parts"].values() for f in files]
+    manifest["parts"]["val"] = [f for f in everything if f.startswith("valid/")]
+    manifest["parts"]["train"] = [f for f in everything if not f.startswith("valid/")]
+    (splits / "syn_crack.json").write_text(json.dumps(manifest))
+    left_out = r"all 4 of its photos are from the published splits left out \(valid, test"
+    with pytest.raises(NothingToScoreError, match=f"group-clean val of 'syn_crack': no image to score: {left_out}"):
+        build_eval_sets(("syn_crack",), ("val",), splits, synthetic_datasets)
+    with pytest.raises(ValueError, match=f"dataset 'syn_crack' has no photos in part 'val': {left_out}"):
+        Validator.from_parts(("syn_crack",), "val", splits, synthetic_datasets)
+    with pytest.raises(NothingToScoreError, match=f"no image to score: no folder {tmp_path / 'nowhere'}.*--datasets-dir"):
+        build_eval_sets(("syn_crack",), ("group",), syn_splits, tmp_path / "nowhere")

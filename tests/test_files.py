@@ -71,3 +71,25 @@ def test_write_atomic_leftovers_are_told_apart_by_their_lock_not_their_pid(tmp_p
     write_atomic(tmp_path / "c.txt", lambda tmp: tmp.write_text("whole"))
     assert (tmp_path / "c.txt").read_text() == "whole" and remove_stale_temporaries(tmp_path) == 1  # held's turn now
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]
+
+
+def test_a_folder_replaced_through_a_link_leaves_no_link_behind_and_can_be_replaced_again(tmp_path):
+    """An --out that is a link to an earlier export (or a model folder for ship) was renamed aside as
+    ``.<name>.replaced`` and never removed (rmtree refuses links): every later export or ship into it failed with
+    'Not a directory'."""
+    from drywallqa.utils.files import replace_dir
+
+    target = tmp_path / "v1"
+    target.mkdir()
+    (target / "encoder.onnx").write_text("old")
+    (tmp_path / "current").symlink_to(target)
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    for round_ in ("first", "second"):
+        for name in ("current", "dangling"):
+            new = tmp_path / f"new-{name}-{round_}"
+            new.mkdir()
+            (new / "encoder.onnx").write_text(round_)
+            replace_dir(new, tmp_path / name)
+            assert (tmp_path / name / "encoder.onnx").read_text() == round_
+    assert (target / "encoder.onnx").read_text() == "old"  # what the link pointed to is left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "dangling", "v1"]

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from PIL import Image
 
 from drywallqa.data.grouping import group_ids, make_group_split, near_duplicate_pairs, samples_of_part
@@ -117,3 +118,12 @@ def test_photos_gone_from_a_published_split_left_out_are_not_named_where_its_fol
         assert missing == [gone[0]]  # the train photo; the valid one is left out anyway
     finally:
         registry.DATASETS.remove("renamed_folders")
+
+
+def test_a_splits_folder_that_is_a_file_is_named_as_such(synthetic_datasets, tmp_path):
+    """--splits-dir (data.splits_dir) a file once said to run `data split --out` that file, which fails too."""
+    from drywallqa.data.grouping import samples_of_part
+
+    (tmp_path / "splits.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match="splits.txt is a file; the split manifests are in a folder"):
+        samples_of_part("syn_crack", "val", tmp_path / "splits.txt", synthetic_datasets)

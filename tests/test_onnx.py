@@ -91,7 +91,9 @@ def test_export_refuses_places_it_would_damage_and_replaces_an_earlier_export(ti
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("keep me")
     for out, words in ((tiny_model_dir, "source folder itself"), (tmp_path / "file.onnx", "is a file"),
-                       (tmp_path / "other", "holds other files")):
+                       (tmp_path / "other", "holds other files"),
+                       (tmp_path / "file.onnx" / "o", "lies below a file"),  # was exit 1, '[Errno 17] File exists'
+                       (tiny_model_dir / "onnx", "lies inside the source folder")):  # lost when the folder is replaced
         res = runner.invoke(app, ["export", "onnx", "--out", str(out), "--model-path", str(tiny_model_dir)])
         assert res.exit_code == 2 and words in " ".join(res.output.replace("│", " ").split()), res.output
     assert {p.name: p.read_bytes() for p in tiny_model_dir.iterdir() if p.is_file()} == before
@@ -159,3 +161,53 @@ def test_a_damaged_export_folder_is_a_clean_error(tiny_model_dir, tmp_path):
     (onnx_dir / "encoder.onnx").unlink()
     with pytest.raises(FileNotFoundError, match="an ONNX export without its encoder.onnx"):
         Segmenter.load(onnx_dir, runtime="onnx")
+
+
+@pytest.mark.parametrize("name, text, words", [
+    ("prompt_gate.npz", "cut short", "prompt_gate.npz is damaged"),
+    ("confidence.json", '{"features": [', "confidence.json is damaged"),
+    ("config.json", None, "the model's setting 'threshold' (config.json) must be a number in [0, 1], got x")])
+def test_export_refuses_a_model_folder_that_would_not_load(tiny_model_dir, tmp_path, name, text, words):
+    """A damaged prompt gate, confidence calibration or setting was copied into the export, which then failed where
+    it was used (naming the export's copy, and calibrate-gate advised on the export folder)."""
+    import json
+
+    if text is None:
+        meta = json.loads((tiny_model_dir / name).read_text())
+        text = json.dumps({**meta, "threshold": "x"})
+    (tiny_model_dir / name).write_text(text)
+    res = CliRunner().invoke(app, ["export", "onnx", "--out", str(tmp_path / "o"), "--model-path", str(tiny_model_dir)])
+    said = "".join(res.output.replace("│", " ").split())  # the error box wraps long paths mid-word
+    assert res.exit_code == 2 and "--model-path" in said and "".join(words.split()) in said, res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_calibrate_confidence_of_an_onnx_export(tiny_model_dir, synthetic_datasets, tmp_path):
+    """It said 'an ONNX export: run it with --runtime onnx', an option calibrate-confidence does not have."""
+    from drywallqa.confidence import CONFIDENCE_FILE, ConfidenceModel
+    from drywallqa.data.grouping import make_group_split
+
+    wide = tmp_path / "wide_val"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.2, "val": 0.6, "test": 0.2}, seed=0).to_json(wide / f"{ds}.json")
+    export_onnx(tiny_model_dir, tmp_path / "onnx")
+    res = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tmp_path / "onnx"), "-d", "syn_crack", "-d",
+                                   "syn_tape", "--splits-dir", str(wide), "--datasets-dir", str(synthetic_datasets)])
+    assert res.exit_code == 0, res.output
+    assert ConfidenceModel.from_model_dir(tmp_path / "onnx") is not None and not (tiny_model_dir / CONFIDENCE_FILE).exists()
+    assert Segmenter.load(tmp_path / "onnx", runtime="onnx").confidence_model is not None
+
+
+def test_ship_and_training_name_the_torch_folder_for_an_onnx_export(tiny_model_dir, tmp_path, monkeypatch):
+    """They said 'run it with --runtime onnx', which neither ship nor train has: they need the torch weights."""
+    from drywallqa.models.base import PromptedSegmentationModel
+
+    export_onnx(tiny_model_dir, tmp_path / "onnx")
+    with pytest.raises(FileNotFoundError, match="train, ship and export take the torch model folder it was exported from"):
+        PromptedSegmentationModel.from_pretrained(tmp_path / "onnx")
+    import drywallqa.engine.shipping as shipping
+
+    monkeypatch.setattr(shipping.Validator, "from_parts", lambda *a, **k: pytest.fail("the val photos were read first"))
+    res = CliRunner().invoke(app, ["ship", str(tmp_path / "onnx"), "--out", str(tmp_path / "shipped")])
+    assert res.exit_code == 2 and "torch model folder it was exported from" in " ".join(
+        res.output.replace("│", " ").split()), res.output

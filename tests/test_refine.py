@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -15,7 +16,7 @@ def test_refine_masks_keeps_or_falls_back_and_writes_a_mask_dataset(synthetic_da
     runner = CliRunner()
     strict = tmp_path / "strict"
     res = runner.invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--out", str(strict), "--model-path", str(tiny_sam_dir),
-                              "--min-iou", "1e9", "--split", "valid", "--datasets-dir", str(synthetic_datasets)])
+                              "--min-iou", "1", "--split", "valid", "--datasets-dir", str(synthetic_datasets)])
     assert res.exit_code == 0, res.output
     rep = json.loads((strict / "report.json").read_text())["splits"]["valid"]
     assert rep["images"] == 4 and rep["boxes"] == 4 and rep["fell_back"] == 4 and rep["refined"] == 0
@@ -26,7 +27,7 @@ def test_refine_masks_keeps_or_falls_back_and_writes_a_mask_dataset(synthetic_da
         assert np.array_equal(m, s.load_mask())
     lenient = tmp_path / "lenient"
     res = runner.invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--out", str(lenient), "--model-path", str(tiny_sam_dir),
-                              "--min-iou", "-1e9", "--split", "valid", "--datasets-dir", str(synthetic_datasets)])
+                              "--min-iou", "0", "--split", "valid", "--datasets-dir", str(synthetic_datasets)])
     assert res.exit_code == 0, res.output
     rep = json.loads((lenient / "report.json").read_text())["splits"]["valid"]
     assert rep["refined"] + rep["fell_back"] == 4  # empty SAM masks still fall back
@@ -204,3 +205,39 @@ def test_refine_keeps_photos_of_one_name_in_two_subfolders_apart(tmp_path):
     again = _refine(config, tmp_path)
     stale = [p for p in again["splits"]["train"]["problems"] if "written by an earlier run" in p]
     assert len(stale) == 1 and stale[0].startswith(str(tmp_path / "out" / "train" / "a.jpg"))
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--min-iou", "nan"], "--min-iou: a predicted IoU must be a number in [0, 1], got nan"),
+    (["--min-iou", "80"], "--min-iou: a predicted IoU must be a number in [0, 1], got 80.0"),
+    (["--with", "edges", "--min-iou", "0.5"], "--min-iou is an option of --with sam, not --with edges"),
+    (["--with", "edges", "--model-path", "my_sam"], "--model-path is an option of --with sam, not --with edges")])
+def test_refine_options_that_would_refine_nothing_or_go_unused_are_refused(synthetic_datasets, tmp_path, monkeypatch,
+                                                                            extra, words):
+    """--min-iou nan or 80 (for 0.8) let every box fall back to itself without a word; SAM's options given with
+    --with edges were dropped silently (the masks were not made the way they asked). Refused before weights load."""
+    import drywallqa.data.refine as refine
+
+    monkeypatch.setattr(refine, "load_sam", lambda *a: pytest.fail("the weights were loaded before the refusal"))
+    res = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--out", str(tmp_path / "o"),
+                                   "--datasets-dir", str(synthetic_datasets), *extra])
+    assert res.exit_code == 2 and words in " ".join(res.output.replace("│", " ").split()), res.output
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="min_iou must be a number"):
+        refine.SamRefiner("my_sam", float("nan"))
+
+
+def test_refine_from_a_datasets_folder_without_the_dataset_is_an_error_not_an_empty_dataset(synthetic_datasets, tmp_path,
+                                                                                           monkeypatch):
+    """It reported '0 images' per split, wrote an empty dataset and exited 0 (data stats and evaluate exit 1)."""
+    import drywallqa.data.refine as refine
+
+    monkeypatch.setattr(refine, "load_sam", lambda *a: pytest.fail("the weights were loaded before the refusal"))
+    res = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--out", str(tmp_path / "o"),
+                                   "--datasets-dir", str(tmp_path / "elsewhere")], terminal_width=400)
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert f"no photo of 'syn_tape' could be read under {tmp_path / 'elsewhere' / 'tape'}" in res.output
+    assert "--datasets-dir" in res.output and not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="no photo of 'syn_tape' could be read"):
+        refine.refine_box_masks("syn_tape", tmp_path / "o", datasets_dir=tmp_path / "elsewhere",
+                                refiner=refine.EdgeRefiner())

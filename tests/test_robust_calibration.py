@@ -92,3 +92,20 @@ def test_a_calibration_removes_what_a_killed_one_left(tiny_model_dir):
     left.write_bytes(b"half a gate")
     check_model_file(tiny_model_dir, "prompt_gate.npz")
     assert not left.exists()
+
+
+@pytest.mark.parametrize("command", [["calibrate-gate"], ["calibrate-confidence"], ["export", "onnx", "--out", "{o}"],
+                                     ["predict", "{o}", "-p", "segment crack", "--out", "{o}/m"]])
+def test_a_training_run_or_a_damaged_config_given_as_the_model_is_named_as_such(tiny_model_dir, tmp_path, command):
+    """'run is not a drywallqa model folder' said neither that its model is run/best (train said so) nor, for a
+    config.json that is no JSON, which file was damaged."""
+    shutil.copytree(tiny_model_dir, tmp_path / "run" / "best")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_bytes(b"\xff\xfe not json")
+    args = [a.replace("{o}", str(tmp_path / "o")) for a in command]
+    for model, words in ((tmp_path / "run", f"a training run's model is its best/: --model-path {tmp_path / 'run' / 'best'}"),
+                         (tmp_path / "bad", "config.json")):  # and why: its bytes are no UTF-8 JSON
+        res = runner.invoke(app, [*args, "--model-path", str(model)])
+        said = "".join(res.output.replace("│", " ").split())  # long paths wrap mid-word in the error box
+        assert res.exit_code == 2 and "".join(words.split()) in said, res.output
+        assert str(model).replace(" ", "") in said and ("utf-8" in said or model.name == "run"), res.output

@@ -361,3 +361,21 @@ def test_a_segmenter_used_again_keeps_its_configs_size_filter(tmp_path):
     assert seg.config.max_box_fraction == 0.5
     plain = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "plain", progress=False, prompts=["crack"])
     assert plain["size_threshold_source"] == "config" and plain["max_box_fraction"] == 0.5
+
+
+def test_an_out_that_is_a_file_is_refused_before_the_models_load(tmp_path, monkeypatch):
+    """--out a file (or a path below one) was found out only once the detector and SAM had loaded (minutes of
+    download on a first run)."""
+    import drywallqa.zeroshot.pipeline as pipeline
+
+    def no_models_now(*a, **k):
+        pytest.fail("the models were loaded before the refusal")
+
+    monkeypatch.setattr(pipeline, "ZeroShotSegmenter", no_models_now)
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    (tmp_path / "file").write_text("x")
+    for out, words in ((tmp_path / "file", "is a file; give a folder"), (tmp_path / "file" / "o", "lies below a file")):
+        res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(out), "--prompts", "fixed",
+                                       "-p", "crack"])
+        assert res.exit_code == 2 and "--out" in _text(res) and words in _text(res), res.output

@@ -86,6 +86,27 @@ def test_candidate_scales_parse_and_refuse_bad_sizes():
     for bad in ("450", "abc", "384,", "-64"):
         with pytest.raises(ValueError):
             parse_scales(bad)
+    with pytest.raises(ValueError, match="a size given twice"):  # was averaged with itself: twice the time
+        parse_scales("384,384")
+
+
+def test_ship_sweeps_a_scales_option_given_twice_once(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path,
+                                                       monkeypatch):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    import drywallqa.engine.shipping as shipping
+
+    asked = {}
+
+    def stop(source, dest, datasets, candidates, *a, **k):
+        asked["scales"] = candidates
+        raise ValueError("stopped here")
+
+    monkeypatch.setattr(shipping, "ship", stop)
+    res = CliRunner().invoke(app, ["ship", str(tiny_model_dir), "--out", str(tmp_path / "s"), "--scales", "64",
+                                   "--scales", "96", "--scales", "64", "-d", "syn_crack", "--no-confidence"])
+    assert res.exit_code == 1 and asked["scales"] == ((64,), (96,)), res.output
 
 
 def test_ship_writes_a_model_with_choices_made_on_val(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path):
@@ -191,7 +212,8 @@ def test_ship_never_replaces_what_is_not_a_model_folder(tiny_model_dir, tmp_path
     run = tmp_path / "run"
     shutil.copytree(tiny_model_dir, run / "best")
     for dest, words, flag in ((tmp_path / "notes", "holds other files", "--out"), (tmp_path / "file", "is a file", "--out"),
-                              (run, "holds the source folder", "--dest")):  # --dest: the 0.5 name
+                              (run, "holds the source folder", "--dest"),  # --dest: the 0.5 name
+                              (run / "best" / "shipped", "lies inside the source folder", "--out")):  # gone with a new best/
         res = CliRunner().invoke(app, ["ship", str(run), flag, str(dest), "--limit", "1"])
         assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output  # a bad option, as for export
         assert words in " ".join(res.output.replace("│", " ").split()), res.output

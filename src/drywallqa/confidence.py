@@ -165,8 +165,10 @@ class ConfidenceModel:
             return None
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: {exc}") from None
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:  # as a damaged prompt gate is named
+            raise ValueError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}): calibrate it again (drywallqa "
+                             f"calibrate-confidence --model-path {directory}), or delete it to use the uncalibrated "
+                             "confidence") from None
 
 
 def mask_confidence(probability: np.ndarray, mask: np.ndarray, threshold: float, model: ConfidenceModel | None = None,

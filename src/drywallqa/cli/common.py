@@ -260,7 +260,7 @@ def model_dir_option(model_path: Optional[str]) -> Path:
 def check_model_file(model_path: Path, name: str) -> Path:
     """``model_path / name`` for a calibration to write: the folder must be a model's and writable, and not a shipped
     model's (inside the installed package), named by its name or by its path."""
-    from ..models.base import is_drywallqa_model_dir
+    from ..models.base import is_drywallqa_model_dir, not_a_model_folder
     from ..models.shipped import SHIPPED_MODELS, is_bare_name, shipped_model_dir
     from ..utils.files import remove_stale_temporaries
 
@@ -279,8 +279,8 @@ def check_model_file(model_path: Path, name: str) -> Path:
             f"{model_path} is a shipped model ({shipped}), inside the installed package; this writes {name} into the "
             f"model folder, so calibrate a copy: cp -r {shipped_model_dir(shipped)} my_model, then --model-path my_model",
             param_hint="--model-path")
-    if not is_drywallqa_model_dir(model_path):  # no, or an unreadable, config.json of a model
-        raise typer.BadParameter(f"{model_path} is not a drywallqa model folder", param_hint="--model-path")
+    if not is_drywallqa_model_dir(model_path):  # no, or an unreadable, config.json of a model; a training run
+        raise typer.BadParameter(not_a_model_folder(model_path), param_hint="--model-path")
     target = model_path / name
     if target.exists() and not target.is_file() or not os.access(model_path, os.W_OK):
         raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")

@@ -156,14 +156,16 @@ def data_refine_masks(
     with_: str = typer.Option("sam", "--with", help="Mask source for each box: sam (SAM weights) or edges (tape strips "
                                                     "found in image edges; no weights to fetch)."),
     model_path: Optional[str] = typer.Option(None, help="SAM: hub id or local save_pretrained dir (default facebook/sam-vit-base)."),
-    min_iou: float = typer.Option(0.8, help="SAM: keep its mask where its predicted IoU is at least this, else the box."),
+    min_iou: Optional[float] = typer.Option(None, help="SAM: keep its mask where its predicted IoU (0..1) is at least this, "
+                                                       "else the box (default 0.8)."),
     split: List[str] = typer.Option(None, "--split", help="Splits to convert, repeated or comma-separated (default all)."),
     datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
 ):
     """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
     image/mask-folder dataset; report.json says per file which way each box went."""
     from ..data.refine import (BOX_REFINERS, RefineOutError, SamRefiner, check_refine_out, check_refine_request,
-                               refine_box_masks)
+                               read_refine_splits, refine_box_masks)
+    from ..utils.checks import number_in_range
 
     name = dataset_names([dataset])[0]
     splits = comma_list(split) if split else None  # None: all of them
@@ -179,16 +181,33 @@ def data_refine_masks(
         check_refine_out(name, out, datasets_dir)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
+    try:  # before any weights load: a datasets folder without the dataset wrote an empty one, exit 0
+        read_refine_splits(name, splits, datasets_dir)
+    except ValueError as exc:
+        tagged("error:", "red", str(exc))
+        raise typer.Exit(code=1)
     if with_ not in BOX_REFINERS:
         raise typer.BadParameter(f"--with {with_!r}: choose {' or '.join(BOX_REFINERS.names())}", param_hint="--with")
+    given = [hint for hint, value in (("--model-path", model_path), ("--min-iou", min_iou)) if value is not None]
+    if with_ != "sam" and given:  # it would be left unused: the masks were not made the way it asks
+        raise typer.BadParameter(f"{' and '.join(given)} {'are options' if len(given) > 1 else 'is an option'} of "
+                                 f"--with sam, not --with {with_}", param_hint=" / ".join(given))
+    if min_iou is not None:  # NaN or above 1: every box fell back to itself, silently; below 0: SAM's every mask kept
+        try:
+            number_in_range(min_iou, "a predicted IoU", 0.0, 1.0)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--min-iou") from None
     try:
-        refiner = SamRefiner(model_path, min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
+        refiner = SamRefiner(model_path, 0.8 if min_iou is None else min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
     except (OSError, ValueError) as exc:  # weights that cannot be found or fetched, a folder of another model type
         raise typer.BadParameter(str(exc), param_hint="--model-path" if with_ == "sam" else "--with")
     try:
         report = refine_box_masks(name, out, splits=splits, datasets_dir=datasets_dir, refiner=refiner)
     except RefineOutError as exc:  # a photo of an earlier run's --out that is not the one it writes: nothing written
         raise typer.BadParameter(str(exc), param_hint="--out") from None
+    except ValueError as exc:  # the dataset gone since it was read above
+        tagged("error:", "red", str(exc))
+        raise typer.Exit(code=1)
     for sp, c in report["splits"].items():
         console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['refined']} refined, {c['kept']} kept "
                       f"(already strips), {c['fell_back']} fell back to the box")

@@ -77,11 +77,12 @@ def export_onnx_cmd(
 ):
     """ONNX graphs of a film_unet model (default: the shipped one): the image encoder (once per image) and the prompt decoder."""
     from ..export.onnx import check_export_target, export_onnx, is_onnx_export_dir
-    from ..models.base import WEIGHTS_NAME, is_drywallqa_model_dir, read_model_metadata
+    from ..models.base import WEIGHTS_NAME, is_drywallqa_model_dir, not_a_model_folder, read_model_metadata
 
+    check_output_path(out, "--out", folder=True)  # below a file, or in a folder this user cannot write
     source = model_dir_option(model_path)
     if not is_drywallqa_model_dir(source):
-        raise typer.BadParameter(f"{source} is not a drywallqa model folder", param_hint="--model-path")
+        raise typer.BadParameter(not_a_model_folder(source), param_hint="--model-path")
     if is_onnx_export_dir(source):
         raise typer.BadParameter(f"{source} is an ONNX export already; give the torch model folder it came from",
                                  param_hint="--model-path")
@@ -91,6 +92,13 @@ def export_onnx_cmd(
                                  param_hint="--model-path")
     if not (Path(source) / WEIGHTS_NAME).is_file():
         raise typer.BadParameter(f"{source}: no {WEIGHTS_NAME} (the folder's weights)", param_hint="--model-path")
+    from ..engine.predictor import TorchSegmenter
+
+    try:  # what the export copies must load too (settings, prompt gate, confidence): not only once it is used
+        TorchSegmenter.from_path(source)
+    except (ValueError, OSError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise typer.BadParameter(str(message), param_hint="--model-path") from None
     try:
         check_export_target(source, out)
     except ValueError as exc:

@@ -12,7 +12,7 @@ from ..utils.image_io import DEFAULT_MAX_PIXELS
 from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
-                     check_max_pixels, console, load_kwargs, load_segmenter_with, tagged)
+                     check_max_pixels, check_output_path, console, load_kwargs, load_segmenter_with, tagged)
 
 
 REVIEW_SHOWN = 5  # least confident masks named after a predict run
@@ -252,6 +252,7 @@ def zeroshot(
     for key, value in (("detector", detector), ("detector_path", detector_path), ("sam_path", sam_path)):
         if value:
             setattr(cfg, key, value)
+    check_output_path(out, "--out", folder=True)  # a file, below one, unwritable: before the models load (minutes)
     try:  # before the models load
         conflict = earlier_job(paths, out, cfg, prompt or None, reference)[1]
     except ValueError as exc:  # --out an input folder

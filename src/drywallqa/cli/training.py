@@ -44,6 +44,16 @@ def train(
         cfg = cfg.with_overrides(overrides)
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc), param_hint="OVERRIDES")
+    overridden: dict = {}
+    for item in overrides or ():  # as typed: a key given twice (the last silently won) is refused; scripts that
+        key = str(item).partition("=")[0].strip()  # build on a list of overrides (gpu_run) let the last one win
+        if key in overridden:
+            raise typer.BadParameter(f"{overridden[key]!r} and {item!r} both set {key}: give it once", param_hint="OVERRIDES")
+        overridden[key] = item
+    for option, value, key in (("--out", output_dir, "output_dir"), ("--epochs", epochs, "optim.epochs"),
+                               ("--lr", lr, "optim.lr"), ("--device", device, "device"), ("--model", model, "model")):
+        if value is not None and key in overridden:  # the option silently won
+            raise typer.BadParameter(f"{option} and the override {key}=... both set {key}: give one", param_hint=option)
     if output_dir is not None:  # "" is refused by validate, not taken for the config's
         cfg.output_dir = output_dir
     if epochs is not None:
@@ -152,7 +162,7 @@ def ship(
     from ..engine.shipping import ship as run
 
     try:
-        candidates = tuple(parse_scales(s) for s in scales) if scales else CANDIDATE_SCALES
+        candidates = tuple(dict.fromkeys(parse_scales(s) for s in scales)) if scales else CANDIDATE_SCALES  # each once
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scales") from None
     flips = {"both": (False, True), "on": (True,), "off": (False,)}
@@ -211,7 +221,8 @@ def calibrate_gate(
 
 @app.command("calibrate-confidence")
 def calibrate_confidence(
-    model_path: Path = typer.Option(..., help="Model folder to calibrate (writes confidence.json into it)."),
+    model_path: Path = typer.Option(..., help="Model folder, or an ONNX export of one, to calibrate (writes "
+                                              "confidence.json into it)."),
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
     limit: Optional[int] = typer.Option(None, min=10, help="Use only the first N val photos of each dataset: a quick look "
                                                            "at what the fit would choose, reported and not written."),
@@ -246,7 +257,9 @@ def calibrate_confidence(
     except OSError as exc:  # a file it cannot read
         raise typer.BadParameter(str(exc), param_hint="--model-path") from None
     sel = model.selection
-    fit = f"{sel['chosen']} (val cross-validated Spearman {sel['cv_spearman'][sel['chosen']]:.3f}, on {sel['masks']} masks)"
+    counts = sel["masks"]  # per concept (a number in files of earlier releases)
+    masks = (", ".join(f"{n} of {c}" for c, n in counts.items()) if isinstance(counts, dict) else str(counts))
+    fit = f"{sel['chosen']} (val cross-validated Spearman {sel['cv_spearman'][sel['chosen']]:.3f}, on masks: {masks})"
     if limit is None:
         console.print(f"wrote {target}: {fit}", highlight=False)
     else:

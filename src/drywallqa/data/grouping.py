@@ -242,6 +242,9 @@ def samples_of_part(
 
     config = get_dataset_config(dataset)
     manifest = split_manifest_path(splits_dir, config.manifest_name)
+    if manifest.parent.is_file():  # `data split --out` a file would fail too
+        raise FileNotFoundError(f"{manifest.parent} is a file; the split manifests are in a folder (<dataset>.json, as "
+                                "`drywallqa data split --out FOLDER` writes them)")
     if not manifest.is_file():
         why = why_not(manifest, folder=False)
         raise FileNotFoundError(f"{manifest}: no split manifest{'' if why == 'not found' else f' ({why})'}; run `drywallqa data split -d {config.manifest_name} --out "
@@ -266,6 +269,30 @@ def samples_of_part(
     if missing is not None:
         missing.extend(m for m in missing_names if published_split_of(config, root, m) not in excluded)
     return [s for rel, s in named if rel in wanted and s.split not in excluded]
+
+
+def why_part_is_empty(dataset: str, part: str, splits_dir, datasets_dir=None, exclude_published=(),
+                      left_out_by: str = "", datasets_dir_hint: str = "--datasets-dir") -> str:
+    """Why :func:`samples_of_part` gave no photo of ``dataset``'s ``part``, in words, with what to do: the manifest
+    puts none there, all of them lie in the published splits left out (``left_out_by`` says who leaves them out), no
+    dataset folder, or none found there (``datasets_dir_hint`` names the setting that says where the datasets are)."""
+    from .registry import get_dataset_config
+
+    config = get_dataset_config(dataset)
+    manifest = split_manifest_path(splits_dir, config.manifest_name)
+    listed = GroupSplit.from_json(manifest).parts.get(part, [])
+    root = config.root(datasets_dir)
+    kept = [f for f in listed if published_split_of(config, root, f) not in set(exclude_published)]
+    where = f"set {datasets_dir_hint} or DRYWALLQA_DATASETS to the folder holding the datasets"
+    if not listed:
+        return (f"{manifest} puts no photo in it: a dataset this small needs a manifest with a larger share for "
+                f"{part} (drywallqa data split --val / --test)")
+    if not kept:
+        return (f"all {len(listed)} of its photos are from the published splits left out "
+                f"({', '.join(exclude_published)}{'; ' + left_out_by if left_out_by else ''})")
+    if not root.is_dir():
+        return f"no folder {root}; {where}"
+    return f"none of the {len(kept)} photos its manifest lists there were found under {root}; {where}"
 
 
 def make_group_split(dataset: str, datasets_dir=None, fractions: dict | None = None, seed: int = 0,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -70,6 +71,11 @@ class SamRefiner:
     """Box -> SAM's mask where its predicted IoU reaches ``min_iou``, else the box."""
 
     def __init__(self, model_path: str | None = None, min_iou: float = 0.8, sam=None):
+        try:  # NaN (or text) compared below as no IoU at all: every box fell back to itself, silently
+            if isinstance(min_iou, bool) or math.isnan(float(min_iou)):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValueError(f"min_iou must be a number (a predicted IoU), got {min_iou!r}") from None
         self.source = str(model_path or "facebook/sam-vit-base")
         self.sam = sam or load_sam(self.source).eval()
         self.min_iou = min_iou
@@ -223,13 +229,30 @@ def check_refine_request(dataset: str, splits: list[str] | None = None) -> list[
     return list(splits or config.splits)
 
 
+def read_refine_splits(dataset: str, splits: list[str], datasets_dir=None) -> dict:
+    """``{split: (samples, problems)}`` of the splits to refine.
+
+    Raises:
+        ValueError: no photo could be read from any of them (a datasets folder that does not hold the dataset), naming
+            where it looked and why: the run would write an empty dataset and report 0 images as done.
+    """
+    loaded = {split: load_split(dataset, split, datasets_dir) for split in splits}
+    if not any(samples for samples, _ in loaded.values()):
+        root = get_dataset_config(dataset).root(datasets_dir)
+        why = "; ".join(str(p) for _, problems in loaded.values() for p in problems[:2])
+        raise ValueError(f"no photo of {dataset!r} could be read under {root}{f' ({why})' if why else ''}: set "
+                         "--datasets-dir or DRYWALLQA_DATASETS to the folder holding the datasets")
+    return loaded
+
+
 def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = None, min_iou: float = 0.8,
                      splits: list[str] | None = None, datasets_dir=None, progress: bool = True, sam=None,
                      refiner=None) -> dict:
     """Write a mask for every box of ``dataset`` and return the report (also in ``report.json``).
 
     ``refiner``: a callable ``(image, boxes) -> (masks, outcomes)`` (``BOX_REFINERS``); default SAM.
-    Raises ValueError for a dataset or split it cannot refine (:func:`check_refine_request`), and its subclass
+    Raises ValueError for a dataset or split it cannot refine (:func:`check_refine_request`) or read
+    (:func:`read_refine_splits`), and its subclass
     RefineOutError, before anything is written, for an ``out_dir`` it may not write into (:func:`check_refine_out`: the
     dataset's own folder, a file, a folder of other files) or an earlier run's ``out_dir`` holding a photo that is
     not the one it writes there.
@@ -240,7 +263,7 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     out = check_refine_out(dataset, out_dir, datasets_dir)
     config = get_dataset_config(dataset)
     folders = {split: config.root(datasets_dir) / config.splits[split].folder for split in splits}
-    loaded = {split: load_split(dataset, split, datasets_dir) for split in splits}
+    loaded = read_refine_splits(dataset, splits, datasets_dir)
     _check_out_files(out, loaded, folders)
     refiner = refiner or SamRefiner(sam_path, min_iou, sam)
     report = {"dataset": dataset, **refiner.describe(), "splits": {}, "files": {}}

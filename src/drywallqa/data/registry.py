@@ -176,14 +176,16 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     """
     import yaml
 
+    from ..utils.yamlfile import describe_error, safe_load
+
     path = Path(path)
     if not path.is_file():
         why = why_not(path, folder=False)
         raise (FileNotFoundError if why == "not found" else ValueError)(f"dataset file {path} {why}")
     try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8"))
+        d = safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+        raise ValueError(f"{path}: not valid YAML ({describe_error(exc)})") from None
     except UnicodeDecodeError as exc:  # another encoding, or not text: the error named no file
         raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
     if not isinstance(d, dict):

@@ -81,9 +81,15 @@ def confidence_segmenter(model_dir: str | Path) -> TorchSegmenter:
     """The segmenter whose masks a confidence is fitted on: the statistics of every val mask as the model makes it,
     whatever confidence.json it holds now (even a broken one) left out, and no mask emptied for a low confidence.
 
+    An ONNX export (:func:`~drywallqa.export.onnx.export_onnx`) is run by the onnx runtime: the calibration is of
+    the maps it makes, and it is written into the export, which carries the model's own.
+
     Raises:
         OSError, ValueError: the folder's weights are missing or damaged."""
-    segmenter = TorchSegmenter.from_path(model_dir, confidence=False)
+    from ..export.onnx import OnnxSegmenter, is_onnx_export_dir
+
+    runtime = OnnxSegmenter if is_onnx_export_dir(model_dir) else TorchSegmenter  # not told to use --runtime onnx,
+    segmenter = runtime.from_path(model_dir, confidence=False)  # which this command does not have
     segmenter.min_confidence = None
     return segmenter
 

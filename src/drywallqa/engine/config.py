@@ -14,6 +14,7 @@ import yaml
 from ..losses import LossWeights
 from ..utils.checks import check_device_name, number_in_range
 from ..utils.files import why_not
+from ..utils.yamlfile import describe_error, safe_load
 
 # the side training photos are decoded at and held in memory (4 bytes a pixel): photos are cropped to the model's
 # input size from it, so a side beyond the largest photos or inputs only costs memory (100000: 40 GB a photo)
@@ -271,9 +272,9 @@ class TrainConfig:
             if not sep or not key.strip():
                 raise ValueError(f"override {item!r}: write KEY=VALUE, e.g. optim.epochs=3")
             try:
-                value = yaml.safe_load(text) if text.strip() else None
+                value = safe_load(text) if text.strip() else None
             except yaml.YAMLError as exc:
-                raise ValueError(f"override {item!r}: the value is not YAML ({exc.__class__.__name__})") from None
+                raise ValueError(f"override {item!r}: the value is not YAML ({describe_error(exc)})") from None
             if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):  # YAML 1.1 reads 5e-4 as text
                 value = float(value)
             parts, node = key.strip().split("."), d
@@ -298,7 +299,9 @@ class TrainConfig:
             why = why_not(path, folder=False)
             raise (FileNotFoundError if why == "not found" else ValueError)(f"config file {path} {why}")
         try:
-            return cls.from_dict(yaml.safe_load(path.read_text()) or {})
+            return cls.from_dict(safe_load(path.read_text(encoding="utf-8")) or {})
+        except yaml.YAMLError as exc:  # named with the file and line (it said '<unicode string>'), a key twice too
+            raise ValueError(f"{path}: not valid YAML ({describe_error(exc)})") from None
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
 

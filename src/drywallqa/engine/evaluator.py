@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data.grouping import samples_of_part
+from ..data.grouping import samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config, resolve_dataset, unique_datasets
 from ..data.sample import load_split, source_group
@@ -99,7 +99,10 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, dat
             sets.append(EvalSet(f"group-clean train (sample of {len(s)})", ds, s, gone))
     for es in sets:
         if not es.samples:
-            raise NothingToScoreError(f"{es.name} of {es.dataset!r}: no image to score")
+            part = es.name.split()[1]  # "group-clean val" -> val; "group-clean train (sample of 0)" -> train
+            why = why_part_is_empty(es.dataset, part, splits_dir, datasets_dir, () if part == "test" else ("valid", "test"),
+                                    "kept for the published scores")
+            raise NothingToScoreError(f"{es.name} of {es.dataset!r}: no image to score: {why}")
     return sets
 
 

@@ -161,8 +161,8 @@ class TorchSegmenter(Segmenter):
         self._weights_digest = None  # of the network's weights (_encoding_key), taken when first needed
         self.device = device
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
+        self.metadata = check_model_settings(metadata or {})  # first: a folder's bad threshold is named as its setting
         self.threshold = validate_threshold(threshold)
-        self.metadata = check_model_settings(metadata or {})
         self.model_version = self.metadata.get("version")  # or from the model folder's card (from_path): /v1/models
         self.image_size = model.config.image_size
         # prompt -> {"name": post-processor, **options}, e.g. boxes for prompts trained on box labels

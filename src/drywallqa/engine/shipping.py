@@ -58,14 +58,21 @@ def parse_scales(text: str) -> tuple:
         raise ValueError(f"{text!r}: every size must be a positive multiple of 32")
     if any(v > SHIP_MAX_SCALE for v in scales):  # 65536 made a 50 GB input: out of memory, after the val photos were read
         raise ValueError(f"{text!r}: every size must be at most {SHIP_MAX_SCALE}")
+    if len(set(scales)) < len(scales):  # a size averaged with itself: its time twice, the same masks
+        raise ValueError(f"{text!r}: a size given twice; give each size once (384,512 averages two sizes)")
     return scales
 
 
 def model_folder(source: str | Path) -> Path:
     """The model folder of ``source``: itself, a training run's ``best/``, or a shipped model's name
     (FileNotFoundError otherwise)."""
+    from ..export.onnx import is_onnx_export_dir
+
     source = resolve_model_dir(source)
     for folder in (source, source / "best"):
+        if is_onnx_export_dir(folder):  # said before the val photos are read, not when the sweep loads it
+            raise FileNotFoundError(f"{folder} is an ONNX export; ship takes the torch model folder it was exported "
+                                    "from (and its export is made again from the shipped folder)")
         if is_drywallqa_model_dir(folder):
             return folder
     raise FileNotFoundError(f"{source}: neither a drywallqa model folder nor a training run with best/")

@@ -450,24 +450,11 @@ class Trainer:
 
     def _why_no_images(self, dataset: str, part: str) -> str:
         """Why a part of a dataset gave no training or val photos, in words, with what to do."""
-        from ..data.grouping import GroupSplit, split_manifest_path
+        from ..data.grouping import why_part_is_empty
 
         d = self.config.data
-        config = get_dataset_config(dataset)
-        manifest = split_manifest_path(d.splits_dir, config.manifest_name)
-        listed = GroupSplit.from_json(manifest).parts.get(part, [])
-        root = config.root(d.datasets_dir)
-        if not listed:
-            why = (f"{manifest} puts no photo in it: a dataset this small needs a manifest with a larger share for "
-                   f"{part} (drywallqa data split --val / --test)")
-        elif (left_out := tuple(f"{config.splits[s].folder}/" for s in d.exclude_published if s in config.splits)) \
-                and all(f.startswith(left_out) for f in listed):
-            why = f"all {len(listed)} of its photos are from the published splits left out (data.exclude_published)"
-        elif not root.is_dir():
-            why = f"no folder {root}; set data.datasets_dir or DRYWALLQA_DATASETS to the folder holding the datasets"
-        else:
-            why = (f"none of the {len(listed)} photos its manifest lists were found under {root}; set data.datasets_dir "
-                   "or DRYWALLQA_DATASETS to the folder holding the datasets")
+        why = why_part_is_empty(dataset, part, d.splits_dir, d.datasets_dir, d.exclude_published,
+                                "data.exclude_published", "data.datasets_dir")
         return f"dataset {dataset!r} has no images in part {part!r}: {why}"
 
     def build_teacher(self) -> tuple:

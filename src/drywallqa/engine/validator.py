@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from ..data.grouping import samples_of_part
+from ..data.grouping import samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config
 from ..metrics import THRESHOLDS, mask_iou
@@ -167,6 +167,10 @@ class Validator:
         items = {}
         for d in datasets:
             samples = samples_of_part(d, part, splits_dir, datasets_dir, exclude_published=("valid", "test"))[:limit]
+            if not samples:  # said with why (the Validator only knows it has none)
+                why = why_part_is_empty(d, part, splits_dir, datasets_dir, ("valid", "test"),
+                                        "kept for the published scores")
+                raise ValueError(f"validation: dataset {d!r} has no photos in part {part!r}: {why}")
             items[d] = [lambda s=s: (read_image(s.image_path), s.load_mask()) for s in samples]
         return cls(items, options, progress)
 

@@ -128,7 +128,7 @@ class PromptedSegmentationModel(nn.Module):
 
             raise FileNotFoundError(f"{directory} {why_not(directory, folder=True)}: a model is a folder")
         if not cfg_path.is_file():
-            raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; not a drywallqa model directory")
+            raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; not a drywallqa model directory{run_hint(directory)}")
         try:
             payload = json.loads(cfg_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -147,8 +147,9 @@ class PromptedSegmentationModel(nn.Module):
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             onnx = (directory / "encoder.onnx").is_file()  # an ONNX export's folder (drywallqa.export.onnx)
-            raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}" + ("; it is an ONNX export: run it with --runtime "
-                                                                         "onnx (Python: runtime='onnx')" if onnx else ""))
+            raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}" + (
+                "; it is an ONNX export, which the onnx runtime runs (predict, evaluate, serve: --runtime onnx; Python: "
+                "runtime='onnx'); train, ship and export take the torch model folder it was exported from" if onnx else ""))
         try:
             state = {k: v.float() if v.is_floating_point() else v
                      for k, v in load_file(str(weights), device=map_location).items()}
@@ -195,6 +196,32 @@ def model_card_version(directory: str | Path) -> str | None:
     except (OSError, ValueError, AttributeError, yaml.YAMLError):  # no card, no front matter, not a mapping
         return None
     return str(version)[:40] if isinstance(version, (str, int, float)) and str(version).strip() else None
+
+
+def run_hint(directory: str | Path) -> str:
+    """``"; a training run's model is its best/: --model-path RUN/best"`` where ``directory`` is a training run (its
+    ``best/`` a model folder), else nothing: for messages saying ``directory`` is no model folder."""
+    best = Path(directory) / "best"
+    return f"; a training run's model is its best/: --model-path {best}" if is_drywallqa_model_dir(best) else ""
+
+
+def not_a_model_folder(directory: str | Path) -> str:
+    """Why ``directory`` is no drywallqa model folder (:func:`is_drywallqa_model_dir` is False), in words: missing,
+    a file, no or a damaged ``config.json``, a training run (its model is its ``best/``)."""
+    directory = Path(directory)
+    cfg = directory / CONFIG_NAME
+    said = f"{directory} is not a drywallqa model folder"
+    if not directory.exists():
+        return f"{said}: there is no such folder"
+    if not directory.is_dir():
+        return f"{said}: it is a file"
+    if not cfg.is_file():
+        return f"{said} (no {CONFIG_NAME}){run_hint(directory)}"
+    try:
+        json.loads(cfg.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{said}: its {CONFIG_NAME} is damaged, not JSON text ({type(exc).__name__}: {str(exc)[:120]})"
+    return f"{said}: its {CONFIG_NAME} is no model's (it needs model_type and a config mapping)"
 
 
 def is_drywallqa_model_dir(directory: str | Path) -> bool:

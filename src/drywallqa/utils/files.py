@@ -243,11 +243,12 @@ def read_batch_results(out_dir: str | Path) -> dict:
 def replace_dir(new: str | Path, dest: str | Path) -> Path:
     """Rename the filled folder ``new`` to ``dest``, replacing a folder there whole: the old one is renamed aside
     (``.<name>.replaced``, a leftover of a killed run removed first) and removed once the new one is in; if that
-    last rename fails, the old one is put back. Returns ``dest``."""
+    last rename fails, the old one is put back. ``dest`` a link (to a folder, or dangling) is replaced by the new
+    folder; what it pointed to is left as it was. Returns ``dest``."""
     new, dest = Path(new), Path(dest)
-    old = dest.with_name(f".{dest.name}.replaced") if dest.exists() else None
+    old = dest.with_name(f".{dest.name}.replaced") if dest.exists() or dest.is_symlink() else None
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_entry(old)  # a killed run's; a link left there would fail the rename below, in every later run
         dest.rename(old)
     try:
         new.rename(dest)
@@ -256,8 +257,16 @@ def replace_dir(new: str | Path, dest: str | Path) -> Path:
             old.rename(dest)
         raise
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_entry(old)
     return dest
+
+
+def _remove_entry(path: Path) -> None:
+    """Remove ``path`` whatever it is, if anything: a link (not what it points to), a file or a folder."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def check_writable_path(path: str | Path, folder: bool) -> None:
@@ -283,12 +292,16 @@ def check_replaceable_dir(path: str | Path, what: str, is_ours: Callable[[Path],
                           source: str | Path | None = None) -> Path:
     """``path`` as a folder that a command may replace whole with ``what`` (e.g. "the shipped model"): absent, empty,
     or one it wrote before (``is_ours(path)``); never a file, a folder of other files, the ``source`` it is made
-    from (unless that is ``is_ours`` too: written again in place) or a folder holding ``source``. Returns the Path.
+    from (unless that is ``is_ours`` too: written again in place), a folder holding ``source`` or one inside it.
+    Returns the Path.
 
     Raises:
         ValueError: naming what is there (nothing is replaced).
     """
     out = Path(path)
+    if source is not None and Path(source).resolve() in out.resolve().parents:  # a new best/, a ship in place: gone
+        raise ValueError(f"{out} lies inside the source folder {source}, which is replaced whole when it is written "
+                         f"again; give a folder outside it for {what}")
     if not out.exists():
         return out
     if not out.is_dir():

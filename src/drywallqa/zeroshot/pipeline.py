@@ -25,6 +25,7 @@ from ..models.sam_text import load_sam, sam_box_masks
 from ..utils.checks import number_in_range
 from ..utils.files import strict_json, write_text_atomic
 from ..utils.image_io import read_image, to_rgb_array
+from ..utils.yamlfile import describe_error, safe_load
 from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
 from .tagging import TAGGERS
@@ -60,8 +61,10 @@ class ZeroShotConfig:
                 another type than the field's or out of its range (each named with the file).
         """
         try:
-            d = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            d = safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:  # a key given twice too
+            raise ValueError(f"zero-shot config {path} is not valid YAML ({describe_error(exc)})") from None
+        except (OSError, UnicodeDecodeError) as exc:
             raise ValueError(f"zero-shot config {path} cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
         if not isinstance(d, dict):
             raise ValueError(f"zero-shot config {path} must be a mapping of its keys, got {type(d).__name__}")
