@@ -282,7 +282,7 @@ def test_a_path_there_of_the_wrong_kind_is_named_so_not_not_found(synthetic_data
     assert res.exit_code == 2 and said(res.output, "folder.yaml is a folder, not a file") and not said(res.output, "not found")
     with pytest.raises(FileNotFoundError, match="nowhere.yaml not found"):  # a path that is not there: as before
         load_dataset_config(tmp_path / "nowhere.yaml")
-    with pytest.raises(FileNotFoundError, match=r"lies below .*valid, which is a file"):  # --splits-dir a file
+    with pytest.raises(FileNotFoundError, match=r"valid is a file; the split manifests are in a folder"):  # --splits-dir
         samples_of_part("syn_crack", "train", tmp_path / "walls" / "valid")
     with pytest.raises(FileNotFoundError, match=r"results.json: lies below .*valid, which is a file"):
         read_batch_results(tmp_path / "walls" / "valid")
