@@ -159,5 +159,6 @@ def test_sam_confidence_is_clamped_to_0_1(tiny_sam_dir, bias, expected):
 
 def test_refine_masks_with_a_folder_of_another_model_is_a_clean_error(synthetic_datasets, tiny_clipseg_dir, tmp_path):
     res = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--out", str(tmp_path / "r"),
-                                   "--with", "sam", "--model-path", str(tiny_clipseg_dir)])
+                                   "--datasets-dir", str(synthetic_datasets), "--with", "sam",
+                                   "--model-path", str(tiny_clipseg_dir)])
     assert res.exit_code == 2 and "'clipseg' model" in res.output and "Traceback" not in res.output, res.output
