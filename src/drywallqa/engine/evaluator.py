@@ -52,6 +52,12 @@ class EvalSet:
     samples: list
     problems: list = field(default_factory=list)  # files of the split that could not be read: the report's failures
     notes: list = field(default_factory=list)  # problems of photos scored all the same (an annotation dropped)
+    part: str = ""  # the group-clean part it is ("test", "val", "train"); "" for a published split
+
+
+# the published splits each group-clean part leaves out: val (where options are chosen) and the train sample hold no
+# photo of the published splits, kept for the published scores
+GROUP_LEFT_OUT = {"test": (), "val": ("valid", "test"), "train": ("valid", "test")}
 
 
 class NothingToScoreError(ValueError):
@@ -84,23 +90,22 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, dat
                                 [str(p) for p in problems if getattr(p, "path", None) not in scored],
                                 [str(p) for p in problems if getattr(p, "path", None) in scored]))
         if "group" in which:
-            s, missing = _part(ds, "test", splits_dir, datasets_dir)
-            sets.append(EvalSet("group-clean test", ds, s[:limit] if limit else s, missing))
+            s, missing = _part(ds, "test", splits_dir, datasets_dir, GROUP_LEFT_OUT["test"])
+            sets.append(EvalSet("group-clean test", ds, s[:limit] if limit else s, missing, part="test"))
         if "val" in which:  # where thresholds and options are chosen; published valid/test images left out
-            s, missing = _part(ds, "val", splits_dir, datasets_dir, exclude_published=("valid", "test"))
-            sets.append(EvalSet("group-clean val", ds, s[:limit] if limit else s, missing))
+            s, missing = _part(ds, "val", splits_dir, datasets_dir, GROUP_LEFT_OUT["val"])
+            sets.append(EvalSet("group-clean val", ds, s[:limit] if limit else s, missing, part="val"))
         if "train" in which:  # how well a model fits the photos it learnt from (under- or over-fitting)
             missing = []
-            s = samples_of_part(ds, "train", splits_dir, datasets_dir, ("valid", "test"), missing=missing)
+            s = samples_of_part(ds, "train", splits_dir, datasets_dir, GROUP_LEFT_OUT["train"], missing=missing)
             s = [s[i] for i in sorted(np.random.default_rng(0).permutation(len(s))[:limit or TRAIN_SAMPLE])]
             gone = [f"the train part of the split manifest of {ds!r} names photos that are not in the dataset "
                     f"(missing or unreadable): {len(missing)}, e.g. {missing[0]}; the sample is drawn from the others"
                     ] if missing else []  # one line: a sample was never meant to score every photo
-            sets.append(EvalSet(f"group-clean train (sample of {len(s)})", ds, s, gone))
+            sets.append(EvalSet(f"group-clean train (sample of {len(s)})", ds, s, gone, part="train"))
     for es in sets:
-        if not es.samples:
-            part = es.name.split()[1]  # "group-clean val" -> val; "group-clean train (sample of 0)" -> train
-            why = why_part_is_empty(es.dataset, part, splits_dir, datasets_dir, () if part == "test" else ("valid", "test"),
+        if not es.samples:  # a group-clean part (an unreadable published split is refused above)
+            why = why_part_is_empty(es.dataset, es.part, splits_dir, datasets_dir, GROUP_LEFT_OUT[es.part],
                                     "kept for the published scores")
             raise NothingToScoreError(f"{es.name} of {es.dataset!r}: no image to score: {why}")
     return sets

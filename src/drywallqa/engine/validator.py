@@ -166,10 +166,10 @@ class Validator:
         """Photos of a group-clean part (default ``val``; published valid/test images left out), read lazily."""
         items = {}
         for d in datasets:
-            samples = samples_of_part(d, part, splits_dir, datasets_dir, exclude_published=("valid", "test"))[:limit]
+            left_out = ("valid", "test")  # kept for the published scores
+            samples = samples_of_part(d, part, splits_dir, datasets_dir, exclude_published=left_out)[:limit]
             if not samples:  # said with why (the Validator only knows it has none)
-                why = why_part_is_empty(d, part, splits_dir, datasets_dir, ("valid", "test"),
-                                        "kept for the published scores")
+                why = why_part_is_empty(d, part, splits_dir, datasets_dir, left_out, "kept for the published scores")
                 raise ValueError(f"validation: dataset {d!r} has no photos in part {part!r}: {why}")
             items[d] = [lambda s=s: (read_image(s.image_path), s.load_mask()) for s in samples]
         return cls(items, options, progress)
