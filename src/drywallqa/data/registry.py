@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..utils.files import why_not
+from ..utils.files import not_a_file_error, why_not
 from ..utils.registry import Registry
 
 
@@ -180,8 +180,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
 
     path = Path(path)
     if not path.is_file():
-        why = why_not(path, folder=False)
-        raise (FileNotFoundError if why == "not found" else ValueError)(f"dataset file {path} {why}")
+        raise not_a_file_error(path, "dataset file")
     try:
         d = safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -223,8 +222,9 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise ValueError(f"{path}: {key} must be a non-empty string, got {value!r}")
     root = _declared_folder(path, d["folder"])
-    if not root.is_dir() and why_not(root, folder=True) != "not found":  # a file, below one: not "no split folders"
-        raise ValueError(f"{path}: folder {root} {why_not(root, folder=True)}")
+    why = "" if root.is_dir() else why_not(root, folder=True)
+    if why and why != "not found":  # a file, below one: not "no split folders"
+        raise ValueError(f"{path}: folder {root} {why}")
     if d.get("splits"):
         splits = {}
         for split, src in d["splits"].items():

@@ -13,7 +13,7 @@ import yaml
 
 from ..losses import LossWeights
 from ..utils.checks import check_device_name, number_in_range
-from ..utils.files import why_not
+from ..utils.files import not_a_file_error
 from ..utils.yamlfile import describe_error, safe_load
 
 # the side training photos are decoded at and held in memory (4 bytes a pixel): photos are cropped to the model's
@@ -296,8 +296,7 @@ class TrainConfig:
     def from_yaml(cls, path: str | Path) -> "TrainConfig":
         path = Path(path)
         if not path.is_file():
-            why = why_not(path, folder=False)
-            raise (FileNotFoundError if why == "not found" else ValueError)(f"config file {path} {why}")
+            raise not_a_file_error(path, "config file")
         try:
             return cls.from_dict(safe_load(path.read_text(encoding="utf-8")) or {})
         except yaml.YAMLError as exc:  # named with the file and line (it said '<unicode string>'), a key twice too

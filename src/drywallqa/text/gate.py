@@ -103,7 +103,7 @@ _NOT_A_NAME = _LINKS | _ASKING | _HAVING | _NEGATIONS | {"and", "or"}  # a surfa
 _TIES = _HAVING | _LINKS | frozenset("and or is are be being was were".split())
 # the words a negation may follow and still be about the thing asked for ("the wall with no cracks", "and no tape": a
 # word that ties names nothing, and is never all that is left of a prompt cut before its negation)
-_BEFORE_THE_THING = _ASKING | _SURFACES | _GENERIC | _BEFORE_A_NAME | _LINKS | _HAVING | _TIES
+_BEFORE_THE_THING = _ASKING | _SURFACES | _GENERIC | _BEFORE_A_NAME | _TIES  # _TIES holds _LINKS and _HAVING
 
 
 def _negation_words(text: str) -> list[tuple[int, str]]:

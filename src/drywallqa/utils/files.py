@@ -227,6 +227,14 @@ def why_not(path: str | Path, folder: bool) -> str:
     return f"lies below {above}, which is a file, not a folder" if above is not None else "not found"
 
 
+def not_a_file_error(path: str | Path, what: str) -> Exception:
+    """The error to raise where ``what`` (e.g. "config file") at ``path`` is no regular file: FileNotFoundError
+    ("config file x.yaml not found") where nothing is there, else ValueError saying what is (:func:`why_not`:
+    "config file x.yaml is a folder, not a file")."""
+    why = why_not(path, folder=False)
+    return (FileNotFoundError if why == "not found" else ValueError)(f"{what} {path} {why}")
+
+
 def read_batch_results(out_dir: str | Path) -> dict:
     """The ``results.json`` a batch job wrote to ``out_dir``.
 
