@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
+from ..utils.signals import InterruptOnStop, stop_signals_as_interrupt
 from ..utils.slug import CONTROL, shown
 
 # what a disk says when it cannot take a command's outputs: full, over quota, a file too large, mounted read-only
@@ -23,18 +25,40 @@ STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT",
 class Commands(TyperGroup):
     """The command group: a disk that cannot take a command's outputs once the work has begun (full, over quota,
     read-only; the checks before any work cannot see it coming) ends the command with a one-line error and exit code 1,
-    in every command, not a traceback. Outputs are written whole or not at all, so what was finished is kept."""
+    in every command, not a traceback. Outputs are written whole or not at all, so what was finished is kept.
+
+    A stop signal (SIGTERM from ``docker stop``, ``kill`` or a scheduler; SIGHUP) stops a command as Ctrl-C does
+    (:func:`~drywallqa.utils.signals.stop_signals_as_interrupt`): ``predict`` lists the photos done, ``train`` saves
+    its checkpoint, and the exit code is the signal's (128 + its number: 143 for SIGTERM; 130 for Ctrl-C). A Ctrl-C
+    that a command does not handle itself is one line and exit code 130, not click's "Aborted!" with code 1."""
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except OSError as exc:
-            if exc.errno not in STORAGE_ERRNOS:
+        with stop_signals_as_interrupt() as stop:
+            try:
+                return super().invoke(ctx)
+            except OSError as exc:
+                if exc.errno not in STORAGE_ERRNOS:
+                    raise
+                where = f" ({exc.filename})" if exc.filename else ""
+                tagged("error:", "red", f"cannot write: {exc.strerror or exc}{where}; the files finished are kept: free "
+                                        "some space (or write elsewhere) and run the command again")
+                raise typer.Exit(code=1) from None
+            except KeyboardInterrupt:  # a command that has nothing of its own to say on Ctrl-C
+                tagged("interrupted:", "yellow", f"stopped ({stop.name or 'Ctrl-C'}); the files finished are kept (each "
+                                                 "is written whole or not at all)")
+                raise typer.Exit(code=_interrupted_code(stop)) from None
+            except (typer.Exit, click.exceptions.Exit) as exc:  # a command's own Ctrl-C exit, after a stop signal: the signal's code
+                if exc.exit_code == INTERRUPTED_CODE and stop.received:
+                    raise typer.Exit(code=_interrupted_code(stop)) from None
                 raise
-            where = f" ({exc.filename})" if exc.filename else ""
-            tagged("error:", "red", f"cannot write: {exc.strerror or exc}{where}; the files finished are kept: free some "
-                                    "space (or write elsewhere) and run the command again")
-            raise typer.Exit(code=1) from None
+
+
+INTERRUPTED_CODE = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
+
+
+def _interrupted_code(stop: InterruptOnStop) -> int:
+    """The exit code of a command stopped by Ctrl-C (130) or by a stop signal (128 + its number: SIGTERM 143)."""
+    return 128 + stop.received[0] if stop.received else INTERRUPTED_CODE
 
 
 app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True,

@@ -11,7 +11,7 @@ from ..engine.tiling import DEFAULT_MAX_TILES
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
-                     PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
+                     INTERRUPTED_CODE, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
                      check_max_pixels, check_output_path, console, load_kwargs, load_segmenter_with, tagged)
 
 
@@ -103,13 +103,13 @@ def predict(
                                     max_pixels=max_pixels)
     except JobInterrupted as exc:  # Ctrl-C once results.json lists the photos done: their report too, as asked
         _after_an_interrupt(exc.summary, out, report, coco)
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=INTERRUPTED_CODE)
     except KeyboardInterrupt:  # Ctrl-C before the photos were listed, or while results.json was written
         earlier = " (the one there is an earlier run's)" if (out / "results.json").is_file() else ""
         tagged("interrupted:", "yellow", f"the photos finished are kept in {out} (each photo's masks and record are "
                                          f"written whole, its record last), but results.json was not written{earlier}: "
                                          "run the same command again to segment the rest (the photos done are skipped)")
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=INTERRUPTED_CODE)
     skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
     n = len(summary.ignored)
     ignored = f", {n} file{'s' if n > 1 else ''} not read (not images; listed in results.json)" if n else ""
@@ -142,7 +142,7 @@ def predict(
         tagged("failed", "red", f"{path}: {reason}")
     if left:  # Ctrl-C while they were written: results.json is whole
         _not_written(out, left)
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=INTERRUPTED_CODE)
     if not summary.ok or not_in_coco:
         raise typer.Exit(code=1)
 
@@ -175,8 +175,8 @@ def _write_views(out: Path, report: bool, coco: Optional[str], quiet: bool = Fal
 
 def _not_written(out: Path, left: list) -> None:
     for name in left:
-        earlier = "; the one there is an earlier run's" if (out / name).is_file() else ""
-        tagged("interrupted:", "yellow", f"{out / name} was not written (Ctrl-C{earlier}): the same command run again "
+        earlier = " (the one there is an earlier run's)" if (out / name).is_file() else ""
+        tagged("interrupted:", "yellow", f"{out / name} was not written{earlier}: the same command run again "
                                          "writes it (the photos done are skipped)")
 
 

@@ -51,4 +51,7 @@ def serve(
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, runtime, max_upload_mb, max_concurrency,
                                   max_pixels=max_pixels, max_tiles=max_tiles, request_timeout_s=request_timeout,
                                   body_timeout_s=body_timeout, pipeline=pipeline), seg)
-    uvicorn.run(app_, host=host, port=port, http=headers_bounded_protocol(body_timeout))
+    try:
+        uvicorn.run(app_, host=host, port=port, http=headers_bounded_protocol(body_timeout))
+    except KeyboardInterrupt:  # Ctrl-C or a stop signal, raised again by uvicorn once it has shut down: a normal end
+        pass

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import (DATASETS_DIR_HELP, SPLITS_DIR_HELP, app, check_model_file, check_output_path, console,
+from .common import (DATASETS_DIR_HELP, INTERRUPTED_CODE, SPLITS_DIR_HELP, app, check_model_file, check_output_path, console,
                      dataset_names, model_dir_option, tagged)
 
 
@@ -112,12 +112,12 @@ def train(
         again = shlex.join(["drywallqa", "train", str(config), *(overrides or []), "--resume"])
         tagged("interrupted:", "yellow", f"{exc.checkpoint} holds step {exc.step}; continue the run with `{again}` "
                                          "(and the other options given, without --overwrite)")
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=INTERRUPTED_CODE)
     except KeyboardInterrupt:
         last = Path(cfg.output_dir) / "last.pt"
         tagged("interrupted:", "yellow", f"{last} holds the run's last checkpoint; continue it with --resume"
                if last.is_file() else "before the first training step: nothing of this run was saved")
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=INTERRUPTED_CODE)
     except FileNotFoundError as exc:  # --resume without a checkpoint, or a start / teacher folder that is missing
         raise typer.BadParameter(str(exc), param_hint="--resume" if resume else "CONFIG (init_from, distill.teacher) / --model-path")
     except (ValueError, KeyError, OSError) as exc:  # data that cannot be read (no images, a damaged manifest, no such

@@ -61,7 +61,7 @@ class BatchSummary:
         return not self.failed
 
 
-INTERRUPTED = "not done: the job was interrupted (Ctrl-C); run it again to finish it"  # each photo it did not reach
+INTERRUPTED = "not done: the job was interrupted (Ctrl-C or SIGTERM); run it again to finish it"  # each photo it did not reach
 
 
 class JobInterrupted(KeyboardInterrupt):

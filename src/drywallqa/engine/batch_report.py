@@ -157,7 +157,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
     failures = [(path, why) for path, why in results.get("failed", []) if not str(why).startswith(NOT_DONE)]
     failed = "".join(f"<li>{esc(shown(path))}: {esc(shown(why))}</li>" for path, why in failures)
     undone = "".join(f"<li>{esc(shown(path))}: {esc(shown(why))}</li>" for path, why in not_done)
-    interrupted = (f'<p class="flag">The job was interrupted (Ctrl-C) before it finished: {len(not_done)} photos are not '
+    interrupted = (f'<p class="flag">The job was interrupted (Ctrl-C or SIGTERM) before it finished: {len(not_done)} photos are not '
                    "done (listed at the bottom), and this report shows the photos done. Run the same <code>drywallqa "
                    "predict</code> command again to finish it: it skips the photos done, segments the rest and writes "
                    "this report again.</p>") if results.get("interrupted") else ""

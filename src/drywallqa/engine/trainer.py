@@ -9,8 +9,6 @@ import os
 import pickle
 import random
 import shutil
-import signal
-import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -36,6 +34,7 @@ from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
 from ..utils.files import (check_writable_path, remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, strict_json,
                            temp_dir, why_not, write_atomic, write_csv_atomic, write_text_atomic)
+from ..utils.signals import deferred_interrupt
 from .config import TrainConfig, training_datasets
 from .predictor import TorchSegmenter
 from .validator import Validator
@@ -142,26 +141,6 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, checkpoint: Path, step: int):
         super().__init__(message)
         self.checkpoint, self.step = checkpoint, step
-
-
-@contextmanager
-def deferred_interrupt():
-    """Ctrl-C (SIGINT) held back until the block ends, then raised as the ``KeyboardInterrupt`` it would have been:
-    the updates of one step (optimiser, EMA copy, schedule, step count) or of one epoch's end (its row, ``best/``,
-    ``last.pt``) happen whole, so the checkpoint saved on Ctrl-C is a state the run was in. Only where Python's own
-    handler is in place, in the main thread (a handler can be set nowhere else); otherwise nothing changes."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-    received = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if received:
-        raise KeyboardInterrupt
 
 
 RUN_LOCK = ".train.lock"  # in a run folder: locked (filelock) while a training run uses the folder

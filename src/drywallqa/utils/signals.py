@@ -1,0 +1,83 @@
+"""Signals that stop a command: a stop signal handled as Ctrl-C, and Ctrl-C held back while a state changes.
+
+``docker stop``, ``kill``, Kubernetes, a batch scheduler and a closed terminal stop a process with SIGTERM (or SIGHUP),
+which by default ends Python at once: no ``finally`` runs, a temporary file is left beside its target, a lock file
+stays, and a ``predict`` job writes no ``results.json`` of the photos done. While :func:`stop_signals_as_interrupt` is
+in force (each ``drywallqa`` command), such a signal raises ``KeyboardInterrupt`` as Ctrl-C does, so every command
+stops the way it does on Ctrl-C: ``predict`` lists the photos done, ``train`` saves ``last.pt``, files are written whole
+or not at all. :func:`deferred_interrupt` holds both back until a block of updates is whole.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+# what stops a process besides Ctrl-C: a request to end (SIGTERM), the terminal closed (SIGHUP, not on Windows)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class InterruptOnStop:
+    """A signal handler raising ``KeyboardInterrupt``, recording the signals it was called for (``received``)."""
+
+    def __init__(self):
+        self.received: list[int] = []
+
+    def __call__(self, signum, frame):
+        self.received.append(signum)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    @property
+    def name(self) -> str | None:
+        """The name of the first stop signal received ("SIGTERM"), or None."""
+        return signal.Signals(self.received[0]).name if self.received else None
+
+
+@contextmanager
+def stop_signals_as_interrupt() -> Iterator[InterruptOnStop]:
+    """Within the block, :data:`STOP_SIGNALS` raise ``KeyboardInterrupt`` in the main thread, as Ctrl-C does; the
+    handlers before are put back after it. A signal whose handler is not the default is left alone (ignored under
+    ``nohup``, or handled by the program that runs the command); so is every signal outside the main thread (a handler
+    can be set nowhere else). Yields the handler: its ``received`` says whether a stop signal came."""
+    handler = InterruptOnStop()
+    if threading.current_thread() is not threading.main_thread():
+        yield handler
+        return
+    before = {}
+    try:
+        for sig in STOP_SIGNALS:
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                before[sig] = signal.signal(sig, handler)
+        yield handler
+    finally:
+        for sig, previous in before.items():
+            signal.signal(sig, previous)
+
+
+@contextmanager
+def deferred_interrupt():
+    """Ctrl-C (SIGINT), and a stop signal while :func:`stop_signals_as_interrupt` is in force, held back until the
+    block ends, then raised as the ``KeyboardInterrupt`` it would have been: e.g. the updates of one training step
+    (optimiser, EMA copy, schedule, step count) happen whole, so a checkpoint saved on Ctrl-C is a state the run was in.
+    Only for the signals whose handler raises ``KeyboardInterrupt`` (Python's own for SIGINT, :class:`InterruptOnStop`),
+    in the main thread; otherwise nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *STOP_SIGNALS)}
+    held = {sig: h for sig, h in handlers.items() if h is signal.default_int_handler or isinstance(h, InterruptOnStop)}
+    received = []
+    try:
+        for sig in held:
+            signal.signal(sig, lambda signum, frame: received.append(signum))
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+    if received:
+        for sig, handler in held.items():  # a stop signal is recorded as its handler would have
+            if sig in received and isinstance(handler, InterruptOnStop):
+                handler.received.append(sig)
+        raise KeyboardInterrupt

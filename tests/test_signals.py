@@ -1,0 +1,88 @@
+"""Stop signals (SIGTERM, SIGHUP) handled as Ctrl-C in every command, and held back while a state changes."""
+
+import os
+import signal
+
+import pytest
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.utils.signals import InterruptOnStop, deferred_interrupt, stop_signals_as_interrupt
+
+
+@pytest.fixture
+def default_stop_signals():
+    """SIGTERM and SIGHUP at their default handlers for the test, whatever ran pytest (nohup ignores SIGHUP)."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    for sig in before:
+        signal.signal(sig, signal.SIG_DFL)
+    yield
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
+
+
+def test_a_stop_signal_raises_keyboard_interrupt_and_the_handler_is_put_back(default_stop_signals):
+    with pytest.raises(KeyboardInterrupt):
+        with stop_signals_as_interrupt() as stop:
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert stop.received == [signal.SIGTERM] and stop.name == "SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+
+
+def test_a_handler_someone_else_set_is_left_alone(default_stop_signals):
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    with stop_signals_as_interrupt():
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert isinstance(signal.getsignal(signal.SIGTERM), InterruptOnStop)
+        os.kill(os.getpid(), signal.SIGHUP)  # ignored, as before
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+
+
+def test_a_stop_signal_in_a_step_s_updates_waits_for_their_end(default_stop_signals, python_sigint):
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with stop_signals_as_interrupt() as stop:
+            with deferred_interrupt():
+                os.kill(os.getpid(), signal.SIGTERM)
+                done.append("after the signal")
+            done.append("not reached")
+    assert done == ["after the signal"] and stop.received == [signal.SIGTERM]
+
+
+def test_sigterm_during_training_saves_the_checkpoint_and_exits_143(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs,
+                                                                    write_train_config, monkeypatch, default_stop_signals):
+    """SIGTERM (``docker stop``, a scheduler) killed a training run at once: the steps since the last checkpoint were
+    lost. Now it stops as Ctrl-C does: last.pt holds the step reached, and the exit code is SIGTERM's."""
+    import torch
+
+    from drywallqa.engine.trainer import Trainer
+
+    step, calls = Trainer.train_step, []
+
+    def stopped(self, batch):
+        calls.append(1)
+        losses = step(self, batch)
+        if len(calls) == 3:  # once the third step is whole
+            os.kill(os.getpid(), signal.SIGTERM)
+        return losses
+
+    monkeypatch.setattr(Trainer, "train_step", stopped)
+    res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs)), "--overwrite"],
+                             terminal_width=300)
+    assert res.exit_code == 143 and "holds step 3" in res.output and "--resume" in res.output, res.output
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 3  # the step it was in, whole
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_ctrl_c_in_a_command_without_its_own_handling_is_one_line_not_aborted(tiny_model_dir, tmp_path, monkeypatch):
+    """A Ctrl-C that a command does not handle itself ended with click's bare "Aborted!" and exit code 1."""
+    import drywallqa.export.onnx as onnx_module
+
+    def pressed(model_dir, out, opset=17):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx_module, "_write_onnx", pressed)
+    res = CliRunner().invoke(app, ["export", "onnx", "--model-path", str(tiny_model_dir), "--out", str(tmp_path / "onnx")],
+                             terminal_width=300)
+    assert res.exit_code == 130 and "Aborted" not in res.output, res.output
+    assert "interrupted: stopped (Ctrl-C); the files finished are kept" in res.output
