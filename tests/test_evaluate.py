@@ -330,3 +330,27 @@ def test_an_empty_group_clean_part_says_why(synthetic_datasets, syn_splits, tmp_
         Validator.from_parts(("syn_crack",), "val", splits, synthetic_datasets)
     with pytest.raises(NothingToScoreError, match=f"no image to score: no folder {tmp_path / 'nowhere'}.*--datasets-dir"):
         build_eval_sets(("syn_crack",), ("group",), syn_splits, tmp_path / "nowhere")
+
+
+def test_an_evaluation_into_a_folder_another_one_writes_into_is_refused(synthetic_datasets, tiny_model_dir, tmp_path):
+    """Two evaluations into one --out scored into one .partial/ and wrote their reports over each other's."""
+    from filelock import FileLock
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine.evaluator import EVAL_LOCK
+
+    out = tmp_path / "eval"
+    out.mkdir()
+    with FileLock(str(out / EVAL_LOCK)):  # another evaluation, in another process or on another host
+        with pytest.raises(ValueError, match=f"{out} is in use by another evaluation"):
+            evaluate(Segmenter.load(tiny_model_dir), out, datasets=("syn_crack",), which=("published",),
+                     datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+        res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "--out", str(out), "-d",
+                                       "syn_crack", "--splits", "published", "--datasets-dir", str(synthetic_datasets),
+                                       "--speed-images", "0"], terminal_width=300)
+        assert res.exit_code == 1 and "is in use by another evaluation" in res.output, res.output
+    assert sorted(p.name for p in out.iterdir()) == [EVAL_LOCK]  # nothing written by the refused runs
+    report = evaluate(Segmenter.load(tiny_model_dir), out, datasets=("syn_crack",), which=("published",),
+                      datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    assert report["metrics"] and (out / "report.json").is_file()

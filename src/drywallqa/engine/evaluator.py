@@ -30,7 +30,7 @@ from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
                        image_auroc, skeleton)
-from ..utils.files import strict_json, write_atomic, write_csv_atomic, write_text_atomic
+from ..utils.files import folder_lock, strict_json, write_atomic, write_csv_atomic, write_text_atomic
 from ..utils.image_io import read_image
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
@@ -364,16 +364,25 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     again after an interruption, the evaluation reuses the sets whose :func:`set_fingerprint` still
     matches and scores only the rest.
 
+    ``out_dir`` is locked for the evaluation (``.evaluate.lock``): a second one into the same folder is refused (the
+    two would score into one ``.partial/`` and write their reports over each other's).
+
     Raises:
         ValueError: a dataset listed twice (:class:`~drywallqa.data.registry.DatasetListedTwice`, before anything is
-            written), an output folder that cannot be made.
+            written), an output folder that cannot be made, or that another evaluation is writing into.
     """
     datasets = tuple(unique_datasets(datasets))  # one listed twice is refused, as by the CLI: scored twice otherwise
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"{out}: cannot make the output folder ({exc.strerror or exc})") from None
+    with folder_lock(out_dir, EVAL_LOCK, "evaluation", "choose another --out") as out:
+        return _evaluate(segmenter, out, datasets, which, splits_dir, datasets_dir, limit, speed_images, model_dir,
+                         progress)
+
+
+EVAL_LOCK = ".evaluate.lock"  # in an evaluation's --out folder: locked (filelock) while an evaluation writes there
+
+
+def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_dir, datasets_dir, limit: int | None,
+              speed_images: int, model_dir: Path | None, progress: bool) -> dict:
+    """:func:`evaluate`, once ``out`` is made and locked."""
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
     results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
     warnings: list = []

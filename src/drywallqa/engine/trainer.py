@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from filelock import FileLock, Timeout
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -32,7 +31,7 @@ from ..models.base import non_finite_tensors
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
-from ..utils.files import (check_writable_path, remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, strict_json,
+from ..utils.files import (check_writable_path, folder_in_use, folder_lock, remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, strict_json,
                            temp_dir, why_not, write_atomic, write_csv_atomic, write_text_atomic)
 from ..utils.signals import deferred_interrupt
 from .config import TrainConfig, training_datasets
@@ -146,53 +145,19 @@ class TrainingInterrupted(KeyboardInterrupt):
 RUN_LOCK = ".train.lock"  # in a run folder: locked (filelock) while a training run uses the folder
 
 
-@contextmanager
 def run_lock(folder: str | Path):
-    """Hold ``folder/.train.lock`` (:data:`RUN_LOCK`) for the block: one training run in a folder at a time, whichever
-    process, container or host runs the other (the lock is ``filelock``'s, on the folder's file system). The folder is
-    made for it, and removed again, with the parents made for it, when the block leaves nothing else in it: a run that
-    fails on its data leaves no folder behind.
+    """Hold ``folder/.train.lock`` (:data:`RUN_LOCK`) for a training run (:func:`~drywallqa.utils.files.folder_lock`):
+    one run in a folder at a time; the folder is made for it, and removed again when the run leaves nothing in it.
 
     Raises:
         ValueError: naming the folder, when another run holds its lock.
     """
-    folder = Path(folder)
-    made = [p for p in (folder, *folder.parents) if not p.exists()]  # the deepest first
-    folder.mkdir(parents=True, exist_ok=True)
-    lock_path = folder / RUN_LOCK
-    lock = FileLock(str(lock_path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise ValueError(f"{folder} is in use by another training run (it holds {lock_path}): wait for that run to end, "
-                         "or choose another output_dir") from None
-    try:
-        yield
-    finally:
-        try:  # still holding the lock: a run that takes it after the release finds no file to lose under it
-            if made and all(p.name == RUN_LOCK for p in folder.iterdir()):
-                lock_path.unlink(missing_ok=True)
-                for p in made:
-                    p.rmdir()  # OSError: not empty (another run's lock file or folder meanwhile), left as it is
-        except OSError:
-            pass
-        lock.release()
+    return folder_lock(folder, RUN_LOCK, "training run", "choose another output_dir")
 
 
 def run_in_use(folder: str | Path) -> bool:
     """Whether another training run holds ``folder`` (:func:`run_lock`) now; nothing is made."""
-    lock_path = Path(folder) / RUN_LOCK
-    if not lock_path.is_file():
-        return False
-    lock = FileLock(str(lock_path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        return True
-    except OSError:  # not ours to open: the trainer says so when it tries
-        return False
-    lock.release()
-    return False
+    return folder_in_use(folder, RUN_LOCK)
 
 
 def physical_memory() -> int | None:

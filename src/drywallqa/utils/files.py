@@ -84,6 +84,59 @@ def temp_dir(parent: str | Path, prefix: str) -> Iterator[Path]:
         lock_path.unlink(missing_ok=True)
 
 
+@contextmanager
+def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> Iterator[Path]:
+    """Hold ``folder/lock_name`` for the block: one ``user`` ("training run", "evaluation") writing into a folder at a
+    time, whichever process, container or host runs the other (the lock is ``filelock``'s, on the folder's file
+    system). The folder is made for it, and removed again, with the parents made for it, when the block leaves nothing
+    else in it: a run that fails on its data leaves no folder behind. Yields the folder.
+
+    Raises:
+        ValueError: naming the folder, when another ``user`` holds its lock (``instead``: what to do, e.g. "choose
+            another --out"), or when the folder cannot be made.
+    """
+    folder = Path(folder)
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # the deepest first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{folder}: cannot make the output folder ({exc.strerror or exc})") from None
+    lock_path = folder / lock_name
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ValueError(f"{folder} is in use by another {user} (it holds {lock_path}): wait for it to end, or "
+                         f"{instead}") from None
+    try:
+        yield folder
+    finally:
+        try:  # still holding the lock: a run that takes it after the release finds no file to lose under it
+            if made and all(p.name == lock_name for p in folder.iterdir()):
+                lock_path.unlink(missing_ok=True)
+                for p in made:
+                    p.rmdir()  # OSError: not empty (another run's lock file or folder meanwhile), left as it is
+        except OSError:
+            pass
+        lock.release()
+
+
+def folder_in_use(folder: str | Path, lock_name: str) -> bool:
+    """Whether someone holds ``folder/lock_name`` (:func:`folder_lock`) now; nothing is made."""
+    lock_path = Path(folder) / lock_name
+    if not lock_path.is_file():
+        return False
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    except OSError:  # not ours to open: the holder's command says so when it tries
+        return False
+    lock.release()
+    return False
+
+
 def remove_stale_temp_dirs(parent: str | Path, prefix: str) -> int:
     """Delete the folders :func:`temp_dir` made in ``parent`` with ``prefix`` whose lock nobody holds (their run was
     killed); a folder without its lock file (not made by :func:`temp_dir`) is left alone. Returns how many."""
