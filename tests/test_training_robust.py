@@ -248,6 +248,19 @@ def test_a_run_removes_the_temporaries_killed_writes_left_and_only_those(synthet
         assert not stale.exists() and live.exists()
 
 
+def test_an_output_dir_that_is_a_file_is_refused_before_anything_loads(tmp_path, tiny_kwargs, write_train_config,
+                                                                      monkeypatch):
+    """`train --out FILE` ended with exit code 1 once the model had loaded (for a hub model, after its download tries),
+    where every other command refuses such an --out at once with a usage error (exit code 2)."""
+    config = write_train_config("film_unet", tiny_kwargs)
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setattr(Trainer, "__init__", lambda *a, **k: pytest.fail("the trainer was built first"))
+    for args, where in ((["--out", str(tmp_path / "file")], "--out"), ([f"output_dir={tmp_path / 'file'}"], "output_dir"),
+                        (["--out", str(tmp_path / "file" / "run")], "--out")):
+        res = CliRunner().invoke(app, ["train", str(config), *args], terminal_width=300)
+        assert res.exit_code == 2 and _said(res.output, where, str(tmp_path / "file")), res.output
+
+
 # ------------------------------------------------------------------ 7. Ctrl-C
 def test_ctrl_c_saves_a_checkpoint_to_resume_from(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs,
                                                   write_train_config, monkeypatch):

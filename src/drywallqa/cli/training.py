@@ -96,14 +96,15 @@ def train(
         check_config_file(config, cfg, resume=resume)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="CONFIG")
+    out_hint = "--out" if output_dir is not None else "output_dir (the config's; --out replaces it)"
+    check_output_path(Path(cfg.output_dir), out_hint, folder=True)  # a file, below one, unwritable: before any load
     if run_in_use(cfg.output_dir):  # said before the model and data load; the trainer holds the lock for the run
         tagged("error:", "red", f"{cfg.output_dir} is in use by another training run: wait for it to end, or choose "
                                 "another --out")
         raise typer.Exit(code=1)
     if not resume and not overwrite and holds_run(cfg.output_dir):  # before the model and data load
-        where = "--out" if output_dir is not None else "output_dir (the config's; --out replaces it)"
         raise typer.BadParameter(f"{cfg.output_dir} already holds a training run: continue it with --resume, replace it "
-                                 "with --overwrite, or choose another --out", param_hint=where)
+                                 "with --overwrite, or choose another --out", param_hint=out_hint)
     try:
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
     except TrainingInterrupted as exc:  # Ctrl-C: last.pt holds the steps done
