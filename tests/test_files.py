@@ -93,3 +93,18 @@ def test_a_folder_replaced_through_a_link_leaves_no_link_behind_and_can_be_repla
             assert (tmp_path / name / "encoder.onnx").read_text() == round_
     assert (target / "encoder.onnx").read_text() == "old"  # what the link pointed to is left as it was
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "dangling", "v1"]
+
+
+def test_file_stamp_changes_with_the_file_and_is_none_where_there_is_none(tmp_path):
+    import os
+
+    from drywallqa.utils.files import file_stamp
+
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(b"abc")
+    first = file_stamp(path)
+    assert first == (3, path.stat().st_mtime_ns)
+    os.utime(path, ns=(first[1] + 10**9, first[1] + 10**9))  # edited in place, same size
+    assert file_stamp(path) != first and file_stamp(str(path)) == file_stamp(path)
+    for nothing in (tmp_path / "gone.jpg", tmp_path, None, "a\0b.jpg"):  # missing, a folder, no path, no valid name
+        assert file_stamp(nothing) is None

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..utils.files import process_alive, remove_stale_temporaries, write_atomic
+from ..utils.files import file_stamp, process_alive, remove_stale_temporaries, write_atomic
 from ..utils.image_io import read_image
 from .sample import Sample
 
@@ -32,11 +32,8 @@ def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
 
 def _stamp(path) -> str:
     """``<size>:<mtime_ns>`` of a file (``-`` where there is none): a file replaced or edited in place gets another."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return "-"
-    return f"{st.st_size}:{st.st_mtime_ns}"
+    stamp = file_stamp(path)
+    return f"{stamp[0]}:{stamp[1]}" if stamp else "-"
 
 
 def cache_key(samples: list[Sample], size: int) -> str:

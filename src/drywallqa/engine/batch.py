@@ -36,8 +36,8 @@ from tqdm import tqdm
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import (BATCH_RESULTS, mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries,
-                           strict_json, temp_dir, why_not, write_atomic, write_text_atomic)
+from ..utils.files import (BATCH_RESULTS, file_stamp, mark_output_folder, remove_stale_temp_dirs,
+                           remove_stale_temporaries, strict_json, temp_dir, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import whole_number
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug, shown
@@ -61,7 +61,8 @@ class BatchSummary:
         return not self.failed
 
 
-INTERRUPTED = "not done: the job was interrupted (Ctrl-C or SIGTERM); run it again to finish it"  # each photo it did not reach
+# the reason given for each photo a stopped job did not reach
+INTERRUPTED = "not done: the job was interrupted (Ctrl-C or SIGTERM); run it again to finish it"
 
 
 class JobInterrupted(KeyboardInterrupt):
@@ -126,8 +127,9 @@ def settings_key(settings: dict) -> str:
 
 
 def image_stamp(path: Path) -> list:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
+    """``[size, mtime_ns]`` of a photo as its record keeps it (``[]`` where there is none:
+    :func:`~drywallqa.utils.files.file_stamp`)."""
+    return list(file_stamp(path) or ())
 
 
 def same_photo(entry: dict, path: Path) -> bool:

@@ -30,7 +30,7 @@ from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
                        image_auroc, skeleton)
-from ..utils.files import folder_lock, strict_json, write_atomic, write_csv_atomic, write_text_atomic
+from ..utils.files import file_stamp, folder_lock, strict_json, write_atomic, write_csv_atomic, write_text_atomic
 from ..utils.image_io import read_image
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
@@ -321,8 +321,9 @@ PARTIAL_DIR, PARTIAL_VERSION = ".partial", 4
 
 
 def _stamp(path) -> list | None:
-    path = Path(path) if path else None
-    return [str(path), path.stat().st_size, path.stat().st_mtime_ns] if path is not None and path.is_file() else None
+    """``[path, size, mtime_ns]`` of a file, None where there is none (:func:`~drywallqa.utils.files.file_stamp`)."""
+    stamp = file_stamp(path) if path else None
+    return [str(Path(path)), *stamp] if stamp else None
 
 
 def set_fingerprint(segmenter: Segmenter, model_dir, eval_set: EvalSet, datasets) -> str:

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -328,6 +329,17 @@ def _remove_entry(path: Path) -> None:
         path.unlink(missing_ok=True)
     elif path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
+
+
+def file_stamp(path: str | Path | None) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` of a regular file, None where there is none (or ``path`` is None, or cannot name one): a
+    file replaced or edited in place gets another stamp, so what was made from it (a cache entry, a photo's record,
+    an evaluation's partial results) can tell it is stale without reading it."""
+    try:
+        st = os.stat(path) if path is not None else None
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        return None
+    return (st.st_size, st.st_mtime_ns) if st is not None and stat.S_ISREG(st.st_mode) else None
 
 
 def check_writable_path(path: str | Path, folder: bool) -> None:
