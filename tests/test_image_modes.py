@@ -69,6 +69,52 @@ def test_a_12_bit_png_and_other_photo_formats_are_read(tmp_path):
         assert read_image(tmp_path / f"p.{fmt.lower()}").shape == (24, 32, 3), fmt
 
 
+def test_heic_photos_as_phones_save_them_are_read_upright(tmp_path, tiny_model_dir):
+    """iPhones save HEIC by default, and every such photo failed: "not a readable image" (Pillow reads HEIF only with
+    pillow-heif's plugin registered). Read upright as the same photo saved as JPEG, in a batch, and as an upload."""
+    import io
+
+    import pillow_heif
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from drywallqa import Segmenter
+    from drywallqa.cli import app
+    from drywallqa.serve import ServeConfig, create_app
+
+    photo = np.zeros((40, 80, 3), np.uint8)
+    photo[:, :40] = (200, 30, 30)
+    photo[:, 40:] = (30, 30, 200)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # held sideways: shown turned a quarter
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(photo).save(tmp_path / "wall.jpg", quality=95, exif=exif.tobytes())
+    # written by pillow-heif itself: its plugin left unregistered in Pillow, as a fresh process finds it
+    pillow_heif.from_pillow(Image.fromarray(photo)).save(photos / "wall.heic", quality=95, exif=exif.tobytes())
+    heic, jpeg = read_image(photos / "wall.heic"), read_image(tmp_path / "wall.jpg")
+    assert heic.shape == jpeg.shape == (80, 40, 3) and np.abs(heic.astype(int) - jpeg).mean() < 4
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(tmp_path / "out"),
+                                   "--model-path", str(tiny_model_dir), "--no-report"], terminal_width=300)
+    assert res.exit_code == 0 and "1 images done, 0 failed" in res.output, res.output
+    assert Image.open(tmp_path / "out" / "wall__segment_crack.png").size == (40, 80)
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    buf = io.BytesIO((photos / "wall.heic").read_bytes())
+    r = client.post("/v1/segment", files={"image": ("IMG_0001.HEIC", buf, "image/heic")}, data={"prompts": "segment crack"})
+    assert r.status_code == 200 and r.json()["image"] == {"width": 40, "height": 80}, r.text
+
+
+def test_a_heic_photo_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
+    import pillow_heif
+
+    import drywallqa.utils.image_io as image_io
+
+    pillow_heif.from_pillow(Image.fromarray(np.zeros((8, 8, 3), np.uint8))).save(tmp_path / "IMG_1.HEIC")
+    monkeypatch.setattr(image_io, "image_formats", lambda: ("JPEG", "PNG"))  # a Pillow without the plugin
+    with pytest.raises(image_io.ImageReadError, match="HEIC/HEIF photos need the pillow-heif package"):
+        read_image(tmp_path / "IMG_1.HEIC")
+
+
 def test_what_is_not_an_image_file_is_named_for_what_it_is(tmp_path):
     import os
 

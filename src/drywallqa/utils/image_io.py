@@ -6,6 +6,7 @@ decompression bomb too, as :class:`ImageTooLargeError`), so a batch reports the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -21,12 +22,26 @@ logger = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif",
                   ".jp2", ".j2k", ".ppm", ".pgm", ".pbm", ".tga")  # the files of IMAGE_FORMATS, by name
 # the raster formats decoded, whatever a file's name says (Pillow would otherwise also try EPS, which runs Ghostscript
-# on the file, on an upload from anyone); JPEG covers phones' MPO files, HEIF needs the pillow-heif plugin
+# on the file, on an upload from anyone); JPEG covers phones' MPO files, HEIF is pillow-heif's (_heif_plugin)
 IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF", "AVIF", "HEIF", "JPEG2000", "PPM", "TGA")
+
+
+@functools.cache
+def _heif_plugin() -> bool:
+    """Register pillow-heif's HEIF reader with Pillow, once; whether it is installed. Phones (iPhones by default) save
+    HEIC photos, and Pillow reads none without it. Its decoder applies the photo's rotation itself (and clears the
+    EXIF orientation, so none is applied twice), and brings 10-bit HDR photos to 8 bits."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
 def image_formats() -> tuple[str, ...]:
     """:data:`IMAGE_FORMATS` that this Pillow reads (it refuses to be asked for one it has no plugin for)."""
+    _heif_plugin()
     Image.init()
     return tuple(f for f in IMAGE_FORMATS if f in Image.OPEN)
 
@@ -170,8 +185,10 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                                      f"{exc})") from exc
         raise ImageTooLargeError(f"{name}: more pixels than Pillow decodes ({pillow_limit:,}): {exc}") from exc
     except UnidentifiedImageError as exc:
+        heif = "" if "HEIF" in image_formats() or Path(name).suffix.lower() not in (".heic", ".heif") else \
+            "; HEIC/HEIF photos need the pillow-heif package: pip install pillow-heif"
         raise ImageReadError(f"{name}: not a readable image (not one of the formats read: "
-                             f"{', '.join(image_formats())})") from exc
+                             f"{', '.join(image_formats())}{heif})") from exc
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         if isinstance(exc, ImageReadError):
             raise
