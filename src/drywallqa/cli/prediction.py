@@ -29,6 +29,9 @@ def predict(
     overlay: bool = typer.Option(False, "--overlay", help="Also write overlays and a grid PNG."),
     report: bool = typer.Option(True, "--report/--no-report",
                                 help="Write OUT/report.html: a thumbnail with the masks and the QA measures of every photo."),
+    table: bool = typer.Option(True, "--table/--no-table",
+                               help="Write OUT/results.csv: one row per photo and prompt with its QA measures, for a "
+                                    "spreadsheet."),
     coco: Optional[str] = typer.Option(
         None, help="Also write OUT/predictions.coco.json (one category per prompt) to correct in an annotation tool: "
                    "polygon or rle."),
@@ -55,7 +58,8 @@ def predict(
     label_shape: Optional[str] = typer.Option(None, help=LABEL_SHAPE_HELP),
 ):
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
-    results.json with QA measures (components, area, length and width) of every mask, and report.html."""
+    results.json with QA measures (components, area, length and width) of every mask, results.csv (the same
+    measures as a table) and report.html."""
     from ..engine.batch import JobInterrupted, check_out_apart, check_workers, predict_paths, prepare_out_dir
     from ..engine.segmenter import validate_confidence, validate_label_shape, validate_prompts, validate_threshold
     from ..measures import validate_mm_per_px
@@ -102,7 +106,7 @@ def predict(
                                     mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules,
                                     max_pixels=max_pixels)
     except JobInterrupted as exc:  # Ctrl-C once results.json lists the photos done: their report too, as asked
-        _after_an_interrupt(exc.summary, out, report, coco)
+        _after_an_interrupt(exc.summary, out, _views(out, table, report, coco))
         raise typer.Exit(code=INTERRUPTED_CODE)
     except KeyboardInterrupt:  # Ctrl-C before the photos were listed, or while results.json was written
         earlier = " (the one there is an earlier run's)" if (out / "results.json").is_file() else ""
@@ -132,10 +136,11 @@ def predict(
     if rules:
         flagged = [e["image"] for e in summary.results if e["flags"]]
         tagged(f"{len(flagged)} of {len(summary.results)} photos flagged", "bold", "by " + "; ".join(map(str, rules)))
-    _, left, not_in_coco = _write_views(out, report, coco)
+    _, left, not_in_coco = _write_views(_views(out, table, report, coco))
     for line in not_in_coco:  # damaged since they were written: no annotations there
         tagged("not in the COCO file", "red", line)
-    for name, wanted, flag in (("report.html", report, "--no-report"), ("predictions.coco.json", coco, "no --coco")):
+    for name, wanted, flag in (("results.csv", table, "--no-table"), ("report.html", report, "--no-report"),
+                               ("predictions.coco.json", coco, "no --coco")):
         if not wanted and (out / name).is_file():  # an earlier run's, which this one did not rewrite
             tagged("warning", "yellow", f"{out / name} is an earlier run's ({flag} now): it does not show this run")
     for path, reason in summary.failed:
@@ -147,17 +152,26 @@ def predict(
         raise typer.Exit(code=1)
 
 
-def _write_views(out: Path, report: bool, coco: Optional[str], quiet: bool = False) -> tuple[list, list, list]:
-    """Write report.html and the COCO file (where asked) from ``out/results.json``, each printed as it is written
-    unless ``quiet``. Returns (lines said, names left unwritten by a Ctrl-C, lines of the masks the COCO
-    file lacks). A Ctrl-C leaves the file being written as it was (each is written whole or not at all) and the rest."""
-    from ..data.coco_export import coco_masks_not_read, write_coco_predictions
+def _views(out: Path, table: bool, report: bool, coco: Optional[str]) -> list[tuple]:
+    """The files ``predict`` writes from ``out/results.json``, as asked: ``(name, what it is, writer)``, the quickest
+    first (a Ctrl-C while they are written leaves the slow ones)."""
+    from ..data.coco_export import write_coco_predictions
     from ..engine.batch_report import write_batch_report
+    from ..engine.batch_table import write_batch_table
 
-    writers = [(name, what, write) for name, what, write, asked in (
+    return [(name, what, write) for name, what, write, asked in (
+        ("results.csv", "table", lambda: write_batch_table(out), table),
         ("report.html", "report", lambda: write_batch_report(out), report),
         ("predictions.coco.json", "COCO file for annotation tools", lambda: write_coco_predictions(out, coco), coco))
         if asked]
+
+
+def _write_views(writers: list[tuple], quiet: bool = False) -> tuple[list, list, list]:
+    """Write the files of :func:`_views`, each printed as it is written unless ``quiet``. Returns (lines said, names
+    left unwritten by a Ctrl-C, lines of the masks the COCO file lacks). A Ctrl-C leaves the file being written as it
+    was (each is written whole or not at all) and the rest."""
+    from ..data.coco_export import coco_masks_not_read
+
     said, left, not_in_coco = [], [name for name, _, _ in writers], []
     try:
         for name, what, write in writers:
@@ -180,18 +194,19 @@ def _not_written(out: Path, left: list) -> None:
                                          "writes it (the photos done are skipped)")
 
 
-def _after_an_interrupt(summary, out: Path, report: bool, coco: Optional[str]) -> None:
-    """What ``predict`` does on Ctrl-C once results.json is written: the report (and the COCO file) of the photos done,
-    as a finished job writes them, then what is kept and how to go on; a second Ctrl-C skips the files left."""
+def _after_an_interrupt(summary, out: Path, views: list[tuple]) -> None:
+    """What ``predict`` does on Ctrl-C once results.json is written: the table, the report (and the COCO file) of the
+    photos done (``views``: :func:`_views`), as a finished job writes them, then what is kept and how to go on; a second
+    Ctrl-C skips the files left."""
     from ..engine.batch import INTERRUPTED
 
     not_done = sum(why == INTERRUPTED for _, why in summary.failed)
     failed = [(path, why) for path, why in summary.failed if why != INTERRUPTED]
-    names = [name for name, asked in (("report.html", report), ("predictions.coco.json", coco)) if asked]
+    names = [name for name, _, _ in views]
     if names:
-        tagged("interrupted:", "yellow", f"writing {' and '.join(names)} of the photos done (Ctrl-C again to skip "
+        tagged("interrupted:", "yellow", f"writing {', '.join(names)} of the photos done (Ctrl-C again to skip "
                                          f"{'them' if len(names) > 1 else 'it'})")
-    written, left, not_in_coco = _write_views(out, report, coco, quiet=True)
+    written, left, not_in_coco = _write_views(views, quiet=True)
     n = len(summary.done)
     done = f"{n} photo{'' if n == 1 else 's'} done"
     if summary.skipped:

@@ -1,0 +1,88 @@
+"""``results.csv``: a batch job's QA measures as one spreadsheet table, for the people who write the QA report.
+
+One row per photo and prompt, from ``results.json`` (so it covers photos an interrupted earlier run finished, and jobs
+run on Ray): the mask file, its confidence, whether the prompt was answered, the QA measures in pixels (and in mm with
+``--mm-per-px``), the number of joints, and the photo's broken QA rules. A photo that failed, or that an interrupted
+job did not reach, is a row of its own with the reason and no measures: nothing is left out of the table silently.
+
+The file is UTF-8 with a byte-order mark (Excel reads it as UTF-8 only then); a text cell that a spreadsheet would run
+as a formula (a photo named ``=HYPERLINK(...).jpg``) starts with an apostrophe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..utils.files import read_batch_results, write_atomic
+
+TABLE_FILE = "results.csv"
+# the QA measures of a mask (drywallqa.measures.mask_measures), in the order of the columns; mm ones with --mm-per-px
+MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px")
+MEASURES_MM = ("area_mm2", "length_mm", "mean_width_mm", "max_width_mm")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def table_rows(results: dict) -> tuple[list[str], list[dict]]:
+    """``(columns, rows)`` of the table of a ``results.json`` (see the module doc)."""
+    images = results.get("images", [])
+    in_mm = any(key in m for e in images for m in e["prompts"].values() for key in MEASURES_MM)
+    columns = ["image", "prompt", "status", "mask", "confidence", "answered", "concept", *MEASURES,
+               *(MEASURES_MM if in_mm else ()), "joints", "flags"]
+    rows = []
+    for e in images:
+        flags = "; ".join(map(str, e.get("flags", [])))
+        for prompt, m in e["prompts"].items():
+            concept = m.get("concept") or {}
+            row = {"image": e["image"], "prompt": prompt, "status": "done", "mask": m.get("mask", ""),
+                   "confidence": _number(m.get("confidence")),
+                   "answered": _answered(concept), "concept": concept.get("concept", "") if _known(concept) else "",
+                   "joints": len(m["joints"]) if "joints" in m else "",
+                   "flags": flags}
+            row.update({key: _number(m.get(key)) for key in (*MEASURES, *MEASURES_MM)})
+            rows.append(row)
+    for path, why in results.get("failed", []):
+        rows.append({"image": path, "status": str(why)})
+    return columns, [{key: _cell(row.get(key, "")) for key in columns} for row in rows]
+
+
+def write_batch_table(out_dir: str | Path) -> Path:
+    """Write ``out_dir/results.csv`` from ``out_dir/results.json`` (whole or not at all); returns its path.
+
+    Raises:
+        FileNotFoundError: ``out_dir`` holds no ``results.json`` (no batch job wrote there).
+    """
+    import csv
+
+    out = Path(out_dir)
+    columns, rows = table_rows(read_batch_results(out))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8-sig") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return write_atomic(out / TABLE_FILE, write)
+
+
+def _known(concept: dict) -> bool:
+    return concept.get("known", True)
+
+
+def _answered(concept: dict) -> str:
+    """Whether the prompt was answered (its mask made), as the prompt gate judged it; "" for a model without one."""
+    if not concept:
+        return ""
+    return "yes" if _known(concept) else f"no: not a thing this model knows (nearest: {concept.get('concept', '?')})"
+
+
+def _number(value):
+    """A measure as the table shows it: at most 6 significant digits (a spreadsheet needs no more), "" where none."""
+    if value is None:
+        return ""
+    return value if isinstance(value, int) else float(f"{value:.6g}")
+
+
+def _cell(value):
+    """A text cell a spreadsheet would run as a formula, made plain text (an apostrophe first); other cells as they are."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
