@@ -47,7 +47,7 @@ class Commands(TyperGroup):
                 tagged("interrupted:", "yellow", f"stopped ({stop.name or 'Ctrl-C'}); the files finished are kept (each "
                                                  "is written whole or not at all)")
                 raise typer.Exit(code=_interrupted_code(stop)) from None
-            except (typer.Exit, click.exceptions.Exit) as exc:  # a command's own Ctrl-C exit, after a stop signal: the signal's code
+            except (typer.Exit, click.exceptions.Exit) as exc:  # a command's own Ctrl-C exit: a stop signal's code
                 if exc.exit_code == INTERRUPTED_CODE and stop.received:
                     raise typer.Exit(code=_interrupted_code(stop)) from None
                 raise

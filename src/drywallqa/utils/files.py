@@ -26,7 +26,8 @@ TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.t
 REPORT_FILES = "report_files"  # the folder of report.html's thumbnails, in an output folder
 OUTPUT_MARKER = ".drywallqa-output"  # written into an output folder when a job starts: its files are no photos
 # files a job writes besides ``<stem>__<...>`` ones (masks, records, overlays, anomaly maps)
-OUTPUT_FILES = (BATCH_RESULTS, "results.csv", "report.html", "report.json", "predictions.coco.json", "overlay_grid.png", OUTPUT_MARKER)
+OUTPUT_FILES = (BATCH_RESULTS, "results.csv", "report.html", "report.json", "predictions.coco.json", "overlay_grid.png",
+                OUTPUT_MARKER)
 
 
 def is_output_folder(folder: str | Path) -> bool:
