@@ -32,7 +32,7 @@ test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 # Accuracy and speed of the shipped model on the full published valid and group-clean test splits
-# (needs ../shared/datasets); writes out/benchmark/report.{json,md}, examples.png, bar.{json,md} and models.md.
+# (needs ../shared/datasets); writes out/benchmark/report.{json,md}, examples.png, bar.{json,md}, side_by_side.md and models.md.
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmark.py --out out/benchmark
 

@@ -245,3 +245,17 @@ def test_a_moved_job_folder_resumes_and_a_photo_failing_now_is_not_listed_with_o
     res = CliRunner().invoke(app, [*args, "--overwrite", "--max-pixels", "100"])  # every photo fails now
     results = json.loads((tmp_path / "jobB" / "out" / "results.json").read_text())
     assert res.exit_code == 1 and len(results["failed"]) == 2 and results["images"] == []
+
+
+def test_a_max_minutes_stop_says_where_the_run_is_and_how_to_continue(write_train_config, tiny_kwargs, tmp_path):
+    """``--max-minutes`` ends the command with a checkpoint, not a finished run: it says so, names ``last.pt`` and
+    the command that continues (it printed a bare ``{'stopped': 'time', 'step': 1}``)."""
+    config = write_train_config("film_unet", tiny_kwargs)
+    res = CliRunner().invoke(app, ["train", str(config), "--max-minutes", "1e-9"], terminal_width=300)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "'stopped'" not in text
+    assert "--max-minutes 1e-09 reached at step 1" in text and str(tmp_path / "run" / "last.pt") in text
+    assert f"drywallqa train {config} --resume" in text
+    again = CliRunner().invoke(app, ["train", str(config), "--resume"], terminal_width=300)  # the command it names
+    assert again.exit_code == 0, again.output

@@ -125,6 +125,14 @@ def train(
         # part), a damaged start folder or checkpoint, a text encoder that is not here
         tagged("error:", "red", str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
         raise typer.Exit(code=1)
+    if result.get("stopped") == "time":  # --max-minutes: not a finished run, and not an epoch's metrics to show
+        import shlex
+
+        again = shlex.join(["drywallqa", "train", str(config), *(overrides or []), "--resume"])
+        tagged("stopped:", "yellow", f"--max-minutes {max_minutes:g} reached at step {result['step']}; "
+                                     f"{Path(cfg.output_dir) / 'last.pt'} holds it; continue the run with `{again}` "
+                                     "(and the other options given, without --overwrite)")
+        return
     console.print(result)
 
 
