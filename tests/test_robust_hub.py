@@ -162,3 +162,47 @@ def test_refine_masks_with_a_folder_of_another_model_is_a_clean_error(synthetic_
                                    "--datasets-dir", str(synthetic_datasets), "--with", "sam",
                                    "--model-path", str(tiny_clipseg_dir)])
     assert res.exit_code == 2 and "'clipseg' model" in res.output and "Traceback" not in res.output, res.output
+
+
+# ------------------------------------------------------------ a hub that cannot be reached
+class _Recorder:
+    """A ``from_pretrained`` loader that records how it was asked, and finds nothing (as an empty cache)."""
+
+    calls: list = []
+
+    @classmethod
+    def from_pretrained(cls, name, **kwargs):
+        cls.calls.append(kwargs)
+        raise OSError(f"{name} is not in the cache")
+
+
+def test_a_hub_that_cannot_be_reached_is_read_from_the_cache_alone_and_said(monkeypatch):
+    """Without internet, a hub id sat ~30 s per file in the Hugging Face client's retries (the zero-shot pipeline's
+    models 3 minutes) before the error: now one quick probe, the cache alone, and the error says why."""
+    import socket
+
+    from drywallqa.models import hub
+
+    probes = []
+
+    def no_dns(address, timeout=None):
+        probes.append(address)
+        raise socket.gaierror(-2, "Name or service not known")
+
+    for variable in (*hub.PROXY_VARIABLES, "HF_HUB_OFFLINE", "HF_ENDPOINT"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(socket, "create_connection", no_dns)
+    hub.hub_unreachable.cache_clear()
+    _Recorder.calls = []
+    for _ in range(2):
+        with pytest.raises(OSError, match=r"\(huggingface.co cannot be reached: Name or service not known\): it is "
+                                          r"neither a local folder nor in the Hugging Face cache"):
+            hub.load_hub_or_local(_Recorder, "owner/model", "a test model")
+    assert _Recorder.calls == [{"local_files_only": True}] * 2 and probes == [("huggingface.co", 443)]  # asked once
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")  # reached through a proxy: no direct probe
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("probed past the proxy"))
+    _Recorder.calls = []
+    with pytest.raises(OSError, match="neither a local folder"):
+        hub.load_hub_or_local(_Recorder, "owner/model", "a test model")
+    assert _Recorder.calls == [{}]
+    hub.hub_unreachable.cache_clear()

@@ -5,12 +5,51 @@ Every ``transformers`` backend (CLIPSeg, SAM, the zero-shot detectors and tagger
 weights on a machine with internet and give the folder in place of the hub id; a local folder that is
 not there is named as such. Given the ``model_type`` it needs, it refuses a folder (or hub id) of another
 model, which ``from_pretrained`` would load with a warning and random weights.
+
+A hub id on a machine that cannot reach the hub (no internet, a site network that blocks it) is read from the
+Hugging Face cache alone (:func:`hub_unreachable`, a 3-second probe): the Hugging Face client would otherwise retry
+each file for about half a minute before the same error (the zero-shot pipeline's models took 3 minutes to fail).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import socket
+from urllib.parse import urlparse
+
+HUB_PROBE_TIMEOUT_S = 3.0  # how long the hub may take to accept a connection before it counts as unreachable
+# where a proxy is set, the hub is reached through it: a direct connection says nothing, and is not tried
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
+
+
+@functools.lru_cache(maxsize=None)
+def hub_unreachable(endpoint: str) -> str | None:
+    """Why the Hugging Face hub at ``endpoint`` (``HF_ENDPOINT``, default ``https://huggingface.co``) cannot be
+    reached: its host does not resolve, or accepts no connection within :data:`HUB_PROBE_TIMEOUT_S`; None where it
+    can. Asked once per process (a command loading several models waits once)."""
+    url = urlparse(endpoint)
+    host, port = url.hostname, url.port or (80 if url.scheme == "http" else 443)
+    if not host:
+        return None  # not a URL this can judge: the Hugging Face client says what is wrong with it
+    try:
+        socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S).close()
+    except OSError as exc:
+        return f"{host} cannot be reached: {exc.strerror or exc}"
+    return None
+
+
+def _offline_reason(name: str) -> str | None:
+    """Why ``name``, a hub id, is read from the Hugging Face cache alone: ``HF_HUB_OFFLINE=1`` is set, or the hub
+    cannot be reached (:func:`hub_unreachable`, not asked through a proxy); None for a local folder, or to download."""
+    if _looks_like_a_path(name):
+        return None
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return "HF_HUB_OFFLINE=1 is set"
+    if any(os.environ.get(v) for v in PROXY_VARIABLES):
+        return None
+    return hub_unreachable(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
 
 
 def load_hub_or_local(loader, name: str, what: str, model_type: str | None = None):
@@ -24,16 +63,18 @@ def load_hub_or_local(loader, name: str, what: str, model_type: str | None = Non
     in the Hugging Face cache (and cannot be downloaded, e.g. with ``HF_HUB_OFFLINE=1``), ``ValueError``
     when it holds a model of another type.
     """
+    offline_reason = _offline_reason(name)
+    local_only = {"local_files_only": True} if offline_reason else {}
     if model_type is not None:
-        check_model_type(name, model_type, what)
+        check_model_type(name, model_type, what, **local_only)
     try:
-        return loader.from_pretrained(name)
+        return loader.from_pretrained(name, **local_only)
     except (OSError, ValueError) as exc:
         if _looks_like_a_path(name):
             raise OSError(f"cannot load {what} from {name!r}: "
                           + ("no such folder" if not os.path.exists(name) else
                              f"not a folder written by save_pretrained ({type(exc).__name__}: {exc})")) from exc
-        offline = " (HF_HUB_OFFLINE=1 is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
+        offline = f" ({offline_reason})" if offline_reason else ""
         raise OSError(
             f"cannot load {what} {name!r}{offline}: it is neither a local folder nor in the Hugging Face cache. On a "
             f"machine with internet run `hf download {name} --local-dir DIR` (or "
@@ -48,12 +89,12 @@ def _looks_like_a_path(name: str) -> bool:
             os.sep in name or os.path.exists(name))
 
 
-def check_model_type(name: str, needed: str, what: str) -> None:
+def check_model_type(name: str, needed: str, what: str, local_files_only: bool = False) -> None:
     """``ValueError`` naming ``name``, the model type its ``config.json`` holds and the one ``needed`` when they
     differ, or when ``name`` is a drywallqa model folder (loaded by ``Segmenter.load`` / ``init_from``, not as
     Hugging Face weights). Nothing when the config cannot be read or names no type: the loader then says why.
     """
-    found = _hub_config(name)
+    found = _hub_config(name, local_files_only)
     if not isinstance(found, dict) or not isinstance(found.get("model_type"), str):
         return
     kind = found["model_type"]
@@ -67,8 +108,9 @@ def check_model_type(name: str, needed: str, what: str) -> None:
                          f"needs a {needed!r} one (a folder or hub id of another model: its weights would not be used)")
 
 
-def _hub_config(name: str) -> dict | None:
-    """The ``config.json`` of a local folder or of a hub id (from the cache, or downloaded); None if unreadable."""
+def _hub_config(name: str, local_files_only: bool = False) -> dict | None:
+    """The ``config.json`` of a local folder or of a hub id (from the cache, or downloaded unless
+    ``local_files_only``); None if unreadable."""
     if _looks_like_a_path(name):
         path = os.path.join(os.path.expanduser(name), "config.json")
         try:
@@ -79,6 +121,6 @@ def _hub_config(name: str) -> dict | None:
     try:
         from transformers import PretrainedConfig
 
-        return PretrainedConfig.get_config_dict(name)[0]
+        return PretrainedConfig.get_config_dict(name, local_files_only=local_files_only)[0]
     except Exception:  # noqa: BLE001 - not cached offline, no network, a bad id: from_pretrained says why
         return None
