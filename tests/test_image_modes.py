@@ -104,6 +104,28 @@ def test_heic_photos_as_phones_save_them_are_read_upright(tmp_path, tiny_model_d
     assert r.status_code == 200 and r.json()["image"] == {"width": 40, "height": 80}, r.text
 
 
+def test_heic_photos_of_a_dataset_are_read_in_a_fresh_process(tmp_path, monkeypatch):
+    """A dataset's photo sizes were read with a bare Image.open: before anything had read a photo (a fresh `train` or
+    `data stats`), Pillow had no HEIF plugin, and every HEIC photo was skipped as "unreadable image"."""
+    import pillow_heif
+
+    import drywallqa.utils.image_io as image_io
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+    from drywallqa.data.sample import load_split
+
+    folder = tmp_path / "walls" / "train"
+    (folder / "_masks").mkdir(parents=True)
+    pillow_heif.from_pillow(Image.fromarray(np.full((32, 48, 3), 90, np.uint8))).save(folder / "IMG_1.HEIC")
+    Image.fromarray(np.zeros((32, 48), np.uint8)).save(folder / "_masks" / "IMG_1.png")
+    Image.init()
+    monkeypatch.delitem(Image.OPEN, "HEIF", raising=False)  # Pillow as a fresh process finds it
+    monkeypatch.setattr(Image, "ID", [i for i in Image.ID if i != "HEIF"])
+    image_io._heif_plugin.cache_clear()
+    config = DatasetConfig("walls", "walls", ("segment crack",), {"train": SplitSource("mask_folder", "train")})
+    samples, problems = load_split(config, "train", tmp_path)
+    assert problems == [] and [(s.image_path.name, s.width, s.height) for s in samples] == [("IMG_1.HEIC", 48, 32)]
+
+
 def test_a_heic_photo_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
     import pillow_heif
 

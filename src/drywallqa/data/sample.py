@@ -187,13 +187,14 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
 
 def _image_size(path: Path) -> tuple[int, int] | None:
     """``(width, height)`` of an image file as it will be read (EXIF orientation applied), from its header;
-    None if it is not a readable image."""
+    None if it is not a readable image. Opened as :func:`~drywallqa.utils.image_io.read_image` opens it (its formats,
+    HEIC's plugin registered: a HEIC photo of a dataset read before any photo was "unreadable")."""
     from PIL import Image, UnidentifiedImageError
 
-    from ..utils.image_io import exif_orientation
+    from ..utils.image_io import exif_orientation, image_formats
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=image_formats()) as im:
             width, height = im.size
             orientation = exif_orientation(im)  # as read_image turns it, a damaged EXIF block too
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
