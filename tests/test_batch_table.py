@@ -54,3 +54,18 @@ def test_a_prompt_the_model_does_not_know_and_a_photo_not_done_are_rows_that_say
     assert rows[1]["image"] == "b.jpg" and rows[1]["status"].startswith("not done")
     (tmp_path / "results.json").write_text(__import__("json").dumps(results))
     assert [r["image"] for r in _read(write_batch_table(tmp_path))] == ["a.jpg", "b.jpg"]
+
+
+def test_a_photo_name_that_is_no_utf8_is_written_as_it_is_on_disk(tmp_path):
+    """A Linux file name in another encoding (an old camera card, a zip from Windows: b"caf\\xe9.jpg") is read with its
+    byte kept as a lone surrogate; writing the table raised UnicodeEncodeError, a traceback after the job, and
+    report.html (written after the table) was not written either. Written as the bytes of its name, as report.html
+    writes it."""
+    import json
+
+    mask = {"mask": "caf_-d2f52bc4__segment_crack.png", "components": 0, "area_px": 0, "area_fraction": 0.0}
+    results = {"prompts": ["segment crack"], "images": [{"image": "in/caf\udce9.jpg", "prompts": {"segment crack": mask}}],
+               "failed": [["in/d\udce9g\udce2t.jpg", "in/d\udce9g\udce2t.jpg: not a readable image"]]}
+    (tmp_path / "results.json").write_text(json.dumps(results))  # as strict_json writes it: \udce9 escaped
+    data = write_batch_table(tmp_path).read_bytes()
+    assert b"in/caf\xe9.jpg,segment crack,done," in data and data.count(b"d\xe9g\xe2t.jpg") == 2

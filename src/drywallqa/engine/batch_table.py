@@ -5,8 +5,9 @@ run on Ray): the mask file, its confidence, whether the prompt was answered, the
 ``--mm-per-px``), the number of joints, and the photo's broken QA rules. A photo that failed, or that an interrupted
 job did not reach, is a row of its own with the reason and no measures: nothing is left out of the table silently.
 
-The file is UTF-8 with a byte-order mark (Excel reads it as UTF-8 only then); a text cell that a spreadsheet would run
-as a formula (a photo named ``=HYPERLINK(...).jpg``) starts with an apostrophe.
+The file is UTF-8 with a byte-order mark (Excel reads it as UTF-8 only then; a file name that is no UTF-8 is written
+as the bytes of its name, as in ``report.html``); a text cell that a spreadsheet would run as a formula (a photo named
+``=HYPERLINK(...).jpg``) starts with an apostrophe.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def write_batch_table(out_dir: str | Path) -> Path:
     columns, rows = table_rows(read_batch_results(out))
 
     def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8-sig") as f:
+        # a file name that is no UTF-8 (its bytes kept as lone surrogates) as those bytes, as it is on disk
+        with open(tmp, "w", newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
