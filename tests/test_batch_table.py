@@ -69,3 +69,16 @@ def test_a_photo_name_that_is_no_utf8_is_written_as_it_is_on_disk(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps(results))  # as strict_json writes it: \udce9 escaped
     data = write_batch_table(tmp_path).read_bytes()
     assert b"in/caf\xe9.jpg,segment crack,done," in data and data.count(b"d\xe9g\xe2t.jpg") == 2
+
+
+def test_a_table_that_cannot_be_written_is_named_and_the_report_is_still_written(tiny_model_dir, tmp_path):
+    """The table is written first; one that could not be written (a folder of its name; on Windows, results.csv open in
+    Excel from the last run) ended predict in a traceback, without report.html."""
+    photos = write_photos(tmp_path / "photos", 1)
+    out = tmp_path / "out"
+    (out / TABLE_FILE).mkdir(parents=True)
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
+                                   str(tiny_model_dir)], terminal_width=300)
+    assert res.exit_code == 1 and not isinstance(res.exception, OSError), res.exception
+    assert f"error: {out / TABLE_FILE} was not written: " in res.output, res.output
+    assert "report: " in res.output and (out / "report.html").is_file()

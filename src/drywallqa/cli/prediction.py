@@ -136,9 +136,9 @@ def predict(
     if rules:
         flagged = [e["image"] for e in summary.results if e["flags"]]
         tagged(f"{len(flagged)} of {len(summary.results)} photos flagged", "bold", "by " + "; ".join(map(str, rules)))
-    _, left, not_in_coco = _write_views(_views(out, table, report, coco))
-    for line in not_in_coco:  # damaged since they were written: no annotations there
-        tagged("not in the COCO file", "red", line)
+    _, left, problems = _write_views(out, _views(out, table, report, coco))
+    for tag, line in problems:
+        tagged(tag, "red", line)
     for name, wanted, flag in (("results.csv", table, "--no-table"), ("report.html", report, "--no-report"),
                                ("predictions.coco.json", coco, "no --coco")):
         if not wanted and (out / name).is_file():  # an earlier run's, which this one did not rewrite
@@ -148,7 +148,7 @@ def predict(
     if left:  # Ctrl-C while they were written: results.json is whole
         _not_written(out, left)
         raise typer.Exit(code=INTERRUPTED_CODE)
-    if not summary.ok or not_in_coco:
+    if not summary.ok or problems:
         raise typer.Exit(code=1)
 
 
@@ -166,25 +166,32 @@ def _views(out: Path, table: bool, report: bool, coco: Optional[str]) -> list[tu
         if asked]
 
 
-def _write_views(writers: list[tuple], quiet: bool = False) -> tuple[list, list, list]:
-    """Write the files of :func:`_views`, each printed as it is written unless ``quiet``. Returns (lines said, names
-    left unwritten by a Ctrl-C, lines of the masks the COCO file lacks). A Ctrl-C leaves the file being written as it
-    was (each is written whole or not at all) and the rest."""
+def _write_views(out: Path, writers: list[tuple], quiet: bool = False) -> tuple[list, list, list]:
+    """Write the files of :func:`_views` into ``out``, each printed as it is written unless ``quiet``. Returns (lines
+    said, names left unwritten by a Ctrl-C, problems: ``(tag, line)`` of a file that could not be written and of each
+    mask the COCO file lacks). A Ctrl-C leaves the file being written as it was (each is written whole or not at all)
+    and the rest; a file that cannot be written (a folder of its name; on Windows, one open in a spreadsheet) is named
+    and the rest are written."""
     from ..data.coco_export import coco_masks_not_read
 
-    said, left, not_in_coco = [], [name for name, _, _ in writers], []
+    said, left, problems = [], [name for name, _, _ in writers], []
     try:
         for name, what, write in writers:
-            path = write()
+            try:
+                path = write()
+            except OSError as exc:
+                left.remove(name)
+                problems.append(("error:", f"{out / name} was not written: {exc.strerror or exc}"))
+                continue
             left.remove(name)
             said.append(f"{what}: {path}")
             if not quiet:
                 console.print(shown(said[-1]))
-            if name == "predictions.coco.json":
-                not_in_coco = coco_masks_not_read(path)
+            if name == "predictions.coco.json":  # masks damaged since they were written: no annotations there
+                problems += [("not in the COCO file", line) for line in coco_masks_not_read(path)]
     except KeyboardInterrupt:
         pass
-    return said, left, not_in_coco
+    return said, left, problems
 
 
 def _not_written(out: Path, left: list) -> None:
@@ -206,7 +213,7 @@ def _after_an_interrupt(summary, out: Path, views: list[tuple]) -> None:
     if names:
         tagged("interrupted:", "yellow", f"writing {', '.join(names)} of the photos done (Ctrl-C again to skip "
                                          f"{'them' if len(names) > 1 else 'it'})")
-    written, left, not_in_coco = _write_views(views, quiet=True)
+    written, left, problems = _write_views(out, views, quiet=True)
     n = len(summary.done)
     done = f"{n} photo{'' if n == 1 else 's'} done"
     if summary.skipped:
@@ -216,8 +223,8 @@ def _after_an_interrupt(summary, out: Path, views: list[tuple]) -> None:
                                      "rest as not done" + "".join(f"; {w}" for w in written) + "): run the same "
                                      "command again to segment the rest (the photos done are skipped)")
     _not_written(out, left)
-    for line in not_in_coco:
-        tagged("not in the COCO file", "red", line)
+    for tag, line in problems:
+        tagged(tag, "red", line)
     for path, reason in failed:
         tagged("failed", "red", f"{path}: {reason}")
 
