@@ -206,3 +206,19 @@ def test_a_hub_that_cannot_be_reached_is_read_from_the_cache_alone_and_said(monk
         hub.load_hub_or_local(_Recorder, "owner/model", "a test model")
     assert _Recorder.calls == [{}]
     hub.hub_unreachable.cache_clear()
+
+
+def test_hf_hub_offline_spelt_true_reads_the_cache_alone_without_a_probe(monkeypatch):
+    """The Hugging Face client takes HF_HUB_OFFLINE=true (ON, YES) as =1; only "1" was read so: the hub was probed (a
+    connection out of a machine told to stay offline) and the error did not say why the cache alone was read."""
+    import socket
+
+    from drywallqa.models import hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "true")
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("probed while offline"))
+    hub.hub_unreachable.cache_clear()
+    _Recorder.calls = []
+    with pytest.raises(OSError, match=r"\(HF_HUB_OFFLINE=true is set\): it is neither a local folder"):
+        hub.load_hub_or_local(_Recorder, "owner/model", "a test model")
+    assert _Recorder.calls == [{"local_files_only": True}]

@@ -45,8 +45,9 @@ def _offline_reason(name: str) -> str | None:
     cannot be reached (:func:`hub_unreachable`, not asked through a proxy); None for a local folder, or to download."""
     if _looks_like_a_path(name):
         return None
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        return "HF_HUB_OFFLINE=1 is set"
+    offline = os.environ.get("HF_HUB_OFFLINE", "")
+    if offline.upper() in ("1", "ON", "YES", "TRUE"):  # as the Hugging Face client reads it ("true" too)
+        return f"HF_HUB_OFFLINE={offline} is set"
     if any(os.environ.get(v) for v in PROXY_VARIABLES):
         return None
     return hub_unreachable(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
