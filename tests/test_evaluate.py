@@ -354,3 +354,22 @@ def test_an_evaluation_into_a_folder_another_one_writes_into_is_refused(syntheti
     report = evaluate(Segmenter.load(tiny_model_dir), out, datasets=("syn_crack",), which=("published",),
                       datasets_dir=synthetic_datasets, speed_images=0, progress=False)
     assert report["metrics"] and (out / "report.json").is_file()
+
+
+def test_an_evaluation_into_a_folder_in_use_is_refused_before_the_model_loads(synthetic_datasets, tmp_path, monkeypatch):
+    """As `train` says of a run folder in use: the refusal came only once the model had loaded (a hub model's load
+    can take minutes)."""
+    from filelock import FileLock
+    from typer.testing import CliRunner
+
+    import drywallqa.cli.evaluation as evaluation
+    from drywallqa.cli import app
+    from drywallqa.engine.evaluator import EVAL_LOCK
+
+    out = tmp_path / "eval"
+    out.mkdir()
+    monkeypatch.setattr(evaluation, "load_segmenter", lambda *a, **k: pytest.fail("the model loaded"))
+    with FileLock(str(out / EVAL_LOCK)):
+        res = CliRunner().invoke(app, ["evaluate", "--out", str(out), "-d", "syn_crack", "--splits", "published",
+                                       "--datasets-dir", str(synthetic_datasets)], terminal_width=300)
+    assert res.exit_code == 1 and f"{out} is in use by another evaluation" in res.output, res.output

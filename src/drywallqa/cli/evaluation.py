@@ -35,8 +35,9 @@ def evaluate(
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
     Interrupted, the same command run again continues after the last finished split."""
-    from ..engine.evaluator import evaluate as run
+    from ..engine.evaluator import EVAL_LOCK, evaluate as run
     from ..models.shipped import resolve_model_dir
+    from ..utils.files import folder_in_use
 
     if limit is not None and limit < 1:
         raise typer.BadParameter(f"must be at least 1, got {limit}", param_hint="--limit")
@@ -50,6 +51,10 @@ def evaluate(
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
     names = tuple(dataset_names(dataset))  # one named twice, or unknown: before a model loads
+    if folder_in_use(out, EVAL_LOCK):  # said before the model loads (a hub model's can take minutes); run() holds it
+        tagged("error:", "red", f"{out} is in use by another evaluation (it holds {out / EVAL_LOCK}): wait for it to end, "
+                                "or choose another --out")
+        raise typer.Exit(code=1)
     seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline, precision=precision,
                          prompt_gate=prompt_gate)
     try:
