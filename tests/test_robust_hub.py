@@ -222,3 +222,15 @@ def test_hf_hub_offline_spelt_true_reads_the_cache_alone_without_a_probe(monkeyp
     with pytest.raises(OSError, match=r"\(HF_HUB_OFFLINE=true is set\): it is neither a local folder"):
         hub.load_hub_or_local(_Recorder, "owner/model", "a test model")
     assert _Recorder.calls == [{"local_files_only": True}]
+
+
+def test_an_hf_endpoint_that_is_no_url_is_left_to_the_hugging_face_client(monkeypatch):
+    """An HF_ENDPOINT with a port out of range or not a number raised urllib's ValueError ("Port could not be cast to
+    integer value") out of the probe, which promises to leave such an endpoint to the Hugging Face client."""
+    import socket
+
+    from drywallqa.models import hub
+
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("probed"))
+    for endpoint in ("https://hub.example:99999", "https://hub.example:abc", "https://[::1"):
+        assert hub.hub_unreachable.__wrapped__(endpoint) is None

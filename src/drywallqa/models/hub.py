@@ -29,8 +29,11 @@ def hub_unreachable(endpoint: str) -> str | None:
     """Why the Hugging Face hub at ``endpoint`` (``HF_ENDPOINT``, default ``https://huggingface.co``) cannot be
     reached: its host does not resolve, or accepts no connection within :data:`HUB_PROBE_TIMEOUT_S`; None where it
     can. Asked once per process (a command loading several models waits once)."""
-    url = urlparse(endpoint)
-    host, port = url.hostname, url.port or (80 if url.scheme == "http" else 443)
+    try:
+        url = urlparse(endpoint)
+        host, port = url.hostname, url.port or (80 if url.scheme == "http" else 443)
+    except ValueError:  # a port that is no number, a bracket left open
+        host = None
     if not host:
         return None  # not a URL this can judge: the Hugging Face client says what is wrong with it
     try:
