@@ -31,8 +31,9 @@ from ..models.base import non_finite_tensors
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
-from ..utils.files import (check_writable_path, folder_in_use, folder_lock, remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, strict_json,
-                           temp_dir, why_not, write_atomic, write_csv_atomic, write_text_atomic)
+from ..utils.files import (check_writable_path, folder_in_use, folder_lock, remove_stale_temp_dirs,
+                           remove_stale_temporaries, replace_dir, strict_json, temp_dir, why_not, write_atomic,
+                           write_csv_atomic, write_text_atomic)
 from ..utils.signals import deferred_interrupt
 from .config import TrainConfig, training_datasets
 from .predictor import TorchSegmenter
