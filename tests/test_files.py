@@ -3,6 +3,7 @@ swept by the next run, what a running one is filling is left alone; reports writ
 
 from pathlib import Path
 
+import pytest
 from filelock import FileLock
 
 from drywallqa.export.onnx import export_onnx
@@ -93,3 +94,30 @@ def test_a_folder_replaced_through_a_link_leaves_no_link_behind_and_can_be_repla
             assert (tmp_path / name / "encoder.onnx").read_text() == round_
     assert (target / "encoder.onnx").read_text() == "old"  # what the link pointed to is left as it was
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "dangling", "v1"]
+
+
+def test_ctrl_c_between_the_renames_of_a_folder_replaced_leaves_the_new_folder_in_place(tmp_path, monkeypatch,
+                                                                                     python_sigint):
+    """Ctrl-C (or a stop signal, as every command handles it) right after the old folder was renamed aside left no
+    folder at all: the new one went with its temporary folder, the old one stayed hidden in .<name>.replaced."""
+    import os
+    import signal
+
+    from drywallqa.utils.files import replace_dir
+
+    dest, new = tmp_path / "model", tmp_path / "new"
+    for folder, text in ((dest, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "config.json").write_text(text)
+    rename = Path.rename
+
+    def pressed(self, target):
+        moved = rename(self, target)
+        if self == dest:  # the old one aside: Ctrl-C
+            os.kill(os.getpid(), signal.SIGINT)
+        return moved
+
+    monkeypatch.setattr(Path, "rename", pressed)
+    with pytest.raises(KeyboardInterrupt):
+        replace_dir(new, dest)
+    assert (dest / "config.json").read_text() == "new" and not new.exists()
