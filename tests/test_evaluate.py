@@ -373,3 +373,36 @@ def test_an_evaluation_into_a_folder_in_use_is_refused_before_the_model_loads(sy
         res = CliRunner().invoke(app, ["evaluate", "--out", str(out), "-d", "syn_crack", "--splits", "published",
                                        "--datasets-dir", str(synthetic_datasets)], terminal_width=300)
     assert res.exit_code == 1 and f"{out} is in use by another evaluation" in res.output, res.output
+
+
+def test_evaluate_stopped_while_writing_its_report_leaves_no_earlier_report_beside_new_pictures(
+        tiny_model_dir, synthetic_datasets, syn_splits, tmp_path, monkeypatch):
+    """Stopped (Ctrl-C, SIGTERM) after examples.png was written, an evaluation left the earlier run's report.json and
+    report.md beside this run's pictures, read as one finished evaluation, with a bare "the files finished are kept".
+    Now the earlier report goes before the pictures are written, and the message says what the same command does."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine import evaluator
+
+    out = tmp_path / "eval"
+    args = ["evaluate", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "--splits", "published", "--limit", "2",
+            "--speed-images", "0", "--splits-dir", str(syn_splits), "--datasets-dir", str(synthetic_datasets),
+            "--out", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    grid = evaluator.grid
+
+    def stopped(rows, columns, path, **kwargs):
+        grid(rows, columns, path, **kwargs)
+        raise KeyboardInterrupt  # once this run's examples.png is written
+
+    monkeypatch.setattr(evaluator, "grid", stopped)
+    res = CliRunner().invoke(app, args + ["--limit", "3"], terminal_width=300)
+    assert res.exit_code == 130 and "the report was not written" in res.output and "scores the rest" in res.output
+    assert (out / "examples.png").is_file() and not (out / "report.json").exists() and not (out / "report.md").exists()
+    monkeypatch.setattr(evaluator, "grid", grid)
+    res = CliRunner().invoke(app, args + ["--limit", "3"])
+    assert res.exit_code == 0 and "reusing the results of an interrupted run" in res.output, res.output
+    assert len(json.loads((out / "report.json").read_text())["metrics"]) > 0 and not (out / ".partial").exists()

@@ -3,6 +3,7 @@ swept by the next run, what a running one is filling is left alone; reports writ
 
 from pathlib import Path
 
+import pytest
 from filelock import FileLock
 
 from drywallqa.export.onnx import export_onnx
@@ -108,3 +109,30 @@ def test_file_stamp_changes_with_the_file_and_is_none_where_there_is_none(tmp_pa
     assert file_stamp(path) != first and file_stamp(str(path)) == file_stamp(path)
     for nothing in (tmp_path / "gone.jpg", tmp_path, None, "a\0b.jpg"):  # missing, a folder, no path, no valid name
         assert file_stamp(nothing) is None
+
+
+def test_ctrl_c_between_the_renames_of_a_folder_replaced_leaves_the_new_folder_in_place(tmp_path, monkeypatch,
+                                                                                     python_sigint):
+    """Ctrl-C (or a stop signal, as every command handles it) right after the old folder was renamed aside left no
+    folder at all: the new one went with its temporary folder, the old one stayed hidden in .<name>.replaced."""
+    import os
+    import signal
+
+    from drywallqa.utils.files import replace_dir
+
+    dest, new = tmp_path / "model", tmp_path / "new"
+    for folder, text in ((dest, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "config.json").write_text(text)
+    rename = Path.rename
+
+    def pressed(self, target):
+        moved = rename(self, target)
+        if self == dest:  # the old one aside: Ctrl-C
+            os.kill(os.getpid(), signal.SIGINT)
+        return moved
+
+    monkeypatch.setattr(Path, "rename", pressed)
+    with pytest.raises(KeyboardInterrupt):
+        replace_dir(new, dest)
+    assert (dest / "config.json").read_text() == "new" and not new.exists()

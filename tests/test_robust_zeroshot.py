@@ -379,3 +379,29 @@ def test_an_out_that_is_a_file_is_refused_before_the_models_load(tmp_path, monke
         res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(out), "--prompts", "fixed",
                                        "-p", "crack"])
         assert res.exit_code == 2 and "--out" in _text(res) and words in _text(res), res.output
+
+
+def test_a_job_stopped_on_a_photo_leaves_no_half_of_it_and_no_earlier_report(tmp_path, no_models, monkeypatch):
+    """Ctrl-C (or SIGTERM) while a photo's files were written left the ones written (a mask without its anomaly map),
+    and an earlier job's report.json beside the new job's photos, with a bare "the files finished are kept"."""
+    import drywallqa.engine.batch as batch
+
+    (tmp_path / "imgs").mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(_photo()).save(tmp_path / "imgs" / f"{name}.png")
+    out = tmp_path / "o"
+    base = ["zeroshot", str(tmp_path / "imgs"), "--out", str(out), "--prompts", "fixed"]
+    assert CliRunner().invoke(app, [*base, "-p", "crack"]).exit_code == 0
+    save, written = batch.save_png_atomic, []
+
+    def stopped(array, path):
+        save(array, path)
+        written.append(path.name)
+        if len(written) == 3:  # b's first file: Ctrl-C
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "save_png_atomic", stopped)
+    res = CliRunner().invoke(app, [*base, "-p", "water stain", "--overwrite"], terminal_width=300)
+    assert res.exit_code == 130 and "report.json was not written" in _text(res), res.output
+    assert written[2].startswith("b__") and not (out / written[2]).exists() and not (out / "report.json").exists()
+    assert (out / "a__water_stain.png").is_file() and (out / "a__anomaly.png").is_file()

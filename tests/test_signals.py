@@ -86,3 +86,50 @@ def test_ctrl_c_in_a_command_without_its_own_handling_is_one_line_not_aborted(ti
                              terminal_width=300)
     assert res.exit_code == 130 and "Aborted" not in res.output, res.output
     assert "interrupted: stopped (Ctrl-C); the files finished are kept" in res.output
+
+
+@pytest.mark.parametrize("moment", ["ray.init", "job"])
+def test_sigterm_during_a_ray_job_stops_it_as_ctrl_c_does(tiny_model_dir, tmp_path, monkeypatch, default_stop_signals,
+                                                          moment):
+    """``ray.init`` sets a SIGTERM handler of its own (``sys.exit``): a ``predict --executor ray`` stopped by SIGTERM
+    (while Ray started, or while the actors segmented) ended with exit code 15 and no results.json; and
+    ``ray.shutdown`` left SIGTERM at its default, so one while the report was written ended the process at once. Ray
+    is stood in for by what it does to the handlers."""
+    import json
+    import sys
+
+    import ray
+    import ray.data
+
+    from drywallqa.engine import batch
+    from conftest import write_photos
+
+    state = {"up": False}
+
+    def init(*args, **kwargs):  # as Ray's: a SIGTERM ends the process with sys.exit
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+        if moment == "ray.init":
+            os.kill(os.getpid(), signal.SIGTERM)
+        state["up"] = True
+
+    def shutdown():  # as Ray's leaves it: the system's default
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        state["up"] = False
+
+    def job(items):  # SIGTERM while the actors segment
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("not stopped")
+
+    handlers, finish = [], batch._finish
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "is_initialized", lambda: state["up"])
+    monkeypatch.setattr(ray, "shutdown", shutdown)
+    monkeypatch.setattr(ray.data, "from_items", job)
+    monkeypatch.setattr(batch, "_finish", lambda *a, **k: handlers.append(signal.getsignal(signal.SIGTERM)) or finish(*a, **k))
+    photos = write_photos(tmp_path / "imgs", 2)
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(tmp_path / "o"),
+                                   "--model-path", str(tiny_model_dir), "--executor", "ray"], terminal_width=300)
+    assert res.exit_code == 143 and "2 not done" in res.output, res.output
+    assert len(json.loads((tmp_path / "o" / "results.json").read_text())["failed"]) == 2
+    assert [type(h) for h in handlers] == [InterruptOnStop]  # the report written under the handler, not the default
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from .common import (DATASETS_DIR_HELP, GATE_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, PRECISION_HELP, RUNTIME_HELP,
-                     SPLITS_DIR_HELP, TILE_HELP,
+                     SPLITS_DIR_HELP, TILE_HELP, INTERRUPTED_CODE,
                      app, check_output_path, comma_list, console, dataset_names, export_app, load_segmenter,
                      model_dir_option, tagged)
 
@@ -35,7 +35,7 @@ def evaluate(
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
     Interrupted, the same command run again continues after the last finished split."""
-    from ..engine.evaluator import EVAL_LOCK, evaluate as run
+    from ..engine.evaluator import EVAL_LOCK, PARTIAL_DIR, evaluate as run
     from ..models.shipped import resolve_model_dir
     from ..utils.files import folder_in_use
 
@@ -69,6 +69,13 @@ def evaluate(
     except ValueError as exc:  # nothing to score (NothingToScoreError), a damaged split manifest, unreadable data
         tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
+    except KeyboardInterrupt:  # Ctrl-C or a stop signal: what is kept, and that the same command goes on from it
+        if (out / "report.json").is_file():  # written last, by this run (an earlier run's is removed before)
+            tagged("interrupted:", "yellow", f"after the report was written: {out / 'report.json'} is whole")
+        else:
+            tagged("interrupted:", "yellow", f"the report was not written; the sets (split x dataset) scored are kept "
+                                             f"in {out / PARTIAL_DIR}: the same command run again scores the rest only")
+        raise typer.Exit(code=INTERRUPTED_CODE)
     console.print((out / "report.md").read_text())
     for line in report["warnings"]:
         tagged("warning:", "yellow", line)

@@ -290,6 +290,11 @@ def zeroshot(
         report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None, overwrite=overwrite)
     except ValueError as exc:  # --out an input folder or another job's, a reference photo that cannot be read
         raise typer.BadParameter(str(exc), param_hint="--out / --reference") from None
+    except KeyboardInterrupt:  # Ctrl-C or a stop signal
+        tagged("interrupted:", "yellow", f"the photos finished are kept in {out} (each one's masks and anomaly map "
+                                         "whole), but report.json was not written: run the same command again to "
+                                         "write them all and the report")
+        raise typer.Exit(code=INTERRUPTED_CODE)
     st = report["stages"]
     console.print(f"{st['images']} images: {st['boxes_detected']} boxes detected, {st['removed_by_size_filter']} removed by "
                   f"the size filter (max {report['max_box_fraction']:.3f} of the image), {st['boxes_kept']} kept; "

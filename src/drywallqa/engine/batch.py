@@ -39,6 +39,7 @@ from ..rules import flags, parse_rules
 from ..utils.files import (BATCH_RESULTS, file_stamp, mark_output_folder, remove_stale_temp_dirs,
                            remove_stale_temporaries, strict_json, temp_dir, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import whole_number
+from ..utils.signals import signal_handlers_kept
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug, shown
 from ..viz import COLORS, draw_joints, grid, overlay
@@ -769,8 +770,9 @@ def predict_paths_ray(
 
             try:
                 if started:
-                    ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
-                             ignore_reinit_error=True)
+                    with signal_handlers_kept():  # a stop signal stops the job as Ctrl-C does, not as Ray ends it
+                        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
+                                 ignore_reinit_error=True)
                 stopped = rounds()
             except KeyboardInterrupt:  # Ctrl-C: the photos the actors finished are done, the rest named not done
                 interrupted = True
@@ -778,7 +780,8 @@ def predict_paths_ray(
                 stopped = _ray_stopped(exc)
             finally:
                 if started and ray.is_initialized():
-                    ray.shutdown()
+                    with signal_handlers_kept():  # it leaves SIGTERM at its default: the report unwritten on one
+                        ray.shutdown()
         if stopped:
             logger.error("the Ray job stopped: %s", stopped)
         for row in rows:

@@ -444,6 +444,8 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         all_prompts = [p for d in datasets for p in get_dataset_config(d).prompts][:3]
         if paths:
             report["speed"] = measure_speed(segmenter, paths, all_prompts, batch=True)
+    for name in ("report.json", "report.md"):  # an earlier run's, beside the pictures of this one if it is stopped
+        (out / name).unlink(missing_ok=True)  # while they are written, would read as their finished evaluation
     if grid_rows:
         grid(grid_rows, ["input", "ground truth"] + columns, out / "examples.png")
         report["examples_png"] = "examples.png"

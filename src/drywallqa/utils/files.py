@@ -16,6 +16,8 @@ from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
+from .signals import deferred_interrupt
+
 try:
     import fcntl
 except ImportError:  # Windows: temporaries are told apart by their process id
@@ -307,18 +309,22 @@ def replace_dir(new: str | Path, dest: str | Path) -> Path:
     """Rename the filled folder ``new`` to ``dest``, replacing a folder there whole: the old one is renamed aside
     (``.<name>.replaced``, a leftover of a killed run removed first) and removed once the new one is in; if that
     last rename fails, the old one is put back. ``dest`` a link (to a folder, or dangling) is replaced by the new
-    folder; what it pointed to is left as it was. Returns ``dest``."""
+    folder; what it pointed to is left as it was. Ctrl-C or a stop signal between the two renames waits for the second
+    (:func:`~drywallqa.utils.signals.deferred_interrupt`): it left no ``dest`` (the old one aside, the new one removed
+    with its temporary folder). Returns ``dest``."""
     new, dest = Path(new), Path(dest)
     old = dest.with_name(f".{dest.name}.replaced") if dest.exists() or dest.is_symlink() else None
     if old is not None:
         _remove_entry(old)  # a killed run's; a link left there would fail the rename below, in every later run
-        dest.rename(old)
-    try:
-        new.rename(dest)
-    except OSError:
+    with deferred_interrupt():
         if old is not None:
-            old.rename(dest)
-        raise
+            dest.rename(old)
+        try:
+            new.rename(dest)
+        except OSError:
+            if old is not None:
+                old.rename(dest)
+            raise
     if old is not None:
         _remove_entry(old)
     return dest

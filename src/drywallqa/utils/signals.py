@@ -81,3 +81,30 @@ def deferred_interrupt():
             if sig in received and isinstance(handler, InterruptOnStop):
                 handler.received.append(sig)
         raise KeyboardInterrupt
+
+
+@contextmanager
+def signal_handlers_kept() -> Iterator[None]:
+    """The handlers of SIGINT and :data:`STOP_SIGNALS` put back after the block, whatever it set: ``ray.init`` sets
+    SIGTERM handlers of its own (``sys.exit``, and its C++ core's, which prints a stack), and ``ray.shutdown`` leaves
+    SIGTERM at the system's default under Python's record of a handler (the process ends at once), so a
+    ``predict --executor ray`` stopped by SIGTERM wrote no ``results.json`` or report of the photos done. Each handler
+    is set again, so the system's follows Python's record; the ``sys.exit(signum)`` of a stop signal within the block
+    is the ``KeyboardInterrupt`` that :class:`InterruptOnStop` raises. In the main thread only (a handler can be set
+    nowhere else); a handler set outside Python is left as the block left it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *STOP_SIGNALS)}
+    try:
+        yield
+    except SystemExit as exc:
+        handler = before.get(exc.code) if exc.code in STOP_SIGNALS else None
+        if not isinstance(handler, InterruptOnStop):
+            raise
+        handler.received.append(exc.code)
+        raise KeyboardInterrupt(signal.Signals(exc.code).name) from None
+    finally:
+        for sig, handler in before.items():
+            if handler is not None:
+                signal.signal(sig, handler)

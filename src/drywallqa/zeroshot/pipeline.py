@@ -396,6 +396,7 @@ def _run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references, prog
     before = earlier_outputs(Path(out_dir))
     out = prepare_out_dir(out_dir)  # made, checked and marked as predict's is
     write_text_atomic(strict_json(job), out / ZEROSHOT_JOB)  # before any output: a stopped job is known again
+    (out / ZEROSHOT_REPORT).unlink(missing_ok=True)  # an earlier job's would read as a stopped job's report
     todo, failed, ignored = gather_inputs(paths, out)
     images, written = [], set()
     for path in tqdm(todo, desc="zero-shot", disable=not progress):
@@ -405,14 +406,16 @@ def _run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references, prog
             masks = [(mask_name(path, p, (ANOMALY,)), result.masks[p].astype(np.uint8) * 255) for p in used]
             anomaly_map = (f"{file_stem(path.stem)}__{ANOMALY}.png", (np.clip(anomaly, 0, 1) * 255).astype(np.uint8))
             for name, array in [*masks, anomaly_map]:
+                files.append(name)  # before: one whose writing is cut short is removed below too
                 save_png_atomic(array, out / name)
-                files.append(name)
-        except Exception as exc:  # noqa: BLE001 - whatever one photo does, it is named and the job goes on (as predict)
-            for name in files:  # half of this photo's outputs: written by this run, described by no report
+        except BaseException as exc:  # noqa: BLE001 - whatever one photo does, it is named and the job goes on (as
+            for name in files:  # predict); half of this photo's outputs: written by this run, described by no report
                 try:
                     (out / name).unlink(missing_ok=True)
                 except OSError:
                     pass
+            if not isinstance(exc, Exception):  # Ctrl-C or a stop signal: the job ends, the photos before it whole
+                raise
             failed.append((str(path), describe_error(exc)))
             continue
         written.update(files)
