@@ -91,13 +91,14 @@ def main() -> None:
     ap.add_argument("--test", action="store_true", help="also the test part of the generated lists (read once)")
     ap.add_argument("--fresh", type=Path, action="append", default=[], help="a JSON file of fresh wordings")
     ap.add_argument("--table", type=Path, nargs="+", help="print a table of these reports (no run)")
+    ap.add_argument("--model-path", help="a model folder (default: the shipped model), e.g. one with another gate")
     args = ap.parse_args()
     if args.table:
         print(table(args.table))
         return
     if args.out is None:
         ap.error("--out is required for a run")
-    seg = Segmenter.load()
+    seg = Segmenter.load(args.model_path)
     parts = {"development": rates(seg, DEV), "generated val, places": rates(seg, generated("val", True)),
              "generated val": rates(seg, generated("val", False))}
     if args.test:

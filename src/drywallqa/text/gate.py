@@ -45,7 +45,7 @@ import numpy as np
 
 from ..utils.files import write_atomic
 from .encoder import normal_form
-from .vocabulary import TRADE_WORDS
+from .vocabulary import OTHER_TAPE_WORDS, OTHER_TAPES, TRADE_WORDS
 
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
@@ -382,7 +382,8 @@ class PromptGate:
         for p, i, s, m in zip(prompts, nearest, similarity, margin):
             concept = self.known_concepts[int(i)]
             understood = asked_as[p] if asked_as is not None else self.correct(p)
-            known = (bool(m >= self.min_margin) and not self.negated(p)) or understood in self.canonical.values()
+            known = (bool(m >= self.min_margin) and not self.negated(p) and not self.other_tape(understood)) or \
+                understood in self.canonical.values()
             out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
                                  understood if understood != p else None)
         return out
@@ -435,6 +436,23 @@ class PromptGate:
             if last is None or last.group(0).lower() not in _TIES:
                 return head if re.search(r"[^\W_]", head) else text  # never nothing: an empty prompt is no prompt
             head = head[: last.start()]
+
+    def other_tape(self, text: str) -> bool:
+        """Whether ``text`` asks for a tape that is no drywall joint tape: "painter's tape", "blue masking tape",
+        "double-sided tape", "a tape measure", "sellotape" (:data:`~drywallqa.text.vocabulary.OTHER_TAPES`), named
+        before anything the model knows ("the cracks and not the painter's tape" asks for cracks). Every "X tape" is
+        near the taping anchors, and was answered with the joints' mask. Judged on what the gate judges
+        (:meth:`understood`): "cracks, not the masking tape" asks for cracks."""
+        words = [w.removesuffix("'s") for _, w in _negation_words(text)]
+        for i, word in enumerate(words):
+            if word in OTHER_TAPE_WORDS or (word == "tape" and words[i + 1:i + 2] in (["measure"], ["measures"])):
+                return True
+            kinds = [j for j in range(max(0, i - 2), i) if words[j] in OTHER_TAPES] if word in ("tape", "tapes") else []
+            if kinds:
+                return True
+            if self._names_a_thing(word):  # a thing the model knows comes first: asked for that
+                return False
+        return False
 
     def _names_a_thing(self, word: str) -> bool:
         """Whether ``word`` (lower case) is, or is a form of, a word of the known concepts' names (their lexicon or

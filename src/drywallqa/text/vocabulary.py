@@ -20,10 +20,16 @@ PARTS = ("train", "val", "test")
 CONCEPT_WORDS = {
     "cracks": ["crack", "cracks", "wall crack", "hairline crack", "fissure", "fracture", "crack line", "cracked plaster",
                "crack in the wall", "drywall crack", "split in the wall", "crazing", "surface crack", "cracking",
-               "broken plaster line", "fine crack", "wide crack", "crack on the board"],
+               "broken plaster line", "fine crack", "wide crack", "crack on the board",
+               # the patterns and causes inspectors name cracks by
+               "spider crack", "settlement crack", "stress crack", "shrinkage crack", "stair-step crack",
+               "map cracking", "plaster crack", "horizontal crack", "diagonal crack"],
     "taping": ["taping area", "taping", "tape", "joint tape", "drywall joint", "drywall seam", "seam", "joint",
                "taped joint", "taped seam", "mud and tape", "joint compound", "board joint", "tape strip",
-               "plasterboard joint", "butt joint", "seam tape", "taping strip"],
+               "plasterboard joint", "butt joint", "seam tape", "taping strip",
+               # the finishing trade's words for a joint at its stages
+               "mudded joint", "mudded seam", "feathered joint", "mud joint", "sheetrock seam", "panel joint",
+               "joint line"],
 }
 
 # head words of things a wall photo may show, or people may ask about, that no shipped model learnt
@@ -41,6 +47,14 @@ UNRELATED_WORDS = [
     "fireplace", "bed", "sofa", "plant", "flower", "fence", "gate", "garage", "road", "sidewalk", "mountain",
     "cloud", "sun", "moon", "apple", "banana", "pizza", "book", "pen", "paper", "keyboard", "mouse", "printer",
 ]
+
+# the kinds of tape a wall photo may show that are no drywall joint tape, as the word before "tape" ("painter's tape",
+# "masking tape", "double-sided tape"), and tapes named in one word: a prompt asking for one is not asking for joints,
+# however near "tape" puts its sentence embedding to the taping anchors (PromptGate.other_tape)
+OTHER_TAPES = frozenset("""painter painters masking duct duck electrical electric insulating insulation measuring caution
+    warning hazard barrier police gaffer gaffa washi packing parcel scotch sticky sided frog marking decorator decorators
+    carpet""".split())
+OTHER_TAPE_WORDS = frozenset("sellotape frogtape scotchtape".split())
 
 # words of the building trades that a general-English WordPiece vocabulary lacks: real words, never mended to a
 # known concept's word one slip away ("joist" is no slip of "joint", "tapered" none of "taped")
