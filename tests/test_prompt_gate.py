@@ -638,7 +638,8 @@ def test_a_tuned_prompt_naming_a_surface_is_asked_as_tuned_with_a_place_after_it
     ("double-sided tape", True), ("sellotape", True), ("ELECTRICAL TAPE", True), ("decorators' tape", True),
     ("joint tape", False), ("paper tape", False), ("mesh tape on the seams", False), ("drywall tape", False),
     ("tape", False), ("taped joints", False), ("corner tape", False), ("cracks and masking tape", False),
-    ("highlight the cracks and leave out the painter's tape", False), ("the seams and the duct tape", False)])
+    ("highlight the cracks and leave out the painter's tape", False), ("the seams and the duct tape", False),
+    ("painter's blue tape", True), ("masking the tape joints", False), ("measuring the tape width", False)])
 def test_a_tape_that_is_no_joint_tape_is_not_the_taping(prompt, other):
     """Every "X tape" is near the taping anchors: "painter's tape", "masking tape on the trim", "duct tape" were
     answered with the joints' mask (blind wording sets 4 to 6: 14 of the 16 other tapes of set 6)."""

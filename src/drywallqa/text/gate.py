@@ -447,8 +447,10 @@ class PromptGate:
         for i, word in enumerate(words):
             if word in OTHER_TAPE_WORDS or (word == "tape" and words[i + 1:i + 2] in (["measure"], ["measures"])):
                 return True
-            kinds = [j for j in range(max(0, i - 2), i) if words[j] in OTHER_TAPES] if word in ("tape", "tapes") else []
-            if kinds:
+            # the kind just before "tape", or before a word of its own ("painter's blue tape"), not before a word that
+            # names nothing ("masking the tape", "measuring the tape": a verb, of the joint tape)
+            if word in ("tape", "tapes") and i and (words[i - 1] in OTHER_TAPES or (
+                    i >= 2 and words[i - 2] in OTHER_TAPES and words[i - 1] not in _NOT_A_NAME)):
                 return True
             if self._names_a_thing(word):  # a thing the model knows comes first: asked for that
                 return False
