@@ -11,12 +11,17 @@ import numpy as np
 from PIL import Image
 
 
-def test_kill_9_then_rerun_completes_everything(tiny_model_dir, tmp_path):
-    imgs = tmp_path / "imgs"
-    imgs.mkdir()
+def _photos(folder, n=200):
+    """``n`` random 128x96 JPEGs p000.jpg... in ``folder`` (made): a batch long enough to stop in the middle."""
+    folder.mkdir()
     rng = np.random.default_rng(0)
-    for i in range(200):
-        Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(imgs / f"p{i:03d}.jpg")
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(folder / f"p{i:03d}.jpg")
+    return folder
+
+
+def test_kill_9_then_rerun_completes_everything(tiny_model_dir, tmp_path):
+    imgs = _photos(tmp_path / "imgs")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "drywallqa.cli", "predict", str(imgs), "-p", "segment crack", "-p", "segment taping area",
            "--out", str(out), "--model-path", str(tiny_model_dir)]
@@ -42,11 +47,7 @@ def test_kill_9_then_rerun_completes_everything(tiny_model_dir, tmp_path):
 def test_sigterm_stops_predict_as_ctrl_c_does(tiny_model_dir, tmp_path):
     """SIGTERM (``docker stop``, ``kill``, a scheduler) ended predict at once: no results.json or report of the photos
     done. Now it stops as Ctrl-C does, and exits with SIGTERM's code."""
-    imgs = tmp_path / "imgs"
-    imgs.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(200):
-        Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(imgs / f"p{i:03d}.jpg")
+    imgs = _photos(tmp_path / "imgs")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "drywallqa.cli", "predict", str(imgs), "-p", "segment crack", "--out", str(out),
            "--model-path", str(tiny_model_dir)]
