@@ -8,8 +8,8 @@ from typing import List, Optional
 import typer
 
 from .common import (DATASETS_DIR_HELP, GATE_HELP, INTERRUPTED_CODE, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
-                     PRECISION_HELP, RUNTIME_HELP, SPLITS_DIR_HELP, TILE_HELP, app, check_output_path, comma_list, console, dataset_names, export_app, load_segmenter,
-                     model_dir_option, tagged)
+                     PRECISION_HELP, RUNTIME_HELP, SPLITS_DIR_HELP, TILE_HELP, app, check_output_path, comma_list,
+                     console, dataset_names, export_app, load_segmenter, model_dir_option, tagged)
 
 
 @app.command()
