@@ -119,7 +119,8 @@ def check_model_settings(metadata: dict) -> dict:
 # again rather than keep masks of a prompt now read otherwise): 2 = places left out, paraphrases asked as their
 # concept's canonical prompt (0.6.4); 3 = a place on a wall, a board, a ceiling always left out, negations refused (0.6.5);
 # 4 = a negation after the thing left out ("cracks with no tape" -> "cracks"), "areas with no cracks" refused (0.6.6);
-# 5 = tapes that are no joint tape refused ("painter's tape"), the gate's anchors with the trades' words (0.6.7)
+# 5 = tapes that are no joint tape refused ("painter's tape"), the gate's anchors with the trades' words, a kind of
+# crack or joint alone refused ("stress levels") (0.6.7)
 GATE_READING = 5
 
 

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..utils.files import write_atomic
 from .encoder import normal_form
-from .vocabulary import OTHER_TAPE_WORDS, OTHER_TAPES, TRADE_WORDS
+from .vocabulary import KIND_WORDS, OTHER_TAPE_WORDS, OTHER_TAPES, TAPE_THINGS, TRADE_WORDS
 
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
@@ -116,6 +116,15 @@ def _negation_words(text: str) -> list[tuple[int, str]]:
               if not any(a <= m.start() < b for a, b in phrases)]
     return sorted(words)
 
+
+def _forms(word: str) -> set[str]:
+    """``word`` and its stems without an ending of a form ("feathered" -> "feather", "panelling" -> "panel"), not of
+    another word ("spidery lines" are no spiders)."""
+    stems = {word[: -len(s)] for s in ("s", "es", "ed", "er", "ing") if word.endswith(s) and len(word) - len(s) >= 3}
+    return {word} | stems | {s[:-1] for s in stems if len(s) > 3 and s[-1] == s[-2]}
+
+
+_KIND_FORMS = {f for w in KIND_WORDS for f in _forms(w)}  # "feathers", "paneling", "stressed": KIND_WORDS' forms
 
 OFF_SWITCH = "Turn the check off with --no-prompt-gate (prompt_gate=False) for the raw map."  # a warning's end
 
@@ -382,7 +391,8 @@ class PromptGate:
         for p, i, s, m in zip(prompts, nearest, similarity, margin):
             concept = self.known_concepts[int(i)]
             understood = asked_as[p] if asked_as is not None else self.correct(p)
-            known = (bool(m >= self.min_margin) and not self.negated(p) and not self.other_tape(understood)) or \
+            known = (bool(m >= self.min_margin) and not self.negated(p) and not self.other_tape(understood)
+                     and not self.kind_alone(understood)) or \
                 understood in self.canonical.values()
             out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
                                  understood if understood != p else None)
@@ -445,7 +455,7 @@ class PromptGate:
         (:meth:`understood`): "cracks, not the masking tape" asks for cracks."""
         words = [w.removesuffix("'s") for _, w in _negation_words(text)]
         for i, word in enumerate(words):
-            if word in OTHER_TAPE_WORDS or (word == "tape" and words[i + 1:i + 2] in (["measure"], ["measures"])):
+            if word in OTHER_TAPE_WORDS or (word == "tape" and words[i + 1:i + 2] and words[i + 1] in TAPE_THINGS):
                 return True
             # the kind just before "tape", or before a word of its own ("painter's blue tape"), not before a word that
             # names nothing ("masking the tape", "measuring the tape": a verb, of the joint tape)
@@ -455,6 +465,16 @@ class PromptGate:
             if self._names_a_thing(word):  # a thing the model knows comes first: asked for that
                 return False
         return False
+
+    def kind_alone(self, text: str) -> bool:
+        """Whether ``text`` names a kind of crack or joint (:data:`~drywallqa.text.vocabulary.KIND_WORDS`, in any form:
+        "stress", "feathers", "paneling") and nothing the model knows: "stress levels", "the settlement agreement",
+        "acoustic panels", "a feathered hat". The anchors holding the trades' names ("stress crack", "feathered joint")
+        lifted such prompts to their concept. "stress cracks", "feathered seams" name their thing. Judged on what the
+        gate judges (:meth:`understood`)."""
+        words = [w.lower() for w in _TOKEN.findall(text)]
+        kinds = [w for w in words if _forms(w) & _KIND_FORMS]
+        return bool(kinds) and not any(self._names_a_thing(w) for w in words if w not in kinds)
 
     def _names_a_thing(self, word: str) -> bool:
         """Whether ``word`` (lower case) is, or is a form of, a word of the known concepts' names (their lexicon or

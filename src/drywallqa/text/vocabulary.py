@@ -53,8 +53,18 @@ UNRELATED_WORDS = [
 # however near "tape" puts its sentence embedding to the taping anchors (PromptGate.other_tape)
 OTHER_TAPES = frozenset("""painter painters masking duct duck electrical electric insulating insulation measuring caution
     warning hazard barrier police gaffer gaffa washi packing parcel scotch sticky sided frog marking decorator decorators
-    carpet""".split())
+    carpet foil aluminum aluminium hvac plumber plumbers teflon ptfe thread gorilla tesa velcro kapton vinyl cloth medical
+    surgical athletic kinesiology reflective cassette vhs magnetic ticker""".split())
 OTHER_TAPE_WORDS = frozenset("sellotape frogtape scotchtape".split())
+# things named by "tape" and the word after it ("a tape measure", "the tape recorder"): no tape on a wall
+TAPE_THINGS = frozenset("measure measures recorder recorders dispenser dispensers deck decks player players gun guns".split())
+
+# the words the trades name a kind of crack or joint by ("stress crack", "settlement crack", "panel joint"), that name
+# no crack or joint alone: a prompt with one and nothing the model knows ("stress levels", "the settlement agreement",
+# "acoustic panels", "a feathered hat") asks for no crack or joint, however near the anchors holding the word put its
+# sentence embedding (PromptGate.kind_alone)
+KIND_WORDS = frozenset("spider settlement stress shrinkage stair step map horizontal vertical diagonal feathered panel"
+                       .split())
 
 # words of the building trades that a general-English WordPiece vocabulary lacks: real words, never mended to a
 # known concept's word one slip away ("joist" is no slip of "joint", "tapered" none of "taped")
