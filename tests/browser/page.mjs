@@ -109,6 +109,11 @@ try {
     await page.click('#run');
     await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
     const tiffError = await page.textContent('#error');
+    const tiffShown = {  // the results of a photo the browser cannot draw: on grey, with their measures
+      rows: await page.$$eval('#measures tbody tr', trs => trs.length),
+      resultHidden: await page.$eval('#result', e => e.hidden),
+      photoName: await page.textContent('#photo-name'),
+    };
     // the server gone (the connection reset), and a proxy's HTML error page: a message that says what to do
     await page.click('#gallery button >> nth=0');
     await page.waitForFunction(() => !document.querySelector('#error').textContent || document.querySelector('#error').hidden);
@@ -136,7 +141,7 @@ try {
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     const modelLine = await page.textContent('#model-line');
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
-                           warnings, status, curl, error, badNumber, commaCurl, tiffError, scrollWidth, viewportWidth: viewport.width, consoleErrors,
+                           warnings, status, curl, error, badNumber, commaCurl, tiffError, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
                            progress, afterRun, jsonName, commaUnits, gone, badGateway, tooLarge };
     await context.close();
   }
