@@ -26,7 +26,9 @@ as "segment crack", and asked of the model as such). Real words are never change
 
 A prompt asking for what is not there ("no cracks", "areas with no cracks", "everything except the tape") is refused
 with a warning of its own (:meth:`PromptGate.negated`); one that names its thing first is judged without what it
-leaves out after it (:meth:`PromptGate.affirmed`: "cracks with no tape" as "cracks").
+leaves out after it (:meth:`PromptGate.affirmed`: "cracks with no tape" as "cracks"). A tape that is no joint tape
+("painter's tape": :meth:`PromptGate.other_tape`) and a trade's word for a kind of crack or joint with nothing the
+model knows ("stress levels": :meth:`PromptGate.kind_alone`) are refused, however near the anchors they lie.
 
     gate = PromptGate.from_model_dir("src/drywallqa/weights/fast")
     gate.match(["segment the window"], embeddings)["segment the window"].known   # False
