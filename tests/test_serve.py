@@ -204,3 +204,21 @@ def test_a_text_field_over_1_mb_is_told_what_fits(tiny_model_dir):
         r = client.post("/v1/segment", files=files, data=data)
         detail = r.json()["detail"]
         assert r.status_code == 400 and "over 1 MB" in detail and "300 characters" in detail and "curl -F image=@" in detail, r.text
+
+
+def test_preview_returns_the_photo_as_the_server_read_it(client):
+    """A browser that cannot decode a TIFF or a HEIC photo had nothing to draw the masks on: with ``preview`` the
+    answer holds the photo as the server read it (upright), as a JPEG at the masks' size."""
+    buf = io.BytesIO()
+    Image.fromarray(np.full((30, 44, 3), 150, np.uint8)).save(buf, format="TIFF")
+    files = {"image": ("wall.tif", buf.getvalue(), "image/tiff")}
+    r = client.post("/v1/segment", files=files, data={"prompts": "segment crack", "preview": "true"})
+    assert r.status_code == 200, r.text
+    described = r.json()["image"]
+    shown = Image.open(io.BytesIO(base64.b64decode(described["jpeg_base64"])))
+    assert shown.format == "JPEG" and shown.size == (described["width"], described["height"]) == (44, 30)
+    assert abs(int(np.asarray(shown).mean()) - 150) <= 2
+    plain = client.post("/v1/segment", files=files, data={"prompts": "segment crack"}).json()["image"]
+    assert plain == {"width": 44, "height": 30}  # only when asked: it is the size of a photo
+    twice = client.post("/v1/segment", files=files, data={"prompts": "segment crack", "preview": ["true", "false"]})
+    assert twice.status_code == 422 and "'preview'" in twice.json()["detail"]

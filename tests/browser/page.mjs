@@ -113,6 +113,7 @@ try {
       rows: await page.$$eval('#measures tbody tr', trs => trs.length),
       resultHidden: await page.$eval('#result', e => e.hidden),
       photoName: await page.textContent('#photo-name'),
+      drawnOn: await page.evaluate(() => state.image.src.slice(0, 23)),  // the server's reading of it (preview)
     };
     // the server gone (the connection reset), and a proxy's HTML error page: a message that says what to do
     await page.click('#gallery button >> nth=0');

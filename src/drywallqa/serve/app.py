@@ -413,6 +413,10 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         flag: list[Annotated[str, StringConstraints(max_length=500)]] = Form([], max_length=config.max_rules, description=(
             "QA rule 'PROMPT: MEASURE OP NUMBER' (repeat the field for several), e.g. "
             "'segment crack: max_width_mm > 0.3'; the rules the photo breaks come back under flags.")),
+        preview: bool = Form(False, description=(
+            "Also return the photo as the server read it (upright, RGB) as a JPEG, base64, in image.jpeg_base64: for a "
+            "client that cannot decode the photo's format itself (HEIC outside Safari, TIFF) and draws the masks on "
+            "it.")),
     ) -> dict:
         check_form_fields(await request.form(), request.query_params)  # the form was parsed already: read again for free
         try:
@@ -436,7 +440,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(None, _segment_and_describe, seg, data, prompts, tile, config, label_shape,
-                                   min_confidence, mm_per_px, mask_format, include_probabilities, rules, t0)
+                                   min_confidence, mm_per_px, mask_format, include_probabilities, rules, t0, preview)
         job.add_done_callback(lambda _: slots.release())  # the slot is held until the work really ends
         try:  # measures and encodings run in the worker too: under the time limit and the slot, off the event loop
             return await asyncio.wait_for(asyncio.shield(job), timeout=config.request_timeout_s)
@@ -464,7 +468,8 @@ def multipart_form(request: Request) -> None:
                                                     "browser: FormData)")
 
 
-SINGLE_FIELDS = ("image", "mask_format", "include_probabilities", "mm_per_px", "tile", "min_confidence", "label_shape")
+SINGLE_FIELDS = ("image", "mask_format", "include_probabilities", "mm_per_px", "tile", "min_confidence", "label_shape",
+                 "preview")
 FORM_FIELDS = (*SINGLE_FIELDS, "prompts", "flag")
 NOT_A_FILE = "send the photo as a file upload, with a file name (curl -F image=@photo.jpg)"
 NOT_TEXT = "a file upload where text is expected: send this field as text (curl --form-string NAME=VALUE), not a file"
@@ -544,8 +549,9 @@ def served_warnings(predictor, prompts: list[str], result) -> list[str]:
 
 def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig,
                           label_shape: str | None, min_confidence: float | None, mm_per_px: float | None,
-                          mask_format: str, include_probabilities: bool, rules, t0: float) -> dict:
-    """:func:`_segment`, then the response body (measures, encoded masks, flags), all in the worker thread."""
+                          mask_format: str, include_probabilities: bool, rules, t0: float, preview: bool = False) -> dict:
+    """:func:`_segment`, then the response body (measures, encoded masks, flags; the photo as read, with
+    ``preview``), all in the worker thread."""
     rgb, result = _segment(seg, data, prompts, tile, config, label_shape)
     out = []
     for p in prompts:
@@ -566,6 +572,11 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
             item["probability_png_base64"] = base64.b64encode(buf.getvalue()).decode()
         out.append(item)
     broken = flags({"prompts": {item["prompt"]: item["measures"] for item in out}}, rules)
+    described = {"width": rgb.shape[1], "height": rgb.shape[0]}
+    if preview:  # at the masks' size, so that they lie on it as they do on the photo
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format="JPEG", quality=85)
+        described["jpeg_base64"] = base64.b64encode(buf.getvalue()).decode()
     total = 1e3 * (time.perf_counter() - t0)
-    return {"image": {"width": rgb.shape[1], "height": rgb.shape[0]}, "results": out, "flags": broken,
-            "warnings": result.warnings, "timings_ms": {**result.timings_ms, "total_ms": total}}
+    return {"image": described, "results": out, "flags": broken, "warnings": result.warnings,
+            "timings_ms": {**result.timings_ms, "total_ms": total}}
