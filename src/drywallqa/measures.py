@@ -49,9 +49,11 @@ def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_componen
     """
     mm_per_px = validate_mm_per_px(mm_per_px)
     m = _checked(mask)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(m.astype(np.uint8), connectivity=8)
-    components = int(np.count_nonzero(stats[1:, cv2.CC_STAT_AREA] >= min_component_px)) if n > 1 else 0
     area = int(np.count_nonzero(m))
+    components = 0
+    if area:  # an empty mask (a prompt whose thing is not in the photo: most of a batch's) has none to label
+        n, _, stats, _ = cv2.connectedComponentsWithStats(m.astype(np.uint8), connectivity=8)
+        components = int(np.count_nonzero(stats[1:, cv2.CC_STAT_AREA] >= min_component_px)) if n > 1 else 0
     out = {"components": components, "area_px": area, "area_fraction": area / m.size if m.size else 0.0}
     line = centre_line(m) if area else None
     if area:
