@@ -211,6 +211,9 @@ def test_thinning_is_guo_hall_as_scikit_image_runs_it():
         elif i % 3 == 2:
             m = cv2.GaussianBlur(m.astype(np.float32), (0, 0), 2) > 0.4
         assert np.array_equal(thin(m), reference(m)), i
+        framed = np.zeros((h + 9, w + 5), bool)  # thinned within its box, as within the whole frame
+        framed[i % 7:i % 7 + h, i % 5:i % 5 + w] = m
+        assert np.array_equal(thin(framed), reference(framed)), i
     assert not thin(np.zeros((4, 4), bool)).any() and thin(np.ones((1, 1), bool)).all()
 
 
