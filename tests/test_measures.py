@@ -255,3 +255,25 @@ def test_a_stub_on_a_tapes_side_is_no_joint():
         cv2.fillPoly(m, [np.round(np.array([p0 + side, p1 + side, p1 - side, p0 - side])).astype(np.int32)], 1)
     (joint,) = joint_measures(m.astype(bool))
     assert joint["angle_deg"] == pytest.approx(24.9, abs=0.5) and joint["length_px"] == pytest.approx(382, abs=3)
+
+
+def test_the_centre_line_within_the_masks_box_is_the_whole_photos():
+    """centre_line works within the mask's box and a margin (cheaper on a photo mostly background): every field the
+    same as found on the whole photo, also for masks at the photo's border."""
+    import cv2
+
+    from drywallqa.centre_line import _centre_line, centre_line
+
+    rng = np.random.default_rng(1)
+    for i in range(80):
+        h, w = rng.integers(4, 50, 2)
+        m = cv2.GaussianBlur((rng.random((h, w)) < 0.5).astype(np.float32), (0, 0), 1 + i % 3) > 0.45
+        if not m.any():
+            continue
+        photo = np.zeros((h + int(rng.integers(0, 40)), w + int(rng.integers(0, 40))), bool)
+        y, x = (0, 0) if i % 4 == 0 else (int(rng.integers(0, photo.shape[0] - h + 1)), int(rng.integers(0, photo.shape[1] - w + 1)))
+        photo[y:y + h, x:x + w] = m
+        boxed, whole = centre_line(photo), _centre_line(photo)
+        for field in ("skeleton", "dist", "ys", "xs", "widths", "directions", "steps"):
+            assert np.array_equal(getattr(boxed, field), getattr(whole, field)), (i, field)
+        assert boxed.reach == whole.reach

@@ -182,7 +182,23 @@ def _reach(m: np.ndarray, ys: np.ndarray, xs: np.ndarray, theta: np.ndarray, mx:
 
 
 def centre_line(m: np.ndarray) -> CentreLine:
-    """The :class:`CentreLine` of a non-empty ``(H, W)`` bool mask."""
+    """The :class:`CentreLine` of a non-empty ``(H, W)`` bool mask. Found within the mask's box and a margin of
+    background wider than any window it looks through (the line's direction, a pixel's neighbours), the same as
+    within the whole photo, in the photo's coordinates: a crack across a tenth of a photo costs about a tenth."""
+    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+    margin = DIRECTION_RADIUS + 2
+    top, left = max(int(rows[0]) - margin, 0), max(int(cols[0]) - margin, 0)
+    bottom, right = min(int(rows[-1]) + margin + 1, m.shape[0]), min(int(cols[-1]) + margin + 1, m.shape[1])
+    if (bottom - top) * (right - left) == m.size:
+        return _centre_line(m)
+    line = _centre_line(np.ascontiguousarray(m[top:bottom, left:right]))
+    skeleton, dist = np.zeros(m.shape, bool), np.zeros(m.shape, np.float32)
+    skeleton[top:bottom, left:right], dist[top:bottom, left:right] = line.skeleton, line.dist
+    return line._replace(skeleton=skeleton, dist=dist, ys=line.ys + top, xs=line.xs + left)
+
+
+def _centre_line(m: np.ndarray) -> CentreLine:
+    """:func:`centre_line` within ``m`` as it is."""
     dist = cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
     thinned = prune_spurs(thin(m), dist)
     ys, xs = np.nonzero(thinned)
