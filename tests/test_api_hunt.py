@@ -1,0 +1,43 @@
+"""The Python API under inputs a programmer plausibly passes (found by an adversarial pass): concurrent first ONNX
+loads, ..."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from drywallqa import Segmenter
+
+
+def test_concurrent_first_onnx_loads_export_once_and_all_load(tiny_model_dir, tmp_path, monkeypatch):
+    import drywallqa.export.onnx as onnx_module
+
+    real, calls = onnx_module._write_onnx, []
+
+    def slow_write(*args, **kwargs):  # an export long enough for the other threads to ask meanwhile
+        calls.append(1)
+        threading.Event().wait(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(onnx_module, "_write_onnx", slow_write)
+    monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
+    start, results = threading.Barrier(3), []
+
+    def load():
+        start.wait()
+        try:
+            results.append(Segmenter.load(tiny_model_dir, runtime="onnx"))
+        except Exception as exc:  # noqa: BLE001 - torch.onnx.export run twice at once: AssertionError
+            results.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [type(r).__name__ for r in results] == ["OnnxSegmenter"] * 3
+    assert len(calls) == 1
+    photo = np.random.default_rng(0).integers(0, 255, (40, 52, 3), dtype=np.uint8)
+    first = results[0].predict(photo, ["segment crack"]).probabilities["segment crack"]
+    for seg in results[1:]:
+        assert np.array_equal(seg.predict(photo, ["segment crack"]).probabilities["segment crack"], first)
