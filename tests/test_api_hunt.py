@@ -41,3 +41,16 @@ def test_concurrent_first_onnx_loads_export_once_and_all_load(tiny_model_dir, tm
     first = results[0].predict(photo, ["segment crack"]).probabilities["segment crack"]
     for seg in results[1:]:
         assert np.array_equal(seg.predict(photo, ["segment crack"]).probabilities["segment crack"], first)
+
+
+@pytest.mark.parametrize("where", ["load_threshold", "load_min_confidence", "predict_threshold"])
+@pytest.mark.parametrize("value", [True, False, np.True_])
+def test_a_flag_given_for_a_number_is_refused(tiny_model_dir, where, value):
+    photo = np.full((40, 52, 3), 128, np.uint8)
+    with pytest.raises(ValueError, match="must be a number in"):  # True read as 1.0 emptied every mask
+        if where == "load_threshold":
+            Segmenter.load(tiny_model_dir, threshold=value)
+        elif where == "load_min_confidence":
+            Segmenter.load(tiny_model_dir, min_confidence=value)
+        else:
+            Segmenter.load(tiny_model_dir).predict(photo, ["segment crack"], threshold=value)
