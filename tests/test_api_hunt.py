@@ -54,3 +54,14 @@ def test_a_flag_given_for_a_number_is_refused(tiny_model_dir, where, value):
             Segmenter.load(tiny_model_dir, min_confidence=value)
         else:
             Segmenter.load(tiny_model_dir).predict(photo, ["segment crack"], threshold=value)
+
+
+def test_a_home_folder_path_is_read_as_a_shell_reads_it(tiny_model_dir, tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("HOME", str(tiny_model_dir.parent))
+    Image.fromarray(np.full((40, 52, 3), 128, np.uint8)).save(tmp_path / "wall.png")
+    seg = Segmenter.load(f"~/{tiny_model_dir.name}")  # was "no model folder ~/tiny_model"
+    assert seg.predict("~/wall.png", ["segment crack"]).masks["segment crack"].shape == (40, 52)
+    with pytest.raises(TypeError, match="a model is a folder"):  # was Path()'s "expected str, bytes or os.PathLike"
+        Segmenter.load(5)
