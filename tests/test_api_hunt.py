@@ -65,3 +65,16 @@ def test_a_home_folder_path_is_read_as_a_shell_reads_it(tiny_model_dir, tmp_path
     assert seg.predict("~/wall.png", ["segment crack"]).masks["segment crack"].shape == (40, 52)
     with pytest.raises(TypeError, match="a model is a folder"):  # was Path()'s "expected str, bytes or os.PathLike"
         Segmenter.load(5)
+
+
+def test_predict_paths_names_a_model_path_given_for_the_segmenter_and_an_out_dir_of_none(tiny_model_dir, tmp_path):
+    from drywallqa.engine.batch import predict_paths
+
+    photo = tmp_path / "wall.png"
+    from PIL import Image
+    Image.fromarray(np.full((40, 52, 3), 128, np.uint8)).save(photo)
+    with pytest.raises(TypeError, match="a loaded segmenter"):  # was AttributeError: 'str' has no attribute 'settings'
+        predict_paths(str(tiny_model_dir), [photo], ["segment crack"], tmp_path / "out", progress=False)
+    with pytest.raises(TypeError, match="out_dir must be a folder path"):  # was Path()'s "expected str, bytes or ..."
+        predict_paths(Segmenter.load(tiny_model_dir), [photo], ["segment crack"], None, progress=False)
+    assert not (tmp_path / "out").exists()
