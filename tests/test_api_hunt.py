@@ -78,3 +78,15 @@ def test_predict_paths_names_a_model_path_given_for_the_segmenter_and_an_out_dir
     with pytest.raises(TypeError, match="out_dir must be a folder path"):  # was Path()'s "expected str, bytes or ..."
         predict_paths(Segmenter.load(tiny_model_dir), [photo], ["segment crack"], None, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_onnx_runtime_runs_on_the_cpu_whatever_device_auto_finds(tiny_model_dir, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU machine: auto is CUDA for torch
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    seg = Segmenter.load(tiny_model_dir, runtime="onnx", device="auto")
+    photo = np.full((40, 52, 3), 128, np.uint8)
+    assert seg.predict(photo, ["segment crack"]).masks["segment crack"].shape == (40, 52)  # was a CUDA error per photo
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        Segmenter.load(tiny_model_dir, runtime="onnx", device="cuda")

@@ -35,6 +35,7 @@ from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_m
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
+from ..utils.checks import check_device_name
 from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
@@ -283,6 +284,22 @@ class OnnxSegmenter(TorchSegmenter):
     :func:`export_onnx`, or a model folder exported on first use)."""
 
     runtime = "onnx"
+
+    @classmethod
+    def from_path(cls, path=None, device: str = "cpu", *args, **kwargs) -> "OnnxSegmenter":
+        """:meth:`TorchSegmenter.from_path` on the CPU, where onnxruntime runs the graphs (CPUExecutionProvider):
+        ``device="auto"`` is the CPU (on a GPU machine it was CUDA, and every photo then failed in torch's "can't
+        convert cuda:0 device type tensor to numpy").
+
+        Raises:
+            ValueError: another ``device`` (``cuda``, ``mps``), before anything is loaded or exported.
+        """
+        if isinstance(device, str) and check_device_name(device) == "auto":
+            device = "cpu"
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"the onnx runtime runs on the CPU (onnxruntime's CPUExecutionProvider), got device "
+                             f"{str(device)!r}: use cpu, or the torch runtime on a GPU")
+        return super().from_path(path, device, *args, **kwargs)
 
     @classmethod
     def load_model(cls, path: Path) -> OnnxFilmUNet:
