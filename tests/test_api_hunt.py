@@ -1,5 +1,6 @@
 """The Python API under inputs a programmer plausibly passes (found by an adversarial pass): concurrent first ONNX
-loads, ..."""
+loads, a flag given for a number, ~ in paths, a model path given to predict_paths, the ONNX runtime's device,
+results compared with ==."""
 
 import threading
 
@@ -90,3 +91,13 @@ def test_the_onnx_runtime_runs_on_the_cpu_whatever_device_auto_finds(tiny_model_
     assert seg.predict(photo, ["segment crack"]).masks["segment crack"].shape == (40, 52)  # was a CUDA error per photo
     with pytest.raises(ValueError, match="runs on the CPU"):
         Segmenter.load(tiny_model_dir, runtime="onnx", device="cuda")
+
+
+def test_results_compare_with_equals(tiny_model_dir):
+    seg = Segmenter.load(tiny_model_dir)
+    photo = np.random.default_rng(0).integers(0, 255, (40, 52, 3), dtype=np.uint8)
+    a, b = seg.predict(photo, ["segment crack"]), seg.predict(photo, ["segment crack"])
+    b.timings_ms = a.timings_ms  # the one field that differs run to run
+    assert a == b  # was numpy's "The truth value of an array with more than one element is ambiguous"
+    b.masks = {"segment crack": ~a.masks["segment crack"]}
+    assert a != b and a != "a result"
