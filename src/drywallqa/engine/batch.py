@@ -468,6 +468,13 @@ def check_workers(workers) -> int:
     return int(workers)
 
 
+def out_path(out_dir) -> Path:
+    """``out_dir`` as a Path; TypeError naming it for anything that is no path (None, not Path()'s own message)."""
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir must be a folder path (str or Path), got {type(out_dir).__name__}")
+    return Path(out_dir)
+
+
 def check_out_apart(paths, out_dir) -> None:
     """The output folder must not be an input folder: its masks and report thumbnails would be read as photos by
     the next run (an output folder *inside* an input folder is left out of the input instead).
@@ -475,7 +482,7 @@ def check_out_apart(paths, out_dir) -> None:
     Raises:
         ValueError: naming the input folder.
     """
-    out = Path(out_dir).resolve()
+    out = out_path(out_dir).resolve()
     for p in map(Path, paths):
         try:
             same = p.is_dir() and p.resolve() == out
@@ -488,7 +495,7 @@ def check_out_apart(paths, out_dir) -> None:
 
 def prepare_out_dir(out_dir) -> Path:
     """Make the output folder (and its parents); ValueError with the reason when it cannot hold a batch job."""
-    out = Path(out_dir)
+    out = out_path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -549,7 +556,11 @@ def predict_paths(
         JobInterrupted: Ctrl-C (a ``KeyboardInterrupt``), raised once ``results.json`` lists the photos done and names
             the others not done; a Ctrl-C before the photos are segmented (while they are listed) or while
             ``results.json`` is written comes as the plain ``KeyboardInterrupt``.
+        TypeError: ``segmenter`` is a model path or None (load it first), ``out_dir`` no path.
     """
+    if segmenter is None or isinstance(segmenter, (str, os.PathLike)):  # predict_paths_ray's first argument is a path
+        raise TypeError(f"predict_paths takes a loaded segmenter (Segmenter.load(model_path)), got "
+                        f"{type(segmenter).__name__} {str(segmenter)!r}"[:200])
     paths, workers = input_paths(paths), check_workers(workers)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),

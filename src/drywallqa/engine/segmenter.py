@@ -118,6 +118,21 @@ class SegmentationResult:
         self.confidence = scores if scores is not None else (confidence or {})
         self.confidence_kind, self.concepts, self.warnings = confidence_kind, concepts or {}, warnings or []
 
+    def __eq__(self, other) -> bool:
+        """Field by field, masks and probabilities array by array (the dataclass's own ``==`` asked numpy for the truth
+        of an array and raised "The truth value of an array ... is ambiguous")."""
+        if not isinstance(other, SegmentationResult):
+            return NotImplemented
+
+        def same(a, b) -> bool:
+            if isinstance(a, dict) and isinstance(b, dict):
+                return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                return np.array_equal(a, b)
+            return a == b
+
+        return all(same(getattr(self, f), getattr(other, f)) for f in self.__dataclass_fields__)
+
     @property
     def scores(self) -> dict:
         """The 0.5.0 name of :attr:`confidence` (the same dict; setting one sets the other)."""

@@ -35,6 +35,7 @@ from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_m
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
+from ..utils.checks import check_device_name
 from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
@@ -128,7 +129,7 @@ def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
 
 
 CACHE_KEEP = 4             # exports kept in the cache however old (the most recently used)
-CACHE_LOCK = ".cache.lock"  # held while an export is found and marked used, and while the cache is pruned
+CACHE_LOCK = ".cache.lock"  # held while an export is found and marked used (or made), and while the cache is pruned
 CACHE_MAX_AGE_DAYS = 30.0  # older exports beyond those are removed when a new one is made
 
 
@@ -144,8 +145,8 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     """The ONNX graphs of a torch model folder, exported once on first use into
     ``<cache>/onnx/<hash of the folder's files>/`` and reused after (a changed model gets a new folder).
 
-    The export is written to a temporary folder and renamed into place whole, so concurrent first uses
-    (processes, threads) each find either no export or a complete one."""
+    The export is made under the cache's lock, written to a temporary folder and renamed into place whole: of
+    concurrent first uses (processes, threads) one exports, the others wait for it and use its export."""
     from .. import __version__
 
     # the graphs depend on the code that traced them too: another drywallqa (or torch) version exports again
@@ -155,7 +156,10 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
         digest.update(name.encode() + b"\0" + data)
     target = Path(cache_dir or default_cache_dir()) / "onnx" / digest.hexdigest()[:16]
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _cache_lock(target.parent):  # found and marked used, or pruned: never both at once
+    # found and marked used, or exported, or pruned: never two at once. The export is made under the lock too:
+    # torch.onnx.export keeps global state, so two threads exporting at once fail (AssertionError), and a second
+    # process would only repeat the work; each waiting one then finds the export made
+    with _cache_lock(target.parent):
         if all((target / name).is_file() for name in EXPORT_FILES):
             try:
                 os.utime(target)  # last used now: what prune_export_cache keeps
@@ -165,23 +169,23 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
                 return target
             else:
                 return target
-    if target.exists():  # damaged (a file gone): set aside, exported again below
-        discard_export(target)
-    with temp_dir(target.parent, f".{target.name}.") as tmp:
-        logger.warning("exporting %s to ONNX once, into %s", model_dir, target)
-        # exported from the very bytes hashed: a folder changed meanwhile (a training run writing best/, a
-        # calibration) must not leave its new weights' graphs under the old weights' name
-        snapshot = tmp / ".source"
-        snapshot.mkdir()
-        for name, data in files.items():
-            (snapshot / name).write_bytes(data)
-        _write_onnx(snapshot, tmp)
-        shutil.rmtree(snapshot)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not all((target / name).is_file() for name in EXPORT_FILES):  # not another process finishing first
-                raise
+        if target.exists():  # damaged (a file gone): set aside, exported again below
+            discard_export(target)
+        with temp_dir(target.parent, f".{target.name}.") as tmp:
+            logger.warning("exporting %s to ONNX once, into %s", model_dir, target)
+            # exported from the very bytes hashed: a folder changed meanwhile (a training run writing best/, a
+            # calibration) must not leave its new weights' graphs under the old weights' name
+            snapshot = tmp / ".source"
+            snapshot.mkdir()
+            for name, data in files.items():
+                (snapshot / name).write_bytes(data)
+            _write_onnx(snapshot, tmp)
+            shutil.rmtree(snapshot)
+            try:
+                tmp.rename(target)
+            except OSError:
+                if not all((target / name).is_file() for name in EXPORT_FILES):  # not another process finishing first
+                    raise
     prune_export_cache(target.parent, keep=target.name)
     return target
 
@@ -280,6 +284,22 @@ class OnnxSegmenter(TorchSegmenter):
     :func:`export_onnx`, or a model folder exported on first use)."""
 
     runtime = "onnx"
+
+    @classmethod
+    def from_path(cls, path=None, device: str = "cpu", *args, **kwargs) -> "OnnxSegmenter":
+        """:meth:`TorchSegmenter.from_path` on the CPU, where onnxruntime runs the graphs (CPUExecutionProvider):
+        ``device="auto"`` is the CPU (on a GPU machine it was CUDA, and every photo then failed in torch's "can't
+        convert cuda:0 device type tensor to numpy").
+
+        Raises:
+            ValueError: another ``device`` (``cuda``, ``mps``), before anything is loaded or exported.
+        """
+        if isinstance(device, str) and check_device_name(device) == "auto":
+            device = "cpu"
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"the onnx runtime runs on the CPU (onnxruntime's CPUExecutionProvider), got device "
+                             f"{str(device)!r}: use cpu, or the torch runtime on a GPU")
+        return super().from_path(path, device, *args, **kwargs)
 
     @classmethod
     def load_model(cls, path: Path) -> OnnxFilmUNet:

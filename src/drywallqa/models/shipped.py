@@ -53,15 +53,20 @@ def is_bare_name(value) -> bool:
 
 def resolve_model_dir(value: str | Path | None = None) -> Path:
     """A model folder from what a user wrote: ``None`` -> the default shipped model; an existing path -> itself;
-    a shipped name -> its folder in the package; any other path -> itself (its loader says it is missing).
+    a shipped name -> its folder in the package; any other path -> itself (its loader says it is missing). A
+    leading ``~`` is the home folder, as a shell reads it (``Segmenter.load("~/models/best")`` in a notebook).
 
     Raises:
         FileNotFoundError: a bare name that is neither a folder here nor a shipped model (the message lists the
             shipped names).
+        TypeError: neither a path nor a name (an int, bytes).
     """
     if value is None:
         return shipped_model_dir(DEFAULT_MODEL)
-    path = Path(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"a model is a folder (str or Path) or a shipped model's name ({_names_text()}), "
+                        f"got {type(value).__name__}")
+    path = Path(os.path.expanduser(value))
     if path.exists() or not is_bare_name(value):
         return path
     if str(value) in SHIPPED_MODELS:

@@ -43,10 +43,14 @@ def number_in_range(value, name: str, low: float, high: float, low_inclusive: bo
     """``value`` as a float when it is a number in ``[low, high]`` (``(low, high]`` with ``low_inclusive=False``).
 
     Raises:
-        ValueError: naming ``name``, the range and the value, for anything else (NaN and infinities too).
+        ValueError: naming ``name``, the range and the value, for anything else (NaN and infinities too, and
+        ``True``/``False``: a flag given where a number is meant, which would read as 1 or 0: ``threshold=True``
+        emptied every mask).
     """
     low_bracket = "[" if low_inclusive else "("
     wanted = f"{name} must be a number in {low_bracket}{low:g}, {high:g}]{unit}, got {value!r}"
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(wanted)
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -216,14 +216,14 @@ def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
 
 
 def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
-    """Accept a path, PIL image or array and return ``(H, W, 3)`` uint8 RGB.
+    """Accept a path (``~`` the home folder), PIL image or array and return ``(H, W, 3)`` uint8 RGB.
 
     Raises:
         ImageReadError: an unreadable file; ValueError: an array of another shape, with no pixels, or
         with NaN / infinite, complex or far negative values; TypeError: anything that is no path, PIL image or array.
     """
-    if isinstance(image, (str, Path)):
-        return read_image(image, max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS)
+    if isinstance(image, (str, Path)):  # "~/wall.jpg" as a shell reads it
+        return read_image(os.path.expanduser(image), max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS)
     if isinstance(image, Image.Image):
         check_pixels(image.width, image.height, max_pixels)
         arr = _to_rgb_uint8(upright(image))

@@ -1,0 +1,103 @@
+"""The Python API under inputs a programmer plausibly passes (found by an adversarial pass): concurrent first ONNX
+loads, a flag given for a number, ~ in paths, a model path given to predict_paths, the ONNX runtime's device,
+results compared with ==."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from drywallqa import Segmenter
+
+
+def test_concurrent_first_onnx_loads_export_once_and_all_load(tiny_model_dir, tmp_path, monkeypatch):
+    import drywallqa.export.onnx as onnx_module
+
+    real, calls = onnx_module._write_onnx, []
+
+    def slow_write(*args, **kwargs):  # an export long enough for the other threads to ask meanwhile
+        calls.append(1)
+        threading.Event().wait(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(onnx_module, "_write_onnx", slow_write)
+    monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
+    start, results = threading.Barrier(3), []
+
+    def load():
+        start.wait()
+        try:
+            results.append(Segmenter.load(tiny_model_dir, runtime="onnx"))
+        except Exception as exc:  # noqa: BLE001 - torch.onnx.export run twice at once: AssertionError
+            results.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [type(r).__name__ for r in results] == ["OnnxSegmenter"] * 3
+    assert len(calls) == 1
+    photo = np.random.default_rng(0).integers(0, 255, (40, 52, 3), dtype=np.uint8)
+    first = results[0].predict(photo, ["segment crack"]).probabilities["segment crack"]
+    for seg in results[1:]:
+        assert np.array_equal(seg.predict(photo, ["segment crack"]).probabilities["segment crack"], first)
+
+
+@pytest.mark.parametrize("where", ["load_threshold", "load_min_confidence", "predict_threshold"])
+@pytest.mark.parametrize("value", [True, False, np.True_])
+def test_a_flag_given_for_a_number_is_refused(tiny_model_dir, where, value):
+    photo = np.full((40, 52, 3), 128, np.uint8)
+    with pytest.raises(ValueError, match="must be a number in"):  # True read as 1.0 emptied every mask
+        if where == "load_threshold":
+            Segmenter.load(tiny_model_dir, threshold=value)
+        elif where == "load_min_confidence":
+            Segmenter.load(tiny_model_dir, min_confidence=value)
+        else:
+            Segmenter.load(tiny_model_dir).predict(photo, ["segment crack"], threshold=value)
+
+
+def test_a_home_folder_path_is_read_as_a_shell_reads_it(tiny_model_dir, tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("HOME", str(tiny_model_dir.parent))
+    Image.fromarray(np.full((40, 52, 3), 128, np.uint8)).save(tmp_path / "wall.png")
+    seg = Segmenter.load(f"~/{tiny_model_dir.name}")  # was "no model folder ~/tiny_model"
+    assert seg.predict("~/wall.png", ["segment crack"]).masks["segment crack"].shape == (40, 52)
+    with pytest.raises(TypeError, match="a model is a folder"):  # was Path()'s "expected str, bytes or os.PathLike"
+        Segmenter.load(5)
+
+
+def test_predict_paths_names_a_model_path_given_for_the_segmenter_and_an_out_dir_of_none(tiny_model_dir, tmp_path):
+    from drywallqa.engine.batch import predict_paths
+
+    photo = tmp_path / "wall.png"
+    from PIL import Image
+    Image.fromarray(np.full((40, 52, 3), 128, np.uint8)).save(photo)
+    with pytest.raises(TypeError, match="a loaded segmenter"):  # was AttributeError: 'str' has no attribute 'settings'
+        predict_paths(str(tiny_model_dir), [photo], ["segment crack"], tmp_path / "out", progress=False)
+    with pytest.raises(TypeError, match="out_dir must be a folder path"):  # was Path()'s "expected str, bytes or ..."
+        predict_paths(Segmenter.load(tiny_model_dir), [photo], ["segment crack"], None, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_onnx_runtime_runs_on_the_cpu_whatever_device_auto_finds(tiny_model_dir, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU machine: auto is CUDA for torch
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    seg = Segmenter.load(tiny_model_dir, runtime="onnx", device="auto")
+    photo = np.full((40, 52, 3), 128, np.uint8)
+    assert seg.predict(photo, ["segment crack"]).masks["segment crack"].shape == (40, 52)  # was a CUDA error per photo
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        Segmenter.load(tiny_model_dir, runtime="onnx", device="cuda")
+
+
+def test_results_compare_with_equals(tiny_model_dir):
+    seg = Segmenter.load(tiny_model_dir)
+    photo = np.random.default_rng(0).integers(0, 255, (40, 52, 3), dtype=np.uint8)
+    a, b = seg.predict(photo, ["segment crack"]), seg.predict(photo, ["segment crack"])
+    b.timings_ms = a.timings_ms  # the one field that differs run to run
+    assert a == b  # was numpy's "The truth value of an array with more than one element is ambiguous"
+    b.masks = {"segment crack": ~a.masks["segment crack"]}
+    assert a != b and a != "a result"
