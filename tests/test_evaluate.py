@@ -406,3 +406,28 @@ def test_evaluate_stopped_while_writing_its_report_leaves_no_earlier_report_besi
     res = CliRunner().invoke(app, args + ["--limit", "3"])
     assert res.exit_code == 0 and "reusing the results of an interrupted run" in res.output, res.output
     assert len(json.loads((out / "report.json").read_text())["metrics"]) > 0 and not (out / ".partial").exists()
+
+
+def test_evaluate_stopped_while_scoring_does_not_call_an_earlier_runs_report_its_own(
+        tiny_model_dir, synthetic_datasets, syn_splits, tmp_path, monkeypatch):
+    """Stopped while its sets were scored, an evaluation into a folder holding an earlier run's report.json said
+    "after the report was written: report.json is whole": that report is the earlier run's (removed only once this
+    run's sets are scored)."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine import evaluator
+
+    out = tmp_path / "eval"
+    args = ["evaluate", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "--splits", "published", "--limit", "2",
+            "--speed-images", "0", "--splits-dir", str(syn_splits), "--datasets-dir", str(synthetic_datasets),
+            "--out", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0 and (out / "report.json").is_file()
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluator, "evaluate_set", stopped)
+    res = CliRunner().invoke(app, args + ["--limit", "3"], terminal_width=300)
+    assert res.exit_code == 130, res.output
+    assert "the report was not written" in res.output and "after the report was written" not in res.output, res.output

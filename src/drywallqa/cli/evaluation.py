@@ -36,7 +36,7 @@ def evaluate(
     Interrupted, the same command run again continues after the last finished split."""
     from ..engine.evaluator import EVAL_LOCK, PARTIAL_DIR, evaluate as run
     from ..models.shipped import resolve_model_dir
-    from ..utils.files import folder_in_use
+    from ..utils.files import file_stamp, folder_in_use
 
     if limit is not None and limit < 1:
         raise typer.BadParameter(f"must be at least 1, got {limit}", param_hint="--limit")
@@ -56,6 +56,7 @@ def evaluate(
         raise typer.Exit(code=1)
     seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline, precision=precision,
                          prompt_gate=prompt_gate)
+    earlier_report = file_stamp(out / "report.json")  # an earlier run's, removed only once this one's sets are scored
     try:
         report = run(seg, out, datasets=names, which=which, splits_dir=splits_dir,
                      datasets_dir=datasets_dir, limit=limit, speed_images=speed_images,
@@ -69,7 +70,8 @@ def evaluate(
         tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
     except KeyboardInterrupt:  # Ctrl-C or a stop signal: what is kept, and that the same command goes on from it
-        if (out / "report.json").is_file():  # written last, by this run (an earlier run's is removed before)
+        stamp = file_stamp(out / "report.json")
+        if stamp is not None and stamp != earlier_report:  # written last, by this run (not an earlier run's)
             tagged("interrupted:", "yellow", f"after the report was written: {out / 'report.json'} is whole")
         else:
             tagged("interrupted:", "yellow", f"the report was not written; the sets (split x dataset) scored are kept "
