@@ -316,15 +316,20 @@ def replace_dir(new: str | Path, dest: str | Path) -> Path:
     old = dest.with_name(f".{dest.name}.replaced") if dest.exists() or dest.is_symlink() else None
     if old is not None:
         _remove_entry(old)  # a killed run's; a link left there would fail the rename below, in every later run
-    with deferred_interrupt():
-        if old is not None:
-            dest.rename(old)
-        try:
-            new.rename(dest)
-        except OSError:
+    try:
+        with deferred_interrupt():
             if old is not None:
-                old.rename(dest)
-            raise
+                dest.rename(old)
+            try:
+                new.rename(dest)
+            except OSError:
+                if old is not None:
+                    old.rename(dest)
+                raise
+    except KeyboardInterrupt:  # held back until both renames were made: the old one is no longer needed either
+        if old is not None:
+            _remove_entry(old)
+        raise
     if old is not None:
         _remove_entry(old)
     return dest
