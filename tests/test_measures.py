@@ -277,3 +277,13 @@ def test_the_centre_line_within_the_masks_box_is_the_whole_photos():
         for field in ("skeleton", "dist", "ys", "xs", "widths", "directions", "steps"):
             assert np.array_equal(getattr(boxed, field), getattr(whole, field)), (i, field)
         assert boxed.reach == whole.reach
+
+
+def test_the_centre_line_of_an_empty_mask_is_empty():
+    """Found within the mask's box, centre_line raised IndexError on an empty mask (a prompt whose thing is not in the
+    photo), where it gave an empty line before."""
+    from drywallqa.centre_line import centre_line
+
+    line = centre_line(np.zeros((30, 40), bool))
+    assert line.ys.size == 0 and line.xs.size == 0 and line.length == 0.0
+    assert line.skeleton.shape == (30, 40) and not line.skeleton.any()

@@ -186,6 +186,8 @@ def centre_line(m: np.ndarray) -> CentreLine:
     background wider than any window it looks through (the line's direction, a pixel's neighbours), the same as
     within the whole photo, in the photo's coordinates: a crack across a tenth of a photo costs about a tenth."""
     rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+    if rows.size == 0:  # an empty mask: no box, and an empty line as before the box (not an IndexError)
+        return _centre_line(m)
     margin = DIRECTION_RADIUS + 2
     top, left = max(int(rows[0]) - margin, 0), max(int(cols[0]) - margin, 0)
     bottom, right = min(int(rows[-1]) + margin + 1, m.shape[0]), min(int(cols[-1]) + margin + 1, m.shape[1])
