@@ -34,9 +34,9 @@ def evaluate(
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
     Interrupted, the same command run again continues after the last finished split."""
-    from ..engine.evaluator import EVAL_LOCK, PARTIAL_DIR, evaluate as run
+    from ..engine.evaluator import PARTIAL_DIR, evaluate as run, evaluation_in_use
     from ..models.shipped import resolve_model_dir
-    from ..utils.files import file_stamp, folder_in_use
+    from ..utils.files import file_stamp
 
     if limit is not None and limit < 1:
         raise typer.BadParameter(f"must be at least 1, got {limit}", param_hint="--limit")
@@ -50,9 +50,9 @@ def evaluate(
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
     names = tuple(dataset_names(dataset))  # one named twice, or unknown: before a model loads
-    if folder_in_use(out, EVAL_LOCK):  # said before the model loads (a hub model's can take minutes); run() holds it
-        tagged("error:", "red", f"{out} is in use by another evaluation (it holds {out / EVAL_LOCK}): wait for it to end, "
-                                "or choose another --out")
+    in_use = evaluation_in_use(out)  # said before the model loads (a hub model's can take minutes); run() holds it
+    if in_use:
+        tagged("error:", "red", in_use)
         raise typer.Exit(code=1)
     seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline, precision=precision,
                          prompt_gate=prompt_gate)

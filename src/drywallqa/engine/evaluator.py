@@ -30,7 +30,8 @@ from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
                        image_auroc, skeleton)
-from ..utils.files import file_stamp, folder_lock, strict_json, write_atomic, write_csv_atomic, write_text_atomic
+from ..utils.files import (file_stamp, folder_in_use, folder_lock, strict_json, write_atomic, write_csv_atomic,
+                           write_text_atomic)
 from ..utils.image_io import read_image
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
@@ -373,12 +374,19 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
             written), an output folder that cannot be made, or that another evaluation is writing into.
     """
     datasets = tuple(unique_datasets(datasets))  # one listed twice is refused, as by the CLI: scored twice otherwise
-    with folder_lock(out_dir, EVAL_LOCK, "evaluation", "choose another --out") as out:
+    with folder_lock(out_dir, EVAL_LOCK, *EVAL_LOCK_USER) as out:
         return _evaluate(segmenter, out, datasets, which, splits_dir, datasets_dir, limit, speed_images, model_dir,
                          progress)
 
 
 EVAL_LOCK = ".evaluate.lock"  # in an evaluation's --out folder: locked (filelock) while an evaluation writes there
+EVAL_LOCK_USER = ("evaluation", "choose another --out")  # who holds it, and what to do instead
+
+
+def evaluation_in_use(out_dir: str | Path) -> str | None:
+    """Why an evaluation cannot write into ``out_dir`` now (another holds it: :func:`evaluate`), or None; nothing is
+    made."""
+    return folder_in_use(out_dir, EVAL_LOCK, *EVAL_LOCK_USER)
 
 
 def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_dir, datasets_dir, limit: int | None,

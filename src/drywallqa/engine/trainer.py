@@ -153,12 +153,15 @@ def run_lock(folder: str | Path):
     Raises:
         ValueError: naming the folder, when another run holds its lock.
     """
-    return folder_lock(folder, RUN_LOCK, "training run", "choose another output_dir")
+    return folder_lock(folder, RUN_LOCK, *RUN_LOCK_USER)
 
 
-def run_in_use(folder: str | Path) -> bool:
-    """Whether another training run holds ``folder`` (:func:`run_lock`) now; nothing is made."""
-    return folder_in_use(folder, RUN_LOCK)
+RUN_LOCK_USER = ("training run", "choose another output_dir (--out)")  # who holds it, and what to do instead
+
+
+def run_in_use(folder: str | Path) -> str | None:
+    """Why a training run cannot use ``folder`` now (another holds it: :func:`run_lock`), or None; nothing is made."""
+    return folder_in_use(folder, RUN_LOCK, *RUN_LOCK_USER)
 
 
 def physical_memory() -> int | None:

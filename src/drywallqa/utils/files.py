@@ -110,8 +110,7 @@ def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> 
     try:
         lock.acquire()
     except Timeout:
-        raise ValueError(f"{folder} is in use by another {user} (it holds {lock_path}): wait for it to end, or "
-                         f"{instead}") from None
+        raise ValueError(_in_use(lock_path, user, instead)) from None
     try:
         yield folder
     finally:
@@ -125,20 +124,25 @@ def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> 
         lock.release()
 
 
-def folder_in_use(folder: str | Path, lock_name: str) -> bool:
-    """Whether someone holds ``folder/lock_name`` (:func:`folder_lock`) now; nothing is made."""
+def folder_in_use(folder: str | Path, lock_name: str, user: str, instead: str) -> str | None:
+    """Why a ``user`` cannot write into ``folder`` now: another holds ``folder/lock_name`` (:func:`folder_lock`'s
+    message, said before the work loads); None where none does. Nothing is made."""
     lock_path = Path(folder) / lock_name
     if not lock_path.is_file():
-        return False
+        return None
     lock = FileLock(str(lock_path), timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        return True
+        return _in_use(lock_path, user, instead)
     except OSError:  # not ours to open: the holder's command says so when it tries
-        return False
+        return None
     lock.release()
-    return False
+    return None
+
+
+def _in_use(lock_path: Path, user: str, instead: str) -> str:
+    return f"{lock_path.parent} is in use by another {user} (it holds {lock_path}): wait for it to end, or {instead}"
 
 
 def remove_stale_temp_dirs(parent: str | Path, prefix: str) -> int:
