@@ -98,21 +98,22 @@ def train(
         raise typer.BadParameter(str(exc), param_hint="CONFIG")
     out_hint = "--out" if output_dir is not None else "output_dir (the config's; --out replaces it)"
     check_output_path(Path(cfg.output_dir), out_hint, folder=True)  # a file, below one, unwritable: before any load
-    if run_in_use(cfg.output_dir):  # said before the model and data load; the trainer holds the lock for the run
-        tagged("error:", "red", f"{cfg.output_dir} is in use by another training run: wait for it to end, or choose "
-                                "another --out")
+    in_use = run_in_use(cfg.output_dir)  # said before the model and data load; the trainer holds the lock for the run
+    if in_use:
+        tagged("error:", "red", in_use)
         raise typer.Exit(code=1)
     if not resume and not overwrite and holds_run(cfg.output_dir):  # before the model and data load
         raise typer.BadParameter(f"{cfg.output_dir} already holds a training run: continue it with --resume, replace it "
                                  "with --overwrite, or choose another --out", param_hint=out_hint)
+    import shlex
+
+    # how a run stopped before its end (Ctrl-C, --max-minutes) goes on from its last.pt
+    go_on = (f"continue the run with `{shlex.join(['drywallqa', 'train', str(config), *(overrides or []), '--resume'])}` "
+             "(and the other options given, without --overwrite)")
     try:
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
     except TrainingInterrupted as exc:  # Ctrl-C: last.pt holds the steps done
-        import shlex
-
-        again = shlex.join(["drywallqa", "train", str(config), *(overrides or []), "--resume"])
-        tagged("interrupted:", "yellow", f"{exc.checkpoint} holds step {exc.step}; continue the run with `{again}` "
-                                         "(and the other options given, without --overwrite)")
+        tagged("interrupted:", "yellow", f"{exc.checkpoint} holds step {exc.step}; {go_on}")
         raise typer.Exit(code=INTERRUPTED_CODE)
     except KeyboardInterrupt:
         last = Path(cfg.output_dir) / "last.pt"
@@ -126,12 +127,8 @@ def train(
         tagged("error:", "red", str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
         raise typer.Exit(code=1)
     if result.get("stopped") == "time":  # --max-minutes: not a finished run, and not an epoch's metrics to show
-        import shlex
-
-        again = shlex.join(["drywallqa", "train", str(config), *(overrides or []), "--resume"])
         tagged("stopped:", "yellow", f"--max-minutes {max_minutes:g} reached at step {result['step']}; "
-                                     f"{Path(cfg.output_dir) / 'last.pt'} holds it; continue the run with `{again}` "
-                                     "(and the other options given, without --overwrite)")
+                                     f"{Path(cfg.output_dir) / 'last.pt'} holds it; {go_on}")
         return
     console.print(result)
 

@@ -711,6 +711,7 @@ def predict_paths_ray(
                        overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = _plan(paths, opts, summary, workers)
+    interrupted = False
     if todo:
         import ray
 
@@ -718,7 +719,7 @@ def predict_paths_ray(
         # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
         # link's own, as on the local executor, and a rerun looks for them there
         pending = [os.path.abspath(p) for p in todo]
-        started, rows, stopped, crashed, interrupted = not ray.is_initialized(), [], None, {}, False
+        started, rows, stopped, crashed = not ray.is_initialized(), [], None, {}
         begun = time.time()
 
         def finished(path: str) -> dict | None:  # the record an actor wrote for ``path`` in this job, or None
@@ -816,11 +817,10 @@ def predict_paths_ray(
             else:
                 why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
                 summary.failed.append((path, f"not done: {why}; run the job again to finish it"))
-        if interrupted:
-            _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [],
-                    interrupted=True)
-            raise JobInterrupted(summary)
-    return _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [])
+    _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [], interrupted)
+    if interrupted:
+        raise JobInterrupted(summary)
+    return summary
 
 
 def _ray_stopped(exc: BaseException) -> str:
