@@ -20,7 +20,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from .thinning import ORDER, neighbour_codes, thin
+from .thinning import ORDER, mask_box, neighbour_codes, thin
 
 _NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 DIRECTION_RADIUS = 4  # px: the centre line's local direction is that of its pixels within this reach
@@ -185,18 +185,13 @@ def centre_line(m: np.ndarray) -> CentreLine:
     """The :class:`CentreLine` of a non-empty ``(H, W)`` bool mask. Found within the mask's box and a margin of
     background wider than any window it looks through (the line's direction, a pixel's neighbours), the same as
     within the whole photo, in the photo's coordinates: a crack across a tenth of a photo costs about a tenth."""
-    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
-    if rows.size == 0:  # an empty mask: no box, and an empty line as before the box (not an IndexError)
+    box = mask_box(m, margin=DIRECTION_RADIUS + 2)
+    if box is None or m[box].size == m.size:  # an empty mask (an empty line), or a box that is the whole photo
         return _centre_line(m)
-    margin = DIRECTION_RADIUS + 2
-    top, left = max(int(rows[0]) - margin, 0), max(int(cols[0]) - margin, 0)
-    bottom, right = min(int(rows[-1]) + margin + 1, m.shape[0]), min(int(cols[-1]) + margin + 1, m.shape[1])
-    if (bottom - top) * (right - left) == m.size:
-        return _centre_line(m)
-    line = _centre_line(np.ascontiguousarray(m[top:bottom, left:right]))
+    line = _centre_line(np.ascontiguousarray(m[box]))
     skeleton, dist = np.zeros(m.shape, bool), np.zeros(m.shape, np.float32)
-    skeleton[top:bottom, left:right], dist[top:bottom, left:right] = line.skeleton, line.dist
-    return line._replace(skeleton=skeleton, dist=dist, ys=line.ys + top, xs=line.xs + left)
+    skeleton[box], dist[box] = line.skeleton, line.dist
+    return line._replace(skeleton=skeleton, dist=dist, ys=line.ys + box[0].start, xs=line.xs + box[1].start)
 
 
 def _centre_line(m: np.ndarray) -> CentreLine:
@@ -209,10 +204,9 @@ def _centre_line(m: np.ndarray) -> CentreLine:
         return CentreLine(thinned, dist, ys, xs, empty, empty, empty, 0.0)
     # widths: on the mask at twice its size (nearest) a strip of any whole width w is 2w wide and its middle pixels
     # lie w from the background, where at its own size an even width has no middle pixel
-    rows, cols = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]  # the mask's box: the rest is background
-    top, left = int(rows[0]), int(cols[0])
-    box = m[top:int(rows[-1]) + 1, left:int(cols[-1]) + 1]
-    up = cv2.resize(np.pad(box, 1).astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    rows, cols = mask_box(m)  # the mask's box: the rest is background
+    top, left = rows.start, cols.start
+    up = cv2.resize(np.pad(m[rows, cols], 1).astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
     up_dist = cv2.distanceTransform(up, cv2.DIST_L2, 5)
     r, c = 2 * (ys - top) + 2, 2 * (xs - left) + 2  # pixel (y, x): the 2x2 block from there of the padded, doubled box
     widths = np.maximum.reduce([up_dist[r, c], up_dist[r + 1, c], up_dist[r, c + 1], up_dist[r + 1, c + 1]])

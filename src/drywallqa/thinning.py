@@ -55,12 +55,21 @@ def thin(mask: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected an (H, W) mask, got shape {mask.shape}")
     # thinned within the mask's box, the same as within the whole photo (beyond the box all is background, as beyond
     # the border): a crack across a tenth of a photo costs a tenth of its area's set-up
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     out = np.zeros(mask.shape, bool)
-    if rows.size:
-        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    box = mask_box(mask)
+    if box is not None:
         out[box] = _thin_box(mask[box])
     return out
+
+
+def mask_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice] | None:
+    """``(rows, columns)`` slices of the smallest box holding every pixel of a ``(H, W)`` mask that is on, grown by
+    ``margin`` pixels on each side within the mask's bounds; None for an empty mask."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return (slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, mask.shape[0])),
+            slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, mask.shape[1])))
 
 
 def _thin_box(mask: np.ndarray) -> np.ndarray:
