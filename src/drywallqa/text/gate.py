@@ -76,11 +76,46 @@ _LINKS = frozenset(w for p in _PREPOSITIONS for w in p.split()) | frozenset("the
                                                                              .split())
 # words that ask for what is not there: before the thing named ("no cracks", "everything except the tape", "do not
 # segment cracks") the prompt asks for the mask's opposite, which no model here makes
-_NEGATIONS = frozenset("""no not never without except excluding exclude ignore ignoring non nothing none but besides
-    minus lacking sans avoid avoiding inverse complement opposite negative""".split()) | frozenset(
+# the plain negations: a word of missing after one undoes it ("don't skip the cracks", "without missing any")
+_NOT = frozenset("no not never without".split()) | frozenset(
     w + e for w in "don doesn didn isn aren wasn weren hasn haven hadn".split() for e in ("t", "'t"))
-_NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|devoid\s+of)\b",
-                              re.IGNORECASE)
+# verbs that leave their thing out: "hide the seams", "cracks, but skip the outlet", "remove cracks from selection"
+_LEAVE_OUT = frozenset("skip skipping omit omitting hide hiding remove removing".split())
+_NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ignoring non nothing none but besides
+    minus lacking sans avoid avoiding inverse complement opposite negative zero absence absent neither""".split())
+_NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
+                              r"devoid\s+of|not\s+including|save\s+for|away\s+from|(?:leave|leaving|mask|masking|filter|filtering|cut|"
+                              r"take|rule|blank)\s+out|leave\s+off|w/o)(?![\w/])", re.IGNORECASE)
+# what the gate mends a slip to besides the known concepts' words: the negations a slip would hide ("drywall tape exept
+# cracks", "evrything without tape")
+_NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "everything")
+# the rest of a photo: a prompt asking for it asks for what its thing leaves ("hide the cracks and show the rest",
+# "cracks? everything else"); a question ending in "not" asks where a thing is not ("where are the cracks not?")
+_THE_REST = re.compile(r"\b(?:everything|anything|all|everywhere|anywhere)\s+else\b|\belsewhere\b|\bthe\s+rest\b(?!\s+of\b)|"
+                       r"\bthe\s+rest\s+of\s+(?:the\s+|this\s+|my\s+|our\s+)?(?:" + "|".join(_SURFACES) + r")\b",
+                       re.IGNORECASE)  # "the rest of the wall", not "the rest of the cracks"
+_ENDS_NEGATED = re.compile(r"\b(?<!or )(?:not|absent)\W*$", re.IGNORECASE)  # not "crack or not?"
+# words of a surface without defects: before a surface that names no thing after it ("intact drywall", "the sound parts
+# of the plaster", "healthy plaster with no damage") they ask for the wall a thing leaves; before a thing ("intact joint
+# tape", "clean seams") they say which
+_SOUND = frozenset("""undamaged intact sound healthy unbroken unblemished flawless pristine perfect clean unmarked
+    unaffected bare good""".split())
+_AREAS = frozenset("""area areas part parts region regions section sections zone zones portion portions face faces field
+    fields rest""".split())
+# a place between things, or away from them: "areas between the seams", "board faces away from the joints" ask for
+# the wall the things leave, where what comes before names none of them
+# "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
+_BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighboring)\s+)*((?:(?:" +
+                          "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+)*(?:boards|sheets|panels|plasterboards|"
+                          r"drywalls|sheetrocks|wallboards))\s+(?:meet|join|butt(?:\s+together|\s+up)?|abut|come\s+together)\b", re.IGNORECASE)
+_JOIN_READINGS = {"join": "joint", "joins": "joints", "seem": "seam", "seems": "seams"}
+# the words before which "join(s)" and "seem(s)" name a thing ("the joins", "plasterboard joins", "taped seems");
+# after anything else (or first) only where a place or the prompt's end follows ("seems in the drywall"); never a verb
+# ("it seems", "what seems to be", "where the boards join": a plural before "join")
+_PLACE_WORDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | {"and", "or"}
+_BEFORE_A_JOIN = frozenset("""the a all any some each every those these visible vertical horizontal taped mudded butt
+    flat tapered board panel sheet plasterboard drywall sheetrock gyprock wallboard ceiling wall""".split())
+_BETWEEN = re.compile(r"\b(?:between|away\s+from)\b", re.IGNORECASE)
 # "crack-free wall" (any word: "dust-free"), "crack free wall" (group 1: a negation only where it names a thing the
 # model knows, not "the free end of the tape", "dust free wall cracks": PromptGate._names_a_thing)
 _FREE_OF = re.compile(r"\w[-\u2010\u2011]free\b|\b([^\W\d_]+) free(?! to\b)(?! of\b)(?! from\b)\b")
@@ -144,12 +179,37 @@ def _is_negation(words: list[str], i: int, about_a_mask: bool) -> bool:
         return False
     if word in _OPPOSITES and not about_a_mask and (not after or after[0] != "of"):
         return False
-    for w in after[:3]:
+    if word == "zero" and after[:1] == ["in"]:  # "zero in on the cracks"
+        return False
+    if word in _LEAVE_OUT and any(w in _NOT for w in words[max(0, i - 3):i]):  # "don't skip the cracks": the "don't"
+        return False
+    for w in after[:3] if word in _NOT else ():  # "but skip the outlet" leaves the outlet out
         if w in _MISSING:
             return False
         if w not in _BEFORE_MISSING:
             break
     return True
+
+
+def trade_reading(prompt: str) -> str:
+    """``prompt`` with the words people write for a joint read as "joint" or "seam": the British "join" as a noun
+    ("joins in the plasterboard", "the board join"), "seems" for "seams" where it names a thing ("the seems between
+    the panels", "seems in the drywall"; not "it seems to be cracked"), and a place where boards meet as their joints
+    ("where the boards meet" -> "joints between the boards"). Every other word is kept as typed."""
+    text = _BOARDS_MEET.sub(lambda m: f"joints between the {m.group(1)}", prompt)
+    words = list(re.finditer(r"[A-Za-z]+|[^\sA-Za-z]", text))
+    out, end = [], 0
+    for i, m in enumerate(words):
+        low = m.group(0).lower()
+        if low not in _JOIN_READINGS:
+            continue
+        before = words[i - 1].group(0).lower() if i else None
+        after = words[i + 1].group(0).lower() if i + 1 < len(words) else None
+        if before in _BEFORE_A_JOIN or (before is None and (after is None or after in _PLACE_WORDS or not after.isalpha())):
+            reading = _JOIN_READINGS[low]
+            out += [text[end:m.start()], reading.capitalize() if m.group(0)[0].isupper() else reading]
+            end = m.end()
+    return "".join(out) + text[end:]
 
 
 @dataclass(frozen=True)
@@ -229,9 +289,13 @@ class PromptGate:
         self.dictionary = {w.lower() for w in words if w.isalpha()} | TRADE_WORDS
 
     def correct(self, prompt: str) -> str:
-        """``prompt`` with each slipped word mended to the one lexicon word it is nearest to (see module doc)."""
+        """``prompt`` with each slipped word mended to the one lexicon word it is nearest to (see module doc), or to
+        a negation (:data:`_NEGATION_SPELLINGS`: "exept" -> "except"), and read in the trade's words
+        (:func:`trade_reading`: "the seems between the panels" -> "the seams between the panels")."""
+        prompt = trade_reading(prompt)
         if not self.lexicon:
             return prompt
+        targets = [*self.lexicon, *(w for w in _NEGATION_SPELLINGS if w not in self.lexicon)]
 
         def mend(m):
             word = m.group(0)
@@ -239,7 +303,7 @@ class PromptGate:
             if not (word.isascii() and word.isalpha()) or len(low) < 4 or self._is_real(low):
                 return word
             limit = 2 if len(low) >= 7 else 1
-            dist = {w: slips(low, w, limit) for w in self.lexicon}
+            dist = {w: slips(low, w, limit) for w in targets}
             best = min(dist.values(), default=limit + 1)
             near = [w for w, d in dist.items() if d == best]
             # forms of one word ("crack", "cracks") are one choice: the plainest ("cracs" is read as "crack")
@@ -393,7 +457,8 @@ class PromptGate:
         for p, i, s, m in zip(prompts, nearest, similarity, margin):
             concept = self.known_concepts[int(i)]
             understood = asked_as[p] if asked_as is not None else self.correct(p)
-            known = (bool(m >= self.min_margin) and not self.negated(p) and not self.other_tape(understood)
+            known = (bool(m >= self.min_margin) and not self.negated(p) and not self.negated(understood)
+                     and not self.other_tape(understood)
                      and not self.kind_alone(understood)) or \
                 understood in self.canonical.values()
             out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
@@ -411,16 +476,49 @@ class PromptGate:
         text = unicodedata.normalize("NFKC", prompt)
         if any(m.group(1) is None or self._names_a_thing(m.group(1)) for m in _FREE_OF.finditer(text.lower())):
             return True
+        if _ENDS_NEGATED.search(text) or _THE_REST.search(self.affirmed(text)) or self._between_things(text):
+            return True  # "where are the cracks not?", "hide the cracks, show the rest", "areas between the seams"
         words = [w for _, w in _negation_words(text)]
+        if self._sound_surface(words):
+            return True
         about_a_mask = bool(_MASK_WORDS.search(text))
         for i, word in enumerate(words):
             if word in _NEGATIONS and not _is_negation(words, i, about_a_mask):
                 continue  # "do not miss any cracks" asks for them
-            if word in _NEGATIONS or (word.startswith("un") and word[2:] in self.lexicon and word[2:] not in _ASKING):
-                return True
+            if word in _NEGATIONS or (word.startswith("un") and word[2:] not in _ASKING and self._names_a_thing(word[2:])):
+                return True  # "unseamed drywall", "unjointed sections"
             if word not in _BEFORE_THE_THING:
                 return False  # a name came first
         return False
+
+    def _sound_surface(self, words: list[str]) -> bool:
+        """Whether ``words`` (of :func:`_negation_words`) name a surface without defects before naming a thing:
+        "intact drywall", "smooth undamaged plaster", "the sound parts of the plaster, no cracks" (:data:`_SOUND`);
+        not "intact joint tape", "clean wall seams", "cracks in sound plaster"."""
+        for i, word in enumerate(words):
+            if self._names_a_thing(word):
+                return False
+            if word not in _SOUND:
+                continue
+            j = i + 1
+            while j < len(words) and (words[j] in _SOUND or words[j] in ("the", "a", "an")):
+                j += 1
+            if j == len(words) or not (words[j] in _SURFACES or words[j] in _AREAS):
+                continue
+            while j < len(words) and (words[j] in _SURFACES or words[j] in _AREAS):
+                j += 1
+            return j == len(words) or not self._names_a_thing(words[j])  # "intact wall cracks": which cracks
+        return False
+
+    def _between_things(self, text: str) -> bool:
+        """Whether ``text`` asks for a place between or away from things the model knows, naming none before it:
+        "areas between the seams", "board faces away from the joints" (not "seams between the boards", "the gaps
+        between the boards", "cracks away from the seams")."""
+        m = _BETWEEN.search(text)
+        if m is None:
+            return False
+        names = lambda part: any(self._names_a_thing(w) for w in _TOKEN.findall(part.lower()))  # noqa: E731
+        return not names(text[:m.start()]) and names(text[m.end():])
 
     def affirmed(self, text: str) -> str:
         """``text`` without what it asks to leave out after naming its thing: "cracks with no tape" -> "cracks", "crack,
