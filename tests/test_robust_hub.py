@@ -234,3 +234,27 @@ def test_an_hf_endpoint_that_is_no_url_is_left_to_the_hugging_face_client(monkey
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("probed"))
     for endpoint in ("https://hub.example:99999", "https://hub.example:abc", "https://[::1"):
         assert hub.hub_unreachable.__wrapped__(endpoint) is None
+
+
+def test_a_name_lookup_that_does_not_answer_is_bounded(monkeypatch):
+    """The socket timeout does not bound the name lookup: a resolver that never answered held every hub load."""
+    import socket
+    import threading
+    import time
+
+    from drywallqa.models import hub
+
+    release = threading.Event()
+
+    def hung_lookup(address, timeout=None):
+        release.wait(30)
+        raise socket.gaierror(-3, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "create_connection", hung_lookup)
+    monkeypatch.setattr(hub, "HUB_PROBE_TIMEOUT_S", 0.2)
+    start = time.monotonic()
+    try:
+        why = hub.hub_unreachable.__wrapped__("https://hub.example")
+    finally:
+        release.set()
+    assert time.monotonic() - start < 5 and why == "hub.example cannot be reached: no answer within 0.4 s"

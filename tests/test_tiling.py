@@ -81,6 +81,9 @@ def test_load_with_tile_wraps_the_model_and_the_cli_checks_the_size(tiny_model_d
     assert res.masks["segment crack"].shape == (150, 200) and res.timings_ms["tiles"] == 3 * 4
     with pytest.raises(ValueError, match="tile"):
         TiledSegmenter(seg.inner, tile=8)
+    for options in ({"max_tiles": 4}, {"tile_overlap": 0.5}):  # options of tile, without one: were ignored silently
+        with pytest.raises(ValueError, match="options of tile"):
+            Segmenter.load(tiny_model_dir, **options)
     out = CliRunner().invoke(app, ["predict", str(tmp_path), "--prompt", "segment crack", "--out", str(tmp_path / "o"),
                                    "--model-path", str(tiny_model_dir), "--tile", "16"])
     assert out.exit_code == 2 and "--tile" in out.output

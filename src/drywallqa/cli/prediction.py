@@ -211,7 +211,7 @@ def _after_an_interrupt(summary, out: Path, views: list[tuple]) -> None:
     failed = [(path, why) for path, why in summary.failed if why != INTERRUPTED]
     names = [name for name, _, _ in views]
     if names:
-        tagged("interrupted:", "yellow", f"writing {', '.join(names)} of the photos done (Ctrl-C again to skip "
+        tagged("interrupted:", "yellow", f"writing {', '.join(names)} of the photos done (Ctrl-C or a stop signal again skips "
                                          f"{'them' if len(names) > 1 else 'it'})")
     written, left, problems = _write_views(out, views, quiet=True)
     n = len(summary.done)

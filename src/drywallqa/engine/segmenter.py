@@ -227,6 +227,8 @@ class Segmenter:
                 ``label_shape``, ...).
         """
         runtime, pipeline = from_backend(backend, runtime, pipeline, "Segmenter.load", stacklevel=3)
+        if tile is None and (max_tiles is not None or tile_overlap != 0.25):  # was ignored without a word
+            raise ValueError("tile_overlap and max_tiles are options of tile (Segmenter.load(path, tile=512, ...))")
         implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
         segmenter = implementation.from_path(path, **kwargs)
         if tile is not None:  # tile=0 is an error (TiledSegmenter), not a quiet 'no tiles'

@@ -17,6 +17,7 @@ import functools
 import json
 import os
 import socket
+import threading
 from urllib.parse import urlparse
 
 HUB_PROBE_TIMEOUT_S = 3.0  # how long the hub may take to accept a connection before it counts as unreachable
@@ -36,11 +37,21 @@ def hub_unreachable(endpoint: str) -> str | None:
         host = None
     if not host:
         return None  # not a URL this can judge: the Hugging Face client says what is wrong with it
-    try:
-        socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S).close()
-    except OSError as exc:
-        return f"{host} cannot be reached: {exc.strerror or exc}"
-    return None
+    answer: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S).close()
+            answer.append(None)
+        except OSError as exc:
+            answer.append(f"{host} cannot be reached: {exc.strerror or exc}")
+
+    # the name lookup before the connection knows no timeout (a resolver that does not answer held every hub load for
+    # its own, often 20 s or more): the probe runs aside, and a lookup still going after the wait counts as no answer
+    thread = threading.Thread(target=probe, name="drywallqa-hub-probe", daemon=True)
+    thread.start()
+    thread.join(2 * HUB_PROBE_TIMEOUT_S)
+    return answer[0] if answer else f"{host} cannot be reached: no answer within {2 * HUB_PROBE_TIMEOUT_S:g} s"
 
 
 def _offline_reason(name: str) -> str | None:
