@@ -228,7 +228,7 @@ def test_declared_length_over_the_limit_is_refused_at_once(client):
 
 @pytest.mark.parametrize("args", [["--max-upload-mb", "inf"], ["--request-timeout", "0"], ["--port", "99999"],
                                   ["--port", "-1"], ["--max-pixels", "0"], ["--body-timeout", "0"],
-                                  ["--body-timeout", "nan"]])
+                                  ["--body-timeout", "nan"], ["--max-connections", "0"]])
 def test_serve_refuses_impossible_settings_before_starting(args):
     from typer.testing import CliRunner
 
@@ -400,6 +400,35 @@ def test_a_connection_whose_headers_do_not_arrive_is_closed(tiny_model_dir):
             assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"status":"ok"}'), answer
             time.sleep(0.2)  # less than the limit, each time
         assert (closed_after(kept) or 99) < 2  # then idle for longer than the limit: closed
+        assert _healthy(port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_connections_are_bounded(tiny_model_dir, monkeypatch):
+    """Connections were unbounded: clients holding idle connections open could take every file descriptor. serve passes
+    --max-connections to uvicorn, which answers a request beyond them 503 and serves again once they close."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    runs = []
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: runs.append(kwargs))
+    res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--max-connections", "7"])
+    assert res.exit_code == 0 and runs[0]["limit_concurrency"] == 7, res.output
+    server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)), limit_concurrency=2)
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+    try:
+        time.sleep(0.2)
+        over = socket.create_connection(("127.0.0.1", port), timeout=5)
+        over.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert over.recv(4096).startswith(b"HTTP/1.1 503")
+        over.close()
+        for conn in idle:
+            conn.close()
+        time.sleep(0.3)
         assert _healthy(port)
     finally:
         server.should_exit = True

@@ -28,6 +28,9 @@ def serve(
     body_timeout: float = typer.Option(60.0, help="Seconds a request's body may take to arrive; then it is answered 408. "
                                        "Also the seconds a request's headers may take, from when its connection opened "
                                        "or the previous answer was sent; then the connection is closed."),
+    max_connections: int = typer.Option(
+        256, help="Connections open at once (idle ones included); a request beyond them is answered 503, so that "
+                  "clients holding connections open cannot take every one the machine has."),
     prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
     precision: str = typer.Option("float32", help=PRECISION_HELP),
 ):
@@ -39,7 +42,7 @@ def serve(
 
     for value, hint in ((max_upload_mb, "--max-upload-mb"), (max_concurrency, "--max-concurrency"), (max_pixels, "--max-pixels"),
                         (max_tiles, "--max-tiles"), (request_timeout, "--request-timeout"),
-                        (body_timeout, "--body-timeout")):
+                        (body_timeout, "--body-timeout"), (max_connections, "--max-connections")):
         if not value > 0:
             raise typer.BadParameter(f"must be greater than 0, got {value}", param_hint=hint)
     if max_upload_mb == float("inf"):
@@ -52,6 +55,7 @@ def serve(
                                   max_pixels=max_pixels, max_tiles=max_tiles, request_timeout_s=request_timeout,
                                   body_timeout_s=body_timeout, pipeline=pipeline), seg)
     try:
-        uvicorn.run(app_, host=host, port=port, http=headers_bounded_protocol(body_timeout))
+        uvicorn.run(app_, host=host, port=port, http=headers_bounded_protocol(body_timeout),
+                    limit_concurrency=max_connections)
     except KeyboardInterrupt:  # Ctrl-C or a stop signal, raised again by uvicorn once it has shut down: a normal end
         pass
