@@ -120,10 +120,11 @@ def check_model_settings(metadata: dict) -> dict:
 # concept's canonical prompt (0.6.4); 3 = a place on a wall, a board, a ceiling always left out, negations refused (0.6.5);
 # 4 = a negation after the thing left out ("cracks with no tape" -> "cracks"), "areas with no cracks" refused (0.6.6);
 # 5 = tapes that are no joint tape refused ("painter's tape"), the gate's anchors with the trades' words, a kind of
-# crack or joint alone refused ("stress levels") (0.6.7); 6 = verbs and phrases that leave a thing out ("skip", "hide",
-# "leave out", "w/o"), a sound surface ("intact drywall"), the rest or the wall between things ("areas between the
-# seams") refused, "joins" / "seems" / "where the boards meet" read as joints and seams, caulk and wall anchors as
-# unrelated anchors (0.6.8)
+# crack or joint alone refused ("stress levels") (0.6.7); 6 = verbs and phrases that leave a thing out ("hide the
+# seams", "cracks, leave out the mesh tape", "w/o"), a sound surface ("intact drywall") and the wall between things
+# ("areas between the seams") refused, a first clause leaving a thing out left out ("ignore the tape, find cracks"),
+# "joins" / "seems" / "where the boards meet" read as joints and seams, caulking and wall anchors as unrelated
+# anchors (0.6.8)
 GATE_READING = 6
 
 

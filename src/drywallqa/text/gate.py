@@ -76,34 +76,45 @@ _LINKS = frozenset(w for p in _PREPOSITIONS for w in p.split()) | frozenset("the
                                                                              .split())
 # words that ask for what is not there: before the thing named ("no cracks", "everything except the tape", "do not
 # segment cracks") the prompt asks for the mask's opposite, which no model here makes
-# the plain negations: a word of missing after one undoes it ("don't skip the cracks", "without missing any")
+# the plain negations: a word of missing or leaving out after one undoes it ("don't skip the cracks", "without missing
+# any", "don't leave out the small cracks")
 _NOT = frozenset("no not never without".split()) | frozenset(
     w + e for w in "don doesn didn isn aren wasn weren hasn haven hadn".split() for e in ("t", "'t"))
-# verbs that leave their thing out: "hide the seams", "cracks, but skip the outlet", "remove cracks from selection"
-_LEAVE_OUT = frozenset("skip skipping omit omitting hide hiding remove removing".split())
+# verbs that leave their object out where it is a thing the model knows ("hide the seams", "remove cracks from
+# selection", "Please highlight cracks and skip the taped areas"), not another ("remove background, segment cracks",
+# "skip trowel texture", "Skip the corners, show me the flat joints"); "leaveout" stands for the phrases of
+# _LEAVE_OUT_PHRASE ("leave out", "mask out", "filter out", ...)
+_LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removing disregard disregarding erase erasing
+    subtract subtracting leaveout""".split())
 _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ignoring non nothing none but besides
-    minus lacking sans avoid avoiding inverse complement opposite negative zero absence absent neither""".split())
+    minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
+    neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|not\s+including|save\s+for|away\s+from|(?:leave|leaving|mask|masking|filter|filtering|cut|"
-                              r"take|rule|blank)\s+out|leave\s+off|w/o)(?![\w/])", re.IGNORECASE)
+                              r"devoid\s+of|not\s+including|save\s+for|w/o|w/out)(?![\w/])", re.IGNORECASE)
+_LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking)\s+out|leave\s+off)\b", re.IGNORECASE)
 # what the gate mends a slip to besides the known concepts' words: the negations a slip would hide ("drywall tape exept
-# cracks", "evrything without tape")
-_NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "everything")
-# the rest of a photo: a prompt asking for it asks for what its thing leaves ("hide the cracks and show the rest",
-# "cracks? everything else"); a question ending in "not" asks where a thing is not ("where are the cracks not?")
-_THE_REST = re.compile(r"\b(?:everything|anything|all|everywhere|anywhere)\s+else\b|\belsewhere\b|\bthe\s+rest\b(?!\s+of\b)|"
-                       r"\bthe\s+rest\s+of\s+(?:the\s+|this\s+|my\s+|our\s+)?(?:" + "|".join(_SURFACES) + r")\b",
-                       re.IGNORECASE)  # "the rest of the wall", not "the rest of the cracks"
-_ENDS_NEGATED = re.compile(r"\b(?<!or )(?:not|absent)\W*$", re.IGNORECASE)  # not "crack or not?"
-# words of a surface without defects: before a surface that names no thing after it ("intact drywall", "the sound parts
-# of the plaster", "healthy plaster with no damage") they ask for the wall a thing leaves; before a thing ("intact joint
-# tape", "clean seams") they say which
+# cracks", "evrything without tape"), and the real words one slip from them, so that their slips are not read as
+# negations ("Icluding hairline cracks" is "including", "excpect" is "expect")
+_NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "everything", "including", "expect",
+                       "accept")
+# a "where" question ending in "not" asks where a thing is not ("where are the cracks not?"); a thing just before a
+# closing "not" or "absent" is said to be missing ("cracks absent"); not "taped and not", "if absent", "maybe not"
+_WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
+_ENDS_ABSENT = re.compile(r"([^\W\d_]+)\s+(?:not|absent)\W*$")
+# a thing said to be left out after it is named: "the wall with the cracks removed", "cracks excluded"
+_LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|omitted|erased|subtracted|(?:masked|left|blanked)\s+out)\b",
+                             re.IGNORECASE)
+# words of a surface without defects: before a surface ("intact drywall", "the sound parts of the plaster, no cracks",
+# "healthy plaster with no damage"), in a prompt that asks for no thing the model knows, they ask for the wall a thing
+# leaves; not "intact joint tape", "sound plaster with hairline cracks", "a good portion of the plaster has cracks"
 _SOUND = frozenset("""undamaged intact sound healthy unbroken unblemished flawless pristine perfect clean unmarked
     unaffected bare good""".split())
+_DETERMINERS = frozenset("the a an any all every each those these this that my our its some".split())
+# where the object of a verb of leaving out ends: "remove false positives from the crack mask"
+_OBJECT_ENDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | frozenset(
+    "and or but from to then so because with having that which for of".split())
 _AREAS = frozenset("""area areas part parts region regions section sections zone zones portion portions face faces field
-    fields rest""".split())
-# a place between things, or away from them: "areas between the seams", "board faces away from the joints" ask for
-# the wall the things leave, where what comes before names none of them
+    fields space spaces""".split())
 # "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
 _BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighboring)\s+)*((?:(?:" +
                           "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+)*(?:boards|sheets|panels|plasterboards|"
@@ -115,7 +126,10 @@ _JOIN_READINGS = {"join": "joint", "joins": "joints", "seem": "seam", "seems": "
 _PLACE_WORDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | {"and", "or"}
 _BEFORE_A_JOIN = frozenset("""the a all any some each every those these visible vertical horizontal taped mudded butt
     flat tapered board panel sheet plasterboard drywall sheetrock gyprock wallboard ceiling wall""".split())
-_BETWEEN = re.compile(r"\b(?:between|away\s+from)\b", re.IGNORECASE)
+# a place between things, or away from them: "areas between the seams", "board faces away from the joints" ask for
+# the wall the things leave, where an area or a surface comes just before and a thing just after (not "look between
+# the boards for joint tape", "standing 2 m away from the wall, find cracks")
+_BETWEEN = re.compile(r"\b(?:between|away\s+from)\s+(?:(?:the|two|each|any|all|those|these)\s+)?([^\W\d_]+)", re.IGNORECASE)
 # "crack-free wall" (any word: "dust-free"), "crack free wall" (group 1: a negation only where it names a thing the
 # model knows, not "the free end of the tape", "dust free wall cracks": PromptGate._names_a_thing)
 _FREE_OF = re.compile(r"\w[-\u2010\u2011]free\b|\b([^\W\d_]+) free(?! to\b)(?! of\b)(?! from\b)\b")
@@ -130,7 +144,9 @@ _ONLY = frozenset("only just also".split())
 # negations that are nouns of a mask's opposite ("the opposite of cracks", "inverse of the crack mask", "inverse crack
 # mask"), and adjectives of a place elsewhere ("opposite wall cracks", "the negative corner tape"): negations only
 # before "of" or in a prompt about a mask
-_OPPOSITES = frozenset("opposite inverse complement negative".split())
+_ASKING_VERBS = frozenset("""segment find show highlight outline detect mark locate identify get see check look
+    label trace map draw""".split())
+_OPPOSITES = frozenset("opposite inverse invert inverted complement negative".split())
 _MASK_WORDS = re.compile(r"\b(?:masks?|segmentations?|selections?)\b", re.IGNORECASE)
 _BEFORE_A_NAME = frozenset("do does did just only".split()) | _MISSING  # name nothing
 _MODIFIER = re.compile(r"\b(" + "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+(?=(\w+))", re.IGNORECASE)
@@ -143,15 +159,22 @@ _TIES = _HAVING | _LINKS | frozenset("and or is are be being was were".split())
 _BEFORE_THE_THING = _ASKING | _SURFACES | _GENERIC | _BEFORE_A_NAME | _TIES  # _TIES holds _LINKS and _HAVING
 
 
-def _negation_words(text: str) -> list[tuple[int, str]]:
-    """The words of ``text`` (lower case, plain apostrophe, "un-taped" as "untaped") with where each starts, a negation
-    phrase ("other than", "free of") as one word "except"."""
-    phrases = [(m.start(), m.end()) for m in _NEGATION_PHRASE.finditer(text)]
-    words = [(start, "except") for start, _ in phrases]
-    words += [(m.start(), re.sub(r"[-\u2010\u2011]", "", m.group(0).lower().replace("\u2019", "'")))  # "untaped"
+def _negation_spans(text: str) -> list[tuple[int, int, str]]:
+    """The words of ``text`` (lower case, plain apostrophe, "un-taped" as "untaped") with where each starts and ends, a
+    negation phrase ("other than", "free of") as one word "except", a phrase of leaving out ("leave out", "mask out")
+    as one word "leaveout"."""
+    phrases = [(m.start(), m.end(), "except") for m in _NEGATION_PHRASE.finditer(text)]
+    phrases += [(m.start(), m.end(), "leaveout") for m in _LEAVE_OUT_PHRASE.finditer(text)]
+    words = list(phrases)
+    words += [(m.start(), m.end(), re.sub(r"[-\u2010\u2011]", "", m.group(0).lower().replace("\u2019", "'")))  # "untaped"
               for m in re.finditer(r"(?:\b[Uu][Nn][-\u2010\u2011])?[^\W\d_]+(?:['’][^\W\d_]+)?", text)
-              if not any(a <= m.start() < b for a, b in phrases)]
+              if not any(a <= m.start() < b for a, b, _ in phrases)]
     return sorted(words)
+
+
+def _negation_words(text: str) -> list[tuple[int, str]]:
+    """:func:`_negation_spans` without where each word ends."""
+    return [(start, word) for start, _, word in _negation_spans(text)]
 
 
 def _forms(word: str) -> set[str]:
@@ -166,25 +189,30 @@ _KIND_FORMS = {f for w in KIND_WORDS for f in _forms(w)}  # "feathers", "panelin
 OFF_SWITCH = "Turn the check off with --no-prompt-gate (prompt_gate=False) for the raw map."  # a warning's end
 
 
-def _is_negation(words: list[str], i: int, about_a_mask: bool) -> bool:
+def _is_negation(words: list[str], i: int, about_a_mask: bool, names_its_object=None) -> bool:
     """Whether ``words[i]`` (of :func:`_negation_words`) leaves something out there: not where a word of missing
     undoes it ("don't miss the cracks", "not to miss any cracks"), where "but" or "not" asks for more or only ("but
-    only the cracks", "not just the tape"), or where a word of a mask's opposite is a place's adjective ("opposite
-    wall cracks"; ``about_a_mask``: the prompt names a mask, "inverse crack mask")."""
+    only the cracks", "not just the tape"), where a word of a mask's opposite is a place's adjective ("opposite
+    wall cracks"; ``about_a_mask``: the prompt names a mask, "inverse crack mask"), nor where a verb of leaving out has
+    an object that is no thing the model knows ("remove background, segment cracks"; ``names_its_object(i)``: whether
+    the words after ``words[i]`` name one; without it, always)."""
     word = words[i]
     if word not in _NEGATIONS:
         return False
     after = words[i + 1:]
-    if word in ("but", "not") and after and after[0] in _ONLY:
+    if (word in ("but", "not") or word in _LEAVE_OUT) and after and after[0] in _ONLY:  # "filter out just the cracks"
+        return False
+    if word == "but" and after and after[0] in _ASKING_VERBS:  # "sound plaster but find any cracks": a conjunction
         return False
     if word in _OPPOSITES and not about_a_mask and (not after or after[0] != "of"):
         return False
-    if word == "zero" and after[:1] == ["in"]:  # "zero in on the cracks"
+    if word == "zero" and names_its_object is not None and not names_its_object(i, 1):  # "zero in on", "zero-gap"
         return False
-    if word in _LEAVE_OUT and any(w in _NOT for w in words[max(0, i - 3):i]):  # "don't skip the cracks": the "don't"
+    if word in _LEAVE_OUT and (any(w in _NOT for w in words[max(0, i - 3):i])  # "don't skip the cracks": the "don't"
+                               or (names_its_object is not None and not names_its_object(i, 4))):
         return False
     for w in after[:3] if word in _NOT else ():  # "but skip the outlet" leaves the outlet out
-        if w in _MISSING:
+        if w in _MISSING or w in _LEAVE_OUT:
             return False
         if w not in _BEFORE_MISSING:
             break
@@ -205,7 +233,9 @@ def trade_reading(prompt: str) -> str:
             continue
         before = words[i - 1].group(0).lower() if i else None
         after = words[i + 1].group(0).lower() if i + 1 < len(words) else None
-        if before in _BEFORE_A_JOIN or (before is None and (after is None or after in _PLACE_WORDS or not after.isalpha())):
+        ends = after is None or after in _PLACE_WORDS or not after.isalpha()  # "wall seems cracked" is a verb
+        if before in ("the", "those", "these") or (before in _BEFORE_A_JOIN and ends) or (
+                before is None and (after is None or after in _PLACE_WORDS)):  # not "Seems, at first glance, ..."
             reading = _JOIN_READINGS[low]
             out += [text[end:m.start()], reading.capitalize() if m.group(0)[0].isupper() else reading]
             end = m.end()
@@ -474,22 +504,73 @@ class PromptGate:
         if normal_form(prompt) in self._anchors:
             return False
         text = unicodedata.normalize("NFKC", prompt)
+        rest = self._clause_after_leaving_out(text)
+        if rest is not None:  # "ignore the tape, find cracks" asks what "find cracks" asks
+            return self.negated(rest)
         if any(m.group(1) is None or self._names_a_thing(m.group(1)) for m in _FREE_OF.finditer(text.lower())):
             return True
-        if _ENDS_NEGATED.search(text) or _THE_REST.search(self.affirmed(text)) or self._between_things(text):
-            return True  # "where are the cracks not?", "hide the cracks, show the rest", "areas between the seams"
-        words = [w for _, w in _negation_words(text)]
-        if self._sound_surface(words):
-            return True
+        if _WHERE_NOT.search(text) or self._between_things(text):
+            return True  # "where are the cracks not?", "areas between the seams"
+        ends = _ENDS_ABSENT.search(text)
+        if ends and self._names_a_thing(ends.group(1).lower()):
+            return True  # "cracks absent"
+        left = _LEFT_OUT_AFTER.search(text)
+        if left and self._names_a_thing(left.group(1).lower()) and not self._names(text[:left.start()]):
+            return True  # "the wall with the cracks removed", not "cracks, with the tape removed"
+        spans = _negation_spans(text)
+        words = [w for _, _, w in spans]
+        if self._sound_surface(words) and not self._names(text[:next(
+                (start for start, _, w in spans if w in _NEGATIONS and w != "but"), len(text))]):
+            return True  # "intact drywall", "sound plaster, no cracking"; not "sound plaster but find any cracks"
         about_a_mask = bool(_MASK_WORDS.search(text))
+        names_its_object = self._names_its_object(text, spans)
         for i, word in enumerate(words):
-            if word in _NEGATIONS and not _is_negation(words, i, about_a_mask):
+            if word in _NEGATIONS and not _is_negation(words, i, about_a_mask, names_its_object):
                 continue  # "do not miss any cracks" asks for them
-            if word in _NEGATIONS or (word.startswith("un") and word[2:] not in _ASKING and self._names_a_thing(word[2:])):
-                return True  # "unseamed drywall", "unjointed sections"
+            if word in _NEGATIONS or (word.startswith("un") and word[2:] not in _ASKING and self._names_a_thing(word[2:])) \
+                    or (word.endswith("less") and self._names_a_thing(word[:-4])):
+                return True  # "unseamed drywall", "unjointed sections", "seamless drywall", "crackless plaster"
             if word not in _BEFORE_THE_THING:
                 return False  # a name came first
         return False
+
+    def _clause_after_leaving_out(self, text: str) -> str | None:
+        """What follows a first clause that leaves a thing out, where it names a thing the model knows: "ignore the tape,
+        find cracks" -> "find cracks", "no tape; just the cracks" -> "just the cracks" (not "no cracks, just the
+        wall"); None where the prompt does not begin by leaving something out, or says no more."""
+        spans = _negation_spans(text)
+        words = [w for _, _, w in spans]
+        about_a_mask, names_its_object = bool(_MASK_WORDS.search(text)), self._names_its_object(text, spans)
+        for i, word in enumerate(words):
+            if _is_negation(words, i, about_a_mask, names_its_object):
+                end = re.search(r"[,;:.!?]", text[spans[i][1]:])
+                rest = text[spans[i][1] + end.end():].strip() if end else ""
+                return rest if self._names(rest) else None
+            if word not in _BEFORE_THE_THING:
+                return None
+        return None
+
+    def _names(self, text: str) -> bool:
+        """Whether ``text`` names a thing the model knows (:meth:`_names_a_thing`)."""
+        return any(self._names_a_thing(w) for w in _TOKEN.findall(text.lower()))
+
+    def _names_its_object(self, text: str, spans: list):
+        """``(i, n) -> bool``: whether the first ``n`` words after ``spans[i]`` (of :func:`_negation_spans`), up to
+        a punctuation mark, a preposition, a conjunction or a negation, name a thing the model knows: the object of a
+        verb of leaving out ("hide the seams", "skip the taped areas"; not "remove false positives from the crack
+        mask", "remove and replace the cracked tape")."""
+        def names(i: int, n: int) -> bool:
+            if text[spans[i][1]:spans[i][1] + 1] in ("-", "\u2010", "\u2011"):
+                return False  # a word of a compound: "skip-trowel", "zero-width"
+            rest = re.split(r"[,;:.!?()]", text[spans[i][1]:], maxsplit=1)[0]
+            words = []
+            for w in _TOKEN.findall(rest.lower()):
+                if w in _OBJECT_ENDS or w in _NEGATIONS:
+                    break
+                if w not in _DETERMINERS:
+                    words.append(w)
+            return any(self._names_a_thing(w) for w in words[:n])
+        return names
 
     def _sound_surface(self, words: list[str]) -> bool:
         """Whether ``words`` (of :func:`_negation_words`) name a surface without defects before naming a thing:
@@ -511,14 +592,15 @@ class PromptGate:
         return False
 
     def _between_things(self, text: str) -> bool:
-        """Whether ``text`` asks for a place between or away from things the model knows, naming none before it:
-        "areas between the seams", "board faces away from the joints" (not "seams between the boards", "the gaps
-        between the boards", "cracks away from the seams")."""
+        """Whether ``text`` asks for an area or a surface between or away from things the model knows, naming none
+        before it: "areas between the seams", "board faces away from the joints", "between the seams" (not "seams
+        between the boards", "look between the boards for joint tape", "check between each joint for cracks",
+        "cracks away from the seams")."""
         m = _BETWEEN.search(text)
-        if m is None:
+        if m is None or not self._names_a_thing(m.group(1).lower()) or self._names(text[:m.start()]):
             return False
-        names = lambda part: any(self._names_a_thing(w) for w in _TOKEN.findall(part.lower()))  # noqa: E731
-        return not names(text[:m.start()]) and names(text[m.end():])
+        before = [w for w in _TOKEN.findall(text[:m.start()].lower()) if w not in _DETERMINERS]
+        return not before or before[-1] in _AREAS or before[-1] in _SURFACES
 
     def affirmed(self, text: str) -> str:
         """``text`` without what it asks to leave out after naming its thing: "cracks with no tape" -> "cracks", "crack,
@@ -528,12 +610,16 @@ class PromptGate:
         :meth:`negated`), or where it is a known anchor."""
         if normal_form(text) in self._anchors:
             return text
-        found = _negation_words(text)
-        starts, words = [s for s, _ in found], [w for _, w in found]
+        rest = self._clause_after_leaving_out(text)
+        if rest is not None:  # "ignore the tape, find cracks" -> "find cracks"
+            return self.affirmed(rest)
+        spans = _negation_spans(text)
+        starts, words = [s for s, _, _ in spans], [w for _, _, w in spans]
         about_a_mask = bool(_MASK_WORDS.search(text))
+        names_its_object = self._names_its_object(text, spans)
         named, cut = False, None
-        for i, word in enumerate(words):
-            if _is_negation(words, i, about_a_mask):
+        for i, word in enumerate(words):  # after a name, a verb of leaving out leaves its object out, whatever it is
+            if _is_negation(words, i, about_a_mask, None if named else names_its_object):  # ("seams, skip the outlets")
                 cut = starts[i] if named else None
                 break
             named = named or word not in _BEFORE_THE_THING

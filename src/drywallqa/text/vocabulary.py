@@ -47,7 +47,7 @@ UNRELATED_WORDS = [
     "fireplace", "bed", "sofa", "plant", "flower", "fence", "gate", "garage", "road", "sidewalk", "mountain",
     "cloud", "sun", "moon", "apple", "banana", "pizza", "book", "pen", "paper", "keyboard", "mouse", "printer",
     # other things a finisher or an inspector finds on a wall, near cracks and joints in a sentence encoder's space
-    "caulk line", "caulking", "sealant", "wall anchor", "plastic anchor",
+    "caulking", "sealant", "wall anchor", "plastic anchor",
 ]
 
 # the kinds of tape a wall photo may show that are no drywall joint tape, as the word before "tape" ("painter's tape",
