@@ -597,6 +597,21 @@ def test_a_wording_of_the_box_prompt_is_asked_as_the_box_prompt(tuned_model_dir,
     assert r.concepts["bounding box of taped joints"]["understood_as"] == "bounding box of taped joint"
 
 
+def test_a_wording_of_a_box_prompt_the_gate_has_no_anchor_of_is_asked_as_it(tuned_model_dir):
+    """The shipped gate was calibrated on the registered datasets' prompts, which hold no box prompt: "bounding boxes
+    of taped joints" was asked as "segment taping area" and got strips where docs/free_text.md promised boxes."""
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    PromptGate.build({"cracks": ["segment crack", "segment wall crack", "where is the crack"],
+                      "taping": ["segment taping area", "where is the joint", "taped joint"]},
+                     [UNKNOWN, "segment a person", "door"], encode).save(tuned_model_dir)
+    seg = Segmenter.load(tuned_model_dir)
+    assert "bounding box of taped joint" not in seg.gate.known_prompts
+    assert seg.understood("bounding boxes of taped joints") == "bounding box of taped joint"
+    assert seg.understood("where are the joints") == "segment taping area"
+    assert seg.understood("the taped joints") == "segment taping area"
+    assert Segmenter.load().understood("bounding boxes of taped joints") == "bounding box of taped joint"  # shipped
+
+
 def test_a_runs_own_prompts_are_asked_as_trained_with_a_calibrated_gate(tiny_model_dir, photo):
     """A run's best/ lists no per-prompt thresholds; its gate (calibrate-gate) names the datasets' prompts, which
     are asked as they are, never as their concept's canonical prompt (evaluate scores the model's own maps)."""
