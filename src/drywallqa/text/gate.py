@@ -47,7 +47,8 @@ import numpy as np
 
 from ..utils.files import write_atomic
 from .encoder import normal_form
-from .vocabulary import KIND_WORDS, OTHER_TAPE_WORDS, OTHER_TAPES, TAPE_THINGS, TRADE_WORDS
+from .vocabulary import (DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OTHER_JOINTS, OTHER_TAPE_WORDS, OTHER_TAPES,
+                         PRODUCTS, TAPE_THINGS, TRADE_WORDS)
 
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
@@ -113,6 +114,8 @@ _DETERMINERS = frozenset("the a an any all every each those these this that my o
 # where the object of a verb of leaving out ends: "remove false positives from the crack mask"
 _OBJECT_ENDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | frozenset(
     "and or but from to then so because with having that which for of".split())
+_JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
+_JOINT_OF = frozenset("in on of between within".split())  # "seams in the vinyl flooring", not "along the window frame"
 _AREAS = frozenset("""area areas part parts region regions section sections zone zones portion portions face faces field
     fields space spaces""".split())
 # "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
@@ -488,7 +491,7 @@ class PromptGate:
             concept = self.known_concepts[int(i)]
             understood = asked_as[p] if asked_as is not None else self.correct(p)
             known = (bool(m >= self.min_margin) and not self.negated(p) and not self.negated(understood)
-                     and not self.other_tape(understood)
+                     and not self.other_tape(understood) and not self.other_thing(self.affirmed(self.correct(p)))
                      and not self.kind_alone(understood)) or \
                 understood in self.canonical.values()
             out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
@@ -650,6 +653,49 @@ class PromptGate:
                 return True
             if self._names_a_thing(word):  # a thing the model knows comes first: asked for that
                 return False
+        return False
+
+    def other_thing(self, text: str) -> bool:
+        """Whether ``text`` asks for a joint or a seam of another material or thing (:meth:`other_joint`), a container
+        or a tool named by a known concept's word ("a tube of crack filler", "the mud bucket", "a taping knife":
+        :data:`~drywallqa.text.vocabulary.PRODUCTS`), or a word that only looks like one ("crackers":
+        :data:`~drywallqa.text.vocabulary.NOT_THE_THING`), before anything the model knows. Judged on the text with
+        its place (a place says what the joint is of) and without what it leaves out after its thing."""
+        words = [w for _, w in _negation_words(text)]
+        if self.other_joint(words):
+            return True
+        for i, word in enumerate(words):
+            if word in NOT_THE_THING:
+                return not any(self._names_a_thing(w) for w in words if w not in NOT_THE_THING)
+            if self._names_a_thing(word):  # "the mud bucket", "a tube of crack filler"; "cracks" asks for them
+                return words[i + 1:i + 2] != [] and words[i + 1] in PRODUCTS or (
+                    i >= 2 and words[i - 1] == "of" and words[i - 2] in PRODUCTS)
+        return False
+
+    def other_joint(self, words: list[str]) -> bool:
+        """Whether ``words`` (of :func:`_negation_words`) name first a joint or a seam of a material or a thing that is
+        no drywall (:data:`~drywallqa.text.vocabulary.OTHER_JOINTS`): before it ("tile grout joints", "compression
+        joints on the copper pipe") or as what it is in, on, of or between ("seams in the vinyl flooring", "the joints
+        between the tiles"); not where a drywall finisher's word names it ("taped joints on the tile backer board") or
+        its place is a wall ("seams in the drywall")."""
+        for j, word in enumerate(words):
+            if word in _JOINT_WORDS:
+                before = []
+                for w in reversed(words[:j]):
+                    if w in _NOT_A_NAME or self._names_a_thing(w):
+                        break
+                    before.append(w)
+                if any(w in DRYWALL_JOINT_WORDS for w in before):
+                    return False
+                if any(w in OTHER_JOINTS for w in before):
+                    return True
+                after = words[j + 1:]
+                if after and after[0] in _JOINT_OF:  # "seams on the wood-framed wall" are on a wall
+                    nouns = [w for w in after[1:] if w not in _DETERMINERS][:3]
+                    return not any(w in _SURFACES for w in nouns) and any(w in OTHER_JOINTS for w in nouns[:2])
+                return False
+            if self._names_a_thing(word):
+                return False  # a thing the model knows comes first
         return False
 
     def kind_alone(self, text: str) -> bool:

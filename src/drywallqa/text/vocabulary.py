@@ -61,6 +61,29 @@ OTHER_TAPE_WORDS = frozenset("sellotape frogtape scotchtape".split())
 # things named by "tape" and the word after it ("a tape measure", "the tape recorder"): no tape on a wall
 TAPE_THINGS = frozenset("measure measures recorder recorders dispenser dispensers deck decks player players gun guns".split())
 
+# the materials and things whose joints and seams are no drywall joint, named before the joint ("tile grout joints",
+# "mortar joints", "compression joints on the copper pipe") or as what the joint is in, on, of or between ("seams in
+# the vinyl flooring", "expansion joint in the concrete slab", "the joints between the tiles"): a prompt asking for
+# one is not asking for the taping, however near "joint" puts its sentence embedding (PromptGate.other_joint)
+OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting mortar brick bricks brickwork block blocks
+    blockwork masonry stone stones stonework concrete slab slabs paving pavement compression solder soldered pipe pipes
+    piping copper plumbing weld welded welding wood wooden timber mitre miter dovetail mortise tenon knee knees hip hips
+    elbow elbows shoulder shoulders ankle ankles wrist wrists finger fingers bone bones fabric sewing sewn stitched
+    stitching garment dress shirt jeans carpet carpets vinyl linoleum lino flooring floor floors floorboard floorboards
+    laminate parquet countertop countertops worktop worktops glazing glass window windows roof roofing shingle shingles
+    gutter gutters duct ducts ductwork rail rails railway track tracks coal""".split())
+# the drywall finisher's words before a joint: a joint named with one is the model's, whatever it is near ("taped
+# joints on the tile backer board")
+DRYWALL_JOINT_WORDS = frozenset("""taped tape taping mudded mud drywall plasterboard sheetrock gyprock gypsum wallboard
+    board boards butt tapered feathered paper mesh compound finished""".split())
+# the containers and tools named by a known concept's word, after it or before it with "of" ("the mud bucket", "a
+# taping knife", "a tube of crack filler", "a roll of tape"): no crack or joint on a wall ("crack filler" and "joint
+# filler" alone are the filled crack or joint)
+PRODUCTS = frozenset("""kit kits tube tubes tub tubs bucket buckets pail pails pan pans knife knives trowel trowels roll
+    rolls bag bags packet packets pot pots spray sprays""".split())
+# words that look like a known concept's but name something else: "a packet of crackers", "the nutcracker"
+NOT_THE_THING = frozenset("cracker crackers nutcracker nutcrackers firecracker firecrackers wisecrack wisecracks".split())
+
 # the words the trades name a kind of crack or joint by ("stress crack", "settlement crack", "panel joint"), that name
 # no crack or joint alone: a prompt with one and nothing the model knows ("stress levels", "the settlement agreement",
 # "acoustic panels", "a feathered hat") asks for no crack or joint, however near the anchors holding the word put its
