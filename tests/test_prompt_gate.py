@@ -783,7 +783,12 @@ def test_a_slipped_negation_is_mended_and_read_as_one():
     ("seams on the wood-framed wall", False), ("joints in the drywall above the tiles", False),
     ("cracks near the tile joints", False), ("cracks in the tile grout", False), ("crack filler", False),
     ("show the joint filler lines", False), ("joint compound", False), ("mesh tape over the joints", False),
-    ("cracks - can you see them or not", False), ("cracks and crackers", False)])
+    ("cracks - can you see them or not", False), ("cracks and crackers", False),
+    # a second probe's fair wordings, refused by the rule's first version
+    ("seams on the window return", False), ("joints on the second floor", False), ("joints on every floor", False),
+    ("knee wall joints", False), ("fabric joint tape", False), ("cracks spray painted by the inspector", False),
+    ("taping knife marks", False), ("joints in the pipe chase", False), ("seams between the tile and the drywall", False),
+    ("joints on the dry-lined blockwork", False), ("shoulder-height joints", False), ("seams in the wallpaper", True)])
 def test_a_joint_of_another_thing_or_a_tool_is_not_the_taping(prompt, other):
     """Blind set 7's near misses: "tile grout joints", "compression joints on the copper pipe", "expansion joint in
     the concrete slab", "seams in the vinyl flooring" were answered with the joints' mask, "packet of crackers" and

@@ -115,6 +115,10 @@ _DETERMINERS = frozenset("the a an any all every each those these this that my o
 _OBJECT_ENDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | frozenset(
     "and or but from to then so because with having that which for of".split())
 _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
+_JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
+_STOREY = frozenset("""first second third fourth fifth ground upper lower top bottom every each all other next same nd rd
+    st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first ("on floor 2")
+_DRY_LINED = frozenset("lined drylined drylining".split())  # "the dry-lined blockwork" is plasterboard on blocks
 _JOINT_OF = frozenset("in on of between within".split())  # "seams in the vinyl flooring", not "along the window frame"
 _AREAS = frozenset("""area areas part parts region regions section sections zone zones portion portions face faces field
     fields space spaces""".split())
@@ -668,32 +672,40 @@ class PromptGate:
             if word in NOT_THE_THING:
                 return not any(self._names_a_thing(w) for w in words if w not in NOT_THE_THING)
             if self._names_a_thing(word):  # "the mud bucket", "a tube of crack filler"; "cracks" asks for them
-                return words[i + 1:i + 2] != [] and words[i + 1] in PRODUCTS or (
+                ends = i + 2 >= len(words) or words[i + 2] in _PLACE_WORDS or words[i + 2] in _NOT_A_NAME
+                return (words[i + 1:i + 2] != [] and words[i + 1] in PRODUCTS and ends) or (  # not "taping knife marks"
                     i >= 2 and words[i - 1] == "of" and words[i - 2] in PRODUCTS)
         return False
 
     def other_joint(self, words: list[str]) -> bool:
         """Whether ``words`` (of :func:`_negation_words`) name first a joint or a seam of a material or a thing that is
-        no drywall (:data:`~drywallqa.text.vocabulary.OTHER_JOINTS`): before it ("tile grout joints", "compression
-        joints on the copper pipe") or as what it is in, on, of or between ("seams in the vinyl flooring", "the joints
-        between the tiles"); not where a drywall finisher's word names it ("taped joints on the tile backer board") or
-        its place is a wall ("seams in the drywall")."""
+        no drywall (:data:`~drywallqa.text.vocabulary.OTHER_JOINTS`), by the word just before it ("tile grout joints",
+        "compression joints", "copper pipe joints"; not "knee wall joints", "shoulder-height joints", "taped joints")
+        or by the head of the place it is in, on, of or between ("seams in the vinyl flooring", "the joints between the
+        tiles", "expansion joint in the concrete slab"; not "joints in the pipe chase", "seams on the window return",
+        "joints on the second floor"). A joint word before a product of the finisher's names that product ("fabric
+        joint tape")."""
         for j, word in enumerate(words):
-            if word in _JOINT_WORDS:
-                before = []
-                for w in reversed(words[:j]):
-                    if w in _NOT_A_NAME or self._names_a_thing(w):
-                        break
-                    before.append(w)
-                if any(w in DRYWALL_JOINT_WORDS for w in before):
+            after = words[j + 1:]
+            if word in _JOINT_WORDS and not (after and after[0] in _JOINT_PRODUCTS):
+                before = words[j - 1] if j else None
+                if before in DRYWALL_JOINT_WORDS:
                     return False
-                if any(w in OTHER_JOINTS for w in before):
+                if before in OTHER_JOINTS:
                     return True
-                after = words[j + 1:]
-                if after and after[0] in _JOINT_OF:  # "seams on the wood-framed wall" are on a wall
-                    nouns = [w for w in after[1:] if w not in _DETERMINERS][:3]
-                    return not any(w in _SURFACES for w in nouns) and any(w in OTHER_JOINTS for w in nouns[:2])
-                return False
+                if not after or after[0] not in _JOINT_OF:
+                    return False
+                place = []  # the place phrase's words up to the next preposition or conjunction: "the vinyl flooring"
+                for w in after[1:]:  # (across "and" between two things: "between the tile and the drywall")
+                    if w in _JOINT_OF or w in _NEGATIONS or (w in _PLACE_WORDS and not (w == "and" and after[0] == "between")):
+                        break
+                    place.append(w)
+                nouns = [w for w in place if w not in _DETERMINERS]
+                if not nouns or any(w in _SURFACES or w in _DRY_LINED for w in nouns):
+                    return False  # "seams between the tile and the drywall", "joints on the dry-lined blockwork"
+                if nouns[-1] in ("floor", "floors") and (place[0] in _STOREY or (len(place) > 1 and place[-2] in _STOREY)):
+                    return False  # "joints on the second floor", "on every floor", "on floor 2": a storey
+                return nouns[-1] in OTHER_JOINTS
             if self._names_a_thing(word):
                 return False  # a thing the model knows comes first
         return False
