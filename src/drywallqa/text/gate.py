@@ -547,9 +547,9 @@ class PromptGate:
         wall"); None where the prompt does not begin by leaving something out, or says no more."""
         spans = _negation_spans(text)
         words = [w for _, _, w in spans]
-        about_a_mask, names_its_object = bool(_MASK_WORDS.search(text)), self._names_its_object(text, spans)
-        for i, word in enumerate(words):
-            if _is_negation(words, i, about_a_mask, names_its_object):
+        about_a_mask = bool(_MASK_WORDS.search(text))
+        for i, word in enumerate(words):  # a verb of leaving out with any object: "leaving out the pipes, show the cracks"
+            if _is_negation(words, i, about_a_mask):
                 end = re.search(r"[,;:.!?]", text[spans[i][1]:])
                 rest = text[spans[i][1] + end.end():].strip() if end else ""
                 return rest if self._names(rest) else None
