@@ -27,8 +27,12 @@ as "segment crack", and asked of the model as such). Real words are never change
 A prompt asking for what is not there ("no cracks", "areas with no cracks", "everything except the tape") is refused
 with a warning of its own (:meth:`PromptGate.negated`); one that names its thing first is judged without what it
 leaves out after it (:meth:`PromptGate.affirmed`: "cracks with no tape" as "cracks"). A tape that is no joint tape
-("painter's tape": :meth:`PromptGate.other_tape`) and a trade's word for a kind of crack or joint with nothing the
-model knows ("stress levels": :meth:`PromptGate.kind_alone`) are refused, however near the anchors they lie.
+("painter's tape": :meth:`PromptGate.other_tape`), a joint of another material or a tool named by a known word
+("tile grout joints", "the mud bucket": :meth:`PromptGate.other_thing`) and a trade's word for a kind of crack or joint
+with nothing the model knows ("stress levels": :meth:`PromptGate.kind_alone`) are refused, however near the anchors
+they lie. A thing may be left out in other words than a negation ("hide the seams", "intact drywall", "areas between
+the seams": :meth:`PromptGate.negated`), and the trade's words for a joint are read as such ("joins", "where the
+boards meet": :func:`trade_reading`).
 
     gate = PromptGate.from_model_dir("src/drywallqa/weights/fast")
     gate.match(["segment the window"], embeddings)["segment the window"].known   # False
@@ -84,7 +88,7 @@ _NOT = frozenset("no not never without".split()) | frozenset(
 # verbs that leave their object out where it is a thing the model knows ("hide the seams", "remove cracks from
 # selection", "Please highlight cracks and skip the taped areas"), not another ("remove background, segment cracks",
 # "skip trowel texture", "Skip the corners, show me the flat joints"); "leaveout" stands for the phrases of
-# _LEAVE_OUT_PHRASE ("leave out", "mask out", "filter out", ...)
+# _LEAVE_OUT_PHRASE ("leave out", "mask out", "blank out", "leave off")
 _LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removing disregard disregarding erase erasing
     subtract subtracting leaveout""".split())
 _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ignoring non nothing none but besides
@@ -201,8 +205,8 @@ def _is_negation(words: list[str], i: int, about_a_mask: bool, names_its_object=
     undoes it ("don't miss the cracks", "not to miss any cracks"), where "but" or "not" asks for more or only ("but
     only the cracks", "not just the tape"), where a word of a mask's opposite is a place's adjective ("opposite
     wall cracks"; ``about_a_mask``: the prompt names a mask, "inverse crack mask"), nor where a verb of leaving out has
-    an object that is no thing the model knows ("remove background, segment cracks"; ``names_its_object(i)``: whether
-    the words after ``words[i]`` name one; without it, always)."""
+    an object that is no thing the model knows ("remove background, segment cracks"; ``names_its_object(i, n)``:
+    whether the first ``n`` words after ``words[i]`` name one; without it, any object counts)."""
     word = words[i]
     if word not in _NEGATIONS:
         return False
