@@ -95,7 +95,7 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ig
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
     neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|not\s+including|save\s+for|w/o|w/out)(?![\w/])", re.IGNORECASE)
+                              r"devoid\s+of|not\s+including|save\s+for|rather\s+than|w/o|w/out)(?![\w/])", re.IGNORECASE)
 _LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking)\s+out|leave\s+off)\b", re.IGNORECASE)
 # what the gate mends a slip to besides the known concepts' words: the negations a slip would hide ("drywall tape exept
 # cracks", "evrything without tape"), and the real words one slip from them, so that their slips are not read as
@@ -157,6 +157,10 @@ _ONLY = frozenset("only just also".split())
 # before "of" or in a prompt about a mask
 _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark locate identify get see check look
     label trace map draw""".split())
+# where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), or "and" before a verb
+# of asking ("Ignore the drywall tape and highlight cracking")
+_CLAUSE_END = re.compile(r"[,;:.!?\u2013\u2014]|\s-+\s|\band\s+(?=(?:" + "|".join(sorted(_ASKING_VERBS)) + r")\b)",
+                         re.IGNORECASE)
 _OPPOSITES = frozenset("opposite inverse invert inverted complement negative".split())
 _MASK_WORDS = re.compile(r"\b(?:masks?|segmentations?|selections?)\b", re.IGNORECASE)
 _BEFORE_A_NAME = frozenset("do does did just only".split()) | _MISSING  # name nothing
@@ -554,7 +558,7 @@ class PromptGate:
         about_a_mask = bool(_MASK_WORDS.search(text))
         for i, word in enumerate(words):  # a verb of leaving out with any object: "leaving out the pipes, show the cracks"
             if _is_negation(words, i, about_a_mask):
-                end = re.search(r"[,;:.!?]", text[spans[i][1]:])
+                end = _CLAUSE_END.search(text[spans[i][1]:])
                 rest = text[spans[i][1] + end.end():].strip() if end else ""
                 return rest if self._names(rest) else None
             if word not in _BEFORE_THE_THING:
