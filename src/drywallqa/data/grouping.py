@@ -227,6 +227,11 @@ def published_split_of(config, root: Path, photo: str) -> str | None:
     return holder[1] if holder else None
 
 
+# the published splits each group-clean part leaves out: val (where options are chosen) and the train sample hold no
+# photo of the published splits, kept for the published scores; test holds its own
+GROUP_LEFT_OUT = {"test": (), "val": ("valid", "test"), "train": ("valid", "test")}
+
+
 def samples_of_part(
     dataset: str,
     part: str,

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.composite import SIGMA_FRACTION, transplant
-from ..data.grouping import samples_of_part
+from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
 from ..metrics import CenterlineMeter, SegmentationMeter
 from ..utils.image_io import read_image
 
@@ -41,7 +41,7 @@ def transplant_pairs(part: str = "test", splits_dir=None, datasets_dir=None, lim
                      crack_dataset: str = "cracks", wall_dataset: str = "taping") -> list:
     """``(crack sample, drywall sample)`` pairs: every labelled crack photo of ``part``, drywall photos in turn.
     On ``val`` the published valid/test photos are left out, as where thresholds are chosen."""
-    exclude = ("valid", "test") if part == "val" else ()
+    exclude = GROUP_LEFT_OUT.get(part, ())
     cracks = [s for s in samples_of_part(crack_dataset, part, splits_dir, datasets_dir, exclude_published=exclude)
               if s.load_mask().any()]
     walls = samples_of_part(wall_dataset, part, splits_dir, datasets_dir, exclude_published=exclude)

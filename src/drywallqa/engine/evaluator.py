@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data.grouping import samples_of_part, why_part_is_empty
+from ..data.grouping import GROUP_LEFT_OUT, samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config, resolve_dataset, unique_datasets
 from ..data.sample import load_split, source_group
@@ -54,11 +54,6 @@ class EvalSet:
     problems: list = field(default_factory=list)  # files of the split that could not be read: the report's failures
     notes: list = field(default_factory=list)  # problems of photos scored all the same (an annotation dropped)
     part: str = ""  # the group-clean part it is ("test", "val", "train"); "" for a published split
-
-
-# the published splits each group-clean part leaves out: val (where options are chosen) and the train sample hold no
-# photo of the published splits, kept for the published scores
-GROUP_LEFT_OUT = {"test": (), "val": ("valid", "test"), "train": ("valid", "test")}
 
 
 class NothingToScoreError(ValueError):

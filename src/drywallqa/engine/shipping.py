@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from ..confidence import CONFIDENCE_FILE, MIN_MASKS
-from ..data.grouping import samples_of_part
+from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
 from ..data.registry import datasets_by_concept
 from ..models.base import is_drywallqa_model_dir
 from ..models.shipped import resolve_model_dir
@@ -226,7 +226,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         raise ValueError("the speed budget needs at least one timing photo (timing_images >= 1, or budget=False)")
     validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
     timing = [s.image_path for s in samples_of_part(datasets[0], "val", splits_dir, datasets_dir,
-                                                    exclude_published=("valid", "test"))[:timing_images]]
+                                                    exclude_published=GROUP_LEFT_OUT["val"])[:timing_images]]
     best, candidates = select(model_dir, validator, timing, scales, tta, BUDGET_FIRST_MS if budget else None,
                               BUDGET_EXTRA_MS if budget else None, report=report)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from ..data.grouping import samples_of_part, why_part_is_empty
+from ..data.grouping import GROUP_LEFT_OUT, samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config
 from ..metrics import THRESHOLDS, mask_iou
@@ -166,7 +166,7 @@ class Validator:
         """Photos of a group-clean part (default ``val``; published valid/test images left out), read lazily."""
         items = {}
         for d in datasets:
-            left_out = ("valid", "test")  # kept for the published scores
+            left_out = GROUP_LEFT_OUT.get(part, ())  # val, train: the published splits, kept for their scores
             samples = samples_of_part(d, part, splits_dir, datasets_dir, exclude_published=left_out)[:limit]
             if not samples:  # said with why (the Validator only knows it has none)
                 why = why_part_is_empty(d, part, splits_dir, datasets_dir, left_out, "kept for the published scores")
