@@ -816,3 +816,43 @@ def test_the_shipped_gate_reads_the_trades_other_words(prompt, concept):
     cracks, "drywall anchors" as taping), with the readings above."""
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, negated, affirmed", [
+    # a review's findings: a comma list after a negation is no new clause, "zero in" before a clause, "avoid missing"
+    ("everything except the cracks, the tape and the seams", True, None), ("no cracks, tape or joints", True, None),
+    ("zero in on the cracks, not the tape", False, "zero in on the cracks"), ("avoid missing any cracks", False, None),
+    ("CRACKS ABSENT", True, None), ("hide that seam", True, None), ("skip trowel texture cracks", False, None),
+    ("no cracks, but the tape", False, "the tape"), ("Without the outlet covers, where are the cracks?", False,
+                                                     "where are the cracks?")])
+def test_clauses_lists_and_idioms_around_a_negation(prompt, negated, affirmed):
+    e = np.eye(3, dtype=np.float32)
+    gate = PromptGate(["segment crack", "segment taping area"], ["cracks", "taping"], e[:2], e[2:],
+                      {"cracks": "segment crack", "taping": "segment taping area"}, 0.0,
+                      lexicon=["crack", "cracks", "tape", "taped", "joint", "joints", "seam", "seams"])
+    assert gate.negated(prompt) is negated
+    assert negated or gate.affirmed(prompt) == (prompt if affirmed is None else affirmed)
+
+
+def test_cracks_where_the_boards_meet_are_cracks_at_the_joints():
+    assert trade_reading("cracks where the boards meet") == "cracks at the joints between the boards"
+    m = Segmenter.load().match_prompts(["tile wall joints", "knee wall joints", "ground floor ceiling seams"])
+    assert [m[p].known for p in ("tile wall joints", "knee wall joints", "ground floor ceiling seams")] == [False, True, True]
+
+
+def test_the_box_prompt_routing_is_computed_once_for_concurrent_callers(tuned_model_dir, monkeypatch):
+    """A second thread read the routing table while the first filled it: its box wording got the canonical strips."""
+    import threading
+    import time
+
+    seg = Segmenter.load(tuned_model_dir)
+    embed = seg._embed
+    monkeypatch.setattr(seg, "_embed", lambda texts: (time.sleep(0.2), embed(texts))[1])
+    answers = {}
+    threads = [threading.Thread(target=lambda k=k: answers.__setitem__(k, seg.understood("bounding boxes of taped joints")))
+               for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(answers.values()) == {"bounding box of taped joint"}

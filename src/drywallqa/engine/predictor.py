@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import hashlib
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -189,6 +190,7 @@ class TorchSegmenter(Segmenter):
             self._known.setdefault(normal_form(p), p)
         self.confidence_model = confidence  # statistics of a mask -> its estimated IoU (None: the uncalibrated default)
         self._own = None  # the tuned prompts the gate has no anchor of (_own_anchors), computed on first use
+        self._own_lock = threading.Lock()
 
     def _autocast(self):
         """bfloat16 autocast for ``precision="bfloat16"`` (what is cast: torch's autocast op lists), else nothing."""
@@ -415,20 +417,21 @@ class TorchSegmenter(Segmenter):
         prompt's (the shipped model's "bounding box of taped joint": its gate was calibrated on the registered
         datasets' prompts, and a wording of the box prompt was asked as the canonical one, getting strips for
         boxes). Computed once."""
-        if self._own is None:
-            anchors = {normal_form(p) for p in self.gate.known_prompts}
-            prompts = [p for p in dict.fromkeys(self._known.values()) if normal_form(p) not in anchors]
-            self._own = {}
-            if prompts:
-                embeddings = self._embed(prompts)
-                matches = self.gate.match(prompts, embeddings, {p: p for p in prompts})
-                for p, e in zip(prompts, embeddings):
-                    m = matches[p]
-                    if m.known and self._settings_of(p) != self._settings_of(self.gate.canonical[m.concept]):
-                        ps, es = self._own.get(m.concept, ([], []))
-                        self._own[m.concept] = ([*ps, p], [*es, e])
-                self._own = {c: (ps, np.stack(es)) for c, (ps, es) in self._own.items()}
-        return self._own
+        with self._own_lock:  # the server asks from several threads: one computes, the others wait for it
+            if self._own is None:
+                anchors = {normal_form(p) for p in self.gate.known_prompts}
+                prompts = [p for p in dict.fromkeys(self._known.values()) if normal_form(p) not in anchors]
+                own: dict = {}
+                if prompts:
+                    embeddings = self._embed(prompts)
+                    matches = self.gate.match(prompts, embeddings, {p: p for p in prompts})
+                    for p, e in zip(prompts, embeddings):
+                        m = matches[p]
+                        if m.known and self._settings_of(p) != self._settings_of(self.gate.canonical[m.concept]):
+                            ps, es = own.get(m.concept, ([], []))
+                            own[m.concept] = ([*ps, p], [*es, e])
+                self._own = {c: (ps, np.stack(es)) for c, (ps, es) in own.items()}
+            return self._own
 
     def _settings_of(self, asked: str) -> tuple:
         """What makes a prompt's mask besides its map: its threshold and post-processing."""

@@ -88,7 +88,7 @@ _NOT = frozenset("no not never without".split()) | frozenset(
 # verbs that leave their object out where it is a thing the model knows ("hide the seams", "remove cracks from
 # selection", "Please highlight cracks and skip the taped areas"), not another ("remove background, segment cracks",
 # "skip trowel texture", "Skip the corners, show me the flat joints"); "leaveout" stands for the phrases of
-# _LEAVE_OUT_PHRASE ("leave out", "mask out", "blank out", "leave off")
+# _LEAVE_OUT_PHRASE ("leave out", "leaving out", "mask out", "blank out", "leave off", ...)
 _LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removing disregard disregarding erase erasing
     subtract subtracting leaveout""".split())
 _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ignoring non nothing none but besides
@@ -105,8 +105,9 @@ _NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "
 # a "where" question ending in "not" asks where a thing is not ("where are the cracks not?"); a thing just before a
 # closing "not" or "absent" is said to be missing ("cracks absent"); not "taped and not", "if absent", "maybe not"
 _WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
-_ENDS_ABSENT = re.compile(r"([^\W\d_]+)\s+(?:not|absent)\W*$")
-# a thing said to be left out after it is named: "the wall with the cracks removed", "cracks excluded"
+_ENDS_ABSENT = re.compile(r"([^\W\d_]+)\s+(?:not|absent)\W*$", re.IGNORECASE)
+# a thing said to be left out after it is named first: "the wall with the cracks removed", "cracks excluded" (named
+# after another thing, it is left to the encoder: "cracks, with the tape removed" is judged whole)
 _LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|omitted|erased|subtracted|(?:masked|left|blanked)\s+out)\b",
                              re.IGNORECASE)
 # words of a surface without defects: before a surface ("intact drywall", "the sound parts of the plaster, no cracks",
@@ -121,7 +122,7 @@ _OBJECT_ENDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | froz
 _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
 _STOREY = frozenset("""first second third fourth fifth ground upper lower top bottom every each all other next same nd rd
-    st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first ("on floor 2")
+    st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first, with no determiner ("on floor 2")
 _DRY_LINED = frozenset("lined drylined drylining".split())  # "the dry-lined blockwork" is plasterboard on blocks
 _JOINT_OF = frozenset("in on of between within".split())  # "seams in the vinyl flooring", not "along the window frame"
 _AREAS = frozenset("""area areas part parts region regions section sections zone zones portion portions face faces field
@@ -130,6 +131,7 @@ _AREAS = frozenset("""area areas part parts region regions section sections zone
 _BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighboring)\s+)*((?:(?:" +
                           "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+)*(?:boards|sheets|panels|plasterboards|"
                           r"drywalls|sheetrocks|wallboards))\s+(?:meet|join|butt(?:\s+together|\s+up)?|abut|come\s+together)\b", re.IGNORECASE)
+_A_THING_BEFORE = re.compile(r"\b(?:crack|tap|joint|seam|mud)", re.IGNORECASE)
 _JOIN_READINGS = {"join": "joint", "joins": "joints", "seem": "seam", "seems": "seams"}
 # the words before which "join(s)" and "seem(s)" name a thing ("the joins", "plasterboard joins", "taped seems");
 # after anything else (or first) only where a place or the prompt's end follows ("seems in the drywall"); never a verb
@@ -152,15 +154,20 @@ _BEFORE_MISSING = frozenset("to ever you we".split())
 # after "but" or "not", words that ask for a thing rather than leave it out: "on this wall, but only the cracks", "not
 # just the tape"
 _ONLY = frozenset("only just also".split())
+# verbs that ask for a thing: after "but" they go on asking ("sound plaster but find any cracks"), and after a comma
+# they begin a new clause ("leaving out the pipes, show me the cracks")
+_ASKING_VERBS = frozenset("""segment find show highlight outline detect mark locate identify get see check look
+    label trace map draw""".split())
+# where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
+# asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
+# cracks", "no tape, just the cracks"); not a comma in a list ("everything except the cracks, the tape and the seams")
+_NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("then instead but where what which please can could give keep"
+                                                          .split()))
+_CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|\band\s+(?=(?:" +
+                         "|".join(sorted(_ASKING_VERBS)) + r")\b)", re.IGNORECASE)
 # negations that are nouns of a mask's opposite ("the opposite of cracks", "inverse of the crack mask", "inverse crack
 # mask"), and adjectives of a place elsewhere ("opposite wall cracks", "the negative corner tape"): negations only
 # before "of" or in a prompt about a mask
-_ASKING_VERBS = frozenset("""segment find show highlight outline detect mark locate identify get see check look
-    label trace map draw""".split())
-# where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), or "and" before a verb
-# of asking ("Ignore the drywall tape and highlight cracking")
-_CLAUSE_END = re.compile(r"[,;:.!?\u2013\u2014]|\s-+\s|\band\s+(?=(?:" + "|".join(sorted(_ASKING_VERBS)) + r")\b)",
-                         re.IGNORECASE)
 _OPPOSITES = frozenset("opposite inverse invert inverted complement negative".split())
 _MASK_WORDS = re.compile(r"\b(?:masks?|segmentations?|selections?)\b", re.IGNORECASE)
 _BEFORE_A_NAME = frozenset("do does did just only".split()) | _MISSING  # name nothing
@@ -205,8 +212,9 @@ OFF_SWITCH = "Turn the check off with --no-prompt-gate (prompt_gate=False) for t
 
 
 def _is_negation(words: list[str], i: int, about_a_mask: bool, names_its_object=None) -> bool:
-    """Whether ``words[i]`` (of :func:`_negation_words`) leaves something out there: not where a word of missing
-    undoes it ("don't miss the cracks", "not to miss any cracks"), where "but" or "not" asks for more or only ("but
+    """Whether ``words[i]`` (of :func:`_negation_words`) leaves something out there: not where a word of missing or of
+    leaving out undoes a plain negation or "avoid" ("don't miss the cracks", "not to miss any cracks", "avoid missing
+    cracks", "don't skip the cracks": neither word leaves anything out), where "but" or "not" asks for more or only ("but
     only the cracks", "not just the tape"), where a word of a mask's opposite is a place's adjective ("opposite
     wall cracks"; ``about_a_mask``: the prompt names a mask, "inverse crack mask"), nor where a verb of leaving out has
     an object that is no thing the model knows ("remove background, segment cracks"; ``names_its_object(i, n)``:
@@ -226,7 +234,9 @@ def _is_negation(words: list[str], i: int, about_a_mask: bool, names_its_object=
     if word in _LEAVE_OUT and (any(w in _NOT for w in words[max(0, i - 3):i])  # "don't skip the cracks": the "don't"
                                or (names_its_object is not None and not names_its_object(i, 4))):
         return False
-    for w in after[:3] if word in _NOT else ():  # "but skip the outlet" leaves the outlet out
+    if word in ("skip", "skipping") and after[:1] and after[0].startswith("trowel"):  # "skip trowel": a wall finish
+        return False
+    for w in after[:3] if word in _NOT or word in ("avoid", "avoiding") else ():  # "but skip the outlet" leaves it out
         if w in _MISSING or w in _LEAVE_OUT:
             return False
         if w not in _BEFORE_MISSING:
@@ -238,8 +248,10 @@ def trade_reading(prompt: str) -> str:
     """``prompt`` with the words people write for a joint read as "joint" or "seam": the British "join" as a noun
     ("joins in the plasterboard", "the board join"), "seems" for "seams" where it names a thing ("the seems between
     the panels", "seems in the drywall"; not "it seems to be cracked"), and a place where boards meet as their joints
-    ("where the boards meet" -> "joints between the boards"). Every other word is kept as typed."""
-    text = _BOARDS_MEET.sub(lambda m: f"joints between the {m.group(1)}", prompt)
+    ("where the boards meet" -> "joints between the boards"; "cracks where the boards meet" -> "cracks at the joints
+    between the boards"). Every other word is kept as typed."""
+    text = _BOARDS_MEET.sub(lambda m: ("at the " if _A_THING_BEFORE.search(prompt[:m.start()]) else "") +
+                            f"joints between the {m.group(1)}", prompt)  # "cracks where the boards meet": a place
     words = list(re.finditer(r"[A-Za-z]+|[^\sA-Za-z]", text))
     out, end = [], 0
     for i, m in enumerate(words):
@@ -556,10 +568,16 @@ class PromptGate:
         spans = _negation_spans(text)
         words = [w for _, _, w in spans]
         about_a_mask = bool(_MASK_WORDS.search(text))
+        names_its_object = self._names_its_object(text, spans)
+        only_zero = lambda j, n: words[j] != "zero" or names_its_object(j, n)  # noqa: E731  (any object but zero's)
         for i, word in enumerate(words):  # a verb of leaving out with any object: "leaving out the pipes, show the cracks"
-            if _is_negation(words, i, about_a_mask):
-                end = _CLAUSE_END.search(text[spans[i][1]:])
+            if _is_negation(words, i, about_a_mask, only_zero):
+                tail = text[spans[i][1]:]
+                comma = tail.find(",")  # leaving out no thing the model knows, any comma ends it ("except for the
+                first = tail[:comma] if comma >= 0 else ""  # corner bead, the tape joints"); else a list may follow
+                end = re.search(r",\s*", tail) if first and not self._names(first) else _CLAUSE_END.search(tail)
                 rest = text[spans[i][1] + end.end():].strip() if end else ""
+                rest = re.sub(r"^but\b\s*", "", rest, flags=re.IGNORECASE)  # "no cracks, but the tape" asks for the tape
                 return rest if self._names(rest) else None
             if word not in _BEFORE_THE_THING:
                 return None
@@ -580,6 +598,8 @@ class PromptGate:
             rest = re.split(r"[,;:.!?()]", text[spans[i][1]:], maxsplit=1)[0]
             words = []
             for w in _TOKEN.findall(rest.lower()):
+                if w in _DETERMINERS and not words:  # "hide that seam": "that" is the object's, not a new clause
+                    continue
                 if w in _OBJECT_ENDS or w in _NEGATIONS:
                     break
                 if w not in _DETERMINERS:
@@ -671,8 +691,9 @@ class PromptGate:
         """Whether ``text`` asks for a joint or a seam of another material or thing (:meth:`other_joint`), a container
         or a tool named by a known concept's word ("a tube of crack filler", "the mud bucket", "a taping knife":
         :data:`~drywallqa.text.vocabulary.PRODUCTS`), or a word that only looks like one ("crackers":
-        :data:`~drywallqa.text.vocabulary.NOT_THE_THING`), before anything the model knows. Judged on the text with
-        its place (a place says what the joint is of) and without what it leaves out after its thing."""
+        :data:`~drywallqa.text.vocabulary.NOT_THE_THING`) with nothing the model knows ("cracks and crackers" asks for
+        cracks); a joint or a tool before anything the model knows. Judged on the text with its place (a place says
+        what the joint is of) and without what it leaves out after its thing."""
         words = [w for _, w in _negation_words(text)]
         if self.other_joint(words):
             return True
@@ -687,8 +708,9 @@ class PromptGate:
 
     def other_joint(self, words: list[str]) -> bool:
         """Whether ``words`` (of :func:`_negation_words`) name first a joint or a seam of a material or a thing that is
-        no drywall (:data:`~drywallqa.text.vocabulary.OTHER_JOINTS`), by the word just before it ("tile grout joints",
-        "compression joints", "copper pipe joints"; not "knee wall joints", "shoulder-height joints", "taped joints")
+        no drywall (:data:`~drywallqa.text.vocabulary.OTHER_JOINTS`), by the word just before it, or before the surface
+        just before it ("tile grout joints", "compression joints", "copper pipe joints", "tile wall joints"; not "knee
+        wall joints", "shoulder-height joints", "taped joints", "ground floor ceiling seams")
         or by the head of the place it is in, on, of or between ("seams in the vinyl flooring", "the joints between the
         tiles", "expansion joint in the concrete slab"; not "joints in the pipe chase", "seams on the window return",
         "joints on the second floor"). A joint word before a product of the finisher's names that product ("fabric
@@ -700,6 +722,12 @@ class PromptGate:
                 if before in DRYWALL_JOINT_WORDS:
                     return False
                 if before in OTHER_JOINTS:
+                    return True
+                k = j - 1
+                while k >= 0 and words[k] in _SURFACES:  # "tile wall joints": the joints of a tiled wall
+                    k -= 1
+                if 0 <= k < j - 1 and words[k] in OTHER_JOINTS and not (
+                        words[k] in ("floor", "floors") and k and words[k - 1] in _STOREY):  # "ground floor ceiling seams"
                     return True
                 if not after or after[0] not in _JOINT_OF:
                     return False

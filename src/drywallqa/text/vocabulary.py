@@ -67,7 +67,7 @@ TAPE_THINGS = frozenset("measure measures recorder recorders dispenser dispenser
 # one is not asking for the taping, however near "joint" puts its sentence embedding (PromptGate.other_joint)
 OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting mortar brick bricks brickwork block blocks
     blockwork masonry stone stones stonework concrete slab slabs paving pavement compression solder soldered pipe pipes
-    piping copper plumbing weld welded welding wood wooden timber mitre miter dovetail mortise tenon knee knees hip hips
+    piping copper plumbing weld welded welding wood wooden timber mitre miter dovetail mortise tenon hip hips
     elbow elbows shoulder shoulders ankle ankles wrist wrists finger fingers bone bones fabric sewing sewn stitched
     stitching garment dress shirt jeans carpet carpets vinyl linoleum lino flooring floor floors floorboard floorboards
     laminate parquet countertop countertops worktop worktops glazing glass window windows roof roofing shingle shingles
