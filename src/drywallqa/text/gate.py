@@ -120,6 +120,19 @@ _DETERMINERS = frozenset("the a an any all every each those these this that my o
 _OBJECT_ENDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | frozenset(
     "and or but from to then so because with having that which for of".split())
 _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
+# the words of a crack, a joint or a tape in another sense (PromptGate.other_thing)
+_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|(?:a|the|your|my)\s+(?:joke|jokes|code|case|whip|smile|"
+                     r"safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|window)\b)|\bcrack\s+(?:cocaine|pipe|house|"
+                     r"head|pot)\b|\bwisecrack|\bjoint\s+(?:venture|account|effort|statement|pain|pains|custody|owner|"
+                     r"ownership|replacement|session|committee|degree|winner|winners|tenancy|bank)\b|\b(?:burger|pizza|"
+                     r"bbq|barbecue|chicken|taco|dive|fast[- ]food|clip)\s+joint\b|\b(?:roll|rolls|rolling|rolled|smoke|"
+                     r"smoking|smoked|light|lit)\s+(?:a|the|another)\s+joint\b|\bout\s+of\s+joint\b|\bred\s+tape\b|"
+                     r"\bticker[- ]tape\b|\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|\bseam\s+of\s+coal\b",
+                     re.IGNORECASE)
+# the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
+_CORE = frozenset("crack cracks cracking fissure fissures fracture fractures seam seams joint joints tape taped".split())
+_CORE_KIND = {**{w: "cracks" for w in "crack cracks cracking cracked fissure fissures fracture fractures".split()},
+              **{w: "taping" for w in "seam seams joint joints tape taped taping mud mudded".split()}}
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
 _STOREY = frozenset("""first second third fourth fifth ground upper lower top bottom every each all other next same nd rd
     st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first, with no determiner ("on floor 2")
@@ -388,7 +401,9 @@ class PromptGate:
         ("segment pixels" alone is nothing the model knows); a known anchor itself is never cut. A surface named
         before the thing (:meth:`unmodified`: "ceiling crack") is left out where the rest scores higher and is
         answered. What it asks to leave out after naming its thing is left out first (:meth:`affirmed`: "cracks with
-        no tape" -> "cracks")."""
+        no tape" -> "cracks"). Where none of these is answered, a longer request is judged by the words naming its
+        thing (:meth:`core_phrase`: "Document wall cracks that may relate to the reported water event" -> "wall
+        cracks")."""
         mended = self.correct(prompt)
         if normal_form(mended) in self._anchors or self.negated(mended):  # a negation is refused as typed
             return mended
@@ -402,14 +417,37 @@ class PromptGate:
             choices = list(dict.fromkeys([mended, head]))
         n = len(choices)
         choices += [t for t in map(self.unmodified, choices) if t not in choices]
+        core = self.core_phrase(mended)
+        if core is not None and core not in choices:  # a last resort: only where nothing else is answered
+            choices.append(core)
         if len(choices) == 1:
             return choices[0]
         _, _, margin = self.scores(encode(choices))
+        k = len(choices) - (core is not None and choices[-1] == core)  # the choices before the core phrase
         best = int(np.argmax(margin[:n]))  # on a tie the first: the prompt as typed
-        if len(choices) > n:  # "ceiling crack" as "crack" only where that answers it: a refusal names what was typed
-            bare = n + int(np.argmax(margin[n:]))
+        if k > n:  # "ceiling crack" as "crack" only where that answers it: a refusal names what was typed
+            bare = n + int(np.argmax(margin[n:k]))
             best = bare if margin[bare] > margin[best] and margin[bare] >= self.min_margin else best
+        if k < len(choices) and margin[best] < self.min_margin <= margin[k]:
+            best = k  # "Document wall cracks that may relate to the reported water event" as "wall cracks"
         return choices[best]
+
+    def core_phrase(self, text: str) -> str | None:
+        """The words that name the model's thing in a longer request (five words or more): its head noun
+        (:data:`_CORE`) and the one word before it ("Document wall cracks that may relate to the reported water event"
+        -> "wall cracks", "bed coat on the seams" -> "seams"); None in a shorter one (its words are its meaning:
+        "driveway expansion joints"), where it names no such noun, or nouns of both concepts ("check between each joint
+        for cracks")."""
+        words = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
+        kinds = {_CORE_KIND[w[2].lower()] for w in words if w[2].lower() in _CORE_KIND}
+        if len(words) < 5 or len(kinds) != 1:
+            return None
+        for i, (start, end, word) in enumerate(words):
+            if word.lower() in _CORE:
+                first = words[i - 1][0] if i and words[i - 1][2].lower() not in _NOT_A_NAME else start
+                phrase = text[first:end]
+                return phrase if phrase.strip() != text.strip() else None
+        return None
 
     def unmodified(self, text: str) -> str:
         """``text`` without the surfaces that say where its thing is before it names it: "ceiling crack" -> "crack",
@@ -515,7 +553,8 @@ class PromptGate:
             concept = self.known_concepts[int(i)]
             understood = asked_as[p] if asked_as is not None else self.correct(p)
             known = (bool(m >= self.min_margin) and not self.negated(p) and not self.negated(understood)
-                     and not self.other_tape(understood) and not self.other_thing(self.affirmed(self.correct(p)))
+                     and not self.other_tape(understood) and not self.other_tape(self.affirmed(self.correct(p)))
+                     and not self.other_thing(self.affirmed(self.correct(p)))
                      and not self.kind_alone(understood)) or \
                 understood in self.canonical.values()
             out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
@@ -694,6 +733,8 @@ class PromptGate:
         :data:`~drywallqa.text.vocabulary.NOT_THE_THING`) with nothing the model knows ("cracks and crackers" asks for
         cracks); a joint or a tool before anything the model knows. Judged on the text with its place (a place says
         what the joint is of) and without what it leaves out after its thing."""
+        if _IDIOMS.search(text):
+            return True  # "the crack of dawn", "a joint venture", "out of joint"
         words = [w for _, w in _negation_words(text)]
         if self.other_joint(words):
             return True
