@@ -2,6 +2,7 @@
 chunked or not), the time a body takes to arrive, request time and every parameter are bounded; the answers are 4xx (503 for the time
 limit), never a 500, and the server stays up."""
 
+import contextlib
 import io
 import logging
 import select
@@ -419,17 +420,15 @@ def test_connections_are_bounded(tiny_model_dir, monkeypatch):
     res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--max-connections", "7"])
     assert res.exit_code == 0 and runs[0]["limit_concurrency"] == 7, res.output
     server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)), limit_concurrency=2)
-    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(thread.join, 10)
+        stack.callback(setattr, server, "should_exit", True)
+        idle = [stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5)) for _ in range(2)]
         time.sleep(0.2)
-        over = socket.create_connection(("127.0.0.1", port), timeout=5)
-        over.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        assert over.recv(4096).startswith(b"HTTP/1.1 503")
-        over.close()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as over:
+            over.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert over.recv(4096).startswith(b"HTTP/1.1 503")
         for conn in idle:
             conn.close()
         time.sleep(0.3)
         assert _healthy(port)
-    finally:
-        server.should_exit = True
-        thread.join(10)
