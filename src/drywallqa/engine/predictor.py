@@ -125,7 +125,8 @@ def check_model_settings(metadata: dict) -> dict:
 # seams", "cracks, leave out the mesh tape", "w/o"), a sound surface ("intact drywall") and the wall between things
 # ("areas between the seams") refused, a first clause leaving a thing out left out ("ignore the tape, find cracks"),
 # "joins" / "seems" / "where the boards meet" read as joints and seams, caulking and wall anchors as unrelated
-# anchors, joints of other things ("tile grout joints") and tools ("the mud bucket") refused (0.6.8)
+# anchors, joints of other things ("tile grout joints"), tools ("the mud bucket") and idioms ("crack of dawn") refused, a
+# longer request judged by the words naming its thing where nothing else is answered (0.6.8)
 GATE_READING = 6
 # how much nearer a wording must be to a prompt the model was tuned for that the gate has no anchor of than to the
 # gate's anchors to be asked as it (TorchSegmenter._own_anchors): the anchors hold the paraphrases, the tuned prompt

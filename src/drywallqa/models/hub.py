@@ -7,7 +7,7 @@ not there is named as such. Given the ``model_type`` it needs, it refuses a fold
 model, which ``from_pretrained`` would load with a warning and random weights.
 
 A hub id on a machine that cannot reach the hub (no internet, a site network that blocks it) is read from the
-Hugging Face cache alone (:func:`hub_unreachable`, a 3-second probe): the Hugging Face client would otherwise retry
+Hugging Face cache alone (:func:`hub_unreachable`, a probe of 3 seconds to connect, 6 in all): the Hugging Face client would otherwise retry
 each file for about half a minute before the same error (the zero-shot pipeline's models took 3 minutes to fail).
 """
 
