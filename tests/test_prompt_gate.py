@@ -824,7 +824,11 @@ def test_the_shipped_gate_reads_the_trades_other_words(prompt, concept):
     ("zero in on the cracks, not the tape", False, "zero in on the cracks"), ("avoid missing any cracks", False, None),
     ("CRACKS ABSENT", True, None), ("hide that seam", True, None), ("skip trowel texture cracks", False, None),
     ("no cracks, but the tape", False, "the tape"), ("Without the outlet covers, where are the cracks?", False,
-                                                     "where are the cracks?")])
+                                                     "where are the cracks?"),
+    # "but" after a name leaves out only before a negation; else it is a conjunction (set 10's long requests)
+    ("The builder says it's just shrinkage, but I want every crack highlighted", False, None),
+    ("cracks, but not the tape", False, "cracks"), ("everything else but the cracks", True, None),
+    ("all but the tape", True, None)])
 def test_clauses_lists_and_idioms_around_a_negation(prompt, negated, affirmed):
     e = np.eye(3, dtype=np.float32)
     gate = PromptGate(["segment crack", "segment taping area"], ["cracks", "taping"], e[:2], e[2:],

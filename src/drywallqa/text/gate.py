@@ -75,7 +75,7 @@ _SURFACES = frozenset("""wall walls drywall drywalls plasterboard plasterboards 
 # words that name nothing by themselves: a prompt asking for one of them ("pixels on the crack", "lines along the
 # joints", "damage in the drywall") may have its meaning in its place
 _GENERIC = frozenset("""pixel pixels line lines damage damages defect defects problem problems issue issues everything
-    anything stuff thing things spot spots bit bits piece pieces""".split())
+    anything stuff thing things spot spots bit bits piece pieces else""".split())
 # the words of a place phrase that name nothing: its prepositions and determiners
 _LINKS = frozenset(w for p in _PREPOSITIONS for w in p.split()) | frozenset("the a an this that these those my our its of"
                                                                              .split())
@@ -693,6 +693,8 @@ class PromptGate:
         names_its_object = self._names_its_object(text, spans)
         named, cut = False, None
         for i, word in enumerate(words):  # after a name, a verb of leaving out leaves its object out, whatever it is
+            if named and word == "but" and not (words[i + 1:i + 2] and words[i + 1] in _NEGATIONS):
+                continue  # "it's fine, but the wall has cracked": a conjunction ("cracks, but not the tape" leaves out)
             if _is_negation(words, i, about_a_mask, None if named else names_its_object):  # ("seams, skip the outlets")
                 cut = starts[i] if named else None
                 break
