@@ -174,7 +174,7 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
 # cracks", "no tape, just the cracks"); not a comma in a list ("everything except the cracks, the tape and the seams")
-_NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("then instead but where what which please can could give keep"
+_NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("then instead but where what which please can could give keep i we"
                                                           .split()))
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|\band\s+(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS)) + r")\b)", re.IGNORECASE)
@@ -602,8 +602,9 @@ class PromptGate:
 
     def _clause_after_leaving_out(self, text: str) -> str | None:
         """What follows a first clause that leaves a thing out, where it names a thing the model knows: "ignore the tape,
-        find cracks" -> "find cracks", "no tape; just the cracks" -> "just the cracks" (not "no cracks, just the
-        wall"); None where the prompt does not begin by leaving something out, or says no more."""
+        find cracks" -> "find cracks", "no tape; just the cracks" -> "just the cracks", "For the QA log, skip the
+        cracks and mark only the taped joints" -> "mark only the taped joints" (not "no cracks, just the wall"); None
+        where the prompt names a thing before leaving something out, or says no more after it."""
         spans = _negation_spans(text)
         words = [w for _, _, w in spans]
         about_a_mask = bool(_MASK_WORDS.search(text))
@@ -618,9 +619,9 @@ class PromptGate:
                 rest = text[spans[i][1] + end.end():].strip() if end else ""
                 rest = re.sub(r"^but\b\s*", "", rest, flags=re.IGNORECASE)  # "no cracks, but the tape" asks for the tape
                 return rest if self._names(rest) else None
-            if word not in _BEFORE_THE_THING:
-                return None
-        return None
+            if self._names_a_thing(word):
+                return None  # a thing named first: what follows leaves out of it ("cracks, not the tape")
+        return None  # (words naming nothing may come first: "For the QA log, skip the cracks and mark the joints")
 
     def _names(self, text: str) -> bool:
         """Whether ``text`` names a thing the model knows (:meth:`_names_a_thing`)."""
