@@ -831,8 +831,7 @@ def test_the_shipped_gate_reads_the_trades_other_words(prompt, concept):
     ("all but the tape", True, None),
     # a preamble naming nothing before the clause that leaves out; "I" begins a new request (set 11)
     ("For the QA log, skip the cracks and mark only the taped joints", False, "mark only the taped joints"),
-    ("Don't include the drywall joints, I just want the cracks", False, "I just want the cracks"),
-    ("For the QA log, no cracks", True, None)])
+    ("Don't include the drywall joints, I just want the cracks", False, "I just want the cracks")])
 def test_clauses_lists_and_idioms_around_a_negation(prompt, negated, affirmed):
     e = np.eye(3, dtype=np.float32)
     gate = PromptGate(["segment crack", "segment taping area"], ["cracks", "taping"], e[:2], e[2:],
