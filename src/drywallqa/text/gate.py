@@ -117,8 +117,9 @@ _SOUND = frozenset("""undamaged intact sound healthy unbroken unblemished flawle
     unaffected bare good""".split())
 _DETERMINERS = frozenset("the a an any all every each those these this that my our its some".split())
 # where the object of a verb of leaving out ends: "remove false positives from the crack mask"
-_OBJECT_ENDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | frozenset(
-    "and or but from to then so because with having that which for of".split())
+# the first word of each preposition, and the conjunctions: where a place or a list of things begins
+_PLACE_WORDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | {"and", "or"}
+_OBJECT_ENDS = _PLACE_WORDS | frozenset("but from to then so because with having that which for of".split())
 _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # the words of a crack, a joint or a tape in another sense (PromptGate.other_thing)
 _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|(?:a|the|your|my)\s+(?:joke|jokes|code|case|whip|smile|"
@@ -130,9 +131,10 @@ _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|(?:a|the|yo
                      r"\bticker[- ]tape\b|\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|\bseam\s+of\s+coal\b",
                      re.IGNORECASE)
 # the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
-_CORE = frozenset("crack cracks cracking fissure fissures fracture fractures seam seams joint joints tape taped".split())
+# (and the words telling which concept a request names: its nouns and their adjectives, "cracked", "mudded")
 _CORE_KIND = {**{w: "cracks" for w in "crack cracks cracking cracked fissure fissures fracture fractures".split()},
               **{w: "taping" for w in "seam seams joint joints tape taped taping mud mudded".split()}}
+_CORE = frozenset(_CORE_KIND) - frozenset("cracked taping mud mudded".split())
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
 _STOREY = frozenset("""first second third fourth fifth ground upper lower top bottom every each all other next same nd rd
     st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first, with no determiner ("on floor 2")
@@ -149,7 +151,6 @@ _JOIN_READINGS = {"join": "joint", "joins": "joints", "seem": "seam", "seems": "
 # the words before which "join(s)" and "seem(s)" name a thing ("the joins", "plasterboard joins", "taped seems");
 # after anything else (or first) only where a place or the prompt's end follows ("seems in the drywall"); never a verb
 # ("it seems", "what seems to be", "where the boards join": a plural before "join")
-_PLACE_WORDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | {"and", "or"}
 _BEFORE_A_JOIN = frozenset("""the a all any some each every those these visible vertical horizontal taped mudded butt
     flat tapered board panel sheet plasterboard drywall sheetrock gyprock wallboard ceiling wall""".split())
 # a place between things, or away from them: "areas between the seams", "board faces away from the joints" ask for
@@ -553,13 +554,20 @@ class PromptGate:
             concept = self.known_concepts[int(i)]
             understood = asked_as[p] if asked_as is not None else self.correct(p)
             known = (bool(m >= self.min_margin) and not self.negated(p) and not self.negated(understood)
-                     and not self.other_tape(understood) and not self.other_tape(self.affirmed(self.correct(p)))
-                     and not self.other_thing(self.affirmed(self.correct(p)))
-                     and not self.kind_alone(understood)) or \
+                     and not self.kind_alone(understood) and not self._another_thing(p, understood)) or \
                 understood in self.canonical.values()
             out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
                                  understood if understood != p else None)
         return out
+
+    def _another_thing(self, prompt: str, understood: str) -> bool:
+        """Whether ``prompt`` asks for another tape or another thing (:meth:`other_tape`, :meth:`other_thing`), on the
+        text the gate judges (``understood``) and on the text as typed, slips mended and its left-out tail left out
+        (where its place says what the joint is of, or "painter's" which tape)."""
+        if self.other_tape(understood):
+            return True
+        typed = self.affirmed(self.correct(prompt))
+        return self.other_tape(typed) or self.other_thing(typed)
 
     def negated(self, prompt: str) -> bool:
         """Whether ``prompt`` asks for the opposite of a thing: a negation before the first word that names something

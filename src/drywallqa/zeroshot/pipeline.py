@@ -408,8 +408,8 @@ def _run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references, prog
             for name, array in [*masks, anomaly_map]:
                 files.append(name)  # before: one whose writing is cut short is removed below too
                 save_png_atomic(array, out / name)
-        except BaseException as exc:  # noqa: BLE001 - whatever one photo does, it is named and the job goes on (as
-            for name in files:  # predict); half of this photo's outputs: written by this run, described by no report
+        except BaseException as exc:  # noqa: BLE001 - whatever one photo does, it is named and the job goes on
+            for name in files:  # (as predict); half of this photo's outputs: written by this run, described by no report
                 try:
                     (out / name).unlink(missing_ok=True)
                 except OSError:
