@@ -80,8 +80,13 @@ def test_the_old_backend_spelling_still_loads_with_a_deprecation_warning(tiny_mo
     assert seg.describe()["runtime"] == "onnx"
     with pytest.warns(DeprecationWarning, match="runtime="):  # the 0.4 positional spelling
         assert Segmenter.load(tiny_model_dir, "embedded").describe()["runtime"] == "torch"
-    with pytest.raises(KeyError, match="unknown runtime 'tflite'; known: onnx, torch"):
+    with pytest.raises(KeyError, match="unknown runtime 'tflite'; known: onnx, torch") as err:
         Segmenter.load(tiny_model_dir, runtime="tflite")
+    # a traceback's last line shows it as written: a plain KeyError's str() wraps its message in quotes
+    assert str(err.value) == "unknown runtime 'tflite'; known: onnx, torch"
+    with pytest.raises(KeyError) as err:
+        Segmenter.load(tiny_model_dir, pipeline="sam3")
+    assert str(err.value).startswith("unknown pipeline 'sam3'; known: zeroshot")
 
 
 def test_export_refuses_places_it_would_damage_and_replaces_an_earlier_export(tiny_model_dir, tmp_path):

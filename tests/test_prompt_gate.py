@@ -765,6 +765,40 @@ def test_the_trades_words_for_a_joint_are_read_as_joints(prompt, reading):
     assert trade_reading(prompt) == (prompt if reading is None else reading)
 
 
+@pytest.mark.parametrize("prompt, reading", [
+    ("gib stopping", "plasterboard taping"), ("stopped joins", "taped joints"), ("the stopping", "the taping"),
+    ("stopped and sanded joins on this wall", "taped and sanded joints on this wall"),
+    ("Stopping on the joins", "Taping on the joints"), ("level 4 stopping", "level 4 taping"),
+    ("For the QA log: stopping only.", "For the QA log: taping only."), ("stopping the leak", None),
+    ("keep stopping the cracks", None), ("the water stopping device", None), ("flats and angles", "flat joints and angle "
+                                                                                          "joints"),
+    ("flats & angles", "flat joints and angle joints"), ("scrim", "scrim tape"), ("scrim tape", None),
+    ("scrim-taped joints", None), ("Gib board joins", "Plasterboard joints"), ("the GIB joins", "the Plasterboard joints"),
+    ("jointed areas only", "taped areas only"), ("joins no cracks", "joints no cracks"), ("gibberish", None),
+    ("where the gib boards meet", "joints between the plasterboards"), ("sanded joins", "sanded joints"),
+    ("it seemed joined", None)])
+def test_other_countries_words_for_the_board_and_its_joints_are_read_as_the_models(prompt, reading):
+    """New Zealand and Australian finishers "stop" joints on GIB board, the British "scrim" them, and a finisher's
+    "flats and angles" are flat joints and internal corners: "gib stopping", "stopped joins", "flats and angles" were
+    refused (blind wording sets 9, 11, 12 and 13)."""
+    assert trade_reading(prompt) == (prompt if reading is None else reading)
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("gib stopping", "taping"), ("stopped joins, ignore the power points", "taping"), ("flats and angles", "taping"),
+    ("stopping the leak", None), ("no stopping", None), ("skip the stopping, cracks only", "cracks"),
+    ("no tape, cracks only", "cracks"), ("no cracks, just the joins", "taping"),
+    ("leave out the cracks and give me the gib joins", "taping"), ("control joint", None),
+    ("show the expansion joint in the wall", None), ("the bits between the joints", None)])
+def test_the_shipped_gate_answers_other_countries_words_and_clauses(prompt, concept):
+    """0.6.9: the readings above through the shipped model's gate; a last part saying "only" ("skip the tape, cracks
+    only") or "and give me" ends a first clause that leaves something out; "no cracks, just the joins" was refused
+    (the joins, as typed, named nothing); a control or expansion joint is a profile that lets the wall move, no taped
+    joint."""
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept
+
+
 def test_a_slipped_negation_is_mended_and_read_as_one():
     """"drywal tape exept cracks" was answered with the cracks' mask: "exept" was no negation."""
     e = np.eye(3, dtype=np.float32)

@@ -4,6 +4,7 @@ limit), never a 500, and the server stays up."""
 
 import contextlib
 import io
+import json
 import logging
 import select
 import socket
@@ -419,7 +420,10 @@ def test_connections_are_bounded(tiny_model_dir, monkeypatch):
     monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: runs.append(kwargs))
     res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--max-connections", "7"])
     assert res.exit_code == 0 and runs[0]["limit_concurrency"] == 7, res.output
-    server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)), limit_concurrency=2)
+    from drywallqa.serve.connections import headers_bounded_protocol
+
+    server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)), limit_concurrency=2,
+                                        http=headers_bounded_protocol(30))
     with contextlib.ExitStack() as stack:
         stack.callback(thread.join, 10)
         stack.callback(setattr, server, "should_exit", True)
@@ -427,8 +431,41 @@ def test_connections_are_bounded(tiny_model_dir, monkeypatch):
         time.sleep(0.2)
         with socket.create_connection(("127.0.0.1", port), timeout=5) as over:
             over.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            assert over.recv(4096).startswith(b"HTTP/1.1 503")
+            head, body = _whole_answer(over)
+            # answered in JSON, as every other answer is (uvicorn's own: plain text "Service Unavailable")
+            assert head.startswith(b"HTTP/1.1 503") and b"retry-after: 1" in head.lower(), head
+            assert "--max-connections" in json.loads(body)["detail"], body
         for conn in idle:
             conn.close()
         time.sleep(0.3)
         assert _healthy(port)
+
+
+def _whole_answer(conn: socket.socket) -> tuple[bytes, bytes]:
+    """The head and body of the one answer on ``conn`` (read until the server closes it)."""
+    answer = b""
+    while chunk := conn.recv(4096):
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+@pytest.mark.parametrize("request_line", [b"HELLO\r\n\r\n", b"GET /healthz HTTP/1.1\r\nHost localhost\r\n\r\n",
+                                          b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"])
+def test_a_request_that_is_no_http_is_answered_400_in_json(tiny_model_dir, request_line):
+    """uvicorn answered a malformed request (a header without its colon; TLS sent to the plain port) in plain text,
+    "Invalid HTTP request received.", where every other answer of the API is {"detail": ...}."""
+    from drywallqa.serve.connections import headers_bounded_protocol
+
+    server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)),
+                                        http=headers_bounded_protocol(30))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(request_line)
+            head, body = _whole_answer(conn)
+        assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, head
+        assert json.loads(body)["detail"].startswith("not a valid HTTP request"), body
+        assert _healthy(port)
+    finally:
+        server.should_exit = True
+        thread.join(10)

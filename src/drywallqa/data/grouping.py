@@ -22,6 +22,7 @@ import torch
 
 from ..utils.files import why_not, write_text_atomic
 from ..utils.image_io import ImageReadError, read_image
+from ..utils.registry import UnknownNameError
 from .problems import DataProblem
 from .sample import Sample
 
@@ -256,7 +257,7 @@ def samples_of_part(
                                 f"{manifest.parent}` first (for a dataset of your own: -d its YAML file)")
     split = GroupSplit.from_json(manifest)
     if part not in split.parts:
-        raise KeyError(f"{manifest} has no part {part!r}; it has {', '.join(split.parts)}")
+        raise UnknownNameError(f"{manifest} has no part {part!r}; it has {', '.join(split.parts)}")
     wanted = set(split.parts[part])
     root = config.root(datasets_dir)
     samples, _ = load_all_splits(dataset, datasets_dir)

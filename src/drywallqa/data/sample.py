@@ -12,6 +12,7 @@ import numpy as np
 
 from ..utils.files import why_not
 from ..utils.image_io import mask_plane, read_mask
+from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem
 from .registry import DatasetConfig, get_dataset_config
@@ -269,7 +270,7 @@ def load_split(
     """Read one published split. Problems are collected (and logged), never raised, so the rest goes on."""
     config = get_dataset_config(dataset) if isinstance(dataset, str) else dataset
     if split not in config.splits:
-        raise KeyError(f"dataset {config.name!r} has no split {split!r}; it has {', '.join(config.splits)}")
+        raise UnknownNameError(f"dataset {config.name!r} has no split {split!r}; it has {', '.join(config.splits)}")
     source = config.splits[split]
     folder = config.root(datasets_dir) / source.folder
     problems: list[DataProblem] = []

@@ -34,7 +34,7 @@ from ..postprocess import ADAPTERS
 from ..text.encoder import check_prompt
 from ..utils.checks import number_in_range
 from ..utils.image_io import to_rgb_array
-from ..utils.registry import Registry
+from ..utils.registry import Registry, UnknownNameError
 
 RUNTIMES: Registry[type] = Registry("runtime")
 PIPELINES: Registry[type] = Registry("pipeline")
@@ -60,7 +60,7 @@ def from_backend(backend: str | None, runtime: str, pipeline: str | None, where:
     if backend is None:
         return runtime, pipeline
     if backend not in OLD_BACKENDS:
-        raise KeyError(f"unknown backend {backend!r}; use runtime= ({', '.join(LAZY['runtime'])}) "
+        raise UnknownNameError(f"unknown backend {backend!r}; use runtime= ({', '.join(LAZY['runtime'])}) "
                        f"or pipeline= ({', '.join(LAZY['pipeline'])})")
     warnings.warn(f"{where}(backend=...) is deprecated: use runtime= or pipeline= (runtime='torch' / 'onnx', "
                   "pipeline='zeroshot')", DeprecationWarning, stacklevel=stacklevel + 1)
@@ -86,7 +86,7 @@ def _registered(kind: str, name: str) -> type:
     if name not in registry and name in LAZY[kind]:
         importlib.import_module(LAZY[kind][name])
     if name not in registry:
-        raise KeyError(f"unknown {kind} {name!r}; known: {', '.join(sorted({*registry.names(), *LAZY[kind]}))}")
+        raise UnknownNameError(f"unknown {kind} {name!r}; known: {', '.join(sorted({*registry.names(), *LAZY[kind]}))}")
     return registry.get(name)
 
 

@@ -15,7 +15,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from ..utils.registry import Registry
+from ..utils.registry import Registry, UnknownNameError
 
 DEFAULT_MODEL = "fast"
 
@@ -41,7 +41,7 @@ def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:
         KeyError: an unknown name; the message lists the shipped ones.
     """
     if name not in SHIPPED_MODELS:
-        raise KeyError(f"no shipped model {name!r}; shipped models: {_names_text()}")
+        raise UnknownNameError(f"no shipped model {name!r}; shipped models: {_names_text()}")
     return Path(str(resources.files("drywallqa") / "weights" / SHIPPED_MODELS.get(name)))
 
 

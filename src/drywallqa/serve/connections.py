@@ -1,4 +1,5 @@
-"""The HTTP/1 protocol ``drywallqa serve`` runs uvicorn with: a request's headers must arrive in time.
+"""The HTTP/1 protocol ``drywallqa serve`` runs uvicorn with: a request's headers must arrive in time, and every
+answer the protocol gives itself is JSON, as the app's are.
 
 uvicorn bounds the time a kept-alive connection may stay idle between requests, but not the time a request's
 headers take to arrive: a client that connects and sends nothing, or trickles its headers in (a byte every few
@@ -8,22 +9,76 @@ them and the server accepts no one. The body is bounded by the app (:class:`~dry
 The protocol leans on uvicorn's h11 protocol's own attributes (``conn``, ``loop``, ``transport``,
 ``timeout_keep_alive_handler``); where a uvicorn lacks one of them the connection is served as uvicorn serves it,
 without the bound, rather than failing.
+
+uvicorn answers two things before the app sees a request, in plain text: a request that is no HTTP (400 "Invalid HTTP
+request received.") and one over ``limit_concurrency`` (503 "Service Unavailable"). A client of the API reads
+``{"detail": ...}`` from every other answer; these two say the same in that form (the 503 with ``Retry-After``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
+OVER_CONNECTIONS_RETRY_S = 1  # the Retry-After of a request over the connection limit: others close within moments
+
+
+async def over_connections(scope, receive, send) -> None:
+    """The ASGI app that answers a request over ``limit_concurrency``: 503, JSON, ``Retry-After``, connection closed."""
+    body = json.dumps({"detail": "the server holds as many connections as it serves (serve --max-connections); "
+                                 "try again in a moment"}).encode()
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"retry-after", str(OVER_CONNECTIONS_RETRY_S).encode()), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 def headers_bounded_protocol(timeout_s: float) -> type[H11Protocol]:
     """uvicorn's h11 protocol (``uvicorn.run(..., http=...)``), closing a connection whose request's headers have not
-    all arrived ``timeout_s`` seconds after it opened, or after the answer to its previous request."""
+    all arrived ``timeout_s`` seconds after it opened, or after the answer to its previous request; a request that is
+    no HTTP is answered 400 and one over ``limit_concurrency`` 503, both in JSON."""
 
     class HeadersBoundedH11(H11Protocol):
         _headers_timer: asyncio.TimerHandle | None = None
+        _connection_limit: int | None = None
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            # the limit checked here (``app`` below), where a request over it is answered in JSON; uvicorn's own check
+            # would answer it first, in plain text
+            self._connection_limit = getattr(self, "limit_concurrency", None)
+            if hasattr(self, "connections") and hasattr(self, "tasks"):
+                self.limit_concurrency = None
+            else:  # a uvicorn this was not written for: its own check, as it is
+                self._connection_limit = None
+
+        @property
+        def app(self):
+            """The app a request arriving now is run with: :func:`over_connections` while as many connections are
+            open, or requests running, as the limit allows (what uvicorn checks)."""
+            limit = self._connection_limit
+            if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+                self.logger.warning("Exceeded concurrency limit.")
+                return over_connections
+            return self._app
+
+        @app.setter
+        def app(self, value) -> None:
+            self._app = value
+
+        def send_400_response(self, msg: str) -> None:
+            """What uvicorn sends a request that is no HTTP, in JSON; the connection closed."""
+            body = json.dumps({"detail": f"not a valid HTTP request ({msg.rstrip('.')})"}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                       (b"connection", b"close")]
+            for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body),
+                          h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event))
+            self.transport.close()
 
         def connection_made(self, transport) -> None:
             super().connection_made(transport)

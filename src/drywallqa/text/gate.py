@@ -32,7 +32,7 @@ leaves out after it (:meth:`PromptGate.affirmed`: "cracks with no tape" as "crac
 with nothing the model knows ("stress levels": :meth:`PromptGate.kind_alone`) are refused, however near the anchors
 they lie. A thing may be left out in other words than a negation ("hide the seams", "intact drywall", "areas between
 the seams": :meth:`PromptGate.negated`), and the trade's words for a joint are read as such ("joins", "where the
-boards meet": :func:`trade_reading`).
+boards meet", "gib stopping": :func:`trade_reading`).
 
     gate = PromptGate.from_model_dir("src/drywallqa/weights/fast")
     gate.match(["segment the window"], embeddings)["segment the window"].known   # False
@@ -146,6 +146,23 @@ _AREAS = frozenset("""area areas part parts region regions section sections zone
 _BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighboring)\s+)*((?:(?:" +
                           "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+)*(?:boards|sheets|panels|plasterboards|"
                           r"drywalls|sheetrocks|wallboards))\s+(?:meet|join|butt(?:\s+together|\s+up)?|abut|come\s+together)\b", re.IGNORECASE)
+# other countries' words for a taped joint, read as the words the model knows: New Zealand and Australia "stop" joints
+# on GIB board ("gib stopping", "stopped joins"), Britain "scrims" them, and a finisher's "flats and angles" are the
+# flat joints and the internal corners
+_TRADE_PHRASES = [
+    (re.compile(r"\bflats?\s*(?:and|&|n|\+)\s*angles\b", re.IGNORECASE), "flat joints and angle joints"),
+    (re.compile(r"\bgib(?:raltar)?\s*boards\b", re.IGNORECASE), "plasterboards"),
+    (re.compile(r"\bgib(?:raltar)?(?:\s*board)?\b", re.IGNORECASE), "plasterboard"),
+    (re.compile(r"\b(?:stopped|scrimmed|jointed)(?=(?:\s+(?:and|&)\s+[A-Za-z]+ed)?\s+(?:joins?|joints?|seams?|areas?|"
+                r"lines?|sections?|strips?)\b)", re.IGNORECASE), "taped"),  # "stopped and sanded joins"
+    (re.compile(r"\bscrim\b(?!\s*(?:-\s*)?tap(?:e|es|ed|ing)\b)", re.IGNORECASE), "scrim tape"),
+]
+_STOPPING = re.compile(r"\bstopping\b", re.IGNORECASE)
+# the words after which "stopping" names the work on a joint ("the stopping", "gib stopping", "level 4 stopping"), not
+# the verb ("stopping the leak")
+_BEFORE_STOPPING = frozenset("""the a all any some this that my our your their bad poor rough visible wet fresh new
+    first second third final finished unfinished sanded level coat plasterboard drywall board boards wall walls ceiling
+    joint joints join joins seam seams""".split()) | frozenset("1 2 3 4 5".split())
 _A_THING_BEFORE = re.compile(r"\b(?:crack|tap|joint|seam|mud)", re.IGNORECASE)
 _JOIN_READINGS = {"join": "joint", "joins": "joints", "seem": "seam", "seems": "seams"}
 # the words before which "join(s)" and "seem(s)" name a thing ("the joins", "plasterboard joins", "taped seems");
@@ -174,11 +191,13 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
     label trace map draw""".split())
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
-# cracks", "no tape, just the cracks"); not a comma in a list ("everything except the cracks, the tape and the seams")
+# cracks", "no tape, just the cracks"), or before a last part saying "only" ("skip the tape, cracks only"); not a
+# comma in a list ("everything except the cracks, the tape and the seams")
 _NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("then instead but where what which please can could give keep i we"
                                                           .split()))
-_CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|\band\s+(?=(?:" +
-                         "|".join(sorted(_ASKING_VERBS)) + r")\b)", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
+                         r",\s*(?=[^,;:.!?]*\bonly\b[^,;:.!?]*$)|\band\s+(?=(?:" +
+                         "|".join(sorted(_ASKING_VERBS | {"give"})) + r")\b)", re.IGNORECASE)
 # negations that are nouns of a mask's opposite ("the opposite of cracks", "inverse of the crack mask", "inverse crack
 # mask"), and adjectives of a place elsewhere ("opposite wall cracks", "the negative corner tape"): negations only
 # before "of" or in a prompt about a mask
@@ -263,9 +282,16 @@ def trade_reading(prompt: str) -> str:
     ("joins in the plasterboard", "the board join"), "seems" for "seams" where it names a thing ("the seems between
     the panels", "seems in the drywall"; not "it seems to be cracked"), and a place where boards meet as their joints
     ("where the boards meet" -> "joints between the boards"; "cracks where the boards meet" -> "cracks at the joints
-    between the boards"). Every other word is kept as typed."""
-    text = _BOARDS_MEET.sub(lambda m: ("at the " if _A_THING_BEFORE.search(prompt[:m.start()]) else "") +
-                            f"joints between the {m.group(1)}", prompt)  # "cracks where the boards meet": a place
+    between the boards"), and other countries' words for the board and its joints (:data:`_TRADE_PHRASES`: "gib
+    stopping" -> "plasterboard taping", "stopped joins" -> "taped joints", "scrim" -> "scrim tape", "flats and angles"
+    -> "flat joints and angle joints"; "stopping" only where it names the work, :func:`_stopping_reading`). Every
+    other word is kept as typed."""
+    text = prompt
+    for pattern, reading in _TRADE_PHRASES:
+        text = pattern.sub(lambda m, r=reading: r.capitalize() if m.group(0)[0].isupper() else r, text)
+    text = _STOPPING.sub(lambda m: _stopping_reading(text, m), text)
+    text = _BOARDS_MEET.sub(lambda m: ("at the " if _A_THING_BEFORE.search(text[:m.start()]) else "") +
+                            f"joints between the {m.group(1)}", text)  # "cracks where the boards meet": a place
     words = list(re.finditer(r"[A-Za-z]+|[^\sA-Za-z]", text))
     out, end = [], 0
     for i, m in enumerate(words):
@@ -275,12 +301,25 @@ def trade_reading(prompt: str) -> str:
         before = words[i - 1].group(0).lower() if i else None
         after = words[i + 1].group(0).lower() if i + 1 < len(words) else None
         ends = after is None or after in _PLACE_WORDS or not after.isalpha()  # "wall seems cracked" is a verb
-        if before in ("the", "those", "these") or (before in _BEFORE_A_JOIN and ends) or (
-                before is None and (after is None or after in _PLACE_WORDS)):  # not "Seems, at first glance, ..."
+        if before in ("the", "those", "these") or ((before in _BEFORE_A_JOIN or (before or "").endswith("ed")) and ends) or (
+                before is None and (after is None or after in _PLACE_WORDS | _ONLY | _NOT)):  # "joins no cracks";
+            # not "Seems, at first glance, ..."
             reading = _JOIN_READINGS[low]
             out += [text[end:m.start()], reading.capitalize() if m.group(0)[0].isupper() else reading]
             end = m.end()
     return "".join(out) + text[end:]
+
+
+def _stopping_reading(text: str, m: re.Match) -> str:
+    """"taping" for the "stopping" of ``m`` where it names the work on a joint: after one of
+    :data:`_BEFORE_STOPPING`, or first in its sentence with nothing, a place or "only" after it ("stopping on the
+    joins", "For the QA log: stopping only."); else as typed."""
+    before = re.findall(r"\w+", re.split(r"[;:.!?]", text[:m.start()])[-1])
+    after = re.match(r"[^\w;:.!?]*(\w+)?", text[m.end():]).group(1)
+    if (before and before[-1].lower() in _BEFORE_STOPPING) or (not before and (after is None or after.lower() in
+                                                                                 _PLACE_WORDS | _ONLY)):
+        return "Taping" if m.group(0)[0].isupper() else "taping"
+    return m.group(0)
 
 
 @dataclass(frozen=True)
@@ -577,7 +616,7 @@ class PromptGate:
         name comes first; :meth:`affirmed`). A known anchor (a model's own prompt) never is."""
         if normal_form(prompt) in self._anchors:
             return False
-        text = unicodedata.normalize("NFKC", prompt)
+        text = trade_reading(unicodedata.normalize("NFKC", prompt))  # "no cracks, just the joins" names joints
         rest = self._clause_after_leaving_out(text)
         if rest is not None:  # "ignore the tape, find cracks" asks what "find cracks" asks
             return self.negated(rest)
@@ -683,7 +722,7 @@ class PromptGate:
         if m is None or not self._names_a_thing(m.group(1).lower()) or self._names(text[:m.start()]):
             return False
         before = [w for w in _TOKEN.findall(text[:m.start()].lower()) if w not in _DETERMINERS]
-        return not before or before[-1] in _AREAS or before[-1] in _SURFACES
+        return not before or before[-1] in _AREAS or before[-1] in _SURFACES or before[-1] in _GENERIC  # "the bits"
 
     def affirmed(self, text: str) -> str:
         """``text`` without what it asks to leave out after naming its thing: "cracks with no tape" -> "cracks", "crack,

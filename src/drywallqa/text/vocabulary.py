@@ -62,13 +62,16 @@ OTHER_TAPE_WORDS = frozenset("sellotape frogtape scotchtape".split())
 TAPE_THINGS = frozenset("measure measures recorder recorders dispenser dispensers deck decks player players gun guns".split())
 
 # the materials and things whose joints and seams are no drywall joint, named before the joint ("tile grout joints",
-# "mortar joints", "compression joints on the copper pipe") or as what the joint is in, on, of or between ("seams in
+# "mortar joints", "compression joints on the copper pipe"; a control or expansion joint is a metal or vinyl profile
+# that lets the wall move, no taped joint) or as what the joint is in, on, of or between ("seams in
 # the vinyl flooring", "expansion joint in the concrete slab", "the joints between the tiles"): a prompt asking for
 # one is not asking for the taping, however near "joint" puts its sentence embedding (PromptGate.other_joint)
 OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting mortar brick bricks brickwork block blocks
-    blockwork masonry stone stones stonework concrete slab slabs paving pavement compression solder soldered pipe pipes
+    blockwork masonry stone stones stonework concrete slab slabs paving pavement compression expansion control movement
+    isolation solder soldered pipe pipes
     piping copper plumbing weld welded welding wood wooden timber mitre miter dovetail mortise tenon hip hips
-    elbow elbows shoulder shoulders ankle ankles wrist wrists finger fingers bone bones fabric sewing sewn stitched
+    elbow elbows shoulder shoulders ankle ankles wrist wrists finger fingers knuckle knuckles jaw
+    neck toe toes bone bones fabric sewing sewn stitched
     stitching garment dress shirt jeans carpet carpets vinyl linoleum lino flooring floor floors floorboard floorboards
     laminate parquet countertop countertops worktop worktops glazing glass window windows roof roofing shingle shingles
     gutter gutters duct ducts ductwork rail rails railway track tracks coal siding wallpaper silicone siliconed sealant

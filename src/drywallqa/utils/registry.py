@@ -7,6 +7,14 @@ from typing import Callable, Generic, TypeVar
 T = TypeVar("T")
 
 
+class UnknownNameError(KeyError):
+    """A name that is none of those known (a runtime, a shipped model, a dataset's split): a ``KeyError``, as a
+    mapping's lookup raises, whose message reads as written (a plain ``KeyError`` shows its message in quotes)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
 class Registry(Generic[T]):
     """``name -> item``, with clear errors for unknown and duplicate names."""
 
@@ -32,7 +40,7 @@ class Registry(Generic[T]):
         try:
             return self._items[self._aliases.get(name, name)]
         except KeyError:
-            raise KeyError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}") from None
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}") from None
 
     def remove(self, name: str) -> None:
         self._items.pop(name, None)
