@@ -547,7 +547,7 @@ def test_a_paraphrase_the_gate_answers_is_asked_as_its_concepts_canonical_prompt
     raw = Segmenter.load(gated_model_dir, prompt_gate=False)
     assert raw.understood("segment cracks") == "segment cracks"  # no gate: every prompt as written
     # a batch job's settings say how prompts are read: a rerun into a 0.6.6 folder predicts its prompts again
-    assert seg.settings()["gate"]["reading"] == 6 and "gate" not in raw.settings()
+    assert seg.settings()["gate"]["reading"] == 7 and "gate" not in raw.settings()
 
 
 @pytest.fixture
@@ -773,15 +773,27 @@ def test_the_trades_words_for_a_joint_are_read_as_joints(prompt, reading):
     ("keep stopping the cracks", None), ("the water stopping device", None), ("flats and angles", "flat joints and angle "
                                                                                           "joints"),
     ("flats & angles", "flat joints and angle joints"), ("scrim", "scrim tape"), ("scrim tape", None),
-    ("scrim-taped joints", None), ("Gib board joins", "Plasterboard joints"), ("the GIB joins", "the Plasterboard joints"),
+    ("scrim-taped joints", None), ("Gib board joins", "Plasterboard joints"), ("the GIB joins", "the plasterboard joints"),
     ("jointed areas only", "taped areas only"), ("joins no cracks", "joints no cracks"), ("gibberish", None),
     ("where the gib boards meet", "joints between the plasterboards"), ("sanded joins", "sanded joints"),
-    ("it seemed joined", None)])
+    ("it seemed joined", None),
+    # a review's and a probe's findings: verbs, other scrims, the board itself, other joints
+    ("The area I sanded seems in good shape", None), ("the shed seems in bad shape", None), ("Seems not cracked", None),
+    ("joints stopping at the ceiling", None), ("Stopping by to check for cracks", None), ("the gib board", None),
+    ("photo taken in Gibraltar", None), ("gib-board joins", "plasterboard joints"), ("stopped and red lines", None),
+    ("scrim in the render", None), ("the scrim", "the scrim tape"), ("jointed sections of the downpipe", None),
+    ("crack through the stopping", None), ("unstopped joins", "untaped joints"), ("inspect stopping quality",
+                                                                                  "inspect taping quality"),
+    ("flats/angles", "flat joints and angle joints"), ("angles and flats", "flat joints and angle joints"),
+    ("stopped where the boards meet", "taped joints between the boards"), ("leave out the cracks, joins only", "leave out the cracks, joints only")])
 def test_other_countries_words_for_the_board_and_its_joints_are_read_as_the_models(prompt, reading):
     """New Zealand and Australian finishers "stop" joints on GIB board, the British "scrim" them, and a finisher's
     "flats and angles" are flat joints and internal corners: "gib stopping", "stopped joins", "flats and angles" were
-    refused (blind wording sets 9, 11, 12 and 13)."""
-    assert trade_reading(prompt) == (prompt if reading is None else reading)
+    refused (blind wording sets 9, 11, 12 and 13). The gate reads a prompt more than once (to mend it, then to judge
+    it): read again, a reading stays as it is."""
+    read = trade_reading(prompt)
+    assert read == (prompt if reading is None else reading)
+    assert trade_reading(read) == read
 
 
 @pytest.mark.parametrize("prompt, concept", [
@@ -789,10 +801,18 @@ def test_other_countries_words_for_the_board_and_its_joints_are_read_as_the_mode
     ("stopping the leak", None), ("no stopping", None), ("skip the stopping, cracks only", "cracks"),
     ("no tape, cracks only", "cracks"), ("no cracks, just the joins", "taping"),
     ("leave out the cracks and give me the gib joins", "taping"), ("control joint", None),
-    ("show the expansion joint in the wall", None), ("the bits between the joints", None)])
+    ("show the expansion joint in the wall", None), ("the bits between the joints", None),
+    ("not the tape, the cracks", "cracks"), ("not cracks, tape or joints", None), ("not the tape, the cracks and the "
+                                                                                   "seams", None),
+    # a review's: cracks at a control joint are cracks, defects between joints no wall left, "give X a miss" no request
+    ("control joint cracks", "cracks"), ("expansion joint cracking", "cracks"), ("defects between the taped joints",
+                                                                                  "taping"),
+    ("ignore the cracks and give the tape a miss", None), ("The area I sanded seems in good shape, find cracks",
+                                                             "cracks")])
 def test_the_shipped_gate_answers_other_countries_words_and_clauses(prompt, concept):
     """0.6.9: the readings above through the shipped model's gate; a last part saying "only" ("skip the tape, cracks
-    only") or "and give me" ends a first clause that leaves something out; "no cracks, just the joins" was refused
+    only") or "and give me" ends a first clause that leaves something out, as a comma does after a first "not" where
+    one thing follows ("not the tape, the cracks"); "no cracks, just the joins" was refused
     (the joins, as typed, named nothing); a control or expansion joint is a profile that lets the wall move, no taped
     joint."""
     match = Segmenter.load().match_prompts([prompt])[prompt]

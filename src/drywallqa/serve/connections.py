@@ -24,7 +24,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
-OVER_CONNECTIONS_RETRY_S = 1  # the Retry-After of a request over the connection limit: others close within moments
+OVER_CONNECTIONS_RETRY_S = 5  # the Retry-After of a request over the connection limit (as a request timed out is told)
 
 
 async def over_connections(scope, receive, send) -> None:
@@ -71,8 +71,13 @@ def headers_bounded_protocol(timeout_s: float) -> type[H11Protocol]:
             self._app = value
 
         def send_400_response(self, msg: str) -> None:
-            """What uvicorn sends a request that is no HTTP, in JSON; the connection closed."""
-            body = json.dumps({"detail": f"not a valid HTTP request ({msg.rstrip('.')})"}).encode()
+            """What uvicorn sends a request that is no HTTP, in JSON; the connection closed. Where an answer is already
+            on its way (garbage after a request whose answer is still being sent), only the connection is closed."""
+            if getattr(self.conn, "our_state", h11.IDLE) not in (h11.IDLE, h11.SEND_RESPONSE):
+                self.transport.close()
+                return
+            body = json.dumps({"detail": "not a valid HTTP request: send HTTP/1.1 (curl, a browser or an HTTP library; "
+                                         "https:// to a server that speaks plain http:// sends no HTTP)"}).encode()
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                        (b"connection", b"close")]
             for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body),

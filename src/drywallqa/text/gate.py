@@ -140,6 +140,8 @@ _STOREY = frozenset("""first second third fourth fifth ground upper lower top bo
     st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first, with no determiner ("on floor 2")
 _DRY_LINED = frozenset("lined drylined drylining".split())  # "the dry-lined blockwork" is plasterboard on blocks
 _JOINT_OF = frozenset("in on of between within".split())  # "seams in the vinyl flooring", not "along the window frame"
+# words for what is left of a wall ("the bits between the joints"; not "defects between the joints")
+_REST = frozenset("bit bits piece pieces stuff everything anything else rest".split())
 _AREAS = frozenset("""area areas part parts region regions section sections zone zones portion portions face faces field
     fields space spaces""".split())
 # "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
@@ -149,22 +151,41 @@ _BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighb
 # other countries' words for a taped joint, read as the words the model knows: New Zealand and Australia "stop" joints
 # on GIB board ("gib stopping", "stopped joins"), Britain "scrims" them, and a finisher's "flats and angles" are the
 # flat joints and the internal corners
+_JOINT_WORK = r"(?:stopp|stopped|join|joint|seam|tap|flush|mud|compound|flat|angle|meet|butt|abut)"
 _TRADE_PHRASES = [
-    (re.compile(r"\bflats?\s*(?:and|&|n|\+)\s*angles\b", re.IGNORECASE), "flat joints and angle joints"),
-    (re.compile(r"\bgib(?:raltar)?\s*boards\b", re.IGNORECASE), "plasterboards"),
-    (re.compile(r"\bgib(?:raltar)?(?:\s*board)?\b", re.IGNORECASE), "plasterboard"),
-    (re.compile(r"\b(?:stopped|scrimmed|jointed)(?=(?:\s+(?:and|&)\s+[A-Za-z]+ed)?\s+(?:joins?|joints?|seams?|areas?|"
-                r"lines?|sections?|strips?)\b)", re.IGNORECASE), "taped"),  # "stopped and sanded joins"
-    (re.compile(r"\bscrim\b(?!\s*(?:-\s*)?tap(?:e|es|ed|ing)\b)", re.IGNORECASE), "scrim tape"),
+    (re.compile(r"\bflats?\s*(?:and|&|n|\+|/|,)\s*(?:internal\s+)?angles\b|\bangles\s*(?:and|&|n|\+|/|,)\s*flats\b",
+                re.IGNORECASE), "flat joints and angle joints"),
+    # GIB board, only where its joints or their work follow ("the gib board" is the board, no joint)
+    (re.compile(r"\bgib(?:raltar)?[\s-]*boards(?=\s+" + _JOINT_WORK + ")", re.IGNORECASE), "plasterboards"),
+    (re.compile(r"\b(?:gib|gibraltar[\s-]*board)(?:[\s-]*board)?(?=\s+" + _JOINT_WORK + ")", re.IGNORECASE),
+     "plasterboard"),
+    (re.compile(r"\bunstopped\b", re.IGNORECASE), "untaped"),
+    (re.compile(r"\b(?:stopped|scrimmed)(?=(?:\s+(?:and|&)\s+(?:sanded|finished|filled|skimmed|coated|flushed|"
+                r"feathered|taped|mudded|primed|painted))?\s+(?:joins?|joints?|seams?|areas?|"
+                r"lines?|sections?|strips?)\b)|\bjointed(?=\s+(?:joins?|joints?|seams?|areas?)\b)", re.IGNORECASE),
+     "taped"),  # "stopped and sanded joins", "jointed areas" (not "jointed sections of the downpipe")
 ]
+# scrim alone is the British joint tape ("the scrim"); with the board's joints ("scrim over the joints"); not the mesh
+# in render or a theatre's scrim
+_SCRIM = re.compile(r"\bscrim\b(?!\s*(?:-\s*)?tap(?:e|es|ed|ing)\b)", re.IGNORECASE)
+_SCRIM_CONTEXT = re.compile(r"\b(?:joins?|joints?|seams?|plasterboards?|drywall|sheetrock|gyprock|boards?)\b",
+                            re.IGNORECASE)
 _STOPPING = re.compile(r"\bstopping\b", re.IGNORECASE)
+_A_CRACK_BEFORE = re.compile(r"\bcrack", re.IGNORECASE)
+# the words after which "stopping" names the work on the joints ("stopping quality", "stopping only")
+_AFTER_STOPPING = frozenset("quality finish finishing work job lines line coat coats compound mud only defects".split())
 # the words after which "stopping" names the work on a joint ("the stopping", "gib stopping", "level 4 stopping"), not
 # the verb ("stopping the leak")
 _BEFORE_STOPPING = frozenset("""the a all any some this that my our your their bad poor rough visible wet fresh new
-    first second third final finished unfinished sanded level coat plasterboard drywall board boards wall walls ceiling
-    joint joints join joins seam seams""".split()) | frozenset("1 2 3 4 5".split())
+    first second third final finished unfinished sanded level coat plasterboard drywall gyprock sheetrock l3 l4 l5 just
+    only""".split()) | frozenset("1 2 3 4 5".split())  # (not "joints stopping at the ceiling")
 _A_THING_BEFORE = re.compile(r"\b(?:crack|tap|joint|seam|mud)", re.IGNORECASE)
 _JOIN_READINGS = {"join": "joint", "joins": "joints", "seem": "seam", "seems": "seams"}
+# the finisher's participles before a join ("sanded joins"; not before "seems": "the area I sanded seems fine")
+_FINISHED = frozenset("""taped mudded sanded stopped finished filled skimmed coated flushed feathered scrimmed jointed
+    set untaped unstopped unfinished unsanded""".split())
+# the words after which a first "join" is the verb: "join the cracks", "join them up"
+_JOIN_OBJECTS = _DETERMINERS | frozenset("them it up together".split())
 # the words before which "join(s)" and "seem(s)" name a thing ("the joins", "plasterboard joins", "taped seems");
 # after anything else (or first) only where a place or the prompt's end follows ("seems in the drywall"); never a verb
 # ("it seems", "what seems to be", "where the boards join": a plural before "join")
@@ -197,7 +218,7 @@ _NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("then instead but where 
                                                           .split()))
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
                          r",\s*(?=[^,;:.!?]*\bonly\b[^,;:.!?]*$)|\band\s+(?=(?:" +
-                         "|".join(sorted(_ASKING_VERBS | {"give"})) + r")\b)", re.IGNORECASE)
+                         "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)", re.IGNORECASE)
 # negations that are nouns of a mask's opposite ("the opposite of cracks", "inverse of the crack mask", "inverse crack
 # mask"), and adjectives of a place elsewhere ("opposite wall cracks", "the negative corner tape"): negations only
 # before "of" or in a prompt about a mask
@@ -285,10 +306,28 @@ def trade_reading(prompt: str) -> str:
     between the boards"), and other countries' words for the board and its joints (:data:`_TRADE_PHRASES`: "gib
     stopping" -> "plasterboard taping", "stopped joins" -> "taped joints", "scrim" -> "scrim tape", "flats and angles"
     -> "flat joints and angle joints"; "stopping" only where it names the work, :func:`_stopping_reading`). Every
-    other word is kept as typed."""
+    other word is kept as typed; read again, the reading is the same."""
+    text = prompt
+    for _ in range(4):  # each reading may make another's words ("stopped seems" -> "stopped seams" -> "taped seams")
+        read = _trade_reading_once(text)
+        if read == text:
+            break
+        text = read
+    return text
+
+
+def _as_typed(typed: str, reading: str) -> str:
+    """``reading`` capitalised where ``typed`` is ("Gib" -> "Plasterboard"; "GIB" as a name -> "plasterboard")."""
+    return reading.capitalize() if typed[:1].isupper() and not (len(typed) > 1 and typed.isupper()) else reading
+
+
+def _trade_reading_once(prompt: str) -> str:
     text = prompt
     for pattern, reading in _TRADE_PHRASES:
-        text = pattern.sub(lambda m, r=reading: r.capitalize() if m.group(0)[0].isupper() else r, text)
+        text = pattern.sub(lambda m, r=reading: _as_typed(m.group(0), r), text)
+    if _SCRIM_CONTEXT.search(text) or not [w for w in _TOKEN.findall(text.lower()) if w not in _DETERMINERS
+                                           and w not in _ASKING and w != "scrim"]:
+        text = _SCRIM.sub(lambda m: m.group(0) + " tape", text)
     text = _STOPPING.sub(lambda m: _stopping_reading(text, m), text)
     text = _BOARDS_MEET.sub(lambda m: ("at the " if _A_THING_BEFORE.search(text[:m.start()]) else "") +
                             f"joints between the {m.group(1)}", text)  # "cracks where the boards meet": a place
@@ -299,10 +338,14 @@ def trade_reading(prompt: str) -> str:
         if low not in _JOIN_READINGS:
             continue
         before = words[i - 1].group(0).lower() if i else None
+        if before is not None and not before.isalpha() and low in ("join", "joins"):
+            before = None  # a clause begins: "leave out the cracks, joins only"
         after = words[i + 1].group(0).lower() if i + 1 < len(words) else None
         ends = after is None or after in _PLACE_WORDS or not after.isalpha()  # "wall seems cracked" is a verb
-        if before in ("the", "those", "these") or ((before in _BEFORE_A_JOIN or (before or "").endswith("ed")) and ends) or (
-                before is None and (after is None or after in _PLACE_WORDS | _ONLY | _NOT)):  # "joins no cracks";
+        if before in ("the", "those", "these") or ((before in _BEFORE_A_JOIN or (
+                before in _FINISHED and low in ("join", "joins"))) and ends) or (
+                before is None and (after is None or after in _PLACE_WORDS or (low in ("join", "joins") and after not in
+                                                                               _JOIN_OBJECTS))):  # "joins, please";
             # not "Seems, at first glance, ..."
             reading = _JOIN_READINGS[low]
             out += [text[end:m.start()], reading.capitalize() if m.group(0)[0].isupper() else reading]
@@ -312,12 +355,15 @@ def trade_reading(prompt: str) -> str:
 
 def _stopping_reading(text: str, m: re.Match) -> str:
     """"taping" for the "stopping" of ``m`` where it names the work on a joint: after one of
-    :data:`_BEFORE_STOPPING`, or first in its sentence with nothing, a place or "only" after it ("stopping on the
-    joins", "For the QA log: stopping only."); else as typed."""
-    before = re.findall(r"\w+", re.split(r"[;:.!?]", text[:m.start()])[-1])
-    after = re.match(r"[^\w;:.!?]*(\w+)?", text[m.end():]).group(1)
-    if (before and before[-1].lower() in _BEFORE_STOPPING) or (not before and (after is None or after.lower() in
-                                                                                 _PLACE_WORDS | _ONLY)):
+    :data:`_BEFORE_STOPPING` (not as a place's thing after a crack: "crack through the stopping"), before one of
+    :data:`_AFTER_STOPPING` ("stopping quality"), or first in its sentence with nothing, a place or "only" after it
+    ("stopping on the joins", "For the QA log: stopping only."; not "Stopping by site today"); else as typed."""
+    before = re.findall(r"\w+", re.split(r"[;:.!?(]", text[:m.start()])[-1])
+    after = (re.match(r"[^\w;:.!?]*(\w+)?", text[m.end():]).group(1) or "").lower() or None
+    if _A_CRACK_BEFORE.search(text[:m.start()]) and after is None:
+        return m.group(0)  # "crack through the stopping", "cracks in the stopping": the place of a crack, as typed
+    if (before and before[-1].lower() in _BEFORE_STOPPING) or after in _AFTER_STOPPING or (
+            not before and (after is None or (after in _PLACE_WORDS | _ONLY and after not in ("by", "at")))):
         return "Taping" if m.group(0)[0].isupper() else "taping"
     return m.group(0)
 
@@ -650,7 +696,8 @@ class PromptGate:
     def _clause_after_leaving_out(self, text: str) -> str | None:
         """What follows a first clause that leaves a thing out, where it names a thing the model knows: "ignore the tape,
         find cracks" -> "find cracks", "no tape; just the cracks" -> "just the cracks", "For the QA log, skip the
-        cracks and mark only the taped joints" -> "mark only the taped joints" (not "no cracks, just the wall"); None
+        cracks and mark only the taped joints" -> "mark only the taped joints", "not the tape, the cracks" -> "the
+        cracks" (not "no cracks, just the wall", "no cracks, tape or joints"); None
         where the prompt names a thing before leaving something out, or says no more after it."""
         spans = _negation_spans(text)
         words = [w for _, _, w in spans]
@@ -662,7 +709,10 @@ class PromptGate:
                 tail = text[spans[i][1]:]
                 comma = tail.find(",")  # leaving out no thing the model knows, any comma ends it ("except for the
                 first = tail[:comma] if comma >= 0 else ""  # corner bead, the tape joints"); else a list may follow
-                end = re.search(r",\s*", tail) if first and not self._names(first) else _CLAUSE_END.search(tail)
+                contrast = i == 0 and word == "not" and re.fullmatch(  # "not the tape, the cracks": one thing after
+                    r"[^,]*,(?![^,]*(?:,|\b(?:and|or|nor)\b))[^,]*", tail)  # (not "not cracks, tape or joints")
+                end = re.search(r",\s*", tail) if first and not self._names(first) or contrast \
+                    else _CLAUSE_END.search(tail)
                 rest = text[spans[i][1] + end.end():].strip() if end else ""
                 rest = re.sub(r"^but\b\s*", "", rest, flags=re.IGNORECASE)  # "no cracks, but the tape" asks for the tape
                 return rest if self._names(rest) else None
@@ -722,7 +772,7 @@ class PromptGate:
         if m is None or not self._names_a_thing(m.group(1).lower()) or self._names(text[:m.start()]):
             return False
         before = [w for w in _TOKEN.findall(text[:m.start()].lower()) if w not in _DETERMINERS]
-        return not before or before[-1] in _AREAS or before[-1] in _SURFACES or before[-1] in _GENERIC  # "the bits"
+        return not before or before[-1] in _AREAS or before[-1] in _SURFACES or before[-1] in _REST  # "the bits"
 
     def affirmed(self, text: str) -> str:
         """``text`` without what it asks to leave out after naming its thing: "cracks with no tape" -> "cracks", "crack,
@@ -805,10 +855,10 @@ class PromptGate:
         or by the head of the place it is in, on, of or between ("seams in the vinyl flooring", "the joints between the
         tiles", "expansion joint in the concrete slab"; not "joints in the pipe chase", "seams on the window return",
         "joints on the second floor"). A joint word before a product of the finisher's names that product ("fabric
-        joint tape")."""
+        joint tape"), and one before a crack word the crack ("control joint cracks")."""
         for j, word in enumerate(words):
             after = words[j + 1:]
-            if word in _JOINT_WORDS and not (after and after[0] in _JOINT_PRODUCTS):
+            if word in _JOINT_WORDS and not (after and (after[0] in _JOINT_PRODUCTS or _CORE_KIND.get(after[0]) == "cracks")):
                 before = words[j - 1] if j else None
                 if before in DRYWALL_JOINT_WORDS:
                     return False
