@@ -129,7 +129,8 @@ def check_model_settings(metadata: dict) -> dict:
 # longer request judged by the words naming its thing where nothing else is answered (0.6.8); 7 = other countries'
 # words for the board and its joints ("gib stopping", "stopped joins", "scrim", "flats and angles"), a last part saying
 # "only" ending a first clause that leaves a thing out ("skip the tape, cracks only"), control and expansion joints
-# refused (0.6.9)
+# refused, a sign before a word a negation ("seg ~crack", "class!=crack"), the rest of the wall after a sentence
+# leaving a thing out refused, a prompt naming one concept's head words only that concept's (0.6.9)
 GATE_READING = 7
 # how much nearer a wording must be to a prompt the model was tuned for that the gate has no anchor of than to the
 # gate's anchors to be asked as it (TorchSegmenter._own_anchors): the anchors hold the paraphrases, the tuned prompt
@@ -405,7 +406,9 @@ class TorchSegmenter(Segmenter):
         canonical = self.gate.canonical[match.concept]
         # nearest to a prompt the model was tuned for that makes another kind of mask than the canonical prompt
         # (the taping concept's "bounding box of taped joint": boxes, not strips): asked as that prompt
-        nearest = self._known.get(normal_form(self.gate.known_prompts[int(self.gate.scores(embedding)[0][0])]))
+        index = int(self.gate.scores(embedding)[0][0])  # (an anchor of the concept answered: its words may name it)
+        nearest = self._known.get(normal_form(self.gate.known_prompts[index])) \
+            if self.gate.known_concepts[index] == match.concept else None
         own = self._own_anchors().get(match.concept)  # tuned prompts the gate has no anchor for (the shipped box prompt)
         if own is not None:
             similarity = embedding @ own[1].T

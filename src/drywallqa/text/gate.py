@@ -64,8 +64,8 @@ _PREPOSITIONS = ("in", "on", "at", "above", "below", "under", "over", "near", "n
 # a place phrase at a prompt's end ("... above the door", "... next to the outlet"): where, not what
 _PLACE = re.compile(r"\s+(?:" + "|".join(_PREPOSITIONS) + r")\s+\S.*$", re.IGNORECASE)
 # words that ask without naming anything: a prompt left with these alone keeps its place phrase
-_ASKING = frozenset("""segment find show me the all detect highlight mask outline where is are area areas please a an of
-    what any every each some there can you i want to see get map mark locate identify region regions part parts
+_ASKING = frozenset("""segment seg find show me the all detect highlight mask outline where is are area areas please a an
+    of what any every each some there can you i want to see get map mark locate identify region regions part parts
     section sections zone zones portion portions this that these those my our""".split())
 # what every wall photo shows: a place on one of them ("holes in the drywall", "dent on the wall") says where, never
 # what, and only lifts a prompt towards the anchors that name a wall ("crack in the wall", "drywall seam")
@@ -95,7 +95,11 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ig
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
     neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|not\s+including|save\s+for|rather\s+than|w/o|w/out)(?![\w/])", re.IGNORECASE)
+                              r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|w/o|w/out)(?![\w/])",
+                              re.IGNORECASE)
+# a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word, after
+# a space or a bracket: not "re-taped", "T-joint", "cracks - not tape")
+_SYMBOL_NOT = re.compile(r"!=|(?:(?<=[\s(\[,;:])|^)[-~!\u2212](?=[^\W\d_])")
 _LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking)\s+out|leave\s+off)\b", re.IGNORECASE)
 # what the gate mends a slip to besides the known concepts' words: the negations a slip would hide ("drywall tape exept
 # cracks", "evrything without tape"), and the real words one slip from them, so that their slips are not read as
@@ -140,6 +144,13 @@ _STOREY = frozenset("""first second third fourth fifth ground upper lower top bo
     st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first, with no determiner ("on floor 2")
 _DRY_LINED = frozenset("lined drylined drylining".split())  # "the dry-lined blockwork" is plasterboard on blocks
 _JOINT_OF = frozenset("in on of between within".split())  # "seams in the vinyl flooring", not "along the window frame"
+# where a thing lies: after a tool ("the taping knife resting on the ladder")
+_LYING = frozenset("""resting rests lying lies sitting sits leaning leans hanging hangs standing stands left
+    propped""".split())
+# a request for what is left ("the rest", "the remaining wall area"; not "the rest of the cracks", "remaining cracks")
+_THE_REST = re.compile(r"\b(?:the\s+rest|what(?:'s|\s+is)\s+left|whatever\s+is\s+left|the\s+remaining(?:\s+(?:"
+                       r"wall|walls|area|areas|surface|surfaces|parts?|board|boards|plasterboard|drywall))*)\b(?!\s+of\b)",
+                       re.IGNORECASE)
 # words for what is left of a wall ("the bits between the joints"; not "defects between the joints")
 _REST = frozenset("bit bits piece pieces stuff everything anything else rest".split())
 _AREAS = frozenset("""area areas part parts region regions section sections zone zones portion portions face faces field
@@ -147,7 +158,8 @@ _AREAS = frozenset("""area areas part parts region regions section sections zone
 # "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
 _BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighboring)\s+)*((?:(?:" +
                           "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+)*(?:boards|sheets|panels|plasterboards|"
-                          r"drywalls|sheetrocks|wallboards))\s+(?:meet|join|butt(?:\s+together|\s+up)?|abut|come\s+together)\b", re.IGNORECASE)
+                          r"drywalls|sheetrocks|wallboards))\s+(?:meet|join|butt(?:\s+together|\s+up)?|abut|"
+                          r"come\s+together|(?:are|were|get|got)\s+(?:joined|butted|taped))\b", re.IGNORECASE)
 # other countries' words for a taped joint, read as the words the model knows: New Zealand and Australia "stop" joints
 # on GIB board ("gib stopping", "stopped joins"), Britain "scrims" them, and a finisher's "flats and angles" are the
 # flat joints and the internal corners
@@ -238,8 +250,9 @@ _BEFORE_THE_THING = _ASKING | _SURFACES | _GENERIC | _BEFORE_A_NAME | _TIES  # _
 def _negation_spans(text: str) -> list[tuple[int, int, str]]:
     """The words of ``text`` (lower case, plain apostrophe, "un-taped" as "untaped") with where each starts and ends, a
     negation phrase ("other than", "free of") as one word "except", a phrase of leaving out ("leave out", "mask out")
-    as one word "leaveout"."""
+    as one word "leaveout", a sign of negation ("-crack", "~taping", "class!=crack") as "not"."""
     phrases = [(m.start(), m.end(), "except") for m in _NEGATION_PHRASE.finditer(text)]
+    phrases += [(m.start(), m.end(), "not") for m in _SYMBOL_NOT.finditer(text)]
     phrases += [(m.start(), m.end(), "leaveout") for m in _LEAVE_OUT_PHRASE.finditer(text)]
     words = list(phrases)
     words += [(m.start(), m.end(), re.sub(r"[-\u2010\u2011]", "", m.group(0).lower().replace("\u2019", "'")))  # "untaped"
@@ -636,14 +649,22 @@ class PromptGate:
         nearest, similarity, margin = self.scores(embeddings)
         out = {}
         for p, i, s, m in zip(prompts, nearest, similarity, margin):
-            concept = self.known_concepts[int(i)]
             understood = asked_as[p] if asked_as is not None else self.correct(p)
+            concept = self.named_concept(understood) or self.known_concepts[int(i)]
             known = (bool(m >= self.min_margin) and not self.negated(p) and not self.negated(understood)
                      and not self.kind_alone(understood) and not self._another_thing(p, understood)) or \
                 understood in self.canonical.values()
             out[p] = PromptMatch(p, concept, self.canonical[concept], float(s), float(m), known,
                                  understood if understood != p else None)
         return out
+
+    def named_concept(self, text: str) -> str | None:
+        """The concept whose head words (:data:`_CORE_KIND`: crack, fissure, fracture; seam, joint, tape, mud) are the
+        only ones ``text`` names, where the gate knows it; None where it names both or neither. Such a prompt is that
+        concept's, wherever its other words put its embedding ("segment the fissures of the plasterboard" lay nearer
+        the taping anchors: the board)."""
+        kinds = {_CORE_KIND[w] for w in _TOKEN.findall(text.lower()) if w in _CORE_KIND}
+        return kinds.pop() if len(kinds) == 1 and next(iter(kinds)) in self.canonical else None
 
     def _another_thing(self, prompt: str, understood: str) -> bool:
         """Whether ``prompt`` asks for another tape or another thing (:meth:`other_tape`, :meth:`other_thing`), on the
@@ -663,6 +684,8 @@ class PromptGate:
         if normal_form(prompt) in self._anchors:
             return False
         text = trade_reading(unicodedata.normalize("NFKC", prompt))  # "no cracks, just the joins" names joints
+        if self._the_rest_after_a_negation(text):
+            return True  # "I know where the cracks are, so don't mark them. Show me the rest."
         rest = self._clause_after_leaving_out(text)
         if rest is not None:  # "ignore the tape, find cracks" asks what "find cracks" asks
             return self.negated(rest)
@@ -692,6 +715,22 @@ class PromptGate:
             if word not in _BEFORE_THE_THING:
                 return False  # a name came first
         return False
+
+    def _the_rest_after_a_negation(self, text: str) -> bool:
+        """Whether ``text`` asks for the rest of the wall (:data:`_THE_REST`) in a sentence with no negation, after a
+        sentence with one: "I already know where the cracks are, so don't mark them. Show me the rest.", "I do NOT
+        want the joints. Give me the remaining wall area." (not "Show cracks, don't show the rest", "the rest of the
+        cracks")."""
+        def negation_in(part: str) -> bool:
+            return any(w in _NEGATIONS for _, w in _negation_words(part))
+
+        def the_rest(sentence: str) -> bool:  # not "the remaining cracks"
+            return any(not self._names(" ".join(_TOKEN.findall(sentence[m.end():])[:1]))
+                       for m in _THE_REST.finditer(sentence))
+
+        sentences = [part for part in re.split(r"(?<=[.;!?])\s+|\s+-+\s+", text) if part.strip()]
+        return any(the_rest(sentence) and not negation_in(sentence) and any(map(negation_in, sentences[:k]))
+                   for k, sentence in enumerate(sentences) if k)
 
     def _clause_after_leaving_out(self, text: str) -> str | None:
         """What follows a first clause that leaves a thing out, where it names a thing the model knows: "ignore the tape,
@@ -842,7 +881,8 @@ class PromptGate:
             if word in NOT_THE_THING:
                 return not any(self._names_a_thing(w) for w in words if w not in NOT_THE_THING)
             if self._names_a_thing(word):  # "the mud bucket", "a tube of crack filler"; "cracks" asks for them
-                ends = i + 2 >= len(words) or words[i + 2] in _PLACE_WORDS or words[i + 2] in _NOT_A_NAME
+                ends = i + 2 >= len(words) or words[i + 2] in _PLACE_WORDS or words[i + 2] in _NOT_A_NAME or (
+                    words[i + 2] in _LYING)  # "the taping knife resting on the ladder" (not "crack spray marking")
                 return (words[i + 1:i + 2] != [] and words[i + 1] in PRODUCTS and ends) or (  # not "taping knife marks"
                     i >= 2 and words[i - 1] == "of" and words[i - 2] in PRODUCTS)
         return False
@@ -858,7 +898,8 @@ class PromptGate:
         joint tape"), and one before a crack word the crack ("control joint cracks")."""
         for j, word in enumerate(words):
             after = words[j + 1:]
-            if word in _JOINT_WORDS and not (after and (after[0] in _JOINT_PRODUCTS or _CORE_KIND.get(after[0]) == "cracks")):
+            names_another = after and (after[0] in _JOINT_PRODUCTS or _CORE_KIND.get(after[0]) == "cracks")
+            if word in _JOINT_WORDS and not names_another:
                 before = words[j - 1] if j else None
                 if before in DRYWALL_JOINT_WORDS:
                     return False

@@ -69,7 +69,8 @@ TAPE_THINGS = frozenset("measure measures recorder recorders dispenser dispenser
 OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting mortar brick bricks brickwork block blocks
     blockwork masonry stone stones stonework concrete slab slabs paving pavement compression expansion control movement
     isolation solder soldered pipe pipes
-    piping copper plumbing weld welded welding wood wooden timber mitre miter dovetail mortise tenon hip hips
+    piping copper plumbing weld welded welding wood wooden timber mitre miter mitred mitered moulding mouldings molding
+    moldings crown dovetail mortise tenon hip hips
     elbow elbows shoulder shoulders ankle ankles wrist wrists finger fingers knuckle knuckles jaw
     neck toe toes bone bones fabric sewing sewn stitched
     stitching garment dress shirt jeans carpet carpets vinyl linoleum lino flooring floor floors floorboard floorboards
