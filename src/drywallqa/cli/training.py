@@ -174,6 +174,7 @@ def ship(
     flips = {"both": (False, True), "on": (True,), "off": (False,)}
     if tta not in flips:
         raise typer.BadParameter("both, on or off", param_hint="--tta")
+    check_output_path(Path(dest), "--out", folder=True)  # a link on the way that loops or leads nowhere: before resolve()
     check_output_path(Path(dest).resolve().parent, "--out", folder=True)  # where it is renamed in: before the sweep
     try:  # a file, a folder of other files or one holding SOURCE: a bad option (exit 2), as export onnx says it
         check_destination(model_folder(source), Path(dest))

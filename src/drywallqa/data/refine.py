@@ -32,7 +32,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import check_writable_path, write_atomic, write_text_atomic
+from ..utils.files import check_links, check_writable_path, write_atomic, write_text_atomic
 from ..utils.image_io import read_image
 from ..utils.registry import Registry
 from ..viz import grid, overlay
@@ -172,6 +172,10 @@ def check_refine_out(dataset: str, out_dir: str | Path, datasets_dir=None) -> Pa
             other files (its photos and masks would be written over). Nothing is written.
     """
     out = Path(out_dir)
+    try:
+        check_links(out)  # before resolve(), which a loop of links stops
+    except ValueError as exc:
+        raise RefineOutError(f"{exc} (--out is the folder of the refined dataset)") from None
     root = get_dataset_config(dataset).root(datasets_dir).resolve()
     here = out.resolve()
     if here == root or root in here.parents or here in root.parents:

@@ -102,6 +102,10 @@ ENTRY_ERRORS = (KeyError, TypeError, ValueError, OverflowError, OSError, Recursi
 def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
     """Samples of a COCO split; every image entry or annotation that cannot be used is a problem naming it."""
     ann_file = folder / "_annotations.coco.json"
+    if not ann_file.is_file():  # a pipe would be waited on for ever, a link to /dev/zero read until memory ran out
+        problems.append(DataProblem(str(ann_file), f"cannot read COCO annotations ({ann_file.name} "
+                                                   f"{why_not(ann_file, folder=False)})"))
+        return []
     try:
         coco = json.loads(ann_file.read_text(encoding="utf-8"))
         images, anns = coco["images"], coco.get("annotations", [])

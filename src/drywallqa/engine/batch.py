@@ -36,7 +36,7 @@ from tqdm import tqdm
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import (BATCH_RESULTS, file_stamp, mark_output_folder, remove_stale_temp_dirs,
+from ..utils.files import (BATCH_RESULTS, check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs,
                            remove_stale_temporaries, strict_json, temp_dir, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import whole_number
 from ..utils.signals import signal_handlers_kept
@@ -482,6 +482,7 @@ def check_out_apart(paths, out_dir) -> None:
     Raises:
         ValueError: naming the input folder.
     """
+    check_links(out_path(out_dir))  # a link on the way that loops or leads nowhere, named (resolve() stops at a loop)
     out = out_path(out_dir).resolve()
     for p in map(Path, paths):
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -111,6 +112,16 @@ def _type_name(hint) -> str:
     return names.get(typing.get_origin(hint) or hint, str(hint))
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxother = 3, 6, 6, 80, 80
+
+
+def _shown(value) -> str:
+    """``value`` as an error message shows it: its ``repr``, cut short (a YAML file's aliases can make a list of
+    billions of items from a few lines, which a whole ``repr`` would take hours and gigabytes to write)."""
+    return _SHOWN.repr(value)
+
+
 def check_field_types(config, prefix: str = "") -> None:
     """Every field of the dataclass ``config`` (its sections too) of the type it declares.
 
@@ -125,7 +136,7 @@ def check_field_types(config, prefix: str = "") -> None:
             continue
         ok, kept = _accepts(hints[f.name], value)
         if not ok:
-            raise ValueError(f"{key} must be {_type_name(hints[f.name])}, got {value!r}")
+            raise ValueError(f"{key} must be {_type_name(hints[f.name])}, got {_shown(value)}")
         setattr(config, f.name, kept)
 
 
@@ -160,7 +171,7 @@ class TrainConfig:
             if key in d:
                 d[key] = {} if d[key] is None else d[key]  # a section left empty in a YAML file: its defaults
                 if not isinstance(d[key], dict):
-                    raise ValueError(f"{key} must be a mapping of its keys, got {d[key]!r}")
+                    raise ValueError(f"{key} must be a mapping of its keys, got {_shown(d[key])}")
                 bad = set(d[key]) - {f.name for f in dataclasses.fields(sub)}
                 if bad:
                     raise ValueError(f"unknown keys in {key}: {sorted(bad)}")
@@ -176,26 +187,26 @@ class TrainConfig:
         check_field_types(self)
         d = self.data
         if not d.datasets or not all(isinstance(x, str) and x.strip() for x in d.datasets):
-            raise ValueError(f"data.datasets must be a list of dataset names or YAML files, got {d.datasets!r}")
+            raise ValueError(f"data.datasets must be a list of dataset names or YAML files, got {_shown(d.datasets)}")
         training_datasets(d.datasets, resolve=str)  # the entries as written: no file read yet
         if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
                    for k, v in d.dataset_repeats.items()):
-            raise ValueError(f"data.dataset_repeats must map dataset names to whole numbers of at least 1, got {d.dataset_repeats!r}")
+            raise ValueError(f"data.dataset_repeats must map dataset names to whole numbers of at least 1, got {_shown(d.dataset_repeats)}")
         if not all(isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(n, str) for n in p)
                    for p in d.composite_pairs):
             raise ValueError(f"data.composite_pairs must be a list of [source, target] dataset-name pairs, e.g. "
-                             f"[[cracks, taping]], got {d.composite_pairs!r}")
+                             f"[[cracks, taping]], got {_shown(d.composite_pairs)}")
         number_in_range(d.negative_ratio, "data.negative_ratio", 0.0, 10.0)
         number_in_range(d.composite_ratio, "data.composite_ratio", 0.0, 10.0)
         for name in ("bce", "dice", "focal", "lovasz"):
             number_in_range(getattr(self.loss, name), f"loss.{name}", 0.0, 100.0)
         if self.optim.ema_decay is not None:  # 0 would keep the last weights, 1 the first: neither averages
             if not 0.0 < self.optim.ema_decay < 1.0:  # a number already (check_field_types); NaN fails too
-                raise ValueError(f"optim.ema_decay must be a number in (0, 1), got {self.optim.ema_decay!r}")
+                raise ValueError(f"optim.ema_decay must be a number in (0, 1), got {_shown(self.optim.ema_decay)}")
         if not self.output_dir.strip():
             raise ValueError("output_dir must name a folder")
         if self.data.prompt_set not in ("all", "canonical"):
-            raise ValueError(f"data.prompt_set must be 'all' or 'canonical', got {self.data.prompt_set!r}")
+            raise ValueError(f"data.prompt_set must be 'all' or 'canonical', got {_shown(self.data.prompt_set)}")
         number_in_range(self.data.unrelated_ratio, "data.unrelated_ratio", 0.0, 10.0)
         o = self.optim
         number_in_range(o.lr, "optim.lr", 0.0, 10.0, low_inclusive=False)
@@ -207,17 +218,22 @@ class TrainConfig:
                                 ("data.num_workers", d.num_workers, 0),
                                 ("data.max_images", d.max_images, 1), ("threads", self.threads, 1)):
             if value is not None and value < low:  # whole numbers already (check_field_types); None: unset
-                raise ValueError(f"{key} must be a whole number of at least {low}, got {value!r}")
+                raise ValueError(f"{key} must be a whole number of at least {low}, got {_shown(value)}")
         for key, value, low, high in (("data.cache_size", d.cache_size, 32, MAX_CACHE_SIZE),
                                       ("seed", self.seed, 0, 2**32 - 1)):  # numpy's seeds: 0 .. 2**32 - 1
             if not low <= value <= high:
-                raise ValueError(f"{key} must be a whole number in [{low}, {high}], got {value!r}")
+                raise ValueError(f"{key} must be a whole number in [{low}, {high}], got {_shown(value)}")
         t = self.distill
         if t.teacher is not None and (not isinstance(t.teacher, str) or not t.teacher.strip()):
-            raise ValueError(f"distill.teacher must be a model folder or a shipped model's name, got {t.teacher!r}")
+            raise ValueError(f"distill.teacher must be a model folder or a shipped model's name, got {_shown(t.teacher)}")
         t.weight = number_in_range(t.weight, "distill.weight", 0.0, 100.0)
         t.label_weight = number_in_range(t.label_weight, "distill.label_weight", 0.0, 100.0)
         t.temperature = number_in_range(t.temperature, "distill.temperature", 0.0, 100.0, low_inclusive=False)
+        labels = sum(getattr(self.loss, name) for name in ("bce", "dice", "focal", "lovasz")) > 0 and (
+            t.teacher is None or t.label_weight > 0)
+        if not labels and not (t.teacher is not None and t.weight > 0):
+            raise ValueError("every loss weight is 0, so the model would learn nothing: give loss.bce, loss.dice, "
+                             "loss.focal or loss.lovasz a weight above 0 (or distill.weight, with a distill.teacher)")
         if t.teacher and t.weight == 0 and t.label_weight == 0:
             raise ValueError("distill.weight and distill.label_weight are both 0: nothing to learn from")
         check_device_name(self.device)  # whether this machine has it: when the trainer starts (a bundle is made on a CPU)

@@ -304,6 +304,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
         seed_everything(config.seed)
         self.datasets = [get_dataset_config(n) for n in training_datasets(config.data.datasets)]  # a name and its YAML
+        self._check_dataset_names()
         self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
@@ -423,6 +424,20 @@ class Trainer:
         teacher = teacher.to(memory_format=torch.channels_last)
         encoder = read_model_metadata(folder).get("text_encoder", self.config.text_encoder)
         return teacher, teacher.prompt_embeddings(self.prompts, encoder)
+
+    def _check_dataset_names(self) -> None:
+        """``data.dataset_repeats`` and ``data.composite_pairs`` name datasets of ``data.datasets`` (a misspelt name
+        weighed nothing, silently), checked before any photo is read.
+
+        Raises:
+            ValueError: naming the key, the name and the datasets."""
+        names = [ds.name for ds in self.datasets]
+        unknown = [n for n in self.config.data.dataset_repeats if n not in names]
+        if unknown:
+            raise ValueError(f"data.dataset_repeats names {unknown[0]!r}, which is not one of data.datasets {names}")
+        for pair in self.config.data.composite_pairs:
+            for name in pair:
+                self._dataset_index(name)
 
     def _dataset_index(self, name: str) -> int:
         names = [ds.name for ds in self.datasets]

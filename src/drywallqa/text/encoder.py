@@ -49,7 +49,8 @@ def check_prompt(prompt) -> str:
     """``prompt`` stripped of surrounding white space.
 
     Raises:
-        ValueError: not text, empty, holding control characters, or longer than :data:`MAX_PROMPT_CHARS` characters.
+        ValueError: not text, empty, holding control characters or bytes that are no character, or longer than
+        :data:`MAX_PROMPT_CHARS` characters.
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
@@ -61,6 +62,10 @@ def check_prompt(prompt) -> str:
         # NUL, ESC, line breaks (U+2028/9 too; a tab is a space), and the bidi overrides
         reason = "a prompt may not hold control characters (NUL, escape, line breaks, text-direction overrides, ...)"
         raise InputError(f"{reason}; got {prompt[:40]!r}", reason)
+    if any(unicodedata.category(c) == "Cs" for c in prompt):  # bytes no encoding decoded ("\udcff" from the shell)
+        reason = "a prompt must be text: it holds bytes that are no character (type it again, or save it as UTF-8)"
+        shown = "".join("\ufffd" if unicodedata.category(c) == "Cs" else c for c in prompt[:40])  # as an editor shows it
+        raise InputError(f"{reason}; got {shown!r}", reason)
     if len(prompt) > MAX_PROMPT_CHARS:
         reason = f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(prompt)}"
         raise InputError(f"{reason}: {prompt[:40]!r}...", reason)

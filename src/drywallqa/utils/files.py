@@ -3,6 +3,7 @@ job's ``results.json`` back."""
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import math
@@ -358,15 +359,39 @@ def file_stamp(path: str | Path | None) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns) if st is not None and stat.S_ISREG(st.st_mode) else None
 
 
+def _broken_link(link: Path) -> str:
+    """What is wrong with a symbolic link that leads nowhere: a loop, or a target that does not exist."""
+    try:
+        os.stat(link)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{link} is a symbolic link that leads back to itself (a loop of links)"
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = "a path"
+    return f"{link} is a symbolic link to {target}, which does not exist"
+
+
+def check_links(path: str | Path) -> None:
+    """Raise ValueError where ``path`` or a folder above it is a symbolic link that loops or leads nowhere: written
+    through, it fails, or writes where no one looks."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.is_symlink() and not p.exists():
+            raise ValueError(f"{path}: {_broken_link(p)}; give another path")
+
+
 def check_writable_path(path: str | Path, folder: bool) -> None:
     """Whether ``path`` can be written as a folder (``folder=True``) or a file, now or once made: nothing is made
     here, so a command that then fails on its input leaves nothing behind.
 
     Raises:
-        ValueError: a folder where a file goes or a file where a folder goes, a path below a file, or a nearest
-            existing folder that cannot be written.
+        ValueError: a folder where a file goes or a file where a folder goes, a path below a file, a symbolic link
+            on the way that loops or leads nowhere, or a nearest existing folder that cannot be written.
     """
     path = Path(path)
+    check_links(path)
     if path.exists() and path.is_dir() != folder:
         raise ValueError(f"{path} is a {'file' if folder else 'folder'}; give a {'folder' if folder else 'file'}")
     if any(p.exists() and not p.is_dir() for p in path.parents):
@@ -388,6 +413,7 @@ def check_replaceable_dir(path: str | Path, what: str, is_ours: Callable[[Path],
         ValueError: naming what is there (nothing is replaced).
     """
     out = Path(path)
+    check_links(out)
     if source is not None and Path(source).resolve() in out.resolve().parents:  # a new best/, a ship in place: gone
         raise ValueError(f"{out} lies inside the source folder {source}, which is replaced whole when it is written "
                          f"again; give a folder outside it for {what}")
