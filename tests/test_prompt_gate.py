@@ -833,7 +833,16 @@ def test_the_shipped_gate_answers_other_countries_words_and_clauses(prompt, conc
     ("I want see the bands where the gypsum boards are joined.", "taping"), ("the mitred joint in the crown moulding", None),
     ("the taping knife resting on the ladder", None), ("taping knife marks", "taping"),
     # a prompt naming one concept's head words only is that concept's, wherever its other words put its embedding
-    ("segment the fissures of the plasterboard", "cracks")])
+    ("segment the fissures of the plasterboard", "cracks"),
+    # a review's probe of the first version: signs before other words, emoticons, "the rest" after a thing named,
+    # a head word only in the place phrase
+    (":-D find the cracks", "cracks"), ("Step 1 -find cracks", "cracks"), ("find ~all the cracks", "cracks"),
+    ("!urgent cracks", "cracks"), ("TODO: -mark the joints", "taping"), ("No rush. Mark the cracks and I'll handle the "
+                                                                        "rest.", "cracks"),
+    ("Don't worry about the lighting. Show me the cracks; I'll do the rest.", "cracks"),
+    ("The two big ones are fixed, don't mark them. Show the remaining open cracks.", "cracks"),
+    ("Don't bother with the ceiling. Highlight the wall seams, the rest is done.", "taping"),
+    ("hairline splits along the seams", "cracks"), ("fissured joint compound", "cracks")])
 def test_the_shipped_gate_reads_signs_the_rest_and_more_joints(prompt, concept):
     """Blind set 14 (0.6.9 as first read: 233 of 250; "segment the fissures of the plasterboard" was answered as
     taping, the board nearer the taping anchors): "seg ~crack", "class!=crack", "seg wall -crack -joint" were

@@ -97,9 +97,11 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ig
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
                               r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|w/o|w/out)(?![\w/])",
                               re.IGNORECASE)
-# a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word, after
-# a space or a bracket: not "re-taped", "T-joint", "cracks - not tape")
-_SYMBOL_NOT = re.compile(r"!=|(?:(?<=[\s(\[,;:])|^)[-~!\u2212](?=[^\W\d_])")
+# a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word of
+# the things the model knows, after a space or a bracket: not "re-taped", "T-joint", "cracks - not tape", ":-D",
+# "Step 1 -find cracks", "show ~every crack", "!urgent cracks")
+_SYMBOL_NOT = re.compile(r"(?:!=\s*|(?:(?<=[\s(\[,;])|^)[-~!\u2212])(?=(?:crack|fissur|fractur|seam|seem|joint|join|tap|mud|"
+                         r"stopp)\w*)", re.IGNORECASE)
 _LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking)\s+out|leave\s+off)\b", re.IGNORECASE)
 # what the gate mends a slip to besides the known concepts' words: the negations a slip would hide ("drywall tape exept
 # cracks", "evrything without tape"), and the real words one slip from them, so that their slips are not read as
@@ -136,9 +138,10 @@ _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|(?:a|the|yo
                      re.IGNORECASE)
 # the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
 # (and the words telling which concept a request names: its nouns and their adjectives, "cracked", "mudded")
-_CORE_KIND = {**{w: "cracks" for w in "crack cracks cracking cracked fissure fissures fracture fractures".split()},
+_CORE_KIND = {**{w: "cracks" for w in """crack cracks cracking cracked fissure fissures fissured fissuring fracture
+                                         fractures fractured fracturing""".split()},
               **{w: "taping" for w in "seam seams joint joints tape taped taping mud mudded".split()}}
-_CORE = frozenset(_CORE_KIND) - frozenset("cracked taping mud mudded".split())
+_CORE = frozenset(_CORE_KIND) - frozenset("cracked fissured fissuring fractured fracturing taping mud mudded".split())
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
 _STOREY = frozenset("""first second third fourth fifth ground upper lower top bottom every each all other next same nd rd
     st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first, with no determiner ("on floor 2")
@@ -147,6 +150,7 @@ _JOINT_OF = frozenset("in on of between within".split())  # "seams in the vinyl 
 # where a thing lies: after a tool ("the taping knife resting on the ladder")
 _LYING = frozenset("""resting rests lying lies sitting sits leaning leans hanging hangs standing stands left
     propped""".split())
+_PRONOUNS = frozenset("them it they those these".split())  # "don't mark them"
 # a request for what is left ("the rest", "the remaining wall area"; not "the rest of the cracks", "remaining cracks")
 _THE_REST = re.compile(r"\b(?:the\s+rest|what(?:'s|\s+is)\s+left|whatever\s+is\s+left|the\s+remaining(?:\s+(?:"
                        r"wall|walls|area|areas|surface|surfaces|parts?|board|boards|plasterboard|drywall))*)\b(?!\s+of\b)",
@@ -650,7 +654,7 @@ class PromptGate:
         out = {}
         for p, i, s, m in zip(prompts, nearest, similarity, margin):
             understood = asked_as[p] if asked_as is not None else self.correct(p)
-            concept = self.named_concept(understood) or self.known_concepts[int(i)]
+            concept = self.named_concept(self.subject(understood)) or self.known_concepts[int(i)]
             known = (bool(m >= self.min_margin) and not self.negated(p) and not self.negated(understood)
                      and not self.kind_alone(understood) and not self._another_thing(p, understood)) or \
                 understood in self.canonical.values()
@@ -662,7 +666,8 @@ class PromptGate:
         """The concept whose head words (:data:`_CORE_KIND`: crack, fissure, fracture; seam, joint, tape, mud) are the
         only ones ``text`` names, where the gate knows it; None where it names both or neither. Such a prompt is that
         concept's, wherever its other words put its embedding ("segment the fissures of the plasterboard" lay nearer
-        the taping anchors: the board)."""
+        the taping anchors: the board). :meth:`match` asks it of the prompt without its place phrase
+        (:meth:`subject`: "hairline splits along the seams" names no head word of its own)."""
         kinds = {_CORE_KIND[w] for w in _TOKEN.findall(text.lower()) if w in _CORE_KIND}
         return kinds.pop() if len(kinds) == 1 and next(iter(kinds)) in self.canonical else None
 
@@ -721,16 +726,23 @@ class PromptGate:
         sentence with one: "I already know where the cracks are, so don't mark them. Show me the rest.", "I do NOT
         want the joints. Give me the remaining wall area." (not "Show cracks, don't show the rest", "the rest of the
         cracks")."""
-        def negation_in(part: str) -> bool:
-            return any(w in _NEGATIONS for _, w in _negation_words(part))
+        def leaves_a_thing_out(sentence: str) -> bool:  # a negation, with a thing or "them" ("No rush." is none)
+            spans = _negation_spans(sentence)
+            words = [w for _, _, w in spans]
+            about_a_mask = bool(_MASK_WORDS.search(sentence))
+            return any(_is_negation(words, i, about_a_mask) for i in range(len(words))) and (
+                self._names(sentence) or any(w in _PRONOUNS for w in words))
 
-        def the_rest(sentence: str) -> bool:  # not "the remaining cracks"
-            return any(not self._names(" ".join(_TOKEN.findall(sentence[m.end():])[:1]))
-                       for m in _THE_REST.finditer(sentence))
-
-        sentences = [part for part in re.split(r"(?<=[.;!?])\s+|\s+-+\s+", text) if part.strip()]
-        return any(the_rest(sentence) and not negation_in(sentence) and any(map(negation_in, sentences[:k]))
-                   for k, sentence in enumerate(sentences) if k)
+        left_out = False  # since a sentence that left a thing out, with no thing named after it
+        for sentence in re.split(r"(?<=[.;!?])\s+", text):
+            if _THE_REST.search(sentence) and left_out and not self._names(sentence) and \
+                    not leaves_a_thing_out(sentence):
+                return True
+            if leaves_a_thing_out(sentence):
+                left_out = True
+            elif self._names(sentence):  # "Find the cracks; the rest looks fine" asks for the cracks
+                left_out = False
+        return False
 
     def _clause_after_leaving_out(self, text: str) -> str | None:
         """What follows a first clause that leaves a thing out, where it names a thing the model knows: "ignore the tape,
