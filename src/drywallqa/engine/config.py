@@ -229,13 +229,13 @@ class TrainConfig:
         t.weight = number_in_range(t.weight, "distill.weight", 0.0, 100.0)
         t.label_weight = number_in_range(t.label_weight, "distill.label_weight", 0.0, 100.0)
         t.temperature = number_in_range(t.temperature, "distill.temperature", 0.0, 100.0, low_inclusive=False)
+        if t.teacher and t.weight == 0 and t.label_weight == 0:
+            raise ValueError("distill.weight and distill.label_weight are both 0: nothing to learn from")
         labels = sum(getattr(self.loss, name) for name in ("bce", "dice", "focal", "lovasz")) > 0 and (
             t.teacher is None or t.label_weight > 0)
         if not labels and not (t.teacher is not None and t.weight > 0):
             raise ValueError("every loss weight is 0, so the model would learn nothing: give loss.bce, loss.dice, "
                              "loss.focal or loss.lovasz a weight above 0 (or distill.weight, with a distill.teacher)")
-        if t.teacher and t.weight == 0 and t.label_weight == 0:
-            raise ValueError("distill.weight and distill.label_weight are both 0: nothing to learn from")
         check_device_name(self.device)  # whether this machine has it: when the trainer starts (a bundle is made on a CPU)
         self._check_model()
         from ..data.registry import get_dataset_config
