@@ -842,7 +842,12 @@ def test_the_shipped_gate_answers_other_countries_words_and_clauses(prompt, conc
     ("Don't worry about the lighting. Show me the cracks; I'll do the rest.", "cracks"),
     ("The two big ones are fixed, don't mark them. Show the remaining open cracks.", "cracks"),
     ("Don't bother with the ceiling. Highlight the wall seams, the rest is done.", "taping"),
-    ("hairline splits along the seams", "cracks"), ("fissured joint compound", "cracks")])
+    ("hairline splits along the seams", "cracks"), ("fissured joint compound", "cracks"),
+    # a first sentence saying what is not wanted, then a request (set 15, after it was read)
+    ("The cracks aren't my concern right now. Where are the board joints?", "taping"),
+    ("The painter's tape along the trim isn't what I want. Show me the drywall joint tape.", "taping"),
+    ("Tape is not needed. Cracks only.", "cracks"), ("The crack is not straight. It runs along the seam.", "cracks"),
+    ("The joints aren't finished. Show the cracks.", "cracks")])
 def test_the_shipped_gate_reads_signs_the_rest_and_more_joints(prompt, concept):
     """Blind set 14 (0.6.9 as first read: 233 of 250; "segment the fissures of the plasterboard" was answered as
     taping, the board nearer the taping anchors): "seg ~crack", "class!=crack", "seg wall -crack -joint" were

@@ -235,6 +235,12 @@ _NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("then instead but where 
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
                          r",\s*(?=[^,;:.!?]*\bonly\b[^,;:.!?]*$)|\band\s+(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)", re.IGNORECASE)
+# a first sentence saying its thing is not wanted, or not so ("The painter's tape along the trim isn't what I want.",
+# "The cracks aren't my concern right now."), up to its end; and a request in what follows ("Show me", "Where are")
+_NOT_SO = re.compile(r"^[^.;!?]*?\b(?:(?:is|are|was|were)\s+not|isn['\u2019]?t|aren['\u2019]?t|wasn['\u2019]?t|"
+                     r"weren['\u2019]?t)\b[^.;!?]*[.;!?]+", re.IGNORECASE)
+_A_REQUEST = re.compile(r"^\W*(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:" + "|".join(sorted(_ASKING_VERBS)) +
+                        r"|give|where|what|which|i\s+(?:want|need)|we\s+(?:want|need)|just|only)\b", re.IGNORECASE)
 # negations that are nouns of a mask's opposite ("the opposite of cracks", "inverse of the crack mask", "inverse crack
 # mask"), and adjectives of a place elsewhere ("opposite wall cracks", "the negative corner tape"): negations only
 # before "of" or in a prompt about a mask
@@ -749,7 +755,14 @@ class PromptGate:
         find cracks" -> "find cracks", "no tape; just the cracks" -> "just the cracks", "For the QA log, skip the
         cracks and mark only the taped joints" -> "mark only the taped joints", "not the tape, the cracks" -> "the
         cracks" (not "no cracks, just the wall", "no cracks, tape or joints"); None
-        where the prompt names a thing before leaving something out, or says no more after it."""
+        where the prompt names a thing before leaving something out, or says no more after it. A first sentence saying
+        what is not wanted, or not so, is such a clause too where a request follows ("The cracks aren't my concern
+        right now. Where are the board joints?" -> "Where are the board joints?")."""
+        first = _NOT_SO.search(text)
+        if first is not None:
+            rest = text[first.end():].strip()
+            if self._names(rest) and (_A_REQUEST.search(rest) or re.search(r"\bonly\b", rest, re.IGNORECASE)):
+                return rest
         spans = _negation_spans(text)
         words = [w for _, _, w in spans]
         about_a_mask = bool(_MASK_WORDS.search(text))
