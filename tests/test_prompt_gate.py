@@ -847,7 +847,11 @@ def test_the_shipped_gate_answers_other_countries_words_and_clauses(prompt, conc
     ("The cracks aren't my concern right now. Where are the board joints?", "taping"),
     ("The painter's tape along the trim isn't what I want. Show me the drywall joint tape.", "taping"),
     ("Tape is not needed. Cracks only.", "cracks"), ("The crack is not straight. It runs along the seam.", "cracks"),
-    ("The joints aren't finished. Show the cracks.", "cracks")])
+    ("The joints aren't finished. Show the cracks.", "cracks"),
+    # "give" asks as "show" does; "leave the cracks out" leaves out as "leave out the cracks" does
+    ("Give me everything but the drywall joints.", None), ("give me the cracks", "cracks"),
+    ("Give me the joints, not the cracks", "taping"), ("Leave the cracks out of it, mark the rest of the plaster.", None),
+    ("leave the tape out of the mask, show cracks", "cracks")])
 def test_the_shipped_gate_reads_signs_the_rest_and_more_joints(prompt, concept):
     """Blind set 14 (0.6.9 as first read: 233 of 250; "segment the fissures of the plasterboard" was answered as
     taping, the board nearer the taping anchors): "seg ~crack", "class!=crack", "seg wall -crack -joint" were

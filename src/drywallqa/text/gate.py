@@ -64,8 +64,8 @@ _PREPOSITIONS = ("in", "on", "at", "above", "below", "under", "over", "near", "n
 # a place phrase at a prompt's end ("... above the door", "... next to the outlet"): where, not what
 _PLACE = re.compile(r"\s+(?:" + "|".join(_PREPOSITIONS) + r")\s+\S.*$", re.IGNORECASE)
 # words that ask without naming anything: a prompt left with these alone keeps its place phrase
-_ASKING = frozenset("""segment seg find show me the all detect highlight mask outline where is are area areas please a an
-    of what any every each some there can you i want to see get map mark locate identify region regions part parts
+_ASKING = frozenset("""segment seg find show give me the all detect highlight mask outline where is are area areas please a
+    an of what any every each some there can you i want to see get map mark locate identify region regions part parts
     section sections zone zones portion portions this that these those my our""".split())
 # what every wall photo shows: a place on one of them ("holes in the drywall", "dent on the wall") says where, never
 # what, and only lifts a prompt towards the anchors that name a wall ("crack in the wall", "drywall seam")
@@ -102,7 +102,9 @@ _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|inst
 # "Step 1 -find cracks", "show ~every crack", "!urgent cracks")
 _SYMBOL_NOT = re.compile(r"(?:!=\s*|(?:(?<=[\s(\[,;])|^)[-~!\u2212])(?=(?:crack|fissur|fractur|seam|seem|joint|join|tap|mud|"
                          r"stopp)\w*)", re.IGNORECASE)
-_LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking)\s+out|leave\s+off)\b", re.IGNORECASE)
+_LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking)\s+out|leave\s+off|"
+                               r"(?:leave|leaving)(?=\s+(?:(?:the|any|all|those|these|every)\s+)?(?:crack|fissure|"
+                               r"fracture|tap|joint|join|seam|mud)\w*\s+(?:out|off)\b))\b", re.IGNORECASE)
 # what the gate mends a slip to besides the known concepts' words: the negations a slip would hide ("drywall tape exept
 # cracks", "evrything without tape"), and the real words one slip from them, so that their slips are not read as
 # negations ("Icluding hairline cracks" is "including", "excpect" is "expect")
