@@ -198,8 +198,9 @@ class TrainConfig:
                              f"[[cracks, taping]], got {_shown(d.composite_pairs)}")
         number_in_range(d.negative_ratio, "data.negative_ratio", 0.0, 10.0)
         number_in_range(d.composite_ratio, "data.composite_ratio", 0.0, 10.0)
-        for name in ("bce", "dice", "focal", "lovasz"):
-            number_in_range(getattr(self.loss, name), f"loss.{name}", 0.0, 100.0)
+        loss_weights = dataclasses.asdict(self.loss)  # bce, dice, focal, lovasz (LossWeights)
+        for name, weight in loss_weights.items():
+            number_in_range(weight, f"loss.{name}", 0.0, 100.0)
         if self.optim.ema_decay is not None:  # 0 would keep the last weights, 1 the first: neither averages
             if not 0.0 < self.optim.ema_decay < 1.0:  # a number already (check_field_types); NaN fails too
                 raise ValueError(f"optim.ema_decay must be a number in (0, 1), got {_shown(self.optim.ema_decay)}")
@@ -231,8 +232,7 @@ class TrainConfig:
         t.temperature = number_in_range(t.temperature, "distill.temperature", 0.0, 100.0, low_inclusive=False)
         if t.teacher and t.weight == 0 and t.label_weight == 0:
             raise ValueError("distill.weight and distill.label_weight are both 0: nothing to learn from")
-        labels = sum(getattr(self.loss, name) for name in ("bce", "dice", "focal", "lovasz")) > 0 and (
-            t.teacher is None or t.label_weight > 0)
+        labels = sum(loss_weights.values()) > 0 and (t.teacher is None or t.label_weight > 0)
         if not labels and not (t.teacher is not None and t.weight > 0):
             raise ValueError("every loss weight is 0, so the model would learn nothing: give loss.bce, loss.dice, "
                              "loss.focal or loss.lovasz a weight above 0 (or distill.weight, with a distill.teacher)")

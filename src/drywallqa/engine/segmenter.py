@@ -61,7 +61,7 @@ def from_backend(backend: str | None, runtime: str, pipeline: str | None, where:
         return runtime, pipeline
     if backend not in OLD_BACKENDS:
         raise UnknownNameError(f"unknown backend {backend!r}; use runtime= ({', '.join(LAZY['runtime'])}) "
-                       f"or pipeline= ({', '.join(LAZY['pipeline'])})")
+                               f"or pipeline= ({', '.join(LAZY['pipeline'])})")
     warnings.warn(f"{where}(backend=...) is deprecated: use runtime= or pipeline= (runtime='torch' / 'onnx', "
                   "pipeline='zeroshot')", DeprecationWarning, stacklevel=stacklevel + 1)
     kind, name = OLD_BACKENDS[backend]

@@ -378,6 +378,11 @@ def _trade_reading_once(prompt: str) -> str:
     return "".join(out) + text[end:]
 
 
+def _head_kinds(text: str) -> set[str]:
+    """The concepts whose head words (:data:`_CORE_KIND`) ``text`` names."""
+    return {_CORE_KIND[w] for w in _TOKEN.findall(text.lower()) if w in _CORE_KIND}
+
+
 def _stopping_reading(text: str, m: re.Match) -> str:
     """"taping" for the "stopping" of ``m`` where it names the work on a joint: after one of
     :data:`_BEFORE_STOPPING` (not as a place's thing after a crack: "crack through the stopping"), before one of
@@ -550,8 +555,7 @@ class PromptGate:
         "driveway expansion joints"), where it names no such noun, or nouns of both concepts ("check between each joint
         for cracks")."""
         words = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
-        kinds = {_CORE_KIND[w[2].lower()] for w in words if w[2].lower() in _CORE_KIND}
-        if len(words) < 5 or len(kinds) != 1:
+        if len(words) < 5 or len(_head_kinds(text)) != 1:
             return None
         for i, (start, end, word) in enumerate(words):
             if word.lower() in _CORE:
@@ -676,7 +680,7 @@ class PromptGate:
         concept's, wherever its other words put its embedding ("segment the fissures of the plasterboard" lay nearer
         the taping anchors: the board). :meth:`match` asks it of the prompt without its place phrase
         (:meth:`subject`: "hairline splits along the seams" names no head word of its own)."""
-        kinds = {_CORE_KIND[w] for w in _TOKEN.findall(text.lower()) if w in _CORE_KIND}
+        kinds = _head_kinds(text)
         return kinds.pop() if len(kinds) == 1 and next(iter(kinds)) in self.canonical else None
 
     def _another_thing(self, prompt: str, understood: str) -> bool:
