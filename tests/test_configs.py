@@ -50,10 +50,10 @@ def test_configs_are_recipes_that_run_on_a_fresh_clone():
 
 
 def test_key_value_overrides_reach_every_field():
-    cfg = TrainConfig().with_overrides(["optim.epochs=3", "optim.lr=5e-4", "data.datasets=[cracks]", "seed=7",
+    cfg = TrainConfig().with_overrides(["optim.epochs=3", "optim.lr=5e-4", "data.datasets=[taping]", "seed=7",
                                         "model_config.encoder=hed_vgg16", "model_config.encoder_options={stages: 3}",
                                         "data.dataset_repeats.taping=2", "optim.ema_decay=null", "output_dir=runs/x"])
-    assert cfg.optim.epochs == 3 and cfg.optim.lr == 5e-4 and cfg.data.datasets == ["cracks"] and cfg.seed == 7
+    assert cfg.optim.epochs == 3 and cfg.optim.lr == 5e-4 and cfg.data.datasets == ["taping"] and cfg.seed == 7
     assert cfg.model_config == {"encoder": "hed_vgg16", "encoder_options": {"stages": 3}}
     assert cfg.data.dataset_repeats == {"taping": 2} and cfg.optim.ema_decay is None and cfg.output_dir == "runs/x"
     assert TrainConfig().with_overrides([]).to_dict() == TrainConfig().to_dict()

@@ -547,7 +547,7 @@ def test_a_paraphrase_the_gate_answers_is_asked_as_its_concepts_canonical_prompt
     raw = Segmenter.load(gated_model_dir, prompt_gate=False)
     assert raw.understood("segment cracks") == "segment cracks"  # no gate: every prompt as written
     # a batch job's settings say how prompts are read: a rerun into a 0.6.6 folder predicts its prompts again
-    assert seg.settings()["gate"]["reading"] == 7 and "gate" not in raw.settings()
+    assert seg.settings()["gate"]["reading"] == 8 and "gate" not in raw.settings()
 
 
 @pytest.fixture
@@ -982,5 +982,43 @@ def test_the_words_naming_the_thing_in_a_longer_request(text, core):
     ("rolling a joint", None), ("driveway expansion joints", None), ("tape measure lying on the floor", None),
     ("painter's tape on the skirting", None), ("red tape", None)])
 def test_the_shipped_gate_finds_the_thing_in_a_longer_request_and_knows_idioms(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, reading", [
+    ("Leave the taping alone. Trace the crack", "Ignore the taping. Trace the crack"),
+    ("just cracks. seams dont matter", "just cracks. ignore seams"),
+    ("Sheetrock seams aren't the issue, highlight the cracks.", "Ignore sheetrock seams, highlight the cracks."),
+    ("Forget the hairline cracks for now, where are the joints?", "Ignore the hairline cracks for now, where are the joints?"),
+    ("Show the butt joints only, the cracks are a separate job.", "Show the butt joints only, ignore the cracks."),
+    ("The seams don't matter but the cracks do", "Ignore the seams, but the cracks do"),
+    ("never mind the tape, show cracks", "ignore the tape, show cracks"), ("tape can wait", "ignore tape"),
+    # as typed: a reminder, a clause that is no thing's name
+    ("don't forget the cracks", None), ("Do not forget to mark the seams", None), ("I think the joints don't matter", None),
+    ("cracks that are not important", None), ("the cracks matter most", None)])
+def test_what_people_write_for_a_thing_they_do_not_want_is_read_as_ignore(prompt, reading):
+    from drywallqa.text.gate import dismissal_reading
+
+    assert dismissal_reading(prompt) == (prompt if reading is None else reading)
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 16 (0.6.9 as first read: 235 of 250), after it was read: dismissals, "in between", "nowhere near", "minus"
+    # after "I need", "the good bits", what is left once a thing is taken out, "is there" after a clause leaving out
+    ("Leave the taping alone. Can you trace the crack running across the middle?", "cracks"),
+    ("just cracks. seams dont matter", "cracks"), ("Sheetrock seams aren't the issue, highlight the cracks.", "cracks"),
+    ("Forget the hairline cracks for now, where are the board joints?", "taping"),
+    ("Show the butt joints only, the cracks are a separate job.", "taping"),
+    ("Other than the tape, is there any cracks? show them", "cracks"), ("ignore the tape, cracks first", "cracks"),
+    ("Show the sections of board in between the joints", None), ("I want the clean areas, nowhere near any crack", None),
+    ("Show the good bits of plaster, not the cracked ones", None),
+    ("I need the wall surface minus any cracking so I can estimate the paint area.", None),
+    ("whats left of the wall once u take out the cracks", None), ("leave the cracks alone", None),
+    # and what they must not change
+    ("don't forget the cracks", "cracks"), ("The seams don't matter but the cracks do", "cracks"),
+    ("the rest of the cracks, not the tape", "cracks"), ("cracks nowhere near the seams", "cracks"),
+    ("I need the cracks", "cracks"), ("the joints in between the boards", "taping")])
+def test_the_shipped_gate_reads_dismissals_and_what_is_left(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

@@ -81,6 +81,20 @@ def training_datasets(datasets, resolve=None) -> list[str]:
         raise ValueError(f"data.datasets: {exc} (data.dataset_repeats weighs a dataset more)") from None
 
 
+def check_dataset_names(data: "DataConfig", names: list[str]) -> None:
+    """``data.dataset_repeats`` and ``data.composite_pairs`` name datasets of ``names`` (those of ``data.datasets``): a
+    misspelt name would weigh nothing, silently.
+
+    Raises:
+        ValueError: naming the key, the name and the datasets."""
+    unknown = [n for n in data.dataset_repeats if n not in names]
+    if unknown:
+        raise ValueError(f"data.dataset_repeats names {unknown[0]!r}, which is not one of data.datasets {names}")
+    unknown = [n for pair in data.composite_pairs for n in pair if n not in names]
+    if unknown:
+        raise ValueError(f"data.composite_pairs names {unknown[0]!r}, which is not one of data.datasets {names}")
+
+
 def _accepts(hint, value):
     """``(ok, value)``: whether ``value`` is of the declared type ``hint``, and the value to keep (``5e-4`` text
     from YAML 1.1 as a float)."""
@@ -246,6 +260,8 @@ class TrainConfig:
                     get_dataset_config(name)
                 except KeyError as exc:
                     raise ValueError(f"data.datasets: {exc.args[0]}") from None
+        if not any(name.endswith((".yaml", ".yml")) for name in d.datasets):  # a YAML file's name: when it is read
+            check_dataset_names(d, list(d.datasets))
         return self
 
     def _check_model(self) -> None:

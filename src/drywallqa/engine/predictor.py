@@ -130,8 +130,11 @@ def check_model_settings(metadata: dict) -> dict:
 # words for the board and its joints ("gib stopping", "stopped joins", "scrim", "flats and angles"), a last part saying
 # "only" ending a first clause that leaves a thing out ("skip the tape, cracks only"), control and expansion joints
 # refused, a sign before a word a negation ("seg ~crack", "class!=crack"), the rest of the wall after a sentence
-# leaving a thing out refused, a prompt naming one concept's head words only that concept's (0.6.9)
-GATE_READING = 7
+# leaving a thing out refused, a prompt naming one concept's head words only that concept's (0.6.9); 8 = what people
+# write for a thing they do not want read as "ignore" ("leave the tape alone", "forget the cracks", "seams don't
+# matter", "the cracks are a separate job"), "in between" things, "nowhere near", "the good bits", what is left once a
+# thing is taken out refused, "is there" after a clause leaving a thing out (0.6.10)
+GATE_READING = 8
 # how much nearer a wording must be to a prompt the model was tuned for that the gate has no anchor of than to the
 # gate's anchors to be asked as it (TorchSegmenter._own_anchors): the anchors hold the paraphrases, the tuned prompt
 # none. Of 2,181 wordings (the blind sets, the generated lists), box wordings were 0.14-0.34 nearer the shipped box

@@ -35,7 +35,7 @@ from ..utils.files import (check_writable_path, folder_in_use, folder_lock, remo
                            remove_stale_temporaries, replace_dir, strict_json, temp_dir, why_not, write_atomic,
                            write_csv_atomic, write_text_atomic)
 from ..utils.signals import deferred_interrupt
-from .config import TrainConfig, training_datasets
+from .config import TrainConfig, check_dataset_names, training_datasets
 from .predictor import TorchSegmenter
 from .validator import Validator
 
@@ -304,7 +304,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
         seed_everything(config.seed)
         self.datasets = [get_dataset_config(n) for n in training_datasets(config.data.datasets)]  # a name and its YAML
-        self._check_dataset_names()
+        check_dataset_names(config.data, [ds.name for ds in self.datasets])  # before any photo is read
         self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
@@ -425,33 +425,13 @@ class Trainer:
         encoder = read_model_metadata(folder).get("text_encoder", self.config.text_encoder)
         return teacher, teacher.prompt_embeddings(self.prompts, encoder)
 
-    def _check_dataset_names(self) -> None:
-        """``data.dataset_repeats`` and ``data.composite_pairs`` name datasets of ``data.datasets`` (a misspelt name
-        weighed nothing, silently), checked before any photo is read.
-
-        Raises:
-            ValueError: naming the key, the name and the datasets."""
-        names = [ds.name for ds in self.datasets]
-        unknown = [n for n in self.config.data.dataset_repeats if n not in names]
-        if unknown:
-            raise ValueError(f"data.dataset_repeats names {unknown[0]!r}, which is not one of data.datasets {names}")
-        for pair in self.config.data.composite_pairs:
-            for name in pair:
-                self._dataset_index(name)
-
-    def _dataset_index(self, name: str) -> int:
-        names = [ds.name for ds in self.datasets]
-        if name not in names:
-            raise ValueError(f"data.composite_pairs names {name!r}, which is not one of data.datasets {names}")
-        return names.index(name)
-
     def build_data(self):
-        d = self.config.data
+        d, names = self.config.data, [ds.name for ds in self.datasets]
         images, masks, ids, self.train_files = self._arrays(d.train_part, True, d.cache_size, "data.cache_size")
         self.train_set = PromptedSegmentationDataset(
             images, masks, ids, [self.train_prompts(ds) for ds in self.datasets], train_transform(self.image_size),
             d.negative_ratio, seed=self.config.seed,
-            composite_pairs=[tuple(self._dataset_index(n) for n in pair) for pair in d.composite_pairs],
+            composite_pairs=[tuple(names.index(n) for n in pair) for pair in d.composite_pairs],  # checked in __init__
             composite_ratio=d.composite_ratio,
             unrelated_prompts=range(len(self.prompts) - len(self.unrelated_prompts), len(self.prompts)),
             unrelated_ratio=d.unrelated_ratio, concepts=[ds.concept_name for ds in self.datasets],

@@ -31,8 +31,9 @@ leaves out after it (:meth:`PromptGate.affirmed`: "cracks with no tape" as "crac
 ("tile grout joints", "the mud bucket": :meth:`PromptGate.other_thing`) and a trade's word for a kind of crack or joint
 with nothing the model knows ("stress levels": :meth:`PromptGate.kind_alone`) are refused, however near the anchors
 they lie. A thing may be left out in other words than a negation ("hide the seams", "intact drywall", "areas between
-the seams": :meth:`PromptGate.negated`), and the trade's words for a joint are read as such ("joins", "where the
-boards meet", "gib stopping": :func:`trade_reading`).
+the seams": :meth:`PromptGate.negated`; "seams don't matter", "leave the tape alone", read as "ignore":
+:func:`dismissal_reading`), and the trade's words for a joint are read as such ("joins", "where the boards meet", "gib
+stopping": :func:`trade_reading`).
 
     gate = PromptGate.from_model_dir("src/drywallqa/weights/fast")
     gate.match(["segment the window"], embeddings)["segment the window"].known   # False
@@ -65,7 +66,7 @@ _PREPOSITIONS = ("in", "on", "at", "above", "below", "under", "over", "near", "n
 _PLACE = re.compile(r"\s+(?:" + "|".join(_PREPOSITIONS) + r")\s+\S.*$", re.IGNORECASE)
 # words that ask without naming anything: a prompt left with these alone keeps its place phrase
 _ASKING = frozenset("""segment seg find show give me the all detect highlight mask outline where is are area areas please a
-    an of what any every each some there can you i want to see get map mark locate identify region regions part parts
+    an of what any every each some there can you i want need to see get map mark locate identify region regions part parts
     section sections zone zones portion portions this that these those my our""".split())
 # what every wall photo shows: a place on one of them ("holes in the drywall", "dent on the wall") says where, never
 # what, and only lifts a prompt towards the anchors that name a wall ("crack in the wall", "drywall seam")
@@ -93,7 +94,7 @@ _LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removin
     subtract subtracting leaveout""".split())
 _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ignoring non nothing none but besides
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
-    neither""".split())
+    neither nowhere""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
                               r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|w/o|w/out)(?![\w/])",
                               re.IGNORECASE)
@@ -102,7 +103,7 @@ _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|inst
 # "Step 1 -find cracks", "show ~every crack", "!urgent cracks")
 _SYMBOL_NOT = re.compile(r"(?:!=\s*|(?:(?<=[\s(\[,;])|^)[-~!\u2212])(?=(?:crack|fissur|fractur|seam|seem|joint|join|tap|mud|"
                          r"stopp)\w*)", re.IGNORECASE)
-_LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking)\s+out|leave\s+off|"
+_LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking|take)\s+out|leave\s+off|"
                                r"(?:leave|leaving)(?=\s+(?:(?:the|any|all|those|these|every)\s+)?(?:crack|fissure|"
                                r"fracture|tap|joint|join|seam|mud)\w*\s+(?:out|off)\b))\b", re.IGNORECASE)
 # what the gate mends a slip to besides the known concepts' words: the negations a slip would hide ("drywall tape exept
@@ -154,11 +155,13 @@ _LYING = frozenset("""resting rests lying lies sitting sits leaning leans hangin
     propped""".split())
 _PRONOUNS = frozenset("them it they those these".split())  # "don't mark them"
 # a request for what is left ("the rest", "the remaining wall area"; not "the rest of the cracks", "remaining cracks")
-_THE_REST = re.compile(r"\b(?:the\s+rest|what(?:'s|\s+is)\s+left|whatever\s+is\s+left|the\s+remaining(?:\s+(?:"
-                       r"wall|walls|area|areas|surface|surfaces|parts?|board|boards|plasterboard|drywall))*)\b(?!\s+of\b)",
-                       re.IGNORECASE)
+_THE_REST = re.compile(r"\b(?:the\s+rest|what(?:'s|\s+is|s)?\s+left|whatever\s+is\s+left|the\s+remaining(?:\s+(?:"
+                       r"wall|walls|area|areas|surface|surfaces|parts?|board|boards|plasterboard|drywall))*)\b"
+                       r"(?!\s+of\b(?!\s+(?:the\s+|this\s+|that\s+)?(?:wall|walls|surface|board|boards|plasterboard|"
+                       r"drywall|room|ceiling)\b))", re.IGNORECASE)
 # words for what is left of a wall ("the bits between the joints"; not "defects between the joints")
 _REST = frozenset("bit bits piece pieces stuff everything anything else rest".split())
+_PIECES = frozenset("bit bits piece pieces".split())  # "the good bits of plaster"
 _AREAS = frozenset("""area areas part parts region regions section sections zone zones portion portions face faces field
     fields space spaces""".split())
 # "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
@@ -183,6 +186,23 @@ _TRADE_PHRASES = [
                 r"lines?|sections?|strips?)\b)|\bjointed(?=\s+(?:joins?|joints?|seams?|areas?)\b)", re.IGNORECASE),
      "taped"),  # "stopped and sanded joins", "jointed areas" (not "jointed sections of the downpipe")
 ]
+# what people write for a thing they do not want, read as "ignore": a verb ("leave the tape alone", "forget the
+# cracks for now", "never mind the seams"; not "don't forget the cracks") and a clause saying the thing is not wanted
+# after naming it ("seams don't matter", "the cracks are a separate job", "Sheetrock seams aren't the issue"; the
+# clause from its start, up to five words), which ends with a comma where more follows ("ignore the seams, highlight
+# the cracks")
+_LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,3}?)alone\b", re.IGNORECASE)
+_FORGET = re.compile(r"\b(?<!n't\s)(?<!n\u2019t\s)(?<!nt\s)(?<!not\s)(?<!never\s)(?<!to\s)forget(?:\s+about)?\b|"
+                     r"\bnever\s*mind(?:\s+about)?\b", re.IGNORECASE)
+_NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)\s+matter|(?:are|is)\s+(?:irrelevant|unimportant|"
+               r"(?:a\s+)?separate\s+(?:job|issue|matter|task|problem|thing|item|trade)|not\s+(?:important|relevant|"
+               r"needed|wanted))|(?:(?:are|is)\s+not|(?:aren|isn)['\u2019]?t)\s+(?:(?:the|an|a|my|our|your)\s+)?"
+               r"(?:issue|problem|concern|priority|focus|point|important|relevant|needed|wanted)|can\s+wait")
+_DISMISSED = re.compile(r"(^|[.,;:!?]\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
+                        r")(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really)?"
+                        r"(?=\s*(?:([.,;:!?]|$)|but\b))", re.IGNORECASE)
+# the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
+_NOT_IN_A_NAME = frozenset("i we you they it think guess feel reckon that which who whose if when because so with".split())
 # scrim alone is the British joint tape ("the scrim"); with the board's joints ("scrim over the joints"); not the mesh
 # in render or a theatre's scrim
 _SCRIM = re.compile(r"\bscrim\b(?!\s*(?:-\s*)?tap(?:e|es|ed|ing)\b)", re.IGNORECASE)
@@ -212,7 +232,7 @@ _BEFORE_A_JOIN = frozenset("""the a all any some each every those these visible 
 # a place between things, or away from them: "areas between the seams", "board faces away from the joints" ask for
 # the wall the things leave, where an area or a surface comes just before and a thing just after (not "look between
 # the boards for joint tape", "standing 2 m away from the wall, find cracks")
-_BETWEEN = re.compile(r"\b(?:between|away\s+from)\s+(?:(?:the|two|each|any|all|those|these)\s+)?([^\W\d_]+)", re.IGNORECASE)
+_BETWEEN = re.compile(r"\b(?:(?:in\s+)?between|away\s+from)\s+(?:(?:the|two|each|any|all|those|these)\s+)?([^\W\d_]+)", re.IGNORECASE)
 # "crack-free wall" (any word: "dust-free"), "crack free wall" (group 1: a negation only where it names a thing the
 # model knows, not "the free end of the tape", "dust free wall cracks": PromptGate._names_a_thing)
 _FREE_OF = re.compile(r"\w[-\u2010\u2011]free\b|\b([^\W\d_]+) free(?! to\b)(?! of\b)(?! from\b)\b")
@@ -230,12 +250,13 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
     label trace map draw""".split())
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
-# cracks", "no tape, just the cracks"), or before a last part saying "only" ("skip the tape, cracks only"); not a
+# cracks", "no tape, just the cracks"), or before a last part saying "only" or "first" ("skip the tape, cracks only",
+# "ignore the tape, cracks first"); not a
 # comma in a list ("everything except the cracks, the tape and the seams")
 _NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("then instead but where what which please can could give keep i we"
-                                                          .split()))
+                                                          .split()) | {r"(?:is|are)\s+there"})  # "is there any cracks?"
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
-                         r",\s*(?=[^,;:.!?]*\bonly\b[^,;:.!?]*$)|\band\s+(?=(?:" +
+                         r",\s*(?=[^,;:.!?]*\b(?:only|first)\b[^,;:.!?]*$)|\band\s+(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)", re.IGNORECASE)
 # a first sentence saying its thing is not wanted, or not so ("The painter's tape along the trim isn't what I want.",
 # "The cracks aren't my concern right now."), up to its end; and a request in what follows ("Show me", "Where are")
@@ -339,6 +360,24 @@ def trade_reading(prompt: str) -> str:
             break
         text = read
     return text
+
+
+def dismissal_reading(prompt: str) -> str:
+    """``prompt`` with what people write for a thing they do not want read as "ignore" (:data:`_LEAVE_ALONE`,
+    :data:`_FORGET`, :data:`_DISMISSED`): "Leave the taping alone. Trace the crack" -> "ignore the taping. Trace
+    the crack", "just cracks. seams dont matter" -> "just cracks. ignore seams", "the cracks are a separate job, show
+    the joints" -> "ignore the cracks, show the joints"; "don't forget the cracks" as typed."""
+    text = _LEAVE_ALONE.sub(lambda m: _as_typed(m.group(0), "ignore ") + m.group(1).rstrip(), prompt)
+    text = _FORGET.sub(lambda m: _as_typed(m.group(0), "ignore"), text)
+    def ignore(m: re.Match) -> str:
+        name = m.group(2)
+        if any(w in _NOT_IN_A_NAME for w in _TOKEN.findall(name.lower())):
+            return m.group(0)
+        if name[:1].isupper() and not name.split()[0].isupper():  # "The seams" first in a sentence
+            name = name[0].lower() + name[1:]
+        return m.group(1) + _as_typed(m.group(2), "ignore ") + name + ("," if m.end() < len(text) and not m.group(3)
+                                                                         else "")
+    return _DISMISSED.sub(ignore, text)
 
 
 def _as_typed(typed: str, reading: str) -> str:
@@ -478,7 +517,7 @@ class PromptGate:
         """``prompt`` with each slipped word mended to the one lexicon word it is nearest to (see module doc), or to
         a negation (:data:`_NEGATION_SPELLINGS`: "exept" -> "except"), and read in the trade's words
         (:func:`trade_reading`: "the seems between the panels" -> "the seams between the panels")."""
-        prompt = trade_reading(prompt)
+        prompt = dismissal_reading(trade_reading(prompt))
         if not self.lexicon:
             return prompt
         targets = [*self.lexicon, *(w for w in _NEGATION_SPELLINGS if w not in self.lexicon)]
@@ -700,7 +739,7 @@ class PromptGate:
         name comes first; :meth:`affirmed`). A known anchor (a model's own prompt) never is."""
         if normal_form(prompt) in self._anchors:
             return False
-        text = trade_reading(unicodedata.normalize("NFKC", prompt))  # "no cracks, just the joins" names joints
+        text = dismissal_reading(trade_reading(unicodedata.normalize("NFKC", prompt)))  # "no cracks, just the joins"
         if self._the_rest_after_a_negation(text):
             return True  # "I know where the cracks are, so don't mark them. Show me the rest."
         rest = self._clause_after_leaving_out(text)
@@ -737,7 +776,8 @@ class PromptGate:
         """Whether ``text`` asks for the rest of the wall (:data:`_THE_REST`) in a sentence with no negation, after a
         sentence with one: "I already know where the cracks are, so don't mark them. Show me the rest.", "I do NOT
         want the joints. Give me the remaining wall area." (not "Show cracks, don't show the rest", "the rest of the
-        cracks")."""
+        cracks"); or in one sentence before leaving a thing out, naming none before that: "whats left of the wall once u
+        take out the cracks", "the rest, after removing the tape" (not "the rest of the cracks, not the tape")."""
         def leaves_a_thing_out(sentence: str) -> bool:  # a negation, with a thing or "them" ("No rush." is none)
             spans = _negation_spans(sentence)
             words = [w for _, _, w in spans]
@@ -747,7 +787,11 @@ class PromptGate:
 
         left_out = False  # since a sentence that left a thing out, with no thing named after it
         for sentence in re.split(r"(?<=[.;!?])\s+", text):
-            if _THE_REST.search(sentence) and left_out and not self._names(sentence) and \
+            rest = _THE_REST.search(sentence)
+            if rest and leaves_a_thing_out(sentence[rest.end():]) and not self._names(sentence[:next((start for start, _, w in _negation_spans(sentence)
+                                                    if start >= rest.end() and w in _NEGATIONS), len(sentence))]):
+                return True
+            if rest and left_out and not self._names(sentence) and \
                     not leaves_a_thing_out(sentence):
                 return True
             if leaves_a_thing_out(sentence):
@@ -816,7 +860,8 @@ class PromptGate:
 
     def _sound_surface(self, words: list[str]) -> bool:
         """Whether ``words`` (of :func:`_negation_words`) name a surface without defects before naming a thing:
-        "intact drywall", "smooth undamaged plaster", "the sound parts of the plaster, no cracks" (:data:`_SOUND`);
+        "intact drywall", "smooth undamaged plaster", "the sound parts of the plaster, no cracks", "the good bits of
+        plaster, not the cracked ones" (:data:`_SOUND`);
         not "intact joint tape", "clean wall seams", "cracks in sound plaster"."""
         for i, word in enumerate(words):
             if self._names_a_thing(word):
@@ -826,9 +871,9 @@ class PromptGate:
             j = i + 1
             while j < len(words) and (words[j] in _SOUND or words[j] in ("the", "a", "an")):
                 j += 1
-            if j == len(words) or not (words[j] in _SURFACES or words[j] in _AREAS):
+            if j == len(words) or not (words[j] in _SURFACES or words[j] in _AREAS or words[j] in _PIECES):
                 continue
-            while j < len(words) and (words[j] in _SURFACES or words[j] in _AREAS):
+            while j < len(words) and (words[j] in _SURFACES or words[j] in _AREAS or words[j] in _PIECES):
                 j += 1
             return j == len(words) or not self._names_a_thing(words[j])  # "intact wall cracks": which cracks
         return False
