@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from drywallqa.serve.app import EXAMPLES_DIR
+from drywallqa.serve.config import EXAMPLES_DIR
 from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import ImageReadError, read_image

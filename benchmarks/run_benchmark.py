@@ -151,7 +151,8 @@ def models_table(reports: dict) -> str:
                 and r["prompt"] == BAR[dataset]["canonical"]]
         return f"{rows[0]['mIoU']:.3f}" if rows else "n/a"
 
-    lines = ["| model | crack mIoU valid / test | taping mIoU valid / test | first prompt ms | extra prompt ms | MB |",
+    lines = ["| model | crack mIoU valid / test | taping mIoU valid / test | first prompt ms | extra prompt ms "
+             "| folder MB |",
              "|---|---|---|---|---|---|"]
     for name, r in reports.items():
         speed = r.get("speed", {})

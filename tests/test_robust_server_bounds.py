@@ -251,8 +251,33 @@ def test_serve_options_default_to_the_server_config():
     config = ServeConfig()
     for option, field in (("max_upload_mb", "max_upload_mb"), ("max_concurrency", "max_concurrency"),
                           ("max_pixels", "max_pixels"), ("max_tiles", "max_tiles"),
-                          ("request_timeout", "request_timeout_s"), ("body_timeout", "body_timeout_s")):
+                          ("request_timeout", "request_timeout_s"), ("body_timeout", "body_timeout_s"),
+                          ("max_prompts", "max_prompts"), ("max_rules", "max_rules"), ("runtime", "runtime"),
+                          ("precision", "precision")):
         assert options[option] == getattr(config, field), option
+
+
+def test_serve_passes_its_per_request_limits_to_the_app(monkeypatch, tiny_model_dir):
+    """--max-prompts and --max-rules reach the server (they were fixed at 8 and 32, in no doc and no option)."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: served.setdefault("app", app_))
+    res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--max-prompts", "2",
+                                   "--max-rules", "1"])
+    assert res.exit_code == 0, res.output
+    with TestClient(served["app"]) as client:
+        png = ("w.png", _noise_png(), "image/png")
+        r = client.post("/v1/segment", files={"image": png}, data={"prompts": ["segment crack", "segment taping area", "crack"]})
+        assert r.status_code == 422 and "at most 2 prompts" in r.json()["detail"], r.text
+        r = client.post("/v1/segment", files={"image": png},
+                        data={"prompts": ["segment crack"], "flag": ["segment crack: area_px > 1"] * 2})
+        assert r.status_code == 422, r.text
+        r = client.post("/v1/segment", files={"image": png}, data={"prompts": ["segment crack", "segment taping area"]})
+        assert r.status_code == 200, r.text
 
 
 def _noise_png(w=48, h=32):

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from ..utils.image_io import DEFAULT_MAX_PIXELS
+from ..serve.config import ServeConfig
 from .common import (GATE_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
                      load_segmenter)
 
@@ -17,30 +17,33 @@ def serve(
     port: int = typer.Option(8000),
     model_path: Optional[str] = typer.Option(None, help=MODEL_PATH_HELP),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
-    runtime: str = typer.Option("torch", help=RUNTIME_HELP),
+    runtime: str = typer.Option(ServeConfig.runtime, help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),
-    max_upload_mb: float = typer.Option(20.0, help="Larger uploads are answered 413."),
-    max_concurrency: int = typer.Option(2, help="Requests segmented at once; more are answered 429."),
+    max_upload_mb: float = typer.Option(ServeConfig.max_upload_mb, help="Larger uploads are answered 413."),
+    max_concurrency: int = typer.Option(ServeConfig.max_concurrency, help="Requests segmented at once; more are answered 429."),
+    max_prompts: int = typer.Option(ServeConfig.max_prompts, help="Prompts per request; more are answered 422."),
+    max_rules: int = typer.Option(ServeConfig.max_rules, help="flag rules per request; more are answered 422."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
-    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, help="Photos with more pixels are answered 413 before decoding."),
-    max_tiles: int = typer.Option(64, help="A tile size that would cut a photo into more tiles is answered 422."),
-    request_timeout: float = typer.Option(120.0, help="Seconds a request may take; then it is answered 503."),
-    body_timeout: float = typer.Option(60.0, help="Seconds a request's body may take to arrive; then it is answered 408. "
+    max_pixels: int = typer.Option(ServeConfig.max_pixels, help="Photos with more pixels are answered 413 before decoding."),
+    max_tiles: int = typer.Option(ServeConfig.max_tiles, help="A tile size that would cut a photo into more tiles is answered 422."),
+    request_timeout: float = typer.Option(ServeConfig.request_timeout_s, help="Seconds a request may take; then it is answered 503."),
+    body_timeout: float = typer.Option(ServeConfig.body_timeout_s, help="Seconds a request's body may take to arrive; then it is answered 408. "
                                        "Also the seconds a request's headers may take, from when its connection opened "
                                        "or the previous answer was sent; then the connection is closed."),
     max_connections: int = typer.Option(
         256, help="Connections open at once (idle ones included); a request beyond them is answered 503, so that "
                   "clients holding connections open cannot take every one the machine has."),
     prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP),
-    precision: str = typer.Option("float32", help=PRECISION_HELP),
+    precision: str = typer.Option(ServeConfig.precision, help=PRECISION_HELP),
 ):
     """HTTP API (POST /v1/segment, GET /v1/models, GET /v1/examples, GET /healthz, /docs) and a web page at /."""
     import uvicorn
 
-    from ..serve import ServeConfig, create_app
+    from ..serve import create_app
     from ..serve.connections import headers_bounded_protocol
 
     for value, hint in ((max_upload_mb, "--max-upload-mb"), (max_concurrency, "--max-concurrency"), (max_pixels, "--max-pixels"),
+                        (max_prompts, "--max-prompts"), (max_rules, "--max-rules"),
                         (max_tiles, "--max-tiles"), (request_timeout, "--request-timeout"),
                         (body_timeout, "--body-timeout"), (max_connections, "--max-connections")):
         if not value > 0:
@@ -52,8 +55,9 @@ def serve(
     seg = load_segmenter(model_path, model, runtime, tile=tile, prompt_gate=prompt_gate, pipeline=pipeline,
                          precision=precision)
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, runtime, max_upload_mb, max_concurrency,
-                                  max_pixels=max_pixels, max_tiles=max_tiles, request_timeout_s=request_timeout,
-                                  body_timeout_s=body_timeout, pipeline=pipeline), seg)
+                                  max_prompts=max_prompts, max_pixels=max_pixels, max_tiles=max_tiles,
+                                  request_timeout_s=request_timeout, body_timeout_s=body_timeout, max_rules=max_rules,
+                                  pipeline=pipeline, precision=precision), seg)
     try:
         uvicorn.run(app_, host=host, port=port, http=headers_bounded_protocol(body_timeout),
                     limit_concurrency=max_connections)

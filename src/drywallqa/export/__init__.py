@@ -1,1 +1,2 @@
-"""Exporters: ONNX graphs of the embedded model (image encoder once per image, decoder per prompt)."""
+"""Exporters: ONNX graphs of a film_unet model for the ``onnx`` runtime (image encoder once per image, decoder per
+prompt)."""

@@ -1,4 +1,5 @@
-"""FastAPI app: ``POST /v1/segment``, ``GET /v1/models``, ``GET /healthz``, ``/docs`` and a web page at ``/``.
+"""FastAPI app: ``POST /v1/segment``, ``GET /v1/models``, ``GET /v1/examples``, ``GET /healthz``, ``/docs`` and a web
+page at ``/``.
 
 The model is loaded once when the app is made. Every request is bounded before it costs anything:
 the upload's size while it streams in (413 as soon as it passes ``max_upload_mb``, chunked or not), the
@@ -18,7 +19,6 @@ import io
 import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,46 +36,20 @@ from typing_extensions import Annotated, Literal
 
 from .. import __version__
 from ..data.registry import measures_joints
-from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, Segmenter, from_backend, validate_prompts
+from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, Segmenter, validate_prompts
 from ..engine.tiling import TiledSegmenter
 from ..measures import MAX_MM_PER_PX, MIN_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
 from ..text.encoder import MAX_PROMPT_CHARS
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
+from .config import ServeConfig
 
 PAGE = Path(__file__).with_name("page.html")
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"  # sample photos shipped with the package
 DEFAULT_SUGGESTIONS = ("segment crack", "segment taping area")
 logger = logging.getLogger(__name__)
 
 
 OLD_RUNTIME_NAMES = {name: old for old, (kind, name) in OLD_BACKENDS.items() if kind == "runtime"}  # torch -> embedded
-
-
-@dataclass
-class ServeConfig:
-    model_path: str | None = None
-    runtime: str = "torch"                 # torch / onnx (drywallqa.engine.segmenter.RUNTIMES)
-    max_upload_mb: float = 20.0
-    max_concurrency: int = 2
-    max_prompts: int = 8
-    max_pixels: int = DEFAULT_MAX_PIXELS   # larger photos are answered 413 before they are decoded
-    max_tiles: int = 64                    # a ``tile`` that would cut the photo into more is answered 422
-    request_timeout_s: float = 120.0       # a request still segmenting then is answered 503
-    body_timeout_s: float = 60.0           # a request body still arriving then is answered 408
-    max_rules: int = 32                    # ``flag`` fields per request
-    examples_dir: str | None = str(EXAMPLES_DIR)  # photos the web page offers to try (None: no gallery)
-    pipeline: str | None = None            # or a pipeline instead of a model folder: zeroshot
-    precision: str = "float32"             # or bfloat16 (the torch runtime; docs/batch.md, "Precision")
-    backend: str | None = None             # the 0.4 field (embedded / onnx / zeroshot), deprecated
-
-    def __post_init__(self):
-        try:
-            self.runtime, self.pipeline = from_backend(self.backend, self.runtime, self.pipeline, "ServeConfig",
-                                                       stacklevel=4)
-        except KeyError as exc:  # a config value, refused as one
-            raise ValueError(exc.args[0]) from None
-        self.backend = None
 
 
 class UploadTooLarge(HTTPException):

@@ -337,9 +337,3 @@ def find_images(paths, exclude=()) -> ImageListing:
         walk(p)
         listing.images.extend(found)
     return listing
-
-
-def list_images(paths) -> list[Path]:
-    """Expand files and folders (recursively) into a list of image paths (:func:`find_images` without
-    the record of what was left out)."""
-    return find_images(paths).images

@@ -1,4 +1,4 @@
-"""A small named registry (datasets, models, backends, losses register themselves in one)."""
+"""A small named registry (datasets, models, encoders, losses, runtimes, pipelines register themselves in one)."""
 
 from __future__ import annotations
 
