@@ -994,9 +994,18 @@ def test_the_shipped_gate_finds_the_thing_in_a_longer_request_and_knows_idioms(p
     ("Show the butt joints only, the cracks are a separate job.", "Show the butt joints only, ignore the cracks."),
     ("The seams don't matter but the cracks do", "Ignore the seams, but the cracks do"),
     ("never mind the tape, show cracks", "ignore the tape, show cracks"), ("tape can wait", "ignore tape"),
-    # as typed: a reminder, a clause that is no thing's name
+    ("the seams aren't the problem, the cracks are", "ignore the seams, show the cracks"),
+    ("The tape isn't the problem, it's the cracks", "Ignore the tape, show the cracks"),
+    ("cracks don't matter, tape does", "ignore cracks, show tape"), ("leave the cracks and the tape alone",
+                                                                    "ignore the cracks and the tape"),
+    ("cracks only, and the tape doesn't matter", "cracks only, and ignore the tape"),
+    ("the seams don't really matter, show cracks", "ignore the seams, show cracks"),
+    # as typed: a reminder, no order, a clause that is no thing's name, some of a thing, a property, a run-on request
     ("don't forget the cracks", None), ("Do not forget to mark the seams", None), ("I think the joints don't matter", None),
-    ("cracks that are not important", None), ("the cracks matter most", None)])
+    ("cracks that are not important", None), ("the cracks matter most", None), ("Don't ever forget the cracks", None),
+    ("I forget where the cracks are, show them", None), ("leave the small cracks alone, mark the big ones", None),
+    ("Crack width doesn't matter, mark them all", None), ("Cracks in the ceiling don't matter, just the walls", None),
+    ("find cracks tape doesn't matter", None)])
 def test_what_people_write_for_a_thing_they_do_not_want_is_read_as_ignore(prompt, reading):
     from drywallqa.text.gate import dismissal_reading
 
@@ -1018,7 +1027,14 @@ def test_what_people_write_for_a_thing_they_do_not_want_is_read_as_ignore(prompt
     # and what they must not change
     ("don't forget the cracks", "cracks"), ("The seams don't matter but the cracks do", "cracks"),
     ("the rest of the cracks, not the tape", "cracks"), ("cracks nowhere near the seams", "cracks"),
-    ("I need the cracks", "cracks"), ("the joints in between the boards", "taping")])
+    ("I need the cracks", "cracks"), ("the joints in between the boards", "taping"),
+    # a review's probe of the first version (probe_071): some of a thing left alone, no order, a contrast, the rest
+    # of the wall with a thing asked after it
+    ("leave the small cracks alone, mark the big ones", "cracks"), ("Don't ever forget the cracks", "cracks"),
+    ("I forget where the cracks are, show them", "cracks"), ("the seams aren't the problem, the cracks are", "cracks"),
+    ("for the rest of the wall, ignore the tape and mark cracks", "cracks"),
+    ("the rest of the wall has no cracks, show the tape", "taping"), ("the wall with the cracks taken out", None),
+    ("what\u2019s left of the drywall without the seams", None)])
 def test_the_shipped_gate_reads_dismissals_and_what_is_left(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

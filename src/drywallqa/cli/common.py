@@ -83,6 +83,11 @@ def unwrap_command_help(typer_app: typer.Typer) -> None:
         unwrap_command_help(group.typer_instance)
 
 
+def error_message(exc: BaseException) -> str:
+    """What an error says, for a CLI message: a KeyError's own text (its ``str()`` is quoted: "'unknown model ...'")."""
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
 def tagged(tag: str, style: str, text: str) -> None:
     """Print ``tag text`` with the tag in ``style`` (e.g. "red") and ``text`` as it is (no markup), its control
     characters escaped (:func:`~drywallqa.utils.slug.shown`: a file name holding a newline or an escape is one line,
@@ -265,8 +270,7 @@ def load_segmenter_with(model_path: Optional[str], kwargs: dict):
     try:
         return Segmenter.load(model_path, **kwargs)
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)  # a KeyError's str() is quoted
-        raise typer.BadParameter(str(message), param_hint="--model-path / --model / --pipeline")
+        raise typer.BadParameter(error_message(exc), param_hint="--model-path / --model / --pipeline")
 
 
 def model_dir_option(model_path: Optional[str]) -> Path:

@@ -9,7 +9,7 @@ import typer
 
 from .common import (DATASETS_DIR_HELP, GATE_HELP, INTERRUPTED_CODE, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      PRECISION_HELP, RUNTIME_HELP, SPLITS_DIR_HELP, TILE_HELP, app, check_output_path, comma_list,
-                     console, dataset_names, export_app, load_segmenter, model_dir_option, tagged)
+                     console, dataset_names, error_message, export_app, load_segmenter, model_dir_option, tagged)
 
 
 @app.command()
@@ -110,8 +110,7 @@ def export_onnx_cmd(
     try:  # what the export copies must load too (settings, prompt gate, confidence): not only once it is used
         TorchSegmenter.from_path(source)
     except (ValueError, OSError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise typer.BadParameter(str(message), param_hint="--model-path") from None
+        raise typer.BadParameter(error_message(exc), param_hint="--model-path") from None
     try:
         check_export_target(source, out)
     except ValueError as exc:

@@ -12,7 +12,7 @@ from ..utils.image_io import DEFAULT_MAX_PIXELS
 from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      INTERRUPTED_CODE, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
-                     check_max_pixels, check_output_path, console, load_kwargs, load_segmenter_with, tagged)
+                     check_max_pixels, check_output_path, console, error_message, load_kwargs, load_segmenter_with, tagged)
 
 
 REVIEW_SHOWN = 5  # least confident masks named after a predict run
@@ -284,8 +284,7 @@ def zeroshot(
     try:
         seg = ZeroShotSegmenter(cfg)  # checks the config again with the options' values (a range, a kind of model)
     except (OSError, KeyError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise typer.BadParameter(str(message), param_hint="--detector / --detector-path / --sam-path / --config")
+        raise typer.BadParameter(error_message(exc), param_hint="--detector / --detector-path / --sam-path / --config")
     try:
         report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None, overwrite=overwrite)
     except ValueError as exc:  # --out an input folder or another job's, a reference photo that cannot be read

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from .common import (DATASETS_DIR_HELP, INTERRUPTED_CODE, SPLITS_DIR_HELP, app, check_model_file, check_output_path, console,
-                     dataset_names, model_dir_option, tagged)
+                     dataset_names, error_message, model_dir_option, tagged)
 
 
 @app.command()
@@ -124,7 +124,7 @@ def train(
         raise typer.BadParameter(str(exc), param_hint="--resume" if resume else "CONFIG (init_from, distill.teacher) / --model-path")
     except (ValueError, KeyError, OSError) as exc:  # data that cannot be read (no images, a damaged manifest, no such
         # part), a damaged start folder or checkpoint, a text encoder that is not here
-        tagged("error:", "red", str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
+        tagged("error:", "red", error_message(exc))
         raise typer.Exit(code=1)
     if result.get("stopped") == "time":  # --max-minutes: not a finished run, and not an epoch's metrics to show
         tagged("stopped:", "yellow", f"--max-minutes {max_minutes:g} reached at step {result['step']}; "

@@ -94,9 +94,9 @@ _LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removin
     subtract subtracting leaveout""".split())
 _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ignoring non nothing none but besides
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
-    neither nowhere""".split())
+    neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|w/o|w/out)(?![\w/])",
+                              r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|w/o|w/out)(?![\w/])",
                               re.IGNORECASE)
 # a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word of
 # the things the model knows, after a space or a bracket: not "re-taped", "T-joint", "cracks - not tape", ":-D",
@@ -117,7 +117,7 @@ _WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
 _ENDS_ABSENT = re.compile(r"([^\W\d_]+)\s+(?:not|absent)\W*$", re.IGNORECASE)
 # a thing said to be left out after it is named first: "the wall with the cracks removed", "cracks excluded" (named
 # after another thing, it is left to the encoder: "cracks, with the tape removed" is judged whole)
-_LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|omitted|erased|subtracted|(?:masked|left|blanked)\s+out)\b",
+_LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|omitted|erased|subtracted|(?:masked|left|blanked|taken)\s+out)\b",
                              re.IGNORECASE)
 # words of a surface without defects: before a surface ("intact drywall", "the sound parts of the plaster, no cracks",
 # "healthy plaster with no damage"), in a prompt that asks for no thing the model knows, they ask for the wall a thing
@@ -155,7 +155,7 @@ _LYING = frozenset("""resting rests lying lies sitting sits leaning leans hangin
     propped""".split())
 _PRONOUNS = frozenset("them it they those these".split())  # "don't mark them"
 # a request for what is left ("the rest", "the remaining wall area"; not "the rest of the cracks", "remaining cracks")
-_THE_REST = re.compile(r"\b(?:the\s+rest|what(?:'s|\s+is|s)?\s+left|whatever\s+is\s+left|the\s+remaining(?:\s+(?:"
+_THE_REST = re.compile(r"\b(?:the\s+rest|what(?:['\u2019]s|\s+is|s)?\s+left|whatever\s+is\s+left|the\s+remaining(?:\s+(?:"
                        r"wall|walls|area|areas|surface|surfaces|parts?|board|boards|plasterboard|drywall))*)\b"
                        r"(?!\s+of\b(?!\s+(?:the\s+|this\s+|that\s+)?(?:wall|walls|surface|board|boards|plasterboard|"
                        r"drywall|room|ceiling)\b))", re.IGNORECASE)
@@ -186,23 +186,33 @@ _TRADE_PHRASES = [
                 r"lines?|sections?|strips?)\b)|\bjointed(?=\s+(?:joins?|joints?|seams?|areas?)\b)", re.IGNORECASE),
      "taped"),  # "stopped and sanded joins", "jointed areas" (not "jointed sections of the downpipe")
 ]
-# what people write for a thing they do not want, read as "ignore": a verb ("leave the tape alone", "forget the
-# cracks for now", "never mind the seams"; not "don't forget the cracks") and a clause saying the thing is not wanted
-# after naming it ("seams don't matter", "the cracks are a separate job", "Sheetrock seams aren't the issue"; the
-# clause from its start, up to five words), which ends with a comma where more follows ("ignore the seams, highlight
-# the cracks")
-_LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,3}?)alone\b", re.IGNORECASE)
-_FORGET = re.compile(r"\b(?<!n't\s)(?<!n\u2019t\s)(?<!nt\s)(?<!not\s)(?<!never\s)(?<!to\s)forget(?:\s+about)?\b|"
-                     r"\bnever\s*mind(?:\s+about)?\b", re.IGNORECASE)
-_NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)\s+matter|(?:are|is)\s+(?:irrelevant|unimportant|"
-               r"(?:a\s+)?separate\s+(?:job|issue|matter|task|problem|thing|item|trade)|not\s+(?:important|relevant|"
-               r"needed|wanted))|(?:(?:are|is)\s+not|(?:aren|isn)['\u2019]?t)\s+(?:(?:the|an|a|my|our|your)\s+)?"
-               r"(?:issue|problem|concern|priority|focus|point|important|relevant|needed|wanted)|can\s+wait")
+# what people write for a thing they do not want, read as "ignore" (dismissal_reading): a verb in the imperative
+# ("leave the tape alone", "forget the cracks for now", "never mind the seams"; not "don't ever forget the cracks", "I
+# forget where the cracks are") and a clause saying the thing is not wanted after naming it ("seams don't matter", "the
+# cracks are a separate job", "Sheetrock seams aren't really the issue"); where a contrast follows, it is what is
+# asked ("the seams aren't the problem, the cracks are" -> "ignore the seams, show the cracks")
+_LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)alone\b", re.IGNORECASE)
+_FORGET = re.compile(r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
+_NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
+               r"(?:are|is)\s+(?:irrelevant|unimportant|(?:a\s+)?separate\s+(?:job|issue|matter|task|problem|thing|item|"
+               r"trade)|not\s+(?:important|relevant|needed|wanted))|(?:(?:are|is)\s+not|(?:aren|isn)['\u2019]?t)"
+               r"(?:\s+(?:really|actually))?\s+(?:(?:the|an|a|my|our|your)\s+)?(?:issue|problem|concern|priority|focus|"
+               r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?")
 _DISMISSED = re.compile(r"(^|[.,;:!?]\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
                         r")(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really)?"
                         r"(?=\s*(?:([.,;:!?]|$)|but\b))", re.IGNORECASE)
 # the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
-_NOT_IN_A_NAME = frozenset("i we you they it think guess feel reckon that which who whose if when because so with".split())
+_NOT_IN_A_NAME = frozenset("""i we you they it think guess feel reckon that which who whose if when because so with
+    find show mark highlight segment detect only just""".split())
+_CLAUSE_WORDS = frozenset("and but so then also".split())  # "..., and the tape doesn't matter": before "ignore"
+# the words after which a verb is in the imperative ("please forget the tape", "ok never mind the seams")
+_BEFORE_AN_ORDER = frozenset("please pls plz just so ok okay and then now but".split())
+_WH_WORDS = frozenset("where what which how if whether why when who to that".split())  # "I forget where the cracks are"
+# words that point back to the thing left out: only some of it is ("leave the small cracks alone, mark the big ones")
+_POINTS_BACK = re.compile(r"\b(?:ones|them|the\s+others|the\s+rest)\b", re.IGNORECASE)
+# what a contrast after a clause not wanting a thing says is wanted: "the cracks are", "it's the cracks", "tape does"
+_CONTRAST = re.compile(r"\s*(?:it['\u2019]?s\s+|it\s+is\s+)?((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+?)"
+                       r"(\s+(?:is|are|do|does))?\s*(?=[.!;]|$)", re.IGNORECASE)
 # scrim alone is the British joint tape ("the scrim"); with the board's joints ("scrim over the joints"); not the mesh
 # in render or a theatre's scrim
 _SCRIM = re.compile(r"\bscrim\b(?!\s*(?:-\s*)?tap(?:e|es|ed|ing)\b)", re.IGNORECASE)
@@ -250,13 +260,13 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
     label trace map draw""".split())
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
-# cracks", "no tape, just the cracks"), or before a last part saying "only" or "first" ("skip the tape, cracks only",
-# "ignore the tape, cracks first"); not a
+# cracks", "no tape, just the cracks"), or before a last part saying "only", "first" or "now" ("skip the tape, cracks
+# only", "ignore the tape, cracks first"); not a
 # comma in a list ("everything except the cracks, the tape and the seams")
 _NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("then instead but where what which please can could give keep i we"
                                                           .split()) | {r"(?:is|are)\s+there"})  # "is there any cracks?"
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
-                         r",\s*(?=[^,;:.!?]*\b(?:only|first)\b[^,;:.!?]*$)|\band\s+(?=(?:" +
+                         r",\s*(?=[^,;:.!?]*\b(?:only|first|now)\b[^,;:.!?]*$)|\band\s+(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)", re.IGNORECASE)
 # a first sentence saying its thing is not wanted, or not so ("The painter's tape along the trim isn't what I want.",
 # "The cracks aren't my concern right now."), up to its end; and a request in what follows ("Show me", "Where are")
@@ -366,18 +376,53 @@ def dismissal_reading(prompt: str) -> str:
     """``prompt`` with what people write for a thing they do not want read as "ignore" (:data:`_LEAVE_ALONE`,
     :data:`_FORGET`, :data:`_DISMISSED`): "Leave the taping alone. Trace the crack" -> "ignore the taping. Trace
     the crack", "just cracks. seams dont matter" -> "just cracks. ignore seams", "the cracks are a separate job, show
-    the joints" -> "ignore the cracks, show the joints"; "don't forget the cracks" as typed."""
-    text = _LEAVE_ALONE.sub(lambda m: _as_typed(m.group(0), "ignore ") + m.group(1).rstrip(), prompt)
-    text = _FORGET.sub(lambda m: _as_typed(m.group(0), "ignore"), text)
-    def ignore(m: re.Match) -> str:
-        name = m.group(2)
-        if any(w in _NOT_IN_A_NAME for w in _TOKEN.findall(name.lower())):
+    the joints" -> "ignore the cracks, show the joints", "the seams aren't the problem, the cracks are" -> "ignore the
+    seams, show the cracks". As typed where only some of the thing is left out ("leave the small cracks alone, mark the
+    big ones", "crack width doesn't matter", "cracks in the ceiling don't matter") and where the verb is no order
+    ("don't ever forget the cracks", "I forget where the cracks are")."""
+    def a_whole_thing(name: str, after: str, kinds: int = 1) -> bool:  # names things (of ``kinds`` kinds at most),
+        words = [w for w in _TOKEN.findall(name.lower()) if w not in _CLAUSE_WORDS]  # all of them
+        return bool(words) and words[-1] in _CORE_KIND and len(_head_kinds(name)) <= kinds and \
+            not any(w in _NOT_IN_A_NAME for w in words) and not _POINTS_BACK.search(after)
+
+    def leave_alone(m: re.Match) -> str:  # "leave the cracks and the tape alone": both (a clause names one)
+        name = m.group(1).rstrip()
+        return _as_typed(m.group(0), "ignore ") + name if a_whole_thing(name, text[m.end():], 2) else m.group(0)
+
+    text = prompt
+    text = _LEAVE_ALONE.sub(leave_alone, text)
+
+    def forget(m: re.Match) -> str:
+        before = _TOKEN.findall(re.split(r"[.,;:!?]", text[:m.start()])[-1].lower())
+        after = _TOKEN.findall(text[m.end():].lower())
+        if (before and before[-1] not in _BEFORE_AN_ORDER) or (after and after[0] in _WH_WORDS) or \
+                _POINTS_BACK.search(text[m.end():]):
             return m.group(0)
+        return _as_typed(m.group(0), "ignore")
+
+    text = _FORGET.sub(forget, text)
+    out, end = [], 0
+    for m in _DISMISSED.finditer(text):
+        if m.start() < end:
+            continue
+        name = m.group(2)
+        lead = re.match(r"(?:(?:" + "|".join(_CLAUSE_WORDS) + r")\s+)*", name, re.IGNORECASE).group(0)
+        name = name[len(lead):]
+        if not a_whole_thing(name, text[m.end():]):
+            continue
+        ignore = _as_typed(lead or name, "ignore ")
         if name[:1].isupper() and not name.split()[0].isupper():  # "The seams" first in a sentence
             name = name[0].lower() + name[1:]
-        return m.group(1) + _as_typed(m.group(2), "ignore ") + name + ("," if m.end() < len(text) and not m.group(3)
-                                                                         else "")
-    return _DISMISSED.sub(ignore, text)
+        out.append(text[end:m.start()] + m.group(1) + lead + ignore + name)
+        end = m.end()
+        contrast = _CONTRAST.match(text, end + 1) if text[end:end + 1] == "," else None
+        if contrast and (contrast.group(2) or re.match(r"\s*it", contrast.group(0), re.IGNORECASE)) and \
+                contrast.group(1).lower() not in _NOT_IN_A_NAME:
+            out.append(", show " + contrast.group(1))  # "..., the cracks are" asks for the cracks
+            end = contrast.end()
+        elif end < len(text) and not m.group(3):
+            out.append(",")  # "ignore the seams, but the cracks do": a clause ends
+    return "".join(out) + text[end:]
 
 
 def _as_typed(typed: str, reading: str) -> str:
@@ -788,9 +833,12 @@ class PromptGate:
         left_out = False  # since a sentence that left a thing out, with no thing named after it
         for sentence in re.split(r"(?<=[.;!?])\s+", text):
             rest = _THE_REST.search(sentence)
-            if rest and leaves_a_thing_out(sentence[rest.end():]) and not self._names(sentence[:next((start for start, _, w in _negation_spans(sentence)
+            after = sentence[rest.end():] if rest else ""
+            if rest and leaves_a_thing_out(after) and self._clause_after_leaving_out(after) is None and \
+                    not self._names(sentence[:next((start for start, _, w in _negation_spans(sentence)
                                                     if start >= rest.end() and w in _NEGATIONS), len(sentence))]):
-                return True
+                return True  # "whats left of the wall once u take out the cracks" (not "..., ignore the tape and
+                # mark cracks")
             if rest and left_out and not self._names(sentence) and \
                     not leaves_a_thing_out(sentence):
                 return True
