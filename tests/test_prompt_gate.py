@@ -1038,3 +1038,20 @@ def test_what_people_write_for_a_thing_they_do_not_want_is_read_as_ignore(prompt
 def test_the_shipped_gate_reads_dismissals_and_what_is_left(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 17 (0.6.10's first rules as first read: 233 of 250), after it was read: "excl.", "take the cracks away", a
+    # request after a clause leaving out with no comma, fillers before an order, a surface said to be sound, "gimme"
+    ("Pls show wall excl. cracks", None), ("cracks excl. tape joints", "cracks"),
+    ("What's left of the wall once you take the cracks away?", None), ("take the tape away and show cracks", "cracks"),
+    ("instead of the cracks show the joints", "taping"), ("hey assistant uh skip the seams and just show cracks", "cracks"),
+    ("okay so um forget about the tape just the cracks", "cracks"), ("gimme the plaster that isn't cracked mate", None),
+    ("Show me where the plaster is good, where it's not cracked.", None),
+    ("Which parts of the plaster are still sound, no cracks at all?", None),
+    # and what they must not change
+    ("the wall is clean but find cracks", "cracks"), ("the joint tape is intact", "taping"),
+    ("the plaster is cracked", "cracks"), ("exclusive cracks", "cracks"), ("which cracks are widest", "cracks")])
+def test_the_shipped_gate_reads_abbreviations_run_on_requests_and_sound_surfaces(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept

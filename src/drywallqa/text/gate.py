@@ -66,7 +66,7 @@ _PREPOSITIONS = ("in", "on", "at", "above", "below", "under", "over", "near", "n
 _PLACE = re.compile(r"\s+(?:" + "|".join(_PREPOSITIONS) + r")\s+\S.*$", re.IGNORECASE)
 # words that ask without naming anything: a prompt left with these alone keeps its place phrase
 _ASKING = frozenset("""segment seg find show give me the all detect highlight mask outline where is are area areas please a
-    an of what any every each some there can you i want need to see get map mark locate identify region regions part parts
+    an of what which any every each some there can you i want need to see get gimme map mark locate identify region regions part parts
     section sections zone zones portion portions this that these those my our""".split())
 # what every wall photo shows: a place on one of them ("holes in the drywall", "dent on the wall") says where, never
 # what, and only lifts a prompt towards the anchors that name a wall ("crack in the wall", "drywall seam")
@@ -96,7 +96,7 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ig
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
     neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|w/o|w/out)(?![\w/])",
+                              r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|excl\.?|w/o|w/out)(?![\w/])",
                               re.IGNORECASE)
 # a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word of
 # the things the model knows, after a space or a bracket: not "re-taped", "T-joint", "cracks - not tape", ":-D",
@@ -105,7 +105,9 @@ _SYMBOL_NOT = re.compile(r"(?:!=\s*|(?:(?<=[\s(\[,;])|^)[-~!\u2212])(?=(?:crack|
                          r"stopp)\w*)", re.IGNORECASE)
 _LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking|take)\s+out|leave\s+off|"
                                r"(?:leave|leaving)(?=\s+(?:(?:the|any|all|those|these|every)\s+)?(?:crack|fissure|"
-                               r"fracture|tap|joint|join|seam|mud)\w*\s+(?:out|off)\b))\b", re.IGNORECASE)
+                               r"fracture|tap|joint|join|seam|mud)\w*\s+(?:out|off)\b)|take(?=\s+(?:(?:the|any|all|those|"
+                               r"these|every)\s+)?(?:crack|fissure|fracture|tap|joint|join|seam|mud)\w*\s+(?:away|out)\b))\b",
+                               re.IGNORECASE)
 # what the gate mends a slip to besides the known concepts' words: the negations a slip would hide ("drywall tape exept
 # cracks", "evrything without tape"), and the real words one slip from them, so that their slips are not read as
 # negations ("Icluding hairline cracks" is "including", "excpect" is "expect")
@@ -162,6 +164,7 @@ _THE_REST = re.compile(r"\b(?:the\s+rest|what(?:['\u2019]s|\s+is|s)?\s+left|what
 # words for what is left of a wall ("the bits between the joints"; not "defects between the joints")
 _REST = frozenset("bit bits piece pieces stuff everything anything else rest".split())
 _PIECES = frozenset("bit bits piece pieces".split())  # "the good bits of plaster"
+_STILL = frozenset("is are still all completely totally entirely fully mostly".split())  # "the plaster is still sound"
 _AREAS = frozenset("""area areas part parts region regions section sections zone zones portion portions face faces field
     fields space spaces""".split())
 # "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
@@ -206,7 +209,7 @@ _NOT_IN_A_NAME = frozenset("""i we you they it think guess feel reckon that whic
     find show mark highlight segment detect only just""".split())
 _CLAUSE_WORDS = frozenset("and but so then also".split())  # "..., and the tape doesn't matter": before "ignore"
 # the words after which a verb is in the imperative ("please forget the tape", "ok never mind the seams")
-_BEFORE_AN_ORDER = frozenset("please pls plz just so ok okay and then now but".split())
+_BEFORE_AN_ORDER = frozenset("please pls plz just so ok okay and then now but um uh er erm hey".split())
 _WH_WORDS = frozenset("where what which how if whether why when who to that".split())  # "I forget where the cracks are"
 # words that point back to the thing left out: only some of it is ("leave the small cracks alone, mark the big ones")
 _POINTS_BACK = re.compile(r"\b(?:ones|them|the\s+others|the\s+rest)\b", re.IGNORECASE)
@@ -261,13 +264,16 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
 # cracks", "no tape, just the cracks"), or before a last part saying "only", "first" or "now" ("skip the tape, cracks
-# only", "ignore the tape, cracks first"); not a
+# only", "ignore the tape, cracks first"), or, with no comma, before a verb of asking or "just" ("instead of the cracks
+# show the joints", "forget the tape just the cracks"; not "skip the seams that show cracks"); not a
 # comma in a list ("everything except the cracks, the tape and the seams")
 _NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("then instead but where what which please can could give keep i we"
                                                           .split()) | {r"(?:is|are)\s+there"})  # "is there any cracks?"
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
-                         r",\s*(?=[^,;:.!?]*\b(?:only|first|now)\b[^,;:.!?]*$)|\band\s+(?=(?:" +
-                         "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)", re.IGNORECASE)
+                         r",\s*(?=[^,;:.!?]*\b(?:only|first|now)\b[^,;:.!?]*$)|\band\s+(?:(?:just|only|then)\s+)?(?=(?:" +
+                         "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)|"
+                         r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)\s+(?=(?:show|find|highlight|segment|detect|outline|locate|"
+                         r"identify|just|only)\s)", re.IGNORECASE)
 # a first sentence saying its thing is not wanted, or not so ("The painter's tape along the trim isn't what I want.",
 # "The cracks aren't my concern right now."), up to its end; and a request in what follows ("Show me", "Where are")
 _NOT_SO = re.compile(r"^[^.;!?]*?\b(?:(?:is|are|was|were)\s+not|isn['\u2019]?t|aren['\u2019]?t|wasn['\u2019]?t|"
@@ -909,13 +915,19 @@ class PromptGate:
     def _sound_surface(self, words: list[str]) -> bool:
         """Whether ``words`` (of :func:`_negation_words`) name a surface without defects before naming a thing:
         "intact drywall", "smooth undamaged plaster", "the sound parts of the plaster, no cracks", "the good bits of
-        plaster, not the cracked ones" (:data:`_SOUND`);
+        plaster, not the cracked ones", "where the plaster is good" (:data:`_SOUND`);
         not "intact joint tape", "clean wall seams", "cracks in sound plaster"."""
         for i, word in enumerate(words):
             if self._names_a_thing(word):
                 return False
             if word not in _SOUND:
                 continue
+            k = i - 1  # said of the surface: "where the plaster is good", "parts of the plaster are still sound"
+            while k > 0 and words[k] in _STILL:
+                k -= 1
+            if k < i - 1 and (words[k] in _SURFACES or words[k] in _AREAS or words[k] in _PIECES) and \
+                    any(w in ("is", "are") for w in words[k + 1:i]):
+                return True
             j = i + 1
             while j < len(words) and (words[j] in _SOUND or words[j] in ("the", "a", "an")):
                 j += 1
