@@ -241,3 +241,42 @@ def test_refine_from_a_datasets_folder_without_the_dataset_is_an_error_not_an_em
     with pytest.raises(ValueError, match="no photo of 'syn_tape' could be read"):
         refine.refine_box_masks("syn_tape", tmp_path / "o", datasets_dir=tmp_path / "elsewhere",
                                 refiner=refine.EdgeRefiner())
+
+
+def test_a_label_edited_since_an_earlier_run_is_refined_again_not_kept(tmp_path):
+    """A rerun after the labels were edited kept every mask of the first run (its record named files, not what they
+    were made from): a photo whose boxes were all deleted still had its old mask, and the report counted old boxes."""
+    boxes = [{"id": 1, "image_id": 1, "bbox": [0, 0, 20, 20], "segmentation": []},
+             {"id": 2, "image_id": 2, "bbox": [40, 40, 20, 20], "segmentation": []}]
+    config = _box_dataset(tmp_path / "ds", ["a.jpg", "b.jpg"], boxes)
+    first = _refine(config, tmp_path)
+    assert first["splits"]["train"]["boxes"] == 2
+    coco = tmp_path / "ds" / "boxes" / "train" / "_annotations.coco.json"
+    data = json.loads(coco.read_text())
+    data["annotations"] = [{**boxes[1], "bbox": [10, 10, 30, 30]}]  # a.jpg has no box left, b.jpg's moved
+    coco.write_text(json.dumps(data))
+    again = _refine(config, tmp_path)
+    assert again["splits"]["train"]["boxes"] == 1
+    mask = lambda name: np.asarray(Image.open(tmp_path / "out" / "train" / "_masks" / name)) > 0  # noqa: E731
+    assert not mask("a.png").any() and mask("b.png")[10:40, 10:40].all() and not mask("b.png")[45:60, 45:60].any()
+    third = _refine(config, tmp_path)  # nothing changed since: kept (the record holds what each was made from)
+    assert third["files"] == again["files"]
+
+
+def test_refining_one_split_then_another_into_one_folder_reports_both(tmp_path):
+    """``--split valid`` then ``--split train`` into one --out: report.json held only the last split's files."""
+    from drywallqa.data import registry
+    from drywallqa.data.refine import refine_box_masks
+
+    config = _box_dataset(tmp_path / "ds", ["a.jpg"], [{"id": 1, "image_id": 1, "bbox": [0, 0, 20, 20],
+                                                         "segmentation": []}])
+    config.splits["valid"] = config.splits["train"]  # the same photos as a second split
+    registry.register_dataset(config)
+    try:
+        for split in ("valid", "train"):
+            report = refine_box_masks("boxes", tmp_path / "out", datasets_dir=tmp_path / "ds", progress=False,
+                                      refiner=_BoxRefiner(), splits=[split])
+    finally:
+        registry.DATASETS.remove("boxes")
+    assert set(report["splits"]) == {"valid", "train"} and set(report["files"]) == {"valid/a.jpg", "train/a.jpg"}
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["files"] == report["files"]

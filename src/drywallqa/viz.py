@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .utils.files import write_atomic
+from .utils.slug import shown
 
 COLORS = [(255, 40, 40), (40, 200, 255), (255, 200, 0), (120, 255, 80), (255, 80, 255)]
 
@@ -134,9 +135,9 @@ def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(titles[j], fontsize=8)
+                ax.set_title(shown(titles[j]), fontsize=8)  # a file name's bytes that are no UTF-8: escaped
             if j == 0 and row_labels:
-                ax.set_ylabel(row_labels[i], fontsize=6)
+                ax.set_ylabel(shown(row_labels[i]), fontsize=6)
     fig.tight_layout()
     _save(fig, path, 80)
     plt.close(fig)

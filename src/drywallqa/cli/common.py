@@ -273,6 +273,27 @@ def load_segmenter_with(model_path: Optional[str], kwargs: dict):
         raise typer.BadParameter(error_message(exc), param_hint="--model-path / --model / --pipeline")
 
 
+def check_text_encoder(seg, prompts=None) -> None:
+    """The model's text encoder can embed ``prompts`` (from its cache, or loaded), or, without ``prompts``, loads
+    (for a server: any prompt may come): a model folder naming one that is not here was answered per photo, each after
+    the hub client's retries, or with a 500 per request.
+
+    Raises:
+        typer.BadParameter: naming the encoder and how to provide it."""
+    name, model = getattr(seg, "text_encoder", None), getattr(seg, "model", None)
+    if not isinstance(name, str) or not getattr(model, "uses_text_encoder", False):  # a pipeline, or a model with a
+        return  # text tower of its own
+    from ..text.encoder import get_text_encoder
+
+    try:
+        if prompts is None:
+            get_text_encoder(name).model
+        else:  # from the encoder's cache where it holds them; else the encoder loads
+            model.prompt_embeddings(list(prompts), name)
+    except (OSError, ImportError) as exc:
+        raise typer.BadParameter(error_message(exc), param_hint="--model-path (its config.json's text_encoder)")
+
+
 def model_dir_option(model_path: Optional[str]) -> Path:
     """``--model-path`` as a folder: a shipped model's name gives its folder, nothing the default model's; an
     unknown bare name is a clean error listing the shipped names. The option is read as text, not as a ``Path``:

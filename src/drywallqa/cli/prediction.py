@@ -12,7 +12,8 @@ from ..utils.image_io import DEFAULT_MAX_PIXELS
 from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      INTERRUPTED_CODE, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
-                     check_max_pixels, check_output_path, console, error_message, load_kwargs, load_segmenter_with, tagged)
+                     check_max_pixels, check_output_path, check_text_encoder, console, error_message, load_kwargs,
+                     load_segmenter_with, tagged)
 
 
 REVIEW_SHOWN = 5  # least confident masks named after a predict run
@@ -89,6 +90,7 @@ def predict(
         raise typer.BadParameter("executor must be local or ray", param_hint="--executor")
     kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision)
     seg = load_segmenter_with(model_path, kwargs)
+    check_text_encoder(seg, prompts)
     for check in (lambda: check_out_apart(paths, out), lambda: prepare_out_dir(out)):  # made when all else is right
         try:
             check()

@@ -8,7 +8,7 @@ import typer
 
 from ..serve.config import ServeConfig
 from .common import (GATE_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
-                     load_segmenter)
+                     check_text_encoder, load_segmenter)
 
 
 @app.command()
@@ -54,6 +54,7 @@ def serve(
         raise typer.BadParameter(f"must be in 0..65535, got {port}", param_hint="--port")
     seg = load_segmenter(model_path, model, runtime, tile=tile, prompt_gate=prompt_gate, pipeline=pipeline,
                          precision=precision)
+    check_text_encoder(seg)  # before the server starts: any prompt may come
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, runtime, max_upload_mb, max_concurrency,
                                   max_prompts=max_prompts, max_pixels=max_pixels, max_tiles=max_tiles,
                                   request_timeout_s=request_timeout, body_timeout_s=body_timeout, max_rules=max_rules,

@@ -70,6 +70,10 @@ def train(
         cfg.validate()  # the overrides too
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--lr / --epochs / --device / --model / OVERRIDES / CONFIG")
+    missing = [n for n in cfg.data.datasets if n.endswith((".yaml", ".yml")) and not Path(n).is_file()]
+    if missing:  # (it was said to be a missing start folder: a FileNotFoundError once the trainer read the data)
+        raise typer.BadParameter(f"dataset file {missing[0]} not found (a path from the folder the command runs in)",
+                                 param_hint="CONFIG / OVERRIDES (data.datasets)")
     if model_path:
         from ..models.base import is_drywallqa_model_dir
         from ..models.registry import config_keys
@@ -210,11 +214,15 @@ def calibrate_gate(
 ):
     """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
-    from ..engine.calibrate import check_keeps_concepts
+    from ..engine.calibrate import check_keeps_concepts, confidence_segmenter
     from ..text.gate import GATE_FILE, calibrate_model_gate
 
     check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
     names = tuple(dataset_names(dataset))
+    try:  # a folder whose weights are missing or damaged gets no gate: said now, not at its next load
+        confidence_segmenter(model_path)
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model-path") from None
     try:  # a concept dropped, or without generated paraphrase lists, is refused before anything is written
         check_keeps_concepts(model_path, names)
         info = calibrate_model_gate(model_path, names)

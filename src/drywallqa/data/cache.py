@@ -45,7 +45,8 @@ def cache_key(samples: list[Sample], size: int) -> str:
         label = (f"{s.mask_path}@{_stamp(s.mask_path)}" if s.mask_path is not None
                  else hashlib.sha1(repr(s.annotations).encode()).hexdigest())
         lines.append(f"{s.image_path}@{_stamp(s.image_path)}|{s.height}x{s.width}|{label}")
-    return hashlib.sha1(("\n".join(lines) + f"|{size}|v{CACHE_VERSION}").encode()).hexdigest()[:16]
+    text = "\n".join(lines) + f"|{size}|v{CACHE_VERSION}"
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]  # a name's bytes that are no UTF-8
 
 
 LEGACY_TEMPORARY = re.compile(r"arrays_.*\.(\d+)\.tmp\.npz")  # left by a run of an earlier version killed mid-write

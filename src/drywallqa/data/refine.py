@@ -20,6 +20,7 @@ of its boxes went; ``preview.png``: refined masks over their photos beside the b
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import json
 import math
 import os
@@ -113,8 +114,9 @@ PROGRESS_FILE = "progress.jsonl"  # first line: the settings; then one line per 
 
 
 def _finished_files(path: Path, settings: dict) -> dict:
-    """file key -> outcomes of the files an earlier run with the same ``settings`` finished (and starts the
-    record afresh, with ``settings`` as its first line, when there is none or it was made with others)."""
+    """file key -> (outcomes, input) of the files an earlier run with the same ``settings`` finished (``input``: what
+    its mask was made from, :func:`_input_of`; None in a record of 0.6.9 or before), and starts the record afresh, with
+    ``settings`` as its first line, when there is none or it was made with others."""
     done, lines = {}, path.read_text().splitlines() if path.is_file() else []
     try:
         same = bool(lines) and json.loads(lines[0]) == {"settings": settings}
@@ -124,12 +126,35 @@ def _finished_files(path: Path, settings: dict) -> dict:
         for line in lines[1:]:
             try:
                 entry = json.loads(line)
-                done[entry["file"]] = list(entry["outcomes"])
+                done[entry["file"]] = (list(entry["outcomes"]), entry.get("input"))
             except (ValueError, KeyError, TypeError):  # a line cut short by a crash: that file is done again
                 continue
     else:
         write_text_atomic(json.dumps({"settings": settings}) + "\n", path)
     return done
+
+
+def _input_of(image_path: Path, boxes: list) -> str:
+    """What a file's mask is made from, as a short hash: its boxes, and its photo's size and time of change. A label
+    edited, or a photo replaced, since an earlier run makes another (its mask is made again, not kept)."""
+    st = image_path.stat()
+    text = json.dumps({"boxes": [[round(float(v), 3) for v in b] for b in boxes], "size": st.st_size,
+                       "mtime_ns": st.st_mtime_ns})
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _earlier_report(out: Path, report: dict, splits: list[str]) -> None:
+    """Into ``report``: what an earlier run into ``out`` with the same dataset and settings reported of the splits this
+    run does not refine (``--split valid`` then ``--split train`` into one folder: report.json holds both)."""
+    try:
+        earlier = json.loads((out / "report.json").read_text())
+        if {k: earlier.get(k) for k in report if k not in ("splits", "files")} != \
+                {k: v for k, v in report.items() if k not in ("splits", "files")}:
+            return
+        report["splits"].update({k: v for k, v in earlier["splits"].items() if k not in splits})
+        report["files"].update({k: v for k, v in earlier["files"].items() if k.split("/", 1)[0] not in splits})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none, or not one of ours: this run's alone
+        return
 
 
 BOX_REFINERS: Registry[type] = Registry("box refiner")
@@ -261,8 +286,9 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     dataset's own folder, a file, a folder of other files) or an earlier run's ``out_dir`` holding a photo that is
     not the one it writes there.
     Resumable: each finished file is recorded in ``progress.jsonl`` after its mask is written, and a run into
-    the same folder with the same dataset and refiner settings skips the files recorded there (other settings:
-    the record starts over)."""
+    the same folder with the same dataset and refiner settings skips the files recorded there whose boxes and photo
+    are unchanged (other settings: the record starts over); ``report.json`` keeps what an earlier run of the same
+    settings reported of the splits this one does not refine."""
     splits = check_refine_request(dataset, splits)
     out = check_refine_out(dataset, out_dir, datasets_dir)
     config = get_dataset_config(dataset)
@@ -272,6 +298,7 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     refiner = refiner or SamRefiner(sam_path, min_iou, sam)
     report = {"dataset": dataset, **refiner.describe(), "splits": {}, "files": {}}
     out.mkdir(parents=True, exist_ok=True)
+    _earlier_report(out, report, splits)
     done = _finished_files(out / PROGRESS_FILE, {"dataset": dataset, **refiner.describe()})
     preview = []
     with open(out / PROGRESS_FILE, "a") as record:
@@ -312,8 +339,9 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
             elif a.get("segmentation"):  # drawn by the reader from its polygon, without a word on its box
                 counts["problems"].append(f"{s.image_path}: annotation {a.get('id')}: no usable box to refine (bbox "
                                           f"{str(a.get('bbox'))[:60]}); skipped")
-        if key in done and mask_path.is_file():  # finished by an earlier, interrupted run
-            outcomes = done[key]
+        made_from = _input_of(s.image_path, boxes)
+        if key in done and done[key][1] == made_from and mask_path.is_file():  # finished by an earlier run, from
+            outcomes = done[key][0]  # the same boxes and photo
             image = None
             if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:  # its preview from the saved mask
                 image = read_image(s.image_path)
@@ -328,7 +356,7 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
                     mask |= m
             _link_or_copy(s.image_path, out / split / name)
             write_atomic(mask_path, lambda tmp: Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG"))
-            record.write(json.dumps({"file": key, "outcomes": outcomes}) + "\n")
+            record.write(json.dumps({"file": key, "outcomes": outcomes, "input": made_from}) + "\n")
             record.flush()
         for o in outcomes:
             counts[o] += 1

@@ -81,15 +81,22 @@ def training_datasets(datasets, resolve=None) -> list[str]:
         raise ValueError(f"data.datasets: {exc} (data.dataset_repeats weighs a dataset more)") from None
 
 
+SECTIONS = ("data", "optim", "loss", "distill")  # the config's nested sections, compared key by key
+
+
 def check_dataset_names(data: "DataConfig", names: list[str]) -> None:
-    """``data.dataset_repeats`` and ``data.composite_pairs`` name datasets of ``names`` (those of ``data.datasets``): a
-    misspelt name would weigh nothing, silently.
+    """``data.dataset_repeats`` names datasets (a misspelt name would weigh nothing, silently; a registered dataset
+    this run does not train on weighs nothing in it: ``data.datasets=[cracks]`` on a config repeating taping), and
+    ``data.composite_pairs`` datasets of ``names`` (those of ``data.datasets``).
 
     Raises:
         ValueError: naming the key, the name and the datasets."""
-    unknown = [n for n in data.dataset_repeats if n not in names]
+    from ..data.registry import list_datasets
+
+    unknown = [n for n in data.dataset_repeats if n not in names and n not in list_datasets()]
     if unknown:
-        raise ValueError(f"data.dataset_repeats names {unknown[0]!r}, which is not one of data.datasets {names}")
+        raise ValueError(f"data.dataset_repeats names {unknown[0]!r}, which is no dataset (data.datasets: {names}; "
+                         f"registered: {', '.join(list_datasets())})")
     unknown = [n for pair in data.composite_pairs for n in pair if n not in names]
     if unknown:
         raise ValueError(f"data.composite_pairs names {unknown[0]!r}, which is not one of data.datasets {names}")
@@ -310,6 +317,10 @@ class TrainConfig:
             if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):  # YAML 1.1 reads 5e-4 as text
                 value = float(value)
             parts, node = key.strip().split("."), d
+            if len(parts) == 1 and parts[0] in SECTIONS:  # "data=null" reset the whole section to its defaults,
+                first = dataclasses.fields(type(getattr(self, parts[0])))[0].name  # silently
+                raise ValueError(f"override {item!r} would replace the whole {parts[0]} section (the config's settings "
+                                 f"in it lost): set its keys, e.g. {parts[0]}.{first}=...")
             for depth, part in enumerate(parts[:-1]):
                 if not isinstance(node.get(part), dict):
                     if part in node and node[part] is None and depth >= 1:  # an unset mapping inside a section
@@ -330,7 +341,11 @@ class TrainConfig:
         if not path.is_file():
             raise not_a_file_error(path, "config file")
         try:
-            return cls.from_dict(safe_load(path.read_text(encoding="utf-8")) or {})
+            data = safe_load(path.read_text(encoding="utf-8"))
+            if data is None:  # an empty file (or comments alone) trained the whole default recipe, without a word
+                raise ValueError("the file is empty (or holds comments alone): write the settings to change, or train "
+                                 "the default recipe from configs/default.yaml")
+            return cls.from_dict(data)
         except yaml.YAMLError as exc:  # named with the file and line (it said '<unicode string>'), a key twice too
             raise ValueError(f"{path}: not valid YAML ({describe_error(exc)})") from None
         except ValueError as exc:

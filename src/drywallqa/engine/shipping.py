@@ -27,7 +27,7 @@ import torch
 from ..confidence import CONFIDENCE_FILE, MIN_MASKS
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
 from ..data.registry import datasets_by_concept
-from ..models.base import is_drywallqa_model_dir
+from ..models.base import is_drywallqa_model_dir, not_a_model_folder
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
 from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
@@ -75,6 +75,8 @@ def model_folder(source: str | Path) -> Path:
                                     "from (and its export is made again from the shipped folder)")
         if is_drywallqa_model_dir(folder):
             return folder
+    if (source / "config.json").is_file():  # a model folder that is damaged: why, not only what it is not
+        raise FileNotFoundError(not_a_model_folder(source))
     raise FileNotFoundError(f"{source}: neither a drywallqa model folder nor a training run with best/")
 
 

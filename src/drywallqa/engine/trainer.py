@@ -35,7 +35,7 @@ from ..utils.files import (check_writable_path, folder_in_use, folder_lock, remo
                            remove_stale_temporaries, replace_dir, strict_json, temp_dir, why_not, write_atomic,
                            write_csv_atomic, write_text_atomic)
 from ..utils.signals import deferred_interrupt
-from .config import TrainConfig, check_dataset_names, training_datasets
+from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
 from .predictor import TorchSegmenter
 from .validator import Validator
 
@@ -193,7 +193,6 @@ class _WorkerSeeder:
         seed_dataset(dataset, [self.seed, self.epoch, self.skip, worker_id])
 
 
-SECTIONS = ("data", "optim", "loss", "distill")  # the config's nested sections, compared key by key
 RUN_FILES = ("last.pt", "best", "metrics.json", "metrics.csv", "curves.png", "config.yaml", "train_files.json")
 # what a resumed run may change: where and on what it runs, how often it saves, and how long it goes on
 RESUME_MAY_CHANGE = ("output_dir", "device", "threads", "checkpoint_every", "bf16", "init_from", "optim.epochs",

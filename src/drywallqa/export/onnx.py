@@ -243,6 +243,8 @@ class OnnxFilmUNet:
     """Runs the two exported graphs with onnxruntime behind the :class:`~drywallqa.models.base.PromptedModel`
     interface (``encode_image`` / ``decode_with_scores`` / ``prompt_embeddings`` / ``num_parameters``)."""
 
+    uses_text_encoder = True  # prompt_embeddings: the shared sentence encoder named in the model's config
+
     def __init__(self, directory: str | Path, threads: int | None = None):
         import onnxruntime as ort
 

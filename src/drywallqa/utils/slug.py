@@ -9,14 +9,15 @@ MAX_STEM_BYTES = 120  # of an image stem in output file names (names stay far be
 # characters that break a line-oriented output (a log line, a console line, a file listing) or reorder what is shown:
 # C0 and C1 controls (newline, tab, carriage return, escape, DEL, ...), the line and paragraph separators, and the
 # bidirectional formatting marks and overrides (a name shown reversed)
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def shown(text) -> str:
     """``text`` for a line of output: each :data:`CONTROL` character escaped (``a\\nb.jpg`` for a name holding a
     newline, ``\\x1b`` for an escape, ``\\u202e`` for a right-to-left override), so that one message is one line
-    and a file name cannot move the cursor, colour a terminal or reverse what follows; other text is as it is."""
+    and a file name cannot move the cursor, colour a terminal or reverse what follows; a byte of a file name that is
+    not UTF-8 (a lone surrogate, ``\udce9``) is escaped too, as no output can write it. Other text is as it is."""
     def escape(match: re.Match) -> str:
         c = match.group()
         return _ESCAPES.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")

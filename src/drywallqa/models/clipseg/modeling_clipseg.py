@@ -73,6 +73,7 @@ class ClipSegFeatures:
 @register_model("clipseg")
 class ClipSegModel(PromptedSegmentationModel):
     config_class = ClipSegConfig
+    uses_text_encoder = False  # CLIP's text tower (prompt_embeddings), not the shared sentence encoder
 
     def __init__(self, config: ClipSegConfig):
         super().__init__(config)
