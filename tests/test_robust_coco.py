@@ -121,9 +121,11 @@ def test_malformed_entries_are_problems_not_crashes(tmp_path, cleanup, images, a
 
 
 @pytest.mark.parametrize("raw", [b'{"images": [], "x": "\xff\xfe"}', b'{"images": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-                                 b'{"images": {"a": 1}}'])
+                                 b'{"images": {"a": 1}}', b'{}', b'[]'])
 def test_an_unreadable_annotation_file_is_a_problem(tmp_path, cleanup, raw):
     path = _export(tmp_path, [], [], raw="")
     (tmp_path / "ds" / "valid" / "_annotations.coco.json").write_bytes(raw)
     samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
     assert samples == [] and "cannot read COCO annotations" in str(problems[0])
+    if raw in (b'{}', b'[]'):  # said as what it is ("KeyError: 'images'" before)
+        assert "no 'images' list: not a COCO annotation file" in str(problems[0])

@@ -127,3 +127,21 @@ def test_file_names_that_are_no_utf8_are_shown_escaped_and_written_as_on_disk(tm
     assert (tmp_path / "t.csv").read_bytes().splitlines()[1] == b"caf\xe9.jpg"
     sample = Sample(image_path=tmp_path / name, dataset="d", split="train", height=4, width=4, annotations=[])
     assert len(cache_key([sample], 64)) == 16
+
+
+def test_a_url_and_a_weights_folder_are_said_as_what_they_are(tiny_model_dir, tmp_path):
+    """'http://example.com/a.jpg' was 'http:/example.com/a.jpg: no such file'; a folder named model.safetensors was
+    'no model.safetensors'."""
+    from drywallqa import Segmenter
+    from drywallqa.utils.image_io import ImageReadError, read_image
+
+    with pytest.raises(ImageReadError, match="a URL; photos are read from files, not fetched"):
+        read_image("http://example.com/a.jpg")
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_image(str(tmp_path / "C:" / "a.jpg"))  # a drive letter is no URL
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "model.safetensors").unlink()
+    (folder / "model.safetensors").mkdir()
+    with pytest.raises(FileNotFoundError, match="model.safetensors is no file"):
+        Segmenter.load(folder)

@@ -235,6 +235,10 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
                                  f"with '.'), got {split!r}")
             if not isinstance(src, dict) or src.get("kind") not in SPLIT_KINDS or not isinstance(src.get("folder", ""), str):
                 raise ValueError(f"{path}: split {split!r} needs kind: one of {SPLIT_KINDS} (and folder:), got {src!r}")
+            extra = sorted(map(str, set(src) - {"kind", "folder"}))
+            if extra:  # "annotations: instances_default.json" was ignored, and the split read its default file
+                raise ValueError(f"{path}: split {split!r}: unknown keys {extra}; a split has kind and folder only (a "
+                                 f"COCO split's annotations are its folder's _annotations.coco.json)")
             splits[split] = SplitSource(src["kind"], str(src.get("folder", split)))
     else:
         splits = detect_splits(root)

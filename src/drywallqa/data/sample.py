@@ -108,6 +108,8 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
         return []
     try:
         coco = json.loads(ann_file.read_text(encoding="utf-8"))
+        if not isinstance(coco, dict) or "images" not in coco:  # "{}": said as such, not as "KeyError: 'images'"
+            raise TypeError("no 'images' list: not a COCO annotation file")
         images, anns = coco["images"], coco.get("annotations", [])
         if not isinstance(images, list) or not isinstance(anns, list):
             raise TypeError("'images' and 'annotations' must be lists")

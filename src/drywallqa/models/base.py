@@ -148,6 +148,8 @@ class PromptedSegmentationModel(nn.Module):
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             onnx = (directory / "encoder.onnx").is_file()  # an ONNX export's folder (drywallqa.export.onnx)
+            if weights.exists():  # a folder (or a pipe) of that name: said as what it is
+                raise FileNotFoundError(f"{directory}: its {WEIGHTS_NAME} is no file (a folder or another kind)")
             raise FileNotFoundError(f"{directory}: no {WEIGHTS_NAME}" + (
                 "; it is an ONNX export, which the onnx runtime runs (predict, evaluate, serve: --runtime onnx; Python: "
                 "runtime='onnx'); train, ship and export take the torch model folder it was exported from" if onnx else ""))

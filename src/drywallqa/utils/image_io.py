@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,6 +206,8 @@ def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
         ImageReadError: the file is missing or is not a readable image.
         ImageTooLargeError: it has more than ``max_pixels`` pixels.
     """
+    if isinstance(path, str) and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", path):  # read as a path "http:/host/a.jpg"
+        raise ImageReadError(f"{path}: a URL; photos are read from files, not fetched: download it first")
     path = Path(path)
     if path.is_dir():
         raise ImageReadError(f"{path}: a folder, not an image file")
