@@ -1051,7 +1051,11 @@ def test_the_shipped_gate_reads_dismissals_and_what_is_left(prompt, concept):
     ("Which parts of the plaster are still sound, no cracks at all?", None),
     # and what they must not change
     ("the wall is clean but find cracks", "cracks"), ("the joint tape is intact", "taping"),
-    ("the plaster is cracked", "cracks"), ("exclusive cracks", "cracks"), ("which cracks are widest", "cracks")])
+    ("the plaster is cracked", "cracks"), ("exclusive cracks", "cracks"), ("which cracks are widest", "cracks"),
+    # a review: "first" and "now" end a clause only as the end of a last part that asks (not a list's "for now")
+    ("ignore the tape, cracks first", "cracks"), ("Tape can wait until tomorrow, cracks now", "cracks"),
+    ("skip the cracks, and the seams for now", None), ("not the cracks, nor the tape for now", None),
+    ("hide the cracks, the seams as well right now", None), ("The tape isn't the problem, it's fine", None)])
 def test_the_shipped_gate_reads_abbreviations_run_on_requests_and_sound_surfaces(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

@@ -259,8 +259,9 @@ def test_a_label_edited_since_an_earlier_run_is_refined_again_not_kept(tmp_path)
     assert again["splits"]["train"]["boxes"] == 1
     mask = lambda name: np.asarray(Image.open(tmp_path / "out" / "train" / "_masks" / name)) > 0  # noqa: E731
     assert not mask("a.png").any() and mask("b.png")[10:40, 10:40].all() and not mask("b.png")[45:60, 45:60].any()
+    lines = (tmp_path / "out" / "progress.jsonl").read_text().splitlines()
     third = _refine(config, tmp_path)  # nothing changed since: kept (the record holds what each was made from)
-    assert third["files"] == again["files"]
+    assert third["files"] == again["files"] and (tmp_path / "out" / "progress.jsonl").read_text().splitlines() == lines
 
 
 def test_refining_one_split_then_another_into_one_folder_reports_both(tmp_path):

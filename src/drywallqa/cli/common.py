@@ -280,6 +280,8 @@ def check_text_encoder(seg, prompts=None) -> None:
 
     Raises:
         typer.BadParameter: naming the encoder and how to provide it."""
+    while hasattr(seg, "inner"):  # --tile: the segmenter it cuts photos for
+        seg = seg.inner
     name, model = getattr(seg, "text_encoder", None), getattr(seg, "model", None)
     if not isinstance(name, str) or not getattr(model, "uses_text_encoder", False):  # a pipeline, or a model with a
         return  # text tower of its own
@@ -290,7 +292,7 @@ def check_text_encoder(seg, prompts=None) -> None:
             get_text_encoder(name).model
         else:  # from the encoder's cache where it holds them; else the encoder loads
             model.prompt_embeddings(list(prompts), name)
-    except (OSError, ImportError) as exc:
+    except OSError as exc:  # TextEncoder.model says any failure to load as one
         raise typer.BadParameter(error_message(exc), param_hint="--model-path (its config.json's text_encoder)")
 
 

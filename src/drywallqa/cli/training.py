@@ -214,15 +214,18 @@ def calibrate_gate(
 ):
     """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
-    from ..engine.calibrate import check_keeps_concepts, confidence_segmenter
+    from ..engine.calibrate import check_keeps_concepts
+    from ..engine.predictor import TorchSegmenter
+    from ..export.onnx import OnnxSegmenter, is_onnx_export_dir
     from ..text.gate import GATE_FILE, calibrate_model_gate
 
     check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
     names = tuple(dataset_names(dataset))
-    try:  # a folder whose weights are missing or damaged gets no gate: said now, not at its next load
-        confidence_segmenter(model_path)
-    except (OSError, ValueError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="--model-path") from None
+    runtime = OnnxSegmenter if is_onnx_export_dir(model_path) else TorchSegmenter
+    try:  # a folder whose weights are missing or damaged gets no gate: said now, not at its next load (its gate and
+        runtime.from_path(model_path, prompt_gate=False, confidence=False)  # confidence, damaged or not, unread:
+    except (OSError, ValueError, KeyError) as exc:  # a damaged gate is what this makes again)
+        raise typer.BadParameter(error_message(exc), param_hint="--model-path") from None
     try:  # a concept dropped, or without generated paraphrase lists, is refused before anything is written
         check_keeps_concepts(model_path, names)
         info = calibrate_model_gate(model_path, names)

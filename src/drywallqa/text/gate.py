@@ -263,14 +263,18 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
     label trace map draw""".split())
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
-# cracks", "no tape, just the cracks"), or before a last part saying "only", "first" or "now" ("skip the tape, cracks
-# only", "ignore the tape, cracks first"), or, with no comma, before a verb of asking or "just" ("instead of the cracks
+# cracks", "no tape, just the cracks"), or before a last part saying "only" ("skip the tape, cracks only") or ending
+# in "first" or "now" ("ignore the tape, cracks first"; not "..., and the tape for now", "..., the seams as well right
+# now"), or, with no comma, before a verb of asking or "just" ("instead of the cracks
 # show the joints", "forget the tape just the cracks"; not "skip the seams that show cracks"); not a
 # comma in a list ("everything except the cracks, the tape and the seams")
-_NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("then instead but where what which please can could give keep i we"
-                                                          .split()) | {r"(?:is|are)\s+there"})  # "is there any cracks?"
+_NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("""then instead but where what which please can could give keep i we
+                                                          first now start""".split()) | {r"(?:is|are)\s+there"})  # "is
+# there any cracks?", "no tape, first check for cracks", "Excluding cracks, start with the first seam"
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
-                         r",\s*(?=[^,;:.!?]*\b(?:only|first|now)\b[^,;:.!?]*$)|\band\s+(?:(?:just|only|then)\s+)?(?=(?:" +
+                         r",\s*(?=[^,;:.!?]*\bonly\b[^,;:.!?]*$)|,\s*(?![^,;:.!?]*\b(?:and|nor|too|also|well)\b)"
+                         r"(?=(?:[^\W\d_]+\s+){1,3}?(?<!for\s)(?<!right\s)(?:first|now)(?:\s+please)?\W*$)|"
+                         r"\band\s+(?:(?:just|only|then)\s+)?(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)|"
                          r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)\s+(?=(?:show|find|highlight|segment|detect|outline|locate|"
                          r"identify|just|only)\s)", re.IGNORECASE)
@@ -423,7 +427,7 @@ def dismissal_reading(prompt: str) -> str:
         end = m.end()
         contrast = _CONTRAST.match(text, end + 1) if text[end:end + 1] == "," else None
         if contrast and (contrast.group(2) or re.match(r"\s*it", contrast.group(0), re.IGNORECASE)) and \
-                contrast.group(1).lower() not in _NOT_IN_A_NAME:
+                _head_kinds(contrast.group(1)):  # a thing: "it's the cracks", not "it's fine"
             out.append(", show " + contrast.group(1))  # "..., the cracks are" asks for the cracks
             end = contrast.end()
         elif end < len(text) and not m.group(3):
