@@ -66,8 +66,8 @@ _PREPOSITIONS = ("in", "on", "at", "above", "below", "under", "over", "near", "n
 _PLACE = re.compile(r"\s+(?:" + "|".join(_PREPOSITIONS) + r")\s+\S.*$", re.IGNORECASE)
 # words that ask without naming anything: a prompt left with these alone keeps its place phrase
 _ASKING = frozenset("""segment seg find show give me the all detect highlight mask outline where is are area areas please a
-    an of what which any every each some there can you i want need to see get gimme map mark locate identify region regions part parts
-    section sections zone zones portion portions this that these those my our""".split())
+    an of what which any every each some there can you i want need to see get gimme map mark locate identify region
+    regions part parts section sections zone zones portion portions this that these those my our""".split())
 # what every wall photo shows: a place on one of them ("holes in the drywall", "dent on the wall") says where, never
 # what, and only lifts a prompt towards the anchors that name a wall ("crack in the wall", "drywall seam")
 _SURFACES = frozenset("""wall walls drywall drywalls plasterboard plasterboards gypsum board boards wallboard wallboards
@@ -96,7 +96,8 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ig
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
     neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|excl\.?|w/o|w/out)(?![\w/])",
+                              r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|excl\.?|"
+                              r"w/o|w/out)(?![\w/])",
                               re.IGNORECASE)
 # a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word of
 # the things the model knows, after a space or a bracket: not "re-taped", "T-joint", "cracks - not tape", ":-D",
@@ -119,8 +120,8 @@ _WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
 _ENDS_ABSENT = re.compile(r"([^\W\d_]+)\s+(?:not|absent)\W*$", re.IGNORECASE)
 # a thing said to be left out after it is named first: "the wall with the cracks removed", "cracks excluded" (named
 # after another thing, it is left to the encoder: "cracks, with the tape removed" is judged whole)
-_LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|omitted|erased|subtracted|(?:masked|left|blanked|taken)\s+out)\b",
-                             re.IGNORECASE)
+_LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|omitted|erased|subtracted|"
+                             r"(?:masked|left|blanked|taken)\s+out)\b", re.IGNORECASE)
 # words of a surface without defects: before a surface ("intact drywall", "the sound parts of the plaster, no cracks",
 # "healthy plaster with no damage"), in a prompt that asks for no thing the model knows, they ask for the wall a thing
 # leaves; not "intact joint tape", "sound plaster with hairline cracks", "a good portion of the plaster has cracks"
@@ -245,7 +246,8 @@ _BEFORE_A_JOIN = frozenset("""the a all any some each every those these visible 
 # a place between things, or away from them: "areas between the seams", "board faces away from the joints" ask for
 # the wall the things leave, where an area or a surface comes just before and a thing just after (not "look between
 # the boards for joint tape", "standing 2 m away from the wall, find cracks")
-_BETWEEN = re.compile(r"\b(?:(?:in\s+)?between|away\s+from)\s+(?:(?:the|two|each|any|all|those|these)\s+)?([^\W\d_]+)", re.IGNORECASE)
+_BETWEEN = re.compile(r"\b(?:(?:in\s+)?between|away\s+from)\s+(?:(?:the|two|each|any|all|those|these)\s+)?([^\W\d_]+)",
+                      re.IGNORECASE)
 # "crack-free wall" (any word: "dust-free"), "crack free wall" (group 1: a negation only where it names a thing the
 # model knows, not "the free end of the tape", "dust free wall cracks": PromptGate._names_a_thing)
 _FREE_OF = re.compile(r"\w[-\u2010\u2011]free\b|\b([^\W\d_]+) free(?! to\b)(?! of\b)(?! from\b)\b")
@@ -265,9 +267,9 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
 # cracks", "no tape, just the cracks"), or before a last part saying "only" ("skip the tape, cracks only") or ending
 # in "first" or "now" ("ignore the tape, cracks first"; not "..., and the tape for now", "..., the seams as well right
-# now"), or, with no comma, before a verb of asking or "just" ("instead of the cracks
-# show the joints", "forget the tape just the cracks"; not "skip the seams that show cracks"); not a
-# comma in a list ("everything except the cracks, the tape and the seams")
+# now"), or, with no comma, before a verb of asking or "just" ("instead of the cracks show the joints", "forget the tape
+# just the cracks"; not "skip the seams that show cracks"); not a comma in a list ("everything except the cracks, the
+# tape and the seams")
 _NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("""then instead but where what which please can could give keep i we
                                                           first now start""".split()) | {r"(?:is|are)\s+there"})  # "is
 # there any cracks?", "no tape, first check for cracks", "Excluding cracks, start with the first seam"
@@ -276,8 +278,8 @@ _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(
                          r"(?=(?:[^\W\d_]+\s+){1,3}?(?<!for\s)(?<!right\s)(?:first|now)(?:\s+please)?\W*$)|"
                          r"\band\s+(?:(?:just|only|then)\s+)?(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)|"
-                         r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)\s+(?=(?:show|find|highlight|segment|detect|outline|locate|"
-                         r"identify|just|only)\s)", re.IGNORECASE)
+                         r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)\s+(?=(?:show|find|highlight|segment|detect|outline|"
+                         r"locate|identify|just|only)\s)", re.IGNORECASE)
 # a first sentence saying its thing is not wanted, or not so ("The painter's tape along the trim isn't what I want.",
 # "The cracks aren't my concern right now."), up to its end; and a request in what follows ("Show me", "Where are")
 _NOT_SO = re.compile(r"^[^.;!?]*?\b(?:(?:is|are|was|were)\s+not|isn['\u2019]?t|aren['\u2019]?t|wasn['\u2019]?t|"
@@ -570,8 +572,9 @@ class PromptGate:
 
     def correct(self, prompt: str) -> str:
         """``prompt`` with each slipped word mended to the one lexicon word it is nearest to (see module doc), or to
-        a negation (:data:`_NEGATION_SPELLINGS`: "exept" -> "except"), and read in the trade's words
-        (:func:`trade_reading`: "the seems between the panels" -> "the seams between the panels")."""
+        a negation (:data:`_NEGATION_SPELLINGS`: "exept" -> "except"), read in the trade's words
+        (:func:`trade_reading`: "the seems between the panels" -> "the seams between the panels"), and what it says
+        is not wanted read as "ignore" (:func:`dismissal_reading`: "seams don't matter" -> "ignore seams")."""
         prompt = dismissal_reading(trade_reading(prompt))
         if not self.lexicon:
             return prompt
