@@ -86,6 +86,7 @@ def test_resolve_registers_once_and_refuses_a_clashing_name(my_cracks, tmp_path)
     ({"name": "x", "folder": 12, "prompts": ["a"]}, "folder must be a path"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "splits": ["train", "valid"]}, "splits must map"),
     ({"name": "x", "folder": ".", "prompts": ["a"], "splits": {"train": {"kind": "coco", "folder": [1]}}}, "needs kind"),
+    ({"name": "x", "folder": ".", "prompts": []}, r"'prompts' is empty \(\[\]\)"),
     # a key a split does not have was ignored, and the split read its default annotation file
     ({"name": "x", "folder": ".", "prompts": ["a"], "splits": {"train": {"kind": "coco", "folder": "train",
                                                                          "annotations": "instances.json"}}},

@@ -67,7 +67,7 @@ def test_serve_refuses_to_start_without_its_text_encoder(tiny_model_dir, tmp_pat
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("the server started"))
     folder = _with_text_encoder(tiny_model_dir, tmp_path, "no-such-org/no-such-encoder")
     for tile in ([], ["--tile", "64"]):  # --tile wraps the model's segmenter
-        res = _run(["serve", "--model-path", str(folder), *tile])
+        res = _run(["serve", "--model-path", str(folder), "--port", "0", *tile])
         assert res.exit_code == 2 and "could not be loaded" in _said(res), res.output
 
 

@@ -266,7 +266,7 @@ def test_serve_passes_its_per_request_limits_to_the_app(monkeypatch, tiny_model_
 
     served = {}
     monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: served.setdefault("app", app_))
-    res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--max-prompts", "2",
+    res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--port", "0", "--max-prompts", "2",
                                    "--max-rules", "1"])
     assert res.exit_code == 0, res.output
     with TestClient(served["app"]) as client:
@@ -443,7 +443,7 @@ def test_connections_are_bounded(tiny_model_dir, monkeypatch):
 
     runs = []
     monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: runs.append(kwargs))
-    res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--max-connections", "7"])
+    res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--port", "0", "--max-connections", "7"])
     assert res.exit_code == 0 and runs[0]["limit_concurrency"] == 7, res.output
     from drywallqa.serve.connections import headers_bounded_protocol
 
@@ -494,3 +494,22 @@ def test_a_request_that_is_no_http_is_answered_400_in_json(tiny_model_dir, reque
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_serve_says_a_port_in_use_before_it_starts(tiny_model_dir, monkeypatch):
+    """uvicorn printed "Application startup complete", then a bind error, and exited 3."""
+    import socket
+
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("the server started"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--port", str(port)])
+    said = " ".join(res.output.replace("\u2502", " ").split())
+    assert res.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in said and "in use" in said, res.output

@@ -55,6 +55,7 @@ def serve(
     seg = load_segmenter(model_path, model, runtime, tile=tile, prompt_gate=prompt_gate, pipeline=pipeline,
                          precision=precision)
     check_text_encoder(seg)  # before the server starts: any prompt may come
+    _check_address(host, port)  # uvicorn said "startup complete", then failed to bind (exit 3)
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, runtime, max_upload_mb, max_concurrency,
                                   max_prompts=max_prompts, max_pixels=max_pixels, max_tiles=max_tiles,
                                   request_timeout_s=request_timeout, body_timeout_s=body_timeout, max_rules=max_rules,
@@ -64,3 +65,21 @@ def serve(
                     limit_concurrency=max_connections)
     except KeyboardInterrupt:  # Ctrl-C or a stop signal, raised again by uvicorn once it has shut down: a normal end
         pass
+
+
+def _check_address(host: str, port: int) -> None:
+    """``host:port`` can be listened on (as uvicorn binds it: SO_REUSEADDR): a port another server holds, an address
+    this machine does not have, a port below 1024 without the right are said before the model loads."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise typer.BadParameter(f"cannot resolve {host!r}: {exc}", param_hint="--host") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server on that port? "
+                                     "choose another with --port)", param_hint="--port / --host") from None

@@ -193,8 +193,9 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(_YAML_KEYS)}")
     for key in ("name", "folder", "prompts"):
-        if not d.get(key):
-            raise ValueError(f"{path}: {key!r} is required")
+        if not d.get(key):  # "prompts: []" is there, and empty: said so
+            raise ValueError(f"{path}: {key!r} is required" if d.get(key) is None else
+                             f"{path}: {key!r} is empty ({d[key]!r}); give it a value")
     for key in ("name", "manifest"):  # both become file names (<name>.json manifests): no path in them
         if isinstance(d.get(key), int) and not isinstance(d[key], bool):  # name: 2024
             d[key] = str(d[key])
