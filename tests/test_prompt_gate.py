@@ -1059,3 +1059,33 @@ def test_the_shipped_gate_reads_dismissals_and_what_is_left(prompt, concept):
 def test_the_shipped_gate_reads_abbreviations_run_on_requests_and_sound_surfaces(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, reading", [
+    ('{"op":"segment","cls":"drywall_joint"}', "drywall joint"), ("target=!joint_tape", "everything except joint tape"),
+    ('{"op":"segment","cls":"crack","invert":true}', "everything except crack"),
+    ("query='drywall joint' negative='crack'", "drywall joint, not crack"),
+    ('{"cls": "crack", "exclude": ["joint_tape"]}', "crack, not joint tape"), ("mask: crack", "crack"),
+    ("find: cracks; skip: tape", "cracks, not tape"),
+    # a person's colons, and no key of what to find: as typed
+    ("Target: the hairline cracks on the left", None), ("TODO: -mark the joints", None), ("Note: cracks only", None),
+    ("class!=crack", None), ("time: 10:30 cracks", None)])
+def test_a_programs_prompt_strings_are_read_in_words(prompt, reading):
+    """Set 18's API tester: ``{"op":"segment","cls":"drywall_joint"}`` was refused, ``target=!joint_tape`` answered
+    with the tape's mask, ``{"cls":"crack","exclude":["joint_tape"]}`` refused."""
+    from drywallqa.text.gate import structured_reading
+
+    assert structured_reading(prompt) == (prompt if reading is None else reading)
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ('{"op":"segment","cls":"drywall_joint"}', "taping"), ("target=!joint_tape", None),
+    ('{"op":"segment","cls":"crack","invert":true}', None), ("query='drywall joint' negative='crack'", "taping"),
+    ('{"op":"segment","cls":"crack","exclude":["joint_tape"]}', "cracks"),
+    # dismissed in other words (set 18, after it was read)
+    ("tape lines only, cracks are a diff sub", "taping"), ("need cracks only - tape is fine", "cracks"),
+    ("We request segmentation of drywall taping only; cracks fall outside the scope of this request.", "taping"),
+    ("the tape is fine", None), ("the wall is fine", None), ("the joint is fine but the crack is not", "cracks")])
+def test_the_shipped_gate_reads_program_strings_and_more_dismissals(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept

@@ -133,7 +133,8 @@ def check_model_settings(metadata: dict) -> dict:
 # leaving a thing out refused, a prompt naming one concept's head words only that concept's (0.6.9); 8 = what people
 # write for a thing they do not want read as "ignore" ("leave the tape alone", "forget the cracks", "seams don't
 # matter", "the cracks are a separate job"), "in between" things, "nowhere near", "the good bits", what is left once a
-# thing is taken out refused, "is there" after a clause leaving a thing out (0.6.10)
+# thing is taken out refused, "is there" after a clause leaving a thing out, a program's JSON or key=value prompt
+# strings read in words ({"cls": "drywall_joint"}, target=!joint_tape) (0.6.10)
 GATE_READING = 8
 # how much nearer a wording must be to a prompt the model was tuned for that the gate has no anchor of than to the
 # gate's anchors to be asked as it (TorchSegmenter._own_anchors): the anchors hold the paraphrases, the tuned prompt

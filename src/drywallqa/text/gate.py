@@ -198,11 +198,14 @@ _TRADE_PHRASES = [
 _LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)alone\b", re.IGNORECASE)
 _FORGET = re.compile(r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
 _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
-               r"(?:are|is)\s+(?:irrelevant|unimportant|(?:a\s+)?separate\s+(?:job|issue|matter|task|problem|thing|item|"
-               r"trade)|not\s+(?:important|relevant|needed|wanted))|(?:(?:are|is)\s+not|(?:aren|isn)['\u2019]?t)"
+               r"(?:are|is)\s+(?:irrelevant|unimportant|(?:a\s+)?(?:separate|diff|different)\s+(?:job|issue|matter|task|"
+               r"problem|thing|item|trade|sub|ticket)|someone\s+else['\u2019]?s\s+(?:job|problem|concern)|out\s+of\s+scope|"
+               r"(?:already\s+)?(?:fine|fixed|done|repaired|sorted|handled)|not\s+(?:important|relevant|needed|wanted))|"
+               r"falls?\s+outside\s+(?:the|our|my|this)\s+scope(?:\s+of\s+(?:this|the)\s+(?:request|job|task|ticket))?|"
+               r"(?:(?:are|is)\s+not|(?:aren|isn)['\u2019]?t)"
                r"(?:\s+(?:really|actually))?\s+(?:(?:the|an|a|my|our|your)\s+)?(?:issue|problem|concern|priority|focus|"
                r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?")
-_DISMISSED = re.compile(r"(^|[.,;:!?]\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
+_DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
                         r")(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really)?"
                         r"(?=\s*(?:([.,;:!?]|$)|but\b))", re.IGNORECASE)
 # the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
@@ -217,6 +220,15 @@ _POINTS_BACK = re.compile(r"\b(?:ones|them|the\s+others|the\s+rest)\b", re.IGNOR
 # what a contrast after a clause not wanting a thing says is wanted: "the cracks are", "it's the cracks", "tape does"
 _CONTRAST = re.compile(r"\s*(?:it['\u2019]?s\s+|it\s+is\s+)?((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+?)"
                        r"(\s+(?:is|are|do|does))?\s*(?=[.!;]|$)", re.IGNORECASE)
+# a program's prompt strings (structured_reading): JSON or key=value pairs naming what to find
+# (``{"cls": "drywall_joint"}``, ``target=crack``), what to leave out (``exclude``, ``negative``: ``query='drywall joint'
+# negative='crack'``) or that the mask is to be inverted (``"invert": true``); a value's sign ("!joint_tape") says not
+_KEY_VALUE = re.compile(r"""["']?([A-Za-z][\w-]*)["']?\s*[=:]\s*("[^"]*"|'[^']*'|\[[^\]]*\]|[^\s,;{}\]]+)""")
+_ASK_KEYS = frozenset("""cls class classes label labels target targets query prompt prompts object objects category
+    categories text include includes positive positives pos seg segment find mask defect defects""".split())
+_NOT_KEYS = frozenset("""exclude excludes excluded excluding negative negatives neg ignore without except not skip
+    minus""".split())
+_INVERT_KEYS = frozenset("invert inverse inverted negate negated complement".split())
 # scrim alone is the British joint tape ("the scrim"); with the board's joints ("scrim over the joints"); not the mesh
 # in render or a theatre's scrim
 _SCRIM = re.compile(r"\bscrim\b(?!\s*(?:-\s*)?tap(?:e|es|ed|ing)\b)", re.IGNORECASE)
@@ -382,6 +394,34 @@ def trade_reading(prompt: str) -> str:
             break
         text = read
     return text
+
+
+def structured_reading(prompt: str) -> str:
+    """``prompt`` in words where a program wrote it as JSON or key=value pairs with a key of what to find or leave out
+    (:data:`_ASK_KEYS`, :data:`_NOT_KEYS`, :data:`_INVERT_KEYS`): ``{"op":"segment","cls":"drywall_joint"}`` ->
+    "drywall joint", ``query='drywall joint' negative='crack'`` -> "drywall joint, not crack", ``target=!joint_tape``
+    -> "everything except joint tape", ``{"cls": "crack", "invert": true}`` -> "everything except crack". As typed
+    where no such key is there ("TODO: mark the joints", "Note: cracks only"), and where words other than key: value
+    pairs are there with no braces and no "=" ("Target: the hairline cracks on the left")."""
+    if "{" not in prompt and "=" not in prompt and re.search(r"[^\W\d_]", _KEY_VALUE.sub("", prompt)):
+        return prompt  # colons in words ("Target: the hairline cracks on the left"): a person's, as typed
+    asked, left_out, invert = [], [], False
+    for m in _KEY_VALUE.finditer(prompt):
+        key, value = m.group(1).lower().replace("-", "_"), m.group(2).strip()
+        words = [w for w in re.split(r"""["'\[\],]+""", value) if w.strip()]
+        if key in _INVERT_KEYS:
+            invert = invert or value.lower() in ("true", "1", "yes")
+        elif key in _ASK_KEYS or key in _NOT_KEYS:
+            for w in words:
+                w = w.strip().replace("_", " ")
+                signed = w[:1] in "!-~"
+                (left_out if (key in _NOT_KEYS) != signed else asked).append(w.lstrip("!-~ "))
+    if not asked and not left_out and not invert:
+        return prompt
+    text = " and ".join(asked)
+    if invert or (left_out and not asked):
+        return "everything except " + " and ".join(asked + left_out)
+    return text + (", not " + " or ".join(left_out) if left_out else "")
 
 
 def dismissal_reading(prompt: str) -> str:
@@ -575,7 +615,7 @@ class PromptGate:
         a negation (:data:`_NEGATION_SPELLINGS`: "exept" -> "except"), read in the trade's words
         (:func:`trade_reading`: "the seems between the panels" -> "the seams between the panels"), and what it says
         is not wanted read as "ignore" (:func:`dismissal_reading`: "seams don't matter" -> "ignore seams")."""
-        prompt = dismissal_reading(trade_reading(prompt))
+        prompt = dismissal_reading(trade_reading(structured_reading(prompt)))
         if not self.lexicon:
             return prompt
         targets = [*self.lexicon, *(w for w in _NEGATION_SPELLINGS if w not in self.lexicon)]
@@ -797,7 +837,7 @@ class PromptGate:
         name comes first; :meth:`affirmed`). A known anchor (a model's own prompt) never is."""
         if normal_form(prompt) in self._anchors:
             return False
-        text = dismissal_reading(trade_reading(unicodedata.normalize("NFKC", prompt)))  # "no cracks, just the joins"
+        text = dismissal_reading(trade_reading(structured_reading(unicodedata.normalize("NFKC", prompt))))
         if self._the_rest_after_a_negation(text):
             return True  # "I know where the cracks are, so don't mark them. Show me the rest."
         rest = self._clause_after_leaving_out(text)
