@@ -1066,10 +1066,18 @@ def test_the_shipped_gate_reads_abbreviations_run_on_requests_and_sound_surfaces
     ('{"op":"segment","cls":"crack","invert":true}', "everything except crack"),
     ("query='drywall joint' negative='crack'", "drywall joint, not crack"),
     ('{"cls": "crack", "exclude": ["joint_tape"]}', "crack, not joint tape"), ("mask: crack", "crack"),
-    ("find: cracks; skip: tape", "cracks, not tape"),
-    # a person's colons, and no key of what to find: as typed
+    ("find: cracks; skip: tape", "cracks, not tape"), ("/segment?target=crack&exclude=tape", "crack, not tape"),
+    ('segment(target="joint_compound_strips")', "joint compound strips"), ('{"prompt": "cracks", "mask": true}', "cracks"),
+    ('{"cls": "crack", "invert": "true"}', "everything except crack"),
+    ('{"negative_prompt": "crack", "prompt": "seam"}', "seam, not crack"),
+    ('{"task": {"target": "crack", "exclude": ["tape"]}}', "crack, not tape"), ('{"exclude": ["crack"]}',
+                                                                              "everything except crack"),
+    # a person's colons and "=", no key of what to find, no value naming anything: as typed
     ("Target: the hairline cracks on the left", None), ("TODO: -mark the joints", None), ("Note: cracks only", None),
-    ("class!=crack", None), ("time: 10:30 cracks", None)])
+    ("class!=crack", None), ("time: 10:30 cracks", None), ("Mask: the taped seams, priority = high", None),
+    ("target = the cracks", None), ("prompt=show me the cracks", None), ("query='the wall's cracks'", None),
+    ('{"query": "_"}', None), ("invert=true", None), ("defects: tape=no, cracks=yes", None),
+    ("cracks wider than 2 mm = urgent", None)])
 def test_a_programs_prompt_strings_are_read_in_words(prompt, reading):
     """Set 18's API tester: ``{"op":"segment","cls":"drywall_joint"}`` was refused, ``target=!joint_tape`` answered
     with the tape's mask, ``{"cls":"crack","exclude":["joint_tape"]}`` refused."""
@@ -1085,7 +1093,12 @@ def test_a_programs_prompt_strings_are_read_in_words(prompt, reading):
     # dismissed in other words (set 18, after it was read)
     ("tape lines only, cracks are a diff sub", "taping"), ("need cracks only - tape is fine", "cracks"),
     ("We request segmentation of drywall taping only; cracks fall outside the scope of this request.", "taping"),
-    ("the tape is fine", None), ("the wall is fine", None), ("the joint is fine but the crack is not", "cracks")])
+    ("the tape is fine", None), ("the wall is fine", None), ("the joint is fine but the crack is not", "cracks"),
+    ("Tape is already fixed - show me the cracks", "cracks"),
+    # a review's probe (probe_072): checks of a thing's state ask for it, a person's colons and "=" are words
+    ("Check the crack is fixed.", "cracks"), ("Make sure the tape is done", "taping"),
+    ("This crack is fine, barely visible, mark it anyway", "cracks"), ("Mask: the cracks, priority = high", "cracks"),
+    ("target = the cracks", "cracks"), ('{"query": "_"}', None), ("The tape isn't the problem, it's the cracks", "cracks")])
 def test_the_shipped_gate_reads_program_strings_and_more_dismissals(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

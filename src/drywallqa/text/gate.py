@@ -207,27 +207,30 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?")
 _DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
                         r")(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really)?"
-                        r"(?=\s*(?:([.,;:!?]|$)|but\b))", re.IGNORECASE)
+                        r"(?=\s*(?:([.,;:!?\u2013\u2014]|\s-+\s|$)|but\b))", re.IGNORECASE)
 # the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
 _NOT_IN_A_NAME = frozenset("""i we you they it think guess feel reckon that which who whose if when because so with
-    find show mark highlight segment detect only just""".split())
+    find show mark highlight segment detect only just check confirm make sure verify ensure whether see this""".split())
 _CLAUSE_WORDS = frozenset("and but so then also".split())  # "..., and the tape doesn't matter": before "ignore"
 # the words after which a verb is in the imperative ("please forget the tape", "ok never mind the seams")
 _BEFORE_AN_ORDER = frozenset("please pls plz just so ok okay and then now but um uh er erm hey".split())
 _WH_WORDS = frozenset("where what which how if whether why when who to that".split())  # "I forget where the cracks are"
 # words that point back to the thing left out: only some of it is ("leave the small cracks alone, mark the big ones")
-_POINTS_BACK = re.compile(r"\b(?:ones|them|the\s+others|the\s+rest)\b", re.IGNORECASE)
+_POINTS_BACK = re.compile(r"\b(?:ones|them|it(?!['\u2019]?s\b|\s+is\b)|the\s+others|the\s+rest)\b", re.IGNORECASE)
 # what a contrast after a clause not wanting a thing says is wanted: "the cracks are", "it's the cracks", "tape does"
 _CONTRAST = re.compile(r"\s*(?:it['\u2019]?s\s+|it\s+is\s+)?((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+?)"
                        r"(\s+(?:is|are|do|does))?\s*(?=[.!;]|$)", re.IGNORECASE)
 # a program's prompt strings (structured_reading): JSON or key=value pairs naming what to find
 # (``{"cls": "drywall_joint"}``, ``target=crack``), what to leave out (``exclude``, ``negative``: ``query='drywall joint'
 # negative='crack'``) or that the mask is to be inverted (``"invert": true``); a value's sign ("!joint_tape") says not
-_KEY_VALUE = re.compile(r"""["']?([A-Za-z][\w-]*)["']?\s*[=:]\s*("[^"]*"|'[^']*'|\[[^\]]*\]|[^\s,;{}\]]+)""")
-_ASK_KEYS = frozenset("""cls class classes label labels target targets query prompt prompts object objects category
-    categories text include includes positive positives pos seg segment find mask defect defects""".split())
-_NOT_KEYS = frozenset("""exclude excludes excluded excluding negative negatives neg ignore without except not skip
-    minus""".split())
+_KEY_VALUE = re.compile(r"""(?<![^\W_])["']?([A-Za-z][\w-]*)["']?\s*[=:]\s*("[^"]*"|'[^']*'|\[[^\]]*\]|"""
+                        r"""[^\s,;&{}\])]+)""")
+_ASK_KEYS = frozenset("""cls class classes label labels target targets query q prompt prompts object objects category
+    categories text include includes positive positives seg segment find mask""".split())
+_NOT_KEYS = frozenset("""exclude excludes excluded excluding negative negatives neg negative_prompt ignore without except
+    not skip minus""".split())
+_NO_VALUE = frozenset("true false yes no none null".split())  # a setting's value, no thing: {"prompt": "cracks", "mask": true}
+# what may stand around the pairs of a program string: a URL's path ("/segment?"), a call ("segment(", ")"), braces
 _INVERT_KEYS = frozenset("invert inverse inverted negate negated complement".split())
 # scrim alone is the British joint tape ("the scrim"); with the board's joints ("scrim over the joints"); not the mesh
 # in render or a theatre's scrim
@@ -401,22 +404,27 @@ def structured_reading(prompt: str) -> str:
     (:data:`_ASK_KEYS`, :data:`_NOT_KEYS`, :data:`_INVERT_KEYS`): ``{"op":"segment","cls":"drywall_joint"}`` ->
     "drywall joint", ``query='drywall joint' negative='crack'`` -> "drywall joint, not crack", ``target=!joint_tape``
     -> "everything except joint tape", ``{"cls": "crack", "invert": true}`` -> "everything except crack". As typed
-    where no such key is there ("TODO: mark the joints", "Note: cracks only"), and where words other than key: value
-    pairs are there with no braces and no "=" ("Target: the hairline cracks on the left")."""
-    if "{" not in prompt and "=" not in prompt and re.search(r"[^\W\d_]", _KEY_VALUE.sub("", prompt)):
-        return prompt  # colons in words ("Target: the hairline cracks on the left"): a person's, as typed
+    where no such key is there ("TODO: mark the joints", "Note: cracks only"), where words other than the pairs are
+    there ("Target: the hairline cracks on the left", "Mask: the taped seams, priority = high"), and where no value
+    names anything (``{"query": "_"}``)."""
+    body = re.sub(r"^\s*(?:[\w./:-]*\?|[\w.]+\()", "", prompt)  # "/segment?target=crack", "segment(target=...)"
+    body = re.sub(r"""["']?[A-Za-z][\w-]*["']?\s*:\s*(?=\{)""", "", body)  # {"task": {"target": ...}}: nested
+    if re.search(r"[^\W\d_]", _KEY_VALUE.sub("", body)):
+        return prompt  # words besides the pairs: a person's ("Mask: the taped seams, priority = high"), as typed
     asked, left_out, invert = [], [], False
-    for m in _KEY_VALUE.finditer(prompt):
+    for m in _KEY_VALUE.finditer(body):
         key, value = m.group(1).lower().replace("-", "_"), m.group(2).strip()
-        words = [w for w in re.split(r"""["'\[\],]+""", value) if w.strip()]
         if key in _INVERT_KEYS:
-            invert = invert or value.lower() in ("true", "1", "yes")
+            invert = invert or value.strip("\"')").lower() in ("true", "1", "yes")
         elif key in _ASK_KEYS or key in _NOT_KEYS:
-            for w in words:
+            for w in re.split(r"""["'\[\],]+""", value):
                 w = w.strip().replace("_", " ")
-                signed = w[:1] in "!-~"
-                (left_out if (key in _NOT_KEYS) != signed else asked).append(w.lstrip("!-~ "))
-    if not asked and not left_out and not invert:
+                signed = w[:1] == "!"
+                w = w.lstrip("! ")
+                if not re.search(r"[^\W\d_]", w) or w.lower() in _NO_VALUE or "=" in w:
+                    continue  # nothing, a setting's value, a nested pair
+                (left_out if (key in _NOT_KEYS) != signed else asked).append(w)
+    if not asked and not left_out:  # nothing named: as typed ("invert=true" alone)
         return prompt
     text = " and ".join(asked)
     if invert or (left_out and not asked):
