@@ -69,7 +69,7 @@ def serve(
 
 def _check_address(host: str, port: int) -> None:
     """``host:port`` can be listened on (as uvicorn binds it: SO_REUSEADDR): a port another server holds, an address
-    this machine does not have, a port below 1024 without the right are said before the model loads."""
+    this machine does not have, a port below 1024 without the right are said before the server starts."""
     import socket
 
     try:
