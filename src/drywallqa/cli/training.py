@@ -70,7 +70,9 @@ def train(
         cfg.validate()  # the overrides too
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--lr / --epochs / --device / --model / OVERRIDES / CONFIG")
-    missing = [n for n in cfg.data.datasets if n.endswith((".yaml", ".yml")) and not Path(n).is_file()]
+    from ..data.registry import is_dataset_file
+
+    missing = [n for n in cfg.data.datasets if is_dataset_file(n) and not Path(n).is_file()]
     if missing:  # (it was said to be a missing start folder: a FileNotFoundError once the trainer read the data)
         raise typer.BadParameter(f"dataset file {missing[0]} not found (a path from the folder the command runs in)",
                                  param_hint="CONFIG / OVERRIDES (data.datasets)")
@@ -214,16 +216,13 @@ def calibrate_gate(
 ):
     """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
-    from ..engine.calibrate import check_keeps_concepts
-    from ..engine.predictor import TorchSegmenter
-    from ..export.onnx import OnnxSegmenter, is_onnx_export_dir
+    from ..engine.calibrate import check_keeps_concepts, folder_segmenter
     from ..text.gate import GATE_FILE, calibrate_model_gate
 
     check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
     names = tuple(dataset_names(dataset))
-    runtime = OnnxSegmenter if is_onnx_export_dir(model_path) else TorchSegmenter
     try:  # a folder whose weights are missing or damaged gets no gate: said now, not at its next load (its gate and
-        runtime.from_path(model_path, prompt_gate=False, confidence=False)  # confidence, damaged or not, unread:
+        folder_segmenter(model_path, prompt_gate=False, confidence=False)  # confidence, damaged or not, unread:
     except (OSError, ValueError, KeyError) as exc:  # a damaged gate is what this makes again)
         raise typer.BadParameter(error_message(exc), param_hint="--model-path") from None
     try:  # a concept dropped, or without generated paraphrase lists, is refused before anything is written

@@ -143,13 +143,13 @@ def _input_of(image_path: Path, boxes: list) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def _earlier_report(out: Path, report: dict, splits: list[str]) -> None:
-    """Into ``report``: what an earlier run into ``out`` with the same dataset and settings reported of the splits this
-    run does not refine (``--split valid`` then ``--split train`` into one folder: report.json holds both)."""
+def _earlier_report(out: Path, report: dict, settings: dict, splits: list[str]) -> None:
+    """Into ``report``: what an earlier run into ``out`` with the same ``settings`` (dataset and refiner) reported of
+    the splits this run does not refine (``--split valid`` then ``--split train`` into one folder: report.json holds
+    both)."""
     try:
         earlier = json.loads((out / "report.json").read_text())
-        if {k: earlier.get(k) for k in report if k not in ("splits", "files")} != \
-                {k: v for k, v in report.items() if k not in ("splits", "files")}:
+        if {k: earlier.get(k) for k in settings} != settings:
             return
         report["splits"].update({k: v for k, v in earlier["splits"].items() if k not in splits})
         report["files"].update({k: v for k, v in earlier["files"].items() if k.split("/", 1)[0] not in splits})
@@ -296,10 +296,11 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     loaded = read_refine_splits(dataset, splits, datasets_dir)
     _check_out_files(out, loaded, folders)
     refiner = refiner or SamRefiner(sam_path, min_iou, sam)
-    report = {"dataset": dataset, **refiner.describe(), "splits": {}, "files": {}}
+    settings = {"dataset": dataset, **refiner.describe()}
+    report = {**settings, "splits": {}, "files": {}}
     out.mkdir(parents=True, exist_ok=True)
-    _earlier_report(out, report, splits)
-    done = _finished_files(out / PROGRESS_FILE, {"dataset": dataset, **refiner.describe()})
+    _earlier_report(out, report, settings, splits)
+    done = _finished_files(out / PROGRESS_FILE, settings)
     preview = []
     with open(out / PROGRESS_FILE, "a") as record:
         for split in splits:

@@ -268,11 +268,16 @@ def _declared_folder(path: Path, folder: str) -> Path:
     return (path.parent / folder).resolve()
 
 
+def is_dataset_file(name_or_path: str | Path) -> bool:
+    """Whether a dataset is given by its YAML file (``my_walls.yaml``), not by a registered name."""
+    return str(name_or_path).endswith((".yaml", ".yml"))
+
+
 def resolve_dataset(name_or_path: str | Path) -> str:
     """The registered name of a dataset given by name or by its YAML file (registered on first use;
     loading the same declaration again is a no-op, a different one under a taken name is an error)."""
     key = str(name_or_path)
-    if key in DATASETS or not key.endswith((".yaml", ".yml")):
+    if key in DATASETS or not is_dataset_file(key):
         return key
     config = load_dataset_config(key)
     if config.name in DATASETS:

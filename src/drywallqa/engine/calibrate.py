@@ -77,19 +77,27 @@ def check_keeps_concepts(model_dir: str | Path, datasets) -> None:
                          f"prompts would be refused or mis-scored; give every dataset the model was trained on")
 
 
-def confidence_segmenter(model_dir: str | Path) -> TorchSegmenter:
-    """The segmenter whose masks a confidence is fitted on: the statistics of every val mask as the model makes it,
-    whatever confidence.json it holds now (even a broken one) left out, and no mask emptied for a low confidence.
-
-    An ONNX export (:func:`~drywallqa.export.onnx.export_onnx`) is run by the onnx runtime: the calibration is of
-    the maps it makes, and it is written into the export, which carries the model's own.
+def folder_segmenter(model_dir: str | Path, **kwargs) -> TorchSegmenter:
+    """The segmenter of a model folder, or of an ONNX export of one (run by the onnx runtime: the calibrations are of
+    the maps it makes, and are written into the export, which carries the model's own), ``kwargs`` to ``from_path``.
 
     Raises:
         OSError, ValueError: the folder's weights are missing or damaged."""
     from ..export.onnx import OnnxSegmenter, is_onnx_export_dir
 
     runtime = OnnxSegmenter if is_onnx_export_dir(model_dir) else TorchSegmenter  # not told to use --runtime onnx,
-    segmenter = runtime.from_path(model_dir, confidence=False)  # which this command does not have
+    return runtime.from_path(model_dir, **kwargs)  # which the calibrations do not have
+
+
+def confidence_segmenter(model_dir: str | Path) -> TorchSegmenter:
+    """The segmenter whose masks a confidence is fitted on: the statistics of every val mask as the model makes it,
+    whatever confidence.json it holds now (even a broken one) left out, and no mask emptied for a low confidence.
+
+    An ONNX export (:func:`~drywallqa.export.onnx.export_onnx`) is run by the onnx runtime (:func:`folder_segmenter`).
+
+    Raises:
+        OSError, ValueError: the folder's weights are missing or damaged."""
+    segmenter = folder_segmenter(model_dir, confidence=False)
     segmenter.min_confidence = None
     return segmenter
 

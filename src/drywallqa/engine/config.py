@@ -93,10 +93,11 @@ def check_dataset_names(data: "DataConfig", names: list[str]) -> None:
         ValueError: naming the key, the name and the datasets."""
     from ..data.registry import list_datasets
 
-    unknown = [n for n in data.dataset_repeats if n not in names and n not in list_datasets()]
+    registered = list_datasets()
+    unknown = [n for n in data.dataset_repeats if n not in names and n not in registered]
     if unknown:
         raise ValueError(f"data.dataset_repeats names {unknown[0]!r}, which is no dataset (data.datasets: {names}; "
-                         f"registered: {', '.join(list_datasets())})")
+                         f"registered: {', '.join(registered)})")
     unknown = [n for pair in data.composite_pairs for n in pair if n not in names]
     if unknown:
         raise ValueError(f"data.composite_pairs names {unknown[0]!r}, which is not one of data.datasets {names}")
@@ -259,15 +260,15 @@ class TrainConfig:
                              "loss.focal or loss.lovasz a weight above 0 (or distill.weight, with a distill.teacher)")
         check_device_name(self.device)  # whether this machine has it: when the trainer starts (a bundle is made on a CPU)
         self._check_model()
-        from ..data.registry import get_dataset_config
+        from ..data.registry import get_dataset_config, is_dataset_file
 
         for name in d.datasets:  # names; a YAML file is read (and checked) when the data are
-            if not name.endswith((".yaml", ".yml")):
+            if not is_dataset_file(name):
                 try:
                     get_dataset_config(name)
                 except KeyError as exc:
                     raise ValueError(f"data.datasets: {exc.args[0]}") from None
-        if not any(name.endswith((".yaml", ".yml")) for name in d.datasets):  # a YAML file's name: when it is read
+        if not any(map(is_dataset_file, d.datasets)):  # a YAML file's name: when it is read
             check_dataset_names(d, list(d.datasets))
         return self
 

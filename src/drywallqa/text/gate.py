@@ -485,6 +485,12 @@ def dismissal_reading(prompt: str) -> str:
     return "".join(out) + text[end:]
 
 
+def plain_reading(prompt: str) -> str:
+    """``prompt`` in the words the gate's rules know: a program's string in words (:func:`structured_reading`), the
+    trade's words (:func:`trade_reading`), what is not wanted as "ignore" (:func:`dismissal_reading`)."""
+    return dismissal_reading(trade_reading(structured_reading(prompt)))
+
+
 def _as_typed(typed: str, reading: str) -> str:
     """``reading`` capitalised where ``typed`` is ("Gib" -> "Plasterboard"; "GIB" as a name -> "plasterboard")."""
     return reading.capitalize() if typed[:1].isupper() and not (len(typed) > 1 and typed.isupper()) else reading
@@ -620,10 +626,9 @@ class PromptGate:
 
     def correct(self, prompt: str) -> str:
         """``prompt`` with each slipped word mended to the one lexicon word it is nearest to (see module doc), or to
-        a negation (:data:`_NEGATION_SPELLINGS`: "exept" -> "except"), read in the trade's words
-        (:func:`trade_reading`: "the seems between the panels" -> "the seams between the panels"), and what it says
-        is not wanted read as "ignore" (:func:`dismissal_reading`: "seams don't matter" -> "ignore seams")."""
-        prompt = dismissal_reading(trade_reading(structured_reading(prompt)))
+        a negation (:data:`_NEGATION_SPELLINGS`: "exept" -> "except"), read as :func:`plain_reading` reads it ("the
+        seems between the panels" -> "the seams between the panels", "seams don't matter" -> "ignore seams")."""
+        prompt = plain_reading(prompt)
         if not self.lexicon:
             return prompt
         targets = [*self.lexicon, *(w for w in _NEGATION_SPELLINGS if w not in self.lexicon)]
@@ -845,7 +850,7 @@ class PromptGate:
         name comes first; :meth:`affirmed`). A known anchor (a model's own prompt) never is."""
         if normal_form(prompt) in self._anchors:
             return False
-        text = dismissal_reading(trade_reading(structured_reading(unicodedata.normalize("NFKC", prompt))))
+        text = plain_reading(unicodedata.normalize("NFKC", prompt))  # "no cracks, just the joins" names joints
         if self._the_rest_after_a_negation(text):
             return True  # "I know where the cracks are, so don't mark them. Show me the rest."
         rest = self._clause_after_leaving_out(text)
