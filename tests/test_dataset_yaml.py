@@ -297,3 +297,25 @@ def test_a_path_there_of_the_wrong_kind_is_named_so_not_not_found(synthetic_data
     res = runner.invoke(app, ["predict", str(tmp_path / "walls" / "valid" / "p.jpg"), "-p", "segment crack", "--out",
                               str(tmp_path / "o"), "--model-path", str(tiny_model_dir)], terminal_width=300)
     assert res.exit_code == 1 and "valid, which is a file, not a folder" in res.output, res.output
+
+
+def test_a_split_that_reads_no_image_is_an_error_and_stats_go_to_stdout(synthetic_datasets, tmp_path):
+    """A declared split whose annotation file is missing is said as such (not one line among the file problems) with
+    exit 1, and `data split` writes no manifest of the other splits alone; `--json -` puts the JSON alone on stdout."""
+    decl = tmp_path / "half.yaml"  # its valid split: COCO annotations in a folder that holds none
+    decl.write_text(yaml.safe_dump({"name": "half_read", "folder": str(synthetic_datasets / "crack"),
+                                    "prompts": ["segment crack"],
+                                    "splits": {"train": {"kind": "mask_folder", "folder": "train"},
+                                               "valid": {"kind": "coco", "folder": "train"}}}))
+    runner = CliRunner()
+    try:
+        res = runner.invoke(app, ["data", "stats", "-d", str(decl), "--json", "-"])
+        assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+        stats = json.loads(res.stdout)  # the tables and notes went to stderr
+        assert list(stats[0]["splits"]) == ["train"] and "_annotations.coco.json" in stats[0]["unread_splits"]["valid"]
+        assert "valid: no image read" in res.stderr and "no images read from half_read/valid" in res.stderr
+        res = runner.invoke(app, ["data", "split", "-d", str(decl), "--out", str(tmp_path / "s")])
+        assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+        assert "no image read from its split valid" in res.output and not (tmp_path / "s" / "half_read.json").exists()
+    finally:
+        registry.DATASETS.remove("half_read")

@@ -547,7 +547,7 @@ def test_a_paraphrase_the_gate_answers_is_asked_as_its_concepts_canonical_prompt
     raw = Segmenter.load(gated_model_dir, prompt_gate=False)
     assert raw.understood("segment cracks") == "segment cracks"  # no gate: every prompt as written
     # a batch job's settings say how prompts are read: a rerun into a 0.6.6 folder predicts its prompts again
-    assert seg.settings()["gate"]["reading"] == 8 and "gate" not in raw.settings()
+    assert seg.settings()["gate"]["reading"] == 9 and "gate" not in raw.settings()
 
 
 @pytest.fixture
@@ -1100,5 +1100,22 @@ def test_a_programs_prompt_strings_are_read_in_words(prompt, reading):
     ("This crack is fine, barely visible, mark it anyway", "cracks"), ("Mask: the cracks, priority = high", "cracks"),
     ("target = the cracks", "cracks"), ('{"query": "_"}', None), ("The tape isn't the problem, it's the cracks", "cracks")])
 def test_the_shipped_gate_reads_program_strings_and_more_dismissals(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 20 (0.6.10 as first read: 241 of 250), after it was read: "bar" and "with the exception of" as "except", a
+    # thing that "should not be included", "no need"
+    ("the whole wall bar the cracks", None), ("everything barring the seams", None),
+    ("Please mask the wall with the exception of the board joints.", None),
+    ("Mark the joints only, cracks should not be included.", "taping"), ("joint can, crack no need", "taping"),
+    ("cracks only, the tape should be excluded", "cracks"), ("tape should be left out", None),
+    # and what they must not change: a bar that is a thing, no exception, what is needed or included
+    ("cracks in the bar", "cracks"), ("crack near the towel bar", "cracks"), ("mark every crack without exception", "cracks"),
+    ("cracks, with the exception of the hairline ones", "cracks"), ("cracks should be included", "cracks"),
+    ("no need to mark the tape, just cracks", "cracks"), ("seams that should be taped", "taping"),
+    ("cracks that should not be missed", "cracks"), ("just the tape please, nothing else is needed", "taping")])
+def test_the_shipped_gate_reads_bar_exceptions_and_what_should_not_be_included(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -68,6 +69,17 @@ app.add_typer(data_app, name="data")
 export_app = typer.Typer(help="Export a film_unet model folder (default: the shipped model) for other runtimes.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 console = Console(markup=False)  # paths, prompts and reasons are printed as they are: "[x]" in a name is no markup
+
+
+@contextmanager
+def console_on_stderr(active: bool = True):
+    """While ``active``, what the console prints goes to standard error: standard output then carries data alone
+    (``--json -``), for a script to read."""
+    before, console.stderr = console.stderr, console.stderr or active
+    try:
+        yield
+    finally:
+        console.stderr = before
 
 
 def unwrap_command_help(typer_app: typer.Typer) -> None:

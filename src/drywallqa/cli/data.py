@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from ..utils.files import strict_json, why_not, write_text_atomic
-from .common import DATASET_HELP, DATASETS_DIR_HELP, check_output_path, comma_list, console, data_app, dataset_names, tagged
+from .common import (DATASET_HELP, DATASETS_DIR_HELP, check_output_path, comma_list, console, console_on_stderr, data_app,
+                     dataset_names, tagged)
 
 
 STATS_PROBLEMS = 50  # data problems that `data stats` prints; --json has them all
@@ -24,18 +25,38 @@ def _number(value: float | None) -> str:
 def data_stats(
     dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
     datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the statistics to this JSON file."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the statistics to this JSON file; "
+                                            "'-': to standard output (the tables then go to standard error)."),
     preview_dir: Optional[Path] = typer.Option(
         None, "--preview", help="Also save <dataset>_preview.png here: 12 random photos beside their ground truth."),
 ):
     """Counts, mask coverage, label stroke widths, source-photo groups and near-duplicates across splits."""
-    from ..data.registry import get_dataset_config
-    from ..data.stats import copies_picture, dataset_stats, preview
-
     names = dataset_names(dataset)
-    for path, hint, folder in ((json_out, "--json", False), (preview_dir, "--preview", True)):
+    to_stdout = json_out == Path("-")
+    for path, hint, folder in ((None if to_stdout else json_out, "--json", False), (preview_dir, "--preview", True)):
         if path is not None:  # before the statistics are computed, not after
             check_output_path(path, hint, folder)
+    with console_on_stderr(to_stdout):  # stdout carries the JSON alone
+        all_stats = _shown_stats(names, datasets_dir)
+        if to_stdout:
+            print(strict_json(all_stats), flush=True)
+        elif json_out:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(strict_json(all_stats), json_out)
+        if preview_dir:
+            _save_previews(names, all_stats, preview_dir, datasets_dir)
+        unread = [st["dataset"] for st in all_stats if not st["splits"]]
+        unread += [f"{st['dataset']}/{sp}" for st in all_stats for sp in st["unread_splits"]]
+        if unread:  # said above, with why; the exit code says it to a script too (as data split and evaluate do)
+            tagged("error:", "red", f"no images read from {', '.join(unread)}")
+            raise typer.Exit(code=1)
+
+
+def _shown_stats(names: list[str], datasets_dir: Optional[Path]) -> list[dict]:
+    """:func:`~drywallqa.data.stats.dataset_stats` of each dataset, printed as a table and notes."""
+    from ..data.registry import get_dataset_config
+    from ..data.stats import dataset_stats
+
     data_log = logging.getLogger("drywallqa.data.sample")
     level = data_log.level
     data_log.setLevel(logging.ERROR)  # its data problems are listed below, in full; not as warnings on the way
@@ -64,6 +85,8 @@ def data_stats(
             t.add_row(sp, str(v["images"]), str(v["empty_masks"]), _number(v["mean_mask_coverage"]), str(v["source_groups"]),
                       f"{w['p10']:.1f} / {w['median']:.1f} / {w['p90']:.1f}" if w else "-")
         console.print(t)
+        for sp, why in st["unread_splits"].items():
+            tagged(f"{sp}: no image read", "red", f"({why})")
         console.print(f"source groups shared between splits: {st['source_groups_shared_between_splits']}")
         for n in st["images_with_their_source_photo_in_another_split"]:
             console.print(f"{n['split']} images whose source photo is in {n['source_photo_in']} too: {n['images']} of {n['of']}")
@@ -80,23 +103,22 @@ def data_stats(
                 console.print(f"  - {problem}", highlight=False, soft_wrap=True)
             if len(st["problems"]) > len(shown):
                 console.print(f"  ... and {len(st['problems']) - len(shown)} more (all of them: --json FILE)")
-    if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(strict_json(all_stats), json_out)
-    if preview_dir:
-        preview_dir.mkdir(parents=True, exist_ok=True)
-        for d, st in zip(names, all_stats):
-            if not st["splits"]:  # nothing to show
-                continue
-            target = preview_dir / f"{d}_preview.png"
-            console.print(f"preview of {preview(d, target, datasets_dir=datasets_dir)} photos: {target}")
-            target = preview_dir / f"{d}_label_copies.png"
-            if copies_picture(d, st["label_agreement_of_copies"]["worst"], target, datasets_dir):
-                console.print(f"copies of one photo whose labels disagree most: {target}")
-    unread = [st["dataset"] for st in all_stats if not st["splits"]]
-    if unread:  # said above, with why; the exit code says it to a script too (as data split and evaluate do)
-        tagged("error:", "red", f"no images read from {', '.join(unread)}")
-        raise typer.Exit(code=1)
+    return all_stats
+
+
+def _save_previews(names: list[str], all_stats: list[dict], preview_dir: Path, datasets_dir: Optional[Path]) -> None:
+    """<dataset>_preview.png and, where copies of a photo were found, <dataset>_label_copies.png in ``preview_dir``."""
+    from ..data.stats import copies_picture, preview
+
+    preview_dir.mkdir(parents=True, exist_ok=True)
+    for d, st in zip(names, all_stats):
+        if not st["splits"]:  # nothing to show
+            continue
+        target = preview_dir / f"{d}_preview.png"
+        console.print(f"preview of {preview(d, target, datasets_dir=datasets_dir)} photos: {target}")
+        target = preview_dir / f"{d}_label_copies.png"
+        if copies_picture(d, st["label_agreement_of_copies"]["worst"], target, datasets_dir):
+            console.print(f"copies of one photo whose labels disagree most: {target}")
 
 
 @data_app.command("split")

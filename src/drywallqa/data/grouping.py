@@ -188,14 +188,17 @@ def group_clean_split(
     return GroupSplit(dataset, seed, dict(fractions), parts)
 
 
-def load_all_splits(dataset: str, datasets_dir=None) -> tuple[list[Sample], list]:
-    """Every published split of a dataset, concatenated (train, valid, test order)."""
+def load_all_splits(dataset: str, datasets_dir=None, unread: dict | None = None) -> tuple[list[Sample], list]:
+    """Every published split of a dataset, concatenated (train, valid, test order). ``unread``, where given, gets
+    each split that gave no image, with why (its first problem: an annotation file missing, ...)."""
     from .registry import get_dataset_config
     from .sample import load_split
 
     samples, problems = [], []
     for split in get_dataset_config(dataset).splits:
         s, p = load_split(dataset, split, datasets_dir)
+        if not s and unread is not None:
+            unread[split] = str(p[0]) if p else "no images found in its folder"
         samples += s
         problems += p
     return samples, problems
@@ -306,9 +309,14 @@ def make_group_split(dataset: str, datasets_dir=None, fractions: dict | None = N
     """Group-clean split of all published images of ``dataset`` (stems + near-duplicates grouped)."""
     from .registry import get_dataset_config
 
-    samples, _ = load_all_splits(dataset, datasets_dir)
+    unread: dict[str, str] = {}
+    samples, _ = load_all_splits(dataset, datasets_dir, unread)
     if not samples:
         raise ValueError(f"dataset {dataset!r}: no readable images")
+    if unread:  # a manifest without a whole split would score and train on the others as if it were all
+        raise ValueError(f"dataset {dataset!r}: no image read from its split " + "; ".join(
+            f"{sp} ({why})" for sp, why in unread.items()) + ": make it readable, or leave it out of the dataset "
+            "YAML's splits")
     pairs = near_duplicate_pairs([s.image_path for s in samples], progress=progress)
     groups = group_ids(samples, pairs)
     return group_clean_split(samples, groups, get_dataset_config(dataset).root(datasets_dir), dataset, fractions, seed)

@@ -53,7 +53,8 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
     annotations' stroke width (mean width along the skeleton of each non-empty mask, px: median and
     10th/90th percentiles over the masks); plus groups and near-duplicates shared between splits, and the
     :func:`label_agreement` of near-identical copies."""
-    samples, problems = load_all_splits(dataset, datasets_dir)
+    unread: dict[str, str] = {}
+    samples, problems = load_all_splits(dataset, datasets_dir, unread)
     strokes = get_dataset_config(dataset).label_shape != "box"
     per_split: dict[str, dict] = {}
     coverage: dict[str, list] = {}
@@ -107,6 +108,7 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
     return {
         "dataset": dataset,
         "splits": per_split,
+        "unread_splits": unread if samples else {},  # a dataset with none read at all is said as a whole
         "source_groups_shared_between_splits": shared,
         "images_with_their_source_photo_in_another_split": leaked,
         "near_duplicate_pairs_across_splits": {f"{a}&{b}": n for (a, b), n in cross_dups.items()},

@@ -97,11 +97,15 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ig
     neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
                               r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|excl\.?|"
-                              r"w/o|w/out)(?![\w/])",
+                              r"(?:with\s+(?:the\s+)?)?exception\s+of|barring|excepting|w/o|w/out)(?![\w/])",
                               re.IGNORECASE)
 # a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word of
 # the things the model knows, after a space or a bracket: not "re-taped", "T-joint", "cracks - not tape", ":-D",
 # "Step 1 -find cracks", "show ~every crack", "!urgent cracks")
+# "bar" meaning except, after a whole ("everything bar the tape", "the whole wall, bar the cracks"; not "cracks in the
+# bar", "the bar area")
+_BAR = re.compile(r"\b(?:everything|all|anything|it|wall|walls|surface|surfaces|board|boards|plaster|drywall|"
+                  r"plasterboard|area|areas|image|photo|picture)\s*,?\s+(bar)\s+(?=[^\W\d_])", re.IGNORECASE)
 _SYMBOL_NOT = re.compile(r"(?:!=\s*|(?:(?<=[\s(\[,;])|^)[-~!\u2212])(?=(?:crack|fissur|fractur|seam|seem|joint|join|tap|mud|"
                          r"stopp)\w*)", re.IGNORECASE)
 _LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking|take)\s+out|leave\s+off|"
@@ -204,7 +208,11 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"falls?\s+outside\s+(?:the|our|my|this)\s+scope(?:\s+of\s+(?:this|the)\s+(?:request|job|task|ticket))?|"
                r"(?:(?:are|is)\s+not|(?:aren|isn)['\u2019]?t)"
                r"(?:\s+(?:really|actually))?\s+(?:(?:the|an|a|my|our|your)\s+)?(?:issue|problem|concern|priority|focus|"
-               r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?")
+               r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?|"
+               r"(?:(?:should|must|shall|need|needs|are|is)\s+not|(?:shouldn|mustn|needn|aren|isn)['\u2019]?t)\s+"
+               r"(?:to\s+)?be\s+(?:included|shown|marked|highlighted|masked|segmented|selected|labell?ed|detected|"
+               r"counted|picked\s+up)|(?:should|must|shall|are\s+to|is\s+to)\s+be\s+(?:excluded|ignored|"
+               r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)")
 _DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
                         r")(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really)?"
                         r"(?=\s*(?:([.,;:!?\u2013\u2014]|\s-+\s|$)|but\b))", re.IGNORECASE)
@@ -322,6 +330,7 @@ def _negation_spans(text: str) -> list[tuple[int, int, str]]:
     negation phrase ("other than", "free of") as one word "except", a phrase of leaving out ("leave out", "mask out")
     as one word "leaveout", a sign of negation ("-crack", "~taping", "class!=crack") as "not"."""
     phrases = [(m.start(), m.end(), "except") for m in _NEGATION_PHRASE.finditer(text)]
+    phrases += [(m.start(1), m.end(1), "except") for m in _BAR.finditer(text)]
     phrases += [(m.start(), m.end(), "not") for m in _SYMBOL_NOT.finditer(text)]
     phrases += [(m.start(), m.end(), "leaveout") for m in _LEAVE_OUT_PHRASE.finditer(text)]
     words = list(phrases)
