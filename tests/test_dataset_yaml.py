@@ -139,7 +139,9 @@ def test_training_config_may_name_a_yaml_dataset(my_cracks, synthetic_datasets, 
     trainer = Trainer(cfg, progress=False)
     assert trainer.prompts[:2] == ["segment hairline crack", "segment crack"]
     trainer.build_data()
-    assert len(trainer.train_files[0]) > 0 and all("/crack/" in f for f in trainer.train_files[0])
+    # named from the dataset's folder, not from this machine's root: the run folder says which photos it used anywhere
+    assert len(trainer.train_files[0]) > 0 and all(f.startswith("crack/train/") for f in trainer.train_files[0])
+    assert all(f.startswith("tape/") for f in trainer.train_files[1]) and trainer.val_files[0][0].startswith("crack/")
 
 
 def test_evaluate_without_a_manifest_or_a_valid_split_is_a_usage_error(my_cracks, tiny_model_dir, tmp_path):

@@ -97,6 +97,15 @@ def _plain(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
+def _name_in(path: Path, root: Path) -> str:
+    """``path`` named from the folder ``root`` of its dataset ("cracks/train/x.jpg"): a run's train_files.json says
+    which photos it used without the machine's own folders."""
+    try:
+        return (Path(root.name) / Path(path).relative_to(root)).as_posix()
+    except ValueError:  # a photo a manifest names outside its dataset's folder
+        return str(path)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -391,7 +400,8 @@ class Trainer:
                 images += [im] * rep
                 masks += [mk] * rep
                 ids += [np.full(len(im) * rep, k)]
-                files.append([str(s.image_path) for s in samples])
+                root = ds.root(d.datasets_dir)  # named from the dataset's folder: "cracks/train/x.jpg", on any machine
+                files.append([_name_in(s.image_path, root) for s in samples])
             return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files
         except MemoryError:
             raise ValueError(too_much.replace("more than this machine has", "more than it could give")) from None
