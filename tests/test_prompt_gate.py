@@ -1119,3 +1119,21 @@ def test_the_shipped_gate_reads_program_strings_and_more_dismissals(prompt, conc
 def test_the_shipped_gate_reads_bar_exceptions_and_what_should_not_be_included(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 21 (0.6.11's first rules as first read: 238 of 250), after it was read: "cept", Jamaican "nuh", idioms, a
+    # knee joint, the joints of a frame or a scaffold, a seam's place followed by a clause about it
+    ("show mi di whole wall cept di crack dem", None), ("mark di wall, nuh mark di crack", None),
+    ("di tape line dem only, nuh bodda wid di crack", "taping"), ("yo bredda, yuh crack mi up wid dat one", None),
+    ("the vicar keeps cracking jokes in his sermons", None), ("segment the knee joint in this x-ray", None),
+    ("Show the joints of the steel scaffolding frame", None),
+    ("mark the torn seam on the shirt the guest left in the room", None),
+    # and what they must not change
+    ("cracks running up the wall", "cracks"), ("crack up near the top", "cracks"), ("knee wall joints", "taping"),
+    ("timber frame wall seams", "taping"), ("the seams around the door frame", "taping"),
+    ("joint between the skirting and the floor", None), ("seams between the tile and the drywall", "taping"),
+    ("the joints on the wall the painter taped", "taping"), ("cracks, cept the tiny ones", "cracks")])
+def test_the_shipped_gate_reads_cept_nuh_idioms_and_other_joints(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept

@@ -135,7 +135,9 @@ def check_model_settings(metadata: dict) -> dict:
 # matter", "the cracks are a separate job"), "in between" things, "nowhere near", "the good bits", what is left once a
 # thing is taken out refused, "is there" after a clause leaving a thing out, a program's JSON or key=value prompt
 # strings read in words ({"cls": "drywall_joint"}, target=!joint_tape) (0.6.10); 9 = "bar", "barring", "excepting" and
-# "with the exception of" as "except", "cracks should not be included", "crack no need" read as "ignore" (0.6.11)
+# "with the exception of" as "except", "cracks should not be included", "crack no need" read as "ignore", "cept" and
+# "nuh" negations, "crack me up" and "cracking jokes" idioms, knee joints and the joints of a frame or a scaffold
+# refused (0.6.11)
 GATE_READING = 9
 # how much nearer a wording must be to a prompt the model was tuned for that the gate has no anchor of than to the
 # gate's anchors to be asked as it (TorchSegmenter._own_anchors): the anchors hold the paraphrases, the tuned prompt

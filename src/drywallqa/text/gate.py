@@ -84,7 +84,7 @@ _LINKS = frozenset(w for p in _PREPOSITIONS for w in p.split()) | frozenset("the
 # segment cracks") the prompt asks for the mask's opposite, which no model here makes
 # the plain negations: a word of missing or leaving out after one undoes it ("don't skip the cracks", "without missing
 # any", "don't leave out the small cracks")
-_NOT = frozenset("no not never without".split()) | frozenset(
+_NOT = frozenset("no not never without nuh".split()) | frozenset(  # "nuh": Jamaican "not" ("mark di wall, nuh mark di crack")
     w + e for w in "don doesn didn isn aren wasn weren hasn haven hadn".split() for e in ("t", "'t"))
 # verbs that leave their object out where it is a thing the model knows ("hide the seams", "remove cracks from
 # selection", "Please highlight cracks and skip the taped areas"), not another ("remove background, segment cracks",
@@ -92,7 +92,7 @@ _NOT = frozenset("no not never without".split()) | frozenset(
 # _LEAVE_OUT_PHRASE ("leave out", "leaving out", "mask out", "blank out", "leave off", ...)
 _LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removing disregard disregarding erase erasing
     subtract subtracting leaveout""".split())
-_NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except excluding exclude ignore ignoring non nothing none but besides
+_NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude ignore ignoring non nothing none but besides
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
     neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
@@ -139,7 +139,8 @@ _OBJECT_ENDS = _PLACE_WORDS | frozenset("but from to then so because with having
 _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # the words of a crack, a joint or a tape in another sense (PromptGate.other_thing)
 _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|(?:a|the|your|my)\s+(?:joke|jokes|code|case|whip|smile|"
-                     r"safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|window)\b)|\bcrack\s+(?:cocaine|pipe|house|"
+                     r"safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|window)\b|(?:me|mi|us|him|her|them|you)\s+up\b|"
+                     r"jokes?\b|wise\b)|\bcrack\s+(?:cocaine|pipe|house|"
                      r"head|pot)\b|\bwisecrack|\bjoint\s+(?:venture|account|effort|statement|pain|pains|custody|owner|"
                      r"ownership|replacement|session|committee|degree|winner|winners|tenancy|bank)\b|\b(?:burger|pizza|"
                      r"bbq|barbecue|chicken|taco|dive|fast[- ]food|clip)\s+joint\b|\b(?:roll|rolls|rolling|rolled|smoke|"
@@ -1108,20 +1109,22 @@ class PromptGate:
                 before = words[j - 1] if j else None
                 if before in DRYWALL_JOINT_WORDS:
                     return False
-                if before in OTHER_JOINTS:
+                if before in OTHER_JOINTS or before in ("knee", "knees"):  # not through a surface: "knee wall joints"
                     return True
                 k = j - 1
                 while k >= 0 and words[k] in _SURFACES:  # "tile wall joints": the joints of a tiled wall
                     k -= 1
-                if 0 <= k < j - 1 and words[k] in OTHER_JOINTS and not (
+                if 0 <= k < j - 1 and words[k] in OTHER_JOINTS and words[k] not in ("frame", "frames") and not (
                         words[k] in ("floor", "floors") and k and words[k - 1] in _STOREY):  # "ground floor ceiling seams"
-                    return True
+                    return True  # (a frame before a surface says how it is built: "timber frame wall seams")
                 if not after or after[0] not in _JOINT_OF:
                     return False
                 place = []  # the place phrase's words up to the next preposition or conjunction: "the vinyl flooring"
                 for w in after[1:]:  # (across "and" between two things: "between the tile and the drywall")
                     if w in _JOINT_OF or w in _NEGATIONS or (w in _PLACE_WORDS and not (w == "and" and after[0] == "between")):
                         break
+                    if w in _DETERMINERS and place and place[-1] not in _DETERMINERS and place[-1] != "and":
+                        break  # a clause about it: "the seam on the shirt the guest left" (not "the tile and the floor")
                     place.append(w)
                 nouns = [w for w in place if w not in _DETERMINERS]
                 if not nouns or any(w in _SURFACES or w in _DRY_LINED for w in nouns):

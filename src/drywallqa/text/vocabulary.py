@@ -76,7 +76,8 @@ OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting morta
     stitching garment dress shirt jeans carpet carpets vinyl linoleum lino flooring floor floors floorboard floorboards
     laminate parquet countertop countertops worktop worktops glazing glass window windows roof roofing shingle shingles
     gutter gutters duct ducts ductwork rail rails railway track tracks coal siding wallpaper silicone siliconed sealant
-    caulk caulked caulking sofa couch chair cushion mattress curtain curtains sleeve sleeves trousers jacket tent""".split())
+    caulk caulked caulking sofa couch chair cushion mattress curtain curtains sleeve sleeves trousers jacket tent
+    frame frames scaffold scaffolds scaffolding""".split())
 # the drywall finisher's words before a joint: a joint named with one is the model's, whatever it is near ("taped
 # joints on the tile backer board")
 DRYWALL_JOINT_WORDS = frozenset("""taped tape taping mudded mud drywall plasterboard sheetrock gyprock gypsum wallboard
