@@ -15,7 +15,8 @@ from drywallqa.cli import app
 from drywallqa.serve import ServeConfig, create_app
 from drywallqa.text import vocabulary
 from drywallqa.text.encoder import get_text_encoder
-from drywallqa.text.gate import trade_reading, PromptGate, calibrate_margin
+from drywallqa.text.gate import PromptGate, calibrate_margin
+from drywallqa.text.readings import trade_reading
 
 UNKNOWN = "segment the window"
 
@@ -1007,7 +1008,7 @@ def test_the_shipped_gate_finds_the_thing_in_a_longer_request_and_knows_idioms(p
     ("Crack width doesn't matter, mark them all", None), ("Cracks in the ceiling don't matter, just the walls", None),
     ("find cracks tape doesn't matter", None)])
 def test_what_people_write_for_a_thing_they_do_not_want_is_read_as_ignore(prompt, reading):
-    from drywallqa.text.gate import dismissal_reading
+    from drywallqa.text.readings import dismissal_reading
 
     assert dismissal_reading(prompt) == (prompt if reading is None else reading)
 
@@ -1081,7 +1082,7 @@ def test_the_shipped_gate_reads_abbreviations_run_on_requests_and_sound_surfaces
 def test_a_programs_prompt_strings_are_read_in_words(prompt, reading):
     """Set 18's API tester: ``{"op":"segment","cls":"drywall_joint"}`` was refused, ``target=!joint_tape`` answered
     with the tape's mask, ``{"cls":"crack","exclude":["joint_tape"]}`` refused."""
-    from drywallqa.text.gate import structured_reading
+    from drywallqa.text.readings import structured_reading
 
     assert structured_reading(prompt) == (prompt if reading is None else reading)
 

@@ -1,0 +1,288 @@
+"""The gate's readings: what a person typed, rewritten in plainer words before the prompt gate judges it.
+
+A *reading* takes a prompt as typed and returns it with some of its words put in the words the gate's rules and
+anchors know, every other word kept as typed (a prompt with nothing a reading reads comes back unchanged). The gate
+(:meth:`PromptGate.correct <drywallqa.text.gate.PromptGate.correct>`) reads every prompt by :func:`plain_reading`
+before it mends slips and judges it; :func:`plain_reading` composes the readings in this order:
+
+1. :func:`structured_reading`: a program's JSON or key=value string in words (``{"op":"segment","cls":"drywall_joint"}``
+   -> "drywall joint", ``query='drywall joint' negative='crack'`` -> "drywall joint, not crack");
+2. :func:`trade_reading`: the trade's and other countries' words for a joint as the words the model knows ("joins",
+   "seems", "where the boards meet", "gib stopping", "scrim", "flats and angles": :data:`_TRADE_PHRASES`;
+   "stopping" only where it names the work: :func:`_stopping_reading`);
+3. :func:`dismissal_reading`: what people write for a thing they do not want as "ignore" ("leave the tape alone",
+   "seams don't matter" -> "ignore seams").
+
+    plain_reading("the seems between the panels")    -> "the seams between the panels"
+    plain_reading("just cracks. seams dont matter")  -> "just cracks. ignore seams"
+
+The word lists these share with the gate are in :mod:`drywallqa.text.words`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .words import _ASKING, _CORE_KIND, _DETERMINERS, _ONLY, _PLACE_WORDS, _SURFACES, _TOKEN
+
+# "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
+_BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighboring)\s+)*((?:(?:" +
+                          "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+)*(?:boards|sheets|panels|plasterboards|"
+                          r"drywalls|sheetrocks|wallboards))\s+(?:meet|join|butt(?:\s+together|\s+up)?|abut|"
+                          r"come\s+together|(?:are|were|get|got)\s+(?:joined|butted|taped))\b", re.IGNORECASE)
+# other countries' words for a taped joint, read as the words the model knows: New Zealand and Australia "stop" joints
+# on GIB board ("gib stopping", "stopped joins"), Britain "scrims" them, and a finisher's "flats and angles" are the
+# flat joints and the internal corners
+_JOINT_WORK = r"(?:stopp|stopped|join|joint|seam|tap|flush|mud|compound|flat|angle|meet|butt|abut)"
+_TRADE_PHRASES = [
+    (re.compile(r"\bflats?\s*(?:and|&|n|\+|/|,)\s*(?:internal\s+)?angles\b|\bangles\s*(?:and|&|n|\+|/|,)\s*flats\b",
+                re.IGNORECASE), "flat joints and angle joints"),
+    # GIB board, only where its joints or their work follow ("the gib board" is the board, no joint)
+    (re.compile(r"\bgib(?:raltar)?[\s-]*boards(?=\s+" + _JOINT_WORK + ")", re.IGNORECASE), "plasterboards"),
+    (re.compile(r"\b(?:gib|gibraltar[\s-]*board)(?:[\s-]*board)?(?=\s+" + _JOINT_WORK + ")", re.IGNORECASE),
+     "plasterboard"),
+    (re.compile(r"\bunstopped\b", re.IGNORECASE), "untaped"),
+    (re.compile(r"\b(?:stopped|scrimmed)(?=(?:\s+(?:and|&)\s+(?:sanded|finished|filled|skimmed|coated|flushed|"
+                r"feathered|taped|mudded|primed|painted))?\s+(?:joins?|joints?|seams?|areas?|"
+                r"lines?|sections?|strips?)\b)|\bjointed(?=\s+(?:joins?|joints?|seams?|areas?)\b)", re.IGNORECASE),
+     "taped"),  # "stopped and sanded joins", "jointed areas" (not "jointed sections of the downpipe")
+]
+# what people write for a thing they do not want, read as "ignore" (dismissal_reading): a verb in the imperative
+# ("leave the tape alone", "forget the cracks for now", "never mind the seams"; not "don't ever forget the cracks", "I
+# forget where the cracks are") and a clause saying the thing is not wanted after naming it ("seams don't matter", "the
+# cracks are a separate job", "Sheetrock seams aren't really the issue"); where a contrast follows, it is what is
+# asked ("the seams aren't the problem, the cracks are" -> "ignore the seams, show the cracks")
+_LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)alone\b", re.IGNORECASE)
+_FORGET = re.compile(r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
+_NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
+               r"(?:are|is)\s+(?:irrelevant|unimportant|(?:a\s+)?(?:separate|diff|different)\s+(?:job|issue|matter|task|"
+               r"problem|thing|item|trade|sub|ticket)|someone\s+else['\u2019]?s\s+(?:job|problem|concern)|out\s+of\s+scope|"
+               r"(?:already\s+)?(?:fine|fixed|done|repaired|sorted|handled)|not\s+(?:important|relevant|needed|wanted))|"
+               r"falls?\s+outside\s+(?:the|our|my|this)\s+scope(?:\s+of\s+(?:this|the)\s+(?:request|job|task|ticket))?|"
+               r"(?:(?:are|is)\s+not|(?:aren|isn)['\u2019]?t)"
+               r"(?:\s+(?:really|actually))?\s+(?:(?:the|an|a|my|our|your)\s+)?(?:issue|problem|concern|priority|focus|"
+               r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?|"
+               r"(?:(?:should|must|shall|need|needs|are|is)\s+not|(?:shouldn|mustn|needn|aren|isn)['\u2019]?t)\s+"
+               r"(?:to\s+)?be\s+(?:included|shown|marked|highlighted|masked|segmented|selected|labell?ed|detected|"
+               r"counted|picked\s+up)|(?:should|must|shall|are\s+to|is\s+to)\s+be\s+(?:excluded|ignored|"
+               r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)")
+_DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
+                        r")(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really)?"
+                        r"(?=\s*(?:([.,;:!?\u2013\u2014]|\s-+\s|$)|but\b))", re.IGNORECASE)
+# the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
+_NOT_IN_A_NAME = frozenset("""i we you they it think guess feel reckon that which who whose if when because so with
+    find show mark highlight segment detect only just check confirm make sure verify ensure whether see this""".split())
+_CLAUSE_WORDS = frozenset("and but so then also".split())  # "..., and the tape doesn't matter": before "ignore"
+# the words after which a verb is in the imperative ("please forget the tape", "ok never mind the seams")
+_BEFORE_AN_ORDER = frozenset("please pls plz just so ok okay and then now but um uh er erm hey".split())
+_WH_WORDS = frozenset("where what which how if whether why when who to that".split())  # "I forget where the cracks are"
+# words that point back to the thing left out: only some of it is ("leave the small cracks alone, mark the big ones")
+_POINTS_BACK = re.compile(r"\b(?:ones|them|it(?!['\u2019]?s\b|\s+is\b)|the\s+others|the\s+rest)\b", re.IGNORECASE)
+# what a contrast after a clause not wanting a thing says is wanted: "the cracks are", "it's the cracks", "tape does"
+_CONTRAST = re.compile(r"\s*(?:it['\u2019]?s\s+|it\s+is\s+)?((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+?)"
+                       r"(\s+(?:is|are|do|does))?\s*(?=[.!;]|$)", re.IGNORECASE)
+# a program's prompt strings (structured_reading): JSON or key=value pairs naming what to find
+# (``{"cls": "drywall_joint"}``, ``target=crack``), what to leave out (``exclude``, ``negative``: ``query='drywall joint'
+# negative='crack'``) or that the mask is to be inverted (``"invert": true``); a value's sign ("!joint_tape") says not
+_KEY_VALUE = re.compile(r"""(?<![^\W_])["']?([A-Za-z][\w-]*)["']?\s*[=:]\s*("[^"]*"|'[^']*'|\[[^\]]*\]|"""
+                        r"""[^\s,;&{}\])]+)""")
+_ASK_KEYS = frozenset("""cls class classes label labels target targets query q prompt prompts object objects category
+    categories text include includes positive positives seg segment find mask""".split())
+_NOT_KEYS = frozenset("""exclude excludes excluded excluding negative negatives neg negative_prompt ignore without except
+    not skip minus""".split())
+_NO_VALUE = frozenset("true false yes no none null".split())  # a setting's value, no thing: {"prompt": "cracks", "mask": true}
+# what may stand around the pairs of a program string: a URL's path ("/segment?"), a call ("segment(", ")"), braces
+_INVERT_KEYS = frozenset("invert inverse inverted negate negated complement".split())
+# scrim alone is the British joint tape ("the scrim"); with the board's joints ("scrim over the joints"); not the mesh
+# in render or a theatre's scrim
+_SCRIM = re.compile(r"\bscrim\b(?!\s*(?:-\s*)?tap(?:e|es|ed|ing)\b)", re.IGNORECASE)
+_SCRIM_CONTEXT = re.compile(r"\b(?:joins?|joints?|seams?|plasterboards?|drywall|sheetrock|gyprock|boards?)\b",
+                            re.IGNORECASE)
+_STOPPING = re.compile(r"\bstopping\b", re.IGNORECASE)
+_A_CRACK_BEFORE = re.compile(r"\bcrack", re.IGNORECASE)
+# the words after which "stopping" names the work on the joints ("stopping quality", "stopping only")
+_AFTER_STOPPING = frozenset("quality finish finishing work job lines line coat coats compound mud only defects".split())
+# the words after which "stopping" names the work on a joint ("the stopping", "gib stopping", "level 4 stopping"), not
+# the verb ("stopping the leak")
+_BEFORE_STOPPING = frozenset("""the a all any some this that my our your their bad poor rough visible wet fresh new
+    first second third final finished unfinished sanded level coat plasterboard drywall gyprock sheetrock l3 l4 l5 just
+    only""".split()) | frozenset("1 2 3 4 5".split())  # (not "joints stopping at the ceiling")
+_A_THING_BEFORE = re.compile(r"\b(?:crack|tap|joint|seam|mud)", re.IGNORECASE)
+_JOIN_READINGS = {"join": "joint", "joins": "joints", "seem": "seam", "seems": "seams"}
+# the finisher's participles before a join ("sanded joins"; not before "seems": "the area I sanded seems fine")
+_FINISHED = frozenset("""taped mudded sanded stopped finished filled skimmed coated flushed feathered scrimmed jointed
+    set untaped unstopped unfinished unsanded""".split())
+# the words after which a first "join" is the verb: "join the cracks", "join them up"
+_JOIN_OBJECTS = _DETERMINERS | frozenset("them it up together".split())
+# the words before which "join(s)" and "seem(s)" name a thing ("the joins", "plasterboard joins", "taped seems");
+# after anything else (or first) only where a place or the prompt's end follows ("seems in the drywall"); never a verb
+# ("it seems", "what seems to be", "where the boards join": a plural before "join")
+_BEFORE_A_JOIN = frozenset("""the a all any some each every those these visible vertical horizontal taped mudded butt
+    flat tapered board panel sheet plasterboard drywall sheetrock gyprock wallboard ceiling wall""".split())
+
+
+def trade_reading(prompt: str) -> str:
+    """``prompt`` with the words people write for a joint read as "joint" or "seam": the British "join" as a noun
+    ("joins in the plasterboard", "the board join"), "seems" for "seams" where it names a thing ("the seems between
+    the panels", "seems in the drywall"; not "it seems to be cracked"), and a place where boards meet as their joints
+    ("where the boards meet" -> "joints between the boards"; "cracks where the boards meet" -> "cracks at the joints
+    between the boards"), and other countries' words for the board and its joints (:data:`_TRADE_PHRASES`: "gib
+    stopping" -> "plasterboard taping", "stopped joins" -> "taped joints", "scrim" -> "scrim tape", "flats and angles"
+    -> "flat joints and angle joints"; "stopping" only where it names the work, :func:`_stopping_reading`). Every
+    other word is kept as typed; read again, the reading is the same."""
+    text = prompt
+    for _ in range(4):  # each reading may make another's words ("stopped seems" -> "stopped seams" -> "taped seams")
+        read = _trade_reading_once(text)
+        if read == text:
+            break
+        text = read
+    return text
+
+
+def structured_reading(prompt: str) -> str:
+    """``prompt`` in words where a program wrote it as JSON or key=value pairs with a key of what to find or leave out
+    (:data:`_ASK_KEYS`, :data:`_NOT_KEYS`, :data:`_INVERT_KEYS`): ``{"op":"segment","cls":"drywall_joint"}`` ->
+    "drywall joint", ``query='drywall joint' negative='crack'`` -> "drywall joint, not crack", ``target=!joint_tape``
+    -> "everything except joint tape", ``{"cls": "crack", "invert": true}`` -> "everything except crack". As typed
+    where no such key is there ("TODO: mark the joints", "Note: cracks only"), where words other than the pairs are
+    there ("Target: the hairline cracks on the left", "Mask: the taped seams, priority = high"), and where no value
+    names anything (``{"query": "_"}``)."""
+    body = re.sub(r"^\s*(?:[\w./:-]*\?|[\w.]+\()", "", prompt)  # "/segment?target=crack", "segment(target=...)"
+    body = re.sub(r"""["']?[A-Za-z][\w-]*["']?\s*:\s*(?=\{)""", "", body)  # {"task": {"target": ...}}: nested
+    if re.search(r"[^\W\d_]", _KEY_VALUE.sub("", body)):
+        return prompt  # words besides the pairs: a person's ("Mask: the taped seams, priority = high"), as typed
+    asked, left_out, invert = [], [], False
+    for m in _KEY_VALUE.finditer(body):
+        key, value = m.group(1).lower().replace("-", "_"), m.group(2).strip()
+        if key in _INVERT_KEYS:
+            invert = invert or value.strip("\"')").lower() in ("true", "1", "yes")
+        elif key in _ASK_KEYS or key in _NOT_KEYS:
+            for w in re.split(r"""["'\[\],]+""", value):
+                w = w.strip().replace("_", " ")
+                signed = w[:1] == "!"
+                w = w.lstrip("! ")
+                if not re.search(r"[^\W\d_]", w) or w.lower() in _NO_VALUE or "=" in w:
+                    continue  # nothing, a setting's value, a nested pair
+                (left_out if (key in _NOT_KEYS) != signed else asked).append(w)
+    if not asked and not left_out:  # nothing named: as typed ("invert=true" alone)
+        return prompt
+    text = " and ".join(asked)
+    if invert or (left_out and not asked):
+        return "everything except " + " and ".join(asked + left_out)
+    return text + (", not " + " or ".join(left_out) if left_out else "")
+
+
+def dismissal_reading(prompt: str) -> str:
+    """``prompt`` with what people write for a thing they do not want read as "ignore" (:data:`_LEAVE_ALONE`,
+    :data:`_FORGET`, :data:`_DISMISSED`): "Leave the taping alone. Trace the crack" -> "ignore the taping. Trace
+    the crack", "just cracks. seams dont matter" -> "just cracks. ignore seams", "the cracks are a separate job, show
+    the joints" -> "ignore the cracks, show the joints", "the seams aren't the problem, the cracks are" -> "ignore the
+    seams, show the cracks". As typed where only some of the thing is left out ("leave the small cracks alone, mark the
+    big ones", "crack width doesn't matter", "cracks in the ceiling don't matter") and where the verb is no order
+    ("don't ever forget the cracks", "I forget where the cracks are")."""
+    def a_whole_thing(name: str, after: str, kinds: int = 1) -> bool:  # names things (of ``kinds`` kinds at most),
+        words = [w for w in _TOKEN.findall(name.lower()) if w not in _CLAUSE_WORDS]  # all of them
+        return bool(words) and words[-1] in _CORE_KIND and len(_head_kinds(name)) <= kinds and \
+            not any(w in _NOT_IN_A_NAME for w in words) and not _POINTS_BACK.search(after)
+
+    def leave_alone(m: re.Match) -> str:  # "leave the cracks and the tape alone": both (a clause names one)
+        name = m.group(1).rstrip()
+        return _as_typed(m.group(0), "ignore ") + name if a_whole_thing(name, text[m.end():], 2) else m.group(0)
+
+    text = prompt
+    text = _LEAVE_ALONE.sub(leave_alone, text)
+
+    def forget(m: re.Match) -> str:
+        before = _TOKEN.findall(re.split(r"[.,;:!?]", text[:m.start()])[-1].lower())
+        after = _TOKEN.findall(text[m.end():].lower())
+        if (before and before[-1] not in _BEFORE_AN_ORDER) or (after and after[0] in _WH_WORDS) or \
+                _POINTS_BACK.search(text[m.end():]):
+            return m.group(0)
+        return _as_typed(m.group(0), "ignore")
+
+    text = _FORGET.sub(forget, text)
+    out, end = [], 0
+    for m in _DISMISSED.finditer(text):
+        if m.start() < end:
+            continue
+        name = m.group(2)
+        lead = re.match(r"(?:(?:" + "|".join(_CLAUSE_WORDS) + r")\s+)*", name, re.IGNORECASE).group(0)
+        name = name[len(lead):]
+        if not a_whole_thing(name, text[m.end():]):
+            continue
+        ignore = _as_typed(lead or name, "ignore ")
+        if name[:1].isupper() and not name.split()[0].isupper():  # "The seams" first in a sentence
+            name = name[0].lower() + name[1:]
+        out.append(text[end:m.start()] + m.group(1) + lead + ignore + name)
+        end = m.end()
+        contrast = _CONTRAST.match(text, end + 1) if text[end:end + 1] == "," else None
+        if contrast and (contrast.group(2) or re.match(r"\s*it", contrast.group(0), re.IGNORECASE)) and \
+                _head_kinds(contrast.group(1)):  # a thing: "it's the cracks", not "it's fine"
+            out.append(", show " + contrast.group(1))  # "..., the cracks are" asks for the cracks
+            end = contrast.end()
+        elif end < len(text) and not m.group(3):
+            out.append(",")  # "ignore the seams, but the cracks do": a clause ends
+    return "".join(out) + text[end:]
+
+
+def plain_reading(prompt: str) -> str:
+    """``prompt`` in the words the gate's rules know: a program's string in words (:func:`structured_reading`), the
+    trade's words (:func:`trade_reading`), what is not wanted as "ignore" (:func:`dismissal_reading`)."""
+    return dismissal_reading(trade_reading(structured_reading(prompt)))
+
+
+def _as_typed(typed: str, reading: str) -> str:
+    """``reading`` capitalised where ``typed`` is ("Gib" -> "Plasterboard"; "GIB" as a name -> "plasterboard")."""
+    return reading.capitalize() if typed[:1].isupper() and not (len(typed) > 1 and typed.isupper()) else reading
+
+
+def _trade_reading_once(prompt: str) -> str:
+    text = prompt
+    for pattern, reading in _TRADE_PHRASES:
+        text = pattern.sub(lambda m, r=reading: _as_typed(m.group(0), r), text)
+    if _SCRIM_CONTEXT.search(text) or not [w for w in _TOKEN.findall(text.lower()) if w not in _DETERMINERS
+                                           and w not in _ASKING and w != "scrim"]:
+        text = _SCRIM.sub(lambda m: m.group(0) + " tape", text)
+    text = _STOPPING.sub(lambda m: _stopping_reading(text, m), text)
+    text = _BOARDS_MEET.sub(lambda m: ("at the " if _A_THING_BEFORE.search(text[:m.start()]) else "") +
+                            f"joints between the {m.group(1)}", text)  # "cracks where the boards meet": a place
+    words = list(re.finditer(r"[A-Za-z]+|[^\sA-Za-z]", text))
+    out, end = [], 0
+    for i, m in enumerate(words):
+        low = m.group(0).lower()
+        if low not in _JOIN_READINGS:
+            continue
+        before = words[i - 1].group(0).lower() if i else None
+        if before is not None and not before.isalpha() and low in ("join", "joins"):
+            before = None  # a clause begins: "leave out the cracks, joins only"
+        after = words[i + 1].group(0).lower() if i + 1 < len(words) else None
+        ends = after is None or after in _PLACE_WORDS or not after.isalpha()  # "wall seems cracked" is a verb
+        if before in ("the", "those", "these") or ((before in _BEFORE_A_JOIN or (
+                before in _FINISHED and low in ("join", "joins"))) and ends) or (
+                before is None and (after is None or after in _PLACE_WORDS or (low in ("join", "joins") and after not in
+                                                                               _JOIN_OBJECTS))):  # "joins, please";
+            # not "Seems, at first glance, ..."
+            reading = _JOIN_READINGS[low]
+            out += [text[end:m.start()], reading.capitalize() if m.group(0)[0].isupper() else reading]
+            end = m.end()
+    return "".join(out) + text[end:]
+
+
+def _head_kinds(text: str) -> set[str]:
+    """The concepts whose head words (:data:`_CORE_KIND`) ``text`` names."""
+    return {_CORE_KIND[w] for w in _TOKEN.findall(text.lower()) if w in _CORE_KIND}
+
+
+def _stopping_reading(text: str, m: re.Match) -> str:
+    """"taping" for the "stopping" of ``m`` where it names the work on a joint: after one of
+    :data:`_BEFORE_STOPPING` (not as a place's thing after a crack: "crack through the stopping"), before one of
+    :data:`_AFTER_STOPPING` ("stopping quality"), or first in its sentence with nothing, a place or "only" after it
+    ("stopping on the joins", "For the QA log: stopping only."; not "Stopping by site today"); else as typed."""
+    before = re.findall(r"\w+", re.split(r"[;:.!?(]", text[:m.start()])[-1])
+    after = (re.match(r"[^\w;:.!?]*(\w+)?", text[m.end():]).group(1) or "").lower() or None
+    if _A_CRACK_BEFORE.search(text[:m.start()]) and after is None:
+        return m.group(0)  # "crack through the stopping", "cracks in the stopping": the place of a crack, as typed
+    if (before and before[-1].lower() in _BEFORE_STOPPING) or after in _AFTER_STOPPING or (
+            not before and (after is None or (after in _PLACE_WORDS | _ONLY and after not in ("by", "at")))):
+        return "Taping" if m.group(0)[0].isupper() else "taping"
+    return m.group(0)
