@@ -56,19 +56,19 @@ from .encoder import normal_form
 from .readings import _head_kinds, plain_reading
 from .vocabulary import (DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OTHER_JOINTS, OTHER_TAPE_WORDS, OTHER_TAPES,
                          PRODUCTS, TAPE_THINGS, TRADE_WORDS)
-from .words import _ASKING, _CORE_KIND, _DETERMINERS, _ONLY, _PLACE_WORDS, _PREPOSITIONS, _SURFACES, _TOKEN
+from .words import ASKING, CORE_KIND, DETERMINERS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES, TOKEN
 
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
 _SUFFIXES = ("s", "es", "ed", "er", "ing", "y", "ly")
 # a place phrase at a prompt's end ("... above the door", "... next to the outlet"): where, not what
-_PLACE = re.compile(r"\s+(?:" + "|".join(_PREPOSITIONS) + r")\s+\S.*$", re.IGNORECASE)
+_PLACE = re.compile(r"\s+(?:" + "|".join(PREPOSITIONS) + r")\s+\S.*$", re.IGNORECASE)
 # words that name nothing by themselves: a prompt asking for one of them ("pixels on the crack", "lines along the
 # joints", "damage in the drywall") may have its meaning in its place
 _GENERIC = frozenset("""pixel pixels line lines damage damages defect defects problem problems issue issues everything
     anything stuff thing things spot spots bit bits piece pieces else""".split())
 # the words of a place phrase that name nothing: its prepositions and determiners
-_LINKS = frozenset(w for p in _PREPOSITIONS for w in p.split()) | frozenset("the a an this that these those my our its of"
+_LINKS = frozenset(w for p in PREPOSITIONS for w in p.split()) | frozenset("the a an this that these those my our its of"
                                                                              .split())
 # words that ask for what is not there: before the thing named ("no cracks", "everything except the tape", "do not
 # segment cracks") the prompt asks for the mask's opposite, which no model here makes
@@ -122,7 +122,7 @@ _LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|omitted|erased|
 _SOUND = frozenset("""undamaged intact sound healthy unbroken unblemished flawless pristine perfect clean unmarked
     unaffected bare good""".split())
 # where the object of a verb of leaving out ends: "remove false positives from the crack mask"
-_OBJECT_ENDS = _PLACE_WORDS | frozenset("but from to then so because with having that which for of".split())
+_OBJECT_ENDS = PLACE_WORDS | frozenset("but from to then so because with having that which for of".split())
 _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # the words of a crack, a joint or a tape in another sense (PromptGate.other_thing)
 _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|(?:a|the|your|my)\s+(?:joke|jokes|code|case|whip|smile|"
@@ -135,7 +135,7 @@ _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|(?:a|the|yo
                      r"\bticker[- ]tape\b|\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|\bseam\s+of\s+coal\b",
                      re.IGNORECASE)
 # the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
-_CORE = frozenset(_CORE_KIND) - frozenset("cracked fissured fissuring fractured fracturing taping mud mudded".split())
+_CORE = frozenset(CORE_KIND) - frozenset("cracked fissured fissuring fractured fracturing taping mud mudded".split())
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
 _STOREY = frozenset("""first second third fourth fifth ground upper lower top bottom every each all other next same nd rd
     st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first, with no determiner ("on floor 2")
@@ -180,7 +180,7 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
 # now"), or, with no comma, before a verb of asking or "just" ("instead of the cracks show the joints", "forget the tape
 # just the cracks"; not "skip the seams that show cracks"); not a comma in a list ("everything except the cracks, the
 # tape and the seams")
-_NEW_REQUEST = sorted(_ASKING_VERBS | _ONLY | frozenset("""then instead but where what which please can could give keep i we
+_NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where what which please can could give keep i we
                                                           first now start""".split()) | {r"(?:is|are)\s+there"})  # "is
 # there any cracks?", "no tape, first check for cracks", "Excluding cracks, start with the first seam"
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
@@ -202,14 +202,14 @@ _A_REQUEST = re.compile(r"^\W*(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:
 _OPPOSITES = frozenset("opposite inverse invert inverted complement negative".split())
 _MASK_WORDS = re.compile(r"\b(?:masks?|segmentations?|selections?)\b", re.IGNORECASE)
 _BEFORE_A_NAME = frozenset("do does did just only".split()) | _MISSING  # name nothing
-_MODIFIER = re.compile(r"\b(" + "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+(?=(\w+))", re.IGNORECASE)
-_NOT_A_NAME = _LINKS | _ASKING | _HAVING | _NEGATIONS | {"and", "or"}  # a surface before one of these names nothing:
+_MODIFIER = re.compile(r"\b(" + "|".join(sorted(SURFACES, key=len, reverse=True)) + r")\s+(?=(\w+))", re.IGNORECASE)
+_NOT_A_NAME = _LINKS | ASKING | _HAVING | _NEGATIONS | {"and", "or"}  # a surface before one of these names nothing:
 # "ceiling of the room", "wall with no tape"
 # what ties a thing to the negation after it, left out with that negation: "cracks that are not taped" -> "cracks"
 _TIES = _HAVING | _LINKS | frozenset("and or is are be being was were".split())
 # the words a negation may follow and still be about the thing asked for ("the wall with no cracks", "and no tape": a
 # word that ties names nothing, and is never all that is left of a prompt cut before its negation)
-_BEFORE_THE_THING = _ASKING | _SURFACES | _GENERIC | _BEFORE_A_NAME | _TIES  # _TIES holds _LINKS and _HAVING
+_BEFORE_THE_THING = ASKING | SURFACES | _GENERIC | _BEFORE_A_NAME | _TIES  # _TIES holds _LINKS and _HAVING
 
 
 def _negation_spans(text: str) -> list[tuple[int, int, str]]:
@@ -256,7 +256,7 @@ def _is_negation(words: list[str], i: int, about_a_mask: bool, names_its_object=
     if word not in _NEGATIONS:
         return False
     after = words[i + 1:]
-    if (word in ("but", "not") or word in _LEAVE_OUT) and after and after[0] in _ONLY:  # "filter out just the cracks"
+    if (word in ("but", "not") or word in _LEAVE_OUT) and after and after[0] in ONLY:  # "filter out just the cracks"
         return False
     if word == "but" and after and after[0] in _ASKING_VERBS:  # "sound plaster but find any cracks": a conjunction
         return False
@@ -342,7 +342,7 @@ class PromptGate:
         self._anchors = {normal_form(p) for p in self.known_prompts}  # kept whole by subject()
         # the words the known concepts are named with (:meth:`_names_a_thing`)
         self._thing_words = {w for p in [*self.known_prompts, *self.lexicon] for w in _WORD.findall(p.lower())
-                             if len(w) >= 3} - _NOT_A_NAME - _SURFACES - _GENERIC
+                             if len(w) >= 3} - _NOT_A_NAME - SURFACES - _GENERIC
         # the prompts the model was trained on (its datasets'), asked as they are: a run's folder has no per-prompt
         # thresholds to tell them from paraphrases (older gate files: none; their models list theirs)
         self.model_prompts = list(model_prompts)
@@ -376,7 +376,7 @@ class PromptGate:
             near = [w for w in near if not any(w != v and w.startswith(v) and w[len(v):] in _SUFFIXES for v in near)]
             return near[0] if best <= limit and len(near) == 1 else word
 
-        return _TOKEN.sub(mend, unicodedata.normalize("NFKC", prompt))
+        return TOKEN.sub(mend, unicodedata.normalize("NFKC", prompt))
 
     def subject(self, prompt: str) -> str:
         """What a prompt asks for, without a place phrase at its end: "crack above the door" -> "crack", "find
@@ -386,7 +386,7 @@ class PromptGate:
         if normal_form(prompt) in self._anchors:
             return prompt
         head = _PLACE.sub("", prompt).rstrip(" ,;:-–—")  # "crack, above the door": "crack", not "crack,"
-        names = [w for w in _TOKEN.findall(head.lower()) if w not in _ASKING]
+        names = [w for w in TOKEN.findall(head.lower()) if w not in ASKING]
         return head if head != prompt and names else prompt
 
     def understood(self, prompt: str, encode) -> str:
@@ -434,7 +434,7 @@ class PromptGate:
         -> "wall cracks", "bed coat on the seams" -> "seams"); None in a shorter one (its words are its meaning:
         "driveway expansion joints"), where it names no such noun, or nouns of both concepts ("check between each joint
         for cracks")."""
-        words = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
+        words = [(m.start(), m.end(), m.group(0)) for m in TOKEN.finditer(text)]
         if len(words) < 5 or len(_head_kinds(text)) != 1:
             return None
         for i, (start, end, word) in enumerate(words):
@@ -453,7 +453,7 @@ class PromptGate:
         if normal_form(head) in self._anchors:
             return text
         kept = _MODIFIER.sub(lambda m: m.group(0) if m.group(2).lower() in _NOT_A_NAME else "", head)
-        names = [w for w in _TOKEN.findall(kept.lower()) if w not in _ASKING]
+        names = [w for w in TOKEN.findall(kept.lower()) if w not in ASKING]
         return kept + text[len(head):] if names else text
 
     @staticmethod
@@ -464,10 +464,10 @@ class PromptGate:
         judged as its subject alone: it asks what "dent" asks, wherever it is. A surface may be named with words of its
         own ("the bathroom wall", "the new drywall", "the walls and ceilings"): each thing the place names ends in a
         surface ("the joints of the drywall", "the wall near the window" do not)."""
-        place = [w for w in _TOKEN.findall(prompt[len(head):].lower()) if w in _LINKS or w not in _ASKING]
+        place = [w for w in TOKEN.findall(prompt[len(head):].lower()) if w in _LINKS or w not in ASKING]
         ends = [w for w, after in zip(place, place[1:] + ["the"]) if w not in _LINKS and after in _LINKS]
-        names = [w for w in _TOKEN.findall(head.lower()) if w not in _ASKING]
-        return bool(ends) and bool(names) and all(w in _SURFACES for w in ends) and names[-1] not in _GENERIC
+        names = [w for w in TOKEN.findall(head.lower()) if w not in ASKING]
+        return bool(ends) and bool(names) and all(w in SURFACES for w in ends) and names[-1] not in _GENERIC
 
     def _is_real(self, word: str) -> bool:
         """A word spelt right: in the dictionary, the anchors or the lexicon, or an inflection of one
@@ -555,7 +555,7 @@ class PromptGate:
         return out
 
     def named_concept(self, text: str) -> str | None:
-        """The concept whose head words (:data:`_CORE_KIND`: crack, fissure, fracture; seam, joint, tape, mud) are the
+        """The concept whose head words (:data:`CORE_KIND`: crack, fissure, fracture; seam, joint, tape, mud) are the
         only ones ``text`` names, where the gate knows it; None where it names both or neither. Such a prompt is that
         concept's, wherever its other words put its embedding ("segment the fissures of the plasterboard" lay nearer
         the taping anchors: the board). :meth:`match` asks it of the prompt without its place phrase
@@ -606,7 +606,7 @@ class PromptGate:
         for i, word in enumerate(words):
             if word in _NEGATIONS and not _is_negation(words, i, about_a_mask, names_its_object):
                 continue  # "do not miss any cracks" asks for them
-            if word in _NEGATIONS or (word.startswith("un") and word[2:] not in _ASKING and self._names_a_thing(word[2:])) \
+            if word in _NEGATIONS or (word.startswith("un") and word[2:] not in ASKING and self._names_a_thing(word[2:])) \
                     or (word.endswith("less") and self._names_a_thing(word[:-4])):
                 return True  # "unseamed drywall", "unjointed sections", "seamless drywall", "crackless plaster"
             if word not in _BEFORE_THE_THING:
@@ -680,7 +680,7 @@ class PromptGate:
 
     def _names(self, text: str) -> bool:
         """Whether ``text`` names a thing the model knows (:meth:`_names_a_thing`)."""
-        return any(self._names_a_thing(w) for w in _TOKEN.findall(text.lower()))
+        return any(self._names_a_thing(w) for w in TOKEN.findall(text.lower()))
 
     def _names_its_object(self, text: str, spans: list):
         """``(i, n) -> bool``: whether the first ``n`` words after ``spans[i]`` (of :func:`_negation_spans`), up to
@@ -692,12 +692,12 @@ class PromptGate:
                 return False  # a word of a compound: "skip-trowel", "zero-width"
             rest = re.split(r"[,;:.!?()]", text[spans[i][1]:], maxsplit=1)[0]
             words = []
-            for w in _TOKEN.findall(rest.lower()):
-                if w in _DETERMINERS and not words:  # "hide that seam": "that" is the object's, not a new clause
+            for w in TOKEN.findall(rest.lower()):
+                if w in DETERMINERS and not words:  # "hide that seam": "that" is the object's, not a new clause
                     continue
                 if w in _OBJECT_ENDS or w in _NEGATIONS:
                     break
-                if w not in _DETERMINERS:
+                if w not in DETERMINERS:
                     words.append(w)
             return any(self._names_a_thing(w) for w in words[:n])
         return names
@@ -715,15 +715,15 @@ class PromptGate:
             k = i - 1  # said of the surface: "where the plaster is good", "parts of the plaster are still sound"
             while k > 0 and words[k] in _STILL:
                 k -= 1
-            if k < i - 1 and (words[k] in _SURFACES or words[k] in _AREAS or words[k] in _PIECES) and \
+            if k < i - 1 and (words[k] in SURFACES or words[k] in _AREAS or words[k] in _PIECES) and \
                     any(w in ("is", "are") for w in words[k + 1:i]):
                 return True
             j = i + 1
             while j < len(words) and (words[j] in _SOUND or words[j] in ("the", "a", "an")):
                 j += 1
-            if j == len(words) or not (words[j] in _SURFACES or words[j] in _AREAS or words[j] in _PIECES):
+            if j == len(words) or not (words[j] in SURFACES or words[j] in _AREAS or words[j] in _PIECES):
                 continue
-            while j < len(words) and (words[j] in _SURFACES or words[j] in _AREAS or words[j] in _PIECES):
+            while j < len(words) and (words[j] in SURFACES or words[j] in _AREAS or words[j] in _PIECES):
                 j += 1
             return j == len(words) or not self._names_a_thing(words[j])  # "intact wall cracks": which cracks
         return False
@@ -736,8 +736,8 @@ class PromptGate:
         m = _BETWEEN.search(text)
         if m is None or not self._names_a_thing(m.group(1).lower()) or self._names(text[:m.start()]):
             return False
-        before = [w for w in _TOKEN.findall(text[:m.start()].lower()) if w not in _DETERMINERS]
-        return not before or before[-1] in _AREAS or before[-1] in _SURFACES or before[-1] in _REST  # "the bits"
+        before = [w for w in TOKEN.findall(text[:m.start()].lower()) if w not in DETERMINERS]
+        return not before or before[-1] in _AREAS or before[-1] in SURFACES or before[-1] in _REST  # "the bits"
 
     def affirmed(self, text: str) -> str:
         """``text`` without what it asks to leave out after naming its thing: "cracks with no tape" -> "cracks", "crack,
@@ -807,7 +807,7 @@ class PromptGate:
             if word in NOT_THE_THING:
                 return not any(self._names_a_thing(w) for w in words if w not in NOT_THE_THING)
             if self._names_a_thing(word):  # "the mud bucket", "a tube of crack filler"; "cracks" asks for them
-                ends = i + 2 >= len(words) or words[i + 2] in _PLACE_WORDS or words[i + 2] in _NOT_A_NAME or (
+                ends = i + 2 >= len(words) or words[i + 2] in PLACE_WORDS or words[i + 2] in _NOT_A_NAME or (
                     words[i + 2] in _LYING)  # "the taping knife resting on the ladder" (not "crack spray marking")
                 return (words[i + 1:i + 2] != [] and words[i + 1] in PRODUCTS and ends) or (  # not "taping knife marks"
                     i >= 2 and words[i - 1] == "of" and words[i - 2] in PRODUCTS)
@@ -824,7 +824,7 @@ class PromptGate:
         joint tape"), and one before a crack word the crack ("control joint cracks")."""
         for j, word in enumerate(words):
             after = words[j + 1:]
-            names_another = after and (after[0] in _JOINT_PRODUCTS or _CORE_KIND.get(after[0]) == "cracks")
+            names_another = after and (after[0] in _JOINT_PRODUCTS or CORE_KIND.get(after[0]) == "cracks")
             if word in _JOINT_WORDS and not names_another:
                 before = words[j - 1] if j else None
                 if before in DRYWALL_JOINT_WORDS:
@@ -832,7 +832,7 @@ class PromptGate:
                 if before in OTHER_JOINTS or before in ("knee", "knees"):  # not through a surface: "knee wall joints"
                     return True
                 k = j - 1
-                while k >= 0 and words[k] in _SURFACES:  # "tile wall joints": the joints of a tiled wall
+                while k >= 0 and words[k] in SURFACES:  # "tile wall joints": the joints of a tiled wall
                     k -= 1
                 if 0 <= k < j - 1 and words[k] in OTHER_JOINTS and words[k] not in ("frame", "frames") and not (
                         words[k] in ("floor", "floors") and k and words[k - 1] in _STOREY):  # "ground floor ceiling seams"
@@ -841,13 +841,13 @@ class PromptGate:
                     return False
                 place = []  # the place phrase's words up to the next preposition or conjunction: "the vinyl flooring"
                 for w in after[1:]:  # (across "and" between two things: "between the tile and the drywall")
-                    if w in _JOINT_OF or w in _NEGATIONS or (w in _PLACE_WORDS and not (w == "and" and after[0] == "between")):
+                    if w in _JOINT_OF or w in _NEGATIONS or (w in PLACE_WORDS and not (w == "and" and after[0] == "between")):
                         break
-                    if w in _DETERMINERS and place and place[-1] not in _DETERMINERS and place[-1] != "and":
+                    if w in DETERMINERS and place and place[-1] not in DETERMINERS and place[-1] != "and":
                         break  # a clause about it: "the seam on the shirt the guest left" (not "the tile and the floor")
                     place.append(w)
-                nouns = [w for w in place if w not in _DETERMINERS]
-                if not nouns or any(w in _SURFACES or w in _DRY_LINED for w in nouns):
+                nouns = [w for w in place if w not in DETERMINERS]
+                if not nouns or any(w in SURFACES or w in _DRY_LINED for w in nouns):
                     return False  # "seams between the tile and the drywall", "joints on the dry-lined blockwork"
                 if nouns[-1] in ("floor", "floors") and (place[0] in _STOREY or (len(place) > 1 and place[-2] in _STOREY)):
                     return False  # "joints on the second floor", "on every floor", "on floor 2": a storey
@@ -862,7 +862,7 @@ class PromptGate:
         "acoustic panels", "a feathered hat". The anchors holding the trades' names ("stress crack", "feathered joint")
         lifted such prompts to their concept. "stress cracks", "feathered seams" name their thing. Judged on what the
         gate judges (:meth:`understood`)."""
-        words = [w.lower() for w in _TOKEN.findall(text)]
+        words = [w.lower() for w in TOKEN.findall(text)]
         kinds = [w for w in words if _forms(w) & _KIND_FORMS]
         return bool(kinds) and not any(self._names_a_thing(w) for w in words if w not in kinds)
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import re
 
-from .words import _ASKING, _CORE_KIND, _DETERMINERS, _ONLY, _PLACE_WORDS, _SURFACES, _TOKEN
+from .words import ASKING, CORE_KIND, DETERMINERS, ONLY, PLACE_WORDS, SURFACES, TOKEN
 
 # "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
 _BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighboring)\s+)*((?:(?:" +
-                          "|".join(sorted(_SURFACES, key=len, reverse=True)) + r")\s+)*(?:boards|sheets|panels|plasterboards|"
+                          "|".join(sorted(SURFACES, key=len, reverse=True)) + r")\s+)*(?:boards|sheets|panels|plasterboards|"
                           r"drywalls|sheetrocks|wallboards))\s+(?:meet|join|butt(?:\s+together|\s+up)?|abut|"
                           r"come\s+together|(?:are|were|get|got)\s+(?:joined|butted|taped))\b", re.IGNORECASE)
 # other countries' words for a taped joint, read as the words the model knows: New Zealand and Australia "stop" joints
@@ -113,7 +113,7 @@ _JOIN_READINGS = {"join": "joint", "joins": "joints", "seem": "seam", "seems": "
 _FINISHED = frozenset("""taped mudded sanded stopped finished filled skimmed coated flushed feathered scrimmed jointed
     set untaped unstopped unfinished unsanded""".split())
 # the words after which a first "join" is the verb: "join the cracks", "join them up"
-_JOIN_OBJECTS = _DETERMINERS | frozenset("them it up together".split())
+_JOIN_OBJECTS = DETERMINERS | frozenset("them it up together".split())
 # the words before which "join(s)" and "seem(s)" name a thing ("the joins", "plasterboard joins", "taped seems");
 # after anything else (or first) only where a place or the prompt's end follows ("seems in the drywall"); never a verb
 # ("it seems", "what seems to be", "where the boards join": a plural before "join")
@@ -181,8 +181,8 @@ def dismissal_reading(prompt: str) -> str:
     big ones", "crack width doesn't matter", "cracks in the ceiling don't matter") and where the verb is no order
     ("don't ever forget the cracks", "I forget where the cracks are")."""
     def a_whole_thing(name: str, after: str, kinds: int = 1) -> bool:  # names things (of ``kinds`` kinds at most),
-        words = [w for w in _TOKEN.findall(name.lower()) if w not in _CLAUSE_WORDS]  # all of them
-        return bool(words) and words[-1] in _CORE_KIND and len(_head_kinds(name)) <= kinds and \
+        words = [w for w in TOKEN.findall(name.lower()) if w not in _CLAUSE_WORDS]  # all of them
+        return bool(words) and words[-1] in CORE_KIND and len(_head_kinds(name)) <= kinds and \
             not any(w in _NOT_IN_A_NAME for w in words) and not _POINTS_BACK.search(after)
 
     def leave_alone(m: re.Match) -> str:  # "leave the cracks and the tape alone": both (a clause names one)
@@ -193,8 +193,8 @@ def dismissal_reading(prompt: str) -> str:
     text = _LEAVE_ALONE.sub(leave_alone, text)
 
     def forget(m: re.Match) -> str:
-        before = _TOKEN.findall(re.split(r"[.,;:!?]", text[:m.start()])[-1].lower())
-        after = _TOKEN.findall(text[m.end():].lower())
+        before = TOKEN.findall(re.split(r"[.,;:!?]", text[:m.start()])[-1].lower())
+        after = TOKEN.findall(text[m.end():].lower())
         if (before and before[-1] not in _BEFORE_AN_ORDER) or (after and after[0] in _WH_WORDS) or \
                 _POINTS_BACK.search(text[m.end():]):
             return m.group(0)
@@ -240,8 +240,8 @@ def _trade_reading_once(prompt: str) -> str:
     text = prompt
     for pattern, reading in _TRADE_PHRASES:
         text = pattern.sub(lambda m, r=reading: _as_typed(m.group(0), r), text)
-    if _SCRIM_CONTEXT.search(text) or not [w for w in _TOKEN.findall(text.lower()) if w not in _DETERMINERS
-                                           and w not in _ASKING and w != "scrim"]:
+    if _SCRIM_CONTEXT.search(text) or not [w for w in TOKEN.findall(text.lower()) if w not in DETERMINERS
+                                           and w not in ASKING and w != "scrim"]:
         text = _SCRIM.sub(lambda m: m.group(0) + " tape", text)
     text = _STOPPING.sub(lambda m: _stopping_reading(text, m), text)
     text = _BOARDS_MEET.sub(lambda m: ("at the " if _A_THING_BEFORE.search(text[:m.start()]) else "") +
@@ -256,10 +256,10 @@ def _trade_reading_once(prompt: str) -> str:
         if before is not None and not before.isalpha() and low in ("join", "joins"):
             before = None  # a clause begins: "leave out the cracks, joins only"
         after = words[i + 1].group(0).lower() if i + 1 < len(words) else None
-        ends = after is None or after in _PLACE_WORDS or not after.isalpha()  # "wall seems cracked" is a verb
+        ends = after is None or after in PLACE_WORDS or not after.isalpha()  # "wall seems cracked" is a verb
         if before in ("the", "those", "these") or ((before in _BEFORE_A_JOIN or (
                 before in _FINISHED and low in ("join", "joins"))) and ends) or (
-                before is None and (after is None or after in _PLACE_WORDS or (low in ("join", "joins") and after not in
+                before is None and (after is None or after in PLACE_WORDS or (low in ("join", "joins") and after not in
                                                                                _JOIN_OBJECTS))):  # "joins, please";
             # not "Seems, at first glance, ..."
             reading = _JOIN_READINGS[low]
@@ -269,8 +269,8 @@ def _trade_reading_once(prompt: str) -> str:
 
 
 def _head_kinds(text: str) -> set[str]:
-    """The concepts whose head words (:data:`_CORE_KIND`) ``text`` names."""
-    return {_CORE_KIND[w] for w in _TOKEN.findall(text.lower()) if w in _CORE_KIND}
+    """The concepts whose head words (:data:`CORE_KIND`) ``text`` names."""
+    return {CORE_KIND[w] for w in TOKEN.findall(text.lower()) if w in CORE_KIND}
 
 
 def _stopping_reading(text: str, m: re.Match) -> str:
@@ -283,6 +283,6 @@ def _stopping_reading(text: str, m: re.Match) -> str:
     if _A_CRACK_BEFORE.search(text[:m.start()]) and after is None:
         return m.group(0)  # "crack through the stopping", "cracks in the stopping": the place of a crack, as typed
     if (before and before[-1].lower() in _BEFORE_STOPPING) or after in _AFTER_STOPPING or (
-            not before and (after is None or (after in _PLACE_WORDS | _ONLY and after not in ("by", "at")))):
+            not before and (after is None or (after in PLACE_WORDS | ONLY and after not in ("by", "at")))):
         return "Taping" if m.group(0)[0].isupper() else "taping"
     return m.group(0)

@@ -9,27 +9,27 @@ from __future__ import annotations
 
 import re
 
-_TOKEN = re.compile(r"\w+")  # words as typed; only plain-ASCII letter words are ever mended
-_PREPOSITIONS = ("in", "on", "at", "above", "below", "under", "over", "near", "next to", "beside", "by", "along",
+TOKEN = re.compile(r"\w+")  # words as typed; only plain-ASCII letter words are ever mended
+PREPOSITIONS = ("in", "on", "at", "above", "below", "under", "over", "near", "next to", "beside", "by", "along",
                  "behind", "between", "around", "across", "inside", "underneath", "beneath", "within", "throughout",
                  "onto", "alongside")
 # the first word of each preposition, and the conjunctions: where a place or a list of things begins
-_PLACE_WORDS = frozenset(w for p in _PREPOSITIONS for w in p.split()[:1]) | {"and", "or"}
+PLACE_WORDS = frozenset(w for p in PREPOSITIONS for w in p.split()[:1]) | {"and", "or"}
 # words that ask without naming anything: a prompt left with these alone keeps its place phrase
-_ASKING = frozenset("""segment seg find show give me the all detect highlight mask outline where is are area areas please a
+ASKING = frozenset("""segment seg find show give me the all detect highlight mask outline where is are area areas please a
     an of what which any every each some there can you i want need to see get gimme map mark locate identify region
     regions part parts section sections zone zones portion portions this that these those my our""".split())
 # what every wall photo shows: a place on one of them ("holes in the drywall", "dent on the wall") says where, never
 # what, and only lifts a prompt towards the anchors that name a wall ("crack in the wall", "drywall seam")
-_SURFACES = frozenset("""wall walls drywall drywalls plasterboard plasterboards gypsum board boards wallboard wallboards
+SURFACES = frozenset("""wall walls drywall drywalls plasterboard plasterboards gypsum board boards wallboard wallboards
     sheetrock gyprock plaster ceiling ceilings panel panels sheet sheets surface surfaces partition room photo image
     picture shot""".split())
-_DETERMINERS = frozenset("the a an any all every each those these this that my our its some".split())
+DETERMINERS = frozenset("the a an any all every each those these this that my our its some".split())
 # after "but" or "not", words that ask for a thing rather than leave it out: "on this wall, but only the cracks", "not
 # just the tape"
-_ONLY = frozenset("only just also".split())
+ONLY = frozenset("only just also".split())
 # the words telling which concept a request names: the head nouns of the model's things and their adjectives
 # ("cracked", "mudded"); the nouns alone are gate.py's _CORE, found in a longer request (PromptGate.core_phrase)
-_CORE_KIND = {**{w: "cracks" for w in """crack cracks cracking cracked fissure fissures fissured fissuring fracture
+CORE_KIND = {**{w: "cracks" for w in """crack cracks cracking cracked fissure fissures fissured fissuring fracture
                                          fractures fractured fracturing""".split()},
               **{w: "taping" for w in "seam seams joint joints tape taped taping mud mudded".split()}}
