@@ -107,8 +107,10 @@ def test_results_json_covers_every_job_in_a_shared_folder(tiny_model_dir, tmp_pa
     b = predict_paths(seg, [tmp_path / "setB"], ["segment crack"], out, progress=False)
     images = [os.path.basename(e["image"]) for e in json.loads((out / "results.json").read_text())["images"]]
     assert images == ["setA.jpg", "setB.jpg"] and not b.warnings
+    before = (out / "results.json").read_bytes()
     other = predict_paths(seg, [tmp_path / "setB"], ["segment taping area"], out, progress=False)
-    assert len(other.warnings) == 1 and "other prompts or settings" in other.warnings[0]
+    assert len(other.warnings) == 2 and "other prompts or settings" in other.warnings[0]
+    assert "left as an earlier job wrote them" in other.warnings[1] and (out / "results.json").read_bytes() == before
     assert [f for f, _ in other.failed] == [str(tmp_path / "setB" / "setB.jpg")]  # setB's crack record kept
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .utils.checks import InputError
@@ -95,6 +96,8 @@ def parse_rules(rules, prompts, mm_per_px: float | None) -> tuple:
         return ()
     if isinstance(rules, (bytes, bytearray)):
         raise ValueError("a rule is text such as 'segment crack: max_width_mm > 0.3', not bytes")
+    if not isinstance(rules, (str, Rule, Iterable)):
+        raise ValueError(f"rules are texts such as 'segment crack: max_width_mm > 0.3' (or Rules), got {rules!r}"[:200])
     rules = [rules] if isinstance(rules, (str, Rule)) else list(rules)  # one rule is no sequence of characters;
     for r in rules:                                                      # a generator is read once
         if not isinstance(r, (str, Rule)):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -24,6 +25,7 @@ import os
 import re
 import time
 import uuid
+import zlib
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,7 +40,7 @@ from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
 from ..utils.files import (BATCH_RESULTS, check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs,
                            remove_stale_temporaries, strict_json, temp_dir, why_not, write_atomic, write_text_atomic)
-from ..utils.checks import whole_number
+from ..utils.checks import flag, whole_number
 from ..utils.signals import signal_handlers_kept
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug, shown
@@ -146,7 +148,7 @@ def same_photo(entry: dict, path: Path) -> bool:
 
 
 def _whole_mask(path: Path, entry: dict) -> bool:
-    """``path`` is a whole PNG (its chunks all there, checksums right: not cut or overwritten since) of the size the
+    """``path`` is a whole PNG (its chunks all there, checksums right: not cut or damaged since) of the size the
     record gives; read without decoding the pixels."""
     try:
         with Image.open(path) as im:
@@ -155,6 +157,20 @@ def _whole_mask(path: Path, entry: dict) -> bool:
     except Exception:  # noqa: BLE001 - any damage means: predict again
         return False
     return size == (entry.get("width"), entry.get("height"))
+
+
+def _as_recorded(out: Path, entry: dict) -> bool:
+    """Whether each mask of the record ``entry`` is the very PNG it wrote (``mask_crc32``, the file's checksum): not
+    written over since (a mask corrected by hand), nor a record older than the checksums."""
+    try:
+        return all(zlib.crc32((out / rec["mask"]).read_bytes()) == rec["mask_crc32"] for rec in entry["prompts"].values())
+    except (OSError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def _current(out: Path, entry: dict) -> bool:
+    """A record whose numbers hold for its masks as they are: measured by this version, the masks as it wrote them."""
+    return entry.get("measures_version") == MEASURES_VERSION and _as_recorded(out, entry)
 
 
 def done_since(opts: "BatchOptions", path, begun: float) -> dict | None:
@@ -174,7 +190,7 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
     try:
         entry = json.loads(rec.read_text())
         if (not isinstance(entry.get("prompts"), dict) or list(entry["prompts"]) != list(prompts)
-                or not all(isinstance(entry["prompts"][p], dict) for p in prompts)):
+                or not all(isinstance(entry["prompts"][p], dict) for p in prompts) or not _well_formed(entry)):
             return None  # not as this version writes them: predicted again
         if not all(_whole_mask(out / mask_name(path, p), entry) for p in prompts):
             return None
@@ -190,13 +206,14 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
 
 
 def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> dict | None:
-    """``entry``, or, when an earlier drywallqa took its QA measures another way (``measures_version``), the record
-    with its masks (``mask_name`` of ``path`` and each prompt, of the record's size) measured again and written back:
-    a rerun keeps the masks, not numbers this version would not give. Its overlay, drawn from the old numbers, is
-    dropped from the record (a rerun with ``--overlay`` draws it again). When another job rewrote the record
-    meanwhile, the record as it is now if this version measured it, else None; None too when it cannot be measured
-    again (a mask unreadable or of another size, a record not as this version writes them)."""
-    if entry.get("measures_version") == MEASURES_VERSION:
+    """``entry``, or, when an earlier drywallqa took its QA measures another way (``measures_version``) or a mask was
+    written over since (a correction by hand: :func:`_as_recorded`), the record with its masks (``mask_name`` of
+    ``path`` and each prompt, of the record's size) measured again as they are and written back: a rerun keeps the
+    masks, not numbers this version would not give or that another mask had. Its overlay, drawn from the old
+    numbers, is dropped from the record (a rerun with ``--overlay`` draws it again). When another job rewrote the
+    record meanwhile, the record as it is now if it is :func:`_current`, else None; None too when it cannot be
+    measured again (a mask unreadable or of another size, a record not as this version writes them)."""
+    if _current(out, entry):
         return entry
     try:
         size = (int(entry["height"]), int(entry["width"]))
@@ -205,11 +222,12 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
         for p, old in entry["prompts"].items():
             joints = measures_joints(p, (old.get("concept") or {}).get("concept"))  # as process_image decides it
             name = mask_name(path, p)
-            mask = read_mask(out / name)
+            mask, data = read_mask(out / name), (out / name).read_bytes()
             if mask.shape != size:
                 raise ValueError(f"{name} is {mask.shape[1]}x{mask.shape[0]}, the photo {size[1]}x{size[0]}")
             fresh["prompts"][p] = {"mask": name, **mask_measures(mask, mm_per_px, joints=joints),
-                                   **{k: old[k] for k in ("confidence", "concept") if k in old}}
+                                   **{k: old[k] for k in ("confidence", "concept") if k in old},
+                                   "mask_crc32": zlib.crc32(data)}
     except (ImageReadError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         logger.warning("could not measure %s again (%s)", shown(path), shown(exc))
         return None
@@ -221,7 +239,7 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
         except (OSError, ValueError):
             return None
         if now != entry:  # another job wrote this photo's results meanwhile: not overwritten with these
-            return now if isinstance(now, dict) and now.get("measures_version") == MEASURES_VERSION else None
+            return now if isinstance(now, dict) and _current(out, now) else None
         write_text_atomic(strict_json(fresh, indent=1), rec)
     return fresh
 
@@ -253,8 +271,14 @@ def overlay_name(path: Path) -> str:
     return f"{file_stem(Path(path).stem)}__{OVERLAY}.png"
 
 
-def save_png_atomic(array: np.ndarray, path: Path) -> None:
-    write_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+def save_png_atomic(array: np.ndarray, path: Path) -> int:
+    """Write ``array`` as a PNG to ``path`` (whole or not at all); returns the file's CRC-32, which a photo's record
+    keeps to tell its masks from any written over them since."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+    return zlib.crc32(data)
 
 
 def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple[dict, list | None]:
@@ -291,7 +315,8 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
         if conflict is not None:
             raise ValueError(conflict)
         for p in opts.prompts:
-            save_png_atomic(result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
+            entry["prompts"][p]["mask_crc32"] = save_png_atomic(result.masks[p].astype(np.uint8) * 255,
+                                                                out / mask_name(path, p))
         if row is not None:
             save_png_atomic(np.concatenate(row, axis=1), out / overlay_name(path))
         write_text_atomic(strict_json(entry, indent=1), out / record_name(path))
@@ -341,8 +366,11 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, pr
     out = Path(opts.out_dir)
     done = {path: None if opts.overwrite else already_done(out, path, opts.prompts, opts.mm_per_px, opts.settings)
             for path in images}
-    stale = [(path, previous) for path, previous in done.items()
-             if previous is not None and previous.get("measures_version") != MEASURES_VERSION]
+    stale = [(path, previous) for path, previous in done.items() if previous is not None and not _current(out, previous)]
+    edited = sum(previous.get("measures_version") == MEASURES_VERSION for _, previous in stale)
+    if edited:  # (or records older than the masks' checksums)
+        summary.warnings.append(f"{edited} images' masks in {out} are not the ones their records wrote (corrected by "
+                                "hand?): measured again as they are; --overwrite predicts them again")
     if stale:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             again = list(tqdm(pool.map(lambda item: remeasured(out, item[0], item[1], opts.mm_per_px), stale),
@@ -350,7 +378,7 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, pr
         for (path, _), fresh in zip(stale, again):
             previous = already_done(out, path, opts.prompts, opts.mm_per_px, opts.settings) if fresh is not None else None
             # read as it is now; measured again by another job since, or not at all: predicted again
-            done[path] = previous if previous is not None and previous.get("measures_version") == MEASURES_VERSION else None
+            done[path] = previous if previous is not None and _current(out, previous) else None
     todo = []
     for path in images:
         previous = done[path]
@@ -374,10 +402,37 @@ def _is_file(path: Path) -> bool:
         return False
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _well_formed(entry) -> bool:
+    """Whether a photo's record holds what this version writes where the table, the report and the rules read it:
+    its size and, per prompt, the mask's name, the measures as numbers (None where a scale is not given), a joint's
+    as numbers or lists of them, the concept as a mapping (a record edited by hand, ``"confidence": "high"``, is
+    redone or left out of results.json, not a traceback)."""
+    def plain(values: dict, points: bool = False) -> bool:  # numbers (a joint's ends: lists of them)
+        return all(v is None or _is_number(v) or (points and isinstance(v, list) and all(_is_number(x) for x in v))
+                   for v in values.values())
+
+    try:
+        if not (isinstance(entry["image"], str) and _is_number(entry["height"]) and _is_number(entry["width"])):
+            return False
+        for rec in entry["prompts"].values():
+            rest = {k: v for k, v in rec.items() if k not in ("mask", "concept", "joints")}
+            if not (isinstance(rec["mask"], str) and isinstance(rec.get("concept", {}), dict) and plain(rest)
+                    and isinstance(rec.get("joints", []), list)
+                    and all(isinstance(j, dict) and plain(j, points=True) for j in rec.get("joints", []))):
+                return False
+    except (KeyError, TypeError, AttributeError):
+        return False
+    return True
+
+
 def _covers(entry, opts: BatchOptions, out: Path) -> bool:
     """Whether another job's record ``entry`` was made with this job's prompts, settings and scale, its masks there."""
     try:
-        return (isinstance(entry.get("image"), str) and isinstance(entry.get("prompts"), dict)
+        return (_well_formed(entry) and isinstance(entry.get("prompts"), dict)
                 and list(entry["prompts"]) == list(opts.prompts) and entry.get("settings", "") == opts.settings
                 and all(v.get("mm_per_px") == opts.mm_per_px for v in entry["prompts"].values())  # mm or px alike
                 and all((out / v["mask"]).is_file() for v in entry["prompts"].values()))
@@ -424,6 +479,13 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list, interrupted: 
     """Write ``results.json`` (with ``"interrupted": true`` when the job was stopped by Ctrl-C) and the overlay grid."""
     out = Path(opts.out_dir)
     _other_jobs(summary, opts)
+    if (not summary.results and summary.failed and not opts.overwrite and _lists_images(out / BATCH_RESULTS)
+            and all(record_conflict(out, Path(p), opts.prompts) for p, _ in summary.failed)):
+        # every photo refused, its results another job's: this job changed nothing (not so a job whose photos
+        # failed now: the old results are not listed as if they were its own)
+        summary.warnings.append(f"{out / BATCH_RESULTS} (and its table and report) left as an earlier job wrote them: "
+                                "this job has no photo's results to list")
+        return summary
     concepts = {}
     for entry in summary.results:  # the same for every image: the first record that has them
         concepts = concepts or {p: v["concept"] for p, v in entry["prompts"].items() if "concept" in v}
@@ -441,6 +503,15 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list, interrupted: 
                                   **({"interrupted": True} if interrupted else {})},
                                  indent=1), out / BATCH_RESULTS)
     return summary
+
+
+def _lists_images(path: Path) -> bool:
+    """Whether ``path`` is a results.json that lists at least one photo's results."""
+    try:
+        images = json.loads(path.read_text()).get("images")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(images, list) and bool(images)
 
 
 def input_paths(paths) -> list:
@@ -511,10 +582,17 @@ def prepare_out_dir(out_dir) -> Path:
     return out
 
 
+def job_settings(segmenter: Segmenter) -> dict:
+    """What decides a job's masks besides the photo and the job's own options: the segmenter's settings and weights (a
+    model folder whose weights were replaced under the same config.json makes other masks)."""
+    return {**segmenter.settings(), "weights": segmenter.weights_stamp()}
+
+
 def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
                 max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None,
                 overwrite: bool = False) -> BatchOptions:
     """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder."""
+    overlay_images, overwrite = flag(overlay_images, "overlay_images"), flag(overwrite, "overwrite")  # "no" reads as on
     prompts = validate_prompts(prompts)
     slugs = [mask_slug(p) for p in prompts]
     if len(set(slugs)) < len(slugs):  # prompt_slug makes this all but impossible; never write one file twice
@@ -564,7 +642,7 @@ def predict_paths(
                         f"{type(segmenter).__name__} {str(segmenter)!r}"[:200])
     paths, workers = input_paths(paths), check_workers(workers)
     check_out_apart(paths, out_dir)
-    opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
+    opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, job_settings(segmenter),
                        overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = _plan(paths, opts, summary, workers, progress)
@@ -708,7 +786,7 @@ def predict_paths_ray(
     paths, workers = input_paths(paths), check_workers(workers)
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
     check_out_apart(paths, out_dir)
-    opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, segmenter.settings(),
+    opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, job_settings(segmenter),
                        overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = _plan(paths, opts, summary, workers)

@@ -41,6 +41,7 @@ from ..text.encoder import encoder_vocabulary, get_text_encoder, normal_form
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.deprecation import deprecated_names
+from ..utils.files import file_stamp
 from ..utils.image_io import to_rgb_array
 from .segmenter import (EncodedImage, SegmentationResult, Segmenter, register_runtime,
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
@@ -61,6 +62,8 @@ def cpu_has_bf16() -> bool:
 
 
 MAX_SCALE = 8192  # px: the largest input size a segmenter takes (65536 asked for a 50 GB input)
+# the files of a model folder that hold weights (a network's, or its ONNX graphs): weights_stamp
+WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".bin", ".pt", ".pth")
 
 
 def check_model_settings(metadata: dict) -> dict:
@@ -183,6 +186,7 @@ class TorchSegmenter(Segmenter):
         if not self.scales or any((s % 32 or s < 32 or s > MAX_SCALE) and s != own for s in self.scales):
             raise ValueError(f"every scale must be a positive multiple of 32 up to {MAX_SCALE}, got {self.scales}")
         self._weights_digest = None  # of the network's weights (_encoding_key), taken when first needed
+        self._weight_files = None  # (name, size, mtime_ns) of the model folder's weight files (from_path): weights_stamp
         self.device = device
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
         self.metadata = check_model_settings(metadata or {})  # first: a folder's bad threshold is named as its setting
@@ -261,7 +265,13 @@ class TorchSegmenter(Segmenter):
             segmenter._known.setdefault(normal_form(p), p)
         if segmenter.model_version is None and path is not None and Path(path).is_dir():  # from its card (no setting)
             segmenter.model_version = model_card_version(path)
+        if path is not None and Path(path).is_dir():
+            segmenter._weight_files = [[f.name, *file_stamp(f)] for f in sorted(Path(path).iterdir())
+                                       if f.suffix in WEIGHT_SUFFIXES and file_stamp(f)]
         return segmenter
+
+    def weights_stamp(self) -> list | None:
+        return self._weight_files
 
     @classmethod
     def load_model(cls, path: Path):

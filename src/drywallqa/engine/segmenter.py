@@ -287,6 +287,12 @@ class Segmenter:
         """Parameters of the model behind it (None where it does not say)."""
         return None
 
+    def weights_stamp(self) -> list | None:
+        """What tells this segmenter's weights from others across runs (for a model folder: its weight files' names,
+        sizes and times), or None where it cannot say (a network built in code, a hub id): a resumed batch job redoes
+        the photos an earlier run made with other weights under the same settings."""
+        return None
+
     def settings(self) -> dict:
         """Plain values that decide the output besides the weights (class, thresholds, input sizes,
         post-processing, tiling, the gate's margin, ...): what a cache or a resumed job must match."""

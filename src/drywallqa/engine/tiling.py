@@ -128,6 +128,9 @@ class TiledSegmenter(Segmenter):
     def num_parameters(self) -> int | None:
         return self.inner.num_parameters()
 
+    def weights_stamp(self) -> list | None:
+        return self.inner.weights_stamp()
+
     def settings(self) -> dict:
         return {"class": type(self).__name__, "tile": self.tile, "overlap": self.overlap, "inner": self.inner.settings()}
 

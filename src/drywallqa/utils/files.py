@@ -8,6 +8,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -26,6 +27,7 @@ except ImportError:  # Windows: temporaries are told apart by their process id
 
 BATCH_RESULTS = "results.json"  # what a batch job (drywallqa predict) leaves in its output folder
 TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp
+_TMP_NAME = re.compile(r"\..+\.\d+-[a-z0-9_]{8}" + re.escape(TMP_SUFFIX), re.DOTALL)  # as mkstemp names them
 REPORT_FILES = "report_files"  # the folder of report.html's thumbnails, in an output folder
 OUTPUT_MARKER = ".drywallqa-output"  # written into an output folder when a job starts: its files are no photos
 # files a job writes besides ``<stem>__<...>`` ones (masks, records, overlays, anomaly maps)
@@ -227,7 +229,7 @@ def remove_stale_temporaries(folder: str | Path) -> int:
     (those no live call holds); returns how many."""
     removed = 0
     for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
-        if _abandoned(tmp):
+        if _TMP_NAME.fullmatch(tmp.name) and _abandoned(tmp):  # not a user's own ".notes.tmp"
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed

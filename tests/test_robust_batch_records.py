@@ -1,0 +1,111 @@
+"""An adversarial probe of 0.6.10's batch reruns: a rerun kept the masks of other weights (a model folder's weights
+replaced under the same config.json) and a mask overwritten with another of the same size, a record edited by hand
+was a traceback in the table, a job that refused every photo emptied the folder's results.json, a user's own
+".notes.tmp" in --out was deleted, and predict_paths read overwrite="no" as on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa import Segmenter
+from drywallqa.cli import app
+from drywallqa.engine.batch import predict_paths
+
+CRACK = "segment crack"
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        Image.fromarray(rng.integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    return folder
+
+
+def _model(tiny_model_dir, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    return folder
+
+
+def test_a_rerun_with_other_weights_predicts_again_and_a_corrected_mask_is_measured_again(tiny_model_dir, tmp_path,
+                                                                                         photos):
+    """Same config.json, other weights: every photo predicted again (the records kept the old masks). A mask
+    written over with another PNG of the same size (a correction by hand): kept, and measured again as it is (the
+    table said the old mask's numbers)."""
+    from safetensors.torch import load_file, save_file
+
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    first = predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, progress=False)
+    assert len(first.done) == 2
+    again = predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, progress=False)
+    assert len(again.skipped) == 2 and not again.done  # nothing changed: nothing redone
+    corrected = np.zeros((40, 56), np.uint8)
+    corrected[10:20, 5:45] = 255
+    Image.fromarray(corrected).save(out / "a__segment_crack.png")  # another mask, same size
+    redo = predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, progress=False)
+    assert len(redo.skipped) == 2 and any("measured again as they are" in w for w in redo.warnings)
+    assert np.array_equal(np.asarray(Image.open(out / "a__segment_crack.png")), corrected)  # the correction kept
+    listed = {e["image"][-5:]: e for e in json.loads((out / "results.json").read_text())["images"]}
+    assert listed["a.png"]["prompts"][CRACK]["area_px"] == 400
+    assert json.loads((out / "a__results.json").read_text())["prompts"][CRACK]["area_px"] == 400
+    quiet = predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, progress=False)
+    assert len(quiet.skipped) == 2 and not quiet.warnings  # measured once
+    weights = load_file(model / "model.safetensors")
+    save_file({k: v + 0.5 for k, v in weights.items()}, model / "model.safetensors")
+    other = predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, progress=False)
+    assert len(other.done) == 2 and not other.skipped
+
+
+@pytest.mark.parametrize("edit", [{"confidence": "high"}, {"area_px": "x"}, {"max_width_px": [1]},
+                                  {"joints": [{"length_px": "long"}]}, {"concept": "cracks"}])
+def test_a_record_edited_by_hand_is_redone_or_left_out_never_a_traceback(tiny_model_dir, tmp_path, photos, edit):
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    base = ["-p", CRACK, "--model-path", str(model), "--out", str(out)]
+    assert CliRunner().invoke(app, ["predict", str(photos / "a.png"), *base]).exit_code == 0
+    record = out / "a__results.json"
+    entry = json.loads(record.read_text())
+    entry["prompts"][CRACK].update(edit)
+    record.write_text(json.dumps(entry))
+    res = CliRunner().invoke(app, ["predict", str(photos / "b.png"), *base, "--flag", f"{CRACK}: max_width_px > 1"])
+    assert res.exit_code == 0 and res.exception is None, res.output  # a.png's record left out, with a warning
+    results = json.loads((out / "results.json").read_text())
+    assert [e["image"].endswith("b.png") for e in results["images"]] == [True]
+    assert any("cannot be read" in w for w in results["warnings"])
+    res = CliRunner().invoke(app, ["predict", str(photos / "a.png"), *base])
+    assert res.exit_code == 0 and "1 images done" in res.output.replace("image done", "images done"), res.output
+
+
+def test_a_job_refused_for_every_photo_leaves_the_folders_results_as_they_were(tiny_model_dir, tmp_path, photos):
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    seg = Segmenter.load(str(model))
+    predict_paths(seg, photos, [CRACK, "segment taping area"], out, progress=False)
+    before = (out / "results.json").read_bytes()
+    refused = predict_paths(seg, photos, [CRACK], out, progress=False)  # would leave the tape's masks unrecorded
+    assert len(refused.failed) == 2 and (out / "results.json").read_bytes() == before
+    assert any("left as an earlier job wrote them" in w for w in refused.warnings)
+
+
+def test_a_users_own_tmp_file_in_out_is_kept(tiny_model_dir, tmp_path, photos):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".notes.tmp").write_text("mine")
+    predict_paths(Segmenter.load(str(_model(tiny_model_dir, tmp_path))), photos, [CRACK], out, progress=False)
+    assert (out / ".notes.tmp").read_text() == "mine"
+
+
+@pytest.mark.parametrize("kwargs, words", [({"overwrite": "no"}, "overwrite must be True or False"),
+                                           ({"overlay_images": "no"}, "overlay_images must be True or False"),
+                                           ({"rules": 5}, "rules are texts")])
+def test_predict_paths_checks_its_on_off_options_and_rules(tiny_model_dir, tmp_path, photos, kwargs, words):
+    seg = Segmenter.load(str(_model(tiny_model_dir, tmp_path)))
+    with pytest.raises(ValueError, match=words):
+        predict_paths(seg, photos, [CRACK], tmp_path / "out", progress=False, **kwargs)
