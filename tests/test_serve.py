@@ -222,3 +222,22 @@ def test_preview_returns_the_photo_as_the_server_read_it(client):
     assert plain == {"width": 44, "height": 30}  # only when asked: it is the size of a photo
     twice = client.post("/v1/segment", files=files, data={"prompts": "segment crack", "preview": ["true", "false"]})
     assert twice.status_code == 422 and "'preview'" in twice.json()["detail"]
+
+
+@pytest.mark.parametrize("size", [(70_000, 2), (3, 66_000)])
+def test_a_preview_of_a_photo_longer_than_a_jpeg_holds_is_scaled_to_fit(tiny_model_dir, size):
+    """A JPEG holds at most 65,500 px a side: the preview of a photo 70,000 px wide was a 500 (Pillow: "broken data
+    stream"). It is scaled down to fit, its aspect kept, and says its size; the masks keep the photo's."""
+    buf = io.BytesIO()
+    Image.new("RGB", size, (150, 150, 150)).save(buf, format="PNG")
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    r = client.post("/v1/segment", files={"image": ("long.png", buf.getvalue(), "image/png")},
+                    data={"prompts": "segment crack", "preview": "true"})
+    assert r.status_code == 200, r.text
+    described = r.json()["image"]
+    shown = Image.open(io.BytesIO(base64.b64decode(described["jpeg_base64"])))
+    assert (described["width"], described["height"]) == size
+    assert shown.size == (described["jpeg_width"], described["jpeg_height"]) and max(shown.size) == 65_500
+    assert abs(shown.width / shown.height - size[0] / size[1]) <= 0.1 * size[0] / size[1]
+    mask = Image.open(io.BytesIO(base64.b64decode(r.json()["results"][0]["mask"]["base64"])))
+    assert mask.size == size

@@ -390,7 +390,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         preview: bool = Form(False, description=(
             "Also return the photo as the server read it (upright, RGB) as a JPEG, base64, in image.jpeg_base64: for a "
             "client that cannot decode the photo's format itself (HEIC outside Safari, TIFF) and draws the masks on "
-            "it.")),
+            f"it. At the masks' size; a photo with a side longer than {JPEG_MAX_SIDE:,} px (a JPEG's limit) is scaled "
+            "down to fit, its aspect kept: image.jpeg_width and image.jpeg_height give the JPEG's size.")),
     ) -> dict:
         check_form_fields(await request.form(), request.query_params)  # the form was parsed already: read again for free
         try:
@@ -506,6 +507,22 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
     return rgb, result
 
 
+JPEG_MAX_SIDE = 65_500  # the most pixels a side of a JPEG holds (Pillow: "broken data stream" past it)
+
+
+def preview_jpeg(rgb: np.ndarray) -> dict:
+    """The photo as read, as a JPEG for a client that cannot decode its format: ``jpeg_base64``, ``jpeg_width``,
+    ``jpeg_height``. At the masks' size, so that they lie on it as they do on the photo, unless a side is longer than
+    a JPEG holds (:data:`JPEG_MAX_SIDE`): then scaled down to fit, its aspect kept (a preview is for display; a
+    photo 70,000 px wide was a 500)."""
+    shown = Image.fromarray(rgb)
+    shown.thumbnail((JPEG_MAX_SIDE, JPEG_MAX_SIDE))  # only ever smaller, at least 1 px a side
+    buf = io.BytesIO()
+    shown.save(buf, format="JPEG", quality=85)
+    return {"jpeg_base64": base64.b64encode(buf.getvalue()).decode(), "jpeg_width": shown.width,
+            "jpeg_height": shown.height}
+
+
 GATE_OFF_SWITCH = "Whoever runs this server can turn the check off (drywallqa serve --no-prompt-gate) for the raw map."
 
 
@@ -547,10 +564,8 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
         out.append(item)
     broken = flags({"prompts": {item["prompt"]: item["measures"] for item in out}}, rules)
     described = {"width": rgb.shape[1], "height": rgb.shape[0]}
-    if preview:  # at the masks' size, so that they lie on it as they do on the photo
-        buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, format="JPEG", quality=85)
-        described["jpeg_base64"] = base64.b64encode(buf.getvalue()).decode()
+    if preview:
+        described.update(preview_jpeg(rgb))
     total = 1e3 * (time.perf_counter() - t0)
     return {"image": described, "results": out, "flags": broken, "warnings": result.warnings,
             "timings_ms": {**result.timings_ms, "total_ms": total}}
