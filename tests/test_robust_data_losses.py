@@ -106,6 +106,47 @@ def test_mask_folder_reads_every_image_suffix_as_oriented_and_names_shared_stems
         f"{split / 'notes.txt'}: not a photo by its name"]
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
+def test_a_photo_is_sized_as_it_is_read_in_every_format_and_orientation(tmp_path, fmt):
+    """A TIFF with an EXIF orientation of 5-8 was sized turned twice (Pillow reports a TIFF's size turned already):
+    its mask, of the photo as read, was refused as of another size. The size a dataset reader gives is the shape of
+    the photo as read, for every orientation."""
+    from drywallqa.data.sample import _image_size
+    from drywallqa.utils.image_io import read_image
+
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        path = tmp_path / f"o{orientation}.{fmt.lower()}"
+        Image.new("RGB", (32, 20), (90, 90, 90)).save(path, format=fmt, exif=exif)
+        height, width = read_image(path).shape[:2]
+        assert (width, height) == ((20, 32) if orientation >= 5 else (32, 20)), (fmt, orientation)
+        assert _image_size(path) == (width, height), (fmt, orientation)
+
+
+def test_a_turned_tiff_is_read_with_its_mask_and_its_coco_entry(tmp_path):
+    """The user's case: a TIFF stored 32x20 with EXIF orientation 6, shown (and predicted) 20x32; its mask of 20x32
+    and a COCO entry declaring 20x32 were refused ("declared 20x32 ..., but the file is 32x20")."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    mf = tmp_path / "mf" / "train"
+    (mf / "_masks").mkdir(parents=True)
+    Image.new("RGB", (32, 20)).save(mf / "t.tif", exif=exif)
+    Image.fromarray(np.zeros((32, 20), np.uint8)).save(mf / "_masks" / "t.png")
+    (tmp_path / "mf.yaml").write_text("name: hunt_tif\nfolder: mf\nprompts: [segment crack]\n"
+                                      "splits: {train: {kind: mask_folder, folder: train}}\n")
+    samples, problems = load_split(load_dataset_config(tmp_path / "mf.yaml"), "train")
+    assert [(s.image_path.name, s.width, s.height) for s in samples] == [("t.tif", 20, 32)] and not problems, problems
+    coco = tmp_path / "ds" / "valid"
+    coco.mkdir(parents=True)
+    Image.new("RGB", (32, 20)).save(coco / "t.tif", exif=exif)
+    (coco / "_annotations.coco.json").write_text(json.dumps({"images": [{"id": 1, "file_name": "t.tif", "width": 20,
+                                                                         "height": 32}], "annotations": []}))
+    (tmp_path / "ds.yaml").write_text("name: hunt_ds\nfolder: ds\nprompts: [segment crack]\n")
+    samples, problems = load_split(load_dataset_config(tmp_path / "ds.yaml"), "valid")
+    assert [(s.image_path.name, s.width, s.height) for s in samples] == [("t.tif", 20, 32)] and not problems, problems
+
+
 def test_a_dataset_yaml_that_is_no_utf8_is_named(tmp_path):
     """A dataset YAML saved in another encoding (cp1252 'Bücher') or a binary file given as one: the error was Python's
     "'utf-8' codec can't decode byte 0xfc ..." with no file named, on every command that takes -d."""

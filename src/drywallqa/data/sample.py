@@ -198,15 +198,13 @@ def _image_size(path: Path) -> tuple[int, int] | None:
     HEIC's plugin registered: a HEIC photo of a dataset read before any photo was "unreadable")."""
     from PIL import Image, UnidentifiedImageError
 
-    from ..utils.image_io import exif_orientation, image_formats
+    from ..utils.image_io import image_formats, upright_size
 
     try:
         with Image.open(path, formats=image_formats()) as im:
-            width, height = im.size
-            orientation = exif_orientation(im)  # as read_image turns it, a damaged EXIF block too
+            return upright_size(im)  # as read_image turns it, a damaged EXIF block too
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:

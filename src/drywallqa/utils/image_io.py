@@ -162,6 +162,22 @@ def exif_orientation(img: Image.Image) -> int:
         return 1
 
 
+TIFF_WIDTH, TIFF_LENGTH = 256, 257  # the tags of a TIFF's stored size
+
+
+def upright_size(img: Image.Image) -> tuple[int, int]:
+    """``(width, height)`` of an opened image as :func:`decode_image` returns it (EXIF orientation applied), from its
+    header, without decoding it. Pillow reports the size of a TIFF with an orientation of 5-8 turned already (and
+    turns its pixels as it loads them), that of other formats as stored: a TIFF is turned here only where it is still
+    reported as stored (turned once more, its size was the wrong way round: its mask refused)."""
+    width, height = img.size
+    if exif_orientation(img) not in (5, 6, 7, 8):
+        return width, height
+    if img.format == "TIFF" and (width, height) != (img.tag_v2.get(TIFF_WIDTH), img.tag_v2.get(TIFF_LENGTH)):
+        return width, height  # Pillow's TIFF reader turned it
+    return height, width
+
+
 def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  advice: str = RAISE_THE_LIMIT) -> np.ndarray:
     """Decode a file path or a binary file object to ``(H, W, 3)`` uint8 RGB, EXIF orientation applied.
