@@ -180,6 +180,27 @@ def test_head_is_answered_wherever_get_is_and_wrong_paths_and_methods_say_what_t
             assert r.json()["detail"] == f"this path answers {allowed} only", (method, path, r.text)
 
 
+def test_a_range_of_an_example_photo_that_cannot_be_served_is_answered_in_json(client):
+    """A malformed Range header on /examples/... got a plain-text 400 and one past the file's end an empty 416, where
+    every other error of the server is JSON with a detail."""
+    name = client.get("/v1/examples").json()["examples"][0]["name"]
+    size = len(client.get(f"/examples/{name}").content)
+    part = client.get(f"/examples/{name}", headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206 and len(part.content) == 10  # a range that can be served still is
+    for header in ("bytes", "lines=0-9", "bytes=9-2", "bytes=x-y"):
+        r = client.get(f"/examples/{name}", headers={"Range": header})
+        assert r.status_code == 400 and r.headers["content-type"] == "application/json", (header, r.text)
+        assert r.json()["detail"].startswith("the Range header cannot be served (") and "bytes=START-END" in r.text
+    for method in ("GET", "HEAD"):
+        r = client.request(method, f"/examples/{name}", headers={"Range": f"bytes={size + 10}-"})
+        assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{size}", r.headers
+        assert r.headers["content-type"] == "application/json"
+        if method == "GET":
+            assert r.json()["detail"] == (f"the Range header asks for bytes past the end of the file ({size} bytes): "
+                                          "ask for bytes=START-END within the file, or leave the Range header out for "
+                                          "the whole photo")
+
+
 def test_field_errors_say_what_to_send(client):
     """An empty upload was "not one of the formats read"; a prompt of spaces "String should match pattern '\\S'"; a
     prompt or a number sent as a file "Input should be a valid string" (or number)."""

@@ -203,6 +203,41 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
+RANGE_ADVICE = "ask for bytes=START-END within the file, or leave the Range header out for the whole photo"
+
+
+class ExampleFiles(StaticFiles):
+    """The sample photos (``/examples/...``), whose answers to a Range header they cannot serve are the server's JSON
+    errors (``{"detail": ...}``): Starlette answers a malformed one with a plain-text 400 and one that starts past the
+    file's end with an empty 416 (its Content-Range header kept)."""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not any(name.lower() == b"range" for name, _ in scope.get("headers") or []):
+            return await super().__call__(scope, receive, send)
+        held = {}
+
+        async def json_errors(message):
+            if message["type"] == "http.response.start" and message["status"] in (400, 416):
+                held.update(start=message, body=b"")  # answered below, once its plain-text body has come
+                return
+            if "start" not in held:
+                return await send(message)
+            held["body"] += message.get("body", b"")
+            if message.get("more_body", False):
+                return
+            status = held["start"]["status"]
+            said = held["body"].decode("latin-1").strip().rstrip(".").removeprefix("Range header: ")
+            said = said[:1].lower() + said[1:]  # Starlette's reason: "Malformed range header.", "Range header: ..."
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in held["start"]["headers"]
+                       if k.lower() == b"content-range"}
+            size = headers.get("content-range", "").rpartition("/")[2]
+            detail = (f"the Range header asks for bytes past the end of the file ({size} bytes): {RANGE_ADVICE}"
+                      if status == 416 else f"the Range header cannot be served ({said or 'malformed'}): {RANGE_ADVICE}")
+            await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
+
+        await super().__call__(scope, receive, json_errors)
+
+
 NOT_FOUND = ("no such path: the API is POST /v1/segment, GET /v1/models, GET /v1/examples and GET /healthz (described "
              "at /docs and /openapi.json); the web page is at /")
 NO_EXAMPLE = "no such example photo: GET /v1/examples lists them"
@@ -332,7 +367,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
 
     examples = Path(config.examples_dir) if config.examples_dir else None
     if examples is not None and examples.is_dir():
-        app.mount("/examples", StaticFiles(directory=examples), name="examples")
+        app.mount("/examples", ExampleFiles(directory=examples), name="examples")
 
     @app.get("/v1/examples")
     def list_examples() -> dict:
