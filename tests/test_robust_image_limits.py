@@ -4,6 +4,7 @@ fail in a way nobody planned for are reported per file; the batch goes on and th
 import io
 import json
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -16,7 +17,7 @@ from drywallqa import Segmenter
 from drywallqa.cli import app
 from drywallqa.engine.batch import predict_paths
 from drywallqa.serve import ServeConfig, create_app
-from drywallqa.utils.image_io import ImageTooLargeError, read_image, to_rgb_array
+from drywallqa.utils.image_io import ImageTooLargeError, read_image, read_mask, to_rgb_array
 
 
 def png_declaring(width: int, height: int) -> bytes:
@@ -40,6 +41,44 @@ def test_bombs_are_named_errors(tmp_path, side):
     path.write_bytes(png_declaring(side, side))
     with pytest.raises(ImageTooLargeError, match="bomb.png"):
         read_image(path)
+
+
+def _bomb_warnings(caught) -> list:
+    return [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_pillows_bomb_warning_does_not_reach_the_terminal_where_the_project_checks_pixels(tmp_path):
+    """A photo of 89 to 179 MP (Pillow's warning size to its error size) made Pillow print its two-line
+    DecompressionBombWarning ("... warnings.warn(") before the project refused it cleanly by its own limit."""
+    from drywallqa.data.sample import _image_size
+
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_declaring(10_000, 10_000))  # 100 MP
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ImageTooLargeError, match="huge.png"):
+            read_image(path)
+        with pytest.raises(ImageTooLargeError):
+            read_mask(path)
+        assert _image_size(path) == (10_000, 10_000)
+    assert not _bomb_warnings(caught), [str(w.message) for w in caught]
+    with pytest.warns(Image.DecompressionBombWarning):  # Pillow's own, where the project opens nothing: as it was
+        Image.open(path).close()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "GIF", "WEBP"])
+def test_a_photo_over_pillows_warning_size_is_read_without_its_warning(tmp_path, monkeypatch, fmt):
+    """With the project's limit raised past Pillow's warning size, the photo is read, and Pillow warned (at the open,
+    and a TIFF again as it loads). Pillow's sizes are lowered here: a 40x30 photo stands in for a 120-MP one."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000)  # warned above 1,000 pixels, refused above 2,000
+    path = tmp_path / f"big.{fmt.lower()}"
+    Image.new("RGB", (40, 30), (90, 90, 90)).save(path, format=fmt)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert read_image(path, max_pixels=None).shape == (30, 40, 3)
+        with pytest.raises(ImageTooLargeError):
+            read_image(path, max_pixels=1_000)
+    assert not _bomb_warnings(caught), [str(w.message) for w in caught]
 
 
 def test_the_cap_can_be_raised(tmp_path):

@@ -72,8 +72,10 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
     None for a label mask, or one that cannot be read (reading it says why). What is read is not changed."""
     from PIL import Image
 
+    from ..utils.image_io import open_image
+
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             if img.getcolors(MASK_LEVELS) is not None:  # at most MASK_LEVELS values (colours): a label
                 return None
             arr = np.asarray(img)
@@ -198,10 +200,10 @@ def _image_size(path: Path) -> tuple[int, int] | None:
     HEIC's plugin registered: a HEIC photo of a dataset read before any photo was "unreadable")."""
     from PIL import Image, UnidentifiedImageError
 
-    from ..utils.image_io import image_formats, upright_size
+    from ..utils.image_io import image_formats, open_image, upright_size
 
     try:
-        with Image.open(path, formats=image_formats()) as im:
+        with open_image(path, image_formats()) as im:
             return upright_size(im)  # as read_image turns it, a damaged EXIF block too
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
@@ -215,7 +217,7 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
     files of ``_masks`` that no photo takes are skipped, each a named problem (hidden files aside)."""
     from PIL import Image
 
-    from ..utils.image_io import IMAGE_SUFFIXES
+    from ..utils.image_io import IMAGE_SUFFIXES, open_image
 
     samples, stems = [], {}
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
@@ -241,7 +243,7 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
             continue
         size = _image_size(path)
         try:
-            with Image.open(mask_path) as m:
+            with open_image(mask_path) as m:
                 msize = m.size
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             size, msize = None, exc

@@ -6,10 +6,13 @@ decompression bomb too, as :class:`ImageTooLargeError`), so a batch reports the 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import re
+import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +74,37 @@ def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "i
     if max_pixels is not None and width * height > max_pixels:
         raise ImageTooLargeError(f"{name}: {width}x{height} = {width * height:,} pixels, more than the limit of "
                                  f"{max_pixels:,} ({advice})")
+
+
+_WARNING_FILTERS = threading.RLock()
+
+
+@contextlib.contextmanager
+def pillow_pixel_warning_off():
+    """Pillow's ``DecompressionBombWarning`` (a photo over its 89-MP default: two lines ending ``warnings.warn(`` on
+    the terminal, whether or not the photo is then read) silenced where the project opens and decodes an image: it
+    checks the pixels against its own limit (``--max-pixels``, :func:`check_pixels`) and says so itself. Pillow's
+    other warnings, and this one anywhere else, are as they were. Under a lock: ``warnings.catch_warnings`` swaps the
+    process's filters, and two threads restoring them out of order would leave the one's filter in place for good."""
+    with _WARNING_FILTERS, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def open_image(source, formats: tuple[str, ...] | None = None) -> Image.Image:
+    """``PIL.Image.open(source, formats=formats)`` without Pillow's pixel warning (:func:`pillow_pixel_warning_off`)."""
+    with pillow_pixel_warning_off():
+        return Image.open(source, formats=formats)
+
+
+def _load(img: Image.Image) -> None:
+    """``img.load()``; above Pillow's warning size (which a TIFF checks again as it loads) without its warning. Only
+    there: decoding holds no lock otherwise, and photos are decoded in several threads at once."""
+    if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
+        with pillow_pixel_warning_off():
+            img.load()
+    else:
+        img.load()
 
 
 NEGATIVE_DEPTH, NEGATIVE_SHARE = 0.15, 0.2  # below 0 by more than 15% of the scale, or a fifth of the values
@@ -191,9 +225,9 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
         ImageReadError: anything else that stops the image from being read.
     """
     try:
-        with Image.open(source, formats=image_formats()) as img:
+        with open_image(source, image_formats()) as img:
             check_pixels(img.width, img.height, max_pixels, name, advice)
-            img.load()
+            _load(img)
             return _to_rgb_uint8(upright(img))
     except Image.DecompressionBombError as exc:  # Pillow's own limit, checked when the header is read
         pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
@@ -271,7 +305,7 @@ def read_mask(path: str | Path) -> np.ndarray:
     """Read a mask file as ``(H, W)`` bool (any non-zero pixel is foreground)."""
     path = Path(path)
     try:
-        with Image.open(path, formats=image_formats()) as img:
+        with open_image(path, image_formats()) as img:
             check_pixels(img.width, img.height, DEFAULT_MAX_PIXELS, str(path))
             arr = np.asarray(img)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
