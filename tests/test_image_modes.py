@@ -154,3 +154,26 @@ def test_pil_images_of_every_mode_are_read(mode):
     image = Image.fromarray(np.full((6, 8, 3), 200, np.uint8)).convert(mode)
     arr = to_rgb_array(image)
     assert arr.shape == (6, 8, 3) and arr.dtype == np.uint8
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "GIF", "WEBP", "PNG"])
+def test_a_file_of_several_pages_or_frames_is_read_by_its_first_with_a_warning_saying_so(tmp_path, caplog, fmt):
+    """A multi-page TIFF (an animated GIF, WebP, PNG) was segmented by its first page alone, the rest left without a
+    word. One warning names the file and how many it holds; a photo of one page, and a phone's JPEG whose second image
+    is its own preview (MPO), are read without one."""
+    pages = [Image.new("RGB", (40, 30), (60 * i, 100, 100)) for i in range(3)]
+    path = tmp_path / f"pages.{fmt.lower()}"
+    pages[0].save(path, format=fmt, save_all=True, append_images=pages[1:])
+    with caplog.at_level("WARNING", logger="drywallqa.utils.image_io"):
+        first = read_image(path)
+    assert first.shape == (30, 40, 3) and abs(int(first[..., 0].mean())) <= 2  # the first page's pixels
+    kind = "pages" if fmt == "TIFF" else "frames"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: 3 {kind}, of which only the first is read (segmented); save each as a file of its own to read the "
+        "others"]
+    caplog.clear()
+    pages[0].save(tmp_path / "one.tif")
+    pages[0].save(tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=pages[1:2])
+    with caplog.at_level("WARNING", logger="drywallqa.utils.image_io"):
+        read_image(tmp_path / "one.tif"), read_image(tmp_path / "phone.jpg")
+    assert not caplog.records

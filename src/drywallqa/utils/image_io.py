@@ -196,6 +196,28 @@ def exif_orientation(img: Image.Image) -> int:
         return 1
 
 
+# the formats whose files may hold several images, each one of its own (what they are called); not a phone's JPEG
+# (MPO), whose second image is the camera's preview or depth map of the one photo
+MANY_FRAMES = {"TIFF": "pages", "GIF": "frames", "WEBP": "frames", "PNG": "frames", "AVIF": "frames"}
+
+
+def warn_of_frames(img: Image.Image, name: str) -> None:
+    """Log a warning naming ``name`` and its number of pages or frames where an opened image holds more than one (a
+    multi-page TIFF, an animated GIF, WebP, PNG or AVIF): only the first is read and segmented, and the rest were
+    left without a word."""
+    kind = MANY_FRAMES.get(img.format or "")
+    if kind is None or not getattr(img, "is_animated", False):
+        return
+    try:
+        count = str(img.n_frames)
+    except Exception:  # noqa: BLE001 - a damaged later page or frame: the first is read as it was
+        count = "several"
+        with contextlib.suppress(Exception):
+            img.seek(0)
+    logger.warning("%s: %s %s, of which only the first is read (segmented); save each as a file of its own to read "
+                   "the others", name, count, kind)
+
+
 TIFF_WIDTH, TIFF_LENGTH = 256, 257  # the tags of a TIFF's stored size
 
 
@@ -227,6 +249,7 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     try:
         with open_image(source, image_formats()) as img:
             check_pixels(img.width, img.height, max_pixels, name, advice)
+            warn_of_frames(img, name)
             _load(img)
             return _to_rgb_uint8(upright(img))
     except Image.DecompressionBombError as exc:  # Pillow's own limit, checked when the header is read
