@@ -66,13 +66,15 @@ def test_pillows_bomb_warning_does_not_reach_the_terminal_where_the_project_chec
         Image.open(path).close()
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "GIF", "WEBP"])
-def test_a_photo_over_pillows_warning_size_is_read_without_its_warning(tmp_path, monkeypatch, fmt):
+@pytest.mark.parametrize("fmt, pages", [("PNG", 1), ("TIFF", 1), ("TIFF", 2), ("GIF", 1), ("GIF", 2), ("WEBP", 1)])
+def test_a_photo_over_pillows_warning_size_is_read_without_its_warning(tmp_path, monkeypatch, fmt, pages):
     """With the project's limit raised past Pillow's warning size, the photo is read, and Pillow warned (at the open,
-    and a TIFF again as it loads). Pillow's sizes are lowered here: a 40x30 photo stands in for a 120-MP one."""
+    and a TIFF again as it loads), of one page or of several. Pillow's sizes are lowered here: a 40x30 photo stands in
+    for a 120-MP one."""
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000)  # warned above 1,000 pixels, refused above 2,000
     path = tmp_path / f"big.{fmt.lower()}"
-    Image.new("RGB", (40, 30), (90, 90, 90)).save(path, format=fmt)
+    photos = [Image.new("RGB", (40, 30), (90, 90 + 50 * i, 90)) for i in range(pages)]
+    photos[0].save(path, format=fmt, save_all=True, append_images=photos[1:])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert read_image(path, max_pixels=None).shape == (30, 40, 3)

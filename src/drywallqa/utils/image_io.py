@@ -97,14 +97,12 @@ def open_image(source, formats: tuple[str, ...] | None = None) -> Image.Image:
         return Image.open(source, formats=formats)
 
 
-def _load(img: Image.Image) -> None:
-    """``img.load()``; above Pillow's warning size (which a TIFF checks again as it loads) without its warning. Only
-    there: decoding holds no lock otherwise, and photos are decoded in several threads at once."""
-    if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
-        with pillow_pixel_warning_off():
-            img.load()
-    else:
-        img.load()
+def _pixel_warning_off_if_large(img: Image.Image):
+    """:func:`pillow_pixel_warning_off` for an opened image above Pillow's warning size, which some of its readers check
+    again after the open (a TIFF as it loads, a GIF as it seeks to a frame larger than the first); else nothing:
+    decoding holds no lock, and photos are decoded in several threads at once."""
+    large = bool(Image.MAX_IMAGE_PIXELS) and img.width * img.height > Image.MAX_IMAGE_PIXELS
+    return pillow_pixel_warning_off() if large else contextlib.nullcontext()
 
 
 NEGATIVE_DEPTH, NEGATIVE_SHARE = 0.15, 0.2  # below 0 by more than 15% of the scale, or a fifth of the values
@@ -249,8 +247,9 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     try:
         with open_image(source, image_formats()) as img:
             check_pixels(img.width, img.height, max_pixels, name, advice)
-            warn_of_frames(img, name)
-            _load(img)
+            with _pixel_warning_off_if_large(img):
+                warn_of_frames(img, name)
+                img.load()
             return _to_rgb_uint8(upright(img))
     except Image.DecompressionBombError as exc:  # Pillow's own limit, checked when the header is read
         pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
