@@ -42,7 +42,7 @@ from ..utils.files import (BATCH_RESULTS, check_links, file_stamp, mark_output_f
                            remove_stale_temporaries, strict_json, temp_dir, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import flag, whole_number
 from ..utils.signals import signal_handlers_kept
-from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_image, read_mask
+from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug, shown
 from ..viz import COLORS, draw_joints, grid, overlay
 from .segmenter import Segmenter, validate_prompts, validate_threshold
@@ -151,7 +151,7 @@ def _whole_mask(path: Path, entry: dict) -> bool:
     """``path`` is a whole PNG (its chunks all there, checksums right: not cut or damaged since) of the size the
     record gives; read without decoding the pixels."""
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             size = im.size
             im.verify()
     except Exception:  # noqa: BLE001 - any damage means: predict again
@@ -916,7 +916,7 @@ def _overlay_rows(images: list, opts: BatchOptions) -> list:
     rows = []
     for done in images:
         try:
-            strip = np.asarray(Image.open(Path(opts.out_dir) / overlay_name(done)).convert("RGB"))
+            strip = np.asarray(open_image(Path(opts.out_dir) / overlay_name(done)).convert("RGB"))
         except OSError:
             continue
         if strip.shape[1] % (len(opts.prompts) + 1):  # not this job's panels: left out of the grid
