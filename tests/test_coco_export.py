@@ -130,6 +130,7 @@ def test_a_damaged_mask_is_predicted_again_and_one_the_coco_file_lacks_is_report
 
     # damaged between the check of the finished masks and the COCO file: exit 1, the mask named
 
-    with mock.patch("drywallqa.engine.batch._whole_mask", return_value=True):
+    with mock.patch("drywallqa.engine.batch._whole_mask", return_value=True), \
+            mock.patch("drywallqa.engine.batch._as_recorded", return_value=True):
         res = CliRunner().invoke(app, base + ["--coco", "polygon"])
     assert res.exit_code == 1 and "not in the COCO file" in res.output and "a.jpg" in res.output, res.output

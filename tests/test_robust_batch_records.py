@@ -59,6 +59,9 @@ def test_a_rerun_with_other_weights_predicts_again_and_a_corrected_mask_is_measu
     assert json.loads((out / "a__results.json").read_text())["prompts"][CRACK]["area_px"] == 400
     quiet = predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, progress=False)
     assert len(quiet.skipped) == 2 and not quiet.warnings  # measured once
+    copy = tmp_path / "copy"
+    shutil.copytree(model, copy)  # the same bytes elsewhere (another checkout, a reinstall): the same weights
+    assert len(predict_paths(Segmenter.load(str(copy)), photos, [CRACK], out, progress=False).skipped) == 2
     weights = load_file(model / "model.safetensors")
     save_file({k: v + 0.5 for k, v in weights.items()}, model / "model.safetensors")
     other = predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, progress=False)
@@ -66,7 +69,9 @@ def test_a_rerun_with_other_weights_predicts_again_and_a_corrected_mask_is_measu
 
 
 @pytest.mark.parametrize("edit", [{"confidence": "high"}, {"area_px": "x"}, {"max_width_px": [1]},
-                                  {"joints": [{"length_px": "long"}]}, {"concept": "cracks"}])
+                                  {"joints": [{"length_px": "long"}]}, {"concept": "cracks"}, {"max_width_px": None},
+                                  {"components": None}, {"area_fraction": "DELETE"}, {"max_width_px": "DELETE"},
+                                  {"mask": "a\u0000.png"}, {"mask": "../a__segment_crack.png"}])
 def test_a_record_edited_by_hand_is_redone_or_left_out_never_a_traceback(tiny_model_dir, tmp_path, photos, edit):
     model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
     base = ["-p", CRACK, "--model-path", str(model), "--out", str(out)]
@@ -74,6 +79,7 @@ def test_a_record_edited_by_hand_is_redone_or_left_out_never_a_traceback(tiny_mo
     record = out / "a__results.json"
     entry = json.loads(record.read_text())
     entry["prompts"][CRACK].update(edit)
+    entry["prompts"][CRACK] = {k: v for k, v in entry["prompts"][CRACK].items() if v != "DELETE"}
     record.write_text(json.dumps(entry))
     res = CliRunner().invoke(app, ["predict", str(photos / "b.png"), *base, "--flag", f"{CRACK}: max_width_px > 1"])
     assert res.exit_code == 0 and res.exception is None, res.output  # a.png's record left out, with a warning
@@ -109,3 +115,21 @@ def test_predict_paths_checks_its_on_off_options_and_rules(tiny_model_dir, tmp_p
     seg = Segmenter.load(str(_model(tiny_model_dir, tmp_path)))
     with pytest.raises(ValueError, match=words):
         predict_paths(seg, photos, [CRACK], tmp_path / "out", progress=False, **kwargs)
+
+
+def test_an_overlay_asked_later_is_drawn_from_the_masks_a_correction_kept(tiny_model_dir, tmp_path, photos):
+    """A rerun with --overlay of photos done without one draws the strips from the masks there (it predicted them
+    again, writing over a mask corrected by hand meanwhile, right after saying it was kept)."""
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, progress=False)
+    corrected = np.zeros((40, 56), np.uint8)
+    corrected[:, :10] = 255
+    Image.fromarray(corrected).save(out / "a__segment_crack.png")
+    again = predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, overlay_images=True, progress=False)
+    assert not again.done and len(again.skipped) == 2
+    assert np.array_equal(np.asarray(Image.open(out / "a__segment_crack.png")), corrected)
+    strip = np.asarray(Image.open(out / "a__overlay.png"))
+    assert strip.shape[:2] == (40, 2 * 56) and (out / "b__overlay.png").is_file()
+    assert json.loads((out / "a__results.json").read_text())["overlay"] == "a__overlay.png"
+    assert len(predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, overlay_images=True,
+                             progress=False).skipped) == 2

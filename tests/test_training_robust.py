@@ -225,8 +225,8 @@ def test_resume_on_fewer_training_photos_is_refused_not_skipped(synthetic_datase
     first = Trainer(cfg, progress=False)
     first.train()
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["steps_per_epoch"] == first.steps_per_epoch
-    for name in json.loads((tmp_path / "run" / "train_files.json").read_text())["train"][0][:4]:  # syn_crack photos
-        os.remove(name)
+    for name in json.loads((tmp_path / "run" / "train_files.json").read_text())["train"][0][:4]:  # syn_crack photos,
+        os.remove(synthetic_datasets / name)  # named from the datasets folder
     longer = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=3))
     with pytest.raises(ValueError, match=r"training data changed.*steps per epoch"):
         Trainer(longer, progress=False).train(resume=True)

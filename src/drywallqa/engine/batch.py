@@ -20,6 +20,7 @@ import io
 import itertools
 import json
 import logging
+import math
 import numbers
 import os
 import re
@@ -164,7 +165,7 @@ def _as_recorded(out: Path, entry: dict) -> bool:
     written over since (a mask corrected by hand), nor a record older than the checksums."""
     try:
         return all(zlib.crc32((out / rec["mask"]).read_bytes()) == rec["mask_crc32"] for rec in entry["prompts"].values())
-    except (OSError, KeyError, TypeError, AttributeError):
+    except (OSError, KeyError, TypeError, AttributeError, ValueError):  # ValueError: a NUL in a name
         return False
 
 
@@ -281,6 +282,37 @@ def save_png_atomic(array: np.ndarray, path: Path) -> int:
     return zlib.crc32(data)
 
 
+def overlay_row(image: np.ndarray, masks: list, entry: dict, prompts) -> list:
+    """The overlay strip's pictures of a photo: the photo, then each prompt's mask over it in its colour (with the
+    joints the record measured drawn on)."""
+    return [image] + [draw_joints(overlay(image, mask, COLORS[i % len(COLORS)]), entry["prompts"][p].get("joints", []),
+                                  color=COLORS[i % len(COLORS)]) for i, (p, mask) in enumerate(zip(prompts, masks))]
+
+
+def _overlay_drawn(out: Path, path: Path, entry: dict, opts: BatchOptions) -> dict | None:
+    """``entry`` with the overlay strip of ``path`` drawn from its masks as they are in ``out`` (a rerun with
+    ``--overlay`` of a photo done without one, or whose mask was corrected by hand since: not predicted again, which
+    would replace the correction), or None where they cannot be read, or another job rewrote the record meanwhile."""
+    try:
+        image = read_image(path, opts.max_pixels)
+        masks = [read_mask(out / entry["prompts"][p]["mask"]) for p in opts.prompts]
+        if any(m.shape != image.shape[:2] for m in masks):
+            return None
+        save_png_atomic(np.concatenate(overlay_row(image, masks, entry, opts.prompts), axis=1), out / overlay_name(path))
+    except (ImageReadError, OSError, ValueError, KeyError, TypeError):
+        return None
+    drawn = {**entry, "overlay": overlay_name(path)}
+    rec = out / record_name(path)
+    with FileLock(str(out / RESULTS_LOCK)):
+        try:
+            if json.loads(rec.read_text()) != entry:
+                return None
+        except (OSError, ValueError):
+            return None
+        write_text_atomic(strict_json(drawn, indent=1), rec)
+    return drawn
+
+
 def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple[dict, list | None]:
     """Segment one image, then write its masks (and overlay) and last its record. Returns (entry, overlay row).
 
@@ -306,9 +338,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
             entry["prompts"][p]["concept"] = result.concepts[p]
     row = None
     if opts.overlay_images:
-        row = [image] + [draw_joints(overlay(image, result.masks[p], COLORS[i % len(COLORS)]),
-                                     entry["prompts"][p].get("joints", []), color=COLORS[i % len(COLORS)])
-                         for i, p in enumerate(opts.prompts)]
+        row = overlay_row(image, [result.masks[p] for p in opts.prompts], entry, opts.prompts)
         entry["overlay"] = overlay_name(path)  # made with this record: a rerun with --overlay may keep it
     with FileLock(str(out / RESULTS_LOCK)):
         conflict = None if opts.overwrite else record_conflict(out, path, opts.prompts)
@@ -385,9 +415,16 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, pr
         conflict = None if opts.overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
         if conflict is not None:
             summary.failed.append((str(path), conflict))
-        elif previous is None or opts.overlay_images and not (
-                previous.get("overlay") == overlay_name(path) and (Path(opts.out_dir) / overlay_name(path)).is_file()):
-            todo.append(path)  # not done, or done before without the overlay asked for now (an older one is stale)
+        elif previous is None:
+            todo.append(path)
+        elif opts.overlay_images and not (previous.get("overlay") == overlay_name(path) and (out / overlay_name(path)).is_file()):
+            # done before without the overlay asked for now (or an older one, stale): drawn from its masks
+            drawn = _overlay_drawn(out, path, previous, opts)
+            if drawn is None:
+                todo.append(path)
+            else:
+                summary.skipped.append(str(path))
+                summary.results.append({**drawn, "image": os.path.abspath(path)})
         else:
             summary.skipped.append(str(path))
             summary.results.append({**previous, "image": os.path.abspath(path)})  # where it is now (a moved folder)
@@ -403,26 +440,34 @@ def _is_file(path: Path) -> bool:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """A finite number, not a flag (a record's measure as this version writes it)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# the measures every prompt's record holds (mask_measures without a scale); the table, the report and the rules read them
+PX_MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px")
 
 
 def _well_formed(entry) -> bool:
     """Whether a photo's record holds what this version writes where the table, the report and the rules read it:
-    its size and, per prompt, the mask's name, the measures as numbers (None where a scale is not given), a joint's
-    as numbers or lists of them, the concept as a mapping (a record edited by hand, ``"confidence": "high"``, is
-    redone or left out of results.json, not a traceback)."""
-    def plain(values: dict, points: bool = False) -> bool:  # numbers (a joint's ends: lists of them)
-        return all(v is None or _is_number(v) or (points and isinstance(v, list) and all(_is_number(x) for x in v))
-                   for v in values.values())
+    its size and, per prompt, the mask's file name, every measure a finite number (the confidence may be none), a
+    joint's as numbers or lists of them, the concept as a mapping (a record edited by hand, ``"confidence": "high"``,
+    ``"max_width_px": null``, a measure taken out, is redone or left out of results.json, not a traceback)."""
+    def mask_file(name) -> bool:  # a file of the output folder: "a__segment_crack.png", no path, no NUL
+        return isinstance(name, str) and "\0" not in name and name not in ("", ".", "..") and Path(name).name == name
 
     try:
         if not (isinstance(entry["image"], str) and _is_number(entry["height"]) and _is_number(entry["width"])):
             return False
         for rec in entry["prompts"].values():
             rest = {k: v for k, v in rec.items() if k not in ("mask", "concept", "joints")}
-            if not (isinstance(rec["mask"], str) and isinstance(rec.get("concept", {}), dict) and plain(rest)
-                    and isinstance(rec.get("joints", []), list)
-                    and all(isinstance(j, dict) and plain(j, points=True) for j in rec.get("joints", []))):
+            joints = rec.get("joints", [])
+            if not (mask_file(rec["mask"]) and isinstance(rec.get("concept", {}), dict)
+                    and all(k in rec for k in PX_MEASURES)
+                    and all(_is_number(v) or (k == "confidence" and v is None) for k, v in rest.items())
+                    and isinstance(joints, list) and all(isinstance(j, dict) for j in joints)
+                    and all(_is_number(v) or (isinstance(v, list) and all(_is_number(x) for x in v))
+                            for j in joints for v in j.values())):
                 return False
     except (KeyError, TypeError, AttributeError):
         return False

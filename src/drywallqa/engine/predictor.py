@@ -41,7 +41,7 @@ from ..text.encoder import encoder_vocabulary, get_text_encoder, normal_form
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.deprecation import deprecated_names
-from ..utils.files import file_stamp
+from ..utils.files import file_digest, file_stamp
 from ..utils.image_io import to_rgb_array
 from .segmenter import (EncodedImage, SegmentationResult, Segmenter, register_runtime,
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
@@ -186,7 +186,8 @@ class TorchSegmenter(Segmenter):
         if not self.scales or any((s % 32 or s < 32 or s > MAX_SCALE) and s != own for s in self.scales):
             raise ValueError(f"every scale must be a positive multiple of 32 up to {MAX_SCALE}, got {self.scales}")
         self._weights_digest = None  # of the network's weights (_encoding_key), taken when first needed
-        self._weight_files = None  # (name, size, mtime_ns) of the model folder's weight files (from_path): weights_stamp
+        self._weight_files = None  # the model folder's weight files (from_path) and their digests: weights_stamp
+        self._weight_stamp = None
         self.device = device
         self.text_encoder = text_encoder  # name; models with their own text tower ignore it
         self.metadata = check_model_settings(metadata or {})  # first: a folder's bad threshold is named as its setting
@@ -266,12 +267,15 @@ class TorchSegmenter(Segmenter):
         if segmenter.model_version is None and path is not None and Path(path).is_dir():  # from its card (no setting)
             segmenter.model_version = model_card_version(path)
         if path is not None and Path(path).is_dir():
-            segmenter._weight_files = [[f.name, *file_stamp(f)] for f in sorted(Path(path).iterdir())
-                                       if f.suffix in WEIGHT_SUFFIXES and file_stamp(f)]
+            segmenter._weight_files = sorted(f for f in Path(path).iterdir() if f.suffix in WEIGHT_SUFFIXES and file_stamp(f))
         return segmenter
 
     def weights_stamp(self) -> list | None:
-        return self._weight_files
+        """The model folder's weight files, each named with a digest of its bytes (read once, when first asked): a
+        copy of the folder, or the shipped model of another checkout, has the same stamp; weights replaced do not."""
+        if self._weight_files is not None and self._weight_stamp is None:
+            self._weight_stamp = [[f.name, file_digest(f)] for f in self._weight_files]
+        return self._weight_stamp
 
     @classmethod
     def load_model(cls, path: Path):

@@ -288,9 +288,9 @@ class Segmenter:
         return None
 
     def weights_stamp(self) -> list | None:
-        """What tells this segmenter's weights from others across runs (for a model folder: its weight files' names,
-        sizes and times), or None where it cannot say (a network built in code, a hub id): a resumed batch job redoes
-        the photos an earlier run made with other weights under the same settings."""
+        """What tells this segmenter's weights from others across runs (for a model folder: its weight files' names
+        and digests of their bytes), or None where it cannot say (a network built in code, a hub id): a resumed batch
+        job redoes the photos an earlier run made with other weights under the same settings."""
         return None
 
     def settings(self) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import hashlib
 import json
 import math
 import os
@@ -27,7 +28,7 @@ except ImportError:  # Windows: temporaries are told apart by their process id
 
 BATCH_RESULTS = "results.json"  # what a batch job (drywallqa predict) leaves in its output folder
 TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp
-_TMP_NAME = re.compile(r"\..+\.\d+-[a-z0-9_]{8}" + re.escape(TMP_SUFFIX), re.DOTALL)  # as mkstemp names them
+_TMP_NAME = re.compile(r"\..+\.\d+-[a-z0-9_]+" + re.escape(TMP_SUFFIX), re.DOTALL)  # .<name>.<pid>-<random>.tmp
 REPORT_FILES = "report_files"  # the folder of report.html's thumbnails, in an output folder
 OUTPUT_MARKER = ".drywallqa-output"  # written into an output folder when a job starts: its files are no photos
 # files a job writes besides ``<stem>__<...>`` ones (masks, records, overlays, anomaly maps)
@@ -349,6 +350,19 @@ def _remove_entry(path: Path) -> None:
         path.unlink(missing_ok=True)
     elif path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
+
+
+def file_digest(path: str | Path) -> str | None:
+    """A digest of a file's bytes (BLAKE2b, 16 bytes, read in 1 MiB blocks; about 1 s a GiB), None where it cannot be
+    read: what tells one file's contents from another's wherever it was copied."""
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(2**20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def file_stamp(path: str | Path | None) -> tuple[int, int] | None:
