@@ -133,3 +133,55 @@ def test_an_overlay_asked_later_is_drawn_from_the_masks_a_correction_kept(tiny_m
     assert json.loads((out / "a__results.json").read_text())["overlay"] == "a__overlay.png"
     assert len(predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, overlay_images=True,
                              progress=False).skipped) == 2
+
+
+def test_a_folder_of_0_6_10_is_resumed_as_0_6_10_resumed_it(tiny_model_dir, tmp_path, photos):
+    """Records keyed before the weights were part of the key, without masks' checksums: reused (predicting them
+    again wrote over every mask corrected by hand since), measured again once to take the checksums, no warning."""
+    from drywallqa.engine.batch import job_settings, settings_key
+
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    seg = Segmenter.load(str(model))
+    predict_paths(seg, photos, [CRACK], out, progress=False)
+    earlier = settings_key({**{k: v for k, v in job_settings(seg).items() if k != "weights"}, "threshold": None})
+    corrected = np.zeros((40, 56), np.uint8)
+    corrected[:4] = 255
+    Image.fromarray(corrected).save(out / "a__segment_crack.png")
+    for record in out.glob("*__results.json"):
+        entry = json.loads(record.read_text())
+        entry["settings"] = earlier
+        del entry["prompts"][CRACK]["mask_crc32"]
+        record.write_text(json.dumps(entry))
+    again = predict_paths(seg, photos, [CRACK], out, progress=False)
+    assert len(again.skipped) == 2 and not again.done and not again.warnings
+    assert np.array_equal(np.asarray(Image.open(out / "a__segment_crack.png")), corrected)
+    assert json.loads((out / "a__results.json").read_text())["prompts"][CRACK]["area_px"] == 4 * 56
+
+
+def test_edited_records_of_a_scaled_job_and_of_other_jobs_are_left_out_with_a_warning(tiny_model_dir, tmp_path,
+                                                                                      photos):
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    base = ["-p", CRACK, "--model-path", str(model), "--out", str(out), "--mm-per-px", "0.5"]
+    assert CliRunner().invoke(app, ["predict", str(photos / "a.png"), *base]).exit_code == 0
+    record = out / "a__results.json"
+    entry = json.loads(record.read_text())
+    del entry["prompts"][CRACK]["length_mm"]  # a scaled record without an mm measure: the report's sum failed
+    record.write_text(json.dumps(entry))
+    res = CliRunner().invoke(app, ["predict", str(photos / "b.png"), *base, "--flag", f"{CRACK}: max_width_mm > 1"])
+    assert res.exit_code == 0 and res.exception is None, res.output
+    for edit in ({"height": 1e9}, {"image": "/tmp/x\u0000.png"}):  # another size than its mask's; no file's name
+        record.write_text(json.dumps({**json.loads(record.read_text()), **edit}))
+        res = CliRunner().invoke(app, ["predict", str(photos / "b.png"), *base, "--coco", "polygon"])
+        assert res.exit_code == 0 and res.exception is None, res.output
+        assert [e["image"][-5:] for e in json.loads((out / "results.json").read_text())["images"]] == ["b.png"]
+
+
+def test_a_missing_input_is_listed_and_an_overlay_that_cannot_be_drawn_keeps_the_results(tiny_model_dir, tmp_path,
+                                                                                        photos):
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    seg = Segmenter.load(str(model))
+    predict_paths(seg, photos, [CRACK], out, progress=False)
+    gone = predict_paths(seg, [photos.parent / "nothere" / "a.png"], ["segment taping area"], out, progress=False)
+    assert len(gone.failed) == 1 and json.loads((out / "results.json").read_text())["failed"]  # named, not hidden
+    small = predict_paths(seg, photos, [CRACK], out, overlay_images=True, max_pixels=100, progress=False)
+    assert len(small.skipped) == 2 and not small.failed and any("no overlay strip" in w for w in small.warnings)

@@ -98,6 +98,12 @@ class BatchOptions:
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images fail (decompression bombs, memory)
     settings: str = ""  # a key of the model and its settings: a record made under others is not reused
     overwrite: bool = False  # redo finished images, and replace other jobs' results of the same image (record_conflict)
+    # the key 0.6.10 gave the same settings, before the weights were part of it: its records are reused as it reused them
+    earlier_settings: str = ""
+
+    @property
+    def accepted_settings(self) -> tuple:
+        return (self.settings, self.earlier_settings) if self.earlier_settings else (self.settings,)
 
 
 OVERLAY = "overlay"  # <stem>__overlay.png: an image's overlay strip (overlay_name)
@@ -169,6 +175,11 @@ def _as_recorded(out: Path, entry: dict) -> bool:
         return False
 
 
+def _has_checksums(entry: dict) -> bool:
+    """Whether a record keeps its masks' checksums (written by 0.6.11 or later)."""
+    return all(isinstance(rec, dict) and "mask_crc32" in rec for rec in entry.get("prompts", {}).values())
+
+
 def _current(out: Path, entry: dict) -> bool:
     """A record whose numbers hold for its masks as they are: measured by this version, the masks as it wrote them."""
     return entry.get("measures_version") == MEASURES_VERSION and _as_recorded(out, entry)
@@ -178,13 +189,13 @@ def done_since(opts: "BatchOptions", path, begun: float) -> dict | None:
     """The record this job wrote for ``path`` (in ``opts.out_dir``, as :func:`already_done` reads it) since ``begun``
     (``time.time()`` when it started), or None: not an earlier run's, which ``--overwrite`` redoes and may not reach."""
     out = Path(opts.out_dir)
-    entry = already_done(out, Path(path), opts.prompts, opts.mm_per_px, opts.settings)
+    entry = already_done(out, Path(path), opts.prompts, opts.mm_per_px, opts.accepted_settings)
     return entry if entry is not None and (out / record_name(Path(path))).stat().st_mtime >= begun - 1 else None
 
 
-def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None, settings: str = "") -> dict | None:
+def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None, settings: str | tuple = "") -> dict | None:
     """The record of an earlier run that segmented ``path`` (unchanged since) with the same prompts, scale,
-    model and settings, or None."""
+    model and settings (``settings``: its key, or the keys it may have), or None."""
     rec = out / record_name(path)
     if not rec.is_file():
         return None
@@ -197,11 +208,12 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
             return None
         if not same_photo(entry, path):  # another image of the same stem wrote it
             return None
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError):
         return None
     if any(entry["prompts"][p].get("mm_per_px") != mm_per_px for p in prompts):  # measures in another scale
         return None
-    if entry.get("settings", "") != settings or entry.get("image_stamp") != image_stamp(path):  # other model / photo
+    accepted = settings if isinstance(settings, tuple) else (settings,)
+    if entry.get("settings", "") not in accepted or entry.get("image_stamp") != image_stamp(path):  # other model / photo
         return None
     return entry
 
@@ -254,9 +266,10 @@ def record_conflict(out: Path, path: Path, prompts) -> str | None:
     try:
         entry = json.loads(rec.read_text())
         image, earlier = str(entry["image"]), list(entry["prompts"])
-    except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: a half record is redone, as before
-        return None
-    if not same_photo(entry, path):
+        same = same_photo(entry, path)
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # none, or unreadable (a path no file can
+        return None  # have, nested too deep): a half record is redone, as before
+    if not same:
         return (f"{rec} holds the results of another photo of the same name, {image}: predict this one into another "
                 "--out, or --overwrite to replace them")
     dropped = [p for p in earlier if p not in prompts]
@@ -394,10 +407,10 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, pr
     summary.failed.extend(failed)
     summary.ignored.extend(ignored)
     out = Path(opts.out_dir)
-    done = {path: None if opts.overwrite else already_done(out, path, opts.prompts, opts.mm_per_px, opts.settings)
+    done = {path: None if opts.overwrite else already_done(out, path, opts.prompts, opts.mm_per_px, opts.accepted_settings)
             for path in images}
     stale = [(path, previous) for path, previous in done.items() if previous is not None and not _current(out, previous)]
-    edited = sum(previous.get("measures_version") == MEASURES_VERSION for _, previous in stale)
+    edited = sum(previous.get("measures_version") == MEASURES_VERSION and _has_checksums(previous) for _, previous in stale)
     if edited:  # (or records older than the masks' checksums)
         summary.warnings.append(f"{edited} images' masks in {out} are not the ones their records wrote (corrected by "
                                 "hand?): measured again as they are; --overwrite predicts them again")
@@ -406,10 +419,10 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, pr
             again = list(tqdm(pool.map(lambda item: remeasured(out, item[0], item[1], opts.mm_per_px), stale),
                               total=len(stale), desc="measure again", disable=not progress))
         for (path, _), fresh in zip(stale, again):
-            previous = already_done(out, path, opts.prompts, opts.mm_per_px, opts.settings) if fresh is not None else None
+            previous = already_done(out, path, opts.prompts, opts.mm_per_px, opts.accepted_settings) if fresh is not None else None
             # read as it is now; measured again by another job since, or not at all: predicted again
             done[path] = previous if previous is not None and _current(out, previous) else None
-    todo = []
+    todo, undrawn = [], 0
     for path in images:
         previous = done[path]
         conflict = None if opts.overwrite or previous is not None else record_conflict(Path(opts.out_dir), path, opts.prompts)
@@ -420,14 +433,16 @@ def _plan(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, pr
         elif opts.overlay_images and not (previous.get("overlay") == overlay_name(path) and (out / overlay_name(path)).is_file()):
             # done before without the overlay asked for now (or an older one, stale): drawn from its masks
             drawn = _overlay_drawn(out, path, previous, opts)
-            if drawn is None:
-                todo.append(path)
-            else:
-                summary.skipped.append(str(path))
-                summary.results.append({**drawn, "image": os.path.abspath(path)})
+            if drawn is None:  # (the photo over --max-pixels now, ...): its results kept, said below
+                undrawn += 1
+            summary.skipped.append(str(path))
+            summary.results.append({**(drawn or previous), "image": os.path.abspath(path)})
         else:
             summary.skipped.append(str(path))
             summary.results.append({**previous, "image": os.path.abspath(path)})  # where it is now (a moved folder)
+    if undrawn:
+        summary.warnings.append(f"{undrawn} images done before have no overlay strip: it could not be drawn from their "
+                                "photo and masks (a photo over --max-pixels, or gone); --overwrite predicts them again")
     return todo
 
 
@@ -446,6 +461,7 @@ def _is_number(value) -> bool:
 
 # the measures every prompt's record holds (mask_measures without a scale); the table, the report and the rules read them
 PX_MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px")
+MM_MEASURES = ("area_mm2", "length_mm", "mean_width_mm", "max_width_mm")  # where a scale is given, and only there
 
 
 def _well_formed(entry) -> bool:
@@ -464,6 +480,7 @@ def _well_formed(entry) -> bool:
             joints = rec.get("joints", [])
             if not (mask_file(rec["mask"]) and isinstance(rec.get("concept", {}), dict)
                     and all(k in rec for k in PX_MEASURES)
+                    and all((k in rec) == ("mm_per_px" in rec) for k in MM_MEASURES)
                     and all(_is_number(v) or (k == "confidence" and v is None) for k, v in rest.items())
                     and isinstance(joints, list) and all(isinstance(j, dict) for j in joints)
                     and all(_is_number(v) or (isinstance(v, list) and all(_is_number(x) for x in v))
@@ -478,9 +495,9 @@ def _covers(entry, opts: BatchOptions, out: Path) -> bool:
     """Whether another job's record ``entry`` was made with this job's prompts, settings and scale, its masks there."""
     try:
         return (_well_formed(entry) and isinstance(entry.get("prompts"), dict)
-                and list(entry["prompts"]) == list(opts.prompts) and entry.get("settings", "") == opts.settings
+                and list(entry["prompts"]) == list(opts.prompts) and entry.get("settings", "") in opts.accepted_settings
                 and all(v.get("mm_per_px") == opts.mm_per_px for v in entry["prompts"].values())  # mm or px alike
-                and all((out / v["mask"]).is_file() for v in entry["prompts"].values()))
+                and all(_whole_mask(out / v["mask"], entry) for v in entry["prompts"].values()))  # of its size
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
@@ -506,7 +523,7 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
             photo = listed.get(now) or failed.get(now)  # this job's photo of that name, if any
             if now != rec.name and photo is not None and same_photo(entry, photo):
                 continue  # an older version's name for a photo of this job (one holding a newline): as it is now
-        except (OSError, ValueError, TypeError, AttributeError, KeyError):
+        except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
             entry = None
         if _covers(entry, opts, out):
             entry = remeasured(out, Path(entry["image"]), entry, opts.mm_per_px)  # an older version's numbers: again
@@ -525,7 +542,7 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list, interrupted: 
     out = Path(opts.out_dir)
     _other_jobs(summary, opts)
     if (not summary.results and summary.failed and not opts.overwrite and _lists_images(out / BATCH_RESULTS)
-            and all(record_conflict(out, Path(p), opts.prompts) for p, _ in summary.failed)):
+            and all(record_conflict(out, Path(p), opts.prompts) == why for p, why in summary.failed)):
         # every photo refused, its results another job's: this job changed nothing (not so a job whose photos
         # failed now: the old results are not listed as if they were its own)
         summary.warnings.append(f"{out / BATCH_RESULTS} (and its table and report) left as an earlier job wrote them: "
@@ -652,8 +669,9 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
     remove_stale_temp_dirs(out_dir, INFLIGHT_PREFIX)  # a killed Ray job's markers, whichever executor resumes it
     key = settings_key({**(settings or {}), "threshold": threshold})
+    earlier = settings_key({**{k: v for k, v in (settings or {}).items() if k != "weights"}, "threshold": threshold})
     return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels, key,
-                        overwrite)
+                        overwrite, earlier if settings and "weights" in settings else "")
 
 
 def predict_paths(
