@@ -185,3 +185,28 @@ def test_a_missing_input_is_listed_and_an_overlay_that_cannot_be_drawn_keeps_the
     assert len(gone.failed) == 1 and json.loads((out / "results.json").read_text())["failed"]  # named, not hidden
     small = predict_paths(seg, photos, [CRACK], out, overlay_images=True, max_pixels=100, progress=False)
     assert len(small.skipped) == 2 and not small.failed and any("no overlay strip" in w for w in small.warnings)
+
+
+@pytest.mark.parametrize("rerun", [{"mm_per_px": 0.5}, {"prompts": ["segment taping area", CRACK]},
+                                   {"prompts": [CRACK, "segment taping area", "segment the window"]},
+                                   {"edit": {"max_width_px": None}}])
+def test_a_rerun_that_predicts_again_keeps_a_mask_corrected_by_hand(tiny_model_dir, tmp_path, photos, rerun):
+    """Another scale, the prompts in another order or one more, a record edited since: the photo is predicted again,
+    and its mask corrected by hand since was written over (now kept and measured as it is); --overwrite replaces it."""
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    seg, first = Segmenter.load(str(model)), [CRACK, "segment taping area"]
+    predict_paths(seg, photos, first, out, progress=False)
+    corrected = np.zeros((40, 56), np.uint8)
+    corrected[5:9, :] = 255
+    Image.fromarray(corrected).save(out / "a__segment_crack.png")
+    if "edit" in rerun:
+        entry = json.loads((out / "a__results.json").read_text())
+        entry["prompts"][CRACK].update(rerun["edit"])
+        (out / "a__results.json").write_text(json.dumps(entry))
+    again = predict_paths(seg, photos, rerun.get("prompts", first), out, mm_per_px=rerun.get("mm_per_px"), progress=False)
+    assert not again.failed and np.array_equal(np.asarray(Image.open(out / "a__segment_crack.png")), corrected)
+    assert json.loads((out / "a__results.json").read_text())["prompts"][CRACK]["area_px"] == 4 * 56
+    assert len(predict_paths(seg, photos, rerun.get("prompts", first), out, mm_per_px=rerun.get("mm_per_px"),
+                             progress=False).skipped) == 2  # and quiet after
+    predict_paths(seg, photos, first, out, overwrite=True, progress=False)
+    assert not np.array_equal(np.asarray(Image.open(out / "a__segment_crack.png")), corrected)

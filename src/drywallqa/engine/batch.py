@@ -326,6 +326,37 @@ def _overlay_drawn(out: Path, path: Path, entry: dict, opts: BatchOptions) -> di
     return drawn
 
 
+def _corrected_masks(out: Path, path: Path, prompts, shape: tuple) -> dict:
+    """``{prompt: (mask, its file's CRC-32)}`` of the masks of ``path`` in ``out`` written over since its record wrote
+    them (corrected by hand: :func:`_as_recorded`), of the photo's ``shape``: a job that predicts the photo again (other
+    prompts or their order, another scale, a record edited since) keeps them and measures them as they are, with a
+    warning; ``--overwrite`` replaces them."""
+    try:
+        entry = json.loads((out / record_name(path)).read_text())
+        if not same_photo(entry, path):
+            return {}
+        recorded = {p: entry["prompts"][p]["mask_crc32"] for p in prompts
+                    if isinstance(entry["prompts"].get(p), dict) and isinstance(entry["prompts"][p].get("mask_crc32"), int)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return {}
+    kept = {}
+    for p, crc in recorded.items():
+        name = mask_name(path, p)
+        try:
+            data = (out / name).read_bytes()
+            if zlib.crc32(data) == crc:
+                continue
+            mask = read_mask(out / name)
+        except (ImageReadError, OSError, ValueError):
+            continue  # gone or damaged: predicted
+        if mask.shape == tuple(shape):
+            kept[p] = (mask, zlib.crc32(data))
+    if kept:
+        logger.warning("%s: kept the masks corrected by hand since they were written (%s) and measured them as they "
+                       "are; --overwrite replaces them", shown(path), ", ".join(map(repr, kept)))
+    return kept
+
+
 def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple[dict, list | None]:
     """Segment one image, then write its masks (and overlay) and last its record. Returns (entry, overlay row).
 
@@ -339,27 +370,29 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     out = Path(opts.out_dir)
     image = read_image(path, opts.max_pixels)
     result = segmenter.predict(image, list(opts.prompts), threshold=opts.threshold)
+    kept = {} if opts.overwrite else _corrected_masks(out, path, opts.prompts, image.shape[:2])
+    masks = {p: kept[p][0] if p in kept else result.masks[p] for p in opts.prompts}
     entry = {"image": os.path.abspath(path), "height": image.shape[0], "width": image.shape[1], "prompts": {},  # absolute:
              # a job run from another folder must not take a relative path for another photo (record_conflict)
              "settings": opts.settings, "image_stamp": image_stamp(path), "measures_version": MEASURES_VERSION}
     for p in opts.prompts:
         joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
-        entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(result.masks[p], opts.mm_per_px, joints=joints)}
+        entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(masks[p], opts.mm_per_px, joints=joints)}
         if p in result.confidence:
             entry["prompts"][p]["confidence"] = result.confidence[p]
         if p in result.concepts:
             entry["prompts"][p]["concept"] = result.concepts[p]
     row = None
     if opts.overlay_images:
-        row = overlay_row(image, [result.masks[p] for p in opts.prompts], entry, opts.prompts)
+        row = overlay_row(image, [masks[p] for p in opts.prompts], entry, opts.prompts)
         entry["overlay"] = overlay_name(path)  # made with this record: a rerun with --overlay may keep it
     with FileLock(str(out / RESULTS_LOCK)):
         conflict = None if opts.overwrite else record_conflict(out, path, opts.prompts)
         if conflict is not None:
             raise ValueError(conflict)
         for p in opts.prompts:
-            entry["prompts"][p]["mask_crc32"] = save_png_atomic(result.masks[p].astype(np.uint8) * 255,
-                                                                out / mask_name(path, p))
+            entry["prompts"][p]["mask_crc32"] = kept[p][1] if p in kept else save_png_atomic(
+                result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
         if row is not None:
             save_png_atomic(np.concatenate(row, axis=1), out / overlay_name(path))
         write_text_atomic(strict_json(entry, indent=1), out / record_name(path))
