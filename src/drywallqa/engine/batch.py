@@ -245,16 +245,25 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
         logger.warning("could not measure %s again (%s)", shown(path), shown(exc))
         return None
     fresh["measures_version"] = MEASURES_VERSION
+    now = _replace_record(out, path, entry, fresh)
+    if now is fresh:
+        return fresh
+    return now if isinstance(now, dict) and _current(out, now) else None  # another job's, if it holds for its masks
+
+
+def _replace_record(out: Path, path: Path, old: dict, new: dict):
+    """Write ``new`` as the record of ``path`` where it is still ``old`` (under the folder's lock); returns the record
+    as it is then: ``new``, or what another job wrote meanwhile (never overwritten), or None where it cannot be read."""
     rec = out / record_name(path)
     with FileLock(str(out / RESULTS_LOCK)):
         try:
             now = json.loads(rec.read_text())
         except (OSError, ValueError):
             return None
-        if now != entry:  # another job wrote this photo's results meanwhile: not overwritten with these
-            return now if isinstance(now, dict) and _current(out, now) else None
-        write_text_atomic(strict_json(fresh, indent=1), rec)
-    return fresh
+        if now != old:
+            return now
+        write_text_atomic(strict_json(new, indent=1), rec)
+    return new
 
 
 def record_conflict(out: Path, path: Path, prompts) -> str | None:
@@ -315,15 +324,7 @@ def _overlay_drawn(out: Path, path: Path, entry: dict, opts: BatchOptions) -> di
     except (ImageReadError, OSError, ValueError, KeyError, TypeError):
         return None
     drawn = {**entry, "overlay": overlay_name(path)}
-    rec = out / record_name(path)
-    with FileLock(str(out / RESULTS_LOCK)):
-        try:
-            if json.loads(rec.read_text()) != entry:
-                return None
-        except (OSError, ValueError):
-            return None
-        write_text_atomic(strict_json(drawn, indent=1), rec)
-    return drawn
+    return drawn if _replace_record(out, path, entry, drawn) is drawn else None
 
 
 def _corrected_masks(out: Path, path: Path, prompts, shape: tuple) -> dict:
