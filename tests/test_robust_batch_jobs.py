@@ -507,16 +507,15 @@ def test_ctrl_c_again_while_the_photos_in_hand_finish_still_writes_results_json(
 
     import drywallqa.engine.batch as batch
 
-    real, first_done, in_hand_done = batch.process_image, threading.Event(), threading.Event()
+    real, in_hand, in_hand_done = batch.process_image, threading.Event(), threading.Event()
 
     def photo(segmenter, path, opts):
         if path.name == "p0.jpg":
-            entry = real(segmenter, path, opts)
-            first_done.set()
-            return entry
-        if path.name == "p1.jpg":  # Ctrl-C once p0 is done: the main thread then waits for p2, in hand
-            first_done.wait(30)
+            return real(segmenter, path, opts)
+        if path.name == "p1.jpg":  # Ctrl-C once p2 is in hand (p0 done, its thread free): the main thread waits for p2
+            in_hand.wait(30)  # (raised sooner, the Ctrl-C could cancel p2 while it still sat in the queue)
             raise KeyboardInterrupt
+        in_hand.set()
         try:  # p2: Ctrl-C again while the main thread waits for it, then it finishes
             time.sleep(0.5)
             os.kill(os.getpid(), signal.SIGINT)
