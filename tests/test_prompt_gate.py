@@ -548,7 +548,7 @@ def test_a_paraphrase_the_gate_answers_is_asked_as_its_concepts_canonical_prompt
     raw = Segmenter.load(gated_model_dir, prompt_gate=False)
     assert raw.understood("segment cracks") == "segment cracks"  # no gate: every prompt as written
     # a batch job's settings say how prompts are read: a rerun into a 0.6.6 folder predicts its prompts again
-    assert seg.settings()["gate"]["reading"] == 9 and "gate" not in raw.settings()
+    assert seg.settings()["gate"]["reading"] == 10 and "gate" not in raw.settings()
 
 
 @pytest.fixture
@@ -1078,7 +1078,11 @@ def test_the_shipped_gate_reads_abbreviations_run_on_requests_and_sound_surfaces
     ("class!=crack", None), ("time: 10:30 cracks", None), ("Mask: the taped seams, priority = high", None),
     ("target = the cracks", None), ("prompt=show me the cracks", None), ("query='the wall's cracks'", None),
     ('{"query": "_"}', None), ("invert=true", None), ("defects: tape=no, cracks=yes", None),
-    ("cracks wider than 2 mm = urgent", None)])
+    ("cracks wider than 2 mm = urgent", None),
+    # set 23's modder: a call in braces, the thing's type and what it is of
+    ("mask{type: seam, material: fabric}", "fabric seam"), ("mask{type: wall, ignore: [seams]}", "wall, not seams"),
+    ("mask{include: [crack], exclude: [tape]}", "crack, not tape"), ("type: crack", "crack"),
+    ('{"type": "seam", "material": "drywall"}', "drywall seam")])
 def test_a_programs_prompt_strings_are_read_in_words(prompt, reading):
     """Set 18's API tester: ``{"op":"segment","cls":"drywall_joint"}`` was refused, ``target=!joint_tape`` answered
     with the tape's mask, ``{"cls":"crack","exclude":["joint_tape"]}`` refused."""
@@ -1136,5 +1140,63 @@ def test_the_shipped_gate_reads_bar_exceptions_and_what_should_not_be_included(p
     ("joint between the skirting and the floor", None), ("seams between the tile and the drywall", "taping"),
     ("the joints on the wall the painter taped", "taping"), ("cracks, cept the tiny ones", "cracks")])
 def test_the_shipped_gate_reads_cept_nuh_idioms_and_other_joints(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 22 (0.6.11 as first read: 232 of 250), after it was read: "crack on with", "a cracking job", gaff tape,
+    # "less" and "hold out" as except, a thing before a closing "no" or "not", a thing left out after the words
+    # naming it, a place before a negation, "stay out" and "out of scope", a slip of "from", the sentences after a
+    # place
+    ("we will crack on with the work tomorrow, God willing", None), ("that's a wrap, cracking job today everyone", None),
+    ("find the gaff tape marks on the floor", None), ("I want all the wall less the cracks", None),
+    ("mask the set wall, holding out the cracks", None), ("WALL, TAPE SEAM NO, OTHER ALL YES", None),
+    ("TAPE SEAM SHOW, CRACK NOT", "taping"), ("Tape: no. Cracks: yes", "cracks"),
+    ("Requirement: wall mask with taping seams subtracted.", None),
+    ("all the plasterboard in the container except where it's taped at the joints", None),
+    ("everything on the left wall except the cracks", None), ("cracks please; the taped joints stay out of the matte",
+                                                               "cracks"),
+    ("Requirement: segment drywall joints; cracks out of scope.", "taping"),
+    ("all the plastor apart frum the cracks", None),
+    ("What is this long line on wall? I think it's tape joint. please mark", "taping"),
+    # and what they must not change
+    ("crack on the wall", "cracks"), ("cracking job, now highlight the cracks", "cracks"),
+    ("cracks less than 1 mm wide", "cracks"), ("holding out hope these are just hairline cracks", "cracks"),
+    ("is there a crack or not", "cracks"), ("cracks in the bathroom except hairline ones", "cracks"),
+    ("seams, with cracks removed", "taping"), ("the cracks stay, remove the tape", "cracks"),
+    ("crack above the door. please mark", "cracks"), ("seams on the wall? the cracks are not important", "taping"),
+    ("cracks frum the window to the door", "cracks")])
+def test_the_shipped_gate_reads_set_22s_idioms_tapes_and_negations(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 23 (0.6.12's first rules as first read: 220 of 250), after it was read: hashtags, a program's braces, the
+    # seams of clothes and sails and a Scots "o", Scots negations, "accept" and "with out" for "except" and "without",
+    # "- no", more verbs of asking, "leave ... unselected", "you can forget", "to be ignored", "assessed separately",
+    # "all I want is"
+    ("#taping #seams #boards", "taping"), ("#wall -#crack", None), ("#taping -#cracks", "taping"),
+    ("mask{type: joint_tape, material: drywall}", "taping"), ("mask{type: seam, material: fabric}", None),
+    ("show me the seam on my work trousers, it is ripped", None), ("show the seam on the boat sail, thank", None),
+    ("Mark the joint o ma elbow in this photie", None), ("cracks - no. all other wall - yes", None),
+    ("Mark everythin that isnae a crack", None), ("Delineate the uncracked portion of the plaster finish.", None),
+    ("show me the wall accept the cracks", None), ("highlight everything with out the tape", None),
+    ("Cracks to be ignored; mark remaining wall area only.", None),
+    ("Please indicate the wall surface other than the joint tape.", None),
+    ("Jist the cracks, ye can forget the tape", "cracks"),
+    ("Select the cracks only, leave the tape seams unselected", "cracks"),
+    ("Excluding the taped joints, select the hairline cracks", "cracks"),
+    ("Excluding cracks from consideration, provide a mask of the joint tape.", "taping"),
+    ("Please mark the drywall tape joints. Cracking is being assessed separately.", "taping"),
+    ("Don't bother with the joints, all I want is the cracks", "cracks"),
+    ("Dinnae bother wi the joints, aw I want is the cracks", "cracks"),
+    # and what they must not change
+    ("I accept the cracks are there, mark them", "cracks"), ("the seam on the drywall, thanks", "taping"),
+    ("joints in the ceiling, it is urgent", "taping"), ("#1 priority: the cracks", "cracks"),
+    ("you can find the cracks here", "cracks"), ("leave the cracks marked", "cracks"),
+    ("cracks with out of plumb edges", "cracks"), ("joints between the boards, they are cracked", "taping")])
+def test_the_shipped_gate_reads_set_23s_hashtags_braces_and_negations(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

@@ -74,12 +74,14 @@ _LINKS = frozenset(w for p in PREPOSITIONS for w in p.split()) | frozenset("the 
 # segment cracks") the prompt asks for the mask's opposite, which no model here makes
 # the plain negations: a word of missing or leaving out after one undoes it ("don't skip the cracks", "without missing
 # any", "don't leave out the small cracks")
-_NOT = frozenset("no not never without nuh".split()) | frozenset(  # "nuh": Jamaican "not" ("mark di wall, nuh mark di crack")
-    w + e for w in "don doesn didn isn aren wasn weren hasn haven hadn".split() for e in ("t", "'t"))
+# "nuh": Jamaican "not" ("mark di wall, nuh mark di crack"); "nae", "isnae", "dinnae": Scots ("that isnae a crack")
+_NOT = frozenset("no not never without nuh nae".split()) | frozenset(
+    w + e for w in "don doesn didn isn aren wasn weren hasn haven hadn".split() for e in ("t", "'t")) | frozenset(
+    "isnae arenae wasnae wisnae dinnae didnae disnae cannae couldnae wouldnae shouldnae hasnae havnae".split())
 # verbs that leave their object out where it is a thing the model knows ("hide the seams", "remove cracks from
 # selection", "Please highlight cracks and skip the taped areas"), not another ("remove background, segment cracks",
 # "skip trowel texture", "Skip the corners, show me the flat joints"); "leaveout" stands for the phrases of
-# _LEAVE_OUT_PHRASE ("leave out", "leaving out", "mask out", "blank out", "leave off", ...)
+# _LEAVE_OUT_PHRASE ("leave out", "leaving out", "mask out", "blank out", "hold out", "leave off", ...)
 _LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removing disregard disregarding erase erasing
     subtract subtracting leaveout""".split())
 _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude ignore ignoring non nothing none but besides
@@ -87,31 +89,34 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude igno
     neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
                               r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|excl\.?|"
-                              r"(?:with\s+(?:the\s+)?)?exception\s+of|barring|excepting|w/o|w/out)(?![\w/])",
+                              r"(?:with\s+(?:the\s+)?)?exception\s+of|barring|excepting|w/o|w/out|with\s+out(?!\s+of\b))(?![\w/])",
                               re.IGNORECASE)
 # a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word of
 # the things the model knows, after a space or a bracket: not "re-taped", "T-joint", "cracks - not tape", ":-D",
 # "Step 1 -find cracks", "show ~every crack", "!urgent cracks")
-# "bar" meaning except, after a whole ("everything bar the tape", "the whole wall, bar the cracks"; not "cracks in the
-# bar", "the bar area")
+# "bar", "less" and "accept" (for "except") meaning except, after a whole ("everything bar the tape", "the whole wall,
+# bar the cracks", "all the wall less the cracks", "show me the wall accept the cracks"; not "cracks in the bar", "the
+# bar area", "the wall less cracked", "a wall less than 2 m")
 _BAR = re.compile(r"\b(?:everything|all|anything|it|wall|walls|surface|surfaces|board|boards|plaster|drywall|"
-                  r"plasterboard|area|areas|image|photo|picture)\s*,?\s+(bar)\s+(?=[^\W\d_])", re.IGNORECASE)
+                  r"plasterboard|area|areas|image|photo|picture)\s*,?\s+(bar(?=\s+[^\W\d_])|(?:less|accept)(?=\s+(?:the|"
+                  r"any|all|those|these|its)\s))", re.IGNORECASE)
 _SYMBOL_NOT = re.compile(r"(?:!=\s*|(?:(?<=[\s(\[,;])|^)[-~!\u2212])(?=(?:crack|fissur|fractur|seam|seem|joint|join|tap|mud|"
                          r"stopp)\w*)", re.IGNORECASE)
-_LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking|take)\s+out|leave\s+off|"
+_LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking|take|hold|holding)\s+(?:out|oot)|leave\s+off|"
                                r"(?:leave|leaving)(?=\s+(?:(?:the|any|all|those|these|every)\s+)?(?:crack|fissure|"
                                r"fracture|tap|joint|join|seam|mud)\w*\s+(?:out|off)\b)|take(?=\s+(?:(?:the|any|all|those|"
                                r"these|every)\s+)?(?:crack|fissure|fracture|tap|joint|join|seam|mud)\w*\s+(?:away|out)\b))\b",
                                re.IGNORECASE)
 # what the gate mends a slip to besides the known concepts' words: the negations a slip would hide ("drywall tape exept
-# cracks", "evrything without tape"), and the real words one slip from them, so that their slips are not read as
-# negations ("Icluding hairline cracks" is "including", "excpect" is "expect")
+# cracks", "evrything without tape", "apart frum the cracks"), and the real words one slip from them, so that their
+# slips are not read as negations ("Icluding hairline cracks" is "including", "excpect" is "expect")
 _NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "everything", "including", "expect",
-                       "accept")
+                       "accept", "from")
 # a "where" question ending in "not" asks where a thing is not ("where are the cracks not?"); a thing just before a
-# closing "not" or "absent" is said to be missing ("cracks absent"); not "taped and not", "if absent", "maybe not"
+# "not", "no" or "absent" that ends a clause is said to be missing ("cracks absent", "WALL, TAPE SEAM NO, OTHER ALL
+# YES", "tape: no", "cracks - no"); not "taped and not", "if absent", "maybe not"
 _WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
-_ENDS_ABSENT = re.compile(r"([^\W\d_]+)\s+(?:not|absent)\W*$", re.IGNORECASE)
+_THING_NOT = re.compile(r"([^\W\d_]+)(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:not|no|absent)(?=\s*[,;.!?]|\W*$)", re.IGNORECASE)
 # a thing said to be left out after it is named first: "the wall with the cracks removed", "cracks excluded" (named
 # after another thing, it is left to the encoder: "cracks, with the tape removed" is judged whole)
 _LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|omitted|erased|subtracted|"
@@ -124,23 +129,27 @@ _SOUND = frozenset("""undamaged intact sound healthy unbroken unblemished flawle
 # where the object of a verb of leaving out ends: "remove false positives from the crack mask"
 _OBJECT_ENDS = PLACE_WORDS | frozenset("but from to then so because with having that which for of".split())
 _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
-# the words of a crack, a joint or a tape in another sense (PromptGate.other_thing)
-_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|(?:a|the|your|my)\s+(?:joke|jokes|code|case|whip|smile|"
-                     r"safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|window)\b|(?:me|mi|us|him|her|them|you)\s+up\b|"
-                     r"jokes?\b|wise\b)|\bcrack\s+(?:cocaine|pipe|house|"
-                     r"head|pot)\b|\bwisecrack|\bjoint\s+(?:venture|account|effort|statement|pain|pains|custody|owner|"
-                     r"ownership|replacement|session|committee|degree|winner|winners|tenancy|bank)\b|\b(?:burger|pizza|"
-                     r"bbq|barbecue|chicken|taco|dive|fast[- ]food|clip)\s+joint\b|\b(?:roll|rolls|rolling|rolled|smoke|"
-                     r"smoking|smoked|light|lit)\s+(?:a|the|another)\s+joint\b|\bout\s+of\s+joint\b|\bred\s+tape\b|"
-                     r"\bticker[- ]tape\b|\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|\bseam\s+of\s+coal\b",
-                     re.IGNORECASE)
+# the words of a crack, a joint or a tape in another sense (PromptGate.other_thing): "crack on with it", "get
+# cracking" (get going; not "crack on the wall"), "a cracking job" (a very good one)
+_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|the|your|"
+                     r"my)\s+(?:joke|jokes|code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|"
+                     r"window)\b|(?:me|mi|us|him|her|them|you)\s+up\b|jokes?\b|wise\b)|\bcrack\s+(?:cocaine|pipe|house|"
+                     r"head|pot)\b|\bwisecrack|\bget(?:s|ting)?\s+cracking\b|\bcracking\s+(?:job|jobs|day|effort|result|idea|game|weekend|night|team|"
+                     r"start|read|performance|view|good)\b|\bjoint\s+(?:venture|account|effort|statement|pain|pains|"
+                     r"custody|owner|ownership|replacement|session|committee|degree|winner|winners|tenancy|bank)\b|"
+                     r"\b(?:burger|pizza|bbq|barbecue|chicken|taco|dive|fast[- ]food|clip)\s+joint\b|\b(?:roll|rolls|"
+                     r"rolling|rolled|smoke|smoking|smoked|light|lit)\s+(?:a|the|another)\s+joint\b|\bout\s+of\s+joint\b|"
+                     r"\bred\s+tape\b|\bticker[- ]tape\b|\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|"
+                     r"\bseam\s+of\s+coal\b", re.IGNORECASE)
 # the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
 _CORE = frozenset(CORE_KIND) - frozenset("cracked fissured fissuring fractured fracturing taping mud mudded".split())
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
 _STOREY = frozenset("""first second third fourth fifth ground upper lower top bottom every each all other next same nd rd
     st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first, with no determiner ("on floor 2")
 _DRY_LINED = frozenset("lined drylined drylining".split())  # "the dry-lined blockwork" is plasterboard on blocks
-_JOINT_OF = frozenset("in on of between within".split())  # "seams in the vinyl flooring", not "along the window frame"
+_JOINT_OF = frozenset("in on of o between within".split())  # "seams in the vinyl flooring", "the joint o ma elbow"
+# (Scots "o"); not "along the window frame"
+_A_CLAUSE = frozenset("it i you we he she they is are was were".split())  # "the seam on my trousers, it is ripped"
 # where a thing lies: after a tool ("the taping knife resting on the ladder")
 _LYING = frozenset("""resting rests lying lies sitting sits leaning leans hanging hangs standing stands left
     propped""".split())
@@ -172,7 +181,7 @@ _BEFORE_MISSING = frozenset("to ever you we".split())
 # verbs that ask for a thing: after "but" they go on asking ("sound plaster but find any cracks"), and after a comma
 # they begin a new clause ("leaving out the pipes, show me the cracks")
 _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark locate identify get see check look
-    label trace map draw""".split())
+    label trace map draw select indicate delineate provide display isolate extract annotate""".split())
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
 # cracks", "no tape, just the cracks"), or before a last part saying "only" ("skip the tape, cracks only") or ending
@@ -181,8 +190,9 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
 # just the cracks"; not "skip the seams that show cracks"); not a comma in a list ("everything except the cracks, the
 # tape and the seams")
 _NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where what which please can could give keep i we
-                                                          first now start""".split()) | {r"(?:is|are)\s+there"})  # "is
-# there any cracks?", "no tape, first check for cracks", "Excluding cracks, start with the first seam"
+                                                          first now start""".split()) | {
+    r"(?:is|are)\s+there", r"(?:all|aw)\s+(?:i|we)\s+(?:want|need)"})  # "is there any cracks?", "no tape, first check for
+# cracks", "Excluding cracks, start with the first seam", "Don't bother with the joints, all I want is the cracks"
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
                          r",\s*(?=[^,;:.!?]*\bonly\b[^,;:.!?]*$)|,\s*(?![^,;:.!?]*\b(?:and|nor|too|also|well)\b)"
                          r"(?=(?:[^\W\d_]+\s+){1,3}?(?<!for\s)(?<!right\s)(?:first|now)(?:\s+please)?\W*$)|"
@@ -209,6 +219,7 @@ _NOT_A_NAME = _LINKS | ASKING | _HAVING | _NEGATIONS | {"and", "or"}  # a surfac
 _TIES = _HAVING | _LINKS | frozenset("and or is are be being was were".split())
 # the words a negation may follow and still be about the thing asked for ("the wall with no cracks", "and no tape": a
 # word that ties names nothing, and is never all that is left of a prompt cut before its negation)
+_PLACE_STARTS = PLACE_WORDS - {"and", "or"}  # the first words of the prepositions
 _BEFORE_THE_THING = ASKING | SURFACES | _GENERIC | _BEFORE_A_NAME | _TIES  # _TIES holds _LINKS and _HAVING
 
 
@@ -382,11 +393,16 @@ class PromptGate:
         """What a prompt asks for, without a place phrase at its end: "crack above the door" -> "crack", "find
         the seam between the boards near the window" -> "find the seam"; the prompt itself where it has no place
         phrase, where only asking words would be left ("segment the area above the door"), or where it is one of
-        the gate's known anchors whole ("split in the wall": its place is part of what it names)."""
+        the gate's known anchors whole ("split in the wall": its place is part of what it names), or where sentences
+        after the place's own name the thing the words before it do not ("What is this long line on wall? I think it's
+        tape joint. please mark")."""
         if normal_form(prompt) in self._anchors:
             return prompt
         head = _PLACE.sub("", prompt).rstrip(" ,;:-–—")  # "crack, above the door": "crack", not "crack,"
         names = [w for w in TOKEN.findall(head.lower()) if w not in ASKING]
+        later = re.search(r"[.?!]+\s+(\S.*)$", prompt[len(head):])  # the sentences after the place's own
+        if later and self._names(later.group(1)) and not self._names(head):
+            return prompt
         return head if head != prompt and names else prompt
 
     def understood(self, prompt: str, encode) -> str:
@@ -590,12 +606,13 @@ class PromptGate:
             return True
         if _WHERE_NOT.search(text) or self._between_things(text):
             return True  # "where are the cracks not?", "areas between the seams"
-        ends = _ENDS_ABSENT.search(text)
-        if ends and self._names_a_thing(ends.group(1).lower()):
-            return True  # "cracks absent"
+        if any(self._names_a_thing(m.group(1).lower()) and not self._named_before(text, m.start())
+               for m in _THING_NOT.finditer(text)):
+            return True  # "cracks absent", "WALL, TAPE SEAM NO, OTHER ALL YES"; not "TAPE SEAM SHOW, CRACK NOT"
         left = _LEFT_OUT_AFTER.search(text)
-        if left and self._names_a_thing(left.group(1).lower()) and not self._names(text[:left.start()]):
-            return True  # "the wall with the cracks removed", not "cracks, with the tape removed"
+        if left and self._names_a_thing(left.group(1).lower()) and not self._named_before(text, left.start()):
+            return True  # "the wall with the cracks removed", "wall mask with taping seams subtracted"; not "cracks,
+            # with the tape removed"
         spans = _negation_spans(text)
         words = [w for _, _, w in spans]
         if self._sound_surface(words) and not self._names(text[:next(
@@ -603,13 +620,15 @@ class PromptGate:
             return True  # "intact drywall", "sound plaster, no cracking"; not "sound plaster but find any cracks"
         about_a_mask = bool(_MASK_WORDS.search(text))
         names_its_object = self._names_its_object(text, spans)
+        in_a_place = False  # after a preposition: "all the plasterboard in the container except ..." names no thing
         for i, word in enumerate(words):
             if word in _NEGATIONS and not _is_negation(words, i, about_a_mask, names_its_object):
                 continue  # "do not miss any cracks" asks for them
             if word in _NEGATIONS or (word.startswith("un") and word[2:] not in ASKING and self._names_a_thing(word[2:])) \
                     or (word.endswith("less") and self._names_a_thing(word[:-4])):
                 return True  # "unseamed drywall", "unjointed sections", "seamless drywall", "crackless plaster"
-            if word not in _BEFORE_THE_THING:
+            in_a_place = in_a_place or word in _PLACE_STARTS
+            if word not in _BEFORE_THE_THING and not (in_a_place and not self._names_a_thing(word)):
                 return False  # a name came first
         return False
 
@@ -652,6 +671,10 @@ class PromptGate:
         where the prompt names a thing before leaving something out, or says no more after it. A first sentence saying
         what is not wanted, or not so, is such a clause too where a request follows ("The cracks aren't my concern
         right now. Where are the board joints?" -> "Where are the board joints?")."""
+        said = _THING_NOT.search(text)  # a first clause of a checklist: "Tape: no. Cracks: yes" -> "Cracks: yes"
+        if said is not None and self._names_a_thing(said.group(1).lower()) and not self._named_before(text, said.start()):
+            rest = re.sub(r"^\W+", "", text[said.end():])
+            return rest if self._names(rest) else None
         first = _NOT_SO.search(text)
         if first is not None:
             rest = text[first.end():].strip()
@@ -681,6 +704,15 @@ class PromptGate:
     def _names(self, text: str) -> bool:
         """Whether ``text`` names a thing the model knows (:meth:`_names_a_thing`)."""
         return any(self._names_a_thing(w) for w in TOKEN.findall(text.lower()))
+
+    def _named_before(self, text: str, end: int) -> bool:
+        """Whether ``text`` names a thing the model knows before the name that ends at ``end`` (its words that name a
+        thing just before ``end``, in one run of words, are that name: "with taping seams" names nothing before
+        "seams"; "cracks, tape" names the cracks)."""
+        head = text[:end]
+        while (last := re.search(r"([^\W\d_]+)\s*$", head)) and self._names_a_thing(last.group(1).lower()):
+            head = head[:last.start()]
+        return self._names(head)
 
     def _names_its_object(self, text: str, spans: list):
         """``(i, n) -> bool``: whether the first ``n`` words after ``spans[i]`` (of :func:`_negation_spans`), up to
@@ -760,6 +792,11 @@ class PromptGate:
                 continue  # "it's fine, but the wall has cracked": a conjunction ("cracks, but not the tape" leaves out)
             if _is_negation(words, i, about_a_mask, None if named else names_its_object):  # ("seams, skip the outlets")
                 cut = starts[i] if named else None
+                clause = max(text.rfind(c, 0, starts[i]) for c in ",;.!?")  # where the clause of a closing "not" begins
+                if cut is not None and clause > 0 and self._names(text[:clause]) and any(
+                        m.end() == spans[i][1] and self._names_a_thing(m.group(1).lower())
+                        for m in _THING_NOT.finditer(text, clause + 1)):
+                    cut = clause  # "TAPE SEAM SHOW, CRACK NOT" -> "TAPE SEAM SHOW": the thing before it is left out
                 break
             named = named or word not in _BEFORE_THE_THING
         if cut is None:
@@ -798,11 +835,12 @@ class PromptGate:
         :data:`~drywallqa.text.vocabulary.NOT_THE_THING`) with nothing the model knows ("cracks and crackers" asks for
         cracks); a joint or a tool before anything the model knows. Judged on the text with its place (a place says
         what the joint is of) and without what it leaves out after its thing."""
-        if _IDIOMS.search(text):
-            return True  # "the crack of dawn", "a joint venture", "out of joint"
-        words = [w for _, w in _negation_words(text)]
-        if self.other_joint(words):
+        if _IDIOMS.search(text) and not self._names(_IDIOMS.sub(" ", text)):
+            return True  # "the crack of dawn", "a joint venture", "out of joint"; not "cracking job, now the cracks"
+        marks = [(m.start(), ",") for m in re.finditer(r"[,;.!?]", text)]  # where a place ends at the latest
+        if self.other_joint([w for _, w in sorted(_negation_words(text) + marks)]):
             return True
+        words = [w for _, w in _negation_words(text)]
         for i, word in enumerate(words):
             if word in NOT_THE_THING:
                 return not any(self._names_a_thing(w) for w in words if w not in NOT_THE_THING)
@@ -814,13 +852,14 @@ class PromptGate:
         return False
 
     def other_joint(self, words: list[str]) -> bool:
-        """Whether ``words`` (of :func:`_negation_words`) name first a joint or a seam of a material or a thing that is
-        no drywall (:data:`~drywallqa.text.vocabulary.OTHER_JOINTS`), by the word just before it, or before the surface
-        just before it ("tile grout joints", "compression joints", "copper pipe joints", "tile wall joints"; not "knee
-        wall joints", "shoulder-height joints", "taped joints", "ground floor ceiling seams")
-        or by the head of the place it is in, on, of or between ("seams in the vinyl flooring", "the joints between the
-        tiles", "expansion joint in the concrete slab"; not "joints in the pipe chase", "seams on the window return",
-        "joints on the second floor"). A joint word before a product of the finisher's names that product ("fabric
+        """Whether ``words`` (of :func:`_negation_words`, with "," for each punctuation mark) name first a joint or a
+        seam of a material or a thing that is no drywall (:data:`~drywallqa.text.vocabulary.OTHER_JOINTS`), by the
+        word just before it, or before the surface just before it ("tile grout joints", "compression joints", "copper
+        pipe joints", "tile wall joints"; not "knee wall joints", "shoulder-height joints", "taped joints", "ground
+        floor ceiling seams") or by the head of the place it is in, on, of or between, up to a punctuation mark or a
+        clause ("seams in the vinyl flooring", "the joints between the tiles", "expansion joint in the concrete slab",
+        "the seam on the boat sail, thanks"; not "joints in the pipe chase", "seams on the window return", "joints on
+        the second floor"). A joint word before a product of the finisher's names that product ("fabric
         joint tape"), and one before a crack word the crack ("control joint cracks")."""
         for j, word in enumerate(words):
             after = words[j + 1:]
@@ -841,10 +880,13 @@ class PromptGate:
                     return False
                 place = []  # the place phrase's words up to the next preposition or conjunction: "the vinyl flooring"
                 for w in after[1:]:  # (across "and" between two things: "between the tile and the drywall")
-                    if w in _JOINT_OF or w in _NEGATIONS or (w in PLACE_WORDS and not (w == "and" and after[0] == "between")):
+                    if w in _JOINT_OF or w in _NEGATIONS or w == "," or (
+                            w in PLACE_WORDS and not (w == "and" and after[0] == "between")):
                         break
-                    if w in DETERMINERS and place and place[-1] not in DETERMINERS and place[-1] != "and":
-                        break  # a clause about it: "the seam on the shirt the guest left" (not "the tile and the floor")
+                    if (w in DETERMINERS and place and place[-1] not in DETERMINERS and place[-1] != "and") or (
+                            w in _A_CLAUSE and place):
+                        break  # a clause about it: "the seam on the shirt the guest left", "the seam on my work
+                        # trousers, it is ripped" (not "the tile and the floor")
                     place.append(w)
                 nouns = [w for w in place if w not in DETERMINERS]
                 if not nouns or any(w in SURFACES or w in _DRY_LINED for w in nouns):

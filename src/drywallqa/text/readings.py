@@ -48,11 +48,13 @@ _TRADE_PHRASES = [
      "taped"),  # "stopped and sanded joins", "jointed areas" (not "jointed sections of the downpipe")
 ]
 # what people write for a thing they do not want, read as "ignore" (dismissal_reading): a verb in the imperative
-# ("leave the tape alone", "forget the cracks for now", "never mind the seams"; not "don't ever forget the cracks", "I
-# forget where the cracks are") and a clause saying the thing is not wanted after naming it ("seams don't matter", "the
-# cracks are a separate job", "Sheetrock seams aren't really the issue"); where a contrast follows, it is what is
+# ("leave the tape alone", "leave the tape seams unselected", "forget the cracks for now", "never mind the seams", "you
+# can forget the tape"; not "don't ever forget the cracks", "I forget where the cracks are") and a clause saying the thing is not wanted after naming it ("seams don't matter", "the
+# cracks are a separate job", "Sheetrock seams aren't really the issue", "cracks out of scope", "the taped joints stay
+# out of the matte", "Cracks to be ignored", "Cracking is being assessed separately"); where a contrast follows, it is what is
 # asked ("the seams aren't the problem, the cracks are" -> "ignore the seams, show the cracks")
-_LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)alone\b", re.IGNORECASE)
+_LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:alone|un(?:selected|marked|masked|touched|"
+                          r"labell?ed|highlighted|segmented))\b", re.IGNORECASE)
 _FORGET = re.compile(r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
 _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
                r"(?:are|is)\s+(?:irrelevant|unimportant|(?:a\s+)?(?:separate|diff|different)\s+(?:job|issue|matter|task|"
@@ -65,7 +67,11 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"(?:(?:should|must|shall|need|needs|are|is)\s+not|(?:shouldn|mustn|needn|aren|isn)['\u2019]?t)\s+"
                r"(?:to\s+)?be\s+(?:included|shown|marked|highlighted|masked|segmented|selected|labell?ed|detected|"
                r"counted|picked\s+up)|(?:should|must|shall|are\s+to|is\s+to)\s+be\s+(?:excluded|ignored|"
-               r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)")
+               r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)|"
+               r"out\s+of\s+scope|(?:stay|stays|remain|remains)\s+out(?:\s+of\s+(?:the|this|my|our|your|a)\s+[^\W\d_]+)?|"
+               r"(?:(?:are|is)\s+)?to\s+be\s+(?:excluded|ignored|left\s+out|omitted|disregarded)|not\s+included|"
+               r"(?:are|is)\s+(?:being\s+)?(?:assessed|handled|dealt\s+with|covered|reviewed|checked|inspected|"
+               r"done|treated)\s+separately")
 _DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
                         r")(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really)?"
                         r"(?=\s*(?:([.,;:!?\u2013\u2014]|\s-+\s|$)|but\b))", re.IGNORECASE)
@@ -87,11 +93,15 @@ _CONTRAST = re.compile(r"\s*(?:it['\u2019]?s\s+|it\s+is\s+)?((?:[^\W\d_]+\s+){0,
 _KEY_VALUE = re.compile(r"""(?<![^\W_])["']?([A-Za-z][\w-]*)["']?\s*[=:]\s*("[^"]*"|'[^']*'|\[[^\]]*\]|"""
                         r"""[^\s,;&{}\])]+)""")
 _ASK_KEYS = frozenset("""cls class classes label labels target targets query q prompt prompts object objects category
-    categories text include includes positive positives seg segment find mask""".split())
+    categories text include includes positive positives seg segment find mask type types kind""".split())
+# keys saying what the thing is of or on: their value is read before the thing (``{type: seam, material: fabric}`` ->
+# "fabric seam", ``{type: joint_tape, material: drywall}`` -> "drywall joint tape")
+_OF_KEYS = frozenset("material materials substrate surface".split())
 _NOT_KEYS = frozenset("""exclude excludes excluded excluding negative negatives neg negative_prompt ignore without except
     not skip minus""".split())
 _NO_VALUE = frozenset("true false yes no none null".split())  # a setting's value, no thing: {"prompt": "cracks", "mask": true}
 # what may stand around the pairs of a program string: a URL's path ("/segment?"), a call ("segment(", ")"), braces
+_HASHTAG = re.compile(r"(?<![\w&#])#(?=[^\W\d_])")  # the "#" of a hashtag ("#cracks"), not "#3", "&#39;", "C#"
 _INVERT_KEYS = frozenset("invert inverse inverted negate negated complement".split())
 # scrim alone is the British joint tape ("the scrim"); with the board's joints ("scrim over the joints"); not the mesh
 # in render or a theatre's scrim
@@ -147,14 +157,17 @@ def structured_reading(prompt: str) -> str:
     where no such key is there ("TODO: mark the joints", "Note: cracks only"), where words other than the pairs are
     there ("Target: the hairline cracks on the left", "Mask: the taped seams, priority = high"), and where no value
     names anything (``{"query": "_"}``)."""
-    body = re.sub(r"^\s*(?:[\w./:-]*\?|[\w.]+\()", "", prompt)  # "/segment?target=crack", "segment(target=...)"
+    body = re.sub(r"^\s*(?:[\w./:-]*\?|[\w.]+[({])", "", prompt)  # "/segment?target=crack", "segment(target=...)",
+    # "mask{type: seam}"
     body = re.sub(r"""["']?[A-Za-z][\w-]*["']?\s*:\s*(?=\{)""", "", body)  # {"task": {"target": ...}}: nested
     if re.search(r"[^\W\d_]", _KEY_VALUE.sub("", body)):
         return prompt  # words besides the pairs: a person's ("Mask: the taped seams, priority = high"), as typed
-    asked, left_out, invert = [], [], False
+    asked, left_out, invert, of = [], [], False, []
     for m in _KEY_VALUE.finditer(body):
         key, value = m.group(1).lower().replace("-", "_"), m.group(2).strip()
-        if key in _INVERT_KEYS:
+        if key in _OF_KEYS:
+            of += [w.strip().replace("_", " ") for w in re.split(r"""["'\[\],]+""", value) if re.search(r"[^\W\d_]", w)]
+        elif key in _INVERT_KEYS:
             invert = invert or value.strip("\"')").lower() in ("true", "1", "yes")
         elif key in _ASK_KEYS or key in _NOT_KEYS:
             for w in re.split(r"""["'\[\],]+""", value):
@@ -166,6 +179,8 @@ def structured_reading(prompt: str) -> str:
                 (left_out if (key in _NOT_KEYS) != signed else asked).append(w)
     if not asked and not left_out:  # nothing named: as typed ("invert=true" alone)
         return prompt
+    if len(of) == 1 and asked:
+        asked = [of[0] + " " + w for w in asked]  # "fabric seam"
     text = " and ".join(asked)
     if invert or (left_out and not asked):
         return "everything except " + " and ".join(asked + left_out)
@@ -195,6 +210,8 @@ def dismissal_reading(prompt: str) -> str:
     def forget(m: re.Match) -> str:
         before = TOKEN.findall(re.split(r"[.,;:!?]", text[:m.start()])[-1].lower())
         after = TOKEN.findall(text[m.end():].lower())
+        if before[-2:] in (["you", "can"], ["ye", "can"], ["u", "can"], ["we", "can"]):
+            before = before[:-2]  # "you can forget the tape": an order too
         if (before and before[-1] not in _BEFORE_AN_ORDER) or (after and after[0] in _WH_WORDS) or \
                 _POINTS_BACK.search(text[m.end():]):
             return m.group(0)
@@ -226,9 +243,10 @@ def dismissal_reading(prompt: str) -> str:
 
 
 def plain_reading(prompt: str) -> str:
-    """``prompt`` in the words the gate's rules know: a program's string in words (:func:`structured_reading`), the
-    trade's words (:func:`trade_reading`), what is not wanted as "ignore" (:func:`dismissal_reading`)."""
-    return dismissal_reading(trade_reading(structured_reading(prompt)))
+    """``prompt`` in the words the gate's rules know: hashtags as words ("#taping #seams", "#wall -#crack"), a
+    program's string in words (:func:`structured_reading`), the trade's words (:func:`trade_reading`), what is not
+    wanted as "ignore" (:func:`dismissal_reading`)."""
+    return dismissal_reading(trade_reading(structured_reading(_HASHTAG.sub("", prompt))))
 
 
 def _as_typed(typed: str, reading: str) -> str:

@@ -56,7 +56,7 @@ UNRELATED_WORDS = [
 OTHER_TAPES = frozenset("""painter painters masking duct duck electrical electric insulating insulation measuring caution
     warning hazard barrier police gaffer gaffa washi packing parcel scotch sticky sided frog marking decorator decorators
     carpet foil aluminum aluminium hvac plumber plumbers teflon ptfe thread gorilla tesa velcro kapton vinyl cloth medical
-    surgical athletic kinesiology reflective cassette vhs magnetic ticker""".split())
+    surgical athletic kinesiology reflective cassette vhs magnetic ticker gaff spike hockey""".split())
 OTHER_TAPE_WORDS = frozenset("sellotape frogtape scotchtape".split())
 # things named by "tape" and the word after it ("a tape measure", "the tape recorder"): no tape on a wall
 TAPE_THINGS = frozenset("measure measures recorder recorders dispenser dispensers deck decks player players gun guns".split())
@@ -77,6 +77,7 @@ OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting morta
     laminate parquet countertop countertops worktop worktops glazing glass window windows roof roofing shingle shingles
     gutter gutters duct ducts ductwork rail rails railway track tracks coal siding wallpaper silicone siliconed sealant
     caulk caulked caulking sofa couch chair cushion mattress curtain curtains sleeve sleeves trousers jacket tent
+    sail sails tarp tarpaulin leather upholstery pants shoe shoes boot boots glove gloves sock socks
     frame frames scaffold scaffolds scaffolding""".split())
 # the drywall finisher's words before a joint: a joint named with one is the model's, whatever it is near ("taped
 # joints on the tile backer board")
