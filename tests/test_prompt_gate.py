@@ -1192,11 +1192,22 @@ def test_the_shipped_gate_reads_set_22s_idioms_tapes_and_negations(prompt, conce
     ("Please mark the drywall tape joints. Cracking is being assessed separately.", "taping"),
     ("Don't bother with the joints, all I want is the cracks", "cracks"),
     ("Dinnae bother wi the joints, aw I want is the cracks", "cracks"),
+    # a dismissal with where the thing is not wanted (set 21: "cracks should not be included in the mask")
+    ("the joints, cracks should not be included in the mask", "taping"), ("cracks not needed in the output", None),
     # and what they must not change
     ("I accept the cracks are there, mark them", "cracks"), ("the seam on the drywall, thanks", "taping"),
     ("joints in the ceiling, it is urgent", "taping"), ("#1 priority: the cracks", "cracks"),
     ("you can find the cracks here", "cracks"), ("leave the cracks marked", "cracks"),
-    ("cracks with out of plumb edges", "cracks"), ("joints between the boards, they are cracked", "taping")])
+    ("cracks with out of plumb edges", "cracks"), ("joints between the boards, they are cracked", "taping"),
+    ("cracks should be included in the mask", "cracks"),
+    # a review's probe of these rules (probe_077): what a first version of them answered wrong
+    ("Taped joint no. 3", "taping"), ("Crack No. 2, near the window", "cracks"),
+    ("This is a hairline crack no? Please mark it", "cracks"), ("Show cracking start points", "cracks"),
+    ("The corners always get cracking, find them", "cracks"), ("Cannae see the cracks very well, highlight them", "cracks"),
+    ("Cracks are reviewed separately by the engineer, so find them here", "cracks"),
+    ("Tape is handled separately by another crew; find the cracks", "cracks"),
+    ("We can forget about the tape for now, cracks please", "cracks"),
+    ("I don't know where the cracks are, show me", "cracks")])
 def test_the_shipped_gate_reads_set_23s_hashtags_braces_and_negations(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

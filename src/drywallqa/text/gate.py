@@ -77,7 +77,7 @@ _LINKS = frozenset(w for p in PREPOSITIONS for w in p.split()) | frozenset("the 
 # "nuh": Jamaican "not" ("mark di wall, nuh mark di crack"); "nae", "isnae", "dinnae": Scots ("that isnae a crack")
 _NOT = frozenset("no not never without nuh nae".split()) | frozenset(
     w + e for w in "don doesn didn isn aren wasn weren hasn haven hadn".split() for e in ("t", "'t")) | frozenset(
-    "isnae arenae wasnae wisnae dinnae didnae disnae cannae couldnae wouldnae shouldnae hasnae havnae".split())
+    "isnae arenae wasnae wisnae dinnae didnae disnae hasnae havnae".split())  # (as "can't" is none: "Ah cannae see")
 # verbs that leave their object out where it is a thing the model knows ("hide the seams", "remove cracks from
 # selection", "Please highlight cracks and skip the taped areas"), not another ("remove background, segment cracks",
 # "skip trowel texture", "Skip the corners, show me the flat joints"); "leaveout" stands for the phrases of
@@ -114,9 +114,10 @@ _NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "
                        "accept", "from")
 # a "where" question ending in "not" asks where a thing is not ("where are the cracks not?"); a thing just before a
 # "not", "no" or "absent" that ends a clause is said to be missing ("cracks absent", "WALL, TAPE SEAM NO, OTHER ALL
-# YES", "tape: no", "cracks - no"); not "taped and not", "if absent", "maybe not"
+# YES", "tape: no", "cracks - no"); not "taped and not", "if absent", "maybe not", "crack no. 3", "a crack no?"
 _WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
-_THING_NOT = re.compile(r"([^\W\d_]+)(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:not|no|absent)(?=\s*[,;.!?]|\W*$)", re.IGNORECASE)
+_THING_NOT = re.compile(r"([^\W\d_]+)(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:(?:not|absent)(?=\s*[,;.!?]|\W*$)|"
+                        r"no(?!\s*\.?\s*\d)(?=\s*[,;.!]|\s*$))", re.IGNORECASE)
 # a thing said to be left out after it is named first: "the wall with the cracks removed", "cracks excluded" (named
 # after another thing, it is left to the encoder: "cracks, with the tape removed" is judged whole)
 _LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|omitted|erased|subtracted|"
@@ -129,13 +130,13 @@ _SOUND = frozenset("""undamaged intact sound healthy unbroken unblemished flawle
 # where the object of a verb of leaving out ends: "remove false positives from the crack mask"
 _OBJECT_ENDS = PLACE_WORDS | frozenset("but from to then so because with having that which for of".split())
 _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
-# the words of a crack, a joint or a tape in another sense (PromptGate.other_thing): "crack on with it", "get
-# cracking" (get going; not "crack on the wall"), "a cracking job" (a very good one)
+# the words of a crack, a joint or a tape in another sense (PromptGate.other_thing): "crack on with it" (get going;
+# not "crack on the wall"), "a cracking job", "what a cracking day" (a very good one; not "cracking day 1 versus day 30")
 _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|the|your|"
                      r"my)\s+(?:joke|jokes|code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|"
                      r"window)\b|(?:me|mi|us|him|her|them|you)\s+up\b|jokes?\b|wise\b)|\bcrack\s+(?:cocaine|pipe|house|"
-                     r"head|pot)\b|\bwisecrack|\bget(?:s|ting)?\s+cracking\b|\bcracking\s+(?:job|jobs|day|effort|result|idea|game|weekend|night|team|"
-                     r"start|read|performance|view|good)\b|\bjoint\s+(?:venture|account|effort|statement|pain|pains|"
+                     r"head|pot)\b|\bwisecrack|\bcracking\s+jobs?\b|\b(?:a|what\s+a)\s+cracking\s+(?:day|effort|result|idea|game|"
+                     r"weekend|night|team|start|read|performance|view)\b|\bjoint\s+(?:venture|account|effort|statement|pain|pains|"
                      r"custody|owner|ownership|replacement|session|committee|degree|winner|winners|tenancy|bank)\b|"
                      r"\b(?:burger|pizza|bbq|barbecue|chicken|taco|dive|fast[- ]food|clip)\s+joint\b|\b(?:roll|rolls|"
                      r"rolling|rolled|smoke|smoking|smoked|light|lit)\s+(?:a|the|another)\s+joint\b|\bout\s+of\s+joint\b|"
@@ -176,6 +177,8 @@ _FREE_OF = re.compile(r"\w[-\u2010\u2011]free\b|\b([^\W\d_]+) free(?! to\b)(?! o
 # words that tie a thing to what it has, naming nothing: "areas with no cracks", "the parts that have no tape"
 _HAVING = frozenset("with having have has had that which who contain contains containing show shows showing".split())
 _MISSING = frozenset("miss missing overlook skip forget".split())  # after a negation: "don't miss the cracks" asks for them
+# ... and words of not knowing: "I don't know where the cracks are, show me", "not sure where the seams are, find them"
+_MISSING |= frozenset("know ken idea sure clue".split())
 # between a negation and the word of missing it undoes: "not to miss any cracks", "don't ever skip", "don't you miss"
 _BEFORE_MISSING = frozenset("to ever you we".split())
 # verbs that ask for a thing: after "but" they go on asking ("sound plaster but find any cracks"), and after a comma
@@ -195,7 +198,7 @@ _NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where
 # cracks", "Excluding cracks, start with the first seam", "Don't bother with the joints, all I want is the cracks"
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
                          r",\s*(?=[^,;:.!?]*\bonly\b[^,;:.!?]*$)|,\s*(?![^,;:.!?]*\b(?:and|nor|too|also|well)\b)"
-                         r"(?=(?:[^\W\d_]+\s+){1,3}?(?<!for\s)(?<!right\s)(?:first|now)(?:\s+please)?\W*$)|"
+                         r"(?=(?:[^\W\d_]+\s+){1,3}?(?<!for\s)(?<!right\s)(?:first|now|please)(?:\s+please)?\W*$)|"
                          r"\band\s+(?:(?:just|only|then)\s+)?(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)|"
                          r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)\s+(?=(?:show|find|highlight|segment|detect|outline|"
@@ -427,6 +430,8 @@ class PromptGate:
             choices = [head]
         else:
             choices = list(dict.fromkeys([mended, head]))
+        choices = [c for c in choices if c == mended or not self.negated(c)] or [mended]  # a cut makes no negation:
+        # "Cracks are reviewed separately by the engineer, so find them here" is not "Cracks are reviewed separately"
         n = len(choices)
         choices += [t for t in map(self.unmodified, choices) if t not in choices]
         core = self.core_phrase(mended)

@@ -55,7 +55,7 @@ _TRADE_PHRASES = [
 # asked ("the seams aren't the problem, the cracks are" -> "ignore the seams, show the cracks")
 _LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:alone|un(?:selected|marked|masked|touched|"
                           r"labell?ed|highlighted|segmented))\b", re.IGNORECASE)
-_FORGET = re.compile(r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
+_FORGET = re.compile(r"\b(?:(?:you|ye|u|we)\s+can\s+)?(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
 _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
                r"(?:are|is)\s+(?:irrelevant|unimportant|(?:a\s+)?(?:separate|diff|different)\s+(?:job|issue|matter|task|"
                r"problem|thing|item|trade|sub|ticket)|someone\s+else['\u2019]?s\s+(?:job|problem|concern)|out\s+of\s+scope|"
@@ -68,12 +68,14 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"(?:to\s+)?be\s+(?:included|shown|marked|highlighted|masked|segmented|selected|labell?ed|detected|"
                r"counted|picked\s+up)|(?:should|must|shall|are\s+to|is\s+to)\s+be\s+(?:excluded|ignored|"
                r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)|"
-               r"out\s+of\s+scope|(?:stay|stays|remain|remains)\s+out(?:\s+of\s+(?:the|this|my|our|your|a)\s+[^\W\d_]+)?|"
+               r"out\s+of\s+scope|excluded\s+from\s+(?:the\s+|this\s+)?scope|(?:stay|stays|remain|remains)\s+out(?:\s+of\s+(?:the|this|my|our|your|a)\s+[^\W\d_]+)?|"
                r"(?:(?:are|is)\s+)?to\s+be\s+(?:excluded|ignored|left\s+out|omitted|disregarded)|not\s+included|"
                r"(?:are|is)\s+(?:being\s+)?(?:assessed|handled|dealt\s+with|covered|reviewed|checked|inspected|"
-               r"done|treated)\s+separately")
+               r"done|treated)\s+separately(?:\s+by\s+(?:the\s+|a\s+|an\s+|another\s+|our\s+|their\s+)?[^\W\d_]+)?")
 _DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
-                        r")(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really)?"
+                        r")(?:\s+(?:in|on|from)\s+(?:the|this|my|our|your|a)\s+(?:mask|masks|matte|selection|output|"
+                        r"result|results|segmentation|annotation|labels?|image|photo|picture))?"  # "... in the mask"
+                        r"(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really)?"
                         r"(?=\s*(?:([.,;:!?\u2013\u2014]|\s-+\s|$)|but\b))", re.IGNORECASE)
 # the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
 _NOT_IN_A_NAME = frozenset("""i we you they it think guess feel reckon that which who whose if when because so with
@@ -210,8 +212,6 @@ def dismissal_reading(prompt: str) -> str:
     def forget(m: re.Match) -> str:
         before = TOKEN.findall(re.split(r"[.,;:!?]", text[:m.start()])[-1].lower())
         after = TOKEN.findall(text[m.end():].lower())
-        if before[-2:] in (["you", "can"], ["ye", "can"], ["u", "can"], ["we", "can"]):
-            before = before[:-2]  # "you can forget the tape": an order too
         if (before and before[-1] not in _BEFORE_AN_ORDER) or (after and after[0] in _WH_WORDS) or \
                 _POINTS_BACK.search(text[m.end():]):
             return m.group(0)
