@@ -89,7 +89,8 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude igno
     neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
                               r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|excl\.?|"
-                              r"(?:with\s+(?:the\s+)?)?exception\s+of|barring|excepting|w/o|w/out|with\s+out(?!\s+of\b))(?![\w/])",
+                              r"(?:with\s+(?:the\s+)?)?exception\s+of|barring|excepting|w/o|w/out|"
+                              r"with\s+out(?!\s+of\b))(?![\w/])",
                               re.IGNORECASE)
 # a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word of
 # the things the model knows, after a space or a bracket: not "re-taped", "T-joint", "cracks - not tape", ":-D",
@@ -135,9 +136,10 @@ _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|the|your|"
                      r"my)\s+(?:joke|jokes|code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|"
                      r"window)\b|(?:me|mi|us|him|her|them|you)\s+up\b|jokes?\b|wise\b)|\bcrack\s+(?:cocaine|pipe|house|"
-                     r"head|pot)\b|\bwisecrack|\bcracking\s+jobs?\b|\b(?:a|what\s+a)\s+cracking\s+(?:day|effort|result|idea|game|"
-                     r"weekend|night|team|start|read|performance|view)\b|\bjoint\s+(?:venture|account|effort|statement|pain|pains|"
-                     r"custody|owner|ownership|replacement|session|committee|degree|winner|winners|tenancy|bank)\b|"
+                     r"head|pot)\b|\bwisecrack|\bcracking\s+jobs?\b|\b(?:a|what\s+a)\s+cracking\s+(?:day|effort|"
+                     r"result|idea|game|weekend|night|team|start|read|performance|view)\b|\bjoint\s+(?:venture|account|"
+                     r"effort|statement|pain|pains|custody|owner|ownership|replacement|session|committee|degree|winner|"
+                     r"winners|tenancy|bank)\b|"
                      r"\b(?:burger|pizza|bbq|barbecue|chicken|taco|dive|fast[- ]food|clip)\s+joint\b|\b(?:roll|rolls|"
                      r"rolling|rolled|smoke|smoking|smoked|light|lit)\s+(?:a|the|another)\s+joint\b|\bout\s+of\s+joint\b|"
                      r"\bred\s+tape\b|\bticker[- ]tape\b|\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|"
@@ -188,8 +190,8 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
 # cracks", "no tape, just the cracks"), or before a last part saying "only" ("skip the tape, cracks only") or ending
-# in "first" or "now" ("ignore the tape, cracks first"; not "..., and the tape for now", "..., the seams as well right
-# now"), or, with no comma, before a verb of asking or "just" ("instead of the cracks show the joints", "forget the tape
+# in "first", "now" or "please" ("ignore the tape, cracks first", "forget the tape, cracks please"; not "..., and the
+# tape for now", "..., the seams as well right now"), or, with no comma, before a verb of asking or "just" ("instead of the cracks show the joints", "forget the tape
 # just the cracks"; not "skip the seams that show cracks"); not a comma in a list ("everything except the cracks, the
 # tape and the seams")
 _NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where what which please can could give keep i we

@@ -49,9 +49,10 @@ _TRADE_PHRASES = [
 ]
 # what people write for a thing they do not want, read as "ignore" (dismissal_reading): a verb in the imperative
 # ("leave the tape alone", "leave the tape seams unselected", "forget the cracks for now", "never mind the seams", "you
-# can forget the tape"; not "don't ever forget the cracks", "I forget where the cracks are") and a clause saying the thing is not wanted after naming it ("seams don't matter", "the
-# cracks are a separate job", "Sheetrock seams aren't really the issue", "cracks out of scope", "the taped joints stay
-# out of the matte", "Cracks to be ignored", "Cracking is being assessed separately"); where a contrast follows, it is what is
+# can forget the tape"; not "don't ever forget the cracks", "I forget where the cracks are") and a clause saying the
+# thing is not wanted after naming it ("seams don't matter", "the cracks are a separate job", "Sheetrock seams aren't
+# really the issue", "cracks out of scope", "the taped joints stay out of the matte", "Cracks to be ignored", "Cracking
+# is being assessed separately", "cracks should not be included in the mask"); where a contrast follows, it is what is
 # asked ("the seams aren't the problem, the cracks are" -> "ignore the seams, show the cracks")
 _LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:alone|un(?:selected|marked|masked|touched|"
                           r"labell?ed|highlighted|segmented))\b", re.IGNORECASE)
@@ -66,10 +67,10 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?|"
                r"(?:(?:should|must|shall|need|needs|are|is)\s+not|(?:shouldn|mustn|needn|aren|isn)['\u2019]?t)\s+"
                r"(?:to\s+)?be\s+(?:included|shown|marked|highlighted|masked|segmented|selected|labell?ed|detected|"
-               r"counted|picked\s+up)|(?:should|must|shall|are\s+to|is\s+to)\s+be\s+(?:excluded|ignored|"
-               r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)|"
-               r"out\s+of\s+scope|excluded\s+from\s+(?:the\s+|this\s+)?scope|(?:stay|stays|remain|remains)\s+out(?:\s+of\s+(?:the|this|my|our|your|a)\s+[^\W\d_]+)?|"
-               r"(?:(?:are|is)\s+)?to\s+be\s+(?:excluded|ignored|left\s+out|omitted|disregarded)|not\s+included|"
+               r"counted|picked\s+up)|(?:(?:should|must|shall)\s+|(?:(?:are|is)\s+)?to\s+)be\s+(?:excluded|ignored|"
+               r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)|not\s+included|"
+               r"out\s+of\s+scope|excluded\s+from\s+(?:the\s+|this\s+)?scope|(?:stay|stays|remain|remains)\s+out"
+               r"(?:\s+of\s+(?:the|this|my|our|your|a)\s+[^\W\d_]+)?|"
                r"(?:are|is)\s+(?:being\s+)?(?:assessed|handled|dealt\s+with|covered|reviewed|checked|inspected|"
                r"done|treated)\s+separately(?:\s+by\s+(?:the\s+|a\s+|an\s+|another\s+|our\s+|their\s+)?[^\W\d_]+)?")
 _DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
@@ -97,13 +98,13 @@ _KEY_VALUE = re.compile(r"""(?<![^\W_])["']?([A-Za-z][\w-]*)["']?\s*[=:]\s*("[^"
 _ASK_KEYS = frozenset("""cls class classes label labels target targets query q prompt prompts object objects category
     categories text include includes positive positives seg segment find mask type types kind""".split())
 # keys saying what the thing is of or on: their value is read before the thing (``{type: seam, material: fabric}`` ->
-# "fabric seam", ``{type: joint_tape, material: drywall}`` -> "drywall joint tape")
+# "fabric seam", ``{type: joint_tape, material: drywall}`` -> "drywall joint tape"; one such value only)
 _OF_KEYS = frozenset("material materials substrate surface".split())
 _NOT_KEYS = frozenset("""exclude excludes excluded excluding negative negatives neg negative_prompt ignore without except
     not skip minus""".split())
 _NO_VALUE = frozenset("true false yes no none null".split())  # a setting's value, no thing: {"prompt": "cracks", "mask": true}
-# what may stand around the pairs of a program string: a URL's path ("/segment?"), a call ("segment(", ")"), braces
 _HASHTAG = re.compile(r"(?<![\w&#])#(?=[^\W\d_])")  # the "#" of a hashtag ("#cracks"), not "#3", "&#39;", "C#"
+# what may stand around the pairs of a program string: a URL's path ("/segment?"), a call ("segment(", ")"), braces
 _INVERT_KEYS = frozenset("invert inverse inverted negate negated complement".split())
 # scrim alone is the British joint tape ("the scrim"); with the board's joints ("scrim over the joints"); not the mesh
 # in render or a theatre's scrim
