@@ -503,11 +503,11 @@ def test_ctrl_c_again_while_the_photos_in_hand_finish_still_writes_results_json(
     done while the photo in hand finishes on its thread."""
     import signal
     import threading
-    import time
 
     import drywallqa.engine.batch as batch
 
-    real, in_hand, in_hand_done = batch.process_image, threading.Event(), threading.Event()
+    real, wait = batch.process_image, batch.wait
+    in_hand, waiting, left, job_ended, in_hand_done = (threading.Event() for _ in range(5))
 
     def photo(segmenter, path, opts):
         if path.name == "p0.jpg":
@@ -516,18 +516,35 @@ def test_ctrl_c_again_while_the_photos_in_hand_finish_still_writes_results_json(
             in_hand.wait(30)  # (raised sooner, the Ctrl-C could cancel p2 while it still sat in the queue)
             raise KeyboardInterrupt
         in_hand.set()
-        try:  # p2: Ctrl-C again while the main thread waits for it, then it finishes
-            time.sleep(0.5)
+        try:  # p2: Ctrl-C again once the main thread waits for it, then it finishes once the job has ended
+            waiting.wait(30)  # (sent sooner, it could be the Ctrl-C the main thread stopped on: it then waited for p2)
             os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1.0)
+            # again each second while the main thread waits on: CPython runs a handler once the main thread runs, and a
+            # signal that came as it went to sleep in wait() was run only once p2 had ended
+            for _ in range(30):
+                if left.wait(1) or job_ended.is_set():
+                    break
+                os.kill(os.getpid(), signal.SIGINT)
+            job_ended.wait(30)  # (finished sooner, p2 was rightly listed as done)
             return real(segmenter, path, opts)
         finally:
             in_hand_done.set()
 
+    def waited(futures):  # the main thread, stopped by the first Ctrl-C, waits for the photos in hand
+        waiting.set()
+        try:
+            return wait(futures)
+        finally:
+            left.set()
+
     monkeypatch.setattr(batch, "process_image", photo)
+    monkeypatch.setattr(batch, "wait", waited)
     out = tmp_path / "out"
-    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
-                                   str(tiny_model_dir), "--workers", "2"], terminal_width=300)
+    try:
+        res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
+                                       str(tiny_model_dir), "--workers", "2"], terminal_width=300)
+    finally:
+        job_ended.set()
     assert in_hand_done.wait(30)
     assert res.exit_code == 130 and "1 photo done, 0 failed, 2 not done" in res.output, res.output
     assert [os.path.basename(e["image"]) for e in json.loads((out / "results.json").read_text())["images"]] == ["p0.jpg"]
