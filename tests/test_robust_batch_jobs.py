@@ -549,3 +549,36 @@ def test_ctrl_c_again_while_the_photos_in_hand_finish_still_writes_results_json(
     assert res.exit_code == 130 and "1 photo done, 0 failed, 2 not done" in res.output, res.output
     assert [os.path.basename(e["image"]) for e in json.loads((out / "results.json").read_text())["images"]] == ["p0.jpg"]
     assert (out / "report.html").is_file()
+
+
+def test_ctrl_c_again_while_the_queued_photos_are_dropped_still_writes_results_json(tiny_model_dir, photos, tmp_path,
+                                                                                    monkeypatch):
+    """A second Ctrl-C while the photos still queued were dropped (their futures cancelled one by one: many in a long
+    job) went up as the plain KeyboardInterrupt, before results.json was written."""
+    from concurrent.futures import Future
+
+    import drywallqa.engine.batch as batch
+
+    cancel, pressed = Future.cancel, []
+
+    def pressed_again(self):  # Ctrl-C again as the first queued photo is dropped
+        if not pressed:
+            pressed.append(self)
+            raise KeyboardInterrupt
+        return cancel(self)
+
+    _ctrl_c_on_the_second_photo(monkeypatch)
+    monkeypatch.setattr(Future, "cancel", pressed_again)
+    out = tmp_path / "out"
+    try:
+        predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
+    except batch.JobInterrupted:
+        pass
+    except KeyboardInterrupt:  # (a KeyboardInterrupt left to go up would stop the whole test run)
+        pytest.fail("the second Ctrl-C went up as the plain KeyboardInterrupt: results.json not written")
+    else:
+        pytest.fail("the job was not interrupted")
+    assert pressed
+    results = json.loads((out / "results.json").read_text())
+    assert [os.path.basename(e["image"]) for e in results["images"]] == ["p0.jpg"] and results["interrupted"] is True
+    assert [os.path.basename(p) for p, _ in results["failed"]] == ["p1.jpg", "p2.jpg"]

@@ -767,13 +767,13 @@ def predict_paths(
                 rows.append(done[1])
     except KeyboardInterrupt:  # the photos queued are dropped; those being segmented finish
         interrupted = True
-        for future in futures:
-            future.cancel()
         try:  # waited for on the futures, not by joining the threads: a Ctrl-C that cuts Thread.join short can leave
             # a thread still running marked as ended, and the process then ends under it (std::terminate, SIGABRT)
+            for future in futures:  # (within the try: a long job drops many, and Ctrl-C again meanwhile is one too)
+                future.cancel()
             wait(futures)
         except KeyboardInterrupt:  # Ctrl-C again: they finish on their threads (the process waits for them before it
-            pass  # ends) while results.json is written
+            pass  # ends) while results.json is written; those not dropped yet are, by the shutdown below
     finally:
         pool.shutdown(wait=not interrupted, cancel_futures=True)  # idle by now, or left to finish their photo
     if interrupted:  # results.json for what was done, each other photo named; then the interrupt goes on up
