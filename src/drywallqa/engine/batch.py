@@ -344,14 +344,14 @@ def _corrected_masks(out: Path, path: Path, prompts, shape: tuple) -> dict:
     for p, crc in recorded.items():
         name = mask_name(path, p)
         try:
-            data = (out / name).read_bytes()
-            if zlib.crc32(data) == crc:
+            now = zlib.crc32((out / name).read_bytes())
+            if now == crc:
                 continue
             mask = read_mask(out / name)
         except (ImageReadError, OSError, ValueError):
             continue  # gone or damaged: predicted
         if mask.shape == tuple(shape):
-            kept[p] = (mask, zlib.crc32(data))
+            kept[p] = (mask, now)
     if kept:
         logger.warning("%s: kept the masks corrected by hand since they were written (%s) and measured them as they "
                        "are; --overwrite replaces them", shown(path), ", ".join(map(repr, kept)))

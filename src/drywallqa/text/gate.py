@@ -844,10 +844,11 @@ class PromptGate:
         what the joint is of) and without what it leaves out after its thing."""
         if _IDIOMS.search(text) and not self._names(_IDIOMS.sub(" ", text)):
             return True  # "the crack of dawn", "a joint venture", "out of joint"; not "cracking job, now the cracks"
+        spans = _negation_words(text)
         marks = [(m.start(), ",") for m in re.finditer(r"[,;.!?]", text)]  # where a place ends at the latest
-        if self.other_joint([w for _, w in sorted(_negation_words(text) + marks)]):
+        if self.other_joint([w for _, w in sorted(spans + marks)]):
             return True
-        words = [w for _, w in _negation_words(text)]
+        words = [w for _, w in spans]
         for i, word in enumerate(words):
             if word in NOT_THE_THING:
                 return not any(self._names_a_thing(w) for w in words if w not in NOT_THE_THING)
