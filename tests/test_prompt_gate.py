@@ -548,7 +548,7 @@ def test_a_paraphrase_the_gate_answers_is_asked_as_its_concepts_canonical_prompt
     raw = Segmenter.load(gated_model_dir, prompt_gate=False)
     assert raw.understood("segment cracks") == "segment cracks"  # no gate: every prompt as written
     # a batch job's settings say how prompts are read: a rerun into a 0.6.6 folder predicts its prompts again
-    assert seg.settings()["gate"]["reading"] == 10 and "gate" not in raw.settings()
+    assert seg.settings()["gate"]["reading"] == 11 and "gate" not in raw.settings()
 
 
 @pytest.fixture
@@ -1209,5 +1209,39 @@ def test_the_shipped_gate_reads_set_22s_idioms_tapes_and_negations(prompt, conce
     ("We can forget about the tape for now, cracks please", "cracks"),
     ("I don't know where the cracks are, show me", "cracks")])
 def test_the_shipped_gate_reads_set_23s_hashtags_braces_and_negations(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 24 (0.6.12's rules as first read: 227 of 250), after it was read: joints of a body, a bag, a ball or a chain,
+    # "caught on tape" and other idioms, strips of another tape, "exclusive of", "excepted", "N/A", "are excluded",
+    # "outside the scope of this item", "unnecessary", "leave it", "dont include", "in this task", "it's the X I'm
+    # after"
+    ("the joint in me knee is at me again, highlight it", None), ("highlight the joint in my knee", None),
+    ("show the seam of my bag po its torn already", None), ("Please indicate the seam of the ball.", None),
+    ("The bicycle chain's joint part, please mark.", None),
+    ("Indicate the evidence caught on tape by the CCTV system.", None),
+    ("Show the joint and several liability of the Defendants.", None), ("rolled a fat joint, where'd i put it", None),
+    ("this one bursting at the seams already, my lorry cannot fit", None),
+    ("crack my head also cannot figure out this drawing", None),
+    ("Label the strips of masking tape on the floor.", None),
+    ("Mark the plasterwork, exclusive of any cracking.", None), ("Show the wall lining, the taped seams excepted.", None),
+    ("the crack dont include, rest of wall show out", None),
+    ("never mind the joints, it's the cracks I'm after", "cracks"),
+    ("Cracks: N/A for this item. Identify taped joints.", "taping"),
+    ("Identify the cracks only; for the avoidance of doubt, the taped joints are excluded.", "cracks"),
+    ("The taped seams are outside the scope of this item; show the cracks.", "cracks"),
+    ("The crack is unnecessary. Please show the joint tape.", "taping"),
+    ("the taping leave it, show crack first", "cracks"),
+    ("Annotate taped joints. Cracks are out of scope for this task.", "taping"),
+    ("Cracks should not be labelled in this task; mask the drywall tape.", "taping"),
+    # and what they must not change
+    ("the joints at the back", "taping"), ("joints on the back wall", "taping"), ("the knee wall joints", "taping"),
+    ("the joint in my back bedroom wall", "taping"), ("the strips of joint tape", "taping"),
+    ("cracks in the plasterwork", "cracks"), ("it's the cracks I'm worried about", "cracks"),
+    ("find the cracks then leave it", "cracks"), ("cracks that don't include tape", "cracks"),
+    ("roll the taped joint with primer", "taping"), ("the tape caught on the nail", "taping")])
+def test_the_shipped_gate_reads_set_24s_joints_idioms_and_dismissals(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

@@ -54,8 +54,8 @@ import numpy as np
 from ..utils.files import write_atomic
 from .encoder import normal_form
 from .readings import _head_kinds, plain_reading
-from .vocabulary import (DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OTHER_JOINTS, OTHER_TAPE_WORDS, OTHER_TAPES,
-                         PRODUCTS, TAPE_THINGS, TRADE_WORDS)
+from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OTHER_JOINTS, OTHER_TAPE_WORDS,
+                         OTHER_TAPES, PRODUCTS, TAPE_THINGS, TRADE_WORDS)
 from .words import ASKING, CORE_KIND, DETERMINERS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES, TOKEN
 
 GATE_FILE = "prompt_gate.npz"
@@ -88,7 +88,7 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude igno
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
     neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|excl\.?|"
+                              r"devoid\s+of|exclusive\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|excl\.?|"
                               r"(?:with\s+(?:the\s+)?)?exception\s+of|barring|excepting|w/o|w/out|"
                               r"with\s+out(?!\s+of\b))(?![\w/])",
                               re.IGNORECASE)
@@ -115,13 +115,14 @@ _NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "
                        "accept", "from")
 # a "where" question ending in "not" asks where a thing is not ("where are the cracks not?"); a thing just before a
 # "not", "no" or "absent" that ends a clause is said to be missing ("cracks absent", "WALL, TAPE SEAM NO, OTHER ALL
-# YES", "tape: no", "cracks - no"); not "taped and not", "if absent", "maybe not", "crack no. 3", "a crack no?"
+# YES", "tape: no", "cracks - no", "Cracks: N/A for this item"); not "taped and not", "if absent", "maybe not", "crack
+# no. 3", "a crack no?"
 _WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
-_THING_NOT = re.compile(r"([^\W\d_]+)(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:(?:not|absent)(?=\s*[,;.!?]|\W*$)|"
-                        r"no(?!\s*\.?\s*\d)(?=\s*[,;.!]|\s*$))", re.IGNORECASE)
+_THING_NOT = re.compile(r"([^\W\d_]+)(?:(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:(?:not|absent)(?=\s*[,;.!?]|\W*$)|"
+                        r"no(?!\s*\.?\s*\d)(?=\s*[,;.!]|\s*$))|\s*[:=\-\u2013\u2014]+\s*n/a\b)", re.IGNORECASE)
 # a thing said to be left out after it is named first: "the wall with the cracks removed", "cracks excluded" (named
 # after another thing, it is left to the encoder: "cracks, with the tape removed" is judged whole)
-_LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|omitted|erased|subtracted|"
+_LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|excepted|omitted|erased|subtracted|"
                              r"(?:masked|left|blanked|taken)\s+out)\b", re.IGNORECASE)
 # words of a surface without defects: before a surface ("intact drywall", "the sound parts of the plaster, no cracks",
 # "healthy plaster with no damage"), in a prompt that asks for no thing the model knows, they ask for the wall a thing
@@ -132,18 +133,22 @@ _SOUND = frozenset("""undamaged intact sound healthy unbroken unblemished flawle
 _OBJECT_ENDS = PLACE_WORDS | frozenset("but from to then so because with having that which for of".split())
 _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # the words of a crack, a joint or a tape in another sense (PromptGate.other_thing): "crack on with it" (get going;
-# not "crack on the wall"), "a cracking job", "what a cracking day" (a very good one; not "cracking day 1 versus day 30")
+# not "crack on the wall"), "a cracking job", "what a cracking day" (a very good one; not "cracking day 1 versus day 30"),
+# "crack my head" (think hard), "caught on tape", "joint and several liability", "bursting at the seams" (too full)
 _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|the|your|"
                      r"my)\s+(?:joke|jokes|code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|"
                      r"window)\b|(?:me|mi|us|him|her|them|you)\s+up\b|jokes?\b|wise\b)|\bcrack\s+(?:cocaine|pipe|house|"
-                     r"head|pot)\b|\bwisecrack|\bcracking\s+jobs?\b|\b(?:a|what\s+a)\s+cracking\s+(?:day|effort|"
+                     r"head|pot)\b|\bcrack(?:s|ed|ing)?\s+(?:my|me|your|his|her|our|their)\s+(?:head|brain|brains)\b|"
+                     r"\bwisecrack|\bcracking\s+jobs?\b|\b(?:a|what\s+a)\s+cracking\s+(?:day|effort|"
                      r"result|idea|game|weekend|night|team|start|read|performance|view)\b|\bjoint\s+(?:venture|account|"
                      r"effort|statement|pain|pains|custody|owner|ownership|replacement|session|committee|degree|winner|"
                      r"winners|tenancy|bank)\b|"
                      r"\b(?:burger|pizza|bbq|barbecue|chicken|taco|dive|fast[- ]food|clip)\s+joint\b|\b(?:roll|rolls|"
-                     r"rolling|rolled|smoke|smoking|smoked|light|lit)\s+(?:a|the|another)\s+joint\b|\bout\s+of\s+joint\b|"
-                     r"\bred\s+tape\b|\bticker[- ]tape\b|\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|"
-                     r"\bseam\s+of\s+coal\b", re.IGNORECASE)
+                     r"rolling|rolled|smoke|smoking|smoked|light|lit)\s+(?:a|the|another)\s+(?:(?:fat|big|huge|massive|"
+                     r"little|quick|fresh|cheeky)\s+)?joint\b|\bout\s+of\s+joint\b|\bjoint\s+and\s+several(?:ly)?\b|"
+                     r"\bred\s+tape\b|\b(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?tape\b|\bticker[- ]tape\b|"
+                     r"\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|"
+                     r"\bseam\s+of\s+coal\b|\b(?:burst|bursts|bursting)\s+at\s+the\s+seams\b", re.IGNORECASE)
 # the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
 _CORE = frozenset(CORE_KIND) - frozenset("cracked fissured fissuring fractured fracturing taping mud mudded".split())
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
@@ -152,6 +157,10 @@ _STOREY = frozenset("""first second third fourth fifth ground upper lower top bo
 _DRY_LINED = frozenset("lined drylined drylining".split())  # "the dry-lined blockwork" is plasterboard on blocks
 _JOINT_OF = frozenset("in on of o between within".split())  # "seams in the vinyl flooring", "the joint o ma elbow"
 # (Scots "o"); not "along the window frame"
+# the words said after a request's thing that are no part of its place: "the seam of my bag po" (Tagalog's polite "po"),
+# "the joint on the chair lah", "the seam on the bag please"
+_PARTICLES = frozenset("po lah leh lor la please pls plz sir maam mate bro boss kabayan".split())
+_POSSESSIVES = frozenset("my me mi ma his her your yer our their".split())  # "the joint in me knee" (Hiberno-English)
 _A_CLAUSE = frozenset("it i you we he she they is are was were".split())  # "the seam on my trousers, it is ripped"
 # where a thing lies: after a tool ("the taping knife resting on the ladder")
 _LYING = frozenset("""resting rests lying lies sitting sits leaning leans hanging hangs standing stands left
@@ -831,8 +840,8 @@ class PromptGate:
             if word in ("tape", "tapes") and i and (words[i - 1] in OTHER_TAPES or (
                     i >= 2 and words[i - 2] in OTHER_TAPES and words[i - 1] not in _NOT_A_NAME)):
                 return True
-            if self._names_a_thing(word):  # a thing the model knows comes first: asked for that
-                return False
+            if self._names_a_thing(word) and not (word in ("strip", "strips") and words[i + 1:i + 2] == ["of"]):
+                return False  # a thing the model knows comes first: asked for that (not "strips of masking tape")
         return False
 
     def other_thing(self, text: str) -> bool:
@@ -873,7 +882,7 @@ class PromptGate:
             after = words[j + 1:]
             names_another = after and (after[0] in _JOINT_PRODUCTS or CORE_KIND.get(after[0]) == "cracks")
             if word in _JOINT_WORDS and not names_another:
-                before = words[j - 1] if j else None
+                before = words[j - 1].removesuffix("'s").removesuffix("\u2019s") if j else None  # "the chain's joint"
                 if before in DRYWALL_JOINT_WORDS:
                     return False
                 if before in OTHER_JOINTS or before in ("knee", "knees"):  # not through a surface: "knee wall joints"
@@ -888,7 +897,7 @@ class PromptGate:
                     return False
                 place = []  # the place phrase's words up to the next preposition or conjunction: "the vinyl flooring"
                 for w in after[1:]:  # (across "and" between two things: "between the tile and the drywall")
-                    if w in _JOINT_OF or w in _NEGATIONS or w == "," or (
+                    if w in _JOINT_OF or w in _NEGATIONS or w == "," or w in _PARTICLES or (
                             w in PLACE_WORDS and not (w == "and" and after[0] == "between")):
                         break
                     if (w in DETERMINERS and place and place[-1] not in DETERMINERS and place[-1] != "and") or (
@@ -901,6 +910,8 @@ class PromptGate:
                     return False  # "seams between the tile and the drywall", "joints on the dry-lined blockwork"
                 if nouns[-1] in ("floor", "floors") and (place[0] in _STOREY or (len(place) > 1 and place[-2] in _STOREY)):
                     return False  # "joints on the second floor", "on every floor", "on floor 2": a storey
+                if nouns[-1] in BODY_PLACES:  # "the joint in my knee", "the joint in me back" (not "at the back")
+                    return len(place) > 1 and place[-2] in _POSSESSIVES
                 return nouns[-1] in OTHER_JOINTS
             if self._names_a_thing(word):
                 return False  # a thing the model knows comes first

@@ -52,16 +52,19 @@ _TRADE_PHRASES = [
 # can forget the tape"; not "don't ever forget the cracks", "I forget where the cracks are") and a clause saying the
 # thing is not wanted after naming it ("seams don't matter", "the cracks are a separate job", "Sheetrock seams aren't
 # really the issue", "cracks out of scope", "the taped joints stay out of the matte", "Cracks to be ignored", "Cracking
-# is being assessed separately", "cracks should not be included in the mask"); where a contrast follows, it is what is
-# asked ("the seams aren't the problem, the cracks are" -> "ignore the seams, show the cracks")
+# is being assessed separately", "cracks should not be included in the mask", "The crack is unnecessary", "The taped seams
+# are outside the scope of this item", "the taping leave it", "the crack dont include"); where a contrast follows, it is
+# what is asked ("the seams aren't the problem, the cracks are" -> "ignore the seams, show the cracks")
 _LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:alone|un(?:selected|marked|masked|touched|"
                           r"labell?ed|highlighted|segmented))\b", re.IGNORECASE)
 _FORGET = re.compile(r"\b(?:(?:you|ye|u|we)\s+can\s+)?(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
 _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
-               r"(?:are|is)\s+(?:irrelevant|unimportant|(?:a\s+)?(?:separate|diff|different)\s+(?:job|issue|matter|task|"
+               r"(?:are|is)\s+(?:irrelevant|unimportant|unnecessary|unneeded|superfluous|excluded|omitted|"
+               r"(?:a\s+)?(?:separate|diff|different)\s+(?:job|issue|matter|task|"
                r"problem|thing|item|trade|sub|ticket)|someone\s+else['\u2019]?s\s+(?:job|problem|concern)|out\s+of\s+scope|"
                r"(?:already\s+)?(?:fine|fixed|done|repaired|sorted|handled)|not\s+(?:important|relevant|needed|wanted))|"
-               r"falls?\s+outside\s+(?:the|our|my|this)\s+scope(?:\s+of\s+(?:this|the)\s+(?:request|job|task|ticket))?|"
+               r"(?:falls?|(?:are|is|lies?)(?:\s+(?:entirely|completely))?)\s+outside\s+(?:the|our|my|this)\s+scope"
+               r"(?:\s+of\s+(?:this|the)\s+(?:request|job|task|ticket|item|project|report|inspection))?|"
                r"(?:(?:are|is)\s+not|(?:aren|isn)['\u2019]?t)"
                r"(?:\s+(?:really|actually))?\s+(?:(?:the|an|a|my|our|your)\s+)?(?:issue|problem|concern|priority|focus|"
                r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?|"
@@ -69,15 +72,26 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"(?:to\s+)?be\s+(?:included|shown|marked|highlighted|masked|segmented|selected|labell?ed|detected|"
                r"counted|picked\s+up)|(?:(?:should|must|shall)\s+|(?:(?:are|is)\s+)?to\s+)be\s+(?:excluded|ignored|"
                r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)|not\s+included|"
-               r"out\s+of\s+scope|excluded\s+from\s+(?:the\s+|this\s+)?scope|(?:stay|stays|remain|remains)\s+out"
+               r"out\s+of\s+scope|(?:do\s+not|don['\u2019]?t)\s+include|(?:leave|ignore|skip)\s+(?:it|them)|"
+               r"excluded\s+from\s+(?:the\s+|this\s+)?scope|(?:stay|stays|remain|remains)\s+out"
                r"(?:\s+of\s+(?:the|this|my|our|your|a)\s+[^\W\d_]+)?|"
                r"(?:are|is)\s+(?:being\s+)?(?:assessed|handled|dealt\s+with|covered|reviewed|checked|inspected|"
                r"done|treated)\s+separately(?:\s+by\s+(?:the\s+|a\s+|an\s+|another\s+|our\s+|their\s+)?[^\W\d_]+)?")
 _DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
                         r")(?:\s+(?:in|on|from)\s+(?:the|this|my|our|your|a)\s+(?:mask|masks|matte|selection|output|"
                         r"result|results|segmentation|annotation|labels?|image|photo|picture))?"  # "... in the mask"
-                        r"(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really)?"
+                        r"(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really|"
+                        r"\s+(?:for|in)\s+(?:this|the)\s+(?:task|item|job|request|ticket|project|report|inspection|"
+                        r"exercise))?"  # "Cracks are out of scope for this task"
                         r"(?=\s*(?:([.,;:!?\u2013\u2014]|\s-+\s|$)|but\b))", re.IGNORECASE)
+# a clause saying which thing is wanted without a verb of asking, read as "show" (dismissal_reading): "..., it's the
+# cracks I'm after", "It is the taped joints we need", "its the cracks that I want" (not "it's the cracks I'm worried
+# about": a worry asks for nothing)
+_WANTED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\bbut\s+)(?:it['\u2019]?s|it\s+is|its)\s+((?:[^\W\d_]+\s+){0,3}?"
+                     r"[^\W\d_]+)\s+(?:that\s+|which\s+)?(?:i|we)(?:['\u2019]?m|['\u2019]?re|\s+am|\s+are)\s+(?:after|"
+                     r"looking\s+for|interested\s+in)\b|(^|[.,;:!?\u2013\u2014]\s*|\bbut\s+)(?:it['\u2019]?s|it\s+is|its)\s+"
+                     r"((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+)\s+(?:that\s+|which\s+)?(?:i|we)\s+(?:want|need)\b(?!\s+to\b)",
+                     re.IGNORECASE)
 # the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
 _NOT_IN_A_NAME = frozenset("""i we you they it think guess feel reckon that which who whose if when because so with
     find show mark highlight segment detect only just check confirm make sure verify ensure whether see this""".split())
@@ -219,6 +233,12 @@ def dismissal_reading(prompt: str) -> str:
         return _as_typed(m.group(0), "ignore")
 
     text = _FORGET.sub(forget, text)
+
+    def wanted(m: re.Match) -> str:  # "..., it's the cracks I'm after" -> "..., show the cracks"
+        lead, name = (m.group(1), m.group(2)) if m.group(2) is not None else (m.group(3), m.group(4))
+        return lead + _as_typed(m.group(0)[len(lead):], "show ") + name if _head_kinds(name) else m.group(0)
+
+    text = _WANTED.sub(wanted, text)
     out, end = [], 0
     for m in _DISMISSED.finditer(text):
         if m.start() < end:

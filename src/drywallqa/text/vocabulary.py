@@ -78,7 +78,12 @@ OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting morta
     gutter gutters duct ducts ductwork rail rails railway track tracks coal siding wallpaper silicone siliconed sealant
     caulk caulked caulking sofa couch chair cushion mattress curtain curtains sleeve sleeves trousers jacket tent
     sail sails tarp tarpaulin leather upholstery pants shoe shoes boot boots glove gloves sock socks
+    bag bags backpack handbag purse ball balls football baseball basketball bicycle bike chain
     frame frames scaffold scaffolds scaffolding""".split())
+# the body's parts that are also a wall's ("knee wall", "back wall"): other things' joints only as the place a joint is
+# in, on or of, after a possessive ("the joint in my knee", "the joint in me back"; not "joints at the back", "the knee
+# wall joints", "joints on the back wall")
+BODY_PLACES = frozenset("knee knees back".split())
 # the drywall finisher's words before a joint: a joint named with one is the model's, whatever it is near ("taped
 # joints on the tile backer board")
 DRYWALL_JOINT_WORDS = frozenset("""taped tape taping mudded mud drywall plasterboard sheetrock gyprock gypsum wallboard

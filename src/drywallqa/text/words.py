@@ -23,8 +23,8 @@ ASKING = frozenset("""segment seg find show give me the all detect highlight mas
 # what every wall photo shows: a place on one of them ("holes in the drywall", "dent on the wall") says where, never
 # what, and only lifts a prompt towards the anchors that name a wall ("crack in the wall", "drywall seam")
 SURFACES = frozenset("""wall walls drywall drywalls plasterboard plasterboards gypsum board boards wallboard wallboards
-    sheetrock gyprock plaster ceiling ceilings panel panels sheet sheets surface surfaces partition room photo image
-    picture shot""".split())
+    sheetrock gyprock plaster plasterwork ceiling ceilings panel panels sheet sheets surface surfaces partition room
+    photo image picture shot""".split())
 DETERMINERS = frozenset("the a an any all every each those these this that my our its some".split())
 # after "but" or "not", words that ask for a thing rather than leave it out: "on this wall, but only the cracks", "not
 # just the tape"
