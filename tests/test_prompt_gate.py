@@ -1241,7 +1241,18 @@ def test_the_shipped_gate_reads_set_23s_hashtags_braces_and_negations(prompt, co
     ("the joint in my back bedroom wall", "taping"), ("the strips of joint tape", "taping"),
     ("cracks in the plasterwork", "cracks"), ("it's the cracks I'm worried about", "cracks"),
     ("find the cracks then leave it", "cracks"), ("cracks that don't include tape", "cracks"),
-    ("roll the taped joint with primer", "taping"), ("the tape caught on the nail", "taping")])
+    ("roll the taped joint with primer", "taping"), ("the tape caught on the nail", "taping"),
+    # a review's probe of these rules (probe_078): what a first version of them answered wrong
+    ("show the seams in my back and front bedrooms", "taping"), ("find the joints on my knee and gable walls", "taping"),
+    ("joints in my back, front and side rooms please", "taping"), ("Highlight the ground floor's seams", "taping"),
+    ("find the crack his head made in the drywall", "cracks"), ("mark the cracks my head foreman pointed out", "cracks"),
+    ("mark where my knife caught on tape", "taping"), ("show the top joint and several below it", "taping"),
+    ("It's the cracks I want left out, show just the tape", "taping"),
+    ("It's the tape we need removed from the mask, show cracks", "cracks"),
+    # and what it found wrong before that these rules read too
+    ("It's not the cracks I'm after, it's the tape", "taping"), ("It's the tape I want you to ignore; mark the cracks",
+                                                                  "cracks"),
+    ("the joint in my back, it hurts", None), ("the seam on the back of my jacket", None)])
 def test_the_shipped_gate_reads_set_24s_joints_idioms_and_dismissals(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

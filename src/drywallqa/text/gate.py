@@ -88,7 +88,8 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude igno
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
     neither""".split())
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|exclusive\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|nowhere\s+near|excl\.?|"
+                              r"devoid\s+of|exclusive\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|"
+                              r"nowhere\s+near|excl\.?|"
                               r"(?:with\s+(?:the\s+)?)?exception\s+of|barring|excepting|w/o|w/out|"
                               r"with\s+out(?!\s+of\b))(?![\w/])",
                               re.IGNORECASE)
@@ -134,19 +135,25 @@ _OBJECT_ENDS = PLACE_WORDS | frozenset("but from to then so because with having 
 _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # the words of a crack, a joint or a tape in another sense (PromptGate.other_thing): "crack on with it" (get going;
 # not "crack on the wall"), "a cracking job", "what a cracking day" (a very good one; not "cracking day 1 versus day 30"),
-# "crack my head" (think hard), "caught on tape", "joint and several liability", "bursting at the seams" (too full)
+# "crack my head" (think hard; not "the crack my head made"), "the evidence caught on tape" (not "where my knife caught
+# on tape"), "joint and several liability" (not "the top joint and several below it"), "bursting at the seams" (too full)
 _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|the|your|"
                      r"my)\s+(?:joke|jokes|code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|"
                      r"window)\b|(?:me|mi|us|him|her|them|you)\s+up\b|jokes?\b|wise\b)|\bcrack\s+(?:cocaine|pipe|house|"
-                     r"head|pot)\b|\bcrack(?:s|ed|ing)?\s+(?:my|me|your|his|her|our|their)\s+(?:head|brain|brains)\b|"
+                     r"head|pot)\b|(?<!the\s)(?<!a\s)(?<!any\s)(?<!that\s)(?<!this\s)\bcrack(?:ed|ing)?\s+(?:my|me|our)\s+"
+                     r"(?:head|brain|brains)(?=\s*(?:[,.;:!?]|$)|\s+(?:also|over|on|about|trying|to|already|lah|liao|leh|"
+                     r"thinking|but|and|so|because|figuring|again)\b)|"
                      r"\bwisecrack|\bcracking\s+jobs?\b|\b(?:a|what\s+a)\s+cracking\s+(?:day|effort|"
                      r"result|idea|game|weekend|night|team|start|read|performance|view)\b|\bjoint\s+(?:venture|account|"
                      r"effort|statement|pain|pains|custody|owner|ownership|replacement|session|committee|degree|winner|"
                      r"winners|tenancy|bank)\b|"
                      r"\b(?:burger|pizza|bbq|barbecue|chicken|taco|dive|fast[- ]food|clip)\s+joint\b|\b(?:roll|rolls|"
                      r"rolling|rolled|smoke|smoking|smoked|light|lit)\s+(?:a|the|another)\s+(?:(?:fat|big|huge|massive|"
-                     r"little|quick|fresh|cheeky)\s+)?joint\b|\bout\s+of\s+joint\b|\bjoint\s+and\s+several(?:ly)?\b|"
-                     r"\bred\s+tape\b|\b(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?tape\b|\bticker[- ]tape\b|"
+                     r"little|quick|fresh|cheeky)\s+)?joint\b|\bout\s+of\s+joint\b|\bjoint\s+and\s+several\s+(?:liab|obligat|"
+                     r"responsib|guarant)\w*|\bjointly\s+and\s+severally\b|"
+                     r"\bred\s+tape\b|\b(?:was|were|been|being|got|gets|get|is|are|evidence|footage|incident|moment|"
+                     r"everything|thief|burglar)\s+(?:[^\W\d_]+\s+)?(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?"
+                     r"tape\b|\b(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?tape\s+by\b|\bticker[- ]tape\b|"
                      r"\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|"
                      r"\bseam\s+of\s+coal\b|\b(?:burst|bursts|bursting)\s+at\s+the\s+seams\b", re.IGNORECASE)
 # the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
@@ -160,6 +167,7 @@ _JOINT_OF = frozenset("in on of o between within".split())  # "seams in the viny
 # the words said after a request's thing that are no part of its place: "the seam of my bag po" (Tagalog's polite "po"),
 # "the joint on the chair lah", "the seam on the bag please"
 _PARTICLES = frozenset("po lah leh lor la please pls plz sir maam mate bro boss kabayan".split())
+_SIDES = frozenset("back front side top bottom inside outside edge end middle underside".split())  # of a thing
 _POSSESSIVES = frozenset("my me mi ma his her your yer our their".split())  # "the joint in me knee" (Hiberno-English)
 _A_CLAUSE = frozenset("it i you we he she they is are was were".split())  # "the seam on my trousers, it is ripped"
 # where a thing lies: after a tool ("the taping knife resting on the ladder")
@@ -885,6 +893,8 @@ class PromptGate:
                 before = words[j - 1].removesuffix("'s").removesuffix("\u2019s") if j else None  # "the chain's joint"
                 if before in DRYWALL_JOINT_WORDS:
                     return False
+                if before in ("floor", "floors") and j >= 2 and words[j - 2] in _STOREY:
+                    return False  # "the ground floor's seams", "the first floor joints": a storey's
                 if before in OTHER_JOINTS or before in ("knee", "knees"):  # not through a surface: "knee wall joints"
                     return True
                 k = j - 1
@@ -895,23 +905,33 @@ class PromptGate:
                     return True  # (a frame before a surface says how it is built: "timber frame wall seams")
                 if not after or after[0] not in _JOINT_OF:
                     return False
-                place = []  # the place phrase's words up to the next preposition or conjunction: "the vinyl flooring"
-                for w in after[1:]:  # (across "and" between two things: "between the tile and the drywall")
+                place, end = [], None  # the place phrase's words up to the next preposition or conjunction: "the
+                for n, w in enumerate(after[1:], 1):  # vinyl flooring" (across "and" between two things: "between the
+                    if w == "of" and place and all(v in DETERMINERS or v in _SIDES for v in place):  # tile and the
+                        place = []  # drywall"); the thing a side is of: "the seam on the back of my jacket"
+                        continue
                     if w in _JOINT_OF or w in _NEGATIONS or w == "," or w in _PARTICLES or (
                             w in PLACE_WORDS and not (w == "and" and after[0] == "between")):
+                        end = n
                         break
                     if (w in DETERMINERS and place and place[-1] not in DETERMINERS and place[-1] != "and") or (
                             w in _A_CLAUSE and place):
                         break  # a clause about it: "the seam on the shirt the guest left", "the seam on my work
                         # trousers, it is ripped" (not "the tile and the floor")
                     place.append(w)
+                    end = n + 1
                 nouns = [w for w in place if w not in DETERMINERS]
                 if not nouns or any(w in SURFACES or w in _DRY_LINED for w in nouns):
                     return False  # "seams between the tile and the drywall", "joints on the dry-lined blockwork"
                 if nouns[-1] in ("floor", "floors") and (place[0] in _STOREY or (len(place) > 1 and place[-2] in _STOREY)):
                     return False  # "joints on the second floor", "on every floor", "on floor 2": a storey
-                if nouns[-1] in BODY_PLACES:  # "the joint in my knee", "the joint in me back" (not "at the back")
-                    return len(place) > 1 and place[-2] in _POSSESSIVES
+                if nouns[-1] in BODY_PLACES:  # "the joint in my knee", "the joint in me back, it hurts" (not "at the
+                    following = after[end:end + 2] if end is not None else []  # back", "in my back and front rooms")
+                    return len(place) > 1 and place[-2] in _POSSESSIVES and (
+                        not following or following[0] not in ("and", "or", ",") or (
+                            following[0] == "," and following[1:] != [] and (
+                                following[1] in _ASKING_VERBS or following[1] in _A_CLAUSE or following[1] in _PARTICLES
+                                or following[1].replace("\u2019", "'") in ("it's", "its"))))
                 return nouns[-1] in OTHER_JOINTS
             if self._names_a_thing(word):
                 return False  # a thing the model knows comes first

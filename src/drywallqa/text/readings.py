@@ -84,14 +84,21 @@ _DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0
                         r"\s+(?:for|in)\s+(?:this|the)\s+(?:task|item|job|request|ticket|project|report|inspection|"
                         r"exercise))?"  # "Cracks are out of scope for this task"
                         r"(?=\s*(?:([.,;:!?\u2013\u2014]|\s-+\s|$)|but\b))", re.IGNORECASE)
-# a clause saying which thing is wanted without a verb of asking, read as "show" (dismissal_reading): "..., it's the
-# cracks I'm after", "It is the taped joints we need", "its the cracks that I want" (not "it's the cracks I'm worried
-# about": a worry asks for nothing)
-_WANTED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\bbut\s+)(?:it['\u2019]?s|it\s+is|its)\s+((?:[^\W\d_]+\s+){0,3}?"
-                     r"[^\W\d_]+)\s+(?:that\s+|which\s+)?(?:i|we)(?:['\u2019]?m|['\u2019]?re|\s+am|\s+are)\s+(?:after|"
-                     r"looking\s+for|interested\s+in)\b|(^|[.,;:!?\u2013\u2014]\s*|\bbut\s+)(?:it['\u2019]?s|it\s+is|its)\s+"
-                     r"((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+)\s+(?:that\s+|which\s+)?(?:i|we)\s+(?:want|need)\b(?!\s+to\b)",
-                     re.IGNORECASE)
+# a clause saying which thing is wanted, or not, without a verb of asking, read as "show" or "ignore"
+# (dismissal_reading): "..., it's the cracks I'm after", "It is the taped joints we need", "its the cracks that I want",
+# "It's the tape I want you to ignore", "It's the tape we want removed", "It's not the cracks I'm after" (not "it's the
+# cracks I'm worried about": a worry asks for nothing); and after such a clause, "..., it's the tape" asks for the tape
+_IT_IS = r"(?:it['\u2019]?s|it\s+is|its)(?P<neg>\s+not)?|it\s+(?P<isnt>isn['\u2019]?t)"
+_WANTED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\bbut\s+)(?:" + _IT_IS + r")\s+(?P<name>(?:[^\W\d_]+\s+){0,3}?"
+                     r"[^\W\d_]+)\s+(?:that\s+|which\s+)?(?:i|we)(?:"
+                     r"(?P<want>(?:['\u2019]?m|['\u2019]?re|\s+am|\s+are)\s+(?:after|looking\s+for|interested\s+in)\b|"
+                     r"\s+(?:want|need)(?=\s*(?:[,.;:!?\u2013\u2014]|-\s|$)|\s+(?:marked|shown|highlighted|segmented|found|"
+                     r"outlined|here|please|now|today|first|most)\b))|"
+                     r"(?P<unwanted>\s+(?:want|need)\s+(?:you\s+)?to\s+(?:ignore|skip|exclude|remove|hide|drop|leave\s+out)\b|"
+                     r"\s+(?:want|need)\s+(?:it\s+|them\s+)?(?:hidden|removed|gone|left\s+out|excluded|masked\s+out|ignored|"
+                     r"taken\s+out|dropped)\b|\s+(?:do\s+not|don['\u2019]?t)\s+(?:want|need)\b))", re.IGNORECASE)
+_AND_IT_IS = re.compile(r"([,;]\s*|\bbut\s+)(?:it['\u2019]?s|it\s+is|its)\s+((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+?)"
+                        r"(?=\W*$)", re.IGNORECASE)
 # the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
 _NOT_IN_A_NAME = frozenset("""i we you they it think guess feel reckon that which who whose if when because so with
     find show mark highlight segment detect only just check confirm make sure verify ensure whether see this""".split())
@@ -235,10 +242,16 @@ def dismissal_reading(prompt: str) -> str:
     text = _FORGET.sub(forget, text)
 
     def wanted(m: re.Match) -> str:  # "..., it's the cracks I'm after" -> "..., show the cracks"
-        lead, name = (m.group(1), m.group(2)) if m.group(2) is not None else (m.group(3), m.group(4))
-        return lead + _as_typed(m.group(0)[len(lead):], "show ") + name if _head_kinds(name) else m.group(0)
+        lead, name = m.group(1), m.group("name")
+        if not _head_kinds(name):
+            return m.group(0)
+        unwanted = bool(m.group("unwanted")) != bool(m.group("neg") or m.group("isnt"))
+        return lead + _as_typed(m.group(0)[len(lead):], "ignore " if unwanted else "show ") + name
 
     text = _WANTED.sub(wanted, text)
+    if re.search(r"\bignore\b", text, re.IGNORECASE):  # "ignore the cracks, it's the tape" -> "..., show the tape"
+        text = _AND_IT_IS.sub(lambda m: m.group(1) + "show " + m.group(2) if _head_kinds(m.group(2)) else m.group(0),
+                              text)
     out, end = [], 0
     for m in _DISMISSED.finditer(text):
         if m.start() < end:
