@@ -1256,3 +1256,35 @@ def test_the_shipped_gate_reads_set_23s_hashtags_braces_and_negations(prompt, co
 def test_the_shipped_gate_reads_set_24s_joints_idioms_and_dismissals(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 25 (the set-24 rules as first read: 217 of 250), after it was read: a ticket's labels, a user story, emoji,
+    # "I do not want them", the work on a thing, "kindly ignore", "not required", "let ... stay hidden", a closing "no"
+    # after a comma, idioms before another thing's seams, the joints of a table, Spanish words
+    ("TICKET 7730 | ACTION: SEGMENT WALL AREA | EXCLUDE: CRACKS", None),
+    ("SCOPE: all wall surface. OUT OF SCOPE: drywall tape/seams", None),
+    ("As an estimator I want everything but the drywall seams highlighted", None), ("cracks \u274c rest \u2705", None),
+    ("The cracks, I do not want them; show me only the paint", None),
+    ("Sir, cracks are not required, kindly segment the paint peeling area", None),
+    ("Please highlight the drywall taping only, cracks marking is not needed", "taping"),
+    ("Crack marking required, seam tape kindly ignore", "cracks"),
+    ("Trace the lightning of the cracks, and let the taped joints sleep unmarked", "cracks"),
+    ("The cracks, yes; the tape of the seams, no", "cracks"), ("uh forget the cracks mark the drywall tape", "taping"),
+    ("Let's have a crack at it \u2014 outline the window frame first", None),
+    ("Let's crack open a cold one, then mark the barbecue grill on the porch", None),
+    ("Fixin' to crack a joke \u2014 but first, outline the seams on them cowboy boots", None),
+    ("SEC INCIDENT - intruder caught on tape - segment the person in frame", None),
+    ("Show me the joints of the knee in this x-ray", None), ("Trace the seams of the sail as it drinks the wind", None),
+    ("Mark the joints of the old oak table, dovetailed by patient hands", None),
+    ("Please mark the grietas in the wall", "cracks"), ("Mark the grietas, no the cinta", "cracks"),
+    # and what they must not change
+    ("As a site lead, I want the cracks marked so that the tape crew knows", "cracks"),
+    ("TARGET: CRACKS | PRIORITY: HIGH", "cracks"), ("crack \u2705, tape \u274c", "cracks"),
+    ("Are there cracks, no?", "cracks"), ("the tape marking on the joints", "taping"),
+    ("leave the cracks marked", "cracks"), ("let the cracks be seen clearly", "cracks"),
+    ("the joints on the knee wall", "taping"), ("joints in the plasterboard where the table stood", "taping"),
+    ("show the cracks that the table hides", "cracks")])
+def test_the_shipped_gate_reads_set_25s_tickets_stories_and_dismissals(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept

@@ -116,11 +116,13 @@ _NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "
                        "accept", "from")
 # a "where" question ending in "not" asks where a thing is not ("where are the cracks not?"); a thing just before a
 # "not", "no" or "absent" that ends a clause is said to be missing ("cracks absent", "WALL, TAPE SEAM NO, OTHER ALL
-# YES", "tape: no", "cracks - no", "Cracks: N/A for this item"); not "taped and not", "if absent", "maybe not", "crack
+# YES", "tape: no", "cracks - no", "Cracks: N/A for this item", "the tape of the seams, no" last, "cracks \u274c rest \u2705");
+# not "taped and not", "if absent", "maybe not", "crack
 # no. 3", "a crack no?"
 _WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
 _THING_NOT = re.compile(r"([^\W\d_]+)(?:(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:(?:not|absent)(?=\s*[,;.!?]|\W*$)|"
-                        r"no(?!\s*\.?\s*\d)(?=\s*[,;.!]|\s*$))|\s*[:=\-\u2013\u2014]+\s*n/a\b)", re.IGNORECASE)
+                        r"no(?!\s*\.?\s*\d)(?=\s*[,;.!]|\s*$))|\s*[:=\-\u2013\u2014]+\s*n/a\b|,\s*no(?=\s*[.!]?\s*$)|"
+                        r"\s*[:=\-]?\s*(?:\u274c|\u2716\ufe0f?|\u2717|\u2718|\U0001f6ab|\u26d4))", re.IGNORECASE)
 # a thing said to be left out after it is named first: "the wall with the cracks removed", "cracks excluded" (named
 # after another thing, it is left to the encoder: "cracks, with the tape removed" is judged whole)
 _LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|excepted|omitted|erased|subtracted|"
@@ -143,7 +145,9 @@ _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b
                      r"head|pot)\b|(?<!the\s)(?<!a\s)(?<!any\s)(?<!that\s)(?<!this\s)\bcrack(?:ed|ing)?\s+(?:my|me|our)\s+"
                      r"(?:head|brain|brains)(?=\s*(?:[,.;:!?]|$)|\s+(?:also|over|on|about|trying|to|already|lah|liao|leh|"
                      r"thinking|but|and|so|because|figuring|again)\b)|"
-                     r"\bwisecrack|\bcracking\s+jobs?\b|\b(?:a|what\s+a)\s+cracking\s+(?:day|effort|"
+                     r"\bwisecrack|\bcracking\s+jobs?\b|\b(?:have|has|having|had|take|takes|taking|took|give|gives|giving|gave)\s+"
+                     r"(?:a|another)\s+crack\s+at\b|\bcrack(?:s|ed|ing)?\s+open\s+(?:a|another|the|some)\s+(?:cold|beer|"
+                     r"beers|bottle|bottles|one|tinny|tinnies|can|cans|coldie|coldies|brew|brews)\b|\b(?:a|what\s+a)\s+cracking\s+(?:day|effort|"
                      r"result|idea|game|weekend|night|team|start|read|performance|view)\b|\bjoint\s+(?:venture|account|"
                      r"effort|statement|pain|pains|custody|owner|ownership|replacement|session|committee|degree|winner|"
                      r"winners|tenancy|bank)\b|"
@@ -152,7 +156,7 @@ _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b
                      r"little|quick|fresh|cheeky)\s+)?joint\b|\bout\s+of\s+joint\b|\bjoint\s+and\s+several\s+(?:liab|obligat|"
                      r"responsib|guarant)\w*|\bjointly\s+and\s+severally\b|"
                      r"\bred\s+tape\b|\b(?:was|were|been|being|got|gets|get|is|are|evidence|footage|incident|moment|"
-                     r"everything|thief|burglar)\s+(?:[^\W\d_]+\s+)?(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?"
+                     r"everything|thief|burglar|intruder|suspect|someone|somebody|person|man|woman|guy)\s+(?:[^\W\d_]+\s+)?(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?"
                      r"tape\b|\b(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?tape\s+by\b|\bticker[- ]tape\b|"
                      r"\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|"
                      r"\bseam\s+of\s+coal\b|\b(?:burst|bursts|bursting)\s+at\s+the\s+seams\b", re.IGNORECASE)
@@ -167,6 +171,7 @@ _JOINT_OF = frozenset("in on of o between within".split())  # "seams in the viny
 # the words said after a request's thing that are no part of its place: "the seam of my bag po" (Tagalog's polite "po"),
 # "the joint on the chair lah", "the seam on the bag please"
 _PARTICLES = frozenset("po lah leh lor la please pls plz sir maam mate bro boss kabayan".split())
+_CONJUNCTIONS = frozenset("as while when where which who that because since".split())  # "the sail as it drinks the wind"
 _SIDES = frozenset("back front side top bottom inside outside edge end middle underside".split())  # of a thing
 _POSSESSIVES = frozenset("my me mi ma his her your yer our their".split())  # "the joint in me knee" (Hiberno-English)
 _A_CLAUSE = frozenset("it i you we he she they is are was were".split())  # "the seam on my trousers, it is ripped"
@@ -221,7 +226,7 @@ _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(
                          r"\band\s+(?:(?:just|only|then)\s+)?(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)|"
                          r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)\s+(?=(?:show|find|highlight|segment|detect|outline|"
-                         r"locate|identify|just|only)\s)", re.IGNORECASE)
+                         r"locate|identify|mark|just|only)\s)", re.IGNORECASE)
 # a first sentence saying its thing is not wanted, or not so ("The painter's tape along the trim isn't what I want.",
 # "The cracks aren't my concern right now."), up to its end; and a request in what follows ("Show me", "Where are")
 _NOT_SO = re.compile(r"^[^.;!?]*?\b(?:(?:is|are|was|were)\s+not|isn['\u2019]?t|aren['\u2019]?t|wasn['\u2019]?t|"
@@ -816,11 +821,12 @@ class PromptGate:
                 continue  # "it's fine, but the wall has cracked": a conjunction ("cracks, but not the tape" leaves out)
             if _is_negation(words, i, about_a_mask, None if named else names_its_object):  # ("seams, skip the outlets")
                 cut = starts[i] if named else None
-                clause = max(text.rfind(c, 0, starts[i]) for c in ",;.!?")  # where the clause of a closing "not" begins
-                if cut is not None and clause > 0 and self._names(text[:clause]) and any(
-                        m.end() == spans[i][1] and self._names_a_thing(m.group(1).lower())
-                        for m in _THING_NOT.finditer(text, clause + 1)):
-                    cut = clause  # "TAPE SEAM SHOW, CRACK NOT" -> "TAPE SEAM SHOW": the thing before it is left out
+                closing = next((m for m in _THING_NOT.finditer(text) if m.end() == spans[i][1] and
+                                self._names_a_thing(m.group(1).lower())), None) if cut is not None else None
+                clause = max(text.rfind(c, 0, closing.start()) for c in ",;.!?") if closing else -1  # where the
+                if clause > 0 and self._names(text[:clause]):  # clause of a closing "not" begins
+                    cut = clause  # "TAPE SEAM SHOW, CRACK NOT" -> "TAPE SEAM SHOW", "The cracks, yes; the tape of
+                    # the seams, no" -> "The cracks, yes": the thing before it is left out
                 break
             named = named or word not in _BEFORE_THE_THING
         if cut is None:
@@ -861,8 +867,9 @@ class PromptGate:
         what the joint is of) and without what it leaves out after its thing."""
         if _IDIOMS.search(text) and not self._names(_IDIOMS.sub(" ", text)):
             return True  # "the crack of dawn", "a joint venture", "out of joint"; not "cracking job, now the cracks"
+        text = _IDIOMS.sub(lambda m: " " * len(m.group(0)), text)  # "crack a joke, then the seams on the boots"
         spans = _negation_words(text)
-        marks = [(m.start(), ",") for m in re.finditer(r"[,;.!?]", text)]  # where a place ends at the latest
+        marks = [(m.start(), ",") for m in re.finditer(r"[,;.!?\u2013\u2014]", text)]  # where a place ends at the latest
         if self.other_joint([w for _, w in sorted(spans + marks)]):
             return True
         words = [w for _, w in spans]
@@ -915,7 +922,7 @@ class PromptGate:
                         end = n
                         break
                     if (w in DETERMINERS and place and place[-1] not in DETERMINERS and place[-1] != "and") or (
-                            w in _A_CLAUSE and place):
+                            (w in _A_CLAUSE or w in _CONJUNCTIONS) and place):
                         break  # a clause about it: "the seam on the shirt the guest left", "the seam on my work
                         # trousers, it is ripped" (not "the tile and the floor")
                     place.append(w)
@@ -927,7 +934,7 @@ class PromptGate:
                     return False  # "joints on the second floor", "on every floor", "on floor 2": a storey
                 if nouns[-1] in BODY_PLACES:  # "the joint in my knee", "the joint in me back, it hurts" (not "at the
                     following = after[end:end + 2] if end is not None else []  # back", "in my back and front rooms")
-                    return len(place) > 1 and place[-2] in _POSSESSIVES and (
+                    return len(place) > 1 and (place[-2] in _POSSESSIVES or nouns[-1] != "back") and (
                         not following or following[0] not in ("and", "or", ",") or (
                             following[0] == "," and following[1:] != [] and (
                                 following[1] in _ASKING_VERBS or following[1] in _A_CLAUSE or following[1] in _PARTICLES

@@ -8,10 +8,11 @@ before it mends slips and judges it; :func:`plain_reading` composes the readings
 1. :func:`structured_reading`: a program's JSON or key=value string in words (``{"op":"segment","cls":"drywall_joint"}``
    -> "drywall joint", ``query='drywall joint' negative='crack'`` -> "drywall joint, not crack");
 2. :func:`trade_reading`: the trade's and other countries' words for a joint as the words the model knows ("joins",
-   "seems", "where the boards meet", "gib stopping", "scrim", "flats and angles": :data:`_TRADE_PHRASES`;
-   "stopping" only where it names the work: :func:`_stopping_reading`);
+   "seems", "where the boards meet", "gib stopping", "scrim", "flats and angles", Spanish "grietas" and "cinta":
+   :data:`_TRADE_PHRASES`; "stopping" only where it names the work: :func:`_stopping_reading`);
 3. :func:`dismissal_reading`: what people write for a thing they do not want as "ignore" ("leave the tape alone",
-   "seams don't matter" -> "ignore seams").
+   "seams don't matter" -> "ignore seams", "EXCLUDE: CRACKS" -> "ignore CRACKS"), and for one they want as "show"
+   ("..., it's the cracks I'm after" -> "..., show the cracks").
 
     plain_reading("the seems between the panels")    -> "the seams between the panels"
     plain_reading("just cracks. seams dont matter")  -> "just cracks. ignore seams"
@@ -35,6 +36,11 @@ _BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighb
 # flat joints and the internal corners
 _JOINT_WORK = r"(?:stopp|stopped|join|joint|seam|tap|flush|mud|compound|flat|angle|meet|butt|abut)"
 _TRADE_PHRASES = [
+    # Spanish and Portuguese words for a crack and a tape, in English sentences ("Please mark the grietas in the wall",
+    # "Mark the grietas, no the cinta"; "fisura" is near enough "fissure" already)
+    (re.compile(r"\b(?:grietas|trincas|rachaduras)\b", re.IGNORECASE), "cracks"),
+    (re.compile(r"\b(?:grieta|trinca|rachadura)\b", re.IGNORECASE), "crack"),
+    (re.compile(r"\bcinta(?!\s+m[e\u00e9]trica)\b", re.IGNORECASE), "tape"),
     (re.compile(r"\bflats?\s*(?:and|&|n|\+|/|,)\s*(?:internal\s+)?angles\b|\bangles\s*(?:and|&|n|\+|/|,)\s*flats\b",
                 re.IGNORECASE), "flat joints and angle joints"),
     # GIB board, only where its joints or their work follow ("the gib board" is the board, no joint)
@@ -48,21 +54,26 @@ _TRADE_PHRASES = [
      "taped"),  # "stopped and sanded joins", "jointed areas" (not "jointed sections of the downpipe")
 ]
 # what people write for a thing they do not want, read as "ignore" (dismissal_reading): a verb in the imperative
-# ("leave the tape alone", "leave the tape seams unselected", "forget the cracks for now", "never mind the seams", "you
-# can forget the tape"; not "don't ever forget the cracks", "I forget where the cracks are") and a clause saying the
-# thing is not wanted after naming it ("seams don't matter", "the cracks are a separate job", "Sheetrock seams aren't
-# really the issue", "cracks out of scope", "the taped joints stay out of the matte", "Cracks to be ignored", "Cracking
-# is being assessed separately", "cracks should not be included in the mask", "The crack is unnecessary", "The taped seams
-# are outside the scope of this item", "the taping leave it", "the crack dont include"); where a contrast follows, it is
-# what is asked ("the seams aren't the problem, the cracks are" -> "ignore the seams, show the cracks")
-_LEAVE_ALONE = re.compile(r"\b(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:alone|un(?:selected|marked|masked|touched|"
-                          r"labell?ed|highlighted|segmented))\b", re.IGNORECASE)
+# ("leave the tape alone", "leave the tape seams unselected", "leave the tape be", "let the taped joints stay hidden",
+# "forget the cracks for now", "never mind the seams", "you can forget the tape"; not "don't ever forget the cracks", "I
+# forget where the cracks are") and a clause saying the thing is not wanted after naming it ("seams don't matter", "the
+# cracks are a separate job", "Sheetrock seams aren't really the issue", "cracks out of scope", "the taped joints stay
+# out of the matte", "Cracks to be ignored", "Cracking is being assessed separately", "cracks should not be included in
+# the mask", "The crack is unnecessary", "The taped seams are outside the scope of this item", "the taping leave it",
+# "the crack dont include", "The cracks, I do not want them", "seam tape kindly ignore", "cracks marking is not
+# needed"); where a contrast follows, it is what is asked ("the seams aren't the problem, the cracks are" -> "ignore
+# the seams, show the cracks")
+_LEAVE_ALONE = re.compile(r"\b(?:leave|leaving|let)\s+((?:[^\W\d_]+\s+){1,5}?)(?:(?:stay|remain|sleep|rest|"
+                          r"be)\s+)?(?:alone|hidden|un(?:selected|marked|masked|touched|labell?ed|highlighted|segmented)|"
+                          r"be(?=\s*(?:[,.;:!?\u2013\u2014]|$)))\b", re.IGNORECASE)
 _FORGET = re.compile(r"\b(?:(?:you|ye|u|we)\s+can\s+)?(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
 _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
                r"(?:are|is)\s+(?:irrelevant|unimportant|unnecessary|unneeded|superfluous|excluded|omitted|"
                r"(?:a\s+)?(?:separate|diff|different)\s+(?:job|issue|matter|task|"
                r"problem|thing|item|trade|sub|ticket)|someone\s+else['\u2019]?s\s+(?:job|problem|concern)|out\s+of\s+scope|"
-               r"(?:already\s+)?(?:fine|fixed|done|repaired|sorted|handled)|not\s+(?:important|relevant|needed|wanted))|"
+               r"(?:already\s+)?(?:fine|fixed|done|repaired|sorted|handled)|not\s+(?:important|relevant|needed|wanted|"
+               r"required|necessary))|(?:i|we)\s+(?:do\s+not|don['\u2019]?t)\s+(?:want|need)(?:\s+(?:them|it))?|"
+               r"(?:(?:kindly|please|pls|just)\s+)?(?:ignore|skip|exclude|omit)|"
                r"(?:falls?|(?:are|is|lies?)(?:\s+(?:entirely|completely))?)\s+outside\s+(?:the|our|my|this)\s+scope"
                r"(?:\s+of\s+(?:this|the)\s+(?:request|job|task|ticket|item|project|report|inspection))?|"
                r"(?:(?:are|is)\s+not|(?:aren|isn)['\u2019]?t)"
@@ -77,7 +88,8 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"(?:\s+of\s+(?:the|this|my|our|your|a)\s+[^\W\d_]+)?|"
                r"(?:are|is)\s+(?:being\s+)?(?:assessed|handled|dealt\s+with|covered|reviewed|checked|inspected|"
                r"done|treated)\s+separately(?:\s+by\s+(?:the\s+|a\s+|an\s+|another\s+|our\s+|their\s+)?[^\W\d_]+)?")
-_DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)\s+(?:" + _NOT_WANTED +
+_DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)(?:\s*,)?\s+(?:" +
+                        _NOT_WANTED +
                         r")(?:\s+(?:in|on|from)\s+(?:the|this|my|our|your|a)\s+(?:mask|masks|matte|selection|output|"
                         r"result|results|segmentation|annotation|labels?|image|photo|picture))?"  # "... in the mask"
                         r"(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really|"
@@ -99,9 +111,21 @@ _WANTED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\bbut\s+)(?:" + _IT_IS + r")\s
                      r"taken\s+out|dropped)\b|\s+(?:do\s+not|don['\u2019]?t)\s+(?:want|need)\b))", re.IGNORECASE)
 _AND_IT_IS = re.compile(r"([,;]\s*|\bbut\s+)(?:it['\u2019]?s|it\s+is|its)\s+((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+?)"
                         r"(?=\W*$)", re.IGNORECASE)
+# a label saying what to leave out, in a ticket or a form ("ACTION: SEGMENT WALL AREA | EXCLUDE: CRACKS", "OUT OF
+# SCOPE: drywall tape/seams", "Negative prompt: cracks"), read as "ignore"
+_LABEL_NOT = re.compile(r"(^|[.;|,]\s*)(?:exclude|excluding|excluded|exclusions?|out\s+of\s+scope|ignore|skip|omit|"
+                        r"avoid|negative(?:\s+prompt)?)\s*[:=]\s*(?=[^\W\d_])", re.IGNORECASE)
+# a user story's role and reason ("As an estimator I want everything but the seams highlighted so that I can price the
+# paint"): who asks and why name nothing asked for
+_STORY_ROLE = re.compile(r"^\s*as\s+(?:a|an|the)\s+(?:[^\W\d_]+\s+){0,3}?[^\W\d_]+\s*,?\s+(?=(?:i|we)\s+(?:want|need|"
+                         r"would\s+like)\b)", re.IGNORECASE)
+_STORY_REASON = re.compile(r"\s*,?\s+so\s+(?:that\s+)?(?:i|we|they|he|she|the|our|my|it)\b[^.;!?]*", re.IGNORECASE)
 # the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
 _NOT_IN_A_NAME = frozenset("""i we you they it think guess feel reckon that which who whose if when because so with
     find show mark highlight segment detect only just check confirm make sure verify ensure whether see this""".split())
+# the work on a thing, after its name ("crack marking", "tape detection"): not wanted, the thing is not
+_TASK_NOUNS = frozenset("""marking markings detection segmentation annotation annotations labelling labeling mask masks
+    masking highlighting outline outlines outlining""".split())
 _CLAUSE_WORDS = frozenset("and but so then also".split())  # "..., and the tape doesn't matter": before "ignore"
 # the words after which a verb is in the imperative ("please forget the tape", "ok never mind the seams")
 _BEFORE_AN_ORDER = frozenset("please pls plz just so ok okay and then now but um uh er erm hey".split())
@@ -216,11 +240,17 @@ def dismissal_reading(prompt: str) -> str:
     :data:`_FORGET`, :data:`_DISMISSED`): "Leave the taping alone. Trace the crack" -> "ignore the taping. Trace
     the crack", "just cracks. seams dont matter" -> "just cracks. ignore seams", "the cracks are a separate job, show
     the joints" -> "ignore the cracks, show the joints", "the seams aren't the problem, the cracks are" -> "ignore the
-    seams, show the cracks". As typed where only some of the thing is left out ("leave the small cracks alone, mark the
-    big ones", "crack width doesn't matter", "cracks in the ceiling don't matter") and where the verb is no order
-    ("don't ever forget the cracks", "I forget where the cracks are")."""
+    seams, show the cracks"; a label of what to leave out in a ticket (:data:`_LABEL_NOT`: "EXCLUDE: CRACKS" ->
+    "ignore CRACKS"); a clause naming the thing wanted or not without a verb of asking (:data:`_WANTED`: "it's the
+    cracks I'm after" -> "show the cracks", "It's the tape we want removed" -> "ignore the tape"); a user story without
+    its role and reason (:data:`_STORY_ROLE`: "As an estimator I want ... so that ..." -> "I want ..."). As typed where
+    only some of the thing is left out ("leave the small cracks alone, mark the big ones", "crack width doesn't matter",
+    "cracks in the ceiling don't matter") and where the verb is no order ("don't ever forget the cracks", "I forget
+    where the cracks are")."""
     def a_whole_thing(name: str, after: str, kinds: int = 1) -> bool:  # names things (of ``kinds`` kinds at most),
-        words = [w for w in TOKEN.findall(name.lower()) if w not in _CLAUSE_WORDS]  # all of them
+        words = [w for w in TOKEN.findall(name.lower()) if w not in _CLAUSE_WORDS]  # all of them (or the work on them:
+        while len(words) > 1 and words[-1] in _TASK_NOUNS:  # "cracks marking is not needed")
+            words.pop()
         return bool(words) and words[-1] in CORE_KIND and len(_head_kinds(name)) <= kinds and \
             not any(w in _NOT_IN_A_NAME for w in words) and not _POINTS_BACK.search(after)
 
@@ -229,6 +259,10 @@ def dismissal_reading(prompt: str) -> str:
         return _as_typed(m.group(0), "ignore ") + name if a_whole_thing(name, text[m.end():], 2) else m.group(0)
 
     text = prompt
+    role = _STORY_ROLE.match(text)
+    if role:  # "As a fleet manager I want ... so that ..." -> "I want ..."
+        text = _STORY_REASON.sub("", text[role.end():], count=1)
+    text = _LABEL_NOT.sub(lambda m: m.group(1) + _as_typed(m.group(0)[len(m.group(1)):], "ignore "), text)
     text = _LEAVE_ALONE.sub(leave_alone, text)
 
     def forget(m: re.Match) -> str:

@@ -79,6 +79,8 @@ OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting morta
     caulk caulked caulking sofa couch chair cushion mattress curtain curtains sleeve sleeves trousers jacket tent
     sail sails tarp tarpaulin leather upholstery pants shoe shoes boot boots glove gloves sock socks
     bag bags backpack handbag purse ball balls football baseball basketball bicycle bike chain
+    table tables desk desks cabinet cabinets drawer drawers dresser wardrobe bench stool shelf shelves bookcase
+    car cars vehicle vehicles van vans truck trucks lorry bodywork
     frame frames scaffold scaffolds scaffolding""".split())
 # the body's parts that are also a wall's ("knee wall", "back wall"): other things' joints only as the place a joint is
 # in, on or of, after a possessive ("the joint in my knee", "the joint in me back"; not "joints at the back", "the knee
