@@ -1281,10 +1281,23 @@ def test_the_shipped_gate_reads_set_24s_joints_idioms_and_dismissals(prompt, con
     # and what they must not change
     ("As a site lead, I want the cracks marked so that the tape crew knows", "cracks"),
     ("TARGET: CRACKS | PRIORITY: HIGH", "cracks"), ("crack \u2705, tape \u274c", "cracks"),
+    ("\u2705 cracks \u274c tape", "cracks"), ("\u274c cracks \u2705 tape", "taping"), ("\u274c cracks", None),
     ("Are there cracks, no?", "cracks"), ("the tape marking on the joints", "taping"),
     ("leave the cracks marked", "cracks"), ("let the cracks be seen clearly", "cracks"),
     ("the joints on the knee wall", "taping"), ("joints in the plasterboard where the table stood", "taping"),
-    ("show the cracks that the table hides", "cracks")])
+    ("show the cracks that the table hides", "cracks"),
+    # a review's probe of these rules (probe_079): what a first version of them answered wrong
+    ("EXCLUDE: doors and windows | mark all cracks", "cracks"), ("EXCLUDE: cracks | tape only", "taping"),
+    ("As an inspector I want the wall checked so that the cracks get flagged", "cracks"),
+    ("As the cracks are getting worse, I need them mapped", "cracks"),
+    ("Filling the cracks is not necessary; just mark where they are", "cracks"),
+    ("Crack outlines are not needed; fill the mask instead", "cracks"),
+    ("Let the model pick out cracks hidden in the shadows", "cracks"), ("Let cracks stay hidden? No, mark them", "cracks"),
+    ("Mark the cinta de pintor along the trim", None), ("Everything sin grietas", None),
+    ("Mark the cracks \U0001f6ab tape", "cracks"), ("cracks \u26d4 tape joints only", "taping"),
+    ("Don't ever mark the cracks", None), ("Don't accidentally mark the tape, only cracks", "cracks"),
+    ("This wall has a crack at the ceiling line; highlight it", "cracks"),
+    ("The reception desk wall seams need checking", "taping"), ("Mark the seams on the car door", None)])
 def test_the_shipped_gate_reads_set_25s_tickets_stories_and_dismissals(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

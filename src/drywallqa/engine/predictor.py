@@ -144,9 +144,11 @@ def check_model_settings(metadata: dict) -> dict:
 # "accept" and "with out" as except or without, a thing before a closing "no" or "not" left out ("TAPE SEAM SHOW, CRACK
 # NOT"), a place before a negation naming nothing, "stay out", "out of scope", "to be ignored" and "assessed
 # separately" read as "ignore", hashtags and braces read, Scots negations, more verbs of asking (0.6.12); 11 = joints of
-# a body, a bag, a ball or a chain refused, "caught on tape", "joint and several", "bursting at the seams" idioms,
-# "exclusive of", "excepted", "N/A", "are excluded", "outside the scope", "unnecessary", "leave it" read as leaving out,
-# "it's the cracks I'm after" read as asking (0.6.13)
+# a body, a bag, a ball, a chain, furniture or a vehicle refused, "caught on tape", "joint and several", "bursting at
+# the seams", "have a crack at it" idioms, "exclusive of", "excepted", "N/A", "are excluded", "outside the scope",
+# "unnecessary", "not required", "kindly ignore", "leave it", a ticket's "EXCLUDE:" and marks of no read as leaving out,
+# "it's the cracks I'm after" read as asking, a user story's role and reason left out, Spanish "grietas" and "cinta"
+# (0.6.13)
 GATE_READING = 11
 # how much nearer a wording must be to a prompt the model was tuned for that the gate has no anchor of than to the
 # gate's anchors to be asked as it (TorchSegmenter._own_anchors): the anchors hold the paraphrases, the tuned prompt

@@ -54,8 +54,8 @@ import numpy as np
 from ..utils.files import write_atomic
 from .encoder import normal_form
 from .readings import _head_kinds, plain_reading
-from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OTHER_JOINTS, OTHER_TAPE_WORDS,
-                         OTHER_TAPES, PRODUCTS, TAPE_THINGS, TRADE_WORDS)
+from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, FURNITURE_AND_VEHICLES, KIND_WORDS, NOT_THE_THING,
+                         OTHER_JOINTS, OTHER_TAPE_WORDS, OTHER_TAPES, PRODUCTS, TAPE_THINGS, TRADE_WORDS)
 from .words import ASKING, CORE_KIND, DETERMINERS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES, TOKEN
 
 GATE_FILE = "prompt_gate.npz"
@@ -86,7 +86,7 @@ _LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removin
     subtract subtracting leaveout""".split())
 _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude ignore ignoring non nothing none but besides
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
-    neither""".split())
+    neither sin menos""".split())  # (Spanish "sin grietas", "menos la cinta")
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
                               r"devoid\s+of|exclusive\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|"
                               r"nowhere\s+near|excl\.?|"
@@ -146,7 +146,7 @@ _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b
                      r"(?:head|brain|brains)(?=\s*(?:[,.;:!?]|$)|\s+(?:also|over|on|about|trying|to|already|lah|liao|leh|"
                      r"thinking|but|and|so|because|figuring|again)\b)|"
                      r"\bwisecrack|\bcracking\s+jobs?\b|\b(?:have|has|having|had|take|takes|taking|took|give|gives|giving|gave)\s+"
-                     r"(?:a|another)\s+crack\s+at\b|\bcrack(?:s|ed|ing)?\s+open\s+(?:a|another|the|some)\s+(?:cold|beer|"
+                     r"(?:a|another)\s+crack\s+at\s+(?:it|this|that|them|[^\W\d_]+ing)\b|\bcrack(?:s|ed|ing)?\s+open\s+(?:a|another|the|some)\s+(?:cold|beer|"
                      r"beers|bottle|bottles|one|tinny|tinnies|can|cans|coldie|coldies|brew|brews)\b|\b(?:a|what\s+a)\s+cracking\s+(?:day|effort|"
                      r"result|idea|game|weekend|night|team|start|read|performance|view)\b|\bjoint\s+(?:venture|account|"
                      r"effort|statement|pain|pains|custody|owner|ownership|replacement|session|committee|degree|winner|"
@@ -220,12 +220,13 @@ _NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where
                                                           first now start""".split()) | {
     r"(?:is|are)\s+there", r"(?:all|aw)\s+(?:i|we)\s+(?:want|need)"})  # "is there any cracks?", "no tape, first check for
 # cracks", "Excluding cracks, start with the first seam", "Don't bother with the joints, all I want is the cracks"
-_CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
+_CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014|]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
                          r",\s*(?=[^,;:.!?]*\bonly\b[^,;:.!?]*$)|,\s*(?![^,;:.!?]*\b(?:and|nor|too|also|well)\b)"
                          r"(?=(?:[^\W\d_]+\s+){1,3}?(?<!for\s)(?<!right\s)(?:first|now|please)(?:\s+please)?\W*$)|"
                          r"\band\s+(?:(?:just|only|then)\s+)?(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)|"
-                         r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)\s+(?=(?:show|find|highlight|segment|detect|outline|"
+                         r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)(?<!ever)(?<!ly)(?<!not)(?<!n't)(?<!n\u2019t)(?<!dont)(?<!case)"
+                         r"\s+(?=(?:show|find|highlight|segment|detect|outline|"
                          r"locate|identify|mark|just|only)\s)", re.IGNORECASE)
 # a first sentence saying its thing is not wanted, or not so ("The painter's tape along the trim isn't what I want.",
 # "The cracks aren't my concern right now."), up to its end; and a request in what follows ("Show me", "Where are")
@@ -907,7 +908,8 @@ class PromptGate:
                 k = j - 1
                 while k >= 0 and words[k] in SURFACES:  # "tile wall joints": the joints of a tiled wall
                     k -= 1
-                if 0 <= k < j - 1 and words[k] in OTHER_JOINTS and words[k] not in ("frame", "frames") and not (
+                if 0 <= k < j - 1 and words[k] in OTHER_JOINTS and words[k] not in ("frame", "frames") and (
+                        words[k] not in FURNITURE_AND_VEHICLES) and not (  # "the reception desk wall seams"
                         words[k] in ("floor", "floors") and k and words[k - 1] in _STOREY):  # "ground floor ceiling seams"
                     return True  # (a frame before a surface says how it is built: "timber frame wall seams")
                 if not after or after[0] not in _JOINT_OF:
@@ -939,7 +941,7 @@ class PromptGate:
                             following[0] == "," and following[1:] != [] and (
                                 following[1] in _ASKING_VERBS or following[1] in _A_CLAUSE or following[1] in _PARTICLES
                                 or following[1].replace("\u2019", "'") in ("it's", "its"))))
-                return nouns[-1] in OTHER_JOINTS
+                return nouns[-1] in OTHER_JOINTS or any(w in FURNITURE_AND_VEHICLES for w in nouns)  # "the car door"
             if self._names_a_thing(word):
                 return False  # a thing the model knows comes first
         return False

@@ -40,7 +40,8 @@ _TRADE_PHRASES = [
     # "Mark the grietas, no the cinta"; "fisura" is near enough "fissure" already)
     (re.compile(r"\b(?:grietas|trincas|rachaduras)\b", re.IGNORECASE), "cracks"),
     (re.compile(r"\b(?:grieta|trinca|rachadura)\b", re.IGNORECASE), "crack"),
-    (re.compile(r"\bcinta(?!\s+m[e\u00e9]trica)\b", re.IGNORECASE), "tape"),
+    (re.compile(r"\bcinta\b(?!\s+(?:de|del|para|m[e\u00e9]trica|americana|aislante|adhesiva|adhesivo)\b)", re.IGNORECASE),
+     "tape"),  # (not "cinta de pintor", "cinta americana": other tapes)
     (re.compile(r"\bflats?\s*(?:and|&|n|\+|/|,)\s*(?:internal\s+)?angles\b|\bangles\s*(?:and|&|n|\+|/|,)\s*flats\b",
                 re.IGNORECASE), "flat joints and angle joints"),
     # GIB board, only where its joints or their work follow ("the gib board" is the board, no joint)
@@ -63,9 +64,11 @@ _TRADE_PHRASES = [
 # "the crack dont include", "The cracks, I do not want them", "seam tape kindly ignore", "cracks marking is not
 # needed"); where a contrast follows, it is what is asked ("the seams aren't the problem, the cracks are" -> "ignore
 # the seams, show the cracks")
-_LEAVE_ALONE = re.compile(r"\b(?:leave|leaving|let)\s+((?:[^\W\d_]+\s+){1,5}?)(?:(?:stay|remain|sleep|rest|"
-                          r"be)\s+)?(?:alone|hidden|un(?:selected|marked|masked|touched|labell?ed|highlighted|segmented)|"
-                          r"be(?=\s*(?:[,.;:!?\u2013\u2014]|$)))\b", re.IGNORECASE)
+_LEAVE_ALONE = re.compile(r"\b(?:(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:alone|hidden|un(?:selected|marked|"
+                          r"masked|touched|labell?ed|highlighted|segmented)|be(?=\s*(?:[,.;:!\u2013\u2014]|$)))|let\s+("
+                          r"(?:[^\W\d_]+\s+){1,4}?)(?:(?:stay|stays|remain|remains|sleep|rest|be)\s+(?:alone|hidden|un(?:"
+                          r"selected|marked|masked|touched|labell?ed|highlighted|segmented))|be(?=\s*(?:[,.;:!\u2013\u2014]|"
+                          r"$)))(?!\s*\?))\b", re.IGNORECASE)
 _FORGET = re.compile(r"\b(?:(?:you|ye|u|we)\s+can\s+)?(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
 _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
                r"(?:are|is)\s+(?:irrelevant|unimportant|unnecessary|unneeded|superfluous|excluded|omitted|"
@@ -117,15 +120,29 @@ _LABEL_NOT = re.compile(r"(^|[.;|,]\s*)(?:exclude|excluding|excluded|exclusions?
                         r"avoid|negative(?:\s+prompt)?)\s*[:=]\s*(?=[^\W\d_])", re.IGNORECASE)
 # a user story's role and reason ("As an estimator I want everything but the seams highlighted so that I can price the
 # paint"): who asks and why name nothing asked for
-_STORY_ROLE = re.compile(r"^\s*as\s+(?:a|an|the)\s+(?:[^\W\d_]+\s+){0,3}?[^\W\d_]+\s*,?\s+(?=(?:i|we)\s+(?:want|need|"
+_STORY_ROLE = re.compile(r"^\s*as\s+(?:a|an)\s+((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+)\s*,?\s+(?=(?:i|we)\s+(?:want|need|"
                          r"would\s+like)\b)", re.IGNORECASE)
 _STORY_REASON = re.compile(r"\s*,?\s+so\s+(?:that\s+)?(?:i|we|they|he|she|the|our|my|it)\b[^.;!?]*", re.IGNORECASE)
+# marks of yes and no, as a list writes them before each thing ("\u2705 cracks \u274c tape") or between two ("Mark the
+# cracks \U0001f6ab tape")
+_NO_MARK = re.compile(r"\s*(?:\u274c|\u2716\ufe0f?|\u2717|\u2718|\U0001f6ab|\u26d4)\s*")
+_YES_MARK = re.compile(r"\s*(?:\u2705|\u2714\ufe0f?|\u2611\ufe0f?)\s*")
+_NO_MARK_BEFORE = re.compile(_NO_MARK.pattern + r"(?=(?:(?:the|any|all|drywall|joint|plasterboard|taped)\s+)*(?:crack|"
+                             r"fissur|fractur|tap|joint|join|seam|mud)\w*)(?![^,;.!?]*\bonly\b)", re.IGNORECASE)  # (not "cracks \u26d4 tape
+# joints only": there it says no to what it follows)
+_MARK_LAST = re.compile(r"(?:" + _NO_MARK.pattern + r"|" + _YES_MARK.pattern + r")$")
+_NO_MARK_NO = re.compile(_NO_MARK.pattern + r"(?=(?:no|not)\b)", re.IGNORECASE)
 # the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
 _NOT_IN_A_NAME = frozenset("""i we you they it think guess feel reckon that which who whose if when because so with
     find show mark highlight segment detect only just check confirm make sure verify ensure whether see this""".split())
 # the work on a thing, after its name ("crack marking", "tape detection"): not wanted, the thing is not
-_TASK_NOUNS = frozenset("""marking markings detection segmentation annotation annotations labelling labeling mask masks
-    masking highlighting outline outlines outlining""".split())
+_TASK_NOUNS = frozenset("marking markings detection segmentation".split())  # (not "Crack outlines are not needed;
+# fill the mask instead": another form of the same mask)
+# words before a thing in a name that make it a name of something else: "Filling the cracks is not necessary",
+# "Bounding boxes around the cracks are not required", "Polygons for the tape are not necessary"
+_MASK_OF = re.compile(r"^(?:(?:a|an|the|any)\s+)?(?:mask|masks|segmentation|selection|outline|outlines)\s+(?:of|for)\s+",
+                      re.IGNORECASE)  # (not "Polygons for the tape")
+_OF_A_THING = frozenset("of for around to on in with about from between along over under".split())
 _CLAUSE_WORDS = frozenset("and but so then also".split())  # "..., and the tape doesn't matter": before "ignore"
 # the words after which a verb is in the imperative ("please forget the tape", "ok never mind the seams")
 _BEFORE_AN_ORDER = frozenset("please pls plz just so ok okay and then now but um uh er erm hey".split())
@@ -248,20 +265,30 @@ def dismissal_reading(prompt: str) -> str:
     "cracks in the ceiling don't matter") and where the verb is no order ("don't ever forget the cracks", "I forget
     where the cracks are")."""
     def a_whole_thing(name: str, after: str, kinds: int = 1) -> bool:  # names things (of ``kinds`` kinds at most),
+        name = _MASK_OF.sub("", name)  # "a mask of the tape is unnecessary": the tape is
         words = [w for w in TOKEN.findall(name.lower()) if w not in _CLAUSE_WORDS]  # all of them (or the work on them:
         while len(words) > 1 and words[-1] in _TASK_NOUNS:  # "cracks marking is not needed")
             words.pop()
         return bool(words) and words[-1] in CORE_KIND and len(_head_kinds(name)) <= kinds and \
-            not any(w in _NOT_IN_A_NAME for w in words) and not _POINTS_BACK.search(after)
+            not any(w in _NOT_IN_A_NAME for w in words) and not _POINTS_BACK.search(after) and \
+            not any(w in _OF_A_THING or (w.endswith("ing") and w not in CORE_KIND) for w in words[:-1])
+
 
     def leave_alone(m: re.Match) -> str:  # "leave the cracks and the tape alone": both (a clause names one)
-        name = m.group(1).rstrip()
+        name = (m.group(1) or m.group(2)).rstrip()
+        before = TOKEN.findall(text[:m.start()].lower())[-2:]
+        if any(w in ("don't", "dont", "never", "not", "won't", "t") for w in before) or \
+                name.split()[0].lower() in ("no", "none", "any", "nothing"):
+            return m.group(0)  # "Don't let the cracks stay hidden", "Let no crack remain hidden": they are asked for
         return _as_typed(m.group(0), "ignore ") + name if a_whole_thing(name, text[m.end():], 2) else m.group(0)
 
     text = prompt
     role = _STORY_ROLE.match(text)
-    if role:  # "As a fleet manager I want ... so that ..." -> "I want ..."
-        text = _STORY_REASON.sub("", text[role.end():], count=1)
+    if role and not _head_kinds(role.group(1)):  # "As a fleet manager I want ... so that ..." -> "I want ..." (not "As
+        text = text[role.end():]  # a crack widens, I need it marked")
+        reason = _STORY_REASON.search(text)
+        if reason and _head_kinds(text[:reason.start()]):  # the reason names the thing where the want does not ("I
+            text = text[:reason.start()] + text[reason.end():]  # want a mask so that the cracks are visible")
     text = _LABEL_NOT.sub(lambda m: m.group(1) + _as_typed(m.group(0)[len(m.group(1)):], "ignore "), text)
     text = _LEAVE_ALONE.sub(leave_alone, text)
 
@@ -311,10 +338,18 @@ def dismissal_reading(prompt: str) -> str:
 
 
 def plain_reading(prompt: str) -> str:
-    """``prompt`` in the words the gate's rules know: hashtags as words ("#taping #seams", "#wall -#crack"), a
-    program's string in words (:func:`structured_reading`), the trade's words (:func:`trade_reading`), what is not
-    wanted as "ignore" (:func:`dismissal_reading`)."""
-    return dismissal_reading(trade_reading(structured_reading(_HASHTAG.sub("", prompt))))
+    """``prompt`` in the words the gate's rules know: hashtags as words ("#taping #seams", "#wall -#crack"), marks
+    of yes and no before each thing as words ("\u2705 cracks \u274c tape" -> "cracks, not tape"), a program's string
+    in words (:func:`structured_reading`), the trade's words (:func:`trade_reading`), what is not wanted as "ignore"
+    (:func:`dismissal_reading`)."""
+    text = _HASHTAG.sub("", prompt)
+    if _NO_MARK.search(text) or _YES_MARK.search(text):
+        if not _MARK_LAST.search(text):  # a mark of no before a thing is "not" ("Mark the cracks \U0001f6ab tape"); where
+            text = _NO_MARK_BEFORE.sub(", not ", text)  # a mark ends the prompt, each follows its thing ("cracks \u274c
+            # tape \u2705", "cracks \u274c rest \u2705": the gate reads a mark of no after its thing)
+        text = _YES_MARK.sub(", ", _NO_MARK_NO.sub(", ", text)).strip(" ,")  # a mark of yes, or one of no before
+        # "no" or "not", is a comma
+    return dismissal_reading(trade_reading(structured_reading(text)))
 
 
 def _as_typed(typed: str, reading: str) -> str:

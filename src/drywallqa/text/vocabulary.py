@@ -79,9 +79,14 @@ OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting morta
     caulk caulked caulking sofa couch chair cushion mattress curtain curtains sleeve sleeves trousers jacket tent
     sail sails tarp tarpaulin leather upholstery pants shoe shoes boot boots glove gloves sock socks
     bag bags backpack handbag purse ball balls football baseball basketball bicycle bike chain
-    table tables desk desks cabinet cabinets drawer drawers dresser wardrobe bench stool shelf shelves bookcase
-    car cars vehicle vehicles van vans truck trucks lorry bodywork
     frame frames scaffold scaffolds scaffolding""".split())
+# furniture and vehicles: other things' joints and seams named before them or as their place ("the joints of the old
+# oak table", "the seams on the wardrobe door", "panel seams on the car body"), not through a wall ("the reception desk
+# wall seams")
+FURNITURE_AND_VEHICLES = frozenset("""table tables desk desks workbench cabinet cabinets drawer drawers dresser wardrobe
+    wardrobes bench benches stool stools shelf shelves bookcase bookcases car cars vehicle vehicles van vans truck trucks
+    lorry lorries bodywork chassis""".split())
+OTHER_JOINTS = OTHER_JOINTS | FURNITURE_AND_VEHICLES
 # the body's parts that are also a wall's ("knee wall", "back wall"): other things' joints only as the place a joint is
 # in, on or of, after a possessive ("the joint in my knee", "the joint in me back"; not "joints at the back", "the knee
 # wall joints", "joints on the back wall")
