@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
 
 import numpy as np
 import pytest
@@ -210,3 +211,35 @@ def test_a_rerun_that_predicts_again_keeps_a_mask_corrected_by_hand(tiny_model_d
                              progress=False).skipped) == 2  # and quiet after
     predict_paths(seg, photos, first, out, overwrite=True, progress=False)
     assert not np.array_equal(np.asarray(Image.open(out / "a__segment_crack.png")), corrected)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_correction_is_measured_from_the_bytes_its_checksum_was_taken_of(tiny_model_dir, tmp_path, photos,
+                                                                           monkeypatch, when):
+    """Another job rewriting a corrected mask while this one reads it (just before or just after it is decoded): the
+    record's checksum and measures are of one and the same mask, the one in the folder at the end (they were of two:
+    the measures of the correction, the checksum of the other job's mask)."""
+    from drywallqa.engine import batch
+
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, progress=False)
+    name = out / "a__segment_crack.png"
+    corrected, other = np.zeros((40, 56), np.uint8), np.zeros((40, 56), np.uint8)
+    corrected[:, :10] = 255
+    other[:5, :] = 255  # another job's mask
+    Image.fromarray(corrected).save(name)
+    real, rewrites = batch.read_mask, []
+
+    def rewritten_meanwhile(path, *args):
+        if path == name and not rewrites and when == "before":
+            rewrites.append(Image.fromarray(other).save(name))
+        mask = real(path, *args)
+        if path == name and not rewrites:
+            rewrites.append(Image.fromarray(other).save(name))
+        return mask
+
+    monkeypatch.setattr(batch, "read_mask", rewritten_meanwhile)
+    predict_paths(Segmenter.load(str(model)), photos, [CRACK], out, progress=False)
+    record = json.loads((out / "a__results.json").read_text())["prompts"][CRACK]
+    assert rewrites and record["mask_crc32"] == zlib.crc32(name.read_bytes())
+    assert record["area_px"] == 5 * 56 == int(real(name).sum())

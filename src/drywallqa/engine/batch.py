@@ -235,7 +235,8 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
         for p, old in entry["prompts"].items():
             joints = measures_joints(p, (old.get("concept") or {}).get("concept"))  # as process_image decides it
             name = mask_name(path, p)
-            mask, data = read_mask(out / name), (out / name).read_bytes()
+            data = (out / name).read_bytes()
+            mask = read_mask(out / name, data)
             if mask.shape != size:
                 raise ValueError(f"{name} is {mask.shape[1]}x{mask.shape[0]}, the photo {size[1]}x{size[0]}")
             fresh["prompts"][p] = {"mask": name, **mask_measures(mask, mm_per_px, joints=joints),
@@ -344,10 +345,11 @@ def _corrected_masks(out: Path, path: Path, prompts, shape: tuple) -> dict:
     for p, crc in recorded.items():
         name = mask_name(path, p)
         try:
-            now = zlib.crc32((out / name).read_bytes())
+            data = (out / name).read_bytes()
+            now = zlib.crc32(data)
             if now == crc:
                 continue
-            mask = read_mask(out / name)
+            mask = read_mask(out / name, data)  # the bytes checked: not a later write's
         except (ImageReadError, OSError, ValueError):
             continue  # gone or damaged: predicted
         if mask.shape == tuple(shape):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import logging
 import os
 import re
@@ -323,15 +324,18 @@ def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def read_mask(path: str | Path) -> np.ndarray:
-    """Read a mask file as ``(H, W)`` bool (any non-zero pixel is foreground)."""
+def read_mask(path: str | Path, data: bytes | None = None) -> np.ndarray:
+    """Read a mask file as ``(H, W)`` bool (any non-zero pixel is foreground); from ``data``, the file's bytes as
+    already read, where given (``path`` then names it in errors): a checksum and the mask then come from the same
+    bytes, even where another job rewrites the file between two reads."""
     path = Path(path)
     try:
-        with open_image(path, image_formats()) as img:
+        with open_image(path if data is None else io.BytesIO(data), image_formats()) as img:
             check_pixels(img.width, img.height, DEFAULT_MAX_PIXELS, str(path))
             arr = np.asarray(img)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ImageReadError(f"{path}: not a readable mask ({exc})") from exc
+        reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc))  # (read from ``data``)
+        raise ImageReadError(f"{path}: not a readable mask ({reason})") from exc
     return mask_plane(arr) > 0
 
 
