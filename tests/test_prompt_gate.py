@@ -1297,7 +1297,13 @@ def test_the_shipped_gate_reads_set_24s_joints_idioms_and_dismissals(prompt, con
     ("Mark the cracks \U0001f6ab tape", "cracks"), ("cracks \u26d4 tape joints only", "taping"),
     ("Don't ever mark the cracks", None), ("Don't accidentally mark the tape, only cracks", "cracks"),
     ("This wall has a crack at the ceiling line; highlight it", "cracks"),
-    ("The reception desk wall seams need checking", "taping"), ("Mark the seams on the car door", None)])
+    ("The reception desk wall seams need checking", "taping"), ("Mark the seams on the car door", None),
+    # not leaving a thing unmarked asks for all of it (refused in 0.6.12 and before)
+    ("Leave no crack unmarked", "cracks"), ("Don't leave any cracks unmarked", "cracks"),
+    ("Don't let the cracks stay hidden", "cracks"), ("Let none of the cracks stay unmarked", "cracks"),
+    ("Don't let any taped seam stay unmarked", "taping"), ("don't leave the tape out of the mask", "taping"),
+    ("Don't leave any cracks out, and ignore the tape", "cracks"), ("Leave the cracks unmarked", None),
+    ("leave no stone unturned, find the cracks", "cracks")])
 def test_the_shipped_gate_reads_set_25s_tickets_stories_and_dismissals(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

@@ -69,6 +69,16 @@ _LEAVE_ALONE = re.compile(r"\b(?:(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:
                           r"(?:[^\W\d_]+\s+){1,4}?)(?:(?:stay|stays|remain|remains|sleep|rest|be)\s+(?:alone|hidden|un(?:"
                           r"selected|marked|masked|touched|labell?ed|highlighted|segmented))|be(?=\s*(?:[,.;:!\u2013\u2014]|"
                           r"$)))(?!\s*\?))\b", re.IGNORECASE)
+# not leaving a thing unmarked asks for all of it, read as "show" (dismissal_reading): "Leave no crack unmarked", "Don't
+# leave any cracks out", "Don't let the cracks stay hidden", "Let none of the taped seams go unmarked", "leave no crack
+# behind"
+_NONE_LEFT = re.compile(r"\b(?:(?:(?:do\s+not|don['\u2019]?t|dont|never)\s+(?:leave|let)\s+(?:any\s+|the\s+|a\s+(?:single\s+)?|"
+                        r"one\s+)?)|(?:leave|let)\s+(?:no|not\s+(?:a|one)(?:\s+single)?|none\s+of(?:\s+the)?)\s+)"
+                        r"((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+)\s+(?:(?:to\s+)?(?:stay|stays|remain|remains|go|be)\s+)?(?:un(?:"
+                        r"marked|selected|masked|highlighted|labell?ed|segmented|detected|noticed|found|flagged)|hidden|"
+                        r"behind|out|missed)\b(?:\s+(?:of|from)\s+the\s+(?:mask|masks|selection|segmentation|output|result)\b)?"
+                        r"(?!\s+(?:of|from)\b)",
+                        re.IGNORECASE)
 _FORGET = re.compile(r"\b(?:(?:you|ye|u|we)\s+can\s+)?(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
 _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
                r"(?:are|is)\s+(?:irrelevant|unimportant|unnecessary|unneeded|superfluous|excluded|omitted|"
@@ -290,6 +300,11 @@ def dismissal_reading(prompt: str) -> str:
         if reason and _head_kinds(text[:reason.start()]):  # the reason names the thing where the want does not ("I
             text = text[:reason.start()] + text[reason.end():]  # want a mask so that the cracks are visible")
     text = _LABEL_NOT.sub(lambda m: m.group(1) + _as_typed(m.group(0)[len(m.group(1)):], "ignore "), text)
+    def none_left(m: re.Match) -> str:  # "Leave no crack unmarked" -> "show crack"
+        name = m.group(1).rstrip()
+        return _as_typed(m.group(0), "show ") + name if a_whole_thing(name, "", 2) else m.group(0)
+
+    text = _NONE_LEFT.sub(none_left, text)
     text = _LEAVE_ALONE.sub(leave_alone, text)
 
     def forget(m: re.Match) -> str:
