@@ -216,7 +216,7 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
 # tape for now", "..., the seams as well right now"), or, with no comma, before a verb of asking or "just" ("instead of the cracks show the joints", "forget the tape
 # just the cracks"; not "skip the seams that show cracks"); not a comma in a list ("everything except the cracks, the
 # tape and the seams")
-_NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where what which please can could give keep i we
+_NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where what which please kindly can could give keep i we
                                                           first now start""".split()) | {
     r"(?:is|are)\s+there", r"(?:all|aw)\s+(?:i|we)\s+(?:want|need)"})  # "is there any cracks?", "no tape, first check for
 # cracks", "Excluding cracks, start with the first seam", "Don't bother with the joints, all I want is the cracks"
@@ -225,7 +225,7 @@ _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014|]\s*|\s-+\s|,\s*(?=(?:" + "|".join
                          r"(?=(?:[^\W\d_]+\s+){1,3}?(?<!for\s)(?<!right\s)(?:first|now|please)(?:\s+please)?\W*$)|"
                          r"\band\s+(?:(?:just|only|then)\s+)?(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)|"
-                         r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)(?<!ever)(?<!ly)(?<!not)(?<!n't)(?<!n\u2019t)(?<!dont)(?<!case)"
+                         r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)(?<!ever)(?<!(?<!kind)ly)(?<!not)(?<!n't)(?<!n\u2019t)(?<!dont)(?<!case)"
                          r"\s+(?=(?:show|find|highlight|segment|detect|outline|"
                          r"locate|identify|mark|just|only)\s)", re.IGNORECASE)
 # a first sentence saying its thing is not wanted, or not so ("The painter's tape along the trim isn't what I want.",
