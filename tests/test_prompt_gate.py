@@ -1307,3 +1307,34 @@ def test_the_shipped_gate_reads_set_24s_joints_idioms_and_dismissals(prompt, con
 def test_the_shipped_gate_reads_set_25s_tickets_stories_and_dismissals(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 26 (the set-25 rules as first read: 225 of 250), after it was read: the things with seams of their own, other
+    # tapes and idioms, "not to be recorded", "can be left out", a bare "leave the crack,", French and Pidgin, a word of
+    # address between commas, a mask's algebra
+    ("I want to detect the seam line between car door panel and fender.", None), ("target: car panel seams", None),
+    ("find the seams on the tent fly, legend", None), ("mark the crime scene tape in this photo please", None),
+    ("show me the finish-line tape in this pic from the fun run", None), ("show the mixtape cassette in the pic", None),
+    ("Landlord appears to be papering over the cracks (figuratively). Record the light switch and socket positions "
+     "only.", None),
+    ("Kindly mark the joint on the steel truss for welding inspection.", None),
+    ("We caught the thief on tape, kindly highlight the man in this CCTV frame.", None),
+    ("Please segment the people in our crack team photo.", None), ("Mark the seams on this toque, merci", None),
+    ("Schedule of condition: staining to be marked; cracks not to be recorded in this item.", None),
+    ("Abeg leave the crack, show me the socket on the wall.", None),
+    ("Tout sauf les fissures \u2014 everything except the cracks please", None), ("mask(wall) - mask(crack)", None),
+    ("don't want the cracks, want the plasterboard tape", "taping"),
+    ("If it's no bother, I'm only after the drywall taping \u2014 the cracks can be left out. Thank you so much.",
+     "taping"),
+    ("Abeg no show me tape, na crack I want.", "cracks"), ("Tape only, pas les fissures, eh", "taping"),
+    ("Not the cracks, bud, the taped seams", "taping"),
+    ("Ignore the cracks, kindly segment the taping on the plasterboard.", "taping"),
+    # and what they must not change
+    ("seams between the drywall and the desk", "taping"), ("the joints on the wall behind the tent", "taping"),
+    ("leave the cracks marked, show the tape too", "cracks"), ("mask(crack)", "cracks"),
+    ("the cracks are there, mate, mark them", "cracks"), ("finish the tape on the joints", "taping"),
+    ("a crack in the wall behind the team photo", "cracks")])
+def test_the_shipped_gate_reads_set_26s_things_tapes_and_leaving_out(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept

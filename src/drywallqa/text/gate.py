@@ -54,7 +54,7 @@ import numpy as np
 from ..utils.files import write_atomic
 from .encoder import normal_form
 from .readings import _head_kinds, plain_reading
-from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, FURNITURE_AND_VEHICLES, KIND_WORDS, NOT_THE_THING,
+from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, OBJECTS, KIND_WORDS, NOT_THE_THING,
                          OTHER_JOINTS, OTHER_TAPE_WORDS, OTHER_TAPES, PRODUCTS, TAPE_THINGS, TRADE_WORDS)
 from .words import ASKING, CORE_KIND, DETERMINERS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES, TOKEN
 
@@ -86,7 +86,8 @@ _LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removin
     subtract subtracting leaveout""".split())
 _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude ignore ignoring non nothing none but besides
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
-    neither sin menos""".split())  # (Spanish "sin grietas", "menos la cinta")
+    neither sin menos sauf pas""".split())  # (Spanish "sin grietas", "menos la cinta"; French "sauf les fissures", "pas
+# les fissures")
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
                               r"devoid\s+of|exclusive\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|"
                               r"nowhere\s+near|excl\.?|"
@@ -159,7 +160,9 @@ _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b
                      r"everything|thief|burglar|intruder|suspect|someone|somebody|person|man|woman|guy)\s+(?:[^\W\d_]+\s+)?(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?"
                      r"tape\b|\b(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?tape\s+by\b|\bticker[- ]tape\b|"
                      r"\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|"
-                     r"\bseam\s+of\s+coal\b|\b(?:burst|bursts|bursting)\s+at\s+the\s+seams\b", re.IGNORECASE)
+                     r"\bseam\s+of\s+coal\b|\bpaper(?:s|ed|ing)?\s+over\s+the\s+cracks\b|\bf[ae]ll(?:s|ing)?\s+through\s+the\s+"
+                     r"cracks\b|\bcrack\s+(?:team|teams|squad|unit|troops|shot|shots)\b|\bcaught\s+(?:the|a|an|him|her|"
+                     r"them|it|someone|somebody)\s+(?:[^\W\d_]+\s+)?on\s+(?:video\s*)?tape\b|\b(?:burst|bursts|bursting)\s+at\s+the\s+seams\b", re.IGNORECASE)
 # the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
 _CORE = frozenset(CORE_KIND) - frozenset("cracked fissured fissuring fractured fracturing taping mud mudded".split())
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
@@ -171,6 +174,7 @@ _JOINT_OF = frozenset("in on of o between within".split())  # "seams in the viny
 # the words said after a request's thing that are no part of its place: "the seam of my bag po" (Tagalog's polite "po"),
 # "the joint on the chair lah", "the seam on the bag please"
 _PARTICLES = frozenset("po lah leh lor la please pls plz sir maam mate bro boss kabayan".split())
+_WALLS = frozenset("wall walls partition partitions drywall plasterboard plasterboards".split())  # a wall's own words
 _CONJUNCTIONS = frozenset("as while when where which who that because since".split())  # "the sail as it drinks the wind"
 _SIDES = frozenset("back front side top bottom inside outside edge end middle underside".split())  # of a thing
 _POSSESSIVES = frozenset("my me mi ma his her your yer our their".split())  # "the joint in me knee" (Hiberno-English)
@@ -217,7 +221,7 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
 # just the cracks"; not "skip the seams that show cracks"); not a comma in a list ("everything except the cracks, the
 # tape and the seams")
 _NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where what which please kindly can could give keep i we
-                                                          first now start""".split()) | {
+                                                          first now start want need""".split()) | {
     r"(?:is|are)\s+there", r"(?:all|aw)\s+(?:i|we)\s+(?:want|need)"})  # "is there any cracks?", "no tape, first check for
 # cracks", "Excluding cracks, start with the first seam", "Don't bother with the joints, all I want is the cracks"
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014|]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
@@ -908,10 +912,13 @@ class PromptGate:
                 k = j - 1
                 while k >= 0 and words[k] in SURFACES:  # "tile wall joints": the joints of a tiled wall
                     k -= 1
-                if 0 <= k < j - 1 and words[k] in OTHER_JOINTS and words[k] not in ("frame", "frames") and (
-                        words[k] not in FURNITURE_AND_VEHICLES) and not (  # "the reception desk wall seams"
+                if 0 <= k < j - 1 and words[k] in OTHER_JOINTS and words[k] not in ("frame", "frames") and not (
+                        words[k] in OBJECTS and any(w in _WALLS for w in words[k + 1:j])) and not (  # "the reception
+                        # desk wall seams" (not "car panel seams")
                         words[k] in ("floor", "floors") and k and words[k - 1] in _STOREY):  # "ground floor ceiling seams"
                     return True  # (a frame before a surface says how it is built: "timber frame wall seams")
+                if after and after[0] in ("line", "lines") and after[1:2] and after[1] in _JOINT_OF:
+                    after = after[1:]  # "the seam line between car door panel and fender"
                 if not after or after[0] not in _JOINT_OF:
                     return False
                 place, end = [], None  # the place phrase's words up to the next preposition or conjunction: "the
@@ -930,6 +937,8 @@ class PromptGate:
                     place.append(w)
                     end = n + 1
                 nouns = [w for w in place if w not in DETERMINERS]
+                if any(w in OBJECTS for w in nouns) and not any(w in _WALLS or w in _DRY_LINED for w in nouns):
+                    return True  # "the seam line between car door panel and fender" (a car's panel)
                 if not nouns or any(w in SURFACES or w in _DRY_LINED for w in nouns):
                     return False  # "seams between the tile and the drywall", "joints on the dry-lined blockwork"
                 if nouns[-1] in ("floor", "floors") and (place[0] in _STOREY or (len(place) > 1 and place[-2] in _STOREY)):
@@ -941,7 +950,7 @@ class PromptGate:
                             following[0] == "," and following[1:] != [] and (
                                 following[1] in _ASKING_VERBS or following[1] in _A_CLAUSE or following[1] in _PARTICLES
                                 or following[1].replace("\u2019", "'") in ("it's", "its"))))
-                return nouns[-1] in OTHER_JOINTS or any(w in FURNITURE_AND_VEHICLES for w in nouns)  # "the car door"
+                return nouns[-1] in OTHER_JOINTS
             if self._names_a_thing(word):
                 return False  # a thing the model knows comes first
         return False

@@ -68,7 +68,9 @@ _LEAVE_ALONE = re.compile(r"\b(?:(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:
                           r"masked|touched|labell?ed|highlighted|segmented)|be(?=\s*(?:[,.;:!\u2013\u2014]|$)))|let\s+("
                           r"(?:[^\W\d_]+\s+){1,4}?)(?:(?:stay|stays|remain|remains|sleep|rest|be)\s+(?:alone|hidden|un(?:"
                           r"selected|marked|masked|touched|labell?ed|highlighted|segmented))|be(?=\s*(?:[,.;:!\u2013\u2014]|"
-                          r"$)))(?!\s*\?))\b", re.IGNORECASE)
+                          r"$)))(?!\s*\?))\b|\bleave\s+((?:the|those|these|any|all)\s+(?:[^\W\d_]+\s+){0,2}?[^\W\d_]+)"
+                          r"(?=\s*[,;]\s*(?:" + "|".join(("show", "find", "mark", "highlight", "segment", "select",
+                                                           "outline", "just", "only", "give")) + r")\b)", re.IGNORECASE)
 # not leaving a thing unmarked asks for all of it, read as "show" (dismissal_reading): "Leave no crack unmarked", "Don't
 # leave any cracks out", "Don't let the cracks stay hidden", "Let none of the taped seams go unmarked", "leave no crack
 # behind"
@@ -94,7 +96,9 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?|"
                r"(?:(?:should|must|shall|need|needs|are|is)\s+not|(?:shouldn|mustn|needn|aren|isn)['\u2019]?t)\s+"
                r"(?:to\s+)?be\s+(?:included|shown|marked|highlighted|masked|segmented|selected|labell?ed|detected|"
-               r"counted|picked\s+up)|(?:(?:should|must|shall)\s+|(?:(?:are|is)\s+)?to\s+)be\s+(?:excluded|ignored|"
+               r"counted|picked\s+up|recorded|reported|noted)|not\s+to\s+be\s+(?:included|shown|marked|highlighted|masked|"
+               r"segmented|selected|labell?ed|detected|counted|recorded|reported|noted)|can\s+be\s+(?:left\s+out|ignored|"
+               r"skipped|excluded|omitted)|(?:(?:should|must|shall)\s+|(?:(?:are|is)\s+)?to\s+)be\s+(?:excluded|ignored|"
                r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)|not\s+included|"
                r"out\s+of\s+scope|(?:do\s+not|don['\u2019]?t)\s+include|(?:leave|ignore|skip)\s+(?:it|them)|"
                r"excluded\s+from\s+(?:the\s+|this\s+)?scope|(?:stay|stays|remain|remains)\s+out"
@@ -113,7 +117,7 @@ _DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0
 # (dismissal_reading): "..., it's the cracks I'm after", "It is the taped joints we need", "its the cracks that I want",
 # "It's the tape I want you to ignore", "It's the tape we want removed", "It's not the cracks I'm after" (not "it's the
 # cracks I'm worried about": a worry asks for nothing); and after such a clause, "..., it's the tape" asks for the tape
-_IT_IS = r"(?:it['\u2019]?s|it\s+is|its)(?P<neg>\s+not)?|it\s+(?P<isnt>isn['\u2019]?t)"
+_IT_IS = r"(?:it['\u2019]?s|it\s+is|its|na)(?P<neg>\s+not)?|it\s+(?P<isnt>isn['\u2019]?t)"  # (Pidgin "na crack I want")
 _WANTED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\bbut\s+)(?:" + _IT_IS + r")\s+(?P<name>(?:[^\W\d_]+\s+){0,3}?"
                      r"[^\W\d_]+)\s+(?:that\s+|which\s+)?(?:i|we)(?:"
                      r"(?P<want>(?:['\u2019]?m|['\u2019]?re|\s+am|\s+are)\s+(?:after|looking\s+for|interested\s+in)\b|"
@@ -133,6 +137,11 @@ _LABEL_NOT = re.compile(r"(^|[.;|,]\s*)(?:exclude|excluding|excluded|exclusions?
 _STORY_ROLE = re.compile(r"^\s*as\s+(?:a|an)\s+((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+)\s*,?\s+(?=(?:i|we)\s+(?:want|need|"
                          r"would\s+like)\b)", re.IGNORECASE)
 _STORY_REASON = re.compile(r"\s*,?\s+so\s+(?:that\s+)?(?:i|we|they|he|she|the|our|my|it)\b[^.;!?]*", re.IGNORECASE)
+# a word of address between two commas ("Not the cracks, bud, the taped seams"): no part of either clause
+_VOCATIVE = re.compile(r",\s*(?:bud|buddy|mate|boss|sir|ma'?am|madam|bro|lads|guys|pal|chief|eh|abeg|chur|legend|cuz|"
+                       r"fam)\s*(?=,)", re.IGNORECASE)
+# a program's mask algebra ("mask(wall) - mask(crack)"): the masks' words, "minus" between them
+_MASK_MINUS = re.compile(r"\bmasks?\(\s*([^()]+?)\s*\)\s*[-\u2212]\s*masks?\(\s*([^()]+?)\s*\)", re.IGNORECASE)
 # marks of yes and no, as a list writes them before each thing ("\u2705 cracks \u274c tape") or between two ("Mark the
 # cracks \U0001f6ab tape")
 _NO_MARK = re.compile(r"\s*(?:\u274c|\u2716\ufe0f?|\u2717|\u2718|\U0001f6ab|\u26d4)\s*")
@@ -285,7 +294,7 @@ def dismissal_reading(prompt: str) -> str:
 
 
     def leave_alone(m: re.Match) -> str:  # "leave the cracks and the tape alone": both (a clause names one)
-        name = (m.group(1) or m.group(2)).rstrip()
+        name = (m.group(1) or m.group(2) or m.group(3)).rstrip()
         before = TOKEN.findall(text[:m.start()].lower())[-2:]
         if any(w in ("don't", "dont", "never", "not", "won't", "t") for w in before) or \
                 name.split()[0].lower() in ("no", "none", "any", "nothing"):
@@ -357,7 +366,7 @@ def plain_reading(prompt: str) -> str:
     of yes and no before each thing as words ("\u2705 cracks \u274c tape" -> "cracks, not tape"), a program's string
     in words (:func:`structured_reading`), the trade's words (:func:`trade_reading`), what is not wanted as "ignore"
     (:func:`dismissal_reading`)."""
-    text = _HASHTAG.sub("", prompt)
+    text = _MASK_MINUS.sub(r"\1 minus \2", _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
     if _NO_MARK.search(text) or _YES_MARK.search(text):
         if not _MARK_LAST.search(text):  # a mark of no before a thing is "not" ("Mark the cracks \U0001f6ab tape"); where
             text = _NO_MARK_BEFORE.sub(", not ", text)  # a mark ends the prompt, each follows its thing ("cracks \u274c

@@ -56,8 +56,8 @@ UNRELATED_WORDS = [
 OTHER_TAPES = frozenset("""painter painters masking duct duck electrical electric insulating insulation measuring caution
     warning hazard barrier police gaffer gaffa washi packing parcel scotch sticky sided frog marking decorator decorators
     carpet foil aluminum aluminium hvac plumber plumbers teflon ptfe thread gorilla tesa velcro kapton vinyl cloth medical
-    surgical athletic kinesiology reflective cassette vhs magnetic ticker gaff spike hockey""".split())
-OTHER_TAPE_WORDS = frozenset("sellotape frogtape scotchtape".split())
+    surgical athletic kinesiology reflective cassette vhs magnetic ticker gaff spike hockey finish scene crime""".split())
+OTHER_TAPE_WORDS = frozenset("sellotape frogtape scotchtape mixtape mixtapes".split())
 # things named by "tape" and the word after it ("a tape measure", "the tape recorder"): no tape on a wall
 TAPE_THINGS = frozenset("measure measures recorder recorders dispenser dispensers deck decks player players gun guns".split())
 
@@ -80,13 +80,13 @@ OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting morta
     sail sails tarp tarpaulin leather upholstery pants shoe shoes boot boots glove gloves sock socks
     bag bags backpack handbag purse ball balls football baseball basketball bicycle bike chain
     frame frames scaffold scaffolds scaffolding""".split())
-# furniture and vehicles: other things' joints and seams named before them or as their place ("the joints of the old
-# oak table", "the seams on the wardrobe door", "panel seams on the car body"), not through a wall ("the reception desk
-# wall seams")
-FURNITURE_AND_VEHICLES = frozenset("""table tables desk desks workbench cabinet cabinets drawer drawers dresser wardrobe
-    wardrobes bench benches stool stools shelf shelves bookcase bookcases car cars vehicle vehicles van vans truck trucks
-    lorry lorries bodywork chassis""".split())
-OTHER_JOINTS = OTHER_JOINTS | FURNITURE_AND_VEHICLES
+# things with seams and joints of their own (furniture, vehicles, tents, hats): other things' joints and seams named
+# before them or anywhere in their place ("the joints of the old oak table", "the seams on the wardrobe door", "the
+# seams on the tent fly", "car panel seams"), not through a wall ("the reception desk wall seams")
+OBJECTS = frozenset("""table tables desk desks workbench cabinet cabinets drawer drawers dresser wardrobe wardrobes bench
+    benches stool stools shelf shelves bookcase bookcases car cars vehicle vehicles van vans truck trucks lorry lorries
+    bodywork chassis fender fenders tent tents toque hat hats cap caps beanie truss trusses girder girders""".split())
+OTHER_JOINTS = OTHER_JOINTS | OBJECTS
 # the body's parts that are also a wall's ("knee wall", "back wall"): other things' joints only as the place a joint is
 # in, on or of, after a possessive ("the joint in my knee", "the joint in me back"; not "joints at the back", "the knee
 # wall joints", "joints on the back wall")
