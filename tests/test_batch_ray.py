@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from drywallqa import Segmenter
-from drywallqa.engine.batch import predict_paths, predict_paths_ray
+from drywallqa.engine.batch import predict_paths
+from drywallqa.engine.batch_ray import predict_paths_ray
 
 from conftest import write_photos
 
@@ -70,7 +71,8 @@ def test_cli_ray_with_a_missing_model_is_a_clean_error_before_ray_starts(tmp_pat
 
 def test_ray_names_a_linked_photo_as_the_local_executor_does(tiny_model_dir, tmp_path):
     pytest.importorskip("ray")
-    from drywallqa.engine.batch import predict_paths, predict_paths_ray
+    from drywallqa.engine.batch import predict_paths
+    from drywallqa.engine.batch_ray import predict_paths_ray
 
     (tmp_path / "imgs").mkdir()
     (tmp_path / "store").mkdir()

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from drywallqa import Segmenter
 from drywallqa.cli import app
-from drywallqa.engine.batch import predict_paths, predict_paths_ray, process_image
+from drywallqa.engine.batch import predict_paths, process_image
+from drywallqa.engine.batch_ray import predict_paths_ray
 
 from conftest import write_photos
 
@@ -195,7 +196,7 @@ def test_ray_photos_that_kill_their_worker_are_each_named_in_rounds_of_their_own
     rounds are bounded. (Ray Data played in this process: a photo's death ends the batch as the process's end
     would, leaving the actor's marker.)"""
     ray = pytest.importorskip("ray")
-    from drywallqa.engine import batch
+    from drywallqa.engine import batch_ray
 
     photos = write_photos(tmp_path / "photos", 5)
     for i in (1, 3):
@@ -207,7 +208,7 @@ def test_ray_photos_that_kill_their_worker_are_each_named_in_rounds_of_their_own
     class ActorUnavailableError(Exception):
         pass
 
-    segment = batch.process_image
+    segment = batch_ray.process_image
 
     def process_image(segmenter, path, opts):
         if "crashes" in path.name:
@@ -235,7 +236,7 @@ def test_ray_photos_that_kill_their_worker_are_each_named_in_rounds_of_their_own
                 rows += [dict(zip(out, row)) for row in zip(*out.values())]
             return rows
 
-    monkeypatch.setattr(batch, "process_image", process_image)
+    monkeypatch.setattr(batch_ray, "process_image", process_image)
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
     monkeypatch.setattr(ray.data, "from_items", Dataset)
     out = tmp_path / "out"
@@ -250,7 +251,7 @@ def test_ray_photos_that_kill_their_worker_are_each_named_in_rounds_of_their_own
     assert len(written["images"]) == 3 and dict(written["failed"]) == dict(summary.failed)
     assert [f.name for f in out.iterdir() if f.name.startswith(".inflight")] == []  # markers cleaned up
     # at most RAY_ROUNDS jobs with many photos: then the photos left are named, to be finished by a rerun
-    monkeypatch.setattr(batch, "RAY_ROUNDS", 2)
+    monkeypatch.setattr(batch_ray, "RAY_ROUNDS", 2)
     jobs.clear()
     bounded = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], tmp_path / "bounded", batch_size=2)
     assert len(jobs) == 3 and len(bounded.done) == 2

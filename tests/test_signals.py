@@ -101,7 +101,7 @@ def test_sigterm_during_a_ray_job_stops_it_as_ctrl_c_does(tiny_model_dir, tmp_pa
     import ray
     import ray.data
 
-    from drywallqa.engine import batch
+    from drywallqa.engine import batch_ray
     from conftest import write_photos
 
     state = {"up": False}
@@ -120,12 +120,13 @@ def test_sigterm_during_a_ray_job_stops_it_as_ctrl_c_does(tiny_model_dir, tmp_pa
         os.kill(os.getpid(), signal.SIGTERM)
         raise AssertionError("not stopped")
 
-    handlers, finish = [], batch._finish
+    handlers, finish = [], batch_ray.finish_job
     monkeypatch.setattr(ray, "init", init)
     monkeypatch.setattr(ray, "is_initialized", lambda: state["up"])
     monkeypatch.setattr(ray, "shutdown", shutdown)
     monkeypatch.setattr(ray.data, "from_items", job)
-    monkeypatch.setattr(batch, "_finish", lambda *a, **k: handlers.append(signal.getsignal(signal.SIGTERM)) or finish(*a, **k))
+    monkeypatch.setattr(batch_ray, "finish_job",
+                        lambda *a, **k: handlers.append(signal.getsignal(signal.SIGTERM)) or finish(*a, **k))
     photos = write_photos(tmp_path / "imgs", 2)
     res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(tmp_path / "o"),
                                    "--model-path", str(tiny_model_dir), "--executor", "ray"], terminal_width=300)

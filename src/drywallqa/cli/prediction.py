@@ -98,7 +98,7 @@ def predict(
             raise typer.BadParameter(str(exc), param_hint="--out")
     try:
         if executor == "ray":  # the model loads here first: a wrong --model-path is a clean error before Ray starts
-            from ..engine.batch import predict_paths_ray
+            from ..engine.batch_ray import predict_paths_ray
 
             summary = predict_paths_ray(model_path, paths, prompts, out, segmenter=seg, load_kwargs=kwargs,
                                         workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px,

@@ -7,28 +7,26 @@ per prompt text whatever it holds.
 
 Every file is written atomically (temporary name, then rename) and each image's record
 ``<stem>__results.json`` last, so a rerun after an interruption (even ``kill -9``) skips exactly the
-images that are complete and redoes the rest. Engines: ``local`` (``workers`` threads sharing one
-model) and ``ray`` (Ray Data ``map_batches`` over an actor pool, each actor holding a model; a photo that kills
-its actor's process is named failed, the others still done).
+images that are complete and redoes the rest. Engines: ``local`` (:func:`predict_paths`: ``workers`` threads
+sharing one model) and ``ray`` (:func:`~drywallqa.engine.batch_ray.predict_paths_ray`: Ray Data ``map_batches``
+over an actor pool, each actor holding a model; a photo that kills its actor's process is named failed, the others
+still done). Both plan a job (:func:`plan_job`), segment each photo (:func:`process_image`) and write its report
+(:func:`finish_job`) the same way, so a folder predicted by one is resumed by the other.
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import io
-import itertools
 import json
 import logging
 import math
 import numbers
 import os
-import re
 import time
-import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +38,8 @@ from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
 from ..utils.files import (BATCH_RESULTS, check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs,
-                           remove_stale_temporaries, strict_json, temp_dir, why_not, write_atomic, write_text_atomic)
+                           remove_stale_temporaries, strict_json, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import flag, whole_number
-from ..utils.signals import signal_handlers_kept
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, read_image, read_mask
 from ..utils.slug import file_stem, prompt_slug, shown
 from ..viz import COLORS, draw_joints, grid, overlay
@@ -80,8 +77,6 @@ class JobInterrupted(KeyboardInterrupt):
 
 GRID_ROWS = 12  # images in overlay_grid.png
 
-RAY_TASK_RETRIES = 2  # tries again of a batch whose actor died (Ray Data's default: for ever)
-RAY_ROUNDS = 10  # Ray jobs at most per predict_paths_ray call: each after the first names a photo that killed a worker
 INFLIGHT_PREFIX = ".inflight-"  # a Ray job's folder in --out of markers: the photos its actors are segmenting
 
 RESULTS_LOCK = ".results.lock"  # held while one image's files are written (two jobs may share a folder)
@@ -435,7 +430,7 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
     return images, failed, listing.skipped
 
 
-def _plan(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, progress: bool = True) -> list[Path]:
+def plan_job(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, progress: bool = True) -> list[Path]:
     """Images still to do (:func:`gather_inputs`); missing inputs and inputs of a stem taken go to
     ``summary.failed``, finished ones to ``summary.skipped``, those an older version measured measured again first
     (``workers`` threads, a progress bar)."""
@@ -573,7 +568,7 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
                                 "folder of its own per job")
 
 
-def _finish(summary: BatchSummary, opts: BatchOptions, rows: list, interrupted: bool = False) -> BatchSummary:
+def finish_job(summary: BatchSummary, opts: BatchOptions, rows: list, interrupted: bool = False) -> BatchSummary:
     """Write ``results.json`` (with ``"interrupted": true`` when the job was stopped by Ctrl-C) and the overlay grid."""
     out = Path(opts.out_dir)
     _other_jobs(summary, opts)
@@ -588,7 +583,7 @@ def _finish(summary: BatchSummary, opts: BatchOptions, rows: list, interrupted: 
     for entry in summary.results:  # the same for every image: the first record that has them
         concepts = concepts or {p: v["concept"] for p, v in entry["prompts"].items() if "concept" in v}
     if opts.overlay_images:  # the images an earlier run finished too, from their overlay files
-        rows = (rows + _overlay_rows(summary.skipped[:max(0, GRID_ROWS - len(rows))], opts))[:GRID_ROWS]
+        rows = (rows + saved_overlay_rows(summary.skipped[:max(0, GRID_ROWS - len(rows))], opts))[:GRID_ROWS]
     if opts.overlay_images and rows:
         grid(rows, ["input", *opts.prompts], out / "overlay_grid.png")
     summary.results.sort(key=lambda e: e["image"])
@@ -744,7 +739,7 @@ def predict_paths(
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, job_settings(segmenter),
                        overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
-    todo = _plan(paths, opts, summary, workers, progress)
+    todo = plan_job(paths, opts, summary, workers, progress)
     rows, begun = [], time.time()
 
     def run(path):
@@ -791,225 +786,12 @@ def predict_paths(
                 summary.done.append(str(path))
             else:
                 summary.failed.append((str(path), INTERRUPTED))
-        _finish(summary, opts, rows, interrupted=True)
+        finish_job(summary, opts, rows, interrupted=True)
         raise JobInterrupted(summary)
-    return _finish(summary, opts, rows)
+    return finish_job(summary, opts, rows)
 
 
-class _RayPredictor:
-    """Ray Data actor: loads the segmenter once, then segments batches of image paths.
-
-    With ``inflight`` (a folder of the job's), the photo it is segmenting is named in a marker file of its own there
-    while it does: a photo whose marker outlives the job killed the actor's process (or was cut short with it)."""
-
-    def __init__(self, model_path, load_kwargs: dict, opts: BatchOptions, inflight: str | None = None):
-        self.segmenter = Segmenter.load(model_path, **load_kwargs)
-        self.opts = opts
-        self.marker = Path(inflight) / f"{os.getpid()}-{uuid.uuid4().hex}" if inflight else None
-
-    def __call__(self, batch: dict) -> dict:
-        status, errors, entries = [], [], []
-        for p in batch["path"]:
-            self._mark(str(p))
-            try:
-                entry, _ = process_image(self.segmenter, Path(p), self.opts)
-                status.append("done"), errors.append(""), entries.append(strict_json(entry, indent=None))
-            except Exception as exc:  # noqa: BLE001 - reported per file, as on the local executor
-                status.append("failed"), errors.append(describe_error(exc)), entries.append("")
-            self._mark(None)  # not on a BaseException: the process is going, as when it dies
-        return {"path": list(batch["path"]), "status": status, "error": errors, "entry": entries}
-
-    def _mark(self, photo: str | None) -> None:
-        """Name ``photo`` in this actor's marker, or (None) remove it; a marker that cannot be written only costs the
-        job the naming of a photo that kills its worker."""
-        if self.marker is None:
-            return
-        try:
-            if photo is None:
-                self.marker.unlink(missing_ok=True)
-            else:
-                write_text_atomic(photo, self.marker)
-        except OSError as exc:
-            logger.warning("could not write %s (%s)", self.marker, exc)
-
-
-def _marked(folder: Path) -> set[str]:
-    """The photos named by the actors' markers in ``folder``: begun and not finished (their worker died)."""
-    photos = set()
-    try:
-        markers = [m for m in folder.iterdir() if not m.name.startswith(".")]  # write_text_atomic's temporaries hidden
-    except OSError:
-        return photos
-    for marker in markers:
-        try:
-            photos.add(marker.read_text(encoding="utf-8"))
-        except OSError:
-            continue
-    return photos
-
-
-def predict_paths_ray(
-    model_path,
-    paths,
-    prompts,
-    out_dir: str | Path,
-    load_kwargs: dict | None = None,
-    workers: int = 1,
-    batch_size: int = 4,
-    overwrite: bool = False,
-    threshold: float | None = None,
-    mm_per_px: float | None = None,
-    ray_address: str | None = None,
-    rules=(),
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    overlay_images: bool = False,
-    segmenter: Segmenter | None = None,
-) -> BatchSummary:
-    """The same job on Ray Data: ``map_batches`` over an actor pool of ``workers`` model holders, each
-    loading ``Segmenter.load(model_path, **load_kwargs)``.
-
-    The model is loaded here first (or ``segmenter``, that same model already loaded, is used), so a wrong
-    ``model_path`` fails before Ray starts, and the job's settings and prompt warnings are those of
-    :func:`predict_paths`: a folder predicted by one executor is resumed by the other. Runs on a local Ray
-    instance unless ``ray_address`` (or ``RAY_ADDRESS``) names a cluster; the output folder must be reachable
-    from every worker (a shared file system on a cluster).
-
-    A photo that kills its actor's process (a decoder's crash, out of memory) stops the Ray job; the photos the
-    actors were segmenting then (marked in a hidden folder of the output folder) are each run again alone, so the
-    one that kills its worker again is named failed, and the others go on in a new job (at most
-    :data:`RAY_ROUNDS` jobs). A stop while no photo was being segmented (Ray unreachable, a model an actor cannot
-    load) ends the job: the photos not finished are named with its cause. Ctrl-C raises :class:`JobInterrupted` as
-    :func:`predict_paths` does.
-    """
-    load_kwargs = dict(load_kwargs or {})
-    paths, workers = input_paths(paths), check_workers(workers)
-    segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
-    check_out_apart(paths, out_dir)
-    opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, job_settings(segmenter),
-                       overwrite)
-    summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
-    todo = _plan(paths, opts, summary, workers)
-    interrupted = False
-    if todo:
-        import ray
-
-        out = Path(os.path.abspath(opts.out_dir))
-        # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
-        # link's own, as on the local executor, and a rerun looks for them there
-        pending = [os.path.abspath(p) for p in todo]
-        started, rows, stopped, crashed = not ray.is_initialized(), [], None, {}
-        begun = time.time()
-
-        def finished(path: str) -> dict | None:  # the record an actor wrote for ``path`` in this job, or None
-            return done_since(opts, path, begun)
-
-        with temp_dir(out, INFLIGHT_PREFIX) as inflight:
-            jobs = itertools.count()
-
-            def run(photos: list, size: int, concurrency: int, retries: int) -> tuple[list, str | None, set]:
-                """One Ray Data job over ``photos``: its rows, why it stopped (None: it did not), the photos its
-                actors had begun and not finished."""
-                marks = inflight / str(next(jobs))  # each job's markers apart: a stopped job's actors may linger
-                marks.mkdir()
-                try:
-                    # the output and model folders absolute too: an actor's working directory is not this one's (a
-                    # cluster, a runtime_env working_dir), and a relative --out would put the masks there, out of sight
-                    local_model = model_path and Path(model_path).exists()  # else a shipped model's or hub name
-                    return ray.data.from_items([{"path": p} for p in photos]).map_batches(
-                        _RayPredictor,
-                        fn_constructor_kwargs={"model_path": (os.path.abspath(model_path) if local_model
-                                                              else str(model_path)) if model_path else None,
-                                               "load_kwargs": load_kwargs, "opts": replace(opts, out_dir=str(out)),
-                                               "inflight": str(marks)},
-                        batch_size=size,
-                        compute=ray.data.ActorPoolStrategy(size=concurrency),
-                        # a died actor is restarted and its batch retried, but not for ever (Ray Data's default): a
-                        # photo that kills the process (a decoder's crash, out of memory) would hang the job
-                        max_task_retries=retries,
-                    ).take_all(), None, set()
-                except Exception as exc:  # noqa: BLE001 - Ray did not start, an actor died: told by the caller
-                    why = _ray_stopped(exc)
-                gc.collect()  # Ray Data leaves a stopped job's actors (one restarting, holding its CPU) to the garbage
-                return [], why, _marked(marks)
-
-            def rounds() -> str | None:  # why the job stopped for good, or None
-                suspects, rest = [], pending
-                for _ in range(RAY_ROUNDS):
-                    for photo in suspects:  # each alone: the one that kills its worker again is named
-                        got, why, unfinished = run([photo], 1, 1, 0)
-                        rows.extend(got)
-                        if why is not None:
-                            if photo not in unfinished or finished(photo) is not None:
-                                return why  # not this photo's doing: Ray itself stopped
-                            crashed[photo] = why
-                            logger.error("%s: the worker process died while segmenting it (%s)", shown(photo), why)
-                    answered = {row["path"] for row in rows} | set(crashed)
-                    rest = [p for p in rest if p not in answered and (not suspects or finished(p) is None)]
-                    if not rest:
-                        return None
-                    got, why, unfinished = run(rest, batch_size, max(1, workers), RAY_TASK_RETRIES)
-                    rows.extend(got)
-                    if why is None:
-                        return None
-                    suspects = sorted(p for p in unfinished if p in rest and finished(p) is None)
-                    if not suspects:  # no photo was being segmented: Ray itself stopped (unreachable, ...)
-                        return why
-                    logger.warning("the Ray job stopped (%s) while segmenting %d photo(s): each is run again alone, "
-                                   "then the others", why, len(suspects))
-                return why
-
-            try:
-                if started:
-                    with signal_handlers_kept():  # a stop signal stops the job as Ctrl-C does, not as Ray ends it
-                        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
-                                 ignore_reinit_error=True)
-                stopped = rounds()
-            except KeyboardInterrupt:  # Ctrl-C: the photos the actors finished are done, the rest named not done
-                interrupted = True
-            except Exception as exc:  # noqa: BLE001 - Ray did not start: the photos not done are named
-                stopped = _ray_stopped(exc)
-            finally:
-                if started and ray.is_initialized():
-                    with signal_handlers_kept():  # it leaves SIGTERM at its default: the report unwritten on one
-                        ray.shutdown()
-        if stopped:
-            logger.error("the Ray job stopped: %s", stopped)
-        for row in rows:
-            if row["status"] == "done":
-                summary.done.append(row["path"])
-                summary.results.append(json.loads(row["entry"]))
-            else:
-                summary.failed.append((row["path"], row["error"]))
-        answered = {row["path"] for row in rows}
-        for path in pending:  # each photo its answer: finished by an actor before a stop (its record), or failed
-            if path in answered:
-                continue
-            entry = None if path in crashed else finished(path)
-            if entry is not None:
-                summary.done.append(path)
-                summary.results.append(entry)
-            elif path in crashed:
-                summary.failed.append((path, f"the worker process died while segmenting this photo ({crashed[path]})"))
-            elif interrupted:
-                summary.failed.append((path, INTERRUPTED))
-            else:
-                why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
-                summary.failed.append((path, f"not done: {why}; run the job again to finish it"))
-    _finish(summary, opts, _overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [], interrupted)
-    if interrupted:
-        raise JobInterrupted(summary)
-    return summary
-
-
-def _ray_stopped(exc: BaseException) -> str:
-    """One line for an error that stopped a Ray job (Ray's messages hold a remote traceback, coloured): its kind
-    and the last line, which names the cause."""
-    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
-    return last if last.startswith(type(exc).__name__) else f"{type(exc).__name__}: {last}".rstrip(": ")
-
-
-def _overlay_rows(images: list, opts: BatchOptions) -> list:
+def saved_overlay_rows(images: list, opts: BatchOptions) -> list:
     """The grid's rows of images whose overlays are in the output folder (written by Ray workers, or by an earlier
     run): read back from their overlay PNGs, cut into the input and one panel per prompt."""
     rows = []
