@@ -1332,9 +1332,18 @@ def test_the_shipped_gate_reads_set_25s_tickets_stories_and_dismissals(prompt, c
     ("Ignore the cracks, kindly segment the taping on the plasterboard.", "taping"),
     # and what they must not change
     ("seams between the drywall and the desk", "taping"), ("the joints on the wall behind the tent", "taping"),
-    ("leave the cracks marked, show the tape too", "cracks"), ("mask(crack)", "cracks"),
+    ("mask(crack)", "cracks"),
     ("the cracks are there, mate, mark them", "cracks"), ("finish the tape on the joints", "taping"),
-    ("a crack in the wall behind the team photo", "cracks")])
+    ("a crack in the wall behind the team photo", "cracks"),
+    # a review's probe of these rules (probe_080): what a first version of them answered wrong
+    ("joints in the car park ceiling", "taping"), ("seams between the sheetrock and the kitchen cabinets", "taping"),
+    ("joints on the ceiling with shelves below", "taping"), ("seams in the hat-channel ceiling", "taping"),
+    ("Poor finish, tape showing through at the joints", "taping"), ("scene 07: tape joints", "taping"),
+    ("Before we paper over the cracks, mark them all", "cracks"),
+    ("Water is falling through the cracks in the ceiling, show them", "cracks"),
+    ("crack shot from level 2, mark it", "cracks"), ("The tape can be left out? No. Mark it.", "taping"),
+    ("n'oublie pas les fissures", "cracks"), ("Il y a pas mal de cracks here, segment them", "cracks"),
+    ("Leave any tape, show cracks", "cracks")])
 def test_the_shipped_gate_reads_set_26s_things_tapes_and_leaving_out(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

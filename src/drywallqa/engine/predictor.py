@@ -147,8 +147,9 @@ def check_model_settings(metadata: dict) -> dict:
 # a body, a bag, a ball, a chain, furniture or a vehicle refused, "caught on tape", "joint and several", "bursting at
 # the seams", "have a crack at it" idioms, "exclusive of", "excepted", "N/A", "are excluded", "outside the scope",
 # "unnecessary", "not required", "kindly ignore", "leave it", a ticket's "EXCLUDE:" and marks of no read as leaving out,
-# "it's the cracks I'm after" read as asking, a user story's role and reason left out, Spanish "grietas" and "cinta"
-# (0.6.13)
+# "it's the cracks I'm after" read as asking, a user story's role and reason left out, Spanish "grietas" and "cinta",
+# "leave no crack unmarked" read as asking, things with seams of their own (a car, a tent, a hat), French "sauf" and
+# "pas", "can be left out", a word of address between commas (0.6.13)
 GATE_READING = 11
 # how much nearer a wording must be to a prompt the model was tuned for that the gate has no anchor of than to the
 # gate's anchors to be asked as it (TorchSegmenter._own_anchors): the anchors hold the paraphrases, the tuned prompt

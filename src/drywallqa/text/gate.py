@@ -54,7 +54,7 @@ import numpy as np
 from ..utils.files import write_atomic
 from .encoder import normal_form
 from .readings import _head_kinds, plain_reading
-from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, OBJECTS, KIND_WORDS, NOT_THE_THING,
+from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OBJECT_PLACES, OBJECTS,
                          OTHER_JOINTS, OTHER_TAPE_WORDS, OTHER_TAPES, PRODUCTS, TAPE_THINGS, TRADE_WORDS)
 from .words import ASKING, CORE_KIND, DETERMINERS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES, TOKEN
 
@@ -86,8 +86,8 @@ _LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removin
     subtract subtracting leaveout""".split())
 _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude ignore ignoring non nothing none but besides
     minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
-    neither sin menos sauf pas""".split())  # (Spanish "sin grietas", "menos la cinta"; French "sauf les fissures", "pas
-# les fissures")
+    neither menos sauf""".split())  # (Spanish "menos la cinta", French "sauf les fissures"; "sin" before a thing and
+# "pas" beginning a clause are read as "without" and "not": plain_reading)
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
                               r"devoid\s+of|exclusive\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|"
                               r"nowhere\s+near|excl\.?|"
@@ -160,9 +160,10 @@ _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b
                      r"everything|thief|burglar|intruder|suspect|someone|somebody|person|man|woman|guy)\s+(?:[^\W\d_]+\s+)?(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?"
                      r"tape\b|\b(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?tape\s+by\b|\bticker[- ]tape\b|"
                      r"\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|"
-                     r"\bseam\s+of\s+coal\b|\bpaper(?:s|ed|ing)?\s+over\s+the\s+cracks\b|\bf[ae]ll(?:s|ing)?\s+through\s+the\s+"
-                     r"cracks\b|\bcrack\s+(?:team|teams|squad|unit|troops|shot|shots)\b|\bcaught\s+(?:the|a|an|him|her|"
-                     r"them|it|someone|somebody)\s+(?:[^\W\d_]+\s+)?on\s+(?:video\s*)?tape\b|\b(?:burst|bursts|bursting)\s+at\s+the\s+seams\b", re.IGNORECASE)
+                     r"\bseam\s+of\s+coal\b|\bpapering\s+over\s+the\s+cracks\s*\(?figurative|\bcrack\s+(?:team|teams|squad|"
+                     r"troops)\b|\bcaught\s+(?:the\s+|a\s+)?(?:thief|thieves|burglar|burglars|intruder|intruders|suspect|"
+                     r"him|her|them|someone|somebody)\s+on\s+(?:video\s*)?tape\b|\bfinish[- ]line\s+tapes?\b|"
+                     r"\bcrime[- ]scene\s+tapes?\b|\b(?:burst|bursts|bursting)\s+at\s+the\s+seams\b", re.IGNORECASE)
 # the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
 _CORE = frozenset(CORE_KIND) - frozenset("cracked fissured fissuring fractured fracturing taping mud mudded".split())
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
@@ -174,6 +175,7 @@ _JOINT_OF = frozenset("in on of o between within".split())  # "seams in the viny
 # the words said after a request's thing that are no part of its place: "the seam of my bag po" (Tagalog's polite "po"),
 # "the joint on the chair lah", "the seam on the bag please"
 _PARTICLES = frozenset("po lah leh lor la please pls plz sir maam mate bro boss kabayan".split())
+_PARTS = frozenset("panel panels sheet sheets surface surfaces".split())  # a surface's words that are an object's too
 _WALLS = frozenset("wall walls partition partitions drywall plasterboard plasterboards".split())  # a wall's own words
 _CONJUNCTIONS = frozenset("as while when where which who that because since".split())  # "the sail as it drinks the wind"
 _SIDES = frozenset("back front side top bottom inside outside edge end middle underside".split())  # of a thing
@@ -926,7 +928,7 @@ class PromptGate:
                     if w == "of" and place and all(v in DETERMINERS or v in _SIDES for v in place):  # tile and the
                         place = []  # drywall"); the thing a side is of: "the seam on the back of my jacket"
                         continue
-                    if w in _JOINT_OF or w in _NEGATIONS or w == "," or w in _PARTICLES or (
+                    if w in _JOINT_OF or w in _NEGATIONS or w == "," or w in _PARTICLES or w in ("with", "for") or (
                             w in PLACE_WORDS and not (w == "and" and after[0] == "between")):
                         end = n
                         break
@@ -937,8 +939,11 @@ class PromptGate:
                     place.append(w)
                     end = n + 1
                 nouns = [w for w in place if w not in DETERMINERS]
-                if any(w in OBJECTS for w in nouns) and not any(w in _WALLS or w in _DRY_LINED for w in nouns):
-                    return True  # "the seam line between car door panel and fender" (a car's panel)
+                objects = [n for n, w in enumerate(nouns) if w in OBJECTS and nouns[n + 1:n + 2] != [] and
+                           nouns[n + 1] not in OBJECT_PLACES or w in OBJECTS and n + 1 == len(nouns)]
+                if objects and not any((w in SURFACES and w not in _PARTS) or w in _DRY_LINED for w in nouns):
+                    return True  # "the seam line between car door panel and fender" (a car's panel; not "joints in
+                    # the car park ceiling", "seams between the sheetrock and the kitchen cabinets")
                 if not nouns or any(w in SURFACES or w in _DRY_LINED for w in nouns):
                     return False  # "seams between the tile and the drywall", "joints on the dry-lined blockwork"
                 if nouns[-1] in ("floor", "floors") and (place[0] in _STOREY or (len(place) > 1 and place[-2] in _STOREY)):

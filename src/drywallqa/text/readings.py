@@ -112,7 +112,8 @@ _DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0
                         r"(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really|"
                         r"\s+(?:for|in)\s+(?:this|the)\s+(?:task|item|job|request|ticket|project|report|inspection|"
                         r"exercise))?"  # "Cracks are out of scope for this task"
-                        r"(?=\s*(?:([.,;:!?\u2013\u2014]|\s-+\s|$)|but\b))", re.IGNORECASE)
+                        r"(?=\s*(?:([.,;:!\u2013\u2014]|\s-+\s|$)|but\b))", re.IGNORECASE)  # (not a question: "the tape
+# can be left out? No. Mark it.")
 # a clause saying which thing is wanted, or not, without a verb of asking, read as "show" or "ignore"
 # (dismissal_reading): "..., it's the cracks I'm after", "It is the taped joints we need", "its the cracks that I want",
 # "It's the tape I want you to ignore", "It's the tape we want removed", "It's not the cracks I'm after" (not "it's the
@@ -140,6 +141,14 @@ _STORY_REASON = re.compile(r"\s*,?\s+so\s+(?:that\s+)?(?:i|we|they|he|she|the|ou
 # a word of address between two commas ("Not the cracks, bud, the taped seams"): no part of either clause
 _VOCATIVE = re.compile(r",\s*(?:bud|buddy|mate|boss|sir|ma'?am|madam|bro|lads|guys|pal|chief|eh|abeg|chur|legend|cuz|"
                        r"fam)\s*(?=,)", re.IGNORECASE)
+# French "pas" beginning a clause before its thing: "not" ("Tape only, pas les fissures"; not "Je ne vois pas les
+# fissures", "pas mal de fissures")
+_FRENCH_NOT = re.compile(r"(^|[,;:.!?\u2013\u2014]\s*|\b(?:mais|et|but|and)\s+)pas\s+(?=(?:les|la|le|de|des|du|d['\u2019])\b)",
+                         re.IGNORECASE)
+# Spanish "sin" before its thing: "without" ("Everything sin grietas", "La pared sin cinta"; not "It's a sin to leave
+# cracks unmarked")
+_SPANISH_WITHOUT = re.compile(r"\bsin\s+(?=(?:(?:las|los|la|el|the|any)\s+)?(?:crack|grieta|trinca|fisura|fissur|cinta|"
+                              r"tap|joint|junta|seam)\w*)", re.IGNORECASE)
 # a program's mask algebra ("mask(wall) - mask(crack)"): the masks' words, "minus" between them
 _MASK_MINUS = re.compile(r"\bmasks?\(\s*([^()]+?)\s*\)\s*[-\u2212]\s*masks?\(\s*([^()]+?)\s*\)", re.IGNORECASE)
 # marks of yes and no, as a list writes them before each thing ("\u2705 cracks \u274c tape") or between two ("Mark the
@@ -296,8 +305,8 @@ def dismissal_reading(prompt: str) -> str:
     def leave_alone(m: re.Match) -> str:  # "leave the cracks and the tape alone": both (a clause names one)
         name = (m.group(1) or m.group(2) or m.group(3)).rstrip()
         before = TOKEN.findall(text[:m.start()].lower())[-2:]
-        if any(w in ("don't", "dont", "never", "not", "won't", "t") for w in before) or \
-                name.split()[0].lower() in ("no", "none", "any", "nothing"):
+        if any(w in ("don't", "dont", "never", "not", "won't", "t") for w in before) or (
+                m.group(3) is None and name.split()[0].lower() in ("no", "none", "any", "nothing")):
             return m.group(0)  # "Don't let the cracks stay hidden", "Let no crack remain hidden": they are asked for
         return _as_typed(m.group(0), "ignore ") + name if a_whole_thing(name, text[m.end():], 2) else m.group(0)
 
@@ -367,6 +376,7 @@ def plain_reading(prompt: str) -> str:
     in words (:func:`structured_reading`), the trade's words (:func:`trade_reading`), what is not wanted as "ignore"
     (:func:`dismissal_reading`)."""
     text = _MASK_MINUS.sub(r"\1 minus \2", _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
+    text = _SPANISH_WITHOUT.sub("without ", _FRENCH_NOT.sub(r"\1not ", text))
     if _NO_MARK.search(text) or _YES_MARK.search(text):
         if not _MARK_LAST.search(text):  # a mark of no before a thing is "not" ("Mark the cracks \U0001f6ab tape"); where
             text = _NO_MARK_BEFORE.sub(", not ", text)  # a mark ends the prompt, each follows its thing ("cracks \u274c

@@ -56,7 +56,7 @@ UNRELATED_WORDS = [
 OTHER_TAPES = frozenset("""painter painters masking duct duck electrical electric insulating insulation measuring caution
     warning hazard barrier police gaffer gaffa washi packing parcel scotch sticky sided frog marking decorator decorators
     carpet foil aluminum aluminium hvac plumber plumbers teflon ptfe thread gorilla tesa velcro kapton vinyl cloth medical
-    surgical athletic kinesiology reflective cassette vhs magnetic ticker gaff spike hockey finish scene crime""".split())
+    surgical athletic kinesiology reflective cassette vhs magnetic ticker gaff spike hockey""".split())
 OTHER_TAPE_WORDS = frozenset("sellotape frogtape scotchtape mixtape mixtapes".split())
 # things named by "tape" and the word after it ("a tape measure", "the tape recorder"): no tape on a wall
 TAPE_THINGS = frozenset("measure measures recorder recorders dispenser dispensers deck decks player players gun guns".split())
@@ -86,6 +86,9 @@ OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting morta
 OBJECTS = frozenset("""table tables desk desks workbench cabinet cabinets drawer drawers dresser wardrobe wardrobes bench
     benches stool stools shelf shelves bookcase bookcases car cars vehicle vehicles van vans truck trucks lorry lorries
     bodywork chassis fender fenders tent tents toque hat hats cap caps beanie truss trusses girder girders""".split())
+# the words after an object's name that make it a place's ("the car park ceiling", "the truck bay", "hat channel")
+OBJECT_PLACES = frozenset("""park parks bay bays wash showroom showrooms depot depots shop shops dock docks port ports
+    channel channels boxing lot lots garage garages yard yards""".split())
 OTHER_JOINTS = OTHER_JOINTS | OBJECTS
 # the body's parts that are also a wall's ("knee wall", "back wall"): other things' joints only as the place a joint is
 # in, on or of, after a possessive ("the joint in my knee", "the joint in me back"; not "joints at the back", "the knee
