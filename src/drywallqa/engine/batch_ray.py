@@ -119,8 +119,8 @@ def predict_paths_ray(
     paths, workers = input_paths(paths), check_workers(workers)
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
     check_out_apart(paths, out_dir)
-    opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, job_settings(segmenter),
-                       overwrite)
+    opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels,
+                       job_settings(segmenter), overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = plan_job(paths, opts, summary, workers)
     interrupted = False

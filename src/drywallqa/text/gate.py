@@ -117,9 +117,8 @@ _NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "
                        "accept", "from")
 # a "where" question ending in "not" asks where a thing is not ("where are the cracks not?"); a thing just before a
 # "not", "no" or "absent" that ends a clause is said to be missing ("cracks absent", "WALL, TAPE SEAM NO, OTHER ALL
-# YES", "tape: no", "cracks - no", "Cracks: N/A for this item", "the tape of the seams, no" last, "cracks \u274c rest \u2705");
-# not "taped and not", "if absent", "maybe not", "crack
-# no. 3", "a crack no?"
+# YES", "tape: no", "cracks - no", "Cracks: N/A for this item", "the tape of the seams, no" last, "cracks \u274c rest
+# \u2705"); not "taped and not", "if absent", "maybe not", "crack no. 3", "a crack no?"
 _WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
 _THING_NOT = re.compile(r"([^\W\d_]+)(?:(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:(?:not|absent)(?=\s*[,;.!?]|\W*$)|"
                         r"no(?!\s*\.?\s*\d)(?=\s*[,;.!]|\s*$))|\s*[:=\-\u2013\u2014]+\s*n/a\b|,\s*no(?=\s*[.!]?\s*$)|"
@@ -140,30 +139,31 @@ _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # not "crack on the wall"), "a cracking job", "what a cracking day" (a very good one; not "cracking day 1 versus day 30"),
 # "crack my head" (think hard; not "the crack my head made"), "the evidence caught on tape" (not "where my knife caught
 # on tape"), "joint and several liability" (not "the top joint and several below it"), "bursting at the seams" (too full)
-_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|the|your|"
-                     r"my)\s+(?:joke|jokes|code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|"
-                     r"window)\b|(?:me|mi|us|him|her|them|you)\s+up\b|jokes?\b|wise\b)|\bcrack\s+(?:cocaine|pipe|house|"
-                     r"head|pot)\b|(?<!the\s)(?<!a\s)(?<!any\s)(?<!that\s)(?<!this\s)\bcrack(?:ed|ing)?\s+(?:my|me|our)\s+"
-                     r"(?:head|brain|brains)(?=\s*(?:[,.;:!?]|$)|\s+(?:also|over|on|about|trying|to|already|lah|liao|leh|"
-                     r"thinking|but|and|so|because|figuring|again)\b)|"
-                     r"\bwisecrack|\bcracking\s+jobs?\b|\b(?:have|has|having|had|take|takes|taking|took|give|gives|giving|gave)\s+"
-                     r"(?:a|another)\s+crack\s+at\s+(?:it|this|that|them|[^\W\d_]+ing)\b|\bcrack(?:s|ed|ing)?\s+open\s+(?:a|another|the|some)\s+(?:cold|beer|"
-                     r"beers|bottle|bottles|one|tinny|tinnies|can|cans|coldie|coldies|brew|brews)\b|\b(?:a|what\s+a)\s+cracking\s+(?:day|effort|"
-                     r"result|idea|game|weekend|night|team|start|read|performance|view)\b|\bjoint\s+(?:venture|account|"
-                     r"effort|statement|pain|pains|custody|owner|ownership|replacement|session|committee|degree|winner|"
-                     r"winners|tenancy|bank)\b|"
-                     r"\b(?:burger|pizza|bbq|barbecue|chicken|taco|dive|fast[- ]food|clip)\s+joint\b|\b(?:roll|rolls|"
-                     r"rolling|rolled|smoke|smoking|smoked|light|lit)\s+(?:a|the|another)\s+(?:(?:fat|big|huge|massive|"
-                     r"little|quick|fresh|cheeky)\s+)?joint\b|\bout\s+of\s+joint\b|\bjoint\s+and\s+several\s+(?:liab|obligat|"
-                     r"responsib|guarant)\w*|\bjointly\s+and\s+severally\b|"
-                     r"\bred\s+tape\b|\b(?:was|were|been|being|got|gets|get|is|are|evidence|footage|incident|moment|"
-                     r"everything|thief|burglar|intruder|suspect|someone|somebody|person|man|woman|guy)\s+(?:[^\W\d_]+\s+)?(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?"
-                     r"tape\b|\b(?:caught|captured|recorded|filmed)\s+on\s+(?:video\s*)?tape\s+by\b|\bticker[- ]tape\b|"
-                     r"\btape\s+(?:a|the)\s+(?:show|episode|match|game|concert)\b|"
-                     r"\bseam\s+of\s+coal\b|\bpapering\s+over\s+the\s+cracks\s*\(?figurative|\bcrack\s+(?:team|teams|squad|"
-                     r"troops)\b|\bcaught\s+(?:the\s+|a\s+)?(?:thief|thieves|burglar|burglars|intruder|intruders|suspect|"
-                     r"him|her|them|someone|somebody)\s+on\s+(?:video\s*)?tape\b|\bfinish[- ]line\s+tapes?\b|"
-                     r"\bcrime[- ]scene\s+tapes?\b|\b(?:burst|bursts|bursting)\s+at\s+the\s+seams\b", re.IGNORECASE)
+_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|the|your|my)\s+(?:joke|jokes|"
+                     r"code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|window)\b|(?:me|"
+                     r"mi|us|him|her|them|you)\s+up\b|jokes?\b|wise\b)|\bcrack\s+(?:cocaine|pipe|house|head|pot)\b|"
+                     r"(?<!the\s)(?<!a\s)(?<!any\s)(?<!that\s)(?<!this\s)\bcrack(?:ed|ing)?\s+(?:my|me|our)\s+(?:head|"
+                     r"brain|brains)(?=\s*(?:[,.;:!?]|$)|\s+(?:also|over|on|about|trying|to|already|lah|liao|leh|"
+                     r"thinking|but|and|so|because|figuring|again)\b)|\bwisecrack|\bcracking\s+jobs?\b|\b(?:have|has|"
+                     r"having|had|take|takes|taking|took|give|gives|giving|gave)\s+(?:a|another)\s+crack\s+at\s+(?:it|"
+                     r"this|that|them|[^\W\d_]+ing)\b|\bcrack(?:s|ed|ing)?\s+open\s+(?:a|another|the|some)\s+(?:cold|"
+                     r"beer|beers|bottle|bottles|one|tinny|tinnies|can|cans|coldie|coldies|brew|brews)\b|\b(?:a|"
+                     r"what\s+a)\s+cracking\s+(?:day|effort|result|idea|game|weekend|night|team|start|read|performance|"
+                     r"view)\b|\bjoint\s+(?:venture|account|effort|statement|pain|pains|custody|owner|ownership|"
+                     r"replacement|session|committee|degree|winner|winners|tenancy|bank)\b|\b(?:burger|pizza|bbq|"
+                     r"barbecue|chicken|taco|dive|fast[- ]food|clip)\s+joint\b|\b(?:roll|rolls|rolling|rolled|smoke|"
+                     r"smoking|smoked|light|lit)\s+(?:a|the|another)\s+(?:(?:fat|big|huge|massive|little|quick|fresh|"
+                     r"cheeky)\s+)?joint\b|\bout\s+of\s+joint\b|\bjoint\s+and\s+several\s+(?:liab|obligat|responsib|"
+                     r"guarant)\w*|\bjointly\s+and\s+severally\b|\bred\s+tape\b|\b(?:was|were|been|being|got|gets|get|"
+                     r"is|are|evidence|footage|incident|moment|everything|thief|burglar|intruder|suspect|someone|"
+                     r"somebody|person|man|woman|guy)\s+(?:[^\W\d_]+\s+)?(?:caught|captured|recorded|"
+                     r"filmed)\s+on\s+(?:video\s*)?tape\b|\b(?:caught|captured|recorded|"
+                     r"filmed)\s+on\s+(?:video\s*)?tape\s+by\b|\bticker[- ]tape\b|\btape\s+(?:a|the)\s+(?:show|episode|"
+                     r"match|game|concert)\b|\bseam\s+of\s+coal\b|\bpapering\s+over\s+the\s+cracks\s*\(?figurative|"
+                     r"\bcrack\s+(?:team|teams|squad|troops)\b|\bcaught\s+(?:the\s+|a\s+)?(?:thief|thieves|burglar|"
+                     r"burglars|intruder|intruders|suspect|him|her|them|someone|somebody)\s+on\s+(?:video\s*)?tape\b|"
+                     r"\bfinish[- ]line\s+tapes?\b|\bcrime[- ]scene\s+tapes?\b|\b(?:burst|bursts|"
+                     r"bursting)\s+at\s+the\s+seams\b", re.IGNORECASE)
 # the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
 _CORE = frozenset(CORE_KIND) - frozenset("cracked fissured fissuring fractured fracturing taping mud mudded".split())
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
@@ -222,8 +222,8 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
 # tape for now", "..., the seams as well right now"), or, with no comma, before a verb of asking or "just" ("instead of the cracks show the joints", "forget the tape
 # just the cracks"; not "skip the seams that show cracks"); not a comma in a list ("everything except the cracks, the
 # tape and the seams")
-_NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where what which please kindly can could give keep i we
-                                                          first now start want need""".split()) | {
+_NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where what which please kindly can could give
+                                                          keep i we first now start want need""".split()) | {
     r"(?:is|are)\s+there", r"(?:all|aw)\s+(?:i|we)\s+(?:want|need)"})  # "is there any cracks?", "no tape, first check for
 # cracks", "Excluding cracks, start with the first seam", "Don't bother with the joints, all I want is the cracks"
 _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014|]\s*|\s-+\s|,\s*(?=(?:" + "|".join(_NEW_REQUEST) + r")\b)|"
@@ -231,8 +231,8 @@ _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014|]\s*|\s-+\s|,\s*(?=(?:" + "|".join
                          r"(?=(?:[^\W\d_]+\s+){1,3}?(?<!for\s)(?<!right\s)(?:first|now|please)(?:\s+please)?\W*$)|"
                          r"\band\s+(?:(?:just|only|then)\s+)?(?=(?:" +
                          "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)|"
-                         r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)(?<!ever)(?<!(?<!kind)ly)(?<!not)(?<!n't)(?<!n\u2019t)(?<!dont)(?<!case)"
-                         r"\s+(?=(?:show|find|highlight|segment|detect|outline|"
+                         r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)(?<!ever)(?<!(?<!kind)ly)(?<!not)(?<!n't)"
+                         r"(?<!n\u2019t)(?<!dont)(?<!case)\s+(?=(?:show|find|highlight|segment|detect|outline|"
                          r"locate|identify|mark|just|only)\s)", re.IGNORECASE)
 # a first sentence saying its thing is not wanted, or not so ("The painter's tape along the trim isn't what I want.",
 # "The cracks aren't my concern right now."), up to its end; and a request in what follows ("Show me", "Where are")
@@ -923,10 +923,13 @@ class PromptGate:
                     after = after[1:]  # "the seam line between car door panel and fender"
                 if not after or after[0] not in _JOINT_OF:
                     return False
-                place, end = [], None  # the place phrase's words up to the next preposition or conjunction: "the
-                for n, w in enumerate(after[1:], 1):  # vinyl flooring" (across "and" between two things: "between the
-                    if w == "of" and place and all(v in DETERMINERS or v in _SIDES for v in place):  # tile and the
-                        place = []  # drywall"); the thing a side is of: "the seam on the back of my jacket"
+                # the place phrase's words up to the next preposition or conjunction ("the vinyl flooring"; across
+                # "and" between two things: "between the tile and the drywall"), ``end`` the index in ``after`` of the
+                # word that ended it; the thing a side is of is the place ("the seam on the back of my jacket")
+                place, end = [], None
+                for n, w in enumerate(after[1:], 1):
+                    if w == "of" and place and all(v in DETERMINERS or v in _SIDES for v in place):
+                        place = []
                         continue
                     if w in _JOINT_OF or w in _NEGATIONS or w == "," or w in _PARTICLES or w in ("with", "for") or (
                             w in PLACE_WORDS and not (w == "and" and after[0] == "between")):
@@ -939,9 +942,9 @@ class PromptGate:
                     place.append(w)
                     end = n + 1
                 nouns = [w for w in place if w not in DETERMINERS]
-                objects = [n for n, w in enumerate(nouns) if w in OBJECTS and nouns[n + 1:n + 2] != [] and
-                           nouns[n + 1] not in OBJECT_PLACES or w in OBJECTS and n + 1 == len(nouns)]
-                if objects and not any((w in SURFACES and w not in _PARTS) or w in _DRY_LINED for w in nouns):
+                owned = any(w in OBJECTS and nouns[n + 1:n + 2] == [] or w in OBJECTS and nouns[n + 1] not in
+                            OBJECT_PLACES for n, w in enumerate(nouns))  # (not "the car park", "the truck bay")
+                if owned and not any((w in SURFACES and w not in _PARTS) or w in _DRY_LINED for w in nouns):
                     return True  # "the seam line between car door panel and fender" (a car's panel; not "joints in
                     # the car park ceiling", "seams between the sheetrock and the kitchen cabinets")
                 if not nouns or any(w in SURFACES or w in _DRY_LINED for w in nouns):

@@ -40,8 +40,8 @@ _TRADE_PHRASES = [
     # "Mark the grietas, no the cinta"; "fisura" is near enough "fissure" already)
     (re.compile(r"\b(?:grietas|trincas|rachaduras)\b", re.IGNORECASE), "cracks"),
     (re.compile(r"\b(?:grieta|trinca|rachadura)\b", re.IGNORECASE), "crack"),
-    (re.compile(r"\bcinta\b(?!\s+(?:de|del|para|m[e\u00e9]trica|americana|aislante|adhesiva|adhesivo)\b)", re.IGNORECASE),
-     "tape"),  # (not "cinta de pintor", "cinta americana": other tapes)
+    (re.compile(r"\bcinta\b(?!\s+(?:de|del|para|m[e\u00e9]trica|americana|aislante|adhesiva|adhesivo)\b)",
+                re.IGNORECASE), "tape"),  # (not "cinta de pintor", "cinta americana": other tapes)
     (re.compile(r"\bflats?\s*(?:and|&|n|\+|/|,)\s*(?:internal\s+)?angles\b|\bangles\s*(?:and|&|n|\+|/|,)\s*flats\b",
                 re.IGNORECASE), "flat joints and angle joints"),
     # GIB board, only where its joints or their work follow ("the gib board" is the board, no joint)
@@ -74,13 +74,12 @@ _LEAVE_ALONE = re.compile(r"\b(?:(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:
 # not leaving a thing unmarked asks for all of it, read as "show" (dismissal_reading): "Leave no crack unmarked", "Don't
 # leave any cracks out", "Don't let the cracks stay hidden", "Let none of the taped seams go unmarked", "leave no crack
 # behind"
-_NONE_LEFT = re.compile(r"\b(?:(?:(?:do\s+not|don['\u2019]?t|dont|never)\s+(?:leave|let)\s+(?:any\s+|the\s+|a\s+(?:single\s+)?|"
-                        r"one\s+)?)|(?:leave|let)\s+(?:no|not\s+(?:a|one)(?:\s+single)?|none\s+of(?:\s+the)?)\s+)"
+_NONE_LEFT = re.compile(r"\b(?:(?:(?:do\s+not|don['\u2019]?t|dont|never)\s+(?:leave|let)\s+(?:any\s+|the\s+|"
+                        r"a\s+(?:single\s+)?|one\s+)?)|(?:leave|let)\s+(?:no|not\s+(?:a|one)(?:\s+single)?|none\s+of(?:\s+the)?)\s+)"
                         r"((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+)\s+(?:(?:to\s+)?(?:stay|stays|remain|remains|go|be)\s+)?(?:un(?:"
                         r"marked|selected|masked|highlighted|labell?ed|segmented|detected|noticed|found|flagged)|hidden|"
-                        r"behind|out|missed)\b(?:\s+(?:of|from)\s+the\s+(?:mask|masks|selection|segmentation|output|result)\b)?"
-                        r"(?!\s+(?:of|from)\b)",
-                        re.IGNORECASE)
+                        r"behind|out|missed)\b(?:\s+(?:of|from)\s+the\s+(?:mask|masks|selection|segmentation|output|"
+                        r"result)\b)?(?!\s+(?:of|from)\b)", re.IGNORECASE)
 _FORGET = re.compile(r"\b(?:(?:you|ye|u|we)\s+can\s+)?(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
 _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
                r"(?:are|is)\s+(?:irrelevant|unimportant|unnecessary|unneeded|superfluous|excluded|omitted|"
@@ -143,8 +142,8 @@ _VOCATIVE = re.compile(r",\s*(?:bud|buddy|mate|boss|sir|ma'?am|madam|bro|lads|gu
                        r"fam)\s*(?=,)", re.IGNORECASE)
 # French "pas" beginning a clause before its thing: "not" ("Tape only, pas les fissures"; not "Je ne vois pas les
 # fissures", "pas mal de fissures")
-_FRENCH_NOT = re.compile(r"(^|[,;:.!?\u2013\u2014]\s*|\b(?:mais|et|but|and)\s+)pas\s+(?=(?:les|la|le|de|des|du|d['\u2019])\b)",
-                         re.IGNORECASE)
+_FRENCH_NOT = re.compile(r"(^|[,;:.!?\u2013\u2014]\s*|\b(?:mais|et|but|and)\s+)pas\s+"
+                         r"(?=(?:les|la|le|de|des|du|d['\u2019])\b)", re.IGNORECASE)
 # Spanish "sin" before its thing: "without" ("Everything sin grietas", "La pared sin cinta"; not "It's a sin to leave
 # cracks unmarked")
 _SPANISH_WITHOUT = re.compile(r"\bsin\s+(?=(?:(?:las|los|la|el|the|any)\s+)?(?:crack|grieta|trinca|fisura|fissur|cinta|"
@@ -155,9 +154,9 @@ _MASK_MINUS = re.compile(r"\bmasks?\(\s*([^()]+?)\s*\)\s*[-\u2212]\s*masks?\(\s*
 # cracks \U0001f6ab tape")
 _NO_MARK = re.compile(r"\s*(?:\u274c|\u2716\ufe0f?|\u2717|\u2718|\U0001f6ab|\u26d4)\s*")
 _YES_MARK = re.compile(r"\s*(?:\u2705|\u2714\ufe0f?|\u2611\ufe0f?)\s*")
+# (not "cracks \u26d4 tape joints only": there it says no to what it follows)
 _NO_MARK_BEFORE = re.compile(_NO_MARK.pattern + r"(?=(?:(?:the|any|all|drywall|joint|plasterboard|taped)\s+)*(?:crack|"
-                             r"fissur|fractur|tap|joint|join|seam|mud)\w*)(?![^,;.!?]*\bonly\b)", re.IGNORECASE)  # (not "cracks \u26d4 tape
-# joints only": there it says no to what it follows)
+                             r"fissur|fractur|tap|joint|join|seam|mud)\w*)(?![^,;.!?]*\bonly\b)", re.IGNORECASE)
 _MARK_LAST = re.compile(r"(?:" + _NO_MARK.pattern + r"|" + _YES_MARK.pattern + r")$")
 _NO_MARK_NO = re.compile(_NO_MARK.pattern + r"(?=(?:no|not)\b)", re.IGNORECASE)
 # the words of a clause that is no thing's name ("I think the joints don't matter", "cracks that are not important")
@@ -301,7 +300,6 @@ def dismissal_reading(prompt: str) -> str:
             not any(w in _NOT_IN_A_NAME for w in words) and not _POINTS_BACK.search(after) and \
             not any(w in _OF_A_THING or (w.endswith("ing") and w not in CORE_KIND) for w in words[:-1])
 
-
     def leave_alone(m: re.Match) -> str:  # "leave the cracks and the tape alone": both (a clause names one)
         name = (m.group(1) or m.group(2) or m.group(3)).rstrip()
         before = TOKEN.findall(text[:m.start()].lower())[-2:]
@@ -318,6 +316,7 @@ def dismissal_reading(prompt: str) -> str:
         if reason and _head_kinds(text[:reason.start()]):  # the reason names the thing where the want does not ("I
             text = text[:reason.start()] + text[reason.end():]  # want a mask so that the cracks are visible")
     text = _LABEL_NOT.sub(lambda m: m.group(1) + _as_typed(m.group(0)[len(m.group(1)):], "ignore "), text)
+
     def none_left(m: re.Match) -> str:  # "Leave no crack unmarked" -> "show crack"
         name = m.group(1).rstrip()
         return _as_typed(m.group(0), "show ") + name if a_whole_thing(name, "", 2) else m.group(0)
@@ -371,16 +370,19 @@ def dismissal_reading(prompt: str) -> str:
 
 
 def plain_reading(prompt: str) -> str:
-    """``prompt`` in the words the gate's rules know: hashtags as words ("#taping #seams", "#wall -#crack"), marks
-    of yes and no before each thing as words ("\u2705 cracks \u274c tape" -> "cracks, not tape"), a program's string
+    """``prompt`` in the words the gate's rules know: hashtags as words ("#taping #seams", "#wall -#crack"), a word
+    of address between commas left out ("Not the cracks, bud, the taped seams"), a mask's algebra in words
+    ("mask(wall) - mask(crack)" -> "wall minus crack"), French "pas" and Spanish "sin" before their thing as "not" and
+    "without", marks of yes and no as words ("\u2705 cracks \u274c tape" -> "cracks, not tape"), a program's string
     in words (:func:`structured_reading`), the trade's words (:func:`trade_reading`), what is not wanted as "ignore"
     (:func:`dismissal_reading`)."""
     text = _MASK_MINUS.sub(r"\1 minus \2", _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
     text = _SPANISH_WITHOUT.sub("without ", _FRENCH_NOT.sub(r"\1not ", text))
     if _NO_MARK.search(text) or _YES_MARK.search(text):
-        if not _MARK_LAST.search(text):  # a mark of no before a thing is "not" ("Mark the cracks \U0001f6ab tape"); where
-            text = _NO_MARK_BEFORE.sub(", not ", text)  # a mark ends the prompt, each follows its thing ("cracks \u274c
-            # tape \u2705", "cracks \u274c rest \u2705": the gate reads a mark of no after its thing)
+        # a mark of no before a thing is "not" ("Mark the cracks \U0001f6ab tape"); where a mark ends the prompt, each
+        # follows its thing ("cracks \u274c tape \u2705", "cracks \u274c rest \u2705": the gate reads a mark of no after it)
+        if not _MARK_LAST.search(text):
+            text = _NO_MARK_BEFORE.sub(", not ", text)
         text = _YES_MARK.sub(", ", _NO_MARK_NO.sub(", ", text)).strip(" ,")  # a mark of yes, or one of no before
         # "no" or "not", is a comma
     return dismissal_reading(trade_reading(structured_reading(text)))
