@@ -89,7 +89,7 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude igno
     neither menos sauf""".split())  # (Spanish "menos la cinta", French "sauf les fissures"; "sin" before a thing and
 # "pas" beginning a clause are read as "without" and "not": plain_reading)
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|exclusive\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|"
+                              r"devoid\s+of|exclusive\s+of|notwithstanding|not\s+including|save\s+for|rather\s+than|else\s+than|"
                               r"nowhere\s+near|excl\.?|"
                               r"(?:with\s+(?:the\s+)?)?exception\s+of|barring|excepting|w/o|w/out|"
                               r"with\s+out(?!\s+of\b))(?![\w/])",
@@ -139,9 +139,10 @@ _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # not "crack on the wall"), "a cracking job", "what a cracking day" (a very good one; not "cracking day 1 versus day 30"),
 # "crack my head" (think hard; not "the crack my head made"), "the evidence caught on tape" (not "where my knife caught
 # on tape"), "joint and several liability" (not "the top joint and several below it"), "bursting at the seams" (too full)
-_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|the|your|my)\s+(?:joke|jokes|"
+_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|an|the|your|my)\s+(?:joke|jokes|"
                      r"code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|window)\b|(?:me|"
-                     r"mi|us|him|her|them|you)\s+up\b|jokes?\b|wise\b)|\bcrack\s+(?:cocaine|pipe|house|head|pot)\b|"
+                     r"mi|us|him|her|them|you)\s+up\b|up\s+(?:laughing|again|at)\b|jokes?\b|wise\b|(?:it|them)\s+open\b)|"
+                     r"\ba\s+crack\s+(?:shot|in\s+(?:his|her|my|their|your|the)\s+voice)\b|\bcrack\s+(?:cocaine|pipe|house|head|pot)\b|"
                      r"(?<!the\s)(?<!a\s)(?<!any\s)(?<!that\s)(?<!this\s)\bcrack(?:ed|ing)?\s+(?:my|me|our)\s+(?:head|"
                      r"brain|brains)(?=\s*(?:[,.;:!?]|$)|\s+(?:also|over|on|about|trying|to|already|lah|liao|leh|"
                      r"thinking|but|and|so|because|figuring|again)\b)|\bwisecrack|\bcracking\s+jobs?\b|\b(?:have|has|"
@@ -177,7 +178,7 @@ _JOINT_OF = frozenset("in on of o between within".split())  # "seams in the viny
 _PARTICLES = frozenset("po lah leh lor la please pls plz sir maam mate bro boss kabayan".split())
 _PARTS = frozenset("panel panels sheet sheets surface surfaces".split())  # a surface's words that are an object's too
 _WALLS = frozenset("wall walls partition partitions drywall plasterboard plasterboards".split())  # a wall's own words
-_CONJUNCTIONS = frozenset("as while when where which who that because since".split())  # "the sail as it drinks the wind"
+_CONJUNCTIONS = frozenset("as while when where which who that because since to".split())  # "the sail as it drinks the wind"
 _SIDES = frozenset("back front side top bottom inside outside edge end middle underside".split())  # of a thing
 _POSSESSIVES = frozenset("my me mi ma his her your yer our their".split())  # "the joint in me knee" (Hiberno-English)
 _A_CLAUSE = frozenset("it i you we he she they is are was were".split())  # "the seam on my trousers, it is ripped"
@@ -214,7 +215,7 @@ _BEFORE_MISSING = frozenset("to ever you we".split())
 # verbs that ask for a thing: after "but" they go on asking ("sound plaster but find any cracks"), and after a comma
 # they begin a new clause ("leaving out the pipes, show me the cracks")
 _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark locate identify get see check look
-    label trace map draw select indicate delineate provide display isolate extract annotate""".split())
+    label trace map draw select indicate delineate provide display isolate extract annotate pick""".split())
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
 # cracks", "no tape, just the cracks"), or before a last part saying "only" ("skip the tape, cracks only") or ending

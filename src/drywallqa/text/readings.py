@@ -70,7 +70,8 @@ _LEAVE_ALONE = re.compile(r"\b(?:(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:
                           r"selected|marked|masked|touched|labell?ed|highlighted|segmented))|be(?=\s*(?:[,.;:!\u2013\u2014]|"
                           r"$)))(?!\s*\?))\b|\bleave\s+((?:the|those|these|any|all)\s+(?:[^\W\d_]+\s+){0,2}?[^\W\d_]+)"
                           r"(?=\s*[,;]\s*(?:" + "|".join(("show", "find", "mark", "highlight", "segment", "select",
-                                                           "outline", "just", "only", "give")) + r")\b)", re.IGNORECASE)
+                                                           "outline", "just", "only", "give", "pick")) + r")\b|"
+                          r"\s*[.!]?\s*$)", re.IGNORECASE)
 # not leaving a thing unmarked asks for all of it, read as "show" (dismissal_reading): "Leave no crack unmarked", "Don't
 # leave any cracks out", "Don't let the cracks stay hidden", "Let none of the taped seams go unmarked", "leave no crack
 # behind"
@@ -86,7 +87,9 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"(?:a\s+)?(?:separate|diff|different)\s+(?:job|issue|matter|task|"
                r"problem|thing|item|trade|sub|ticket)|someone\s+else['\u2019]?s\s+(?:job|problem|concern)|out\s+of\s+scope|"
                r"(?:already\s+)?(?:fine|fixed|done|repaired|sorted|handled)|not\s+(?:important|relevant|needed|wanted|"
-               r"required|necessary))|(?:i|we)\s+(?:do\s+not|don['\u2019]?t)\s+(?:want|need)(?:\s+(?:them|it))?|"
+               r"required|necessary|of\s+interest)(?:\s+and\s+(?:should|must|shall|are\s+to|is\s+to)\s+be\s+(?:omitted|"
+               r"excluded|ignored|left\s+out))?)|(?:i|we)\s+(?:do\s+not|don['\u2019]?t)\s+(?:want|need)(?:\s+(?:them|it))?|"
+               r"(?:(?:i|we)\s+)?(?:do\s+not|don['\u2019]?t)\s+care|"
                r"(?:(?:kindly|please|pls|just)\s+)?(?:ignore|skip|exclude|omit)|"
                r"(?:falls?|(?:are|is|lies?)(?:\s+(?:entirely|completely))?)\s+outside\s+(?:the|our|my|this)\s+scope"
                r"(?:\s+of\s+(?:this|the)\s+(?:request|job|task|ticket|item|project|report|inspection))?|"
@@ -95,19 +98,22 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?|"
                r"(?:(?:should|must|shall|need|needs|are|is)\s+not|(?:shouldn|mustn|needn|aren|isn)['\u2019]?t)\s+"
                r"(?:to\s+)?be\s+(?:included|shown|marked|highlighted|masked|segmented|selected|labell?ed|detected|"
-               r"counted|picked\s+up|recorded|reported|noted)|not\s+to\s+be\s+(?:included|shown|marked|highlighted|masked|"
+               r"counted|picked\s+up|recorded|reported|noted|annotated|outlined|traced)|not\s+to\s+be\s+(?:included|shown|"
+               r"marked|highlighted|masked|"
                r"segmented|selected|labell?ed|detected|counted|recorded|reported|noted)|can\s+be\s+(?:left\s+out|ignored|"
                r"skipped|excluded|omitted)|(?:(?:should|must|shall)\s+|(?:(?:are|is)\s+)?to\s+)be\s+(?:excluded|ignored|"
-               r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)|not\s+included|"
+               r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)(?:\s+(?:to\s+)?"
+               r"(?:show|mark|see|segment))?|not\s+included|"
                r"out\s+of\s+scope|(?:do\s+not|don['\u2019]?t)\s+include|(?:leave|ignore|skip)\s+(?:it|them)|"
                r"excluded\s+from\s+(?:the\s+|this\s+)?scope|(?:stay|stays|remain|remains)\s+out"
                r"(?:\s+of\s+(?:the|this|my|our|your|a)\s+[^\W\d_]+)?|"
                r"(?:are|is)\s+(?:being\s+)?(?:assessed|handled|dealt\s+with|covered|reviewed|checked|inspected|"
                r"done|treated)\s+separately(?:\s+by\s+(?:the\s+|a\s+|an\s+|another\s+|our\s+|their\s+)?[^\W\d_]+)?")
-_DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)(?:\s*,)?\s+(?:" +
+_DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)(?:\s*[,?])?\s+(?:" +
                         _NOT_WANTED +
                         r")(?:\s+(?:in|on|from)\s+(?:the|this|my|our|your|a)\s+(?:mask|masks|matte|selection|output|"
-                        r"result|results|segmentation|annotation|labels?|image|photo|picture))?"  # "... in the mask"
+                        r"result|results|segmentation|annotation|labels?|image|photo|picture|request|task|item|job|"
+                        r"scope))?"  # "... in the mask", "... from this Request"
                         r"(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really|"
                         r"\s+(?:for|in)\s+(?:this|the)\s+(?:task|item|job|request|ticket|project|report|inspection|"
                         r"exercise))?"  # "Cracks are out of scope for this task"
@@ -139,7 +145,9 @@ _STORY_ROLE = re.compile(r"^\s*as\s+(?:a|an)\s+((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+)
 _STORY_REASON = re.compile(r"\s*,?\s+so\s+(?:that\s+)?(?:i|we|they|he|she|the|our|my|it)\b[^.;!?]*", re.IGNORECASE)
 # a word of address between two commas ("Not the cracks, bud, the taped seams"): no part of either clause
 _VOCATIVE = re.compile(r",\s*(?:bud|buddy|mate|boss|sir|ma'?am|madam|bro|lads|guys|pal|chief|eh|abeg|chur|legend|cuz|"
-                       r"fam)\s*(?=,)", re.IGNORECASE)
+                       r"fam|if\s+any)\s*(?=,)|,\s*(?:would|could|can|will)\s+you\s*\??\s*$", re.IGNORECASE)  # (and "if
+# any" between commas, a closing "would you": "Cracks, if any, are excluded", "Not the cracks, the taped joints, would
+# you")
 # French "pas" beginning a clause before its thing: "not" ("Tape only, pas les fissures"; not "Je ne vois pas les
 # fissures", "pas mal de fissures")
 _FRENCH_NOT = re.compile(r"(^|[,;:.!?\u2013\u2014]\s*|\b(?:mais|et|but|and)\s+)pas\s+"
@@ -149,7 +157,8 @@ _FRENCH_NOT = re.compile(r"(^|[,;:.!?\u2013\u2014]\s*|\b(?:mais|et|but|and)\s+)p
 _SPANISH_WITHOUT = re.compile(r"\bsin\s+(?=(?:(?:las|los|la|el|the|any)\s+)?(?:crack|grieta|trinca|fisura|fissur|cinta|"
                               r"tap|joint|junta|seam)\w*)", re.IGNORECASE)
 # a program's mask algebra ("mask(wall) - mask(crack)"): the masks' words, "minus" between them
-_MASK_MINUS = re.compile(r"\bmasks?\(\s*([^()]+?)\s*\)\s*[-\u2212]\s*masks?\(\s*([^()]+?)\s*\)", re.IGNORECASE)
+_MASK_MINUS = re.compile(r"\bmasks?\(\s*([^()]+?)\s*\)\s*[-\u2212]\s*masks?\(\s*([^()]+?)\s*\)|(?<=[=:])\s*([^\W\d_]+)"
+                         r"\s+[-\u2212]\s+(?=(?:crack|fissur|tap|joint|seam)\w*)", re.IGNORECASE)  # ("mask = wall - cracks")
 # marks of yes and no, as a list writes them before each thing ("\u2705 cracks \u274c tape") or between two ("Mark the
 # cracks \U0001f6ab tape")
 _NO_MARK = re.compile(r"\s*(?:\u274c|\u2716\ufe0f?|\u2717|\u2718|\U0001f6ab|\u26d4)\s*")
@@ -185,12 +194,13 @@ _CONTRAST = re.compile(r"\s*(?:it['\u2019]?s\s+|it\s+is\s+)?((?:[^\W\d_]+\s+){0,
 _KEY_VALUE = re.compile(r"""(?<![^\W_])["']?([A-Za-z][\w-]*)["']?\s*[=:]\s*("[^"]*"|'[^']*'|\[[^\]]*\]|"""
                         r"""[^\s,;&{}\])]+)""")
 _ASK_KEYS = frozenset("""cls class classes label labels target targets query q prompt prompts object objects category
-    categories text include includes positive positives seg segment find mask type types kind""".split())
+    categories text include includes positive positives seg segment find mask type types kind seg_target
+    target_class target_classes""".split())
 # keys saying what the thing is of or on: their value is read before the thing (``{type: seam, material: fabric}`` ->
 # "fabric seam", ``{type: joint_tape, material: drywall}`` -> "drywall joint tape"; one such value only)
 _OF_KEYS = frozenset("material materials substrate surface".split())
 _NOT_KEYS = frozenset("""exclude excludes excluded excluding negative negatives neg negative_prompt ignore without except
-    not skip minus""".split())
+    not skip minus negative_class negative_classes exclude_class exclude_classes ignore_class""".split())
 _NO_VALUE = frozenset("true false yes no none null".split())  # a setting's value, no thing: {"prompt": "cracks", "mask": true}
 _HASHTAG = re.compile(r"(?<![\w&#])#(?=[^\W\d_])")  # the "#" of a hashtag ("#cracks"), not "#3", "&#39;", "C#"
 # what may stand around the pairs of a program string: a URL's path ("/segment?"), a call ("segment(", ")"), braces
@@ -376,7 +386,8 @@ def plain_reading(prompt: str) -> str:
     "without", marks of yes and no as words ("\u2705 cracks \u274c tape" -> "cracks, not tape"), a program's string
     in words (:func:`structured_reading`), the trade's words (:func:`trade_reading`), what is not wanted as "ignore"
     (:func:`dismissal_reading`)."""
-    text = _MASK_MINUS.sub(r"\1 minus \2", _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
+    text = _MASK_MINUS.sub(lambda m: f"{m.group(1)} minus {m.group(2)}" if m.group(1) else f" {m.group(3)} minus ",
+                           _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
     text = _SPANISH_WITHOUT.sub("without ", _FRENCH_NOT.sub(r"\1not ", text))
     if _NO_MARK.search(text) or _YES_MARK.search(text):
         # a mark of no before a thing is "not" ("Mark the cracks \U0001f6ab tape"); where a mark ends the prompt, each

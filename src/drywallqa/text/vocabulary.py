@@ -77,7 +77,7 @@ OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting morta
     laminate parquet countertop countertops worktop worktops glazing glass window windows roof roofing shingle shingles
     gutter gutters duct ducts ductwork rail rails railway track tracks coal siding wallpaper silicone siliconed sealant
     caulk caulked caulking sofa couch chair cushion mattress curtain curtains sleeve sleeves trousers jacket tent
-    sail sails tarp tarpaulin leather upholstery pants shoe shoes boot boots glove gloves sock socks
+    sail sails tarp tarpaulin leather upholstery pants shoe shoes boot boots glove gloves sock socks wetsuit wetsuits
     bag bags backpack handbag purse ball balls football baseball basketball bicycle bike chain
     frame frames scaffold scaffolds scaffolding""".split())
 # things with seams and joints of their own (furniture, vehicles, tents, hats): other things' joints and seams named
@@ -104,7 +104,8 @@ DRYWALL_JOINT_WORDS = frozenset("""taped tape taping mudded mud drywall plasterb
 PRODUCTS = frozenset("""kit kits tube tubes tub tubs bucket buckets pail pails pan pans knife knives trowel trowels roll
     rolls bag bags packet packets pot pots spray sprays""".split())
 # words that look like a known concept's but name something else: "a packet of crackers", "the nutcracker"
-NOT_THE_THING = frozenset("cracker crackers nutcracker nutcrackers firecracker firecrackers wisecrack wisecracks".split())
+NOT_THE_THING = frozenset("""cracker crackers nutcracker nutcrackers firecracker firecrackers wisecrack wisecracks
+    crackling""".split())
 
 # the words the trades name a kind of crack or joint by ("stress crack", "settlement crack", "panel joint"), that name
 # no crack or joint alone: a prompt with one and nothing the model knows ("stress levels", "the settlement agreement",

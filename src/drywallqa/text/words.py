@@ -19,7 +19,7 @@ PLACE_WORDS = frozenset(w for p in PREPOSITIONS for w in p.split()[:1]) | {"and"
 ASKING = frozenset("""segment seg find show give me the all detect highlight mask outline where is are area areas please a
     an of what which any every each some there can you i want need to see get gimme map mark locate identify region
     regions part parts section sections zone zones portion portions this that these those my our select indicate
-    delineate display isolate extract annotate provide label trace""".split())
+    delineate display isolate extract annotate provide label trace kindly pick""".split())
 # what every wall photo shows: a place on one of them ("holes in the drywall", "dent on the wall") says where, never
 # what, and only lifts a prompt towards the anchors that name a wall ("crack in the wall", "drywall seam")
 SURFACES = frozenset("""wall walls drywall drywalls plasterboard plasterboards gypsum board boards wallboard wallboards
