@@ -1347,3 +1347,29 @@ def test_the_shipped_gate_reads_set_25s_tickets_stories_and_dismissals(prompt, c
 def test_the_shipped_gate_reads_set_26s_things_tapes_and_leaving_out(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 27 (0.6.13's first rules as first read: 227 of 250), after it was read: "kindly" and "pick out", "not of
+    # interest", "don't care", "no need show", "should not be annotated", asides, a closing "leave the X", a mask's
+    # equation, a program's negative class, idioms
+    ("Kindly show the board surface without the taped joints.", None),
+    ("Taped seams are not of interest and should be omitted from the mask.", None),
+    ("Crack no need show. Please show wall background.", None), ("mask = wall - cracks", None),
+    ("seg_target: everything | negative_class: drywall_seam", None),
+    ("Cracks only mind, leave the taped joins", "cracks"), ("tape? don't care. cracks? show me fr", "cracks"),
+    ("Don't bother with the tape, pick out the cracks.", "cracks"),
+    ("Cracks, if any, are excluded from this Request; identify the drywall taping.", "taping"),
+    ("Sure that lad's a crack shot, mark the dartboard he's aiming at", None),
+    ("crack an egg challenge \U0001f95a highlight the egg fr", None),
+    ("Patient reports a crack in his voice; please segment the larynx region on the neck image.", None),
+    ("Kindly mark the wetsuit seams, the diver is complaining of leaking.", None),
+    ("Ball-and-socket joint of the hip to be outlined.", None),
+    # a review's probe of these rules (probe_081): what a first version of them answered wrong
+    ("Room: bedroom - cracks near the window", "cracks"), ("Area: hallway - taped seams", "taping"),
+    ("The wall is cracking up at the top corner, mark it", "cracks"),
+    ("Crack it open? No, just mark the crack on the wall", "cracks"),
+    ("notwithstanding the cracks' size, mark them all", "cracks"), ("Show me where they leave the tape.", "taping")])
+def test_the_shipped_gate_reads_set_27s_asides_equations_and_idioms(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept

@@ -89,7 +89,7 @@ _NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude igno
     neither menos sauf""".split())  # (Spanish "menos la cinta", French "sauf les fissures"; "sin" before a thing and
 # "pas" beginning a clause are read as "without" and "not": plain_reading)
 _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|exclusive\s+of|notwithstanding|not\s+including|save\s+for|rather\s+than|else\s+than|"
+                              r"devoid\s+of|exclusive\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|"
                               r"nowhere\s+near|excl\.?|"
                               r"(?:with\s+(?:the\s+)?)?exception\s+of|barring|excepting|w/o|w/out|"
                               r"with\s+out(?!\s+of\b))(?![\w/])",
@@ -141,7 +141,7 @@ _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # on tape"), "joint and several liability" (not "the top joint and several below it"), "bursting at the seams" (too full)
 _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|an|the|your|my)\s+(?:joke|jokes|"
                      r"code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|window)\b|(?:me|"
-                     r"mi|us|him|her|them|you)\s+up\b|up\s+(?:laughing|again|at)\b|jokes?\b|wise\b|(?:it|them)\s+open\b)|"
+                     r"mi|us|him|her|them|you)\s+up\b|up\s+laughing\b|jokes?\b|wise\b)|"
                      r"\ba\s+crack\s+(?:shot|in\s+(?:his|her|my|their|your|the)\s+voice)\b|\bcrack\s+(?:cocaine|pipe|house|head|pot)\b|"
                      r"(?<!the\s)(?<!a\s)(?<!any\s)(?<!that\s)(?<!this\s)\bcrack(?:ed|ing)?\s+(?:my|me|our)\s+(?:head|"
                      r"brain|brains)(?=\s*(?:[,.;:!?]|$)|\s+(?:also|over|on|about|trying|to|already|lah|liao|leh|"

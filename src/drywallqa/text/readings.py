@@ -70,8 +70,10 @@ _LEAVE_ALONE = re.compile(r"\b(?:(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:
                           r"selected|marked|masked|touched|labell?ed|highlighted|segmented))|be(?=\s*(?:[,.;:!\u2013\u2014]|"
                           r"$)))(?!\s*\?))\b|\bleave\s+((?:the|those|these|any|all)\s+(?:[^\W\d_]+\s+){0,2}?[^\W\d_]+)"
                           r"(?=\s*[,;]\s*(?:" + "|".join(("show", "find", "mark", "highlight", "segment", "select",
-                                                           "outline", "just", "only", "give", "pick")) + r")\b|"
-                          r"\s*[.!]?\s*$)", re.IGNORECASE)
+                                                           "outline", "just", "only", "give", "pick")) + r")\b)|"
+                          r"(?:(?<=^)|(?<=[,;.!] )|(?<=[,;.!]))leave\s+((?:the|those|these|any|all)\s+(?:[^\W\d_]+\s+){0,2}?"
+                          r"[^\W\d_]+)(?=\s*[.!]?\s*$)", re.IGNORECASE)  # (a clause of its own at the end: "Cracks only mind,
+# leave the taped joins"; not "Show me where they leave the tape.")
 # not leaving a thing unmarked asks for all of it, read as "show" (dismissal_reading): "Leave no crack unmarked", "Don't
 # leave any cracks out", "Don't let the cracks stay hidden", "Let none of the taped seams go unmarked", "leave no crack
 # behind"
@@ -102,7 +104,8 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"marked|highlighted|masked|"
                r"segmented|selected|labell?ed|detected|counted|recorded|reported|noted)|can\s+be\s+(?:left\s+out|ignored|"
                r"skipped|excluded|omitted)|(?:(?:should|must|shall)\s+|(?:(?:are|is)\s+)?to\s+)be\s+(?:excluded|ignored|"
-               r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted)(?:\s+(?:to\s+)?"
+               r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted|of\s+interest)(?:\s+"
+               r"(?:to\s+)?"
                r"(?:show|mark|see|segment))?|not\s+included|"
                r"out\s+of\s+scope|(?:do\s+not|don['\u2019]?t)\s+include|(?:leave|ignore|skip)\s+(?:it|them)|"
                r"excluded\s+from\s+(?:the\s+|this\s+)?scope|(?:stay|stays|remain|remains)\s+out"
@@ -157,7 +160,7 @@ _FRENCH_NOT = re.compile(r"(^|[,;:.!?\u2013\u2014]\s*|\b(?:mais|et|but|and)\s+)p
 _SPANISH_WITHOUT = re.compile(r"\bsin\s+(?=(?:(?:las|los|la|el|the|any)\s+)?(?:crack|grieta|trinca|fisura|fissur|cinta|"
                               r"tap|joint|junta|seam)\w*)", re.IGNORECASE)
 # a program's mask algebra ("mask(wall) - mask(crack)"): the masks' words, "minus" between them
-_MASK_MINUS = re.compile(r"\bmasks?\(\s*([^()]+?)\s*\)\s*[-\u2212]\s*masks?\(\s*([^()]+?)\s*\)|(?<=[=:])\s*([^\W\d_]+)"
+_MASK_MINUS = re.compile(r"\bmasks?\(\s*([^()]+?)\s*\)\s*[-\u2212]\s*masks?\(\s*([^()]+?)\s*\)|(?<==)\s*([^\W\d_]+)"
                          r"\s+[-\u2212]\s+(?=(?:crack|fissur|tap|joint|seam)\w*)", re.IGNORECASE)  # ("mask = wall - cracks")
 # marks of yes and no, as a list writes them before each thing ("\u2705 cracks \u274c tape") or between two ("Mark the
 # cracks \U0001f6ab tape")
@@ -311,10 +314,10 @@ def dismissal_reading(prompt: str) -> str:
             not any(w in _OF_A_THING or (w.endswith("ing") and w not in CORE_KIND) for w in words[:-1])
 
     def leave_alone(m: re.Match) -> str:  # "leave the cracks and the tape alone": both (a clause names one)
-        name = (m.group(1) or m.group(2) or m.group(3)).rstrip()
+        name = (m.group(1) or m.group(2) or m.group(3) or m.group(4)).rstrip()
         before = TOKEN.findall(text[:m.start()].lower())[-2:]
         if any(w in ("don't", "dont", "never", "not", "won't", "t") for w in before) or (
-                m.group(3) is None and name.split()[0].lower() in ("no", "none", "any", "nothing")):
+                m.group(1, 2) != (None, None) and name.split()[0].lower() in ("no", "none", "any", "nothing")):
             return m.group(0)  # "Don't let the cracks stay hidden", "Let no crack remain hidden": they are asked for
         return _as_typed(m.group(0), "ignore ") + name if a_whole_thing(name, text[m.end():], 2) else m.group(0)
 
