@@ -1369,7 +1369,10 @@ def test_the_shipped_gate_reads_set_26s_things_tapes_and_leaving_out(prompt, con
     ("Room: bedroom - cracks near the window", "cracks"), ("Area: hallway - taped seams", "taping"),
     ("The wall is cracking up at the top corner, mark it", "cracks"),
     ("Crack it open? No, just mark the crack on the wall", "cracks"),
-    ("notwithstanding the cracks' size, mark them all", "cracks"), ("Show me where they leave the tape.", "taping")])
+    ("notwithstanding the cracks' size, mark them all", "cracks"), ("Show me where they leave the tape.", "taping"),
+    # a word that only looks like a known thing's is a real word, never mended to it ("crackling" is no "cracking")
+    ("Outline the crackling fire in the hearth please, for my photo", None), ("the fire was crackling nicely", None),
+    ("crackling in the wall plaster, mark the cracks", "cracks")])
 def test_the_shipped_gate_reads_set_27s_asides_equations_and_idioms(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

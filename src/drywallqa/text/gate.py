@@ -396,8 +396,9 @@ class PromptGate:
     def set_dictionary(self, words) -> None:
         """The words that count as real (spelt right) besides the anchors' own, e.g. the text encoder's vocabulary,
         and always the building trades' words it may lack (:data:`~drywallqa.text.vocabulary.TRADE_WORDS`: "joist"
-        is never read as "joint")."""
-        self.dictionary = {w.lower() for w in words if w.isalpha()} | TRADE_WORDS
+        is never read as "joint") and the words that only look like a known thing's
+        (:data:`~drywallqa.text.vocabulary.NOT_THE_THING`: "crackling" is never read as "cracking")."""
+        self.dictionary = {w.lower() for w in words if w.isalpha()} | TRADE_WORDS | NOT_THE_THING
 
     def correct(self, prompt: str) -> str:
         """``prompt`` with each slipped word mended to the one lexicon word it is nearest to (see module doc), or to
