@@ -56,7 +56,7 @@ from .encoder import normal_form
 from .readings import _head_kinds, plain_reading
 from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OBJECT_PLACES, OBJECTS,
                          OTHER_JOINTS, OTHER_TAPE_WORDS, OTHER_TAPES, PRODUCTS, TAPE_THINGS, TRADE_WORDS)
-from .words import ASKING, CORE_KIND, DETERMINERS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES, TOKEN
+from .words import ASKING, CORE_KIND, DETERMINERS, NO_MARKS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES, TOKEN
 
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
@@ -122,7 +122,7 @@ _NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "
 _WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
 _THING_NOT = re.compile(r"([^\W\d_]+)(?:(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:(?:not|absent)(?=\s*[,;.!?]|\W*$)|"
                         r"no(?!\s*\.?\s*\d)(?=\s*[,;.!]|\s*$))|\s*[:=\-\u2013\u2014]+\s*n/a\b|,\s*no(?=\s*[.!]?\s*$)|"
-                        r"\s*[:=\-]?\s*(?:\u274c|\u2716\ufe0f?|\u2717|\u2718|\U0001f6ab|\u26d4))", re.IGNORECASE)
+                        r"\s*[:=\-]?\s*" + NO_MARKS + ")", re.IGNORECASE)
 # a thing said to be left out after it is named first: "the wall with the cracks removed", "cracks excluded" (named
 # after another thing, it is left to the encoder: "cracks, with the tape removed" is judged whole)
 _LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|excepted|omitted|erased|subtracted|"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from .words import ASKING, CORE_KIND, DETERMINERS, ONLY, PLACE_WORDS, SURFACES, TOKEN
+from .words import ASKING, CORE_KIND, DETERMINERS, NO_MARKS, ONLY, PLACE_WORDS, SURFACES, TOKEN
 
 # "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
 _BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighboring)\s+)*((?:(?:" +
@@ -64,10 +64,10 @@ _TRADE_PHRASES = [
 # "the crack dont include", "The cracks, I do not want them", "seam tape kindly ignore", "cracks marking is not
 # needed"); where a contrast follows, it is what is asked ("the seams aren't the problem, the cracks are" -> "ignore
 # the seams, show the cracks")
-_LEAVE_ALONE = re.compile(r"\b(?:(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:alone|hidden|un(?:selected|marked|"
-                          r"masked|touched|labell?ed|highlighted|segmented)|be(?=\s*(?:[,.;:!\u2013\u2014]|$)))|let\s+("
-                          r"(?:[^\W\d_]+\s+){1,4}?)(?:(?:stay|stays|remain|remains|sleep|rest|be)\s+(?:alone|hidden|un(?:"
-                          r"selected|marked|masked|touched|labell?ed|highlighted|segmented))|be(?=\s*(?:[,.;:!\u2013\u2014]|"
+_UNMARKED = r"un(?:selected|marked|masked|touched|labell?ed|highlighted|segmented)"  # left so: "leave the tape unmarked"
+_LEAVE_ALONE = re.compile(r"\b(?:(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:alone|hidden|" + _UNMARKED + r"|"
+                          r"be(?=\s*(?:[,.;:!\u2013\u2014]|$)))|let\s+((?:[^\W\d_]+\s+){1,4}?)(?:(?:stay|stays|remain|"
+                          r"remains|sleep|rest|be)\s+(?:alone|hidden|" + _UNMARKED + r")|be(?=\s*(?:[,.;:!\u2013\u2014]|"
                           r"$)))(?!\s*\?))\b|\bleave\s+((?:the|those|these|any|all)\s+(?:[^\W\d_]+\s+){0,2}?[^\W\d_]+)"
                           r"(?=\s*[,;]\s*(?:" + "|".join(("show", "find", "mark", "highlight", "segment", "select",
                                                            "outline", "just", "only", "give", "pick")) + r")\b)|"
@@ -84,6 +84,8 @@ _NONE_LEFT = re.compile(r"\b(?:(?:(?:do\s+not|don['\u2019]?t|dont|never)\s+(?:le
                         r"behind|out|missed)\b(?:\s+(?:of|from)\s+the\s+(?:mask|masks|selection|segmentation|output|"
                         r"result)\b)?(?!\s+(?:of|from)\b)", re.IGNORECASE)
 _FORGET = re.compile(r"\b(?:(?:you|ye|u|we)\s+can\s+)?(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?)\b", re.IGNORECASE)
+# what a thing not wanted is said not to be ("should not be marked", "not to be recorded")
+_SHOWN = r"included|shown|marked|highlighted|masked|segmented|selected|labell?ed|detected|counted|recorded|reported|noted"
 _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|actually|even|much))?\s+matter|"
                r"(?:are|is)\s+(?:irrelevant|unimportant|unnecessary|unneeded|superfluous|excluded|omitted|"
                r"(?:a\s+)?(?:separate|diff|different)\s+(?:job|issue|matter|task|"
@@ -99,10 +101,8 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"(?:\s+(?:really|actually))?\s+(?:(?:the|an|a|my|our|your)\s+)?(?:issue|problem|concern|priority|focus|"
                r"point|important|relevant|needed|wanted)|can\s+wait(?:\s+(?:until|till|til)\s+[^\W\d_]+|\s+later)?|"
                r"(?:(?:should|must|shall|need|needs|are|is)\s+not|(?:shouldn|mustn|needn|aren|isn)['\u2019]?t)\s+"
-               r"(?:to\s+)?be\s+(?:included|shown|marked|highlighted|masked|segmented|selected|labell?ed|detected|"
-               r"counted|picked\s+up|recorded|reported|noted|annotated|outlined|traced)|not\s+to\s+be\s+(?:included|shown|"
-               r"marked|highlighted|masked|"
-               r"segmented|selected|labell?ed|detected|counted|recorded|reported|noted)|can\s+be\s+(?:left\s+out|ignored|"
+               r"(?:to\s+)?be\s+(?:" + _SHOWN + r"|picked\s+up|annotated|outlined|traced)|not\s+to\s+be\s+(?:" + _SHOWN +
+               r")|can\s+be\s+(?:left\s+out|ignored|"
                r"skipped|excluded|omitted)|(?:(?:should|must|shall)\s+|(?:(?:are|is)\s+)?to\s+)be\s+(?:excluded|ignored|"
                r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted|of\s+interest)(?:\s+"
                r"(?:to\s+)?"
@@ -164,7 +164,7 @@ _MASK_MINUS = re.compile(r"\bmasks?\(\s*([^()]+?)\s*\)\s*[-\u2212]\s*masks?\(\s*
                          r"\s+[-\u2212]\s+(?=(?:crack|fissur|tap|joint|seam)\w*)", re.IGNORECASE)  # ("mask = wall - cracks")
 # marks of yes and no, as a list writes them before each thing ("\u2705 cracks \u274c tape") or between two ("Mark the
 # cracks \U0001f6ab tape")
-_NO_MARK = re.compile(r"\s*(?:\u274c|\u2716\ufe0f?|\u2717|\u2718|\U0001f6ab|\u26d4)\s*")
+_NO_MARK = re.compile(r"\s*" + NO_MARKS + r"\s*")
 _YES_MARK = re.compile(r"\s*(?:\u2705|\u2714\ufe0f?|\u2611\ufe0f?)\s*")
 # (not "cracks \u26d4 tape joints only": there it says no to what it follows)
 _NO_MARK_BEFORE = re.compile(_NO_MARK.pattern + r"(?=(?:(?:the|any|all|drywall|joint|plasterboard|taped)\s+)*(?:crack|"
@@ -316,7 +316,7 @@ def dismissal_reading(prompt: str) -> str:
     def leave_alone(m: re.Match) -> str:  # "leave the cracks and the tape alone": both (a clause names one)
         name = (m.group(1) or m.group(2) or m.group(3) or m.group(4)).rstrip()
         before = TOKEN.findall(text[:m.start()].lower())[-2:]
-        if any(w in ("don't", "dont", "never", "not", "won't", "t") for w in before) or (
+        if any(w in ("dont", "never", "not", "t") for w in before) or (  # (TOKEN splits "don't" into "don", "t")
                 m.group(1, 2) != (None, None) and name.split()[0].lower() in ("no", "none", "any", "nothing")):
             return m.group(0)  # "Don't let the cracks stay hidden", "Let no crack remain hidden": they are asked for
         return _as_typed(m.group(0), "ignore ") + name if a_whole_thing(name, text[m.end():], 2) else m.group(0)
