@@ -1376,3 +1376,26 @@ def test_the_shipped_gate_reads_set_26s_things_tapes_and_leaving_out(prompt, con
 def test_the_shipped_gate_reads_set_27s_asides_equations_and_idioms(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 28 (0.6.13's last rules as first read: 225 of 250), after it was read: a list's items (numbers, bullets,
+    # a dash before a label), "X: do not mark", "X I don't want, the rest yes", "..., the cracks yes", other things'
+    # joints and tapes
+    ("- Scope: wall surface - Exclude: cracks", None), ("\u2022 Mark: plasterboard \u2022 Exclude: taped joints", None),
+    ("Items: 1) wall finish 2) cracking \u2013 NOT to be marked", None),
+    ("Items: 1) cracking \u2013 ignore 2) board joint tape \u2013 mark", "taping"),
+    ("Items: 1) cracks \u2013 mark 2) seams \u2013 do not mark", "cracks"),
+    ("Segmentation target: joint tape. Cracks: do not mark.", "taping"),
+    ("Crack not needed sir, only the painted area pls", None), ("Cracks I don't want, the rest of wall yes", None),
+    ("Seams I don't want, the cracks yes", "cracks"), ("Kindly mark the robot arm joints in this image.", None),
+    ("so like the joints on the robot um can you highlight them thanks", None),
+    ("Show mi di joint dem pon dis bike frame", None), ("Mark di seam pon mi tennis ball deh", None),
+    ("Bhai kindly find the bandage tape on my finger", None),
+    ("Mi reach site from crack a dawn, just mark di thermostat fi mi", None),
+    # what must not change: a kind of the thing before "the rest", one list number, a dash that is no bullet
+    ("the hairline cracks don't matter, mark the rest", "cracks"), ("1) segment the cracks", "cracks"),
+    ("cracks - show them", "cracks"), ("Section 2. taped joints", "taping")])
+def test_the_shipped_gate_reads_set_28s_lists_and_other_things(prompt, concept):
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept

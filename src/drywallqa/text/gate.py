@@ -139,7 +139,7 @@ _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # not "crack on the wall"), "a cracking job", "what a cracking day" (a very good one; not "cracking day 1 versus day 30"),
 # "crack my head" (think hard; not "the crack my head made"), "the evidence caught on tape" (not "where my knife caught
 # on tape"), "joint and several liability" (not "the top joint and several below it"), "bursting at the seams" (too full)
-_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:of\s+dawn|down\s+on|on\s+with\b|(?:a|an|the|your|my)\s+(?:joke|jokes|"
+_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:(?:of|a|o['\u2019]?)\s+dawn|down\s+on|on\s+with\b|(?:a|an|the|your|my)\s+(?:joke|jokes|"
                      r"code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|window)\b|(?:me|"
                      r"mi|us|him|her|them|you)\s+up\b|up\s+laughing\b|jokes?\b|wise\b)|"
                      r"\ba\s+crack\s+(?:shot|in\s+(?:his|her|my|their|your|the)\s+voice)\b|\bcrack\s+(?:cocaine|pipe|house|head|pot)\b|"
@@ -171,11 +171,11 @@ _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric
 _STOREY = frozenset("""first second third fourth fifth ground upper lower top bottom every each all other next same nd rd
     st th floor floors""".split())  # before "floor" ("the second floor"), or "floor" first, with no determiner ("on floor 2")
 _DRY_LINED = frozenset("lined drylined drylining".split())  # "the dry-lined blockwork" is plasterboard on blocks
-_JOINT_OF = frozenset("in on of o between within".split())  # "seams in the vinyl flooring", "the joint o ma elbow"
-# (Scots "o"); not "along the window frame"
+_JOINT_OF = frozenset("in on of o pon between within".split())  # "seams in the vinyl flooring", "the joint o ma
+# elbow" (Scots "o"), "di seam pon mi tennis ball" (Jamaican "pon"); not "along the window frame"
 # the words said after a request's thing that are no part of its place: "the seam of my bag po" (Tagalog's polite "po"),
-# "the joint on the chair lah", "the seam on the bag please"
-_PARTICLES = frozenset("po lah leh lor la please pls plz sir maam mate bro boss kabayan".split())
+# "the joint on the chair lah", "the seam on the bag please", "the joints on the robot um", "pon mi tennis ball deh"
+_PARTICLES = frozenset("po lah leh lor la please pls plz sir maam mate bro boss kabayan deh um uh er erm".split())
 _PARTS = frozenset("panel panels sheet sheets surface surfaces".split())  # a surface's words that are an object's too
 _WALLS = frozenset("wall walls partition partitions drywall plasterboard plasterboards".split())  # a wall's own words
 _CONJUNCTIONS = frozenset("as while when where which who that because since to".split())  # "the sail as it drinks the wind"
@@ -921,6 +921,8 @@ class PromptGate:
                         # desk wall seams" (not "car panel seams")
                         words[k] in ("floor", "floors") and k and words[k - 1] in _STOREY):  # "ground floor ceiling seams"
                     return True  # (a frame before a surface says how it is built: "timber frame wall seams")
+                if after and after[0] == "dem":  # Jamaican plural: "di joint dem pon dis bike frame"
+                    after = after[1:]
                 if after and after[0] in ("line", "lines") and after[1:2] and after[1] in _JOINT_OF:
                     after = after[1:]  # "the seam line between car door panel and fender"
                 if not after or after[0] not in _JOINT_OF:

@@ -107,12 +107,14 @@ _NOT_WANTED = (r"(?:(?:do|does)\s+not|(?:don|doesn)['\u2019]?t)(?:\s+(?:really|a
                r"left\s+out|omitted|disregarded)|(?:not|no)\s+(?:needed|required|necessary|need|wanted|of\s+interest)(?:\s+"
                r"(?:to\s+)?"
                r"(?:show|mark|see|segment))?|not\s+included|"
-               r"out\s+of\s+scope|(?:do\s+not|don['\u2019]?t)\s+include|(?:leave|ignore|skip)\s+(?:it|them)|"
+               r"out\s+of\s+scope|(?:do\s+not|don['\u2019]?t|dont)\s+(?:include|mark|show|segment|highlight|annotate|"
+               r"label|select|trace|outline)(?:\s+(?:it|them))?|(?:leave|ignore|skip)\s+(?:it|them)|"
                r"excluded\s+from\s+(?:the\s+|this\s+)?scope|(?:stay|stays|remain|remains)\s+out"
                r"(?:\s+of\s+(?:the|this|my|our|your|a)\s+[^\W\d_]+)?|"
                r"(?:are|is)\s+(?:being\s+)?(?:assessed|handled|dealt\s+with|covered|reviewed|checked|inspected|"
                r"done|treated)\s+separately(?:\s+by\s+(?:the\s+|a\s+|an\s+|another\s+|our\s+|their\s+)?[^\W\d_]+)?")
-_DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)(?:\s*[,?])?\s+(?:" +
+_DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*|\b\d{1,2}[).]\s*)((?:[^\W\d_]+\s+){0,4}?[^\W\d_]+)(?:\s*[,?])?"
+                        r"(?:\s*[:\u2013\u2014]\s*|\s+-+\s*|\s+)(?:" +
                         _NOT_WANTED +
                         r")(?:\s+(?:in|on|from)\s+(?:the|this|my|our|your|a)\s+(?:mask|masks|matte|selection|output|"
                         r"result|results|segmentation|annotation|labels?|image|photo|picture|request|task|item|job|"
@@ -120,7 +122,8 @@ _DISMISSED = re.compile(r"(^|[.,;:!?\u2013\u2014]\s*|\s-+\s*)((?:[^\W\d_]+\s+){0
                         r"(?:\s+(?:for|right)\s+now|\s+at\s+the\s+moment|\s+here|\s+today|\s+anyway|\s+really|"
                         r"\s+(?:for|in)\s+(?:this|the)\s+(?:task|item|job|request|ticket|project|report|inspection|"
                         r"exercise))?"  # "Cracks are out of scope for this task"
-                        r"(?=\s*(?:([.,;:!\u2013\u2014]|\s-+\s|$)|but\b))", re.IGNORECASE)  # (not a question: "the tape
+                        r"(?:\s+(?:sir|please|pls|plz|mate|boss|thanks|thx))?"  # "Crack not needed sir, ..."
+                        r"(?=\s*(?:([.,;:!\u2013\u2014]|\s-+\s|\d{1,2}[).]\s|$)|but\b))", re.IGNORECASE)  # (not a question: "the tape
 # can be left out? No. Mark it.")
 # a clause saying which thing is wanted, or not, without a verb of asking, read as "show" or "ignore"
 # (dismissal_reading): "..., it's the cracks I'm after", "It is the taped joints we need", "its the cracks that I want",
@@ -146,6 +149,11 @@ _LABEL_NOT = re.compile(r"(^|[.;|,]\s*)(?:exclude|excluding|excluded|exclusions?
 _STORY_ROLE = re.compile(r"^\s*as\s+(?:a|an)\s+((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+)\s*,?\s+(?=(?:i|we)\s+(?:want|need|"
                          r"would\s+like)\b)", re.IGNORECASE)
 _STORY_REASON = re.compile(r"\s*,?\s+so\s+(?:that\s+)?(?:i|we|they|he|she|the|our|my|it)\b[^.;!?]*", re.IGNORECASE)
+# the marks that begin a list's items: numbers ("Items: 1) cracks – mark 2) seams – do not mark", where two or more
+# are), bullets ("• Mark: plasterboard • Exclude: taped joints") and a dash before a label ("- Scope: wall surface -
+# Exclude: cracks"; not "cracks - ignore"), each read as the end of a clause
+_LIST_NUMBER = re.compile(r"(?:^|(?<=[\s:;,]))\(?\d{1,2}[).]\s+(?=[^\W\d_])")
+_BULLET = re.compile(r"\s*(?:[\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2043]|(?:^|(?<=\s))-+(?=\s+(?:[^\W\d_]+\s+)?[^\W\d_]+\s*:))\s*")
 # a word of address between two commas ("Not the cracks, bud, the taped seams"): no part of either clause
 _VOCATIVE = re.compile(r",\s*(?:bud|buddy|mate|boss|sir|ma'?am|madam|bro|lads|guys|pal|chief|eh|abeg|chur|legend|cuz|"
                        r"fam|if\s+any)\s*(?=,)|,\s*(?:would|could|can|will)\s+you\s*\??\s*$", re.IGNORECASE)  # (and "if
@@ -186,11 +194,15 @@ _CLAUSE_WORDS = frozenset("and but so then also".split())  # "..., and the tape 
 # the words after which a verb is in the imperative ("please forget the tape", "ok never mind the seams")
 _BEFORE_AN_ORDER = frozenset("please pls plz just so ok okay and then now but um uh er erm hey".split())
 _WH_WORDS = frozenset("where what which how if whether why when who to that".split())  # "I forget where the cracks are"
-# words that point back to the thing left out: only some of it is ("leave the small cracks alone, mark the big ones")
-_POINTS_BACK = re.compile(r"\b(?:ones|them|it(?!['\u2019]?s\b|\s+is\b)|the\s+others|the\s+rest)\b", re.IGNORECASE)
-# what a contrast after a clause not wanting a thing says is wanted: "the cracks are", "it's the cracks", "tape does"
+# words that point back to the thing left out: only some of it is ("leave the small cracks alone, mark the big ones");
+# "the rest" and "the others" only after a kind of the thing ("the hairline cracks don't matter, mark the rest"; after
+# the thing itself "the rest" is the wall's: "Cracks I don't want, the rest of wall yes")
+_POINTS_BACK = re.compile(r"\b(?:ones|them|it(?!['\u2019]?s\b|\s+is\b)|(?P<rest>the\s+others|the\s+rest))\b",
+                          re.IGNORECASE)
+# what a contrast after a clause not wanting a thing says is wanted: "the cracks are", "it's the cracks", "tape does",
+# "the cracks yes"
 _CONTRAST = re.compile(r"\s*(?:it['\u2019]?s\s+|it\s+is\s+)?((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+?)"
-                       r"(\s+(?:is|are|do|does))?\s*(?=[.!;]|$)", re.IGNORECASE)
+                       r"(\s+(?:is|are|do|does|yes|yeah|yep|yup|please|pls|plz))?\s*(?=[.!;]|$)", re.IGNORECASE)
 # a program's prompt strings (structured_reading): JSON or key=value pairs naming what to find
 # (``{"cls": "drywall_joint"}``, ``target=crack``), what to leave out (``exclude``, ``negative``: ``query='drywall joint'
 # negative='crack'``) or that the mask is to be inverted (``"invert": true``); a value's sign ("!joint_tape") says not
@@ -309,8 +321,11 @@ def dismissal_reading(prompt: str) -> str:
         words = [w for w in TOKEN.findall(name.lower()) if w not in _CLAUSE_WORDS]  # all of them (or the work on them:
         while len(words) > 1 and words[-1] in _TASK_NOUNS:  # "cracks marking is not needed")
             words.pop()
+        back = _POINTS_BACK.search(after)
+        if back and back.group("rest") and all(w in DETERMINERS for w in words[:-1]):
+            back = None  # "Cracks I don't want, the rest yes": the rest of the wall
         return bool(words) and words[-1] in CORE_KIND and len(_head_kinds(name)) <= kinds and \
-            not any(w in _NOT_IN_A_NAME for w in words) and not _POINTS_BACK.search(after) and \
+            not any(w in _NOT_IN_A_NAME for w in words) and not back and \
             not any(w in _OF_A_THING or (w.endswith("ing") and w not in CORE_KIND) for w in words[:-1])
 
     def leave_alone(m: re.Match) -> str:  # "leave the cracks and the tape alone": both (a clause names one)
@@ -392,6 +407,9 @@ def plain_reading(prompt: str) -> str:
     text = _MASK_MINUS.sub(lambda m: f"{m.group(1)} minus {m.group(2)}" if m.group(1) else f" {m.group(3)} minus ",
                            _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
     text = _SPANISH_WITHOUT.sub("without ", _FRENCH_NOT.sub(r"\1not ", text))
+    if len(_LIST_NUMBER.findall(text)) > 1 or _BULLET.search(text):
+        text = _BULLET.sub("; ", _LIST_NUMBER.sub("; ", text) if len(_LIST_NUMBER.findall(text)) > 1 else text)
+        text = re.sub(r"^[;\s]+|(?<=:)\s*;", "", re.sub(r"(?:\s*;)+", ";", text)).strip()
     if _NO_MARK.search(text) or _YES_MARK.search(text):
         # a mark of no before a thing is "not" ("Mark the cracks \U0001f6ab tape"); where a mark ends the prompt, each
         # follows its thing ("cracks \u274c tape \u2705", "cracks \u274c rest \u2705": the gate reads a mark of no after it)

@@ -56,7 +56,7 @@ UNRELATED_WORDS = [
 OTHER_TAPES = frozenset("""painter painters masking duct duck electrical electric insulating insulation measuring caution
     warning hazard barrier police gaffer gaffa washi packing parcel scotch sticky sided frog marking decorator decorators
     carpet foil aluminum aluminium hvac plumber plumbers teflon ptfe thread gorilla tesa velcro kapton vinyl cloth medical
-    surgical athletic kinesiology reflective cassette vhs magnetic ticker gaff spike hockey""".split())
+    surgical athletic kinesiology reflective cassette vhs magnetic ticker gaff spike hockey bandage bandages aid""".split())
 OTHER_TAPE_WORDS = frozenset("sellotape frogtape scotchtape mixtape mixtapes".split())
 # things named by "tape" and the word after it ("a tape measure", "the tape recorder"): no tape on a wall
 TAPE_THINGS = frozenset("measure measures recorder recorders dispenser dispensers deck decks player players gun guns".split())
@@ -78,7 +78,7 @@ OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting morta
     gutter gutters duct ducts ductwork rail rails railway track tracks coal siding wallpaper silicone siliconed sealant
     caulk caulked caulking sofa couch chair cushion mattress curtain curtains sleeve sleeves trousers jacket tent
     sail sails tarp tarpaulin leather upholstery pants shoe shoes boot boots glove gloves sock socks wetsuit wetsuits
-    bag bags backpack handbag purse ball balls football baseball basketball bicycle bike chain
+    bag bags backpack handbag purse ball balls football baseball basketball bicycle bike chain robot robots robotic arm arms
     frame frames scaffold scaffolds scaffolding""".split())
 # things with seams and joints of their own (furniture, vehicles, tents, hats): other things' joints and seams named
 # before them or anywhere in their place ("the joints of the old oak table", "the seams on the wardrobe door", "the
