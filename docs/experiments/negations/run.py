@@ -28,6 +28,7 @@ import numpy as np
 
 import drywallqa
 from drywallqa import Segmenter
+from drywallqa.text.encoder import check_prompt
 from drywallqa.utils.files import strict_json, write_text_atomic
 
 _spec = importlib.util.spec_from_file_location("prompt_places", Path(__file__).parent.parent / "prompt_places" / "run.py")
@@ -53,16 +54,28 @@ DEV = {
 
 def rates(seg: Segmenter, lists: dict) -> dict:
     """Per list: the share answered and answered right, and the prompts answered wrong with their answer (a concept,
-    or "refused")."""
+    "refused", or "input error" for text the product takes as no prompt)."""
     out = {}
     for name, items in lists.items():
         pairs = [(p, name) if isinstance(p, str) else tuple(p) for p in items]
-        matches = seg.match_prompts([p for p, _ in pairs])
-        answers = {p: matches[p].concept if matches[p].known else "refused" for p, _ in pairs}
-        right = [answers[p] == "refused" if want in REFUSE else answers[p] == CONCEPTS[want] for p, want in pairs]
-        out[name] = {"prompts": len(pairs), "answered": float(np.mean([a != "refused" for a in answers.values()])),
+        matches = seg.match_prompts([p for p, _ in pairs if _typeable(p)])  # one the product takes as no prompt (a
+        answers = {p: "input error" if p not in matches else matches[p].concept if matches[p].known else "refused"
+                   for p, _ in pairs}  # line break) is answered with an input error: a refusal
+        refused = ("refused", "input error")
+        right = [answers[p] in refused if want in REFUSE else answers[p] == CONCEPTS[want] for p, want in pairs]
+        out[name] = {"prompts": len(pairs), "answered": float(np.mean([a not in refused for a in answers.values()])),
                      "right": float(np.mean(right)), "wrong": {p: answers[p] for (p, _), ok in zip(pairs, right) if not ok}}
     return out
+
+
+def _typeable(prompt: str) -> bool:
+    """Whether the product takes ``prompt`` as a prompt at all (``check_prompt``: no line break, at most 300
+    characters, ...); one it does not is answered with an input error, scored as refused."""
+    try:
+        check_prompt(prompt)
+    except ValueError:
+        return False
+    return True
 
 
 def generated(part: str, places: bool) -> dict:

@@ -56,7 +56,8 @@ from .encoder import normal_form
 from .readings import _head_kinds, plain_reading
 from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OBJECT_PLACES, OBJECTS,
                          OTHER_JOINTS, OTHER_TAPE_WORDS, OTHER_TAPES, PRODUCTS, TAPE_THINGS, TRADE_WORDS)
-from .words import ASKING, CORE_KIND, DETERMINERS, NO_MARKS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES, TOKEN
+from .words import (ASKING, ASKING_VERBS, CORE_KIND, DETERMINERS, NO_MARKS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES,
+                    TOKEN)
 
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
@@ -212,10 +213,6 @@ _MISSING = frozenset("miss missing overlook skip forget".split())  # after a neg
 _MISSING |= frozenset("know ken idea sure clue".split())
 # between a negation and the word of missing it undoes: "not to miss any cracks", "don't ever skip", "don't you miss"
 _BEFORE_MISSING = frozenset("to ever you we".split())
-# verbs that ask for a thing: after "but" they go on asking ("sound plaster but find any cracks"), and after a comma
-# they begin a new clause ("leaving out the pipes, show me the cracks")
-_ASKING_VERBS = frozenset("""segment find show highlight outline detect mark locate identify get see check look
-    label trace map draw select indicate delineate provide display isolate extract annotate pick""".split())
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
 # cracks", "no tape, just the cracks"), or before a last part saying "only" ("skip the tape, cracks only") or ending
@@ -223,7 +220,7 @@ _ASKING_VERBS = frozenset("""segment find show highlight outline detect mark loc
 # tape for now", "..., the seams as well right now"), or, with no comma, before a verb of asking or "just" ("instead of the cracks show the joints", "forget the tape
 # just the cracks"; not "skip the seams that show cracks"); not a comma in a list ("everything except the cracks, the
 # tape and the seams")
-_NEW_REQUEST = sorted(_ASKING_VERBS | ONLY | frozenset("""then instead but where what which please kindly can could give
+_NEW_REQUEST = sorted(ASKING_VERBS | ONLY | frozenset("""then instead but where what which please kindly can could give
                                                           keep i we first now start want need""".split()) | {
     r"(?:is|are)\s+there", r"(?:all|aw)\s+(?:i|we)\s+(?:want|need)"})  # "is there any cracks?", "no tape, first check for
 # cracks", "Excluding cracks, start with the first seam", "Don't bother with the joints, all I want is the cracks"
@@ -231,7 +228,7 @@ _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014|]\s*|\s-+\s|,\s*(?=(?:" + "|".join
                          r",\s*(?=[^,;:.!?]*\bonly\b[^,;:.!?]*$)|,\s*(?![^,;:.!?]*\b(?:and|nor|too|also|well)\b)"
                          r"(?=(?:[^\W\d_]+\s+){1,3}?(?<!for\s)(?<!right\s)(?:first|now|please)(?:\s+please)?\W*$)|"
                          r"\band\s+(?:(?:just|only|then)\s+)?(?=(?:" +
-                         "|".join(sorted(_ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)|"
+                         "|".join(sorted(ASKING_VERBS | {r"give\s+(?:me|us)"})) + r")\b)|"
                          r"(?<=\w)(?<!that)(?<!which)(?<!who)(?<!to)(?<!ever)(?<!(?<!kind)ly)(?<!not)(?<!n't)"
                          r"(?<!n\u2019t)(?<!dont)(?<!case)\s+(?=(?:show|find|highlight|segment|detect|outline|"
                          r"locate|identify|mark|just|only)\s)", re.IGNORECASE)
@@ -239,7 +236,7 @@ _CLAUSE_END = re.compile(r"[;:.!?\u2013\u2014|]\s*|\s-+\s|,\s*(?=(?:" + "|".join
 # "The cracks aren't my concern right now."), up to its end; and a request in what follows ("Show me", "Where are")
 _NOT_SO = re.compile(r"^[^.;!?]*?\b(?:(?:is|are|was|were)\s+not|isn['\u2019]?t|aren['\u2019]?t|wasn['\u2019]?t|"
                      r"weren['\u2019]?t)\b[^.;!?]*[.;!?]+", re.IGNORECASE)
-_A_REQUEST = re.compile(r"^\W*(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:" + "|".join(sorted(_ASKING_VERBS)) +
+_A_REQUEST = re.compile(r"^\W*(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:" + "|".join(sorted(ASKING_VERBS)) +
                         r"|give|where|what|which|i\s+(?:want|need)|we\s+(?:want|need)|just|only)\b", re.IGNORECASE)
 # negations that are nouns of a mask's opposite ("the opposite of cracks", "inverse of the crack mask", "inverse crack
 # mask"), and adjectives of a place elsewhere ("opposite wall cracks", "the negative corner tape"): negations only
@@ -278,6 +275,11 @@ def _negation_words(text: str) -> list[tuple[int, str]]:
     return [(start, word) for start, _, word in _negation_spans(text)]
 
 
+def _owner(word: str) -> str:
+    """``word`` without a possessive "'s" ("painter's" -> "painter", "the chain\u2019s")."""
+    return word.removesuffix("'s").removesuffix("\u2019s")
+
+
 def _forms(word: str) -> set[str]:
     """``word`` and its stems without an ending of a form ("feathered" -> "feather", "panelling" -> "panel"), not of
     another word ("spidery lines" are no spiders)."""
@@ -304,7 +306,7 @@ def _is_negation(words: list[str], i: int, about_a_mask: bool, names_its_object=
     after = words[i + 1:]
     if (word in ("but", "not") or word in _LEAVE_OUT) and after and after[0] in ONLY:  # "filter out just the cracks"
         return False
-    if word == "but" and after and after[0] in _ASKING_VERBS:  # "sound plaster but find any cracks": a conjunction
+    if word == "but" and after and after[0] in ASKING_VERBS:  # "sound plaster but find any cracks": a conjunction
         return False
     if word in _OPPOSITES and not about_a_mask and (not after or after[0] != "of"):
         return False
@@ -854,7 +856,7 @@ class PromptGate:
         before anything the model knows ("the cracks and not the painter's tape" asks for cracks). Every "X tape" is
         near the taping anchors, and was answered with the joints' mask. Judged on what the gate judges
         (:meth:`understood`): "cracks, not the masking tape" asks for cracks."""
-        words = [w.removesuffix("'s") for _, w in _negation_words(text)]
+        words = [_owner(w) for _, w in _negation_words(text)]
         for i, word in enumerate(words):
             if word in OTHER_TAPE_WORDS or (word == "tape" and words[i + 1:i + 2] and words[i + 1] in TAPE_THINGS):
                 return True
@@ -906,7 +908,7 @@ class PromptGate:
             after = words[j + 1:]
             names_another = after and (after[0] in _JOINT_PRODUCTS or CORE_KIND.get(after[0]) == "cracks")
             if word in _JOINT_WORDS and not names_another:
-                before = words[j - 1].removesuffix("'s").removesuffix("\u2019s") if j else None  # "the chain's joint"
+                before = _owner(words[j - 1]) if j else None  # "the chain's joint"
                 if before in DRYWALL_JOINT_WORDS:
                     return False
                 if before in ("floor", "floors") and j >= 2 and words[j - 2] in _STOREY:
@@ -960,7 +962,7 @@ class PromptGate:
                     return len(place) > 1 and (place[-2] in _POSSESSIVES or nouns[-1] != "back") and (
                         not following or following[0] not in ("and", "or", ",") or (
                             following[0] == "," and following[1:] != [] and (
-                                following[1] in _ASKING_VERBS or following[1] in _A_CLAUSE or following[1] in _PARTICLES
+                                following[1] in ASKING_VERBS or following[1] in _A_CLAUSE or following[1] in _PARTICLES
                                 or following[1].replace("\u2019", "'") in ("it's", "its"))))
                 return nouns[-1] in OTHER_JOINTS
             if self._names_a_thing(word):

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 
-from .words import ASKING, CORE_KIND, DETERMINERS, NO_MARKS, ONLY, PLACE_WORDS, SURFACES, TOKEN
+from .words import (ASKING, ASKING_VERBS, CORE_KIND, DETERMINERS, NO_MARKS, ONLY, PLACE_WORDS, SURFACES,
+                    TOKEN)
 
 # "where the boards meet", "where two plasterboard sheets join", "where the panels butt together"
 _BOARDS_MEET = re.compile(r"\bwhere\s+(?:(?:the|two|adjacent|neighbouring|neighboring)\s+)*((?:(?:" +
@@ -69,8 +70,7 @@ _LEAVE_ALONE = re.compile(r"\b(?:(?:leave|leaving)\s+((?:[^\W\d_]+\s+){1,5}?)(?:
                           r"be(?=\s*(?:[,.;:!\u2013\u2014]|$)))|let\s+((?:[^\W\d_]+\s+){1,4}?)(?:(?:stay|stays|remain|"
                           r"remains|sleep|rest|be)\s+(?:alone|hidden|" + _UNMARKED + r")|be(?=\s*(?:[,.;:!\u2013\u2014]|"
                           r"$)))(?!\s*\?))\b|\bleave\s+((?:the|those|these|any|all)\s+(?:[^\W\d_]+\s+){0,2}?[^\W\d_]+)"
-                          r"(?=\s*[,;]\s*(?:" + "|".join(("show", "find", "mark", "highlight", "segment", "select",
-                                                           "outline", "just", "only", "give", "pick")) + r")\b)|"
+                          r"(?=\s*[,;]\s*(?:" + "|".join(sorted(ASKING_VERBS | {"just", "only", "give"})) + r")\b)|"
                           r"(?:(?<=^)|(?<=[,;.!] )|(?<=[,;.!]))leave\s+((?:the|those|these|any|all)\s+(?:[^\W\d_]+\s+){0,2}?"
                           r"[^\W\d_]+)(?=\s*[.!]?\s*$)", re.IGNORECASE)  # (a clause of its own at the end: "Cracks only mind,
 # leave the taped joins"; not "Show me where they leave the tape.")

@@ -1,8 +1,8 @@
 """Word lists and regexes that both the prompt gate (:mod:`drywallqa.text.gate`) and its readings
 (:mod:`drywallqa.text.readings`) use: how a prompt's words are found, the prepositions and the words where a place
-begins, the words that ask without naming anything, the surfaces every wall photo shows, the determiners, the words
-saying "only", and the head words telling which concept a request names. Both import them from here; this module
-imports neither (the gate imports the readings, never the other way).
+begins, the words that ask without naming anything, the verbs that ask for a thing, the surfaces every wall photo
+shows, the determiners, the words saying "only", and the head words telling which concept a request names. Both import
+them from here; this module imports neither (the gate imports the readings, never the other way).
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ SURFACES = frozenset("""wall walls drywall drywalls plasterboard plasterboards g
     sheetrock gyprock plaster plasterwork ceiling ceilings panel panels sheet sheets surface surfaces partition room
     photo image picture shot""".split())
 DETERMINERS = frozenset("the a an any all every each those these this that my our its some".split())
+# verbs that ask for a thing: after "but" they go on asking ("sound plaster but find any cracks"), after a comma they
+# begin a new clause ("leaving out the pipes, show me the cracks"), and before one a bare "leave the X," leaves X out
+# ("leave the tape, mark the cracks")
+ASKING_VERBS = frozenset("""segment find show highlight outline detect mark locate identify get see check look
+    label trace map draw select indicate delineate provide display isolate extract annotate pick""".split())
 # after "but" or "not", words that ask for a thing rather than leave it out: "on this wall, but only the cracks", "not
 # just the tape"
 ONLY = frozenset("only just also".split())
