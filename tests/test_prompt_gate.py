@@ -1395,7 +1395,15 @@ def test_the_shipped_gate_reads_set_27s_asides_equations_and_idioms(prompt, conc
     ("Mi reach site from crack a dawn, just mark di thermostat fi mi", None),
     # what must not change: a kind of the thing before "the rest", one list number, a dash that is no bullet
     ("the hairline cracks don't matter, mark the rest", "cracks"), ("1) segment the cracks", "cracks"),
-    ("cracks - show them", "cracks"), ("Section 2. taped joints", "taping")])
+    ("cracks - show them", "cracks"), ("Section 2. taped joints", "taping"),
+    # a review's probe of these rules (probe_082): what a first version of them answered wrong
+    ("Do not mark 1) the cracks 2) the tape", None), ("Everything except \u2022 cracks \u2022 windows", None),
+    ("Ignore the following: 1) tape 2) nail pops. Show the cracks.", "cracks"),
+    ("Small cracks \u2013 ignore, big cracks \u2013 mark", "cracks"), ("Some cracks I don't want, the rest yes", "cracks"),
+    ("Cracks not wanted, nor the tape please", None), ("Mark the joints in the north arm of the hallway", "taping"),
+    ("Show the seam on the um sofa", None), ("Find the bandage-like tape over the joints", "taping"),
+    ("Training aid: drywall tape", "taping"), ("\u2022 Mark: cracks \u2022 Ignore: tape", "cracks"),
+    ("Tape: not needed, cracks: yes", "cracks")])
 def test_the_shipped_gate_reads_set_28s_lists_and_other_things(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept

@@ -175,8 +175,10 @@ _DRY_LINED = frozenset("lined drylined drylining".split())  # "the dry-lined blo
 _JOINT_OF = frozenset("in on of o pon between within".split())  # "seams in the vinyl flooring", "the joint o ma
 # elbow" (Scots "o"), "di seam pon mi tennis ball" (Jamaican "pon"); not "along the window frame"
 # the words said after a request's thing that are no part of its place: "the seam of my bag po" (Tagalog's polite "po"),
-# "the joint on the chair lah", "the seam on the bag please", "the joints on the robot um", "pon mi tennis ball deh"
-_PARTICLES = frozenset("po lah leh lor la please pls plz sir maam mate bro boss kabayan deh um uh er erm".split())
+# "the joint on the chair lah", "the seam on the bag please", "the joints on the robot um", "pon mi tennis ball deh";
+# a filler before the place's noun is skipped ("the seam on the um sofa")
+_FILLERS = frozenset("um uh er erm".split())
+_PARTICLES = frozenset("po lah leh lor la please pls plz sir maam mate bro boss kabayan deh".split()) | _FILLERS
 _PARTS = frozenset("panel panels sheet sheets surface surfaces".split())  # a surface's words that are an object's too
 _WALLS = frozenset("wall walls partition partitions drywall plasterboard plasterboards".split())  # a wall's own words
 _CONJUNCTIONS = frozenset("as while when where which who that because since to".split())  # "the sail as it drinks the wind"
@@ -863,7 +865,8 @@ class PromptGate:
             # the kind just before "tape", or before a word of its own ("painter's blue tape"), not before a word that
             # names nothing ("masking the tape", "measuring the tape": a verb, of the joint tape)
             if word in ("tape", "tapes") and i and (words[i - 1] in OTHER_TAPES or (
-                    i >= 2 and words[i - 2] in OTHER_TAPES and words[i - 1] not in _NOT_A_NAME)):
+                    i >= 2 and words[i - 2] in OTHER_TAPES and words[i - 1] not in _NOT_A_NAME and
+                    words[i - 1] not in DRYWALL_JOINT_WORDS and words[i - 1] not in ("joint", "like"))):
                 return True
             if self._names_a_thing(word) and not (word in ("strip", "strips") and words[i + 1:i + 2] == ["of"]):
                 return False  # a thing the model knows comes first: asked for that (not "strips of masking tape")
@@ -913,7 +916,8 @@ class PromptGate:
                     return False
                 if before in ("floor", "floors") and j >= 2 and words[j - 2] in _STOREY:
                     return False  # "the ground floor's seams", "the first floor joints": a storey's
-                if before in OTHER_JOINTS or before in ("knee", "knees"):  # not through a surface: "knee wall joints"
+                if before in OTHER_JOINTS or before in BODY_PLACES - {"back"}:  # "knee joints", "robot arm joints";
+                    # not through a surface: "knee wall joints"
                     return True
                 k = j - 1
                 while k >= 0 and words[k] in SURFACES:  # "tile wall joints": the joints of a tiled wall
@@ -934,6 +938,8 @@ class PromptGate:
                 # word that ended it; the thing a side is of is the place ("the seam on the back of my jacket")
                 place, end = [], None
                 for n, w in enumerate(after[1:], 1):
+                    if w in _FILLERS and all(v in DETERMINERS for v in place):
+                        continue
                     if w == "of" and place and all(v in DETERMINERS or v in _SIDES for v in place):
                         place = []
                         continue
@@ -959,7 +965,7 @@ class PromptGate:
                     return False  # "joints on the second floor", "on every floor", "on floor 2": a storey
                 if nouns[-1] in BODY_PLACES:  # "the joint in my knee", "the joint in me back, it hurts" (not "at the
                     following = after[end:end + 2] if end is not None else []  # back", "in my back and front rooms")
-                    return len(place) > 1 and (place[-2] in _POSSESSIVES or nouns[-1] != "back") and (
+                    return len(place) > 1 and (place[-2] in _POSSESSIVES or nouns[-1] in ("knee", "knees")) and (
                         not following or following[0] not in ("and", "or", ",") or (
                             following[0] == "," and following[1:] != [] and (
                                 following[1] in ASKING_VERBS or following[1] in _A_CLAUSE or following[1] in _PARTICLES

@@ -149,11 +149,16 @@ _LABEL_NOT = re.compile(r"(^|[.;|,]\s*)(?:exclude|excluding|excluded|exclusions?
 _STORY_ROLE = re.compile(r"^\s*as\s+(?:a|an)\s+((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+)\s*,?\s+(?=(?:i|we)\s+(?:want|need|"
                          r"would\s+like)\b)", re.IGNORECASE)
 _STORY_REASON = re.compile(r"\s*,?\s+so\s+(?:that\s+)?(?:i|we|they|he|she|the|our|my|it)\b[^.;!?]*", re.IGNORECASE)
-# the marks that begin a list's items: numbers ("Items: 1) cracks – mark 2) seams – do not mark", where two or more
-# are), bullets ("• Mark: plasterboard • Exclude: taped joints") and a dash before a label ("- Scope: wall surface -
-# Exclude: cracks"; not "cracks - ignore"), each read as the end of a clause
+# the marks that begin a list's items, each read as the end of a clause: numbers ("Items: 1) cracks \u2013 mark 2) seams
+# \u2013 do not mark", where two or more are) and bullets ("\u2022 Mark: plasterboard \u2022 Exclude: taped joints") where
+# the list begins the prompt or follows a label ("Items:"; not "Do not mark 1) the cracks 2) the tape", "Ignore the
+# following: 1) tape 2) nail pops", "Everything except \u2022 cracks \u2022 windows": its items are what the words before
+# it govern), and a dash before a label anywhere ("- Scope: wall surface - Exclude: cracks"; not "cracks - ignore")
 _LIST_NUMBER = re.compile(r"(?:^|(?<=[\s:;,]))\(?\d{1,2}[).]\s+(?=[^\W\d_])")
-_BULLET = re.compile(r"\s*(?:[\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2043]|(?:^|(?<=\s))-+(?=\s+(?:[^\W\d_]+\s+)?[^\W\d_]+\s*:))\s*")
+_BULLET = re.compile(r"\s*[\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2043]\s*")
+_DASHED_LABEL = re.compile(r"\s*(?:^|(?<=\s))-+\s+(?=(?:[^\W\d_]+\s+)?[^\W\d_]+\s*:)")
+_GOVERNING = frozenset("""not no don dont do never ignore ignoring skip skipping exclude excluding except without but
+    neither nor following below these those them all mark show find highlight segment""".split())  # a label is none
 # a word of address between two commas ("Not the cracks, bud, the taped seams"): no part of either clause
 _VOCATIVE = re.compile(r",\s*(?:bud|buddy|mate|boss|sir|ma'?am|madam|bro|lads|guys|pal|chief|eh|abeg|chur|legend|cuz|"
                        r"fam|if\s+any)\s*(?=,)|,\s*(?:would|could|can|will)\s+you\s*\??\s*$", re.IGNORECASE)  # (and "if
@@ -202,15 +207,17 @@ _POINTS_BACK = re.compile(r"\b(?:ones|them|it(?!['\u2019]?s\b|\s+is\b)|(?P<rest>
 # what a contrast after a clause not wanting a thing says is wanted: "the cracks are", "it's the cracks", "tape does",
 # "the cracks yes"
 _CONTRAST = re.compile(r"\s*(?:it['\u2019]?s\s+|it\s+is\s+)?((?:[^\W\d_]+\s+){0,3}?[^\W\d_]+?)"
-                       r"(\s+(?:is|are|do|does|yes|yeah|yep|yup|please|pls|plz))?\s*(?=[.!;]|$)", re.IGNORECASE)
+                       r"(\s*[:\u2013\u2014-]\s*(?:yes|show|mark|needed|wanted)|\s+(?:is|are|do|does|yes|yeah|yep|yup|please|"
+                       r"pls|plz))?(?:\s+(?:sir|please|pls|mate|boss))?\s*(?=[.!;]|$)", re.IGNORECASE)
+_NOT_A_CONTRAST = frozenset("nor not no neither never or".split())  # "Cracks not wanted, nor the tape please"
 # a program's prompt strings (structured_reading): JSON or key=value pairs naming what to find
 # (``{"cls": "drywall_joint"}``, ``target=crack``), what to leave out (``exclude``, ``negative``: ``query='drywall joint'
 # negative='crack'``) or that the mask is to be inverted (``"invert": true``); a value's sign ("!joint_tape") says not
 _KEY_VALUE = re.compile(r"""(?<![^\W_])["']?([A-Za-z][\w-]*)["']?\s*[=:]\s*("[^"]*"|'[^']*'|\[[^\]]*\]|"""
                         r"""[^\s,;&{}\])]+)""")
 _ASK_KEYS = frozenset("""cls class classes label labels target targets query q prompt prompts object objects category
-    categories text include includes positive positives seg segment find mask type types kind seg_target
-    target_class target_classes""".split())
+    categories text include includes positive positives seg segment find mask type types kind seg_target mark show
+    highlight detect scope target_class target_classes""".split())
 # keys saying what the thing is of or on: their value is read before the thing (``{type: seam, material: fabric}`` ->
 # "fabric seam", ``{type: joint_tape, material: drywall}`` -> "drywall joint tape"; one such value only)
 _OF_KEYS = frozenset("material materials substrate surface".split())
@@ -322,7 +329,7 @@ def dismissal_reading(prompt: str) -> str:
         while len(words) > 1 and words[-1] in _TASK_NOUNS:  # "cracks marking is not needed")
             words.pop()
         back = _POINTS_BACK.search(after)
-        if back and back.group("rest") and all(w in DETERMINERS for w in words[:-1]):
+        if back and back.group("rest") and all(w in ("the", "all", "any", "every") for w in words[:-1]):
             back = None  # "Cracks I don't want, the rest yes": the rest of the wall
         return bool(words) and words[-1] in CORE_KIND and len(_head_kinds(name)) <= kinds and \
             not any(w in _NOT_IN_A_NAME for w in words) and not back and \
@@ -382,6 +389,9 @@ def dismissal_reading(prompt: str) -> str:
         name = name[len(lead):]
         if not a_whole_thing(name, text[m.end():]):
             continue
+        if re.match(r"\s*(?:[,?]\s*)?[:\u2013\u2014-]", text[m.end(2):]) and \
+                _head_kinds(name) & _head_kinds(text[m.end():]):
+            continue  # a list of kinds: "Small cracks \u2013 ignore, big cracks \u2013 mark" leaves some of them out
         ignore = _as_typed(lead or name, "ignore ")
         if name[:1].isupper() and not name.split()[0].isupper():  # "The seams" first in a sentence
             name = name[0].lower() + name[1:]
@@ -389,7 +399,7 @@ def dismissal_reading(prompt: str) -> str:
         end = m.end()
         contrast = _CONTRAST.match(text, end + 1) if text[end:end + 1] == "," else None
         if contrast and (contrast.group(2) or re.match(r"\s*it", contrast.group(0), re.IGNORECASE)) and \
-                _head_kinds(contrast.group(1)):  # a thing: "it's the cracks", not "it's fine"
+                _head_kinds(contrast.group(1)) and TOKEN.findall(contrast.group(1).lower())[0] not in _NOT_A_CONTRAST:  # a thing: "it's the cracks", not "it's fine"
             out.append(", show " + contrast.group(1))  # "..., the cracks are" asks for the cracks
             end = contrast.end()
         elif end < len(text) and not m.group(3):
@@ -407,9 +417,7 @@ def plain_reading(prompt: str) -> str:
     text = _MASK_MINUS.sub(lambda m: f"{m.group(1)} minus {m.group(2)}" if m.group(1) else f" {m.group(3)} minus ",
                            _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
     text = _SPANISH_WITHOUT.sub("without ", _FRENCH_NOT.sub(r"\1not ", text))
-    if len(_LIST_NUMBER.findall(text)) > 1 or _BULLET.search(text):
-        text = _BULLET.sub("; ", _LIST_NUMBER.sub("; ", text) if len(_LIST_NUMBER.findall(text)) > 1 else text)
-        text = re.sub(r"^[;\s]+|(?<=:)\s*;", "", re.sub(r"(?:\s*;)+", ";", text)).strip()
+    text = _list_items(text)
     if _NO_MARK.search(text) or _YES_MARK.search(text):
         # a mark of no before a thing is "not" ("Mark the cracks \U0001f6ab tape"); where a mark ends the prompt, each
         # follows its thing ("cracks \u274c tape \u2705", "cracks \u274c rest \u2705": the gate reads a mark of no after it)
@@ -418,6 +426,27 @@ def plain_reading(prompt: str) -> str:
         text = _YES_MARK.sub(", ", _NO_MARK_NO.sub(", ", text)).strip(" ,")  # a mark of yes, or one of no before
         # "no" or "not", is a comma
     return dismissal_reading(trade_reading(structured_reading(text)))
+
+
+def _list_items(text: str) -> str:
+    """``text`` with the marks beginning a list's items as clause ends (:data:`_LIST_NUMBER`, :data:`_BULLET`,
+    :data:`_DASHED_LABEL`): "Items: 1) wall finish 2) cracking \u2013 NOT to be marked" -> "Items: wall finish; cracking
+    \u2013 NOT to be marked"."""
+    def begins_a_list(mark: re.Pattern, least: int) -> bool:
+        found = list(mark.finditer(text))
+        if len(found) < least:
+            return False
+        before = text[:found[0].start()].rstrip()
+        label = TOKEN.findall(before.lower())
+        return not before or (before.endswith(":") and not any(w in _GOVERNING for w in label))
+    out = _DASHED_LABEL.sub("; ", text)
+    if begins_a_list(_LIST_NUMBER, 2):
+        out = _LIST_NUMBER.sub("; ", out)
+    if begins_a_list(_BULLET, 1):
+        out = _BULLET.sub("; ", out)
+    if out == text:
+        return text
+    return re.sub(r"^[;\s]+|(?<=:)\s*;", "", re.sub(r"(?:\s*;)+", ";", out)).strip()
 
 
 def _as_typed(typed: str, reading: str) -> str:

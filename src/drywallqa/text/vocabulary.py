@@ -56,7 +56,7 @@ UNRELATED_WORDS = [
 OTHER_TAPES = frozenset("""painter painters masking duct duck electrical electric insulating insulation measuring caution
     warning hazard barrier police gaffer gaffa washi packing parcel scotch sticky sided frog marking decorator decorators
     carpet foil aluminum aluminium hvac plumber plumbers teflon ptfe thread gorilla tesa velcro kapton vinyl cloth medical
-    surgical athletic kinesiology reflective cassette vhs magnetic ticker gaff spike hockey bandage bandages aid""".split())
+    surgical athletic kinesiology reflective cassette vhs magnetic ticker gaff spike hockey bandage bandages""".split())
 OTHER_TAPE_WORDS = frozenset("sellotape frogtape scotchtape mixtape mixtapes".split())
 # things named by "tape" and the word after it ("a tape measure", "the tape recorder"): no tape on a wall
 TAPE_THINGS = frozenset("measure measures recorder recorders dispenser dispensers deck decks player players gun guns".split())
@@ -78,7 +78,7 @@ OTHER_JOINTS = frozenset("""tile tiles tiled tiling grout grouted grouting morta
     gutter gutters duct ducts ductwork rail rails railway track tracks coal siding wallpaper silicone siliconed sealant
     caulk caulked caulking sofa couch chair cushion mattress curtain curtains sleeve sleeves trousers jacket tent
     sail sails tarp tarpaulin leather upholstery pants shoe shoes boot boots glove gloves sock socks wetsuit wetsuits
-    bag bags backpack handbag purse ball balls football baseball basketball bicycle bike chain robot robots robotic arm arms
+    bag bags backpack handbag purse ball balls football baseball basketball bicycle bike chain robot robots robotic
     frame frames scaffold scaffolds scaffolding""".split())
 # things with seams and joints of their own (furniture, vehicles, tents, hats): other things' joints and seams named
 # before them or anywhere in their place ("the joints of the old oak table", "the seams on the wardrobe door", "the
@@ -90,10 +90,12 @@ OBJECTS = frozenset("""table tables desk desks workbench cabinet cabinets drawer
 OBJECT_PLACES = frozenset("""park parks bay bays wash showroom showrooms depot depots shop shops dock docks port ports
     channel channels boxing lot lots garage garages yard yards""".split())
 OTHER_JOINTS = OTHER_JOINTS | OBJECTS
-# the body's parts that are also a wall's ("knee wall", "back wall"): other things' joints only as the place a joint is
-# in, on or of, after a possessive ("the joint in my knee", "the joint in me back"; not "joints at the back", "the knee
-# wall joints", "joints on the back wall")
-BODY_PLACES = frozenset("knee knees back".split())
+# the body's parts that are also a wall's or a building's ("knee wall", "back wall", "the north arm of the hallway"):
+# other things' joints as the place a joint is in, on or of after a possessive ("the joint in my knee", "the joint in me
+# back", "the joint in my arm"; a knee after any word: "the joint in the knee"; not "joints at the back", "the knee wall
+# joints", "joints on the back wall", "joints in the north arm of the hallway"), or a knee or an arm just before the
+# joint ("knee joints", "robot arm joints")
+BODY_PLACES = frozenset("knee knees back arm arms".split())
 # the drywall finisher's words before a joint: a joint named with one is the model's, whatever it is near ("taped
 # joints on the tile backer board")
 DRYWALL_JOINT_WORDS = frozenset("""taped tape taping mudded mud drywall plasterboard sheetrock gyprock gypsum wallboard
