@@ -76,6 +76,19 @@ def test_every_file_in_an_input_folder_is_read_or_listed(tiny_model_dir, tmp_pat
     assert res.exit_code == 0 and "4 files not read" in res.output and "notes.txt" in res.output
 
 
+def test_predict_on_a_folder_with_no_photo_is_an_error(tiny_model_dir, tmp_path):
+    """An empty folder (a wrong path, an unmounted volume) or one of notes only was "0 images done, 0 failed" and
+    exit 0: a script took it for success."""
+    empty, notes = tmp_path / "empty", tmp_path / "notes"
+    empty.mkdir()
+    notes.mkdir()
+    (notes / "a.txt").write_text("wall 3")
+    for folder, said in ((empty, "no photos found in the paths given"), (notes, "only files that are no images")):
+        res = CliRunner().invoke(app, ["predict", str(folder), "-p", "segment crack", "--out", str(tmp_path / "out"),
+                                       "--model-path", str(tiny_model_dir)], terminal_width=300)
+        assert res.exit_code == 1 and said in res.output, res.output
+
+
 def test_a_rerun_with_other_settings_redoes_the_work(tiny_model_dir, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -147,10 +147,13 @@ def predict(
             tagged("warning", "yellow", f"{out / name} is an earlier run's ({flag} now): it does not show this run")
     for path, reason in summary.failed:
         tagged("failed", "red", f"{path}: {reason}")
+    found = summary.done or summary.skipped or summary.failed
+    if not found:  # a wrong folder, an unmounted volume: no success to a script
+        tagged("error:", "red", "no photos found in the paths given" + (" (only files that are no images)" if n else ""))
     if left:  # Ctrl-C while they were written: results.json is whole
         _not_written(out, left)
         raise typer.Exit(code=INTERRUPTED_CODE)
-    if not summary.ok or problems:
+    if not summary.ok or problems or not found:
         raise typer.Exit(code=1)
 
 
@@ -305,8 +308,8 @@ def zeroshot(
     for warning in report["warnings"]:
         tagged("warning", "yellow", warning)
     if not report["images"] and not report["failed"]:
-        tagged("warning", "yellow", "no photos found in the paths given")
+        tagged("error:", "red", "no photos found in the paths given")
     for path, reason in report["failed"]:
         tagged("failed", "red", f"{path}: {reason}")
-    if report["failed"]:
+    if report["failed"] or not report["images"]:
         raise typer.Exit(code=1)
