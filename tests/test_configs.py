@@ -125,7 +125,7 @@ def test_train_out_empty_is_refused_not_ignored(tmp_path):
     from drywallqa.cli import app
 
     res = CliRunner().invoke(app, ["train", str(Path(__file__).parents[1] / "configs" / "default.yaml"), "--out", ""])
-    assert res.exit_code == 2 and "output_dir must name a folder" in " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "--out: must not be empty" in " ".join(res.output.replace("│", " ").split())
 
 
 def test_a_key_given_twice_in_a_yaml_file_is_named_not_dropped(tmp_path):

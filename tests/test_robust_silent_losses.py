@@ -274,3 +274,16 @@ def test_a_max_minutes_stop_says_where_the_run_is_and_how_to_continue(write_trai
     assert f"drywallqa train {config} --resume" in text
     again = CliRunner().invoke(app, ["train", str(config), "--resume"], terminal_width=300)  # the command it names
     assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize("args, named", [
+    (["predict", "x.jpg", "-p", "segment crack", "-o", ""], "-o"), (["predict", "x.jpg", "-p", "segment crack", "--out="], "--out"),
+    (["predict", "", "-p", "segment crack", "-o", "out"], "an argument"), (["export", "onnx", "--out", ""], "--out"),
+    (["evaluate", "--model-path", ""], "--model-path")])
+def test_an_empty_argument_is_a_usage_error_naming_it(tmp_path, monkeypatch, args, named):
+    """An unset shell variable (`-o "$OUT"`) gave "" and a path "" is the current folder: predict wrote its masks,
+    results.json and report.html there."""
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    assert res.exit_code == 2 and f"{named}: must not be empty" in res.output, res.output
+    assert list(tmp_path.iterdir()) == []

@@ -31,7 +31,17 @@ class Commands(TyperGroup):
     A stop signal (SIGTERM from ``docker stop``, ``kill`` or a scheduler; SIGHUP) stops a command as Ctrl-C does
     (:func:`~drywallqa.utils.signals.stop_signals_as_interrupt`): ``predict`` lists the photos done, ``train`` saves
     its checkpoint, and the exit code is the signal's (128 + its number: 143 for SIGTERM; 130 for Ctrl-C). A Ctrl-C
-    that a command does not handle itself is one line and exit code 130, not click's "Aborted!" with code 1."""
+    that a command does not handle itself is one line and exit code 130, not click's "Aborted!" with code 1.
+
+    An empty argument (``--out ""``, ``--out=``, ``predict ""``: an unset shell variable, most often) is a usage error
+    naming it, in every command: a path given as "" was the current folder (``predict -o ""`` wrote its masks there)."""
+
+    def parse_args(self, ctx, args):
+        for i, arg in enumerate(args):
+            if arg == "" or (arg.startswith("--") and arg.endswith("=")):
+                option = arg[:-1] if arg else args[i - 1] if i and args[i - 1].startswith("-") else "an argument"
+                raise typer.BadParameter("must not be empty (an unset shell variable?)", ctx=ctx, param_hint=option)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         with stop_signals_as_interrupt() as stop:
