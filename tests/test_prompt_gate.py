@@ -1407,3 +1407,13 @@ def test_the_shipped_gate_reads_set_27s_asides_equations_and_idioms(prompt, conc
 def test_the_shipped_gate_reads_set_28s_lists_and_other_things(prompt, concept):
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("banana split recipe", None), ("split pea soup", None), ("a split second", None), ("split the bill", None),
+    ("in a split second mark the crack", "cracks"), ("split in the plaster", "cracks"),
+    ("segment the splits in the drywall", "cracks")])
+def test_the_shipped_gate_refuses_idioms_of_split(prompt, concept):
+    """A review found "banana split recipe", "split pea soup" and "a split second" answered with the cracks' mask."""
+    match = Segmenter.load().match_prompts([prompt])[prompt]
+    assert (match.concept if match.known else None) == concept

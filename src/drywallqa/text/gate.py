@@ -139,7 +139,8 @@ _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # the words of a crack, a joint or a tape in another sense (PromptGate.other_thing): "crack on with it" (get going;
 # not "crack on the wall"), "a cracking job", "what a cracking day" (a very good one; not "cracking day 1 versus day 30"),
 # "crack my head" (think hard; not "the crack my head made"), "the evidence caught on tape" (not "where my knife caught
-# on tape"), "joint and several liability" (not "the top joint and several below it"), "bursting at the seams" (too full)
+# on tape"), "joint and several liability" (not "the top joint and several below it"), "bursting at the seams" (too full),
+# "a banana split", "split pea soup", "a split second", "split the bill" (not "the split in the plaster")
 _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:(?:of|a|o['\u2019]?)\s+dawn|down\s+on|on\s+with\b|(?:a|an|the|your|my)\s+(?:joke|jokes|"
                      r"code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|window)\b|(?:me|"
                      r"mi|us|him|her|them|you)\s+up\b|up\s+laughing\b|jokes?\b|wise\b)|"
@@ -165,7 +166,9 @@ _IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:(?:of|a|o['\u2019]?)\s+dawn|dow
                      r"\bcrack\s+(?:team|teams|squad|troops)\b|\bcaught\s+(?:the\s+|a\s+)?(?:thief|thieves|burglar|"
                      r"burglars|intruder|intruders|suspect|him|her|them|someone|somebody)\s+on\s+(?:video\s*)?tape\b|"
                      r"\bfinish[- ]line\s+tapes?\b|\bcrime[- ]scene\s+tapes?\b|\b(?:burst|bursts|"
-                     r"bursting)\s+at\s+the\s+seams\b", re.IGNORECASE)
+                     r"bursting)\s+at\s+the\s+seams\b|\bbanana\s+splits?\b|\bsplit\s+(?:peas?|seconds?|decisions?|"
+                     r"ends|personality|the\s+(?:bill|difference|check|cost|costs))\b|\b(?:do|does|did|doing)\s+the\s+"
+                     r"splits\b|\blickety[- ]split\b", re.IGNORECASE)
 # the head nouns of the model's things, found in a longer request (PromptGate.core_phrase)
 _CORE = frozenset(CORE_KIND) - frozenset("cracked fissured fissuring fractured fracturing taping mud mudded".split())
 _JOINT_PRODUCTS = frozenset("tape tapes compound mud filler".split())  # "fabric joint tape" is a tape
