@@ -151,7 +151,8 @@ def check_model_settings(metadata: dict) -> dict:
 # "leave no crack unmarked" read as asking, things with seams of their own (a car, a tent, a hat), French "sauf" and
 # "pas", "can be left out", a word of address between commas (0.6.13); 12 = a list's numbers, bullets and dashed
 # labels as clause ends, "X: do not mark" and "X – ignore" read as leaving out, "X I don't want, the rest yes" and
-# "..., the cracks yes", the joints of a robot or an arm, Jamaican "pon" and "dem", bandage tape, "crack a dawn", "banana split" and "a split second" idioms (0.6.14)
+# "..., the cracks yes", the joints of a robot or an arm, Jamaican "pon" and "dem", bandage tape, "crack a dawn",
+# "banana split" and "a split second" idioms (0.6.14)
 GATE_READING = 12
 # how much nearer a wording must be to a prompt the model was tuned for that the gate has no anchor of than to the
 # gate's anchors to be asked as it (TorchSegmenter._own_anchors): the anchors hold the paraphrases, the tuned prompt
