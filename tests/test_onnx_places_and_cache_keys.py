@@ -118,3 +118,21 @@ def test_an_export_that_cannot_be_marked_used_is_still_used(tiny_model_dir, tmp_
     monkeypatch.setattr(onnx.os, "utime", read_only)  # a read-only mount, or another user's export
     assert onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache") == made
     assert (made / "encoder.onnx").stat().st_mtime_ns == stamp  # not exported again
+
+
+def test_an_export_cache_that_cannot_be_used_exports_for_the_run_with_a_warning(tiny_model_dir, tmp_path, monkeypatch,
+                                                                                caplog):
+    """DRYWALLQA_CACHE naming a file made `--runtime onnx` fail with "Invalid value for --model-path ...: Not a
+    directory: '<file>/onnx'", blaming the model folder (the torch runtime warned and went on)."""
+    (tmp_path / "cache").write_text("a file, not a folder")
+    monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
+    img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    want = Segmenter.load(tiny_model_dir).predict(img, ["segment crack"]).probabilities["segment crack"]
+    with caplog.at_level("WARNING"):
+        seg = Segmenter.load(tiny_model_dir, runtime="onnx")
+    assert "cannot be used" in caplog.text and "DRYWALLQA_CACHE" in caplog.text
+    np.testing.assert_allclose(seg.predict(img, ["segment crack"]).probabilities["segment crack"], want, atol=1e-5)
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "none.jpg"), "-p", "segment crack", "--runtime", "onnx",
+                                   "--out", str(tmp_path / "out"), "--model-path", str(tiny_model_dir)],
+                             terminal_width=300)
+    assert "--model-path" not in res.output, res.output

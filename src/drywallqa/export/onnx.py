@@ -13,12 +13,15 @@ TensorRT consumes the same graphs (``trtexec --onnx=encoder.onnx --fp16``) on a 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -146,7 +149,10 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     ``<cache>/onnx/<hash of the folder's files>/`` and reused after (a changed model gets a new folder).
 
     The export is made under the cache's lock, written to a temporary folder and renamed into place whole: of
-    concurrent first uses (processes, threads) one exports, the others wait for it and use its export."""
+    concurrent first uses (processes, threads) one exports, the others wait for it and use its export. Where the cache
+    cannot be used (``$DRYWALLQA_CACHE`` a file, or a folder this user cannot write) the model is exported for this
+    process only, into a temporary folder removed at its end, with a warning naming why (it was an error blamed on
+    the model folder)."""
     from .. import __version__
 
     # the graphs depend on the code that traced them too: another drywallqa (or torch) version exports again
@@ -155,7 +161,39 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     for name, data in files.items():
         digest.update(name.encode() + b"\0" + data)
     target = Path(cache_dir or default_cache_dir()) / "onnx" / digest.hexdigest()[:16]
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return _cached_export(files, model_dir, target)
+    except OSError as exc:  # a cache that is a file, or below one, or a folder this user cannot write
+        if exc.errno not in _UNUSABLE:
+            raise
+        return _export_for_this_run(files, target.parent, exc)
+
+
+_UNUSABLE = frozenset((errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS))
+_EXPORT_LOCK = threading.Lock()  # torch.onnx.export keeps global state: one export at a time in a process
+
+
+def _export_for_this_run(files: dict, cache: Path, exc: OSError) -> Path:
+    """The export of ``files`` (a model folder's) into a temporary folder removed when the process ends, where the
+    export cache ``cache`` cannot be used (:func:`exported_onnx_dir`): the run goes on, with a warning naming why."""
+    logger.warning("the ONNX export cache %s cannot be used (%s; $DRYWALLQA_CACHE sets where it is): exporting for "
+                   "this run only, into a temporary folder", cache, exc.strerror or exc)
+    tmp = Path(tempfile.mkdtemp(prefix="drywallqa-onnx-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    snapshot = tmp / ".source"
+    snapshot.mkdir()
+    for name, data in files.items():
+        (snapshot / name).write_bytes(data)
+    (tmp / "export").mkdir()
+    with _EXPORT_LOCK:
+        _write_onnx(snapshot, tmp / "export")
+    return tmp / "export"
+
+
+def _cached_export(files: dict, model_dir: str | Path, target: Path) -> Path:
+    """The export of ``files`` (``model_dir``'s) found in the cache at ``target`` or made there
+    (:func:`exported_onnx_dir`)."""
     # found and marked used, or exported, or pruned: never two at once. The export is made under the lock too:
     # torch.onnx.export keeps global state, so two threads exporting at once fail (AssertionError), and a second
     # process would only repeat the work; each waiting one then finds the export made
