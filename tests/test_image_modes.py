@@ -2,6 +2,7 @@
 and an RGBA array (both on white). A 16-bit photo is scaled by its bit depth, never stretched to its own min..max
 (a plain grey wall stretched that way grew "cracks")."""
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,46 @@ def test_a_12_bit_png_and_other_photo_formats_are_read(tmp_path):
     for fmt in ("AVIF", "PPM", "TGA"):
         Image.fromarray(photo).save(tmp_path / f"p.{fmt.lower()}", format=fmt)
         assert read_image(tmp_path / f"p.{fmt.lower()}").shape == (24, 32, 3), fmt
+
+
+def test_16_bit_colour_files_of_10_to_16_bits_read_as_their_arrays(tmp_path, caplog):
+    """Pillow reads a 16-bit colour PNG or TIFF as 8-bit RGB(A) by each value's high byte: a 12-bit photo saved in 16
+    bits (0..4095) was read nearly black, from a path and as an upload, and its empty masks got a confidence of 1.0.
+    Now as its array is read (scaled by the bit depth its values fit), upright, a full 16-bit photo still right."""
+    import io
+
+    import cv2
+
+    from drywallqa.utils.image_io import _ORIENTATIONS, decode_image
+
+    photo = np.asarray(Image.open(Path(__file__).parents[1] / "src/drywallqa/examples/cracks_2363_jpg.jpg"))[:96, :128]
+    photo = photo.astype(np.uint16)
+    alpha = np.full(photo.shape[:2] + (1,), 4095, np.uint16)
+    alpha[:, :40] = 2048  # the left part half transparent
+    files = {"twelve.png": photo * 16, "ten.tif": photo * 4, "full.png": photo * 257,
+             "twelve_rgba.png": np.concatenate([photo * 16, alpha], axis=2)}
+    for name, arr in files.items():
+        assert cv2.imwrite(str(tmp_path / name), arr[..., [2, 1, 0, 3][:arr.shape[2]]])  # BGR(A)
+        assert Image.open(tmp_path / name).mode in ("RGB", "RGBA")  # what Pillow makes of it: 8 bits
+    with caplog.at_level("WARNING", logger="drywallqa.utils.image_io"):
+        for name, arr in files.items():
+            expected = to_rgb_array(arr)
+            assert abs(int(expected[..., 1].mean()) - int(photo[..., 1].mean())) <= 30, name  # no dark photo
+            for got in (read_image(tmp_path / name),
+                        decode_image(io.BytesIO((tmp_path / name).read_bytes()), "the upload")):  # as the server does
+                assert got.shape == expected.shape and np.abs(got.astype(int) - expected).max() <= 1, name
+        # held sideways (EXIF orientation 6): turned as an 8-bit photo is
+        png = (tmp_path / "twelve.png").read_bytes()
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        data = exif.tobytes()
+        data = data[6:] if data.startswith(b"Exif\0\0") else data
+        chunk = len(data).to_bytes(4, "big") + b"eXIf" + data + zlib.crc32(b"eXIf" + data).to_bytes(4, "big")
+        at = png.index(b"IDAT") - 4
+        sideways = decode_image(io.BytesIO(png[:at] + chunk + png[at:]), "the upload")
+        upright = np.asarray(Image.fromarray(to_rgb_array(files["twelve.png"])).transpose(_ORIENTATIONS[6]))
+        assert np.array_equal(sideways, upright)
+    assert not caplog.records
 
 
 def test_heic_photos_as_phones_save_them_are_read_upright(tmp_path, tiny_model_dir):

@@ -157,6 +157,15 @@ def _on_white(rgba: np.ndarray) -> np.ndarray:
     return np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
 
 
+def _array_to_rgb_uint8(arr: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` or ``(H, W, 4)`` values of any depth as ``(H, W, 3)`` uint8: scaled by :func:`_to_uint8`, an
+    alpha channel composited on white (as a file with transparency is read)."""
+    arr = _to_uint8(arr)  # ValueError for values that are no photo's
+    if arr.shape[2] == 4:
+        arr = _on_white(arr)
+    return np.ascontiguousarray(arr)
+
+
 def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         grey = _to_uint8(np.asarray(img))
@@ -173,6 +182,12 @@ def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
 _ORIENTATIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
                  5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
                  8: Image.Transpose.ROTATE_90}  # EXIF orientation -> the turn that shows the photo upright
+
+
+# the same turns of an (H, W, C) array, as numpy views
+_ARRAY_TURNS = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+                5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
+                7: lambda a: a[::-1, ::-1].transpose(1, 0, 2), 8: lambda a: np.rot90(a, 1)}
 
 
 def upright(img: Image.Image) -> Image.Image:
@@ -233,6 +248,55 @@ def upright_size(img: Image.Image) -> tuple[int, int]:
     return height, width
 
 
+# Pillow's raw modes of 16 bits a channel that it reads into 8-bit RGB or RGBA (grey with alpha too) keeping only each
+# value's high byte: a 10-, 12- or 14-bit photo saved in 16 bits (0..1023, 0..4095, ...) was read nearly black. Such
+# a PNG or TIFF is decoded again by OpenCV in full, and scaled as an array of it is (:func:`_to_uint8`)
+_SIXTEEN_BIT_COLOUR = re.compile(r"(RGB|RGBA|RGBX|LA);16[BLN]?")
+
+
+def _sixteen_bit_colour(img: Image.Image) -> bool:
+    """Whether an opened (not yet loaded) PNG or TIFF holds colour, or grey with alpha, of 16 bits a channel, which
+    Pillow reads as 8 bits by their high byte (:data:`_SIXTEEN_BIT_COLOUR`); a grey one it reads in full ("I;16")."""
+    if img.format not in ("PNG", "TIFF") or img.mode not in ("RGB", "RGBA") or not img.tile:
+        return False
+    rawmode = img.tile[0].args  # "RGB;16B" (PNG); ("RGB;16N", ...) (TIFF)
+    rawmode = rawmode[0] if isinstance(rawmode, tuple) and rawmode else rawmode
+    return isinstance(rawmode, str) and _SIXTEEN_BIT_COLOUR.fullmatch(rawmode) is not None
+
+
+def _sixteen_bit_rgb(source, shown: Image.Image, orientation: int, name: str) -> np.ndarray | None:
+    """``(H, W, 3)`` uint8 RGB of a file that :func:`_sixteen_bit_colour` found, from its full 16-bit values (OpenCV's
+    decoder; the file's pixels were checked against the limits as Pillow opened it), turned by its EXIF
+    ``orientation`` and scaled as an array of them is; ``None`` (Pillow's 8 bits are read, with a warning) where
+    OpenCV cannot decode it or its values' high bytes are not ``shown``'s (the photo as Pillow read it and turned it:
+    how OpenCV turned it is checked, not assumed)."""
+    import cv2  # imported for such files only
+
+    bands = len(shown.getbands())
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            data = np.fromfile(source, np.uint8)  # cv2.imread reads no path of other than ASCII on Windows
+        else:
+            source.seek(0)  # where Pillow read it from
+            data = np.frombuffer(source.read(), np.uint8)
+        bgr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # BGR(A), 16 bits; a PNG as stored, a TIFF (this OpenCV) turned
+    except (OSError, cv2.error) as exc:
+        bgr, reason = None, str(exc).strip()
+    else:
+        reason = "OpenCV decoded no 16-bit colour"
+    if bgr is not None and bgr.dtype == np.uint16 and bgr.ndim == 3 and bgr.shape[2] >= bands:
+        # RGB(A): the alpha OpenCV makes of an RGB PNG's transparent colour (tRNS) left out, as Pillow leaves it
+        stored = bgr[..., [2, 1, 0, 3][:bands]]
+        high = np.asarray(shown)
+        turn = _ARRAY_TURNS.get(orientation)  # turned as Pillow turned it, or as OpenCV did (a TIFF, by its tag)
+        for arr in ([turn(stored)] if turn else []) + [stored]:
+            if arr.shape[:2] == high.shape[:2] and np.array_equal(arr >> 8, high):
+                return _array_to_rgb_uint8(arr)
+        reason = "OpenCV's pixels are not Pillow's"
+    logger.warning("%s: 16-bit colour read as 8 bits only (%s): a photo of 10 to 14 bits reads dark", name, reason)
+    return None
+
+
 def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  advice: str = RAISE_THE_LIMIT) -> np.ndarray:
     """Decode a file path or a binary file object to ``(H, W, 3)`` uint8 RGB, EXIF orientation applied.
@@ -248,10 +312,14 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     try:
         with open_image(source, image_formats()) as img:
             check_pixels(img.width, img.height, max_pixels, name, advice)
+            deep = _sixteen_bit_colour(img)  # known from the header only: loading clears it
             with _pixel_warning_off_if_large(img):
                 warn_of_frames(img, name)
+                orientation = exif_orientation(img) if deep else 1  # a TIFF's is gone once Pillow turned it
                 img.load()
-            return _to_rgb_uint8(upright(img))
+            shown = upright(img)
+            deep_rgb = _sixteen_bit_rgb(source, shown, orientation, name) if deep else None
+            return deep_rgb if deep_rgb is not None else _to_rgb_uint8(shown)
     except Image.DecompressionBombError as exc:  # Pillow's own limit, checked when the header is read
         pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
         if max_pixels is not None and max_pixels <= pillow_limit:
@@ -318,10 +386,7 @@ def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
     check_pixels(arr.shape[1], arr.shape[0], max_pixels)
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
-    arr = _to_uint8(arr)  # ValueError for values that are no photo's
-    if arr.shape[2] == 4:  # as a file with transparency is read: on white
-        arr = _on_white(arr)
-    return np.ascontiguousarray(arr)
+    return _array_to_rgb_uint8(arr)
 
 
 def read_mask(path: str | Path, data: bytes | None = None) -> np.ndarray:
