@@ -287,3 +287,14 @@ def test_an_empty_argument_is_a_usage_error_naming_it(tmp_path, monkeypatch, arg
     res = CliRunner().invoke(app, args, terminal_width=300)
     assert res.exit_code == 2 and f"{named}: must not be empty" in res.output, res.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_photo_is_named_once_on_its_line(tiny_model_dir, tmp_path):
+    """"failed imgs/text.jpg: imgs/text.jpg: not a readable image ...": the reason named the file again."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "text.jpg").write_text("not a photo")
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(tmp_path / "out"),
+                                   "--model-path", str(tiny_model_dir)], terminal_width=400)
+    line = next(x for x in res.output.splitlines() if x.startswith("failed"))
+    assert res.exit_code == 1 and line.count("text.jpg") == 1 and "not a readable image" in line, res.output

@@ -146,7 +146,7 @@ def predict(
         if not wanted and (out / name).is_file():  # an earlier run's, which this one did not rewrite
             tagged("warning", "yellow", f"{out / name} is an earlier run's ({flag} now): it does not show this run")
     for path, reason in summary.failed:
-        tagged("failed", "red", f"{path}: {reason}")
+        _failed(path, reason)
     found = summary.done or summary.skipped or summary.failed
     if not found:  # a wrong folder, an unmounted volume: no success to a script
         tagged("error:", "red", "no photos found in the paths given" + (" (only files that are no images)" if n else ""))
@@ -155,6 +155,12 @@ def predict(
         raise typer.Exit(code=INTERRUPTED_CODE)
     if not summary.ok or problems or not found:
         raise typer.Exit(code=1)
+
+
+def _failed(path: str, reason: str) -> None:
+    """The console line of a photo that failed: its path once ("failed a.jpg: not a readable image", where the
+    reason names the file itself too)."""
+    tagged("failed", "red", reason if reason.startswith(f"{path}: ") else f"{path}: {reason}")
 
 
 def _views(out: Path, table: bool, report: bool, coco: Optional[str]) -> list[tuple]:
@@ -231,7 +237,7 @@ def _after_an_interrupt(summary, out: Path, views: list[tuple]) -> None:
     for tag, line in problems:
         tagged(tag, "red", line)
     for path, reason in failed:
-        tagged("failed", "red", f"{path}: {reason}")
+        _failed(path, reason)
 
 
 @app.command()
@@ -310,6 +316,6 @@ def zeroshot(
     if not report["images"] and not report["failed"]:
         tagged("error:", "red", "no photos found in the paths given")
     for path, reason in report["failed"]:
-        tagged("failed", "red", f"{path}: {reason}")
+        _failed(path, reason)
     if report["failed"] or not report["images"]:
         raise typer.Exit(code=1)
