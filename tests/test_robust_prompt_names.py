@@ -117,8 +117,7 @@ def test_a_prompt_with_nothing_visible_is_refused_everywhere(tiny_model_dir, pro
     assert r.status_code == 422 and "visible" in r.text
 
 
-@pytest.mark.parametrize("prompt", ["segment\x00crack", "segment \x1b[31mcrack", "segment\ncrack", "segment\u2028crack",
-                                    "segment\u2029crack", "segment \u202ekcarc"])
+@pytest.mark.parametrize("prompt", ["segment\x00crack", "segment \x1b[31mcrack", "segment \u202ekcarc", "a\x07b"])
 def test_control_characters_inside_a_prompt_are_refused(prompt):
     """NUL or an escape sequence in a prompt was accepted and echoed into warnings and the console."""
     from drywallqa.engine.segmenter import validate_prompts
@@ -128,6 +127,26 @@ def test_control_characters_inside_a_prompt_are_refused(prompt):
     assert validate_prompts(["segment\tcrack"]) == ["segment\tcrack"]  # a tab is white space, as it always was
     wrapped = ["\u202bסדק בקיר\u202c", "\u2067افصل الشق\u2069"]  # right-to-left text as chats and forms paste it
     assert validate_prompts(wrapped) == wrapped
+
+
+@pytest.mark.parametrize("prompt, read", [
+    ("segment\ncrack", "segment; crack"), ("include: cracks\r\nexclude: joint_tape", "include: cracks; exclude: joint_tape"),
+    ("Hallway.\nMark the cracks", "Hallway. Mark the cracks"), ("cracks\u2028tape\u2029seams", "cracks; tape; seams"),
+    ("  segment \n\n crack \n", "segment; crack")])
+def test_a_prompt_of_several_lines_is_read_as_one(tiny_model_dir, prompt, read):
+    """A note of two lines ("Hallway ceiling" / "mark the cracks") or a program's CSV lines were refused as holding
+    control characters: each end of a line is the end of a clause, and the prompt is answered under its one-line form."""
+    from fastapi.testclient import TestClient
+
+    from drywallqa.engine.segmenter import validate_prompts
+    from drywallqa.serve import ServeConfig, create_app
+
+    assert validate_prompts([prompt]) == [read]
+    client = TestClient(create_app(ServeConfig(str(tiny_model_dir))))
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(buf, format="PNG")
+    r = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")}, data={"prompts": prompt})
+    assert r.status_code == 200 and [x["prompt"] for x in r.json()["results"]] == [read], r.text
 
 
 def test_tile_zero_is_an_error_not_a_quiet_no_tiling(tiny_model_dir):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -45,22 +46,35 @@ def normal_form(prompt: str) -> str:
     return " ".join(text.casefold().split())
 
 
+# the ends of a line: a line feed, a carriage return (and both), a vertical tab or a form feed, Unicode's line and
+# paragraph separators; with the white space around them
+LINE_ENDS = re.compile(r"[ \t]*[\n\r\v\f\u2028\u2029][\s\u2028\u2029]*")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: each end of a line (:data:`LINE_ENDS`) read as the end of a clause, "; ", or as a space
+    where the line ends in a punctuation mark already ("include: cracks\nexclude: joint tape" -> "include: cracks;
+    exclude: joint tape", "Hallway.\nMark the cracks" -> "Hallway. Mark the cracks")."""
+    return LINE_ENDS.sub(lambda m: " " if m.start() and text[m.start() - 1] in ".,;:!?|-" else "; ", text)
+
+
 def check_prompt(prompt) -> str:
-    """``prompt`` stripped of surrounding white space.
+    """``prompt`` stripped of surrounding white space, on one line (:func:`one_line`: a note of several lines, a
+    program's CSV lines).
 
     Raises:
-        ValueError: not text, empty, holding control characters or bytes that are no character, or longer than
-        :data:`MAX_PROMPT_CHARS` characters.
+        ValueError: not text, empty, holding control characters (NUL, escape, ...) or bytes that are no character, or
+        longer than :data:`MAX_PROMPT_CHARS` characters.
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
-    prompt = prompt.strip()
+    prompt = one_line(prompt.strip())
     if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
         reason = "a prompt must hold a visible character, e.g. 'segment crack'"
         raise InputError(f"{reason}; got {prompt[:40]!r}", reason)
     if any((unicodedata.category(c) in ("Cc", "Zl", "Zp") and c != "\t") or c in BIDI_CONTROLS for c in prompt):
-        # NUL, ESC, line breaks (U+2028/9 too; a tab is a space), and the bidi overrides
-        reason = "a prompt may not hold control characters (NUL, escape, line breaks, text-direction overrides, ...)"
+        # NUL, ESC and the bidi overrides (a tab is a space; the ends of lines are read as clause ends above)
+        reason = "a prompt may not hold control characters (NUL, escape, text-direction overrides, ...)"
         raise InputError(f"{reason}; got {prompt[:40]!r}", reason)
     if any(unicodedata.category(c) == "Cs" for c in prompt):  # bytes no encoding decoded ("\udcff" from the shell)
         reason = "a prompt must be text: it holds bytes that are no character (type it again, or save it as UTF-8)"
