@@ -1417,3 +1417,17 @@ def test_the_shipped_gate_refuses_idioms_of_split(prompt, concept):
     """A review found "banana split recipe", "split pea soup" and "a split second" answered with the cracks' mask."""
     match = Segmenter.load().match_prompts([prompt])[prompt]
     assert (match.concept if match.known else None) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    # set 29 (read once: 222 of 250; seven of its misses were prompts of several lines, refused as input), after it
+    # was read: a program's lines and Markdown tables, each end of a line the end of a clause
+    ("defect_type,crack\nsubstrate,plaster", "cracks"), ("activity,taping\nsubstrate,gypsum board", "taping"),
+    ("include: cracks\nexclude: joint_tape", "cracks"), ("| Include | Cracks |\n| Exclude | Taped seams |", "cracks"),
+    ("| Include | Wall |\n| Exclude | Cracks |", None), ("| Target | Exclusion |\n| Drywall tape | Cracks |", "taping"),
+    ("| Key | Value |\n|---|---|\n| target | crack |", "cracks"), ("| Object | Packing tape |\n| Location | Box |", None)])
+def test_the_shipped_gate_reads_prompts_of_several_lines_and_tables(prompt, concept):
+    from drywallqa.text.encoder import check_prompt
+
+    match = Segmenter.load().match_prompts([prompt])[check_prompt(prompt)]
+    assert (match.concept if match.known else None) == concept

@@ -58,9 +58,10 @@ def rates(seg: Segmenter, lists: dict) -> dict:
     out = {}
     for name, items in lists.items():
         pairs = [(p, name) if isinstance(p, str) else tuple(p) for p in items]
-        matches = seg.match_prompts([p for p, _ in pairs if _typeable(p)])  # one the product takes as no prompt (a
-        answers = {p: "input error" if p not in matches else matches[p].concept if matches[p].known else "refused"
-                   for p, _ in pairs}  # line break) is answered with an input error: a refusal
+        typed = {p: check_prompt(p) for p, _ in pairs if _typeable(p)}  # as the product takes it (on one line);
+        matches = seg.match_prompts(list(typed.values()))  # one it takes as no prompt (NUL) is an input error: a refusal
+        answers = {p: "input error" if p not in typed else matches[typed[p]].concept if matches[typed[p]].known
+                   else "refused" for p, _ in pairs}
         refused = ("refused", "input error")
         right = [answers[p] in refused if want in REFUSE else answers[p] == CONCEPTS[want] for p, want in pairs]
         out[name] = {"prompts": len(pairs), "answered": float(np.mean([a not in refused for a in answers.values()])),
@@ -69,7 +70,7 @@ def rates(seg: Segmenter, lists: dict) -> dict:
 
 
 def _typeable(prompt: str) -> bool:
-    """Whether the product takes ``prompt`` as a prompt at all (``check_prompt``: no line break, at most 300
+    """Whether the product takes ``prompt`` as a prompt at all (``check_prompt``: no control character, at most 300
     characters, ...); one it does not is answered with an input error, scored as refused."""
     try:
         check_prompt(prompt)

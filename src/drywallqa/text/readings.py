@@ -157,6 +157,7 @@ _STORY_REASON = re.compile(r"\s*,?\s+so\s+(?:that\s+)?(?:i|we|they|he|she|the|ou
 _LIST_NUMBER = re.compile(r"(?:^|(?<=[\s:;,]))\(?\d{1,2}[).]\s+(?=[^\W\d_])")
 _BULLET = re.compile(r"\s*[\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2043]\s*")
 _DASHED_LABEL = re.compile(r"\s*(?:^|(?<=\s))-+\s+(?=(?:[^\W\d_]+\s+)?[^\W\d_]+\s*:)")
+_TABLE_ROW = re.compile(r"\|\s*([^|;]+?)\s*\|\s*([^|;]+?)\s*\|")  # "| Include | Cracks |" (two cells)
 _GOVERNING = frozenset("""not no don dont do never ignore ignoring skip skipping exclude excluding except without but
     neither nor following below these those them all mark show find highlight segment""".split())  # a label is none
 # a word of address between two commas ("Not the cracks, bud, the taped seams"): no part of either clause
@@ -221,8 +222,9 @@ _ASK_KEYS = frozenset("""cls class classes label labels target targets query q p
 # keys saying what the thing is of or on: their value is read before the thing (``{type: seam, material: fabric}`` ->
 # "fabric seam", ``{type: joint_tape, material: drywall}`` -> "drywall joint tape"; one such value only)
 _OF_KEYS = frozenset("material materials substrate surface".split())
-_NOT_KEYS = frozenset("""exclude excludes excluded excluding negative negatives neg negative_prompt ignore without except
-    not skip minus negative_class negative_classes exclude_class exclude_classes ignore_class""".split())
+_NOT_KEYS = frozenset("""exclude excludes excluded excluding exclusion exclusions negative negatives neg negative_prompt
+    ignore without except not skip minus negative_class negative_classes exclude_class exclude_classes ignore_class"""
+                      .split())
 _NO_VALUE = frozenset("true false yes no none null".split())  # a setting's value, no thing: {"prompt": "cracks", "mask": true}
 _HASHTAG = re.compile(r"(?<![\w&#])#(?=[^\W\d_])")  # the "#" of a hashtag ("#cracks"), not "#3", "&#39;", "C#"
 # what may stand around the pairs of a program string: a URL's path ("/segment?"), a call ("segment(", ")"), braces
@@ -417,7 +419,7 @@ def plain_reading(prompt: str) -> str:
     text = _MASK_MINUS.sub(lambda m: f"{m.group(1)} minus {m.group(2)}" if m.group(1) else f" {m.group(3)} minus ",
                            _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
     text = _SPANISH_WITHOUT.sub("without ", _FRENCH_NOT.sub(r"\1not ", text))
-    text = _list_items(text)
+    text = _list_items(_table_rows(text))
     if _NO_MARK.search(text) or _YES_MARK.search(text):
         # a mark of no before a thing is "not" ("Mark the cracks \U0001f6ab tape"); where a mark ends the prompt, each
         # follows its thing ("cracks \u274c tape \u2705", "cracks \u274c rest \u2705": the gate reads a mark of no after it)
@@ -426,6 +428,23 @@ def plain_reading(prompt: str) -> str:
         text = _YES_MARK.sub(", ", _NO_MARK_NO.sub(", ", text)).strip(" ,")  # a mark of yes, or one of no before
         # "no" or "not", is a comma
     return dismissal_reading(trade_reading(structured_reading(text)))
+
+
+def _table_rows(text: str) -> str:
+    """A Markdown table of two columns, each row a key and its value (a program's form: "| Include | Cracks | |
+    Exclude | Taped seams |", its rows on one line: :func:`~drywallqa.text.encoder.one_line`), as "key: value" pairs
+    ("Include: Cracks; Exclude: Taped seams"), or under a header of two keys each row's cells as their values ("|
+    Target | Exclusion | | Drywall tape | Cracks |" -> "Target: Drywall tape; Exclusion: Cracks"), read as a program's
+    pairs are (:func:`structured_reading`); as typed where anything else is there, or a row has another number of
+    cells."""
+    rows = _TABLE_ROW.findall(text)
+    if not rows or _TABLE_ROW.sub("", text).strip(" ;|-:") or any(set(k + v) <= set("-: ") for k, v in rows[:1]):
+        return text
+    rows = [(k, v) for k, v in rows if not set(k + v) <= set("-: ")]  # (a "|---|---|" rule left out)
+    keys = [re.sub(r"[\s-]+", "_", cell.lower()) for cell in rows[0]]
+    if len(rows) > 1 and all(k in _ASK_KEYS or k in _NOT_KEYS for k in keys):  # a header naming the columns:
+        return "; ".join(f"{rows[0][0]}: {a}; {rows[0][1]}: {b}" for a, b in rows[1:])  # "| Target | Exclusion |"
+    return "; ".join(f"{k}: {v}" for k, v in rows)
 
 
 def _list_items(text: str) -> str:
