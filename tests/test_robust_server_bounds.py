@@ -235,12 +235,16 @@ def test_declared_length_over_the_limit_is_refused_at_once(client):
 
 @pytest.mark.parametrize("args", [["--max-upload-mb", "inf"], ["--request-timeout", "0"], ["--port", "99999"],
                                   ["--port", "-1"], ["--max-pixels", "0"], ["--body-timeout", "0"],
-                                  ["--body-timeout", "nan"], ["--max-connections", "0"]])
-def test_serve_refuses_impossible_settings_before_starting(args):
+                                  ["--body-timeout", "nan"], ["--max-connections", "0"], ["--body-timeout", "inf"],
+                                  ["--request-timeout", "inf"], ["--request-timeout", "nan"], ["--body-timeout", "-1"]])
+def test_serve_refuses_impossible_settings_before_starting(args, monkeypatch):
+    """An infinite --body-timeout or --request-timeout turned the limit off (an infinite upload limit was refused)."""
+    import uvicorn
     from typer.testing import CliRunner
 
     from drywallqa.cli import app
 
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: None)  # a setting let through fails here, not serves
     res = CliRunner().invoke(app, ["serve", *args])
     assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (res.output, res.exception)
     assert args[0] in res.output
@@ -529,3 +533,36 @@ def test_serve_says_a_port_in_use_before_it_starts(tiny_model_dir, monkeypatch):
         res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--port", str(port)])
     said = " ".join(res.output.replace("\u2502", " ").split())
     assert res.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in said and "in use" in said, res.output
+
+
+def _text_form(value: bytes, name: bytes = b"prompts", boundary="b0undary"):
+    """A whole form whose ``name`` field holds ``value``'s bytes as they are (a prompt too where it is another)."""
+    part = lambda n, v: f"--{boundary}\r\nContent-Disposition: form-data; name=\"".encode() + n + b"\"\r\n\r\n" + v + b"\r\n"
+    prompts = b"" if name == b"prompts" else part(b"prompts", b"segment crack")
+    image = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"w.png\"\r\n"
+             f"Content-Type: image/png\r\n\r\n").encode() + _noise_png() + b"\r\n"
+    return image + prompts + part(name, value) + f"--{boundary}--\r\n".encode()
+
+
+@pytest.mark.parametrize("name, value", [(b"prompts", b"segment \xff crack"), (b"prompts", b"segment crack \xc3"),
+                                         (b"flag", b"segment crack: area_px > 1 \xe9"), (b"mask_format", b"png\xff")])
+def test_a_form_field_that_is_no_utf8_text_is_answered_422_naming_it(client, name, value):
+    """Starlette reads a field whose bytes are no UTF-8 as Latin-1: b"segment \\xff crack" was asked as the prompt
+    "segment ÿ crack" (200). It is a 422 that names the field."""
+    r = _send(client, _text_form(value, name))
+    assert r.status_code == 422 and r.json()["detail"].startswith(f"{name.decode()}: not UTF-8 text"), r.text
+
+
+def test_a_form_field_name_that_is_no_utf8_text_is_answered_422(client):
+    r = _send(client, _text_form(b"1", b"mm_per_px\xff"))
+    assert r.status_code == 422 and "name: not UTF-8 text" in r.json()["detail"], r.text
+
+
+def test_utf8_text_fields_and_a_photo_of_any_bytes_are_answered(client):
+    """The check is of the bytes, not of the text Starlette made of them: a UTF-8 "ÿ" (c3 bf) is read as "ÿ"; a
+    photo's bytes are no text, and are not checked."""
+    r = _send(client, _text_form("segment ÿ crack".encode()))
+    assert r.status_code == 200 and r.json()["results"][0]["prompt"] == "segment ÿ crack", r.text
+    r = client.post("/v1/segment", content=_text_form(b"segment \xff crack"),
+                    headers={"content-type": "multipart/form-data; boundary=b0undary; charset=latin-1"})
+    assert r.status_code == 200 and r.json()["results"][0]["prompt"] == "segment ÿ crack", r.text  # as it says

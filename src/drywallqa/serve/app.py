@@ -4,8 +4,8 @@ page at ``/``.
 The model is loaded once when the app is made. Every request is bounded before it costs anything:
 the upload's size while it streams in (413 as soon as it passes ``max_upload_mb``, chunked or not), the
 time its body takes to arrive (408 after ``body_timeout_s``, the connection closed), the form's end (400 for a
-body cut short, not a field said to be missing), the photo's pixels
-before they are decoded (413), the number of tiles a ``tile`` value would cut it into (422), each
+body cut short, not a field said to be missing), its text fields' bytes (422 for one that is no UTF-8), the photo's
+pixels before they are decoded (413), the number of tiles a ``tile`` value would cut it into (422), each
 parameter's range (422), and the time it may take (503 with ``Retry-After`` after ``request_timeout_s``).
 At most ``max_concurrency`` requests are segmented at a time; one more is answered 429 at once rather
 than queued without bound. Nothing a client sends is answered 500.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import codecs
 import io
 import json
 import logging
@@ -33,6 +34,12 @@ from starlette.formparsers import parse_options_header
 from PIL import Image
 from pydantic import StringConstraints
 from typing_extensions import Annotated, Literal
+try:
+    from python_multipart import MultipartParser
+    from python_multipart.exceptions import FormParserError
+except ModuleNotFoundError:  # pragma: no cover - python-multipart before 0.0.13, as Starlette imports it
+    from multipart import MultipartParser
+    from multipart.exceptions import FormParserError
 
 from .. import __version__
 from ..data.registry import measures_joints
@@ -70,6 +77,11 @@ class BodyTimeout(HTTPException):
 class MalformedForm(HTTPException):
     def __init__(self, detail: str):
         super().__init__(status_code=400, detail=detail)
+
+
+class FieldNotText(HTTPException):
+    def __init__(self, detail: str):
+        super().__init__(status_code=422, detail=detail)
 
 
 FORM_CUT_SHORT = ("the request body ended before the multipart form did (no closing boundary): the upload was cut "
@@ -117,6 +129,89 @@ def form_end(content_type: bytes | None) -> FormEnd | None:
     return FormEnd(boundary) if kind == b"multipart/form-data" and boundary else None
 
 
+class FormText:
+    """Whether the text fields of a multipart body, read chunk by chunk as it streams in (python-multipart, the parser
+    Starlette reads the form with), are text: Starlette reads a field whose bytes are no UTF-8 as Latin-1 (``segment
+    \\xff crack`` as "segment ÿ crack", asked as that prompt), and once read, a Latin-1 "ÿ" cannot be told from a UTF-8
+    one, so the bytes are checked here. UTF-8 unless the Content-Type names another charset Python knows (Starlette
+    reads the fields in that one). A field's name is checked too; a file's contents are not. A body the parser cannot
+    read is left to Starlette's parser, which answers it."""
+
+    def __init__(self, boundary: bytes, charset: str):
+        self.charset, self.problem = charset, None
+        self._header, self._value, self._disposition = b"", b"", b""
+        self._name, self._decoder = "", None
+        self._parser = MultipartParser(boundary, {
+            "on_part_begin": self._begin, "on_header_field": self._header_field, "on_header_value": self._header_value,
+            "on_header_end": self._header_end, "on_headers_finished": self._headers_finished,
+            "on_part_data": self._data, "on_part_end": self._end})
+
+    def feed(self, chunk: bytes) -> None:
+        if self._parser is None or self.problem or not chunk:
+            return
+        try:
+            self._parser.write(chunk)
+        except FormParserError:  # malformed: Starlette's parser says so (400)
+            self._parser = None
+
+    def _not_text(self, what: str) -> None:
+        label = "UTF-8" if self.charset == "utf-8" else f"{self.charset} (the charset its Content-Type names)"
+        self.problem = self.problem or (f"{what}: not {label} text; send the form's text fields in UTF-8 (as curl -F, "
+                                        "Python requests and a browser's FormData do)")
+
+    def _begin(self) -> None:
+        self._disposition, self._name, self._decoder = b"", "", None
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header.lower() == b"content-disposition":
+            self._disposition = self._value
+        self._header, self._value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        try:
+            self._name = options.get(b"name", b"").decode(self.charset)
+        except UnicodeDecodeError:
+            return self._not_text("a form field's name")
+        if b"filename" not in options:  # a text field (Starlette: a file is a part with a file name)
+            self._decoder = codecs.getincrementaldecoder(self.charset)()
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        self._read(data[start:end])
+
+    def _end(self) -> None:
+        self._read(b"", final=True)
+
+    def _read(self, data: bytes, final: bool = False) -> None:
+        if self._decoder is None:
+            return
+        try:
+            self._decoder.decode(data, final)
+        except UnicodeDecodeError:
+            self._decoder = None
+            self._not_text(self._name[:40] or "a form field")
+
+
+def form_text(content_type: bytes | None) -> FormText | None:
+    """A :class:`FormText` for a multipart/form-data Content-Type with a boundary, else None (a URL-encoded form is
+    answered 415 by the one endpoint that reads a form)."""
+    kind, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        return None
+    try:
+        charset = codecs.lookup(params.get(b"charset", b"utf-8").decode("latin-1")).name
+    except LookupError:  # Starlette reads the fields as Latin-1 then: checked as UTF-8, what a client sends
+        charset = "utf-8"
+    return FormText(boundary, charset)
+
+
 class BodyLimits:
     """ASGI middleware: a request body is counted while it streams in and refused (413) the moment it
     passes ``limit`` bytes, whether or not it declared a Content-Length, so no upload is spooled to the end;
@@ -124,7 +219,8 @@ class BodyLimits:
     so a client that trickles it in (a byte every few seconds) holds nothing for longer. A response sent
     before the body has arrived (a 408, a 413, a 404) closes an HTTP/1 connection: the rest is not read.
     A body read to its end that is shorter than its Content-Length, or a multipart form without its closing
-    boundary, is refused (400: cut short) rather than read as the fields that arrived."""
+    boundary, is refused (400: cut short) rather than read as the fields that arrived; a text field that is no
+    UTF-8 (:class:`FormText`) is refused (422, naming it) rather than read as Latin-1."""
 
     def __init__(self, app, limit: int, limit_mb: float, timeout_s: float):
         self.app, self.limit, self.limit_mb, self.timeout_s = app, limit, limit_mb, timeout_s
@@ -136,6 +232,7 @@ class BodyLimits:
         length = headers.get(b"content-length", b"")
         has_body = length.strip(b"0") != b"" or b"transfer-encoding" in headers
         form = form_end(headers.get(b"content-type"))
+        text = form_text(headers.get(b"content-type"))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         received = 0
@@ -155,6 +252,10 @@ class BodyLimits:
                     raise UploadTooLarge(self.limit_mb)
                 if form is not None:
                     form.feed(message.get("body", b""))
+                if text is not None:
+                    text.feed(message.get("body", b""))
+                    if text.problem:
+                        raise FieldNotText(text.problem)
             arrived = message["type"] != "http.request" or not message.get("more_body", False)
             if arrived and message["type"] == "http.request":  # the whole body is here: is it whole?
                 if length.isdigit() and received < int(length):
@@ -177,7 +278,7 @@ class BodyLimits:
             return await self._refuse(scope, closing_send, UploadTooLarge(self.limit_mb))
         try:
             await self.app(scope, bounded_receive, closing_send)
-        except (UploadTooLarge, BodyTimeout, MalformedForm) as exc:
+        except (UploadTooLarge, BodyTimeout, MalformedForm, FieldNotText) as exc:
             if not started:
                 await self._refuse(scope, closing_send, exc)
 
