@@ -141,9 +141,9 @@ _JOINT_WORDS = frozenset("joint joints jointing seam seams".split())
 # "crack my head" (think hard; not "the crack my head made"), "the evidence caught on tape" (not "where my knife caught
 # on tape"), "joint and several liability" (not "the top joint and several below it"), "bursting at the seams" (too full),
 # "a banana split", "split pea soup", "a split second", "split the bill" (not "the split in the plaster")
-_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:(?:of|a|o['\u2019]?)\s+dawn|down\s+on|on\s+with\b|(?:a|an|the|your|my)\s+(?:joke|jokes|"
-                     r"code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|books|window)\b|(?:me|"
-                     r"mi|us|him|her|them|you)\s+up\b|up\s+laughing\b|jokes?\b|wise\b)|"
+_IDIOMS = re.compile(r"\bcrack(?:s|ed|ing)?\s+(?:(?:of|a|o['\u2019]?)\s+dawn|down\s+on|on\s+with\b|(?:a|an|the|your|"
+                     r"my)\s+(?:joke|jokes|code|case|whip|smile|safe|password|nut|nuts|knuckles|egg|eggs|beer|book|"
+                     r"books|window)\b|(?:me|mi|us|him|her|them|you)\s+up\b|up\s+laughing\b|jokes?\b|wise\b)|"
                      r"\ba\s+crack\s+(?:shot|in\s+(?:his|her|my|their|your|the)\s+voice)\b|\bcrack\s+(?:cocaine|pipe|house|head|pot)\b|"
                      r"(?<!the\s)(?<!a\s)(?<!any\s)(?<!that\s)(?<!this\s)\bcrack(?:ed|ing)?\s+(?:my|me|our)\s+(?:head|"
                      r"brain|brains)(?=\s*(?:[,.;:!?]|$)|\s+(?:also|over|on|about|trying|to|already|lah|liao|leh|"

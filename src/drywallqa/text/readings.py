@@ -401,7 +401,8 @@ def dismissal_reading(prompt: str) -> str:
         end = m.end()
         contrast = _CONTRAST.match(text, end + 1) if text[end:end + 1] == "," else None
         if contrast and (contrast.group(2) or re.match(r"\s*it", contrast.group(0), re.IGNORECASE)) and \
-                _head_kinds(contrast.group(1)) and TOKEN.findall(contrast.group(1).lower())[0] not in _NOT_A_CONTRAST:  # a thing: "it's the cracks", not "it's fine"
+                _head_kinds(contrast.group(1)) and TOKEN.findall(contrast.group(1).lower())[0] not in _NOT_A_CONTRAST:
+            # a thing ("it's the cracks", not "it's fine"; not "nor the tape")
             out.append(", show " + contrast.group(1))  # "..., the cracks are" asks for the cracks
             end = contrast.end()
         elif end < len(text) and not m.group(3):
@@ -413,9 +414,10 @@ def plain_reading(prompt: str) -> str:
     """``prompt`` in the words the gate's rules know: hashtags as words ("#taping #seams", "#wall -#crack"), a word
     of address between commas left out ("Not the cracks, bud, the taped seams"), a mask's algebra in words
     ("mask(wall) - mask(crack)" -> "wall minus crack"), French "pas" and Spanish "sin" before their thing as "not" and
-    "without", marks of yes and no as words ("\u2705 cracks \u274c tape" -> "cracks, not tape"), a program's string
-    in words (:func:`structured_reading`), the trade's words (:func:`trade_reading`), what is not wanted as "ignore"
-    (:func:`dismissal_reading`)."""
+    "without", a Markdown table's rows as key: value pairs (:func:`_table_rows`), a list's items as clauses
+    (:func:`_list_items`: "Items: 1) cracks \u2013 mark 2) seams \u2013 do not mark"), marks of yes and no as words
+    ("\u2705 cracks \u274c tape" -> "cracks, not tape"), a program's string in words (:func:`structured_reading`), the
+    trade's words (:func:`trade_reading`), what is not wanted as "ignore" (:func:`dismissal_reading`)."""
     text = _MASK_MINUS.sub(lambda m: f"{m.group(1)} minus {m.group(2)}" if m.group(1) else f" {m.group(3)} minus ",
                            _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
     text = _SPANISH_WITHOUT.sub("without ", _FRENCH_NOT.sub(r"\1not ", text))
