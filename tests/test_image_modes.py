@@ -110,6 +110,36 @@ def test_16_bit_colour_files_of_10_to_16_bits_read_as_their_arrays(tmp_path, cap
     assert not caplog.records
 
 
+def test_16_bit_colour_files_damaged_smooth_or_with_an_opaque_alpha(tmp_path):
+    """A review of the 16-bit reading: a damaged 16-bit PNG was read (its EXIF, read before its pixels, loaded it and
+    hid the decoder's error) and came out as a half-decoded photo, done, where it had failed; a smooth 10-bit TIFF held
+    upside down (orientation 3: every high byte alike, both turns fit) came out as stored; a 10-bit photo with a 16-bit
+    opaque alpha (65535) read dark (the alpha set the bit depth)."""
+    import cv2
+
+    from drywallqa.utils.image_io import ImageReadError
+
+    photo = (np.asarray(Image.open(Path(__file__).parents[1] / "src/drywallqa/examples/cracks_2363_jpg.jpg"))[:96, :128]
+             .astype(np.uint16))
+    assert cv2.imwrite(str(tmp_path / "good.png"), (photo * 16)[..., ::-1])
+    data = bytearray((tmp_path / "good.png").read_bytes())
+    at = data.index(b"IDAT") + 200
+    data[at:at + 8] = b"\xff" * 8  # damaged in the middle of its pixels
+    (tmp_path / "damaged.png").write_bytes(bytes(data))
+    with pytest.raises(ImageReadError):
+        read_image(tmp_path / "damaged.png")
+    tifffile = pytest.importorskip("tifffile")
+    ramp = np.broadcast_to((520 + np.arange(96) * 2)[:, None, None], (96, 128, 3)).astype(np.uint16)  # dark at the top
+    tifffile.imwrite(tmp_path / "smooth.tif", ramp, photometric="rgb", extratags=[(274, "H", 1, 3, False)])
+    turned = read_image(tmp_path / "smooth.tif")  # orientation 3: turned half round, the dark rows at the bottom
+    assert np.array_equal(turned, to_rgb_array(ramp[::-1, ::-1]))
+    opaque = np.concatenate([photo * 4, np.full(photo.shape[:2] + (1,), 65535, np.uint16)], axis=2)
+    assert cv2.imwrite(str(tmp_path / "opaque.png"), opaque[..., [2, 1, 0, 3]])
+    got = read_image(tmp_path / "opaque.png")
+    assert np.abs(got.astype(int) - to_rgb_array(photo * 4)).max() <= 1  # not dark
+    assert np.abs(to_rgb_array(opaque).astype(int) - to_rgb_array(photo * 4)).max() <= 1  # an array too
+
+
 def test_heic_photos_as_phones_save_them_are_read_upright(tmp_path, tiny_model_dir):
     """iPhones save HEIC by default, and every such photo failed: "not a readable image" (Pillow reads HEIF only with
     pillow-heif's plugin registered). Read upright as the same photo saved as JPEG, in a batch, and as an upload."""

@@ -125,6 +125,11 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     """
     if arr.dtype == np.uint8:
         return arr
+    if arr.dtype == np.uint16:  # by a table of its 65,536 values: a 64 MP photo in float64 took 1.5 GB and seconds
+        hi = int(arr.max()) if arr.size else 0
+        bits = next((b for b in (10, 12, 14, 16) if hi < 2 ** b), 16)
+        factor = 255.0 if hi <= 1 else 1.0 if hi <= 255 else 255.0 / (2 ** bits - 1)  # as the float path below
+        return np.clip(np.rint(np.arange(65536, dtype=np.float64) * factor), 0, 255).astype(np.uint8)[arr]
     if arr.dtype != bool and (not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating)):
         raise ValueError(f"the image's values must be real numbers (a numeric dtype, not complex), got {arr.dtype}")
     values = arr.astype(np.float64)
@@ -160,6 +165,9 @@ def _on_white(rgba: np.ndarray) -> np.ndarray:
 def _array_to_rgb_uint8(arr: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` or ``(H, W, 4)`` values of any depth as ``(H, W, 3)`` uint8: scaled by :func:`_to_uint8`, an
     alpha channel composited on white (as a file with transparency is read)."""
+    if arr.shape[2] == 4 and arr.dtype != np.uint8 and np.issubdtype(arr.dtype, np.integer):
+        # colour and alpha each by its own depth: a 10-bit photo with a 16-bit opaque alpha (65535) read dark
+        arr = np.concatenate([_to_uint8(arr[..., :3]), _to_uint8(arr[..., 3:])], axis=2)
     arr = _to_uint8(arr)  # ValueError for values that are no photo's
     if arr.shape[2] == 4:
         arr = _on_white(arr)
@@ -264,7 +272,7 @@ def _sixteen_bit_colour(img: Image.Image) -> bool:
     return isinstance(rawmode, str) and _SIXTEEN_BIT_COLOUR.fullmatch(rawmode) is not None
 
 
-def _sixteen_bit_rgb(source, shown: Image.Image, orientation: int, name: str) -> np.ndarray | None:
+def _sixteen_bit_rgb(source, shown: Image.Image, orientation: int, name: str, kind: str) -> np.ndarray | None:
     """``(H, W, 3)`` uint8 RGB of a file that :func:`_sixteen_bit_colour` found, from its full 16-bit values (OpenCV's
     decoder; the file's pixels were checked against the limits as Pillow opened it), turned by its EXIF
     ``orientation`` and scaled as an array of them is; ``None`` (Pillow's 8 bits are read, with a warning) where
@@ -289,9 +297,12 @@ def _sixteen_bit_rgb(source, shown: Image.Image, orientation: int, name: str) ->
         stored = bgr[..., [2, 1, 0, 3][:bands]]
         high = np.asarray(shown)
         turn = _ARRAY_TURNS.get(orientation)  # turned as Pillow turned it, or as OpenCV did (a TIFF, by its tag)
-        for arr in ([turn(stored)] if turn else []) + [stored]:
-            if arr.shape[:2] == high.shape[:2] and np.array_equal(arr >> 8, high):
-                return _array_to_rgb_uint8(arr)
+        fits = [arr for arr in ([turn(stored)] if turn else []) + [stored]
+                if arr.shape[:2] == high.shape[:2] and np.array_equal(arr >> 8, high)]
+        if len(fits) == 2 and not np.array_equal(fits[0], fits[1]):  # both fit (a smooth photo, its high bytes alike):
+            fits = fits[1:] if kind == "TIFF" else fits[:1]  # OpenCV turns a TIFF by its tag, a PNG it leaves as stored
+        if fits:
+            return _array_to_rgb_uint8(fits[0])
         reason = "OpenCV's pixels are not Pillow's"
     logger.warning("%s: 16-bit colour read as 8 bits only (%s): a photo of 10 to 14 bits reads dark", name, reason)
     return None
@@ -315,10 +326,10 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
             deep = _sixteen_bit_colour(img)  # known from the header only: loading clears it
             with _pixel_warning_off_if_large(img):
                 warn_of_frames(img, name)
-                orientation = exif_orientation(img) if deep else 1  # a TIFF's is gone once Pillow turned it
-                img.load()
+                img.load()  # a damaged file fails here (reading its EXIF first loaded a PNG and hid the error)
+                orientation = exif_orientation(img) if deep else 1  # before upright(): a TIFF's is gone once turned
             shown = upright(img)
-            deep_rgb = _sixteen_bit_rgb(source, shown, orientation, name) if deep else None
+            deep_rgb = _sixteen_bit_rgb(source, shown, orientation, name, img.format) if deep else None
             return deep_rgb if deep_rgb is not None else _to_rgb_uint8(shown)
     except Image.DecompressionBombError as exc:  # Pillow's own limit, checked when the header is read
         pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
