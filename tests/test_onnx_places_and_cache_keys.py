@@ -130,7 +130,8 @@ def test_an_export_cache_that_cannot_be_used_exports_for_the_run_with_a_warning(
     want = Segmenter.load(tiny_model_dir).predict(img, ["segment crack"]).probabilities["segment crack"]
     with caplog.at_level("WARNING"):
         seg = Segmenter.load(tiny_model_dir, runtime="onnx")
-    assert "cannot be used" in caplog.text and "DRYWALLQA_CACHE" in caplog.text
+        Segmenter.load(tiny_model_dir, runtime="onnx")  # exported once in a process, however often it is loaded
+    assert caplog.text.count("the ONNX export cache") == 1 and "DRYWALLQA_CACHE" in caplog.text
     np.testing.assert_allclose(seg.predict(img, ["segment crack"]).probabilities["segment crack"], want, atol=1e-5)
     res = CliRunner().invoke(app, ["predict", str(tmp_path / "none.jpg"), "-p", "segment crack", "--runtime", "onnx",
                                    "--out", str(tmp_path / "out"), "--model-path", str(tiny_model_dir)],

@@ -292,6 +292,8 @@ def load_segmenter_with(model_path: Optional[str], kwargs: dict):
     try:
         return Segmenter.load(model_path, **kwargs)
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            raise  # a full disk while an ONNX export is written: said as such (Commands.invoke), not blamed on the model
         raise typer.BadParameter(error_message(exc), param_hint="--model-path / --model / --pipeline")
 
 

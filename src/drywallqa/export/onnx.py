@@ -167,28 +167,34 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     except OSError as exc:  # a cache that is a file, or below one, or a folder this user cannot write
         if exc.errno not in _UNUSABLE:
             raise
-        return _export_for_this_run(files, target.parent, exc)
+        return _export_for_this_run(files, target.name, target.parent, exc)
 
 
 _UNUSABLE = frozenset((errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS))
 _EXPORT_LOCK = threading.Lock()  # torch.onnx.export keeps global state: one export at a time in a process
+_EXPORTS_FOR_THIS_RUN: dict[str, Path] = {}  # a model's export made for this process, by its digest: made once
 
 
-def _export_for_this_run(files: dict, cache: Path, exc: OSError) -> Path:
-    """The export of ``files`` (a model folder's) into a temporary folder removed when the process ends, where the
-    export cache ``cache`` cannot be used (:func:`exported_onnx_dir`): the run goes on, with a warning naming why."""
-    logger.warning("the ONNX export cache %s cannot be used (%s; $DRYWALLQA_CACHE sets where it is): exporting for "
-                   "this run only, into a temporary folder", cache, exc.strerror or exc)
-    tmp = Path(tempfile.mkdtemp(prefix="drywallqa-onnx-"))
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    snapshot = tmp / ".source"
-    snapshot.mkdir()
-    for name, data in files.items():
-        (snapshot / name).write_bytes(data)
-    (tmp / "export").mkdir()
+def _export_for_this_run(files: dict, key: str, cache: Path, exc: OSError) -> Path:
+    """The export of ``files`` (a model folder's, ``key`` their digest) into a temporary folder removed when the
+    process ends, where the export cache ``cache`` cannot be used (:func:`exported_onnx_dir`): the run goes on, with a
+    warning naming why; made once in a process, however often the model is loaded."""
     with _EXPORT_LOCK:
+        if key in _EXPORTS_FOR_THIS_RUN and all((_EXPORTS_FOR_THIS_RUN[key] / n).is_file() for n in EXPORT_FILES):
+            return _EXPORTS_FOR_THIS_RUN[key]
+        logger.warning("the ONNX export cache %s cannot be used (%s; $DRYWALLQA_CACHE sets where it is): exporting for "
+                       "this run only, into a temporary folder", cache, exc.strerror or exc)
+        tmp = Path(tempfile.mkdtemp(prefix="drywallqa-onnx-"))
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        snapshot = tmp / ".source"
+        snapshot.mkdir()
+        for name, data in files.items():
+            (snapshot / name).write_bytes(data)
+        (tmp / "export").mkdir()
         _write_onnx(snapshot, tmp / "export")
-    return tmp / "export"
+        shutil.rmtree(snapshot)  # the weights' copy: not kept for the process's life
+        _EXPORTS_FOR_THIS_RUN[key] = tmp / "export"
+        return tmp / "export"
 
 
 def _cached_export(files: dict, model_dir: str | Path, target: Path) -> Path:
