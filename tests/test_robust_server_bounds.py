@@ -566,3 +566,18 @@ def test_utf8_text_fields_and_a_photo_of_any_bytes_are_answered(client):
     r = client.post("/v1/segment", content=_text_form(b"segment \xff crack"),
                     headers={"content-type": "multipart/form-data; boundary=b0undary; charset=latin-1"})
     assert r.status_code == 200 and r.json()["results"][0]["prompt"] == "segment ÿ crack", r.text  # as it says
+
+
+def test_the_photo_sent_as_a_text_field_and_odd_charsets_are_answered_as_before(client):
+    """A review of the UTF-8 check: the photo sent without a file name (curl -F image=<photo.jpg) was answered "image:
+    not UTF-8 text" instead of the endpoint's "send the photo as a file upload"; a charset that is no text encoding
+    ("base64") made the parser fail (400)."""
+    boundary = "b0undary"
+    photo = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n").encode() + _noise_png() + b"\r\n"
+    prompts = f"--{boundary}\r\nContent-Disposition: form-data; name=\"prompts\"\r\n\r\nsegment crack\r\n".encode()
+    r = client.post("/v1/segment", content=photo + prompts + f"--{boundary}--\r\n".encode(),
+                    headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 422 and "file upload" in r.text, r.text
+    r = client.post("/v1/segment", content=_text_form(b"segment crack"),
+                    headers={"content-type": "multipart/form-data; boundary=b0undary; charset=base64"})
+    assert r.status_code != 500 and "not UTF-8" not in r.text and "error parsing" not in r.text, r.text

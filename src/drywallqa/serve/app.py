@@ -129,6 +129,9 @@ def form_end(content_type: bytes | None) -> FormEnd | None:
     return FormEnd(boundary) if kind == b"multipart/form-data" and boundary else None
 
 
+FILE_FIELDS = frozenset({"image"})  # the form's file fields: never checked as text
+
+
 class FormText:
     """Whether the text fields of a multipart body, read chunk by chunk as it streams in (python-multipart, the parser
     Starlette reads the form with), are text: Starlette reads a field whose bytes are no UTF-8 as Latin-1 (``segment
@@ -179,7 +182,9 @@ class FormText:
             self._name = options.get(b"name", b"").decode(self.charset)
         except UnicodeDecodeError:
             return self._not_text("a form field's name")
-        if b"filename" not in options:  # a text field (Starlette: a file is a part with a file name)
+        if b"filename" not in options and self._name and self._name not in FILE_FIELDS:  # a text field (Starlette: a
+            # file is a part with a file name); the photo sent without one is the endpoint's to answer ("send the photo
+            # as a file upload"), and so is a part with no name
             self._decoder = codecs.getincrementaldecoder(self.charset)()
 
     def _data(self, data: bytes, start: int, end: int) -> None:
@@ -206,7 +211,8 @@ def form_text(content_type: bytes | None) -> FormText | None:
     if kind != b"multipart/form-data" or not boundary:
         return None
     try:
-        charset = codecs.lookup(params.get(b"charset", b"utf-8").decode("latin-1")).name
+        codec = codecs.lookup(params.get(b"charset", b"utf-8").decode("latin-1"))
+        charset = codec.name if getattr(codec, "_is_text_encoding", True) else "utf-8"  # not "base64", "zlib"
     except LookupError:  # Starlette reads the fields as Latin-1 then: checked as UTF-8, what a client sends
         charset = "utf-8"
     return FormText(boundary, charset)
