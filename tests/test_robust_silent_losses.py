@@ -83,7 +83,7 @@ def test_predict_on_a_folder_with_no_photo_is_an_error(tiny_model_dir, tmp_path)
     empty.mkdir()
     notes.mkdir()
     (notes / "a.txt").write_text("wall 3")
-    for folder, said in ((empty, "no photos found in the paths given"), (notes, "only files that are no images")):
+    for folder, said in ((empty, "no photos found in the paths given"), (notes, "only files not read as photos")):
         res = CliRunner().invoke(app, ["predict", str(folder), "-p", "segment crack", "--out", str(tmp_path / "out"),
                                        "--model-path", str(tiny_model_dir)], terminal_width=300)
         assert res.exit_code == 1 and said in res.output, res.output
@@ -279,7 +279,8 @@ def test_a_max_minutes_stop_says_where_the_run_is_and_how_to_continue(write_trai
 @pytest.mark.parametrize("args, named", [
     (["predict", "x.jpg", "-p", "segment crack", "-o", ""], "-o"), (["predict", "x.jpg", "-p", "segment crack", "--out="], "--out"),
     (["predict", "", "-p", "segment crack", "-o", "out"], "an argument"), (["export", "onnx", "--out", ""], "--out"),
-    (["evaluate", "--model-path", ""], "--model-path")])
+    (["evaluate", "--model-path", ""], "--model-path"), (["predict", "x.jpg", "-p", "segment crack", "-o="], "-o"),
+    (["predict", "x.jpg", "-p", "segment crack", "-o", "out", "--overlay", ""], "an argument")])
 def test_an_empty_argument_is_a_usage_error_naming_it(tmp_path, monkeypatch, args, named):
     """An unset shell variable (`-o "$OUT"`) gave "" and a path "" is the current folder: predict wrote its masks,
     results.json and report.html there."""
@@ -287,6 +288,11 @@ def test_an_empty_argument_is_a_usage_error_naming_it(tmp_path, monkeypatch, arg
     res = CliRunner().invoke(app, args, terminal_width=300)
     assert res.exit_code == 2 and f"{named}: must not be empty" in res.output, res.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_help_is_shown_whatever_empty_argument_follows():
+    res = CliRunner().invoke(app, ["predict", "--help", ""], terminal_width=300)
+    assert res.exit_code == 0 and "Usage:" in res.output and "must not be empty" not in res.output
 
 
 def test_a_failed_photo_is_named_once_on_its_line(tiny_model_dir, tmp_path):

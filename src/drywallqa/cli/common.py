@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,11 +38,27 @@ class Commands(TyperGroup):
     naming it, in every command: a path given as "" was the current folder (``predict -o ""`` wrote its masks there)."""
 
     def parse_args(self, ctx, args):
-        for i, arg in enumerate(args):
-            if arg == "" or (arg.startswith("--") and arg.endswith("=")):
-                option = arg[:-1] if arg else args[i - 1] if i and args[i - 1].startswith("-") else "an argument"
-                raise typer.BadParameter("must not be empty (an unset shell variable?)", ctx=ctx, param_hint=option)
+        if not ctx.resilient_parsing and not any(a in ("--help", "-h") for a in args):  # (not shell completion)
+            flags = self._flags()
+            for i, arg in enumerate(args):
+                if arg == "" or re.fullmatch(r"--[\w-]+=|-\w=", arg):  # "-o=" is click's "-o" with the value "="
+                    before = args[i - 1] if i and not arg else ""
+                    option = arg[:-1] if arg else before if before.startswith("-") and before not in flags else \
+                        "an argument"
+                    raise typer.BadParameter("must not be empty (an unset shell variable?)", ctx=ctx, param_hint=option)
         return super().parse_args(ctx, args)
+
+    def _flags(self) -> set[str]:
+        """The names of every command's options that take no value (``--overlay``): an empty argument after one is
+        no value of it."""
+        names, groups = set(), [self]
+        while groups:
+            for command in groups.pop().commands.values():
+                if isinstance(command, click.Group):
+                    groups.append(command)
+                names.update(n for param in command.params if getattr(param, "is_flag", False)
+                             for n in (*param.opts, *param.secondary_opts))
+        return names
 
     def invoke(self, ctx):
         with stop_signals_as_interrupt() as stop:

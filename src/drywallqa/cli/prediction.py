@@ -149,7 +149,8 @@ def predict(
         _failed(path, reason)
     found = summary.done or summary.skipped or summary.failed
     if not found:  # a wrong folder, an unmounted volume: no success to a script
-        tagged("error:", "red", "no photos found in the paths given" + (" (only files that are no images)" if n else ""))
+        tagged("error:", "red", "no photos found in the paths given" + (" (only files not read as photos: see above)"
+                                                                         if n else ""))
     if left:  # Ctrl-C while they were written: results.json is whole
         _not_written(out, left)
         raise typer.Exit(code=INTERRUPTED_CODE)

