@@ -48,8 +48,8 @@ def serve(
                         (body_timeout, "--body-timeout"), (max_connections, "--max-connections")):
         if not value > 0:
             raise typer.BadParameter(f"must be greater than 0, got {value}", param_hint=hint)
-    for value, hint, unit in ((max_upload_mb, "--max-upload-mb", "megabytes"), (request_timeout, "--request-timeout", "seconds"),
-                              (body_timeout, "--body-timeout", "seconds")):
+    for value, hint, unit in ((max_upload_mb, "--max-upload-mb", "megabytes"),
+                              (request_timeout, "--request-timeout", "seconds"), (body_timeout, "--body-timeout", "seconds")):
         if value == float("inf"):  # the limit turned off, not a limit
             raise typer.BadParameter(f"must be a finite number of {unit}", param_hint=hint)
     if not 0 <= port <= 65535:
