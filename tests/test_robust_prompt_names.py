@@ -253,3 +253,13 @@ def test_a_folder_an_older_version_named_by_the_raw_name_is_resumed_listing_each
     assert res.exit_code == 0 and "1 images done, 1 skipped" in res.output and "warning" not in res.output, res.output
     images = json.loads((out / "results.json").read_text())["images"]
     assert sorted(os.path.basename(e["image"]) for e in images) == ["a\nb.jpg", "plain.jpg"]
+
+
+def test_a_rule_names_a_prompt_of_several_lines_as_it_was_typed():
+    """A review: `--flag $'segment crack\\nwide ones: area_px > 5'` was malformed; only the "; " form was taken."""
+    from drywallqa.engine.segmenter import validate_prompts
+    from drywallqa.rules import parse_rules
+
+    prompts = validate_prompts(["segment crack\nwide ones"])
+    (rule,) = parse_rules(["segment crack\nwide ones: area_px > 5"], prompts, None)
+    assert rule.prompt == prompts[0] == "segment crack; wide ones"

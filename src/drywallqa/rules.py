@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .text.encoder import one_line
 from .utils.checks import InputError
 
 # measures of :func:`drywallqa.measures.mask_measures` a rule may test; *_mm ones need a scale (mm per pixel)
@@ -34,7 +35,7 @@ class Rule:
         Raises:
             ValueError: the text does not have that form, or names an unknown measure.
         """
-        m = _RULE.match(text.strip())
+        m = _RULE.match(one_line(text.strip()))  # its prompt of several lines as the prompt is read: on one line
         if not m:
             reason = "a rule reads 'PROMPT: MEASURE OP NUMBER', e.g. 'segment crack: max_width_mm > 0.3'"
             raise InputError(f"{text!r}: {reason}", reason)
