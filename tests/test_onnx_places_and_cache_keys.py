@@ -137,3 +137,21 @@ def test_an_export_cache_that_cannot_be_used_exports_for_the_run_with_a_warning(
                                    "--out", str(tmp_path / "out"), "--model-path", str(tiny_model_dir)],
                              terminal_width=300)
     assert "--model-path" not in res.output, res.output
+
+
+def test_a_damaged_export_in_a_cache_that_cannot_change_is_exported_for_the_run(tiny_model_dir, tmp_path, monkeypatch,
+                                                                                 caplog):
+    """A review: a read-only cache holding a damaged export (a truncated graph) said "exporting it again", could not
+    set it aside, found it again and failed, blamed on --model-path."""
+    from drywallqa.export import onnx
+
+    monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
+    made = onnx.exported_onnx_dir(tiny_model_dir)
+    (made / "encoder.onnx").write_bytes((made / "encoder.onnx").read_bytes()[:1000])
+    monkeypatch.setattr(onnx.Path, "rename", lambda self, target: (_ for _ in ()).throw(OSError(30, "Read-only")))
+    img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    with caplog.at_level("WARNING"):
+        seg = Segmenter.load(tiny_model_dir, runtime="onnx")
+    assert "cannot be replaced" in caplog.text
+    want = Segmenter.load(tiny_model_dir).predict(img, ["segment crack"]).probabilities["segment crack"]
+    np.testing.assert_allclose(seg.predict(img, ["segment crack"]).probabilities["segment crack"], want, atol=1e-5)

@@ -153,21 +153,34 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     cannot be used (``$DRYWALLQA_CACHE`` a file, or a folder this user cannot write) the model is exported for this
     process only, into a temporary folder removed at its end, with a warning naming why (it was an error blamed on
     the model folder)."""
-    from .. import __version__
-
-    # the graphs depend on the code that traced them too: another drywallqa (or torch) version exports again
-    digest = hashlib.sha256(f"drywallqa {__version__} torch {torch.__version__}\0".encode())
-    files = {f.name: f.read_bytes() for f in sorted(p for p in Path(model_dir).iterdir() if p.is_file())}
-    for name, data in files.items():
-        digest.update(name.encode() + b"\0" + data)
-    target = Path(cache_dir or default_cache_dir()) / "onnx" / digest.hexdigest()[:16]
+    files, key = _model_files(model_dir)
+    target = Path(cache_dir or default_cache_dir()) / "onnx" / key
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         return _cached_export(files, model_dir, target)
     except OSError as exc:  # a cache that is a file, or below one, or a folder this user cannot write
         if exc.errno not in _UNUSABLE:
             raise
-        return _export_for_this_run(files, target.name, target.parent, exc)
+        return _export_for_this_run(files, key, target.parent, exc.strerror or str(exc))
+
+
+def _model_files(model_dir: str | Path) -> tuple[dict, str]:
+    """A model folder's files (name -> bytes) and the key of their export: a digest of them and of the drywallqa and
+    torch versions (the graphs depend on the code that traced them too: another version exports again)."""
+    from .. import __version__
+
+    digest = hashlib.sha256(f"drywallqa {__version__} torch {torch.__version__}\0".encode())
+    files = {f.name: f.read_bytes() for f in sorted(p for p in Path(model_dir).iterdir() if p.is_file())}
+    for name, data in files.items():
+        digest.update(name.encode() + b"\0" + data)
+    return files, digest.hexdigest()[:16]
+
+
+def export_for_this_run(model_dir: str | Path, cache: Path, why: str) -> Path:
+    """``model_dir`` exported for this process only (:func:`_export_for_this_run`), where its cached export in
+    ``cache`` cannot be used (``why``)."""
+    files, key = _model_files(model_dir)
+    return _export_for_this_run(files, key, cache, why)
 
 
 _UNUSABLE = frozenset((errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS))
@@ -175,7 +188,7 @@ _EXPORT_LOCK = threading.Lock()  # torch.onnx.export keeps global state: one exp
 _EXPORTS_FOR_THIS_RUN: dict[str, Path] = {}  # a model's export made for this process, by its digest: made once
 
 
-def _export_for_this_run(files: dict, key: str, cache: Path, exc: OSError) -> Path:
+def _export_for_this_run(files: dict, key: str, cache: Path, why: str) -> Path:
     """The export of ``files`` (a model folder's, ``key`` their digest) into a temporary folder removed when the
     process ends, where the export cache ``cache`` cannot be used (:func:`exported_onnx_dir`): the run goes on, with a
     warning naming why; made once in a process, however often the model is loaded."""
@@ -183,7 +196,7 @@ def _export_for_this_run(files: dict, key: str, cache: Path, exc: OSError) -> Pa
         if key in _EXPORTS_FOR_THIS_RUN and all((_EXPORTS_FOR_THIS_RUN[key] / n).is_file() for n in EXPORT_FILES):
             return _EXPORTS_FOR_THIS_RUN[key]
         logger.warning("the ONNX export cache %s cannot be used (%s; $DRYWALLQA_CACHE sets where it is): exporting for "
-                       "this run only, into a temporary folder", cache, exc.strerror or exc)
+                       "this run only, into a temporary folder", cache, why)
         tmp = Path(tempfile.mkdtemp(prefix="drywallqa-onnx-"))
         atexit.register(shutil.rmtree, tmp, ignore_errors=True)
         snapshot = tmp / ".source"
@@ -365,6 +378,9 @@ class OnnxSegmenter(TorchSegmenter):
         except ValueError as exc:  # the cached export is damaged (truncated, overwritten): exported again, once
             logger.warning("%s; exporting it again", exc)
             discard_export(export)
+            if export.exists():  # a cache this user cannot change (read-only): the damaged export stays there
+                return load_exported(export_for_this_run(path, export.parent, "its damaged export cannot be replaced"),
+                                     threads)
             return load_exported(exported_onnx_dir(path), threads)
 
     def num_parameters(self) -> int:
