@@ -581,3 +581,11 @@ def test_the_photo_sent_as_a_text_field_and_odd_charsets_are_answered_as_before(
     r = client.post("/v1/segment", content=_text_form(b"segment crack"),
                     headers={"content-type": "multipart/form-data; boundary=b0undary; charset=base64"})
     assert r.status_code != 500 and "not UTF-8" not in r.text and "error parsing" not in r.text, r.text
+
+
+@pytest.mark.parametrize("name, value", [("mm_per_px", "1_0"), ("tile", "5_12"), ("min_confidence", "0.1_5")])
+def test_a_number_written_with_an_underscore_is_refused(client, name, value):
+    """A review: mm_per_px=1_0 was read as 10 (Python's syntax of numbers), measuring every mask ten times too large."""
+    r = client.post("/v1/segment", files={"image": ("w.png", _noise_png(), "image/png")},
+                    data={"prompts": "segment crack", name: value})
+    assert r.status_code == 422 and r.json()["detail"].startswith(f"{name}:"), r.text

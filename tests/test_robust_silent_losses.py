@@ -304,3 +304,4 @@ def test_a_failed_photo_is_named_once_on_its_line(tiny_model_dir, tmp_path):
                                    "--model-path", str(tiny_model_dir)], terminal_width=400)
     line = next(x for x in res.output.splitlines() if x.startswith("failed"))
     assert res.exit_code == 1 and line.count("text.jpg") == 1 and "not a readable image" in line, res.output
+

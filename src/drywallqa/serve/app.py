@@ -592,6 +592,9 @@ NOT_A_FILE = "send the photo as a file upload, with a file name (curl -F image=@
 NOT_TEXT = "a file upload where text is expected: send this field as text (curl --form-string NAME=VALUE), not a file"
 
 
+NUMBER_FIELDS = ("mm_per_px", "tile", "min_confidence")
+
+
 def check_form_fields(form, query=()) -> None:
     """422 for a field /v1/segment does not know (a misspelt ``mm_per_pixel`` would be ignored: measures in px), for
     a single-valued field sent twice (which value counts would be a guess), for any query parameter (the options
@@ -612,6 +615,9 @@ def check_form_fields(form, query=()) -> None:
         what = "image" if repeated[0] == "image" else f"{repeated[0]!r} field"
         raise HTTPException(status_code=422, detail=f"send one {what} per request (the form had "
                                                     f"{len(form.getlist(repeated[0]))} {repeated[0]!r} fields)")
+    for name in NUMBER_FIELDS:  # Python's own syntax of numbers: "1_0" was read as 10
+        if any(isinstance(value, str) and "_" in value for value in form.getlist(name)):
+            raise HTTPException(status_code=422, detail=f"{name}: a number such as 0.5, without '_'")
     for name in ("prompts", "flag"):
         if any(_json_list(value) for value in form.getlist(name)):
             raise HTTPException(status_code=422, detail=f"{name}: a JSON list in one field; repeat the field instead, "
