@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,6 +212,23 @@ def test_a_rerun_that_predicts_again_keeps_a_mask_corrected_by_hand(tiny_model_d
                              progress=False).skipped) == 2  # and quiet after
     predict_paths(seg, photos, first, out, overwrite=True, progress=False)
     assert not np.array_equal(np.asarray(Image.open(out / "a__segment_crack.png")), corrected)
+
+
+def test_a_correction_at_another_size_fails_its_photo_and_is_left_as_it_is(tiny_model_dir, tmp_path, photos):
+    """A review: a mask corrected by hand and saved at another size (an annotation tool exporting smaller) was
+    predicted over without a word on the next run that predicted its photo again."""
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    seg = Segmenter.load(str(model))
+    predict_paths(seg, photos, [CRACK], out, progress=False)
+    small = np.zeros((20, 28), np.uint8)
+    small[2:4, :] = 255
+    Image.fromarray(small).save(out / "a__segment_crack.png")
+    written = (out / "a__segment_crack.png").read_bytes()
+    again = predict_paths(seg, photos, [CRACK], out, mm_per_px=0.5, progress=False)  # another scale: predicted again
+    assert [Path(p).name for p, _ in again.failed] == ["a.png"] and "28x20" in again.failed[0][1], again.failed
+    assert (out / "a__segment_crack.png").read_bytes() == written  # left as it is
+    predict_paths(seg, photos, [CRACK], out, mm_per_px=0.5, overwrite=True, progress=False)
+    assert (out / "a__segment_crack.png").read_bytes() != written
 
 
 @pytest.mark.parametrize("when", ["before", "after"])

@@ -327,7 +327,12 @@ def _corrected_masks(out: Path, path: Path, prompts, shape: tuple) -> dict:
     """``{prompt: (mask, its file's CRC-32)}`` of the masks of ``path`` in ``out`` written over since its record wrote
     them (corrected by hand: :func:`_as_recorded`), of the photo's ``shape``: a job that predicts the photo again (other
     prompts or their order, another scale, a record edited since) keeps them and measures them as they are, with a
-    warning; ``--overwrite`` replaces them."""
+    warning; ``--overwrite`` replaces them.
+
+    Raises:
+        ValueError: such a mask of another size than the photo (a tool exported it smaller): the photo fails, its
+            mask left as it is (it was predicted over without a word).
+    """
     try:
         entry = json.loads((out / record_name(path)).read_text())
         if not same_photo(entry, path):
@@ -347,8 +352,11 @@ def _corrected_masks(out: Path, path: Path, prompts, shape: tuple) -> dict:
             mask = read_mask(out / name, data)  # the bytes checked: not a later write's
         except (ImageReadError, OSError, ValueError):
             continue  # gone or damaged: predicted
-        if mask.shape == tuple(shape):
-            kept[p] = (mask, now)
+        if mask.shape != tuple(shape):  # a correction exported at another size: not predicted over, not measured
+            raise ValueError(f"{name} was written over since it was made (corrected by hand?), at {mask.shape[1]}x"
+                             f"{mask.shape[0]} px where the photo is {shape[1]}x{shape[0]}: left as it is; save it at "
+                             "the photo's size to keep it, or --overwrite to predict it again")
+        kept[p] = (mask, now)
     if kept:
         logger.warning("%s: kept the masks corrected by hand since they were written (%s) and measured them as they "
                        "are; --overwrite replaces them", shown(path), ", ".join(map(repr, kept)))
