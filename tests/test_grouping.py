@@ -127,3 +127,17 @@ def test_a_splits_folder_that_is_a_file_is_named_as_such(synthetic_datasets, tmp
     (tmp_path / "splits.txt").write_text("x")
     with pytest.raises(FileNotFoundError, match="splits.txt is a file; the split manifests are in a folder"):
         samples_of_part("syn_crack", "val", tmp_path / "splits.txt", synthetic_datasets)
+
+
+def test_a_manifest_listing_a_photo_in_two_parts_is_refused(tmp_path):
+    """A review: a manifest whose test part also held train photos (merged by hand, or damaged) was scored as
+    "group-clean test" without a word, and trained on the same photos."""
+    import json
+
+    from drywallqa.data.grouping import GroupSplit
+
+    path = tmp_path / "cracks.json"
+    path.write_text(json.dumps({"dataset": "cracks", "seed": 0, "fractions": {"train": 0.8, "test": 0.2},
+                                "parts": {"train": ["a.jpg", "b.jpg"], "test": ["c.jpg", "a.jpg"]}}))
+    with pytest.raises(ValueError, match=r"1 photo\(s\) in two parts \('a.jpg' in train and test\)"):
+        GroupSplit.from_json(path)

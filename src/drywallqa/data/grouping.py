@@ -155,6 +155,15 @@ class GroupSplit:
                 or not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in d["parts"].values())):
             raise ValueError(f"split manifest {path} is not a manifest of drywallqa data split (keys {sorted(wanted)}, "
                              "parts: lists of image paths); write it again with drywallqa data split")
+        seen, twice = {}, []
+        for part, files in d["parts"].items():
+            for f in files:
+                if seen.setdefault(f, part) != part:
+                    twice.append((f, seen[f], part))
+        if twice:  # a photo of the test part trained on: no group-clean score (a hand-merged or damaged manifest)
+            f, a, b = twice[0]
+            raise ValueError(f"split manifest {path} lists {len(twice)} photo(s) in two parts ({f!r} in {a} and {b}): "
+                             "a group-clean split never does; write it again with drywallqa data split")
         return cls(**d)
 
 
