@@ -125,6 +125,7 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert "could not be reached" in size["gone"]["error"] and "press Segment again" in size["gone"]["error"]
         assert size["gone"]["button"] == "Segment"
         assert "server" in size["badGateway"] and "HTTP 502" in size["badGateway"] and "Error 502" not in size["badGateway"]
+        assert "other than the drywallqa server" in size["portal"] and "segmented" not in size["portal"]
         for who, message in size["tooLarge"].items():  # what to do, said once: by the server, or by the page for a proxy
             assert message.lower().count("send a smaller photo") == 1 and "HTTP 413" in message, (who, message)
         assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"

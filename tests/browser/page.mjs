@@ -128,6 +128,12 @@ try {
     await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
     const badGateway = await page.textContent('#error');
     await page.unroute('**/v1/segment');
+    // a 200 that is no drywallqa answer (a network's login page): not "the photo was segmented"
+    await page.route('**/v1/segment', route => route.fulfill({ status: 200, contentType: 'text/html', body: '<html>Sign in to Wi-Fi</html>' }));
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
+    const portal = await page.textContent('#error');
+    await page.unroute('**/v1/segment');
     // a 413: the server's says what to do (said once), a proxy's does not (the page says it)
     const tooLarge = {};
     for (const [who, answer] of [['server', { status: 413, contentType: 'application/json',
@@ -143,7 +149,7 @@ try {
     const modelLine = await page.textContent('#model-line');
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffError, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
-                           progress, afterRun, jsonName, commaUnits, gone, badGateway, tooLarge };
+                           progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge };
     await context.close();
   }
   console.log(JSON.stringify(report));
