@@ -230,3 +230,12 @@ def test_ship_refuses_a_limit_too_small_for_the_confidence_before_any_work(tiny_
     monkeypatch.setattr(shipping.Validator, "from_parts", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("sweep")))
     with pytest.raises(RuntimeError, match="sweep"):  # without the confidence, one photo is enough to begin
         shipping.ship(tiny_model_dir, tmp_path / "dest", limit=1, confidence=False)
+
+
+def test_a_dataset_whose_val_masks_are_all_empty_is_named(fake_datasets, caplog):
+    """A review: a dataset of empty masks (a broken export) trained to val mIoU 1.0 and wrote best/ without a word."""
+    empty = np.zeros((64, 64), bool)
+    items = {**_items(), "fake_tape": [(np.zeros((64, 64, 3), np.uint8), empty)]}
+    with caplog.at_level("WARNING"):
+        Validator(items)(_FakeSegmenter())
+    assert "'fake_tape'" in caplog.text and "no mask" in caplog.text and "'fake_crack'" not in caplog.text

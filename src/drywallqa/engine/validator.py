@@ -16,6 +16,7 @@ every option (:mod:`drywallqa.engine.shipping`), and ``evaluate`` reports the sa
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,8 @@ from ..metrics import THRESHOLDS, mask_iou
 from ..postprocess import ADAPTERS, apply_postprocess
 from ..utils.image_io import read_image
 from .segmenter import Segmenter
+
+logger = logging.getLogger(__name__)
 
 # post-processing options tried per label shape ("box": labels are axis-aligned boxes; else drawn strokes)
 BOX_OPTIONS = (None, {"name": "boxes", "quantile": 0.0}, {"name": "boxes", "quantile": 0.02},
@@ -184,9 +187,10 @@ class Validator:
             options[d] = self.options_for(d)
             others = negative_prompts(d, list(self.items), canonical_only=True)
             table = np.zeros((len(options[d]), len(THRESHOLDS)))
-            n = 0
+            n, foreground = 0, False
             for item in tqdm(items, desc=f"validating {d}", disable=not self.progress, leave=False):
                 image, gt = item() if callable(item) else item
+                foreground = foreground or bool(np.any(gt))
                 result = segmenter.predict(image, [canon[d], *others])
                 prob = result.probabilities[canon[d]]
                 for k, option in enumerate(options[d]):
@@ -194,4 +198,8 @@ class Validator:
                 cross += [float((result.probabilities[p] > CROSS_THRESHOLD).mean()) for p in others]
                 n += 1
             ious[d], images[d] = table / n, n
+            if not foreground:  # an empty answer to an empty mask scores 1.0: a perfect score that says nothing
+                logger.warning("validation: no mask of dataset %r holds a foreground pixel (%d photos): its mIoU (1.0 "
+                               "for a model that answers nothing) says nothing; check its masks (drywallqa data "
+                               "stats: 'empty masks')", d, n)
         return ValidationResult(ious, options, float(np.mean(cross)) if cross else 0.0, images)
