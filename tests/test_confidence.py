@@ -65,6 +65,22 @@ def test_fit_chooses_what_ranks_and_round_trips(tmp_path):
         fit_confidence_model(_records(8, rng, "cracks") + _records(3, rng, "taping"))
 
 
+
+def test_a_fit_with_nothing_to_rank_is_said(caplog):
+    """A review: validation photos whose labels were all empty (every mask IoU 1.0), or statistics that rank nothing,
+    wrote a confidence.json fitted on nothing (every candidate's Spearman 0) without a word."""
+    rng = np.random.default_rng(0)
+    flat = [{**r, "iou": 1.0} for r in _records(30, rng, "taping")]
+    with caplog.at_level("WARNING", logger="drywallqa.confidence"):
+        fit_confidence_model(_records(30, rng, "cracks") + flat)
+    assert "'taping' all score the same IoU" in caplog.text and "'cracks'" not in caplog.text
+    caplog.clear()
+    blind = [{**r, "stats": {k: 0.0 for k in STATISTICS}} for r in _records(40, rng, "cracks")]  # nothing told apart
+    with caplog.at_level("WARNING", logger="drywallqa.confidence"):
+        fit_confidence_model(blind)
+    assert "better than chance" in caplog.text
+
+
 @pytest.mark.parametrize("bad", [{"weights": [float("nan")]}, {"features": ["colour"]}, {"scales": [0.0]},
                                  {"calibration": {"cracks": [1, 0]}}])
 def test_a_broken_confidence_file_is_named(tmp_path, bad):

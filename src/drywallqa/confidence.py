@@ -20,6 +20,7 @@ Models that predict their own quality (SAM's IoU head, ``--model sam_text``) rep
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ import cv2
 import numpy as np
 
 from .utils.files import write_atomic
+
+logger = logging.getLogger(__name__)
 
 CONFIDENCE_FILE = "confidence.json"
 MAX_STAT_PIXELS = 65536  # statistics are measured on a regular subsample of at most this many pixels
@@ -222,7 +225,9 @@ def fit_confidence_model(records: list[dict], prompts: dict | None = None, seed:
     all records and a sigmoid per concept maps its score to the IoU scale.
 
     Raises:
-        ValueError: fewer than ``MIN_MASKS`` records of some concept.
+        ValueError: fewer than ``MIN_MASKS`` records of some concept. Masks of one concept that all score the same IoU
+            (nothing to rank: all its labels empty), or no candidate ranking better than chance, are a warning: the
+            model fitted says nothing of the masks.
     """
     concepts = sorted({r["concept"] for r in records})
     counts = {c: sum(r["concept"] == c for r in records) for c in concepts}
@@ -256,8 +261,17 @@ def fit_confidence_model(records: list[dict], prompts: dict | None = None, seed:
         candidates[name] = single
     for alpha in RIDGE_ALPHAS:
         candidates[f"ridge(alpha={alpha:g})"] = lambda zt, yt, a=alpha: _ridge(zt, yt, a)
+    flat = [c for c in concepts if np.ptp(y[concept == c]) < 1e-9]
+    if flat:  # no mask better than another (every mask of an empty label scores 1): nothing to rank
+        logger.warning("the masks of %s all score the same IoU against their labels (%.3g): the confidence fitted "
+                       "ranks nothing there; check the labels (drywallqa data stats: 'empty masks') and the model",
+                       ", ".join(map(repr, flat)), y[concept == flat[0]][0])
     scores = {name: cv_score(fit) for name, fit in candidates.items()}
     best = max(scores, key=scores.get)
+    if not scores[best] > 0:  # NaN, or no candidate ranking better than chance: a calibration fitted on nothing
+        logger.warning("no confidence candidate ranks the masks better than chance (best out-of-fold Spearman %.3f, "
+                       "%s): the confidence written says nothing of the masks; more, or more varied, validation "
+                       "photos are needed", scores[best], best)
     weights = candidates[best](z, y)
     keep = np.flatnonzero(np.abs(weights) > 1e-12)
     score = z @ weights
