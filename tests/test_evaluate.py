@@ -322,6 +322,7 @@ def test_an_empty_group_clean_part_says_why(synthetic_datasets, syn_splits, tmp_
     everything = [f for files in manifest["parts"].values() for f in files]
     manifest["parts"]["val"] = [f for f in everything if f.startswith("valid/")]
     manifest["parts"]["train"] = [f for f in everything if not f.startswith("valid/")]
+    manifest["parts"].update({p: [] for p in manifest["parts"] if p not in ("val", "train")})  # each photo in one part
     (splits / "syn_crack.json").write_text(json.dumps(manifest))
     left_out = r"all 4 of its photos are from the published splits left out \(valid, test"
     with pytest.raises(NothingToScoreError, match=f"group-clean val of 'syn_crack': no image to score: {left_out}"):

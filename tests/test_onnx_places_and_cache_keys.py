@@ -124,6 +124,9 @@ def test_an_export_cache_that_cannot_be_used_exports_for_the_run_with_a_warning(
                                                                                 caplog):
     """DRYWALLQA_CACHE naming a file made `--runtime onnx` fail with "Invalid value for --model-path ...: Not a
     directory: '<file>/onnx'", blaming the model folder (the torch runtime warned and went on)."""
+    from drywallqa.export import onnx
+
+    monkeypatch.setattr(onnx, "_EXPORTS_FOR_THIS_RUN", {})  # another test's export for its run not found here
     (tmp_path / "cache").write_text("a file, not a folder")
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
     img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
@@ -145,6 +148,7 @@ def test_a_damaged_export_in_a_cache_that_cannot_change_is_exported_for_the_run(
     set it aside, found it again and failed, blamed on --model-path."""
     from drywallqa.export import onnx
 
+    monkeypatch.setattr(onnx, "_EXPORTS_FOR_THIS_RUN", {})  # another test's export for its run not found here
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
     made = onnx.exported_onnx_dir(tiny_model_dir)
     (made / "encoder.onnx").write_bytes((made / "encoder.onnx").read_bytes()[:1000])
