@@ -265,6 +265,15 @@ def test_data_split_refuses_a_manifest_with_no_train_photo(tmp_path, registered)
     assert not (tmp_path / "splits" / "robust_boxes.json").exists()
 
 
+@pytest.mark.parametrize("seed", ["-1", "99999999999999999999"])
+def test_data_split_refuses_a_seed_numpy_cannot_take(tmp_path, registered, seed):
+    """A review: --seed -1 and a seed past 2**32 - 1 were taken and written into the manifest (train refuses them)."""
+    decl = _coco_yaml(tmp_path, [], n=4)
+    res = _split_cli(decl, tmp_path / "splits", "--seed", seed)
+    assert res.exit_code == 2 and _says(res.output, "--seed: must be a whole number in [0, 4294967295]"), res.output
+    assert not (tmp_path / "splits" / "robust_boxes.json").exists()
+
+
 # ----------------------------------------------------------------- mask folders, dataset lists
 
 

@@ -138,6 +138,8 @@ def data_split(
 
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise typer.BadParameter("val and test must be fractions with val + test < 1")
+    if not 0 <= seed <= 2**32 - 1:  # numpy's seeds, as train's: -1 failed deep inside, a huge one was written as given
+        raise typer.BadParameter(f"must be a whole number in [0, {2**32 - 1}], got {seed}", param_hint="--seed")
     names = dataset_names(dataset)
     check_output_path(out, "--out", folder=True)  # before the thumbnails are computed, not after
     for d in names:  # before anything is written
