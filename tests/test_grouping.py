@@ -141,3 +141,13 @@ def test_a_manifest_listing_a_photo_in_two_parts_is_refused(tmp_path):
                                 "parts": {"train": ["a.jpg", "b.jpg"], "test": ["c.jpg", "a.jpg"]}}))
     with pytest.raises(ValueError, match=r"1 photo\(s\) in two parts \('a.jpg' in train and test\)"):
         GroupSplit.from_json(path)
+
+
+def test_a_manifest_of_another_dataset_is_refused(synthetic_datasets, syn_splits):
+    """A review: a manifest copied over another dataset's name (its "dataset" another one) was read, and its photos,
+    none of this dataset's, silently found nowhere."""
+    import shutil
+
+    shutil.copy(syn_splits / "syn_crack.json", syn_splits / "syn_tape.json")
+    with pytest.raises(ValueError, match="is the split manifest of 'syn_crack', not of 'syn_tape'"):
+        samples_of_part("syn_tape", "val", syn_splits, synthetic_datasets)

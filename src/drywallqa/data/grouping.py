@@ -268,6 +268,9 @@ def samples_of_part(
         raise FileNotFoundError(f"{manifest}: no split manifest{'' if why == 'not found' else f' ({why})'}; run `drywallqa data split -d {config.manifest_name} --out "
                                 f"{manifest.parent}` first (for a dataset of your own: -d its YAML file)")
     split = GroupSplit.from_json(manifest)
+    if split.dataset != config.manifest_name:  # another dataset's parts: none of its photos would be found
+        raise ValueError(f"{manifest} is the split manifest of {split.dataset!r}, not of {config.manifest_name!r} "
+                         f"(copied or renamed?); write it again with drywallqa data split -d {config.manifest_name}")
     if part not in split.parts:
         raise UnknownNameError(f"{manifest} has no part {part!r}; it has {', '.join(split.parts)}")
     wanted = set(split.parts[part])
