@@ -58,8 +58,13 @@ def rates(seg: Segmenter, lists: dict) -> dict:
     out = {}
     for name, items in lists.items():
         pairs = [(p, name) if isinstance(p, str) else tuple(p) for p in items]
-        typed = {p: check_prompt(p) for p, _ in pairs if _typeable(p)}  # as the product takes it (on one line);
-        matches = seg.match_prompts(list(typed.values()))  # one it takes as no prompt (NUL) is an input error: a refusal
+        typed = {}  # each as the product takes it (on one line); one it takes as no prompt (NUL) is an input error
+        for p, _ in pairs:
+            try:
+                typed[p] = check_prompt(p)
+            except ValueError:
+                pass
+        matches = seg.match_prompts(list(typed.values()))
         answers = {p: "input error" if p not in typed else matches[typed[p]].concept if matches[typed[p]].known
                    else "refused" for p, _ in pairs}
         refused = ("refused", "input error")
@@ -67,16 +72,6 @@ def rates(seg: Segmenter, lists: dict) -> dict:
         out[name] = {"prompts": len(pairs), "answered": float(np.mean([a not in refused for a in answers.values()])),
                      "right": float(np.mean(right)), "wrong": {p: answers[p] for (p, _), ok in zip(pairs, right) if not ok}}
     return out
-
-
-def _typeable(prompt: str) -> bool:
-    """Whether the product takes ``prompt`` as a prompt at all (``check_prompt``: no control character, at most 300
-    characters, ...); one it does not is answered with an input error, scored as refused."""
-    try:
-        check_prompt(prompt)
-    except ValueError:
-        return False
-    return True
 
 
 def generated(part: str, places: bool) -> dict:

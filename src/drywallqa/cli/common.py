@@ -39,12 +39,11 @@ class Commands(TyperGroup):
 
     def parse_args(self, ctx, args):
         if not ctx.resilient_parsing and not any(a in ("--help", "-h") for a in args):  # (not shell completion)
-            flags = self._flags()
             for i, arg in enumerate(args):
                 if arg == "" or re.fullmatch(r"--[\w-]+=|-\w=", arg):  # "-o=" is click's "-o" with the value "="
                     before = args[i - 1] if i and not arg else ""
-                    option = arg[:-1] if arg else before if before.startswith("-") and before not in flags else \
-                        "an argument"
+                    option = arg[:-1] if arg else before if before.startswith("-") and before not in self._flags() \
+                        else "an argument"
                     raise typer.BadParameter("must not be empty (an unset shell variable?)", ctx=ctx, param_hint=option)
         return super().parse_args(ctx, args)
 

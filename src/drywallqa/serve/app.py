@@ -121,14 +121,6 @@ class FormEnd:
         return None if self.closed else FORM_CUT_SHORT if self.opened else NOT_THE_FORM
 
 
-def form_end(content_type: bytes | None) -> FormEnd | None:
-    """A :class:`FormEnd` for a multipart/form-data Content-Type with a boundary, else None (the form parser answers
-    for a missing boundary, and no other body is a form)."""
-    kind, params = parse_options_header(content_type)
-    boundary = params.get(b"boundary")
-    return FormEnd(boundary) if kind == b"multipart/form-data" and boundary else None
-
-
 FILE_FIELDS = frozenset({"image"})  # the form's file fields: never checked as text
 
 
@@ -203,19 +195,20 @@ class FormText:
             self._not_text(self._name[:40] or "a form field")
 
 
-def form_text(content_type: bytes | None) -> FormText | None:
-    """A :class:`FormText` for a multipart/form-data Content-Type with a boundary, else None (a URL-encoded form is
-    answered 415 by the one endpoint that reads a form)."""
+def form_readers(content_type: bytes | None) -> tuple[FormEnd, FormText] | tuple[None, None]:
+    """A :class:`FormEnd` and a :class:`FormText` for a multipart/form-data Content-Type with a boundary, else
+    ``(None, None)`` (the form parser answers for a missing boundary, no other body is a form, and a URL-encoded one
+    is answered 415 by the one endpoint that reads a form)."""
     kind, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
-        return None
+        return None, None
     try:
         codec = codecs.lookup(params.get(b"charset", b"utf-8").decode("latin-1"))
         charset = codec.name if getattr(codec, "_is_text_encoding", True) else "utf-8"  # not "base64", "zlib"
     except LookupError:  # Starlette reads the fields as Latin-1 then: checked as UTF-8, what a client sends
         charset = "utf-8"
-    return FormText(boundary, charset)
+    return FormEnd(boundary), FormText(boundary, charset)
 
 
 class BodyLimits:
@@ -237,8 +230,7 @@ class BodyLimits:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"")
         has_body = length.strip(b"0") != b"" or b"transfer-encoding" in headers
-        form = form_end(headers.get(b"content-type"))
-        text = form_text(headers.get(b"content-type"))
+        form, text = form_readers(headers.get(b"content-type"))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         received = 0
@@ -258,7 +250,6 @@ class BodyLimits:
                     raise UploadTooLarge(self.limit_mb)
                 if form is not None:
                     form.feed(message.get("body", b""))
-                if text is not None:
                     text.feed(message.get("body", b""))
                     if text.problem:
                         raise FieldNotText(text.problem)

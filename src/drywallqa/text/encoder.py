@@ -68,7 +68,8 @@ def check_prompt(prompt) -> str:
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
-    typed, prompt = prompt.strip(), one_line(prompt.strip())
+    typed = prompt.strip()
+    prompt = one_line(typed)
     if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
         reason = "a prompt must hold a visible character, e.g. 'segment crack'"
         raise InputError(f"{reason}; got {prompt[:40]!r}", reason)

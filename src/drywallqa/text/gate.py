@@ -186,6 +186,7 @@ _PARTS = frozenset("panel panels sheet sheets surface surfaces".split())  # a su
 _WALLS = frozenset("wall walls partition partitions drywall plasterboard plasterboards".split())  # a wall's own words
 _CONJUNCTIONS = frozenset("as while when where which who that because since to".split())  # "the sail as it drinks the wind"
 _SIDES = frozenset("back front side top bottom inside outside edge end middle underside".split())  # of a thing
+_BODY_BEFORE_A_JOINT = BODY_PLACES - {"back"}  # a body's, just before a joint ("knee joints"; not "back joints")
 _POSSESSIVES = frozenset("my me mi ma his her your yer our their".split())  # "the joint in me knee" (Hiberno-English)
 _A_CLAUSE = frozenset("it i you we he she they is are was were".split())  # "the seam on my trousers, it is ripped"
 # where a thing lies: after a tool ("the taping knife resting on the ladder")
@@ -919,7 +920,7 @@ class PromptGate:
                     return False
                 if before in ("floor", "floors") and j >= 2 and words[j - 2] in _STOREY:
                     return False  # "the ground floor's seams", "the first floor joints": a storey's
-                if before in OTHER_JOINTS or before in BODY_PLACES - {"back"}:  # "knee joints", "robot arm joints";
+                if before in OTHER_JOINTS or before in _BODY_BEFORE_A_JOINT:  # "knee joints", "robot arm joints";
                     # not through a surface: "knee wall joints"
                     return True
                 k = j - 1
