@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -432,3 +433,24 @@ def test_evaluate_stopped_while_scoring_does_not_call_an_earlier_runs_report_its
     res = CliRunner().invoke(app, args + ["--limit", "3"], terminal_width=300)
     assert res.exit_code == 130, res.output
     assert "the report was not written" in res.output and "after the report was written" not in res.output, res.output
+
+
+def test_undefined_scores_read_n_a_in_the_report_and_say_why(synthetic_datasets, syn_splits, tiny_model_dir, tmp_path):
+    """A model that marks nothing has no precision (it was written 1.000), one dataset has no negative images for an
+    AUROC and no other prompts for the cross-prompt check (written nan and an empty table)."""
+    seg = Segmenter.load(tiny_model_dir, threshold=0.999)  # the tiny model's probabilities stay far below it
+    out = tmp_path / "eval"
+    report = evaluate(seg, out, datasets=("syn_crack",), which=("published",), splits_dir=syn_splits,
+                      datasets_dir=synthetic_datasets, speed_images=0, model_dir=tiny_model_dir, progress=False)
+    (row,) = report["metrics"]
+    assert row["precision"] is None and row["recall"] == 0.0 and row["centerline_precision"] is None
+    md = (out / "report.md").read_text()
+    assert not re.search(r"\bnan\b", md, re.IGNORECASE)
+    table = next(line for line in md.splitlines() if line.startswith("| published valid | syn_crack | segment crack |"))
+    assert table.split(" | ")[8] == "n/a"  # the precision column
+    assert "n/a: undefined for the split" in md
+    (auroc,) = report["image_level"]
+    assert auroc["negatives"] == 0 and "| published valid | segment crack | n/a | 4 | 0 |" in md
+    assert "## Cross-prompt check" in md and "one dataset was evaluated" in md
+    saved = json.loads((out / "report.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert saved["metrics"][0]["precision"] is None

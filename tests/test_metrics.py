@@ -32,6 +32,17 @@ def test_empty_conventions_and_pooling():
     assert r["precision"] == pytest.approx(8 / 24) and r["recall"] == pytest.approx(8 / 16)
 
 
+def test_pooled_precision_and_recall_are_undefined_not_one_where_nothing_was_marked():
+    nothing, empty, full = SegmentationMeter(), np.zeros((4, 4), bool), np.ones((4, 4), bool)
+    nothing.update(empty, full)                     # the model marks nothing on a labelled image
+    r = nothing.compute()
+    assert r["precision"] is None and r["recall"] == 0.0 and r["pooled_IoU"] == 0.0
+    unlabelled = SegmentationMeter()
+    unlabelled.update(full, empty)                  # a split with no labelled pixel
+    r = unlabelled.compute()
+    assert r["recall"] is None and r["precision"] == 0.0
+
+
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         confusion(np.zeros((2, 2), bool), np.zeros((3, 3), bool))
@@ -85,6 +96,9 @@ def test_centerline_scores_ignore_stroke_width_but_not_position():
     meter.update(np.zeros_like(gt), np.zeros_like(gt))
     out = meter.compute()
     assert out["centerline_precision"] == 1.0 and out["centerline_F1"] > 0.97
+    blind = CenterlineMeter(tolerance=0.0)
+    blind.update(np.zeros_like(gt), gt)             # no centre line predicted in the split: precision undefined
+    assert blind.compute()["centerline_precision"] is None and blind.compute()["centerline_recall"] == 0.0
 
 
 def test_fixed_width_oracle_finds_the_label_width():

@@ -37,7 +37,12 @@ def iou_dice(tp: int, fp: int, fn: int) -> tuple[float, float]:
 
 @dataclass
 class SegmentationMeter:
-    """Accumulates per-image IoU/Dice and pooled counts over a split."""
+    """Accumulates per-image IoU/Dice and pooled counts over a split.
+
+    Pooled precision is None where nothing was predicted in the whole split and recall where nothing was labelled
+    (undefined, not 1: a model that marks nothing has no precision to report); pooled IoU of all-empty masks is 1,
+    as for one image (:func:`iou_dice`).
+    """
 
     ious: list = field(default_factory=list)
     dices: list = field(default_factory=list)
@@ -60,8 +65,8 @@ class SegmentationMeter:
             "mIoU": float(np.mean(self.ious)) if self.ious else float("nan"),
             "mDice": float(np.mean(self.dices)) if self.dices else float("nan"),
             "pooled_IoU": tp / (tp + fp + fn) if tp + fp + fn else 1.0,
-            "precision": tp / (tp + fp) if tp + fp else 1.0,
-            "recall": tp / (tp + fn) if tp + fn else 1.0,
+            "precision": tp / (tp + fp) if tp + fp else None,  # undefined: no pixel predicted in the whole split
+            "recall": tp / (tp + fn) if tp + fn else None,  # undefined: no pixel labelled in the whole split
         }
 
 
@@ -169,7 +174,8 @@ def centerline_f1(hit_pred: int, n_pred: int, hit_gt: int, n_gt: int) -> tuple[f
 
 @dataclass
 class CenterlineMeter:
-    """Per-image centre-line F1 and pooled centre-line precision/recall over a split.
+    """Per-image centre-line F1 and pooled centre-line precision/recall over a split (None where undefined: no
+    centre line predicted, or none labelled, in the whole split).
 
     The tolerance is ``tolerance`` times the shorter side of each image, rounded to whole pixels.
     """
@@ -189,8 +195,8 @@ class CenterlineMeter:
         hit_pred, n_pred, hit_gt, n_gt = (int(x) for x in self.counts)
         return {"centerline_tolerance": self.tolerance,
                 "centerline_F1": float(np.mean(self.f1s)) if self.f1s else float("nan"),
-                "centerline_precision": hit_pred / n_pred if n_pred else 1.0,
-                "centerline_recall": hit_gt / n_gt if n_gt else 1.0}
+                "centerline_precision": hit_pred / n_pred if n_pred else None,  # None: no centre line predicted
+                "centerline_recall": hit_gt / n_gt if n_gt else None}  # None: no centre line labelled
 
 
 # widths tried by the fixed-width oracle, as fractions of the image's shorter side (1.3 to 26 px at 640)

@@ -3,11 +3,30 @@
 
 from __future__ import annotations
 
+import math
+
 from ..metrics import ERROR_KINDS
 
+UNDEFINED_NOTE = ("n/a: undefined for the split: precision where the model marked no pixel in it, recall where it has "
+                  "no labelled pixel, pixel AP / F1-max where it has no labelled pixel, AUROC where it has no positive "
+                  "or no negative image, Spearman where every confidence (or every IoU) is the same")
 
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+
+def _num(value: float | None, spec: str = ".3f") -> str:
+    """``value`` formatted by ``spec``; "n/a" for a value that is undefined (None, or NaN in a report.json read back)."""
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+METRIC_KEYS = ("mIoU", "mDice", "pooled_IoU", "precision", "recall", "pixel_AP", "pixel_F1max", "centerline_F1",
+               "centerline_precision", "centerline_recall")
+
+
+def _has_undefined(report: dict) -> bool:
+    """Whether a value the report's tables show is undefined ("n/a"), so that the report says what n/a means."""
+    values = ([r.get(k) for r in report["metrics"] for k in METRIC_KEYS if k in r]
+              + [r["AUROC"] for r in report.get("image_level") or []]
+              + [r["spearman"] for r in report.get("confidence") or []])
+    return any(_num(v) == "n/a" for v in values)
 
 
 def md_table(heading: str, columns: list[str], rows: list[list]) -> list[str]:
@@ -33,16 +52,24 @@ def render_markdown(report: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["metrics"]:
         ci = r.get("mIoU_CI95", (float("nan"), float("nan")))
-        lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['images']} | {r['mIoU']:.3f} | {ci[0]:.3f}-{ci[1]:.3f} | "
-                     f"{r['mDice']:.3f} | {r['pooled_IoU']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-                     f"{r['pixel_AP']:.3f} | {r['pixel_F1max']:.3f} |")
+        lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['images']} | {_num(r['mIoU'])} | "
+                     f"{_num(ci[0])}-{_num(ci[1])} | " + " | ".join(
+                         _num(r[k]) for k in ("mDice", "pooled_IoU", "precision", "recall", "pixel_AP", "pixel_F1max"))
+                     + " |")
+    if _has_undefined(report):
+        lines += ["", f"*{UNDEFINED_NOTE}.*"]
     if report.get("image_level"):
         lines += md_table("Image level (score = max probability; positives: images of the prompt's class)",
                           ["split", "prompt", "AUROC", "positives", "negatives"],
-                          [[r["split"], r["prompt"], f"{r['AUROC']:.3f}", r["positives"], r["negatives"]] for r in report["image_level"]])
-    lines += md_table("Cross-prompt check (other dataset's prompts; lower is better)",
-                      ["split", "images of", "prompt", "mean predicted foreground fraction"],
-                      [[r["split"], r["dataset"], r["prompt"], f"{r['mean_foreground_fraction']:.4f}"] for r in report["cross_prompt"]])
+                          [[r["split"], r["prompt"], _num(r["AUROC"]), r["positives"], r["negatives"]] for r in report["image_level"]])
+    if report["cross_prompt"]:
+        lines += md_table("Cross-prompt check (other dataset's prompts; lower is better)",
+                          ["split", "images of", "prompt", "mean predicted foreground fraction"],
+                          [[r["split"], r["dataset"], r["prompt"], _num(r["mean_foreground_fraction"], ".4f")]
+                           for r in report["cross_prompt"]])
+    else:
+        lines += ["", "## Cross-prompt check", "", "Not run: it asks each dataset's photos for the other datasets' "
+                  "prompts, and one dataset was evaluated."]
     if report.get("qa_measures"):
         lines += md_table("QA measures: mean per image, predicted (canonical prompt) vs ground truth",
                           ["split", "dataset", "masks", "components", "area fraction", "length px", "mean width px", "max width px"],
@@ -53,8 +80,8 @@ def render_markdown(report: dict) -> str:
         lines += md_table(f"Centre-line agreement (width-insensitive; tolerance {rows[0]['centerline_tolerance']:g} of the shorter side)",
                           ["split", "dataset", "prompt", "mIoU", "centre-line F1 (mean per image)", "centre-line precision",
                            "centre-line recall"],
-                          [[r["split"], r["dataset"], r["prompt"], f"{r['mIoU']:.3f}", f"{r['centerline_F1']:.3f}",
-                            f"{r['centerline_precision']:.3f}", f"{r['centerline_recall']:.3f}"] for r in rows])
+                          [[r["split"], r["dataset"], r["prompt"], *(_num(r[k]) for k in ("mIoU", "centerline_F1", "centerline_precision",
+                                                                             "centerline_recall"))] for r in rows])
     if report.get("headroom"):
         lines += md_table("Headroom of thresholding (oracle diagnostics: they look at the scored ground truth; not results)",
                           ["split", "dataset", "prompt", "mIoU", "best single threshold", "its mIoU", "mIoU with the best threshold per image"],
@@ -89,8 +116,8 @@ def render_markdown(report: dict) -> str:
                           "confident masks kept (oracle: kept by true IoU)",
                           ["split", "dataset", "masks", "Spearman", *(f"mIoU of {f:.0%} kept" for f in fractions),
                            "gain at 80%", "oracle gain at 80%"],
-                          [[r["split"], r["dataset"], r["masks"], f"{r['spearman']:.3f}",
-                            *(f"{r['kept'][f]:.3f}" for f in fractions), f"{r['gain_at_80']:+.3f}",
+                          [[r["split"], r["dataset"], r["masks"], _num(r["spearman"]),
+                            *(_num(r["kept"][f]) for f in fractions), _num(r["gain_at_80"], "+.3f"),
                             f"{r['oracle_kept'][0.8] - r['oracle_kept'][1.0]:+.3f}"] for r in report["confidence"]])
         if report.get("confidence_png"):
             lines += ["", f"![confidence]({report['confidence_png']})"]
