@@ -454,3 +454,34 @@ def test_undefined_scores_read_n_a_in_the_report_and_say_why(synthetic_datasets,
     assert "## Cross-prompt check" in md and "one dataset was evaluated" in md
     saved = json.loads((out / "report.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     assert saved["metrics"][0]["precision"] is None
+
+
+def test_a_saved_set_that_is_not_the_evaluations_own_is_scored_anew_not_run(synthetic_datasets, syn_splits,
+                                                                            tiny_model_dir, tmp_path, monkeypatch):
+    """``.partial/*.pkl`` is read back from the output folder: a pickle there that names anything but the parts of a
+    set's results (pickle calls what it names) must not be run, only scored over."""
+    import pickle
+
+    import drywallqa.engine.evaluator as ev
+
+    kwargs = dict(datasets=("syn_crack",), which=("published",), splits_dir=syn_splits,
+                  datasets_dir=synthetic_datasets, speed_images=0, model_dir=tiny_model_dir, progress=False)
+    seg, out, ran = Segmenter.load(tiny_model_dir), tmp_path / "eval", tmp_path / "ran"
+    (es,) = ev.build_eval_sets(("syn_crack",), ("published",), syn_splits, synthetic_datasets)
+    saved = out / ev.PARTIAL_DIR / f"{ev.set_fingerprint(seg, tiny_model_dir, es, ('syn_crack',))}.pkl"
+    saved.parent.mkdir(parents=True)
+
+    class Payload:
+        def __reduce__(self):
+            return open, (str(ran), "w")
+
+    saved.write_bytes(pickle.dumps(Payload()))
+    real, scored = ev.evaluate_set, []
+    monkeypatch.setattr(ev, "evaluate_set", lambda *a, **k: scored.append(1) or real(*a, **k))
+    report = evaluate(seg, out, **kwargs)
+    assert not ran.exists() and scored == [1] and report["metrics"][0]["images"] == 4
+    # the set's own results, as saved by an interrupted run, still load (numpy arrays and scalars included)
+    result = real(seg, es, ("syn_crack",), progress=False)
+    ev._save_partial(result, saved)
+    back = ev._load_partial(saved)
+    assert back.rows == result.rows and np.array_equal(back.examples[0][0], result.examples[0][0])

@@ -338,13 +338,34 @@ def set_fingerprint(segmenter: Segmenter, model_dir, eval_set: EvalSet, datasets
     return hashlib.sha1(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+# What a saved SetResult is made of besides Python's own lists, dicts, numbers and strings: numpy arrays and scalars
+# (as numpy 1.x and 2.x pickle them). A file naming anything else (a pickle of another program: pickle runs what it
+# names) is not loaded but scored anew and written over.
+_PARTIAL_GLOBALS = {(__name__, "SetResult"), ("numpy", "dtype"), ("numpy", "ndarray")} | {
+    (f"numpy.{core}.{module}", name) for core in ("core", "_core")
+    for module, name in (("multiarray", "scalar"), ("multiarray", "_reconstruct"), ("numeric", "_frombuffer"))}
+
+
+class _PartialUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _PARTIAL_GLOBALS:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of an evaluation's saved results")
+        return super().find_class(module, name)
+
+
 def _load_partial(path: Path) -> SetResult | None:
+    """The set saved at ``path`` by an interrupted evaluation; None where there is none, or it is cut short, stale
+    (an older SetResult) or not one at all (nothing it names but the parts of a SetResult is loaded)."""
     try:
         with open(path, "rb") as f:
-            result = pickle.load(f)
-        return result if isinstance(result, SetResult) else None
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError):  # missing, cut short or stale
+            result = _PartialUnpickler(f).load()
+    except FileNotFoundError:
         return None
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
+        logging.getLogger(__name__).warning("%s is not a finished set of this evaluation (%s); scoring the set anew",
+                                            path, exc)
+        return None
+    return result if isinstance(result, SetResult) else None
 
 
 def _save_partial(result: SetResult, path: Path) -> None:
