@@ -149,6 +149,22 @@ def test_a_prompt_of_several_lines_is_read_as_one(tiny_model_dir, prompt, read):
     assert r.status_code == 200 and [x["prompt"] for x in r.json()["results"]] == [read], r.text
 
 
+@pytest.mark.parametrize("tile", [None, 32])
+def test_a_result_finds_a_prompt_as_it_was_typed(tiny_model_dir, tile):
+    """The result was keyed by the one-line, stripped form only: ``result.masks[typed]`` of a prompt of two lines or
+    with spaces around it was a KeyError, for every runtime's result (here the torch model, whole and tiled)."""
+    seg = Segmenter.load(tiny_model_dir, tile=tile)
+    typed = ["include: cracks\nexclude: joint tape", "  segment taping area "]
+    result = seg.predict(np.zeros((40, 48, 3), np.uint8), typed)
+    assert list(result.masks) == ["include: cracks; exclude: joint tape", "segment taping area"]
+    for p in typed:
+        assert p in result.masks and result.masks[p].shape == (40, 48) and result.probabilities[p].shape == (40, 48)
+        assert result.confidence.get(p) is not None and result.confidence[p] == result.scores[p]
+    with pytest.raises(KeyError):
+        result.masks["segment crack"]  # a prompt not asked is still missing
+    assert result.masks.get("segment crack") is None
+
+
 def test_tile_zero_is_an_error_not_a_quiet_no_tiling(tiny_model_dir):
     with pytest.raises(ValueError, match="at least 32"):
         Segmenter.load(tiny_model_dir, tile=0)

@@ -31,7 +31,7 @@ import numpy as np
 from ..confidence import mask_confidence
 from ..models.shipped import shipped_model_dir
 from ..postprocess import ADAPTERS
-from ..text.encoder import check_prompt
+from ..text.encoder import check_prompt, one_line
 from ..utils.checks import number_in_range
 from ..utils.image_io import to_rgb_array
 from ..utils.registry import Registry, UnknownNameError
@@ -95,9 +95,34 @@ def default_model_dir() -> Path:
     return shipped_model_dir()
 
 
+class PromptKeyed(dict):
+    """A dict keyed by prompts as a segmenter reads them (stripped, on one line: :func:`check_prompt`) that finds an
+    entry by the prompt as it was typed too: ``result.masks[" segment crack\n"]`` is ``result.masks["segment crack"]``."""
+
+    @staticmethod
+    def _read(key):
+        return one_line(key.strip()) if isinstance(key, str) else key
+
+    def __missing__(self, key):
+        read = self._read(key)
+        if read != key and dict.__contains__(self, read):
+            return dict.__getitem__(self, read)
+        raise KeyError(key)
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or dict.__contains__(self, self._read(key))
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+
+PROMPT_KEYED = ("masks", "probabilities", "confidence", "concepts")  # the fields of a SegmentationResult by prompt
+
+
 @dataclass
 class SegmentationResult:
-    """Masks and probabilities per prompt, at the input image's size."""
+    """Masks and probabilities per prompt, at the input image's size. Each by-prompt field (:data:`PROMPT_KEYED`) is a
+    :class:`PromptKeyed` dict: a prompt as typed (spaces around it, several lines) finds its entry."""
 
     masks: dict = field(default_factory=dict)          # prompt -> (H, W) bool
     probabilities: dict = field(default_factory=dict)  # prompt -> (H, W) float32
@@ -117,6 +142,11 @@ class SegmentationResult:
         self.masks, self.probabilities, self.timings_ms = masks or {}, probabilities or {}, timings_ms or {}
         self.confidence = scores if scores is not None else (confidence or {})
         self.confidence_kind, self.concepts, self.warnings = confidence_kind, concepts or {}, warnings or []
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in PROMPT_KEYED and isinstance(value, dict) and not isinstance(value, PromptKeyed):
+            value = PromptKeyed(value)
+        super().__setattr__(name, value)
 
     def __eq__(self, other) -> bool:
         """Field by field, masks and probabilities array by array (the dataclass's own ``==`` asked numpy for the truth
