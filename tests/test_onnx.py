@@ -171,7 +171,7 @@ def test_a_damaged_export_folder_is_a_clean_error(tiny_model_dir, tmp_path):
 @pytest.mark.parametrize("name, text, words", [
     ("prompt_gate.npz", "cut short", "prompt_gate.npz is damaged"),
     ("confidence.json", '{"features": [', "confidence.json is damaged"),
-    ("config.json", None, "the model's setting 'threshold' (config.json) must be a number in [0, 1], got x")])
+    ("config.json", None, "the model's setting 'threshold' (config.json) must be a number in [0, 1], got 'x'")])
 def test_export_refuses_a_model_folder_that_would_not_load(tiny_model_dir, tmp_path, name, text, words):
     """A damaged prompt gate, confidence calibration or setting was copied into the export, which then failed where
     it was used (naming the export's copy, and calibrate-gate advised on the export folder)."""

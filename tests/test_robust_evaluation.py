@@ -66,16 +66,28 @@ def test_weights_that_are_not_finite_are_refused_at_load(tiny_model_dir):
     ({"postprocess": {"segment crack": {"name": "dilate", "threshold": 7}}}, "threshold"),
     ({"postprocess": {"segment crack": {"name": "dilate", "threshold": "high"}}}, "threshold"),
     ({"postprocess": {"segment crack": [{"name": "boxes", "prompt": 5}]}}, "prompt"),
+    ({"min_confidence": "0.2"}, "min_confidence"),  # refused as "min_confidence must be a number", not naming the file
+    ({"min_confidence": 2}, "min_confidence"),
+    ({"tta": "false"}, "tta"),  # was read as true
+    ({"scales": "640"}, "scales"),
+    ({"scales": [640.5]}, "scales"),
 ])
 def test_model_settings_this_version_cannot_use_are_refused_at_load(settings, key, tiny_model_dir):
     with pytest.raises(ValueError) as info:
         check_model_settings(settings)
-    assert key in str(info.value)
+    assert key in str(info.value) and "config.json" in str(info.value)
     config = tiny_model_dir / "config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), **settings}))
     res = runner.invoke(app, ["predict", str(tiny_model_dir), "--model-path", str(tiny_model_dir), "-p", "segment crack",
                               "--out", str(tiny_model_dir.parent / "out")])
     assert res.exit_code == 2 and key in res.output and "Traceback" not in res.output
+
+
+def test_a_bad_min_confidence_argument_is_not_blamed_on_the_model_folder(tiny_model_dir):
+    with pytest.raises(ValueError) as info:
+        Segmenter.load(tiny_model_dir, min_confidence="0.3")
+    assert "min_confidence must be a number" in str(info.value) and "config.json" not in str(info.value)
+    assert Segmenter.load(tiny_model_dir, min_confidence=0.3).settings()["min_confidence"] == 0.3
 
 
 def test_the_shipped_settings_pass_the_check():

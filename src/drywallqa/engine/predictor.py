@@ -73,10 +73,12 @@ def check_model_settings(metadata: dict) -> dict:
         ValueError: naming the setting: ``threshold`` not a number in [0, 1]; ``prompt_thresholds`` not a mapping
             of prompts to such numbers; ``postprocess`` not a mapping of prompts to post-processings (one
             ``{"name": ...}`` or a list of them) this version has and can run with their options;
-            ``text_encoder`` not a name. Caught when the model is loaded, not on every photo.
+            ``text_encoder`` not a name; ``min_confidence`` not a number in [0, 1] or null (text: "0.2" too); ``tta``
+            not true or false; ``scales`` not a list of whole numbers. Caught when the model is loaded, not on every photo.
     """
     def wrong(key: str, what: str, value) -> ValueError:
-        return ValueError(f"the model's setting {key!r} (config.json) must be {what}, got {str(value)[:120]}")
+        shown = repr(value) if isinstance(value, str) else str(value)  # text as text: '0.2', not 0.2
+        return ValueError(f"the model's setting {key!r} (config.json) must be {what}, got {shown[:120]}")
 
     def check_threshold(key: str, value) -> None:  # None is no threshold here: the model has to cut its maps somewhere
         try:
@@ -116,6 +118,15 @@ def check_model_settings(metadata: dict) -> dict:
                 raise wrong(key, f"a {one['name']} post-processing this version can run ({exc})", one) from None
     if not isinstance(metadata.get("text_encoder", ""), str):
         raise wrong("text_encoder", "the name of a text encoder", metadata["text_encoder"])
+    try:
+        validate_confidence(metadata.get("min_confidence"))
+    except (TypeError, ValueError):
+        raise wrong("min_confidence", "a number in [0, 1] (or null: keep every mask)", metadata["min_confidence"]) from None
+    if metadata.get("tta") not in (None, True, False):  # "false" as text read as true
+        raise wrong("tta", "true or false", metadata["tta"])
+    scales = metadata.get("scales")
+    if scales is not None and not (isinstance(scales, list) and scales and all(whole_number(x) for x in scales)):
+        raise wrong("scales", "a list of input sizes in pixels (multiples of 32), or null: the model's own", scales)
     return metadata
 
 
@@ -264,8 +275,8 @@ class TorchSegmenter(Segmenter):
             meta = {"model_type": model, "source": str(path) if path else "default weights of the backend"}
         else:
             net, meta = cls.load_model(Path(path)), read_model_metadata(path)
-        if min_confidence is not None:
-            meta = {**meta, "min_confidence": min_confidence}
+        if min_confidence is not None:  # checked as given first: its error is not the folder's config.json's
+            meta = {**meta, "min_confidence": validate_confidence(min_confidence)}
         tuned = list(meta.get("prompt_thresholds") or {})  # the prompts the model was tuned for, asked as they are
         if threshold is not None:  # an explicit threshold holds for every prompt
             meta = {**meta, "prompt_thresholds": {}}
