@@ -280,7 +280,8 @@ def test_a_max_minutes_stop_says_where_the_run_is_and_how_to_continue(write_trai
     (["predict", "x.jpg", "-p", "segment crack", "-o", ""], "-o"), (["predict", "x.jpg", "-p", "segment crack", "--out="], "--out"),
     (["predict", "", "-p", "segment crack", "-o", "out"], "an argument"), (["export", "onnx", "--out", ""], "--out"),
     (["evaluate", "--model-path", ""], "--model-path"), (["predict", "x.jpg", "-p", "segment crack", "-o="], "-o"),
-    (["predict", "x.jpg", "-p", "segment crack", "-o", "out", "--overlay", ""], "an argument")])
+    (["predict", "x.jpg", "-p", "segment crack", "-o", "out", "--overlay", ""], "an argument"),
+    (["data", "split", "-d", "cracks", "--overwrite", ""], "an argument")])  # a flag of a command under "data"
 def test_an_empty_argument_is_a_usage_error_naming_it(tmp_path, monkeypatch, args, named):
     """An unset shell variable (`-o "$OUT"`) gave "" and a path "" is the current folder: predict wrote its masks,
     results.json and report.html there."""
@@ -288,6 +289,23 @@ def test_an_empty_argument_is_a_usage_error_naming_it(tmp_path, monkeypatch, arg
     res = CliRunner().invoke(app, args, terminal_width=300)
     assert res.exit_code == 2 and f"{named}: must not be empty" in res.output, res.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, named, read", [
+    (["predict", "x.jpg", "-p", "segment crack", "-o", "out", "--mm-per-px", "1_0"], "--mm-per-px", "10"),
+    (["predict", "x.jpg", "-p", "segment crack", "-o", "out", "--threshold=0_5"], "--threshold", "5"),
+    (["predict", "x.jpg", "-p", "segment crack", "-o", "out", "--workers", "1_0"], "--workers", "10"),
+    (["data", "split", "-d", "cracks", "--seed", "1_000", "--out", "s"], "--seed", "1000")])
+def test_a_number_written_with_an_underscore_is_a_usage_error(tmp_path, monkeypatch, args, named, read):
+    """Python reads "1_0" as 10: ``--mm-per-px 1_0`` (a typo of 1.0) measured every width ten times too wide, where the
+    server refuses such a number (422)."""
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and f"{named}: write the number without '_'" in said and f"read as {read}" in said, said
+    assert list(tmp_path.iterdir()) == []
+    for ok in (["--out", "1_0"], ["-p", "crack_1"]):  # "_" in a text option's value is that text
+        assert "without '_'" not in CliRunner().invoke(app, ["predict", "x.jpg", "-p", "segment crack", *ok]).output
 
 
 def test_help_is_shown_whatever_empty_argument_follows():

@@ -45,7 +45,28 @@ class Commands(TyperGroup):
                     option = arg[:-1] if arg else before if before.startswith("-") and before not in self._flags() \
                         else "an argument"
                     raise typer.BadParameter("must not be empty (an unset shell variable?)", ctx=ctx, param_hint=option)
+            self._check_numbers(ctx, args)
         return super().parse_args(ctx, args)
+
+    def _check_numbers(self, ctx, args) -> None:
+        """A number option's value written with "_" is a usage error: Python reads ``--mm-per-px 1_0`` as 10 (a typo of
+        1.0, most often), which the server refuses too."""
+        command, rest = self, list(args)
+        while _is_group(command):  # the command the arguments name, through "data" / "export"
+            i = next((k for k, a in enumerate(rest) if not a.startswith("-")), None)
+            command = command.commands.get(rest[i]) if i is not None else None
+            if command is None:
+                return  # no command, or an unknown one: click says so
+            rest = rest[i + 1:]
+        numbers = {name for param in command.params if _takes_a_number(param)
+                   for name in (*param.opts, *param.secondary_opts)}
+        for i, arg in enumerate(rest):
+            if arg == "--":
+                break
+            name, value = arg.split("=", 1) if arg.startswith("--") and "=" in arg else (arg, rest[i + 1] if i + 1 < len(rest) else "")
+            if name in numbers and "_" in value and (read := _python_number(value)) is not None:
+                raise typer.BadParameter(f"write the number without '_': {value!r} would be read as {read:g}",
+                                         ctx=ctx, param_hint=name)
 
     def _flags(self) -> set[str]:
         """The names of every command's options that take no value (``--overlay``): an empty argument after one is
@@ -53,7 +74,7 @@ class Commands(TyperGroup):
         names, groups = set(), [self]
         while groups:
             for command in groups.pop().commands.values():
-                if isinstance(command, click.Group):
+                if _is_group(command):
                     groups.append(command)
                 names.update(n for param in command.params if getattr(param, "is_flag", False)
                              for n in (*param.opts, *param.secondary_opts))
@@ -78,6 +99,32 @@ class Commands(TyperGroup):
                 if exc.exit_code == INTERRUPTED_CODE and stop.received:
                     raise typer.Exit(code=_interrupted_code(stop)) from None
                 raise
+
+
+def _python_number(text: str) -> float | None:
+    """``text`` as Python reads a number (``"1_0"`` -> 10, digits grouped by "_"), None where it is none (click then
+    says so)."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _is_group(command) -> bool:
+    """Whether ``command`` holds commands (``data``, ``export``); by what it has, as Typer's own copy of click (0.20 on)
+    is no ``click.Group``."""
+    return isinstance(getattr(command, "commands", None), dict)
+
+
+def _takes_a_number(param) -> bool:
+    """Whether ``param`` is an option whose value is a number (a float or an int; click's types, or the annotation
+    Typer's own copy of click keeps)."""
+    if getattr(param, "is_flag", False) or not any(o.startswith("-") for o in getattr(param, "opts", ())):
+        return False
+    kind = getattr(param, "type", None)
+    if kind is not None:
+        return getattr(kind, "name", "") in ("float", "integer", "float range", "integer range")
+    return getattr(getattr(param, "type_descriptor", None), "annotation", None) in (int, float)
 
 
 INTERRUPTED_CODE = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
