@@ -128,5 +128,11 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert "other than the drywallqa server" in size["portal"] and "segmented" not in size["portal"]
         for who, message in size["tooLarge"].items():  # what to do, said once: by the server, or by the page for a proxy
             assert message.lower().count("send a smaller photo") == 1 and "HTTP 413" in message, (who, message)
+        # a prompt's length in characters, as the server counts it (the browser's maxlength counted UTF-16 units)
+        assert size["longPrompts"]["emoji"] == {"chip": True, "error": "", "left": ""}, size["longPrompts"]
+        over = size["longPrompts"]["over"]
+        assert not over["chip"] and "at most 300 characters; this one has 301" in over["error"] and over["left"] == "x" * 301
+        submitted = size["longPrompts"]["submitted"]
+        assert submitted["asked"] == 0 and submitted["left"] == "x" * 301 and "at most 300" in submitted["error"], submitted
         assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"
         assert (tmp_path / f"page_{name}.png").stat().st_size > 10_000

@@ -145,11 +145,26 @@ try {
       tooLarge[who] = await page.textContent('#error');
       await page.unroute('**/v1/segment');
     }
+    // prompt length is counted in characters as the server counts them: 200 emoji (400 UTF-16 units) are 200
+    const longPrompts = {};
+    for (const [key, text] of [['emoji', '\u{1F9F1}'.repeat(200)], ['over', 'x'.repeat(301)]]) {
+      await page.fill('#prompt-input', text);
+      await page.keyboard.press('Enter');
+      longPrompts[key] = { chip: await page.$$eval('#chips .chip', (cs, t) => cs.some(c => c.dataset.prompt === t), text),
+                           error: await page.evaluate(() => document.querySelector('#error').hidden ? '' : document.querySelector('#error').textContent),
+                           left: await page.inputValue('#prompt-input') };  // a prompt refused stays to be shortened
+    }
+    let asked = 0;  // Segment pressed with the refused prompt still typed: no request without it, the text kept
+    await page.route('**/v1/segment', route => { asked += 1; return route.continue(); });
+    await page.click('#run');
+    await page.waitForTimeout(300);
+    longPrompts.submitted = { asked, left: await page.inputValue('#prompt-input'), error: await page.textContent('#error') };
+    await page.unroute('**/v1/segment');
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     const modelLine = await page.textContent('#model-line');
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffError, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
-                           progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge };
+                           progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts };
     await context.close();
   }
   console.log(JSON.stringify(report));
