@@ -17,8 +17,8 @@ import json
 import shutil
 from pathlib import Path
 
-import torch
 
+from drywallqa.engine.trainer import read_checkpoint
 from drywallqa.models.base import PromptedSegmentationModel
 
 
@@ -28,7 +28,10 @@ def export(run: Path, dest: Path, ema: bool = False) -> dict:
     for need in (run / "last.pt", run / "best" / "config.json"):
         if not need.is_file():
             raise SystemExit(f"{need}: not found; RUN must be a drywallqa train output folder")
-    state = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    try:
+        state = read_checkpoint(run / "last.pt", "cpu")  # tensors and numpy's random state only: nothing is run
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     if ema:
         if state.get("ema") is None:
             raise SystemExit(f"{run / 'last.pt'} holds no EMA copy (the run had no optim.ema_decay)")

@@ -386,6 +386,27 @@ def test_resume_refuses_other_settings_and_damaged_checkpoints(synthetic_dataset
             Trainer(cfg, progress=False).train(resume=True)
 
 
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def test_resume_loads_no_code_a_last_pt_names(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    """last.pt was loaded with full pickle (weights_only=False): a file there that names code ran it on resume."""
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    Trainer(cfg, progress=False).train(max_minutes=1e-9)
+    last, ran = tmp_path / "run" / "last.pt", tmp_path / "ran"
+    state = torch.load(last, weights_only=False)
+    assert Trainer(cfg, progress=False).train(resume=True, max_minutes=1e-9)["stopped"] == "time"  # its own: resumes
+    torch.save({**state, "history": [_RunsCode(ran)]}, last)
+    with pytest.raises(ValueError, match="names code to run"):
+        Trainer(cfg, progress=False).train(resume=True)
+    assert not ran.exists()
+
+
 def test_overwrite_replaces_the_old_run_whole_and_bad_folders_are_named_before_the_data(
         synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
     import dataclasses

@@ -275,15 +275,32 @@ def normal_config(d: dict) -> dict:
     return json.loads(json.dumps(filled, default=str))
 
 
+def _checkpoint_globals() -> list:
+    """What a trainer checkpoint holds besides tensors and Python's own values: numpy's random state (an array), as
+    numpy 1.x and 2.x pickle it; ``torch.load`` loads nothing else (it runs what a pickle names)."""
+    import importlib
+
+    multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core") else "numpy.core.multiarray")
+    return [multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
+
 def read_checkpoint(path: Path, device) -> dict:
-    """The trainer state in ``path`` (``last.pt``).
+    """The trainer state in ``path`` (``last.pt``), loaded with ``weights_only``: a file naming anything but tensors,
+    Python values and numpy arrays (a pickle of another program, which would run as it is loaded) is refused.
 
     Raises:
         ValueError: the file cannot be read, is cut short, or is not a trainer checkpoint.
     """
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
+        with torch.serialization.safe_globals(_checkpoint_globals()):
+            state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc) and "GLOBAL" not in str(exc):
+            raise ValueError(f"{path} cannot be read (UnpicklingError: {str(exc)[:200]}); it may be cut short: start "
+                             "again with --overwrite, or from the run's best/ with init_from") from None
+        raise ValueError(f"{path} is not a drywallqa training checkpoint: it names code to run as it is loaded, which "
+                         "a checkpoint never does; it was not loaded") from None
+    except (OSError, RuntimeError, EOFError, ValueError, AttributeError, ImportError) as exc:
         raise ValueError(f"{path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}); it may be cut short: start "
                          "again with --overwrite, or from the run's best/ with init_from") from None
     keys = ("model", "optimizer", "step", "epoch", "best_score", "history", "rng")
