@@ -405,3 +405,31 @@ def test_a_job_stopped_on_a_photo_leaves_no_half_of_it_and_no_earlier_report(tmp
     assert res.exit_code == 130 and "report.json was not written" in _text(res), res.output
     assert written[2].startswith("b__") and not (out / written[2]).exists() and not (out / "report.json").exists()
     assert (out / "a__water_stain.png").is_file() and (out / "a__anomaly.png").is_file()
+
+
+def test_owlv2_scales_a_large_photo_down_before_its_processor_pads_it(tiny_owlv2_dir):
+    """The processor pads a photo to a square of its long side, in floats, before it resizes it: a 40000 x 3 photo
+    (120 k pixels) took 24 GB and the job was killed. The photo is made the model's input size first; the boxes
+    still come back in the photo's own pixels."""
+    from drywallqa.zeroshot.detection import Owlv2Detector
+
+    det = Owlv2Detector(str(tiny_owlv2_dir), box_threshold=0.0)
+    seen, real = [], det.processor.__call__
+
+    class Spy:
+        def __getattr__(self, name):  # the processor's own, but for its call
+            return getattr(processor, name)
+
+        def __call__(self, **kwargs):
+            seen.append(kwargs["images"].size)
+            return real(**kwargs)
+
+    processor, det.processor = det.processor, Spy()
+    thin = np.random.default_rng(0).integers(0, 255, (3, 4000, 3), dtype=np.uint8)  # (40000 wide was killed)
+    boxes = det.detect(thin, ["crack"])
+    assert seen == [(64, 1)]  # the tiny model's 64 px input; the photo's long side was 4000
+    assert boxes and all(-1 <= b.box[0] <= b.box[2] <= 4001 for b in boxes)
+    assert max(b.box[2] for b in boxes) > 64  # in the photo's pixels, not the small copy's
+    small = np.random.default_rng(1).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    det.detect(small, ["crack"])
+    assert seen[-1] == (50, 40)  # a photo within the input size is given as it is

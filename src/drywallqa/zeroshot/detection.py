@@ -107,10 +107,23 @@ class Owlv2Detector:
 
     @torch.no_grad()
     def detect(self, image: np.ndarray, prompts: list[str]) -> list[Detection]:
-        inputs = self.processor(text=[prompts], images=Image.fromarray(image), return_tensors="pt", padding=True)
+        """Boxes of every prompt on ``image``. A photo larger than the model's input is scaled down to it first
+        (:meth:`input_side`): the processor pads a photo to a square before it resizes it, in floats, so a thin one
+        (40000 x 3 pixels) took the square of its long side (24 GB, and the job was killed)."""
         h, w = image.shape[:2]
         side = max(h, w)  # OWLv2 pads to a square: boxes come back relative to the padded side
+        scale = self.input_side() / side
+        if scale < 1:  # the photo as the processor would resize it, made small before the padding rather than after
+            import cv2
+
+            image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        inputs = self.processor(text=[prompts], images=Image.fromarray(image), return_tensors="pt", padding=True)
         post = getattr(self.processor, "post_process_grounded_object_detection", None) or self.processor.post_process_object_detection
         res = post(self.model(**inputs), threshold=self.box_threshold, target_sizes=[(side, side)])[0]
         return [Detection(tuple(float(v) for v in b), float(s), prompts[int(lab)])
                 for b, s, lab in zip(res["boxes"], res["scores"], res["labels"])]
+
+    def input_side(self) -> int:
+        """The side of the square the processor resizes a padded photo to (960 for the published OWLv2)."""
+        size = getattr(getattr(self.processor, "image_processor", None), "size", None)
+        return int(_size_key(size, "height") or _size_key(size, "longest_edge") or 960)
