@@ -281,3 +281,36 @@ def test_refining_one_split_then_another_into_one_folder_reports_both(tmp_path):
         registry.DATASETS.remove("boxes")
     assert set(report["splits"]) == {"valid", "train"} and set(report["files"]) == {"valid/a.jpg", "train/a.jpg"}
     assert json.loads((tmp_path / "out" / "report.json").read_text())["files"] == report["files"]
+
+
+def test_a_photo_that_cannot_be_read_or_refined_is_named_and_the_others_are_refined(tmp_path):
+    """One truncated JPEG stopped the whole run (exit 1, no report.json), and every rerun stopped at it again."""
+    boxes = [{"id": i, "image_id": i, "bbox": [5, 5, 20, 20], "segmentation": []} for i in (1, 2, 3, 4)]
+    config = _box_dataset(tmp_path / "ds", ["a.jpg", "b.jpg", "c.jpg", "d.jpg"], boxes)
+    photo = tmp_path / "ds" / "boxes" / "train" / "b.jpg"
+    photo.write_bytes(photo.read_bytes()[: len(photo.read_bytes()) // 2])
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "ds" / "boxes" / "train" / "c.jpg")  # plain grey
+    real = _BoxRefiner()
+
+    class FailsOnC(_BoxRefiner):
+        def __call__(self, image, boxes):
+            if image.std() < 1:  # c.jpg: the refiner itself fails on it
+                raise RuntimeError("the refiner's model failed")
+            return real(image, boxes)
+
+    from drywallqa.data import registry
+    from drywallqa.data.refine import refine_box_masks
+
+    registry.register_dataset(config)
+    try:
+        for _ in range(2):  # and again: the finished photos kept, the two named again, nothing stops
+            report = refine_box_masks("boxes", tmp_path / "out", datasets_dir=tmp_path / "ds", progress=False,
+                                      refiner=FailsOnC())
+            problems = report["splits"]["train"]["problems"]
+            assert sum("b.jpg" in p and "skipped" in p for p in problems) == 1, problems
+            assert sum("c.jpg" in p and "the refiner's model failed" in p for p in problems) == 1, problems
+            written = sorted(p.name for p in (tmp_path / "out" / "train" / "_masks").iterdir())
+            assert written == ["a.png", "d.png"] and sorted(report["files"]) == ["train/a.jpg", "train/d.jpg"]
+    finally:
+        registry.DATASETS.remove("boxes")
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["splits"]["train"]["problems"] == problems

@@ -235,5 +235,8 @@ def data_refine_masks(
     for sp, c in report["splits"].items():
         console.print(f"{sp}: {c['images']} images, {c['boxes']} boxes: {c['refined']} refined, {c['kept']} kept "
                       f"(already strips), {c['fell_back']} fell back to the box")
+        if c["problems"]:  # photos skipped (unreadable), annotations without a usable box: named in the report
+            console.print(f"{sp}: {len(c['problems'])} problem(s), listed in {out / 'report.json'}; the first: "
+                          f"{c['problems'][0]}")
     if report.get("preview"):
         console.print(f"preview: {out / report['preview']}")

@@ -345,16 +345,24 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
             outcomes = done[key][0]  # the same boxes and photo
             image = None
             if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:  # its preview from the saved mask
-                image = read_image(s.image_path)
-                mask = np.asarray(Image.open(mask_path)) > 0
+                try:
+                    image = read_image(s.image_path)
+                    mask = np.asarray(Image.open(mask_path)) > 0
+                except (OSError, ValueError):  # no preview of it; its mask stands
+                    image = None
         else:
-            image = read_image(s.image_path)
-            mask = np.zeros(image.shape[:2], bool)
-            outcomes = []
-            if boxes:
-                masks, outcomes = refiner(image, boxes)
-                for m in masks:
-                    mask |= m
+            try:  # one photo that cannot be read or refined is named and skipped; the others go on
+                image = read_image(s.image_path)
+                mask = np.zeros(image.shape[:2], bool)
+                outcomes = []
+                if boxes:
+                    masks, outcomes = refiner(image, boxes)
+                    for m in masks:
+                        mask |= m
+            except (OSError, ValueError, RuntimeError) as exc:
+                reason = str(exc) if str(s.image_path) in str(exc) else f"{s.image_path}: {exc}"
+                counts["problems"].append(f"{reason}; skipped (no mask written)")
+                continue
             _link_or_copy(s.image_path, out / split / name)
             write_atomic(mask_path, lambda tmp: Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG"))
             record.write(json.dumps({"file": key, "outcomes": outcomes, "input": made_from}) + "\n")
