@@ -433,3 +433,25 @@ def test_owlv2_scales_a_large_photo_down_before_its_processor_pads_it(tiny_owlv2
     small = np.random.default_rng(1).integers(0, 255, (40, 50, 3), dtype=np.uint8)
     det.detect(small, ["crack"])
     assert seen[-1] == (50, 40)  # a photo within the input size is given as it is
+
+
+def test_the_configs_size_filter_and_prompt_source_hold_unless_an_option_is_given(tiny_grounding_dino_dir, tiny_sam_dir,
+                                                                                 tmp_path):
+    """``size_filter: false`` in --config was set back to true by the option's default (the same config through
+    ``predict --pipeline zeroshot`` kept it), and ``prompt_source: fixed`` to generated (``-p`` then refused)."""
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(tmp_path / "imgs" / "w.png")
+    cfg = tmp_path / "zs.yaml"
+    cfg.write_text(yaml.safe_dump({"detector_path": str(tiny_grounding_dino_dir), "sam_path": str(tiny_sam_dir),
+                                   "box_threshold": 0.0, "text_threshold": 0.0, "size_filter": False,
+                                   "max_box_fraction": 0.0001, "prompt_source": "fixed"}))
+    runs = {"config": [], "option": ["--size-filter"]}
+    for name, extra in runs.items():
+        res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / name), "--config",
+                                       str(cfg), "-p", "crack", *extra])
+        assert res.exit_code == 0, res.output
+        runs[name] = json.loads((tmp_path / name / "report.json").read_text())
+    assert runs["config"]["config"]["size_filter"] is False and runs["config"]["stages"]["removed_by_size_filter"] == 0
+    assert runs["config"]["images"][0]["prompts"] == ["crack"]
+    st = runs["option"]["stages"]
+    assert runs["option"]["config"]["size_filter"] is True and st["removed_by_size_filter"] == st["boxes_detected"] > 0

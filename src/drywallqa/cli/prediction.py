@@ -248,10 +248,12 @@ def zeroshot(
     reference: Optional[List[Path]] = typer.Option(None, "--reference", help="Normal (defect-free) photos: set the size filter."),
     config: Optional[Path] = typer.Option(None, help="Zero-shot YAML config (stages, model paths, thresholds)."),
     material: Optional[str] = typer.Option(None, help="The surface (drywall, concrete, plaster, tile, ...): tags for the prompts."),
-    prompts: str = typer.Option("generated", help="generated (from the surface) or fixed (the --prompt values)."),
+    prompts: Optional[str] = typer.Option(None, help="generated (from the surface) or fixed (the --prompt values); "
+                                                     "default: the config's prompt_source, else generated."),
     prompt: List[str] = typer.Option(None, "--prompt", "-p", help="Fixed prompts (with --prompts fixed)."),
-    size_filter: bool = typer.Option(True, "--size-filter/--no-size-filter",
-                                     help="Drop boxes larger than max_box_fraction of the photo (whole objects, not defects)."),
+    size_filter: Optional[bool] = typer.Option(None, "--size-filter/--no-size-filter",
+                                               help="Drop boxes larger than max_box_fraction of the photo (whole objects, "
+                                                    "not defects); default: the config's size_filter, else on."),
     detector: Optional[str] = typer.Option(None, help="grounding-dino or owlv2."),
     detector_path: Optional[str] = typer.Option(None, help="The detector's hub id or save_pretrained folder (default: "
                                                            "the config's, else the detector's hub id)."),
@@ -269,7 +271,9 @@ def zeroshot(
         cfg = ZeroShotConfig.from_yaml(config) if config else ZeroShotConfig()
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--config") from None
-    cfg.size_filter = size_filter
+    if size_filter is not None:  # given: over the config's (it was set on whatever the config said)
+        cfg.size_filter = size_filter
+    prompts = prompts if prompts is not None else cfg.prompt_source
     if prompts not in ("generated", "fixed"):
         raise typer.BadParameter("generated or fixed", param_hint="--prompts")
     if prompts == "fixed" and not prompt:
