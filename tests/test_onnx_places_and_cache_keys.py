@@ -159,3 +159,26 @@ def test_a_damaged_export_in_a_cache_that_cannot_change_is_exported_for_the_run(
     assert "cannot be replaced" in caplog.text
     want = Segmenter.load(tiny_model_dir).predict(img, ["segment crack"]).probabilities["segment crack"]
     np.testing.assert_allclose(seg.predict(img, ["segment crack"]).probabilities["segment crack"], want, atol=1e-5)
+
+
+@pytest.mark.parametrize("damage", ["missing", "cut"])
+@pytest.mark.parametrize("cache", ["usable", "a file"])
+def test_onnx_runtime_names_the_users_model_folder_for_damaged_weights(tiny_model_dir, tmp_path, monkeypatch, damage,
+                                                                        cache):
+    """The export is made from a copy of the folder in a temporary place; the error named that copy (gone by the time
+    it was read), not the --model-path given."""
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, folder)
+    weights = folder / "model.safetensors"
+    weights.unlink() if damage == "missing" else weights.write_bytes(weights.read_bytes()[:100])
+    if cache == "a file":
+        (tmp_path / "cache").write_text("")
+    monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
+    with pytest.raises((ValueError, OSError)) as info:
+        Segmenter.load(folder, runtime="onnx")
+    assert str(info.value).startswith(f"{folder}: ") and ".source" not in str(info.value), info.value
+    (tmp_path / "w.png").write_bytes(b"")
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "w.png"), "-p", "segment crack", "--out", str(tmp_path / "o"),
+                                   "--runtime", "onnx", "--model-path", str(folder)], terminal_width=400)
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "--model-path" in said and ".source" not in said and str(folder) in said, said

@@ -161,7 +161,7 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     except OSError as exc:  # a cache that is a file, or below one, or a folder this user cannot write
         if exc.errno not in _UNUSABLE:
             raise
-        return _export_for_this_run(files, key, target.parent, exc.strerror or str(exc))
+        return _export_for_this_run(files, key, target.parent, exc.strerror or str(exc), model_dir)
 
 
 def _model_files(model_dir: str | Path) -> tuple[dict, str]:
@@ -180,7 +180,7 @@ def export_for_this_run(model_dir: str | Path, cache: Path, why: str) -> Path:
     """``model_dir`` exported for this process only (:func:`_export_for_this_run`), where its cached export in
     ``cache`` cannot be used (``why``)."""
     files, key = _model_files(model_dir)
-    return _export_for_this_run(files, key, cache, why)
+    return _export_for_this_run(files, key, cache, why, model_dir)
 
 
 _UNUSABLE = frozenset((errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS))
@@ -188,7 +188,7 @@ _EXPORT_LOCK = threading.Lock()  # torch.onnx.export keeps global state: one exp
 _EXPORTS_FOR_THIS_RUN: dict[str, Path] = {}  # a model's export made for this process, by its digest: made once
 
 
-def _export_for_this_run(files: dict, key: str, cache: Path, why: str) -> Path:
+def _export_for_this_run(files: dict, key: str, cache: Path, why: str, model_dir: str | Path) -> Path:
     """The export of ``files`` (a model folder's, ``key`` their digest) into a temporary folder removed when the
     process ends, where the export cache ``cache`` cannot be used (:func:`exported_onnx_dir`): the run goes on, with a
     warning naming why; made once in a process, however often the model is loaded."""
@@ -199,15 +199,30 @@ def _export_for_this_run(files: dict, key: str, cache: Path, why: str) -> Path:
                        "this run only, into a temporary folder", cache, why)
         tmp = Path(tempfile.mkdtemp(prefix="drywallqa-onnx-"))
         atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-        snapshot = tmp / ".source"
-        snapshot.mkdir()
-        for name, data in files.items():
-            (snapshot / name).write_bytes(data)
         (tmp / "export").mkdir()
-        _write_onnx(snapshot, tmp / "export")
-        shutil.rmtree(snapshot)  # the weights' copy: not kept for the process's life
+        _export_copy(files, model_dir, tmp / "export", tmp / ".source")  # the copy is not kept for the process's life
         _EXPORTS_FOR_THIS_RUN[key] = tmp / "export"
         return tmp / "export"
+
+
+def _export_copy(files: dict, model_dir: str | Path, out: Path, snapshot: Path) -> None:
+    """Export ``files`` (``model_dir``'s, as read) into ``out`` from a copy of them at ``snapshot``, removed after.
+    An error of a damaged folder names ``model_dir``, not the copy (a temporary folder gone by the time it is read)."""
+    snapshot.mkdir()
+    for name, data in files.items():
+        (snapshot / name).write_bytes(data)
+    try:
+        _write_onnx(snapshot, out)
+    except (ValueError, OSError) as exc:
+        said = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else ""
+        if str(snapshot) not in said:
+            raise
+        try:
+            renamed = type(exc)(said.replace(str(snapshot), str(model_dir)))
+        except TypeError:  # an error type made otherwise: as it was
+            raise exc from None
+        raise renamed from None
+    shutil.rmtree(snapshot)
 
 
 def _cached_export(files: dict, model_dir: str | Path, target: Path) -> Path:
@@ -232,12 +247,7 @@ def _cached_export(files: dict, model_dir: str | Path, target: Path) -> Path:
             logger.warning("exporting %s to ONNX once, into %s", model_dir, target)
             # exported from the very bytes hashed: a folder changed meanwhile (a training run writing best/, a
             # calibration) must not leave its new weights' graphs under the old weights' name
-            snapshot = tmp / ".source"
-            snapshot.mkdir()
-            for name, data in files.items():
-                (snapshot / name).write_bytes(data)
-            _write_onnx(snapshot, tmp)
-            shutil.rmtree(snapshot)
+            _export_copy(files, model_dir, tmp, tmp / ".source")
             try:
                 tmp.rename(target)
             except OSError:
