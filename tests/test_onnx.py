@@ -103,12 +103,19 @@ def test_export_refuses_places_it_would_damage_and_replaces_an_earlier_export(ti
         assert res.exit_code == 2 and words in " ".join(res.output.replace("│", " ").split()), res.output
     assert {p.name: p.read_bytes() for p in tiny_model_dir.iterdir() if p.is_file()} == before
     assert (tmp_path / "file.onnx").read_text() == "keep me" and (tmp_path / "other" / "notes.txt").read_text() == "keep me"
-    # an earlier export is replaced whole; nothing is left beside it
+    # an earlier export is replaced whole; nothing of an earlier export is left beside it (a prompt gate of a model
+    # that had one), but a file no export writes (a TensorRT engine built there, as docs/onnx.md shows) is not deleted
     export_onnx(tiny_model_dir, tmp_path / "onnx")
-    (tmp_path / "onnx" / "stale.txt").write_text("from an older export")
+    assert not (tiny_model_dir / "prompt_gate.npz").exists()
+    (tmp_path / "onnx" / "prompt_gate.npz").write_text("from an older export")
     export_onnx(tiny_model_dir, tmp_path / "onnx")
     assert sorted(p.name for p in tmp_path.iterdir() if p != tiny_model_dir) == ["file.onnx", "onnx", "other"]
-    assert not (tmp_path / "onnx" / "stale.txt").exists() and (tmp_path / "onnx" / "decoder.onnx").is_file()
+    assert not (tmp_path / "onnx" / "prompt_gate.npz").exists() and (tmp_path / "onnx" / "decoder.onnx").is_file()
+    (tmp_path / "onnx" / "encoder.plan").write_text("a TensorRT engine")
+    res = runner.invoke(app, ["export", "onnx", "--out", str(tmp_path / "onnx"), "--model-path", str(tiny_model_dir)])
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "holding files an export does not write (encoder.plan)" in said, said
+    assert (tmp_path / "onnx" / "encoder.plan").read_text() == "a TensorRT engine"
     # an export is not a model to export again
     res = runner.invoke(app, ["export", "onnx", "--out", str(tmp_path / "again"), "--model-path", str(tmp_path / "onnx")])
     assert res.exit_code == 2 and "ONNX export already" in " ".join(res.output.replace("│", " ").split()), res.output

@@ -43,6 +43,7 @@ from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 EXPORT_FILES = ("encoder.onnx", "decoder.onnx", CONFIG_NAME)
+EXPORT_WRITES = (*EXPORT_FILES, GATE_FILE, CONFIDENCE_FILE)  # every file an export may write (the last two if the model has them)
 logger = logging.getLogger(__name__)
 
 
@@ -83,10 +84,17 @@ def check_export_target(model_dir: str | Path, out_dir: str | Path) -> Path:
     """``out_dir`` as a place :func:`export_onnx` may write: a new folder, an empty one, or an earlier export.
 
     Raises:
-        ValueError: ``out_dir`` is a file, the model folder itself (or holds it), or a folder holding anything else
-            (:func:`~drywallqa.utils.files.check_replaceable_dir`; nothing in it is replaced).
+        ValueError: ``out_dir`` is a file, the model folder itself (or holds it), a folder holding anything else
+            (:func:`~drywallqa.utils.files.check_replaceable_dir`; nothing in it is replaced), or an earlier export
+            holding files an export does not write (:data:`EXPORT_WRITES`; a TensorRT engine built beside its graphs).
     """
-    return check_replaceable_dir(out_dir, "the ONNX graphs", is_onnx_export_dir, source=model_dir)
+    out = check_replaceable_dir(out_dir, "the ONNX graphs", is_onnx_export_dir, source=model_dir)
+    others = sorted(p.name for p in out.iterdir() if p.name not in EXPORT_WRITES) if out.is_dir() else []
+    if others:  # an earlier export is replaced whole: what a user put beside its graphs (a TensorRT engine) would go
+        raise ValueError(f"{out} is an earlier export holding files an export does not write ({', '.join(others[:5])}"
+                         f"{', ...' if len(others) > 5 else ''}), which replacing it would delete: move them out first, "
+                         "or give another folder")
+    return out
 
 
 def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:
