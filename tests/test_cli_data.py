@@ -172,3 +172,25 @@ def test_stats_and_split_read_a_tga_photo_and_name_an_unreadable_one(tmp_path):
             [p for p, files in parts.items() if "train/a_flip.png" in files]  # the copy went with its photo
     finally:
         registry.DATASETS.remove("tga")
+
+
+def test_stats_outputs_never_write_over_a_datasets_own_files(synthetic_datasets, tmp_path):
+    """``--json crack/train/_masks/<mask>.png`` wrote the statistics over that mask (exit 0): the dataset read was
+    damaged. ``--preview`` inside a dataset's folder put pictures among its photos."""
+    runner = CliRunner()
+    mask = sorted((synthetic_datasets / "crack" / "train" / "_masks").iterdir())[0]
+    before = mask.read_bytes()
+    args = ["data", "stats", "-d", "syn_crack", "--datasets-dir", str(synthetic_datasets)]
+    for extra, words in ((["--json", str(mask)], "is a file of the dataset syn_crack"),
+                         (["--json", str(synthetic_datasets / "crack" / "valid" / "_annotations.coco.json")],
+                          "is a file of the dataset syn_crack"),
+                         (["--preview", str(synthetic_datasets / "crack" / "train")], "read as the dataset's photos")):
+        res = runner.invoke(app, args + extra, terminal_width=400)
+        said = " ".join(res.output.replace("│", " ").split())
+        assert res.exit_code == 2 and words in said, said
+    assert mask.read_bytes() == before
+    assert not list((synthetic_datasets / "crack" / "train").glob("*preview*"))
+    stats = synthetic_datasets / "crack" / "stats.json"  # a new file there is the user's choice, and so is its rerun
+    for _ in range(2):
+        res = runner.invoke(app, args + ["--json", str(stats)])
+        assert res.exit_code == 0 and json.loads(stats.read_text())[0]["dataset"] == "syn_crack", res.output

@@ -21,6 +21,33 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _check_not_the_datasets(path: Path, hint: str, names: list[str], datasets_dir) -> None:
+    """A ``data stats`` output must not replace a file of a dataset it reads (``--json train/_masks/a.png`` wrote JSON
+    over that mask), nor write pictures into a dataset's folder (``--preview`` there: the previews read as its photos
+    the next time). A statistics file written before there is replaced, as anywhere."""
+    import json
+
+    from ..data.registry import get_dataset_config
+
+    here = path.resolve()
+    for name in names:
+        root = get_dataset_config(name).root(datasets_dir).resolve()
+        if here != root and root not in here.parents:
+            continue
+        if hint == "--preview":
+            raise typer.BadParameter(f"{path} lies in the folder of the dataset {name} ({root}): its previews would be "
+                                     "read as the dataset's photos; give a folder outside it", param_hint=hint)
+        if here.is_file():
+            try:
+                earlier = json.loads(here.read_text())
+                ours = isinstance(earlier, list) and all(isinstance(x, dict) and "splits" in x for x in earlier)
+            except (OSError, ValueError):
+                ours = False
+            if not ours:
+                raise typer.BadParameter(f"{path} is a file of the dataset {name}: the statistics would be written over "
+                                         "it; give a path of its own", param_hint=hint)
+
+
 @data_app.command("stats")
 def data_stats(
     dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
@@ -36,6 +63,7 @@ def data_stats(
     for path, hint, folder in ((None if to_stdout else json_out, "--json", False), (preview_dir, "--preview", True)):
         if path is not None:  # before the statistics are computed, not after
             check_output_path(path, hint, folder)
+            _check_not_the_datasets(path, hint, names, datasets_dir)
     with console_on_stderr(to_stdout):  # stdout carries the JSON alone
         all_stats = _shown_stats(names, datasets_dir)
         if to_stdout:
