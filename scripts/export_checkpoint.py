@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 
-from drywallqa.engine.trainer import read_checkpoint
+from drywallqa.engine.run_folder import read_checkpoint
 from drywallqa.models.base import PromptedSegmentationModel
 
 

@@ -288,7 +288,8 @@ def train(bundle_dir: Path, out: Path, minutes: float | None = None, overrides=(
     prepare(bundle_dir)
     _import_package()
     from drywallqa.engine.config import TrainConfig
-    from drywallqa.engine.trainer import Trainer, holds_run
+    from drywallqa.engine.run_folder import holds_run
+    from drywallqa.engine.trainer import Trainer
 
     meta = json.loads((bundle_dir / "bundle.json").read_text())
     os.environ["DRYWALLQA_CACHE"] = str(bundle_dir / "pack" / "chunk0" / "cache")  # the prompts' embeddings

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from drywallqa.cli import app
 from drywallqa.engine.config import TrainConfig
-from drywallqa.engine.trainer import RUN_LOCK, Trainer, TrainingInterrupted
+from drywallqa.engine.run_folder import RUN_LOCK
+from drywallqa.engine.trainer import Trainer, TrainingInterrupted
 from drywallqa.utils.signals import deferred_interrupt
 from drywallqa.models import create_model
 from drywallqa.models.base import PromptedSegmentationModel

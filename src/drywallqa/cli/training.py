@@ -34,7 +34,8 @@ def train(
     import yaml
 
     from ..engine.config import TrainConfig
-    from ..engine.trainer import Trainer, TrainingInterrupted, check_config_file, holds_run, run_in_use
+    from ..engine.run_folder import check_config_file, holds_run, run_in_use
+    from ..engine.trainer import Trainer, TrainingInterrupted
 
     try:
         cfg = TrainConfig.from_yaml(config)

@@ -6,7 +6,6 @@ import json
 import logging
 import math
 import os
-import pickle
 import random
 import shutil
 import time
@@ -31,12 +30,13 @@ from ..models.base import non_finite_tensors
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
-from ..utils.files import (check_writable_path, folder_in_use, folder_lock, remove_stale_temp_dirs,
-                           remove_stale_temporaries, replace_dir, strict_json, temp_dir, why_not, write_atomic,
+from ..utils.files import (remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, strict_json, temp_dir, why_not,
                            write_csv_atomic, write_text_atomic)
 from ..utils.signals import deferred_interrupt
 from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
 from .predictor import TorchSegmenter
+from .run_folder import (RUN_FILES, atomic_torch_save, changed_settings, check_writable_folder, config_file_settings,
+                         holds_run, read_checkpoint, run_lock)
 from .validator import Validator
 
 logger = logging.getLogger(__name__)
@@ -120,25 +120,6 @@ def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def check_writable_folder(folder, key: str) -> None:
-    """Whether ``folder`` (``None``: none wanted) is a folder that can be written, or can be made
-    (:func:`~drywallqa.utils.files.check_writable_path`; nothing is made, so a run that fails on its data leaves
-    no empty folder behind).
-
-    Raises:
-        ValueError: naming ``key`` (``output_dir``), when it is a file, lies below one or cannot be made or written.
-    """
-    if folder is not None:
-        try:
-            check_writable_path(folder, folder=True)
-        except ValueError as exc:
-            raise ValueError(f"{key}: {exc}") from None
-
-
-def atomic_torch_save(obj, path: Path) -> None:
-    write_atomic(path, lambda tmp: torch.save(obj, tmp))
-
-
 class DivergedError(ValueError):
     """The training loss, the gradients or the weights are no longer finite numbers: the run stops, and what it
     saved before (``last.pt``, ``best/``) stays as it was."""
@@ -150,27 +131,6 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, checkpoint: Path, step: int):
         super().__init__(message)
         self.checkpoint, self.step = checkpoint, step
-
-
-RUN_LOCK = ".train.lock"  # in a run folder: locked (filelock) while a training run uses the folder
-
-
-def run_lock(folder: str | Path):
-    """Hold ``folder/.train.lock`` (:data:`RUN_LOCK`) for a training run (:func:`~drywallqa.utils.files.folder_lock`):
-    one run in a folder at a time; the folder is made for it, and removed again when the run leaves nothing in it.
-
-    Raises:
-        ValueError: naming the folder, when another run holds its lock.
-    """
-    return folder_lock(folder, RUN_LOCK, *RUN_LOCK_USER)
-
-
-RUN_LOCK_USER = ("training run", "choose another output_dir (--out)")  # who holds it, and what to do instead
-
-
-def run_in_use(folder: str | Path) -> str | None:
-    """Why a training run cannot use ``folder`` now (another holds it: :func:`run_lock`), or None; nothing is made."""
-    return folder_in_use(folder, RUN_LOCK, *RUN_LOCK_USER)
 
 
 def physical_memory() -> int | None:
@@ -200,113 +160,6 @@ class _WorkerSeeder:
     def __call__(self, worker_id: int) -> None:
         dataset = torch.utils.data.get_worker_info().dataset.dataset  # Subset -> PromptedSegmentationDataset
         seed_dataset(dataset, [self.seed, self.epoch, self.skip, worker_id])
-
-
-RUN_FILES = ("last.pt", "best", "metrics.json", "metrics.csv", "curves.png", "config.yaml", "train_files.json")
-# what a resumed run may change: where and on what it runs, how often it saves, and how long it goes on
-RESUME_MAY_CHANGE = ("output_dir", "device", "threads", "checkpoint_every", "bf16", "init_from", "optim.epochs",
-                     "data.datasets_dir", "data.splits_dir", "data.cache_dir", "data.num_workers", "distill.teacher")
-
-
-def holds_run(folder: str | Path) -> bool:
-    """Whether ``folder`` holds a training run (a checkpoint or a best model) that a new run would overwrite."""
-    return any((Path(folder) / name).exists() for name in ("last.pt", "best"))
-
-
-def changed_settings(saved: dict, now: dict, may_change=RESUME_MAY_CHANGE) -> list[str]:
-    """The dotted keys (``optim.lr``) whose value differs between two :meth:`TrainConfig.to_dict` dicts, leaving
-    out ``may_change`` (:data:`RESUME_MAY_CHANGE`); a mapping such as ``model_config`` compares whole. Both are
-    compared as a YAML file holds them (a tuple as a list), and a key an earlier release did not store as its default: that release
-    trained with it."""
-    saved, now = normal_config(saved), normal_config(now)
-
-    def flat(d: dict) -> dict:
-        return {f"{k}.{j}" if isinstance(v, dict) and k in SECTIONS else k: w
-                for k, v in d.items() for j, w in (v.items() if isinstance(v, dict) and k in SECTIONS else [(None, v)])}
-
-    a, b = flat(saved), flat(now)
-    return sorted(k for k in a.keys() | b.keys() if k not in may_change and a.get(k) != b.get(k))
-
-
-def config_file_settings(path: str | Path) -> dict | None:
-    """The settings (:meth:`TrainConfig.to_dict`) the config file ``path`` gives; None where it gives none (missing,
-    not YAML, not a config this release takes)."""
-    import yaml
-
-    try:
-        return TrainConfig.from_yaml(path).to_dict()
-    except (OSError, ValueError, TypeError, yaml.YAMLError):
-        return None
-
-
-def check_config_file(config_file: str | Path, config: TrainConfig, resume: bool = False) -> None:
-    """A run records the settings it trains with in ``output_dir/config.yaml``. Where that is the file the run is
-    read from (``drywallqa train runs/exp/config.yaml`` with ``output_dir: runs/exp``), the file is kept as it is
-    (comments and all) when it says what the run trains with; overrides or options that change it are refused,
-    since the run would replace the file with them. With ``resume``, what a resumed run may change
-    (:data:`RESUME_MAY_CHANGE`: more epochs, another device) is allowed, and recorded in the file as the run goes on.
-
-    Raises:
-        ValueError: naming the file and the settings that would change.
-    """
-    source, record = Path(config_file), Path(config.output_dir) / "config.yaml"
-    try:
-        same = record.exists() and os.path.samefile(source, record)
-    except OSError:
-        return
-    saved = config_file_settings(source) if same else None
-    if saved is None:
-        return
-    changed = changed_settings(saved, config.to_dict(), may_change=RESUME_MAY_CHANGE if resume else ())
-    if changed:
-        raise ValueError(f"{source} is the config.yaml of output_dir {config.output_dir}, where a run records the "
-                         f"settings it trains with: with {', '.join(changed)} changed (by overrides or options) the run "
-                         "would replace it. Edit it, or train from a copy outside the run folder")
-
-
-def normal_config(d: dict) -> dict:
-    """A stored config dict with the defaults of keys it lacks filled in (an earlier release trained with them) and
-    tuples as lists (as ``config.yaml`` gives them back)."""
-    defaults = TrainConfig().to_dict()
-    filled = {**defaults, **d}
-    for section in SECTIONS:
-        if isinstance(d.get(section), dict):
-            filled[section] = {**defaults[section], **d[section]}
-    return json.loads(json.dumps(filled, default=str))
-
-
-def _checkpoint_globals() -> list:
-    """What a trainer checkpoint holds besides tensors and Python's own values: numpy's random state (an array), as
-    numpy 1.x and 2.x pickle it; ``torch.load`` loads nothing else (it runs what a pickle names)."""
-    import importlib
-
-    multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core") else "numpy.core.multiarray")
-    return [multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
-
-
-def read_checkpoint(path: Path, device) -> dict:
-    """The trainer state in ``path`` (``last.pt``), loaded with ``weights_only``: a file naming anything but tensors,
-    Python values and numpy arrays (a pickle of another program, which would run as it is loaded) is refused.
-
-    Raises:
-        ValueError: the file cannot be read, is cut short, or is not a trainer checkpoint.
-    """
-    try:
-        with torch.serialization.safe_globals(_checkpoint_globals()):
-            state = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Unsupported global" not in str(exc) and "GLOBAL" not in str(exc):
-            raise ValueError(f"{path} cannot be read (UnpicklingError: {str(exc)[:200]}); it may be cut short: start "
-                             "again with --overwrite, or from the run's best/ with init_from") from None
-        raise ValueError(f"{path} is not a drywallqa training checkpoint: it names code to run as it is loaded, which "
-                         "a checkpoint never does; it was not loaded") from None
-    except (OSError, RuntimeError, EOFError, ValueError, AttributeError, ImportError) as exc:
-        raise ValueError(f"{path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}); it may be cut short: start "
-                         "again with --overwrite, or from the run's best/ with init_from") from None
-    keys = ("model", "optimizer", "step", "epoch", "best_score", "history", "rng")
-    if not isinstance(state, dict) or any(k not in state for k in keys):
-        raise ValueError(f"{path} is not a drywallqa training checkpoint (it needs {', '.join(keys)})")
-    return state
 
 
 class Trainer:
