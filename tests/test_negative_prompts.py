@@ -7,7 +7,7 @@ from drywallqa.data import registry
 from drywallqa.data.negatives import negative_positions, negative_prompts, shared_prompts
 from drywallqa.data.prompted import PromptedSegmentationDataset
 from drywallqa.data.registry import DatasetConfig
-from drywallqa.text.encoder import normal_form
+from drywallqa.text.prompts import normal_form
 
 
 def test_positions_leave_out_the_own_concept_and_its_texts():

@@ -1427,7 +1427,7 @@ def test_the_shipped_gate_refuses_idioms_of_split(prompt, concept):
     ("| Include | Wall |\n| Exclude | Cracks |", None), ("| Target | Exclusion |\n| Drywall tape | Cracks |", "taping"),
     ("| Key | Value |\n|---|---|\n| target | crack |", "cracks"), ("| Object | Packing tape |\n| Location | Box |", None)])
 def test_the_shipped_gate_reads_prompts_of_several_lines_and_tables(prompt, concept):
-    from drywallqa.text.encoder import check_prompt
+    from drywallqa.text.prompts import check_prompt
 
     match = Segmenter.load().match_prompts([prompt])[check_prompt(prompt)]
     assert (match.concept if match.known else None) == concept

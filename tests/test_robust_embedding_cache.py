@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from drywallqa.cli import app
 from drywallqa.engine.segmenter import validate_prompts
-from drywallqa.text.encoder import MAX_PROMPT_CHARS, EmbeddingStore, TextEncoder
+from drywallqa.text.encoder import EmbeddingStore, TextEncoder
+from drywallqa.text.prompts import MAX_PROMPT_CHARS
 
 
 def _vec(i: int, dim: int = 384) -> np.ndarray:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from drywallqa.cli import app
 from drywallqa.engine.config import TrainConfig
-from drywallqa.text.encoder import check_prompt
+from drywallqa.text.prompts import check_prompt
 
 EXAMPLE = "src/drywallqa/examples/cracks_2363_jpg.jpg"
 

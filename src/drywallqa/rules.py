@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .text.encoder import one_line
+from .text.prompts import one_line
 from .utils.checks import InputError
 
 # measures of :func:`drywallqa.measures.mask_measures` a rule may test; *_mm ones need a scale (mm per pixel)

@@ -28,7 +28,7 @@ import numpy as np
 
 import drywallqa
 from drywallqa import Segmenter
-from drywallqa.text.encoder import check_prompt
+from drywallqa.text.prompts import check_prompt
 from drywallqa.utils.files import strict_json, write_text_atomic
 
 _spec = importlib.util.spec_from_file_location("prompt_places", Path(__file__).parent.parent / "prompt_places" / "run.py")

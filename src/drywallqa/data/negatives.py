@@ -3,7 +3,7 @@
 A prompt of a dataset of another concept asks for something the photo's labels do not show, so its mask
 should be empty; but not when a dataset of the photo's own concept lists that prompt too (the taping boxes and
 the taping strips share their prompts; a dataset of your own may list "segment crack" beside its own words).
-Prompts are compared in their normal form (:func:`~drywallqa.text.encoder.normal_form`: case, width and spacing
+Prompts are compared in their normal form (:func:`~drywallqa.text.prompts.normal_form`: case, width and spacing
 folded).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..text.encoder import normal_form
+from ..text.prompts import normal_form
 from .registry import get_dataset_config
 
 

@@ -206,7 +206,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         raise ValueError(f"{path}: folder must be a path, got {d['folder']!r}")
     if d.get("splits") is not None and not isinstance(d["splits"], dict):
         raise ValueError(f"{path}: splits must map split names to {{kind, folder}}, got {d['splits']!r}")
-    from ..text.encoder import check_prompt  # the rules every prompt that is asked meets
+    from ..text.prompts import check_prompt  # the rules every prompt that is asked meets
 
     prompts = d["prompts"] if isinstance(d["prompts"], list) else [d["prompts"]]
     try:

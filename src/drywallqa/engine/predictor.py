@@ -37,7 +37,8 @@ from ..models.base import (PromptedModel, PromptedSegmentationModel, is_drywallq
                            read_model_metadata)
 from ..models.shipped import SHIPPED_MODELS, resolve_model_dir
 from ..postprocess import POSTPROCESSORS, apply_postprocess, for_label_shape, make_mask
-from ..text.encoder import encoder_vocabulary, get_text_encoder, normal_form
+from ..text.encoder import encoder_vocabulary, get_text_encoder
+from ..text.prompts import normal_form
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.deprecation import deprecated_names

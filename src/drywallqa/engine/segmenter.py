@@ -31,7 +31,7 @@ import numpy as np
 from ..confidence import mask_confidence
 from ..models.shipped import shipped_model_dir
 from ..postprocess import ADAPTERS
-from ..text.encoder import check_prompt, one_line
+from ..text.prompts import check_prompt, one_line
 from ..utils.checks import number_in_range
 from ..utils.image_io import to_rgb_array
 from ..utils.registry import Registry, UnknownNameError
@@ -185,7 +185,7 @@ class EncodedImage:
 
 
 def validate_prompts(prompts) -> list[str]:
-    """The prompts as a list, each stripped (:func:`~drywallqa.text.encoder.check_prompt`), repeats dropped.
+    """The prompts as a list, each stripped (:func:`~drywallqa.text.prompts.check_prompt`), repeats dropped.
 
     Raises:
         ValueError: no prompt, or one that is not text, empty or too long.

@@ -47,7 +47,7 @@ from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, Segmenter, val
 from ..engine.tiling import TiledSegmenter
 from ..measures import MAX_MM_PER_PX, MIN_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
-from ..text.encoder import MAX_PROMPT_CHARS
+from ..text.prompts import MAX_PROMPT_CHARS
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
 from .config import ServeConfig
 

