@@ -402,7 +402,7 @@ def test_resume_loads_no_code_a_last_pt_names(synthetic_datasets, syn_splits, tm
     state = torch.load(last, weights_only=False)
     assert Trainer(cfg, progress=False).train(resume=True, max_minutes=1e-9)["stopped"] == "time"  # its own: resumes
     torch.save({**state, "history": [_RunsCode(ran)]}, last)
-    with pytest.raises(ValueError, match="names code to run"):
+    with pytest.raises(ValueError, match="which a checkpoint never holds"):
         Trainer(cfg, progress=False).train(resume=True)
     assert not ran.exists()
 
@@ -511,3 +511,23 @@ def test_overwrite_never_removes_the_weights_a_run_starts_from_and_a_failed_run_
     with pytest.raises(ValueError):
         Trainer(typo, progress=False).train()
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_checkpoint_written_under_numpy_1_still_loads(tmp_path, monkeypatch):
+    """numpy 1 pickles its arrays (numpy's random state in last.pt) as numpy.core.multiarray._reconstruct, numpy 2 as
+    numpy._core...: a run begun before numpy was upgraded must resume, not be refused as naming code."""
+    import random
+
+    import numpy as np
+
+    from drywallqa.engine.run_folder import read_checkpoint
+
+    core = pytest.importorskip("numpy._core.multiarray")
+    state = {k: 0 for k in ("model", "optimizer", "step", "epoch", "best_score", "history")}
+    state["rng"] = {"numpy": np.random.get_state(), "python": random.getstate()}
+    monkeypatch.setattr(core._reconstruct, "__module__", "numpy.core.multiarray")  # as numpy 1 names it
+    torch.save(state, tmp_path / "last.pt")
+    monkeypatch.undo()
+    assert b"numpy.core.multiarray" in (tmp_path / "last.pt").read_bytes()
+    back = read_checkpoint(tmp_path / "last.pt", "cpu")
+    assert np.array_equal(back["rng"]["numpy"][1], state["rng"]["numpy"][1])

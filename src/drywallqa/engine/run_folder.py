@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -129,12 +130,15 @@ def normal_config(d: dict) -> dict:
 
 
 def _checkpoint_globals() -> list:
-    """What a trainer checkpoint holds besides tensors and Python's own values: numpy's random state (an array), as
-    numpy 1.x and 2.x pickle it; ``torch.load`` loads nothing else (it runs what a pickle names)."""
+    """What a trainer checkpoint holds besides tensors and Python's own values: numpy's random state (an array), named
+    as numpy 2 pickles it and as numpy 1 did (``numpy.core``: a run begun before numpy was upgraded); ``torch.load``
+    loads nothing else (it runs what a pickle names)."""
     import importlib
 
     multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core") else "numpy.core.multiarray")
-    return [multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    rebuild = multiarray._reconstruct
+    return [(rebuild, "numpy._core.multiarray._reconstruct"), (rebuild, "numpy.core.multiarray._reconstruct"),
+            np.ndarray, np.dtype, type(np.dtype(np.uint32))]
 
 
 def read_checkpoint(path: Path, device) -> dict:
@@ -151,8 +155,10 @@ def read_checkpoint(path: Path, device) -> dict:
         if "Unsupported global" not in str(exc) and "GLOBAL" not in str(exc):
             raise ValueError(f"{path} cannot be read (UnpicklingError: {str(exc)[:200]}); it may be cut short: start "
                              "again with --overwrite, or from the run's best/ with init_from") from None
-        raise ValueError(f"{path} is not a drywallqa training checkpoint: it names code to run as it is loaded, which "
-                         "a checkpoint never does; it was not loaded") from None
+        named = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        raise ValueError(f"{path} is not a drywallqa training checkpoint: it names "
+                         f"{named.group(1) if named else 'something'} to load, which a checkpoint never holds (loading "
+                         "it could run code); it was not loaded") from None
     except (OSError, RuntimeError, EOFError, ValueError, AttributeError, ImportError) as exc:
         raise ValueError(f"{path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}); it may be cut short: start "
                          "again with --overwrite, or from the run's best/ with init_from") from None
