@@ -184,12 +184,14 @@ def test_stats_outputs_never_write_over_a_datasets_own_files(synthetic_datasets,
     for extra, words in ((["--json", str(mask)], "is a file of the dataset syn_crack"),
                          (["--json", str(synthetic_datasets / "crack" / "valid" / "_annotations.coco.json")],
                           "is a file of the dataset syn_crack"),
-                         (["--preview", str(synthetic_datasets / "crack" / "train")], "read as the dataset's photos")):
+                         (["--preview", str(synthetic_datasets / "crack" / "train" / "p")], "reads photos from (train")):
         res = runner.invoke(app, args + extra, terminal_width=400)
         said = " ".join(res.output.replace("│", " ").split())
         assert res.exit_code == 2 and words in said, said
     assert mask.read_bytes() == before
     assert not list((synthetic_datasets / "crack" / "train").glob("*preview*"))
+    res = runner.invoke(app, args + ["--preview", str(synthetic_datasets / "crack" / "previews")])  # beside the splits
+    assert res.exit_code == 0 and (synthetic_datasets / "crack" / "previews" / "syn_crack_preview.png").is_file(), res.output
     stats = synthetic_datasets / "crack" / "stats.json"  # a new file there is the user's choice, and so is its rerun
     for _ in range(2):
         res = runner.invoke(app, args + ["--json", str(stats)])

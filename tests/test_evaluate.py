@@ -451,7 +451,7 @@ def test_undefined_scores_read_n_a_in_the_report_and_say_why(synthetic_datasets,
     assert "n/a: undefined for the split" in md
     (auroc,) = report["image_level"]
     assert auroc["negatives"] == 0 and "| published valid | segment crack | n/a | 4 | 0 |" in md
-    assert "## Cross-prompt check" in md and "one dataset was evaluated" in md
+    assert "## Cross-prompt check" in md and "no dataset of another concept was evaluated" in md
     saved = json.loads((out / "report.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     assert saved["metrics"][0]["precision"] is None
 

@@ -71,6 +71,7 @@ def test_weights_that_are_not_finite_are_refused_at_load(tiny_model_dir):
     ({"tta": "false"}, "tta"),  # was read as true
     ({"scales": "640"}, "scales"),
     ({"scales": [640.5]}, "scales"),
+    ({"scales": True}, "scales"),
 ])
 def test_model_settings_this_version_cannot_use_are_refused_at_load(settings, key, tiny_model_dir):
     with pytest.raises(ValueError) as info:
@@ -88,6 +89,14 @@ def test_a_bad_min_confidence_argument_is_not_blamed_on_the_model_folder(tiny_mo
         Segmenter.load(tiny_model_dir, min_confidence="0.3")
     assert "min_confidence must be a number" in str(info.value) and "config.json" not in str(info.value)
     assert Segmenter.load(tiny_model_dir, min_confidence=0.3).settings()["min_confidence"] == 0.3
+
+
+@pytest.mark.parametrize("scales", [64, [64], [64.0], [], None])
+def test_scales_a_model_folder_may_hold(tiny_model_dir, scales):
+    """One size as a number (as the Python API takes it) and [] (the model's own size) loaded before the check."""
+    config = tiny_model_dir / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "scales": scales}))
+    assert Segmenter.load(tiny_model_dir).scales == (64,)
 
 
 def test_the_shipped_settings_pass_the_check():

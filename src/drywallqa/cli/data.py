@@ -31,12 +31,18 @@ def _check_not_the_datasets(path: Path, hint: str, names: list[str], datasets_di
 
     here = path.resolve()
     for name in names:
-        root = get_dataset_config(name).root(datasets_dir).resolve()
+        config = get_dataset_config(name)
+        root = config.root(datasets_dir).resolve()
         if here != root and root not in here.parents:
             continue
         if hint == "--preview":
-            raise typer.BadParameter(f"{path} lies in the folder of the dataset {name} ({root}): its previews would be "
-                                     "read as the dataset's photos; give a folder outside it", param_hint=hint)
+            for split, source in config.splits.items():  # where its photos are read from
+                folder = (root / source.folder).resolve()
+                if here == folder or folder in here.parents:
+                    raise typer.BadParameter(f"{path} is or lies in a folder the dataset {name} reads photos from "
+                                             f"({split}: {folder}): its previews would be read as photos; give a folder "
+                                             "outside it", param_hint=hint)
+            continue
         if here.is_file():
             try:
                 earlier = json.loads(here.read_text())

@@ -68,8 +68,8 @@ def render_markdown(report: dict) -> str:
                           [[r["split"], r["dataset"], r["prompt"], _num(r["mean_foreground_fraction"], ".4f")]
                            for r in report["cross_prompt"]])
     else:
-        lines += ["", "## Cross-prompt check", "", "Not run: it asks each dataset's photos for the other datasets' "
-                  "prompts, and one dataset was evaluated."]
+        lines += ["", "## Cross-prompt check", "", "Not run: it asks each dataset's photos for the prompts of datasets "
+                  "of another concept, and no dataset of another concept was evaluated."]
     if report.get("qa_measures"):
         lines += md_table("QA measures: mean per image, predicted (canonical prompt) vs ground truth",
                           ["split", "dataset", "masks", "components", "area fraction", "length px", "mean width px", "max width px"],

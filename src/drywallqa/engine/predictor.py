@@ -75,7 +75,7 @@ def check_model_settings(metadata: dict) -> dict:
             of prompts to such numbers; ``postprocess`` not a mapping of prompts to post-processings (one
             ``{"name": ...}`` or a list of them) this version has and can run with their options;
             ``text_encoder`` not a name; ``min_confidence`` not a number in [0, 1] or null (text: "0.2" too); ``tta``
-            not true or false; ``scales`` not a list of whole numbers. Caught when the model is loaded, not on every photo.
+            not true or false; ``scales`` not a whole number or a list of them. Caught when the model is loaded, not on every photo.
     """
     def wrong(key: str, what: str, value) -> ValueError:
         shown = repr(value) if isinstance(value, str) else str(value)  # text as text: '0.2', not 0.2
@@ -126,8 +126,9 @@ def check_model_settings(metadata: dict) -> dict:
     if metadata.get("tta") not in (None, True, False):  # "false" as text read as true
         raise wrong("tta", "true or false", metadata["tta"])
     scales = metadata.get("scales")
-    if scales is not None and not (isinstance(scales, list) and scales and all(whole_number(x) for x in scales)):
-        raise wrong("scales", "a list of input sizes in pixels (multiples of 32), or null: the model's own", scales)
+    if scales is not None and not (whole_number(scales) or isinstance(scales, list) and all(map(whole_number, scales))):
+        # (one size, as the Python API takes it; [] is the model's own, as it always was read)
+        raise wrong("scales", "input sizes in pixels (multiples of 32), or null: the model's own", scales)
     return metadata
 
 
