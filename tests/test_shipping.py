@@ -2,10 +2,12 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import drywallqa
 from drywallqa.data import registry
 from drywallqa.data.registry import DatasetConfig, SplitSource
 from drywallqa.engine.segmenter import SegmentationResult, Segmenter
@@ -145,12 +147,13 @@ def test_shipping_a_model_folder_again_keeps_its_record_and_calibrations(tiny_mo
     source = tmp_path / "shipped_before"
     shutil.copytree(tiny_model_dir, source)
     (source / "training_metrics.csv").write_text("epoch,val_score\n1,0.5\n")
-    (source / "confidence.json").write_text("{}")
+    calibration = (Path(drywallqa.__file__).parent / "weights" / "fast" / "confidence.json").read_text()
+    (source / "confidence.json").write_text(calibration)  # a calibration of its own ("{}" is damaged: refused)
     ship(source, tmp_path / "again", datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,),
          splits_dir=syn_splits, datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False,
          confidence=False, progress=False, report=lambda *_: None)
     assert (tmp_path / "again" / "training_metrics.csv").read_text() == "epoch,val_score\n1,0.5\n"
-    assert (tmp_path / "again" / "confidence.json").read_text() == "{}"  # not recalibrated: the source's is kept
+    assert (tmp_path / "again" / "confidence.json").read_text() == calibration  # not recalibrated: the source's kept
     with pytest.raises(ValueError, match="at least one timing photo"):
         ship(source, tmp_path / "x", datasets=("syn_crack",), splits_dir=syn_splits, datasets_dir=synthetic_datasets,
              timing_images=0)
@@ -239,3 +242,80 @@ def test_a_dataset_whose_val_masks_are_all_empty_is_named(fake_datasets, caplog)
     with caplog.at_level("WARNING"):
         Validator(items)(_FakeSegmenter())
     assert "'fake_tape'" in caplog.text and "no mask" in caplog.text and "'fake_crack'" not in caplog.text
+
+
+def _ship_quickly(source, dest, synthetic_datasets, syn_splits, **kw):
+    return ship(source, dest, datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,), splits_dir=syn_splits,
+                datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False, confidence=False,
+                progress=False, report=lambda *_: None, **kw)
+
+
+@pytest.mark.parametrize("damaged", ["confidence.json", "prompt_gate.npz"])
+def test_ship_refuses_a_source_whose_calibrations_are_damaged_before_any_work(tiny_model_dir, synthetic_datasets,
+                                                                              syn_splits, tmp_path, damaged, monkeypatch):
+    """They were copied into the shipped folder (with --no-confidence / --no-gate), which then did not load: the model
+    at --out was replaced by one that fails, and ship said "wrote"."""
+    import drywallqa.engine.shipping as shipping
+
+    source = tmp_path / "src"
+    shutil.copytree(tiny_model_dir, source)
+    (source / damaged).write_text("garbage{")
+    dest = tmp_path / "out"
+    shutil.copytree(tiny_model_dir, dest)  # the model in use
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    monkeypatch.setattr(shipping, "select", lambda *a, **k: pytest.fail("the sweep ran first"))
+    with pytest.raises(ValueError, match=f"{damaged} is damaged"):
+        _ship_quickly(source, dest, synthetic_datasets, syn_splits)
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
+
+
+def test_ship_keeps_weights_beyond_float16_and_never_replaces_with_what_does_not_load(tiny_model_dir, synthetic_datasets,
+                                                                                      syn_splits, tmp_path, monkeypatch):
+    """Weights are shipped as float16: a BatchNorm variance above 65504 (the shipped model has one at 53120) became inf,
+    and the shipped folder did not load (its error blamed a diverged run)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    import drywallqa.engine.shipping as shipping
+
+    source = tmp_path / "src"
+    shutil.copytree(tiny_model_dir, source)
+    weights = load_file(source / "model.safetensors")
+    name = next(k for k in weights if k.endswith("running_var"))
+    weights[name][0] = 70000.0
+    save_file(weights, source / "model.safetensors")
+    _ship_quickly(source, tmp_path / "out", synthetic_datasets, syn_splits)
+    shipped = load_file(tmp_path / "out" / "model.safetensors")
+    assert shipped[name][0].item() == 70000.0 and shipped[name].dtype == torch.float32
+    assert next(v.dtype for k, v in shipped.items() if k != name and v.is_floating_point()) == torch.float16
+    assert Segmenter.load(tmp_path / "out").predict(np.zeros((40, 40, 3), np.uint8), ["segment crack"]).masks
+    # whatever else makes the written folder fail to load: nothing is replaced, and the error names --out
+    dest = tmp_path / "in_use"
+    shutil.copytree(tiny_model_dir, dest)
+    real = shipping.write_shipped
+
+    def damaging(model_dir, tmp, *args):
+        real(model_dir, tmp, *args)
+        (tmp / "confidence.json").write_text("garbage{")
+
+    monkeypatch.setattr(shipping, "write_shipped", damaging)
+    with pytest.raises(ValueError, match="would not load") as info:
+        _ship_quickly(tiny_model_dir, dest, synthetic_datasets, syn_splits)
+    assert str(dest) in str(info.value) and ".shipping." not in str(info.value)
+    assert Segmenter.load(dest) is not None and not (dest / "confidence.json").exists()
+
+
+def test_ship_into_the_current_folder_and_a_name_too_long_for_its_temporary_siblings(tiny_model_dir, synthetic_datasets,
+                                                                                     syn_splits, tmp_path, monkeypatch):
+    """``--out .`` ran the whole sweep, then failed with "PosixPath('.') has an empty name"; a 235-character name
+    failed after it with "File name too long" naming a temporary file."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    out = _ship_quickly(tiny_model_dir, ".", synthetic_datasets, syn_splits)
+    assert out["dest"] == str(here) and Segmenter.load(here) is not None
+    import drywallqa.engine.shipping as shipping
+
+    monkeypatch.setattr(shipping, "select", lambda *a, **k: pytest.fail("the sweep ran first"))
+    with pytest.raises(ValueError, match="at most 200 bytes"):
+        _ship_quickly(tiny_model_dir, tmp_path / ("m" * 235), synthetic_datasets, syn_splits)

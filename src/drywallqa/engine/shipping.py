@@ -202,6 +202,27 @@ def check_destination(model_dir: Path, dest: Path) -> None:
         check_replaceable_dir(dest, "the shipped model", is_drywallqa_model_dir, source=model_dir)
     except ValueError as exc:
         raise ValueError(f"--out {exc}") from None
+    name = Path(dest).resolve().name
+    if len(name.encode()) > MAX_DEST_NAME_BYTES:  # its temporary siblings (".<name>.shipping.<pid>-...") would not fit
+        raise ValueError(f"--out {dest}: a folder name of at most {MAX_DEST_NAME_BYTES} bytes, please (this one has "
+                         f"{len(name.encode())}): the folder is written beside it under a longer name, then renamed")
+
+
+MAX_DEST_NAME_BYTES = 200  # of a shipped folder's name: 255 a name on most disks, less its temporary siblings' additions
+
+
+def check_source_loads(model_dir: Path) -> None:
+    """The model folder to ship loads with everything that ships with it (its settings, prompt gate, confidence
+    calibration): a damaged ``confidence.json`` or ``prompt_gate.npz`` was copied into the shipped folder, which then
+    did not load, after the sweep.
+
+    Raises:
+        ValueError: naming the damaged file.
+    """
+    try:
+        TorchSegmenter.from_path(model_dir)
+    except (OSError, KeyError) as exc:
+        raise ValueError(f"the model to ship, {model_dir}, does not load: {exc}") from None
 
 
 def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), scales=CANDIDATE_SCALES, tta=(False, True),
@@ -218,8 +239,9 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         DrywallRegression: the check finds the new model clearly worse than the model in ``dest`` (unless
             ``accept_drywall_regression``); ``dest`` is left as it was, the new model in ``<dest>.candidate``.
     """
-    model_dir, dest = model_folder(source), Path(dest)
+    model_dir, dest = model_folder(source), Path(dest).resolve()  # "." has no name to write beside it under
     check_destination(model_dir, dest)
+    check_source_loads(model_dir)
     run_dir = model_dir.parent if model_dir.name == "best" else None
     if confidence and limit is not None and limit < MIN_MASKS:  # before the sweep, not after it
         raise ValueError(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset; limit is "
@@ -256,6 +278,11 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         if pair is not None:
             best["cracks_on_drywall"] = drywall_step(tmp, dest, pair, accept_drywall_regression, splits_dir,
                                                      datasets_dir, limit, progress, report)
+        try:  # what is written must load before it replaces anything (the model there may be the one in use)
+            Segmenter.load(tmp)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"the shipped model would not load, so {dest} was left as it was: "
+                             f"{str(exc).replace(str(tmp), str(dest))}") from None
         replace_dir(tmp, dest)
     return {"dest": str(dest), "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},
             "files": sorted(p.name for p in dest.iterdir())}

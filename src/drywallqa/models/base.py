@@ -92,7 +92,8 @@ class PromptedSegmentationModel(nn.Module):
         """Write ``model.safetensors`` and ``config.json`` (model type, config, ``extra`` such as the threshold), each
         file whole or not at all (:func:`~drywallqa.utils.files.write_atomic`), the config last.
 
-        ``dtype=torch.float16`` halves the file (floating-point tensors only); loading casts back to float32.
+        ``dtype=torch.float16`` halves the file (floating-point tensors only; one holding a value beyond float16's range
+        is kept in its own type); loading casts back to float32.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -104,7 +105,10 @@ class PromptedSegmentationModel(nn.Module):
                 aliases[k] = seen[where]
                 continue
             seen[where] = k
-            state[k] = (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
+            if dtype is not None and v.is_floating_point():
+                cast = v.to(dtype)  # a value beyond the type's range (float16: 65504, a BatchNorm variance) would be
+                v = cast if torch.isfinite(cast).all() or not torch.isfinite(v).all() else v  # inf: kept as it is
+            state[k] = v.detach().contiguous().cpu()
 
         def write_weights(tmp: Path) -> None:
             save_file(state, str(tmp), metadata={"aliases": json.dumps(aliases)})
