@@ -131,3 +131,29 @@ def test_a_rule_reads_back_with_every_digit_of_its_threshold():
 
     rules = parse_rules(["c: area_px > 1000001", "c: area_px > 100000.5", "c: max_width_mm > 0.3"], ["c"], 0.1)
     assert [str(r) for r in rules] == ["c: area_px > 1000001", "c: area_px > 100000.5", "c: max_width_mm > 0.3"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (("segment crack", "max_width", ">", 3.0), "unknown measure 'max_width'"),
+    (("segment crack", "area_px", "=>", 1.0), "unknown operator '=>'"),
+    (("segment crack", "area_px", ">", float("nan")), "finite number"),
+    (("segment crack", "area_px", ">", "3"), "finite number"),
+    (("segment crack", "area_px", ">", True), "finite number"),
+    (("", "area_px", ">", 1.0), "text of a prompt")])
+def test_a_rule_made_in_python_is_checked_as_a_parsed_one(args, words, tiny_model_dir, tmp_path):
+    """Rule(...) was taken as it was: an unknown measure or operator failed with a KeyError after every photo of the
+    job was segmented, and no results.json was written; a NaN number flagged nothing."""
+    with pytest.raises(ValueError, match=words):
+        Rule(*args)
+    assert Rule("segment crack", "area_px", ">", np.int64(3)).value == 3.0  # numpy numbers are numbers
+
+
+def test_parse_rules_takes_one_prompt_as_one_and_checks_the_scale():
+    from drywallqa.rules import parse_rules
+
+    with pytest.raises(ValueError, match="not one of the job's prompts"):  # "crack" in "segment crack" was True
+        parse_rules("crack: area_px > 0", "segment crack", None)
+    assert parse_rules("segment crack: area_px > 0", "segment crack", None)[0].prompt == "segment crack"
+    for scale in (float("nan"), -1, "0.5"):
+        with pytest.raises(ValueError, match="mm_per_px"):
+            parse_rules("segment crack: area_mm2 > 0", ["segment crack"], scale)

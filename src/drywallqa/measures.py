@@ -23,10 +23,12 @@ def validate_mm_per_px(mm_per_px: float | None) -> float | None:
     """``None`` (measures in pixels only) or a finite scale in [MIN_MM_PER_PX, MAX_MM_PER_PX] millimetres per pixel.
 
     Raises:
-        ValueError: zero, negative, NaN, infinite or absurdly large.
+        ValueError: zero, negative, NaN, infinite or absurdly large, or text ("0.5").
     """
     if mm_per_px is None:
         return None
+    if isinstance(mm_per_px, (str, bytes)):  # a number given as text, refused as threshold="0.5" is
+        raise ValueError(f"mm_per_px must be a number, got the text {mm_per_px!r}"[:200])
     return number_in_range(mm_per_px, "mm_per_px", MIN_MM_PER_PX, MAX_MM_PER_PX, unit=" millimetres per pixel")
 
 

@@ -6,11 +6,13 @@ photo breaks under ``flags`` in ``results.json``, and its HTML report puts flagg
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .measures import validate_mm_per_px
 from .text.prompts import one_line
 from .utils.checks import InputError
 
@@ -27,6 +29,23 @@ class Rule:
     measure: str
     op: str
     value: float
+
+    def __post_init__(self):
+        """A Rule made in Python meets what a parsed one does: it was taken as it was, and an unknown measure or
+        operator failed at the end of a finished job (KeyError, no results.json), a NaN number flagged nothing."""
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise InputError(f"a rule's prompt must be the text of a prompt, got {self.prompt!r}"[:200],
+                             "a rule's prompt must be the text of a prompt")
+        if self.measure not in MEASURES:
+            reason = f"a rule's measure is one of {', '.join(MEASURES)}"
+            raise InputError(f"unknown measure {self.measure!r}; one of {', '.join(MEASURES)}"[:300], reason)
+        if self.op not in OPERATORS:
+            reason = f"a rule's operator is one of {' '.join(OPERATORS)}"
+            raise InputError(f"unknown operator {self.op!r}; one of {' '.join(OPERATORS)}"[:200], reason)
+        if isinstance(self.value, bool) or not isinstance(self.value, numbers.Real) or not math.isfinite(self.value):
+            raise InputError(f"a rule's number must be a finite number, got {self.value!r}"[:200],
+                             "a rule's number must be finite")
+        object.__setattr__(self, "value", float(self.value))
 
     @classmethod
     def parse(cls, text: str) -> "Rule":
@@ -104,5 +123,7 @@ def parse_rules(rules, prompts, mm_per_px: float | None) -> tuple:
         if not isinstance(r, (str, Rule)):
             raise ValueError(f"a rule is a text such as 'segment crack: max_width_mm > 0.3' or a Rule, got {type(r).__name__}")
     parsed = tuple(dict.fromkeys(Rule.parse(r) if isinstance(r, str) else r for r in rules))  # a repeat counts once
-    check_rules(parsed, prompts, mm_per_px)
+    if isinstance(prompts, str):  # one prompt (``in`` a text matched any part of it: "crack" in "segment crack")
+        prompts = [prompts]
+    check_rules(parsed, prompts, validate_mm_per_px(mm_per_px))
     return parsed
