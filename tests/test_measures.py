@@ -287,3 +287,26 @@ def test_the_centre_line_of_an_empty_mask_is_empty():
     line = centre_line(np.zeros((30, 40), bool))
     assert line.ys.size == 0 and line.xs.size == 0 and line.length == 0.0
     assert line.skeleton.shape == (30, 40) and not line.skeleton.any()
+
+
+def test_a_probability_map_or_odd_values_are_no_mask():
+    """``mask_measures(result.probabilities[p])`` measured every pixel not exactly 0 as foreground (area fraction 1.0
+    for a map whose thresholded mask was empty), and NaN read as foreground too."""
+    from drywallqa.measures import joint_measures, mask_measures
+
+    grid = np.zeros((20, 20), np.float32)
+    grid[5:8, 2:18] = 1.0
+    assert mask_measures(grid)["area_px"] == 48  # floats of 0 and 1 are a mask
+    assert mask_measures((grid * 255).astype(np.uint8))["area_px"] == 48  # and 0/255 numbers
+    for bad in (grid * 0.7 + 0.01, np.full((4, 4), np.nan), grid.astype(np.complex64), np.array([["a"]])):
+        with pytest.raises(ValueError, match="a mask"):
+            mask_measures(bad)
+        with pytest.raises(ValueError, match="a mask"):
+            joint_measures(bad)
+    for value in (float("nan"), 0, "2", 2.5):
+        with pytest.raises(ValueError, match="min_component_px"):
+            mask_measures(grid, min_component_px=value)
+    for kwargs in ({"angle_tolerance_deg": 400}, {"angle_tolerance_deg": float("nan")}, {"min_length_fraction": "0.1"},
+                   {"min_length_fraction": float("nan")}):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            joint_measures(grid, **kwargs)

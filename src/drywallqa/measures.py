@@ -9,7 +9,7 @@ import numpy as np
 
 from .centre_line import centre_line
 from .joints import measure_joints
-from .utils.checks import number_in_range
+from .utils.checks import number_in_range, whole_number
 
 
 MIN_MM_PER_PX, MAX_MM_PER_PX = 1e-6, 1000.0  # a nanometre to a metre per pixel: beyond any photo of a wall either way
@@ -33,7 +33,19 @@ def validate_mm_per_px(mm_per_px: float | None) -> float | None:
 
 
 def _checked(mask: np.ndarray) -> np.ndarray:
-    m = np.asarray(mask).astype(bool)
+    """``mask`` as an ``(H, W)`` bool array: bools, or numbers whose non-zero values are the foreground (0/1, 0/255);
+    floats only of 0 and 1 (a probability map was measured as a mask of every pixel it was not exactly 0 on).
+
+    Raises:
+        ValueError: not (H, W), no pixels, not numeric, or floats other than 0 and 1 (NaN too).
+    """
+    arr = np.asarray(mask)
+    if arr.dtype != bool and (not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating)):
+        raise ValueError(f"a mask holds bools or numbers (0 / non-zero), got {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating) and not np.isin(arr, (0.0, 1.0)).all():
+        raise ValueError("a mask of floats must hold only 0 and 1: this one holds other values (a probability map? "
+                         "threshold it first, or measure result.masks[prompt])")
+    m = arr.astype(bool)
     if m.ndim != 2 or m.size == 0:
         raise ValueError(f"expected an (H, W) mask of at least one pixel, got shape {m.shape}")
     return m
@@ -50,6 +62,8 @@ def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_componen
         (:func:`joint_measures`, from the same centre line).
     """
     mm_per_px = validate_mm_per_px(mm_per_px)
+    if not whole_number(min_component_px) or min_component_px < 1:
+        raise ValueError(f"min_component_px must be a whole number of pixels, at least 1, got {min_component_px!r}")
     m = _checked(mask)
     area = int(np.count_nonzero(m))
     components = 0
@@ -90,5 +104,10 @@ def joint_measures(mask: np.ndarray, mm_per_px: float | None = None, min_length_
         is given.
     """
     mm_per_px = validate_mm_per_px(mm_per_px)
+    for name, value in (("min_length_fraction", min_length_fraction), ("angle_tolerance_deg", angle_tolerance_deg)):
+        if isinstance(value, (str, bytes)):
+            raise ValueError(f"{name} must be a number, got the text {value!r}"[:200])
+    min_length_fraction = number_in_range(min_length_fraction, "min_length_fraction", 0.0, 1.0)
+    angle_tolerance_deg = number_in_range(angle_tolerance_deg, "angle_tolerance_deg", 0.0, 90.0)
     m = _checked(mask)
     return measure_joints(m, centre_line(m), mm_per_px, min_length_fraction, angle_tolerance_deg) if m.any() else []
