@@ -134,3 +134,28 @@ def test_a_damaged_mask_is_predicted_again_and_one_the_coco_file_lacks_is_report
             mock.patch("drywallqa.engine.batch._as_recorded", return_value=True):
         res = CliRunner().invoke(app, base + ["--coco", "polygon"])
     assert res.exit_code == 1 and "not in the COCO file" in res.output and "a.jpg" in res.output, res.output
+
+
+@pytest.mark.parametrize("segmentation", ["rle", "polygon"])
+def test_each_region_is_coded_within_its_box_as_over_the_whole_photo(segmentation):
+    """Regions are outlined / run-length coded in their own box (a 12 MP mask of 200 regions took 17 s over the whole
+    photo per region): the annotations are the very ones whole-photo coding gives, regions at the edges included."""
+    import cv2
+    from pycocotools import mask as mask_utils
+
+    from drywallqa.data.coco_export import mask_annotations, region_polygons
+
+    rng = np.random.default_rng(0)
+    for trial in range(120):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        mask = rng.random((h, w)) < (0.05, 0.3, 0.6, 0.97)[trial % 4]
+        n, labels, _, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        got = mask_annotations(mask, segmentation)
+        assert len(got) == n - 1
+        for i, ann in zip(range(1, n), got):
+            region = labels == i
+            if segmentation == "rle":
+                whole = mask_utils.encode(np.asfortranarray(region.astype(np.uint8)))
+                assert ann["segmentation"] == {"size": [h, w], "counts": whole["counts"].decode("ascii")}
+            else:
+                assert ann["segmentation"] == region_polygons(region)

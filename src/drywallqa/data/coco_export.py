@@ -22,16 +22,39 @@ from ..utils.image_io import ImageReadError, read_mask
 SEGMENTATION_FORMATS = ("polygon", "rle")
 
 
-def region_polygons(region: np.ndarray) -> list[list[float]]:
-    """Outer outlines of an ``(H, W)`` bool mask as COCO polygons ``[x1, y1, x2, y2, ...]`` (holes filled)."""
+def region_polygons(region: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[list[float]]:
+    """Outer outlines of an ``(H, W)`` bool mask as COCO polygons ``[x1, y1, x2, y2, ...]`` (holes filled), moved by
+    ``offset`` (x, y): the place of ``region``'s corner in the photo, where it is a crop of a larger mask."""
     big = cv2.resize(region.astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
     contours, _ = cv2.findContours(big, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    return [(c.reshape(-1, 2).astype(np.float64) / 2).round(2).ravel().tolist() for c in contours if len(c) >= 3]
+    shift = np.array(offset, np.float64)
+    return [(c.reshape(-1, 2).astype(np.float64) / 2 + shift).round(2).ravel().tolist() for c in contours if len(c) >= 3]
+
+
+def region_rle(region: np.ndarray, offset: tuple[int, int], size: tuple[int, int]) -> dict:
+    """COCO's compressed RLE (``{"size": [H, W], "counts": str}``) of the bool crop ``region`` placed at ``offset``
+    (x, y) in a mask of ``size`` (H, W): the runs are counted over the crop's pixels only, not the whole photo."""
+    height, width = size
+    rows, cols = np.nonzero(region.T)  # column by column, as COCO counts (Fortran order): cols are rows here
+    index = (rows.astype(np.int64) + offset[0]) * height + cols + offset[1]  # rows of the transpose: the x
+    if index.size == 0:
+        counts = [height * width]
+    else:
+        breaks = np.flatnonzero(np.diff(index) != 1)
+        starts = index[np.r_[0, breaks + 1]]
+        ends = index[np.r_[breaks, index.size - 1]] + 1
+        gaps = starts - np.r_[0, ends[:-1]]
+        counts = np.stack([gaps, ends - starts], axis=1).ravel().tolist()
+        if int(ends[-1]) < height * width:  # background after the last run (none where it ends the photo)
+            counts.append(height * width - int(ends[-1]))
+    rle = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def mask_annotations(mask: np.ndarray, segmentation: str = "polygon", min_area_px: int = 1) -> list[dict]:
     """One COCO annotation body (``segmentation``, ``area``, ``bbox``, ``iscrowd``) per 8-connected region
-    of at least ``min_area_px`` pixels of an ``(H, W)`` bool mask."""
+    of at least ``min_area_px`` pixels of an ``(H, W)`` bool mask. Each region is outlined or run-length coded within
+    its own box (a 12-megapixel mask of 200 regions took 17 s when each was worked over the whole photo)."""
     if segmentation not in SEGMENTATION_FORMATS:
         raise ValueError(f"segmentation must be one of {SEGMENTATION_FORMATS}, got {segmentation!r}")
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
@@ -40,12 +63,11 @@ def mask_annotations(mask: np.ndarray, segmentation: str = "polygon", min_area_p
         x, y, w, h, area = (int(v) for v in stats[i])
         if area < min_area_px:
             continue
-        region = labels == i
+        region = labels[y:y + h, x:x + w] == i  # its box: another region's pixels inside it are not its own
         if segmentation == "rle":
-            rle = mask_utils.encode(np.asfortranarray(region.astype(np.uint8)))
-            seg = {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+            seg = region_rle(region, (x, y), mask.shape[:2])
         else:
-            seg = region_polygons(region)
+            seg = region_polygons(np.pad(region, 1), (x - 1, y - 1))  # a border of background, as the photo's edge
         out.append({"segmentation": seg, "area": area, "bbox": [x, y, w, h], "iscrowd": 0})
     return out
 
