@@ -211,16 +211,16 @@ def check_destination(model_dir: Path, dest: Path) -> None:
 MAX_DEST_NAME_BYTES = 200  # of a shipped folder's name: 255 a name on most disks, less its temporary siblings' additions
 
 
-def check_source_loads(model_dir: Path) -> None:
-    """The model folder to ship loads with everything that ships with it (its settings, prompt gate, confidence
-    calibration): a damaged ``confidence.json`` or ``prompt_gate.npz`` was copied into the shipped folder, which then
-    did not load, after the sweep.
+def check_source_loads(model_dir: Path, gate: bool, confidence: bool) -> None:
+    """The model folder to ship loads with the calibrations that ship with it unchanged (its prompt gate where ``gate``
+    is off, its confidence calibration where ``confidence`` is off; the others are made anew): a damaged
+    ``confidence.json`` or ``prompt_gate.npz`` was copied into the shipped folder, which then did not load.
 
     Raises:
         ValueError: naming the damaged file.
     """
     try:
-        TorchSegmenter.from_path(model_dir)
+        TorchSegmenter.from_path(model_dir, prompt_gate=gate, confidence=confidence)
     except (OSError, KeyError) as exc:
         raise ValueError(f"the model to ship, {model_dir}, does not load: {exc}") from None
 
@@ -241,8 +241,9 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     """
     model_dir, dest = model_folder(source), Path(dest).resolve()  # "." has no name to write beside it under
     check_destination(model_dir, dest)
-    check_source_loads(model_dir)
     run_dir = model_dir.parent if model_dir.name == "best" else None
+    if run_dir is None:  # a model folder shipped again: its calibrations go with it (a run's best/ has none to keep)
+        check_source_loads(model_dir, gate=not gate, confidence=not confidence)
     if confidence and limit is not None and limit < MIN_MASKS:  # before the sweep, not after it
         raise ValueError(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset; limit is "
                          f"{limit} (raise it, or ship without confidence)")
