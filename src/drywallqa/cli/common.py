@@ -63,7 +63,10 @@ class Commands(TyperGroup):
         for i, arg in enumerate(rest):
             if arg == "--":
                 break
-            name, value = arg.split("=", 1) if arg.startswith("--") and "=" in arg else (arg, rest[i + 1] if i + 1 < len(rest) else "")
+            if arg.startswith("--") and "=" in arg:
+                name, value = arg.split("=", 1)
+            else:
+                name, value = arg, rest[i + 1] if i + 1 < len(rest) else ""
             if name in numbers and "_" in value and (read := _python_number(value)) is not None:
                 raise typer.BadParameter(f"write the number without '_': {value!r} would be read as {read:g}",
                                          ctx=ctx, param_hint=name)

@@ -80,8 +80,9 @@ def render_markdown(report: dict) -> str:
         lines += md_table(f"Centre-line agreement (width-insensitive; tolerance {rows[0]['centerline_tolerance']:g} of the shorter side)",
                           ["split", "dataset", "prompt", "mIoU", "centre-line F1 (mean per image)", "centre-line precision",
                            "centre-line recall"],
-                          [[r["split"], r["dataset"], r["prompt"], *(_num(r[k]) for k in ("mIoU", "centerline_F1", "centerline_precision",
-                                                                             "centerline_recall"))] for r in rows])
+                          [[r["split"], r["dataset"], r["prompt"],
+                            *(_num(r[k]) for k in ("mIoU", "centerline_F1", "centerline_precision", "centerline_recall"))]
+                           for r in rows])
     if report.get("headroom"):
         lines += md_table("Headroom of thresholding (oracle diagnostics: they look at the scored ground truth; not results)",
                           ["split", "dataset", "prompt", "mIoU", "best single threshold", "its mIoU", "mIoU with the best threshold per image"],

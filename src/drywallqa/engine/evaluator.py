@@ -361,7 +361,8 @@ def _load_partial(path: Path) -> SetResult | None:
             result = _PartialUnpickler(f).load()
     except FileNotFoundError:
         return None
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError, IndexError,
+            KeyError) as exc:
         logging.getLogger(__name__).warning("%s is not a finished set of this evaluation (%s); scoring the set anew",
                                             path, exc)
         return None

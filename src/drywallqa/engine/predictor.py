@@ -75,7 +75,8 @@ def check_model_settings(metadata: dict) -> dict:
             of prompts to such numbers; ``postprocess`` not a mapping of prompts to post-processings (one
             ``{"name": ...}`` or a list of them) this version has and can run with their options;
             ``text_encoder`` not a name; ``min_confidence`` not a number in [0, 1] or null (text: "0.2" too); ``tta``
-            not true or false; ``scales`` not a whole number or a list of them. Caught when the model is loaded, not on every photo.
+            not true or false; ``scales`` not a whole number or a list of them. Caught when the model is loaded, not on
+            every photo.
     """
     def wrong(key: str, what: str, value) -> ValueError:
         shown = repr(value) if isinstance(value, str) else str(value)  # text as text: '0.2', not 0.2
