@@ -159,3 +159,14 @@ def test_the_qa_measures_picture_is_drawn_whole(load_script, monkeypatch, tmp_pa
     with Image.open(out) as image:
         assert image.width > 1000 and image.height > 500
     assert [p.name for p in tmp_path.iterdir()] == ["qa.png"]  # no temporary file left
+
+
+def test_batch_outputs_benchmark_times_and_checks_coco_coding(load_script):
+    """benchmarks/batch_outputs.py on small masks: a row per mask kind, and the shipped COCO coding equal to
+    whole-photo coding (what the benchmark checks besides timing)."""
+    bench = load_script("batch_outputs", "benchmarks")
+    rows = bench.run(repeats=1, sizes={"tiny": (60, 80)})
+    assert [r["mask"] for r in rows] == ["specks", "blobs", "cracks"]
+    assert all(r["regions"] > 0 and r["coco_polygon_same"] and r["coco_rle_same"] for r in rows)
+    table = bench.markdown(rows, 2, 1)
+    assert "| specks | tiny |" in table and "| yes |" in table and "NO" not in table
