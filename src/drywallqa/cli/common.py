@@ -58,8 +58,7 @@ class Commands(TyperGroup):
             if command is None:
                 return  # no command, or an unknown one: click says so
             rest = rest[i + 1:]
-        numbers = {name for param in command.params if _takes_a_number(param)
-                   for name in (*param.opts, *param.secondary_opts)}
+        numbers = _option_names(command, _takes_a_number)
         for i, arg in enumerate(rest):
             if arg == "--":
                 break
@@ -79,8 +78,7 @@ class Commands(TyperGroup):
             for command in groups.pop().commands.values():
                 if _is_group(command):
                     groups.append(command)
-                names.update(n for param in command.params if getattr(param, "is_flag", False)
-                             for n in (*param.opts, *param.secondary_opts))
+                names.update(_option_names(command, lambda param: getattr(param, "is_flag", False)))
         return names
 
     def invoke(self, ctx):
@@ -111,6 +109,11 @@ def _python_number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+def _option_names(command, keep) -> set[str]:
+    """The names (``--out``, ``-o``, ``--no-gate``) of ``command``'s parameters that ``keep(param)`` is true of."""
+    return {name for param in command.params if keep(param) for name in (*param.opts, *param.secondary_opts)}
 
 
 def _is_group(command) -> bool:
