@@ -248,10 +248,10 @@ def test_a_correction_is_measured_from_the_bytes_its_checksum_was_taken_of(tiny_
     Image.fromarray(corrected).save(name)
     real, rewrites = batch.read_mask, []
 
-    def rewritten_meanwhile(path, *args):
+    def rewritten_meanwhile(path, *args, **kwargs):
         if path == name and not rewrites and when == "before":
             rewrites.append(Image.fromarray(other).save(name))
-        mask = real(path, *args)
+        mask = real(path, *args, **kwargs)
         if path == name and not rewrites:
             rewrites.append(Image.fromarray(other).save(name))
         return mask
@@ -261,3 +261,110 @@ def test_a_correction_is_measured_from_the_bytes_its_checksum_was_taken_of(tiny_
     record = json.loads((out / "a__results.json").read_text())["prompts"][CRACK]
     assert rewrites and record["mask_crc32"] == zlib.crc32(name.read_bytes())
     assert record["area_px"] == 5 * 56 == int(real(name).sum())
+
+
+def _another_threshold(seg, photo: Path) -> float:
+    """A threshold that makes another mask of ``photo`` than 0.5 does (the tiny model's map is all just above 0.5)."""
+    return float(np.median(seg.predict(np.asarray(Image.open(photo)), [CRACK]).probabilities[CRACK]))
+
+
+def _areas(out: Path) -> dict:
+    return {Path(e["image"]).name: e["prompts"][CRACK]["area_px"]
+            for e in json.loads((out / "results.json").read_text())["images"]}
+
+
+def test_a_job_killed_while_writing_over_masks_leaves_no_correction_by_hand(tiny_model_dir, tmp_path, photos,
+                                                                           monkeypatch, caplog):
+    """A job with other settings killed after writing a photo's masks but before its record left the old record with
+    the new masks: the rerun of the first job took them for corrections by hand, kept them and measured them (another
+    job's numbers, under a false warning). Now the record is marked while its masks are written over: predicted again."""
+    import drywallqa.engine.batch as batch
+
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    predict_paths(seg, [photos / "a.png"], [CRACK], out, threshold=0.5, progress=False)
+    first, first_bytes = _areas(out), (out / "a__segment_crack.png").read_bytes()
+    write = batch.write_text_atomic
+
+    def killed_before_the_record(text, path):
+        if Path(path).name == "a__results.json" and "replacing" not in json.loads(text):  # not the mark
+            raise KeyboardInterrupt  # the kill: after the masks, before the record
+        return write(text, path)
+
+    monkeypatch.setattr(batch, "write_text_atomic", killed_before_the_record)
+    with pytest.raises(KeyboardInterrupt):
+        predict_paths(seg, [photos / "a.png"], [CRACK], out, threshold=_another_threshold(seg, photos / "a.png"),
+                      progress=False)
+    monkeypatch.setattr(batch, "write_text_atomic", write)
+    assert (out / "a__segment_crack.png").read_bytes() != first_bytes  # the killed job's mask is there
+    with caplog.at_level("WARNING"):
+        summary = predict_paths(seg, [photos / "a.png"], [CRACK], out, threshold=0.5, progress=False)
+    assert summary.done == [str(photos / "a.png")] and _areas(out) == first
+    assert (out / "a__segment_crack.png").read_bytes() == first_bytes
+    assert not [r for r in caplog.records if "corrected by hand" in r.getMessage()]
+    assert "replacing" not in json.loads((out / "a__results.json").read_text())
+
+
+def test_a_photo_another_job_redid_meanwhile_with_other_settings_is_not_listed_with_old_numbers(tiny_model_dir,
+                                                                                               tmp_path, photos,
+                                                                                               monkeypatch):
+    """Two jobs with other settings writing one folder: the first one's results.json listed its numbers for a photo
+    whose masks and record the second had replaced meanwhile. Now that photo is named in its failures; a photo
+    another job redid with the same settings is listed as that job left it."""
+    import drywallqa.engine.batch as batch
+
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    process = batch.process_image
+    others = []
+
+    def and_another_job_meanwhile(segmenter, path, opts):
+        done = process(segmenter, path, opts)
+        if Path(path).name == "a.png" and not others:
+            others.append(predict_paths(seg, [photos / "a.png"], [CRACK], out,
+                                        threshold=_another_threshold(seg, photos / "a.png"), progress=False))
+        return done
+
+    monkeypatch.setattr(batch, "process_image", and_another_job_meanwhile)
+    summary = predict_paths(seg, [photos / "a.png", photos / "b.png"], [CRACK], out, threshold=0.5, progress=False)
+    results = json.loads((out / "results.json").read_text())
+    assert [Path(e["image"]).name for e in results["images"]] == ["b.png"]
+    assert dict(results["failed"])[str(photos / "a.png")] == batch.REPLACED_MEANWHILE
+    assert summary.done == [str(photos / "b.png")]
+    record = json.loads((out / "a__results.json").read_text())
+    assert record["prompts"][CRACK]["mask_crc32"] == zlib.crc32((out / "a__segment_crack.png").read_bytes())
+    assert record["settings"] == others[0].results[0]["settings"]  # the other job's, as it wrote them
+
+
+def test_an_interrupted_overwrite_job_run_again_goes_on_where_it_stopped(tiny_model_dir, tmp_path, monkeypatch):
+    """An --overwrite job stopped part way said "run the same command again to segment the rest (the photos done are
+    skipped)", and the same command redid every photo. Now it goes on where it stopped; once it has finished, the next
+    --overwrite job redoes them all again."""
+    import drywallqa.engine.batch as batch
+    from drywallqa.engine.batch import JobInterrupted
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for name in ("a", "b", "c"):
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    predict_paths(seg, folder, [CRACK], out, progress=False)
+    process, seen = batch.process_image, []
+
+    def stopped_at_the_second(segmenter, path, opts):
+        seen.append(Path(path).name)
+        if len(seen) >= 2 and stop:
+            raise KeyboardInterrupt  # Ctrl-C while the second photo is segmented (and the third, if its thread began it)
+        return process(segmenter, path, opts)
+
+    monkeypatch.setattr(batch, "process_image", stopped_at_the_second)
+    stop = True
+    with pytest.raises(JobInterrupted):
+        predict_paths(seg, folder, [CRACK], out, overwrite=True, progress=False)
+    assert seen[:2] == ["a.png", "b.png"]
+    stop, seen[:] = False, []
+    summary = predict_paths(seg, folder, [CRACK], out, overwrite=True, progress=False)  # the same command again
+    assert seen == ["b.png", "c.png"] and summary.skipped == [str(folder / "a.png")]
+    assert not (out / batch.OVERWRITING).exists()
+    seen[:] = []
+    predict_paths(seg, folder, [CRACK], out, overwrite=True, progress=False)  # a new --overwrite job: all again
+    assert seen == ["a.png", "b.png", "c.png"]

@@ -101,6 +101,39 @@ def test_size_follows_what_the_cache_holds(tmp_path):
     assert sizes[-1] < 201 * 1536 * 2 + 64_000
 
 
+def test_both_caches_are_bounded_and_keep_the_prompts_used_last(tmp_path, monkeypatch):
+    """Every new prompt a server's client sent stayed in memory and on disk for good: 3,200 unique prompts grew the
+    file from 50 kB to 7.8 MB and the server by 43 MB, without end. Now the memory cache keeps the prompts used
+    last, the disk cache those stored last; one dropped is encoded again when it comes back."""
+    store = EmbeddingStore(tmp_path / "c.sqlite", max_prompts=5)
+    for i in range(8):
+        store.put({f"prompt {i}": _vec(i)})
+    assert store.prompts() == [f"prompt {i}" for i in range(3, 8)]
+    store.put({"prompt 3": _vec(3)})  # written again: the newest
+    assert store.prompts() == ["prompt 4", "prompt 5", "prompt 6", "prompt 7", "prompt 3"]
+
+    enc = TextEncoder(cache_dir=tmp_path, max_memory_prompts=3)
+    calls = []
+
+    class Model:  # the sentence encoder, counting what it is asked
+        def encode(self, prompts, **kwargs):
+            calls.extend(prompts)
+            return np.stack([_vec(len(p)) for p in prompts])
+
+    enc._model = Model()
+    enc.store.max_prompts = 4
+    for p in ["segment a", "segment bb", "segment ccc", "segment a", "segment dddd", "segment eeeee"]:
+        enc.encode([p])
+    assert enc.cached_prompts() == ["segment bb", "segment ccc", "segment dddd", "segment eeeee"]  # on disk
+    with enc._cache_lock:
+        assert list(enc._cache) == ["segment a", "segment dddd", "segment eeeee"]  # in memory: used last
+    assert calls == ["segment a", "segment bb", "segment ccc", "segment dddd", "segment eeeee"]
+    enc.encode(["segment a"])  # in memory (no longer on disk): not encoded
+    enc.encode(["segment bb"])  # out of memory, still on disk: read, not encoded
+    assert len(calls) == 5
+    np.testing.assert_array_equal(enc.encode(["segment ccc", "segment bb"]).numpy(), np.stack([_vec(11), _vec(10)]))
+
+
 def test_prompt_length_is_capped_everywhere(tiny_model_dir, tmp_path):
     long = "segment " + "a" * MAX_PROMPT_CHARS
     with pytest.raises(ValueError, match="at most"):

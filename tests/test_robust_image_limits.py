@@ -154,3 +154,30 @@ def test_server_answers_413_for_bombs_and_stays_up(tiny_model_dir):
 def test_arrays_too_large_are_refused_before_work():
     with pytest.raises(ImageTooLargeError):
         to_rgb_array(np.zeros((100, 100, 3), np.uint8), max_pixels=5_000)
+
+
+def test_a_photo_over_the_default_limit_let_in_by_max_pixels_is_read_back_in_full(tiny_model_dir, tmp_path):
+    """A job's own masks were read back under the default 64 MP limit whatever its --max-pixels: a 65 MP photo let in
+    by --max-pixels was left out of the COCO file ("raise it with --max-pixels", which it was), its report said
+    "photo not readable", and a rerun predicted over a mask corrected by hand (its overlay could not be drawn either)."""
+    imgs, out = tmp_path / "imgs", tmp_path / "out"
+    imgs.mkdir()
+    photo = np.full((8000, 8200, 3), 128, np.uint8)  # 65.6 MP
+    photo[3000:3100, :] = 40
+    Image.fromarray(photo).save(imgs / "big.png", compress_level=1)
+    cmd = ["predict", str(imgs), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir),
+           "--max-pixels", "70000000", "--threshold", "1"]  # empty masks: quick to measure at 65 MP
+    res = CliRunner().invoke(app, cmd + ["--coco", "rle"])
+    assert res.exit_code == 0, res.output
+    coco = json.loads((out / "predictions.coco.json").read_text())
+    assert coco["info"]["masks_not_read"] == [] and len(coco["images"]) == 1
+    assert "photo not readable" not in (out / "report.html").read_text()
+    assert list((out / "report_files").glob("big.jpg"))
+    corrected = np.zeros((8000, 8200), np.uint8)
+    corrected[10:20, 10:30] = 255  # a correction by hand, at the photo's size
+    Image.fromarray(corrected).save(out / "big__segment_crack.png")
+    res = CliRunner().invoke(app, cmd)
+    assert res.exit_code == 0 and "measured again as they are" in res.output, res.output
+    assert np.array_equal(read_mask(out / "big__segment_crack.png", max_pixels=None), corrected > 0)  # kept
+    entry = json.loads((out / "results.json").read_text())["images"][0]
+    assert entry["prompts"]["segment crack"]["area_px"] == 200

@@ -236,9 +236,11 @@ def test_declared_length_over_the_limit_is_refused_at_once(client):
 @pytest.mark.parametrize("args", [["--max-upload-mb", "inf"], ["--request-timeout", "0"], ["--port", "99999"],
                                   ["--port", "-1"], ["--max-pixels", "0"], ["--body-timeout", "0"],
                                   ["--body-timeout", "nan"], ["--max-connections", "0"], ["--body-timeout", "inf"],
-                                  ["--request-timeout", "inf"], ["--request-timeout", "nan"], ["--body-timeout", "-1"]])
+                                  ["--request-timeout", "inf"], ["--request-timeout", "nan"], ["--body-timeout", "-1"],
+                                  ["--max-upload-mb", "1e303"]])  # finite, but not in bytes
 def test_serve_refuses_impossible_settings_before_starting(args, monkeypatch):
-    """An infinite --body-timeout or --request-timeout turned the limit off (an infinite upload limit was refused)."""
+    """An infinite --body-timeout or --request-timeout turned the limit off (an infinite upload limit was refused);
+    --max-upload-mb 1e303 was a traceback (OverflowError: its bytes are infinite)."""
     import uvicorn
     from typer.testing import CliRunner
 
@@ -472,7 +474,10 @@ def test_connections_are_bounded(tiny_model_dir, monkeypatch):
     with contextlib.ExitStack() as stack:
         stack.callback(thread.join, 10)
         stack.callback(setattr, server, "should_exit", True)
-        idle = [stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5)) for _ in range(2)]
+        idle = [stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5))]
+        time.sleep(0.2)
+        assert _healthy(port)  # the second of 2 connections is served (it was refused: uvicorn's check counted it)
+        idle.append(stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5)))
         time.sleep(0.2)
         with socket.create_connection(("127.0.0.1", port), timeout=5) as over:
             over.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -484,6 +489,40 @@ def test_connections_are_bounded(tiny_model_dir, monkeypatch):
             conn.close()
         time.sleep(0.3)
         assert _healthy(port)
+
+
+def test_a_limit_of_one_connection_serves_one(tiny_model_dir):
+    """--max-connections 1 was accepted, and then every request was answered 503."""
+    from drywallqa.serve.connections import headers_bounded_protocol
+
+    server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)), limit_concurrency=1,
+                                        http=headers_bounded_protocol(30))
+    try:
+        assert _healthy(port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_headers_longer_than_the_server_reads_are_answered_431(tiny_model_dir):
+    """Headers over h11's 16 KB (a browser's big cookies), arriving in more than one packet as they do over a
+    network, were answered 400 "not a valid HTTP request ... https:// to a server that speaks plain http://"."""
+    from drywallqa.serve.connections import headers_bounded_protocol
+
+    server, thread, port = _free_server(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)),
+                                        http=headers_bounded_protocol(30))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nCookie: a=" + b"x" * 20_000)
+            time.sleep(0.3)
+            conn.sendall(b"\r\n\r\n")
+            head, body = _whole_answer(conn)
+        assert head.startswith(b"HTTP/1.1 431") and b"application/json" in head, head
+        assert "headers are longer than the server reads (16 KB)" in json.loads(body)["detail"], body
+        assert _healthy(port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def _whole_answer(conn: socket.socket) -> tuple[bytes, bytes]:

@@ -262,3 +262,26 @@ def test_a_preview_of_a_photo_longer_than_a_jpeg_holds_is_scaled_to_fit(tiny_mod
     assert abs(shown.width / shown.height - size[0] / size[1]) <= 0.1 * size[0] / size[1]
     mask = Image.open(io.BytesIO(base64.b64decode(r.json()["results"][0]["mask"]["base64"])))
     assert mask.size == size
+
+
+def test_what_the_client_sent_otherwise_than_it_was_read_comes_back_among_the_warnings(client):
+    """Only the first frame of an animated GIF was segmented and a prompt sent twice (once with a space after it) was
+    answered once, with "warnings": [] in both answers: the notices went to the server's log, which the client never
+    sees, and a client pairing results with its prompts by position paired them wrongly."""
+    buf = io.BytesIO()
+    frames = [Image.fromarray(np.full((32, 48, 3), v, np.uint8)) for v in (40, 200)]
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    r = client.post("/v1/segment", files={"image": ("walk.gif", buf.getvalue(), "image/gif")},
+                    data={"prompts": ["segment crack"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"][:1] == ["the upload: 2 frames, of which only the first is read (segmented); save each "
+                                        "as a file of its own to read the others"]
+    files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
+    r = client.post("/v1/segment", files=files,
+                    data={"prompts": ["segment crack", "segment crack ", "segment taping area"]})
+    body = r.json()
+    assert [x["prompt"] for x in body["results"]] == ["segment crack", "segment taping area"]
+    assert body["warnings"][0].startswith("1 of the 3 prompts sent repeat another")
+    assert "each result's 'prompt' is the prompt as read" in body["warnings"][1]
+    r = client.post("/v1/segment", files=files, data={"prompts": ["segment crack", "segment taping area"]})
+    assert not [w for w in r.json()["warnings"] if "prompts sent" in w or "as read" in w]  # nothing to say

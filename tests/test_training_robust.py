@@ -323,3 +323,102 @@ def test_a_second_ctrl_c_during_the_save_waits_for_it(synthetic_datasets, syn_sp
     with pytest.raises(TrainingInterrupted):
         Trainer(cfg, progress=False).train()
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2
+
+
+# ------------------------------------------------------------------ 7. what an adversarial sweep of 0.6.15's training found
+@pytest.mark.parametrize("override, words", [
+    ("init_from=", "no value; write init_from=null"), ("distill.teacher=  ", "no value"),
+    ("text_encoder=''", "text_encoder must name a model folder"), ("init_from=' '", "init_from must name"),
+    ("train_only=[1]", "train_only must be a list"), ("train_only=[null]", "train_only must be a list"),
+    ("threads=100000", "threads must be at most 1024"),
+    ("data.composite_ratio=1", "data.composite_ratio 1 transplants the items of data.composite_pairs")])
+def test_settings_that_crashed_or_did_nothing_are_named(override, words):
+    """``init_from=`` ($START unset) trained from scratch without a word; ``text_encoder=''`` and ``train_only=[1]``
+    were tracebacks; 100,000 threads ran out of memory; a transplant ratio without pairs made no transplant."""
+    with pytest.raises(ValueError, match=words):
+        TrainConfig().with_overrides([override]).validate()
+
+
+def test_transplants_are_still_turned_off_by_a_ratio_of_0():
+    TrainConfig().with_overrides(["data.composite_pairs=[[cracks, taping]]", "data.composite_ratio=0"]).validate()
+
+
+def test_a_text_encoder_of_another_size_than_the_model_takes_is_named(synthetic_datasets, syn_splits, tmp_path,
+                                                                      tiny_kwargs):
+    """model_config.text_dim=7 with the 384-number MiniLM: a matmul RuntimeError at the first step."""
+    with pytest.raises(ValueError, match=r"prompt vectors of 7 numbers.*gives 384"):
+        Trainer(_config(synthetic_datasets, syn_splits, tmp_path / "run", {**tiny_kwargs, "text_dim": 7}), progress=False)
+
+
+def test_a_resume_is_refused_on_other_photos_fewer_epochs_or_another_teacher(synthetic_datasets, syn_splits, tmp_path,
+                                                                             tiny_kwargs, tiny_model_dir):
+    """A resume compared only how many photos there were: another split of as many photos, or another prompt, went on
+    and replaced train_files.json; optim.epochs below the epochs done said nothing and rewrote config.yaml; a teacher
+    switched on (or off) distilled half the run."""
+    from drywallqa.data.grouping import make_group_split
+
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs,
+                  optim=dataclasses.replace(_config(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs).optim, epochs=2))
+    Trainer(cfg, progress=False).train()
+    files = (tmp_path / "run" / "train_files.json").read_text()
+    fewer = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=1))
+    with pytest.raises(ValueError, match="has trained 2 epochs already, more than optim.epochs 1"):
+        Trainer(fewer, progress=False).train(resume=True)
+    teacher = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=3),
+                                  distill=dataclasses.replace(cfg.distill, teacher=str(tiny_model_dir)))
+    with pytest.raises(ValueError, match="trained without a teacher"):
+        Trainer(teacher, progress=False).train(resume=True)
+    other = tmp_path / "other_splits"  # another split of the same photos: as many in each part, other ones
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=7).to_json(other / f"{ds}.json")
+    moved = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=3),
+                                data=dataclasses.replace(cfg.data, splits_dir=str(other)))
+    trainer = Trainer(moved, progress=False)
+    trainer.build_data()
+    assert json.loads(files)["train"] != trainer.train_files
+    with pytest.raises(ValueError, match="training data changed.*other photos"):
+        Trainer(moved, progress=False).train(resume=True)
+    assert (tmp_path / "run" / "train_files.json").read_text() == files  # the run's record kept
+
+
+def test_last_pt_of_another_script_with_the_keys_is_refused_by_name(tmp_path):
+    from drywallqa.engine.run_folder import read_checkpoint
+
+    good = {"model": {}, "optimizer": {}, "step": 3, "epoch": 1, "best_score": 0.5, "history": [],
+            "rng": {"torch": torch.get_rng_state(), "numpy": ("MT19937",), "python": (3,)}}
+    torch.save(good, tmp_path / "good.pt")
+    assert read_checkpoint(tmp_path / "good.pt", "cpu")["step"] == 3
+    for key, value in (("step", "x"), ("history", None), ("rng", {"torch": torch.zeros(3), "numpy": (), "python": ()})):
+        torch.save({**good, key: value}, tmp_path / "bad.pt")
+        with pytest.raises(ValueError, match=f"not a drywallqa training checkpoint: {key} not as the trainer"):
+            read_checkpoint(tmp_path / "bad.pt", "cpu")
+
+
+def test_the_command_to_continue_a_stopped_run_names_the_options_it_was_given(write_train_config, tiny_kwargs,
+                                                                             tmp_path, tiny_model_dir):
+    """"continue the run with `drywallqa train CONFIG --resume`" left out --out: pasted as printed, it continued the
+    config's own output_dir, another run. --model-path with init_from=... let --model-path win silently."""
+    config = write_train_config("film_unet", tiny_kwargs)
+    out = tmp_path / "elsewhere"
+    res = CliRunner().invoke(app, ["train", str(config), "--out", str(out), "--epochs", "50", "--max-minutes", "0.001"],
+                             terminal_width=400)
+    assert res.exit_code == 0, res.output
+    assert _said(res.output, f"drywallqa train {config} --out {out} --epochs 50 --resume"), res.output
+    res = CliRunner().invoke(app, ["train", str(config), f"init_from={tiny_model_dir}", "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 2 and _said(res.output, "--model-path and the override init_from"), res.output
+
+
+def test_a_calibration_into_the_best_of_a_run_going_on_is_refused(tmp_path, tiny_model_dir):
+    """calibrate-confidence/-gate on a run's best/ while it trained said "wrote best/confidence.json", and the run then
+    replaced best/ whole: the calibration was gone (or written into another epoch's weights)."""
+    import shutil
+
+    from drywallqa.engine.run_folder import run_lock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copytree(tiny_model_dir, run / "best")
+    with run_lock(run):
+        for command in ("calibrate-confidence", "calibrate-gate"):
+            res = CliRunner().invoke(app, [command, "--model-path", str(run / "best")], terminal_width=300)
+            assert res.exit_code == 2 and _said(res.output, "training run still going on"), res.output

@@ -9,7 +9,7 @@ import numpy as np
 
 from .centre_line import centre_line
 from .joints import measure_joints
-from .utils.checks import number_in_range, whole_number
+from .utils.checks import flag, number_in_range, whole_number
 
 
 MIN_MM_PER_PX, MAX_MM_PER_PX = 1e-6, 1000.0  # a nanometre to a metre per pixel: beyond any photo of a wall either way
@@ -64,6 +64,7 @@ def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_componen
     mm_per_px = validate_mm_per_px(mm_per_px)
     if not whole_number(min_component_px) or min_component_px < 1:
         raise ValueError(f"min_component_px must be a whole number of pixels, at least 1, got {min_component_px!r}")
+    joints = flag(joints, "joints")  # "no" computed them
     m = _checked(mask)
     area = int(np.count_nonzero(m))
     components = 0

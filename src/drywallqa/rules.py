@@ -20,7 +20,7 @@ from .utils.checks import InputError
 MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px",
             "area_mm2", "length_mm", "mean_width_mm", "max_width_mm")
 OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
-_RULE = re.compile(r"^(?P<prompt>.+?):(?=[^:]*$)\s*(?P<measure>\w+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$")
+_RULE = re.compile(r"^(?P<prompt>.+?):(?=[^:]*$)\s*(?P<measure>\w+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ class Rule:
         Raises:
             ValueError: the text does not have that form, or names an unknown measure.
         """
+        if not isinstance(text, str):  # Rule.parse(5): text.strip() raised AttributeError
+            reason = "a rule is a text such as 'segment crack: max_width_mm > 0.3'"
+            raise InputError(f"{reason}, got {type(text).__name__}", reason)
         m = _RULE.match(one_line(text.strip()))  # its prompt of several lines as the prompt is read: on one line
         if not m:
             reason = "a rule reads 'PROMPT: MEASURE OP NUMBER', e.g. 'segment crack: max_width_mm > 0.3'"

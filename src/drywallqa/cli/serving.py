@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import typer
@@ -48,9 +49,9 @@ def serve(
                         (body_timeout, "--body-timeout"), (max_connections, "--max-connections")):
         if not value > 0:
             raise typer.BadParameter(f"must be greater than 0, got {value}", param_hint=hint)
-    for value, hint, unit in ((max_upload_mb, "--max-upload-mb", "megabytes"),
+    for value, hint, unit in ((max_upload_mb * 2**20, "--max-upload-mb", "megabytes"),  # in bytes: 1e303 MB are not
                               (request_timeout, "--request-timeout", "seconds"), (body_timeout, "--body-timeout", "seconds")):
-        if value == float("inf"):  # the limit turned off, not a limit
+        if not math.isfinite(value):  # the limit turned off, not a limit
             raise typer.BadParameter(f"must be a finite number of {unit}", param_hint=hint)
     if not 0 <= port <= 65535:
         raise typer.BadParameter(f"must be in 0..65535, got {port}", param_hint="--port")

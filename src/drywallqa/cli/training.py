@@ -11,6 +11,19 @@ from .common import (DATASETS_DIR_HELP, INTERRUPTED_CODE, SPLITS_DIR_HELP, app, 
                      dataset_names, error_message, model_dir_option, tagged)
 
 
+def not_in_a_running_run(model_path: Path) -> None:
+    """A calibration writes into ``model_path``: refused where it is the ``best/`` of a training run still going on,
+    which replaces that folder whole at its next better epoch (the calibration said "wrote ...", then was gone, or
+    written into the weights of another epoch than it was fitted on)."""
+    from ..engine.run_folder import run_in_use
+
+    run = Path(model_path).resolve().parent
+    if run_in_use(run):
+        raise typer.BadParameter(f"{model_path} is in the folder of a training run still going on ({run}), which "
+                                 "replaces it as it goes on: calibrate once the run has ended, or a copy of it",
+                                 param_hint="--model-path")
+
+
 @app.command()
 def train(
     config: Path = typer.Argument(..., help="YAML training config, e.g. configs/default.yaml."),
@@ -52,7 +65,8 @@ def train(
             raise typer.BadParameter(f"{overridden[key]!r} and {item!r} both set {key}: give it once", param_hint="OVERRIDES")
         overridden[key] = item
     for option, value, key in (("--out", output_dir, "output_dir"), ("--epochs", epochs, "optim.epochs"),
-                               ("--lr", lr, "optim.lr"), ("--device", device, "device"), ("--model", model, "model")):
+                               ("--lr", lr, "optim.lr"), ("--device", device, "device"), ("--model", model, "model"),
+                               ("--model-path", model_path, "init_from")):
         if value is not None and key in overridden:  # the option silently won
             raise typer.BadParameter(f"{option} and the override {key}=... both set {key}: give one", param_hint=option)
     if output_dir is not None:  # "" is refused by validate, not taken for the config's
@@ -114,9 +128,13 @@ def train(
                                  "with --overwrite, or choose another --out", param_hint=out_hint)
     import shlex
 
-    # how a run stopped before its end (Ctrl-C, --max-minutes) goes on from its last.pt
-    go_on = (f"continue the run with `{shlex.join(['drywallqa', 'train', str(config), *(overrides or []), '--resume'])}` "
-             "(and the other options given, without --overwrite)")
+    # how a run stopped before its end (Ctrl-C, --max-minutes) goes on from its last.pt: the options given with it (the
+    # config's own output_dir is another run where --out was given), not --overwrite nor --max-minutes (its own choice)
+    given = [(option, value) for option, value in (("--out", output_dir), ("--epochs", epochs), ("--lr", lr),
+                                                    ("--device", device), ("--model", model), ("--model-path", model_path))
+             if value not in (None, "")]
+    again = ["drywallqa", "train", str(config), *(overrides or []), *[str(x) for pair in given for x in pair], "--resume"]
+    go_on = f"continue the run with `{shlex.join(again)}`"
     try:
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
     except TrainingInterrupted as exc:  # Ctrl-C: last.pt holds the steps done
@@ -124,7 +142,7 @@ def train(
         raise typer.Exit(code=INTERRUPTED_CODE)
     except KeyboardInterrupt:
         last = Path(cfg.output_dir) / "last.pt"
-        tagged("interrupted:", "yellow", f"{last} holds the run's last checkpoint; continue it with --resume"
+        tagged("interrupted:", "yellow", f"{last} holds the run's last checkpoint; {go_on}"
                if last.is_file() else "before the first training step: nothing of this run was saved")
         raise typer.Exit(code=INTERRUPTED_CODE)
     except FileNotFoundError as exc:  # --resume without a checkpoint, or a start / teacher folder that is missing
@@ -221,6 +239,7 @@ def calibrate_gate(
     from ..text.gate import GATE_FILE, calibrate_model_gate
 
     check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
+    not_in_a_running_run(model_path)
     names = tuple(dataset_names(dataset))
     try:  # a folder whose weights are missing or damaged gets no gate: said now, not at its next load (its gate and
         folder_segmenter(model_path, prompt_gate=False, confidence=False)  # confidence, damaged or not, unread:
@@ -253,6 +272,8 @@ def calibrate_confidence(
     from ..engine.calibrate import calibrate_model_confidence, check_keeps_concepts, confidence_segmenter
 
     target = check_model_file(model_path, CONFIDENCE_FILE)  # a folder (not a shipped name): it writes into it
+    if limit is None:  # (a look with --limit writes nothing)
+        not_in_a_running_run(model_path)
     names = tuple(dataset_names(dataset))
     try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
         segmenter = confidence_segmenter(model_path)

@@ -17,7 +17,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from ..utils.files import read_batch_results, write_text_atomic
-from ..utils.image_io import ImageReadError, read_mask
+from ..utils.image_io import ImageReadError, photo_pixels, read_mask
 
 SEGMENTATION_FORMATS = ("polygon", "rle")
 
@@ -97,7 +97,7 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
         for category in categories:
             mask_file = out / entry["prompts"][category["name"]]["mask"]
             try:
-                mask = read_mask(mask_file)
+                mask = read_mask(mask_file, max_pixels=photo_pixels(entry))  # the photo's size (the job's --max-pixels)
             except (ImageReadError, OSError) as exc:
                 skipped.append(f"{entry['image']} {category['name']!r}: {mask_file} not read ({exc})")
                 continue

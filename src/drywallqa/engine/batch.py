@@ -24,6 +24,7 @@ import math
 import numbers
 import os
 import time
+import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -40,7 +41,8 @@ from ..rules import flags, parse_rules
 from ..utils.files import (BATCH_RESULTS, check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs,
                            remove_stale_temporaries, strict_json, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import flag, whole_number
-from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, read_image, read_mask
+from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, photo_pixels, read_image,
+                              read_mask)
 from ..utils.slug import file_stem, prompt_slug, shown
 from ..viz import COLORS, draw_joints, grid, overlay
 from .segmenter import Segmenter, validate_prompts, validate_threshold
@@ -63,7 +65,8 @@ class BatchSummary:
 
 
 # the reason given for each photo a stopped job did not reach
-INTERRUPTED = "not done: the job was interrupted (Ctrl-C or SIGTERM); run it again to finish it"
+NOT_DONE = "not done:"  # how a job names a photo it did not reach (interrupted, its Ray job stopped)
+INTERRUPTED = f"{NOT_DONE} the job was interrupted (Ctrl-C or SIGTERM); run it again to finish it"
 
 
 class JobInterrupted(KeyboardInterrupt):
@@ -95,6 +98,7 @@ class BatchOptions:
     overwrite: bool = False  # redo finished images, and replace other jobs' results of the same image (record_conflict)
     # the key 0.6.10 gave the same settings, before the weights were part of it: its records are reused as it reused them
     earlier_settings: str = ""
+    job: str = field(default_factory=lambda: uuid.uuid4().hex)  # this job, in each record it writes (--overwrite resumes)
 
     @property
     def accepted_settings(self) -> tuple:
@@ -177,7 +181,38 @@ def _has_checksums(entry: dict) -> bool:
 
 def _current(out: Path, entry: dict) -> bool:
     """A record whose numbers hold for its masks as they are: measured by this version, the masks as it wrote them."""
-    return entry.get("measures_version") == MEASURES_VERSION and _as_recorded(out, entry)
+    return entry.get("measures_version") == MEASURES_VERSION and _as_recorded(out, entry) and not _replacing(entry)
+
+
+REPLACING = "replacing"  # a record's key while a job writes the photo's masks anew: {prompt: the new mask's CRC-32}
+
+
+def _replacing(entry) -> dict:
+    """The masks a job was writing over this record's when it stopped (:func:`_mark_replacing`; ``{}``: none): a
+    record so marked is no photo's results (its masks may be half the one job's, half the other's)."""
+    marked = entry.get(REPLACING) if isinstance(entry, dict) else None
+    return marked if isinstance(marked, dict) else {}
+
+
+def _mark_replacing(out: Path, path: Path, crcs: dict) -> None:
+    """Before a job writes the masks of ``path`` over those its record names (under the folder's lock), mark that
+    record with the new masks' checksums ``crcs``: where the job is killed before its own record replaces it, a rerun
+    predicts the photo again, never measuring the killed job's masks as corrections by hand (nor keeping them)."""
+    rec = out / record_name(path)
+    try:
+        entry = json.loads(rec.read_text())
+    except (OSError, ValueError, RecursionError):  # none (the first time), or unreadable: nothing it could claim
+        return
+    if isinstance(entry, dict) and crcs:
+        write_text_atomic(strict_json({**entry, REPLACING: crcs}, indent=1), rec)
+
+
+def _redone(opts: "BatchOptions", path, jobs: tuple) -> dict | None:
+    """The record of ``path`` one of ``jobs`` (stopped ``--overwrite`` jobs: :func:`_overwritten_by`) wrote with these
+    settings (:func:`already_done`), its masks as it wrote them (a correction by hand since is redone, as --overwrite
+    does), or None."""
+    entry = already_done(Path(opts.out_dir), Path(path), opts.prompts, opts.mm_per_px, opts.accepted_settings)
+    return entry if entry is not None and entry.get("job") in jobs and _current(Path(opts.out_dir), entry) else None
 
 
 def done_since(opts: "BatchOptions", path, begun: float) -> dict | None:
@@ -201,8 +236,8 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
             return None  # not as this version writes them: predicted again
         if not all(_whole_mask(out / mask_name(path, p), entry) for p in prompts):
             return None
-        if not same_photo(entry, path):  # another image of the same stem wrote it
-            return None
+        if not same_photo(entry, path) or _replacing(entry):  # another image of the same stem wrote it; a job stopped
+            return None  # while writing over its masks
     except (OSError, ValueError, TypeError, AttributeError, RecursionError):
         return None
     if any(entry["prompts"][p].get("mm_per_px") != mm_per_px for p in prompts):  # measures in another scale
@@ -223,6 +258,8 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
     measured again (a mask unreadable or of another size, a record not as this version writes them)."""
     if _current(out, entry):
         return entry
+    if _replacing(entry):  # its masks (part) a killed job's: predicted again, not measured as corrections
+        return None
     try:
         size = (int(entry["height"]), int(entry["width"]))
         fresh = {k: v for k, v in entry.items() if k != "overlay"}
@@ -231,7 +268,7 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
             joints = measures_joints(p, (old.get("concept") or {}).get("concept"))  # as process_image decides it
             name = mask_name(path, p)
             data = (out / name).read_bytes()
-            mask = read_mask(out / name, data)
+            mask = read_mask(out / name, data, photo_pixels(entry))
             if mask.shape != size:
                 raise ValueError(f"{name} is {mask.shape[1]}x{mask.shape[0]}, the photo {size[1]}x{size[0]}")
             fresh["prompts"][p] = {"mask": name, **mask_measures(mask, mm_per_px, joints=joints),
@@ -290,12 +327,17 @@ def overlay_name(path: Path) -> str:
     return f"{file_stem(Path(path).stem)}__{OVERLAY}.png"
 
 
-def save_png_atomic(array: np.ndarray, path: Path) -> int:
-    """Write ``array`` as a PNG to ``path`` (whole or not at all); returns the file's CRC-32, which a photo's record
-    keeps to tell its masks from any written over them since."""
+def png_bytes(array: np.ndarray) -> bytes:
+    """``array`` coded as a PNG file."""
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
-    data = buffer.getvalue()
+    return buffer.getvalue()
+
+
+def save_png_atomic(array: np.ndarray, path: Path, data: bytes | None = None) -> int:
+    """Write ``array`` (or ``data``, its PNG as :func:`png_bytes` coded it) as a PNG to ``path`` (whole or not at all);
+    returns the file's CRC-32, which a photo's record keeps to tell its masks from any written over them since."""
+    data = png_bytes(array) if data is None else data
     write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
     return zlib.crc32(data)
 
@@ -313,7 +355,7 @@ def _overlay_drawn(out: Path, path: Path, entry: dict, opts: BatchOptions) -> di
     would replace the correction), or None where they cannot be read, or another job rewrote the record meanwhile."""
     try:
         image = read_image(path, opts.max_pixels)
-        masks = [read_mask(out / entry["prompts"][p]["mask"]) for p in opts.prompts]
+        masks = [read_mask(out / entry["prompts"][p]["mask"], max_pixels=photo_pixels(entry)) for p in opts.prompts]
         if any(m.shape != image.shape[:2] for m in masks):
             return None
         save_png_atomic(np.concatenate(overlay_row(image, masks, entry, opts.prompts), axis=1), out / overlay_name(path))
@@ -339,6 +381,7 @@ def _corrected_masks(out: Path, path: Path, prompts, shape: tuple) -> dict:
             return {}
         recorded = {p: entry["prompts"][p]["mask_crc32"] for p in prompts
                     if isinstance(entry["prompts"].get(p), dict) and isinstance(entry["prompts"][p].get("mask_crc32"), int)}
+        replacing = _replacing(entry)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return {}
     kept = {}
@@ -347,9 +390,10 @@ def _corrected_masks(out: Path, path: Path, prompts, shape: tuple) -> dict:
         try:
             data = (out / name).read_bytes()
             now = zlib.crc32(data)
-            if now == crc:
+            if now == crc or now == replacing.get(p):  # as recorded, or written by a job killed before its record
                 continue
-            mask = read_mask(out / name, data)  # the bytes checked: not a later write's
+            # the bytes checked, not a later write's; Pillow's limit only: one of another size is named below
+            mask = read_mask(out / name, data, max_pixels=None)
         except (ImageReadError, OSError, ValueError):
             continue  # gone or damaged: predicted
         if mask.shape != tuple(shape):  # a correction exported at another size: not predicted over, not measured
@@ -380,7 +424,8 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     masks = {p: kept[p][0] if p in kept else result.masks[p] for p in opts.prompts}
     entry = {"image": os.path.abspath(path), "height": image.shape[0], "width": image.shape[1], "prompts": {},  # absolute:
              # a job run from another folder must not take a relative path for another photo (record_conflict)
-             "settings": opts.settings, "image_stamp": image_stamp(path), "measures_version": MEASURES_VERSION}
+             "settings": opts.settings, "image_stamp": image_stamp(path), "measures_version": MEASURES_VERSION,
+             "job": opts.job}
     for p in opts.prompts:
         joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(masks[p], opts.mm_per_px, joints=joints)}
@@ -392,13 +437,15 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     if opts.overlay_images:
         row = overlay_row(image, [masks[p] for p in opts.prompts], entry, opts.prompts)
         entry["overlay"] = overlay_name(path)  # made with this record: a rerun with --overlay may keep it
+    coded = {p: png_bytes(result.masks[p].astype(np.uint8) * 255) for p in opts.prompts if p not in kept}
     with FileLock(str(out / RESULTS_LOCK)):
         conflict = None if opts.overwrite else record_conflict(out, path, opts.prompts)
         if conflict is not None:
             raise ValueError(conflict)
+        _mark_replacing(out, path, {p: zlib.crc32(data) for p, data in coded.items()})
         for p in opts.prompts:
             entry["prompts"][p]["mask_crc32"] = kept[p][1] if p in kept else save_png_atomic(
-                result.masks[p].astype(np.uint8) * 255, out / mask_name(path, p))
+                None, out / mask_name(path, p), coded[p])
         if row is not None:
             save_png_atomic(np.concatenate(row, axis=1), out / overlay_name(path))
         write_text_atomic(strict_json(entry, indent=1), out / record_name(path))
@@ -438,16 +485,39 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
     return images, failed, listing.skipped
 
 
+OVERWRITING = ".overwrite_job.json"  # in --out while an --overwrite job has not finished: its prompts, its jobs
+
+
+def _overwritten_by(opts: BatchOptions) -> tuple[str, ...]:
+    """The jobs (:attr:`BatchOptions.job`) of an ``--overwrite`` job with these prompts that did not finish (stopped,
+    killed: its :data:`OVERWRITING` file is still there), the first one and each rerun: this rerun goes on where they
+    stopped (the photos they redid are kept, as a rerun of any job keeps those done); none for a job of its own. This
+    job is added to the file, for a rerun of it."""
+    marker = Path(opts.out_dir) / OVERWRITING
+    try:
+        earlier = json.loads(marker.read_text())
+        jobs = tuple(earlier["jobs"]) if list(earlier["prompts"]) == list(opts.prompts) else ()
+        jobs = jobs if all(isinstance(j, str) for j in jobs) else ()
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        jobs = ()
+    write_text_atomic(strict_json({"prompts": list(opts.prompts), "jobs": [*jobs, opts.job]}), marker)
+    return jobs
+
+
 def plan_job(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, progress: bool = True) -> list[Path]:
     """Images still to do (:func:`gather_inputs`); missing inputs and inputs of a stem taken go to
     ``summary.failed``, finished ones to ``summary.skipped``, those an older version measured measured again first
-    (``workers`` threads, a progress bar)."""
+    (``workers`` threads, a progress bar). With ``--overwrite`` every photo is to do, but those an ``--overwrite``
+    job that was stopped redid (:func:`_overwritten_by`)."""
     images, failed, ignored = gather_inputs(paths, opts.out_dir)
     summary.failed.extend(failed)
     summary.ignored.extend(ignored)
     out = Path(opts.out_dir)
-    done = {path: None if opts.overwrite else already_done(out, path, opts.prompts, opts.mm_per_px, opts.accepted_settings)
-            for path in images}
+    if opts.overwrite:
+        jobs = _overwritten_by(opts)
+        done = {path: _redone(opts, path, jobs) if jobs else None for path in images}
+    else:
+        done = {path: already_done(out, path, opts.prompts, opts.mm_per_px, opts.accepted_settings) for path in images}
     stale = [(path, previous) for path, previous in done.items() if previous is not None and not _current(out, previous)]
     edited = sum(previous.get("measures_version") == MEASURES_VERSION and _has_checksums(previous) for _, previous in stale)
     if edited:  # (or records older than the masks' checksums)
@@ -533,7 +603,7 @@ def _well_formed(entry) -> bool:
 def _covers(entry, opts: BatchOptions, out: Path) -> bool:
     """Whether another job's record ``entry`` was made with this job's prompts, settings and scale, its masks there."""
     try:
-        return (_well_formed(entry) and isinstance(entry.get("prompts"), dict)
+        return (_well_formed(entry) and isinstance(entry.get("prompts"), dict) and not _replacing(entry)
                 and list(entry["prompts"]) == list(opts.prompts) and entry.get("settings", "") in opts.accepted_settings
                 and all(v.get("mm_per_px") == opts.mm_per_px for v in entry["prompts"].values())  # mm or px alike
                 and all(_whole_mask(out / v["mask"], entry) for v in entry["prompts"].values()))  # of its size
@@ -576,10 +646,38 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
                                 "folder of its own per job")
 
 
+REPLACED_MEANWHILE = ("its results were replaced while this job ran, by another job writing into this folder with other "
+                      "prompts or settings: predict it again, or each job into a folder of its own")
+
+
+def _as_listed(summary: BatchSummary, opts: BatchOptions) -> None:
+    """Each photo's results in ``summary.results`` as its record is now: another job with the same prompts and
+    settings may have written it again meanwhile (its numbers taken), one with others replaced it (the photo then
+    failed, named: results.json listed the numbers of masks no longer there)."""
+    out = Path(opts.out_dir)
+    listed = []
+    for entry in summary.results:
+        path = Path(entry["image"])
+        try:
+            now = json.loads((out / record_name(path)).read_text())
+        except (OSError, ValueError, RecursionError):
+            now = None
+        if isinstance(now, dict) and {**now, "image": entry["image"]} == entry:
+            listed.append(entry)  # as this job wrote or read it
+        elif isinstance(now, dict) and _covers(now, opts, out) and _current(out, now) and same_photo(now, path):
+            listed.append({**now, "image": entry["image"]})
+        else:
+            summary.failed.append((str(path), REPLACED_MEANWHILE))
+            summary.done = [p for p in summary.done if os.path.abspath(p) != os.path.abspath(path)]
+            summary.skipped = [p for p in summary.skipped if os.path.abspath(p) != os.path.abspath(path)]
+    summary.results = listed
+
+
 def finish_job(summary: BatchSummary, opts: BatchOptions, rows: list, interrupted: bool = False) -> BatchSummary:
     """Write ``results.json`` (with ``"interrupted": true`` when the job was stopped by Ctrl-C) and the overlay grid."""
     out = Path(opts.out_dir)
     _other_jobs(summary, opts)
+    _as_listed(summary, opts)
     if (not summary.results and summary.failed and not opts.overwrite and _lists_images(out / BATCH_RESULTS)
             and all(record_conflict(out, Path(p), opts.prompts) == why for p, why in summary.failed)):
         # every photo refused, its results another job's: this job changed nothing (not so a job whose photos
@@ -597,6 +695,9 @@ def finish_job(summary: BatchSummary, opts: BatchOptions, rows: list, interrupte
     summary.results.sort(key=lambda e: e["image"])
     for entry in summary.results:  # every photo, including those an earlier run finished, under today's rules
         entry["flags"] = flags(entry, opts.rules)
+    if not interrupted and not any(str(why).startswith(NOT_DONE) for _, why in summary.failed):
+        # went through all its photos: an --overwrite job stopped before is over (the next one redoes them all)
+        (out / OVERWRITING).unlink(missing_ok=True)
     write_text_atomic(strict_json({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
                                   "prompt_files": {p: mask_slug(p) for p in opts.prompts},
                                   "concepts": concepts, "warnings": summary.warnings,
@@ -763,8 +864,10 @@ def predict_paths(
         for future in tqdm(futures, total=len(todo), desc="predict", disable=not progress):
             path, done, exc = future.result()
             if exc is not None:
-                logger.error("%s", shown(describe_error(exc)))  # one line, whatever the photo's name
-                summary.failed.append((str(path), describe_error(exc)))
+                why = describe_error(exc)
+                # one line, whatever the photo's name; the photo named where the reason does not (a segmentation's)
+                logger.error("%s", shown(why if why.startswith(str(path)) else f"{path}: {why}"))
+                summary.failed.append((str(path), why))
                 continue
             summary.results.append(done[0])
             summary.done.append(str(path))

@@ -19,9 +19,9 @@ from ..utils.files import strict_json, temp_dir, write_text_atomic
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 from ..utils.signals import signal_handlers_kept
 from ..utils.slug import shown
-from .batch import (GRID_ROWS, INFLIGHT_PREFIX, INTERRUPTED, BatchOptions, BatchSummary, JobInterrupted, check_out_apart,
-                    check_workers, describe_error, done_since, finish_job, input_paths, job_options, job_settings,
-                    plan_job, process_image, saved_overlay_rows)
+from .batch import (GRID_ROWS, INFLIGHT_PREFIX, INTERRUPTED, NOT_DONE, BatchOptions, BatchSummary, JobInterrupted,
+                    check_out_apart, check_workers, describe_error, done_since, finish_job, input_paths, job_options,
+                    job_settings, plan_job, process_image, saved_overlay_rows)
 from .segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def predict_paths_ray(
                 summary.failed.append((path, INTERRUPTED))
             else:
                 why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
-                summary.failed.append((path, f"not done: {why}; run the job again to finish it"))
+                summary.failed.append((path, f"{NOT_DONE} {why}; run the job again to finish it"))
     finish_job(summary, opts, saved_overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [], interrupted)
     if interrupted:
         raise JobInterrupted(summary)

@@ -21,13 +21,12 @@ import numpy as np
 from PIL import Image
 
 from ..utils.files import REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic, write_text_atomic
-from ..utils.image_io import ImageReadError, read_image, read_mask
+from ..utils.image_io import ImageReadError, photo_pixels, read_image, read_mask
 from ..utils.slug import file_stem, shown
 from ..viz import COLORS, draw_joints, overlay
-from .batch import record_name
+from .batch import NOT_DONE, record_name
 
 THUMB_SIZE = 360  # longest side of the thumbnails, px
-NOT_DONE = "not done:"  # how a job names a photo it did not reach (interrupted, its Ray job stopped): listed apart
 
 
 def _color(i: int) -> tuple:
@@ -46,9 +45,9 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
             m.is_file() and m.stat().st_mtime <= (out / rel).stat().st_mtime for m in sources):
         return rel.as_posix()
     try:
-        image = read_image(entry["image"])
+        image = read_image(entry["image"], photo_pixels(entry))  # as the job read it (its --max-pixels)
         for i, p in enumerate(prompts):
-            image = overlay(image, read_mask(out / entry["prompts"][p]["mask"]), _color(i))
+            image = overlay(image, read_mask(out / entry["prompts"][p]["mask"], max_pixels=photo_pixels(entry)), _color(i))
     except (ImageReadError, OSError, ValueError, KeyError):
         return None
     thumb = Image.fromarray(image)

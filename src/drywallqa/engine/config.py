@@ -20,6 +20,7 @@ from ..utils.yamlfile import describe_error, safe_load
 # the side training photos are decoded at and held in memory (4 bytes a pixel): photos are cropped to the model's
 # input size from it, so a side beyond the largest photos or inputs only costs memory (100000: 40 GB a photo)
 MAX_CACHE_SIZE = 4096
+MAX_THREADS = 1024  # torch threads of a training run: more than any machine has cores
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # exponent forms YAML 1.1 leaves as text
 
 
@@ -220,6 +221,10 @@ class TrainConfig:
                              f"[[cracks, taping]], got {_shown(d.composite_pairs)}")
         number_in_range(d.negative_ratio, "data.negative_ratio", 0.0, 10.0)
         number_in_range(d.composite_ratio, "data.composite_ratio", 0.0, 10.0)
+        if d.composite_ratio > 0 and not d.composite_pairs:  # made no transplant, without a word (a ratio of 0 with
+            # pairs is how transplants are turned off)
+            raise ValueError(f"data.composite_ratio {_shown(d.composite_ratio)} transplants the items of "
+                             "data.composite_pairs, and it names none: give the pairs, e.g. [[cracks, taping]]")
         loss_weights = dataclasses.asdict(self.loss)  # bce, dice, focal, lovasz (LossWeights)
         for name, weight in loss_weights.items():
             number_in_range(weight, f"loss.{name}", 0.0, 100.0)
@@ -242,6 +247,15 @@ class TrainConfig:
                                 ("data.max_images", d.max_images, 1), ("threads", self.threads, 1)):
             if value is not None and value < low:  # whole numbers already (check_field_types); None: unset
                 raise ValueError(f"{key} must be a whole number of at least {low}, got {_shown(value)}")
+        if self.threads is not None and self.threads > MAX_THREADS:  # 100,000 ran out of memory starting them
+            raise ValueError(f"threads must be at most {MAX_THREADS}, got {_shown(self.threads)}")
+        for key, value in (("text_encoder", self.text_encoder), ("init_from", self.init_from)):
+            if value is not None and not value.strip():  # "" was read as the folder the command runs in
+                raise ValueError(f"{key} must name a model folder{' or a shipped model' if key == 'init_from' else ''}"
+                                 f" (null for none), got {_shown(value)}")
+        if self.train_only is not None and not all(isinstance(p, str) and p.strip() for p in self.train_only):
+            raise ValueError(f"train_only must be a list of parameter-name prefixes such as [refine], got "
+                             f"{_shown(self.train_only)}")
         for key, value, low, high in (("data.cache_size", d.cache_size, 32, MAX_CACHE_SIZE),
                                       ("seed", self.seed, 0, 2**32 - 1)):  # numpy's seeds: 0 .. 2**32 - 1
             if not low <= value <= high:
@@ -311,8 +325,10 @@ class TrainConfig:
             key, sep, text = str(item).partition("=")
             if not sep or not key.strip():
                 raise ValueError(f"override {item!r}: write KEY=VALUE, e.g. optim.epochs=3")
+            if not text.strip():  # init_from=$START with START unset trained from scratch without a word
+                raise ValueError(f"override {item!r}: no value; write {key.strip()}=null to unset it")
             try:
-                value = safe_load(text) if text.strip() else None
+                value = safe_load(text)
             except yaml.YAMLError as exc:
                 raise ValueError(f"override {item!r}: the value is not YAML ({describe_error(exc)})") from None
             if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):  # YAML 1.1 reads 5e-4 as text

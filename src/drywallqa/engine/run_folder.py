@@ -165,4 +165,17 @@ def read_checkpoint(path: Path, device) -> dict:
     keys = ("model", "optimizer", "step", "epoch", "best_score", "history", "rng")
     if not isinstance(state, dict) or any(k not in state for k in keys):
         raise ValueError(f"{path} is not a drywallqa training checkpoint (it needs {', '.join(keys)})")
+    rng = state["rng"]
+    kinds = {"model": dict, "optimizer": dict, "history": list, "rng": dict}
+    wrong = [k for k, kind in kinds.items() if not isinstance(state[k], kind)]
+    wrong += [k for k in ("step", "epoch") if isinstance(state[k], bool) or not isinstance(state[k], int) or state[k] < 0]
+    wrong += [k for k in ("best_score",) if isinstance(state[k], bool) or not isinstance(state[k], (int, float))]
+    if isinstance(rng, dict):  # the three random states a resume restores, as the trainer saves them
+        torch_rng = rng.get("torch")
+        if not (isinstance(torch_rng, torch.Tensor) and torch_rng.dtype == torch.uint8) or \
+                not isinstance(rng.get("numpy"), tuple) or not isinstance(rng.get("python"), tuple):
+            wrong.append("rng")
+    if wrong:  # a file of another training script with these keys: a TypeError or AttributeError later, mid-resume
+        raise ValueError(f"{path} is not a drywallqa training checkpoint: {', '.join(wrong)} not as the trainer "
+                         "writes them")
     return state

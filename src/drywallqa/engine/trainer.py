@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -186,6 +187,11 @@ class Trainer:
         self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
+        text_dim = getattr(self.model.config, "text_dim", None)  # film_unet's: the text encoder's vectors go in
+        if isinstance(text_dim, int) and self.text_embeddings.ndim == 2 and self.text_embeddings.shape[1] != text_dim:
+            raise ValueError(f"the model takes prompt vectors of {text_dim} numbers (model_config.text_dim, or the "
+                             f"init_from model's), and text_encoder {config.text_encoder!r} gives "
+                             f"{self.text_embeddings.shape[1]}: give them the same size")  # (was a matmul error later)
         self.image_size = self.model.config.image_size
         self.loss_fn = CombinedLoss(config.loss)
         self.teacher, self.teacher_embeddings = self.build_teacher()
@@ -333,8 +339,16 @@ class Trainer:
             "config": self.config.to_dict(),
             "steps_per_epoch": self.steps_per_epoch,  # what a resume checks the data against
             "train_items": len(self.train_set),
+            "data_digest": self.data_digest(),
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
         }
+
+    def data_digest(self) -> str:
+        """A digest of which photos the run trains and validates on and of its prompts (``train_files.json`` and
+        :attr:`prompts`): a resume with as many photos but other ones (another split), or another dataset's prompts,
+        is refused (:meth:`check_same_data`), where only their number was compared."""
+        text = json.dumps({"train": self.train_files, "val": self.val_files, "prompts": self.prompts}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def save_checkpoint(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -385,10 +399,19 @@ class Trainer:
             ValueError: naming the changed settings and both values, or the weights that do not fit.
         """
         self.check_fits(state, path)
+        if isinstance(state.get("epoch"), int) and state["epoch"] > self.config.optim.epochs:
+            raise ValueError(f"--resume: {path} has trained {state['epoch']} epochs already, more than optim.epochs "
+                             f"{self.config.optim.epochs}: give at least {state['epoch']} (more to train on)")
         saved = state.get("config")
         if not isinstance(saved, dict):  # a checkpoint of an earlier release: nothing to compare
             return
         now = self.config.to_dict()
+        teacher_then = (saved.get("distill") or {}).get("teacher") if isinstance(saved.get("distill"), dict) else None
+        if bool(teacher_then) != bool(now["distill"]["teacher"]):  # (its folder may move: RESUME_MAY_CHANGE)
+            raise ValueError(f"--resume: {path} was trained {'with' if teacher_then else 'without'} a teacher "
+                             f"(distill.teacher {teacher_then!r}), and now {'without one' if teacher_then else 'with '}"
+                             f"{'' if teacher_then else repr(now['distill']['teacher'])}: resume as it was trained, or "
+                             f"start a new run from its weights (init_from: {path.parent / 'best'})")
         changed = changed_settings(saved, now)
         if changed:
             def value(d, key):
@@ -429,7 +452,8 @@ class Trainer:
         """The training data have the length they had when ``state`` was saved: the batches of an epoch that a resume
         skips are counted in steps per epoch of the data there now, so with photos added or removed it would skip or
         repeat steps, even whole epochs. A checkpoint of an earlier release, which did not store it, is checked by
-        its history (an epoch's row has its step) and by the step it stopped at.
+        its history (an epoch's row has its step) and by the step it stopped at. Then the photos themselves and the
+        prompts, by their digest (:meth:`data_digest`; a checkpoint of 0.6.16 or later).
 
         Raises:
             ValueError: the steps per epoch (or training items) then and now.
@@ -447,6 +471,12 @@ class Trainer:
                              f"items, {now} steps per epoch now: photos added or removed?); resumed, its epochs would "
                              "skip or repeat steps. Put the training photos back as they were, or start a new run from "
                              f"its weights (init_from: {path.parent / 'best'})")
+        digest = state.get("data_digest")  # None: a checkpoint of an earlier release, which did not store it
+        if digest is not None and digest != self.data_digest():
+            raise ValueError(f"--resume: the training data changed since {path} was written (other photos in the "
+                             "train or val part, another split, or other prompts), as many training items; resumed, its "
+                             "record (train_files.json) and its best score would mix two data sets. Put the data back "
+                             f"as they were, or start a new run from its weights (init_from: {path.parent / 'best'})")
 
     # ----------------------------------------------------------------- loop
     def _autocast(self):

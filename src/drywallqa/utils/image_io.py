@@ -7,11 +7,13 @@ decompression bomb too, as :class:`ImageTooLargeError`), so a batch reports the 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import logging
 import os
 import re
+import stat
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -180,7 +182,7 @@ def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
         return np.stack([grey] * 3, axis=-1)
     if img.mode == "La":  # grey with premultiplied alpha: Pillow converts it to LA only
         img = img.convert("LA")
-    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in ("RGBA", "RGBa", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img)
@@ -198,15 +200,23 @@ _ARRAY_TURNS = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a
                 7: lambda a: a[::-1, ::-1].transpose(1, 0, 2), 8: lambda a: np.rot90(a, 1)}
 
 
-def upright(img: Image.Image) -> Image.Image:
+def notice(notes: list | None, message: str) -> None:
+    """Log ``message`` as a warning, and add it to ``notes`` where given (what a server's client is told: it never
+    sees the server's log)."""
+    logger.warning("%s", message)
+    if notes is not None:
+        notes.append(message)
+
+
+def upright(img: Image.Image, name: str = "the image", notes: list | None = None) -> Image.Image:
     """``img`` turned as its EXIF orientation says (``ImageOps.exif_transpose``). A damaged EXIF block that Pillow
     cannot write back (it raises TypeError, struct.error, ...) does not make the photo unreadable: its orientation
-    tag is applied if it can be read, else the photo is taken as stored."""
+    tag is applied if it can be read, else the photo is taken as stored (a :func:`notice` naming ``name``)."""
     try:
         return ImageOps.exif_transpose(img)
     except Exception:  # noqa: BLE001 - whatever a damaged EXIF block makes Pillow raise
         turn = _ORIENTATIONS.get(exif_orientation(img))
-        logger.warning("damaged EXIF data: %s", "orientation applied, the rest ignored" if turn else "ignored")
+        notice(notes, f"{name}: damaged EXIF data: {'orientation applied, the rest ignored' if turn else 'ignored'}")
         return img.transpose(turn) if turn is not None else img
 
 
@@ -223,8 +233,8 @@ def exif_orientation(img: Image.Image) -> int:
 MANY_FRAMES = {"TIFF": "pages", "GIF": "frames", "WEBP": "frames", "PNG": "frames", "AVIF": "frames"}
 
 
-def warn_of_frames(img: Image.Image, name: str) -> None:
-    """Log a warning naming ``name`` and its number of pages or frames where an opened image holds more than one (a
+def warn_of_frames(img: Image.Image, name: str, notes: list | None = None) -> None:
+    """A :func:`notice` naming ``name`` and its number of pages or frames where an opened image holds more than one (a
     multi-page TIFF, an animated GIF, WebP, PNG or AVIF): only the first is read and segmented, and the rest were
     left without a word."""
     kind = MANY_FRAMES.get(img.format or "")
@@ -236,8 +246,8 @@ def warn_of_frames(img: Image.Image, name: str) -> None:
         count = "several"
         with contextlib.suppress(Exception):
             img.seek(0)
-    logger.warning("%s: %s %s, of which only the first is read (segmented); save each as a file of its own to read "
-                   "the others", name, count, kind)
+    notice(notes, f"{name}: {count} {kind}, of which only the first is read (segmented); save each as a file of its "
+                  "own to read the others")
 
 
 TIFF_WIDTH, TIFF_LENGTH = 256, 257  # the tags of a TIFF's stored size
@@ -272,7 +282,8 @@ def _sixteen_bit_colour(img: Image.Image) -> bool:
     return isinstance(rawmode, str) and _SIXTEEN_BIT_COLOUR.fullmatch(rawmode) is not None
 
 
-def _sixteen_bit_rgb(source, shown: Image.Image, orientation: int, name: str, kind: str) -> np.ndarray | None:
+def _sixteen_bit_rgb(source, shown: Image.Image, orientation: int, name: str, kind: str,
+                     notes: list | None = None) -> np.ndarray | None:
     """``(H, W, 3)`` uint8 RGB of a file that :func:`_sixteen_bit_colour` found, from its full 16-bit values (OpenCV's
     decoder; the file's pixels were checked against the limits as Pillow opened it), turned by its EXIF
     ``orientation`` and scaled as an array of them is; ``None`` (Pillow's 8 bits are read, with a warning) where
@@ -304,17 +315,19 @@ def _sixteen_bit_rgb(source, shown: Image.Image, orientation: int, name: str, ki
         if fits:
             return _array_to_rgb_uint8(fits[0])
         reason = "OpenCV's pixels are not Pillow's"
-    logger.warning("%s: 16-bit colour read as 8 bits only (%s): a photo of 10 to 14 bits reads dark", name, reason)
+    notice(notes, f"{name}: 16-bit colour read as 8 bits only ({reason}): a photo of 10 to 14 bits reads dark")
     return None
 
 
 def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                 advice: str = RAISE_THE_LIMIT) -> np.ndarray:
+                 advice: str = RAISE_THE_LIMIT, notes: list | None = None) -> np.ndarray:
     """Decode a file path or a binary file object to ``(H, W, 3)`` uint8 RGB, EXIF orientation applied.
 
     The declared size is checked against ``max_pixels`` before any pixel is decoded. ``name`` is what
     error messages call the source (a path, "the upload"); ``advice`` is what a photo over ``max_pixels`` is told
-    (default: how to raise the limit on the command line and in Python).
+    (default: how to raise the limit on the command line and in Python). What is read otherwise than the file holds
+    (only the first of several frames, a damaged EXIF block ignored, 16-bit colour read as 8 bits) is logged and
+    added to ``notes`` where given.
 
     Raises:
         ImageTooLargeError: more pixels than ``max_pixels`` (or than Pillow will ever decode).
@@ -325,11 +338,11 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
             check_pixels(img.width, img.height, max_pixels, name, advice)
             deep = _sixteen_bit_colour(img)  # known from the header only: loading clears it
             with _pixel_warning_off_if_large(img):
-                warn_of_frames(img, name)
+                warn_of_frames(img, name, notes)
                 img.load()  # a damaged file fails here (reading its EXIF first loaded a PNG and hid the error)
                 orientation = exif_orientation(img) if deep else 1  # before upright(): a TIFF's is gone once turned
-            shown = upright(img)
-            deep_rgb = _sixteen_bit_rgb(source, shown, orientation, name, img.format) if deep else None
+            shown = upright(img, name, notes)
+            deep_rgb = _sixteen_bit_rgb(source, shown, orientation, name, img.format, notes) if deep else None
             return deep_rgb if deep_rgb is not None else _to_rgb_uint8(shown)
     except Image.DecompressionBombError as exc:  # Pillow's own limit, checked when the header is read
         pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
@@ -361,11 +374,14 @@ def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
     if isinstance(path, str) and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", path):  # read as a path "http:/host/a.jpg"
         raise ImageReadError(f"{path}: a URL; photos are read from files, not fetched: download it first")
     path = Path(path)
-    if path.is_dir():
+    try:  # is_dir() and exists() raise PermissionError (a folder not entered), OSError (a name too long) and call a
+        st = os.stat(path)  # link loop "no such file"
+    except OSError as exc:
+        why = {errno.ENOENT: "no such file", errno.ELOOP: "a link loop (or too many links), not an image file"}
+        raise ImageReadError(f"{path}: {why.get(exc.errno) or f'cannot be read ({exc.strerror or exc})'}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise ImageReadError(f"{path}: a folder, not an image file")
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file")
-    if not path.is_file():  # a device, a pipe, a socket
+    if not stat.S_ISREG(st.st_mode):  # a device, a pipe, a socket
         raise ImageReadError(f"{path}: not a regular file, so not an image file")
     return decode_image(path, str(path), max_pixels)
 
@@ -381,6 +397,11 @@ def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
         return read_image(os.path.expanduser(image), max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS)
     if isinstance(image, Image.Image):
         check_pixels(image.width, image.height, max_pixels)
+        try:  # an image opened lazily (Image.open) is decoded here: a truncated file failed below with a bare OSError,
+            image.load()  # after a false warning of damaged EXIF data
+        except (OSError, SyntaxError, EOFError, ValueError) as exc:
+            name = getattr(image, "filename", "") or "the PIL image"
+            raise ImageReadError(f"{name}: cannot be decoded ({type(exc).__name__}: {exc})") from exc
         arr = _to_rgb_uint8(upright(image))
     elif isinstance(image, (np.ndarray, list, tuple)) or hasattr(image, "__array__"):
         arr = np.asarray(image)
@@ -400,19 +421,33 @@ def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
     return _array_to_rgb_uint8(arr)
 
 
-def read_mask(path: str | Path, data: bytes | None = None) -> np.ndarray:
+def read_mask(path: str | Path, data: bytes | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read a mask file as ``(H, W)`` bool (any non-zero pixel is foreground); from ``data``, the file's bytes as
     already read, where given (``path`` then names it in errors): a checksum and the mask then come from the same
-    bytes, even where another job rewrites the file between two reads."""
+    bytes, even where another job rewrites the file between two reads. A mask of more than ``max_pixels`` pixels is
+    refused (:class:`ImageTooLargeError`; ``None``: only Pillow's own limit): a batch job's masks are read with the
+    limit of their photo's size (:func:`photo_pixels`), which the job's ``--max-pixels`` may have raised."""
     path = Path(path)
     try:
         with open_image(path if data is None else io.BytesIO(data), image_formats()) as img:
-            check_pixels(img.width, img.height, DEFAULT_MAX_PIXELS, str(path))
-            arr = np.asarray(img)
+            check_pixels(img.width, img.height, max_pixels, str(path))
+            with _pixel_warning_off_if_large(img):
+                arr = np.asarray(img)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc))  # (read from ``data``)
         raise ImageReadError(f"{path}: not a readable mask ({reason})") from exc
     return mask_plane(arr) > 0
+
+
+def photo_pixels(entry) -> int:
+    """The pixel limit to read again what a batch job read and wrote for one photo (its record ``entry``: ``height``,
+    ``width``): the photo's own size where the job's ``--max-pixels`` let it past :data:`DEFAULT_MAX_PIXELS`, so its
+    masks and its report thumbnail are read as the job read the photo."""
+    try:
+        size = int(entry["height"]) * int(entry["width"])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return DEFAULT_MAX_PIXELS
+    return max(DEFAULT_MAX_PIXELS, size)
 
 
 def mask_plane(arr: np.ndarray) -> np.ndarray:
