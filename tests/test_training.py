@@ -523,8 +523,8 @@ def test_a_checkpoint_written_under_numpy_1_still_loads(tmp_path, monkeypatch):
     from drywallqa.engine.run_folder import read_checkpoint
 
     core = pytest.importorskip("numpy._core.multiarray")
-    state = {k: 0 for k in ("model", "optimizer", "step", "epoch", "best_score", "history")}
-    state["rng"] = {"numpy": np.random.get_state(), "python": random.getstate()}
+    state = {"model": {}, "optimizer": {}, "step": 0, "epoch": 0, "best_score": -1.0, "history": []}
+    state["rng"] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
     monkeypatch.setattr(core._reconstruct, "__module__", "numpy.core.multiarray")  # as numpy 1 names it
     torch.save(state, tmp_path / "last.pt")
     monkeypatch.undo()

@@ -355,7 +355,7 @@ def test_a_resume_is_refused_on_other_photos_fewer_epochs_or_another_teacher(syn
     """A resume compared only how many photos there were: another split of as many photos, or another prompt, went on
     and replaced train_files.json; optim.epochs below the epochs done said nothing and rewrote config.yaml; a teacher
     switched on (or off) distilled half the run."""
-    from drywallqa.data.grouping import make_group_split
+    import shutil
 
     cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs,
                   optim=dataclasses.replace(_config(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs).optim, epochs=2))
@@ -369,8 +369,11 @@ def test_a_resume_is_refused_on_other_photos_fewer_epochs_or_another_teacher(syn
     with pytest.raises(ValueError, match="trained without a teacher"):
         Trainer(teacher, progress=False).train(resume=True)
     other = tmp_path / "other_splits"  # another split of the same photos: as many in each part, other ones
-    for ds in ("syn_crack", "syn_tape"):
-        make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=7).to_json(other / f"{ds}.json")
+    shutil.copytree(syn_splits, other)
+    manifest = json.loads((other / "syn_crack.json").read_text())
+    parts = manifest["parts"]
+    parts["train"][0], parts["val"][0] = parts["val"][0], parts["train"][0]  # one crack photo each way
+    (other / "syn_crack.json").write_text(json.dumps(manifest))
     moved = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=3),
                                 data=dataclasses.replace(cfg.data, splits_dir=str(other)))
     trainer = Trainer(moved, progress=False)
