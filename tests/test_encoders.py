@@ -28,6 +28,12 @@ def test_every_encoder_gives_five_levels_at_strides_2_to_32(name, options):
     assert model(torch.rand(1, 3, 64, 64), torch.randn(1, 384)).shape == (1, 1, 64, 64)
 
 
+def test_options_the_scratch_encoder_would_ignore_are_refused():
+    """model_config.encoder_options={stages: 3, frozen_stages: 2} with the default scratch encoder froze nothing."""
+    with pytest.raises(ValueError, match=r"scratch encoder takes no encoder_options.*\['frozen_stages', 'stages'\]"):
+        create_model("film_unet", **SMALL, encoder="scratch", encoder_options={"stages": 3, "frozen_stages": 2})
+
+
 def test_unknown_encoders_and_options_are_named():
     with pytest.raises(KeyError, match="scratch"):
         create_model("film_unet", **SMALL, encoder="resnet50")

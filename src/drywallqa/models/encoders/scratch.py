@@ -38,6 +38,9 @@ class ScratchEncoder(nn.Module):
 
     def __init__(self, config):
         super().__init__()
+        if config.encoder_options:  # hed_vgg16's frozen_stages here froze nothing, without a word
+            raise ValueError(f"the scratch encoder takes no encoder_options (hed_vgg16's are stages, frozen_stages, "
+                             f"weights), got {sorted(config.encoder_options)}")
         ch = config.encoder_channels
         self.out_channels = tuple(ch)
         self.stem = nn.Sequential(conv_bn_act(3, ch[0], 2), conv_bn_act(ch[0], ch[0]))
