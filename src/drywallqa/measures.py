@@ -9,7 +9,7 @@ import numpy as np
 
 from .centre_line import centre_line
 from .joints import measure_joints
-from .utils.checks import flag, number_in_range, whole_number
+from .utils.checks import flag, not_text, number_in_range, whole_number
 
 
 MIN_MM_PER_PX, MAX_MM_PER_PX = 1e-6, 1000.0  # a nanometre to a metre per pixel: beyond any photo of a wall either way
@@ -27,9 +27,8 @@ def validate_mm_per_px(mm_per_px: float | None) -> float | None:
     """
     if mm_per_px is None:
         return None
-    if isinstance(mm_per_px, (str, bytes)):  # a number given as text, refused as threshold="0.5" is
-        raise ValueError(f"mm_per_px must be a number, got the text {mm_per_px!r}"[:200])
-    return number_in_range(mm_per_px, "mm_per_px", MIN_MM_PER_PX, MAX_MM_PER_PX, unit=" millimetres per pixel")
+    return number_in_range(not_text(mm_per_px, "mm_per_px"), "mm_per_px", MIN_MM_PER_PX, MAX_MM_PER_PX,
+                           unit=" millimetres per pixel")
 
 
 def _checked(mask: np.ndarray) -> np.ndarray:
@@ -105,10 +104,9 @@ def joint_measures(mask: np.ndarray, mm_per_px: float | None = None, min_length_
         is given.
     """
     mm_per_px = validate_mm_per_px(mm_per_px)
-    for name, value in (("min_length_fraction", min_length_fraction), ("angle_tolerance_deg", angle_tolerance_deg)):
-        if isinstance(value, (str, bytes)):
-            raise ValueError(f"{name} must be a number, got the text {value!r}"[:200])
-    min_length_fraction = number_in_range(min_length_fraction, "min_length_fraction", 0.0, 1.0)
-    angle_tolerance_deg = number_in_range(angle_tolerance_deg, "angle_tolerance_deg", 0.0, 90.0)
+    min_length_fraction = number_in_range(not_text(min_length_fraction, "min_length_fraction"), "min_length_fraction",
+                                          0.0, 1.0)
+    angle_tolerance_deg = number_in_range(not_text(angle_tolerance_deg, "angle_tolerance_deg"), "angle_tolerance_deg",
+                                          0.0, 90.0)
     m = _checked(mask)
     return measure_joints(m, centre_line(m), mm_per_px, min_length_fraction, angle_tolerance_deg) if m.any() else []

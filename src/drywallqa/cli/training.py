@@ -64,9 +64,11 @@ def train(
         if key in overridden:
             raise typer.BadParameter(f"{overridden[key]!r} and {item!r} both set {key}: give it once", param_hint="OVERRIDES")
         overridden[key] = item
-    for option, value, key in (("--out", output_dir, "output_dir"), ("--epochs", epochs, "optim.epochs"),
-                               ("--lr", lr, "optim.lr"), ("--device", device, "device"), ("--model", model, "model"),
-                               ("--model-path", model_path, "init_from")):
+    # the options that set a config key, as given: one or the override of its key, and said again in the command that
+    # continues a stopped run
+    options = (("--out", output_dir, "output_dir"), ("--epochs", epochs, "optim.epochs"), ("--lr", lr, "optim.lr"),
+               ("--device", device, "device"), ("--model", model, "model"), ("--model-path", model_path, "init_from"))
+    for option, value, key in options:
         if value is not None and key in overridden:  # the option silently won
             raise typer.BadParameter(f"{option} and the override {key}=... both set {key}: give one", param_hint=option)
     if output_dir is not None:  # "" is refused by validate, not taken for the config's
@@ -130,10 +132,8 @@ def train(
 
     # how a run stopped before its end (Ctrl-C, --max-minutes) goes on from its last.pt: the options given with it (the
     # config's own output_dir is another run where --out was given), not --overwrite nor --max-minutes (its own choice)
-    given = [(option, value) for option, value in (("--out", output_dir), ("--epochs", epochs), ("--lr", lr),
-                                                    ("--device", device), ("--model", model), ("--model-path", model_path))
-             if value not in (None, "")]
-    again = ["drywallqa", "train", str(config), *(overrides or []), *[str(x) for pair in given for x in pair], "--resume"]
+    given = [str(x) for option, value, _ in options if value not in (None, "") for x in (option, value)]
+    again = ["drywallqa", "train", str(config), *(overrides or []), *given, "--resume"]
     go_on = f"continue the run with `{shlex.join(again)}`"
     try:
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)

@@ -261,14 +261,14 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
     if _replacing(entry):  # its masks (part) a killed job's: predicted again, not measured as corrections
         return None
     try:
-        size = (int(entry["height"]), int(entry["width"]))
+        size, limit = (int(entry["height"]), int(entry["width"])), photo_pixels(entry)
         fresh = {k: v for k, v in entry.items() if k != "overlay"}
         fresh["prompts"] = {}
         for p, old in entry["prompts"].items():
             joints = measures_joints(p, (old.get("concept") or {}).get("concept"))  # as process_image decides it
             name = mask_name(path, p)
             data = (out / name).read_bytes()
-            mask = read_mask(out / name, data, photo_pixels(entry))
+            mask = read_mask(out / name, data, limit)
             if mask.shape != size:
                 raise ValueError(f"{name} is {mask.shape[1]}x{mask.shape[0]}, the photo {size[1]}x{size[0]}")
             fresh["prompts"][p] = {"mask": name, **mask_measures(mask, mm_per_px, joints=joints),
@@ -355,7 +355,8 @@ def _overlay_drawn(out: Path, path: Path, entry: dict, opts: BatchOptions) -> di
     would replace the correction), or None where they cannot be read, or another job rewrote the record meanwhile."""
     try:
         image = read_image(path, opts.max_pixels)
-        masks = [read_mask(out / entry["prompts"][p]["mask"], max_pixels=photo_pixels(entry)) for p in opts.prompts]
+        limit = photo_pixels(entry)  # its masks as the job read its photo (the photo: this job's --max-pixels)
+        masks = [read_mask(out / entry["prompts"][p]["mask"], max_pixels=limit) for p in opts.prompts]
         if any(m.shape != image.shape[:2] for m in masks):
             return None
         save_png_atomic(np.concatenate(overlay_row(image, masks, entry, opts.prompts), axis=1), out / overlay_name(path))

@@ -45,9 +45,10 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
             m.is_file() and m.stat().st_mtime <= (out / rel).stat().st_mtime for m in sources):
         return rel.as_posix()
     try:
-        image = read_image(entry["image"], photo_pixels(entry))  # as the job read it (its --max-pixels)
+        limit = photo_pixels(entry)  # the photo and its masks read as the job read them (its --max-pixels)
+        image = read_image(entry["image"], limit)
         for i, p in enumerate(prompts):
-            image = overlay(image, read_mask(out / entry["prompts"][p]["mask"], max_pixels=photo_pixels(entry)), _color(i))
+            image = overlay(image, read_mask(out / entry["prompts"][p]["mask"], max_pixels=limit), _color(i))
     except (ImageReadError, OSError, ValueError, KeyError):
         return None
     thumb = Image.fromarray(image)

@@ -32,7 +32,7 @@ from ..confidence import mask_confidence
 from ..models.shipped import shipped_model_dir
 from ..postprocess import ADAPTERS
 from ..text.prompts import check_prompt, one_line
-from ..utils.checks import number_in_range
+from ..utils.checks import not_text, number_in_range
 from ..utils.image_io import to_rgb_array
 from ..utils.registry import Registry, UnknownNameError
 
@@ -204,16 +204,8 @@ def validate_prompts(prompts) -> list[str]:
 def validate_confidence(min_confidence: float | None) -> float | None:
     """``None`` (keep every mask) or a number in [0, 1] (ValueError otherwise: text too, "0.3", as elsewhere in the
     Python API)."""
-    return None if min_confidence is None else number_in_range(_not_text(min_confidence, "min_confidence"),
+    return None if min_confidence is None else number_in_range(not_text(min_confidence, "min_confidence"),
                                                                "min_confidence", 0.0, 1.0)
-
-
-def _not_text(value, name: str):
-    """``value``, where it is no text: a number given as text ("0.5") is refused where the API takes numbers, as
-    ``tta="no"`` is (the command line and the server read their text into numbers first)."""
-    if isinstance(value, (str, bytes)):
-        raise ValueError(f"{name} must be a number, got the text {value!r}")
-    return value
 
 
 LABEL_SHAPE_CHOICES = tuple(sorted(set(ADAPTERS.values())))  # the label shapes a mask can be adapted to
@@ -237,7 +229,7 @@ def validate_threshold(threshold: float | None) -> float | None:
     Raises:
         ValueError: NaN, infinite, outside [0, 1], or text ("0.5").
     """
-    return None if threshold is None else number_in_range(_not_text(threshold, "threshold"), "threshold", 0.0, 1.0)
+    return None if threshold is None else number_in_range(not_text(threshold, "threshold"), "threshold", 0.0, 1.0)
 
 
 class Segmenter:

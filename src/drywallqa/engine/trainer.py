@@ -37,7 +37,7 @@ from ..utils.signals import deferred_interrupt
 from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
 from .predictor import TorchSegmenter
 from .run_folder import (RUN_FILES, atomic_torch_save, changed_settings, check_writable_folder, config_file_settings,
-                         holds_run, read_checkpoint, run_lock)
+                         holds_run, normal_config, read_checkpoint, run_lock)
 from .validator import Validator
 
 logger = logging.getLogger(__name__)
@@ -406,12 +406,12 @@ class Trainer:
         if not isinstance(saved, dict):  # a checkpoint of an earlier release: nothing to compare
             return
         now = self.config.to_dict()
-        teacher_then = (saved.get("distill") or {}).get("teacher") if isinstance(saved.get("distill"), dict) else None
-        if bool(teacher_then) != bool(now["distill"]["teacher"]):  # (its folder may move: RESUME_MAY_CHANGE)
-            raise ValueError(f"--resume: {path} was trained {'with' if teacher_then else 'without'} a teacher "
-                             f"(distill.teacher {teacher_then!r}), and now {'without one' if teacher_then else 'with '}"
-                             f"{'' if teacher_then else repr(now['distill']['teacher'])}: resume as it was trained, or "
-                             f"start a new run from its weights (init_from: {path.parent / 'best'})")
+        distilled = normal_config(saved)["distill"]  # (an earlier release's config: its default)
+        teachers = distilled.get("teacher") if isinstance(distilled, dict) else None, now["distill"]["teacher"]
+        if bool(teachers[0]) != bool(teachers[1]):  # (its folder may move: RESUME_MAY_CHANGE)
+            said = [f"with the teacher {t!r}" if t else "without a teacher" for t in teachers]
+            raise ValueError(f"--resume: {path} was trained {said[0]}, and would go on {said[1]}: resume as it was "
+                             f"trained, or start a new run from its weights (init_from: {path.parent / 'best'})")
         changed = changed_settings(saved, now)
         if changed:
             def value(d, key):

@@ -645,12 +645,12 @@ def _json_list(value) -> bool:
 
 
 def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: ServeConfig,
-             label_shape: str | None = None, notes: tuple = ()):
+             label_shape: str | None = None):
     """Decode and segment one upload (in a worker thread): -> (RGB array, SegmentationResult), its warnings led by
-    ``notes`` and by what reading the photo noted.
+    what reading the photo noted.
 
     Raises HTTPException: 413 / 400 for the photo, 422 for a tile that cuts it into too many tiles."""
-    notes = list(notes)
+    notes: list[str] = []
     rgb = read_upload(data, config.max_pixels, notes)
     predictor = seg
     if tile or isinstance(seg, TiledSegmenter):  # the server's tile limit, whoever chose the tile
@@ -704,7 +704,7 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
                           notes: tuple = ()) -> dict:
     """:func:`_segment`, then the response body (measures, encoded masks, flags; the photo as read, with
     ``preview``; ``notes`` first among its warnings), all in the worker thread."""
-    rgb, result = _segment(seg, data, prompts, tile, config, label_shape, notes)
+    rgb, result = _segment(seg, data, prompts, tile, config, label_shape)
     out = []
     for p in prompts:
         if min_confidence is not None and result.confidence.get(p, 1.0) < min_confidence:
@@ -728,5 +728,5 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
     if preview:
         described.update(preview_jpeg(rgb))
     total = 1e3 * (time.perf_counter() - t0)
-    return {"image": described, "results": out, "flags": broken, "warnings": result.warnings,
+    return {"image": described, "results": out, "flags": broken, "warnings": [*notes, *result.warnings],
             "timings_ms": {**result.timings_ms, "total_ms": total}}

@@ -21,6 +21,18 @@ class InputError(ValueError):
         self.reason = reason
 
 
+def not_text(value, name: str):
+    """``value``, where it is no text: a number given as text ("0.5") is refused where the Python API takes numbers,
+    as ``tta="no"`` is (the command line and the server read their text into numbers first).
+
+    Raises:
+        ValueError: ``value`` is a str or bytes, naming ``name``.
+    """
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be a number, got the text {value!r}"[:200])
+    return value
+
+
 def whole_number(value) -> bool:
     """Whether ``value`` is a whole number: an int (not a bool), or a finite float of no fraction (``640.0``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
