@@ -248,3 +248,45 @@ def test_a_file_of_several_pages_or_frames_is_read_by_its_first_with_a_warning_s
     with caplog.at_level("WARNING", logger="drywallqa.utils.image_io"):
         read_image(tmp_path / "one.tif"), read_image(tmp_path / "phone.jpg")
     assert not caplog.records
+
+
+def test_what_was_read_otherwise_than_the_file_holds_is_in_the_result_and_the_batch_records(tiny_model_dir, tmp_path):
+    """An animated GIF's first frame alone was segmented: the server's answer said so in its warnings, but a batch
+    job's results.json, results.csv and report.html and ``Segmenter.predict``'s result did not (only a log line that
+    scrolled by among hundreds of photos)."""
+    import csv
+    import json
+
+    from typer.testing import CliRunner
+
+    from drywallqa import Segmenter
+    from drywallqa.cli import app
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    frames = [Image.new("RGB", (40, 30), (60 * i, 100, 100)) for i in range(2)]
+    frames[0].save(photos / "walk.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(photos / "still.png")
+    said = f"{photos / 'walk.gif'}: 2 frames, of which only the first is read (segmented); save each as a file of its " \
+           "own to read the others"
+    seg = Segmenter.load(tiny_model_dir)
+    assert seg.predict(photos / "walk.gif", "segment crack").warnings[:1] == [said]
+    assert not any("frames" in w for w in seg.predict(photos / "still.png", "segment crack").warnings)
+    encoded = seg.encode(str(photos / "walk.gif"))  # encode once, decode each prompt: the notes are the encoding's
+    assert encoded.notes == [said] and seg.decode(encoded, ["segment crack"]).masks["segment crack"].shape == (30, 40)
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
+                                   str(tiny_model_dir)], terminal_width=300)
+    assert res.exit_code == 0 and "1 photo was read otherwise than the file holds" in res.output, res.output
+    images = {Path(e["image"]).name: e for e in json.loads((out / "results.json").read_text())["images"]}
+    assert images["walk.gif"]["warnings"] == [said] and "warnings" not in images["still.png"]
+    with open(out / "results.csv", newline="", encoding="utf-8-sig") as f:
+        rows = {Path(r["image"]).name: r for r in csv.DictReader(f)}
+    assert rows["walk.gif"]["warnings"] == said and rows["still.png"]["warnings"] == ""
+    assert "2 frames, of which only the first is read" in (out / "report.html").read_text()
+    again = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
+                                     str(tiny_model_dir)], terminal_width=300)  # the records kept: skipped, as they are
+    assert again.exit_code == 0 and "2 skipped (done before)" in again.output, again.output
+    assert "1 photo was read otherwise than the file holds" in again.output
+    assert {Path(e["image"]).name: e for e in json.loads((out / "results.json").read_text())["images"]} == images

@@ -122,6 +122,11 @@ def predict(
     console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {shown(out)}")
     for warning in summary.warnings:
         tagged("warning", "yellow", warning)
+    read_as = sum(bool(e.get("warnings")) for e in summary.results)
+    if read_as:  # each said in the log as it was read, among hundreds of lines: counted here, listed in the records
+        tagged("warning", "yellow", f"{read_as} photo{'s were' if read_as > 1 else ' was'} read otherwise than the file "
+                                    "holds (only its first frame, a damaged EXIF block ignored, 16-bit colour read as 8 "
+                                    "bits): see 'warnings' of each photo in results.json, the table or the report")
     for path, reason in summary.ignored[:IGNORED_SHOWN]:
         tagged("not read", "yellow", f"{path}: {reason}")
     if len(summary.ignored) > IGNORED_SHOWN:

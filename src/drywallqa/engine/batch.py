@@ -419,14 +419,15 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
             replace another job's.
     """
     out = Path(opts.out_dir)
-    image = read_image(path, opts.max_pixels)
+    notes: list[str] = []  # what was read otherwise than the file holds (its first frame only, ...): in its record
+    image = read_image(path, opts.max_pixels, notes)
     result = segmenter.predict(image, list(opts.prompts), threshold=opts.threshold)
     kept = {} if opts.overwrite else _corrected_masks(out, path, opts.prompts, image.shape[:2])
     masks = {p: kept[p][0] if p in kept else result.masks[p] for p in opts.prompts}
     entry = {"image": os.path.abspath(path), "height": image.shape[0], "width": image.shape[1], "prompts": {},  # absolute:
              # a job run from another folder must not take a relative path for another photo (record_conflict)
              "settings": opts.settings, "image_stamp": image_stamp(path), "measures_version": MEASURES_VERSION,
-             "job": opts.job}
+             "job": opts.job, **({"warnings": notes} if notes else {})}
     for p in opts.prompts:
         joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(masks[p], opts.mm_per_px, joints=joints)}
@@ -576,14 +577,15 @@ MM_MEASURES = ("area_mm2", "length_mm", "mean_width_mm", "max_width_mm")  # wher
 
 def _well_formed(entry) -> bool:
     """Whether a photo's record holds what this version writes where the table, the report and the rules read it:
-    its size and, per prompt, the mask's file name, every measure a finite number (the confidence may be none), a
+    its size, its reading's warnings as texts, and, per prompt, the mask's file name, every measure a finite number (the confidence may be none), a
     joint's as numbers or lists of them, the concept as a mapping (a record edited by hand, ``"confidence": "high"``,
     ``"max_width_px": null``, a measure taken out, is redone or left out of results.json, not a traceback)."""
     def mask_file(name) -> bool:  # a file of the output folder: "a__segment_crack.png", no path, no NUL
         return isinstance(name, str) and "\0" not in name and name not in ("", ".", "..") and Path(name).name == name
 
     try:
-        if not (isinstance(entry["image"], str) and _is_number(entry["height"]) and _is_number(entry["width"])):
+        if not (isinstance(entry["image"], str) and _is_number(entry["height"]) and _is_number(entry["width"])
+                and isinstance(entry.get("warnings", []), list) and all(isinstance(w, str) for w in entry.get("warnings", []))):
             return False
         for rec in entry["prompts"].values():
             rest = {k: v for k, v in rec.items() if k not in ("mask", "concept", "joints")}

@@ -150,7 +150,9 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
                 f"<br>length {_length(m)}, max width {_width(m)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else
                 f'<td class="none"><a href="{_href(m["mask"])}">nothing found</a>{_confidence(m)}</td>')
         broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in e.get("flags", []))
-        rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(shown(e["image"]))}</small>{broken}</td>'
+        read_as = "".join(f'<br><small class="note">{esc(shown(w))}</small>' for w in e.get("warnings", []))
+        rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(shown(e["image"]))}</small>{broken}'
+                    f'{read_as}</td>'
                     f"{''.join(cells)}</tr>")
     # photos a stopped job did not reach (Ctrl-C, a Ray job that stopped) apart from those that failed
     not_done = [(path, why) for path, why in results.get("failed", []) if str(why).startswith(NOT_DONE)]
@@ -171,6 +173,7 @@ td.none {{ color: #888; }}
 tr.flagged td:first-child {{ background: #fde8e8; }}
 .flag {{ color: #b00; font-weight: bold; }}
 .conf {{ color: #555; }}
+.note {{ color: #8a5a00; }}
 img {{ max-width: {THUMB_SIZE}px; }}
 .chip {{ display: inline-block; width: 1em; height: 1em; margin: 0 .3em 0 1em; vertical-align: middle; }}
 </style></head><body>

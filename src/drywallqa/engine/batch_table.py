@@ -2,7 +2,8 @@
 
 One row per photo and prompt, from ``results.json`` (so it covers photos an interrupted earlier run finished, and jobs
 run on Ray): the mask file, its confidence, whether the prompt was answered, the QA measures in pixels (and in mm with
-``--mm-per-px``), the number of joints, and the photo's broken QA rules. A photo that failed, or that an interrupted
+``--mm-per-px``), the number of joints, the photo's broken QA rules, and how it was read otherwise than the file
+holds (its first frame only, a damaged EXIF block ignored, 16-bit colour read as 8 bits). A photo that failed, or that an interrupted
 job did not reach, is a row of its own with the reason and no measures: nothing is left out of the table silently.
 
 The file is UTF-8 with a byte-order mark (Excel reads it as UTF-8 only then; a file name that is no UTF-8 is written
@@ -28,17 +29,18 @@ def table_rows(results: dict) -> tuple[list[str], list[dict]]:
     images = results.get("images", [])
     in_mm = any(key in m for e in images for m in e["prompts"].values() for key in MEASURES_MM)
     columns = ["image", "prompt", "status", "mask", "confidence", "answered", "concept", *MEASURES,
-               *(MEASURES_MM if in_mm else ()), "joints", "flags"]
+               *(MEASURES_MM if in_mm else ()), "joints", "flags", "warnings"]
     rows = []
     for e in images:
         flags = "; ".join(map(str, e.get("flags", [])))
+        read_as = "; ".join(map(str, e.get("warnings", [])))  # how the photo was read (its first frame only, ...)
         for prompt, m in e["prompts"].items():
             concept = m.get("concept") or {}
             row = {"image": e["image"], "prompt": prompt, "status": "done", "mask": m.get("mask", ""),
                    "confidence": _number(m.get("confidence")),
                    "answered": _answered(concept), "concept": concept.get("concept", "") if _known(concept) else "",
                    "joints": len(m["joints"]) if "joints" in m else "",
-                   "flags": flags}
+                   "flags": flags, "warnings": read_as}
             row.update({key: _number(m.get(key)) for key in (*MEASURES, *MEASURES_MM)})
             rows.append(row)
     for path, why in results.get("failed", []):

@@ -328,7 +328,8 @@ class TorchSegmenter(Segmenter):
     def encode(self, image) -> EncodedImage:
         """The photo read and encoded once per input scale (and its mirror image with ``tta``)."""
         t0 = time.perf_counter()
-        rgb = to_rgb_array(image)
+        notes: list[str] = []
+        rgb = to_rgb_array(image, notes=notes)
         t1 = time.perf_counter()
         features = []
         for size in self.scales:
@@ -338,7 +339,7 @@ class TorchSegmenter(Segmenter):
             with self._autocast():
                 features.append((self.model.encode_image(x), len(x)))
         t2 = time.perf_counter()
-        return EncodedImage(rgb, features, {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1)}, self)
+        return EncodedImage(rgb, features, {"read_ms": 1e3 * (t1 - t0), "encode_ms": 1e3 * (t2 - t1)}, self, notes)
 
     def _encoding_key(self) -> tuple:
         """What this segmenter's features depend on: the network's weights (a digest, taken once, and only when

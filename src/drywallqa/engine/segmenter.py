@@ -182,6 +182,8 @@ class EncodedImage:
     features: list = field(default_factory=list)   # runtime-specific: e.g. one entry per input scale
     timings_ms: dict = field(default_factory=dict)
     encoded_by: object = None  # the segmenter that made the features: decode refuses those of other weights or settings
+    notes: list = field(default_factory=list)  # what was read otherwise than the file holds (only its first frame, a
+    # damaged EXIF block ignored, 16-bit colour read as 8 bits): predict() puts them first among the result's warnings
 
 
 def validate_prompts(prompts) -> list[str]:
@@ -272,7 +274,8 @@ class Segmenter:
     def encode(self, image) -> EncodedImage:
         """Image (path, PIL image or ``(H, W[, C])`` array) -> what :meth:`decode` needs of it. The default reads
         it only; runtimes that can encode once and decode each prompt keep the model's features too."""
-        return EncodedImage(to_rgb_array(image))
+        notes: list[str] = []
+        return EncodedImage(to_rgb_array(image, notes=notes), notes=notes)
 
     def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None,
                label_shape: str | None = None) -> SegmentationResult:  # pragma: no cover
@@ -281,11 +284,15 @@ class Segmenter:
         raise NotImplementedError
 
     def predict(self, image, prompts, threshold: float | None = None, label_shape: str | None = None) -> SegmentationResult:
-        """Image (path, PIL image or ``(H, W[, C])`` array) and prompts -> masks and probabilities."""
+        """Image (path, PIL image or ``(H, W[, C])`` array) and prompts -> masks and probabilities. What was read
+        otherwise than the file holds (:attr:`EncodedImage.notes`) comes first among the result's ``warnings``."""
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
         validate_label_shape(label_shape)
-        return self.decode(self.encode(image), prompts, threshold, label_shape)
+        encoded = self.encode(image)
+        result = self.decode(encoded, prompts, threshold, label_shape)
+        result.warnings = [*encoded.notes, *result.warnings]
+        return result
 
     # ---------------------------------------------------------------- per prompt
     def match_prompts(self, prompts) -> dict:

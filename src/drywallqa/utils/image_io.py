@@ -361,8 +361,9 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
         raise ImageReadError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from exc
 
 
-def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read an image file as an RGB array.
+def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS, notes: list | None = None) -> np.ndarray:
+    """Read an image file as an RGB array; what is read otherwise than the file holds (only the first frame, a damaged
+    EXIF block ignored, 16-bit colour read as 8 bits) is logged and added to ``notes`` where given.
 
     Returns:
         ``(H, W, 3)`` uint8 array, EXIF orientation applied.
@@ -383,26 +384,28 @@ def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
         raise ImageReadError(f"{path}: a folder, not an image file")
     if not stat.S_ISREG(st.st_mode):  # a device, a pipe, a socket
         raise ImageReadError(f"{path}: not a regular file, so not an image file")
-    return decode_image(path, str(path), max_pixels)
+    return decode_image(path, str(path), max_pixels, notes=notes)
 
 
-def to_rgb_array(image, max_pixels: int | None = None) -> np.ndarray:
-    """Accept a path (``~`` the home folder), PIL image or array and return ``(H, W, 3)`` uint8 RGB.
+def to_rgb_array(image, max_pixels: int | None = None, notes: list | None = None) -> np.ndarray:
+    """Accept a path (``~`` the home folder), PIL image or array and return ``(H, W, 3)`` uint8 RGB; what is read
+    otherwise than a file or PIL image holds is added to ``notes`` where given (:func:`read_image`).
 
     Raises:
         ImageReadError: an unreadable file; ValueError: an array of another shape, with no pixels, or
         with NaN / infinite, complex or far negative values; TypeError: anything that is no path, PIL image or array.
     """
     if isinstance(image, (str, Path)):  # "~/wall.jpg" as a shell reads it
-        return read_image(os.path.expanduser(image), max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS)
+        return read_image(os.path.expanduser(image), max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS,
+                          notes)
     if isinstance(image, Image.Image):
         check_pixels(image.width, image.height, max_pixels)
+        name = getattr(image, "filename", "") or "the PIL image"
         try:  # an image opened lazily (Image.open) is decoded here: a truncated file failed below with a bare OSError,
             image.load()  # after a false warning of damaged EXIF data
         except (OSError, SyntaxError, EOFError, ValueError) as exc:
-            name = getattr(image, "filename", "") or "the PIL image"
             raise ImageReadError(f"{name}: cannot be decoded ({type(exc).__name__}: {exc})") from exc
-        arr = _to_rgb_uint8(upright(image))
+        arr = _to_rgb_uint8(upright(image, name, notes))
     elif isinstance(image, (np.ndarray, list, tuple)) or hasattr(image, "__array__"):
         arr = np.asarray(image)
     else:
