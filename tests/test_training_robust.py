@@ -425,3 +425,26 @@ def test_a_calibration_into_the_best_of_a_run_going_on_is_refused(tmp_path, tiny
         for command in ("calibrate-confidence", "calibrate-gate"):
             res = CliRunner().invoke(app, [command, "--model-path", str(run / "best")], terminal_width=300)
             assert res.exit_code == 2 and _said(res.output, "training run still going on"), res.output
+
+
+# ------------------------------------------------------------------ 8. switches that changed nothing
+def test_paraphrases_for_datasets_without_generated_ones_or_a_canonical_prompt_set_are_named(
+        synthetic_datasets, syn_splits, tmp_path, tiny_kwargs, caplog):
+    """``data.paraphrases: true`` on a user's own datasets (no generated paraphrases exist for them) or with
+    ``data.prompt_set: canonical`` (only the first prompt asked) trained as if it were false, without a word."""
+    from drywallqa.engine.trainer import training_prompts
+
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    cfg.data.paraphrases = True
+    with pytest.raises(ValueError, match=r"data.paraphrases: none of data.datasets \(syn_crack, syn_tape\) is of a "
+                                         r"concept with generated paraphrases \(cracks, taping"):
+        training_prompts(cfg)
+    cfg.data.datasets = ["syn_crack", "cracks"]  # one of its own and one with paraphrases: trained, the other named
+    with caplog.at_level("WARNING", logger="drywallqa.engine.trainer"):
+        prompts, _ = training_prompts(cfg)
+    assert len(prompts) > 20 and "segment crack" in prompts
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "data.paraphrases: no generated paraphrases for dataset syn_crack"]
+    with pytest.raises(ValueError, match="data.prompt_set: canonical asks only its first"):
+        TrainConfig().with_overrides(["data.paraphrases=true", "data.prompt_set=canonical"]).validate()
+    TrainConfig().with_overrides(["data.paraphrases=true"]).validate()

@@ -25,12 +25,21 @@ def test_dataset_appends_unrelated_items_with_empty_masks():
     assert all(ds[i]["mask"].all() and ds[i]["prompt_index"] in (0, 1) for i in range(4))  # own prompts untouched
 
 
-def test_trainer_asks_paraphrases_and_unrelated_prompts(write_train_config, tiny_kwargs, tmp_path):
+def test_trainer_asks_paraphrases_and_unrelated_prompts(write_train_config, tiny_kwargs, tmp_path, monkeypatch):
+    import dataclasses
+
+    from drywallqa.data import registry
+
+    # the synthetic cracks as the cracks concept: its generated paraphrases exist (the synthetic datasets' own names
+    # have none, and data.paraphrases is refused for them)
+    syn_crack = registry.DATASETS.get("syn_crack")
+    monkeypatch.setitem(registry.DATASETS._items, "syn_crack", dataclasses.replace(syn_crack, concept="cracks"))
     path = write_train_config("film_unet", tiny_kwargs)
     raw = yaml.safe_load(path.read_text())
     raw["data"].update(paraphrases=True, unrelated_ratio=0.5)
     cfg = TrainConfig.from_dict(raw)
     trainer = Trainer(cfg, progress=False)
+    assert set(vocabulary.paraphrases("cracks", "train")) <= set(trainer.prompts)
     unrelated = vocabulary.unrelated("train")
     assert trainer.prompts[-len(unrelated):] == unrelated
     assert not set(vocabulary.unrelated("test")) & set(trainer.prompts)  # held out

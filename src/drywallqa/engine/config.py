@@ -235,6 +235,9 @@ class TrainConfig:
             raise ValueError("output_dir must name a folder")
         if self.data.prompt_set not in ("all", "canonical"):
             raise ValueError(f"data.prompt_set must be 'all' or 'canonical', got {_shown(self.data.prompt_set)}")
+        if self.data.prompt_set == "canonical" and self.data.paraphrases is True:  # trained on the canonical one alone
+            raise ValueError("data.paraphrases adds generated paraphrases to every prompt of a dataset, but "
+                             "data.prompt_set: canonical asks only its first: set one of them otherwise")
         number_in_range(self.data.unrelated_ratio, "data.unrelated_ratio", 0.0, 10.0)
         o = self.optim
         number_in_range(o.lr, "optim.lr", 0.0, 10.0, low_inclusive=False)

@@ -72,7 +72,17 @@ def training_prompts(config: TrainConfig) -> tuple[list[str], list[str]]:
     of the datasets shows, asked against empty masks (the train part of :mod:`drywallqa.text.vocabulary` only: its
     val part chooses the prompt gate's margin and its test part reports, benchmarks/prompt_gate.py). A machine
     without the text encoder's weights needs all of them in its embedding cache."""
-    prompts = [p for name in config.data.datasets for p in dataset_train_prompts(get_dataset_config(name), config.data)]
+    datasets = [get_dataset_config(name) for name in config.data.datasets]
+    if config.data.paraphrases:  # a switch that changed nothing, without a word
+        concepts = {d.name: paraphrase_concept(d) for d in datasets}
+        if not any(concepts.values()):
+            raise ValueError(f"data.paraphrases: none of data.datasets ({', '.join(concepts)}) is of a concept with "
+                             f"generated paraphrases ({', '.join(vocabulary.CONCEPT_WORDS)}): it would add no prompt; "
+                             "set data.paraphrases=false, or list more prompts of your own in the dataset's YAML file")
+        for name in (n for n, c in concepts.items() if not c):
+            logger.warning("data.paraphrases: no generated paraphrases for dataset %s (only for %s): it is trained on "
+                           "its own prompts alone", name, ", ".join(vocabulary.CONCEPT_WORDS))
+    prompts = [p for d in datasets for p in dataset_train_prompts(d, config.data)]
     unrelated = vocabulary.unrelated("train") if config.data.unrelated_ratio > 0 else []
     return prompts + unrelated, unrelated
 
