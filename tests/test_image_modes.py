@@ -290,3 +290,24 @@ def test_what_was_read_otherwise_than_the_file_holds_is_in_the_result_and_the_ba
     assert again.exit_code == 0 and "2 skipped (done before)" in again.output, again.output
     assert "1 photo was read otherwise than the file holds" in again.output
     assert {Path(e["image"]).name: e for e in json.loads((out / "results.json").read_text())["images"]} == images
+
+
+def test_a_file_of_a_format_read_but_of_a_kind_pillow_lacks_is_not_called_another_format(tmp_path):
+    """A 16-bit grey TIFF with alpha failed "not one of the formats read: JPEG, PNG, BMP, TIFF, ...": it is a TIFF."""
+    import io
+
+    import tifffile  # scikit-image's: installed with the package
+
+    from drywallqa.utils.image_io import ImageReadError, decode_image
+
+    la = np.zeros((20, 30, 2), np.uint16)
+    la[..., 0], la[..., 1] = 30000, 65535
+    tifffile.imwrite(tmp_path / "la16.tif", la, photometric="minisblack", extrasamples=["unassalpha"])
+    with pytest.raises(ImageReadError, match=r"la16.tif: not a readable image \(its first bytes say TIFF, but it cannot "
+                                             r"be decoded: damaged, or a kind of TIFF .* 16-bit grey with alpha"):
+        read_image(tmp_path / "la16.tif")
+    with pytest.raises(ImageReadError, match="its first bytes say PNG"):  # an upload too, and a damaged header
+        decode_image(io.BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(5)), "the upload")
+    (tmp_path / "text.jpg").write_text("a photo, said the name")
+    with pytest.raises(ImageReadError, match="not one of the formats read"):
+        read_image(tmp_path / "text.jpg")

@@ -319,6 +319,28 @@ def _sixteen_bit_rgb(source, shown: Image.Image, orientation: int, name: str, ki
     return None
 
 
+_SIGNATURES = ((b"II*\0", "TIFF"), (b"MM\0*", "TIFF"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"),
+               (b"GIF8", "GIF"), (b"BM", "BMP"))
+
+
+def _signature(source) -> str | None:
+    """The format a file's first bytes say it is (of :data:`_SIGNATURES`; a WebP by its RIFF header), or None."""
+    try:
+        if hasattr(source, "read"):
+            at = source.tell()
+            source.seek(0)
+            head = source.read(12)
+            source.seek(at)
+        else:
+            with open(source, "rb") as f:
+                head = f.read(12)
+    except (OSError, ValueError):
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((kind for start, kind in _SIGNATURES if head.startswith(start)), None)
+
+
 def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  advice: str = RAISE_THE_LIMIT, notes: list | None = None) -> np.ndarray:
     """Decode a file path or a binary file object to ``(H, W, 3)`` uint8 RGB, EXIF orientation applied.
@@ -351,6 +373,11 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                                      f"{exc})") from exc
         raise ImageTooLargeError(f"{name}: more pixels than Pillow decodes ({pillow_limit:,}): {exc}") from exc
     except UnidentifiedImageError as exc:
+        kind = _signature(source)
+        if kind in image_formats():  # "not one of the formats read: ..., TIFF" of a TIFF read it as a lie
+            raise ImageReadError(f"{name}: not a readable image (its first bytes say {kind}, but it cannot be "
+                                 f"decoded: damaged, or a kind of {kind} the image reader, Pillow, lacks, such as 16-bit "
+                                 "grey with alpha; saved again as 8-bit RGB it is read)") from exc
         heif = "" if "HEIF" in image_formats() or Path(name).suffix.lower() not in (".heic", ".heif") else \
             "; HEIC/HEIF photos need the pillow-heif package: pip install pillow-heif"
         raise ImageReadError(f"{name}: not a readable image (not one of the formats read: "
