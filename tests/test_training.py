@@ -118,6 +118,30 @@ def test_trainer_runs_checkpoints_and_resumes(synthetic_datasets, tmp_path, tiny
     assert not any("/valid/" in f for group in files["train"] for f in group)
 
 
+def test_a_resume_mid_epoch_reports_the_mean_loss_of_all_the_epoch_s_steps(synthetic_datasets, syn_splits, tmp_path,
+                                                                            tiny_kwargs, monkeypatch):
+    """metrics.csv's train_loss of the epoch a run stopped in was the mean of the steps after the resume alone."""
+    steps = []  # each step's loss, in the stopped run and the resumed one
+    one_step = Trainer.train_step
+
+    def recorded(self, batch):
+        steps.append(one_step(self, batch)["loss"])
+        return {"loss": steps[-1]}
+
+    monkeypatch.setattr(Trainer, "train_step", recorded)
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    assert Trainer(cfg, progress=False).train(max_minutes=1e-9)["stopped"] == "time"  # after its first step
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert state["step"] == 1 and state["epoch_losses"] == [{"loss": steps[0]}]
+    resumed = Trainer(cfg, progress=False)
+    resumed.train(resume=True)
+    n = resumed.steps_per_epoch
+    assert n > 2 and len(steps) == 2 * n and [h["step"] for h in resumed.history] == [n, 2 * n]
+    assert resumed.history[0]["train_loss"] == pytest.approx(sum(steps[:n]) / n, rel=1e-6)  # 1 step before, n-1 after
+    assert resumed.history[1]["train_loss"] == pytest.approx(sum(steps[n:]) / n, rel=1e-6)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["epoch_losses"] == []  # at an epoch's end
+
+
 def test_init_from_starts_from_saved_weights(tiny_model_dir, tmp_path, tiny_kwargs):
     cfg = TrainConfig.from_dict({"model_config": tiny_kwargs, "init_from": str(tiny_model_dir),
                                  "output_dir": str(tmp_path / "ft"), "device": "cpu"})

@@ -170,6 +170,10 @@ def read_checkpoint(path: Path, device) -> dict:
     wrong = [k for k, kind in kinds.items() if not isinstance(state[k], kind)]
     wrong += [k for k in ("step", "epoch") if isinstance(state[k], bool) or not isinstance(state[k], int) or state[k] < 0]
     wrong += [k for k in ("best_score",) if isinstance(state[k], bool) or not isinstance(state[k], (int, float))]
+    losses = state.get("epoch_losses", [])  # of the epoch it stopped in: each step's {loss name: number}
+    if not (isinstance(losses, list) and all(isinstance(step, dict) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in step.values()) for step in losses)):
+        wrong.append("epoch_losses")
     if isinstance(rng, dict):  # the three random states a resume restores, as the trainer saves them
         torch_rng = rng.get("torch")
         if not (isinstance(torch_rng, torch.Tensor) and torch_rng.dtype == torch.uint8) or \

@@ -207,6 +207,8 @@ class Trainer:
         self.teacher, self.teacher_embeddings = self.build_teacher()
         self.distill_loss = DistillationLoss(config.distill.temperature)
         self.history: list[dict] = []
+        self.epoch_losses: list[dict] = []  # the losses of the epoch's steps so far (in last.pt: a resume mid-epoch
+        # reports the epoch's mean training loss over all its steps, not those after the resume alone)
         self.step = 0
         self.epoch = 0
         self.best_score = -1.0
@@ -346,6 +348,7 @@ class Trainer:
             "epoch": self.epoch,
             "best_score": self.best_score,
             "history": self.history,
+            "epoch_losses": self.epoch_losses,
             "config": self.config.to_dict(),
             "steps_per_epoch": self.steps_per_epoch,  # what a resume checks the data against
             "train_items": len(self.train_set),
@@ -383,6 +386,9 @@ class Trainer:
         self.step, self.epoch = state["step"], state["epoch"]
         self.saved_step = self.step
         self.best_score, self.history = state["best_score"], state["history"]
+        done = self.step - self.epoch * self.steps_per_epoch  # steps of the epoch it stopped in
+        losses = state.get("epoch_losses")  # none in a checkpoint of 0.6.16 or earlier: the steps after the resume
+        self.epoch_losses = list(losses) if isinstance(losses, list) and len(losses) == done else []
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(state["rng"]["python"])
@@ -659,7 +665,7 @@ class Trainer:
         try:
             while self.epoch < o.epochs:
                 skip = self.step - self.epoch * self.steps_per_epoch
-                losses = []
+                losses = self.epoch_losses = self.epoch_losses if skip else []
                 bar = tqdm(self._epoch_loader(self.epoch, skip), total=self.steps_per_epoch - skip,
                            desc=f"epoch {self.epoch + 1}/{o.epochs}", disable=not self.progress)
                 for batch in bar:
@@ -714,6 +720,7 @@ class Trainer:
         with deferred_interrupt():
             self.epoch = epoch
             self.history.append(row)
+            self.epoch_losses = []  # the next epoch's
             if better:
                 self.best_score = row["val_score"]
                 self.save_best(
