@@ -25,10 +25,10 @@ def make_samples(tmp_path, n=3):
 
 def test_cache_returns_the_decoded_arrays(tmp_path):
     samples = make_samples(tmp_path)
-    images, masks = cache.load_arrays(samples, 32, tmp_path / "cache")
+    images, masks, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
     assert images.shape == (3, 32, 32, 3) and masks.shape == (3, 32, 32) and masks.any()
     assert len(list((tmp_path / "cache").glob("arrays_32_*.npz"))) == 1
-    again_images, again_masks = cache.load_arrays(samples, 32, tmp_path / "cache")
+    again_images, again_masks, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
     np.testing.assert_array_equal(again_images, images)
     np.testing.assert_array_equal(again_masks, masks)
 
@@ -49,7 +49,7 @@ def test_two_processes_writing_the_same_cache_do_not_collide(tmp_path, monkeypat
             monkeypatch.setattr(os, "getpid", real_getpid)
 
     monkeypatch.setattr(cache.np, "savez", savez_while_another_process_writes)
-    images, masks = cache.load_arrays(samples, 32, tmp_path / "cache")
+    images, masks, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
     assert done and images.shape == (3, 32, 32, 3)
     assert [p.name.endswith(".tmp.npz") for p in (tmp_path / "cache").iterdir()] == [False]
 
@@ -67,7 +67,7 @@ def test_a_new_cache_version_decodes_again(tmp_path, monkeypatch):
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "other_shape", "no_masks"])
 def test_a_damaged_cache_file_is_decoded_again_and_replaced(tmp_path, caplog, damage):
     samples = make_samples(tmp_path)
-    want_images, want_masks = cache.load_arrays(samples, 32, tmp_path / "c")
+    want_images, want_masks, _ = cache.load_arrays(samples, 32, tmp_path / "c")
     (path,) = (tmp_path / "c").glob("*.npz")
     if damage == "truncate":
         path.write_bytes(path.read_bytes()[:500])
@@ -78,7 +78,7 @@ def test_a_damaged_cache_file_is_decoded_again_and_replaced(tmp_path, caplog, da
     else:
         np.savez(path.with_suffix(""), images=want_images)
     with caplog.at_level("WARNING"):
-        images, masks = cache.load_arrays(samples, 32, tmp_path / "c")
+        images, masks, _ = cache.load_arrays(samples, 32, tmp_path / "c")
     assert "damaged" in caplog.text
     np.testing.assert_array_equal(images, want_images)
     np.testing.assert_array_equal(masks, want_masks)
@@ -89,29 +89,29 @@ def test_a_damaged_cache_file_is_decoded_again_and_replaced(tmp_path, caplog, da
 
 def test_a_mask_fixed_in_place_is_decoded_again(tmp_path):
     samples = make_samples(tmp_path)
-    _, before = cache.load_arrays(samples, 32, tmp_path / "cache")
+    _, before, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
     cv2.imwrite(str(samples[1].mask_path), np.zeros((40, 60), np.uint8))  # the label fixed: nothing there
     st = os.stat(samples[1].mask_path)
     os.utime(samples[1].mask_path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # (a coarse clock would not tell)
-    _, after = cache.load_arrays(samples, 32, tmp_path / "cache")
+    _, after, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
     assert before[1].any() and not after[1].any()
     np.testing.assert_array_equal(after[0], before[0])
 
 
 def test_a_photo_replaced_in_place_is_decoded_again(tmp_path):
     samples = make_samples(tmp_path)
-    before, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
+    before, _, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
     cv2.imwrite(str(samples[0].image_path), np.zeros((40, 60, 3), np.uint8))  # e.g. refine-masks rerun into one --out
-    after, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
+    after, _, _ = cache.load_arrays(samples, 32, tmp_path / "cache")
     assert before[0].any() and not after[0].any()
 
 
 def test_a_coco_label_changed_is_decoded_again(tmp_path):
     (sample,) = make_samples(tmp_path, 1)
     coco = Sample(sample.image_path, "toy", "train", 40, 60, annotations=[{"id": 1, "bbox": [0, 0, 10, 10]}])
-    _, before = cache.load_arrays([coco], 32, tmp_path / "cache")
+    _, before, _ = cache.load_arrays([coco], 32, tmp_path / "cache")
     coco.annotations = [{"id": 1, "bbox": [30, 20, 10, 10]}]  # the COCO file fixed
-    _, after = cache.load_arrays([coco], 32, tmp_path / "cache")
+    _, after, _ = cache.load_arrays([coco], 32, tmp_path / "cache")
     assert before[0, :5, :5].all() and not after[0, :5, :5].any() and after[0, 20:, 20:].any()
 
 
@@ -128,3 +128,26 @@ def test_temporaries_of_killed_writes_are_removed_when_the_cache_is_opened(tmp_p
     cache.load_arrays(samples, 32, folder)
     assert not legacy.exists() and not killed.exists() and other.exists() and live.exists()
     assert len([p for p in folder.glob("arrays_32_*.npz") if ".tmp" not in p.name]) == 1
+
+
+def test_a_photo_that_cannot_be_decoded_is_left_out_and_named_not_the_end_of_training(tmp_path, caplog):
+    """A truncated JPEG passes the header check of load_split, data stats and data split, and then stopped `train`
+    with an error at the decode of the arrays: one bad photo among thousands and no run at all."""
+    samples = make_samples(tmp_path, 4)
+    data = samples[1].image_path.read_bytes()
+    samples[1].image_path.write_bytes(data[: len(data) // 3])  # a truncated PNG: its header reads
+    with caplog.at_level("WARNING", logger="drywallqa.data.cache"):
+        images, masks, kept = cache.load_arrays(samples, 32, tmp_path / "cache")
+    assert kept == [0, 2, 3] and images.shape == (3, 32, 32, 3) and masks.shape == (3, 32, 32)
+    want, _, _ = cache.load_arrays([samples[i] for i in kept], 32, None)
+    assert np.array_equal(images, want)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].startswith("1 of 4 photos could not be decoded and are left out: ")
+    assert "img1.png" in said[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="drywallqa.data.cache"):
+        again = cache.load_arrays(samples, 32, tmp_path / "cache")  # from the cache: the same, said again
+    assert again[2] == kept and np.array_equal(again[0], images)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"1 of 4 photos could not be decoded and are left out (in the array cache: fix or remove them, and they are "
+        f"read again): {samples[1].image_path}"]

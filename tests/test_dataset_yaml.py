@@ -305,10 +305,11 @@ def test_a_split_that_reads_no_image_is_an_error_and_stats_go_to_stdout(syntheti
     """A declared split whose annotation file is missing is said as such (not one line among the file problems) with
     exit 1, and `data split` writes no manifest of the other splits alone; `--json -` puts the JSON alone on stdout."""
     decl = tmp_path / "half.yaml"  # its valid split: COCO annotations in a folder that holds none
+    (synthetic_datasets / "crack" / "photos_only").mkdir()
     decl.write_text(yaml.safe_dump({"name": "half_read", "folder": str(synthetic_datasets / "crack"),
                                     "prompts": ["segment crack"],
                                     "splits": {"train": {"kind": "mask_folder", "folder": "train"},
-                                               "valid": {"kind": "coco", "folder": "train"}}}))
+                                               "valid": {"kind": "coco", "folder": "photos_only"}}}))
     runner = CliRunner()
     try:
         res = runner.invoke(app, ["data", "stats", "-d", str(decl), "--json", "-"])

@@ -107,10 +107,9 @@ A = {"id": 10, "image_id": 0, "bbox": BOX, "segmentation": []}
     ([dict(GOOD, height=240_000, width=320_000), dict(GOOD, id=1, file_name="other.jpg")], [A], "more than 64,000,000 pixels"),
     ([dict(GOOD, id=[0]), dict(GOOD, id=1, file_name="other.jpg")], [A], "unhashable"),
     ([GOOD], [dict(A, image_id=[0]), dict(A, id=11)], "unusable (TypeError)"),
-    ([dict(GOOD, file_name="go\x00od.jpg"), GOOD], [A], "embedded null byte"),
-    ([dict(GOOD, file_name="a" * 300 + ".jpg"), GOOD], [A], "File name too long"),
+    ([dict(GOOD, id=1, file_name="go\x00od.jpg"), GOOD], [A], "embedded null byte"),
+    ([dict(GOOD, id=1, file_name="a" * 300 + ".jpg"), GOOD], [A], "File name too long"),
     ([GOOD], [dict(A, segmentation={"size": [24, 32], "counts": [-5, 10]}), dict(A, id=11)], "RLE runs"),
-    ([GOOD, dict(GOOD, file_name="other.jpg")], [A], "used by an earlier entry"),
 ])
 def test_malformed_entries_are_problems_not_crashes(tmp_path, cleanup, images, annotations, needle):
     path = _export(tmp_path, images, annotations)
@@ -129,3 +128,101 @@ def test_an_unreadable_annotation_file_is_a_problem(tmp_path, cleanup, raw):
     assert samples == [] and "cannot read COCO annotations" in str(problems[0])
     if raw in (b'{}', b'[]'):  # said as what it is ("KeyError: 'images'" before)
         assert "no 'images' list: not a COCO annotation file" in str(problems[0])
+
+
+# ------------------------------------------------------------------ what an adversarial sweep of 0.6.16's datasets found
+def _problems(path) -> str:
+    return "\n".join(map(str, load_split(registry.get_dataset_config(str(path)), "valid")[1]))
+
+
+def test_a_compressed_rle_shorter_than_its_size_is_refused_not_decoded_from_unset_memory(tmp_path, cleanup):
+    """pycocotools decodes a counts string that covers fewer pixels than ``size`` from memory it never set: the mask
+    differed from run to run (0 or 2048 pixels), and the problem list with it."""
+    from pycocotools import mask as mask_utils
+
+    from drywallqa.data.coco import _compressed_runs
+
+    short = dict(A, segmentation={"size": [24, 32], "counts": "PP2"}, iscrowd=1)  # 2048 px coded for 768
+    whole = np.zeros((24, 32), np.uint8)
+    whole[3:9, 4:20] = 1
+    coded = mask_utils.encode(np.asfortranarray(whole))["counts"].decode()
+    path = _export(tmp_path, [GOOD, dict(GOOD, id=1, file_name="other.jpg")],
+                   [short, dict(A, id=11, image_id=1, segmentation={"size": [24, 32], "counts": coded})])
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert "annotation 10" in "\n".join(map(str, problems)) and "RLE counts string must code" in "\n".join(map(str, problems))
+    masks = {s.image_path.name: s.load_mask() for s in samples}
+    assert not masks["good.jpg"].any() and np.array_equal(masks["other.jpg"], whole.astype(bool))  # decoded exactly
+    assert _compressed_runs("PP2") == [2048] and _compressed_runs("P") is None and _compressed_runs("~") is None
+
+
+def test_categories_of_a_coco_file_are_named_and_chosen(tmp_path, cleanup):
+    """A stain class and a category id the file does not list were painted into the crack masks without a word."""
+    stain = dict(A, id=11, bbox=[20, 10, 6, 6], category_id=2)
+    crack = dict(A, category_id=1)
+    raw = {"images": [GOOD], "categories": [{"id": 1, "name": "crack"}, {"id": 2, "name": "stain"}],
+           "annotations": [crack, stain, dict(A, id=12, bbox=[10, 16, 4, 4], category_id=99)]}
+    path = _export(tmp_path, [], [], raw=json.dumps(raw))
+    said = _problems(path)
+    assert "1 annotations name category ids no category entry has (99)" in said
+    assert "annotations of 3 categories (crack: 1, stain: 1, 99: 1) are all read as one label" in said
+    assert load_split(registry.get_dataset_config(str(path)), "valid")[0][0].load_mask().sum() == 48 + 36 + 16
+    spec = yaml.safe_load(path.read_text())
+
+    def declared(name, categories):  # the same photos under a name of their own (a name is registered once)
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**spec, "name": name, "categories": categories}))
+        try:
+            config = registry.get_dataset_config(str(tmp_path / f"{name}.yaml"))
+            return config, load_split(config, "valid")
+        finally:
+            if name in registry.DATASETS:
+                registry.DATASETS.remove(name)
+
+    config, (samples, problems) = declared("faulty_cracks", ["crack"])
+    assert config.categories == ("crack",) and samples[0].load_mask().sum() == 48  # the crack alone
+    assert not [p for p in problems if "read as one label" in p.message or "category ids" in p.message]
+    _, (_, problems) = declared("faulty_holes", ["crack", "hole"])
+    assert "categories ['hole'] of the dataset's YAML file are not categories of this file" in "\n".join(map(str, problems))
+    with pytest.raises(ValueError, match="categories must list COCO category names"):
+        declared("faulty_none", [])
+
+
+def test_an_image_id_of_two_entries_labels_neither_and_a_file_without_annotations_is_named(tmp_path, cleanup):
+    """The second entry of a repeated id was skipped, and its annotations painted on the first photo; a COCO file
+    with no "annotations" key read every photo as unlabelled."""
+    path = _export(tmp_path, [GOOD, dict(GOOD, file_name="other.jpg"), dict(GOOD, id=1, file_name="small.jpg",
+                                                                           width=20)],
+                   [A, dict(A, id=11, bbox=[20, 10, 6, 6])])
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert [s.image_path.name for s in samples] == ["small.jpg"]
+    assert "image id 0 is used by 2 image entries: which photo its annotations label cannot be told; all of them " \
+           "skipped" in "\n".join(map(str, problems))
+    path = _export(tmp_path, [], [], raw=json.dumps({"images": [GOOD]}))
+    assert "no 'annotations' list: its 1 photos are read as showing nothing" in _problems(path)
+
+
+def test_photos_a_coco_file_does_not_list_and_folders_of_a_mask_split_are_named(tmp_path, cleanup):
+    path = _export(tmp_path, [GOOD], [A])
+    assert "2 photos of " in _problems(path) and "are not listed in it and are not read (other.jpg, small.jpg)" in \
+        _problems(path)
+    ds = tmp_path / "masks" / "train"
+    (ds / "_masks" / "more").mkdir(parents=True)
+    (ds / "more").mkdir()
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(ds / "a.jpg")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(ds / "_masks" / "a.png")
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(ds / "more" / "b.jpg")
+    spec = tmp_path / "m.yaml"
+    spec.write_text(yaml.safe_dump({"name": "hunt_masks", "folder": str(tmp_path / "masks"), "prompts": ["segment crack"]}))
+    samples, problems = load_split(registry.get_dataset_config(str(spec)), "train")
+    said = "\n".join(map(str, problems))
+    assert len(samples) == 1 and "more: a folder: a mask-folder split reads the photos of its own folder" in said
+    assert "_masks/more: a folder: masks are read from _masks/ itself" in said
+
+
+def test_two_splits_of_one_folder_are_refused(tmp_path, cleanup):
+    _export(tmp_path, [GOOD], [A])
+    spec = tmp_path / "twice.yaml"
+    spec.write_text(yaml.safe_dump({"name": "twice", "folder": str(tmp_path / "ds"), "prompts": ["segment crack"],
+                                    "splits": {"train": {"kind": "coco", "folder": "valid"},
+                                               "valid": {"kind": "coco", "folder": "./valid"}}}))
+    with pytest.raises(ValueError, match="splits 'train' and 'valid' are both the folder './valid'"):
+        registry.get_dataset_config(str(spec))

@@ -61,6 +61,31 @@ def test_grey_alpha_mask_is_its_grey_channel(tmp_path):
     assert read_mask(tmp_path / "m.png").sum() == 4
 
 
+def test_palette_and_transparent_masks_are_read_by_their_colours_and_what_was_painted(tmp_path):
+    """A two-colour palette mask (white at index 0, as quantize() saves it) was read by its indices: inverted, 90% of
+    every photo a crack; a mask painted on a transparent layer (transparent white around it) was all foreground."""
+    from drywallqa.data.sample import soft_mask_problem
+
+    drawn = np.zeros((16, 16), bool)
+    drawn[3:6, 2:12] = True
+    Image.fromarray(drawn.astype(np.uint8) * 255).quantize(2).save(tmp_path / "palette.png")
+    assert Image.open(tmp_path / "palette.png").mode == "P"
+    layer = np.zeros((16, 16, 4), np.uint8)
+    layer[...] = (255, 255, 255, 0)  # transparent white
+    layer[drawn] = (255, 0, 0, 255)  # the crack painted red
+    Image.fromarray(layer, "RGBA").save(tmp_path / "layer.png")
+    ink = np.zeros((16, 16, 4), np.uint8)
+    ink[drawn] = (0, 0, 0, 255)  # black ink on a transparent layer
+    Image.fromarray(ink, "RGBA").save(tmp_path / "ink.png")
+    opaque = np.zeros((16, 16, 4), np.uint8)
+    opaque[..., 3] = 255
+    opaque[drawn] = (255, 255, 255, 255)  # black and white, opaque: by its colour, as before
+    Image.fromarray(opaque, "RGBA").save(tmp_path / "opaque.png")
+    for name in ("palette.png", "layer.png", "ink.png", "opaque.png"):
+        assert np.array_equal(read_mask(tmp_path / name), drawn), name
+        assert soft_mask_problem(tmp_path / name) is None, name
+
+
 def test_split_name_with_a_path_is_refused(tmp_path):
     _dataset(tmp_path, [_entry(1, "p0.jpg")], [])
     (tmp_path / "bad.yaml").write_text("name: hunt_bad\nfolder: ds\nprompts: [segment crack]\nlabel_shape: box\n"
@@ -68,7 +93,7 @@ def test_split_name_with_a_path_is_refused(tmp_path):
     with pytest.raises(ValueError, match="split name must be a folder name"):
         load_dataset_config(tmp_path / "bad.yaml")
     (tmp_path / "fine.yaml").write_text("name: hunt_fine\nfolder: ds\nprompts: [segment crack]\n"
-                                        "splits: {'my split': {kind: coco, folder: valid}, 'trén': {kind: coco, folder: valid}}\n")
+                                        "splits: {'my split': {kind: coco, folder: valid}, 'trén': {kind: coco, folder: other}}\n")
     assert list(load_dataset_config(tmp_path / "fine.yaml").splits) == ["my split", "trén"]  # names, not paths: fine
 
 

@@ -14,15 +14,17 @@ import numpy as np
 from tqdm import tqdm
 
 from ..utils.files import file_stamp, process_alive, remove_stale_temporaries, write_atomic
-from ..utils.image_io import read_image
+from ..utils.image_io import ImageReadError, read_image
 from .sample import Sample
 
 logger = logging.getLogger(__name__)
 
 
 # part of every cache key: bump it when reading or rasterising changes what a sample decodes to
-# (2: degenerate boxes dropped, data/coco.py), so that no training reuses arrays made the old way
-CACHE_VERSION = 2
+# (2: degenerate boxes dropped, data/coco.py; 3: palette and transparent masks read by their colours and what was
+# painted, degenerate polygons not drawn as their boxes, photos that cannot be decoded left out), so that no training
+# reuses arrays made the old way
+CACHE_VERSION = 3
 
 
 def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
@@ -70,18 +72,22 @@ def remove_stale_cache_temporaries(cache_dir: str | Path) -> int:
     return removed
 
 
-def _save(path: Path, images: np.ndarray, masks: np.ndarray) -> None:
+def _save(path: Path, images: np.ndarray, masks: np.ndarray, kept: np.ndarray) -> None:
     """Written whole (:func:`~drywallqa.utils.files.write_atomic`): concurrent runs sharing the folder, or a kill,
     leave the old file or the new one; a killed write's temporary file is removed when the cache is opened next."""
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to a name
-            np.savez(f, images=images, masks=masks)
+            np.savez(f, images=images, masks=masks, kept=kept)
 
     write_atomic(path, write)
 
 
-def load_arrays(samples: list[Sample], size: int, cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(N, size, size, 3)`` uint8 and masks ``(N, size, size)`` bool, cached under :func:`cache_key`."""
+def load_arrays(samples: list[Sample], size: int,
+                cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """``(images, masks, kept)``: images ``(N, size, size, 3)`` uint8 and masks ``(N, size, size)`` bool of the
+    samples that could be read, and their indices in ``samples``, cached under :func:`cache_key`. A photo or mask
+    that cannot be decoded (a truncated JPEG passes the header check of :func:`~drywallqa.data.sample.load_split`)
+    is left out with a warning naming it: one bad file among thousands stopped the whole training run."""
     path = Path(cache_dir) / f"arrays_{size}_{cache_key(samples, size)}.npz" if cache_dir else None
     if path is not None:
         remove_stale_cache_temporaries(path.parent)
@@ -89,17 +95,43 @@ def load_arrays(samples: list[Sample], size: int, cache_dir: str | Path | None =
         try:
             with np.load(path) as data:
                 images, masks = data["images"], data["masks"]
-            if images.shape == (len(samples), size, size, 3) and masks.shape == (len(samples), size, size):
-                return images, masks
+                kept = data["kept"].tolist() if "kept" in data else list(range(len(samples)))  # 0.6.16's: all read
+            if images.shape == (len(kept), size, size, 3) and masks.shape == (len(kept), size, size) and \
+                    all(0 <= k < len(samples) for k in kept):
+                _warn_of_left_out(samples, kept, "(in the array cache: fix or remove them, and they are read again)")
+                return images, masks, kept
             raise ValueError(f"arrays of shapes {images.shape} and {masks.shape}")
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # truncated, overwritten
             logger.warning("training-array cache %s is damaged (%s); decoding the images again", path, exc)
     images = np.zeros((len(samples), size, size, 3), np.uint8)
     masks = np.zeros((len(samples), size, size), bool)
+    kept, why = [], {}
     for i, s in enumerate(tqdm(samples, desc=f"decoding {len(samples)} images", leave=False)):
-        images[i] = cv2.resize(read_image(s.image_path), (size, size), interpolation=cv2.INTER_AREA)
-        masks[i] = resize_mask(s.load_mask(), size)
+        try:
+            images[len(kept)] = cv2.resize(read_image(s.image_path), (size, size), interpolation=cv2.INTER_AREA)
+            masks[len(kept)] = resize_mask(s.load_mask(), size)
+        except (ImageReadError, OSError, ValueError) as exc:
+            why[i] = str(exc)
+            continue
+        kept.append(i)
+    images, masks = images[:len(kept)], masks[:len(kept)]
+    _warn_of_left_out(samples, kept, "", why)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _save(path, images, masks)
-    return images, masks
+        _save(path, images, masks, np.asarray(kept, np.int64))
+    return images, masks, kept
+
+
+LEFT_OUT_SHOWN = 5  # files named in the warning of photos left out of the arrays
+
+
+def _warn_of_left_out(samples: list[Sample], kept: list[int], where: str, why: dict | None = None) -> None:
+    """One warning naming the samples not in ``kept`` (the first :data:`LEFT_OUT_SHOWN`, with why where known)."""
+    left = sorted(set(range(len(samples))) - set(kept))
+    if not left:
+        return
+    named = "; ".join(why.get(i) or str(samples[i].image_path) if why else str(samples[i].image_path)
+                      for i in left[:LEFT_OUT_SHOWN])
+    logger.warning("%d of %d photos could not be decoded and are left out%s: %s%s", len(left), len(samples),
+                   f" {where}" if where else "", named, f"; and {len(left) - LEFT_OUT_SHOWN} more" if
+                   len(left) > LEFT_OUT_SHOWN else "")

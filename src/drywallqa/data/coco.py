@@ -88,6 +88,30 @@ def _box_pixels(bbox: list[float], height: int, width: int) -> tuple[int, int, i
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
+def _compressed_runs(counts: str | bytes) -> list[int] | None:
+    """The runs a COCO compressed RLE string codes (pycocotools' ``rleFrString``: 5 bits a character from 48, a
+    continuation bit, the sign bit of a run's last character, each run after the second coded as the difference to
+    the run two before), or None where the string is not such a code."""
+    try:
+        text = counts.decode("ascii") if isinstance(counts, bytes) else counts
+    except UnicodeDecodeError:
+        return None
+    runs, value, shift = [], 0, 0
+    for char in text:
+        c = ord(char) - 48
+        if not 0 <= c < 64:
+            return None
+        value |= (c & 0x1F) << shift
+        shift += 5
+        if c & 0x20:  # more characters of this run
+            continue
+        if c & 0x10:
+            value -= 1 << shift  # the last character's sign bit
+        runs.append(value + (runs[-2] if len(runs) > 2 else 0))
+        value, shift = 0, 0
+    return runs if shift == 0 else None  # a run cut short
+
+
 def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
     """Add one annotation to ``mask`` in place; returns the problems it has (raises on a malformed one)."""
 
@@ -107,7 +131,10 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
                 raise ValueError(f"RLE runs must be non-negative and cover {height}x{width} pixels")
             rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
         elif isinstance(counts, (str, bytes)):
-            rle = {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+            runs = _compressed_runs(counts)  # checked here: pycocotools decodes short runs from unset memory (a mask
+            if runs is None or any(c < 0 for c in runs) or sum(runs) != height * width:  # differing run to run)
+                raise ValueError(f"RLE counts string must code non-negative runs covering {height}x{width} pixels")
+            rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
         else:
             raise TypeError(f"RLE counts must be a list or a string, got {type(counts).__name__}")
         decoded = mask_utils.decode(rle).astype(bool)
@@ -120,11 +147,13 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
     if not isinstance(seg, list):
         raise TypeError(f"segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}")
     bound = coordinate_bound(height, width)
+    dropped = 0
     for poly in seg:
         poly = _number_list(poly, bound)
         if len(poly) >= 6 and len(poly) % 2 == 0:
             polygons.append(poly)
         else:
+            dropped += 1
             problems.append(
                 DataProblem(source, f"annotation {ann.get('id')}: degenerate polygon with {len(poly) // 2} points dropped")
             )
@@ -136,6 +165,8 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
                                                 f"{width}x{height} image (no area, or outside it); nothing drawn"))
         mask |= drawn
         return problems
+    if dropped:  # its outline was of no use: its box is no outline of the region either (a 2-point crack line's box
+        return problems  # filled four fifths of the photo)
     bbox = _number_list(ann.get("bbox") or [], bound)
     if _drawable(bbox):
         pixels = _box_pixels(bbox, height, width)

@@ -36,7 +36,8 @@ class DatasetConfig:
     and strips refined from them): their prompts are never negatives of each other. Default: ``name``.
     ``manifest`` names the dataset whose group-clean split manifest this one uses, for a dataset made from
     another's photos under the same relative paths (masks refined from its boxes): the same photos fall in the
-    same parts. Default: ``name``.
+    same parts. Default: ``name``. ``categories`` names the COCO categories whose annotations are the foreground
+    (default: all of them, with a problem where they are of several).
     """
 
     name: str
@@ -46,6 +47,7 @@ class DatasetConfig:
     label_shape: str = "region"
     concept: str | None = None
     manifest: str | None = None
+    categories: tuple[str, ...] | None = None
 
     @property
     def concept_name(self) -> str:
@@ -141,7 +143,7 @@ def measures_joints(prompt: str, concept: str | None = None) -> bool:
 
 SPLIT_KINDS = ("coco", "mask_folder")
 LABEL_SHAPES = ("region", "box")
-_YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape", "concept", "manifest"}
+_YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape", "concept", "manifest", "categories"}
 
 
 def detect_splits(root: Path) -> dict[str, SplitSource]:
@@ -169,6 +171,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         label_shape: region                 # or box, when the labels are bounding boxes only
         concept: walls                      # optional: datasets labelling one thing share it (no negatives)
         manifest: walls_boxes               # optional: use that dataset's split manifest (same photos, same paths)
+        categories: [crack]                 # optional: the COCO categories read as the label (default: all)
         splits:                             # optional; found from the layout when left out
           train: {kind: coco, folder: train}          # or {kind: mask_folder, folder: train}
 
@@ -222,6 +225,13 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     for key, value in (("concept", concept), ("manifest", manifest)):
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise ValueError(f"{path}: {key} must be a non-empty string, got {value!r}")
+    categories = d.get("categories")
+    if categories is not None:
+        categories = categories if isinstance(categories, list) else [categories]
+        if not categories or not all(isinstance(c, (str, int)) and not isinstance(c, bool) and str(c).strip()
+                                     for c in categories):
+            raise ValueError(f"{path}: categories must list COCO category names, e.g. [crack], got {d['categories']!r}")
+        categories = tuple(str(c).strip() for c in categories)
     root = _declared_folder(path, d["folder"])
     why = "" if root.is_dir() else why_not(root, folder=True)
     if why and why != "not found":  # a file, below one: not "no split folders"
@@ -241,13 +251,20 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
                 raise ValueError(f"{path}: split {split!r}: unknown keys {extra}; a split has kind and folder only (a "
                                  f"COCO split's annotations are its folder's _annotations.coco.json)")
             splits[split] = SplitSource(src["kind"], str(src.get("folder", split)))
+        folders = {}
+        for split, src in splits.items():  # one folder as train and valid: its photos counted twice, valid = train
+            where = (root / src.folder).resolve()
+            if where in folders:
+                raise ValueError(f"{path}: splits {folders[where]!r} and {split!r} are both the folder {src.folder!r}: "
+                                 "a split is a folder of its own")
+            folders[where] = split
     else:
         splits = detect_splits(root)
         if not splits:
             raise ValueError(f"{path}: no split folders found under {root} (expected <split>/_annotations.coco.json "
                              "or <split>/_masks/); list them under splits:")
     return DatasetConfig(str(d["name"]), str(root), tuple(x.strip() for x in prompts), splits, label_shape,
-                         concept.strip() if concept else None, manifest.strip() if manifest else None)
+                         concept.strip() if concept else None, manifest.strip() if manifest else None, categories)
 
 
 DATASETS_PLACEHOLDER = "{datasets}"

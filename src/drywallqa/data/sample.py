@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,13 +77,10 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
 
     try:
         with open_image(path) as img:
-            if img.getcolors(MASK_LEVELS) is not None:  # at most MASK_LEVELS values (colours): a label
-                return None
-            arr = np.asarray(img)
+            arr = mask_plane(img)  # as read_mask reads it (a palette's colours, not its indices)
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
-    arr = mask_plane(arr)  # as read_mask reads it
-    levels = len(np.unique(arr))
+    levels = int(np.count_nonzero(np.bincount(arr.ravel()))) if arr.dtype == np.uint8 else len(np.unique(arr))
     if levels <= MASK_LEVELS:
         return None
     on = arr[arr > 0]
@@ -115,17 +113,29 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
         images, anns = coco["images"], coco.get("annotations", [])
         if not isinstance(images, list) or not isinstance(anns, list):
             raise TypeError("'images' and 'annotations' must be lists")
+        categories = coco.get("categories", [])
+        if not isinstance(categories, list):
+            raise TypeError("'categories' must be a list")
     except (*ENTRY_ERRORS, json.JSONDecodeError) as exc:
         problems.append(DataProblem(str(ann_file), f"cannot read COCO annotations ({type(exc).__name__}: {str(exc)[:200]})"))
         return []
+    if "annotations" not in coco and images:  # every photo read as unlabelled, without a word
+        problems.append(DataProblem(str(ann_file), f"no 'annotations' list: its {len(images)} photos are read as showing "
+                                                   "nothing to segment (write \"annotations\": [] to say so)"))
     by_image: dict = {}
-    for a in anns:
+    for a in _of_categories(config, anns, categories, str(ann_file), problems):
         try:
             by_image.setdefault(a["image_id"], []).append(a)
         except ENTRY_ERRORS as exc:  # not an object, no image_id, or an unhashable one
             problems.append(DataProblem(str(ann_file), f"annotation entry {str(a)[:60]!r} unusable ({type(exc).__name__}); "
                                                        "skipped"))
-    samples, seen, seen_names = [], set(), {}
+    entries = Counter(img.get("id") for img in images if isinstance(img, dict) and _hashable(img.get("id")))
+    # an id of several entries: whose photo its annotations label cannot be told (they were drawn on the first)
+    seen, seen_names = {i for i, n in entries.items() if n > 1}, {}
+    for ident in seen:
+        problems.append(DataProblem(str(ann_file), f"image id {ident!r} is used by {entries[ident]} image entries: which "
+                                                   "photo its annotations label cannot be told; all of them skipped"))
+    samples = []
     for img in images:
         try:
             sample = _coco_sample(config, split, folder, img, by_image, seen, problems, seen_names)
@@ -142,7 +152,58 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
         ids = sorted({str(a["image_id"]) for a in orphans})
         problems.append(DataProblem(str(ann_file), f"{len(orphans)} annotations name image ids that no image entry has "
                                                    f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}); skipped"))
+    _unlisted_photos(folder, images, str(ann_file), problems)
     return samples
+
+
+def _of_categories(config: DatasetConfig, anns: list, categories: list, source: str, problems: list) -> list:
+    """The annotations that label this dataset's foreground: those of its YAML's ``categories`` where it names some,
+    else all, with a problem where they are of several categories (all read as one label: a stain class joined the
+    crack masks without a word) or name category ids the file does not list."""
+    names = {c["id"]: c.get("name") for c in categories if isinstance(c, dict) and _hashable(c.get("id"))}
+
+    def category(a):
+        return a.get("category_id") if isinstance(a, dict) and _hashable(a.get("category_id")) else None
+
+    if config.categories:
+        missing = [n for n in config.categories if n not in names.values()]
+        if missing:
+            problems.append(DataProblem(source, f"categories {missing} of the dataset's YAML file are not categories of "
+                                                f"this file (it has: {sorted(map(str, names.values()))})"))
+        wanted = {i for i, n in names.items() if n in config.categories}
+        return [a for a in anns if not isinstance(a, dict) or category(a) in wanted]
+    used = Counter(category(a) for a in anns if isinstance(a, dict))
+    unknown = sorted((str(i) for i in used if i not in names), key=str) if names else []
+    if unknown:
+        problems.append(DataProblem(source, f"{sum(used[i] for i in used if str(i) in unknown)} annotations name "
+                                            f"category ids no category entry has ({', '.join(unknown[:5])}); read as "
+                                            "this dataset's label"))
+    if len(used) > 1:
+        counts = ", ".join(f"{names.get(i, i)}: {n}" for i, n in used.most_common())
+        problems.append(DataProblem(source, f"annotations of {len(used)} categories ({counts}) are all read as one "
+                                            "label, this dataset's; to read only some, list their names under "
+                                            "categories: in the dataset's YAML file"))
+    return anns
+
+
+def _unlisted_photos(folder: Path, images: list, source: str, problems: list) -> None:
+    """A problem naming the photos of a COCO split's folder that its file does not list (they are not read)."""
+    from ..utils.image_io import IMAGE_SUFFIXES
+
+    listed = set()
+    for img in images:
+        try:
+            listed.add((folder / img["file_name"]).resolve())
+        except ENTRY_ERRORS:  # no name, or none a file can have (each named as its entry is read)
+            continue
+    try:
+        unlisted = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+                          and not p.name.startswith(".") and p.is_file() and p.resolve() not in listed)
+    except OSError:
+        return
+    if unlisted:
+        problems.append(DataProblem(source, f"{len(unlisted)} photos of {folder} are not listed in it and are not read "
+                                            f"({', '.join(unlisted[:5])}{', ...' if len(unlisted) > 5 else ''})"))
 
 
 def _hashable(value) -> bool:
@@ -171,10 +232,8 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
     if not path.is_file():
         problems.append(DataProblem(str(path), "listed in the COCO file but missing on disk; skipped"))
         return None
-    if ident in seen:
-        problems.append(DataProblem(str(path), f"image id {ident!r} is used by an earlier entry too; skipped"))
+    if ident in seen:  # of several entries (named once, with how many)
         return None
-    seen.add(ident)
     if seen_names is not None:
         key = path.resolve()
         if key in seen_names:
@@ -226,6 +285,10 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
         if path.is_symlink() and not path.exists():
             problems.append(DataProblem(str(path), f"a link to {os.readlink(path)}, which does not exist; skipped"))
             broken.add(path.stem)
+    for path in entries:  # photos below a folder of the split are not read: said so (they were left without a word)
+        if path.is_dir() and path.name != "_masks":
+            problems.append(DataProblem(str(path), "a folder: a mask-folder split reads the photos of its own folder, "
+                                                   "not below it; skipped (move them up, masks into _masks/)"))
     files = [p for p in entries if p.is_file()]
     for path in files:
         if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -259,9 +322,10 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
         samples.append(Sample(path, config.name, split, height, width, mask_path=mask_path))
     masks = folder / "_masks"
     for path in sorted(masks.iterdir()) if masks.is_dir() else ():
-        if path.name.startswith(".") or path.is_dir() or (path.suffix == ".png" and (path.stem in stems or path.stem in broken)):
+        if path.name.startswith(".") or (path.suffix == ".png" and (path.stem in stems or path.stem in broken)):
             continue
-        why = (f"no photo {folder.name}/{path.stem}.<jpg, png, ...> takes this mask" if path.suffix == ".png" else
+        why = ("a folder: masks are read from _masks/ itself, not below it" if path.is_dir() else
+               f"no photo {folder.name}/{path.stem}.<jpg, png, ...> takes this mask" if path.suffix == ".png" else
                "not a mask by its name (a photo <stem>.jpg takes _masks/<stem>.png)")
         problems.append(DataProblem(str(path), f"{why}; skipped"))
     return samples

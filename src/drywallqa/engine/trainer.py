@@ -284,7 +284,11 @@ class Trainer:
         images, masks, ids, files = [], [], [], []
         try:
             for k, (ds, samples, rep) in enumerate(parts):
-                im, mk = load_arrays(samples, size, d.cache_dir)
+                im, mk, kept = load_arrays(samples, size, d.cache_dir)  # a photo that cannot be decoded: named, left
+                if not kept:
+                    raise ValueError(f"dataset {ds.name!r}: none of the {len(samples)} photos of its {part} part can be "
+                                     "decoded (the warning above names them)")
+                samples = [samples[i] for i in kept]
                 images += [im] * rep
                 masks += [mk] * rep
                 ids += [np.full(len(im) * rep, k)]

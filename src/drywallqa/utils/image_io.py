@@ -462,11 +462,11 @@ def read_mask(path: str | Path, data: bytes | None = None, max_pixels: int | Non
         with open_image(path if data is None else io.BytesIO(data), image_formats()) as img:
             check_pixels(img.width, img.height, max_pixels, str(path))
             with _pixel_warning_off_if_large(img):
-                arr = np.asarray(img)
+                plane = mask_plane(img)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc))  # (read from ``data``)
         raise ImageReadError(f"{path}: not a readable mask ({reason})") from exc
-    return mask_plane(arr) > 0
+    return plane > 0
 
 
 def photo_pixels(entry) -> int:
@@ -480,10 +480,23 @@ def photo_pixels(entry) -> int:
     return max(DEFAULT_MAX_PIXELS, size)
 
 
-def mask_plane(arr: np.ndarray) -> np.ndarray:
-    """``(H, W)`` values of a mask file's pixels as :func:`read_mask` reads them: colour (RGB, RGBA) the colour
-    channels' maximum, grey with alpha (LA) the grey channel."""
-    return arr[..., :1 if arr.shape[2] == 2 else 3].max(axis=2) if arr.ndim == 3 else arr
+def mask_plane(img: Image.Image) -> np.ndarray:
+    """``(H, W)`` values of an opened mask file's pixels, foreground where above 0 (:func:`read_mask`): a palette
+    mask by its colours (not its palette indices: a two-colour palette often holds white at index 0), a colour one
+    by its channels' maximum; a mask with transparency (some pixel's alpha below 255: painted on a transparent layer)
+    by its alpha, what was painted, whatever its colour (a transparent white background was all foreground); an
+    opaque one with alpha by its colour or grey."""
+    if img.mode in ("P", "PA"):
+        img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
+    elif img.mode not in ("1", "L", "LA", "La", "RGB", "RGBA", "RGBa") and not img.mode.startswith(("I", "F")):
+        img = img.convert("RGB")  # CMYK, YCbCr, ...
+    arr = np.asarray(img)
+    if arr.ndim == 2:
+        return arr
+    alpha = arr[..., -1] if img.mode in ("LA", "La", "RGBA", "RGBa") else None
+    if alpha is not None and alpha.min() < 255:
+        return alpha
+    return arr[..., :1 if arr.shape[2] == 2 else 3].max(axis=2)
 
 
 @dataclass
