@@ -226,3 +226,13 @@ def test_two_splits_of_one_folder_are_refused(tmp_path, cleanup):
                                                "valid": {"kind": "coco", "folder": "./valid"}}}))
     with pytest.raises(ValueError, match="splits 'train' and 'valid' are both the folder './valid'"):
         registry.get_dataset_config(str(spec))
+
+
+def test_stats_of_a_split_listing_no_photo_says_so_not_see_why_below(tmp_path, cleanup):
+    """"(its split folders hold none: see why below)", and nothing below: an export of no image has no problem."""
+    path = _export(tmp_path, [], [])
+    for name in ("good.jpg", "other.jpg", "small.jpg"):
+        (tmp_path / "ds" / "valid" / name).unlink()
+    res = CliRunner().invoke(app, ["data", "stats", "-d", str(path)], terminal_width=300)
+    assert res.exit_code == 1 and "(its split folders, valid, list or hold no photo)" in res.output, res.output
+    assert "see why below" not in res.output

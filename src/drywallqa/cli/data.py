@@ -107,7 +107,8 @@ def _shown_stats(names: list[str], datasets_dir: Optional[Path]) -> list[dict]:
             why = why_not(root, folder=True) if not root.is_dir() else ""
             tagged(f"{st['dataset']}: no images read", "yellow", f"under {root} " + (
                 "(set --datasets-dir or DRYWALLQA_DATASETS to the folder holding the datasets)" if why == "not found"
-                else f"({root} {why})" if why else "(its split folders hold none: see why below)"))
+                else f"({root} {why})" if why else "(its split folders hold none: see why below)" if st["problems"]
+                else f"(its split folders, {', '.join(get_dataset_config(st['dataset']).splits)}, list or hold no photo)"))
             for problem in st["problems"][:STATS_PROBLEMS]:  # why: a broken annotation file, every photo missing, ...
                 console.print(f"  - {problem}", highlight=False, soft_wrap=True)
             continue
