@@ -61,7 +61,9 @@ def data_stats(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the statistics to this JSON file; "
                                             "'-': to standard output (the tables then go to standard error)."),
     preview_dir: Optional[Path] = typer.Option(
-        None, "--preview", help="Also save <dataset>_preview.png here: 12 random photos beside their ground truth."),
+        None, "--preview", help="Also save <dataset>_preview.png here: 12 random photos beside their ground truth; and "
+                                      "<dataset>_label_copies.png where copies of one photo were found: their labels "
+                                      "side by side."),
 ):
     """Counts, mask coverage, label stroke widths, source-photo groups and near-duplicates across splits."""
     names = dataset_names(dataset)

@@ -1007,7 +1007,7 @@ class PromptGate:
                     f"out. {off}")
         return (f"'{match.prompt}' is not something this model was trained to find (nearest: {match.concept}, similarity "
                 f"{match.similarity:.2f}); its mask is left empty. It knows {knows} and English paraphrases of them "
-                f"(other languages are not understood). {off}")
+                f"(other languages are understood only for a few trade words). {off}")
 
 
 def calibrate_margin(gate: PromptGate, positive_embeddings, negative_embeddings) -> dict:
