@@ -223,3 +223,30 @@ def test_ship_and_training_name_the_torch_folder_for_an_onnx_export(tiny_model_d
     res = CliRunner().invoke(app, ["ship", str(tmp_path / "onnx"), "--out", str(tmp_path / "shipped")])
     assert res.exit_code == 2 and "torch model folder it was exported from" in " ".join(
         res.output.replace("│", " ").split()), res.output
+
+
+def test_options_onnx_cannot_honour_are_refused(tiny_model_dir, tmp_path):
+    """--model clipseg --runtime onnx ran the exported shipped film_unet under CLIPSeg's name (evaluate's report too);
+    --max-tiles without --tile was dropped; opset 9 or 10 exported graphs whose masks were at 0.4-0.7 IoU of the
+    model's, said only by a torch warning; another model's graph in decoder.onnx failed every photo on its own."""
+    import shutil
+
+    from drywallqa.export.onnx import MIN_OPSET
+
+    Image = pytest.importorskip("PIL.Image")
+    Image.new("RGB", (40, 30)).save(tmp_path / "w.jpg")
+    for option, hint, words in ((["--model", "clipseg", "--runtime", "onnx"], "--model", "runs on the torch runtime"),
+                                (["--max-tiles", "3"], "--max-tiles", "is an option of --tile")):
+        res = CliRunner().invoke(app, ["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out",
+                                       str(tmp_path / "o"), "--model-path", str(tiny_model_dir), *option],
+                                 terminal_width=300)
+        said = " ".join(res.output.replace("│", " ").split())
+        assert res.exit_code == 2 and hint in said and words in said, res.output
+    for opset in (9, 10, "17", True, 11.0):
+        with pytest.raises(ValueError, match=f"opset must be a whole number of at least {MIN_OPSET}"):
+            export_onnx(tiny_model_dir, tmp_path / f"op{opset}", opset=opset)
+        assert not (tmp_path / f"op{opset}").exists()
+    onnx_dir = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    shutil.copy(onnx_dir / "encoder.onnx", onnx_dir / "decoder.onnx")  # a graph, but not the decoder
+    with pytest.raises(ValueError, match=r"not a loadable ONNX export .*decoder.onnx takes \['pixel_values'\]"):
+        Segmenter.load(onnx_dir, runtime="onnx")

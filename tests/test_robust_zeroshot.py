@@ -455,3 +455,39 @@ def test_the_configs_size_filter_and_prompt_source_hold_unless_an_option_is_give
     assert runs["config"]["images"][0]["prompts"] == ["crack"]
     st = runs["option"]["stages"]
     assert runs["option"]["config"]["size_filter"] is True and st["removed_by_size_filter"] == st["boxes_detected"] > 0
+
+
+# ------------------------------------------------------------------ options of a model, given to the pipeline
+@pytest.mark.parametrize("option, words", [
+    (["--threshold", "0.99"], "--threshold"), (["--label-shape", "box"], "--label-shape"),
+    (["--runtime", "onnx"], "--runtime"), (["--no-prompt-gate"], "--no-prompt-gate"),
+    (["--model", "clipseg"], "--model")])
+def test_options_the_pipeline_has_none_of_are_refused_not_dropped(tmp_path, option, words):
+    """--threshold 0.99 (and --label-shape, --runtime, --no-prompt-gate, --model) with --pipeline zeroshot made the
+    very masks made without them, exit 0 and no word."""
+    Image.new("RGB", (40, 30)).save(tmp_path / "w.jpg")
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "w.jpg"), "-p", "segment crack", "--out",
+                                   str(tmp_path / "o"), "--pipeline", "zeroshot", *option], terminal_width=300)
+    assert res.exit_code == 2 and words in res.output and "not an option of --pipeline zeroshot" in \
+        " ".join(res.output.replace("│", " ").split()), res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_python_api_refuses_a_model_s_options_for_the_pipeline(tiny_grounding_dino_dir, tiny_sam_dir, tmp_path):
+    from drywallqa import Segmenter
+    from drywallqa.engine.segmenter import EncodedImage
+
+    with pytest.raises(ValueError, match=r"label_shape, prompt_gate, scales, threshold: not options of the zeroshot "
+                                         r"pipeline \(its options: .*mask_threshold"):
+        Segmenter.load(pipeline="zeroshot", label_shape="box", prompt_gate=False, threshold=0.99, scales=[7])
+    with pytest.raises(ValueError, match="runtime 'onnx': a pipeline runs its own models"):
+        Segmenter.load(pipeline="zeroshot", runtime="onnx")
+    seg = ZeroShotSegmenter(ZeroShotConfig(detector_path=str(tiny_grounding_dino_dir), sam_path=str(tiny_sam_dir),
+                                           box_threshold=0.0, text_threshold=0.0))
+    photo = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="threshold is not an option of the zeroshot pipeline"):
+        seg.predict(photo, ["segment crack"], threshold=0.99)
+    # label_shape asks for the box adapter of prompts trained on box labels, where there is one (evaluate asks it of
+    # every segmenter on box-labelled data): none here, the masks as they are
+    plain = seg.decode(EncodedImage(photo), ["segment crack"]).masks["segment crack"]
+    assert np.array_equal(seg.predict(photo, ["segment crack"], label_shape="box").masks["segment crack"], plain)

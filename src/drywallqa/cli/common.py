@@ -270,6 +270,7 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --pipeline / --min-confidence / --tile
     / --max-tiles / --label-shape / --precision (checked by the command, with its other values)."""
     from ..engine.predictor import PRECISIONS
+    from ..engine.tiling import DEFAULT_MAX_TILES
 
     if runtime not in ("torch", "onnx"):
         raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
@@ -292,10 +293,23 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
         raise typer.BadParameter("a tile needs at least 32 px", param_hint="--tile")
     if max_tiles is not None and max_tiles < 1:
         raise typer.BadParameter(f"must be at least 1, got {max_tiles}", param_hint="--max-tiles")
-    tiling = {"tile": tile, **({"max_tiles": max_tiles} if max_tiles is not None else {})} if tile else {}
-    if pipeline:
+    if max_tiles is not None and not tile:  # was dropped without a word
+        raise typer.BadParameter("is an option of --tile: give --tile SIZE too", param_hint="--max-tiles")
+    tiling = {"tile": tile, "max_tiles": DEFAULT_MAX_TILES if max_tiles is None else max_tiles} if tile else {}
+    if pipeline:  # options of a model that the pipeline (hub detectors + SAM, its YAML config) has none of: refused,
+        # not dropped (--threshold 0.99 made the same masks)
+        unused = [(runtime != "torch", "--runtime", "the pipeline runs its hub models itself"),
+                  (model is not None, "--model", "the pipeline's models are named in its config (--model-path)"),
+                  (label_shape is not None, "--label-shape", "its masks are where SAM put one"),
+                  (not prompt_gate, "--no-prompt-gate", "it has no prompt gate")]
+        for given, hint, why in unused:
+            if given:
+                raise typer.BadParameter(f"not an option of --pipeline zeroshot: {why}", param_hint=hint)
         return {"pipeline": pipeline, "min_confidence": min_confidence, **tiling}
     shaped = {"label_shape": label_shape} if label_shape else {}
+    if runtime == "onnx" and model not in (None, "film_unet"):  # ran the exported film_unet under the name asked for
+        raise typer.BadParameter(f"--runtime onnx runs an exported film_unet model folder; {model} runs on the torch "
+                                 "runtime (leave out --runtime onnx)", param_hint="--model")
     if runtime == "onnx":
         return {"runtime": "onnx", "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped}
     return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped,

@@ -50,7 +50,7 @@ def predict(
         None, help="Empty the masks whose confidence (estimated IoU, 0..1; SAM's predicted IoU for --model sam_text) is lower."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
     precision: str = typer.Option("float32", help=PRECISION_HELP),
-    max_tiles: int = typer.Option(DEFAULT_MAX_TILES, help=MAX_TILES_HELP),
+    max_tiles: Optional[int] = typer.Option(None, help=MAX_TILES_HELP + f" Default with --tile: {DEFAULT_MAX_TILES}."),
     flag: List[str] = typer.Option(
         None, "--flag", help="QA rule 'PROMPT: MEASURE OP NUMBER' (repeatable), e.g. 'segment crack: max_width_mm > 0.3': "
                              "photos breaking one are flagged in results.json and listed first in report.html."),
@@ -88,6 +88,9 @@ def predict(
         executor = engine
     if executor not in ("local", "ray"):
         raise typer.BadParameter("executor must be local or ray", param_hint="--executor")
+    if threshold is not None and (pipeline or model == "zeroshot"):  # the same masks came of --threshold 0.99
+        raise typer.BadParameter("not an option of --pipeline zeroshot: its masks are where SAM put one (its config's "
+                                 "mask_threshold makes the probabilities)", param_hint="--threshold")
     kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision)
     seg = load_segmenter_with(model_path, kwargs)
     check_text_encoder(seg, prompts)

@@ -263,6 +263,8 @@ class Segmenter:
         runtime, pipeline = from_backend(backend, runtime, pipeline, "Segmenter.load", stacklevel=3)
         if tile is None and (max_tiles is not None or tile_overlap != 0.25):  # was ignored without a word
             raise ValueError("tile_overlap and max_tiles are options of tile (Segmenter.load(path, tile=512, ...))")
+        if pipeline and runtime != "torch":  # dropped without a word
+            raise ValueError(f"runtime {runtime!r}: a pipeline runs its own models (leave runtime out)")
         implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
         segmenter = implementation.from_path(path, **kwargs)
         if tile is not None:  # tile=0 is an error (TiledSegmenter), not a quiet 'no tiles'

@@ -97,14 +97,22 @@ def check_export_target(model_dir: str | Path, out_dir: str | Path) -> Path:
     return out
 
 
+MIN_OPSET = 11  # opsets 9 and 10 export the bilinear upsampling with other corner rules: other masks, said only by a
+# torch warning
+
+
 def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:
     """Write ``encoder.onnx``, ``decoder.onnx`` and the model's ``config.json`` to ``out_dir``: a new or empty
     folder, or an earlier export, which is replaced whole. The graphs are written to a folder beside it and renamed
     into place, so an interrupted export leaves ``out_dir`` as it was.
 
     Raises:
-        ValueError: ``out_dir`` is not such a place (:func:`check_export_target`).
+        ValueError: ``out_dir`` is not such a place (:func:`check_export_target`), or ``opset`` is no whole number
+            of at least :data:`MIN_OPSET`.
     """
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ValueError(f"opset must be a whole number of at least {MIN_OPSET} (earlier ones resize the decoder's maps "
+                         f"otherwise than torch: masks at 0.4-0.7 IoU of the model's), got {opset!r}")
     out = check_export_target(model_dir, out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     with temp_dir(out.parent, f".{out.name}.") as tmp:
@@ -335,6 +343,15 @@ class OnnxFilmUNet:
         self.encoder = ort.InferenceSession(str(Path(directory) / "encoder.onnx"), opts, providers=providers)
         self.decoder = ort.InferenceSession(str(Path(directory) / "decoder.onnx"), opts, providers=providers)
         self.lateral_names = [i.name for i in self.decoder.get_inputs() if i.name != "text_embeddings"]
+        names = list(lateral_names(self.config))
+        wired = {"encoder.onnx": ([i.name for i in self.encoder.get_inputs()], ["pixel_values"],
+                                  [o.name for o in self.encoder.get_outputs()], names),
+                 "decoder.onnx": ([i.name for i in self.decoder.get_inputs()], [*names, "text_embeddings"],
+                                  [o.name for o in self.decoder.get_outputs()], ["logits"])}
+        for graph, (inputs, want_in, outputs, want_out) in wired.items():  # another graph in its place failed each
+            if inputs != want_in or outputs != want_out:  # photo on its own ("Invalid input name")
+                raise ValueError(f"{graph} takes {inputs} and gives {outputs}, where this model's export takes {want_in} "
+                                 f"and gives {want_out}: not this model's graph")
 
     def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
         return get_text_encoder(text_encoder).encode(prompts)

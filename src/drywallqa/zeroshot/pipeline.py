@@ -168,8 +168,12 @@ class ZeroShotSegmenter(Segmenter):
             ValueError: ``precision`` other than float32 (its hub models run as they are loaded)."""
         if overrides.get("precision", "float32") != "float32":
             raise ValueError(f"precision {overrides['precision']} runs the torch runtime only, not the zeroshot pipeline")
-        overrides = {k: v for k, v in overrides.items()  # None: not given, the config decides
-                     if k in {f.name for f in dataclasses.fields(ZeroShotConfig)} and v is not None}
+        fields = {f.name for f in dataclasses.fields(ZeroShotConfig)}
+        unknown = sorted(k for k, v in overrides.items() if k not in fields and k != "precision" and v is not None)
+        if unknown:  # a model's options (threshold, label_shape, prompt_gate, model, tta, scales) were dropped silently
+            raise ValueError(f"{', '.join(unknown)}: not options of the zeroshot pipeline (its options: "
+                             f"{', '.join(sorted(fields))})")
+        overrides = {k: v for k, v in overrides.items() if k in fields and v is not None}  # None: the config decides
         cfg = ZeroShotConfig.from_yaml(path) if path else ZeroShotConfig()
         return cls(dataclasses.replace(cfg, **overrides))
 
@@ -216,9 +220,15 @@ class ZeroShotSegmenter(Segmenter):
 
     def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None,
                label_shape: str | None = None) -> SegmentationResult:
-        """Masks and anomaly maps under the caller's prompt names (``threshold`` and ``label_shape`` are not used: a
-        mask is where SAM put one). With ``prompt_source: fixed`` each prompt is its own detector query; with ``generated``
-        the pipeline's own prompts are used and their union answers every requested prompt."""
+        """Masks and anomaly maps under the caller's prompt names (``label_shape`` is not used: no prompt of the
+        pipeline was trained on box labels, and a mask is where SAM put one). With ``prompt_source: fixed`` each prompt is its own detector query; with ``generated``
+        the pipeline's own prompts are used and their union answers every requested prompt.
+
+        Raises:
+            ValueError: a ``threshold`` given (it changed nothing)."""
+        if threshold is not None:
+            raise ValueError("threshold is not an option of the zeroshot pipeline: its masks are where SAM put one "
+                             "(mask_threshold in its config makes the probabilities)")
         prompts = validate_prompts(prompts)
         result, anomaly, _, used = self.run(encoded.rgb, prompts)
         if self.config.prompt_source != "fixed":
