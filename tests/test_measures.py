@@ -131,6 +131,38 @@ def test_lines_at_any_angle_read_their_length(angle):
     assert mask_measures(strip.astype(bool))["length_px"] == pytest.approx(400, rel=0.02)  # spurs into corners: +17%
 
 
+def _strip(length, width, angle, size=500, centre=(250.013, 250.017)):
+    """A length x width rectangle turned by ``angle`` degrees: the pixels whose centres lie inside it."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(float)
+    a = np.radians(angle)
+    u = (xx - centre[0]) * np.cos(a) + (yy - centre[1]) * np.sin(a)
+    v = -(xx - centre[0]) * np.sin(a) + (yy - centre[1]) * np.cos(a)
+    return (abs(u) < length / 2) & (abs(v) < width / 2)
+
+
+@pytest.mark.parametrize("length, width, within", [(200, 20, 0.02), (100, 10, 0.02), (300, 40, 0.02), (60, 20, 0.035)])
+def test_short_wide_strips_at_any_angle_read_their_length_and_width(length, width, within):
+    """At many angles the skeleton ran one end into a corner of the strip's square end (no junction, so no spur):
+    a 200 x 20 strip read 206.8 px long at 49 degrees, 18.65 wide; a 60 x 20 one +7% long, 17% narrow."""
+    for angle in range(0, 181, 7):
+        r = mask_measures(_strip(length, width, angle))
+        assert r["length_px"] == pytest.approx(length, rel=within), angle
+        assert r["mean_width_px"] == pytest.approx(width, rel=0.06), angle
+
+
+def test_an_l_shape_reads_one_length_at_any_turn():
+    """The outer corner of an L grows spurs on spurs: pruned once, the same L read 401 px square and 433 px turned by
+    21 degrees."""
+    def l_shape(angle, width=15, arm=200):
+        a, b = np.radians(angle), np.radians(angle + 90)
+        half = (arm - width) / 2
+        return (_strip(arm + width, width, angle, centre=(250.013 + half * np.cos(a), 250.017 + half * np.sin(a)))
+                | _strip(arm + width, width, angle + 90, centre=(250.013 + half * np.cos(b), 250.017 + half * np.sin(b))))
+
+    lengths = [mask_measures(l_shape(angle))["length_px"] for angle in range(0, 91, 7)]
+    assert max(lengths) / min(lengths) < 1.025 and min(lengths) == pytest.approx(401, rel=0.01), lengths
+
+
 def test_joints_that_cross_or_meet_at_a_corner_and_tape_that_is_no_joint_of_theirs():
     import cv2
 
