@@ -129,8 +129,10 @@ def test_the_boundary_tolerance_never_merges_counts():
 def test_a_rule_reads_back_with_every_digit_of_its_threshold():
     from drywallqa.rules import parse_rules
 
-    rules = parse_rules(["c: area_px > 1000001", "c: area_px > 100000.5", "c: max_width_mm > 0.3"], ["c"], 0.1)
-    assert [str(r) for r in rules] == ["c: area_px > 1000001", "c: area_px > 100000.5", "c: max_width_mm > 0.3"]
+    written = ["c: area_px > 1000001", "c: area_px > 100000.5", "c: max_width_mm > 0.3",
+               "c: mean_width_px > 4.9480519480519485", "c: length_px >= 2.5e+20"]  # .15g lost the last digit
+    rules = parse_rules(written, ["c"], 0.1)
+    assert [str(r) for r in rules] == written and [Rule.parse(str(r)) for r in rules] == list(rules)
 
 
 @pytest.mark.parametrize("args, words", [

@@ -83,8 +83,10 @@ class Rule:
         return OPERATORS[self.op](value, self.value)
 
     def __str__(self) -> str:
-        # every digit of the threshold (:g kept 6: "> 1000001" read "> 1e+06", "> 100000.5" read "> 100000")
-        return f"{self.prompt}: {self.measure} {self.op} {self.value:.15g}"
+        # the shortest text that reads back as the threshold (:g kept 6 digits: "> 1000001" read "> 1e+06"; .15g
+        # dropped the last of 4.9480519480519485): "> 5", not "> 5.0"
+        shown = repr(float(self.value))
+        return f"{self.prompt}: {self.measure} {self.op} {shown[:-2] if shown.endswith('.0') else shown}"
 
 
 def check_rules(rules, prompts, mm_per_px: float | None) -> None:

@@ -53,7 +53,8 @@ def region_rle(region: np.ndarray, offset: tuple[int, int], size: tuple[int, int
 
 def mask_annotations(mask: np.ndarray, segmentation: str = "polygon", min_area_px: int = 1) -> list[dict]:
     """One COCO annotation body (``segmentation``, ``area``, ``bbox``, ``iscrowd``) per 8-connected region
-    of at least ``min_area_px`` pixels of an ``(H, W)`` bool mask. Each region is outlined or run-length coded within
+    of at least ``min_area_px`` pixels of an ``(H, W)`` bool mask; ``area`` is what the segmentation covers (a
+    polygon holds its region's holes: ``rle`` keeps them). Each region is outlined or run-length coded within
     its own box (a 12-megapixel mask of 200 regions took 17 s when each was worked over the whole photo)."""
     if segmentation not in SEGMENTATION_FORMATS:
         raise ValueError(f"segmentation must be one of {SEGMENTATION_FORMATS}, got {segmentation!r}")
@@ -68,6 +69,8 @@ def mask_annotations(mask: np.ndarray, segmentation: str = "polygon", min_area_p
             seg = region_rle(region, (x, y), mask.shape[:2])
         else:
             seg = region_polygons(np.pad(region, 1), (x - 1, y - 1))  # a border of background, as the photo's edge
+            if seg:  # holes filled: the area the outline holds (a ring's pixels said 2,205 of its polygon's 5,023)
+                area = int(mask_utils.area(mask_utils.merge(mask_utils.frPyObjects(seg, *mask.shape[:2]))))
         out.append({"segmentation": seg, "area": area, "bbox": [x, y, w, h], "iscrowd": 0})
     return out
 
