@@ -63,6 +63,8 @@ def whole_photo_annotations(mask: np.ndarray, segmentation: str) -> list[dict]:
             seg = {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
         else:
             seg = region_polygons(region)
+            if seg:  # the area its polygon covers (holes filled), as the shipped coding gives it
+                area = int(mask_utils.area(mask_utils.merge(mask_utils.frPyObjects(seg, *mask.shape[:2]))))
         out.append({"segmentation": seg, "area": area, "bbox": [x, y, w, h], "iscrowd": 0})
     return out
 
