@@ -345,6 +345,15 @@ def test_a_disk_that_fills_up_mid_command_is_a_one_line_error_not_a_traceback(ti
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
     assert "error: cannot write: Read-only file system (" in res.output and "Traceback" not in res.output
 
+    def immutable(text, path):  # a folder made read-only (chmod a-w, chattr +i) while the job ran
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(batch, "write_text_atomic", immutable)
+    res = runner.invoke(app, [*args, "--overwrite"], terminal_width=300)
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert "error: Permission denied (" in res.output and "the files finished are kept: give this user the right to " \
+           "write there" in " ".join(res.output.split()) and "Traceback" not in res.output, res.output
+
 
 def _ctrl_c_on_the_second_photo(monkeypatch):
     """Make batch.process_image raise KeyboardInterrupt on the second photo (as a Ctrl-C there); returns the real one."""

@@ -22,11 +22,14 @@ from ..utils.slug import CONTROL, shown
 
 # what a disk says when it cannot take a command's outputs: full, over quota, a file too large, mounted read-only
 STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, name))
+# what a folder says when this user may no longer write (or read) in it: made read-only, or immutable, mid-command
+PERMISSION_ERRNOS = frozenset((errno.EACCES, errno.EPERM))
 
 
 class Commands(TyperGroup):
     """The command group: a disk that cannot take a command's outputs once the work has begun (full, over quota,
-    read-only; the checks before any work cannot see it coming) ends the command with a one-line error and exit code 1,
+    read-only, or a folder this user may no longer write in; the checks before any work cannot see it coming) ends the
+    command with a one-line error and exit code 1,
     in every command, not a traceback. Outputs are written whole or not at all, so what was finished is kept.
 
     A stop signal (SIGTERM from ``docker stop``, ``kill`` or a scheduler; SIGHUP) stops a command as Ctrl-C does
@@ -86,9 +89,13 @@ class Commands(TyperGroup):
             try:
                 return super().invoke(ctx)
             except OSError as exc:
+                where = f" ({exc.filename})" if exc.filename else ""
+                if exc.errno in PERMISSION_ERRNOS:  # a folder made read-only mid-job: a traceback from the last write
+                    tagged("error:", "red", f"{exc.strerror or exc}{where}; the files finished are kept: give this user "
+                                            "the right to write there (or write elsewhere) and run the command again")
+                    raise typer.Exit(code=1) from None
                 if exc.errno not in STORAGE_ERRNOS:
                     raise
-                where = f" ({exc.filename})" if exc.filename else ""
                 tagged("error:", "red", f"cannot write: {exc.strerror or exc}{where}; the files finished are kept: free "
                                         "some space (or write elsewhere) and run the command again")
                 raise typer.Exit(code=1) from None
