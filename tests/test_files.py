@@ -139,3 +139,34 @@ def test_ctrl_c_between_the_renames_of_a_folder_replaced_leaves_the_new_folder_i
         replace_dir(new, dest)
     assert (dest / "config.json").read_text() == "new" and not new.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_kill_between_the_renames_of_a_folder_replaced_is_mended_by_the_next_replace_or_run(tmp_path, synthetic_datasets,
+                                                                                            syn_splits, tiny_kwargs):
+    """SIGKILL (no handler holds it back) between the two renames left no folder at all: the earlier export, shipped
+    model or best/ whole under .<name>.replaced for good (the next replace left it there: it only cleans one up where
+    the folder exists); a run resumed so had no best/."""
+    from drywallqa.engine.trainer import Trainer
+    from drywallqa.utils.files import replace_dir, restore_replaced
+
+    dest = tmp_path / "export"
+    aside = tmp_path / ".export.replaced"
+    aside.mkdir()
+    (aside / "config.json").write_text("old")  # as the kill left it: no export, the old one aside
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "config.json").write_text("new")
+    replace_dir(new, dest)
+    assert (dest / "config.json").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()
+                                                                  if p.name != "datasets" and p.name != "splits") == ["export"]
+    assert not restore_replaced(dest)  # nothing to put back
+
+    from test_training import _tiny_config
+
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    cfg.optim.epochs = 1
+    Trainer(cfg, progress=False).train()
+    (tmp_path / "run" / "best").rename(tmp_path / "run" / ".best.replaced")  # killed between the renames of a save
+    cfg.optim.epochs = 2
+    Trainer(cfg, progress=False).train(resume=True, max_minutes=1e-9)
+    assert (tmp_path / "run" / "best" / "config.json").is_file() and not (tmp_path / "run" / ".best.replaced").exists()

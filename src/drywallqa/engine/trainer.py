@@ -31,8 +31,8 @@ from ..models.base import non_finite_tensors
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
-from ..utils.files import (remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, strict_json, temp_dir, why_not,
-                           write_csv_atomic, write_text_atomic)
+from ..utils.files import (remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, restore_replaced, strict_json,
+                           temp_dir, why_not, write_csv_atomic, write_text_atomic)
 from ..utils.signals import deferred_interrupt
 from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
 from .predictor import TorchSegmenter
@@ -641,6 +641,8 @@ class Trainer:
                                   "replace it with --overwrite, or choose another output_dir")
         remove_stale_temporaries(self.out)  # .last.pt.<pid>-*.tmp and the like, of writes a kill cut short
         remove_stale_temp_dirs(self.out, ".best.")
+        if restore_replaced(self.out / "best"):  # a kill between the two renames of a save left no best/
+            logger.warning("%s was set aside by a run killed while saving a better epoch; put back", self.out / "best")
         if overwrite and not resume:
             self.check_not_inside_run()
         state = None

@@ -322,6 +322,7 @@ def replace_dir(new: str | Path, dest: str | Path) -> Path:
     (:func:`~drywallqa.utils.signals.deferred_interrupt`): it left no ``dest`` (the old one aside, the new one removed
     with its temporary folder). Returns ``dest``."""
     new, dest = Path(new), Path(dest)
+    restore_replaced(dest)  # a replace killed between its renames: the earlier folder back first, replaced below
     old = dest.with_name(f".{dest.name}.replaced") if dest.exists() or dest.is_symlink() else None
     if old is not None:
         _remove_entry(old)  # a killed run's; a link left there would fail the rename below, in every later run
@@ -342,6 +343,21 @@ def replace_dir(new: str | Path, dest: str | Path) -> Path:
     if old is not None:
         _remove_entry(old)
     return dest
+
+
+def restore_replaced(dest: str | Path) -> bool:
+    """Put back the folder :func:`replace_dir` set aside as ``.<name>.replaced`` where ``dest`` is gone: a SIGKILL
+    between its two renames (no signal handler can hold that one back) left no ``dest``, the earlier folder whole
+    under the hidden name for good. Returns whether it was put back."""
+    dest = Path(dest)
+    old = dest.with_name(f".{dest.name}.replaced")
+    if dest.exists() or dest.is_symlink() or not old.is_dir() or old.is_symlink():
+        return False
+    try:
+        old.rename(dest)
+    except OSError:  # another process put it back (or replaced it) meanwhile
+        return False
+    return True
 
 
 def _remove_entry(path: Path) -> None:
