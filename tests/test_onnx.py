@@ -138,8 +138,10 @@ def test_an_interrupted_export_leaves_the_earlier_one(tiny_model_dir, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir() if p != tiny_model_dir) == ["onnx"]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "delete", "config"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "delete", "config", "weights"])
 def test_a_damaged_cached_export_is_made_again(tiny_model_dir, tmp_path, monkeypatch, caplog, damage):
+    """"weights": bytes overwritten inside a graph's weights, its size kept: it still loads, and gave other masks
+    (all empty, or a few pixels off) with no warning and exit 0."""
     from drywallqa.export.onnx import exported_onnx_dir
 
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
@@ -151,17 +153,31 @@ def test_a_damaged_cached_export_is_made_again(tiny_model_dir, tmp_path, monkeyp
         target.write_bytes(target.read_bytes()[:1000])
     elif damage == "delete":
         target.unlink()
+    elif damage == "weights":
+        data = bytearray(target.read_bytes())
+        middle = len(data) // 2
+        data[middle:middle + 256] = b"\x7f" * 256
+        target.write_bytes(bytes(data))
     else:
         target.write_bytes(b"\x00garbage" * 100)
     with caplog.at_level("WARNING"):
         got = Segmenter.load(tiny_model_dir, runtime="onnx").predict(img, ["segment crack"]).probabilities["segment crack"]
     np.testing.assert_allclose(got, want, atol=1e-6)
+    if damage == "weights":
+        assert any("not the bytes the export wrote" in r.getMessage() for r in caplog.records)
     assert exported_onnx_dir(tiny_model_dir) == export and (export / "encoder.onnx").stat().st_size > 1000
     assert [p.name for p in export.parent.iterdir() if p.name != ".cache.lock"] == [export.name]  # nothing left beside it
 
 
-def test_a_damaged_export_folder_is_a_clean_error(tiny_model_dir, tmp_path):
+def test_a_damaged_export_folder_is_a_clean_error(tiny_model_dir, tmp_path, caplog):
     onnx_dir = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    data = bytearray((onnx_dir / "decoder.onnx").read_bytes())
+    data[len(data) // 2:len(data) // 2 + 64] = b"\x3f" * 64  # a weight changed since (optimised, or damaged): used, said
+    (onnx_dir / "decoder.onnx").write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
+        Segmenter.load(onnx_dir, runtime="onnx")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{onnx_dir}: decoder.onnx not the bytes its export wrote (optimised since, or damaged?): used as they are"]
     (onnx_dir / "decoder.onnx").write_bytes(b"not onnx")
     with pytest.raises(ValueError, match="not a loadable ONNX export"):
         Segmenter.load(onnx_dir, runtime="onnx")

@@ -39,10 +39,12 @@ from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
 from ..utils.checks import check_device_name
-from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
+from ..utils.files import check_replaceable_dir, file_digest, replace_dir, temp_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
-EXPORT_FILES = ("encoder.onnx", "decoder.onnx", CONFIG_NAME)
+GRAPHS = ("encoder.onnx", "decoder.onnx")
+GRAPH_DIGESTS = "graph_digests"  # config.json's key: each graph's file_digest as the export wrote it
+EXPORT_FILES = (*GRAPHS, CONFIG_NAME)
 EXPORT_WRITES = (*EXPORT_FILES, GATE_FILE, CONFIDENCE_FILE)  # every file an export may write (the last two if the model has them)
 logger = logging.getLogger(__name__)
 
@@ -144,6 +146,8 @@ def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
     meta = json.loads((out / CONFIG_NAME).read_text())
     meta["runtime"] = "onnx"
     meta["parameters"] = sum(p.numel() for p in model.parameters())
+    # the graphs' digests: a graph overwritten inside its weights still loads, and gave other masks without a word
+    meta[GRAPH_DIGESTS] = {name: file_digest(out / name) for name in GRAPHS}
     (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
 
 
@@ -309,13 +313,32 @@ def discard_export(target: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def load_exported(directory: str | Path, threads: int | None = None) -> "OnnxFilmUNet":
-    """:class:`OnnxFilmUNet` of an exported folder.
+def changed_graphs(directory: str | Path) -> list[str]:
+    """The graphs of an export whose bytes are not those its export wrote (their digests in its config.json); none
+    for an export of 0.6.16 or earlier, which has no digests."""
+    try:
+        written = json.loads((Path(directory) / CONFIG_NAME).read_text()).get(GRAPH_DIGESTS) or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [name for name in GRAPHS if name in written and file_digest(Path(directory) / name) != written[name]]
+
+
+def load_exported(directory: str | Path, threads: int | None = None, strict: bool = False) -> "OnnxFilmUNet":
+    """:class:`OnnxFilmUNet` of an exported folder. A graph whose bytes are not those the export wrote (overwritten
+    inside its weights, it still loads) is refused with ``strict`` (the cache's exports: made again), else used with a
+    warning (an export folder of the user's: its graphs may have been optimised since).
 
     Raises:
         ValueError: the folder is not a loadable export (a graph missing, truncated or not ONNX; its config.json
-            unreadable), naming the folder.
+            unreadable; with ``strict``, a graph changed since), naming the folder.
     """
+    changed = changed_graphs(directory)
+    if changed and strict:
+        raise ValueError(f"{directory}: not a loadable ONNX export ({', '.join(changed)} not the bytes the export wrote: "
+                         "damaged since)")
+    if changed:
+        logger.warning("%s: %s not the bytes its export wrote (optimised since, or damaged?): used as they are",
+                       directory, ", ".join(changed))
     try:
         return OnnxFilmUNet(directory, threads=threads)
     except Exception as exc:  # onnxruntime's own errors (InvalidProtobuf, NoSuchFile, ...) are not OSError/ValueError
@@ -409,7 +432,7 @@ class OnnxSegmenter(TorchSegmenter):
             raise FileNotFoundError(f"{path}: neither an ONNX export (encoder.onnx) nor a drywallqa model folder")
         export = exported_onnx_dir(path)
         try:
-            return load_exported(export, threads)
+            return load_exported(export, threads, strict=True)
         except ValueError as exc:  # the cached export is damaged (truncated, overwritten): exported again, once
             logger.warning("%s; exporting it again", exc)
             discard_export(export)
