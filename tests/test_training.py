@@ -142,6 +142,19 @@ def test_a_resume_mid_epoch_reports_the_mean_loss_of_all_the_epoch_s_steps(synth
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["epoch_losses"] == []  # at an epoch's end
 
 
+def test_a_run_stopped_mid_epoch_and_resumed_is_the_run_it_continues(synthetic_datasets, syn_splits, tmp_path,
+                                                                     tiny_kwargs):
+    whole = Trainer(_tiny_config(synthetic_datasets, syn_splits, tmp_path / "whole", tiny_kwargs), progress=False)
+    whole.train()
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "stopped", tiny_kwargs)
+    assert Trainer(cfg, progress=False).train(max_minutes=1e-9)["stopped"] == "time"  # after its first step
+    resumed = Trainer(cfg, progress=False)
+    resumed.train(resume=True)
+    for done, again in zip(whole.history, resumed.history, strict=True):
+        for key in ("train_loss", "val_score"):
+            assert again[key] == pytest.approx(done[key], rel=1e-5, abs=1e-7), (key, done, again)
+
+
 def test_init_from_starts_from_saved_weights(tiny_model_dir, tmp_path, tiny_kwargs):
     cfg = TrainConfig.from_dict({"model_config": tiny_kwargs, "init_from": str(tiny_model_dir),
                                  "output_dir": str(tmp_path / "ft"), "device": "cpu"})
@@ -179,29 +192,39 @@ def test_canonical_prompt_set(synthetic_datasets, tmp_path, tiny_kwargs):
 
 
 
-def test_loader_workers_draw_their_own_random_streams(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+def test_each_item_is_drawn_alike_by_any_worker_and_after_a_resume(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    """Loader streams seeded per (epoch, skipped batches, worker) gave the rest of an epoch resumed mid-way other
+    augmentations and negative pairs than the run it continued had (its val scores went another way: 0.585 -> 0.460
+    at the last epoch of a small run); now each item's draws come from the seed, the epoch and the item alone."""
     from torch.utils.data import DataLoader, Subset
 
     from drywallqa.engine.trainer import _WorkerSeeder
 
     cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "w", tiny_kwargs)
+    cfg.data.negative_ratio = 1.0
     trainer = Trainer(cfg, progress=False)
     trainer.build_data()
 
-    def draw(seeder):
-        # the same image four times; workers 0 and 1 take alternate items
-        loader = DataLoader(Subset(trainer.train_set, [0] * 4), batch_size=1, num_workers=2, worker_init_fn=seeder)
-        return [b["pixel_values"] for b in loader]
+    def items(loader):
+        return [(b["pixel_values"][k], int(b["prompt_index"][k]), b["mask"][k]) for b in loader
+                for k in range(len(b["prompt_index"]))]
 
-    plain = draw(None)
-    assert torch.equal(plain[0], plain[1])  # forked workers copy one random state: the same augmentation
-    seeded = draw(_WorkerSeeder(0, 0, 0))
-    assert not torch.equal(seeded[0], seeded[1])
-    again = draw(_WorkerSeeder(0, 0, 0))
-    assert all(torch.equal(a, b) for a, b in zip(seeded, again))  # and still reproducible
+    def same(a, b):
+        return len(a) == len(b) and all(torch.equal(x[0], y[0]) and x[1] == y[1] and torch.equal(x[2], y[2])
+                                        for x, y in zip(a, b))
 
+    whole = items(trainer._epoch_loader(1, 0))
+    resumed = items(trainer._epoch_loader(1, 2))  # the first two batches done before the stop
+    assert same(resumed, whole[2 * cfg.optim.batch_size:])
     cfg.data.num_workers = 2
-    assert sum(len(b["prompt_index"]) for b in trainer._epoch_loader(0, 0)) == len(trainer.train_set)
+    assert same(items(trainer._epoch_loader(1, 0)), whole)  # two workers: the same items
+    assert not same(items(trainer._epoch_loader(2, 0)), whole)  # another epoch: other draws
+    # forked workers draw each item from its own seed, not from one copied random state
+    trainer.train_set.seed_items([0, 0])
+    loader = DataLoader(Subset(trainer.train_set, [0, 1, 0, 1]), batch_size=1, num_workers=2,
+                        worker_init_fn=_WorkerSeeder(0, 0))
+    drawn = items(loader)
+    assert same(drawn[:2], drawn[2:]) and not torch.equal(drawn[0][0], drawn[1][0])
 
 
 def test_ema_weights_are_validated_saved_and_resumed(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs, load_script):

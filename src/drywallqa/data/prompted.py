@@ -60,6 +60,7 @@ class PromptedSegmentationDataset(Dataset):
         self._negatives = self._negative_prompts(prompts_per_dataset, concepts)
         self.n_neg = int(round(len(images) * negative_ratio)) if any(self._negatives) else 0
         self.rng = np.random.default_rng(seed)
+        self.item_entropy: list | None = None  # seed_items(): each item's random draws from these and its index
         self.composite_pairs = [(int(a), int(b)) for a, b in composite_pairs]
         for a, b in self.composite_pairs:
             if a == b or not (0 <= a < len(prompts_per_dataset) and 0 <= b < len(prompts_per_dataset)):
@@ -91,6 +92,21 @@ class PromptedSegmentationDataset(Dataset):
         return [[[self.prompt_ids[j][k] for k in positions] for j, positions in enumerate(row) if positions]
                 for row in negative_positions(prompts_per_dataset, concepts)]
 
+    def seed_items(self, entropy) -> None:
+        """Draw each item's randomness (its negative pair, transplant, unrelated prompt and augmentation) from
+        ``entropy`` (e.g. seed and epoch) and the item's index alone: what an item is does not depend on which items
+        came before it, so a run resumed mid-epoch (the epoch's first batches skipped) or split over workers trains on
+        the very items the run it continues would have (streams seeded per loader gave the rest of a resumed epoch
+        other draws: another run)."""
+        self.item_entropy = [int(e) for e in entropy]
+
+    def _seed_item(self, index: int) -> None:
+        if self.item_entropy is None:
+            return
+        self.rng = np.random.default_rng([*self.item_entropy, int(index)])
+        if hasattr(self.transform, "set_random_seed"):  # albumentations draws from a generator of its own
+            self.transform.set_random_seed(int(self.rng.integers(2**31)))
+
     def __len__(self) -> int:
         return len(self.images) + self.n_neg + self.n_comp + self.n_unrel
 
@@ -118,6 +134,7 @@ class PromptedSegmentationDataset(Dataset):
         }
 
     def __getitem__(self, index: int):
+        self._seed_item(index)
         if index >= len(self.images) + self.n_neg + self.n_comp:  # a prompt no dataset answers: an empty mask
             image, mask = self._augment(int(self.rng.integers(len(self.images))))
             return self._item(image, np.zeros_like(mask), int(self.rng.choice(self.unrelated_prompts)))

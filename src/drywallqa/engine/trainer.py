@@ -152,25 +152,17 @@ def physical_memory() -> int | None:
         return None
 
 
-def seed_dataset(dataset, entropy: list[int]) -> None:
-    """Seed the random streams of a :class:`PromptedSegmentationDataset` (negative pairs, and its augmentation, which
-    albumentations draws from a generator of its own) from ``entropy`` (seed, epoch, skipped batches, worker)."""
-    dataset.rng = np.random.default_rng(entropy)
-    if hasattr(dataset.transform, "set_random_seed"):
-        dataset.transform.set_random_seed(int(np.random.default_rng(entropy).integers(2**31)))
-
-
 class _WorkerSeeder:
-    """Gives each DataLoader worker its own seeded random streams (negative pairs and augmentation);
-    forked workers would otherwise all draw the same numbers. Worker 0 draws what the main process draws without
-    workers, so ``num_workers`` 0 and 1 train alike."""
+    """Seeds the items of each DataLoader worker's copy of the dataset as the main process seeds its own
+    (:meth:`~drywallqa.data.prompted.PromptedSegmentationDataset.seed_items`: from the seed, the epoch and the item):
+    forked workers would otherwise all draw the same numbers, and ``num_workers`` 0, 1 and 4 train alike."""
 
-    def __init__(self, seed: int, epoch: int, skip: int):
-        self.seed, self.epoch, self.skip = seed, epoch, skip
+    def __init__(self, seed: int, epoch: int):
+        self.seed, self.epoch = seed, epoch
 
     def __call__(self, worker_id: int) -> None:
         dataset = torch.utils.data.get_worker_info().dataset.dataset  # Subset -> PromptedSegmentationDataset
-        seed_dataset(dataset, [self.seed, self.epoch, self.skip, worker_id])
+        dataset.seed_items([self.seed, self.epoch])
 
 
 class Trainer:
@@ -612,12 +604,11 @@ class Trainer:
         order = np.random.default_rng(self.config.seed * 1000 + epoch).permutation(len(self.train_set))
         order = order[skip_batches * self.config.optim.batch_size :]
         workers = self.config.data.num_workers
-        if not workers:  # the same numbers on every run, and on a resumed one
-            seed_dataset(self.train_set, [self.config.seed, epoch, skip_batches, 0])
+        self.train_set.seed_items([self.config.seed, epoch])  # the same items on every run, and on a resumed one
         return DataLoader(
             torch.utils.data.Subset(self.train_set, order.tolist()), batch_size=self.config.optim.batch_size,
             num_workers=workers, pin_memory=self.device.type == "cuda", drop_last=False,
-            worker_init_fn=_WorkerSeeder(self.config.seed, epoch, skip_batches) if workers else None,
+            worker_init_fn=_WorkerSeeder(self.config.seed, epoch) if workers else None,
         )
 
     def train(self, resume: bool = False, max_minutes: float | None = None, overwrite: bool = False) -> dict:
