@@ -50,6 +50,27 @@ def _neighbour_count(s: np.ndarray) -> np.ndarray:
     return cv2.filter2D(s.astype(np.uint8), -1, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT) - s
 
 
+def _walk_from_end(s: np.ndarray, count: np.ndarray, end: tuple[int, int], limit: float):
+    """``(path, junction, length)``: the pixels of the padded line ``s`` from its free ``end`` on, up to the first
+    junction (``count``, its pixels' neighbours, of 3 or more: not in the path, returned as ``junction``), the line's
+    other end, or ``limit`` px along the line (``junction`` None then); ``length`` is how far it went (to the
+    junction, or the step past the limit, included)."""
+    path, length, previous = [end], 0.0, None
+    while True:
+        cy, cx = path[-1]
+        ahead = [(cy + dy, cx + dx) for dy, dx in _NEIGHBOURS if s[cy + dy, cx + dx] and (cy + dy, cx + dx) != previous]
+        if not ahead:  # the other end: a branch on its own
+            return path, None, length
+        ny, nx = ahead[0]
+        length += 1.0 if ny == cy or nx == cx else math.sqrt(2)
+        if count[ny, nx] >= 3:
+            return path, (ny, nx), length
+        if length > limit:
+            return path, None, length
+        previous = (cy, cx)
+        path.append((ny, nx))
+
+
 def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """``skeleton`` without its spurs: branches from a free end to a junction no longer than :data:`SPUR_REACH` x
     the junction's distance to the background, + 1 px. All are found on the skeleton as given, then removed
@@ -62,23 +83,7 @@ def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
     limit = SPUR_REACH * float(dist.max()) + 1
     spurs = []
     for y, x in np.argwhere(s & (count == 1)).tolist():
-        path, length, previous = [(y, x)], 0.0, None
-        while True:
-            cy, cx = path[-1]
-            ahead = [(cy + dy, cx + dx) for dy, dx in _NEIGHBOURS if s[cy + dy, cx + dx] and (cy + dy, cx + dx) != previous]
-            if not ahead:  # another free end: a branch on its own, kept (the walk stops before any junction)
-                junction = None
-                break
-            ny, nx = ahead[0]
-            length += 1.0 if ny == cy or nx == cx else math.sqrt(2)
-            if count[ny, nx] >= 3:
-                junction = (ny, nx)
-                break
-            if length > limit:
-                junction = None
-                break
-            previous = (cy, cx)
-            path.append((ny, nx))
+        path, junction, length = _walk_from_end(s, count, (y, x), limit)
         if junction is not None and length <= SPUR_REACH * d[junction] + 1:
             spurs.append((junction, path))
     for _, path in spurs:
@@ -125,24 +130,13 @@ def trim_covered_ends(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
     limit = SPUR_REACH * float(dist.max()) + 1
     cut = []
     for y, x in np.argwhere(s & (count == 1)).tolist():
-        path, previous, covered = [(y, x)], None, 0
-        while True:
-            cy, cx = path[-1]
-            ahead = [(cy + dy, cx + dx) for dy, dx in _NEIGHBOURS if s[cy + dy, cx + dx] and (cy + dy, cx + dx) != previous]
-            if len(ahead) != 1:  # the other end, or a junction
-                break
-            ny, nx = ahead[0]
-            if count[ny, nx] >= 3:
-                break
-            far = math.hypot(ny - y, nx - x)
-            if far > limit:
-                break
-            previous = (cy, cx)
-            path.append((ny, nx))
-            if far + d[y, x] <= COVER * d[ny, nx] + COVER_SLACK and d[ny, nx] - d[y, x] >= CORNER_DROP * far:
-                covered = len(path) - 1
-        if covered:
-            cut += path[:covered]
+        path, _, _ = _walk_from_end(s, count, (y, x), limit)  # to a junction, the other end, or the limit
+        covered = 0
+        for i, (py, px) in enumerate(path[1:], start=1):
+            far = math.hypot(py - y, px - x)
+            if far + d[y, x] <= COVER * d[py, px] + COVER_SLACK and d[py, px] - d[y, x] >= CORNER_DROP * far:
+                covered = i
+        cut += path[:covered]
     if not cut:
         return skeleton  # itself: nothing cut
     r = np.asarray(cut)
