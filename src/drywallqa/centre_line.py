@@ -71,21 +71,27 @@ def _walk_from_end(s: np.ndarray, count: np.ndarray, end: tuple[int, int], limit
         path.append((ny, nx))
 
 
+def _walks_from_ends(skeleton: np.ndarray, dist: np.ndarray):
+    """``(s, d, walks)``: the line and the distances padded by a pixel, and from each free end of the line its
+    :func:`_walk_from_end` as ``(end, path, junction, length)``, at most :data:`SPUR_REACH` x the mask's largest
+    distance to the background + 1 px long."""
+    s = np.pad(skeleton.astype(bool), 1)
+    d = np.pad(dist, 1)
+    count = _neighbour_count(s)
+    limit = SPUR_REACH * float(dist.max()) + 1
+    ends = np.argwhere(s & (count == 1)).tolist()
+    return s, d, [((y, x), *_walk_from_end(s, count, (y, x), limit)) for y, x in ends]
+
+
 def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """``skeleton`` without its spurs: branches from a free end to a junction no longer than :data:`SPUR_REACH` x
     the junction's distance to the background, + 1 px. All are found on the skeleton as given, then removed
     together, so both spurs into a strip's two corners go and the junction between them becomes the end (unless
     that leaves a knot, a loop no longer than the mask is wide: a stubby + keeps its arms); then without the corner
     pixels the line can do without (two neighbours that touch), which would read as ends."""
-    s = np.pad(skeleton.astype(bool), 1)
-    d = np.pad(dist, 1)
-    count = _neighbour_count(s)
-    limit = SPUR_REACH * float(dist.max()) + 1
-    spurs = []
-    for y, x in np.argwhere(s & (count == 1)).tolist():
-        path, junction, length = _walk_from_end(s, count, (y, x), limit)
-        if junction is not None and length <= SPUR_REACH * d[junction] + 1:
-            spurs.append((junction, path))
+    s, d, walks = _walks_from_ends(skeleton, dist)
+    spurs = [(junction, path) for _, path, junction, length in walks
+             if junction is not None and length <= SPUR_REACH * d[junction] + 1]
     for _, path in spurs:
         r = np.asarray(path)
         s[r[:, 0], r[:, 1]] = False
@@ -124,13 +130,9 @@ def trim_covered_ends(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
     to that pixel: the run a skeleton bends into one corner of a strip's square end (no junction: no spur) added up to
     the strip's half width at an angle and read the corner's narrow widths; the line's end is then where the disc is,
     and the reach along the line (:func:`_reach`) measures the rest. The walk from an end stops at a junction."""
-    s = np.pad(skeleton.astype(bool), 1)
-    d = np.pad(dist, 1)
-    count = _neighbour_count(s)
-    limit = SPUR_REACH * float(dist.max()) + 1
+    s, d, walks = _walks_from_ends(skeleton, dist)
     cut = []
-    for y, x in np.argwhere(s & (count == 1)).tolist():
-        path, _, _ = _walk_from_end(s, count, (y, x), limit)  # to a junction, the other end, or the limit
+    for (y, x), path, _, _ in walks:  # each to a junction, the other end, or the limit
         covered = 0
         for i, (py, px) in enumerate(path[1:], start=1):
             far = math.hypot(py - y, px - x)
