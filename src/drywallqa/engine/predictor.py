@@ -398,8 +398,8 @@ class TorchSegmenter(Segmenter):
         asked = list(dict.fromkeys(source.values()))
         row = {p: asked.index(source[p]) for p in prompts}
         logits, conf, timings = self._logits(encoded, asked)
-        # in place: the (P, H, W) logits at the photo's size are not needed after (a 49 MP photo of 8 prompts: 1.6 GB
-        # less at the peak); the model may run on a GPU (the trainer's validation)
+        # in place: the (P, H, W) logits at the photo's size are not needed after (one such float array less); the
+        # model may run on a GPU (the trainer's validation)
         with torch.inference_mode():  # (an inference tensor is updated in place only there)
             probs = logits.sigmoid_().cpu().numpy()
         masks = {p: make_mask(probs[row[p]], self._threshold(q, threshold), post[q], threshold is not None)
