@@ -163,6 +163,18 @@ def test_an_l_shape_reads_one_length_at_any_turn():
     assert max(lengths) / min(lengths) < 1.025 and min(lengths) == pytest.approx(401, rel=0.01), lengths
 
 
+@pytest.mark.parametrize("axes, angle", [((6, 8), 65), ((8, 9), 128), ((6, 7), 130)])
+def test_a_compact_blob_keeps_its_centre_line(axes, angle):
+    """Cutting back both ends of a blob's short line (each covered by the other's disc) left no line: 0 px long and
+    wide, so no width rule could flag a spot."""
+    import cv2
+
+    m = np.zeros((30, 30), np.uint8)
+    cv2.ellipse(m, (15, 15), axes, angle, 0, 360, 1, -1)
+    r = mask_measures(m.astype(bool))
+    assert r["length_px"] >= 2 * axes[0] and r["max_width_px"] >= 1.5 * axes[0], r
+
+
 def test_joints_that_cross_or_meet_at_a_corner_and_tape_that_is_no_joint_of_theirs():
     import cv2
 

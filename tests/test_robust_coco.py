@@ -169,7 +169,8 @@ def test_categories_of_a_coco_file_are_named_and_chosen(tmp_path, cleanup):
     spec = yaml.safe_load(path.read_text())
 
     def declared(name, categories):  # the same photos under a name of their own (a name is registered once)
-        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**spec, "name": name, "categories": categories}))
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**spec, "name": name, **(
+            {"categories": categories} if categories is not None else {})}))
         try:
             config = registry.get_dataset_config(str(tmp_path / f"{name}.yaml"))
             return config, load_split(config, "valid")
@@ -180,6 +181,16 @@ def test_categories_of_a_coco_file_are_named_and_chosen(tmp_path, cleanup):
     config, (samples, problems) = declared("faulty_cracks", ["crack"])
     assert config.categories == ("crack",) and samples[0].load_mask().sum() == 48  # the crack alone
     assert not [p for p in problems if "read as one label" in p.message or "category ids" in p.message]
+    numbered = {**raw, "categories": [{"id": 1, "name": 7}, {"id": 2, "name": "stain"}]}
+    (tmp_path / "ds" / "valid" / "_annotations.coco.json").write_text(json.dumps(numbered))
+    _, (samples, problems) = declared("faulty_sevens", [7])  # a number in the YAML and in the file: one name
+    assert samples[0].load_mask().sum() == 48 and not [p for p in problems if "not categories" in p.message]
+    for broken in (None, {"1": "crack"}):  # no list: a problem about them, the annotations read as one label
+        (tmp_path / "ds" / "valid" / "_annotations.coco.json").write_text(json.dumps({**raw, "categories": broken}))
+        _, (samples, problems) = declared(f"faulty_{type(broken).__name__}", None)
+        assert len(samples) == 1 and samples[0].load_mask().sum() == 48 + 36 + 16
+        assert (broken is None) == (not [p for p in problems if "'categories' is no list" in p.message])
+    (tmp_path / "ds" / "valid" / "_annotations.coco.json").write_text(json.dumps(raw))
     _, (_, problems) = declared("faulty_holes", ["crack", "hole"])
     assert "categories ['hole'] of the dataset's YAML file are not categories of this file" in "\n".join(map(str, problems))
     with pytest.raises(ValueError, match="categories must list COCO category names"):

@@ -81,7 +81,13 @@ def test_palette_and_transparent_masks_are_read_by_their_colours_and_what_was_pa
     opaque[..., 3] = 255
     opaque[drawn] = (255, 255, 255, 255)  # black and white, opaque: by its colour, as before
     Image.fromarray(opaque, "RGBA").save(tmp_path / "opaque.png")
-    for name in ("palette.png", "layer.png", "ink.png", "opaque.png"):
+    nearly = opaque.copy()
+    nearly[0, 0, 3] = 254  # one pixel not quite opaque: still by its colour (it read all foreground)
+    Image.fromarray(nearly, "RGBA").save(tmp_path / "nearly.png")
+    clear = opaque.copy()
+    clear[..., 3] = 0  # all transparent: by its colour too (an alpha of nothing painted says nothing)
+    Image.fromarray(clear, "RGBA").save(tmp_path / "clear.png")
+    for name in ("palette.png", "layer.png", "ink.png", "opaque.png", "nearly.png", "clear.png"):
         assert np.array_equal(read_mask(tmp_path / name), drawn), name
         assert soft_mask_problem(tmp_path / name) is None, name
 

@@ -50,20 +50,24 @@ def _neighbour_count(s: np.ndarray) -> np.ndarray:
     return cv2.filter2D(s.astype(np.uint8), -1, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT) - s
 
 
-def _walk_from_end(s: np.ndarray, count: np.ndarray, end: tuple[int, int], limit: float):
-    """``(path, junction, length)``: the pixels of the padded line ``s`` from its free ``end`` on, up to the first
-    junction (``count``, its pixels' neighbours, of 3 or more: not in the path, returned as ``junction``), the line's
-    other end, or ``limit`` px along the line (``junction`` None then); ``length`` is how far it went (to the
-    junction, or the step past the limit, included)."""
+_STEPS = tuple(tuple(ORDER[i] for i in range(8) if code >> i & 1) for code in range(256))  # a code's neighbours
+_NEIGHBOURS_OF = np.array([len(steps) for steps in _STEPS])  # and how many
+
+
+def _walk_from_end(codes: np.ndarray, end: tuple[int, int], limit: float):
+    """``(path, junction, length)``: the pixels of a padded line from its free ``end`` on (``codes``: each pixel's
+    :func:`~drywallqa.thinning.neighbour_codes` on the line), up to the first junction (a pixel of 3 or more
+    neighbours: not in the path, returned as ``junction``), the line's other end, or ``limit`` px along the line
+    (``junction`` None then); ``length`` is how far it went (to the junction, or the step past the limit, included)."""
     path, length, previous = [end], 0.0, None
     while True:
         cy, cx = path[-1]
-        ahead = [(cy + dy, cx + dx) for dy, dx in _NEIGHBOURS if s[cy + dy, cx + dx] and (cy + dy, cx + dx) != previous]
+        ahead = [(cy + dy, cx + dx) for dy, dx in _STEPS[codes[cy, cx]] if (cy + dy, cx + dx) != previous]
         if not ahead:  # the other end: a branch on its own
             return path, None, length
         ny, nx = ahead[0]
         length += 1.0 if ny == cy or nx == cx else math.sqrt(2)
-        if count[ny, nx] >= 3:
+        if len(_STEPS[codes[ny, nx]]) >= 3:
             return path, (ny, nx), length
         if length > limit:
             return path, None, length
@@ -71,25 +75,42 @@ def _walk_from_end(s: np.ndarray, count: np.ndarray, end: tuple[int, int], limit
         path.append((ny, nx))
 
 
-def _walks_from_ends(skeleton: np.ndarray, dist: np.ndarray):
-    """``(s, d, walks)``: the line and the distances padded by a pixel, and from each free end of the line its
-    :func:`_walk_from_end` as ``(end, path, junction, length)``, at most :data:`SPUR_REACH` x the mask's largest
-    distance to the background + 1 px long."""
+def _walk_limit(dist: np.ndarray) -> float:
+    """How far along the line a walk from an end goes at most: :data:`SPUR_REACH` x the mask's largest distance to
+    the background, + 1 px."""
+    return SPUR_REACH * float(dist.max()) + 1
+
+
+def _walks_from_ends(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | None = None,
+                     limit: float | None = None):
+    """``(s, d, walks)``: the line and the distances padded by a pixel, and from each free end of the line (within
+    ``near`` where given) its :func:`_walk_from_end` as ``(end, path, junction, length)``, at most
+    ``limit`` (default :func:`_walk_limit`) long."""
     s = np.pad(skeleton.astype(bool), 1)
     d = np.pad(dist, 1)
-    count = _neighbour_count(s)
-    limit = SPUR_REACH * float(dist.max()) + 1
-    ends = np.argwhere(s & (count == 1)).tolist()
-    return s, d, [((y, x), *_walk_from_end(s, count, (y, x), limit)) for y, x in ends]
+    codes = np.where(s, neighbour_codes(s), 0)  # off the line: none (a walk reads its own pixels' codes only)
+    limit = _walk_limit(dist) if limit is None else limit
+    free = s & (_NEIGHBOURS_OF[codes] == 1)
+    if near is not None:
+        free &= np.pad(near, 1)
+    return s, d, [((y, x), *_walk_from_end(codes, (y, x), limit)) for y, x in np.argwhere(free).tolist()]
 
 
-def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
+def prune_spurs(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | None = None) -> np.ndarray:
+    """See :func:`_prune_round`: the line without its spurs."""
+    return _prune_round(skeleton, dist, near)[0]
+
+
+def _prune_round(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | None = None,
+                 limit: float | None = None) -> tuple[np.ndarray, list]:
     """``skeleton`` without its spurs: branches from a free end to a junction no longer than :data:`SPUR_REACH` x
     the junction's distance to the background, + 1 px. All are found on the skeleton as given, then removed
     together, so both spurs into a strip's two corners go and the junction between them becomes the end (unless
     that leaves a knot, a loop no longer than the mask is wide: a stubby + keeps its arms); then without the corner
-    pixels the line can do without (two neighbours that touch), which would read as ends."""
-    s, d, walks = _walks_from_ends(skeleton, dist)
+    pixels the line can do without (two neighbours that touch), which would read as ends. With ``near``, only the
+    branches from ends within it are looked at (:func:`_pruned`: those the last round may have changed). Returns the
+    line and the walks looked at (:func:`_walks_from_ends`, padded coordinates)."""
+    s, d, walks = _walks_from_ends(skeleton, dist, near, limit)
     spurs = [(junction, path) for _, path, junction, length in walks
              if junction is not None and length <= SPUR_REACH * d[junction] + 1]
     for _, path in spurs:
@@ -109,15 +130,18 @@ def prune_spurs(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
             if knot[labels[junction]]:
                 r = np.asarray(path)
                 s[r[:, 0], r[:, 1]] = True
+    if near is not None and not spurs:  # a later round that removed nothing: its corners were cleared before
+        return s[1:-1, 1:-1], walks
     todo = np.argwhere(s & _CORNER[neighbour_codes(s)]).tolist()  # corners: one at a time, as the line is now
     while todo:
         y, x = todo.pop()
         if s[y, x] and _touching(s, y, x):
             s[y, x] = False
             todo += [[y + dy, x + dx] for dy, dx in _NEIGHBOURS if s[y + dy, x + dx]]  # they may be corners now
-    return s[1:-1, 1:-1]
+    return s[1:-1, 1:-1], walks
 
 
+WINDOW_PIXELS = 4_000_000  # a round of pruning from a few ends looks at windows around them while they hold fewer
 MAX_PRUNING_ROUNDS = 8  # rounds of cutting covered ends and spurs again, each on the line the last one left
 COVER = math.sqrt(2)  # a square end's corners lie sqrt(2) x the half width from the end of its medial axis
 CORNER_DROP = 0.5  # and the mask narrows towards the end at least this much a pixel: a run into a corner, not a
@@ -131,31 +155,82 @@ def trim_covered_ends(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
     the strip's half width at an angle and read the corner's narrow widths; the line's end is then where the disc is,
     and the reach along the line (:func:`_reach`) measures the rest. The walk from an end stops at a junction."""
     s, d, walks = _walks_from_ends(skeleton, dist)
-    cut = []
-    for (y, x), path, _, _ in walks:  # each to a junction, the other end, or the limit
+    ends = {end for end, *_ in walks}
+    cut: set = set()
+    for (y, x), path, junction, _ in walks:  # each to a junction, the other end, or the limit
+        if junction is None and len(path) > 1 and path[-1] in ends:
+            continue  # a line with no junction that the walk crossed whole (a blob's short line): kept, all of it
         covered = 0
         for i, (py, px) in enumerate(path[1:], start=1):
             far = math.hypot(py - y, px - x)
             if far + d[y, x] <= COVER * d[py, px] + COVER_SLACK and d[py, px] - d[y, x] >= CORNER_DROP * far:
                 covered = i
-        cut += path[:covered]
+        if covered and cut.isdisjoint(path[:covered]):  # two cuts that would meet would leave nothing between them
+            cut.update(path[:covered])
     if not cut:
         return skeleton  # itself: nothing cut
-    r = np.asarray(cut)
+    r = np.asarray(sorted(cut))
     s[r[:, 0], r[:, 1]] = False
     return s[1:-1, 1:-1]
 
 
-def _pruned(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
+def _pruned(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | None = None) -> np.ndarray:
     """:func:`prune_spurs` again on what it leaves, until nothing changes (at most :data:`MAX_PRUNING_ROUNDS`): a
     spur on a spur (an L's outer corner grows a tree of them) is a spur once the first is gone; one round read the
-    same L shape 8% longer turned 21 degrees than square."""
+    same L shape 8% longer turned 21 degrees than square. Each round after the first walks only from the ends whose
+    branch may be judged otherwise now (:func:`_ends_to_walk_again`; the first from those in ``near``, where given),
+    each within a window of the line around it where they are few (whole rounds over a 12 MP mask of a few dozen such
+    ends tripled its cost)."""
+    limit = _walk_limit(dist)
+    margin = int(2 * limit) + 4  # a walk's reach and the knot a pruned junction may leave there
     for _ in range(MAX_PRUNING_ROUNDS):
-        pruned = prune_spurs(skeleton, dist)
-        if np.array_equal(pruned, skeleton):
+        if near is None:
+            pruned, walks = _prune_round(skeleton, dist, None, limit)
+            if np.array_equal(pruned, skeleton):
+                break
+            near = _ends_to_walk_again(skeleton, pruned, walks)
+            skeleton = pruned
+        else:
+            skeleton, near = _prune_near(skeleton, dist, near, limit, margin)
+        if not near.any():  # no branch can be judged otherwise now
             break
-        skeleton = pruned
     return skeleton
+
+
+def _prune_near(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray, limit: float,
+                margin: int) -> tuple[np.ndarray, np.ndarray]:
+    """A round of pruning from the ends in ``near`` only: ``(line, ends to walk again)``. Few ends: each within its
+    window of ``margin`` px, one after another on the line as the last left it; many: one round over the line."""
+    ends = np.argwhere(near)
+    side = 2 * margin + 1
+    if len(ends) * side * side > WINDOW_PIXELS:  # (not the line's size: the same line within a box or a photo is
+        # pruned the same way)
+        pruned, walks = _prune_round(skeleton, dist, near, limit)
+        return pruned, _ends_to_walk_again(skeleton, pruned, walks)
+    line, again = skeleton.copy(), np.zeros(skeleton.shape, bool)
+    for y, x in ends.tolist():
+        box = (slice(max(y - margin, 0), y + margin + 1), slice(max(x - margin, 0), x + margin + 1))
+        here = np.zeros(line[box].shape, bool)
+        here[y - box[0].start, x - box[1].start] = True
+        before = line[box].copy()
+        pruned, walks = _prune_round(before, dist[box], here, limit)
+        line[box] = pruned
+        again[box] |= _ends_to_walk_again(before, pruned, walks)
+    return line, again & line
+
+
+def _ends_to_walk_again(before: np.ndarray, after: np.ndarray, walks: list) -> np.ndarray:
+    """(H, W) bool: the free ends of the line ``after`` a round of pruning whose branch may be judged otherwise now:
+    those that were no ends before (a junction left with one branch), and those whose walk ended at a junction the
+    round changed (it lost a branch: the walk goes on past it now). A walk that met no change meets the same line."""
+    count_before = _neighbour_count(np.pad(before, 1))
+    count_after = _neighbour_count(np.pad(after, 1))
+    ends = np.pad(after, 1) & (count_after == 1)
+    again = ends & ~(np.pad(before, 1) & (count_before == 1))
+    for end, _, junction, _ in walks:
+        if junction is not None and ends[end] and count_after[junction] != count_before[junction]:
+            again[end] = True
+    return again[1:-1, 1:-1]
 
 
 def _corner_table() -> np.ndarray:
@@ -252,7 +327,7 @@ def _centre_line(m: np.ndarray) -> CentreLine:
     thinned = _pruned(thin(m), dist)
     trimmed = trim_covered_ends(thinned, dist)
     if trimmed is not thinned:  # a stub an end's cut left at a junction is a spur now
-        thinned = _pruned(trimmed, dist)
+        thinned = _pruned(trimmed, dist, _ends_to_walk_again(thinned, trimmed, []))  # from the new ends
     ys, xs = np.nonzero(thinned)
     if ys.size == 0:
         empty = np.zeros(0)

@@ -113,15 +113,17 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
         images, anns = coco["images"], coco.get("annotations", [])
         if not isinstance(images, list) or not isinstance(anns, list):
             raise TypeError("'images' and 'annotations' must be lists")
-        categories = coco.get("categories", [])
-        if not isinstance(categories, list):
-            raise TypeError("'categories' must be a list")
     except (*ENTRY_ERRORS, json.JSONDecodeError) as exc:
         problems.append(DataProblem(str(ann_file), f"cannot read COCO annotations ({type(exc).__name__}: {str(exc)[:200]})"))
         return []
     if "annotations" not in coco and images:  # every photo read as unlabelled, without a word
         problems.append(DataProblem(str(ann_file), f"no 'annotations' list: its {len(images)} photos are read as showing "
                                                    "nothing to segment (write \"annotations\": [] to say so)"))
+    categories = coco.get("categories") or []
+    if not isinstance(categories, list):  # the labels are read all the same (they were before categories were read)
+        problems.append(DataProblem(str(ann_file), f"'categories' is no list ({type(categories).__name__}): its "
+                                                   "annotations are read as one label, whatever their category"))
+        categories = []
     by_image: dict = {}
     for a in _of_categories(config, anns, categories, str(ann_file), problems):
         try:
@@ -160,7 +162,8 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
     """The annotations that label this dataset's foreground: those of its YAML's ``categories`` where it names some,
     else all, with a problem where they are of several categories (all read as one label: a stain class joined the
     crack masks without a word) or name category ids the file does not list."""
-    names = {c["id"]: c.get("name") for c in categories if isinstance(c, dict) and _hashable(c.get("id"))}
+    names = {c["id"]: str(c.get("name")) for c in categories if isinstance(c, dict) and _hashable(c.get("id"))}
+    # (as text: a YAML's "categories: [7]" is read as "7", a file's name 7 too)
 
     def category(a):
         return a.get("category_id") if isinstance(a, dict) and _hashable(a.get("category_id")) else None

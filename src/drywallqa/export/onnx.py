@@ -317,9 +317,13 @@ def changed_graphs(directory: str | Path) -> list[str]:
     """The graphs of an export whose bytes are not those its export wrote (their digests in its config.json); none
     for an export of 0.6.16 or earlier, which has no digests."""
     try:
-        written = json.loads((Path(directory) / CONFIG_NAME).read_text()).get(GRAPH_DIGESTS) or {}
+        written = json.loads((Path(directory) / CONFIG_NAME).read_text()).get(GRAPH_DIGESTS)
     except (OSError, ValueError, AttributeError):
         return []
+    if written is None:
+        return []
+    if not isinstance(written, dict):  # not what an export writes: none of the graphs can be vouched for
+        return list(GRAPHS)
     return [name for name in GRAPHS if name in written and file_digest(Path(directory) / name) != written[name]]
 
 

@@ -483,9 +483,9 @@ def photo_pixels(entry) -> int:
 def mask_plane(img: Image.Image) -> np.ndarray:
     """``(H, W)`` values of an opened mask file's pixels, foreground where above 0 (:func:`read_mask`): a palette
     mask by its colours (not its palette indices: a two-colour palette often holds white at index 0), a colour one
-    by its channels' maximum; a mask with transparency (some pixel's alpha below 255: painted on a transparent layer)
-    by its alpha, what was painted, whatever its colour (a transparent white background was all foreground); an
-    opaque one with alpha by its colour or grey."""
+    by its channels' maximum; a mask painted on a transparent layer (some pixels fully transparent, some not) by its
+    alpha, what was painted, whatever its colour (a transparent white background was all foreground); any other with
+    alpha by its colour or grey."""
     if img.mode in ("P", "PA"):
         img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
     elif img.mode not in ("1", "L", "LA", "La", "RGB", "RGBA", "RGBa") and not img.mode.startswith(("I", "F")):
@@ -494,8 +494,8 @@ def mask_plane(img: Image.Image) -> np.ndarray:
     if arr.ndim == 2:
         return arr
     alpha = arr[..., -1] if img.mode in ("LA", "La", "RGBA", "RGBa") else None
-    if alpha is not None and alpha.min() < 255:
-        return alpha
+    if alpha is not None and alpha.min() == 0 < alpha.max():  # painted on a transparent layer: what was painted (one
+        return alpha  # pixel at 254 of an opaque mask, or a mask all transparent, read by its colour)
     return arr[..., :1 if arr.shape[2] == 2 else 3].max(axis=2)
 
 
