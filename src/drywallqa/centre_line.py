@@ -142,7 +142,7 @@ def _prune_round(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | None
 
 
 WINDOW_PIXELS = 4_000_000  # a round of pruning from a few ends looks at windows around them while they hold fewer
-MAX_PRUNING_ROUNDS = 8  # rounds of cutting covered ends and spurs again, each on the line the last one left
+MAX_PRUNING_ROUNDS = 8  # rounds of pruning spurs (on spurs), each on the line the last one left
 COVER = math.sqrt(2)  # a square end's corners lie sqrt(2) x the half width from the end of its medial axis
 CORNER_DROP = 0.5  # and the mask narrows towards the end at least this much a pixel: a run into a corner, not a
                    # line's own end (a long strip's skeleton ends as wide as it runs: not cut, its joints kept)
