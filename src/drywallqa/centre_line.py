@@ -51,7 +51,7 @@ def _neighbour_count(s: np.ndarray) -> np.ndarray:
 
 
 _STEPS = tuple(tuple(ORDER[i] for i in range(8) if code >> i & 1) for code in range(256))  # a code's neighbours
-_NEIGHBOURS_OF = np.array([len(steps) for steps in _STEPS])  # and how many
+_NEIGHBOURS_OF = np.array([len(steps) for steps in _STEPS], np.uint8)  # and how many
 
 
 def _walk_from_end(codes: np.ndarray, end: tuple[int, int], limit: float):
@@ -88,7 +88,7 @@ def _walks_from_ends(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | 
     ``limit`` (default :func:`_walk_limit`) long."""
     s = np.pad(skeleton.astype(bool), 1)
     d = np.pad(dist, 1)
-    codes = np.where(s, neighbour_codes(s), 0)  # off the line: none (a walk reads its own pixels' codes only)
+    codes = neighbour_codes(s)  # read on the line only: a walk steps from its pixels to their neighbours on it
     limit = _walk_limit(dist) if limit is None else limit
     free = s & (_NEIGHBOURS_OF[codes] == 1)
     if near is not None:
