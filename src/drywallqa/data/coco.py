@@ -126,17 +126,14 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
         if list(size or []) != [height, width]:
             raise ValueError(f"RLE of size {size} on an image declared {height}x{width} (height x width)")
         if isinstance(counts, list):
-            runs = [int(c) for c in _number_list(counts)]
-            if any(c < 0 for c in runs) or sum(runs) != height * width:
-                raise ValueError(f"RLE runs must be non-negative and cover {height}x{width} pixels")
-            rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
-        elif isinstance(counts, (str, bytes)):
-            runs = _compressed_runs(counts)  # checked here: pycocotools decodes short runs from unset memory (a mask
-            if runs is None or any(c < 0 for c in runs) or sum(runs) != height * width:  # differing run to run)
-                raise ValueError(f"RLE counts string must code non-negative runs covering {height}x{width} pixels")
-            rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
+            runs, wrong = [int(c) for c in _number_list(counts)], "RLE runs must be non-negative and cover"
+        elif isinstance(counts, (str, bytes)):  # its runs checked too: pycocotools decodes short runs from memory it
+            runs, wrong = _compressed_runs(counts), "RLE counts string must code non-negative runs covering"  # never set
         else:
             raise TypeError(f"RLE counts must be a list or a string, got {type(counts).__name__}")
+        if runs is None or any(c < 0 for c in runs) or sum(runs) != height * width:
+            raise ValueError(f"{wrong} {height}x{width} pixels")
+        rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
         decoded = mask_utils.decode(rle).astype(bool)
         if decoded.shape != mask.shape:
             raise ValueError(f"RLE decodes to {decoded.shape}, not {mask.shape}")

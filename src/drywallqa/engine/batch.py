@@ -194,17 +194,22 @@ def _replacing(entry) -> dict:
     return marked if isinstance(marked, dict) else {}
 
 
-def _mark_replacing(out: Path, path: Path, crcs: dict) -> None:
-    """Before a job writes the masks of ``path`` over those its record names (under the folder's lock), mark that
-    record with the new masks' checksums ``crcs``: where the job is killed before its own record replaces it, a rerun
-    predicts the photo again, never measuring the killed job's masks as corrections by hand (nor keeping them)."""
-    rec = out / record_name(path)
+def _read_record(out: Path, path: Path):
+    """The record of ``path`` in ``out`` as JSON holds it, or None where there is none or it cannot be read (a path
+    no file can have, nested too deep)."""
     try:
-        entry = json.loads(rec.read_text())
-    except (OSError, ValueError, RecursionError):  # none (the first time), or unreadable: nothing it could claim
-        return
+        return json.loads((out / record_name(path)).read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def _mark_replacing(out: Path, path: Path, crcs: dict, entry) -> None:
+    """Before a job writes the masks of ``path`` over those its record ``entry`` names (under the folder's lock, as
+    read there), mark that record with the new masks' checksums ``crcs``: where the job is killed before its own record
+    replaces it, a rerun predicts the photo again, never measuring the killed job's masks as corrections by hand (nor
+    keeping them). No record (the first time), or one unread: nothing it could claim."""
     if isinstance(entry, dict) and crcs:
-        write_text_atomic(strict_json({**entry, REPLACING: crcs}, indent=1), rec)
+        write_text_atomic(strict_json({**entry, REPLACING: crcs}, indent=1), out / record_name(path))
 
 
 def _redone(opts: "BatchOptions", path, jobs: tuple) -> dict | None:
@@ -299,14 +304,18 @@ def _replace_record(out: Path, path: Path, old: dict, new: dict):
     return new
 
 
-def record_conflict(out: Path, path: Path, prompts) -> str | None:
-    """Why doing ``path`` with ``prompts`` would lose an earlier job's results in ``out``, or None.
+_UNREAD = object()  # record_conflict's entry not read yet
+
+
+def record_conflict(out: Path, path: Path, prompts, entry=_UNREAD) -> str | None:
+    """Why doing ``path`` with ``prompts`` would lose an earlier job's results in ``out``, or None; ``entry``: its
+    record as already read (:func:`_read_record`: None for none), else read here.
 
     Files are named by image stem and prompt, so a job would overwrite the record of another photo of the same
     stem, or replace a record whose other prompts' masks it would then leave with no record."""
     rec = out / record_name(path)
+    entry = _read_record(out, path) if entry is _UNREAD else entry
     try:
-        entry = json.loads(rec.read_text())
         image, earlier = str(entry["image"]), list(entry["prompts"])
         same = same_photo(entry, path)
     except (OSError, ValueError, KeyError, TypeError, RecursionError):  # none, or unreadable (a path no file can
@@ -441,10 +450,11 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
         entry["overlay"] = overlay_name(path)  # made with this record: a rerun with --overlay may keep it
     coded = {p: png_bytes(result.masks[p].astype(np.uint8) * 255) for p in opts.prompts if p not in kept}
     with FileLock(str(out / RESULTS_LOCK)):
-        conflict = None if opts.overwrite else record_conflict(out, path, opts.prompts)
+        earlier = _read_record(out, path)  # once, under the lock: what this job would write over
+        conflict = None if opts.overwrite else record_conflict(out, path, opts.prompts, earlier)
         if conflict is not None:
             raise ValueError(conflict)
-        _mark_replacing(out, path, {p: zlib.crc32(data) for p, data in coded.items()})
+        _mark_replacing(out, path, {p: zlib.crc32(data) for p, data in coded.items()}, earlier)
         for p in opts.prompts:
             entry["prompts"][p]["mask_crc32"] = kept[p][1] if p in kept else save_png_atomic(
                 None, out / mask_name(path, p), coded[p])

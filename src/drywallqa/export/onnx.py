@@ -369,7 +369,6 @@ class OnnxFilmUNet:
         providers = ["CPUExecutionProvider"]
         self.encoder = ort.InferenceSession(str(Path(directory) / "encoder.onnx"), opts, providers=providers)
         self.decoder = ort.InferenceSession(str(Path(directory) / "decoder.onnx"), opts, providers=providers)
-        self.lateral_names = [i.name for i in self.decoder.get_inputs() if i.name != "text_embeddings"]
         names = list(lateral_names(self.config))
         wired = {"encoder.onnx": ([i.name for i in self.encoder.get_inputs()], ["pixel_values"],
                                   [o.name for o in self.encoder.get_outputs()], names),
@@ -379,6 +378,7 @@ class OnnxFilmUNet:
             if inputs != want_in or outputs != want_out:  # photo on its own ("Invalid input name")
                 raise ValueError(f"{graph} takes {inputs} and gives {outputs}, where this model's export takes {want_in} "
                                  f"and gives {want_out}: not this model's graph")
+        self.lateral_names = names  # the decoder's inputs but the prompt's, as checked
 
     def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
         return get_text_encoder(text_encoder).encode(prompts)
