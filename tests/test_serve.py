@@ -180,6 +180,22 @@ def test_head_is_answered_wherever_get_is_and_wrong_paths_and_methods_say_what_t
             assert r.json()["detail"] == f"this path answers {allowed} only", (method, path, r.text)
 
 
+def test_a_trailing_slash_is_sent_to_the_path_on_the_same_host_whatever_host_the_request_names(client):
+    """Starlette's slash redirect wrote its Location from the Host header (POST /v1/segment/ with Host: evil.example
+    was sent to http://evil.example/v1/segment, the client's photo with it); now the Location is relative."""
+    for method, path, to in (("POST", "/v1/segment/", "/v1/segment"), ("GET", "/v1/models//", "/v1/models"),
+                             ("GET", "/healthz/?full=1", "/healthz?full=1"), ("GET", "/docs/", "/docs")):
+        r = client.request(method, path, headers={"Host": "evil.example"}, follow_redirects=False)
+        assert r.status_code == 307 and r.headers["location"] == to, (path, r.status_code, r.headers)
+        assert "no trailing slash" in r.json()["detail"]
+    ok = client.post("/v1/segment/", files={"image": ("a.jpg", _jpeg(), "image/jpeg")},
+                     data={"prompts": "segment crack"})  # followed: same host, body sent again (307)
+    assert ok.status_code == 200 and ok.json()["results"], ok.text
+    for path in ("/nope/", "/examples/"):  # no such route: the 404s they were
+        r = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+        assert r.status_code == 404 and "location" not in r.headers, (path, r.headers)
+
+
 def test_a_range_of_an_example_photo_that_cannot_be_served_is_answered_in_json(client):
     """A malformed Range header on /examples/... got a plain-text 400 and one past the file's end an empty 416, where
     every other error of the server is JSON with a detail."""

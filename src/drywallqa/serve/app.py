@@ -31,6 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile as FormFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import parse_options_header
+from starlette.routing import Route
 from PIL import Image
 from pydantic import StringConstraints
 from typing_extensions import Annotated, Literal
@@ -284,6 +285,15 @@ class BodyLimits:
         await JSONResponse({"detail": exc.detail}, status_code=exc.status_code)(scope, None, send)
 
 
+def _without_slash(request: Request, app: FastAPI) -> bool:
+    """Whether the request's path is one of the app's routes (any method; not a mounted folder such as /examples)
+    with trailing slashes added."""
+    path = request.url.path
+    if not path.endswith("/") or not path.rstrip("/"):
+        return False
+    return any(isinstance(route, Route) and route.path == path.rstrip("/") for route in app.routes)
+
+
 class HeadAsGet:
     """ASGI middleware: HEAD is answered wherever GET is, with GET's status and headers and no body (RFC 9110: a
     server answers both); a FastAPI route answers only the methods it lists (HEAD /v1/models was a 405)."""
@@ -407,7 +417,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                                       precision=config.precision)
     slots = asyncio.Semaphore(config.max_concurrency)
     limit = int(config.max_upload_mb * 2**20)
-    app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None,
+    app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None, redirect_slashes=False,
                   description="Prompted segmentation for construction QA: photo + text prompts -> masks + QA measures.")
     app.add_middleware(BodyLimits, limit=limit, limit_mb=config.max_upload_mb, timeout_s=config.body_timeout_s)
     app.add_middleware(HeadAsGet)
@@ -437,6 +447,13 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         elif exc.status_code == 400:
             detail = FORM_PARSER_ERRORS.get(detail, detail)
         headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 404 and detail == "Not Found" and _without_slash(request, app):
+            # Starlette's own redirect (redirect_slashes) wrote its Location from the request's Host header: a URL on
+            # whatever host a client named. This one is relative (RFC 9110), so the client stays where it was.
+            path = request.url.path.rstrip("/")
+            location = path + (f"?{request.url.query}" if request.url.query else "")
+            return JSONResponse({"detail": f"this path is {path} (no trailing slash)"}, status_code=307,
+                                headers={"Location": location})
         if exc.status_code == 404 and detail == "Not Found":  # Starlette's, for a path no route or file has
             detail = NO_EXAMPLE if request.url.path.startswith("/examples/") else NOT_FOUND
         elif exc.status_code == 405 and "Allow" in headers:  # HEAD is answered wherever GET is (HeadAsGet)
