@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .measures import validate_mm_per_px
-from .text.prompts import one_line
+from .text.prompts import as_read
 from .utils.checks import InputError
 
 # measures of :func:`drywallqa.measures.mask_measures` a rule may test; *_mm ones need a scale (mm per pixel)
@@ -57,7 +57,7 @@ class Rule:
         if not isinstance(text, str):  # Rule.parse(5): text.strip() raised AttributeError
             reason = "a rule is a text such as 'segment crack: max_width_mm > 0.3'"
             raise InputError(f"{reason}, got {type(text).__name__}", reason)
-        m = _RULE.match(one_line(text.strip()))  # its prompt of several lines as the prompt is read: on one line
+        m = _RULE.match(as_read(text))  # its prompt of several lines as the prompt is read: on one line
         if not m:
             reason = "a rule reads 'PROMPT: MEASURE OP NUMBER', e.g. 'segment crack: max_width_mm > 0.3'"
             raise InputError(f"{text!r}: {reason}", reason)

@@ -31,7 +31,7 @@ import numpy as np
 from ..confidence import mask_confidence
 from ..models.shipped import shipped_model_dir
 from ..postprocess import ADAPTERS
-from ..text.prompts import check_prompt, one_line
+from ..text.prompts import as_read, check_prompt
 from ..utils.checks import not_text, number_in_range
 from ..utils.image_io import to_rgb_array
 from ..utils.registry import Registry, UnknownNameError
@@ -101,7 +101,7 @@ class PromptKeyed(dict):
 
     @staticmethod
     def _read(key):
-        return one_line(key.strip()) if isinstance(key, str) else key
+        return as_read(key) if isinstance(key, str) else key
 
     def __missing__(self, key):
         read = self._read(key)

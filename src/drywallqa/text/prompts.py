@@ -34,6 +34,11 @@ def one_line(text: str) -> str:
     return LINE_ENDS.sub(lambda m: " " if m.start() and text[m.start() - 1] in ".,;:!?|-" else "; ", text)
 
 
+def as_read(prompt: str) -> str:
+    """A prompt as a segmenter reads it: stripped of surrounding white space, on one line (:func:`one_line`)."""
+    return one_line(prompt.strip())
+
+
 def check_prompt(prompt) -> str:
     """``prompt`` stripped of surrounding white space, on one line (:func:`one_line`: a note of several lines, a
     program's CSV lines).
@@ -45,7 +50,7 @@ def check_prompt(prompt) -> str:
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
     typed = prompt.strip()
-    prompt = one_line(typed)
+    prompt = as_read(prompt)
     if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
         reason = "a prompt must hold a visible character, e.g. 'segment crack'"
         raise InputError(f"{reason}; got {prompt[:40]!r}", reason)
