@@ -111,6 +111,19 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert "mm per pixel" in size["commaUnits"] and "in mm" in size["commaUnits"]
         assert "segment crack in red" in after["overlayLabel"] and f"{UNKNOWN} in orange, not searched" in after["overlayLabel"]
         assert size["jsonName"] == "cracks_2363_jpg__result.json"  # named after the photo
+        assert size["maskNames"] == {"segment crack": "cracks_2363_jpg__segment_crack.png",  # as predict names them
+                                     "segment taping area": "cracks_2363_jpg__segment_taping_area.png",
+                                     UNKNOWN: "cracks_2363_jpg__segment_the_window.png"}, size["maskNames"]
+        overlay = size["overlay"]  # encoded when downloaded, not on every redraw (a 12 MP photo: ~0.5 s per redraw)
+        assert not overlay["href"].startswith("data:") and overlay["name"] == "cracks_2363_jpg__overlay.png" and overlay["png"] == "PNG"
+        race = size["race"]  # a double tap, then another photo chosen while the request ran
+        assert race["requests"] == 1, race
+        assert race["onSent"] and race["json"] == "cracks_2363_jpg__result.json", race  # drawn on the photo sent
+        assert race["label"].startswith("cracks_2363_jpg.jpg with") and "not segmented yet" in race["status"], race
+        assert "took too long" not in size["unavailable"]["proxy"] and "proxy" in size["unavailable"]["proxy"], size["unavailable"]
+        assert "took too long" not in size["unavailable"]["connections"] and "busy" in size["unavailable"]["connections"]
+        assert size["focusAfterRemove"].startswith("remove prompt"), size["focusAfterRemove"]  # the focus not lost
+        assert size["focusAfterAdd"].startswith("add prompt") or size["focusAfterAdd"] == "prompt-input", size["focusAfterAdd"]
         assert size["status"].startswith("Done in")
         assert size["curl"].startswith("curl -F 'image=@\"") and "--form-string 'prompts=segment the window'" in size["curl"]
         assert "HTTP 422" in size["error"] and "tile" in size["error"]

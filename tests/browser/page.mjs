@@ -82,6 +82,12 @@ try {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#json')]);
     const json = JSON.parse(await readFile(await download.path(), 'utf8'));
     const jsonName = download.suggestedFilename();
+    // the overlay PNG is encoded when it is downloaded, not on every redraw (a 12 MP photo: ~0.5 s a slider step)
+    const overlayHref = await page.getAttribute('#download-overlay', 'href');
+    const [overlayDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download-overlay')]);
+    const overlay = { href: overlayHref, name: overlayDownload.suggestedFilename(),
+                      png: (await readFile(await overlayDownload.path())).subarray(1, 4).toString() };
+    const maskNames = await page.$$eval('#measures tbody tr', trs => Object.fromEntries(trs.map(tr => [tr.dataset.prompt, tr.querySelector('.mask-link').download])));
     const warnings = await page.$$eval('#warnings .msg', ws => ws.map(w => w.textContent));
     const status = await page.textContent('#status');
     const curl = await page.textContent('#curl');
@@ -145,6 +151,47 @@ try {
       tooLarge[who] = await page.textContent('#error');
       await page.unroute('**/v1/segment');
     }
+    // a 503 a proxy wrote (the server behind it down) is no "took too long"; the server's own 503s say which they are
+    const unavailable = {};
+    for (const [who, answer] of [['proxy', { status: 503, contentType: 'text/html', body: '<html>Service Unavailable</html>' }],
+                                 ['connections', { status: 503, contentType: 'application/json',
+                                   body: JSON.stringify({ detail: 'the server holds as many connections as it serves (serve --max-connections); try again in a moment' }) }]]) {
+      await page.route('**/v1/segment', route => route.fulfill(answer));
+      await page.click('#run');
+      await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
+      unavailable[who] = await page.textContent('#error');
+      await page.unroute('**/v1/segment');
+    }
+    // pressed twice at once (a double tap), then another photo chosen while the request runs: one request, and its
+    // results drawn on the photo sent and named after it, not after the one chosen since
+    let releaseRace, raced = 0; const heldRace = new Promise(r => { releaseRace = r; });
+    await page.route('**/v1/segment', async route => { raced += 1; await heldRace; await route.continue(); });
+    await page.evaluate(() => { const b = document.querySelector('#run'); b.click(); b.click(); });
+    await page.waitForFunction(() => document.querySelector('#run').disabled);
+    await page.click('#gallery button >> nth=1');
+    await page.waitForFunction(() => state.fileName !== 'cracks_2363_jpg.jpg');
+    releaseRace();
+    await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
+    await page.unroute('**/v1/segment');
+    const race = await page.evaluate(async () => {
+      const hash = (c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let h = 0;
+                            for (let i = 0; i < d.length; i += 97) h = (h * 31 + d[i]) % 1000000007; return h; };
+      state.shown = state.shown.map(() => false); draw();  // the photo alone
+      const drawn = hash(document.querySelector('#overlay'));
+      const sample = new Image(); sample.src = document.querySelector('#gallery img').src; await sample.decode();
+      const c = document.createElement('canvas'); c.width = sample.naturalWidth; c.height = sample.naturalHeight;
+      c.getContext('2d').drawImage(sample, 0, 0);
+      state.shown = state.shown.map(() => true); draw();
+      return { onSent: drawn === hash(c), json: document.querySelector('#json').download,
+               label: document.querySelector('#overlay').getAttribute('aria-label'), status: document.querySelector('#status').textContent };
+    });
+    race.requests = raced;
+    // a prompt removed, a suggestion added with the keyboard: the focus stays in that list, not lost to the page
+    await page.focus('#chips .chip button >> nth=0'); await page.keyboard.press('Enter');
+    const focusAfterRemove = await page.evaluate(() => document.activeElement.getAttribute('aria-label') || document.activeElement.id);
+    await page.focus('#suggestions button >> nth=0'); await page.keyboard.press('Enter');
+    const focusAfterAdd = await page.evaluate(() => document.activeElement.getAttribute('aria-label') || document.activeElement.id);
+    await page.evaluate(() => { state.prompts = ['segment crack', 'segment taping area']; renderPrompts(); });
     // prompt length is counted in characters as the server counts them: 200 emoji (400 UTF-16 units) are 200
     const longPrompts = {};
     for (const [key, text] of [['emoji', '\u{1F9F1}'.repeat(200)], ['over', 'x'.repeat(301)]]) {
@@ -164,7 +211,8 @@ try {
     const modelLine = await page.textContent('#model-line');
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffError, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
-                           progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts };
+                           progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts,
+                           overlay, maskNames, unavailable, race, focusAfterRemove, focusAfterAdd };
     await context.close();
   }
   console.log(JSON.stringify(report));
