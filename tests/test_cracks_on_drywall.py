@@ -135,3 +135,23 @@ def test_a_clear_regression_keeps_the_old_model_and_leaves_the_new_one_beside_it
     assert out["chosen"]["cracks_on_drywall"]["worse"] is True and "selection.json" in out["files"]
     assert json.loads((dest / "selection.json").read_text())["cracks_on_drywall"]["rows"]["new"]["missed_on_drywall"] == 30
     assert any("WARNING" in str(x) for x in lines) and (dest / "MODEL_CARD.md").read_text() == "# the old model's card"
+
+
+def test_taping_on_the_composite_is_scored_against_box_labels_as_evaluate_scores_it(synthetic_datasets, syn_splits):
+    """syn_tape's labels are boxes: its prompt's masks are asked for as boxes (the model's box adapter), as evaluate
+    asks for them; plain strip masks were scored against the boxes (v0.5.0's strips: 0.35 where v0.4.0's boxes 0.64)."""
+
+    class _Boxes(Segmenter):  # the wall label where masks are asked for as boxes, nothing otherwise
+        def decode(self, encoded, prompts, threshold=None, label_shape=None):
+            h, w = encoded.rgb.shape[:2]
+            masks = {p: np.zeros((h, w), bool) for p in prompts}
+            if label_shape == "box" and drywall.TAPING in prompts:
+                masks[drywall.TAPING] = label.copy()
+            return SegmentationResult(masks=masks, probabilities={p: m.astype(np.float32) for p, m in masks.items()})
+
+    pairs = _pairs(synthetic_datasets, syn_splits)[:1]
+    label = drywall.make_composite(*pairs[0]).wall_label
+    assert label.any()
+    rows, _ = drywall.score_cracks_on_drywall({"boxes": _Boxes()}, pairs, progress=False)
+    assert rows[0]["taping_mIoU_on_composite"] == 1.0
+    assert rows[0]["missed_on_drywall"] == 1  # the crack prompt's mask is as it was (no adapter of its own)

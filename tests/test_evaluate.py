@@ -485,3 +485,48 @@ def test_a_saved_set_that_is_not_the_evaluations_own_is_scored_anew_not_run(synt
     ev._save_partial(result, saved)
     back = ev._load_partial(saved)
     assert back.rows == result.rows and np.array_equal(back.examples[0][0], result.examples[0][0])
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--model", "clipseg"], None),  # a hub model's default weights: no folder of its own (was the shipped model's)
+    (["--model", "clipseg", "--model-path", "CIDAS/clipseg-rd64-refined"], None),  # a hub id: no folder here
+    ([], "shipped"), (["--model-path", "fast"], "shipped"), (["--model", "film_unet", "--model-path", "fast"], "shipped"),
+    (["--pipeline", "zeroshot"], None)])
+def test_the_report_describes_the_model_scored_not_the_shipped_one(extra, expected, tmp_path, monkeypatch):
+    """`evaluate --model clipseg` scored the hub CLIPSeg but handed evaluate the shipped model's folder: the report
+    gave CLIPSeg the shipped model's size on disk, and its table of seen photos the shipped model's training files."""
+    from typer.testing import CliRunner
+
+    import drywallqa.cli.evaluation as evaluation
+    import drywallqa.engine.evaluator as evaluator
+    from drywallqa.cli import app
+    from drywallqa.models.shipped import resolve_model_dir
+
+    passed = {}
+
+    def fake_evaluate(seg, out, **kwargs):
+        passed.update(kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(evaluation, "load_segmenter", lambda *a, **k: object())
+    monkeypatch.setattr(evaluator, "evaluate", fake_evaluate)
+    CliRunner().invoke(app, ["evaluate", *extra, "--out", str(tmp_path / "eval"), "--speed-images", "0"])
+    assert "model_dir" in passed
+    assert passed["model_dir"] == (resolve_model_dir() if expected == "shipped" else None)
+
+
+def test_with_a_limit_the_data_problems_name_only_photos_scored(synthetic_datasets):
+    """The report's "Data problems (the photos were scored with what could be read)" listed, under --limit, the
+    problems of photos left out of the run (evaluate --limit 6 named two taping photos it never scored)."""
+    from drywallqa.engine.evaluator import build_eval_sets
+
+    ann = synthetic_datasets / "crack" / "valid" / "_annotations.coco.json"
+    coco = json.loads(ann.read_text())
+    last = coco["images"][-1]["id"]
+    coco["annotations"].append({"id": 99, "image_id": last, "category_id": 1, "bbox": [1, 1, 4, 4],
+                                "segmentation": [[1, 1, 5, 5]], "area": 16})  # a 2-point polygon: dropped, a problem
+    ann.write_text(json.dumps(coco))
+    whole = build_eval_sets(("syn_crack",), ("published",), datasets_dir=synthetic_datasets)[0]
+    assert len(whole.notes) == 1 and coco["images"][-1]["file_name"] in whole.notes[0] and not whole.problems
+    limited = build_eval_sets(("syn_crack",), ("published",), datasets_dir=synthetic_datasets, limit=2)[0]
+    assert len(limited.samples) == 2 and limited.notes == [] and limited.problems == []

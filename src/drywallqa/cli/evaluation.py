@@ -35,7 +35,6 @@ def evaluate(
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
     Interrupted, the same command run again continues after the last finished split."""
     from ..engine.evaluator import PARTIAL_DIR, evaluate as run, evaluation_in_use
-    from ..models.shipped import resolve_model_dir
     from ..utils.files import file_stamp
 
     if limit is not None and limit < 1:
@@ -60,8 +59,7 @@ def evaluate(
     try:
         report = run(seg, out, datasets=names, which=which, splits_dir=splits_dir,
                      datasets_dir=datasets_dir, limit=limit, speed_images=speed_images,
-                     model_dir=None if (pipeline or model == "zeroshot") else
-                     (model_path or resolve_model_dir()) if model else resolve_model_dir(model_path))
+                     model_dir=_scored_model_dir(model_path, model, pipeline))
     except (FileNotFoundError, KeyError) as exc:  # no split manifest yet, or a dataset without a 'valid' split
         message = exc.args[0] if exc.args else str(exc)
         raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group, val and train need a manifest)",
@@ -81,6 +79,26 @@ def evaluate(
     for line in report["warnings"]:
         tagged("warning:", "yellow", line)
     return report
+
+
+def _scored_model_dir(model_path: Optional[str], model: Optional[str], pipeline: Optional[str]) -> Optional[Path]:
+    """The folder of the model being scored (its size, training files and settings go into the report), or None
+    where it has none here: a pipeline, or a hub model of ``--model`` (named by a hub id, or by nothing: its default
+    weights). Never the shipped model's folder for another model (``--model clipseg`` was reported with the shipped
+    model's size and its training photos as "seen")."""
+    from ..models.shipped import resolve_model_dir
+
+    if pipeline or model == "zeroshot":
+        return None
+    if not model:
+        return resolve_model_dir(model_path)
+    if model_path is None:
+        return None
+    try:
+        folder = resolve_model_dir(model_path)
+    except (FileNotFoundError, TypeError):  # a hub id: no folder of the model's own here
+        return None
+    return folder if folder.is_dir() else None
 
 
 @export_app.command("onnx")

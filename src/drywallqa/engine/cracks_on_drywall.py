@@ -10,7 +10,7 @@ photo's size. Per model it scores:
   label, centre-line F1, cracks missed outright): a model that learnt "a drywall photo holds no crack"
   loses much more on the composites than on the originals;
 - ``segment taping area`` on the composite against the drywall photo's own labels (a crack should not
-  change the taping answer) and ``segment crack`` on the plain drywall photo (foreground fraction:
+  change the taping answer; box labels are scored through the model's box adapter, as ``evaluate`` does) and ``segment crack`` on the plain drywall photo (foreground fraction:
   joints mistaken for cracks).
 
 The ``test`` part gives the reported numbers (``benchmarks/cracks_on_drywall.py``); the ``val`` part,
@@ -97,6 +97,8 @@ def score_cracks_on_drywall(models: dict, pairs: list, examples: int = 0, progre
     (:func:`transplant_pairs`). Returns one row per model (the keys of :meth:`_Tally.row`) and, for the first
     ``examples`` pairs, ``(composite, {name: crack mask on the composite})`` with the composite's
     :class:`Composite`."""
+    from .evaluator import scoring_label_shape
+
     tallies = {name: _Tally() for name in models}
     shown = []
     for crack, wall_sample in tqdm(pairs, desc="cracks on drywall", disable=not progress):
@@ -106,7 +108,8 @@ def score_cracks_on_drywall(models: dict, pairs: list, examples: int = 0, progre
             t = tallies[name]
             t.n += 1
             on_own = seg.predict(comp.crack_photo, [CRACK]).masks[CRACK]
-            out = seg.predict(comp.composite, [CRACK, TAPING]).masks
+            # against the drywall photo's box labels through the model's box adapter, as evaluate scores them
+            out = seg.predict(comp.composite, [CRACK, TAPING], label_shape=scoring_label_shape(wall_sample.dataset)).masks
             for key, mask in (("original", on_own), ("composite", out[CRACK])):
                 t.meters[key].update(mask, comp.crack_label)
                 t.lines[key].update(mask, comp.crack_label)

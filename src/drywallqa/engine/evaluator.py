@@ -81,9 +81,11 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, dat
             if not s:
                 raise NothingToScoreError(f"published valid split of {ds!r}: no image could be read"
                                           + "".join(f"; {p}" for p in problems[:3]))
-            scored = {str(x.image_path) for x in s}  # an annotation's problem names its photo, which is still scored
-            sets.append(EvalSet("published valid", ds, s[:limit] if limit else s,
-                                [str(p) for p in problems if getattr(p, "path", None) not in scored],
+            read = {str(x.image_path) for x in s}  # an annotation's problem names its photo, which is still scored
+            kept = s[:limit] if limit else s
+            scored = {str(x.image_path) for x in kept}  # (--limit: the photos left out are not scored, nor their notes)
+            sets.append(EvalSet("published valid", ds, kept,
+                                [str(p) for p in problems if getattr(p, "path", None) not in read],
                                 [str(p) for p in problems if getattr(p, "path", None) in scored]))
         if "group" in which:
             s, missing = _part(ds, "test", splits_dir, datasets_dir, GROUP_LEFT_OUT["test"])
