@@ -10,8 +10,8 @@ photo's size. Per model it scores:
   label, centre-line F1, cracks missed outright): a model that learnt "a drywall photo holds no crack"
   loses much more on the composites than on the originals;
 - ``segment taping area`` on the composite against the drywall photo's own labels (a crack should not
-  change the taping answer; box labels are scored through the model's box adapter, as ``evaluate`` does) and ``segment crack`` on the plain drywall photo (foreground fraction:
-  joints mistaken for cracks).
+  change the taping answer; box labels are scored through the model's box adapter, as ``evaluate`` does)
+  and ``segment crack`` on the plain drywall photo (foreground fraction: joints mistaken for cracks).
 
 The ``test`` part gives the reported numbers (``benchmarks/cracks_on_drywall.py``); the ``val`` part,
 with the published valid/test photos left out, is where models are compared and chosen (``drywallqa
