@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import List, Optional
 
@@ -168,10 +169,18 @@ def data_split(
     datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the manifests --out holds already (default: "
                                                               "refuse: models were trained and scored on their parts)."),
+    update: bool = typer.Option(False, "--update", help="Keep the parts of the manifests --out holds and move only "
+                                "what they split of one group (copies found by a newer search: to the first part "
+                                "holding one of them, train before val before test) and place photos added since; "
+                                "keeps their seed and fractions."),
 ):
     """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
-    from ..data.grouping import make_group_split, split_manifest_path
+    from ..data.grouping import GroupSplit, make_group_split, split_manifest_path, update_group_split
     from ..data.registry import get_dataset_config
+
+    if update and overwrite:
+        raise typer.BadParameter("--update keeps the manifests' parts and --overwrite replaces them: choose one",
+                                 param_hint="--update / --overwrite")
 
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise typer.BadParameter("val and test must be fractions with val + test < 1")
@@ -187,15 +196,25 @@ def data_split(
                                      param_hint="--dataset")
         path = split_manifest_path(out, d)
         check_output_path(path, "--out", folder=False)
-        if path.exists() and not overwrite:
+        if update and not path.is_file():
+            raise typer.BadParameter(f"{path}: no manifest to update; leave --update out to write one",
+                                     param_hint="--out")
+        if path.exists() and not overwrite and not update:
             raise typer.BadParameter(f"{path} exists: the parts of an earlier split, which models were trained and "
                                      "scored on; --overwrite replaces it, or choose another --out", param_hint="--out")
-    splits = {}
+    splits, moves = {}, {}
     for d in names:  # all of them, then written: a dataset that cannot be split leaves no manifest of the others
         try:
-            splits[d] = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test}, seed,
-                                         progress=True)
-        except ValueError as exc:  # a dataset with no readable images
+            if update:
+                old = GroupSplit.from_json(split_manifest_path(out, d))
+                if old.dataset != d:
+                    raise ValueError(f"{split_manifest_path(out, d)} is the split manifest of {old.dataset!r}, not of "
+                                     f"{d!r} (copied or renamed?)")
+                splits[d], moves[d] = update_group_split(d, old, datasets_dir, progress=True)
+            else:
+                splits[d] = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test},
+                                             seed, progress=True)
+        except ValueError as exc:  # a dataset with no readable images, a damaged manifest
             tagged("error:", "red", str(exc))
             raise typer.Exit(code=1)
         if not splits[d].parts["train"]:
@@ -207,7 +226,13 @@ def data_split(
         replaced = path.exists()
         split.to_json(path)
         console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}"
-                      + (" (replaced)" if replaced else ""))
+                      + (" (updated)" if update else " (replaced)" if replaced else ""), soft_wrap=True)
+        if update:
+            counts = Counter((a, b) for _, a, b in moves[d])
+            console.print(f"  moved {len(moves[d])} photo(s) to keep copies of one photo in one part"
+                          + "".join(f"; {n} {a} -> {b}" for (a, b), n in sorted(counts.items())), soft_wrap=True)
+            for photo, a, b in moves[d]:
+                console.print(f"    {photo}: {a} -> {b}", markup=False, highlight=False, soft_wrap=True)
 
 
 @data_app.command("refine-masks")

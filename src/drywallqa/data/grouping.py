@@ -1,9 +1,12 @@
 """Source-photo groups and near-duplicates, and group-clean train/val/test splits.
 
 Roboflow exports copies of one photo (flipped, rotated, re-toned) under ``<stem>.rf.<hash>.jpg`` and
-scatters them over train and valid. Two files belong to one group when they share a stem or their
-normalised 32x32 grey thumbnails differ by a mean absolute difference below ``near_dup_threshold``
-under some flip / 90-degree rotation. A group-clean split puts each group in exactly one split.
+scatters them over train and valid; a dataset may also hold one photo under two names (cropped, turned,
+re-toned: another stem) and shots taken seconds apart from the same place. Two files belong to one group
+when they share a stem, or are the same photo: their normalised 32x32 grey thumbnails differ by a mean
+absolute difference below :data:`COPY_DIFF` under some flip / 90-degree rotation, or below
+:data:`CANDIDATE_DIFF` and one maps onto the other (:func:`same_photo`: matched features, and the pixels
+agree once aligned). A group-clean split puts each group in exactly one split.
 """
 
 from __future__ import annotations
@@ -24,11 +27,18 @@ from ..utils.files import why_not, write_text_atomic
 from ..utils.image_io import ImageReadError, read_image
 from ..utils.registry import UnknownNameError
 from .problems import DataProblem
-from .sample import Sample
+from .sample import Sample, source_group
 
 logger = logging.getLogger(__name__)
 
 THUMB = 32
+COPY_DIFF = 0.1        # thumbnails this close: the same photo (flips and quarter turns tried)
+CANDIDATE_DIFF = 0.2   # this close: the same photo if :func:`same_photo` says so (a crop, a turn, a re-tone)
+# same_photo: ORB features at SAME_PHOTO_SIDE px (the longer side), a homography fitted by RANSAC with at least
+# MIN_INLIERS matches, and grey values correlated by at least MIN_CORRELATION where the aligned photos overlap
+# (at least MIN_OVERLAP of the first): two photos of white paper with a few specks can match a handful of
+# features but not their pixels. Chosen on the two shipped datasets' pairs, each looked at (CHANGELOG 0.6.18).
+SAME_PHOTO_SIDE, MIN_INLIERS, MIN_CORRELATION, MIN_OVERLAP = 512, 20, 0.5, 0.3
 
 
 def thumbnail(path: str | Path, size: int = THUMB) -> np.ndarray:
@@ -58,10 +68,67 @@ def dihedral(array: np.ndarray, k: int) -> np.ndarray:
     return out[:, ::-1] if k % 2 else out
 
 
-def near_duplicate_matches(paths: list[Path], threshold: float = 0.1, progress: bool = False,
-                           problems: list | None = None) -> list[tuple[int, int, int]]:
+class _Features:
+    """A photo's grey copy at :data:`SAME_PHOTO_SIDE` px, what of it is photo (not black: Roboflow's rotation
+    borders and cut-out squares, whose corners would match any other photo's), and its ORB features, mirrored or
+    not; computed once per photo and mirroring."""
+
+    def __init__(self, paths: list[Path]):
+        self.paths, self.cache = paths, {}
+        self.orb = cv2.ORB_create(1000)
+
+    def __call__(self, n: int, mirrored: bool):
+        if (n, mirrored) not in self.cache:
+            grey = cv2.cvtColor(read_image(self.paths[n]), cv2.COLOR_RGB2GRAY)
+            scale = SAME_PHOTO_SIDE / max(grey.shape)
+            if scale < 1:
+                grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            grey = np.ascontiguousarray(grey[:, ::-1]) if mirrored else grey
+            photo = cv2.erode((grey > 8).astype(np.uint8) * 255, np.ones((9, 9), np.uint8))
+            points, descriptors = self.orb.detectAndCompute(grey, photo)
+            self.cache[(n, mirrored)] = grey, photo, points, descriptors
+        return self.cache[(n, mirrored)]
+
+
+def same_photo(features: _Features, i: int, j: int) -> bool:
+    """Whether photo ``j`` (or its mirror image) maps onto photo ``i`` by one homography that at least
+    :data:`MIN_INLIERS` matched ORB features agree on, and the grey values of the two, so aligned, correlate by at
+    least :data:`MIN_CORRELATION` where they overlap (one photo cropped, turned by any angle, scaled, re-toned)."""
+    grey_i, photo_i, points_i, desc_i = features(i, False)
+    if desc_i is None or len(points_i) < MIN_INLIERS:
+        return False
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    for mirrored in (False, True):
+        grey_j, photo_j, points_j, desc_j = features(j, mirrored)
+        if desc_j is None or len(points_j) < MIN_INLIERS:
+            continue
+        good = [m[0] for m in matcher.knnMatch(desc_j, desc_i, k=2)
+                if len(m) == 2 and m[0].distance < 0.75 * m[1].distance]  # Lowe's ratio test
+        if len(good) < MIN_INLIERS:
+            continue
+        homography, inliers = cv2.findHomography(np.float32([points_j[m.queryIdx].pt for m in good]),
+                                                 np.float32([points_i[m.trainIdx].pt for m in good]), cv2.RANSAC, 5.0)
+        if homography is None or int(inliers.sum()) < MIN_INLIERS:
+            continue
+        size = (grey_i.shape[1], grey_i.shape[0])
+        aligned = cv2.warpPerspective(grey_j, homography, size)
+        both = (cv2.warpPerspective(photo_j, homography, size, flags=cv2.INTER_NEAREST) > 0) & (photo_i > 0)
+        if both.mean() < MIN_OVERLAP:
+            continue
+        a, b = grey_i[both].astype(np.float32), aligned[both].astype(np.float32)
+        if a.std() > 1 and b.std() > 1 and float(np.corrcoef(a, b)[0, 1]) >= MIN_CORRELATION:
+            return True
+    return False
+
+
+def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, progress: bool = False,
+                           problems: list | None = None,
+                           candidates: float | None = CANDIDATE_DIFF) -> list[tuple[int, int, int]]:
     """``(i, j, k)``, ``i < j``, for near-identical images: image ``j`` under :func:`dihedral` ``k`` looks like
-    image ``i`` (mean absolute difference of normalised 32x32 grey thumbnails below ``threshold``).
+    image ``i`` (mean absolute difference of normalised 32x32 grey thumbnails below ``threshold``), or, below
+    ``candidates`` (None: no such check), is :func:`same_photo` as image ``i`` (``k``: the thumbnails' closest);
+    two photos of one source stem (:func:`~drywallqa.data.sample.source_group`, one group by their names) are not
+    checked so.
 
     A photo that cannot be read matches none: it is named in ``problems`` (a :class:`DataProblem` each), or in a
     warning where ``problems`` is None; the others are compared as usual."""
@@ -92,8 +159,15 @@ def near_duplicate_matches(paths: list[Path], threshold: float = 0.1, progress: 
         d = torch.cdist(base, variant, p=1) / base.shape[1]
         which = torch.where(d < best, k, which)
         best = torch.minimum(best, d)
-    i, j = torch.nonzero(torch.triu(best < threshold, diagonal=1), as_tuple=True)
-    return [(read[a], read[b], k) for a, b, k in zip(i.tolist(), j.tolist(), which[i, j].tolist())]
+    close = torch.triu(best < max(threshold, candidates or 0), diagonal=1)
+    i, j = torch.nonzero(close, as_tuple=True)
+    pairs = [(a, b, float(best[a, b])) for a, b in zip(i.tolist(), j.tolist())]
+    features = _Features([paths[n] for n in read])
+    stems = [source_group(str(paths[n])) for n in read]
+    to_check = [(a, b) for a, b, d in pairs if d >= threshold and stems[a] != stems[b]]
+    checked = {(a, b) for a, b in tqdm(to_check, desc="same photo?", disable=not progress or not to_check)
+               if same_photo(features, a, b)}
+    return [(read[a], read[b], int(which[a, b])) for a, b, d in pairs if d < threshold or (a, b) in checked]
 
 
 def near_duplicate_pairs(paths: list[Path], threshold: float = 0.1, progress: bool = False,
@@ -177,15 +251,25 @@ def group_clean_split(
 ) -> GroupSplit:
     """Assign whole groups to parts so each part gets about its fraction of the images (seeded)."""
     fractions = fractions or {"train": 0.7, "val": 0.15, "test": 0.15}
+    by_group = _files_by_group(samples, groups, root)
+    parts: dict[str, list[str]] = {p: [] for p in fractions}
+    _assign(parts, by_group, fractions, seed, sum(len(v) for v in by_group.values()))
+    return GroupSplit(dataset, seed, dict(fractions), parts)
+
+
+def _files_by_group(samples: list[Sample], groups: list[str], root: Path) -> dict[str, list[str]]:
     by_group: dict[str, list[str]] = {}
     for s, g in zip(samples, groups):
         by_group.setdefault(g, []).append(str(s.image_path.relative_to(root)))
+    return by_group
+
+
+def _assign(parts: dict[str, list[str]], by_group: dict[str, list[str]], fractions: dict, seed: int, total: int) -> None:
+    """Each group of ``by_group``, in a seeded order, to the first part after the first (val, test) it fits in (up to
+    its fraction of ``total`` images), else to the first (train); each part's list sorted."""
     names = sorted(by_group)
     random.Random(seed).shuffle(names)
-    total = sum(len(v) for v in by_group.values())
-    parts: dict[str, list[str]] = {p: [] for p in fractions}
     order = list(fractions)
-    # fill the smaller parts first, each up to its quota, the rest to the first part (train)
     for name in names:
         files = by_group[name]
         target = next(
@@ -194,7 +278,35 @@ def group_clean_split(
         parts[target].extend(files)
     for p in parts:
         parts[p].sort()
-    return GroupSplit(dataset, seed, dict(fractions), parts)
+
+
+def updated_group_split(old: GroupSplit, samples: list[Sample], groups: list[str],
+                        root: Path) -> tuple[GroupSplit, list[tuple[str, str, str]]]:
+    """``old``'s parts made group-clean again for ``groups`` (found anew, e.g. by a better copy search), moving as
+    little as can be: a group ``old`` put in several parts goes whole to the first of them in ``old``'s order
+    (train, val, test), so no photo a model was trained on moves to where models are chosen or scored; photos
+    ``old`` does not list join their group's part, or, a group of new photos only, are assigned as
+    :func:`group_clean_split` assigns (``old``'s fractions and seed). Photos ``old`` lists that the dataset no
+    longer has stay where they are. -> the split, and each photo moved as ``(photo, from part, to part)``."""
+    where = {f: part for part, files in old.parts.items() for f in files}
+    rank = {part: n for n, part in enumerate(old.parts)}
+    parts = {part: list(files) for part, files in old.parts.items()}
+    moved, new = [], {}
+    for group, files in _files_by_group(samples, groups, root).items():
+        listed = [where[f] for f in files if f in where]
+        if not listed:
+            new[group] = files
+            continue
+        target = min(listed, key=rank.__getitem__)
+        for f in files:
+            if f not in where:
+                parts[target].append(f)
+            elif where[f] != target:
+                parts[where[f]].remove(f)
+                parts[target].append(f)
+                moved.append((f, where[f], target))
+    _assign(parts, new, old.fractions, old.seed, sum(len(v) for v in parts.values()) + sum(map(len, new.values())))
+    return GroupSplit(old.dataset, old.seed, dict(old.fractions), parts), sorted(moved)
 
 
 def load_all_splits(dataset: str, datasets_dir=None, unread: dict | None = None) -> tuple[list[Sample], list]:
@@ -321,6 +433,21 @@ def make_group_split(dataset: str, datasets_dir=None, fractions: dict | None = N
     """Group-clean split of all published images of ``dataset`` (stems + near-duplicates grouped)."""
     from .registry import get_dataset_config
 
+    samples, groups = _grouped_samples(dataset, datasets_dir, progress)
+    return group_clean_split(samples, groups, get_dataset_config(dataset).root(datasets_dir), dataset, fractions, seed)
+
+
+def update_group_split(dataset: str, old: GroupSplit, datasets_dir=None,
+                       progress: bool = False) -> tuple[GroupSplit, list[tuple[str, str, str]]]:
+    """:func:`updated_group_split` of ``old`` for the groups of ``dataset`` found now."""
+    from .registry import get_dataset_config
+
+    samples, groups = _grouped_samples(dataset, datasets_dir, progress)
+    return updated_group_split(old, samples, groups, get_dataset_config(dataset).root(datasets_dir))
+
+
+def _grouped_samples(dataset: str, datasets_dir, progress: bool) -> tuple[list[Sample], list[str]]:
+    """All published samples of ``dataset`` and a group id each (stems + near-duplicates)."""
     unread: dict[str, str] = {}
     samples, _ = load_all_splits(dataset, datasets_dir, unread)
     if not samples:
@@ -330,5 +457,4 @@ def make_group_split(dataset: str, datasets_dir=None, fractions: dict | None = N
             f"{sp} ({why})" for sp, why in unread.items()) + ": make it readable, or leave it out of the dataset "
             "YAML's splits")
     pairs = near_duplicate_pairs([s.image_path for s in samples], progress=progress)
-    groups = group_ids(samples, pairs)
-    return group_clean_split(samples, groups, get_dataset_config(dataset).root(datasets_dir), dataset, fractions, seed)
+    return samples, group_ids(samples, pairs)
