@@ -211,14 +211,19 @@ def test_refine_keeps_photos_of_one_name_in_two_subfolders_apart(tmp_path):
     (["--min-iou", "nan"], "--min-iou: a predicted IoU must be a number in [0, 1], got nan"),
     (["--min-iou", "80"], "--min-iou: a predicted IoU must be a number in [0, 1], got 80.0"),
     (["--with", "edges", "--min-iou", "0.5"], "--min-iou is an option of --with sam, not --with edges"),
-    (["--with", "edges", "--model-path", "my_sam"], "--model-path is an option of --with sam, not --with edges")])
+    (["--with", "edges", "--model-path", "my_sam"], "--model-path is an option of --with sam, not --with edges"),
+    (["--with", "egdes"], "--with 'egdes': choose")])
 def test_refine_options_that_would_refine_nothing_or_go_unused_are_refused(synthetic_datasets, tmp_path, monkeypatch,
                                                                             extra, words):
     """--min-iou nan or 80 (for 0.8) let every box fall back to itself without a word; SAM's options given with
-    --with edges were dropped silently (the masks were not made the way they asked). Refused before weights load."""
+    --with edges were dropped silently (the masks were not made the way they asked). Refused before weights load,
+    and before the dataset is read (its annotations were read, and their problems printed, first)."""
+    import drywallqa.cli.data as cli_data
     import drywallqa.data.refine as refine
 
     monkeypatch.setattr(refine, "load_sam", lambda *a: pytest.fail("the weights were loaded before the refusal"))
+    monkeypatch.setattr(refine, "read_refine_splits", lambda *a: pytest.fail("the dataset was read before the refusal"))
+    assert cli_data  # the command imports read_refine_splits from drywallqa.data.refine when it runs
     res = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--out", str(tmp_path / "o"),
                                    "--datasets-dir", str(synthetic_datasets), *extra])
     assert res.exit_code == 2 and words in " ".join(res.output.replace("│", " ").split()), res.output

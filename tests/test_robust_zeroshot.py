@@ -281,6 +281,24 @@ def test_references_with_no_photo_are_refused(tmp_path, no_models):
     assert res.exit_code == 0 and rep["size_threshold_source"].startswith("config (no box found on the 1 reference")
 
 
+def test_references_with_no_photo_are_refused_before_the_models_load(tmp_path, monkeypatch):
+    """A --reference of no photo was refused only once Grounding DINO and SAM had loaded (minutes with real weights;
+    on a machine without them, the missing model was named instead)."""
+    import drywallqa.zeroshot.pipeline as pipeline
+
+    def no_models_now(*a, **k):
+        pytest.fail("the models were loaded before the refusal")
+
+    monkeypatch.setattr(pipeline, "ZeroShotSegmenter", no_models_now)
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"),
+                                   "--reference", str(tmp_path / "empty")])
+    assert res.exit_code == 2 and "holdnophoto" in _text(res).replace(" ", ""), res.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_reference_photo_the_detector_fails_on_is_named(tmp_path):
     from drywallqa.zeroshot.pipeline import run_zeroshot
 

@@ -263,16 +263,7 @@ def data_refine_masks(
             splits = check_refine_request(name, asked)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint=hint) from None
-    try:
-        check_refine_out(name, out, datasets_dir)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--out") from None
-    try:  # before any weights load: a datasets folder without the dataset wrote an empty one, exit 0
-        read_refine_splits(name, splits, datasets_dir)
-    except ValueError as exc:
-        tagged("error:", "red", str(exc))
-        raise typer.Exit(code=1)
-    if with_ not in BOX_REFINERS:
+    if with_ not in BOX_REFINERS:  # the options, before the dataset is read
         raise typer.BadParameter(f"--with {with_!r}: choose {' or '.join(BOX_REFINERS.names())}", param_hint="--with")
     given = [hint for hint, value in (("--model-path", model_path), ("--min-iou", min_iou)) if value is not None]
     if with_ != "sam" and given:  # it would be left unused: the masks were not made the way it asks
@@ -283,6 +274,15 @@ def data_refine_masks(
             number_in_range(min_iou, "a predicted IoU", 0.0, 1.0)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--min-iou") from None
+    try:
+        check_refine_out(name, out, datasets_dir)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
+    try:  # before any weights load: a datasets folder without the dataset wrote an empty one, exit 0
+        read_refine_splits(name, splits, datasets_dir)
+    except ValueError as exc:
+        tagged("error:", "red", str(exc))
+        raise typer.Exit(code=1)
     try:
         refiner = SamRefiner(model_path, 0.8 if min_iou is None else min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
     except (OSError, ValueError) as exc:  # weights that cannot be found or fetched, a folder of another model type

@@ -273,7 +273,7 @@ def zeroshot(
                                    "and listed as earlier_outputs. The same job is run again without it."),
 ):
     """Segment defects with no training data: surface tags -> anomaly prompts -> boxes -> size filter -> SAM."""
-    from ..zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter, earlier_job, run_zeroshot
+    from ..zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter, earlier_job, reference_photos, run_zeroshot
 
     try:
         cfg = ZeroShotConfig.from_yaml(config) if config else ZeroShotConfig()
@@ -305,6 +305,11 @@ def zeroshot(
         raise typer.BadParameter(str(exc), param_hint="--out") from None
     if conflict is not None and not overwrite:  # another job's results there
         raise typer.BadParameter(conflict, param_hint="--out")
+    if reference:  # a --reference of no photo, before the models load
+        try:
+            reference_photos(reference, cfg.max_box_fraction)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--reference") from None
     try:
         seg = ZeroShotSegmenter(cfg)  # checks the config again with the options' values (a range, a kind of model)
     except (OSError, KeyError, ValueError) as exc:

@@ -327,16 +327,15 @@ def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references
     return job, f"{out} holds {held}: give this job another --out, or --overwrite to write over them"
 
 
-def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, prompts, report: dict) -> None:
-    """Set ``max_box_fraction`` from the normal photos under ``references`` (files or folders), and say so in
-    ``report``; with no box found on them the config's stays (and the report says that).
+def reference_photos(references, max_box_fraction: float):
+    """The photos under ``references`` (files or folders), as :func:`~drywallqa.utils.image_io.find_images` lists
+    them; checked by the command line before the models load (minutes), and again when the size filter is set.
 
     Raises:
-        ValueError: no photo there (an empty folder, or none of its files a photo), a photo that cannot be read, or
-            one the detector fails on (each named).
+        ValueError: no photo there (an empty folder, or none of its files a photo), naming the references.
     """
-    from ..engine.batch import describe_error, input_paths
-    from ..utils.image_io import ImageReadError, find_images
+    from ..engine.batch import input_paths
+    from ..utils.image_io import find_images
 
     references = input_paths(references)
     listing = find_images(references)
@@ -347,7 +346,22 @@ def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, promp
                  f"{listing.skipped[0][1]})" if n else ""
         raise ValueError(f"the references {named} hold no photo{others}: the size filter cannot be set from them; "
                          "give a folder of normal (defect-free) photos, or leave the references out to use the config's "
-                         f"max_box_fraction ({segmenter.config.max_box_fraction:g})")
+                         f"max_box_fraction ({max_box_fraction:g})")
+    return listing
+
+
+def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, prompts, report: dict) -> None:
+    """Set ``max_box_fraction`` from the normal photos under ``references`` (files or folders), and say so in
+    ``report``; with no box found on them the config's stays (and the report says that).
+
+    Raises:
+        ValueError: no photo there (an empty folder, or none of its files a photo), a photo that cannot be read, or
+            one the detector fails on (each named).
+    """
+    from ..engine.batch import describe_error
+    from ..utils.image_io import ImageReadError
+
+    listing = reference_photos(references, segmenter.config.max_box_fraction)
     refs = []
     for path in listing.images:
         try:
