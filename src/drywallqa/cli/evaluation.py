@@ -33,7 +33,7 @@ def evaluate(
                                      "whose prompts the model never learnt scores 0 with the gate: the report warns."),
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
-    Interrupted, the same command run again continues after the last finished split."""
+    Interrupted, the same command run again scores only the sets (split x dataset) not yet finished."""
     from ..engine.evaluator import PARTIAL_DIR, evaluate as run, evaluation_in_use
     from ..utils.files import file_stamp
 
