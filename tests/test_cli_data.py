@@ -196,3 +196,31 @@ def test_stats_outputs_never_write_over_a_datasets_own_files(synthetic_datasets,
     for _ in range(2):
         res = runner.invoke(app, args + ["--json", str(stats)])
         assert res.exit_code == 0 and json.loads(stats.read_text())[0]["dataset"] == "syn_crack", res.output
+
+
+def test_data_split_update_keeps_the_parts_and_mends_a_group_split_over_two(synthetic_datasets, tmp_path):
+    """A manifest written before a better copy search splits what is now one group: --update moves only those
+    photos (to the first part: train before val before test), names each, and keeps everything else where it was."""
+    runner = CliRunner()
+    out = tmp_path / "splits"
+    base = ["data", "split", "-d", "syn_tape", "--out", str(out), "--datasets-dir", str(synthetic_datasets)]
+    res = runner.invoke(app, [*base, "--update"])
+    assert res.exit_code == 2 and "no manifest to update" in res.output, res.output
+    assert runner.invoke(app, base).exit_code == 0
+    res = runner.invoke(app, [*base, "--update", "--overwrite"])
+    assert res.exit_code == 2 and "choose one" in res.output, res.output
+    path = out / "syn_tape.json"
+    manifest = json.loads(path.read_text())
+    train = manifest["parts"]["train"]
+    stem = lambda f: f.split("/")[-1].split(".rf.")[0]  # noqa: E731
+    split_off = next(f for f in train if sum(stem(g) == stem(f) for g in train) > 1)  # one copy of a trained photo
+    manifest["parts"]["train"].remove(split_off)
+    manifest["parts"]["test"].append(split_off)  # as a manifest of an older search could hold it
+    path.write_text(json.dumps(manifest))
+    res = runner.invoke(app, [*base, "--update"], terminal_width=80)
+    assert res.exit_code == 0 and "(updated)" in res.output, res.output
+    assert "moved 1 photo(s)" in res.output and "1 test -> train" in res.output and f"{split_off}: test -> train" in res.output
+    after = json.loads(path.read_text())
+    assert split_off in after["parts"]["train"] and split_off not in after["parts"]["test"]
+    manifest["parts"]["test"].remove(split_off)
+    assert {p: set(v) - {split_off} for p, v in after["parts"].items()} == {p: set(v) for p, v in manifest["parts"].items()}

@@ -151,3 +151,84 @@ def test_a_manifest_of_another_dataset_is_refused(synthetic_datasets, syn_splits
     shutil.copy(syn_splits / "syn_crack.json", syn_splits / "syn_tape.json")
     with pytest.raises(ValueError, match="is the split manifest of 'syn_crack', not of 'syn_tape'"):
         samples_of_part("syn_tape", "val", syn_splits, synthetic_datasets)
+
+
+def _wall(seed: int, h: int = 360, w: int = 480) -> np.ndarray:
+    """A photo-like wall: broad shading, grain and a few dark strokes (cracks)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    shade = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 30)
+    shade = (shade - shade.min()) / (shade.max() - shade.min())
+    img = np.stack([shade * 180 + 40, shade * 160 + 50, shade * 140 + 60], -1) + rng.normal(0, 6, (h, w, 3))
+    for _ in range(6):
+        a, b = rng.integers(0, [w, h], (2, 2))
+        cv2.line(img, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), (30, 30, 30), int(rng.integers(2, 5)))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _paper(seed: int, tilt: int, h: int = 360, w: int = 480) -> np.ndarray:
+    """White paper with a few marks between the black wedges a rotation leaves (Roboflow's augmented copies)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = np.full((h, w, 3), 245, np.float32) + rng.normal(0, 2, (h, w, 3))
+    for _ in range(8):
+        x, y = int(rng.integers(20, w - 20)), int(rng.integers(20, h - 20))
+        cv2.line(img, (x, y), (x + int(rng.integers(-15, 15)), y + int(rng.integers(5, 25))), (60, 60, 60), 2)
+    cv2.fillPoly(img, [np.array([[0, 0], [w, 0], [w, 10 + tilt], [0, 10]])], (0, 0, 0))
+    cv2.fillPoly(img, [np.array([[0, h], [w, h], [w, h - 12], [0, h - 12 - tilt]])], (0, 0, 0))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _thumbnail_distance(a, b) -> float:
+    import torch
+
+    from drywallqa.data.grouping import _dihedral, thumbnail
+
+    both = torch.from_numpy(np.stack([thumbnail(a), thumbnail(b)]))
+    return min(float((both[0].flatten() - v[1]).abs().mean()) for v in _dihedral(both))
+
+
+def test_a_copy_under_another_name_cropped_turned_and_retoned_is_one_photo(tmp_path):
+    """Copies of one photo under other names (a crop, turned, re-toned: thumbnails 0.10-0.28 apart) were two photos:
+    the group-clean test parts held copies of photos the model trained on (7 crack photos; on taping, shots taken
+    seconds apart). Photos alike only in their black rotation borders are still two."""
+    from drywallqa.data.grouping import CANDIDATE_DIFF, COPY_DIFF, near_duplicate_matches
+
+    wall = _wall(1)
+    copy = np.rot90(wall[6:354, 8:472]).copy()
+    copy = np.clip(255 * (copy / 255.0) ** 0.75 + 10, 0, 255).astype(np.uint8)
+    for name, img in (("wall.jpg", wall), ("IMG_0001.jpg", copy), ("other_wall.jpg", _wall(2)),
+                      ("paper_a.jpg", _paper(3, 30)), ("paper_b.jpg", _paper(4, 18))):
+        Image.fromarray(img).save(tmp_path / name, quality=90)
+    paths = [tmp_path / n for n in ("wall.jpg", "IMG_0001.jpg", "other_wall.jpg", "paper_a.jpg", "paper_b.jpg")]
+    # what the thumbnails alone say: neither pair is a copy by them, both are worth a closer look
+    assert COPY_DIFF < _thumbnail_distance(paths[0], paths[1]) < CANDIDATE_DIFF
+    assert COPY_DIFF < _thumbnail_distance(paths[3], paths[4]) < CANDIDATE_DIFF
+    assert near_duplicate_matches(paths, candidates=None) == []
+    assert [(i, j) for i, j, _ in near_duplicate_matches(paths)] == [(0, 1)]
+
+
+def test_an_updated_split_moves_what_it_split_of_a_group_to_its_first_part_and_places_new_photos(tmp_path):
+    """`data split --update`: a group (found anew) that a manifest put in several parts goes whole to the first of
+    them in train, val, test order (no photo trained on moves to where models are scored); the other photos stay;
+    a photo new since the manifest joins its group, a group of new photos only is placed by the quotas."""
+    from drywallqa.data.grouping import GroupSplit, updated_group_split
+
+    class S:
+        def __init__(self, name):
+            self.image_path = tmp_path / "train" / name
+
+    old = GroupSplit("d", 0, {"train": 0.5, "val": 0.25, "test": 0.25},
+                     {"train": ["train/a1.jpg", "train/b1.jpg", "train/c1.jpg"], "val": ["train/d1.jpg", "train/a2.jpg"],
+                      "test": ["train/e1.jpg", "train/d2.jpg", "train/gone.jpg"]})
+    names = ["a1.jpg", "a2.jpg", "b1.jpg", "c1.jpg", "d1.jpg", "d2.jpg", "e1.jpg", "e2_new.jpg", "f_new.jpg"]
+    groups = ["a", "a", "b", "c", "d", "d", "e", "e", "f"]
+    split, moved = updated_group_split(old, [S(n) for n in names], groups, tmp_path)
+    assert moved == [("train/a2.jpg", "val", "train"), ("train/d2.jpg", "test", "val")]
+    assert split.parts["train"] == ["train/a1.jpg", "train/a2.jpg", "train/b1.jpg", "train/c1.jpg"]
+    assert split.parts["val"][:2] == ["train/d1.jpg", "train/d2.jpg"]
+    assert {"train/e1.jpg", "train/e2_new.jpg", "train/gone.jpg"} <= set(split.parts["test"])
+    assert sum(f == "train/f_new.jpg" for files in split.parts.values() for f in files) == 1
+    assert (split.seed, split.fractions) == (old.seed, old.fractions)
