@@ -129,10 +129,10 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert "HTTP 422" in size["error"] and "tile" in size["error"]
         assert size["badNumber"] == 'The tile size "64e" is not a whole number'  # named, not dropped
         assert "--form-string 'mm_per_px=0.5'" in size["commaCurl"]  # a decimal comma read as one, not as 5
-        assert "cannot display" in size["tiffError"] and "could not be reached" not in size["tiffError"]
         # a photo this browser cannot draw (TIFF; HEIC outside Safari): shown as the server read it (the preview field),
-        # with its masks and measures
-        assert "shown as the server read it" in size["tiffError"] and size["tiffShown"]["rows"] == 3, size["tiffShown"]
+        # with its masks and measures, and a note among the warnings (it was in the red error box, role=alert)
+        assert "cannot display" in size["tiffNote"] and "shown as the server read it" in size["tiffNote"], size["tiffNote"]
+        assert not size["tiffErrorShown"] and size["tiffShown"]["rows"] == 3, size["tiffShown"]
         assert size["tiffShown"]["drawnOn"] == "data:image/jpeg;base64,", size["tiffShown"]
         assert not size["tiffShown"]["resultHidden"] and "no preview in this browser" in size["tiffShown"]["photoName"]
         assert "could not be reached" in size["gone"]["error"] and "press Segment again" in size["gone"]["error"]

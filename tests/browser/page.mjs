@@ -113,8 +113,9 @@ try {
     await page.fill('#mm', '');
     await page.setInputFiles('#image', tiffPath);
     await page.click('#run');
-    await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
-    const tiffError = await page.textContent('#error');
+    await page.waitForFunction(() => !document.querySelector('#result').hidden && !document.querySelector('#run').disabled);
+    const tiffNote = await page.textContent('#warnings');  // a note beside the results, not an error: it was segmented
+    const tiffErrorShown = await page.$eval('#error', e => !e.hidden);
     const tiffShown = {  // the results of a photo the browser cannot draw: on grey, with their measures
       rows: await page.$$eval('#measures tbody tr', trs => trs.length),
       resultHidden: await page.$eval('#result', e => e.hidden),
@@ -210,7 +211,7 @@ try {
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     const modelLine = await page.textContent('#model-line');
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
-                           warnings, status, curl, error, badNumber, commaCurl, tiffError, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
+                           warnings, status, curl, error, badNumber, commaCurl, tiffNote, tiffErrorShown, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
                            progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts,
                            overlay, maskNames, unavailable, race, focusAfterRemove, focusAfterAdd };
     await context.close();
