@@ -133,6 +133,11 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         # with its masks and measures, and a note among the warnings (it was in the red error box, role=alert)
         assert "cannot display" in size["tiffNote"] and "shown as the server read it" in size["tiffNote"], size["tiffNote"]
         assert not size["tiffErrorShown"] and size["tiffShown"]["rows"] == 3, size["tiffShown"]
+        # a 429 is tried again after its Retry-After (it was the error "try again in a moment"), and said once it stays
+        busy = size["busy"]
+        assert busy["tries"] == 3 and busy["result"] and not busy["error"], busy
+        assert "server is busy with other photos: trying again, 1 of 4" in busy["status"], busy
+        assert "stayed busy" in busy["stayed"] and "5 tries" in busy["stayed"] and "HTTP 429" in busy["stayed"], busy
         assert size["tiffShown"]["drawnOn"] == "data:image/jpeg;base64,", size["tiffShown"]
         assert not size["tiffShown"]["resultHidden"] and "no preview in this browser" in size["tiffShown"]["photoName"]
         assert "could not be reached" in size["gone"]["error"] and "press Segment again" in size["gone"]["error"]

@@ -152,6 +152,26 @@ try {
       tooLarge[who] = await page.textContent('#error');
       await page.unroute('**/v1/segment');
     }
+    // a 429 (every slot busy) is tried again after its Retry-After: two refusals, then the server's answer
+    let refusals = 0;
+    await page.route('**/v1/segment', route => (refusals += 1) <= 2
+      ? route.fulfill({ status: 429, contentType: 'application/json', headers: { 'Retry-After': '1' },
+                        body: JSON.stringify({ detail: 'the server is busy; retry shortly' }) })
+      : route.continue());
+    await page.click('#run');
+    await page.waitForFunction(() => /trying again, 1 of/.test(document.querySelector('#status').textContent));
+    const busyStatus = await page.textContent('#status');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled, null, { timeout: 60000 });
+    const busy = { status: busyStatus, tries: refusals, result: await page.$eval('#result', e => !e.hidden),
+                   error: await page.$eval('#error', e => e.hidden ? '' : e.textContent) };
+    await page.unroute('**/v1/segment');
+    await page.route('**/v1/segment', route => route.fulfill({ status: 429, contentType: 'application/json',
+      headers: { 'Retry-After': '1' }, body: JSON.stringify({ detail: 'the server is busy; retry shortly' }) }));
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled,
+                               null, { timeout: 60000 });
+    busy.stayed = await page.textContent('#error');
+    await page.unroute('**/v1/segment');
     // a 503 a proxy wrote (the server behind it down) is no "took too long"; the server's own 503s say which they are
     const unavailable = {};
     for (const [who, answer] of [['proxy', { status: 503, contentType: 'text/html', body: '<html>Service Unavailable</html>' }],
@@ -213,7 +233,7 @@ try {
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffNote, tiffErrorShown, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
                            progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts,
-                           overlay, maskNames, unavailable, race, focusAfterRemove, focusAfterAdd };
+                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd };
     await context.close();
   }
   console.log(JSON.stringify(report));
