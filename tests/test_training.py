@@ -578,3 +578,25 @@ def test_a_checkpoint_written_under_numpy_1_still_loads(tmp_path, monkeypatch):
     assert b"numpy.core.multiarray" in (tmp_path / "last.pt").read_bytes()
     back = read_checkpoint(tmp_path / "last.pt", "cpu")
     assert np.array_equal(back["rng"]["numpy"][1], state["rng"]["numpy"][1])
+
+
+def test_the_training_crop_keeps_each_mask_on_its_pixels():
+    """The random crop resized the photo by pixel centres (linear) and the mask by OpenCV's nearest, which is half a
+    pixel off: on a 7-px checkerboard enlarged about twice, 6% of pixels (9% at worst) were labelled as their
+    neighbour; a 2-px crack's label slid off it."""
+    import random
+
+    import numpy as np
+
+    from drywallqa.data.transforms import train_transform
+
+    board = np.kron((np.indices((20, 20)).sum(0) % 2).astype(np.uint8) * 255, np.ones((7, 7), np.uint8))
+    crop = train_transform(256).transforms[0]
+    wrong = []
+    for seed in range(30):
+        random.seed(seed)
+        np.random.seed(seed)
+        crop.set_random_seed(seed)
+        out = crop(image=np.stack([board] * 3, -1), mask=(board > 127).astype(np.uint8))
+        wrong.append(float(((out["image"][..., 0] > 127) != out["mask"].astype(bool)).mean()))
+    assert max(wrong) < 0.002, max(wrong)
