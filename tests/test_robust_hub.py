@@ -139,6 +139,24 @@ def test_a_drywallqa_folder_is_no_hugging_face_folder(model, fixture, request, t
         create_model(model, pretrained=str(tmp_path / "ours"))
 
 
+def test_a_model_type_other_than_the_folder_s_own_is_refused(tiny_model_dir, tmp_path):
+    """`--model clipseg --model-path <film_unet folder>` ran the film_unet model (the ONNX runtime already refused
+    it); its own type, or none, loads it."""
+    from PIL import Image
+
+    from drywallqa import Segmenter
+
+    with pytest.raises(ValueError, match=r"holds a 'film_unet' model, not 'clipseg'"):
+        Segmenter.load(tiny_model_dir, model="clipseg")
+    assert Segmenter.load(tiny_model_dir, model="film_unet").describe()["model_type"] == "film_unet"
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (40, 30)).save(tmp_path / "in" / "w.png")
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "in"), "--model", "clipseg", "--model-path",
+                                   str(tiny_model_dir), "--prompt", "segment crack", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "not 'clipseg'" in " ".join(res.output.split()), res.output
+    assert not (tmp_path / "out").exists()
+
+
 # ------------------------------------------------------------ 4. SAM's predicted IoU in [0, 1]
 
 

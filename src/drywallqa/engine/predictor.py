@@ -278,6 +278,9 @@ class TorchSegmenter(Segmenter):
             meta = {"model_type": model, "source": str(path) if path else "default weights of the backend"}
         else:
             net, meta = cls.load_model(Path(path)), read_model_metadata(path)
+            if model is not None and meta.get("model_type") != model:  # a folder says its own type: not run as another's
+                raise ValueError(f"{path} holds a {meta.get('model_type')!r} model, not {model!r}: leave the model type "
+                                 f"out (a model folder says its own), or give the folder of a {model} model")
         if min_confidence is not None:  # checked as given first: its error is not the folder's config.json's
             meta = {**meta, "min_confidence": validate_confidence(min_confidence)}
         tuned = list(meta.get("prompt_thresholds") or {})  # the prompts the model was tuned for, asked as they are
