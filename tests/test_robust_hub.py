@@ -157,6 +157,15 @@ def test_a_model_type_other_than_the_folder_s_own_is_refused(tiny_model_dir, tmp
     assert not (tmp_path / "out").exists()
 
 
+def test_train_with_a_model_type_other_than_the_start_folder_s_is_refused(tiny_model_dir, write_train_config, tmp_path):
+    """`train --model clipseg --model-path <film_unet folder>` trained the film_unet model (init_from defines it)."""
+    config = write_train_config("clipseg", {"image_size": 64})
+    for more in (["--model", "clipseg"], ["model=clipseg"]):
+        res = CliRunner().invoke(app, ["train", str(config), "--model-path", str(tiny_model_dir), *more])
+        assert res.exit_code == 2 and "holds a 'film_unet' model, not 'clipseg'" in " ".join(res.output.split()), res.output
+        assert not (tmp_path / "run").exists()
+
+
 # ------------------------------------------------------------ 4. SAM's predicted IoU in [0, 1]
 
 

@@ -104,6 +104,13 @@ def train(
             elif cfg.model == "film_unet":  # a path (./fast, runs/x): film_unet has no hub ids
                 raise typer.BadParameter(f"no model folder {model_path}", param_hint="--model-path")
         if is_drywallqa_model_dir(model_path):
+            from ..models.base import read_model_metadata
+
+            own = read_model_metadata(model_path).get("model_type")
+            if (model is not None or "model" in overridden) and own != cfg.model:  # init_from defines the model
+                raise typer.BadParameter(f"{model_path} holds a {own!r} model, not {cfg.model!r}: leave the model type "
+                                         "out (a model folder says its own), or give the folder of a "
+                                         f"{cfg.model} model", param_hint="--model / --model-path")
             cfg.init_from = str(model_path)
         elif "pretrained" in config_keys(cfg.model):
             cfg.model_config = {**cfg.model_config, "pretrained": str(model_path)}  # a hub model's folder or id
