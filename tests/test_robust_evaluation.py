@@ -34,6 +34,18 @@ def test_pictures_take_a_dollar_sign_as_text(tmp_path):
     assert (tmp_path / "c.png").stat().st_size > 0
 
 
+def test_a_prompt_in_a_script_the_font_lacks_is_drawn_without_a_warning_per_glyph(tmp_path):
+    """`predict -p 裂缝 --overlay` printed matplotlib's "Glyph ... missing from font" warning, with source lines,
+    for every character of the prompt."""
+    import warnings
+
+    cell = np.zeros((8, 8, 3), np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning left to the caller fails the test
+        grid([[cell, cell]], ["input", "裂缝"], tmp_path / "g.png", row_labels=["墙.jpg"])
+    assert Image.open(tmp_path / "g.png").size[0] > 0
+
+
 def _poison(model_dir):
     weights = model_dir / "model.safetensors"
     state = load_file(str(weights))

@@ -74,13 +74,17 @@ def error_map(image: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> np.ndarray
 
 def _plain_text(draw):
     """Run a matplotlib drawing with its text taken as plain text: a ``$`` in a photo's, prompt's or dataset's name
-    is a dollar sign, never mathtext (``price_$5_$`` stopped a whole evaluation with a parse error)."""
+    is a dollar sign, never mathtext (``price_$5_$`` stopped a whole evaluation with a parse error). A character its
+    font lacks (a prompt in Chinese) is drawn as a box without a warning per glyph on the console."""
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
+        import warnings
+
         import matplotlib
 
         matplotlib.use("Agg")
-        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
             return draw(*args, **kwargs)
     return wrapper
 
