@@ -170,3 +170,32 @@ def test_batch_outputs_benchmark_times_and_checks_coco_coding(load_script):
     assert all(r["regions"] > 0 and r["coco_polygon_same"] and r["coco_rle_same"] for r in rows)
     table = bench.markdown(rows, 2, 1)
     assert "| specks | tiny |" in table and "| yes |" in table and "NO" not in table
+
+
+def test_prompts_whose_masks_come_from_one_map_are_said_to_be_one_measurement(load_script):
+    """The three taping prompts read the box adapter's map: their rows were equal to every digit and the 'within 0.03
+    of canonical' check passed by construction, which neither the report nor the bar said."""
+    from drywallqa.engine.eval_report import render_markdown
+    from drywallqa.engine.evaluator import map_of
+
+    class Adapted:
+        def postprocess_for(self, prompt, label_shape=None):
+            return {"name": "boxes", "prompt": "bounding box of taped joint"} if label_shape == "box" else None
+
+        def understood(self, prompt):
+            return "segment crack" if prompt == "where is the crack" else prompt
+
+    seg = Adapted()
+    assert map_of(seg, "segment joint/tape", "box") == "bounding box of taped joint"
+    assert map_of(seg, "segment joint/tape", None) == "segment joint/tape"
+    assert map_of(seg, "where is the crack", None) == "segment crack"
+    bench = load_script("run_benchmark", "benchmarks")
+    row = {"split": "published valid", "dataset": "taping", "images": 202, "mIoU": 0.776, "mDice": 0.86, "pooled_IoU": 0.76,
+           "precision": 0.8, "recall": 0.9, "pixel_AP": 0.9, "pixel_F1max": 0.85}
+    report = {"metrics": [{**row, "prompt": "segment taping area", "map_of": "bounding box of taped joint"},
+                          {**row, "prompt": "segment drywall seam", "map_of": "bounding box of taped joint"}],
+              "cross_prompt": []}
+    checks = [c["check"] for c in bench.check_bar(report)]
+    assert "taping 'segment drywall seam' mIoU within 0.03 of canonical (both masks of 'bounding box of taped joint')" in checks
+    lines = render_markdown({**report, "model": {}, "empty_convention": "x"}).splitlines()
+    assert any("| segment drywall seam (masks of 'bounding box of taped joint') |" in line for line in lines)

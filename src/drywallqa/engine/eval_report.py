@@ -52,7 +52,8 @@ def render_markdown(report: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["metrics"]:
         ci = r.get("mIoU_CI95", (float("nan"), float("nan")))
-        lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['images']} | {_num(r['mIoU'])} | "
+        read = f" (masks of {r['map_of']!r})" if r.get("map_of") not in (None, r["prompt"]) else ""
+        lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']}{read} | {r['images']} | {_num(r['mIoU'])} | "
                      f"{_num(ci[0])}-{_num(ci[1])} | " + " | ".join(
                          _num(r[k]) for k in ("mDice", "pooled_IoU", "precision", "recall", "pixel_AP", "pixel_F1max"))
                      + " |")

@@ -225,8 +225,9 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     if not groups:
         raise NothingToScoreError(f"{eval_set.name} of {eval_set.dataset!r}: none of its {len(eval_set.samples)} images "
                                   "could be scored" + "".join(f"; {f}" for f in failures[:3]))
-    rows = [{"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, **m.compute(), **pixel[p].compute(),
-             **centerline[p].compute(), "mIoU_CI95": list(bootstrap_ci(m.ious, groups))} for p, m in meters.items()]
+    rows = [{"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, "map_of": map_of(segmenter, p, label_shape),
+             **m.compute(), **pixel[p].compute(), **centerline[p].compute(),
+             "mIoU_CI95": list(bootstrap_ci(m.ious, groups))} for p, m in meters.items()]
     cross_rows = [
         {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, "mean_foreground_fraction": float(np.mean(v)) if v else float("nan")}
         for p, v in cross.items()
@@ -252,6 +253,15 @@ def image_level_rows(split: str, image_scores: list) -> list[dict]:
         rows.append({"split": split, "prompt": p, "AUROC": image_auroc([x[1] for x in s], labels),
                      "positives": int(sum(labels)), "negatives": int(len(labels) - sum(labels))})
     return rows
+
+
+def map_of(segmenter: Segmenter, prompt: str, label_shape: str | None) -> str:
+    """The prompt whose probability map makes ``prompt``'s masks when they are asked for as ``label_shape``: a box
+    adapter's own prompt, else the prompt as the model is asked it (a paraphrase routed to its concept's canonical
+    prompt), else the prompt. Prompts of one map score alike by construction: one measurement, not several."""
+    adapter = (segmenter.postprocess_for(prompt, label_shape) or {}).get("prompt")
+    understood = getattr(segmenter, "understood", None)
+    return adapter or (understood(prompt) if callable(understood) else prompt)
 
 
 def trained_sources(model_dir: Path | None) -> set[str] | None:
@@ -315,7 +325,7 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
 # Finished sets of an evaluation are kept here (inside the output folder) until its report is written, so an
 # interrupted evaluation, run again with the same model, settings and images, continues after the last
 # finished set. Bump the version when SetResult or what evaluate_set measures changes.
-PARTIAL_DIR, PARTIAL_VERSION = ".partial", 4
+PARTIAL_DIR, PARTIAL_VERSION = ".partial", 5
 
 
 def _stamp(path) -> list | None:
