@@ -58,3 +58,17 @@ def test_the_old_spelling_of_the_model_type_still_names_it():
 
     assert get_model_class("sam-text") is get_model_class("sam_text")  # model folders saved by 0.4
     assert "sam_text" in list_models() and "sam-text" not in list_models()
+
+
+def test_a_model_folder_loads_under_either_spelling_of_its_type(tiny_sam_dir, tmp_path):
+    """--model sam_text with a folder saved by 0.4 (model_type 'sam-text'), and --model sam-text with one saved now:
+    the same model type, not another's."""
+    import json
+
+    model = _model(tiny_sam_dir).eval()
+    model.save_pretrained(tmp_path / "now", extra={"threshold": 0.5})
+    model.save_pretrained(tmp_path / "old", extra={"threshold": 0.5})
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    (tmp_path / "old" / "config.json").write_text(json.dumps({**config, "model_type": "sam-text"}))
+    for folder, asked in (("now", "sam-text"), ("old", "sam_text"), ("now", "sam_text"), ("old", "sam-text")):
+        assert Segmenter.load(tmp_path / folder, model=asked).metadata["model_type"] in ("sam_text", "sam-text")

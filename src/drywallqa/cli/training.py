@@ -105,9 +105,10 @@ def train(
                 raise typer.BadParameter(f"no model folder {model_path}", param_hint="--model-path")
         if is_drywallqa_model_dir(model_path):
             from ..models.base import read_model_metadata
+            from ..models.registry import same_model_type
 
             own = read_model_metadata(model_path).get("model_type")
-            if (model is not None or "model" in overridden) and own != cfg.model:  # init_from defines the model
+            if (model is not None or "model" in overridden) and not same_model_type(own, cfg.model):  # init_from defines the model
                 raise typer.BadParameter(f"{model_path} holds a {own!r} model, not {cfg.model!r}: leave the model type "
                                          "out (a model folder says its own), or give the folder of a "
                                          f"{cfg.model} model", param_hint="--model / --model-path")

@@ -23,6 +23,13 @@ def get_model_class(name: str) -> type:
     return MODELS.get(name)
 
 
+def same_model_type(a, b) -> bool:
+    """Whether two model type names name one model (a spelling of an earlier release, as in model folders saved then,
+    names the current one: ``sam-text`` is ``sam_text``)."""
+    return a == b or (isinstance(a, str) and isinstance(b, str) and a in MODELS and b in MODELS
+                      and get_model_class(a) is get_model_class(b))
+
+
 def config_keys(name: str) -> set[str]:
     """The keys a registered model's config takes (``model_config`` of a training config)."""
     return {f.name for f in dataclasses.fields(get_model_class(name).config_class)}
