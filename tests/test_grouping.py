@@ -232,3 +232,23 @@ def test_an_updated_split_moves_what_it_split_of_a_group_to_its_first_part_and_p
     assert {"train/e1.jpg", "train/e2_new.jpg", "train/gone.jpg"} <= set(split.parts["test"])
     assert sum(f == "train/f_new.jpg" for files in split.parts.values() for f in files) == 1
     assert (split.seed, split.fractions) == (old.seed, old.fractions)
+
+
+def test_an_updated_split_keeps_a_trained_photo_out_of_val_and_test_whatever_the_manifest_s_order(tmp_path):
+    """The group goes to train before val before test, not to the first part the manifest's JSON happens to list (a
+    manifest written by hand or another tool, test first, moved a trained photo to test); a photo a manifest lists
+    twice in one part is not left behind in it when its group moves (it was then in train and test both, and every
+    later read of the manifest refused it)."""
+    from drywallqa.data.grouping import GroupSplit, updated_group_split
+
+    class S:
+        def __init__(self, name):
+            self.image_path = tmp_path / name
+
+    old = GroupSplit("d", 0, {"test": 0.15, "val": 0.15, "train": 0.7}, {"test": ["a2"], "val": [], "train": ["a1"]})
+    split, moved = updated_group_split(old, [S("a1"), S("a2")], ["a", "a"], tmp_path)
+    assert moved == [("a2", "test", "train")] and split.parts == {"test": [], "val": [], "train": ["a1", "a2"]}
+    old = GroupSplit("d", 0, {"train": 0.5, "val": 0.25, "test": 0.25},
+                     {"train": ["a1"], "val": [], "test": ["a2", "a2", "b1"]})
+    split, moved = updated_group_split(old, [S("a1"), S("a2"), S("b1")], ["a", "a", "b"], tmp_path)
+    assert split.parts == {"train": ["a1", "a2"], "val": [], "test": ["b1"]} and moved == [("a2", "test", "train")]

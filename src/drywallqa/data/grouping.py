@@ -280,6 +280,9 @@ def _assign(parts: dict[str, list[str]], by_group: dict[str, list[str]], fractio
         parts[p].sort()
 
 
+PART_ORDER = ("train", "val", "test")  # where a photo trained on may go: only to a part before the next
+
+
 def updated_group_split(old: GroupSplit, samples: list[Sample], groups: list[str],
                         root: Path) -> tuple[GroupSplit, list[tuple[str, str, str]]]:
     """``old``'s parts made group-clean again for ``groups`` (found anew, e.g. by a better copy search), moving as
@@ -289,8 +292,9 @@ def updated_group_split(old: GroupSplit, samples: list[Sample], groups: list[str
     :func:`group_clean_split` assigns (``old``'s fractions and seed). Photos ``old`` lists that the dataset no
     longer has stay where they are. -> the split, and each photo moved as ``(photo, from part, to part)``."""
     where = {f: part for part, files in old.parts.items() for f in files}
-    rank = {part: n for n, part in enumerate(old.parts)}
-    parts = {part: list(files) for part, files in old.parts.items()}
+    # train before val before test whatever order the manifest lists them in (then any other part, in its order)
+    rank = {part: (PART_ORDER.index(part) if part in PART_ORDER else len(PART_ORDER), n) for n, part in enumerate(old.parts)}
+    parts = {part: list(dict.fromkeys(files)) for part, files in old.parts.items()}  # a photo listed twice: once
     moved, new = [], {}
     for group, files in _files_by_group(samples, groups, root).items():
         listed = [where[f] for f in files if f in where]
