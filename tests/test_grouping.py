@@ -252,3 +252,31 @@ def test_an_updated_split_keeps_a_trained_photo_out_of_val_and_test_whatever_the
                      {"train": ["a1"], "val": [], "test": ["a2", "a2", "b1"]})
     split, moved = updated_group_split(old, [S("a1"), S("a2"), S("b1")], ["a", "a", "b"], tmp_path)
     assert split.parts == {"train": ["a1", "a2"], "val": [], "test": ["b1"]} and moved == [("a2", "test", "train")]
+
+
+def test_a_photo_that_cannot_be_read_for_the_closer_look_is_named_and_matches_none(tmp_path, monkeypatch):
+    """A photo read for its thumbnail but not when its features are computed (replaced or cut while the search ran)
+    stopped the whole search (data split, data stats) with its read error, where one that cannot be read is named
+    and matches none."""
+    from drywallqa.data import grouping
+    from drywallqa.utils.image_io import ImageReadError
+
+    wall = _wall(1)
+    copy = np.rot90(wall[6:354, 8:472]).copy()
+    copy = np.clip(255 * (copy / 255.0) ** 0.75 + 10, 0, 255).astype(np.uint8)
+    paths = [tmp_path / "wall.jpg", tmp_path / "IMG_0001.jpg", tmp_path / "other_wall.jpg"]
+    for p, img in zip(paths, (wall, copy, _wall(2))):
+        Image.fromarray(img).save(p, quality=90)
+    assert [(i, j) for i, j, _ in grouping.near_duplicate_matches(paths)] == [(0, 1)]
+    reads, read_image = {}, grouping.read_image
+
+    def second_read_fails(path, *args, **kwargs):
+        reads[str(path)] = reads.get(str(path), 0) + 1
+        if str(path) == str(paths[1]) and reads[str(path)] > 1:
+            raise ImageReadError(f"{path}: cannot identify image file")
+        return read_image(path, *args, **kwargs)
+
+    monkeypatch.setattr(grouping, "read_image", second_read_fails)
+    problems = []
+    assert grouping.near_duplicate_matches(paths, problems=problems) == []
+    assert [p.path for p in problems] == [str(paths[1])] and "cannot identify" in problems[0].message and "near-duplicate" in problems[0].message

@@ -75,11 +75,19 @@ class _Features:
 
     def __init__(self, paths: list[Path]):
         self.paths, self.cache = paths, {}
+        self.unread: dict[int, str] = {}  # read for its thumbnail, not now (replaced or cut since): no closer look
         self.orb = cv2.ORB_create(1000)
 
     def __call__(self, n: int, mirrored: bool):
+        if n in self.unread:
+            return None, None, (), None
         if (n, mirrored) not in self.cache:
-            grey = cv2.cvtColor(read_image(self.paths[n]), cv2.COLOR_RGB2GRAY)
+            try:
+                rgb = read_image(self.paths[n])
+            except ImageReadError as exc:
+                self.unread[n] = str(exc).removeprefix(f"{self.paths[n]}: ")
+                return None, None, (), None
+            grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
             scale = SAME_PHOTO_SIDE / max(grey.shape)
             if scale < 1:
                 grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -167,6 +175,13 @@ def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, prog
     to_check = [(a, b) for a, b, d in pairs if d >= threshold and stems[a] != stems[b]]
     checked = {(a, b) for a, b in tqdm(to_check, desc="same photo?", disable=not progress or not to_check)
                if same_photo(features, a, b)}
+    for n, why in features.unread.items():
+        problem = DataProblem(str(paths[read[n]]), f"{why}: left out of the closer look of the near-duplicate "
+                                                   "search (matched by its thumbnail and file name only)")
+        if problems is None:
+            logger.warning("%s", problem)
+        else:
+            problems.append(problem)
     return [(read[a], read[b], int(which[a, b])) for a, b, d in pairs if d < threshold or (a, b) in checked]
 
 
