@@ -209,6 +209,8 @@ def test_data_split_update_keeps_the_parts_and_mends_a_group_split_over_two(synt
     assert runner.invoke(app, base).exit_code == 0
     res = runner.invoke(app, [*base, "--update", "--overwrite"])
     assert res.exit_code == 2 and "choose one" in res.output, res.output
+    res = runner.invoke(app, [*base, "--update", "--seed", "3"])  # it keeps the manifest's: 3 would be ignored
+    assert res.exit_code == 2 and "own seed and fractions" in res.output, res.output
     path = out / "syn_tape.json"
     manifest = json.loads(path.read_text())
     train = manifest["parts"]["train"]
@@ -224,3 +226,7 @@ def test_data_split_update_keeps_the_parts_and_mends_a_group_split_over_two(synt
     assert split_off in after["parts"]["train"] and split_off not in after["parts"]["test"]
     manifest["parts"]["test"].remove(split_off)
     assert {p: set(v) - {split_off} for p, v in after["parts"].items()} == {p: set(v) for p, v in manifest["parts"].items()}
+    renamed = {**after, "parts": {"learn" if p == "train" else p: v for p, v in after["parts"].items()}}
+    path.write_text(json.dumps(renamed))  # a manifest without a train part: a KeyError's traceback
+    res = runner.invoke(app, [*base, "--update"])
+    assert res.exit_code == 2 and "no part named train" in " ".join(res.output.split()), res.output

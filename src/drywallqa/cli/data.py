@@ -181,6 +181,9 @@ def data_split(
     if update and overwrite:
         raise typer.BadParameter("--update keeps the manifests' parts and --overwrite replaces them: choose one",
                                  param_hint="--update / --overwrite")
+    if update and (seed, val, test) != (0, 0.15, 0.15):  # the defaults: a value given would be ignored
+        raise typer.BadParameter("--update keeps each manifest's own seed and fractions: leave --seed, --val and "
+                                 "--test out (or write a new split with --overwrite)", param_hint="--seed / --val / --test")
 
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise typer.BadParameter("val and test must be fractions with val + test < 1")
@@ -217,7 +220,11 @@ def data_split(
         except ValueError as exc:  # a dataset with no readable images, a damaged manifest
             tagged("error:", "red", str(exc))
             raise typer.Exit(code=1)
-        if not splits[d].parts["train"]:
+        if update and "train" not in splits[d].parts:  # (from_json checks the lists, not the parts' names)
+            raise typer.BadParameter(f"{split_manifest_path(out, d)} has no part named train (it has "
+                                     f"{', '.join(splits[d].parts) or 'none'}): write a new split with --overwrite",
+                                     param_hint="--out")
+        if not splits[d].parts.get("train"):
             n = sum(len(v) for v in splits[d].parts.values())
             raise typer.BadParameter(f"{d}: a train share of {1 - val - test:.2g} leaves none of its {n} photos in "
                                      "train; lower --val or --test", param_hint="--val / --test")
