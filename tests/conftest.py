@@ -303,6 +303,20 @@ def require_hed_weights():
         pytest.skip(reason)
 
 
+def wall_photo(seed: int, h: int = 360, w: int = 480) -> np.ndarray:
+    """A photo-like wall: broad shading, grain and a few dark strokes (cracks); features enough to match."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    shade = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 30)
+    shade = (shade - shade.min()) / (shade.max() - shade.min())
+    img = np.stack([shade * 180 + 40, shade * 160 + 50, shade * 140 + 60], -1) + rng.normal(0, 6, (h, w, 3))
+    for _ in range(6):
+        a, b = rng.integers(0, [w, h], (2, 2))
+        cv2.line(img, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), (30, 30, 30), int(rng.integers(2, 5)))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
 def write_tga_flip_and_cut(folder) -> list[str]:
     """Photos for the near-duplicate search in ``folder``: ``a.tga``, its mirror image ``a_flip.png``, another photo
     ``b.jpg`` and ``cut.jpg``, a copy of it cut in half (its header reads, its pixels do not); returns their names."""

@@ -199,3 +199,37 @@ def test_prompts_whose_masks_come_from_one_map_are_said_to_be_one_measurement(lo
     assert "taping 'segment drywall seam' mIoU within 0.03 of canonical (both masks of 'bounding box of taped joint')" in checks
     lines = render_markdown({**report, "model": {}, "empty_convention": "x"}).splitlines()
     assert any("| segment drywall seam (masks of 'bounding box of taped joint') |" in line for line in lines)
+
+
+def test_the_split_audit_finds_a_turned_copy_the_thumbnail_gate_lets_through(load_script, synthetic_datasets, tmp_path):
+    """benchmarks/split_audit.py: a test photo that is a training photo turned by 12 degrees (thumbnails too far
+    apart for `data split` to look closer) is named with the training photo; an unrelated one is not."""
+    import json
+
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from conftest import wall_photo
+
+    from drywallqa.data.grouping import CANDIDATE_DIFF, GroupSplit, near_duplicate_matches
+
+    folder = synthetic_datasets / "crack" / "train"
+    wall = wall_photo(1)
+    turned = cv2.warpAffine(wall, cv2.getRotationMatrix2D((240, 180), 12, 1.15), (480, 360))
+    names = {"wall_jpg.rf.a.jpg": wall, "turned_jpg.rf.b.jpg": turned, "other_jpg.rf.c.jpg": wall_photo(2)}
+    for name, img in names.items():
+        Image.fromarray(img).save(folder / name, quality=92)
+        Image.fromarray(np.zeros(img.shape[:2], np.uint8)).save(folder / "_masks" / name.replace(".jpg", ".png"))
+    paths = [folder / n for n in names]
+    assert near_duplicate_matches(paths[:2]) == [], "the thumbnail gate lets this copy through"
+    assert CANDIDATE_DIFF < 0.3
+    split = GroupSplit("syn_crack", 0, {"train": 0.5, "val": 0.25, "test": 0.25},
+                       {"train": ["train/wall_jpg.rf.a.jpg"], "val": [], "test": ["train/turned_jpg.rf.b.jpg",
+                                                                                  "train/other_jpg.rf.c.jpg"]})
+    split.to_json(tmp_path / "splits" / "syn_crack.json")
+    audit = load_script("split_audit", "benchmarks").audit("syn_crack", tmp_path / "splits", synthetic_datasets, 4)
+    found = audit["same_photo_in_train"]
+    assert [(r["photo"], r["train_photo"]) for r in found["test"]] == [("train/turned_jpg.rf.b.jpg", "train/wall_jpg.rf.a.jpg")]
+    assert found["val"] == [] and audit["parts"] == {"train": 1, "val": 0, "test": 2}
+    json.dumps(audit)

@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import wall_photo
+
 from drywallqa.data.grouping import group_ids, make_group_split, near_duplicate_pairs, samples_of_part
 
 
@@ -153,20 +155,6 @@ def test_a_manifest_of_another_dataset_is_refused(synthetic_datasets, syn_splits
         samples_of_part("syn_tape", "val", syn_splits, synthetic_datasets)
 
 
-def _wall(seed: int, h: int = 360, w: int = 480) -> np.ndarray:
-    """A photo-like wall: broad shading, grain and a few dark strokes (cracks)."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    shade = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 30)
-    shade = (shade - shade.min()) / (shade.max() - shade.min())
-    img = np.stack([shade * 180 + 40, shade * 160 + 50, shade * 140 + 60], -1) + rng.normal(0, 6, (h, w, 3))
-    for _ in range(6):
-        a, b = rng.integers(0, [w, h], (2, 2))
-        cv2.line(img, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), (30, 30, 30), int(rng.integers(2, 5)))
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 def _paper(seed: int, tilt: int, h: int = 360, w: int = 480) -> np.ndarray:
     """White paper with a few marks between the black wedges a rotation leaves (Roboflow's augmented copies)."""
     import cv2
@@ -196,10 +184,10 @@ def test_a_copy_under_another_name_cropped_turned_and_retoned_is_one_photo(tmp_p
     seconds apart). Photos alike only in their black rotation borders are still two."""
     from drywallqa.data.grouping import CANDIDATE_DIFF, COPY_DIFF, near_duplicate_matches
 
-    wall = _wall(1)
+    wall = wall_photo(1)
     copy = np.rot90(wall[6:354, 8:472]).copy()
     copy = np.clip(255 * (copy / 255.0) ** 0.75 + 10, 0, 255).astype(np.uint8)
-    for name, img in (("wall.jpg", wall), ("IMG_0001.jpg", copy), ("other_wall.jpg", _wall(2)),
+    for name, img in (("wall.jpg", wall), ("IMG_0001.jpg", copy), ("other_wall.jpg", wall_photo(2)),
                       ("paper_a.jpg", _paper(3, 30)), ("paper_b.jpg", _paper(4, 18))):
         Image.fromarray(img).save(tmp_path / name, quality=90)
     paths = [tmp_path / n for n in ("wall.jpg", "IMG_0001.jpg", "other_wall.jpg", "paper_a.jpg", "paper_b.jpg")]
@@ -261,11 +249,11 @@ def test_a_photo_that_cannot_be_read_for_the_closer_look_is_named_and_matches_no
     from drywallqa.data import grouping
     from drywallqa.utils.image_io import ImageReadError
 
-    wall = _wall(1)
+    wall = wall_photo(1)
     copy = np.rot90(wall[6:354, 8:472]).copy()
     copy = np.clip(255 * (copy / 255.0) ** 0.75 + 10, 0, 255).astype(np.uint8)
     paths = [tmp_path / "wall.jpg", tmp_path / "IMG_0001.jpg", tmp_path / "other_wall.jpg"]
-    for p, img in zip(paths, (wall, copy, _wall(2))):
+    for p, img in zip(paths, (wall, copy, wall_photo(2))):
         Image.fromarray(img).save(p, quality=90)
     assert [(i, j) for i, j, _ in grouping.near_duplicate_matches(paths)] == [(0, 1)]
     reads, read_image = {}, grouping.read_image
