@@ -319,3 +319,35 @@ def test_ship_into_the_current_folder_and_a_name_too_long_for_its_temporary_sibl
     monkeypatch.setattr(shipping, "select", lambda *a, **k: pytest.fail("the sweep ran first"))
     with pytest.raises(ValueError, match="at most 200 bytes"):
         _ship_quickly(tiny_model_dir, tmp_path / ("m" * 235), synthetic_datasets, syn_splits)
+
+
+def test_ship_of_a_run_still_training_chooses_and_writes_the_weights_of_one_epoch(tiny_model_dir, synthetic_datasets,
+                                                                                  syn_splits, tmp_path):
+    """A run still training replaces its best/ whole at each better epoch: ship read best/ again for each candidate and
+    for the folder it wrote, so the thresholds were chosen on one epoch's weights and another epoch's were shipped."""
+    import torch
+    from safetensors.torch import load_file
+
+    from drywallqa.models import create_model
+    from conftest import TINY_MODEL
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "best")
+    (run / "metrics.csv").write_text("epoch,val_score\n1,0.5\n")
+    torch.manual_seed(1)
+    later = create_model("film_unet", **TINY_MODEL).save_pretrained(tmp_path / "later", extra={"threshold": 0.5, "epoch": 2})
+    reports = []
+
+    def next_epoch(entry):  # the trainer saves a better epoch while the first candidate is reported
+        reports.append(entry)
+        if len(reports) == 1:
+            shutil.rmtree(run / "best")
+            shutil.copytree(later, run / "best")
+
+    ship(run, tmp_path / "out", datasets=("syn_crack", "syn_tape"), scales=((64,), (96,)), tta=(False,),
+         splits_dir=syn_splits, datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False,
+         confidence=False, progress=False, report=next_epoch)
+    shipped, first = load_file(tmp_path / "out" / "model.safetensors"), load_file(tiny_model_dir / "model.safetensors")
+    assert all(torch.equal(shipped[k].float(), v.to(shipped[k].dtype).float()) for k, v in first.items())
+    assert not any(".source." in p.name for p in tmp_path.iterdir())  # the copy is gone
+    assert (tmp_path / "out" / "training_metrics.csv").read_text() == "epoch,val_score\n1,0.5\n"

@@ -19,7 +19,10 @@ the destination and swapped in at the end, so an interrupted ship leaves the old
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import torch
@@ -34,6 +37,7 @@ from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence
 from .predictor import TorchSegmenter
+from .run_folder import run_in_use
 from .segmenter import Segmenter
 from .speed import measure_speed
 from .validator import Validator, prompt_postprocess, prompt_thresholds
@@ -211,6 +215,35 @@ def check_destination(model_dir: Path, dest: Path) -> None:
 MAX_DEST_NAME_BYTES = 200  # of a shipped folder's name: 255 a name on most disks, less its temporary siblings' additions
 
 
+def snapshot_run(run_dir: Path, into: Path, tries: int = 20) -> int | None:
+    """Copy a training run's ``best/`` (and the run's record, :data:`RUN_FILES` and ``train_files.json``) into ``into``,
+    as one epoch's: a trainer still running replaces ``best/`` whole at each better epoch, and a ship that read it
+    there again for each candidate and for the folder written chose the thresholds on the weights of one epoch and
+    wrote those of another. A copy that ``best/`` was replaced during is made again. Returns the epoch copied.
+
+    Raises:
+        ValueError: ``best/`` was replaced during every try.
+    """
+    best = run_dir / "best"
+    for _ in range(tries):
+        try:
+            before = os.stat(best)
+            shutil.rmtree(into / "best", ignore_errors=True)
+            shutil.copytree(best, into / "best")
+            after = os.stat(best)
+        except FileNotFoundError:  # between the two renames of a replace
+            time.sleep(0.2)
+            continue
+        if (before.st_ino, before.st_ctime_ns) == (after.st_ino, after.st_ctime_ns):
+            for name in (*RUN_FILES, "train_files.json"):
+                if (run_dir / name).is_file():
+                    shutil.copy(run_dir / name, into / name)
+            meta = json.loads((into / "best" / "config.json").read_text())
+            return meta.get("epoch") if isinstance(meta, dict) else None
+        time.sleep(0.2)
+    raise ValueError(f"{best} was replaced while it was copied, {tries} times: ship it once the run has ended")
+
+
 def check_source_loads(model_dir: Path, gate: bool, confidence: bool) -> None:
     """The model folder to ship loads with the calibrations that ship with it unchanged (its prompt gate where ``gate``
     is off, its confidence calibration where ``confidence`` is off; the others are made anew): a damaged
@@ -242,48 +275,56 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     model_dir, dest = model_folder(source), Path(dest).resolve()  # "." has no name to write beside it under
     check_destination(model_dir, dest)
     run_dir = model_dir.parent if model_dir.name == "best" else None
-    if run_dir is None:  # a model folder shipped again: its calibrations go with it (a run's best/ has none to keep)
-        check_source_loads(model_dir, gate=not gate, confidence=not confidence)
     if confidence and limit is not None and limit < MIN_MASKS:  # before the sweep, not after it
         raise ValueError(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset; limit is "
                          f"{limit} (raise it, or ship without confidence)")
     if budget and timing_images < 1:
         raise ValueError("the speed budget needs at least one timing photo (timing_images >= 1, or budget=False)")
-    validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
-    timing = [s.image_path for s in samples_of_part(datasets[0], "val", splits_dir, datasets_dir,
-                                                    exclude_published=GROUP_LEFT_OUT["val"])[:timing_images]]
-    best, candidates = select(model_dir, validator, timing, scales, tta, BUDGET_FIRST_MS if budget else None,
-                              BUDGET_EXTRA_MS if budget else None, report=report)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with temp_dir(dest.parent, f".{dest.name}.shipping.") as tmp:
-        write_shipped(model_dir, tmp, best, candidates, run_dir)
-        if gate:
-            missing = concepts_without_paraphrases(datasets)
-            if not missing:
-                best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
-            elif (tmp / GATE_FILE).is_file():  # the source's gate knows other concepts: it would refuse these
-                (tmp / GATE_FILE).unlink()
-                report(f"WARNING: no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; "
-                       f"the source's gate (made for other concepts) is left out, so every prompt is answered")
-            else:
-                report(f"no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; every "
-                       "prompt is answered")
-        if confidence:
-            model = calibrate_model_confidence(tmp, tuple(datasets), splits_dir, datasets_dir, limit, progress)
-            best["confidence"] = model.selection["chosen"]
-        for name in KEPT_FILES:  # written by people, not by shipping: kept (to be brought up to date by hand)
-            if (dest / name).is_file() and not (tmp / name).exists():
-                shutil.copy(dest / name, tmp / name)
-                report(f"{name} kept from the folder replaced: bring it up to date")
-        pair = drywall_pair(datasets) if drywall_check == "auto" else drywall_check
-        if pair is not None:
-            best["cracks_on_drywall"] = drywall_step(tmp, dest, pair, accept_drywall_regression, splits_dir,
-                                                     datasets_dir, limit, progress, report)
-        try:  # what is written must load before it replaces anything (the model there may be the one in use)
-            Segmenter.load(tmp)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"the shipped model would not load, so {dest} was left as it was: "
-                             f"{str(exc).replace(str(tmp), str(dest))}") from None
-        replace_dir(tmp, dest)
-    return {"dest": str(dest), "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},
-            "files": sorted(p.name for p in dest.iterdir())}
+    with ExitStack() as stack:
+        if run_dir is not None:  # a run's best/, which its trainer (maybe still running) replaces whole at a better epoch:
+            dest.parent.mkdir(parents=True, exist_ok=True)  # the sweep, the weights written and their record all of one
+            frozen = stack.enter_context(temp_dir(dest.parent, f".{dest.name}.source."))  # epoch, copied first
+            epoch = snapshot_run(run_dir, frozen)
+            if run_in_use(run_dir):
+                report(f"{run_dir} is still training: its best/ as it is now (epoch {epoch}) is shipped")
+            model_dir, run_dir = frozen / "best", frozen
+        if run_dir is None:  # a model folder shipped again: its calibrations go with it (a run's best/ has none to keep)
+            check_source_loads(model_dir, gate=not gate, confidence=not confidence)
+        validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
+        timing = [s.image_path for s in samples_of_part(datasets[0], "val", splits_dir, datasets_dir,
+                                                        exclude_published=GROUP_LEFT_OUT["val"])[:timing_images]]
+        best, candidates = select(model_dir, validator, timing, scales, tta, BUDGET_FIRST_MS if budget else None,
+                                  BUDGET_EXTRA_MS if budget else None, report=report)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with temp_dir(dest.parent, f".{dest.name}.shipping.") as tmp:
+            write_shipped(model_dir, tmp, best, candidates, run_dir)
+            if gate:
+                missing = concepts_without_paraphrases(datasets)
+                if not missing:
+                    best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
+                elif (tmp / GATE_FILE).is_file():  # the source's gate knows other concepts: it would refuse these
+                    (tmp / GATE_FILE).unlink()
+                    report(f"WARNING: no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; "
+                           f"the source's gate (made for other concepts) is left out, so every prompt is answered")
+                else:
+                    report(f"no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; every "
+                           "prompt is answered")
+            if confidence:
+                model = calibrate_model_confidence(tmp, tuple(datasets), splits_dir, datasets_dir, limit, progress)
+                best["confidence"] = model.selection["chosen"]
+            for name in KEPT_FILES:  # written by people, not by shipping: kept (to be brought up to date by hand)
+                if (dest / name).is_file() and not (tmp / name).exists():
+                    shutil.copy(dest / name, tmp / name)
+                    report(f"{name} kept from the folder replaced: bring it up to date")
+            pair = drywall_pair(datasets) if drywall_check == "auto" else drywall_check
+            if pair is not None:
+                best["cracks_on_drywall"] = drywall_step(tmp, dest, pair, accept_drywall_regression, splits_dir,
+                                                         datasets_dir, limit, progress, report)
+            try:  # what is written must load before it replaces anything (the model there may be the one in use)
+                Segmenter.load(tmp)
+            except (OSError, ValueError, KeyError) as exc:
+                raise ValueError(f"the shipped model would not load, so {dest} was left as it was: "
+                                 f"{str(exc).replace(str(tmp), str(dest))}") from None
+            replace_dir(tmp, dest)
+        return {"dest": str(dest), "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},
+                "files": sorted(p.name for p in dest.iterdir())}
