@@ -351,3 +351,27 @@ def test_ship_of_a_run_still_training_chooses_and_writes_the_weights_of_one_epoc
     assert all(torch.equal(shipped[k].float(), v.to(shipped[k].dtype).float()) for k, v in first.items())
     assert not any(".source." in p.name for p in tmp_path.iterdir())  # the copy is gone
     assert (tmp_path / "out" / "training_metrics.csv").read_text() == "epoch,val_score\n1,0.5\n"
+
+
+def test_ship_keeps_the_concepts_a_model_folder_answers(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path,
+                                                        monkeypatch):
+    """A shipped folder answering cracks and tape, shipped again with -d of the crack dataset only: its gate was made
+    anew on cracks alone and refused every tape prompt (calibrate-gate refuses the same)."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    import drywallqa.engine.shipping as shipping
+    from drywallqa.text.gate import GATE_FILE
+
+    source = tmp_path / "shipped_before"
+    shutil.copytree(tiny_model_dir, source)
+    fast = Path(drywallqa.__file__).parent / "weights" / "fast"
+    shutil.copy(fast / GATE_FILE, source / GATE_FILE)  # knows cracks and taping
+    monkeypatch.setattr(shipping, "select", lambda *a, **k: pytest.fail("the sweep began"))
+    with pytest.raises(ValueError, match="taping"):  # the gate made anew
+        ship(source, tmp_path / "out", datasets=("syn_crack", "syn_tape"), splits_dir=syn_splits,
+             datasets_dir=synthetic_datasets, confidence=False, progress=False, report=lambda *_: None)
+    res = CliRunner().invoke(app, ["ship", str(source), "--out", str(tmp_path / "out"), "-d", "syn_crack",
+                                   "--splits-dir", str(syn_splits), "--datasets-dir", str(synthetic_datasets)])
+    assert res.exit_code == 2 and "taping" in res.output and "--dataset" in res.output, res.output
+    assert not (tmp_path / "out").exists()

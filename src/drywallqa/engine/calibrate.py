@@ -46,32 +46,33 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
     return records, failures
 
 
-def calibrated_concepts(model_dir: str | Path) -> set[str]:
-    """The concepts a model folder's prompt gate and confidence calibration already know (a damaged file counts
-    for nothing: calibrating anew is what mends it)."""
+def calibrated_concepts(model_dir: str | Path, gate: bool = True, confidence: bool = True) -> set[str]:
+    """The concepts a model folder's prompt gate (where ``gate``) and confidence calibration (where ``confidence``)
+    already know (a damaged file counts for nothing: calibrating anew is what mends it)."""
     from ..confidence import ConfidenceModel
     from ..text.gate import PromptGate
 
     known: set[str] = set()
     try:
-        gate = PromptGate.from_model_dir(model_dir)
-        known |= set(gate.known_concepts) if gate is not None else set()
+        prompt_gate = PromptGate.from_model_dir(model_dir) if gate else None
+        known |= set(prompt_gate.known_concepts) if prompt_gate is not None else set()
     except (OSError, ValueError, KeyError, TypeError):
         pass
     try:
-        confidence = ConfidenceModel.from_model_dir(model_dir)
-        known |= set(confidence.calibration) - {"*"} if confidence is not None else set()
+        calibration = ConfidenceModel.from_model_dir(model_dir) if confidence else None
+        known |= set(calibration.calibration) - {"*"} if calibration is not None else set()
     except (OSError, ValueError):
         pass
     return known
 
 
-def check_keeps_concepts(model_dir: str | Path, datasets) -> None:
-    """ValueError when calibrating ``model_dir`` on ``datasets`` would drop a concept its gate or confidence knows
-    now: a gate calibrated on cracks alone refuses every taping prompt of a model trained on both."""
+def check_keeps_concepts(model_dir: str | Path, datasets, gate: bool = True, confidence: bool = True) -> None:
+    """ValueError when calibrating ``model_dir`` on ``datasets`` would drop a concept its gate (where ``gate``) or
+    confidence (where ``confidence``) knows now: a gate calibrated on cracks alone refuses every taping prompt of a
+    model trained on both."""
     from ..data.registry import datasets_by_concept
 
-    dropped = sorted(calibrated_concepts(model_dir) - set(datasets_by_concept(datasets)))
+    dropped = sorted(calibrated_concepts(model_dir, gate, confidence) - set(datasets_by_concept(datasets)))
     if dropped:
         raise ValueError(f"{model_dir} now answers {', '.join(dropped)} too, which the datasets given leave out: its "
                          f"prompts would be refused or mis-scored; give every dataset the model was trained on")

@@ -35,7 +35,7 @@ from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
 from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
-from .calibrate import calibrate_model_confidence
+from .calibrate import calibrate_model_confidence, check_keeps_concepts
 from .predictor import TorchSegmenter
 from .run_folder import run_in_use
 from .segmenter import Segmenter
@@ -280,6 +280,8 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                          f"{limit} (raise it, or ship without confidence)")
     if budget and timing_images < 1:
         raise ValueError("the speed budget needs at least one timing photo (timing_images >= 1, or budget=False)")
+    check_keeps_concepts(model_dir, datasets, gate, confidence)  # as calibrate-gate / -confidence: a concept the
+    # calibrations made anew would drop is refused (a gate of cracks alone refused the tape prompts of the folder shipped)
     with ExitStack() as stack:
         if run_dir is not None:  # a run's best/, which its trainer (maybe still running) replaces whole at a better epoch:
             dest.parent.mkdir(parents=True, exist_ok=True)  # the sweep, the weights written and their record all of one
