@@ -375,3 +375,23 @@ def test_ship_keeps_the_concepts_a_model_folder_answers(tiny_model_dir, syntheti
                                    "--splits-dir", str(syn_splits), "--datasets-dir", str(synthetic_datasets)])
     assert res.exit_code == 2 and "taping" in res.output and "--dataset" in res.output, res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_shipped_with_limit_says_so(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path, monkeypatch):
+    """``ship --limit`` (a smoke run) wrote a folder whose config.json, selection.json and confidence.json said the
+    options were chosen on the val part, as a folder chosen on every val photo says."""
+    _ship_quickly(tiny_model_dir, tmp_path / "out", synthetic_datasets, syn_splits, limit=1)
+    meta = json.loads((tmp_path / "out" / "config.json").read_text())
+    sweep = json.loads((tmp_path / "out" / "selection.json").read_text())
+    assert "--limit" in meta["selected_on"] and "--limit" in Segmenter.load(tmp_path / "out").describe()["threshold_source"]
+    assert sweep["limit"] == 1 and sweep["val_photos"] == {"syn_crack": 1, "syn_tape": 1}
+    _ship_quickly(tiny_model_dir, tmp_path / "all", synthetic_datasets, syn_splits)
+    assert "--limit" not in json.loads((tmp_path / "all" / "config.json").read_text())["selected_on"]
+    import types
+
+    import drywallqa.engine.calibrate as calibrate
+
+    monkeypatch.setattr(calibrate, "fit_confidence_model", lambda *a: types.SimpleNamespace(selection={}))  # 2-3 photos
+    fit = calibrate.calibrate_model_confidence(tiny_model_dir, ("syn_crack", "syn_tape"), syn_splits, synthetic_datasets, limit=4,
+                                     progress=False, save=False)
+    assert "--limit" in fit.selection["fitted_on"]

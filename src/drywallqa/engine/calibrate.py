@@ -117,8 +117,10 @@ def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "tapin
     records, failures = confidence_records(segmenter, sets, progress)
     prompts = {p: config.concept_name for config in map(get_dataset_config, datasets) for p in config.prompts}
     model = fit_confidence_model(records, prompts)
-    model.selection.update(fitted_on="group-clean val part (published valid/test photos left out)",
-                           failures=failures[:20])
+    fitted_on = "group-clean val part (published valid/test photos left out)"
+    if limit is not None:  # (ship --limit writes it: said, as a fit on every val photo is not)
+        fitted_on += f", only the first {limit} photos of each dataset (--limit)"
+    model.selection.update(fitted_on=fitted_on, failures=failures[:20])
     if save:
         model.save(model_dir)
     return model

@@ -110,17 +110,29 @@ def select(model_dir: Path, validator: Validator, timing_paths: list, scales=CAN
     return max(eligible, key=lambda c: c["val_mIoU"]), candidates
 
 
-def write_shipped(model_dir: Path, dest: Path, best: dict, candidates: list, run_dir: Path | None) -> None:
-    """``model_dir``'s weights (float16) with the chosen options into ``dest`` (which must not exist)."""
+SELECTED_ON = "group-clean val part (published valid/test images left out)"
+
+
+def selected_on(limit: int | None) -> str:
+    """What a shipped folder's options were chosen on, as its ``config.json`` and ``selection.json`` say: with
+    ``--limit`` (a smoke run), that only the first photos were (a folder written so looked like one chosen on all)."""
+    return SELECTED_ON if limit is None else f"{SELECTED_ON}, only the first {limit} photos of each dataset (--limit)"
+
+
+def write_shipped(model_dir: Path, dest: Path, best: dict, candidates: list, run_dir: Path | None,
+                  limit: int | None = None, val_photos: dict | None = None) -> None:
+    """``model_dir``'s weights (float16) with the chosen options into ``dest`` (which must not exist); ``limit`` and
+    ``val_photos`` (dataset -> photos validated on) are recorded."""
     seg = TorchSegmenter.from_path(model_dir, prompt_gate=False, confidence=False)
     meta = {k: v for k, v in seg.metadata.items() if k not in ("model_type", "config")}
     meta.update(threshold=best["threshold"], tta=best["tta"], scales=best["scales"],
                 prompt_thresholds=prompt_thresholds(best["dataset_thresholds"]),
                 postprocess=prompt_postprocess(best["postprocess"]),
-                selected_on="group-clean val part (published valid/test images left out)")
+                selected_on=selected_on(limit))
     meta.pop("selection", None)  # a model shipped before the sweep had a file of its own
     seg.model.save_pretrained(dest, extra=meta, dtype=torch.float16)
-    sweep = {"selected_on": meta["selected_on"], "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},
+    sweep = {"selected_on": meta["selected_on"], "limit": limit, "val_photos": val_photos,
+             "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},
              "candidates": [{k: v for k, v in c.items() if k != "val_mIoU_table"} for c in candidates]}
     (dest / SELECTION_FILE).write_text(json.dumps(sweep, indent=1))
     for folder in (model_dir, run_dir):
@@ -299,7 +311,8 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                                   BUDGET_EXTRA_MS if budget else None, report=report)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with temp_dir(dest.parent, f".{dest.name}.shipping.") as tmp:
-            write_shipped(model_dir, tmp, best, candidates, run_dir)
+            write_shipped(model_dir, tmp, best, candidates, run_dir, limit,
+                          {d: len(items) for d, items in validator.items.items()})
             if gate:
                 missing = concepts_without_paraphrases(datasets)
                 if not missing:
