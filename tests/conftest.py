@@ -303,6 +303,13 @@ def require_hed_weights():
         pytest.skip(reason)
 
 
+def says(output: str, *phrases) -> bool:
+    """Whether a CLI's output holds every phrase, its error box's borders and all white space aside (a path or a
+    phrase cut at a line's end is whole)."""
+    text = "".join(line.strip(" │╭╮╰╯─") for line in output.splitlines()).replace(" ", "")
+    return all(p.replace(" ", "") in text for p in phrases)
+
+
 def wall_photo(seed: int, h: int = 360, w: int = 480) -> np.ndarray:
     """A photo-like wall: broad shading, grain and a few dark strokes (cracks); features enough to match."""
     import cv2

@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from conftest import says
+
 from drywallqa.cli import app
 from drywallqa.data.prompted import PromptedSegmentationDataset
 
@@ -154,11 +156,7 @@ def _refine_cli(decl, out, *more):
     return CliRunner().invoke(app, ["data", "refine-masks", "-d", str(decl), "--with", "edges", "--out", str(out), *more])
 
 
-def _says(output: str, *phrases) -> bool:
-    """Whether a CLI's output holds every phrase, its error box's borders and all white space aside (a path or a
-    phrase cut at a line's end is whole)."""
-    text = "".join(line.strip(" │╭╮╰╯─") for line in output.splitlines()).replace(" ", "")
-    return all(p.replace(" ", "") in text for p in phrases)
+_says = says  # (conftest)
 
 
 @pytest.fixture

@@ -144,8 +144,8 @@ def test_shipping_a_model_folder_again_keeps_its_record_and_calibrations(tiny_mo
                                                                         tmp_path):
     import shutil
 
-    source = tmp_path / "shipped_before"
-    shutil.copytree(tiny_model_dir, source)
+    source = tmp_path / "shipped_before" / "best"  # a model folder named best, in no run: still a model folder (its
+    shutil.copytree(tiny_model_dir, source)     # parent was taken for a run, and its record and calibrations left out)
     (source / "training_metrics.csv").write_text("epoch,val_score\n1,0.5\n")
     calibration = (Path(drywallqa.__file__).parent / "weights" / "fast" / "confidence.json").read_text()
     (source / "confidence.json").write_text(calibration)  # a calibration of its own ("{}" is damaged: refused)
@@ -266,6 +266,17 @@ def test_ship_refuses_a_source_whose_calibrations_are_damaged_before_any_work(ti
     monkeypatch.setattr(shipping, "select", lambda *a, **k: pytest.fail("the sweep ran first"))
     with pytest.raises(ValueError, match=f"{damaged} is damaged"):
         _ship_quickly(source, dest, synthetic_datasets, syn_splits)
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
+    from typer.testing import CliRunner
+
+    from conftest import says
+
+    from drywallqa.cli import app
+
+    res = CliRunner().invoke(app, ["ship", str(source), "--out", str(dest), "--no-gate", "--no-confidence",
+                                   "-d", "syn_crack", "-d", "syn_tape", "--splits-dir", str(syn_splits),
+                                   "--datasets-dir", str(synthetic_datasets)], terminal_width=400)
+    assert res.exit_code == 2 and says(res.output, f"{damaged} is damaged"), res.output  # it was 1
     assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
 
 

@@ -198,7 +198,8 @@ def ship(
     model it replaces, and write it as a model folder."""
     from ..confidence import MIN_MASKS
     from ..engine.calibrate import check_keeps_concepts
-    from ..engine.shipping import CANDIDATE_SCALES, check_destination, model_folder, parse_scales
+    from ..engine.shipping import (CANDIDATE_SCALES, check_destination, check_source_loads, model_folder, parse_scales,
+                                   run_of)
     from ..engine.shipping import ship as run
 
     try:
@@ -221,6 +222,11 @@ def ship(
         check_keeps_concepts(model_folder(source), names, gate, confidence)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    if run_of(model_folder(source)) is None:  # a model folder shipped again: the calibrations it keeps must load
+        try:
+            check_source_loads(model_folder(source), gate=not gate, confidence=not confidence)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
     if confidence and limit is not None and limit < MIN_MASKS:
         raise typer.BadParameter(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset "
                                  "(or --no-confidence)", param_hint="--limit")

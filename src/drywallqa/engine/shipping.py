@@ -256,6 +256,16 @@ def snapshot_run(run_dir: Path, into: Path, tries: int = 20) -> int | None:
     raise ValueError(f"{best} was replaced while it was copied, {tries} times: ship it once the run has ended")
 
 
+RUN_RECORD = ("last.pt", "metrics.csv", "config.yaml")  # what a training run holds beside its best/
+
+
+def run_of(model_dir: Path) -> Path | None:
+    """The training run whose ``best/`` ``model_dir`` is, or None: a model folder merely named ``best`` (shipped there)
+    is a model folder, whose calibrations and record go with it when it is shipped again."""
+    parent = Path(model_dir).parent
+    return parent if Path(model_dir).name == "best" and any((parent / f).exists() for f in RUN_RECORD) else None
+
+
 def check_source_loads(model_dir: Path, gate: bool, confidence: bool) -> None:
     """The model folder to ship loads with the calibrations that ship with it unchanged (its prompt gate where ``gate``
     is off, its confidence calibration where ``confidence`` is off; the others are made anew): a damaged
@@ -286,7 +296,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     """
     model_dir, dest = model_folder(source), Path(dest).resolve()  # "." has no name to write beside it under
     check_destination(model_dir, dest)
-    run_dir = model_dir.parent if model_dir.name == "best" else None
+    run_dir = run_of(model_dir)
     if confidence and limit is not None and limit < MIN_MASKS:  # before the sweep, not after it
         raise ValueError(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset; limit is "
                          f"{limit} (raise it, or ship without confidence)")
