@@ -208,6 +208,7 @@ def test_the_split_audit_finds_a_turned_copy_the_thumbnail_gate_lets_through(loa
 
     import cv2
     import numpy as np
+    import pytest
     from PIL import Image
 
     from conftest import wall_photo
@@ -233,3 +234,11 @@ def test_the_split_audit_finds_a_turned_copy_the_thumbnail_gate_lets_through(loa
     assert [(r["photo"], r["train_photo"]) for r in found["test"]] == [("train/turned_jpg.rf.b.jpg", "train/wall_jpg.rf.a.jpg")]
     assert found["val"] == [] and audit["parts"] == {"train": 1, "val": 0, "test": 2}
     json.dumps(audit)
+    csv_path = tmp_path / "per_image.csv"  # an evaluate run's rows: the photo found (and a copy of it by name) apart
+    csv_path.write_text("split,dataset,image,prompt,iou\n" + "".join(
+        f"group-clean test,syn_crack,{synthetic_datasets}/crack/train/{name},segment crack,{iou}\n"
+        for name, iou in (("turned_jpg.rf.b.jpg", 0.9), ("turned_jpg.rf.z.jpg", 0.7), ("other_jpg.rf.c.jpg", 0.2)))
+        + "group-clean test,syn_crack,x/other_jpg.rf.c.jpg,segment wall crack,0.0\n")
+    scores = load_script("split_audit", "benchmarks").scores_without(audit, csv_path)
+    assert scores["found"] == {"images": 2, "mIoU": pytest.approx(0.8)} and scores["others"] == {"images": 1, "mIoU": 0.2}
+    assert scores["all"]["images"] == 3

@@ -101,7 +101,9 @@ class _Features:
 def same_photo(features: _Features, i: int, j: int) -> bool:
     """Whether photo ``j`` (or its mirror image) maps onto photo ``i`` by one homography that at least
     :data:`MIN_INLIERS` matched ORB features agree on, and the grey values of the two, so aligned, correlate by at
-    least :data:`MIN_CORRELATION` where they overlap (one photo cropped, turned by any angle, scaled, re-toned)."""
+    least :data:`MIN_CORRELATION` where they overlap (one photo cropped, turned by any angle, scaled, re-toned; of a
+    flat scene, such as one board, other shots of it too: :func:`near_duplicate_matches` asks only of photos whose
+    thumbnails are alike)."""
     grey_i, photo_i, points_i, desc_i = features(i, False)
     if desc_i is None or len(points_i) < MIN_INLIERS:
         return False
@@ -301,8 +303,9 @@ PART_ORDER = ("train", "val", "test")  # where a photo trained on may go: only t
 def updated_group_split(old: GroupSplit, samples: list[Sample], groups: list[str],
                         root: Path) -> tuple[GroupSplit, list[tuple[str, str, str]]]:
     """``old``'s parts made group-clean again for ``groups`` (found anew, e.g. by a better copy search), moving as
-    little as can be: a group ``old`` put in several parts goes whole to the first of them in ``old``'s order
-    (train, val, test), so no photo a model was trained on moves to where models are chosen or scored; photos
+    little as can be: a group ``old`` put in several parts goes whole to the first of them in :data:`PART_ORDER`
+    (train, val, test, then any other part), so no photo a model was trained on moves to where models are chosen
+    or scored; photos
     ``old`` does not list join their group's part, or, a group of new photos only, are assigned as
     :func:`group_clean_split` assigns (``old``'s fractions and seed). Photos ``old`` lists that the dataset no
     longer has stay where they are. -> the split, and each photo moved as ``(photo, from part, to part)``."""
