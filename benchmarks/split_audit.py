@@ -11,7 +11,8 @@ more than about a tenth, or a board shot again from a step aside is not looked a
 that training reads: not the published valid and test photos) that share the most of them; the ``--top`` training photos with at least 10 votes each are put to ``same_photo``. Writes
 ``<dataset>.json``/``.md`` under ``--out``: per part, the photos with a training photo ``same_photo`` calls the same,
 and that photo, with their thumbnail distance; with ``--per-image`` (an evaluate run's ``per_image.csv``), the
-group-clean test mIoU with and without them. Minutes on 2 cores (taping about 2, cracks about 13).
+group-clean test mIoU with and without them. Minutes on 2 cores (taping about 2, cracks about 13). The JSON is what
+``drywallqa data split --update --join`` takes to move the photos found to their training copies' part.
 """
 
 from __future__ import annotations

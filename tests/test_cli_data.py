@@ -230,3 +230,33 @@ def test_data_split_update_keeps_the_parts_and_mends_a_group_split_over_two(synt
     path.write_text(json.dumps(renamed))  # a manifest without a train part: a KeyError's traceback
     res = runner.invoke(app, [*base, "--update"])
     assert res.exit_code == 2 and "no part named train" in " ".join(res.output.split()), res.output
+
+
+def test_data_split_joins_the_pairs_it_is_given(synthetic_datasets, tmp_path):
+    """--join keeps photos in one group that the copy search cannot tell are one (pairs by hand, or what
+    benchmarks/split_audit.py found): with --update, the one in val or test goes to its training copy's part."""
+    from conftest import says
+
+    runner = CliRunner()
+    out = tmp_path / "splits"
+    base = ["data", "split", "-d", "syn_crack", "--out", str(out), "--datasets-dir", str(synthetic_datasets)]
+    assert runner.invoke(app, base).exit_code == 0
+    parts = json.loads((out / "syn_crack.json").read_text())["parts"]
+    stem = lambda f: f.split("/")[-1].split(".rf.")[0]  # noqa: E731
+    held, trained = parts["test"][0], parts["train"][0]
+    audit = {"same_photo_in_train": {"test": [{"photo": held, "train_photo": trained}], "val": []}}
+    (tmp_path / "audit.json").write_text(json.dumps(audit))
+    res = runner.invoke(app, [*base, "--update", "--join", str(tmp_path / "audit.json")], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    after = json.loads((out / "syn_crack.json").read_text())["parts"]
+    moved = {f for f in parts["test"] if stem(f) == stem(held)}  # the photo and its copies by name
+    assert moved <= set(after["train"]) and not moved & set(after["test"]), res.output
+    assert f"{held}: test -> train" in res.output
+    (tmp_path / "pairs.json").write_text(json.dumps([[held, "train/no_such_photo.jpg"]]))
+    res = runner.invoke(app, [*base, "--update", "--join", str(tmp_path / "pairs.json")])
+    assert res.exit_code == 1 and says(res.output, "no_such_photo.jpg"), res.output
+    (tmp_path / "bad.json").write_text(json.dumps({"pairs": 3}))
+    res = runner.invoke(app, [*base, "--update", "--join", str(tmp_path / "bad.json")])
+    assert res.exit_code == 2 and says(res.output, "not a list of [photo, photo] pairs"), res.output
+    res = runner.invoke(app, [*base, "-d", "syn_tape", "--update", "--join", str(tmp_path / "pairs.json")])
+    assert res.exit_code == 2 and says(res.output, "one --dataset"), res.output

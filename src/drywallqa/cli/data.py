@@ -169,13 +169,16 @@ def data_split(
     datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the manifests --out holds already (default: "
                                                               "refuse: models were trained and scored on their parts)."),
+    join: Optional[Path] = typer.Option(None, "--join", help="A JSON file of photo pairs to keep in one group as well "
+                                        "(a list of [photo, photo], paths as a manifest names them, or what "
+                                        "benchmarks/split_audit.py writes); one dataset only."),
     update: bool = typer.Option(False, "--update", help="Keep the parts of the manifests --out holds and move only "
                                 "what they split of one group (copies found by a newer search: to the first part "
                                 "holding one of them, train before val before test) and place photos added since; "
                                 "keeps their seed and fractions."),
 ):
     """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
-    from ..data.grouping import GroupSplit, make_group_split, split_manifest_path, update_group_split
+    from ..data.grouping import GroupSplit, make_group_split, read_joined, split_manifest_path, update_group_split
     from ..data.registry import get_dataset_config
 
     if update and overwrite:
@@ -190,6 +193,15 @@ def data_split(
     if not 0 <= seed <= 2**32 - 1:  # numpy's seeds, as train's: -1 failed deep inside, a huge one was written as given
         raise typer.BadParameter(f"must be a whole number in [0, {2**32 - 1}], got {seed}", param_hint="--seed")
     names = dataset_names(dataset)
+    joined = ()
+    if join is not None:
+        if len(names) != 1:
+            raise typer.BadParameter("pairs to join name the photos of one dataset: give one --dataset",
+                                     param_hint="--join")
+        try:
+            joined = read_joined(join)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--join") from None
     check_output_path(out, "--out", folder=True)  # before the thumbnails are computed, not after
     for d in names:  # before anything is written
         manifest = get_dataset_config(d).manifest_name
@@ -213,10 +225,10 @@ def data_split(
                 if old.dataset != d:
                     raise ValueError(f"{split_manifest_path(out, d)} is the split manifest of {old.dataset!r}, not of "
                                      f"{d!r} (copied or renamed?)")
-                splits[d], moves[d] = update_group_split(d, old, datasets_dir, progress=True)
+                splits[d], moves[d] = update_group_split(d, old, datasets_dir, progress=True, joined=joined)
             else:
                 splits[d] = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test},
-                                             seed, progress=True)
+                                             seed, progress=True, joined=joined)
         except ValueError as exc:  # a dataset with no readable images, a damaged manifest
             tagged("error:", "red", str(exc))
             raise typer.Exit(code=1)

@@ -451,25 +451,50 @@ def why_part_is_empty(dataset: str, part: str, splits_dir, datasets_dir=None, ex
 
 
 def make_group_split(dataset: str, datasets_dir=None, fractions: dict | None = None, seed: int = 0,
-                     progress: bool = False) -> GroupSplit:
-    """Group-clean split of all published images of ``dataset`` (stems + near-duplicates grouped)."""
+                     progress: bool = False, joined=()) -> GroupSplit:
+    """Group-clean split of all published images of ``dataset`` (stems + near-duplicates grouped, and the photo
+    pairs ``joined``: paths relative to the dataset's root, e.g. what :func:`read_joined` reads)."""
     from .registry import get_dataset_config
 
-    samples, groups = _grouped_samples(dataset, datasets_dir, progress)
+    samples, groups = _grouped_samples(dataset, datasets_dir, progress, joined)
     return group_clean_split(samples, groups, get_dataset_config(dataset).root(datasets_dir), dataset, fractions, seed)
 
 
-def update_group_split(dataset: str, old: GroupSplit, datasets_dir=None,
-                       progress: bool = False) -> tuple[GroupSplit, list[tuple[str, str, str]]]:
-    """:func:`updated_group_split` of ``old`` for the groups of ``dataset`` found now."""
+def update_group_split(dataset: str, old: GroupSplit, datasets_dir=None, progress: bool = False,
+                       joined=()) -> tuple[GroupSplit, list[tuple[str, str, str]]]:
+    """:func:`updated_group_split` of ``old`` for the groups of ``dataset`` found now (and the pairs ``joined``)."""
     from .registry import get_dataset_config
 
-    samples, groups = _grouped_samples(dataset, datasets_dir, progress)
+    samples, groups = _grouped_samples(dataset, datasets_dir, progress, joined)
     return updated_group_split(old, samples, groups, get_dataset_config(dataset).root(datasets_dir))
 
 
-def _grouped_samples(dataset: str, datasets_dir, progress: bool) -> tuple[list[Sample], list[str]]:
-    """All published samples of ``dataset`` and a group id each (stems + near-duplicates)."""
+def read_joined(path: str | Path) -> list[tuple[str, str]]:
+    """Pairs of photos to keep in one group, from a JSON file: a list of ``[photo, photo]`` pairs, or what
+    ``benchmarks/split_audit.py`` writes (each photo found with its training photo). Paths relative to the dataset's
+    root, as a manifest names them.
+
+    Raises:
+        ValueError: naming the file, when it holds neither.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot be read as JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("same_photo_in_train"), dict):
+        data = [[r.get("photo"), r.get("train_photo")] for rows in data["same_photo_in_train"].values()
+                if isinstance(rows, list) for r in rows if isinstance(r, dict)]
+    if not isinstance(data, list) or not all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+                                             for p in data):
+        raise ValueError(f"{path}: not a list of [photo, photo] pairs, nor a split audit (benchmarks/split_audit.py)")
+    return [(a, b) for a, b in data]
+
+
+def _grouped_samples(dataset: str, datasets_dir, progress: bool, joined=()) -> tuple[list[Sample], list[str]]:
+    """All published samples of ``dataset`` and a group id each (stems + near-duplicates + ``joined`` pairs).
+
+    Raises:
+        ValueError: a photo of ``joined`` that the dataset does not hold."""
     unread: dict[str, str] = {}
     samples, _ = load_all_splits(dataset, datasets_dir, unread)
     if not samples:
@@ -478,5 +503,14 @@ def _grouped_samples(dataset: str, datasets_dir, progress: bool) -> tuple[list[S
         raise ValueError(f"dataset {dataset!r}: no image read from its split " + "; ".join(
             f"{sp} ({why})" for sp, why in unread.items()) + ": make it readable, or leave it out of the dataset "
             "YAML's splits")
+    from .registry import get_dataset_config
+
+    root = get_dataset_config(dataset).root(datasets_dir)
+    index = {str(s.image_path.relative_to(root)): n for n, s in enumerate(samples)}
+    missing = sorted({p for pair in joined for p in pair if p not in index})
+    if missing:
+        raise ValueError(f"dataset {dataset!r} holds no photo {missing[0]!r}"
+                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                         + " of the pairs to join (paths relative to its folder, as a manifest names them)")
     pairs = near_duplicate_pairs([s.image_path for s in samples], progress=progress)
-    return samples, group_ids(samples, pairs)
+    return samples, group_ids(samples, pairs + [(index[a], index[b]) for a, b in joined])
