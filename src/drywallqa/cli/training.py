@@ -105,13 +105,13 @@ def train(
                 raise typer.BadParameter(f"no model folder {model_path}", param_hint="--model-path")
         if is_drywallqa_model_dir(model_path):
             from ..models.base import read_model_metadata
-            from ..models.registry import same_model_type
+            from ..models.registry import check_same_model_type
 
-            own = read_model_metadata(model_path).get("model_type")
-            if (model is not None or "model" in overridden) and not same_model_type(own, cfg.model):  # init_from defines the model
-                raise typer.BadParameter(f"{model_path} holds a {own!r} model, not {cfg.model!r}: leave the model type "
-                                         "out (a model folder says its own), or give the folder of a "
-                                         f"{cfg.model} model", param_hint="--model / --model-path")
+            try:  # init_from defines the model: a model type given is the folder's own
+                check_same_model_type(model_path, read_model_metadata(model_path).get("model_type"),
+                                      cfg.model if (model is not None or "model" in overridden) else None)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--model / --model-path") from None
             cfg.init_from = str(model_path)
         elif "pretrained" in config_keys(cfg.model):
             cfg.model_config = {**cfg.model_config, "pretrained": str(model_path)}  # a hub model's folder or id

@@ -277,12 +277,10 @@ class TorchSegmenter(Segmenter):
             net = create_model(model, **({"pretrained": str(path)} if path is not None else {}))
             meta = {"model_type": model, "source": str(path) if path else "default weights of the backend"}
         else:
-            from ..models.registry import same_model_type
+            from ..models.registry import check_same_model_type
 
             net, meta = cls.load_model(Path(path)), read_model_metadata(path)
-            if model is not None and not same_model_type(meta.get("model_type"), model):  # a folder says its own type: not run as another's
-                raise ValueError(f"{path} holds a {meta.get('model_type')!r} model, not {model!r}: leave the model type "
-                                 f"out (a model folder says its own), or give the folder of a {model} model")
+            check_same_model_type(path, meta.get("model_type"), model)
         if min_confidence is not None:  # checked as given first: its error is not the folder's config.json's
             meta = {**meta, "min_confidence": validate_confidence(min_confidence)}
         tuned = list(meta.get("prompt_thresholds") or {})  # the prompts the model was tuned for, asked as they are

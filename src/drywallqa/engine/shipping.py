@@ -37,6 +37,7 @@ from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence, check_keeps_concepts
 from .predictor import TorchSegmenter
+from . import run_folder
 from .run_folder import run_in_use
 from .segmenter import Segmenter
 from .speed import measure_speed
@@ -256,14 +257,12 @@ def snapshot_run(run_dir: Path, into: Path, tries: int = 20) -> int | None:
     raise ValueError(f"{best} was replaced while it was copied, {tries} times: ship it once the run has ended")
 
 
-RUN_RECORD = ("last.pt", "metrics.csv", "config.yaml")  # what a training run holds beside its best/
-
-
 def run_of(model_dir: Path) -> Path | None:
     """The training run whose ``best/`` ``model_dir`` is, or None: a model folder merely named ``best`` (shipped there)
     is a model folder, whose calibrations and record go with it when it is shipped again."""
     parent = Path(model_dir).parent
-    return parent if Path(model_dir).name == "best" and any((parent / f).exists() for f in RUN_RECORD) else None
+    record = [f for f in run_folder.RUN_FILES if f != "best"]  # what a training run holds beside its best/
+    return parent if Path(model_dir).name == "best" and any((parent / f).exists() for f in record) else None
 
 
 def check_source_loads(model_dir: Path, gate: bool, confidence: bool) -> None:

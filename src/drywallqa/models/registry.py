@@ -30,6 +30,18 @@ def same_model_type(a, b) -> bool:
                       and get_model_class(a) is get_model_class(b))
 
 
+def check_same_model_type(folder, own, asked) -> None:
+    """A model folder says its own type: asked to load it as another (``--model clipseg`` for a film_unet folder) is
+    refused, not run under the other name.
+
+    Raises:
+        ValueError: ``asked`` is given and names another model than ``own``, the folder's.
+    """
+    if asked is not None and not same_model_type(own, asked):
+        raise ValueError(f"{folder} holds a {own!r} model, not {asked!r}: leave the model type out (a model folder says "
+                         f"its own), or give the folder of a {asked} model")
+
+
 def config_keys(name: str) -> set[str]:
     """The keys a registered model's config takes (``model_config`` of a training config)."""
     return {f.name for f in dataclasses.fields(get_model_class(name).config_class)}
