@@ -319,3 +319,22 @@ def test_a_photo_that_cannot_be_read_or_refined_is_named_and_the_others_are_refi
     finally:
         registry.DATASETS.remove("boxes")
     assert json.loads((tmp_path / "out" / "report.json").read_text())["splits"]["train"]["problems"] == problems
+
+
+def test_a_shrunk_copy_of_a_photo_is_refined_with_its_boxes_shrunk_with_it(tmp_path):
+    """The reader takes a photo half the size its COCO entry declares (a shrunk copy keeps its labels' shape); its
+    boxes were refined at the declared size: a box over the right half of the photo gave an empty mask."""
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+
+    folder = tmp_path / "ds" / "boxes" / "train"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / "a.png")
+    (folder / "_annotations.coco.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 64}],
+        "annotations": [{"id": 1, "image_id": 1, "bbox": [32, 32, 24, 16], "segmentation": []}], "categories": []}))
+    config = DatasetConfig("boxes", "boxes", ("segment taping area",), {"train": SplitSource("coco", "train")},
+                           label_shape="box")
+    report = _refine(config, tmp_path)
+    assert report["splits"]["train"]["boxes"] == 1
+    mask = np.asarray(Image.open(tmp_path / "out" / "train" / "_masks" / "a.png")) > 0
+    assert mask.shape == (32, 32) and mask.sum() == 12 * 8 and mask[16:24, 16:28].all()

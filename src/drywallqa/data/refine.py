@@ -134,6 +134,16 @@ def _finished_files(path: Path, settings: dict) -> dict:
     return done
 
 
+def _at_photo_size(boxes: list, image: np.ndarray, sample) -> list:
+    """``boxes`` of ``sample`` (in the pixels of the size its COCO file declares) in the pixels of its photo ``image`` as
+    read: the reader takes a uniformly shrunk copy of a photo, whose boxes were drawn over the photo's whole width
+    (they were refined at the declared size: outside the photo, or over the wrong part of it)."""
+    sx, sy = image.shape[1] / sample.width, image.shape[0] / sample.height
+    if (sx, sy) == (1, 1):
+        return boxes
+    return [[x * sx, y * sy, w * sx, h * sy] for x, y, w, h in boxes]
+
+
 def _input_of(image_path: Path, boxes: list) -> str:
     """What a file's mask is made from, as a short hash: its boxes, and its photo's size and time of change. A label
     edited, or a photo replaced, since an earlier run makes another (its mask is made again, not kept)."""
@@ -347,12 +357,14 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
             if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:  # its preview from the saved mask
                 try:
                     image = read_image(s.image_path)
+                    boxes = _at_photo_size(boxes, image, s)
                     mask = np.asarray(Image.open(mask_path)) > 0
                 except (OSError, ValueError):  # no preview of it; its mask stands
                     image = None
         else:
             try:  # one photo that cannot be read or refined is named and skipped; the others go on
                 image = read_image(s.image_path)
+                boxes = _at_photo_size(boxes, image, s)
                 mask = np.zeros(image.shape[:2], bool)
                 outcomes = []
                 if boxes:
