@@ -260,3 +260,31 @@ def test_data_split_joins_the_pairs_it_is_given(synthetic_datasets, tmp_path):
     assert res.exit_code == 2 and says(res.output, "not a list of [photo, photo] pairs"), res.output
     res = runner.invoke(app, [*base, "-d", "syn_tape", "--update", "--join", str(tmp_path / "pairs.json")])
     assert res.exit_code == 2 and says(res.output, "one --dataset"), res.output
+
+
+def test_stats_preview_shows_a_shrunk_copy_with_its_label_shrunk_with_it(tmp_path):
+    """The COCO reader takes a photo half the size its entry declares; --preview laid the label, drawn at the declared
+    size, over the photo and crashed (IndexError, a traceback)."""
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.data import registry
+    from drywallqa.data.sample import load_split
+    from drywallqa.data.stats import _photo_and_label
+
+    folder = tmp_path / "ds" / "train"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 48, 3), dtype=np.uint8)).save(folder / "a.png")
+    (folder / "_annotations.coco.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 96, "height": 64}],
+        "annotations": [{"id": 1, "image_id": 1, "bbox": [48, 32, 24, 16], "segmentation": []}], "categories": []}))
+    decl = tmp_path / "shrunk.yaml"
+    decl.write_text("name: shrunk\nfolder: ds\nprompts: [segment crack]\n")
+    try:
+        res = CliRunner().invoke(app, ["data", "stats", "-d", str(decl), "--preview", str(tmp_path / "pre")])
+        assert res.exit_code == 0, res.output
+        assert (tmp_path / "pre" / "shrunk_preview.png").is_file()
+        image, mask = _photo_and_label(load_split("shrunk", "train")[0][0])
+        assert mask.shape == image.shape[:2] == (32, 48) and mask.sum() == 12 * 8 and mask[16:24, 24:36].all()
+    finally:
+        registry.DATASETS.remove("shrunk")

@@ -117,11 +117,23 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
     }
 
 
+def _photo_and_label(sample) -> tuple[np.ndarray, np.ndarray]:
+    """A sample's photo and its label at the photo's size: a uniformly shrunk copy of a photo, which the COCO reader
+    takes, has its label drawn at the size its entry declares (laid over the photo as it was, the preview crashed)."""
+    import cv2
+
+    from ..utils.image_io import read_image
+
+    image, mask = read_image(sample.image_path), sample.load_mask()
+    if mask.shape != image.shape[:2]:
+        mask = cv2.resize(mask.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+    return image, mask
+
+
 def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, per_row: int = 3) -> int:
     """Save a grid PNG of ``n`` photos picked at random (seeded) over all splits, each beside its ground
     truth tinted green, ``per_row`` pairs a row (row labels: split and file of each, left to right): to see
     at a glance that the labels sit where they should. Returns how many photos it shows."""
-    from ..utils.image_io import read_image
     from ..viz import grid, overlay
 
     samples, _ = load_all_splits(dataset, datasets_dir)
@@ -132,7 +144,7 @@ def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, p
             break
         s = samples[i]
         try:
-            image, mask = read_image(s.image_path), s.load_mask()
+            image, mask = _photo_and_label(s)
         except (OSError, ValueError):
             continue
         pairs.append([image, overlay(image, mask, (0, 255, 0))])
@@ -150,7 +162,6 @@ def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, p
 def copies_picture(dataset: str, worst: list[dict], path, datasets_dir=None) -> int:
     """Save a grid PNG of the copy pairs whose labels disagree most (``label_agreement(...)["worst"]``): each
     photo with its label (green) beside its copy, turned to match, with that copy's label (red)."""
-    from ..utils.image_io import read_image
     from ..viz import grid, overlay
 
     samples, _ = load_all_splits(dataset, datasets_dir)
@@ -158,10 +169,10 @@ def copies_picture(dataset: str, worst: list[dict], path, datasets_dir=None) -> 
     rows, labels = [], []
     for pair in worst:
         a, b = by_path[pair["photo"]], by_path[pair["copy"]]
-        image_a, image_b = read_image(a.image_path), read_image(b.image_path)
+        (image_a, mask_a), (image_b, mask_b) = _photo_and_label(a), _photo_and_label(b)
         turned = np.ascontiguousarray(dihedral(image_b, pair["dihedral"]))
-        mask_b = np.ascontiguousarray(dihedral(b.load_mask(), pair["dihedral"]))
-        rows.append([overlay(image_a, a.load_mask(), (0, 255, 0)), overlay(turned, mask_b, (255, 40, 40))])
+        mask_b = np.ascontiguousarray(dihedral(mask_b, pair["dihedral"]))
+        rows.append([overlay(image_a, mask_a, (0, 255, 0)), overlay(turned, mask_b, (255, 40, 40))])
         labels.append(f"IoU {pair['IoU']:.2f}\n{a.split}: {a.image_path.name[:22]}\n{b.split}: {b.image_path.name[:22]}")
     if rows:
         grid(rows, ["photo and its label", "its copy (aligned) and that label"], path, row_labels=labels)
