@@ -288,3 +288,25 @@ def test_stats_preview_shows_a_shrunk_copy_with_its_label_shrunk_with_it(tmp_pat
         assert mask.shape == image.shape[:2] == (32, 48) and mask.sum() == 12 * 8 and mask[16:24, 24:36].all()
     finally:
         registry.DATASETS.remove("shrunk")
+
+
+def test_data_split_update_names_a_manifest_of_a_damaged_seed_or_fractions(synthetic_datasets, tmp_path):
+    """--update places photos added since by the manifest's seed and fractions: a damaged one (edited by hand) crashed
+    it with a traceback (KeyError, IndexError, TypeError); it is a clean error naming the file, which is kept."""
+    import pytest
+
+    out = tmp_path / "splits"
+    base = ["data", "split", "-d", "syn_tape", "--out", str(out), "--datasets-dir", str(synthetic_datasets)]
+    assert CliRunner().invoke(app, base).exit_code == 0
+    path = out / "syn_tape.json"
+    manifest = json.loads(path.read_text())
+    manifest["parts"]["train"].pop()  # a photo added since: placed by the seed and fractions
+    for damage in ({"fractions": "x"}, {"fractions": {}}, {"seed": [1]}, {"fractions": {"train": 0.7, "val": "a"}},
+                   {"fractions": {**manifest["fractions"], "extra": 0.1}}):
+        path.write_text(json.dumps({**manifest, **damage}))
+        before = path.read_text()
+        res = CliRunner().invoke(app, [*base, "--update"], terminal_width=400)
+        if res.exception is not None and not isinstance(res.exception, SystemExit):
+            pytest.fail(f"{damage}: {res.exception!r}")
+        assert res.exit_code == 1 and f"split manifest {path} has a damaged seed or fractions" in res.output, res.output
+        assert path.read_text() == before

@@ -225,6 +225,11 @@ def data_split(
                 if old.dataset != d:
                     raise ValueError(f"{split_manifest_path(out, d)} is the split manifest of {old.dataset!r}, not of "
                                      f"{d!r} (copied or renamed?)")
+                if "train" not in old.parts:  # (from_json checks the lists, not the parts' names)
+                    raise typer.BadParameter(f"{split_manifest_path(out, d)} has no part named train (it has "
+                                             f"{', '.join(old.parts) or 'none'}): write a new split with --overwrite",
+                                             param_hint="--out")
+                old.check_seed_and_fractions(split_manifest_path(out, d))
                 splits[d], moves[d] = update_group_split(d, old, datasets_dir, progress=True, joined=joined)
             else:
                 splits[d] = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test},
@@ -232,10 +237,6 @@ def data_split(
         except ValueError as exc:  # a dataset with no readable images, a damaged manifest
             tagged("error:", "red", str(exc))
             raise typer.Exit(code=1)
-        if update and "train" not in splits[d].parts:  # (from_json checks the lists, not the parts' names)
-            raise typer.BadParameter(f"{split_manifest_path(out, d)} has no part named train (it has "
-                                     f"{', '.join(splits[d].parts) or 'none'}): write a new split with --overwrite",
-                                     param_hint="--out")
         if not splits[d].parts.get("train"):
             n = sum(len(v) for v in splits[d].parts.values())
             raise typer.BadParameter(f"{d}: a train share of {1 - val - test:.2g} leaves none of its {n} photos in "

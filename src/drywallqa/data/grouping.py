@@ -257,6 +257,19 @@ class GroupSplit:
                              "a group-clean split never does; write it again with drywallqa data split")
         return cls(**d)
 
+    def check_seed_and_fractions(self, path: str | Path) -> None:
+        """Raises ValueError naming ``path`` (where it was read from) unless its seed is a whole number and its fractions
+        give each of its parts a fraction 0..1: :func:`updated_group_split` places new photos by them (a damaged one
+        crashed it with a traceback). Reading its parts needs neither."""
+        fractions, seed = self.fractions, self.seed
+        if (not isinstance(seed, int) or isinstance(seed, bool) or not isinstance(fractions, dict)
+                or set(fractions) != set(self.parts) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in fractions.values())):
+            raise ValueError(f"split manifest {path} has a damaged seed or fractions (seed {str(seed)[:40]}, fractions "
+                             f"{str(fractions)[:80]}; a whole number, and a fraction 0..1 for each of its parts "
+                             f"{', '.join(self.parts)}), by which photos added since are placed; write it again with "
+                             "drywallqa data split --overwrite")
+
 
 def group_clean_split(
     samples: list[Sample],
