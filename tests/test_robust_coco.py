@@ -180,7 +180,11 @@ def test_categories_of_a_coco_file_are_named_and_chosen(tmp_path, cleanup):
 
     config, (samples, problems) = declared("faulty_cracks", ["crack"])
     assert config.categories == ("crack",) and samples[0].load_mask().sum() == 48  # the crack alone
-    assert not [p for p in problems if "read as one label" in p.message or "category ids" in p.message]
+    assert not [p for p in problems if "read as one label" in p.message]
+    # the annotation of a category id the file does not list is left out too, and said so (it was left without a word)
+    assert [str(p) for p in problems if "category ids" in p.message] == [
+        f"{tmp_path / 'ds' / 'valid' / '_annotations.coco.json'}: 1 annotations name category ids no category entry "
+        "has (99); not read (the dataset's YAML reads only the categories ['crack'])"]
     numbered = {**raw, "categories": [{"id": 1, "name": 7}, {"id": 2, "name": "stain"}]}
     (tmp_path / "ds" / "valid" / "_annotations.coco.json").write_text(json.dumps(numbered))
     _, (samples, problems) = declared("faulty_sevens", [7])  # a number in the YAML and in the file: one name
@@ -247,3 +251,16 @@ def test_stats_of_a_split_listing_no_photo_says_so_not_see_why_below(tmp_path, c
     res = CliRunner().invoke(app, ["data", "stats", "-d", str(path)], terminal_width=300)
     assert res.exit_code == 1 and "(its split folders, valid, list or hold no photo)" in res.output, res.output
     assert "see why below" not in res.output
+
+
+def test_annotations_of_no_listed_category_are_named_where_the_yaml_chooses_categories(tmp_path, cleanup):
+    """With categories: [crack] in the YAML, annotations of a category id the file does not list, or of none, were
+    left out without a word: a photo labelled with a crack read as one showing nothing."""
+    raw = {"images": [GOOD], "categories": [{"id": 1, "name": "crack"}],
+           "annotations": [dict(A, id=21, category_id=7), dict(A, id=22)]}
+    path = _export(tmp_path, [], [], raw=json.dumps(raw))
+    spec = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**spec, "categories": ["crack"]}))
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert len(samples) == 1 and not samples[0].load_mask().any()
+    assert any("2 annotations name category ids no category entry has (7, None); not read" in str(p) for p in problems)

@@ -174,6 +174,11 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
             problems.append(DataProblem(source, f"categories {missing} of the dataset's YAML file are not categories of "
                                                 f"this file (it has: {sorted(map(str, names.values()))})"))
         wanted = {i for i, n in names.items() if n in config.categories}
+        unknown = Counter(category(a) for a in anns if isinstance(a, dict) and category(a) not in names) if names else {}
+        if unknown:  # of no category it names, nor of another: they were left out without a word
+            problems.append(DataProblem(source, f"{sum(unknown.values())} annotations name category ids no category "
+                                                f"entry has ({', '.join(sorted(map(str, unknown))[:5])}); not read (the "
+                                                f"dataset's YAML reads only the categories {list(config.categories)})"))
         return [a for a in anns if not isinstance(a, dict) or category(a) in wanted]
     used = Counter(category(a) for a in anns if isinstance(a, dict))
     unknown = sorted((str(i) for i in used if i not in names), key=str) if names else []
