@@ -188,3 +188,19 @@ def test_a_dataset_yaml_that_is_no_utf8_is_named(tmp_path):
     res = CliRunner().invoke(app, ["data", "stats", "-d", str(path)], terminal_width=300)
     said = " ".join(res.output.replace("\u2502", " ").split())  # the error panel's lines as one
     assert res.exit_code == 2 and "walls.yaml: not UTF-8 text" in said, res.output
+
+
+def test_a_coco_photo_that_is_a_link_to_a_file_elsewhere_is_read(tmp_path):
+    """Photos that are links into a store elsewhere (a DVC cache's) were all skipped as "file_name points outside the
+    split folder"; a name that leads outside the folder still is."""
+    import os
+
+    store = tmp_path / "store" / "p9.jpg"
+    _photo(store, 9)
+    config = _dataset(tmp_path, [_entry(1, "p9.jpg"), _entry(2, "../valid/p0.jpg"), _entry(3, "../../store/p9.jpg")],
+                      [{"id": 1, "image_id": 1, "bbox": [0, 0, 10, 10]}])
+    os.symlink(store, tmp_path / "ds" / "valid" / "p9.jpg")
+    samples, problems = load_split(config, "valid")
+    assert [s.image_path.name for s in samples] == ["p9.jpg", "p0.jpg"] and samples[0].load_mask().sum() == 100
+    assert [p.message for p in problems if "outside" in p.message] == ["file_name points outside the split folder; skipped"]
+    assert any(p.path == str(tmp_path / "ds" / "valid" / "../../store/p9.jpg") for p in problems)

@@ -64,7 +64,7 @@ def output_name(image_path: Path, folder: Path) -> str:
     except ValueError:  # one path absolute, the other relative
         rel = Path("..")
     if rel.parts[0] == "..":  # a file_name through the folder above (the reader took it: it lies inside the split)
-        rel = image_path.resolve().relative_to(folder.resolve())
+        rel = Path(os.path.normpath(image_path.absolute())).relative_to(os.path.normpath(folder.absolute()))
     return "__".join(rel.parts)
 
 

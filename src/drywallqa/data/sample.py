@@ -231,10 +231,12 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
     height, width = int(img["height"]), int(img["width"])
     if not isinstance(name, str) or not name or height < 1 or width < 1:
         raise ValueError("file_name must be a name and height, width positive")
+    if "\0" in name:  # (no file can have it; said as resolve() said it)
+        raise ValueError("file_name holds an embedded null byte")
     if height * width > DEFAULT_MAX_PIXELS:
         raise ValueError(f"declared {width}x{height}: more than {DEFAULT_MAX_PIXELS:,} pixels")
     path = folder / name
-    if not path.resolve().is_relative_to(folder.resolve()):
+    if not _inside(path, folder):  # by its name: a photo that is a link to a file elsewhere (a DVC cache's) is the split's
         problems.append(DataProblem(str(path), "file_name points outside the split folder; skipped"))
         return None
     if not path.is_file():
@@ -259,6 +261,11 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
     _, ann_problems = rasterize_annotations(s.annotations, s.height, s.width, str(path))
     problems.extend(ann_problems)
     return s
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies in ``folder`` by its name (``..`` followed, links not: they are the dataset's own)."""
+    return Path(os.path.normpath(path.absolute())).is_relative_to(os.path.normpath(folder.absolute()))
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
