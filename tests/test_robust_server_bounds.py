@@ -628,3 +628,33 @@ def test_a_number_written_with_an_underscore_is_refused(client, name, value):
     r = client.post("/v1/segment", files={"image": ("w.png", _noise_png(), "image/png")},
                     data={"prompts": "segment crack", name: value})
     assert r.status_code == 422 and r.json()["detail"].startswith(f"{name}:"), r.text
+
+
+def test_a_client_that_stops_reading_its_answer_is_dropped_and_the_server_still_stops(tiny_model_dir, tmp_path):
+    """uvicorn bounds no write: a client that stopped reading a large answer (a slow-read attack) held its connection
+    for ever, and a server told to stop (SIGTERM, Ctrl-C) waited for it for ever ("Waiting for connections to
+    close"). It is dropped once it has taken nothing for the time limit; a client that reads gets the whole answer."""
+    from drywallqa.serve.connections import headers_bounded_protocol
+
+    big = np.random.default_rng(0).integers(0, 256, 16 * 2**20, dtype=np.uint8).tobytes()  # past any socket buffer
+    (tmp_path / "big.jpg").write_bytes(big)
+    server, thread, port = _free_server(create_app(ServeConfig(examples_dir=str(tmp_path)), Segmenter.load(tiny_model_dir)),
+                                        http=headers_bounded_protocol(1.0), timeout_keep_alive=30)
+    with contextlib.ExitStack() as stack:
+        stack.callback(thread.join, 10)
+        stack.callback(setattr, server, "should_exit", True)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as reader:
+            reader.sendall(b"GET /examples/big.jpg HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            head, body = _whole_answer(reader)
+        assert head.startswith(b"HTTP/1.1 200") and body == big, head
+        stuck = stack.enter_context(socket.socket())
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(("127.0.0.1", port))
+        stuck.sendall(b"GET /examples/big.jpg HTTP/1.1\r\nHost: localhost\r\n\r\n")  # and never reads
+        deadline = time.time() + 20
+        while time.time() < deadline and (len(server.server_state.connections) or not server.server_state.total_requests):
+            time.sleep(0.1)
+        assert not server.server_state.connections, "the connection of a client that reads nothing is held"
+        server.should_exit = True
+        thread.join(20)
+        assert not thread.is_alive(), "the server waits for ever for a client that reads nothing"

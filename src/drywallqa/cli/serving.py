@@ -30,7 +30,8 @@ def serve(
     request_timeout: float = typer.Option(ServeConfig.request_timeout_s, help="Seconds a request may take; then it is answered 503."),
     body_timeout: float = typer.Option(ServeConfig.body_timeout_s, help="Seconds a request's body may take to arrive; then it is answered 408. "
                                        "Also the seconds a request's headers may take, from when its connection opened "
-                                       "or the previous answer was sent; then the connection is closed."),
+                                       "or the previous answer was sent, and the seconds a client may leave its answer unread; then the "
+                                       "connection is closed."),
     max_connections: int = typer.Option(
         256, help="Connections open at once (idle ones included); a request beyond them is answered 503, so that "
                   "clients holding connections open cannot take every one the machine has."),

@@ -44,12 +44,16 @@ def buffered_limit(conn) -> str:
 
 def headers_bounded_protocol(timeout_s: float) -> type[H11Protocol]:
     """uvicorn's h11 protocol (``uvicorn.run(..., http=...)``), closing a connection whose request's headers have not
-    all arrived ``timeout_s`` seconds after it opened, or after the answer to its previous request; a request that is
-    no HTTP is answered 400 and one over ``limit_concurrency`` 503, both in JSON."""
+    all arrived ``timeout_s`` seconds after it opened, or after the answer to its previous request, and dropping one
+    whose client has taken none of its answer for ``timeout_s`` seconds; a request that is no HTTP is answered 400 and
+    one over ``limit_concurrency`` 503, both in JSON."""
 
     class HeadersBoundedH11(H11Protocol):
         _headers_timer: asyncio.TimerHandle | None = None
         _connection_limit: int | None = None
+        _writes_timer: asyncio.TimerHandle | None = None
+        _unsent_since: float | None = None  # when the client was last seen to take none of its answer's bytes waiting
+        _unsent = 0  # how many bytes were waiting then
 
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
@@ -103,6 +107,7 @@ def headers_bounded_protocol(timeout_s: float) -> type[H11Protocol]:
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._wait_for_headers()
+            self._watch_writes()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -119,7 +124,14 @@ def headers_bounded_protocol(timeout_s: float) -> type[H11Protocol]:
 
         def connection_lost(self, exc) -> None:
             self._stop_waiting()
+            if self._writes_timer is not None:
+                self._writes_timer.cancel()
+                self._writes_timer = None
             super().connection_lost(exc)
+
+        def resume_writing(self) -> None:
+            self._unsent_since = None  # the client took what waited, down to the low-water mark
+            super().resume_writing()
 
         def _wait_for_headers(self) -> None:
             self._stop_waiting()
@@ -137,5 +149,21 @@ def headers_bounded_protocol(timeout_s: float) -> type[H11Protocol]:
             if self._their_state() is h11.IDLE:  # closed as uvicorn closes an idle kept-alive connection
                 close = getattr(self, "timeout_keep_alive_handler", None)
                 close() if close is not None else self.transport.close()
+
+        def _watch_writes(self) -> None:
+            """Every quarter of ``timeout_s``, whether the client has taken any of the bytes that wait for it (fewer
+            wait than at the last look, or the buffer drained); dropped once it has taken none for ``timeout_s``."""
+            loop = getattr(self, "loop", None)
+            if loop is None or not hasattr(self.transport, "get_write_buffer_size"):  # a uvicorn not written for
+                return
+            unsent, now = self.transport.get_write_buffer_size(), loop.time()
+            if not unsent or unsent < self._unsent or self._unsent_since is None:
+                self._unsent_since = now if unsent else None
+            elif now - self._unsent_since >= timeout_s:
+                self._writes_timer = None
+                self.transport.abort()  # close() would wait for the client to read it
+                return
+            self._unsent = unsent
+            self._writes_timer = loop.call_later(timeout_s / 4, self._watch_writes)
 
     return HeadersBoundedH11
