@@ -658,3 +658,70 @@ def test_a_client_that_stops_reading_its_answer_is_dropped_and_the_server_still_
         server.should_exit = True
         thread.join(20)
         assert not thread.is_alive(), "the server waits for ever for a client that reads nothing"
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGHUP"), reason="no SIGHUP on this system")
+def test_a_hangup_stops_the_server_as_sigterm_does_answering_the_request_in_flight(tiny_model_dir, monkeypatch, caplog):
+    """uvicorn shuts down gracefully on SIGINT and SIGTERM only: a SIGHUP (the terminal closed; a stop signal to every
+    drywallqa command) raised KeyboardInterrupt into its event loop, and the request in flight was cancelled: a 500,
+    and a traceback in the log."""
+    import os
+    import signal
+
+    import requests
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app, serving
+
+    inner = Segmenter.load(tiny_model_dir)
+    started, release = threading.Event(), threading.Event()
+
+    class Slow(Segmenter):  # the declared interface: describe(), settings() ... come with it
+        threshold = 0.5
+
+        def predict(self, image, prompts, threshold=None, label_shape=None):
+            started.set()
+            release.wait(30)
+            return inner.predict(image, prompts)
+
+    monkeypatch.setattr(serving, "load_segmenter", lambda *a, **k: Slow())
+    run = uvicorn.run  # the test's logging kept (uvicorn's own config stops its errors reaching caplog)
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: run(app_, log_config=None, **kwargs))
+    before = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    answers = []
+
+    def client():
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                with contextlib.suppress(requests.ConnectionError):
+                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                    break
+                time.sleep(0.1)
+            with requests.Session() as session:
+                pending = threading.Thread(target=lambda: answers.append(session.post(
+                    f"http://127.0.0.1:{port}/v1/segment", files={"image": ("w.jpg", _jpeg(), "image/jpeg")},
+                    data={"prompts": ["segment crack"]}, timeout=30)))
+                pending.start()
+                if started.wait(30):
+                    os.kill(os.getpid(), signal.SIGHUP)  # to the main thread, which runs the server
+                    time.sleep(0.5)  # the server is shutting down, the request still in flight
+                release.set()
+                pending.join(30)
+        finally:
+            release.set()
+
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    try:
+        res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--port", str(port)])
+    finally:
+        release.set()
+        thread.join(30)
+        signal.signal(signal.SIGHUP, before)
+    assert res.exit_code == 0, res.output
+    assert [r.status_code for r in answers] == [200], [r.text[:200] for r in answers]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import typer
 
 from ..serve.config import ServeConfig
+from ..utils.signals import InterruptOnStop
 from .common import (GATE_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
                      check_text_encoder, load_segmenter)
 
@@ -65,10 +69,29 @@ def serve(
                                   request_timeout_s=request_timeout, body_timeout_s=body_timeout, max_rules=max_rules,
                                   pipeline=pipeline, precision=precision), seg)
     try:
-        uvicorn.run(app_, host=host, port=port, http=headers_bounded_protocol(body_timeout),
-                    limit_concurrency=max_connections)
+        with _hangup_as_terminate():
+            uvicorn.run(app_, host=host, port=port, http=headers_bounded_protocol(body_timeout),
+                        limit_concurrency=max_connections)
     except KeyboardInterrupt:  # Ctrl-C or a stop signal, raised again by uvicorn once it has shut down: a normal end
         pass
+
+
+@contextmanager
+def _hangup_as_terminate() -> Iterator[None]:
+    """SIGHUP (the terminal closed, ``kill -HUP``) stops the server as SIGTERM does: uvicorn shuts down gracefully on
+    SIGINT and SIGTERM only, and a SIGHUP raised ``KeyboardInterrupt`` into its event loop (each request in flight
+    cancelled: a 500 and a traceback). Where SIGHUP is ignored (``nohup``) or handled by whatever runs the command, it
+    is left alone (:func:`~drywallqa.utils.signals.stop_signals_as_interrupt`)."""
+    hangup = getattr(signal, "SIGHUP", None)
+    if (hangup is None or threading.current_thread() is not threading.main_thread()
+            or not isinstance(signal.getsignal(hangup), InterruptOnStop)):
+        yield
+        return
+    before = signal.signal(hangup, lambda signum, frame: signal.raise_signal(signal.SIGTERM))
+    try:
+        yield
+    finally:
+        signal.signal(hangup, before)
 
 
 def _check_address(host: str, port: int) -> None:
