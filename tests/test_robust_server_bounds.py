@@ -237,7 +237,8 @@ def test_declared_length_over_the_limit_is_refused_at_once(client):
                                   ["--port", "-1"], ["--max-pixels", "0"], ["--body-timeout", "0"],
                                   ["--body-timeout", "nan"], ["--max-connections", "0"], ["--body-timeout", "inf"],
                                   ["--request-timeout", "inf"], ["--request-timeout", "nan"], ["--body-timeout", "-1"],
-                                  ["--max-upload-mb", "1e303"]])  # finite, but not in bytes
+                                  ["--max-upload-mb", "1e303"],  # finite, but not in bytes
+                                  ["--body-timeout", "1e-300"], ["--request-timeout", "0.05"]])  # no client in time
 def test_serve_refuses_impossible_settings_before_starting(args, monkeypatch):
     """An infinite --body-timeout or --request-timeout turned the limit off (an infinite upload limit was refused);
     --max-upload-mb 1e303 was a traceback (OverflowError: its bytes are infinite)."""
@@ -725,3 +726,19 @@ def test_a_hangup_stops_the_server_as_sigterm_does_answering_the_request_in_flig
     assert res.exit_code == 0, res.output
     assert [r.status_code for r in answers] == [200], [r.text[:200] for r in answers]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text
+
+
+def test_a_stop_while_the_model_loads_says_no_server_started(monkeypatch):
+    """Ctrl-C or SIGTERM before the server was up said "the files finished are kept", as a batch job's stop does."""
+    from typer.testing import CliRunner
+
+    import drywallqa.cli.serving as serving
+    from drywallqa.cli import app
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(serving, "load_segmenter", interrupted)
+    res = CliRunner().invoke(app, ["serve"])
+    assert res.exit_code == 130 and "stopped before the server started" in res.output, res.output
+    assert "files finished" not in res.output

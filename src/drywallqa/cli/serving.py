@@ -10,10 +10,10 @@ from typing import Iterator, Optional
 
 import typer
 
-from ..serve.config import ServeConfig
+from ..serve.config import MIN_TIMEOUT_S, ServeConfig
 from ..utils.signals import InterruptOnStop
-from .common import (GATE_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
-                     check_text_encoder, load_segmenter)
+from .common import (GATE_HELP, INTERRUPTED_CODE, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP, PRECISION_HELP, RUNTIME_HELP,
+                     TILE_HELP, app, check_text_encoder, load_segmenter, tagged)
 
 
 @app.command()
@@ -58,11 +58,19 @@ def serve(
                               (request_timeout, "--request-timeout", "seconds"), (body_timeout, "--body-timeout", "seconds")):
         if not math.isfinite(value):  # the limit turned off, not a limit
             raise typer.BadParameter(f"must be a finite number of {unit}", param_hint=hint)
+    for value, hint in ((request_timeout, "--request-timeout"), (body_timeout, "--body-timeout")):
+        if value < MIN_TIMEOUT_S:  # 1e-300 was taken: every client cut off before its first byte
+            raise typer.BadParameter(f"must be at least {MIN_TIMEOUT_S} seconds (a shorter wait cuts every client off), "
+                                     f"got {value:g}", param_hint=hint)
     if not 0 <= port <= 65535:
         raise typer.BadParameter(f"must be in 0..65535, got {port}", param_hint="--port")
-    seg = load_segmenter(model_path, model, runtime, tile=tile, prompt_gate=prompt_gate, pipeline=pipeline,
-                         precision=precision)
-    check_text_encoder(seg)  # before the server starts: any prompt may come
+    try:
+        seg = load_segmenter(model_path, model, runtime, tile=tile, prompt_gate=prompt_gate, pipeline=pipeline,
+                             precision=precision)
+        check_text_encoder(seg)  # before the server starts: any prompt may come
+    except KeyboardInterrupt:  # Ctrl-C or a stop signal while the model loads: nothing was served, nothing written
+        tagged("interrupted:", "yellow", "stopped before the server started")
+        raise typer.Exit(code=INTERRUPTED_CODE) from None
     _check_address(host, port)  # uvicorn said "startup complete", then failed to bind (exit 3)
     app_ = create_app(ServeConfig(str(model_path) if model_path else None, runtime, max_upload_mb, max_concurrency,
                                   max_prompts=max_prompts, max_pixels=max_pixels, max_tiles=max_tiles,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 
+MIN_TIMEOUT_S = 0.1  # the shortest request or body timeout drywallqa serve takes
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"  # sample photos shipped with the package
 
 
