@@ -338,3 +338,19 @@ def test_a_shrunk_copy_of_a_photo_is_refined_with_its_boxes_shrunk_with_it(tmp_p
     assert report["splits"]["train"]["boxes"] == 1
     mask = np.asarray(Image.open(tmp_path / "out" / "train" / "_masks" / "a.png")) > 0
     assert mask.shape == (32, 32) and mask.sum() == 12 * 8 and mask[16:24, 16:28].all()
+
+
+def test_a_record_line_cut_by_a_crash_costs_that_file_only(tmp_path):
+    """A hard kill left the last line of progress.jsonl without its newline; the rerun appended its first record onto
+    it, so that record was lost too (its file refined again by every later run)."""
+    boxes = [{"id": i, "image_id": i, "bbox": [4 * i, 4 * i, 20, 20], "segmentation": []} for i in (1, 2, 3)]
+    config = _box_dataset(tmp_path / "ds", ["a.jpg", "b.jpg", "c.jpg"], boxes)
+    _refine(config, tmp_path)
+    record = tmp_path / "out" / "progress.jsonl"
+    lines = record.read_text().splitlines()
+    assert len(lines) == 4  # settings, then a, b, c
+    record.write_text("\n".join(lines[:3]) + "\n" + lines[3][: len(lines[3]) // 2])  # c's line cut mid-write
+    _refine(config, tmp_path)  # c refined again, recorded whole
+    again = record.read_text().splitlines()
+    assert len(again) == 4 and [json.loads(line)["file"] for line in again[1:]] == [json.loads(line)["file"] for line in lines[1:]]
+    assert record.read_text().endswith("\n")

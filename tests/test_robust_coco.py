@@ -264,3 +264,12 @@ def test_annotations_of_no_listed_category_are_named_where_the_yaml_chooses_cate
     samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
     assert len(samples) == 1 and not samples[0].load_mask().any()
     assert any("2 annotations name category ids no category entry has (7, None); not read" in str(p) for p in problems)
+
+
+def test_an_annotation_file_with_a_byte_order_mark_is_read(tmp_path, cleanup):
+    """A file saved by an editor that writes a UTF-8 byte-order mark was a whole split unread ("Unexpected UTF-8 BOM")."""
+    raw = "\ufeff" + json.dumps({"images": [GOOD], "annotations": [{"id": 1, "image_id": 0, "bbox": BOX}]})
+    path = _export(tmp_path, [], [], raw=raw)
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert [s.image_path.name for s in samples] == ["good.jpg"], problems
+    assert not [p for p in problems if "cannot read" in str(p)] and samples[0].load_mask().sum() == 48

@@ -117,18 +117,23 @@ def _finished_files(path: Path, settings: dict) -> dict:
     """file key -> (outcomes, input) of the files an earlier run with the same ``settings`` finished (``input``: what
     its mask was made from, :func:`_input_of`; None in a record of 0.6.9 or before), and starts the record afresh, with
     ``settings`` as its first line, when there is none or it was made with others."""
-    done, lines = {}, path.read_text().splitlines() if path.is_file() else []
+    text = path.read_text() if path.is_file() else ""
+    done, lines = {}, text.splitlines()
     try:
         same = bool(lines) and json.loads(lines[0]) == {"settings": settings}
     except ValueError:
         same = False
     if same:
+        kept = lines[:1]
         for line in lines[1:]:
             try:
                 entry = json.loads(line)
                 done[entry["file"]] = (list(entry["outcomes"]), entry.get("input"))
+                kept.append(line)
             except (ValueError, KeyError, TypeError):  # a line cut short by a crash: that file is done again
                 continue
+        if not text.endswith("\n") or len(kept) < len(lines):  # the next record would go on the cut line: lost
+            write_text_atomic("".join(f"{line}\n" for line in kept), path)
     else:
         write_text_atomic(json.dumps({"settings": settings}) + "\n", path)
     return done

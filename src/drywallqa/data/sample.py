@@ -107,7 +107,7 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
                                                    f"{why_not(ann_file, folder=False)})"))
         return []
     try:
-        coco = json.loads(ann_file.read_text(encoding="utf-8"))
+        coco = json.loads(ann_file.read_text(encoding="utf-8-sig"))  # a byte-order mark, as some editors write, read past
         if not isinstance(coco, dict) or "images" not in coco:  # "{}": said as such, not as "KeyError: 'images'"
             raise TypeError("no 'images' list: not a COCO annotation file")
         images, anns = coco["images"], coco.get("annotations", [])
@@ -254,7 +254,7 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
     actual = _image_size(path)
     if actual is None or abs(actual[0] * height - actual[1] * width) > 0.01 * width * actual[1] or actual[0] > width:
         # (a uniformly shrunk copy, as scripts/pack_training_images.py makes, keeps its labels' shape: allowed)
-        found = "not a readable image" if actual is None else f"{actual[0]}x{actual[1]}"
+        found = "not a readable image" if actual is None else f"{actual[0]}x{actual[1]} (EXIF orientation applied)"
         problems.append(DataProblem(str(path), f"declared {width}x{height} in the COCO file, but the file is {found}; skipped"))
         return None
     s = Sample(path, config.name, split, height, width, annotations=by_image.get(ident, []))
