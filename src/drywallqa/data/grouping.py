@@ -151,8 +151,9 @@ def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, prog
         try:
             thumbs.append(thumbnail(p))
         except ImageReadError as exc:
-            problem = DataProblem(str(p), f"{str(exc).removeprefix(f'{p}: ')}: left out of the near-duplicate search "
-                                          "(grouped by its file name only)")
+            problem = DataProblem(str(p), f"{str(exc).removeprefix(f'{p}: ')}: its pixels cannot be decoded (training and "
+                                          "scoring skip it too, until it is mended); left out of the near-duplicate "
+                                          "search (grouped by its file name only)")
             if problems is None:
                 logger.warning("%s", problem)
             else:
