@@ -119,6 +119,26 @@ def scores_without(result: dict, per_image: Path) -> dict:
             "others": of([r for r in rows if source_group(r["image"]) not in found])}
 
 
+def markdown(result: dict, per_image: Path | None = None) -> list[str]:
+    """The audit's report, line by line: photos found per part (a table of them, where there are any), and with
+    ``result["scores"]`` (from ``per_image``) the test part's mIoU with and without them."""
+    lines = [f"# Split audit: {result['dataset']} ({result['manifest']})", "",
+             "| part | photos | with the same photo in train |", "|---|---|---|"]
+    lines += [f"| {part} | {result['parts'][part]} | {len(rows)} |" for part, rows in result["same_photo_in_train"].items()]
+    if "scores" in result:
+        sc = result["scores"]
+        found = (f"; {sc['others']['mIoU']:.3f} over the {sc['others']['images']} without those found, which score "
+                 f"{sc['found']['mIoU']:.3f} ({sc['found']['images']} photos)") if sc["found"]["images"] else \
+            " (none of them found to be a training photo)"
+        lines += ["", f"Group-clean test, '{sc['prompt']}' ({per_image}): mIoU {sc['all']['mIoU']:.3f} over "
+                      f"{sc['all']['images']} photos{found}."]
+    for part, rows in result["same_photo_in_train"].items():
+        if rows:
+            lines += ["", f"## {part}", "", "| photo | training photo | votes | thumbnail distance |", "|---|---|---|---|"]
+            lines += [f"| {r['photo']} | {r['train_photo']} | {r['votes']} | {r['thumbnail_distance']} |" for r in rows]
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", "-d", required=True)
@@ -139,20 +159,9 @@ def main() -> int:
         result["scores"] = scores_without(result, args.per_image)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(strict_json(result), saved)
-    lines = [f"# Split audit: {args.dataset} ({result['manifest']})", "",
-             "| part | photos | with the same photo in train |", "|---|---|---|"]
-    lines += [f"| {part} | {result['parts'][part]} | {len(rows)} |" for part, rows in result["same_photo_in_train"].items()]
-    for part, rows in result["same_photo_in_train"].items():
-        lines += ["", f"## {part}", "", "| photo | training photo | votes | thumbnail distance |", "|---|---|---|---|"]
-        lines += [f"| {r['photo']} | {r['train_photo']} | {r['votes']} | {r['thumbnail_distance']} |" for r in rows]
-    if "scores" in result:
-        sc = result["scores"]
-        lines[4 + len(result["parts"]):4 + len(result["parts"])] = [
-            "", f"Group-clean test, '{sc['prompt']}' ({args.per_image}): mIoU {sc['all']['mIoU']:.3f} over "
-            f"{sc['all']['images']} photos; {sc['others']['mIoU']:.3f} over the {sc['others']['images']} without those "
-            f"found, which score {sc['found']['mIoU']:.3f} ({sc['found']['images']} photos)."]
+    lines = markdown(result, args.per_image)
     write_text_atomic("\n".join(lines) + "\n", args.out / f"{args.dataset}.md")
-    print("\n".join(lines[:4 + len(result["parts"])]))
+    print("\n".join(lines[:4 + len(result["same_photo_in_train"])]))
     return 0
 
 

@@ -242,3 +242,10 @@ def test_the_split_audit_finds_a_turned_copy_the_thumbnail_gate_lets_through(loa
     scores = load_script("split_audit", "benchmarks").scores_without(audit, csv_path)
     assert scores["found"] == {"images": 2, "mIoU": pytest.approx(0.8)} and scores["others"] == {"images": 1, "mIoU": 0.2}
     assert scores["all"]["images"] == 3
+    script = load_script("split_audit", "benchmarks")
+    report = "\n".join(script.markdown({**audit, "scores": scores}, csv_path))
+    assert "| test | 2 | 1 |" in report and "0.200 over the 1 without those found, which score 0.800 (2 photos)" in report
+    # nothing found (the shipped manifests since 0.6.18): the report was a traceback formatting the found photos' None
+    clean = {**audit, "same_photo_in_train": {"val": [], "test": []}}
+    report = "\n".join(script.markdown({**clean, "scores": script.scores_without(clean, csv_path)}, csv_path))
+    assert "mIoU 0.600 over 3 photos (none of them found to be a training photo)" in report and "## test" not in report
