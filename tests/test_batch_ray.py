@@ -87,3 +87,26 @@ def test_ray_names_a_linked_photo_as_the_local_executor_does(tiny_model_dir, tmp
     local = predict_paths(Segmenter.load(tiny_model_dir), [tmp_path / "imgs"], ["segment crack"], out, progress=False)
     assert not local.done and len(local.skipped) == 2  # a folder begun on Ray is resumed locally, nothing redone
     assert len(local.results) == 2  # each photo once in results.json
+
+
+def test_ray_that_cannot_be_imported_is_a_clean_error_before_any_work(tiny_model_dir, folder, tmp_path, monkeypatch):
+    """Ray not installed, or a broken install: `--executor ray` was a traceback from `import ray` once the photos were
+    listed (the output folder made). Now a usage error naming --executor and what to do, before any work; from Python
+    an ImportError saying the same."""
+    import sys
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray: ImportError
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["predict", str(folder), "-p", "segment crack", "--out", str(out), "--executor", "ray",
+                                   "--model-path", str(tiny_model_dir)], terminal_width=300)
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert "--executor" in text and "cannot be imported" in text and "local executor" in text
+    assert not out.exists()
+    with pytest.raises(ImportError, match="cannot be imported"):
+        predict_paths_ray(tiny_model_dir, [folder], ["segment crack"], out)
+    assert not out.exists()

@@ -88,6 +88,13 @@ def predict(
         executor = engine
     if executor not in ("local", "ray"):
         raise typer.BadParameter("executor must be local or ray", param_hint="--executor")
+    if executor == "ray":  # before the model loads: not a traceback once the photos are listed
+        from ..engine.batch_ray import import_ray
+
+        try:
+            import_ray()
+        except ImportError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--executor") from None
     if threshold is not None and (pipeline or model == "zeroshot"):  # the same masks came of --threshold 0.99
         raise typer.BadParameter("not an option of --pipeline zeroshot: its masks are where SAM put one (its config's "
                                  "mask_threshold makes the probabilities)", param_hint="--threshold")

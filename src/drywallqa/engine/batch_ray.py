@@ -30,6 +30,21 @@ RAY_TASK_RETRIES = 2  # tries again of a batch whose actor died (Ray Data's defa
 RAY_ROUNDS = 10  # Ray jobs at most per predict_paths_ray call: each after the first names a photo that killed a worker
 
 
+def import_ray():
+    """The ``ray`` module.
+
+    Raises:
+        ImportError: Ray cannot be imported (not installed, a broken or mismatched install), with the cause and what
+            to do: said before any work, not a traceback once the photos are listed.
+    """
+    try:
+        import ray
+    except Exception as exc:  # noqa: BLE001 - a broken install raises more than ImportError
+        raise ImportError(f"the Ray executor needs Ray, which cannot be imported ({describe_error(exc)}): install it "
+                          "(pip install 'ray[data]<2.64') or use the local executor") from None
+    return ray
+
+
 class _RayPredictor:
     """Ray Data actor: loads the segmenter once, then segments batches of image paths.
 
@@ -114,9 +129,13 @@ def predict_paths_ray(
     :data:`RAY_ROUNDS` jobs). A stop while no photo was being segmented (Ray unreachable, a model an actor cannot
     load) ends the job: the photos not finished are named with its cause. Ctrl-C raises :class:`JobInterrupted` as
     :func:`predict_paths` does.
+
+    Raises:
+        ImportError: Ray cannot be imported (:func:`import_ray`), before any work.
     """
     load_kwargs = dict(load_kwargs or {})
     paths, workers = input_paths(paths), check_workers(workers)
+    ray = import_ray()
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels,
@@ -125,8 +144,6 @@ def predict_paths_ray(
     todo = plan_job(paths, opts, summary, workers)
     interrupted = False
     if todo:
-        import ray
-
         out = Path(os.path.abspath(opts.out_dir))
         # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
         # link's own, as on the local executor, and a rerun looks for them there
