@@ -14,7 +14,7 @@ from drywallqa.cli import app
 from drywallqa.engine.batch import predict_paths, process_image
 from drywallqa.engine.batch_ray import predict_paths_ray
 
-from conftest import write_photos
+from conftest import says, write_photos
 
 
 @pytest.fixture
@@ -592,3 +592,18 @@ def test_ctrl_c_again_while_the_queued_photos_are_dropped_still_writes_results_j
     results = json.loads((out / "results.json").read_text())
     assert [os.path.basename(e["image"]) for e in results["images"]] == ["p0.jpg"] and results["interrupted"] is True
     assert [os.path.basename(p) for p, _ in results["failed"]] == ["p1.jpg", "p2.jpg"]
+
+
+def test_a_folder_lock_this_user_cannot_open_is_a_clean_error_before_any_photo(tiny_model_dir, photos, tmp_path):
+    """The folder's .results.lock that another user's job made (mode 644, in a folder both may write) or that is no
+    file: every photo was segmented, then failed with the same "Permission denied" / "Is a directory" line. Now the job
+    is refused before any work, naming the lock and what to do."""
+    out = tmp_path / "out"
+    (out / ".results.lock").mkdir(parents=True)  # opened as this user cannot, whoever runs the test (root too)
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out),
+                                   "--model-path", str(tiny_model_dir)], terminal_width=300)
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert says(res.output, "--out", ".results.lock cannot be opened", "another user's job")
+    assert not list(out.glob("*__results.json")) and not (out / "results.json").exists()
+    with pytest.raises(ValueError, match="results.lock cannot be opened"):
+        predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)

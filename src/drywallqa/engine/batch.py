@@ -793,6 +793,14 @@ def prepare_out_dir(out_dir) -> Path:
         raise ValueError(f"{out / BATCH_RESULTS} is not a file: it cannot be written")
     if not os.access(out, os.W_OK):
         raise ValueError(f"{out}: the output folder is not writable")
+    lock = out / RESULTS_LOCK
+    try:  # each photo's writes take it: one this user cannot open (another user's job made it) failed every photo,
+        if lock.exists():  # each once segmented, with the same message
+            os.close(os.open(lock, os.O_RDWR))
+    except OSError as exc:
+        raise ValueError(f"{lock} cannot be opened ({exc.strerror or exc}): each photo's results in {out} are written "
+                         "under this lock; where another user's job made it, remove it or let this user write it, or "
+                         "choose another --out") from None
     mark_output_folder(out)
     return out
 
