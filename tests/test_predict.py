@@ -185,6 +185,28 @@ def test_inputs_with_one_stem_do_not_overwrite_each_other(tiny_model_dir, tmp_pa
     assert json.loads((out / "IMG_1__results.json").read_text())["image"] == str(tmp_path / "day2" / "IMG_1.jpg")
 
 
+def test_inputs_of_one_stem_listed_in_another_order_keep_the_photo_done_before(tiny_model_dir, tmp_path):
+    """day1/IMG_1 done by a job of ``day1 day2``; the same job as ``day2 day1`` named day1/IMG_1 failed ("another
+    input has the same stem") while results.json still listed its results: one photo both done and failed. Now the
+    photo whose results the folder holds is the one of its stem, whatever the order: skipped, day2's named failed."""
+    import json
+
+    rng = np.random.default_rng(0)
+    for folder in ("day1", "day2"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / folder / "IMG_1.jpg")
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    first = predict_paths(seg, [tmp_path / "day1", tmp_path / "day2"], ["segment crack"], out, progress=False)
+    assert first.done == [str(tmp_path / "day1" / "IMG_1.jpg")]
+    again = predict_paths(seg, [tmp_path / "day2", tmp_path / "day1"], ["segment crack"], out, progress=False)
+    assert again.skipped == [str(tmp_path / "day1" / "IMG_1.jpg")] and not again.done
+    assert [p for p, _ in again.failed] == [str(tmp_path / "day2" / "IMG_1.jpg")]
+    assert "same file stem" in again.failed[0][1] and "day1" in again.failed[0][1]
+    results = json.loads((out / "results.json").read_text())
+    assert [e["image"] for e in results["images"]] == [str(tmp_path / "day1" / "IMG_1.jpg")]
+    assert [p for p, _ in results["failed"]] == [str(tmp_path / "day2" / "IMG_1.jpg")]
+
+
 def test_label_shape_box_writes_the_box_adapters_masks(tiny_model_dir, odd_images, tmp_path):
     """By default a mask is what the model sees; --label-shape box writes, for prompts whose model stores a box adapter,
     that adapter's boxes of the same mask (for scorers that compare with box labels); a bad value is a clean error."""

@@ -469,8 +469,8 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
 
     Missing inputs fail; what :func:`~drywallqa.utils.image_io.find_images` does not read is ``ignored``. Output
     files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``, compared
-    case-insensitively) only the first one listed is an image; the others fail with a message instead of
-    overwriting its outputs. A file given twice is one image.
+    case-insensitively) only one is an image, the one whose results ``out_dir`` holds, else the first one listed; the
+    others fail with a message instead of overwriting its outputs. A file given twice is one image.
     """
     def looked_at(p) -> str | None:  # why an input cannot be read, or None
         try:
@@ -484,10 +484,16 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
     why = {str(p): looked_at(p) for p in paths}
     failed = [(p, reason) for p, reason in why.items() if reason is not None]
     listing = find_images([p for p in paths if why[str(p)] is None], exclude=[out_dir])
-    first_of_stem: dict[str, Path] = {}
+    of_stem: dict[str, list[Path]] = {}
+    for path in listing.images:
+        of_stem.setdefault(file_stem(path.stem).casefold(), []).append(path)
+    # of the inputs of one stem, the one whose results the folder holds, else the first listed: listed in another order,
+    # the photo an earlier job finished was named failed and listed with its results beside
+    first_of_stem = {stem: group[0] if len(group) == 1 else next((p for p in group if _holds(Path(out_dir), p)), group[0])
+                     for stem, group in of_stem.items()}
     images = []
     for path in listing.images:
-        first = first_of_stem.setdefault(file_stem(path.stem).casefold(), path)
+        first = first_of_stem[file_stem(path.stem).casefold()]
         if first.resolve() == path.resolve():
             if first is path:
                 images.append(path)
@@ -495,6 +501,15 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
         failed.append((str(path), f"another input, {first}, has the same file stem, and outputs are named by stem: "
                                   "rename one of them or run them into separate --out folders"))
     return images, failed, listing.skipped
+
+
+def _holds(out: Path, path: Path) -> bool:
+    """Whether ``out`` holds a record of the photo ``path`` (:func:`same_photo`)."""
+    entry = _read_record(out, path)
+    try:
+        return isinstance(entry, dict) and same_photo(entry, path)
+    except (OSError, ValueError, TypeError, RuntimeError):
+        return False
 
 
 OVERWRITING = ".overwrite_job.json"  # in --out while an --overwrite job has not finished: its prompts, its jobs
