@@ -260,6 +260,56 @@ def test_ray_photos_that_kill_their_worker_are_each_named_in_rounds_of_their_own
         str(photos / "p3_crashes.jpg"), str(photos / "p4.jpg")]
 
 
+def test_a_photo_named_in_no_utf8_that_kills_its_worker_is_named_not_the_whole_job_stopped(tiny_model_dir, tmp_path,
+                                                                                             monkeypatch):
+    """A worker that died while segmenting a photo whose name is no UTF-8 (caf\xe9.jpg from a Windows zip): its marker,
+    written as the name's bytes, was read back as UTF-8, and the UnicodeDecodeError stopped the whole Ray job (every
+    photo "not done", the one that kills its worker never named, and so again on each rerun). Now that photo is
+    named failed and the others are done. (Ray Data played in this process, as above.)"""
+    ray = pytest.importorskip("ray")
+    from drywallqa.engine import batch_ray
+
+    photos = write_photos(tmp_path / "photos", 3)
+    crashes = photos / os.fsdecode(b"caf\xe9_crashes.jpg")
+    (photos / "p1.jpg").rename(crashes)
+
+    class Died(BaseException):  # the actor's process ends in the middle of a photo
+        pass
+
+    segment = batch_ray.process_image
+
+    def process_image(segmenter, path, opts):
+        if "crashes" in path.name:
+            raise Died
+        return segment(segmenter, path, opts)
+
+    class Dataset:
+        def __init__(self, items):
+            self.items = items
+
+        def map_batches(self, cls, fn_constructor_kwargs, batch_size, **kwargs):
+            self.actor = cls(**fn_constructor_kwargs)
+            return self
+
+        def take_all(self):
+            rows = []
+            for item in self.items:
+                try:
+                    out = self.actor({"path": [item["path"]]})
+                except Died:
+                    raise RuntimeError("The actor is unavailable: RpcError: Socket closed") from None
+                rows += [dict(zip(out, row)) for row in zip(*out.values())]
+            return rows
+
+    monkeypatch.setattr(batch_ray, "process_image", process_image)
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], tmp_path / "out")
+    assert sorted(summary.done) == [str(photos / "p0.jpg"), str(photos / "p2.jpg")]
+    assert [p for p, _ in summary.failed] == [str(crashes)]
+    assert summary.failed[0][1].startswith("the worker process died while segmenting this photo"), summary.failed
+
+
 def test_ray_returning_no_row_for_a_photo_names_it(tiny_model_dir, photos, tmp_path, monkeypatch):
     """Ray Data set to go on past failed blocks (max_errored_blocks) returns no row for their photos: each is named
     as failed, none is left out of the summary."""

@@ -91,7 +91,7 @@ def _marked(folder: Path) -> set[str]:
         return photos
     for marker in markers:
         try:
-            photos.add(marker.read_text(encoding="utf-8"))
+            photos.add(marker.read_text(encoding="utf-8", errors="surrogateescape"))  # as written
         except OSError:
             continue
     return photos
