@@ -76,6 +76,31 @@ def test_every_file_in_an_input_folder_is_read_or_listed(tiny_model_dir, tmp_pat
     assert res.exit_code == 0 and "4 files not read" in res.output and "notes.txt" in res.output
 
 
+def test_a_users_photos_named_with_two_underscores_are_read_beside_a_results_json(tiny_model_dir, tmp_path):
+    """A photo folder holding another tool's results.json is taken for an earlier job's output folder, and its photos
+    named ``wall__01.jpg`` were left out as that job's masks (exit 0, the folder named once as "an earlier job's output
+    folder"); the same for a user's such photo put into a real output folder. No job writes a JPEG so named: read."""
+    from pathlib import Path
+
+    from drywallqa import Segmenter
+    from drywallqa.utils.image_io import find_images
+
+    from conftest import write_photos
+
+    site = tmp_path / "site"
+    write_photos(site, 1, stem="plain")
+    for name in ("wall__01.jpg", "wall__02.jpg"):
+        Image.fromarray(np.full((40, 52, 3), 128, np.uint8)).save(site / name)
+    (site / "results.json").write_text('{"labels": []}')  # a labelling tool's
+    summary = predict_paths(Segmenter.load(tiny_model_dir), [site], ["segment crack"], tmp_path / "out", progress=False)
+    assert sorted(Path(p).name for p in summary.done) == ["plain0.jpg", "wall__01.jpg", "wall__02.jpg"]
+    assert not summary.ignored and not summary.failed
+    Image.fromarray(np.full((40, 52, 3), 90, np.uint8)).save(tmp_path / "out" / "site__A.jpg")
+    listing = find_images([tmp_path / "out"])  # the job's masks and records left out, the user's photo read
+    assert [p.name for p in listing.images] == ["site__A.jpg"]
+    assert [why.split(":")[0] for _, why in listing.skipped] == ["an earlier job's output folder"]
+
+
 def test_predict_on_a_folder_with_no_photo_is_an_error(tiny_model_dir, tmp_path):
     """An empty folder (a wrong path, an unmounted volume) or one of notes only was "0 images done, 0 failed" and
     exit 0: a script took it for success."""

@@ -45,10 +45,12 @@ def is_output_folder(folder: str | Path) -> bool:
 
 
 def is_output_file(name: str) -> bool:
-    """Whether a file of an output folder (:func:`is_output_folder`) is one a job wrote: ``<stem>__<...>`` (a mask,
-    record, overlay or anomaly map), one of :data:`OUTPUT_FILES`, the report's thumbnails (:data:`REPORT_FILES`) or a
-    hidden one (its lock and temporary files); anything else there is the user's."""
-    return name in OUTPUT_FILES or name == REPORT_FILES or name.startswith(".") or "__" in Path(name).stem
+    """Whether a file of an output folder (:func:`is_output_folder`) is one a job wrote: ``<stem>__<...>.png`` or
+    ``.json`` (a mask, record, overlay or anomaly map), one of :data:`OUTPUT_FILES`, the report's thumbnails
+    (:data:`REPORT_FILES`) or a hidden one (its lock and temporary files); anything else there is the user's (a photo
+    ``wall__01.jpg``: no job writes a JPEG so named)."""
+    return (name in OUTPUT_FILES or name == REPORT_FILES or name.startswith(".")
+            or ("__" in Path(name).stem and Path(name).suffix in (".png", ".json")))
 
 
 def mark_output_folder(folder: str | Path) -> None:
