@@ -405,6 +405,50 @@ def test_a_disk_that_fills_up_mid_command_is_a_one_line_error_not_a_traceback(ti
            "write there" in " ".join(res.output.split()) and "Traceback" not in res.output, res.output
 
 
+def test_a_disk_that_fills_up_mid_job_stops_it_instead_of_failing_every_photo_after(tiny_model_dir, tmp_path,
+                                                                                     monkeypatch):
+    """Once a photo's mask no longer fitted, every photo after it was still segmented, then failed with the same
+    "No space left on device" line (a 10,000-photo job for hours). Now the job stops there: the photos not reached are
+    named not done in results.json (where it still fits), and the command says what to do, exit 1."""
+    from drywallqa.engine import batch
+
+    photos = write_photos(tmp_path / "photos", 8)
+    real_write, real_process = batch.write_atomic, batch.process_image
+    segmented, room = [], [2]  # masks that still fit
+
+    def counted(segmenter, path, opts):
+        segmented.append(path)
+        return real_process(segmenter, path, opts)
+
+    def full_after_two(path, write):
+        if Path(path).suffix == ".png":
+            if not room[0]:
+                raise OSError(28, "No space left on device", str(path))
+            room[0] -= 1
+        return real_write(path, write)
+
+    monkeypatch.setattr(batch, "process_image", counted)
+    monkeypatch.setattr(batch, "write_atomic", full_after_two)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="No space left on device"):
+        predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
+    assert len(segmented) <= 4  # the third photo's mask did not fit: none after it but the one then in hand
+    listed = json.loads((out / "results.json").read_text())
+    assert len(listed["images"]) == 2 and len(listed["failed"]) == 6
+    reasons = [why for _, why in listed["failed"]]
+    assert [r.startswith("[Errno 28] No space left on device") for r in reasons].count(True) == 1, reasons
+    assert sum(r.startswith("not done: the job stopped as the disk could not take its outputs") for r in reasons) == 5
+    segmented.clear()
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out),
+                                   "--model-path", str(tiny_model_dir)], terminal_width=300)
+    assert res.exit_code == 1 and "error: cannot write: No space left on device" in res.output, res.output
+    assert len(segmented) <= 2 and "Traceback" not in res.output  # the two done skipped, the next one stops it
+    monkeypatch.setattr(batch, "write_atomic", real_write)  # space freed: the same command finishes the job
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out),
+                                   "--model-path", str(tiny_model_dir)], terminal_width=300)
+    assert res.exit_code == 0 and "6 images done, 2 skipped (done before), 0 failed" in res.output, res.output
+
+
 def _ctrl_c_on_the_second_photo(monkeypatch):
     """Make batch.process_image raise KeyboardInterrupt on the second photo (as a Ctrl-C there); returns the real one."""
     import drywallqa.engine.batch as batch

@@ -17,11 +17,10 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
+from ..utils.files import STORAGE_ERRNOS
 from ..utils.signals import InterruptOnStop, stop_signals_as_interrupt
 from ..utils.slug import CONTROL, shown
 
-# what a disk says when it cannot take a command's outputs: full, over quota, a file too large, mounted read-only
-STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, name))
 # what a folder says when this user may no longer write (or read) in it: made read-only, or immutable, mid-command
 PERMISSION_ERRNOS = frozenset((errno.EACCES, errno.EPERM))
 

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import (BATCH_RESULTS, check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs,
+from ..utils.files import (BATCH_RESULTS, STORAGE_ERRNOS, check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs,
                            remove_stale_temporaries, strict_json, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import flag, whole_number
 from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, photo_pixels, read_image,
@@ -67,6 +67,12 @@ class BatchSummary:
 # the reason given for each photo a stopped job did not reach
 NOT_DONE = "not done:"  # how a job names a photo it did not reach (interrupted, its Ray job stopped)
 INTERRUPTED = f"{NOT_DONE} the job was interrupted (Ctrl-C or SIGTERM); run it again to finish it"
+
+
+def disk_stopped(exc: OSError) -> str:
+    """How a job names the photos it did not reach once the disk could not take a photo's outputs."""
+    return (f"{NOT_DONE} the job stopped as the disk could not take its outputs ({describe_error(exc)}); free some "
+            "space and run it again")
 
 
 class JobInterrupted(KeyboardInterrupt):
@@ -871,6 +877,9 @@ def predict_paths(
     text) each photo breaks; ``overwrite=True`` redoes finished images.
 
     Raises:
+        OSError: a disk that could not take a photo's outputs (full, over quota, read-only: ``STORAGE_ERRNOS``), raised
+            once the photos being segmented finish and ``results.json`` (where it can still be written) lists those
+            done and names the others not done; the photos queued are not segmented.
         JobInterrupted: Ctrl-C (a ``KeyboardInterrupt``), raised once ``results.json`` lists the photos done and names
             the others not done; a Ctrl-C before the photos are segmented (while they are listed) or while
             ``results.json`` is written comes as the plain ``KeyboardInterrupt``.
@@ -893,9 +902,17 @@ def predict_paths(
         except Exception as exc:  # noqa: BLE001 - whatever one file does, it is reported and the batch goes on
             return path, None, exc
 
-    interrupted = False
+    interrupted, full = False, None
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
     futures = [pool.submit(run, path) for path in todo]
+
+    def drop_queued():  # the photos queued are dropped; those being segmented finish
+        # waited for on the futures, not by joining the threads: a Ctrl-C that cuts Thread.join short can leave a
+        # thread still running marked as ended, and the process then ends under it (std::terminate, SIGABRT)
+        for future in futures:
+            future.cancel()
+        wait(futures)
+
     try:
         for future in tqdm(futures, total=len(todo), desc="predict", disable=not progress):
             path, done, exc = future.result()
@@ -904,23 +921,24 @@ def predict_paths(
                 # one line, whatever the photo's name; the photo named where the reason does not (a segmentation's)
                 logger.error("%s", shown(why if why.startswith(str(path)) else f"{path}: {why}"))
                 summary.failed.append((str(path), why))
+                if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:  # the disk, not the photo: each photo
+                    full = exc  # after it was segmented only to fail so (a long job, for hours); stopped now
+                    drop_queued()
+                    break
                 continue
             summary.results.append(done[0])
             summary.done.append(str(path))
             if done[1] is not None:
                 rows.append(done[1])
-    except KeyboardInterrupt:  # the photos queued are dropped; those being segmented finish
+    except KeyboardInterrupt:
         interrupted = True
-        try:  # waited for on the futures, not by joining the threads: a Ctrl-C that cuts Thread.join short can leave
-            # a thread still running marked as ended, and the process then ends under it (std::terminate, SIGABRT)
-            for future in futures:  # (within the try: a long job drops many, and Ctrl-C again meanwhile is one too)
-                future.cancel()
-            wait(futures)
+        try:  # (within the try: a long job drops many, and Ctrl-C again meanwhile is one too)
+            drop_queued()
         except KeyboardInterrupt:  # Ctrl-C again: they finish on their threads (the process waits for them before it
             pass  # ends) while results.json is written; those not dropped yet are, by the shutdown below
     finally:
         pool.shutdown(wait=not interrupted, cancel_futures=True)  # idle by now, or left to finish their photo
-    if interrupted:  # results.json for what was done, each other photo named; then the interrupt goes on up
+    if interrupted or full is not None:  # results.json for what was done, each other photo named; then the stop goes up
         # a Ctrl-C between a photo's two appends above leaves it in results only: answered too, not listed twice
         answered = (set(summary.done) | {p for p, _ in summary.failed}
                     | {os.path.abspath(e["image"]) for e in summary.results})
@@ -932,9 +950,15 @@ def predict_paths(
                 summary.results.append(entry)
                 summary.done.append(str(path))
             else:
-                summary.failed.append((str(path), INTERRUPTED))
-        finish_job(summary, opts, rows, interrupted=True)
-        raise JobInterrupted(summary)
+                summary.failed.append((str(path), INTERRUPTED if interrupted else disk_stopped(full)))
+        if interrupted:
+            finish_job(summary, opts, rows, interrupted=True)
+            raise JobInterrupted(summary)
+        try:
+            finish_job(summary, opts, rows)
+        except OSError:  # the disk still full: each photo done has its record, which a rerun lists
+            pass
+        raise full
     return finish_job(summary, opts, rows)
 
 

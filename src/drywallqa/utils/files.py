@@ -26,6 +26,8 @@ try:
 except ImportError:  # Windows: temporaries are told apart by their process id
     fcntl = None
 
+# what a disk says when it cannot take a command's outputs: full, over quota, a file too large, mounted read-only
+STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, name))
 BATCH_RESULTS = "results.json"  # what a batch job (drywallqa predict) leaves in its output folder
 TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp
 _TMP_NAME = re.compile(r"\..+\.\d+-[a-z0-9_]+" + re.escape(TMP_SUFFIX), re.DOTALL)  # .<name>.<pid>-<random>.tmp
