@@ -19,7 +19,7 @@ def test_bfloat16_gives_the_float32_maps_within_rounding(tiny_model_dir):
     assert pb.dtype == np.float32 and pb.shape == pa.shape == (48, 56)
     assert 0 < np.abs(pa - pb).max() < 0.05  # computed in bf16 (not the same numbers), rounding apart
     assert isinstance(b.confidence["segment crack"], float)
-    conv = next(m for m in half.model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size[0] > 1)
+    conv = next(m for m in half.inference_model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size[0] > 1)
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)  # bf16 convolutions' fast layout
     # what a resumed batch job or evaluation matches: float32 results are not taken for bfloat16 ones
     assert half.settings()["precision"] == "bfloat16" and "precision" not in full.settings()

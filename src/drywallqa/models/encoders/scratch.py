@@ -16,6 +16,8 @@ def conv_bn_act(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 class BasicBlock(nn.Module):
     """ResNet basic block ``(B, C, H, W) -> (B, C, H, W)``."""
 
+    conv_bn_pairs = (("conv2", "bn2"),)  # bn2 reads conv2's output straight: folded for inference (models.folding)
+
     def __init__(self, channels: int):
         super().__init__()
         self.conv1 = conv_bn_act(channels, channels)
