@@ -322,7 +322,7 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
             "precision": precision}
 
 
-PRECISION_HELP = ("float32, or bfloat16: the network under bf16 autocast, about 1.7 times as fast on CPUs with bf16 "
+PRECISION_HELP = ("float32, or bfloat16: the network under bf16 autocast, about 1.6 times as fast on CPUs with bf16 "
                   "instructions (lscpu lists avx512_bf16 or amx_bf16; emulated and slow elsewhere), the shipped model's "
                   "mIoU the same to a thousandth (docs/batch.md#precision). Torch runtime only.")
 

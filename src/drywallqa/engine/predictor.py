@@ -273,7 +273,7 @@ class TorchSegmenter(Segmenter):
         every prompt even where the model folder holds a prompt gate (:mod:`drywallqa.text.gate`); ``confidence=False``
         leaves out the folder's confidence calibration (``confidence.json``: the uncalibrated statistic is used);
         ``label_shape="box"`` adapts box-trained prompts' masks to boxes unless a call says otherwise;
-        ``precision="bfloat16"`` runs the network under bf16 autocast, channels-last (about 1.7 times as fast on CPUs
+        ``precision="bfloat16"`` runs the network under bf16 autocast, channels-last (about 1.6 times as fast on CPUs
         with bf16 instructions, ``lscpu`` lists ``avx512_bf16`` or ``amx_bf16``; emulated, and slow, elsewhere)."""
         prompt_gate, confidence = flag(prompt_gate, "prompt_gate"), flag(confidence, "confidence")
         if model is None or (path is not None and not Path(path).exists() and str(path) in SHIPPED_MODELS):
