@@ -337,3 +337,21 @@ def write_tga_flip_and_cut(folder) -> list[str]:
     whole = (folder / "b.jpg").read_bytes()
     (folder / "cut.jpg").write_bytes(whole[:len(whole) // 2])
     return ["a.tga", "a_flip.png", "b.jpg", "cut.jpg"]
+
+
+def held_segmenter(inner, release, started=None, wait_s: float = 30.0):
+    """A segmenter answering as ``inner`` does, each ``predict`` held until ``release`` is set (at most ``wait_s``),
+    ``started`` set first where given: a request in flight for as long as a test wants. The declared interface
+    (``describe()``, ``settings()`` ...) comes with the base class."""
+    from drywallqa import Segmenter
+
+    class Held(Segmenter):
+        threshold = 0.5
+
+        def predict(self, image, prompts, threshold=None, label_shape=None):
+            if started is not None:
+                started.set()
+            release.wait(wait_s)
+            return inner.predict(image, prompts)
+
+    return Held()

@@ -189,18 +189,11 @@ def test_ray_photo_that_kills_its_actor_is_named_and_the_others_are_done(tiny_mo
     assert not [f.name for f in out.iterdir() if f.name.startswith(".inflight")]  # the markers are cleaned up
 
 
-def test_ray_photos_that_kill_their_worker_are_each_named_in_rounds_of_their_own(tiny_model_dir, tmp_path,
-                                                                                    monkeypatch):
-    """Two photos that end the actor's process, each stopping a Ray job: the photo being segmented then is run again
-    alone, named failed when it kills its worker again, and the others of the job are done in a new round; the
-    rounds are bounded. (Ray Data played in this process: a photo's death ends the batch as the process's end
-    would, leaving the actor's marker.)"""
+def _ray_data_played_here(monkeypatch) -> list:
+    """Ray Data played in this process: a photo named ``*crashes*`` ends its batch as the end of the actor's process
+    would (its marker left, the job stopped with Ray's error); returns the list each job's photo names go to."""
     ray = pytest.importorskip("ray")
     from drywallqa.engine import batch_ray
-
-    photos = write_photos(tmp_path / "photos", 5)
-    for i in (1, 3):
-        (photos / f"p{i}.jpg").rename(photos / f"p{i}_crashes.jpg")
 
     class Died(BaseException):  # the actor's process ends in the middle of a photo
         pass
@@ -239,6 +232,21 @@ def test_ray_photos_that_kill_their_worker_are_each_named_in_rounds_of_their_own
     monkeypatch.setattr(batch_ray, "process_image", process_image)
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
     monkeypatch.setattr(ray.data, "from_items", Dataset)
+    return jobs
+
+
+def test_ray_photos_that_kill_their_worker_are_each_named_in_rounds_of_their_own(tiny_model_dir, tmp_path,
+                                                                                    monkeypatch):
+    """Two photos that end the actor's process, each stopping a Ray job: the photo being segmented then is run again
+    alone, named failed when it kills its worker again, and the others of the job are done in a new round; the
+    rounds are bounded. (Ray Data played in this process: a photo's death ends the batch as the process's end
+    would, leaving the actor's marker.)"""
+    from drywallqa.engine import batch_ray
+
+    jobs = _ray_data_played_here(monkeypatch)
+    photos = write_photos(tmp_path / "photos", 5)
+    for i in (1, 3):
+        (photos / f"p{i}.jpg").rename(photos / f"p{i}_crashes.jpg")
     out = tmp_path / "out"
     summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out, batch_size=2)
     assert sorted(summary.done) == [str(photos / f"p{i}.jpg") for i in (0, 2, 4)]
@@ -266,44 +274,10 @@ def test_a_photo_named_in_no_utf8_that_kills_its_worker_is_named_not_the_whole_j
     written as the name's bytes, was read back as UTF-8, and the UnicodeDecodeError stopped the whole Ray job (every
     photo "not done", the one that kills its worker never named, and so again on each rerun). Now that photo is
     named failed and the others are done. (Ray Data played in this process, as above.)"""
-    ray = pytest.importorskip("ray")
-    from drywallqa.engine import batch_ray
-
+    _ray_data_played_here(monkeypatch)
     photos = write_photos(tmp_path / "photos", 3)
     crashes = photos / os.fsdecode(b"caf\xe9_crashes.jpg")
     (photos / "p1.jpg").rename(crashes)
-
-    class Died(BaseException):  # the actor's process ends in the middle of a photo
-        pass
-
-    segment = batch_ray.process_image
-
-    def process_image(segmenter, path, opts):
-        if "crashes" in path.name:
-            raise Died
-        return segment(segmenter, path, opts)
-
-    class Dataset:
-        def __init__(self, items):
-            self.items = items
-
-        def map_batches(self, cls, fn_constructor_kwargs, batch_size, **kwargs):
-            self.actor = cls(**fn_constructor_kwargs)
-            return self
-
-        def take_all(self):
-            rows = []
-            for item in self.items:
-                try:
-                    out = self.actor({"path": [item["path"]]})
-                except Died:
-                    raise RuntimeError("The actor is unavailable: RpcError: Socket closed") from None
-                rows += [dict(zip(out, row)) for row in zip(*out.values())]
-            return rows
-
-    monkeypatch.setattr(batch_ray, "process_image", process_image)
-    monkeypatch.setattr(ray, "is_initialized", lambda: True)
-    monkeypatch.setattr(ray.data, "from_items", Dataset)
     summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], tmp_path / "out")
     assert sorted(summary.done) == [str(photos / "p0.jpg"), str(photos / "p2.jpg")]
     assert [p for p, _ in summary.failed] == [str(crashes)]

@@ -21,6 +21,8 @@ from PIL import Image
 from drywallqa import Segmenter
 from drywallqa.serve import ServeConfig, create_app
 
+from conftest import held_segmenter
+
 
 def _jpeg(w=64, h=48):
     buf = io.BytesIO()
@@ -66,16 +68,9 @@ def test_request_time_limit_answers_503_and_the_slot_comes_back(tiny_model_dir):
     inner.predict(np.zeros((48, 64, 3), np.uint8), ["segment crack"])  # the text encoder loaded: a request is quick
     release = threading.Event()
 
-    class Slow(Segmenter):  # the declared interface: describe(), settings() ... come with it
-        threshold = 0.5
-
-        def predict(self, image, prompts, threshold=None, label_shape=None):
-            release.wait(60)  # slow until the test lets it end
-            return inner.predict(image, prompts)
-
     # a limit of 2 s, not 0.3 s: the quick request below must fit it too, and 0.3 s was too little on a busy machine;
     # one event loop for every request (as a server runs), on which the work that outlived its request ends
-    with TestClient(create_app(ServeConfig(request_timeout_s=2, max_concurrency=1), Slow())) as client:
+    with TestClient(create_app(ServeConfig(request_timeout_s=2, max_concurrency=1), held_segmenter(inner, release, wait_s=60))) as client:
         try:
             r = _post(client, {"prompts": ["segment crack"]})
             assert r.status_code == 503 and r.headers["retry-after"] and "longer than" in r.json()["detail"]
@@ -677,15 +672,7 @@ def test_a_hangup_stops_the_server_as_sigterm_does_answering_the_request_in_flig
     inner = Segmenter.load(tiny_model_dir)
     started, release = threading.Event(), threading.Event()
 
-    class Slow(Segmenter):  # the declared interface: describe(), settings() ... come with it
-        threshold = 0.5
-
-        def predict(self, image, prompts, threshold=None, label_shape=None):
-            started.set()
-            release.wait(30)
-            return inner.predict(image, prompts)
-
-    monkeypatch.setattr(serving, "load_segmenter", lambda *a, **k: Slow())
+    monkeypatch.setattr(serving, "load_segmenter", lambda *a, **k: held_segmenter(inner, release, started))
     run = uvicorn.run  # the test's logging kept (uvicorn's own config stops its errors reaching caplog)
     monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: run(app_, log_config=None, **kwargs))
     before = signal.signal(signal.SIGHUP, signal.SIG_DFL)

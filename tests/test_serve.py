@@ -9,6 +9,8 @@ from PIL import Image
 from drywallqa import Segmenter
 from drywallqa.serve import ServeConfig, create_app
 
+from conftest import held_segmenter
+
 
 @pytest.fixture
 def client(tiny_model_dir):
@@ -70,15 +72,7 @@ def test_busy_server_answers_429(tiny_model_dir):
     inner = Segmenter.load(tiny_model_dir)
     started, release = threading.Event(), threading.Event()
 
-    class Slow(Segmenter):  # the declared interface: describe(), settings() ... come with it
-        threshold = 0.5
-
-        def predict(self, image, prompts, threshold=None, label_shape=None):
-            started.set()
-            release.wait(10)
-            return inner.predict(image, prompts)
-
-    client = TestClient(create_app(ServeConfig(max_concurrency=1), Slow()))
+    client = TestClient(create_app(ServeConfig(max_concurrency=1), held_segmenter(inner, release, started, wait_s=10)))
     files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
     first = {}
     t = threading.Thread(target=lambda: first.setdefault("r", client.post("/v1/segment", files=files, data={"prompts": ["segment crack"]})))
