@@ -99,6 +99,18 @@ def check_export_target(model_dir: str | Path, out_dir: str | Path) -> Path:
     return out
 
 
+def check_exportable(model_dir: str | Path) -> None:
+    """Raises ValueError, naming the folder, where ``model_dir`` holds a model of another type than ``film_unet``
+    (the only one the graphs cover: a clipseg or sam_text folder failed deep in the export, an AttributeError)."""
+    try:
+        model_type = read_model_metadata(model_dir).get("model_type")
+    except (OSError, ValueError, AttributeError):  # no folder, or a damaged config.json: the loading names that
+        return
+    if model_type != "film_unet":
+        raise ValueError(f"{model_dir} is a {model_type} model; ONNX export (and the onnx runtime) covers film_unet "
+                         "models: run it on the torch runtime")
+
+
 MIN_OPSET = 11  # opsets 9 and 10 export the bilinear upsampling with other corner rules: other masks, said only by a
 # torch warning
 
@@ -109,12 +121,13 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> 
     into place, so an interrupted export leaves ``out_dir`` as it was.
 
     Raises:
-        ValueError: ``out_dir`` is not such a place (:func:`check_export_target`), or ``opset`` is no whole number
-            of at least :data:`MIN_OPSET`.
+        ValueError: ``out_dir`` is not such a place (:func:`check_export_target`), ``opset`` is no whole number
+            of at least :data:`MIN_OPSET`, or ``model_dir`` holds a model of another type than ``film_unet``.
     """
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
         raise ValueError(f"opset must be a whole number of at least {MIN_OPSET} (earlier ones resize the decoder's maps "
                          f"otherwise than torch: masks at 0.4-0.7 IoU of the model's), got {opset!r}")
+    check_exportable(model_dir)
     out = check_export_target(model_dir, out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     with temp_dir(out.parent, f".{out.name}.") as tmp:
@@ -413,8 +426,12 @@ class OnnxSegmenter(TorchSegmenter):
         convert cuda:0 device type tensor to numpy").
 
         Raises:
-            ValueError: another ``device`` (``cuda``, ``mps``), before anything is loaded or exported.
+            ValueError: another ``device`` (``cuda``, ``mps``), or a ``model`` type other than ``film_unet``, before
+                anything is loaded or exported.
         """
+        if kwargs.get("model") not in (None, "film_unet"):  # it ran that model on torch, said to run on onnx
+            raise ValueError(f"the onnx runtime runs an exported film_unet model; model {kwargs['model']!r} runs on the "
+                             "torch runtime (leave out runtime='onnx')")
         if isinstance(device, str) and check_device_name(device) == "auto":
             device = "cpu"
         if torch.device(device).type != "cpu":
@@ -434,6 +451,7 @@ class OnnxSegmenter(TorchSegmenter):
                                     "export onnx --out ...) from the torch model folder")
         if not is_drywallqa_model_dir(path):
             raise FileNotFoundError(f"{path}: neither an ONNX export (encoder.onnx) nor a drywallqa model folder")
+        check_exportable(path)
         export = exported_onnx_dir(path)
         try:
             return load_exported(export, threads, strict=True)
