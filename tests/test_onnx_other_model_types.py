@@ -37,3 +37,16 @@ def test_a_model_folder_of_another_type_is_refused_by_export_and_the_onnx_runtim
 def test_a_hub_model_type_is_not_run_on_torch_under_the_onnx_runtimes_name(tiny_clipseg_dir):
     with pytest.raises(ValueError, match="model 'clipseg' runs on the torch runtime"):
         Segmenter.load(tiny_clipseg_dir, runtime="onnx", model="clipseg")  # was a torch ClipSegModel, runtime "onnx"
+
+
+def test_an_encoder_of_another_model_with_the_same_outputs_is_refused_on_load(tiny_model_dir, tiny_kwargs, tmp_path):
+    import shutil
+
+    other = create_model("film_unet", **{**tiny_kwargs, "encoder_channels": (8, 8, 16, 32, 32),
+                                         "decoder_channels": (32, 16, 8, 8)}).save_pretrained(tmp_path / "other")
+    ours, theirs = export_onnx(tiny_model_dir, tmp_path / "ours"), export_onnx(other, tmp_path / "theirs")
+    shutil.copy(theirs / "encoder.onnx", ours / "encoder.onnx")  # the same names, other channels
+    # was loaded (with a warning), then every photo failed on its own ("Got invalid dimensions for input")
+    with pytest.raises(ValueError, match=r"not a loadable ONNX export .*gives laterals of \[32, 16, 8, 8\] channels "
+                                         r"and decoder.onnx takes \[16, 16, 8, 8\]"):
+        Segmenter.load(ours, runtime="onnx")

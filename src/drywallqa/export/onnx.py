@@ -391,6 +391,15 @@ class OnnxFilmUNet:
             if inputs != want_in or outputs != want_out:  # photo on its own ("Invalid input name")
                 raise ValueError(f"{graph} takes {inputs} and gives {outputs}, where this model's export takes {want_in} "
                                  f"and gives {want_out}: not this model's graph")
+        # and their channels: an encoder of another model with the same outputs failed each photo on its own too
+        # ("Got invalid dimensions for input: lateral_32"), as did a config.json of another text encoder
+        given = [(o.shape or [None] * 2)[1] for o in self.encoder.get_outputs()]
+        taken = [(i.shape or [None] * 2)[1] for i in self.decoder.get_inputs()]
+        text_dim = getattr(self.config, "text_dim", None)
+        pairs = [*zip(given, taken[:-1]), (text_dim, taken[-1])]  # (a size a graph leaves open is not compared)
+        if any(isinstance(a, int) and isinstance(b, int) and a != b for a, b in pairs):
+            raise ValueError(f"encoder.onnx gives laterals of {given} channels and decoder.onnx takes {taken[:-1]} and "
+                             f"text embeddings of {taken[-1]} (config.json: {text_dim}): graphs of different models")
         self.lateral_names = names  # the decoder's inputs but the prompt's, as checked
 
     def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
