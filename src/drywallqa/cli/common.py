@@ -276,7 +276,6 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --pipeline / --min-confidence / --tile
     / --max-tiles / --label-shape / --precision (checked by the command, with its other values)."""
     from ..engine.predictor import PRECISIONS
-    from ..engine.tiling import DEFAULT_MAX_TILES
 
     if runtime not in ("torch", "onnx"):
         raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
@@ -301,7 +300,9 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
         raise typer.BadParameter(f"must be at least 1, got {max_tiles}", param_hint="--max-tiles")
     if max_tiles is not None and not tile:  # was dropped without a word
         raise typer.BadParameter("is an option of --tile: give --tile SIZE too", param_hint="--max-tiles")
-    tiling = {"tile": tile, "max_tiles": DEFAULT_MAX_TILES if max_tiles is None else max_tiles} if tile else {}
+    # no limit unless one is given: predict's default (DEFAULT_MAX_TILES) is predict's, evaluate has none (its --tile
+    # 40 aborted the whole evaluation at the first large photo, advising a --max-tiles evaluate does not have)
+    tiling = {"tile": tile, **({"max_tiles": max_tiles} if max_tiles is not None else {})} if tile else {}
     if pipeline:  # options of a model that the pipeline (hub detectors + SAM, its YAML config) has none of: refused,
         # not dropped (--threshold 0.99 made the same masks)
         unused = [(runtime != "torch", "--runtime", "the pipeline runs its hub models itself"),
