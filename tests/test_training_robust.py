@@ -448,3 +448,21 @@ def test_paraphrases_for_datasets_without_generated_ones_or_a_canonical_prompt_s
     with pytest.raises(ValueError, match="data.prompt_set: canonical asks only its first"):
         TrainConfig().with_overrides(["data.paraphrases=true", "data.prompt_set=canonical"]).validate()
     TrainConfig().with_overrides(["data.paraphrases=true"]).validate()
+
+
+def test_a_resume_writes_the_metrics_a_kill_after_the_last_checkpoint_left_short(synthetic_datasets, syn_splits,
+                                                                                  tmp_path, tiny_kwargs):
+    """A kill between the last epoch's last.pt and its metrics: the resume found the run done and wrote nothing, so
+    metrics.csv / metrics.json lacked the final epoch (and curves.png showed the one before) for good."""
+    out = tmp_path / "run"
+    cfg = _config(synthetic_datasets, syn_splits, out, tiny_kwargs)
+    Trainer(cfg, progress=False).train()
+    whole = (out / "metrics.csv").read_text()
+    (out / "metrics.csv").write_text(whole.splitlines()[0] + "\n")  # as the epoch before it wrote them: no row
+    (out / "metrics.json").write_text("[]")
+    (out / "curves.png").unlink()
+    resumed = Trainer(cfg, progress=False)
+    assert resumed.train(resume=True)["epoch"] == 1
+    assert (out / "metrics.csv").read_text() == whole
+    assert [r["epoch"] for r in _strict_json((out / "metrics.json").read_text())] == [1]
+    assert (out / "curves.png").is_file()

@@ -656,6 +656,8 @@ class Trainer:
             write_text_atomic(yaml.safe_dump(self.config.to_dict(), sort_keys=False), self.out / "config.yaml")
         write_text_atomic(json.dumps({"train": self.train_files, "val": self.val_files}, indent=1),
                           self.out / "train_files.json")
+        if self.history:  # a kill between an epoch's last.pt and its metrics left them an epoch short (the last
+            self.write_metrics()  # one's: never written again), or curves.png half drawn: from last.pt's record
         run_start = time.time()
         start = run_start - (self.history[-1]["elapsed_s"] if self.history else 0.0)  # elapsed counts across resumes
         o = self.config.optim
