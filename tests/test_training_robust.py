@@ -331,10 +331,12 @@ def test_a_second_ctrl_c_during_the_save_waits_for_it(synthetic_datasets, syn_sp
     ("text_encoder=''", "text_encoder must name a model folder"), ("init_from=' '", "init_from must name"),
     ("train_only=[1]", "train_only must be a list"), ("train_only=[null]", "train_only must be a list"),
     ("threads=100000", "threads must be at most 1024"),
+    ("data.num_workers=100000", "data.num_workers must be at most 256"),
     ("data.composite_ratio=1", "data.composite_ratio 1 transplants the items of data.composite_pairs")])
 def test_settings_that_crashed_or_did_nothing_are_named(override, words):
     """``init_from=`` ($START unset) trained from scratch without a word; ``text_encoder=''`` and ``train_only=[1]``
-    were tracebacks; 100,000 threads ran out of memory; a transplant ratio without pairs made no transplant."""
+    were tracebacks; 100,000 threads ran out of memory; 100,000 workers were still being started after 10 minutes,
+    without a step; a transplant ratio without pairs made no transplant."""
     with pytest.raises(ValueError, match=words):
         TrainConfig().with_overrides([override]).validate()
 

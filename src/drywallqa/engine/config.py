@@ -21,6 +21,8 @@ from ..utils.yamlfile import describe_error, safe_load
 # input size from it, so a side beyond the largest photos or inputs only costs memory (100000: 40 GB a photo)
 MAX_CACHE_SIZE = 4096
 MAX_THREADS = 1024  # torch threads of a training run: more than any machine has cores
+MAX_WORKERS = 256  # DataLoader worker processes: each a process of its own, started every epoch (100,000 were
+# still being started 10 minutes on, without a word or a step)
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # exponent forms YAML 1.1 leaves as text
 
 
@@ -252,6 +254,9 @@ class TrainConfig:
                 raise ValueError(f"{key} must be a whole number of at least {low}, got {_shown(value)}")
         if self.threads is not None and self.threads > MAX_THREADS:  # 100,000 ran out of memory starting them
             raise ValueError(f"threads must be at most {MAX_THREADS}, got {_shown(self.threads)}")
+        if d.num_workers > MAX_WORKERS:
+            raise ValueError(f"data.num_workers must be at most {MAX_WORKERS}, got {_shown(d.num_workers)} (about the "
+                             "cores of the machine; 0: augmentation in the training process)")
         for key, value in (("text_encoder", self.text_encoder), ("init_from", self.init_from)):
             if value is not None and not value.strip():  # "" was read as the folder the command runs in
                 raise ValueError(f"{key} must name a model folder{' or a shipped model' if key == 'init_from' else ''}"
