@@ -468,3 +468,31 @@ def test_a_resume_writes_the_metrics_a_kill_after_the_last_checkpoint_left_short
     assert (out / "metrics.csv").read_text() == whole
     assert [r["epoch"] for r in _strict_json((out / "metrics.json").read_text())] == [1]
     assert (out / "curves.png").is_file()
+
+
+def test_ctrl_c_mid_forward_pass_saves_the_batch_norm_statistics_of_the_step_before(synthetic_datasets, syn_splits,
+                                                                                      tmp_path, tiny_kwargs, monkeypatch):
+    """Ctrl-C (or SIGTERM) during a step's forward pass saved the batch-norm statistics that pass had moved beside the
+    weights of the step before; the resume ran that batch through them again, and every val score after differed from
+    the run it continued."""
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    step, after = Trainer.train_step, []
+
+    def pressed(*args):
+        raise KeyboardInterrupt
+
+    def interrupted(self, batch):
+        if len(after) == 2:  # the third step: stopped once its forward pass reached the head
+            self.model.head.register_forward_hook(pressed)
+        out = step(self, batch)
+        after.append({k: v.clone() for k, v in self.model.state_dict().items()})
+        return out
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    with pytest.raises(TrainingInterrupted):
+        Trainer(cfg, progress=False).train()
+    saved = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert saved["step"] == 2 and saved["model"].keys() == after[1].keys()
+    assert any("running_mean" in k for k in after[1])
+    for k, v in after[1].items():
+        assert torch.equal(saved["model"][k], v), k

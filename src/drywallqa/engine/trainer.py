@@ -499,6 +499,17 @@ class Trainer:
 
         Raises:
             DivergedError: the loss or the gradients are not finite; the weights are left as they were."""
+        step, buffers = self.step, [b.detach().clone() for b in self.model.buffers()]
+        try:
+            return self._train_step(batch)
+        except KeyboardInterrupt:  # Ctrl-C before the step's updates (held whole): the batch-norm statistics its forward
+            if self.step == step:  # pass moved are put back, so the checkpoint saved is the state after the step before
+                with torch.no_grad():  # (a resume ran the batch through them twice: other val scores from then on)
+                    for b, kept in zip(self.model.buffers(), buffers):
+                        b.copy_(kept)
+            raise
+
+    def _train_step(self, batch) -> dict:
         self.model.train()
         for m in self.frozen_norms:  # their statistics are part of the frozen function
             m.eval()
