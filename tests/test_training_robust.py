@@ -496,3 +496,12 @@ def test_ctrl_c_mid_forward_pass_saves_the_batch_norm_statistics_of_the_step_bef
     assert any("running_mean" in k for k in after[1])
     for k, v in after[1].items():
         assert torch.equal(saved["model"][k], v), k
+
+
+def test_a_missing_split_manifest_is_named_under_the_setting_that_points_to_it(write_train_config, tiny_kwargs, tmp_path):
+    """data.splits_dir naming no folder of manifests: the message was right, but its hint sent the user to
+    init_from / distill.teacher / --model-path."""
+    res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs)),
+                                   f"data.splits_dir={tmp_path / 'nowhere'}"], terminal_width=300)
+    assert res.exit_code == 2 and "no split manifest" in res.output, res.output
+    assert "data.splits_dir" in res.output

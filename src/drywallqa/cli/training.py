@@ -153,8 +153,9 @@ def train(
         tagged("interrupted:", "yellow", f"{last} holds the run's last checkpoint; {go_on}"
                if last.is_file() else "before the first training step: nothing of this run was saved")
         raise typer.Exit(code=INTERRUPTED_CODE)
-    except FileNotFoundError as exc:  # --resume without a checkpoint, or a start / teacher folder that is missing
-        raise typer.BadParameter(str(exc), param_hint="--resume" if resume else "CONFIG (init_from, distill.teacher) / --model-path")
+    except FileNotFoundError as exc:  # --resume without a checkpoint, a start / teacher folder or a split manifest missing
+        hint = "CONFIG (init_from, distill.teacher, data.splits_dir) / --model-path"
+        raise typer.BadParameter(str(exc), param_hint="--resume" if resume else hint)
     except (ValueError, KeyError, OSError) as exc:  # data that cannot be read (no images, a damaged manifest, no such
         # part), a damaged start folder or checkpoint, a text encoder that is not here
         tagged("error:", "red", error_message(exc))
