@@ -105,7 +105,9 @@ def test_trainer_runs_checkpoints_and_resumes(synthetic_datasets, tmp_path, tiny
     assert state["step"] == 1
     trainer = Trainer(cfg, progress=False)
     final = trainer.train(resume=True)
-    assert trainer.epoch == 2 and "val_score" in final
+    assert trainer.epoch == 2 and "val_score" in final and "finished_before" not in final
+    again = Trainer(cfg, progress=False).train(resume=True)  # a finished run: nothing trained, said so (the CLI a note)
+    assert again == {**final, "finished_before": True}
     out = tmp_path / "run"
     for name in ("metrics.csv", "metrics.json", "curves.png", "best/config.json", "best/model.safetensors", "train_files.json"):
         assert (out / name).is_file(), name

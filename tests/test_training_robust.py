@@ -505,3 +505,12 @@ def test_a_missing_split_manifest_is_named_under_the_setting_that_points_to_it(w
                                    f"data.splits_dir={tmp_path / 'nowhere'}"], terminal_width=300)
     assert res.exit_code == 2 and "no split manifest" in res.output, res.output
     assert "data.splits_dir" in res.output
+
+
+def test_a_resume_of_a_finished_run_says_nothing_was_trained(write_train_config, tiny_kwargs, tmp_path):
+    """--resume of a run that had finished printed its last epoch's numbers again as if it had trained them."""
+    config = str(write_train_config("film_unet", tiny_kwargs))
+    assert CliRunner().invoke(app, ["train", config], terminal_width=300).exit_code == 0
+    res = CliRunner().invoke(app, ["train", config, "--resume"], terminal_width=300)
+    assert res.exit_code == 0 and _said(res.output, "had finished its", "nothing was trained", "raise optim.epochs")
+    assert "finished_before" not in res.output and "val_score" in res.output

@@ -160,6 +160,9 @@ def train(
         # part), a damaged start folder or checkpoint, a text encoder that is not here
         tagged("error:", "red", error_message(exc))
         raise typer.Exit(code=1)
+    if result.pop("finished_before", False):  # --resume of a finished run: its last epoch's numbers again, said as such
+        tagged("note:", "yellow", f"{cfg.output_dir} had finished its {cfg.optim.epochs} epochs: nothing was trained "
+                                  "(raise optim.epochs to train on); its last epoch:")
     if result.get("stopped") == "time":  # --max-minutes: not a finished run, and not an epoch's metrics to show
         tagged("stopped:", "yellow", f"--max-minutes {max_minutes:g} reached at step {result['step']}; "
                                      f"{Path(cfg.output_dir) / 'last.pt'} holds it; {go_on}")

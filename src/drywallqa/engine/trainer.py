@@ -672,6 +672,8 @@ class Trainer:
         run_start = time.time()
         start = run_start - (self.history[-1]["elapsed_s"] if self.history else 0.0)  # elapsed counts across resumes
         o = self.config.optim
+        if self.history and self.epoch >= o.epochs:  # a resume of a run that had finished: nothing to train, said
+            return {**self.history[-1], "finished_before": True}
         try:
             while self.epoch < o.epochs:
                 skip = self.step - self.epoch * self.steps_per_epoch
