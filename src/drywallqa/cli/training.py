@@ -216,19 +216,20 @@ def ship(
     check_output_path(Path(dest), "--out", folder=True)  # a link on the way that loops or leads nowhere: before resolve()
     check_output_path(Path(dest).resolve().parent, "--out", folder=True)  # where it is renamed in: before the sweep
     try:  # a file, a folder of other files or one holding SOURCE: a bad option (exit 2), as export onnx says it
-        check_destination(model_folder(source), Path(dest))
+        folder = model_folder(source)
+        check_destination(folder, Path(dest))
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
     names = tuple(dataset_names(dataset))
     try:  # a concept its gate or confidence knows, left out of --dataset: its prompts refused by the gate made anew
-        check_keeps_concepts(model_folder(source), names, gate, confidence)
+        check_keeps_concepts(folder, names, gate, confidence)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
-    if run_of(model_folder(source)) is None:  # a model folder shipped again: the calibrations it keeps must load
+    if run_of(folder) is None:  # a model folder shipped again: the calibrations it keeps must load
         try:
-            check_source_loads(model_folder(source), gate=not gate, confidence=not confidence)
+            check_source_loads(folder, gate=not gate, confidence=not confidence)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
     if confidence and limit is not None and limit < MIN_MASKS:

@@ -151,13 +151,9 @@ def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, prog
         try:
             thumbs.append(thumbnail(p))
         except ImageReadError as exc:
-            problem = DataProblem(str(p), f"{str(exc).removeprefix(f'{p}: ')}: its pixels cannot be decoded (training and "
-                                          "scoring skip it too, until it is mended); left out of the near-duplicate "
-                                          "search (grouped by its file name only)")
-            if problems is None:
-                logger.warning("%s", problem)
-            else:
-                problems.append(problem)
+            _tell(problems, DataProblem(str(p), f"{str(exc).removeprefix(f'{p}: ')}: its pixels cannot be decoded "
+                                                "(training and scoring skip it too, until it is mended); left out of the "
+                                                "near-duplicate search (grouped by its file name only)"))
             continue
         read.append(n)
     if len(read) < 2:
@@ -179,13 +175,17 @@ def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, prog
     checked = {(a, b) for a, b in tqdm(to_check, desc="same photo?", disable=not progress or not to_check)
                if same_photo(features, a, b)}
     for n, why in features.unread.items():
-        problem = DataProblem(str(paths[read[n]]), f"{why}: left out of the closer look of the near-duplicate "
-                                                   "search (matched by its thumbnail and file name only)")
-        if problems is None:
-            logger.warning("%s", problem)
-        else:
-            problems.append(problem)
+        _tell(problems, DataProblem(str(paths[read[n]]), f"{why}: left out of the closer look of the near-duplicate "
+                                                         "search (matched by its thumbnail and file name only)"))
     return [(read[a], read[b], int(which[a, b])) for a, b, d in pairs if d < threshold or (a, b) in checked]
+
+
+def _tell(problems: list | None, problem: DataProblem) -> None:
+    """``problem`` into ``problems``, or a warning where there is no list (:func:`near_duplicate_matches`)."""
+    if problems is None:
+        logger.warning("%s", problem)
+    else:
+        problems.append(problem)
 
 
 def near_duplicate_pairs(paths: list[Path], threshold: float = 0.1, progress: bool = False,

@@ -33,7 +33,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import check_links, check_writable_path, write_atomic, write_text_atomic
+from ..utils.files import check_links, check_writable_path, lexical_path, write_atomic, write_text_atomic
 from ..utils.image_io import read_image
 from ..utils.registry import Registry
 from ..viz import grid, overlay
@@ -59,13 +59,8 @@ def output_name(image_path: Path, folder: Path) -> str:
     """The name of a photo of the split ``folder`` in the refined dataset: its path inside ``folder`` with ``__`` for
     each ``/`` (``sub/a.jpg`` -> ``sub__a.jpg``; ``a.jpg`` stays itself), as the mask-folder reader reads no
     subfolders."""
-    try:
-        rel = Path(os.path.normpath(image_path.relative_to(folder)))
-    except ValueError:  # one path absolute, the other relative
-        rel = Path("..")
-    if rel.parts[0] == "..":  # a file_name through the folder above (the reader took it: it lies inside the split)
-        rel = Path(os.path.normpath(image_path.absolute())).relative_to(os.path.normpath(folder.absolute()))
-    return "__".join(rel.parts)
+    # by name, as the reader placed it in the split (a file_name through the folder above, a link to a file elsewhere)
+    return "__".join(lexical_path(image_path).relative_to(lexical_path(folder)).parts)
 
 
 class SamRefiner:

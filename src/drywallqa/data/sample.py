@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.files import why_not
+from ..utils.files import lexical_path, why_not
 from ..utils.image_io import mask_plane, read_mask
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
@@ -236,7 +236,8 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
     if height * width > DEFAULT_MAX_PIXELS:
         raise ValueError(f"declared {width}x{height}: more than {DEFAULT_MAX_PIXELS:,} pixels")
     path = folder / name
-    if not _inside(path, folder):  # by its name: a photo that is a link to a file elsewhere (a DVC cache's) is the split's
+    if not lexical_path(path).is_relative_to(lexical_path(folder)):  # by its name: a photo that is a link to a file
+        # elsewhere (a DVC cache's) is the split's
         problems.append(DataProblem(str(path), "file_name points outside the split folder; skipped"))
         return None
     if not path.is_file():
@@ -261,11 +262,6 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
     _, ann_problems = rasterize_annotations(s.annotations, s.height, s.width, str(path))
     problems.extend(ann_problems)
     return s
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    """Whether ``path`` lies in ``folder`` by its name (``..`` followed, links not: they are the dataset's own)."""
-    return Path(os.path.normpath(path.absolute())).is_relative_to(os.path.normpath(folder.absolute()))
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:

@@ -50,7 +50,7 @@ KEPT_FILES = ("MODEL_CARD.md", "README.md")  # of the folder replaced
 
 CANDIDATE_SCALES = ((384,), (448,), (512,), (384, 512))
 BUDGET_FIRST_MS, BUDGET_EXTRA_MS = 150.0, 50.0  # the `fast` model's budget (2 threads, a laptop CPU)
-RUN_FILES = ("metrics.csv", "curves.png", "config.yaml")  # of a training run, copied as training_<name>
+SHIPPED_RUN_FILES = ("metrics.csv", "curves.png", "config.yaml")  # of a training run, copied as training_<name>
 
 
 def parse_scales(text: str) -> tuple:
@@ -140,7 +140,7 @@ def write_shipped(model_dir: Path, dest: Path, best: dict, candidates: list, run
         if folder is not None and (folder / "train_files.json").is_file():
             shutil.copy(folder / "train_files.json", dest / "train_files.json")
             break
-    for name in RUN_FILES if run_dir is not None else ():
+    for name in SHIPPED_RUN_FILES if run_dir is not None else ():
         if (run_dir / name).is_file():
             shutil.copy(run_dir / name, dest / f"training_{name}")
     if run_dir is None:  # a model folder shipped again: its training record and calibrations go with its weights
@@ -229,7 +229,7 @@ MAX_DEST_NAME_BYTES = 200  # of a shipped folder's name: 255 a name on most disk
 
 
 def snapshot_run(run_dir: Path, into: Path, tries: int = 20) -> int | None:
-    """Copy a training run's ``best/`` (and the run's record, :data:`RUN_FILES` and ``train_files.json``) into ``into``,
+    """Copy a training run's ``best/`` (and the run's record, :data:`SHIPPED_RUN_FILES` and ``train_files.json``) into ``into``,
     as one epoch's: a trainer still running replaces ``best/`` whole at each better epoch, and a ship that read it
     there again for each candidate and for the folder written chose the thresholds on the weights of one epoch and
     wrote those of another. A copy that ``best/`` was replaced during is made again. Returns the epoch copied.
@@ -248,7 +248,7 @@ def snapshot_run(run_dir: Path, into: Path, tries: int = 20) -> int | None:
             time.sleep(0.2)
             continue
         if (before.st_ino, before.st_ctime_ns) == (after.st_ino, after.st_ctime_ns):
-            for name in (*RUN_FILES, "train_files.json"):
+            for name in (*SHIPPED_RUN_FILES, "train_files.json"):
                 if (run_dir / name).is_file():
                     shutil.copy(run_dir / name, into / name)
             meta = json.loads((into / "best" / "config.json").read_text())

@@ -276,6 +276,12 @@ def strict_json(obj, indent: int | None = 2) -> str:
     return json.dumps(clean(obj), indent=indent, allow_nan=False, default=lambda o: clean(o.item()) if hasattr(o, "item") else str(o))
 
 
+def lexical_path(path: str | Path) -> Path:
+    """``path`` made absolute with its ``.`` and ``..`` taken out by name, links not followed: where a dataset's file
+    name says a file lies (a photo that is a link into a DVC cache still lies in its split folder)."""
+    return Path(os.path.normpath(Path(path).absolute()))
+
+
 def why_not(path: str | Path, folder: bool) -> str:
     """Why ``path`` is not the folder (``folder=True``) or regular file a command needs there, in words to follow the
     path: "not found", "is a file, not a folder", "is a folder, not a file", "is not a regular file or folder (a
