@@ -406,3 +406,27 @@ def test_a_model_shipped_with_limit_says_so(tiny_model_dir, synthetic_datasets, 
     fit = calibrate.calibrate_model_confidence(tiny_model_dir, ("syn_crack", "syn_tape"), syn_splits, synthetic_datasets, limit=4,
                                      progress=False, save=False)
     assert "--limit" in fit.selection["fitted_on"]
+
+
+def test_the_ship_command_checks_its_source_once(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path, monkeypatch):
+    """The CLI loaded the model to ship and read its calibrations' concepts, for its usage errors, before ``ship()``
+    did both again (seconds for a real model); ``ship()`` now names the option at fault (ShipRefused)."""
+    from typer.testing import CliRunner
+
+    import drywallqa.engine.shipping as shipping
+    from conftest import says
+    from drywallqa.cli import app
+
+    loads, concepts = [], []
+    real_loads, real_concepts = shipping.check_source_loads, shipping.check_keeps_concepts
+    monkeypatch.setattr(shipping, "check_source_loads", lambda *a, **k: loads.append(1) or real_loads(*a, **k))
+    monkeypatch.setattr(shipping, "check_keeps_concepts", lambda *a, **k: concepts.append(1) or real_concepts(*a, **k))
+    monkeypatch.setattr("drywallqa.engine.calibrate.check_keeps_concepts", shipping.check_keeps_concepts)
+    monkeypatch.setattr(shipping, "select", lambda *a, **k: (_ for _ in ()).throw(ValueError("the sweep began")))
+    args = ["ship", str(tiny_model_dir), "--out", str(tmp_path / "out"), "-d", "syn_crack", "-d", "syn_tape",
+            "--splits-dir", str(syn_splits), "--datasets-dir", str(synthetic_datasets), "--no-gate", "--no-confidence"]
+    res = CliRunner().invoke(app, args, terminal_width=400)
+    assert res.exit_code == 1 and says(res.output, "the sweep began"), res.output
+    assert len(loads) == 1 and len(concepts) == 1, (loads, concepts)
+    res = CliRunner().invoke(app, [*args[:-1], "--limit", "1"], terminal_width=400)  # still a usage error, before work
+    assert res.exit_code == 2 and says(res.output, "at least 4 val photos") and "--limit" in res.output, res.output

@@ -200,10 +200,7 @@ def ship(
     """Choose a trained model's input size, mirror TTA, thresholds and post-processing on the group-clean val part
     (within the speed budget), calibrate its prompt gate and confidence there, check cracks on drywall against the
     model it replaces, and write it as a model folder."""
-    from ..confidence import MIN_MASKS
-    from ..engine.calibrate import check_keeps_concepts
-    from ..engine.shipping import (CANDIDATE_SCALES, check_destination, check_source_loads, model_folder, parse_scales,
-                                   run_of)
+    from ..engine.shipping import CANDIDATE_SCALES, ShipRefused, check_destination, model_folder, parse_scales
     from ..engine.shipping import ship as run
 
     try:
@@ -222,24 +219,13 @@ def ship(
         raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
-    names = tuple(dataset_names(dataset))
-    try:  # a concept its gate or confidence knows, left out of --dataset: its prompts refused by the gate made anew
-        check_keeps_concepts(folder, names, gate, confidence)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--dataset") from None
-    if run_of(folder) is None:  # a model folder shipped again: the calibrations it keeps must load
-        try:
-            check_source_loads(folder, gate=not gate, confidence=not confidence)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
-    if confidence and limit is not None and limit < MIN_MASKS:
-        raise typer.BadParameter(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset "
-                                 "(or --no-confidence)", param_hint="--limit")
     try:
-        out = run(source, dest, names, candidates, flips[tta], splits_dir, datasets_dir, limit,
+        out = run(source, dest, tuple(dataset_names(dataset)), candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
                   accept_drywall_regression=accept_drywall_regression,
                   report=lambda entry: console.print(entry, soft_wrap=True))
+    except ShipRefused as exc:  # before any work: a concept --dataset drops, a damaged source, too small a --limit
+        raise typer.BadParameter(str(exc), param_hint=exc.option) from None
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="SOURCE / --splits-dir / --datasets-dir") from None
     except KeyError as exc:  # a split manifest without a val part, or an unknown dataset

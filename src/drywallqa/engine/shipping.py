@@ -257,6 +257,15 @@ def snapshot_run(run_dir: Path, into: Path, tries: int = 20) -> int | None:
     raise ValueError(f"{best} was replaced while it was copied, {tries} times: ship it once the run has ended")
 
 
+class ShipRefused(ValueError):
+    """What :func:`ship` refuses before any work, and the option at fault (``option``: ``SOURCE``, ``--dataset``,
+    ``--limit``), for the CLI's usage error."""
+
+    def __init__(self, message: str, option: str):
+        super().__init__(message)
+        self.option = option
+
+
 def run_of(model_dir: Path) -> Path | None:
     """The training run whose ``best/`` ``model_dir`` is, or None: a model folder merely named ``best`` (shipped there)
     is a model folder, whose calibrations and record go with it when it is shipped again."""
@@ -290,6 +299,8 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     None (skipped).
 
     Raises:
+        ShipRefused: before any work, a request that cannot be shipped (a concept the calibrations made anew would drop,
+            a source whose kept calibrations do not load, a ``limit`` too small for the confidence), naming the option.
         DrywallRegression: the check finds the new model clearly worse than the model in ``dest`` (unless
             ``accept_drywall_regression``); ``dest`` is left as it was, the new model in ``<dest>.candidate``.
     """
@@ -297,12 +308,14 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     check_destination(model_dir, dest)
     run_dir = run_of(model_dir)
     if confidence and limit is not None and limit < MIN_MASKS:  # before the sweep, not after it
-        raise ValueError(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset; limit is "
-                         f"{limit} (raise it, or ship without confidence)")
+        raise ShipRefused(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset; limit is "
+                          f"{limit} (raise it, or leave the confidence out: --no-confidence)", "--limit")
     if budget and timing_images < 1:
         raise ValueError("the speed budget needs at least one timing photo (timing_images >= 1, or budget=False)")
-    check_keeps_concepts(model_dir, datasets, gate, confidence)  # as calibrate-gate / -confidence: a concept the
-    # calibrations made anew would drop is refused (a gate of cracks alone refused the tape prompts of the folder shipped)
+    try:  # as calibrate-gate / -confidence: a concept the calibrations made anew would drop is refused (a gate of
+        check_keeps_concepts(model_dir, datasets, gate, confidence)  # cracks alone refused the folder's tape prompts)
+    except ValueError as exc:
+        raise ShipRefused(str(exc), "--dataset") from None
     with ExitStack() as stack:
         if run_dir is not None:  # a run's best/, which its trainer (maybe still running) replaces whole at a better epoch:
             dest.parent.mkdir(parents=True, exist_ok=True)  # the sweep, the weights written and their record all of one
@@ -312,7 +325,10 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                 report(f"{run_dir} is still training: its best/ as it is now (epoch {epoch}) is shipped")
             model_dir, run_dir = frozen / "best", frozen
         if run_dir is None:  # a model folder shipped again: its calibrations go with it (a run's best/ has none to keep)
-            check_source_loads(model_dir, gate=not gate, confidence=not confidence)
+            try:
+                check_source_loads(model_dir, gate=not gate, confidence=not confidence)
+            except ValueError as exc:
+                raise ShipRefused(str(exc), "SOURCE") from None
         validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
         timing = [s.image_path for s in samples_of_part(datasets[0], "val", splits_dir, datasets_dir,
                                                         exclude_published=GROUP_LEFT_OUT["val"])[:timing_images]]
