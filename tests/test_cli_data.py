@@ -310,3 +310,17 @@ def test_data_split_update_names_a_manifest_of_a_damaged_seed_or_fractions(synth
             pytest.fail(f"{damage}: {res.exception!r}")
         assert res.exit_code == 1 and f"split manifest {path} has a damaged seed or fractions" in res.output, res.output
         assert path.read_text() == before
+
+
+def test_update_group_split_from_python_refuses_a_damaged_seed_before_reading_the_photos(synthetic_datasets, monkeypatch):
+    """The check was the CLI's: ``update_group_split`` called from Python with a manifest of damaged fractions read and
+    grouped every photo (minutes on a real dataset), then failed inside with a TypeError."""
+    import pytest
+
+    from drywallqa.data import grouping
+
+    split = grouping.make_group_split("syn_tape", synthetic_datasets)
+    damaged = grouping.GroupSplit(split.dataset, split.seed, {"train": "x", "val": 0.15, "test": 0.15}, split.parts)
+    monkeypatch.setattr(grouping, "_grouped_samples", lambda *a, **k: pytest.fail("the photos were read first"))
+    with pytest.raises(ValueError, match="split manifest of 'syn_tape' has a damaged seed or fractions"):
+        grouping.update_group_split("syn_tape", damaged, synthetic_datasets)

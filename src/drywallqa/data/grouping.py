@@ -258,15 +258,16 @@ class GroupSplit:
                              "a group-clean split never does; write it again with drywallqa data split")
         return cls(**d)
 
-    def check_seed_and_fractions(self, path: str | Path) -> None:
-        """Raises ValueError naming ``path`` (where it was read from) unless its seed is a whole number and its fractions
-        give each of its parts a fraction 0..1: :func:`updated_group_split` places new photos by them (a damaged one
-        crashed it with a traceback). Reading its parts needs neither."""
+    def check_seed_and_fractions(self, path: str | Path | None = None) -> None:
+        """Raises ValueError naming ``path`` (where it was read from, where known) unless its seed is a whole number and
+        its fractions give each of its parts a fraction 0..1: :func:`updated_group_split` places new photos by them (a
+        damaged one crashed it with a traceback). Reading its parts needs neither."""
         fractions, seed = self.fractions, self.seed
         if (not isinstance(seed, int) or isinstance(seed, bool) or not isinstance(fractions, dict)
                 or set(fractions) != set(self.parts) or not all(
                     isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in fractions.values())):
-            raise ValueError(f"split manifest {path} has a damaged seed or fractions (seed {str(seed)[:40]}, fractions "
+            where = path if path is not None else f"of {self.dataset!r}"
+            raise ValueError(f"split manifest {where} has a damaged seed or fractions (seed {str(seed)[:40]}, fractions "
                              f"{str(fractions)[:80]}; a whole number, and a fraction 0..1 for each of its parts "
                              f"{', '.join(self.parts)}), by which photos added since are placed; write it again with "
                              "drywallqa data split --overwrite")
@@ -322,7 +323,11 @@ def updated_group_split(old: GroupSplit, samples: list[Sample], groups: list[str
     or scored; photos
     ``old`` does not list join their group's part, or, a group of new photos only, are assigned as
     :func:`group_clean_split` assigns (``old``'s fractions and seed). Photos ``old`` lists that the dataset no
-    longer has stay where they are. -> the split, and each photo moved as ``(photo, from part, to part)``."""
+    longer has stay where they are. -> the split, and each photo moved as ``(photo, from part, to part)``.
+
+    Raises:
+        ValueError: ``old``'s seed or fractions are damaged (:meth:`GroupSplit.check_seed_and_fractions`)."""
+    old.check_seed_and_fractions()
     where = {f: part for part, files in old.parts.items() for f in files}
     # train before val before test whatever order the manifest lists them in (then any other part, in its order)
     rank = {part: (PART_ORDER.index(part) if part in PART_ORDER else len(PART_ORDER), n) for n, part in enumerate(old.parts)}
@@ -476,8 +481,13 @@ def make_group_split(dataset: str, datasets_dir=None, fractions: dict | None = N
 
 def update_group_split(dataset: str, old: GroupSplit, datasets_dir=None, progress: bool = False,
                        joined=()) -> tuple[GroupSplit, list[tuple[str, str, str]]]:
-    """:func:`updated_group_split` of ``old`` for the groups of ``dataset`` found now (and the pairs ``joined``)."""
+    """:func:`updated_group_split` of ``old`` for the groups of ``dataset`` found now (and the pairs ``joined``).
+
+    Raises:
+        ValueError: ``old``'s seed or fractions are damaged, before the photos are read and grouped (minutes)."""
     from .registry import get_dataset_config
+
+    old.check_seed_and_fractions()
 
     samples, groups = _grouped_samples(dataset, datasets_dir, progress, joined)
     return updated_group_split(old, samples, groups, get_dataset_config(dataset).root(datasets_dir))
