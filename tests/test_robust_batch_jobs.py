@@ -423,6 +423,67 @@ def test_a_disk_that_fills_up_mid_job_stops_it_instead_of_failing_every_photo_af
     assert res.exit_code == 0 and "6 images done, 2 skipped (done before), 0 failed" in res.output, res.output
 
 
+def test_a_full_disk_stops_a_ray_job_as_it_stops_a_local_one(tiny_model_dir, tmp_path, monkeypatch):
+    """On Ray, each photo after the one whose masks did not fit was still segmented, then failed with the same "No space
+    left on device" line, and the command ended 0. Now each actor segments none after it: they are named not done,
+    results.json lists the photos done, and the command says what to do, exit 1, as on the local executor."""
+    ray = pytest.importorskip("ray")
+    from drywallqa.engine import batch
+
+    photos = write_photos(tmp_path / "photos", 8)
+    real_write, real_process = batch.write_atomic, batch.process_image
+    segmented, room = [], [2]  # masks that still fit
+
+    def counted(segmenter, path, opts):
+        segmented.append(path)
+        return real_process(segmenter, path, opts)
+
+    def full_after_two(path, write):
+        if Path(path).suffix == ".png":
+            if not room[0]:
+                raise OSError(28, "No space left on device", str(path))
+            room[0] -= 1
+        return real_write(path, write)
+
+    class Dataset:  # one actor, in this process, in batches of 3
+        def __init__(self, items):
+            self.items = items
+
+        def map_batches(self, cls, fn_constructor_kwargs, batch_size, **kwargs):
+            self.cls, self.kwargs, self.size = cls, fn_constructor_kwargs, batch_size
+            return self
+
+        def take_all(self):
+            actor, rows = self.cls(**self.kwargs), []
+            for i in range(0, len(self.items), 3):
+                out = actor({"path": [item["path"] for item in self.items[i:i + 3]]})
+                rows += [dict(zip(out, row)) for row in zip(*out.values())]
+            return rows
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    monkeypatch.setattr("drywallqa.engine.batch_ray.process_image", counted)
+    monkeypatch.setattr(batch, "write_atomic", full_after_two)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="No space left on device"):
+        predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out)
+    assert len(segmented) == 3  # the third photo's mask did not fit: none after it
+    listed = json.loads((out / "results.json").read_text())
+    assert len(listed["images"]) == 2 and len(listed["failed"]) == 6
+    reasons = [why for _, why in listed["failed"]]
+    assert [r.startswith("[Errno 28] No space left on device") for r in reasons].count(True) == 1, reasons
+    assert sum(r.startswith("not done: the job stopped as the disk could not take its outputs") for r in reasons) == 5
+    segmented.clear()
+    args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir),
+            "--executor", "ray"]
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    assert res.exit_code == 1 and "error: cannot write: No space left on device" in res.output, res.output
+    assert len(segmented) == 1 and "Traceback" not in res.output  # the two done skipped, the next one stops it
+    monkeypatch.setattr(batch, "write_atomic", real_write)  # space freed: the same command finishes the job
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    assert res.exit_code == 0 and "6 images done, 2 skipped (done before), 0 failed" in res.output, res.output
+
+
 def _ctrl_c_on_the_second_photo(monkeypatch):
     """Make batch.process_image raise KeyboardInterrupt on the second photo (as a Ctrl-C there); returns the real one."""
     import drywallqa.engine.batch as batch

@@ -15,13 +15,13 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from ..utils.files import strict_json, temp_dir, write_text_atomic
+from ..utils.files import STORAGE_ERRNOS, strict_json, temp_dir, write_text_atomic
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 from ..utils.signals import signal_handlers_kept
 from ..utils.slug import shown
 from .batch import (GRID_ROWS, INFLIGHT_PREFIX, INTERRUPTED, NOT_DONE, BatchOptions, BatchSummary, JobInterrupted,
-                    check_out_apart, check_workers, describe_error, done_since, finish_job, input_paths, job_options,
-                    job_settings, plan_job, process_image, saved_overlay_rows)
+                    check_out_apart, check_workers, describe_error, disk_stopped, done_since, finish_job, input_paths,
+                    job_options, job_settings, plan_job, process_image, saved_overlay_rows)
 from .segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -49,24 +49,34 @@ class _RayPredictor:
     """Ray Data actor: loads the segmenter once, then segments batches of image paths.
 
     With ``inflight`` (a folder of the job's), the photo it is segmenting is named in a marker file of its own there
-    while it does: a photo whose marker outlives the job killed the actor's process (or was cut short with it)."""
+    while it does: a photo whose marker outlives the job killed the actor's process (or was cut short with it).
+    Once a photo's outputs do not fit on the disk (``STORAGE_ERRNOS``), the photos after it are not segmented: each
+    is answered not done at once, its row's ``full`` the error's number (0 in every other row)."""
 
     def __init__(self, model_path, load_kwargs: dict, opts: BatchOptions, inflight: str | None = None):
         self.segmenter = Segmenter.load(model_path, **load_kwargs)
         self.opts = opts
         self.marker = Path(inflight) / f"{os.getpid()}-{uuid.uuid4().hex}" if inflight else None
+        self.full: OSError | None = None  # the disk's error that stopped this actor
 
     def __call__(self, batch: dict) -> dict:
-        status, errors, entries = [], [], []
+        status, errors, entries, full = [], [], [], []
         for p in batch["path"]:
+            if self.full is not None:  # each photo after it was segmented only to fail so (a long job, for hours)
+                status.append("failed"), errors.append(disk_stopped(self.full)), entries.append("")
+                full.append(self.full.errno)
+                continue
             self._mark(str(p))
             try:
                 entry, _ = process_image(self.segmenter, Path(p), self.opts)
                 status.append("done"), errors.append(""), entries.append(strict_json(entry, indent=None))
             except Exception as exc:  # noqa: BLE001 - reported per file, as on the local executor
                 status.append("failed"), errors.append(describe_error(exc)), entries.append("")
+                if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+                    self.full = exc
+            full.append(self.full.errno if self.full is not None else 0)
             self._mark(None)  # not on a BaseException: the process is going, as when it dies
-        return {"path": list(batch["path"]), "status": status, "error": errors, "entry": entries}
+        return {"path": list(batch["path"]), "status": status, "error": errors, "entry": entries, "full": full}
 
     def _mark(self, photo: str | None) -> None:
         """Name ``photo`` in this actor's marker, or (None) remove it; a marker that cannot be written only costs the
@@ -132,6 +142,9 @@ def predict_paths_ray(
 
     Raises:
         ImportError: Ray cannot be imported (:func:`import_ray`), before any work.
+        OSError: the disk could not take a photo's outputs (full, over quota, read-only: ``STORAGE_ERRNOS``), raised
+            once ``results.json`` (where it can still be written) lists the photos done and names the others not
+            done; each actor segments no photo after the one that did not fit.
     """
     load_kwargs = dict(load_kwargs or {})
     paths, workers = input_paths(paths), check_workers(workers)
@@ -142,7 +155,7 @@ def predict_paths_ray(
                        job_settings(segmenter), overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = plan_job(paths, opts, summary, workers)
-    interrupted = False
+    interrupted, full = False, 0  # full: the number of the disk's error that stopped the actors
     if todo:
         out = Path(os.path.abspath(opts.out_dir))
         # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
@@ -231,6 +244,7 @@ def predict_paths_ray(
                 summary.results.append(json.loads(row["entry"]))
             else:
                 summary.failed.append((row["path"], row["error"]))
+        full = next((row["full"] for row in rows if row.get("full")), 0)
         answered = {row["path"] for row in rows}
         for path in pending:  # each photo its answer: finished by an actor before a stop (its record), or failed
             if path in answered:
@@ -246,9 +260,16 @@ def predict_paths_ray(
             else:
                 why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
                 summary.failed.append((path, f"{NOT_DONE} {why}; run the job again to finish it"))
-    finish_job(summary, opts, saved_overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [], interrupted)
+    try:
+        finish_job(summary, opts, saved_overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [],
+                   interrupted)
+    except OSError as exc:
+        if not full or exc.errno not in STORAGE_ERRNOS:
+            raise  # (the disk still full: each photo done has its record, which a rerun lists)
     if interrupted:
         raise JobInterrupted(summary)
+    if full:
+        raise OSError(full, os.strerror(full))
     return summary
 
 
