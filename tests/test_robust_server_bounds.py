@@ -729,3 +729,47 @@ def test_a_stop_while_the_model_loads_says_no_server_started(monkeypatch):
     res = CliRunner().invoke(app, ["serve"])
     assert res.exit_code == 130 and "stopped before the server started" in res.output, res.output
     assert "files finished" not in res.output
+
+
+def test_a_busy_server_refuses_an_upload_that_waits_for_leave_before_it_is_sent(tiny_model_dir):
+    """curl sends a large photo with ``Expect: 100-continue`` and waits for the server's leave: a busy server said
+    "100 Continue", read the whole upload, then answered 429. Now it answers 429 at once, the photo never sent; a
+    request that sends its body at once is still answered once it has arrived (so that it can read the 429)."""
+    from drywallqa.serve.connections import headers_bounded_protocol
+
+    inner = Segmenter.load(tiny_model_dir)
+    inner.predict(np.zeros((48, 64, 3), np.uint8), ["segment crack"])
+    release, started = threading.Event(), threading.Event()
+    app = create_app(ServeConfig(max_concurrency=1), held_segmenter(inner, release, started, wait_s=60))
+    server, thread, port = _free_server(app, http=headers_bounded_protocol(30))
+    holder = threading.Thread(target=lambda: _post_raw(port, _jpeg()), daemon=True)
+    try:
+        holder.start()
+        assert started.wait(30)  # the one slot is held
+        conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+        conn.sendall(b"POST /v1/segment HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000000\r\nExpect: 100-continue"
+                     b"\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n\r\n")
+        head, body = _whole_answer(conn)
+        conn.close()
+        assert head.startswith(b"HTTP/1.1 429") and b"retry-after: 1" in head.lower(), head
+        assert json.loads(body)["detail"] == "the server is busy; retry shortly"
+        status = _post_raw(port, _jpeg())  # no Expect: read, then answered
+        assert status == 429, status
+    finally:
+        release.set()
+        holder.join(30)
+        server.should_exit = True
+        thread.join(10)
+
+
+def _post_raw(port, jpeg: bytes) -> int:
+    """POST /v1/segment of ``jpeg`` and one prompt over a socket of its own, body sent at once -> the status."""
+    body = (b"--b0undary\r\nContent-Disposition: form-data; name=\"prompts\"\r\n\r\nsegment crack\r\n--b0undary\r\n"
+            b"Content-Disposition: form-data; name=\"image\"; filename=\"w.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            + jpeg + b"\r\n--b0undary--\r\n")
+    conn = socket.create_connection(("127.0.0.1", port), timeout=60)
+    conn.sendall(b"POST /v1/segment HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: "
+                 + str(len(body)).encode() + b"\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n\r\n" + body)
+    head, _ = _whole_answer(conn)
+    conn.close()
+    return int(head.split()[1])

@@ -8,7 +8,7 @@ body cut short, not a field said to be missing), its text fields' bytes (422 for
 pixels before they are decoded (413), the number of tiles a ``tile`` value would cut it into (422), each
 parameter's range (422), and the time it may take (503 with ``Retry-After`` after ``request_timeout_s``).
 At most ``max_concurrency`` requests are segmented at a time; one more is answered 429 at once rather
-than queued without bound. Nothing a client sends is answered 500.
+than queued without bound (before its photo is uploaded where it asks ``Expect: 100-continue``). Nothing a client sends is answered 500.
 """
 
 from __future__ import annotations
@@ -294,6 +294,27 @@ def _without_slash(request: Request, app: FastAPI) -> bool:
     return any(isinstance(route, Route) and route.path == path.rstrip("/") for route in app.routes)
 
 
+BUSY = "the server is busy; retry shortly"
+
+
+class BusyBeforeUpload:
+    """ASGI middleware: a ``POST /v1/segment`` that waits for the server's leave before it sends its body
+    (``Expect: 100-continue``, as curl asks for a large upload) is answered 429 at once while every slot is busy, its
+    photo never uploaded. Any other request is told once its body has arrived (the route's own check): a client that
+    sends its body at once can lose an answer given before it has sent it, to the connection's reset."""
+
+    def __init__(self, app, slots: asyncio.Semaphore, path: str = "/v1/segment"):
+        self.app, self.slots, self.path = app, slots, path
+
+    async def __call__(self, scope, receive, send):
+        if (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path and self.slots.locked()
+                and any(name.lower() == b"expect" and value.strip().lower() == b"100-continue"
+                        for name, value in scope.get("headers") or [])):
+            return await JSONResponse({"detail": BUSY}, status_code=429, headers={"Retry-After": "1"})(scope, receive,
+                                                                                                       send)
+        await self.app(scope, receive, send)
+
+
 class HeadAsGet:
     """ASGI middleware: HEAD is answered wherever GET is, with GET's status and headers and no body (RFC 9110: a
     server answers both); a FastAPI route answers only the methods it lists (HEAD /v1/models was a 405)."""
@@ -419,6 +440,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     limit = int(config.max_upload_mb * 2**20)
     app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None, redirect_slashes=False,
                   description="Prompted segmentation for construction QA: photo + text prompts -> masks + QA measures.")
+    app.add_middleware(BusyBeforeUpload, slots=slots)  # inside BodyLimits: its early answer closes the connection
     app.add_middleware(BodyLimits, limit=limit, limit_mb=config.max_upload_mb, timeout_s=config.body_timeout_s)
     app.add_middleware(HeadAsGet)
 
@@ -563,7 +585,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         if len(data) > limit:
             raise UploadTooLarge(config.max_upload_mb)
         if slots.locked():
-            raise HTTPException(status_code=429, detail="the server is busy; retry shortly", headers={"Retry-After": "1"})
+            raise HTTPException(status_code=429, detail=BUSY, headers={"Retry-After": "1"})
         await slots.acquire()
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
