@@ -602,3 +602,16 @@ def test_the_training_crop_keeps_each_mask_on_its_pixels():
         out = crop(image=np.stack([board] * 3, -1), mask=(board > 127).astype(np.uint8))
         wrong.append(float(((out["image"][..., 0] > 127) != out["mask"].astype(bool)).mean()))
     assert max(wrong) < 0.002, max(wrong)
+
+
+@pytest.mark.parametrize("part, said", [("train", "shares"), ("test", "no longer held out"), ("val", None)])
+def test_a_val_part_that_is_no_held_out_val_part_is_warned_of(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs,
+                                                               caplog, part, said):
+    """``data.val_part=train`` chose best/ on the photos it trained on (its val mIoU as good as the train loss let it
+    be), and ``test`` on the part it is then scored on: recorded in selected_on, without a word."""
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    cfg.data.val_part = part
+    with caplog.at_level("WARNING", logger="drywallqa.engine.trainer"):
+        Trainer(cfg, progress=False).build_data()
+    warned = [r.getMessage() for r in caplog.records if "data.val_part" in r.getMessage()]
+    assert (len(warned) == 1 and said in warned[0]) if said else not warned, warned

@@ -333,6 +333,21 @@ class Trainer:
                                                                                      "model_config.image_size")
         self.validator = Validator({ds.name: [(self.val_images[i], self.val_masks[i]) for i in np.flatnonzero(self.val_ids == k)]
                                     for k, ds in enumerate(self.datasets)}, options=False)
+        self._warn_of_val_part()
+
+    def _warn_of_val_part(self) -> None:
+        """A warning where ``best/`` would be chosen on photos it trains on (``data.val_part`` the train part, or
+        sharing photos with it) or on the test part (whose score is then no longer held out): it was recorded in the
+        model's ``selected_on`` without a word."""
+        d = self.config.data
+        shared = sum(len(set(t) & set(v)) for t, v in zip(self.train_files, self.val_files))
+        if shared:
+            logger.warning("data.val_part %r shares %d of its %d photos with data.train_part %r: best/ is chosen, and "
+                           "its val mIoU measured, on photos the model trains on (a group-clean split's val part shares "
+                           "none)", d.val_part, shared, sum(map(len, self.val_files)), d.train_part)
+        if d.val_part == "test":
+            logger.warning("data.val_part is 'test': best/ is chosen on the test part, whose score is then no longer "
+                           "held out; choose on 'val' and score 'test' once")
 
     # ----------------------------------------------------------------- state
     def _state(self) -> dict:
