@@ -615,3 +615,21 @@ def test_a_val_part_that_is_no_held_out_val_part_is_warned_of(synthetic_datasets
         Trainer(cfg, progress=False).build_data()
     warned = [r.getMessage() for r in caplog.records if "data.val_part" in r.getMessage()]
     assert (len(warned) == 1 and said in warned[0]) if said else not warned, warned
+
+
+def test_a_resume_with_more_epochs_says_how_the_learning_rate_moves(synthetic_datasets, syn_splits, tmp_path,
+                                                                      tiny_kwargs, caplog):
+    """More epochs on --resume is allowed (what a resume is for), but the warm-up/cosine schedule is stretched to the
+    new end, so the rate jumps up at the step resumed from: it happened without a word."""
+    cfg = _tiny_config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    cfg.optim.epochs = 1
+    Trainer(cfg, progress=False).train()
+    cfg.optim.epochs = 3
+    with caplog.at_level("WARNING", logger="drywallqa.engine.trainer"):
+        Trainer(cfg, progress=False).train(resume=True, max_minutes=1e-9)
+    said = [r.getMessage() for r in caplog.records if "optim.epochs 1 -> 3" in r.getMessage()]
+    assert len(said) == 1 and "now ends at epoch 3" in said[0], caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="drywallqa.engine.trainer"):  # resumed again as it now trains: no word
+        Trainer(cfg, progress=False).train(resume=True, max_minutes=1e-9)
+    assert "optim.epochs" not in caplog.text, caplog.text

@@ -396,6 +396,7 @@ class Trainer:
             self.ema.load_state_dict(state["ema"])
         self.step, self.epoch = state["step"], state["epoch"]
         self.saved_step = self.step
+        self._tell_of_a_longer_schedule(state)
         self.best_score, self.history = state["best_score"], state["history"]
         done = self.step - self.epoch * self.steps_per_epoch  # steps of the epoch it stopped in
         losses = state.get("epoch_losses")  # none in a checkpoint of 0.6.16 or earlier: the steps after the resume
@@ -403,6 +404,21 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(state["rng"]["python"])
+
+    def _tell_of_a_longer_schedule(self, state: dict) -> None:
+        """A warning where the run goes on with other ``optim.epochs`` than it was trained with: its warm-up/cosine
+        schedule is stretched (or shrunk) to the new end, so the learning rate jumps at the step resumed from (by
+        design, :data:`RESUME_MAY_CHANGE`; it happened without a word)."""
+        saved = state.get("config")
+        then = normal_config(saved)["optim"].get("epochs") if isinstance(saved, dict) else None
+        o = self.config.optim
+        if not isinstance(then, int) or then == o.epochs:
+            return
+        before = warmup_cosine(self.step, self.steps_per_epoch * then, o.warmup_steps, o.min_lr_ratio) * o.lr
+        after = warmup_cosine(self.step, self.total_steps, o.warmup_steps, o.min_lr_ratio) * o.lr
+        logger.warning("optim.epochs %d -> %d: the learning-rate schedule now ends at epoch %d, as if the run had "
+                       "been started so: at step %d the rate goes from %.3g to %.3g", then, o.epochs, o.epochs,
+                       self.step, before, after)
 
     def check_not_inside_run(self) -> None:
         """``--overwrite`` removes the run in ``output_dir``: never the weights this run starts from or learns from.
