@@ -379,16 +379,13 @@ def test_a_disk_that_fills_up_mid_command_is_a_one_line_error_not_a_traceback(ti
            "write there" in " ".join(res.output.split()) and "Traceback" not in res.output, res.output
 
 
-def test_a_disk_that_fills_up_mid_job_stops_it_instead_of_failing_every_photo_after(tiny_model_dir, tmp_path,
-                                                                                     monkeypatch):
-    """Once a photo's mask no longer fitted, every photo after it was still segmented, then failed with the same
-    "No space left on device" line (a 10,000-photo job for hours). Now the job stops there: the photos not reached are
-    named not done in results.json (where it still fits), and the command says what to do, exit 1."""
+def _disk_full_after_two_masks(monkeypatch, process_image: str) -> list:
+    """A disk that takes two mask PNGs, then no more (batch.write_atomic); ``process_image`` (where the job calls it)
+    counts the photos segmented, in the list returned."""
     from drywallqa.engine import batch
 
-    photos = write_photos(tmp_path / "photos", 8)
     real_write, real_process = batch.write_atomic, batch.process_image
-    segmented, room = [], [2]  # masks that still fit
+    segmented, room = [], [2]
 
     def counted(segmenter, path, opts):
         segmented.append(path)
@@ -401,8 +398,21 @@ def test_a_disk_that_fills_up_mid_job_stops_it_instead_of_failing_every_photo_af
             room[0] -= 1
         return real_write(path, write)
 
-    monkeypatch.setattr(batch, "process_image", counted)
+    monkeypatch.setattr(process_image, counted)
     monkeypatch.setattr(batch, "write_atomic", full_after_two)
+    return segmented
+
+
+def test_a_disk_that_fills_up_mid_job_stops_it_instead_of_failing_every_photo_after(tiny_model_dir, tmp_path,
+                                                                                     monkeypatch):
+    """Once a photo's mask no longer fitted, every photo after it was still segmented, then failed with the same
+    "No space left on device" line (a 10,000-photo job for hours). Now the job stops there: the photos not reached are
+    named not done in results.json (where it still fits), and the command says what to do, exit 1."""
+    from drywallqa.engine import batch
+
+    photos = write_photos(tmp_path / "photos", 8)
+    real_write = batch.write_atomic
+    segmented = _disk_full_after_two_masks(monkeypatch, "drywallqa.engine.batch.process_image")
     out = tmp_path / "out"
     with pytest.raises(OSError, match="No space left on device"):
         predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
@@ -431,19 +441,7 @@ def test_a_full_disk_stops_a_ray_job_as_it_stops_a_local_one(tiny_model_dir, tmp
     from drywallqa.engine import batch
 
     photos = write_photos(tmp_path / "photos", 8)
-    real_write, real_process = batch.write_atomic, batch.process_image
-    segmented, room = [], [2]  # masks that still fit
-
-    def counted(segmenter, path, opts):
-        segmented.append(path)
-        return real_process(segmenter, path, opts)
-
-    def full_after_two(path, write):
-        if Path(path).suffix == ".png":
-            if not room[0]:
-                raise OSError(28, "No space left on device", str(path))
-            room[0] -= 1
-        return real_write(path, write)
+    real_write = batch.write_atomic
 
     class Dataset:  # one actor, in this process, in batches of 3
         def __init__(self, items):
@@ -462,8 +460,7 @@ def test_a_full_disk_stops_a_ray_job_as_it_stops_a_local_one(tiny_model_dir, tmp
 
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
     monkeypatch.setattr(ray.data, "from_items", Dataset)
-    monkeypatch.setattr("drywallqa.engine.batch_ray.process_image", counted)
-    monkeypatch.setattr(batch, "write_atomic", full_after_two)
+    segmented = _disk_full_after_two_masks(monkeypatch, "drywallqa.engine.batch_ray.process_image")
     out = tmp_path / "out"
     with pytest.raises(OSError, match="No space left on device"):
         predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out)
