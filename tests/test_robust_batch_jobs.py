@@ -379,6 +379,15 @@ def test_a_disk_that_fills_up_mid_command_is_a_one_line_error_not_a_traceback(ti
            "write there" in " ".join(res.output.split()) and "Traceback" not in res.output, res.output
 
 
+def _two_done_one_full_five_not_done(out: Path) -> None:
+    """``out/results.json`` of 8 photos whose third's mask did not fit (:func:`_disk_full_after_two_masks`)."""
+    listed = json.loads((out / "results.json").read_text())
+    assert len(listed["images"]) == 2 and len(listed["failed"]) == 6
+    reasons = [why for _, why in listed["failed"]]
+    assert [r.startswith("[Errno 28] No space left on device") for r in reasons].count(True) == 1, reasons
+    assert sum(r.startswith("not done: the job stopped as the disk could not take its outputs") for r in reasons) == 5
+
+
 def _disk_full_after_two_masks(monkeypatch, process_image: str) -> list:
     """A disk that takes two mask PNGs, then no more (batch.write_atomic); ``process_image`` (where the job calls it)
     counts the photos segmented, in the list returned."""
@@ -417,11 +426,7 @@ def test_a_disk_that_fills_up_mid_job_stops_it_instead_of_failing_every_photo_af
     with pytest.raises(OSError, match="No space left on device"):
         predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
     assert len(segmented) <= 4  # the third photo's mask did not fit: none after it but the one then in hand
-    listed = json.loads((out / "results.json").read_text())
-    assert len(listed["images"]) == 2 and len(listed["failed"]) == 6
-    reasons = [why for _, why in listed["failed"]]
-    assert [r.startswith("[Errno 28] No space left on device") for r in reasons].count(True) == 1, reasons
-    assert sum(r.startswith("not done: the job stopped as the disk could not take its outputs") for r in reasons) == 5
+    _two_done_one_full_five_not_done(out)
     segmented.clear()
     res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out),
                                    "--model-path", str(tiny_model_dir)], terminal_width=300)
@@ -465,11 +470,7 @@ def test_a_full_disk_stops_a_ray_job_as_it_stops_a_local_one(tiny_model_dir, tmp
     with pytest.raises(OSError, match="No space left on device"):
         predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out)
     assert len(segmented) == 3  # the third photo's mask did not fit: none after it
-    listed = json.loads((out / "results.json").read_text())
-    assert len(listed["images"]) == 2 and len(listed["failed"]) == 6
-    reasons = [why for _, why in listed["failed"]]
-    assert [r.startswith("[Errno 28] No space left on device") for r in reasons].count(True) == 1, reasons
-    assert sum(r.startswith("not done: the job stopped as the disk could not take its outputs") for r in reasons) == 5
+    _two_done_one_full_five_not_done(out)
     segmented.clear()
     args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir),
             "--executor", "ray"]
