@@ -23,7 +23,6 @@ import numpy as np
 
 from .thinning import ORDER, mask_box, neighbour_codes, thin
 
-_NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 DIRECTION_RADIUS = 4  # px: the centre line's local direction is that of its pixels within this reach
 SPUR_REACH = 1.5      # a branch from a free end to a junction is a spur when no longer than this x the junction's
                       # distance to the background (+1 px): it stays inside the strip's width there
@@ -46,12 +45,14 @@ class CentreLine(NamedTuple):
         return float(self.steps.sum()) + self.reach
 
 
-def _neighbour_count(s: np.ndarray) -> np.ndarray:
-    return cv2.filter2D(s.astype(np.uint8), -1, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT) - s
-
-
 _STEPS = tuple(tuple(ORDER[i] for i in range(8) if code >> i & 1) for code in range(256))  # a code's neighbours
 _NEIGHBOURS_OF = np.array([len(steps) for steps in _STEPS], np.uint8)  # and how many
+_ROW_MAJOR = tuple(sorted(ORDER))  # the neighbours in the order pruning looks at them again (which corner goes first)
+
+
+def _neighbour_count(s: np.ndarray) -> np.ndarray:
+    """(H, W) uint8: how many of each pixel's 8 neighbours are on in ``s`` (beyond the border: off)."""
+    return _NEIGHBOURS_OF[neighbour_codes(s)]
 
 
 def _walk_from_end(codes: np.ndarray, end: tuple[int, int], limit: float):
@@ -137,7 +138,7 @@ def _prune_round(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | None
         y, x = todo.pop()
         if s[y, x] and _touching(s, y, x):
             s[y, x] = False
-            todo += [[y + dy, x + dx] for dy, dx in _NEIGHBOURS if s[y + dy, x + dx]]  # they may be corners now
+            todo += [[y + dy, x + dx] for dy, dx in _ROW_MAJOR if s[y + dy, x + dx]]  # they may be corners now
     return s[1:-1, 1:-1], walks
 
 
@@ -253,7 +254,7 @@ _CORNER = _corner_table()
 def _touching(s: np.ndarray, y: int, x: int) -> bool:
     """Whether pixel (y, x) of padded ``s`` has exactly two neighbours and they touch each other: it can go
     without cutting the line (a corner a skeleton or a pruned junction left behind)."""
-    return _two_touching([(y + dy, x + dx) for dy, dx in _NEIGHBOURS if s[y + dy, x + dx]])
+    return _two_touching([(y + dy, x + dx) for dy, dx in ORDER if s[y + dy, x + dx]])
 
 
 def _free_ends(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
