@@ -248,3 +248,32 @@ def test_a_scored_photo_with_an_annotation_dropped_is_no_failure(synthetic_datas
     assert report["metrics"][0]["images"] == 4 and report["failures"] == []
     assert len(report["data_problems"]) == 1 and "annotation 99" in report["data_problems"][0]
     assert "## Data problems" in (tmp_path / "e" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("options, says", [
+    ({"datasets": ()}, "at least one dataset"),
+    ({"which": ("valid",)}, "which must name one or more of published"),
+    ({"which": ()}, "which must name one or more of published"),
+    ({"which": None}, "which must name one or more of published"),
+    ({"limit": 0}, "limit must be a whole number of at least 1"),
+    ({"limit": -1}, "limit must be a whole number of at least 1"),
+    ({"limit": 1.5}, "limit must be a whole number of at least 1"),
+    ({"limit": True}, "limit must be a whole number of at least 1"),
+    ({"speed_images": -1}, "speed_images must be a whole number"),
+    ({"speed_images": True}, "speed_images must be a whole number"),
+])
+def test_the_python_evaluate_refuses_what_the_cli_refuses_before_writing(options, says, tmp_path):
+    """``evaluate(...)`` from Python wrote a report of no split for ``which=("valid",)`` or ``()`` (and of no dataset
+    for ``datasets=()``), scored every photo for ``limit=0`` and all but the last for ``limit=-1``, timed all but the
+    last photo for ``speed_images=-1``, and ended in a TypeError of slicing for ``limit=1.5``."""
+    kwargs = {"datasets": ("cracks",), "which": ("published",), "speed_images": 0, **options}
+    with pytest.raises(ValueError, match=says):
+        evaluate(None, tmp_path / "out", progress=False, **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_python_evaluate_takes_one_dataset_and_one_split_as_text(synthetic_datasets, tiny_model_dir, tmp_path):
+    """A string was read letter by letter: ``datasets="syn_crack"`` ended in "dataset 's' is listed twice"."""
+    report = evaluate(Segmenter.load(tiny_model_dir), tmp_path / "out", datasets="syn_crack", which="published",
+                      datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    assert {(r["split"], r["dataset"]) for r in report["metrics"]} == {("published valid", "syn_crack")}

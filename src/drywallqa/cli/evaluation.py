@@ -34,7 +34,7 @@ def evaluate(
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
     Interrupted, the same command run again scores only the sets (split x dataset) not yet finished."""
-    from ..engine.evaluator import PARTIAL_DIR, evaluate as run, evaluation_in_use
+    from ..engine.evaluator import PARTIAL_DIR, SPLIT_CHOICES, evaluate as run, evaluation_in_use
     from ..utils.files import file_stamp
 
     if limit is not None and limit < 1:
@@ -44,7 +44,7 @@ def evaluate(
     which = tuple(dict.fromkeys(comma_list(splits)))
     if not which:
         raise typer.BadParameter("name at least one of published, group, val, train", param_hint="--splits")
-    unknown = set(which) - {"published", "group", "val", "train"}
+    unknown = set(which) - set(SPLIT_CHOICES)
     if unknown:
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
     check_output_path(out, "--out", folder=True)

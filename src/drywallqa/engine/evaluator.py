@@ -30,6 +30,7 @@ from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
                        image_auroc, skeleton)
+from ..utils.checks import whole_number
 from ..utils.files import (file_stamp, folder_in_use, folder_lock, strict_json, write_atomic, write_csv_atomic,
                            write_text_atomic)
 from ..utils.image_io import read_image
@@ -399,13 +400,42 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     two would score into one ``.partial/`` and write their reports over each other's).
 
     Raises:
-        ValueError: a dataset listed twice (:class:`~drywallqa.data.registry.DatasetListedTwice`, before anything is
-            written), an output folder that cannot be made, or that another evaluation is writing into.
+        ValueError: no dataset, a dataset listed twice (:class:`~drywallqa.data.registry.DatasetListedTwice`),
+            ``which`` naming no split or an unknown one, ``limit`` not a whole number of at least 1 (or None),
+            ``speed_images`` not one of at least 0 (each before anything is written; a string is one dataset, one
+            split), an output folder that cannot be made, or that another evaluation is writing into.
     """
+    if isinstance(datasets, (str, Path)):  # one dataset (its letters were read as datasets: "'c' is listed twice")
+        datasets = [datasets]
     datasets = tuple(unique_datasets(datasets))  # one listed twice is refused, as by the CLI: scored twice otherwise
+    if not datasets:  # (a report of nothing was written)
+        raise ValueError("datasets must name at least one dataset (a name or a dataset YAML file)")
+    which = check_splits(which)
+    if limit is not None and not (whole_number(limit) and limit >= 1):  # 0 scored every photo, -1 all but the last
+        raise ValueError(f"limit must be a whole number of at least 1 (or None: every photo), got {limit!r}")
+    if not (whole_number(speed_images) and speed_images >= 0):  # -1 timed all but the last photo
+        raise ValueError(f"speed_images must be a whole number, 0 to skip the speed measurement, got {speed_images!r}")
+    limit, speed_images = None if limit is None else int(limit), int(speed_images)
     with folder_lock(out_dir, EVAL_LOCK, *EVAL_LOCK_USER) as out:
         return _evaluate(segmenter, out, datasets, which, splits_dir, datasets_dir, limit, speed_images, model_dir,
                          progress)
+
+
+SPLIT_CHOICES = ("published", "group", "val", "train")  # what an evaluation's ``which`` (``--splits``) names
+
+
+def check_splits(which) -> tuple[str, ...]:
+    """``which`` (one of :data:`SPLIT_CHOICES` or several) as a tuple, repeats dropped.
+
+    Raises:
+        ValueError: no name, or one that is none of them (``("valid",)`` and ``()`` wrote a report of no split)."""
+    try:
+        names = tuple(dict.fromkeys([which] if isinstance(which, str) else which))
+    except TypeError:  # None, a number
+        names = ()
+    if not names or any(not isinstance(w, str) or w not in SPLIT_CHOICES for w in names):
+        raise ValueError(f"which must name one or more of {', '.join(SPLIT_CHOICES)}, got {which!r}")
+    return names
 
 
 EVAL_LOCK = ".evaluate.lock"  # in an evaluation's --out folder: locked (filelock) while an evaluation writes there
