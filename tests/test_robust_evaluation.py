@@ -277,3 +277,29 @@ def test_the_python_evaluate_takes_one_dataset_and_one_split_as_text(synthetic_d
     report = evaluate(Segmenter.load(tiny_model_dir), tmp_path / "out", datasets="syn_crack", which="published",
                       datasets_dir=synthetic_datasets, speed_images=0, progress=False)
     assert {(r["split"], r["dataset"]) for r in report["metrics"]} == {("published valid", "syn_crack")}
+
+
+def test_report_md_keeps_a_prompt_with_a_bar_in_its_cell_and_a_file_name_on_its_line(tiny_model_dir, tmp_path):
+    """A dataset's prompt "crack | hairline" split its cells in report.md's tables (the numbers after it stood under
+    other columns), a photo named with a newline split its line of "Files that failed", and one with an escape
+    sequence was written (and printed by the command) as it is: the terminal ran it."""
+    split = tmp_path / "walls" / "valid"
+    (split / "_masks").mkdir(parents=True)
+    photo, label = np.full((40, 52, 3), 150, np.uint8), np.zeros((40, 52), np.uint8)
+    photo[20:23], label[20:23] = 30, 255
+    Image.fromarray(photo).save(split / "p0.jpg")
+    for stem in ("p0", "bad\nx", "esc\x1b[2Jz"):
+        Image.fromarray(label).save(split / "_masks" / f"{stem}.png")
+    for stem in ("bad\nx", "esc\x1b[2Jz"):
+        (split / f"{stem}.jpg").write_bytes(b"not a photo")
+    (tmp_path / "walls.yaml").write_text("name: walls_bar\nfolder: walls\nprompts: [segment crack, crack | hairline]\n")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "-d", str(tmp_path / "walls.yaml"),
+                              "--splits", "published", "--speed-images", "0", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    md = (out / "report.md").read_text()
+    row = next(line for line in md.splitlines() if "hairline" in line and line.startswith("| published valid | walls"))
+    assert "crack \\| hairline" in row and len(row.replace("\\|", "").split("|")) == 14, row  # 12 columns
+    failed = md.split("## Files that failed")[1].split("\n## ")[0]
+    assert "bad\\nx.jpg: " in failed and "esc\\x1b[2Jz.jpg: " in failed, failed
+    assert "\x1b" not in md and "\x1b[2J" not in res.output  # (the progress bars move the cursor themselves)

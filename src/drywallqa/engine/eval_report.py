@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ..metrics import ERROR_KINDS
+from ..utils.slug import shown
 
 UNDEFINED_NOTE = ("n/a: undefined for the split: precision where the model marked no pixel in it, recall where it has "
                   "no labelled pixel, pixel AP / F1-max where it has no labelled pixel, AUROC where it has no positive "
@@ -29,10 +30,16 @@ def _has_undefined(report: dict) -> bool:
     return any(_num(v) == "n/a" for v in values)
 
 
+def cell(value) -> str:
+    """``value`` as one cell of a Markdown table: a ``|`` in it (a prompt "crack | hairline") escaped, which split the
+    cell and moved the numbers after it under other columns, and control characters escaped (:func:`shown`)."""
+    return shown(value).replace("|", "\\|")
+
+
 def md_table(heading: str, columns: list[str], rows: list[list]) -> list[str]:
     """Lines of a ``## heading`` section holding one Markdown table."""
     return (["", f"## {heading}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-            + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+            + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows])
 
 
 def render_markdown(report: dict) -> str:
@@ -44,7 +51,7 @@ def render_markdown(report: dict) -> str:
              + (f" Post-processing: {post}." if post else "")
              + f" {report['empty_convention'][:1].upper()}{report['empty_convention'][1:]}.", "",
              *([f"**Warnings** ({len(report['warnings'])}): the masks of a prompt the model does not answer are empty "
-                "and score as such (`--no-prompt-gate` answers every prompt):", ""] + [f"- {w}" for w in report["warnings"]] + [""]
+                "and score as such (`--no-prompt-gate` answers every prompt):", ""] + [f"- {shown(w)}" for w in report["warnings"]] + [""]
                if report.get("warnings") else []),
              "mIoU 95% CI: bootstrap over source photos (file-name stem before `.rf.`; all copies of one photo "
              "drawn together), 1,000 resamples.", "",
@@ -53,7 +60,7 @@ def render_markdown(report: dict) -> str:
     for r in report["metrics"]:
         ci = r.get("mIoU_CI95", (float("nan"), float("nan")))
         read = f" (masks of {r['map_of']!r})" if r.get("map_of") not in (None, r["prompt"]) else ""
-        lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']}{read} | {r['images']} | {_num(r['mIoU'])} | "
+        lines.append(f"| {cell(r['split'])} | {cell(r['dataset'])} | {cell(r['prompt'] + read)} | {r['images']} | {_num(r['mIoU'])} | "
                      f"{_num(ci[0])}-{_num(ci[1])} | " + " | ".join(
                          _num(r[k]) for k in ("mDice", "pooled_IoU", "precision", "recall", "pixel_AP", "pixel_F1max"))
                      + " |")
@@ -141,10 +148,10 @@ def render_markdown(report: dict) -> str:
                          f"{s['median_ms_first_prompt_batch']:.1f} ms for the first prompt, "
                          f"{s['median_ms_per_extra_prompt_batch']:.1f} ms per extra prompt")
     if report.get("failures"):
-        lines += ["", "## Files that failed", ""] + [f"- {f}" for f in report["failures"]]
+        lines += ["", "## Files that failed", ""] + [f"- {shown(f)}" for f in report["failures"]]
     if report.get("data_problems"):
         lines += ["", "## Data problems (the photos were scored with what could be read)", ""] + \
-                 [f"- {f}" for f in report["data_problems"]]
+                 [f"- {shown(f)}" for f in report["data_problems"]]
     if report.get("examples_png"):
         lines += ["", f"![examples]({report['examples_png']})"]
     if report.get("worst_png"):
