@@ -86,3 +86,17 @@ def test_batch_speed_times_the_batch_jobs_whole_work(tiny_model_dir, tmp_path, m
     assert s["median_ms_first_prompt_batch"] > 0 and np.isfinite(s["median_ms_per_extra_prompt_batch"])
     assert jobs.count(("segment crack",)) == 2 and jobs.count(("segment crack", "segment taping area")) == 3  # + warm-up
     assert not list(tmp_path.glob("*.png"))  # written into a temporary folder, not beside the photos
+
+
+def test_one_prompt_has_no_cost_per_extra_prompt_to_report(fake):
+    """A dataset of one prompt (a user's own) was timed "per extra prompt" as the difference of two runs of the same
+    call: timing noise in the report as a cost (33 ms, 196 ms as a batch job, on a busy machine)."""
+    from drywallqa.engine.eval_report import render_markdown
+
+    seg, paths = fake
+    s = speed.measure_speed(seg, paths[:3], ["a"], repeats=2)
+    assert s["median_ms_first_prompt"] > 0 and s["median_ms_per_extra_prompt"] is None
+    report = {"model": {}, "empty_convention": "x", "metrics": [], "cross_prompt": [],
+              "speed": {**s, "median_ms_first_prompt_batch": 120.0, "median_ms_per_extra_prompt_batch": None}}
+    md = render_markdown(report)
+    assert "per extra prompt: n/a (one prompt asked)" in md and "median 120.0 ms for the first prompt\n" in md

@@ -140,13 +140,15 @@ def render_markdown(report: dict) -> str:
                   f"- {s['images']} images of {s['image_size'][1]}x{s['image_size'][0]} JPEG, {s['threads']} threads"
                   + (f", fastest of {s['repeats']} runs per image" if s.get("repeats", 1) > 1 else ""),
                   f"- median {s['median_ms_first_prompt']:.1f} ms for the first prompt",
-                  f"- median {s['median_ms_per_extra_prompt']:.1f} ms per extra prompt"]
+                  f"- median {s['median_ms_per_extra_prompt']:.1f} ms per extra prompt"
+                  if s.get("median_ms_per_extra_prompt") is not None else "- per extra prompt: n/a (one prompt asked)"]
         if "median_ms_confidence_per_prompt" in s:
             lines.append(f"- median {s['median_ms_confidence_per_prompt']:.1f} ms of it for a mask's confidence")
         if "median_ms_first_prompt_batch" in s:
+            extra = s.get("median_ms_per_extra_prompt_batch")
             lines.append(f"- as a batch job (`drywallqa predict`: mask files, QA measures with joints, records): median "
-                         f"{s['median_ms_first_prompt_batch']:.1f} ms for the first prompt, "
-                         f"{s['median_ms_per_extra_prompt_batch']:.1f} ms per extra prompt")
+                         f"{s['median_ms_first_prompt_batch']:.1f} ms for the first prompt"
+                         + (f", {extra:.1f} ms per extra prompt" if extra is not None else ""))
     if report.get("failures"):
         lines += ["", "## Files that failed", ""] + [f"- {shown(f)}" for f in report["failures"]]
     if report.get("data_problems"):

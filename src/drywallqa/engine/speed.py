@@ -40,7 +40,9 @@ def _fastest(path, one, every, repeats: int) -> tuple[float, float, object]:
 def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int = 2, warmup: int = 1,
                   repeats: int = 3, batch: bool = False) -> dict:
     """Median ms per image end to end from file: one prompt, and per extra prompt (fastest of ``repeats``); with
-    ``batch``, also of a batch job's whole work (``*_batch``: mask files and QA measures included)."""
+    ``batch``, also of a batch job's whole work (``*_batch``: mask files and QA measures included). With one prompt the
+    cost per extra prompt is None: there is none to time (the difference of two runs of the same call was reported,
+    timing noise read as a cost)."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     torch.set_num_threads(threads)
@@ -63,7 +65,7 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
         "repeats": repeats,
         "image_size": list(read_image(paths[0]).shape[:2]),
         "median_ms_first_prompt": statistics.median(first),
-        "median_ms_per_extra_prompt": statistics.median(extra),
+        "median_ms_per_extra_prompt": statistics.median(extra) if len(prompts) > 1 else None,
         "median_ms_confidence_per_prompt": statistics.median(confidence),
         "prompts": prompts,
     }
@@ -77,5 +79,6 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
             times = [_fastest(Path(path), lambda q: process_image(segmenter, q, jobs[0]),
                               lambda q: process_image(segmenter, q, jobs[1]), repeats)[:2] for path in paths]
         out["median_ms_first_prompt_batch"] = statistics.median(t[0] for t in times)
-        out["median_ms_per_extra_prompt_batch"] = statistics.median((t[1] - t[0]) / extra_prompts for t in times)
+        out["median_ms_per_extra_prompt_batch"] = (statistics.median((t[1] - t[0]) / extra_prompts for t in times)
+                                                   if len(prompts) > 1 else None)
     return out
