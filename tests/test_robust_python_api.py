@@ -101,3 +101,19 @@ def test_results_compare_with_equals(tiny_model_dir):
     assert a == b  # was numpy's "The truth value of an array with more than one element is ambiguous"
     b.masks = {"segment crack": ~a.masks["segment crack"]}
     assert a != b and a != "a result"
+
+
+def test_predict_takes_any_path_object_that_load_and_predict_paths_take(tiny_model_dir, tmp_path):
+    """``Segmenter.load`` and ``predict_paths`` took a ``PurePath`` or pytest's ``tmpdir`` path; ``predict`` refused
+    the same object with "an image is a path (str or Path) ...; got PurePosixPath"."""
+    from pathlib import PurePath
+
+    import py
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 52, 3), 128, np.uint8)).save(tmp_path / "wall.png")
+    seg = Segmenter.load(PurePath(tiny_model_dir))
+    for path in (PurePath(tmp_path / "wall.png"), py.path.local(tmp_path / "wall.png")):
+        assert seg.predict(path, ["segment crack"]).masks["segment crack"].shape == (40, 52)
+    with pytest.raises(TypeError, match="got bytes"):
+        seg.predict(b"wall.png", ["segment crack"])

@@ -422,6 +422,8 @@ def to_rgb_array(image, max_pixels: int | None = None, notes: list | None = None
         ImageReadError: an unreadable file; ValueError: an array of another shape, with no pixels, or
         with NaN / infinite, complex or far negative values; TypeError: anything that is no path, PIL image or array.
     """
+    if isinstance(image, os.PathLike) and isinstance(os.fspath(image), str):  # any path object, as Segmenter.load
+        image = os.fspath(image)  # and predict_paths take (a PurePath, pytest's tmpdir): it was a TypeError here
     if isinstance(image, (str, Path)):  # "~/wall.jpg" as a shell reads it
         return read_image(os.path.expanduser(image), max_pixels if max_pixels is not None else DEFAULT_MAX_PIXELS,
                           notes)
