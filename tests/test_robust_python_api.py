@@ -117,3 +117,15 @@ def test_predict_takes_any_path_object_that_load_and_predict_paths_take(tiny_mod
         assert seg.predict(path, ["segment crack"]).masks["segment crack"].shape == (40, 52)
     with pytest.raises(TypeError, match="got bytes"):
         seg.predict(b"wall.png", ["segment crack"])
+
+
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(tiny_model_dir, monkeypatch):
+    """As the command line refuses an empty argument: ``Segmenter.load(os.getenv("MODEL", ""))`` run in a model
+    folder loaded that folder without a word (elsewhere: ".: no config.json"), and ``predict("")`` said ".: a folder"."""
+    from drywallqa.utils.image_io import ImageReadError
+
+    monkeypatch.chdir(tiny_model_dir)
+    with pytest.raises(ValueError, match="an empty path names no model folder"):
+        Segmenter.load("")
+    with pytest.raises(ImageReadError, match="an empty path: name an image file"):
+        Segmenter.load(".").predict("", ["segment crack"])

@@ -60,12 +60,16 @@ def resolve_model_dir(value: str | Path | None = None) -> Path:
         FileNotFoundError: a bare name that is neither a folder here nor a shipped model (the message lists the
             shipped names).
         TypeError: neither a path nor a name (an int, bytes).
+        ValueError: an empty string (as the command line refuses an empty argument).
     """
     if value is None:
         return shipped_model_dir(DEFAULT_MODEL)
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"a model is a folder (str or Path) or a shipped model's name ({_names_text()}), "
                         f"got {type(value).__name__}")
+    if isinstance(value, str) and not value:  # Path("") is the current folder: loaded as the model where it was one
+        raise ValueError("an empty path names no model folder; give a folder, a shipped model's name, or None for "
+                         "the default shipped model")
     path = Path(os.path.expanduser(value))
     if path.exists() or not is_bare_name(value):
         return path

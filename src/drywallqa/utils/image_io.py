@@ -399,6 +399,8 @@ def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS, no
         ImageReadError: the file is missing or is not a readable image.
         ImageTooLargeError: it has more than ``max_pixels`` pixels.
     """
+    if isinstance(path, str) and not path:  # Path("") is the current folder: "'.': a folder, not an image file"
+        raise ImageReadError("an empty path: name an image file")
     if isinstance(path, str) and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", path):  # read as a path "http:/host/a.jpg"
         raise ImageReadError(f"{path}: a URL; photos are read from files, not fetched: download it first")
     path = Path(path)
