@@ -303,3 +303,20 @@ def test_report_md_keeps_a_prompt_with_a_bar_in_its_cell_and_a_file_name_on_its_
     failed = md.split("## Files that failed")[1].split("\n## ")[0]
     assert "bad\\nx.jpg: " in failed and "esc\\x1b[2Jz.jpg: " in failed, failed
     assert "\x1b" not in md and "\x1b[2J" not in res.output  # (the progress bars move the cursor themselves)
+
+
+def test_picture_labels_of_several_lines_keep_their_line_breaks(tmp_path, monkeypatch):
+    """worst.png's error-map legend and row labels ("published valid cracks\\nIMG_1.jpg\\nIoU 0.12", `data stats
+    --preview`'s too) were drawn as one line reading "\\n", over the titles beside them; a file name's own control
+    characters are still escaped by whoever puts it in a label."""
+    from matplotlib.axes import Axes
+
+    from drywallqa.engine.evaluator import ERROR_LEGEND
+
+    drawn = []
+    for method in ("set_title", "set_ylabel"):
+        real = getattr(Axes, method)
+        monkeypatch.setattr(Axes, method, lambda self, text, *a, _real=real, **k: (drawn.append(text), _real(self, text, *a, **k))[1])
+    cell = np.zeros((8, 8, 3), np.uint8)
+    grid([[cell, cell]], ["input", ERROR_LEGEND], tmp_path / "g.png", row_labels=["valid cracks\nbad\\nx.jpg\x1b\nIoU 0.12"])
+    assert sorted(drawn) == sorted(["input", ERROR_LEGEND, "valid cracks\nbad\\nx.jpg\\x1b\nIoU 0.12"])

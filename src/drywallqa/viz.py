@@ -122,6 +122,13 @@ def heatmap(probability: np.ndarray) -> np.ndarray:
     return (colormaps["viridis"](np.clip(probability, 0, 1))[..., :3] * 255).astype(np.uint8)
 
 
+def _label(text) -> str:
+    """A picture's title or row label: its line breaks kept (a label of several lines, the error map's legend), each
+    line :func:`shown` (a file name's control characters and bytes that are no UTF-8 escaped; the line breaks were
+    too, and every label of several lines read "\\n" in one long line over its neighbours')."""
+    return "\n".join(shown(line) for line in str(text).split("\n"))
+
+
 @_plain_text
 def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell: int = 192,
          row_labels: list[str] | None = None) -> None:
@@ -139,9 +146,9 @@ def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(shown(titles[j]), fontsize=8)  # a file name's bytes that are no UTF-8: escaped
+                ax.set_title(_label(titles[j]), fontsize=8)  # a file name's bytes that are no UTF-8: escaped
             if j == 0 and row_labels:
-                ax.set_ylabel(shown(row_labels[i]), fontsize=6)
+                ax.set_ylabel(_label(row_labels[i]), fontsize=6)
     fig.tight_layout()
     _save(fig, path, 80)
     plt.close(fig)

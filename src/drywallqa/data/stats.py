@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from ..measures import mask_measures
 from ..metrics import mask_iou
+from ..utils.slug import shown
 from .cache import resize_mask
 from .grouping import dihedral, load_all_splits, near_duplicate_matches, thumbnail
 from .registry import get_dataset_config
@@ -148,7 +149,7 @@ def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, p
         except (OSError, ValueError):
             continue
         pairs.append([image, overlay(image, mask, (0, 255, 0))])
-        names.append(f"{s.split}: {s.image_path.name[:24]}")
+        names.append(f"{s.split}: {shown(s.image_path.name[:24])}")
     if pairs:
         per_row = min(per_row, len(pairs))
         blank = [np.full_like(pairs[0][0], 255)] * 2
@@ -173,7 +174,8 @@ def copies_picture(dataset: str, worst: list[dict], path, datasets_dir=None) -> 
         turned = np.ascontiguousarray(dihedral(image_b, pair["dihedral"]))
         mask_b = np.ascontiguousarray(dihedral(mask_b, pair["dihedral"]))
         rows.append([overlay(image_a, mask_a, (0, 255, 0)), overlay(turned, mask_b, (255, 40, 40))])
-        labels.append(f"IoU {pair['IoU']:.2f}\n{a.split}: {a.image_path.name[:22]}\n{b.split}: {b.image_path.name[:22]}")
+        labels.append(f"IoU {pair['IoU']:.2f}\n{a.split}: {shown(a.image_path.name[:22])}\n{b.split}: "
+                      f"{shown(b.image_path.name[:22])}")
     if rows:
         grid(rows, ["photo and its label", "its copy (aligned) and that label"], path, row_labels=labels)
     return len(rows)

@@ -34,6 +34,7 @@ from ..utils.checks import whole_number
 from ..utils.files import (file_stamp, folder_in_use, folder_lock, strict_json, write_atomic, write_csv_atomic,
                            write_text_atomic)
 from ..utils.image_io import read_image
+from ..utils.slug import shown
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
 from .eval_report import render_markdown
@@ -483,7 +484,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         for iou, name, image, gt, mask, prob in r.worst:
             worst_rows.append([image, overlay(image, gt, (0, 255, 0)), overlay(image, mask, COLORS[0]),
                                error_map(image, mask, gt), heatmap(prob)])
-            worst_labels.append(f"{es.name} {es.dataset}\n{name[:28]}\nIoU {iou:.2f}")
+            worst_labels.append(f"{es.name} {es.dataset}\n{shown(name[:28])}\nIoU {iou:.2f}")
     trained = trained_sources(model_dir)
     for r in per_image:
         r["source_in_training"] = None if trained is None else source_group(r["image"]) in trained
