@@ -285,3 +285,43 @@ def test_a_name_lookup_that_does_not_answer_is_bounded(monkeypatch):
     finally:
         release.set()
     assert time.monotonic() - start < 5 and why == "hub.example cannot be reached: no answer within 0.4 s"
+
+
+# ------------------------------------------------------------ damaged Hugging Face folders
+
+
+@pytest.mark.parametrize("damage, said", [
+    (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:5000]), "SafetensorError"),
+    (lambda d: (d / "model.safetensors").write_bytes(b"x" * 100), "SafetensorError"),
+    (lambda d: (d / "config.json").write_text("[1, 2]"), "must be a mapping"),
+    (lambda d: (d / "config.json").unlink(), "it holds no config.json"),
+    (lambda d: (d / "config.json").write_text(json.dumps({**json.loads((d / "config.json").read_text()),
+                                                          "vision_config": {"hidden_size": 48}})),
+     "its weights are of other sizes than its config.json says"),
+])
+def test_a_hugging_face_folder_whose_files_are_damaged_is_a_clean_error(tiny_sam_dir, tmp_path, damage, said):
+    """A weights file cut short or of no format, a config.json that is no object or is missing, weights of other sizes
+    than the config's: a SafetensorError, TypeError or RuntimeError traceback from every command loading it."""
+    from drywallqa.models.sam_text import load_sam
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(tiny_sam_dir, folder)
+    damage(folder)
+    with pytest.raises(OSError, match=r"cannot load SAM model from '.*damaged'.*files are damaged") as info:
+        load_sam(str(folder))
+    assert said in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(OSError, match=r"it is a file, not a folder"):
+        load_sam(str(tiny_sam_dir / "model.safetensors"))
+
+
+def test_zeroshot_with_a_damaged_sam_folder_exits_2(tiny_sam_dir, tiny_grounding_dino_dir, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(tiny_sam_dir, folder)
+    (folder / "model.safetensors").write_bytes(b"x" * 100)
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (40, 30)).save(tmp_path / "in" / "w.png")
+    res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--detector-path",
+                                   str(tiny_grounding_dino_dir), "--sam-path", str(folder)])
+    assert res.exit_code == 2 and "files are damaged" in " ".join(res.output.split()), res.output

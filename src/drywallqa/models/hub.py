@@ -84,11 +84,18 @@ def load_hub_or_local(loader, name: str, what: str, model_type: str | None = Non
         check_model_type(name, model_type, what, **local_only)
     try:
         return loader.from_pretrained(name, **local_only)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - besides OSError and ValueError: a weights file cut short or of no format
+        # (safetensors' SafetensorError, torch's UnpicklingError), weights of other sizes than config.json says or a
+        # config.json that is no object (RuntimeError, TypeError), all tracebacks before
         if _looks_like_a_path(name):
             raise OSError(f"cannot load {what} from {name!r}: "
                           + ("no such folder" if not os.path.exists(name) else
-                             f"not a folder written by save_pretrained ({type(exc).__name__}: {exc})")) from exc
+                             f"not a folder written by save_pretrained, or one whose files are damaged ({_why(name, exc)})")
+                          ) from exc
+        if not isinstance(exc, (OSError, ValueError)):  # found in the cache, but it does not load
+            raise OSError(f"cannot load {what} {name!r} from the Hugging Face cache: its files there are damaged "
+                          f"({_why(name, exc)}); download it again (`hf download {name} "
+                          "--force-download`) or give a save_pretrained folder in its place") from exc
         offline = f" ({offline_reason})" if offline_reason else ""
         raise OSError(
             f"cannot load {what} {name!r}{offline}: it is neither a local folder nor in the Hugging Face cache. On a "
@@ -96,6 +103,19 @@ def load_hub_or_local(loader, name: str, what: str, model_type: str | None = Non
             f"`{loader.__name__}.from_pretrained({name!r}).save_pretrained(DIR)`), bring DIR here and give DIR in "
             f"place of {name!r}."
         ) from exc
+
+
+def _why(name: str, exc: BaseException, limit: int = 300) -> str:
+    """What ``from_pretrained(name)`` failed on, in one line of at most ``limit`` characters."""
+    if _looks_like_a_path(name) and os.path.isfile(name):
+        return "it is a file, not a folder"
+    if _looks_like_a_path(name) and os.path.isdir(name) and not os.path.isfile(os.path.join(name, "config.json")):
+        return "it holds no config.json"  # a model class then builds its default config, and the weights do not fit it
+    text = " ".join(str(exc).split())
+    if "mismatched_sizes" in text:  # transformers' own words point at a report it logged, and at an option of its own
+        return "its weights are of other sizes than its config.json says"
+    text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _looks_like_a_path(name: str) -> bool:
