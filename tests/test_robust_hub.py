@@ -325,3 +325,17 @@ def test_zeroshot_with_a_damaged_sam_folder_exits_2(tiny_sam_dir, tiny_grounding
     res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--detector-path",
                                    str(tiny_grounding_dino_dir), "--sam-path", str(folder)])
     assert res.exit_code == 2 and "files are damaged" in " ".join(res.output.split()), res.output
+
+
+@pytest.mark.parametrize("detector, fixture", [("grounding-dino", "tiny_grounding_dino_dir"), ("owlv2", "tiny_owlv2_dir")])
+def test_a_detector_folder_without_tokenizer_files_is_refused(detector, fixture, request, tmp_path):
+    """Grounding DINO's processor loaded without them with an empty tokenizer (its 5 special tokens): every prompt of
+    the zero-shot pipeline was one [UNK] query, and the job wrote the same boxes for each, exit 0."""
+    from drywallqa.zeroshot.detection import DETECTORS
+
+    bare = _without_tokenizer(request.getfixturevalue(fixture), tmp_path / "bare")
+    for f in bare.glob("vocab*"):
+        f.unlink()
+    with pytest.raises(ValueError, match=r"bare.*holds \d tokens besides its special ones, so every prompt would read "
+                                         r"the same"):
+        DETECTORS.get(detector)(str(bare))

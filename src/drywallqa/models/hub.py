@@ -105,6 +105,23 @@ def load_hub_or_local(loader, name: str, what: str, model_type: str | None = Non
         ) from exc
 
 
+MIN_VOCABULARY = 10  # tokens besides the special ones: real tokenizers have tens of thousands, a test one dozens
+
+
+def check_tokenizer(tokenizer, source: str, what: str, files: str, tower: str, vocab_size: int | None = None) -> None:
+    """``ValueError`` when ``tokenizer`` (of the hub id or folder ``source``) cannot tell prompts apart or is another
+    model's. ``transformers`` builds an empty tokenizer (its special tokens alone) from a folder without the tokenizer
+    ``files``, and with it every prompt reads the same: fewer than :data:`MIN_VOCABULARY` tokens besides the special
+    ones are refused; with ``vocab_size`` (of the text ``tower``), so is a tokenizer whose ids go past it."""
+    words = len(set(tokenizer.get_vocab()) - set(tokenizer.all_special_tokens))
+    if words < MIN_VOCABULARY:
+        raise ValueError(f"cannot load {what} from {source!r}: its vocabulary holds {words} tokens besides its special "
+                         f"ones, so every prompt would read the same; its tokenizer files ({files}) are missing or damaged")
+    if vocab_size is not None and len(tokenizer) > vocab_size:
+        raise ValueError(f"cannot load {what} from {source!r}: it has {len(tokenizer)} tokens and the {tower} "
+                         f"{vocab_size}: the tokenizer of another model")
+
+
 def _why(name: str, exc: BaseException, limit: int = 300) -> str:
     """What ``from_pretrained(name)`` failed on, in one line of at most ``limit`` characters."""
     if _looks_like_a_path(name) and os.path.isfile(name):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..models.hub import load_hub_or_local
+from ..models.hub import check_tokenizer, load_hub_or_local
 from ..utils.registry import Registry
 
 DETECTORS: Registry = Registry("detector")
@@ -44,6 +44,8 @@ class GroundingDinoDetector:
         # a folder of another kind of model is refused (its config.json's model_type) before anything loads
         self.processor = load_hub_or_local(AutoProcessor, path, "Grounding DINO processor", "grounding-dino")
         self.model = load_hub_or_local(GroundingDinoForObjectDetection, path, "Grounding DINO model").eval()
+        check_tokenizer(self.processor.tokenizer, path, "the Grounding DINO tokenizer", "tokenizer.json, vocab.txt",
+                        "Grounding DINO text encoder", self.model.config.text_config.vocab_size)
         self.box_threshold, self.text_threshold = box_threshold, text_threshold
 
     @torch.no_grad()
@@ -103,6 +105,8 @@ class Owlv2Detector:
         # a folder of another kind of model is refused (its config.json's model_type) before anything loads
         self.processor = load_hub_or_local(AutoProcessor, path, "OWLv2 processor", "owlv2")
         self.model = load_hub_or_local(Owlv2ForObjectDetection, path, "OWLv2 model").eval()
+        check_tokenizer(self.processor.tokenizer, path, "the OWLv2 tokenizer", "tokenizer.json, vocab.json, merges.txt",
+                        "OWLv2 text encoder", self.model.config.text_config.vocab_size)
         self.box_threshold = box_threshold
 
     @torch.no_grad()

@@ -17,14 +17,13 @@ import torch.nn.functional as F
 
 from ...utils.deprecation import deprecated_names
 from ..base import PromptedSegmentationModel
-from ..hub import load_hub_or_local
+from ..hub import check_tokenizer, load_hub_or_local
 from ..registry import register_model
 from .configuration_clipseg import ClipSegConfig
 
 
 # what a CLIP tokenizer's save_pretrained writes, by transformers version (5.x: tokenizer.json, tokenizer_config.json)
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
-MIN_VOCABULARY = 10  # tokens besides the special ones: real CLIP has 49k, a character-level test tokenizer dozens
 
 
 def load_clip_tokenizer(source: str, vocab_size: int | None = None):
@@ -50,14 +49,7 @@ def load_clip_tokenizer(source: str, vocab_size: int | None = None):
                 "copy them from the folder the model was downloaded into (the hub model's tokenizer.json, vocab.json, "
                 "merges.txt)")
     tokenizer = load_hub_or_local(CLIPTokenizer, source, "CLIP tokenizer")
-    words = len(set(tokenizer.get_vocab()) - set(tokenizer.all_special_tokens))
-    if words < MIN_VOCABULARY:
-        raise ValueError(f"cannot load the CLIP tokenizer from {source!r}: its vocabulary holds {words} tokens besides "
-                         f"its special ones, so every prompt would read the same; its tokenizer files "
-                         f"({', '.join(TOKENIZER_FILES[:3])}) are missing or damaged")
-    if vocab_size is not None and len(tokenizer) > vocab_size:
-        raise ValueError(f"cannot load the CLIP tokenizer from {source!r}: it has {len(tokenizer)} tokens and the "
-                         f"CLIPSeg text tower {vocab_size}: the tokenizer of another model")
+    check_tokenizer(tokenizer, source, "the CLIP tokenizer", ", ".join(TOKENIZER_FILES[:3]), "CLIPSeg text tower", vocab_size)
     return tokenizer
 
 
