@@ -509,3 +509,16 @@ def test_the_python_api_refuses_a_model_s_options_for_the_pipeline(tiny_groundin
     # every segmenter on box-labelled data): none here, the masks as they are
     plain = seg.decode(EncodedImage(photo), ["segment crack"]).masks["segment crack"]
     assert np.array_equal(seg.predict(photo, ["segment crack"], label_shape="box").masks["segment crack"], plain)
+
+
+def test_a_null_sam_path_loads_the_default_sam(tmp_path, monkeypatch):
+    """`sam_path: null` ("null for the default", as the config check says) was given to the loader as None: a
+    TypeError traceback from os.path.isabs."""
+    from drywallqa.zeroshot import pipeline
+
+    asked = []
+    monkeypatch.setattr(pipeline, "load_sam", lambda path: asked.append(path) or _NoSam())
+    cfg = tmp_path / "zs.yaml"
+    cfg.write_text("sam_path: null\n")
+    ZeroShotSegmenter(ZeroShotConfig.from_yaml(cfg), detector=_Quiet())
+    assert asked == [pipeline.DEFAULT_SAM] == ["facebook/sam-vit-base"]

@@ -33,6 +33,7 @@ from .tagging import TAGGERS
 
 PROMPT_SOURCES = ("generated", "fixed")
 FIXED_PROMPTS_SOURCE = "fixed (the prompts given)"  # report.json's prompt_source with prompt_source: fixed
+DEFAULT_SAM = "facebook/sam-vit-base"  # sam_path's default, and what a null sam_path loads
 
 
 @dataclass
@@ -48,7 +49,7 @@ class ZeroShotConfig:
     text_threshold: float = 0.25
     size_filter: bool = True
     max_box_fraction: float = 0.5           # boxes larger than this fraction of the image are dropped
-    sam_path: str | None = "facebook/sam-vit-base"
+    sam_path: str | None = DEFAULT_SAM      # null: the default, as detector_path's null is the detector's
     mask_threshold: float = 0.5             # on the anomaly map, for the binary masks' probabilities
     min_confidence: float | None = None     # masks whose confidence (the map's maximum) is lower come back empty
 
@@ -153,7 +154,7 @@ class ZeroShotSegmenter(Segmenter):
         self.tagger = tagger or TAGGERS.get(config.tagger)(**config.tagger_options)
         self.generator = generator or PROMPT_GENERATORS.get(config.prompt_generator)(**config.prompt_generator_options)
         self.detector = detector or DETECTORS.get(config.detector)(config.detector_path, config.box_threshold, config.text_threshold)
-        self.sam = (sam or load_sam(config.sam_path)).eval()
+        self.sam = (sam or load_sam(config.sam_path or DEFAULT_SAM)).eval()
         self.stats = {"images": 0, "boxes_detected": 0, "removed_by_size_filter": 0, "boxes_kept": 0,
                       "images_without_boxes": 0, "images_with_all_boxes_filtered": 0}
         self.min_confidence = validate_confidence(config.min_confidence)  # read by tiling too
