@@ -522,3 +522,36 @@ def test_a_null_sam_path_loads_the_default_sam(tmp_path, monkeypatch):
     cfg.write_text("sam_path: null\n")
     ZeroShotSegmenter(ZeroShotConfig.from_yaml(cfg), detector=_Quiet())
     assert asked == [pipeline.DEFAULT_SAM] == ["facebook/sam-vit-base"]
+
+
+def test_a_second_job_into_an_out_a_job_is_writing_into_is_refused(tmp_path, no_models):
+    """Two jobs started at once both found the --out empty, then wrote their masks, anomaly maps and report.json over
+    each other's: both exit 0, the first's report lost and its masks listed by none."""
+    from filelock import FileLock
+
+    from drywallqa.zeroshot.pipeline import ZEROSHOT_LOCK, run_zeroshot
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    out = tmp_path / "o"
+    second = []
+
+    class Meanwhile(_Quiet):  # the other job starts while this one segments its photo
+        def detect(self, image, prompts):
+            other = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed", sam_path=None), detector=_Quiet(),
+                                      sam=_NoSam())
+            try:
+                run_zeroshot(other, [tmp_path / "imgs"], out, prompts=["hole"], progress=False)
+            except ValueError as exc:
+                second.append(str(exc))
+            return []
+
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed", sam_path=None), detector=Meanwhile(), sam=_NoSam())
+    report = run_zeroshot(seg, [tmp_path / "imgs"], out, prompts=["crack"], progress=False)
+    assert second and "in use by another zero-shot job" in second[0] and "choose another --out" in second[0]
+    assert report["images"][0]["prompts"] == ["crack"] and not (out / "w__hole.png").exists()
+    assert json.loads((out / "report.json").read_text())["images"][0]["prompts"] == ["crack"]
+    with FileLock(str(out / ZEROSHOT_LOCK), timeout=0):  # the command says so before its models load
+        res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(out), "--prompts", "fixed",
+                                       "-p", "crack"])
+    assert res.exit_code == 2 and "in use by another zero-shot job" in _text(res), res.output

@@ -282,7 +282,8 @@ def zeroshot(
                                    "and listed as earlier_outputs. The same job is run again without it."),
 ):
     """Segment defects with no training data: surface tags -> anomaly prompts -> boxes -> size filter -> SAM."""
-    from ..zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter, earlier_job, reference_photos, run_zeroshot
+    from ..zeroshot.pipeline import (ZeroShotConfig, ZeroShotSegmenter, earlier_job, reference_photos, run_zeroshot,
+                                     zeroshot_in_use)
 
     try:
         cfg = ZeroShotConfig.from_yaml(config) if config else ZeroShotConfig()
@@ -312,6 +313,9 @@ def zeroshot(
         conflict = earlier_job(paths, out, cfg, prompt or None, reference)[1]
     except ValueError as exc:  # --out an input folder
         raise typer.BadParameter(str(exc), param_hint="--out") from None
+    in_use = zeroshot_in_use(out)  # another job writing there now (run_zeroshot holds the lock, and checks again)
+    if in_use:
+        raise typer.BadParameter(in_use, param_hint="--out")
     if conflict is not None and not overwrite:  # another job's results there
         raise typer.BadParameter(conflict, param_hint="--out")
     if reference:  # a --reference of no photo, before the models load

@@ -271,6 +271,16 @@ ZEROSHOT_REPORT = "report.json"
 ANOMALY = "anomaly"  # <stem>__anomaly.png: an image's anomaly map (a prompt "anomaly" has its mask named otherwise)
 ZEROSHOT_JOB = ".zeroshot_job.json"  # the job writing into an output folder (zeroshot_job), written before its photos
 JOB_PARTS = {"config": "settings", "prompts": "prompts", "references": "reference photos", "photos": "photos"}
+ZEROSHOT_LOCK = ".zeroshot.lock"  # in a job's --out: locked (filelock) while a zero-shot job writes there
+ZEROSHOT_LOCK_USER = ("zero-shot job", "choose another --out")  # who holds it, and what to do instead
+
+
+def zeroshot_in_use(out_dir) -> str | None:
+    """Why a zero-shot job cannot write into ``out_dir`` now (another holds it: :func:`run_zeroshot`), or None; said
+    before the models load, nothing is made."""
+    from ..utils.files import folder_in_use
+
+    return folder_in_use(out_dir, ZEROSHOT_LOCK, *ZEROSHOT_LOCK_USER)
 
 
 def earlier_outputs(out: Path, report: bool = False) -> set[str]:
@@ -388,7 +398,8 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
     """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``.
 
     An ``out_dir`` that holds another job's results is refused (:func:`earlier_job`) unless ``overwrite``; the same
-    job is run again. Each image's entry lists the ``files`` this run wrote for it; outputs in ``out_dir`` that this
+    job is run again. ``out_dir`` is locked for the job (:data:`ZEROSHOT_LOCK`): a second job into it meanwhile is
+    refused (two jobs checked the folder empty at once and wrote their masks and reports over each other's). Each image's entry lists the ``files`` this run wrote for it; outputs in ``out_dir`` that this
     run did not replace (with ``overwrite``, another job's masks of other prompts or photos, a predict run's records)
     are left as they are, listed in ``earlier_outputs`` and counted in ``warnings``, never read as this run's. The
     files of a photo that failed half-way are removed (this run wrote them). The size filter the ``references`` set
@@ -396,11 +407,16 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
     again, and a job without references filters by the config's).
 
     Raises:
-        ValueError: ``out_dir`` is an input folder, holds another job's results, cannot be written; a reference that
-            holds no photo or that the detector fails on."""
+        ValueError: ``out_dir`` is an input folder, holds another job's results, is another job's now, cannot be
+            written; a reference that holds no photo or that the detector fails on."""
+    from ..engine.batch import check_out_apart
+    from ..utils.files import folder_lock
+
+    check_out_apart(paths, out_dir)  # before the lock file is made: never in a folder of photos
     given = segmenter.config.max_box_fraction
     try:
-        return _run_zeroshot(segmenter, paths, out_dir, references, progress, prompts, overwrite)
+        with folder_lock(out_dir, ZEROSHOT_LOCK, *ZEROSHOT_LOCK_USER):
+            return _run_zeroshot(segmenter, paths, out_dir, references, progress, prompts, overwrite)
     finally:
         segmenter.config.max_box_fraction = given
 
