@@ -109,3 +109,34 @@ def test_a_training_run_or_a_damaged_config_given_as_the_model_is_named_as_such(
         said = "".join(res.output.replace("│", " ").split())  # long paths wrap mid-word in the error box
         assert res.exit_code == 2 and "".join(words.split()) in said, res.output
         assert str(model).replace(" ", "") in said and ("utf-8" in said or model.name == "run"), res.output
+
+
+def _wide_val_splits(synthetic_datasets, folder):
+    from drywallqa.data.grouping import make_group_split
+
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.2, "val": 0.6, "test": 0.2}, seed=0).to_json(folder / f"{ds}.json")
+    return folder
+
+
+def test_a_model_whose_maps_hold_nan_is_named_not_fitted(tiny_model_dir, synthetic_datasets, tmp_path):
+    """Finite weights that overflow (a run that diverged slowly) make maps of NaN: the fit stopped with scipy's
+    "Residuals are not finite in the initial point", said of --dataset / --limit."""
+    import numpy as np
+    from safetensors.torch import load_file, save_file
+
+    from drywallqa.confidence import STATISTICS, fit_confidence_model
+
+    weights = load_file(str(tiny_model_dir / "model.safetensors"))
+    save_file({k: v * 1e8 if v.is_floating_point() and "running_var" not in k else v for k, v in weights.items()},
+              str(tiny_model_dir / "model.safetensors"))
+    splits = _wide_val_splits(synthetic_datasets, tmp_path / "wide")
+    res = runner.invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "-d",
+                              "syn_tape", "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets)])
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "--model-path" in said and "holds NaN or infinity" in said, res.output
+    assert not (tiny_model_dir / "confidence.json").exists()
+    records = [{"concept": c, "stats": {k: 0.5 + i / 10 for k in STATISTICS}, "iou": i / 10} for c in "ab" for i in range(5)]
+    records[3]["stats"]["band"] = np.nan
+    with pytest.raises(ValueError, match=r"1 of 10 masks have statistics or an IoU that are NaN.*a mask of 'a'"):
+        fit_confidence_model(records)

@@ -225,7 +225,8 @@ def fit_confidence_model(records: list[dict], prompts: dict | None = None, seed:
     all records and a sigmoid per concept maps its score to the IoU scale.
 
     Raises:
-        ValueError: fewer than ``MIN_MASKS`` records of some concept. Masks of one concept that all score the same IoU
+        ValueError: fewer than ``MIN_MASKS`` records of some concept, or a record whose statistics or IoU are NaN or
+            infinite (a map holding NaN). Masks of one concept that all score the same IoU
             (nothing to rank: all its labels empty), or no candidate ranking better than chance, are a warning: the
             model fitted says nothing of the masks.
     """
@@ -236,6 +237,12 @@ def fit_confidence_model(records: list[dict], prompts: dict | None = None, seed:
     folds = min(CV_FOLDS, *counts.values())
     x = np.array([[r["stats"][f] for f in STATISTICS] for r in records], np.float64)
     y = np.array([r["iou"] for r in records], np.float64)
+    bad = np.flatnonzero(~np.isfinite(x).all(1) | ~np.isfinite(y))
+    if bad.size:  # scipy's fit said only "Residuals are not finite in the initial point"
+        first = records[bad[0]]
+        which = first.get("image") or f"a mask of {first['concept']!r}"
+        raise ValueError(f"{bad.size} of {len(records)} masks have statistics or an IoU that are NaN or infinite (e.g. "
+                         f"{which}): no confidence can be fitted on them")
     concept = np.array([r["concept"] for r in records])
     means, scales = x.mean(0), np.where(x.std(0) > 1e-9, x.std(0), 1.0)
     z = (x - means) / scales

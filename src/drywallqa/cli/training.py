@@ -280,7 +280,7 @@ def calibrate_confidence(
     """Fit the model's mask confidence (the estimated IoU of each mask) on the group-clean val part: the
     statistics of its probability maps and how to combine them are chosen by cross-validation there."""
     from ..confidence import CONFIDENCE_FILE
-    from ..engine.calibrate import calibrate_model_confidence, check_keeps_concepts, confidence_segmenter
+    from ..engine.calibrate import MapsNotFinite, calibrate_model_confidence, check_keeps_concepts, confidence_segmenter
 
     target = check_model_file(model_path, CONFIDENCE_FILE)  # a folder (not a shipped name): it writes into it
     if limit is None:  # (a look with --limit writes nothing)
@@ -302,6 +302,8 @@ def calibrate_confidence(
                                            segmenter=segmenter)
     except (FileNotFoundError, KeyError) as exc:  # no dataset or split manifest, or one without a val part
         raise typer.BadParameter(str(exc).strip("'\""), param_hint="--dataset / --splits-dir / --datasets-dir") from None
+    except MapsNotFinite as exc:  # the model's maps hold NaN
+        raise typer.BadParameter(str(exc), param_hint="--model-path") from None
     except ValueError as exc:  # too few photos could be scored, or a folder whose config the model cannot take
         raise typer.BadParameter(str(exc), param_hint="--dataset / --limit") from None
     except OSError as exc:  # a file it cannot read

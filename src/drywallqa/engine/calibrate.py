@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
@@ -23,9 +24,17 @@ from .predictor import TorchSegmenter
 from .segmenter import Segmenter
 
 
+class MapsNotFinite(ValueError):
+    """The model's probability map of a val photo holds NaN or infinity: no statistic of it can be fitted."""
+
+
 def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress: bool = True) -> tuple[list, list]:
     """-> (records ``{"concept", "prompt", "image", "stats", "iou"}`` of the canonical prompt's masks, failures);
-    ``concept``: the dataset's ``concept_name``."""
+    ``concept``: the dataset's ``concept_name``.
+
+    Raises:
+        MapsNotFinite: a map holding NaN or infinity (weights that overflow), naming the photo: the fit failed on it
+            with scipy's "Residuals are not finite in the initial point", said of --dataset / --limit."""
     records, failures = [], []
     for es in eval_sets:
         config = get_dataset_config(es.dataset)
@@ -40,6 +49,10 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
                 failures.append(f"{sample.image_path}: image and label differ in size; skipped")
                 continue
             result = segmenter.predict(image, [prompt], label_shape=scoring_label_shape(es.dataset))  # as evaluate scores it
+            if not np.isfinite(result.probabilities[prompt]).all():
+                raise MapsNotFinite(f"the model's probability map of {sample.image_path} for {prompt!r} holds NaN or "
+                                    "infinity (weights that overflow, or a damaged model): no confidence can be fitted "
+                                    "on its maps, and its masks are no answer either")
             stats = mask_statistics(result.probabilities[prompt], result.masks[prompt], segmenter.threshold_for(prompt))
             records.append({"concept": config.concept_name, "prompt": prompt, "image": str(sample.image_path),
                             "stats": stats, "iou": mask_iou(result.masks[prompt], gt)})
