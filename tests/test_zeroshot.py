@@ -205,3 +205,28 @@ def test_zeroshot_config_types_are_checked_and_numbers_accepted(tmp_path):
     cfg.write_text("size_filter: 1\n")
     with pytest.raises(ValueError, match="size_filter"):
         ZeroShotConfig.from_yaml(cfg)
+
+
+def test_llm_answers_that_are_no_prompts_fall_back_or_are_left_out(fake_llm, tmp_path):
+    """A content of null (a refusal, a tool call) failed every photo with an AttributeError, not falling back to the
+    table; nouns holding control characters or of thousands of characters became detector queries and mask files
+    unchecked; a base_url httpx cannot parse failed every photo with an InvalidURL."""
+    table = TablePromptGenerator().generate(["drywall"])
+    llm = LLMPromptGenerator(fake_llm, timeout_s=5)
+    try:
+        for answer in (None, 5):
+            _FakeLLM.answer = answer
+            assert llm.generate(["drywall"]) == table and "content is" in llm.source
+        _FakeLLM.answer = json.dumps(["crack\x1b[31m", "hole\x00", "x" * 5000, "nail pop"])
+        assert llm.generate(["drywall"]) == ["nail pop"] and llm.source.startswith("llm")
+        _FakeLLM.answer = json.dumps(["x" * 5000])
+        assert llm.generate(["drywall"]) == table and "no usable noun" in llm.source
+    finally:
+        _FakeLLM.answer = '["hairline crack", "nail pop"]'
+    for url in ("http://[::1", "ftp://host", "no-url"):
+        with pytest.raises(ValueError, match="base_url"):
+            LLMPromptGenerator(url)
+        cfg = tmp_path / "zs.yaml"
+        cfg.write_text(f"prompt_generator: llm\nprompt_generator_options: {{base_url: '{url}'}}\n")
+        with pytest.raises(ValueError, match="base_url"):
+            ZeroShotConfig.from_yaml(cfg)

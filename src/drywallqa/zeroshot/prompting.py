@@ -45,6 +45,21 @@ class TablePromptGenerator:
         return list(dict.fromkeys(out or self.table["default"]))[: self.max_prompts]
 
 
+def _usable_prompt(noun) -> str | None:
+    """An LLM's noun as a prompt (:func:`~drywallqa.text.prompts.check_prompt`, as a prompt given is checked), or None
+    for one that is none: no text, empty, too long or holding control characters (each was a detector query and a mask
+    file, unchecked)."""
+    from ..text.prompts import check_prompt
+
+    if not isinstance(noun, str):
+        return None
+    try:
+        return check_prompt(noun)
+    except ValueError:
+        logger.warning("LLM prompt endpoint: %.60r is no prompt; left out", noun)
+        return None
+
+
 @PROMPT_GENERATORS.decorator("llm")
 class LLMPromptGenerator:
     """Asks ``POST {base_url}/v1/chat/completions`` for a JSON list of defect nouns."""
@@ -59,11 +74,19 @@ class LLMPromptGenerator:
 
     @staticmethod
     def check_options(base_url: str, model: str = "local", timeout_s: float = 10.0, max_prompts: int = 8) -> None:
-        """ValueError unless ``base_url`` and ``model`` are text, ``timeout_s`` in (0, 3600] and ``max_prompts`` at
-        least 1."""
+        """ValueError unless ``base_url`` (an http or https URL) and ``model`` are text, ``timeout_s`` in (0, 3600] and
+        ``max_prompts`` at least 1."""
+        import httpx
+
         for name, value in (("base_url", base_url), ("model", model)):
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be text, got {value!r}")
+        try:  # one httpx cannot even parse failed every photo with an InvalidURL (no HTTPError: no fall-back)
+            url = httpx.URL(base_url)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"base_url {base_url!r} is no URL ({exc})") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"base_url must be an http:// or https:// URL of the LLM server, got {base_url!r}")
         number_in_range(timeout_s, "timeout_s", 0.0, 3600.0, low_inclusive=False, unit=" seconds")
         check_max_prompts(max_prompts)
 
@@ -77,10 +100,15 @@ class LLMPromptGenerator:
                            json={"model": self.model, "messages": [{"role": "user", "content": question}], "temperature": 0})
             r.raise_for_status()
             text = r.json()["choices"][0]["message"]["content"]
+            if not isinstance(text, str):  # null (a refusal, a tool call) failed every photo with an AttributeError
+                raise TypeError(f"the answer's content is {type(text).__name__}, not text")
             nouns = json.loads(text[text.index("[") : text.rindex("]") + 1])
-            nouns = [n.strip() for n in nouns if isinstance(n, str) and n.strip()]
+            if not isinstance(nouns, list):
+                raise TypeError(f"the answer holds a JSON {type(nouns).__name__}, not a list")
+            nouns = [n for n in map(_usable_prompt, nouns) if n]
             if not nouns:
-                raise ValueError("empty list")
+                raise ValueError("no usable noun in the list (empty, or none of them a prompt: text of at most 300 "
+                                 "characters without control characters)")
             self.last_error = None
             self.source = f"llm {self.base_url}"
             return list(dict.fromkeys(nouns))[: self.max_prompts]
