@@ -555,3 +555,19 @@ def test_a_second_job_into_an_out_a_job_is_writing_into_is_refused(tmp_path, no_
         res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(out), "--prompts", "fixed",
                                        "-p", "crack"])
     assert res.exit_code == 2 and "in use by another zero-shot job" in _text(res), res.output
+
+
+def test_a_tagger_top_k_beyond_the_models_labels_is_refused_when_built(tmp_path):
+    """Every photo failed with torch's "selected index k out of range"."""
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessorPil
+
+    from drywallqa.zeroshot.tagging import HFClassifierTagger
+
+    folder = str(tmp_path / "vit")
+    ViTForImageClassification(ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                                        image_size=32, patch_size=16, id2label={0: "drywall", 1: "concrete"},
+                                        label2id={"drywall": 0, "concrete": 1})).save_pretrained(folder)
+    ViTImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(folder)
+    assert HFClassifierTagger(folder, top_k=2).tags(_photo()) in (["drywall", "concrete"], ["concrete", "drywall"])
+    with pytest.raises(ValueError, match=r"top_k 3 is more than the 2 labels of the tagging model"):
+        HFClassifierTagger(folder, top_k=3)

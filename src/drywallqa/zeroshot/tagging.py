@@ -45,6 +45,10 @@ class HFClassifierTagger(Tagger):
         self.processor = load_hub_or_local(AutoImageProcessor, model_path, "image processor")
         self.model = load_hub_or_local(AutoModelForImageClassification, model_path, "tagging model").eval()
         self.top_k = int(top_k)
+        labels = self.model.config.num_labels
+        if self.top_k > labels:  # every photo failed with torch's "selected index k out of range"
+            raise ValueError(f"tagger_options: top_k {self.top_k} is more than the {labels} labels of the tagging model "
+                             f"{model_path!r}")
 
     @staticmethod
     def check_options(model_path: str, top_k: int = 1) -> None:
