@@ -140,3 +140,33 @@ def test_a_model_whose_maps_hold_nan_is_named_not_fitted(tiny_model_dir, synthet
     records[3]["stats"]["band"] = np.nan
     with pytest.raises(ValueError, match=r"1 of 10 masks have statistics or an IoU that are NaN.*a mask of 'a'"):
         fit_confidence_model(records)
+
+
+def test_a_model_folder_written_over_during_the_calibration_gets_no_confidence_of_the_weights_before(
+        tiny_model_dir, synthetic_datasets, tmp_path, monkeypatch):
+    """A ship (or train) into the folder while calibrate-confidence ran: the fit of the old weights' maps was written
+    into the new model, silently."""
+    import os
+
+    from drywallqa.engine import calibrate
+
+    splits = _wide_val_splits(synthetic_datasets, tmp_path / "wide")
+    records = calibrate.confidence_records
+
+    def meanwhile_shipped(*args, **kwargs):
+        out = records(*args, **kwargs)
+        shutil.copytree(tiny_model_dir, tmp_path / "new")  # ship writes beside and renames into place
+        os.rename(tiny_model_dir, tmp_path / "old")
+        os.rename(tmp_path / "new", tiny_model_dir)
+        return out
+
+    monkeypatch.setattr(calibrate, "confidence_records", meanwhile_shipped)
+    res = runner.invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "-d",
+                              "syn_tape", "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets)])
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 1 and "was written over while it was calibrated" in said, res.output
+    assert not (tiny_model_dir / "confidence.json").exists() and not (tmp_path / "old" / "confidence.json").exists()
+    monkeypatch.setattr(calibrate, "confidence_records", records)  # left alone, it is written
+    res = runner.invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "-d",
+                              "syn_tape", "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets)])
+    assert res.exit_code == 0 and (tiny_model_dir / "confidence.json").is_file(), res.output

@@ -280,7 +280,8 @@ def calibrate_confidence(
     """Fit the model's mask confidence (the estimated IoU of each mask) on the group-clean val part: the
     statistics of its probability maps and how to combine them are chosen by cross-validation there."""
     from ..confidence import CONFIDENCE_FILE
-    from ..engine.calibrate import MapsNotFinite, calibrate_model_confidence, check_keeps_concepts, confidence_segmenter
+    from ..engine.calibrate import (FolderReplaced, MapsNotFinite, calibrate_model_confidence, check_keeps_concepts,
+                                    confidence_segmenter)
 
     target = check_model_file(model_path, CONFIDENCE_FILE)  # a folder (not a shipped name): it writes into it
     if limit is None:  # (a look with --limit writes nothing)
@@ -304,6 +305,9 @@ def calibrate_confidence(
         raise typer.BadParameter(str(exc).strip("'\""), param_hint="--dataset / --splits-dir / --datasets-dir") from None
     except MapsNotFinite as exc:  # the model's maps hold NaN
         raise typer.BadParameter(str(exc), param_hint="--model-path") from None
+    except FolderReplaced as exc:  # another command wrote the folder meanwhile
+        tagged("error:", "red", str(exc))
+        raise typer.Exit(code=1)
     except ValueError as exc:  # too few photos could be scored, or a folder whose config the model cannot take
         raise typer.BadParameter(str(exc), param_hint="--dataset / --limit") from None
     except OSError as exc:  # a file it cannot read

@@ -28,6 +28,26 @@ class MapsNotFinite(ValueError):
     """The model's probability map of a val photo holds NaN or infinity: no statistic of it can be fitted."""
 
 
+class FolderReplaced(ValueError):
+    """The model folder was written over while it was calibrated: what was fitted is of the weights before."""
+
+
+def folder_stamp(model_dir: str | Path) -> list:
+    """What tells a model folder from one written over it since (``ship`` or ``train`` into it, a copy, weights
+    replaced): its ``config.json``'s and weight files' names, file ids, sizes and modification times."""
+    import os
+
+    from ..models.base import CONFIG_NAME
+    from .predictor import WEIGHT_SUFFIXES
+
+    folder = Path(model_dir)
+    try:
+        files = [folder / CONFIG_NAME, *sorted(f for f in folder.iterdir() if f.suffix in WEIGHT_SUFFIXES)]
+        return [(f.name, st.st_ino, st.st_size, st.st_mtime_ns) for f in files for st in [os.stat(f)]]
+    except OSError:  # gone, or a file of it: no folder like the one calibrated
+        return []
+
+
 def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress: bool = True) -> tuple[list, list]:
     """-> (records ``{"concept", "prompt", "image", "stats", "iou"}`` of the canonical prompt's masks, failures);
     ``concept``: the dataset's ``concept_name``.
@@ -123,7 +143,12 @@ def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "tapin
     and write it (unless ``save=False``: a look at what a fit would choose). Where datasets share a concept (box
     labels and strips refined from them), the masks a model answers with are scored against the region-labelled
     ones only (:func:`~drywallqa.data.registry.answer_datasets`); every prompt of the concept gets its calibration.
-    ``segmenter``: :func:`confidence_segmenter` of ``model_dir`` where the caller loaded it already."""
+    ``segmenter``: :func:`confidence_segmenter` of ``model_dir`` where the caller loaded it already.
+
+    Raises:
+        MapsNotFinite: a val map holding NaN or infinity.
+        FolderReplaced: ``model_dir`` written over (its config or weights) during the fit: nothing is written."""
+    stamp = folder_stamp(model_dir)  # the weights the maps come from: the fit is written only where they still are
     segmenter = segmenter or confidence_segmenter(model_dir)
     scored = [d for names in answer_datasets(datasets).values() for d in names]
     sets = build_eval_sets(scored, which=("val",), splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit)
@@ -135,5 +160,9 @@ def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "tapin
         fitted_on += f", only the first {limit} photos of each dataset (--limit)"
     model.selection.update(fitted_on=fitted_on, failures=failures[:20])
     if save:
+        if folder_stamp(model_dir) != stamp:  # a ship or train into the folder meanwhile: a fit of other weights
+            raise FolderReplaced(f"{model_dir} was written over while it was calibrated (a ship or train into it, a copy "
+                                 "or weights replaced): the confidence fitted on its earlier weights was not written; "
+                                 "calibrate it again")
         model.save(model_dir)
     return model
