@@ -571,3 +571,31 @@ def test_a_tagger_top_k_beyond_the_models_labels_is_refused_when_built(tmp_path)
     assert HFClassifierTagger(folder, top_k=2).tags(_photo()) in (["drywall", "concrete"], ["concrete", "drywall"])
     with pytest.raises(ValueError, match=r"top_k 3 is more than the 2 labels of the tagging model"):
         HFClassifierTagger(folder, top_k=3)
+
+
+def test_reference_photos_are_read_one_at_a_time(tmp_path, monkeypatch):
+    """Every reference photo was read into memory before the first was detected in: a folder of hundreds of phone
+    photos took gigabytes."""
+    import weakref
+
+    from drywallqa.zeroshot import pipeline
+
+    for i in range(5):
+        Image.fromarray(_photo(seed=i)).save(tmp_path / f"n{i}.png")
+    read, held = pipeline.read_image, []
+
+    def tracked(path):
+        image = read(path)
+        held.append(weakref.ref(image))
+        return image
+
+    class Counting(_Quiet):
+        def detect(self, image, prompts):
+            assert sum(r() is not None for r in held) == 1, "earlier reference photos are still held"
+            return []
+
+    monkeypatch.setattr(pipeline, "read_image", tracked)
+    seg = ZeroShotSegmenter(ZeroShotConfig(sam_path=None), detector=Counting(), sam=_NoSam())
+    report = {}
+    pipeline._size_filter_from_references(seg, [tmp_path], None, report)
+    assert len(held) == 5 and report["size_threshold_source"] == "config (no box found on the 5 reference normal images)"

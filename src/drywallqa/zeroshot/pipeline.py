@@ -373,24 +373,23 @@ def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, promp
     from ..utils.image_io import ImageReadError
 
     listing = reference_photos(references, segmenter.config.max_box_fraction)
-    refs = []
-    for path in listing.images:
+    fractions, used = [], None
+    for path in listing.images:  # one photo in memory at a time (a folder of hundreds held them all: gigabytes)
         try:
-            refs.append(read_image(path))
+            image = read_image(path)
         except (ImageReadError, OSError) as exc:
             raise ValueError(f"a reference photo cannot be read: {exc}") from None
-    used = segmenter.prompts_for(refs[0], prompts)
-    fractions = []
-    for path, image in zip(listing.images, refs):
+        used = used if used is not None else segmenter.prompts_for(image, prompts)  # the first photo's, for all
         try:
             fractions += [box_area_fraction(d.box, image.shape) for d in segmenter.detector.detect(image, used)]
         except Exception as exc:  # noqa: BLE001 - a model's error on that photo, named with it
             raise ValueError(f"reference photo {path}: the detector failed on it ({describe_error(exc)})") from None
+    n = len(listing.images)
     if fractions:
         segmenter.config.max_box_fraction = threshold_from_fractions(fractions, segmenter.config.max_box_fraction)
-        report["size_threshold_source"] = f"{len(refs)} reference normal images"
+        report["size_threshold_source"] = f"{n} reference normal images"
     else:
-        report["size_threshold_source"] = f"config (no box found on the {len(refs)} reference normal images)"
+        report["size_threshold_source"] = f"config (no box found on the {n} reference normal images)"
 
 
 def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, progress: bool = True,
