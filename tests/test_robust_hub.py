@@ -339,3 +339,27 @@ def test_a_detector_folder_without_tokenizer_files_is_refused(detector, fixture,
     with pytest.raises(ValueError, match=r"bare.*holds \d tokens besides its special ones, so every prompt would read "
                                          r"the same"):
         DETECTORS.get(detector)(str(bare))
+
+
+def test_sam_box_masks_are_brought_to_the_photos_size_a_few_at_a_time(tiny_sam_dir, monkeypatch):
+    """All boxes' float maps were upsampled to the photo's size at once: 64 boxes on a 12 MP photo took 4 GB (the
+    zero-shot pipeline asks SAM for every box of every prompt)."""
+    import torch.nn.functional as F
+
+    from drywallqa.models.sam_text import box_prompts, load_sam, sam_box_masks
+
+    sam = load_sam(str(tiny_sam_dir)).eval()
+    image = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    boxes = [[i, i, 40, 30] for i in range(10)]
+    sizes, interpolate = [], F.interpolate
+
+    def recorded(x, *args, **kwargs):
+        if kwargs.get("size") == (90, 120):  # to the photo's size (SAM's own layers upsample too)
+            sizes.append(len(x))
+        return interpolate(x, *args, **kwargs)
+
+    monkeypatch.setattr(box_prompts.F, "interpolate", recorded)
+    masks, ious = sam_box_masks(sam, image, boxes)
+    assert max(sizes) <= box_prompts.UPSAMPLE_BOXES and sum(sizes) == 10 and len(masks) == len(ious) == 10
+    monkeypatch.setattr(box_prompts, "UPSAMPLE_BOXES", 100)  # the same masks as all at once
+    assert all((a == b).all() and a.shape == (90, 120) for a, b in zip(masks, sam_box_masks(sam, image, boxes)[0]))
