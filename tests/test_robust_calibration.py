@@ -170,3 +170,16 @@ def test_a_model_folder_written_over_during_the_calibration_gets_no_confidence_o
     res = runner.invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "-d",
                               "syn_tape", "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets)])
     assert res.exit_code == 0 and (tiny_model_dir / "confidence.json").is_file(), res.output
+
+
+@pytest.mark.parametrize("command", ["calibrate-confidence", "calibrate-gate", "ship"])
+def test_a_model_type_this_version_does_not_know_is_a_model_path_error(tiny_model_dir, tmp_path, command):
+    """calibrate-confidence let the registry's KeyError through as a traceback (calibrate-gate named it)."""
+    config = tiny_model_dir / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "model_type": "film_unet_v9"}))
+    args = ["ship", str(tiny_model_dir), "--out", str(tmp_path / "x")] if command == "ship" else \
+        [command, "--model-path", str(tiny_model_dir)]
+    res = runner.invoke(app, args)
+    said = " ".join(res.output.replace("│", " ").split())
+    assert isinstance(res.exception, SystemExit) and res.exit_code in (1, 2), res.output  # no traceback
+    assert "unknown model 'film_unet_v9'" in said and "Traceback" not in res.output, res.output

@@ -289,8 +289,8 @@ def calibrate_confidence(
     names = tuple(dataset_names(dataset))
     try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
         segmenter = confidence_segmenter(model_path)
-    except (OSError, ValueError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="--model-path") from None
+    except (OSError, ValueError, KeyError) as exc:  # KeyError: a model type this version does not know
+        raise typer.BadParameter(error_message(exc), param_hint="--model-path") from None
     if getattr(segmenter.model, "reports_confidence", False):  # sam_text: SAM's predicted IoU is its confidence
         raise typer.BadParameter(f"{model_path} is a {segmenter.model.model_type} model, which reports a confidence of its "
                                  "own with every mask; a calibration would not be used", param_hint="--model-path")
