@@ -599,3 +599,23 @@ def test_reference_photos_are_read_one_at_a_time(tmp_path, monkeypatch):
     report = {}
     pipeline._size_filter_from_references(seg, [tmp_path], None, report)
     assert len(held) == 5 and report["size_threshold_source"] == "config (no box found on the 5 reference normal images)"
+
+
+@pytest.mark.parametrize("bad, said", [("x" * 400, "at most 300 characters"), ("crack\x1b[31m", "control characters")])
+def test_a_fixed_prompt_that_is_no_prompt_is_refused_before_the_models_load(tmp_path, monkeypatch, bad, said):
+    """It failed every photo with the same reason, after the models had loaded (minutes), and left an --out behind."""
+    from drywallqa.zeroshot import pipeline
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    monkeypatch.setattr(pipeline.ZeroShotSegmenter, "__init__", lambda *a, **k: pytest.fail("models loaded"))
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "o"), "--prompts",
+                                   "fixed", "-p", bad])
+    assert res.exit_code == 2 and said in _text(res) and "--prompt" in _text(res), res.output
+    assert not (tmp_path / "o").exists()
+    monkeypatch.undo()
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed", sam_path=None), detector=_Quiet(), sam=_NoSam())
+    with pytest.raises(ValueError, match=said):  # the Python API, before anything is written
+        run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", prompts=["crack", bad], progress=False)
+    assert not (tmp_path / "o").exists()

@@ -299,6 +299,13 @@ def zeroshot(
     if prompts == "generated" and prompt:
         raise typer.BadParameter("--prompt is used with --prompts fixed (the default generates the prompts from the "
                                  "surface); add --prompts fixed", param_hint="--prompt")
+    if prompt:  # too long, control characters: before the models load (every photo failed with it after)
+        from ..engine.segmenter import validate_prompts
+
+        try:
+            prompt = validate_prompts(prompt)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--prompt") from None
     cfg.prompt_source = prompts
     if material:
         cfg.tagger, cfg.tagger_options = "fixed", {"material": material}

@@ -406,11 +406,13 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
     again, and a job without references filters by the config's).
 
     Raises:
-        ValueError: ``out_dir`` is an input folder, holds another job's results, is another job's now, cannot be
-            written; a reference that holds no photo or that the detector fails on."""
+        ValueError: a prompt given that is none (too long, control characters), ``out_dir`` is an input folder, holds
+            another job's results, is another job's now, cannot be written; a reference that holds no photo or that the
+            detector fails on."""
     from ..engine.batch import check_out_apart
     from ..utils.files import folder_lock
 
+    prompts = validate_prompts(prompts) if prompts else None  # one that is no prompt: refused, not each photo's failure
     check_out_apart(paths, out_dir)  # before the lock file is made: never in a folder of photos
     given = segmenter.config.max_box_fraction
     try:
