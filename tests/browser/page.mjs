@@ -228,12 +228,20 @@ try {
     await page.waitForTimeout(300);
     longPrompts.submitted = { asked, left: await page.inputValue('#prompt-input'), error: await page.textContent('#error') };
     await page.unroute('**/v1/segment');
+    // a file name and a prompt of one long word (a messenger's file name; the 200 emoji above): wrapped where they
+    // show (the photo's name, the status line, the mask toggles), not a page to scroll sideways
+    await page.fill('#prompt-input', '');
+    const longName = 'IMG-20240512-WA0012_' + 'north_wall_after_the_second_coat_'.repeat(4) + '.tif';
+    await page.setInputFiles('#image', { name: longName, mimeType: 'image/tiff', buffer: await readFile(tiffPath) });
+    await page.$eval('#run', b => b.click());
+    await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
+    const longStatus = await page.textContent('#status');
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     const modelLine = await page.textContent('#model-line');
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffNote, tiffErrorShown, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
                            progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts,
-                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd };
+                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd, longStatus };
     await context.close();
   }
   console.log(JSON.stringify(report));
