@@ -122,6 +122,8 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert race["label"].startswith("cracks_2363_jpg.jpg with") and "not segmented yet" in race["status"], race
         assert "took too long" not in size["unavailable"]["proxy"] and "proxy" in size["unavailable"]["proxy"], size["unavailable"]
         assert "took too long" not in size["unavailable"]["connections"] and "busy" in size["unavailable"]["connections"]
+        gateway = size["unavailable"]["gateway"]  # a proxy's time limit: the same request again takes as long
+        assert "stopped waiting" in gateway and "smaller photo" in gateway and "try again" not in gateway, gateway
         assert size["focusAfterRemove"].startswith("remove prompt"), size["focusAfterRemove"]  # the focus not lost
         assert size["focusAfterAdd"].startswith("add prompt") or size["focusAfterAdd"] == "prompt-input", size["focusAfterAdd"]
         assert size["status"].startswith("Done in")

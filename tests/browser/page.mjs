@@ -175,6 +175,7 @@ try {
     // a 503 a proxy wrote (the server behind it down) is no "took too long"; the server's own 503s say which they are
     const unavailable = {};
     for (const [who, answer] of [['proxy', { status: 503, contentType: 'text/html', body: '<html>Service Unavailable</html>' }],
+                                 ['gateway', { status: 504, contentType: 'text/html', body: '<html>504 Gateway Time-out</html>' }],
                                  ['connections', { status: 503, contentType: 'application/json',
                                    body: JSON.stringify({ detail: 'the server holds as many connections as it serves (serve --max-connections); try again in a moment' }) }]]) {
       await page.route('**/v1/segment', route => route.fulfill(answer));
