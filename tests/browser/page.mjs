@@ -229,6 +229,14 @@ try {
     await page.waitForTimeout(300);
     longPrompts.submitted = { asked, left: await page.inputValue('#prompt-input'), error: await page.textContent('#error') };
     await page.unroute('**/v1/segment');
+    // several photos dropped at once: the first is the one sent, and the page says the others are not
+    const dropped = await page.evaluate(async () => {
+      const bytes = await (await fetch(document.querySelector('#gallery img').src)).blob(), dt = new DataTransfer();
+      for (const n of ['north.jpg', 'notes.txt', 'south.jpg', 'east.jpg'])
+        dt.items.add(new File([bytes], n, { type: n.endsWith('.txt') ? 'text/plain' : 'image/jpeg' }));
+      document.querySelector('#drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      return { sent: state.fileName, said: document.querySelector('#photo-name').textContent };
+    });
     // a file name and a prompt of one long word (a messenger's file name; the 200 emoji above): wrapped where they
     // show (the photo's name, the status line, the mask toggles), not a page to scroll sideways
     await page.fill('#prompt-input', '');
@@ -242,7 +250,7 @@ try {
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffNote, tiffErrorShown, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
                            progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts,
-                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd, longStatus };
+                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd, longStatus, dropped };
     await context.close();
   }
   console.log(JSON.stringify(report));
