@@ -295,3 +295,19 @@ def test_what_the_client_sent_otherwise_than_it_was_read_comes_back_among_the_wa
     assert "each result's 'prompt' is the prompt as read" in body["warnings"][1]
     r = client.post("/v1/segment", files=files, data={"prompts": ["segment crack", "segment taping area"]})
     assert not [w for w in r.json()["warnings"] if "prompts sent" in w or "as read" in w]  # nothing to say
+
+
+def test_a_refused_prompt_or_rule_is_named_by_its_place_not_quoted(client):
+    """Of several prompts (or QA rules: the page's lines), the 422 said why one was refused but not which: a prompt
+    holding an invisible text-direction override among eight chips, a wrong line among ten rules, left to guess."""
+    files = {"image": ("w.jpg", _jpeg(), "image/jpeg")}
+    hidden = client.post("/v1/segment", files=files, data={"prompts": ["segment crack", "segment \u202ekcarc", "seam"]})
+    assert hidden.status_code == 422 and hidden.json()["detail"].startswith("prompts 2: a prompt may not hold control"), hidden.text
+    assert "kcarc" not in hidden.text  # still no input echoed back
+    rules = ["segment crack: area_px > 5", "segment crack: regions > 1", "segment taping area: area_px > 5"]
+    for sent, said in ((rules, "flag 2: a rule's measure is one of"), (rules[::2], "flag 2: a rule's prompt must be one of"),
+                       (rules[1:2], "flag: a rule's measure is one of")):  # one rule: nothing to tell it from
+        r = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "flag": sent})
+        assert r.status_code == 422 and r.json()["detail"].startswith(said), (sent, r.text)
+    alone = client.post("/v1/segment", files=files, data={"prompts": ["a\x07b"]})
+    assert alone.json()["detail"].startswith("prompts: a prompt may not hold control"), alone.text

@@ -571,12 +571,13 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         try:
             prompts = validate_prompts(prompts)
         except ValueError as exc:  # the reason without the prompt quoted: no input is echoed back
-            raise HTTPException(status_code=422, detail=f"prompts: {getattr(exc, 'reason', exc)}") from exc
+            raise HTTPException(status_code=422, detail=refused_field("prompts", sent, check_prompt, exc)) from exc
         notes = merged_prompts(sent, prompts)
         try:
             rules = parse_rules(flag, prompts, mm_per_px)
         except ValueError as exc:
-            raise HTTPException(status_code=422, detail=f"flag: {getattr(exc, 'reason', exc)}") from exc
+            raise HTTPException(status_code=422, detail=refused_field(
+                "flag", flag, lambda rule: parse_rules([rule], prompts, mm_per_px), exc)) from exc
         if len(prompts) > config.max_prompts:
             raise HTTPException(status_code=422, detail=f"at most {config.max_prompts} prompts per request")
         if mask_format not in ("png", "coco_rle"):
@@ -657,6 +658,22 @@ def check_form_fields(form, query=()) -> None:
             raise HTTPException(status_code=422, detail=f"{name}: a JSON list in one field; repeat the field instead, "
                                                         f"one per {'prompt' if name == 'prompts' else 'rule'} "
                                                         f"(curl -F {name}='...' -F {name}='...')")
+
+
+def refused_field(name: str, values: list[str], check, exc: ValueError) -> str:
+    """What a 422 says of a repeated field (``prompts``, ``flag``) whose values ``check`` refuses: the reason, without
+    the value quoted (no input is echoed back), led by the field and, where it was sent more than once, the place of
+    the first value refused ("flag 3: ...", as the field's other errors are placed): which of eight prompts holds an
+    invisible control character, which line of the page's QA rules is wrong, was left to guess."""
+    place = ""
+    if len(values) > 1:
+        for i, value in enumerate(values):
+            try:
+                check(value)
+            except ValueError as refused:
+                place, exc = f" {i + 1}", refused
+                break
+    return f"{name}{place}: {getattr(exc, 'reason', exc)}"
 
 
 def merged_prompts(sent: list[str], prompts: list[str]) -> tuple[str, ...]:
