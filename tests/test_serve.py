@@ -311,3 +311,17 @@ def test_a_refused_prompt_or_rule_is_named_by_its_place_not_quoted(client):
         assert r.status_code == 422 and r.json()["detail"].startswith(said), (sent, r.text)
     alone = client.post("/v1/segment", files=files, data={"prompts": ["a\x07b"]})
     assert alone.json()["detail"].startswith("prompts: a prompt may not hold control"), alone.text
+
+
+def test_the_url_of_an_example_photo_is_a_url_whatever_its_name(tiny_model_dir, tmp_path):
+    """A sample photo named "wall #3.jpg" (ServeConfig.examples_dir, a folder of one's own) was listed at
+    /examples/wall #3.jpg, which a browser fetches as /examples/wall: the page's gallery said it could not load it."""
+    for name in ("wall #3.jpg", "a?b.jpg", "50%.jpg", "ü.jpg"):
+        (tmp_path / "ex").mkdir(exist_ok=True)
+        (tmp_path / "ex" / name).write_bytes(_jpeg())
+    client = TestClient(create_app(ServeConfig(examples_dir=str(tmp_path / "ex")), Segmenter.load(tiny_model_dir)))
+    listed = client.get("/v1/examples").json()["examples"]
+    assert sorted(ex["name"] for ex in listed) == ["50%.jpg", "a?b.jpg", "wall #3.jpg", "ü.jpg"]
+    for ex in listed:
+        r = client.get(ex["url"])
+        assert r.status_code == 200 and r.content == _jpeg(), (ex, r.status_code)

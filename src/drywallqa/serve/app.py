@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
@@ -511,7 +512,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     def list_examples() -> dict:
         """Sample photos to try (the web page's gallery)."""
         names = sorted(p.name for p in examples.glob("*.jpg")) if examples is not None and examples.is_dir() else []
-        return {"examples": [{"name": n, "url": f"/examples/{n}"} for n in names]}
+        # each url a URL: "wall #3.jpg" was sent as /examples/wall (404)
+        return {"examples": [{"name": n, "url": f"/examples/{quote(n)}"} for n in names]}
 
     @app.get("/healthz")
     def healthz() -> dict:
