@@ -109,6 +109,8 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert after["tableFits"] is True and after["labels"], f"{name}: the measures table scrolls sideways {after['tableFits']}"
         assert "confidence" in after["help"] and "px (pixels of the photo)" in after["help"]  # what the numbers mean
         assert "mm per pixel" in size["commaUnits"] and "in mm" in size["commaUnits"]
+        areas = size["commaAreas"]  # with a scale, areas in mm² as the key says (they were the px² of the photo)
+        assert len(areas) == 3 and all(" mm\u00b2 (" in a and "px" not in a for a in areas), areas
         assert "segment crack in red" in after["overlayLabel"] and f"{UNKNOWN} in orange, not searched" in after["overlayLabel"]
         assert size["jsonName"] == "cracks_2363_jpg__result.json"  # named after the photo
         assert size["maskNames"] == {"segment crack": "cracks_2363_jpg__segment_crack.png",  # as predict names them

@@ -110,6 +110,7 @@ try {
     await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
     const commaCurl = await page.textContent('#curl');
     const commaUnits = await page.textContent('#units-help');
+    const commaAreas = await page.$$eval('#measures tbody td.area', tds => tds.map(td => td.textContent));
     await page.fill('#mm', '');
     await page.setInputFiles('#image', tiffPath);
     await page.click('#run');
@@ -250,7 +251,7 @@ try {
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffNote, tiffErrorShown, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
                            progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts,
-                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd, longStatus, dropped };
+                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd, longStatus, dropped, commaAreas };
     await context.close();
   }
   console.log(JSON.stringify(report));
