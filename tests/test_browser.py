@@ -72,7 +72,11 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
     from PIL import Image
 
     Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "wall.tif")
-    run = subprocess.run(["node", str(HERE / "page.mjs"), server, str(tmp_path), UNKNOWN, str(tmp_path / "wall.tif")],
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned a quarter: upright it is 48 wide, 64 high
+    Image.new("RGB", (64, 48), (120, 140, 160)).save(tmp_path / "turned.webp", exif=exif.tobytes())
+    run = subprocess.run(["node", str(HERE / "page.mjs"), server, str(tmp_path), UNKNOWN, str(tmp_path / "wall.tif"),
+                          str(tmp_path / "turned.webp")],
                          capture_output=True, text=True, timeout=240, cwd=HERE)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout.strip().splitlines()[-1])
@@ -144,6 +148,9 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert "stayed busy" in busy["stayed"] and "5 tries" in busy["stayed"] and "HTTP 429" in busy["stayed"], busy
         assert size["tiffShown"]["drawnOn"] == "data:image/jpeg;base64,", size["tiffShown"]
         assert not size["tiffShown"]["resultHidden"] and "no preview in this browser" in size["tiffShown"]["photoName"]
+        for how, turned in size["turned"].items():  # the masks on the photo as the server read it, never sideways
+            assert turned["drawn"] == turned["read"] == [48, 64] and "not upright at 48\u00d764" in turned["note"], (how, turned)
+        assert "drawn on grey" in size["turned"]["grey"]["note"], size["turned"]
         assert "could not be reached" in size["gone"]["error"] and "press Segment again" in size["gone"]["error"]
         assert size["gone"]["button"] == "Segment"
         assert "server" in size["badGateway"] and "HTTP 502" in size["badGateway"] and "Error 502" not in size["badGateway"]

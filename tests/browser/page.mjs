@@ -1,4 +1,4 @@
-// Usage: node page.mjs URL OUT_DIR UNKNOWN_PROMPT TIFF_PHOTO
+// Usage: node page.mjs URL OUT_DIR UNKNOWN_PROMPT TIFF_PHOTO TURNED_WEBP
 // Drives the drywallqa web page at a phone size (390x844) and a desktop size (1280x900): picks the first sample
 // photo, adds a prompt, segments, reads the measures table, toggles a mask (the overlay must change), draws a
 // taped joint on it, downloads
@@ -10,7 +10,7 @@
 import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 
-const [url, outDir, unknown = 'segment the window', tiffPath] = process.argv.slice(2);
+const [url, outDir, unknown = 'segment the window', tiffPath, webpPath] = process.argv.slice(2);
 const origin = new URL(url).origin;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -123,6 +123,25 @@ try {
       photoName: await page.textContent('#photo-name'),
       drawnOn: await page.evaluate(() => state.image.src.slice(0, 23)),  // the server's reading of it (preview)
     };
+    // a WebP whose EXIF orientation turns it (Chrome draws it as stored, the server upright): drawn as the server read
+    // it, not with its masks sideways on it; and where the server's reading is not in the answer, on grey
+    const turned = {};
+    await page.setInputFiles('#image', webpPath);
+    for (const strip of [false, true]) {
+      if (strip) await page.evaluate(() => {  // the answer without the server's reading of the photo
+        window.realFetch = window.fetch;
+        window.fetch = async (...args) => {
+          const answer = await window.realFetch(...args), json = await answer.json();
+          delete json.image.jpeg_base64; return new Response(JSON.stringify(json), { status: answer.status });
+        };
+      });
+      await page.$eval('#run', b => b.click());
+      await page.waitForFunction(() => !document.querySelector('#result').hidden && !document.querySelector('#run').disabled);
+      turned[strip ? 'grey' : 'server'] = await page.evaluate(() => ({
+        drawn: [state.image.naturalWidth, state.image.naturalHeight], read: [state.result.image.width, state.result.image.height],
+        note: document.querySelector('#warnings').textContent }));
+      if (strip) await page.evaluate(() => { window.fetch = window.realFetch; });
+    }
     // the server gone (the connection reset), and a proxy's HTML error page: a message that says what to do
     await page.click('#gallery button >> nth=0');
     await page.waitForFunction(() => !document.querySelector('#error').textContent || document.querySelector('#error').hidden);
@@ -251,7 +270,7 @@ try {
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffNote, tiffErrorShown, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
                            progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts,
-                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd, longStatus, dropped, commaAreas };
+                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd, longStatus, dropped, commaAreas, turned };
     await context.close();
   }
   console.log(JSON.stringify(report));
