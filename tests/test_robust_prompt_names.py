@@ -109,7 +109,7 @@ def test_a_prompt_with_nothing_visible_is_refused_everywhere(tiny_model_dir, pro
 
     with pytest.raises(ValueError, match="visible character"):
         validate_prompts([prompt])
-    assert validate_prompts(["\u200bsegment crack"]) == ["\u200bsegment crack"]  # visible text with an odd character stays
+    assert validate_prompts(["seg\u200bment crack"]) == ["seg\u200bment crack"]  # visible text with an odd character stays
     client = TestClient(create_app(ServeConfig(str(tiny_model_dir))))
     buf = io.BytesIO()
     Image.new("RGB", (20, 20)).save(buf, format="PNG")
@@ -163,6 +163,26 @@ def test_a_result_finds_a_prompt_as_it_was_typed(tiny_model_dir, tile):
     with pytest.raises(KeyError):
         result.masks["segment crack"]  # a prompt not asked is still missing
     assert result.masks.get("segment crack") is None
+
+
+@pytest.mark.parametrize("typed", ["\ufeffsegment crack", "segment crack\u200b", " \ufeff\u200b segment crack\n"])
+def test_a_byte_order_mark_or_zero_width_space_around_a_prompt_is_not_part_of_it(tiny_model_dir, typed):
+    """A prompt read from a UTF-8 file saved with a byte-order mark was answered under "\ufeffsegment crack" (results
+    and results.json keys that look like "segment crack" and are not: a program's lookup failed), and read by the
+    text encoder with the mark: the mark and zero-width spaces around a prompt are stripped as white space is."""
+    from fastapi.testclient import TestClient
+
+    from drywallqa.engine.segmenter import validate_prompts
+    from drywallqa.serve import ServeConfig, create_app
+
+    assert validate_prompts([typed]) == ["segment crack"]
+    result = Segmenter.load(tiny_model_dir).predict(np.zeros((40, 48, 3), np.uint8), [typed])
+    assert list(result.masks) == ["segment crack"] and result.masks[typed].shape == (40, 48)
+    client = TestClient(create_app(ServeConfig(str(tiny_model_dir))))
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(buf, format="PNG")
+    r = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")}, data={"prompts": typed})
+    assert r.status_code == 200 and [x["prompt"] for x in r.json()["results"]] == ["segment crack"], r.text
 
 
 def test_tile_zero_is_an_error_not_a_quiet_no_tiling(tiny_model_dir):

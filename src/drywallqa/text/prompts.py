@@ -34,9 +34,20 @@ def one_line(text: str) -> str:
     return LINE_ENDS.sub(lambda m: " " if m.start() and text[m.start() - 1] in ".,;:!?|-" else "; ", text)
 
 
+# white space and the invisible marks text carries at its ends: a byte-order mark (a prompt read from a UTF-8 file saved
+# with one: answered under "\ufeffsegment crack", a key no program asks for), a zero-width space
+_ENDS = re.compile(r"^[\s\ufeff\u200b]+|[\s\ufeff\u200b]+$")
+
+
+def stripped(text: str) -> str:
+    """``text`` without the white space, byte-order marks and zero-width spaces around it."""
+    return _ENDS.sub("", text)
+
+
 def as_read(prompt: str) -> str:
-    """A prompt as a segmenter reads it: stripped of surrounding white space, on one line (:func:`one_line`)."""
-    return one_line(prompt.strip())
+    """A prompt as a segmenter reads it: stripped of surrounding white space (:func:`stripped`), on one line
+    (:func:`one_line`)."""
+    return one_line(stripped(prompt))
 
 
 def check_prompt(prompt) -> str:
@@ -49,7 +60,7 @@ def check_prompt(prompt) -> str:
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
-    typed = prompt.strip()
+    typed = stripped(prompt)
     prompt = as_read(prompt)
     if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
         reason = "a prompt must hold a visible character, e.g. 'segment crack'"
