@@ -200,3 +200,33 @@ def test_a_damaged_exif_block_does_not_make_the_photo_unreadable(tiny_model_dir,
     r = client.post("/v1/segment", files={"image": ("t.jpg", (tmp_path / "turned.jpg").read_bytes(), "image/jpeg")},
                     data={"prompts": ["segment crack"]})
     assert r.status_code == 200, r.text
+
+
+def test_a_model_whose_maps_hold_nan_is_said_to_fail_not_answered_with_empty_masks(tiny_model_dir, tmp_path):
+    """Finite weights that overflow (a run that diverged slowly) make maps of NaN: predict answered each photo with an
+    empty mask and a NaN confidence (null in results.json), as if no crack were there, and evaluate scored those."""
+    from safetensors.torch import load_file, save_file
+
+    from conftest import says, write_photos
+    from drywallqa.engine.batch import predict_paths
+    from drywallqa.engine.segmenter import MapsNotFinite
+
+    weights = load_file(str(tiny_model_dir / "model.safetensors"))
+    save_file({k: v * 1e8 if v.is_floating_point() and "running_var" not in k else v for k, v in weights.items()},
+              str(tiny_model_dir / "model.safetensors"))
+    seg = Segmenter.load(tiny_model_dir)
+    with pytest.raises(MapsNotFinite, match="'segment crack' holds NaN or infinity"):
+        seg.predict(np.zeros((40, 48, 3), np.uint8), ["segment crack"])
+    photos = write_photos(tmp_path / "photos", 2)
+    summary = predict_paths(seg, [photos], ["segment crack"], tmp_path / "out", progress=False)
+    assert not summary.done and len(summary.failed) == 2
+    assert all("holds NaN or infinity" in why for _, why in summary.failed), summary.failed
+    client = TestClient(create_app(ServeConfig(str(tiny_model_dir)), seg), raise_server_exceptions=False)
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(buf, format="PNG")
+    r = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")},
+                    data={"prompts": "segment crack"})
+    assert r.status_code == 500 and "the server's model failed" in r.json()["detail"], r.text  # not the client's 422
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(tmp_path / "cli"),
+                                   "--model-path", str(tiny_model_dir)], terminal_width=300)
+    assert res.exit_code == 1 and says(res.output, "holds NaN or infinity") and "Traceback" not in res.output

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
@@ -21,11 +20,7 @@ from ..metrics import mask_iou
 from ..utils.image_io import read_image
 from .evaluator import EvalSet, build_eval_sets, scoring_label_shape
 from .predictor import TorchSegmenter
-from .segmenter import Segmenter
-
-
-class MapsNotFinite(ValueError):
-    """The model's probability map of a val photo holds NaN or infinity: no statistic of it can be fitted."""
+from .segmenter import MapsNotFinite, Segmenter
 
 
 class FolderReplaced(ValueError):
@@ -68,11 +63,10 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
             if gt.shape != image.shape[:2]:
                 failures.append(f"{sample.image_path}: image and label differ in size; skipped")
                 continue
-            result = segmenter.predict(image, [prompt], label_shape=scoring_label_shape(es.dataset))  # as evaluate scores it
-            if not np.isfinite(result.probabilities[prompt]).all():
-                raise MapsNotFinite(f"the model's probability map of {sample.image_path} for {prompt!r} holds NaN or "
-                                    "infinity (weights that overflow, or a damaged model): no confidence can be fitted "
-                                    "on its maps, and its masks are no answer either")
+            try:
+                result = segmenter.predict(image, [prompt], label_shape=scoring_label_shape(es.dataset))  # as scored
+            except MapsNotFinite as exc:
+                raise MapsNotFinite(f"{sample.image_path}: {exc}; no confidence can be fitted on its maps") from None
             stats = mask_statistics(result.probabilities[prompt], result.masks[prompt], segmenter.threshold_for(prompt))
             records.append({"concept": config.concept_name, "prompt": prompt, "image": str(sample.image_path),
                             "stats": stats, "iou": mask_iou(result.masks[prompt], gt)})

@@ -45,7 +45,7 @@ from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.deprecation import deprecated_names
 from ..utils.files import file_digest, file_stamp
 from ..utils.image_io import to_rgb_array
-from .segmenter import (EncodedImage, SegmentationResult, Segmenter, register_runtime,
+from .segmenter import (EncodedImage, MapsNotFinite, SegmentationResult, Segmenter, register_runtime,
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
 
 
@@ -410,6 +410,10 @@ class TorchSegmenter(Segmenter):
         asked = list(dict.fromkeys(source.values()))
         row = {p: asked.index(source[p]) for p in prompts}
         logits, conf, timings = self._logits(encoded, asked)
+        if not torch.isfinite(logits).all():  # NaN read as "nothing there": empty masks, a NaN confidence
+            bad = [q for q, ok in zip(asked, torch.isfinite(logits).flatten(1).all(1).tolist()) if not ok]
+            raise MapsNotFinite(f"the model's probability map for {bad[0]!r} holds NaN or infinity (weights that "
+                                "overflow, or a damaged model): its masks would be no answer; use another model folder")
         # in place: the (P, H, W) logits at the photo's size are not needed after (one such float array less); the
         # model may run on a GPU (the trainer's validation)
         with torch.inference_mode():  # (an inference tensor is updated in place only there)

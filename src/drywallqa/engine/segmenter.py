@@ -95,6 +95,11 @@ def default_model_dir() -> Path:
     return shipped_model_dir()
 
 
+class MapsNotFinite(ValueError):
+    """A model's probability map holds NaN or infinity (weights that overflow, a damaged model): its masks would be
+    empty and its confidence NaN, as if nothing were there. A fault of the model, not of the photo or prompt."""
+
+
 class PromptKeyed(dict):
     """A dict keyed by prompts as a segmenter reads them (stripped, on one line: :func:`check_prompt`) that finds an
     entry by the prompt as it was typed too: ``result.masks[" segment crack\n"]`` is ``result.masks["segment crack"]``."""

@@ -45,7 +45,7 @@ except ModuleNotFoundError:  # pragma: no cover - python-multipart before 0.0.13
 
 from .. import __version__
 from ..data.registry import measures_joints
-from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, Segmenter, validate_prompts
+from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, MapsNotFinite, Segmenter, validate_prompts
 from ..engine.tiling import TiledSegmenter
 from ..measures import MAX_MM_PER_PX, MIN_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
@@ -719,6 +719,9 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
             raise HTTPException(status_code=422, detail=str(exc)) from None
     try:
         result = predictor.predict(rgb, prompts, label_shape=label_shape)
+    except MapsNotFinite as exc:  # the server's model, not the request: said as such, and logged
+        logger.error("%s", exc)
+        raise HTTPException(status_code=500, detail=f"the server's model failed: {exc}") from None
     except ValueError as exc:  # the photo or a prompt the model cannot take
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     result.warnings = notes + served_warnings(predictor, prompts, result)
