@@ -75,12 +75,23 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # turned a quarter: upright it is 48 wide, 64 high
     Image.new("RGB", (64, 48), (120, 140, 160)).save(tmp_path / "turned.webp", exif=exif.tobytes())
+    Image.new("RGB", (80, 60), (150, 150, 150)).save(tmp_path / "wall_scaled.png")
     run = subprocess.run(["node", str(HERE / "page.mjs"), server, str(tmp_path), UNKNOWN, str(tmp_path / "wall.tif"),
-                          str(tmp_path / "turned.webp")],
+                          str(tmp_path / "turned.webp"), str(tmp_path / "wall_scaled.png")],
                          capture_output=True, text=True, timeout=240, cwd=HERE)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["foreign"] == []  # every asset is served by the package
+    # a photo over the canvas limit (iOS Safari draws nothing on more than 4096 x 4096; the test lowers it to 1200):
+    # drawn scaled down with its aspect kept, said so, the mask where it lies on the photo (its top-left quarter,
+    # crisp) and a taped joint scaled with it; the mask downloaded at full size, the overlay named with its size
+    scaled = out["scaled"]
+    assert scaled["consoleErrors"] == [] and scaled["canvas"] == [40, 30] and scaled["read"] == [80, 60], scaled
+    assert all(r > g + 30 and r > b + 30 for r, g, b in scaled["masked"]), scaled  # red over grey
+    assert scaled["unmasked"] == [[150, 150, 150]] * 3, scaled
+    assert scaled["joint"] == [255, 255, 255], scaled
+    assert "Shown at 40\u00d730 of 80\u00d760" in scaled["note"] and "full size" in scaled["note"], scaled
+    assert scaled["overlayName"] == "wall_scaled__overlay_40x30.png" and scaled["maskDownload"] == [80, 60], scaled
     prompts = ["segment crack", "segment taping area", UNKNOWN]
     for name, size in out["sizes"].items():
         assert size["consoleErrors"] == [], (name, size["consoleErrors"])

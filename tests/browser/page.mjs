@@ -1,4 +1,4 @@
-// Usage: node page.mjs URL OUT_DIR UNKNOWN_PROMPT TIFF_PHOTO TURNED_WEBP
+// Usage: node page.mjs URL OUT_DIR UNKNOWN_PROMPT TIFF_PHOTO TURNED_WEBP SCALED_PHOTO
 // Drives the drywallqa web page at a phone size (390x844) and a desktop size (1280x900): picks the first sample
 // photo, adds a prompt, segments, reads the measures table, toggles a mask (the overlay must change), draws a
 // taped joint on it, downloads
@@ -6,11 +6,12 @@
 // focus to them), whether the measures fit the width; then submits a bad tile size and reads the error, then a TIFF
 // photo (which a browser cannot draw) and reads the message, then a request that never reaches the server and one
 // a proxy answers with an HTML 502. Every request to another host
-// is recorded (and blocked). Prints one JSON line; screenshots go to OUT_DIR/page_{phone,desktop}.png.
+// is recorded (and blocked). Then, with the page's canvas limit lowered (iOS Safari's is 4096 x 4096 pixels), a photo
+// over it: drawn scaled down, its mask where it lies on the photo. Prints one JSON line; screenshots go to OUT_DIR/page_{phone,desktop}.png.
 import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 
-const [url, outDir, unknown = 'segment the window', tiffPath, webpPath] = process.argv.slice(2);
+const [url, outDir, unknown = 'segment the window', tiffPath, webpPath, scaledPath] = process.argv.slice(2);
 const origin = new URL(url).origin;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -271,6 +272,51 @@ try {
                            warnings, status, curl, error, badNumber, commaCurl, tiffNote, tiffErrorShown, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
                            progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts,
                            overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd, longStatus, dropped, commaAreas, turned };
+    await context.close();
+  }
+  // a photo of more pixels than a canvas may hold (iOS Safari: 4096 x 4096; here the limit lowered to 1200 and the
+  // photo 80 x 60): drawn at 40 x 30, said so, its mask (the answer's first, made the photo's top-left quarter) and a
+  // taped joint scaled with it, the downloaded mask full size
+  {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    await context.addInitScript(() => { window.DRYWALLQA_MAX_CANVAS_PIXELS = 1200; });
+    const page = await context.newPage();
+    await page.route('**/*', route => {
+      const u = route.request().url();
+      if (u.startsWith(origin) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
+      report.foreign.push(u); return route.abort();
+    });
+    const consoleErrors = [];
+    page.on('pageerror', e => consoleErrors.push(String(e)));
+    await page.goto(url);
+    await page.waitForSelector('#chips .chip');
+    await page.setInputFiles('#image', scaledPath);
+    await page.evaluate(() => {
+      const realFetch = window.fetch;
+      window.fetch = async (...args) => {
+        const answer = await realFetch(...args);
+        if (!String(args[0]).includes('/v1/segment') || !answer.ok) return answer;
+        const json = await answer.json(), w = json.image.width, h = json.image.height;
+        const c = document.createElement('canvas'); c.width = w; c.height = h;
+        const g = c.getContext('2d'); g.fillStyle = '#000'; g.fillRect(0, 0, w, h); g.fillStyle = '#fff'; g.fillRect(0, 0, w / 4, h / 2);
+        json.results = json.results.slice(0, 1); json.results[0].mask.base64 = c.toDataURL('image/png').split(',')[1];
+        json.results[0].joints = [{ start_xy: [w / 2, 0.8 * h], end_xy: [w, 0.8 * h], length_px: w / 2, mean_width_px: 3, coverage: 1, angle_deg: 0 }];
+        return new Response(JSON.stringify(json), { status: answer.status, headers: { 'Content-Type': 'application/json' } });
+      };
+    });
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#result').hidden && !document.querySelector('#run').disabled);
+    report.scaled = await page.evaluate(async () => {
+      const c = document.querySelector('#overlay'), g = c.getContext('2d');
+      const at = (x, y) => [...g.getImageData(x, y, 1, 1).data.slice(0, 3)];
+      const mask = new Image(); mask.src = document.querySelector('.mask-link').href; await mask.decode();
+      return { canvas: [c.width, c.height], read: [state.result.image.width, state.result.image.height],
+               masked: [at(1, 1), at(9, 14)], unmasked: [at(10, 1), at(1, 15), at(35, 5)], joint: at(32, 24),
+               note: [...document.querySelectorAll('#result .note')].filter(n => !n.hidden).map(n => n.textContent).join(' '),
+               overlayName: document.querySelector('#download-overlay').download,
+               maskDownload: [mask.naturalWidth, mask.naturalHeight] };
+    });
+    report.scaled.consoleErrors = consoleErrors;
     await context.close();
   }
   console.log(JSON.stringify(report));
