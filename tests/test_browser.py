@@ -86,6 +86,9 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
     # drawn scaled down with its aspect kept, said so, the mask where it lies on the photo (its top-left quarter,
     # crisp) and a taped joint scaled with it; the mask downloaded at full size, the overlay named with its size
     scaled = out["scaled"]
+    slow = out["slowModels"]  # a prompt typed before /v1/models answered: kept (it was replaced by the suggestions)
+    assert slow["consoleErrors"] == [] and slow["typed"] == slow["chips"] == ["segment drywall seam"], slow
+    assert slow["suggestions"] == ["+ segment crack", "+ segment taping area"], slow  # offered beside it
     assert scaled["consoleErrors"] == [] and scaled["canvas"] == [40, 30] and scaled["read"] == [80, 60], scaled
     assert all(r > g + 30 and r > b + 30 for r, g, b in scaled["masked"]), scaled  # red over grey
     assert scaled["unmasked"] == [[150, 150, 150]] * 3, scaled

@@ -319,6 +319,31 @@ try {
     report.scaled.consoleErrors = consoleErrors;
     await context.close();
   }
+  // a prompt typed before /v1/models answers (a slow link): kept, not replaced by the model's suggested prompts,
+  // which are offered beside it once they come
+  {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const page = await context.newPage();
+    await page.route('**/*', route => {
+      const u = route.request().url();
+      if (u.startsWith(origin) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
+      report.foreign.push(u); return route.abort();
+    });
+    let releaseModels; const heldModels = new Promise(r => { releaseModels = r; });
+    await page.route('**/v1/models', async route => { await heldModels; await route.continue(); });
+    const consoleErrors = [];
+    page.on('pageerror', e => consoleErrors.push(String(e)));
+    await page.goto(url);
+    await page.fill('#prompt-input', 'segment drywall seam');
+    await page.keyboard.press('Enter');
+    const typed = await page.$$eval('#chips .chip', cs => cs.map(c => c.dataset.prompt));
+    releaseModels();
+    await page.waitForFunction(() => document.querySelector('#model-line').textContent);
+    await page.waitForSelector('#suggestions button');
+    report.slowModels = { typed, consoleErrors, chips: await page.$$eval('#chips .chip', cs => cs.map(c => c.dataset.prompt)),
+                          suggestions: await page.$$eval('#suggestions button', bs => bs.map(b => b.textContent)) };
+    await context.close();
+  }
   console.log(JSON.stringify(report));
 } finally {
   await browser.close();
