@@ -100,3 +100,20 @@ def test_one_prompt_has_no_cost_per_extra_prompt_to_report(fake):
               "speed": {**s, "median_ms_first_prompt_batch": 120.0, "median_ms_per_extra_prompt_batch": None}}
     md = render_markdown(report)
     assert "per extra prompt: n/a (one prompt asked)" in md and "median 120.0 ms for the first prompt\n" in md
+
+
+def test_the_report_names_the_format_of_the_photos_timed(fake, tmp_path):
+    """The speed line said "JPEG" whatever was timed (a dataset of PNG photos, a user's own)."""
+    from PIL import Image
+
+    from drywallqa.engine.eval_report import render_markdown
+
+    seg, _ = fake
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "b.photo", format="JPEG")  # by its bytes, not its name
+    s = speed.measure_speed(seg, [tmp_path / "a.png"], ["a", "b"], repeats=1)
+    assert s["image_formats"] == ["PNG"]
+    assert "images of 480x640 PNG, 2 threads" in render_markdown({"model": {}, "empty_convention": "x", "metrics": [],
+                                                                  "cross_prompt": [], "speed": s})
+    assert speed.measure_speed(seg, [tmp_path / "a.png", tmp_path / "b.photo"], ["a"], repeats=1)["image_formats"] == [
+        "JPEG", "PNG"]

@@ -137,7 +137,8 @@ def render_markdown(report: dict) -> str:
     if "speed" in report:
         s = report["speed"]
         lines += ["", "## Speed (CPU, end to end from file)", "",
-                  f"- {s['images']} images of {s['image_size'][1]}x{s['image_size'][0]} JPEG, {s['threads']} threads"
+                  f"- {s['images']} images of {s['image_size'][1]}x{s['image_size'][0]} "
+                  f"{', '.join(s.get('image_formats') or ['JPEG'])}, {s['threads']} threads"
                   + (f", fastest of {s['repeats']} runs per image" if s.get("repeats", 1) > 1 else ""),
                   f"- median {s['median_ms_first_prompt']:.1f} ms for the first prompt",
                   f"- median {s['median_ms_per_extra_prompt']:.1f} ms per extra prompt"

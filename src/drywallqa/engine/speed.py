@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from ..utils.image_io import read_image
 from .segmenter import Segmenter
@@ -35,6 +36,18 @@ def _fastest(path, one, every, repeats: int) -> tuple[float, float, object]:
             returned = run(path)
             times.append(1e3 * (time.perf_counter() - t0))
     return min(first), min(all_), returned
+
+
+def _formats(paths) -> list[str]:
+    """The file formats of the photos timed (JPEG, PNG, ...), as their files say (not their names)."""
+    found = set()
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                found.add(im.format or "unknown")
+        except OSError:
+            found.add("unknown")
+    return sorted(found)
 
 
 def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int = 2, warmup: int = 1,
@@ -64,6 +77,7 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
         "threads": threads,
         "repeats": repeats,
         "image_size": list(read_image(paths[0]).shape[:2]),
+        "image_formats": _formats(paths),
         "median_ms_first_prompt": statistics.median(first),
         "median_ms_per_extra_prompt": statistics.median(extra) if len(prompts) > 1 else None,
         "median_ms_confidence_per_prompt": statistics.median(confidence),
