@@ -370,7 +370,10 @@ class TorchSegmenter(Segmenter):
 
     @torch.inference_mode()
     def _logits(self, encoded: EncodedImage, prompts: list[str]):
-        """-> ``(P, H, W)`` logits averaged over views, ``(P,)`` confidences or None, timings (encoding's too)."""
+        """-> ``(P, H, W)`` logits averaged over views, ``(P,)`` confidences or None, timings (encoding's too).
+
+        Raises:
+            MapsNotFinite: the model's logits hold NaN or infinity (checked at the model's size, not the photo's)."""
         if not isinstance(encoded, EncodedImage):
             raise TypeError(f"decode takes what this segmenter's encode returned, got {type(encoded).__name__}")
         source = encoded.encoded_by
@@ -387,6 +390,11 @@ class TorchSegmenter(Segmenter):
             with self._autocast():
                 logits, conf = self.inference_model.decode_with_scores(feats.repeat(n) if n > 1 else feats, text.repeat(views, 1))
             logits = logits.float()
+            if not torch.isfinite(logits).all():  # read as "nothing there": empty masks, a NaN confidence
+                bad = torch.isfinite(logits).flatten(1).all(1).reshape(-1, n).all(0).tolist()  # (V*P) rows, P prompts
+                raise MapsNotFinite(f"the model's probability map for {prompts[bad.index(False)]!r} holds NaN or "
+                                    "infinity (weights that overflow, or a damaged model): its masks would be no "
+                                    "answer; use another model folder")
             if conf is not None:
                 scores.append(conf.float().reshape(-1, n).mean(0))
             if self.tta:
@@ -410,10 +418,6 @@ class TorchSegmenter(Segmenter):
         asked = list(dict.fromkeys(source.values()))
         row = {p: asked.index(source[p]) for p in prompts}
         logits, conf, timings = self._logits(encoded, asked)
-        if not torch.isfinite(logits).all():  # NaN read as "nothing there": empty masks, a NaN confidence
-            bad = [q for q, ok in zip(asked, torch.isfinite(logits).flatten(1).all(1).tolist()) if not ok]
-            raise MapsNotFinite(f"the model's probability map for {bad[0]!r} holds NaN or infinity (weights that "
-                                "overflow, or a damaged model): its masks would be no answer; use another model folder")
         # in place: the (P, H, W) logits at the photo's size are not needed after (one such float array less); the
         # model may run on a GPU (the trainer's validation)
         with torch.inference_mode():  # (an inference tensor is updated in place only there)
