@@ -368,3 +368,19 @@ def test_an_interrupted_overwrite_job_run_again_goes_on_where_it_stopped(tiny_mo
     seen[:] = []
     predict_paths(seg, folder, [CRACK], out, overwrite=True, progress=False)  # a new --overwrite job: all again
     assert seen == ["a.png", "b.png", "c.png"]
+
+
+def test_a_rerun_with_overlay_of_strips_over_pillows_limit_writes_its_results(tiny_model_dir, tmp_path, photos,
+                                                                              monkeypatch):
+    """An overlay strip holds the photo once per prompt and once more: a 60-MP photo's strip of two prompts is over
+    the 179 MP Pillow decodes. A rerun with --overlay read the strips of the photos done for its grid and stopped with
+    a traceback (DecompressionBombError), results.json not written; such a strip is now left out of the grid. Pillow's
+    limit is lowered here: a 40 x 56 photo stands in for a 60-MP one."""
+    model, out = _model(tiny_model_dir, tmp_path), tmp_path / "out"
+    seg = Segmenter.load(str(model))
+    predict_paths(seg, photos, [CRACK, "segment taping area"], out, overlay_images=True, progress=False)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2_500)  # refused above 5,000 px: a photo (2,240), not its strip
+    (out / "results.json").unlink()
+    again = predict_paths(seg, photos, [CRACK, "segment taping area"], out, overlay_images=True, progress=False)
+    assert len(again.skipped) == 2 and not again.failed
+    assert len(json.loads((out / "results.json").read_text())["images"]) == 2

@@ -965,12 +965,14 @@ def predict_paths(
 
 def saved_overlay_rows(images: list, opts: BatchOptions) -> list:
     """The grid's rows of images whose overlays are in the output folder (written by Ray workers, or by an earlier
-    run): read back from their overlay PNGs, cut into the input and one panel per prompt."""
+    run): read back from their overlay PNGs, cut into the input and one panel per prompt. A strip Pillow does not decode
+    (the photo once per prompt and once more: a 60-MP photo's of two prompts is over its 179 MP) is left out, as an
+    unreadable one is."""
     rows = []
     for done in images:
         try:
             strip = np.asarray(open_image(Path(opts.out_dir) / overlay_name(done)).convert("RGB"))
-        except OSError:
+        except (OSError, Image.DecompressionBombError):
             continue
         if strip.shape[1] % (len(opts.prompts) + 1):  # not this job's panels: left out of the grid
             continue
