@@ -126,6 +126,24 @@ def test_python_dash_m_runs_the_command_line():
     assert res.returncode == 0 and "Usage: drywallqa predict" in res.stdout, res.stderr
 
 
+def test_every_help_text_is_shown_whole():
+    """Each command's and option's help is in its --help as written: text in square brackets was read as Rich markup
+    and dropped ('data split --join': "a list of , paths", the pair [photo, photo] gone)."""
+    import typer
+
+    from conftest import says
+
+    def check(command, argv):
+        for name, sub in getattr(command, "commands", {}).items():
+            check(sub, [*argv, name])
+        shown = CliRunner().invoke(app, [*argv, "--help"], env={"COLUMNS": "400"})
+        assert shown.exit_code == 0, shown.output
+        for text in [command.help] + [p.help for p in command.params if not getattr(p, "hidden", False)]:
+            assert says(shown.output, " ".join((text or "").split())), (argv, text)
+
+    check(typer.main.get_command(app), [])
+
+
 def test_a_form_field_twice_or_misspelt_is_refused_not_guessed(tiny_model_dir):
     """mm_per_px sent twice (which one?) or misspelt (mm_per_pixel: measures silently in px) is a 422 naming it;
     a photo sent as a text field gets told how to send it."""

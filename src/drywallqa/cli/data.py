@@ -170,8 +170,8 @@ def data_split(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the manifests --out holds already (default: "
                                                               "refuse: models were trained and scored on their parts)."),
     join: Optional[Path] = typer.Option(None, "--join", help="A JSON file of photo pairs to keep in one group as well "
-                                        "(a list of [photo, photo], paths as a manifest names them, or what "
-                                        "benchmarks/split_audit.py writes); one dataset only."),
+                                        "(a list of pairs, each a list of two photo paths as a manifest names them, or "
+                                        "what benchmarks/split_audit.py writes); one dataset only."),
     update: bool = typer.Option(False, "--update", help="Keep the parts of the manifests --out holds and move only "
                                 "what they split of one group (copies found by a newer search: to the first part "
                                 "holding one of them, train before val before test) and place photos added since; "
