@@ -619,3 +619,28 @@ def test_a_fixed_prompt_that_is_no_prompt_is_refused_before_the_models_load(tmp_
     with pytest.raises(ValueError, match=said):  # the Python API, before anything is written
         run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", prompts=["crack", bad], progress=False)
     assert not (tmp_path / "o").exists()
+
+
+def test_predict_into_a_zero_shot_jobs_out_is_refused_unless_overwrite(tmp_path, no_models, tiny_model_dir):
+    """zeroshot refused predict's folder, but predict into a zeroshot job's --out wrote its masks over the zero-shot
+    ones of the same prompt (named alike), exit 0 and no word; report.json then described predict's masks."""
+    from drywallqa import Segmenter
+    from drywallqa.engine.batch import predict_paths
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    out = tmp_path / "o"
+    runner = CliRunner()
+    assert runner.invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(out), "--prompts", "fixed",
+                               "-p", "segment crack"]).exit_code == 0
+    mask = (out / "w__segment_crack.png").read_bytes()
+    cmd = ["predict", str(tmp_path / "imgs"), "--out", str(out), "-p", "segment crack",
+           "--model-path", str(tiny_model_dir)]
+    res = runner.invoke(app, cmd)
+    assert res.exit_code == 2 and "holds the results of a zero-shot job" in _text(res) and "--overwrite" in _text(res)
+    assert (out / "w__segment_crack.png").read_bytes() == mask and not (out / "results.json").exists()
+    with pytest.raises(ValueError, match="zero-shot job"):  # the Python API too
+        predict_paths(Segmenter.load(tiny_model_dir), tmp_path / "imgs", ["segment crack"], out, progress=False)
+    (out / ".zeroshot_job.json").unlink()  # an older drywallqa's: its report.json says so
+    assert runner.invoke(app, cmd).exit_code == 2
+    assert runner.invoke(app, [*cmd, "--overwrite"]).exit_code == 0 and (out / "results.json").is_file()

@@ -61,7 +61,8 @@ def predict(
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, results.csv (the same
     measures as a table) and report.html."""
-    from ..engine.batch import JobInterrupted, check_out_apart, check_workers, predict_paths, prepare_out_dir
+    from ..engine.batch import (JobInterrupted, check_not_zeroshot, check_out_apart, check_workers, predict_paths,
+                                prepare_out_dir)
     from ..engine.segmenter import validate_confidence, validate_label_shape, validate_prompts, validate_threshold
     from ..measures import validate_mm_per_px
 
@@ -103,7 +104,8 @@ def predict(
     kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision)
     seg = load_segmenter_with(model_path, kwargs)
     check_text_encoder(seg, prompts)
-    for check in (lambda: check_out_apart(paths, out), lambda: prepare_out_dir(out)):  # made when all else is right
+    for check in (lambda: check_out_apart(paths, out), lambda: check_not_zeroshot(out, overwrite),
+                  lambda: prepare_out_dir(out)):  # made when all else is right
         try:
             check()
         except ValueError as exc:

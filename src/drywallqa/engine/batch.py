@@ -802,6 +802,29 @@ def check_out_apart(paths, out_dir) -> None:
                              f"--out a folder of its own (one inside {p}, such as {Path(p) / 'drywallqa_out'}, is fine)")
 
 
+def check_not_zeroshot(out_dir, overwrite: bool = False) -> None:
+    """Unless ``overwrite``, refuse an output folder that holds a ``drywallqa zeroshot`` job's results (its job record,
+    or an older one's ``report.json``): its masks are named as this job's (``<stem>__<prompt slug>.png``) but no record
+    of this job's names them, so they were written over without a word (``zeroshot`` refuses this job's folder too).
+
+    Raises:
+        ValueError: naming the file that shows it.
+    """
+    from ..zeroshot.pipeline import ZEROSHOT_JOB, ZEROSHOT_REPORT
+
+    out = out_path(out_dir)
+    held = ZEROSHOT_JOB if _is_file(out / ZEROSHOT_JOB) else None
+    try:
+        report = json.loads((out / ZEROSHOT_REPORT).read_text()) if held is None else None
+    except (OSError, ValueError, RecursionError):
+        report = None
+    if isinstance(report, dict) and "stages" in report and "prompt_source" in report:
+        held = ZEROSHOT_REPORT
+    if held is not None and not overwrite:
+        raise ValueError(f"{out} holds the results of a zero-shot job ({out / held}), whose masks this job would write "
+                         "over: give this job another --out, or --overwrite to write over them")
+
+
 def prepare_out_dir(out_dir) -> Path:
     """Make the output folder (and its parents); ValueError with the reason when it cannot hold a batch job."""
     out = out_path(out_dir)
@@ -848,6 +871,7 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
                                    or not max_pixels >= 1):  # NaN fails this too
         raise ValueError(f"max_pixels must be a number of pixels of at least 1 (or None), got {max_pixels!r}")
     rules = parse_rules(rules, prompts, mm_per_px)
+    check_not_zeroshot(out_dir, overwrite)
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
     remove_stale_temp_dirs(out_dir, INFLIGHT_PREFIX)  # a killed Ray job's markers, whichever executor resumes it
