@@ -384,3 +384,23 @@ def test_a_rerun_with_overlay_of_strips_over_pillows_limit_writes_its_results(ti
     again = predict_paths(seg, photos, [CRACK, "segment taping area"], out, overlay_images=True, progress=False)
     assert len(again.skipped) == 2 and not again.failed
     assert len(json.loads((out / "results.json").read_text())["images"]) == 2
+
+
+def test_a_photo_replaced_while_it_is_segmented_is_predicted_again_by_the_rerun(tiny_model_dir, tmp_path, photos):
+    """The record took the photo's size and time after segmenting it: a photo replaced meanwhile (a sync tool, an edit
+    saved over it) got a record of the new file holding the old one's masks, and every rerun skipped it."""
+    seg, out = Segmenter.load(str(_model(tiny_model_dir, tmp_path))), tmp_path / "out"
+    predict = seg.predict
+
+    def replaced_meanwhile(image, prompts, **kw):
+        result = predict(image, prompts, **kw)
+        if image.shape[:2] == (40, 56):  # the job's own read, once per photo
+            Image.fromarray(np.zeros((30, 20, 3), np.uint8)).save(photos / "a.png")
+        return result
+
+    seg.predict = replaced_meanwhile
+    predict_paths(seg, [photos / "a.png"], [CRACK], out, progress=False)
+    seg.predict = predict
+    again = predict_paths(seg, [photos / "a.png"], [CRACK], out, progress=False)
+    assert again.done and not again.skipped  # the photo as it is now
+    assert json.loads((out / "a__results.json").read_text())["width"] == 20

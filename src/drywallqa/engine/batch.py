@@ -436,13 +436,14 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     """
     out = Path(opts.out_dir)
     notes: list[str] = []  # what was read otherwise than the file holds (its first frame only, ...): in its record
+    stamp = image_stamp(path)  # before it is read: a photo replaced while segmented is not the one recorded
     image = read_image(path, opts.max_pixels, notes)
     result = segmenter.predict(image, list(opts.prompts), threshold=opts.threshold)
     kept = {} if opts.overwrite else _corrected_masks(out, path, opts.prompts, image.shape[:2])
     masks = {p: kept[p][0] if p in kept else result.masks[p] for p in opts.prompts}
     entry = {"image": os.path.abspath(path), "height": image.shape[0], "width": image.shape[1], "prompts": {},  # absolute:
              # a job run from another folder must not take a relative path for another photo (record_conflict)
-             "settings": opts.settings, "image_stamp": image_stamp(path), "measures_version": MEASURES_VERSION,
+             "settings": opts.settings, "image_stamp": stamp, "measures_version": MEASURES_VERSION,
              "job": opts.job, **({"warnings": notes} if notes else {})}
     for p in opts.prompts:
         joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
