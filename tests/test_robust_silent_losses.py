@@ -348,3 +348,20 @@ def test_a_failed_photo_is_named_once_on_its_line(tiny_model_dir, tmp_path):
     line = next(x for x in res.output.splitlines() if x.startswith("failed"))
     assert res.exit_code == 1 and line.count("text.jpg") == 1 and "not a readable image" in line, res.output
 
+
+
+def test_a_job_that_finds_no_photo_leaves_an_earlier_jobs_results(tiny_model_dir, tmp_path):
+    """predict of an empty folder (a wrong path, an unmounted volume) into a folder another job wrote with other
+    prompts replaced its results.json, results.csv and report.html with empty ones (0 photos), then said "no photos
+    found"; they are now left as they were, as when every photo is refused."""
+    photos, empty, out = tmp_path / "photos", tmp_path / "empty", tmp_path / "out"
+    photos.mkdir()
+    empty.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(photos / "a.jpg")
+    base = ["--out", str(out), "--model-path", str(tiny_model_dir)]
+    assert CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", *base]).exit_code == 0
+    before = {name: (out / name).read_bytes() for name in ("results.json", "results.csv")}
+    res = CliRunner().invoke(app, ["predict", str(empty), "-p", "segment taping area", *base], terminal_width=300)
+    assert res.exit_code == 1 and "no photos found" in res.output and "left as an earlier job wrote them" in res.output
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert "a.jpg" in (out / "report.html").read_text()

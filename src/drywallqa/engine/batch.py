@@ -714,10 +714,12 @@ def finish_job(summary: BatchSummary, opts: BatchOptions, rows: list, interrupte
     out = Path(opts.out_dir)
     _other_jobs(summary, opts)
     _as_listed(summary, opts)
-    if (not summary.results and summary.failed and not opts.overwrite and _lists_images(out / BATCH_RESULTS)
+    if (not summary.results and not opts.overwrite and _lists_images(out / BATCH_RESULTS)
+            and (summary.failed or not summary.ignored)
             and all(record_conflict(out, Path(p), opts.prompts) == why for p, why in summary.failed)):
-        # every photo refused, its results another job's: this job changed nothing (not so a job whose photos
-        # failed now: the old results are not listed as if they were its own)
+        # every photo refused, its results another job's, or no input at all (an empty folder, an unmounted volume):
+        # this job changed nothing (not so a job whose photos failed now, or that found files it names as not read:
+        # the old results are not listed as if they were its own)
         summary.warnings.append(f"{out / BATCH_RESULTS} (and its table and report) left as an earlier job wrote them: "
                                 "this job has no photo's results to list")
         return summary
