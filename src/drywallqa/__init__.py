@@ -1,6 +1,6 @@
 """drywallqa: prompted segmentation for construction quality assurance."""
 
-__version__ = "0.6.19"
+__version__ = "0.6.20"
 
 from .engine.predictor import TorchSegmenter  # noqa: E402
 from .engine.segmenter import EncodedImage, SegmentationResult, Segmenter  # noqa: E402
