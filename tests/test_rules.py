@@ -159,3 +159,15 @@ def test_parse_rules_takes_one_prompt_as_one_and_checks_the_scale():
     for scale in (float("nan"), -1, "0.5"):
         with pytest.raises(ValueError, match="mm_per_px"):
             parse_rules("segment crack: area_mm2 > 0", ["segment crack"], scale)
+
+
+@pytest.mark.parametrize("typed", ["segment crack\u200b", "\ufeffsegment crack", "segment crack \ufeff"])
+def test_a_rule_reads_its_prompt_as_a_prompt_is_read(typed):
+    """A byte-order mark or zero-width space around a prompt is stripped as white space is (0.6.20): the same prompt
+    in a rule kept its mark inside the rule ("segment crack\u200b: area_px > 5"), and the rule was refused as naming
+    none of the job's prompts, which read it without."""
+    from drywallqa.engine.segmenter import validate_prompts
+    from drywallqa.rules import parse_rules
+
+    prompts = validate_prompts([typed])
+    assert parse_rules([f"{typed}: area_px > 5"], prompts, None) == (Rule("segment crack", "area_px", ">", 5.0),)

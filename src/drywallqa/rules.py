@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .measures import validate_mm_per_px
-from .text.prompts import as_read
+from .text.prompts import as_read, stripped
 from .utils.checks import InputError
 
 # measures of :func:`drywallqa.measures.mask_measures` a rule may test; *_mm ones need a scale (mm per pixel)
@@ -67,7 +67,7 @@ class Rule:
         value = float(m["value"])
         if not math.isfinite(value):
             raise InputError(f"{text!r}: the number must be finite", "a rule's number must be finite")
-        return cls(m["prompt"].strip(), m["measure"], m["op"], value)
+        return cls(stripped(m["prompt"]), m["measure"], m["op"], value)  # as a prompt is read (a mark around it too)
 
     @property
     def needs_scale(self) -> bool:
