@@ -644,3 +644,6 @@ def test_predict_into_a_zero_shot_jobs_out_is_refused_unless_overwrite(tmp_path,
     (out / ".zeroshot_job.json").unlink()  # an older drywallqa's: its report.json says so
     assert runner.invoke(app, cmd).exit_code == 2
     assert runner.invoke(app, [*cmd, "--overwrite"]).exit_code == 0 and (out / "results.json").is_file()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "v.png")  # a photo added since: the folder is predict's now
+    res = runner.invoke(app, cmd)
+    assert res.exit_code == 0 and "1 images done, 1 skipped" in _text(res), _text(res)

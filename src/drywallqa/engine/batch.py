@@ -809,6 +809,7 @@ def check_not_zeroshot(out_dir, overwrite: bool = False) -> None:
     """Unless ``overwrite``, refuse an output folder that holds a ``drywallqa zeroshot`` job's results (its job record,
     or an older one's ``report.json``): its masks are named as this job's (``<stem>__<prompt slug>.png``) but no record
     of this job's names them, so they were written over without a word (``zeroshot`` refuses this job's folder too).
+    A folder a predict job took over since (``--overwrite``: its ``results.json`` is newer) is this job's.
 
     Raises:
         ValueError: naming the file that shows it.
@@ -823,6 +824,11 @@ def check_not_zeroshot(out_dir, overwrite: bool = False) -> None:
         report = None
     if isinstance(report, dict) and "stages" in report and "prompt_source" in report:
         held = ZEROSHOT_REPORT
+    try:  # a predict job with --overwrite took the folder over since (its results.json is newer): its own now
+        if held is not None and os.stat(out / BATCH_RESULTS).st_mtime_ns >= os.stat(out / held).st_mtime_ns:
+            held = None
+    except OSError:
+        pass
     if held is not None and not overwrite:
         raise ValueError(f"{out} holds the results of a zero-shot job ({out / held}), whose masks this job would write "
                          "over: give this job another --out, or --overwrite to write over them")
