@@ -87,6 +87,29 @@ def test_a_run_that_diverges_keeps_its_last_good_checkpoint(synthetic_datasets, 
     assert state["step"] == 2 and all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
 
 
+def test_an_epoch_whose_val_maps_are_not_finite_stops_the_run_as_diverged(synthetic_datasets, syn_splits, tmp_path,
+                                                                          tiny_kwargs):
+    """Finite weights whose val maps overflow (MapsNotFinite, raised by the segmenter) ended the run with the predict
+    command's advice, "use another model folder": it is a diverged run, said so, nothing of the epoch saved."""
+    from drywallqa.engine.segmenter import MapsNotFinite
+    from drywallqa.engine.trainer import DivergedError
+
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    trainer = Trainer(cfg, progress=False)
+    trainer.build_data()
+    trainer.setup()
+
+    def overflowing(segmenter):
+        raise MapsNotFinite("the model's probability map for 'segment crack' holds NaN or infinity")
+
+    trainer.validator = overflowing
+    with pytest.raises(DivergedError, match="maps of the val photos are not finite at the end of epoch 1: the run "
+                                            "diverged and stops.*lower optim.lr"):
+        trainer.end_epoch([{"loss": 0.5}], 1.0)
+    assert not (tmp_path / "run" / "best").exists() and not (tmp_path / "run" / "last.pt").exists()
+    assert trainer.epoch == 0 and trainer.history == []
+
+
 def test_best_is_never_saved_from_non_finite_weights_and_metrics_json_is_strict(synthetic_datasets, syn_splits,
                                                                                 tmp_path, tiny_kwargs):
     from drywallqa.engine.trainer import DivergedError

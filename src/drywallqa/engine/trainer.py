@@ -36,6 +36,7 @@ from ..utils.files import (remove_stale_temp_dirs, remove_stale_temporaries, rep
 from ..utils.signals import deferred_interrupt
 from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
 from .predictor import TorchSegmenter
+from .segmenter import MapsNotFinite
 from .run_folder import (RUN_FILES, atomic_torch_save, changed_settings, check_writable_folder, config_file_settings,
                          holds_run, normal_config, read_checkpoint, run_lock)
 from .validator import Validator
@@ -749,7 +750,8 @@ class Trainer:
         ``last.pt`` and the metrics.
 
         Raises:
-            DivergedError: the weights are not finite (nothing of the epoch is recorded or saved).
+            DivergedError: the weights, or the maps they make of the val photos, are not finite (nothing of the epoch
+                is recorded or saved).
         """
         epoch = self.epoch + 1
         row = {"epoch": epoch, "step": self.step, "elapsed_s": round(elapsed, 1), "lr": self.optimizer.param_groups[0]["lr"]}
@@ -758,7 +760,10 @@ class Trainer:
         bad = non_finite_tensors(self.model.state_dict()) + [f"EMA copy {n}" for n in ema]
         if bad:  # never a best/ or a checkpoint of them (they would validate as an empty mask: a val score of 0.0)
             raise self.diverged(f"the weights are not finite at the end of epoch {epoch}", bad)
-        row.update(self.validate())
+        try:
+            row.update(self.validate())
+        except MapsNotFinite:  # finite weights whose maps overflow: as diverged (it was "use another model folder")
+            raise self.diverged(f"the model's maps of the val photos are not finite at the end of epoch {epoch}", []) from None
         better = row["val_score"] > self.best_score  # NaN never is
         with deferred_interrupt():
             self.epoch = epoch
