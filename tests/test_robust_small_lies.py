@@ -245,6 +245,7 @@ def test_a_model_whose_maps_hold_nan_is_said_to_fail_not_answered_with_empty_mas
     r = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")},
                     data={"prompts": "segment crack"})
     assert r.status_code == 500 and "the server's model failed" in r.json()["detail"], r.text  # not the client's 422
+    assert "segment crack" not in r.json()["detail"]  # no input echoed back
     res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(tmp_path / "cli"),
                                    "--model-path", str(tiny_model_dir)], terminal_width=300)
     assert res.exit_code == 1 and says(res.output, "holds NaN or infinity") and "Traceback" not in res.output

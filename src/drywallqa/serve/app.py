@@ -719,9 +719,10 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
             raise HTTPException(status_code=422, detail=str(exc)) from None
     try:
         result = predictor.predict(rgb, prompts, label_shape=label_shape)
-    except MapsNotFinite as exc:  # the server's model, not the request: said as such, and logged
+    except MapsNotFinite as exc:  # the server's model, not the request: said as such (no prompt echoed), and logged
         logger.error("%s", exc)
-        raise HTTPException(status_code=500, detail=f"the server's model failed: {exc}") from None
+        raise HTTPException(status_code=500, detail="the server's model failed: its probability maps hold NaN or "
+                                                    "infinity (weights that overflow, or a damaged model)") from None
     except ValueError as exc:  # the photo or a prompt the model cannot take
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     result.warnings = notes + served_warnings(predictor, prompts, result)
