@@ -363,3 +363,19 @@ def test_sam_box_masks_are_brought_to_the_photos_size_a_few_at_a_time(tiny_sam_d
     assert max(sizes) <= box_prompts.UPSAMPLE_BOXES and sum(sizes) == 10 and len(masks) == len(ious) == 10
     monkeypatch.setattr(box_prompts, "UPSAMPLE_BOXES", 100)  # the same masks as all at once
     assert all((a == b).all() and a.shape == (90, 120) for a, b in zip(masks, sam_box_masks(sam, image, boxes)[0]))
+
+
+@pytest.mark.parametrize("error", [ImportError("this model needs the sentencepiece package"), MemoryError()])
+def test_a_missing_package_or_memory_is_not_said_to_be_damaged_files(error):
+    """Every loading error was said to be damaged files ("download it again ... --force-download"): a package the
+    model needs or memory are said as they are."""
+    from drywallqa.models.hub import load_hub_or_local
+
+    class Loader:
+        @staticmethod
+        def from_pretrained(name, **kwargs):
+            raise error
+
+    with pytest.raises(type(error)) as info:
+        load_hub_or_local(Loader, "/no/such/folder/but/a/path", "SAM model")
+    assert info.value is error

@@ -84,6 +84,8 @@ def load_hub_or_local(loader, name: str, what: str, model_type: str | None = Non
         check_model_type(name, model_type, what, **local_only)
     try:
         return loader.from_pretrained(name, **local_only)
+    except (ImportError, MemoryError):  # a package the model needs (sentencepiece, protobuf), or memory: not its files
+        raise
     except Exception as exc:  # noqa: BLE001 - besides OSError and ValueError: a weights file cut short or of no format
         # (safetensors' SafetensorError, torch's UnpicklingError), weights of other sizes than config.json says or a
         # config.json that is no object (RuntimeError, TypeError), all tracebacks before
