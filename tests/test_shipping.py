@@ -430,3 +430,23 @@ def test_the_ship_command_checks_its_source_once(tiny_model_dir, synthetic_datas
     assert len(loads) == 1 and len(concepts) == 1, (loads, concepts)
     res = CliRunner().invoke(app, [*args[:-1], "--limit", "1"], terminal_width=400)  # still a usage error, before work
     assert res.exit_code == 2 and says(res.output, "at least 4 val photos") and "--limit" in res.output, res.output
+
+
+def test_the_sweep_times_a_single_prompt_without_an_extra_prompt_cost(tiny_model_dir, tmp_path):
+    """measure_speed gives no per-extra-prompt cost for one prompt (None, since 0.6.20): the budget check compared it
+    with a number, a TypeError before any candidate was validated."""
+    from conftest import write_photos
+
+    import drywallqa.engine.shipping as shipping
+
+    photos = sorted(write_photos(tmp_path / "photos", 1).iterdir())
+
+    class Validated(Exception):
+        pass
+
+    def validator(segmenter):
+        raise Validated
+
+    with pytest.raises(Validated):  # within the budget, then validated
+        shipping.select(tiny_model_dir, validator, photos, scales=((64,),), tta=(False,), budget_first_ms=1e9,
+                        budget_extra_ms=1e9, prompts=("segment crack",), report=lambda *_: None)

@@ -97,8 +97,9 @@ def select(model_dir: Path, validator: Validator, timing_paths: list, scales=CAN
             speed = measure_speed(seg, timing_paths, list(prompts), warmup=3) if timing_paths else {}
             entry = {"scales": list(sizes), "tta": flip, "median_ms_first_prompt": speed.get("median_ms_first_prompt"),
                      "median_ms_per_extra_prompt": speed.get("median_ms_per_extra_prompt")}
+            extra = entry["median_ms_per_extra_prompt"]  # None: one prompt timed, no extra one to cost
             entry["within_budget"] = ((budget_first_ms is None or entry["median_ms_first_prompt"] <= budget_first_ms)
-                                      and (budget_extra_ms is None or entry["median_ms_per_extra_prompt"] <= budget_extra_ms))
+                                      and (budget_extra_ms is None or extra is None or extra <= budget_extra_ms))
             if entry["within_budget"]:
                 result = validator(seg)
                 entry.update(result.choose().to_dict(), val_mIoU_table={d: t.tolist() for d, t in result.ious.items()})
