@@ -76,8 +76,10 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
     exif[0x0112] = 6  # turned a quarter: upright it is 48 wide, 64 high
     Image.new("RGB", (64, 48), (120, 140, 160)).save(tmp_path / "turned.webp", exif=exif.tobytes())
     Image.new("RGB", (80, 60), (150, 150, 150)).save(tmp_path / "wall_scaled.png")
+    exif[0x0112] = 3  # upside down: the same size upright
+    Image.new("RGB", (64, 48), (120, 140, 160)).save(tmp_path / "flipped.webp", exif=exif.tobytes())
     run = subprocess.run(["node", str(HERE / "page.mjs"), server, str(tmp_path), UNKNOWN, str(tmp_path / "wall.tif"),
-                          str(tmp_path / "turned.webp"), str(tmp_path / "wall_scaled.png")],
+                          str(tmp_path / "turned.webp"), str(tmp_path / "wall_scaled.png"), str(tmp_path / "flipped.webp")],
                          capture_output=True, text=True, timeout=240, cwd=HERE)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout.strip().splitlines()[-1])
@@ -165,6 +167,9 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         for how, turned in size["turned"].items():  # the masks on the photo as the server read it, never sideways
             assert turned["drawn"] == turned["read"] == [48, 64] and "not upright at 48\u00d764" in turned["note"], (how, turned)
         assert "drawn on grey" in size["turned"]["grey"]["note"], size["turned"]
+        # upside down, the same size: still drawn as the server read it (the browser's may not be upright)
+        assert size["flipped"]["drawnOn"] == "data:image/jpeg;base64,", size["flipped"]
+        assert "not upright" not in size["flipped"]["note"] and "format" not in size["flipped"]["note"], size["flipped"]
         assert "could not be reached" in size["gone"]["error"] and "press Segment again" in size["gone"]["error"]
         assert size["gone"]["button"] == "Segment"
         assert "server" in size["badGateway"] and "HTTP 502" in size["badGateway"] and "Error 502" not in size["badGateway"]

@@ -11,7 +11,7 @@
 import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 
-const [url, outDir, unknown = 'segment the window', tiffPath, webpPath, scaledPath] = process.argv.slice(2);
+const [url, outDir, unknown = 'segment the window', tiffPath, webpPath, scaledPath, flippedPath] = process.argv.slice(2);
 const origin = new URL(url).origin;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -143,6 +143,12 @@ try {
         note: document.querySelector('#warnings').textContent }));
       if (strip) await page.evaluate(() => { window.fetch = window.realFetch; });
     }
+    // a WebP turned upside down (EXIF orientation 3) keeps its size: drawn as the server read it all the same
+    await page.setInputFiles('#image', flippedPath);
+    await page.$eval('#run', b => b.click());
+    await page.waitForFunction(() => !document.querySelector('#result').hidden && !document.querySelector('#run').disabled);
+    const flipped = await page.evaluate(() => ({ drawnOn: state.image.src.slice(0, 23),
+                                                 note: document.querySelector('#warnings').textContent }));
     // the server gone (the connection reset), and a proxy's HTML error page: a message that says what to do
     await page.click('#gallery button >> nth=0');
     await page.waitForFunction(() => !document.querySelector('#error').textContent || document.querySelector('#error').hidden);
@@ -271,7 +277,8 @@ try {
     report.sizes[name] = { chips, modelLine, rows, jointPixels, toggled: before !== after && before === restored, json_prompts: json.results.map(r => r.prompt),
                            warnings, status, curl, error, badNumber, commaCurl, tiffNote, tiffErrorShown, tiffShown, scrollWidth, viewportWidth: viewport.width, consoleErrors,
                            progress, afterRun, jsonName, commaUnits, gone, badGateway, portal, tooLarge, longPrompts,
-                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd, longStatus, dropped, commaAreas, turned };
+                           overlay, maskNames, unavailable, busy, race, focusAfterRemove, focusAfterAdd, longStatus, dropped, commaAreas, turned,
+                           flipped };
     await context.close();
   }
   // a photo of more pixels than a canvas may hold (iOS Safari: 4096 x 4096; here the limit lowered to 1200 and the
