@@ -269,7 +269,7 @@ def predict_paths_ray(
     if interrupted:
         raise JobInterrupted(summary)
     if full:
-        raise OSError(full, os.strerror(full))
+        raise OSError(full, os.strerror(full), str(opts.out_dir))  # where: the output folder (the file was an actor's)
     return summary
 
 
