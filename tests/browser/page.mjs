@@ -24,20 +24,26 @@ const overlayHash = (page) => page.$eval('#overlay', c => {
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let h = 0;
   for (let i = 0; i < d.length; i += 97) h = (h * 31 + d[i]) % 1000000007; return h;
 });
+// a page of the server in ``context``: anything fetched from elsewhere is refused and listed (report.foreign), the
+// page's uncaught errors collected; ready once its prompt chips are
+async function openPage(context) {
+  const page = await context.newPage();
+  await page.route('**/*', route => {
+    const u = route.request().url();
+    if (u.startsWith(origin) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
+    report.foreign.push(u); return route.abort();
+  });
+  const consoleErrors = [];
+  page.on('pageerror', e => consoleErrors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('#chips .chip');
+  return { page, consoleErrors };
+}
 try {
   for (const [name, viewport] of [['phone', { width: 390, height: 844 }], ['desktop', { width: 1280, height: 900 }]]) {
     const context = await browser.newContext({ viewport, acceptDownloads: true, isMobile: name === 'phone' });
-    const page = await context.newPage();
-    await page.route('**/*', route => {
-      const u = route.request().url();
-      if (u.startsWith(origin) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
-      report.foreign.push(u); return route.abort();
-    });
-    const consoleErrors = [];
-    page.on('pageerror', e => consoleErrors.push(String(e)));
-    await page.goto(url);
+    const { page, consoleErrors } = await openPage(context);
     await page.waitForSelector('#gallery button');
-    await page.waitForSelector('#chips .chip');
     await page.click('#gallery button >> nth=0');
     await page.waitForSelector('#preview:not([hidden])');
     await page.fill('#prompt-input', unknown);
@@ -287,16 +293,7 @@ try {
   {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     await context.addInitScript(() => { window.DRYWALLQA_MAX_CANVAS_PIXELS = 1200; });
-    const page = await context.newPage();
-    await page.route('**/*', route => {
-      const u = route.request().url();
-      if (u.startsWith(origin) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
-      report.foreign.push(u); return route.abort();
-    });
-    const consoleErrors = [];
-    page.on('pageerror', e => consoleErrors.push(String(e)));
-    await page.goto(url);
-    await page.waitForSelector('#chips .chip');
+    const { page, consoleErrors } = await openPage(context);
     await page.setInputFiles('#image', scaledPath);
     await page.evaluate(() => {
       const realFetch = window.fetch;

@@ -38,9 +38,9 @@ from tqdm import tqdm
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import (BATCH_RESULTS, STORAGE_ERRNOS, check_links, file_stamp, mark_output_folder,
-                           remove_stale_temp_dirs, remove_stale_temporaries, strict_json, why_not, write_atomic,
-                           write_text_atomic)
+from ..utils.files import (BATCH_RESULTS, STORAGE_ERRNOS, ZEROSHOT_JOB, ZEROSHOT_REPORT, check_links, file_stamp,
+                           mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries, strict_json, why_not,
+                           write_atomic, write_text_atomic)
 from ..utils.checks import flag, whole_number
 from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, photo_pixels, read_image,
                               read_mask)
@@ -814,8 +814,6 @@ def check_not_zeroshot(out_dir, overwrite: bool = False) -> None:
     Raises:
         ValueError: naming the file that shows it.
     """
-    from ..zeroshot.pipeline import ZEROSHOT_JOB, ZEROSHOT_REPORT
-
     out = out_path(out_dir)
     held = ZEROSHOT_JOB if _is_file(out / ZEROSHOT_JOB) else None
     try:

@@ -29,6 +29,8 @@ except ImportError:  # Windows: temporaries are told apart by their process id
 # what a disk says when it cannot take a command's outputs: full, over quota, a file too large, mounted read-only
 STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, name))
 BATCH_RESULTS = "results.json"  # what a batch job (drywallqa predict) leaves in its output folder
+ZEROSHOT_REPORT = "report.json"  # what a zero-shot job (drywallqa zeroshot) leaves in its output folder
+ZEROSHOT_JOB = ".zeroshot_job.json"  # the zero-shot job writing into an output folder, written before its photos
 TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp
 _TMP_NAME = re.compile(r"\..+\.\d+-[a-z0-9_]+" + re.escape(TMP_SUFFIX), re.DOTALL)  # .<name>.<pid>-<random>.tmp
 REPORT_FILES = "report_files"  # the folder of report.html's thumbnails, in an output folder

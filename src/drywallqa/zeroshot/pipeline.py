@@ -23,7 +23,7 @@ from ..engine.segmenter import (EncodedImage, SegmentationResult, Segmenter, reg
                                 validate_prompts)
 from ..models.sam_text import load_sam, sam_box_masks
 from ..utils.checks import number_in_range
-from ..utils.files import strict_json, write_text_atomic
+from ..utils.files import ZEROSHOT_JOB, ZEROSHOT_REPORT, strict_json, write_text_atomic
 from ..utils.image_io import read_image, to_rgb_array
 from ..utils.yamlfile import describe_error, safe_load
 from .detection import DETECTORS
@@ -267,9 +267,7 @@ class ZeroShotSegmenter(Segmenter):
         return {"config": dataclasses.asdict(self.config), "prompt_source": source, "stages": dict(self.stats)}
 
 
-ZEROSHOT_REPORT = "report.json"
 ANOMALY = "anomaly"  # <stem>__anomaly.png: an image's anomaly map (a prompt "anomaly" has its mask named otherwise)
-ZEROSHOT_JOB = ".zeroshot_job.json"  # the job writing into an output folder (zeroshot_job), written before its photos
 JOB_PARTS = {"config": "settings", "prompts": "prompts", "references": "reference photos", "photos": "photos"}
 ZEROSHOT_LOCK = ".zeroshot.lock"  # in a job's --out: locked (filelock) while a zero-shot job writes there
 ZEROSHOT_LOCK_USER = ("zero-shot job", "choose another --out")  # who holds it, and what to do instead
