@@ -12,6 +12,7 @@ import os
 import re
 import time
 import uuid
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -179,18 +180,22 @@ def predict_paths_ray(
                     # the output and model folders absolute too: an actor's working directory is not this one's (a
                     # cluster, a runtime_env working_dir), and a relative --out would put the masks there, out of sight
                     local_model = model_path and Path(model_path).exists()  # else a shipped model's or hub name
-                    return ray.data.from_items([{"path": p} for p in photos]).map_batches(
-                        _RayPredictor,
-                        fn_constructor_kwargs={"model_path": (os.path.abspath(model_path) if local_model
-                                                              else str(model_path)) if model_path else None,
-                                               "load_kwargs": load_kwargs, "opts": replace(opts, out_dir=str(out)),
-                                               "inflight": str(marks)},
-                        batch_size=size,
-                        compute=ray.data.ActorPoolStrategy(size=concurrency),
-                        # a died actor is restarted and its batch retried, but not for ever (Ray Data's default): a
-                        # photo that kills the process (a decoder's crash, out of memory) would hang the job
-                        max_task_retries=retries,
-                    ).take_all(), None, set()
+                    with warnings.catch_warnings():  # max_task_retries has no named parameter before Ray 2.64 (the
+                        # pin's bound), which says ray_remote_args are deprecated on every job: not the user's concern
+                        warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
+                        dataset = ray.data.from_items([{"path": p} for p in photos]).map_batches(
+                            _RayPredictor,
+                            fn_constructor_kwargs={"model_path": (os.path.abspath(model_path) if local_model
+                                                                  else str(model_path)) if model_path else None,
+                                                   "load_kwargs": load_kwargs, "opts": replace(opts, out_dir=str(out)),
+                                                   "inflight": str(marks)},
+                            batch_size=size,
+                            compute=ray.data.ActorPoolStrategy(size=concurrency),
+                            # a died actor is restarted and its batch retried, but not for ever (Ray Data's default): a
+                            # photo that kills the process (a decoder's crash, out of memory) would hang the job
+                            max_task_retries=retries,
+                        )
+                    return dataset.take_all(), None, set()
                 except Exception as exc:  # noqa: BLE001 - Ray did not start, an actor died: told by the caller
                     why = _ray_stopped(exc)
                 gc.collect()  # Ray Data leaves a stopped job's actors (one restarting, holding its CPU) to the garbage
