@@ -189,3 +189,36 @@ def test_a_damaged_dimension_record_is_rebuilt(tmp_path, caplog, dim):
 
 def test_two_encoders_never_share_a_cache_file(tmp_path):
     assert TextEncoder("enc/a", cache_dir=tmp_path).cache_file != TextEncoder("enc-a", cache_dir=tmp_path).cache_file
+
+
+def test_no_home_folder_leaves_the_caches_unused_not_a_traceback(tiny_model_dir, tmp_path, monkeypatch, caplog):
+    """$HOME unset under a user id with no home (a container run as an arbitrary user): the default cache folder cannot
+    be known, so the prompt-embedding and ONNX caches go unused with a warning (predict was a RuntimeError traceback
+    from Path.home)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from conftest import wall_photo
+    from drywallqa.export.onnx import exported_onnx_dir
+    from drywallqa.text.encoder import get_text_encoder
+
+    def no_home(cls):
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("DRYWALLQA_CACHE", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(Path, "home", classmethod(no_home))
+    Image.fromarray(wall_photo(0, 64, 64)).save(tmp_path / "w.png")
+    get_text_encoder.cache_clear()  # an encoder made with a home folder would hide it
+    try:
+        with caplog.at_level("WARNING"):
+            res = CliRunner().invoke(app, ["predict", str(tmp_path / "w.png"), "-p", "segment crack", "--out",
+                                           str(tmp_path / "o"), "--model-path", str(tiny_model_dir)])
+            export = exported_onnx_dir(tiny_model_dir)
+    finally:
+        get_text_encoder.cache_clear()
+    assert res.exit_code == 0 and res.exception is None, (res.output, res.exception)
+    assert (tmp_path / "o" / "w__segment_crack.png").is_file()
+    assert "no home folder" in caplog.text and "$DRYWALLQA_CACHE" in caplog.text
+    assert (export / "encoder.onnx").is_file() and not str(export).startswith("~")

@@ -187,7 +187,10 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     process only, into a temporary folder removed at its end, with a warning naming why (it was an error blamed on
     the model folder)."""
     files, key = _model_files(model_dir)
-    target = Path(cache_dir or default_cache_dir()) / "onnx" / key
+    try:
+        target = Path(cache_dir or default_cache_dir()) / "onnx" / key
+    except OSError as exc:  # no home folder for the default cache
+        return _export_for_this_run(files, key, Path("~/.cache/drywallqa/onnx"), exc.strerror, model_dir)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         return _cached_export(files, model_dir, target)

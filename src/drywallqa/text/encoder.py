@@ -17,6 +17,7 @@ back.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -59,8 +60,18 @@ def encoder_vocabulary(name_or_path: str) -> frozenset:
 
 
 def default_cache_dir() -> Path:
-    """``$DRYWALLQA_CACHE``, else ``~/.cache/drywallqa``."""
-    return Path(os.environ.get("DRYWALLQA_CACHE") or Path.home() / ".cache" / "drywallqa")
+    """``$DRYWALLQA_CACHE``, else ``~/.cache/drywallqa``.
+
+    Raises:
+        OSError: there is no home folder (``$HOME`` unset, and a user id with no entry in the password database: a
+            container run under an arbitrary id); the caches then go unused, with a warning (it was a RuntimeError
+            traceback from ``Path.home``)."""
+    if os.environ.get("DRYWALLQA_CACHE"):
+        return Path(os.environ["DRYWALLQA_CACHE"])
+    try:
+        return Path.home() / ".cache" / "drywallqa"
+    except RuntimeError:  # "Could not determine home directory."
+        raise OSError(errno.ENOENT, "no home folder: $HOME is unset and this user has none") from None
 
 
 class EmbeddingStore:
@@ -225,7 +236,12 @@ class TextEncoder:
         self.cache_file = None
         self.store = None
         if cache_dir is not False:
-            root = Path(cache_dir) if cache_dir else default_cache_dir()
+            try:
+                root = Path(cache_dir) if cache_dir else default_cache_dir()
+            except OSError as exc:
+                logger.warning("the prompt-embedding cache cannot be used (%s; $DRYWALLQA_CACHE sets where it is): prompts "
+                               "are encoded without it", exc.strerror)
+                return
             # the slug for people, a hash for uniqueness (two encoders never share a file)
             self.cache_file = root / "text_embeddings" / f"{prompt_slug(name_or_path)}.sqlite"
             self.store = EmbeddingStore(self.cache_file)
