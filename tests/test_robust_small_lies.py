@@ -249,3 +249,20 @@ def test_a_model_whose_maps_hold_nan_is_said_to_fail_not_answered_with_empty_mas
     res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(tmp_path / "cli"),
                                    "--model-path", str(tiny_model_dir)], terminal_width=300)
     assert res.exit_code == 1 and says(res.output, "holds NaN or infinity") and "Traceback" not in res.output
+
+
+def test_a_long_path_is_printed_on_one_line_whatever_the_console_width(tiny_model_dir, tmp_path, monkeypatch):
+    """Piped to a log (80 columns) or under a narrow terminal, the console broke its lines at its width: a path
+    longer than that was cut in two ("report: " on one line, the path over the next), which a script reading the log
+    (or a person copying the path) cannot use; the terminal wraps a long line itself."""
+    from drywallqa.cli.common import console
+
+    monkeypatch.setattr(console, "width", 40)
+    Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(tmp_path / "w.png")
+    out = tmp_path / ("a_folder_with_a_long_name_" * 3)
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "w.png"), "-p", "segment crack", "--out", str(out),
+                                   "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert f"report: {out / 'report.html'}" in lines and f"table: {out / 'results.csv'}" in lines, res.output
+    assert any(line.endswith(f"0 failed; masks in {out}") for line in lines), res.output

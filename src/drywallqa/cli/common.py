@@ -153,7 +153,10 @@ data_app = typer.Typer(help="Datasets: statistics, group-clean splits, masks ref
 app.add_typer(data_app, name="data")
 export_app = typer.Typer(help="Export a film_unet model folder (default: the shipped model) for other runtimes.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-console = Console(markup=False)  # paths, prompts and reasons are printed as they are: "[x]" in a name is no markup
+# paths, prompts and reasons are printed as they are: "[x]" in a name is no markup; a line is never broken at the
+# console's width (the terminal wraps it): piped to a log (80 columns) or under a narrow terminal, a path longer than
+# that was cut in two ("report: \nruns/...\n.../report.html"), and so were the lines of evaluate's report.md tables
+console = Console(markup=False, soft_wrap=True)
 
 
 @contextmanager

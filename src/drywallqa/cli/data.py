@@ -122,7 +122,7 @@ def _shown_stats(names: list[str], datasets_dir: Optional[Path]) -> list[dict]:
             w = v.get("stroke_width_px")
             t.add_row(sp, str(v["images"]), str(v["empty_masks"]), _number(v["mean_mask_coverage"]), str(v["source_groups"]),
                       f"{w['p10']:.1f} / {w['median']:.1f} / {w['p90']:.1f}" if w else "-")
-        console.print(t)
+        console.print(t, soft_wrap=False)  # a table is laid out to the console's width
         for sp, why in st["unread_splits"].items():
             tagged(f"{sp}: no image read", "red", f"({why})")
         console.print(f"source groups shared between splits: {st['source_groups_shared_between_splits']}")
