@@ -76,6 +76,20 @@ def test_train_cli_refuses_bad_overrides_before_reading_data(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("override, read", [("optim.epochs=1_0", "10"), ("optim.epochs=1:30", "90"),
+                                            ("optim.batch_size=010", "8"), ("data.cache_size=0x200", "512"),
+                                            ("optim.lr=0b1", "1")])
+def test_an_override_number_yaml_reads_otherwise_than_in_decimal_is_refused(override, read):
+    """YAML 1.1 reads "1_0" as 10 (a typo of 1.0, which --epochs refuses), "010" as 8 (octal) and "1:30" as 90 (base
+    60): ``optim.epochs=1_0`` trained 10 epochs, ``optim.batch_size=010`` batches of 8, without a word."""
+    with pytest.raises(ValueError, match=re.escape(f"would be read as {read}")):
+        TrainConfig().with_overrides([override])
+    for fine, value in (("optim.epochs=+5", 5), ("optim.lr=5e-4", 5e-4), ("optim.lr=.5", 0.5), ("seed=007", 7),
+                        ("optim.lr=1.", 1.0)):
+        cfg = TrainConfig().with_overrides([fine])
+        assert getattr(cfg.optim if fine.startswith("optim") else cfg, fine.split("=")[0].split(".")[-1]) == value
+
+
 @pytest.mark.parametrize("override, key", [
     ("data.cache_size=-5", "data.cache_size"), ("data.cache_size=abc", "data.cache_size"),
     ("data.negative_ratio=abc", "data.negative_ratio"), ("data.num_workers=-1", "data.num_workers"),

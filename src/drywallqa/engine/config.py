@@ -24,6 +24,9 @@ MAX_THREADS = 1024  # torch threads of a training run: more than any machine has
 MAX_WORKERS = 256  # DataLoader worker processes: each a process of its own, started every epoch (100,000 were
 # still being started 10 minutes on, without a word or a step)
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # exponent forms YAML 1.1 leaves as text
+# a number as people write it in decimal (and YAML's infinities and NaN, which the checks name); YAML 1.1 reads other
+# forms as numbers too: "1_0" as 10, "010" as 8 (octal), "1:30" as 90 (base 60), "0x10" as 16
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
 
 
 @dataclass
@@ -326,7 +329,8 @@ class TrainConfig:
         (``3`` a number, ``[a, b]`` a list, ``null`` None).
 
         Raises:
-            ValueError: an item without ``=``, a key the config does not have, a value that is not YAML.
+            ValueError: an item without ``=``, a key the config does not have, a value that is not YAML, a number YAML
+                would read otherwise than in decimal ("1_0" as 10, "010" as 8, "1:30" as 90).
         """
         d = self.to_dict()
         for item in overrides or ():
@@ -341,6 +345,13 @@ class TrainConfig:
                 raise ValueError(f"override {item!r}: the value is not YAML ({describe_error(exc)})") from None
             if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):  # YAML 1.1 reads 5e-4 as text
                 value = float(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not _DECIMAL.fullmatch(text.strip()):
+                raise ValueError(f"override {item!r}: write the number in decimal digits: {text.strip()!r} would be "
+                                 f"read as {value}")  # as --epochs 1_0 is refused ("1_0" a typo of 1.0, most often)
+            if isinstance(value, int) and not isinstance(value, bool) and re.fullmatch(r"[+-]?0\d+", text.strip()) \
+                    and int(text) != value:
+                raise ValueError(f"override {item!r}: write the number without a leading 0: {text.strip()!r} would be "
+                                 f"read as {value} (octal)")
             parts, node = key.strip().split("."), d
             if len(parts) == 1 and parts[0] in SECTIONS:  # "data=null" reset the whole section to its defaults,
                 first = dataclasses.fields(type(getattr(self, parts[0])))[0].name  # silently
