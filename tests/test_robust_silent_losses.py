@@ -365,3 +365,28 @@ def test_a_job_that_finds_no_photo_leaves_an_earlier_jobs_results(tiny_model_dir
     assert res.exit_code == 1 and "no photos found" in res.output and "left as an earlier job wrote them" in res.output
     assert {name: (out / name).read_bytes() for name in before} == before
     assert "a.jpg" in (out / "report.html").read_text()
+
+
+def test_a_reader_that_closes_the_output_early_loses_no_file(tiny_model_dir, tmp_path, monkeypatch):
+    """``drywallqa predict ... | head -1``: the reader gone, click ended the command at its next print (exit 1, not a
+    word) before report.html and results.csv were written. The command's work goes on; what it prints is dropped."""
+    import os
+    import sys
+
+    from conftest import write_photos
+    from drywallqa.cli import app
+
+    photos = write_photos(tmp_path / "photos", 2)
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone
+    closed = os.fdopen(write, "w")
+    monkeypatch.setattr(sys, "stdout", closed)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            app(["predict", str(photos), "-p", "segment crack", "--out", str(tmp_path / "out"), "--model-path",
+                 str(tiny_model_dir)], prog_name="drywallqa")
+    finally:
+        monkeypatch.undo()
+        closed.close()
+    assert ended.value.code in (0, None)
+    assert all((tmp_path / "out" / name).is_file() for name in ("results.json", "results.csv", "report.html"))

@@ -156,7 +156,34 @@ app.add_typer(export_app, name="export")
 # paths, prompts and reasons are printed as they are: "[x]" in a name is no markup; a line is never broken at the
 # console's width (the terminal wraps it): piped to a log (80 columns) or under a narrow terminal, a path longer than
 # that was cut in two ("report: \nruns/...\n.../report.html"), and so were the lines of evaluate's report.md tables
-console = Console(markup=False, soft_wrap=True)
+class _Console(Console):
+    """The commands' console, which outlives its reader: standard output closed by the program reading it
+    (``drywallqa predict ... | head -1``) stops what is printed (the output is pointed at the null device from then on),
+    not the command's work (click ended it at the next print, exit 1 without a word, before ``report.html`` and
+    ``results.csv`` were written)."""
+
+    def _write_buffer(self) -> None:
+        try:
+            super()._write_buffer()
+        except BrokenPipeError:
+            _drop_output(self.file)
+            del self._buffer[:]
+
+
+def _drop_output(file) -> None:
+    """Point ``file``'s descriptor at the null device: what is written to it from now on goes nowhere, without error
+    (what Python's documentation advises for a closed pipe)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, file.fileno())
+        finally:
+            os.close(null)
+    except (OSError, ValueError, AttributeError):  # no descriptor of its own (a test's stream): nothing to point
+        pass
+
+
+console = _Console(markup=False, soft_wrap=True)
 
 
 @contextmanager
