@@ -72,7 +72,7 @@ def audit(dataset: str, splits_dir, datasets_dir, top: int) -> dict:
              and published_split_of(config, root, f) not in GROUP_LEFT_OUT["train"]]
     held = [(part, f) for part in split.parts if part != "train" for f in split.parts[part] if (root / f).is_file()]
     orb, owners, descriptors = cv2.ORB_create(VOTE_FEATURES), [], []
-    for n, f in enumerate(tqdm(train, desc=f"{dataset}: train features")):
+    for n, f in enumerate(tqdm(train, desc=f"{config.name}: train features")):
         try:
             d = _vote_features(root / f, orb, False)
         except ImageReadError:
@@ -84,7 +84,7 @@ def audit(dataset: str, splits_dir, datasets_dir, top: int) -> dict:
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     features = _Features([root / f for f in train] + [root / f for _, f in held])
     found = {part: [] for part in split.parts if part != "train"}
-    for k, (part, f) in enumerate(tqdm(held, desc=f"{dataset}: val and test photos")):
+    for k, (part, f) in enumerate(tqdm(held, desc=f"{config.name}: val and test photos")):
         candidates = Counter()
         for mirrored in (False, True):
             try:
@@ -98,15 +98,16 @@ def audit(dataset: str, splits_dir, datasets_dir, top: int) -> dict:
                 found[part].append({"photo": f, "train_photo": train[n], "votes": int(votes),
                                     "thumbnail_distance": round(_thumbnail_distance(root / f, root / train[n]), 3)})
                 break
-    return {"dataset": dataset, "manifest": str(split_manifest_path(splits_dir, config.manifest_name)),
+    return {"dataset": config.name, "manifest": str(split_manifest_path(splits_dir, config.manifest_name)),
             "parts": {part: len(split.parts[part]) for part in split.parts}, "same_photo_in_train": found}
 
 
-def scores_without(result: dict, per_image: Path) -> dict:
+def scores_without(result: dict, per_image: Path, dataset: str | None = None) -> dict:
     """The canonical prompt's group-clean test mIoU in ``per_image`` (an evaluate run's per_image.csv) over all its
-    photos, over those the audit found (and their copies by file name) and over the others."""
+    photos, over those the audit found (and their copies by file name) and over the others. ``dataset``: the name or
+    YAML file the audit was given (default: the registered dataset the result names)."""
     found = {source_group(r["photo"]) for r in result["same_photo_in_train"].get("test", [])}
-    prompt = get_dataset_config(result["dataset"]).canonical_prompt
+    prompt = get_dataset_config(dataset or result["dataset"]).canonical_prompt
     with open(per_image, newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["split"] == "group-clean test" and r["prompt"] == prompt
                 and r["dataset"] == result["dataset"]]
@@ -152,15 +153,19 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="read <out>/<dataset>.json of an earlier audit, not search again")
     args = ap.parse_args()
     check_writable_path(args.out, folder=True)
-    saved = args.out / f"{args.dataset}.json"
+    try:  # a YAML file's dataset is named by its `name`, not its path
+        name = get_dataset_config(args.dataset).name
+    except (KeyError, ValueError, OSError) as e:
+        ap.error(f"--dataset: {e.args[0] if isinstance(e, KeyError) else e}")
+    saved = args.out / f"{name}.json"
     result = json.loads(saved.read_text()) if args.reuse and saved.is_file() else audit(
         args.dataset, args.splits_dir, args.datasets_dir, args.top)
     if args.per_image is not None:
-        result["scores"] = scores_without(result, args.per_image)
+        result["scores"] = scores_without(result, args.per_image, args.dataset)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(strict_json(result), saved)
     lines = markdown(result, args.per_image)
-    write_text_atomic("\n".join(lines) + "\n", args.out / f"{args.dataset}.md")
+    write_text_atomic("\n".join(lines) + "\n", args.out / f"{name}.md")
     print("\n".join(lines[:4 + len(result["same_photo_in_train"])]))
     return 0
 

@@ -249,3 +249,46 @@ def test_the_split_audit_finds_a_turned_copy_the_thumbnail_gate_lets_through(loa
     clean = {**audit, "same_photo_in_train": {"val": [], "test": []}}
     report = "\n".join(script.markdown({**clean, "scores": script.scores_without(clean, csv_path)}, csv_path))
     assert "mIoU 0.600 over 3 photos (none of them found to be a training photo)" in report and "## test" not in report
+
+
+def test_the_split_audit_of_a_dataset_yaml_writes_into_out_under_the_dataset_name(load_script, tmp_path, monkeypatch):
+    """benchmarks/split_audit.py -d path/to/my_walls.yaml (a dataset of one's own, docs/data.md): the audit is
+    `--out`/my_walls.json and .md. The files were named after the argument, so an absolute YAML path wrote
+    `my_walls.yaml.json` beside the YAML, outside --out; and --per-image, whose rows name the dataset `my_walls`,
+    matched none of them and the report was a TypeError traceback."""
+    import sys
+
+    import numpy as np
+    import pytest
+    from PIL import Image
+
+    from conftest import wall_photo
+
+    from drywallqa.data.grouping import GroupSplit
+
+    folder = tmp_path / "exports" / "walls" / "train"
+    (folder / "_masks").mkdir(parents=True)
+    names = ["a_jpg.rf.a.jpg", "b_jpg.rf.b.jpg", "c_jpg.rf.c.jpg"]
+    for seed, name in enumerate(names, 1):
+        Image.fromarray(wall_photo(seed)).save(folder / name, quality=92)
+        Image.fromarray(np.zeros((360, 480), np.uint8)).save(folder / "_masks" / name.replace(".jpg", ".png"))
+    decl = tmp_path / "decl" / "my_walls.yaml"
+    decl.parent.mkdir()
+    decl.write_text(f"name: my_walls\nfolder: {tmp_path / 'exports' / 'walls'}\nprompts: [segment crack]\n")
+    splits = tmp_path / "splits"
+    GroupSplit("my_walls", 0, {"train": 0.5, "val": 0.25, "test": 0.25},
+               {"train": [f"train/{n}" for n in names[:2]], "val": [], "test": [f"train/{names[2]}"]}
+               ).to_json(splits / "my_walls.json")
+    per_image = tmp_path / "per_image.csv"
+    per_image.write_text(f"split,dataset,image,prompt,iou\ngroup-clean test,my_walls,{folder / names[2]},segment crack,0.5\n")
+    out = tmp_path / "audit"
+    monkeypatch.setattr(sys, "argv", ["split_audit.py", "-d", str(decl), "--out", str(out), "--splits-dir", str(splits),
+                                      "--per-image", str(per_image)])
+    assert load_script("split_audit", "benchmarks").main() == 0
+    assert sorted(p.name for p in out.iterdir()) == ["my_walls.json", "my_walls.md"]
+    assert sorted(p.name for p in decl.parent.iterdir()) == ["my_walls.yaml"]
+    assert "mIoU 0.500 over 1 photos" in (out / "my_walls.md").read_text()
+    monkeypatch.setattr(sys, "argv", ["split_audit.py", "-d", "no_such_dataset", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit) as stop:  # a usage error naming it, not a traceback
+        load_script("split_audit", "benchmarks").main()
+    assert stop.value.code == 2
