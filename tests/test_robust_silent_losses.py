@@ -101,6 +101,26 @@ def test_a_users_photos_named_with_two_underscores_are_read_beside_a_results_jso
     assert [why.split(":")[0] for _, why in listing.skipped] == ["an earlier job's output folder"]
 
 
+def test_macos_metadata_files_beside_photos_are_listed_not_failed(tmp_path):
+    """A folder copied from a Mac onto a USB disk or a share holds a '._IMG_1.jpg' (AppleDouble: the photo's Finder
+    metadata) beside each photo: each was taken for a photo and failed as "not a readable image" (half a job's photos
+    in the failure list). Now listed as macOS metadata; a real photo whose name starts with '._' is still read."""
+    from pathlib import Path
+
+    from drywallqa.utils.image_io import find_images
+
+    from conftest import write_photos
+
+    write_photos(tmp_path, 2, stem="IMG_")
+    for name in ("._IMG_0.jpg", "._IMG_1.jpg"):
+        (tmp_path / name).write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4000))
+    Image.fromarray(np.full((40, 52, 3), 128, np.uint8)).save(tmp_path / "._odd.jpg")  # a photo so named: read
+    listing = find_images([tmp_path])
+    assert sorted(p.name for p in listing.images) == ["._odd.jpg", "IMG_0.jpg", "IMG_1.jpg"]
+    assert sorted(Path(p).name for p, _ in listing.skipped) == ["._IMG_0.jpg", "._IMG_1.jpg"]
+    assert all("macOS metadata" in why for _, why in listing.skipped)
+
+
 def test_predict_on_a_folder_with_no_photo_is_an_error(tiny_model_dir, tmp_path):
     """An empty folder (a wrong path, an unmounted volume) or one of notes only was "0 images done, 0 failed" and
     exit 0: a script took it for success."""

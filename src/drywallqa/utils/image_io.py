@@ -503,6 +503,14 @@ def mask_plane(img: Image.Image) -> np.ndarray:
     return arr[..., :1 if arr.shape[2] == 2 else 3].max(axis=2)
 
 
+APPLE_DOUBLE_MAGIC = b"\x00\x05\x16\x07"  # first bytes of the '._name' files macOS leaves on other disks
+
+
+def _is_apple_double(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == APPLE_DOUBLE_MAGIC
+
+
 @dataclass
 class ImageListing:
     """What :func:`find_images` found: the images, and every other file met with the reason it was left."""
@@ -514,8 +522,8 @@ class ImageListing:
 def find_images(paths, exclude=()) -> ImageListing:
     """Expand files and folders (recursively, following links to folders) into image paths.
 
-    Nothing is left out silently: files that are not images, broken links, link loops, folders that
-    cannot be read, anything below an ``exclude`` folder (e.g. the output folder) and, in an earlier job's output
+    Nothing is left out silently: files that are not images, macOS's '._' metadata files, broken links, link loops,
+    folders that cannot be read, anything below an ``exclude`` folder (e.g. the output folder) and, in an earlier job's output
     folder (:func:`~drywallqa.utils.files.is_output_folder`), the files it wrote (masks, overlays, its report's
     thumbnails: no photos) are listed in ``skipped`` with the reason; photos and folders of the user's there are
     read. Files named directly are taken as they are (reading reports them).
@@ -560,6 +568,9 @@ def find_images(paths, exclude=()) -> ImageListing:
                         listing.skipped.append((str(q), "broken link"))
                     elif not entry.is_file():
                         listing.skipped.append((str(q), "not a regular file"))
+                    elif entry.name.startswith("._") and _is_apple_double(q):
+                        listing.skipped.append((str(q), "macOS metadata beside a file (AppleDouble '._' file, written "
+                                                        "when copying from a Mac); not a photo"))
                     elif q.suffix.lower() in IMAGE_SUFFIXES:
                         found.append(q)
                     else:
