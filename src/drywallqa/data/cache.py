@@ -11,10 +11,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from ..utils.files import file_stamp, process_alive, remove_stale_temporaries, write_atomic
 from ..utils.image_io import ImageReadError, read_image
+from ..utils.progress import progress_bar
 from .sample import Sample
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def load_arrays(samples: list[Sample], size: int,
     images = np.zeros((len(samples), size, size, 3), np.uint8)
     masks = np.zeros((len(samples), size, size), bool)
     kept, why = [], {}
-    for i, s in enumerate(tqdm(samples, desc=f"decoding {len(samples)} images", leave=False)):
+    for i, s in enumerate(progress_bar(samples, desc=f"decoding {len(samples)} images", leave=False)):
         try:
             images[len(kept)] = cv2.resize(read_image(s.image_path), (size, size), interpolation=cv2.INTER_AREA)
             masks[len(kept)] = resize_mask(s.load_mask(), size)

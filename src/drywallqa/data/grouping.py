@@ -142,12 +142,12 @@ def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, prog
 
     A photo that cannot be read matches none: it is named in ``problems`` (a :class:`DataProblem` each), or in a
     warning where ``problems`` is None; the others are compared as usual."""
-    from tqdm import tqdm
+    from ..utils.progress import progress_bar
 
     if len(paths) < 2:
         return []
     thumbs, read = [], []  # thumbnails of the photos read, and their indices in ``paths``
-    for n, p in enumerate(tqdm(paths, desc="thumbnails", disable=not progress)):
+    for n, p in enumerate(progress_bar(paths, desc="thumbnails", disable=not progress)):
         try:
             thumbs.append(thumbnail(p))
         except ImageReadError as exc:
@@ -172,7 +172,7 @@ def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, prog
     features = _Features([paths[n] for n in read])
     stems = [source_group(str(paths[n])) for n in read]
     to_check = [(a, b) for a, b, d in pairs if d >= threshold and stems[a] != stems[b]]
-    checked = {(a, b) for a, b in tqdm(to_check, desc="same photo?", disable=not progress or not to_check)
+    checked = {(a, b) for a, b in progress_bar(to_check, desc="same photo?", disable=not progress or not to_check)
                if same_photo(features, a, b)}
     for n, why in features.unread.items():
         _tell(problems, DataProblem(str(paths[read[n]]), f"{why}: left out of the closer look of the near-duplicate "

@@ -30,11 +30,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from ..models.sam_text import load_sam, sam_box_masks
 from ..utils.files import check_links, check_writable_path, lexical_path, write_atomic, write_text_atomic
 from ..utils.image_io import read_image
+from ..utils.progress import progress_bar
 from ..utils.registry import Registry
 from ..viz import grid, overlay
 from .coco import box_mask, coordinate_bound, usable_box
@@ -332,7 +332,8 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
     counts = {"images": 0, "boxes": 0, **{k: 0 for k in OUTCOMES},
               "problems": [str(p) for p in problems]}
     taken: dict[str, Path] = {}  # output stem -> its photo
-    for s in tqdm(samples, desc=f"{dataset}/{split}: masks from boxes ({report['with']})", disable=not progress):
+    for s in progress_bar(samples, desc=f"{dataset}/{split}: masks from boxes ({report['with']})",
+                          disable=not progress):
         name = output_name(s.image_path, folder)
         stem = Path(name).stem
         if stem in taken:

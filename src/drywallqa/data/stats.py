@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from tqdm import tqdm
 
 from ..measures import mask_measures
 from ..metrics import mask_iou
+from ..utils.progress import progress_bar
 from ..utils.slug import shown
 from .cache import resize_mask
 from .grouping import dihedral, load_all_splits, near_duplicate_matches, thumbnail
@@ -65,7 +65,7 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
     copies = confirmed_copies(paths, matches)
     in_copies = {n for i, j, _ in copies for n in (i, j)}
     small: dict[int, np.ndarray] = {}  # index -> mask at AGREEMENT_SIZE, of the photos in ``copies`` only
-    for n, s in enumerate(tqdm(samples, desc=f"{dataset}: masks", disable=not progress)):
+    for n, s in enumerate(progress_bar(samples, desc=f"{dataset}: masks", disable=not progress)):
         try:
             mask = s.load_mask()
         except (OSError, ValueError) as exc:

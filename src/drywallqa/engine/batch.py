@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 from PIL import Image
-from tqdm import tqdm
 
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
@@ -44,6 +43,7 @@ from ..utils.files import (BATCH_RESULTS, STORAGE_ERRNOS, ZEROSHOT_JOB, ZEROSHOT
 from ..utils.checks import flag, whole_number
 from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, photo_pixels, read_image,
                               read_mask)
+from ..utils.progress import progress_bar
 from ..utils.slug import file_stem, prompt_slug, shown
 from ..viz import COLORS, draw_joints, grid, overlay
 from .segmenter import Segmenter, validate_prompts, validate_threshold
@@ -560,8 +560,8 @@ def plan_job(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1,
                                 "hand?): measured again as they are; --overwrite predicts them again")
     if stale:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            again = list(tqdm(pool.map(lambda item: remeasured(out, item[0], item[1], opts.mm_per_px), stale),
-                              total=len(stale), desc="measure again", disable=not progress))
+            again = list(progress_bar(pool.map(lambda item: remeasured(out, item[0], item[1], opts.mm_per_px), stale),
+                                      total=len(stale), desc="measure again", disable=not progress))
         for (path, _), fresh in zip(stale, again):
             previous = already_done(out, path, opts.prompts, opts.mm_per_px, opts.accepted_settings) if fresh is not None else None
             # read as it is now; measured again by another job since, or not at all: predicted again
@@ -946,7 +946,7 @@ def predict_paths(
         wait(futures)
 
     try:
-        for future in tqdm(futures, total=len(todo), desc="predict", disable=not progress):
+        for future in progress_bar(futures, total=len(todo), desc="predict", disable=not progress):
             path, done, exc = future.result()
             if exc is not None:
                 why = describe_error(exc)

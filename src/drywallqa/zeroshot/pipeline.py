@@ -422,7 +422,7 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
 
 def _run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references, progress: bool,
                   prompts: list[str] | None, overwrite: bool) -> dict:
-    from tqdm import tqdm
+    from ..utils.progress import progress_bar
 
     from ..engine.batch import describe_error, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
     from ..utils.slug import file_stem
@@ -439,7 +439,7 @@ def _run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references, prog
     (out / ZEROSHOT_REPORT).unlink(missing_ok=True)  # an earlier job's would read as a stopped job's report
     todo, failed, ignored = gather_inputs(paths, out)
     images, written = [], set()
-    for path in tqdm(todo, desc="zero-shot", disable=not progress):
+    for path in progress_bar(todo, desc="zero-shot", disable=not progress):
         files = []
         try:
             result, anomaly, kept, used = segmenter.run(read_image(path), prompts)
