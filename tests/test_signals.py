@@ -134,3 +134,33 @@ def test_sigterm_during_a_ray_job_stops_it_as_ctrl_c_does(tiny_model_dir, tmp_pa
     assert len(json.loads((tmp_path / "o" / "results.json").read_text())["failed"]) == 2
     assert [type(h) for h in handlers] == [InterruptOnStop]  # the report written under the handler, not the default
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_the_command_starts_without_torch_and_the_package_names_load_on_first_use():
+    """`import drywallqa` imported torch (seconds): `drywallqa --help` and each shell-completion TAB waited for it, and
+    a Ctrl-C while any command started was a traceback (before the command's own clean stop). Now torch loads inside
+    the command; `drywallqa.Segmenter` and the rest are imported on first use, as before for the user."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, warnings
+import drywallqa.cli
+assert "torch" not in sys.modules, "torch imported by the command line's start"
+import drywallqa
+assert {"Segmenter", "TorchSegmenter", "SegmentationResult", "EncodedImage"} <= set(dir(drywallqa))
+from drywallqa import Segmenter, TorchSegmenter
+assert issubclass(TorchSegmenter, Segmenter) and drywallqa.Segmenter is Segmenter
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    assert drywallqa.EmbeddedSegmenter is TorchSegmenter
+assert caught and issubclass(caught[0].category, DeprecationWarning)
+try:
+    drywallqa.NoSuchName
+except AttributeError:
+    pass
+else:
+    raise AssertionError("an unknown name was found")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

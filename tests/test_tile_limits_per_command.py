@@ -9,7 +9,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from drywallqa.cli import app
-from drywallqa.engine.tiling import DEFAULT_MAX_TILES, TiledSegmenter
+from drywallqa.engine.tiling import TiledSegmenter
+from drywallqa.utils.image_io import DEFAULT_MAX_TILES
 
 
 def test_evaluate_tile_has_no_tile_limit_and_predict_keeps_its_default(tiny_model_dir, tmp_path, monkeypatch):

@@ -1,10 +1,29 @@
-"""drywallqa: prompted segmentation for construction quality assurance."""
+"""drywallqa: prompted segmentation for construction quality assurance.
+
+The names below are imported on first use (PEP 562), so ``import drywallqa`` and the ``drywallqa`` command start
+without loading torch: ``drywallqa --help`` and shell completion answer at once, and a Ctrl-C while a command starts
+is the command's own clean stop."""
+
+import importlib
+
+from .utils.deprecation import deprecated_names
 
 __version__ = "0.6.20"
 
-from .engine.predictor import TorchSegmenter  # noqa: E402
-from .engine.segmenter import EncodedImage, SegmentationResult, Segmenter  # noqa: E402
-from .utils.deprecation import deprecated_names  # noqa: E402
+_HOMES = {"TorchSegmenter": "drywallqa.engine.predictor", "EncodedImage": "drywallqa.engine.segmenter",
+          "SegmentationResult": "drywallqa.engine.segmenter", "Segmenter": "drywallqa.engine.segmenter"}
+_deprecated = deprecated_names(__name__, {"EmbeddedSegmenter": ("drywallqa.engine.predictor", "TorchSegmenter")})
 
 __all__ = ["EncodedImage", "SegmentationResult", "Segmenter", "TorchSegmenter", "__version__"]
-__getattr__ = deprecated_names(__name__, {"EmbeddedSegmenter": ("drywallqa.engine.predictor", "TorchSegmenter")})
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value  # found once
+        return value
+    return _deprecated(name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOMES))

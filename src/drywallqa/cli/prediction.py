@@ -7,8 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from ..engine.tiling import DEFAULT_MAX_TILES
-from ..utils.image_io import DEFAULT_MAX_PIXELS
+from ..utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TILES
 from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      INTERRUPTED_CODE, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,

@@ -40,9 +40,6 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
-DEFAULT_MAX_TILES = 400  # predict's default: a photo --tile would cut into more fails (a 12 MP photo at tile 320: 221)
-
-
 def tile_count(height: int, width: int, tile: int, overlap: float = 0.25) -> int:
     """How many tiles :class:`TiledSegmenter` cuts a ``height`` x ``width`` photo into (1 when it fits one)."""
     overlap_px = int(round(overlap * tile))

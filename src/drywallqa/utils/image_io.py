@@ -56,6 +56,7 @@ def image_formats() -> tuple[str, ...]:
 # 64 megapixels: a 48-MP phone photo passes; each pixel costs ~30 bytes per prompt on the way through
 # the model, so a 169-MP upload took 5.4 GB. Raise it with --max-pixels / max_pixels=.
 DEFAULT_MAX_PIXELS = 64_000_000
+DEFAULT_MAX_TILES = 400  # predict's default: a photo --tile would cut into more fails (a 12 MP photo at tile 320: 221)
 
 
 class ImageReadError(ValueError):
