@@ -185,6 +185,19 @@ def test_inputs_with_one_stem_do_not_overwrite_each_other(tiny_model_dir, tmp_pa
     assert json.loads((out / "IMG_1__results.json").read_text())["image"] == str(tmp_path / "day2" / "IMG_1.jpg")
 
 
+def test_of_two_photos_of_one_stem_a_damaged_first_one_does_not_take_the_stem(tiny_model_dir, tmp_path):
+    """A damaged IMG_1.jpg (a copy cut short) beside IMG_1.png took the stem: the PNG failed as "another input has the
+    same file stem" and the JPEG as unreadable, so neither was segmented. Now the photo that opens takes it."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "IMG_1.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(tmp_path / "in" / "IMG_1.png")
+    summary = predict_paths(Segmenter.load(tiny_model_dir), [tmp_path / "in"], ["segment crack"], tmp_path / "out",
+                            progress=False)
+    assert summary.done == [str(tmp_path / "in" / "IMG_1.png")]
+    assert [(p, "same file stem" in why) for p, why in summary.failed] == [(str(tmp_path / "in" / "IMG_1.jpg"), True)]
+
+
 def test_inputs_of_one_stem_listed_in_another_order_keep_the_photo_done_before(tiny_model_dir, tmp_path):
     """day1/IMG_1 done by a job of ``day1 day2``; the same job as ``day2 day1`` named day1/IMG_1 failed ("another
     input has the same stem") while results.json still listed its results: one photo both done and failed. Now the

@@ -477,8 +477,9 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
 
     Missing inputs fail; what :func:`~drywallqa.utils.image_io.find_images` does not read is ``ignored``. Output
     files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``, compared
-    case-insensitively) only one is an image, the one whose results ``out_dir`` holds, else the first one listed; the
-    others fail with a message instead of overwriting its outputs. A file given twice is one image.
+    case-insensitively) only one is an image, the one whose results ``out_dir`` holds, else the first one listed that
+    opens as an image, else the first one listed; the others fail with a message instead of overwriting its outputs.
+    A file given twice is one image.
     """
     def looked_at(p) -> str | None:  # why an input cannot be read, or None
         try:
@@ -495,10 +496,11 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
     of_stem: dict[str, list[Path]] = {}
     for path in listing.images:
         of_stem.setdefault(file_stem(path.stem).casefold(), []).append(path)
-    # of the inputs of one stem, the one whose results the folder holds, else the first listed: listed in another order,
-    # the photo an earlier job finished was named failed and listed with its results beside
-    first_of_stem = {stem: group[0] if len(group) == 1 else next((p for p in group if _holds(Path(out_dir), p)), group[0])
-                     for stem, group in of_stem.items()}
+    # of the inputs of one stem, the one whose results the folder holds (listed in another order, the photo an earlier
+    # job finished was named failed and listed with its results beside), else the first listed that opens (a damaged
+    # IMG_1.jpg took the stem from IMG_1.png: both failed), else the first listed
+    first_of_stem = {stem: group[0] if len(group) == 1 else next((p for p in group if _holds(Path(out_dir), p)), None)
+                     or next((p for p in group if _opens(p)), group[0]) for stem, group in of_stem.items()}
     images = []
     for path in listing.images:
         first = first_of_stem[file_stem(path.stem).casefold()]
@@ -509,6 +511,16 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
         failed.append((str(path), f"another input, {first}, has the same file stem, and outputs are named by stem: "
                                   "rename one of them or run them into separate --out folders"))
     return images, failed, listing.skipped
+
+
+def _opens(path: Path) -> bool:
+    """Whether ``path`` opens as an image (its header read, nothing decoded); what a file that does not says is said
+    when it is read."""
+    try:
+        with open_image(path):
+            return True
+    except Exception:  # noqa: BLE001 - any reader's error: the file fails later with its reason
+        return False
 
 
 def _holds(out: Path, path: Path) -> bool:
