@@ -87,6 +87,30 @@ def test_a_damaged_cache_file_is_decoded_again_and_replaced(tmp_path, caplog, da
     assert "damaged" not in caplog.text
 
 
+@pytest.mark.parametrize("trouble", ["folder_in_its_place", "disk_full"])
+def test_a_cache_file_that_cannot_be_written_leaves_the_arrays_decoded(tmp_path, caplog, monkeypatch, trouble):
+    """The cache is only a shortcut: a folder where its file goes (IsADirectoryError) or a disk too full for it
+    (ENOSPC) stopped the training run after every photo was decoded."""
+    import errno
+
+    samples = make_samples(tmp_path)
+    want_images, want_masks, _ = cache.load_arrays(samples, 32, None)
+    folder = tmp_path / "cache"
+    if trouble == "folder_in_its_place":
+        (folder / f"arrays_32_{cache.cache_key(samples, 32)}.npz").mkdir(parents=True)
+    else:
+        def full(file, **arrays):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(cache.np, "savez", full)
+    with caplog.at_level("WARNING"):
+        images, masks, kept = cache.load_arrays(samples, 32, folder)
+    assert "cannot be written" in caplog.text and kept == [0, 1, 2]
+    np.testing.assert_array_equal(images, want_images)
+    np.testing.assert_array_equal(masks, want_masks)
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_a_mask_fixed_in_place_is_decoded_again(tmp_path):
     samples = make_samples(tmp_path)
     _, before, _ = cache.load_arrays(samples, 32, tmp_path / "cache")

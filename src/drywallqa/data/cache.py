@@ -117,8 +117,12 @@ def load_arrays(samples: list[Sample], size: int,
     images, masks = images[:len(kept)], masks[:len(kept)]
     _warn_of_left_out(samples, kept, "", why)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _save(path, images, masks, np.asarray(kept, np.int64))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _save(path, images, masks, np.asarray(kept, np.int64))
+        except OSError as exc:  # a full disk, a folder in the file's place: the arrays are decoded, the run goes on
+            logger.warning("training-array cache %s cannot be written (%s); training goes on without it (the images "
+                           "are decoded again next time)", path, exc.strerror or exc)
     return images, masks, kept
 
 
