@@ -142,6 +142,26 @@ def test_an_export_cache_that_cannot_be_used_exports_for_the_run_with_a_warning(
     assert "--model-path" not in res.output, res.output
 
 
+@pytest.mark.parametrize("lock", ["a folder", "a link loop"])
+def test_an_export_cache_lock_that_cannot_be_opened_exports_for_the_run(tiny_model_dir, tmp_path, monkeypatch, caplog,
+                                                                        lock):
+    """The cache's .cache.lock a folder (or a link to itself) failed `--runtime onnx` with "Invalid value for
+    --model-path ...: [Errno 21] Is a directory: '.../onnx/.cache.lock'", blaming the model folder."""
+    from drywallqa.export import onnx
+
+    monkeypatch.setattr(onnx, "_EXPORTS_FOR_THIS_RUN", {})  # another test's export for its run not found here
+    monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "cache" / "onnx" / onnx.CACHE_LOCK
+    path.parent.mkdir(parents=True)
+    path.mkdir() if lock == "a folder" else path.symlink_to(path.name)
+    with caplog.at_level("WARNING"):
+        seg = Segmenter.load(tiny_model_dir, runtime="onnx")
+    assert f"{path}: " in caplog.text and "for this run only" in caplog.text
+    img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    want = Segmenter.load(tiny_model_dir).predict(img, ["segment crack"]).probabilities["segment crack"]
+    np.testing.assert_allclose(seg.predict(img, ["segment crack"]).probabilities["segment crack"], want, atol=1e-5)
+
+
 def test_a_damaged_export_in_a_cache_that_cannot_change_is_exported_for_the_run(tiny_model_dir, tmp_path, monkeypatch,
                                                                                  caplog):
     """A review: a read-only cache holding a damaged export (a truncated graph) said "exporting it again", could not

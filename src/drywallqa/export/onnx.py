@@ -194,10 +194,13 @@ def exported_onnx_dir(model_dir: str | Path, cache_dir: str | Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         return _cached_export(files, model_dir, target)
-    except OSError as exc:  # a cache that is a file, or below one, or a folder this user cannot write
-        if exc.errno not in _UNUSABLE:
+    except OSError as exc:  # a cache that is a file, or below one, or a folder this user cannot write; its lock file
+        if exc.errno not in _UNUSABLE:  # a folder or a link loop
             raise
-        return _export_for_this_run(files, key, target.parent, exc.strerror or str(exc), model_dir)
+        why = exc.strerror or str(exc)
+        if exc.filename and Path(exc.filename) != target.parent:  # what in it: ".cache.lock: Is a directory"
+            why = f"{exc.filename}: {why}"
+        return _export_for_this_run(files, key, target.parent, why, model_dir)
 
 
 def _model_files(model_dir: str | Path) -> tuple[dict, str]:
@@ -219,7 +222,7 @@ def export_for_this_run(model_dir: str | Path, cache: Path, why: str) -> Path:
     return _export_for_this_run(files, key, cache, why, model_dir)
 
 
-_UNUSABLE = frozenset((errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS))
+_UNUSABLE = frozenset((errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ELOOP))
 _EXPORT_LOCK = threading.Lock()  # torch.onnx.export keeps global state: one export at a time in a process
 _EXPORTS_FOR_THIS_RUN: dict[str, Path] = {}  # a model's export made for this process, by its digest: made once
 
