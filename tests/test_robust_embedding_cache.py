@@ -222,3 +222,22 @@ def test_no_home_folder_leaves_the_caches_unused_not_a_traceback(tiny_model_dir,
     assert (tmp_path / "o" / "w__segment_crack.png").is_file()
     assert "no home folder" in caplog.text and "$DRYWALLQA_CACHE" in caplog.text
     assert (export / "encoder.onnx").is_file() and not str(export).startswith("~")
+
+
+def test_a_cache_folder_given_with_a_tilde_is_in_the_home_folder(tiny_model_dir, tmp_path, monkeypatch):
+    """DRYWALLQA_CACHE=~/cache as an env file, a service's Environment= or a quoted shell value passes it (no shell
+    expands the ~ there): the caches went into a folder named "~" in the working directory, a new one per folder a
+    command was run from."""
+    from drywallqa.export.onnx import exported_onnx_dir
+    from drywallqa.text.encoder import default_cache_dir
+
+    (tmp_path / "home").mkdir()
+    (tmp_path / "work").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DRYWALLQA_CACHE", "~/cache")
+    monkeypatch.chdir(tmp_path / "work")
+    assert default_cache_dir() == tmp_path / "home" / "cache"
+    TextEncoder().store.put({"prompt 1": _vec(1)})
+    export = exported_onnx_dir(tiny_model_dir)
+    assert (tmp_path / "home" / "cache" / "text_embeddings").is_dir() and export.parent == tmp_path / "home" / "cache" / "onnx"
+    assert not (tmp_path / "work" / "~").exists()

@@ -76,15 +76,17 @@ def encoder_vocabulary(name_or_path: str) -> frozenset:
 
 
 def default_cache_dir() -> Path:
-    """``$DRYWALLQA_CACHE``, else ``~/.cache/drywallqa``.
+    """``$DRYWALLQA_CACHE`` (a leading ``~`` the home folder, as a shell would read it: an env file, a service's
+    ``Environment=``, a quoted value pass it as it is, and the caches went into a folder named ``~`` in the working
+    directory), else ``~/.cache/drywallqa``.
 
     Raises:
         OSError: there is no home folder (``$HOME`` unset, and a user id with no entry in the password database: a
             container run under an arbitrary id); the caches then go unused, with a warning (it was a RuntimeError
             traceback from ``Path.home``)."""
-    if os.environ.get("DRYWALLQA_CACHE"):
-        return Path(os.environ["DRYWALLQA_CACHE"])
     try:
+        if os.environ.get("DRYWALLQA_CACHE"):
+            return Path(os.environ["DRYWALLQA_CACHE"]).expanduser()
         return Path.home() / ".cache" / "drywallqa"
     except RuntimeError:  # "Could not determine home directory."
         raise OSError(errno.ENOENT, "no home folder: $HOME is unset and this user has none") from None
