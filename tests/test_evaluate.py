@@ -358,6 +358,32 @@ def test_an_evaluation_into_a_folder_another_one_writes_into_is_refused(syntheti
     assert report["metrics"] and (out / "report.json").is_file()
 
 
+@pytest.mark.parametrize("lock", ["a folder", "a link loop"])
+def test_a_lock_file_that_cannot_be_opened_is_named_not_a_traceback(synthetic_datasets, tiny_model_dir, tmp_path, lock):
+    """A folder (or a link to itself) where .evaluate.lock goes: evaluate ended in an IsADirectoryError traceback
+    (and `train` with a bare "[Errno 21] Is a directory"); the same lock of training runs and zero-shot jobs."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine.evaluator import EVAL_LOCK
+    from drywallqa.engine.run_folder import run_lock
+
+    out = tmp_path / "eval"
+    out.mkdir()
+    path = out / EVAL_LOCK
+    path.mkdir() if lock == "a folder" else path.symlink_to(EVAL_LOCK)
+    res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "--out", str(out), "-d",
+                                   "syn_crack", "--splits", "published", "--datasets-dir", str(synthetic_datasets),
+                                   "--speed-images", "0"], terminal_width=300)
+    assert res.exit_code == 1 and isinstance(res.exception, (SystemExit, type(None))), res.exception
+    assert f"{path} cannot be opened" in res.output and "remove it" in res.output, res.output
+    assert sorted(p.name for p in out.iterdir()) == [EVAL_LOCK]
+    (tmp_path / "run" / ".train.lock").mkdir(parents=True)
+    with pytest.raises(ValueError, match="train.lock cannot be opened .* training run"):
+        with run_lock(tmp_path / "run"):
+            pass
+
+
 def test_an_evaluation_into_a_folder_in_use_is_refused_before_the_model_loads(synthetic_datasets, tmp_path, monkeypatch):
     """As `train` says of a run folder in use: the refusal came only once the model had loaded (a hub model's load
     can take minutes)."""

@@ -107,7 +107,8 @@ def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> 
 
     Raises:
         ValueError: naming the folder, when another ``user`` holds its lock (``instead``: what to do, e.g. "choose
-            another --out"), or when the folder cannot be made.
+            another --out"), when the lock file cannot be opened (a folder in its place), or when the folder cannot be
+            made.
     """
     folder = Path(folder)
     made = [p for p in (folder, *folder.parents) if not p.exists()]  # the deepest first
@@ -121,6 +122,9 @@ def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> 
         lock.acquire()
     except Timeout:
         raise ValueError(_in_use(lock_path, user, instead)) from None
+    except OSError as exc:  # a folder or a link loop in its place, another user's lock file: was a traceback
+        raise ValueError(f"{lock_path} cannot be opened ({exc.strerror or exc}): it is the lock of each {user} writing "
+                         f"into {folder}; remove it (or let this user write it), or {instead}") from None
     try:
         yield folder
     finally:
