@@ -384,6 +384,30 @@ def test_a_lock_file_that_cannot_be_opened_is_named_not_a_traceback(synthetic_da
             pass
 
 
+@pytest.mark.parametrize("damage", ["partial_a_file", "set_a_folder"])
+def test_a_partial_set_that_cannot_be_kept_leaves_the_evaluation_going(synthetic_datasets, tiny_model_dir, tmp_path,
+                                                                       caplog, damage):
+    """A file where .partial/ goes, or a folder where a set's saved file goes: the evaluation stopped with a
+    FileExistsError / IsADirectoryError traceback once the set was scored."""
+    from drywallqa.engine import evaluator
+
+    seg = Segmenter.load(tiny_model_dir)
+    kwargs = dict(datasets=("syn_crack",), which=("published",), datasets_dir=synthetic_datasets, speed_images=0,
+                  progress=False)
+    want = evaluate(seg, tmp_path / "clean", **kwargs)["metrics"]
+    out = tmp_path / "eval"
+    out.mkdir()
+    if damage == "partial_a_file":
+        (out / evaluator.PARTIAL_DIR).write_text("not a folder")
+    else:
+        (es,) = evaluator.build_eval_sets(("syn_crack",), ("published",), None, synthetic_datasets, None)
+        name = evaluator.set_fingerprint(seg, None, es, ("syn_crack",))
+        (out / evaluator.PARTIAL_DIR / f"{name}.pkl").mkdir(parents=True)
+    with caplog.at_level("WARNING"):
+        report = evaluate(seg, out, **kwargs)
+    assert "cannot be written" in caplog.text and report["metrics"] == want and (out / "report.json").is_file()
+
+
 def test_an_evaluation_into_a_folder_in_use_is_refused_before_the_model_loads(synthetic_datasets, tmp_path, monkeypatch):
     """As `train` says of a run folder in use: the refusal came only once the model had loaded (a hub model's load
     can take minutes)."""

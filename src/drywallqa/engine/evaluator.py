@@ -30,8 +30,8 @@ from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, Ce
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
                        image_auroc, skeleton)
 from ..utils.checks import whole_number
-from ..utils.files import (file_stamp, folder_in_use, folder_lock, strict_json, write_atomic, write_csv_atomic,
-                           write_text_atomic)
+from ..utils.files import (STORAGE_ERRNOS, file_stamp, folder_in_use, folder_lock, strict_json, write_atomic,
+                           write_csv_atomic, write_text_atomic)
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from ..utils.slug import shown
@@ -384,8 +384,17 @@ def _load_partial(path: Path) -> SetResult | None:
 
 
 def _save_partial(result: SetResult, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda tmp: tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)))
+    """Keep a finished set for a rerun after an interruption; where it cannot be kept (a file where ``.partial/``
+    goes, a folder where the set's file goes) the evaluation goes on without, with a warning (it was a traceback once
+    the set was scored). A full disk is said as one by the command."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, lambda tmp: tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)))
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:
+            raise
+        logging.getLogger(__name__).warning("%s cannot be written (%s): the set is not kept for a rerun after an "
+                                            "interruption", path, exc.strerror or exc)
 
 
 def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "taping"), which=("published", "group"),
