@@ -162,6 +162,17 @@ def test_an_export_cache_lock_that_cannot_be_opened_exports_for_the_run(tiny_mod
     np.testing.assert_allclose(seg.predict(img, ["segment crack"]).probabilities["segment crack"], want, atol=1e-5)
 
 
+def test_a_file_in_a_cached_exports_place_is_replaced_and_not_left_in_the_cache(tiny_model_dir, tmp_path):
+    """A file where an export's folder goes was set aside as .<key>.damaged.<pid>.<thread> and left there for good."""
+    from drywallqa.export import onnx
+
+    made = onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache")
+    shutil.rmtree(made)
+    made.write_text("not an export")
+    assert onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache") == made and (made / "encoder.onnx").is_file()
+    assert sorted(p.name for p in made.parent.iterdir()) == sorted([made.name, onnx.CACHE_LOCK])
+
+
 def test_a_damaged_export_in_a_cache_that_cannot_change_is_exported_for_the_run(tiny_model_dir, tmp_path, monkeypatch,
                                                                                  caplog):
     """A review: a read-only cache holding a damaged export (a truncated graph) said "exporting it again", could not

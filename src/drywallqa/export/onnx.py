@@ -329,7 +329,10 @@ def discard_export(target: Path) -> None:
         target.rename(aside)
     except OSError:
         return
-    shutil.rmtree(aside, ignore_errors=True)
+    if aside.is_dir() and not aside.is_symlink():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:  # a file or a link in the export's place (rmtree left it in the cache for good)
+        aside.unlink(missing_ok=True)
 
 
 def changed_graphs(directory: str | Path) -> list[str]:
