@@ -250,6 +250,19 @@ def test_a_declaration_in_the_datasets_folder_follows_it(synthetic_datasets, tmp
             load_dataset_config(decl)
 
 
+def test_datasets_folder_written_with_a_tilde_is_below_the_home_folder(synthetic_datasets, tmp_path, monkeypatch):
+    """DRYWALLQA_DATASETS='~/datasets' (an env file, a service's Environment=, a quoted value: no shell expands it)
+    was read as a folder named '~' in the working directory: every dataset "not found"."""
+    from drywallqa.data.registry import default_datasets_dir
+
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "datasets").symlink_to(synthetic_datasets)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DRYWALLQA_DATASETS", "~/datasets")
+    assert default_datasets_dir() == tmp_path / "home" / "datasets"
+    assert (default_datasets_dir() / "crack").is_dir()
+
+
 def test_a_path_there_of_the_wrong_kind_is_named_so_not_not_found(synthetic_datasets, tiny_model_dir, tmp_path):
     """A split folder that is a file, a dataset folder that is a file, a dataset or training config file that is a
     folder, a model folder that is a file, a photo below a file: each said "not found" (or "no split folders found",

@@ -310,10 +310,14 @@ def list_datasets() -> list[str]:
 
 
 def default_datasets_dir() -> Path:
-    """``$DRYWALLQA_DATASETS``, else ``../shared/datasets`` beside the working directory or the repo."""
+    """``$DRYWALLQA_DATASETS`` (a leading ``~`` the home folder: an env file or a service's ``Environment=`` passes
+    it as it is), else ``../shared/datasets`` beside the working directory or the repo."""
     env = os.environ.get("DRYWALLQA_DATASETS")
     if env:
-        return Path(env)
+        try:
+            return Path(env).expanduser()
+        except RuntimeError:  # no home folder: the path as written, said "not found" where it is read
+            return Path(env)
     candidates = [Path.cwd() / ".." / "shared" / "datasets", Path(__file__).resolve().parents[4] / "shared" / "datasets"]
     for c in candidates:
         if c.is_dir():
