@@ -250,9 +250,10 @@ def test_a_declaration_in_the_datasets_folder_follows_it(synthetic_datasets, tmp
             load_dataset_config(decl)
 
 
-def test_datasets_folder_written_with_a_tilde_is_below_the_home_folder(synthetic_datasets, tmp_path, monkeypatch):
+def test_datasets_folders_written_with_a_tilde_are_below_the_home_folder(synthetic_datasets, tmp_path, monkeypatch):
     """DRYWALLQA_DATASETS='~/datasets' (an env file, a service's Environment=, a quoted value: no shell expands it)
-    was read as a folder named '~' in the working directory: every dataset "not found"."""
+    was read as a folder named '~' in the working directory: every dataset "not found"; a dataset YAML's
+    "folder: ~/walls" as a folder named '~' beside the file."""
     from drywallqa.data.registry import default_datasets_dir
 
     (tmp_path / "home").mkdir()
@@ -261,6 +262,10 @@ def test_datasets_folder_written_with_a_tilde_is_below_the_home_folder(synthetic
     monkeypatch.setenv("DRYWALLQA_DATASETS", "~/datasets")
     assert default_datasets_dir() == tmp_path / "home" / "datasets"
     assert (default_datasets_dir() / "crack").is_dir()
+    decl = tmp_path / "decl" / "walls.yaml"  # a declaration's folder too: "~/..." is not beside the file
+    decl.parent.mkdir()
+    decl.write_text("name: walls_home\nfolder: ~/datasets/crack\nprompts: [segment crack]\n")
+    assert load_dataset_config(decl).root() == (synthetic_datasets / "crack").resolve()
 
 
 def test_a_path_there_of_the_wrong_kind_is_named_so_not_not_found(synthetic_datasets, tiny_model_dir, tmp_path):

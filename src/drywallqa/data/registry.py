@@ -272,7 +272,8 @@ DATASETS_PLACEHOLDER = "{datasets}"
 
 def _declared_folder(path: Path, folder: str) -> Path:
     """A YAML declaration's ``folder``: ``{datasets}/<folder>`` below :func:`default_datasets_dir` (so a
-    declaration of a shared dataset's photos works wherever the datasets are), else relative to the file."""
+    declaration of a shared dataset's photos works wherever the datasets are), else relative to the file (``~/`` the
+    home folder)."""
     if folder == DATASETS_PLACEHOLDER or folder.startswith(DATASETS_PLACEHOLDER + "/"):
         rest = Path(folder[len(DATASETS_PLACEHOLDER):].lstrip("/"))
         if rest.is_absolute() or ".." in rest.parts:
@@ -282,7 +283,11 @@ def _declared_folder(path: Path, folder: str) -> Path:
     if "{" in folder and DATASETS_PLACEHOLDER[1:-1] in folder:
         raise ValueError(f"{path}: folder {folder!r}: {DATASETS_PLACEHOLDER} only at its start, as "
                          f"'{DATASETS_PLACEHOLDER}/<folder>'")
-    return (path.parent / folder).resolve()
+    try:  # "~/walls": the home folder's (as a shell would read it), not a folder named "~" beside the file
+        where = Path(folder).expanduser()
+    except RuntimeError:  # no home folder: as written ("not found" where it is read)
+        where = Path(folder)
+    return (path.parent / where).resolve()
 
 
 def is_dataset_file(name_or_path: str | Path) -> bool:
