@@ -354,3 +354,21 @@ def test_a_probability_map_or_odd_values_are_no_mask():
                    {"min_length_fraction": float("nan")}):
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             joint_measures(grid, **kwargs)
+
+
+@pytest.mark.parametrize("half_sides, angle", [((36, 28), 91), ((6, 4), 7), ((6, 4), 84), ((8, 6), 175)])
+def test_a_short_wide_box_keeps_its_centre_line(half_sides, angle):
+    """The ends of a short centre line (a box not much longer than wide) both lie in the inscribed disc of a pixel
+    further along it: each end's cut back ran to the middle, the two cuts touched and left no pixel, and a 73 x 57 px
+    box read 0 px long and 0 px wide (a QA rule on its width flagged nothing)."""
+    import cv2
+
+    (a, b) = half_sides
+    m = np.zeros((100, 100), np.uint8)
+    cv2.fillPoly(m, [np.round(cv2.boxPoints(((50, 50), (2 * a, 2 * b), angle))).astype(np.int32)], 1)
+    r = mask_measures(m.astype(bool))
+    assert r["max_width_px"] == pytest.approx(2 * b + 1, abs=1) and r["mean_width_px"] > b
+    assert 2 * a + 1 <= r["length_px"] < 1.35 * (2 * a + 1)
+    frame = np.ones((11, 11), bool)  # a photo all mask but two pixels on its edge
+    frame[2, 0] = frame[10, 6] = False
+    assert mask_measures(frame)["length_px"] > 11 and mask_measures(frame)["max_width_px"] > 9

@@ -158,6 +158,7 @@ def trim_covered_ends(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
     s, d, walks = _walks_from_ends(skeleton, dist)
     ends = {end for end, *_ in walks}
     cut: set = set()
+    reached: set = set()  # the cut pixels and their neighbours
     for (y, x), path, junction, _ in walks:  # each to a junction, the other end, or the limit
         if junction is None and len(path) > 1 and path[-1] in ends:
             continue  # a line with no junction that the walk crossed whole (a blob's short line): kept, all of it
@@ -166,8 +167,9 @@ def trim_covered_ends(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
             far = math.hypot(py - y, px - x)
             if far + d[y, x] <= COVER * d[py, px] + COVER_SLACK and d[py, px] - d[y, x] >= CORNER_DROP * far:
                 covered = i
-        if covered and cut.isdisjoint(path[:covered]):  # two cuts that would meet would leave nothing between them
-            cut.update(path[:covered])
+        if covered and reached.isdisjoint(path[:covered]):  # two cuts that would meet (overlap, or touch: the two
+            cut.update(path[:covered])                       # halves of a short line) would leave nothing between them
+            reached.update((py + dy, px + dx) for py, px in path[:covered] for dy in (-1, 0, 1) for dx in (-1, 0, 1))
     if not cut:
         return skeleton  # itself: nothing cut
     r = np.asarray(sorted(cut))
