@@ -82,3 +82,17 @@ def test_a_table_that_cannot_be_written_is_named_and_the_report_is_still_written
     assert res.exit_code == 1 and not isinstance(res.exception, OSError), res.exception
     assert f"error: {out / TABLE_FILE} was not written: " in res.output, res.output
     assert "report: " in res.output and (out / "report.html").is_file()
+
+
+def test_evaluates_per_image_table_holds_no_formula_either(tmp_path):
+    """per_image.csv ("to sort and filter" in a spreadsheet) wrote a dataset YAML's prompt '=cmd|...' or a dataset
+    named '-x' as they were, which a spreadsheet runs as formulas (results.csv guarded its cells; this table did not)."""
+    from drywallqa.utils.files import write_csv_atomic
+
+    rows = [{"split": "published valid", "dataset": "-x", "prompt": "=cmd|' /C calc'!A0", "iou": -0.0},
+            {"split": "published valid", "dataset": "walls", "prompt": "@SUM(1)", "iou": 0.5}]
+    path = write_csv_atomic(rows, ["split", "dataset", "prompt", "iou"], tmp_path / "per_image.csv")
+    with open(path, newline="", encoding="utf-8") as f:
+        read = list(csv.DictReader(f))
+    assert [(r["dataset"], r["prompt"], r["iou"]) for r in read] == [("'-x", "'=cmd|' /C calc'!A0", "-0.0"),
+                                                                      ("walls", "'@SUM(1)", "0.5")]  # numbers as they are

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..utils.files import read_batch_results, write_atomic
+from ..utils.files import read_batch_results, spreadsheet_cell, write_atomic
 
 TABLE_FILE = "results.csv"
 # the QA measures of a mask (drywallqa.measures.mask_measures), in the order of the columns; mm ones with --mm-per-px
 MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px")
 MEASURES_MM = ("area_mm2", "length_mm", "mean_width_mm", "max_width_mm")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def table_rows(results: dict) -> tuple[list[str], list[dict]]:
@@ -45,7 +44,7 @@ def table_rows(results: dict) -> tuple[list[str], list[dict]]:
             rows.append(row)
     for path, why in results.get("failed", []):
         rows.append({"image": path, "status": str(why)})
-    return columns, [{key: _cell(row.get(key, "")) for key in columns} for row in rows]
+    return columns, [{key: spreadsheet_cell(row.get(key, "")) for key in columns} for row in rows]
 
 
 def write_batch_table(out_dir: str | Path) -> Path:
@@ -85,8 +84,3 @@ def _number(value):
     if value is None:
         return ""
     return value if isinstance(value, int) else float(f"{value:.6g}")
-
-
-def _cell(value):
-    """A text cell a spreadsheet would run as a formula, made plain text (an apostrophe first); other cells as they are."""
-    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value

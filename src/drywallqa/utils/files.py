@@ -253,16 +253,26 @@ def write_text_atomic(text: str, path: str | Path) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", errors="surrogateescape"))
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a text cell starting so a spreadsheet runs as a formula
+
+
+def spreadsheet_cell(value):
+    """A text cell a spreadsheet would run as a formula (``=cmd|' /C calc'!A0``, ``-x``), made plain text (an apostrophe
+    first); other cells (numbers too) as they are."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
 def write_csv_atomic(rows: list[dict], fieldnames: list[str], path: str | Path) -> Path:
     """``rows`` as a CSV table with a header (UTF-8; a file name's bytes that are no UTF-8 as they are on disk, as
-    :func:`write_text_atomic` writes them), written like :func:`write_atomic`."""
+    :func:`write_text_atomic` writes them; a text cell a spreadsheet would run as a formula starts with an apostrophe:
+    :func:`spreadsheet_cell`), written like :func:`write_atomic`."""
     import csv
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
             w = csv.DictWriter(f, fieldnames=fieldnames)
             w.writeheader()
-            w.writerows(rows)
+            w.writerows({key: spreadsheet_cell(value) for key, value in row.items()} for row in rows)
 
     return write_atomic(path, write)
 
