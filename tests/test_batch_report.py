@@ -174,3 +174,22 @@ def test_a_hand_edited_record_with_spoilt_joints_still_makes_a_report(tmp_path):
     (out / "results.json").write_text(json.dumps({"prompts": ["segment taping area"], "images": [entry], "failed": []}))
     page = write_batch_report(out).read_text()
     assert "1 joint(s), 100% of their length taped" in page and "3: 180.0 px, 100%" in page  # numbered as drawn
+
+
+def test_a_prompt_the_model_does_not_know_reads_not_answered_not_nothing_found(tmp_path):
+    """The prompt gate leaves the mask of a prompt the model does not know empty ("segment the window"): the report
+    read "nothing found, confidence 0.00" on every photo, as if the model had looked for windows and seen none (the
+    table said "answered: no")."""
+    out = tmp_path / "out"
+    out.mkdir()
+    Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(tmp_path / "wall.jpg")
+    empty = np.zeros((40, 60), bool)
+    Image.fromarray(empty.astype(np.uint8)).save(out / "wall__window.png")
+    concept = {"concept": "cracks", "nearest_prompt": "segment crack", "similarity": 0.58, "margin": -0.42, "known": False}
+    entry = {"image": str(tmp_path / "wall.jpg"), "height": 40, "width": 60, "prompts": {"segment the window": {
+        "mask": "wall__window.png", **mask_measures(empty), "confidence": 0.0, "concept": concept}}}
+    (out / "results.json").write_text(json.dumps({"prompts": ["segment the window"], "images": [entry], "failed": []}))
+    page = write_batch_report(out).read_text()
+    assert "nothing found" not in page and "confidence 0.00" not in page
+    assert '">not answered</a>: not a thing this model knows (nearest: cracks)' in page
+    assert "0 of 1 (not answered on 1 photo(s): not a thing this model knows)" in page

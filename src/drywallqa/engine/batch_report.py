@@ -87,12 +87,25 @@ def _joints(m: dict) -> str:
     return f'<br>{len(listed)} joint(s), {100 * covered / total:.0f}% of their length taped<br><small>{each}</small>'
 
 
+def _not_answered(mask: dict) -> bool:
+    """Whether the prompt gate left the mask empty: a prompt the model does not know (its empty mask is no finding)."""
+    concept = mask.get("concept")
+    return isinstance(concept, dict) and concept.get("known") is False
+
+
+def _refused(m: dict) -> str:
+    """The cell of a mask the prompt gate left empty, saying so (as the table's ``answered``): it read "nothing found"
+    and "confidence 0.00", as if the model had looked for the thing and not seen it."""
+    nearest = html.escape(str(m["concept"].get("concept", "?")))
+    return (f'<td class="none"><a href="{_href(m["mask"])}">not answered</a>: not a thing this model knows '
+            f"(nearest: {nearest})</td>")
+
+
 def review_confidence(mask: dict) -> float | None:
     """A mask's confidence as the review order reads it: None when there is none (or no number: a hand-edited
     record), or when its prompt was refused (a prompt the model does not know: its empty mask and confidence 0 say
     nothing about the photo)."""
-    concept = mask.get("concept")
-    if isinstance(concept, dict) and concept.get("known") is False:
+    if _not_answered(mask):
         return None
     c = mask.get("confidence")
     return float(c) if isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) else None
@@ -137,7 +150,9 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
         found = [e["prompts"][p] for e in images if e["prompts"][p]["components"] > 0]
         total = (f"{sum(m['length_mm'] for m in found):.0f} mm" if found and "length_mm" in found[0]
                  else f"{sum(m['length_px'] for m in found):.0f} px")
-        summary_rows.append(f"<tr><td>{esc(p)}</td><td>{len(found)} of {len(images)}</td><td>{total}</td></tr>")
+        refused = sum(_not_answered(e["prompts"][p]) for e in images)
+        refused = f" (not answered on {refused} photo(s): not a thing this model knows)" if refused else ""
+        summary_rows.append(f"<tr><td>{esc(p)}</td><td>{len(found)} of {len(images)}{refused}</td><td>{total}</td></tr>")
     rows = []
     for e in images:
         thumb = _thumbnail(e, prompts, out)
@@ -145,6 +160,9 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
         cells = []
         for p in prompts:
             m = e["prompts"][p]
+            if _not_answered(m):
+                cells.append(_refused(m))
+                continue
             cells.append(
                 f'<td><a href="{_href(m["mask"])}">{m["components"]} region(s)</a><br>{100 * m["area_fraction"]:.2f}% of the photo'
                 f"<br>length {_length(m)}, max width {_width(m)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else
