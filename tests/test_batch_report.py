@@ -193,3 +193,37 @@ def test_a_prompt_the_model_does_not_know_reads_not_answered_not_nothing_found(t
     assert "nothing found" not in page and "confidence 0.00" not in page
     assert '">not answered</a>: not a thing this model knows (nearest: cracks)' in page
     assert "0 of 1 (not answered on 1 photo(s): not a thing this model knows)" in page
+
+
+def test_a_large_photos_thumbnail_is_tinted_small(tmp_path):
+    """The thumbnail tinted the photo at its full size, in float32 copies of it, then shrank it: 2 GB and over a
+    minute for one 60 MP photo (a photo larger still, allowed by --max-pixels, could end the report in a
+    MemoryError). Now each mask is tinted on the thumbnail by the share of its pixels it covers: a crack a pixel wide
+    still shows."""
+    import tracemalloc
+
+    out = tmp_path / "out"
+    out.mkdir()
+    h, w = 1500, 4000
+    Image.fromarray(np.full((h, w, 3), 100, np.uint8)).save(tmp_path / "wall.png")
+    mask = np.zeros((h, w), bool)
+    mask[700, 100:3900] = True  # a hairline crack: a thirtieth of a thumbnail pixel high
+    mask[900:1400, 1000:2000] = True
+    Image.fromarray(mask.astype(np.uint8) * 255).save(out / "wall__segment_crack.png")
+    entry = {"image": str(tmp_path / "wall.png"), "height": h, "width": w, "prompts": {"segment crack": {
+        "mask": "wall__segment_crack.png", "components": 2, "area_px": int(mask.sum()), "area_fraction": float(mask.mean()),
+        "length_px": 3800.0, "mean_width_px": 1.0, "max_width_px": 500.0, "confidence": 0.5}}}
+    (out / "results.json").write_text(json.dumps({"prompts": ["segment crack"], "images": [entry], "failed": []}))
+    tracemalloc.start()
+    try:
+        write_batch_report(out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * h * w, peak  # bytes: the photo, its mask and a few copies of the mask (not float32 photos)
+    thumb = np.asarray(Image.open(out / "report_files" / "wall.jpg")).astype(int)
+    assert thumb.shape == (135, 360, 3)
+    assert thumb[105, 135, 0] > 160 and abs(thumb[105, 135, 1] - 70) < 15  # the block: half red, half the grey
+    crack = thumb[61:66, 20:340]  # the hairline crack's row of the thumbnail (700 / 4000 x 360 = 63)
+    assert (crack[..., 0] - crack[..., 1]).max(axis=0).min() >= 2  # tinted, faintly, all along
+    assert (thumb[20, :, 0] - thumb[20, :, 1]).max() <= 2  # and nothing where there is no mask

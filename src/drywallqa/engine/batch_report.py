@@ -47,19 +47,42 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
     try:
         limit = photo_pixels(entry)  # the photo and its masks read as the job read them (its --max-pixels)
         image = read_image(entry["image"], limit)
+        thumb, size = Image.fromarray(image), image.shape[:2]
+        del image  # (its memory: a large photo's is the report's largest)
+        thumb.thumbnail((THUMB_SIZE, THUMB_SIZE))
+        # each mask tinted on the thumbnail by the share of each of its pixels it covers (a hairline crack of a large
+        # photo still shows), as tinting the photo and then shrinking it did at float32 copies of the whole photo
+        # (2 GB and over a minute for a 60 MP photo, more than the report's memory for a larger one)
+        small = np.asarray(thumb)
         for i, p in enumerate(prompts):
-            image = overlay(image, read_mask(out / entry["prompts"][p]["mask"], max_pixels=limit), _color(i))
+            mask = read_mask(out / entry["prompts"][p]["mask"], max_pixels=limit)
+            if mask.shape != size:
+                raise ValueError(f"a mask of another size than its photo: {mask.shape} against {size}")
+            small = tinted(small, mask, _color(i))
+        thumb = Image.fromarray(small)
     except (ImageReadError, OSError, ValueError, KeyError):
         return None
-    thumb = Image.fromarray(image)
-    thumb.thumbnail((THUMB_SIZE, THUMB_SIZE))
     for i, p in enumerate(prompts):  # taped joints, numbered as listed beside the picture, edged in the prompt's colour
         thumb = Image.fromarray(draw_joints(np.asarray(thumb), entry["prompts"][p].get("joints") or [],
-                                            thumb.width / image.shape[1], _color(i)))
+                                            thumb.width / size[1], _color(i)))
     (out / rel).parent.mkdir(exist_ok=True)
     # whole or not there: a half-written thumbnail (a kill, a second job's report) would be newer than the masks, so kept
     write_atomic(out / rel, lambda tmp: thumb.save(tmp, format="JPEG", quality=85))
     return rel.as_posix()
+
+
+def tinted(small: np.ndarray, mask: np.ndarray, color, alpha: float = 0.5) -> np.ndarray:
+    """``small`` (a photo shrunk, ``(h, w, 3)`` uint8) with the full-size ``(H, W)`` bool ``mask`` tinted in ``color``:
+    each thumbnail pixel by the share of its photo pixels the mask covers (:func:`~drywallqa.viz.overlay` at the
+    photo's size, then shrunk)."""
+    import cv2
+
+    h, w = small.shape[:2]
+    if mask.shape == (h, w):
+        return overlay(small, mask, color, alpha)
+    cover = cv2.resize(mask.astype(np.uint8) * np.uint8(255), (w, h), interpolation=cv2.INTER_AREA)  # mean: the share
+    share = (alpha / 255 * cover.astype(np.float32))[..., None]
+    return (small * (1 - share) + np.asarray(color, np.float32) * share).round().clip(0, 255).astype(np.uint8)
 
 
 def _length(m: dict) -> str:  # to a tenth: a flag "length_mm >= 33.6" beside "33.66" must not read "34"
