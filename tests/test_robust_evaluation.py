@@ -305,6 +305,25 @@ def test_report_md_keeps_a_prompt_with_a_bar_in_its_cell_and_a_file_name_on_its_
     assert "\x1b" not in md and "\x1b[2J" not in res.output  # (the progress bars move the cursor themselves)
 
 
+def test_report_md_shows_angle_brackets_as_text_not_html():
+    """A Markdown viewer read a '<' of report.md as the start of an HTML tag: a dataset's prompt "segment <tape> area"
+    showed as "segment  area", and a photo named "<img src=x onerror=alert(1)>.jpg" among the files that failed was an
+    image tag running its script where the viewer lets HTML through."""
+    from markdown_it import MarkdownIt
+
+    from drywallqa.engine.eval_report import render_markdown
+
+    row = {"split": "published valid", "dataset": "walls", "images": 2, "mIoU": 0.5, "mDice": 0.6, "pooled_IoU": 0.5,
+           "precision": 0.5, "recall": 0.5, "pixel_AP": 0.5, "pixel_F1max": 0.5}
+    report = {"model": {}, "empty_convention": "x", "cross_prompt": [], "metrics": [{**row, "prompt": "segment <tape> area"}],
+              "warnings": ["'<b>x</b>' is not something this model was trained to find"],
+              "failures": ["in/<img src=x onerror=alert(1)>.jpg: not a readable image"]}
+    page = MarkdownIt("commonmark", {"html": True}).enable("table").render(render_markdown(report))
+    assert "<td>segment &lt;tape&gt; area</td>" in page
+    assert "<li>in/&lt;img src=x onerror=alert(1)&gt;.jpg: not a readable image</li>" in page and "<img" not in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>" not in page
+
+
 def test_picture_labels_of_several_lines_keep_their_line_breaks(tmp_path, monkeypatch):
     """worst.png's error-map legend and row labels ("published valid cracks\\nIMG_1.jpg\\nIoU 0.12", `data stats
     --preview`'s too) were drawn as one line reading "\\n", over the titles beside them; a file name's own control

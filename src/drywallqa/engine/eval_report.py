@@ -30,10 +30,17 @@ def _has_undefined(report: dict) -> bool:
     return any(_num(v) == "n/a" for v in values)
 
 
+def text(value) -> str:
+    """``value`` as Markdown text: control characters escaped (:func:`shown`), and a ``<`` (``\\<``), which a Markdown
+    viewer read as the start of an HTML tag: a dataset's prompt "segment <tape> area" showed as "segment  area", and
+    a photo named "<img src=x onerror=...>.jpg" among the files that failed ran as HTML where a viewer lets it."""
+    return shown(value).replace("<", "\\<")
+
+
 def cell(value) -> str:
-    """``value`` as one cell of a Markdown table: a ``|`` in it (a prompt "crack | hairline") escaped, which split the
-    cell and moved the numbers after it under other columns, and control characters escaped (:func:`shown`)."""
-    return shown(value).replace("|", "\\|")
+    """``value`` as one cell of a Markdown table (:func:`text`): a ``|`` in it (a prompt "crack | hairline") escaped,
+    which split the cell and moved the numbers after it under other columns."""
+    return text(value).replace("|", "\\|")
 
 
 def md_table(heading: str, columns: list[str], rows: list[list]) -> list[str]:
@@ -51,7 +58,7 @@ def render_markdown(report: dict) -> str:
              + (f" Post-processing: {post}." if post else "")
              + f" {report['empty_convention'][:1].upper()}{report['empty_convention'][1:]}.", "",
              *([f"**Warnings** ({len(report['warnings'])}): the masks of a prompt the model does not answer are empty "
-                "and score as such (`--no-prompt-gate` answers every prompt):", ""] + [f"- {shown(w)}" for w in report["warnings"]] + [""]
+                "and score as such (`--no-prompt-gate` answers every prompt):", ""] + [f"- {text(w)}" for w in report["warnings"]] + [""]
                if report.get("warnings") else []),
              "mIoU 95% CI: bootstrap over source photos (file-name stem before `.rf.`; all copies of one photo "
              "drawn together), 1,000 resamples.", "",
@@ -151,10 +158,10 @@ def render_markdown(report: dict) -> str:
                          f"{s['median_ms_first_prompt_batch']:.1f} ms for the first prompt"
                          + (f", {extra:.1f} ms per extra prompt" if extra is not None else ""))
     if report.get("failures"):
-        lines += ["", "## Files that failed", ""] + [f"- {shown(f)}" for f in report["failures"]]
+        lines += ["", "## Files that failed", ""] + [f"- {text(f)}" for f in report["failures"]]
     if report.get("data_problems"):
         lines += ["", "## Data problems (the photos were scored with what could be read)", ""] + \
-                 [f"- {shown(f)}" for f in report["data_problems"]]
+                 [f"- {text(f)}" for f in report["data_problems"]]
     if report.get("examples_png"):
         lines += ["", f"![examples]({report['examples_png']})"]
     if report.get("worst_png"):
