@@ -227,3 +227,31 @@ def test_a_large_photos_thumbnail_is_tinted_small(tmp_path):
     crack = thumb[61:66, 20:340]  # the hairline crack's row of the thumbnail (700 / 4000 x 360 = 63)
     assert (crack[..., 0] - crack[..., 1]).max(axis=0).min() >= 2  # tinted, faintly, all along
     assert (thumb[20, :, 0] - thumb[20, :, 1]).max() <= 2  # and nothing where there is no mask
+
+
+def test_a_mask_min_confidence_emptied_is_said_to_be_emptied_not_nothing_found(tiny_model_dir, tmp_path):
+    """--min-confidence empties the masks scored lower: the report read "nothing found" beside their confidence, the
+    table "components 0", as if the model had seen nothing there, where it found something it did not trust (the
+    photos a person should look at first)."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from conftest import write_photos
+
+    photos = write_photos(tmp_path / "photos", 1)
+    out = tmp_path / "out"
+    base = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    assert CliRunner().invoke(app, [*base, "--min-confidence", "0.99"]).exit_code == 0
+    (entry,) = json.loads((out / "results.json").read_text())["images"]
+    mask = entry["prompts"]["segment crack"]
+    assert mask["components"] == 0 and mask["confidence"] < 0.99 and mask["emptied_below"] == 0.99
+    page = (out / "report.html").read_text()
+    assert "nothing found" not in page and '">emptied</a>: its confidence below --min-confidence 0.99' in page
+    with open(out / "results.csv", newline="", encoding="utf-8-sig") as f:
+        (row,) = csv.DictReader(f)
+    assert row["answered"] == "no: mask emptied, its confidence below --min-confidence 0.99"
+    assert CliRunner().invoke(app, [*base, "--min-confidence", "0"]).exit_code == 0  # another setting: predicted again
+    (entry,) = json.loads((out / "results.json").read_text())["images"]
+    assert "emptied_below" not in entry["prompts"]["segment crack"] and "emptied" not in (out / "report.html").read_text()

@@ -285,6 +285,8 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
                 raise ValueError(f"{name} is {mask.shape[1]}x{mask.shape[0]}, the photo {size[1]}x{size[0]}")
             fresh["prompts"][p] = {"mask": name, **mask_measures(mask, mm_per_px, joints=joints),
                                    **{k: old[k] for k in ("confidence", "concept") if k in old},
+                                   **({"emptied_below": old["emptied_below"]}  # still as --min-confidence left it
+                                      if "emptied_below" in old and not mask.any() else {}),
                                    "mask_crc32": zlib.crc32(data)}
     except (ImageReadError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         logger.warning("could not measure %s again (%s)", shown(path), shown(exc))
@@ -445,11 +447,14 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
              # a job run from another folder must not take a relative path for another photo (record_conflict)
              "settings": opts.settings, "image_stamp": stamp, "measures_version": MEASURES_VERSION,
              "job": opts.job, **({"warnings": notes} if notes else {})}
+    floor = getattr(segmenter, "min_confidence", None)  # --min-confidence: masks scored lower come back empty
     for p in opts.prompts:
         joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(masks[p], opts.mm_per_px, joints=joints)}
         if p in result.confidence:
             entry["prompts"][p]["confidence"] = result.confidence[p]
+            if floor is not None and result.confidence[p] < floor and p not in kept:  # emptied, not found empty:
+                entry["prompts"][p]["emptied_below"] = floor  # the table and the report say so
         if p in result.concepts:
             entry["prompts"][p]["concept"] = result.concepts[p]
     row = None

@@ -186,6 +186,10 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
             if _not_answered(m):
                 cells.append(_refused(m))
                 continue
+            if isinstance(m.get("emptied_below"), (int, float)):  # --min-confidence: found, but not trusted enough
+                cells.append(f'<td class="none"><a href="{_href(m["mask"])}">emptied</a>: its confidence below '
+                             f'--min-confidence {m["emptied_below"]:g}{_confidence(m)}</td>')
+                continue
             cells.append(
                 f'<td><a href="{_href(m["mask"])}">{m["components"]} region(s)</a><br>{100 * m["area_fraction"]:.2f}% of the photo'
                 f"<br>length {_length(m)}, max width {_width(m)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else

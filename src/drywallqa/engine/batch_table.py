@@ -37,7 +37,7 @@ def table_rows(results: dict) -> tuple[list[str], list[dict]]:
             concept = m.get("concept") or {}
             row = {"image": e["image"], "prompt": prompt, "status": "done", "mask": m.get("mask", ""),
                    "confidence": _number(m.get("confidence")),
-                   "answered": _answered(concept), "concept": concept.get("concept", "") if _known(concept) else "",
+                   "answered": _answered(concept, m.get("emptied_below")), "concept": concept.get("concept", "") if _known(concept) else "",
                    "joints": len(m["joints"]) if "joints" in m else "",
                    "flags": flags, "warnings": read_as}
             row.update({key: _number(m.get(key)) for key in (*MEASURES, *MEASURES_MM)})
@@ -72,11 +72,14 @@ def _known(concept: dict) -> bool:
     return concept.get("known", True)
 
 
-def _answered(concept: dict) -> str:
-    """Whether the prompt was answered (its mask made), as the prompt gate judged it; "" for a model without one."""
-    if not concept:
-        return ""
-    return "yes" if _known(concept) else f"no: not a thing this model knows (nearest: {concept.get('concept', '?')})"
+def _answered(concept: dict, emptied_below: float | None = None) -> str:
+    """Whether the prompt was answered (its mask made), as the prompt gate judged it ("" for a model without one), and
+    whether --min-confidence emptied its mask (a mask scored lower than it: not "nothing found")."""
+    if concept and not _known(concept):
+        return f"no: not a thing this model knows (nearest: {concept.get('concept', '?')})"
+    if emptied_below is not None:
+        return f"no: mask emptied, its confidence below --min-confidence {emptied_below:g}"
+    return "yes" if concept else ""
 
 
 def _number(value):
