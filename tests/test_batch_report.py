@@ -255,3 +255,19 @@ def test_a_mask_min_confidence_emptied_is_said_to_be_emptied_not_nothing_found(t
     assert CliRunner().invoke(app, [*base, "--min-confidence", "0"]).exit_code == 0  # another setting: predicted again
     (entry,) = json.loads((out / "results.json").read_text())["images"]
     assert "emptied_below" not in entry["prompts"]["segment crack"] and "emptied" not in (out / "report.html").read_text()
+
+
+def test_a_small_finding_on_a_large_photo_is_no_zero_percent(tmp_path):
+    """A crack of 300 pixels on a 12 MP photo read "1 region(s), 0.00% of the photo"."""
+    out = tmp_path / "out"
+    out.mkdir()
+    Image.fromarray(np.full((60, 80, 3), 128, np.uint8)).save(tmp_path / "wall.jpg")
+    mask = np.zeros((60, 80), bool)
+    mask[30, 10:70] = True
+    Image.fromarray(mask.astype(np.uint8) * 255).save(out / "wall__segment_crack.png")
+    measures = {**mask_measures(mask), "area_fraction": 300 / 12_000_000}  # as on a 12 MP photo
+    entry = {"image": str(tmp_path / "wall.jpg"), "height": 60, "width": 80,
+             "prompts": {"segment crack": {"mask": "wall__segment_crack.png", **measures}}}
+    (out / "results.json").write_text(json.dumps({"prompts": ["segment crack"], "images": [entry], "failed": []}))
+    page = write_batch_report(out).read_text()
+    assert "1 region(s)</a><br>&lt; 0.01% of the photo" in page and "0.00%" not in page
