@@ -307,3 +307,22 @@ def test_the_0_5_0_names_still_work(tiny_model_dir):
     assert dataclasses.replace(res, confidence={"segment crack": 0.1}).scores == {"segment crack": 0.1}
     seg = Segmenter.load(tiny_model_dir)
     assert seg.confidence is seg.confidence_model
+
+
+def test_confidence_png_says_n_a_where_spearman_is_undefined(tmp_path, monkeypatch):
+    """confidence.png's legend read "Spearman nan" where every confidence (or every IoU) of a split is the same, beside
+    report.md's "n/a" and its note on what that means."""
+    import matplotlib.axes
+
+    from drywallqa.viz import plot_confidence_curves
+
+    labels = []
+    plot = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot",
+                        lambda self, *a, **k: (labels.append(k.get("label")), plot(self, *a, **k))[1])
+    kept = {1.0: 0.5, 0.8: 0.5}
+    plot_confidence_curves({"published valid walls": {"kept": kept, "oracle_kept": kept, "spearman": float("nan")},
+                            "group-clean test walls": {"kept": kept, "oracle_kept": kept, "spearman": 0.4567}},
+                           tmp_path / "confidence.png")
+    assert [x for x in labels if x] == ["published valid walls (Spearman n/a)", "group-clean test walls (Spearman 0.46)"]
+    assert (tmp_path / "confidence.png").stat().st_size > 0

@@ -164,7 +164,9 @@ def plot_confidence_curves(curves: dict, path: str | Path) -> None:
     for i, (label, r) in enumerate(curves.items()):
         color = np.asarray(COLORS[i % len(COLORS)]) / 255
         xs = sorted(r["kept"])
-        ax.plot(xs, [r["kept"][x] for x in xs], "-o", color=color, label=f"{label} (Spearman {r['spearman']:.2f})")
+        spearman = r["spearman"]  # undefined (NaN) where every confidence or every IoU is the same: "n/a", as report.md
+        spearman = f"{spearman:.2f}" if isinstance(spearman, (int, float)) and math.isfinite(spearman) else "n/a"
+        ax.plot(xs, [r["kept"][x] for x in xs], "-o", color=color, label=f"{label} (Spearman {spearman})")
         ax.plot(xs, [r["oracle_kept"][x] for x in xs], "--", color=color, alpha=0.6)
     ax.invert_xaxis()
     ax.set_xlabel("share of masks kept (most confident first)")
