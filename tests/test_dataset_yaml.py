@@ -340,3 +340,30 @@ def test_a_split_that_reads_no_image_is_an_error_and_stats_go_to_stdout(syntheti
         assert "no image read from its split valid" in res.output and not (tmp_path / "s" / "half_read.json").exists()
     finally:
         registry.DATASETS.remove("half_read")
+
+
+def test_a_split_folder_declared_outside_the_dataset_folder_splits_and_evaluates(synthetic_datasets, tiny_model_dir,
+                                                                                  tmp_path):
+    """A split whose folder: is an absolute path outside the dataset's folder: `data split` and `evaluate --splits
+    group` stopped on Python's "'.../x.jpg' is not in the subpath of ..." (exit 1, no manifest); its photos are named
+    from the dataset's folder as ../ paths."""
+    decl = tmp_path / "apart.yaml"
+    (tmp_path / "apart_root").mkdir()
+    decl.write_text(yaml.safe_dump({"name": "apart", "folder": "apart_root", "prompts": ["segment crack"],
+                                    "splits": {"train": {"kind": "mask_folder",
+                                                         "folder": str(synthetic_datasets / "crack" / "train")}}}))
+    runner = CliRunner()
+    try:
+        res = runner.invoke(app, ["data", "split", "-d", str(decl), "--out", str(tmp_path / "s"), "--val", "0.3",
+                                  "--test", "0.3"])
+        assert res.exit_code == 0, res.output
+        parts = json.loads((tmp_path / "s" / "apart.json").read_text())["parts"]
+        assert sum(map(len, parts.values())) == 12 and all(f.startswith("../") for f in parts["test"]) and parts["test"]
+        res = runner.invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "-d", str(decl), "--out",
+                                  str(tmp_path / "eval"), "--splits", "group", "--splits-dir", str(tmp_path / "s"),
+                                  "--speed-images", "0"])
+        assert res.exit_code == 0, res.output
+        report = json.loads((tmp_path / "eval" / "report.json").read_text())
+        assert {r["split"] for r in report["metrics"]} == {"group-clean test"}
+    finally:
+        registry.DATASETS.remove("apart")

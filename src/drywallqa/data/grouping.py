@@ -289,10 +289,20 @@ def group_clean_split(
     return GroupSplit(dataset, seed, dict(fractions), parts)
 
 
+def manifest_name(path: Path, root: Path) -> str:
+    """How a split manifest names a photo: its path relative to the dataset's folder ``root``; ``../photos/a.jpg`` for
+    one of a split folder that a dataset YAML places outside it (an absolute ``folder:`` of a split: ``data split`` and
+    ``evaluate`` stopped on Python's "is not in the subpath of")."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return os.path.relpath(path, root)
+
+
 def _files_by_group(samples: list[Sample], groups: list[str], root: Path) -> dict[str, list[str]]:
     by_group: dict[str, list[str]] = {}
     for s, g in zip(samples, groups):
-        by_group.setdefault(g, []).append(str(s.image_path.relative_to(root)))
+        by_group.setdefault(g, []).append(manifest_name(s.image_path, root))
     return by_group
 
 
@@ -385,9 +395,9 @@ def published_split_of(config, root: Path, photo: str) -> str | None:
     """The published split of ``config`` whose folder holds ``photo`` (a path relative to the dataset ``root``, as a
     manifest names it, whether or not the photo is still there), the innermost where split folders nest; None where
     none does. A split is found by its folder, which a dataset YAML may name otherwise than the split."""
-    path, holder = Path(os.path.normpath(root / photo)), None
+    path, holder = Path(os.path.abspath(root / photo)), None
     for name, source in config.splits.items():
-        folder = Path(os.path.normpath(root / source.folder))
+        folder = Path(os.path.abspath(root / source.folder))
         if path.is_relative_to(folder) and (holder is None or len(folder.parts) > holder[0]):
             holder = (len(folder.parts), name)
     return holder[1] if holder else None
@@ -429,7 +439,7 @@ def samples_of_part(
     wanted = set(split.parts[part])
     root = config.root(datasets_dir)
     samples, _ = load_all_splits(dataset, datasets_dir)
-    named = [(str(s.image_path.relative_to(root)), s) for s in samples]  # as the manifest names them
+    named = [(manifest_name(s.image_path, root), s) for s in samples]  # as the manifest names them
     have = {rel for rel, _ in named}
     missing_names = sorted(wanted - have)
     if missing_names:  # scored on fewer photos than the manifest names: say so, never silently
@@ -530,7 +540,7 @@ def _grouped_samples(dataset: str, datasets_dir, progress: bool, joined=()) -> t
     from .registry import get_dataset_config
 
     root = get_dataset_config(dataset).root(datasets_dir)
-    index = {str(s.image_path.relative_to(root)): n for n, s in enumerate(samples)}
+    index = {manifest_name(s.image_path, root): n for n, s in enumerate(samples)}
     missing = sorted({p for pair in joined for p in pair if p not in index})
     if missing:
         raise ValueError(f"dataset {dataset!r} holds no photo {missing[0]!r}"
