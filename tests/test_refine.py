@@ -354,3 +354,21 @@ def test_a_record_line_cut_by_a_crash_costs_that_file_only(tmp_path):
     again = record.read_text().splitlines()
     assert len(again) == 4 and [json.loads(line)["file"] for line in again[1:]] == [json.loads(line)["file"] for line in lines[1:]]
     assert record.read_text().endswith("\n")
+
+
+@pytest.mark.parametrize("split", ["report.json", "progress.jsonl", "preview.png"])
+def test_a_split_named_as_a_file_refining_writes_is_refused_in_its_yaml(tmp_path, split):
+    """A YAML split named report.json (or progress.jsonl, preview.png) made refine-masks write its folder
+    <out>/report.json/ and then crash writing the file report.json there (IsADirectoryError traceback); refused where
+    the YAML file is read, naming it, for every command (exit 2)."""
+    import yaml
+    from conftest import says
+
+    _box_dataset(tmp_path / "ds", ["a.jpg"], [{"id": 1, "image_id": 1, "bbox": [4, 4, 20, 20], "segmentation": []}])
+    decl = tmp_path / "odd.yaml"
+    decl.write_text(yaml.safe_dump({"name": "odd_split", "folder": "ds/boxes", "prompts": ["segment joint"],
+                                    "label_shape": "box", "splits": {split: {"kind": "coco", "folder": "train"}}}))
+    res = CliRunner().invoke(app, ["data", "refine-masks", "--with", "edges", "-d", str(decl), "--out",
+                                   str(tmp_path / "out")])
+    assert res.exit_code == 2 and says(res.output, f"a split may not be named '{split}'"), res.output
+    assert not (tmp_path / "out").exists()

@@ -142,6 +142,9 @@ def measures_joints(prompt: str, concept: str | None = None) -> bool:
 
 
 SPLIT_KINDS = ("coco", "mask_folder")
+# the files `data refine-masks` writes beside the split folders <out>/<split>/ of its refined dataset: a split of one
+# of these names crashed it with a traceback (its folder where the file goes, or the file where its folder goes)
+REFINE_OUT_FILES = ("progress.jsonl", "report.json", "preview.png")
 LABEL_SHAPES = ("region", "box")
 _YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape", "concept", "manifest", "categories"}
 
@@ -263,6 +266,11 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         if not splits:
             raise ValueError(f"{path}: no split folders found under {root} (expected <split>/_annotations.coco.json "
                              "or <split>/_masks/); list them under splits:")
+    taken = [split for split in splits if split in REFINE_OUT_FILES]
+    if taken:
+        raise ValueError(f"{path}: a split may not be named {taken[0]!r}, the name of a file `drywallqa data "
+                         "refine-masks` writes beside the split folders of its output; name it otherwise (splits: "
+                         "{<name>: {kind: ..., folder: ...}})")
     return DatasetConfig(str(d["name"]), str(root), tuple(x.strip() for x in prompts), splits, label_shape,
                          concept.strip() if concept else None, manifest.strip() if manifest else None, categories)
 
