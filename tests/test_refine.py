@@ -372,3 +372,35 @@ def test_a_split_named_as_a_file_refining_writes_is_refused_in_its_yaml(tmp_path
                                    str(tmp_path / "out")])
     assert res.exit_code == 2 and says(res.output, f"a split may not be named '{split}'"), res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_stopped_while_copying_a_photo_leaves_no_half_photo_and_its_rerun_goes_on(tmp_path, monkeypatch):
+    """Where links cannot be made the photos are copied into --out; a run stopped mid-copy left half a photo there,
+    and every rerun then refused the folder ("... is not the photo ... (nor a copy of it)"): the copy is written whole,
+    and the temporary file a killed copy leaves is removed by the next run."""
+    import os
+    import shutil
+
+    config = _box_dataset(tmp_path / "ds", ["a.jpg", "b.jpg", "c.jpg"], [
+        {"id": i, "image_id": i, "bbox": [4, 4, 20, 20], "segmentation": []} for i in (1, 2, 3)])
+    monkeypatch.setattr(os, "symlink", lambda *a, **k: (_ for _ in ()).throw(OSError("no links on this disk")))
+    real, calls = shutil.copy2, []
+
+    def stopped_midway(src, dst):
+        calls.append(src)
+        if len(calls) == 2:
+            with open(dst, "wb") as f:
+                f.write(open(src, "rb").read()[:100])
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(shutil, "copy2", stopped_midway)
+    with pytest.raises(KeyboardInterrupt):
+        _refine(config, tmp_path)
+    monkeypatch.setattr(shutil, "copy2", real)
+    (tmp_path / "out" / "train" / ".c.jpg.999999-killed.tmp").write_bytes(b"half")  # what a kill -9 mid-copy leaves
+    report = _refine(config, tmp_path)  # refused before: out/train/b.jpg was half of the photo
+    assert report["splits"]["train"]["images"] == 3 and not report["splits"]["train"]["problems"]
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        assert (tmp_path / "out" / "train" / name).read_bytes() == (tmp_path / "ds" / "boxes" / "train" / name).read_bytes()
+    assert not [p.name for p in (tmp_path / "out" / "train").iterdir() if p.name.startswith(".")]

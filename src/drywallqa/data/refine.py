@@ -32,7 +32,8 @@ import numpy as np
 from PIL import Image
 
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import check_links, check_writable_path, lexical_path, write_atomic, write_text_atomic
+from ..utils.files import (check_links, check_writable_path, lexical_path, remove_stale_temporaries, write_atomic,
+                           write_text_atomic)
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from ..utils.registry import Registry
@@ -51,8 +52,8 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         dst.unlink()
     try:
         os.symlink(src.resolve(), dst)
-    except OSError:
-        shutil.copy2(src, dst)
+    except OSError:  # written whole: a run killed mid-copy left half a photo, which every rerun refused as not the
+        write_atomic(dst, lambda tmp: shutil.copy2(src, tmp))  # photo (its temporary file is removed by the next run)
 
 
 def output_name(image_path: Path, folder: Path) -> str:
@@ -329,6 +330,8 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
     masks, its counts in ``report``, refined photos into ``preview``."""
     samples, problems = loaded
     (out / split / "_masks").mkdir(parents=True, exist_ok=True)
+    for written_in in (out / split, out / split / "_masks"):  # what a killed run's photo copies and masks left
+        remove_stale_temporaries(written_in)
     counts = {"images": 0, "boxes": 0, **{k: 0 for k in OUTCOMES},
               "problems": [str(p) for p in problems]}
     taken: dict[str, Path] = {}  # output stem -> its photo
