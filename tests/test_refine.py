@@ -404,3 +404,24 @@ def test_a_run_stopped_while_copying_a_photo_leaves_no_half_photo_and_its_rerun_
     for name in ("a.jpg", "b.jpg", "c.jpg"):
         assert (tmp_path / "out" / "train" / name).read_bytes() == (tmp_path / "ds" / "boxes" / "train" / name).read_bytes()
     assert not [p.name for p in (tmp_path / "out" / "train").iterdir() if p.name.startswith(".")]
+
+
+def test_where_photos_are_copied_a_photo_replaced_since_is_refined_again_not_refused(tmp_path, monkeypatch):
+    """Where links cannot be made, the copy an earlier run wrote of a photo replaced since in the dataset was taken for
+    a file of the user's ("... is not the photo ... (nor a copy of it)"): every rerun was refused. A copy the run
+    recorded writing is its own to replace; another file put under that name is still refused."""
+    import os
+
+    from drywallqa.data.refine import RefineOutError
+
+    config = _box_dataset(tmp_path / "ds", ["a.jpg", "b.jpg"], [
+        {"id": i, "image_id": i, "bbox": [4, 4, 20, 20], "segmentation": []} for i in (1, 2)])
+    monkeypatch.setattr(os, "symlink", lambda *a, **k: (_ for _ in ()).throw(OSError("no links on this disk")))
+    _refine(config, tmp_path)
+    photo, copy = tmp_path / "ds" / "boxes" / "train" / "a.jpg", tmp_path / "out" / "train" / "a.jpg"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(photo)  # replaced in place
+    report = _refine(config, tmp_path)
+    assert report["splits"]["train"]["images"] == 2 and copy.read_bytes() == photo.read_bytes()
+    copy.write_bytes((tmp_path / "ds" / "boxes" / "train" / "b.jpg").read_bytes())  # another photo under its name
+    with pytest.raises(RefineOutError, match="is not the photo"):
+        _refine(config, tmp_path)

@@ -32,8 +32,8 @@ import numpy as np
 from PIL import Image
 
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import (check_links, check_writable_path, lexical_path, remove_stale_temporaries, write_atomic,
-                           write_text_atomic)
+from ..utils.files import (check_links, check_writable_path, file_stamp, lexical_path, remove_stale_temporaries,
+                           write_atomic, write_text_atomic)
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from ..utils.registry import Registry
@@ -228,18 +228,38 @@ def check_refine_out(dataset: str, out_dir: str | Path, datasets_dir=None) -> Pa
     return out
 
 
+def _recorded_copies(out: Path) -> dict[str, set]:
+    """file key (``<split>/<name>``) -> the stamps (:func:`~drywallqa.utils.files.file_stamp`) of the photo copies
+    earlier refine runs into ``out`` recorded writing there (where links cannot be made), from its
+    :data:`PROGRESS_FILE`; an unreadable line names none."""
+    try:
+        lines = (out / PROGRESS_FILE).read_text().splitlines()
+    except (OSError, ValueError):
+        return {}
+    copies: dict[str, set] = {}
+    for line in lines[1:]:
+        try:
+            entry = json.loads(line)
+            if entry.get("copy"):
+                copies.setdefault(entry["file"], set()).add(tuple(entry["copy"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return copies
+
+
 def _check_out_files(out: Path, loaded: dict, folders: dict) -> None:
     """RefineOutError, before anything is written, naming the files of an earlier run's ``out`` that refining would
     write over and that it did not write: a photo that is no link to the photo it writes there nor a copy of it
-    (a link it replaces whatever it points to: the photo stays where it is), a file where a folder goes."""
-    clashes = []
+    (a link it replaces whatever it points to: the photo stays where it is; a copy an earlier run wrote, unchanged
+    since, is its own: of a photo replaced since, where links cannot be made), a file where a folder goes."""
+    clashes, copies = [], _recorded_copies(out)
     for split, (samples, _) in loaded.items():
         for sub in (out / split, out / split / "_masks"):
             if sub.exists() and not sub.is_dir():
                 clashes.append(f"{sub} is a file (a folder goes there)")
         for s in samples:
             dst = out / split / output_name(s.image_path, folders[split])
-            if dst.is_symlink() or not dst.exists():
+            if dst.is_symlink() or not dst.exists() or file_stamp(dst) in copies.get(f"{split}/{dst.name}", ()):
                 continue
             if not dst.is_file() or not filecmp.cmp(s.image_path, dst, shallow=False):
                 clashes.append(f"{dst} is not the photo {s.image_path} (nor a copy of it)")
@@ -381,7 +401,10 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
                 continue
             _link_or_copy(s.image_path, out / split / name)
             write_atomic(mask_path, lambda tmp: Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG"))
-            record.write(json.dumps({"file": key, "outcomes": outcomes, "input": made_from}) + "\n")
+            entry = {"file": key, "outcomes": outcomes, "input": made_from}
+            if not (out / split / name).is_symlink():  # a copy: its own to replace when the photo is (its stamp)
+                entry["copy"] = file_stamp(out / split / name)
+            record.write(json.dumps(entry) + "\n")
             record.flush()
         for o in outcomes:
             counts[o] += 1
