@@ -425,3 +425,45 @@ def test_where_photos_are_copied_a_photo_replaced_since_is_refined_again_not_ref
     copy.write_bytes((tmp_path / "ds" / "boxes" / "train" / "b.jpg").read_bytes())  # another photo under its name
     with pytest.raises(RefineOutError, match="is not the photo"):
         _refine(config, tmp_path)
+
+
+def test_the_output_of_a_stopped_run_is_named_unfinished_when_read_as_a_dataset(synthetic_datasets, tmp_path):
+    """A refine run stopped midway left a mask-folder dataset of part of the photos, which training and evaluation read
+    as a whole dataset without a word; its report.json now lists the splits it has not finished until a run finishes
+    them, and the reader names such a split."""
+    from drywallqa.data.coco import box_mask
+    from drywallqa.data.refine import refine_box_masks
+
+    class Stopping:
+        def __init__(self, stop_after=None):
+            self.calls, self.stop_after = 0, stop_after
+
+        def describe(self):
+            return {"with": "stopping"}
+
+        def __call__(self, image, boxes):
+            if self.calls == self.stop_after:
+                raise KeyboardInterrupt
+            self.calls += 1
+            return [box_mask([b], *image.shape[:2]) for b in boxes], ["refined"] * len(boxes)
+
+    out = tmp_path / "refined"
+    refined = DatasetConfig("refined", str(out), ("segment taping area",),
+                            {s: SplitSource("mask_folder", s) for s in ("train", "valid")})
+
+    def unfinished(split):
+        samples, problems = load_split(refined, split)
+        return len(samples), [str(p) for p in problems if "did not finish" in str(p)]
+
+    def refine(split, refiner):
+        return refine_box_masks("syn_tape", out, splits=[split], datasets_dir=synthetic_datasets, progress=False,
+                                refiner=refiner)
+
+    with pytest.raises(KeyboardInterrupt):
+        refine("valid", Stopping(stop_after=2))
+    n, said = unfinished("valid")
+    assert n == 2 and len(said) == 1 and str(out / "valid") in said[0]  # 2 of its 4 photos, named unfinished
+    refine("train", Stopping())  # another split, finished: the stopped one is still unfinished
+    assert unfinished("train") == (12, []) and unfinished("valid")[1]
+    refine("valid", Stopping())
+    assert unfinished("valid") == (4, []) and "unfinished" not in json.loads((out / "report.json").read_text())

@@ -41,7 +41,7 @@ from ..viz import grid, overlay
 from .coco import box_mask, coordinate_bound, usable_box
 from .edge_strips import OUTCOMES, EdgeEvidence, StripOptions, refine_boxes_with_edges
 from .registry import get_dataset_config
-from .sample import load_split
+from .sample import UNFINISHED, load_split
 
 def _link_or_copy(src: Path, dst: Path) -> None:
     if dst.exists() and dst.resolve() == src.resolve():
@@ -331,6 +331,9 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     report = {**settings, "splits": {}, "files": {}}
     out.mkdir(parents=True, exist_ok=True)
     _earlier_report(out, report, settings, splits)
+    unfinished = sorted(set(_unfinished_splits(out)) | set(splits))  # said until they are done: a run stopped midway
+    write_text_atomic(json.dumps({**report, UNFINISHED: unfinished}, indent=2), out / "report.json")  # left half a
+    # split (or its masks of other settings), which the mask-folder reader names (it was read as a whole dataset)
     done = _finished_files(out / PROGRESS_FILE, settings)
     preview = []
     with open(out / PROGRESS_FILE, "a") as record:
@@ -340,8 +343,20 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     if preview:
         grid(preview, ["photo and boxes", "box label", f"refined ({report['with']})"], out / "preview.png")
         report["preview"] = "preview.png"
+    if [sp for sp in unfinished if sp not in splits]:  # an earlier run's, stopped in a split this one did not refine
+        report[UNFINISHED] = [sp for sp in unfinished if sp not in splits]
     write_text_atomic(json.dumps(report, indent=2), out / "report.json")
     return report
+
+
+def _unfinished_splits(out: Path) -> list[str]:
+    """The splits of ``out`` that an earlier refine run left unfinished, as its ``report.json`` names them
+    (:data:`UNFINISHED`)."""
+    try:
+        named = json.loads((out / "report.json").read_text()).get(UNFINISHED, [])
+    except (OSError, ValueError, AttributeError):  # none (a new folder), or not one of ours
+        return []
+    return [sp for sp in named if isinstance(sp, str)] if isinstance(named, list) else []
 
 
 def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refiner, done: dict, record, report: dict,

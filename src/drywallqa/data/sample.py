@@ -97,6 +97,21 @@ def source_group(file_name: str) -> str:
 
 
 ENTRY_ERRORS = (KeyError, TypeError, ValueError, OverflowError, OSError, RecursionError)  # what a bad entry raises
+UNFINISHED = "unfinished"  # the key of `drywallqa data refine-masks`' report.json naming the splits it has not finished
+
+
+def unfinished_refine_problem(folder: Path) -> DataProblem | None:
+    """A problem naming a mask-folder split that a ``drywallqa data refine-masks`` run was writing when it stopped (the
+    ``report.json`` beside the split folder lists it as :data:`UNFINISHED`): it may hold only part of the photos, or
+    masks of other settings. None for any other folder."""
+    try:
+        unfinished = json.loads((folder.parent / "report.json").read_text()).get(UNFINISHED) or []
+    except (OSError, ValueError, AttributeError):  # no report, or not one of refine-masks
+        return None
+    if not isinstance(unfinished, list) or folder.name not in unfinished:
+        return None
+    return DataProblem(str(folder), "written by a `drywallqa data refine-masks` run that did not finish (its report.json "
+                                    "says so): it may hold only part of the photos; run that command again to finish it")
 
 
 def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
@@ -290,6 +305,8 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
     from ..utils.image_io import IMAGE_SUFFIXES, open_image
 
     samples, stems = [], {}
+    if (unfinished := unfinished_refine_problem(folder)) is not None:
+        problems.append(unfinished)
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     broken = set()  # stems of links to nothing (their masks are not named again)
     for path in entries:
