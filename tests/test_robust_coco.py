@@ -273,3 +273,17 @@ def test_an_annotation_file_with_a_byte_order_mark_is_read(tmp_path, cleanup):
     samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
     assert [s.image_path.name for s in samples] == ["good.jpg"], problems
     assert not [p for p in problems if "cannot read" in str(p)] and samples[0].load_mask().sum() == 48
+
+
+def test_a_category_id_listed_under_two_names_is_named_and_either_name_chooses_it(tmp_path, cleanup):
+    """categories [{id 1: crack}, {id 1: stain}]: the last name was taken without a word, so a YAML's categories:
+    [crack] said "not categories of this file (it has: ['stain'])" and read every photo as empty."""
+    raw = {"images": [GOOD], "categories": [{"id": 1, "name": "crack"}, {"id": 1, "name": "stain"}],
+           "annotations": [dict(A, category_id=1)]}
+    path = _export(tmp_path, [], [], raw=json.dumps(raw))
+    spec = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**spec, "categories": ["crack"]}))
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    said = "\n".join(map(str, problems))
+    assert samples[0].load_mask().sum() == 48 and "not categories" not in said, said
+    assert "category id 1 is listed under 2 names (crack, stain): its annotations are read as each of them" in said

@@ -177,18 +177,25 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
     """The annotations that label this dataset's foreground: those of its YAML's ``categories`` where it names some,
     else all, with a problem where they are of several categories (all read as one label: a stain class joined the
     crack masks without a word) or name category ids the file does not list."""
-    names = {c["id"]: str(c.get("name")) for c in categories if isinstance(c, dict) and _hashable(c.get("id"))}
-    # (as text: a YAML's "categories: [7]" is read as "7", a file's name 7 too)
+    listed: dict = {}  # id -> its names (as text: a YAML's "categories: [7]" is read as "7", a file's name 7 too)
+    for c in categories:
+        if isinstance(c, dict) and _hashable(c.get("id")):
+            listed.setdefault(c["id"], {})[str(c.get("name"))] = None
+    for i, n in listed.items():  # the last name was taken without a word: "crack" of the YAML was "not a category"
+        if len(n) > 1:
+            problems.append(DataProblem(source, f"category id {i!r} is listed under {len(n)} names ({', '.join(n)}): "
+                                                "its annotations are read as each of them"))
+    names = {i: "/".join(n) for i, n in listed.items()}  # what the problems call each id's category
 
     def category(a):
         return a.get("category_id") if isinstance(a, dict) and _hashable(a.get("category_id")) else None
 
     if config.categories:
-        missing = [n for n in config.categories if n not in names.values()]
+        missing = [n for n in config.categories if not any(n in names_of for names_of in listed.values())]
         if missing:
             problems.append(DataProblem(source, f"categories {missing} of the dataset's YAML file are not categories of "
-                                                f"this file (it has: {sorted(map(str, names.values()))})"))
-        wanted = {i for i, n in names.items() if n in config.categories}
+                                                f"this file (it has: {sorted({n for ns in listed.values() for n in ns})})"))
+        wanted = {i for i, n in listed.items() if any(name in n for name in config.categories)}
         unknown = Counter(category(a) for a in anns if isinstance(a, dict) and category(a) not in names) if names else {}
         if unknown:  # of no category it names, nor of another: they were left out without a word
             problems.append(DataProblem(source, f"{sum(unknown.values())} annotations name category ids no category "
