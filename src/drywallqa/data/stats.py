@@ -169,8 +169,11 @@ def copies_picture(dataset: str, worst: list[dict], path, datasets_dir=None) -> 
     by_path = {str(s.image_path): s for s in samples}
     rows, labels = [], []
     for pair in worst:
-        a, b = by_path[pair["photo"]], by_path[pair["copy"]]
-        (image_a, mask_a), (image_b, mask_b) = _photo_and_label(a), _photo_and_label(b)
+        try:  # a photo removed or damaged since the statistics were read (a folder being written): left out, as the
+            a, b = by_path[pair["photo"]], by_path[pair["copy"]]  # preview leaves it out (it was a KeyError traceback)
+            (image_a, mask_a), (image_b, mask_b) = _photo_and_label(a), _photo_and_label(b)
+        except (KeyError, OSError, ValueError):
+            continue
         turned = np.ascontiguousarray(dihedral(image_b, pair["dihedral"]))
         mask_b = np.ascontiguousarray(dihedral(mask_b, pair["dihedral"]))
         rows.append([overlay(image_a, mask_a, (0, 255, 0)), overlay(turned, mask_b, (255, 40, 40))])
