@@ -367,3 +367,21 @@ def test_a_split_folder_declared_outside_the_dataset_folder_splits_and_evaluates
         assert {r["split"] for r in report["metrics"]} == {"group-clean test"}
     finally:
         registry.DATASETS.remove("apart")
+
+
+def test_a_split_folder_name_too_long_for_the_disk_is_named_not_a_traceback(synthetic_datasets, tmp_path):
+    """A split whose folder: is longer than a file name may be (a program's output pasted in) stopped every command
+    with an OSError traceback ("File name too long"); it is a split that reads no image, with why (exit 1)."""
+    from conftest import says
+
+    decl = tmp_path / "long.yaml"
+    decl.write_text(yaml.safe_dump({"name": "long_folder", "folder": str(synthetic_datasets / "crack"),
+                                    "prompts": ["segment crack"],
+                                    "splits": {"train": {"kind": "mask_folder", "folder": "train"},
+                                               "valid": {"kind": "coco", "folder": "v" * 300}}}))
+    try:
+        res = CliRunner().invoke(app, ["data", "stats", "-d", str(decl)])
+        assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+        assert says(res.output, "cannot be looked at (File name too long)", "no images read from long_folder/valid")
+    finally:
+        registry.DATASETS.remove("long_folder")

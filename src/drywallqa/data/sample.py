@@ -379,7 +379,11 @@ def load_split(
     source = config.splits[split]
     folder = config.root(datasets_dir) / source.folder
     problems: list[DataProblem] = []
-    if not folder.is_dir():
+    try:
+        is_folder = folder.is_dir()
+    except OSError:  # a name too long: said below as why_not says it (it was a traceback)
+        is_folder = False
+    if not is_folder:
         problems.append(DataProblem(str(folder), f"split folder {why_not(folder, folder=True)}"))  # or a file, ...
         samples: list[Sample] = []
     else:
