@@ -360,3 +360,16 @@ def test_update_group_split_from_python_refuses_a_damaged_seed_before_reading_th
     monkeypatch.setattr(grouping, "_grouped_samples", lambda *a, **k: pytest.fail("the photos were read first"))
     with pytest.raises(ValueError, match="split manifest of 'syn_tape' has a damaged seed or fractions"):
         grouping.update_group_split("syn_tape", damaged, synthetic_datasets)
+
+
+def test_an_output_path_too_long_for_the_disk_is_a_usage_error(synthetic_datasets, tmp_path):
+    """--json (or --out of data split, refine-masks, predict) of a name longer than the disk allows stopped with an
+    OSError traceback ("File name too long") from the check of links on its way; it is a usage error naming it."""
+    from conftest import says
+
+    res = CliRunner().invoke(app, ["data", "stats", "-d", "syn_crack", "--datasets-dir", str(synthetic_datasets),
+                                   "--json", str(tmp_path / ("j" * 300))])
+    assert res.exit_code == 2 and says(res.output, "cannot be a path here (File name too long)"), res.output
+    res = CliRunner().invoke(app, ["data", "split", "-d", "syn_crack", "--datasets-dir", str(synthetic_datasets),
+                                   "--out", str(tmp_path / ("s" * 300))])
+    assert res.exit_code == 2 and says(res.output, "cannot be a path here (File name too long)"), res.output

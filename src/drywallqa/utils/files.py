@@ -437,7 +437,11 @@ def check_links(path: str | Path) -> None:
     through, it fails, or writes where no one looks."""
     path = Path(path)
     for p in (path, *path.parents):
-        if p.is_symlink() and not p.exists():
+        try:
+            broken = p.is_symlink() and not p.exists()
+        except OSError as exc:  # a name longer than the disk allows (it was an OSError traceback)
+            raise ValueError(f"{path} cannot be a path here ({exc.strerror or exc}); give another path") from None
+        if broken:
             raise ValueError(f"{path}: {_broken_link(p)}; give another path")
 
 
