@@ -467,3 +467,19 @@ def test_the_output_of_a_stopped_run_is_named_unfinished_when_read_as_a_dataset(
     assert unfinished("train") == (12, []) and unfinished("valid")[1]
     refine("valid", Stopping())
     assert unfinished("valid") == (4, []) and "unfinished" not in json.loads((out / "report.json").read_text())
+
+
+def test_a_split_name_too_long_for_a_folder_is_refused_in_its_yaml(tmp_path):
+    """refine-masks writes <out>/<split>/: a split named by 300 characters crashed it with an OSError traceback ("File
+    name too long") after --out was made; refused where the YAML is read (exit 2), as other names no folder can have."""
+    import yaml
+    from conftest import says
+
+    _box_dataset(tmp_path / "ds", ["a.jpg"], [{"id": 1, "image_id": 1, "bbox": [4, 4, 20, 20], "segmentation": []}])
+    decl = tmp_path / "long.yaml"
+    decl.write_text(yaml.safe_dump({"name": "long_split", "folder": "ds/boxes", "prompts": ["segment joint"],
+                                    "label_shape": "box", "splits": {"t" * 300: {"kind": "coco", "folder": "train"}}}))
+    res = CliRunner().invoke(app, ["data", "refine-masks", "--with", "edges", "-d", str(decl), "--out",
+                                   str(tmp_path / "out")])
+    assert res.exit_code == 2 and says(res.output, "a split name must be a folder name", "at most 255 bytes"), res.output
+    assert not (tmp_path / "out").exists()

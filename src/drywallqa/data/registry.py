@@ -243,10 +243,11 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         splits = {}
         for split, src in d["splits"].items():
             split = str(split)  # splits: {2024: ...}: a year is a name too
-            if not split.strip() or split.startswith(".") or any(c in split for c in "/\\\0"):
+            if (not split.strip() or split.startswith(".") or any(c in split for c in "/\\\0")
+                    or len(split.encode("utf-8", "surrogateescape")) > 255):
                 # it names output folders (refine-masks writes <out>/<split>/): one folder, inside <out>
                 raise ValueError(f"{path}: a split name must be a folder name (not empty, no '/' or '\\', not starting "
-                                 f"with '.'), got {split!r}")
+                                 f"with '.', at most 255 bytes), got {split[:100]!r}")
             if not isinstance(src, dict) or src.get("kind") not in SPLIT_KINDS or not isinstance(src.get("folder", ""), str):
                 raise ValueError(f"{path}: split {split!r} needs kind: one of {SPLIT_KINDS} (and folder:), got {src!r}")
             extra = sorted(map(str, set(src) - {"kind", "folder"}))
