@@ -483,3 +483,16 @@ def test_a_split_name_too_long_for_a_folder_is_refused_in_its_yaml(tmp_path):
                                    str(tmp_path / "out")])
     assert res.exit_code == 2 and says(res.output, "a split name must be a folder name", "at most 255 bytes"), res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_photo_whose_output_name_is_too_long_is_skipped_and_named(tmp_path):
+    """A photo in subfolders of long names (200 + 200 characters) gets an output name of more than 255 bytes once its
+    folders are joined by '__': it crashed the run (and every rerun) with an OSError traceback; it is skipped, named."""
+    deep = "a" * 200 + "/" + "b" * 200 + ".jpg"
+    config = _box_dataset(tmp_path / "ds", [deep, "ok.jpg"], [
+        {"id": i, "image_id": i, "bbox": [4, 4, 20, 20], "segmentation": []} for i in (1, 2)])
+    for _ in range(2):  # a rerun into the same folder too
+        report = _refine(config, tmp_path)
+        counts = report["splits"]["train"]
+        assert counts["images"] == 1 and set(report["files"]) == {"train/ok.jpg"}
+        assert len(counts["problems"]) == 1 and "longer than a file name may be" in counts["problems"][0]

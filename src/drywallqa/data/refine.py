@@ -56,6 +56,12 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         write_atomic(dst, lambda tmp: shutil.copy2(src, tmp))  # photo (its temporary file is removed by the next run)
 
 
+def too_long(name: str) -> bool:
+    """Whether an output photo ``name`` or its mask's (``<stem>.png``) is longer than a file name may be (255 bytes): a
+    photo of nested subfolders of long names, joined by ``__``."""
+    return any(len(n.encode("utf-8", "surrogateescape")) > 255 for n in (name, f"{Path(name).stem}.png"))
+
+
 def output_name(image_path: Path, folder: Path) -> str:
     """The name of a photo of the split ``folder`` in the refined dataset: its path inside ``folder`` with ``__`` for
     each ``/`` (``sub/a.jpg`` -> ``sub__a.jpg``; ``a.jpg`` stays itself), as the mask-folder reader reads no
@@ -259,6 +265,8 @@ def _check_out_files(out: Path, loaded: dict, folders: dict) -> None:
                 clashes.append(f"{sub} is a file (a folder goes there)")
         for s in samples:
             dst = out / split / output_name(s.image_path, folders[split])
+            if too_long(dst.name):  # skipped, and named, when refined
+                continue
             if dst.is_symlink() or not dst.exists() or file_stamp(dst) in copies.get(f"{split}/{dst.name}", ()):
                 continue
             if not dst.is_file() or not filecmp.cmp(s.image_path, dst, shallow=False):
@@ -374,6 +382,10 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
                           disable=not progress):
         name = output_name(s.image_path, folder)
         stem = Path(name).stem
+        if too_long(name):  # it crashed the run with an OSError traceback
+            counts["problems"].append(f"{s.image_path}: its output name {split}/{name} (its subfolders joined by '__') "
+                                      "is longer than a file name may be (255 bytes); skipped (shorten its folders' names)")
+            continue
         if stem in taken:
             counts["problems"].append(f"{s.image_path}: its output {split}/{name} (mask _masks/{stem}.png) is taken by "
                                       f"{taken[stem]} already; skipped")
