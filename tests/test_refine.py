@@ -496,3 +496,27 @@ def test_a_photo_whose_output_name_is_too_long_is_skipped_and_named(tmp_path):
         counts = report["splits"]["train"]
         assert counts["images"] == 1 and set(report["files"]) == {"train/ok.jpg"}
         assert len(counts["problems"]) == 1 and "longer than a file name may be" in counts["problems"][0]
+
+
+def test_a_split_named_twice_is_refined_once(tmp_path):
+    """--split train,train refined every photo of train twice over (hours with SAM on a real dataset)."""
+    from drywallqa.data import registry
+    from drywallqa.data.refine import check_refine_request, refine_box_masks
+
+    config = _box_dataset(tmp_path / "ds", ["a.jpg", "b.jpg"], [
+        {"id": i, "image_id": i, "bbox": [4, 4, 20, 20], "segmentation": []} for i in (1, 2)])
+    calls = []
+
+    class Counting(_BoxRefiner):
+        def __call__(self, image, boxes):
+            calls.append(len(boxes))
+            return super().__call__(image, boxes)
+
+    registry.register_dataset(config)
+    try:
+        assert check_refine_request("boxes", ["train", "train"]) == ["train"]
+        report = refine_box_masks("boxes", tmp_path / "out", splits=["train", "train"], datasets_dir=tmp_path / "ds",
+                                  progress=False, refiner=Counting())
+    finally:
+        registry.DATASETS.remove("boxes")
+    assert len(calls) == 2 and report["splits"]["train"]["images"] == 2

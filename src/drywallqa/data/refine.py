@@ -294,7 +294,7 @@ def check_refine_request(dataset: str, splits: list[str] | None = None) -> list[
     if unknown:
         raise ValueError(f"dataset {dataset!r} has no split {', '.join(map(repr, unknown))}; it has "
                          f"{', '.join(config.splits)}")
-    return list(splits or config.splits)
+    return list(dict.fromkeys(splits or config.splits))  # --split train,train: once (each photo was refined twice)
 
 
 def read_refine_splits(dataset: str, splits: list[str], datasets_dir=None) -> dict:
