@@ -287,3 +287,20 @@ def test_a_category_id_listed_under_two_names_is_named_and_either_name_chooses_i
     said = "\n".join(map(str, problems))
     assert samples[0].load_mask().sum() == 48 and "not categories" not in said, said
     assert "category id 1 is listed under 2 names (crack, stain): its annotations are read as each of them" in said
+
+
+def test_a_file_name_that_is_a_loop_of_links_is_named_not_a_traceback(tmp_path, cleanup):
+    """An entry whose photo is a symbolic link to itself (or two linking each other) stopped every reader of the split
+    with "RuntimeError: Symlink loop" while looking for the photos its file does not list; it is named and skipped."""
+    import os
+
+    path = _export(tmp_path, [GOOD, {"id": 1, "file_name": "loop.jpg", "height": 24, "width": 32},
+                              {"id": 2, "file_name": "l1.jpg", "height": 24, "width": 32}], [dict(A, image_id=0)])
+    valid = tmp_path / "ds" / "valid"
+    os.symlink("loop.jpg", valid / "loop.jpg")
+    os.symlink("l2.jpg", valid / "l1.jpg")
+    os.symlink("l1.jpg", valid / "l2.jpg")
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert [s.image_path.name for s in samples] == ["good.jpg"]
+    said = "\n".join(map(str, problems))
+    assert "loop.jpg: listed in the COCO file but is a link to loop.jpg" in said and "l1.jpg: listed in the COCO" in said

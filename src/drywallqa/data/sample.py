@@ -96,7 +96,8 @@ def source_group(file_name: str) -> str:
     return name.split(".rf.")[0] if ".rf." in name else Path(name).stem
 
 
-ENTRY_ERRORS = (KeyError, TypeError, ValueError, OverflowError, OSError, RecursionError)  # what a bad entry raises
+ENTRY_ERRORS = (KeyError, TypeError, ValueError, OverflowError, OSError, RuntimeError)  # what a bad entry raises
+# (RuntimeError: a file_name that is a loop of links, which resolve() stops at; and RecursionError, deeply nested JSON)
 UNFINISHED = "unfinished"  # the key of `drywallqa data refine-masks`' report.json naming the splits it has not finished
 
 
@@ -263,7 +264,9 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
         problems.append(DataProblem(str(path), "file_name points outside the split folder; skipped"))
         return None
     if not path.is_file():
-        problems.append(DataProblem(str(path), "listed in the COCO file but missing on disk; skipped"))
+        why = why_not(path, folder=False)  # not found, a link to nothing or a loop of links, a folder, ...
+        problems.append(DataProblem(str(path), f"listed in the COCO file but {'missing on disk' if why == 'not found' else why}; "
+                                               "skipped"))
         return None
     if ident in seen:  # of several entries (named once, with how many)
         return None
