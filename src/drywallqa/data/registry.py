@@ -257,7 +257,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
             splits[split] = SplitSource(src["kind"], str(src.get("folder", split)))
         folders = {}
         for split, src in splits.items():  # one folder as train and valid: its photos counted twice, valid = train
-            where = (root / src.folder).resolve()
+            where = _resolved(path, root / src.folder, f"split {split!r}: folder")
             if where in folders:
                 raise ValueError(f"{path}: splits {folders[where]!r} and {split!r} are both the folder {src.folder!r}: "
                                  "a split is a folder of its own")
@@ -288,7 +288,7 @@ def _declared_folder(path: Path, folder: str) -> Path:
         if rest.is_absolute() or ".." in rest.parts:
             raise ValueError(f"{path}: folder {folder!r}: below {DATASETS_PLACEHOLDER} a folder inside the datasets "
                              "folder, without '..'")
-        return (default_datasets_dir() / rest).resolve()
+        return _resolved(path, default_datasets_dir() / rest, "folder")
     if "{" in folder and DATASETS_PLACEHOLDER[1:-1] in folder:
         raise ValueError(f"{path}: folder {folder!r}: {DATASETS_PLACEHOLDER} only at its start, as "
                          f"'{DATASETS_PLACEHOLDER}/<folder>'")
@@ -296,7 +296,16 @@ def _declared_folder(path: Path, folder: str) -> Path:
         where = Path(folder).expanduser()
     except RuntimeError:  # no home folder: as written ("not found" where it is read)
         where = Path(folder)
-    return (path.parent / where).resolve()
+    return _resolved(path, path.parent / where, "folder")
+
+
+def _resolved(path: Path, folder: Path, what: str) -> Path:
+    """``folder`` (of the declaration ``path``) resolved; ValueError naming ``path`` where it cannot be: a loop of
+    symbolic links (it was a "RuntimeError: Symlink loop" traceback), a name too long."""
+    try:
+        return folder.resolve()
+    except (RuntimeError, OSError) as exc:
+        raise ValueError(f"{path}: {what} {folder} cannot be followed ({exc})") from None
 
 
 def is_dataset_file(name_or_path: str | Path) -> bool:
