@@ -373,3 +373,16 @@ def test_an_output_path_too_long_for_the_disk_is_a_usage_error(synthetic_dataset
     res = CliRunner().invoke(app, ["data", "split", "-d", "syn_crack", "--datasets-dir", str(synthetic_datasets),
                                    "--out", str(tmp_path / ("s" * 300))])
     assert res.exit_code == 2 and says(res.output, "cannot be a path here (File name too long)"), res.output
+
+
+def test_a_datasets_dir_that_is_a_loop_of_links_reads_no_photo_not_a_traceback(synthetic_datasets, tmp_path):
+    """--datasets-dir a symbolic link to itself stopped `data stats --json` and `data refine-masks` with "RuntimeError:
+    Symlink loop" (the check that their outputs lie outside the dataset resolved its folder); it holds no photo: exit 1."""
+    import os
+
+    os.symlink("loop", tmp_path / "loop")
+    for args in (["data", "stats", "-d", "syn_crack", "--json", str(tmp_path / "s.json")],
+                 ["data", "refine-masks", "-d", "syn_tape", "--with", "edges", "--out", str(tmp_path / "refined")]):
+        res = CliRunner().invoke(app, args + ["--datasets-dir", str(tmp_path / "loop")])
+        assert res.exit_code == 1 and isinstance(res.exception, SystemExit), (args, res.output)
+    assert not (tmp_path / "refined").exists()  # (s.json holds why no photo was read)

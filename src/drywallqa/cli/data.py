@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ..utils.files import strict_json, why_not, write_text_atomic
+from ..utils.files import resolved, strict_json, why_not, write_text_atomic
 from .common import (DATASET_HELP, DATASETS_DIR_HELP, check_output_path, comma_list, console, console_on_stderr, data_app,
                      dataset_names, tagged)
 
@@ -33,12 +33,12 @@ def _check_not_the_datasets(path: Path, hint: str, names: list[str], datasets_di
     here = path.resolve()
     for name in names:
         config = get_dataset_config(name)
-        root = config.root(datasets_dir).resolve()
+        root = resolved(config.root(datasets_dir))  # --datasets-dir a loop of links: holds nothing
         if here != root and root not in here.parents:
             continue
         if hint == "--preview":
             for split, source in config.splits.items():  # where its photos are read from
-                folder = (root / source.folder).resolve()
+                folder = resolved(root / source.folder)
                 if here == folder or folder in here.parents:
                     raise typer.BadParameter(f"{path} is or lies in a folder the dataset {name} reads photos from "
                                              f"({split}: {folder}): its previews would be read as photos; give a folder "

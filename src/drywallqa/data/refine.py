@@ -33,7 +33,7 @@ from PIL import Image
 
 from ..models.sam_text import load_sam, sam_box_masks
 from ..utils.files import (check_links, check_writable_path, file_stamp, lexical_path, remove_stale_temporaries,
-                           write_atomic, write_text_atomic)
+                           resolved, write_atomic, write_text_atomic)
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from ..utils.registry import Registry
@@ -218,7 +218,7 @@ def check_refine_out(dataset: str, out_dir: str | Path, datasets_dir=None) -> Pa
         check_links(out)  # before resolve(), which a loop of links stops
     except ValueError as exc:
         raise RefineOutError(f"{exc} (--out is the folder of the refined dataset)") from None
-    root = get_dataset_config(dataset).root(datasets_dir).resolve()
+    root = resolved(get_dataset_config(dataset).root(datasets_dir))  # --datasets-dir a loop of links: holds nothing
     here = out.resolve()
     if here == root or root in here.parents or here in root.parents:
         raise RefineOutError(f"{out} is, holds or lies inside the folder of the dataset {dataset} ({root}): the new "

@@ -298,6 +298,15 @@ def lexical_path(path: str | Path) -> Path:
     return Path(os.path.normpath(Path(path).absolute()))
 
 
+def resolved(path: str | Path) -> Path:
+    """``path.resolve()``, or where a loop of symbolic links stops it (Python before 3.13 raises RuntimeError) its
+    :func:`lexical_path`: where the loop starts, which holds nothing."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):
+        return lexical_path(path)
+
+
 def why_not(path: str | Path, folder: bool) -> str:
     """Why ``path`` is not the folder (``folder=True``) or regular file a command needs there, in words to follow the
     path: "not found", "is a file, not a folder", "is a folder, not a file", "is not a regular file or folder (a
