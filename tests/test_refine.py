@@ -520,3 +520,28 @@ def test_a_split_named_twice_is_refined_once(tmp_path):
     finally:
         registry.DATASETS.remove("boxes")
     assert len(calls) == 2 and report["splits"]["train"]["images"] == 2
+
+
+def test_a_photo_removed_while_the_run_goes_on_is_named_and_the_others_are_refined(tmp_path):
+    """A photo deleted after the dataset was read (a folder being written as it is refined) stopped the whole run with
+    a FileNotFoundError traceback; it is named in the split's problems and the other photos are refined."""
+    from drywallqa.data import registry
+    from drywallqa.data.refine import refine_box_masks
+
+    config = _box_dataset(tmp_path / "ds", ["a.jpg", "b.jpg", "c.jpg"], [
+        {"id": i, "image_id": i, "bbox": [4, 4, 20, 20], "segmentation": []} for i in (1, 2, 3)])
+
+    class Removing(_BoxRefiner):
+        def __call__(self, image, boxes):  # while a.jpg is refined, b.jpg goes
+            (tmp_path / "ds" / "boxes" / "train" / "b.jpg").unlink(missing_ok=True)
+            return super().__call__(image, boxes)
+
+    registry.register_dataset(config)
+    try:
+        report = refine_box_masks("boxes", tmp_path / "out", datasets_dir=tmp_path / "ds", progress=False,
+                                  refiner=Removing())
+    finally:
+        registry.DATASETS.remove("boxes")
+    counts = report["splits"]["train"]
+    assert counts["images"] == 2 and set(report["files"]) == {"train/a.jpg", "train/c.jpg"}
+    assert any("b.jpg: gone since the dataset was read" in p for p in counts["problems"]), counts["problems"]

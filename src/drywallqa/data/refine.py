@@ -401,7 +401,12 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
             elif a.get("segmentation"):  # drawn by the reader from its polygon, without a word on its box
                 counts["problems"].append(f"{s.image_path}: annotation {a.get('id')}: no usable box to refine (bbox "
                                           f"{str(a.get('bbox'))[:60]}); skipped")
-        made_from = _input_of(s.image_path, boxes)
+        try:
+            made_from = _input_of(s.image_path, boxes)
+        except OSError as exc:  # removed since the split was read (a folder being written): it stopped the whole run
+            counts["problems"].append(f"{s.image_path}: gone since the dataset was read ({exc.strerror or exc}); "
+                                      "skipped (no mask written)")
+            continue
         if key in done and done[key][1] == made_from and mask_path.is_file():  # finished by an earlier run, from
             outcomes = done[key][0]  # the same boxes and photo
             image = None
