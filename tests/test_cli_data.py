@@ -386,3 +386,24 @@ def test_a_datasets_dir_that_is_a_loop_of_links_reads_no_photo_not_a_traceback(s
         res = CliRunner().invoke(app, args + ["--datasets-dir", str(tmp_path / "loop")])
         assert res.exit_code == 1 and isinstance(res.exception, SystemExit), (args, res.output)
     assert not (tmp_path / "refined").exists()  # (s.json holds why no photo was read)
+
+
+def test_stats_json_never_writes_over_the_yaml_file_of_a_dataset_it_reads(synthetic_datasets, tmp_path):
+    """`data stats -d walls.yaml --json walls.yaml` (the completion of the wrong name) wrote the statistics over the
+    dataset's declaration, which was lost; refused (exit 2), the file kept."""
+    import yaml
+
+    from conftest import says
+    from drywallqa.data import registry
+
+    decl = tmp_path / "walls.yaml"
+    decl.write_text(yaml.safe_dump({"name": "walls_json", "folder": str(synthetic_datasets / "crack"),
+                                    "prompts": ["segment crack"]}))
+    before = decl.read_text()
+    try:
+        res = CliRunner().invoke(app, ["data", "stats", "-d", str(decl), "--json", str(tmp_path / "." / "walls.yaml")])
+        assert res.exit_code == 2 and says(res.output, "is the YAML file of a dataset it reads"), res.output
+        assert decl.read_text() == before
+    finally:
+        if "walls_json" in registry.DATASETS:
+            registry.DATASETS.remove("walls_json")

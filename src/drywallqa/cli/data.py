@@ -22,15 +22,21 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _check_not_the_datasets(path: Path, hint: str, names: list[str], datasets_dir) -> None:
+def _check_not_the_datasets(path: Path, hint: str, names: list[str], datasets_dir, entries=()) -> None:
     """A ``data stats`` output must not replace a file of a dataset it reads (``--json train/_masks/a.png`` wrote JSON
-    over that mask), nor write pictures into a dataset's folder (``--preview`` there: the previews read as its photos
-    the next time). A statistics file written before there is replaced, as anywhere."""
+    over that mask), nor the YAML file of one (``entries``, as ``--dataset`` named them: ``-d walls.yaml --json
+    walls.yaml`` wrote the statistics over the declaration), nor write pictures into a dataset's folder (``--preview``
+    there: the previews read as its photos the next time). A statistics file written before there is replaced, as
+    anywhere."""
     import json
 
-    from ..data.registry import get_dataset_config
+    from ..data.registry import get_dataset_config, is_dataset_file
 
     here = path.resolve()
+    for entry in entries:
+        if is_dataset_file(entry) and resolved(entry) == here:
+            raise typer.BadParameter(f"{path} is the YAML file of a dataset it reads ({entry}): the statistics would "
+                                     "be written over it; give a path of its own", param_hint=hint)
     for name in names:
         config = get_dataset_config(name)
         root = resolved(config.root(datasets_dir))  # --datasets-dir a loop of links: holds nothing
@@ -72,7 +78,7 @@ def data_stats(
     for path, hint, folder in ((None if to_stdout else json_out, "--json", False), (preview_dir, "--preview", True)):
         if path is not None:  # before the statistics are computed, not after
             check_output_path(path, hint, folder)
-            _check_not_the_datasets(path, hint, names, datasets_dir)
+            _check_not_the_datasets(path, hint, names, datasets_dir, dataset or ())
     with console_on_stderr(to_stdout):  # stdout carries the JSON alone
         all_stats = _shown_stats(names, datasets_dir)
         if to_stdout:
