@@ -304,3 +304,14 @@ def test_a_file_name_that_is_a_loop_of_links_is_named_not_a_traceback(tmp_path, 
     assert [s.image_path.name for s in samples] == ["good.jpg"]
     said = "\n".join(map(str, problems))
     assert "loop.jpg: listed in the COCO file but is a link to loop.jpg" in said and "l1.jpg: listed in the COCO" in said
+
+
+def test_a_category_name_with_spaces_around_it_can_be_chosen(tmp_path, cleanup):
+    """A file's category "crack " (a space typed after it in the annotation tool) could be chosen by no YAML name: the
+    YAML's names are stripped ("crack " read as "crack"), the file's were not; both are compared stripped."""
+    raw = {"images": [GOOD], "categories": [{"id": 1, "name": "crack "}, {"id": 2, "name": "stain"}],
+           "annotations": [dict(A, category_id=1), dict(A, id=11, bbox=[20, 10, 6, 6], category_id=2)]}
+    path = _export(tmp_path, [], [], raw=json.dumps(raw))
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "categories": ["crack"]}))
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert samples[0].load_mask().sum() == 48 and not [p for p in problems if "not categories" in p.message]

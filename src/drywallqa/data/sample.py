@@ -181,7 +181,8 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
     listed: dict = {}  # id -> its names (as text: a YAML's "categories: [7]" is read as "7", a file's name 7 too)
     for c in categories:
         if isinstance(c, dict) and _hashable(c.get("id")):
-            listed.setdefault(c["id"], {})[str(c.get("name"))] = None
+            # stripped, as a YAML's names are (a file's "crack " could be chosen by no name)
+            listed.setdefault(c["id"], {})[str(c.get("name")).strip()] = None
     for i, n in listed.items():  # the last name was taken without a word: "crack" of the YAML was "not a category"
         if len(n) > 1:
             problems.append(DataProblem(source, f"category id {i!r} is listed under {len(n)} names ({', '.join(n)}): "
