@@ -410,3 +410,19 @@ def test_a_declared_folder_that_is_a_loop_of_links_is_refused_naming_the_file(sy
     finally:
         if "looped" in registry.DATASETS:
             registry.DATASETS.remove("looped")
+
+
+def test_split_folders_found_from_the_layout_that_are_one_folder_are_refused(synthetic_datasets, tmp_path):
+    """test/ a link to valid/ (a tool wanted a test split): the splits found from the layout read its photos twice, as
+    two splits (train a link to valid: valid photos trained on), where declared splits of one folder are refused."""
+    import os
+    import shutil
+
+    root = tmp_path / "linked"
+    shutil.copytree(synthetic_datasets / "crack" / "valid", root / "valid")
+    os.symlink("valid", root / "test")
+    decl = tmp_path / "linked.yaml"
+    decl.write_text(yaml.safe_dump({"name": "linked", "folder": "linked", "prompts": ["segment crack"]}))
+    with pytest.raises(ValueError, match=r"splits 'test' and 'valid' are both the folder 'valid' \(.*a link to the "
+                                         r"other\?\): a split is a folder of its own"):
+        load_dataset_config(decl)

@@ -255,18 +255,18 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
                 raise ValueError(f"{path}: split {split!r}: unknown keys {extra}; a split has kind and folder only (a "
                                  f"COCO split's annotations are its folder's _annotations.coco.json)")
             splits[split] = SplitSource(src["kind"], str(src.get("folder", split)))
-        folders = {}
-        for split, src in splits.items():  # one folder as train and valid: its photos counted twice, valid = train
-            where = _resolved(path, root / src.folder, f"split {split!r}: folder")
-            if where in folders:
-                raise ValueError(f"{path}: splits {folders[where]!r} and {split!r} are both the folder {src.folder!r}: "
-                                 "a split is a folder of its own")
-            folders[where] = split
     else:
         splits = detect_splits(root)
         if not splits:
             raise ValueError(f"{path}: no split folders found under {root} (expected <split>/_annotations.coco.json "
                              "or <split>/_masks/); list them under splits:")
+    folders = {}
+    for split, src in splits.items():  # one folder as train and valid: its photos counted twice, valid = train; found
+        where = _resolved(path, root / src.folder, f"split {split!r}: folder")  # from the layout too (test a link to
+        if where in folders:  # valid: it was read as a split of its own)
+            raise ValueError(f"{path}: splits {folders[where]!r} and {split!r} are both the folder {src.folder!r} "
+                             f"({where}; a link to the other?): a split is a folder of its own")
+        folders[where] = split
     taken = [split for split in splits if split in REFINE_OUT_FILES]
     if taken:
         raise ValueError(f"{path}: a split may not be named {taken[0]!r}, the name of a file `drywallqa data "
