@@ -371,6 +371,10 @@ def load_exported(directory: str | Path, threads: int | None = None, strict: boo
         raise ValueError(f"{directory}: not a loadable ONNX export ({type(exc).__name__}: {exc})") from exc
 
 
+ONNX_FLOATS = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}  # the input
+# types the runtime feeds (onnxruntime's names): the export's float32, or a graph converted since
+
+
 class OnnxFilmUNet:
     """Runs the two exported graphs with onnxruntime behind the :class:`~drywallqa.models.base.PromptedModel`
     interface (``encode_image`` / ``decode_with_scores`` / ``prompt_embeddings`` / ``num_parameters``)."""
@@ -410,6 +414,15 @@ class OnnxFilmUNet:
             raise ValueError(f"encoder.onnx gives laterals of {given} channels and decoder.onnx takes {taken[:-1]} and "
                              f"text embeddings of {taken[-1]} (config.json: {text_dim}): graphs of different models")
         self.lateral_names = names  # the decoder's inputs but the prompt's, as checked
+        # each input fed in the float type its graph takes: a graph converted to float16 since (an optimisation the
+        # runtime uses "as they are") failed every photo on its own ("Unexpected input data type")
+        self.input_types = {}
+        for graph, session in (("encoder.onnx", self.encoder), ("decoder.onnx", self.decoder)):
+            for i in session.get_inputs():
+                if i.type not in ONNX_FLOATS:
+                    raise ValueError(f"{graph} takes {i.name} as {i.type}, where this model's export takes floats "
+                                     f"({', '.join(ONNX_FLOATS)})")
+                self.input_types[i.name] = ONNX_FLOATS[i.type]
 
     def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
         return get_text_encoder(text_encoder).encode(prompts)
@@ -418,16 +431,16 @@ class OnnxFilmUNet:
         return self.parameters_count
 
     def encode_image(self, pixel_values: torch.Tensor) -> FilmUNetFeatures:
-        outs = self.encoder.run(None, {"pixel_values": pixel_values.numpy().astype(np.float32)})
+        outs = self.encoder.run(None, {"pixel_values": pixel_values.numpy().astype(self.input_types["pixel_values"])})
         return FilmUNetFeatures([torch.from_numpy(o) for o in outs], tuple(pixel_values.shape[-2:]))
 
     def decode_with_scores(self, features: FilmUNetFeatures, text_embeddings: torch.Tensor):
         return self.decode(features, text_embeddings), None
 
     def decode(self, features: FilmUNetFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
-        feed = {n: f.numpy() for n, f in zip(self.lateral_names, features.laterals)}
-        feed["text_embeddings"] = text_embeddings.numpy().astype(np.float32)
-        return torch.from_numpy(self.decoder.run(None, feed)[0])
+        feed = {n: f.numpy().astype(self.input_types[n], copy=False) for n, f in zip(self.lateral_names, features.laterals)}
+        feed["text_embeddings"] = text_embeddings.numpy().astype(self.input_types["text_embeddings"])
+        return torch.from_numpy(self.decoder.run(None, feed)[0].astype(np.float32, copy=False))
 
 
 @register_runtime("onnx")
