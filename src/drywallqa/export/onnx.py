@@ -387,6 +387,7 @@ class OnnxFilmUNet:
         from ..models.registry import get_model_class
 
         meta = read_model_metadata(directory)
+        self.directory = Path(directory)
         self.config = get_model_class(meta["model_type"]).config_class(**meta["config"])
         self.parameters_count = int(meta.get("parameters", 0))  # of the torch model it was exported from
         opts = ort.SessionOptions()
@@ -423,6 +424,24 @@ class OnnxFilmUNet:
                     raise ValueError(f"{graph} takes {i.name} as {i.type}, where this model's export takes floats "
                                      f"({', '.join(ONNX_FLOATS)})")
                 self.input_types[i.name] = ONNX_FLOATS[i.type]
+        # fixed sizes where the runtime varies them (a graph made static since, for a mobile or TensorRT runtime,
+        # failed every photo on its own: "Got invalid dimensions"): a batch of 1 is run an item at a time; the input
+        # size it implies is checked against the segmenter's scales (OnnxSegmenter)
+        self.one_at_a_time, sizes = set(), set()
+        for graph, session in (("encoder.onnx", self.encoder), ("decoder.onnx", self.decoder)):
+            for i in session.get_inputs():
+                dims = list(i.shape or [])
+                if dims and isinstance(dims[0], int) and dims[0] != 1:
+                    raise ValueError(f"{graph} takes {i.name} in batches of {dims[0]} only, where the runtime gives it "
+                                     "one per prompt and view: export it again with a dynamic batch axis")
+                if dims and isinstance(dims[0], int):
+                    self.one_at_a_time.add(graph)
+                stride = 1 if i.name == "pixel_values" else int(i.name.rsplit("_", 1)[-1]) if i.name in names else None
+                if stride and len(dims) == 4 and any(isinstance(d, int) for d in dims[2:]):
+                    sizes.add(tuple(d * stride if isinstance(d, int) else None for d in dims[2:]))
+        if len(sizes) > 1:
+            raise ValueError(f"the graphs' inputs are fixed at sizes that do not fit one photo size: {sorted(sizes)}")
+        self.fixed_size = sizes.pop() if sizes else None  # (height, width) of the photos it takes; None: any
 
     def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
         return get_text_encoder(text_encoder).encode(prompts)
@@ -431,7 +450,7 @@ class OnnxFilmUNet:
         return self.parameters_count
 
     def encode_image(self, pixel_values: torch.Tensor) -> FilmUNetFeatures:
-        outs = self.encoder.run(None, {"pixel_values": pixel_values.numpy().astype(self.input_types["pixel_values"])})
+        outs = self._run("encoder.onnx", {"pixel_values": pixel_values.numpy().astype(self.input_types["pixel_values"])})
         return FilmUNetFeatures([torch.from_numpy(o) for o in outs], tuple(pixel_values.shape[-2:]))
 
     def decode_with_scores(self, features: FilmUNetFeatures, text_embeddings: torch.Tensor):
@@ -440,7 +459,15 @@ class OnnxFilmUNet:
     def decode(self, features: FilmUNetFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
         feed = {n: f.numpy().astype(self.input_types[n], copy=False) for n, f in zip(self.lateral_names, features.laterals)}
         feed["text_embeddings"] = text_embeddings.numpy().astype(self.input_types["text_embeddings"])
-        return torch.from_numpy(self.decoder.run(None, feed)[0].astype(np.float32, copy=False))
+        return torch.from_numpy(self._run("decoder.onnx", feed)[0].astype(np.float32, copy=False))
+
+    def _run(self, graph: str, feed: dict) -> list:
+        """``graph``'s outputs for ``feed``, run an item at a time where its batch axis is fixed at 1."""
+        session = self.encoder if graph == "encoder.onnx" else self.decoder
+        if graph not in self.one_at_a_time:
+            return session.run(None, feed)
+        runs = [session.run(None, {k: v[i:i + 1] for k, v in feed.items()}) for i in range(len(next(iter(feed.values()))))]
+        return [np.concatenate(outs) for outs in zip(*runs)]
 
 
 @register_runtime("onnx")
@@ -449,6 +476,15 @@ class OnnxSegmenter(TorchSegmenter):
     :func:`export_onnx`, or a model folder exported on first use)."""
 
     runtime = "onnx"
+
+    def __init__(self, model, *args, **kwargs):
+        super().__init__(model, *args, **kwargs)
+        fixed = getattr(model, "fixed_size", None)
+        if fixed is not None and any(tuple(f or s for f in fixed) != (s, s) for s in self.scales):
+            size = "x".join(str(f) if f else "any" for f in reversed(fixed))
+            raise ValueError(f"{model.directory}: its graphs take photos of {size} px only (their shapes fixed since the export), and the "
+                             f"scales asked are {list(self.scales)}: give scales that fit (its config.json's scales, or scales= in "
+                             "Python), or export it again")
 
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", *args, **kwargs) -> "OnnxSegmenter":
