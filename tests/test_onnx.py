@@ -271,3 +271,17 @@ def test_options_onnx_cannot_honour_are_refused(tiny_model_dir, tmp_path):
     shutil.copy(onnx_dir / "encoder.onnx", onnx_dir / "decoder.onnx")  # a graph, but not the decoder
     with pytest.raises(ValueError, match=r"not a loadable ONNX export .*decoder.onnx takes \['pixel_values'\]"):
         Segmenter.load(onnx_dir, runtime="onnx")
+
+
+def test_an_opset_torch_cannot_write_is_refused_before_the_export(tiny_model_dir, tmp_path, capfd):
+    """opset=99 printed the whole traced graph (thousands of lines), then failed with torch's RuntimeError
+    "Unsupported onnx_opset_version"; a numpy integer (np.int64(17)) was refused as no whole number."""
+    from drywallqa.export.onnx import max_opset
+
+    highest = max_opset()
+    assert highest is not None and highest >= 17
+    for opset in (highest + 1, 99, 10**9):
+        with pytest.raises(ValueError, match=f"opset must be at most {highest}"):
+            export_onnx(tiny_model_dir, tmp_path / "out", opset=opset)
+    assert not (tmp_path / "out").exists() and "Torch IR graph" not in capfd.readouterr().err
+    assert (export_onnx(tiny_model_dir, tmp_path / "out", opset=np.int64(17)) / "decoder.onnx").is_file()

@@ -19,6 +19,7 @@ import errno
 import hashlib
 import json
 import logging
+import numbers
 import os
 import shutil
 import tempfile
@@ -115,6 +116,16 @@ MIN_OPSET = 11  # opsets 9 and 10 export the bilinear upsampling with other corn
 # torch warning
 
 
+def max_opset() -> int | None:
+    """The highest opset this torch's exporter writes (a higher one failed deep in the export, a RuntimeError after
+    the whole traced graph was printed); None where this torch does not say."""
+    try:
+        from torch.onnx import _constants
+    except ImportError:
+        return None
+    return getattr(_constants, "ONNX_MAX_OPSET", None)
+
+
 def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:
     """Write ``encoder.onnx``, ``decoder.onnx`` and the model's ``config.json`` to ``out_dir``: a new or empty
     folder, or an earlier export, which is replaced whole. The graphs are written to a folder beside it and renamed
@@ -122,11 +133,16 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> 
 
     Raises:
         ValueError: ``out_dir`` is not such a place (:func:`check_export_target`), ``opset`` is no whole number
-            of at least :data:`MIN_OPSET`, or ``model_dir`` holds a model of another type than ``film_unet``.
+            of at least :data:`MIN_OPSET` and at most :func:`max_opset`, or ``model_dir`` holds a model of another
+            type than ``film_unet``.
     """
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
+    if isinstance(opset, (bool, np.bool_)) or not isinstance(opset, numbers.Integral) or opset < MIN_OPSET:
         raise ValueError(f"opset must be a whole number of at least {MIN_OPSET} (earlier ones resize the decoder's maps "
                          f"otherwise than torch: masks at 0.4-0.7 IoU of the model's), got {opset!r}")
+    if (highest := max_opset()) is not None and opset > highest:
+        raise ValueError(f"opset must be at most {highest}, the highest this torch ({torch.__version__}) exports, "
+                         f"got {opset!r}")
+    opset = int(opset)  # numpy's integers too
     check_exportable(model_dir)
     out = check_export_target(model_dir, out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
