@@ -2,6 +2,7 @@
 holding the source model, the package version, a model folder changed while it is exported, huge ship scales."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,3 +214,21 @@ def test_onnx_runtime_names_the_users_model_folder_for_damaged_weights(tiny_mode
                                    "--runtime", "onnx", "--model-path", str(folder)], terminal_width=400)
     said = " ".join(res.output.replace("│", " ").split())
     assert res.exit_code == 2 and "--model-path" in said and ".source" not in said and str(folder) in said, said
+
+
+def test_export_refuses_a_mount_point_as_out_before_the_export(tiny_model_dir, tmp_path, monkeypatch):
+    """An --out a volume is mounted on (docker run -v ...:/out) failed after the whole export: "cannot write /out:
+    [Errno 16] Device or resource busy: '/out' -> '/.out.replaced'" (a mount point cannot be renamed aside)."""
+    import os
+
+    import drywallqa.export.onnx as onnx_module
+    from conftest import says
+
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == volume or real(p))
+    monkeypatch.setattr(onnx_module, "_write_onnx", lambda *a, **k: pytest.fail("exported before --out was checked"))
+    res = CliRunner().invoke(app, ["export", "onnx", "--out", str(volume), "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 2 and says(res.output, "--out", "is a mount point", "give a folder inside it"), res.output
+    assert list(volume.iterdir()) == []

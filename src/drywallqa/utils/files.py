@@ -477,8 +477,8 @@ def check_writable_path(path: str | Path, folder: bool) -> None:
 def check_replaceable_dir(path: str | Path, what: str, is_ours: Callable[[Path], bool],
                           source: str | Path | None = None) -> Path:
     """``path`` as a folder that a command may replace whole with ``what`` (e.g. "the shipped model"): absent, empty,
-    or one it wrote before (``is_ours(path)``); never a file, a folder of other files, the ``source`` it is made
-    from (unless that is ``is_ours`` too: written again in place), a folder holding ``source`` or one inside it.
+    or one it wrote before (``is_ours(path)``); never a file, a mount point, a folder of other files, the ``source`` it
+    is made from (unless that is ``is_ours`` too: written again in place), a folder holding ``source`` or one inside it.
     Returns the Path.
 
     Raises:
@@ -493,6 +493,9 @@ def check_replaceable_dir(path: str | Path, what: str, is_ours: Callable[[Path],
         return out
     if not out.is_dir():
         raise ValueError(f"{out} is a file; give a folder for {what}")
+    if os.path.ismount(out):  # a volume mounted there (docker run -v): renaming it aside failed after all the work,
+        # "[Errno 16] Device or resource busy"
+        raise ValueError(f"{out} is a mount point, which cannot be replaced whole; give a folder inside it for {what}")
     here = out.resolve()
     # checked before is_ours: a folder of ours holding the source (a model kept inside an earlier export) would be
     # replaced whole, the source with it
