@@ -232,3 +232,28 @@ def test_export_refuses_a_mount_point_as_out_before_the_export(tiny_model_dir, t
     res = CliRunner().invoke(app, ["export", "onnx", "--out", str(volume), "--model-path", str(tiny_model_dir)])
     assert res.exit_code == 2 and says(res.output, "--out", "is a mount point", "give a folder inside it"), res.output
     assert list(volume.iterdir()) == []
+
+
+@pytest.mark.parametrize("cache", ["usable", "a file"])
+def test_a_full_disk_while_the_onnx_runtime_exports_names_where(tiny_model_dir, tmp_path, monkeypatch, cache):
+    """It said "error: cannot write: No space left on device; ... free some space" of no place: the export cache (or
+    the temporary folder of an export for the run), not --out, is what filled up."""
+    import errno
+
+    import drywallqa.export.onnx as onnx_module
+    from conftest import write_photos
+
+    def full(model_dir, out, opset=17):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(onnx_module, "_write_onnx", full)
+    monkeypatch.setattr(onnx_module, "_EXPORTS_FOR_THIS_RUN", {})
+    if cache == "a file":
+        (tmp_path / "cache").write_text("")
+    monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
+    res = CliRunner().invoke(app, ["predict", str(write_photos(tmp_path / "photos", 1)), "-p", "segment crack", "--out",
+                                   str(tmp_path / "masks"), "--runtime", "onnx", "--model-path", str(tiny_model_dir)],
+                             terminal_width=400)
+    said = " ".join(res.output.split())
+    where = str(tmp_path / "cache" / "onnx") if cache == "usable" else "drywallqa-onnx-"
+    assert res.exit_code == 1 and "No space left on device (" in said and where in said, said

@@ -263,12 +263,15 @@ def _export_for_this_run(files: dict, key: str, cache: Path, why: str, model_dir
 def _export_copy(files: dict, model_dir: str | Path, out: Path, snapshot: Path) -> None:
     """Export ``files`` (``model_dir``'s, as read) into ``out`` from a copy of them at ``snapshot``, removed after.
     An error of a damaged folder names ``model_dir``, not the copy (a temporary folder gone by the time it is read)."""
-    snapshot.mkdir()
-    for name, data in files.items():
-        (snapshot / name).write_bytes(data)
     try:
+        snapshot.mkdir()
+        for name, data in files.items():
+            (snapshot / name).write_bytes(data)
         _write_onnx(snapshot, out)
     except (ValueError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:  # a full disk: the writes
+            # (torch's too) name no file, and the command said "cannot write: No space left on device" of no place
+            raise type(exc)(exc.errno, exc.strerror, str(out.parent)) from None
         said = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else ""
         if str(snapshot) not in said:
             raise
