@@ -285,3 +285,41 @@ def test_an_opset_torch_cannot_write_is_refused_before_the_export(tiny_model_dir
             export_onnx(tiny_model_dir, tmp_path / "out", opset=opset)
     assert not (tmp_path / "out").exists() and "Torch IR graph" not in capfd.readouterr().err
     assert (export_onnx(tiny_model_dir, tmp_path / "out", opset=np.int64(17)) / "decoder.onnx").is_file()
+
+
+def test_exports_in_threads_at_once_are_made_one_at_a_time(tiny_model_dir, tmp_path, monkeypatch):
+    """Two threads exporting at once (export_onnx, or a first --runtime onnx use beside one) failed with
+    "AssertionError: GLOBALS.in_onnx_export must be True": torch's exporter keeps global state."""
+    import threading
+    import time
+
+    import torch
+
+    real, inside, errors = torch.onnx.export, [], []
+
+    def export(*args, **kwargs):  # torch's export, slow enough that two threads would overlap in it
+        if inside:
+            errors.append("two exports at once")
+        inside.append(1)
+        time.sleep(0.2)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(torch.onnx, "export", export)
+    start = threading.Barrier(2)
+
+    def run(name):
+        start.wait()
+        try:
+            export_onnx(tiny_model_dir, tmp_path / name)
+        except Exception as exc:  # noqa: BLE001 - what the thread met is the test's answer
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and all((tmp_path / name / "decoder.onnx").is_file() for name in ("a", "b"))

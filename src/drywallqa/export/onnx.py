@@ -48,6 +48,7 @@ GRAPH_DIGESTS = "graph_digests"  # config.json's key: each graph's file_digest a
 EXPORT_FILES = (*GRAPHS, CONFIG_NAME)
 EXPORT_WRITES = (*EXPORT_FILES, GATE_FILE, CONFIDENCE_FILE)  # every file an export may write (the last two if the model has them)
 logger = logging.getLogger(__name__)
+_EXPORT_LOCK = threading.RLock()  # torch.onnx.export keeps global state: one export at a time in a process
 
 
 def lateral_names(config) -> tuple[str, ...]:
@@ -158,7 +159,9 @@ def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
     x = torch.rand(1, 3, s, s)
     t = torch.randn(1, model.config.text_dim)
     names = lateral_names(model.config)
-    with torch.no_grad():
+    # one export at a time in a process: two threads' exports at once failed ("AssertionError: GLOBALS.in_onnx_export
+    # must be True"), each another's torch state
+    with _EXPORT_LOCK, torch.no_grad():
         laterals = _EncoderGraph(model)(x)
         torch.onnx.export(_EncoderGraph(model), (x,), out / "encoder.onnx", input_names=["pixel_values"],
                           output_names=list(names), dynamic_axes={n: {0: "batch", 2: f"{n}_h", 3: f"{n}_w"} for n in ("pixel_values", *names)},
@@ -239,7 +242,6 @@ def export_for_this_run(model_dir: str | Path, cache: Path, why: str) -> Path:
 
 
 _UNUSABLE = frozenset((errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ELOOP))
-_EXPORT_LOCK = threading.Lock()  # torch.onnx.export keeps global state: one export at a time in a process
 _EXPORTS_FOR_THIS_RUN: dict[str, Path] = {}  # a model's export made for this process, by its digest: made once
 
 
