@@ -323,3 +323,23 @@ def test_exports_in_threads_at_once_are_made_one_at_a_time(tiny_model_dir, tmp_p
     for t in threads:
         t.join()
     assert errors == [] and all((tmp_path / name / "decoder.onnx").is_file() for name in ("a", "b"))
+
+
+def test_export_onnx_reads_its_paths_as_segmenter_load_does(tiny_model_dir, tmp_path, monkeypatch):
+    """export_onnx("~/models/m", ...) said "no model folder ~/models/m" (Segmenter.load reads it), an out_dir "~/onnx"
+    wrote into a folder named "~" in the current folder, and None or "" were a TypeError from pathlib or the current
+    folder."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_model_dir, home / "models" / "m")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert export_onnx("~/models/m", "~/onnx") == home / "onnx"
+    assert (home / "onnx" / "decoder.onnx").is_file() and not (tmp_path / "~").exists()
+    with pytest.raises(TypeError, match="out_dir is a folder"):
+        export_onnx(tiny_model_dir, None)
+    with pytest.raises(ValueError, match="an empty out_dir names no folder"):
+        export_onnx(tiny_model_dir, "")
+    with pytest.raises(ValueError, match="an empty path names no model folder"):
+        export_onnx("", tmp_path / "o")

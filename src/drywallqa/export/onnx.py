@@ -37,6 +37,7 @@ from ..engine.predictor import TorchSegmenter
 from ..engine.segmenter import register_runtime
 from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
+from ..models.shipped import resolve_model_dir
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
 from ..utils.checks import check_device_name
@@ -127,9 +128,10 @@ def max_opset() -> int | None:
     return getattr(_constants, "ONNX_MAX_OPSET", None)
 
 
-def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:
+def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 17) -> Path:
     """Write ``encoder.onnx``, ``decoder.onnx`` and the model's ``config.json`` to ``out_dir``: a new or empty
-    folder, or an earlier export, which is replaced whole. The graphs are written to a folder beside it and renamed
+    folder, or an earlier export, which is replaced whole. ``model_dir`` is read as :meth:`Segmenter.load` reads it
+    (None: the default shipped model; a shipped model's name; ``~`` the home folder, in ``out_dir`` too). The graphs are written to a folder beside it and renamed
     into place, so an interrupted export leaves ``out_dir`` as it was.
 
     Raises:
@@ -144,6 +146,14 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> 
         raise ValueError(f"opset must be at most {highest}, the highest this torch ({torch.__version__}) exports, "
                          f"got {opset!r}")
     opset = int(opset)  # numpy's integers too
+    # the paths as Segmenter.load reads a model's: None the default shipped model, a shipped model's name, a leading ~
+    # the home folder (a model "~/models/best" was not found, an out_dir "~/onnx" made a folder "~" here)
+    model_dir = resolve_model_dir(model_dir)
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir is a folder (str or Path), got {type(out_dir).__name__}")
+    if not str(out_dir):  # Path("") is the current folder
+        raise ValueError("an empty out_dir names no folder; give the folder for the export")
+    out_dir = os.path.expanduser(out_dir)
     check_exportable(model_dir)
     out = check_export_target(model_dir, out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
