@@ -131,8 +131,8 @@ def max_opset() -> int | None:
 def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 17) -> Path:
     """Write ``encoder.onnx``, ``decoder.onnx`` and the model's ``config.json`` to ``out_dir``: a new or empty
     folder, or an earlier export, which is replaced whole. ``model_dir`` is read as :meth:`Segmenter.load` reads it
-    (None: the default shipped model; a shipped model's name; ``~`` the home folder, in ``out_dir`` too). The graphs are written to a folder beside it and renamed
-    into place, so an interrupted export leaves ``out_dir`` as it was.
+    (None: the default shipped model; a shipped model's name; ``~`` the home folder, in ``out_dir`` too). The graphs
+    are written to a folder beside it and renamed into place, so an interrupted export leaves ``out_dir`` as it was.
 
     Raises:
         ValueError: ``out_dir`` is not such a place (:func:`check_export_target`), ``opset`` is no whole number
@@ -467,7 +467,7 @@ class OnnxFilmUNet:
                                      "one per prompt and view: export it again with a dynamic batch axis")
                 if dims and isinstance(dims[0], int):
                     self.one_at_a_time.add(graph)
-                stride = 1 if i.name == "pixel_values" else int(i.name.rsplit("_", 1)[-1]) if i.name in names else None
+                stride = int(i.name.rsplit("_", 1)[1]) if i.name in names else 1 if i.name == "pixel_values" else None
                 if stride and len(dims) == 4 and any(isinstance(d, int) for d in dims[2:]):
                     sizes.add(tuple(d * stride if isinstance(d, int) else None for d in dims[2:]))
         if len(sizes) > 1:
@@ -481,14 +481,16 @@ class OnnxFilmUNet:
         return self.parameters_count
 
     def encode_image(self, pixel_values: torch.Tensor) -> FilmUNetFeatures:
-        outs = self._run("encoder.onnx", {"pixel_values": pixel_values.numpy().astype(self.input_types["pixel_values"])})
+        pixels = pixel_values.numpy().astype(self.input_types["pixel_values"])
+        outs = self._run("encoder.onnx", {"pixel_values": pixels})
         return FilmUNetFeatures([torch.from_numpy(o) for o in outs], tuple(pixel_values.shape[-2:]))
 
     def decode_with_scores(self, features: FilmUNetFeatures, text_embeddings: torch.Tensor):
         return self.decode(features, text_embeddings), None
 
     def decode(self, features: FilmUNetFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
-        feed = {n: f.numpy().astype(self.input_types[n], copy=False) for n, f in zip(self.lateral_names, features.laterals)}
+        feed = {n: f.numpy().astype(self.input_types[n], copy=False)
+                for n, f in zip(self.lateral_names, features.laterals)}
         feed["text_embeddings"] = text_embeddings.numpy().astype(self.input_types["text_embeddings"])
         return torch.from_numpy(self._run("decoder.onnx", feed)[0].astype(np.float32, copy=False))
 
@@ -497,7 +499,8 @@ class OnnxFilmUNet:
         session = self.encoder if graph == "encoder.onnx" else self.decoder
         if graph not in self.one_at_a_time:
             return session.run(None, feed)
-        runs = [session.run(None, {k: v[i:i + 1] for k, v in feed.items()}) for i in range(len(next(iter(feed.values()))))]
+        items = len(next(iter(feed.values())))
+        runs = [session.run(None, {k: v[i:i + 1] for k, v in feed.items()}) for i in range(items)]
         return [np.concatenate(outs) for outs in zip(*runs)]
 
 
@@ -513,9 +516,9 @@ class OnnxSegmenter(TorchSegmenter):
         fixed = getattr(model, "fixed_size", None)
         if fixed is not None and any(tuple(f or s for f in fixed) != (s, s) for s in self.scales):
             size = "x".join(str(f) if f else "any" for f in reversed(fixed))
-            raise ValueError(f"{model.directory}: its graphs take photos of {size} px only (their shapes fixed since the export), and the "
-                             f"scales asked are {list(self.scales)}: give scales that fit (its config.json's scales, or scales= in "
-                             "Python), or export it again")
+            raise ValueError(f"{model.directory}: its graphs take photos of {size} px only (their shapes fixed since "
+                             f"the export), and the scales asked are {list(self.scales)}: give scales that fit (its "
+                             "config.json's scales, or scales= in Python), or export it again")
 
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", *args, **kwargs) -> "OnnxSegmenter":
