@@ -343,3 +343,12 @@ def test_export_onnx_reads_its_paths_as_segmenter_load_does(tiny_model_dir, tmp_
         export_onnx(tiny_model_dir, "")
     with pytest.raises(ValueError, match="an empty path names no model folder"):
         export_onnx("", tmp_path / "o")
+
+
+def test_an_export_keeps_the_models_version(tiny_model_dir, tmp_path):
+    """The export of a model with a card (the shipped model's 0.5.0) said no version: /v1/models gave "version": null
+    for it, where the torch runtime of the same model gave 0.5.0."""
+    (tiny_model_dir / "MODEL_CARD.md").write_text("---\nversion: 1.2.3\n---\n# a tiny model\n")
+    onnx_dir = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    assert Segmenter.load(onnx_dir, runtime="onnx").describe()["version"] == "1.2.3"
+    export_onnx(tiny_model_dir, onnx_dir)  # an earlier export holding the card is replaced as one, not refused

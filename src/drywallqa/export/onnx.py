@@ -35,7 +35,8 @@ from torch import nn
 from ..confidence import CONFIDENCE_FILE
 from ..engine.predictor import TorchSegmenter
 from ..engine.segmenter import register_runtime
-from ..models.base import CONFIG_NAME, PromptedSegmentationModel, is_drywallqa_model_dir, read_model_metadata
+from ..models.base import (CONFIG_NAME, MODEL_CARD_NAME, PromptedSegmentationModel, is_drywallqa_model_dir,
+                           read_model_metadata)
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..models.shipped import resolve_model_dir
 from ..text.encoder import default_cache_dir, get_text_encoder
@@ -47,7 +48,8 @@ LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 GRAPHS = ("encoder.onnx", "decoder.onnx")
 GRAPH_DIGESTS = "graph_digests"  # config.json's key: each graph's file_digest as the export wrote it
 EXPORT_FILES = (*GRAPHS, CONFIG_NAME)
-EXPORT_WRITES = (*EXPORT_FILES, GATE_FILE, CONFIDENCE_FILE)  # every file an export may write (the last two if the model has them)
+# every file an export may write (the last three if the model has them)
+EXPORT_WRITES = (*EXPORT_FILES, GATE_FILE, CONFIDENCE_FILE, MODEL_CARD_NAME)
 logger = logging.getLogger(__name__)
 _EXPORT_LOCK = threading.RLock()  # torch.onnx.export keeps global state: one export at a time in a process
 
@@ -182,7 +184,9 @@ def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
                           dynamic_axes={**spatial, "text_embeddings": {0: "batch"}},
                           opset_version=opset, dynamo=False)
     shutil.copy(Path(model_dir) / CONFIG_NAME, out / CONFIG_NAME)
-    for extra in (GATE_FILE, CONFIDENCE_FILE):  # the prompt gate and the confidence calibration travel with the model
+    # the prompt gate and the confidence calibration travel with the model, and so does its card (the version
+    # /v1/models and the records give: an export of the shipped model said none)
+    for extra in (GATE_FILE, CONFIDENCE_FILE, MODEL_CARD_NAME):
         if (Path(model_dir) / extra).is_file():
             shutil.copy(Path(model_dir) / extra, out / extra)
     meta = json.loads((out / CONFIG_NAME).read_text())
