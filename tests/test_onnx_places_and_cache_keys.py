@@ -257,3 +257,17 @@ def test_a_full_disk_while_the_onnx_runtime_exports_names_where(tiny_model_dir, 
     said = " ".join(res.output.split())
     where = str(tmp_path / "cache" / "onnx") if cache == "usable" else "drywallqa-onnx-"
     assert res.exit_code == 1 and "No space left on device (" in said and where in said, said
+
+
+def test_export_into_the_current_folder(tiny_model_dir, tmp_path, monkeypatch):
+    """'--out .' in an empty folder (mkdir onnx && cd onnx && drywallqa export onnx --out .) failed after the whole
+    export with "Invalid value for --model-path: PosixPath('.') has an empty name", as ship's did before 0.6.20."""
+    here = tmp_path / "onnx"
+    here.mkdir()
+    for _ in range(2):  # into the empty folder, then over the export there
+        monkeypatch.chdir(here)  # the folder of that name now (the one the shell was in is replaced: "cd $PWD")
+        res = CliRunner().invoke(app, ["export", "onnx", "--out", ".", "--model-path", str(tiny_model_dir)])
+        assert res.exit_code == 0, res.output
+        assert sorted(p.name for p in here.iterdir()) == ["config.json", "decoder.onnx", "encoder.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["onnx", "tiny_model"]  # nothing left beside it
+    assert Segmenter.load(here, runtime="onnx").describe()["runtime"] == "onnx"

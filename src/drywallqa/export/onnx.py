@@ -157,7 +157,9 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
         raise ValueError("an empty out_dir names no folder; give the folder for the export")
     out_dir = os.path.expanduser(out_dir)
     check_exportable(model_dir)
-    out = check_export_target(model_dir, out_dir)
+    # absolute (links not followed: a link as out_dir is replaced, not what it points to): "." has no name to write
+    # beside it under ('--out .' failed after the whole export: "PosixPath('.') has an empty name")
+    out = Path(os.path.abspath(check_export_target(model_dir, out_dir)))
     out.parent.mkdir(parents=True, exist_ok=True)
     with temp_dir(out.parent, f".{out.name}.") as tmp:
         _write_onnx(model_dir, tmp, opset)
