@@ -271,3 +271,21 @@ def test_export_into_the_current_folder(tiny_model_dir, tmp_path, monkeypatch):
         assert sorted(p.name for p in here.iterdir()) == ["config.json", "decoder.onnx", "encoder.onnx"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["onnx", "tiny_model"]  # nothing left beside it
     assert Segmenter.load(here, runtime="onnx").describe()["runtime"] == "onnx"
+
+
+@pytest.mark.parametrize("folder", ["damaged config", "training run"])
+def test_the_onnx_runtime_says_why_a_folder_is_no_model(tiny_model_dir, tmp_path, folder):
+    """It said "neither an ONNX export (encoder.onnx) nor a drywallqa model folder" where the torch runtime named the
+    cause: a config.json that is no JSON, or a training run's folder (its model is its best/)."""
+    from conftest import says, write_photos
+
+    if folder == "damaged config":
+        model, why = shutil.copytree(tiny_model_dir, tmp_path / "m"), "its config.json is damaged, not JSON text"
+        (model / "config.json").write_text('{"model_type": "film_unet", "config": {')
+    else:
+        model, why = tmp_path / "run", "a training run's model is its best/"
+        shutil.copytree(tiny_model_dir, model / "best")
+        (model / "config.yaml").write_text("model: {}\n")
+    res = CliRunner().invoke(app, ["predict", str(write_photos(tmp_path / "photos", 1)), "-p", "segment crack", "--out",
+                                   str(tmp_path / "masks"), "--runtime", "onnx", "--model-path", str(model)])
+    assert res.exit_code == 2 and says(res.output, "--model-path", why, "nor an ONNX export"), res.output

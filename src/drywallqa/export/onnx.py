@@ -36,7 +36,7 @@ from ..confidence import CONFIDENCE_FILE
 from ..engine.predictor import TorchSegmenter
 from ..engine.segmenter import register_runtime
 from ..models.base import (CONFIG_NAME, MODEL_CARD_NAME, PromptedSegmentationModel, is_drywallqa_model_dir,
-                           read_model_metadata)
+                           not_a_model_folder, read_model_metadata)
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..models.shipped import resolve_model_dir
 from ..text.encoder import default_cache_dir, get_text_encoder
@@ -556,8 +556,8 @@ class OnnxSegmenter(TorchSegmenter):
         if is_onnx_export_dir(path):  # its config says so, its graphs are gone: not a torch folder to export
             raise FileNotFoundError(f"{path}: an ONNX export without its encoder.onnx; export it again (drywallqa "
                                     "export onnx --out ...) from the torch model folder")
-        if not is_drywallqa_model_dir(path):
-            raise FileNotFoundError(f"{path}: neither an ONNX export (encoder.onnx) nor a drywallqa model folder")
+        if not is_drywallqa_model_dir(path):  # why, as the torch runtime says it (a damaged config.json, a run's folder)
+            raise FileNotFoundError(f"{not_a_model_folder(path)}, nor an ONNX export (no encoder.onnx)")
         check_exportable(path)
         export = exported_onnx_dir(path)
         try:
