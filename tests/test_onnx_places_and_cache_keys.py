@@ -289,3 +289,24 @@ def test_the_onnx_runtime_says_why_a_folder_is_no_model(tiny_model_dir, tmp_path
     res = CliRunner().invoke(app, ["predict", str(write_photos(tmp_path / "photos", 1)), "-p", "segment crack", "--out",
                                    str(tmp_path / "masks"), "--runtime", "onnx", "--model-path", str(model)])
     assert res.exit_code == 2 and says(res.output, "--model-path", why, "nor an ONNX export"), res.output
+
+
+def test_the_export_cache_sheds_the_half_made_exports_of_killed_runs(tiny_model_dir, tmp_path):
+    """A run killed while it exported (a server stopped during its first start) left '.<hash>.<pid>-...' with a few
+    tens of MB; only a later export of the same model removed it, so one of a model never used again stayed for good.
+    One still being made (its lock held) is left alone."""
+    from filelock import FileLock
+
+    from drywallqa.export.onnx import exported_onnx_dir
+
+    root = tmp_path / "cache" / "onnx"
+    root.mkdir(parents=True)
+    killed, live = root / f".{'a' * 16}.123-x", root / f".{'b' * 16}.456-y"
+    for half in (killed, live):
+        half.mkdir()
+        (half / "encoder.onnx").write_bytes(b"half")
+        (half.parent / f"{half.name}.lock").touch()
+    with FileLock(str(root / f"{live.name}.lock")):  # another process still exporting
+        exported_onnx_dir(tiny_model_dir, tmp_path / "cache")
+        assert not killed.exists() and not (root / f"{killed.name}.lock").exists()
+        assert (live / "encoder.onnx").is_file()

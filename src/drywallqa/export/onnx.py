@@ -42,7 +42,7 @@ from ..models.shipped import resolve_model_dir
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
 from ..utils.checks import check_device_name
-from ..utils.files import check_replaceable_dir, file_digest, replace_dir, temp_dir
+from ..utils.files import check_replaceable_dir, file_digest, remove_stale_temp_dirs, replace_dir, temp_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 GRAPHS = ("encoder.onnx", "decoder.onnx")
@@ -344,7 +344,7 @@ def prune_export_cache(root: Path, keep: str | None = None) -> list[str]:
     with _cache_lock(root):
         found = []
         for d in root.iterdir():
-            if not (len(d.name) == 16 and all(c in "0123456789abcdef" for c in d.name) and d.is_dir()):
+            if not (_is_export_name(d.name) and d.is_dir()):
                 continue  # only exports: a folder someone put here is theirs
             try:
                 found.append((d.stat().st_mtime, d))
@@ -355,7 +355,18 @@ def prune_export_cache(root: Path, keep: str | None = None) -> list[str]:
             if d.name != keep and now - used > CACHE_MAX_AGE_DAYS * 86400:
                 discard_export(d)
                 removed.append(d.name)
+        # and the half-made exports of killed runs (a server killed during its first --runtime onnx start): each was
+        # removed only by a later export of the same model, so one of a model (or version) not used again stayed
+        for lock in root.glob(".*.lock"):
+            key = lock.name[1:17]
+            if lock.name[17:18] == "." and _is_export_name(key):
+                remove_stale_temp_dirs(root, f".{key}.")
     return removed
+
+
+def _is_export_name(name: str) -> bool:
+    """Whether ``name`` is a cached export's (a 16-digit hex key): other folders in the cache are someone else's."""
+    return len(name) == 16 and all(c in "0123456789abcdef" for c in name)
 
 
 def discard_export(target: Path) -> None:
