@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from drywallqa.utils.image_io import read_image
 
 
 DECLARED = "declared"  # the folder of the packed copies of YAML-declared datasets
+CHUNK = re.compile(r"chunk\d+")  # the folders of a pack
 COPIES = "copies.json"  # in chunk0 of a deduplicated pack: the photos left out as copies of packed ones
 
 
@@ -64,7 +66,13 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
     and the taping boxes are one set of photos) is packed once and listed in ``chunk0/copies.json`` (copy -> packed
     path, both under ``datasets/``): :func:`restore_copies` writes the copies back after the chunks are merged."""
     d = cfg.data
-    if out.exists():
+    if out.is_symlink() or out.exists():  # replaced whole: only an earlier pack (chunk<k> folders), never other files
+        if out.is_symlink() or not out.is_dir():
+            raise ValueError(f"--out {out} is {'a link' if out.is_symlink() else 'a file'}; give a folder for the pack")
+        other = next((p.name for p in out.iterdir() if not (p.is_dir() and CHUNK.fullmatch(p.name))), None)
+        if other is not None:
+            raise ValueError(f"--out {out} holds {other!r}, which is no pack's chunk folder: it is replaced whole, so "
+                             "give a new folder (or an earlier pack's)")
         shutil.rmtree(out)
     jobs, declared, names = [], {}, []
     for entry in d.datasets:
@@ -190,7 +198,7 @@ def declaration_of_copy(ds, splits=None) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config", help="training config naming datasets, splits and parts")
-    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--out", required=True, type=Path, help="a new folder, or an earlier pack's (replaced whole)")
     ap.add_argument("--size", type=at_least(32), default=512, help="longest side of the packed images")
     ap.add_argument("--quality", type=at_least(1), default=82, help="WebP quality")
     ap.add_argument("--chunks", type=positive_int, default=1)

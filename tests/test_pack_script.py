@@ -109,3 +109,23 @@ def test_a_yaml_declared_dataset_and_every_prompt_travel(write_train_config, syn
         assert len(trainer.train_set.images) == sum(originals.values())
     finally:
         DATASETS.remove("syn_strips")
+
+
+def test_an_out_holding_other_files_is_refused_not_deleted(write_train_config, tiny_kwargs, tmp_path, load_script):
+    """The pack replaces --out whole: a folder of anything else (--out runs, --out .) was deleted without a word."""
+    import pytest
+
+    pack = load_script("pack_training_images").pack
+    cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
+    keep = tmp_path / "runs" / "my_run" / "last.pt"
+    keep.parent.mkdir(parents=True)
+    keep.write_bytes(b"weeks of training")
+    with pytest.raises(ValueError, match="holds 'my_run', which is no pack's chunk folder"):
+        pack(cfg, tmp_path / "runs", size=48)
+    assert keep.read_bytes() == b"weeks of training"
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        pack(cfg, tmp_path / "a_file", size=48)
+    pack(cfg, tmp_path / "pack", size=48, chunks=2)
+    pack(cfg, tmp_path / "pack", size=48)  # an earlier pack is replaced
+    assert sorted(p.name for p in (tmp_path / "pack").iterdir()) == ["chunk0"]
