@@ -20,6 +20,7 @@ from pathlib import Path
 
 from drywallqa.engine.run_folder import read_checkpoint
 from drywallqa.models.base import PromptedSegmentationModel
+from drywallqa.utils.files import check_writable_path, write_atomic
 
 
 def export(run: Path, dest: Path, ema: bool = False) -> dict:
@@ -28,6 +29,12 @@ def export(run: Path, dest: Path, ema: bool = False) -> dict:
     for need in (run / "last.pt", run / "best" / "config.json"):
         if not need.is_file():
             raise SystemExit(f"{need}: not found; RUN must be a drywallqa train output folder")
+    if dest.resolve() == run.resolve():  # its best/ replaced by last.pt's weights: the run's chosen model lost
+        raise SystemExit(f"DEST {dest} is the run itself, whose best/ would be replaced; give another folder")
+    try:
+        check_writable_path(dest, folder=True)
+    except ValueError as exc:
+        raise SystemExit(f"DEST: {exc}") from None
     try:
         state = read_checkpoint(run / "last.pt", "cpu")  # tensors and numpy's random state only: nothing is run
     except ValueError as exc:
@@ -39,14 +46,19 @@ def export(run: Path, dest: Path, ema: bool = False) -> dict:
     else:
         weights = state["model"]
     model = PromptedSegmentationModel.from_pretrained(run / "best")  # any registered model type
-    model.load_state_dict(weights)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:  # missing keys, other shapes: last.pt is not of the model in best/
+        said = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))  # the first misfit
+        raise SystemExit(f"{run / 'last.pt'} does not hold weights of the model in {run / 'best'} ({said[:200]}); "
+                         "was the run folder written by two runs?") from None
     meta = json.loads((run / "best" / "config.json").read_text())
     extra = {k: v for k, v in meta.items() if k not in ("model_type", "config")}
     extra.update(epoch=state["epoch"], weights=f"{'EMA copy' if ema else 'final weights'} of {run / 'last.pt'} (step {state['step']})")
     model.save_pretrained(dest / "best", extra=extra)
     for name in ("train_files.json", "metrics.csv", "curves.png", "config.yaml"):
         if (run / name).is_file():
-            shutil.copy(run / name, dest / name)
+            write_atomic(dest / name, lambda tmp: shutil.copyfile(run / name, tmp))  # whole or not at all
     return {"step": state["step"], "epoch": state["epoch"]}
 
 
