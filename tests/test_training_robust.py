@@ -422,6 +422,17 @@ def test_last_pt_of_another_script_with_the_keys_is_refused_by_name(tmp_path):
             read_checkpoint(tmp_path / "bad.pt", "cpu")
 
 
+def test_a_last_pt_of_other_bytes_is_refused_by_name(tmp_path):
+    """Bytes that are no pickle (a text file, a few damaged bytes) stopped torch's weights-only reader with a KeyError,
+    an IndexError or a struct.error traceback (train --resume, scripts/export_checkpoint.py), not "cannot be read"."""
+    from drywallqa.engine.run_folder import read_checkpoint
+
+    for data in (b"junk\n", b"hello world " * 10, b"a", b"]a", b"\x80\x02J\x00"):  # KeyError, IndexError, struct.error
+        (tmp_path / "last.pt").write_bytes(data)
+        with pytest.raises(ValueError, match="last.pt cannot be read"):
+            read_checkpoint(tmp_path / "last.pt", "cpu")
+
+
 def test_the_command_to_continue_a_stopped_run_names_the_options_it_was_given(write_train_config, tiny_kwargs,
                                                                              tmp_path, tiny_model_dir):
     """"continue the run with `drywallqa train CONFIG --resume`" left out --out: pasted as printed, it continued the

@@ -159,7 +159,7 @@ def read_checkpoint(path: Path, device) -> dict:
         raise ValueError(f"{path} is not a drywallqa training checkpoint: it names "
                          f"{named.group(1) if named else 'something'} to load, which a checkpoint never holds (loading "
                          "it could run code); it was not loaded") from None
-    except (OSError, RuntimeError, EOFError, ValueError, AttributeError, ImportError) as exc:
+    except Exception as exc:  # OSError, RuntimeError, EOFError; KeyError, IndexError, struct.error of bytes of no pickle
         raise ValueError(f"{path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}); it may be cut short: start "
                          "again with --overwrite, or from the run's best/ with init_from") from None
     keys = ("model", "optimizer", "step", "epoch", "best_score", "history", "rng")
