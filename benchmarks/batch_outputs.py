@@ -24,7 +24,7 @@ from pycocotools import mask as mask_utils
 from drywallqa.data.coco_export import mask_annotations, region_polygons
 from drywallqa.measures import mask_measures
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import strict_json, write_text_atomic
+from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 
 SIZES = {"12 MP": (3000, 4000), "1 MP": (750, 1334)}
 
@@ -117,6 +117,10 @@ def main() -> None:
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--no-reference", action="store_true", help="Skip the whole-photo coding (slow at 12 MP).")
     args = parser.parse_args()
+    try:  # before the run: a file there (or a folder that cannot be written) failed only as the reports were written
+        check_writable_path(args.out, folder=True)
+    except ValueError as exc:
+        parser.error(f"--out: {exc}")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     rows = run(args.repeats, reference=not args.no_reference)

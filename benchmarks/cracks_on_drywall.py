@@ -23,7 +23,7 @@ from drywallqa import Segmenter
 from drywallqa.data.composite import SIGMA_FRACTION
 from drywallqa.engine.cracks_on_drywall import markdown_table, score_cracks_on_drywall, transplant_pairs
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import strict_json, write_text_atomic
+from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.viz import grid, overlay
 
 
@@ -36,6 +36,10 @@ def main():
     ap.add_argument("--part", choices=("test", "val"), default="test", help="group-clean part (val: for choosing models)")
     ap.add_argument("--limit", type=positive_int, default=None, help="crack photos (smoke runs only)")
     args = ap.parse_args()
+    try:  # before the run: a file there (or a folder that cannot be written) failed only as the reports were written
+        check_writable_path(args.out, folder=True)
+    except ValueError as exc:
+        ap.error(f"--out: {exc}")
     torch.set_num_threads(2)
     paths = args.model_path or [None]
     names = [p.name if p else "shipped" for p in paths]

@@ -27,7 +27,7 @@ from drywallqa.engine.predictor import TorchSegmenter
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models import create_model
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import strict_json, write_text_atomic
+from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
 
 RECIPES = ("configs/gpu_accurate_hed_vgg16.yaml", "configs/gpu_accurate_scratch_control.yaml")
@@ -86,6 +86,10 @@ def main() -> None:
     ap.add_argument("--images", type=positive_int, default=50)
     ap.add_argument("--threads", type=positive_int, default=2)
     args = ap.parse_args()
+    try:  # before the run: a file there (or a folder that cannot be written) failed only as the reports were written
+        check_writable_path(args.out, folder=True)
+    except ValueError as exc:
+        ap.error(f"--out: {exc}")
     torch.set_num_threads(args.threads)
     paths = [s.image_path for s in load_split("cracks", "valid")[0][: args.images]]
     shipped = Segmenter.load()

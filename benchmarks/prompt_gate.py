@@ -31,7 +31,7 @@ from drywallqa.data.sample import load_split
 from drywallqa.metrics import mask_iou
 from drywallqa.text import vocabulary
 from drywallqa.utils.argtypes import at_least, positive_int
-from drywallqa.utils.files import strict_json, write_text_atomic
+from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
 
 DATASETS = ("cracks", "taping")
@@ -107,6 +107,10 @@ def main() -> None:
     ap.add_argument("--paraphrase-sample", type=positive_int, default=None, help="paraphrases per dataset (default: all)")
     ap.add_argument("--threads", type=positive_int, default=2)
     args = ap.parse_args()
+    try:  # before the run: a file there (or a folder that cannot be written) failed only as the reports were written
+        check_writable_path(args.out, folder=True)
+    except ValueError as exc:
+        ap.error(f"--out: {exc}")
     torch.set_num_threads(args.threads)
     report = run(args.model_path, args.limit, args.raw_sample, args.paraphrase_sample)
     report["command"] = " ".join(["python benchmarks/prompt_gate.py", *__import__("sys").argv[1:]])

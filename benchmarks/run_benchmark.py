@@ -23,7 +23,7 @@ from drywallqa.engine.speed import measure_speed
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import strict_json, write_text_atomic
+from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 
 BAR = {
     "cracks": {"canonical": "segment crack", "mIoU": 0.62, "mDice": 0.75},
@@ -174,6 +174,10 @@ def main():
     ap.add_argument("--speed-images", type=positive_int, default=50)
     ap.add_argument("--limit", type=positive_int, default=None, help="images per split (smoke runs only; not for reporting)")
     args = ap.parse_args()
+    try:  # before the run: a file there (or a folder that cannot be written) failed only as the reports were written
+        check_writable_path(args.out, folder=True)
+    except ValueError as exc:
+        ap.error(f"--out: {exc}")
     torch.set_num_threads(2)
     names = args.model_path or shipped_model_names()
     if len({Path(n).name for n in names}) < len(names):

@@ -1,5 +1,9 @@
 """benchmarks/run_benchmark.py: the shipped models side by side (models.md)."""
 
+import sys
+
+import pytest
+
 
 def _report(crack_valid, crack_test, taping_valid, taping_test, first, extra, mb):
     rows = [{"split": split, "dataset": ds, "prompt": prompt, "mIoU": v}
@@ -292,3 +296,19 @@ def test_the_split_audit_of_a_dataset_yaml_writes_into_out_under_the_dataset_nam
     with pytest.raises(SystemExit) as stop:  # a usage error naming it, not a traceback
         load_script("split_audit", "benchmarks").main()
     assert stop.value.code == 2
+
+
+@pytest.mark.parametrize("name", ["run_benchmark", "cracks_on_drywall", "prompt_gate", "encoder_speed", "batch_outputs"])
+def test_benchmarks_check_out_before_they_run(name, load_script, tmp_path, monkeypatch, capsys):
+    """An --out that is a file (or lies below one) failed with a FileExistsError or NotADirectoryError traceback
+    once the whole run was done (minutes to hours); now a usage error before anything runs."""
+    script = load_script(name, "benchmarks")
+    for attr in ("Segmenter", "run", "load_split", "evaluate", "resolve_model_dir"):  # nothing may run before the check
+        if hasattr(script, attr):
+            monkeypatch.setattr(script, attr, lambda *a, **k: pytest.fail("the run began before --out was checked"))
+    (tmp_path / "file").write_text("x")
+    for out, said in ((tmp_path / "file", "is a file"), (tmp_path / "file" / "d", "lies below a file")):
+        monkeypatch.setattr(sys, "argv", [f"{name}.py", "--out", str(out)])
+        with pytest.raises(SystemExit) as exc:
+            script.main()
+        assert exc.value.code == 2 and said in capsys.readouterr().err
