@@ -37,13 +37,19 @@ from drywallqa.utils.image_io import read_image
 DATASETS = ("cracks", "taping")
 
 
+def answered(seg, prompts) -> dict:
+    """prompt -> whether ``seg`` answers it: its prompt gate's word, or every prompt where it has no gate (a run's
+    ``best/`` not yet calibrated: ``match_prompts`` is empty)."""
+    matches = seg.match_prompts(prompts)
+    return {p: matches[p].known if p in matches else True for p in prompts}
+
+
 def run(model_path, limit: int | None, raw_sample: int, paraphrase_sample: int | None = None) -> dict:
     gated = Segmenter.load(model_path)
     raw = Segmenter.load(model_path, prompt_gate=False)
     unrelated = vocabulary.unrelated("test")
     sample = random.Random(0).sample(unrelated, min(raw_sample, len(unrelated)))
-    answered = {p: m.known for p, m in gated.match_prompts(unrelated).items()}
-    asked_unrelated = [p for p in unrelated if answered[p]]  # the rest are empty without a model run
+    asked_unrelated = [p for p, known in answered(gated, unrelated).items() if known]  # the rest are empty without a model run
     report = {"model": str(model_path or "shipped"), "unrelated_prompts": len(unrelated),
               "unrelated_answered": asked_unrelated, "datasets": {}}
     for ds in DATASETS:
@@ -53,8 +59,8 @@ def run(model_path, limit: int | None, raw_sample: int, paraphrase_sample: int |
         paraphrases = vocabulary.paraphrases(ds, "test")
         if paraphrase_sample and paraphrase_sample < len(paraphrases):  # a seeded sample, for slow machines
             paraphrases = random.Random(1).sample(paraphrases, paraphrase_sample)
-        para_known = {p: m.known for p, m in gated.match_prompts(paraphrases).items()}
-        known = {p: m.known for p, m in gated.match_prompts(list(cfg.prompts)).items()}
+        para_known = answered(gated, paraphrases)
+        known = answered(gated, list(cfg.prompts))
         ious = {p: [] for p in [cfg.canonical_prompt, *paraphrases]}
         fg_gated, fg_raw = [], []
         for s in tqdm(samples, desc=ds):

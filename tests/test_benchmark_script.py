@@ -312,3 +312,35 @@ def test_benchmarks_check_out_before_they_run(name, load_script, tmp_path, monke
         with pytest.raises(SystemExit) as exc:
             script.main()
         assert exc.value.code == 2 and said in capsys.readouterr().err
+
+
+def _small_prompt_gate_run(gate, tmp_path, monkeypatch, model_dir, *options):
+    """prompt_gate.py on one photo of 64x80 px, two unrelated prompts and one paraphrase; returns its report."""
+    import json
+    from types import SimpleNamespace
+
+    import numpy as np
+    from PIL import Image
+
+    from conftest import wall_photo
+
+    Image.fromarray(wall_photo(0, 64, 80)).save(tmp_path / "a.jpg")
+    sample = SimpleNamespace(image_path=tmp_path / "a.jpg", load_mask=lambda: np.zeros((64, 80), bool))
+    monkeypatch.setattr(gate, "load_split", lambda dataset, split: ([sample], []))
+    monkeypatch.setattr(gate.vocabulary, "unrelated", lambda part: ["segment window", "segment door"])
+    monkeypatch.setattr(gate.vocabulary, "paraphrases", lambda dataset, part: ["segment the crack"])
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", ["prompt_gate.py", "--model-path", str(model_dir), "--out", str(out), *options])
+    gate.main()
+    return json.loads((out / "prompt_gate.json").read_text()), (out / "prompt_gate.md").read_text()
+
+
+def test_prompt_gate_of_a_model_without_a_gate_says_it_answers_every_prompt(load_script, tiny_model_dir, tmp_path,
+                                                                            monkeypatch):
+    """A model folder without a prompt gate (a run's best/ before calibrate-gate) stopped in a KeyError traceback:
+    its match_prompts is empty, and each prompt was looked up in it."""
+    report, _ = _small_prompt_gate_run(load_script("prompt_gate", "benchmarks"), tmp_path, monkeypatch, tiny_model_dir,
+                                       "--raw-sample", "1")
+    assert report["unrelated_answered"] == ["segment window", "segment door"]
+    cracks = report["datasets"]["cracks"]
+    assert cracks["paraphrases_answered"] == 1 and all(cracks["known_prompts_answered"].values())
