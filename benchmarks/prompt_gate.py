@@ -71,8 +71,9 @@ def run(model_path, limit: int | None, raw_sample: int, paraphrase_sample: int |
                 mask = r.masks[p] if p in r.masks else np.zeros_like(gt)
                 ious[p].append(mask_iou(mask, gt))
             fg_gated.append(sum(float(r.masks[p].mean()) for p in asked_unrelated) / len(unrelated))
-            rr = raw.predict(image, sample)
-            fg_raw.append(float(np.mean([rr.masks[p].mean() for p in sample])))
+            if sample:  # --raw-sample 0: no comparison with the gate off
+                rr = raw.predict(image, sample)
+                fg_raw.append(float(np.mean([rr.masks[p].mean() for p in sample])))
         canon = float(np.mean(ious[cfg.canonical_prompt]))
         para = {p: float(np.mean(ious[p])) for p in paraphrases}
         report["datasets"][ds] = {
@@ -83,7 +84,7 @@ def run(model_path, limit: int | None, raw_sample: int, paraphrase_sample: int |
             "paraphrase_mIoU_minus_canonical": float(np.mean(list(para.values()))) - canon,
             "worst_paraphrases": sorted(para.items(), key=lambda kv: kv[1])[:8],
             "unrelated_mean_foreground_gate_on": float(np.mean(fg_gated)),
-            f"unrelated_mean_foreground_gate_off_sample_of_{len(sample)}": float(np.mean(fg_raw)),
+            f"unrelated_mean_foreground_gate_off_sample_of_{len(sample)}": float(np.mean(fg_raw)) if fg_raw else None,
         }
     return report
 
@@ -96,7 +97,7 @@ def markdown(report: dict) -> str:
              "paraphrases answered | paraphrase mIoU | minus canonical |", "|---|---|---|---|---|---|---|---|"]
     for ds, r in report["datasets"].items():
         off = next(v for k, v in r.items() if k.startswith("unrelated_mean_foreground_gate_off"))
-        lines.append(f"| {ds} | {r['images']} | {r['unrelated_mean_foreground_gate_on']:.4f} | {off:.4f} | "
+        lines.append(f"| {ds} | {r['images']} | {r['unrelated_mean_foreground_gate_on']:.4f} | {'n/a' if off is None else f'{off:.4f}'} | "
                      f"{r['canonical_mIoU']:.3f} | {r['paraphrases_answered']} of {r['paraphrases']} | "
                      f"{r['paraphrase_mIoU_mean']:.3f} | {r['paraphrase_mIoU_minus_canonical']:+.3f} |")
     lines += ["", "Known prompts answered: " + "; ".join(f"{ds}: {all(r['known_prompts_answered'].values())}"
@@ -109,7 +110,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("out/prompt_gate"))
     ap.add_argument("--model-path", default=None)
     ap.add_argument("--limit", type=positive_int, default=None, help="photos per dataset (smoke runs)")
-    ap.add_argument("--raw-sample", type=at_least(0), default=20, help="unrelated prompts scored with the gate off")
+    ap.add_argument("--raw-sample", type=at_least(0), default=20, help="unrelated prompts scored with the gate off (0: none)")
     ap.add_argument("--paraphrase-sample", type=positive_int, default=None, help="paraphrases per dataset (default: all)")
     ap.add_argument("--threads", type=positive_int, default=2)
     args = ap.parse_args()

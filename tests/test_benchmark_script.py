@@ -344,3 +344,12 @@ def test_prompt_gate_of_a_model_without_a_gate_says_it_answers_every_prompt(load
     assert report["unrelated_answered"] == ["segment window", "segment door"]
     cracks = report["datasets"]["cracks"]
     assert cracks["paraphrases_answered"] == 1 and all(cracks["known_prompts_answered"].values())
+
+
+def test_prompt_gate_with_no_raw_sample_writes_its_report(load_script, tiny_model_dir, tmp_path, monkeypatch):
+    """--raw-sample 0 (its type allows 0: no comparison with the gate off) stopped at the first photo in a ValueError
+    traceback, "give at least one prompt": the ungated model was asked no prompt."""
+    report, md = _small_prompt_gate_run(load_script("prompt_gate", "benchmarks"), tmp_path, monkeypatch, tiny_model_dir,
+                                        "--raw-sample", "0")
+    assert report["datasets"]["cracks"]["unrelated_mean_foreground_gate_off_sample_of_0"] is None
+    assert "| n/a |" in md
