@@ -3,8 +3,8 @@ and score the result on the group-clean **val** part, beside each ingredient.
 
     python scripts/model_soup.py MODEL_DIR MODEL_DIR [...] --out out/soup [--settings-from DIR] [--mix 0.3,0.7]
 
-Every ``MODEL_DIR`` is a drywallqa model folder (``runs/<run>/best`` or the shipped
-``src/drywallqa/weights/fast``) of one architecture. The soup is written to ``OUT/soup`` with the
+Every ``MODEL_DIR`` is a drywallqa model folder (``runs/<run>/best``, or a shipped model by name or folder:
+``fast``) of one architecture; another folder is refused, naming it. The soup is written to ``OUT/soup`` with the
 config (and so the input scales, flip TTA, thresholds and post-processing) of ``--settings-from``
 (default: the first folder); every model is scored with those same settings. Per model and dataset:
 the canonical prompt's val mIoU at the stored thresholds and at the best single threshold of the sweep.
@@ -26,11 +26,15 @@ import tempfile
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from drywallqa import Segmenter
 from drywallqa.engine.evaluator import build_eval_sets, evaluate_set
+from drywallqa.models.base import PromptedSegmentationModel, is_drywallqa_model_dir, not_a_model_folder
+from drywallqa.models.shipped import resolve_model_dir
 from drywallqa.utils.argtypes import positive_int
+from drywallqa.utils.files import check_writable_path, strict_json, write_atomic, write_text_atomic
 
 WEIGHTS = "model.safetensors"
 
@@ -65,12 +69,48 @@ def average_weights(model_dirs, mix=None) -> dict:
             for k, v in first.items()}
 
 
-def write_model(weights: dict, settings_dir: Path, out: Path) -> Path:
-    """A model folder: ``weights`` plus the ``config.json`` of ``settings_dir``."""
+def check_models(model_dirs, settings_dir) -> None:
+    """Refuse, naming it, a folder that is no drywallqa model folder (missing, a file, a training run, an ONNX export,
+    damaged weights), and a ``settings_dir`` whose model the weights of ``model_dirs`` do not fit (another
+    architecture or model type): the soup would be written as a folder no loader can read.
+
+    Raises:
+        ValueError: naming the folder and why.
+    """
+    for d in [*model_dirs, settings_dir]:
+        if not is_drywallqa_model_dir(d):
+            raise ValueError(not_a_model_folder(d))
+    try:
+        model = PromptedSegmentationModel.from_pretrained(settings_dir)  # its config, weights of its own kind
+    except (OSError, ValueError, KeyError) as exc:  # KeyError: a model type this version has not
+        said = str(exc.args[0] if exc.args else exc)
+        raise ValueError(said if str(settings_dir) in said else f"{settings_dir}: {said}") from None
+    for d in model_dirs:
+        try:
+            with safe_open(str(Path(d) / WEIGHTS), framework="pt") as f:
+                shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+                aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
+            shapes.update({alias: shapes[kept] for alias, kept in aliases.items()})
+        except Exception as exc:  # no such file, not a safetensors file, a damaged alias list
+            raise ValueError(f"{d}: its {WEIGHTS} cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
+        if shapes != {k: tuple(v.shape) for k, v in model.state_dict().items()}:
+            raise ValueError(f"{d}: its weights are not those of the model of {settings_dir} (another architecture or "
+                             "model type); give models of one architecture")
+
+
+def write_model(weights: dict, settings_dir: Path, out: Path, aliases: dict | None = None) -> Path:
+    """A model folder: ``weights`` (tied ones stored once: ``aliases``, as ``save_pretrained`` writes them) plus the
+    ``config.json`` of ``settings_dir``; each file written whole, the config last (it marks a model folder)."""
     out.mkdir(parents=True, exist_ok=True)
-    save_file(weights, str(out / WEIGHTS))
-    shutil.copy(Path(settings_dir) / "config.json", out / "config.json")
+    write_atomic(out / WEIGHTS, lambda tmp: save_file(weights, str(tmp), metadata={"aliases": json.dumps(aliases or {})}))
+    write_atomic(out / "config.json", lambda tmp: shutil.copyfile(Path(settings_dir) / "config.json", tmp))
     return out
+
+
+def read_aliases(model_dir) -> dict:
+    """The tied weights of a model folder's ``model.safetensors`` (alias -> the name stored)."""
+    with safe_open(str(Path(model_dir) / WEIGHTS), framework="pt") as f:
+        return json.loads((f.metadata() or {}).get("aliases", "{}"))
 
 
 def score_on_val(model_dir: Path, sets, datasets) -> dict:
@@ -100,11 +140,15 @@ def main():
         ap.error("give at least two model folders")
     try:
         mix = parse_mix(args.mix, len(args.models)) if args.mix else None
-    except ValueError as exc:
+        args.models = [resolve_model_dir(str(d)) for d in args.models]  # a shipped name too (fast)
+        settings = resolve_model_dir(str(args.settings_from)) if args.settings_from else args.models[0]
+        check_writable_path(args.out, folder=True)
+        check_models(args.models, settings)
+        soup = average_weights(args.models, mix)
+    except (OSError, ValueError) as exc:
         ap.error(str(exc))
     torch.set_num_threads(2)
-    settings = args.settings_from or args.models[0]
-    soup_dir = write_model(average_weights(args.models, mix), settings, args.out / "soup")
+    soup_dir = write_model(soup, settings, args.out / "soup", read_aliases(args.models[0]))
     if args.no_score:
         print(soup_dir)
         return
@@ -112,19 +156,19 @@ def main():
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i, d in enumerate(args.models):  # each ingredient with the same inference settings as the soup
-            rows[str(d)] = score_on_val(write_model(load_file(str(d / WEIGHTS)), settings, Path(tmp) / str(i)),
-                                        sets, args.datasets)
+            rows[str(d)] = score_on_val(write_model(load_file(str(d / WEIGHTS)), settings, Path(tmp) / str(i),
+                                                    read_aliases(d)), sets, args.datasets)
             print(d, json.dumps(rows[str(d)]), flush=True)
     rows["soup"] = score_on_val(soup_dir, sets, args.datasets)
     print("soup", json.dumps(rows["soup"]), flush=True)
     report = {"models": [str(d) for d in args.models], "mix": mix, "settings_from": str(settings), "split": "group-clean val",
               "scores": rows}
-    (args.out / "soup.json").write_text(json.dumps(report, indent=2))
+    write_text_atomic(strict_json(report), args.out / "soup.json")
     md = ["| model | " + " | ".join(f"{d} val mIoU (best threshold)" for d in args.datasets) + " | mean |",
           "|---|" + "---|" * (len(args.datasets) + 1)]
     md += [f"| {name} | " + " | ".join(f"{r[d]['mIoU']:.4f} ({r[d]['mIoU_best_threshold']:.4f})" for d in args.datasets)
            + f" | {r['mean_mIoU']:.4f} ({r['mean_mIoU_best_threshold']:.4f}) |" for name, r in rows.items()]
-    (args.out / "soup.md").write_text("\n".join(md) + "\n")
+    write_text_atomic("\n".join(md) + "\n", args.out / "soup.md")
     print("\n".join(md))
 
 

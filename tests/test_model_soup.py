@@ -54,3 +54,34 @@ def test_a_weighted_soup_interpolates_and_a_bad_mix_is_refused(tmp_path, tiny_kw
             soup.parse_mix(bad, 2)
     with pytest.raises(ValueError, match="summing to 1"):
         soup.average_weights([a, b], [0.5, 0.6])
+
+
+def _soup_main(soup, monkeypatch, *argv):
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["model_soup.py", *map(str, argv)])
+    soup.main()
+
+
+def test_folders_that_are_no_models_or_do_not_fit_are_named_before_a_soup_is_written(tmp_path, tiny_kwargs, load_script,
+                                                                                      monkeypatch, capsys):
+    """A missing folder, a file or a training run was a FileNotFoundError traceback from safetensors; a --settings-from
+    of another architecture wrote a soup no loader could read (with --no-score, without a word)."""
+    soup = load_script("model_soup")
+    a, b = _model(tmp_path, "a", 0, **tiny_kwargs), _model(tmp_path, "b", 1, **tiny_kwargs)
+    wider = _model(tmp_path, "wider", 0, **dict(tiny_kwargs, decoder_channels=[c * 2 for c in tiny_kwargs["decoder_channels"]]))
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "out"
+    for argv, said in (([tmp_path / "nope", b], "there is no such folder"), ([tmp_path / "file", b], "it is a file"),
+                       ([tmp_path, b], "no config.json"),
+                       ([a, b, "--settings-from", wider], "its weights are not those of the model of"),
+                       ([a, wider], "its weights are not those of the model of")):
+        with pytest.raises(SystemExit) as exc:
+            _soup_main(soup, monkeypatch, *argv, "--out", out, "--no-score")
+        assert exc.value.code == 2 and said in capsys.readouterr().err, argv
+    with pytest.raises(SystemExit):
+        _soup_main(soup, monkeypatch, a, b, "--out", tmp_path / "file", "--no-score")
+    assert "is a file" in capsys.readouterr().err
+    assert not out.exists()
+    _soup_main(soup, monkeypatch, a, b, "--out", out, "--no-score")
+    assert Segmenter.load(out / "soup").threshold == 0.4
