@@ -144,6 +144,9 @@ def main():
         settings = resolve_model_dir(str(args.settings_from)) if args.settings_from else args.models[0]
         check_writable_path(args.out, folder=True)
         check_models(args.models, settings)
+        if (args.out / "soup").resolve() in {Path(d).resolve() for d in [*args.models, settings]}:
+            raise ValueError(f"--out {args.out}: its soup/ is one of the models given, which the soup would replace "
+                             "(and then be scored as that model); give another --out")
         soup = average_weights(args.models, mix)
     except (OSError, ValueError) as exc:
         ap.error(str(exc))

@@ -85,3 +85,15 @@ def test_folders_that_are_no_models_or_do_not_fit_are_named_before_a_soup_is_wri
     assert not out.exists()
     _soup_main(soup, monkeypatch, a, b, "--out", out, "--no-score")
     assert Segmenter.load(out / "soup").threshold == 0.4
+
+
+def test_a_soup_written_over_one_of_its_models_is_refused(tmp_path, tiny_kwargs, load_script, monkeypatch, capsys):
+    """--out OUT where OUT/soup is one of the models (a soup of an earlier soup) replaced that model, whose row was then
+    scored with the new soup's weights under its name."""
+    soup = load_script("model_soup")
+    a, b = _model(tmp_path, "a", 0, **tiny_kwargs), _model(tmp_path / "earlier", "soup", 1, **tiny_kwargs)
+    before = (b / "model.safetensors").read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        _soup_main(soup, monkeypatch, a, b, "--out", tmp_path / "earlier", "--no-score")
+    assert exc.value.code == 2 and "its soup/ is one of the models given" in capsys.readouterr().err
+    assert (b / "model.safetensors").read_bytes() == before
