@@ -22,7 +22,9 @@ from pathlib import Path
 import torch
 
 from drywallqa.models import FilmUNetModel
+from drywallqa.models.shipped import resolve_model_dir
 from drywallqa.utils.argtypes import positive_int
+from drywallqa.utils.files import check_writable_path
 
 
 def deepen(model: FilmUNetModel, depths: tuple[int, ...] | None = None, refine_channels: int | None = None) -> FilmUNetModel:
@@ -48,15 +50,25 @@ def deepen(model: FilmUNetModel, depths: tuple[int, ...] | None = None, refine_c
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", type=Path, help="a film_unet model folder")
+    parser.add_argument("model", help="a film_unet model folder (or a shipped model's name)")
     parser.add_argument("dest", type=Path)
     parser.add_argument("--depths", default=None, help="blocks per encoder stage, e.g. 2,3,8,4")
     parser.add_argument("--refine-channels", type=positive_int, default=None, help="add a stride-2 refinement level this wide, e.g. 16")
     args = parser.parse_args()
     if args.depths is None and args.refine_channels is None:
         parser.error("nothing to add: give --depths and/or --refine-channels")
-    model = FilmUNetModel.from_pretrained(args.model)
-    deeper = deepen(model, tuple(int(d) for d in args.depths.split(",")) if args.depths else None, args.refine_channels)
+    try:
+        depths = tuple(int(d) for d in args.depths.split(",")) if args.depths else None
+    except ValueError:
+        parser.error(f"--depths {args.depths!r}: whole numbers separated by commas, one per encoder stage, e.g. 2,3,8,4")
+    try:  # a folder that is no film_unet model, depths it cannot take, a DEST that cannot be written: named, no traceback
+        check_writable_path(args.dest, folder=True)
+        model = FilmUNetModel.from_pretrained(resolve_model_dir(args.model))
+        if not isinstance(model, FilmUNetModel):
+            raise ValueError(f"{args.model} is a {model.model_type} model; this script grows film_unet models")
+        deeper = deepen(model, depths, args.refine_channels)
+    except (OSError, ValueError, KeyError) as exc:
+        parser.error(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
     deeper.save_pretrained(args.dest, dtype=torch.float16)
     print(f"{args.dest}: encoder_depths {model.config.encoder_depths} -> {deeper.config.encoder_depths}, "
           f"refine_channels {model.config.refine_channels} -> {deeper.config.refine_channels}, "

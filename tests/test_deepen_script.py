@@ -51,3 +51,27 @@ def test_refinement_level_computes_the_same_and_can_learn(tiny_kwargs, load_scri
     assert not torch.allclose(_outputs(refined, x, t), _outputs(model, x, t))
     with pytest.raises(ValueError, match="no refinement level yet"):
         script.deepen(refined, refine_channels=8)
+
+
+def test_the_command_names_a_wrong_folder_or_depths_without_a_traceback(tmp_path, tiny_model_dir, load_script,
+                                                                         monkeypatch, capsys):
+    """A missing model folder, a training run, --depths that are no numbers or fewer than the model's, a DEST that is
+    a file: each was a traceback (FileNotFoundError, ValueError)."""
+    import sys
+
+    script = load_script("deepen_model")
+    (tmp_path / "file").write_text("x")
+    for argv, said in (([tmp_path / "nope", tmp_path / "d", "--depths", "2,2,2,2"], "no model folder"),
+                       ([tiny_model_dir, tmp_path / "d", "--depths", "2,x"], "whole numbers separated by commas"),
+                       ([tiny_model_dir, tmp_path / "d", "--depths", "1,1"], "none below the current"),
+                       ([tiny_model_dir, tmp_path / "file", "--depths", "2,2,2,2"], "is a file")):
+        monkeypatch.setattr(sys, "argv", ["deepen_model.py", *map(str, argv)])
+        with pytest.raises(SystemExit) as exc:
+            script.main()
+        assert exc.value.code == 2 and said in capsys.readouterr().err, argv
+    assert not (tmp_path / "d").exists()
+    monkeypatch.setattr(sys, "argv", ["deepen_model.py", str(tiny_model_dir), str(tmp_path / "d"), "--depths", "2,1,1,1"])
+    script.main()
+    from drywallqa.models.base import PromptedSegmentationModel
+
+    assert PromptedSegmentationModel.from_pretrained(tmp_path / "d").config.encoder_depths == (2, 1, 1, 1)
