@@ -36,12 +36,14 @@ def read_ious(report_dir: Path) -> dict[tuple[str, str, str], dict[str, float]]:
 
     Raises:
         SystemExit: naming the file (and the line) when it is missing, not text, lacks one of ``COLUMNS``, or holds a
-            line cut short, one with more fields than the header or an IoU that is not a number in [0, 1].
+            line cut short, one with more fields than the header, an IoU that is not a number in [0, 1] or an image
+            listed twice for one split, dataset and prompt (two reports joined: which IoU would count?).
     """
     path = Path(report_dir) / "per_image.csv"
     if not path.is_file():
         raise SystemExit(f"{path}: not found; pass a folder written by drywallqa evaluate or make benchmark")
     out: dict = defaultdict(dict)
+    first_line: dict = {}  # (split, dataset, prompt, image) -> the line it was read on
     try:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -61,7 +63,13 @@ def read_ious(report_dir: Path) -> dict[tuple[str, str, str], dict[str, float]]:
                     iou = math.nan
                 if not 0 <= iou <= 1:
                     raise SystemExit(f"{where}: iou {row['iou'][:30]!r} is not a number in [0, 1]")
-                out[(row["split"], row["dataset"], row["prompt"])][row["image"]] = iou
+                key = (row["split"], row["dataset"], row["prompt"])
+                if (*key, row["image"]) in first_line:  # the later line silently won
+                    raise SystemExit(f"{where}: {row['image'][:200]} is listed again for {key[0]} / {key[1]} / "
+                                     f"{key[2]!r} (first on line {first_line[(*key, row['image'])]}); one line per "
+                                     "image: compare one evaluation's per_image.csv, not two joined")
+                first_line[(*key, row["image"])] = reader.line_num
+                out[key][row["image"]] = iou
     except (UnicodeDecodeError, csv.Error) as exc:
         raise SystemExit(f"{path}: not a CSV table ({type(exc).__name__}: {str(exc)[:120]})") from None
     return dict(out)

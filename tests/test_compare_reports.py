@@ -1,6 +1,7 @@
 """benchmarks/compare_reports.py: paired comparison of two models' per-image reports."""
 
 import csv
+import re
 
 import pytest
 
@@ -85,13 +86,16 @@ def test_pool_of_a_split_only_old_holds_is_a_clear_error(tmp_path, load_script):
     ("split,dataset,prompt,image,iou\nA,taping,segment taping area,/d/a.jpg,high\n", "line 2: iou 'high' is not a number"),
     ("split,dataset,prompt,image,iou\nA,taping,segment taping area,/d/a.jpg,nan\n", "line 2: iou 'nan' is not a number"),
     ("", "per_image.csv: no column split"),
-], ids=["cut short", "no iou column", "a word", "nan", "empty"])
+    ("split,dataset,prompt,image,iou\nA,taping,segment taping area,/d/a.jpg,0.6\nA,taping,segment taping area,/d/b.jpg,0.2\n"
+     "A,taping,segment taping area,/d/a.jpg,0.1\n", "line 4: /d/a.jpg is listed again for A / taping / 'segment taping "
+     "area' (first on line 2)"),
+], ids=["cut short", "no iou column", "a word", "nan", "empty", "an image twice"])
 def test_a_damaged_per_image_csv_is_a_clear_error_naming_it(tmp_path, load_script, text, says):
     """A truncated file gave a TypeError traceback, one without an iou column a KeyError."""
     cmp = load_script("compare_reports", "benchmarks")
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "per_image.csv").write_text(text)
-    with pytest.raises(SystemExit, match=says.replace("(", r"\(")) as exc:
+    with pytest.raises(SystemExit, match=re.escape(says)) as exc:
         cmp.read_ious(tmp_path / "r")
     assert str(tmp_path / "r" / "per_image.csv") in str(exc.value)
 
