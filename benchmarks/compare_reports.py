@@ -45,7 +45,7 @@ def read_ious(report_dir: Path) -> dict[tuple[str, str, str], dict[str, float]]:
     out: dict = defaultdict(dict)
     first_line: dict = {}  # (split, dataset, prompt, image) -> the line it was read on
     try:
-        with path.open(newline="", encoding="utf-8") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # a byte-order mark (a spreadsheet saved it) is none of the header
             reader = csv.DictReader(f)
             header = reader.fieldnames or []
             missing = [c for c in COLUMNS if c not in header]

@@ -118,3 +118,15 @@ def test_out_that_is_a_file_is_refused_before_reading(tmp_path, load_script, mon
     cmp.main()
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["rows"][0]["images"] == 2
     assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == ["compare.json", "compare.md"]  # no temporary left
+
+
+def test_a_per_image_csv_saved_with_a_byte_order_mark_is_read(tmp_path, load_script):
+    """A table saved again by a spreadsheet (UTF-8 with a byte-order mark) was refused: "no column split (its header:
+    \\ufeffsplit, ...)"."""
+    cmp = load_script("compare_reports", "benchmarks")
+    for name, iou in (("old", "0.5"), ("new", "0.7")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "per_image.csv").write_bytes(
+            f"split,dataset,prompt,image,iou\r\nA,taping,segment taping area,/d/a.jpg,{iou}\r\n".encode("utf-8-sig"))
+    [row] = cmp.compare(tmp_path / "old", tmp_path / "new")
+    assert row["split"] == "A" and row["difference"] == pytest.approx(0.2)
