@@ -102,18 +102,47 @@ def audit(dataset: str, splits_dir, datasets_dir, top: int) -> dict:
             "parts": {part: len(split.parts[part]) for part in split.parts}, "same_photo_in_train": found}
 
 
+def read_per_image(path: Path) -> list[dict]:
+    """The rows of an evaluate run's ``per_image.csv`` (``iou`` a number in [0, 1]).
+
+    Raises:
+        ValueError: naming the file (and the line): missing, no CSV text, without a column the scores read, a line cut
+            short or an IoU that is no number in [0, 1].
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: {'a folder' if path.is_dir() else 'not found'}; give an evaluate run's per_image.csv")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ("split", "dataset", "prompt", "image", "iou") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path}: no column {', '.join(missing)}; give an evaluate run's per_image.csv")
+            rows = []
+            for row in reader:
+                try:
+                    row["iou"] = float(row["iou"])
+                except (TypeError, ValueError):
+                    row["iou"] = float("nan")
+                if not 0 <= row["iou"] <= 1 or None in row.values():
+                    raise ValueError(f"{path}, line {reader.line_num}: cut short, or an IoU that is no number in [0, 1]")
+                rows.append(row)
+            return rows
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path}: not a CSV table ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
 def scores_without(result: dict, per_image: Path, dataset: str | None = None) -> dict:
     """The canonical prompt's group-clean test mIoU in ``per_image`` (an evaluate run's per_image.csv) over all its
     photos, over those the audit found (and their copies by file name) and over the others. ``dataset``: the name or
     YAML file the audit was given (default: the registered dataset the result names)."""
     found = {source_group(r["photo"]) for r in result["same_photo_in_train"].get("test", [])}
     prompt = get_dataset_config(dataset or result["dataset"]).canonical_prompt
-    with open(per_image, newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f) if r["split"] == "group-clean test" and r["prompt"] == prompt
-                and r["dataset"] == result["dataset"]]
+    rows = [r for r in read_per_image(per_image) if r["split"] == "group-clean test" and r["prompt"] == prompt
+            and r["dataset"] == result["dataset"]]
 
     def of(kept) -> dict:
-        ious = [float(r["iou"]) for r in kept]
+        ious = [r["iou"] for r in kept]
         return {"images": len(ious), "mIoU": float(np.mean(ious)) if ious else None}
 
     return {"prompt": prompt, "all": of(rows), "found": of([r for r in rows if source_group(r["image"]) in found]),
@@ -152,7 +181,12 @@ def main() -> int:
                          "without the photos found (and the copies of them by file name)")
     ap.add_argument("--reuse", action="store_true", help="read <out>/<dataset>.json of an earlier audit, not search again")
     args = ap.parse_args()
-    check_writable_path(args.out, folder=True)
+    try:  # before the search (minutes): a --per-image or --out that cannot be used stopped it in a traceback after it
+        check_writable_path(args.out, folder=True)
+        if args.per_image is not None:
+            read_per_image(args.per_image)
+    except ValueError as e:
+        ap.error(str(e))
     try:  # a YAML file's dataset is named by its `name`, not its path
         name = get_dataset_config(args.dataset).name
     except (KeyError, ValueError, OSError) as e:

@@ -353,3 +353,24 @@ def test_prompt_gate_with_no_raw_sample_writes_its_report(load_script, tiny_mode
                                         "--raw-sample", "0")
     assert report["datasets"]["cracks"]["unrelated_mean_foreground_gate_off_sample_of_0"] is None
     assert "| n/a |" in md
+
+
+@pytest.mark.parametrize("per_image, says", [
+    ("missing.csv", "not found"), (".", "a folder"), ("scores.csv", "no column iou"),
+    ("cut.csv", "line 2: cut short, or an IoU that is no number"),
+])
+def test_the_split_audit_checks_per_image_and_out_before_it_searches(per_image, says, load_script, tmp_path, monkeypatch,
+                                                                      capsys):
+    """A --per-image that is missing or no per_image.csv stopped the audit in a traceback once its search (13 minutes
+    for the cracks) was done, and nothing was written; an --out that is a file was a ValueError traceback."""
+    script = load_script("split_audit", "benchmarks")
+    monkeypatch.setattr(script, "audit", lambda *a, **k: pytest.fail("the search began before the options were checked"))
+    (tmp_path / "scores.csv").write_text("split,dataset,prompt,image,score\n")
+    (tmp_path / "cut.csv").write_text("split,dataset,prompt,image,iou\ngroup-clean test,cracks,segment crack\n")
+    (tmp_path / "file").write_text("x")
+    for argv, said in ((["--per-image", str(tmp_path / per_image), "--out", str(tmp_path / "out")], says),
+                       (["--out", str(tmp_path / "file")], "is a file")):
+        monkeypatch.setattr(sys, "argv", ["split_audit.py", "-d", "cracks", *argv])
+        with pytest.raises(SystemExit) as exc:
+            script.main()
+        assert exc.value.code == 2 and said in capsys.readouterr().err
