@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from drywallqa.utils.argtypes import positive_int
+from drywallqa.models.shipped import resolve_model_dir
+from drywallqa.utils.argtypes import at_least, positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 
 PROMPTS = ["segment crack", "segment taping area", "segment drywall seam", "segment joint/tape", "crack in the wall",
@@ -56,13 +57,18 @@ def noise_jpeg(side: int, path: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("out/request_memory"))
-    ap.add_argument("--sides", type=positive_int, nargs="+", default=[4000, 8000], help="photo sides, px")
+    ap.add_argument("--sides", type=at_least(32), nargs="+", default=[4000, 8000], help="photo sides, px (at least 32)")
     ap.add_argument("--prompts", type=positive_int, nargs="+", default=[1, 8], help=f"at most {len(PROMPTS)}")
     ap.add_argument("--model-path", default="", help="a model folder or shipped name (default: the shipped model)")
     args = ap.parse_args()
     if max(args.prompts) > len(PROMPTS):
         ap.error(f"--prompts: at most {len(PROMPTS)}")
-    check_writable_path(args.out, folder=True)
+    try:  # before the first case: an --out that is a file, a model folder that is not there
+        check_writable_path(args.out, folder=True)
+        if args.model_path and not resolve_model_dir(args.model_path).is_dir():
+            raise ValueError(f"--model-path {args.model_path}: no such folder")
+    except (OSError, ValueError) as exc:
+        ap.error(str(exc))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for side in args.sides:

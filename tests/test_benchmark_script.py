@@ -374,3 +374,18 @@ def test_the_split_audit_checks_per_image_and_out_before_it_searches(per_image, 
         with pytest.raises(SystemExit) as exc:
             script.main()
         assert exc.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_request_memory_checks_its_options_before_the_first_case(load_script, tmp_path, monkeypatch, capsys):
+    """--out that is a file was a ValueError traceback; a --model-path that is not there was the first case's process's
+    traceback; --sides below 8 px a traceback from an empty photo."""
+    script = load_script("request_memory", "benchmarks")
+    monkeypatch.setattr(script.subprocess, "run", lambda *a, **k: pytest.fail("a case ran before the options were checked"))
+    (tmp_path / "file").write_text("x")
+    for argv, said in ((["--out", str(tmp_path / "file")], "is a file"),
+                       (["--out", str(tmp_path / "out"), "--model-path", str(tmp_path / "nope")], "no such folder"),
+                       (["--out", str(tmp_path / "out"), "--sides", "4"], "must be at least 32")):
+        monkeypatch.setattr(sys, "argv", ["request_memory.py", *argv])
+        with pytest.raises(SystemExit) as exc:
+            script.main()
+        assert exc.value.code == 2 and said in capsys.readouterr().err, argv
