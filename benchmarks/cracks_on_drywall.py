@@ -45,7 +45,10 @@ def main():
     names = [p.name if p else "shipped" for p in paths]
     if len(set(names)) < len(names):  # e.g. two runs' best/: tell them apart by their whole path
         names = [str(p) if p else "shipped" for p in paths]
-    models = {name: Segmenter.load(p) for name, p in zip(names, paths)}
+    try:
+        models = {name: Segmenter.load(p) for name, p in zip(names, paths)}
+    except (OSError, ValueError, KeyError) as exc:  # a folder that is not there or no model's
+        ap.error(f"--model-path: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}")
     rows, shown = score_cracks_on_drywall(models, transplant_pairs(args.part, args.splits_dir, limit=args.limit),
                                           examples=4)
     args.out.mkdir(parents=True, exist_ok=True)

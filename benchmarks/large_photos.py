@@ -81,11 +81,14 @@ def main():
         check_writable_path(args.out, folder=True)
     except ValueError as exc:
         ap.error(str(exc))
-    args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)
-    whole = Segmenter.load(args.model_path)
+    try:
+        whole = Segmenter.load(args.model_path)
+    except (OSError, ValueError, KeyError) as exc:  # a folder that is not there or no model's
+        ap.error(f"--model-path: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}")
     modes = {"whole photo": whole, f"tiles of {args.tile} px": Segmenter.load(args.model_path, tile=args.tile,
                                                                                tile_overlap=args.overlap)}
+    args.out.mkdir(parents=True, exist_ok=True)
     rows, pictures, picture_labels = run_modes(modes, valid, args.grid, args.limit)
     side = 640 * args.grid
     report = {"mosaic": f"{args.grid}x{args.grid} published valid photos of 640 px = {side}x{side}", "tile": args.tile,

@@ -119,6 +119,10 @@ def main() -> None:
     except ValueError as exc:
         ap.error(f"--out: {exc}")
     torch.set_num_threads(args.threads)
+    try:  # before the run: a folder that is not there or no model's
+        Segmenter.load(args.model_path)
+    except (OSError, ValueError, KeyError) as exc:
+        ap.error(f"--model-path: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}")
     report = run(args.model_path, args.limit, args.raw_sample, args.paraphrase_sample)
     report["command"] = " ".join(["python benchmarks/prompt_gate.py", *__import__("sys").argv[1:]])
     args.out.mkdir(parents=True, exist_ok=True)

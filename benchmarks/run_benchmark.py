@@ -21,6 +21,7 @@ from drywallqa.engine.eval_report import render_markdown
 from drywallqa.engine.evaluator import evaluate
 from drywallqa.engine.speed import measure_speed
 from drywallqa.engine.segmenter import Segmenter
+from drywallqa.models.base import is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
 from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
@@ -186,6 +187,9 @@ def main():
         folders = [resolve_model_dir(name) for name in names]
     except FileNotFoundError as exc:
         raise SystemExit(str(exc)) from None
+    for folder in folders:  # a missing folder, a training run: a traceback after the models before it had run
+        if not is_drywallqa_model_dir(folder):
+            raise SystemExit(f"--model-path: {not_a_model_folder(folder)}")
     reports = {}
     for name, folder in zip(names, folders):  # one model: its reports in --out; several: one folder each
         out = args.out if len(names) == 1 else args.out / Path(name).name

@@ -389,3 +389,23 @@ def test_request_memory_checks_its_options_before_the_first_case(load_script, tm
         with pytest.raises(SystemExit) as exc:
             script.main()
         assert exc.value.code == 2 and said in capsys.readouterr().err, argv
+
+
+@pytest.mark.parametrize("name", ["run_benchmark", "cracks_on_drywall", "prompt_gate", "large_photos"])
+def test_benchmarks_name_a_model_path_that_is_no_model(name, load_script, tmp_path, monkeypatch, capsys):
+    """A --model-path that is not there (or a training run, not its best/) was a FileNotFoundError traceback; with
+    several models in run_benchmark, after the full runs of the models before it."""
+    script = load_script(name, "benchmarks")
+    if name == "large_photos":
+        monkeypatch.setattr(script, "load_split", lambda dataset, split: ([object()] * 9, []))
+    for attr in ("run_model", "run", "transplant_pairs", "run_modes"):  # nothing may run before the check
+        if hasattr(script, attr):
+            monkeypatch.setattr(script, attr, lambda *a, **k: pytest.fail("the run began before --model-path was checked"))
+    for model in (tmp_path / "nope", tmp_path):
+        extra = ["--model-path", "fast"] if name == "run_benchmark" else []  # a good one first
+        monkeypatch.setattr(sys, "argv", [f"{name}.py", *extra, "--model-path", str(model), "--out", str(tmp_path / "o")])
+        with pytest.raises(SystemExit) as exc:
+            script.main()
+        said = str(exc.value.code) + capsys.readouterr().err
+        assert str(model) in said and "Traceback" not in said, said
+        assert not (tmp_path / "o").exists()
