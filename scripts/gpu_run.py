@@ -227,6 +227,9 @@ def merge_chunks(bundle_dir: Path) -> Path:
         restore_copies(first)  # the photos two datasets share travel once
     except FileNotFoundError as exc:
         raise SystemExit(f"{bundle_dir}: {exc}") from None
+    if not (bundle_dir / "bundle.json").is_file():  # a mistyped folder: a FileNotFoundError traceback
+        raise SystemExit(f"{bundle_dir}: no bundle.json, and no {bundle_dir.name}.call*.tgz beside it brought one; give "
+                         "the --out of gpu_run bundle (or the folder its archives were carried beside)")
     wanted = json.loads((bundle_dir / "bundle.json").read_text()).get("images")
     found = sum(1 for f in (first / "datasets").rglob("*") if f.is_file() and f.parent.name != "_masks"
                 and f.suffix.lower() not in (".json", ".yaml") and not f.name.startswith("."))  # not a copy's leftover
@@ -341,6 +344,12 @@ def unpack(parts_dir: Path, dest: Path, name: str = "run") -> Path:
     parts = sorted(parts_dir.glob(f"{name}.tar.part*"))
     if not parts:
         raise SystemExit(f"{parts_dir}: no {name}.tar.part* files")
+    from drywallqa.utils.files import check_writable_path
+
+    try:  # a file there, or a path below one: NotADirectoryError tracebacks
+        check_writable_path(dest, folder=True)
+    except ValueError as exc:
+        raise SystemExit(f"{exc}: unpack into a new folder") from None
     if dest.exists() and any(dest.iterdir()):
         raise SystemExit(f"{dest} is not empty: unpack into a new folder")
     staging = dest.parent / f".{dest.name}.unpacking"

@@ -112,6 +112,22 @@ def test_unpack_without_parts_is_a_clear_error(tmp_path, load_script):
         load_script("gpu_run").unpack(tmp_path, tmp_path / "dest")
 
 
+def test_unpack_into_a_file_and_train_from_no_bundle_are_clear_errors(tmp_path, load_script, tiny_model_dir):
+    """unpack PARTS DEST with DEST a file (or below one) and train of a folder without bundle.json were
+    NotADirectoryError and FileNotFoundError tracebacks."""
+    gpu_run = load_script("gpu_run")
+    (tmp_path / "run").mkdir()
+    shutil.copytree(tiny_model_dir, tmp_path / "run" / "best")
+    gpu_run.write_parts(tmp_path / "run", tmp_path / "OUT", 15.0, "run")
+    (tmp_path / "file").write_text("x")
+    for dest, said in ((tmp_path / "file", "is a file"), (tmp_path / "file" / "d", "lies below a file")):
+        with pytest.raises(SystemExit, match=said):
+            gpu_run.unpack(tmp_path / "OUT", dest)
+    assert (tmp_path / "file").read_text() == "x"
+    with pytest.raises(SystemExit, match="no bundle.json"):
+        gpu_run.merge_chunks(tmp_path / "typo")
+
+
 def test_a_short_part_leaves_no_half_model_and_a_missing_chunk_stops_training(tmp_path, load_script, tiny_model_dir):
     gpu_run = load_script("gpu_run")
     (tmp_path / "run").mkdir()
