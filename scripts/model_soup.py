@@ -20,6 +20,7 @@ soup only (e.g. to give it to ``drywallqa ship``, which scores it on the dataset
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import tempfile
@@ -34,9 +35,10 @@ from drywallqa.engine.evaluator import build_eval_sets, evaluate_set
 from drywallqa.models.base import PromptedSegmentationModel, is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_atomic, write_text_atomic
+from drywallqa.utils.files import check_writable_path, folder_lock, strict_json, write_atomic, write_text_atomic
 
 WEIGHTS = "model.safetensors"
+LOCK = ".model_soup.lock"  # in --out while a soup is made and scored there
 
 
 def parse_mix(text: str, n: int) -> list[float]:
@@ -150,6 +152,16 @@ def main():
         soup = average_weights(args.models, mix)
     except (OSError, ValueError) as exc:
         ap.error(str(exc))
+    with contextlib.ExitStack() as held:
+        try:  # two soups into one --out: each scored whichever soup the other had just written there
+            held.enter_context(folder_lock(args.out, LOCK, "model soup", "choose another --out"))
+        except ValueError as exc:
+            ap.error(str(exc))
+        make_and_score(args, soup, settings, mix)
+
+
+def make_and_score(args, soup: dict, settings: Path, mix) -> None:
+    """Write the soup into ``args.out/soup``; unless ``--no-score``, score it and each model, and write the reports."""
     torch.set_num_threads(2)
     soup_dir = write_model(soup, settings, args.out / "soup", read_aliases(args.models[0]))
     if args.no_score:

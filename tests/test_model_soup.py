@@ -97,3 +97,21 @@ def test_a_soup_written_over_one_of_its_models_is_refused(tmp_path, tiny_kwargs,
         _soup_main(soup, monkeypatch, a, b, "--out", tmp_path / "earlier", "--no-score")
     assert exc.value.code == 2 and "its soup/ is one of the models given" in capsys.readouterr().err
     assert (b / "model.safetensors").read_bytes() == before
+
+
+def test_a_second_soup_into_an_out_in_use_is_refused(tmp_path, tiny_kwargs, load_script, monkeypatch, capsys):
+    """Two soups into one --out (a sweep of --mix run side by side) each scored whichever soup the other had just
+    written into OUT/soup, under its own mix, without a word."""
+    from filelock import FileLock
+
+    soup = load_script("model_soup")
+    a, b = _model(tmp_path, "a", 0, **tiny_kwargs), _model(tmp_path, "b", 1, **tiny_kwargs)
+    out = tmp_path / "out"
+    out.mkdir()
+    with FileLock(str(out / soup.LOCK), timeout=0):  # another soup at work there
+        with pytest.raises(SystemExit) as exc:
+            _soup_main(soup, monkeypatch, a, b, "--out", out, "--no-score")
+    assert exc.value.code == 2 and "is in use by another model soup" in capsys.readouterr().err
+    assert not (out / "soup").exists()
+    _soup_main(soup, monkeypatch, a, b, "--out", out, "--no-score")
+    assert Segmenter.load(out / "soup").threshold == 0.4
