@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -164,6 +165,10 @@ def make_and_score(args, soup: dict, settings: Path, mix) -> None:
     """Write the soup into ``args.out/soup``; unless ``--no-score``, score it and each model, and write the reports."""
     torch.set_num_threads(2)
     soup_dir = write_model(soup, settings, args.out / "soup", read_aliases(args.models[0]))
+    for stale in (args.out / "soup.json", args.out / "soup.md"):  # an earlier run's scores of the soup replaced (kept
+        if stale.is_file():                                          # by --no-score, or a run stopped while scoring)
+            stale.unlink()
+            print(f"removed {stale}: it scored the soup this one replaced", file=sys.stderr)
     if args.no_score:
         print(soup_dir)
         return

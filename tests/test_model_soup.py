@@ -115,3 +115,19 @@ def test_a_second_soup_into_an_out_in_use_is_refused(tmp_path, tiny_kwargs, load
     assert not (out / "soup").exists()
     _soup_main(soup, monkeypatch, a, b, "--out", out, "--no-score")
     assert Segmenter.load(out / "soup").threshold == 0.4
+
+
+def test_a_soup_written_unscored_removes_the_scores_of_the_soup_it_replaces(tmp_path, tiny_kwargs, load_script,
+                                                                            monkeypatch, capsys):
+    """--no-score into an --out holding an earlier run's soup.json and soup.md left them beside the new soup, its
+    scores read as the new one's."""
+    soup = load_script("model_soup")
+    a, b = _model(tmp_path, "a", 0, **tiny_kwargs), _model(tmp_path, "b", 1, **tiny_kwargs)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "soup.json").write_text('{"mix": [0.5, 0.5]}')
+    (out / "soup.md").write_text("| soup | 0.6 |\n")
+    (out / "notes.txt").write_text("mine")
+    _soup_main(soup, monkeypatch, a, b, "--out", out, "--mix", "0.2,0.8", "--no-score")
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["notes.txt", "soup"]
+    assert "it scored the soup this one replaced" in capsys.readouterr().err
