@@ -30,7 +30,8 @@ from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
 
-RECIPES = ("configs/gpu_accurate_hed_vgg16.yaml", "configs/gpu_accurate_scratch_control.yaml")
+ROOT = Path(__file__).resolve().parents[1]  # the recipes are the repository's, found from any working folder
+RECIPES = tuple(str(ROOT / "configs" / name) for name in ("gpu_accurate_hed_vgg16.yaml", "gpu_accurate_scratch_control.yaml"))
 VARIANTS = {  # further truncations of the pretrained candidate, same decoder
     "hed_vgg16 stages=3 @512": {"encoder_options": {"stages": 3}},
     "hed_vgg16 stages=5 @448": {"encoder_options": {"stages": 5}, "image_size": 448},

@@ -409,3 +409,16 @@ def test_benchmarks_name_a_model_path_that_is_no_model(name, load_script, tmp_pa
         said = str(exc.value.code) + capsys.readouterr().err
         assert str(model) in said and "Traceback" not in said, said
         assert not (tmp_path / "o").exists()
+
+
+def test_encoder_speed_finds_its_recipes_from_any_working_folder(load_script, tmp_path, monkeypatch):
+    """Its training recipes were paths relative to the repository: run from another folder, it loaded the shipped
+    model, then stopped in a "config file ... not found" traceback."""
+    from pathlib import Path
+
+    from drywallqa.engine.config import TrainConfig
+
+    script = load_script("encoder_speed", "benchmarks")
+    monkeypatch.chdir(tmp_path)
+    assert [TrainConfig.from_yaml(r).model_config["encoder"] for r in script.RECIPES] == ["hed_vgg16", "scratch"]
+    assert [Path(r).stem for r in script.RECIPES] == ["gpu_accurate_hed_vgg16", "gpu_accurate_scratch_control"]
