@@ -43,6 +43,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STARTED = ".bundle-started"  # in a bundle's folder until its bundle.json is written
 # what `drywallqa train` imports that the GPU machine's image ('cuda', Python 3.12) does not hold
 # (/work/.library/device/KINDS.md; found by importing the trainer, the data readers and the transforms)
 REMOTE_WHEELS = ("albumentations", "albucore", "pydantic", "pydantic-core", "annotated-types", "typing-inspection",
@@ -138,13 +139,14 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
 
     cfg = TrainConfig.from_yaml(config).with_overrides(list(overrides))
     budget = budget if budget is not None else CARRY_MIB - tree_mib() - 2.0
-    if out.exists() and any(out.iterdir()) and not (out / "bundle.json").is_file():
+    if out.exists() and any(out.iterdir()) and not (out / "bundle.json").is_file() and not (out / STARTED).is_file():
         raise SystemExit(f"{out} holds files but no bundle.json: not a bundle, so not replaced; choose another --out")
     if cfg.data.splits_dir and not Path(cfg.data.splits_dir).is_dir():
         raise SystemExit(f"data.splits_dir {cfg.data.splits_dir} is not a folder")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    (out / STARTED).touch()  # a bundle stopped before its bundle.json (Ctrl-C) is still ours to replace
     remote = list(overrides)
     packed = pack(cfg, out / "pack", size, quality, chunks=chunks or 1, chunk_mib=None if chunks else budget,
                   dedupe=True)
@@ -178,6 +180,7 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
             else str(config), "overrides": remote, "paths_here": here, "output_dir": cfg.output_dir,
             "images": packed["images"], "prompts": len(packed["prompts"])}
     (out / "bundle.json").write_text(json.dumps(meta, indent=1))
+    (out / STARTED).unlink()
     meta["mb"] = mib(out)
     meta["calls"] = carry_plan(out, budget)
     meta["archives"] = [str(a) for a in archive_calls(out, meta["calls"])]

@@ -252,3 +252,27 @@ def test_a_missing_split_manifest_is_one_line(write_train_config, tiny_kwargs, t
         monkeypatch.setattr("sys.argv", [script, *argv])
         with pytest.raises(SystemExit, match="^error: .*split manifest"):
             load_script(script).main()
+
+
+def test_a_bundle_stopped_midway_is_replaced_by_the_next(tmp_path, load_script, write_train_config, tiny_kwargs,
+                                                         monkeypatch):
+    """A bundle stopped before its bundle.json (Ctrl-C while packing) left a folder the next `bundle` into the same
+    --out refused as "not a bundle", though the script had made it: it had to be removed by hand."""
+    gpu_run = load_script("gpu_run")
+    config = write_train_config("film_unet", tiny_kwargs)
+    gpu_run._import_package()  # scripts/ on the path, as bundle() puts it
+    import pack_training_images
+
+    real_pack = pack_training_images.pack
+
+    def stopped(cfg, out, *a, **k):
+        (out / "chunk0").mkdir(parents=True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pack_training_images, "pack", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        gpu_run.bundle(config, tmp_path / "bundle", size=48, chunks=1)
+    monkeypatch.setattr(pack_training_images, "pack", real_pack)
+    meta = gpu_run.bundle(config, tmp_path / "bundle", size=48, chunks=1)
+    assert meta["images"] > 0 and (tmp_path / "bundle" / "bundle.json").is_file()
+    assert not (tmp_path / "bundle" / gpu_run.STARTED).exists()
