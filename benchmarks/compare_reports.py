@@ -140,6 +140,9 @@ def main() -> None:
     parser.add_argument("--pool", default=None, help="comma-separated disjoint splits to pool, e.g. 'group-clean val,group-clean test' (split names as in per_image.csv)")
     args = parser.parse_args()
     pool = [s.strip() for s in args.pool.split(",")] if args.pool else None
+    if pool is not None and (len(set(pool)) < 2 or len(set(pool)) < len(pool) or "" in pool):
+        parser.error(f"--pool {args.pool!r}: two or more different splits, separated by commas (a split named twice "
+                     "made an 'A + A' row of A's images)")
     try:  # before the reports are read
         check_writable_path(args.out, folder=True)
     except ValueError as exc:

@@ -130,3 +130,19 @@ def test_a_per_image_csv_saved_with_a_byte_order_mark_is_read(tmp_path, load_scr
             f"split,dataset,prompt,image,iou\r\nA,taping,segment taping area,/d/a.jpg,{iou}\r\n".encode("utf-8-sig"))
     [row] = cmp.compare(tmp_path / "old", tmp_path / "new")
     assert row["split"] == "A" and row["difference"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("pool", ["A,A", "A", "A,,B", "A, A"])
+def test_a_pool_of_one_split_or_a_split_twice_is_refused(pool, tmp_path, load_script, monkeypatch, capsys):
+    """--pool "A,A" (or "A") wrote an "A + A" row of A's images, said to pool two splits."""
+    import sys
+
+    cmp = load_script("compare_reports", "benchmarks")
+    old = _write(tmp_path / "old", _rows("A", [0.5, 0.5]) + _rows("B", [0.7, 0.7]))
+    new = _write(tmp_path / "new", _rows("A", [0.6, 0.6]) + _rows("B", [0.7, 0.7]))
+    monkeypatch.setattr(sys, "argv", ["compare_reports.py", str(old), str(new), "--out", str(tmp_path / "cmp"),
+                                      "--pool", pool])
+    with pytest.raises(SystemExit) as exc:
+        cmp.main()
+    assert exc.value.code == 2 and "two or more different splits" in capsys.readouterr().err
+    assert not (tmp_path / "cmp").exists()
