@@ -192,8 +192,19 @@ def main() -> int:
     except (KeyError, ValueError, OSError) as e:
         ap.error(f"--dataset: {e.args[0] if isinstance(e, KeyError) else e}")
     saved = args.out / f"{name}.json"
-    result = json.loads(saved.read_text()) if args.reuse and saved.is_file() else audit(
-        args.dataset, args.splits_dir, args.datasets_dir, args.top)
+    if args.reuse and saved.is_file():
+        try:  # an earlier audit's result, as this script writes it
+            result = json.loads(saved.read_text(encoding="utf-8"))
+            if not (isinstance(result, dict) and isinstance(result.get("same_photo_in_train"), dict)
+                    and isinstance(result.get("parts"), dict) and all(
+                        isinstance(rows, list) and all(isinstance(r, dict) and {"photo", "train_photo"} <= set(r)
+                                                       for r in rows) for rows in result["same_photo_in_train"].values())):
+                raise ValueError("not an audit's result")
+        except (OSError, ValueError) as exc:  # cut short, edited, another file of that name
+            ap.error(f"--reuse: {saved} cannot be read as an audit ({type(exc).__name__}: {str(exc)[:120]}); run "
+                     "without --reuse to search again")
+    else:
+        result = audit(args.dataset, args.splits_dir, args.datasets_dir, args.top)
     if args.per_image is not None:
         result["scores"] = scores_without(result, args.per_image, args.dataset)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -422,3 +422,19 @@ def test_encoder_speed_finds_its_recipes_from_any_working_folder(load_script, tm
     monkeypatch.chdir(tmp_path)
     assert [TrainConfig.from_yaml(r).model_config["encoder"] for r in script.RECIPES] == ["hed_vgg16", "scratch"]
     assert [Path(r).stem for r in script.RECIPES] == ["gpu_accurate_hed_vgg16", "gpu_accurate_scratch_control"]
+
+
+@pytest.mark.parametrize("text", ['{"dataset": "cracks", "same_photo', "[]", '{"dataset": "cracks"}',
+                                  '{"parts": {}, "same_photo_in_train": {"test": [{"photo": "a.jpg"}]}}'])
+def test_the_split_audit_names_a_damaged_earlier_result_it_is_told_to_reuse(text, load_script, tmp_path, monkeypatch,
+                                                                            capsys):
+    """--reuse of a <dataset>.json cut short or edited was a JSONDecodeError, KeyError or TypeError traceback."""
+    script = load_script("split_audit", "benchmarks")
+    monkeypatch.setattr(script, "audit", lambda *a, **k: pytest.fail("--reuse searched again"))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "cracks.json").write_text(text)
+    monkeypatch.setattr(sys, "argv", ["split_audit.py", "-d", "cracks", "--out", str(tmp_path / "out"), "--reuse"])
+    with pytest.raises(SystemExit) as exc:
+        script.main()
+    assert exc.value.code == 2 and "cannot be read as an audit" in capsys.readouterr().err
+    assert (tmp_path / "out" / "cracks.json").read_text() == text
