@@ -21,6 +21,7 @@ import torch
 
 from drywallqa import Segmenter
 from drywallqa.data.composite import SIGMA_FRACTION
+from drywallqa.data.grouping import check_split_manifest
 from drywallqa.engine.cracks_on_drywall import markdown_table, score_cracks_on_drywall, transplant_pairs
 from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
@@ -40,6 +41,11 @@ def main():
         check_writable_path(args.out, folder=True)
     except ValueError as exc:
         ap.error(f"--out: {exc}")
+    try:  # the group-clean parts' manifests: a traceback once the models had loaded
+        for dataset in ("cracks", "taping"):
+            check_split_manifest(dataset, args.splits_dir)
+    except FileNotFoundError as exc:
+        ap.error(f"--splits-dir: {exc}")
     torch.set_num_threads(2)
     paths = args.model_path or [None]
     names = [p.name if p else "shipped" for p in paths]

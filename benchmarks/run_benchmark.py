@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from drywallqa.data.grouping import check_split_manifest
 from drywallqa.data.sample import load_split
 from drywallqa.engine.eval_report import render_markdown
 from drywallqa.engine.evaluator import evaluate
@@ -190,6 +191,11 @@ def main():
     for folder in folders:  # a missing folder, a training run: a traceback after the models before it had run
         if not is_drywallqa_model_dir(folder):
             raise SystemExit(f"--model-path: {not_a_model_folder(folder)}")
+    try:  # the group-clean test parts' manifests: a traceback once the model had loaded
+        for dataset in BAR:
+            check_split_manifest(dataset, args.splits_dir)
+    except FileNotFoundError as exc:
+        ap.error(f"--splits-dir: {exc}")
     reports = {}
     for name, folder in zip(names, folders):  # one model: its reports in --out; several: one folder each
         out = args.out if len(names) == 1 else args.out / Path(name).name

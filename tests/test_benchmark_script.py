@@ -438,3 +438,22 @@ def test_the_split_audit_names_a_damaged_earlier_result_it_is_told_to_reuse(text
         script.main()
     assert exc.value.code == 2 and "cannot be read as an audit" in capsys.readouterr().err
     assert (tmp_path / "out" / "cracks.json").read_text() == text
+
+
+@pytest.mark.parametrize("name", ["run_benchmark", "cracks_on_drywall"])
+def test_benchmarks_name_a_splits_dir_without_manifests_before_the_models_load(name, load_script, tmp_path,
+                                                                                 monkeypatch, capsys):
+    """--splits-dir that is missing, a file, or holds no manifest of the datasets was a FileNotFoundError traceback
+    once the models had loaded."""
+    script = load_script(name, "benchmarks")
+    monkeypatch.setattr(script.Segmenter, "load", lambda *a, **k: pytest.fail("the models loaded before the check"))
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "empty").mkdir()
+    for splits, said in (("nope", "cracks.json: no split manifest"), ("file", "is a file"),
+                         ("empty", "cracks.json: no split manifest")):
+        monkeypatch.setattr(sys, "argv", [f"{name}.py", "--splits-dir", str(tmp_path / splits), "--out",
+                                          str(tmp_path / "o")])
+        with pytest.raises(SystemExit) as exc:
+            script.main()
+        assert exc.value.code == 2 and said in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -391,6 +391,27 @@ def split_manifest_path(splits_dir: str | Path | None, dataset: str) -> Path:
     return Path("splits") / f"{dataset}.json"
 
 
+def check_split_manifest(dataset: str, splits_dir: str | Path | None = None) -> Path:
+    """The group-clean split manifest of ``dataset`` (:func:`split_manifest_path`), checked to be there: for a command
+    to say so before its work begins.
+
+    Raises:
+        FileNotFoundError: ``splits_dir`` is a file, or the manifest is not there (saying how to write it).
+    """
+    from .registry import get_dataset_config
+
+    config = get_dataset_config(dataset)
+    manifest = split_manifest_path(splits_dir, config.manifest_name)
+    if manifest.parent.is_file():  # `data split --out` a file would fail too
+        raise FileNotFoundError(f"{manifest.parent} is a file; the split manifests are in a folder (<dataset>.json, as "
+                                "`drywallqa data split --out FOLDER` writes them)")
+    if not manifest.is_file():
+        why = why_not(manifest, folder=False)
+        raise FileNotFoundError(f"{manifest}: no split manifest{'' if why == 'not found' else f' ({why})'}; run `drywallqa data split -d {config.manifest_name} --out "
+                                f"{manifest.parent}` first (for a dataset of your own: -d its YAML file)")
+    return manifest
+
+
 def published_split_of(config, root: Path, photo: str) -> str | None:
     """The published split of ``config`` whose folder holds ``photo`` (a path relative to the dataset ``root``, as a
     manifest names it, whether or not the photo is still there), the innermost where split folders nest; None where
@@ -422,14 +443,7 @@ def samples_of_part(
     from .registry import get_dataset_config
 
     config = get_dataset_config(dataset)
-    manifest = split_manifest_path(splits_dir, config.manifest_name)
-    if manifest.parent.is_file():  # `data split --out` a file would fail too
-        raise FileNotFoundError(f"{manifest.parent} is a file; the split manifests are in a folder (<dataset>.json, as "
-                                "`drywallqa data split --out FOLDER` writes them)")
-    if not manifest.is_file():
-        why = why_not(manifest, folder=False)
-        raise FileNotFoundError(f"{manifest}: no split manifest{'' if why == 'not found' else f' ({why})'}; run `drywallqa data split -d {config.manifest_name} --out "
-                                f"{manifest.parent}` first (for a dataset of your own: -d its YAML file)")
+    manifest = check_split_manifest(dataset, splits_dir)
     split = GroupSplit.from_json(manifest)
     if split.dataset != config.manifest_name:  # another dataset's parts: none of its photos would be found
         raise ValueError(f"{manifest} is the split manifest of {split.dataset!r}, not of {config.manifest_name!r} "
