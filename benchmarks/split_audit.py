@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from drywallqa.data.grouping import (GROUP_LEFT_OUT, GroupSplit, _dihedral, _Features, published_split_of, same_photo,
-                                     split_manifest_path, thumbnail)
+from drywallqa.data.grouping import (GROUP_LEFT_OUT, GroupSplit, _dihedral, _Features, check_split_manifest,
+                                     published_split_of, same_photo, split_manifest_path, thumbnail)
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import source_group
 from drywallqa.utils.argtypes import positive_int
@@ -65,9 +65,17 @@ def _thumbnail_distance(a: Path, b: Path) -> float:
 
 
 def audit(dataset: str, splits_dir, datasets_dir, top: int) -> dict:
+    """Each val and test photo of the manifest against the training photos (module docstring); the photos it names
+    that are not there are counted per part (``photos_not_found``), not audited.
+
+    Raises:
+        FileNotFoundError: no manifest (:func:`check_split_manifest`).
+        ValueError: none of the training photos the manifest names can be read (a wrong ``datasets_dir``).
+    """
     config = get_dataset_config(dataset)
     root = config.root(datasets_dir)
-    split = GroupSplit.from_json(split_manifest_path(splits_dir, config.manifest_name))
+    split = GroupSplit.from_json(check_split_manifest(dataset, splits_dir))
+    not_found = {part: n for part, files in split.parts.items() if (n := sum(not (root / f).is_file() for f in files))}
     train = [f for f in split.parts.get("train", []) if (root / f).is_file()  # what training reads of the part
              and published_split_of(config, root, f) not in GROUP_LEFT_OUT["train"]]
     held = [(part, f) for part in split.parts if part != "train" for f in split.parts[part] if (root / f).is_file()]
@@ -80,6 +88,9 @@ def audit(dataset: str, splits_dir, datasets_dir, top: int) -> dict:
         if d is not None:
             descriptors.append(d)
             owners += [n] * len(d)
+    if not descriptors:  # np.vstack stopped with "need at least one array to concatenate"
+        raise ValueError(f"none of the {len(split.parts.get('train', []))} training photos of the manifest could be read "
+                         f"under {root} ({not_found.get('train', 0)} not there): is --datasets-dir right?")
     base, owners = np.vstack(descriptors), np.asarray(owners)
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     features = _Features([root / f for f in train] + [root / f for _, f in held])
@@ -99,7 +110,8 @@ def audit(dataset: str, splits_dir, datasets_dir, top: int) -> dict:
                                     "thumbnail_distance": round(_thumbnail_distance(root / f, root / train[n]), 3)})
                 break
     return {"dataset": config.name, "manifest": str(split_manifest_path(splits_dir, config.manifest_name)),
-            "parts": {part: len(split.parts[part]) for part in split.parts}, "same_photo_in_train": found}
+            "parts": {part: len(split.parts[part]) for part in split.parts}, "photos_not_found": not_found,
+            "same_photo_in_train": found}
 
 
 def read_per_image(path: Path) -> list[dict]:
@@ -155,6 +167,9 @@ def markdown(result: dict, per_image: Path | None = None) -> list[str]:
     lines = [f"# Split audit: {result['dataset']} ({result['manifest']})", "",
              "| part | photos | with the same photo in train |", "|---|---|---|"]
     lines += [f"| {part} | {result['parts'][part]} | {len(rows)} |" for part, rows in result["same_photo_in_train"].items()]
+    if result.get("photos_not_found"):  # counted in "photos" above, but not audited
+        lines += ["", "Not audited, named by the manifest but not found: " + ", ".join(
+            f"{n} of {part}" for part, n in result["photos_not_found"].items()) + "."]
     if "scores" in result:
         sc = result["scores"]
         found = (f"; {sc['others']['mIoU']:.3f} over the {sc['others']['images']} without those found, which score "
@@ -204,7 +219,10 @@ def main() -> int:
             ap.error(f"--reuse: {saved} cannot be read as an audit ({type(exc).__name__}: {str(exc)[:120]}); run "
                      "without --reuse to search again")
     else:
-        result = audit(args.dataset, args.splits_dir, args.datasets_dir, args.top)
+        try:
+            result = audit(args.dataset, args.splits_dir, args.datasets_dir, args.top)
+        except (FileNotFoundError, ValueError) as exc:  # no manifest, no training photo there
+            raise SystemExit(f"error: {exc}") from None
     if args.per_image is not None:
         result["scores"] = scores_without(result, args.per_image, args.dataset)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -457,3 +457,32 @@ def test_benchmarks_name_a_splits_dir_without_manifests_before_the_models_load(n
             script.main()
         assert exc.value.code == 2 and said in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_split_audit_says_which_photos_it_could_not_audit(load_script, synthetic_datasets, tmp_path):
+    """Photos the manifest names that are not there were skipped without a word, the report counting them among the
+    photos audited ("| test | 2 | 0 |": a clean split); with a wrong --datasets-dir (no training photo there) the
+    audit stopped in "need at least one array to concatenate"."""
+    import numpy as np
+    from PIL import Image
+
+    from conftest import wall_photo
+
+    from drywallqa.data.grouping import GroupSplit
+
+    script = load_script("split_audit", "benchmarks")
+    folder = synthetic_datasets / "crack" / "train"
+    for seed, name in enumerate(("wall_jpg.rf.a.jpg", "other_jpg.rf.c.jpg"), 1):
+        Image.fromarray(wall_photo(seed)).save(folder / name, quality=92)
+        Image.fromarray(np.zeros((360, 480), np.uint8)).save(folder / "_masks" / name.replace(".jpg", ".png"))
+    GroupSplit("syn_crack", 0, {"train": 0.5, "val": 0.25, "test": 0.25},
+               {"train": ["train/wall_jpg.rf.a.jpg"], "val": [],
+                "test": ["train/other_jpg.rf.c.jpg", "train/deleted_jpg.rf.d.jpg"]}).to_json(tmp_path / "splits" / "syn_crack.json")
+    result = script.audit("syn_crack", tmp_path / "splits", synthetic_datasets, 4)
+    assert result["photos_not_found"] == {"test": 1} and result["same_photo_in_train"]["test"] == []
+    assert "Not audited, named by the manifest but not found: 1 of test." in script.markdown(result)
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(ValueError, match="none of the 1 training photos of the manifest could be read"):
+        script.audit("syn_crack", tmp_path / "splits", tmp_path / "elsewhere", 4)
+    with pytest.raises(FileNotFoundError, match="no split manifest"):
+        script.audit("syn_crack", tmp_path / "nope", synthetic_datasets, 4)
