@@ -12,6 +12,7 @@ over 50 640x640 JPEGs with 2 threads) and writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 import torch
@@ -19,18 +20,19 @@ import torch
 from drywallqa.data.grouping import check_split_manifest
 from drywallqa.data.sample import load_split
 from drywallqa.engine.eval_report import render_markdown
-from drywallqa.engine.evaluator import evaluate
+from drywallqa.engine.evaluator import evaluate, evaluation_in_use
 from drywallqa.engine.speed import measure_speed
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models.base import is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import check_writable_path, folder_lock, strict_json, write_text_atomic
 
 BAR = {
     "cracks": {"canonical": "segment crack", "mIoU": 0.62, "mDice": 0.75},
     "taping": {"canonical": "segment taping area", "mIoU": 0.80, "mDice": 0.88},
 }
+BENCH_LOCK = ".benchmark.lock"  # in --out (and each model's folder) while a benchmark writes there
 SYNONYM_GAP = 0.03
 CROSS_MAX = 0.02
 SPEED_FIRST_MS, SPEED_EXTRA_MS = 150.0, 50.0
@@ -196,13 +198,22 @@ def main():
             check_split_manifest(dataset, args.splits_dir)
     except FileNotFoundError as exc:
         ap.error(f"--splits-dir: {exc}")
-    reports = {}
-    for name, folder in zip(names, folders):  # one model: its reports in --out; several: one folder each
-        out = args.out if len(names) == 1 else args.out / Path(name).name
-        reports[str(name)] = run_model(folder, out, args)
-    table = models_table(reports)
-    write_text_atomic(table, args.out / "models.md")
-    print(table)
+    outs = [args.out] if len(names) == 1 else [args.out / Path(name).name for name in names]
+    with contextlib.ExitStack() as held:
+        try:  # two benchmarks into one --out mixed their reports: evaluate's lock ends before the reports are written
+            for out in dict.fromkeys([args.out, *outs]):
+                held.enter_context(folder_lock(out, BENCH_LOCK, "benchmark", "choose another --out"))
+                in_use = evaluation_in_use(out)  # a `drywallqa evaluate` writing there: its ValueError after the load
+                if in_use:
+                    raise ValueError(in_use)
+        except ValueError as exc:
+            ap.error(str(exc))
+        reports = {}
+        for name, folder, out in zip(names, folders, outs):  # one model: its reports in --out; several: one folder each
+            reports[str(name)] = run_model(folder, out, args)
+        table = models_table(reports)
+        write_text_atomic(table, args.out / "models.md")
+        print(table)
 
 
 if __name__ == "__main__":

@@ -486,3 +486,26 @@ def test_the_split_audit_says_which_photos_it_could_not_audit(load_script, synth
         script.audit("syn_crack", tmp_path / "splits", tmp_path / "elsewhere", 4)
     with pytest.raises(FileNotFoundError, match="no split manifest"):
         script.audit("syn_crack", tmp_path / "nope", synthetic_datasets, 4)
+
+
+@pytest.mark.parametrize("lock, said", [(".benchmark.lock", "in use by another benchmark"),
+                                        (".evaluate.lock", "in use by another evaluation")])
+def test_a_benchmark_into_an_out_in_use_is_refused_before_the_model_loads(lock, said, load_script, tmp_path,
+                                                                          monkeypatch, capsys):
+    """Two benchmarks into one --out: evaluate's own lock ends before the benchmark writes report.json, bar.md and
+    side_by_side.md, so the second's evaluation ran beside the first's reports and the folder ended with a mix of
+    both; an evaluation writing there was a ValueError traceback after the model loaded."""
+    from filelock import FileLock
+
+    script = load_script("run_benchmark", "benchmarks")
+    monkeypatch.setattr(script, "run_model", lambda *a, **k: pytest.fail("the benchmark ran into a folder in use"))
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(sys, "argv", ["run_benchmark.py", "--model-path", "fast", "--out", str(out)])
+    with FileLock(str(out / lock), timeout=0):
+        with pytest.raises(SystemExit) as exc:
+            script.main()
+    assert exc.value.code == 2 and said in capsys.readouterr().err
+    monkeypatch.setattr(script, "run_model", lambda folder, out, args: _report(0.6, 0.5, 0.8, 0.7, 100.0, 20.0, 17.7))
+    script.main()  # once free, it runs
+    assert "| fast | 0.600 / 0.500 |" in (out / "models.md").read_text()
