@@ -31,6 +31,9 @@ def export(run: Path, dest: Path, ema: bool = False) -> dict:
             raise SystemExit(f"{need}: not found; RUN must be a drywallqa train output folder")
     if dest.resolve() == run.resolve():  # its best/ replaced by last.pt's weights: the run's chosen model lost
         raise SystemExit(f"DEST {dest} is the run itself, whose best/ would be replaced; give another folder")
+    if (dest / "last.pt").exists():  # another run: its best/ and metrics replaced by this run's
+        raise SystemExit(f"DEST {dest} holds a training run (its last.pt), whose best/ and metrics would be replaced; "
+                         "give a new folder (or an earlier export's)")
     try:
         check_writable_path(dest, folder=True)
     except ValueError as exc:

@@ -51,3 +51,18 @@ def test_a_last_pt_of_another_model_is_named_not_a_traceback(tmp_path, tiny_kwar
     with pytest.raises(SystemExit, match=r"last.pt does not hold weights of the model in .*best \(size mismatch"):
         export(run, tmp_path / "final")
     assert not (tmp_path / "final").exists()
+
+
+def test_dest_another_run_is_refused_an_earlier_export_replaced(tmp_path, tiny_kwargs, load_script):
+    """DEST naming another training run replaced its best/ (the model its trainer chose) and its metrics.csv with
+    this run's, without a word."""
+    export = load_script("export_checkpoint").export
+    run, other = _run(tmp_path / "run", tiny_kwargs, tiny_kwargs), _run(tmp_path / "other", tiny_kwargs, tiny_kwargs)
+    (other / "metrics.csv").write_text("epoch,loss\n1,0.9\n")
+    best = (other / "best" / "model.safetensors").read_bytes()
+    with pytest.raises(SystemExit, match="holds a training run"):
+        export(run, other)
+    assert (other / "best" / "model.safetensors").read_bytes() == best
+    assert (other / "metrics.csv").read_text() == "epoch,loss\n1,0.9\n"
+    export(run, tmp_path / "final")
+    assert export(run, tmp_path / "final", ema=False)["step"] == 3  # an earlier export: written again
