@@ -19,8 +19,8 @@ from pathlib import Path
 
 
 from drywallqa.engine.run_folder import read_checkpoint
-from drywallqa.models.base import PromptedSegmentationModel
-from drywallqa.utils.files import check_writable_path, write_atomic
+from drywallqa.models.base import PromptedSegmentationModel, is_drywallqa_model_dir
+from drywallqa.utils.files import check_replaceable_dir, check_writable_path, replace_dir, temp_dir, write_atomic
 
 
 def export(run: Path, dest: Path, ema: bool = False) -> dict:
@@ -34,8 +34,9 @@ def export(run: Path, dest: Path, ema: bool = False) -> dict:
     if (dest / "last.pt").exists():  # another run: its best/ and metrics replaced by this run's
         raise SystemExit(f"DEST {dest} holds a training run (its last.pt), whose best/ and metrics would be replaced; "
                          "give a new folder (or an earlier export's)")
-    try:
+    try:  # DEST/best is replaced whole: new, empty, or a model folder (an earlier export), never a folder of other files
         check_writable_path(dest, folder=True)
+        check_replaceable_dir(dest / "best", "the exported model", is_drywallqa_model_dir, run / "best")
     except ValueError as exc:
         raise SystemExit(f"DEST: {exc}") from None
     try:
@@ -58,10 +59,15 @@ def export(run: Path, dest: Path, ema: bool = False) -> dict:
     meta = json.loads((run / "best" / "config.json").read_text())
     extra = {k: v for k, v in meta.items() if k not in ("model_type", "config")}
     extra.update(epoch=state["epoch"], weights=f"{'EMA copy' if ema else 'final weights'} of {run / 'last.pt'} (step {state['step']})")
-    model.save_pretrained(dest / "best", extra=extra)
+    dest.mkdir(parents=True, exist_ok=True)
+    with temp_dir(dest, ".best-") as tmp:  # replaced whole: an earlier export's calibrations describe other weights
+        model.save_pretrained(tmp, extra=extra)
+        replace_dir(tmp, dest / "best")
     for name in ("train_files.json", "metrics.csv", "curves.png", "config.yaml"):
         if (run / name).is_file():
             write_atomic(dest / name, lambda tmp: shutil.copyfile(run / name, tmp))  # whole or not at all
+        elif (dest / name).is_file():  # an earlier export's, of another run
+            (dest / name).unlink()
     return {"step": state["step"], "epoch": state["epoch"]}
 
 

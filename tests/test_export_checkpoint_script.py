@@ -66,3 +66,29 @@ def test_dest_another_run_is_refused_an_earlier_export_replaced(tmp_path, tiny_k
     assert (other / "metrics.csv").read_text() == "epoch,loss\n1,0.9\n"
     export(run, tmp_path / "final")
     assert export(run, tmp_path / "final", ema=False)["step"] == 3  # an earlier export: written again
+
+
+def test_an_export_written_again_leaves_nothing_of_the_earlier_one(tmp_path, tiny_kwargs, load_script):
+    """Exported again into the same DEST (after more training, or from another run), DEST/best kept the earlier
+    export's other files (a confidence.json or prompt_gate.npz calibrated on the earlier weights, then read with the
+    new ones), and DEST the earlier run's curves.png beside this run's metrics."""
+    export = load_script("export_checkpoint").export
+    run = _run(tmp_path / "run", tiny_kwargs, tiny_kwargs)
+    dest = tmp_path / "final"
+    export(run, dest)
+    (dest / "best" / "confidence.json").write_text("{}")  # calibrate-confidence on the first export
+    (dest / "curves.png").write_bytes(b"an earlier run's")
+    export(run, dest)
+    assert sorted(p.name for p in (dest / "best").iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in dest.iterdir() if not p.name.startswith(".")) == ["best", "metrics.csv"]
+    assert PromptedSegmentationModel.from_pretrained(dest / "best") is not None
+
+
+def test_a_dest_whose_best_holds_other_files_is_refused_not_replaced(tmp_path, tiny_kwargs, load_script):
+    export = load_script("export_checkpoint").export
+    run = _run(tmp_path / "run", tiny_kwargs, tiny_kwargs)
+    (tmp_path / "mine" / "best").mkdir(parents=True)
+    (tmp_path / "mine" / "best" / "notes.txt").write_text("keep")
+    with pytest.raises(SystemExit, match="holds other files"):
+        export(run, tmp_path / "mine")
+    assert (tmp_path / "mine" / "best" / "notes.txt").read_text() == "keep"
