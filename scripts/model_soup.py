@@ -36,7 +36,8 @@ from drywallqa.engine.evaluator import build_eval_sets, evaluate_set
 from drywallqa.models.base import PromptedSegmentationModel, is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_writable_path, folder_lock, strict_json, write_atomic, write_text_atomic
+from drywallqa.utils.files import (check_replaceable_dir, check_writable_path, folder_lock, replace_dir, strict_json, temp_dir,
+                                   write_text_atomic)
 
 WEIGHTS = "model.safetensors"
 LOCK = ".model_soup.lock"  # in --out while a soup is made and scored there
@@ -103,10 +104,14 @@ def check_models(model_dirs, settings_dir) -> None:
 
 def write_model(weights: dict, settings_dir: Path, out: Path, aliases: dict | None = None) -> Path:
     """A model folder: ``weights`` (tied ones stored once: ``aliases``, as ``save_pretrained`` writes them) plus the
-    ``config.json`` of ``settings_dir``; each file written whole, the config last (it marks a model folder)."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / WEIGHTS, lambda tmp: save_file(weights, str(tmp), metadata={"aliases": json.dumps(aliases or {})}))
-    write_atomic(out / "config.json", lambda tmp: shutil.copyfile(Path(settings_dir) / "config.json", tmp))
+    ``config.json`` of ``settings_dir``; written beside and replaced whole, so nothing of an earlier soup stays (a
+    confidence.json calibrated on its weights)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with temp_dir(out.parent, f".{out.name}-") as tmp:
+        save_file(weights, str(tmp / WEIGHTS), metadata={"aliases": json.dumps(aliases or {})})
+        shutil.copyfile(Path(settings_dir) / "config.json", tmp / "config.json")
+        replace_dir(tmp, out)
     return out
 
 
@@ -150,6 +155,8 @@ def main():
         if (args.out / "soup").resolve() in {Path(d).resolve() for d in [*args.models, settings]}:
             raise ValueError(f"--out {args.out}: its soup/ is one of the models given, which the soup would replace "
                              "(and then be scored as that model); give another --out")
+        for source in dict.fromkeys([*args.models, settings]):  # OUT/soup is replaced whole: a model folder or new
+            check_replaceable_dir(args.out / "soup", "the soup", is_drywallqa_model_dir, source)
         soup = average_weights(args.models, mix)
     except (OSError, ValueError) as exc:
         ap.error(str(exc))

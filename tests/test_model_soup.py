@@ -131,3 +131,34 @@ def test_a_soup_written_unscored_removes_the_scores_of_the_soup_it_replaces(tmp_
     _soup_main(soup, monkeypatch, a, b, "--out", out, "--mix", "0.2,0.8", "--no-score")
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["notes.txt", "soup"]
     assert "it scored the soup this one replaced" in capsys.readouterr().err
+
+
+def test_a_new_soup_leaves_nothing_of_the_earlier_one(tmp_path, tiny_kwargs, load_script):
+    """A soup written over an earlier one kept the earlier folder's other files: a confidence.json calibrated on the
+    earlier soup's weights was read with the new ones."""
+    soup = load_script("model_soup")
+    a, b = _model(tmp_path, "a", 0, **tiny_kwargs), _model(tmp_path, "b", 1, **tiny_kwargs)
+    out = soup.write_model(soup.average_weights([a, b]), a, tmp_path / "soup")
+    (out / "confidence.json").write_text("{}")  # calibrate-confidence on the first soup
+    soup.write_model(soup.average_weights([a, b], [0.2, 0.8]), a, out)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert Segmenter.load(out).threshold == 0.4
+
+
+def test_an_out_whose_soup_folder_holds_other_files_or_a_model_is_refused(tmp_path, tiny_kwargs, load_script,
+                                                                          monkeypatch, capsys):
+    """OUT/soup is replaced whole: a folder there of other files (a training run), or holding one of the models, is
+    refused, not emptied."""
+    soup = load_script("model_soup")
+    a = _model(tmp_path, "a", 0, **tiny_kwargs)
+    b = _model(tmp_path / "out" / "soup", "b", 1, **tiny_kwargs)  # a model kept inside OUT/soup
+    with pytest.raises(SystemExit):
+        _soup_main(soup, monkeypatch, a, b, "--out", tmp_path / "out", "--no-score")
+    assert "/out/soup holds" in capsys.readouterr().err and (b / "model.safetensors").is_file()
+    run = tmp_path / "runs" / "soup"
+    run.mkdir(parents=True)
+    (run / "last.pt").write_bytes(b"a training run")
+    with pytest.raises(SystemExit):
+        _soup_main(soup, monkeypatch, a, _model(tmp_path, "c", 1, **tiny_kwargs), "--out", tmp_path / "runs", "--no-score")
+    assert "holds other files" in capsys.readouterr().err and (run / "last.pt").read_bytes() == b"a training run"
