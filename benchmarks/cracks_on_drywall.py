@@ -46,6 +46,10 @@ def main():
             check_split_manifest(dataset, args.splits_dir)
     except FileNotFoundError as exc:
         ap.error(f"--splits-dir: {exc}")
+    try:  # before the models load: no photo of a part read was a ValueError traceback after
+        pairs = transplant_pairs(args.part, args.splits_dir, limit=args.limit)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc} (were its photos read? the datasets folder: DRYWALLQA_DATASETS)") from None
     torch.set_num_threads(2)
     paths = args.model_path or [None]
     names = [p.name if p else "shipped" for p in paths]
@@ -55,8 +59,7 @@ def main():
         models = {name: Segmenter.load(p) for name, p in zip(names, paths)}
     except (OSError, ValueError, KeyError) as exc:  # a folder that is not there or no model's
         ap.error(f"--model-path: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}")
-    rows, shown = score_cracks_on_drywall(models, transplant_pairs(args.part, args.splits_dir, limit=args.limit),
-                                          examples=4)
+    rows, shown = score_cracks_on_drywall(models, pairs, examples=4)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(strict_json({"part": args.part, "sigma_fraction": SIGMA_FRACTION, "rows": rows}),
                       args.out / "cracks_on_drywall.json")

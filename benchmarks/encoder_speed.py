@@ -93,6 +93,8 @@ def main() -> None:
         ap.error(f"--out: {exc}")
     torch.set_num_threads(args.threads)
     paths = [s.image_path for s in load_split("cracks", "valid")[0][: args.images]]
+    if not paths:  # a StatisticsError traceback once every model was built
+        raise SystemExit("error: no published valid photo of cracks was read (the datasets folder: DRYWALLQA_DATASETS)")
     shipped = Segmenter.load()
     candidates = {"shipped fast (scratch @512)": ((lambda p: shipped.predict(p, ["segment crack"])), shipped.num_parameters())}
     for recipe in RECIPES:

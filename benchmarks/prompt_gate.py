@@ -119,6 +119,10 @@ def main() -> None:
     except ValueError as exc:
         ap.error(f"--out: {exc}")
     torch.set_num_threads(args.threads)
+    empty = [ds for ds in DATASETS if not load_split(ds, "valid")[0]]
+    if empty:  # a report of 0 images and NaN scores was written
+        raise SystemExit(f"error: no published valid photo of {' or '.join(empty)} was read (the datasets folder: "
+                         "DRYWALLQA_DATASETS)")
     try:  # before the run: a folder that is not there or no model's
         Segmenter.load(args.model_path)
     except (OSError, ValueError, KeyError) as exc:

@@ -398,9 +398,11 @@ def test_benchmarks_name_a_model_path_that_is_no_model(name, load_script, tmp_pa
     script = load_script(name, "benchmarks")
     if name == "large_photos":
         monkeypatch.setattr(script, "load_split", lambda dataset, split: ([object()] * 9, []))
-    for attr in ("run_model", "run", "transplant_pairs", "run_modes"):  # nothing may run before the check
+    for attr in ("run_model", "run", "score_cracks_on_drywall", "run_modes"):  # nothing may run before the check
         if hasattr(script, attr):
             monkeypatch.setattr(script, attr, lambda *a, **k: pytest.fail("the run began before --model-path was checked"))
+    if name == "cracks_on_drywall":  # its photos are read first
+        monkeypatch.setattr(script, "transplant_pairs", lambda *a, **k: [])
     for model in (tmp_path / "nope", tmp_path):
         extra = ["--model-path", "fast"] if name == "run_benchmark" else []  # a good one first
         monkeypatch.setattr(sys, "argv", [f"{name}.py", *extra, "--model-path", str(model), "--out", str(tmp_path / "o")])
@@ -509,3 +511,19 @@ def test_a_benchmark_into_an_out_in_use_is_refused_before_the_model_loads(lock, 
     monkeypatch.setattr(script, "run_model", lambda folder, out, args: _report(0.6, 0.5, 0.8, 0.7, 100.0, 20.0, 17.7))
     script.main()  # once free, it runs
     assert "| fast | 0.600 / 0.500 |" in (out / "models.md").read_text()
+
+
+@pytest.mark.parametrize("name", ["prompt_gate", "encoder_speed", "cracks_on_drywall"])
+def test_benchmarks_with_no_photo_read_say_so_before_the_models_load(name, load_script, tmp_path, monkeypatch, capsys):
+    """With no photo read (a wrong DRYWALLQA_DATASETS), prompt_gate wrote a report of 0 images and NaN scores,
+    encoder_speed stopped in a StatisticsError and cracks_on_drywall in a ValueError traceback, once the models had
+    loaded."""
+    script = load_script(name, "benchmarks")
+    monkeypatch.setenv("DRYWALLQA_DATASETS", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(script.Segmenter, "load", lambda *a, **k: pytest.fail("the models loaded with no photo to run"))
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as exc:
+        script.main()
+    said = str(exc.value.code)
+    assert said.startswith("error: no ") and "DRYWALLQA_DATASETS" in said, said
+    assert not (tmp_path / "o").exists()
