@@ -101,8 +101,11 @@ def side_by_side(report: dict) -> str:
 def run_model(model_dir: Path, out: Path, args) -> dict:
     """The full benchmark of one model folder into ``out``: report, bar, side-by-side table; returns the report."""
     seg = Segmenter.load(model_dir)
-    report = evaluate(seg, out, splits_dir=args.splits_dir, speed_images=args.speed_images, model_dir=model_dir,
-                      limit=args.limit)
+    try:
+        report = evaluate(seg, out, splits_dir=args.splits_dir, speed_images=args.speed_images, model_dir=model_dir,
+                          limit=args.limit)
+    except (FileNotFoundError, KeyError, ValueError) as exc:  # nothing to score (no photo read), a damaged manifest
+        raise SystemExit(f"error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}") from None
     # the same speed measurement with the ONNX graphs run by onnxruntime, and their parity
     from drywallqa.export.onnx import export_onnx
 

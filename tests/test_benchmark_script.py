@@ -527,3 +527,14 @@ def test_benchmarks_with_no_photo_read_say_so_before_the_models_load(name, load_
     said = str(exc.value.code)
     assert said.startswith("error: no ") and "DRYWALLQA_DATASETS" in said, said
     assert not (tmp_path / "o").exists()
+
+
+def test_a_benchmark_with_nothing_to_score_says_so(load_script, tmp_path, monkeypatch):
+    """No photo read (a wrong DRYWALLQA_DATASETS): evaluate's NothingToScoreError was a traceback."""
+    script = load_script("run_benchmark", "benchmarks")
+    monkeypatch.setenv("DRYWALLQA_DATASETS", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(script.Segmenter, "load", lambda *a, **k: object())
+    monkeypatch.setattr(sys, "argv", ["run_benchmark.py", "--model-path", "fast", "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as exc:
+        script.main()
+    assert str(exc.value.code).startswith("error: published valid split of 'cracks': no image could be read")
