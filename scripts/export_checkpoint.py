@@ -49,7 +49,10 @@ def export(run: Path, dest: Path, ema: bool = False) -> dict:
         weights = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
     else:
         weights = state["model"]
-    model = PromptedSegmentationModel.from_pretrained(run / "best")  # any registered model type
+    try:
+        model = PromptedSegmentationModel.from_pretrained(run / "best")  # any registered model type
+    except (OSError, ValueError, KeyError) as exc:  # a damaged best/ (its config.json, its weights)
+        raise SystemExit(f"{run / 'best'} cannot be loaded: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}") from None
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:  # missing keys, other shapes: last.pt is not of the model in best/

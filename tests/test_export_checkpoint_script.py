@@ -92,3 +92,12 @@ def test_a_dest_whose_best_holds_other_files_is_refused_not_replaced(tmp_path, t
     with pytest.raises(SystemExit, match="holds other files"):
         export(run, tmp_path / "mine")
     assert (tmp_path / "mine" / "best" / "notes.txt").read_text() == "keep"
+
+
+def test_a_damaged_best_is_named_not_a_traceback(tmp_path, tiny_kwargs, load_script):
+    """A run whose best/config.json is no model's (or whose weights are damaged) was a ValueError traceback."""
+    export = load_script("export_checkpoint").export
+    run = _run(tmp_path / "run", tiny_kwargs, tiny_kwargs)
+    (run / "best" / "config.json").write_text("{}")
+    with pytest.raises(SystemExit, match="best cannot be loaded: .*not a drywallqa model config"):
+        export(run, tmp_path / "final")
