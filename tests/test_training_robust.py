@@ -206,6 +206,15 @@ def test_resume_onto_weights_of_another_architecture_is_named_before_the_data(sy
         trainer.train(resume=True)
 
 
+def test_resume_without_a_checkpoint_is_named_before_the_data(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    """--resume into a folder with no last.pt (a misspelt --out) decoded every training photo before saying so."""
+    trainer = Trainer(_config(synthetic_datasets, syn_splits, tmp_path / "runx", tiny_kwargs), progress=False)
+    trainer.build_data = lambda: pytest.fail("the data were read first")
+    with pytest.raises(FileNotFoundError, match="--resume: no checkpoint at"):
+        trainer.train(resume=True)
+    assert not (tmp_path / "runx").exists()
+
+
 @pytest.mark.parametrize("override, words", [
     ("model_config.head_dim=-1", "model_config.*head_dim must be a whole number"),
     ("model_config.encoder_channels=[0,0,0,0,0]", "model_config.*encoder_channels must be 5 whole numbers"),

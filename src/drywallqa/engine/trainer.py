@@ -638,11 +638,19 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * o.epochs
         self.scheduler_step()
         if resume:
-            last = self.out / "last.pt"
-            if not last.is_file():  # or a folder there: said so
-                why = why_not(last, folder=False)
-                raise FileNotFoundError(f"--resume: no checkpoint at {last}" + ("" if why == "not found" else f" ({why})"))
-            self.load_checkpoint(last, state)
+            self.load_checkpoint(self.out / "last.pt", state if state is not None else self.read_last())
+
+    def read_last(self) -> dict:
+        """The state in ``output_dir/last.pt``, what ``--resume`` continues (:func:`read_checkpoint`).
+
+        Raises:
+            FileNotFoundError: no checkpoint there (or a folder in its place: said so).
+        """
+        last = self.out / "last.pt"
+        if not last.is_file():
+            why = why_not(last, folder=False)
+            raise FileNotFoundError(f"--resume: no checkpoint at {last}" + ("" if why == "not found" else f" ({why})"))
+        return read_checkpoint(last, "cpu")
 
     def _epoch_loader(self, epoch: int, skip_batches: int) -> DataLoader:
         order = np.random.default_rng(self.config.seed * 1000 + epoch).permutation(len(self.train_set))
@@ -681,8 +689,8 @@ class Trainer:
         if overwrite and not resume:
             self.check_not_inside_run()
         state = None
-        if resume and (self.out / "last.pt").is_file():  # a checkpoint it cannot continue: said before the data load
-            state = read_checkpoint(self.out / "last.pt", "cpu")
+        if resume:  # no checkpoint, or one it cannot continue: said before the data load (a misspelt --out decoded
+            state = self.read_last()  # every training photo first)
             self.check_resumable(state, self.out / "last.pt")
         self.build_data()
         self.setup(resume, state)
