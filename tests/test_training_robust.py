@@ -362,6 +362,7 @@ def test_a_second_ctrl_c_during_the_save_waits_for_it(synthetic_datasets, syn_sp
     ("init_from=", "no value; write init_from=null"), ("distill.teacher=  ", "no value"),
     ("text_encoder=''", "text_encoder must name a model folder"), ("init_from=' '", "init_from must name"),
     ("train_only=[1]", "train_only must be a list"), ("train_only=[null]", "train_only must be a list"),
+    ("train_only=[]", "train_only .. names no parameter"),
     ("threads=100000", "threads must be at most 1024"),
     ("data.num_workers=100000", "data.num_workers must be at most 256"),
     ("data.composite_ratio=1", "data.composite_ratio 1 transplants the items of data.composite_pairs")])
@@ -371,6 +372,16 @@ def test_settings_that_crashed_or_did_nothing_are_named(override, words):
     without a step; a transplant ratio without pairs made no transplant."""
     with pytest.raises(ValueError, match=words):
         TrainConfig().with_overrides([override]).validate()
+
+
+def test_a_train_only_prefix_that_matches_nothing_is_named_before_the_data(synthetic_datasets, syn_splits, tmp_path,
+                                                                          tiny_kwargs):
+    """A misspelt prefix among others (``[head, blokcs]``) left those parameters frozen without a word; one alone was
+    named only once every training photo had been decoded."""
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs, train_only=["head", "blokcs"])
+    with pytest.raises(ValueError, match=r"train_only \['head', 'blokcs'\]: 'blokcs' matches no parameter .*'blocks'"):
+        Trainer(cfg, progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_transplants_are_still_turned_off_by_a_ratio_of_0():

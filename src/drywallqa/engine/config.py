@@ -267,6 +267,9 @@ class TrainConfig:
         if self.train_only is not None and not all(isinstance(p, str) and p.strip() for p in self.train_only):
             raise ValueError(f"train_only must be a list of parameter-name prefixes such as [refine], got "
                              f"{_shown(self.train_only)}")
+        if self.train_only == []:  # trained every parameter, without a word
+            raise ValueError("train_only [] names no parameter to train: list prefixes such as [refine], or null (or "
+                             "leave it out) to train them all")
         for key, value, low, high in (("data.cache_size", d.cache_size, 32, MAX_CACHE_SIZE),
                                       ("seed", self.seed, 0, 2**32 - 1)):  # numpy's seeds: 0 .. 2**32 - 1
             if not low <= value <= high:

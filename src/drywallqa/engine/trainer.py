@@ -196,6 +196,8 @@ class Trainer:
             raise ValueError(f"the model takes prompt vectors of {text_dim} numbers (model_config.text_dim, or the "
                              f"init_from model's), and text_encoder {config.text_encoder!r} gives "
                              f"{self.text_embeddings.shape[1]}: give them the same size")  # (was a matmul error later)
+        if config.train_only:  # a misspelt prefix: named before the photos are decoded
+            self.check_train_only(config.train_only)
         self.image_size = self.model.config.image_size
         self.loss_fn = CombinedLoss(config.loss)
         self.teacher, self.teacher_embeddings = self.build_teacher()
@@ -607,15 +609,27 @@ class Trainer:
         def chosen(name: str) -> bool:
             return any(name.startswith(prefix) for prefix in prefixes)
 
+        self.check_train_only(prefixes)
         trainable = [p for n, p in self.model.named_parameters() if chosen(n)]
-        if not trainable:
-            names = sorted({n.split(".")[0] for n, _ in self.model.named_parameters()})
-            raise ValueError(f"train_only {list(prefixes)} matches no parameter of the model; its modules: {names}")
         for n, p in self.model.named_parameters():
             p.requires_grad_(chosen(n))
         self.frozen_norms = [m for n, m in self.model.named_modules()
                              if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not chosen(n)]
         return trainable
+
+    def check_train_only(self, prefixes) -> None:
+        """Each of the ``train_only`` prefixes names parameters of the model (a misspelt one among others left what it
+        meant frozen, without a word).
+
+        Raises:
+            ValueError: naming the prefixes that match nothing and the model's modules.
+        """
+        names = [n for n, _ in self.model.named_parameters()]
+        unmatched = [p for p in prefixes if not any(n.startswith(p) for n in names)]
+        if unmatched:
+            modules = sorted({n.split(".")[0] for n in names})
+            raise ValueError(f"train_only {list(prefixes)}: {', '.join(map(repr, unmatched))} matches no parameter of "
+                             f"the model; its modules: {modules}")
 
     def setup(self, resume: bool = False, state: dict | None = None) -> None:
         """The optimiser (and EMA copy) for the model; with ``resume``, the run continued from ``last.pt`` (its
