@@ -450,3 +450,30 @@ def test_the_sweep_times_a_single_prompt_without_an_extra_prompt_cost(tiny_model
     with pytest.raises(Validated):  # within the budget, then validated
         shipping.select(tiny_model_dir, validator, photos, scales=((64,),), tta=(False,), budget_first_ms=1e9,
                         budget_extra_ms=1e9, prompts=("segment crack",), report=lambda *_: None)
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda best: (best / "config.json").write_text("{cut"), "config.json is damaged, not JSON text"),
+    (lambda best: (best / "model.safetensors").unlink(), "no model.safetensors"),
+    (lambda best: (best / "model.safetensors").write_bytes(b"\0" * 100), "model.safetensors is damaged")])
+def test_ship_of_a_run_whose_best_is_damaged_names_the_run_s_best_before_any_work(tiny_model_dir, synthetic_datasets,
+                                                                                  tmp_path, monkeypatch, damage, words):
+    """A run whose best/config.json was damaged was "neither a drywallqa model folder nor a training run with best/";
+    one whose weights were missing or damaged was named by the temporary copy ship reads (gone by then), after the
+    val photos were read, exit 1 for damaged weights."""
+    from typer.testing import CliRunner
+
+    import drywallqa.engine.shipping as shipping
+    from conftest import says
+    from drywallqa.cli import app
+
+    monkeypatch.setattr(shipping.Validator, "from_parts", lambda *a, **k: pytest.fail("the sweep began"))
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "best")
+    (run / "metrics.csv").write_text("epoch,val_score\n1,0.5\n")
+    damage(run / "best")
+    res = CliRunner().invoke(app, ["ship", str(run), "--out", str(tmp_path / "out"), "-d", "syn_crack", "-d", "syn_tape"])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+    assert says(res.output, "Invalid value for SOURCE", str(run / "best"), words), res.output
+    assert ".source." not in res.output and not any(".source." in p.name for p in tmp_path.iterdir())
+    assert not (tmp_path / "out").exists()

@@ -80,8 +80,9 @@ def model_folder(source: str | Path) -> Path:
                                     "from (and its export is made again from the shipped folder)")
         if is_drywallqa_model_dir(folder):
             return folder
-    if (source / "config.json").is_file():  # a model folder that is damaged: why, not only what it is not
-        raise FileNotFoundError(not_a_model_folder(source))
+    for folder in (source, source / "best"):  # a model folder, or a run's best/, that is damaged: why, not only what
+        if (folder / "config.json").is_file():  # it is not (a run's was "neither a model folder nor a training run")
+            raise FileNotFoundError(not_a_model_folder(folder))
     raise FileNotFoundError(f"{source}: neither a drywallqa model folder nor a training run with best/")
 
 
@@ -322,6 +323,10 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
             dest.parent.mkdir(parents=True, exist_ok=True)  # the sweep, the weights written and their record all of one
             frozen = stack.enter_context(temp_dir(dest.parent, f".{dest.name}.source."))  # epoch, copied first
             epoch = snapshot_run(run_dir, frozen)
+            try:  # weights missing or damaged: said now, of the run's best/ (not of the copy, gone when it is read)
+                check_source_loads(frozen / "best", gate=False, confidence=False)
+            except ValueError as exc:
+                raise ShipRefused(str(exc).replace(str(frozen / "best"), str(model_dir)), "SOURCE") from None
             if run_in_use(run_dir):
                 report(f"{run_dir} is still training: its best/ as it is now (epoch {epoch}) is shipped")
             model_dir, run_dir = frozen / "best", frozen
