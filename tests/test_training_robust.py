@@ -363,6 +363,8 @@ def test_a_second_ctrl_c_during_the_save_waits_for_it(synthetic_datasets, syn_sp
     ("text_encoder=''", "text_encoder must name a model folder"), ("init_from=' '", "init_from must name"),
     ("train_only=[1]", "train_only must be a list"), ("train_only=[null]", "train_only must be a list"),
     ("train_only=[]", "train_only .. names no parameter"),
+    ("data.exclude_published=[vaild, test]", "data.exclude_published names 'vaild', which is no published split"),
+    ("data.exclude_published=[1]", "data.exclude_published must be a list of published split names"),
     ("threads=100000", "threads must be at most 1024"),
     ("data.num_workers=100000", "data.num_workers must be at most 256"),
     ("data.composite_ratio=1", "data.composite_ratio 1 transplants the items of data.composite_pairs")])
@@ -386,6 +388,19 @@ def test_a_train_only_prefix_that_matches_nothing_is_named_before_the_data(synth
 
 def test_transplants_are_still_turned_off_by_a_ratio_of_0():
     TrainConfig().with_overrides(["data.composite_pairs=[[cracks, taping]]", "data.composite_ratio=0"]).validate()
+
+
+def test_exclude_published_names_a_split_no_dataset_has_before_the_data_and_keeps_the_defaults(
+        synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    """A misspelt ``vaild`` left nothing out: the published valid photos were trained on, without a word. The default
+    names stay valid for datasets without published splits of those names (syn_*: train and valid only)."""
+    TrainConfig().with_overrides(["data.exclude_published=[]"]).validate()  # nothing left out, on purpose
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    assert cfg.data.exclude_published == ["valid", "test"]
+    Trainer(cfg, progress=False)
+    cfg.data.exclude_published = ["valid", "tset"]
+    with pytest.raises(ValueError, match=r"'tset', which is no published split of data.datasets .*\(theirs: train, valid\)"):
+        Trainer(cfg, progress=False)
 
 
 def test_a_text_encoder_of_another_size_than_the_model_takes_is_named(synthetic_datasets, syn_splits, tmp_path,

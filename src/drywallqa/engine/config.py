@@ -93,11 +93,13 @@ SECTIONS = ("data", "optim", "loss", "distill")  # the config's nested sections,
 def check_dataset_names(data: "DataConfig", names: list[str]) -> None:
     """``data.dataset_repeats`` names datasets (a misspelt name would weigh nothing, silently; a registered dataset
     this run does not train on weighs nothing in it: ``data.datasets=[cracks]`` on a config repeating taping), and
-    ``data.composite_pairs`` datasets of ``names`` (those of ``data.datasets``).
+    ``data.composite_pairs`` datasets of ``names`` (those of ``data.datasets``), and ``data.exclude_published``
+    published splits of them (a misspelt ``vaild`` left out nothing: the published valid photos were trained on, without
+    a word); the default names are taken whatever the datasets (one of your own may have no published split).
 
     Raises:
         ValueError: naming the key, the name and the datasets."""
-    from ..data.registry import list_datasets
+    from ..data.registry import get_dataset_config, list_datasets
 
     registered = list_datasets()
     unknown = [n for n in data.dataset_repeats if n not in names and n not in registered]
@@ -107,6 +109,12 @@ def check_dataset_names(data: "DataConfig", names: list[str]) -> None:
     unknown = [n for pair in data.composite_pairs for n in pair if n not in names]
     if unknown:
         raise ValueError(f"data.composite_pairs names {unknown[0]!r}, which is not one of data.datasets {names}")
+    splits = sorted({s for n in names for s in get_dataset_config(n).splits})
+    unknown = [s for s in data.exclude_published if s not in splits and s not in DataConfig().exclude_published]
+    if unknown:
+        raise ValueError(f"data.exclude_published names {unknown[0]!r}, which is no published split of data.datasets "
+                         f"{names} (theirs: {', '.join(splits)}): it would leave nothing out, and the split meant would "
+                         "be trained on")
 
 
 def _accepts(hint, value):
@@ -217,6 +225,9 @@ class TrainConfig:
         if not d.datasets or not all(isinstance(x, str) and x.strip() for x in d.datasets):
             raise ValueError(f"data.datasets must be a list of dataset names or YAML files, got {_shown(d.datasets)}")
         training_datasets(d.datasets, resolve=str)  # the entries as written: no file read yet
+        if not all(isinstance(x, str) and x.strip() for x in d.exclude_published):
+            raise ValueError(f"data.exclude_published must be a list of published split names such as [valid, test], "
+                             f"got {_shown(d.exclude_published)}")
         if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
                    for k, v in d.dataset_repeats.items()):
             raise ValueError(f"data.dataset_repeats must map dataset names to whole numbers of at least 1, got {_shown(d.dataset_repeats)}")
