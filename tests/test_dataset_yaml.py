@@ -213,6 +213,7 @@ def test_unreadable_data_and_damaged_manifests_are_clean_errors(my_cracks, tiny_
 
 
 @pytest.mark.parametrize("prompts, words", [(["segment crack", "segment crack"], "listed twice"),
+                                            (["segment crack", "Segment  Crack"], "listed twice .case and spacing aside"),
                                             (["\u200b"], "visible character"), (["x" * 301], "at most 300")])
 def test_prompts_that_cannot_be_asked_are_refused_at_load(tmp_path, synthetic_datasets, prompts, words):
     path = tmp_path / "bad.yaml"

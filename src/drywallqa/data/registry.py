@@ -212,15 +212,17 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         raise ValueError(f"{path}: folder must be a path, got {d['folder']!r}")
     if d.get("splits") is not None and not isinstance(d["splits"], dict):
         raise ValueError(f"{path}: splits must map split names to {{kind, folder}}, got {d['splits']!r}")
-    from ..text.prompts import check_prompt  # the rules every prompt that is asked meets
+    from ..text.prompts import check_prompt, normal_form  # the rules every prompt that is asked meets
 
     prompts = d["prompts"] if isinstance(d["prompts"], list) else [d["prompts"]]
     try:
         prompts = [check_prompt(x) for x in prompts]
     except ValueError as exc:
         raise ValueError(f"{path}: prompts: {exc}") from None
-    if len(set(prompts)) < len(prompts):
-        raise ValueError(f"{path}: prompts are listed twice: {sorted({x for x in prompts if prompts.count(x) > 1})}")
+    forms = [normal_form(x) for x in prompts]  # "Segment  Crack" is "segment crack" to a segmenter: trained twice
+    if len(set(forms)) < len(forms):
+        raise ValueError(f"{path}: prompts are listed twice (case and spacing aside): "
+                         f"{[x for x, f in zip(prompts, forms) if forms.count(f) > 1]}")
     label_shape = d.get("label_shape", "region")
     if label_shape not in LABEL_SHAPES:
         raise ValueError(f"{path}: label_shape must be one of {LABEL_SHAPES}, got {label_shape!r}")
