@@ -189,3 +189,19 @@ def test_a_setting_given_twice_on_the_command_line_is_refused(tmp_path, args, wo
                              terminal_width=300)
     said = " ".join(res.output.replace("│", " ").split())
     assert res.exit_code == 2 and words in said, res.output
+
+
+def test_a_leading_tilde_in_a_config_path_is_the_home_folder(tmp_path, monkeypatch):
+    """``output_dir: ~/runs/x`` wrote its run into a folder named "~" in the working one (and ``splits_dir: ~/splits``
+    was "no split manifest" beside manifests that were there), where ``--model-path ~/m`` is the home folder's."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "c.yaml"
+    config.write_text("output_dir: ~/runs/x\ninit_from: ~/start\ndata:\n  datasets: [~/mine.dataset.yaml, cracks]\n"
+                      "  splits_dir: ~/splits\n  cache_dir: ~/cache\n  datasets_dir: ~/datasets\ndistill: {teacher: ~/t}\n")
+    cfg = TrainConfig.from_yaml(config)
+    assert cfg.output_dir == str(tmp_path / "runs" / "x") and cfg.init_from == str(tmp_path / "start")
+    assert cfg.data.datasets == [str(tmp_path / "mine.dataset.yaml"), "cracks"]
+    assert (cfg.data.splits_dir, cfg.data.cache_dir, cfg.data.datasets_dir, cfg.distill.teacher) == tuple(
+        str(tmp_path / n) for n in ("splits", "cache", "datasets", "t"))
+    assert TrainConfig().with_overrides(["data.cache_dir=~/c"]).data.cache_dir == str(tmp_path / "c")
+    assert TrainConfig().with_overrides(["init_from=fast"]).init_from == "fast"  # a shipped name stays a name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import reprlib
 import types
@@ -117,6 +118,12 @@ def check_dataset_names(data: "DataConfig", names: list[str]) -> None:
                          "be trained on")
 
 
+def _home(value):
+    """A path as a config writes it, a leading ``~`` the home folder (``output_dir: ~/runs/x`` wrote its run into a
+    folder named "~" in the working one); anything else as it is."""
+    return os.path.expanduser(value) if isinstance(value, str) and value.startswith("~") else value
+
+
 def _accepts(hint, value):
     """``(ok, value)``: whether ``value`` is of the declared type ``hint``, and the value to keep (``5e-4`` text
     from YAML 1.1 as a float)."""
@@ -224,6 +231,10 @@ class TrainConfig:
         d = self.data
         if not d.datasets or not all(isinstance(x, str) and x.strip() for x in d.datasets):
             raise ValueError(f"data.datasets must be a list of dataset names or YAML files, got {_shown(d.datasets)}")
+        d.datasets = [_home(x) for x in d.datasets]  # the paths: a dataset's name never starts with "~"
+        d.datasets_dir, d.splits_dir, d.cache_dir = _home(d.datasets_dir), _home(d.splits_dir), _home(d.cache_dir)
+        self.output_dir, self.init_from, self.distill.teacher = map(_home, (self.output_dir, self.init_from,
+                                                                             self.distill.teacher))
         training_datasets(d.datasets, resolve=str)  # the entries as written: no file read yet
         if not all(isinstance(x, str) and x.strip() for x in d.exclude_published):
             raise ValueError(f"data.exclude_published must be a list of published split names such as [valid, test], "
