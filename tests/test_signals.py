@@ -164,3 +164,17 @@ else:
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_deprecated_package_name_warns_at_the_readers_line_under_the_default_filters():
+    """With the package's names loaded on first use, the deprecation warning of `drywallqa.EmbeddedSegmenter` was
+    attributed to drywallqa/__init__.py, and Python's default filters (DeprecationWarning shown for __main__ only)
+    hid it from the script that read the name."""
+    import subprocess
+    import sys
+
+    code = "import drywallqa\nx = drywallqa.EmbeddedSegmenter\n"
+    done = subprocess.run([sys.executable, "-W", "default::DeprecationWarning:__main__", "-c", code],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "<string>:2: DeprecationWarning: drywallqa.EmbeddedSegmenter is deprecated" in done.stderr, done.stderr
