@@ -198,6 +198,23 @@ def test_of_two_photos_of_one_stem_a_damaged_first_one_does_not_take_the_stem(ti
     assert [(p, "same file stem" in why) for p, why in summary.failed] == [(str(tmp_path / "in" / "IMG_1.jpg"), True)]
 
 
+def test_of_two_photos_of_one_stem_a_copy_cut_short_past_its_header_does_not_take_the_stem(tiny_model_dir, tmp_path):
+    """A JPEG copy stopped halfway (its header whole, its data cut short) opened as an image, took the stem and then
+    failed as it was read: the PNG beside it failed as "same file stem", nothing was segmented."""
+    import io
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    whole = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(whole, format="JPEG")
+    (tmp_path / "in" / "IMG_1.jpg").write_bytes(whole.getvalue()[:len(whole.getvalue()) // 2])
+    Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(tmp_path / "in" / "IMG_1.png")
+    summary = predict_paths(Segmenter.load(tiny_model_dir), [tmp_path / "in"], ["segment crack"], tmp_path / "out",
+                            progress=False)
+    assert summary.done == [str(tmp_path / "in" / "IMG_1.png")]
+    assert [(p, "same file stem" in why) for p, why in summary.failed] == [(str(tmp_path / "in" / "IMG_1.jpg"), True)]
+
+
 def test_inputs_of_one_stem_listed_in_another_order_keep_the_photo_done_before(tiny_model_dir, tmp_path):
     """day1/IMG_1 done by a job of ``day1 day2``; the same job as ``day2 day1`` named day1/IMG_1 failed ("another
     input has the same stem") while results.json still listed its results: one photo both done and failed. Now the
