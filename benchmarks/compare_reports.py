@@ -26,7 +26,7 @@ import numpy as np
 
 from drywallqa.data.sample import source_group
 from drywallqa.metrics import bootstrap_ci
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import cell_text, check_writable_path, strict_json, write_text_atomic
 
 COLUMNS = ("split", "dataset", "prompt", "image", "iou")  # of per_image.csv that the comparison reads
 
@@ -63,7 +63,8 @@ def read_ious(report_dir: Path) -> dict[tuple[str, str, str], dict[str, float]]:
                     iou = math.nan
                 if not 0 <= iou <= 1:
                     raise SystemExit(f"{where}: iou {row['iou'][:30]!r} is not a number in [0, 1]")
-                key = (row["split"], row["dataset"], row["prompt"])
+                row.update({c: cell_text(row[c]) for c in ("split", "dataset", "prompt", "image")})  # as evaluate
+                key = (row["split"], row["dataset"], row["prompt"])  # named them ('-x' is guarded in the file)
                 if (*key, row["image"]) in first_line:  # the later line silently won
                     raise SystemExit(f"{where}: {row['image'][:200]} is listed again for {key[0]} / {key[1]} / "
                                      f"{key[2]!r} (first on line {first_line[(*key, row['image'])]}); one line per "

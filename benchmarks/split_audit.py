@@ -34,7 +34,7 @@ from drywallqa.data.grouping import (GROUP_LEFT_OUT, GroupSplit, _dihedral, _Fea
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import source_group
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import cell_text, check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import ImageReadError, read_image
 
 VOTE_SIDE, VOTE_FEATURES, VOTE_DISTANCE, MIN_VOTES = 384, 500, 48, 10
@@ -132,6 +132,8 @@ def read_per_image(path: Path) -> list[dict]:
                 raise ValueError(f"{path}: no column {', '.join(missing)}; give an evaluate run's per_image.csv")
             rows = []
             for row in reader:
+                row.update({c: cell_text(row[c]) for c in ("split", "dataset", "prompt", "image")
+                            if row[c] is not None})
                 try:
                     row["iou"] = float(row["iou"])
                 except (TypeError, ValueError):

@@ -538,3 +538,19 @@ def test_a_benchmark_with_nothing_to_score_says_so(load_script, tmp_path, monkey
     with pytest.raises(SystemExit) as exc:
         script.main()
     assert str(exc.value.code).startswith("error: published valid split of 'cracks': no image could be read")
+
+
+def test_per_image_readers_take_the_names_evaluate_wrote_before_guarding_them_for_spreadsheets(load_script, tmp_path):
+    """per_image.csv starts a text cell a spreadsheet would run as a formula with an apostrophe (a dataset named '-x',
+    a prompt '=...'); split_audit --per-image then matched no row of the dataset ('-x' against "'-x": scores over 0
+    photos, without a word), and compare_reports named the dataset "'-x"."""
+    from drywallqa.engine.evaluator import PER_IMAGE_KEYS
+    from drywallqa.utils.files import write_csv_atomic
+
+    rows = [{"split": "group-clean test", "dataset": "-x", "image": f"/photos/{n}.jpg", "prompt": "=segment crack",
+             "iou": 0.5} for n in range(2)]
+    write_csv_atomic(rows, list(PER_IMAGE_KEYS), tmp_path / "per_image.csv")
+    read = load_script("split_audit", "benchmarks").read_per_image(tmp_path / "per_image.csv")
+    assert [(r["dataset"], r["prompt"]) for r in read] == [("-x", "=segment crack")] * 2
+    ious = load_script("compare_reports", "benchmarks").read_ious(tmp_path)
+    assert list(ious) == [("group-clean test", "-x", "=segment crack")]

@@ -262,6 +262,13 @@ def spreadsheet_cell(value):
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
+def cell_text(value: str) -> str:
+    """A text cell of a table :func:`write_csv_atomic` wrote, as it was before :func:`spreadsheet_cell` guarded it
+    (``'-x`` -> ``-x``): for the tools that read such a table back (a dataset ``-x`` of per_image.csv matched no
+    name)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+
+
 def write_csv_atomic(rows: list[dict], fieldnames: list[str], path: str | Path) -> Path:
     """``rows`` as a CSV table with a header (UTF-8; a file name's bytes that are no UTF-8 as they are on disk, as
     :func:`write_text_atomic` writes them; a text cell a spreadsheet would run as a formula starts with an apostrophe:
