@@ -83,3 +83,18 @@ def test_loading_the_local_text_encoder_draws_no_bar_and_leaves_transformers_bar
     TextEncoder(cache_dir=False).encode(["segment crack"])
     assert "Loading weights" not in capsys.readouterr().err
     assert hf_logging.is_progress_bar_enabled()
+
+
+def test_a_bar_inside_another_in_a_log_writes_no_line_per_redraw(monkeypatch):
+    """A bar opened while another was (tqdm gives it position 1) moved down to its row with a newline at each redraw,
+    and each newline wrote the state before it as a line: one line per redraw, the 30 s interval undone."""
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    outer = progress_bar(total=2, desc="outer", mininterval=0)
+    for _ in progress_bar(range(50), desc="inner", mininterval=0):
+        pass
+    outer.update(2)
+    outer.close()
+    lines = log.getvalue().splitlines()
+    assert sum(line.startswith("inner") for line in lines) <= 2, lines  # its first state and its last
+    assert "\r" not in log.getvalue()

@@ -73,4 +73,7 @@ def progress_bar(iterable=None, **kwargs) -> tqdm:
     (:class:`LogLines`)."""
     if not kwargs.get("disable") and "file" not in kwargs and not is_terminal(sys.stderr):
         kwargs["file"] = LogLines(sys.stderr)
+        # each bar its own lines: a bar opened inside another (tqdm's position 1) moved the cursor down with a newline
+        # at every redraw, which LogLines wrote as a line each time (the interval undone)
+        kwargs.setdefault("position", 0)
     return tqdm(iterable, **kwargs)
