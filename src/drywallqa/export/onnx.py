@@ -121,13 +121,15 @@ MIN_OPSET = 11  # opsets 9 and 10 export the bilinear upsampling with other corn
 
 
 def max_opset() -> int | None:
-    """The highest opset this torch's exporter writes (a higher one failed deep in the export, a RuntimeError after
-    the whole traced graph was printed); None where this torch does not say."""
+    """The highest opset this torch's TorchScript exporter (``dynamo=False``, the one used here) writes (a higher one
+    failed deep in the export, a RuntimeError after the whole traced graph was printed; torch's own maximum, of its
+    other exporter, is higher: 23 against 20 in torch 2.13, the extra ones with "not supported" warnings); None where
+    this torch does not say."""
     try:
         from torch.onnx import _constants
     except ImportError:
         return None
-    return getattr(_constants, "ONNX_MAX_OPSET", None)
+    return getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", getattr(_constants, "ONNX_MAX_OPSET", None))
 
 
 def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 17) -> Path:
