@@ -215,6 +215,21 @@ def test_of_two_photos_of_one_stem_a_copy_cut_short_past_its_header_does_not_tak
     assert [(p, "same file stem" in why) for p, why in summary.failed] == [(str(tmp_path / "in" / "IMG_1.jpg"), True)]
 
 
+def test_a_stem_twin_over_the_pixel_limit_is_not_decoded_to_choose_the_stem(tmp_path, monkeypatch):
+    """Choosing which of two photos of one stem takes it decodes them; one over the pixel limit (a 100 MP scan) is not
+    decoded there whole (its memory): taken as it opens, and the reader then says what it says of its size."""
+    import io
+
+    from drywallqa.engine import batch
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((20, 20, 3), 90, np.uint8)).save(buf, format="PNG")
+    (tmp_path / "big.png").write_bytes(buf.getvalue()[:-30])  # cut short: decoding it would fail
+    assert not batch._opens(tmp_path / "big.png")
+    monkeypatch.setattr(batch, "DEFAULT_MAX_PIXELS", 100)  # 400 pixels: over it
+    assert batch._opens(tmp_path / "big.png")
+
+
 def test_inputs_of_one_stem_listed_in_another_order_keep_the_photo_done_before(tiny_model_dir, tmp_path):
     """day1/IMG_1 done by a job of ``day1 day2``; the same job as ``day2 day1`` named day1/IMG_1 failed ("another
     input has the same stem") while results.json still listed its results: one photo both done and failed. Now the

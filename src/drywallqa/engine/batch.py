@@ -524,6 +524,8 @@ def _opens(path: Path) -> bool:
     said when it is read."""
     try:
         with open_image(path) as img:
+            if img.width * img.height > DEFAULT_MAX_PIXELS:  # not decoded here whole (its memory): the reader says
+                return True
             img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))  # JPEG only: the others as they are
             img.load()
         return True
