@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -36,3 +37,10 @@ def test_evaluate_tile_has_no_tile_limit_and_predict_keeps_its_default(tiny_mode
     assert res.exit_code == 1 and "Traceback" not in res.output
     [(photo, why)] = json.loads((tmp_path / "o" / "results.json").read_text())["failed"]
     assert Path(photo).name == "big.png" and f"at most {DEFAULT_MAX_TILES}" in why
+
+
+def test_the_0_6_20_name_of_the_tile_limit_still_reads_with_a_warning():
+    from drywallqa.engine import tiling
+
+    with pytest.warns(DeprecationWarning, match="utils.image_io.DEFAULT_MAX_TILES"):
+        assert tiling.DEFAULT_MAX_TILES == DEFAULT_MAX_TILES

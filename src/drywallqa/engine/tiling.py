@@ -27,6 +27,7 @@ import numpy as np
 
 from ..postprocess import make_mask
 from ..utils.checks import whole_number
+from ..utils.deprecation import deprecated_names
 from .segmenter import (EncodedImage, SegmentationResult, Segmenter, register_wrapper, validate_label_shape,
                         validate_prompts, validate_threshold)
 
@@ -202,3 +203,6 @@ class TiledSegmenter(Segmenter):
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
                                   timings_ms=timings, confidence=confidence, confidence_kind=kind,
                                   concepts=part.concepts, warnings=part.warnings)  # the same for every tile
+
+
+__getattr__ = deprecated_names(__name__, {"DEFAULT_MAX_TILES": ("drywallqa.utils.image_io", "DEFAULT_MAX_TILES")})  # 0.6.20
