@@ -647,3 +647,24 @@ def test_predict_into_a_zero_shot_jobs_out_is_refused_unless_overwrite(tmp_path,
     Image.fromarray(_photo()).save(tmp_path / "imgs" / "v.png")  # a photo added since: the folder is predict's now
     res = runner.invoke(app, cmd)
     assert res.exit_code == 0 and "1 images done, 1 skipped" in _text(res), _text(res)
+
+
+def test_zeroshot_of_no_photo_says_so_before_the_models_load(tmp_path, monkeypatch):
+    """An empty folder (a wrong path, an unmounted volume) loaded Grounding DINO and SAM first (minutes, or a hub
+    download that failed here and was reported instead) before "no photos found"; now said at once, exit 1."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.zeroshot import pipeline
+
+    def never(*args, **kwargs):
+        raise AssertionError("the models were loaded")
+
+    monkeypatch.setattr(pipeline.ZeroShotSegmenter, "__init__", never)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("wall 3")
+    for folder, said in (("empty", "no photos found in the paths given"), ("notes", "only files not read as photos")):
+        res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / folder), "--out", str(tmp_path / "out")],
+                                 terminal_width=300)
+        assert res.exit_code == 1 and said in res.output and "Traceback" not in res.output, res.output

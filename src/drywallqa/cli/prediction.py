@@ -331,6 +331,15 @@ def zeroshot(
             reference_photos(reference, cfg.max_box_fraction)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--reference") from None
+    from ..engine.batch import gather_inputs
+
+    todo, failed, ignored = gather_inputs(paths, out)
+    if not todo and not failed:  # no photo at all: said before the models load (minutes, or a download that fails)
+        for path, reason in ignored[:IGNORED_SHOWN]:
+            tagged("not read", "yellow", f"{path}: {reason}")
+        tagged("error:", "red", "no photos found in the paths given" + (" (only files not read as photos: see above)"
+                                                                         if ignored else ""))
+        raise typer.Exit(code=1)
     try:
         seg = ZeroShotSegmenter(cfg)  # checks the config again with the options' values (a range, a kind of model)
     except (OSError, KeyError, ValueError) as exc:
