@@ -2,6 +2,7 @@
 loads, a flag given for a number, ~ in paths, a model path given to predict_paths, the ONNX runtime's device,
 results compared with ==."""
 
+import re
 import threading
 
 import numpy as np
@@ -129,3 +130,11 @@ def test_an_empty_path_is_refused_not_read_as_the_current_folder(tiny_model_dir,
         Segmenter.load("")
     with pytest.raises(ImageReadError, match="an empty path: name an image file"):
         Segmenter.load(".").predict("", ["segment crack"])
+
+
+def test_a_relative_model_folder_that_is_not_there_is_named_where_it_was_looked_for(tmp_path, monkeypatch):
+    """`--model-path ./fast` (a folder meant here, not the shipped model) said "no model folder fast", which reads as
+    if the shipped model were missing; the folder looked for is named too."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=re.escape(f"no model folder fast ({tmp_path / 'fast'})")):
+        Segmenter.load("./fast")

@@ -126,8 +126,9 @@ class PromptedSegmentationModel(nn.Module):
 
         directory = Path(directory)
         cfg_path = directory / CONFIG_NAME
-        if not directory.exists():
-            raise FileNotFoundError(f"no model folder {directory}")
+        if not directory.exists():  # where it was looked for (--model-path ./fast reads "fast": not the shipped one)
+            where = "" if directory.is_absolute() else f" ({directory.absolute()})"
+            raise FileNotFoundError(f"no model folder {directory}{where}")
         if not directory.is_dir():  # a file given for the folder: not "no config.json"
             from ..utils.files import why_not
 
