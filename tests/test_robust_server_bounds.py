@@ -387,6 +387,16 @@ def test_a_whole_form_is_answered(client, form):
     assert _send(client, form).status_code == 200
 
 
+def test_a_boundary_longer_than_the_form_parser_reads_is_answered_400_not_500(tiny_model_dir):
+    """A Content-Type whose boundary is over 256 characters (python-multipart's limit; RFC 2046 allows 70) was a 500
+    (FormParserError) with a traceback in the log. It is a 400 saying to let the HTTP client build the form; 256
+    characters are still read."""
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)), raise_server_exceptions=False)
+    assert _send(client, _form(boundary="b" * 256), boundary="b" * 256).status_code == 200
+    r = _send(client, _form(boundary="b" * 257), boundary="b" * 257)
+    assert r.status_code == 400 and "boundary" in r.json()["detail"] and "curl -F" in r.json()["detail"], r.text
+
+
 @pytest.mark.parametrize("kind", ["json", "urlencoded", "none", "text", "multipart/mixed"])
 def test_a_body_that_is_no_multipart_form_is_answered_415_saying_how_to_send_one(client, kind):
     """A JSON body (or a URL-encoded form, or none) was answered 422 "image: Field required" and "prompts: Field

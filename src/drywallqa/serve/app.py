@@ -200,7 +200,8 @@ class FormText:
 def form_readers(content_type: bytes | None) -> tuple[FormEnd, FormText] | tuple[None, None]:
     """A :class:`FormEnd` and a :class:`FormText` for a multipart/form-data Content-Type with a boundary, else
     ``(None, None)`` (the form parser answers for a missing boundary, no other body is a form, and a URL-encoded one
-    is answered 415 by the one endpoint that reads a form)."""
+    is answered 415 by the one endpoint that reads a form). Raises :class:`MalformedForm` for a boundary the form
+    parser cannot read."""
     kind, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
@@ -210,7 +211,12 @@ def form_readers(content_type: bytes | None) -> tuple[FormEnd, FormText] | tuple
         charset = codec.name if getattr(codec, "_is_text_encoding", True) else "utf-8"  # not "base64", "zlib"
     except LookupError:  # Starlette reads the fields as Latin-1 then: checked as UTF-8, what a client sends
         charset = "utf-8"
-    return FormEnd(boundary), FormText(boundary, charset)
+    try:
+        return FormEnd(boundary), FormText(boundary, charset)
+    except FormParserError as exc:  # a boundary longer than the parser reads (256 bytes; RFC 2046 allows 70): it was
+        # a 500, Starlette's parser failing on it too
+        raise MalformedForm(f"the multipart form's boundary cannot be read ({exc}; RFC 2046 allows 70 characters): "
+                            f"{BUILD_THE_FORM}") from None
 
 
 class BodyLimits:
@@ -232,7 +238,13 @@ class BodyLimits:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"")
         has_body = length.strip(b"0") != b"" or b"transfer-encoding" in headers
-        form, text = form_readers(headers.get(b"content-type"))
+        try:
+            form, text = form_readers(headers.get(b"content-type"))
+        except MalformedForm as exc:  # answered before the body is read, as a declared length over the limit is
+            form = text = None
+            refused = exc
+        else:
+            refused = UploadTooLarge(self.limit_mb) if length.isdigit() and int(length) > self.limit else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         received = 0
@@ -273,8 +285,8 @@ class BodyLimits:
                     message = {**message, "headers": [*sent, (b"connection", b"close")]}
             await send(message)
 
-        if length.isdigit() and int(length) > self.limit:
-            return await self._refuse(scope, closing_send, UploadTooLarge(self.limit_mb))
+        if refused is not None:
+            return await self._refuse(scope, closing_send, refused)
         try:
             await self.app(scope, bounded_receive, closing_send)
         except (UploadTooLarge, BodyTimeout, MalformedForm, FieldNotText) as exc:
