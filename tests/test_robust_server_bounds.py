@@ -387,6 +387,19 @@ def test_a_whole_form_is_answered(client, form):
     assert _send(client, form).status_code == 200
 
 
+@pytest.mark.parametrize("second", ["multipart/form-data", "text/plain"])
+def test_a_content_type_sent_twice_is_checked_as_the_form_is_read(client, second):
+    """Of two Content-Type headers the form is read by the first; the checks of the form's end and text read the
+    last, which named no boundary: a form cut short was answered 422 "image: Field required", and a prompt's Latin-1
+    byte read as "é" and asked. Both are checked as with one header."""
+    headers = [("content-type", "multipart/form-data; boundary=b0undary"), ("content-type", second)]
+    r = client.post("/v1/segment", content=_form(closing=False), headers=headers)
+    assert r.status_code == 400 and "cut short" in r.json()["detail"], r.text
+    latin = _form().replace(b"segment crack", b"segment \xe9 crack")
+    r = client.post("/v1/segment", content=latin, headers=headers)
+    assert r.status_code == 422 and "not UTF-8" in r.json()["detail"], r.text
+
+
 def test_a_boundary_longer_than_the_form_parser_reads_is_answered_400_not_500(tiny_model_dir):
     """A Content-Type whose boundary is over 256 characters (python-multipart's limit; RFC 2046 allows 70) was a 500
     (FormParserError) with a traceback in the log. It is a 400 saying to let the HTTP client build the form; 256

@@ -235,7 +235,9 @@ class BodyLimits:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
+        headers = {}
+        for name, value in scope.get("headers") or []:  # the first of a header sent twice, as Starlette reads it: the
+            headers.setdefault(name.lower(), value)  # last one's Content-Type left the form unchecked (Latin-1 read)
         length = headers.get(b"content-length", b"")
         has_body = length.strip(b"0") != b"" or b"transfer-encoding" in headers
         try:
