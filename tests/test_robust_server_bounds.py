@@ -626,6 +626,17 @@ def test_utf8_text_fields_and_a_photo_of_any_bytes_are_answered(client):
     assert r.status_code == 200 and r.json()["results"][0]["prompt"] == "segment ÿ crack", r.text  # as it says
 
 
+@pytest.mark.parametrize("charset", ["undefined", "punycode"])
+def test_a_charset_that_decodes_no_text_is_answered_422_naming_it(client, charset):
+    """A Content-Type charset whose codec decodes nothing a form holds ("undefined"; punycode, of "segment crack")
+    raised a UnicodeError that is no UnicodeDecodeError: FastAPI's vague 400 "There was an error parsing the body".
+    It is a 422 that names the charset and says to send UTF-8, as a field that is no UTF-8 is."""
+    r = client.post("/v1/segment", content=_text_form(b"segment crack"),
+                    headers={"content-type": f"multipart/form-data; boundary=b0undary; charset={charset}"})
+    assert r.status_code == 422 and f"not {charset} (the charset" in r.json()["detail"], r.text
+    assert "UTF-8" in r.json()["detail"]
+
+
 def test_the_photo_sent_as_a_text_field_and_odd_charsets_are_answered_as_before(client):
     """A review of the UTF-8 check: the photo sent without a file name (curl -F image=<photo.jpg) was answered "image:
     not UTF-8 text" instead of the endpoint's "send the photo as a file upload"; a charset that is no text encoding

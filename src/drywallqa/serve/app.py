@@ -174,7 +174,7 @@ class FormText:
         _, options = parse_options_header(self._disposition)
         try:
             self._name = options.get(b"name", b"").decode(self.charset)
-        except UnicodeDecodeError:
+        except UnicodeError:  # UnicodeDecodeError, or a codec that decodes nothing ("undefined", punycode)
             return self._not_text("a form field's name")
         if b"filename" not in options and self._name and self._name not in FILE_FIELDS:  # a text field (Starlette: a
             # file is a part with a file name); the photo sent without one is the endpoint's to answer ("send the photo
@@ -192,7 +192,7 @@ class FormText:
             return
         try:
             self._decoder.decode(data, final)
-        except UnicodeDecodeError:
+        except UnicodeError:  # UnicodeDecodeError, or a codec that decodes nothing ("undefined", punycode)
             self._decoder = None
             self._not_text(self._name[:40] or "a form field")
 
