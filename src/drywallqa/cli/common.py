@@ -250,6 +250,24 @@ class OncePerCommand(logging.Filter):
         return True
 
 
+def open_closed_standard_streams() -> None:
+    """Point a standard stream its caller closed (``2>&-``, ``>&-``, ``<&-``; a service manager's or a daemon's
+    start) at the null device: with standard error closed every command ended at its first progress bar, exit 1
+    without a word (``predict`` after one photo, ``train`` before its run folder), and a file the command opened took
+    the free descriptor, so that a library's message to it (torch's, onnxruntime's) would land inside that file."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:  # closed: the lowest free descriptor is this one, the ones below being open
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:  # Python found it closed at its start
+            setattr(sys, name, open(fd, mode, encoding="utf-8", errors="replace", closefd=False))
+
+
+open_closed_standard_streams()  # before the log's handler takes standard error
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 # one filter per handler: a filter shared by two handlers (a host's own beside ours, pytest's capture) would let a
 # message through the first and hold it back from the second as said already

@@ -70,7 +70,10 @@ def is_terminal(stream) -> bool:
 
 def progress_bar(iterable=None, **kwargs) -> tqdm:
     """``tqdm(iterable, **kwargs)`` on standard error, in whole lines where standard error is no terminal
-    (:class:`LogLines`)."""
+    (:class:`LogLines`); none where there is no standard error (``sys.stderr`` None: ``pythonw``, a service; it was an
+    AttributeError at the bar's first line)."""
+    if sys.stderr is None and "file" not in kwargs:
+        kwargs["disable"] = True
     if not kwargs.get("disable") and "file" not in kwargs and not is_terminal(sys.stderr):
         kwargs["file"] = LogLines(sys.stderr)
         # each bar its own lines: a bar opened inside another (tqdm's position 1) moved the cursor down with a newline
