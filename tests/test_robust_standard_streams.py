@@ -1,8 +1,10 @@
-"""Commands run where their standard streams are closed, or are files and pipes of a program (no terminal)."""
+"""Commands run as programs run them: standard streams closed, or files and pipes (no terminal); warnings made
+errors (``PYTHONWARNINGS=error``)."""
 
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 from conftest import write_photos
@@ -38,3 +40,20 @@ def test_predict_with_standard_error_closed_segments_every_photo(tmp_path, tiny_
 def test_a_progress_bar_without_standard_error_draws_nothing(monkeypatch):
     monkeypatch.setattr(sys, "stderr", None)
     assert list(progress_bar(range(3), desc="predict")) == [0, 1, 2]
+
+
+def test_reading_coco_polygons_and_rles_with_warnings_as_errors():
+    """Under `PYTHONWARNINGS=error` every command reading a COCO polygon or RLE label (data stats, evaluate, train)
+    stopped with a traceback: numpy 2's DeprecationWarning of pycocotools' own decoding."""
+    from pycocotools import mask as mask_utils
+
+    from drywallqa.data.coco import rasterize_annotations
+
+    rle = mask_utils.encode(__import__("numpy").asfortranarray(__import__("numpy").ones((8, 8), "uint8")))
+    rle["counts"] = rle["counts"].decode()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mask, problems = rasterize_annotations([{"id": 1, "segmentation": [[1, 1, 6, 1, 6, 6, 1, 6]]},
+                                                {"id": 2, "segmentation": rle}], 8, 8)
+    assert mask.all() and not problems
+

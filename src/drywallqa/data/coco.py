@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -34,6 +36,15 @@ def rasterize_annotations(
             ident = ann.get("id") if isinstance(ann, dict) else None
             problems.append(DataProblem(source, f"annotation {ident}: unusable ({type(exc).__name__}: {exc}); skipped"))
     return mask, problems
+
+
+def _decode(rle) -> np.ndarray:
+    """``mask_utils.decode(rle)`` as a bool mask, without the DeprecationWarning numpy 2 gives of pycocotools' own code
+    at each call (``python -W error``, ``PYTHONWARNINGS=error``: every command reading a COCO polygon or RLE label
+    stopped with it, a traceback)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy keyword", DeprecationWarning)
+        return mask_utils.decode(rle).astype(bool)
 
 
 def box_mask(boxes_xywh, height: int, width: int) -> np.ndarray:
@@ -134,7 +145,7 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
         if runs is None or any(c < 0 for c in runs) or sum(runs) != height * width:
             raise ValueError(f"{wrong} {height}x{width} pixels")
         rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
-        decoded = mask_utils.decode(rle).astype(bool)
+        decoded = _decode(rle)
         if decoded.shape != mask.shape:
             raise ValueError(f"RLE decodes to {decoded.shape}, not {mask.shape}")
         if not decoded.any():
@@ -156,7 +167,7 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
             )
     if polygons:
         rles = mask_utils.frPyObjects(polygons, height, width)
-        drawn = mask_utils.decode(mask_utils.merge(rles)).astype(bool)
+        drawn = _decode(mask_utils.merge(rles))
         if not drawn.any():  # no area (all points on one line or one point), or all of it outside the image
             problems.append(DataProblem(source, f"annotation {ann.get('id')}: its polygon covers no pixel of the "
                                                 f"{width}x{height} image (no area, or outside it); nothing drawn"))
