@@ -57,3 +57,13 @@ def test_reading_coco_polygons_and_rles_with_warnings_as_errors():
                                                 {"id": 2, "segmentation": rle}], 8, 8)
     assert mask.all() and not problems
 
+
+def test_export_onnx_with_warnings_as_errors(tiny_model_dir, tmp_path):
+    """`PYTHONWARNINGS=error drywallqa export onnx` (and the first `--runtime onnx` run, which exports) ended with
+    torch's DeprecationWarning of its TorchScript exporter, the one chosen here."""
+    from drywallqa.export.onnx import export_onnx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        export_onnx(tiny_model_dir, tmp_path / "onnx")
+    assert (tmp_path / "onnx" / "decoder.onnx").is_file()

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -177,7 +178,11 @@ def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
     names = lateral_names(model.config)
     # one export at a time in a process: two threads' exports at once failed ("AssertionError: GLOBALS.in_onnx_export
     # must be True"), each another's torch state
-    with _EXPORT_LOCK, torch.no_grad():
+    with _EXPORT_LOCK, torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter is chosen (dynamo=False), and torch says at each export that it is the old one, and
+        # its own code calls deprecated functions of torch: DeprecationWarnings no user can act on, which `python -W
+        # error` / PYTHONWARNINGS=error made the export's end (a traceback)
+        warnings.simplefilter("ignore", DeprecationWarning)
         laterals = _EncoderGraph(model)(x)
         torch.onnx.export(_EncoderGraph(model), (x,), out / "encoder.onnx", input_names=["pixel_values"],
                           output_names=list(names), dynamic_axes={n: {0: "batch", 2: f"{n}_h", 3: f"{n}_w"} for n in ("pixel_values", *names)},
