@@ -67,3 +67,19 @@ def test_export_onnx_with_warnings_as_errors(tiny_model_dir, tmp_path):
         warnings.simplefilter("error")
         export_onnx(tiny_model_dir, tmp_path / "onnx")
     assert (tmp_path / "onnx" / "decoder.onnx").is_file()
+
+
+
+def test_a_bar_whose_log_reader_has_gone_lets_the_work_go_on():
+    """`drywallqa predict ... 2>&1 | head -1`: the predict bar's next line met a closed pipe (BrokenPipeError), and
+    the command stopped there, exit 1, before results.json, results.csv and report.html were written."""
+    from tqdm import tqdm
+
+    from drywallqa.utils.progress import LogLines
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone
+    with open(write, "w", buffering=1) as log:
+        for _ in tqdm(range(50), desc="predict", file=LogLines(log, interval=0), mininterval=0):
+            pass
+        log.write("and later lines go nowhere\n")  # the descriptor is the null device now

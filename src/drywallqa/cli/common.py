@@ -18,6 +18,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from ..utils.files import STORAGE_ERRNOS
+from ..utils.progress import drop_output
 from ..utils.signals import InterruptOnStop, stop_signals_as_interrupt
 from ..utils.slug import CONTROL, shown
 
@@ -166,21 +167,8 @@ class _Console(Console):
         try:
             super()._write_buffer()
         except BrokenPipeError:
-            _drop_output(self.file)
+            drop_output(self.file)
             del self._buffer[:]
-
-
-def _drop_output(file) -> None:
-    """Point ``file``'s descriptor at the null device: what is written to it from now on goes nowhere, without error
-    (what Python's documentation advises for a closed pipe)."""
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, file.fileno())
-        finally:
-            os.close(null)
-    except (OSError, ValueError, AttributeError):  # no descriptor of its own (a test's stream): nothing to point
-        pass
 
 
 console = _Console(markup=False, soft_wrap=True)

@@ -8,6 +8,7 @@ writes one line per :data:`LOG_INTERVAL_S` seconds at most, its first state and 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -52,13 +53,32 @@ class LogLines:
 
     def _line(self) -> None:
         if self.pending:
-            self.stream.write(self.pending + "\n")
+            try:
+                self.stream.write(self.pending + "\n")
+            except BrokenPipeError:  # the log's reader has gone (`2>&1 | head`): the command goes on, unheard (it
+                drop_output(self.stream)  # stopped at the next line, exit 1, before its results and report)
             self.pending, self.last = "", self.clock()
 
     def flush(self) -> None:
         flush = getattr(self.stream, "flush", None)
         if flush is not None:
-            flush()
+            try:
+                flush()
+            except BrokenPipeError:
+                drop_output(self.stream)
+
+
+def drop_output(file) -> None:
+    """Point ``file``'s descriptor at the null device: what is written to it from now on goes nowhere, without error
+    (what Python's documentation advises for a closed pipe)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, file.fileno())
+        finally:
+            os.close(null)
+    except (OSError, ValueError, AttributeError):  # no descriptor of its own (a test's stream): nothing to point
+        pass
 
 
 def is_terminal(stream) -> bool:
