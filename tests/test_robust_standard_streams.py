@@ -83,3 +83,25 @@ def test_a_bar_whose_log_reader_has_gone_lets_the_work_go_on():
         for _ in tqdm(range(50), desc="predict", file=LogLines(log, interval=0), mininterval=0):
             pass
         log.write("and later lines go nowhere\n")  # the descriptor is the null device now
+
+
+def test_training_whose_output_reader_has_gone_trains_every_epoch(write_train_config, tiny_kwargs, monkeypatch):
+    """`drywallqa train cfg.yaml 2>&1 | head`: the epoch's line of metrics met the closed pipe, and the run stopped after
+    its first epoch, "error: [Errno 32] Broken pipe", exit 1."""
+    import json
+
+    import yaml
+
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
+
+    config = yaml.safe_load(write_train_config("film_unet", tiny_kwargs).read_text())
+    config["optim"]["epochs"] = 2
+    read, write = os.pipe()
+    os.close(read)
+    with open(write, "w", buffering=1) as gone:  # the line written at once (else when the buffer fills)
+        monkeypatch.setattr(sys, "stdout", gone)
+        Trainer(TrainConfig.from_dict(config)).train()
+        monkeypatch.undo()
+    metrics = json.loads((Path(config["output_dir"]) / "metrics.json").read_text())
+    assert [row["epoch"] for row in metrics] == [1, 2]

@@ -9,6 +9,7 @@ import math
 import os
 import random
 import shutil
+import sys
 import time
 import warnings
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from ..text import get_text_encoder, vocabulary
 from ..utils.checks import resolve_device
 from ..utils.files import (remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, restore_replaced, strict_json,
                            temp_dir, why_not, write_csv_atomic, write_text_atomic)
-from ..utils.progress import progress_bar
+from ..utils.progress import drop_output, progress_bar
 from ..utils.signals import deferred_interrupt
 from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
 from .predictor import TorchSegmenter
@@ -803,7 +804,10 @@ class Trainer:
             self.save_checkpoint()
             self.write_metrics()
         if self.progress:
-            tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            try:
+                tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            except BrokenPipeError:  # standard output's reader has gone (`train ... 2>&1 | head`): the run goes on,
+                drop_output(sys.stdout)  # unheard (it stopped after its first epoch, "error: Broken pipe", exit 1)
 
     def save_best(self, extra: dict) -> Path:
         """The weights being trained as ``best/``: written beside it and renamed into place, so a kill mid-write
