@@ -110,3 +110,15 @@ def test_ray_that_cannot_be_imported_is_a_clean_error_before_any_work(tiny_model
     with pytest.raises(ImportError, match="cannot be imported"):
         predict_paths_ray(tiny_model_dir, [folder], ["segment crack"], out)
     assert not out.exists()
+
+
+def test_a_ray_job_with_warnings_as_errors_segments_its_photos(tiny_model_dir, tmp_path):
+    """`PYTHONWARNINGS=error drywallqa predict --executor ray` failed every photo "not done: the Ray job stopped
+    (DeprecationWarning: `use_push_based_shuffle` is deprecated!...)", a warning of Ray's own settings."""
+    import warnings
+
+    write_photos(tmp_path / "imgs", 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        summary = predict_paths_ray(tiny_model_dir, [tmp_path / "imgs"], ["segment crack"], tmp_path / "out")
+    assert len(summary.done) == 2 and not summary.failed

@@ -183,6 +183,9 @@ def predict_paths_ray(
                     with warnings.catch_warnings():  # max_task_retries has no named parameter before Ray 2.64 (the
                         # pin's bound), which says ray_remote_args are deprecated on every job: not the user's concern
                         warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
+                        # nor are Ray's DeprecationWarnings of its own settings (its DataContext sets a deprecated one
+                        # as it is made), which `PYTHONWARNINGS=error` made every Ray job's end
+                        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray\.")
                         dataset = ray.data.from_items([{"path": p} for p in photos]).map_batches(
                             _RayPredictor,
                             fn_constructor_kwargs={"model_path": (os.path.abspath(model_path) if local_model
@@ -195,7 +198,7 @@ def predict_paths_ray(
                             # photo that kills the process (a decoder's crash, out of memory) would hang the job
                             max_task_retries=retries,
                         )
-                    return dataset.take_all(), None, set()
+                        return dataset.take_all(), None, set()
                 except Exception as exc:  # noqa: BLE001 - Ray did not start, an actor died: told by the caller
                     why = _ray_stopped(exc)
                 gc.collect()  # Ray Data leaves a stopped job's actors (one restarting, holding its CPU) to the garbage
