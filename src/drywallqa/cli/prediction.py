@@ -331,6 +331,10 @@ def zeroshot(
             reference_photos(reference, cfg.max_box_fraction)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--reference") from None
+    try:  # the config's keys, a usage error, before the photos are looked for
+        cfg.validate()
+    except ValueError as exc:
+        raise typer.BadParameter(error_message(exc), param_hint="--detector / --detector-path / --sam-path / --config")
     from ..engine.batch import gather_inputs
 
     todo, failed, ignored = gather_inputs(paths, out)
