@@ -734,3 +734,41 @@ def test_a_folder_lock_this_user_cannot_open_is_a_clean_error_before_any_photo(t
     assert not list(out.glob("*__results.json")) and not (out / "results.json").exists()
     with pytest.raises(ValueError, match="results.lock cannot be opened"):
         predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
+
+
+def test_a_ray_job_lists_and_names_its_photos_as_the_local_job_does(tiny_model_dir, tmp_path, monkeypatch):
+    """Ray Data returns rows in the order its actors finish them, and the actors have absolute paths: a Ray job's
+    results.json named a photo that failed by its absolute path where the local job names it as given
+    (`imgs/bad.jpg`), and its overlay_grid.png showed the photos in the order they came back (with over 12 photos,
+    other photos than the local job's). Now the same names, order and grid. (Ray Data played here, rows reversed.)"""
+    import numpy as np
+
+    ray = pytest.importorskip("ray")
+
+    class Dataset:
+        def __init__(self, items):
+            self.items = items
+
+        def map_batches(self, cls, fn_constructor_kwargs, **kwargs):
+            self.actor = cls(**fn_constructor_kwargs)
+            return self
+
+        def take_all(self):
+            out = self.actor({"path": [item["path"] for item in self.items]})
+            return [dict(zip(out, row)) for row in zip(*out.values())][::-1]
+
+    monkeypatch.chdir(tmp_path)
+    photos = write_photos(Path("imgs"), 3, shape=lambda i: (40, 52 + 8 * i))
+    (photos / "bad.jpg").write_bytes(b"no image")
+    local = predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], "local", progress=False,
+                          overlay_images=True)
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    on_ray = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], "ray", overlay_images=True)
+    assert on_ray.done == local.done == [str(photos / f"p{i}.jpg") for i in range(3)]
+    assert on_ray.failed == local.failed and local.failed[0][1].startswith(str(photos / "bad.jpg") + ": ")
+    written = [json.loads(Path(out, "results.json").read_text()) for out in ("local", "ray")]
+    assert [w["failed"] for w in written] == [[list(f) for f in local.failed]] * 2
+    assert [[e["image"] for e in w["images"]] for w in written] == [[os.path.abspath(p) for p in local.done]] * 2
+    grids = [np.asarray(Image.open(Path(out, "overlay_grid.png"))) for out in ("local", "ray")]
+    assert np.array_equal(*grids)

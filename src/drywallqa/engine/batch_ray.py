@@ -246,28 +246,31 @@ def predict_paths_ray(
                         ray.shutdown()
         if stopped:
             logger.error("the Ray job stopped: %s", stopped)
-        for row in rows:
-            if row["status"] == "done":
-                summary.done.append(row["path"])
-                summary.results.append(json.loads(row["entry"]))
-            else:
-                summary.failed.append((row["path"], row["error"]))
         full = next((row["full"] for row in rows if row.get("full")), 0)
-        answered = {row["path"] for row in rows}
-        for path in pending:  # each photo its answer: finished by an actor before a stop (its record), or failed
-            if path in answered:
+        by_path = {row["path"]: row for row in rows}
+        # each photo its answer, in the order listed and named as given (as on the local executor: the same
+        # results.json, table and overlay grid; the actors had absolute paths)
+        for path, given in zip(pending, map(str, todo)):
+            row = by_path.get(path)
+            if row is not None and row["status"] == "done":
+                summary.done.append(given)
+                summary.results.append(json.loads(row["entry"]))
                 continue
-            entry = None if path in crashed else finished(path)
+            if row is not None:  # a reason that names the photo names it as given too
+                why = row["error"]
+                summary.failed.append((given, given + why[len(path):] if why.startswith(f"{path}: ") else why))
+                continue
+            entry = None if path in crashed else finished(path)  # finished by an actor before a stop (its record)
             if entry is not None:
-                summary.done.append(path)
+                summary.done.append(given)
                 summary.results.append(entry)
             elif path in crashed:
-                summary.failed.append((path, f"the worker process died while segmenting this photo ({crashed[path]})"))
+                summary.failed.append((given, f"the worker process died while segmenting this photo ({crashed[path]})"))
             elif interrupted:
-                summary.failed.append((path, INTERRUPTED))
+                summary.failed.append((given, INTERRUPTED))
             else:
                 why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
-                summary.failed.append((path, f"{NOT_DONE} {why}; run the job again to finish it"))
+                summary.failed.append((given, f"{NOT_DONE} {why}; run the job again to finish it"))
     try:
         finish_job(summary, opts, saved_overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [],
                    interrupted)
