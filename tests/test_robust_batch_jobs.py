@@ -772,3 +772,25 @@ def test_a_ray_job_lists_and_names_its_photos_as_the_local_job_does(tiny_model_d
     assert [[e["image"] for e in w["images"]] for w in written] == [[os.path.abspath(p) for p in local.done]] * 2
     grids = [np.asarray(Image.open(Path(out, "overlay_grid.png"))) for out in ("local", "ray")]
     assert np.array_equal(*grids)
+
+
+def test_a_ray_address_where_no_cluster_answers_ends_the_job_at_once(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """RAY_ADDRESS naming a host and port where no Ray runs (a typo, the cluster down): ray.init tried for some 13
+    minutes before it gave up, the command silent meanwhile. Now the job ends at once, each photo named not done with
+    the address, exit 1."""
+    import socket
+
+    ray = pytest.importorskip("ray")
+    with socket.socket() as s:  # a port that takes no connection
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda *a, **k: pytest.fail("ray.init called for an address that does not answer"))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
+                                   str(tiny_model_dir), "--executor", "ray"], terminal_width=300)
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    failed = json.loads((out / "results.json").read_text())["failed"]
+    assert len(failed) == 3 and all(why.startswith("not done: the Ray job stopped (ConnectionError: no Ray cluster "
+                                                   f"answers at 127.0.0.1:{port}") for _, why in failed), failed

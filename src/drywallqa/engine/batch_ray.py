@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import socket
 import time
 import uuid
 import warnings
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 RAY_TASK_RETRIES = 2  # tries again of a batch whose actor died (Ray Data's default: for ever)
 RAY_ROUNDS = 10  # Ray jobs at most per predict_paths_ray call: each after the first names a photo that killed a worker
+RAY_CONNECT_TIMEOUT_S = 10  # for a cluster's address to answer at all (ray.init waits some 13 minutes for one that does not)
 
 
 def import_ray():
@@ -232,6 +234,7 @@ def predict_paths_ray(
 
             try:
                 if started:
+                    check_ray_reachable(ray_address)
                     with signal_handlers_kept():  # a stop signal stops the job as Ctrl-C does, not as Ray ends it
                         ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
                                  ignore_reinit_error=True)
@@ -282,6 +285,21 @@ def predict_paths_ray(
     if full:
         raise OSError(full, os.strerror(full), str(opts.out_dir))  # where: the output folder (the file was an actor's)
     return summary
+
+
+def check_ray_reachable(address: str | None) -> None:
+    """Raise ConnectionError, at once, where ``address`` (or ``RAY_ADDRESS``) names a cluster, ``host:port`` or
+    ``ray://host:port``, that takes no connection within :data:`RAY_CONNECT_TIMEOUT_S`: ``ray.init`` tries one for some
+    13 minutes before it gives up. Other addresses (none: a local instance; ``auto``, ``local``) are left to Ray."""
+    address = address or os.environ.get("RAY_ADDRESS")
+    host, _, port = (address or "").removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConnectionError(f"no Ray cluster answers at {address} ({exc.strerror or exc}): is "
+                              "it running, is RAY_ADDRESS right?") from None
 
 
 def _ray_stopped(exc: BaseException) -> str:
