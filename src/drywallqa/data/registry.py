@@ -294,11 +294,9 @@ def _declared_folder(path: Path, folder: str) -> Path:
     if "{" in folder and DATASETS_PLACEHOLDER[1:-1] in folder:
         raise ValueError(f"{path}: folder {folder!r}: {DATASETS_PLACEHOLDER} only at its start, as "
                          f"'{DATASETS_PLACEHOLDER}/<folder>'")
-    try:  # "~/walls": the home folder's (as a shell would read it), not a folder named "~" beside the file
-        where = Path(folder).expanduser()
-    except RuntimeError:  # no home folder: as written ("not found" where it is read)
-        where = Path(folder)
-    return _resolved(path, path.parent / where, "folder")
+    # "~/walls": the home folder's (as a shell reads it), not a folder named "~" beside the file; with no home folder,
+    # as written (os.path.expanduser, unlike Path.expanduser, does not raise)
+    return _resolved(path, path.parent / os.path.expanduser(folder), "folder")
 
 
 def _resolved(path: Path, folder: Path, what: str) -> Path:
@@ -339,10 +337,7 @@ def default_datasets_dir() -> Path:
     it as it is), else ``../shared/datasets`` beside the working directory or the repo."""
     env = os.environ.get("DRYWALLQA_DATASETS")
     if env:
-        try:
-            return Path(env).expanduser()
-        except RuntimeError:  # no home folder: the path as written, said "not found" where it is read
-            return Path(env)
+        return Path(os.path.expanduser(env))  # with no home folder, as written: "not found" where it is read
     candidates = [Path.cwd() / ".." / "shared" / "datasets", Path(__file__).resolve().parents[4] / "shared" / "datasets"]
     for c in candidates:
         if c.is_dir():
