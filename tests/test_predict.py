@@ -185,29 +185,23 @@ def test_inputs_with_one_stem_do_not_overwrite_each_other(tiny_model_dir, tmp_pa
     assert json.loads((out / "IMG_1__results.json").read_text())["image"] == str(tmp_path / "day2" / "IMG_1.jpg")
 
 
-def test_of_two_photos_of_one_stem_a_damaged_first_one_does_not_take_the_stem(tiny_model_dir, tmp_path):
-    """A damaged IMG_1.jpg (a copy cut short) beside IMG_1.png took the stem: the PNG failed as "another input has the
-    same file stem" and the JPEG as unreadable, so neither was segmented. Now the photo that opens takes it."""
-    rng = np.random.default_rng(0)
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "IMG_1.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
-    Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(tmp_path / "in" / "IMG_1.png")
-    summary = predict_paths(Segmenter.load(tiny_model_dir), [tmp_path / "in"], ["segment crack"], tmp_path / "out",
-                            progress=False)
-    assert summary.done == [str(tmp_path / "in" / "IMG_1.png")]
-    assert [(p, "same file stem" in why) for p, why in summary.failed] == [(str(tmp_path / "in" / "IMG_1.jpg"), True)]
-
-
-def test_of_two_photos_of_one_stem_a_copy_cut_short_past_its_header_does_not_take_the_stem(tiny_model_dir, tmp_path):
-    """A JPEG copy stopped halfway (its header whole, its data cut short) opened as an image, took the stem and then
-    failed as it was read: the PNG beside it failed as "same file stem", nothing was segmented."""
+def _jpeg_cut_at(fraction: float) -> bytes:
     import io
 
+    whole = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(whole, format="JPEG")
+    return whole.getvalue()[:int(len(whole.getvalue()) * fraction)]
+
+
+@pytest.mark.parametrize("damaged", [b"\xff\xd8\xff\xe0 cut short", _jpeg_cut_at(0.5)], ids=["header", "data"])
+def test_of_two_photos_of_one_stem_a_damaged_first_one_does_not_take_the_stem(damaged, tiny_model_dir, tmp_path):
+    """A damaged IMG_1.jpg (a copy cut short) beside IMG_1.png took the stem: the PNG failed as "another input has the
+    same file stem" and the JPEG as unreadable, so neither was segmented. Now the photo that decodes takes it, whether
+    the JPEG was cut in its header or, its header whole, in its data (that one opened as an image and took the stem
+    before it was decoded to its end)."""
     rng = np.random.default_rng(0)
     (tmp_path / "in").mkdir()
-    whole = io.BytesIO()
-    Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(whole, format="JPEG")
-    (tmp_path / "in" / "IMG_1.jpg").write_bytes(whole.getvalue()[:len(whole.getvalue()) // 2])
+    (tmp_path / "in" / "IMG_1.jpg").write_bytes(damaged)
     Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(tmp_path / "in" / "IMG_1.png")
     summary = predict_paths(Segmenter.load(tiny_model_dir), [tmp_path / "in"], ["segment crack"], tmp_path / "out",
                             progress=False)
