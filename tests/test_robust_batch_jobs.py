@@ -284,25 +284,33 @@ def test_a_photo_named_in_no_utf8_that_kills_its_worker_is_named_not_the_whole_j
     assert summary.failed[0][1].startswith("the worker process died while segmenting this photo"), summary.failed
 
 
-def test_ray_returning_no_row_for_a_photo_names_it(tiny_model_dir, photos, tmp_path, monkeypatch):
-    """Ray Data set to go on past failed blocks (max_errored_blocks) returns no row for their photos: each is named
-    as failed, none is left out of the summary."""
-    ray = pytest.importorskip("ray")
+def _one_actor_dataset(items=lambda items: items, rows=lambda rows: rows):
+    """Ray Data played in this process for ``ray.data.from_items``: one actor made as the job maps its batches, its
+    photos run in one batch; ``items`` picks the photos the job runs, ``rows`` the rows it returns and their order."""
 
     class Dataset:
-        def __init__(self, items):
-            self.items = items
+        def __init__(self, listed):
+            self.items = listed
 
         def map_batches(self, cls, fn_constructor_kwargs, **kwargs):
             self.actor = cls(**fn_constructor_kwargs)
             return self
 
-        def take_all(self):  # the block of the last photo failed and was skipped
-            out = self.actor({"path": [item["path"] for item in self.items[:-1]]})
-            return [dict(zip(out, row)) for row in zip(*out.values())]
+        def take_all(self):
+            out = self.actor({"path": [item["path"] for item in items(self.items)]})
+            return rows([dict(zip(out, row)) for row in zip(*out.values())])
+
+    return Dataset
+
+
+def test_ray_returning_no_row_for_a_photo_names_it(tiny_model_dir, photos, tmp_path, monkeypatch):
+    """Ray Data set to go on past failed blocks (max_errored_blocks) returns no row for their photos: each is named
+    as failed, none is left out of the summary."""
+    ray = pytest.importorskip("ray")
 
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
-    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    # the block of the last photo failed and was skipped
+    monkeypatch.setattr(ray.data, "from_items", _one_actor_dataset(items=lambda items: items[:-1]))
     summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], tmp_path / "out")
     assert len(summary.done) == 2
     assert [p for p, _ in summary.failed] == [str(photos / "p2.jpg")] and "no result" in summary.failed[0][1]
@@ -745,25 +753,13 @@ def test_a_ray_job_lists_and_names_its_photos_as_the_local_job_does(tiny_model_d
 
     ray = pytest.importorskip("ray")
 
-    class Dataset:
-        def __init__(self, items):
-            self.items = items
-
-        def map_batches(self, cls, fn_constructor_kwargs, **kwargs):
-            self.actor = cls(**fn_constructor_kwargs)
-            return self
-
-        def take_all(self):
-            out = self.actor({"path": [item["path"] for item in self.items]})
-            return [dict(zip(out, row)) for row in zip(*out.values())][::-1]
-
     monkeypatch.chdir(tmp_path)
     photos = write_photos(Path("imgs"), 3, shape=lambda i: (40, 52 + 8 * i))
     (photos / "bad.jpg").write_bytes(b"no image")
     local = predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], "local", progress=False,
                           overlay_images=True)
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
-    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    monkeypatch.setattr(ray.data, "from_items", _one_actor_dataset(rows=lambda rows: rows[::-1]))
     on_ray = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], "ray", overlay_images=True)
     assert on_ray.done == local.done == [str(photos / f"p{i}.jpg") for i in range(3)]
     assert on_ray.failed == local.failed and local.failed[0][1].startswith(str(photos / "bad.jpg") + ": ")
