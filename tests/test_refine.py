@@ -77,37 +77,42 @@ def test_refined_masks_train_and_evaluate_as_a_dataset(synthetic_datasets, tiny_
         registry.DATASETS.remove("syn_tape_sam")
 
 
+class _StoppingRefiner:
+    """Each box refined to itself, counted; Ctrl-C (KeyboardInterrupt) once ``stop_after`` photos are done. ``mode``:
+    a setting of its own (another mode: another refine job)."""
+
+    def __init__(self, stop_after=None, mode="a"):
+        self.calls, self.stop_after, self.mode = 0, stop_after, mode
+
+    def describe(self):
+        return {"with": "counting", "mode": self.mode}
+
+    def __call__(self, image, boxes):
+        from drywallqa.data.coco import box_mask
+
+        if self.calls == self.stop_after:
+            raise KeyboardInterrupt
+        self.calls += 1
+        return [box_mask([b], *image.shape[:2]) for b in boxes], ["refined"] * len(boxes)
+
+
 def test_an_interrupted_refine_run_resumes_where_it_stopped(synthetic_datasets, tmp_path):
     """A long refine run that is stopped keeps the files it finished: the next run does only the rest."""
     import pytest
 
-    from drywallqa.data.coco import box_mask
     from drywallqa.data.refine import refine_box_masks
 
-    class Counting:
-        def __init__(self, stop_after=None, mode="a"):
-            self.calls, self.stop_after, self.mode = 0, stop_after, mode
-
-        def describe(self):
-            return {"with": "counting", "mode": self.mode}
-
-        def __call__(self, image, boxes):
-            if self.calls == self.stop_after:
-                raise KeyboardInterrupt
-            self.calls += 1
-            return [box_mask([b], *image.shape[:2]) for b in boxes], ["refined"] * len(boxes)
-
     out = tmp_path / "refined"
-    first = Counting(stop_after=2)
+    first = _StoppingRefiner(stop_after=2)
     with pytest.raises(KeyboardInterrupt):
         refine_box_masks("syn_tape", out, splits=["valid"], datasets_dir=synthetic_datasets, progress=False, refiner=first)
-    second = Counting()
+    second = _StoppingRefiner()
     report = refine_box_masks("syn_tape", out, splits=["valid"], datasets_dir=synthetic_datasets, progress=False,
                               refiner=second)
     assert (first.calls, second.calls) == (2, 2)  # 4 photos with one box each: two done before the stop, two after
     assert report["splits"]["valid"]["refined"] == 4 and len(report["files"]) == 4
     assert (out / "preview.png").is_file()
-    other = Counting(mode="b")  # other settings: every file is done again
+    other = _StoppingRefiner(mode="b")  # other settings: every file is done again
     refine_box_masks("syn_tape", out, splits=["valid"], datasets_dir=synthetic_datasets, progress=False, refiner=other)
     assert other.calls == 4
 
@@ -431,21 +436,7 @@ def test_the_output_of_a_stopped_run_is_named_unfinished_when_read_as_a_dataset(
     """A refine run stopped midway left a mask-folder dataset of part of the photos, which training and evaluation read
     as a whole dataset without a word; its report.json now lists the splits it has not finished until a run finishes
     them, and the reader names such a split."""
-    from drywallqa.data.coco import box_mask
     from drywallqa.data.refine import refine_box_masks
-
-    class Stopping:
-        def __init__(self, stop_after=None):
-            self.calls, self.stop_after = 0, stop_after
-
-        def describe(self):
-            return {"with": "stopping"}
-
-        def __call__(self, image, boxes):
-            if self.calls == self.stop_after:
-                raise KeyboardInterrupt
-            self.calls += 1
-            return [box_mask([b], *image.shape[:2]) for b in boxes], ["refined"] * len(boxes)
 
     out = tmp_path / "refined"
     refined = DatasetConfig("refined", str(out), ("segment taping area",),
@@ -460,12 +451,12 @@ def test_the_output_of_a_stopped_run_is_named_unfinished_when_read_as_a_dataset(
                                 refiner=refiner)
 
     with pytest.raises(KeyboardInterrupt):
-        refine("valid", Stopping(stop_after=2))
+        refine("valid", _StoppingRefiner(stop_after=2))
     n, said = unfinished("valid")
     assert n == 2 and len(said) == 1 and str(out / "valid") in said[0]  # 2 of its 4 photos, named unfinished
-    refine("train", Stopping())  # another split, finished: the stopped one is still unfinished
+    refine("train", _StoppingRefiner())  # another split, finished: the stopped one is still unfinished
     assert unfinished("train") == (12, []) and unfinished("valid")[1]
-    refine("valid", Stopping())
+    refine("valid", _StoppingRefiner())
     assert unfinished("valid") == (4, []) and "unfinished" not in json.loads((out / "report.json").read_text())
 
 
