@@ -62,9 +62,9 @@ def test_every_fault_is_named_and_the_rest_is_scored(tiny_model_dir, tmp_path, c
     out = tmp_path / "eval"
     res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "-d", str(path), "--splits", "published",
                                    "--speed-images", "0", "--out", str(out)])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1 and "5 failures under" in res.output, res.output  # the reports name them
     report = json.loads((out / "report.json").read_text())
-    assert report["metrics"][0]["images"] == 1
+    assert report["metrics"][0]["images"] == 1 and len(report["failures"]) == 5
 
 
 def test_a_split_with_nothing_to_score_is_an_error(tiny_model_dir, tmp_path, cleanup):

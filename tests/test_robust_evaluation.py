@@ -140,6 +140,22 @@ def same_concept(synthetic_datasets):
         registry.DATASETS.remove(c.name)
 
 
+def test_evaluate_exits_1_when_a_photo_could_not_be_scored(synthetic_datasets, tiny_model_dir, tmp_path):
+    """A photo of the split that cannot be read: the reports are written and name it, and the command exits 1, as
+    predict does (it exited 0: a script took the scores of the rest for the whole split's)."""
+    args = ["evaluate", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "--splits", "published",
+            "--datasets-dir", str(synthetic_datasets), "--speed-images", "0"]
+    res = CliRunner().invoke(app, args + ["--out", str(tmp_path / "clean")], terminal_width=300)
+    assert res.exit_code == 0, res.output
+    bad = sorted((synthetic_datasets / "crack" / "valid").glob("*.jpg"))[0]
+    bad.write_bytes(b"not a photo")
+    res = CliRunner().invoke(app, args + ["--out", str(tmp_path / "e")], terminal_width=300)
+    assert res.exit_code == 1 and isinstance(res.exception, (SystemExit, type(None))), res.output
+    assert "not everything could be scored: 1 failure under" in res.output and bad.name in res.output, res.output
+    report = json.loads((tmp_path / "e" / "report.json").read_text())
+    assert report["metrics"] and any(bad.name in f for f in report["failures"])
+
+
 def test_cross_prompt_check_leaves_out_the_same_concept_and_shared_prompts(same_concept, tiny_model_dir, tmp_path):
     seg = Segmenter.load(tiny_model_dir)
     report = evaluate(seg, tmp_path / "e", datasets=("syn_crack", "syn_crack_b", "syn_crack_c", "syn_tape"),
@@ -296,7 +312,7 @@ def test_report_md_keeps_a_prompt_with_a_bar_in_its_cell_and_a_file_name_on_its_
     out = tmp_path / "out"
     res = runner.invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "-d", str(tmp_path / "walls.yaml"),
                               "--splits", "published", "--speed-images", "0", "--out", str(out)])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1 and "not everything could be scored: 2 failures" in res.output, res.output  # reports written
     md = (out / "report.md").read_text()
     row = next(line for line in md.splitlines() if "hairline" in line and line.startswith("| published valid | walls"))
     assert "crack \\| hairline" in row and len(row.replace("\\|", "").split("|")) == 14, row  # 12 columns

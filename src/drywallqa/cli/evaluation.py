@@ -33,7 +33,8 @@ def evaluate(
                                      "whose prompts the model never learnt scores 0 with the gate: the report warns."),
 ):
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
-    Interrupted, the same command run again scores only the sets (split x dataset) not yet finished."""
+    Interrupted, the same command run again scores only the sets (split x dataset) not yet finished. Exit code 1
+    when a photo could not be scored (the reports are written and list it)."""
     from ..engine.evaluator import PARTIAL_DIR, SPLIT_CHOICES, evaluate as run, evaluation_in_use
     from ..utils.files import file_stamp
 
@@ -78,6 +79,11 @@ def evaluate(
     console.print((out / "report.md").read_text())
     for line in report["warnings"]:
         tagged("warning:", "yellow", line)
+    if report["failures"]:  # as predict and zeroshot: a script sees that the scores leave photos out
+        count = len(report["failures"])
+        tagged("error:", "red", f"not everything could be scored: {count} failure{'s' if count > 1 else ''} under \"Files "
+                                f"that failed\" in {out / 'report.md'}; the scores are of the rest")
+        raise typer.Exit(code=1)
     return report
 
 
