@@ -187,3 +187,22 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert "north_wall_after_the_second_coat_" in size["longStatus"], size["longStatus"]  # a long one-word name shown
         assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"  # ... and wrapped
         assert (tmp_path / f"page_{name}.png").stat().st_size > 10_000
+
+
+def test_odd_uses(server, tmp_path):
+    """The page used as a site engineer may (``tests/browser/odd_uses.mjs``): the same file chosen again."""
+    reason = _missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run in CI: {reason}")
+        pytest.skip(reason)
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "wall.png")
+    run = subprocess.run(["node", str(HERE / "odd_uses.mjs"), server, str(tmp_path / "wall.png")],
+                         capture_output=True, text=True, timeout=120, cwd=HERE)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["consoleErrors"] == [], out
+    # the file input emptied once read: the same file chosen again (after a sample photo) fires change again
+    assert out["sameFile"] == {"name": "wall.png", "value": ""}, out["sameFile"]

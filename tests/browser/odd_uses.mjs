@@ -1,0 +1,32 @@
+// Usage: node odd_uses.mjs URL PHOTO
+// The web page used as a site engineer may (tests/test_browser.py, test_odd_uses): the same file chosen again after
+// a sample photo. Prints one JSON line.
+import { chromium } from 'playwright-core';
+
+const [url, photo] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync'],
+});
+const report = {};
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('pageerror', e => consoleErrors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('#chips .chip');
+  await page.waitForSelector('#gallery button');
+  // a file chosen, then a sample photo, then the same file again: a browser fires no change for a file input whose
+  // file is chosen again unless the input was emptied (Playwright fires it whatever): the input must be empty
+  await page.setInputFiles('#image', photo);
+  const chosen = { name: await page.evaluate(() => state.fileName), value: await page.inputValue('#image') };
+  report.sameFile = chosen;
+  report.consoleErrors = consoleErrors;
+  await context.close();
+  console.log(JSON.stringify(report));
+} finally {
+  await browser.close();
+}
