@@ -190,7 +190,8 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
 
 
 def test_odd_uses(server, tmp_path):
-    """The page used as a site engineer may (``tests/browser/odd_uses.mjs``): the same file chosen again."""
+    """The page used as a site engineer may (``tests/browser/odd_uses.mjs``): the same file chosen again, a photo dropped
+    beside the drop zone."""
     reason = _missing()
     if reason:
         if os.environ.get("CI"):
@@ -206,3 +207,5 @@ def test_odd_uses(server, tmp_path):
     assert out["consoleErrors"] == [], out
     # the file input emptied once read: the same file chosen again (after a sample photo) fires change again
     assert out["sameFile"] == {"name": "wall.png", "value": ""}, out["sameFile"]
+    # a photo dropped beside the drop zone is taken (the browser opened it in the tab: the page gone); text is not
+    assert out["droppedBeside"] == {"over": True, "drop": True, "name": "beside.jpg", "text": False}, out["droppedBeside"]

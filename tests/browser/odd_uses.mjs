@@ -1,6 +1,6 @@
 // Usage: node odd_uses.mjs URL PHOTO
 // The web page used as a site engineer may (tests/test_browser.py, test_odd_uses): the same file chosen again after
-// a sample photo. Prints one JSON line.
+// a sample photo, a photo dropped beside the drop zone. Prints one JSON line.
 import { chromium } from 'playwright-core';
 
 const [url, photo] = process.argv.slice(2);
@@ -24,6 +24,19 @@ try {
   await page.setInputFiles('#image', photo);
   const chosen = { name: await page.evaluate(() => state.fileName), value: await page.inputValue('#image') };
   report.sameFile = chosen;
+  // a photo dropped beside the drop zone (on the results): taken, not left to the browser, which opens it in the tab
+  // (the page gone); a drag of text onto the prompt box is left to the browser
+  report.droppedBeside = await page.evaluate(async () => {
+    const bytes = await (await fetch(document.querySelector('#gallery img').src)).blob(), files = new DataTransfer();
+    files.items.add(new File([bytes], 'beside.jpg', { type: 'image/jpeg' }));
+    const fire = (where, type, dataTransfer) => {
+      const ev = new DragEvent(type, { dataTransfer, bubbles: true, cancelable: true });
+      document.querySelector(where).dispatchEvent(ev); return ev.defaultPrevented;
+    };
+    const words = new DataTransfer(); words.setData('text/plain', 'segment crack');
+    return { over: fire('#empty', 'dragover', files), drop: fire('#empty', 'drop', files), name: state.fileName,
+             text: fire('#prompt-input', 'dragover', words) };
+  });
   report.consoleErrors = consoleErrors;
   await context.close();
   console.log(JSON.stringify(report));
