@@ -1,6 +1,7 @@
 // Usage: node odd_uses.mjs URL PHOTO
 // The web page used as a site engineer may (tests/test_browser.py, test_odd_uses): the same file chosen again after
-// a sample photo, a photo dropped beside the drop zone. Prints one JSON line.
+// a sample photo, a photo dropped beside the drop zone, the measures of a hairline crack at a fine scale. Prints one
+// JSON line.
 import { chromium } from 'playwright-core';
 
 const [url, photo] = process.argv.slice(2);
@@ -37,6 +38,22 @@ try {
     return { over: fire('#empty', 'dragover', files), drop: fire('#empty', 'drop', files), name: state.fileName,
              text: fire('#prompt-input', 'dragover', words) };
   });
+  // a fine scale (a close-up: 50 px a mm) and a hairline crack (the answer's measures replaced): its widths and area
+  // in mm to 2 significant digits, not rounded to 0 (as an empty mask reads), larger values as they were
+  await page.click('#options summary');
+  await page.fill('#mm', '0.02');
+  await page.route('**/v1/segment', async route => {
+    const answer = await route.fetch(), json = await answer.json();
+    json.results[0].measures = { components: 1, area_px: 80, area_fraction: 0.008, length_px: 61728, mean_width_px: 1.6,
+      max_width_px: 2, mm_per_px: 0.02, area_mm2: 0.032, length_mm: 1234.56, mean_width_mm: 0.032, max_width_mm: 0.04 };
+    await route.fulfill({ response: answer, json });
+  });
+  await page.click('#run');
+  await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
+  await page.unroute('**/v1/segment');
+  report.hairline = await page.$eval('#measures tbody tr[data-prompt="segment crack"]',
+                                     tr => [...tr.querySelectorAll('td')].slice(3, 7).map(td => td.textContent));
+  await page.fill('#mm', '');
   report.consoleErrors = consoleErrors;
   await context.close();
   console.log(JSON.stringify(report));
