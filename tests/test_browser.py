@@ -191,7 +191,8 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
 
 def test_odd_uses(server, tmp_path):
     """The page used as a site engineer may (``tests/browser/odd_uses.mjs``): the same file chosen again, a photo dropped
-    beside the drop zone, a hairline crack's measures at a fine scale."""
+    beside the drop zone, a hairline crack's measures at a fine scale, an answer cut off
+    on its way."""
     reason = _missing()
     if reason:
         if os.environ.get("CI"):
@@ -211,3 +212,6 @@ def test_odd_uses(server, tmp_path):
     assert out["droppedBeside"] == {"over": True, "drop": True, "name": "beside.jpg", "text": False}, out["droppedBeside"]
     # a hairline crack at 0.02 mm per px: 0.04 mm wide, 0.032 mm\u00b2 (it read "0.0 mm" and "0 mm\u00b2", as an empty mask)
     assert out["hairline"] == ["0.032 mm\u00b2 (0.8%)", "1234.6 mm", "0.040 mm", "0.032 mm"], out["hairline"]
+    cut = out["cut"]  # the answer cut off mid-body: the connection named, not "something other than the drywallqa server"
+    assert "connection was lost" in cut["error"] and "press Segment again" in cut["error"], cut
+    assert "other than the drywallqa server" not in cut["error"] and cut["button"] == "Segment", cut
