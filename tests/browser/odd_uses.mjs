@@ -68,6 +68,20 @@ try {
   await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#error').hidden);
   report.cut = { error: await page.textContent('#error'), button: await page.textContent('#run') };
   await page.evaluate(() => { window.fetch = window.realFetch; });
+  // a request of 2.5 s: the button counts the seconds; the status line, which a screen reader reads out at each
+  // change (aria-live), says "Segmenting…" once, not each second
+  await page.evaluate(() => {
+    window.said = [];
+    new MutationObserver(() => window.said.push(document.querySelector('#status').textContent))
+      .observe(document.querySelector('#status'), { childList: true, characterData: true, subtree: true });
+  });
+  await page.route('**/v1/segment', async route => { await new Promise(r => setTimeout(r, 2500)); await route.continue(); });
+  await page.click('#run');
+  await page.waitForFunction(() => / 2 s/.test(document.querySelector('#run').textContent));
+  const button = await page.textContent('#run');
+  await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
+  await page.unroute('**/v1/segment');
+  report.heard = { button, said: await page.evaluate(() => window.said) };
   report.consoleErrors = consoleErrors;
   await context.close();
   console.log(JSON.stringify(report));
