@@ -192,7 +192,8 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
 def test_odd_uses(server, tmp_path):
     """The page used as a site engineer may (``tests/browser/odd_uses.mjs``): the same file chosen again, a photo dropped
     beside the drop zone, a hairline crack's measures at a fine scale, an answer cut off
-    on its way, what a screen reader hears while a request runs."""
+    on its way, what a screen reader hears while a request runs, the
+    focus after an error."""
     reason = _missing()
     if reason:
         if os.environ.get("CI"):
@@ -218,3 +219,4 @@ def test_odd_uses(server, tmp_path):
     heard = out["heard"]  # the seconds on the button; the status line (aria-live) said "Segmenting… N s" each second
     assert heard["button"].startswith("Segmenting\u2026 2 s"), heard
     assert heard["said"][:-1] == ["Segmenting\u2026"] and heard["said"][-1].startswith("Done in"), heard
+    assert out["focusAfterError"] == "run", out["focusAfterError"]  # it was lost to the page (BODY): Tab from the top

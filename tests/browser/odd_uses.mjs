@@ -82,6 +82,14 @@ try {
   await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
   await page.unroute('**/v1/segment');
   report.heard = { button, said: await page.evaluate(() => window.said) };
+  // Segment pressed from the keyboard, the answer an error (a tile too small): the focus back on the button, not on
+  // the page (the disabled button lost it: the next Tab started at the page's top)
+  await page.fill('#tile', '8');
+  await page.focus('#run');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => !document.querySelector('#error').hidden && !document.querySelector('#run').disabled);
+  report.focusAfterError = await page.evaluate(() => document.activeElement.id || document.activeElement.tagName);
+  await page.fill('#tile', '');
   report.consoleErrors = consoleErrors;
   await context.close();
   console.log(JSON.stringify(report));
