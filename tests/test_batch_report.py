@@ -257,6 +257,43 @@ def test_a_mask_min_confidence_emptied_is_said_to_be_emptied_not_nothing_found(t
     assert "emptied_below" not in entry["prompts"]["segment crack"] and "emptied" not in (out / "report.html").read_text()
 
 
+def test_a_mask_found_empty_is_not_said_to_be_emptied_by_min_confidence(tiny_model_dir, tmp_path):
+    """A mask in which nothing was found (here: --threshold 1, which no probability reaches) and whose confidence is
+    below --min-confidence was recorded as emptied by it ("emptied_below"; the table: "mask emptied, its confidence
+    below ..."), as if the model had found something it did not trust."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from conftest import write_photos
+
+    photos = write_photos(tmp_path / "photos", 1)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path",
+                                   str(tiny_model_dir), "--threshold", "1", "--min-confidence", "0.99"])
+    assert res.exit_code == 0, res.output
+    (entry,) = json.loads((out / "results.json").read_text())["images"]
+    mask = entry["prompts"]["segment crack"]
+    assert mask["components"] == 0 and mask["confidence"] < 0.99 and "emptied_below" not in mask, mask
+    with open(out / "results.csv", newline="", encoding="utf-8-sig") as f:
+        (row,) = csv.DictReader(f)
+    assert "emptied" not in row["answered"] and "emptied" not in (out / "report.html").read_text()
+
+
+def test_keep_confident_records_only_the_masks_it_emptied():
+    from drywallqa.engine.segmenter import SegmentationResult
+
+    full, empty = np.ones((4, 5), bool), np.zeros((4, 5), bool)
+    result = SegmentationResult(masks={"a": full, "b": empty, "c": full, "d": full},
+                                confidence={"a": 0.2, "b": 0.2, "c": 0.9})  # "d": no confidence, kept
+    assert result.keep_confident(None) is result and result.emptied == {}
+    result.keep_confident(0.5)
+    assert dict(result.emptied) == {"a": 0.5} and result.emptied[" a\n"] == 0.5  # a prompt as typed finds it
+    assert not result.masks["a"].any() and not result.masks["b"].any()
+    assert result.masks["c"].all() and result.masks["d"].all() and result.masks["a"].shape == (4, 5)
+
+
 def test_a_small_finding_on_a_large_photo_is_no_zero_percent(tmp_path):
     """A crack of 300 pixels on a 12 MP photo read "1 region(s), 0.00% of the photo"."""
     out = tmp_path / "out"

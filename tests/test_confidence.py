@@ -169,6 +169,7 @@ def test_confidence_in_results_json_report_http_and_cli(tiny_model_dir, tmp_path
     assert 0 <= item["confidence"] <= 1 and item["measures"]["area_px"] > 0
     body = client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "min_confidence": "1"}).json()
     assert body["results"][0]["measures"]["area_px"] == 0  # nothing is that sure: emptied for this caller
+    assert body["results"][0]["emptied_below"] == 1 and "emptied_below" not in item  # said, as in results.json
     assert client.post("/v1/segment", files=files, data={"prompts": ["segment crack"], "min_confidence": "2"}).status_code == 422
 
 

@@ -447,14 +447,13 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
              # a job run from another folder must not take a relative path for another photo (record_conflict)
              "settings": opts.settings, "image_stamp": stamp, "measures_version": MEASURES_VERSION,
              "job": opts.job, **({"warnings": notes} if notes else {})}
-    floor = getattr(segmenter, "min_confidence", None)  # --min-confidence: masks scored lower come back empty
     for p in opts.prompts:
         joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
         entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(masks[p], opts.mm_per_px, joints=joints)}
         if p in result.confidence:
             entry["prompts"][p]["confidence"] = result.confidence[p]
-            if floor is not None and result.confidence[p] < floor and p not in kept:  # emptied, not found empty:
-                entry["prompts"][p]["emptied_below"] = floor  # the table and the report say so
+        if p in result.emptied and p not in kept:  # --min-confidence emptied it (it held pixels): not found empty,
+            entry["prompts"][p]["emptied_below"] = result.emptied[p]  # the table and the report say so
         if p in result.concepts:
             entry["prompts"][p]["concept"] = result.concepts[p]
     row = None

@@ -436,12 +436,10 @@ class TorchSegmenter(Segmenter):
         for p, m in matches.items():
             if not m.known:  # not something the model learnt: no mask under a borrowed name, and no confidence in it
                 masks[p], probabilities[p], confidences[p] = np.zeros_like(masks[p]), np.zeros_like(probabilities[p]), 0.0
-        if self.min_confidence is not None:  # drop masks the model does not trust
-            masks = {p: m if confidences[p] >= self.min_confidence else np.zeros_like(m) for p, m in masks.items()}
         return SegmentationResult(masks=masks, probabilities=probabilities, timings_ms=timings, confidence=confidences,
                                   confidence_kind="model" if conf is not None else "map",
                                   concepts={p: m.to_dict() for p, m in matches.items()},
-                                  warnings=self.prompt_warnings(matches))
+                                  warnings=self.prompt_warnings(matches)).keep_confident(self.min_confidence)
 
     def mask_confidence(self, prompt: str, probability: np.ndarray, mask: np.ndarray,
                         threshold: float | None = None, concept: str | None = None) -> float:

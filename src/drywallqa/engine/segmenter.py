@@ -121,7 +121,7 @@ class PromptKeyed(dict):
         return self[key] if key in self else default
 
 
-PROMPT_KEYED = ("masks", "probabilities", "confidence", "concepts")  # the fields of a SegmentationResult by prompt
+PROMPT_KEYED = ("masks", "probabilities", "confidence", "concepts", "emptied")  # the fields of a SegmentationResult by prompt
 
 
 @dataclass
@@ -138,15 +138,31 @@ class SegmentationResult:
     confidence_kind: str = "map"
     concepts: dict = field(default_factory=dict)       # prompt -> PromptMatch.to_dict(): nearest known concept
     warnings: list = field(default_factory=list)       # e.g. prompts the model does not know (masks left empty)
+    # prompt -> the min_confidence that emptied its mask (one that held pixels; not one found empty): see keep_confident
+    emptied: dict = field(default_factory=dict)
 
     def __init__(self, masks: dict | None = None, probabilities: dict | None = None, timings_ms: dict | None = None,
                  confidence: dict | None = None, confidence_kind: str = "map", concepts: dict | None = None,
-                 warnings: list | None = None, scores: dict | None = None):
+                 warnings: list | None = None, scores: dict | None = None, emptied: dict | None = None):
         """The fields in their order; ``scores=`` is the 0.5.0 name of ``confidence`` (given, it is the one used:
         ``dataclasses.replace(result, scores=...)`` passes both)."""
         self.masks, self.probabilities, self.timings_ms = masks or {}, probabilities or {}, timings_ms or {}
         self.confidence = scores if scores is not None else (confidence or {})
         self.confidence_kind, self.concepts, self.warnings = confidence_kind, concepts or {}, warnings or []
+        self.emptied = emptied or {}
+
+    def keep_confident(self, min_confidence: float | None) -> "SegmentationResult":
+        """Empties each mask whose confidence is below ``min_confidence`` (None: keeps all; a prompt without a
+        confidence is kept) and records in :attr:`emptied` those that held pixels, so that a report can tell a mask
+        emptied as untrusted from one in which nothing was found. Returns this result."""
+        if min_confidence is None:
+            return self
+        for p, mask in list(self.masks.items()):
+            if self.confidence.get(p, 1.0) < min_confidence:
+                if mask.any():
+                    self.emptied[p] = min_confidence
+                self.masks[p] = np.zeros_like(mask)
+        return self
 
     def __setattr__(self, name: str, value) -> None:
         if name in PROMPT_KEYED and isinstance(value, dict) and not isinstance(value, PromptKeyed):

@@ -197,12 +197,11 @@ class TiledSegmenter(Segmenter):
         for p, match in part.concepts.items():
             if not match.get("known", True):  # a prompt the model does not know (the same for every tile)
                 confidence[p] = 0.0
-        if min_confidence is not None:
-            masks = {p: m if confidence.get(p, 1.0) >= min_confidence else np.zeros_like(m) for p, m in masks.items()}
         timings = {"total_ms": 1e3 * (time.perf_counter() - t0), "tiles": len(ys) * len(xs)}
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
                                   timings_ms=timings, confidence=confidence, confidence_kind=kind,
-                                  concepts=part.concepts, warnings=part.warnings)  # the same for every tile
+                                  concepts=part.concepts,  # concepts and warnings: the same for every tile
+                                  warnings=part.warnings).keep_confident(min_confidence)
 
 
 __getattr__ = deprecated_names(__name__, {"DEFAULT_MAX_TILES": ("drywallqa.utils.image_io", "DEFAULT_MAX_TILES")})  # 0.6.20

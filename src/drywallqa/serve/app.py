@@ -781,10 +781,9 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
     """:func:`_segment`, then the response body (measures, encoded masks, flags; the photo as read, with
     ``preview``; ``notes`` first among its warnings), all in the worker thread."""
     rgb, result = _segment(seg, data, prompts, tile, config, label_shape)
+    result.keep_confident(min_confidence)  # masks not trusted enough for this caller come back empty
     out = []
     for p in prompts:
-        if min_confidence is not None and result.confidence.get(p, 1.0) < min_confidence:
-            result.masks[p] = np.zeros_like(result.masks[p])  # not trusted enough for this caller
         joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
         measures = mask_measures(result.masks[p], mm_per_px, joints=joints)
         item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format), "measures": measures}
@@ -792,6 +791,8 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
             item["joints"] = measures.pop("joints")
         if p in result.confidence:
             item["confidence"] = result.confidence[p]
+        if p in result.emptied:  # min_confidence emptied a mask that held pixels (not one in which nothing was found)
+            item["emptied_below"] = result.emptied[p]
         if p in result.concepts:
             item["concept"] = result.concepts[p]
         if include_probabilities:

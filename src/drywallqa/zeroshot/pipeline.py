@@ -238,10 +238,7 @@ class ZeroShotSegmenter(Segmenter):
                 union |= m
             result = SegmentationResult(masks={p: union for p in prompts}, probabilities={p: anomaly for p in prompts},
                                         confidence={p: float(anomaly.max()) for p in prompts}, confidence_kind="model")
-        if self.min_confidence is not None:  # masks the pipeline does not trust come back empty
-            result.masks = {p: m if result.confidence[p] >= self.min_confidence else np.zeros_like(m)
-                            for p, m in result.masks.items()}
-        return result
+        return result.keep_confident(self.min_confidence)  # masks the pipeline does not trust come back empty
 
     def num_parameters(self) -> int | None:
         return sum(p.numel() for p in self.sam.parameters()) if hasattr(self.sam, "parameters") else None
