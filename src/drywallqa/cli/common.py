@@ -371,7 +371,8 @@ GATE_HELP = ("Answer a prompt far from what the model learnt, or one asking for 
 
 LABEL_SHAPE_HELP = ("box: write the masks of prompts trained on box labels (taping) as the boxes validation chose for "
                     "scoring against such labels, for an outside scorer; default: the mask as the model sees it.")
-TILE_HELP = "Predict photos larger than this many pixels on overlapping tiles of this size (large phone photos)."
+TILE_HELP = ("Predict photos wider or taller than this many pixels on overlapping tiles of this size "
+             "(large phone photos).")
 MAX_TILES_HELP = "With --tile: a photo the tile size would cut into more tiles fails (reported; the rest go on)."
 MAX_PIXELS_HELP = ("Images with more pixels fail (reported, the rest go on): guards memory against decompression bombs; "
                    "raise it for very large photos.")

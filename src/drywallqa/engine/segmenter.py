@@ -275,7 +275,7 @@ class Segmenter:
         Args:
             runtime: ``torch`` or ``onnx`` (:data:`RUNTIMES`).
             pipeline: ``zeroshot`` (:data:`PIPELINES`; ``path`` is then its YAML config) instead of a model folder.
-            tile: predict photos larger than this many pixels tile by tile (the ``tiled`` wrapper).
+            tile: predict photos wider or taller than this many pixels tile by tile (the ``tiled`` wrapper).
             max_tiles: with ``tile``, photos it would cut into more tiles fail (default: no limit).
             backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
             kwargs: options of the runtime or pipeline (``threshold``, ``model``, ``min_confidence``,

@@ -565,7 +565,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         mm_per_px: float | None = Form(None, ge=MIN_MM_PER_PX, le=MAX_MM_PER_PX, allow_inf_nan=False,
                                        description="Scale, for QA measures in millimetres."),
         tile: int | None = Form(None, ge=32, le=16384, description=(
-            "Predict a photo larger than this many pixels on overlapping tiles of this size: for photos of a "
+            "Predict a photo wider or taller than this many pixels on overlapping tiles of this size: for photos of a "
             f"larger stretch of wall than one training photo showed (overrides the server's --tile; at most "
             f"{config.max_tiles} tiles).")),
         min_confidence: float | None = Form(None, ge=0, le=1, allow_inf_nan=False, description=(
