@@ -97,11 +97,6 @@ def _walks_from_ends(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | 
     return s, d, [((y, x), *_walk_from_end(codes, (y, x), limit)) for y, x in np.argwhere(free).tolist()]
 
 
-def prune_spurs(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | None = None) -> np.ndarray:
-    """See :func:`_prune_round`: the line without its spurs."""
-    return _prune_round(skeleton, dist, near)[0]
-
-
 def _prune_round(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | None = None,
                  limit: float | None = None) -> tuple[np.ndarray, list]:
     """``skeleton`` without its spurs: branches from a free end to a junction no longer than :data:`SPUR_REACH` x
@@ -178,7 +173,7 @@ def trim_covered_ends(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
 
 
 def _pruned(skeleton: np.ndarray, dist: np.ndarray, near: np.ndarray | None = None) -> np.ndarray:
-    """:func:`prune_spurs` again on what it leaves, until nothing changes (at most :data:`MAX_PRUNING_ROUNDS`): a
+    """:func:`_prune_round` again on what it leaves, until nothing changes (at most :data:`MAX_PRUNING_ROUNDS`): a
     spur on a spur (an L's outer corner grows a tree of them) is a spur once the first is gone; one round read the
     same L shape 8% longer turned 21 degrees than square. Each round after the first walks only from the ends whose
     branch may be judged otherwise now (:func:`_ends_to_walk_again`; the first from those in ``near``, where given),
