@@ -54,7 +54,7 @@ def hub_unreachable(endpoint: str) -> str | None:
     return answer[0] if answer else f"{host} cannot be reached: no answer within {2 * HUB_PROBE_TIMEOUT_S:g} s"
 
 
-def _offline_reason(name: str) -> str | None:
+def offline_reason(name: str) -> str | None:
     """Why ``name``, a hub id, is read from the Hugging Face cache alone: ``HF_HUB_OFFLINE=1`` is set, or the hub
     cannot be reached (:func:`hub_unreachable`, not asked through a proxy); None for a local folder, or to download."""
     if _looks_like_a_path(name):
@@ -78,8 +78,8 @@ def load_hub_or_local(loader, name: str, what: str, model_type: str | None = Non
     in the Hugging Face cache (and cannot be downloaded, e.g. with ``HF_HUB_OFFLINE=1``), ``ValueError``
     when it holds a model of another type.
     """
-    offline_reason = _offline_reason(name)
-    local_only = {"local_files_only": True} if offline_reason else {}
+    why_offline = offline_reason(name)
+    local_only = {"local_files_only": True} if why_offline else {}
     if model_type is not None:
         check_model_type(name, model_type, what, **local_only)
     try:
@@ -98,7 +98,7 @@ def load_hub_or_local(loader, name: str, what: str, model_type: str | None = Non
             raise OSError(f"cannot load {what} {name!r} from the Hugging Face cache: its files there are damaged "
                           f"({_why(name, exc)}); download it again (`hf download {name} "
                           "--force-download`) or give a save_pretrained folder in its place") from exc
-        offline = f" ({offline_reason})" if offline_reason else ""
+        offline = f" ({why_offline})" if why_offline else ""
         raise OSError(
             f"cannot load {what} {name!r}{offline}: it is neither a local folder nor in the Hugging Face cache. On a "
             f"machine with internet run `hf download {name} --local-dir DIR` (or "

@@ -291,9 +291,9 @@ class TextEncoder:
                 try:
                     path = _resolve(self.name_or_path)
                     if not os.path.isdir(path):  # a hub id: read from the cache alone where the hub cannot be reached
-                        from ..models.hub import _offline_reason  # (a probe of seconds, not the client's minute of
+                        from ..models.hub import offline_reason  # (a probe of seconds, not the client's minute of
                         # retries); a local folder is read as it is
-                        offline = _offline_reason(path)
+                        offline = offline_reason(path)
                     from sentence_transformers import SentenceTransformer
 
                     with _no_loading_bar(os.path.isdir(path)):
