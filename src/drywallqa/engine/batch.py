@@ -7,7 +7,7 @@ per prompt text whatever it holds.
 
 Every file is written atomically (temporary name, then rename) and each image's record
 ``<stem>__results.json`` last, so a rerun after an interruption (even ``kill -9``) skips exactly the
-images that are complete and redoes the rest. Engines: ``local`` (:func:`predict_paths`: ``workers`` threads
+images that are complete and redoes the rest. Executors: ``local`` (:func:`predict_paths`: ``workers`` threads
 sharing one model) and ``ray`` (:func:`~drywallqa.engine.batch_ray.predict_paths_ray`: Ray Data ``map_batches``
 over an actor pool, each actor holding a model; a photo that kills its actor's process is named failed, the others
 still done). Both plan a job (:func:`plan_job`), segment each photo (:func:`process_image`) and write its report

@@ -1,4 +1,4 @@
-"""Tiled prediction for large photos: any backend, run on overlapping square tiles, stitched at full size.
+"""Tiled prediction for large photos: any runtime or pipeline, run on overlapping square tiles, stitched at full size.
 
 A model sees its whole input at a fixed size (448 px for the shipped one), so a 4000x3000 phone photo of a
 whole wall shrinks ninefold and a 5-px crack vanishes. :class:`TiledSegmenter` cuts the photo into
