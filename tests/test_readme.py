@@ -1,5 +1,6 @@
 """The README is the first thing anyone runs: its quick start must work as written, every relative link in
-it and in docs/*.md must point to a file (and heading) that exists, and it must stay short.
+it, CHANGELOG.md, docs/ (experiment write-ups too) and the shipped model's card must point to a file (and heading) that
+exists, and it must stay short.
 
 The commands are read from README.md itself (the fenced blocks of its "Quick start" and "Set-up"
 sections), so the test fails as soon as the README drifts from the code or the Makefile."""
@@ -244,7 +245,7 @@ def relative_links(path: Path) -> list[str]:
     return [link for link in links if not re.match(r"^[a-z][a-z0-9+.-]*:", link, re.I)]  # http:, mailto:, ...
 
 
-PAGES = [README, *sorted(DOCS.glob("*.md"))]
+PAGES = [README, ROOT / "CHANGELOG.md", *sorted(DOCS.rglob("*.md")), *sorted((ROOT / "src/drywallqa").rglob("*.md"))]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
