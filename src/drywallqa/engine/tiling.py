@@ -1,7 +1,7 @@
 """Tiled prediction for large photos: any runtime or pipeline, run on overlapping square tiles, stitched at full size.
 
-A model sees its whole input at a fixed size (448 px for the shipped one), so a 4000x3000 phone photo of a
-whole wall shrinks ninefold and a 5-px crack vanishes. :class:`TiledSegmenter` cuts the photo into
+A model sees its whole input at a fixed size (512 px for the shipped one), so a 4000x3000 phone photo of a
+whole wall shrinks eightfold and a 5-px crack vanishes. :class:`TiledSegmenter` cuts the photo into
 overlapping ``tile`` x ``tile`` crops, asks the wrapped segmenter for every prompt's probabilities on each
 (the image encoded once per tile, each prompt decoded on it), blends the crops with weights that fall off
 towards tile edges that lie inside the photo, and only then thresholds and post-processes the full-size
