@@ -1,8 +1,10 @@
 """Evaluation per dataset split and prompt, at the original image resolution.
 
-Two families of splits: the published ``valid`` splits (comparable with others, but Roboflow copies of
-the same photo sit in train too) and the ``test`` part of the group-clean split manifests (no copy of
-any test photo was trained on: the honest number).
+Two families of splits are scored by default: the published ``valid`` splits (comparable with others, but Roboflow
+copies of the same photo sit in train too) and the ``test`` part of the group-clean split manifests (no copy of
+any test photo was trained on: the honest number). On request (:data:`SPLIT_CHOICES`) also the group-clean ``val``
+part, where thresholds were chosen, and a seeded sample of the ``train`` part: how well the model fits what it learnt
+from.
 """
 
 from __future__ import annotations
@@ -400,7 +402,8 @@ def _save_partial(result: SetResult, path: Path) -> None:
 def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "taping"), which=("published", "group"),
              splits_dir=None, datasets_dir=None, limit: int | None = None, speed_images: int = 50,
              model_dir: Path | None = None, progress: bool = True) -> dict:
-    """Run the whole evaluation and write ``report.json``, ``report.md`` and ``examples.png`` to ``out_dir``.
+    """Run the whole evaluation and write ``report.json``, ``report.md``, ``per_image.csv`` and the pictures
+    (``examples.png``, ``worst.png``, ``confidence.png``, where there is something to draw) to ``out_dir``.
 
     Each finished set (split x dataset) is kept in ``out_dir/.partial/`` until the report is written: run
     again after an interruption, the evaluation reuses the sets whose :func:`set_fingerprint` still
