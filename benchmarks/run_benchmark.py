@@ -5,8 +5,9 @@
 For each model (one: its files in ``--out``; several: ``--out/<name>/``), runs the full evaluation (published
 valid splits and group-clean test splits, every prompt, at the original resolution, cross-prompt check, speed
 over 50 640x640 JPEGs with 2 threads) and writes
-``report.json``, ``report.md``, ``examples.png`` and ``bar.json``/``bar.md`` with a pass/fail per line; then
-``models.md``: the models side by side (canonical prompts' mIoU on both splits, speed, size).
+``report.json``, ``report.md``, ``examples.png``, ``bar.json``/``bar.md`` with a pass/fail per line and
+``side_by_side.md`` (published valid beside group-clean test per prompt: the README's table); then ``models.md``:
+the models side by side (canonical prompts' mIoU on both splits, speed, size).
 """
 
 from __future__ import annotations
