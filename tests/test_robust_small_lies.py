@@ -144,6 +144,28 @@ def test_every_help_text_is_shown_whole():
     check(typer.main.get_command(app), [])
 
 
+def test_help_shows_no_value_beside_a_flag_and_one_value_of_a_repeatable_option():
+    """Typer 0.29 showed ``--overlay <bool>`` (read as ``--overlay true``, and "true" was then a photo path that
+    failed) and ``--dataset <list[str]>`` (read as ``-d [a,b]``), in every command and beside ``--help`` itself."""
+    import re
+
+    import typer
+
+    def check(command, argv):
+        for name, sub in getattr(command, "commands", {}).items():
+            check(sub, [*argv, name])
+        shown = CliRunner().invoke(app, [*argv, "--help"], env={"COLUMNS": "300"})
+        assert shown.exit_code == 0, shown.output
+        options = [line for line in shown.output.splitlines() if re.match(r"\W*(\*\s+)?--\w", line)]
+        assert options and "<bool>" not in shown.output, (argv, shown.output)
+        assert not [line for line in options if "<list[" in line], (argv, shown.output)  # (an argument's: as Typer has it)
+
+    check(typer.main.get_command(app), [])
+    predict = CliRunner().invoke(app, ["predict", "--help"], env={"COLUMNS": "300"}).output
+    assert re.search(r"--overlay +Also write overlays", predict) and re.search(r"--prompt +-p +<str> ", predict), predict
+    assert re.search(r"--help +Show this message", predict) and re.search(r"--threshold +<float> ", predict)
+
+
 def test_a_form_field_twice_or_misspelt_is_refused_not_guessed(tiny_model_dir):
     """mm_per_px sent twice (which one?) or misspelt (mm_per_pixel: measures silently in px) is a 422 naming it;
     a photo sent as a text field gets told how to send it."""

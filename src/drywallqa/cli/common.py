@@ -38,7 +38,20 @@ class Commands(TyperGroup):
     that a command does not handle itself is one line and exit code 130, not click's "Aborted!" with code 1.
 
     An empty argument (``--out ""``, ``--out=``, ``predict ""``: an unset shell variable, most often) is a usage error
-    naming it, in every command: a path given as "" was the current folder (``predict -o ""`` wrote its masks there)."""
+    naming it, in every command: a path given as "" was the current folder (``predict -o ""`` wrote its masks there).
+
+    ``--help`` shows no value type beside an option that takes none (Typer 0.29 wrote ``--overlay <bool>``, read as
+    ``--overlay true``: "true" was then a photo path), and the type of one value of a repeatable option (``<str>``,
+    not ``<list[str]>``, read as ``-d [a,b]``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _plain_help_types(self)
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        _plain_types(params, ctx)  # Typer's --install-completion and --show-completion, added once the group is made
+        return params
 
     def parse_args(self, ctx, args):
         if not ctx.resilient_parsing and not any(a in ("--help", "-h") for a in args):  # (not shell completion)
@@ -107,6 +120,31 @@ class Commands(TyperGroup):
                 if exc.exit_code == INTERRUPTED_CODE and stop.received:
                     raise typer.Exit(code=_interrupted_code(stop)) from None
                 raise
+
+
+def _plain_help_types(group) -> None:
+    """Sets the value type ``--help`` shows (an option's ``metavar``) of every command under ``group``: none for an
+    option that takes no value (a flag, ``--help`` too), the element's for a repeatable one; others as Typer shows
+    them."""
+    commands = [group]
+    while commands:
+        command = commands.pop()
+        if _is_group(command):
+            commands += list(command.commands.values())
+        context = command.context_class(command, info_name=command.name, **(command.context_settings or {}))
+        helper = command.get_help_option(context)  # made once and kept by the command
+        _plain_types([*command.params, *([helper] if helper is not None else [])], context)
+
+
+def _plain_types(params, context) -> None:
+    """:func:`_plain_help_types` for the options among ``params``."""
+    for param in params:
+        if param.metavar is not None or not any(o.startswith("-") for o in getattr(param, "opts", ())):
+            continue  # set already (here, or by the command itself), or an argument
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif getattr(param, "multiple", False) and hasattr(param, "display_type"):
+            param.metavar = param.display_type(context).replace("<list[", "<").replace("]>", ">")
 
 
 def _python_number(text: str) -> float | None:
