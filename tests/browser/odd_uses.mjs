@@ -46,6 +46,7 @@ try {
     const answer = await route.fetch(), json = await answer.json();
     json.results[0].measures = { components: 1, area_px: 80, area_fraction: 0.008, length_px: 61728, mean_width_px: 1.6,
       max_width_px: 2, mm_per_px: 0.02, area_mm2: 0.032, length_mm: 1234.56, mean_width_mm: 0.032, max_width_mm: 0.04 };
+    json.results[0].confidence = 0.2996;  // shown as 0.30: not marked as below 0.30
     await route.fulfill({ response: answer, json });
   });
   await page.click('#run');
@@ -53,6 +54,8 @@ try {
   await page.unroute('**/v1/segment');
   report.hairline = await page.$eval('#measures tbody tr[data-prompt="segment crack"]',
                                      tr => [...tr.querySelectorAll('td')].slice(3, 7).map(td => td.textContent));
+  report.roundedConfidence = await page.$eval('#measures tbody tr[data-prompt="segment crack"] td.confidence',
+                                              td => [td.textContent, td.classList.contains('low')]);
   await page.fill('#mm', '');
   // the answer cut off on its way (the connection dropped mid-body: a phone's link, the server stopped): said so, not
   // blamed on a proxy or a login page
