@@ -213,6 +213,9 @@ def test_odd_uses(server, tmp_path):
     assert out["droppedBeside"] == {"over": True, "drop": True, "name": "beside.jpg", "text": False}, out["droppedBeside"]
     # a hairline crack at 0.02 mm per px: 0.04 mm wide, 0.032 mm\u00b2 (it read "0.0 mm" and "0 mm\u00b2", as an empty mask)
     assert out["hairline"] == ["0.032 mm\u00b2 (0.8%)", "1234.6 mm", "0.040 mm", "0.032 mm"], out["hairline"]
+    # a 0-byte file: said so on the page (the server's 400 spoke of curl), the photo chosen before kept
+    assert "empty.jpg is empty (0 bytes)" in out["emptyFile"]["error"], out["emptyFile"]
+    assert out["emptyFile"]["name"] == out["sameFile"]["name"], out
     # a confidence of 0.2996 reads 0.30: not marked "review" (below 0.30), as it was beside the key's "below 0.30"
     assert out["roundedConfidence"] == ["0.30", False], out["roundedConfidence"]
     cut = out["cut"]  # the answer cut off mid-body: the connection named, not "something other than the drywallqa server"

@@ -25,6 +25,9 @@ try {
   await page.setInputFiles('#image', photo);
   const chosen = { name: await page.evaluate(() => state.fileName), value: await page.inputValue('#image') };
   report.sameFile = chosen;
+  // an empty file (0 bytes: a cloud file not downloaded yet) is said to be empty; the photo chosen before is kept
+  await page.setInputFiles('#image', { name: 'empty.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(0) });
+  report.emptyFile = { error: await page.textContent('#error'), name: await page.evaluate(() => state.fileName) };
   // a photo dropped beside the drop zone (on the results): taken, not left to the browser, which opens it in the tab
   // (the page gone); a drag of text onto the prompt box is left to the browser
   report.droppedBeside = await page.evaluate(async () => {
