@@ -407,3 +407,23 @@ def test_stats_json_never_writes_over_the_yaml_file_of_a_dataset_it_reads(synthe
     finally:
         if "walls_json" in registry.DATASETS:
             registry.DATASETS.remove("walls_json")
+
+
+def test_a_second_data_split_into_one_folder_at_once_is_refused(synthetic_datasets, tmp_path):
+    """Two `data split` runs into one --out at once (other seeds) each found no manifest there, and the later one's
+    parts replaced the earlier's without a word (models trained on the first split then scored on the second)."""
+    from filelock import FileLock
+
+    from drywallqa.data.grouping import SPLIT_LOCK
+
+    out = tmp_path / "splits"
+    out.mkdir()
+    base = ["data", "split", "-d", "syn_tape", "--out", str(out), "--datasets-dir", str(synthetic_datasets)]
+    with FileLock(str(out / SPLIT_LOCK)):  # the other split, in another process
+        res = CliRunner().invoke(app, [*base, "--seed", "1"], terminal_width=300)
+        assert res.exit_code == 1 and "is in use by another data split" in res.output, res.output
+        assert not (out / "syn_tape.json").exists()
+    res = CliRunner().invoke(app, base)
+    assert res.exit_code == 0 and (out / "syn_tape.json").is_file(), res.output
+    res = CliRunner().invoke(app, [*base, "--update"], terminal_width=300)  # the lock is released at the end
+    assert res.exit_code == 0, res.output

@@ -167,6 +167,7 @@ def _save_previews(names: list[str], all_stats: list[dict], preview_dir: Path, d
 
 @data_app.command("split")
 def data_split(
+    ctx: typer.Context,
     out: Path = typer.Option(Path("splits"), help="Folder for the manifests (<dataset>.json)."),
     dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
     seed: int = typer.Option(0, help="Seed of the random assignment of source-photo groups to parts."),
@@ -184,8 +185,10 @@ def data_split(
                                 "keeps their seed and fractions."),
 ):
     """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
-    from ..data.grouping import GroupSplit, make_group_split, read_joined, split_manifest_path, update_group_split
+    from ..data.grouping import (SPLIT_LOCK, SPLIT_LOCK_USER, GroupSplit, make_group_split, read_joined,
+                                 split_manifest_path, update_group_split)
     from ..data.registry import get_dataset_config
+    from ..utils.files import folder_lock
 
     if update and overwrite:
         raise typer.BadParameter("--update keeps the manifests' parts and --overwrite replaces them: choose one",
@@ -209,6 +212,11 @@ def data_split(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--join") from None
     check_output_path(out, "--out", folder=True)  # before the thumbnails are computed, not after
+    try:  # one split at a time into a folder: two (other seeds) each found no manifest there, and the later won unsaid
+        ctx.with_resource(folder_lock(out, SPLIT_LOCK, *SPLIT_LOCK_USER))
+    except ValueError as exc:
+        tagged("error:", "red", str(exc))
+        raise typer.Exit(code=1)
     for d in names:  # before anything is written
         manifest = get_dataset_config(d).manifest_name
         if manifest != d:

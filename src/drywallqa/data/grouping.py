@@ -379,6 +379,10 @@ def load_all_splits(dataset: str, datasets_dir=None, unread: dict | None = None)
 SHIPPED_SPLITS_DIR = Path(__file__).resolve().parents[1] / "splits"  # the manifests the shipped model was made with
 
 
+SPLIT_LOCK = ".split.lock"  # in `drywallqa data split`'s --out: locked (filelock) while a split writes its manifests
+SPLIT_LOCK_USER = ("data split", "choose another --out")  # who holds it, and what to do instead
+
+
 def split_manifest_path(splits_dir: str | Path | None, dataset: str) -> Path:
     """``<splits_dir>/<dataset>.json``; with ``splits_dir=None`` the first of ``./splits`` (what `drywallqa
     data split` writes by default) and the manifests shipped in the package that has one, so that commands
