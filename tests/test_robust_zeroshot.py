@@ -668,3 +668,51 @@ def test_zeroshot_of_no_photo_says_so_before_the_models_load(tmp_path, monkeypat
         res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / folder), "--out", str(tmp_path / "out")],
                                  terminal_width=300)
         assert res.exit_code == 1 and said in res.output and "Traceback" not in res.output, res.output
+
+
+class _DarkSpots:
+    """A detector that finds the black pixels of a photo: one box around them, of score ``score`` (no model)."""
+
+    def __init__(self, score=0.4):
+        self.score = score
+
+    def detect(self, image, prompts):
+        from drywallqa.zeroshot.detection import Detection
+
+        ys, xs = np.nonzero((image == 0).all(-1))
+        if not len(ys):
+            return []
+        return [Detection((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), self.score, p)
+                for p in prompts]
+
+
+def _sam_fills_the_boxes(monkeypatch, iou=0.9):
+    """SAM stood in by masks that fill each box (clipped to the photo), each with the predicted IoU ``iou``."""
+    from drywallqa.zeroshot import pipeline
+
+    def masks(sam, image, boxes_xywh):
+        out = []
+        for x, y, w, h in boxes_xywh:
+            m = np.zeros(image.shape[:2], bool)
+            m[max(0, round(y)):max(0, round(y + h)), max(0, round(x)):max(0, round(x + w))] = True
+            out.append(m)
+        return out, [iou] * len(out)
+
+    monkeypatch.setattr(pipeline, "sam_box_masks", masks)
+
+
+@pytest.mark.parametrize("prompt_source", ["fixed", "generated"])
+def test_a_tiled_zero_shot_pipeline_keeps_the_masks_sam_made(monkeypatch, prompt_source):
+    """Tiles were cut at mask_threshold (0.5) where a whole photo's masks are wherever SAM put one: a box of score 0.4
+    (x predicted IoU 0.9: a map of 0.36) gave a mask untiled and none tiled."""
+    from drywallqa.engine.tiling import TiledSegmenter
+
+    _sam_fills_the_boxes(monkeypatch)
+    photo = _photo() | 1
+    photo[8:28, 10:30] = 0
+    seg = ZeroShotSegmenter(ZeroShotConfig(sam_path=None, prompt_source=prompt_source), detector=_DarkSpots(),
+                            sam=_NoSam())
+    whole = seg.predict(photo, ["crack"]).masks["crack"]
+    tiled = TiledSegmenter(seg, 32).predict(photo, ["crack"]).masks["crack"]
+    assert whole[8:28, 10:30].all() and whole.sum() == 400
+    assert (tiled == whole).all()

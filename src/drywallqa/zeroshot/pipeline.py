@@ -240,6 +240,12 @@ class ZeroShotSegmenter(Segmenter):
                                         confidence={p: float(anomaly.max()) for p in prompts}, confidence_kind="model")
         return result.keep_confident(self.min_confidence)  # masks the pipeline does not trust come back empty
 
+    def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
+        """0: a mask is wherever a kept box's SAM mask lies (a probability above 0), as :meth:`run` makes it; tiling
+        cuts the blended tiles' maps here too (at ``mask_threshold`` it emptied nearly every mask: the maps are
+        detection score x predicted IoU, mostly under 0.5)."""
+        return 0.0
+
     def num_parameters(self) -> int | None:
         return sum(p.numel() for p in self.sam.parameters()) if hasattr(self.sam, "parameters") else None
 
