@@ -716,3 +716,40 @@ def test_a_tiled_zero_shot_pipeline_keeps_the_masks_sam_made(monkeypatch, prompt
     tiled = TiledSegmenter(seg, 32).predict(photo, ["crack"]).masks["crack"]
     assert whole[8:28, 10:30].all() and whole.sum() == 400
     assert (tiled == whole).all()
+
+
+class _FixedBoxes:
+    """A detector that finds the same boxes (photo pixels) on every photo, of score 0.5 (no model)."""
+
+    def __init__(self, *boxes):
+        self.boxes = boxes
+
+    def detect(self, image, prompts):
+        from drywallqa.zeroshot.detection import Detection
+
+        return [Detection(tuple(map(float, b)), 0.5, p) for b in self.boxes for p in prompts]
+
+
+def test_boxes_outside_the_photo_are_clipped_to_it_or_dropped(monkeypatch, tmp_path):
+    """A box wholly outside the photo (OWLv2's in the padding below a wide photo), of no height or of NaN coordinates
+    was kept and given to SAM, which made a mask of it at the photo's edge; a box half outside was weighed whole by the
+    size filter (a corner of 20 x 20 px counted as 50 x 50 and dropped as a whole object)."""
+    from drywallqa.zeroshot.pipeline import run_zeroshot
+
+    _sam_fills_the_boxes(monkeypatch)
+    detector = _FixedBoxes((5, 60, 40, 90), (10, 10, 50, 10), (float("nan"), 0, 20, 20), (-30, -30, 20, 20))
+    seg = ZeroShotSegmenter(ZeroShotConfig(sam_path=None, prompt_source="fixed"), detector=detector, sam=_NoSam())
+    result, anomaly, kept, _ = seg.run(_photo(), ["crack"])
+    assert [d.box for d in kept] == [(0.0, 0.0, 20.0, 20.0)]
+    assert result.masks["crack"][:20, :20].all() and result.masks["crack"].sum() == 400
+    assert seg.stats["removed_outside_photo"] == 3 and seg.stats["removed_by_size_filter"] == 0
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(_photo()).save(tmp_path / "imgs" / "w.png")
+    (tmp_path / "normal").mkdir()
+    Image.fromarray(_photo(seed=1)).save(tmp_path / "normal" / "n.png")
+    report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "o", progress=False, prompts=["crack"])
+    boxes = json.loads((tmp_path / "o" / "report.json").read_text())["images"][0]["boxes"]
+    assert boxes == [{"box": [0.0, 0.0, 20.0, 20.0], "score": 0.5, "prompt": "crack"}]
+    report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "r", references=[tmp_path / "normal"], progress=False,
+                          prompts=["crack"])
+    assert report["max_box_fraction"] == pytest.approx(0.9 * 400 / (48 * 64))  # from the clipped box

@@ -358,7 +358,8 @@ def zeroshot(
                                          "write them all and the report")
         raise typer.Exit(code=INTERRUPTED_CODE)
     st = report["stages"]
-    console.print(f"{st['images']} images: {st['boxes_detected']} boxes detected, {st['removed_by_size_filter']} removed by "
+    outside = f"{st['removed_outside_photo']} outside the photo, " if st.get("removed_outside_photo") else ""
+    console.print(f"{st['images']} images: {st['boxes_detected']} boxes detected, {outside}{st['removed_by_size_filter']} removed by "
                   f"the size filter (max {report['max_box_fraction']:.3f} of the image), {st['boxes_kept']} kept; "
                   f"prompts: {report['prompt_source']}; report in {out / 'report.json'}")
     for path, reason in report["ignored"][:IGNORED_SHOWN]:

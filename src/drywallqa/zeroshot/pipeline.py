@@ -131,6 +131,20 @@ def box_area_fraction(box, shape) -> float:
     return max(0.0, x1 - x0) * max(0.0, y1 - y0) / float(shape[0] * shape[1])
 
 
+def on_photo(detections: list, shape) -> list:
+    """``detections`` with their boxes clipped to a photo of ``shape`` (``(H, W, ...)``); those left with no area on it
+    (wholly outside it, as OWLv2's in the padding it adds below or right of a photo, of no width or height, or of
+    coordinates that are no number) are dropped: SAM made a mask at the photo's edge of each, and the size filter
+    weighed a box's part outside the photo."""
+    h, w = shape[:2]
+    kept = []
+    for d in detections:
+        x0, y0, x1, y1 = (float(np.clip(v, 0, side)) for v, side in zip(d.box, (w, h, w, h)))
+        if x1 > x0 and y1 > y0:  # NaN compares false: dropped too
+            kept.append(dataclasses.replace(d, box=(x0, y0, x1, y1)))
+    return kept
+
+
 def threshold_from_fractions(fractions: list[float], default: float = 0.5) -> float:
     """The size filter's ``max_box_fraction`` from the area fractions of the boxes found on normal (defect-free)
     photos: there every detection is a false one, typically the whole surface, so the threshold goes just under
@@ -155,8 +169,8 @@ class ZeroShotSegmenter(Segmenter):
         self.generator = generator or PROMPT_GENERATORS.get(config.prompt_generator)(**config.prompt_generator_options)
         self.detector = detector or DETECTORS.get(config.detector)(config.detector_path, config.box_threshold, config.text_threshold)
         self.sam = (sam or load_sam(config.sam_path or DEFAULT_SAM)).eval()
-        self.stats = {"images": 0, "boxes_detected": 0, "removed_by_size_filter": 0, "boxes_kept": 0,
-                      "images_without_boxes": 0, "images_with_all_boxes_filtered": 0}
+        self.stats = {"images": 0, "boxes_detected": 0, "removed_outside_photo": 0, "removed_by_size_filter": 0,
+                      "boxes_kept": 0, "images_without_boxes": 0, "images_with_all_boxes_filtered": 0}
         self.min_confidence = validate_confidence(config.min_confidence)  # read by tiling too
         self.last_prompt_source: str | None = None
         self.prompt_sources: dict[str, None] = {}  # where the prompts of the photos run so far came from, in order
@@ -195,13 +209,15 @@ class ZeroShotSegmenter(Segmenter):
         rgb = to_rgb_array(image)
         used = self.prompts_for(rgb, prompts)
         detections = self.detector.detect(rgb, used)
-        kept = detections
-        if self.config.size_filter:
-            kept = [d for d in detections if box_area_fraction(d.box, rgb.shape) <= self.config.max_box_fraction]
+        kept = on_photo(detections, rgb.shape)
         s = self.stats
+        s["removed_outside_photo"] += len(detections) - len(kept)
+        inside = len(kept)
+        if self.config.size_filter:
+            kept = [d for d in kept if box_area_fraction(d.box, rgb.shape) <= self.config.max_box_fraction]
         s["images"] += 1
         s["boxes_detected"] += len(detections)
-        s["removed_by_size_filter"] += len(detections) - len(kept)
+        s["removed_by_size_filter"] += inside - len(kept)
         s["boxes_kept"] += len(kept)
         s["images_without_boxes"] += not detections
         s["images_with_all_boxes_filtered"] += bool(detections) and not kept
@@ -382,7 +398,8 @@ def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, promp
             raise ValueError(f"a reference photo cannot be read: {exc}") from None
         used = used if used is not None else segmenter.prompts_for(image, prompts)  # the first photo's, for all
         try:
-            fractions += [box_area_fraction(d.box, image.shape) for d in segmenter.detector.detect(image, used)]
+            fractions += [box_area_fraction(d.box, image.shape)
+                          for d in on_photo(segmenter.detector.detect(image, used), image.shape)]
         except Exception as exc:  # noqa: BLE001 - a model's error on that photo, named with it
             raise ValueError(f"reference photo {path}: the detector failed on it ({describe_error(exc)})") from None
     n = len(listing.images)
