@@ -9,6 +9,7 @@ import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
+from conftest import write_photos
 from drywallqa.cli import app
 from drywallqa.zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter
 from drywallqa.zeroshot.prompting import TablePromptGenerator
@@ -753,3 +754,20 @@ def test_boxes_outside_the_photo_are_clipped_to_it_or_dropped(monkeypatch, tmp_p
     report = run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "r", references=[tmp_path / "normal"], progress=False,
                           prompts=["crack"])
     assert report["max_box_fraction"] == pytest.approx(0.9 * 400 / (48 * 64))  # from the clipped box
+
+
+def test_a_material_the_prompt_table_has_no_entry_for_is_said(tmp_path, no_models):
+    """`--material concreet` (misspelt) was given the table's default nouns and the report said 'table v1' as for
+    concrete; ' Concrete ' (spaces around it, as a shell variable can bring) was one too."""
+    write_photos(tmp_path / "imgs", 1)
+    runs = {}
+    for material, out in (("concreet", "a"), (" Concrete ", "b")):
+        res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / out), "--material",
+                                       material], terminal_width=300)
+        assert res.exit_code == 0, res.output
+        runs[out] = (_text(res), json.loads((tmp_path / out / "report.json").read_text()))
+    said = "table v1 (its default nouns for 'concreet', which it has no entry for; it has: drywall, concrete"
+    output, a = runs["a"]
+    assert a["prompt_source"].startswith(said) and a["images"][0]["prompt_source"] == a["prompt_source"] and said in output
+    b = runs["b"][1]
+    assert b["prompt_source"] == "table v1" and "efflorescence" in b["images"][0]["prompts"]

@@ -39,9 +39,20 @@ class TablePromptGenerator:
         check_max_prompts(max_prompts)
 
     def generate(self, tags: list[str]) -> list[str]:
+        """The table's nouns of each tag (its case and spaces aside), its ``default`` ones for a tag it has no entry
+        for: ``source`` then names the tags (a misspelt ``--material concreet`` was given them without a word)."""
         out: list[str] = []
+        unknown = []
         for tag in tags:
-            out += self.table["materials"].get(tag.lower(), self.table["default"])
+            nouns = self.table["materials"].get(" ".join(tag.split()).lower())
+            if nouns is None:
+                unknown.append(tag)
+            out += self.table["default"] if nouns is None else nouns
+        self.source = f"table v{self.table['version']}"
+        if unknown:
+            known = ", ".join(self.table["materials"])
+            self.source += (f" (its default nouns for {', '.join(map(repr, unknown))}, which it has no entry for; it "
+                            f"has: {known})")
         return list(dict.fromkeys(out or self.table["default"]))[: self.max_prompts]
 
 
