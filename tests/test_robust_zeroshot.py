@@ -771,3 +771,25 @@ def test_a_material_the_prompt_table_has_no_entry_for_is_said(tmp_path, no_model
     assert a["prompt_source"].startswith(said) and a["images"][0]["prompt_source"] == a["prompt_source"] and said in output
     b = runs["b"][1]
     assert b["prompt_source"] == "table v1" and "efflorescence" in b["images"][0]["prompts"]
+
+
+def test_predict_with_the_pipeline_again_after_sams_weights_were_replaced_predicts_again(tmp_path, monkeypatch):
+    """`predict --pipeline zeroshot` run again after the weights in the config's SAM (or detector) folder were replaced
+    skipped every photo as done before: the config, whose paths were the same, was all its job record held."""
+    from drywallqa.engine.batch import predict_paths
+
+    _sam_fills_the_boxes(monkeypatch)
+    write_photos(tmp_path / "imgs", 2)
+    sam = tmp_path / "sam"
+    sam.mkdir()
+    (sam / "model.safetensors").write_bytes(b"weights of one SAM")
+
+    def run():
+        seg = ZeroShotSegmenter(ZeroShotConfig(sam_path=str(sam), detector_path=str(tmp_path / "no_detector")),
+                                detector=_FixedBoxes((4, 4, 20, 20)), sam=_NoSam())
+        return predict_paths(seg, [tmp_path / "imgs"], ["crack"], tmp_path / "out", progress=False)
+
+    assert len(run().done) == 2 and len(run().skipped) == 2  # the same weights: nothing redone
+    (sam / "model.safetensors").write_bytes(b"weights of another")
+    again = run()
+    assert len(again.done) == 2 and not again.skipped

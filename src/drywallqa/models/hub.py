@@ -137,6 +137,31 @@ def _why(name: str, exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def weights_stamp(name: str) -> list:
+    """The weight files of the model ``name`` (a ``save_pretrained`` folder, or a hub id's snapshot in the Hugging Face
+    cache), each named with a digest of its bytes: what tells its weights from others written in their place (a job
+    run again reused masks made with the weights before); ``[]`` where none is found (a hub id not cached)."""
+    from pathlib import Path
+
+    from ..engine.predictor import WEIGHT_SUFFIXES
+    from ..utils.files import file_digest
+
+    folder = os.path.expanduser(name) if _looks_like_a_path(name) else None
+    if folder is None:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(name, "config.json")
+            folder = os.path.dirname(found) if isinstance(found, str) else None
+        except Exception:  # noqa: BLE001 - an id the client refuses (its own HFValidationError): nothing cached
+            folder = None
+    try:
+        files = sorted(f for f in Path(folder).iterdir() if f.suffix in WEIGHT_SUFFIXES) if folder else []
+    except OSError:  # gone, or a file: loading it says why
+        return []
+    return [[f.name, file_digest(f)] for f in files]
+
+
 def _looks_like_a_path(name: str) -> bool:
     """A local folder meant, not a hub id (``owner/name``): absolute, ``./``-relative, more than one ``/``, or there."""
     return (os.path.isabs(name) or name.startswith(("./", "../", "~")) or name.count("/") > 1 or os.sep != "/" and

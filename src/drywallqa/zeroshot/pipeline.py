@@ -174,6 +174,7 @@ class ZeroShotSegmenter(Segmenter):
         self.min_confidence = validate_confidence(config.min_confidence)  # read by tiling too
         self.last_prompt_source: str | None = None
         self.prompt_sources: dict[str, None] = {}  # where the prompts of the photos run so far came from, in order
+        self._weight_stamp: list | None = None  # weights_stamp, read once when first asked
 
     @classmethod
     def from_path(cls, path=None, **overrides) -> "ZeroShotSegmenter":
@@ -267,6 +268,26 @@ class ZeroShotSegmenter(Segmenter):
 
     def settings(self) -> dict:
         return {**super().settings(), "config": dataclasses.asdict(self.config)}
+
+    def model_paths(self) -> list[tuple[str, str]]:
+        """(stage, hub id or folder) of each model the config names: the detector's, SAM's and an hf-classifier
+        tagger's."""
+        cfg = self.config
+        paths = [("detector", cfg.detector_path or DETECTORS.get(cfg.detector).default_model),
+                 ("sam", cfg.sam_path or DEFAULT_SAM)]
+        if cfg.tagger == "hf-classifier":
+            paths.append(("tagger", cfg.tagger_options["model_path"]))
+        return paths
+
+    def weights_stamp(self) -> list | None:
+        """Each model's weight files (:meth:`model_paths`), named with a digest of their bytes (read once, when first
+        asked): a ``predict --pipeline zeroshot`` job run again after SAM's or the detector's weights were replaced in
+        their folder reused the masks of the weights before (the config, all its settings hold, was the same)."""
+        from ..models.hub import weights_stamp
+
+        if self._weight_stamp is None:
+            self._weight_stamp = [[stage, path, weights_stamp(path)] for stage, path in self.model_paths()]
+        return self._weight_stamp
 
     def describe(self) -> dict:
         return {**super().describe(), "pipeline": "zeroshot", "model_type": "zeroshot",
