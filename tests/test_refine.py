@@ -536,3 +536,31 @@ def test_a_photo_removed_while_the_run_goes_on_is_named_and_the_others_are_refin
     counts = report["splits"]["train"]
     assert counts["images"] == 2 and set(report["files"]) == {"train/a.jpg", "train/c.jpg"}
     assert any("b.jpg: gone since the dataset was read" in p for p in counts["problems"]), counts["problems"]
+
+
+def test_a_refine_run_again_after_sams_weights_were_replaced_refines_again(synthetic_datasets, tmp_path, monkeypatch):
+    """`data refine-masks --with sam --model-path DIR` run again into its --out after the weights in DIR were replaced
+    kept every mask of the weights before (its record held DIR's name alone)."""
+    from drywallqa.data import refine
+    from drywallqa.data.refine import SamRefiner, refine_box_masks
+
+    calls = []
+
+    def sam_box_masks(sam, image, boxes):
+        calls.append(len(boxes))
+        return [np.ones(image.shape[:2], bool) for _ in boxes], [1.0] * len(boxes)
+
+    monkeypatch.setattr(refine, "sam_box_masks", sam_box_masks)
+    sam = tmp_path / "sam"
+    sam.mkdir()
+    (sam / "model.safetensors").write_bytes(b"weights of one SAM")
+
+    def run():
+        calls.clear()
+        refine_box_masks("syn_tape", tmp_path / "out", splits=["valid"], datasets_dir=synthetic_datasets, progress=False,
+                         refiner=SamRefiner(str(sam), sam=object()))
+        return len(calls)
+
+    assert run() == 4 and run() == 0  # the same weights: nothing refined again
+    (sam / "model.safetensors").write_bytes(b"weights of another")
+    assert run() == 4

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..models.hub import weights_stamp
 from ..models.sam_text import load_sam, sam_box_masks
 from ..utils.files import (check_links, check_writable_path, file_stamp, lexical_path, remove_stale_temporaries,
                            resolved, write_atomic, write_text_atomic)
@@ -82,9 +83,11 @@ class SamRefiner:
         self.source = str(model_path or "facebook/sam-vit-base")
         self.sam = sam or load_sam(self.source).eval()
         self.min_iou = min_iou
+        # its weight files' digests: a run again after they were replaced in their folder kept the masks of the others
+        self.weights = weights_stamp(self.source)
 
     def describe(self) -> dict:
-        return {"with": "sam", "sam": self.source, "min_iou": self.min_iou}
+        return {"with": "sam", "sam": self.source, "min_iou": self.min_iou, "weights": self.weights}
 
     def __call__(self, image: np.ndarray, boxes: list) -> tuple[list, list]:
         masks, outcomes = [], []
