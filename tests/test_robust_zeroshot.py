@@ -793,3 +793,28 @@ def test_predict_with_the_pipeline_again_after_sams_weights_were_replaced_predic
     (sam / "model.safetensors").write_bytes(b"weights of another")
     again = run()
     assert len(again.done) == 2 and not again.skipped
+
+
+@pytest.mark.parametrize("detector, fixture", [("grounding-dino", "tiny_grounding_dino_dir"), ("owlv2", "tiny_owlv2_dir")])
+def test_a_prompt_longer_than_the_detector_reads_is_named(detector, fixture, request):
+    """A prompt of more tokens than the detector's text encoder reads (Grounding DINO's max_text_len, 256; the
+    published OWLv2's 16) failed every photo with "RuntimeError: The size of tensor a (48) must match ...": now a
+    ValueError naming the prompt and the limit (32 for these tiny models)."""
+    from drywallqa.zeroshot.detection import DETECTORS
+
+    found = DETECTORS.get(detector)(str(request.getfixturevalue(fixture)), 0.0, 0.0)
+    assert found.detect(_photo(), ["crack " * 5])  # short enough: boxes
+    with pytest.raises(ValueError, match=rf"'crack crack .*\.\.\.' is \d+ tokens long to the {detector} detector, whose "
+                                         "text encoder reads at most 32: shorten it"):
+        found.detect(_photo(), ["crack", "crack " * 40])
+
+
+def test_a_fixed_prompt_longer_than_the_detector_reads_is_refused_before_any_photo(tmp_path, tiny_grounding_dino_dir,
+                                                                                  tiny_sam_dir):
+    Image.fromarray(_photo()).save(tmp_path / "w.png")
+    res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "w.png"), "--out", str(tmp_path / "o"), "--detector-path",
+                                   str(tiny_grounding_dino_dir), "--sam-path", str(tiny_sam_dir), "--prompts", "fixed",
+                                   "-p", "hole", "-p", "crack " * 40], terminal_width=300)
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert "--prompt" in res.output and "whose text encoder reads at most 32" in _text(res), res.output
+    assert not (tmp_path / "o" / "w__hole.png").exists()

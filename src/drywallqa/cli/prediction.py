@@ -348,6 +348,12 @@ def zeroshot(
         seg = ZeroShotSegmenter(cfg)  # checks the config again with the options' values (a range, a kind of model)
     except (OSError, KeyError, ValueError) as exc:
         raise typer.BadParameter(error_message(exc), param_hint="--detector / --detector-path / --sam-path / --config")
+    check_prompts = getattr(seg.detector, "check_prompts", None)
+    if prompt and check_prompts is not None:  # longer than its text encoder reads: before a photo (each one failed)
+        try:
+            check_prompts(prompt)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--prompt") from None
     try:
         report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None, overwrite=overwrite)
     except ValueError as exc:  # --out an input folder or another job's, a reference photo that cannot be read

@@ -33,6 +33,20 @@ def _size_key(size, key: str):
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def check_prompt_lengths(tokenizer, queries: dict, limit, detector: str) -> None:
+    """ValueError naming the first prompt whose query (``queries``: prompt -> the text the model is given) is more
+    tokens than the detector's text encoder reads (``limit``; none checked without one): every photo failed with a
+    RuntimeError of tensor sizes."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        return
+    for prompt, query in queries.items():
+        n = len(tokenizer(query)["input_ids"])
+        if n > limit:
+            shown = prompt if len(prompt) <= 60 else prompt[:57] + "..."
+            raise ValueError(f"the prompt {shown!r} is {n} tokens long to the {detector} detector, whose text encoder "
+                             f"reads at most {limit}: shorten it")
+
+
 @DETECTORS.decorator("grounding-dino")
 class GroundingDinoDetector:
     default_model = "IDEA-Research/grounding-dino-tiny"
@@ -57,6 +71,7 @@ class GroundingDinoDetector:
                 processor or model fails on whose shorter side is scaled under :data:`THIN_SIDE` pixels: its aspect
                 ratio named as the reason (the processor's own message was about size keys).
         """
+        self.check_prompts(prompts)
         h, w = image.shape[:2]
         short = self.resized_short_side(h, w)
         if short is not None and round(short) < 1:
@@ -64,7 +79,7 @@ class GroundingDinoDetector:
         pil, out = Image.fromarray(image), []
         try:
             for p in prompts:
-                inputs = self.processor(images=pil, text=p.lower().rstrip(".") + ".", return_tensors="pt")
+                inputs = self.processor(images=pil, text=self.query(p), return_tensors="pt")
                 res = self.processor.post_process_grounded_object_detection(
                     self.model(**inputs), inputs.input_ids, threshold=self.box_threshold,
                     text_threshold=self.text_threshold, target_sizes=[image.shape[:2]])[0]
@@ -74,6 +89,16 @@ class GroundingDinoDetector:
                 raise ValueError(f"{self._too_thin(h, w, short)} ({type(exc).__name__}: {exc})") from exc
             raise
         return out
+
+    @staticmethod
+    def query(prompt: str) -> str:
+        """The text the model is given for ``prompt`` (lower case, one closing period, as it was trained)."""
+        return prompt.lower().rstrip(".") + "."
+
+    def check_prompts(self, prompts: list[str]) -> None:
+        """ValueError naming a prompt of more tokens than the model reads (its ``max_text_len``: 256)."""
+        check_prompt_lengths(self.processor.tokenizer, {p: self.query(p) for p in prompts},
+                             getattr(self.model.config, "max_text_len", None), "grounding-dino")
 
     def resized_short_side(self, h: int, w: int) -> float | None:
         """The shorter side of an ``h`` x ``w`` photo as the processor resizes it (``shortest_edge``, unless the
@@ -114,6 +139,7 @@ class Owlv2Detector:
         """Boxes of every prompt on ``image``. A photo larger than the model's input is scaled down to it first
         (:meth:`input_side`): the processor pads a photo to a square before it resizes it, in floats, so a thin one
         (40000 x 3 pixels) took the square of its long side (24 GB, and the job was killed)."""
+        self.check_prompts(prompts)
         h, w = image.shape[:2]
         side = max(h, w)  # OWLv2 pads to a square: boxes come back relative to the padded side
         scale = self.input_side() / side
@@ -126,6 +152,11 @@ class Owlv2Detector:
         res = post(self.model(**inputs), threshold=self.box_threshold, target_sizes=[(side, side)])[0]
         return [Detection(tuple(float(v) for v in b), float(s), prompts[int(lab)])
                 for b, s, lab in zip(res["boxes"], res["scores"], res["labels"])]
+
+    def check_prompts(self, prompts: list[str]) -> None:
+        """ValueError naming a prompt of more tokens than the model's text encoder reads (16 for the published OWLv2)."""
+        check_prompt_lengths(self.processor.tokenizer, {p: p for p in prompts},
+                             getattr(self.model.config.text_config, "max_position_embeddings", None), "owlv2")
 
     def input_side(self) -> int:
         """The side of the square the processor resizes a padded photo to (960 for the published OWLv2)."""
