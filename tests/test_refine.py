@@ -564,3 +564,42 @@ def test_a_refine_run_again_after_sams_weights_were_replaced_refines_again(synth
     assert run() == 4 and run() == 0  # the same weights: nothing refined again
     (sam / "model.safetensors").write_bytes(b"weights of another")
     assert run() == 4
+
+
+def test_a_second_refine_run_into_an_out_a_run_is_writing_into_is_refused(synthetic_datasets, tmp_path):
+    """Two runs into one --out at once (`--split valid` and `--split train`, or two --min-iou) each wrote its masks over
+    the other's and its own report.json, which left the other's split out; now the second is refused, naming the lock
+    (exit 2 before SAM loads)."""
+    import threading
+
+    import pytest
+
+    from conftest import says
+    from drywallqa.data.refine import refine_box_masks
+
+    started, release = threading.Event(), threading.Event()
+
+    class Held(_StoppingRefiner):
+        def __call__(self, image, boxes):
+            started.set()
+            assert release.wait(30)
+            return super().__call__(image, boxes)
+
+    out = tmp_path / "refined"
+    first = threading.Thread(target=refine_box_masks, args=("syn_tape", out), daemon=True,
+                             kwargs=dict(splits=["valid"], datasets_dir=synthetic_datasets, progress=False, refiner=Held()))
+    first.start()
+    try:
+        assert started.wait(30)
+        with pytest.raises(ValueError, match=r"in use by another refine-masks run \(it holds .*\.refine\.lock\)"):
+            refine_box_masks("syn_tape", out, splits=["train"], datasets_dir=synthetic_datasets, progress=False,
+                             refiner=_StoppingRefiner())
+        res = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--out", str(out), "--with", "edges",
+                                       "--datasets-dir", str(synthetic_datasets)], terminal_width=300)
+        assert res.exit_code == 2 and says(res.output, "in use by another refine-masks run"), res.output
+    finally:
+        release.set()
+        first.join(30)
+    report = refine_box_masks("syn_tape", out, splits=["train"], datasets_dir=synthetic_datasets, progress=False,
+                              refiner=_StoppingRefiner())  # once the first has ended
+    assert set(report["splits"]) == {"valid", "train"}

@@ -284,7 +284,7 @@ def data_refine_masks(
     """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
     image/mask-folder dataset; report.json says per file which way each box went."""
     from ..data.refine import (BOX_REFINERS, RefineOutError, SamRefiner, check_refine_out, check_refine_request,
-                               read_refine_splits, refine_box_masks)
+                               read_refine_splits, refine_box_masks, refine_in_use)
     from ..utils.checks import number_in_range
 
     name = dataset_names([dataset])[0]
@@ -312,6 +312,9 @@ def data_refine_masks(
         check_refine_out(name, out, datasets_dir)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
+    in_use = refine_in_use(out)  # another run writing there now (refine_box_masks holds the lock, and checks again)
+    if in_use:
+        raise typer.BadParameter(in_use, param_hint="--out")
     try:  # before any weights load: a datasets folder without the dataset wrote an empty one, exit 0
         read_refine_splits(name, splits, datasets_dir)
     except ValueError as exc:

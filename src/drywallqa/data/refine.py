@@ -33,8 +33,8 @@ from PIL import Image
 
 from ..models.hub import weights_stamp
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import (check_links, check_writable_path, file_stamp, lexical_path, remove_stale_temporaries,
-                           resolved, write_atomic, write_text_atomic)
+from ..utils.files import (check_links, check_writable_path, file_stamp, folder_in_use, folder_lock, lexical_path,
+                           remove_stale_temporaries, resolved, write_atomic, write_text_atomic)
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from ..utils.registry import Registry
@@ -330,14 +330,29 @@ def refine_box_masks(dataset: str, out_dir: str | Path, sam_path: str | None = N
     Resumable: each finished file is recorded in ``progress.jsonl`` after its mask is written, and a run into
     the same folder with the same dataset and refiner settings skips the files recorded there whose boxes and photo
     are unchanged (other settings: the record starts over); ``report.json`` keeps what an earlier run of the same
-    settings reported of the splits this one does not refine."""
+    settings reported of the splits this one does not refine. ``out_dir`` is locked for the run (:data:`REFINE_LOCK`):
+    a second run into it meanwhile is refused with a ValueError naming it (two runs, of other splits or settings, wrote
+    their masks over each other's and each its own report.json, without the other's splits)."""
     splits = check_refine_request(dataset, splits)
     out = check_refine_out(dataset, out_dir, datasets_dir)
+    with folder_lock(out, REFINE_LOCK, *REFINE_LOCK_USER):
+        return _refine_into(out, dataset, splits, datasets_dir, refiner or SamRefiner(sam_path, min_iou, sam), progress)
+
+
+REFINE_LOCK = ".refine.lock"  # in a refine run's --out: locked (filelock) while a run writes there
+REFINE_LOCK_USER = ("refine-masks run", "choose another --out")  # who holds it, and what to do instead
+
+
+def refine_in_use(out_dir) -> str | None:
+    """Why a refine run cannot write into ``out_dir`` now (another holds it), or None: said before SAM loads."""
+    return folder_in_use(out_dir, REFINE_LOCK, *REFINE_LOCK_USER)
+
+
+def _refine_into(out: Path, dataset: str, splits: list[str], datasets_dir, refiner, progress: bool) -> dict:
     config = get_dataset_config(dataset)
     folders = {split: config.root(datasets_dir) / config.splits[split].folder for split in splits}
     loaded = read_refine_splits(dataset, splits, datasets_dir)
     _check_out_files(out, loaded, folders)
-    refiner = refiner or SamRefiner(sam_path, min_iou, sam)
     settings = {"dataset": dataset, **refiner.describe()}
     report = {**settings, "splits": {}, "files": {}}
     out.mkdir(parents=True, exist_ok=True)
