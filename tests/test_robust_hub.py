@@ -379,3 +379,17 @@ def test_a_missing_package_or_memory_is_not_said_to_be_damaged_files(error):
     with pytest.raises(type(error)) as info:
         load_hub_or_local(Loader, "/no/such/folder/but/a/path", "SAM model")
     assert info.value is error
+
+
+def test_a_prompt_longer_than_clipseg_reads_is_named(tiny_clipseg_dir):
+    """A prompt of more tokens than CLIP's text encoder reads (77: a 300-character prompt of CJK text, of numbers)
+    failed every photo with transformers' "Sequence length must be less than max_position_embeddings", which named no
+    prompt; now the prompt is named with the limit (a ValueError: a photo's failure, an HTTP 422)."""
+    model = create_model("clipseg", pretrained=str(tiny_clipseg_dir), image_size=64).eval()
+    assert model.prompt_embeddings(["crack " * 10], None).shape == (1, 16)  # under 77 tokens of this one
+    with pytest.raises(ValueError, match=r"the prompt 'crack crack .*\.\.\.' is 227 tokens long to CLIPSeg, whose text "
+                                         "encoder reads at most 77: shorten it"):
+        model.prompt_embeddings(["hole", "crack " * 45], None)
+    seg = Segmenter.load(str(tiny_clipseg_dir), model="clipseg")
+    with pytest.raises(ValueError, match="tokens long to CLIPSeg"):
+        seg.predict(np.zeros((40, 40, 3), np.uint8), ["crack " * 45])

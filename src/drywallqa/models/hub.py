@@ -124,6 +124,20 @@ def check_tokenizer(tokenizer, source: str, what: str, files: str, tower: str, v
                          f"{vocab_size}: the tokenizer of another model")
 
 
+def check_prompt_lengths(tokenizer, queries: dict, limit, model: str) -> None:
+    """ValueError naming the first prompt whose query (``queries``: prompt -> the text the model is given) is more
+    tokens than the model's text encoder reads (``limit``; none checked without one): every photo failed with an error
+    of tensor sizes (the detectors' RuntimeError; CLIPSeg's ValueError named no prompt)."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        return
+    for prompt, query in queries.items():
+        n = len(tokenizer(query)["input_ids"])
+        if n > limit:
+            shown = prompt if len(prompt) <= 60 else prompt[:57] + "..."
+            raise ValueError(f"the prompt {shown!r} is {n} tokens long to {model}, whose text encoder reads at most "
+                             f"{limit}: shorten it")
+
+
 def _why(name: str, exc: BaseException, limit: int = 300) -> str:
     """What ``from_pretrained(name)`` failed on, in one line of at most ``limit`` characters."""
     if _looks_like_a_path(name) and os.path.isfile(name):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..models.hub import check_tokenizer, load_hub_or_local
+from ..models.hub import check_prompt_lengths, check_tokenizer, load_hub_or_local
 from ..utils.registry import Registry
 
 DETECTORS: Registry = Registry("detector")
@@ -31,20 +31,6 @@ def _size_key(size, key: str):
         return None
     value = size.get(key) if isinstance(size, dict) else getattr(size, key, None)
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def check_prompt_lengths(tokenizer, queries: dict, limit, detector: str) -> None:
-    """ValueError naming the first prompt whose query (``queries``: prompt -> the text the model is given) is more
-    tokens than the detector's text encoder reads (``limit``; none checked without one): every photo failed with a
-    RuntimeError of tensor sizes."""
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        return
-    for prompt, query in queries.items():
-        n = len(tokenizer(query)["input_ids"])
-        if n > limit:
-            shown = prompt if len(prompt) <= 60 else prompt[:57] + "..."
-            raise ValueError(f"the prompt {shown!r} is {n} tokens long to the {detector} detector, whose text encoder "
-                             f"reads at most {limit}: shorten it")
 
 
 @DETECTORS.decorator("grounding-dino")
@@ -98,7 +84,7 @@ class GroundingDinoDetector:
     def check_prompts(self, prompts: list[str]) -> None:
         """ValueError naming a prompt of more tokens than the model reads (its ``max_text_len``: 256)."""
         check_prompt_lengths(self.processor.tokenizer, {p: self.query(p) for p in prompts},
-                             getattr(self.model.config, "max_text_len", None), "grounding-dino")
+                             getattr(self.model.config, "max_text_len", None), "the grounding-dino detector")
 
     def resized_short_side(self, h: int, w: int) -> float | None:
         """The shorter side of an ``h`` x ``w`` photo as the processor resizes it (``shortest_edge``, unless the
@@ -156,7 +142,7 @@ class Owlv2Detector:
     def check_prompts(self, prompts: list[str]) -> None:
         """ValueError naming a prompt of more tokens than the model's text encoder reads (16 for the published OWLv2)."""
         check_prompt_lengths(self.processor.tokenizer, {p: p for p in prompts},
-                             getattr(self.model.config.text_config, "max_position_embeddings", None), "owlv2")
+                             getattr(self.model.config.text_config, "max_position_embeddings", None), "the owlv2 detector")
 
     def input_side(self) -> int:
         """The side of the square the processor resizes a padded photo to (960 for the published OWLv2)."""

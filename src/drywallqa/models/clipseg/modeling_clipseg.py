@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ...utils.deprecation import deprecated_names
 from ..base import PromptedSegmentationModel
-from ..hub import check_tokenizer, load_hub_or_local
+from ..hub import check_prompt_lengths, check_tokenizer, load_hub_or_local
 from ..registry import register_model
 from .configuration_clipseg import ClipSegConfig
 
@@ -99,6 +99,8 @@ class ClipSegModel(PromptedSegmentationModel):
         """``(P, projection_dim)`` from CLIP's text tower (cached; ``text_encoder`` is not used)."""
         missing = [p for p in dict.fromkeys(prompts) if p not in self._prompt_cache]
         if missing:
+            check_prompt_lengths(self.tokenizer, {p: p for p in missing},
+                                 getattr(self.hf.config.text_config, "max_position_embeddings", None), "CLIPSeg")
             tok = self.tokenizer(missing, padding=True, return_tensors="pt")
             device = self.pixel_mean.device
             emb = self.hf.clip.get_text_features(input_ids=tok["input_ids"].to(device),
