@@ -47,6 +47,7 @@ class GroundingDinoDetector:
         check_tokenizer(self.processor.tokenizer, path, "the Grounding DINO tokenizer", "tokenizer.json, vocab.txt",
                         "Grounding DINO text encoder", self.model.config.text_config.vocab_size)
         self.box_threshold, self.text_threshold = box_threshold, text_threshold
+        self.text_limit = getattr(self.model.config, "max_text_len", None)  # tokens its text encoder reads (256)
 
     @torch.no_grad()
     def detect(self, image: np.ndarray, prompts: list[str]) -> list[Detection]:
@@ -84,7 +85,7 @@ class GroundingDinoDetector:
     def check_prompts(self, prompts: list[str]) -> None:
         """ValueError naming a prompt of more tokens than the model reads (its ``max_text_len``: 256)."""
         check_prompt_lengths(self.processor.tokenizer, {p: self.query(p) for p in prompts},
-                             getattr(self.model.config, "max_text_len", None), "the grounding-dino detector")
+                             self.text_limit, "the grounding-dino detector")
 
     def resized_short_side(self, h: int, w: int) -> float | None:
         """The shorter side of an ``h`` x ``w`` photo as the processor resizes it (``shortest_edge``, unless the
@@ -119,6 +120,7 @@ class Owlv2Detector:
         check_tokenizer(self.processor.tokenizer, path, "the OWLv2 tokenizer", "tokenizer.json, vocab.json, merges.txt",
                         "OWLv2 text encoder", self.model.config.text_config.vocab_size)
         self.box_threshold = box_threshold
+        self.text_limit = getattr(self.model.config.text_config, "max_position_embeddings", None)  # 16 published
 
     @torch.no_grad()
     def detect(self, image: np.ndarray, prompts: list[str]) -> list[Detection]:
@@ -142,7 +144,7 @@ class Owlv2Detector:
     def check_prompts(self, prompts: list[str]) -> None:
         """ValueError naming a prompt of more tokens than the model's text encoder reads (16 for the published OWLv2)."""
         check_prompt_lengths(self.processor.tokenizer, {p: p for p in prompts},
-                             getattr(self.model.config.text_config, "max_position_embeddings", None), "the owlv2 detector")
+                             self.text_limit, "the owlv2 detector")
 
     def input_side(self) -> int:
         """The side of the square the processor resizes a padded photo to (960 for the published OWLv2)."""
