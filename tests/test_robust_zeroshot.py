@@ -818,3 +818,21 @@ def test_a_fixed_prompt_longer_than_the_detector_reads_is_refused_before_any_pho
     assert res.exit_code == 2 and "Traceback" not in res.output, res.output
     assert "--prompt" in res.output and "whose text encoder reads at most 32" in _text(res), res.output
     assert not (tmp_path / "o" / "w__hole.png").exists()
+
+
+def test_mask_threshold_is_said_to_change_nothing(tmp_path, caplog):
+    """mask_threshold in a zero-shot config changed no mask (a mask is wherever a kept box's SAM mask lies), without
+    a word: a user tuning it saw nothing change. It still loads, with a warning; a config without it gets none."""
+    import logging
+
+    from drywallqa.zeroshot.pipeline import ZeroShotConfig
+
+    given, plain = tmp_path / "given.yaml", tmp_path / "plain.yaml"
+    given.write_text("mask_threshold: 0.3\nbox_threshold: 0.2\n")
+    plain.write_text("box_threshold: 0.2\n")
+    with caplog.at_level(logging.WARNING, logger="drywallqa.zeroshot.pipeline"):
+        assert ZeroShotConfig.from_yaml(plain).box_threshold == 0.2
+        assert not caplog.records
+        assert ZeroShotConfig.from_yaml(given).mask_threshold == 0.3
+    assert len(caplog.records) == 1 and "mask_threshold has no effect" in caplog.records[0].getMessage()
+    assert str(given) in caplog.records[0].getMessage()

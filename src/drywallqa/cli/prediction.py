@@ -97,7 +97,7 @@ def predict(
             raise typer.BadParameter(str(exc), param_hint="--executor") from None
     if threshold is not None and (pipeline or model == "zeroshot"):  # the same masks came of --threshold 0.99
         raise typer.BadParameter("not an option of --pipeline zeroshot: its masks are where SAM put one (its config's "
-                                 "mask_threshold makes the probabilities)", param_hint="--threshold")
+                                 "box_threshold chooses the boxes)", param_hint="--threshold")
     if tile and max_tiles is None:
         max_tiles = DEFAULT_MAX_TILES
     kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision)

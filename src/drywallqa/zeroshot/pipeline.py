@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +31,19 @@ from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
 from .tagging import TAGGERS
 
+logger = logging.getLogger(__name__)
+
 
 PROMPT_SOURCES = ("generated", "fixed")
 FIXED_PROMPTS_SOURCE = "fixed (the prompts given)"  # report.json's prompt_source with prompt_source: fixed
 DEFAULT_SAM = "facebook/sam-vit-base"  # sam_path's default, and what a null sam_path loads
+
+
+def warn_mask_threshold(where) -> None:
+    """Says that ``mask_threshold`` (given in ``where``: a config file, a keyword) changes nothing: it never cut a
+    whole photo's masks, and cut tiled ones wrongly (empty) until 0.6.22."""
+    logger.warning("%s: mask_threshold has no effect (a mask is wherever a kept box's SAM mask lies; box_threshold "
+                   "chooses the boxes): remove it", where)
 
 
 @dataclass
@@ -50,7 +60,8 @@ class ZeroShotConfig:
     size_filter: bool = True
     max_box_fraction: float = 0.5           # boxes larger than this fraction of the image are dropped
     sam_path: str | None = DEFAULT_SAM      # null: the default, as detector_path's null is the detector's
-    mask_threshold: float = 0.5             # on the anomaly map, for the binary masks' probabilities
+    mask_threshold: float = 0.5             # no effect (a mask is wherever a kept box's SAM mask lies); read, with a
+    # warning, so that configs that set it still load
     min_confidence: float | None = None     # masks whose confidence (the map's maximum) is lower come back empty
 
     @classmethod
@@ -73,6 +84,8 @@ class ZeroShotConfig:
         if unknown:
             raise ValueError(f"zero-shot config {path}: unknown keys {sorted(unknown)}")
         config = cls(**d)
+        if "mask_threshold" in d:
+            warn_mask_threshold(path)
         try:  # options a stage needs may come from the command line (--llm-url): checked whole when it is built
             config.validate(partial=True)
         except ValueError as exc:
@@ -190,6 +203,8 @@ class ZeroShotSegmenter(Segmenter):
             raise ValueError(f"{', '.join(unknown)}: not options of the zeroshot pipeline (its options: "
                              f"{', '.join(sorted(fields))})")
         overrides = {k: v for k, v in overrides.items() if k in fields and v is not None}  # None: the config decides
+        if "mask_threshold" in overrides:
+            warn_mask_threshold("the keyword mask_threshold")
         cfg = ZeroShotConfig.from_yaml(path) if path else ZeroShotConfig()
         return cls(dataclasses.replace(cfg, **overrides))
 
@@ -246,7 +261,7 @@ class ZeroShotSegmenter(Segmenter):
             ValueError: a ``threshold`` given (it changed nothing)."""
         if threshold is not None:
             raise ValueError("threshold is not an option of the zeroshot pipeline: its masks are where SAM put one "
-                             "(mask_threshold in its config makes the probabilities)")
+                             "(its config's box_threshold chooses the boxes)")
         prompts = validate_prompts(prompts)
         result, anomaly, _, used = self.run(encoded.rgb, prompts)
         if self.config.prompt_source != "fixed":
