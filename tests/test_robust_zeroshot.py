@@ -836,3 +836,13 @@ def test_mask_threshold_is_said_to_change_nothing(tmp_path, caplog):
         assert ZeroShotConfig.from_yaml(given).mask_threshold == 0.3
     assert len(caplog.records) == 1 and "mask_threshold has no effect" in caplog.records[0].getMessage()
     assert str(given) in caplog.records[0].getMessage()
+
+
+def test_model_folders_may_be_given_as_paths_in_python(tmp_path):
+    """Segmenter.load(pipeline="zeroshot", sam_path=Path(...)) was refused: "sam_path must be text"."""
+    from pathlib import Path
+
+    seg_config = ZeroShotSegmenter.from_path  # (the models are not loaded: the config is checked first)
+    with pytest.raises((OSError, ValueError)) as caught:
+        seg_config(None, sam_path=Path(tmp_path / "no_sam"), detector_path=Path(tmp_path / "no_det"))
+    assert "must be text" not in str(caught.value) and "no_" in str(caught.value), caught.value

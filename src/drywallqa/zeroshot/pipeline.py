@@ -202,7 +202,8 @@ class ZeroShotSegmenter(Segmenter):
         if unknown:  # a model's options (threshold, label_shape, prompt_gate, model, tta, scales) were dropped silently
             raise ValueError(f"{', '.join(unknown)}: not options of the zeroshot pipeline (its options: "
                              f"{', '.join(sorted(fields))})")
-        overrides = {k: v for k, v in overrides.items() if k in fields and v is not None}  # None: the config decides
+        overrides = {k: os.fspath(v) if isinstance(v, os.PathLike) else v  # a folder as a Path too (was "must be text")
+                     for k, v in overrides.items() if k in fields and v is not None}  # None: the config decides
         if "mask_threshold" in overrides:
             warn_mask_threshold("the keyword mask_threshold")
         cfg = ZeroShotConfig.from_yaml(path) if path else ZeroShotConfig()
