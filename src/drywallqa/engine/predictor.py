@@ -43,7 +43,7 @@ from ..text.prompts import normal_form
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.deprecation import deprecated_names
-from ..utils.files import file_digest, file_stamp
+from ..utils.files import file_digest, file_id
 from ..utils.image_io import to_rgb_array
 from .segmenter import (EncodedImage, MapsNotFinite, SegmentationResult, Segmenter, register_runtime,
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
@@ -278,6 +278,9 @@ class TorchSegmenter(Segmenter):
         prompt_gate, confidence = flag(prompt_gate, "prompt_gate"), flag(confidence, "confidence")
         if model is None or (path is not None and not Path(path).exists() and str(path) in SHIPPED_MODELS):
             path = resolve_model_dir(path)  # None: the default shipped model; a shipped name: its folder
+        # the folder's weight files as they are before the network is read from them (weights_stamp)
+        weight_files = {f: file_id(f) for f in sorted(Path(path).iterdir()) if f.suffix in WEIGHT_SUFFIXES} \
+            if path is not None and Path(path).is_dir() else None
         if model is not None and (path is None or not is_drywallqa_model_dir(path)):
             config_class = get_model_class(model).config_class
             if "pretrained" not in getattr(config_class, "__dataclass_fields__", {}):  # no hub weights: it would run
@@ -308,15 +311,26 @@ class TorchSegmenter(Segmenter):
             segmenter._known.setdefault(normal_form(p), p)
         if segmenter.model_version is None and path is not None and Path(path).is_dir():  # from its card (no setting)
             segmenter.model_version = model_card_version(path)
-        if path is not None and Path(path).is_dir():
-            segmenter._weight_files = sorted(f for f in Path(path).iterdir() if f.suffix in WEIGHT_SUFFIXES and file_stamp(f))
+        if weight_files is not None:
+            segmenter._weight_files = {f: seen for f, seen in weight_files.items() if seen is not None}
         return segmenter
 
     def weights_stamp(self) -> list | None:
         """The model folder's weight files, each named with a digest of its bytes (read once, when first asked): a
-        copy of the folder, or the shipped model of another checkout, has the same stamp; weights replaced do not."""
+        copy of the folder, or the shipped model of another checkout, has the same stamp; weights replaced do not. A
+        file written over or replaced since this segmenter loaded it holds other weights than those it runs: it is
+        named with what it was when loaded instead (its digest was taken of the new bytes, and a batch job rerun with
+        the new weights kept the masks of the old ones)."""
         if self._weight_files is not None and self._weight_stamp is None:
-            self._weight_stamp = [[f.name, file_digest(f)] for f in self._weight_files]
+            stamp = []
+            for f, loaded in self._weight_files.items():
+                digest = file_digest(f)
+                if file_id(f) != loaded:  # checked once read: a write while it was read changes it too
+                    logger.warning("%s was replaced or written over after this segmenter loaded it: its results are "
+                                   "of the weights loaded before", f)
+                    digest = f"replaced since loaded: {loaded[2]} bytes, modified {loaded[3]}, changed {loaded[4]} (ns)"
+                stamp.append([f.name, digest])
+            self._weight_stamp = stamp
         return self._weight_stamp
 
     @classmethod

@@ -434,6 +434,17 @@ def file_stamp(path: str | Path | None) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns) if st is not None and stat.S_ISREG(st.st_mode) else None
 
 
+def file_id(path: str | Path) -> tuple[int, int, int, int, int] | None:
+    """``(device, file id, size, mtime_ns, ctime_ns)`` of a regular file, None where there is none: unlike
+    :func:`file_stamp`, it tells a file from one copied over it keeping its size and modification time (``cp -p``,
+    ``shutil.copy2``: the change time is the copy's) or renamed into its place."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
 def _broken_link(link: Path) -> str:
     """What is wrong with a symbolic link that leads nowhere: a loop, or a target that does not exist."""
     try:
