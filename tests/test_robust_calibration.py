@@ -182,4 +182,5 @@ def test_a_model_type_this_version_does_not_know_is_a_model_path_error(tiny_mode
     res = runner.invoke(app, args)
     said = " ".join(res.output.replace("│", " ").split())
     assert isinstance(res.exception, SystemExit) and res.exit_code in (1, 2), res.output  # no traceback
-    assert "unknown model 'film_unet_v9'" in said and "Traceback" not in res.output, res.output
+    assert "names the model type 'film_unet_v9', which this version does not have" in said, res.output
+    assert "Traceback" not in res.output, res.output

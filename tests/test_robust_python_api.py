@@ -165,3 +165,16 @@ def test_weights_replaced_after_loading_are_not_stamped_as_the_ones_run(tiny_mod
     assert new.weights_stamp() == Segmenter.load(other).weights_stamp()
     rerun = predict_paths(new, photos, ["segment crack"], tmp_path / "out", progress=False)
     assert len(rerun.done) == 2 and not rerun.skipped  # were both skipped: the old weights' masks kept
+
+
+def test_a_model_type_this_version_lacks_is_named_with_its_folder(tiny_model_dir):
+    """A model folder from a newer drywallqa (a model type this version lacks) raised the registry's KeyError
+    "unknown model 'film_unet_v9'; registered: ...", naming no folder and not saying why."""
+    import json
+
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    (tiny_model_dir / "config.json").write_text(json.dumps({**config, "model_type": "film_unet_v9"}))
+    with pytest.raises(ValueError, match=re.escape(f"{tiny_model_dir}: its config.json names the model type "
+                                                   "'film_unet_v9', which this version does not have")) as info:
+        Segmenter.load(tiny_model_dir)
+    assert "newer drywallqa" in str(info.value)

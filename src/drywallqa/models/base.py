@@ -122,7 +122,7 @@ class PromptedSegmentationModel(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str = "cpu"):
         """Load a directory written by :meth:`save_pretrained` (any registered model type)."""
-        from .registry import get_model_class
+        from .registry import MODELS, get_model_class
 
         directory = Path(directory)
         cfg_path = directory / CONFIG_NAME
@@ -144,7 +144,11 @@ class PromptedSegmentationModel(nn.Module):
                              "pass --model NAME to load it as that backend)")
         if not isinstance(payload["config"], dict) or not isinstance(payload.get("model_type"), str):
             raise ValueError(f"{directory}: {CONFIG_NAME} is damaged: it needs model_type and a config mapping")
-        model_cls = get_model_class(payload["model_type"])  # KeyError naming the known types
+        if payload["model_type"] not in MODELS:  # was the registry's KeyError "unknown model ...", naming no folder
+            raise ValueError(f"{directory}: its {CONFIG_NAME} names the model type {payload['model_type']!r}, which "
+                             f"this version does not have ({', '.join(MODELS.names())}): a model from a newer "
+                             "drywallqa? Upgrade the package")
+        model_cls = get_model_class(payload["model_type"])
         try:
             model = model_cls(model_cls.config_from_dict(payload["config"], directory))
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
