@@ -178,3 +178,17 @@ def test_a_model_type_this_version_lacks_is_named_with_its_folder(tiny_model_dir
                                                    "'film_unet_v9', which this version does not have")) as info:
         Segmenter.load(tiny_model_dir)
     assert "newer drywallqa" in str(info.value)
+
+
+def test_a_segmenter_copies_and_pickles(tiny_model_dir):
+    """``copy.deepcopy(seg)`` (a copy to change a setting on) and a segmenter sent to a worker process (pickled by
+    ``multiprocessing`` or ``joblib``) raised "cannot pickle '_thread.lock' object"; each copy has a lock of its own."""
+    import copy
+    import pickle
+
+    seg = Segmenter.load(tiny_model_dir, tile=32)
+    photo = np.random.default_rng(0).integers(0, 255, (40, 52, 3), dtype=np.uint8)
+    first = seg.predict(photo, ["segment crack"]).probabilities["segment crack"]
+    for other in (copy.deepcopy(seg), pickle.loads(pickle.dumps(seg))):
+        assert np.array_equal(other.predict(photo, ["segment crack"]).probabilities["segment crack"], first)
+        assert other.inner._own_lock is not seg.inner._own_lock

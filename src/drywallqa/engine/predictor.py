@@ -247,6 +247,17 @@ class TorchSegmenter(Segmenter):
         self._own = None  # the tuned prompts the gate has no anchor of (_own_anchors), computed on first use
         self._own_lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        """Its state without its lock, which no copy shares: ``copy.deepcopy(seg)`` and a segmenter sent to another
+        process (``multiprocessing``, ``joblib``) raised "cannot pickle '_thread.lock' object"."""
+        state = dict(self.__dict__)
+        state.pop("_own_lock", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._own_lock = threading.Lock()
+
     def _autocast(self):
         """bfloat16 autocast for ``precision="bfloat16"`` (what is cast: torch's autocast op lists), else nothing."""
         if self.precision == "bfloat16":
