@@ -192,3 +192,16 @@ def test_a_segmenter_copies_and_pickles(tiny_model_dir):
     for other in (copy.deepcopy(seg), pickle.loads(pickle.dumps(seg))):
         assert np.array_equal(other.predict(photo, ["segment crack"]).probabilities["segment crack"], first)
         assert other.inner._own_lock is not seg.inner._own_lock
+
+
+def test_an_image_numpy_cannot_read_is_named_as_the_image(tiny_model_dir):
+    """Rows of different lengths and a bfloat16 torch tensor raised numpy's "setting an array element with a
+    sequence ..." and torch's "Got unsupported ScalarType BFloat16", naming no image."""
+    import torch
+
+    seg = Segmenter.load(tiny_model_dir)
+    with pytest.raises(TypeError, match=r"the image \(list\) cannot be read as an \(H, W\[, C\]\) array of numbers"):
+        seg.predict([[0, 1, 2], [3, 4]], ["segment crack"])
+    with pytest.raises(TypeError, match=r"the image \(Tensor\) cannot be read .*tensor\.float\(\)\.cpu\(\)\.numpy\(\)"):
+        seg.predict(torch.zeros(40, 52, 3, dtype=torch.bfloat16), ["segment crack"])
+    assert seg.predict(torch.zeros(40, 52, 3), ["segment crack"]).masks["segment crack"].shape == (40, 52)

@@ -423,7 +423,8 @@ def to_rgb_array(image, max_pixels: int | None = None, notes: list | None = None
 
     Raises:
         ImageReadError: an unreadable file; ValueError: an array of another shape, with no pixels, or
-        with NaN / infinite, complex or far negative values; TypeError: anything that is no path, PIL image or array.
+        with NaN / infinite, complex or far negative values; TypeError: anything that is no path, PIL image or array
+        (rows of different lengths, a tensor numpy cannot read: bf16, on a GPU).
     """
     if isinstance(image, os.PathLike) and isinstance(os.fspath(image), str):  # any path object, as Segmenter.load
         image = os.fspath(image)  # and predict_paths take (a PurePath, pytest's tmpdir): it was a TypeError here
@@ -439,7 +440,13 @@ def to_rgb_array(image, max_pixels: int | None = None, notes: list | None = None
             raise ImageReadError(f"{name}: cannot be decoded ({type(exc).__name__}: {exc})") from exc
         arr = _to_rgb_uint8(upright(image, name, notes))
     elif isinstance(image, (np.ndarray, list, tuple)) or hasattr(image, "__array__"):
-        arr = np.asarray(image)
+        try:
+            arr = np.asarray(image)
+        except (TypeError, ValueError, RuntimeError) as exc:  # rows of different lengths, a bf16 or GPU torch tensor:
+            # numpy's or torch's own words, naming no image ("Got unsupported ScalarType BFloat16")
+            raise TypeError(f"the image ({type(image).__name__}) cannot be read as an (H, W[, C]) array of numbers: "
+                            f"{str(exc).strip()[:200]}" + (" (a torch tensor: pass tensor.float().cpu().numpy())"
+                                                           if hasattr(image, "detach") else "")) from None
     else:
         raise TypeError(f"an image is a path (str or Path), a PIL image or an (H, W[, C]) array; got {type(image).__name__}"
                         + (" (read the file's bytes with PIL.Image.open first)" if isinstance(image, (bytes, bytearray))
