@@ -205,3 +205,20 @@ def test_an_image_numpy_cannot_read_is_named_as_the_image(tiny_model_dir):
     with pytest.raises(TypeError, match=r"the image \(Tensor\) cannot be read .*tensor\.float\(\)\.cpu\(\)\.numpy\(\)"):
         seg.predict(torch.zeros(40, 52, 3, dtype=torch.bfloat16), ["segment crack"])
     assert seg.predict(torch.zeros(40, 52, 3), ["segment crack"]).masks["segment crack"].shape == (40, 52)
+
+
+def test_several_images_given_at_once_are_told_to_come_one_at_a_time(tiny_model_dir, tmp_path):
+    """A list of photos (paths, PIL images or arrays) was read as one array: "expected an (H, W), (H, W, 3) or (H, W,
+    4) image, got shape (2,)" said nothing of the list; a batch axis or channels first said no more."""
+    from PIL import Image
+
+    seg = Segmenter.load(tiny_model_dir)
+    photo = np.zeros((40, 52, 3), np.uint8)
+    for many in (["a.jpg", "b.jpg"], [Image.fromarray(photo)] * 2, (photo, photo)):
+        with pytest.raises(TypeError, match="one image at a time: got a (list|tuple) of 2 images; call predict for each"):
+            seg.predict(many, ["segment crack"])
+    with pytest.raises(ValueError, match=re.escape("got shape (1, 40, 52, 3) (a batch of images? one image at a time)")):
+        seg.predict(photo[None], ["segment crack"])
+    with pytest.raises(ValueError, match=re.escape("(channels first? arr.transpose(1, 2, 0) puts them last)")):
+        seg.predict(photo.transpose(2, 0, 1), ["segment crack"])
+    assert seg.predict([list(row) for row in photo], ["segment crack"]).masks["segment crack"].shape == (40, 52)

@@ -439,6 +439,12 @@ def to_rgb_array(image, max_pixels: int | None = None, notes: list | None = None
         except (OSError, SyntaxError, EOFError, ValueError) as exc:
             raise ImageReadError(f"{name}: cannot be decoded ({type(exc).__name__}: {exc})") from exc
         arr = _to_rgb_uint8(upright(image, name, notes))
+    elif isinstance(image, (list, tuple)) and image and all(
+            isinstance(i, (str, os.PathLike, Image.Image)) or getattr(i, "ndim", 0) == 3 for i in image):
+        # several photos (paths, PIL images, (H, W, C) arrays): was "expected an (H, W) ... image, got shape (2,)"
+        n = len(image)
+        raise TypeError(f"one image at a time: got a {type(image).__name__} of {n} image{'s' * (n != 1)}; call predict "
+                        "for each (photo files: drywallqa.engine.batch.predict_paths runs them as a batch job)")
     elif isinstance(image, (np.ndarray, list, tuple)) or hasattr(image, "__array__"):
         try:
             arr = np.asarray(image)
@@ -454,7 +460,10 @@ def to_rgb_array(image, max_pixels: int | None = None, notes: list | None = None
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {arr.shape}")
+        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {arr.shape}" + (
+            " (a batch of images? one image at a time)" if arr.ndim == 4 else
+            " (channels first? arr.transpose(1, 2, 0) puts them last)" if arr.ndim == 3 and arr.shape[0] in (1, 3, 4)
+            else ""))
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"the image has no pixels (shape {arr.shape})")
     check_pixels(arr.shape[1], arr.shape[0], max_pixels)
