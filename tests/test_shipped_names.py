@@ -122,6 +122,7 @@ def test_a_path_spelling_is_a_folder_never_the_shipped_model(command, spelling, 
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2, (res.exit_code, res.output)
     assert "fast" in res.output and "Traceback" not in res.output, res.output
+    assert "write it without a path: fast" in " ".join(res.output.replace("\u2502", " ").split()), res.output  # a hint
     assert not (tmp_path / "o" / "results.json").exists() and not (tmp_path / "o" / "onnx").exists()
     assert not (tmp_path / "o" / "report.md").exists() and not (tmp_path / "o" / "best").exists()
 

@@ -102,6 +102,7 @@ def train(
             if model_path in SHIPPED_MODELS or (is_bare_name(model_path) and cfg.model == "film_unet"):
                 model_path = model_dir_option(model_path)  # a shipped name, or a clean error listing them
             elif cfg.model == "film_unet":  # a path (./fast, runs/x): film_unet has no hub ids
+                model_dir_option(model_path)  # "./fast": the hint to write the shipped name bare
                 raise typer.BadParameter(f"no model folder {model_path}", param_hint="--model-path")
         if is_drywallqa_model_dir(model_path):
             from ..models.base import read_model_metadata
