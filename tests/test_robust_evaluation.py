@@ -355,3 +355,16 @@ def test_picture_labels_of_several_lines_keep_their_line_breaks(tmp_path, monkey
     cell = np.zeros((8, 8, 3), np.uint8)
     grid([[cell, cell]], ["input", ERROR_LEGEND], tmp_path / "g.png", row_labels=["valid cracks\nbad\\nx.jpg\x1b\nIoU 0.12"])
     assert sorted(drawn) == sorted(["input", ERROR_LEGEND, "valid cracks\nbad\\nx.jpg\\x1b\nIoU 0.12"])
+
+
+def test_a_photo_cut_in_its_data_fails_alone_and_is_not_timed(synthetic_datasets, tiny_model_dir, tmp_path):
+    """A valid photo whose header reads but whose data is cut: listed as failed, then timed by the speed measurement,
+    whose error ended the evaluation ("error: ...: not a readable image", exit 1) after every set was scored, with no
+    report, and again on every rerun."""
+    first = sorted((synthetic_datasets / "crack" / "valid").glob("*.jpg"))[0]
+    whole = first.read_bytes()
+    first.write_bytes(whole[:len(whole) // 2])
+    report = evaluate(Segmenter.load(tiny_model_dir), tmp_path / "e", datasets="syn_crack", which="published",
+                      datasets_dir=synthetic_datasets, speed_images=2, progress=False)
+    assert report["metrics"][0]["images"] == 3 and first.name in " ".join(report["failures"])
+    assert report["speed"]["images"] == 2 and (tmp_path / "e" / "report.json").is_file()
