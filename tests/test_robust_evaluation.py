@@ -368,3 +368,21 @@ def test_a_photo_cut_in_its_data_fails_alone_and_is_not_timed(synthetic_datasets
                       datasets_dir=synthetic_datasets, speed_images=2, progress=False)
     assert report["metrics"][0]["images"] == 3 and first.name in " ".join(report["failures"])
     assert report["speed"]["images"] == 2 and (tmp_path / "e" / "report.json").is_file()
+
+
+def test_an_out_inside_a_split_folder_is_refused_before_anything_is_written(synthetic_datasets, tiny_model_dir):
+    """`evaluate --out <dataset>/valid` wrote examples.png, worst.png, report.json, ... among the split's photos: the
+    next evaluation listed each as a failed photo ("no mask at .../_masks/examples.png"), and training read them too."""
+    from conftest import says
+
+    valid = synthetic_datasets / "crack" / "valid"
+    before = sorted(p.name for p in valid.iterdir())
+    for out in (valid, valid / "eval"):
+        result = runner.invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "--splits",
+                                     "published", "--datasets-dir", str(synthetic_datasets), "--speed-images", "0",
+                                     "--out", str(out)])
+        assert result.exit_code == 2 and says(result.output, "--out", "inside the folder of the 'valid' split")
+        with pytest.raises(ValueError, match="inside the folder"):
+            evaluate(Segmenter.load(tiny_model_dir), out, datasets="syn_crack", which="published",
+                     datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    assert sorted(p.name for p in valid.iterdir()) == before

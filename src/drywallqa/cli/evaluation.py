@@ -35,7 +35,7 @@ def evaluate(
     """Scores per dataset split and prompt at original resolution, cross-prompt check, speed; writes reports.
     Interrupted, the same command run again scores only the sets (split x dataset) not yet finished. Exit code 1
     when a photo could not be scored (the reports are written and list it)."""
-    from ..engine.evaluator import PARTIAL_DIR, SPLIT_CHOICES, evaluate as run, evaluation_in_use
+    from ..engine.evaluator import PARTIAL_DIR, SPLIT_CHOICES, check_eval_out, evaluate as run, evaluation_in_use
     from ..utils.files import file_stamp
 
     if limit is not None and limit < 1:
@@ -50,6 +50,10 @@ def evaluate(
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
     names = tuple(dataset_names(dataset))  # one named twice, or unknown: before a model loads
+    try:
+        check_eval_out(out, names, datasets_dir)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out")
     in_use = evaluation_in_use(out)  # said before the model loads (a hub model's can take minutes); run() holds it
     if in_use:
         tagged("error:", "red", in_use)

@@ -32,7 +32,7 @@ from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, Ce
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
                        image_auroc, skeleton)
 from ..utils.checks import whole_number
-from ..utils.files import (STORAGE_ERRNOS, file_stamp, folder_in_use, folder_lock, strict_json, write_atomic,
+from ..utils.files import (STORAGE_ERRNOS, file_stamp, folder_in_use, folder_lock, resolved, strict_json, write_atomic,
                            write_csv_atomic, write_text_atomic)
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
@@ -432,7 +432,8 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         ValueError: no dataset, a dataset listed twice (:class:`~drywallqa.data.registry.DatasetListedTwice`),
             ``which`` naming no split or an unknown one, ``limit`` not a whole number of at least 1 (or None),
             ``speed_images`` not one of at least 0 (each before anything is written; a string is one dataset, one
-            split), an output folder that cannot be made, or that another evaluation is writing into.
+            split), an output folder that cannot be made, that another evaluation is writing into, or that is or
+            lies inside a split folder of a dataset scored (:func:`check_eval_out`).
     """
     if isinstance(datasets, (str, Path)):  # one dataset (its letters were read as datasets: "'c' is listed twice")
         datasets = [datasets]
@@ -445,9 +446,26 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     if not (whole_number(speed_images) and speed_images >= 0):  # -1 timed all but the last photo
         raise ValueError(f"speed_images must be a whole number, 0 to skip the speed measurement, got {speed_images!r}")
     limit, speed_images = None if limit is None else int(limit), int(speed_images)
+    check_eval_out(out_dir, datasets, datasets_dir)
     with folder_lock(out_dir, EVAL_LOCK, *EVAL_LOCK_USER) as out:
         return _evaluate(segmenter, out, datasets, which, splits_dir, datasets_dir, limit, speed_images, model_dir,
                          progress)
+
+
+def check_eval_out(out_dir: str | Path, datasets, datasets_dir=None) -> None:
+    """Raises ``ValueError`` where ``out_dir`` is or lies inside a split folder of one of ``datasets`` (registered
+    names): its pictures, tables and ``.partial/`` were written among the split's photos, and the next evaluation,
+    ``data stats`` or training read them as photos without masks, unlisted photos or a folder, each a failure or a
+    problem."""
+    here = resolved(out_dir)
+    for name in datasets:
+        config = get_dataset_config(name)
+        for split, source in config.splits.items():
+            folder = resolved(config.root(datasets_dir) / source.folder)
+            if here == folder or folder in here.parents:
+                raise ValueError(f"{out_dir} is or lies inside the folder of the {split!r} split of the dataset "
+                                 f"{config.name!r} ({folder}): the report's files would be read as its photos; "
+                                 "choose a folder outside the dataset's split folders")
 
 
 SPLIT_CHOICES = ("published", "group", "val", "train")  # what an evaluation's ``which`` (``--splits``) names
