@@ -129,7 +129,9 @@ def to_markdown(rows: list[dict], old_dir: Path, new_dir: Path) -> str:
     for r in rows:
         lo, hi = r["difference_ci95"]
         lines.append(f"| {r['split']} | {r['dataset']} | {r['prompt']} | {r['images']} | {r['old_mIoU']:.3f} | "
-                     f"{r['new_mIoU']:.3f} | {r['difference']:+.3f} | {lo:+.3f} to {hi:+.3f} | {r['new_better']} / {r['new_worse']} |")
+                     f"{r['new_mIoU']:.3f} | {r['difference']:+.3f} | "
+                     + (f"{lo:+.3f} to {hi:+.3f}" if math.isfinite(lo) else "n/a (one source photo)")
+                     + f" | {r['new_better']} / {r['new_worse']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 from pathlib import Path
 
 import torch
@@ -91,7 +92,8 @@ def side_by_side(report: dict) -> str:
     lines = ["| dataset | prompt | valid mIoU (95% CI) | valid Dice | valid images | group-clean test mIoU (95% CI) | "
              "group-clean test Dice | test images |", "|---|---|---|---|---|---|---|---|"]
     fmt = lambda r, k: f"{r[k]:.3f}" if r else "n/a"
-    ci = lambda r: f"{r['mIoU']:.3f} ({r['mIoU_CI95'][0]:.2f}-{r['mIoU_CI95'][1]:.2f})" if r else "n/a"
+    ci = lambda r: (f"{r['mIoU']:.3f} ({r['mIoU_CI95'][0]:.2f}-{r['mIoU_CI95'][1]:.2f})"  # (no interval of one photo)
+                    if math.isfinite(r["mIoU_CI95"][0]) else f"{r['mIoU']:.3f} (n/a)") if r else "n/a"
     for d, p in keys:
         a, b = by.get(("published valid", d, p)), by.get(("group-clean test", d, p))
         lines.append(f"| {d} | {p} | {ci(a)} | {fmt(a, 'mDice')} | {a['images'] if a else 0} | "

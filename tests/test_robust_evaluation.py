@@ -386,3 +386,17 @@ def test_an_out_inside_a_split_folder_is_refused_before_anything_is_written(synt
             evaluate(Segmenter.load(tiny_model_dir), out, datasets="syn_crack", which="published",
                      datasets_dir=synthetic_datasets, speed_images=0, progress=False)
     assert sorted(p.name for p in valid.iterdir()) == before
+
+
+def test_a_split_of_one_source_photo_has_no_interval(synthetic_datasets, tiny_model_dir, tmp_path):
+    """A split of one photo (or of copies of one) reported "mIoU 0.047, 95% CI 0.047-0.047": every resample was that
+    photo again, an interval of no width read as a certain score. It is undefined: null in report.json, n/a in report.md."""
+    from drywallqa.metrics import bootstrap_ci
+
+    assert np.isnan(bootstrap_ci([0.3])).all() and np.isnan(bootstrap_ci([0.2, 0.9], ["a", "a"])).all()
+    report = evaluate(Segmenter.load(tiny_model_dir), tmp_path / "e", datasets="syn_crack", which="published", limit=1,
+                      datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    assert report["metrics"][0]["images"] == 1
+    assert json.loads((tmp_path / "e" / "report.json").read_text())["metrics"][0]["mIoU_CI95"] == [None, None]
+    md = (tmp_path / "e" / "report.md").read_text()
+    assert "| n/a-n/a |" in md and "the mIoU interval where it holds one source photo" in md

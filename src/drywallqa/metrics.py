@@ -251,13 +251,16 @@ def bootstrap_ci(values, groups=None, n_resamples: int = 1000, level: float = 0.
 
     With ``groups`` (one label per value, e.g. the source photo), whole groups are resampled, so copies
     of one photo count as one draw and the interval is not made narrower by them. Seeded: the same
-    inputs give the same interval.
+    inputs give the same interval. Undefined, ``(nan, nan)``, for fewer than two draws (no value, or one photo and its
+    copies): each resample is that photo again, and the interval of no width it gave read as a certain score.
     """
     values = np.asarray(values, np.float64)
     if values.size == 0:
         return float("nan"), float("nan")
     labels = np.arange(values.size) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
     sums = np.bincount(labels, weights=values)
+    if sums.size < 2:
+        return float("nan"), float("nan")
     counts = np.bincount(labels).astype(np.float64)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, sums.size, size=(n_resamples, sums.size))

@@ -8,9 +8,10 @@ import math
 from ..metrics import ERROR_KINDS
 from ..utils.slug import shown
 
-UNDEFINED_NOTE = ("n/a: undefined for the split: precision where the model marked no pixel in it, recall where it has "
-                  "no labelled pixel, pixel AP / F1-max where it has no labelled pixel, AUROC where it has no positive "
-                  "or no negative image, Spearman where every confidence (or every IoU) is the same")
+UNDEFINED_NOTE = ("n/a: undefined for the split: the mIoU interval where it holds one source photo, precision where "
+                  "the model marked no pixel in it, recall where it has no labelled pixel, pixel AP / F1-max where it "
+                  "has no labelled pixel, AUROC where it has no positive or no negative image, Spearman where every "
+                  "confidence (or every IoU) is the same")
 
 
 def _num(value: float | None, spec: str = ".3f") -> str:
@@ -25,6 +26,7 @@ METRIC_KEYS = ("mIoU", "mDice", "pooled_IoU", "precision", "recall", "pixel_AP",
 def _has_undefined(report: dict) -> bool:
     """Whether a value the report's tables show is undefined ("n/a"), so that the report says what n/a means."""
     values = ([r.get(k) for r in report["metrics"] for k in METRIC_KEYS if k in r]
+              + [v for r in report["metrics"] for v in r.get("mIoU_CI95") or ()]
               + [r["AUROC"] for r in report.get("image_level") or []]
               + [r["spearman"] for r in report.get("confidence") or []])
     return any(_num(v) == "n/a" for v in values)

@@ -329,7 +329,7 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
 # Finished sets of an evaluation are kept here (inside the output folder) until its report is written, so an
 # interrupted evaluation, run again with the same model, settings and images, continues after the last
 # finished set. Bump the version when SetResult or what evaluate_set measures changes.
-PARTIAL_DIR, PARTIAL_VERSION = ".partial", 5
+PARTIAL_DIR, PARTIAL_VERSION = ".partial", 6
 
 
 def _stamp(path) -> list | None:
