@@ -400,3 +400,19 @@ def test_a_split_of_one_source_photo_has_no_interval(synthetic_datasets, tiny_mo
     assert json.loads((tmp_path / "e" / "report.json").read_text())["metrics"][0]["mIoU_CI95"] == [None, None]
     md = (tmp_path / "e" / "report.md").read_text()
     assert "| n/a-n/a |" in md and "the mIoU interval where it holds one source photo" in md
+
+
+def test_train_samples_of_two_sizes_are_one_split(synthetic_datasets, tiny_model_dir, tmp_path):
+    """`--splits train` named each dataset's sample by its size ("sample of 20", "sample of 4" where a train part held
+    fewer than 150 photos): two splits, so each prompt's image-level AUROC had no negative image and read n/a."""
+    splits = tmp_path / "splits"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, seed=0).to_json(splits / f"{ds}.json")
+    sets = build_eval_sets(("syn_crack", "syn_tape"), ("train",), splits, synthetic_datasets)
+    assert len({len(s.samples) for s in sets}) == 2  # parts of two sizes, both smaller than the sample
+    assert len({s.name for s in sets}) == 1
+    report = evaluate(Segmenter.load(tiny_model_dir), tmp_path / "e", datasets=("syn_crack", "syn_tape"), which="train",
+                      splits_dir=splits, datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    rows = report["image_level"]
+    assert len({r["split"] for r in rows}) == 1 and all(r["positives"] and r["negatives"] for r in rows)
+    assert all(0 <= r["AUROC"] <= 1 for r in rows)

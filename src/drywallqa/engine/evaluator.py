@@ -104,7 +104,9 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, dat
             gone = [f"the train part of the split manifest of {ds!r} names photos that are not in the dataset "
                     f"(missing or unreadable): {len(missing)}, e.g. {missing[0]}; the sample is drawn from the others"
                     ] if missing else []  # one line: a sample was never meant to score every photo
-            sets.append(EvalSet(f"group-clean train (sample of {len(s)})", ds, s, gone, part="train"))
+            # named by the size drawn, not by the photos a small part gave: two datasets' samples are one split (the
+            # image-level AUROC takes its negatives from the other datasets' photos of the same split)
+            sets.append(EvalSet(f"group-clean train (sample of {limit or TRAIN_SAMPLE})", ds, s, gone, part="train"))
     for es in sets:
         if not es.samples:  # a group-clean part (an unreadable published split is refused above)
             why = why_part_is_empty(es.dataset, es.part, splits_dir, datasets_dir, GROUP_LEFT_OUT[es.part],
