@@ -416,3 +416,24 @@ def test_train_samples_of_two_sizes_are_one_split(synthetic_datasets, tiny_model
     rows = report["image_level"]
     assert len({r["split"] for r in rows}) == 1 and all(r["positives"] and r["negatives"] for r in rows)
     assert all(0 <= r["AUROC"] <= 1 for r in rows)
+
+
+def test_a_synonym_that_is_another_datasets_canonical_prompt_is_not_counted_as_this_ones(synthetic_datasets,
+                                                                                       tiny_model_dir, tmp_path):
+    """A dataset whose synonyms hold another dataset's canonical prompt ("segment fissure", then "segment crack"):
+    its confidence row, and its table of seen and unseen photos, counted each photo twice (8 masks of 4 photos), both
+    prompts' records under the first one's name."""
+    fissure = DatasetConfig("syn_fissure", "crack", ("segment fissure", "segment crack"),
+                            {"valid": SplitSource("coco", "valid")})
+    registry.register_dataset(fissure)
+    (tiny_model_dir / "train_files.json").write_text(json.dumps({"train": [[], []]}))
+    try:
+        report = evaluate(Segmenter.load(tiny_model_dir), tmp_path / "e", datasets=("syn_crack", "syn_fissure"),
+                          which="published", datasets_dir=synthetic_datasets, speed_images=0,
+                          model_dir=tiny_model_dir, progress=False)
+    finally:
+        registry.DATASETS.remove("syn_fissure")
+    confidence = {r["dataset"]: r for r in report["confidence"]}
+    assert confidence["syn_fissure"]["masks"] == 4 and confidence["syn_fissure"]["prompt"] == "segment fissure"
+    memory = {r["dataset"]: r for r in report["memory"]}
+    assert memory["syn_fissure"]["images_unseen"] == 4

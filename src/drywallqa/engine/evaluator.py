@@ -286,12 +286,13 @@ def trained_sources(model_dir: Path | None) -> set[str] | None:
         return None
 
 
-def memory_rows(per_image: list, canonical: list) -> list[dict]:
-    """Per split and dataset (canonical prompt): mIoU of the images whose source photo the model trained on
-    (another Roboflow copy of it) and of the others, from records carrying ``source_in_training``."""
+def memory_rows(per_image: list, canonical: dict) -> list[dict]:
+    """Per split and dataset (its canonical prompt, ``canonical[dataset]``): mIoU of the images whose source photo the
+    model trained on (another Roboflow copy of it) and of the others, from records carrying ``source_in_training``."""
     rows = []
     for split, dataset in dict.fromkeys((r["split"], r["dataset"]) for r in per_image):
-        recs = [r for r in per_image if (r["split"], r["dataset"]) == (split, dataset) and r["prompt"] in canonical]
+        recs = [r for r in per_image
+                if (r["split"], r["dataset"]) == (split, dataset) and r["prompt"] == canonical[dataset]]
         seen = [r["iou"] for r in recs if r.get("source_in_training")]
         unseen = [r["iou"] for r in recs if r.get("source_in_training") is False]
         rows.append({"split": split, "dataset": dataset, "images_seen": len(seen), "images_unseen": len(unseen),
@@ -300,13 +301,15 @@ def memory_rows(per_image: list, canonical: list) -> list[dict]:
     return rows
 
 
-def confidence_rows(per_image: list, canonical: list) -> list[dict]:
-    """Per split and dataset (canonical prompt): how well the masks' confidence ranks them by true IoU
-    (:func:`~drywallqa.metrics.confidence_ranking`); nothing for segmenters that report no confidence."""
+def confidence_rows(per_image: list, canonical: dict) -> list[dict]:
+    """Per split and dataset (its canonical prompt, ``canonical[dataset]``): how well the masks' confidence ranks them by
+    true IoU (:func:`~drywallqa.metrics.confidence_ranking`); nothing for segmenters that report no confidence. Only
+    the dataset's own canonical prompt: another dataset's canonical prompt among its synonyms counted each photo twice,
+    under the first prompt's name."""
     rows = []
     for split, dataset in dict.fromkeys((r["split"], r["dataset"]) for r in per_image):
-        recs = [r for r in per_image if (r["split"], r["dataset"]) == (split, dataset) and r["prompt"] in canonical
-                and r.get("confidence") is not None]
+        recs = [r for r in per_image if (r["split"], r["dataset"]) == (split, dataset)
+                and r["prompt"] == canonical[dataset] and r.get("confidence") is not None]
         if recs:
             rows.append({"split": split, "dataset": dataset, "prompt": recs[0]["prompt"],
                          **confidence_ranking([r["confidence"] for r in recs], [r["iou"] for r in recs])})
@@ -545,8 +548,8 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         "resolution": "original image size (masks upsampled from the model's output)",
         "model": model_facts(model_dir, segmenter),
         "headroom": rooms,
-        "memory": memory_rows(per_image, canon) if trained is not None else [],
-        "confidence": confidence_rows(per_image, canon),
+        "memory": memory_rows(per_image, dict(zip(datasets, canon))) if trained is not None else [],
+        "confidence": confidence_rows(per_image, dict(zip(datasets, canon))),
         "failures": failures,
         "data_problems": data_problems,
         "warnings": warnings,
