@@ -437,3 +437,18 @@ def test_a_synonym_that_is_another_datasets_canonical_prompt_is_not_counted_as_t
     assert confidence["syn_fissure"]["masks"] == 4 and confidence["syn_fissure"]["prompt"] == "segment fissure"
     memory = {r["dataset"]: r for r in report["memory"]}
     assert memory["syn_fissure"]["images_unseen"] == 4
+
+
+def test_a_prompt_named_ground_truth_keeps_its_qa_measures_apart(synthetic_datasets, tiny_model_dir, tmp_path):
+    """A dataset's prompt "ground truth": its masks' QA measures went into the ground truth's list, one row averaging
+    both instead of two."""
+    named = DatasetConfig("syn_gt", "crack", ("ground truth",), {"valid": SplitSource("coco", "valid")})
+    registry.register_dataset(named)
+    try:
+        report = evaluate(Segmenter.load(tiny_model_dir), tmp_path / "e", datasets="syn_gt", which="published",
+                          datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    finally:
+        registry.DATASETS.remove("syn_gt")
+    rows = report["qa_measures"]
+    assert [r["masks"] for r in rows] == ["ground truth", "ground truth"]
+    assert rows[0]["area_fraction"] == pytest.approx(200 / 4096)  # one 10x20 label per 64x64 photo

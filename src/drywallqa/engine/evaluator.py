@@ -181,7 +181,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     pixel = {p: PixelScoreMeter() for p in own}
     image_scores = []  # (prompt, image score = max probability, label = the image shows that prompt's class)
     cross = {p: [] for p in others}
-    qa = {"ground truth": [], own[0]: []}  # QA measures of the canonical prompt's masks vs the ground truth
+    qa = ([], [])  # QA measures of the ground truth and of the canonical prompt's masks (a prompt "ground truth" too)
     examples, failures, per_image, sweeps, worst, width_oracles, errors, groups = [], [], [], [], [], [], [], []
     warned: dict = {}  # warning -> images it was given for
     label_shape = scoring_label_shape(eval_set.dataset)
@@ -224,8 +224,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         for p in others:
             cross[p].append(float(result.masks[p].mean()))
             image_scores.append((p, float(result.probabilities[p].max()), False))
-        qa["ground truth"].append(mask_measures(gt))
-        qa[own[0]].append(mask_measures(result.masks[own[0]]))
+        qa[0].append(mask_measures(gt))
+        qa[1].append(mask_measures(result.masks[own[0]]))
         if len(examples) < keep:
             examples.append((image, gt, {p: result.masks[p] for p in prompts}))
     if not groups:
@@ -240,7 +240,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     ]
     qa_rows = [
         {"split": eval_set.name, "dataset": eval_set.dataset, "masks": who,
-         **{k: float(np.mean([m[k] for m in ms])) for k in QA_KEYS}} for who, ms in qa.items() if ms
+         **{k: float(np.mean([m[k] for m in ms])) for k in QA_KEYS}} for who, ms in zip(("ground truth", own[0]), qa) if ms
     ]
     worst = [(-e[0], *e[2:]) for e in sorted(worst, reverse=True)]
     canon_ious = [r["iou"] for r in per_image if r["prompt"] == own[0]]
