@@ -452,3 +452,21 @@ def test_a_prompt_named_ground_truth_keeps_its_qa_measures_apart(synthetic_datas
     rows = report["qa_measures"]
     assert [r["masks"] for r in rows] == ["ground truth", "ground truth"]
     assert rows[0]["area_fraction"] == pytest.approx(200 / 4096)  # one 10x20 label per 64x64 photo
+
+
+@pytest.mark.parametrize("name", ["report.json", "worst.png"])
+def test_a_folder_where_a_report_file_goes_is_named_before_scoring(synthetic_datasets, tiny_model_dir, tmp_path, name):
+    """A folder named report.json (or worst.png, per_image.csv, ...) in --out: every set was scored, then the report
+    ended in an IsADirectoryError traceback."""
+    from conftest import says
+
+    out = tmp_path / "e"
+    (out / name).mkdir(parents=True)
+    result = runner.invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "--splits",
+                                 "published", "--datasets-dir", str(synthetic_datasets), "--speed-images", "0",
+                                 "--out", str(out)])
+    assert result.exit_code == 2 and says(result.output, "--out", f"{name} is a folder")
+    with pytest.raises(ValueError, match=f"writes its {name} there"):
+        evaluate(Segmenter.load(tiny_model_dir), out, datasets="syn_crack", which="published",
+                 datasets_dir=synthetic_datasets, speed_images=0, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [name]  # nothing scored

@@ -32,8 +32,8 @@ from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, Ce
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
                        image_auroc, skeleton)
 from ..utils.checks import whole_number
-from ..utils.files import (STORAGE_ERRNOS, file_stamp, folder_in_use, folder_lock, resolved, strict_json, write_atomic,
-                           write_csv_atomic, write_text_atomic)
+from ..utils.files import (STORAGE_ERRNOS, check_writable_path, file_stamp, folder_in_use, folder_lock, resolved,
+                           strict_json, write_atomic, write_csv_atomic, write_text_atomic)
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from ..utils.slug import shown
@@ -437,8 +437,8 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
         ValueError: no dataset, a dataset listed twice (:class:`~drywallqa.data.registry.DatasetListedTwice`),
             ``which`` naming no split or an unknown one, ``limit`` not a whole number of at least 1 (or None),
             ``speed_images`` not one of at least 0 (each before anything is written; a string is one dataset, one
-            split), an output folder that cannot be made, that another evaluation is writing into, or that is or
-            lies inside a split folder of a dataset scored (:func:`check_eval_out`).
+            split), an output folder that cannot be made, that another evaluation is writing into, that is or lies
+            inside a split folder of a dataset scored, or where a report file cannot go (:func:`check_eval_out`).
     """
     if isinstance(datasets, (str, Path)):  # one dataset (its letters were read as datasets: "'c' is listed twice")
         datasets = [datasets]
@@ -457,11 +457,21 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
                          progress)
 
 
+REPORT_FILES = ("report.json", "report.md", "per_image.csv", "examples.png", "worst.png", "confidence.png")
+
+
 def check_eval_out(out_dir: str | Path, datasets, datasets_dir=None) -> None:
     """Raises ``ValueError`` where ``out_dir`` is or lies inside a split folder of one of ``datasets`` (registered
     names): its pictures, tables and ``.partial/`` were written among the split's photos, and the next evaluation,
     ``data stats`` or training read them as photos without masks, unlisted photos or a folder, each a failure or a
-    problem."""
+    problem; or where one of its :data:`REPORT_FILES` cannot be written (a folder there, a link that loops or leads
+    nowhere): a traceback once every set was scored."""
+    for name in REPORT_FILES if Path(out_dir).is_dir() else ():  # (one that cannot be made: folder_lock says why)
+        try:
+            check_writable_path(Path(out_dir) / name, folder=False)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (the evaluation writes its {name} there: remove what is there, or choose another "
+                             "--out)") from None
     here = resolved(out_dir)
     for name in datasets:
         config = get_dataset_config(name)
