@@ -117,3 +117,16 @@ def test_the_report_names_the_format_of_the_photos_timed(fake, tmp_path):
                                                                   "cross_prompt": [], "speed": s})
     assert speed.measure_speed(seg, [tmp_path / "a.png", tmp_path / "b.photo"], ["a"], repeats=1)["image_formats"] == [
         "JPEG", "PNG"]
+
+
+def test_photos_of_several_sizes_are_not_reported_as_the_first_ones_size(fake, monkeypatch):
+    """The report said "30 images of 480x640" where the photos timed were of three sizes: the first photo's size only."""
+    from drywallqa.engine.eval_report import render_markdown
+
+    seg, paths = fake
+    sizes = {0: (64, 48), 1: (3000, 4000), 2: (640, 480)}
+    monkeypatch.setattr(speed, "read_image", lambda path: np.zeros((*sizes[paths.index(path) % 3], 3), np.uint8))
+    s = speed.measure_speed(seg, paths, ["a", "b"], repeats=1)
+    assert s["image_size"] == [64, 48] and s["image_sizes"] == [[64, 48], [640, 480], [3000, 4000]]
+    md = render_markdown({"model": {}, "empty_convention": "x", "metrics": [], "cross_prompt": [], "speed": s})
+    assert "- 30 images of 3 sizes, 48x64 to 4000x3000 " in md

@@ -51,6 +51,14 @@ def md_table(heading: str, columns: list[str], rows: list[list]) -> list[str]:
             + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows])
 
 
+def _sizes_text(speed: dict) -> str:
+    """The sizes of the photos a speed measurement timed: "640x480", or "3 sizes, 1x1 to 500x1" (fewest to most
+    pixels) where they differ (only the first photo's size was named)."""
+    sizes = speed.get("image_sizes") or [speed["image_size"]]
+    text = [f"{w}x{h}" for h, w in sizes]
+    return text[0] if len(text) == 1 else f"{len(text)} sizes, {text[0]} to {text[-1]}"
+
+
 def render_markdown(report: dict) -> str:
     per_prompt = "; ".join(f"{p!r}: {t}" for p, t in report["model"].get("prompt_thresholds", {}).items())
     post = "; ".join(f"{p!r}: {spec}" for p, spec in report["model"].get("postprocess", {}).items() if spec)
@@ -146,7 +154,7 @@ def render_markdown(report: dict) -> str:
     if "speed" in report:
         s = report["speed"]
         lines += ["", "## Speed (CPU, end to end from file)", "",
-                  f"- {s['images']} images of {s['image_size'][1]}x{s['image_size'][0]} "
+                  f"- {s['images']} images of {_sizes_text(s)} "
                   f"{', '.join(s.get('image_formats') or ['JPEG'])}, {s['threads']} threads"
                   + (f", fastest of {s['repeats']} runs per image" if s.get("repeats", 1) > 1 else ""),
                   f"- median {s['median_ms_first_prompt']:.1f} ms for the first prompt",

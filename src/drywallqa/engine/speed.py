@@ -50,6 +50,13 @@ def _formats(paths) -> list[str]:
     return sorted(found)
 
 
+def _sizes(paths) -> list[list[int]]:
+    """The sizes ``[height, width]`` of the photos timed, each once, the fewest pixels first: a report of photos of
+    several sizes named only the first photo's ("50 images of 640x640" where most were 4000x3000)."""
+    return [list(hw) for hw in sorted({tuple(read_image(path).shape[:2]) for path in paths},
+                                      key=lambda hw: (hw[0] * hw[1], hw))]
+
+
 def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int = 2, warmup: int = 1,
                   repeats: int = 3, batch: bool = False) -> dict:
     """Median ms per image end to end from file: one prompt, and per extra prompt (fastest of ``repeats``); with
@@ -76,7 +83,8 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
         "images": len(paths),
         "threads": threads,
         "repeats": repeats,
-        "image_size": list(read_image(paths[0]).shape[:2]),
+        "image_size": list(read_image(paths[0]).shape[:2]),  # the first photo's; every size timed in image_sizes
+        "image_sizes": _sizes(paths),
         "image_formats": _formats(paths),
         "median_ms_first_prompt": statistics.median(first),
         "median_ms_per_extra_prompt": statistics.median(extra) if len(prompts) > 1 else None,
