@@ -470,3 +470,27 @@ def test_a_folder_where_a_report_file_goes_is_named_before_scoring(synthetic_dat
         evaluate(Segmenter.load(tiny_model_dir), out, datasets="syn_crack", which="published",
                  datasets_dir=synthetic_datasets, speed_images=0, progress=False)
     assert sorted(p.name for p in out.iterdir()) == [name]  # nothing scored
+
+
+def test_the_pictures_an_evaluation_keeps_are_small(tiny_model_dir, tmp_path):
+    """examples.png and worst.png draw 192 px cells, but each set kept its first photos and its worst ones whole,
+    with their labels, masks and float probability maps: hundreds of MB per set of phone photos, in memory and in
+    .partial/. They are kept at 512 px on the longer side; a one-pixel crack stays in the kept mask."""
+    from drywallqa.engine.evaluator import PICTURE_SIDE, EvalSet, evaluate_set, shrunk
+    from drywallqa.data.sample import Sample
+
+    photo, label = np.full((900, 1200, 3), 150, np.uint8), np.zeros((900, 1200), bool)
+    label[400, :] = True  # one pixel high
+    photo[label] = 40
+    Image.fromarray(photo).save(tmp_path / "big.png")
+    Image.fromarray(label.astype(np.uint8) * 255).save(tmp_path / "big_mask.png")
+    small_image, small_label, small_map = shrunk(photo, label, label.astype(np.float32))
+    assert small_image.shape == (384, 512, 3) and small_label.shape == (384, 512) and small_label.dtype == bool
+    assert small_label.any(axis=0).all() and small_map.dtype == np.float32 and 0 < small_map.max() < 1
+    assert shrunk(photo[:100, :200], label[:100, :200])[0].shape == (100, 200, 3)  # small already: as it is
+    sample = Sample(image_path=tmp_path / "big.png", dataset="cracks", split="valid", height=900, width=1200,
+                    mask_path=tmp_path / "big_mask.png")
+    result = evaluate_set(Segmenter.load(tiny_model_dir), EvalSet("published valid", "cracks", [sample]),
+                          ["cracks"], progress=False)
+    for kept in (*result.examples[0][:2], *result.examples[0][2].values(), *result.worst[0][2:]):
+        assert max(kept.shape[:2]) == PICTURE_SIDE, kept.shape

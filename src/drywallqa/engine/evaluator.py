@@ -218,8 +218,10 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
                     width_oracles.append(fixed_width_oracle(gt, gt_skeleton=gt_skeleton))
                 record.update(best_threshold=float(THRESHOLDS[int(sweep.argmax())]), iou_at_best_threshold=float(sweep.max()),
                               iou_boundary_only=errors[-1]["iou_boundary_only"])
-                entry = (-iou, len(per_image), Path(sample.image_path).name, image, gt, result.masks[p], result.probabilities[p])
-                (heapq.heappush if len(worst) < keep_worst else heapq.heappushpop)(worst, entry)  # keeps the lowest IoUs
+                key = (-iou, len(per_image))  # the heap keeps the lowest IoUs: one of them so far is kept, as pictures
+                if keep_worst and (len(worst) < keep_worst or key > worst[0][:2]):
+                    entry = (*key, Path(sample.image_path).name, *shrunk(image, gt, result.masks[p], result.probabilities[p]))
+                    (heapq.heappush if len(worst) < keep_worst else heapq.heappushpop)(worst, entry)
             per_image.append(record)
         for p in others:
             cross[p].append(float(result.masks[p].mean()))
@@ -227,7 +229,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         qa[0].append(mask_measures(gt))
         qa[1].append(mask_measures(result.masks[own[0]]))
         if len(examples) < keep:
-            examples.append((image, gt, {p: result.masks[p] for p in prompts}))
+            small = shrunk(image, gt, *(result.masks[p] for p in prompts))
+            examples.append((small[0], small[1], dict(zip(prompts, small[2:]))))
     if not groups:
         raise NothingToScoreError(f"{eval_set.name} of {eval_set.dataset!r}: none of its {len(eval_set.samples)} images "
                                   "could be scored" + "".join(f"; {f}" for f in failures[:3]))
@@ -481,6 +484,25 @@ def check_eval_out(out_dir: str | Path, datasets, datasets_dir=None) -> None:
                 raise ValueError(f"{out_dir} is or lies inside the folder of the {split!r} split of the dataset "
                                  f"{config.name!r} ({folder}): the report's files would be read as its photos; "
                                  "choose a folder outside the dataset's split folders")
+
+
+PICTURE_SIDE = 512  # px: the longer side of the photos, labels and maps an evaluation keeps to draw (in 192 px cells)
+
+
+def shrunk(image: np.ndarray, *maps: np.ndarray) -> tuple:
+    """``image`` and its ``(H, W)`` masks or probability maps with the longer side at most :data:`PICTURE_SIDE`, to
+    keep for ``examples.png`` and ``worst.png``: a phone's 12 MP photos, kept whole with their maps, held hundreds of
+    MB per set in memory and in ``.partial/``. A mask keeps every pixel it touches (a thin crack stays in the
+    picture); a probability map is averaged."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if max(h, w) <= PICTURE_SIDE:
+        return (image, *maps)
+    size = (max(1, round(w * PICTURE_SIDE / max(h, w))), max(1, round(h * PICTURE_SIDE / max(h, w))))
+    area = lambda a: cv2.resize(a, size, interpolation=cv2.INTER_AREA)  # noqa: E731
+    return (area(image), *(area(m.astype(np.float32)) > 0 if m.dtype == bool else area(m.astype(np.float32))
+                           for m in maps))
 
 
 SPLIT_CHOICES = ("published", "group", "val", "train")  # what an evaluation's ``which`` (``--splits``) names
