@@ -1,9 +1,13 @@
 """The output files of ``drywallqa predict`` against each other: masks, overlays, the grid, the COCO file, the table."""
 
 import gc
+import json
 import weakref
 
+from PIL import Image
+
 from drywallqa import Segmenter
+from drywallqa.data.coco_export import write_coco_predictions
 from drywallqa.engine import batch
 from drywallqa.engine.batch import predict_paths
 
@@ -35,3 +39,20 @@ def test_a_job_with_overlays_keeps_the_grids_rows_only(tiny_model_dir, tmp_path,
                             progress=False, overlay_images=True)
     assert len(summary.done) == 6 and len(panels) == 6
     assert alive[0] <= 3  # the grid's two, and at most the last one in hand (all 6 were)
+
+
+def test_a_mask_written_over_at_another_size_is_named_not_put_in_the_coco_file(tiny_model_dir, tmp_path):
+    """A mask saved again at half its photo's size after the job (a tool's export): write_coco_predictions coded its
+    regions at that size's coordinates on the photo (polygons in its top-left quarter, RLEs of another size), without
+    a word. Now it is listed in ``masks_not_read`` with both sizes, as an unreadable mask is."""
+    photos = write_photos(tmp_path / "photos", 2)
+    out = tmp_path / "out"
+    predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
+    half = Image.new("L", (26, 20), 255)
+    half.save(out / "p0__segment_crack.png")
+    for segmentation in ("polygon", "rle"):
+        coco = json.loads(write_coco_predictions(out, segmentation).read_text())
+        assert [img["file_name"] for img in coco["images"]] == ["p0.jpg", "p1.jpg"]
+        assert {a["image_id"] for a in coco["annotations"]} <= {2}  # none for p0
+        (why,) = coco["info"]["masks_not_read"]
+        assert "p0.jpg 'segment crack'" in why and "26x20 px where the photo is 52x40" in why

@@ -80,7 +80,8 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     """Write the masks of a batch job (``out_dir/results.json`` and its mask PNGs) as one COCO file.
 
     ``file_name`` of each image is its base name (annotation tools match photos by name); the full path
-    is kept under ``path``. A mask that cannot be read (damaged since the job) has no annotations there, so it is
+    is kept under ``path``. A mask that cannot be read (damaged since the job), or is not of its photo's size (written
+    over since), has no annotations there, so it is
     listed in ``info.masks_not_read`` (image, prompt, reason): :func:`coco_masks_not_read` reads them back for the
     caller to report. Returns the file written (default ``out_dir/predictions.coco.json``).
 
@@ -103,6 +104,11 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
                 mask = read_mask(mask_file, max_pixels=photo_pixels(entry))  # the photo's size (the job's --max-pixels)
             except (ImageReadError, OSError) as exc:
                 skipped.append(f"{entry['image']} {category['name']!r}: {mask_file} not read ({exc})")
+                continue
+            if mask.shape != (entry["height"], entry["width"]):  # written over at another size since: its regions
+                # would be placed on the photo at that size's coordinates (a half-size mask's in its top-left quarter)
+                skipped.append(f"{entry['image']} {category['name']!r}: {mask_file} not read ({mask.shape[1]}x"
+                               f"{mask.shape[0]} px where the photo is {entry['width']}x{entry['height']})")
                 continue
             confidence = entry["prompts"][category["name"]].get("confidence")
             score = {"score": confidence} if confidence is not None else {}  # COCO results' field: the mask's confidence
