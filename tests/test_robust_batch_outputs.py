@@ -56,3 +56,31 @@ def test_a_mask_written_over_at_another_size_is_named_not_put_in_the_coco_file(t
         assert {a["image_id"] for a in coco["annotations"]} <= {2}  # none for p0
         (why,) = coco["info"]["masks_not_read"]
         assert "p0.jpg 'segment crack'" in why and "26x20 px where the photo is 52x40" in why
+
+
+def test_a_resumed_jobs_overlay_grid_is_the_uninterrupted_jobs_with_each_row_named(tiny_model_dir, tmp_path,
+                                                                                    monkeypatch):
+    """overlay_grid.png of a job run again after a stop showed the photos it segmented first, then those done before
+    (p2, p3, p0, p1), where the job run through showed p0 to p3; and no row said which photo it was. Now both show
+    the first photos as results.json lists them, each row labelled with its photo's name."""
+    import numpy as np
+
+    labels = []
+    real_grid = batch.grid
+
+    def grid(rows, titles, path, **kwargs):
+        labels.append(kwargs.get("row_labels"))
+        return real_grid(rows, titles, path, **kwargs)
+
+    monkeypatch.setattr(batch, "grid", grid)
+    photos = write_photos(tmp_path / "photos", 4)
+    seg = Segmenter.load(tiny_model_dir)
+    predict_paths(seg, [photos], ["segment crack"], tmp_path / "through", progress=False, overlay_images=True)
+    predict_paths(seg, [photos / "p0.jpg", photos / "p1.jpg"], ["segment crack"], tmp_path / "stopped",
+                  progress=False, overlay_images=True)
+    again = predict_paths(seg, [photos], ["segment crack"], tmp_path / "stopped", progress=False, overlay_images=True)
+    assert again.done == [str(photos / "p2.jpg"), str(photos / "p3.jpg")] and len(again.skipped) == 2
+    grids = [np.asarray(Image.open(tmp_path / out / "overlay_grid.png")) for out in ("through", "stopped")]
+    assert np.array_equal(*grids)
+    assert labels[0] == labels[2] == ["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]
+    assert batch._grid_label("a\nb.jpg") == "a\\nb.jpg" and len(batch._grid_label("x" * 200 + ".jpg")) == 40

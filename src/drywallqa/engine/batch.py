@@ -730,8 +730,10 @@ def _as_listed(summary: BatchSummary, opts: BatchOptions) -> None:
     summary.results = listed
 
 
-def finish_job(summary: BatchSummary, opts: BatchOptions, rows: list, interrupted: bool = False) -> BatchSummary:
-    """Write ``results.json`` (with ``"interrupted": true`` when the job was stopped by Ctrl-C) and the overlay grid."""
+def finish_job(summary: BatchSummary, opts: BatchOptions, rows: dict, interrupted: bool = False) -> BatchSummary:
+    """Write ``results.json`` (with ``"interrupted": true`` when the job was stopped by Ctrl-C) and the overlay grid:
+    the first :data:`GRID_ROWS` photos as ``results.json`` lists them, each row named, from ``rows`` (absolute path ->
+    overlay row, of photos this job segmented) or else from their overlay files."""
     out = Path(opts.out_dir)
     _other_jobs(summary, opts)
     _as_listed(summary, opts)
@@ -747,10 +749,14 @@ def finish_job(summary: BatchSummary, opts: BatchOptions, rows: list, interrupte
     concepts = {}
     for entry in summary.results:  # the same for every image: the first record that has them
         concepts = concepts or {p: v["concept"] for p, v in entry["prompts"].items() if "concept" in v}
-    if opts.overlay_images:  # the images an earlier run finished too, from their overlay files
-        rows = (rows + saved_overlay_rows(summary.skipped[:max(0, GRID_ROWS - len(rows))], opts))[:GRID_ROWS]
-    if opts.overlay_images and rows:
-        grid(rows, ["input", *opts.prompts], out / "overlay_grid.png")
+    if opts.overlay_images:  # the images an earlier run finished too, from their overlay files: the same grid as a
+        # job that was never stopped (the photos of the rerun came first, then those done before, rows unnamed)
+        first = sorted({os.path.abspath(p) for p in [*summary.done, *summary.skipped]})[:GRID_ROWS]
+        drawn = [(p, rows.get(p) or next(iter(saved_overlay_rows([p], opts)), None)) for p in first]
+        drawn = [(p, row) for p, row in drawn if row is not None]
+        if drawn:
+            grid([row for _, row in drawn], ["input", *opts.prompts], out / "overlay_grid.png",
+                 row_labels=[_grid_label(Path(p).name) for p, _ in drawn])
     summary.results.sort(key=lambda e: e["image"])
     for entry in summary.results:  # every photo, including those an earlier run finished, under today's rules
         entry["flags"] = flags(entry, opts.rules)
@@ -947,7 +953,7 @@ def predict_paths(
                        overwrite)
     summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
     todo = plan_job(paths, opts, summary, workers, progress)
-    rows, begun = [], time.time()
+    rows, begun = {}, time.time()
 
     def run(path):
         try:
@@ -983,8 +989,10 @@ def predict_paths(
             # photo once per prompt and once more) is kept for the grid only (each was: 1,000 3-MP photos, some 27 GB)
             summary.results.append(entry)
             summary.done.append(str(path))
-            if row is not None and len(rows) < GRID_ROWS:
-                rows.append(row)
+            if row is not None:  # the grid's first rows in results.json's order: those of the first paths
+                rows[os.path.abspath(path)] = row
+                if len(rows) > GRID_ROWS:
+                    del rows[max(rows)]
     except KeyboardInterrupt:
         interrupted = True
         try:  # (within the try: a long job drops many, and Ctrl-C again meanwhile is one too)
@@ -1015,6 +1023,13 @@ def predict_paths(
             pass
         raise full
     return finish_job(summary, opts, rows)
+
+
+def _grid_label(name: str, most: int = 40) -> str:
+    """A photo's name as the overlay grid labels its row: one line (:func:`shown`: ``a\\nb.jpg``), cut in the middle
+    where long (a label runs along its row)."""
+    name = shown(name)
+    return name if len(name) <= most else f"{name[:most - 13]}...{name[-10:]}"
 
 
 def saved_overlay_rows(images: list, opts: BatchOptions) -> list:

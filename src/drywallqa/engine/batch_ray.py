@@ -21,9 +21,9 @@ from ..utils.files import STORAGE_ERRNOS, strict_json, temp_dir, write_text_atom
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 from ..utils.signals import signal_handlers_kept
 from ..utils.slug import shown
-from .batch import (GRID_ROWS, INFLIGHT_PREFIX, INTERRUPTED, NOT_DONE, BatchOptions, BatchSummary, JobInterrupted,
+from .batch import (INFLIGHT_PREFIX, INTERRUPTED, NOT_DONE, BatchOptions, BatchSummary, JobInterrupted,
                     check_out_apart, check_workers, describe_error, disk_stopped, done_since, finish_job, input_paths,
-                    job_options, job_settings, plan_job, process_image, saved_overlay_rows)
+                    job_options, job_settings, plan_job, process_image)
 from .segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -275,8 +275,7 @@ def predict_paths_ray(
                 why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
                 summary.failed.append((given, f"{NOT_DONE} {why}; run the job again to finish it"))
     try:
-        finish_job(summary, opts, saved_overlay_rows(summary.done[:GRID_ROWS], opts) if overlay_images else [],
-                   interrupted)
+        finish_job(summary, opts, {}, interrupted)  # the grid's rows from the overlay files its actors wrote
     except OSError as exc:
         if not full or exc.errno not in STORAGE_ERRNOS:
             raise  # (the disk still full: each photo done has its record, which a rerun lists)
