@@ -494,3 +494,19 @@ def test_the_pictures_an_evaluation_keeps_are_small(tiny_model_dir, tmp_path):
                           ["cracks"], progress=False)
     for kept in (*result.examples[0][:2], *result.examples[0][2].values(), *result.worst[0][2:]):
         assert max(kept.shape[:2]) == PICTURE_SIDE, kept.shape
+
+
+def test_grid_pictures_keep_their_aspect(tmp_path):
+    """Every grid picture (examples.png, worst.png, overlay_grid.png, data previews) squashed each photo into a square
+    cell: a portrait photo's crack drawn three times as wide as it is tall came out a square."""
+    from drywallqa.viz import fit_in_cell
+
+    portrait = np.zeros((300, 100, 3), np.uint8)
+    cell = fit_in_cell(portrait, 192)
+    dark = (cell == 0).all(axis=2)
+    assert cell.shape == (192, 192, 3) and dark.sum() == 192 * 64  # 64 px wide, 192 tall: its 1:3 kept
+    assert dark[:, 64:128].all() and not dark[:, :64].any() and not dark[:, 128:].any()  # centred on white
+    assert fit_in_cell(np.zeros((10, 40), bool), 192).shape == (192, 192)
+    assert fit_in_cell(np.zeros((4, 4), np.float32), 192).max() == 0  # a square fills its cell
+    grid([[portrait, np.full((100, 300, 3), 90, np.uint8)]], ["tall", "wide"], tmp_path / "g.png")
+    assert (tmp_path / "g.png").stat().st_size > 0

@@ -130,11 +130,26 @@ def _label(text) -> str:
 
 
 @_plain_text
+def fit_in_cell(image: np.ndarray, cell: int) -> np.ndarray:
+    """``image`` scaled to fit a ``cell`` x ``cell`` square with its aspect kept, centred on white (a portrait photo
+    was squashed into the square: a crack's width and a joint's slope drawn wrong)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = cell / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_NEAREST)
+    white = np.iinfo(image.dtype).max if image.dtype.kind in "iu" else 1  # (a float picture's white is 1.0)
+    out = np.full((cell, cell, *image.shape[2:]), white, dtype=image.dtype)
+    top, left = (cell - size[1]) // 2, (cell - size[0]) // 2
+    out[top:top + size[1], left:left + size[0]] = small.reshape(size[1], size[0], *image.shape[2:])
+    return out
+
+
 def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell: int = 192,
          row_labels: list[str] | None = None) -> None:
     """Save a grid PNG: one row per image, one column per title (e.g. Input | GT | prompt ...), with an
     optional label left of each row."""
-    import cv2
     import matplotlib.pyplot as plt  # (the backend is Agg: set by _plain_text)
 
     n, m = len(rows), len(titles)
@@ -142,7 +157,7 @@ def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell
     for i, row in enumerate(rows):
         for j, img in enumerate(row):
             ax = axes[i][j]
-            ax.imshow(cv2.resize(img, (cell, cell), interpolation=cv2.INTER_AREA))
+            ax.imshow(fit_in_cell(img, cell))
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
