@@ -308,3 +308,40 @@ def test_a_small_finding_on_a_large_photo_is_no_zero_percent(tmp_path):
     (out / "results.json").write_text(json.dumps({"prompts": ["segment crack"], "images": [entry], "failed": []}))
     page = write_batch_report(out).read_text()
     assert "1 region(s)</a><br>&lt; 0.01% of the photo" in page and "0.00%" not in page
+
+
+def test_each_of_many_prompts_has_its_own_colour_in_thumbnails_overlays_and_legend(tmp_path):
+    """The colours repeated after five prompts: the sixth prompt's mask was tinted as the first's, on one thumbnail."""
+    import re
+
+    from drywallqa.engine.batch import overlay_row
+
+    out = tmp_path / "out"
+    out.mkdir()
+    prompts = [f"segment thing {k}" for k in range(20)]
+    image = np.full((80, 160, 3), 128, np.uint8)
+    Image.fromarray(image).save(tmp_path / "wall.png")
+    entry = {"image": str(tmp_path / "wall.png"), "height": 80, "width": 160, "prompts": {}}
+    masks = []
+    for k, p in enumerate(prompts):
+        mask = np.zeros((80, 160), bool)
+        mask[:, 8 * k:8 * k + 8] = True                                    # each prompt a band of its own
+        masks.append(mask)
+        Image.fromarray(mask.astype(np.uint8) * 255).save(out / f"wall__{k}.png")
+        entry["prompts"][p] = {"mask": f"wall__{k}.png", **mask_measures(mask)}
+    (out / "results.json").write_text(json.dumps({"prompts": prompts, "images": [entry], "failed": []}))
+    page = write_batch_report(out).read_text()
+    legend = re.findall(r'background:rgb(\([0-9, ]+\))', page.split("<table>")[0])
+    assert len(legend) == 20 and len(set(legend)) == 20                  # 20 prompts, 20 colours in the legend
+    assert page.count('class="chip"') == 40                               # and the same chip atop each prompt's column
+    thumb = np.asarray(Image.open(out / "report_files" / "wall.jpg").convert("RGB")).astype(int)
+    scale = thumb.shape[1] / 160
+    tints = [tuple(thumb[thumb.shape[0] // 2, int((8 * k + 4) * scale)]) for k in range(20)]
+    for k in range(20):                                                  # each band shows on the grey wall
+        assert max(abs(c - 128) for c in tints[k]) > 40, (k, tints[k])
+    for k in range(5, 20):                                               # no band like the one five or ten before
+        for j in range(k):
+            assert max(abs(a - b) for a, b in zip(tints[k], tints[j])) > 12, (k, j, tints[k], tints[j])
+    panels = overlay_row(image, masks, entry, prompts)[1:]
+    strips = [tuple(panels[k][40, 8 * k + 4]) for k in range(20)]
+    assert len(set(strips)) == 20                                         # --overlay's panels too

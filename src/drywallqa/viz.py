@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import functools
 import math
 from pathlib import Path
@@ -12,6 +13,27 @@ from .utils.files import write_atomic
 from .utils.slug import shown
 
 COLORS = [(255, 40, 40), (40, 200, 255), (255, 200, 0), (120, 255, 80), (255, 80, 255)]
+# the colours of a job's prompts after the first five (COLORS), each far from those before it and none grey (a white
+# or grey tint does not show on a white or grey wall)
+MORE_COLORS = [(0, 70, 255), (255, 130, 0), (140, 40, 255), (0, 160, 110), (255, 150, 200), (130, 80, 30),
+               (190, 255, 0), (140, 140, 0), (0, 255, 210), (150, 0, 70), (0, 110, 140), (210, 0, 130)]
+
+
+@functools.lru_cache(maxsize=64)
+def prompt_colors(n: int) -> tuple:
+    """``n`` colours, all different: each prompt of a job its own (an overlay, a report's thumbnail, where every prompt
+    is tinted on one picture). :data:`COLORS` first, then :data:`MORE_COLORS`, then hues a golden angle apart
+    (each far from those before while one is found)."""
+    colors = list(dict.fromkeys(COLORS + MORE_COLORS))[:n]
+    k = 0
+    while len(colors) < n:
+        rgb = colorsys.hsv_to_rgb(k * 0.618033988749895 % 1, 1.0, (1.0, 0.7, 0.45)[k % 3])  # full: none greyish
+        color = tuple(round(255 * c) for c in rgb)
+        far = all(sum((a - b) ** 2 for a, b in zip(color, c)) >= 80 ** 2 for c in colors)  # from every one before
+        if color not in colors and (far or k > 20 * n):
+            colors.append(color)
+        k += 1
+    return tuple(colors)
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: float = 0.5) -> np.ndarray:

@@ -45,7 +45,7 @@ from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, o
                               read_mask)
 from ..utils.progress import progress_bar
 from ..utils.slug import file_stem, prompt_slug, shown
-from ..viz import COLORS, draw_joints, grid, overlay
+from ..viz import draw_joints, grid, overlay, prompt_colors
 from .segmenter import Segmenter, validate_prompts, validate_threshold
 
 logger = logging.getLogger(__name__)
@@ -363,8 +363,9 @@ def save_png_atomic(array: np.ndarray, path: Path, data: bytes | None = None) ->
 def overlay_row(image: np.ndarray, masks: list, entry: dict, prompts) -> list:
     """The overlay strip's pictures of a photo: the photo, then each prompt's mask over it in its colour (with the
     joints the record measured drawn on)."""
-    return [image] + [draw_joints(overlay(image, mask, COLORS[i % len(COLORS)]), entry["prompts"][p].get("joints", []),
-                                  color=COLORS[i % len(COLORS)]) for i, (p, mask) in enumerate(zip(prompts, masks))]
+    colors = prompt_colors(len(prompts))  # each prompt its own colour, as in report.html
+    return [image] + [draw_joints(overlay(image, mask, color), entry["prompts"][p].get("joints", []), color=color)
+                      for p, mask, color in zip(prompts, masks, colors)]
 
 
 def _overlay_drawn(out: Path, path: Path, entry: dict, opts: BatchOptions) -> dict | None:

@@ -23,14 +23,10 @@ from PIL import Image
 from ..utils.files import REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import ImageReadError, photo_pixels, read_image, read_mask
 from ..utils.slug import file_stem, shown
-from ..viz import COLORS, draw_joints, overlay
+from ..viz import draw_joints, overlay, prompt_colors
 from .batch import NOT_DONE, record_name
 
 THUMB_SIZE = 360  # longest side of the thumbnails, px
-
-
-def _color(i: int) -> tuple:
-    return COLORS[i % len(COLORS)]
 
 
 def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
@@ -54,17 +50,18 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
         # photo still shows), as tinting the photo and then shrinking it did at float32 copies of the whole photo
         # (2 GB and over a minute for a 60 MP photo, more than the report's memory for a larger one)
         small = np.asarray(thumb)
-        for i, p in enumerate(prompts):
+        for p, color in zip(prompts, prompt_colors(len(prompts))):  # each prompt its own colour, as in the legend
             mask = read_mask(out / entry["prompts"][p]["mask"], max_pixels=limit)
             if mask.shape != size:
                 raise ValueError(f"a mask of another size than its photo: {mask.shape} against {size}")
-            small = tinted(small, mask, _color(i))
+            small = tinted(small, mask, color)
         thumb = Image.fromarray(small)
     except (ImageReadError, OSError, ValueError, KeyError):
         return None
-    for i, p in enumerate(prompts):  # taped joints, numbered as listed beside the picture, edged in the prompt's colour
+    # taped joints, numbered as listed beside the picture, edged in the prompt's colour
+    for p, color in zip(prompts, prompt_colors(len(prompts))):
         thumb = Image.fromarray(draw_joints(np.asarray(thumb), entry["prompts"][p].get("joints") or [],
-                                            thumb.width / size[1], _color(i)))
+                                            thumb.width / size[1], color))
     (out / rel).parent.mkdir(exist_ok=True)
     # whole or not there: a half-written thumbnail (a kill, a second job's report) would be newer than the masks, so kept
     write_atomic(out / rel, lambda tmp: thumb.save(tmp, format="JPEG", quality=85))
@@ -173,7 +170,9 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
     rules = results.get("rules", [])
 
     esc = html.escape
-    legend = " ".join(f'<span class="chip" style="background:rgb{_color(i)}"></span>{esc(p)}' for i, p in enumerate(prompts))
+    # each prompt its own colour (the thumbnails tint every prompt on one picture), shown in the legend and its column
+    chips = [f'<span class="chip" style="background:rgb{color}"></span>' for color in prompt_colors(len(prompts))]
+    legend = " ".join(f"{chip}{esc(p)}" for chip, p in zip(chips, prompts))
     summary_rows = []
     for p in prompts:
         found = [e["prompts"][p] for e in images if e["prompts"][p]["components"] > 0]
@@ -227,6 +226,7 @@ tr.flagged td:first-child {{ background: #fde8e8; }}
 .note {{ color: #8a5a00; }}
 img {{ max-width: {THUMB_SIZE}px; }}
 .chip {{ display: inline-block; width: 1em; height: 1em; margin: 0 .3em 0 1em; vertical-align: middle; }}
+th .chip {{ margin-left: 0; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
 {interrupted}
@@ -237,7 +237,7 @@ Masks: {legend}</p>
 <table><tr><th>prompt</th><th>photos with a finding</th><th>total length</th></tr>{''.join(summary_rows)}</table>
 <p>Photos are listed {"flagged first, then " if rules else ""}least confident first: review these first
 (confidence = the estimated IoU of a mask with what an annotator would draw, 0 to 1).</p>
-<table><tr><th>photo</th>{''.join(f'<th>{esc(p)}</th>' for p in prompts)}</tr>
+<table><tr><th>photo</th>{''.join(f'<th>{chip}{esc(p)}</th>' for chip, p in zip(chips, prompts))}</tr>
 {''.join(rows)}
 </table>
 {f'<h2>Files that failed</h2><ul>{failed}</ul>' if failed else ''}
