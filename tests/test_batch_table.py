@@ -3,6 +3,7 @@
 import csv
 import shutil
 
+import pytest
 from typer.testing import CliRunner
 
 from drywallqa.cli import app
@@ -96,3 +97,16 @@ def test_evaluates_per_image_table_holds_no_formula_either(tmp_path):
         read = list(csv.DictReader(f))
     assert [(r["dataset"], r["prompt"], r["iou"]) for r in read] == [("'-x", "'=cmd|' /C calc'!A0", "-0.0"),
                                                                       ("walls", "'@SUM(1)", "0.5")]  # numbers as they are
+
+
+@pytest.mark.parametrize("text", ['{"prompts": ["segment crack"], "images": [{"ima', "", "[]", '{"images": {}}', "\udcff"])
+def test_a_results_json_cut_short_or_of_no_job_is_named_by_the_table_and_the_report(tmp_path, text):
+    """write_batch_report / write_batch_table on a folder whose results.json was cut short (a copy stopped part way)
+    raised a JSONDecodeError ("Unterminated string starting at: line 1 column 36") naming no file, or a TypeError."""
+    from drywallqa.engine.batch_report import write_batch_report
+
+    (tmp_path / "results.json").write_bytes(text.encode("utf-8", "surrogateescape"))
+    for write in (write_batch_table, write_batch_report):
+        with pytest.raises(ValueError, match=r"results\.json is no batch job's results.*drywallqa predict"):
+            write(tmp_path)
+    assert not (tmp_path / "results.csv").exists() and not (tmp_path / "report.html").exists()

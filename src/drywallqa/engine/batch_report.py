@@ -157,6 +157,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
 
     Raises:
         FileNotFoundError: ``out_dir`` holds no ``results.json`` (no batch job wrote there).
+        ValueError: its ``results.json`` is no batch job's (cut short, damaged), naming it.
     """
     out = Path(out_dir)
     results = read_batch_results(out)

@@ -52,6 +52,7 @@ def write_batch_table(out_dir: str | Path) -> Path:
 
     Raises:
         FileNotFoundError: ``out_dir`` holds no ``results.json`` (no batch job wrote there).
+        ValueError: its ``results.json`` is no batch job's (cut short, damaged), naming it.
     """
     import csv
 

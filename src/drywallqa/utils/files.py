@@ -348,12 +348,22 @@ def read_batch_results(out_dir: str | Path) -> dict:
 
     Raises:
         FileNotFoundError: ``out_dir`` holds none (no batch job wrote there).
+        ValueError: the one there is no batch job's results (cut short by a copy, damaged, another file of that name),
+            naming it (it was a JSONDecodeError naming no file, or a TypeError).
     """
     out = Path(out_dir)
     path = out / BATCH_RESULTS
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {why_not(path, folder=False)}; run `drywallqa predict ... --out {out}` first")
-    return json.loads(path.read_text())
+    again = f"run the same `drywallqa predict ... --out {out}` command again to write it again (the photos done are skipped)"
+    try:
+        results = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as exc:  # (a JSONDecodeError, bytes that are no text)
+        raise ValueError(f"{path} is no batch job's results, not JSON: {exc}; {again}") from None
+    if not (isinstance(results, dict) and isinstance(results.get("prompts"), list)
+            and isinstance(results.get("images"), list)):
+        raise ValueError(f"{path} is no batch job's results: not an object with 'prompts' and 'images' lists; {again}")
+    return results
 
 
 def replace_dir(new: str | Path, dest: str | Path) -> Path:
