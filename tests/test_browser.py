@@ -9,6 +9,7 @@ test is skipped locally and fails under CI=true, so CI cannot pass without havin
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -213,6 +214,8 @@ def test_odd_uses(server, tmp_path):
     assert out["droppedBeside"] == {"over": True, "drop": True, "name": "beside.jpg", "text": False}, out["droppedBeside"]
     # a hairline crack at 0.02 mm per px: 0.04 mm wide, 0.032 mm\u00b2 (it read "0.0 mm" and "0 mm\u00b2", as an empty mask)
     assert out["hairline"] == ["0.032 mm\u00b2 (0.8%)", "1234.6 mm", "0.040 mm", "0.032 mm"], out["hairline"]
+    # 20 prompts (a server's --max-prompts 20): 20 colours, none repeated (the ninth was the first's red)
+    assert len(set(out["colors"])) == 20 and all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in out["colors"]), out["colors"]
     # a 0-byte file: said so on the page (the server's 400 spoke of curl), the photo chosen before kept
     assert "empty.jpg is empty (0 bytes)" in out["emptyFile"]["error"], out["emptyFile"]
     assert out["emptyFile"]["name"] == out["sameFile"]["name"], out

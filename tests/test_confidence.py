@@ -327,3 +327,19 @@ def test_confidence_png_says_n_a_where_spearman_is_undefined(tmp_path, monkeypat
                            tmp_path / "confidence.png")
     assert [x for x in labels if x] == ["published valid walls (Spearman n/a)", "group-clean test walls (Spearman 0.46)"]
     assert (tmp_path / "confidence.png").stat().st_size > 0
+
+
+def test_confidence_png_gives_each_curve_its_own_colour(tmp_path, monkeypatch):
+    """Six or more splits x datasets: the sixth curve took the first's colour (five colours, repeated)."""
+    import matplotlib.axes
+
+    from drywallqa.viz import plot_confidence_curves
+
+    colors = []
+    plot = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot",
+                        lambda self, *a, **k: (k.get("label") and colors.append(tuple(k["color"])), plot(self, *a, **k))[1])
+    kept = {1.0: 0.5, 0.8: 0.6}
+    plot_confidence_curves({f"split {i}": {"kept": kept, "oracle_kept": kept, "spearman": 0.5} for i in range(7)},
+                           tmp_path / "confidence.png")
+    assert len(colors) == 7 and len(set(colors)) == 7, colors

@@ -198,8 +198,9 @@ def plot_confidence_curves(curves: dict, path: str | Path) -> None:
     import matplotlib.pyplot as plt  # (the backend is Agg: set by _plain_text)
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (label, r) in enumerate(curves.items()):
-        color = np.asarray(COLORS[i % len(COLORS)]) / 255
+    colors = prompt_colors(len(curves))  # each curve its own (a sixth took the first's colour)
+    for (label, r), rgb in zip(curves.items(), colors):
+        color = np.asarray(rgb) / 255
         xs = sorted(r["kept"])
         spearman = r["spearman"]  # undefined (NaN) where every confidence or every IoU is the same: "n/a", as report.md
         spearman = f"{spearman:.2f}" if isinstance(spearman, (int, float)) and math.isfinite(spearman) else "n/a"

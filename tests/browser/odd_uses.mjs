@@ -25,6 +25,8 @@ try {
   await page.setInputFiles('#image', photo);
   const chosen = { name: await page.evaluate(() => state.fileName), value: await page.inputValue('#image') };
   report.sameFile = chosen;
+  // a server with --max-prompts above the palette's 8: each prompt its own colour, each a #rrggbb the masks take
+  report.colors = await page.evaluate(() => [...Array(20).keys()].map(colorOf));
   // an empty file (0 bytes: a cloud file not downloaded yet) is said to be empty; the photo chosen before is kept
   await page.setInputFiles('#image', { name: 'empty.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(0) });
   report.emptyFile = { error: await page.textContent('#error'), name: await page.evaluate(() => state.fileName) };

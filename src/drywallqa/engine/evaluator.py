@@ -37,7 +37,7 @@ from ..utils.files import (STORAGE_ERRNOS, check_writable_path, file_stamp, fold
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from ..utils.slug import shown
-from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves
+from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves, prompt_colors
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
 from .eval_report import render_markdown
 from .speed import measure_speed
@@ -563,7 +563,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         if es.name == "published valid":
             for image, gt, masks in r.examples[:3]:
                 grid_rows.append([image, overlay(image, gt, (0, 255, 0))] +
-                                 [overlay(image, masks[p], COLORS[i % len(COLORS)]) for i, p in enumerate(columns)])
+                                 [overlay(image, masks[p], rgb) for p, rgb in zip(columns, prompt_colors(len(columns)))])
         for iou, name, image, gt, mask, prob in r.worst:
             worst_rows.append([image, overlay(image, gt, (0, 255, 0)), overlay(image, mask, COLORS[0]),
                                error_map(image, mask, gt), heatmap(prob)])
