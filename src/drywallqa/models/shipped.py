@@ -72,7 +72,7 @@ def resolve_model_dir(value: str | Path | None = None) -> Path:
                          "the default shipped model")
     path = Path(os.path.expanduser(value))
     if not path.exists() and not is_bare_name(value) and str(path) in SHIPPED_MODELS:  # "fast/", "./fast": a folder
-        raise FileNotFoundError(f"no model folder {str(value)!r} ({path.absolute()}); for the shipped model of that "
+        raise FileNotFoundError(f"no model folder {path} ({path.absolute()}); for the shipped model of that "
                                 f"name write it without a path: {path}")
     if path.exists() or not is_bare_name(value):
         return path
