@@ -846,3 +846,26 @@ def test_model_folders_may_be_given_as_paths_in_python(tmp_path):
     with pytest.raises((OSError, ValueError)) as caught:
         seg_config(None, sam_path=Path(tmp_path / "no_sam"), detector_path=Path(tmp_path / "no_det"))
     assert "must be text" not in str(caught.value) and "no_" in str(caught.value), caught.value
+
+
+def test_a_material_the_table_lacks_is_said_once_by_threads_sharing_the_generator():
+    """Threads sharing one pipeline (``predict --workers``) each set the table's source, then added to it the note of
+    a surface it has no entry for: with both between the two steps, the note was added twice to one source (and a
+    thread could read the source without it), so report.json named two prompt sources for one surface."""
+    import threading
+
+    gen = TablePromptGenerator()
+    both = threading.Barrier(2, timeout=10)
+
+    class Materials(dict):
+        def __iter__(self):  # the surfaces listed in the note: both threads there at once
+            both.wait()
+            return super().__iter__()
+
+    gen.table = {**gen.table, "materials": Materials(gen.table["materials"])}
+    threads = [threading.Thread(target=gen.generate, args=(["concreet"],)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert gen.source.count("its default nouns for 'concreet'") == 1, gen.source

@@ -48,11 +48,12 @@ class TablePromptGenerator:
             if nouns is None:
                 unknown.append(tag)
             out += self.table["default"] if nouns is None else nouns
-        self.source = f"table v{self.table['version']}"
+        source = f"table v{self.table['version']}"  # set once: threads sharing the pipeline read and set it
         if unknown:
             known = ", ".join(self.table["materials"])
-            self.source += (f" (its default nouns for {', '.join(map(repr, unknown))}, which it has no entry for; it "
-                            f"has: {known})")
+            source += (f" (its default nouns for {', '.join(map(repr, unknown))}, which it has no entry for; it "
+                       f"has: {known})")
+        self.source = source
         return list(dict.fromkeys(out or self.table["default"]))[: self.max_prompts]
 
 
