@@ -292,6 +292,8 @@ def test_keep_confident_records_only_the_masks_it_emptied():
     assert dict(result.emptied) == {"a": 0.5} and result.emptied[" a\n"] == 0.5  # a prompt as typed finds it
     assert not result.masks["a"].any() and not result.masks["b"].any()
     assert result.masks["c"].all() and result.masks["d"].all() and result.masks["a"].shape == (4, 5)
+    odd = SegmentationResult(masks={"n": full.copy()}, confidence={"n": float("nan")}).keep_confident(0.1)
+    assert not odd.masks["n"].any() and dict(odd.emptied) == {"n": 0.1}  # a NaN confidence is no trust
 
 
 def test_a_small_finding_on_a_large_photo_is_no_zero_percent(tmp_path):

@@ -158,7 +158,7 @@ class SegmentationResult:
         if min_confidence is None:
             return self
         for p, mask in list(self.masks.items()):
-            if self.confidence.get(p, 1.0) < min_confidence:
+            if not self.confidence.get(p, 1.0) >= min_confidence:  # (a NaN confidence is no trust either)
                 if mask.any():
                     self.emptied[p] = min_confidence
                 self.masks[p] = np.zeros_like(mask)
