@@ -72,6 +72,24 @@ def test_thumbnails_are_reused_until_a_mask_changes(tmp_path):
     assert thumb.stat().st_mtime > 1e9 + 200                # ... so it is made again
 
 
+
+def test_a_thumbnail_tinted_in_other_colours_is_made_again(tmp_path):
+    """A thumbnail newer than its masks was kept whatever colours it was tinted in: one of an earlier version (its
+    sixth prompt in the first's red) stayed beside a legend of the new colours."""
+    import os
+
+    out = _job(tmp_path)
+    write_batch_report(out)
+    thumb = out / "report_files" / "large.jpg"
+    Image.fromarray(np.asarray(Image.open(thumb))).save(thumb, format="JPEG")  # as an earlier version wrote it
+    os.utime(thumb, (2e9, 2e9))  # newer than the masks
+    write_batch_report(out)
+    assert thumb.stat().st_mtime != 2e9 and Image.open(thumb).info.get("comment")  # made again, its colours noted
+    made = thumb.stat().st_mtime
+    write_batch_report(out)
+    assert thumb.stat().st_mtime == made  # the same colours: kept
+
+
 def test_report_survives_a_photo_that_is_gone(tmp_path):
     out = _job(tmp_path)
     (tmp_path / "small.jpg").unlink()

@@ -37,8 +37,10 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
     masks = [out / entry["prompts"][p]["mask"] for p in prompts if p in entry["prompts"]]
     record = out / record_name(Path(entry["image"]))  # its joints: when measured again, drawn again
     sources = masks + ([record] if record.is_file() else [])
+    colors = list(zip(prompts, prompt_colors(len(prompts))))
+    key = repr(colors).encode("utf-8", "backslashreplace")  # kept in the JPEG: tinted in these colours, as the legend
     if (out / rel).is_file() and len(masks) == len(prompts) and all(
-            m.is_file() and m.stat().st_mtime <= (out / rel).stat().st_mtime for m in sources):
+            m.is_file() and m.stat().st_mtime <= (out / rel).stat().st_mtime for m in sources) and _tints(out / rel) == key:
         return rel.as_posix()
     try:
         limit = photo_pixels(entry)  # the photo and its masks read as the job read them (its --max-pixels)
@@ -50,7 +52,7 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
         # photo still shows), as tinting the photo and then shrinking it did at float32 copies of the whole photo
         # (2 GB and over a minute for a 60 MP photo, more than the report's memory for a larger one)
         small = np.asarray(thumb)
-        for p, color in zip(prompts, prompt_colors(len(prompts))):  # each prompt its own colour, as in the legend
+        for p, color in colors:  # each prompt its own colour, as in the legend
             mask = read_mask(out / entry["prompts"][p]["mask"], max_pixels=limit)
             if mask.shape != size:
                 raise ValueError(f"a mask of another size than its photo: {mask.shape} against {size}")
@@ -59,13 +61,24 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
     except (ImageReadError, OSError, ValueError, KeyError):
         return None
     # taped joints, numbered as listed beside the picture, edged in the prompt's colour
-    for p, color in zip(prompts, prompt_colors(len(prompts))):
+    for p, color in colors:
         thumb = Image.fromarray(draw_joints(np.asarray(thumb), entry["prompts"][p].get("joints") or [],
                                             thumb.width / size[1], color))
     (out / rel).parent.mkdir(exist_ok=True)
     # whole or not there: a half-written thumbnail (a kill, a second job's report) would be newer than the masks, so kept
-    write_atomic(out / rel, lambda tmp: thumb.save(tmp, format="JPEG", quality=85))
+    write_atomic(out / rel, lambda tmp: thumb.save(tmp, format="JPEG", quality=85, comment=key))
     return rel.as_posix()
+
+
+def _tints(path: Path) -> bytes | None:
+    """The prompts and colours a thumbnail was tinted in (its JPEG comment), None where it holds none: one of an
+    earlier version (whose sixth prompt took the first's colour) or of a job whose prompts came in another order is
+    drawn again, not shown beside a legend of other colours."""
+    try:
+        with Image.open(path) as im:
+            return im.info.get("comment")
+    except (OSError, ValueError, SyntaxError):
+        return None
 
 
 def tinted(small: np.ndarray, mask: np.ndarray, color, alpha: float = 0.5) -> np.ndarray:
