@@ -43,7 +43,7 @@ from ..text.prompts import normal_form
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.deprecation import deprecated_names
-from ..utils.files import file_digest, file_id, folder_state
+from ..utils.files import WEIGHT_SUFFIXES, file_digest, file_id, folder_state
 from ..utils.image_io import to_rgb_array
 from .segmenter import (EncodedImage, MapsNotFinite, SegmentationResult, Segmenter, register_runtime,
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
@@ -65,8 +65,6 @@ def cpu_has_bf16() -> bool:
 
 LOAD_TRIES = 3  # reads of a model folder replaced while it is loaded (TorchSegmenter.from_path)
 MAX_SCALE = 8192  # px: the largest input size a segmenter takes (65536 asked for a 50 GB input)
-# the files of a model folder that hold weights (a network's, or its ONNX graphs): weights_stamp
-WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".bin", ".pt", ".pth")
 
 
 def check_model_settings(metadata: dict) -> dict:

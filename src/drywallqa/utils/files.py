@@ -420,6 +420,10 @@ def _remove_entry(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".bin", ".pt", ".pth")  # the files of a model folder that hold weights
+# (a network's, or its ONNX graphs): what the stamps of its weights name
+
+
 def file_digest(path: str | Path) -> str | None:
     """A digest of a file's bytes (BLAKE2b, 16 bytes, read in 1 MiB blocks; about 1 s a GiB), None where it cannot be
     read: what tells one file's contents from another's wherever it was copied."""
