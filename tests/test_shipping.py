@@ -92,6 +92,21 @@ def test_candidate_scales_parse_and_refuse_bad_sizes():
         parse_scales("384,384")
 
 
+def test_scales_written_as_python_reads_numbers_are_refused(tmp_path):
+    """--scales 3_84 was swept as 384 (Python's digit grouping), as were other scripts' digits ('٣٨٤', '１２８'): the
+    project's number options refuse "_"; a size is written in the digits 0-9."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    for bad in ("3_84", "٣٨٤", "１２８", "384,5_12"):
+        with pytest.raises(ValueError, match="digits 0-9"):
+            parse_scales(bad)
+        res = CliRunner().invoke(app, ["ship", str(tmp_path), "--out", str(tmp_path / "s"), "--scales", bad])
+        assert res.exit_code == 2 and "--scales" in res.output and "Traceback" not in res.output
+    assert parse_scales(" 384, 512") == (384, 512)
+
+
 def test_ship_sweeps_a_scales_option_given_twice_once(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path,
                                                        monkeypatch):
     from typer.testing import CliRunner

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from contextlib import ExitStack
@@ -55,10 +56,10 @@ SHIPPED_RUN_FILES = ("metrics.csv", "curves.png", "config.yaml")  # of a trainin
 
 def parse_scales(text: str) -> tuple:
     """``"448"`` -> ``(448,)``, ``"384,512"`` -> ``(384, 512)`` (positive multiples of 32; ValueError otherwise)."""
-    try:
-        scales = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"{text!r}: sizes in pixels separated by commas, e.g. 448 or 384,512") from None
+    values = [v.strip() for v in text.split(",")]
+    if not all(re.fullmatch(r"[0-9]+", v) for v in values):  # int() read "3_84" as 384, and other scripts' digits too
+        raise ValueError(f"{text!r}: sizes in pixels (digits 0-9) separated by commas, e.g. 448 or 384,512")
+    scales = tuple(int(v) for v in values)
     if not scales or any(v <= 0 or v % 32 for v in scales):
         raise ValueError(f"{text!r}: every size must be a positive multiple of 32")
     if any(v > SHIP_MAX_SCALE for v in scales):  # 65536 made a 50 GB input: out of memory, after the val photos were read
