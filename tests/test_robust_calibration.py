@@ -8,6 +8,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from conftest import says
 from drywallqa.cli import app
 from drywallqa.engine import shipping
 from drywallqa.models.shipped import shipped_model_dir
@@ -184,3 +185,18 @@ def test_a_model_type_this_version_does_not_know_is_a_model_path_error(tiny_mode
     assert isinstance(res.exception, SystemExit) and res.exit_code in (1, 2), res.output  # no traceback
     assert "names the model type 'film_unet_v9', which this version does not have" in said, res.output
     assert "Traceback" not in res.output, res.output
+
+
+def test_ship_refuses_a_val_part_too_small_for_the_confidence_before_the_sweep(tiny_model_dir, synthetic_datasets,
+                                                                               syn_splits, tmp_path, monkeypatch):
+    """Two val photos of cracks: ship swept every candidate (an hour for a real model) and then ended with 'too few
+    scored masks to fit a confidence model', writing nothing."""
+    def no_sweep(*args, **kwargs):
+        raise AssertionError("the sweep ran")
+
+    monkeypatch.setattr(shipping, "select", no_sweep)
+    res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(tmp_path / "x"), "-d", "syn_crack", "-d",
+                              "syn_tape", "--splits-dir", str(syn_splits), "--datasets-dir", str(synthetic_datasets),
+                              "--no-gate", "--no-budget"], terminal_width=400)
+    assert res.exit_code == 2 and says(res.output, "--dataset", "2 of syn_crack", "--no-confidence"), res.output
+    assert not (tmp_path / "x").exists()

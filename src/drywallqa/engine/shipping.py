@@ -30,7 +30,7 @@ import torch
 
 from ..confidence import CONFIDENCE_FILE, MIN_MASKS
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
-from ..data.registry import datasets_by_concept
+from ..data.registry import answer_datasets, datasets_by_concept
 from ..models.base import is_drywallqa_model_dir, not_a_model_folder
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
@@ -291,6 +291,18 @@ def check_source_loads(model_dir: Path, gate: bool, confidence: bool) -> None:
         raise ValueError(f"the model to ship, {model_dir}, does not load: {exc}") from None
 
 
+def check_val_photos_for_confidence(val_photos: dict) -> None:
+    """ShipRefused (``--dataset``) where a concept has fewer val photos (``val_photos``: dataset -> photos) than the
+    confidence calibration needs (:data:`~drywallqa.confidence.MIN_MASKS` masks of the datasets that score it)."""
+    counts = {c: sum(val_photos.get(d, 0) for d in names) for c, names in answer_datasets(val_photos).items()}
+    few = {c: n for c, n in counts.items() if n < MIN_MASKS}
+    if few:
+        raise ShipRefused(f"the confidence calibration needs at least {MIN_MASKS} val photos of each concept; the "
+                          f"group-clean val part holds {', '.join(f'{n} of {c}' for c, n in few.items())} (give "
+                          "the datasets a larger val part: drywallqa data split --val, or leave the confidence out: "
+                          "--no-confidence)", "--dataset")
+
+
 def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), scales=CANDIDATE_SCALES, tta=(False, True),
          splits_dir=None, datasets_dir=None, limit: int | None = None, timing_images: int = 20,
          budget: bool = True, gate: bool = True, confidence: bool = True, drywall_check="auto",
@@ -337,6 +349,8 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
             except ValueError as exc:
                 raise ShipRefused(str(exc), "SOURCE") from None
         validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
+        if confidence:  # said before the sweep: it failed after it (an hour of a real model's), writing nothing
+            check_val_photos_for_confidence({d: len(items) for d, items in validator.items.items()})
         timing = [s.image_path for s in samples_of_part(datasets[0], "val", splits_dir, datasets_dir,
                                                         exclude_published=GROUP_LEFT_OUT["val"])[:timing_images]]
         best, candidates = select(model_dir, validator, timing, scales, tta, BUDGET_FIRST_MS if budget else None,
