@@ -200,3 +200,35 @@ def test_ship_refuses_a_val_part_too_small_for_the_confidence_before_the_sweep(t
                               "--no-gate", "--no-budget"], terminal_width=400)
     assert res.exit_code == 2 and says(res.output, "--dataset", "2 of syn_crack", "--no-confidence"), res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_second_ship_into_one_folder_at_once_is_refused(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path,
+                                                          monkeypatch):
+    """Two ships into one --out at once each printed 'wrote': the first's model was replaced by the second's unsaid,
+    and the second's cracks-on-drywall check had compared it with the model the first replaced."""
+    from filelock import FileLock
+
+    dest = tmp_path / "models" / "fast"
+    kwargs = dict(datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,), splits_dir=syn_splits,
+                  datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False, confidence=False,
+                  drywall_check=None, progress=False, report=lambda *_: None)
+    ran = []
+    monkeypatch.setattr(shipping, "select", lambda *a, **k: ran.append(1) or (_ for _ in ()).throw(AssertionError))
+    dest.parent.mkdir()
+    with FileLock(str(tmp_path / "models" / ".fast.ship.lock")):  # another ship, choosing and writing fast/
+        with pytest.raises(ValueError, match="another ship is writing"):
+            shipping.ship(tiny_model_dir, dest, **kwargs)
+        res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(dest), "-d", "syn_crack", "-d", "syn_tape",
+                                  "--splits-dir", str(syn_splits), "--datasets-dir", str(synthetic_datasets),
+                                  "--no-gate", "--no-confidence", "--no-budget"])
+        assert res.exit_code == 1 and says(res.output, "another ship is writing") and not ran and not dest.exists()
+    monkeypatch.undo()
+    shipping.ship(tiny_model_dir, dest, **kwargs)  # once it has ended: shipped, and no lock file left beside it
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["fast"]
+    def no_val_part(*args, **kwargs):
+        raise ValueError("no val part")
+
+    monkeypatch.setattr(shipping.Validator, "from_parts", no_val_part)
+    with pytest.raises(ValueError, match="no val part"):  # a ship that fails leaves no folder made for its lock
+        shipping.ship(tiny_model_dir, tmp_path / "new" / "deeper" / "fast", **kwargs)
+    assert not (tmp_path / "new").exists()

@@ -23,10 +23,11 @@ import os
 import re
 import shutil
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import torch
+from filelock import FileLock, Timeout
 
 from ..confidence import CONFIDENCE_FILE, MIN_MASKS
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
@@ -277,6 +278,43 @@ def run_of(model_dir: Path) -> Path | None:
     return parent if Path(model_dir).name == "best" and any((parent / f).exists() for f in record) else None
 
 
+SHIP_LOCK_SUFFIX = ".ship.lock"  # beside a shipped folder (".<name>.ship.lock"): locked while a ship writes it
+
+
+@contextmanager
+def ship_lock(dest: Path):
+    """Hold ``.<name>.ship.lock`` beside ``dest`` while one ship chooses and writes it (its parent folders made for it,
+    removed again where left empty): two ships into one folder at once each printed "wrote", the first's model was
+    replaced by the second's unsaid, and the second's cracks-on-drywall check had compared it with the model the first
+    replaced. The lock file is removed at the end.
+
+    Raises:
+        ValueError: another ship holds it, or the lock file cannot be opened.
+    """
+    made = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]  # the deepest first
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = dest.with_name(f".{dest.name}{SHIP_LOCK_SUFFIX}")
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ValueError(f"another ship is writing {dest} (it holds {lock_path}): wait for it to end, or ship into "
+                         "another --out") from None
+    except OSError as exc:
+        raise ValueError(f"{lock_path} cannot be opened ({exc.strerror or exc}): it is the lock of each ship writing "
+                         f"{dest}; remove it, or ship into another --out") from None
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # still holding it: a ship that takes it after the release makes its own
+        lock.release()
+        for p in made:
+            try:
+                p.rmdir()
+            except OSError:  # not empty: the shipped folder, or another's
+                break
+
+
 def check_source_loads(model_dir: Path, gate: bool, confidence: bool) -> None:
     """The model folder to ship loads with the calibrations that ship with it unchanged (its prompt gate where ``gate``
     is off, its confidence calibration where ``confidence`` is off; the others are made anew): a damaged
@@ -332,6 +370,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     except ValueError as exc:
         raise ShipRefused(str(exc), "--dataset") from None
     with ExitStack() as stack:
+        stack.enter_context(ship_lock(dest))  # one ship into a folder at a time
         if run_dir is not None:  # a run's best/, which its trainer (maybe still running) replaces whole at a better epoch:
             dest.parent.mkdir(parents=True, exist_ok=True)  # the sweep, the weights written and their record all of one
             frozen = stack.enter_context(temp_dir(dest.parent, f".{dest.name}.source."))  # epoch, copied first
