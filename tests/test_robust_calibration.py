@@ -232,3 +232,24 @@ def test_a_second_ship_into_one_folder_at_once_is_refused(tiny_model_dir, synthe
     with pytest.raises(ValueError, match="no val part"):  # a ship that fails leaves no folder made for its lock
         shipping.ship(tiny_model_dir, tmp_path / "new" / "deeper" / "fast", **kwargs)
     assert not (tmp_path / "new").exists()
+
+
+def test_a_kept_gate_that_does_not_know_a_dataset_shipped_on_is_refused(tiny_model_dir, synthetic_datasets, syn_splits,
+                                                                        tmp_path):
+    """A model folder whose gate knows cracks, shipped again on cracks and taping with --no-gate: its thresholds were
+    chosen on taping, and the shipped model refused 'segment taping area' (an empty mask, 'not something this model was
+    trained to find')."""
+    from drywallqa.text.encoder import get_text_encoder
+    from drywallqa.text.gate import PromptGate
+
+    encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
+    PromptGate.build({"syn_crack": ["segment crack"]}, ["segment a person"], encode, min_margin=0.0).save(tiny_model_dir)
+    args = ["ship", str(tiny_model_dir), "--out", str(tmp_path / "x"), "-d", "syn_crack", "-d", "syn_tape", "--splits-dir",
+            str(syn_splits), "--datasets-dir", str(synthetic_datasets), "--no-gate", "--no-confidence", "--no-budget",
+            "--scales", "64", "--tta", "off", "--timing-images", "1"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and says(res.output, "--no-gate", "knows syn_crack only", "syn_tape"), res.output
+    assert not (tmp_path / "x").exists()
+    res = runner.invoke(app, args[:6] + args[8:])  # -d syn_crack alone
+    assert res.exit_code == 0, res.output  # shipped on what its gate knows: its gate goes with it
+    assert (tmp_path / "x" / "prompt_gate.npz").read_bytes() == (tiny_model_dir / "prompt_gate.npz").read_bytes()

@@ -37,7 +37,7 @@ from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
 from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
-from .calibrate import calibrate_model_confidence, check_keeps_concepts
+from .calibrate import calibrate_model_confidence, calibrated_concepts, check_keeps_concepts
 from .predictor import TorchSegmenter
 from . import run_folder
 from .run_folder import run_in_use
@@ -341,6 +341,18 @@ def check_val_photos_for_confidence(val_photos: dict) -> None:
                           "--no-confidence)", "--dataset")
 
 
+def check_kept_gate(model_dir: Path, datasets) -> None:
+    """ShipRefused (``--no-gate``) where the prompt gate a model folder keeps (``--no-gate``) does not know a concept of
+    ``datasets``: shipped on it, the model refused that concept's own prompts (an empty mask for 'segment taping area'
+    of a model chosen on taping)."""
+    known = calibrated_concepts(model_dir, gate=True, confidence=False)
+    unknown = sorted(set(datasets_by_concept(datasets)) - known)
+    if known and unknown:
+        raise ShipRefused(f"the prompt gate of {model_dir}, kept by --no-gate, knows {', '.join(sorted(known))} only: "
+                          f"the shipped model would refuse the prompts of {', '.join(unknown)}; leave out --no-gate "
+                          "(a gate is calibrated anew for every dataset given)", "--no-gate")
+
+
 def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), scales=CANDIDATE_SCALES, tta=(False, True),
          splits_dir=None, datasets_dir=None, limit: int | None = None, timing_images: int = 20,
          budget: bool = True, gate: bool = True, confidence: bool = True, drywall_check="auto",
@@ -387,6 +399,8 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                 check_source_loads(model_dir, gate=not gate, confidence=not confidence)
             except ValueError as exc:
                 raise ShipRefused(str(exc), "SOURCE") from None
+            if not gate:
+                check_kept_gate(model_dir, datasets)
         validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
         if confidence:  # said before the sweep: it failed after it (an hour of a real model's), writing nothing
             check_val_photos_for_confidence({d: len(items) for d, items in validator.items.items()})
