@@ -253,3 +253,38 @@ def test_a_kept_gate_that_does_not_know_a_dataset_shipped_on_is_refused(tiny_mod
     res = runner.invoke(app, args[:6] + args[8:])  # -d syn_crack alone
     assert res.exit_code == 0, res.output  # shipped on what its gate knows: its gate goes with it
     assert (tmp_path / "x" / "prompt_gate.npz").read_bytes() == (tiny_model_dir / "prompt_gate.npz").read_bytes()
+
+
+def test_a_model_folder_written_over_during_the_gate_calibration_keeps_the_gate_written_with_it(tiny_model_dir, tmp_path,
+                                                                                               monkeypatch):
+    """A ship into the folder while calibrate-gate -d cracks ran: the ship's own gate (of cracks and taping) was written
+    over with one of cracks alone, and the new model refused its taping prompts."""
+    import os
+
+    from drywallqa.text import encoder, gate
+
+    margin = gate.calibrate_margin
+
+    def meanwhile_shipped(*args, **kwargs):
+        shutil.copytree(tiny_model_dir, tmp_path / "new")  # ship writes beside and renames into place
+        (tmp_path / "new" / "prompt_gate.npz").write_bytes(b"the ship's gate")
+        os.rename(tiny_model_dir, tmp_path / "old")
+        os.rename(tmp_path / "new", tiny_model_dir)
+        return margin(*args, **kwargs)
+
+    class Encoder:  # a quick stand-in of the model's text encoder: one fixed random unit vector per prompt
+        def encode(self, prompts):
+            import zlib
+
+            import numpy as np
+            import torch
+
+            e = np.stack([np.random.default_rng(zlib.crc32(p.encode())).standard_normal(384) for p in prompts])
+            return torch.from_numpy((e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32))
+
+    monkeypatch.setattr(encoder, "get_text_encoder", lambda *a, **k: Encoder())
+    monkeypatch.setattr(gate, "calibrate_margin", meanwhile_shipped)
+    res = runner.invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir), "-d", "cracks"])
+    assert res.exit_code == 1 and says(res.output, "was written over while its gate was calibrated"), res.output
+    assert (tiny_model_dir / "prompt_gate.npz").read_bytes() == b"the ship's gate"
+    assert not (tmp_path / "old" / "prompt_gate.npz").exists()

@@ -1034,7 +1034,8 @@ def concepts_without_paraphrases(datasets) -> list[str]:
     return [c for c in datasets_by_concept(datasets) if c not in vocabulary.CONCEPT_WORDS]
 
 
-def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None, dictionary=()) -> dict:
+def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None, dictionary=(),
+                         before_save=None) -> dict:
     """Build and calibrate the gate of a model trained on ``datasets`` and save it into ``model_dir``.
 
     Known anchors, per concept (datasets sharing a ``concept`` make one): its datasets' prompts (the first
@@ -1042,6 +1043,8 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
     ``train`` part of the generated unrelated prompts. ``min_margin`` is chosen on the ``val`` parts; the
     ``test`` parts, never looked at here, are for reporting (``benchmarks/prompt_gate.py``). Returns what was
     chosen and the val rates.
+
+    ``before_save``: called just before the gate is written (it raises to leave the folder as it is).
 
     Raises:
         ValueError: a concept without generated paraphrase lists (``vocabulary.CONCEPT_WORDS``)."""
@@ -1073,5 +1076,7 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
     choice = calibrate_margin(gate, judged(val_pos), judged(vocabulary.unrelated("val")))
     gate.min_margin = choice["min_margin"]
     gate.info = {"chosen_on": "val part of the generated lists (drywallqa.text.vocabulary), Youden's J", **choice}
+    if before_save is not None:
+        before_save()
     gate.save(model_dir)
     return gate.info
