@@ -151,7 +151,6 @@ def _label(text) -> str:
     return "\n".join(shown(line) for line in str(text).split("\n"))
 
 
-@_plain_text
 def fit_in_cell(image: np.ndarray, cell: int) -> np.ndarray:
     """``image`` scaled to fit a ``cell`` x ``cell`` square with its aspect kept, centred on white (a portrait photo
     was squashed into the square: a crack's width and a joint's slope drawn wrong)."""
@@ -168,6 +167,7 @@ def fit_in_cell(image: np.ndarray, cell: int) -> np.ndarray:
     return out
 
 
+@_plain_text
 def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell: int = 192,
          row_labels: list[str] | None = None) -> None:
     """Save a grid PNG: one row per image, one column per title (e.g. Input | GT | prompt ...), with an
