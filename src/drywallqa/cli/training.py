@@ -247,7 +247,7 @@ def calibrate_gate(
 ):
     """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
-    from ..engine.calibrate import FolderReplaced, check_keeps_concepts, folder_segmenter, folder_stamp
+    from ..engine.calibrate import FolderReplaced, check_keeps_concepts, folder_guard, folder_segmenter
     from ..text.gate import GATE_FILE, calibrate_model_gate
 
     check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
@@ -257,14 +257,9 @@ def calibrate_gate(
         folder_segmenter(model_path, prompt_gate=False, confidence=False)  # confidence, damaged or not, unread:
     except (OSError, ValueError, KeyError) as exc:  # a damaged gate is what this makes again)
         raise typer.BadParameter(error_message(exc), param_hint="--model-path") from None
-    stamp = folder_stamp(model_path)  # the folder whose concepts were checked: the gate is written only where it still is
-
-    def unchanged() -> None:
-        if folder_stamp(model_path) != stamp:
-            raise FolderReplaced(f"{model_path} was written over while its gate was calibrated (a ship or train into "
-                                 "it, a copy): the gate was not written, the one written with it kept; calibrate it "
-                                 "again if it should be replaced")
-
+    unchanged = folder_guard(model_path, f"{model_path} was written over while its gate was calibrated (a ship or train "
+                             "into it, a copy): the gate was not written, the one written with it kept; calibrate it "
+                             "again if it should be replaced")  # the folder whose concepts were checked
     try:  # a concept dropped, or without generated paraphrase lists, is refused before anything is written
         check_keeps_concepts(model_path, names)
         info = calibrate_model_gate(model_path, names, before_save=unchanged)

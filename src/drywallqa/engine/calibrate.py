@@ -42,6 +42,18 @@ def folder_stamp(model_dir: str | Path) -> list:
         return []
 
 
+def folder_guard(model_dir: str | Path, message: str):
+    """A check to call just before writing a calibration into ``model_dir``: it raises ``FolderReplaced(message)``
+    where the folder was written over since this call (:func:`folder_stamp`): a ship or train into it meanwhile."""
+    stamp = folder_stamp(model_dir)
+
+    def check() -> None:
+        if folder_stamp(model_dir) != stamp:
+            raise FolderReplaced(message)
+
+    return check
+
+
 def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress: bool = True) -> tuple[list, list]:
     """-> (records ``{"concept", "prompt", "image", "stats", "iou"}`` of the canonical prompt's masks, failures);
     ``concept``: the dataset's ``concept_name``.
@@ -141,7 +153,9 @@ def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "tapin
     Raises:
         MapsNotFinite: a val map holding NaN or infinity.
         FolderReplaced: ``model_dir`` written over (its config or weights) during the fit: nothing is written."""
-    stamp = folder_stamp(model_dir)  # the weights the maps come from: the fit is written only where they still are
+    unchanged = folder_guard(model_dir, f"{model_dir} was written over while it was calibrated (a ship or train into it, "
+                             "a copy or weights replaced): the confidence fitted on its earlier weights was not "
+                             "written; calibrate it again")  # the weights the maps come from: written only where they are
     segmenter = segmenter or confidence_segmenter(model_dir)
     scored = [d for names in answer_datasets(datasets).values() for d in names]
     sets = build_eval_sets(scored, which=("val",), splits_dir=splits_dir, datasets_dir=datasets_dir, limit=limit)
@@ -153,9 +167,6 @@ def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "tapin
         fitted_on += f", only the first {limit} photos of each dataset (--limit)"
     model.selection.update(fitted_on=fitted_on, failures=failures[:20])
     if save:
-        if folder_stamp(model_dir) != stamp:  # a ship or train into the folder meanwhile: a fit of other weights
-            raise FolderReplaced(f"{model_dir} was written over while it was calibrated (a ship or train into it, a copy "
-                                 "or weights replaced): the confidence fitted on its earlier weights was not written; "
-                                 "calibrate it again")
+        unchanged()
         model.save(model_dir)
     return model
