@@ -24,13 +24,13 @@ class FakeSegmenter:
 
     def __init__(self, clock, seed=0):
         self.clock, self.rng = clock, random.Random(seed)
+        self.size_of = lambda path: (640, 480)  # each photo's (height, width): its masks' size
 
     def predict(self, path, prompts):
         burst = self.rng.uniform(0, 0.08) if self.rng.random() < 0.6 else 0.0
         self.clock.t += 0.100 + 0.010 * (len(prompts) - 1) + burst
-        mask = np.zeros((4, 4), bool)
-        return SimpleNamespace(probabilities={p: mask.astype(float) for p in prompts}, masks={p: mask for p in prompts},
-                               concepts={})
+        mask = np.zeros(self.size_of(path), bool)
+        return SimpleNamespace(probabilities={p: mask for p in prompts}, masks={p: mask for p in prompts}, concepts={})
 
     def mask_confidence(self, prompt, probabilities, mask, concept=None):
         self.clock.t += 0.002
@@ -41,7 +41,6 @@ class FakeSegmenter:
 def fake(monkeypatch, tmp_path):
     clock = FakeClock()
     monkeypatch.setattr(speed.time, "perf_counter", clock.perf_counter)
-    monkeypatch.setattr(speed, "read_image", lambda path: np.zeros((640, 480, 3), np.uint8))
     monkeypatch.setattr(speed.torch, "set_num_threads", lambda n: None)
     return FakeSegmenter(clock), [tmp_path / f"{i}.jpg" for i in range(30)]
 
@@ -125,7 +124,7 @@ def test_photos_of_several_sizes_are_not_reported_as_the_first_ones_size(fake, m
 
     seg, paths = fake
     sizes = {0: (64, 48), 1: (3000, 4000), 2: (640, 480)}
-    monkeypatch.setattr(speed, "read_image", lambda path: np.zeros((*sizes[paths.index(path) % 3], 3), np.uint8))
+    seg.size_of = lambda path: sizes[paths.index(path) % 3]
     s = speed.measure_speed(seg, paths, ["a", "b"], repeats=1)
     assert s["image_size"] == [64, 48] and s["image_sizes"] == [[64, 48], [640, 480], [3000, 4000]]
     md = render_markdown({"model": {}, "empty_convention": "x", "metrics": [], "cross_prompt": [], "speed": s})

@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ..utils.image_io import read_image
 from .segmenter import Segmenter
 
 
@@ -50,11 +49,11 @@ def _formats(paths) -> list[str]:
     return sorted(found)
 
 
-def _sizes(paths) -> list[list[int]]:
-    """The sizes ``[height, width]`` of the photos timed, each once, the fewest pixels first: a report of photos of
-    several sizes named only the first photo's ("50 images of 640x640" where most were 4000x3000)."""
-    return [list(hw) for hw in sorted({tuple(read_image(path).shape[:2]) for path in paths},
-                                      key=lambda hw: (hw[0] * hw[1], hw))]
+def _sizes(shapes) -> list[list[int]]:
+    """The sizes ``[height, width]`` of the photos timed (``shapes``: their masks'), each once, the fewest pixels
+    first: a report of photos of several sizes named only the first photo's ("50 images of 640x640" where most were
+    4000x3000)."""
+    return [list(hw) for hw in sorted(set(shapes), key=lambda hw: (hw[0] * hw[1], hw))]
 
 
 def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int = 2, warmup: int = 1,
@@ -69,13 +68,14 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
     for _ in range(warmup):  # the first calls at a new input size are slow
         segmenter.predict(paths[0], prompts)
     extra_prompts = max(1, len(prompts) - 1)
-    first, extra, confidence = [], [], []
+    first, extra, confidence, shapes = [], [], [], []
     for path in paths:
         one, every, result = _fastest(path, lambda p: segmenter.predict(p, prompts[:1]),
                                       lambda p: segmenter.predict(p, prompts), repeats)
         first.append(one)
         extra.append((every - one) / extra_prompts)
         p = prompts[0]  # in either call's result
+        shapes.append(tuple(result.masks[p].shape[:2]))  # the photo's size as read (its masks are at it): not read again
         t3 = time.perf_counter()  # what the confidence costs inside predict: the same call again
         segmenter.mask_confidence(p, result.probabilities[p], result.masks[p], concept=result.concepts.get(p, {}).get("concept"))
         confidence.append(1e3 * (time.perf_counter() - t3))
@@ -83,8 +83,8 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
         "images": len(paths),
         "threads": threads,
         "repeats": repeats,
-        "image_size": list(read_image(paths[0]).shape[:2]),  # the first photo's; every size timed in image_sizes
-        "image_sizes": _sizes(paths),
+        "image_size": list(shapes[0]),  # the first photo's; every size timed in image_sizes
+        "image_sizes": _sizes(shapes),
         "image_formats": _formats(paths),
         "median_ms_first_prompt": statistics.median(first),
         "median_ms_per_extra_prompt": statistics.median(extra) if len(prompts) > 1 else None,
