@@ -492,3 +492,26 @@ def test_ship_of_a_run_whose_best_is_damaged_names_the_run_s_best_before_any_wor
     assert says(res.output, "Invalid value for SOURCE", str(run / "best"), words), res.output
     assert ".source." not in res.output and not any(".source." in p.name for p in tmp_path.iterdir())
     assert not (tmp_path / "out").exists()
+
+
+def test_ship_refuses_the_run_s_own_best_as_its_destination(tiny_model_dir, tmp_path):
+    """``ship RUN --out RUN/best`` wrote the shipped model where the run's trainer (still running, or resumed) replaces
+    it whole at its next better epoch: refused as a bad --out, the run left as it was. A folder merely named best
+    (no run around it) is still re-shipped in place."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine.shipping import check_destination
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "best")
+    (run / "metrics.csv").write_text("epoch,val_score\n1,0.5\n")
+    before = (run / "best" / "config.json").read_text()
+    for source in (run, run / "best"):
+        res = CliRunner().invoke(app, ["ship", str(source), "--out", str(run / "best"), "--limit", "1"])
+        assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+        assert "best/ of the training run" in " ".join(res.output.replace("│", " ").split()), res.output
+    assert (run / "best" / "config.json").read_text() == before
+    plain = tmp_path / "shipped" / "best"
+    shutil.copytree(tiny_model_dir, plain)
+    check_destination(plain, plain)  # no run record beside it: a model folder, shipped again in place

@@ -214,7 +214,8 @@ def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression
 
 def check_destination(model_dir: Path, dest: Path) -> None:
     """``dest`` may be replaced by a shipped model: absent, an empty folder, or a model folder (``model_dir`` itself
-    too, re-shipped in place), never a file, another folder or a folder holding ``model_dir`` (a training run).
+    too, re-shipped in place, unless it is a training run's ``best/``), never a file, another folder or a folder
+    holding ``model_dir`` (a training run).
 
     Raises:
         ValueError: naming what is there, after ``--out``.
@@ -223,6 +224,10 @@ def check_destination(model_dir: Path, dest: Path) -> None:
         check_replaceable_dir(dest, "the shipped model", is_drywallqa_model_dir, source=model_dir)
     except ValueError as exc:
         raise ValueError(f"--out {exc}") from None
+    run_dir = run_of(model_dir)
+    if run_dir is not None and Path(dest).resolve() == Path(model_dir).resolve():
+        raise ValueError(f"--out {dest} is the best/ of the training run {run_dir}, which its trainer replaces whole at "
+                         f"each better epoch (a resumed run too): ship into a folder outside the run")
     name = Path(dest).resolve().name
     if len(name.encode()) > MAX_DEST_NAME_BYTES:  # its temporary siblings (".<name>.shipping.<pid>-...") would not fit
         raise ValueError(f"--out {dest}: a folder name of at most {MAX_DEST_NAME_BYTES} bytes, please (this one has "
