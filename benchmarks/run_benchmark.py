@@ -40,6 +40,7 @@ CROSS_MAX = 0.02
 SPEED_FIRST_MS, SPEED_EXTRA_MS = 150.0, 50.0
 BATCH_EXTRA_SHARE = 1 / 3  # an extra prompt of a batch job, mask file and QA measures included, vs its first
 CONFIDENCE_SPEARMAN, CONFIDENCE_GAIN_AT_80, CONFIDENCE_MS = 0.6, 0.05, 5.0  # the confidence issue, group-clean test
+NOISE = " (negative: timing noise, measure again on an idle machine)"  # beside a cost per extra prompt below zero
 
 
 def check_bar(report: dict) -> list[dict]:
@@ -76,12 +77,13 @@ def check_bar(report: dict) -> list[dict]:
                           "value": s["median_ms_confidence_per_prompt"], "pass": s["median_ms_confidence_per_prompt"] <= CONFIDENCE_MS})
         lines.append({"check": f"median ms first prompt <= {SPEED_FIRST_MS}", "value": s["median_ms_first_prompt"],
                       "pass": s["median_ms_first_prompt"] <= SPEED_FIRST_MS})
-        lines.append({"check": f"median ms per extra prompt <= {SPEED_EXTRA_MS}", "value": s["median_ms_per_extra_prompt"],
-                      "pass": s["median_ms_per_extra_prompt"] <= SPEED_EXTRA_MS})
+        extra = s["median_ms_per_extra_prompt"]  # a negative cost is timing noise (a busy machine), not a pass
+        lines.append({"check": f"median ms per extra prompt <= {SPEED_EXTRA_MS}" + NOISE * (extra < 0), "value": extra,
+                      "pass": 0 <= extra <= SPEED_EXTRA_MS})
         if "median_ms_first_prompt_batch" in s:  # the distilled fast model's issue: mask file and QA measures included
             ratio = s["median_ms_per_extra_prompt_batch"] / s["median_ms_first_prompt_batch"]
-            lines.append({"check": f"batch job: an extra prompt end to end <= {BATCH_EXTRA_SHARE:.2f} of the first",
-                          "value": ratio, "pass": ratio <= BATCH_EXTRA_SHARE})
+            lines.append({"check": f"batch job: an extra prompt end to end <= {BATCH_EXTRA_SHARE:.2f} of the first"
+                                   + NOISE * (ratio < 0), "value": ratio, "pass": 0 <= ratio <= BATCH_EXTRA_SHARE})
     return lines
 
 

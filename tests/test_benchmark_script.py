@@ -554,3 +554,23 @@ def test_per_image_readers_take_the_names_evaluate_wrote_before_guarding_them_fo
     assert [(r["dataset"], r["prompt"]) for r in read] == [("-x", "=segment crack")] * 2
     ious = load_script("compare_reports", "benchmarks").read_ious(tmp_path)
     assert list(ious) == [("group-clean test", "-x", "=segment crack")]
+
+
+def test_a_negative_cost_per_extra_prompt_is_timing_noise_not_a_pass(load_script):
+    """On a busy machine with few timing photos the median cost per extra prompt came out below zero, and a
+    negative value passed its budget: it fails, named as noise; zero and a cost within the budget still pass."""
+    bench = load_script("run_benchmark", "benchmarks")
+
+    def line(extra, batch=None):
+        speed = {"median_ms_first_prompt": 100.0, "median_ms_per_extra_prompt": extra}
+        if batch is not None:
+            speed.update(median_ms_first_prompt_batch=150.0, median_ms_per_extra_prompt_batch=batch)
+        lines = bench.check_bar({"metrics": [], "cross_prompt": [], "speed": speed})
+        return [l for l in lines if "extra prompt" in l["check"]]
+
+    (neg,) = line(-3.2)
+    assert not neg["pass"] and "timing noise" in neg["check"] and neg["value"] == -3.2
+    assert all(l["pass"] and "noise" not in l["check"] for l in line(0.0) + line(30.0))
+    _, batch = line(20.0, batch=-5.0)
+    assert not batch["pass"] and "timing noise" in batch["check"]
+    assert line(20.0, batch=30.0)[1]["pass"]
