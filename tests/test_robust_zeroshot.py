@@ -869,3 +869,12 @@ def test_a_material_the_table_lacks_is_said_once_by_threads_sharing_the_generato
     for t in threads:
         t.join(20)
     assert gen.source.count("its default nouns for 'concreet'") == 1, gen.source
+
+
+def test_describe_gives_the_cut_the_masks_are_made_at():
+    """describe() (report.json, /v1/models) said threshold 0.5, the unused mask_threshold, where masks are cut at 0
+    (wherever a kept box's SAM mask lies)."""
+    seg = ZeroShotSegmenter(ZeroShotConfig(sam_path=None), detector=_DarkSpots(), sam=_NoSam())
+    described = seg.describe()
+    assert described["threshold"] == seg.threshold_for("crack") == 0.0
+    assert "SAM mask" in described["threshold_source"]

@@ -306,8 +306,9 @@ class ZeroShotSegmenter(Segmenter):
         return self._weight_stamp
 
     def describe(self) -> dict:
-        return {**super().describe(), "pipeline": "zeroshot", "model_type": "zeroshot",
-                "threshold_source": "fixed by configuration", "detector": self.config.detector,
+        return {**super().describe(), "pipeline": "zeroshot", "model_type": "zeroshot",  # the cut threshold_for makes
+                "threshold": self.threshold_for(""),  # (mask_threshold, said before, cut nothing)
+                "threshold_source": "fixed: a mask is wherever a kept box's SAM mask lies", "detector": self.config.detector,
                 "prompt_source": self.config.prompt_source}
 
     def report(self) -> dict:
