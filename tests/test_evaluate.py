@@ -585,3 +585,28 @@ def test_with_a_limit_the_data_problems_name_only_photos_scored(synthetic_datase
     assert len(whole.notes) == 1 and coco["images"][-1]["file_name"] in whole.notes[0] and not whole.problems
     limited = build_eval_sets(("syn_crack",), ("published",), datasets_dir=synthetic_datasets, limit=2)[0]
     assert len(limited.samples) == 2 and limited.notes == [] and limited.problems == []
+
+
+def test_a_resumed_python_evaluation_without_model_dir_scores_other_weights_anew(synthetic_datasets, tiny_model_dir,
+                                                                                  tmp_path):
+    """evaluate() from Python without model_dir keyed its saved sets on the settings alone: run again with a model of
+    other weights (same settings) over an interrupted evaluation, it reported the first model's sets as the second's."""
+    import shutil
+
+    import torch
+
+    from conftest import TINY_MODEL
+    from drywallqa.engine import evaluator
+    from drywallqa.models import create_model
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    torch.manual_seed(7)
+    create_model("film_unet", **TINY_MODEL).save_pretrained(tmp_path / "fresh")
+    shutil.copy(tmp_path / "fresh" / "model.safetensors", other / "model.safetensors")
+    (es,) = evaluator.build_eval_sets(("syn_crack",), ("published",), None, synthetic_datasets, None)
+    first, second = Segmenter.load(tiny_model_dir), Segmenter.load(other)
+    assert first.settings() == second.settings()
+    assert evaluator.set_fingerprint(first, None, es, ("syn_crack",)) != evaluator.set_fingerprint(second, None, es, ("syn_crack",))
+    assert evaluator.set_fingerprint(first, None, es, ("syn_crack",)) == evaluator.set_fingerprint(
+        Segmenter.load(tiny_model_dir), None, es, ("syn_crack",))

@@ -347,15 +347,16 @@ def _stamp(path) -> list | None:
 
 
 def set_fingerprint(segmenter: Segmenter, model_dir, eval_set: EvalSet, datasets) -> str:
-    """A key that changes with anything that could change the set's results: the segmenter's settings, the
-    model folder's files (size, time), the set's images and ground truth, the datasets of the cross-prompt
-    check and their declarations (prompts, label shape, ...: a dataset YAML edited between runs), the package
-    version."""
+    """A key that changes with anything that could change the set's results: the segmenter's settings and weights
+    (:meth:`~drywallqa.engine.segmenter.Segmenter.weights_stamp`), the model folder's files (size, time), the set's
+    images and ground truth, the datasets of the cross-prompt check and their declarations (prompts, label shape,
+    ...: a dataset YAML edited between runs), the package version."""
     from .. import __version__
     from ..data.registry import get_dataset_config
 
     files = sorted(_stamp(p) for p in Path(model_dir).iterdir() if p.is_file()) if model_dir and Path(model_dir).is_dir() else []
     state = {"version": [__version__, PARTIAL_VERSION], "segmenter": segmenter.settings(), "model_files": files,
+             "weights": segmenter.weights_stamp(),  # evaluate() from Python without model_dir: no model files above
              "set": [eval_set.name, eval_set.dataset], "datasets": list(datasets),
              "declared": [repr(get_dataset_config(d)) for d in dict.fromkeys([eval_set.dataset, *datasets])],
              "samples": [[_stamp(s.image_path), s.annotations, _stamp(s.mask_path)] for s in eval_set.samples]}
