@@ -39,3 +39,47 @@ def test_memory_only_and_empty_prompt(tmp_path):
     assert enc.cache_file is None
     with pytest.raises(ValueError, match="non-empty"):
         enc.encode(["  "])
+
+
+def test_loads_in_two_threads_keep_the_loading_bar_off_until_the_last_ends():
+    """transformers' progress bar is one switch for the process: a load ending while another thread's was still on
+    turned the bar back on under it, or one that began second turned it on for good. It stays off until the last
+    local load ends, then is as the user had it."""
+    import threading
+
+    from transformers.utils import logging as hf_logging
+
+    from drywallqa.text.encoder import _no_loading_bar
+
+    hf_logging.enable_progress_bar()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with _no_loading_bar(True):
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second():
+        first_in.wait(5)
+        with _no_loading_bar(True):
+            second_in.set()
+            first_out.wait(5)
+            seen["after the first ended"] = hf_logging.is_progress_bar_enabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"after the first ended": False} and hf_logging.is_progress_bar_enabled()
+    with _no_loading_bar(False):  # a hub download keeps its bars
+        assert hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # the user's own choice is kept
+    try:
+        with _no_loading_bar(True):
+            assert not hf_logging.is_progress_bar_enabled()
+        assert not hf_logging.is_progress_bar_enabled()
+    finally:
+        hf_logging.enable_progress_bar()

@@ -48,20 +48,41 @@ def _resolve(name_or_path: str) -> str:
     return name_or_path
 
 
-@contextmanager
-def _no_loading_bar(local: bool):
+class _LoadingBars:
     """transformers' "Loading weights" bar left out while a local folder's 90 MB load (a flash on a terminal, a line
-    of carriage returns in a log, at the first new prompt of each command); a hub download keeps its bars."""
-    from transformers.utils import logging as hf_logging
+    of carriage returns in a log, at the first new prompt of each command); a hub download keeps its bars.
 
-    was_on = local and hf_logging.is_progress_bar_enabled()
-    if was_on:
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
+    The bar is transformers' process-wide switch: two threads loading at once (a server's first requests) each turned
+    it off and on again, so the second's load showed it, or the second's end turned it back on under the first. One
+    count of the loads holding it off, under a lock: the first turns it off (where the user had not), the last on."""
+
+    def __init__(self):
+        self._lock, self._holding, self._turned_off = threading.Lock(), 0, False
+
+    @contextmanager
+    def off(self, local: bool):
+        if not local:
+            yield
+            return
+        from transformers.utils import logging as hf_logging
+
+        with self._lock:
+            if self._holding == 0:
+                self._turned_off = hf_logging.is_progress_bar_enabled()
+                if self._turned_off:
+                    hf_logging.disable_progress_bar()
+            self._holding += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holding -= 1
+                if self._holding == 0 and self._turned_off:
+                    hf_logging.enable_progress_bar()
+                    self._turned_off = False
+
+
+_no_loading_bar = _LoadingBars().off  # one for the process, as transformers' switch is
 
 
 @lru_cache(maxsize=4)
