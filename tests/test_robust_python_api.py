@@ -266,3 +266,22 @@ def test_a_model_folder_replaced_while_it_is_loaded_is_read_again(tiny_model_dir
     monkeypatch.setattr(TorchSegmenter, "load_model", classmethod(always_replaced))
     with pytest.raises(ValueError, match="was written over while it was loaded, 3 times: load it once it is written"):
         Segmenter.load(tiny_model_dir)
+
+
+@pytest.mark.parametrize("name, value", [("threshold", 2), ("threshold", "0.5"), ("threshold", float("nan")),
+                                         ("min_confidence", -0.1), ("min_confidence", "0.3"), ("label_shape", "polygon")])
+def test_settings_set_after_loading_are_checked_as_when_loading(tiny_model_dir, name, value):
+    """``seg.threshold = 2`` after loading was taken as it was: every mask came back empty without a word (a text
+    value raised a TypeError deep in predict). Set afterwards, a value is checked as load checks it, on the
+    tiled wrapper too; a good value is kept."""
+    seg = Segmenter.load(tiny_model_dir)
+    tiled = Segmenter.load(tiny_model_dir, tile=64)
+    for s in (seg, tiled):
+        before = getattr(s, name)
+        with pytest.raises(ValueError, match=name):
+            setattr(s, name, value)
+        assert getattr(s, name) == before
+    seg.threshold, seg.min_confidence, seg.label_shape = 0.3, 0.2, "box"
+    assert (seg.threshold, seg.min_confidence, seg.label_shape) == (0.3, 0.2, "box")
+    seg.threshold = None  # each prompt's own threshold, as load(threshold=None)
+    assert seg.threshold is None

@@ -255,6 +255,23 @@ def validate_threshold(threshold: float | None) -> float | None:
     return None if threshold is None else number_in_range(not_text(threshold, "threshold"), "threshold", 0.0, 1.0)
 
 
+class _Checked:
+    """An attribute of a segmenter checked when set, as when it is given to ``load``: ``seg.threshold = 2`` (or
+    ``"0.5"``) after loading was taken as it was, and every mask came back empty (or a TypeError deep in a call)."""
+
+    def __init__(self, check, default):
+        self.check, self.default = check, default
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.key = f"_{name}_set"  # (not "_threshold": a method of the torch runtime)
+
+    def __get__(self, obj, owner=None):
+        return self.default if obj is None else obj.__dict__.get(self.key, self.default)
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.key] = self.check(value)
+
+
 class Segmenter:
     """The interface of every runtime, pipeline and wrapper.
 
@@ -262,9 +279,9 @@ class Segmenter:
     prompts); the rest has working defaults for segmenters without per-prompt thresholds, post-processing,
     prompt gate or confidence calibration."""
 
-    threshold: float = 0.5                 # for prompts without a threshold of their own
-    min_confidence: float | None = None    # masks whose confidence falls below come back empty (None: keep all)
-    label_shape: str | None = None         # "box": masks adapted to box labels by default (None: as the model sees them)
+    threshold = _Checked(validate_threshold, 0.5)         # for prompts without a threshold of their own
+    min_confidence = _Checked(validate_confidence, None)  # masks whose confidence falls below come back empty (None: all kept)
+    label_shape = _Checked(validate_label_shape, None)    # "box": masks adapted to box labels by default (None: as seen)
 
     @classmethod
     def load(cls, path: str | Path | None = None, runtime: str = "torch", tile: int | None = None,

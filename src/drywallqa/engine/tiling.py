@@ -123,6 +123,10 @@ class TiledSegmenter(Segmenter):
     def label_shape(self) -> str | None:
         return self.inner.label_shape
 
+    @label_shape.setter
+    def label_shape(self, value: str | None) -> None:  # (it had none: an AttributeError, where the inner takes it)
+        self.inner.label_shape = value
+
     def num_parameters(self) -> int | None:
         return self.inner.num_parameters()
 
