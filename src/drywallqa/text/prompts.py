@@ -73,7 +73,10 @@ def check_prompt(prompt) -> str:
         reason = "a prompt must be text: it holds bytes that are no character (type it again, or save it as UTF-8)"
         shown = "".join("\ufffd" if unicodedata.category(c) == "Cs" else c for c in prompt[:40])  # as an editor shows it
         raise InputError(f"{reason}; got {shown!r}", reason)
-    if len(typed) > MAX_PROMPT_CHARS:  # as typed (its lines' ends count one character each)
+    if len(typed) > MAX_PROMPT_CHARS and (prompt != typed or len(prompt) - prompt.count("; ") > MAX_PROMPT_CHARS):
+        # as typed (its lines' ends count one character each); a prompt on one line counts each clause end "; " as one,
+        # as the line end it may stand for: a prompt as read is checked again by whatever it is given to (a segmenter,
+        # a batch job), and a 300-character prompt of two lines, read as 301, failed there after it was accepted
         reason = f"a prompt may have at most {MAX_PROMPT_CHARS} characters, this one has {len(typed)}"
         raise InputError(f"{reason}: {prompt[:40]!r}...", reason)
     return prompt
