@@ -4,6 +4,7 @@ gets at the end, the same in every output and every answer."""
 import io
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -36,3 +37,20 @@ def test_a_prompt_of_several_lines_at_the_length_limit_is_answered_where_it_was_
     r = client.post("/v1/segment", files={"image": ("w.jpg", _jpeg(), "image/jpeg")}, data={"prompts": [prompt]})
     assert r.status_code == 200, r.text
     assert [x["prompt"] for x in r.json()["results"]] == list(read.masks)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("max_concurrency", 0), ("max_concurrency", "2"), ("max_prompts", 0), ("max_pixels", 0), ("max_tiles", -1),
+    ("max_rules", 1.5), ("max_upload_mb", "20"), ("max_upload_mb", 0), ("max_upload_mb", 1e303),
+    ("request_timeout_s", 0), ("request_timeout_s", float("nan")), ("body_timeout_s", "60"), ("max_concurrency", True)])
+def test_a_server_config_limit_the_server_cannot_keep_is_refused_naming_it(field, value):
+    """A server made from Python (its limits read from environment variables, as text, or 0 for a limit unset): a
+    max_concurrency of 0 answered every request 429 "busy", a request timeout of 0 or NaN every one 503, a max_upload_mb
+    of "20" was read as "20" * 2**20 (a ValueError of Python's digit limit), a count as text a TypeError per request."""
+    with pytest.raises(ValueError, match=f"ServeConfig.{field} must be"):
+        ServeConfig(**{field: value})
+
+
+def test_whole_limits_given_as_floats_are_kept_as_numbers():
+    config = ServeConfig(max_concurrency=2.0, max_upload_mb=0.05, max_pixels=10**9, request_timeout_s=0.1)
+    assert config.max_concurrency == 2 and isinstance(config.max_concurrency, int) and config.max_upload_mb == 0.05

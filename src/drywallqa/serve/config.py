@@ -3,12 +3,16 @@ read them). No web framework is imported here."""
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..utils.checks import whole_number
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 
 MIN_TIMEOUT_S = 0.1  # the shortest request or body timeout drywallqa serve takes
+COUNTS = ("max_concurrency", "max_prompts", "max_pixels", "max_tiles", "max_rules")  # whole numbers of at least 1
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"  # sample photos shipped with the package
 
 
@@ -38,3 +42,22 @@ class ServeConfig:
         except KeyError as exc:  # a config value, refused as one
             raise ValueError(exc.args[0]) from None
         self.backend = None
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        """Each limit a number the server can keep, as ``drywallqa serve`` checks its options (ValueError naming it):
+        ``max_concurrency=0`` answered every request 429, ``request_timeout_s=0`` (or NaN) every one 503 and
+        ``max_pixels=0`` every one 413, and a limit given as text (read from an environment variable) failed as
+        ``create_app`` or each request used it."""
+        for name in COUNTS:
+            value = getattr(self, name)
+            if not whole_number(value) or value < 1:
+                raise ValueError(f"ServeConfig.{name} must be a whole number of at least 1, got {value!r}"[:200])
+            setattr(self, name, int(value))
+        for name, low in (("max_upload_mb", 0.0), ("request_timeout_s", MIN_TIMEOUT_S), ("body_timeout_s", MIN_TIMEOUT_S)):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low or not value > 0
+                    or not math.isfinite(float(value) * 2**20 if value < 1e300 else math.inf)):  # (in bytes: 1e303 MB
+                # is no limit)
+                unit = "megabytes, over 0" if name == "max_upload_mb" else f"seconds, at least {low:g}"
+                raise ValueError(f"ServeConfig.{name} must be a finite number of {unit}, got {value!r}"[:200])
