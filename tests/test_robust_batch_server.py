@@ -2,6 +2,8 @@
 gets at the end, the same in every output and every answer."""
 
 import io
+import os
+import threading
 
 import numpy as np
 import pytest
@@ -54,3 +56,37 @@ def test_a_server_config_limit_the_server_cannot_keep_is_refused_naming_it(field
 def test_whole_limits_given_as_floats_are_kept_as_numbers():
     config = ServeConfig(max_concurrency=2.0, max_upload_mb=0.05, max_pixels=10**9, request_timeout_s=0.1)
     assert config.max_concurrency == 2 and isinstance(config.max_concurrency, int) and config.max_upload_mb == 0.05
+
+
+def test_every_slot_segments_at_once_however_few_threads_the_event_loop_has(tiny_model_dir):
+    """The event loop's default executor has min(32, CPUs + 4) threads: with more --max-concurrency slots (8 on 2 CPUs)
+    the requests let in beyond them waited in its queue, unstarted, each answered 503 by its time limit as if its photo
+    took too long."""
+    slots = min(32, (os.cpu_count() or 1) + 4) + 1
+    inner = Segmenter.load(tiny_model_dir)
+    began, release = threading.Semaphore(0), threading.Event()
+
+    class Held(Segmenter):
+        threshold = 0.5
+
+        def predict(self, image, prompts, threshold=None, label_shape=None):
+            began.release()
+            release.wait(30)
+            return inner.predict(image, prompts)
+
+    statuses = []
+    with TestClient(create_app(ServeConfig(max_concurrency=slots, request_timeout_s=60), Held())) as client:
+        def ask():
+            statuses.append(client.post("/v1/segment", files={"image": ("w.jpg", _jpeg(), "image/jpeg")},
+                                        data={"prompts": ["segment crack"]}).status_code)
+
+        threads = [threading.Thread(target=ask) for _ in range(slots)]
+        for t in threads:
+            t.start()
+        try:
+            assert all(began.acquire(timeout=15) for _ in range(slots)), "a request let in waits for a thread"
+        finally:
+            release.set()
+            for t in threads:
+                t.join(60)
+    assert statuses == [200] * slots

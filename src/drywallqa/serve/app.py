@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -452,6 +453,9 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     seg = segmenter or Segmenter.load(config.model_path, runtime=config.runtime, pipeline=config.pipeline,
                                       precision=config.precision)
     slots = asyncio.Semaphore(config.max_concurrency)
+    # a thread per slot: the event loop's default executor has min(32, CPUs + 4) threads (6 on 2 CPUs), and a request
+    # let in beyond them waited in its queue, unstarted, until its time limit answered it 503
+    workers = ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix="drywallqa-segment")
     limit = int(config.max_upload_mb * 2**20)
     app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None, redirect_slashes=False,
                   description="Prompted segmentation for construction QA: photo + text prompts -> masks + QA measures.")
@@ -606,7 +610,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         await slots.acquire()
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(None, _segment_and_describe, seg, data, prompts, tile, config, label_shape,
+        job = loop.run_in_executor(workers, _segment_and_describe, seg, data, prompts, tile, config, label_shape,
                                    min_confidence, mm_per_px, mask_format, include_probabilities, rules, t0, preview,
                                    notes)
         job.add_done_callback(lambda _: slots.release())  # the slot is held until the work really ends
