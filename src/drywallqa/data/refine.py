@@ -427,6 +427,13 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
             continue
         if key in done and done[key][1] == made_from and mask_path.is_file():  # finished by an earlier run, from
             outcomes = done[key][0]  # the same boxes and photo
+            photo = out / split / name
+            if not photo.exists():  # a link to where the photo was (its datasets folder moved since), or removed: the
+                _link_or_copy(s.image_path, photo)  # rerun said it done, and the refined dataset read none of them
+                if not photo.is_symlink():
+                    record.write(json.dumps({"file": key, "outcomes": outcomes, "input": made_from,
+                                             "copy": file_stamp(photo)}) + "\n")
+                    record.flush()
             image = None
             if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:  # its preview from the saved mask
                 try:

@@ -1,0 +1,71 @@
+"""`drywallqa data ...` and the data layer on what a user with a dataset of their own sends: folders moved between
+runs, odd labels, odd names (tiny fixtures made on the fly)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture
+def registered():
+    """Dataset names registered by the test, removed afterwards."""
+    from drywallqa.data import registry
+
+    before = set(registry.DATASETS.names())
+    yield registry
+    for name in set(registry.DATASETS.names()) - before:
+        registry.DATASETS.remove(name)
+
+
+class _Boxes:
+    """A refiner that keeps each box (no HED weights, no SAM)."""
+
+    def describe(self):
+        return {"with": "edges"}
+
+    def __call__(self, image, boxes):
+        from drywallqa.data.coco import box_mask
+
+        return [box_mask([b], *image.shape[:2]) for b in boxes], ["fell_back"] * len(boxes)
+
+
+def _box_split(folder, n=3, size=(48, 64)):
+    """A COCO split of ``n`` photos ``p<i>.jpg``, one box each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    images, anns = [], []
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(folder / f"p{i}.jpg")
+        images.append({"id": i, "file_name": f"p{i}.jpg", "height": size[0], "width": size[1]})
+        anns.append({"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 20, 8], "segmentation": []})
+    (folder / "_annotations.coco.json").write_text(json.dumps(
+        {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "joint"}]}))
+
+
+def test_a_refine_rerun_after_the_datasets_folder_moved_links_the_photos_again(tmp_path, registered):
+    """The links of the refined dataset point at the photos' old place once the datasets folder is moved; a rerun with
+    the new --datasets-dir said every file done (same boxes, size and time) and left every link to nothing: the refined
+    dataset read no photo."""
+    from drywallqa.data.refine import refine_box_masks
+    from drywallqa.data.sample import load_split
+
+    registered.register_dataset(registered.DatasetConfig(
+        "moved_boxes", "ds", ("segment joint",), {"train": registered.SplitSource("coco", "train")}, label_shape="box"))
+    _box_split(tmp_path / "old" / "ds" / "train")
+    out = tmp_path / "refined"
+    refine_box_masks("moved_boxes", out, datasets_dir=tmp_path / "old", refiner=_Boxes(), progress=False)
+    shutil.move(tmp_path / "old", tmp_path / "new")  # (mv keeps the photos' size and time)
+    report = refine_box_masks("moved_boxes", out, datasets_dir=tmp_path / "new", refiner=_Boxes(), progress=False)
+    assert report["splits"]["train"]["images"] == 3
+    assert all((out / "train" / f"p{i}.jpg").exists() for i in range(3))
+    assert os.path.realpath(out / "train" / "p0.jpg") == str((tmp_path / "new" / "ds" / "train" / "p0.jpg").resolve())
+    registered.register_dataset(registered.DatasetConfig(
+        "moved_refined", str(out), ("segment joint",), {"train": registered.SplitSource("mask_folder", "train")}))
+    samples, problems = load_split("moved_refined", "train")
+    assert len(samples) == 3 and not problems
