@@ -69,3 +69,29 @@ def test_a_refine_rerun_after_the_datasets_folder_moved_links_the_photos_again(t
         "moved_refined", str(out), ("segment joint",), {"train": registered.SplitSource("mask_folder", "train")}))
     samples, problems = load_split("moved_refined", "train")
     assert len(samples) == 3 and not problems
+
+
+def _box_yaml(tmp_path, name="own_boxes"):
+    """A dataset YAML of a COCO box split of 3 photos: its path."""
+    _box_split(tmp_path / name / "train")
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"name: {name}\nfolder: {name}\nprompts: [segment joint]\nlabel_shape: box\n")
+    return path
+
+
+@pytest.mark.parametrize("json_name, preview_name", [("same", "same"), ("pv/x.json", "pv/x.json/sub"),
+                                                     ("pv/own_boxes_preview.png", "pv")])
+def test_stats_json_and_preview_of_one_path_are_refused_before_the_work(tmp_path, registered, monkeypatch,
+                                                                        json_name, preview_name):
+    """``--json same --preview same`` wrote the JSON file, then stopped with a FileExistsError traceback making the
+    preview folder; a JSON file named as a preview picture was written over by the picture, without a word."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    yaml = _box_yaml(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["data", "stats", "-d", str(yaml), "--json", json_name, "--preview", preview_name])
+    assert result.exit_code == 2, result.output
+    assert "--json / --preview" in result.output and not (tmp_path / json_name).exists()
+    assert "Traceback" not in result.output

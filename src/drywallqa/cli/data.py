@@ -61,6 +61,20 @@ def _check_not_the_datasets(path: Path, hint: str, names: list[str], datasets_di
                                          "it; give a path of its own", param_hint=hint)
 
 
+def _check_json_beside_previews(json_out: Path, preview_dir: Path, names: list[str]) -> None:
+    """``--json`` and ``--preview`` of one ``data stats`` run must not take each other's place: the JSON file written
+    where the preview folder goes (the same path, or a folder above it) stopped the run with a FileExistsError
+    traceback after the statistics; one named as a preview picture was written over by it."""
+    here, folder = resolved(json_out), resolved(preview_dir)
+    if here == folder or here in folder.parents:
+        raise typer.BadParameter(f"{json_out} is where --preview {preview_dir} goes (the statistics file would take "
+                                 "the previews' folder); give them paths of their own", param_hint="--json / --preview")
+    pictures = {f"{d}_{kind}.png" for d in names for kind in ("preview", "label_copies")}
+    if here.parent == folder and here.name in pictures:
+        raise typer.BadParameter(f"{json_out} is a picture that --preview writes (the statistics would be written "
+                                 "over); give the JSON file another name", param_hint="--json / --preview")
+
+
 @data_app.command("stats")
 def data_stats(
     dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
@@ -79,6 +93,8 @@ def data_stats(
         if path is not None:  # before the statistics are computed, not after
             check_output_path(path, hint, folder)
             _check_not_the_datasets(path, hint, names, datasets_dir, dataset or ())
+    if json_out is not None and not to_stdout and preview_dir is not None:
+        _check_json_beside_previews(json_out, preview_dir, names)
     with console_on_stderr(to_stdout):  # stdout carries the JSON alone
         all_stats = _shown_stats(names, datasets_dir)
         if to_stdout:
