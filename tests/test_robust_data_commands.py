@@ -95,3 +95,22 @@ def test_stats_json_and_preview_of_one_path_are_refused_before_the_work(tmp_path
     assert result.exit_code == 2, result.output
     assert "--json / --preview" in result.output and not (tmp_path / json_name).exists()
     assert "Traceback" not in result.output
+
+
+def test_a_category_spelled_decomposed_in_the_coco_file_is_chosen_by_its_yaml_name(tmp_path, registered):
+    """``categories: [Reïs]`` typed in the YAML file (composed, NFC) chose no category of a file that spells it
+    decomposed ("Rei" + a combining diaeresis), and the problem named the two alike: "not categories of this file (it
+    has: ['Reïs'])"."""
+    from drywallqa.data.sample import load_split
+
+    _box_split(tmp_path / "walls" / "train", n=1)
+    ann = tmp_path / "walls" / "train" / "_annotations.coco.json"
+    coco = json.loads(ann.read_text())
+    coco["categories"] = [{"id": 1, "name": "Rei\u0308s"}, {"id": 2, "name": "stain"}]
+    coco["annotations"].append({"id": 9, "image_id": 0, "category_id": 2, "bbox": [40, 30, 10, 10], "segmentation": []})
+    ann.write_text(json.dumps(coco))
+    path = tmp_path / "walls.yaml"
+    path.write_text("name: nfc_walls\nfolder: walls\nprompts: [segment joint]\ncategories: [Re\u00efs]\n", encoding="utf-8")
+    samples, problems = load_split(str(path), "train")
+    assert not problems
+    assert samples[0].load_mask().sum() == 20 * 8  # the joint's box, not the stain's

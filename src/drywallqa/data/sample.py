@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,7 +183,7 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
     for c in categories:
         if isinstance(c, dict) and _hashable(c.get("id")):
             # stripped, as a YAML's names are (a file's "crack " could be chosen by no name)
-            listed.setdefault(c["id"], {})[str(c.get("name")).strip()] = None
+            listed.setdefault(c["id"], {})[_category_name(c.get("name"))] = None
     for i, n in listed.items():  # the last name was taken without a word: "crack" of the YAML was "not a category"
         if len(n) > 1:
             problems.append(DataProblem(source, f"category id {i!r} is listed under {len(n)} names ({', '.join(n)}): "
@@ -193,11 +194,12 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
         return a.get("category_id") if isinstance(a, dict) and _hashable(a.get("category_id")) else None
 
     if config.categories:
-        missing = [n for n in config.categories if not any(n in names_of for names_of in listed.values())]
+        chosen = [_category_name(n) for n in config.categories]
+        missing = [n for n in chosen if not any(n in names_of for names_of in listed.values())]
         if missing:
             problems.append(DataProblem(source, f"categories {missing} of the dataset's YAML file are not categories of "
                                                 f"this file (it has: {sorted({n for ns in listed.values() for n in ns})})"))
-        wanted = {i for i, n in listed.items() if any(name in n for name in config.categories)}
+        wanted = {i for i, n in listed.items() if any(name in n for name in chosen)}
         unknown = Counter(category(a) for a in anns if isinstance(a, dict) and category(a) not in names) if names else {}
         if unknown:  # of no category it names, nor of another: they were left out without a word
             problems.append(DataProblem(source, f"{sum(unknown.values())} annotations name category ids no category "
@@ -216,6 +218,13 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
                                             "label, this dataset's; to read only some, list their names under "
                                             "categories: in the dataset's YAML file"))
     return anns
+
+
+def _category_name(name) -> str:
+    """A category's name as names are compared: stripped, and in Unicode's composed form (NFC): "Riß" or "Reïs" typed
+    in the YAML file chose no category of a file that spells it decomposed (as macOS tools may write it), and the
+    problem named the two alike ("not categories of this file (it has: ['Reïs'])")."""
+    return unicodedata.normalize("NFC", str(name).strip())
 
 
 def _unlisted_photos(folder: Path, images: list, source: str, problems: list) -> None:
