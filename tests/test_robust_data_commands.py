@@ -114,3 +114,25 @@ def test_a_category_spelled_decomposed_in_the_coco_file_is_chosen_by_its_yaml_na
     samples, problems = load_split(str(path), "train")
     assert not problems
     assert samples[0].load_mask().sum() == 20 * 8  # the joint's box, not the stain's
+
+
+@pytest.mark.parametrize("command", [["stats"], ["split", "--out", "splits"], ["refine-masks", "--with", "edges",
+                                                                                "--out", "refined"]])
+def test_a_yaml_folder_in_the_datasets_folder_follows_datasets_dir(tmp_path, registered, monkeypatch, command):
+    """``folder: "{datasets}/walls"`` is the datasets folder's; ``--datasets-dir`` names it, but the YAML file was read
+    with $DRYWALLQA_DATASETS or ../shared/datasets all the same: "no split folders found under .../shared/datasets/
+    walls" with the dataset right where --datasets-dir said."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.data import refine
+
+    monkeypatch.setitem(refine.BOX_REFINERS._items, "edges", _Boxes)
+    monkeypatch.delenv("DRYWALLQA_DATASETS", raising=False)
+    _box_split(tmp_path / "mine" / "walls" / "train", n=4)
+    (tmp_path / "walls.yaml").write_text("name: placed_walls\nfolder: '{datasets}/walls'\nprompts: [segment joint]\n"
+                                         "label_shape: box\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["data", *command, "-d", "walls.yaml", "--datasets-dir", "mine"])
+    assert result.exit_code == 0, result.output
+    assert registered.get_dataset_config("placed_walls").root() == (tmp_path / "mine" / "walls").resolve()

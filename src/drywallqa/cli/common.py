@@ -320,14 +320,18 @@ def _start_command() -> None:
 DATASET_HELP = "Dataset name, or a dataset YAML file for your own export (repeatable); default all registered."
 
 
-def dataset_names(datasets) -> list[str]:
+def dataset_names(datasets, datasets_dir=None) -> list[str]:
     """Registered names of the datasets given by name or YAML file (``--dataset``): one given twice (by name and by
     its YAML file, or twice) is a usage error naming it, as in a training config (its photos would count twice: a
-    confidence fit on copies in both folds, a report scoring them twice; or another dataset was meant)."""
-    from ..data.registry import DATASETS, list_datasets, unique_datasets
+    confidence fit on copies in both folds, a report scoring them twice; or another dataset was meant). A YAML file's
+    ``{datasets}/<folder>`` lies below ``datasets_dir`` (``--datasets-dir``) where given: it was read from
+    $DRYWALLQA_DATASETS or ../shared/datasets whatever --datasets-dir said."""
+    from functools import partial
+
+    from ..data.registry import DATASETS, list_datasets, resolve_dataset, unique_datasets
 
     try:
-        names = unique_datasets(datasets) if datasets else list_datasets()
+        names = unique_datasets(datasets, partial(resolve_dataset, datasets_dir=datasets_dir)) if datasets else list_datasets()
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset")
     for name in names:  # a name that is no YAML file resolves to itself

@@ -87,7 +87,7 @@ def data_stats(
                                       "side by side."),
 ):
     """Counts, mask coverage, label stroke widths, source-photo groups and near-duplicates across splits."""
-    names = dataset_names(dataset)
+    names = dataset_names(dataset, datasets_dir)
     to_stdout = json_out == Path("-")
     for path, hint, folder in ((None if to_stdout else json_out, "--json", False), (preview_dir, "--preview", True)):
         if path is not None:  # before the statistics are computed, not after
@@ -217,7 +217,7 @@ def data_split(
         raise typer.BadParameter("val and test must be fractions with val + test < 1")
     if not 0 <= seed <= 2**32 - 1:  # numpy's seeds, as train's: -1 failed deep inside, a huge one was written as given
         raise typer.BadParameter(f"must be a whole number in [0, {2**32 - 1}], got {seed}", param_hint="--seed")
-    names = dataset_names(dataset)
+    names = dataset_names(dataset, datasets_dir)
     joined = ()
     if join is not None:
         if len(names) != 1:
@@ -303,7 +303,7 @@ def data_refine_masks(
                                read_refine_splits, refine_box_masks, refine_in_use)
     from ..utils.checks import number_in_range
 
-    name = dataset_names([dataset])[0]
+    name = dataset_names([dataset], datasets_dir)[0]
     splits = comma_list(split) if split else None  # None: all of them
     if split and not splits:
         raise typer.BadParameter(f"{', '.join(map(repr, split))} names no split (default: all of them)",

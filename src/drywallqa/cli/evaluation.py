@@ -49,7 +49,7 @@ def evaluate(
     if unknown:
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
-    names = tuple(dataset_names(dataset))  # one named twice, or unknown: before a model loads
+    names = tuple(dataset_names(dataset, datasets_dir))  # one named twice, or unknown: before a model loads
     try:
         check_eval_out(out, names, datasets_dir)
     except ValueError as exc:

@@ -221,7 +221,7 @@ def ship(
     except ValueError as exc:
         raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
     try:
-        out = run(source, dest, tuple(dataset_names(dataset)), candidates, flips[tta], splits_dir, datasets_dir, limit,
+        out = run(source, dest, tuple(dataset_names(dataset, datasets_dir)), candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
                   accept_drywall_regression=accept_drywall_regression,
                   report=lambda entry: console.print(entry, soft_wrap=True))
@@ -293,7 +293,7 @@ def calibrate_confidence(
     target = check_model_file(model_path, CONFIDENCE_FILE)  # a folder (not a shipped name): it writes into it
     if limit is None:  # (a look with --limit writes nothing)
         not_in_a_running_run(model_path)
-    names = tuple(dataset_names(dataset))
+    names = tuple(dataset_names(dataset, datasets_dir))
     try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
         segmenter = confidence_segmenter(model_path)
     except (OSError, ValueError, KeyError) as exc:  # KeyError: a model type this version does not know

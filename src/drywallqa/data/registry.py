@@ -164,7 +164,7 @@ def detect_splits(root: Path) -> dict[str, SplitSource]:
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
-def load_dataset_config(path: str | Path) -> DatasetConfig:
+def load_dataset_config(path: str | Path, datasets_dir: str | Path | None = None) -> DatasetConfig:
     """A dataset declared in a YAML file, so that your own export works with every command::
 
         name: my_walls                      # used in reports and split manifests
@@ -178,6 +178,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
         splits:                             # optional; found from the layout when left out
           train: {kind: coco, folder: train}          # or {kind: mask_folder, folder: train}
 
+    ``{datasets}`` is ``datasets_dir`` where given (a command's ``--datasets-dir``), else :func:`default_datasets_dir`.
     Raises ``ValueError`` naming the file for anything it cannot use.
     """
     import yaml
@@ -237,7 +238,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
                                      for c in categories):
             raise ValueError(f"{path}: categories must list COCO category names, e.g. [crack], got {d['categories']!r}")
         categories = tuple(str(c).strip() for c in categories)
-    root = _declared_folder(path, d["folder"])
+    root = _declared_folder(path, d["folder"], datasets_dir)
     why = "" if root.is_dir() else why_not(root, folder=True)
     if why and why != "not found":  # a file, below one: not "no split folders"
         raise ValueError(f"{path}: folder {root} {why}")
@@ -281,16 +282,16 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
 DATASETS_PLACEHOLDER = "{datasets}"
 
 
-def _declared_folder(path: Path, folder: str) -> Path:
-    """A YAML declaration's ``folder``: ``{datasets}/<folder>`` below :func:`default_datasets_dir` (so a
-    declaration of a shared dataset's photos works wherever the datasets are), else relative to the file (``~/`` the
-    home folder)."""
+def _declared_folder(path: Path, folder: str, datasets_dir: str | Path | None = None) -> Path:
+    """A YAML declaration's ``folder``: ``{datasets}/<folder>`` below ``datasets_dir``, else :func:`default_datasets_dir`
+    (so a declaration of a shared dataset's photos works wherever the datasets are), else relative to the file (``~/``
+    the home folder)."""
     if folder == DATASETS_PLACEHOLDER or folder.startswith(DATASETS_PLACEHOLDER + "/"):
         rest = Path(folder[len(DATASETS_PLACEHOLDER):].lstrip("/"))
         if rest.is_absolute() or ".." in rest.parts:
             raise ValueError(f"{path}: folder {folder!r}: below {DATASETS_PLACEHOLDER} a folder inside the datasets "
                              "folder, without '..'")
-        return _resolved(path, default_datasets_dir() / rest, "folder")
+        return _resolved(path, Path(datasets_dir or default_datasets_dir()) / rest, "folder")
     if "{" in folder and DATASETS_PLACEHOLDER[1:-1] in folder:
         raise ValueError(f"{path}: folder {folder!r}: {DATASETS_PLACEHOLDER} only at its start, as "
                          f"'{DATASETS_PLACEHOLDER}/<folder>'")
@@ -313,13 +314,14 @@ def is_dataset_file(name_or_path: str | Path) -> bool:
     return str(name_or_path).endswith((".yaml", ".yml"))
 
 
-def resolve_dataset(name_or_path: str | Path) -> str:
-    """The registered name of a dataset given by name or by its YAML file (registered on first use;
-    loading the same declaration again is a no-op, a different one under a taken name is an error)."""
+def resolve_dataset(name_or_path: str | Path, datasets_dir: str | Path | None = None) -> str:
+    """The registered name of a dataset given by name or by its YAML file (registered on first use, its
+    ``{datasets}`` folder below ``datasets_dir`` where given; loading the same declaration again is a no-op, a
+    different one under a taken name is an error)."""
     key = str(name_or_path)
     if key in DATASETS or not is_dataset_file(key):
         return key
-    config = load_dataset_config(key)
+    config = load_dataset_config(key) if datasets_dir is None else load_dataset_config(key, datasets_dir)
     if config.name in DATASETS:
         if DATASETS.get(config.name) != config:
             raise ValueError(f"{key}: dataset name {config.name!r} is already registered with another definition")
