@@ -136,3 +136,35 @@ def test_a_yaml_folder_in_the_datasets_folder_follows_datasets_dir(tmp_path, reg
     result = CliRunner().invoke(app, ["data", *command, "-d", "walls.yaml", "--datasets-dir", "mine"])
     assert result.exit_code == 0, result.output
     assert registered.get_dataset_config("placed_walls").root() == (tmp_path / "mine" / "walls").resolve()
+
+
+def _mask_split(folder, n=2):
+    """An image/mask-folder split of ``n`` photos whose masks are filled boxes."""
+    (folder / "_masks").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(folder / f"m{i}.jpg")
+        mask = np.zeros((48, 64), np.uint8)
+        mask[10:30, 5:25] = 255
+        Image.fromarray(mask).save(folder / "_masks" / f"m{i}.png")
+
+
+def test_refine_refuses_a_mask_folder_split_it_would_write_empty_masks_of(tmp_path, registered):
+    """A box dataset of image/mask folders (its boxes saved as masks, ``label_shape: box``): refine-masks found no
+    annotation to refine in them and wrote every mask empty, reporting "3 images, 0 boxes" and no problem: a refined
+    dataset of photos labelled with nothing. A dataset with COCO splits too refines those by default."""
+    from drywallqa.data.refine import refine_box_masks
+
+    _mask_split(tmp_path / "boxes" / "train")
+    (tmp_path / "boxes.yaml").write_text("name: mask_boxes\nfolder: boxes\nprompts: [segment joint]\nlabel_shape: box\n")
+    with pytest.raises(ValueError, match="'train' is an image/mask folder"):
+        refine_box_masks(str(tmp_path / "boxes.yaml"), tmp_path / "out", refiner=_Boxes(), progress=False)
+    assert not (tmp_path / "out").exists()
+
+    _box_split(tmp_path / "boxes" / "valid")
+    (tmp_path / "both.yaml").write_text("name: mixed_boxes\nfolder: boxes\nprompts: [segment joint]\nlabel_shape: box\n")
+    with pytest.raises(ValueError, match="'train' is an image/mask folder.*its COCO splits: valid"):
+        refine_box_masks(str(tmp_path / "both.yaml"), tmp_path / "out", splits=["train", "valid"], refiner=_Boxes(),
+                         progress=False)
+    report = refine_box_masks(str(tmp_path / "both.yaml"), tmp_path / "out", refiner=_Boxes(), progress=False)
+    assert list(report["splits"]) == ["valid"] and report["splits"]["valid"]["boxes"] == 3

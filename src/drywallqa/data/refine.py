@@ -281,11 +281,13 @@ def _check_out_files(out: Path, loaded: dict, folders: dict) -> None:
 
 
 def check_refine_request(dataset: str, splits: list[str] | None = None) -> list[str]:
-    """The splits of ``dataset`` to refine (default, ``None``: all of them).
+    """The splits of ``dataset`` to refine (default, ``None``: all of its COCO splits: an image/mask-folder split has no
+    boxes to refine).
 
     Raises:
         ValueError: ``dataset`` is not labelled with boxes (its masks need no refining: refining would replace each
-            outline by its filled box), has no split of one of those names, or ``splits`` is an empty list.
+            outline by its filled box), has no split of one of those names, ``splits`` is an empty list, or a split to
+            refine is an image/mask folder (its masks were each written empty: it has no box annotations).
     """
     config = get_dataset_config(dataset)
     if splits is not None and not list(splits):
@@ -297,7 +299,15 @@ def check_refine_request(dataset: str, splits: list[str] | None = None) -> list[
     if unknown:
         raise ValueError(f"dataset {dataset!r} has no split {', '.join(map(repr, unknown))}; it has "
                          f"{', '.join(config.splits)}")
-    return list(dict.fromkeys(splits or config.splits))  # --split train,train: once (each photo was refined twice)
+    coco = [s for s in config.splits if config.splits[s].kind == "coco"]
+    folders = [s for s in dict.fromkeys(splits or ()) if s not in coco]
+    if folders or not coco:
+        raise ValueError(f"{dataset}: {', '.join(map(repr, folders or config.splits))} "
+                         f"{'is an image/mask folder' if len(folders or config.splits) == 1 else 'are image/mask folders'}"
+                         ": refine-masks turns the boxes of COCO annotations (<split>/_annotations.coco.json) into masks, "
+                         "and a mask folder has none (its masks would each be written empty)"
+                         + (f"; its COCO splits: {', '.join(coco)}" if coco else ""))
+    return list(dict.fromkeys(splits or coco))  # --split train,train: once (each photo was refined twice)
 
 
 def read_refine_splits(dataset: str, splits: list[str], datasets_dir=None) -> dict:
