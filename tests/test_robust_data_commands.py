@@ -168,3 +168,18 @@ def test_refine_refuses_a_mask_folder_split_it_would_write_empty_masks_of(tmp_pa
                          progress=False)
     report = refine_box_masks(str(tmp_path / "both.yaml"), tmp_path / "out", refiner=_Boxes(), progress=False)
     assert list(report["splits"]) == ["valid"] and report["splits"]["valid"]["boxes"] == 3
+
+
+def test_a_dataset_yaml_file_named_in_capitals_is_read(tmp_path, registered, monkeypatch):
+    """``-d WALLS.YAML`` (a file saved on Windows) was "unknown dataset 'WALLS.YAML'; ... (or give a dataset YAML
+    file)": a YAML file was given."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    _box_split(tmp_path / "walls" / "train")
+    (tmp_path / "WALLS.YAML").write_text("name: upper_walls\nfolder: walls\nprompts: [segment joint]\nlabel_shape: box\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["data", "split", "-d", "WALLS.YAML", "--out", "splits"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "splits" / "upper_walls.json").read_text())["dataset"] == "upper_walls"

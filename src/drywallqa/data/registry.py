@@ -311,7 +311,7 @@ def _resolved(path: Path, folder: Path, what: str) -> Path:
 
 def is_dataset_file(name_or_path: str | Path) -> bool:
     """Whether a dataset is given by its YAML file (``my_walls.yaml``), not by a registered name."""
-    return str(name_or_path).endswith((".yaml", ".yml"))
+    return str(name_or_path).lower().endswith((".yaml", ".yml"))  # walls.YAML too: it was an "unknown dataset"
 
 
 def resolve_dataset(name_or_path: str | Path, datasets_dir: str | Path | None = None) -> str:
