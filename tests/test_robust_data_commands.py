@@ -183,3 +183,21 @@ def test_a_dataset_yaml_file_named_in_capitals_is_read(tmp_path, registered, mon
     result = CliRunner().invoke(app, ["data", "split", "-d", "WALLS.YAML", "--out", "splits"])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "splits" / "upper_walls.json").read_text())["dataset"] == "upper_walls"
+
+
+def test_stats_json_to_a_pipe_or_device_is_refused_not_replaced_by_a_file(tmp_path, registered, monkeypatch):
+    """``--json`` a named pipe (or, run as root, ``/dev/stdout``, ``/dev/full``): the statistics were written to a
+    temporary file renamed into its place, so the pipe (the device node) was replaced by a regular file."""
+    import stat
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    yaml = _box_yaml(tmp_path)
+    pipe = tmp_path / "stats.pipe"
+    os.mkfifo(pipe)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["data", "stats", "-d", str(yaml), "--json", str(pipe)])
+    assert result.exit_code == 2, result.output
+    assert "not a regular file" in result.output and stat.S_ISFIFO(pipe.lstat().st_mode)

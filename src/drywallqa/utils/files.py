@@ -505,13 +505,18 @@ def check_writable_path(path: str | Path, folder: bool) -> None:
     here, so a command that then fails on its input leaves nothing behind.
 
     Raises:
-        ValueError: a folder where a file goes or a file where a folder goes, a path below a file, a symbolic link
-            on the way that loops or leads nowhere, or a nearest existing folder that cannot be written.
+        ValueError: a folder where a file goes or a file where a folder goes, a device, pipe or socket where a file
+            goes, a path below a file, a symbolic link on the way that loops or leads nowhere, or a nearest existing
+            folder that cannot be written.
     """
     path = Path(path)
     check_links(path)
     if path.exists() and path.is_dir() != folder:
         raise ValueError(f"{path} is a {'file' if folder else 'folder'}; give a {'folder' if folder else 'file'}")
+    if not folder and path.exists() and not path.is_file():  # a file is written whole and renamed into its place: run
+        # as root, --json /dev/stdout (or /dev/full) replaced that device's node with a file; else "/dev is not writable"
+        raise ValueError(f"{path} is not a regular file (a device, a pipe or a socket), which would be replaced by "
+                         "one; give the path of a file")
     if any(p.exists() and not p.is_dir() for p in path.parents):
         raise ValueError(f"{path} lies below a file")
     existing = next(p for p in (path, *path.absolute().parents) if p.exists())
