@@ -181,3 +181,18 @@ def test_a_photo_over_the_default_limit_let_in_by_max_pixels_is_read_back_in_ful
     assert np.array_equal(read_mask(out / "big__segment_crack.png", max_pixels=None), corrected > 0)  # kept
     entry = json.loads((out / "results.json").read_text())["images"][0]
     assert entry["prompts"]["segment crack"]["area_px"] == 200
+
+
+def test_a_dataset_photo_over_the_limit_is_not_told_of_an_option_its_command_lacks(tmp_path):
+    """``data stats``, ``data split``, refine-masks and training said "raise it with --max-pixels" of a dataset
+    photo over the limit: none of them has that option. They say what can be done instead; predict's reading keeps
+    its advice."""
+    from drywallqa.data.grouping import thumbnail
+
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_declaring(9_000, 9_000))
+    with pytest.raises(ImageTooLargeError) as caught:
+        thumbnail(path)
+    assert "--max-pixels" not in str(caught.value) and "scale the photo down" in str(caught.value)
+    with pytest.raises(ImageTooLargeError, match="--max-pixels"):
+        read_image(path)

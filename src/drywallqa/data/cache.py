@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from ..utils.files import file_stamp, process_alive, remove_stale_temporaries, write_atomic
-from ..utils.image_io import ImageReadError, read_image
+from ..utils.image_io import DATASET_LIMIT, ImageReadError, read_image
 from ..utils.progress import progress_bar
 from .sample import Sample
 
@@ -108,7 +108,7 @@ def load_arrays(samples: list[Sample], size: int,
     kept, why = [], {}
     for i, s in enumerate(progress_bar(samples, desc=f"decoding {len(samples)} images", leave=False)):
         try:
-            images[len(kept)] = cv2.resize(read_image(s.image_path), (size, size), interpolation=cv2.INTER_AREA)
+            images[len(kept)] = cv2.resize(read_image(s.image_path, advice=DATASET_LIMIT), (size, size), interpolation=cv2.INTER_AREA)
             masks[len(kept)] = resize_mask(s.load_mask(), size)
         except (ImageReadError, OSError, ValueError) as exc:
             why[i] = str(exc)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..utils.files import why_not, write_text_atomic
-from ..utils.image_io import ImageReadError, read_image
+from ..utils.image_io import DATASET_LIMIT, ImageReadError, read_image
 from ..utils.registry import UnknownNameError
 from .problems import DataProblem
 from .sample import Sample, source_group
@@ -48,7 +48,7 @@ def thumbnail(path: str | Path, size: int = THUMB) -> np.ndarray:
     Raises:
         ImageReadError: naming the file, when it cannot be read.
     """
-    grey = cv2.cvtColor(read_image(path), cv2.COLOR_RGB2GRAY)
+    grey = cv2.cvtColor(read_image(path, advice=DATASET_LIMIT), cv2.COLOR_RGB2GRAY)
     t = cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
     return (t - t.mean()) / max(float(t.std()), 1e-6)
 
@@ -83,7 +83,7 @@ class _Features:
             return None, None, (), None
         if (n, mirrored) not in self.cache:
             try:
-                rgb = read_image(self.paths[n])
+                rgb = read_image(self.paths[n], advice=DATASET_LIMIT)
             except ImageReadError as exc:
                 self.unread[n] = str(exc).removeprefix(f"{self.paths[n]}: ")
                 return None, None, (), None

@@ -35,7 +35,7 @@ from ..models.hub import weights_stamp
 from ..models.sam_text import load_sam, sam_box_masks
 from ..utils.files import (check_links, check_writable_path, file_stamp, folder_in_use, folder_lock, lexical_path,
                            remove_stale_temporaries, resolved, write_atomic, write_text_atomic)
-from ..utils.image_io import read_image
+from ..utils.image_io import DATASET_LIMIT, read_image
 from ..utils.progress import progress_bar
 from ..utils.registry import Registry
 from ..viz import grid, overlay
@@ -447,14 +447,14 @@ def _refine_split(dataset, split, loaded: tuple, folder: Path, out: Path, refine
             image = None
             if "refined" in outcomes and len(preview) < PREVIEW_PHOTOS:  # its preview from the saved mask
                 try:
-                    image = read_image(s.image_path)
+                    image = read_image(s.image_path, advice=DATASET_LIMIT)
                     boxes = _at_photo_size(boxes, image, s)
                     mask = np.asarray(Image.open(mask_path)) > 0
                 except (OSError, ValueError):  # no preview of it; its mask stands
                     image = None
         else:
             try:  # one photo that cannot be read or refined is named and skipped; the others go on
-                image = read_image(s.image_path)
+                image = read_image(s.image_path, advice=DATASET_LIMIT)
                 boxes = _at_photo_size(boxes, image, s)
                 mask = np.zeros(image.shape[:2], bool)
                 outcomes = []

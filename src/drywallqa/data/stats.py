@@ -123,9 +123,9 @@ def _photo_and_label(sample) -> tuple[np.ndarray, np.ndarray]:
     takes, has its label drawn at the size its entry declares (laid over the photo as it was, the preview crashed)."""
     import cv2
 
-    from ..utils.image_io import read_image
+    from ..utils.image_io import DATASET_LIMIT, read_image
 
-    image, mask = read_image(sample.image_path), sample.load_mask()
+    image, mask = read_image(sample.image_path, advice=DATASET_LIMIT), sample.load_mask()
     if mask.shape != image.shape[:2]:
         mask = cv2.resize(mask.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
     return image, mask

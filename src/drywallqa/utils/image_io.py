@@ -69,6 +69,8 @@ class ImageTooLargeError(ImageReadError):
 
 # what a message of ImageTooLargeError advises by default: the command line's option and the Python argument
 RAISE_THE_LIMIT = "raise it with --max-pixels; in Python, read_image(path, max_pixels=N) and pass the array"
+# ... and a dataset's photo, read by the data commands and training, which have no such option
+DATASET_LIMIT = "the data commands and training read a dataset's photos up to this size: scale the photo down"
 
 
 def check_pixels(width: int, height: int, max_pixels: int | None, name: str = "image",
@@ -389,9 +391,11 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
         raise ImageReadError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from exc
 
 
-def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS, notes: list | None = None) -> np.ndarray:
+def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS, notes: list | None = None,
+               advice: str = RAISE_THE_LIMIT) -> np.ndarray:
     """Read an image file as an RGB array; what is read otherwise than the file holds (only the first frame, a damaged
-    EXIF block ignored, 16-bit colour read as 8 bits) is logged and added to ``notes`` where given.
+    EXIF block ignored, 16-bit colour read as 8 bits) is logged and added to ``notes`` where given; ``advice``: what a
+    photo over ``max_pixels`` is told (:func:`decode_image`).
 
     Returns:
         ``(H, W, 3)`` uint8 array, EXIF orientation applied.
@@ -414,7 +418,7 @@ def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS, no
         raise ImageReadError(f"{path}: a folder, not an image file")
     if not stat.S_ISREG(st.st_mode):  # a device, a pipe, a socket
         raise ImageReadError(f"{path}: not a regular file, so not an image file")
-    return decode_image(path, str(path), max_pixels, notes=notes)
+    return decode_image(path, str(path), max_pixels, advice, notes=notes)
 
 
 def to_rgb_array(image, max_pixels: int | None = None, notes: list | None = None) -> np.ndarray:
