@@ -583,3 +583,25 @@ def test_a_resume_of_a_finished_run_says_nothing_was_trained(write_train_config,
     res = CliRunner().invoke(app, ["train", config, "--resume"], terminal_width=300)
     assert res.exit_code == 0 and _said(res.output, "had finished its", "nothing was trained", "raise optim.epochs")
     assert "finished_before" not in res.output and "val_score" in res.output
+
+
+def test_a_dataset_yaml_in_the_datasets_folder_follows_data_datasets_dir(synthetic_datasets, syn_splits, tiny_kwargs, tmp_path,
+                                                                         monkeypatch):
+    """A dataset YAML's ``folder: "{datasets}/crack"`` was read below $DRYWALLQA_DATASETS or ../shared/datasets even
+    where the config's data.datasets_dir named the datasets folder (as the commands' --datasets-dir now does)."""
+    from drywallqa.data import registry
+
+    monkeypatch.delenv("DRYWALLQA_DATASETS", raising=False)
+    monkeypatch.setattr(registry, "default_datasets_dir", lambda: tmp_path / "elsewhere")
+    mine = tmp_path / "placed_crack.yaml"
+    mine.write_text("name: placed_crack\nfolder: '{datasets}/crack'\nprompts: [segment crack]\n"
+                    "splits:\n  train: {kind: mask_folder, folder: train}\n  valid: {kind: coco, folder: valid}\n")
+    config = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    config.data.datasets = [str(mine), "syn_tape"]
+    try:
+        datasets = Trainer(config, progress=False).datasets
+        assert [d.name for d in datasets] == ["placed_crack", "syn_tape"]
+        assert datasets[0].root() == (synthetic_datasets / "crack").resolve()
+    finally:
+        if "placed_crack" in registry.DATASETS.names():
+            registry.DATASETS.remove("placed_crack")

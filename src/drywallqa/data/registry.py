@@ -74,9 +74,10 @@ def register_dataset(config: DatasetConfig) -> DatasetConfig:
     return DATASETS.add(config.name, config)
 
 
-def get_dataset_config(name: str) -> DatasetConfig:
-    """A registered dataset, or one declared in a YAML file (a path ending in ``.yaml``/``.yml``)."""
-    return DATASETS.get(resolve_dataset(name))
+def get_dataset_config(name: str, datasets_dir: str | Path | None = None) -> DatasetConfig:
+    """A registered dataset, or one declared in a YAML file (a path ending in ``.yaml``/``.yml``; its ``{datasets}``
+    folder below ``datasets_dir`` where given, :func:`resolve_dataset`)."""
+    return DATASETS.get(resolve_dataset(name, datasets_dir))
 
 
 class DatasetListedTwice(ValueError):

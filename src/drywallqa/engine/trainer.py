@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..data.cache import load_arrays
 from ..data.grouping import samples_of_part
 from ..data.prompted import PromptedSegmentationDataset
-from ..data.registry import get_dataset_config
+from ..data.registry import get_dataset_config, resolve_dataset
 from ..data.transforms import train_transform
 from ..losses import CombinedLoss, DistillationLoss
 from ..models import create_model
@@ -75,7 +75,7 @@ def training_prompts(config: TrainConfig) -> tuple[list[str], list[str]]:
     of the datasets shows, asked against empty masks (the train part of :mod:`drywallqa.text.vocabulary` only: its
     val part chooses the prompt gate's margin and its test part reports, benchmarks/prompt_gate.py). A machine
     without the text encoder's weights needs all of them in its embedding cache."""
-    datasets = [get_dataset_config(name) for name in config.data.datasets]
+    datasets = [get_dataset_config(name, config.data.datasets_dir) for name in config.data.datasets]
     if config.data.paraphrases:  # a switch that changed nothing, without a word
         concepts = {d.name: paraphrase_concept(d) for d in datasets}
         if not any(concepts.values()):
@@ -187,7 +187,8 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
         seed_everything(config.seed)
-        self.datasets = [get_dataset_config(n) for n in training_datasets(config.data.datasets)]  # a name and its YAML
+        self.datasets = [get_dataset_config(n) for n in training_datasets(  # a name and its YAML; a YAML's {datasets}
+            config.data.datasets, lambda d: resolve_dataset(d, config.data.datasets_dir))]  # is data.datasets_dir
         check_dataset_names(config.data, [ds.name for ds in self.datasets])  # before any photo is read
         self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
