@@ -14,11 +14,12 @@ from .utils.checks import flag, not_text, number_in_range, whole_number
 
 MIN_MM_PER_PX, MAX_MM_PER_PX = 1e-6, 1000.0  # a nanometre to a metre per pixel: beyond any photo of a wall either way
                                             # (1e-320 made every area 0.0 mm²)
-MEASURES_VERSION = 5  # raised whenever a measure is taken another way: records of another are measured again
+MEASURES_VERSION = 6  # raised whenever a measure is taken another way: records of another are measured again
                       # (1: lengths and widths on the bare skeleton, joints on the centre line; 2: skeleton by
                       # Zhang-Suen thinning, overlapping joints taken in the order found; 3: spurs pruned once,
                       # an end's run into a corner kept; 4: both ends of a short line cut back until nothing was
-                      # left of it: a 73 x 57 px box read 0 px long and wide)
+                      # left of it: a 73 x 57 px box read 0 px long and wide; 5: the mean width a mean over the
+                      # centre line's pixels, not along its length)
 
 
 def validate_mm_per_px(mm_per_px: float | None) -> float | None:
@@ -76,7 +77,11 @@ def mask_measures(mask: np.ndarray, mm_per_px: float | None = None, min_componen
     line = centre_line(m) if area else None
     if area:
         widths = line.widths if line.widths.size else np.zeros(1)
-        out.update(length_px=line.length, mean_width_px=float(np.mean(widths)), max_width_px=float(np.max(widths)))
+        steps = line.steps if line.widths.size else np.ones(1)  # the mean along the line: each pixel's width over the
+        # length it stands for (a pixel mean weighed a diagonal's widths 1/sqrt(2) as much: turned 45 degrees, a crack
+        # part diagonal and part straight read another mean width)
+        out.update(length_px=line.length, mean_width_px=float(np.average(widths, weights=steps)),
+                   max_width_px=float(np.max(widths)))
     else:
         out.update(length_px=0.0, mean_width_px=0.0, max_width_px=0.0)
     if mm_per_px:
