@@ -50,3 +50,34 @@ def test_a_zig_zagging_hairline_reads_as_short_as_the_docs_say(period, height, l
     spurs: none is pruned); the shortfall is the direction read over 4 px each way, and grows with the height."""
     m, true = _zigzag(period, height)
     assert low <= mask_measures(m)["length_px"] / true - 1 <= high
+
+
+@pytest.mark.parametrize("dash, gap, width", [(3, 2, 1), (4, 2, 1), (3, 3, 1), (3, 2, 3)])
+def test_a_broken_hairline_reads_the_length_of_its_dashes(dash, gap, width):
+    """An end's reach to the mask's edge went the way from the mean of the line's pixels around it, the next dash's
+    a pixel or two on too: it was read back across the end's own dash, and 3-px dashes 2 px apart read 2.3 times their
+    length (556 px for 80 dashes of 3 px, a row 400 px long)."""
+    m = np.zeros((40, 500), bool)
+    starts = range(20, 480 - dash, dash + gap)
+    for x in starts:
+        m[20:20 + width, x:x + dash] = True
+    for mask in (m, np.ascontiguousarray(m.T)):
+        r = mask_measures(mask)
+        assert r["components"] == len(starts)
+        true = len(starts) * max(dash, width)  # a 3 x 3 dash is 3 px long
+        assert r["length_px"] == pytest.approx(true, rel=0.01)
+
+
+def test_a_broken_tilted_hairline_reads_no_longer_than_its_dashes_and_a_bit():
+    import cv2
+
+    a = np.radians(30)
+    m = np.zeros((500, 500), np.uint8)
+    n = 0
+    for t in range(-200, 197, 6):  # 4-px dashes of a 1-px line, 2 px apart, at 30 degrees
+        p0 = (250 + t * np.cos(a), 250 + t * np.sin(a))
+        p1 = (250 + (t + 3) * np.cos(a), 250 + (t + 3) * np.sin(a))
+        cv2.line(m, tuple(int(round(v)) for v in p0), tuple(int(round(v)) for v in p1), 1, 1)
+        n += 1
+    r = mask_measures(m.astype(bool))
+    assert r["length_px"] == pytest.approx(4 * n, rel=0.06)  # 320 px, for 268
