@@ -14,13 +14,14 @@ from .utils.checks import flag, not_text, number_in_range, whole_number
 
 MIN_MM_PER_PX, MAX_MM_PER_PX = 1e-6, 1000.0  # a nanometre to a metre per pixel: beyond any photo of a wall either way
                                             # (1e-320 made every area 0.0 mm²)
-MEASURES_VERSION = 7  # raised whenever a measure is taken another way: records of another are measured again
+MEASURES_VERSION = 8  # raised whenever a measure is taken another way: records of another are measured again
                       # (1: lengths and widths on the bare skeleton, joints on the centre line; 2: skeleton by
                       # Zhang-Suen thinning, overlapping joints taken in the order found; 3: spurs pruned once,
                       # an end's run into a corner kept; 4: both ends of a short line cut back until nothing was
                       # left of it: a 73 x 57 px box read 0 px long and wide; 5: the mean width a mean over the
                       # centre line's pixels, not along its length; 6: an end's reach read back across its own
-                      # dash where the next dash of a broken hairline lay a pixel or two past it)
+                      # dash where the next dash of a broken hairline lay a pixel or two past it; 7: the centre line
+                      # ran around every pinhole)
 
 
 def validate_mm_per_px(mm_per_px: float | None) -> float | None:
