@@ -102,3 +102,39 @@ def test_pinholes_in_a_strip_are_no_loops_of_its_centre_line_and_a_loop_of_crack
     loop[33:53, 53:247] = False
     r = mask_measures(loop)
     assert r["length_px"] == pytest.approx(2 * (197 + 23), rel=0.02) and r["mean_width_px"] == pytest.approx(3, rel=0.05)
+
+
+def _arc(radius, width, shape=(500, 500)):
+    """A band ``width`` px wide along a circle of ``radius`` px, 150 degrees of it: the pixels whose centres lie in
+    it; and its true length."""
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    r = np.hypot(xx - 250.013, yy - 60.017)
+    t = np.degrees(np.arctan2(yy - 60.017, xx - 250.013))
+    return (abs(r - radius) < width / 2) & (t > 15) & (t < 165), np.radians(150) * radius
+
+
+@pytest.mark.parametrize("width", [1, 3, 6, 12])
+def test_a_curved_crack_reads_its_arc_length_and_width_as_the_docs_say(width):
+    for radius in (80, 200):
+        m, true = _arc(radius, width)
+        r = mask_measures(m)
+        assert r["length_px"] == pytest.approx(true, rel=0.015)
+        assert -0.09 <= r["mean_width_px"] / width - 1 <= (0.1 if width == 1 else 0.04)  # a 1-px curve has steps
+        assert width - 0.45 <= r["max_width_px"] <= width + 0.6  # docs/qa_measures.md: up to 0.6 px over
+
+
+def test_a_curved_crack_measures_the_same_in_mm_at_any_resolution():
+    """The same arc photographed at 1, 2 and 3 times the pixels, with the scale to match."""
+    for width in (3, 6):
+        got = []
+        for s in (1, 2, 3):
+            yy, xx = np.mgrid[0:170 * s, 0:300 * s].astype(float)
+            r = np.hypot(xx - 150.013 * s, yy - 20.017 * s)
+            t = np.degrees(np.arctan2(yy - 20.017 * s, xx - 150.013 * s))
+            m = (abs(r - 120 * s) < width * s / 2) & (t > 20) & (t < 160)
+            got.append(mask_measures(m, mm_per_px=0.5 / s))
+        for key, within in (("length_mm", 0.01), ("mean_width_mm", 0.05), ("area_mm2", 0.01)):
+            values = [g[key] for g in got]
+            assert max(values) / min(values) - 1 < within, (key, values)
+        assert got[0]["length_mm"] == pytest.approx(np.radians(140) * 120 * 0.5, rel=0.015)
+        assert got[0]["area_mm2"] == pytest.approx(got[0]["area_px"] * 0.25)
