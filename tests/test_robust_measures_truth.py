@@ -138,3 +138,67 @@ def test_a_curved_crack_measures_the_same_in_mm_at_any_resolution():
             assert max(values) / min(values) - 1 < within, (key, values)
         assert got[0]["length_mm"] == pytest.approx(np.radians(140) * 120 * 0.5, rel=0.015)
         assert got[0]["area_mm2"] == pytest.approx(got[0]["area_px"] * 0.25)
+
+
+def test_a_t_of_tapes_and_a_strip_beside_it_read_the_same_turned_any_quarter():
+    m = np.zeros((480, 640), bool)
+    m[100:120, 50:550] = True   # a 500 x 20 px tape,
+    m[120:400, 290:310] = True  # a 20-px one down from its middle (its centre line 290 px from the first's),
+    m[300:316, 100:250] = True  # and a 150 x 16 px strip on its own
+    for k in range(4):
+        r = mask_measures(np.ascontiguousarray(np.rot90(m, k)), mm_per_px=0.5, joints=True)
+        assert r["components"] == 2 and r["area_px"] == 500 * 20 + 280 * 20 + 150 * 16
+        assert r["length_px"] == pytest.approx(500 + 290 + 150, rel=0.005), k
+        assert r["mean_width_px"] == pytest.approx((790 * 20 + 150 * 16) / 940, rel=0.01)
+        assert r["length_mm"] == pytest.approx(r["length_px"] / 2) and r["area_mm2"] == pytest.approx(r["area_px"] / 4)
+        lengths = [j["length_px"] for j in r["joints"]]
+        assert lengths == pytest.approx([500, 300, 150], abs=1)  # the T's stem from the top of the tape it meets
+        assert [j["angle_deg"] for j in r["joints"]] == ([0.0, 90.0, 0.0] if k % 2 == 0 else [90.0, 0.0, 90.0])
+        assert [j["mean_width_px"] for j in r["joints"]] == pytest.approx([20, 20, 16], abs=0.3)
+        assert all(j["coverage"] == 1.0 for j in r["joints"])
+        assert [j["length_mm"] for j in r["joints"]] == pytest.approx([v / 2 for v in lengths])
+
+
+def test_crossing_cracks_read_both_lengths_and_their_crossing_width():
+    import cv2
+
+    m = np.zeros((400, 400), np.uint8)
+    cv2.line(m, (50, 50), (350, 350), 1, 3)
+    cv2.line(m, (50, 350), (350, 50), 1, 3)  # an X of two 3-px cracks, each 300 * sqrt(2) px between its ends
+    r = mask_measures(m.astype(bool))
+    assert r["components"] == 1
+    assert r["length_px"] == pytest.approx(2 * (300 * np.sqrt(2) + 3), rel=0.015)
+    assert r["max_width_px"] > r["mean_width_px"]  # the crossing is the widest place (docs: max_width_px sits there)
+
+
+@pytest.mark.parametrize("shape", [(1, 500), (500, 1), (3, 2000), (2000, 3), (60, 50)])
+def test_a_mask_that_fills_the_photo_reads_the_photos_long_side_and_short_side(shape):
+    r = mask_measures(np.ones(shape, bool), mm_per_px=0.2)
+    assert r["components"] == 1 and r["area_fraction"] == 1.0 and r["area_px"] == shape[0] * shape[1]
+    assert r["length_px"] == pytest.approx(max(shape), abs=0.01)
+    assert r["mean_width_px"] == pytest.approx(min(shape)) and r["max_width_px"] == pytest.approx(min(shape))
+    assert r["max_width_mm"] == pytest.approx(0.2 * min(shape)) and r["area_mm2"] == pytest.approx(0.04 * r["area_px"])
+
+
+def test_an_empty_mask_reads_zero_in_every_unit_and_breaks_no_width_rule():
+    from drywallqa.rules import Rule
+
+    r = mask_measures(np.zeros((40, 4000), bool), mm_per_px=0.5)
+    assert r == {"components": 0, "area_px": 0, "area_fraction": 0.0, "length_px": 0.0, "mean_width_px": 0.0,
+                 "max_width_px": 0.0, "mm_per_px": 0.5, "area_mm2": 0.0, "length_mm": 0.0, "mean_width_mm": 0.0,
+                 "max_width_mm": 0.0}
+    assert not Rule.parse("segment crack: max_width_mm > 0.3").broken_by(r)
+    assert Rule.parse("segment crack: components < 1").broken_by(r)
+
+
+def test_many_specks_count_each_and_read_their_own_size():
+    m = np.zeros((300, 300), bool)
+    for k, size in enumerate((1, 2, 3)):
+        for y in range(5 + 100 * k, 95 + 100 * k, 15):
+            for x in range(5, 295, 15):
+                m[y:y + size, x:x + size] = True  # 6 rows of 20 specks of each size, 15 px apart
+    r = mask_measures(m, min_component_px=4)
+    assert r["components"] == 240 and r["area_px"] == 120 * (1 + 4 + 9)
+    assert mask_measures(m)["components"] == 360
+    assert r["length_px"] == pytest.approx(120 * (1 + 2 + 3))  # a k x k speck is k px long and wide
+    assert r["max_width_px"] == 3.0
