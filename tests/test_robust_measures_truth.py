@@ -202,3 +202,16 @@ def test_many_specks_count_each_and_read_their_own_size():
     assert mask_measures(m)["components"] == 360
     assert r["length_px"] == pytest.approx(120 * (1 + 2 + 3))  # a k x k speck is k px long and wide
     assert r["max_width_px"] == 3.0
+
+
+def test_joint_ends_on_the_photos_edge_read_zero_not_minus_zero():
+    """An end on the first row or column rounded to -0.0, written "-0.0" into results.json: an end past the edge?"""
+    import json
+
+    for shape in ((500, 1), (60, 50), (1, 500)):
+        (joint,) = joint_measures(np.ones(shape, bool))
+        assert "-0.0" not in json.dumps([joint["start_xy"], joint["end_xy"]]), (shape, joint)
+    m = np.zeros((300, 400), bool)
+    m[:, 0:20] = True
+    (joint,) = joint_measures(m)
+    assert joint["start_xy"] == [9.5, 0.0] and joint["end_xy"] == [9.5, 299.0] and joint["length_px"] == 300.0

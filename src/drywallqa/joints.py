@@ -169,8 +169,8 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
         start, end = (point + float(np.clip(v, lo, hi)) * direction for v in (t[0], t[-1]))  # first, last taped pixel
         joint = {"length_px": length, "mean_width_px": float(t.size / max(length - gaps, 1.0)),
                  "coverage": float(max(1.0 - gaps / length, 0.0)), "angle_deg": float(angle),
-                 "start_xy": [round(float(start[0]), 1), round(float(start[1]), 1)],
-                 "end_xy": [round(float(end[0]), 1), round(float(end[1]), 1)]}
+                 "start_xy": [round(float(start[0]), 1) + 0.0, round(float(start[1]), 1) + 0.0],  # + 0.0: -0.0 is 0.0
+                 "end_xy": [round(float(end[0]), 1) + 0.0, round(float(end[1]), 1) + 0.0]}
         if mm_per_px:
             joint.update(length_mm=length * mm_per_px, mean_width_mm=joint["mean_width_px"] * mm_per_px)
         index = np.uint32 if m.size < 2**32 else np.int64  # a band's pixels kept as flat indices: 4 bytes, not 16
