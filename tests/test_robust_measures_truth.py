@@ -215,3 +215,18 @@ def test_joint_ends_on_the_photos_edge_read_zero_not_minus_zero():
     m[:, 0:20] = True
     (joint,) = joint_measures(m)
     assert joint["start_xy"] == [9.5, 0.0] and joint["end_xy"] == [9.5, 299.0] and joint["length_px"] == 300.0
+
+
+@pytest.mark.parametrize("angle, width, long_by, narrow_by", [(0, 30, 0.01, 0.01), (30, 30, 0.12, 0.15),
+                                                              (60, 30, 0.22, 0.24), (60, 4, 0.03, 0.12)])
+def test_a_strip_running_off_the_photo_at_a_slant_is_off_as_far_as_the_docs_say(angle, width, long_by, narrow_by):
+    """A known limit (docs/qa_measures.md): the centre line runs into the far corner the photo's edge cuts off."""
+    yy, xx = np.mgrid[0:400, 0:400].astype(float)
+    a = np.radians(angle)
+    u = (xx - 0.013) * np.cos(a) + (yy - 200.017) * np.sin(a)
+    v = -(xx - 0.013) * np.sin(a) + (yy - 200.017) * np.cos(a)
+    m = (abs(u) < 150) & (abs(v) < width / 2)  # centred on the left edge: half of it in the photo
+    true = 150 + 0.513 / np.cos(a)  # along its middle, from the photo's edge
+    r = mask_measures(m)
+    assert 0.99 * true <= r["length_px"] <= (1 + long_by) * true
+    assert (1 - narrow_by) * width <= r["mean_width_px"] <= 1.01 * width
