@@ -1,8 +1,8 @@
 """The centre line of a binary mask, which QA lengths and widths are read from (:mod:`drywallqa.measures`).
 
-The centre line is the mask's skeleton without its spurs (the short branches a skeleton grows into a strip's
-corners and the bumps of its edge, pruned until none is left) and without an end's run into one corner of a square
-end (:func:`trim_covered_ends`). Then:
+The centre line is the skeleton of the mask without its pinholes (:func:`without_pinholes`), without its spurs (the
+short branches a skeleton grows into a strip's corners and the bumps of its edge, pruned until none is left) and
+without an end's run into one corner of a square end (:func:`trim_covered_ends`). Then:
 
 - **width** at a centre-line pixel is the mask's width across it: twice the distance to the background, taken
   on the mask at twice its size, so that strips of every whole width read exactly (a 1-px line is 1 px wide, a
