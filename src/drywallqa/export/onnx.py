@@ -43,7 +43,7 @@ from ..models.shipped import resolve_model_dir
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
 from ..utils.checks import check_device_name
-from ..utils.files import check_replaceable_dir, file_digest, remove_stale_temp_dirs, replace_dir, temp_dir
+from ..utils.files import check_replaceable_dir, file_digest, file_id, remove_stale_temp_dirs, replace_dir, temp_dir
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 GRAPHS = ("encoder.onnx", "decoder.onnx")
@@ -445,12 +445,11 @@ class OnnxFilmUNet:
         self.directory = Path(directory)
         self.config = get_model_class(meta["model_type"]).config_class(**meta["config"])
         self.parameters_count = int(meta.get("parameters", 0))  # of the torch model it was exported from
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        providers = ["CPUExecutionProvider"]
-        self.encoder = ort.InferenceSession(str(Path(directory) / "encoder.onnx"), opts, providers=providers)
-        self.decoder = ort.InferenceSession(str(Path(directory) / "decoder.onnx"), opts, providers=providers)
+        # the graphs' files as read, and the threads their sessions run on: with follow_torch_threads (the onnx
+        # runtime's, OnnxSegmenter.load_model) they follow a torch.set_num_threads made after loading (_run)
+        self.graph_files = {name: file_id(self.directory / name) for name in GRAPHS}
+        self.threads, self.follow_torch_threads, self._threads_lock = threads, False, threading.Lock()
+        self.encoder, self.decoder = self._sessions(threads)
         names = list(lateral_names(self.config))
         wired = {"encoder.onnx": ([i.name for i in self.encoder.get_inputs()], ["pixel_values"],
                                   [o.name for o in self.encoder.get_outputs()], names),
@@ -498,6 +497,35 @@ class OnnxFilmUNet:
             raise ValueError(f"the graphs' inputs are fixed at sizes that do not fit one photo size: {sorted(sizes)}")
         self.fixed_size = sizes.pop() if sizes else None  # (height, width) of the photos it takes; None: any
 
+    def _sessions(self, threads: int | None) -> tuple:
+        """onnxruntime's sessions of the encoder and decoder graphs, on ``threads`` threads (None: its default)."""
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        providers = ["CPUExecutionProvider"]
+        return tuple(ort.InferenceSession(str(self.directory / name), opts, providers=providers) for name in GRAPHS)
+
+    def _follow_torch_threads(self) -> None:
+        """The sessions made again on torch's thread count where it changed since they were made: onnxruntime fixes
+        a session's threads when it is made, and a ``torch.set_num_threads`` after loading (``measure_speed``'s, whose
+        report then named its count while onnxruntime ran on the count at load: all the cores under ``evaluate
+        --runtime onnx``) was not followed. Graph files changed since they were loaded (the checks were of those
+        loaded) are not read again: the sessions stay, with a warning."""
+        threads = torch.get_num_threads()
+        if threads == self.threads:
+            return
+        with self._threads_lock:
+            if threads == self.threads:
+                return
+            if any(file_id(self.directory / name) != seen for name, seen in self.graph_files.items()):
+                logger.warning("%s: its graphs were changed since they were loaded; they run on %s threads, not on "
+                               "torch's %d (load it again to run the new ones)", self.directory, self.threads, threads)
+            else:
+                self.encoder, self.decoder = self._sessions(threads)
+            self.threads = threads
+
     def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
         return get_text_encoder(text_encoder).encode(prompts)
 
@@ -520,6 +548,8 @@ class OnnxFilmUNet:
 
     def _run(self, graph: str, feed: dict) -> list:
         """``graph``'s outputs for ``feed``, run an item at a time where its batch axis is fixed at 1."""
+        if self.follow_torch_threads:
+            self._follow_torch_threads()
         session = self.encoder if graph == "encoder.onnx" else self.decoder
         if graph not in self.one_at_a_time:
             return session.run(None, feed)
@@ -568,6 +598,13 @@ class OnnxSegmenter(TorchSegmenter):
     def load_model(cls, path: Path) -> OnnxFilmUNet:
         """An exported folder as it is; a torch model folder (the shipped one too) through its export in
         the cache (:func:`exported_onnx_dir`), made on first use."""
+        model = cls._load_graphs(path)
+        model.follow_torch_threads = True  # a torch.set_num_threads after loading is followed (OnnxFilmUNet._run)
+        return model
+
+    @classmethod
+    def _load_graphs(cls, path: Path) -> OnnxFilmUNet:
+        """:meth:`load_model`'s graphs, on torch's threads."""
         threads = torch.get_num_threads()
         if (Path(path) / "encoder.onnx").is_file():
             return load_exported(path, threads)

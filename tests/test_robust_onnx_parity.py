@@ -1,0 +1,51 @@
+"""The onnx runtime against the torch model it was exported from: threads, and what an export carries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from drywallqa import Segmenter
+from drywallqa.export.onnx import export_onnx
+
+
+@pytest.fixture
+def torch_threads():
+    """torch's thread count as it was before the test, whatever the test sets."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _session_threads(segmenter) -> list[int]:
+    return [s.get_session_options().intra_op_num_threads for s in (segmenter.model.encoder, segmenter.model.decoder)]
+
+
+def test_the_onnx_runtime_follows_torch_threads_set_after_loading(tiny_model_dir, tmp_path, torch_threads, caplog):
+    """measure_speed (evaluate's speed section) sets torch's threads after the segmenter is loaded: its report said
+    "threads: 2" while onnxruntime ran on the count at load (all the cores under `evaluate --runtime onnx`)."""
+    from PIL import Image
+
+    from drywallqa.engine.speed import measure_speed
+
+    onnx_dir = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "w.jpg")
+    torch.set_num_threads(1)
+    seg = Segmenter.load(onnx_dir, runtime="onnx")
+    assert _session_threads(seg) == [1, 1]
+    want = seg.predict(tmp_path / "w.jpg", ["segment crack"]).probabilities["segment crack"]
+    report = measure_speed(seg, [tmp_path / "w.jpg"], ["segment crack"], threads=2, repeats=1)
+    assert report["threads"] == 2 and _session_threads(seg) == [2, 2]
+    np.testing.assert_allclose(seg.predict(tmp_path / "w.jpg", ["segment crack"]).probabilities["segment crack"], want,
+                               atol=1e-6)
+    # graphs replaced since they were loaded are not read in their place (their checks were of those loaded)
+    (onnx_dir / "decoder.onnx").write_bytes((onnx_dir / "decoder.onnx").read_bytes())
+    torch.set_num_threads(1)
+    with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
+        seg.predict(tmp_path / "w.jpg", ["segment crack"])
+        seg.predict(tmp_path / "w.jpg", ["segment crack"])
+    assert _session_threads(seg) == [2, 2]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{onnx_dir}: its graphs were changed since they were loaded; they run on 2 threads, not on torch's 1 (load it "
+        "again to run the new ones)"]
