@@ -49,3 +49,18 @@ def test_the_onnx_runtime_follows_torch_threads_set_after_loading(tiny_model_dir
     assert [r.getMessage() for r in caplog.records] == [
         f"{onnx_dir}: its graphs were changed since they were loaded; they run on 2 threads, not on torch's 1 (load it "
         "again to run the new ones)"]
+
+
+
+def test_an_export_carries_the_list_of_files_its_model_trained_on(tiny_model_dir, tmp_path):
+    """The export left out the model's train_files.json: `evaluate --runtime onnx --model-path EXPORT` wrote no seen
+    and unseen rows (report.md's "Seen and unseen source photos"), and every record's source_in_training null, where
+    the torch folder's report had them."""
+    import json
+
+    from drywallqa.engine.evaluator import trained_sources
+
+    (tiny_model_dir / "train_files.json").write_text(json.dumps({"train": [[], ["x/tape/train/t0_jpg.rf.99.jpg"]]}))
+    onnx_dir = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    assert trained_sources(onnx_dir) == trained_sources(tiny_model_dir) == {"t0_jpg"}
+    export_onnx(tiny_model_dir, onnx_dir)  # an earlier export holding it is replaced as one (a file an export writes)

@@ -49,8 +49,11 @@ LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 GRAPHS = ("encoder.onnx", "decoder.onnx")
 GRAPH_DIGESTS = "graph_digests"  # config.json's key: each graph's file_digest as the export wrote it
 EXPORT_FILES = (*GRAPHS, CONFIG_NAME)
-# every file an export may write (the last three if the model has them)
-EXPORT_WRITES = (*EXPORT_FILES, GATE_FILE, CONFIDENCE_FILE, MODEL_CARD_NAME)
+# the model folder's files an export copies where it has them: the prompt gate, the confidence calibration, the card and
+# the list of files it trained on (evaluate's seen and unseen photos: a report of the export had none)
+TRAIN_FILES = "train_files.json"
+EXPORT_EXTRAS = (GATE_FILE, CONFIDENCE_FILE, MODEL_CARD_NAME, TRAIN_FILES)
+EXPORT_WRITES = (*EXPORT_FILES, *EXPORT_EXTRAS)  # every file an export may write
 logger = logging.getLogger(__name__)
 _EXPORT_LOCK = threading.RLock()  # torch.onnx.export keeps global state: one export at a time in a process
 
@@ -194,8 +197,8 @@ def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
                           opset_version=opset, dynamo=False)
     shutil.copy(Path(model_dir) / CONFIG_NAME, out / CONFIG_NAME)
     # the prompt gate and the confidence calibration travel with the model, and so does its card (the version
-    # /v1/models and the records give: an export of the shipped model said none)
-    for extra in (GATE_FILE, CONFIDENCE_FILE, MODEL_CARD_NAME):
+    # /v1/models and the records give: an export of the shipped model said none) and its training files' list
+    for extra in EXPORT_EXTRAS:
         if (Path(model_dir) / extra).is_file():
             shutil.copy(Path(model_dir) / extra, out / extra)
     meta = json.loads((out / CONFIG_NAME).read_text())
