@@ -64,3 +64,33 @@ def test_an_export_carries_the_list_of_files_its_model_trained_on(tiny_model_dir
     onnx_dir = export_onnx(tiny_model_dir, tmp_path / "onnx")
     assert trained_sources(onnx_dir) == trained_sources(tiny_model_dir) == {"t0_jpg"}
     export_onnx(tiny_model_dir, onnx_dir)  # an earlier export holding it is replaced as one (a file an export writes)
+
+
+def test_a_model_folder_written_over_while_it_is_exported_is_not_exported_half_and_half(tiny_model_dir, tmp_path,
+                                                                                        monkeypatch):
+    """The graphs were traced from the weights read first and config.json (thresholds), the gate and the calibration
+    copied after: a training run writing best/ meanwhile gave an export of the old weights with the new settings."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import drywallqa.export.onnx as onnx_module
+    from drywallqa.cli import app
+    from drywallqa.models.base import PromptedSegmentationModel
+
+    class Meanwhile:  # the weights are read, then the folder's settings are written over (a newer best/)
+        @staticmethod
+        def from_pretrained(path):
+            model = PromptedSegmentationModel.from_pretrained(path)
+            meta = json.loads((tiny_model_dir / "config.json").read_text())
+            (tiny_model_dir / "config.json").write_text(json.dumps({**meta, "threshold": 0.9}))
+            return model
+
+    monkeypatch.setattr(onnx_module, "PromptedSegmentationModel", Meanwhile)
+    with pytest.raises(ValueError, match="was written over while it was exported"):
+        export_onnx(tiny_model_dir, tmp_path / "onnx")
+    assert not (tmp_path / "onnx").exists()
+    res = CliRunner().invoke(app, ["export", "onnx", "--out", str(tmp_path / "o"), "--model-path", str(tiny_model_dir)])
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "--model-path" in said and "export it again once it is written" in said, said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny_model"]  # nothing left beside it

@@ -43,7 +43,8 @@ from ..models.shipped import resolve_model_dir
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
 from ..utils.checks import check_device_name
-from ..utils.files import check_replaceable_dir, file_digest, file_id, remove_stale_temp_dirs, replace_dir, temp_dir
+from ..utils.files import (check_replaceable_dir, file_digest, file_id, folder_state, remove_stale_temp_dirs,
+                           replace_dir, temp_dir)
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 GRAPHS = ("encoder.onnx", "decoder.onnx")
@@ -168,7 +169,13 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
     out = Path(os.path.abspath(check_export_target(model_dir, out_dir)))
     out.parent.mkdir(parents=True, exist_ok=True)
     with temp_dir(out.parent, f".{out.name}.") as tmp:
+        before = folder_state(model_dir)
         _write_onnx(model_dir, tmp, opset)
+        # the graphs are of the weights read first, the settings, gate and calibration copied after: a folder replaced
+        # meanwhile (a training run writing best/, a ship) gave the new model's thresholds with the old one's graphs
+        if folder_state(model_dir) != before:
+            raise ValueError(f"{model_dir} was written over while it was exported (a training run writing best/, a "
+                             "ship?): nothing was written; export it again once it is written")
         return replace_dir(tmp, out)  # an earlier export (or an empty folder) replaced whole
 
 
