@@ -19,7 +19,10 @@ def torch_threads():
 
 
 def _session_threads(segmenter) -> list[int]:
-    return [s.get_session_options().intra_op_num_threads for s in (segmenter.model.encoder, segmenter.model.decoder)]
+    """The threads of the sessions the onnx runtime runs now."""
+    model = segmenter.model
+    now = model._sessions_now() if hasattr(model, "_sessions_now") else (model.encoder, model.decoder)
+    return [s.get_session_options().intra_op_num_threads for s in now]
 
 
 def test_the_onnx_runtime_follows_torch_threads_set_after_loading(tiny_model_dir, tmp_path, torch_threads, caplog):
@@ -39,17 +42,18 @@ def test_the_onnx_runtime_follows_torch_threads_set_after_loading(tiny_model_dir
     assert report["threads"] == 2 and _session_threads(seg) == [2, 2]
     np.testing.assert_allclose(seg.predict(tmp_path / "w.jpg", ["segment crack"]).probabilities["segment crack"], want,
                                atol=1e-6)
+    torch.set_num_threads(1)  # back to the count at load: its sessions
+    assert _session_threads(seg) == [1, 1] and len(seg.model.sessions_by_threads) == 2
     # graphs replaced since they were loaded are not read in their place (their checks were of those loaded)
     (onnx_dir / "decoder.onnx").write_bytes((onnx_dir / "decoder.onnx").read_bytes())
-    torch.set_num_threads(1)
+    torch.set_num_threads(3)
     with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
         seg.predict(tmp_path / "w.jpg", ["segment crack"])
         seg.predict(tmp_path / "w.jpg", ["segment crack"])
-    assert _session_threads(seg) == [2, 2]
+    assert _session_threads(seg) == [1, 1]  # the sessions loaded
     assert [r.getMessage() for r in caplog.records] == [
-        f"{onnx_dir}: its graphs were changed since they were loaded; they run on 2 threads, not on torch's 1 (load it "
-        "again to run the new ones)"]
-
+        f"{onnx_dir}: its graphs were changed since they were loaded; the ones loaded run, on their threads, not on "
+        "torch's 3 (load it again to run the new ones)"]
 
 
 def test_an_export_carries_the_list_of_files_its_model_trained_on(tiny_model_dir, tmp_path):

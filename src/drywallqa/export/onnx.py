@@ -447,19 +447,18 @@ class OnnxFilmUNet:
     uses_text_encoder = True  # prompt_embeddings: the shared sentence encoder named in the model's config
 
     def __init__(self, directory: str | Path, threads: int | None = None):
-        import onnxruntime as ort
-
         from ..models.registry import get_model_class
 
         meta = read_model_metadata(directory)
         self.directory = Path(directory)
         self.config = get_model_class(meta["model_type"]).config_class(**meta["config"])
         self.parameters_count = int(meta.get("parameters", 0))  # of the torch model it was exported from
-        # the graphs' files as read, and the threads their sessions run on: with follow_torch_threads (the onnx
-        # runtime's, OnnxSegmenter.load_model) they follow a torch.set_num_threads made after loading (_run)
+        # the graphs' files as read, and their sessions by the threads they run on: with follow_torch_threads (the
+        # onnx runtime's, OnnxSegmenter.load_model) a torch.set_num_threads made after loading is followed (_run)
         self.graph_files = {name: file_id(self.directory / name) for name in GRAPHS}
-        self.threads, self.follow_torch_threads, self._threads_lock = threads, False, threading.Lock()
+        self.follow_torch_threads, self._threads_lock = False, threading.Lock()
         self.encoder, self.decoder = self._sessions(threads)
+        self.sessions_by_threads = {threads: (self.encoder, self.decoder)}
         names = list(lateral_names(self.config))
         wired = {"encoder.onnx": ([i.name for i in self.encoder.get_inputs()], ["pixel_values"],
                                   [o.name for o in self.encoder.get_outputs()], names),
@@ -517,24 +516,27 @@ class OnnxFilmUNet:
         providers = ["CPUExecutionProvider"]
         return tuple(ort.InferenceSession(str(self.directory / name), opts, providers=providers) for name in GRAPHS)
 
-    def _follow_torch_threads(self) -> None:
-        """The sessions made again on torch's thread count where it changed since they were made: onnxruntime fixes
-        a session's threads when it is made, and a ``torch.set_num_threads`` after loading (``measure_speed``'s, whose
-        report then named its count while onnxruntime ran on the count at load: all the cores under ``evaluate
-        --runtime onnx``) was not followed. Graph files changed since they were loaded (the checks were of those
-        loaded) are not read again: the sessions stay, with a warning."""
+    def _sessions_now(self) -> tuple:
+        """The encoder's and decoder's sessions on torch's thread count in this thread, made on its first use:
+        onnxruntime fixes a session's threads when it is made, and a ``torch.set_num_threads`` after loading
+        (``measure_speed``'s, whose report then named its count while onnxruntime ran on the count at load: all the
+        cores under ``evaluate --runtime onnx``) was not followed. Kept by count (torch's count is a thread's own
+        where the thread ran torch before it was set). Graph files changed since they were loaded (the checks were
+        of those loaded) are not read again: the sessions loaded run, with a warning."""
         threads = torch.get_num_threads()
-        if threads == self.threads:
-            return
+        found = self.sessions_by_threads.get(threads)
+        if found is not None:
+            return found
         with self._threads_lock:
-            if threads == self.threads:
-                return
-            if any(file_id(self.directory / name) != seen for name, seen in self.graph_files.items()):
-                logger.warning("%s: its graphs were changed since they were loaded; they run on %s threads, not on "
-                               "torch's %d (load it again to run the new ones)", self.directory, self.threads, threads)
-            else:
-                self.encoder, self.decoder = self._sessions(threads)
-            self.threads = threads
+            if threads not in self.sessions_by_threads:
+                if any(file_id(self.directory / name) != seen for name, seen in self.graph_files.items()):
+                    logger.warning("%s: its graphs were changed since they were loaded; the ones loaded run, on their "
+                                   "threads, not on torch's %d (load it again to run the new ones)", self.directory,
+                                   threads)
+                    self.sessions_by_threads[threads] = (self.encoder, self.decoder)
+                else:
+                    self.sessions_by_threads[threads] = self._sessions(threads)
+            return self.sessions_by_threads[threads]
 
     def prompt_embeddings(self, prompts: list[str], text_encoder: str) -> torch.Tensor:
         return get_text_encoder(text_encoder).encode(prompts)
@@ -558,9 +560,8 @@ class OnnxFilmUNet:
 
     def _run(self, graph: str, feed: dict) -> list:
         """``graph``'s outputs for ``feed``, run an item at a time where its batch axis is fixed at 1."""
-        if self.follow_torch_threads:
-            self._follow_torch_threads()
-        session = self.encoder if graph == "encoder.onnx" else self.decoder
+        encoder, decoder = self._sessions_now() if self.follow_torch_threads else (self.encoder, self.decoder)
+        session = encoder if graph == "encoder.onnx" else decoder
         if graph not in self.one_at_a_time:
             return session.run(None, feed)
         items = len(next(iter(feed.values())))
