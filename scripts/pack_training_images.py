@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from drywallqa.data.grouping import samples_of_part
+from drywallqa.data.grouping import samples_of_part, why_part_is_empty
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.engine.config import TrainConfig
 from drywallqa.engine.trainer import training_prompts
@@ -73,7 +73,6 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
         if other is not None:
             raise ValueError(f"--out {out} holds {other!r}, which is no pack's chunk folder: it is replaced whole, so "
                              "give a new folder (or an earlier pack's)")
-        shutil.rmtree(out)
     jobs, declared, names = [], {}, []
     for entry in d.datasets:
         ds = get_dataset_config(entry)
@@ -87,7 +86,13 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
         root = ds.root(d.datasets_dir)
         for part in (d.train_part, d.val_part):
             samples = samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)
+            if not samples:  # an empty pack was written (exit 0), the training it was made for refused there
+                why = why_part_is_empty(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published,
+                                        "data.exclude_published", "data.datasets_dir")
+                raise ValueError(f"dataset {ds.name!r} has no images in part {part!r} to pack: {why}")
             jobs += [(folder, root, s) for s in samples]
+    if out.is_dir():  # an earlier pack, replaced only once this one has photos to pack
+        shutil.rmtree(out)
     files, annotated = [], {}  # per image: [(path in its chunk's datasets/, bytes)], the image first
     packed, copies = {}, {}  # source photo -> its packed path; with dedupe, copy -> packed path
     for folder, root, s in tqdm(jobs, desc="packing"):
