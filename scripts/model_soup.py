@@ -158,18 +158,22 @@ def main():
         for source in dict.fromkeys([*args.models, settings]):  # OUT/soup is replaced whole: a model folder or new
             check_replaceable_dir(args.out / "soup", "the soup", is_drywallqa_model_dir, source)
         soup = average_weights(args.models, mix)
-    except (OSError, ValueError) as exc:
-        ap.error(str(exc))
+        # the photos it is scored on, before the soup is written: an unknown --datasets, no photo read (a wrong
+        # DRYWALLQA_DATASETS) were a traceback once OUT/soup had replaced the earlier soup
+        sets = None if args.no_score else build_eval_sets(args.datasets, which=("val",), limit=args.limit)
+    except (OSError, ValueError, KeyError) as exc:
+        ap.error(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
     with contextlib.ExitStack() as held:
         try:  # two soups into one --out: each scored whichever soup the other had just written there
             held.enter_context(folder_lock(args.out, LOCK, "model soup", "choose another --out"))
         except ValueError as exc:
             ap.error(str(exc))
-        make_and_score(args, soup, settings, mix)
+        make_and_score(args, soup, settings, mix, sets)
 
 
-def make_and_score(args, soup: dict, settings: Path, mix) -> None:
-    """Write the soup into ``args.out/soup``; unless ``--no-score``, score it and each model, and write the reports."""
+def make_and_score(args, soup: dict, settings: Path, mix, sets=None) -> None:
+    """Write the soup into ``args.out/soup``; unless ``--no-score``, score it and each model on ``sets`` (default: the
+    group-clean val part of ``args.datasets``), and write the reports."""
     torch.set_num_threads(2)
     soup_dir = write_model(soup, settings, args.out / "soup", read_aliases(args.models[0]))
     for stale in (args.out / "soup.json", args.out / "soup.md"):  # an earlier run's scores of the soup replaced (kept
@@ -179,7 +183,8 @@ def make_and_score(args, soup: dict, settings: Path, mix) -> None:
     if args.no_score:
         print(soup_dir)
         return
-    sets = build_eval_sets(args.datasets, which=("val",), limit=args.limit)
+    if sets is None:
+        sets = build_eval_sets(args.datasets, which=("val",), limit=args.limit)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i, d in enumerate(args.models):  # each ingredient with the same inference settings as the soup

