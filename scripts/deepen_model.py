@@ -22,9 +22,10 @@ from pathlib import Path
 import torch
 
 from drywallqa.models import FilmUNetModel
+from drywallqa.models.base import is_drywallqa_model_dir
 from drywallqa.models.shipped import resolve_model_dir
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_writable_path
+from drywallqa.utils.files import check_replaceable_dir, check_writable_path, replace_dir, temp_dir
 
 
 def deepen(model: FilmUNetModel, depths: tuple[int, ...] | None = None, refine_channels: int | None = None) -> FilmUNetModel:
@@ -63,13 +64,22 @@ def main() -> None:
         parser.error(f"--depths {args.depths!r}: whole numbers separated by commas, one per encoder stage, e.g. 2,3,8,4")
     try:  # a folder that is no film_unet model, depths it cannot take, a DEST that cannot be written: named, no traceback
         check_writable_path(args.dest, folder=True)
-        model = FilmUNetModel.from_pretrained(resolve_model_dir(args.model))
+        source = resolve_model_dir(args.model)
+        if args.dest.resolve() == source.resolve():  # its threshold, prompt settings and calibrations were lost
+            raise ValueError(f"DEST {args.dest} is the model folder itself, whose settings and calibrations would be "
+                             "lost; give another folder")
+        # replaced whole: new, empty, or a model folder (an earlier DEST), never a folder of other files (a run)
+        check_replaceable_dir(args.dest, "the grown model", is_drywallqa_model_dir, source)
+        model = FilmUNetModel.from_pretrained(source)
         if not isinstance(model, FilmUNetModel):
             raise ValueError(f"{args.model} is a {model.model_type} model; this script grows film_unet models")
         deeper = deepen(model, depths, args.refine_channels)
     except (OSError, ValueError, KeyError) as exc:
         parser.error(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
-    deeper.save_pretrained(args.dest, dtype=torch.float16)
+    args.dest.parent.mkdir(parents=True, exist_ok=True)
+    with temp_dir(args.dest.parent, f".{args.dest.name}-") as tmp:  # nothing of an earlier DEST stays (its calibrations)
+        deeper.save_pretrained(tmp, dtype=torch.float16)
+        replace_dir(tmp, args.dest)
     print(f"{args.dest}: encoder_depths {model.config.encoder_depths} -> {deeper.config.encoder_depths}, "
           f"refine_channels {model.config.refine_channels} -> {deeper.config.refine_channels}, "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M -> {sum(p.numel() for p in deeper.parameters()) / 1e6:.2f} M parameters")

@@ -51,3 +51,32 @@ def test_a_soup_that_cannot_be_scored_is_refused_before_it_replaces_the_earlier_
             soup.main()
         assert exc.value.code == 2 and said in capsys.readouterr().err
         assert (out / "soup" / "model.safetensors").read_bytes() == before
+
+
+def test_deepen_never_writes_over_its_model_or_a_folder_of_other_files(tmp_path, tiny_model_dir, load_script,
+                                                                       monkeypatch, capsys):
+    """DEST the model folder itself (deepen_model.py fast src/drywallqa/weights/fast) rewrote its config.json without
+    the model's threshold, text encoder and prompt settings, its calibrations left beside other weights; a DEST
+    holding a training run got a model's files among the run's; an earlier DEST kept its calibration files."""
+    import json
+
+    script = load_script("deepen_model")
+    config = (tiny_model_dir / "config.json").read_text()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pt").write_bytes(b"a training run")
+    for dest, said in ((tiny_model_dir, "is the model folder itself"), (run, "holds other files")):
+        monkeypatch.setattr(sys, "argv", ["deepen_model.py", str(tiny_model_dir), str(dest), "--depths", "2,1,1,1"])
+        with pytest.raises(SystemExit) as exc:
+            script.main()
+        assert exc.value.code == 2 and said in capsys.readouterr().err
+    assert (tiny_model_dir / "config.json").read_text() == config and json.loads(config)["threshold"] == 0.5
+    assert sorted(p.name for p in run.iterdir()) == ["last.pt"]
+    dest = tmp_path / "deeper"
+    for depths in ("2,1,1,1", "2,2,1,1"):
+        if dest.exists():
+            (dest / "confidence.json").write_text("{}")  # calibrated on the first DEST's weights
+        monkeypatch.setattr(sys, "argv", ["deepen_model.py", str(tiny_model_dir), str(dest), "--depths", depths])
+        script.main()
+    assert sorted(p.name for p in dest.iterdir()) == ["config.json", "model.safetensors"]
+    assert json.loads((dest / "config.json").read_text())["config"]["encoder_depths"] == [2, 2, 1, 1]
