@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from drywallqa.models.base import is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir
 from drywallqa.utils.argtypes import at_least, positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
@@ -65,8 +66,8 @@ def main() -> int:
         ap.error(f"--prompts: at most {len(PROMPTS)}")
     try:  # before the first case: an --out that is a file, a model folder that is not there
         check_writable_path(args.out, folder=True)
-        if args.model_path and not resolve_model_dir(args.model_path).is_dir():
-            raise ValueError(f"--model-path {args.model_path}: no such folder")
+        if args.model_path and not is_drywallqa_model_dir(resolve_model_dir(args.model_path)):  # each case's traceback
+            raise ValueError(f"--model-path: {not_a_model_folder(resolve_model_dir(args.model_path))}")
     except (OSError, ValueError) as exc:
         ap.error(str(exc))
     rows = []

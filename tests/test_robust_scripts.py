@@ -80,3 +80,19 @@ def test_deepen_never_writes_over_its_model_or_a_folder_of_other_files(tmp_path,
         script.main()
     assert sorted(p.name for p in dest.iterdir()) == ["config.json", "model.safetensors"]
     assert json.loads((dest / "config.json").read_text())["config"]["encoder_depths"] == [2, 2, 1, 1]
+
+
+def test_request_memory_names_a_model_path_that_is_no_model_before_the_first_case(load_script, tmp_path, monkeypatch,
+                                                                                  capsys):
+    """A --model-path folder that is no model (a training run, not its best/) passed the check, and each case's
+    process stopped in a FileNotFoundError traceback, printed as the script's output."""
+    script = load_script("request_memory", "benchmarks")
+    monkeypatch.setattr(script.subprocess, "run", lambda *a, **k: pytest.fail("a case ran before the options were checked"))
+    (tmp_path / "run" / "best").mkdir(parents=True)
+    (tmp_path / "run" / "last.pt").write_bytes(b"a training run")
+    monkeypatch.setattr(sys, "argv", ["request_memory.py", "--out", str(tmp_path / "out"), "--model-path",
+                                      str(tmp_path / "run")])
+    with pytest.raises(SystemExit) as exc:
+        script.main()
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"{tmp_path / 'run'} is not a drywallqa model folder" in err
