@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from drywallqa.export.onnx import is_onnx_export_dir
 from drywallqa.models.base import is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir
 from drywallqa.utils.argtypes import at_least, positive_int
@@ -68,6 +69,9 @@ def main() -> int:
         check_writable_path(args.out, folder=True)
         if args.model_path and not is_drywallqa_model_dir(resolve_model_dir(args.model_path)):  # each case's traceback
             raise ValueError(f"--model-path: {not_a_model_folder(resolve_model_dir(args.model_path))}")
+        if args.model_path and is_onnx_export_dir(resolve_model_dir(args.model_path)):  # the cases run the torch runtime
+            raise ValueError(f"--model-path: {args.model_path} is an ONNX export; give the torch model folder it was "
+                             "exported from")
     except (OSError, ValueError) as exc:
         ap.error(str(exc))
     rows = []

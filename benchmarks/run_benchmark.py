@@ -25,6 +25,7 @@ from drywallqa.engine.eval_report import render_markdown
 from drywallqa.engine.evaluator import evaluate, evaluation_in_use
 from drywallqa.engine.speed import measure_speed
 from drywallqa.engine.segmenter import Segmenter
+from drywallqa.export.onnx import is_onnx_export_dir
 from drywallqa.models.base import is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
 from drywallqa.utils.argtypes import positive_int
@@ -201,6 +202,9 @@ def main():
     for folder in folders:  # a missing folder, a training run: a traceback after the models before it had run
         if not is_drywallqa_model_dir(folder):
             raise SystemExit(f"--model-path: {not_a_model_folder(folder)}")
+        if is_onnx_export_dir(folder):  # its config.json is the model's: a FileNotFoundError traceback as its run began
+            raise SystemExit(f"--model-path: {folder} is an ONNX export; give the torch model folder it was exported "
+                             "from (the benchmark exports and times its ONNX graphs itself)")
     try:  # the group-clean test parts' manifests: a traceback once the model had loaded
         for dataset in BAR:
             check_split_manifest(dataset, args.splits_dir)

@@ -96,3 +96,30 @@ def test_request_memory_names_a_model_path_that_is_no_model_before_the_first_cas
         script.main()
     err = capsys.readouterr().err
     assert exc.value.code == 2 and f"{tmp_path / 'run'} is not a drywallqa model folder" in err
+
+
+def test_benchmarks_name_an_onnx_export_given_as_model_path(load_script, tiny_model_dir, tmp_path, monkeypatch, capsys):
+    """An ONNX export's config.json is its model's, so it passed the model-folder check: run_benchmark stopped in a
+    FileNotFoundError traceback ("no model.safetensors") as its run began (after the full runs of the models named
+    before it), request_memory in that traceback from each case's process."""
+    import json
+
+    export = tmp_path / "onnx"
+    export.mkdir()
+    meta = json.loads((tiny_model_dir / "config.json").read_text())
+    (export / "config.json").write_text(json.dumps({**meta, "runtime": "onnx"}))
+    (export / "encoder.onnx").write_bytes(b"graph")
+    bench = load_script("run_benchmark", "benchmarks")
+    monkeypatch.setattr(bench, "run_model", lambda *a, **k: pytest.fail("the run began before --model-path was checked"))
+    monkeypatch.setattr(sys, "argv", ["run_benchmark.py", "--model-path", "fast", "--model-path", str(export), "--out",
+                                      str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as exc:
+        bench.main()
+    assert f"{export} is an ONNX export; give the torch model folder" in str(exc.value.code)
+    memory = load_script("request_memory", "benchmarks")
+    monkeypatch.setattr(memory.subprocess, "run", lambda *a, **k: pytest.fail("a case ran before the options were checked"))
+    monkeypatch.setattr(sys, "argv", ["request_memory.py", "--out", str(tmp_path / "o"), "--model-path", str(export)])
+    with pytest.raises(SystemExit) as exc:
+        memory.main()
+    assert exc.value.code == 2 and "is an ONNX export" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
