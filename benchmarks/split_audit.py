@@ -208,6 +208,12 @@ def main() -> int:
         name = get_dataset_config(args.dataset).name
     except (KeyError, ValueError, OSError) as e:
         ap.error(f"--dataset: {e.args[0] if isinstance(e, KeyError) else e}")
+    prompt = get_dataset_config(args.dataset).canonical_prompt
+    if args.per_image is not None and not any(  # its report stopped in a TypeError once the search was done
+            r["split"] == "group-clean test" and r["dataset"] == name and r["prompt"] == prompt
+            for r in read_per_image(args.per_image)):
+        ap.error(f"--per-image {args.per_image}: no group-clean test score of {name} / {prompt!r}, nothing to score "
+                 f"with and without the photos found; give the per_image.csv of an evaluate run of {name}")
     saved = args.out / f"{name}.json"
     if args.reuse and saved.is_file():
         try:  # an earlier audit's result, as this script writes it

@@ -123,3 +123,20 @@ def test_benchmarks_name_an_onnx_export_given_as_model_path(load_script, tiny_mo
         memory.main()
     assert exc.value.code == 2 and "is an ONNX export" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_split_audit_names_a_per_image_csv_without_the_datasets_test_scores(load_script, tmp_path, monkeypatch,
+                                                                                capsys):
+    """A --per-image of another dataset's evaluation (or of published splits only) stopped the audit's report in a
+    TypeError (a mean of no photo formatted as a number) once the search was done, its .md not written."""
+    script = load_script("split_audit", "benchmarks")
+    monkeypatch.setattr(script, "audit", lambda *a, **k: pytest.fail("the search began before the options were checked"))
+    per_image = tmp_path / "per_image.csv"
+    per_image.write_text("split,dataset,prompt,image,iou\ngroup-clean test,taping,segment taping area,a.jpg,0.5\n"
+                         "published valid,cracks,segment crack,b.jpg,0.5\n")
+    monkeypatch.setattr(sys, "argv", ["split_audit.py", "-d", "cracks", "--out", str(tmp_path / "out"), "--per-image",
+                                      str(per_image)])
+    with pytest.raises(SystemExit) as exc:
+        script.main()
+    assert exc.value.code == 2 and "no group-clean test score of cracks / 'segment crack'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
