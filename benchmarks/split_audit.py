@@ -174,9 +174,10 @@ def markdown(result: dict, per_image: Path | None = None) -> list[str]:
             f"{n} of {part}" for part, n in result["photos_not_found"].items()) + "."]
     if "scores" in result:
         sc = result["scores"]
-        found = (f"; {sc['others']['mIoU']:.3f} over the {sc['others']['images']} without those found, which score "
-                 f"{sc['found']['mIoU']:.3f} ({sc['found']['images']} photos)") if sc["found"]["images"] else \
-            " (none of them found to be a training photo)"
+        others = (f"{sc['others']['mIoU']:.3f} over the {sc['others']['images']} without those found" if
+                  sc["others"]["images"] else "every one of them found")  # no other photo: no mean (a TypeError)
+        found = (f"; {others}, which score {sc['found']['mIoU']:.3f} ({sc['found']['images']} photos)") \
+            if sc["found"]["images"] else " (none of them found to be a training photo)"
         lines += ["", f"Group-clean test, '{sc['prompt']}' ({per_image}): mIoU {sc['all']['mIoU']:.3f} over "
                       f"{sc['all']['images']} photos{found}."]
     for part, rows in result["same_photo_in_train"].items():

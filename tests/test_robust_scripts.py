@@ -140,3 +140,16 @@ def test_the_split_audit_names_a_per_image_csv_without_the_datasets_test_scores(
         script.main()
     assert exc.value.code == 2 and "no group-clean test score of cracks / 'segment crack'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_split_audit_reports_a_test_part_whose_every_photo_it_found(load_script):
+    """Every scored test photo found to be a training photo (a small dataset): the mean of the others, of no photo,
+    was formatted as a number, a TypeError once the search was done."""
+    script = load_script("split_audit", "benchmarks")
+    result = {"dataset": "cracks", "manifest": "m.json", "parts": {"test": 1},
+              "same_photo_in_train": {"test": [{"photo": "test/a.jpg", "train_photo": "train/b.jpg", "votes": 30,
+                                                "thumbnail_distance": 0.2}]},
+              "scores": {"prompt": "segment crack", "all": {"images": 1, "mIoU": 0.9},
+                         "found": {"images": 1, "mIoU": 0.9}, "others": {"images": 0, "mIoU": None}}}
+    text = "\n".join(script.markdown(result, "per_image.csv"))
+    assert "mIoU 0.900 over 1 photos; every one of them found, which score 0.900 (1 photos)." in text
