@@ -91,6 +91,8 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
                                         "data.exclude_published", "data.datasets_dir")
                 raise ValueError(f"dataset {ds.name!r} has no images in part {part!r} to pack: {why}")
             jobs += [(folder, root, s) for s in samples]
+    if chunks > len(jobs):  # each chunk got a copy of every annotation file: --chunks 100000 filled the disk with them
+        raise ValueError(f"--chunks {chunks}: more chunks than the {len(jobs)} photos to pack; give at most {len(jobs)}")
     if out.is_dir():  # an earlier pack, replaced only once this one has photos to pack
         shutil.rmtree(out)
     files, annotated = [], {}  # per image: [(path in its chunk's datasets/, bytes)], the image first

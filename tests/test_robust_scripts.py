@@ -153,3 +153,15 @@ def test_the_split_audit_reports_a_test_part_whose_every_photo_it_found(load_scr
                          "found": {"images": 1, "mIoU": 0.9}, "others": {"images": 0, "mIoU": None}}}
     text = "\n".join(script.markdown(result, "per_image.csv"))
     assert "mIoU 0.900 over 1 photos; every one of them found, which score 0.900 (1 photos)." in text
+
+
+def test_a_pack_into_more_chunks_than_photos_is_refused_before_it_encodes(write_train_config, tiny_kwargs, tmp_path,
+                                                                         load_script, monkeypatch):
+    """--chunks larger than the photos (a typo, 20000 for 200) made that many chunk folders, each with its own copy of
+    every COCO file, after every photo had been encoded."""
+    script = load_script("pack_training_images")
+    cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
+    monkeypatch.setattr(script, "read_image", lambda *a: pytest.fail("photos were encoded before --chunks was checked"))
+    with pytest.raises(ValueError, match=r"--chunks 1000: more chunks than the \d+ photos to pack"):
+        script.pack(cfg, tmp_path / "pack", size=48, chunks=1000)
+    assert not (tmp_path / "pack").exists()
