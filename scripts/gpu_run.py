@@ -381,7 +381,7 @@ def main() -> None:
     b.add_argument("overrides", nargs="*", help="KEY=VALUE overrides of the config")
     b.add_argument("--out", type=Path, default=Path(".remote/bundle"))
     b.add_argument("--size", type=at_least(32), default=384, help="longest side of the packed images")
-    b.add_argument("--quality", type=at_least(1), default=80, help="WebP quality")
+    b.add_argument("--quality", type=at_least(1), default=80, help="WebP quality, 1 to 100")
     b.add_argument("--wheels", action="store_true", help="also download the wheels the GPU machine lacks")
     b.add_argument("--chunks", type=positive_int, default=None, help="cut the images into this many chunks (default: as "
                    "many as one device call's carry limit needs)")

@@ -66,6 +66,8 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
     and the taping boxes are one set of photos) is packed once and listed in ``chunk0/copies.json`` (copy -> packed
     path, both under ``datasets/``): :func:`restore_copies` writes the copies back after the chunks are merged."""
     d = cfg.data
+    if not 1 <= quality <= 100:  # above 100 OpenCV encodes lossless, without a word: a pack about 3 times as large
+        raise ValueError(f"--quality {quality}: WebP quality runs from 1 to 100")
     if out.is_symlink() or out.exists():  # replaced whole: only an earlier pack (chunk<k> folders), never other files
         if out.is_symlink() or not out.is_dir():
             raise ValueError(f"--out {out} is {'a link' if out.is_symlink() else 'a file'}; give a folder for the pack")
@@ -207,7 +209,7 @@ def main() -> None:
     ap.add_argument("config", help="training config naming datasets, splits and parts")
     ap.add_argument("--out", required=True, type=Path, help="a new folder, or an earlier pack's (replaced whole)")
     ap.add_argument("--size", type=at_least(32), default=512, help="longest side of the packed images")
-    ap.add_argument("--quality", type=at_least(1), default=82, help="WebP quality")
+    ap.add_argument("--quality", type=at_least(1), default=82, help="WebP quality, 1 to 100")
     ap.add_argument("--chunks", type=positive_int, default=1)
     args = ap.parse_args()
     try:  # a config, dataset or split manifest that cannot be read: one line naming it, no traceback

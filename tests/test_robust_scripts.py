@@ -165,3 +165,13 @@ def test_a_pack_into_more_chunks_than_photos_is_refused_before_it_encodes(write_
     with pytest.raises(ValueError, match=r"--chunks 1000: more chunks than the \d+ photos to pack"):
         script.pack(cfg, tmp_path / "pack", size=48, chunks=1000)
     assert not (tmp_path / "pack").exists()
+
+
+def test_a_pack_refuses_a_webp_quality_above_100(write_train_config, tiny_kwargs, tmp_path, load_script, monkeypatch):
+    """--quality above 100 (WebP's scale ends at 100) was taken: OpenCV then encodes lossless, a pack about three
+    times as large as at 100, without a word."""
+    script = load_script("pack_training_images")
+    cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
+    with pytest.raises(ValueError, match="--quality 101: WebP quality runs from 1 to 100"):
+        script.pack(cfg, tmp_path / "pack", size=48, quality=101)
+    assert not (tmp_path / "pack").exists()
