@@ -25,7 +25,7 @@ from drywallqa.engine.eval_report import render_markdown
 from drywallqa.engine.evaluator import evaluate, evaluation_in_use
 from drywallqa.engine.speed import measure_speed
 from drywallqa.engine.segmenter import Segmenter
-from drywallqa.export.onnx import is_onnx_export_dir
+from drywallqa.export.onnx import check_export_target, check_exportable, is_onnx_export_dir
 from drywallqa.models.base import is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
 from drywallqa.utils.argtypes import positive_int
@@ -211,6 +211,12 @@ def main():
     except FileNotFoundError as exc:
         ap.error(f"--splits-dir: {exc}")
     outs = [args.out] if len(names) == 1 else [args.out / Path(name).name for name in names]
+    try:  # the ONNX export that ends each run refused a model of another type, or an --out inside the model folder,
+        for folder, out in zip(folders, outs):  # only once its evaluation was done: a ValueError traceback
+            check_exportable(folder)
+            check_export_target(folder, out / "onnx")
+    except ValueError as exc:
+        ap.error(f"--model-path / --out: {exc}")
     with contextlib.ExitStack() as held:
         try:  # two benchmarks into one --out mixed their reports: evaluate's lock ends before the reports are written
             for out in dict.fromkeys([args.out, *outs]):

@@ -175,3 +175,23 @@ def test_a_pack_refuses_a_webp_quality_above_100(write_train_config, tiny_kwargs
     with pytest.raises(ValueError, match="--quality 101: WebP quality runs from 1 to 100"):
         script.pack(cfg, tmp_path / "pack", size=48, quality=101)
     assert not (tmp_path / "pack").exists()
+
+
+def test_run_benchmark_checks_the_onnx_export_it_ends_with_before_the_run(load_script, tiny_model_dir, tmp_path,
+                                                                          monkeypatch, capsys):
+    """Each model's run ends with an ONNX export into OUT/onnx: an --out inside the model folder, or a model of another
+    type than film_unet, was refused by the export as a ValueError traceback once the evaluation (minutes) was done."""
+    import json
+
+    bench = load_script("run_benchmark", "benchmarks")
+    monkeypatch.setattr(bench, "run_model", lambda *a, **k: pytest.fail("the run began before the export was checked"))
+    other = tmp_path / "sam_model"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "sam_text", "config": {}}))
+    for model, out, said in ((tiny_model_dir, tiny_model_dir / "benchmark", "lies inside the source folder"),
+                             (other, tmp_path / "o", "is a sam_text model; ONNX export")):
+        monkeypatch.setattr(sys, "argv", ["run_benchmark.py", "--model-path", str(model), "--out", str(out)])
+        with pytest.raises(SystemExit) as exc:
+            bench.main()
+        assert exc.value.code == 2 and said in capsys.readouterr().err
+    assert not (tiny_model_dir / "benchmark").exists() and not (tmp_path / "o").exists()
