@@ -23,6 +23,7 @@ from drywallqa import Segmenter
 from drywallqa.data.composite import SIGMA_FRACTION
 from drywallqa.data.grouping import check_split_manifest
 from drywallqa.engine.cracks_on_drywall import markdown_table, score_cracks_on_drywall, transplant_pairs
+from drywallqa.engine.evaluator import check_eval_out
 from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.viz import grid, overlay
@@ -39,6 +40,7 @@ def main():
     args = ap.parse_args()
     try:  # before the run: a file there (or a folder that cannot be written) failed only as the reports were written
         check_writable_path(args.out, folder=True)
+        check_eval_out(args.out, ("cracks", "taping"))  # its picture was read as one of a split's photos
     except ValueError as exc:
         ap.error(f"--out: {exc}")
     try:  # the group-clean parts' manifests: a traceback once the models had loaded

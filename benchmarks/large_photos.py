@@ -26,7 +26,7 @@ from tqdm import tqdm
 from drywallqa import Segmenter
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split
-from drywallqa.engine.evaluator import scoring_label_shape
+from drywallqa.engine.evaluator import check_eval_out, scoring_label_shape
 from drywallqa.metrics import CenterlineMeter, SegmentationMeter
 from drywallqa.utils.argtypes import at_least, fraction_below, positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
@@ -79,6 +79,7 @@ def main():
     try:  # before the models load
         check_grid(args.grid, {dataset: len(samples) for dataset, samples in valid.items()})
         check_writable_path(args.out, folder=True)
+        check_eval_out(args.out, DATASETS)  # its picture was read as one of a split's photos
     except ValueError as exc:
         ap.error(str(exc))
     torch.set_num_threads(2)

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from drywallqa import Segmenter
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split
+from drywallqa.engine.evaluator import check_eval_out
 from drywallqa.metrics import mask_iou
 from drywallqa.text import vocabulary
 from drywallqa.utils.argtypes import at_least, positive_int
@@ -116,6 +117,7 @@ def main() -> None:
     args = ap.parse_args()
     try:  # before the run: a file there (or a folder that cannot be written) failed only as the reports were written
         check_writable_path(args.out, folder=True)
+        check_eval_out(args.out, DATASETS)  # its reports were written among a split's photos
     except ValueError as exc:
         ap.error(f"--out: {exc}")
     torch.set_num_threads(args.threads)

@@ -22,7 +22,7 @@ import torch
 from drywallqa.data.grouping import check_split_manifest
 from drywallqa.data.sample import load_split
 from drywallqa.engine.eval_report import render_markdown
-from drywallqa.engine.evaluator import evaluate, evaluation_in_use
+from drywallqa.engine.evaluator import check_eval_out, evaluate, evaluation_in_use
 from drywallqa.engine.speed import measure_speed
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.export.onnx import check_export_target, check_exportable, is_onnx_export_dir
@@ -189,6 +189,7 @@ def main():
     args = ap.parse_args()
     try:  # before the run: a file there (or a folder that cannot be written) failed only as the reports were written
         check_writable_path(args.out, folder=True)
+        check_eval_out(args.out, BAR)  # inside a split folder: refused by evaluate once the model had loaded
     except ValueError as exc:
         ap.error(f"--out: {exc}")
     torch.set_num_threads(2)

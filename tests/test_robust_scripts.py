@@ -195,3 +195,27 @@ def test_run_benchmark_checks_the_onnx_export_it_ends_with_before_the_run(load_s
             bench.main()
         assert exc.value.code == 2 and said in capsys.readouterr().err
     assert not (tiny_model_dir / "benchmark").exists() and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("name", ["run_benchmark", "cracks_on_drywall", "large_photos", "prompt_gate"])
+def test_benchmarks_refuse_an_out_inside_a_split_folder(name, load_script, tmp_path, monkeypatch, capsys):
+    """An --out inside a dataset's split folder got the benchmark's pictures and tables among the split's photos (and
+    run_benchmark's lock folder, left there once evaluate refused it after the model had loaded): the next evaluation,
+    data stats or training read them as photos."""
+    datasets = tmp_path / "datasets"
+    (datasets / "cracks" / "valid").mkdir(parents=True)
+    monkeypatch.setenv("DRYWALLQA_DATASETS", str(datasets))
+    script = load_script(name, "benchmarks")
+    for attr in ("Segmenter", "run", "run_model", "transplant_pairs", "check_split_manifest"):
+        if hasattr(script, attr):
+            monkeypatch.setattr(script, attr, lambda *a, **k: pytest.fail("the run began before --out was checked"))
+    if name == "large_photos":
+        monkeypatch.setattr(script, "load_split", lambda dataset, split: ([object()] * 9, []))
+    out = datasets / "cracks" / "valid" / "bench"
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", "--out", str(out)] + (["--model-path", "fast"] if name == "run_benchmark"
+                                                                           else []))
+    with pytest.raises(SystemExit) as exc:
+        script.main()
+    assert exc.value.code == 2 and "lies inside the folder of the 'valid' split of the dataset 'cracks'" in \
+        capsys.readouterr().err
+    assert not out.exists()
