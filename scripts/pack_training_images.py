@@ -95,8 +95,6 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
             jobs += [(folder, root, s) for s in samples]
     if chunks > len(jobs):  # each chunk got a copy of every annotation file: --chunks 100000 filled the disk with them
         raise ValueError(f"--chunks {chunks}: more chunks than the {len(jobs)} photos to pack; give at most {len(jobs)}")
-    if out.is_dir():  # an earlier pack, replaced only once this one has photos to pack
-        shutil.rmtree(out)
     files, annotated = [], {}  # per image: [(path in its chunk's datasets/, bytes)], the image first
     packed, copies = {}, {}  # source photo -> its packed path; with dedupe, copy -> packed path
     for folder, root, s in tqdm(jobs, desc="packing"):
@@ -120,6 +118,8 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
                 raise RuntimeError(f"{s.mask_path}: encoding failed")
             files[-1].append((dest.parent / "_masks" / s.mask_path.name, png.tobytes()))
         _note_annotated(annotated, s, folder, root)
+    if out.is_dir():  # an earlier pack, replaced only once this one's photos are encoded (Ctrl-C, a photo that cannot
+        shutil.rmtree(out)  # be read: it is kept)
     total = sum(len(data) for group in files for _, data in group)
     if chunk_mib is not None:
         chunks = max(chunks, int(total / 2**20 // (0.9 * chunk_mib)) + 1)

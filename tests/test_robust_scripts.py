@@ -219,3 +219,23 @@ def test_benchmarks_refuse_an_out_inside_a_split_folder(name, load_script, tmp_p
     assert exc.value.code == 2 and "lies inside the folder of the 'valid' split of the dataset 'cracks'" in \
         capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, OSError])
+def test_a_pack_stopped_while_it_encodes_keeps_the_earlier_pack(stop, write_train_config, tiny_kwargs, tmp_path,
+                                                                load_script, monkeypatch):
+    """The earlier pack in --out was deleted before the first photo was encoded: Ctrl-C (or a photo that cannot be
+    read) during the encoding, minutes long, left no pack at all."""
+    script = load_script("pack_training_images")
+    cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
+    out = tmp_path / "pack"
+    script.pack(cfg, out, size=48)
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+
+    def read_image(path):
+        raise stop("stopped")
+
+    monkeypatch.setattr(script, "read_image", read_image)
+    with pytest.raises(stop):
+        script.pack(cfg, out, size=48)
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
