@@ -8,6 +8,14 @@ import pytest
 from drywallqa.engine.config import TrainConfig
 
 
+def _earlier_pack(out):
+    """An earlier pack's folder (chunk folders only, as ``pack`` leaves them) at ``out``."""
+    (out / "chunk0" / "datasets" / "crack" / "train").mkdir(parents=True)
+    (out / "chunk0" / "datasets" / "crack" / "train" / "a.jpg").write_bytes(b"an earlier pack's photo")
+    (out / "chunk1").mkdir()
+    return out
+
+
 def test_a_pack_with_no_photo_of_a_part_is_refused_and_the_earlier_pack_kept(write_train_config, tiny_kwargs,
                                                                              tmp_path, load_script):
     """With the datasets not where the config says (a wrong DRYWALLQA_DATASETS), the pack held no photo at all and the
@@ -15,8 +23,7 @@ def test_a_pack_with_no_photo_of_a_part_is_refused_and_the_earlier_pack_kept(wri
     machine; and an earlier pack in --out was deleted first."""
     pack = load_script("pack_training_images").pack
     cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
-    out = tmp_path / "pack"
-    pack(cfg, out, size=48, quality=80)
+    out = _earlier_pack(tmp_path / "pack")
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     (tmp_path / "elsewhere").mkdir()
     cfg.data.datasets_dir = str(tmp_path / "elsewhere")
@@ -228,8 +235,7 @@ def test_a_pack_stopped_while_it_encodes_keeps_the_earlier_pack(stop, write_trai
     read) during the encoding, minutes long, left no pack at all."""
     script = load_script("pack_training_images")
     cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
-    out = tmp_path / "pack"
-    script.pack(cfg, out, size=48)
+    out = _earlier_pack(tmp_path / "pack")
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
 
     def read_image(path):
