@@ -610,3 +610,31 @@ def test_a_resumed_python_evaluation_without_model_dir_scores_other_weights_anew
     assert evaluator.set_fingerprint(first, None, es, ("syn_crack",)) != evaluator.set_fingerprint(second, None, es, ("syn_crack",))
     assert evaluator.set_fingerprint(first, None, es, ("syn_crack",)) == evaluator.set_fingerprint(
         Segmenter.load(tiny_model_dir), None, es, ("syn_crack",))
+
+
+def test_an_evaluation_into_the_model_s_own_folder_is_refused(synthetic_datasets, tiny_model_dir, tmp_path):
+    """``evaluate --out MODEL`` wrote report.json, the pictures, .partial/ and its lock among the model's files: into
+    every copy, ONNX export and ship of the folder (a re-export into it was refused). Refused before the model loads,
+    inside the folder too; beside it is fine."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    before = sorted(p.name for p in model.iterdir())
+    for out in (model, model / "eval"):
+        res = CliRunner().invoke(app, ["evaluate", "--model-path", str(model), "--out", str(out), "-d", "syn_crack",
+                                       "--datasets-dir", str(synthetic_datasets), "--splits", "published",
+                                       "--speed-images", "0"])
+        assert res.exit_code == 2 and "folder of the model scored" in " ".join(res.output.replace("│", " ").split())
+        with pytest.raises(ValueError, match="folder of the model scored"):
+            evaluate(Segmenter.load(model), out, datasets=("syn_crack",), which=("published",),
+                     datasets_dir=synthetic_datasets, speed_images=0, model_dir=model, progress=False)
+    assert sorted(p.name for p in model.iterdir()) == before
+    res = CliRunner().invoke(app, ["evaluate", "--model-path", str(model), "--out", str(tmp_path / "beside"), "-d",
+                                   "syn_crack", "--datasets-dir", str(synthetic_datasets), "--splits", "published",
+                                   "--speed-images", "0"])
+    assert res.exit_code == 0, res.output

@@ -51,7 +51,11 @@ def evaluate(
     check_output_path(out, "--out", folder=True)
     names = tuple(dataset_names(dataset, datasets_dir))  # one named twice, or unknown: before a model loads
     try:
-        check_eval_out(out, names, datasets_dir)
+        model_dir = _scored_model_dir(model_path, model, pipeline)
+    except (OSError, ValueError):  # no such model folder or name: the model's load below says so, as before
+        model_dir = None
+    try:
+        check_eval_out(out, names, datasets_dir, model_dir)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out")
     in_use = evaluation_in_use(out)  # said before the model loads (a hub model's can take minutes); run() holds it
@@ -64,7 +68,7 @@ def evaluate(
     try:
         report = run(seg, out, datasets=names, which=which, splits_dir=splits_dir,
                      datasets_dir=datasets_dir, limit=limit, speed_images=speed_images,
-                     model_dir=_scored_model_dir(model_path, model, pipeline))
+                     model_dir=model_dir)
     except (FileNotFoundError, KeyError) as exc:  # no split manifest yet, or a dataset without a 'valid' split
         message = exc.args[0] if exc.args else str(exc)
         raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group, val and train need a manifest)",

@@ -442,7 +442,8 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
             ``which`` naming no split or an unknown one, ``limit`` not a whole number of at least 1 (or None),
             ``speed_images`` not one of at least 0 (each before anything is written; a string is one dataset, one
             split), an output folder that cannot be made, that another evaluation is writing into, that is or lies
-            inside a split folder of a dataset scored, or where a report file cannot go (:func:`check_eval_out`).
+            inside a split folder of a dataset scored or the model's folder, or where a report file cannot go
+            (:func:`check_eval_out`).
     """
     if isinstance(datasets, (str, Path)):  # one dataset (its letters were read as datasets: "'c' is listed twice")
         datasets = [datasets]
@@ -455,7 +456,7 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     if not (whole_number(speed_images) and speed_images >= 0):  # -1 timed all but the last photo
         raise ValueError(f"speed_images must be a whole number, 0 to skip the speed measurement, got {speed_images!r}")
     limit, speed_images = None if limit is None else int(limit), int(speed_images)
-    check_eval_out(out_dir, datasets, datasets_dir)
+    check_eval_out(out_dir, datasets, datasets_dir, model_dir)
     with folder_lock(out_dir, EVAL_LOCK, *EVAL_LOCK_USER) as out:
         return _evaluate(segmenter, out, datasets, which, splits_dir, datasets_dir, limit, speed_images, model_dir,
                          progress)
@@ -464,19 +465,25 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
 REPORT_FILES = ("report.json", "report.md", "per_image.csv", "examples.png", "worst.png", "confidence.png")
 
 
-def check_eval_out(out_dir: str | Path, datasets, datasets_dir=None) -> None:
+def check_eval_out(out_dir: str | Path, datasets, datasets_dir=None, model_dir: str | Path | None = None) -> None:
     """Raises ``ValueError`` where ``out_dir`` is or lies inside a split folder of one of ``datasets`` (registered
     names): its pictures, tables and ``.partial/`` were written among the split's photos, and the next evaluation,
     ``data stats`` or training read them as photos without masks, unlisted photos or a folder, each a failure or a
-    problem; or where one of its :data:`REPORT_FILES` cannot be written (a folder there, a link that loops or leads
-    nowhere): a traceback once every set was scored."""
+    problem; where it is or lies inside ``model_dir``, the folder of the model scored (its reports went among the
+    model's files, into every copy, ONNX export and ship of it, and a re-export into it was refused); or where one of
+    its :data:`REPORT_FILES` cannot be written (a folder there, a link that loops or leads nowhere): a traceback once
+    every set was scored."""
+    here = resolved(out_dir)
+    model = resolved(model_dir) if model_dir is not None else None
+    if model is not None and (here == model or model in here.parents):
+        raise ValueError(f"{out_dir} is or lies inside the folder of the model scored ({model_dir}): the report's "
+                         "files would be among the model's; choose a folder outside it")
     for name in REPORT_FILES if Path(out_dir).is_dir() else ():  # (one that cannot be made: folder_lock says why)
         try:
             check_writable_path(Path(out_dir) / name, folder=False)
         except ValueError as exc:
             raise ValueError(f"{exc} (the evaluation writes its {name} there: remove what is there, or choose another "
                              "--out)") from None
-    here = resolved(out_dir)
     for name in datasets:
         config = get_dataset_config(name)
         for split, source in config.splits.items():
