@@ -807,3 +807,25 @@ def _post_raw(port, jpeg: bytes) -> int:
     head, _ = _whole_answer(conn)
     conn.close()
     return int(head.split()[1])
+
+
+def test_a_photo_of_exactly_the_upload_limit_is_taken(tiny_model_dir):
+    """The whole request body was held to --max-upload-mb, so a photo of exactly the limit (with its form's other
+    fields and part headers beside it) was refused 413; a photo one byte over is still refused."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, format="PNG")
+    photo = buf.getvalue()
+    limit_mb = len(photo) / 2**20
+    app = create_app(ServeConfig(max_upload_mb=limit_mb), Segmenter.load(tiny_model_dir))
+    with TestClient(app) as client:
+        ok = client.post("/v1/segment", files={"image": ("w.png", photo, "image/png")},
+                         data={"prompts": ["segment crack", "segment taping area"]})
+        assert ok.status_code == 200, ok.text
+        over = client.post("/v1/segment", files={"image": ("w.png", photo + b"\0", "image/png")},
+                           data={"prompts": "segment crack"})
+        assert over.status_code == 413

@@ -448,6 +448,11 @@ def suggested_prompts(seg: Segmenter) -> list[str]:
     return first + [p for p in known if p not in first]
 
 
+# what a request's body may hold beyond its photo's --max-upload-mb: the other form fields (prompts, rules) and the
+# parts' headers (a photo of exactly the limit was refused 413: the whole body was held to it)
+FORM_ALLOWANCE = 2**16  # 64 KiB: some 200 prompts of 300 characters
+
+
 def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = None) -> FastAPI:
     config = config or ServeConfig()
     seg = segmenter or Segmenter.load(config.model_path, runtime=config.runtime, pipeline=config.pipeline,
@@ -460,7 +465,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     app = FastAPI(title="drywallqa", version=__version__, docs_url=None, redoc_url=None, redirect_slashes=False,
                   description="Prompted segmentation for construction QA: photo + text prompts -> masks + QA measures.")
     app.add_middleware(BusyBeforeUpload, slots=slots)  # inside BodyLimits: its early answer closes the connection
-    app.add_middleware(BodyLimits, limit=limit, limit_mb=config.max_upload_mb, timeout_s=config.body_timeout_s)
+    app.add_middleware(BodyLimits, limit=limit + FORM_ALLOWANCE, limit_mb=config.max_upload_mb,  # the photo: below
+                       timeout_s=config.body_timeout_s)
     app.add_middleware(HeadAsGet)
 
     @app.exception_handler(RequestValidationError)
