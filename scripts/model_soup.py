@@ -32,6 +32,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from drywallqa import Segmenter
+from drywallqa.data.registry import unique_datasets
 from drywallqa.engine.evaluator import build_eval_sets, evaluate_set
 from drywallqa.models.base import PromptedSegmentationModel, is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir
@@ -159,8 +160,12 @@ def main():
             check_replaceable_dir(args.out / "soup", "the soup", is_drywallqa_model_dir, source)
         soup = average_weights(args.models, mix)
         # the photos it is scored on, before the soup is written: an unknown --datasets, no photo read (a wrong
-        # DRYWALLQA_DATASETS) were a traceback once OUT/soup had replaced the earlier soup
-        sets = None if args.no_score else build_eval_sets(args.datasets, which=("val",), limit=args.limit)
+        # DRYWALLQA_DATASETS) were a traceback once OUT/soup had replaced the earlier soup; a YAML file's scores are
+        # keyed by the dataset's name (a KeyError traceback, named by its file)
+        sets = None
+        if not args.no_score:
+            args.datasets = unique_datasets(args.datasets)
+            sets = build_eval_sets(args.datasets, which=("val",), limit=args.limit)
     except (OSError, ValueError, KeyError) as exc:
         ap.error(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
     with contextlib.ExitStack() as held:

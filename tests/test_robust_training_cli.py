@@ -1,0 +1,63 @@
+"""Training from the command line and the scripts around a run (scripts/model_soup.py, scripts/export_checkpoint.py):
+inputs that ended in a traceback, lost work or were taken without a word."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from drywallqa.data import registry
+from drywallqa.models import create_model
+
+
+def _model(tmp_path, name, seed, **kwargs):
+    torch.manual_seed(seed)
+    return create_model("film_unet", **kwargs).save_pretrained(tmp_path / name, extra={"threshold": 0.4})
+
+
+def _soup_main(soup, monkeypatch, *argv):
+    monkeypatch.setattr(sys, "argv", ["model_soup.py", *map(str, argv)])
+    soup.main()
+
+
+# ------------------------------------------------------------------ scripts/model_soup.py
+def test_a_soup_scored_on_datasets_it_cannot_read_is_refused_before_it_is_written(tmp_path, tiny_kwargs, load_script,
+                                                                                   monkeypatch, capsys):
+    """--datasets naming no dataset, or one whose photos are not here, was a traceback (UnknownNameError,
+    NothingToScoreError) once the soup had replaced OUT/soup."""
+    soup = load_script("model_soup")
+    a, b = _model(tmp_path, "a", 0, **tiny_kwargs), _model(tmp_path, "b", 1, **tiny_kwargs)
+    monkeypatch.setenv("DRYWALLQA_DATASETS", str(tmp_path / "no_datasets"))
+    out = tmp_path / "out"
+    for datasets, said in ((["nope"], "unknown dataset 'nope'"), (["cracks"], "no image to score")):
+        with pytest.raises(SystemExit) as exc:
+            _soup_main(soup, monkeypatch, a, b, "--out", out, "--datasets", *datasets)
+        assert exc.value.code == 2 and said in capsys.readouterr().err, datasets
+        assert not (out / "soup").exists()
+
+
+def test_a_soup_is_scored_on_a_dataset_given_by_its_yaml_file(synthetic_datasets, tmp_path, tiny_kwargs, load_script,
+                                                              monkeypatch, capsys):
+    """A dataset given by its YAML file was scored under its registered name and looked up under the file's: a KeyError
+    traceback, after the soup was written and every model scored."""
+    from drywallqa.data.grouping import make_group_split
+
+    soup = load_script("model_soup")
+    a, b = _model(tmp_path, "a", 0, **tiny_kwargs), _model(tmp_path, "b", 1, **tiny_kwargs)
+    declared = tmp_path / "walls.dataset.yaml"
+    declared.write_text(f"name: walls_file\nfolder: {synthetic_datasets / 'crack'}\nprompts: [segment crack]\n"
+                        "splits:\n  train: {kind: mask_folder, folder: train}\n")
+    monkeypatch.chdir(tmp_path)  # the default split manifests: ./splits
+    try:
+        make_group_split(registry.resolve_dataset(str(declared)), None, {"train": 0.5, "val": 0.25, "test": 0.25}).to_json(
+            tmp_path / "splits" / "walls_file.json")
+        _soup_main(soup, monkeypatch, a, b, "--out", tmp_path / "out", "--datasets", declared, "--limit", "2")
+    finally:
+        if "walls_file" in registry.list_datasets():
+            registry.DATASETS.remove("walls_file")
+    report = (tmp_path / "out" / "soup.json").read_text()
+    assert '"walls_file"' in report and (tmp_path / "out" / "soup" / "model.safetensors").is_file()
+    assert np.isfinite(__import__("json").loads(report)["scores"]["soup"]["mean_mIoU"])
