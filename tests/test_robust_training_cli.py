@@ -61,3 +61,23 @@ def test_a_soup_is_scored_on_a_dataset_given_by_its_yaml_file(synthetic_datasets
     report = (tmp_path / "out" / "soup.json").read_text()
     assert '"walls_file"' in report and (tmp_path / "out" / "soup" / "model.safetensors").is_file()
     assert np.isfinite(__import__("json").loads(report)["scores"]["soup"]["mean_mIoU"])
+
+
+# ------------------------------------------------------------------ drywallqa train: data
+def test_a_train_part_whose_photos_are_all_unreadable_is_not_said_to_be_missing(write_train_config, tiny_kwargs,
+                                                                                 synthetic_datasets, syn_splits):
+    """Photos that are there but cannot be read (damaged, without their mask) were said "not found" under the dataset
+    folder, with the advice to point data.datasets_dir elsewhere."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    for name in json.loads((syn_splits / "syn_crack.json").read_text())["parts"]["train"]:
+        (synthetic_datasets / "crack" / name).write_bytes(b"not a photo")
+    res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs))], terminal_width=400)
+    assert res.exit_code == 1, res.output
+    said = " ".join(res.output.split())
+    assert "has no images in part 'train'" in said and "none of them could be read" in said, said
+    assert "were found" not in said and "data.datasets_dir" not in said

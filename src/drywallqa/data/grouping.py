@@ -494,6 +494,10 @@ def why_part_is_empty(dataset: str, part: str, splits_dir, datasets_dir=None, ex
                 f"({', '.join(exclude_published)}{'; ' + left_out_by if left_out_by else ''})")
     if not root.is_dir():
         return f"no folder {root}; {where}"
+    found = sum((root / f).is_file() for f in kept)
+    if found:  # there, and none could be read (it said they were not found, and to point the datasets folder elsewhere)
+        return (f"{found} of the {len(kept)} photos its manifest lists there are under {root}, and none of them could be "
+                "read with its label (the warnings above say why: a damaged photo, a missing mask or annotation)")
     return f"none of the {len(kept)} photos its manifest lists there were found under {root}; {where}"
 
 
