@@ -81,3 +81,20 @@ def test_a_train_part_whose_photos_are_all_unreadable_is_not_said_to_be_missing(
     said = " ".join(res.output.split())
     assert "has no images in part 'train'" in said and "none of them could be read" in said, said
     assert "were found" not in said and "data.datasets_dir" not in said
+
+
+# ------------------------------------------------------------------ drywallqa train: overrides
+@pytest.mark.parametrize("override, dropped, hint", [
+    ("output_dir=runs/my run #2", "'#2'", "'output_dir=\"runs/my run #2\"'"),
+    ("init_from=~/models/run #3/best", "'#3/best'", "YAML quotes"),
+    ("optim.epochs=3  # three", "'# three'", "without it"),
+])
+def test_an_override_value_cut_short_by_a_yaml_comment_is_refused(override, dropped, hint):
+    """YAML reads " #..." as a comment: output_dir=runs/my run #2 trained into "runs/my run", without a word."""
+    from drywallqa.engine.config import TrainConfig
+
+    with pytest.raises(ValueError, match="as a comment and drops it") as exc:
+        TrainConfig().with_overrides([override])
+    assert dropped in str(exc.value) and hint in str(exc.value)
+    for kept in ('output_dir="runs/my run #2"', "output_dir='runs/my run #2'", "output_dir=runs/run#2"):
+        assert TrainConfig().with_overrides([kept]).output_dir == kept.partition("=")[2].strip("'\"")

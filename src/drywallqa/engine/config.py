@@ -368,6 +368,13 @@ class TrainConfig:
                 value = safe_load(text)
             except yaml.YAMLError as exc:
                 raise ValueError(f"override {item!r}: the value is not YAML ({describe_error(exc)})") from None
+            node = yaml.compose(text, Loader=yaml.SafeLoader)  # (it loaded: one document)
+            comment = text[node.end_mark.index:].strip() if node is not None else text.strip()
+            if comment.startswith("#"):  # output_dir=runs/my run #2 trained into "runs/my run", without a word
+                hint = (f"put the value in YAML quotes, e.g. '{key.strip()}=\"{text.strip()}\"'" if isinstance(value, str)
+                        else "write the value without it")
+                raise ValueError(f"override {item!r}: YAML reads {comment!r} as a comment and drops it (the value would "
+                                 f"be {_shown(value)}): {hint}")
             if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):  # YAML 1.1 reads 5e-4 as text
                 value = float(value)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and not _DECIMAL.fullmatch(text.strip()):
