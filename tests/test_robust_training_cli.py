@@ -98,3 +98,17 @@ def test_an_override_value_cut_short_by_a_yaml_comment_is_refused(override, drop
     assert dropped in str(exc.value) and hint in str(exc.value)
     for kept in ('output_dir="runs/my run #2"', "output_dir='runs/my run #2'", "output_dir=runs/run#2"):
         assert TrainConfig().with_overrides([kept]).output_dir == kept.partition("=")[2].strip("'\"")
+
+
+def test_a_composite_pair_of_one_dataset_is_named_before_the_photos_are_decoded(write_train_config, tiny_kwargs):
+    """[[syn_crack, syn_crack]] passed the config's checks and was refused by the dataset as "composite pair (0, 0)",
+    once every training photo had been decoded."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs)),
+                                   "data.composite_pairs=[[syn_crack, syn_crack]]", "data.composite_ratio=0.5"],
+                             terminal_width=400)
+    said = " ".join(res.output.split())
+    assert res.exit_code == 2 and "names one dataset twice" in said and "decoding" not in said, said

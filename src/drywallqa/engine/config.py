@@ -246,6 +246,10 @@ class TrainConfig:
                    for p in d.composite_pairs):
             raise ValueError(f"data.composite_pairs must be a list of [source, target] dataset-name pairs, e.g. "
                              f"[[cracks, taping]], got {_shown(d.composite_pairs)}")
+        same = next((p for p in d.composite_pairs if p[0] == p[1]), None)
+        if same is not None:  # refused by the dataset once every training photo had been decoded, by index: "(0, 0)"
+            raise ValueError(f"data.composite_pairs {_shown(list(same))} names one dataset twice: a pair transplants "
+                             "one dataset's labelled structures onto another's photos, e.g. [cracks, taping]")
         number_in_range(d.negative_ratio, "data.negative_ratio", 0.0, 10.0)
         number_in_range(d.composite_ratio, "data.composite_ratio", 0.0, 10.0)
         if d.composite_ratio > 0 and not d.composite_pairs:  # made no transplant, without a word (a ratio of 0 with
