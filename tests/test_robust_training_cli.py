@@ -112,3 +112,21 @@ def test_a_composite_pair_of_one_dataset_is_named_before_the_photos_are_decoded(
                              terminal_width=400)
     said = " ".join(res.output.split())
     assert res.exit_code == 2 and "names one dataset twice" in said and "decoding" not in said, said
+
+
+def test_an_empty_override_says_null_only_where_the_key_takes_it():
+    """data.val_part= (an unset shell variable) said "write data.val_part=null to unset it", which was then refused as
+    "must be text, got None"."""
+    from drywallqa.engine.config import TrainConfig
+
+    for key in ("data.val_part", "optim.epochs", "output_dir"):
+        with pytest.raises(ValueError, match="no value") as exc:
+            TrainConfig().with_overrides([f"{key}="])
+        assert f"give {key} a value" in str(exc.value) and "null" in str(exc.value).partition("no value")[2]
+        assert f"{key}=null" not in str(exc.value)
+        with pytest.raises(ValueError, match="got None"):  # what the advice it gave led to
+            TrainConfig().with_overrides([f"{key}=null"])
+    for key in ("init_from", "data.splits_dir", "optim.ema_decay", "threads"):
+        with pytest.raises(ValueError, match=f"write {key}=null to unset it"):
+            TrainConfig().with_overrides([f"{key}="])
+        TrainConfig().with_overrides([f"{key}=null"])

@@ -165,6 +165,17 @@ def _shown(value) -> str:
     return _SHOWN.repr(value)
 
 
+def _takes_null(config, key: str) -> bool:
+    """Whether the field ``key`` (dotted: ``data.val_part``) of the dataclass ``config`` may be null; True for a key in
+    a mapping field (``model_config.x``) or one the config has not (said as such where it is set)."""
+    owner, parts = config, key.split(".")
+    for part in parts[:-1]:
+        owner = getattr(owner, part, None)
+    if not dataclasses.is_dataclass(owner) or parts[-1] not in {f.name for f in dataclasses.fields(owner)}:
+        return True
+    return _accepts(typing.get_type_hints(type(owner))[parts[-1]], None)[0]
+
+
 def check_field_types(config, prefix: str = "") -> None:
     """Every field of the dataclass ``config`` (its sections too) of the type it declares.
 
@@ -367,7 +378,9 @@ class TrainConfig:
             if not sep or not key.strip():
                 raise ValueError(f"override {item!r}: write KEY=VALUE, e.g. optim.epochs=3")
             if not text.strip():  # init_from=$START with START unset trained from scratch without a word
-                raise ValueError(f"override {item!r}: no value; write {key.strip()}=null to unset it")
+                unset = (f"write {key.strip()}=null to unset it" if _takes_null(self, key.strip()) else
+                         f"give {key.strip()} a value (it cannot be null)")  # (it said =null to keys that refuse it)
+                raise ValueError(f"override {item!r}: no value; {unset}")
             try:
                 value = safe_load(text)
             except yaml.YAMLError as exc:
