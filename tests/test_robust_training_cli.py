@@ -130,3 +130,22 @@ def test_an_empty_override_says_null_only_where_the_key_takes_it():
         with pytest.raises(ValueError, match=f"write {key}=null to unset it"):
             TrainConfig().with_overrides([f"{key}="])
         TrainConfig().with_overrides([f"{key}=null"])
+
+
+def test_a_dotted_override_reaches_into_model_config_s_own_mappings():
+    """model_config.encoder_options.stages=3 (docs/training.md sets encoder_options whole) was refused as
+    "has no keys (known at the top: bf16, ...)" where the config had no encoder_options, and
+    model_config.encoder_options.frozen_stages=2 as an unknown key where it had; a key below a plain value was
+    answered with the top-level keys."""
+    from drywallqa.engine.config import TrainConfig
+
+    cfg = TrainConfig().with_overrides(["model_config.encoder_options.stages=3"])
+    assert cfg.model_config["encoder_options"] == {"stages": 3}
+    cfg = cfg.with_overrides(["model_config.encoder_options.frozen_stages=2"])
+    assert cfg.model_config["encoder_options"] == {"stages": 3, "frozen_stages": 2}
+    for override, said in (("optim.lr.x=1", "optim.lr has no keys (it is 0.002, not a mapping of keys)"),
+                           ("distill.teacher.x=1", "distill.teacher has no keys (it is None, not a mapping of keys)"),
+                           ("data.nope.x=1", "data.nope has no keys (known in data: cache_dir")):
+        with pytest.raises(ValueError) as exc:
+            TrainConfig().with_overrides([override])
+        assert said in str(exc.value) and "known at the top" not in str(exc.value), exc.value

@@ -406,15 +406,17 @@ class TrainConfig:
                 first = dataclasses.fields(type(getattr(self, parts[0])))[0].name  # silently
                 raise ValueError(f"override {item!r} would replace the whole {parts[0]} section (the config's settings "
                                  f"in it lost): set its keys, e.g. {parts[0]}.{first}=...")
+            mapping_field = False  # in model_config or data.dataset_repeats: keys of the model's config or datasets
             for depth, part in enumerate(parts[:-1]):
+                if mapping_field and node.get(part) is None:  # an unset mapping in one (model_config.encoder_options.
+                    node[part] = {}  # stages=3 was "has no keys"): its keys are checked as the model's config is built
                 if not isinstance(node.get(part), dict):
-                    if part in node and node[part] is None and depth >= 1:  # an unset mapping inside a section
-                        node[part] = {}
-                    else:
-                        raise ValueError(f"override {item!r}: {'.'.join(parts[:depth + 1])} has no keys "
-                                         f"(known at the top: {', '.join(sorted(self.to_dict()))})")
+                    where = (f"it is {_shown(node[part])}, not a mapping of keys" if part in node else
+                             f"known at the top: {', '.join(sorted(self.to_dict()))}" if depth == 0 else
+                             f"known in {'.'.join(parts[:depth])}: {', '.join(sorted(node))}")
+                    raise ValueError(f"override {item!r}: {'.'.join(parts[:depth + 1])} has no keys ({where})")
                 node = node[part]
-            mapping_field = len(parts) > 1 and parts[-2] in ("model_config", "dataset_repeats")
+                mapping_field = mapping_field or ".".join(parts[:depth + 1]) in ("model_config", "data.dataset_repeats")
             if parts[-1] not in node and not mapping_field:
                 raise ValueError(f"override {item!r}: unknown key {key.strip()!r}; known here: {', '.join(sorted(node))}")
             node[parts[-1]] = value
