@@ -27,6 +27,10 @@ def export(run: Path, dest: Path, ema: bool = False) -> dict:
     """``dest/best`` = the model of ``run/best`` (architecture, stored settings) with the weights of
     ``run/last.pt``; returns the checkpoint's step and epoch."""
     for need in (run / "last.pt", run / "best" / "config.json"):
+        if need.parent.name == "best" and not need.parent.exists() and (run / "last.pt").is_file():  # it said RUN was
+            # no training run: one stopped (Ctrl-C, --max-minutes) before its first epoch ended has no best/ yet
+            raise SystemExit(f"{run} has no best/ yet, whose model the weights of last.pt are written as: the run stopped "
+                             "before its first epoch ended; continue it (drywallqa train ... --resume) past an epoch")
         if not need.is_file():
             raise SystemExit(f"{need}: not found; RUN must be a drywallqa train output folder")
     if dest.resolve() == run.resolve():  # its best/ replaced by last.pt's weights: the run's chosen model lost

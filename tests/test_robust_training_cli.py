@@ -149,3 +149,24 @@ def test_a_dotted_override_reaches_into_model_config_s_own_mappings():
         with pytest.raises(ValueError) as exc:
             TrainConfig().with_overrides([override])
         assert said in str(exc.value) and "known at the top" not in str(exc.value), exc.value
+
+
+# ------------------------------------------------------------------ scripts/export_checkpoint.py
+def test_export_of_a_run_stopped_before_its_first_epoch_ended_says_so(tmp_path, tiny_kwargs, load_script):
+    """A run stopped by Ctrl-C or --max-minutes in its first epoch (last.pt, no best/ yet) was called no training run
+    ("RUN must be a drywallqa train output folder")."""
+    import shutil
+
+    export = load_script("export_checkpoint").export
+    torch.manual_seed(0)
+    run = tmp_path / "run"
+    create_model("film_unet", **tiny_kwargs).save_pretrained(run / "best")
+    torch.save({"model": {}}, run / "last.pt")
+    shutil.rmtree(run / "best")
+    with pytest.raises(SystemExit) as exc:
+        export(run, tmp_path / "dest")
+    assert "has no best/ yet" in str(exc.value) and "--resume" in str(exc.value)
+    assert "must be a drywallqa train output folder" not in str(exc.value)
+    with pytest.raises(SystemExit, match="RUN must be a drywallqa train output folder"):  # no run at all: as before
+        export(tmp_path / "nowhere", tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
