@@ -196,3 +196,10 @@ def test_a_dataset_photo_over_the_limit_is_not_told_of_an_option_its_command_lac
     assert "--max-pixels" not in str(caught.value) and "scale the photo down" in str(caught.value)
     with pytest.raises(ImageTooLargeError, match="--max-pixels"):
         read_image(path)
+
+
+def test_the_shapes_named_in_a_refusal_are_the_shapes_taken():
+    """A refused array was told "(H, W), (H, W, 3) or (H, W, 4)", where (H, W, 1) is taken too."""
+    assert to_rgb_array(np.zeros((4, 5, 1), np.uint8)).shape == (4, 5, 3)
+    with pytest.raises(ValueError, match=r"\(H, W, 1\)"):
+        to_rgb_array(np.zeros((4, 5, 2), np.uint8))
