@@ -54,6 +54,9 @@ def main():
         raise SystemExit(f"error: {exc} (were its photos read? the datasets folder: DRYWALLQA_DATASETS)") from None
     torch.set_num_threads(2)
     paths = args.model_path or [None]
+    twice = [str(p) for p in paths if paths.count(p) > 1]  # one column was kept, without a word
+    if twice:
+        ap.error(f"--model-path: {twice[0]} is given twice: name each model once")
     names = [p.name if p else "shipped" for p in paths]
     if len(set(names)) < len(names):  # e.g. two runs' best/: tell them apart by their whole path
         names = [str(p) if p else "shipped" for p in paths]

@@ -155,3 +155,21 @@ def test_taping_on_the_composite_is_scored_against_box_labels_as_evaluate_scores
     rows, _ = drywall.score_cracks_on_drywall({"boxes": _Boxes()}, pairs, progress=False)
     assert rows[0]["taping_mIoU_on_composite"] == 1.0
     assert rows[0]["missed_on_drywall"] == 1  # the crack prompt's mask is as it was (no adapter of its own)
+
+
+def test_the_benchmark_refuses_a_model_path_given_twice(load_script, tmp_path, monkeypatch, capsys):
+    """benchmarks/cracks_on_drywall.py --model-path A --model-path A scored A twice and kept one column of the two,
+    without a word."""
+    import sys
+
+    import pytest
+
+    script = load_script("cracks_on_drywall", "benchmarks")
+    monkeypatch.setattr(script, "check_split_manifest", lambda *a, **k: None)
+    monkeypatch.setattr(script, "transplant_pairs", lambda *a, **k: [object()])
+    monkeypatch.setattr(script.Segmenter, "load", lambda *a, **k: pytest.fail("the models loaded"))
+    monkeypatch.setattr(sys, "argv", ["cracks_on_drywall.py", "--out", str(tmp_path / "o"), "--model-path",
+                                      str(tmp_path / "m"), "--model-path", str(tmp_path / "m")])
+    with pytest.raises(SystemExit) as exc:
+        script.main()
+    assert exc.value.code == 2 and "given twice" in capsys.readouterr().err
