@@ -129,3 +129,18 @@ def test_photos_of_several_sizes_are_not_reported_as_the_first_ones_size(fake, m
     assert s["image_size"] == [64, 48] and s["image_sizes"] == [[64, 48], [640, 480], [3000, 4000]]
     md = render_markdown({"model": {}, "empty_convention": "x", "metrics": [], "cross_prompt": [], "speed": s})
     assert "- 30 images of 3 sizes, 48x64 to 4000x3000 " in md
+
+
+def test_the_process_s_thread_count_is_given_back(fake, monkeypatch):
+    """measure_speed set torch's threads to 2 and left them so: evaluate() from Python (and the ONNX runtime, which
+    follows torch's count) ran on 2 threads for the rest of the process. Given back after, an error too."""
+    seg, paths = fake
+    threads = [7]
+    monkeypatch.setattr(speed.torch, "get_num_threads", lambda: threads[-1])
+    monkeypatch.setattr(speed.torch, "set_num_threads", threads.append)
+    speed.measure_speed(seg, paths[:2], ["a", "b"], threads=2)
+    assert threads == [7, 2, 7]
+    seg.predict = lambda *a: (_ for _ in ()).throw(RuntimeError("model failed"))
+    with pytest.raises(RuntimeError):
+        speed.measure_speed(seg, paths[:2], ["a"], threads=2)
+    assert threads[-1] == 7

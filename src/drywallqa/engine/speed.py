@@ -64,7 +64,17 @@ def measure_speed(segmenter: Segmenter, paths: list[Path], prompts: list[str], t
     timing noise read as a cost)."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
+    before = torch.get_num_threads()  # the process's own, given back after (evaluate() from Python left it at 2)
     torch.set_num_threads(threads)
+    try:
+        return _measure(segmenter, paths, prompts, threads, warmup, repeats, batch)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _measure(segmenter: Segmenter, paths: list[Path], prompts: list[str], threads: int, warmup: int, repeats: int,
+             batch: bool) -> dict:
+    """:func:`measure_speed`'s work, on the threads it set."""
     for _ in range(warmup):  # the first calls at a new input size are slow
         segmenter.predict(paths[0], prompts)
     extra_prompts = max(1, len(prompts) - 1)
