@@ -170,3 +170,14 @@ def test_export_of_a_run_stopped_before_its_first_epoch_ended_says_so(tmp_path, 
     with pytest.raises(SystemExit, match="RUN must be a drywallqa train output folder"):  # no run at all: as before
         export(tmp_path / "nowhere", tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
+
+
+def test_a_config_file_in_another_encoding_is_named_as_such(tmp_path):
+    """A config saved in Latin-1 (a comment with an accent) was refused in Python's codec words ("'utf-8' codec can't
+    decode byte 0xe9 in position 21"), where a dataset file in the same state is said not to be UTF-8."""
+    from drywallqa.engine.config import TrainConfig
+
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("optim:\n  lr: 0.001  # été\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin\.yaml: not UTF-8 text .*save it as UTF-8"):
+        TrainConfig.from_yaml(path)

@@ -435,6 +435,8 @@ class TrainConfig:
             return cls.from_dict(data)
         except yaml.YAMLError as exc:  # named with the file and line (it said '<unicode string>'), a key twice too
             raise ValueError(f"{path}: not valid YAML ({describe_error(exc)})") from None
+        except UnicodeDecodeError as exc:  # another encoding (a Windows editor's): Python's codec words, as a dataset
+            raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
 
