@@ -32,7 +32,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from drywallqa import Segmenter
-from drywallqa.data.registry import unique_datasets
+from drywallqa.data.registry import resolve_dataset, unique_datasets
 from drywallqa.engine.evaluator import build_eval_sets, evaluate_set
 from drywallqa.models.base import PromptedSegmentationModel, is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir
@@ -141,6 +141,8 @@ def main():
     ap.add_argument("--out", type=Path, default=Path("out/soup"))
     ap.add_argument("--settings-from", type=Path, default=None)
     ap.add_argument("--datasets", nargs="+", default=["cracks", "taping"])
+    ap.add_argument("--datasets-dir", type=Path, default=None, help="default: $DRYWALLQA_DATASETS, else ../shared/datasets")
+    ap.add_argument("--splits-dir", type=Path, default=None, help="default: ./splits, else the shipped manifests")
     ap.add_argument("--limit", type=positive_int, default=None, help="val images per dataset (smoke runs only)")
     ap.add_argument("--mix", default=None, help="one weight per model, summing to 1 (default: equal)")
     ap.add_argument("--no-score", action="store_true", help="write the soup only")
@@ -164,8 +166,8 @@ def main():
         # keyed by the dataset's name (a KeyError traceback, named by its file)
         sets = None
         if not args.no_score:
-            args.datasets = unique_datasets(args.datasets)
-            sets = build_eval_sets(args.datasets, which=("val",), limit=args.limit)
+            args.datasets = unique_datasets([resolve_dataset(d, args.datasets_dir) for d in args.datasets])
+            sets = build_eval_sets(args.datasets, ("val",), args.splits_dir, args.datasets_dir, limit=args.limit)
     except (OSError, ValueError, KeyError) as exc:
         ap.error(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
     with contextlib.ExitStack() as held:
@@ -189,7 +191,7 @@ def make_and_score(args, soup: dict, settings: Path, mix, sets=None) -> None:
         print(soup_dir)
         return
     if sets is None:
-        sets = build_eval_sets(args.datasets, which=("val",), limit=args.limit)
+        sets = build_eval_sets(args.datasets, ("val",), args.splits_dir, args.datasets_dir, limit=args.limit)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i, d in enumerate(args.models):  # each ingredient with the same inference settings as the soup

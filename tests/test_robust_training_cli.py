@@ -3,6 +3,7 @@ inputs that ended in a traceback, lost work or were taken without a word."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -181,3 +182,16 @@ def test_a_config_file_in_another_encoding_is_named_as_such(tmp_path):
     path.write_bytes("optim:\n  lr: 0.001  # été\n".encode("latin-1"))
     with pytest.raises(ValueError, match=r"latin\.yaml: not UTF-8 text .*save it as UTF-8"):
         TrainConfig.from_yaml(path)
+
+
+def test_a_soup_takes_the_datasets_and_splits_folders_its_error_names(synthetic_datasets, syn_splits, tmp_path,
+                                                                      tiny_kwargs, load_script, monkeypatch, capsys):
+    """model_soup's "no image to score" advised --datasets-dir, an option the script did not have (only
+    $DRYWALLQA_DATASETS reached it); it takes --datasets-dir and --splits-dir as evaluate does."""
+    soup = load_script("model_soup")
+    a, b = _model(tmp_path, "a", 0, **tiny_kwargs), _model(tmp_path, "b", 1, **tiny_kwargs)
+    monkeypatch.setenv("DRYWALLQA_DATASETS", str(tmp_path / "no_datasets"))
+    _soup_main(soup, monkeypatch, a, b, "--out", tmp_path / "out", "--datasets", "syn_crack", "--limit", "2",
+               "--datasets-dir", synthetic_datasets, "--splits-dir", syn_splits)
+    report = json.loads((tmp_path / "out" / "soup.json").read_text())
+    assert np.isfinite(report["scores"]["soup"]["syn_crack"]["mIoU"])
