@@ -66,7 +66,7 @@ def test_a_soup_is_scored_on_a_dataset_given_by_its_yaml_file(synthetic_datasets
 
 # ------------------------------------------------------------------ drywallqa train: data
 def test_a_train_part_whose_photos_are_all_unreadable_is_not_said_to_be_missing(write_train_config, tiny_kwargs,
-                                                                                 synthetic_datasets, syn_splits):
+                                                                                 synthetic_datasets, syn_splits, caplog):
     """Photos that are there but cannot be read (damaged, without their mask) were said "not found" under the dataset
     folder, with the advice to point data.datasets_dir elsewhere."""
     import json
@@ -77,11 +77,13 @@ def test_a_train_part_whose_photos_are_all_unreadable_is_not_said_to_be_missing(
 
     for name in json.loads((syn_splits / "syn_crack.json").read_text())["parts"]["train"]:
         (synthetic_datasets / "crack" / name).write_bytes(b"not a photo")
-    res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs))], terminal_width=400)
+    with caplog.at_level("WARNING", logger="drywallqa.data.grouping"):
+        res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs))], terminal_width=400)
     assert res.exit_code == 1, res.output
     said = " ".join(res.output.split())
     assert "has no images in part 'train'" in said and "none of them could be read" in said, said
     assert "were found" not in said and "data.datasets_dir" not in said
+    assert "or are there and could not be read with their label" in caplog.text, caplog.text  # the warning before it
 
 
 # ------------------------------------------------------------------ drywallqa train: overrides

@@ -461,8 +461,9 @@ def samples_of_part(
     have = {rel for rel, _ in named}
     missing_names = sorted(wanted - have)
     if missing_names:  # scored on fewer photos than the manifest names: say so, never silently
-        logger.warning("%s: %d of the %d photos of its %s part in %s are not in the dataset (e.g. %s); they are left out",
-                       dataset, len(missing_names), len(wanted), part, manifest, missing_names[0])
+        logger.warning("%s: %d of the %d photos of its %s part in %s are not in the dataset, or are there and could not "
+                       "be read with their label (e.g. %s); they are left out", dataset, len(missing_names), len(wanted),
+                       part, manifest, missing_names[0])
     unassigned = have - {f for files in split.parts.values() for f in files}
     if unassigned:
         logger.warning("%s: %d photos are in no part of %s (added after `drywallqa data split`?); they are never used",
