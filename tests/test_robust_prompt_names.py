@@ -298,3 +298,13 @@ def test_a_rule_names_a_prompt_of_several_lines_as_it_was_typed():
     prompts = validate_prompts(["segment crack\nwide ones"])
     (rule,) = parse_rules(["segment crack\nwide ones: area_px > 5"], prompts, None)
     assert rule.prompt == prompts[0] == "segment crack; wide ones"
+
+
+@pytest.mark.parametrize("prompt", ["\u0301", " \u0301\u0308 ", "\u200b\u20dd"])
+def test_a_prompt_of_marks_alone_is_refused_and_a_letter_with_a_mark_is_taken(prompt):
+    """A prompt of a lone combining accent (nothing for it to sit on) was taken as a prompt and answered."""
+    from drywallqa.text.prompts import check_prompt
+
+    with pytest.raises(ValueError, match="visible character"):
+        check_prompt(prompt)
+    assert check_prompt("segment cre\u0301pi crack") == "segment cre\u0301pi crack"

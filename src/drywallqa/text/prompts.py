@@ -62,7 +62,8 @@ def check_prompt(prompt) -> str:
         raise ValueError("a prompt must be non-empty text, e.g. 'segment crack'")
     typed = stripped(prompt)
     prompt = as_read(prompt)
-    if all(unicodedata.category(c)[0] in "CZ" for c in prompt):  # control, format (zero-width) and space characters
+    if all(unicodedata.category(c)[0] in "CZM" for c in prompt):  # control, format (zero-width), space characters and
+        # marks with no letter to sit on (a lone combining accent)
         reason = "a prompt must hold a visible character, e.g. 'segment crack'"
         raise InputError(f"{reason}; got {prompt[:40]!r}", reason)
     if any((unicodedata.category(c) in ("Cc", "Zl", "Zp") and c != "\t") or c in BIDI_CONTROLS for c in prompt):
