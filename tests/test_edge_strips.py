@@ -96,3 +96,21 @@ def test_refine_masks_refuses_unknown_splits_and_region_datasets_before_writing(
                                    "--out", str(out), "--datasets-dir", str(synthetic_datasets)])
     assert res.exit_code == 0, res.output
     assert {"train", "valid"} <= {p.name for p in out.iterdir()}
+
+
+def test_the_evidence_map_of_a_tiny_photo_gives_no_error():
+    """On maps of a few pixels (a photo of a dozen pixels) the strip fit divided by zero (ZeroDivisionError "Weights
+    sum to zero") or took the covariance of one pixel: refine-masks stopped with a traceback."""
+    import warnings
+
+    from drywallqa.data.edge_strips import StripOptions, box_strips
+
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        h, w = rng.integers(3, 40, 2)
+        ev = (rng.random((h, w)) ** rng.integers(1, 6)).astype(np.float32)
+        x, y = sorted(rng.uniform(-2, w + 2, 2)), sorted(rng.uniform(-2, h + 2, 2))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            mask, outcome, lines = box_strips(ev, (x[0], y[0], x[1], y[1]), StripOptions())
+        assert outcome in ("refined", "kept", "fell_back") and (mask is None or mask.shape == (h, w))

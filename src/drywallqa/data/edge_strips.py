@@ -117,6 +117,8 @@ def box_strips(evidence: np.ndarray, box, options: StripOptions) -> tuple[np.nda
         # centre of the pixels within the widest strip of it), not to one of its edges
         for _ in range(2):
             band = np.abs(xs * math.cos(theta) + ys * math.sin(theta) - rho) <= max_w
+            if band.sum() < 2:  # a map of a few pixels (a photo of a dozen): no axis to fit (a ZeroDivisionError)
+                break
             wb = weights[band] + 1e-9
             cx, cy = np.average(xs[band], weights=wb), np.average(ys[band], weights=wb)
             cov = np.cov(np.stack([xs[band] - cx, ys[band] - cy]), aweights=wb)
@@ -125,6 +127,8 @@ def box_strips(evidence: np.ndarray, box, options: StripOptions) -> tuple[np.nda
             rho = cx * math.cos(theta) + cy * math.sin(theta)
         distance = np.abs(xs * math.cos(theta) + ys * math.sin(theta) - rho)
         band = distance <= max_w / 2
+        if not band.any():  # the line passes between the pixels of so small a map: no strip
+            break
         spread = float(np.sqrt(np.average(distance[band] ** 2, weights=weights[band] + 1e-9)))
         width = float(np.clip(2.0 * spread, min_w, max_w))
         mask[y0:y1, x0:x1] |= (distance <= width / 2).reshape(y1 - y0, x1 - x0)
