@@ -1,0 +1,51 @@
+// Usage: node robust_page_2.mjs URL PHOTO
+// The web page given what a site engineer types (tests/test_robust_web_page_2.py): more prompts than the palette has
+// colours, odd scales, rules with typos. Prints one JSON line.
+import { chromium } from 'playwright-core';
+
+const [url, photo] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync'],
+});
+const report = {};
+const settled = (page) => page.waitForFunction(() => !document.querySelector('#run').disabled &&
+  (!document.querySelector('#result').hidden || !document.querySelector('#error').hidden));
+const said = (page) => page.evaluate(() => document.querySelector('#error').hidden ? '' : document.querySelector('#error').textContent);
+// a drywallqa answer for a 64 x 48 photo, each prompt's mask its left half (made in the page: it draws PNGs)
+function answer(prompts) {
+  const c = document.createElement('canvas'); c.width = 64; c.height = 48;
+  const g = c.getContext('2d'); g.fillStyle = '#000'; g.fillRect(0, 0, 64, 48); g.fillStyle = '#fff'; g.fillRect(0, 0, 32, 48);
+  const base64 = c.toDataURL('image/png').split(',')[1];
+  const measures = { components: 1, area_px: 1536, area_fraction: 0.5, length_px: 48, mean_width_px: 32, max_width_px: 32 };
+  return { image: { width: 64, height: 48 }, flags: [], warnings: [], timings_ms: { total_ms: 5 },
+           results: prompts.map(prompt => ({ prompt, confidence: 0.8, measures, mask: { format: 'png', base64 } })) };
+}
+try {
+  const context = await browser.newContext({ viewport: { width: 320, height: 640 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('pageerror', e => consoleErrors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('#chips .chip');
+  await page.setInputFiles('#image', photo);
+  // ten prompts (a server's --max-prompts 12): the overlay's label names each prompt's colour as it is drawn
+  for (let k = 0; k < 8; k++) { await page.fill('#prompt-input', `segment thing ${k}`); await page.press('#prompt-input', 'Enter'); }
+  await page.route('**/v1/segment', async route => {  // the answer made here: no model to wait for
+    const request = route.request().postData() || '';
+    const prompts = [...request.matchAll(/name="prompts"\r\n\r\n([^\r]*)/g)].map(m => m[1]);
+    await route.fulfill({ json: await page.evaluate(answer, prompts) });
+  });
+  await page.click('#run');
+  await settled(page);
+  await page.unroute('**/v1/segment');
+  report.colours = await page.evaluate(() => ({ label: document.querySelector('#overlay').getAttribute('aria-label'),
+                                                 hex: state.result.results.map((r, i) => colorOf(i)) }));
+  report.consoleErrors = consoleErrors;
+  await context.close();
+  console.log(JSON.stringify(report));
+} finally {
+  await browser.close();
+}

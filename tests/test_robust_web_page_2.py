@@ -1,0 +1,61 @@
+"""The web page in a real browser (as tests/test_browser.py) given what a site engineer types: more prompts than the
+palette has colours, odd scales, QA rules with typos."""
+
+import json
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from drywallqa import Segmenter
+from drywallqa.serve import ServeConfig, create_app
+from test_browser import HERE, _need_browser
+
+
+@pytest.fixture
+def server(tiny_model_dir):
+    import uvicorn
+
+    seg = Segmenter.load(tiny_model_dir)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(max_prompts=12), seg), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    srv.should_exit = True
+    t.join(10)
+
+
+def _rgb_name(hex_colour: str) -> str:
+    """A rough name of a colour's hue, to check the page's names against the colour drawn."""
+    import colorsys
+
+    r, g, b = (int(hex_colour[k:k + 2], 16) / 255 for k in (1, 3, 5))
+    return colorsys.rgb_to_hsv(r, g, b)[0] * 360
+
+
+def test_web_page_odd_inputs(server, tmp_path):
+    _need_browser()
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "wall.png")
+    run = subprocess.run(["node", str(HERE / "robust_page_2.mjs"), server, str(tmp_path / "wall.png")],
+                         capture_output=True, text=True, timeout=60, cwd=HERE)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["consoleErrors"] == [], out
+    # ten prompts: the ninth and tenth are not "in red" and "in blue" as the first two (their colours are others)
+    label, hexes = out["colours"]["label"], out["colours"]["hex"]
+    named = [part.split(" in ")[1].split(",")[0] for part in label.split(": ", 1)[1].split("; ")]
+    assert len(named) == len(hexes) == 10, label
+    assert named[:2] == ["red", "blue"] and named[8] != "red" and named[9] != "blue", named
+    assert 10 <= _rgb_name(hexes[8]) <= 40 and named[8] == "orange", (hexes, named)  # #d9510d
+    assert 140 <= _rgb_name(hexes[9]) <= 170 and named[9] == "sea green", (hexes, named)  # #0dd98c
