@@ -34,8 +34,8 @@ def server(tiny_model_dir):
     t.join(10)
 
 
-def _rgb_name(hex_colour: str) -> str:
-    """A rough name of a colour's hue, to check the page's names against the colour drawn."""
+def _hue(hex_colour: str) -> str:
+    """A colour's hue in degrees, to check the page's names against the colour drawn."""
     import colorsys
 
     r, g, b = (int(hex_colour[k:k + 2], 16) / 255 for k in (1, 3, 5))
@@ -57,5 +57,11 @@ def test_web_page_odd_inputs(server, tmp_path):
     named = [part.split(" in ")[1].split(",")[0] for part in label.split(": ", 1)[1].split("; ")]
     assert len(named) == len(hexes) == 10, label
     assert named[:2] == ["red", "blue"] and named[8] != "red" and named[9] != "blue", named
-    assert 10 <= _rgb_name(hexes[8]) <= 40 and named[8] == "orange", (hexes, named)  # #d9510d
-    assert 140 <= _rgb_name(hexes[9]) <= 170 and named[9] == "sea green", (hexes, named)  # #0dd98c
+    assert 10 <= _hue(hexes[8]) <= 40 and named[8] == "orange", (hexes, named)  # #d9510d
+    assert 140 <= _hue(hexes[9]) <= 170 and named[9] == "sea green", (hexes, named)  # #0dd98c
+    # below 0: a number, said to be below 0 (it was "is not a number": a format to puzzle over, not a sign)
+    negative = out["negative"]
+    assert negative["mm -0.5"] == 'The scale "-0.5" must be more than 0', negative
+    assert negative["mm \u22120,5"] == 'The scale "\u22120,5" must be more than 0', negative
+    assert negative["tile -640"] == 'The tile size "-640" must be more than 0', negative
+    assert negative["mm -x"] == 'The scale "-x" is not a number', negative  # text still said to be none

@@ -31,6 +31,14 @@ try {
   await page.goto(url);
   await page.waitForSelector('#chips .chip');
   await page.setInputFiles('#image', photo);
+  // scales and tiles below 0 (a minus typed, or a phone keyboard's U+2212): said to be below 0, not "not a number"
+  await page.click('#options summary');
+  report.negative = {};
+  for (const [id, value] of [['mm', '-0.5'], ['mm', '\u22120,5'], ['tile', '-640'], ['mm', '-x']]) {
+    await page.fill('#' + id, value); await page.click('#run');
+    report.negative[`${id} ${value}`] = await said(page);
+    await page.fill('#' + id, '');
+  }
   // ten prompts (a server's --max-prompts 12): the overlay's label names each prompt's colour as it is drawn
   for (let k = 0; k < 8; k++) { await page.fill('#prompt-input', `segment thing ${k}`); await page.press('#prompt-input', 'Enter'); }
   await page.route('**/v1/segment', async route => {  // the answer made here: no model to wait for
