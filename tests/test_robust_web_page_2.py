@@ -65,3 +65,9 @@ def test_web_page_odd_inputs(server, tmp_path):
     assert negative["mm \u22120,5"] == 'The scale "\u22120,5" must be more than 0', negative
     assert negative["tile -640"] == 'The tile size "-640" must be more than 0', negative
     assert negative["mm -x"] == 'The scale "-x" is not a number', negative  # text still said to be none
+    rules = out["rules"]  # a number with a comma: said so (the server's answer spoke of the rule's form only)
+    for rule in ("segment crack: max_width_px > 0,3", "segment crack: area_px >= 1,000"):
+        assert rules[rule] == f'The QA rule "{rule}": write its number without a comma (0.3, not 0,3; 1000, not 1,000).'
+    assert "HTTP 422" in rules["segment crak: max_width_px > 3"] and "one of the prompts" in rules["segment crak: max_width_px > 3"]
+    assert "PROMPT: MEASURE OP NUMBER" in rules["segment crack max_width_px > 3"], rules
+    assert "max_width_px" in rules["segment crack: max_widht_px > 3"], rules  # the measures it may be

@@ -39,6 +39,14 @@ try {
     report.negative[`${id} ${value}`] = await said(page);
     await page.fill('#' + id, '');
   }
+  // QA rules with typos: each told apart (a decimal comma was told as a rule of the wrong form), the page usable after
+  report.rules = {};
+  for (const rule of ['segment crack: max_width_px > 0,3', 'segment crack: area_px >= 1,000', 'segment crak: max_width_px > 3',
+                      'segment crack max_width_px > 3', 'segment crack: max_widht_px > 3']) {
+    await page.fill('#rules', rule); await page.click('#run'); await settled(page);
+    report.rules[rule] = await said(page);
+  }
+  await page.fill('#rules', '');
   // ten prompts (a server's --max-prompts 12): the overlay's label names each prompt's colour as it is drawn
   for (let k = 0; k < 8; k++) { await page.fill('#prompt-input', `segment thing ${k}`); await page.press('#prompt-input', 'Enter'); }
   await page.route('**/v1/segment', async route => {  // the answer made here: no model to wait for
