@@ -42,6 +42,18 @@ def _hue(hex_colour: str) -> str:
     return colorsys.rgb_to_hsv(r, g, b)[0] * 360
 
 
+def _lab(hex_colour: str) -> tuple:
+    """CIE L*a*b* (D65) of an sRGB colour."""
+    def linear(c):
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(int(hex_colour[k:k + 2], 16) / 255) for k in (1, 3, 5))
+    xyz = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g + 0.0722 * b, \
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
+    f = [t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz]
+    return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+
 def test_web_page_odd_inputs(server, tmp_path):
     _need_browser()
     from PIL import Image
@@ -71,3 +83,10 @@ def test_web_page_odd_inputs(server, tmp_path):
     assert "HTTP 422" in rules["segment crak: max_width_px > 3"] and "one of the prompts" in rules["segment crak: max_width_px > 3"]
     assert "PROMPT: MEASURE OP NUMBER" in rules["segment crack max_width_px > 3"], rules
     assert "max_width_px" in rules["segment crack: max_widht_px > 3"], rules  # the measures it may be
+    # the palette's masks told apart on the photo: no two of its colours as close as its purple and violet were
+    # (CIE76 distance 11.7; green and teal, the closest now, 22)
+    palette = [_lab(h) for h in hexes[:8]]
+    closest = min(sum((a - b) ** 2 for a, b in zip(palette[i], palette[j])) ** 0.5
+                  for i in range(8) for j in range(i + 1, 8))
+    assert closest > 20, (hexes, closest)
+    assert named[7] == "lime", named
