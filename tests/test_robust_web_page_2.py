@@ -83,6 +83,10 @@ def test_web_page_odd_inputs(server, tmp_path):
     assert "HTTP 422" in rules["segment crak: max_width_px > 3"] and "one of the prompts" in rules["segment crak: max_width_px > 3"]
     assert "PROMPT: MEASURE OP NUMBER" in rules["segment crack max_width_px > 3"], rules
     assert "max_width_px" in rules["segment crack: max_widht_px > 3"], rules  # the measures it may be
+    # the server's 422 in the words of the page: "QA rule 2", "scale" (it was "flag 2", "mm_per_px": no box of the page)
+    assert rules["segment crack max_width_px > 3"].startswith("Please check the input: QA rule: "), rules
+    assert out["secondRule"].startswith("Please check the input: QA rule 2: a rule's measure is one of"), out["secondRule"]
+    assert out["zeroScale"].startswith("Please check the input: scale: Input should be greater than"), out["zeroScale"]
     # the palette's masks told apart on the photo: no two of its colours as close as its purple and violet were
     # (CIE76 distance 11.7; green and teal, the closest now, 22)
     palette = [_lab(h) for h in hexes[:8]]

@@ -46,7 +46,13 @@ try {
     await page.fill('#rules', rule); await page.click('#run'); await settled(page);
     report.rules[rule] = await said(page);
   }
+  // the server's 422 named by the boxes of the page, not by the API's fields (flag, mm_per_px)
+  await page.fill('#rules', 'segment crack: area_px > 3\nsegment crack: area_pxx > 3'); await page.click('#run'); await settled(page);
+  report.secondRule = await said(page);
   await page.fill('#rules', '');
+  await page.fill('#mm', '0'); await page.click('#run'); await settled(page);
+  report.zeroScale = await said(page);
+  await page.fill('#mm', '');
   // ten prompts (a server's --max-prompts 12): the overlay's label names each prompt's colour as it is drawn
   for (let k = 0; k < 8; k++) { await page.fill('#prompt-input', `segment thing ${k}`); await page.press('#prompt-input', 'Enter'); }
   await page.route('**/v1/segment', async route => {  // the answer made here: no model to wait for
