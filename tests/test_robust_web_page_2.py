@@ -94,3 +94,6 @@ def test_web_page_odd_inputs(server, tmp_path):
                   for i in range(8) for j in range(i + 1, 8))
     assert closest > 20, (hexes, closest)
     assert named[7] == "lime", named
+    meanwhile = out["emptyMeanwhile"]  # an empty file chosen while a request ran: its error not wiped by the answer
+    assert "empty.jpg is empty (0 bytes)" in meanwhile["during"] and meanwhile["after"] == meanwhile["during"], meanwhile
+    assert meanwhile["status"].startswith("Done in") and "wall.png" in meanwhile["status"], meanwhile

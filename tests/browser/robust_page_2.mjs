@@ -23,6 +23,14 @@ function answer(prompts) {
   return { image: { width: 64, height: 48 }, flags: [], warnings: [], timings_ms: { total_ms: 5 },
            results: prompts.map(prompt => ({ prompt, confidence: 0.8, measures, mask: { format: 'png', base64 } })) };
 }
+function made(page, wait = 0) {  // a route's handler: the answer made here after wait ms (no model to wait for)
+  return async route => {
+    const request = route.request().postData() || '';
+    const prompts = [...request.matchAll(/name="prompts"\r\n\r\n([^\r]*)/g)].map(m => m[1]);
+    await new Promise(r => setTimeout(r, wait));
+    await route.fulfill({ json: await page.evaluate(answer, prompts) });
+  };
+}
 try {
   const context = await browser.newContext({ viewport: { width: 320, height: 640 } });
   const page = await context.newPage();
@@ -55,16 +63,21 @@ try {
   await page.fill('#mm', '');
   // ten prompts (a server's --max-prompts 12): the overlay's label names each prompt's colour as it is drawn
   for (let k = 0; k < 8; k++) { await page.fill('#prompt-input', `segment thing ${k}`); await page.press('#prompt-input', 'Enter'); }
-  await page.route('**/v1/segment', async route => {  // the answer made here: no model to wait for
-    const request = route.request().postData() || '';
-    const prompts = [...request.matchAll(/name="prompts"\r\n\r\n([^\r]*)/g)].map(m => m[1]);
-    await route.fulfill({ json: await page.evaluate(answer, prompts) });
-  });
+  await page.route('**/v1/segment', made(page));
   await page.click('#run');
   await settled(page);
   await page.unroute('**/v1/segment');
   report.colours = await page.evaluate(() => ({ label: document.querySelector('#overlay').getAttribute('aria-label'),
                                                  hex: state.result.results.map((r, i) => colorOf(i)) }));
+  // an empty file (a cloud file not downloaded yet) chosen while a request runs: said so, and still said once the
+  // answer for the photo sent is shown
+  await page.route('**/v1/segment', made(page, 800));
+  await page.click('#run');
+  await page.setInputFiles('#image', { name: 'empty.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(0) });
+  const during = await said(page);
+  await page.waitForFunction(() => !document.querySelector('#run').disabled);
+  await page.unroute('**/v1/segment');
+  report.emptyMeanwhile = { during, after: await said(page), status: await page.textContent('#status') };
   report.consoleErrors = consoleErrors;
   await context.close();
   console.log(JSON.stringify(report));
