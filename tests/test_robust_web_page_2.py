@@ -64,6 +64,7 @@ def test_web_page_odd_inputs(server, tmp_path):
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["consoleErrors"] == [], out
+    assert out["width"] == [320, 320], out["width"]  # ten prompts' toggles and measures at 320 px: no sideways scroll
     # ten prompts: the ninth and tenth are not "in red" and "in blue" as the first two (their colours are others)
     label, hexes = out["colours"]["label"], out["colours"]["hex"]
     named = [part.split(" in ")[1].split(",")[0] for part in label.split(": ", 1)[1].split("; ")]
@@ -97,3 +98,5 @@ def test_web_page_odd_inputs(server, tmp_path):
     meanwhile = out["emptyMeanwhile"]  # an empty file chosen while a request ran: its error not wiped by the answer
     assert "empty.jpg is empty (0 bytes)" in meanwhile["during"] and meanwhile["after"] == meanwhile["during"], meanwhile
     assert meanwhile["status"].startswith("Done in") and "wall.png" in meanwhile["status"], meanwhile
+    # Enter in the emptied prompt box segments (it did nothing), as in the scale and tile boxes; the prompt added once
+    assert out["enterTwice"] == {"asked": 1, "chips": 3, "shown": True}, out["enterTwice"]

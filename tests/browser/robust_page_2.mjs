@@ -61,12 +61,23 @@ try {
   await page.fill('#mm', '0'); await page.click('#run'); await settled(page);
   report.zeroScale = await said(page);
   await page.fill('#mm', '');
+  // keyboard only: a prompt typed and Enter (added), Enter again in the emptied box: segmented, as from the other boxes
+  let asked = 0;
+  await page.route('**/v1/segment', async route => { asked += 1; await made(page)(route); });
+  await page.focus('#prompt-input'); await page.keyboard.type('segment hairline crack'); await page.keyboard.press('Enter');
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(300); await page.waitForFunction(() => !document.querySelector('#run').disabled);
+  report.enterTwice = { asked, chips: await page.evaluate(() => state.prompts.length),
+                        shown: await page.evaluate(() => !document.querySelector('#result').hidden) };
+  await page.unroute('**/v1/segment');
+  await page.click('#chips .chip:last-child button');
   // ten prompts (a server's --max-prompts 12): the overlay's label names each prompt's colour as it is drawn
   for (let k = 0; k < 8; k++) { await page.fill('#prompt-input', `segment thing ${k}`); await page.press('#prompt-input', 'Enter'); }
   await page.route('**/v1/segment', made(page));
   await page.click('#run');
   await settled(page);
   await page.unroute('**/v1/segment');
+  report.width = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);  // 320 px: none to scroll
   report.colours = await page.evaluate(() => ({ label: document.querySelector('#overlay').getAttribute('aria-label'),
                                                  hex: state.result.results.map((r, i) => colorOf(i)) }));
   // an empty file (a cloud file not downloaded yet) chosen while a request runs: said so, and still said once the
