@@ -29,10 +29,11 @@ from .batch import NOT_DONE, record_name
 THUMB_SIZE = 360  # longest side of the thumbnails, px
 
 
-def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
-    """Write the tinted thumbnail of one image; its path relative to ``out`` (None if the photo or a mask is gone).
-    A thumbnail newer than the image's masks and record is kept, so rebuilding the report after a resumed job is
-    quick."""
+def _thumbnail(entry: dict, prompts: list[str], out: Path) -> tuple[str | None, list[str]]:
+    """Write the tinted thumbnail of one image: its path relative to ``out`` (None if the photo cannot be read), and
+    what of its masks could not be tinted on it (a mask file deleted, unreadable or of another size since): the photo
+    is shown without that mask, and the mask named, not the photo said to be unreadable. A thumbnail newer than the
+    image's masks and record is kept, so rebuilding the report after a resumed job is quick."""
     rel = Path(REPORT_FILES) / f"{file_stem(Path(entry['image']).stem)}.jpg"  # unique in one output folder
     masks = [out / entry["prompts"][p]["mask"] for p in prompts if p in entry["prompts"]]
     record = out / record_name(Path(entry["image"]))  # its joints: when measured again, drawn again
@@ -41,33 +42,47 @@ def _thumbnail(entry: dict, prompts: list[str], out: Path) -> str | None:
     key = repr(colors).encode("utf-8", "backslashreplace")  # kept in the JPEG: tinted in these colours, as the legend
     if (out / rel).is_file() and len(masks) == len(prompts) and all(
             m.is_file() and m.stat().st_mtime <= (out / rel).stat().st_mtime for m in sources) and _tints(out / rel) == key:
-        return rel.as_posix()
+        return rel.as_posix(), []
     try:
         limit = photo_pixels(entry)  # the photo and its masks read as the job read them (its --max-pixels)
         image = read_image(entry["image"], limit)
-        thumb, size = Image.fromarray(image), image.shape[:2]
-        del image  # (its memory: a large photo's is the report's largest)
-        thumb.thumbnail((THUMB_SIZE, THUMB_SIZE))
-        # each mask tinted on the thumbnail by the share of each of its pixels it covers (a hairline crack of a large
-        # photo still shows), as tinting the photo and then shrinking it did at float32 copies of the whole photo
-        # (2 GB and over a minute for a 60 MP photo, more than the report's memory for a larger one)
-        small = np.asarray(thumb)
-        for p, color in colors:  # each prompt its own colour, as in the legend
-            mask = read_mask(out / entry["prompts"][p]["mask"], max_pixels=limit)
-            if mask.shape != size:
-                raise ValueError(f"a mask of another size than its photo: {mask.shape} against {size}")
-            small = tinted(small, mask, color)
-        thumb = Image.fromarray(small)
     except (ImageReadError, OSError, ValueError, KeyError):
-        return None
+        return None, []
+    thumb, size = Image.fromarray(image), image.shape[:2]
+    del image  # (its memory: a large photo's is the report's largest)
+    thumb.thumbnail((THUMB_SIZE, THUMB_SIZE))
+    # each mask tinted on the thumbnail by the share of each of its pixels it covers (a hairline crack of a large
+    # photo still shows), as tinting the photo and then shrinking it did at float32 copies of the whole photo
+    # (2 GB and over a minute for a 60 MP photo, more than the report's memory for a larger one)
+    small = np.asarray(thumb)
+    missing, drawn = [], []
+    for p, color in colors:  # each prompt its own colour, as in the legend
+        name = str((entry["prompts"].get(p) or {}).get("mask", "?"))
+        try:
+            if not (out / name).is_file():
+                missing.append(f"{p}: its mask file {name} is missing: not tinted on the photo")
+                continue
+            mask = read_mask(out / name, max_pixels=limit)
+        except (ImageReadError, OSError, ValueError) as exc:
+            missing.append(f"{p}: its mask file {name} is not readable ({exc}): not tinted on the photo")
+            continue
+        if mask.shape != size:
+            missing.append(f"{p}: its mask file {name} is {mask.shape[1]}x{mask.shape[0]} px, the photo "
+                           f"{size[1]}x{size[0]}: not tinted on the photo")
+            continue
+        small = tinted(small, mask, color)
+        drawn.append((p, color))
+    thumb = Image.fromarray(small)
     # taped joints, numbered as listed beside the picture, edged in the prompt's colour
-    for p, color in colors:
+    for p, color in drawn:
         thumb = Image.fromarray(draw_joints(np.asarray(thumb), entry["prompts"][p].get("joints") or [],
                                             thumb.width / size[1], color))
+    if missing:  # tinted without them: never kept as the whole picture once the masks are back (an older mtime)
+        key += repr(missing).encode("utf-8", "backslashreplace")
     (out / rel).parent.mkdir(exist_ok=True)
     # whole or not there: a half-written thumbnail (a kill, a second job's report) would be newer than the masks, so kept
     write_atomic(out / rel, lambda tmp: thumb.save(tmp, format="JPEG", quality=85, comment=key))
-    return rel.as_posix()
+    return rel.as_posix(), missing
 
 
 def _tints(path: Path) -> bytes | None:
@@ -197,8 +212,9 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
         summary_rows.append(f"<tr><td>{esc(p)}</td><td>{len(found)} of {len(images)}{refused}</td><td>{total}</td></tr>")
     rows = []
     for e in images:
-        thumb = _thumbnail(e, prompts, out)
+        thumb, missing = _thumbnail(e, prompts, out)
         picture = f'<a href="{_href(thumb)}"><img src="{_href(thumb)}" alt="" loading="lazy"></a>' if thumb else "<em>photo not readable</em>"
+        picture += "".join(f'<br><small class="flag">{esc(shown(why))}</small>' for why in missing)
         cells = []
         for p in prompts:
             m = e["prompts"][p]
