@@ -58,3 +58,51 @@ def test_a_thumbnail_drawn_without_a_mask_is_drawn_again_when_it_is_back(tmp_pat
     assert "missing" not in page
     pixel = np.asarray(Image.open(out / "report_files" / "wall.jpg"))[int(0.6 * 180), 180]
     assert pixel[0] > pixel[1] + 40  # the crack tinted red again
+
+
+def _with_rules(out, rules, **measures):
+    """``out``'s results.json with ``rules`` and the crack mask's measures set to ``measures``, flagged as the job
+    would flag them."""
+    from drywallqa.rules import flags, parse_rules
+
+    results = json.loads((out / "results.json").read_text())
+    results["rules"] = rules
+    entry = results["images"][0]
+    entry["prompts"]["segment crack"].update(measures)
+    entry["flags"] = flags(entry, parse_rules(rules, results["prompts"], 0.1))
+    (out / "results.json").write_text(json.dumps(results))
+    return entry["flags"]
+
+
+def test_a_value_beside_a_rule_never_reads_as_its_limit(tmp_path):
+    """0.3004 mm read "0.30 mm" beside the broken rule "max_width_mm > 0.3" (a value equal to the limit marked as
+    failing); 33.59 mm read "33.6 mm" beside an unbroken "length_mm >= 33.6"; 4.996% read "5.00%" beside an
+    unbroken "area_fraction >= 0.05". Now each has the digits to read on its side of the limit."""
+    out = _job(tmp_path, mm_per_px=0.1)
+    assert _with_rules(out, ["segment crack: max_width_mm > 0.3", "segment crack: length_mm >= 33.6",
+                             "segment crack: area_fraction >= 0.05"],
+                       max_width_mm=0.3004, length_mm=33.59, area_fraction=0.04996) == [
+        "segment crack: max_width_mm > 0.3"]
+    page = write_batch_report(out).read_text()
+    assert "max width 0.3004 mm" in page and "0.30 mm" not in page
+    assert "length 33.59 mm" in page
+    assert "4.996% of the photo" in page
+    # a value at the limit reads as it, one far from it as before
+    _with_rules(out, ["segment crack: max_width_mm >= 0.3", "segment crack: length_mm > 100"],
+                max_width_mm=0.30000000000000004, length_mm=36.04, area_fraction=0.0722)
+    page = write_batch_report(out).read_text()
+    assert "length 36.0 mm, max width 0.30 mm" in page and "7.22% of the photo" in page
+
+
+def test_the_table_never_rounds_a_value_onto_a_rules_limit(tmp_path):
+    """results.csv keeps 6 significant digits: 0.3000004 read 0.3 beside the broken "max_width_mm > 0.3"."""
+    import csv
+
+    from drywallqa.engine.batch_table import write_batch_table
+
+    out = _job(tmp_path, mm_per_px=0.1)
+    assert _with_rules(out, ["segment crack: max_width_mm > 0.3"], max_width_mm=0.3000004, mean_width_mm=0.2000004)
+    rows = list(csv.DictReader(write_batch_table(out).read_text(encoding="utf-8-sig").splitlines()))
+    crack = next(r for r in rows if r["prompt"] == "segment crack")
+    assert crack["max_width_mm"] == "0.3000004" and crack["flags"] == "segment crack: max_width_mm > 0.3"
+    assert crack["mean_width_mm"] == "0.2"  # no rule on it: 6 digits as before

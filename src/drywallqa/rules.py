@@ -132,3 +132,40 @@ def parse_rules(rules, prompts, mm_per_px: float | None) -> tuple:
         prompts = [prompts]
     check_rules(parsed, prompts, validate_mm_per_px(mm_per_px))
     return parsed
+
+
+def _side(value: float, limit: float) -> int:
+    """-1, 0 or 1: ``value`` below, at or above ``limit`` as :meth:`Rule.broken_by` compares them."""
+    if math.isclose(value, limit, rel_tol=1e-12, abs_tol=1e-12):
+        return 0
+    return 1 if value > limit else -1
+
+
+def limits_of(rules, prompt: str, measure: str) -> list[float]:
+    """The numbers the rules (as text, e.g. ``results.json``'s ``rules``, or :class:`Rule`) hold ``prompt``'s
+    ``measure`` to (a rule that no longer reads as one is passed over)."""
+    limits = []
+    for r in rules or ():
+        try:
+            r = r if isinstance(r, Rule) else Rule.parse(r)
+        except (InputError, ValueError):
+            continue
+        if r.prompt == prompt and r.measure == measure:
+            limits.append(r.value)
+    return limits
+
+
+def decimals_against(value: float, decimals: int, limits, scale: float = 1.0) -> int:
+    """How many decimals to show ``value * scale`` with: ``decimals``, or more where fewer would read as on another
+    side of a rule's limit (``limits``, in the value's unit) than the value is: 0.3004 mm shown "0.30" beside a broken
+    rule "max_width_mm > 0.3" read as the limit marked as failing; now "0.3004". A value at its limit reads as it."""
+    for k in range(decimals, 16):
+        if reads_as_judged(float(f"{value * scale:.{k}f}"), value, limits, scale):  # as the report writes it
+            return k
+    return 16
+
+
+def reads_as_judged(shown: float, value: float, limits, scale: float = 1.0) -> bool:
+    """Whether ``shown`` (``value * scale`` rounded) lies on the same side of each rule's limit (``limits``, in the
+    value's unit) as ``value``: at the limit only where ``value`` is."""
+    return all(_side(shown, limit * scale) == _side(value, limit) for limit in limits)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image
 
+from ..rules import decimals_against, limits_of
 from ..utils.files import REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import ImageReadError, photo_pixels, read_image, read_mask
 from ..utils.slug import file_stem, shown
@@ -110,18 +111,26 @@ def tinted(small: np.ndarray, mask: np.ndarray, color, alpha: float = 0.5) -> np
     return (small * (1 - share) + np.asarray(color, np.float32) * share).round().clip(0, 255).astype(np.uint8)
 
 
-def _share(fraction: float) -> str:
+def _share(fraction: float, limits=()) -> str:
     """A mask's share of the photo, in % to a hundredth: a few hundred pixels of a 12 MP photo read "0.00%" beside
-    "1 region(s)"; now "< 0.01%"."""
-    return f"{100 * fraction:.2f}%" if fraction == 0 or 100 * fraction >= 0.005 else "&lt; 0.01%"  # (HTML)
+    "1 region(s)"; now "< 0.01%". More digits where a QA rule's limit (``limits``: of ``area_fraction``) would read as
+    crossed otherwise (:func:`~drywallqa.rules.decimals_against`)."""
+    if fraction == 0 or 100 * fraction >= 0.005:
+        return f"{100 * fraction:.{decimals_against(fraction, 2, limits, 100)}f}%"
+    return "&lt; 0.01%"  # (HTML)
 
 
-def _length(m: dict) -> str:  # to a tenth: a flag "length_mm >= 33.6" beside "33.66" must not read "34"
-    return f"{m['length_mm']:.1f} mm" if "length_mm" in m else f"{m['length_px']:.1f} px"
+def _length(m: dict, limits=None) -> str:  # to a tenth: a flag "length_mm >= 33.6" beside "33.66" must not read "34";
+    # more where a rule's limit would read as crossed ("33.6" for 33.59 beside "length_mm >= 33.6" unbroken): ``limits``
+    # ``{measure: [its rules' numbers]}``
+    key = "length_mm" if "length_mm" in m else "length_px"
+    return f"{m[key]:.{decimals_against(m[key], 1, (limits or {}).get(key, ()))}f} {key[-2:]}"
 
 
-def _width(m: dict) -> str:  # to a hundredth of a mm: a flag "max_width_mm > 0.3" beside "0.34" must not read "0.3"
-    return f"{m['max_width_mm']:.2f} mm" if "max_width_mm" in m else f"{m['max_width_px']:.1f} px"
+def _width(m: dict, limits=None) -> str:  # to a hundredth of a mm: a flag "max_width_mm > 0.3" beside "0.34" must not
+    # read "0.3"; more where a rule's limit would read as crossed ("0.30" for 0.3004 beside "max_width_mm > 0.3" broken)
+    key, decimals = ("max_width_mm", 2) if "max_width_mm" in m else ("max_width_px", 1)
+    return f"{m[key]:.{decimals_against(m[key], decimals, (limits or {}).get(key, ()))}f} {key[-2:]}"
 
 
 def _joints(m: dict) -> str:
@@ -210,6 +219,9 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
         refused = sum(_not_answered(e["prompts"][p]) for e in images)
         refused = f" (not answered on {refused} photo(s): not a thing this model knows)" if refused else ""
         summary_rows.append(f"<tr><td>{esc(p)}</td><td>{len(found)} of {len(images)}{refused}</td><td>{total}</td></tr>")
+    # the numbers each prompt's shown measures are held to by the rules: shown with the digits to read on their side
+    limits = {p: {key: limits_of(rules, p, key) for key in ("area_fraction", "length_mm", "length_px", "max_width_mm",
+                                                            "max_width_px")} for p in prompts}
     rows = []
     for e in images:
         thumb, missing = _thumbnail(e, prompts, out)
@@ -218,6 +230,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
         cells = []
         for p in prompts:
             m = e["prompts"][p]
+            held = limits[p]
             if _not_answered(m):
                 cells.append(_refused(m))
                 continue
@@ -226,8 +239,8 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
                              f'--min-confidence {m["emptied_below"]:g}{_confidence(m)}</td>')
                 continue
             cells.append(
-                f'<td><a href="{_href(m["mask"])}">{m["components"]} region(s)</a><br>{_share(m["area_fraction"])} of the photo'
-                f"<br>length {_length(m)}, max width {_width(m)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else
+                f'<td><a href="{_href(m["mask"])}">{m["components"]} region(s)</a><br>{_share(m["area_fraction"], held["area_fraction"])} of the photo'
+                f"<br>length {_length(m, held)}, max width {_width(m, held)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else
                 f'<td class="none"><a href="{_href(m["mask"])}">nothing found</a>{_confidence(m)}</td>')
         broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in e.get("flags", []))
         read_as = "".join(f'<br><small class="note">{esc(shown(w))}</small>' for w in e.get("warnings", []))

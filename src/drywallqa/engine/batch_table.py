@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..rules import limits_of, reads_as_judged
 from ..utils.files import read_batch_results, spreadsheet_cell, write_atomic
 
 TABLE_FILE = "results.csv"
@@ -29,6 +30,8 @@ def table_rows(results: dict) -> tuple[list[str], list[dict]]:
     in_mm = any(key in m for e in images for m in e["prompts"].values() for key in MEASURES_MM)
     columns = ["image", "prompt", "status", "mask", "confidence", "answered", "concept", *MEASURES,
                *(MEASURES_MM if in_mm else ()), "joints", "flags", "warnings"]
+    rules = results.get("rules", [])  # the numbers each measure is held to: its value never rounded onto one
+    held = {p: {key: limits_of(rules, p, key) for key in (*MEASURES, *MEASURES_MM)} for p in results.get("prompts", [])}
     rows = []
     for e in images:
         flags = "; ".join(map(str, e.get("flags", [])))
@@ -40,7 +43,7 @@ def table_rows(results: dict) -> tuple[list[str], list[dict]]:
                    "answered": _answered(concept, m.get("emptied_below")), "concept": concept.get("concept", "") if _known(concept) else "",
                    "joints": len(m["joints"]) if "joints" in m else "",
                    "flags": flags, "warnings": read_as}
-            row.update({key: _number(m.get(key)) for key in (*MEASURES, *MEASURES_MM)})
+            row.update({key: _number(m.get(key), held.get(prompt, {}).get(key, ())) for key in (*MEASURES, *MEASURES_MM)})
             rows.append(row)
     for path, why in results.get("failed", []):
         rows.append({"image": path, "status": str(why)})
@@ -83,8 +86,15 @@ def _answered(concept: dict, emptied_below: float | None = None) -> str:
     return "yes" if concept else ""
 
 
-def _number(value):
-    """A measure as the table shows it: at most 6 significant digits (a spreadsheet needs no more), "" where none."""
+def _number(value, limits=()):
+    """A measure as the table shows it: at most 6 significant digits (a spreadsheet needs no more), "" where none; more
+    where a QA rule's limit (``limits``) would read as crossed otherwise: 0.3000004 mm beside a broken
+    "max_width_mm > 0.3" read 0.3."""
     if value is None:
         return ""
-    return value if isinstance(value, int) else float(f"{value:.6g}")
+    if isinstance(value, int):
+        return value
+    for digits in range(6, 18):
+        if reads_as_judged(shown := float(f"{value:.{digits}g}"), value, limits):
+            return shown
+    return value
