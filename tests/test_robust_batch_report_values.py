@@ -8,6 +8,7 @@ from PIL import Image
 
 from drywallqa.engine.batch_report import write_batch_report
 from drywallqa.measures import mask_measures
+from test_browser import server  # noqa: F401 (the page's server, for the browser test)
 
 
 def _job(tmp_path, mm_per_px=None, rows=4):
@@ -106,3 +107,21 @@ def test_the_table_never_rounds_a_value_onto_a_rules_limit(tmp_path):
     crack = next(r for r in rows if r["prompt"] == "segment crack")
     assert crack["max_width_mm"] == "0.3000004" and crack["flags"] == "segment crack: max_width_mm > 0.3"
     assert crack["mean_width_mm"] == "0.2"  # no rule on it: 6 digits as before
+
+
+def test_browser_joint_lines_lie_on_the_pixels_they_join(server, tmp_path):
+    """The page drew a joint's ends (the API's pixel-centre coordinates) at ``x * scale``: on a photo drawn larger
+    than its pixels a line sat half a drawn pixel up and left of the pixels it joins (``tests/browser/joint_offset.mjs``:
+    a 20 px photo drawn at 4x, a joint along row 3 must be centred on canvas row 14, not on 12)."""
+    import subprocess
+
+    from test_browser import HERE, _need_browser
+
+    _need_browser()
+    run = subprocess.run(["node", str(HERE / "joint_offset.mjs"), server], capture_output=True, text=True, timeout=120,
+                         cwd=HERE)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["consoleErrors"] == [], out
+    assert out["rowsAcross"] == [13, 14], out  # the white core (2 px) centred on 14 = (3 + 0.5) * 4
+    assert out["columnsAcross"] == [61, 62], out  # column 15: centred on (15 + 0.5) * 4 = 62
