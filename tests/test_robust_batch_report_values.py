@@ -125,3 +125,18 @@ def test_browser_joint_lines_lie_on_the_pixels_they_join(server, tmp_path):
     assert out["consoleErrors"] == [], out
     assert out["rowsAcross"] == [13, 14], out  # the white core (2 px) centred on 14 = (3 + 0.5) * 4
     assert out["columnsAcross"] == [61, 62], out  # column 15: centred on (15 + 0.5) * 4 = 62
+
+
+def test_joints_drawn_at_another_scale_lie_on_the_pixels_they_join():
+    """draw_joints placed a joint's ends (pixel centres of the mask) at ``x * scale``: at another scale than 1 (a
+    report thumbnail) half a mask pixel up and left of the pixels it joins; a joint along row 3 of a mask drawn 4x
+    larger must be centred on row 13.5 (rows 12 to 15), not on 12."""
+    from drywallqa.viz import draw_joints
+
+    drawn = draw_joints(np.zeros((80, 80, 3), np.uint8), [{"start_xy": [2, 3], "end_xy": [18, 3]},
+                                                          {"start_xy": [15, 19], "end_xy": [15, 8]}], 4.0, (255, 0, 0))
+    white = drawn.min(axis=2) == 255
+    assert np.flatnonzero(white[:, 40]).tolist() == [13, 14]
+    assert 61 in np.flatnonzero(white[50, :]).tolist()  # (PIL draws its 2 px wide line on columns 60 and 61)
+    same = draw_joints(np.zeros((80, 80, 3), np.uint8), [{"start_xy": [2, 30], "end_xy": [70, 30]}], 1.0, (255, 0, 0))
+    assert np.flatnonzero(same.min(axis=2)[:, 40] == 255).tolist() == [30, 31]  # at 1:1 as before

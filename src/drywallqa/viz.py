@@ -48,13 +48,16 @@ def draw_joints(image: np.ndarray, joints: list[dict], scale: float = 1.0, color
     """``(H, W, 3)`` uint8 image with taped joints (:func:`~drywallqa.measures.joint_measures`) drawn on it: each
     joint's line from ``start_xy`` to ``end_xy``, white edged in ``color`` (its prompt's), and its number (1 = the
     longest, as listed) at its start, on ``color``. ``scale``: this image's size over that of the mask the joints
-    were measured on (a thumbnail's)."""
+    were measured on (a thumbnail's). The joints' ends are pixel centres of that mask: pixel ``x`` spans ``x * scale``
+    to ``(x + 1) * scale`` here, its centre ``(x + 0.5) * scale - 0.5`` in this image's pixels (not ``x * scale``: half a
+    pixel of the mask off)."""
     from PIL import Image, ImageDraw, ImageFont
 
     drawn = []
     for k, j in enumerate(joints, 1):
         try:  # records of an older version have no ends; a hand-edited one may hold anything
-            (x0, y0), (x1, y1) = ((scale * float(x), scale * float(y)) for x, y in (j["start_xy"], j["end_xy"]))
+            (x0, y0), (x1, y1) = ((scale * (float(x) + 0.5) - 0.5, scale * (float(y) + 0.5) - 0.5)
+                                  for x, y in (j["start_xy"], j["end_xy"]))
         except (KeyError, TypeError, ValueError):
             continue
         if all(math.isfinite(v) for v in (x0, y0, x1, y1)):
