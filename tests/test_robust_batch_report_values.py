@@ -140,3 +140,24 @@ def test_joints_drawn_at_another_scale_lie_on_the_pixels_they_join():
     assert 61 in np.flatnonzero(white[50, :]).tolist()  # (PIL draws its 2 px wide line on columns 60 and 61)
     same = draw_joints(np.zeros((80, 80, 3), np.uint8), [{"start_xy": [2, 30], "end_xy": [70, 30]}], 1.0, (255, 0, 0))
     assert np.flatnonzero(same.min(axis=2)[:, 40] == 255).tolist() == [30, 31]  # at 1:1 as before
+
+
+def test_browser_a_value_beside_a_rule_never_reads_as_its_limit(server, tmp_path):
+    """The web page's measures table (as report.html): 0.3004 mm read "0.30 mm" beside "Flagged: segment crack:
+    max_width_mm > 0.3", 33.59 mm "33.6 mm" beside an unbroken "length_mm >= 33.6", 4.996% "5.0%" beside an
+    unbroken "area_fraction >= 0.05" (``tests/browser/rule_values.mjs``)."""
+    import subprocess
+
+    from test_browser import HERE, _need_browser
+
+    _need_browser()
+    Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "wall.png")
+    run = subprocess.run(["node", str(HERE / "rule_values.mjs"), server, str(tmp_path / "wall.png")],
+                         capture_output=True, text=True, timeout=120, cwd=HERE)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["consoleErrors"] == [] and out["error"] == "", out
+    assert "Flagged: segment crack: max_width_mm > 0.3" in out["flags"], out
+    # prompt, confidence, regions, area, length, max width, mean width, ...
+    assert out["row"][4:7] == ["33.59 mm", "0.3004 mm", "0.25 mm"], out["row"]  # mean width: no rule near it
+    assert out["row"][3].endswith("(4.996%)"), out["row"]
