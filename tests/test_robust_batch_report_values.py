@@ -161,3 +161,25 @@ def test_browser_a_value_beside_a_rule_never_reads_as_its_limit(server, tmp_path
     # prompt, confidence, regions, area, length, max width, mean width, ...
     assert out["row"][4:7] == ["33.59 mm", "0.3004 mm", "0.25 mm"], out["row"]  # mean width: no rule near it
     assert out["row"][3].endswith("(4.996%)"), out["row"]
+
+
+def test_a_confidence_beside_the_min_confidence_that_emptied_it_never_reads_as_it(tmp_path):
+    """A mask --min-confidence 0.3 emptied at confidence 0.2996 read "confidence 0.30" beside "its confidence below
+    --min-confidence 0.3" in report.html, and 0.2999996 read 0.3 in results.csv."""
+    import csv
+
+    from drywallqa.engine.batch_table import write_batch_table
+
+    out = _job(tmp_path)
+    results = json.loads((out / "results.json").read_text())
+    crack = results["images"][0]["prompts"]["segment crack"]
+    crack.update(confidence=0.2996, emptied_below=0.3)
+    results["images"][0]["prompts"]["segment taping area"]["confidence"] = 0.2996  # not emptied: as before
+    (out / "results.json").write_text(json.dumps(results))
+    page = write_batch_report(out).read_text()
+    assert "--min-confidence 0.3<br><span class=\"conf\">confidence 0.2996</span>" in page
+    assert "confidence 0.30</span>" in page  # the taping mask: kept, no limit to read against
+    crack["confidence"] = 0.2999996
+    (out / "results.json").write_text(json.dumps(results))
+    rows = list(csv.DictReader(write_batch_table(out).read_text(encoding="utf-8-sig").splitlines()))
+    assert [r["confidence"] for r in rows] == ["0.2999996", "0.2996"], rows

@@ -185,8 +185,12 @@ def _href(relative: str) -> str:
     return html.escape("./" + quote(relative, safe="/"))
 
 
-def _confidence(m: dict) -> str:
-    return f'<br><span class="conf">confidence {m["confidence"]:.2f}</span>' if m.get("confidence") is not None else ""
+def _confidence(m: dict) -> str:  # to a hundredth; more beside the --min-confidence that emptied the mask: 0.2996
+    # read "confidence 0.30" beside "its confidence below --min-confidence 0.3"
+    if m.get("confidence") is None:
+        return ""
+    below = [m["emptied_below"]] if isinstance(m.get("emptied_below"), (int, float)) else []
+    return f'<br><span class="conf">confidence {m["confidence"]:.{decimals_against(m["confidence"], 2, below)}f}</span>'
 
 
 def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") -> Path:

@@ -39,7 +39,7 @@ def table_rows(results: dict) -> tuple[list[str], list[dict]]:
         for prompt, m in e["prompts"].items():
             concept = m.get("concept") or {}
             row = {"image": e["image"], "prompt": prompt, "status": "done", "mask": m.get("mask", ""),
-                   "confidence": _number(m.get("confidence")),
+                   "confidence": _number(m.get("confidence"), [m["emptied_below"]] if _is_limit(m.get("emptied_below")) else ()),
                    "answered": _answered(concept, m.get("emptied_below")), "concept": concept.get("concept", "") if _known(concept) else "",
                    "joints": len(m["joints"]) if "joints" in m else "",
                    "flags": flags, "warnings": read_as}
@@ -84,6 +84,10 @@ def _answered(concept: dict, emptied_below: float | None = None) -> str:
     if emptied_below is not None:
         return f"no: mask emptied, its confidence below --min-confidence {emptied_below:g}"
     return "yes" if concept else ""
+
+
+def _is_limit(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _number(value, limits=()):
