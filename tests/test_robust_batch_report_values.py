@@ -183,3 +183,16 @@ def test_a_confidence_beside_the_min_confidence_that_emptied_it_never_reads_as_i
     (out / "results.json").write_text(json.dumps(results))
     rows = list(csv.DictReader(write_batch_table(out).read_text(encoding="utf-8-sig").splitlines()))
     assert [r["confidence"] for r in rows] == ["0.2999996", "0.2996"], rows
+
+
+def test_the_table_of_a_hand_edited_results_json_with_odd_rules_is_still_written(tmp_path):
+    """results.csv reads the rules of results.json for the digits of a value beside a limit: rules that are no list
+    of rules (a hand-edited file) are passed over, the table written as before."""
+    from drywallqa.engine.batch_table import write_batch_table
+
+    out = _job(tmp_path, mm_per_px=0.1)
+    for rules in (5, None, {"a": 1}, ["segment crack: max_width_mm > x", 7, None]):
+        results = json.loads((out / "results.json").read_text())
+        results["rules"] = rules
+        (out / "results.json").write_text(json.dumps(results))
+        assert "segment crack" in write_batch_table(out).read_text(encoding="utf-8-sig")

@@ -145,7 +145,7 @@ def limits_of(rules, prompt: str, measure: str) -> list[float]:
     """The numbers the rules (as text, e.g. ``results.json``'s ``rules``, or :class:`Rule`) hold ``prompt``'s
     ``measure`` to (a rule that no longer reads as one is passed over)."""
     limits = []
-    for r in rules or ():
+    for r in rules if isinstance(rules, (list, tuple)) else ():  # (a hand-edited results.json's may be anything)
         try:
             r = r if isinstance(r, Rule) else Rule.parse(r)
         except (InputError, ValueError):
