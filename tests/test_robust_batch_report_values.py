@@ -196,3 +196,31 @@ def test_the_table_of_a_hand_edited_results_json_with_odd_rules_is_still_written
         results["rules"] = rules
         (out / "results.json").write_text(json.dumps(results))
         assert "segment crack" in write_batch_table(out).read_text(encoding="utf-8-sig")
+
+
+def test_the_report_of_a_hand_edited_results_json_with_odd_rules_is_still_written(tmp_path):
+    """report.html failed with TypeError on a hand-edited results.json whose rules were no list of texts ('rules': 5,
+    a number among them) and listed one rule given as a text letter by letter ("s; e; g; ..."); results.csv failed
+    on a photo's flags of 5 and listed a text's letters."""
+    import csv
+
+    from drywallqa.engine.batch_table import write_batch_table
+
+    out = _job(tmp_path, mm_per_px=0.1)
+    for rules, shown in ((5, None), (["segment crack: max_width_mm > 1", 7], "segment crack: max_width_mm &gt; 1; 7"),
+                         ("segment crack: max_width_mm > 1", "flagged by: segment crack: max_width_mm &gt; 1</p>")):
+        results = json.loads((out / "results.json").read_text())
+        results["rules"] = rules
+        results["images"][0]["flags"] = [7]
+        (out / "results.json").write_text(json.dumps(results))
+        page = write_batch_report(out).read_text()
+        assert shown is None and "flagged by" not in page or shown in page, page
+        assert '<span class="flag">7</span>' in page
+    results["images"][0]["flags"] = 5
+    (out / "results.json").write_text(json.dumps(results))
+    assert "0 of 1 photos flagged by" in write_batch_report(out).read_text()  # 5: no rule broken
+    for flags, listed in ((5, ""), ("segment crack: max_width_mm > 1", "segment crack: max_width_mm > 1")):
+        results["images"][0]["flags"] = flags
+        (out / "results.json").write_text(json.dumps(results))
+        rows = list(csv.DictReader(write_batch_table(out).read_text(encoding="utf-8-sig").splitlines()))
+        assert rows[0]["flags"] == listed

@@ -193,6 +193,12 @@ def _confidence(m: dict) -> str:  # to a hundredth; more beside the --min-confid
     return f'<br><span class="conf">confidence {m["confidence"]:.{decimals_against(m["confidence"], 2, below)}f}</span>'
 
 
+def _texts(value) -> list[str]:
+    """Rules, or a photo's broken rules, of a ``results.json`` as texts: those of a hand-edited one too (one rule given as
+    a text is not listed letter by letter; a number, or no list, fails no report)."""
+    return [str(v) for v in value] if isinstance(value, list) else [value] if isinstance(value, str) else []
+
+
 def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") -> Path:
     """Write ``out_dir/report.html`` (and its thumbnails) from ``out_dir/results.json``; returns its path.
 
@@ -207,9 +213,9 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
     prompts, images = list(results["prompts"]), list(results["images"])
     # flagged photos (QA rules broken) first, then the least confident (a person should look at them), then the
     # most affected: the largest masked fraction over all prompts
-    images.sort(key=lambda e: (not e.get("flags"), _least_confidence(e),
+    images.sort(key=lambda e: (not _texts(e.get("flags")), _least_confidence(e),
                                -max((m["area_fraction"] for m in e["prompts"].values()), default=0.0), e["image"]))
-    rules = results.get("rules", [])
+    rules = _texts(results.get("rules"))
 
     esc = html.escape
     # each prompt its own colour (the thumbnails tint every prompt on one picture), shown in the legend and its column
@@ -246,7 +252,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
                 f'<td><a href="{_href(m["mask"])}">{m["components"]} region(s)</a><br>{_share(m["area_fraction"], held["area_fraction"])} of the photo'
                 f"<br>length {_length(m, held)}, max width {_width(m, held)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else
                 f'<td class="none"><a href="{_href(m["mask"])}">nothing found</a>{_confidence(m)}</td>')
-        broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in e.get("flags", []))
+        broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in _texts(e.get("flags")))
         read_as = "".join(f'<br><small class="note">{esc(shown(w))}</small>' for w in e.get("warnings", []))
         rows.append(f'<tr{" class=flagged" if broken else ""}><td>{picture}<br><small>{esc(shown(e["image"]))}</small>{broken}'
                     f'{read_as}</td>'
@@ -279,7 +285,7 @@ th .chip {{ margin-left: 0; }}
 {interrupted}
 <p>{len(images)} photos, {len(failures)} failed{f", {len(not_done)} not done" if not_done else ""}; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.
 Masks: {legend}</p>
-{f'<p class="flag">{sum(bool(e.get("flags")) for e in images)} of {len(images)} photos flagged by: '
+{f'<p class="flag">{sum(bool(_texts(e.get("flags"))) for e in images)} of {len(images)} photos flagged by: '
    f'{esc("; ".join(rules))}</p>' if rules else ''}
 <table><tr><th>prompt</th><th>photos with a finding</th><th>total length</th></tr>{''.join(summary_rows)}</table>
 <p>Photos are listed {"flagged first, then " if rules else ""}least confident first: review these first

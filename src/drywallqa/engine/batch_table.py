@@ -34,7 +34,8 @@ def table_rows(results: dict) -> tuple[list[str], list[dict]]:
     held = {p: {key: limits_of(rules, p, key) for key in (*MEASURES, *MEASURES_MM)} for p in results.get("prompts", [])}
     rows = []
     for e in images:
-        flags = "; ".join(map(str, e.get("flags", [])))
+        flags = e.get("flags")  # (a hand-edited results.json's: one as a text, not its letters; no list, none)
+        flags = "; ".join(map(str, flags if isinstance(flags, list) else [flags] if isinstance(flags, str) else []))
         read_as = "; ".join(map(str, e.get("warnings", [])))  # how the photo was read (its first frame only, ...)
         for prompt, m in e["prompts"].items():
             concept = m.get("concept") or {}
