@@ -105,9 +105,32 @@ def check_rules(rules, prompts, mm_per_px: float | None) -> None:
             raise InputError(f"rule {str(rule)!r}: {reason}", reason)
 
 
+def unchecked(measures: dict) -> str | None:
+    """Why a mask's measures (a ``results.json`` entry's ``prompts[prompt]``) say nothing of the photo, or None: its
+    mask emptied by ``--min-confidence``, or left empty by the prompt gate (a prompt the model does not know). A rule
+    on such a mask is not checked (its zeros passed every ``>`` rule: a photo with a wide crack read as fine)."""
+    below = measures.get("emptied_below")
+    if isinstance(below, numbers.Real) and not isinstance(below, bool):
+        return f"mask emptied, its confidence below --min-confidence {below:g}"
+    concept = measures.get("concept")
+    if isinstance(concept, dict) and concept.get("known", True) is False:
+        return "not a thing this model knows, its mask left empty"
+    return None
+
+
 def flags(entry: dict, rules) -> list[str]:
-    """The rules one photo's ``results.json`` entry breaks, as text."""
-    return [str(r) for r in rules if r.prompt in entry["prompts"] and r.broken_by(entry["prompts"][r.prompt])]
+    """The rules one photo's ``results.json`` entry breaks, as text; a rule on a mask that says nothing of the photo
+    (:func:`unchecked`) as ``"RULE (not checked: WHY)"``, so that the photo is flagged for a look, not passed."""
+    out = []
+    for r in rules:
+        if r.prompt not in entry["prompts"]:
+            continue
+        why = unchecked(entry["prompts"][r.prompt])
+        if why is not None:
+            out.append(f"{r} (not checked: {why})")
+        elif r.broken_by(entry["prompts"][r.prompt]):
+            out.append(str(r))
+    return out
 
 
 def parse_rules(rules, prompts, mm_per_px: float | None) -> tuple:
