@@ -57,3 +57,20 @@ def test_flags_of_a_trusted_mask_are_as_before():
     assert flags({"prompts": {"segment crack": {"area_px": 6, "confidence": 0.9, "concept": {"known": True}}}}, rules) \
         == ["segment crack: area_px > 5"]
     assert flags({"prompts": {"segment crack": {"area_px": 0, "confidence": 0.9}}}, rules) == []
+
+
+def test_a_rerun_without_overlay_says_the_overlays_left_are_an_earlier_runs(tiny_model_dir, photos, tmp_path):
+    """A rerun with another --threshold and no --overlay redid the photo and left its overlay strip and the grid of
+    the old masks without a word (a rerun without --coco said so of predictions.coco.json)."""
+    out = tmp_path / "out"
+    runner = CliRunner()
+    res = runner.invoke(app, ["predict", str(photos), "-p", "segment crack", "-o", str(out), "--overlay",
+                              "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["predict", str(photos), "-p", "segment crack", "-o", str(out), "--threshold", "0.3",
+                              "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "overlay_grid.png and 1 overlay strip (*__overlay.png) of photos redone: an earlier run's (no --overlay now)" \
+        in said
+    assert "overlay" not in json.loads((out / "results.json").read_text())["images"][0]

@@ -163,6 +163,16 @@ def predict(
                                ("predictions.coco.json", coco, "no --coco")):
         if not wanted and (out / name).is_file():  # an earlier run's, which this one did not rewrite
             tagged("warning", "yellow", f"{out / name} is an earlier run's ({flag} now): it does not show this run")
+    if not overlay:  # the grid and the strips of the photos redone now: drawn from an earlier run's masks
+        from ..engine.batch import overlay_name
+
+        strips = sum("overlay" not in e and (out / overlay_name(Path(e["image"]))).is_file() for e in summary.results)
+        grid_there = bool(summary.done) and (out / "overlay_grid.png").is_file()  # (all skipped: as it was drawn)
+        if grid_there or strips:
+            what = " and ".join(filter(None, (f"{out / 'overlay_grid.png'}" if grid_there else "",
+                                              f"{strips} overlay strip{'s' if strips > 1 else ''} (*__overlay.png) of "
+                                              "photos redone" if strips else "")))
+            tagged("warning", "yellow", f"{what}: an earlier run's (no --overlay now), they do not show this run's masks")
     for path, reason in summary.failed:
         _failed(path, reason)
     found = summary.done or summary.skipped or summary.failed
