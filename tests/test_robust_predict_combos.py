@@ -35,7 +35,7 @@ def test_a_rule_on_a_mask_min_confidence_emptied_or_the_gate_refused_is_not_pass
     is flagged as not checked, in results.json, the table, the report and the console alike."""
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "-p", "find the cat", "-o", str(out),
-                                   "--mm-per-px", "0.5", "--min-confidence", "0.9",
+                                   "--mm-per-px", "0.5", "--min-confidence", "0.9", "--coco", "rle",
                                    "--flag", "segment crack: max_width_mm > 0.3", "--flag", "find the cat: area_px > 5"])
     assert res.exit_code == 0, res.output
     results = json.loads((out / "results.json").read_text())
@@ -50,6 +50,12 @@ def test_a_rule_on_a_mask_min_confidence_emptied_or_the_gate_refused_is_not_pass
     assert rows[(CRACK_PHOTO, "segment crack")]["flags"] == "; ".join(crack["flags"])
     html = (out / "report.html").read_text()
     assert "not checked: mask emptied" in html and "1 of 1 photos flagged" in html
+    # the COCO file: no annotations for either mask, and it says why (they read as "nothing found" to an annotator)
+    coco = json.loads((out / "predictions.coco.json").read_text())
+    assert coco["annotations"] == []
+    assert coco["info"]["masks_not_answered"] == [
+        f"{crack['image']} 'segment crack': mask emptied, its confidence below --min-confidence 0.9",
+        f"{crack['image']} 'find the cat': not a thing this model knows, its mask left empty"]
 
 
 def test_flags_of_a_trusted_mask_are_as_before():

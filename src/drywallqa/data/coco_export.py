@@ -83,7 +83,9 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     is kept under ``path``. A mask that cannot be read (damaged since the job), or is not of its photo's size (written
     over since), has no annotations there, so it is
     listed in ``info.masks_not_read`` (image, prompt, reason): :func:`coco_masks_not_read` reads them back for the
-    caller to report. Returns the file written (default ``out_dir/predictions.coco.json``).
+    caller to report. A mask left empty as no answer (emptied by ``--min-confidence``, a prompt the prompt gate refused:
+    :func:`~drywallqa.rules.unchecked`) is listed in ``info.masks_not_answered``, not taken for one in which nothing was
+    found. Returns the file written (default ``out_dir/predictions.coco.json``).
 
     Raises:
         FileNotFoundError: ``out_dir`` holds no ``results.json``.
@@ -94,7 +96,9 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     out = Path(out_dir)
     results = read_batch_results(out)
     categories = [{"id": i + 1, "name": p, "supercategory": "prompt"} for i, p in enumerate(results["prompts"])]
-    images, annotations, skipped = [], [], []
+    from ..rules import unchecked
+
+    images, annotations, skipped, unanswered = [], [], [], []
     for image_id, entry in enumerate(sorted(results["images"], key=lambda e: e["image"]), start=1):
         images.append({"id": image_id, "file_name": Path(entry["image"]).name, "width": entry["width"],
                        "height": entry["height"], "path": entry["image"]})
@@ -110,12 +114,16 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
                 skipped.append(f"{entry['image']} {category['name']!r}: {mask_file} not read ({mask.shape[1]}x"
                                f"{mask.shape[0]} px where the photo is {entry['width']}x{entry['height']})")
                 continue
+            why = unchecked(entry["prompts"][category["name"]])
+            if why is not None:  # no annotations, and not as "nothing found": an annotator is told
+                unanswered.append(f"{entry['image']} {category['name']!r}: {why}")
             confidence = entry["prompts"][category["name"]].get("confidence")
             score = {"score": confidence} if confidence is not None else {}  # COCO results' field: the mask's confidence
             for body in mask_annotations(mask, segmentation, min_area_px):
                 annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category["id"],
                                     **body, **score})
-    coco = {"info": {"description": "drywallqa predictions", "segmentation": segmentation, "masks_not_read": skipped},
+    coco = {"info": {"description": "drywallqa predictions", "segmentation": segmentation, "masks_not_read": skipped,
+                     "masks_not_answered": unanswered},
             "images": images, "categories": categories, "annotations": annotations}
     return write_text_atomic(json.dumps(coco), Path(path) if path else out / "predictions.coco.json")
 
