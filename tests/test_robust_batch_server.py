@@ -90,3 +90,26 @@ def test_every_slot_segments_at_once_however_few_threads_the_event_loop_has(tiny
             for t in threads:
                 t.join(60)
     assert statuses == [200] * slots
+
+
+def test_the_server_does_not_pass_a_rule_on_a_mask_that_says_nothing_of_the_photo():
+    """The server judged rules on the measures alone: a mask emptied by min_confidence (or a prompt the gate refused)
+    measures 0 and passed every '>' rule, where predict flags such a rule as not checked."""
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    from drywallqa import Segmenter
+    from drywallqa.serve import ServeConfig, create_app
+
+    photo = sorted((Path(__file__).parents[1] / "src" / "drywallqa" / "examples").glob("cracks_*.jpg"))[0]
+    client = TestClient(create_app(ServeConfig(), Segmenter.load()))
+    data = {"prompts": ["segment crack", "segment banana"], "min_confidence": "0.999",
+            "flag": ["segment crack: area_px > 0", "segment banana: area_px > 0"]}
+    r = client.post("/v1/segment", files={"image": (photo.name, photo.read_bytes(), "image/jpeg")}, data=data)
+    assert r.status_code == 200, r.text
+    items = {i["prompt"]: i for i in r.json()["results"]}
+    assert "emptied_below" in items["segment crack"] and items["segment banana"]["concept"]["known"] is False
+    assert r.json()["flags"] == ["segment crack: area_px > 0 (not checked: mask emptied, its confidence below "
+                                 "--min-confidence 0.999)", "segment banana: area_px > 0 (not checked: not a thing this "
+                                 "model knows, its mask left empty)"]

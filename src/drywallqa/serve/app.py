@@ -810,7 +810,9 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
             Image.fromarray((result.probabilities[p] * 255).round().astype(np.uint8)).save(buf, format="PNG")
             item["probability_png_base64"] = base64.b64encode(buf.getvalue()).decode()
         out.append(item)
-    broken = flags({"prompts": {item["prompt"]: item["measures"] for item in out}}, rules)
+    # with what tells a mask that says nothing of the photo (emptied, a prompt the gate refused): its rules not checked,
+    broken = flags({"prompts": {item["prompt"]: {**item["measures"], **{k: item[k] for k in ("emptied_below", "concept")
+                                                                       if k in item}} for item in out}}, rules)  # not passed
     described = {"width": rgb.shape[1], "height": rgb.shape[0]}
     if preview:
         described.update(preview_jpeg(rgb))
