@@ -387,7 +387,8 @@ def _load_partial(path: Path) -> SetResult | None:
     except FileNotFoundError:
         return None
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError, IndexError,
-            KeyError) as exc:
+            KeyError, OverflowError, MemoryError, RuntimeError) as exc:  # a flipped length byte: "BINBYTES exceeds
+        # system's maximum size", a bytearray of exabytes, a numpy scalar of another kind (was a traceback)
         logging.getLogger(__name__).warning("%s is not a finished set of this evaluation (%s); scoring the set anew",
                                             path, exc)
         return None
