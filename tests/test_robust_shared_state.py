@@ -4,6 +4,8 @@ result."""
 
 import struct
 
+import numpy as np
+
 import pytest
 
 from drywallqa.engine.evaluator import _load_partial
@@ -21,3 +23,27 @@ def test_a_partial_set_with_a_flipped_length_byte_is_scored_anew_not_a_traceback
     with caplog.at_level("WARNING"):
         assert _load_partial(saved) is None
     assert "scoring the set anew" in caplog.text
+
+
+@pytest.mark.parametrize("flip", ["compression method", "encrypted"])
+def test_an_array_cache_with_a_flipped_bit_in_its_zip_header_is_decoded_again(tmp_path, caplog, flip):
+    from test_array_cache import make_samples
+
+    from drywallqa.data import cache
+
+    samples = make_samples(tmp_path)
+    want = cache.load_arrays(samples, 16, tmp_path / "cache")
+    path = next((tmp_path / "cache").glob("arrays_*.npz"))
+    data = bytearray(path.read_bytes())
+    central = data.find(b"PK\x01\x02")  # the first file's entry in the zip's central directory
+    if flip == "compression method":
+        data[central + 10] = 99
+    else:
+        data[central + 8] |= 1  # its "encrypted" flag
+    path.write_bytes(bytes(data))
+    with caplog.at_level("WARNING"):
+        got = cache.load_arrays(samples, 16, tmp_path / "cache")
+    assert "is damaged" in caplog.text
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert cache.load_arrays(samples, 16, tmp_path / "cache")[2] == want[2]  # written again whole

@@ -101,7 +101,9 @@ def load_arrays(samples: list[Sample], size: int,
                 _warn_of_left_out(samples, kept, "(in the array cache: fix or remove them, and they are read again)")
                 return images, masks, kept
             raise ValueError(f"arrays of shapes {images.shape} and {masks.shape}")
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # truncated, overwritten
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
+                RuntimeError) as exc:  # truncated, overwritten; a flipped bit of a zip header: "compression method is
+            # not supported" (NotImplementedError), "is encrypted, password required" (RuntimeError)
             logger.warning("training-array cache %s is damaged (%s); decoding the images again", path, exc)
     images = np.zeros((len(samples), size, size, 3), np.uint8)
     masks = np.zeros((len(samples), size, size), bool)
