@@ -47,3 +47,18 @@ def test_an_array_cache_with_a_flipped_bit_in_its_zip_header_is_decoded_again(tm
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
     assert cache.load_arrays(samples, 16, tmp_path / "cache")[2] == want[2]  # written again whole
+
+
+@pytest.mark.parametrize("vector", [b"abc", np.ones(10, np.float32).tobytes(), "text"], ids=["3 bytes", "10 floats", "text"])
+def test_the_encoders_dimension_is_not_read_from_a_damaged_entry(tmp_path, vector):
+    import sqlite3
+
+    from drywallqa.text.encoder import TextEncoder
+
+    enc = TextEncoder(cache_dir=tmp_path)
+    enc.encode(["segment crack", "segment taping area"])
+    with sqlite3.connect(enc.cache_file) as con:  # the first row of the table damaged
+        con.execute("UPDATE embeddings SET vector = ? WHERE prompt = 'segment crack'", (vector,))
+    again = TextEncoder(cache_dir=tmp_path)
+    assert again.dim == 384  # what a new model's text_dim is made from (training)
+    assert again._model is None  # read from the sound entry

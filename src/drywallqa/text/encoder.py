@@ -245,7 +245,15 @@ class EmbeddingStore:
         return self._run(lambda con: [r[0] for r in con.execute("SELECT prompt FROM embeddings ORDER BY rowid")]) or []
 
     def any_vector(self) -> np.ndarray | None:
-        row = self._run(lambda con: con.execute("SELECT vector FROM embeddings LIMIT 1").fetchone())
+        """A stored vector of the store's dimension (what :attr:`TextEncoder.dim` reads before loading the model); a
+        damaged one (3 bytes, text, 10 floats) is passed over: it was a ValueError, or the dimension of a new model."""
+        def first(con):
+            dim = self._dim(con)
+            return None if dim is None else con.execute(
+                "SELECT vector FROM embeddings WHERE typeof(vector) = 'blob' AND length(vector) = ? LIMIT 1",
+                (4 * dim,)).fetchone()
+
+        row = self._run(first)
         return None if row is None else np.frombuffer(row[0], dtype=np.float32)
 
 
