@@ -62,3 +62,24 @@ def test_the_encoders_dimension_is_not_read_from_a_damaged_entry(tmp_path, vecto
     again = TextEncoder(cache_dir=tmp_path)
     assert again.dim == 384  # what a new model's text_dim is made from (training)
     assert again._model is None  # read from the sound entry
+
+
+def test_a_folder_named_like_a_killed_writes_temporary_is_left_alone_not_a_traceback(tmp_path):
+    from test_array_cache import make_samples
+
+    from drywallqa.data import cache
+    from drywallqa.utils.files import remove_stale_temporaries
+
+    samples = make_samples(tmp_path)
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    named = [folder / ".arrays_16_x.npz.99999-abc.tmp", folder / "arrays_16_x.99999.tmp.npz"]  # this and earlier versions'
+    for path in named:
+        path.mkdir()
+        (path / "kept").write_text("someone's")
+    leftover = folder / ".results.json.99999-abc.tmp"
+    leftover.write_text("a killed write's")
+    images, masks, kept = cache.load_arrays(samples, 16, folder)  # was IsADirectoryError
+    assert len(kept) == 3 and not leftover.exists()
+    assert all((path / "kept").is_file() for path in named)
+    assert remove_stale_temporaries(folder) == 0

@@ -64,7 +64,7 @@ def remove_stale_cache_temporaries(cache_dir: str | Path) -> int:
     removed = remove_stale_temporaries(folder)
     for path in folder.glob("arrays_*.tmp.npz"):
         match = LEGACY_TEMPORARY.fullmatch(path.name)
-        if match and int(match.group(1)) != os.getpid() and not process_alive(int(match.group(1))):
+        if match and path.is_file() and int(match.group(1)) != os.getpid() and not process_alive(int(match.group(1))):
             path.unlink(missing_ok=True)
             removed += 1
     if removed:

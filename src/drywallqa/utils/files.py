@@ -240,7 +240,8 @@ def remove_stale_temporaries(folder: str | Path) -> int:
     (those no live call holds); returns how many."""
     removed = 0
     for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
-        if _TMP_NAME.fullmatch(tmp.name) and _abandoned(tmp):  # not a user's own ".notes.tmp"
+        # not a user's own ".notes.tmp", nor a folder so named (unlink failed on it: IsADirectoryError ended the command)
+        if _TMP_NAME.fullmatch(tmp.name) and tmp.is_file() and _abandoned(tmp):
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed
