@@ -83,3 +83,13 @@ def test_a_folder_named_like_a_killed_writes_temporary_is_left_alone_not_a_trace
     assert len(kept) == 3 and not leftover.exists()
     assert all((path / "kept").is_file() for path in named)
     assert remove_stale_temporaries(folder) == 0
+
+
+def test_a_folder_named_like_a_temporary_folders_lock_is_left_alone_not_a_traceback(tmp_path):
+    from drywallqa.utils.files import temp_dir
+
+    (tmp_path / ".best.123-abc.lock").mkdir()  # a folder where a killed run's lock file would be
+    (tmp_path / ".best.123-abc").mkdir()
+    with temp_dir(tmp_path, ".best.") as tmp:  # was IsADirectoryError: every later save of best/ failed
+        assert tmp.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".best.123-abc", ".best.123-abc.lock"]

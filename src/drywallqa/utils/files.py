@@ -165,11 +165,13 @@ def remove_stale_temp_dirs(parent: str | Path, prefix: str) -> int:
     removed = 0
     for lock_path in Path(parent).glob(f"{glob.escape(prefix)}*{TEMP_LOCK_SUFFIX}"):
         path = lock_path.with_name(lock_path.name[:-len(TEMP_LOCK_SUFFIX)])
+        if not lock_path.is_file():
+            continue  # a folder so named (its lock could not be opened: IsADirectoryError ended the command)
         lock = FileLock(str(lock_path), timeout=0)
         try:
             lock.acquire()
-        except Timeout:
-            continue  # held: a run is filling it
+        except (Timeout, OSError):
+            continue  # held: a run is filling it (or not ours to open)
         try:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
