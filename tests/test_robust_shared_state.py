@@ -93,3 +93,21 @@ def test_a_folder_named_like_a_temporary_folders_lock_is_left_alone_not_a_traceb
     with temp_dir(tmp_path, ".best.") as tmp:  # was IsADirectoryError: every later save of best/ failed
         assert tmp.is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == [".best.123-abc", ".best.123-abc.lock"]
+
+
+@pytest.mark.parametrize("flip", ["compression method", "encrypted"])
+def test_a_prompt_gate_with_a_flipped_bit_in_its_zip_header_is_said_damaged(tmp_path, flip):
+    from drywallqa.text.gate import GATE_FILE, PromptGate
+
+    e = np.eye(3, 8, dtype=np.float32)
+    PromptGate(["a", "b"], ["x", "y"], e[:2], e[2:3], {"x": "a", "y": "b"}, 0.25).save(tmp_path)
+    path = tmp_path / GATE_FILE
+    data = bytearray(path.read_bytes())
+    central = data.find(b"PK\x01\x02")
+    if flip == "compression method":
+        data[central + 10] = 99
+    else:
+        data[central + 8] |= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="is damaged.*calibrate it again"):  # was NotImplementedError / RuntimeError
+        PromptGate.from_model_dir(tmp_path)

@@ -586,7 +586,8 @@ class PromptGate:
                            data["unrelated_embeddings"].astype(np.float32), meta["canonical"], meta["min_margin"],
                            meta.get("info"), meta.get("lexicon", ()), meta.get("unrelated_prompts", ()),
                            meta.get("model_prompts", ()))
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
+                RuntimeError) as exc:  # a flipped bit of a zip header: NotImplementedError, "is encrypted" RuntimeError
             raise ValueError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}): calibrate it again "
                              f"(drywallqa calibrate-gate --model-path {directory}), or delete it to answer every "
                              "prompt") from None
