@@ -111,3 +111,17 @@ def test_a_prompt_gate_with_a_flipped_bit_in_its_zip_header_is_said_damaged(tmp_
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="is damaged.*calibrate it again"):  # was NotImplementedError / RuntimeError
         PromptGate.from_model_dir(tmp_path)
+
+
+def test_an_output_marker_that_is_a_link_to_nowhere_is_replaced_not_a_traceback(tmp_path):
+    import os
+
+    from drywallqa.engine.batch import prepare_out_dir
+    from drywallqa.utils.files import OUTPUT_MARKER, is_output_folder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(tmp_path / "gone" / "marker", out / OUTPUT_MARKER)  # an output folder copied with its links
+    assert prepare_out_dir(out) == out  # was FileNotFoundError, a traceback of `drywallqa predict --out`
+    assert (out / OUTPUT_MARKER).is_file() and not (out / OUTPUT_MARKER).is_symlink()
+    assert is_output_folder(out) and not (tmp_path / "gone").exists()

@@ -61,8 +61,9 @@ def mark_output_folder(folder: str | Path) -> None:
     """Mark ``folder`` as a job's output folder (:data:`OUTPUT_MARKER`), so that no later job reads its files as
     photos, even when this one is killed before it writes anything else."""
     marker = Path(folder) / OUTPUT_MARKER
-    if not marker.exists():
-        marker.write_text("written by drywallqa: the files named <stem>__... here are outputs, not photos\n")
+    if not marker.exists():  # a link to nowhere in its place (an output folder copied with its links) is replaced:
+        # written through, it was a FileNotFoundError traceback of every job into the folder
+        write_text_atomic("written by drywallqa: the files named <stem>__... here are outputs, not photos\n", marker)
 
 
 def _read_umask() -> int:
