@@ -59,7 +59,7 @@ def test_a_new_cache_version_decodes_again(tmp_path, monkeypatch):
     cache.load_arrays(samples, 32, tmp_path / "cache")
     monkeypatch.setattr(cache, "CACHE_VERSION", cache.CACHE_VERSION + 1)  # e.g. the COCO reader changed
     decoded = []
-    monkeypatch.setattr(cache, "read_image", lambda p: decoded.append(p) or cv2.imread(str(p))[..., ::-1])
+    monkeypatch.setattr(cache, "read_image", lambda p, **_: decoded.append(p) or cv2.imread(str(p))[..., ::-1])
     cache.load_arrays(samples, 32, tmp_path / "cache")
     assert len(decoded) == 3 and len(list((tmp_path / "cache").glob("arrays_32_*.npz"))) == 2
 
