@@ -73,6 +73,14 @@ def _need_browser() -> None:
         pytest.skip(reason)
 
 
+def run_page_script(script: str, *args, timeout: int = 120) -> dict:
+    """The JSON line a script of tests/browser prints, run with node on ``args`` (its exit code 0, or its stderr said)."""
+    run = subprocess.run(["node", str(HERE / script), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                         cwd=HERE)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def test_page_at_phone_and_desktop_size(server, tmp_path):
     _need_browser()
     from PIL import Image
@@ -84,11 +92,8 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
     Image.new("RGB", (80, 60), (150, 150, 150)).save(tmp_path / "wall_scaled.png")
     exif[0x0112] = 3  # upside down: the same size upright
     Image.new("RGB", (64, 48), (120, 140, 160)).save(tmp_path / "flipped.webp", exif=exif.tobytes())
-    run = subprocess.run(["node", str(HERE / "page.mjs"), server, str(tmp_path), UNKNOWN, str(tmp_path / "wall.tif"),
-                          str(tmp_path / "turned.webp"), str(tmp_path / "wall_scaled.png"), str(tmp_path / "flipped.webp")],
-                         capture_output=True, text=True, timeout=240, cwd=HERE)
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = run_page_script("page.mjs", server, tmp_path, UNKNOWN, tmp_path / "wall.tif", tmp_path / "turned.webp",
+                          tmp_path / "wall_scaled.png", tmp_path / "flipped.webp", timeout=240)
     assert out["foreign"] == []  # every asset is served by the package
     # a photo over the canvas limit (iOS Safari draws nothing on more than 4096 x 4096; the test lowers it to 1200):
     # drawn scaled down with its aspect kept, said so, the mask where it lies on the photo (its top-left quarter,
@@ -204,10 +209,7 @@ def test_odd_uses(server, tmp_path):
     from PIL import Image
 
     Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "wall.png")
-    run = subprocess.run(["node", str(HERE / "odd_uses.mjs"), server, str(tmp_path / "wall.png")],
-                         capture_output=True, text=True, timeout=120, cwd=HERE)
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = run_page_script("odd_uses.mjs", server, tmp_path / "wall.png")
     assert out["consoleErrors"] == [], out
     # the file input emptied once read: the same file chosen again (after a sample photo) fires change again
     assert out["sameFile"] == {"name": "wall.png", "value": ""}, out["sameFile"]

@@ -113,15 +113,10 @@ def test_browser_joint_lines_lie_on_the_pixels_they_join(server, tmp_path):
     """The page drew a joint's ends (the API's pixel-centre coordinates) at ``x * scale``: on a photo drawn larger
     than its pixels a line sat half a drawn pixel up and left of the pixels it joins (``tests/browser/joint_offset.mjs``:
     a 20 px photo drawn at 4x, a joint along row 3 must be centred on canvas row 14, not on 12)."""
-    import subprocess
-
-    from test_browser import HERE, _need_browser
+    from test_browser import _need_browser, run_page_script
 
     _need_browser()
-    run = subprocess.run(["node", str(HERE / "joint_offset.mjs"), server], capture_output=True, text=True, timeout=120,
-                         cwd=HERE)
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = run_page_script("joint_offset.mjs", server)
     assert out["consoleErrors"] == [], out
     assert out["rowsAcross"] == [13, 14], out  # the white core (2 px) centred on 14 = (3 + 0.5) * 4
     assert out["columnsAcross"] == [61, 62], out  # column 15: centred on (15 + 0.5) * 4 = 62
@@ -146,16 +141,11 @@ def test_browser_a_value_beside_a_rule_never_reads_as_its_limit(server, tmp_path
     """The web page's measures table (as report.html): 0.3004 mm read "0.30 mm" beside "Flagged: segment crack:
     max_width_mm > 0.3", 33.59 mm "33.6 mm" beside an unbroken "length_mm >= 33.6", 4.996% "5.0%" beside an
     unbroken "area_fraction >= 0.05" (``tests/browser/rule_values.mjs``)."""
-    import subprocess
-
-    from test_browser import HERE, _need_browser
+    from test_browser import _need_browser, run_page_script
 
     _need_browser()
     Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "wall.png")
-    run = subprocess.run(["node", str(HERE / "rule_values.mjs"), server, str(tmp_path / "wall.png")],
-                         capture_output=True, text=True, timeout=120, cwd=HERE)
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = run_page_script("rule_values.mjs", server, tmp_path / "wall.png")
     assert out["consoleErrors"] == [] and out["error"] == "", out
     assert "Flagged: segment crack: max_width_mm > 0.3" in out["flags"], out
     # prompt, confidence, regions, area, length, max width, mean width, ...

@@ -1,9 +1,7 @@
 """The web page in a real browser (as tests/test_browser.py) given what a site engineer types: more prompts than the
 palette has colours, odd scales, QA rules with typos."""
 
-import json
 import socket
-import subprocess
 import threading
 import time
 
@@ -11,7 +9,7 @@ import pytest
 
 from drywallqa import Segmenter
 from drywallqa.serve import ServeConfig, create_app
-from test_browser import HERE, _need_browser
+from test_browser import _need_browser, run_page_script
 
 
 @pytest.fixture
@@ -59,10 +57,7 @@ def test_web_page_odd_inputs(server, tmp_path):
     from PIL import Image
 
     Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "wall.png")
-    run = subprocess.run(["node", str(HERE / "robust_page_2.mjs"), server, str(tmp_path / "wall.png")],
-                         capture_output=True, text=True, timeout=60, cwd=HERE)
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = run_page_script("robust_page_2.mjs", server, tmp_path / "wall.png", timeout=60)
     assert out["consoleErrors"] == [], out
     assert out["width"] == [320, 320], out["width"]  # ten prompts' toggles and measures at 320 px: no sideways scroll
     # ten prompts: the ninth and tenth are not "in red" and "in blue" as the first two (their colours are others)

@@ -3,23 +3,13 @@
 // gives a joint's ends as pixel centres of the photo (column x is the pixel whose centre is x + 0.5 of its left edge);
 // on a photo drawn 4x larger a joint along row 3 must run along the canvas rows of that pixel (12 to 15), centred on
 // 14, not on its top edge (12). Prints one JSON line.
-import { chromium } from 'playwright-core';
+import { launchChromium, openPage } from './chromium.mjs';
 
 const [url] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 const report = {};
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const consoleErrors = [];
-  page.on('pageerror', e => consoleErrors.push(String(e)));
-  await page.goto(url);
-  await page.waitForSelector('#chips .chip');
+  const { page, consoleErrors } = await openPage(browser, url);
   Object.assign(report, await page.evaluate(() => {
     const c = document.createElement('canvas'); c.width = 80; c.height = 80;
     const g = c.getContext('2d'); g.fillStyle = '#000'; g.fillRect(0, 0, 80, 80);
@@ -32,7 +22,7 @@ try {
     return { rowsAcross: column(40), columnsAcross: row(50) };  // the white core of each line, across it
   }));
   report.consoleErrors = consoleErrors;
-  await context.close();
+  await page.context().close();
 } finally {
   await browser.close();
 }

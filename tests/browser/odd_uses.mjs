@@ -2,23 +2,13 @@
 // The web page used as a site engineer may (tests/test_browser.py, test_odd_uses): the same file chosen again after
 // a sample photo, a photo dropped beside the drop zone, the measures of a hairline crack at a fine scale, an
 // answer cut off on its way. Prints one JSON line.
-import { chromium } from 'playwright-core';
+import { launchChromium, openPage } from './chromium.mjs';
 
 const [url, photo] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 const report = {};
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const consoleErrors = [];
-  page.on('pageerror', e => consoleErrors.push(String(e)));
-  await page.goto(url);
-  await page.waitForSelector('#chips .chip');
+  const { page, consoleErrors } = await openPage(browser, url);
   await page.waitForSelector('#gallery button');
   // a file chosen, then a sample photo, then the same file again: a browser fires no change for a file input whose
   // file is chosen again unless the input was emptied (Playwright fires it whatever): the input must be empty
@@ -99,7 +89,7 @@ try {
   report.focusAfterError = await page.evaluate(() => document.activeElement.id || document.activeElement.tagName);
   await page.fill('#tile', '');
   report.consoleErrors = consoleErrors;
-  await context.close();
+  await page.context().close();
   console.log(JSON.stringify(report));
 } finally {
   await browser.close();

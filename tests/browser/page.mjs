@@ -8,17 +8,12 @@
 // a proxy answers with an HTML 502. Every request to another host
 // is recorded (and blocked). Then, with the page's canvas limit lowered (iOS Safari's is 4096 x 4096 pixels), a photo
 // over it: drawn scaled down, its mask where it lies on the photo. Prints one JSON line; screenshots go to OUT_DIR/page_{phone,desktop}.png.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { readFile } from 'node:fs/promises';
 
 const [url, outDir, unknown = 'segment the window', tiffPath, webpPath, scaledPath, flippedPath] = process.argv.slice(2);
 const origin = new URL(url).origin;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 const report = { foreign: [], sizes: {} };
 const overlayHash = (page) => page.$eval('#overlay', c => {
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let h = 0;

@@ -1,15 +1,10 @@
 // Usage: node robust_page_2.mjs URL PHOTO
 // The web page given what a site engineer types (tests/test_robust_web_page_2.py): more prompts than the palette has
 // colours, odd scales, rules with typos. Prints one JSON line.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [url, photo] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 const report = {};
 const settled = (page) => page.waitForFunction(() => !document.querySelector('#run').disabled &&
   (!document.querySelector('#result').hidden || !document.querySelector('#error').hidden));

@@ -2,23 +2,13 @@
 // The measures table beside the page's QA rules (tests/test_robust_batch_report_values.py): a max width of 0.3004 mm
 // read "0.30 mm" beside "Flagged: segment crack: max_width_mm > 0.3", a length of 33.59 mm "33.6 mm" beside an
 // unbroken "length_mm >= 33.6". The answer's measures are set in the page (fetch wrapped). Prints one JSON line.
-import { chromium } from 'playwright-core';
+import { launchChromium, openPage } from './chromium.mjs';
 
 const [url, photo] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 const report = {};
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const consoleErrors = [];
-  page.on('pageerror', e => consoleErrors.push(String(e)));
-  await page.goto(url);
-  await page.waitForSelector('#chips .chip');
+  const { page, consoleErrors } = await openPage(browser, url);
   await page.setInputFiles('#image', photo);
   await page.evaluate(() => {
     state.prompts = ['segment crack']; renderPrompts();
@@ -42,7 +32,7 @@ try {
   report.flags = await page.textContent('#flags');
   report.error = await page.evaluate(() => document.querySelector('#error').hidden ? '' : document.querySelector('#error').textContent);
   report.consoleErrors = consoleErrors;
-  await context.close();
+  await page.context().close();
 } finally {
   await browser.close();
 }
