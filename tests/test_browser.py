@@ -44,16 +44,21 @@ UNKNOWN = "segment the window"
 
 @pytest.fixture
 def server(tiny_model_dir):
-    import uvicorn
-
     encode = lambda ps: get_text_encoder().encode(ps).numpy()  # noqa: E731
     PromptGate.build({"cracks": ["segment crack"], "taping": ["segment taping area"]}, [UNKNOWN], encode).save(tiny_model_dir)
     seg = Segmenter.load(tiny_model_dir)
     seg.prompt_thresholds = {"segment crack": 0.5, "segment taping area": 0.5, "segment drywall seam": 0.5}  # suggestions
+    yield from serving(create_app(ServeConfig(), seg))
+
+
+def serving(app):
+    """Yields the URL of ``app`` served by uvicorn on a free loopback port in a thread; stops it after."""
+    import uvicorn
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(), seg), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     deadline = time.time() + 30

@@ -1,35 +1,16 @@
 """The web page in a real browser (as tests/test_browser.py) given what a site engineer types: more prompts than the
 palette has colours, odd scales, QA rules with typos."""
 
-import socket
-import threading
-import time
-
 import pytest
 
 from drywallqa import Segmenter
 from drywallqa.serve import ServeConfig, create_app
-from test_browser import _need_browser, run_page_script
+from test_browser import _need_browser, run_page_script, serving
 
 
 @pytest.fixture
 def server(tiny_model_dir):
-    import uvicorn
-
-    seg = Segmenter.load(tiny_model_dir)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(max_prompts=12), seg), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    t.join(10)
+    yield from serving(create_app(ServeConfig(max_prompts=12), Segmenter.load(tiny_model_dir)))
 
 
 def _hue(hex_colour: str) -> str:
