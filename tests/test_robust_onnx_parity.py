@@ -39,7 +39,11 @@ def test_the_onnx_runtime_follows_torch_threads_set_after_loading(tiny_model_dir
     assert _session_threads(seg) == [1, 1]
     want = seg.predict(tmp_path / "w.jpg", ["segment crack"]).probabilities["segment crack"]
     report = measure_speed(seg, [tmp_path / "w.jpg"], ["segment crack"], threads=2, repeats=1)
-    assert report["threads"] == 2 and _session_threads(seg) == [2, 2]
+    assert report["threads"] == 2 and sorted(seg.model.sessions_by_threads) == [1, 2]  # timed on sessions of 2 threads
+    assert [s.get_session_options().intra_op_num_threads for s in seg.model.sessions_by_threads[2]] == [2, 2]
+    assert torch.get_num_threads() == 1 and _session_threads(seg) == [1, 1]  # measure_speed gave the count back
+    torch.set_num_threads(2)
+    assert _session_threads(seg) == [2, 2]
     np.testing.assert_allclose(seg.predict(tmp_path / "w.jpg", ["segment crack"]).probabilities["segment crack"], want,
                                atol=1e-6)
     torch.set_num_threads(1)  # back to the count at load: its sessions
