@@ -20,6 +20,7 @@ from PIL import Image
 
 from drywallqa import Segmenter
 from drywallqa.serve import ServeConfig, create_app
+from drywallqa.serve.config import COUNTS, SettingError
 
 from conftest import held_segmenter
 
@@ -829,3 +830,22 @@ def test_a_photo_of_exactly_the_upload_limit_is_taken(tiny_model_dir):
         over = client.post("/v1/segment", files={"image": ("w.png", photo + b"\0", "image/png")},
                            data={"prompts": "segment crack"})
         assert over.status_code == 413
+
+
+@pytest.mark.parametrize("field", [*COUNTS, "max_upload_mb", "request_timeout_s", "body_timeout_s"])
+def test_serve_says_the_server_configs_reason_beside_the_option(field, monkeypatch):
+    """``drywallqa serve`` checked its limits with a copy of ServeConfig's checks (two sets of words, one to keep in
+    step with the other); now ServeConfig checks them and the CLI names the option that set the field."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.cli.serving import OPTION_OF
+
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: None)
+    with pytest.raises(SettingError) as caught:
+        ServeConfig(**{field: 0})
+    res = CliRunner().invoke(app, ["serve", OPTION_OF[field], "0"])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (res.output, res.exception)
+    flat = " ".join(res.output.replace("│", " ").split())
+    assert OPTION_OF[field] in flat and " ".join(caught.value.reason.split()) in flat, flat

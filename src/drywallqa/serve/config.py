@@ -16,6 +16,15 @@ COUNTS = ("max_concurrency", "max_prompts", "max_pixels", "max_tiles", "max_rule
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"  # sample photos shipped with the package
 
 
+class SettingError(ValueError):
+    """A :class:`ServeConfig` limit the server cannot keep: ``field`` names it, ``reason`` says why without naming it
+    (``drywallqa serve`` says the reason beside its option)."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"ServeConfig.{field} {reason}"[:200])
+        self.field, self.reason = field, reason[:200]
+
+
 @dataclass
 class ServeConfig:
     model_path: str | None = None
@@ -45,19 +54,21 @@ class ServeConfig:
         self._check_limits()
 
     def _check_limits(self) -> None:
-        """Each limit a number the server can keep, as ``drywallqa serve`` checks its options (ValueError naming it):
+        """Each limit a number the server can keep (:class:`SettingError`, a ValueError naming it; ``drywallqa serve``
+        checks its options here):
         ``max_concurrency=0`` answered every request 429, ``request_timeout_s=0`` (or NaN) every one 503 and
         ``max_pixels=0`` every one 413, and a limit given as text (read from an environment variable) failed as
         ``create_app`` or each request used it."""
         for name in COUNTS:
             value = getattr(self, name)
             if not whole_number(value) or value < 1:
-                raise ValueError(f"ServeConfig.{name} must be a whole number of at least 1, got {value!r}"[:200])
+                raise SettingError(name, f"must be a whole number of at least 1, got {value!r}")
             setattr(self, name, int(value))
         for name, low in (("max_upload_mb", 0.0), ("request_timeout_s", MIN_TIMEOUT_S), ("body_timeout_s", MIN_TIMEOUT_S)):
             value = getattr(self, name)
             if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low or not value > 0
                     or not math.isfinite(float(value) * 2**20 if value < 1e300 else math.inf)):  # (in bytes: 1e303 MB
                 # is no limit)
-                unit = "megabytes, over 0" if name == "max_upload_mb" else f"seconds, at least {low:g}"
-                raise ValueError(f"ServeConfig.{name} must be a finite number of {unit}, got {value!r}"[:200])
+                unit = ("megabytes, over 0" if name == "max_upload_mb"
+                        else f"seconds, at least {low:g} (a shorter wait cuts every client off)")
+                raise SettingError(name, f"must be a finite number of {unit}, got {value!r}")
