@@ -94,7 +94,8 @@ def test_every_slot_segments_at_once_however_few_threads_the_event_loop_has(tiny
 
 def test_the_server_does_not_pass_a_rule_on_a_mask_that_says_nothing_of_the_photo():
     """The server judged rules on the measures alone: a mask emptied by min_confidence (or a prompt the gate refused)
-    measures 0 and passed every '>' rule, where predict flags such a rule as not checked."""
+    measures 0 and passed every '>' rule, where predict flags such a rule as not checked; the
+    emptied named by the field that emptied them (the CLI's --min-confidence was named)."""
     from pathlib import Path
 
     from fastapi.testclient import TestClient
@@ -111,5 +112,5 @@ def test_the_server_does_not_pass_a_rule_on_a_mask_that_says_nothing_of_the_phot
     items = {i["prompt"]: i for i in r.json()["results"]}
     assert "emptied_below" in items["segment crack"] and items["segment banana"]["concept"]["known"] is False
     assert r.json()["flags"] == ["segment crack: area_px > 0 (not checked: mask emptied, its confidence below "
-                                 "--min-confidence 0.999)", "segment banana: area_px > 0 (not checked: not a thing this "
+                                 "min_confidence 0.999)", "segment banana: area_px > 0 (not checked: not a thing this "
                                  "model knows, its mask left empty)"]

@@ -105,27 +105,29 @@ def check_rules(rules, prompts, mm_per_px: float | None) -> None:
             raise InputError(f"rule {str(rule)!r}: {reason}", reason)
 
 
-def unchecked(measures: dict) -> str | None:
+def unchecked(measures: dict, setting: str = "--min-confidence") -> str | None:
     """Why a mask's measures (a ``results.json`` entry's ``prompts[prompt]``) say nothing of the photo, or None: its
-    mask emptied by ``--min-confidence``, or left empty by the prompt gate (a prompt the model does not know). A rule
-    on such a mask is not checked (its zeros passed every ``>`` rule: a photo with a wide crack read as fine)."""
+    mask emptied by the minimum confidence (named ``setting``: the CLI's option, the HTTP API's field), or left empty
+    by the prompt gate (a prompt the model does not know). A rule on such a mask is not checked (its zeros passed every
+    ``>`` rule: a photo with a wide crack read as fine)."""
     below = measures.get("emptied_below")
     if isinstance(below, numbers.Real) and not isinstance(below, bool):
-        return f"mask emptied, its confidence below --min-confidence {below:g}"
+        return f"mask emptied, its confidence below {setting} {below:g}"
     concept = measures.get("concept")
     if isinstance(concept, dict) and concept.get("known", True) is False:
         return "not a thing this model knows, its mask left empty"
     return None
 
 
-def flags(entry: dict, rules) -> list[str]:
+def flags(entry: dict, rules, setting: str = "--min-confidence") -> list[str]:
     """The rules one photo's ``results.json`` entry breaks, as text; a rule on a mask that says nothing of the photo
-    (:func:`unchecked`) as ``"RULE (not checked: WHY)"``, so that the photo is flagged for a look, not passed."""
+    (:func:`unchecked`, its minimum confidence named ``setting``) as ``"RULE (not checked: WHY)"``, so that the photo
+    is flagged for a look, not passed."""
     out = []
     for r in rules:
         if r.prompt not in entry["prompts"]:
             continue
-        why = unchecked(entry["prompts"][r.prompt])
+        why = unchecked(entry["prompts"][r.prompt], setting)
         if why is not None:
             out.append(f"{r} (not checked: {why})")
         elif r.broken_by(entry["prompts"][r.prompt]):

@@ -812,7 +812,8 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
         out.append(item)
     # with what tells a mask that says nothing of the photo (emptied, a prompt the gate refused): its rules not checked,
     broken = flags({"prompts": {item["prompt"]: {**item["measures"], **{k: item[k] for k in ("emptied_below", "concept")
-                                                                       if k in item}} for item in out}}, rules)  # not passed
+                                                                       if k in item}} for item in out}}, rules,
+                   "min_confidence")  # not passed; the emptied named by the field that emptied them
     described = {"width": rgb.shape[1], "height": rgb.shape[0]}
     if preview:
         described.update(preview_jpeg(rgb))
