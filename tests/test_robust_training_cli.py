@@ -197,3 +197,26 @@ def test_a_soup_takes_the_datasets_and_splits_folders_its_error_names(synthetic_
                "--datasets-dir", synthetic_datasets, "--splits-dir", syn_splits)
     report = json.loads((tmp_path / "out" / "soup.json").read_text())
     assert np.isfinite(report["scores"]["soup"]["syn_crack"]["mIoU"])
+
+
+@pytest.mark.parametrize("inside", ["best", "best/nested"])
+def test_a_run_is_not_started_inside_another_runs_model_folder(tmp_path, inside, monkeypatch):
+    """--out in another run's best/ was taken: that run replaces best/ whole at its next better epoch, and the new
+    run's checkpoints went with it."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine.trainer import Trainer
+
+    monkeypatch.setattr(Trainer, "train", lambda self, **kwargs: {"trained": True})  # let through: no run to wait for
+    other = tmp_path / "other_run"
+    (other / "best").mkdir(parents=True)
+    (other / "last.pt").write_bytes(b"")
+    config = Path(__file__).parents[1] / "configs" / "default.yaml"
+    res = CliRunner().invoke(app, ["train", str(config), "--out", str(other / inside)])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (res.output, res.exception)
+    flat = " ".join(res.output.replace("│", " ").split())
+    assert "the model folder of the training run" in flat and "--out" in flat, flat
+    assert sorted(p.name for p in other.rglob("*")) == ["best", "last.pt"]  # nothing made

@@ -47,7 +47,7 @@ def train(
     import yaml
 
     from ..engine.config import TrainConfig
-    from ..engine.run_folder import check_config_file, holds_run, run_in_use
+    from ..engine.run_folder import check_config_file, holds_run, run_in_use, run_model_around
     from ..engine.trainer import Trainer, TrainingInterrupted
 
     try:
@@ -130,6 +130,11 @@ def train(
         raise typer.BadParameter(str(exc), param_hint="CONFIG")
     out_hint = "--out" if output_dir is not None else "output_dir (the config's; --out replaces it)"
     check_output_path(Path(cfg.output_dir), out_hint, folder=True)  # a file, below one, unwritable: before any load
+    around = run_model_around(cfg.output_dir)
+    if around is not None:  # its run replaced best/ at a better epoch, and this run's folder went with it
+        raise typer.BadParameter(f"{cfg.output_dir} is in {around}, the model folder of the training run {around.parent}, "
+                                 "which replaces it whole at the run's next better epoch: choose a folder outside it",
+                                 param_hint=out_hint)
     in_use = run_in_use(cfg.output_dir)  # said before the model and data load; the trainer holds the lock for the run
     if in_use:
         tagged("error:", "red", in_use)

@@ -67,6 +67,16 @@ def holds_run(folder: str | Path) -> bool:
     return any((Path(folder) / name).exists() for name in ("last.pt", "best"))
 
 
+def run_model_around(folder: str | Path) -> Path | None:
+    """The ``best/`` of a training run that ``folder`` is or lies in, or None: the run replaces that folder whole at
+    its next better epoch, and whatever was written inside it with it."""
+    folder = Path(folder).resolve()
+    for p in (folder, *folder.parents):
+        if p.name == "best" and ((p.parent / "last.pt").exists() or run_in_use(p.parent)):
+            return p
+    return None
+
+
 def changed_settings(saved: dict, now: dict, may_change=RESUME_MAY_CHANGE) -> list[str]:
     """The dotted keys (``optim.lr``) whose value differs between two :meth:`TrainConfig.to_dict` dicts, leaving
     out ``may_change`` (:data:`RESUME_MAY_CHANGE`); a mapping such as ``model_config`` compares whole. Both are
