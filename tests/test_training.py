@@ -106,7 +106,10 @@ def test_trainer_runs_checkpoints_and_resumes(synthetic_datasets, tmp_path, tiny
     trainer = Trainer(cfg, progress=False)
     final = trainer.train(resume=True)
     assert trainer.epoch == 2 and "val_score" in final and "finished_before" not in final
-    again = Trainer(cfg, progress=False).train(resume=True)  # a finished run: nothing trained, said so (the CLI a note)
+    (tmp_path / "run" / "metrics.json").unlink()  # (a record a kill cut short: written again from last.pt)
+    finished = Trainer(cfg, progress=False)
+    finished.build_data = lambda: pytest.fail("a finished run's photos were decoded to say nothing was trained")
+    again = finished.train(resume=True)  # a finished run: nothing trained, said so (the CLI a note)
     assert again == {**final, "finished_before": True}
     out = tmp_path / "run"
     for name in ("metrics.csv", "metrics.json", "curves.png", "best/config.json", "best/model.safetensors", "train_files.json"):

@@ -708,6 +708,12 @@ class Trainer:
         if resume:  # no checkpoint, or one it cannot continue: said before the data load (a misspelt --out decoded
             state = self.read_last()  # every training photo first)
             self.check_resumable(state, self.out / "last.pt")
+            if (isinstance(state.get("epoch"), int) and state["epoch"] >= self.config.optim.epochs and state.get("history")
+                    and all((self.out / name).is_file() for name in ("config.yaml", "train_files.json"))):
+                # a run that had finished: nothing to train, so no photo decoded to say so (each was, for minutes);
+                self.history = state["history"]  # its records written again from last.pt, as below
+                self.write_metrics()
+                return {**self.history[-1], "finished_before": True}
         self.build_data()
         self.setup(resume, state)
         if overwrite and not resume:  # the old run goes whole: no best/ or metrics of it beside the new run's files
