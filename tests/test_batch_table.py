@@ -64,7 +64,8 @@ def test_a_photo_name_that_is_no_utf8_is_written_as_it_is_on_disk(tmp_path):
     writes it."""
     import json
 
-    mask = {"mask": "caf_-d2f52bc4__segment_crack.png", "components": 0, "area_px": 0, "area_fraction": 0.0}
+    mask = {"mask": "caf_-d2f52bc4__segment_crack.png", "components": 0, "area_px": 0, "area_fraction": 0.0,
+            "length_px": 0.0, "mean_width_px": 0.0, "max_width_px": 0.0}  # (every measure: an entry without one is named)
     results = {"prompts": ["segment crack"], "images": [{"image": "in/caf\udce9.jpg", "prompts": {"segment crack": mask}}],
                "failed": [["in/d\udce9g\udce2t.jpg", "in/d\udce9g\udce2t.jpg: not a readable image"]]}
     (tmp_path / "results.json").write_text(json.dumps(results))  # as strict_json writes it: \udce9 escaped

@@ -74,8 +74,8 @@ def test_report_puts_flagged_photos_first(tmp_path):
         mask = np.zeros((20, 20), np.uint8)
         mask[: 15 if stem == "big" else 2] = 255
         Image.fromarray(mask).save(out / f"{stem}__segment_crack.png")
-        m = {"mask": f"{stem}__segment_crack.png", "components": components, "area_fraction": float((mask > 0).mean()),
-             "length_px": 10.0, "max_width_px": 2.0}
+        m = {"mask": f"{stem}__segment_crack.png", "components": components, "area_px": int((mask > 0).sum()),
+             "area_fraction": float((mask > 0).mean()), "length_px": 10.0, "mean_width_px": 2.0, "max_width_px": 2.0}
         entries.append({"image": str(tmp_path / f"{stem}.jpg"), "prompts": {"segment crack": m},
                         "flags": ["segment crack: components > 2"] if stem == "flagged" else []})
     (out / "results.json").write_text(json.dumps({"prompts": ["segment crack"], "rules": ["segment crack: components > 2"],

@@ -223,6 +223,10 @@ def _write_views(out: Path, writers: list[tuple], quiet: bool = False) -> tuple[
                 left.remove(name)
                 problems.append(("error:", f"{out / name} was not written: {exc.strerror or exc}"))
                 continue
+            except ValueError as exc:  # the results.json an earlier job left (this one listed no photo), damaged since
+                left.remove(name)
+                problems.append(("error:", f"{out / name} was not written: {exc}"))
+                continue
             left.remove(name)
             said.append(f"{what}: {path}")
             if not quiet:

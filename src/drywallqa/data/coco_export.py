@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ..utils.files import read_batch_results, write_text_atomic
+from ..utils.files import NOT_READABLE, read_batch_results, write_text_atomic
 from ..utils.image_io import ImageReadError, photo_pixels, read_mask
 
 SEGMENTATION_FORMATS = ("polygon", "rle")
@@ -83,8 +83,9 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     is kept under ``path``. A mask that cannot be read (damaged since the job), or is not of its photo's size (written
     over since), has no annotations there, so it is
     listed in ``info.masks_not_read`` (image, prompt, reason): :func:`coco_masks_not_read` reads them back for the
-    caller to report. A mask left empty as no answer (emptied by ``--min-confidence``, a prompt the prompt gate refused:
-    :func:`~drywallqa.rules.unchecked`) is listed in ``info.masks_not_answered``, not taken for one in which nothing was
+    caller to report; so is a photo whose entry in ``results.json`` is not readable (edited by hand: its reason starts
+    with ``not readable in results.json``). A mask left empty as no answer (emptied by ``--min-confidence``, a prompt
+    the prompt gate refused: :func:`~drywallqa.rules.unchecked`) is listed in ``info.masks_not_answered``, not taken for one in which nothing was
     found. Returns the file written (default ``out_dir/predictions.coco.json``).
 
     Raises:
@@ -98,8 +99,17 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     categories = [{"id": i + 1, "name": p, "supercategory": "prompt"} for i, p in enumerate(results["prompts"])]
     from ..rules import unchecked
 
-    images, annotations, skipped, unanswered = [], [], [], []
-    for image_id, entry in enumerate(sorted(results["images"], key=lambda e: e["image"]), start=1):
+    images, annotations, unanswered = [], [], []
+    # photos whose entry in results.json was edited into what cannot be read (by hand, another program): no annotations
+    skipped = [f"{path}: {why}" for path, why in results["failed"] if why.startswith(NOT_READABLE)]
+    listed = []
+    for entry in results["images"]:
+        if "height" in entry and "width" in entry:
+            listed.append(entry)
+        else:  # (a results.json made by hand or another program: the report and the table do without them)
+            skipped.append(f"{entry['image']}: {NOT_READABLE}: it has no 'height' and 'width' (the photo's size in "
+                           "pixels, which a COCO file gives)")
+    for image_id, entry in enumerate(sorted(listed, key=lambda e: e["image"]), start=1):
         images.append({"id": image_id, "file_name": Path(entry["image"]).name, "width": entry["width"],
                        "height": entry["height"], "path": entry["image"]})
         for category in categories:

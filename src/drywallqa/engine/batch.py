@@ -37,9 +37,9 @@ from PIL import Image
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import (BATCH_RESULTS, STORAGE_ERRNOS, ZEROSHOT_JOB, ZEROSHOT_REPORT, check_links, file_stamp,
-                           mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries, strict_json, why_not,
-                           write_atomic, write_text_atomic)
+from ..utils.files import (BATCH_RESULTS, MM_MEASURES, PX_MEASURES, STORAGE_ERRNOS, ZEROSHOT_JOB, ZEROSHOT_REPORT,
+                           check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries,
+                           strict_json, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import flag, whole_number
 from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, photo_pixels, read_image,
                               read_mask)
@@ -623,11 +623,6 @@ def _is_file(path: Path) -> bool:
 def _is_number(value) -> bool:
     """A finite number, not a flag (a record's measure as this version writes it)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-# the measures every prompt's record holds (mask_measures without a scale); the table, the report and the rules read them
-PX_MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px")
-MM_MEASURES = ("area_mm2", "length_mm", "mean_width_mm", "max_width_mm")  # where a scale is given, and only there
 
 
 def _well_formed(entry) -> bool:

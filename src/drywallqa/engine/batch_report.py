@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image
 
 from ..rules import decimals_against, limits_of
-from ..utils.files import REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic, write_text_atomic
+from ..utils.files import (NOT_READABLE, REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic,
+                           write_text_atomic)
 from ..utils.image_io import ImageReadError, photo_pixels, read_image, read_mask
 from ..utils.slug import file_stem, shown
 from ..viz import draw_joints, overlay, prompt_colors
@@ -224,7 +225,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
     summary_rows = []
     for p in prompts:
         found = [e["prompts"][p] for e in images if e["prompts"][p]["components"] > 0]
-        total = (f"{sum(m['length_mm'] for m in found):.0f} mm" if found and "length_mm" in found[0]
+        total = (f"{sum(m['length_mm'] for m in found):.0f} mm" if found and all("length_mm" in m for m in found)
                  else f"{sum(m['length_px'] for m in found):.0f} px")
         refused = sum(_not_answered(e["prompts"][p]) for e in images)
         refused = f" (not answered on {refused} photo(s): not a thing this model knows)" if refused else ""
@@ -259,9 +260,13 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
                     f"{''.join(cells)}</tr>")
     # photos a stopped job did not reach (Ctrl-C, a Ray job that stopped) apart from those that failed
     not_done = [(path, why) for path, why in results.get("failed", []) if str(why).startswith(NOT_DONE)]
-    failures = [(path, why) for path, why in results.get("failed", []) if not str(why).startswith(NOT_DONE)]
+    # entries of results.json edited (by hand, another program) into what the report cannot read: named, not shown
+    unreadable = [(path, why) for path, why in results.get("failed", []) if str(why).startswith(NOT_READABLE)]
+    failures = [(path, why) for path, why in results.get("failed", [])
+                if not str(why).startswith((NOT_DONE, NOT_READABLE))]
     failed = "".join(f"<li>{esc(shown(path))}: {esc(shown(why))}</li>" for path, why in failures)
     undone = "".join(f"<li>{esc(shown(path))}: {esc(shown(why))}</li>" for path, why in not_done)
+    spoilt = "".join(f"<li>{esc(shown(path))}: {esc(shown(why))}</li>" for path, why in unreadable)
     interrupted = (f'<p class="flag">The job was interrupted (Ctrl-C or SIGTERM) before it finished: {len(not_done)} photos are not '
                    "done (listed at the bottom), and this report shows the photos done. Run the same <code>drywallqa "
                    "predict</code> command again to finish it: it skips the photos done, segments the rest and writes "
@@ -283,7 +288,8 @@ th .chip {{ margin-left: 0; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
 {interrupted}
-<p>{len(images)} photos, {len(failures)} failed{f", {len(not_done)} not done" if not_done else ""}; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.
+<p>{len(images)} photos, {len(failures)} failed{f", {len(not_done)} not done" if not_done else ""}{
+    f", {len(unreadable)} {NOT_READABLE} (listed at the bottom)" if unreadable else ""}; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.
 Masks: {legend}</p>
 {f'<p class="flag">{sum(bool(_texts(e.get("flags"))) for e in images)} of {len(images)} photos flagged by: '
    f'{esc("; ".join(rules))}</p>' if rules else ''}
@@ -295,6 +301,7 @@ Masks: {legend}</p>
 </table>
 {f'<h2>Files that failed</h2><ul>{failed}</ul>' if failed else ''}
 {f'<h2>Photos not done</h2><ul>{undone}</ul>' if undone else ''}
+{f'<h2>Entries of results.json not readable</h2><ul>{spoilt}</ul>' if spoilt else ''}
 </body></html>
 """
     return write_text_atomic(page, out / "report.html")
