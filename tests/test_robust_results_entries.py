@@ -172,3 +172,22 @@ def test_an_entry_without_the_photos_size_or_measures_in_mm_is_shown_where_it_ca
     assert [i["file_name"] for i in coco["images"]] == ["a.jpg"]
     assert coco["info"]["masks_not_read"] == [f"{tmp_path / 'b.jpg'}: not readable in results.json: it has no 'height' "
                                               "and 'width' (the photo's size in pixels, which a COCO file gives)"]
+
+
+def test_the_value_a_rule_checks_is_shown_beside_the_flag(tmp_path):
+    """report.html showed a mask's region count, share, length and max width only: a photo flagged by
+    "mean_width_px > 3" (or an area rule, or one on the length in px of a job in mm) showed no value beside its flag.
+    Each measure a rule checks is in the prompt's cell now, to the digits that read on the side of the limit the value
+    is (3.04 beside "> 3" reads "3.04", not "3.0"); a measure no rule checks is not added."""
+    rules = ["segment crack: mean_width_px > 3", "segment crack: area_mm2 >= 14.4", "segment crack: length_px > 300"]
+    out = _job(tmp_path, rules=rules)
+    crack = json.loads((out / "results.json").read_text())["images"][0]["prompts"][CRACK]
+    _edit(out, lambda r: [e.update(flags=rules) for e in r["images"]])
+    page = write_batch_report(out).read_text()
+    ruled = (f"<br>area {crack['area_mm2']:.1f} mm², length {crack['length_px']:.1f} px, "
+             f"mean width {crack['mean_width_px']:.1f} px<br>")
+    assert crack["mean_width_px"] == 4.0 and page.count(ruled) == 2, page
+    _edit(out, lambda r: r["images"][0]["prompts"][CRACK].update(mean_width_px=3.04))
+    assert "mean width 3.04 px" in write_batch_report(out).read_text()
+    _edit(out, lambda r: r.update(rules=[]))
+    assert "mean width" not in write_batch_report(out).read_text()

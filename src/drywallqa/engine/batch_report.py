@@ -20,7 +20,7 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image
 
-from ..rules import decimals_against, limits_of
+from ..rules import MEASURES, decimals_against, limits_of
 from ..utils.files import (NOT_READABLE, REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic,
                            write_text_atomic)
 from ..utils.image_io import ImageReadError, photo_pixels, read_image, read_mask
@@ -134,6 +134,27 @@ def _width(m: dict, limits=None) -> str:  # to a hundredth of a mm: a flag "max_
     return f"{m[key]:.{decimals_against(m[key], decimals, (limits or {}).get(key, ()))}f} {key[-2:]}"
 
 
+# the measures a cell shows only where a QA rule holds its prompt to them: (label, decimals, unit), as the others
+RULED = {"area_px": ("area", 0, "px"), "area_mm2": ("area", 1, "mm²"), "length_px": ("length", 1, "px"),
+         "length_mm": ("length", 1, "mm"), "mean_width_px": ("mean width", 1, "px"),
+         "mean_width_mm": ("mean width", 2, "mm"), "max_width_px": ("max width", 1, "px"),
+         "max_width_mm": ("max width", 2, "mm")}
+
+
+def _ruled(m: dict, limits: dict) -> str:
+    """The measures of a mask a QA rule checks (``limits``: ``{measure: [its rules' numbers]}``) that its cell does not
+    show otherwise (a mean width, an area, the length in px beside the one in mm): a photo flagged by
+    "mean_width_px > 3" showed no mean width beside the flag. To the digits that read on the side of the limit the
+    value is (:func:`~drywallqa.rules.decimals_against`)."""
+    shown = {"components", "area_fraction", "length_mm" if "length_mm" in m else "length_px",
+             "max_width_mm" if "max_width_mm" in m else "max_width_px"}
+    out = []
+    for key, (label, decimals, unit) in RULED.items():
+        if limits.get(key) and key not in shown and key in m:
+            out.append(f"{label} {m[key]:.{decimals_against(m[key], decimals, limits[key])}f} {unit}")
+    return f"<br>{', '.join(out)}" if out else ""
+
+
 def _joints(m: dict) -> str:
     """Taping prompts: the joints and the share of their length that is taped, then each joint by its number on the
     picture: its length and how much of it is taped (a joint a hand-edited record spoilt is left out)."""
@@ -231,8 +252,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
         refused = f" (not answered on {refused} photo(s): not a thing this model knows)" if refused else ""
         summary_rows.append(f"<tr><td>{esc(p)}</td><td>{len(found)} of {len(images)}{refused}</td><td>{total}</td></tr>")
     # the numbers each prompt's shown measures are held to by the rules: shown with the digits to read on their side
-    limits = {p: {key: limits_of(rules, p, key) for key in ("area_fraction", "length_mm", "length_px", "max_width_mm",
-                                                            "max_width_px")} for p in prompts}
+    limits = {p: {key: limits_of(rules, p, key) for key in MEASURES} for p in prompts}
     rows = []
     for e in images:
         thumb, missing = _thumbnail(e, prompts, out)
@@ -251,7 +271,8 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
                 continue
             cells.append(
                 f'<td><a href="{_href(m["mask"])}">{m["components"]} region(s)</a><br>{_share(m["area_fraction"], held["area_fraction"])} of the photo'
-                f"<br>length {_length(m, held)}, max width {_width(m, held)}{_joints(m)}{_confidence(m)}</td>" if m["components"] else
+                f"<br>length {_length(m, held)}, max width {_width(m, held)}{_ruled(m, held)}{_joints(m)}{_confidence(m)}</td>"
+                if m["components"] else
                 f'<td class="none"><a href="{_href(m["mask"])}">nothing found</a>{_confidence(m)}</td>')
         broken = "".join(f'<br><span class="flag">{esc(f)}</span>' for f in _texts(e.get("flags")))
         read_as = "".join(f'<br><small class="note">{esc(shown(w))}</small>' for w in e.get("warnings", []))
