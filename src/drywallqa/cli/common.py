@@ -446,12 +446,10 @@ def check_max_pixels(value: int) -> None:
         raise ValueError(f"must be a positive number of pixels, got {value}")
 
 
-def load_segmenter(model_path: Optional[str], model: Optional[str], runtime: str = "torch",
-                    min_confidence: Optional[float] = None, tile: Optional[int] = None, prompt_gate: bool = True,
-                    pipeline: Optional[str] = None, label_shape: Optional[str] = None, max_tiles: Optional[int] = None,
-                    precision: str = "float32"):
-    return load_segmenter_with(model_path, load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline,
-                                                       label_shape, max_tiles, precision))
+def load_segmenter(model_path: Optional[str], model: Optional[str], runtime: str = "torch", tile: Optional[int] = None,
+                   prompt_gate: bool = True, pipeline: Optional[str] = None, precision: str = "float32"):
+    return load_segmenter_with(model_path, load_kwargs(model, runtime, tile=tile, prompt_gate=prompt_gate,
+                                                       pipeline=pipeline, precision=precision))
 
 
 def load_segmenter_with(model_path: Optional[str], kwargs: dict):
