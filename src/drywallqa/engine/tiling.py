@@ -83,15 +83,13 @@ class TiledSegmenter(Segmenter):
         self.max_tiles = None if max_tiles is None else int(max_tiles)
 
     @classmethod
-    def retiled(cls, segmenter: Segmenter, tile: int | None = None, overlap: float | None = None,
-                max_tiles: int | None = None) -> "TiledSegmenter":
+    def retiled(cls, segmenter: Segmenter, tile: int | None = None, max_tiles: int | None = None) -> "TiledSegmenter":
         """``segmenter`` predicting on tiles of ``tile`` px (default: its own tile size) with at most ``max_tiles``
-        tiles a photo: a tiled one gets the new values, not a second tiling."""
+        tiles a photo: a tiled one gets the new values (its overlap kept), not a second tiling."""
         own = segmenter if isinstance(segmenter, cls) else None
         if tile is None and own is None:
             raise ValueError("a tile size is needed to tile a segmenter that is not tiled")
-        return cls(own.inner if own else segmenter, own.tile if tile is None else tile,
-                   overlap if overlap is not None else own.overlap if own else 0.25,
+        return cls(own.inner if own else segmenter, own.tile if tile is None else tile, own.overlap if own else 0.25,
                    max_tiles if max_tiles is not None else own.max_tiles if own else None)
 
     def check_tiles(self, height: int, width: int, advice: str = "use a larger tile (--tile, tile=) or raise the limit (--max-tiles, max_tiles=)") -> int:
