@@ -188,11 +188,10 @@ def _tell(problems: list | None, problem: DataProblem) -> None:
         problems.append(problem)
 
 
-def near_duplicate_pairs(paths: list[Path], threshold: float = 0.1, progress: bool = False,
-                         problems: list | None = None) -> list[tuple[int, int]]:
+def near_duplicate_pairs(paths: list[Path], threshold: float = 0.1, progress: bool = False) -> list[tuple[int, int]]:
     """Index pairs ``(i, j)``, ``i < j``, of near-identical images (any flip / 90-degree rotation); an unreadable
-    photo as in :func:`near_duplicate_matches`."""
-    return [(i, j) for i, j, _ in near_duplicate_matches(paths, threshold, progress, problems)]
+    photo as in :func:`near_duplicate_matches` (a warning logged)."""
+    return [(i, j) for i, j, _ in near_duplicate_matches(paths, threshold, progress)]
 
 
 class _UnionFind:
