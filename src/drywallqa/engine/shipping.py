@@ -406,7 +406,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                 raise ShipRefused(str(exc), "SOURCE") from None
             if not gate:
                 check_kept_gate(model_dir, datasets)
-        validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, options=True, progress=progress)
+        validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, progress=progress)
         if confidence:  # said before the sweep: it failed after it (an hour of a real model's), writing nothing
             check_val_photos_for_confidence({d: len(items) for d, items in validator.items.items()})
         timing = [s.image_path for s in samples_of_part(datasets[0], "val", splits_dir, datasets_dir,

@@ -165,7 +165,7 @@ class Validator:
 
     @classmethod
     def from_parts(cls, datasets, part: str = "val", splits_dir=None, datasets_dir=None, limit: int | None = None,
-                   options: bool = True, progress: bool = True) -> "Validator":
+                   progress: bool = True) -> "Validator":
         """Photos of a group-clean part (default ``val``; published valid/test images left out), read lazily."""
         items = {}
         for d in datasets:
@@ -175,7 +175,7 @@ class Validator:
                 why = why_part_is_empty(d, part, splits_dir, datasets_dir, left_out, "kept for the published scores")
                 raise ValueError(f"validation: dataset {d!r} has no photos in part {part!r}: {why}")
             items[d] = [lambda s=s: (read_image(s.image_path), s.load_mask()) for s in samples]
-        return cls(items, options, progress)
+        return cls(items, progress=progress)
 
     def options_for(self, dataset: str) -> tuple:
         return postprocess_options(get_dataset_config(dataset).label_shape) if self.with_options else (None,)
