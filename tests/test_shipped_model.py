@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from drywallqa import Segmenter
-from drywallqa.engine.segmenter import default_model_dir
+from drywallqa.models.shipped import shipped_model_dir
 
 EXAMPLES = Path(__file__).parents[1] / "src" / "drywallqa" / "examples"
 
 
 def test_shipped_model_files():
-    d = default_model_dir()
+    d = shipped_model_dir()
     meta = json.loads((d / "config.json").read_text())
     assert meta["model_type"] == "film_unet" and 0 < meta["threshold"] < 1
     assert "val" in meta["selected_on"]

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 from drywallqa import Segmenter
 from drywallqa.cli import app
 from drywallqa.engine.config import TrainConfig
-from drywallqa.engine.segmenter import default_model_dir
 from drywallqa.engine.shipping import model_folder
 from drywallqa.engine.trainer import Trainer
 from drywallqa.models.shipped import DEFAULT_MODEL, resolve_model_dir, shipped_model_dir, shipped_model_names
@@ -21,7 +20,7 @@ def test_names_resolve_to_folders_in_the_package():
     assert DEFAULT_MODEL == "fast" and "fast" in shipped_model_names() and "default" not in shipped_model_names()
     fast = shipped_model_dir("fast")
     assert (fast / "config.json").is_file() and (fast / "MODEL_CARD.md").is_file()
-    assert resolve_model_dir() == resolve_model_dir("fast") == resolve_model_dir("default") == default_model_dir() == fast
+    assert resolve_model_dir() == resolve_model_dir("fast") == resolve_model_dir("default") == shipped_model_dir() == fast
     assert model_folder("fast") == fast  # ship can start from a shipped model too
     with pytest.raises(KeyError, match="shipped models: fast"):
         shipped_model_dir("accurate-ish")

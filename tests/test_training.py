@@ -285,11 +285,11 @@ def test_lovasz_hinge_is_zero_when_right_with_margin_and_follows_iou():
 
 
 def test_init_from_default_is_the_shipped_model(tmp_path):
-    from drywallqa.engine.segmenter import default_model_dir
+    from drywallqa.models.shipped import shipped_model_dir
 
     cfg = TrainConfig.from_dict({"init_from": "default", "output_dir": str(tmp_path / "d"), "device": "cpu"})
     model = Trainer.build_model(cfg)
-    shipped = PromptedSegmentationModel.from_pretrained(default_model_dir()).state_dict()
+    shipped = PromptedSegmentationModel.from_pretrained(shipped_model_dir()).state_dict()
     assert all(torch.equal(v, shipped[k]) for k, v in model.state_dict().items())
 
 

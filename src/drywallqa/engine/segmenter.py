@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from ..confidence import mask_confidence
-from ..models.shipped import shipped_model_dir
 from ..postprocess import ADAPTERS
 from ..text.prompts import as_read, check_prompt
 from ..utils.checks import not_text, number_in_range
@@ -88,11 +87,6 @@ def _registered(kind: str, name: str) -> type:
     if name not in registry:
         raise UnknownNameError(f"unknown {kind} {name!r}; known: {', '.join(sorted({*registry.names(), *LAZY[kind]}))}")
     return registry.get(name)
-
-
-def default_model_dir() -> Path:
-    """The default model shipped inside the package (``fast``: :mod:`drywallqa.models.shipped`)."""
-    return shipped_model_dir()
 
 
 class MapsNotFinite(ValueError):
