@@ -62,6 +62,7 @@ def predict(
     measures as a table) and report.html."""
     from ..engine.batch import (JobInterrupted, check_not_zeroshot, check_out_apart, check_workers, predict_paths,
                                 prepare_out_dir)
+    from ..engine.batch_ray import RayModelError
     from ..engine.segmenter import validate_confidence, validate_label_shape, validate_prompts, validate_threshold
     from ..measures import validate_mm_per_px
 
@@ -103,6 +104,7 @@ def predict(
     kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision)
     seg = load_segmenter_with(model_path, kwargs)
     check_text_encoder(seg, prompts)
+    made = _folders_made(out)  # (a Ray job whose actors cannot load the model takes them away again, as they were)
     for check in (lambda: check_out_apart(paths, out), lambda: check_not_zeroshot(out, overwrite),
                   lambda: prepare_out_dir(out)):  # made when all else is right
         try:
@@ -120,6 +122,9 @@ def predict(
             summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
                                     mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules,
                                     max_pixels=max_pixels)
+    except RayModelError as exc:  # the actors could not load the model loaded here: as a model that does not load
+        _remove_unused(out, made)
+        raise typer.BadParameter(str(exc), param_hint="--model-path / --model / --pipeline") from None
     except JobInterrupted as exc:  # Ctrl-C once results.json lists the photos done: their report too, as asked
         _after_an_interrupt(exc.summary, out, _views(out, table, report, coco))
         raise typer.Exit(code=INTERRUPTED_CODE)
@@ -236,6 +241,32 @@ def _write_views(out: Path, writers: list[tuple], quiet: bool = False) -> tuple[
     except KeyboardInterrupt:
         pass
     return said, left, problems
+
+
+def _folders_made(out: Path) -> list[Path]:
+    """The folders that making ``out`` makes: ``out`` and its parents that are not there, ``out`` first."""
+    made = []
+    for folder in (out, *out.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        made.append(folder)
+    return made
+
+
+def _remove_unused(out: Path, made: list[Path]) -> None:
+    """Take away the folders this command made (``made``, :func:`_folders_made`) where the job wrote nothing in them but
+    the output folder's mark: a job that could not start leaves no folder behind, as one whose model does not load."""
+    from ..utils.files import OUTPUT_MARKER
+
+    if not made:
+        return
+    try:
+        if {f.name for f in out.iterdir()} == {OUTPUT_MARKER}:
+            (out / OUTPUT_MARKER).unlink()
+        for folder in made:
+            folder.rmdir()  # OSError where something else is in it
+    except OSError:
+        pass
 
 
 def _not_written(out: Path, left: list) -> None:

@@ -31,6 +31,18 @@ logger = logging.getLogger(__name__)
 RAY_TASK_RETRIES = 2  # tries again of a batch whose actor died (Ray Data's default: for ever)
 RAY_ROUNDS = 10  # Ray jobs at most per predict_paths_ray call: each after the first names a photo that killed a worker
 RAY_CONNECT_TIMEOUT_S = 10  # for a cluster's address to answer at all (ray.init waits some 13 minutes for one that does not)
+UNLOADED = "unloaded"  # the status of a row an actor that could not load the model answered
+
+
+class RayModelError(ValueError):
+    """The Ray job's actors could not load the model that this process loaded (a model folder missing, or other, on a
+    worker's disk; a file of it gone since): no photo was segmented, and nothing of the job was written."""
+
+    def __init__(self, model_path, cause: str):
+        self.model_path, self.cause = model_path, cause
+        model = f"the model {shown(str(model_path))}" if model_path else "the default model"
+        super().__init__(f"the Ray workers could not load {model} ({cause}): it must be at the same path on every "
+                         "Ray node (shared storage), or use the local executor")
 
 
 def import_ray():
@@ -57,7 +69,10 @@ class _RayPredictor:
     is answered not done at once, its row's ``full`` the error's number (0 in every other row)."""
 
     def __init__(self, model_path, load_kwargs: dict, opts: BatchOptions, inflight: str | None = None):
-        self.segmenter = Segmenter.load(model_path, **load_kwargs)
+        try:  # an error here killed the actor: Ray logged its traceback, and every photo was failed with it
+            self.segmenter, self.unloaded = Segmenter.load(model_path, **load_kwargs), None
+        except Exception as exc:  # noqa: BLE001 - each photo answered with it (UNLOADED), told by the caller
+            self.segmenter, self.unloaded = None, describe_error(exc)
         self.opts = opts
         self.marker = Path(inflight) / f"{os.getpid()}-{uuid.uuid4().hex}" if inflight else None
         self.full: OSError | None = None  # the disk's error that stopped this actor
@@ -65,6 +80,9 @@ class _RayPredictor:
     def __call__(self, batch: dict) -> dict:
         status, errors, entries, full = [], [], [], []
         for p in batch["path"]:
+            if self.unloaded is not None:  # the model could not be loaded: no photo is segmented
+                status.append(UNLOADED), errors.append(self.unloaded), entries.append(""), full.append(0)
+                continue
             if self.full is not None:  # each photo after it was segmented only to fail so (a long job, for hours)
                 status.append("failed"), errors.append(disk_stopped(self.full)), entries.append("")
                 full.append(self.full.errno)
@@ -141,13 +159,17 @@ def predict_paths_ray(
     one that kills its worker again is named failed, and the others go on in a new job (at most
     :data:`RAY_ROUNDS` jobs). A stop while no photo was being segmented (Ray unreachable, a model an actor cannot
     load) ends the job: the photos not finished are named with its cause. Ctrl-C raises :class:`JobInterrupted` as
-    :func:`predict_paths` does.
+    :func:`predict_paths` does. Actors that cannot load the model (loaded here, but not on a worker) segment nothing:
+    where no photo was done the job raises :class:`RayModelError`, before writing ``results.json``; photos that
+    other actors finished are kept, the others named not done with the cause.
 
     Raises:
         ImportError: Ray cannot be imported (:func:`import_ray`), before any work.
         OSError: the disk could not take a photo's outputs (full, over quota, read-only: ``STORAGE_ERRNOS``), raised
             once ``results.json`` (where it can still be written) lists the photos done and names the others not
             done; each actor segments no photo after the one that did not fit.
+        RayModelError: the actors could not load the model and no photo was done (a ``ValueError``): the output
+            folder's results are left as they were.
     """
     load_kwargs = dict(load_kwargs or {})
     paths, workers = input_paths(paths), check_workers(workers)
@@ -250,6 +272,7 @@ def predict_paths_ray(
         if stopped:
             logger.error("the Ray job stopped: %s", stopped)
         full = next((row["full"] for row in rows if row.get("full")), 0)
+        unloaded = next((row["error"] for row in rows if row["status"] == UNLOADED), None)
         by_path = {row["path"]: row for row in rows}
         # each photo its answer, in the order listed and named as given (as on the local executor: the same
         # results.json, table and overlay grid; the actors had absolute paths)
@@ -258,6 +281,10 @@ def predict_paths_ray(
             if row is not None and row["status"] == "done":
                 summary.done.append(given)
                 summary.results.append(json.loads(row["entry"]))
+                continue
+            if row is not None and row["status"] == UNLOADED:
+                summary.failed.append((given, f"{NOT_DONE} a Ray worker could not load the model ({row['error']}); "
+                                              "run the job again to finish it"))
                 continue
             if row is not None:  # a reason that names the photo names it as given too
                 why = row["error"]
@@ -274,6 +301,8 @@ def predict_paths_ray(
             else:
                 why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
                 summary.failed.append((given, f"{NOT_DONE} {why}; run the job again to finish it"))
+        if unloaded is not None and not summary.done and not interrupted:  # as a model that does not load here
+            raise RayModelError(model_path, unloaded)
     try:
         finish_job(summary, opts, {}, interrupted)  # the grid's rows from the overlay files its actors wrote
     except OSError as exc:
