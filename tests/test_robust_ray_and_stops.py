@@ -126,3 +126,99 @@ def test_ray_actors_some_of_which_cannot_load_the_model_keep_the_photos_the_othe
     assert all(why.startswith("not done: a Ray worker could not load the model (") and "model.safetensors" in why
                for _, why in summary.failed), summary.failed
     assert len(json.loads((tmp_path / "out" / "results.json").read_text())["failed"]) == 2
+
+
+def _serving(handler_class):
+    """An HTTP server of ``handler_class`` on a free local port, in a thread; returns it (``server_address``)."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_ray_address_of_a_web_server_is_a_clean_error_not_a_hang(tiny_model_dir, tmp_path, monkeypatch):
+    """RAY_ADDRESS naming a port where a web server listens (a dashboard's, 8265, for the head's): it takes the
+    connection, so ray.init was called, and it waited for Ray's answer for ever (the command silent but Ray's log
+    lines). Now the job ends at once as for an address where nothing listens: each photo not done with the cause, exit
+    1, one line."""
+    from http.server import SimpleHTTPRequestHandler
+
+    ray = pytest.importorskip("ray")
+    server = _serving(SimpleHTTPRequestHandler)
+    try:
+        address = f"127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setenv("RAY_ADDRESS", address)
+        monkeypatch.setattr(ray, "is_initialized", lambda: False)
+        monkeypatch.setattr(ray, "init", lambda *a, **k: pytest.fail("ray.init called for an address of no Ray"))
+        photos, out = write_photos(tmp_path / "photos", 2), tmp_path / "out"
+        res = CliRunner().invoke(app, ["predict", str(photos), "-p", "segment crack", "--out", str(out),
+                                       "--model-path", str(tiny_model_dir), "--executor", "ray"], terminal_width=300)
+    finally:
+        server.shutdown()
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    failed = json.loads((out / "results.json").read_text())["failed"]
+    assert len(failed) == 2 and all(f"ConnectionError: {address} is no Ray cluster (it answers, not as Ray's servers do" in why
+                                    for _, why in failed), failed
+
+
+def test_a_ray_address_that_takes_connections_and_says_nothing_ends_in_bounded_time(tiny_model_dir, tmp_path,
+                                                                                   monkeypatch):
+    """A port that takes connections and never answers (a listening socket nobody serves): ends after
+    RAY_CONNECT_TIMEOUT_S, each photo named not done with the cause; from Python too."""
+    import socket
+
+    from drywallqa.engine import batch_ray
+
+    ray = pytest.importorskip("ray")
+    monkeypatch.setattr(batch_ray, "RAY_CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda *a, **k: pytest.fail("ray.init called for an address of no Ray"))
+    photos = write_photos(tmp_path / "photos", 2)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections taken by the system, never accepted nor answered
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        summary = batch_ray.predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], tmp_path / "out",
+                                              ray_address=address)
+    assert not summary.done and len(summary.failed) == 2
+    assert all(f"{address} takes a connection but says nothing within 1 s" in why for _, why in summary.failed)
+
+
+def test_a_ray_clusters_address_passes_the_check(tmp_path):
+    """The check before ray.init lets a real Ray's address through (its GCS answers as HTTP/2 does), and one served by
+    another HTTP/2 server's preface too; it refuses one that closes the connection at once."""
+    import socket
+    import threading
+
+    ray = pytest.importorskip("ray")
+    from drywallqa.engine.batch_ray import check_ray_reachable
+
+    def one_connection(server, answer):
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(64)
+            conn.sendall(answer)
+
+    for answer, ok in ((bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]), True), (b"", False)):
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            answering = threading.Thread(target=one_connection, args=(server, answer), daemon=True)
+            answering.start()
+            address = f"127.0.0.1:{server.getsockname()[1]}"
+            if ok:
+                check_ray_reachable(address)
+            else:
+                with pytest.raises(ConnectionError, match="it closes the connection"):
+                    check_ray_reachable(address)
+            answering.join(5)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(include_dashboard=False, log_to_driver=False, num_cpus=1)
+    try:
+        check_ray_reachable(ray.get_runtime_context().gcs_address)
+    finally:
+        if started:
+            ray.shutdown()

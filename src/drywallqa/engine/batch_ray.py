@@ -315,19 +315,46 @@ def predict_paths_ray(
     return summary
 
 
+HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # a client's preface, no settings
+
+
 def check_ray_reachable(address: str | None) -> None:
     """Raise ConnectionError, at once, where ``address`` (or ``RAY_ADDRESS``) names a cluster, ``host:port`` or
-    ``ray://host:port``, that takes no connection within :data:`RAY_CONNECT_TIMEOUT_S`: ``ray.init`` tries one for some
-    13 minutes before it gives up. Other addresses (none: a local instance; ``auto``, ``local``) are left to Ray."""
+    ``ray://host:port``, that takes no connection within :data:`RAY_CONNECT_TIMEOUT_S`, or one that does not answer as
+    Ray's servers (gRPC: HTTP/2) do within that time (a web server's port, one that says nothing): ``ray.init`` tries
+    one for some 13 minutes before it gives up, and hangs on the others. Other addresses (none: a local instance;
+    ``auto``, ``local``) are left to Ray, as is the answer of a cluster whose connections are TLS (``RAY_USE_TLS``)."""
     address = address or os.environ.get("RAY_ADDRESS")
     host, _, port = (address or "").removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         return
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+        sock = socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S)
     except OSError as exc:
         raise ConnectionError(f"no Ray cluster answers at {address} ({exc.strerror or exc}): is "
                               "it running, is RAY_ADDRESS right?") from None
+    with sock:
+        if os.environ.get("RAY_USE_TLS", "").lower() in ("1", "true"):
+            return
+        head = b""
+        try:  # an HTTP/2 server (Ray's GCS, a Ray Client server) sends its SETTINGS frame first
+            sock.sendall(HTTP2_HELLO)
+            while len(head) < 9:
+                got = sock.recv(9 - len(head))
+                if not got:
+                    break
+                head += got
+        except TimeoutError:
+            if not head:
+                raise ConnectionError(f"{address} takes a connection but says nothing within {RAY_CONNECT_TIMEOUT_S} s, "
+                                      "as no Ray cluster does: is RAY_ADDRESS right (the head's port, 6379 by "
+                                      "default, or ray://host:10001)?") from None
+        except OSError:  # reset: told by what came before it, as a connection closed
+            pass
+    if len(head) < 9 or head[3] != 4:  # not a SETTINGS frame
+        said = "it answers, not as Ray's servers do: a web server?" if head else "it closes the connection"
+        raise ConnectionError(f"{address} is no Ray cluster ({said}): is RAY_ADDRESS right (the head's port, 6379 by "
+                              "default, or ray://host:10001)?")
 
 
 def _ray_stopped(exc: BaseException) -> str:
