@@ -135,4 +135,6 @@ def run_modes(modes: dict, valid: dict, grid_size: int, limit: int | None = None
 
 
 if __name__ == "__main__":
-    main()
+    from drywallqa.utils.signals import run_main
+
+    run_main(main)  # Ctrl-C: one line and exit 130, as a drywallqa command

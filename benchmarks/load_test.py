@@ -158,4 +158,6 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from drywallqa.utils.signals import run_main
+
+    run_main(main)  # Ctrl-C: one line and exit 130, as a drywallqa command

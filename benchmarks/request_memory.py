@@ -100,4 +100,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from drywallqa.utils.signals import run_main
+
+    run_main(main)  # Ctrl-C: one line and exit 130, as a drywallqa command

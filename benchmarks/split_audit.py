@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -243,4 +242,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from drywallqa.utils.signals import run_main
+
+    run_main(main)  # Ctrl-C: one line and exit 130, as a drywallqa command

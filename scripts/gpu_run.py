@@ -420,4 +420,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _import_package()
+    from drywallqa.utils.signals import run_main
+
+    run_main(main)  # Ctrl-C: one line and exit 130, as a drywallqa command

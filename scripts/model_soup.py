@@ -212,4 +212,6 @@ def make_and_score(args, soup: dict, settings: Path, mix, sets=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from drywallqa.utils.signals import run_main
+
+    run_main(main)  # Ctrl-C: one line and exit 130, as a drywallqa command

@@ -222,3 +222,59 @@ def test_a_ray_clusters_address_passes_the_check(tmp_path):
     finally:
         if started:
             ray.shutdown()
+
+
+ROOT = Path(__file__).parents[1]
+SCRIPTS = sorted([*ROOT.glob("scripts/*.py"), *ROOT.glob("benchmarks/*.py")])
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_script_stopped_by_ctrl_c_says_one_line_and_exits_130(script, monkeypatch, capsys):
+    """Ctrl-C while a script's main runs (here: as it reads its arguments) was a KeyboardInterrupt traceback, exit 1.
+    Now every script in scripts/ and benchmarks/ ends as a drywallqa command does: one "interrupted:" line on
+    standard error, exit 130."""
+    import argparse
+    import runpy
+    import sys
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", ctrl_c)
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_known_args", ctrl_c)
+    monkeypatch.setattr(sys, "argv", [str(script)])
+    monkeypatch.setattr(sys, "path", list(sys.path))  # (gpu_run puts src/ and scripts/ in front)
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+    except KeyboardInterrupt:
+        pytest.fail(f"{script.name}: the KeyboardInterrupt came out of the script (a traceback)")
+    else:
+        pytest.fail(f"{script.name}: no exit")
+    err = capsys.readouterr().err
+    assert code == 130 and err.startswith("interrupted: stopped (Ctrl-C)") and err.count("\n") == 1, (code, err)
+
+
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_script_stopped_by_a_signal_in_its_own_process_exits_as_a_command_does(sig, code, tmp_path):
+    """A real signal to a script's process (Ctrl-C, `kill`): one line, no traceback, 130 or 143 (128 + SIGTERM)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    run = ("import argparse, os, runpy, signal, sys, time\n"
+           "def stopped(*a, **k):\n"
+           f"    os.kill(os.getpid(), signal.{sig})\n"
+           "    time.sleep(30)\n"
+           "argparse.ArgumentParser.parse_args = stopped\n"
+           "sys.argv = [sys.argv[1]]\n"
+           "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", run, str(ROOT / "benchmarks" / "compare_reports.py")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert done.returncode == code and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines() == [f"interrupted: stopped ({'Ctrl-C' if sig == 'SIGINT' else sig}); the files "
+                                        "finished are kept (each is written whole or not at all): run the same "
+                                        "command again"], done.stderr
+

@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from ..utils.files import STORAGE_ERRNOS
 from ..utils.progress import drop_output
-from ..utils.signals import InterruptOnStop, stop_signals_as_interrupt
+from ..utils.signals import INTERRUPTED_CODE, interrupted_code, stop_signals_as_interrupt
 from ..utils.slug import CONTROL, shown
 
 # what a folder says when this user may no longer write (or read) in it: made read-only, or immutable, mid-command
@@ -115,10 +115,10 @@ class Commands(TyperGroup):
             except KeyboardInterrupt:  # a command that has nothing of its own to say on Ctrl-C
                 tagged("interrupted:", "yellow", f"stopped ({stop.name or 'Ctrl-C'}); the files finished are kept (each "
                                                  "is written whole or not at all)")
-                raise typer.Exit(code=_interrupted_code(stop)) from None
+                raise typer.Exit(code=interrupted_code(stop)) from None
             except (typer.Exit, click.exceptions.Exit) as exc:  # a command's own Ctrl-C exit: a stop signal's code
                 if exc.exit_code == INTERRUPTED_CODE and stop.received:
-                    raise typer.Exit(code=_interrupted_code(stop)) from None
+                    raise typer.Exit(code=interrupted_code(stop)) from None
                 raise
 
 
@@ -176,14 +176,6 @@ def _takes_a_number(param) -> bool:
     if kind is not None:
         return getattr(kind, "name", "") in ("float", "integer", "float range", "integer range")
     return getattr(getattr(param, "type_descriptor", None), "annotation", None) in (int, float)
-
-
-INTERRUPTED_CODE = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
-
-
-def _interrupted_code(stop: InterruptOnStop) -> int:
-    """The exit code of a command stopped by Ctrl-C (130) or by a stop signal (128 + its number: SIGTERM 143)."""
-    return 128 + stop.received[0] if stop.received else INTERRUPTED_CODE
 
 
 app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True,

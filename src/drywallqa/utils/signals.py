@@ -11,12 +11,14 @@ or not at all. :func:`deferred_interrupt` holds both back until a block of updat
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, NoReturn, Optional
 
 # what stops a process besides Ctrl-C: a request to end (SIGTERM), the terminal closed (SIGHUP, not on Windows)
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+INTERRUPTED_CODE = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
 
 
 class InterruptOnStop:
@@ -54,6 +56,27 @@ def stop_signals_as_interrupt() -> Iterator[InterruptOnStop]:
     finally:
         for sig, previous in before.items():
             signal.signal(sig, previous)
+
+
+def interrupted_code(stop: InterruptOnStop) -> int:
+    """The exit code of a command stopped by Ctrl-C (130) or by a stop signal (128 + its number: SIGTERM 143)."""
+    return 128 + stop.received[0] if stop.received else INTERRUPTED_CODE
+
+
+def run_main(main: Callable[[], Optional[int]]) -> NoReturn:
+    """Run a script's ``main`` (``scripts/*.py``, ``benchmarks/*.py``) as a ``drywallqa`` command runs: a stop signal
+    stops it as Ctrl-C does (:func:`stop_signals_as_interrupt`), and Ctrl-C ends it with one line on standard error,
+    not a traceback, and the exit code a command gives (:data:`INTERRUPTED_CODE`, 128 + a stop signal's number);
+    otherwise it exits with what ``main`` returns. What the script writes is written whole or not at all (each
+    file renamed into place), so what an interrupted run leaves is what it finished."""
+    with stop_signals_as_interrupt() as stop:
+        try:
+            code = main()
+        except KeyboardInterrupt:
+            print(f"interrupted: stopped ({stop.name or 'Ctrl-C'}); the files finished are kept (each is written whole "
+                  "or not at all): run the same command again", file=sys.stderr, flush=True)
+            code = interrupted_code(stop)
+    raise SystemExit(code)
 
 
 @contextmanager
