@@ -41,7 +41,7 @@ from drywallqa.engine.config import TrainConfig
 from drywallqa.engine.trainer import training_prompts
 from drywallqa.text.encoder import TextEncoder
 from drywallqa.utils.argtypes import at_least, positive_int
-from drywallqa.utils.files import write_atomic
+from drywallqa.utils.files import replace_dir, temp_dir, write_atomic
 from drywallqa.utils.image_io import read_image
 
 
@@ -118,37 +118,40 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
                 raise RuntimeError(f"{s.mask_path}: encoding failed")
             files[-1].append((dest.parent / "_masks" / s.mask_path.name, png.tobytes()))
         _note_annotated(annotated, s, folder, root)
-    if out.is_dir():  # an earlier pack, replaced only once this one's photos are encoded (Ctrl-C, a photo that cannot
-        shutil.rmtree(out)  # be read: it is kept)
-    total = sum(len(data) for group in files for _, data in group)
-    if chunk_mib is not None:
-        chunks = max(chunks, int(total / 2**20 // (0.9 * chunk_mib)) + 1)
-    for i, group in enumerate(files):
-        for rel, data in group:
-            target = out / f"chunk{i % chunks}" / "datasets" / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-    total = sum(len(group[0][1]) for group in files)  # the WebP images
-    for (ann, folder, root), names_here in annotated.items():
-        entries = packed_coco(ann, names_here)
-        for k in range(chunks):  # every chunk carries the (small) annotation files of its folders
-            target = out / f"chunk{k}" / "datasets" / folder / ann.relative_to(root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(entries))
-    for ds in declared.values():  # a declaration of each copy, in every chunk (any merge of them has it)
-        packed_splits = {split for split, source in ds.splits.items()
-                         if any(out.glob(f"chunk*/datasets/{DECLARED}/{ds.name}/{source.folder}"))}
-        text = yaml.safe_dump(declaration_of_copy(ds, packed_splits), sort_keys=False)
-        for k in range(chunks):
-            target = out / f"chunk{k}" / "datasets" / DECLARED / f"{ds.name}.dataset.yaml"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-    if copies:
-        (out / "chunk0").mkdir(parents=True, exist_ok=True)
-        (out / "chunk0" / COPIES).write_text(json.dumps(copies, indent=0))
-    # every prompt the run asks, embedded, so the remote machine needs no text-encoder weights
-    prompts, _ = training_prompts(cfg)
-    TextEncoder(cfg.text_encoder, cache_dir=out / "chunk0" / "cache").encode(prompts)
+    # written beside it, then renamed into place: an earlier pack is kept until this one is whole, and a run stopped
+    # part way (Ctrl-C, a full disk) leaves no half pack, missing photos, that would be carried and trained from
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with temp_dir(out.parent, f".{out.name}-") as tmp:
+        total = sum(len(data) for group in files for _, data in group)
+        if chunk_mib is not None:
+            chunks = max(chunks, int(total / 2**20 // (0.9 * chunk_mib)) + 1)
+        for i, group in enumerate(files):
+            for rel, data in group:
+                target = tmp / f"chunk{i % chunks}" / "datasets" / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        total = sum(len(group[0][1]) for group in files)  # the WebP images
+        for (ann, folder, root), names_here in annotated.items():
+            entries = packed_coco(ann, names_here)
+            for k in range(chunks):  # every chunk carries the (small) annotation files of its folders
+                target = tmp / f"chunk{k}" / "datasets" / folder / ann.relative_to(root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(json.dumps(entries))
+        for ds in declared.values():  # a declaration of each copy, in every chunk (any merge of them has it)
+            packed_splits = {split for split, source in ds.splits.items()
+                             if any(tmp.glob(f"chunk*/datasets/{DECLARED}/{ds.name}/{source.folder}"))}
+            text = yaml.safe_dump(declaration_of_copy(ds, packed_splits), sort_keys=False)
+            for k in range(chunks):
+                target = tmp / f"chunk{k}" / "datasets" / DECLARED / f"{ds.name}.dataset.yaml"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+        if copies:
+            (tmp / "chunk0").mkdir(parents=True, exist_ok=True)
+            (tmp / "chunk0" / COPIES).write_text(json.dumps(copies, indent=0))
+        # every prompt the run asks, embedded, so the remote machine needs no text-encoder weights
+        prompts, _ = training_prompts(cfg)
+        TextEncoder(cfg.text_encoder, cache_dir=tmp / "chunk0" / "cache").encode(prompts)
+        replace_dir(tmp, out)
     chunk_mb = [sum(f.stat().st_size for f in (out / f"chunk{k}").rglob("*") if f.is_file()) / 1e6 for k in range(chunks)]
     return {"images": len(jobs), "copies": len(copies), "webp_mb": total / 1e6, "chunk_mb": chunk_mb, "prompts": prompts,
             "datasets": names if declared else None}

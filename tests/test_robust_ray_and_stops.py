@@ -278,3 +278,28 @@ def test_a_script_stopped_by_a_signal_in_its_own_process_exits_as_a_command_does
                                         "finished are kept (each is written whole or not at all): run the same "
                                         "command again"], done.stderr
 
+
+def test_a_pack_stopped_part_way_leaves_the_earlier_pack_and_no_half_one(write_train_config, tiny_kwargs, tmp_path,
+                                                                         load_script, monkeypatch):
+    """Ctrl-C while a pack was written (here: as its prompts' embeddings are cached, its last step) had deleted the
+    earlier pack and left a half one in --out, photos and no cache, that gpu_run would carry and train from. Now the
+    pack is written beside --out and renamed into place whole: the earlier pack stays, and no temporary folder."""
+    from drywallqa.engine.config import TrainConfig
+
+    script = load_script("pack_training_images")
+    cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
+    out = tmp_path / "packs" / "pack"
+    script.pack(cfg, out, size=48, quality=80)
+    before = sorted((p.relative_to(out), p.read_bytes() if p.is_file() else None) for p in out.rglob("*"))
+
+    def ctrl_c(self, prompts):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(script.TextEncoder, "encode", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        script.pack(cfg, out, size=40, quality=80)
+    assert sorted((p.relative_to(out), p.read_bytes() if p.is_file() else None) for p in out.rglob("*")) == before
+    assert [p.name for p in out.parent.iterdir()] == ["pack"]
+    with pytest.raises(KeyboardInterrupt):  # a first pack: no folder at all
+        script.pack(cfg, tmp_path / "new" / "pack", size=40, quality=80)
+    assert list((tmp_path / "new").iterdir()) == []
