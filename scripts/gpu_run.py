@@ -191,15 +191,20 @@ def archive_calls(out: Path, calls: list[list[str]]) -> list[Path]:
     """Each call's items as one gzipped tar beside the bundle, ``<out>.call<k>.tgz``, the files that travel: the
     runner counts what a copy takes on its disk, and a pack of thousands of small images takes about a tenth more
     than its bytes there (a bundle whose bytes fit was refused as too large). ``train`` extracts them."""
+    from drywallqa.utils.files import write_atomic
+
+    def write(archive: Path, call: list[str]) -> None:
+        with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+            for item in call:
+                path = (ROOT / item) if not Path(item).is_absolute() else Path(item)
+                tar.add(path, arcname=str(path.resolve().relative_to(out.resolve())))
+
     for old in out.parent.glob(f"{out.name}.call*.tgz"):
         old.unlink()
     archives = []
     for k, call in enumerate(calls, 1):
         archives.append(out.parent / f"{out.name}.call{k}.tgz")
-        with tarfile.open(archives[-1], "w:gz", compresslevel=1) as tar:
-            for item in call:
-                path = (ROOT / item) if not Path(item).is_absolute() else Path(item)
-                tar.add(path, arcname=str(path.resolve().relative_to(out.resolve())))
+        write_atomic(archives[-1], lambda tmp: write(tmp, call))  # whole or not at all (Ctrl-C: no half archive)
     return archives
 
 
@@ -332,12 +337,16 @@ def write_parts(run: Path, out: Path, part_mb: float, name: str, here: dict | No
         data = io.BytesIO()
         with tarfile.open(fileobj=data, mode="w") as tar:
             tar.add(staged, arcname=".")
+    from drywallqa.utils.files import write_atomic
+
     blob, step = data.getvalue(), max(1, int(part_mb * 2**20))
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob(f"{name}.tar.part*"):  # an earlier call's: unpack joined them with these (a stop part way)
+        old.unlink()
     parts = []
     for k, start in enumerate(range(0, len(blob), step)):
         parts.append(out / f"{name}.tar.part{k:02d}")
-        parts[-1].write_bytes(blob[start:start + step])
+        write_atomic(parts[-1], lambda tmp: tmp.write_bytes(blob[start:start + step]))  # whole or not at all
     return parts
 
 

@@ -303,3 +303,43 @@ def test_a_pack_stopped_part_way_leaves_the_earlier_pack_and_no_half_one(write_t
     with pytest.raises(KeyboardInterrupt):  # a first pack: no folder at all
         script.pack(cfg, tmp_path / "new" / "pack", size=40, quality=80)
     assert list((tmp_path / "new").iterdir()) == []
+
+
+def test_gpu_run_parts_stopped_part_way_leave_no_half_part_nor_an_earlier_calls(tmp_path, load_script,
+                                                                                tiny_model_dir, monkeypatch):
+    """`gpu_run train` stopped while it wrote the run's parts (Ctrl-C, its time up) left a half part beside the parts of
+    an earlier call into the same --out, which unpack joined with them. Now an earlier call's parts are removed first
+    and each part is written whole or not at all; so is each call archive of a bundle."""
+    gpu_run = load_script("gpu_run")
+    (tmp_path / "run").mkdir()
+    shutil.copytree(tiny_model_dir, tmp_path / "run" / "best")
+    out = tmp_path / "OUT"
+    earlier = gpu_run.write_parts(tmp_path / "run", out, 0.01, "run")
+    assert len(earlier) > 2
+    write_bytes, written = Path.write_bytes, []
+
+    def stopped_in_the_second(self, data):
+        if len(written) == 1:
+            write_bytes(self, data[:100])
+            raise KeyboardInterrupt
+        written.append(self)
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", stopped_in_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        gpu_run.write_parts(tmp_path / "run", out, 0.02, "run")
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    assert sorted(p.name for p in out.iterdir()) == ["run.tar.part00"]  # whole (0.02 MiB), nothing half, nothing older
+    assert (out / "run.tar.part00").stat().st_size == int(0.02 * 2**20)
+    # a bundle's call archive: none half-written
+    bundle = tmp_path / "bundle"
+    (bundle / "pack").mkdir(parents=True)
+    (bundle / "pack" / "a.bin").write_bytes(bytes(5000))
+
+    def cut(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gpu_run.tarfile.TarFile, "add", cut)
+    with pytest.raises(KeyboardInterrupt):
+        gpu_run.archive_calls(bundle, [[str(bundle / "pack")]])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".") or "tgz" in p.name) == []
