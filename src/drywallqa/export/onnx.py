@@ -33,8 +33,8 @@ import torch
 from filelock import FileLock
 from torch import nn
 
-from ..confidence import CONFIDENCE_FILE
-from ..engine.predictor import TorchSegmenter
+from ..confidence import CONFIDENCE_FILE, ConfidenceModel
+from ..engine.predictor import TorchSegmenter, check_model_settings
 from ..engine.segmenter import register_runtime
 from ..models.base import (CONFIG_NAME, MODEL_CARD_NAME, PromptedSegmentationModel, is_drywallqa_model_dir,
                            not_a_model_folder, read_model_metadata)
@@ -43,8 +43,8 @@ from ..models.shipped import resolve_model_dir
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
 from ..utils.checks import check_device_name
-from ..utils.files import (check_replaceable_dir, file_digest, file_id, folder_state, remove_stale_temp_dirs,
-                           replace_dir, temp_dir)
+from ..utils.files import (WEIGHT_SUFFIXES, check_replaceable_dir, file_digest, file_id, folder_state,
+                           remove_stale_temp_dirs, replace_dir, temp_dir)
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 GRAPHS = ("encoder.onnx", "decoder.onnx")
@@ -55,6 +55,12 @@ EXPORT_FILES = (*GRAPHS, CONFIG_NAME)
 TRAIN_FILES = "train_files.json"
 EXPORT_EXTRAS = (GATE_FILE, CONFIDENCE_FILE, MODEL_CARD_NAME, TRAIN_FILES)
 EXPORT_WRITES = (*EXPORT_FILES, *EXPORT_EXTRAS)  # every file an export may write
+# the calibrations a command may make on an export (calibrate-gate, calibrate-confidence write them into it), and
+# config.json's key recording what it was made of: the digests of the model's settings and weights, and of each of
+# those calibrations copied from the model folder (one not recorded, or other bytes, was made on the export)
+CALIBRATIONS = (GATE_FILE, CONFIDENCE_FILE)
+EXPORTED_FROM = "exported_from"
+EXPORT_KEYS = ("runtime", "parameters", GRAPH_DIGESTS, EXPORTED_FROM)  # config.json's keys written by the export
 logger = logging.getLogger(__name__)
 _EXPORT_LOCK = threading.RLock()  # torch.onnx.export keeps global state: one export at a time in a process
 
@@ -176,7 +182,87 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
         if folder_state(model_dir) != before:
             raise ValueError(f"{model_dir} was written over while it was exported (a training run writing best/, a "
                              "ship?): nothing was written; export it again once it is written")
+        _carry_calibrations(out, tmp)  # what was calibrated on an earlier export there: kept, or said to be dropped
         return replace_dir(tmp, out)  # an earlier export (or an empty folder) replaced whole
+
+
+def _settings_digest(meta: dict) -> str:
+    """A digest of a config.json's settings (the keys an export writes left out; key order and layout ignored)."""
+    settings = {k: v for k, v in meta.items() if k not in EXPORT_KEYS}
+    return hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def _exported_from(model_dir: str | Path, meta: dict) -> dict:
+    """What an export records of the model folder it is made of (config.json's :data:`EXPORTED_FROM`): the digests
+    of its settings (``meta``, its config.json) and weight files, and of each calibration it copies."""
+    folder = Path(model_dir)
+    weights = hashlib.blake2b(digest_size=16)
+    for f in sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file()):
+        weights.update(f"{f.name}\0{file_digest(f)}\0".encode())
+    return {"settings": _settings_digest(meta), "weights": weights.hexdigest(),
+            "copied": {name: file_digest(folder / name) for name in CALIBRATIONS if (folder / name).is_file()}}
+
+
+def _carry_calibrations(earlier: Path, new: Path) -> tuple[list[str], list[str]]:
+    """The calibrations made on the earlier export ``earlier`` (calibrate-gate / calibrate-confidence run on it, its
+    config.json's settings changed: not what it copied from its model folder) put into the new export ``new``
+    where the model is the one they were made for (its settings and weights those of the earlier export), else
+    named in a warning as dropped: re-exporting dropped a confidence fitted on onnxruntime's maps without a word.
+    Returns (the names kept, those dropped)."""
+    if not is_onnx_export_dir(earlier):
+        return [], []
+    try:
+        old = json.loads((earlier / CONFIG_NAME).read_text())
+        recorded = old.get(EXPORTED_FROM)
+    except (OSError, ValueError, AttributeError):
+        return [], []
+    meta = json.loads((new / CONFIG_NAME).read_text())
+    source = meta[EXPORTED_FROM]
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("copied"), dict):  # an export of 0.6.23 or
+        # earlier: what it copied is told by the model folder's files now, the same model by the same graphs
+        model_settings = {k: v for k, v in meta.items() if k not in EXPORT_KEYS}
+        recorded = {"settings": _settings_digest(model_settings), "copied": source["copied"],
+                    "weights": source["weights"] if old.get(GRAPH_DIGESTS) == meta[GRAPH_DIGESTS] else None}
+    made = [name for name in CALIBRATIONS
+            if (earlier / name).is_file() and file_digest(earlier / name) != recorded["copied"].get(name)]
+    settings_made = _settings_digest(old) != recorded.get("settings")
+    damaged = [name for name in made if not _loads(earlier, name)]
+    try:
+        check_model_settings(old)
+    except ValueError:
+        damaged += ["config.json's settings"] if settings_made else []
+        settings_made = False
+    if damaged:  # (one that does not load would fail the new export where it is used)
+        logger.warning("%s: dropped %s, damaged (it does not load)", earlier, ", ".join(damaged))
+        made = [name for name in made if name not in damaged]
+    if not made and not settings_made:
+        return [], damaged
+    said = [*made, *(["config.json's settings"] if settings_made else [])]
+    if recorded.get("weights") == source["weights"] and recorded.get("settings") == source["settings"]:
+        for name in made:
+            shutil.copy(earlier / name, new / name)
+        if settings_made:  # the earlier export's settings, with this export's own keys
+            kept = {k: v for k, v in old.items() if k not in EXPORT_KEYS}
+            (new / CONFIG_NAME).write_text(json.dumps({**kept, **{k: meta[k] for k in EXPORT_KEYS if k in meta}},
+                                                      indent=2))
+        logger.warning("%s: kept %s, made on the earlier export there (the model is the one it was made for)",
+                       earlier, ", ".join(said))
+        return said, damaged
+    logger.warning("%s: dropped %s, made on the earlier export there for another model (its settings or weights "
+                   "have changed since): calibrate the new export again (drywallqa calibrate-confidence / "
+                   "calibrate-gate --model-path %s)", earlier, ", ".join(said), earlier)
+    return [], [*damaged, *said]
+
+
+def _loads(folder: Path, name: str) -> bool:
+    """Whether the calibration ``name`` (:data:`CALIBRATIONS`) in ``folder`` loads."""
+    from ..text.gate import PromptGate
+
+    try:
+        (PromptGate if name == GATE_FILE else ConfidenceModel).from_model_dir(folder)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
 
 
 def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
@@ -213,6 +299,7 @@ def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
     meta["parameters"] = sum(p.numel() for p in model.parameters())
     # the graphs' digests: a graph overwritten inside its weights still loads, and gave other masks without a word
     meta[GRAPH_DIGESTS] = {name: file_digest(out / name) for name in GRAPHS}
+    meta[EXPORTED_FROM] = _exported_from(model_dir, meta)  # what tells a calibration made on the export (re-export)
     (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
 
 

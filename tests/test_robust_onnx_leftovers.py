@@ -1,0 +1,80 @@
+"""Leftovers of the ONNX runtime found by an adversarial pass (each test failed before its fix): calibrations made on
+an export and a re-export, pickling an ONNX segmenter, ..."""
+
+import json
+import logging
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from drywallqa import Segmenter
+from drywallqa.confidence import CONFIDENCE_FILE, ConfidenceModel
+from drywallqa.export.onnx import export_onnx
+from drywallqa.models import create_model
+
+from conftest import TINY_MODEL
+
+CALIBRATION = ConfidenceModel(features=["inside"], weights=[1.0], means=[0.5], scales=[0.2],
+                              calibration={"*": [2.0, -0.5]}, selection={"fitted_on": "the export's maps"})
+
+
+def _other_weights(model_dir, tmp_path):
+    torch.manual_seed(7)
+    other = create_model("film_unet", **TINY_MODEL).save_pretrained(tmp_path / "other_weights")
+    shutil.copy(other / "model.safetensors", model_dir / "model.safetensors")
+
+
+def test_a_re_export_of_the_same_model_keeps_the_calibrations_made_on_the_export(tiny_model_dir, tmp_path, caplog):
+    out = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    CALIBRATION.save(out)  # calibrate-confidence --model-path out: fitted on onnxruntime's maps
+    meta = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**meta, "threshold": 0.3}))  # a threshold chosen on the export
+    written = (out / CONFIDENCE_FILE).read_bytes()
+    with caplog.at_level(logging.WARNING, logger="drywallqa.export.onnx"):
+        export_onnx(tiny_model_dir, out)  # again (a new drywallqa, graphs damaged): the same model
+    assert (out / CONFIDENCE_FILE).read_bytes() == written  # it was gone: the uncalibrated confidence
+    seg = Segmenter.load(out, runtime="onnx")
+    assert seg.confidence_model == CALIBRATION and seg.threshold == 0.3
+    assert "kept confidence.json, config.json's settings" in caplog.text
+
+
+def test_a_re_export_of_another_model_names_the_calibrations_it_drops(tiny_model_dir, tmp_path, caplog):
+    out = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    CALIBRATION.save(out)
+    _other_weights(tiny_model_dir, tmp_path)  # trained on: the export's calibration is of the weights before
+    with caplog.at_level(logging.WARNING, logger="drywallqa.export.onnx"):
+        export_onnx(tiny_model_dir, out)
+    assert not (out / CONFIDENCE_FILE).exists()
+    assert "dropped confidence.json" in caplog.text and "calibrate-confidence" in caplog.text  # it went silently
+
+
+def test_a_re_export_replaces_the_copy_of_the_model_folders_calibration(tiny_model_dir, tmp_path, caplog):
+    """The model folder's own calibration, copied, is no calibration of the export's: a new one of the model's wins."""
+    CALIBRATION.save(tiny_model_dir)
+    out = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    newer = ConfidenceModel(**{**CALIBRATION.to_dict(), "calibration": {"*": [3.0, 0.0]}})
+    newer.save(tiny_model_dir)
+    with caplog.at_level(logging.WARNING, logger="drywallqa.export.onnx"):
+        export_onnx(tiny_model_dir, out)
+    assert ConfidenceModel.from_model_dir(out) == newer and "kept" not in caplog.text and "dropped" not in caplog.text
+
+
+def test_a_re_export_over_an_export_of_an_earlier_release_keeps_its_calibration_of_the_same_graphs(
+        tiny_model_dir, tmp_path, caplog):
+    out = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    meta = json.loads((out / "config.json").read_text())
+    meta.pop("exported_from", None)  # as 0.6.23 wrote it
+    (out / "config.json").write_text(json.dumps(meta))
+    CALIBRATION.save(out)
+    export_onnx(tiny_model_dir, out)
+    assert ConfidenceModel.from_model_dir(out) == CALIBRATION
+    meta = json.loads((out / "config.json").read_text())
+    meta.pop("exported_from", None)
+    (out / "config.json").write_text(json.dumps(meta))
+    _other_weights(tiny_model_dir, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="drywallqa.export.onnx"):
+        export_onnx(tiny_model_dir, out)
+    assert not (out / CONFIDENCE_FILE).exists() and "dropped confidence.json" in caplog.text
+
