@@ -78,3 +78,40 @@ def test_a_re_export_over_an_export_of_an_earlier_release_keeps_its_calibration_
         export_onnx(tiny_model_dir, out)
     assert not (out / CONFIDENCE_FILE).exists() and "dropped confidence.json" in caplog.text
 
+
+def _photo():
+    return np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+
+
+def test_an_onnx_segmenter_pickled_and_unpickled_predicts_the_same_masks_without_its_folder(tiny_model_dir, tmp_path):
+    """It raised "cannot pickle '_thread.lock' object": no Ray actor, multiprocessing worker or deepcopy of one."""
+    import copy
+    import pickle
+
+    out = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    seg = Segmenter.load(out, runtime="onnx")
+    want = seg.predict(_photo(), ["segment crack"])
+    data = pickle.dumps(seg)
+    shutil.rmtree(out)  # sent to another machine: the folder is not there
+    got = pickle.loads(data).predict(_photo(), ["segment crack"])
+    np.testing.assert_array_equal(got.masks["segment crack"], want.masks["segment crack"])
+    np.testing.assert_allclose(got.probabilities["segment crack"], want.probabilities["segment crack"], atol=1e-6)
+    again = copy.deepcopy(pickle.loads(data))  # twice over, and on another thread count than it was loaded on
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1 if threads != 1 else 2)
+    try:
+        got = again.predict(_photo(), ["segment crack"])
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_allclose(got.probabilities["segment crack"], want.probabilities["segment crack"], atol=1e-5)
+
+
+def test_an_onnx_segmenter_whose_graphs_changed_since_it_loaded_is_not_pickled_with_the_new_ones(tiny_model_dir, tmp_path):
+    import pickle
+
+    out = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    seg = Segmenter.load(out, runtime="onnx")
+    _other_weights(tiny_model_dir, tmp_path)
+    export_onnx(tiny_model_dir, out)  # another model's graphs in its folder now
+    with pytest.raises(pickle.PicklingError, match="changed since it was loaded"):
+        pickle.dumps(seg)

@@ -544,6 +544,8 @@ class OnnxFilmUNet:
         # onnx runtime's, OnnxSegmenter.load_model) a torch.set_num_threads made after loading is followed (_run)
         self.graph_files = {name: file_id(self.directory / name) for name in GRAPHS}
         self.follow_torch_threads, self._threads_lock = False, threading.Lock()
+        self.graph_bytes = None  # the graphs themselves, in a copy unpickled (__setstate__): its sessions are of them
+        self.threads = threads
         self.encoder, self.decoder = self._sessions(threads)
         self.sessions_by_threads = {threads: (self.encoder, self.decoder)}
         names = list(lateral_names(self.config))
@@ -593,15 +595,47 @@ class OnnxFilmUNet:
             raise ValueError(f"the graphs' inputs are fixed at sizes that do not fit one photo size: {sorted(sizes)}")
         self.fixed_size = sizes.pop() if sizes else None  # (height, width) of the photos it takes; None: any
 
+    def __getstate__(self) -> dict:
+        """Its state with the graphs' bytes in place of onnxruntime's sessions, which cannot be pickled (a segmenter
+        sent to a Ray actor, a ``multiprocessing`` or ``joblib`` worker, or ``copy.deepcopy``'d raised "cannot
+        pickle '_thread.lock' object", where the torch runtime's is sent with its weights): the copy runs the graphs
+        loaded, wherever it is unpickled, without their folder.
+
+        Raises:
+            pickle.PicklingError: a graph file changed since it was loaded (its bytes are no longer those that run),
+                naming it: load it again."""
+        import pickle
+
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("encoder", "decoder", "sessions_by_threads", "_threads_lock")}
+        if self.graph_bytes is None:
+            graphs = {}
+            for name, seen in self.graph_files.items():
+                data = (self.directory / name).read_bytes() if file_id(self.directory / name) == seen else None
+                if data is None or file_id(self.directory / name) != seen:
+                    raise pickle.PicklingError(f"{self.directory / name} was changed since it was loaded: the graph "
+                                               "that runs cannot be sent; load the segmenter again, then send it")
+                graphs[name] = data
+            state["graph_bytes"] = graphs
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._threads_lock = threading.Lock()
+        self.encoder, self.decoder = self._sessions(self.threads)
+        self.sessions_by_threads = {self.threads: (self.encoder, self.decoder)}
+
     def _sessions(self, threads: int | None) -> tuple:
-        """onnxruntime's sessions of the encoder and decoder graphs, on ``threads`` threads (None: its default)."""
+        """onnxruntime's sessions of the encoder and decoder graphs (their bytes where it holds them, else their
+        files), on ``threads`` threads (None: its default)."""
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
         providers = ["CPUExecutionProvider"]
-        return tuple(ort.InferenceSession(str(self.directory / name), opts, providers=providers) for name in GRAPHS)
+        graphs = self.graph_bytes or {name: str(self.directory / name) for name in GRAPHS}
+        return tuple(ort.InferenceSession(graphs[name], opts, providers=providers) for name in GRAPHS)
 
     def _sessions_now(self) -> tuple:
         """The encoder's and decoder's sessions on torch's thread count in this thread, made on its first use:
@@ -616,7 +650,8 @@ class OnnxFilmUNet:
             return found
         with self._threads_lock:
             if threads not in self.sessions_by_threads:
-                if any(file_id(self.directory / name) != seen for name, seen in self.graph_files.items()):
+                if self.graph_bytes is None and any(file_id(self.directory / name) != seen
+                                                    for name, seen in self.graph_files.items()):
                     logger.warning("%s: its graphs were changed since they were loaded; the ones loaded run, on their "
                                    "threads, not on torch's %d (load it again to run the new ones)", self.directory,
                                    threads)
