@@ -34,7 +34,7 @@ from filelock import FileLock
 from torch import nn
 
 from ..confidence import CONFIDENCE_FILE, ConfidenceModel
-from ..engine.predictor import TorchSegmenter, check_model_settings
+from ..engine.predictor import PRECISIONS, TorchSegmenter, check_model_settings
 from ..engine.segmenter import register_runtime
 from ..models.base import (CONFIG_NAME, MODEL_CARD_NAME, PromptedSegmentationModel, is_drywallqa_model_dir,
                            not_a_model_folder, read_model_metadata)
@@ -714,9 +714,15 @@ class OnnxSegmenter(TorchSegmenter):
         convert cuda:0 device type tensor to numpy").
 
         Raises:
-            ValueError: another ``device`` (``cuda``, ``mps``), or a ``model`` type other than ``film_unet``, before
-                anything is loaded or exported.
+            ValueError: another ``device`` (``cuda``, ``mps``), a ``model`` type other than ``film_unet``, or a
+                ``precision`` other than float32, before anything is loaded or exported.
         """
+        precision = kwargs.get("precision", args[8] if len(args) > 8 else "float32")
+        if precision != "float32" and precision not in PRECISIONS:  # (as the torch runtime says it)
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if precision != "float32":  # it was refused once the model was exported (the shipped one: half a minute)
+            raise ValueError(f"the onnx runtime runs the exported float32 graphs; precision {precision!r} runs the "
+                             "torch runtime only (leave out runtime='onnx', or precision)")
         if kwargs.get("model") not in (None, "film_unet"):  # it ran that model on torch, said to run on onnx
             raise ValueError(f"the onnx runtime runs an exported film_unet model; model {kwargs['model']!r} runs on the "
                              "torch runtime (leave out runtime='onnx')")
