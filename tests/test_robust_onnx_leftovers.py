@@ -126,3 +126,19 @@ def test_bfloat16_on_the_onnx_runtime_is_refused_before_the_model_is_exported(ti
         Segmenter.load(tiny_model_dir, runtime="onnx", precision="bfloat16")
     with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, got 'float16'"):
         Segmenter.load(tiny_model_dir, runtime="onnx", precision="float16")
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_a_segmenter_unpickled_where_its_folder_is_not_names_its_weights_as_they_were(tiny_model_dir, tmp_path, caplog,
+                                                                                       runtime):
+    """Its weights' stamp (a batch job's and an evaluation's record) said "replaced since loaded", with a warning."""
+    import pickle
+
+    folder = export_onnx(tiny_model_dir, tmp_path / "onnx") if runtime == "onnx" else tiny_model_dir
+    seg = Segmenter.load(folder, runtime=runtime)
+    data = pickle.dumps(seg)
+    want = seg.weights_stamp()
+    shutil.rmtree(folder)  # sent to another machine
+    with caplog.at_level(logging.WARNING):
+        assert pickle.loads(data).weights_stamp() == want
+    assert "replaced or written over" not in caplog.text

@@ -248,7 +248,10 @@ class TorchSegmenter(Segmenter):
 
     def __getstate__(self) -> dict:
         """Its state without its lock, which no copy shares: ``copy.deepcopy(seg)`` and a segmenter sent to another
-        process (``multiprocessing``, ``joblib``) raised "cannot pickle '_thread.lock' object"."""
+        process (``multiprocessing``, ``joblib``) raised "cannot pickle '_thread.lock' object". Its weights' stamp
+        is taken first (:meth:`weights_stamp`): unpickled where the model folder is not (a Ray actor's or a worker's
+        machine), it named the weights "replaced since loaded", with a warning, and a job resumed there ran again."""
+        self.weights_stamp()
         state = dict(self.__dict__)
         state.pop("_own_lock", None)
         return state
