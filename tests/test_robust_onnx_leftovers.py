@@ -142,3 +142,21 @@ def test_a_segmenter_unpickled_where_its_folder_is_not_names_its_weights_as_they
     with caplog.at_level(logging.WARNING):
         assert pickle.loads(data).weights_stamp() == want
     assert "replaced or written over" not in caplog.text
+
+
+def test_an_onnx_segmenters_copy_and_another_load_of_the_export_decode_its_encodings(tiny_model_dir, tmp_path):
+    """They were refused ("encoded by another segmenter"): the onnx runtime's encodings were keyed by the object's
+    id, where a torch segmenter's are by its weights."""
+    import pickle
+
+    out = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    seg = Segmenter.load(out, runtime="onnx")
+    encoded = seg.encode(_photo())
+    want = seg.decode(encoded, ["segment crack"]).probabilities["segment crack"]
+    for other in (pickle.loads(pickle.dumps(seg)), Segmenter.load(out, runtime="onnx")):
+        np.testing.assert_allclose(other.decode(encoded, ["segment crack"]).probabilities["segment crack"], want,
+                                   atol=1e-6)
+    _other_weights(tiny_model_dir, tmp_path)
+    another = Segmenter.load(export_onnx(tiny_model_dir, tmp_path / "another"), runtime="onnx")
+    with pytest.raises(ValueError, match="encoded by another segmenter"):  # another model's graphs: still refused
+        another.decode(encoded, ["segment crack"])

@@ -409,8 +409,9 @@ class TorchSegmenter(Segmenter):
                     digest.update(name.encode())
                     digest.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
                 self._weights_digest = digest.hexdigest()
-            else:  # another runtime's network (an ONNX session): itself
-                self._weights_digest = f"{type(self.model).__name__}:{id(self.model)}"
+            else:  # another runtime's network (an ONNX session): the digest it gives of what it runs, else itself
+                digest = getattr(self.model, "weights_digest", None)
+                self._weights_digest = f"{type(self.model).__name__}:{digest() if callable(digest) else id(self.model)}"
         return (self._weights_digest, self.scales, self.tta, self.precision, str(self.device))
 
     @torch.inference_mode()

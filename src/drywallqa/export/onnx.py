@@ -545,6 +545,7 @@ class OnnxFilmUNet:
         self.graph_files = {name: file_id(self.directory / name) for name in GRAPHS}
         self.follow_torch_threads, self._threads_lock = False, threading.Lock()
         self.graph_bytes = None  # the graphs themselves, in a copy unpickled (__setstate__): its sessions are of them
+        self._digest = None  # of the graphs that run (weights_digest), taken when first asked
         self.threads = threads
         self.encoder, self.decoder = self._sessions(threads)
         self.sessions_by_threads = {threads: (self.encoder, self.decoder)}
@@ -624,6 +625,26 @@ class OnnxFilmUNet:
         self._threads_lock = threading.Lock()
         self.encoder, self.decoder = self._sessions(self.threads)
         self.sessions_by_threads = {self.threads: (self.encoder, self.decoder)}
+
+    def weights_digest(self) -> str:
+        """A digest of the graphs it runs (taken once, when first asked): what tells its encodings from another
+        model's, so that two loads of one export, or a pickled copy, decode each other's (the runtime's key was the
+        object's id: a copy refused the original's encodings). Where a graph file was changed since it was loaded
+        (the bytes read are not those that run), this object's id."""
+        if self._digest is None:
+            digest = hashlib.blake2b(digest_size=16)
+            for name in GRAPHS:
+                path = self.directory / name
+                try:
+                    data = self.graph_bytes[name] if self.graph_bytes is not None else \
+                        path.read_bytes() if file_id(path) == self.graph_files[name] else None
+                except OSError:
+                    data = None
+                if data is None or (self.graph_bytes is None and file_id(path) != self.graph_files[name]):
+                    return f"id {id(self)}"
+                digest.update(f"{name}\0{len(data)}\0".encode() + data)
+            self._digest = digest.hexdigest()
+        return self._digest
 
     def _sessions(self, threads: int | None) -> tuple:
         """onnxruntime's sessions of the encoder and decoder graphs (their bytes where it holds them, else their
