@@ -160,3 +160,18 @@ def test_an_onnx_segmenters_copy_and_another_load_of_the_export_decode_its_encod
     another = Segmenter.load(export_onnx(tiny_model_dir, tmp_path / "another"), runtime="onnx")
     with pytest.raises(ValueError, match="encoded by another segmenter"):  # another model's graphs: still refused
         another.decode(encoded, ["segment crack"])
+
+
+def test_an_onnx_segmenter_unpickled_makes_its_sessions_on_the_threads_it_runs_on_there(tiny_model_dir, tmp_path):
+    """It made the sender's thread count's sessions, never used where torch's count differs, then its own."""
+    import pickle
+
+    seg = Segmenter.load(export_onnx(tiny_model_dir, tmp_path / "onnx"), runtime="onnx")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1 if threads != 1 else 2)  # a worker's
+    try:
+        copy = pickle.loads(pickle.dumps(seg))
+        copy.predict(_photo(), ["segment crack"])
+        assert list(copy.model.sessions_by_threads) == [torch.get_num_threads()]
+    finally:
+        torch.set_num_threads(threads)

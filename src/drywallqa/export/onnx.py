@@ -623,6 +623,8 @@ class OnnxFilmUNet:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._threads_lock = threading.Lock()
+        if self.follow_torch_threads:  # on the threads it will run on here (a worker's count, not the sender's: it
+            self.threads = torch.get_num_threads()  # made the sender's sessions, unused, and then its own)
         self.encoder, self.decoder = self._sessions(self.threads)
         self.sessions_by_threads = {self.threads: (self.encoder, self.decoder)}
 
