@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -66,6 +67,9 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
     and the taping boxes are one set of photos) is packed once and listed in ``chunk0/copies.json`` (copy -> packed
     path, both under ``datasets/``): :func:`restore_copies` writes the copies back after the chunks are merged."""
     d = cfg.data
+    # absolute, links not followed (a link is refused below): "." has no name to write the pack beside it under (it
+    # was encoded whole, then its rename failed: "PosixPath('.') has an empty name")
+    out = Path(os.path.abspath(out))
     if not 1 <= quality <= 100:  # above 100 OpenCV encodes lossless, without a word: a pack about 3 times as large
         raise ValueError(f"--quality {quality}: WebP quality runs from 1 to 100")
     if out.is_symlink() or out.exists():  # replaced whole: only an earlier pack (chunk<k> folders), never other files
