@@ -612,9 +612,13 @@ class OnnxFilmUNet:
         if self.graph_bytes is None:
             graphs = {}
             for name, seen in self.graph_files.items():
-                data = (self.directory / name).read_bytes() if file_id(self.directory / name) == seen else None
+                try:  # (a file removed between the look and the read: an OSError from pickling, naming no cause)
+                    data = (self.directory / name).read_bytes() if file_id(self.directory / name) == seen else None
+                except OSError:
+                    data = None
                 if data is None or file_id(self.directory / name) != seen:
-                    raise pickle.PicklingError(f"{self.directory / name} was changed since it was loaded: the graph "
+                    gone = "removed" if file_id(self.directory / name) is None else "changed"
+                    raise pickle.PicklingError(f"{self.directory / name} was {gone} since it was loaded: the graph "
                                                "that runs cannot be sent; load the segmenter again, then send it")
                 graphs[name] = data
             state["graph_bytes"] = graphs
