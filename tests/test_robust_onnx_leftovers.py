@@ -61,22 +61,30 @@ def test_a_re_export_replaces_the_copy_of_the_model_folders_calibration(tiny_mod
     assert ConfidenceModel.from_model_dir(out) == newer and "kept" not in caplog.text and "dropped" not in caplog.text
 
 
-def test_a_re_export_over_an_export_of_an_earlier_release_keeps_its_calibration_of_the_same_graphs(
+def _as_an_earlier_release_wrote_it(out):
+    meta = json.loads((out / "config.json").read_text())
+    meta.pop("exported_from", None)  # 0.6.23 recorded nothing of what it copied
+    (out / "config.json").write_text(json.dumps(meta))
+
+
+def test_a_re_export_over_an_export_of_an_earlier_release_takes_the_models_calibration_and_names_the_one_replaced(
         tiny_model_dir, tmp_path, caplog):
+    """An export of 0.6.23 records not what it copied: its calibration kept where the graphs were the same kept a stale
+    copy of the model's own (the model calibrated again since, same weights) and said it was made on the export."""
+    CALIBRATION.save(tiny_model_dir)
     out = export_onnx(tiny_model_dir, tmp_path / "onnx")
-    meta = json.loads((out / "config.json").read_text())
-    meta.pop("exported_from", None)  # as 0.6.23 wrote it
-    (out / "config.json").write_text(json.dumps(meta))
-    CALIBRATION.save(out)
-    export_onnx(tiny_model_dir, out)
-    assert ConfidenceModel.from_model_dir(out) == CALIBRATION
-    meta = json.loads((out / "config.json").read_text())
-    meta.pop("exported_from", None)
-    (out / "config.json").write_text(json.dumps(meta))
-    _other_weights(tiny_model_dir, tmp_path)
+    _as_an_earlier_release_wrote_it(out)
+    newer = ConfidenceModel(**{**CALIBRATION.to_dict(), "calibration": {"*": [3.0, 0.0]}})
+    newer.save(tiny_model_dir)  # the model calibrated again; its weights as they were
     with caplog.at_level(logging.WARNING, logger="drywallqa.export.onnx"):
         export_onnx(tiny_model_dir, out)
-    assert not (out / CONFIDENCE_FILE).exists() and "dropped confidence.json" in caplog.text
+    assert ConfidenceModel.from_model_dir(out) == newer
+    assert "replaced confidence.json by the model's" in caplog.text and "kept" not in caplog.text
+    _as_an_earlier_release_wrote_it(out)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="drywallqa.export.onnx"):
+        export_onnx(tiny_model_dir, out)  # the same as the model's: nothing to say
+    assert ConfidenceModel.from_model_dir(out) == newer and "replaced" not in caplog.text
 
 
 def _photo():

@@ -219,10 +219,19 @@ def _carry_calibrations(earlier: Path, new: Path) -> tuple[list[str], list[str]]
     meta = json.loads((new / CONFIG_NAME).read_text())
     source = meta[EXPORTED_FROM]
     if not isinstance(recorded, dict) or not isinstance(recorded.get("copied"), dict):  # an export of 0.6.23 or
-        # earlier: what it copied is told by the model folder's files now, the same model by the same graphs
-        model_settings = {k: v for k, v in meta.items() if k not in EXPORT_KEYS}
-        recorded = {"settings": _settings_digest(model_settings), "copied": source["copied"],
-                    "weights": source["weights"] if old.get(GRAPH_DIGESTS) == meta[GRAPH_DIGESTS] else None}
+        # earlier records not what it copied: a file of it unlike the model's now may be a calibration made on it, or
+        # the copy of one the model has had made again since (taking it would keep a stale one): the model's files are
+        # taken, as 0.6.23 did, and each such file named
+        other = [name for name in CALIBRATIONS
+                 if (earlier / name).is_file() and file_digest(earlier / name) != source["copied"].get(name)]
+        if _settings_digest(old) != source["settings"]:
+            other.append("config.json's settings")
+        if other:
+            logger.warning("%s: replaced %s by the model's: the earlier export there (of release 0.6.23 or earlier) "
+                           "records not whether it was calibrated itself; if it was, calibrate the new export again "
+                           "(drywallqa calibrate-confidence / calibrate-gate --model-path %s)", earlier,
+                           ", ".join(other), earlier)
+        return [], other
     made = [name for name in CALIBRATIONS
             if (earlier / name).is_file() and file_digest(earlier / name) != recorded["copied"].get(name)]
     settings_made = _settings_digest(old) != recorded.get("settings")
