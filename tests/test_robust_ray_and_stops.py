@@ -343,3 +343,13 @@ def test_gpu_run_parts_stopped_part_way_leave_no_half_part_nor_an_earlier_calls(
     with pytest.raises(KeyboardInterrupt):
         gpu_run.archive_calls(bundle, [[str(bundle / "pack")]])
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".") or "tgz" in p.name) == []
+
+
+def test_the_ray_model_error_gives_path_advice_only_for_a_model_path():
+    """Without a model path (the default model, a hub model or pipeline by name) it said "the default model" and
+    advised the same path on every node."""
+    from drywallqa.engine.batch_ray import RayModelError
+
+    assert "same path on every Ray node" in str(RayModelError("runs/x/best", "no config.json"))
+    said = str(RayModelError(None, "no module named transformers"))
+    assert "default model" not in said and "same path" not in said and "no module named transformers" in said

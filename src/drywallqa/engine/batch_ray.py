@@ -40,9 +40,12 @@ class RayModelError(ValueError):
 
     def __init__(self, model_path, cause: str):
         self.model_path, self.cause = model_path, cause
-        model = f"the model {shown(str(model_path))}" if model_path else "the default model"
-        super().__init__(f"the Ray workers could not load {model} ({cause}): it must be at the same path on every "
-                         "Ray node (shared storage), or use the local executor")
+        if model_path:
+            model, where = (f"the model {shown(str(model_path))}",
+                            "it must be at the same path on every Ray node (shared storage)")
+        else:  # the default shipped model, a hub model or pipeline by name: installed, or in the hub's cache, there
+            model, where = "the model", "each Ray node needs what this machine loaded it from (the package, its weights)"
+        super().__init__(f"the Ray workers could not load {model} ({cause}): {where}, or use the local executor")
 
 
 def import_ray():
