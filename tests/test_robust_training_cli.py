@@ -220,3 +220,21 @@ def test_a_run_is_not_started_inside_another_runs_model_folder(tmp_path, inside,
     flat = " ".join(res.output.replace("│", " ").split())
     assert "the model folder of the training run" in flat and "--out" in flat, flat
     assert sorted(p.name for p in other.rglob("*")) == ["best", "last.pt"]  # nothing made
+
+
+def test_a_trainer_from_python_refuses_an_output_dir_inside_another_runs_model_folder(write_train_config, tiny_kwargs,
+                                                                                        tmp_path):
+    """The CLI refused it; ``Trainer(cfg).train()`` trained into the other run's best/, replaced at its next epoch."""
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
+
+    other = tmp_path / "other_run"
+    (other / "best").mkdir(parents=True)
+    (other / "last.pt").write_bytes(b"")
+    cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
+    cfg.output_dir = str(other / "best" / "mine")
+    trainer = Trainer(cfg, progress=False)
+    trainer.build_data = lambda: pytest.fail("the data were read for a run that cannot be kept")
+    with pytest.raises(ValueError, match="the model folder of the training run"):
+        trainer.train()
+    assert sorted(p.name for p in other.rglob("*")) == ["best", "last.pt"]

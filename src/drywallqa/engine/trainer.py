@@ -40,7 +40,7 @@ from .config import SECTIONS, TrainConfig, check_dataset_names, training_dataset
 from .predictor import TorchSegmenter
 from .segmenter import MapsNotFinite
 from .run_folder import (RUN_FILES, atomic_torch_save, changed_settings, check_writable_folder, config_file_settings,
-                         holds_run, normal_config, read_checkpoint, run_lock)
+                         holds_run, normal_config, read_checkpoint, run_lock, run_model_around)
 from .validator import Validator
 
 logger = logging.getLogger(__name__)
@@ -691,6 +691,11 @@ class Trainer:
         """
         for folder, key in ((self.out, "output_dir"), (self.config.data.cache_dir, "data.cache_dir")):
             check_writable_folder(folder, key)  # before the data are read, not after
+        around = run_model_around(self.out)
+        if around is not None:  # that run replaces best/ whole at its next better epoch, and this run with it
+            raise ValueError(f"output_dir {self.out} is in {around}, the model folder of the training run "
+                             f"{around.parent}, which replaces it whole at the run's next better epoch: choose a "
+                             "folder outside it")
         with run_lock(self.out):
             return self._train(resume, max_minutes, overwrite)
 
