@@ -34,7 +34,6 @@ import yaml
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from drywallqa.data.grouping import samples_of_part, why_part_is_empty
 from drywallqa.data.registry import get_dataset_config
@@ -44,6 +43,7 @@ from drywallqa.text.encoder import TextEncoder
 from drywallqa.utils.argtypes import at_least, positive_int
 from drywallqa.utils.files import replace_dir, temp_dir, write_atomic
 from drywallqa.utils.image_io import read_image
+from drywallqa.utils.progress import progress_bar
 
 
 DECLARED = "declared"  # the folder of the packed copies of YAML-declared datasets
@@ -101,7 +101,7 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
         raise ValueError(f"--chunks {chunks}: more chunks than the {len(jobs)} photos to pack; give at most {len(jobs)}")
     files, annotated = [], {}  # per image: [(path in its chunk's datasets/, bytes)], the image first
     packed, copies = {}, {}  # source photo -> its packed path; with dedupe, copy -> packed path
-    for folder, root, s in tqdm(jobs, desc="packing"):
+    for folder, root, s in progress_bar(jobs, desc="packing"):
         dest = Path(folder) / s.image_path.relative_to(root)
         source = s.image_path.resolve()
         if dedupe and source in packed and s.mask_path is None:
