@@ -3,6 +3,8 @@ lines where that is no terminal), and a long step that cannot show one says what
 
 import sys
 
+import pytest
+
 
 def test_pack_script_shows_its_photos_through_the_progress_helper(write_train_config, tiny_kwargs, tmp_path, load_script,
                                                                   capsys):
@@ -16,3 +18,51 @@ def test_pack_script_shows_its_photos_through_the_progress_helper(write_train_co
     err = capsys.readouterr().err
     assert "\r" not in err
     assert any(line.startswith("packing") and f"{result['images']}/{result['images']}" in line for line in err.splitlines()), err
+
+
+def bar_lines(err: str, desc: str) -> list[str]:
+    """The lines of standard error (no terminal: the helper's whole lines) of the bar named ``desc``."""
+    assert "\r" not in err
+    return [line for line in err.splitlines() if line.startswith(f"{desc}:")]
+
+
+def test_measure_speed_shows_a_bar_of_its_photos(tiny_model_dir, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.engine.segmenter import Segmenter
+    from drywallqa.engine.speed import measure_speed
+
+    paths = []
+    for i in range(2):
+        Image.fromarray(np.full((40, 52, 3), 60 * i, np.uint8)).save(tmp_path / f"{i}.jpg")
+        paths.append(tmp_path / f"{i}.jpg")
+    seg = Segmenter.load(tiny_model_dir)
+    measure_speed(seg, paths, ["segment crack", "segment taping area"], repeats=1, batch=True, progress=True, desc="speed")
+    err = capsys.readouterr().err
+    assert "2/2" in bar_lines(err, "speed")[-1] and "2/2" in bar_lines(err, "speed (batch job)")[-1], err
+    measure_speed(seg, paths, ["segment crack"], repeats=1)
+    assert not capsys.readouterr().err  # off unless asked (a benchmark's own loop, a test)
+
+
+def test_evaluate_times_its_speed_photos_with_a_bar(tiny_model_dir, synthetic_datasets, tmp_path, monkeypatch):
+    """evaluate's speed measurement (50 photos, each 3 times with one prompt and with all, then as a batch job: minutes
+    on a CPU) came after the last set's bar with nothing on screen."""
+    from drywallqa.engine import evaluator as ev
+    from drywallqa.engine.segmenter import Segmenter
+
+    class Timed(Exception):
+        pass
+
+    def timed(*args, **kwargs):
+        asked.append(kwargs)
+        raise Timed
+
+    asked = []
+    monkeypatch.setattr(ev, "build_eval_sets", lambda *a, **k: [])  # the speed measurement alone
+    monkeypatch.setattr(ev, "measure_speed", timed)
+    for progress in (True, False):
+        with pytest.raises(Timed):
+                ev.evaluate(Segmenter.load(tiny_model_dir), tmp_path / f"eval{progress}", datasets=("syn_crack", "syn_tape"),
+                        datasets_dir=synthetic_datasets, speed_images=2, model_dir=tiny_model_dir, progress=progress)
+    assert [(k.get("progress"), k.get("desc")) for k in asked] == [(True, "speed"), (False, "speed")]

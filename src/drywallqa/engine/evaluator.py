@@ -603,7 +603,8 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         paths = speed_photos(pool, speed_images)
         all_prompts = [p for d in datasets for p in get_dataset_config(d).prompts][:3]
         if paths:
-            report["speed"] = measure_speed(segmenter, paths, all_prompts, batch=True)
+            report["speed"] = measure_speed(segmenter, paths, all_prompts, batch=True, progress=progress,
+                                            desc="speed")
     for name in ("report.json", "report.md"):  # an earlier run's, beside the pictures of this one if it is stopped
         (out / name).unlink(missing_ok=True)  # while they are written, would read as their finished evaluation
     if grid_rows:
