@@ -66,3 +66,25 @@ def test_evaluate_times_its_speed_photos_with_a_bar(tiny_model_dir, synthetic_da
                 ev.evaluate(Segmenter.load(tiny_model_dir), tmp_path / f"eval{progress}", datasets=("syn_crack", "syn_tape"),
                         datasets_dir=synthetic_datasets, speed_images=2, model_dir=tiny_model_dir, progress=progress)
     assert [(k.get("progress"), k.get("desc")) for k in asked] == [(True, "speed"), (False, "speed")]
+
+
+def test_ship_times_each_candidate_with_a_bar(tiny_model_dir, tmp_path, capsys):
+    """ship timed each candidate (20 val photos, 3 warm-ups, each 3 times with one prompt and with three: a minute per
+    candidate on a laptop, eight candidates) with nothing on screen between the validator's bars."""
+    from conftest import write_photos
+
+    import drywallqa.engine.shipping as shipping
+
+    photos = sorted(write_photos(tmp_path / "photos", 1).iterdir())
+
+    class Validated(Exception):
+        pass
+
+    def validator(segmenter):
+        raise Validated
+
+    with pytest.raises(Validated):
+        shipping.select(tiny_model_dir, validator, photos, scales=((64,),), tta=(False,), budget_first_ms=1e9,
+                        budget_extra_ms=1e9, prompts=("segment crack",), report=lambda *_: None)
+    lines = bar_lines(capsys.readouterr().err, "candidate 1/1 (scales [64], tta False): timing")
+    assert lines and "1/1" in lines[-1]

@@ -90,14 +90,18 @@ def model_folder(source: str | Path) -> Path:
 
 def select(model_dir: Path, validator: Validator, timing_paths: list, scales=CANDIDATE_SCALES, tta=(False, True),
            budget_first_ms: float | None = BUDGET_FIRST_MS, budget_extra_ms: float | None = BUDGET_EXTRA_MS,
-           prompts=("segment crack", "segment taping area", "segment joint/tape"), report=print) -> tuple[dict, list]:
+           prompts=("segment crack", "segment taping area", "segment joint/tape"), report=print,
+           progress: bool = True) -> tuple[dict, list]:
     """Every (scales, tta) candidate timed and, within the budget (None: no budget), validated.
-    Returns the best candidate and all of them (with their timings and choices)."""
+    Returns the best candidate and all of them (with their timings and choices). ``progress``: a bar over each
+    candidate's timing photos (the validator draws its own)."""
     candidates = []
     for sizes in scales:
         for flip in tta:
             seg = TorchSegmenter.from_path(model_dir, tta=flip, scales=sizes, prompt_gate=False, confidence=False)
-            speed = measure_speed(seg, timing_paths, list(prompts), warmup=3) if timing_paths else {}
+            desc = f"candidate {len(candidates) + 1}/{len(scales) * len(tta)} (scales {list(sizes)}, tta {flip}): timing"
+            speed = (measure_speed(seg, timing_paths, list(prompts), warmup=3, progress=progress, desc=desc)
+                     if timing_paths else {})
             entry = {"scales": list(sizes), "tta": flip, "median_ms_first_prompt": speed.get("median_ms_first_prompt"),
                      "median_ms_per_extra_prompt": speed.get("median_ms_per_extra_prompt")}
             extra = entry["median_ms_per_extra_prompt"]  # None: one prompt timed, no extra one to cost
@@ -412,7 +416,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         timing = [s.image_path for s in samples_of_part(datasets[0], "val", splits_dir, datasets_dir,
                                                         exclude_published=GROUP_LEFT_OUT["val"])[:timing_images]]
         best, candidates = select(model_dir, validator, timing, scales, tta, BUDGET_FIRST_MS if budget else None,
-                                  BUDGET_EXTRA_MS if budget else None, report=report)
+                                  BUDGET_EXTRA_MS if budget else None, report=report, progress=progress)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with temp_dir(dest.parent, f".{dest.name}.shipping.") as tmp:
             write_shipped(model_dir, tmp, best, candidates, run_dir, limit,
