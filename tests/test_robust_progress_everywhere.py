@@ -88,3 +88,34 @@ def test_ship_times_each_candidate_with_a_bar(tiny_model_dir, tmp_path, capsys):
                         budget_extra_ms=1e9, prompts=("segment crack",), report=lambda *_: None)
     lines = bar_lines(capsys.readouterr().err, "candidate 1/1 (scales [64], tta False): timing")
     assert lines and "1/1" in lines[-1]
+
+
+def test_calibrating_a_prompt_gate_says_what_it_does_before_it_starts(tmp_path, tiny_model_dir, monkeypatch):
+    """calibrate-gate sat silent for minutes the first time (some 1300 generated prompts embedded in one call each, no
+    bar to show), then printed its margin."""
+    import hashlib
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.text import gate
+
+    events = []
+
+    def encode(prompts):  # a stand-in for the text encoder: a fixed unit vector per prompt
+        events.append(("encode", len(prompts)))
+        vecs = np.stack([np.random.default_rng(int(hashlib.sha1(p.encode()).hexdigest()[:8], 16)).normal(size=16)
+                         for p in prompts])
+        return (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+
+    gate.calibrate_model_gate(tmp_path, ("cracks", "taping"), encode=encode, report=lambda line: events.append(line))
+    assert isinstance(events[0], str) and events[0].startswith("calibrating the prompt gate of cracks, taping on ")
+    assert events[0].endswith("...") and all(isinstance(e, tuple) for e in events[1:])
+
+    real = gate.calibrate_model_gate
+    monkeypatch.setattr(gate, "calibrate_model_gate", lambda *a, **k: real(*a, **k, encode=encode))
+    res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[0].startswith("calibrating the prompt gate of cracks, taping on ") and lines[-1].startswith("min_margin")

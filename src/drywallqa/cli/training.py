@@ -267,7 +267,8 @@ def calibrate_gate(
                              "again if it should be replaced")  # the folder whose concepts were checked
     try:  # a concept dropped, or without generated paraphrase lists, is refused before anything is written
         check_keeps_concepts(model_path, names)
-        info = calibrate_model_gate(model_path, names, before_save=unchanged)
+        info = calibrate_model_gate(model_path, names, before_save=unchanged,
+                                    report=lambda line: console.print(line, highlight=False, soft_wrap=True))
     except FolderReplaced as exc:  # a ship into it meanwhile wrote a gate of its own, maybe of more concepts
         tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)

@@ -424,7 +424,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
             if gate:
                 missing = concepts_without_paraphrases(datasets)
                 if not missing:
-                    best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets))
+                    best["prompt_gate"] = calibrate_model_gate(tmp, tuple(datasets), report=report)
                 elif (tmp / GATE_FILE).is_file():  # the source's gate knows other concepts: it would refuse these
                     (tmp / GATE_FILE).unlink()
                     report(f"WARNING: no prompt gate: concept(s) {', '.join(missing)} have no generated paraphrase lists; "

@@ -1035,7 +1035,8 @@ def concepts_without_paraphrases(datasets) -> list[str]:
     return [c for c in datasets_by_concept(datasets) if c not in vocabulary.CONCEPT_WORDS]
 
 
-def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None, before_save=None) -> dict:
+def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None, before_save=None,
+                         report=None) -> dict:
     """Build and calibrate the gate of a model trained on ``datasets`` and save it into ``model_dir``.
 
     Known anchors, per concept (datasets sharing a ``concept`` make one): its datasets' prompts (the first
@@ -1044,7 +1045,9 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
     ``test`` parts, never looked at here, are for reporting (``benchmarks/prompt_gate.py``). Returns what was
     chosen and the val rates.
 
-    ``before_save``: called just before the gate is written (it raises to leave the folder as it is).
+    ``before_save``: called just before the gate is written (it raises to leave the folder as it is). ``report``: given
+    a line saying what is done before the work starts (its prompts' embeddings are made in one call each, a minute or
+    two the first time, with no bar to show).
 
     Raises:
         ValueError: a concept without generated paraphrase lists (``vocabulary.CONCEPT_WORDS``)."""
@@ -1069,12 +1072,16 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
     concepts = {c: list(dict.fromkeys([*ps, *vocabulary.paraphrases(c, "train")])) for c, ps in own.items()}
     lexicon = {w for c, ps in own.items() for p in [*ps, *vocabulary.CONCEPT_WORDS[c], *vocabulary.TEMPLATES]
                for w in _WORD.findall(p.lower()) if len(w) >= 4}
+    val_pos, val_neg = [p for c in concepts for p in vocabulary.paraphrases(c, "val")], vocabulary.unrelated("val")
+    if report is not None:
+        anchors = sum(map(len, concepts.values())) + len(vocabulary.unrelated("train"))
+        report(f"calibrating the prompt gate of {', '.join(concepts)} on {len(val_pos)} paraphrases and {len(val_neg)} "
+               f"unrelated val prompts ({anchors} anchors)...")
     gate = PromptGate.build(concepts, vocabulary.unrelated("train"), encode, lexicon=lexicon)
     gate.model_prompts = [p for ps in own.values() for p in ps]
     gate.set_dictionary(dictionary)
     judged = lambda ps: encode([gate.understood(p, encode) for p in ps])  # noqa: E731  (as the predictor does)
-    val_pos = [p for c in concepts for p in vocabulary.paraphrases(c, "val")]
-    choice = calibrate_margin(gate, judged(val_pos), judged(vocabulary.unrelated("val")))
+    choice = calibrate_margin(gate, judged(val_pos), judged(val_neg))
     gate.min_margin = choice["min_margin"]
     gate.info = {"chosen_on": "val part of the generated lists (drywallqa.text.vocabulary), Youden's J", **choice}
     if before_save is not None:
