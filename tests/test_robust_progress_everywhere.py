@@ -119,3 +119,17 @@ def test_calibrating_a_prompt_gate_says_what_it_does_before_it_starts(tmp_path, 
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     assert lines[0].startswith("calibrating the prompt gate of cracks, taping on ") and lines[-1].startswith("min_margin")
+
+
+def test_model_soup_scores_each_model_with_a_bar(tiny_model_dir, load_script, monkeypatch):
+    """scripts/model_soup.py scored every ingredient and the soup on the val part (minutes each) with progress=False:
+    nothing on screen between its result lines."""
+    from types import SimpleNamespace
+
+    script = load_script("model_soup")
+    asked = []
+    room = {"mIoU": 0.5, "mIoU_best_single_threshold": 0.5, "best_single_threshold": 0.5}
+    monkeypatch.setattr(script, "evaluate_set",
+                        lambda seg, es, datasets, progress: asked.append(progress) or SimpleNamespace(headroom=room))
+    script.score_on_val(tiny_model_dir, [SimpleNamespace(dataset="cracks")], ["cracks"])
+    assert asked == [True]
