@@ -26,7 +26,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from drywallqa.data.grouping import (GROUP_LEFT_OUT, GroupSplit, _dihedral, _Features, check_split_manifest,
                                      published_split_of, same_photo, split_manifest_path, thumbnail)
@@ -35,6 +34,7 @@ from drywallqa.data.sample import source_group
 from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.files import cell_text, check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import ImageReadError, read_image
+from drywallqa.utils.progress import progress_bar
 
 VOTE_SIDE, VOTE_FEATURES, VOTE_DISTANCE, MIN_VOTES = 384, 500, 48, 10
 CHUNK = 250_000  # descriptors per matcher call (OpenCV's brute-force matcher takes fewer than 2**18 at once)
@@ -79,7 +79,7 @@ def audit(dataset: str, splits_dir, datasets_dir, top: int) -> dict:
              and published_split_of(config, root, f) not in GROUP_LEFT_OUT["train"]]
     held = [(part, f) for part in split.parts if part != "train" for f in split.parts[part] if (root / f).is_file()]
     orb, owners, descriptors = cv2.ORB_create(VOTE_FEATURES), [], []
-    for n, f in enumerate(tqdm(train, desc=f"{config.name}: train features")):
+    for n, f in enumerate(progress_bar(train, desc=f"{config.name}: train features")):
         try:
             d = _vote_features(root / f, orb, False)
         except ImageReadError:
@@ -94,7 +94,7 @@ def audit(dataset: str, splits_dir, datasets_dir, top: int) -> dict:
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     features = _Features([root / f for f in train] + [root / f for _, f in held])
     found = {part: [] for part in split.parts if part != "train"}
-    for k, (part, f) in enumerate(tqdm(held, desc=f"{config.name}: val and test photos")):
+    for k, (part, f) in enumerate(progress_bar(held, desc=f"{config.name}: val and test photos")):
         candidates = Counter()
         for mirrored in (False, True):
             try:

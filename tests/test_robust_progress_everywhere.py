@@ -133,3 +133,26 @@ def test_model_soup_scores_each_model_with_a_bar(tiny_model_dir, load_script, mo
                         lambda seg, es, datasets, progress: asked.append(progress) or SimpleNamespace(headroom=room))
     script.score_on_val(tiny_model_dir, [SimpleNamespace(dataset="cracks")], ["cracks"])
     assert asked == [True]
+
+
+def test_split_audit_draws_its_bars_through_the_progress_helper(load_script, synthetic_datasets, tmp_path, capsys):
+    """benchmarks/split_audit.py drew tqdm's bars itself: in a log one line of carriage-return redraws."""
+    import numpy as np
+    from PIL import Image
+
+    from conftest import wall_photo
+
+    from drywallqa.data.grouping import GroupSplit
+
+    folder = synthetic_datasets / "crack" / "train"
+    for name, seed in (("wall_jpg.rf.a.jpg", 1), ("other_jpg.rf.c.jpg", 2)):  # photos with features to match
+        Image.fromarray(wall_photo(seed)).save(folder / name, quality=92)
+        Image.fromarray(np.zeros((360, 480), np.uint8)).save(folder / "_masks" / name.replace(".jpg", ".png"))
+    GroupSplit("syn_crack", 0, {"train": 0.5, "val": 0.25, "test": 0.25},
+               {"train": ["train/wall_jpg.rf.a.jpg"], "val": [], "test": ["train/other_jpg.rf.c.jpg"]}
+               ).to_json(tmp_path / "splits" / "syn_crack.json")
+    load_script("split_audit", "benchmarks").audit("syn_crack", tmp_path / "splits", synthetic_datasets, 4)
+    err = capsys.readouterr().err
+    assert "1/1" in bar_lines(err, "syn_crack: train features")[-1]
+    assert "1/1" in bar_lines(err, "syn_crack: val and test photos")[-1]
+
