@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from drywallqa import Segmenter
 from drywallqa.data.registry import get_dataset_config
@@ -34,6 +33,7 @@ from drywallqa.text import vocabulary
 from drywallqa.utils.argtypes import at_least, positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
+from drywallqa.utils.progress import progress_bar
 
 DATASETS = ("cracks", "taping")
 
@@ -64,7 +64,7 @@ def run(model_path, limit: int | None, raw_sample: int, paraphrase_sample: int |
         known = answered(gated, list(cfg.prompts))
         ious = {p: [] for p in [cfg.canonical_prompt, *paraphrases]}
         fg_gated, fg_raw = [], []
-        for s in tqdm(samples, desc=ds):
+        for s in progress_bar(samples, desc=ds):
             image, gt = read_image(s.image_path), s.load_mask()
             ask = [cfg.canonical_prompt, *[p for p in paraphrases if para_known[p]], *asked_unrelated]
             r = gated.predict(image, ask)

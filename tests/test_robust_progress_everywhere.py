@@ -156,3 +156,13 @@ def test_split_audit_draws_its_bars_through_the_progress_helper(load_script, syn
     assert "1/1" in bar_lines(err, "syn_crack: train features")[-1]
     assert "1/1" in bar_lines(err, "syn_crack: val and test photos")[-1]
 
+
+def test_prompt_gate_benchmark_draws_its_bar_through_the_progress_helper(load_script, tiny_model_dir, tmp_path,
+                                                                         monkeypatch, capsys):
+    from test_benchmark_script import _small_prompt_gate_run
+
+    _small_prompt_gate_run(load_script("prompt_gate", "benchmarks"), tmp_path, monkeypatch, tiny_model_dir,
+                           "--raw-sample", "0")
+    err = capsys.readouterr().err
+    assert "1/1" in bar_lines(err, "cracks")[-1] and "1/1" in bar_lines(err, "taping")[-1]
+
