@@ -21,7 +21,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from drywallqa import Segmenter
 from drywallqa.data.registry import get_dataset_config
@@ -31,6 +30,7 @@ from drywallqa.metrics import CenterlineMeter, SegmentationMeter
 from drywallqa.utils.argtypes import at_least, fraction_below, positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
+from drywallqa.utils.progress import progress_bar
 from drywallqa.viz import grid, overlay
 
 DATASETS = ("cracks", "taping")
@@ -115,7 +115,7 @@ def run_modes(modes: dict, valid: dict, grid_size: int, limit: int | None = None
         prompt = get_dataset_config(dataset).canonical_prompt
         shape = scoring_label_shape(dataset)  # against box labels: through the model's box adapter, as in evaluate
         meters = {m: (SegmentationMeter(), CenterlineMeter(), []) for m in modes}
-        for k, (image, gt) in enumerate(tqdm(list(mosaics(samples, grid_size, limit=limit)), desc=dataset)):
+        for k, (image, gt) in enumerate(progress_bar(list(mosaics(samples, grid_size, limit=limit)), desc=dataset)):
             if k == 0:
                 pictures.append([image, overlay(image, gt, (0, 255, 0))])
                 picture_labels.append(prompt)

@@ -166,3 +166,24 @@ def test_prompt_gate_benchmark_draws_its_bar_through_the_progress_helper(load_sc
     err = capsys.readouterr().err
     assert "1/1" in bar_lines(err, "cracks")[-1] and "1/1" in bar_lines(err, "taping")[-1]
 
+
+def test_large_photos_benchmark_draws_its_bar_through_the_progress_helper(load_script, tmp_path, capsys):
+    from types import SimpleNamespace
+
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.data.sample import Sample
+
+    lp = load_script("large_photos", "benchmarks")
+    (tmp_path / "m").mkdir()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "p.png")
+    Image.fromarray(np.full((32, 32), 255, np.uint8)).save(tmp_path / "m" / "p.png")
+    sample = Sample(tmp_path / "p.png", "taping", "valid", 32, 32, mask_path=tmp_path / "m" / "p.png")
+
+    class Whole:
+        def predict(self, image, prompts, label_shape=None):
+            return SimpleNamespace(masks={prompts[0]: np.ones(image.shape[:2], bool)})
+
+    lp.run_modes({"whole photo": Whole()}, {"taping": [sample]}, 1)
+    assert "1/1" in bar_lines(capsys.readouterr().err, "taping")[-1]
