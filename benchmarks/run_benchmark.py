@@ -30,6 +30,7 @@ from drywallqa.models.base import is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
 from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.files import check_writable_path, folder_lock, strict_json, write_text_atomic
+from drywallqa.utils.progress import progress_bar
 
 BAR = {
     "cracks": {"canonical": "segment crack", "mIoU": 0.62, "mDice": 0.75},
@@ -118,9 +119,9 @@ def run_model(model_dir: Path, out: Path, args) -> dict:
     onnx_dir = export_onnx(model_dir, out / "onnx")
     onnx_seg = Segmenter.load(onnx_dir, runtime="onnx")
     paths = [s.image_path for s in load_split("cracks", "valid")[0][: args.speed_images or 20]]
-    report["speed_onnx"] = measure_speed(onnx_seg, paths, report["speed"]["prompts"])
+    report["speed_onnx"] = measure_speed(onnx_seg, paths, report["speed"]["prompts"], progress=True, desc="speed (onnx)")
     diffs = []
-    for p in paths[:20]:
+    for p in progress_bar(paths[:20], desc="onnx parity"):
         a = seg.predict(p, report["speed"]["prompts"]).probabilities
         b = onnx_seg.predict(p, report["speed"]["prompts"]).probabilities
         diffs += [float(abs(a[k] - b[k]).max()) for k in a]

@@ -187,3 +187,38 @@ def test_large_photos_benchmark_draws_its_bar_through_the_progress_helper(load_s
 
     lp.run_modes({"whole photo": Whole()}, {"taping": [sample]}, 1)
     assert "1/1" in bar_lines(capsys.readouterr().err, "taping")[-1]
+
+
+def test_run_benchmark_times_and_compares_the_onnx_graphs_with_bars(load_script, tmp_path, monkeypatch, capsys):
+    """benchmarks/run_benchmark.py timed the ONNX graphs (the speed photos again, each 3 times with one and all prompts)
+    and compared them with torch on 20 photos with nothing on screen after evaluate's bars."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import drywallqa.export.onnx as onnx
+
+    script = load_script("run_benchmark", "benchmarks")
+    paths = [tmp_path / f"{i}.jpg" for i in range(3)]
+    prob = {"segment crack": np.zeros((4, 4), np.float32)}
+    seg = SimpleNamespace(predict=lambda path, prompts: SimpleNamespace(probabilities=prob))
+    monkeypatch.setattr(script.Segmenter, "load", lambda *a, **k: seg)
+    monkeypatch.setattr(script, "evaluate", lambda *a, **k: {"speed": {"prompts": ["segment crack"]}})
+    monkeypatch.setattr(onnx, "export_onnx", lambda model_dir, out: out)
+    monkeypatch.setattr(script, "load_split", lambda dataset, split: ([SimpleNamespace(image_path=p) for p in paths], []))
+
+    class Timed(Exception):
+        pass
+
+    asked = []
+
+    def measure_speed(*args, **kwargs):
+        asked.append((kwargs.get("progress"), kwargs.get("desc")))
+        return {}
+
+    monkeypatch.setattr(script, "measure_speed", measure_speed)
+    monkeypatch.setattr(script, "folder_mb", lambda folder: (_ for _ in ()).throw(Timed()))  # stop after the parity
+    with pytest.raises(Timed):
+        script.run_model(tmp_path / "model", tmp_path / "out", SimpleNamespace(splits_dir=None, speed_images=3, limit=None))
+    assert asked == [(True, "speed (onnx)")]
+    assert "3/3" in bar_lines(capsys.readouterr().err, "onnx parity")[-1]
