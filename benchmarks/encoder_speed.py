@@ -29,6 +29,7 @@ from drywallqa.models import create_model
 from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
+from drywallqa.utils.progress import progress_bar
 
 ROOT = Path(__file__).resolve().parents[1]  # the recipes are the repository's, found from any working folder
 RECIPES = tuple(str(ROOT / "configs" / name) for name in ("gpu_accurate_hed_vgg16.yaml", "gpu_accurate_scratch_control.yaml"))
@@ -38,11 +39,12 @@ VARIANTS = {  # further truncations of the pretrained candidate, same decoder
 }
 
 
-def time_predict(predict, paths, warmup: int = 2) -> float:
+def time_predict(predict, paths, warmup: int = 2, desc: str = "timing") -> float:
+    """Median ms of ``predict`` per photo of ``paths`` (after ``warmup`` calls), with a bar named ``desc``."""
     for p in paths[:warmup]:
         predict(p)
     times = []
-    for p in paths:
+    for p in progress_bar(paths, desc=desc):
         t0 = time.perf_counter()
         predict(p)
         times.append(1e3 * (time.perf_counter() - t0))
@@ -107,7 +109,7 @@ def main() -> None:
     candidates["CLIPSeg-rd64 (random weights, 352 px)"] = clipseg_predictor()
     rows = []
     for name, (predict, params) in candidates.items():
-        ms = time_predict(predict, paths)
+        ms = time_predict(predict, paths, desc=name)
         rows.append({"model": name, "median_ms_first_prompt": round(ms, 1), "parameters": params,
                      "fp16_mb": round(params * 2 / 2**20, 1)})
         print(rows[-1], flush=True)
