@@ -27,6 +27,7 @@ from drywallqa.serve.config import EXAMPLES_DIR
 from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import ImageReadError, read_image
+from drywallqa.utils.progress import progress_bar
 
 DEFAULT_IMAGE = EXAMPLES_DIR / "cracks_2363_jpg.jpg"  # found from any working folder
 START_TIMEOUT_S = 120
@@ -39,9 +40,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def run_load(url: str, payload: bytes, n: int, concurrency: int, timeout: float) -> list[tuple[int, float]]:
+async def run_load(url: str, payload: bytes, n: int, concurrency: int, timeout: float,
+                   progress: bool = False) -> list[tuple[int, float]]:
+    """``n`` requests from ``concurrency`` clients: (status, ms) of each, -1 for no answer; ``progress``: a bar of the
+    requests answered (2000 by default: minutes)."""
     results: list[tuple[int, float]] = []
     queue = iter(range(n))
+    bar = progress_bar(total=n, desc="requests", disable=not progress)
 
     async def worker(client):
         for _ in queue:
@@ -55,11 +60,15 @@ async def run_load(url: str, payload: bytes, n: int, concurrency: int, timeout: 
             except httpx.HTTPError:
                 status = -1
             results.append((status, 1e3 * (time.perf_counter() - t0)))
+            bar.update(1)
             if retry:
                 await asyncio.sleep(retry)
 
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    finally:
+        bar.close()
     return results
 
 
@@ -145,9 +154,12 @@ def main():
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a pipe nobody reads would stall a chatty server
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
         try:
+            print(f"starting drywallqa serve on 127.0.0.1:{port} (its model loads: up to {START_TIMEOUT_S} s)...",
+                  file=sys.stderr, flush=True)
             wait_for_server(server, f"http://127.0.0.1:{port}/healthz", log)
             t0 = time.perf_counter()
-            results = asyncio.run(run_load(f"http://127.0.0.1:{port}/v1/segment", payload, args.requests, args.concurrency, 60))
+            results = asyncio.run(run_load(f"http://127.0.0.1:{port}/v1/segment", payload, args.requests, args.concurrency, 60,
+                                           progress=True))
             wall = time.perf_counter() - t0
         finally:
             server.terminate()

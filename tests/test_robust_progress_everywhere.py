@@ -232,3 +232,31 @@ def test_encoder_speed_times_each_model_with_a_bar(load_script, capsys):
     script.time_predict(called.append, ["a", "b", "c"], desc="CLIPSeg-rd64")
     assert called == ["a", "b", "a", "b", "c"]
     assert "3/3" in bar_lines(capsys.readouterr().err, "CLIPSeg-rd64")[-1]
+
+
+def test_load_test_shows_the_requests_answered_with_a_bar(load_script, monkeypatch, capsys):
+    """benchmarks/load_test.py sent 2000 requests (minutes) with nothing on screen until its JSON report."""
+    import asyncio
+    from types import SimpleNamespace
+
+    lt = load_script("load_test", "benchmarks")
+
+    class Client:
+        def __init__(self, timeout):
+            pass
+
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *exc):
+            return False
+
+        async def post(self, url, files, data):
+            return SimpleNamespace(status_code=200, headers={})
+
+    monkeypatch.setattr(lt.httpx, "AsyncClient", Client)
+    results = asyncio.run(lt.run_load("http://x/v1/segment", b"", 5, 2, 60, progress=True))
+    assert [s for s, _ in results] == [200] * 5
+    assert "5/5" in bar_lines(capsys.readouterr().err, "requests")[-1]
+    asyncio.run(lt.run_load("http://x/v1/segment", b"", 2, 2, 60))
+    assert not capsys.readouterr().err  # off unless asked
