@@ -260,3 +260,30 @@ def test_load_test_shows_the_requests_answered_with_a_bar(load_script, monkeypat
     assert "5/5" in bar_lines(capsys.readouterr().err, "requests")[-1]
     asyncio.run(lt.run_load("http://x/v1/segment", b"", 2, 2, 60))
     assert not capsys.readouterr().err  # off unless asked
+
+
+def test_predict_writes_its_report_and_coco_file_with_a_bar(tmp_path, monkeypatch, capsys):
+    """predict's report.html (each photo read again for its thumbnail) and COCO file (each mask read again and traced)
+    took minutes for thousands of photos, after the predict bar, with nothing on screen."""
+    from test_batch_report import _job
+
+    from drywallqa.cli import prediction
+    from drywallqa.data.coco_export import write_coco_predictions
+    from drywallqa.engine import batch_report
+
+    out = _job(tmp_path)
+    batch_report.write_batch_report(out, progress=True)
+    write_coco_predictions(out, "rle", progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in bar_lines(err, "report.html")[-1] and "2/2" in bar_lines(err, "predictions.coco.json")[-1]
+    batch_report.write_batch_report(out)
+    assert not capsys.readouterr().err  # off unless asked
+
+    asked = []
+    monkeypatch.setattr(batch_report, "write_batch_report", lambda out, **kw: asked.append(("report", kw)))
+    import drywallqa.data.coco_export as coco_export
+
+    monkeypatch.setattr(coco_export, "write_coco_predictions", lambda out, fmt, **kw: asked.append(("coco", kw)))
+    for _, _, write in prediction._views(out, table=False, report=True, coco="rle"):
+        write()
+    assert asked == [("report", {"progress": True}), ("coco", {"progress": True})]

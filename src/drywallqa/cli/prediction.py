@@ -206,8 +206,9 @@ def _views(out: Path, table: bool, report: bool, coco: Optional[str]) -> list[tu
 
     return [(name, what, write) for name, what, write, asked in (
         ("results.csv", "table", lambda: write_batch_table(out), table),
-        ("report.html", "report", lambda: write_batch_report(out), report),
-        ("predictions.coco.json", "COCO file for annotation tools", lambda: write_coco_predictions(out, coco), coco))
+        ("report.html", "report", lambda: write_batch_report(out, progress=True), report),
+        ("predictions.coco.json", "COCO file for annotation tools", lambda: write_coco_predictions(out, coco, progress=True),
+         coco))
         if asked]
 
 

@@ -18,6 +18,7 @@ from pycocotools import mask as mask_utils
 
 from ..utils.files import NOT_READABLE, read_batch_results, write_text_atomic
 from ..utils.image_io import ImageReadError, photo_pixels, read_mask
+from ..utils.progress import progress_bar
 
 SEGMENTATION_FORMATS = ("polygon", "rle")
 
@@ -76,7 +77,7 @@ def mask_annotations(mask: np.ndarray, segmentation: str = "polygon", min_area_p
 
 
 def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", path: str | Path | None = None,
-                           min_area_px: int = 1) -> Path:
+                           min_area_px: int = 1, progress: bool = False) -> Path:
     """Write the masks of a batch job (``out_dir/results.json`` and its mask PNGs) as one COCO file.
 
     ``file_name`` of each image is its base name (annotation tools match photos by name); the full path
@@ -86,7 +87,8 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     caller to report; so is a photo whose entry in ``results.json`` is not readable (edited by hand: its reason starts
     with ``not readable in results.json``). A mask left empty as no answer (emptied by ``--min-confidence``, a prompt
     the prompt gate refused: :func:`~drywallqa.rules.unchecked`) is listed in ``info.masks_not_answered``, not taken for one in which nothing was
-    found. Returns the file written (default ``out_dir/predictions.coco.json``).
+    found. Returns the file written (default ``out_dir/predictions.coco.json``). ``progress``: a bar over the photos
+    (each mask is read again and traced: minutes for thousands of photos).
 
     Raises:
         FileNotFoundError: ``out_dir`` holds no ``results.json``.
@@ -109,7 +111,8 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
         else:  # (a results.json made by hand or another program: the report and the table do without them)
             skipped.append(f"{entry['image']}: {NOT_READABLE}: it has no 'height' and 'width' (the photo's size in "
                            "pixels, which a COCO file gives)")
-    for image_id, entry in enumerate(sorted(listed, key=lambda e: e["image"]), start=1):
+    for image_id, entry in enumerate(progress_bar(sorted(listed, key=lambda e: e["image"]), desc="predictions.coco.json",
+                                                  disable=not progress), start=1):
         images.append({"id": image_id, "file_name": Path(entry["image"]).name, "width": entry["width"],
                        "height": entry["height"], "path": entry["image"]})
         for category in categories:

@@ -24,6 +24,7 @@ from ..rules import MEASURES, decimals_against, limits_of
 from ..utils.files import (NOT_READABLE, REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic,
                            write_text_atomic)
 from ..utils.image_io import ImageReadError, photo_pixels, read_image, read_mask
+from ..utils.progress import progress_bar
 from ..utils.slug import file_stem, shown
 from ..viz import draw_joints, overlay, prompt_colors
 from .batch import NOT_DONE, record_name
@@ -221,8 +222,9 @@ def _texts(value) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [value] if isinstance(value, str) else []
 
 
-def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") -> Path:
+def write_batch_report(out_dir: str | Path, title: str = "drywallqa results", progress: bool = False) -> Path:
     """Write ``out_dir/report.html`` (and its thumbnails) from ``out_dir/results.json``; returns its path.
+    ``progress``: a bar over the photos (each photo is read again for its thumbnail: minutes for thousands).
 
     Raises:
         FileNotFoundError: ``out_dir`` holds no ``results.json`` (no batch job wrote there).
@@ -254,7 +256,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results") ->
     # the numbers each prompt's shown measures are held to by the rules: shown with the digits to read on their side
     limits = {p: {key: limits_of(rules, p, key) for key in MEASURES} for p in prompts}
     rows = []
-    for e in images:
+    for e in progress_bar(images, desc="report.html", disable=not progress):
         thumb, missing = _thumbnail(e, prompts, out)
         picture = f'<a href="{_href(thumb)}"><img src="{_href(thumb)}" alt="" loading="lazy"></a>' if thumb else "<em>photo not readable</em>"
         picture += "".join(f'<br><small class="flag">{esc(shown(why))}</small>' for why in missing)
