@@ -287,3 +287,32 @@ def test_predict_writes_its_report_and_coco_file_with_a_bar(tmp_path, monkeypatc
     for _, _, write in prediction._views(out, table=False, report=True, coco="rle"):
         write()
     assert asked == [("report", {"progress": True}), ("coco", {"progress": True})]
+
+
+def test_zeroshot_runs_the_detector_on_its_reference_photos_with_a_bar(tmp_path, capsys):
+    """zeroshot --reference ran the detector on every normal photo (seconds each on a CPU) before the zero-shot bar,
+    with nothing on screen."""
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter, run_zeroshot
+
+    class NoBoxes:
+        def detect(self, image, prompts):
+            return []
+
+    class NoSam:
+        def eval(self):
+            return self
+
+    for name, n in (("imgs", 1), ("refs", 3)):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            Image.fromarray(np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(
+                tmp_path / name / f"{name}{i}.png")
+    seg = ZeroShotSegmenter(ZeroShotConfig(prompt_source="fixed"), detector=NoBoxes(), sam=NoSam())
+    run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "out", references=[tmp_path / "refs"], prompts=["crack"])
+    assert "3/3" in bar_lines(capsys.readouterr().err, "reference photos")[-1]
+    run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "quiet", references=[tmp_path / "refs"], prompts=["crack"],
+                 progress=False)
+    assert not bar_lines(capsys.readouterr().err, "reference photos")
