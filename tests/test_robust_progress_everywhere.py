@@ -316,3 +316,24 @@ def test_zeroshot_runs_the_detector_on_its_reference_photos_with_a_bar(tmp_path,
     run_zeroshot(seg, [tmp_path / "imgs"], tmp_path / "quiet", references=[tmp_path / "refs"], prompts=["crack"],
                  progress=False)
     assert not bar_lines(capsys.readouterr().err, "reference photos")
+
+
+def test_training_validates_each_epoch_with_a_bar(write_train_config, tiny_kwargs, monkeypatch):
+    """train validated every epoch on the val photos (hundreds, each with every dataset's prompt) with no bar: after the
+    epoch's bar reached its end the run sat silent until the metrics line."""
+    from drywallqa.engine import trainer
+    from drywallqa.engine.config import TrainConfig
+
+    class Made(Exception):
+        pass
+
+    def validator(items, options=True, progress=False):
+        made.append(progress)
+        raise Made
+
+    made = []
+    monkeypatch.setattr(trainer, "Validator", validator)
+    for progress in (True, False):
+        with pytest.raises(Made):
+            trainer.Trainer(TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs)), progress=progress).train()
+    assert made == [True, False]

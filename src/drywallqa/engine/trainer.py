@@ -338,7 +338,7 @@ class Trainer:
         self.val_images, self.val_masks, self.val_ids, self.val_files = self._arrays(d.val_part, False, self.image_size,
                                                                                      "model_config.image_size")
         self.validator = Validator({ds.name: [(self.val_images[i], self.val_masks[i]) for i in np.flatnonzero(self.val_ids == k)]
-                                    for k, ds in enumerate(self.datasets)}, options=False)
+                                    for k, ds in enumerate(self.datasets)}, options=False, progress=self.progress)
         self._warn_of_val_part()
 
     def _warn_of_val_part(self) -> None:
