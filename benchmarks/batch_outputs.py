@@ -25,6 +25,7 @@ from drywallqa.data.coco_export import mask_annotations, region_polygons
 from drywallqa.measures import mask_measures
 from drywallqa.utils.argtypes import positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.progress import progress_bar
 
 SIZES = {"12 MP": (3000, 4000), "1 MP": (750, 1334)}
 
@@ -79,21 +80,23 @@ def median_seconds(fn, repeats: int):
     return statistics.median(times), result
 
 
-def run(repeats: int = 3, sizes: dict | None = None, reference: bool = True) -> list[dict]:
-    """One row per mask kind and size: regions, seconds for the measures and for each COCO coding."""
+def run(repeats: int = 3, sizes: dict | None = None, reference: bool = True, progress: bool = False) -> list[dict]:
+    """One row per mask kind and size: regions, seconds for the measures and for each COCO coding (``progress``: a bar
+    over them)."""
     rows = []
-    for size_name, shape in (sizes or SIZES).items():
-        for kind in ("specks", "blobs", "cracks"):
-            mask = synthetic_mask(kind, shape)
-            row = {"mask": kind, "size": size_name, "pixels": int(mask.size),
-                   "regions": int(cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1)}
-            row["s_mask_measures"] = median_seconds(lambda: mask_measures(mask, joints=True), repeats)[0]
-            for seg in ("polygon", "rle"):
-                row[f"s_coco_{seg}"], got = median_seconds(lambda: mask_annotations(mask, seg), repeats)
-                if reference:
-                    row[f"s_coco_{seg}_whole_photo"], want = median_seconds(lambda: whole_photo_annotations(mask, seg), 1)
-                    row[f"coco_{seg}_same"] = got == want
-            rows.append(row)
+    cases = [(size_name, shape, kind) for size_name, shape in (sizes or SIZES).items()
+             for kind in ("specks", "blobs", "cracks")]
+    for size_name, shape, kind in progress_bar(cases, desc="masks timed", disable=not progress):
+        mask = synthetic_mask(kind, shape)
+        row = {"mask": kind, "size": size_name, "pixels": int(mask.size),
+               "regions": int(cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1)}
+        row["s_mask_measures"] = median_seconds(lambda: mask_measures(mask, joints=True), repeats)[0]
+        for seg in ("polygon", "rle"):
+            row[f"s_coco_{seg}"], got = median_seconds(lambda: mask_annotations(mask, seg), repeats)
+            if reference:
+                row[f"s_coco_{seg}_whole_photo"], want = median_seconds(lambda: whole_photo_annotations(mask, seg), 1)
+                row[f"coco_{seg}_same"] = got == want
+        rows.append(row)
     return rows
 
 
@@ -123,7 +126,7 @@ def main() -> None:
         parser.error(f"--out: {exc}")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
-    rows = run(args.repeats, reference=not args.no_reference)
+    rows = run(args.repeats, reference=not args.no_reference, progress=True)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(strict_json({"threads": args.threads, "repeats": args.repeats, "rows": rows}),
                       args.out / "batch_outputs.json")

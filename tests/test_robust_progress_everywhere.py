@@ -337,3 +337,13 @@ def test_training_validates_each_epoch_with_a_bar(write_train_config, tiny_kwarg
         with pytest.raises(Made):
             trainer.Trainer(TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs)), progress=progress).train()
     assert made == [True, False]
+
+
+def test_batch_outputs_benchmark_times_its_masks_with_a_bar(load_script, capsys):
+    """benchmarks/batch_outputs.py timed six masks (12 MP ones: half a minute each, three times) with nothing on screen
+    until its table."""
+    bench = load_script("batch_outputs", "benchmarks")
+    rows = bench.run(repeats=1, sizes={"tiny": (40, 60)}, reference=False, progress=True)
+    assert len(rows) == 3 and "3/3" in bar_lines(capsys.readouterr().err, "masks timed")[-1]
+    bench.run(repeats=1, sizes={"tiny": (40, 60)}, reference=False)
+    assert not capsys.readouterr().err
