@@ -79,7 +79,9 @@ def main() -> int:
         for side in args.sides:
             photo = Path(tmp) / f"noise_{side}.jpg"
             noise_jpeg(side, photo)
-            for n in args.prompts:
+            for n in args.prompts:  # one long call each: said before it starts
+                print(f"{side * side / 1e6:.0f} MP, {n} prompt(s): a fresh server process answers it...", file=sys.stderr,
+                      flush=True)
                 done = subprocess.run([sys.executable, "-c", ONE_CASE, str(photo), json.dumps(PROMPTS[:n]), args.model_path],
                                       capture_output=True, text=True)
                 if done.returncode != 0:

@@ -347,3 +347,26 @@ def test_batch_outputs_benchmark_times_its_masks_with_a_bar(load_script, capsys)
     assert len(rows) == 3 and "3/3" in bar_lines(capsys.readouterr().err, "masks timed")[-1]
     bench.run(repeats=1, sizes={"tiny": (40, 60)}, reference=False)
     assert not capsys.readouterr().err
+
+
+def test_request_memory_says_each_case_before_it_runs(load_script, tmp_path, monkeypatch, capsys):
+    """benchmarks/request_memory.py ran each case in a fresh process (the model loaded, a 64 MP photo answered: a
+    minute) with nothing on screen until the case's result line."""
+    import json
+    from types import SimpleNamespace
+
+    script = load_script("request_memory", "benchmarks")
+    ran = []
+
+    def run(cmd, **kwargs):
+        ran.append(capsys.readouterr().err)  # what was said before the case ran
+        return SimpleNamespace(returncode=0, stderr="", stdout=json.dumps(
+            {"request_mb": 1.0, "before_mb": 2.0, "seconds": 0.1, "status": 200}))
+
+    monkeypatch.setattr(script.subprocess, "run", run)
+    monkeypatch.setattr(sys, "argv", ["request_memory.py", "--out", str(tmp_path / "o"), "--sides", "32", "64",
+                                      "--prompts", "1", "2"])
+    assert script.main() == 0
+    assert [said.strip() for said in ran] == [f"{mp} MP, {n} prompt(s): a fresh server process answers it..."
+                                              for mp in (0, 0) for n in (1, 2)]
+    assert "a fresh server" not in capsys.readouterr().out  # standard output keeps the results alone
