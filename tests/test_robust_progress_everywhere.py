@@ -370,3 +370,19 @@ def test_request_memory_says_each_case_before_it_runs(load_script, tmp_path, mon
     assert [said.strip() for said in ran] == [f"{mp} MP, {n} prompt(s): a fresh server process answers it..."
                                               for mp in (0, 0) for n in (1, 2)]
     assert "a fresh server" not in capsys.readouterr().out  # standard output keeps the results alone
+
+
+def test_export_onnx_says_what_it_does_before_it_starts(tiny_model_dir, tmp_path, monkeypatch):
+    """export onnx traced both graphs (one call each, no bar to show; tens of seconds for a large encoder) with nothing
+    on screen until 'wrote'."""
+    from typer.testing import CliRunner
+
+    import drywallqa.export.onnx as onnx
+    from drywallqa.cli import app
+
+    said = []
+    monkeypatch.setattr(onnx, "export_onnx", lambda source, out: said.append("exported"))
+    res = CliRunner().invoke(app, ["export", "onnx", "--model-path", str(tiny_model_dir), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 0 and said == ["exported"], res.output
+    lines = " ".join(res.output.split())
+    assert lines.index("tracing its encoder and decoder into ONNX graphs...") < lines.index("wrote ")

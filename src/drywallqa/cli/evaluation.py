@@ -147,6 +147,7 @@ def export_onnx_cmd(
         check_export_target(source, out)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out")
+    console.print(f"exporting {source} to {out}: tracing its encoder and decoder into ONNX graphs...")
     try:
         export_onnx(source, out)
     except ValueError as exc:  # a damaged model folder
