@@ -285,6 +285,9 @@ def prepare(bundle_dir: Path) -> bool:
         marker = bundle_dir / ".prepared"
         if marker.is_file() and marker.read_text() == state():
             return False
+        archives = len(list(bundle_dir.parent.glob(f"{bundle_dir.name}.call*.tgz")))  # minutes, in calls of no bar
+        print(f"preparing {bundle_dir}: extracting {archives} archive(s), installing its wheels, merging the pack's "
+              "chunks...", file=sys.stderr, flush=True)
         extract_archives(bundle_dir)
         install_wheels(bundle_dir / "wheels")
         merge_chunks(bundle_dir)

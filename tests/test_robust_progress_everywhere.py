@@ -386,3 +386,24 @@ def test_export_onnx_says_what_it_does_before_it_starts(tiny_model_dir, tmp_path
     assert res.exit_code == 0 and said == ["exported"], res.output
     lines = " ".join(res.output.split())
     assert lines.index("tracing its encoder and decoder into ONNX graphs...") < lines.index("wrote ")
+
+
+def test_gpu_run_says_it_prepares_a_bundle_before_it_starts(tmp_path, load_script, monkeypatch, capsys):
+    """scripts/gpu_run.py train extracted the archives, installed the wheels and merged the chunks (minutes, calls with
+    no bar to show) with nothing on screen before the training's first bar; a bundle prepared already says nothing."""
+    import json
+    import shutil
+
+    gpu_run = load_script("gpu_run")
+    bundle = tmp_path / "bundle"
+    (bundle / "pack" / "chunk0" / "datasets" / "d" / "train").mkdir(parents=True)
+    (bundle / "pack" / "chunk0" / "datasets" / "d" / "train" / "a.jpg").write_bytes(b"x")
+    (bundle / "bundle.json").write_text(json.dumps({"images": 1}))
+    gpu_run.archive_calls(bundle, [[str(bundle / "pack"), str(bundle / "bundle.json")]])
+    shutil.rmtree(bundle)
+    monkeypatch.setattr(gpu_run, "install_wheels", lambda folder: [])
+    assert gpu_run.prepare(bundle) is True
+    said = capsys.readouterr()
+    assert said.err == f"preparing {bundle}: extracting 1 archive(s), installing its " \
+                       "wheels, merging the pack's chunks...\n" and not said.out
+    assert gpu_run.prepare(bundle) is False and not capsys.readouterr().err
