@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import yaml
@@ -154,6 +155,7 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
             (tmp / "chunk0" / COPIES).write_text(json.dumps(copies, indent=0))
         # every prompt the run asks, embedded, so the remote machine needs no text-encoder weights
         prompts, _ = training_prompts(cfg)
+        print(f"embedding the run's {len(prompts)} prompts into {out / 'chunk0' / 'cache'}...", file=sys.stderr, flush=True)
         TextEncoder(cfg.text_encoder, cache_dir=tmp / "chunk0" / "cache").encode(prompts)
         replace_dir(tmp, out)
     chunk_mb = [sum(f.stat().st_size for f in (out / f"chunk{k}").rglob("*") if f.is_file()) / 1e6 for k in range(chunks)]

@@ -20,6 +20,21 @@ def test_pack_script_shows_its_photos_through_the_progress_helper(write_train_co
     assert any(line.startswith("packing") and f"{result['images']}/{result['images']}" in line for line in err.splitlines()), err
 
 
+def test_pack_script_says_it_embeds_the_prompts_before_it_starts(write_train_config, tiny_kwargs, tmp_path, load_script,
+                                                                 capsys):
+    """After its photos' bar the pack embedded every prompt of the run (hundreds with paraphrases: the text encoder
+    loaded, one call) with nothing on screen."""
+    from drywallqa.engine.config import TrainConfig
+
+    script = load_script("pack_training_images")
+    cfg = TrainConfig.from_yaml(write_train_config("film_unet", tiny_kwargs))
+    result = script.pack(cfg, tmp_path / "pack", size=48, quality=80)
+    said = capsys.readouterr()
+    cache = tmp_path / "pack" / "chunk0" / "cache"
+    assert f"embedding the run's {len(result['prompts'])} prompts into {cache}..." in said.err.splitlines()
+    assert "embedding" not in said.out
+
+
 def bar_lines(err: str, desc: str) -> list[str]:
     """The lines of standard error (no terminal: the helper's whole lines) of the bar named ``desc``."""
     assert "\r" not in err
