@@ -422,3 +422,27 @@ def test_gpu_run_says_it_prepares_a_bundle_before_it_starts(tmp_path, load_scrip
     assert said.err == f"preparing {bundle}: extracting 1 archive(s), installing its " \
                        "wheels, merging the pack's chunks...\n" and not said.out
     assert gpu_run.prepare(bundle) is False and not capsys.readouterr().err
+
+
+def test_zeroshot_says_it_loads_its_models_before_it_starts(tmp_path, monkeypatch):
+    """zeroshot loaded its detector and SAM (minutes, a download the first time: one call with no bar of ours) with
+    nothing of its own on screen."""
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.zeroshot import pipeline
+
+    def not_loaded(cfg):
+        raise OSError("no weights here")
+
+    monkeypatch.setattr(pipeline, "ZeroShotSegmenter", not_loaded)
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "imgs" / "a.png")
+    res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "imgs"), "--out", str(tmp_path / "out"),
+                                   "--sam-path", "some/sam"])
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "no weights here" in said, res.output
+    assert said.index("loading the zero-shot models: the ") < said.index("no weights here")
+    assert "and SAM (some/sam)..." in said

@@ -329,8 +329,8 @@ def zeroshot(
                                    "and listed as earlier_outputs. The same job is run again without it."),
 ):
     """Segment defects with no training data: surface tags -> anomaly prompts -> boxes -> size filter -> SAM."""
-    from ..zeroshot.pipeline import (ZeroShotConfig, ZeroShotSegmenter, earlier_job, reference_photos, run_zeroshot,
-                                     zeroshot_in_use)
+    from ..zeroshot.pipeline import (DEFAULT_SAM, ZeroShotConfig, ZeroShotSegmenter, earlier_job, reference_photos,
+                                     run_zeroshot, zeroshot_in_use)
 
     try:
         cfg = ZeroShotConfig.from_yaml(config) if config else ZeroShotConfig()
@@ -390,6 +390,9 @@ def zeroshot(
         tagged("error:", "red", "no photos found in the paths given" + (" (only files not read as photos: see above)"
                                                                          if ignored else ""))
         raise typer.Exit(code=1)
+    console.print(shown(f"loading the zero-shot models: the {cfg.detector} detector"
+                        + (f" ({cfg.detector_path})" if cfg.detector_path else "")
+                        + f" and SAM ({cfg.sam_path or DEFAULT_SAM})..."), highlight=False)  # minutes: no bar to show
     try:
         seg = ZeroShotSegmenter(cfg)  # checks the config again with the options' values (a range, a kind of model)
     except (OSError, KeyError, ValueError) as exc:
