@@ -446,3 +446,22 @@ def test_zeroshot_says_it_loads_its_models_before_it_starts(tmp_path, monkeypatc
     assert res.exit_code == 2 and "no weights here" in said, res.output
     assert said.index("loading the zero-shot models: the ") < said.index("no weights here")
     assert "and SAM (some/sam)..." in said
+
+
+def test_refine_masks_says_it_loads_sam_before_it_starts(synthetic_datasets, tmp_path, monkeypatch):
+    """data refine-masks --with sam loaded SAM (minutes, a download the first time: one call with no bar of ours) with
+    nothing of the command's on screen."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.data import refine
+
+    def not_loaded(model_path, min_iou):
+        raise OSError("no weights here")
+
+    monkeypatch.setattr(refine, "SamRefiner", not_loaded)
+    res = CliRunner().invoke(app, ["data", "refine-masks", "-d", "syn_tape", "--with", "sam", "--model-path", "some/sam",
+                                   "--out", str(tmp_path / "refined"), "--datasets-dir", str(synthetic_datasets)])
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "no weights here" in said, res.output
+    assert said.index("loading SAM (some/sam)...") < said.index("no weights here")

@@ -299,8 +299,8 @@ def data_refine_masks(
 ):
     """Turn box annotations into pixel masks (the box stays where nothing credible is found): a new
     image/mask-folder dataset; report.json says per file which way each box went."""
-    from ..data.refine import (BOX_REFINERS, RefineOutError, SamRefiner, check_refine_out, check_refine_request,
-                               read_refine_splits, refine_box_masks, refine_in_use)
+    from ..data.refine import (BOX_REFINERS, DEFAULT_SAM, RefineOutError, SamRefiner, check_refine_out,
+                               check_refine_request, read_refine_splits, refine_box_masks, refine_in_use)
     from ..utils.checks import number_in_range
 
     name = dataset_names([dataset], datasets_dir)[0]
@@ -336,6 +336,8 @@ def data_refine_masks(
     except ValueError as exc:
         tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
+    if with_ == "sam":  # minutes, a download the first time: one call with no bar of ours
+        console.print(f"loading SAM ({model_path or DEFAULT_SAM})...", markup=False, highlight=False)
     try:
         refiner = SamRefiner(model_path, 0.8 if min_iou is None else min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
     except (OSError, ValueError) as exc:  # weights that cannot be found or fetched, a folder of another model type

@@ -71,6 +71,9 @@ def output_name(image_path: Path, folder: Path) -> str:
     return "__".join(lexical_path(image_path).relative_to(lexical_path(folder)).parts)
 
 
+DEFAULT_SAM = "facebook/sam-vit-base"  # SamRefiner's weights where no model_path is given
+
+
 class SamRefiner:
     """Box -> SAM's mask where its predicted IoU reaches ``min_iou``, else the box."""
 
@@ -80,7 +83,7 @@ class SamRefiner:
                 raise ValueError
         except (TypeError, ValueError):
             raise ValueError(f"min_iou must be a number (a predicted IoU), got {min_iou!r}") from None
-        self.source = str(model_path or "facebook/sam-vit-base")
+        self.source = str(model_path or DEFAULT_SAM)
         self.sam = sam or load_sam(self.source).eval()
         self.min_iou = min_iou
         # its weight files' digests: a run again after they were replaced in their folder kept the masks of the others
