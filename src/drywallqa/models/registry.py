@@ -12,6 +12,14 @@ MODELS.alias("sam-text", "sam_text")  # the 0.4 spelling, in model folders saved
 
 
 def register_model(name: str):
+    """Class decorator: registers a :class:`~drywallqa.models.base.PromptedSegmentationModel` subclass under
+    ``name`` (what ``model:`` of a training config and ``model_type`` of a model folder's ``config.json`` name), sets
+    its ``model_type`` to it and returns the class.
+
+    Raises:
+        ValueError: ``name`` is already registered.
+    """
+
     def wrap(cls):
         cls.model_type = name
         return MODELS.add(name, cls)
@@ -20,6 +28,11 @@ def register_model(name: str):
 
 
 def get_model_class(name: str) -> type:
+    """The model class registered as ``name`` (an earlier release's spelling too: ``sam-text``).
+
+    Raises:
+        UnknownNameError: (a ``KeyError``) ``name`` is not registered; the message lists those that are.
+    """
     return MODELS.get(name)
 
 
@@ -48,6 +61,7 @@ def config_keys(name: str) -> set[str]:
 
 
 def list_models() -> list[str]:
+    """The registered model names, sorted."""
     return MODELS.names()
 
 

@@ -1,3 +1,6 @@
+"""The configuration dataclass of ``clipseg`` (:class:`ClipSegConfig`): ``model_config`` of a training config,
+``config`` of a model folder's ``config.json``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -64,6 +64,13 @@ class ClipSegFeatures:
 
 @register_model("clipseg")
 class ClipSegModel(PromptedSegmentationModel):
+    """CLIPSeg (``transformers.CLIPSegForImageSegmentation``, in ``self.hf``), registered as ``clipseg``.
+
+    Inputs and outputs (float32; ``S = config.image_size``): :meth:`encode_image` takes ``(B, 3, S, S)`` RGB in 0..1;
+    :meth:`prompt_embeddings` gives ``(P, projection_dim)`` from CLIP's text tower; :meth:`decode` takes the features
+    and ``(B, projection_dim)`` embeddings and returns logits ``(B, 1, S, S)``.
+    """
+
     config_class = ClipSegConfig
     uses_text_encoder = False  # CLIP's text tower (prompt_embeddings), not the shared sentence encoder
 
@@ -109,6 +116,7 @@ class ClipSegModel(PromptedSegmentationModel):
         return torch.stack([self._prompt_cache[p] for p in prompts])
 
     def encode_image(self, pixel_values: torch.Tensor) -> ClipSegFeatures:
+        """``(B, 3, S, S)`` RGB in 0..1 -> the vision encoder's activations of ``extract_layers``."""
         x = (pixel_values - self.pixel_mean) / self.pixel_std
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_backbone):
             out = self.hf.clip.vision_model(pixel_values=x, output_hidden_states=True, interpolate_pos_encoding=True)
@@ -116,6 +124,7 @@ class ClipSegModel(PromptedSegmentationModel):
         return ClipSegFeatures([out.hidden_states[i + 1] for i in self.hf.extract_layers], tuple(pixel_values.shape[-2:]))
 
     def decode(self, image_features: ClipSegFeatures, text_embeddings: torch.Tensor) -> torch.Tensor:
+        """Features of B images and ``(B, projection_dim)`` prompt embeddings -> ``(B, 1, S, S)`` logits."""
         logits = self.hf.decoder(image_features.activations, text_embeddings.to(self.pixel_mean.device)).logits
         b = text_embeddings.shape[0]
         logits = logits.reshape(b, 1, *logits.shape[-2:])  # some transformers versions drop the batch axis at B=1

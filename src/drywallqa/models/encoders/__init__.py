@@ -6,7 +6,8 @@ backbones that all give five feature maps at strides 2, 4, 8, 16 and 32 from RGB
     feats = enc(pixel_values)                    # 5 tensors; channels in enc.out_channels
 
 Each encoder normalises its input itself (ImageNet statistics for ``scratch``, BGR minus the Caffe mean on a
-0-255 scale for ``hed_vgg16``), so models and runtimes hand every encoder the same 0..1 RGB.
+0-255 scale for ``hed_vgg16``), so models and runtimes hand every encoder the same 0..1 RGB. What a new encoder must be, and where it is
+registered: :mod:`drywallqa.models.encoders.registry`.
 """
 
 from .registry import ENCODERS, create_encoder, list_encoders, register_encoder

@@ -1,4 +1,20 @@
-"""``@register_encoder("name")`` on an encoder class; ``create_encoder(name, config)``."""
+"""The encoder registry: ``@register_encoder("name")`` on an encoder class; ``create_encoder(name, config)``.
+
+What a registered encoder class is (``scratch.py`` and ``hed_vgg16.py`` are the two examples):
+
+- built as ``cls(config)``, ``config`` a :class:`~drywallqa.models.film_unet.FilmUNetConfig` (its
+  ``encoder_channels``, ``encoder_depths``, ``mean``, ``std``, ``encoder_options``);
+- an ``nn.Module`` with ``out_channels``: a tuple of 5 channel counts;
+- ``forward(pixel_values)``: ``(B, 3, S, S)`` float32 RGB in 0..1 -> a list of 5 tensors
+  ``(B, out_channels[i], S / 2**(i + 1), S / 2**(i + 1))``, strides 2, 4, 8, 16, 32 (``S`` a multiple of 32);
+  it normalises its input itself;
+- a saved model is rebuilt with ``encoder_options["weights"] = None`` for every encoder but ``scratch``
+  (:meth:`~drywallqa.models.film_unet.FilmUNetModel.config_from_dict`), then loads its own weights: such an
+  encoder accepts a ``weights`` option and, where it is ``None``, reads no pretrained weights.
+
+The registry holds the encoders whose modules have been imported: a new module is imported in this package's
+``__init__.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +24,25 @@ ENCODERS: Registry[type] = Registry("encoder")
 
 
 def register_encoder(name: str):
+    """Class decorator: registers an encoder class under ``name`` (what ``model_config.encoder`` names) and returns
+    the class unchanged.
+
+    Raises:
+        ValueError: ``name`` is already registered.
+    """
     return ENCODERS.decorator(name)
 
 
 def create_encoder(name: str, config):
     """The encoder ``name`` built from a model config (its ``encoder_channels``, ``encoder_depths``, ``mean``,
-    ``std`` and ``encoder_options``)."""
+    ``std`` and ``encoder_options``).
+
+    Raises:
+        UnknownNameError: (a ``KeyError``) ``name`` is not registered; the message lists those that are.
+    """
     return ENCODERS.get(name)(config)
 
 
 def list_encoders() -> list[str]:
+    """The registered encoder names, sorted."""
     return ENCODERS.names()

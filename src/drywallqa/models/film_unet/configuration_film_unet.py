@@ -1,3 +1,6 @@
+"""The configuration dataclass of ``film_unet`` (:class:`FilmUNetConfig`): what ``model_config`` of a training
+config and ``config`` of a model folder's ``config.json`` hold, checked when it is made."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -89,6 +89,17 @@ def _repeated(f: torch.Tensor, n: int) -> torch.Tensor:
 
 @register_model("film_unet")
 class FilmUNetModel(PromptedSegmentationModel):
+    """The FiLM U-Net (see the module doc), registered as ``film_unet``.
+
+    Inputs and outputs (float32, or bfloat16 under autocast; ``S = config.image_size``, ``D = config.text_dim``):
+
+    - :meth:`encode_image`: ``pixel_values`` ``(B, 3, S, S)`` RGB in 0..1 -> :class:`FilmUNetFeatures`;
+    - :meth:`decode`: those features (repeated to one row per prompt, :meth:`FilmUNetFeatures.repeat`) and
+      ``text_embeddings`` ``(B, D)`` -> logits ``(B, 1, S, S)``;
+    - ``forward(pixel_values, text_embeddings)``: both, ``(B, 3, S, S)`` and ``(B, D)`` -> ``(B, 1, S, S)`` logits;
+    - :meth:`prompt_embeddings`: ``P`` prompts -> ``(P, D)`` sentence embeddings (``text_encoder``).
+    """
+
     config_class = FilmUNetConfig
 
     def __init__(self, config: FilmUNetConfig):

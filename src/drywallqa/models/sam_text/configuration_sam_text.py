@@ -1,3 +1,6 @@
+"""The configuration dataclass of ``sam_text`` (:class:`SamTextConfig`): ``model_config`` of a training config,
+``config`` of a model folder's ``config.json``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -42,6 +42,14 @@ class SamFeatures:
 
 @register_model("sam_text")
 class SamTextModel(PromptedSegmentationModel):
+    """SAM prompted by text (see the module doc), registered as ``sam_text``; ``self.sam`` is the
+    ``transformers.SamModel`` (its image encoder frozen), ``self.text_proj`` the projection into its prompt tokens.
+
+    Inputs and outputs (float32; ``S = config.image_size``, ``D = config.text_dim``): :meth:`encode_image` takes
+    ``(B, 3, S, S)`` RGB in 0..1; :meth:`decode_with_scores` takes the features and ``(B, D)`` sentence embeddings
+    and returns logits ``(B, 1, S, S)`` and SAM's predicted IoU ``(B,)`` in [0, 1]; :meth:`decode` the logits only.
+    """
+
     config_class = SamTextConfig
     reports_confidence = True  # SAM's predicted IoU with every mask
 
@@ -61,6 +69,7 @@ class SamTextModel(PromptedSegmentationModel):
         self.register_buffer("pixel_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
 
     def encode_image(self, pixel_values: torch.Tensor) -> SamFeatures:
+        """``(B, 3, S, S)`` RGB in 0..1 -> SAM's image embeddings ``(B, C, S/p, S/p)`` (no gradient)."""
         with torch.no_grad():
             emb = self.sam.get_image_embeddings((pixel_values - self.pixel_mean) / self.pixel_std)
         return SamFeatures(emb, tuple(pixel_values.shape[-2:]))
