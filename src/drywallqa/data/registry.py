@@ -71,6 +71,12 @@ DATASETS: Registry[DatasetConfig] = Registry("dataset")
 
 
 def register_dataset(config: DatasetConfig) -> DatasetConfig:
+    """Registers ``config`` under ``config.name`` (what ``-d`` and ``data.datasets`` name) and returns it. A dataset
+    of your own needs none of this: a YAML file (docs/data.md, "Your own dataset") is registered when it is read.
+
+    Raises:
+        ValueError: the name is already registered.
+    """
     return DATASETS.add(config.name, config)
 
 
@@ -332,6 +338,7 @@ def resolve_dataset(name_or_path: str | Path, datasets_dir: str | Path | None = 
 
 
 def list_datasets() -> list[str]:
+    """The registered dataset names, sorted (the built-in ones, and YAML-declared ones read so far)."""
     return DATASETS.names()
 
 

@@ -454,6 +454,12 @@ FORM_ALLOWANCE = 2**16  # 64 KiB: some 200 prompts of 300 characters
 
 
 def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = None) -> FastAPI:
+    """The FastAPI app of ``drywallqa serve``: the endpoints of docs/serving.md and the web page at ``/``.
+
+    Args:
+        config: limits, model and options (default: :class:`ServeConfig`'s defaults, the shipped model).
+        segmenter: a segmenter already loaded (default: ``Segmenter.load`` of ``config.model_path``).
+    """
     config = config or ServeConfig()
     seg = segmenter or Segmenter.load(config.model_path, runtime=config.runtime, pipeline=config.pipeline,
                                       precision=config.precision)

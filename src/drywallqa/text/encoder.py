@@ -350,6 +350,12 @@ class TextEncoder:
         return int(get_dim())
 
     def encode(self, prompts: list[str]) -> torch.Tensor:
+        """``N`` prompts -> ``(N, D)`` float32 unit-norm embeddings on the CPU, in the prompts' order (``D`` =
+        :attr:`dim`, 384 for the default encoder).
+
+        Raises:
+            ValueError: a prompt that is no text, empty or too long (:func:`~drywallqa.text.prompts.check_prompt`).
+        """
         prompts = [check_prompt(p) for p in prompts]
         with self._cache_lock:  # found here, whatever other threads drop from memory meanwhile
             found = {p: self._cache[p] for p in dict.fromkeys(prompts) if p in self._cache}

@@ -1,0 +1,2 @@
+"""Helpers with no model in them: registries, files written whole, image reading, argument checks, YAML files, stop
+signals, progress bars, deprecation warnings. Modules are imported by name (``drywallqa.utils.registry``)."""

@@ -169,6 +169,10 @@ def threshold_from_fractions(fractions: list[float], default: float = 0.5) -> fl
 
 @register_pipeline("zeroshot")
 class ZeroShotSegmenter(Segmenter):
+    """The zero-shot pipeline (see the module doc) as a :class:`~drywallqa.engine.segmenter.Segmenter`, registered as
+    the ``zeroshot`` pipeline: ``predict(image, prompts)`` returns per prompt an ``(H, W)`` bool mask and an
+    ``(H, W)`` float32 anomaly map in 0..1 (``probabilities``) at the photo's size."""
+
     def __init__(self, config: ZeroShotConfig, detector=None, sam=None, tagger=None, generator=None):
         """The stages ``config`` names, or the ones given (already loaded, or stand-ins).
 
