@@ -1,6 +1,12 @@
 """QA measures of one binary mask: components, area, crack length and width, in pixels and millimetres, and the
 taped joints of a taping mask. Lengths and widths are read from the mask's centre line
-(:mod:`drywallqa.centre_line`: how), joints found on it and measured on the mask (:mod:`drywallqa.joints`)."""
+(:mod:`drywallqa.centre_line`: how), joints found on it and measured on the mask (:mod:`drywallqa.joints`).
+
+A measure added to :func:`mask_measures` (a finite number) reaches ``results.json`` as it is; its name is then listed
+in :data:`drywallqa.rules.MEASURES` (``--flag``), ``PX_MEASURES`` / ``MM_MEASURES`` of :mod:`drywallqa.utils.files`,
+``MEASURES`` / ``MEASURES_MM`` of :mod:`drywallqa.engine.batch_table` (``results.csv``), ``RULED`` of
+:mod:`drywallqa.engine.batch_report` and ``QA_KEYS`` of :mod:`drywallqa.engine.evaluator`, and
+:data:`MEASURES_VERSION` is raised (docs/training.md, "Where a change goes")."""
 
 from __future__ import annotations
 

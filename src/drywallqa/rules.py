@@ -25,6 +25,9 @@ _RULE = re.compile(r"^(?P<prompt>.+?):(?=[^:]*$)\s*(?P<measure>\w+)\s*(?P<op>>=|
 
 @dataclass(frozen=True)
 class Rule:
+    """One QA rule: the mask of ``prompt`` breaks it where ``measures[measure] OP value`` holds (``op`` one of
+    :data:`OPERATORS`, ``measure`` one of :data:`MEASURES`). :meth:`parse` reads the text form."""
+
     prompt: str
     measure: str
     op: str
