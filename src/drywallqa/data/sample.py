@@ -29,7 +29,10 @@ _MASK_CHECKS: dict = {}  # mask file -> its soft_mask_problem, found once per pr
 
 @dataclass
 class Sample:
-    """An image and where its ground-truth mask comes from (COCO annotations or a mask file)."""
+    """An image and where its ground-truth mask comes from (COCO annotations or a mask file). Nothing is decoded
+    until asked: :meth:`load_mask` gives the label as an ``(H, W)`` bool array (``height`` x ``width``, the photo's
+    size); the photo is read from ``image_path``. ``problems`` is left empty by the readers:
+    the problems of a split come back from :func:`load_split`."""
 
     image_path: Path
     dataset: str
@@ -385,7 +388,15 @@ _READERS = {"coco": _read_coco, "mask_folder": _read_mask_folder}
 def load_split(
     dataset: str | DatasetConfig, split: str, datasets_dir: str | Path | None = None
 ) -> tuple[list[Sample], list[DataProblem]]:
-    """Read one published split. Problems are collected (and logged), never raised, so the rest goes on."""
+    """Read one split of a dataset (a registered name or a :class:`DatasetConfig`), as its ``kind`` says (COCO or
+    image/mask folders). Problems are collected (and logged), never raised, so the rest goes on.
+
+    Returns:
+        ``(samples, problems)``: a :class:`Sample` per photo (no pixels read yet) and the :class:`DataProblem` list.
+
+    Raises:
+        UnknownNameError: (a ``KeyError``) the dataset has no split ``split``; the message lists those it has.
+    """
     config = get_dataset_config(dataset) if isinstance(dataset, str) else dataset
     if split not in config.splits:
         raise UnknownNameError(f"dataset {config.name!r} has no split {split!r}; it has {', '.join(config.splits)}")
