@@ -103,3 +103,44 @@ def test_exported_hed_weights_build_the_same_encoder_without_the_package(tmp_pat
     for blocks, heads, words in ((4, False, "fewer blocks than 4"), (3, True, "no side outputs")):
         with pytest.raises(ValueError, match=words):
             read_hed_weights(path, blocks=blocks, heads=heads)
+
+
+def test_a_new_encoder_that_reads_no_weights_saves_and_loads(tmp_path, tiny_kwargs):
+    """A saved model was rebuilt with encoder_options["weights"] = None for every encoder but scratch: a new encoder
+    that refuses options it does not know (as both shipped ones do) could not load its own saved model."""
+    import torch
+    from torch import nn
+
+    from drywallqa.models import create_model
+    from drywallqa.models.base import PromptedSegmentationModel
+    from drywallqa.models.encoders import ENCODERS, register_encoder
+
+    @register_encoder("test_plain")
+    class Plain(nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            opts = dict(config.encoder_options or {})
+            if set(opts) - {"width"}:
+                raise ValueError(f"unknown test_plain options {sorted(set(opts) - {'width'})}")
+            ch = config.encoder_channels
+            self.out_channels = tuple(ch)
+            self.convs = nn.ModuleList(nn.Conv2d(3 if i == 0 else ch[i - 1], ch[i], 3, stride=2, padding=1)
+                                       for i in range(5))
+
+        def forward(self, pixel_values):
+            feats, x = [], pixel_values
+            for conv in self.convs:
+                x = conv(x)
+                feats.append(x)
+            return feats
+
+    try:
+        torch.manual_seed(0)
+        model = create_model("film_unet", **{**tiny_kwargs, "encoder": "test_plain", "encoder_options": {"width": 1}})
+        model.save_pretrained(tmp_path / "m")
+        again = PromptedSegmentationModel.from_pretrained(tmp_path / "m")
+        assert again.config.encoder_options == {"width": 1}
+        for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+            assert torch.equal(a, b)
+    finally:
+        ENCODERS.remove("test_plain")

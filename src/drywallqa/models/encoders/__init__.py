@@ -10,7 +10,7 @@ Each encoder normalises its input itself (ImageNet statistics for ``scratch``, B
 registered: :mod:`drywallqa.models.encoders.registry`.
 """
 
-from .registry import ENCODERS, create_encoder, list_encoders, register_encoder
+from .registry import ENCODERS, create_encoder, encoder_reads_weights, list_encoders, register_encoder
 from . import hed_vgg16, scratch  # noqa: F401  (they register themselves)
 
-__all__ = ["ENCODERS", "create_encoder", "list_encoders", "register_encoder"]
+__all__ = ["ENCODERS", "create_encoder", "encoder_reads_weights", "list_encoders", "register_encoder"]

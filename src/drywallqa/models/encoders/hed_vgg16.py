@@ -166,6 +166,8 @@ class HedVGG16Encoder(nn.Module):
       untrained (loading a saved model does this).
     """
 
+    reads_weights = True  # a saved model is rebuilt with weights=None (the registry's contract)
+
     def __init__(self, config):
         super().__init__()
         opts = dict(config.encoder_options or {})

@@ -8,9 +8,10 @@ What a registered encoder class is (``scratch.py`` and ``hed_vgg16.py`` are the 
 - ``forward(pixel_values)``: ``(B, 3, S, S)`` float32 RGB in 0..1 -> a list of 5 tensors
   ``(B, out_channels[i], S / 2**(i + 1), S / 2**(i + 1))``, strides 2, 4, 8, 16, 32 (``S`` a multiple of 32);
   it normalises its input itself;
-- a saved model is rebuilt with ``encoder_options["weights"] = None`` for every encoder but ``scratch``
-  (:meth:`~drywallqa.models.film_unet.FilmUNetModel.config_from_dict`), then loads its own weights: such an
-  encoder accepts a ``weights`` option and, where it is ``None``, reads no pretrained weights.
+- one that reads pretrained weights when a new model is built sets the class attribute ``reads_weights = True``
+  and accepts a ``weights`` option: a saved model is rebuilt with ``encoder_options["weights"] = None``
+  (:meth:`~drywallqa.models.film_unet.FilmUNetModel.config_from_dict`), where it reads none, then loads its own
+  weights. Other encoders are rebuilt with the options they were saved with.
 
 The registry holds the encoders whose modules have been imported: a new module is imported in this package's
 ``__init__.py``.
@@ -41,6 +42,12 @@ def create_encoder(name: str, config):
         UnknownNameError: (a ``KeyError``) ``name`` is not registered; the message lists those that are.
     """
     return ENCODERS.get(name)(config)
+
+
+def encoder_reads_weights(name: str) -> bool:
+    """Whether the encoder ``name`` reads pretrained weights when built (its ``reads_weights``); False for a name
+    not registered (building it names the known ones)."""
+    return name in ENCODERS and bool(getattr(ENCODERS.get(name), "reads_weights", False))
 
 
 def list_encoders() -> list[str]:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..base import PromptedSegmentationModel
-from ..encoders import create_encoder
+from ..encoders import create_encoder, encoder_reads_weights
 from ..encoders.scratch import conv_bn_act
 from ..registry import register_model
 from .configuration_film_unet import FilmUNetConfig
@@ -125,9 +125,10 @@ class FilmUNetModel(PromptedSegmentationModel):
 
     @classmethod
     def config_from_dict(cls, config: dict, directory):
-        """A saved model holds its encoder's weights: it is built without reading pretrained ones."""
+        """A saved model holds its encoder's weights: it is built without reading pretrained ones (an encoder that
+        reads some is given ``weights=None``; another, the options it was saved with)."""
         options = dict(config.get("encoder_options") or {})
-        if "weights" in options or config.get("encoder", "scratch") != "scratch":
+        if "weights" in options or encoder_reads_weights(config.get("encoder", "scratch")):
             options["weights"] = None
         return cls.config_class(**{**config, "encoder_options": options})
 
