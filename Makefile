@@ -28,8 +28,11 @@ browser-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm install --no-audit --no-fund --silent)
 
+# the suite on TEST_WORKERS processes (pytest-xdist; each test file in one), about 6 minutes on 2 cores;
+# TEST_WORKERS=0 runs it in this one process
+TEST_WORKERS ?= 2
 test: $(STAMP) browser-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 # Accuracy and speed of the shipped model on the full published valid and group-clean test splits
 # (needs ../shared/datasets); writes out/benchmark/report.{json,md}, examples.png, bar.{json,md}, side_by_side.md and models.md.

@@ -7,6 +7,8 @@ from drywallqa.engine.config import TrainConfig
 from drywallqa.models import get_model_class
 from drywallqa.models.shipped import SHIPPED_MODELS
 
+from conftest import says
+
 ROOT = Path(__file__).parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 # the configs of past runs (init_from a run folder only their machine had), kept next to their experiment record
@@ -154,9 +156,8 @@ def test_a_key_given_twice_in_a_yaml_file_is_named_not_dropped(tmp_path):
     (tmp_path / "c.yaml").write_text("optim:\n  lr: 0.01\n  batch_size: 4\nseed: 1\noptim:\n  epochs: 3\n")
     res = CliRunner().invoke(app, ["train", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "c.yaml")],  # no run
                              terminal_width=300)
-    said = " ".join(res.output.replace("│", " ").split())
-    assert res.exit_code == 2 and "c.yaml: not valid YAML (line 5, column 1: the key 'optim' is given twice in one " \
-        "mapping (first on line 1)" in said, res.output
+    assert res.exit_code == 2 and says(res.output, "c.yaml: not valid YAML (line 5, column 1: the key 'optim' is given "
+                                       "twice in one mapping (first on line 1)"), res.output
     with pytest.raises(ValueError, match="the key 'encoder' is given twice"):
         TrainConfig().with_overrides(["model_config={encoder: scratch, encoder: hed_vgg16}"])
     (tmp_path / "d.yaml").write_text("name: d\nfolder: .\nprompts: [segment crack]\nprompts: [segment wall]\n")

@@ -12,6 +12,8 @@ from drywallqa.data.registry import load_dataset_config
 from drywallqa.data.sample import load_split
 from drywallqa.utils.image_io import read_mask
 
+from conftest import says
+
 
 def _photo(path, seed=0):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,8 +188,7 @@ def test_a_dataset_yaml_that_is_no_utf8_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"walls\.yaml: not UTF-8 text \(invalid start byte at byte 21\); save it as UTF-8"):
         load_dataset_config(path)
     res = CliRunner().invoke(app, ["data", "stats", "-d", str(path)], terminal_width=300)
-    said = " ".join(res.output.replace("\u2502", " ").split())  # the error panel's lines as one
-    assert res.exit_code == 2 and "walls.yaml: not UTF-8 text" in said, res.output
+    assert res.exit_code == 2 and says(res.output, "walls.yaml: not UTF-8 text"), res.output
 
 
 def test_a_coco_photo_that_is_a_link_to_a_file_elsewhere_is_read(tmp_path):

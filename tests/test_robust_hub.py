@@ -15,6 +15,8 @@ from drywallqa.cli import app
 from drywallqa.models import create_model
 from drywallqa.models.base import PromptedSegmentationModel
 
+from conftest import says
+
 PROMPTS = ["segment crack", "segment taping area", "xyz"]
 
 
@@ -324,7 +326,7 @@ def test_zeroshot_with_a_damaged_sam_folder_exits_2(tiny_sam_dir, tiny_grounding
     Image.new("RGB", (40, 30)).save(tmp_path / "in" / "w.png")
     res = CliRunner().invoke(app, ["zeroshot", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--detector-path",
                                    str(tiny_grounding_dino_dir), "--sam-path", str(folder)])
-    assert res.exit_code == 2 and "files are damaged" in " ".join(res.output.split()), res.output
+    assert res.exit_code == 2 and says(res.output, "files are damaged"), res.output
 
 
 @pytest.mark.parametrize("detector, fixture", [("grounding-dino", "tiny_grounding_dino_dir"), ("owlv2", "tiny_owlv2_dir")])

@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 from drywallqa.cli import app
 from drywallqa.engine.config import TrainConfig
 
+from conftest import says
+
 
 def _run(args):
     return CliRunner().invoke(app, args, terminal_width=300)
@@ -83,7 +85,7 @@ def test_a_dataset_file_that_is_not_there_is_named_as_the_configs(tmp_path):
     path = tmp_path / "typo.yaml"
     path.write_text(f"data:\n  datasets: [{tmp_path / 'my_wals.yaml'}]\n")
     res = _run(["train", str(path), "--out", str(tmp_path / "run")])
-    assert res.exit_code == 2 and "data.datasets" in _said(res) and "my_wals.yaml not found" in _said(res), res.output
+    assert res.exit_code == 2 and says(res.output, "data.datasets", "my_wals.yaml not found"), res.output
     assert "--model-path" not in _said(res)
 
 
