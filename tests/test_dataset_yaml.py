@@ -275,7 +275,7 @@ def test_a_path_there_of_the_wrong_kind_is_named_so_not_not_found(synthetic_data
     "no config.json", "no such file or folder")."""
     from drywallqa.data.grouping import samples_of_part
     from drywallqa.data.sample import load_split
-    from drywallqa.utils.files import read_batch_results
+    from drywallqa.engine.batch_results import read_batch_results
 
     runner = CliRunner()
     said = lambda output, words: re.sub(r"[\s│]+", "", words) in re.sub(r"[\s│]+", "", output)  # noqa: E731 - across

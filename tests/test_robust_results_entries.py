@@ -16,7 +16,7 @@ from drywallqa.data.coco_export import write_coco_predictions
 from drywallqa.engine.batch_report import write_batch_report
 from drywallqa.engine.batch_table import write_batch_table
 from drywallqa.measures import mask_measures
-from drywallqa.utils.files import read_batch_results
+from drywallqa.engine.batch_results import read_batch_results
 
 CRACK, TAPE = "segment crack", "segment taping area"
 

@@ -3,9 +3,9 @@ taped joints of a taping mask. Lengths and widths are read from the mask's centr
 (:mod:`drywallqa.centre_line`: how), joints found on it and measured on the mask (:mod:`drywallqa.joints`).
 
 A measure added to :func:`mask_measures` (a finite number) reaches ``results.json`` as it is; its name is then listed
-in :data:`drywallqa.rules.MEASURES` (``--flag``), ``PX_MEASURES`` / ``MM_MEASURES`` of :mod:`drywallqa.utils.files`,
-``MEASURES`` / ``MEASURES_MM`` of :mod:`drywallqa.engine.batch_table` (``results.csv``), ``RULED`` of
-:mod:`drywallqa.engine.batch_report` and ``QA_KEYS`` of :mod:`drywallqa.engine.evaluator`, and
+in :data:`PX_MEASURES` or :data:`MM_MEASURES` (what the rules (``--flag``), ``results.csv`` and the check of a
+``results.json`` entry read), in ``RULED`` of :mod:`drywallqa.engine.batch_report` where ``report.html`` should show
+it beside a rule, and in ``QA_KEYS`` of :mod:`drywallqa.engine.evaluator` where ``evaluate`` should average it; and
 :data:`MEASURES_VERSION` is raised (docs/training.md, "Where a change goes")."""
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from .utils.checks import flag, not_text, number_in_range, whole_number
 
 MIN_MM_PER_PX, MAX_MM_PER_PX = 1e-6, 1000.0  # a nanometre to a metre per pixel: beyond any photo of a wall either way
                                             # (1e-320 made every area 0.0 mm²)
+# the measures of every mask (:func:`mask_measures`), in results.json's and results.csv's order; the mm ones where a
+# scale (mm per pixel) is given, and only there
+PX_MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px")
+MM_MEASURES = ("area_mm2", "length_mm", "mean_width_mm", "max_width_mm")
 MEASURES_VERSION = 8  # raised whenever a measure is taken another way: records of another are measured again
                       # (1: lengths and widths on the bare skeleton, joints on the centre line; 2: skeleton by
                       # Zhang-Suen thinning, overlapping joints taken in the order found; 3: spurs pruned once,

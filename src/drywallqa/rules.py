@@ -12,13 +12,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .measures import validate_mm_per_px
+from .measures import MM_MEASURES, PX_MEASURES, validate_mm_per_px
 from .text.prompts import as_read, stripped
 from .utils.checks import InputError
 
 # measures of :func:`drywallqa.measures.mask_measures` a rule may test; *_mm ones need a scale (mm per pixel)
-MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px",
-            "area_mm2", "length_mm", "mean_width_mm", "max_width_mm")
+MEASURES = (*PX_MEASURES, *MM_MEASURES)
 OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 _RULE = re.compile(r"^(?P<prompt>.+?):(?=[^:]*$)\s*(?P<measure>\w+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 

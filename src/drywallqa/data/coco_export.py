@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ..utils.files import NOT_READABLE, read_batch_results, write_text_atomic
+from ..engine.batch_results import NOT_READABLE, read_batch_results
+from ..utils.files import write_text_atomic
 from ..utils.image_io import ImageReadError, photo_pixels, read_mask
 from ..utils.progress import progress_bar
 

@@ -35,9 +35,9 @@ from filelock import FileLock
 from PIL import Image
 
 from ..data.registry import measures_joints
-from ..measures import MEASURES_VERSION, mask_measures, validate_mm_per_px
+from ..measures import MEASURES_VERSION, MM_MEASURES, PX_MEASURES, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import (BATCH_RESULTS, MM_MEASURES, PX_MEASURES, STORAGE_ERRNOS, ZEROSHOT_JOB, ZEROSHOT_REPORT,
+from ..utils.files import (BATCH_RESULTS, STORAGE_ERRNOS, ZEROSHOT_JOB, ZEROSHOT_REPORT,
                            check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries,
                            strict_json, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import flag, whole_number

@@ -21,11 +21,11 @@ import numpy as np
 from PIL import Image
 
 from ..rules import MEASURES, decimals_against, limits_of
-from ..utils.files import (NOT_READABLE, REPORT_FILES, read_batch_results, remove_stale_temporaries, write_atomic,
-                           write_text_atomic)
+from ..utils.files import REPORT_FILES, remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import ImageReadError, photo_pixels, read_image, read_mask
 from ..utils.progress import progress_bar
 from ..utils.slug import file_stem, shown
+from .batch_results import NOT_READABLE, read_batch_results
 from ..viz import draw_joints, overlay, prompt_colors
 from .batch import NOT_DONE, record_name
 

@@ -16,22 +16,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..rules import limits_of, reads_as_judged
-from ..utils.files import read_batch_results, spreadsheet_cell, write_atomic
+from ..measures import MM_MEASURES, PX_MEASURES
+from ..utils.files import spreadsheet_cell, write_atomic
+from .batch_results import read_batch_results
 
 TABLE_FILE = "results.csv"
-# the QA measures of a mask (drywallqa.measures.mask_measures), in the order of the columns; mm ones with --mm-per-px
-MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px")
-MEASURES_MM = ("area_mm2", "length_mm", "mean_width_mm", "max_width_mm")
 
 
 def table_rows(results: dict) -> tuple[list[str], list[dict]]:
     """``(columns, rows)`` of the table of a ``results.json`` (see the module doc)."""
     images = results.get("images", [])
-    in_mm = any(key in m for e in images for m in e["prompts"].values() for key in MEASURES_MM)
-    columns = ["image", "prompt", "status", "mask", "confidence", "answered", "concept", *MEASURES,
-               *(MEASURES_MM if in_mm else ()), "joints", "flags", "warnings"]
+    in_mm = any(key in m for e in images for m in e["prompts"].values() for key in MM_MEASURES)
+    columns = ["image", "prompt", "status", "mask", "confidence", "answered", "concept", *PX_MEASURES,
+               *(MM_MEASURES if in_mm else ()), "joints", "flags", "warnings"]
     rules = results.get("rules", [])  # the numbers each measure is held to: its value never rounded onto one
-    held = {p: {key: limits_of(rules, p, key) for key in (*MEASURES, *MEASURES_MM)} for p in results.get("prompts", [])}
+    held = {p: {key: limits_of(rules, p, key) for key in (*PX_MEASURES, *MM_MEASURES)} for p in results.get("prompts", [])}
     rows = []
     for e in images:
         flags = e.get("flags")  # (a hand-edited results.json's: one as a text, not its letters; no list, none)
@@ -44,7 +43,7 @@ def table_rows(results: dict) -> tuple[list[str], list[dict]]:
                    "answered": _answered(concept, m.get("emptied_below")), "concept": concept.get("concept", "") if _known(concept) else "",
                    "joints": len(m["joints"]) if "joints" in m else "",
                    "flags": flags, "warnings": read_as}
-            row.update({key: _number(m.get(key), held.get(prompt, {}).get(key, ())) for key in (*MEASURES, *MEASURES_MM)})
+            row.update({key: _number(m.get(key), held.get(prompt, {}).get(key, ())) for key in (*PX_MEASURES, *MM_MEASURES)})
             rows.append(row)
     for path, why in results.get("failed", []):
         rows.append({"image": path, "status": str(why)})
