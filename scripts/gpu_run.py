@@ -35,6 +35,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -346,9 +347,9 @@ def write_parts(run: Path, out: Path, part_mb: float, name: str, here: dict | No
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob(f"{name}.tar.part*"):  # an earlier call's: unpack joined them with these (a stop part way)
         old.unlink()
-    parts = []
-    for k, start in enumerate(range(0, len(blob), step)):
-        parts.append(out / f"{name}.tar.part{k:02d}")
+    parts, starts = [], range(0, len(blob), step)
+    for k, start in enumerate(starts):  # each names the count (partKKofNN): unpack tells a set cut short at a tar
+        parts.append(out / f"{name}.tar.part{k:02d}of{len(starts):02d}")  # member's end from a whole one
         write_atomic(parts[-1], lambda tmp: tmp.write_bytes(blob[start:start + step]))  # whole or not at all
     return parts
 
@@ -359,6 +360,15 @@ def unpack(parts_dir: Path, dest: Path, name: str = "run") -> Path:
     parts = sorted(parts_dir.glob(f"{name}.tar.part*"))
     if not parts:
         raise SystemExit(f"{parts_dir}: no {name}.tar.part* files")
+    counted = [re.fullmatch(rf"{re.escape(name)}\.tar\.part(\d+)of(\d+)", p.name) for p in parts]
+    if all(counted):  # (parts of an earlier release name no count)
+        total = {int(m.group(2)) for m in counted}
+        missing = [f"{name}.tar.part{k:02d}of{n:02d}" for n in total for k in range(n)
+                   if f"{name}.tar.part{k:02d}of{n:02d}" not in {p.name for p in parts}]
+        if len(total) > 1 or missing:
+            raise SystemExit(f"{parts_dir}: the parts of the last train call are not all here ("
+                             + (f"missing {', '.join(missing)}" if missing else "parts of two calls") +
+                             "); fetch every part of the last train call")
     from drywallqa.utils.files import check_writable_path
 
     try:  # a file there, or a path below one: NotADirectoryError tracebacks
