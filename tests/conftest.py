@@ -355,3 +355,33 @@ def held_segmenter(inner, release, started=None, wait_s: float = 30.0):
             return inner.predict(image, prompts)
 
     return Held()
+
+
+def one_taping_sample(folder):
+    """A 32 px black photo with a full taping mask as a ``Sample`` of ``folder`` (the large-photos benchmark's input),
+    and a stand-in segmenter whose masks are the whole photo."""
+    from types import SimpleNamespace
+
+    from drywallqa.data.sample import Sample
+
+    (folder / "m").mkdir()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / "p.png")
+    Image.fromarray(np.full((32, 32), 255, np.uint8)).save(folder / "m" / "p.png")
+
+    class Whole:
+        def predict(self, image, prompts, label_shape=None):
+            return SimpleNamespace(masks={prompts[0]: np.ones(image.shape[:2], bool)})
+
+    return Sample(folder / "p.png", "taping", "valid", 32, 32, mask_path=folder / "m" / "p.png"), Whole()
+
+
+def archived_bundle(gpu_run, folder):
+    """A one-photo gpu_run bundle at ``folder / "bundle"``, archived for its calls and then removed (as the device
+    machine receives it); returns that path."""
+    bundle = folder / "bundle"
+    (bundle / "pack" / "chunk0" / "datasets" / "d" / "train").mkdir(parents=True)
+    (bundle / "pack" / "chunk0" / "datasets" / "d" / "train" / "a.jpg").write_bytes(b"x")
+    (bundle / "bundle.json").write_text(json.dumps({"images": 1}))
+    gpu_run.archive_calls(bundle, [[str(bundle / "pack"), str(bundle / "bundle.json")]])
+    shutil.rmtree(bundle)
+    return bundle

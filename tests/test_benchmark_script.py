@@ -48,24 +48,11 @@ def test_large_photos_refuses_a_grid_larger_than_a_split_before_loading_models(l
 def test_large_photos_labels_each_picture_with_its_own_dataset(load_script, tmp_path):
     """A dataset that makes no mosaic has no picture: the labels were a fixed list of both datasets, so the picture of
     taping would have been labelled with the crack prompt."""
-    from types import SimpleNamespace
-
-    import numpy as np
-    from PIL import Image
-
-    from drywallqa.data.sample import Sample
+    from conftest import one_taping_sample
 
     lp = load_script("large_photos", "benchmarks")
-    (tmp_path / "m").mkdir()
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "p.png")
-    Image.fromarray(np.full((32, 32), 255, np.uint8)).save(tmp_path / "m" / "p.png")
-    sample = Sample(tmp_path / "p.png", "taping", "valid", 32, 32, mask_path=tmp_path / "m" / "p.png")
-
-    class Whole:
-        def predict(self, image, prompts, label_shape=None):
-            return SimpleNamespace(masks={prompts[0]: np.ones(image.shape[:2], bool)})
-
-    rows, pictures, labels = lp.run_modes({"whole photo": Whole()}, {"cracks": [], "taping": [sample]}, 1)
+    sample, whole = one_taping_sample(tmp_path)
+    rows, pictures, labels = lp.run_modes({"whole photo": whole}, {"cracks": [], "taping": [sample]}, 1)
     assert labels == ["segment taping area"] and len(pictures) == 1 and len(pictures[0]) == 3
     assert [(r["dataset"], r["mIoU"]) for r in rows] == [("taping", 1.0)]
 

@@ -12,6 +12,8 @@ import yaml
 from drywallqa import Segmenter
 from drywallqa.models.base import PromptedSegmentationModel
 
+from conftest import archived_bundle
+
 
 def test_bundle_train_and_unpack_round_trip(write_train_config, tiny_kwargs, tiny_model_dir, tmp_path, load_script,
                                             monkeypatch):
@@ -212,12 +214,7 @@ def test_wheels_installed_already_are_not_installed_again(tmp_path, load_script,
 
 def test_runs_side_by_side_prepare_a_bundle_once(tmp_path, load_script, monkeypatch):
     gpu_run = load_script("gpu_run")
-    bundle = tmp_path / "bundle"
-    (bundle / "pack" / "chunk0" / "datasets" / "d" / "train").mkdir(parents=True)
-    (bundle / "pack" / "chunk0" / "datasets" / "d" / "train" / "a.jpg").write_bytes(b"x")
-    (bundle / "bundle.json").write_text(json.dumps({"images": 1}))
-    gpu_run.archive_calls(bundle, [[str(bundle / "pack"), str(bundle / "bundle.json")]])
-    shutil.rmtree(bundle)
+    bundle = archived_bundle(gpu_run, tmp_path)
     installs = []
     monkeypatch.setattr(gpu_run, "install_wheels", lambda folder: installs.append(folder))
     assert gpu_run.prepare(bundle) is True and (bundle / "pack" / "chunk0" / "datasets" / "d" / "train" / "a.jpg").is_file()

@@ -183,24 +183,11 @@ def test_prompt_gate_benchmark_draws_its_bar_through_the_progress_helper(load_sc
 
 
 def test_large_photos_benchmark_draws_its_bar_through_the_progress_helper(load_script, tmp_path, capsys):
-    from types import SimpleNamespace
-
-    import numpy as np
-    from PIL import Image
-
-    from drywallqa.data.sample import Sample
+    from conftest import one_taping_sample
 
     lp = load_script("large_photos", "benchmarks")
-    (tmp_path / "m").mkdir()
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "p.png")
-    Image.fromarray(np.full((32, 32), 255, np.uint8)).save(tmp_path / "m" / "p.png")
-    sample = Sample(tmp_path / "p.png", "taping", "valid", 32, 32, mask_path=tmp_path / "m" / "p.png")
-
-    class Whole:
-        def predict(self, image, prompts, label_shape=None):
-            return SimpleNamespace(masks={prompts[0]: np.ones(image.shape[:2], bool)})
-
-    lp.run_modes({"whole photo": Whole()}, {"taping": [sample]}, 1)
+    sample, whole = one_taping_sample(tmp_path)
+    lp.run_modes({"whole photo": whole}, {"taping": [sample]}, 1)
     assert "1/1" in bar_lines(capsys.readouterr().err, "taping")[-1]
 
 
@@ -406,16 +393,10 @@ def test_export_onnx_says_what_it_does_before_it_starts(tiny_model_dir, tmp_path
 def test_gpu_run_says_it_prepares_a_bundle_before_it_starts(tmp_path, load_script, monkeypatch, capsys):
     """scripts/gpu_run.py train extracted the archives, installed the wheels and merged the chunks (minutes, calls with
     no bar to show) with nothing on screen before the training's first bar; a bundle prepared already says nothing."""
-    import json
-    import shutil
+    from conftest import archived_bundle
 
     gpu_run = load_script("gpu_run")
-    bundle = tmp_path / "bundle"
-    (bundle / "pack" / "chunk0" / "datasets" / "d" / "train").mkdir(parents=True)
-    (bundle / "pack" / "chunk0" / "datasets" / "d" / "train" / "a.jpg").write_bytes(b"x")
-    (bundle / "bundle.json").write_text(json.dumps({"images": 1}))
-    gpu_run.archive_calls(bundle, [[str(bundle / "pack"), str(bundle / "bundle.json")]])
-    shutil.rmtree(bundle)
+    bundle = archived_bundle(gpu_run, tmp_path)
     monkeypatch.setattr(gpu_run, "install_wheels", lambda folder: [])
     assert gpu_run.prepare(bundle) is True
     said = capsys.readouterr()
