@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..utils.files import not_a_file_error, why_not
 from ..utils.registry import Registry
@@ -16,13 +17,56 @@ class SplitSource:
     """Where one published split's ground truth lives.
 
     Attributes:
-        kind: ``"coco"`` (``<split>/_annotations.coco.json``) or ``"mask_folder"``
-            (``<split>/*.jpg`` + ``<split>/_masks/<stem>.png``).
+        kind: the layout of its folder, a kind of :data:`SPLIT_READERS` (:func:`register_split_reader`): ``"coco"``
+            (``<split>/_annotations.coco.json``) or ``"mask_folder"`` (``<split>/*.jpg`` + ``_masks/<stem>.png``).
         folder: the split folder, relative to the dataset root.
     """
 
     kind: str
     folder: str
+
+
+@dataclass(frozen=True)
+class SplitReader:
+    """How one kind of split folder (:attr:`SplitSource.kind`) is read, and found from a dataset's layout.
+
+    Attributes:
+        read: ``read(config, split, folder, problems) -> list[Sample]``: the samples of the split folder ``folder``
+            (a folder: :func:`~drywallqa.data.sample.load_split` names a missing one) of the dataset ``config``;
+            whatever cannot be used is appended to ``problems`` (:class:`~drywallqa.data.problems.DataProblem`), never
+            raised.
+        finds: ``finds(folder) -> bool``: whether a folder of a dataset whose YAML file lists no ``splits:`` is a split
+            of this kind (:func:`detect_splits`); None: a split of this kind is only read where it is declared.
+        layout: what ``finds`` looks for, as the error of a dataset with no split found names it (``<split>/_masks/``).
+    """
+
+    read: Callable
+    finds: Callable[[Path], bool] | None = None
+    layout: str = ""
+
+
+SPLIT_READERS: Registry[SplitReader] = Registry("split kind")
+
+
+def register_split_reader(kind: str, finds: Callable[[Path], bool] | None = None, layout: str = ""):
+    """Function decorator: registers the reader of split folders of ``kind`` (what a YAML file's ``splits: {<split>:
+    {kind: ...}}`` and :attr:`SplitSource.kind` name; :class:`SplitReader` says what the function, ``finds`` and
+    ``layout`` are) and returns the function unchanged. ``data/sample.py`` registers the built-in ``coco`` and
+    ``mask_folder``; a folder found by several kinds' ``finds`` is a split of the kind registered first.
+
+    Raises:
+        ValueError: ``kind`` is already registered.
+    """
+    def register(read):
+        SPLIT_READERS.add(kind, SplitReader(read, finds, layout))
+        return read
+
+    return register
+
+
+def split_kinds() -> tuple[str, ...]:
+    """The registered split kinds (what a YAML file may declare), sorted."""
+    return tuple(SPLIT_READERS.names())
 
 
 @dataclass(frozen=True)
@@ -148,7 +192,6 @@ def measures_joints(prompt: str, concept: str | None = None) -> bool:
     return label_shape_of(prompt, concept) == "box"
 
 
-SPLIT_KINDS = ("coco", "mask_folder")
 # the files `data refine-masks` writes beside the split folders <out>/<split>/ of its refined dataset: a split of one
 # of these names crashed it with a traceback (its folder where the file goes, or the file where its folder goes)
 REFINE_OUT_FILES = ("progress.jsonl", "report.json", "preview.png")
@@ -157,15 +200,21 @@ _YAML_KEYS = {"name", "folder", "prompts", "splits", "label_shape", "concept", "
 
 
 def detect_splits(root: Path) -> dict[str, SplitSource]:
-    """Split folders of an export found from its layout: ``<split>/_annotations.coco.json`` (COCO) or
+    """Split folders of an export found from its layout: each folder of ``root`` is a split of the first registered
+    kind whose reader finds it (:class:`SplitReader`): ``<split>/_annotations.coco.json`` (COCO), else
     ``<split>/_masks/`` (image/mask folder)."""
+    finders = [(kind, reader.finds) for kind, reader in SPLIT_READERS.items() if reader.finds is not None]
     found = {}
     for sub in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-        if (sub / "_annotations.coco.json").is_file():
-            found[sub.name] = SplitSource("coco", sub.name)
-        elif (sub / "_masks").is_dir():
-            found[sub.name] = SplitSource("mask_folder", sub.name)
+        kind = next((kind for kind, finds in finders if finds(sub)), None)
+        if kind is not None:
+            found[sub.name] = SplitSource(kind, sub.name)
     return found
+
+
+def _found_layouts() -> str:
+    """The layouts :func:`detect_splits` finds, as the error of a dataset with none names them."""
+    return " or ".join(reader.layout for _, reader in SPLIT_READERS.items() if reader.finds is not None)
 
 
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
@@ -258,8 +307,10 @@ def load_dataset_config(path: str | Path, datasets_dir: str | Path | None = None
                 # it names output folders (refine-masks writes <out>/<split>/): one folder, inside <out>
                 raise ValueError(f"{path}: a split name must be a folder name (not empty, no '/' or '\\', not starting "
                                  f"with '.', at most 255 bytes), got {split[:100]!r}")
-            if not isinstance(src, dict) or src.get("kind") not in SPLIT_KINDS or not isinstance(src.get("folder", ""), str):
-                raise ValueError(f"{path}: split {split!r} needs kind: one of {SPLIT_KINDS} (and folder:), got {src!r}")
+            if (not isinstance(src, dict) or not isinstance(src.get("kind"), str) or src["kind"] not in SPLIT_READERS
+                    or not isinstance(src.get("folder", ""), str)):
+                raise ValueError(f"{path}: split {split!r} needs kind: one of {split_kinds()} (and folder:), "
+                                 f"got {src!r}")
             extra = sorted(map(str, set(src) - {"kind", "folder"}))
             if extra:  # "annotations: instances_default.json" was ignored, and the split read its default file
                 raise ValueError(f"{path}: split {split!r}: unknown keys {extra}; a split has kind and folder only (a "
@@ -268,8 +319,8 @@ def load_dataset_config(path: str | Path, datasets_dir: str | Path | None = None
     else:
         splits = detect_splits(root)
         if not splits:
-            raise ValueError(f"{path}: no split folders found under {root} (expected <split>/_annotations.coco.json "
-                             "or <split>/_masks/); list them under splits:")
+            raise ValueError(f"{path}: no split folders found under {root} (expected {_found_layouts()}); list them "
+                             "under splits:")
     folders = {}
     for split, src in splits.items():  # one folder as train and valid: its photos counted twice, valid = train; found
         where = _resolved(path, root / src.folder, f"split {split!r}: folder")  # from the layout too (test a link to

@@ -7,7 +7,7 @@ import logging
 import os
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from ..utils.image_io import mask_plane, read_mask
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem
-from .registry import DatasetConfig, get_dataset_config
+from .registry import SPLIT_READERS, DatasetConfig, get_dataset_config, register_split_reader
 
 logger = logging.getLogger(__name__)
 LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; the rest are counted
@@ -31,8 +31,7 @@ _MASK_CHECKS: dict = {}  # mask file -> its soft_mask_problem, found once per pr
 class Sample:
     """An image and where its ground-truth mask comes from (COCO annotations or a mask file). Nothing is decoded
     until asked: :meth:`load_mask` gives the label as an ``(H, W)`` bool array (``height`` x ``width``, the photo's
-    size); the photo is read from ``image_path``. ``problems`` is left empty by the readers:
-    the problems of a split come back from :func:`load_split`."""
+    size); the photo is read from ``image_path``. The problems of a split come back from :func:`load_split`."""
 
     image_path: Path
     dataset: str
@@ -41,7 +40,6 @@ class Sample:
     width: int
     annotations: list[dict] | None = None
     mask_path: Path | None = None
-    problems: list[DataProblem] = field(default_factory=list)
 
     @property
     def group(self) -> str:
@@ -119,6 +117,8 @@ def unfinished_refine_problem(folder: Path) -> DataProblem | None:
                                     "says so): it may hold only part of the photos; run that command again to finish it")
 
 
+@register_split_reader("coco", finds=lambda folder: (folder / "_annotations.coco.json").is_file(),
+                       layout="<split>/_annotations.coco.json")
 def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
     """Samples of a COCO split; every image entry or annotation that cannot be used is a problem naming it."""
     ann_file = folder / "_annotations.coco.json"
@@ -317,6 +317,7 @@ def _image_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
+@register_split_reader("mask_folder", finds=lambda folder: (folder / "_masks").is_dir(), layout="<split>/_masks/")
 def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
     """The photos of ``folder`` (any suffix of :data:`~drywallqa.utils.image_io.IMAGE_SUFFIXES`, in any case) with
     their masks ``_masks/<stem>.png``; a photo's size is as it is read (EXIF orientation applied), which its mask
@@ -382,14 +383,12 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
     return samples
 
 
-_READERS = {"coco": _read_coco, "mask_folder": _read_mask_folder}
-
-
 def load_split(
     dataset: str | DatasetConfig, split: str, datasets_dir: str | Path | None = None
 ) -> tuple[list[Sample], list[DataProblem]]:
-    """Read one split of a dataset (a registered name or a :class:`DatasetConfig`), as its ``kind`` says (COCO or
-    image/mask folders). Problems are collected (and logged), never raised, so the rest goes on.
+    """Read one split of a dataset (a registered name or a :class:`DatasetConfig`) with the reader its ``kind`` names
+    (:func:`~drywallqa.data.registry.register_split_reader`: COCO or image/mask folders). Problems are collected
+    (and logged), never raised, so the rest goes on.
 
     Returns:
         ``(samples, problems)``: a :class:`Sample` per photo (no pixels read yet) and the :class:`DataProblem` list.
@@ -411,7 +410,7 @@ def load_split(
         problems.append(DataProblem(str(folder), f"split folder {why_not(folder, folder=True)}"))  # or a file, ...
         samples: list[Sample] = []
     else:
-        samples = _READERS[source.kind](config, split, folder, problems)
+        samples = SPLIT_READERS.get(source.kind).read(config, split, folder, problems)
     for p in problems[:LOGGED_PROBLEMS]:
         logger.warning("%s", p)
     if len(problems) > LOGGED_PROBLEMS:

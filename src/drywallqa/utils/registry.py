@@ -1,4 +1,5 @@
-"""A small named registry (datasets, models, encoders, losses, runtimes, pipelines register themselves in one)."""
+"""A small named registry (datasets, split readers, models, encoders, losses, runtimes, pipelines register
+themselves in one)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        """``(name, item)`` pairs in the order they were registered."""
+        return list(self._items.items())
 
     def __contains__(self, name: str) -> bool:
         return self._aliases.get(name, name) in self._items
