@@ -57,3 +57,16 @@ def test_a_registered_reader_reads_the_splits_of_its_kind_declared_or_found(csv_
     registry.SPLIT_READERS.remove(csv_kind)  # once removed, the kind is refused as before it was registered
     with pytest.raises(ValueError, match=r"split 'train' needs kind: one of \('coco', 'mask_folder'\) \(and folder:\)"):
         load_dataset_config(declared)
+
+
+def test_refine_masks_names_the_kind_of_a_split_it_cannot_refine(csv_kind, tmp_path):
+    """refine-masks refines COCO boxes only: a split of a registered kind was said to be "an image/mask folder"."""
+    from drywallqa.data.refine import check_refine_request
+
+    (tmp_path / "export" / "train").mkdir(parents=True)
+    declared = tmp_path / "csv_walls.yaml"
+    declared.write_text(yaml.safe_dump({"name": "csv_walls", "folder": "export", "prompts": ["segment taping area"],
+                                        "label_shape": "box", "splits": {"train": {"kind": csv_kind, "folder": "train"}}}))
+    name = resolve_dataset(str(declared))
+    with pytest.raises(ValueError, match="'train' is of the kind csv_list: refine-masks turns the boxes of COCO"):
+        check_refine_request(name)

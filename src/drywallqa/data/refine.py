@@ -290,7 +290,7 @@ def check_refine_request(dataset: str, splits: list[str] | None = None) -> list[
     Raises:
         ValueError: ``dataset`` is not labelled with boxes (its masks need no refining: refining would replace each
             outline by its filled box), has no split of one of those names, ``splits`` is an empty list, or a split to
-            refine is an image/mask folder (its masks were each written empty: it has no box annotations).
+            refine is not a COCO split (an image/mask folder: its masks were each written empty, it has no box annotations).
     """
     config = get_dataset_config(dataset)
     if splits is not None and not list(splits):
@@ -305,10 +305,13 @@ def check_refine_request(dataset: str, splits: list[str] | None = None) -> list[
     coco = [s for s in config.splits if config.splits[s].kind == "coco"]
     folders = [s for s in dict.fromkeys(splits or ()) if s not in coco]
     if folders or not coco:
-        raise ValueError(f"{dataset}: {', '.join(map(repr, folders or config.splits))} "
-                         f"{'is an image/mask folder' if len(folders or config.splits) == 1 else 'are image/mask folders'}"
+        named = folders or list(config.splits)
+        kinds = sorted({config.splits[s].kind for s in named})
+        said = ("an image/mask folder" if kinds == ["mask_folder"] else f"of the kind {' / '.join(kinds)}")
+        raise ValueError(f"{dataset}: {', '.join(map(repr, named))} {'is' if len(named) == 1 else 'are'} "
+                         f"{said if len(named) == 1 else said.replace('an image/mask folder', 'image/mask folders')}"
                          ": refine-masks turns the boxes of COCO annotations (<split>/_annotations.coco.json) into masks, "
-                         "and a mask folder has none (its masks would each be written empty)"
+                         "and such a split has none (its masks would each be written empty)"
                          + (f"; its COCO splits: {', '.join(coco)}" if coco else ""))
     return list(dict.fromkeys(splits or coco))  # --split train,train: once (each photo was refined twice)
 
