@@ -21,7 +21,9 @@ def evaluate(
     out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md, per_image.csv, examples.png, worst.png and confidence.png go."),
     splits: List[str] = typer.Option(["published,group"], help="Repeated or comma-separated: published (valid splits), group (group-clean "
                                "test), val (group-clean val, where thresholds were chosen), train (a seeded sample of "
-                               "150 training photos: how well the model fits what it learnt from)."),
+                               "150 training photos: how well the model fits what it learnt from), all (every photo "
+                               "of every split the dataset declares, once each, reported as \"all photos\": a dataset of "
+                               "your own, whatever its splits; no split manifest needed)."),
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score: names or dataset YAML files (repeatable)."),
     splits_dir: Optional[Path] = typer.Option(None, help=SPLITS_DIR_HELP),
     datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
@@ -44,10 +46,10 @@ def evaluate(
         raise typer.BadParameter(f"must be 0 (skip) or more, got {speed_images}", param_hint="--speed-images")
     which = tuple(dict.fromkeys(comma_list(splits)))
     if not which:
-        raise typer.BadParameter("name at least one of published, group, val, train", param_hint="--splits")
+        raise typer.BadParameter(f"name at least one of {', '.join(SPLIT_CHOICES)}", param_hint="--splits")
     unknown = set(which) - set(SPLIT_CHOICES)
     if unknown:
-        raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use published, group, val, train", param_hint="--splits")
+        raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use {', '.join(SPLIT_CHOICES)}", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
     names = tuple(dataset_names(dataset, datasets_dir))  # one named twice, or unknown: before a model loads
     try:
@@ -71,8 +73,8 @@ def evaluate(
                      model_dir=model_dir)
     except (FileNotFoundError, KeyError) as exc:  # no split manifest yet, or a dataset without a 'valid' split
         message = exc.args[0] if exc.args else str(exc)
-        raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group, val and train need a manifest)",
-                                 param_hint="--splits")
+        raise typer.BadParameter(f"{message} (--splits published needs a 'valid' split; group, val and train need a "
+                                 "manifest; all scores every photo of every split, and needs neither)", param_hint="--splits")
     except ValueError as exc:  # nothing to score (NothingToScoreError), a damaged split manifest, unreadable data
         tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)

@@ -3,8 +3,9 @@
 Two families of splits are scored by default: the published ``valid`` splits (comparable with others, but Roboflow
 copies of the same photo sit in train too) and the ``test`` part of the group-clean split manifests (no copy of
 any test photo was trained on: the honest number). On request (:data:`SPLIT_CHOICES`) also the group-clean ``val``
-part, where thresholds were chosen, and a seeded sample of the ``train`` part: how well the model fits what it learnt
-from.
+part, where thresholds were chosen, a seeded sample of the ``train`` part: how well the model fits what it learnt
+from, and ``all``: every photo of every split a dataset declares, once each (a dataset of your own, whatever its splits
+are named; no split manifest needed).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.grouping import GROUP_LEFT_OUT, samples_of_part, why_part_is_empty
+from ..data.grouping import GROUP_LEFT_OUT, load_all_splits, samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config, resolve_dataset, unique_datasets
 from ..data.sample import load_split, source_group
@@ -52,12 +53,12 @@ EMPTY_CONVENTION = "an image with empty ground truth and empty prediction scores
 
 @dataclass
 class EvalSet:
-    name: str       # e.g. "published valid" / "group-clean test"
+    name: str       # e.g. "published valid" / "group-clean test" / "all photos"
     dataset: str
     samples: list
     problems: list = field(default_factory=list)  # files of the split that could not be read: the report's failures
     notes: list = field(default_factory=list)  # problems of photos scored all the same (an annotation dropped)
-    part: str = ""  # the group-clean part it is ("test", "val", "train"); "" for a published split
+    part: str = ""  # the group-clean part it is ("test", "val", "train"); "" for a published split or all photos
 
 
 class NothingToScoreError(ValueError):
@@ -65,6 +66,8 @@ class NothingToScoreError(ValueError):
 
 
 TRAIN_SAMPLE = 150  # photos of the (large) train part scored by ``which=("train",)``, a seeded sample
+ALL_PHOTOS = "all photos"  # the set (``split`` in the report and per_image.csv) of ``which=("all",)``
+EXAMPLE_SETS = ("published valid", ALL_PHOTOS)  # examples.png draws the first photos of the first of these scored
 
 
 def _part(dataset: str, part: str, splits_dir, datasets_dir, exclude_published=()) -> tuple[list, list]:
@@ -85,12 +88,9 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, dat
             if not s:
                 raise NothingToScoreError(f"published valid split of {ds!r}: no image could be read"
                                           + "".join(f"; {p}" for p in problems[:3]))
-            read = {str(x.image_path) for x in s}  # an annotation's problem names its photo, which is still scored
-            kept = s[:limit] if limit else s
-            scored = {str(x.image_path) for x in kept}  # (--limit: the photos left out are not scored, nor their notes)
-            sets.append(EvalSet("published valid", ds, kept,
-                                [str(p) for p in problems if getattr(p, "path", None) not in read],
-                                [str(p) for p in problems if getattr(p, "path", None) in scored]))
+            sets.append(_read_set("published valid", ds, s, problems, limit))
+        if "all" in which:  # every photo the dataset declares, whatever its splits are named (one of your own)
+            sets.append(_all_photos(ds, datasets_dir, limit))
         if "group" in which:
             s, missing = _part(ds, "test", splits_dir, datasets_dir, GROUP_LEFT_OUT["test"])
             sets.append(EvalSet("group-clean test", ds, s[:limit] if limit else s, missing, part="test"))
@@ -113,6 +113,40 @@ def build_eval_sets(datasets, which=("published", "group"), splits_dir=None, dat
                                     "kept for the published scores")
             raise NothingToScoreError(f"{es.name} of {es.dataset!r}: no image to score: {why}")
     return sets
+
+
+def _read_set(name: str, dataset: str, samples: list, problems: list, limit: int | None) -> EvalSet:
+    """The set of the photos read from published splits: a problem of a photo not read is a failure (it is not
+    scored), one of a photo scored is a note (an annotation dropped: the photo is still scored)."""
+    read = {str(x.image_path) for x in samples}  # an annotation's problem names its photo, which is still scored
+    kept = samples[:limit] if limit else samples
+    scored = {str(x.image_path) for x in kept}  # (--limit: the photos left out are not scored, nor their notes)
+    return EvalSet(name, dataset, kept, [str(p) for p in problems if getattr(p, "path", None) not in read],
+                   [str(p) for p in problems if getattr(p, "path", None) in scored])
+
+
+def _all_photos(dataset: str, datasets_dir, limit: int | None) -> EvalSet:
+    """The :data:`ALL_PHOTOS` set of ``dataset``: the photos of every split it declares (train, valid, test, or
+    whatever an export of your own holds), each scored once (a photo two split folders hold, nested, or one folder
+    declared under two names: with the labels of the first split that holds it).
+
+    Raises:
+        NothingToScoreError: none of its splits gave a photo (each split's reason said)."""
+    unread: dict = {}
+    samples, problems = load_all_splits(dataset, datasets_dir, unread)
+    if not samples:
+        splits = get_dataset_config(dataset).splits
+        why = "; ".join(f"{split}: {unread.get(split, 'no photo')}" for split in splits) or "it declares no split"
+        raise NothingToScoreError(f"{ALL_PHOTOS} of {dataset!r}: no photo to score in any of its splits ({why})")
+    once: dict = {}
+    for sample in samples:
+        once.setdefault(resolved(sample.image_path), sample)
+    es = _read_set(ALL_PHOTOS, dataset, list(once.values()), problems, limit)
+    if len(once) < len(samples):
+        es.notes.append(f"{dataset}: {len(samples) - len(once)} photos are in more than one of its split folders; "
+                        "each is scored once, with the labels of the first split that holds it (in the order the "
+                        "dataset declares its splits)")
+    return es
 
 
 @dataclass
@@ -514,7 +548,7 @@ def shrunk(image: np.ndarray, *maps: np.ndarray) -> tuple:
                            for m in maps))
 
 
-SPLIT_CHOICES = ("published", "group", "val", "train")  # what an evaluation's ``which`` (``--splits``) names
+SPLIT_CHOICES = ("published", "group", "val", "train", "all")  # what an evaluation's ``which`` (``--splits``) names
 
 
 def check_splits(which) -> tuple[str, ...]:
@@ -551,6 +585,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
     scores_by_split: dict[str, list] = {}
     canon = [get_dataset_config(d).canonical_prompt for d in datasets]
     columns = list(dict.fromkeys(canon))  # of the example grid
+    shown_set = next((name for name in EXAMPLE_SETS if any(es.name == name for es in sets)), None)  # its photos
     partial = out / PARTIAL_DIR
     for es in sets:
         saved = partial / f"{set_fingerprint(segmenter, model_dir, es, datasets)}.pkl"
@@ -569,7 +604,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         warnings += r.warnings
         per_image += r.per_image
         rooms += [r.headroom] if r.headroom else []
-        if es.name == "published valid":
+        if es.name == shown_set:
             for image, gt, masks in r.examples[:3]:
                 grid_rows.append([image, overlay(image, gt, (0, 255, 0))] +
                                  [overlay(image, masks[p], rgb) for p, rgb in zip(columns, prompt_colors(len(columns)))])
