@@ -104,3 +104,10 @@ def test_a_split_that_cannot_be_read_beside_one_that_can_is_a_failure(own_export
     (tmp_path / "walls" / "train" / "_annotations.coco.json").write_text("{bad")
     (es,) = build_eval_sets((yaml_file,), which=("all",))
     assert len(es.samples) == 3 and len(es.problems) == 1 and "cannot read COCO annotations" in es.problems[0]
+
+
+def test_published_without_a_valid_split_is_refused_before_the_model_loads(own_export, tmp_path):
+    yaml_file = own_export({"test": 2})
+    res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tmp_path / "no_model"), "-d", yaml_file,
+                                   "--speed-images", "0", "--out", str(tmp_path / "eval")])  # default: published,group
+    assert res.exit_code == 2 and says(res.output, "'my_walls' has no split 'valid'; it has test", "all scores every photo")

@@ -52,6 +52,15 @@ def evaluate(
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use {', '.join(SPLIT_CHOICES)}", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
     names = tuple(dataset_names(dataset, datasets_dir))  # one named twice, or unknown: before a model loads
+    if "published" in which:  # an export of your own with no 'valid' split: said before the model loads, too
+        from ..data.registry import get_dataset_config
+
+        for name in names:
+            have = get_dataset_config(name).splits
+            if "valid" not in have:
+                raise typer.BadParameter(f"dataset {name!r} has no split 'valid'; it has {', '.join(have)} (published "
+                                         f"scores the 'valid' split; all scores every photo of every split)",
+                                         param_hint="--splits")
     try:
         model_dir = _scored_model_dir(model_path, model, pipeline)
     except (OSError, ValueError):  # no such model folder or name: the model's load below says so, as before
