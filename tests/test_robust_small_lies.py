@@ -126,6 +126,19 @@ def test_python_dash_m_runs_the_command_line():
     assert res.returncode == 0 and "Usage: drywallqa predict" in res.stdout, res.stderr
 
 
+def test_an_error_in_a_log_names_a_long_path_whole(tmp_path):
+    """Where standard error is no terminal (a log, a CI job), Rich's error box folded a path longer than its 80
+    columns mid-word, its border in between ("c.y │ aml"): the path could not be copied from the log."""
+    import subprocess
+    import sys
+
+    config = tmp_path / ("a_folder_name_long_enough_to_pass_the_width_of_a_log_" * 2) / "config.yaml"
+    res = subprocess.run([sys.executable, "-m", "drywallqa", "train", str(config)], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2 and f"config file {config} not found" in res.stderr, res.stderr
+    assert "│" not in res.stderr and "Traceback" not in res.stderr
+
+
 def test_every_help_text_is_shown_whole():
     """Each command's and option's help is in its --help as written: text in square brackets was read as Rich markup
     and dropped ('data split --join': "a list of , paths", the pair [photo, photo] gone)."""

@@ -178,8 +178,27 @@ def _takes_a_number(param) -> bool:
     return getattr(getattr(param, "type_descriptor", None), "annotation", None) in (int, float)
 
 
-app = typer.Typer(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True,
-                  cls=Commands)
+class _App(typer.Typer):
+    """The command line's Typer app. Where standard error is no terminal (a log, a pipe, a CI job), its errors and
+    help are click's plain text, not Rich's boxes: a box folds a path longer than its 80 columns mid-word, with its
+    border in between ("c.y │ aml"), so that the path could not be copied from the log."""
+
+    def __call__(self, *args, **kwargs):
+        before = self.rich_markup_mode
+        try:
+            plain = not sys.stderr.isatty()
+        except (AttributeError, ValueError, OSError):  # closed, or no stream at all
+            plain = True
+        if plain:
+            self.rich_markup_mode = None
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            self.rich_markup_mode = before
+
+
+app = _App(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True,
+           cls=Commands)
 data_app = typer.Typer(help="Datasets: statistics, group-clean splits, masks refined from boxes.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 export_app = typer.Typer(help="Export a film_unet model folder (default: the shipped model) for other runtimes.", no_args_is_help=True)
