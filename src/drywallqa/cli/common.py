@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import inspect
 import logging
 import os
 import re
@@ -26,7 +27,25 @@ from ..utils.slug import CONTROL, shown
 PERMISSION_ERRNOS = frozenset((errno.EACCES, errno.EPERM))
 
 
-class Commands(TyperGroup):
+class ListedCommands(TyperGroup):
+    """A command group whose plain help (standard error no terminal: :class:`_App`) lists each command with the first
+    paragraph of its help whole, as Rich's box does: click cut it at about 45 characters ("Train a model from a config
+    file (checkpoints,..."), or at its first sentence."""
+
+    def format_commands(self, ctx, formatter):
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            text = cmd.short_help or (cmd.help or "").split("\n\n")[0]
+            rows.append((name, " ".join(inspect.cleandoc(text).split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class Commands(ListedCommands):
     """The command group: a disk that cannot take a command's outputs once the work has begun (full, over quota,
     read-only, or a folder this user may no longer write in; the checks before any work cannot see it coming) ends the
     command with a one-line error and exit code 1,
@@ -199,9 +218,11 @@ class _App(typer.Typer):
 
 app = _App(help="Prompted segmentation for construction QA: photo + text prompt -> mask.", no_args_is_help=True,
            cls=Commands)
-data_app = typer.Typer(help="Datasets: statistics, group-clean splits, masks refined from boxes.", no_args_is_help=True)
+data_app = typer.Typer(help="Datasets: statistics, group-clean splits, masks refined from boxes.", no_args_is_help=True,
+                       cls=ListedCommands)
 app.add_typer(data_app, name="data")
-export_app = typer.Typer(help="Export a film_unet model folder (default: the shipped model) for other runtimes.", no_args_is_help=True)
+export_app = typer.Typer(help="Export a film_unet model folder (default: the shipped model) for other runtimes.", no_args_is_help=True,
+                         cls=ListedCommands)
 app.add_typer(export_app, name="export")
 # paths, prompts and reasons are printed as they are: "[x]" in a name is no markup; a line is never broken at the
 # console's width (the terminal wraps it): piped to a log (80 columns) or under a narrow terminal, a path longer than
