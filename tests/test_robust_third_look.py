@@ -24,3 +24,44 @@ def test_a_groups_plain_help_lists_each_command_whole(group, command, first_para
     listed = " ".join(res.stdout.split("Commands:")[1].split())
     assert f"{command} {first_paragraph}" in listed, res.stdout
     assert "..." not in listed
+
+
+def _photo_and_mask(folder, stem):
+    import numpy as np
+    from PIL import Image
+
+    (folder / "_masks").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(folder / f"{stem}.jpg")
+    mask = np.zeros((32, 32), np.uint8)
+    mask[10:20, 5:25] = 255
+    Image.fromarray(mask).save(folder / "_masks" / f"{stem}.png")
+
+
+def test_a_split_this_user_may_not_read_is_its_problem_not_the_commands_end(tmp_path):
+    """A reader that met a folder or file this user may not read (the built-in mask_folder reader lists its folder)
+    raised PermissionError out of load_split: the command ended with the disk error 'give this user the right to
+    write there', the other splits unread (evaluate --splits all scored none of them)."""
+    from drywallqa.data import registry
+    from drywallqa.data.grouping import load_all_splits
+    from drywallqa.data.registry import load_dataset_config, register_split_reader
+
+    def locked(config, split, folder, problems):
+        raise PermissionError(13, "Permission denied", str(folder / "labels.csv"))
+
+    register_split_reader("third_look_locked")(locked)
+    try:
+        _photo_and_mask(tmp_path / "own" / "valid", "a")
+        (tmp_path / "own" / "train").mkdir()
+        yaml = tmp_path / "own.yaml"
+        yaml.write_text("name: third_look_own\nfolder: own\nprompts: [segment crack]\nsplits:\n"
+                        "  train: {kind: third_look_locked, folder: train}\n"
+                        "  valid: {kind: mask_folder, folder: valid}\n")
+        config = load_dataset_config(yaml)
+        registry.DATASETS.add(config.name, config)
+        unread = {}
+        samples, problems = load_all_splits(config.name, None, unread)
+        assert [s.image_path.name for s in samples] == ["a.jpg"]
+        assert "labels.csv" in unread["train"] and "cannot be read (Permission denied)" in unread["train"], unread
+    finally:
+        registry.SPLIT_READERS.remove("third_look_locked")
+        registry.DATASETS.remove("third_look_own")

@@ -410,7 +410,13 @@ def load_split(
         problems.append(DataProblem(str(folder), f"split folder {why_not(folder, folder=True)}"))  # or a file, ...
         samples: list[Sample] = []
     else:
-        samples = SPLIT_READERS.get(source.kind).read(config, split, folder, problems)
+        try:
+            samples = SPLIT_READERS.get(source.kind).read(config, split, folder, problems)
+        except OSError as exc:  # a folder or file this user may not read: the split's problem (it was the disk error
+            samples = []  # of the command: "give this user the right to write there", the other splits not read)
+            where = exc.filename or folder
+            problems.append(DataProblem(str(where), f"split {split!r} cannot be read ({exc.strerror or exc}); make it "
+                                                    "readable to this user"))
     for p in problems[:LOGGED_PROBLEMS]:
         logger.warning("%s", p)
     if len(problems) > LOGGED_PROBLEMS:
