@@ -65,3 +65,24 @@ def test_a_split_this_user_may_not_read_is_its_problem_not_the_commands_end(tmp_
     finally:
         registry.SPLIT_READERS.remove("third_look_locked")
         registry.DATASETS.remove("third_look_own")
+
+
+def test_all_photos_names_the_problem_of_a_photo_two_splits_hold_once(tmp_path):
+    """A photo two split folders hold is scored once, but its problem (no mask) was a failure per split: the report
+    counted two failures for one file."""
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+    from drywallqa.engine.evaluator import build_eval_sets
+
+    folder = tmp_path / "own" / "train"
+    _photo_and_mask(folder, "a")
+    _photo_and_mask(folder, "nomask")
+    (folder / "_masks" / "nomask.png").unlink()
+    registry.register_dataset(DatasetConfig("third_look_twice", str(tmp_path / "own"), ("segment crack",), {
+        "train": SplitSource("mask_folder", "train"), "again": SplitSource("mask_folder", "train")}))
+    try:
+        (es,) = build_eval_sets(("third_look_twice",), which=("all",))
+    finally:
+        registry.DATASETS.remove("third_look_twice")
+    assert [s.image_path.name for s in es.samples] == ["a.jpg"]
+    assert len(es.problems) == 1 and "nomask.jpg: no mask" in es.problems[0], es.problems

@@ -142,6 +142,8 @@ def _all_photos(dataset: str, datasets_dir, limit: int | None) -> EvalSet:
     for sample in samples:
         once.setdefault(resolved(sample.image_path), sample)
     es = _read_set(ALL_PHOTOS, dataset, list(once.values()), problems, limit)
+    # a photo two splits hold is read twice: its problem (no mask, ...) once, as the photo is (it was counted twice)
+    es.problems, es.notes = list(dict.fromkeys(es.problems)), list(dict.fromkeys(es.notes))
     if len(once) < len(samples):
         es.notes.append(f"{dataset}: {len(samples) - len(once)} photos are in more than one of its split folders; "
                         "each is scored once, with the labels of the first split that holds it (in the order the "
