@@ -86,3 +86,23 @@ def test_all_photos_names_the_problem_of_a_photo_two_splits_hold_once(tmp_path):
         registry.DATASETS.remove("third_look_twice")
     assert [s.image_path.name for s in es.samples] == ["a.jpg"]
     assert len(es.problems) == 1 and "nomask.jpg: no mask" in es.problems[0], es.problems
+
+
+def test_help_written_to_a_file_is_plain_text_while_errors_go_to_a_terminal(tmp_path):
+    """`drywallqa evaluate --help > help.txt` from a terminal: help goes to standard output, but only standard error
+    was asked whether it is a terminal, so the file got Rich's boxes at 80 columns, each option's help squeezed into
+    a column a third of that wide, its border in between."""
+    import os
+    import pty
+
+    parent, child = pty.openpty()
+    try:
+        with open(tmp_path / "help.txt", "w") as out:
+            res = subprocess.run([sys.executable, "-m", "drywallqa", "evaluate", "--help"], stdout=out, stderr=child,
+                                 timeout=120, env={**os.environ, "COLUMNS": "80"})
+    finally:
+        os.close(child)
+        os.close(parent)
+    text = (tmp_path / "help.txt").read_text()
+    assert res.returncode == 0 and text.startswith("Usage: drywallqa evaluate"), text[:300]
+    assert "│" not in text and "╭" not in text

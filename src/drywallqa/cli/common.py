@@ -198,14 +198,15 @@ def _takes_a_number(param) -> bool:
 
 
 class _App(typer.Typer):
-    """The command line's Typer app. Where standard error is no terminal (a log, a pipe, a CI job), its errors and
-    help are click's plain text, not Rich's boxes: a box folds a path longer than its 80 columns mid-word, with its
-    border in between ("c.y │ aml"), so that the path could not be copied from the log."""
+    """The command line's Typer app. Where standard error or standard output is no terminal (a log, a pipe, a CI job;
+    ``--help > help.txt``: help goes to standard output), its errors and help are click's plain text, not Rich's boxes:
+    a box folds a path longer than its 80 columns mid-word, with its border in between ("c.y │ aml"), so that the path
+    could not be copied from the log."""
 
     def __call__(self, *args, **kwargs):
         before = self.rich_markup_mode
         try:
-            plain = not sys.stderr.isatty()
+            plain = not (sys.stderr.isatty() and sys.stdout.isatty())
         except (AttributeError, ValueError, OSError):  # closed, or no stream at all
             plain = True
         if plain:
