@@ -20,7 +20,11 @@ from drywallqa.engine.evaluator import ALL_PHOTOS, SPLIT_CHOICES, NothingToScore
 @pytest.fixture
 def own_export(tmp_path):
     """``own_export(splits) -> path``: a Roboflow COCO export ``walls/<split>/`` of ``splits`` (split -> photos) and its
-    dataset YAML ``my_walls`` (splits found from the layout), unregistered once the test is done."""
+    dataset YAML ``my_walls`` (splits found from the layout), unregistered once the test is done (and before: other
+    test files run in the same process register a ``my_walls`` of their own)."""
+    if "my_walls" in registry.DATASETS:
+        registry.DATASETS.remove("my_walls")
+
     def make(splits: dict) -> str:
         rng = np.random.default_rng(1)
         for split, n in splits.items():
