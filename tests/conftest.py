@@ -70,6 +70,21 @@ def make_mask_folder(folder, n, rng):
         Image.fromarray(mask).save(folder / "_masks" / f"crk{i // 2}_jpg.rf.{i:032x}.png")
 
 
+@pytest.fixture(autouse=True)
+def _datasets_registered_by_a_test_end_with_it():
+    """The datasets a test registers (a YAML file read, ``register_dataset``) are dropped when it ends: test files share
+    a process in an order pytest-xdist decides as it goes, and one file's ``my_walls`` was refused by another's as
+    "already registered with another definition"."""
+    before = registry.DATASETS.items()
+    yield
+    for name in [n for n, _ in registry.DATASETS.items() if n not in dict(before)]:
+        registry.DATASETS.remove(name)
+    for name, config in before:  # one a test removed or replaced: as it was
+        if name not in registry.DATASETS or registry.DATASETS.get(name) is not config:
+            registry.DATASETS.remove(name)
+            registry.DATASETS.add(name, config)
+
+
 @pytest.fixture
 def synthetic_datasets(tmp_path):
     """Registers two tiny datasets ``syn_tape`` (COCO boxes) and ``syn_crack`` (mask folder) under tmp_path."""
