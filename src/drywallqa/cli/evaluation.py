@@ -27,7 +27,7 @@ def evaluate(
     dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="Datasets to score: names or dataset YAML files (repeatable)."),
     splits_dir: Optional[Path] = typer.Option(None, help=SPLITS_DIR_HELP),
     datasets_dir: Optional[Path] = typer.Option(None, help=DATASETS_DIR_HELP),
-    limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs)."),
+    limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs); of --splits all, the first in the order the dataset declares its splits (train first in a Roboflow export)."),
     speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
     precision: str = typer.Option("float32", help=PRECISION_HELP),
