@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ..utils.files import folders_to_make
 from ..utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TILES
 from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
@@ -104,7 +105,7 @@ def predict(
     kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision)
     seg = load_segmenter_with(model_path, kwargs)
     check_text_encoder(seg, prompts)
-    made = _folders_made(out)  # (a Ray job whose actors cannot load the model takes them away again, as they were)
+    made = folders_to_make(out)  # (a Ray job whose actors cannot load the model takes them away again, as they were)
     for check in (lambda: check_out_apart(paths, out), lambda: check_not_zeroshot(out, overwrite),
                   lambda: prepare_out_dir(out)):  # made when all else is right
         try:
@@ -244,30 +245,20 @@ def _write_views(out: Path, writers: list[tuple], quiet: bool = False) -> tuple[
     return said, left, problems
 
 
-def _folders_made(out: Path) -> list[Path]:
-    """The folders that making ``out`` makes: ``out`` and its parents that are not there, ``out`` first."""
-    made = []
-    for folder in (out, *out.parents):
-        if folder.exists() or folder.is_symlink():
-            break
-        made.append(folder)
-    return made
-
-
 def _remove_unused(out: Path, made: list[Path]) -> None:
-    """Take away the folders this command made (``made``, :func:`_folders_made`) where the job wrote nothing in them but
-    the output folder's mark: a job that could not start leaves no folder behind, as one whose model does not load."""
-    from ..utils.files import OUTPUT_MARKER
+    """Take away the folders this command made (``made``, :func:`~drywallqa.utils.files.folders_to_make`) where the job
+    wrote nothing in them but the output folder's mark: a job that could not start leaves no folder behind, as one
+    whose model does not load."""
+    from ..utils.files import OUTPUT_MARKER, remove_made_folders
 
     if not made:
         return
     try:
         if {f.name for f in out.iterdir()} == {OUTPUT_MARKER}:
             (out / OUTPUT_MARKER).unlink()
-        for folder in made:
-            folder.rmdir()  # OSError where something else is in it
     except OSError:
-        pass
+        return
+    remove_made_folders(made)  # up to the first with something else in it
 
 
 def _not_written(out: Path, left: list) -> None:

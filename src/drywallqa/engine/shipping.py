@@ -35,7 +35,7 @@ from ..data.registry import answer_datasets, datasets_by_concept
 from ..models.base import is_drywallqa_model_dir, not_a_model_folder
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
-from ..utils.files import check_replaceable_dir, replace_dir, temp_dir
+from ..utils.files import check_replaceable_dir, folders_to_make, remove_made_folders, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence, calibrated_concepts, check_keeps_concepts
 from .predictor import TorchSegmenter
@@ -300,7 +300,7 @@ def ship_lock(dest: Path):
     Raises:
         ValueError: another ship holds it, or the lock file cannot be opened.
     """
-    made = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]  # the deepest first
+    made = folders_to_make(dest.parent)
     dest.parent.mkdir(parents=True, exist_ok=True)
     lock_path = dest.with_name(f".{dest.name}{SHIP_LOCK_SUFFIX}")
     lock = FileLock(str(lock_path), timeout=0)
@@ -317,11 +317,7 @@ def ship_lock(dest: Path):
     finally:
         lock_path.unlink(missing_ok=True)  # still holding it: a ship that takes it after the release makes its own
         lock.release()
-        for p in made:
-            try:
-                p.rmdir()
-            except OSError:  # not empty: the shipped folder, or another's
-                break
+        remove_made_folders(made)  # up to the one not empty: the shipped folder, or another's
 
 
 def check_source_loads(model_dir: Path, gate: bool, confidence: bool) -> None:

@@ -100,6 +100,27 @@ def temp_dir(parent: str | Path, prefix: str) -> Iterator[Path]:
         lock_path.unlink(missing_ok=True)
 
 
+def folders_to_make(folder: str | Path) -> list[Path]:
+    """The folders that making ``folder`` (with its parents) makes: ``folder`` and each parent not there, the deepest
+    first (:func:`remove_made_folders` takes them away again)."""
+    made = []
+    for p in (Path(folder), *Path(folder).parents):
+        if p.exists() or p.is_symlink():
+            break
+        made.append(p)
+    return made
+
+
+def remove_made_folders(made: list[Path]) -> None:
+    """Remove the folders :func:`folders_to_make` listed, the deepest first, up to the first that is not empty (or
+    cannot be removed): what a command made and left unused goes, what holds anything stays."""
+    for p in made:
+        try:
+            p.rmdir()
+        except OSError:
+            break
+
+
 @contextmanager
 def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> Iterator[Path]:
     """Hold ``folder/lock_name`` for the block: one ``user`` ("training run", "evaluation") writing into a folder at a
@@ -113,7 +134,7 @@ def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> 
             made.
     """
     folder = Path(folder)
-    made = [p for p in (folder, *folder.parents) if not p.exists()]  # the deepest first
+    made = folders_to_make(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -133,8 +154,7 @@ def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> 
         try:  # still holding the lock: a run that takes it after the release finds no file to lose under it
             if made and all(p.name == lock_name for p in folder.iterdir()):
                 lock_path.unlink(missing_ok=True)
-                for p in made:
-                    p.rmdir()  # OSError: not empty (another run's lock file or folder meanwhile), left as it is
+                remove_made_folders(made)  # not empty (another run's lock file or folder meanwhile): left as it is
         except OSError:
             pass
         lock.release()
