@@ -222,19 +222,15 @@ def _carry_calibrations(earlier: Path, new: Path) -> tuple[list[str], list[str]]
         # earlier records not what it copied: a file of it unlike the model's now may be a calibration made on it, or
         # the copy of one the model has had made again since (taking it would keep a stale one): the model's files are
         # taken, as 0.6.23 did, and each such file named
-        other = [name for name in CALIBRATIONS
-                 if (earlier / name).is_file() and file_digest(earlier / name) != source["copied"].get(name)]
-        if _settings_digest(old) != source["settings"]:
-            other.append("config.json's settings")
+        other, settings_other = _unlike(earlier, old, source)
+        other += ["config.json's settings"] if settings_other else []
         if other:
             logger.warning("%s: replaced %s by the model's: the earlier export there (of release 0.6.23 or earlier) "
                            "records not whether it was calibrated itself; if it was, calibrate the new export again "
                            "(drywallqa calibrate-confidence / calibrate-gate --model-path %s)", earlier,
                            ", ".join(other), earlier)
         return [], other
-    made = [name for name in CALIBRATIONS
-            if (earlier / name).is_file() and file_digest(earlier / name) != recorded["copied"].get(name)]
-    settings_made = _settings_digest(old) != recorded.get("settings")
+    made, settings_made = _unlike(earlier, old, recorded)
     damaged = [name for name in made if not _loads(earlier, name)]
     try:
         check_model_settings(old)
@@ -261,6 +257,14 @@ def _carry_calibrations(earlier: Path, new: Path) -> tuple[list[str], list[str]]
                    "have changed since): calibrate the new export again (drywallqa calibrate-confidence / "
                    "calibrate-gate --model-path %s)", earlier, ", ".join(said), earlier)
     return [], [*damaged, *said]
+
+
+def _unlike(earlier: Path, old: dict, record: dict) -> tuple[list[str], bool]:
+    """The calibration files of the export ``earlier`` unlike the copies ``record`` (an :data:`EXPORTED_FROM`) lists,
+    and whether its settings (``old``, its config.json) are unlike the record's."""
+    files = [name for name in CALIBRATIONS
+             if (earlier / name).is_file() and file_digest(earlier / name) != record["copied"].get(name)]
+    return files, _settings_digest(old) != record.get("settings")
 
 
 def _loads(folder: Path, name: str) -> bool:
