@@ -64,6 +64,17 @@ def test_every_parameter_is_validated(client, data):
     assert _post(client, data).status_code == 422
 
 
+def test_a_prompt_is_counted_as_read_not_as_sent(client):
+    """300 characters with spaces around them (a pasted line) are a prompt of 300 characters, as the CLI and Python
+    read it: the field's raw length (302) was refused with pydantic's "at most 300 characters"."""
+    prompt = "segment crack " + "x" * 286
+    r = _post(client, {"prompts": [f" {prompt} "]})
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["prompt"] == prompt
+    r = _post(client, {"prompts": [" " + "x" * 301]})
+    assert r.status_code == 422 and "at most 300 characters, this one has 301" in r.json()["detail"], r.text
+
+
 def test_request_time_limit_answers_503_and_the_slot_comes_back(tiny_model_dir):
     inner = Segmenter.load(tiny_model_dir)
     inner.predict(np.zeros((48, 64, 3), np.uint8), ["segment crack"])  # the text encoder loaded: a request is quick

@@ -573,8 +573,13 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     async def segment(
         request: Request,
         image: UploadFile = File(..., description="The photo (JPEG, PNG, ...)."),
-        prompts: list[Annotated[str, StringConstraints(pattern=r"\S", max_length=MAX_PROMPT_CHARS)]] = Form(
-            ..., min_length=1, description="Text prompts, each with a visible character (repeat the field for several)."
+        # no max_length on the field as sent: check_prompt counts a prompt's characters as read (stripped of surrounding
+        # spaces, its line ends as "; "), as the CLI and Python do; the field's raw length refused a prompt of 300
+        # characters with a space around it (the form's own size is bounded by FORM_ALLOWANCE)
+        prompts: list[Annotated[str, StringConstraints(pattern=r"\S")]] = Form(
+            ..., min_length=1, description=(
+                "Text prompts, each with a visible character and at most "
+                f"{MAX_PROMPT_CHARS} characters once stripped of surrounding spaces (repeat the field for several)."),
         ),
         mask_format: str = Form("png", description="png (base64) or coco_rle."),
         include_probabilities: bool = Form(False, description="Also return a 0..255 probability PNG per prompt."),
