@@ -107,13 +107,21 @@ def check_rules(rules, prompts, mm_per_px: float | None) -> None:
             raise InputError(f"rule {str(rule)!r}: {reason}", reason)
 
 
+def emptied_below(measures: dict):
+    """The minimum confidence that emptied a mask (a ``results.json`` entry's ``prompts[prompt]["emptied_below"]``),
+    or None: not emptied, or no number there (a hand-edited ``true``). What the rules, the table and the report all
+    read, so that none says "emptied" of a mask another checks."""
+    below = measures.get("emptied_below")
+    return below if isinstance(below, numbers.Real) and not isinstance(below, bool) else None
+
+
 def unchecked(measures: dict, setting: str = "--min-confidence") -> str | None:
     """Why a mask's measures (a ``results.json`` entry's ``prompts[prompt]``) say nothing of the photo, or None: its
     mask emptied by the minimum confidence (named ``setting``: the CLI's option, the HTTP API's field), or left empty
     by the prompt gate (a prompt the model does not know). A rule on such a mask is not checked (its zeros passed every
     ``>`` rule: a photo with a wide crack read as fine)."""
-    below = measures.get("emptied_below")
-    if isinstance(below, numbers.Real) and not isinstance(below, bool):
+    below = emptied_below(measures)
+    if below is not None:
         return f"mask emptied, its confidence below {setting} {below:g}"
     concept = measures.get("concept")
     if isinstance(concept, dict) and concept.get("known", True) is False:

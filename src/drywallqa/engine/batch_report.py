@@ -20,7 +20,7 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image
 
-from ..rules import MEASURES, decimals_against, limits_of
+from ..rules import MEASURES, decimals_against, emptied_below, limits_of
 from ..utils.files import REPORT_FILES, remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import ImageReadError, photo_pixels, read_image, read_mask
 from ..utils.progress import progress_bar
@@ -212,7 +212,7 @@ def _confidence(m: dict) -> str:  # to a hundredth; more beside the --min-confid
     # read "confidence 0.30" beside "its confidence below --min-confidence 0.3"
     if m.get("confidence") is None:
         return ""
-    below = [m["emptied_below"]] if isinstance(m.get("emptied_below"), (int, float)) else []
+    below = [] if emptied_below(m) is None else [m["emptied_below"]]
     return f'<br><span class="conf">confidence {m["confidence"]:.{decimals_against(m["confidence"], 2, below)}f}</span>'
 
 
@@ -267,7 +267,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results", pr
             if _not_answered(m):
                 cells.append(_refused(m))
                 continue
-            if isinstance(m.get("emptied_below"), (int, float)):  # --min-confidence: found, but not trusted enough
+            if emptied_below(m) is not None:  # --min-confidence: found, but not trusted enough
                 cells.append(f'<td class="none"><a href="{_href(m["mask"])}">emptied</a>: its confidence below '
                              f'--min-confidence {m["emptied_below"]:g}{_confidence(m)}</td>')
                 continue

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..rules import limits_of, reads_as_judged
+from ..rules import emptied_below, limits_of, reads_as_judged
 from ..measures import MM_MEASURES, PX_MEASURES
 from ..utils.files import spreadsheet_cell, write_atomic
 from .batch_results import read_batch_results
@@ -38,9 +38,10 @@ def table_rows(results: dict) -> tuple[list[str], list[dict]]:
         read_as = "; ".join(map(str, e.get("warnings", [])))  # how the photo was read (its first frame only, ...)
         for prompt, m in e["prompts"].items():
             concept = m.get("concept") or {}
+            below = emptied_below(m)  # as the rules read it (a hand-edited true: not emptied)
             row = {"image": e["image"], "prompt": prompt, "status": "done", "mask": m.get("mask", ""),
-                   "confidence": _number(m.get("confidence"), [m["emptied_below"]] if _is_limit(m.get("emptied_below")) else ()),
-                   "answered": _answered(concept, m.get("emptied_below")), "concept": concept.get("concept", "") if _known(concept) else "",
+                   "confidence": _number(m.get("confidence"), () if below is None else [below]),
+                   "answered": _answered(concept, below), "concept": concept.get("concept", "") if _known(concept) else "",
                    "joints": len(m["joints"]) if "joints" in m else "",
                    "flags": flags, "warnings": read_as}
             row.update({key: _number(m.get(key), held.get(prompt, {}).get(key, ())) for key in (*PX_MEASURES, *MM_MEASURES)})
@@ -84,10 +85,6 @@ def _answered(concept: dict, emptied_below: float | None = None) -> str:
     if emptied_below is not None:
         return f"no: mask emptied, its confidence below --min-confidence {emptied_below:g}"
     return "yes" if concept else ""
-
-
-def _is_limit(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _number(value, limits=()):
