@@ -18,3 +18,35 @@ def test_the_table_reads_emptied_below_as_the_rules_do():
     assert emptied_below(real) == 0.3 and "0.3" in unchecked(real)
     _, rows = table_rows({"images": [{"image": "a.jpg", "prompts": {"segment crack": real}}]})
     assert rows[0]["answered"].startswith("no: mask emptied") and rows[0]["confidence"] == 0.2996, rows[0]
+
+
+def test_init_from_with_another_encoder_is_refused(tiny_model_dir, tmp_path, write_train_config, tiny_kwargs):
+    """model_config.encoder other than the init_from folder's warned and trained the saved encoder: a run asked for
+    hed_vgg16 fine-tuned the scratch one. Now a usage error naming the key, both values and the ways out; the training
+    size may still change, and a key the saved model has not (a typo) is named too."""
+    import pytest
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
+
+    def config(model_config):
+        return TrainConfig.from_dict({"model_config": model_config, "init_from": str(tiny_model_dir),
+                                      "output_dir": str(tmp_path / "ft"), "device": "cpu"})
+
+    with pytest.raises(ValueError, match=r"model_config.encoder 'hed_vgg16', the saved model's 'scratch'") as err:
+        Trainer(config({"encoder": "hed_vgg16", "image_size": 96}), progress=False)
+    assert "Drop model_config.encoder" in str(err.value) and "without init_from" in str(err.value)
+    other = TrainConfig.from_dict({"model": "clipseg", "model_config": {"freeze_backbone": True}, "device": "cpu",
+                                   "init_from": str(tiny_model_dir)})  # a film_unet folder: the key was dropped silently
+    with pytest.raises(ValueError, match="'freeze_backbone': no setting of the init_from model"):
+        Trainer.build_model(other)
+    assert Trainer(config({**tiny_kwargs, "image_size": 96}), progress=False).image_size == 96  # alike, and the size
+
+    cfg = write_train_config("film_unet", {})
+    res = CliRunner().invoke(app, ["train", str(cfg), f"init_from={tiny_model_dir}", "model_config.encoder=hed_vgg16",
+                                   "--out", str(tmp_path / "cli")], terminal_width=400)
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "model_config.encoder 'hed_vgg16', the saved model's 'scratch'" in said, res.output
+    assert "Traceback" not in res.output and not (tmp_path / "cli" / "last.pt").exists()

@@ -169,12 +169,12 @@ def test_init_from_starts_from_saved_weights(tiny_model_dir, tmp_path, tiny_kwar
         assert torch.equal(v, saved[k]), k
 
 
-def test_init_from_warns_about_ignored_model_config(tiny_model_dir, tmp_path, tiny_kwargs):
+def test_init_from_refuses_a_changed_model_config(tiny_model_dir, tmp_path, tiny_kwargs):
+    """(It warned and fine-tuned the saved model: a run asking for another head_dim or encoder got the old one.)"""
     cfg = TrainConfig.from_dict({"model_config": {**tiny_kwargs, "head_dim": 4}, "init_from": str(tiny_model_dir),
                                  "output_dir": str(tmp_path / "ft"), "device": "cpu"})
-    with pytest.warns(UserWarning, match="head_dim"):
-        trainer = Trainer(cfg, progress=False)
-    assert trainer.model.config.head_dim == tiny_kwargs["head_dim"]
+    with pytest.raises(ValueError, match="model_config.head_dim 4, the saved model's 8"):
+        Trainer(cfg, progress=False)
 
 
 def test_init_from_may_change_the_training_size(tiny_model_dir, tmp_path, tiny_kwargs, recwarn):

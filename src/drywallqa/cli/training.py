@@ -48,7 +48,7 @@ def train(
 
     from ..engine.config import TrainConfig
     from ..engine.run_folder import check_config_file, holds_run, run_in_use, run_model_around
-    from ..engine.trainer import Trainer, TrainingInterrupted
+    from ..engine.trainer import InitFromConflict, Trainer, TrainingInterrupted
 
     try:
         cfg = TrainConfig.from_yaml(config)
@@ -159,6 +159,8 @@ def train(
         tagged("interrupted:", "yellow", f"{last} holds the run's last checkpoint; {go_on}"
                if last.is_file() else "before the first training step: nothing of this run was saved")
         raise typer.Exit(code=INTERRUPTED_CODE)
+    except InitFromConflict as exc:  # model_config asks for another model than init_from's: a usage error
+        raise typer.BadParameter(str(exc), param_hint="CONFIG / OVERRIDES (model_config, init_from) / --model-path") from None
     except FileNotFoundError as exc:  # --resume without a checkpoint, a start / teacher folder or a split manifest missing
         hint = "CONFIG (init_from, distill.teacher, data.splits_dir) / --model-path"
         raise typer.BadParameter(str(exc), param_hint="--resume" if resume else hint)

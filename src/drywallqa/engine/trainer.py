@@ -106,6 +106,15 @@ def layout_as_loaded(model: torch.nn.Module):
         model.to(memory_format=torch.channels_last)
 
 
+INIT_FROM_IGNORED = ("pretrained",)  # model_config keys init_from's weights make moot (the hub weights a new model
+# starts from): a value unlike the saved one is ignored with a warning; any other is refused (InitFromConflict)
+
+
+class InitFromConflict(ValueError):
+    """``model_config`` asks for a model other than the ``init_from`` folder's (another encoder, another width, a
+    setting that model has not): the run would fine-tune the saved one."""
+
+
 def _plain(value):
     """Lists and tuples compare alike (YAML gives lists, dataclasses may hold tuples)."""
     return list(value) if isinstance(value, (list, tuple)) else value
@@ -227,7 +236,8 @@ class Trainer:
         """``init_from`` a saved model folder or a shipped model's name (``"fast"``; ``"default"``: the default
         one), else a registered model from ``model_config`` (random weights, or a backend's own pretrained weights such as CLIPSeg's). With
         ``init_from``, ``model_config`` may only change ``image_size`` (crops and validation are then at that
-        size); other keys that differ from the saved model are ignored with a warning."""
+        size); another key the saved model has otherwise, or has not, raises :class:`InitFromConflict` (but those of
+        :data:`INIT_FROM_IGNORED`: ignored with a warning)."""
         import dataclasses
 
         from ..models.registry import config_keys
@@ -241,7 +251,21 @@ class Trainer:
                 # the training crop and validation size, not part of the weights: fine-tune at another size
                 model.config.image_size = int(overrides.pop("image_size"))
             saved = dataclasses.asdict(model.config)
-            differing = {k: v for k, v in overrides.items() if k in saved and _plain(saved[k]) != _plain(v)}
+            unknown = [k for k in overrides if k not in saved]
+            if unknown:
+                raise InitFromConflict(
+                    f"model_config {', '.join(map(repr, unknown))}: no setting of the init_from model {config.init_from} "
+                    f"(its {type(model.config).__name__} has {', '.join(saved)}); drop it from model_config, or start "
+                    "without init_from (--model-path) to train a new model")
+            differing = {k: v for k, v in overrides.items() if _plain(saved[k]) != _plain(v)}
+            changed = {k: v for k, v in differing.items() if k not in INIT_FROM_IGNORED}
+            if changed:  # (was a warning: a run asked for another encoder fine-tuned the saved one)
+                asked = "; ".join(f"model_config.{k} {v!r}, the saved model's {saved[k]!r}" for k, v in changed.items())
+                raise InitFromConflict(
+                    f"init_from {config.init_from} defines the model, and model_config asks for another: {asked}. "
+                    f"Drop {', '.join(f'model_config.{k}' for k in changed)} to fine-tune the saved model, or start "
+                    "without init_from (--model-path) to train a new one (with init_from, model_config may change "
+                    "image_size only)")
             if differing:
                 warnings.warn(
                     f"init_from {config.init_from} defines the model; model_config values {differing} are ignored "
