@@ -260,9 +260,9 @@ def _free_ends(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     return np.where(count == 0, 2, np.where(count == 1, 1, 0))
 
 
-def _directions(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _directions(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """(N,) the centre line's local direction at each pixel (radians, the principal axis of its pixels within
-    :data:`DIRECTION_RADIUS`), and the mean offset (x, y) of those pixels: it points back along the line at an end."""
+    :data:`DIRECTION_RADIUS`). Which way an end points: :func:`_own_offsets`."""
     r = DIRECTION_RADIUS
     top, left = max(int(ys.min()) - r, 0), max(int(xs.min()) - r, 0)
     crop = np.pad(s[top:int(ys.max()) + r + 1, left:int(xs.max()) + r + 1], r).astype(np.float32)
@@ -273,8 +273,7 @@ def _directions(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarr
                                 for kx, ky in ((one, one), (off, one), (one, off), (off * off, one), (one, off * off),
                                                (off, off)))
     mx, my = sx / n, sy / n
-    theta = 0.5 * np.arctan2(2 * (sxy / n - mx * my), (sxx / n - mx * mx) - (syy / n - my * my))
-    return theta, mx, my
+    return 0.5 * np.arctan2(2 * (sxy / n - mx * my), (sxx / n - mx * mx) - (syy / n - my * my))
 
 
 def _own_offsets(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -384,11 +383,12 @@ def _centre_line(m: np.ndarray) -> CentreLine:
     up_dist = cv2.distanceTransform(up, cv2.DIST_L2, 5)
     r, c = 2 * (ys - top) + 2, 2 * (xs - left) + 2  # pixel (y, x): the 2x2 block from there of the padded, doubled box
     widths = np.maximum.reduce([up_dist[r, c], up_dist[r + 1, c], up_dist[r, c + 1], up_dist[r + 1, c + 1]])
-    theta, mx, my = _directions(thinned, ys, xs)
+    theta = _directions(thinned, ys, xs)
     steps = 1.0 / np.maximum(np.abs(np.cos(theta)), np.abs(np.sin(theta)))
     ends = _free_ends(thinned, ys, xs)
     at = ends > 0
-    one = ends == 1  # a pixel on its own reaches both ways: which way is out does not matter
+    one = ends == 1  # a pixel on its own reaches both ways: which way is out does not matter (its offset: none)
+    mx, my = np.zeros(ys.size), np.zeros(ys.size)
     if one.any():
         mx[one], my[one] = _own_offsets(thinned, ys[one], xs[one])
     reach = _reach(m, ys[at], xs[at], theta[at], mx[at], my[at], steps[at], ends[at] == 2, 2 * dist[ys[at], xs[at]] + 2)
