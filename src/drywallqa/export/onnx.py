@@ -21,6 +21,7 @@ import json
 import logging
 import numbers
 import os
+import shlex
 import shutil
 import tempfile
 import threading
@@ -177,6 +178,7 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
     with temp_dir(out.parent, f".{out.name}.") as tmp:
         before = folder_state(model_dir)
         _write_onnx(model_dir, tmp, opset)
+        _record_folder(tmp, model_dir)  # (not the cache's exports: made of a copy, and made again on a change)
         # the graphs are of the weights read first, the settings, gate and calibration copied after: a folder replaced
         # meanwhile (a training run writing best/, a ship) gave the new model's thresholds with the old one's graphs
         if folder_state(model_dir) != before:
@@ -192,15 +194,43 @@ def _settings_digest(meta: dict) -> str:
     return hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
+def _weights_digest(folder: Path) -> str:
+    """A digest of a model folder's weight files (their names and bytes)."""
+    weights = hashlib.blake2b(digest_size=16)
+    for f in sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file()):
+        weights.update(f"{f.name}\0{file_digest(f)}\0".encode())
+    return weights.hexdigest()
+
+
 def _exported_from(model_dir: str | Path, meta: dict) -> dict:
     """What an export records of the model folder it is made of (config.json's :data:`EXPORTED_FROM`): the digests
     of its settings (``meta``, its config.json) and weight files, and of each calibration it copies."""
     folder = Path(model_dir)
-    weights = hashlib.blake2b(digest_size=16)
-    for f in sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file()):
-        weights.update(f"{f.name}\0{file_digest(f)}\0".encode())
-    return {"settings": _settings_digest(meta), "weights": weights.hexdigest(),
+    return {"settings": _settings_digest(meta), "weights": _weights_digest(folder),
             "copied": {name: file_digest(folder / name) for name in CALIBRATIONS if (folder / name).is_file()}}
+
+
+def _record_folder(out: Path, model_dir: str | Path) -> None:
+    """Add to the export ``out``'s :data:`EXPORTED_FROM` the absolute path of the model folder it was made of: what
+    :func:`retrained_source` looks at."""
+    meta = json.loads((out / CONFIG_NAME).read_text())
+    meta[EXPORTED_FROM]["folder"] = os.path.abspath(model_dir)
+    (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
+
+
+def retrained_source(directory: str | Path) -> str | None:
+    """The model folder the export ``directory`` was made of (:func:`export_onnx` records it), where it is
+    still there and its weights are no longer those exported (retrained, or replaced by a ship): the export runs the
+    old ones. None otherwise (a folder gone, or on another machine: nothing to tell)."""
+    try:
+        recorded = json.loads((Path(directory) / CONFIG_NAME).read_text()).get(EXPORTED_FROM)
+        folder = recorded.get("folder") if isinstance(recorded, dict) else None
+        if not isinstance(folder, str) or not is_drywallqa_model_dir(folder) or is_onnx_export_dir(folder) \
+                or os.path.samefile(folder, directory):
+            return None
+        return folder if _weights_digest(Path(folder)) != recorded.get("weights") else None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _carry_calibrations(earlier: Path, new: Path) -> tuple[list[str], list[str]]:
@@ -786,6 +816,11 @@ class OnnxSegmenter(TorchSegmenter):
         """:meth:`load_model`'s graphs, on torch's threads."""
         threads = torch.get_num_threads()
         if (Path(path) / "encoder.onnx").is_file():
+            source = retrained_source(path)
+            if source is not None:  # (it ran the old weights without a word)
+                logger.warning("%s was exported from %s, whose weights have changed since (retrained, or replaced): it "
+                               "runs the weights exported; to run the new ones, export it again (drywallqa export onnx "
+                               "--model-path %s --out %s)", path, source, shlex.quote(source), shlex.quote(str(path)))
             return load_exported(path, threads)
         if is_onnx_export_dir(path):  # its config says so, its graphs are gone: not a torch folder to export
             raise FileNotFoundError(f"{path}: an ONNX export without its encoder.onnx; export it again (drywallqa "
