@@ -1,10 +1,11 @@
 """The command lines and training-config keys that README.md and docs/*.md show must be the code's: every
 ``drywallqa ...`` command (in a ``bash`` block or an inline code span) names a command that exists and only options
 that command has, every ``KEY=VALUE`` override of a ``drywallqa train`` line and every ``data.*`` / ``optim.*`` /
-``loss.*`` / ``distill.*`` key named in inline code is a field of the dataclasses in ``engine/config.py``. A newcomer
+``loss.*`` / ``distill.*`` key named in inline code is a field of the dataclasses in ``engine/config.py``, and every
+option of a ``python benchmarks/...`` / ``scripts/...`` / ``docs/...`` command is one its script declares. A newcomer
 copies these; an option renamed or a key removed in the code then fails here, not in their terminal.
 
-Only the CLI's definition is read (no model, no data), so this takes under a second. docs/experiments/ is left out:
+Only the CLI's definition and the scripts' text are read (no model, no data), so this takes under a second. docs/experiments/ is left out:
 those pages are records of past runs."""
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ IDS = [str(p.relative_to(ROOT)) for p in PAGES]
 BASH_BLOCK = re.compile(r"^```bash[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 ANY_BLOCK = re.compile(r"^```[^\n]*\n.*?^```[ \t]*$", re.S | re.M)
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
+SPAN_ACROSS_LINES = re.compile(r"`([^`]+)`")
+SCRIPT = re.compile(r"python3?\s+((?:benchmarks|scripts|docs)/\S+\.py)([^;&|]*)")
 SECTIONS = ("data", "optim", "loss", "distill")
 CONFIG_KEY = re.compile(rf"^((?:{'|'.join(SECTIONS)})\.(?!(?:py|md)\b)[a-z_]+)(?:[=:].*)?$")  # not data.py, data.md
 
@@ -124,6 +127,31 @@ def test_named_config_keys_exist(page):
     assert not missing, f"{page.relative_to(ROOT)} names config keys engine/config.py does not have: {missing}"
 
 
+def script_commands(text: str) -> list[tuple[str, str]]:
+    """``(script, its arguments)`` of each ``python <script>.py ...`` a page shows, in bash blocks and code spans (which
+    may wrap over a line break)."""
+    found = []
+    for block in BASH_BLOCK.findall(text):
+        for line in re.sub(r"\\\n", " ", block).split("\n"):
+            found += SCRIPT.findall(line.split(" #", 1)[0])
+    for span in SPAN_ACROSS_LINES.findall(ANY_BLOCK.sub("", text)):
+        found += SCRIPT.findall(span.replace("\n", " "))
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_shown_script_options_exist(page):
+    problems = []
+    for script, args in script_commands(page.read_text(encoding="utf-8")):
+        if not (ROOT / script).is_file():
+            problems.append(f"no script {script}")
+            continue
+        source = (ROOT / script).read_text(encoding="utf-8")  # argparse declares each option as a string literal
+        problems += [f"{script} declares no option {option}" for option in re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", args)
+                     if f'"{option}"' not in source and f"'{option}'" not in source]
+    assert not problems, f"{page.relative_to(ROOT)}:\n" + "\n".join(problems)
+
+
 def test_the_checks_see_what_is_wrong(tree):
     """The checkers themselves: a misspelt option, a command that does not exist and a key of no field are caught;
     placeholders, shipped options and nested model options pass."""
@@ -138,3 +166,5 @@ def test_the_checks_see_what_is_wrong(tree):
     assert not config_key_exists("data.cache_sizes") and config_key_exists("data.cache_size")
     text = "`drywallqa serve --port 1`\n```bash\ndrywallqa evaluate \\\n  --limit 3  # a comment --nope\n```\n"
     assert doc_commands(text) == ["drywallqa evaluate    --limit 3", "drywallqa serve --port 1"]
+    assert script_commands("`python\nbenchmarks/x.py --out o` and\n```bash\npython3 scripts/y.py a \\\n  --z 1\n```\n") == [
+        ("scripts/y.py", " a    --z 1"), ("benchmarks/x.py", " --out o")]
