@@ -121,6 +121,8 @@ def test_trainer_runs_checkpoints_and_resumes(synthetic_datasets, tmp_path, tiny
 
     files = json.loads((out / "train_files.json").read_text())
     assert not any("/valid/" in f for group in files["train"] for f in group)
+    # best/ holds the list too: evaluate --model-path RUN/best (or a copy of it) knows what the model trained on
+    assert json.loads((out / "best" / "train_files.json").read_text()) == files
 
 
 def test_a_resume_mid_epoch_reports_the_mean_loss_of_all_the_epoch_s_steps(synthetic_datasets, syn_splits, tmp_path,

@@ -847,9 +847,13 @@ class Trainer:
 
     def save_best(self, extra: dict) -> Path:
         """The weights being trained as ``best/``: written beside it and renamed into place, so a kill mid-write
-        leaves the earlier best model whole (a user may be shipping or evaluating it meanwhile)."""
+        leaves the earlier best model whole (a user may be shipping or evaluating it meanwhile). With the run's
+        ``train_files.json`` inside: ``evaluate --model-path RUN/best`` (or a copy of the folder) says how the model
+        scores on the photos it trained on, as for a shipped model (it lacked the list: no such rows)."""
         with temp_dir(self.out, ".best.") as tmp:
             self.eval_model.save_pretrained(tmp, extra=extra)
+            write_text_atomic(json.dumps({"train": self.train_files, "val": self.val_files}, indent=1),
+                              tmp / "train_files.json")
             return replace_dir(tmp, self.out / "best")
 
     def write_metrics(self) -> None:
