@@ -829,12 +829,18 @@ class OnnxSegmenter(TorchSegmenter):
             raise FileNotFoundError(f"{not_a_model_folder(path)}, nor an ONNX export (no encoder.onnx)")
         check_exportable(path)
         export = exported_onnx_dir(path)
+        found = file_id(export / CONFIG_NAME)  # which export this is: one made again since has a config.json of its own
         try:
             return load_exported(export, threads, strict=True)
         except ValueError as exc:  # the cached export is damaged (truncated, overwritten): exported again, once
             logger.warning("%s; exporting it again", exc)
-            discard_export(export)
-            if export.exists():  # a cache this user cannot change (read-only): the damaged export stays there
+            # under the cache's lock, and only the export found damaged: another process that found it so too may have
+            # made it again meanwhile, and that new export (which it runs) is kept, not set aside as this damaged one
+            with _cache_lock(export.parent):
+                damaged = file_id(export / CONFIG_NAME) == found
+                if damaged:
+                    discard_export(export)
+            if damaged and export.exists():  # a cache this user cannot change (read-only): the damaged export stays
                 return load_exported(export_for_this_run(path, export.parent, "its damaged export cannot be replaced"),
                                      threads)
             return load_exported(exported_onnx_dir(path), threads)
