@@ -37,3 +37,45 @@ def test_two_loads_finding_one_damaged_cached_export_repair_it_once(tiny_model_d
     assert mine.directory == theirs.directory == export
     assert {n: onnx.file_id(export / n) for n in onnx.GRAPHS} == theirs.graph_files  # the other's files kept
     assert sorted(p.name for p in export.parent.iterdir()) == [".cache.lock", export.name]
+
+
+def _unit(i: int, dim: int = 384):
+    import numpy as np
+
+    v = np.random.default_rng(i).standard_normal(dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_two_stores_finding_one_damaged_embedding_cache_set_it_aside_once(tmp_path, monkeypatch):
+    """Two processes found the prompt-embedding cache damaged; the first set it aside and stored its prompts in a new
+    one; the second then set aside that new, sound file as the damaged one (its prompts lost, encoded again by every
+    process; a sound file kept as .broken; in one process in the same second, the damaged copy itself replaced by
+    it)."""
+    import sqlite3
+
+    import numpy as np
+
+    from drywallqa.text.encoder import EmbeddingStore
+
+    path = tmp_path / "cache.sqlite"
+    path.write_bytes(b"\x00garbage" * 500)
+    mine, theirs = EmbeddingStore(path), EmbeddingStore(path)
+    real = EmbeddingStore._set_aside
+    calls = []
+
+    def set_aside(self, *args, **kwargs):
+        calls.append(self)
+        if self is mine and len(calls) == 1:  # before this one sets it aside, the other one finds it damaged too, sets
+            theirs.put({"theirs": _unit(1)})  # it aside and stores its prompt in a new one
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(EmbeddingStore, "_set_aside", set_aside)
+    mine.put({"mine": _unit(2)})
+    assert mine.enabled and theirs.enabled
+    got = EmbeddingStore(path).get(["theirs", "mine"])
+    np.testing.assert_array_equal(got["theirs"], _unit(1))
+    np.testing.assert_array_equal(got["mine"], _unit(2))
+    aside = list(tmp_path.glob("cache.sqlite*.broken"))
+    assert len(aside) == 1 and aside[0].read_bytes() == b"\x00garbage" * 500  # the damaged file, kept as it was
+    with sqlite3.connect(path) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

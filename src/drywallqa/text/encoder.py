@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 
 from ..utils.slug import prompt_slug
 from .prompts import check_prompt
@@ -113,6 +114,16 @@ def default_cache_dir() -> Path:
         raise OSError(errno.ENOENT, "no home folder: $HOME is unset and this user has none") from None
 
 
+def _inode(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of the file at ``path``, None where there is none: what tells a file from one made in its
+    place since (the earlier one renamed aside keeps its inode, so the new one cannot have it)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class EmbeddingStore:
     """``prompt -> float32 vector`` in an SQLite file, safe for concurrent threads and processes.
 
@@ -133,8 +144,10 @@ class EmbeddingStore:
         for attempt in (0, 1):
             if not self.enabled:
                 return None
+            found = None
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                found = _inode(self.path)  # the file this call reads: the one set aside if it is damaged
                 with closing(sqlite3.connect(self.path, timeout=self.timeout)) as con:
                     with con:
                         con.execute("CREATE TABLE IF NOT EXISTS embeddings (prompt TEXT PRIMARY KEY, vector BLOB NOT NULL)")
@@ -145,12 +158,12 @@ class EmbeddingStore:
                     logger.warning("prompt-embedding cache %s is busy (%s); going on without it for this call", self.path, exc)
                     return None
                 if attempt == 0 and self._is_damaged(exc):
-                    self._set_aside(exc)
+                    self._set_aside(exc, found)
                     continue
                 self._disable(exc)
             except sqlite3.DatabaseError as exc:
                 if attempt == 0:
-                    self._set_aside(exc)
+                    self._set_aside(exc, found)
                     continue
                 self._disable(exc)
             except OSError as exc:
@@ -162,17 +175,26 @@ class EmbeddingStore:
         text = str(exc)
         return "malformed" in text or "not a database" in text or "disk I/O" in text
 
-    def _set_aside(self, exc: Exception) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")  # each damaged copy kept under its own name
-        logger.warning("prompt-embedding cache %s is damaged (%s); it is set aside (.%s.broken) and rebuilt",
-                       self.path, exc, stamp)
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            part = self.path.with_name(self.path.name + suffix)
-            try:
-                if part.exists():
-                    part.replace(part.with_name(f"{part.name}.{stamp}-{os.getpid()}.broken"))
-            except OSError:
-                pass
+    def _set_aside(self, exc: Exception, found: tuple | None) -> None:
+        """Rename the damaged file ``found`` (:func:`_inode`) and its journals aside. Under ``<name>.lock``, and only
+        where the file is still that one: another process (or thread) that found it damaged too may have set it aside
+        and begun a new one meanwhile, which is used as it is (it was set aside as damaged too, its prompts lost)."""
+        try:
+            with FileLock(str(self.path.with_name(self.path.name + ".lock"))):
+                if _inode(self.path) != found:
+                    return
+                stamp = time.strftime("%Y%m%d-%H%M%S")  # each damaged copy kept under its own name
+                logger.warning("prompt-embedding cache %s is damaged (%s); it is set aside (.%s.broken) and rebuilt",
+                               self.path, exc, stamp)
+                for suffix in ("", "-journal", "-wal", "-shm"):
+                    part = self.path.with_name(self.path.name + suffix)
+                    try:
+                        if part.exists():
+                            part.replace(part.with_name(f"{part.name}.{stamp}-{os.getpid()}.broken"))
+                    except OSError:
+                        pass
+        except OSError:  # the lock cannot be made (a read-only folder): the file cannot be renamed either
+            pass
 
     def _disable(self, exc: Exception) -> None:
         logger.warning("prompt-embedding cache %s cannot be used (%s); prompts are encoded without it", self.path, exc)
