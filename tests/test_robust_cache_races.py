@@ -79,3 +79,33 @@ def test_two_stores_finding_one_damaged_embedding_cache_set_it_aside_once(tmp_pa
     assert len(aside) == 1 and aside[0].read_bytes() == b"\x00garbage" * 500  # the damaged file, kept as it was
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_write_is_never_cut_short_by_a_cleaning_of_killed_writes_temporaries(tmp_path, monkeypatch):
+    """write_atomic made its temporary file, then locked it: another process cleaning the folder in between (a training
+    run opening the array cache, remove_stale_temporaries) found it unlocked, a killed write's, and removed it; the
+    write then made it again by its name, unlocked, so the next cleaning removed it while it was written, and its rename
+    failed (FileNotFoundError: the arrays not cached, a results.json or checkpoint not written)."""
+    from drywallqa.utils import files
+
+    real = files.fcntl
+    cleaned = []
+
+    class Between:  # the temporary file made, not locked yet: the other process cleans the folder then
+        LOCK_EX, LOCK_NB = real.LOCK_EX, real.LOCK_NB
+
+        @staticmethod
+        def flock(fd, op):
+            if op == real.LOCK_EX and not cleaned:
+                cleaned.append(files.remove_stale_temporaries(tmp_path))
+            return real.flock(fd, op)
+
+    def write(tmp):
+        tmp.write_text("new")
+        cleaned.append(files.remove_stale_temporaries(tmp_path))  # and again while it is written
+
+    monkeypatch.setattr(files, "fcntl", Between)
+    files.write_atomic(tmp_path / "results.json", write)
+    assert (tmp_path / "results.json").read_text() == "new"
+    assert cleaned[-1] == 0  # the file being written was not taken for a killed write's
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]

@@ -213,12 +213,9 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     file is locked (``flock``) until it is renamed, so :func:`remove_stale_temporaries` tells a killed writer's
     leftover from a live one's, in whichever process, container or host it runs."""
     path = Path(path)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.{os.getpid()}-", suffix=TMP_SUFFIX)
-    tmp = Path(name)
+    fd, tmp = _locked_temporary(path)
     try:
         os.fchmod(fd, 0o666 & ~UMASK)  # as a plain open() would create it (mkstemp's file is its owner's only)
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # advisory: ``write`` opens the file by its name as usual
         write(tmp)
         tmp.replace(path)
     except BaseException:
@@ -227,6 +224,30 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     finally:
         os.close(fd)  # releases the lock
     return path
+
+
+def _locked_temporary(path: Path) -> tuple[int, Path]:
+    """A new temporary file beside ``path`` for :func:`write_atomic`, open and locked (``flock``; advisory: ``write``
+    opens the file by its name as usual): its descriptor and path. A cleaning of the folder in another process
+    (:func:`remove_stale_temporaries`) may take it for a killed write's between its making and its locking, and remove
+    it: then another is made (written by its name, the file made again unlocked was removed by the next cleaning
+    while it was written, and the rename failed)."""
+    while True:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.{os.getpid()}-", suffix=TMP_SUFFIX)
+        if fcntl is None:
+            return fd, Path(name)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            mine, there = os.fstat(fd), os.stat(name)
+            if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
+                return fd, Path(name)
+        except FileNotFoundError:  # removed by a cleaning before it was locked
+            pass
+        except BaseException:
+            os.close(fd)
+            Path(name).unlink(missing_ok=True)
+            raise
+        os.close(fd)
 
 
 def process_alive(pid: int) -> bool:
@@ -240,21 +261,27 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def _abandoned(tmp: Path) -> bool:
-    """Whether no live :func:`write_atomic` call holds the temporary file ``tmp``: its lock can be taken (where
-    ``flock`` exists), else the process named in it is not running on this machine."""
+def _remove_abandoned(tmp: Path) -> bool:
+    """Remove the temporary file ``tmp`` where no live :func:`write_atomic` call holds it: its lock can be taken
+    (where ``flock`` exists), else the process named in it is not running on this machine. Removed while its lock is
+    held, so that a writer that made it and had not locked it yet finds it gone once it does
+    (:func:`_locked_temporary`). Returns whether it was removed."""
     if fcntl is None:
         pid = tmp.name[:-len(TMP_SUFFIX)].rsplit(".", 1)[-1].split("-", 1)[0]
-        return pid.isdigit() and not process_alive(int(pid))
+        if pid.isdigit() and not process_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            return True
+        return False
     try:
         fd = os.open(tmp, os.O_RDONLY)
     except OSError:
         return False  # gone already, or not ours to read
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        tmp.unlink(missing_ok=True)
         return True
     except OSError:
-        return False  # held: a writer is at work
+        return False  # held: a writer is at work (or not ours to remove)
     finally:
         os.close(fd)
 
@@ -265,8 +292,7 @@ def remove_stale_temporaries(folder: str | Path) -> int:
     removed = 0
     for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
         # not a user's own ".notes.tmp", nor a folder so named (unlink failed on it: IsADirectoryError ended the command)
-        if _TMP_NAME.fullmatch(tmp.name) and tmp.is_file() and _abandoned(tmp):
-            tmp.unlink(missing_ok=True)
+        if _TMP_NAME.fullmatch(tmp.name) and tmp.is_file() and _remove_abandoned(tmp):
             removed += 1
     return removed
 
