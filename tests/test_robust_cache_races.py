@@ -109,3 +109,20 @@ def test_a_write_is_never_cut_short_by_a_cleaning_of_killed_writes_temporaries(t
     assert (tmp_path / "results.json").read_text() == "new"
     assert cleaned[-1] == 0  # the file being written was not taken for a killed write's
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_a_damaged_export_a_killed_run_was_removing_does_not_stay_in_the_cache_for_good(tiny_model_dir, tmp_path):
+    """discard_export renames a damaged (or long unused) export aside, then removes it: a run killed between the two
+    (a server stopped while it pruned the cache at its first start) left the whole export, tens of MB, under
+    .<key>.damaged.<pid>.<thread> for good: nothing removed such a folder."""
+    from drywallqa.export import onnx
+
+    root = tmp_path / "cache" / "onnx"
+    root.mkdir(parents=True)
+    killed = root / f".{'ab' * 8}.damaged.99999.12345"  # as a kill between discard_export's rename and removal left it
+    killed.mkdir()
+    (killed / "encoder.onnx").write_bytes(b"x" * 1000)
+    theirs = root / ".notes.damaged.1.2"  # not an export's name: someone else's
+    theirs.mkdir()
+    made = onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache")  # a new export prunes the cache
+    assert sorted(p.name for p in root.iterdir()) == sorted([".cache.lock", made.name, theirs.name])

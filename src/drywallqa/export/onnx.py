@@ -508,6 +508,11 @@ def prune_export_cache(root: Path, keep: str | None = None) -> list[str]:
             key = lock.name[1:17]
             if lock.name[17:18] == "." and _is_export_name(key):
                 remove_stale_temp_dirs(root, f".{key}.")
+        # and the exports a killed run was discarding (renamed aside, not yet removed: each discard_export is made under
+        # this lock, so none is being removed now)
+        for aside in root.glob(".*.damaged.*"):
+            if _is_export_name(aside.name[1:17]) and aside.name[17:26] == ".damaged.":
+                _remove_aside(aside)
     return removed
 
 
@@ -518,12 +523,18 @@ def _is_export_name(name: str) -> bool:
 
 def discard_export(target: Path) -> None:
     """Take a damaged cached export out of the way: renamed first (atomic, so no process finds half of it), then
-    removed. Another process may have done it already."""
+    removed. Another process may have done it already. Called under the cache's lock (:func:`_cache_lock`): what a run
+    killed between the two left aside is removed by :func:`prune_export_cache`."""
     aside = target.parent / f".{target.name}.damaged.{os.getpid()}.{threading.get_ident()}"
     try:
         target.rename(aside)
     except OSError:
         return
+    _remove_aside(aside)
+
+
+def _remove_aside(aside: Path) -> None:
+    """Remove an export :func:`discard_export` renamed aside (or what is in its place)."""
     if aside.is_dir() and not aside.is_symlink():
         shutil.rmtree(aside, ignore_errors=True)
     else:  # a file or a link in the export's place (rmtree left it in the cache for good)
