@@ -126,3 +126,33 @@ def test_a_damaged_export_a_killed_run_was_removing_does_not_stay_in_the_cache_f
     theirs.mkdir()
     made = onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache")  # a new export prunes the cache
     assert sorted(p.name for p in root.iterdir()) == sorted([".cache.lock", made.name, theirs.name])
+
+
+def test_a_damaged_embedding_is_not_deleted_once_another_process_stored_it_again(tmp_path, monkeypatch):
+    """get() read a damaged entry, then deleted its prompt's row in a later statement: another process that had
+    encoded the prompt again and stored it in between lost its sound vector (the prompt encoded again by everyone)."""
+    import sqlite3
+
+    import numpy as np
+
+    from drywallqa.text.encoder import EmbeddingStore
+
+    path = tmp_path / "cache.sqlite"
+    mine, theirs = EmbeddingStore(path), EmbeddingStore(path)
+    mine.put({"segment crack": _unit(1), "segment joint": _unit(2)})
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE embeddings SET vector = ? WHERE prompt = 'segment crack'", (b"abc",))
+    real_connect = sqlite3.connect
+    stored = []
+
+    class Between(sqlite3.Connection):  # the damaged row read, not yet deleted: the other process stores it again
+        def executemany(self, sql, rows):
+            if sql.startswith("DELETE") and not stored:
+                stored.append(True)
+                theirs.put({"segment crack": _unit(1)})
+            return super().executemany(sql, rows)
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Between, **k))
+    assert "segment crack" not in mine.get(["segment crack", "segment joint"])  # damaged when read
+    assert stored
+    np.testing.assert_array_equal(EmbeddingStore(path).get(["segment crack"])["segment crack"], _unit(1))

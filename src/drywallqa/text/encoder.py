@@ -232,13 +232,14 @@ class EmbeddingStore:
                     vec = np.frombuffer(v, dtype=np.uint8)
                     vec = vec.view(np.float32) if isinstance(v, bytes) and len(v) % 4 == 0 else None
                     if vec is None or len(vec) != dim or not np.isfinite(vec).all() or abs(float(vec @ vec) - 1.0) > 1e-3:
-                        bad.append(p)
+                        bad.append((p, v))
                     else:
                         out[p] = vec.copy()
             if bad:
                 logger.warning("prompt-embedding cache %s: %d damaged entries (%s) are removed and encoded again",
-                               self.path, len(bad), ", ".join(repr(p[:40]) for p in bad[:3]))
-                con.executemany("DELETE FROM embeddings WHERE prompt = ?", [(p,) for p in bad])
+                               self.path, len(bad), ", ".join(repr(p[:40]) for p, _ in bad[:3]))
+                # only as read: another process may have stored the prompt again since (its sound vector is kept)
+                con.executemany("DELETE FROM embeddings WHERE prompt = ? AND vector IS ?", bad)
             return out
 
         return self._run(read) or {}
