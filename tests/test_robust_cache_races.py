@@ -156,3 +156,36 @@ def test_a_damaged_embedding_is_not_deleted_once_another_process_stored_it_again
     assert "segment crack" not in mine.get(["segment crack", "segment joint"])  # damaged when read
     assert stored
     np.testing.assert_array_equal(EmbeddingStore(path).get(["segment crack"])["segment crack"], _unit(1))
+
+
+def test_a_damaged_dimension_record_is_not_deleted_once_another_process_wrote_it_again(tmp_path, monkeypatch):
+    """The store's dimension record read damaged was deleted in a later statement: where another process had rebuilt
+    the store in between (its prompts stored, the record written again), its sound record went, and then every one of
+    its prompts was deleted as damaged (no vector matches a store of no dimension)."""
+    import sqlite3
+
+    import numpy as np
+
+    from drywallqa.text.encoder import EmbeddingStore
+
+    path = tmp_path / "cache.sqlite"
+    mine, theirs = EmbeddingStore(path), EmbeddingStore(path)
+    mine.put({"segment crack": _unit(1)})
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE meta SET value = 'x' WHERE key = 'dim'")
+    real_connect = sqlite3.connect
+    rebuilt = []
+
+    class Between(sqlite3.Connection):  # the damaged record read, not yet deleted: the other process rebuilds the store
+        def execute(self, sql, *args):
+            if sql.startswith("DELETE FROM meta") and not rebuilt:
+                rebuilt.append(True)
+                assert theirs.get(["segment crack"]) == {}  # deleted as damaged with the record
+                theirs.put({"segment crack": _unit(1), "segment joint": _unit(2)})
+            return super().execute(sql, *args)
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Between, **k))
+    got = mine.get(["segment crack", "segment joint"])
+    assert rebuilt
+    np.testing.assert_array_equal(got["segment joint"], _unit(2))
+    assert sorted(EmbeddingStore(path).get(["segment crack", "segment joint"])) == ["segment crack", "segment joint"]

@@ -212,8 +212,11 @@ class EmbeddingStore:
             dim = 0
         if dim > 0:
             return dim
+        # only as read: another process may have rebuilt the store since (its sound record then read, and kept; this
+        # statement's transaction holds the store's write lock from here on, so that read is the last)
+        if con.execute("DELETE FROM meta WHERE key = 'dim' AND value IS ?", (row[0],)).rowcount == 0:
+            return self._dim(con)
         logger.warning("prompt-embedding cache %s: its dimension record (%r) is damaged; it is rebuilt", self.path, row[0])
-        con.execute("DELETE FROM meta WHERE key = 'dim'")
         return None
 
     def get(self, prompts: list[str]) -> dict[str, np.ndarray]:
