@@ -189,3 +189,43 @@ def test_a_damaged_dimension_record_is_not_deleted_once_another_process_wrote_it
     assert rebuilt
     np.testing.assert_array_equal(got["segment joint"], _unit(2))
     assert sorted(EmbeddingStore(path).get(["segment crack", "segment joint"])) == ["segment crack", "segment joint"]
+
+
+def test_a_temporary_folder_is_never_removed_as_a_killed_runs_before_its_lock_is_held(tmp_path, monkeypatch):
+    """temp_dir made its folder, then its lock file, then locked it: another process cleaning the parent in between
+    (remove_stale_temp_dirs, which each temp_dir of the same prefix runs first: two exports into one cache or --out,
+    a resumed predict) found the lock file unlocked, a killed run's, and removed the folder: the block was given a
+    folder that was gone (FileNotFoundError on its first write)."""
+    from pathlib import Path
+
+    from drywallqa.utils import files
+
+    real = files.FileLock
+    cleaned = []
+
+    class Between:  # the lock file made (as filelock makes it), not locked yet: the other process cleans then
+        def __init__(self, path, **kwargs):
+            self.path, self.kwargs, self.lock = path, kwargs, real(path, **kwargs)
+
+        def __enter__(self):
+            if not self.kwargs and not cleaned:
+                Path(self.path).touch()
+                cleaned.append(files.remove_stale_temp_dirs(tmp_path, ".best."))
+            return self.lock.__enter__()
+
+        def __exit__(self, *exc):
+            return self.lock.__exit__(*exc)
+
+        def acquire(self, *args, **kwargs):
+            return self.lock.acquire(*args, **kwargs)
+
+        def release(self, *args, **kwargs):
+            return self.lock.release(*args, **kwargs)
+
+    monkeypatch.setattr(files, "FileLock", Between)
+    with files.temp_dir(tmp_path, ".best.") as tmp:
+        (tmp / "model.safetensors").write_bytes(b"weights")
+        assert files.remove_stale_temp_dirs(tmp_path, ".best.") == 0  # and again while it is filled
+        tmp.rename(tmp_path / "best")
+    assert cleaned and (tmp_path / "best" / "model.safetensors").read_bytes() == b"weights"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]

@@ -94,6 +94,9 @@ def temp_dir(parent: str | Path, prefix: str) -> Iterator[Path]:
     lock = FileLock(str(lock_path))
     try:
         with lock:
+            if not path.is_dir():  # taken for a killed run's by a cleaning in another process between its making and
+                path.mkdir()  # its locking (remove_stale_temp_dirs): made again, now that it is locked
+                path.chmod(0o777 & ~UMASK)
             yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
@@ -198,9 +201,9 @@ def remove_stale_temp_dirs(parent: str | Path, prefix: str) -> int:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
+            lock_path.unlink(missing_ok=True)  # while it is held: a run that made it and locks it now finds it gone
         finally:
             lock.release()
-            lock_path.unlink(missing_ok=True)
     return removed
 
 
