@@ -197,13 +197,22 @@ def remove_stale_temp_dirs(parent: str | Path, prefix: str) -> int:
             lock.acquire()
         except (Timeout, OSError):
             continue  # held: a run is filling it (or not ours to open)
+        held_open = False
         try:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
-            lock_path.unlink(missing_ok=True)  # while it is held: a run that made it and locks it now finds it gone
+            try:
+                lock_path.unlink(missing_ok=True)  # while it is held: a run that made it and locks it now finds it gone
+            except OSError:  # a file held open cannot be deleted (Windows; its filelock deletes it as it releases it)
+                held_open = True
         finally:
             lock.release()
+        if held_open:
+            try:
+                lock_path.unlink(missing_ok=True)
+            except OSError:  # another run holds it now (its folder is made again once it does: temp_dir)
+                pass
     return removed
 
 
