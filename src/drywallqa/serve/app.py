@@ -451,6 +451,10 @@ def suggested_prompts(seg: Segmenter) -> list[str]:
 # what a request's body may hold beyond its photo's --max-upload-mb: the other form fields (prompts, rules) and the
 # parts' headers (a photo of exactly the limit was refused 413: the whole body was held to it)
 FORM_ALLOWANCE = 2**16  # 64 KiB: some 200 prompts of 300 characters
+# the most characters a prompt field may hold as sent: its MAX_PROMPT_CHARS as read and the spaces and line ends
+# around them. A longer one is refused by the form's own check, before check_prompt reads it character by character
+# in the event loop (a prompt of 1 MB, within the upload limit, held it for half a second, /healthz too)
+PROMPT_FIELD_CHARS = 4 * MAX_PROMPT_CHARS
 
 
 def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = None) -> FastAPI:
@@ -487,6 +491,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                 e["msg"] = NOT_TEXT
             elif loc[:2] == ("body", "prompts") and e.get("type") == "string_pattern_mismatch":  # not pydantic's pattern
                 e["msg"] = "a prompt must hold a visible character, e.g. 'segment crack'"
+            elif loc[:2] == ("body", "prompts") and e.get("type") == "string_too_long":  # PROMPT_FIELD_CHARS
+                e["msg"] = f"a prompt may have at most {MAX_PROMPT_CHARS} characters"
             errors.append(e)
         return JSONResponse({"detail": errors}, status_code=422)
 
@@ -573,10 +579,10 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     async def segment(
         request: Request,
         image: UploadFile = File(..., description="The photo (JPEG, PNG, ...)."),
-        # no max_length on the field as sent: check_prompt counts a prompt's characters as read (stripped of surrounding
-        # spaces, its line ends as "; "), as the CLI and Python do; the field's raw length refused a prompt of 300
-        # characters with a space around it (the form's own size is bounded by FORM_ALLOWANCE)
-        prompts: list[Annotated[str, StringConstraints(pattern=r"\S")]] = Form(
+        # check_prompt counts a prompt's characters as read (stripped of surrounding spaces, its line ends as "; "), as
+        # the CLI and Python do; the field's raw length refused a prompt of 300 characters with a space around it. The
+        # field as sent is bounded more loosely (PROMPT_FIELD_CHARS): the body's own bound is the photo's
+        prompts: list[Annotated[str, StringConstraints(pattern=r"\S", max_length=PROMPT_FIELD_CHARS)]] = Form(
             ..., min_length=1, description=(
                 "Text prompts, each with a visible character and at most "
                 f"{MAX_PROMPT_CHARS} characters once stripped of surrounding spaces (repeat the field for several)."),
