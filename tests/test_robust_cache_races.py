@@ -229,3 +229,55 @@ def test_a_temporary_folder_is_never_removed_as_a_killed_runs_before_its_lock_is
         tmp.rename(tmp_path / "best")
     assert cleaned and (tmp_path / "best" / "model.safetensors").read_bytes() == b"weights"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
+
+
+def test_a_killed_runs_temporary_folder_is_removed_where_a_held_file_cannot_be_deleted(tmp_path, monkeypatch):
+    """remove_stale_temp_dirs came to remove a killed run's lock file while holding it: where an open file cannot be
+    deleted (Windows: filelock opens its lock without FILE_SHARE_DELETE, and releasing it deletes it), that raised
+    PermissionError, so after one killed save every temp_dir of the prefix (a training run's best/, an export into the
+    same --out) failed for good."""
+    import pathlib
+
+    from drywallqa.utils import files
+
+    stale = tmp_path / ".best.123-abc"  # as a killed run left it: its folder and its lock file, held by none
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"half")
+    (tmp_path / ".best.123-abc.lock").touch()
+    held = set()
+    real_lock, real_unlink = files.FileLock, pathlib.Path.unlink
+
+    class Held:  # filelock's lock, keeping count of the files held open
+        def __init__(self, path, **kwargs):
+            self.path, self.lock = str(path), real_lock(path, **kwargs)
+
+        def acquire(self, *args, **kwargs):
+            got = self.lock.acquire(*args, **kwargs)
+            held.add(self.path)
+            return got
+
+        def release(self, *args, **kwargs):
+            held.discard(self.path)
+            return self.lock.release(*args, **kwargs)
+
+        def __enter__(self):
+            self.acquire()
+            return self
+
+        def __exit__(self, *exc):
+            self.release()
+
+    def unlink(self, missing_ok=False):  # as Windows answers the deletion of a file open in a process
+        if str(self) in held:
+            raise PermissionError(13, "The process cannot access the file because it is being used by another "
+                                      "process", str(self))
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(files, "FileLock", Held)
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    assert files.remove_stale_temp_dirs(tmp_path, ".best.") == 1
+    assert list(tmp_path.iterdir()) == []
+    with files.temp_dir(tmp_path, ".best.") as tmp:  # and a new save goes on
+        (tmp / "model.safetensors").write_bytes(b"weights")
+        tmp.rename(tmp_path / "best")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]

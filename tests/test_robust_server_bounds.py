@@ -860,3 +860,36 @@ def test_serve_says_the_server_configs_reason_beside_the_option(field, monkeypat
     assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (res.output, res.exception)
     flat = " ".join(res.output.replace("│", " ").split())
     assert OPTION_OF[field] in flat and " ".join(caught.value.reason.split()) in flat, flat
+
+
+def test_a_prompt_field_of_a_megabyte_is_refused_before_it_is_read_character_by_character(tiny_model_dir, monkeypatch):
+    """The prompts field lost its bound as sent (300 characters as read are checked by check_prompt): a prompt of up to
+    a megabyte per field, within the upload limit, then went whole to check_prompt, which reads it character by
+    character in the server's event loop (half a second a megabyte, /healthz waiting). A field far beyond any prompt is
+    refused as the form is read, saying the limit; one of 300 characters with spaces around it still passes."""
+    import io
+
+    import numpy as np
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from drywallqa import Segmenter
+    from drywallqa.serve import ServeConfig, app as served, create_app
+
+    real, read = served.validate_prompts, []
+
+    def validate(prompts):
+        read.extend(len(p) for p in prompts)
+        return real(prompts)
+
+    monkeypatch.setattr(served, "validate_prompts", validate)
+    client = TestClient(create_app(ServeConfig(max_upload_mb=0.5), Segmenter.load(tiny_model_dir)))
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(buf, format="PNG")
+    r = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")},
+                    data={"prompts": ["segment crack " + "x" * 200_000]})
+    assert r.status_code == 422 and "at most 300 characters" in r.text, r.text
+    assert read == [], read  # not read character by character
+    r = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")},
+                    data={"prompts": ["  " + "segment crack " + "x" * 286 + " \n"]})
+    assert r.status_code == 200, r.text
