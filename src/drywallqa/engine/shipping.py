@@ -40,7 +40,7 @@ from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence, calibrated_concepts, check_keeps_concepts
 from .predictor import TorchSegmenter
 from . import run_folder
-from .run_folder import run_in_use
+from .run_folder import run_in_use, run_model_around
 from .segmenter import Segmenter
 from .speed import measure_speed
 from .validator import Validator, prompt_postprocess, prompt_thresholds
@@ -218,8 +218,8 @@ def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression
 
 def check_destination(model_dir: Path, dest: Path) -> None:
     """``dest`` may be replaced by a shipped model: absent, an empty folder, or a model folder (``model_dir`` itself
-    too, re-shipped in place, unless it is a training run's ``best/``), never a file, another folder or a folder
-    holding ``model_dir`` (a training run).
+    too, re-shipped in place), never a file, another folder, a folder holding ``model_dir`` (a training run), nor a
+    training run's ``best/`` or a folder inside it (its trainer replaces it whole).
 
     Raises:
         ValueError: naming what is there, after ``--out``.
@@ -228,9 +228,11 @@ def check_destination(model_dir: Path, dest: Path) -> None:
         check_replaceable_dir(dest, "the shipped model", is_drywallqa_model_dir, source=model_dir)
     except ValueError as exc:
         raise ValueError(f"--out {exc}") from None
-    run_dir = run_of(model_dir)
-    if run_dir is not None and Path(dest).resolve() == Path(model_dir).resolve():
-        raise ValueError(f"--out {dest} is the best/ of the training run {run_dir}, which its trainer replaces whole at "
+    here = Path(dest).resolve()  # the source's run or another's: its best/ replaced (the run's weights lost), or the
+    around = run_model_around(here) or (here if run_of(here) is not None else None)  # shipped model gone with it
+    if around is not None:
+        where = "is the best/" if around == here else f"lies in {around}, the best/"
+        raise ValueError(f"--out {dest} {where} of the training run {around.parent}, which its trainer replaces whole at "
                          f"each better epoch (a resumed run too): ship into a folder outside the run")
     name = Path(dest).resolve().name
     if len(name.encode()) > MAX_DEST_NAME_BYTES:  # its temporary siblings (".<name>.shipping.<pid>-...") would not fit
