@@ -27,3 +27,16 @@ def test_ship_refuses_another_training_run_s_best_or_a_folder_in_it(tiny_model_d
             res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(out), "--limit", "1"], terminal_width=400)
             assert res.exit_code == 2 and says(res.output, "of the training run", "outside the run"), res.output
             assert {p.name: p.read_bytes() for p in (run / "best").iterdir()} == before
+
+
+def test_ship_never_replaces_an_onnx_export(tiny_model_dir, tmp_path):
+    """An ONNX export (export onnx never writes over a torch model folder) was replaced whole by the torch folder,
+    with the TensorRT engine built beside its graphs: refused as a bad --out, the export left as it was."""
+    from drywallqa.export.onnx import export_onnx
+
+    export = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    (export / "model.engine").write_bytes(b"a TensorRT engine, built in an hour")
+    before = {p.name: p.read_bytes() for p in export.iterdir()}
+    res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(export), "--limit", "1"], terminal_width=400)
+    assert res.exit_code == 2 and says(res.output, "is an ONNX export", "--out"), res.output
+    assert {p.name: p.read_bytes() for p in export.iterdir()} == before

@@ -218,16 +218,22 @@ def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression
 
 def check_destination(model_dir: Path, dest: Path) -> None:
     """``dest`` may be replaced by a shipped model: absent, an empty folder, or a model folder (``model_dir`` itself
-    too, re-shipped in place), never a file, another folder, a folder holding ``model_dir`` (a training run), nor a
-    training run's ``best/`` or a folder inside it (its trainer replaces it whole).
+    too, re-shipped in place), never an ONNX export, a file, another folder, a folder holding ``model_dir`` (a
+    training run), nor a training run's ``best/`` or a folder inside it (its trainer replaces it whole).
 
     Raises:
         ValueError: naming what is there, after ``--out``.
     """
+    from ..export.onnx import is_onnx_export_dir
+
     try:
         check_replaceable_dir(dest, "the shipped model", is_drywallqa_model_dir, source=model_dir)
     except ValueError as exc:
         raise ValueError(f"--out {exc}") from None
+    if is_onnx_export_dir(dest):  # replaced whole by a torch folder: its graphs, and what was built beside them (a
+        # TensorRT engine, which export onnx itself never deletes), were gone
+        raise ValueError(f"--out {dest} is an ONNX export, which ship would replace with a torch model folder: ship into "
+                         "another folder (and export that with drywallqa export onnx)")
     here = Path(dest).resolve()  # the source's run or another's: its best/ replaced (the run's weights lost), or the
     around = run_model_around(here) or (here if run_of(here) is not None else None)  # shipped model gone with it
     if around is not None:
