@@ -40,3 +40,18 @@ def test_ship_never_replaces_an_onnx_export(tiny_model_dir, tmp_path):
     res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(export), "--limit", "1"], terminal_width=400)
     assert res.exit_code == 2 and says(res.output, "is an ONNX export", "--out"), res.output
     assert {p.name: p.read_bytes() for p in export.iterdir()} == before
+
+
+def test_ship_of_a_run_whose_best_holds_a_link_to_nowhere(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path):
+    """A link to nowhere in a run's best/ (a note linked from elsewhere, moved since) stopped the copy of best/ taken
+    before the sweep: exit 1 with shutil's list of errors. Nothing of the model is there: it is shipped without it."""
+    from drywallqa.engine.shipping import ship
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "best")
+    (run / "metrics.csv").write_text("epoch,val_score\n1,0.5\n")
+    (run / "best" / "notes.txt").symlink_to(tmp_path / "moved_away.txt")
+    ship(run, tmp_path / "out", datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,), splits_dir=syn_splits,
+         datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False, confidence=False, drywall_check=None,
+         progress=False, report=lambda *_: None)
+    assert (tmp_path / "out" / "model.safetensors").is_file() and not (tmp_path / "out" / "notes.txt").exists()

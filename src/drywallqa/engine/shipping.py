@@ -263,7 +263,7 @@ def snapshot_run(run_dir: Path, into: Path, tries: int = 20) -> int | None:
         try:
             before = os.stat(best)
             shutil.rmtree(into / "best", ignore_errors=True)
-            shutil.copytree(best, into / "best")
+            shutil.copytree(best, into / "best", ignore_dangling_symlinks=True)  # a link to nowhere: nothing to ship
             after = os.stat(best)
         except FileNotFoundError:  # between the two renames of a replace
             time.sleep(0.2)
