@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import says
@@ -55,3 +56,24 @@ def test_ship_of_a_run_whose_best_holds_a_link_to_nowhere(tiny_model_dir, synthe
          datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False, confidence=False, drywall_check=None,
          progress=False, report=lambda *_: None)
     assert (tmp_path / "out" / "model.safetensors").is_file() and not (tmp_path / "out" / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("limit", [0, -3, 2.5, "5"])
+def test_the_python_api_refuses_a_limit_the_cli_would(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path, limit):
+    """``ship(limit=-3)`` wrote a model chosen on all but the last 3 val photos, recorded as chosen on "only the first -3
+    photos"; ``calibrate_model_confidence(limit=0)`` fitted on every photo and said "only the first 0"; ship(limit=0)
+    failed as "none of the photos could be read". The CLI's --limit takes at least 1 (10): so does the API."""
+    from drywallqa.engine.calibrate import calibrate_model_confidence
+    from drywallqa.engine.shipping import ship
+
+    with pytest.raises(ValueError, match="limit must be a whole number of at least 1"):
+        ship(tiny_model_dir, tmp_path / "out", datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,),
+             splits_dir=syn_splits, datasets_dir=synthetic_datasets, limit=limit, timing_images=0, budget=False,
+             gate=False, confidence=False, drywall_check=None, progress=False, report=lambda *_: None)
+    with pytest.raises(ValueError, match="limit must be a whole number of at least 1"):
+        calibrate_model_confidence(tiny_model_dir, ("syn_crack", "syn_tape"), syn_splits, synthetic_datasets, limit,
+                                   progress=False)
+    assert not (tmp_path / "out").exists() and not (tiny_model_dir / "confidence.json").exists()
+    with pytest.raises(ValueError, match="timing_images must be a whole number of at least 0"):
+        ship(tiny_model_dir, tmp_path / "out", datasets=("syn_crack",), splits_dir=syn_splits,
+             datasets_dir=synthetic_datasets, timing_images=-1, budget=False)

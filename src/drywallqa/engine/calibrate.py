@@ -15,6 +15,7 @@ from pathlib import Path
 from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
 from ..data.registry import answer_datasets, get_dataset_config
 from ..metrics import mask_iou
+from ..utils.checks import whole_number
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from .evaluator import EvalSet, build_eval_sets, scoring_label_shape
@@ -152,7 +153,12 @@ def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "tapin
 
     Raises:
         MapsNotFinite: a val map holding NaN or infinity.
-        FolderReplaced: ``model_dir`` written over (its config or weights) during the fit: nothing is written."""
+        FolderReplaced: ``model_dir`` written over (its config or weights) during the fit: nothing is written.
+        ValueError: ``limit`` not a whole number of at least 1 (or None)."""
+    if limit is not None and not (whole_number(limit) and limit >= 1):  # 0 fitted on every photo, -1 on all but the
+        # last, each written as fitted on "only the first 0 (-1) photos"
+        raise ValueError(f"limit must be a whole number of at least 1 (or None: every photo), got {limit!r}")
+    limit = None if limit is None else int(limit)
     unchanged = folder_guard(model_dir, f"{model_dir} was written over while it was calibrated (a ship or train into it, "
                              "a copy or weights replaced): the confidence fitted on its earlier weights was not "
                              "written; calibrate it again")  # the weights the maps come from: written only where they are

@@ -35,6 +35,7 @@ from ..data.registry import answer_datasets, datasets_by_concept
 from ..models.base import is_drywallqa_model_dir, not_a_model_folder
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
+from ..utils.checks import whole_number
 from ..utils.files import check_replaceable_dir, folders_to_make, remove_made_folders, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import calibrate_model_confidence, calibrated_concepts, check_keeps_concepts
@@ -385,6 +386,13 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     model_dir, dest = model_folder(source), Path(dest).resolve()  # "." has no name to write beside it under
     check_destination(model_dir, dest)
     run_dir = run_of(model_dir)
+    # limit 0 failed as "none of the photos could be read", -3 wrote a model chosen on all but the last 3 photos, said
+    # to be chosen on "only the first -3"; timing_images -1 timed all but the last photo
+    if limit is not None and not (whole_number(limit) and limit >= 1):
+        raise ShipRefused(f"limit must be a whole number of at least 1 (or None: every photo), got {limit!r}", "--limit")
+    if not (whole_number(timing_images) and timing_images >= 0):
+        raise ValueError(f"timing_images must be a whole number of at least 0, got {timing_images!r}")
+    limit, timing_images = None if limit is None else int(limit), int(timing_images)
     if confidence and limit is not None and limit < MIN_MASKS:  # before the sweep, not after it
         raise ShipRefused(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset; limit is "
                           f"{limit} (raise it, or leave the confidence out: --no-confidence)", "--limit")
