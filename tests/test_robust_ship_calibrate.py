@@ -77,3 +77,34 @@ def test_the_python_api_refuses_a_limit_the_cli_would(tiny_model_dir, synthetic_
     with pytest.raises(ValueError, match="timing_images must be a whole number of at least 0"):
         ship(tiny_model_dir, tmp_path / "out", datasets=("syn_crack",), splits_dir=syn_splits,
              datasets_dir=synthetic_datasets, timing_images=-1, budget=False)
+
+
+def test_a_model_left_as_candidate_replaces_a_file_or_a_link_of_that_name(tiny_model_dir, tmp_path):
+    """A clear cracks-on-drywall regression leaves the new model in OUT.candidate: a file or a link of that name
+    failed the rename after all the work ("Not a directory"), the new model thrown away. A link's target is kept."""
+    from drywallqa.engine import shipping
+
+    row = {"missed_on_drywall": 3, "crack_photos": 4, "crack_mIoU_on_drywall": 0.1}
+    check = {"part": "val", "crack_dataset": "syn_crack", "drywall_dataset": "syn_tape", "worse": True,
+             "rows": {"new": row, "replaced": row}}
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "keep.txt").write_text("kept")
+    dest = tmp_path / "dest"
+    shutil.copytree(tiny_model_dir, dest)
+    for there in ("file", "link"):
+        candidate = tmp_path / "dest.candidate"
+        if there == "file":
+            candidate.write_text("a file")
+        else:
+            shutil.rmtree(candidate)
+            candidate.symlink_to(tmp_path / "elsewhere")
+        new = tmp_path / "new"
+        shutil.copytree(tiny_model_dir, new)
+        (new / "selection.json").write_text("{}")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(shipping, "check_drywall", lambda *a, **k: check)
+            mp.setattr(shipping.drywall, "summary", lambda *a: "fewer")
+            with pytest.raises(shipping.DrywallRegression):
+                shipping.drywall_step(new, dest, ("syn_crack", "syn_tape"), False, None, None, None, False, lambda *_: None)
+        assert (candidate / "model.safetensors").is_file() and not candidate.is_symlink() and not new.exists()
+    assert (tmp_path / "elsewhere" / "keep.txt").read_text() == "kept"

@@ -203,9 +203,8 @@ def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression
     (tmp / SELECTION_FILE).write_text(json.dumps(sweep | {"cracks_on_drywall": check}, indent=1))
     report("val part, " + drywall.summary(rows["new"], rows.get("replaced")))
     if check["worse"] and not accept_regression:
-        candidate = dest.with_name(f"{dest.name}.candidate")
-        shutil.rmtree(candidate, ignore_errors=True)
-        tmp.rename(candidate)
+        candidate = dest.with_name(f"{dest.name}.candidate")  # an earlier one replaced whole; a file or a link there
+        replace_dir(tmp, candidate)  # (left by rmtree) failed the rename, the new model lost after all the work
         raise DrywallRegression(
             f"the new model finds clearly fewer val cracks on drywall than the model in {dest} ("
             + drywall.summary(rows["new"], rows["replaced"]) + f"); {dest} is unchanged, the new model is in "
