@@ -108,3 +108,37 @@ def test_a_model_left_as_candidate_replaces_a_file_or_a_link_of_that_name(tiny_m
                 shipping.drywall_step(new, dest, ("syn_crack", "syn_tape"), False, None, None, None, False, lambda *_: None)
         assert (candidate / "model.safetensors").is_file() and not candidate.is_symlink() and not new.exists()
     assert (tmp_path / "elsewhere" / "keep.txt").read_text() == "kept"
+
+
+def _wide_val_splits(synthetic_datasets, folder):
+    from drywallqa.data.grouping import make_group_split
+
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.2, "val": 0.6, "test": 0.2}, seed=0).to_json(folder / f"{ds}.json")
+    return folder
+
+
+def test_a_calibration_into_a_folder_a_ship_is_writing_is_not_written(tiny_model_dir, synthetic_datasets, tmp_path,
+                                                                      monkeypatch):
+    """A calibration that ended while a ship into the same folder ran wrote its file and said "wrote"; the ship then
+    replaced the folder whole (with the calibration it had copied, or made, before): the new one silently gone."""
+    from drywallqa.engine.shipping import ship_lock
+    from drywallqa.text import gate
+
+    splits = _wide_val_splits(synthetic_datasets, tmp_path / "wide")
+
+    def gate_of(model_dir, datasets, before_save=None, report=None):  # the real one encodes for a minute
+        before_save()
+        (model_dir / gate.GATE_FILE).write_bytes(b"a gate")
+        return {"min_margin": 0.1, "positives_answered": 1.0, "positives": 1, "negatives_answered": 0.0, "negatives": 1}
+
+    monkeypatch.setattr(gate, "calibrate_model_gate", gate_of)
+    confidence = ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "-d", "syn_tape",
+                  "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets)]
+    with ship_lock(tiny_model_dir.resolve()):  # a ship into the folder under way
+        for args in (confidence, ["calibrate-gate", "--model-path", str(tiny_model_dir)]):
+            res = runner.invoke(app, args, terminal_width=400)
+            assert res.exit_code == 1 and says(res.output, "a ship is writing", "nothing was written"), res.output
+        assert sorted(p.name for p in tiny_model_dir.iterdir()) == ["config.json", "model.safetensors"]
+    res = runner.invoke(app, confidence, terminal_width=400)  # once it has ended
+    assert res.exit_code == 0 and (tiny_model_dir / "confidence.json").is_file(), res.output

@@ -45,12 +45,20 @@ def folder_stamp(model_dir: str | Path) -> list:
 
 def folder_guard(model_dir: str | Path, message: str):
     """A check to call just before writing a calibration into ``model_dir``: it raises ``FolderReplaced(message)``
-    where the folder was written over since this call (:func:`folder_stamp`): a ship or train into it meanwhile."""
+    where the folder was written over since this call (:func:`folder_stamp`): a ship or train into it meanwhile; or
+    where a ship into it is under way, which replaces it whole when it ends (the calibration said "wrote", then was
+    gone)."""
+    from .shipping import ship_in_progress
+
     stamp = folder_stamp(model_dir)
 
     def check() -> None:
         if folder_stamp(model_dir) != stamp:
             raise FolderReplaced(message)
+        lock = ship_in_progress(model_dir)
+        if lock is not None:
+            raise FolderReplaced(f"a ship is writing {model_dir} (it holds {lock}) and replaces it whole when it ends: "
+                                 "nothing was written into it; calibrate it once the ship has ended")
 
     return check
 

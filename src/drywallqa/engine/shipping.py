@@ -328,6 +328,24 @@ def ship_lock(dest: Path):
         remove_made_folders(made)  # up to the one not empty: the shipped folder, or another's
 
 
+def ship_in_progress(dest: str | Path) -> Path | None:
+    """The lock of the ship writing ``dest`` now (:func:`ship_lock`, held), or None: it replaces ``dest`` whole when it
+    ends, and whatever was written into the folder meanwhile with it. Nothing is made."""
+    dest = Path(dest).resolve()
+    lock_path = dest.with_name(f".{dest.name}{SHIP_LOCK_SUFFIX}")
+    if not lock_path.is_file():
+        return None
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return lock_path
+    except OSError:  # not ours to open: no ship of this user's
+        return None
+    lock.release()
+    return None
+
+
 def check_source_loads(model_dir: Path, gate: bool, confidence: bool) -> None:
     """The model folder to ship loads with the calibrations that ship with it unchanged (its prompt gate where ``gate``
     is off, its confidence calibration where ``confidence`` is off; the others are made anew): a damaged
