@@ -142,3 +142,30 @@ def test_a_calibration_into_a_folder_a_ship_is_writing_is_not_written(tiny_model
         assert sorted(p.name for p in tiny_model_dir.iterdir()) == ["config.json", "model.safetensors"]
     res = runner.invoke(app, confidence, terminal_width=400)  # once it has ended
     assert res.exit_code == 0 and (tiny_model_dir / "confidence.json").is_file(), res.output
+
+
+def test_a_source_written_over_during_the_sweep_is_not_shipped(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path,
+                                                               monkeypatch):
+    """A model folder shipped while another ship (or a train) wrote over it: the options were chosen on its earlier
+    weights and written with the later ones, silently (a run's best/ is copied first; a model folder was not)."""
+    import os
+
+    from drywallqa.engine import shipping
+
+    source = tmp_path / "source"
+    shutil.copytree(tiny_model_dir, source)
+    select = shipping.select
+
+    def meanwhile_written_over(*args, **kwargs):
+        out = select(*args, **kwargs)
+        shutil.copytree(tiny_model_dir, tmp_path / "new")  # a ship writes beside and renames into place
+        os.rename(source, tmp_path / "old")
+        os.rename(tmp_path / "new", source)
+        return out
+
+    monkeypatch.setattr(shipping, "select", meanwhile_written_over)
+    with pytest.raises(ValueError, match="was written over while it was shipped"):
+        shipping.ship(source, tmp_path / "out", datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,),
+                      splits_dir=syn_splits, datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False,
+                      confidence=False, drywall_check=None, progress=False, report=lambda *_: None)
+    assert not (tmp_path / "out").exists()

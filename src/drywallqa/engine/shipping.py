@@ -38,7 +38,8 @@ from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraph
 from ..utils.checks import whole_number
 from ..utils.files import check_replaceable_dir, folders_to_make, remove_made_folders, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
-from .calibrate import calibrate_model_confidence, calibrated_concepts, check_keeps_concepts
+from .calibrate import (FolderReplaced, calibrate_model_confidence, calibrated_concepts, check_keeps_concepts,
+                        folder_stamp)
 from .predictor import TorchSegmenter
 from . import run_folder
 from .run_folder import run_in_use, run_model_around
@@ -439,6 +440,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                 raise ShipRefused(str(exc), "SOURCE") from None
             if not gate:
                 check_kept_gate(model_dir, datasets)
+        stamp = folder_stamp(model_dir)  # (a run's best/ is shipped from a copy of one epoch)
         validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, progress=progress)
         if confidence:  # said before the sweep: it failed after it (an hour of a real model's), writing nothing
             check_val_photos_for_confidence({d: len(items) for d, items in validator.items.items()})
@@ -450,6 +452,10 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         with temp_dir(dest.parent, f".{dest.name}.shipping.") as tmp:
             write_shipped(model_dir, tmp, best, candidates, run_dir, limit,
                           {d: len(items) for d, items in validator.items.items()})
+            if folder_stamp(model_dir) != stamp:  # the weights written are not those the sweep chose on
+                raise FolderReplaced(f"{model_dir} was written over while it was shipped (a ship or train into it, a "
+                                     f"copy): the options were chosen on its earlier weights; {dest} was left as it "
+                                     "was: ship it again")
             if gate:
                 missing = concepts_without_paraphrases(datasets)
                 if not missing:
