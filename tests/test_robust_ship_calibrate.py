@@ -169,3 +169,22 @@ def test_a_source_written_over_during_the_sweep_is_not_shipped(tiny_model_dir, s
                       splits_dir=syn_splits, datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False,
                       confidence=False, drywall_check=None, progress=False, report=lambda *_: None)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("candidates", [{"scales": ()}, {"tta": ()}, {"scales": (64,)}, {"scales": ("64",)}])
+def test_the_python_api_refuses_no_candidates_or_a_size_given_bare(tiny_model_dir, synthetic_datasets, syn_splits,
+                                                                   tmp_path, candidates):
+    """No candidate was said as "no candidate fits the speed budget: " (none listed); ``scales=(64,)`` (for
+    ``((64,),)``) failed once the val photos were read, with "TypeError: 'int' object is not iterable"."""
+    from drywallqa.engine import shipping
+
+    def no_photos_read(*args, **kwargs):
+        raise AssertionError("the val photos were read")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(shipping.Validator, "from_parts", no_photos_read)
+        with pytest.raises(ValueError, match="a tuple of input sizes per scales candidate"):
+            shipping.ship(tiny_model_dir, tmp_path / "out", datasets=("syn_crack", "syn_tape"),
+                          **{"scales": ((64,),), "tta": (False,), **candidates}, splits_dir=syn_splits,
+                          datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False, confidence=False,
+                          drywall_check=None, progress=False, report=lambda *_: None)

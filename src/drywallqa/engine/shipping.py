@@ -411,6 +411,11 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     if not (whole_number(timing_images) and timing_images >= 0):
         raise ValueError(f"timing_images must be a whole number of at least 0, got {timing_images!r}")
     limit, timing_images = None if limit is None else int(limit), int(timing_images)
+    # none was said as "no candidate fits the speed budget: " (none listed); scales=(448,) failed once the photos were
+    # read, "TypeError: 'int' object is not iterable"
+    if not scales or not tta or any(not isinstance(s, (tuple, list)) for s in scales):
+        raise ValueError(f"scales and tta: one or more candidates each, a tuple of input sizes per scales candidate, e.g. "
+                         f"scales=((448,), (384, 512)), tta=(False, True); got scales={scales!r}, tta={tta!r}")
     if confidence and limit is not None and limit < MIN_MASKS:  # before the sweep, not after it
         raise ShipRefused(f"the confidence calibration needs at least {MIN_MASKS} val photos of each dataset; limit is "
                           f"{limit} (raise it, or leave the confidence out: --no-confidence)", "--limit")
