@@ -188,3 +188,38 @@ def test_the_python_api_refuses_no_candidates_or_a_size_given_bare(tiny_model_di
                           **{"scales": ((64,),), "tta": (False,), **candidates}, splits_dir=syn_splits,
                           datasets_dir=synthetic_datasets, timing_images=0, budget=False, gate=False, confidence=False,
                           drywall_check=None, progress=False, report=lambda *_: None)
+
+
+def test_a_drywall_check_without_labelled_val_cracks_is_refused_before_the_sweep(tiny_model_dir, synthetic_datasets,
+                                                                                 tmp_path, monkeypatch):
+    """A crack dataset whose val photos hold no labelled crack failed the cracks-on-drywall check at the very end
+    ("no labelled crack photos in the val part", exit 1), the sweep and calibrations thrown away."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.data import registry
+    from drywallqa.data.grouping import make_group_split
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+    from drywallqa.engine import shipping
+
+    empty = synthetic_datasets / "crack_empty"
+    shutil.copytree(synthetic_datasets / "crack", empty)
+    for mask in (empty / "train" / "_masks").iterdir():
+        Image.fromarray(np.zeros((64, 64), np.uint8)).save(mask)
+    coco = json.loads((empty / "valid" / "_annotations.coco.json").read_text())
+    (empty / "valid" / "_annotations.coco.json").write_text(json.dumps({**coco, "annotations": []}))
+    sources = {"train": SplitSource("mask_folder", "train"), "valid": SplitSource("coco", "valid")}
+    registry.register_dataset(DatasetConfig("syn_no_cracks", "crack_empty", ("segment crack",), sources, concept="cracks"))
+    registry.register_dataset(DatasetConfig("syn_walls", "tape", ("segment taping area",), {
+        "train": SplitSource("coco", "train"), "valid": SplitSource("coco", "valid")}, label_shape="box", concept="taping"))
+    splits = tmp_path / "splits"
+    for ds in ("syn_no_cracks", "syn_walls"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.2, "val": 0.6, "test": 0.2}, seed=0).to_json(splits / f"{ds}.json")
+    monkeypatch.setattr(shipping, "select", lambda *a, **k: (_ for _ in ()).throw(AssertionError("the sweep began")))
+    res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(tmp_path / "out"), "-d", "syn_no_cracks", "-d",
+                              "syn_walls", "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets),
+                              "--no-gate", "--no-confidence"], terminal_width=400)
+    assert res.exit_code == 2 and says(res.output, "no labelled crack photos", "--no-drywall-check"), res.output
+    assert not (tmp_path / "out").exists()

@@ -397,7 +397,8 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
 
     Raises:
         ShipRefused: before any work, a request that cannot be shipped (a concept the calibrations made anew would drop,
-            a source whose kept calibrations do not load, a ``limit`` too small for the confidence), naming the option.
+            a source whose kept calibrations do not load, a ``limit`` too small for the confidence, no labelled val
+            crack photo for the cracks-on-drywall check), naming the option.
         DrywallRegression: the check finds the new model clearly worse than the model in ``dest`` (unless
             ``accept_drywall_regression``); ``dest`` is left as it was, the new model in ``<dest>.candidate``.
     """
@@ -449,6 +450,13 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, progress=progress)
         if confidence:  # said before the sweep: it failed after it (an hour of a real model's), writing nothing
             check_val_photos_for_confidence({d: len(items) for d, items in validator.items.items()})
+        pair = drywall_pair(datasets) if drywall_check == "auto" else drywall_check
+        if pair is not None:  # no labelled val crack (or drywall) photo: said before the sweep too, not after all of it
+            try:
+                drywall.transplant_pairs("val", splits_dir, datasets_dir, limit, *pair)
+            except ValueError as exc:
+                raise ShipRefused(f"{exc}, which the cracks-on-drywall check transplants: give a dataset that has some, "
+                                  "or leave the check out: --no-drywall-check", "--dataset") from None
         timing = [s.image_path for s in samples_of_part(datasets[0], "val", splits_dir, datasets_dir,
                                                         exclude_published=GROUP_LEFT_OUT["val"])[:timing_images]]
         best, candidates = select(model_dir, validator, timing, scales, tta, BUDGET_FIRST_MS if budget else None,
@@ -479,7 +487,6 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                 if (dest / name).is_file() and not (tmp / name).exists():
                     shutil.copy(dest / name, tmp / name)
                     report(f"{name} kept from the folder replaced: bring it up to date")
-            pair = drywall_pair(datasets) if drywall_check == "auto" else drywall_check
             if pair is not None:
                 best["cracks_on_drywall"] = drywall_step(tmp, dest, pair, accept_drywall_regression, splits_dir,
                                                          datasets_dir, limit, progress, report)
