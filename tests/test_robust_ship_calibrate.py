@@ -223,3 +223,24 @@ def test_a_drywall_check_without_labelled_val_cracks_is_refused_before_the_sweep
                               "--no-gate", "--no-confidence"], terminal_width=400)
     assert res.exit_code == 2 and says(res.output, "no labelled crack photos", "--no-drywall-check"), res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_model_folder_as_out_is_named_as_such(tiny_model_dir, tmp_path):
+    """A model folder whose config.json is damaged (or gone) was said to hold "other files" when given as --out, which
+    read as wrong to whoever shipped there to mend it: the damage is named, and the folder still left as it is."""
+    for damage in ("truncated", "gone"):
+        dest = tmp_path / damage
+        shutil.copytree(tiny_model_dir, dest)
+        if damage == "gone":
+            (dest / "config.json").unlink()
+        else:
+            (dest / "config.json").write_text('{"model_type": "film_unet", "conf')
+        before = {p.name: p.read_bytes() for p in dest.iterdir()}
+        res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(dest), "--limit", "1"], terminal_width=400)
+        said = "config.json is damaged" if damage == "truncated" else "(no config.json)"
+        assert res.exit_code == 2 and says(res.output, said, "move it away"), res.output
+        assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("x")  # any other folder: as before
+    res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(tmp_path / "notes"), "--limit", "1"])
+    assert res.exit_code == 2 and says(res.output, "holds other files"), res.output

@@ -32,7 +32,7 @@ from filelock import FileLock, Timeout
 from ..confidence import CONFIDENCE_FILE, MIN_MASKS
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
 from ..data.registry import answer_datasets, datasets_by_concept
-from ..models.base import is_drywallqa_model_dir, not_a_model_folder
+from ..models.base import CONFIG_NAME, WEIGHTS_NAME, is_drywallqa_model_dir, not_a_model_folder
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
 from ..utils.checks import whole_number
@@ -230,6 +230,10 @@ def check_destination(model_dir: Path, dest: Path) -> None:
     try:
         check_replaceable_dir(dest, "the shipped model", is_drywallqa_model_dir, source=model_dir)
     except ValueError as exc:
+        folder = Path(dest)  # a model folder whose config.json is damaged or gone: it was said to hold "other files"
+        if "holds other files" in str(exc) and any((folder / f).exists() for f in (CONFIG_NAME, WEIGHTS_NAME)):
+            raise ValueError(f"--out {not_a_model_folder(folder)}; a damaged model folder is not replaced unasked: move "
+                             "it away (or delete it) first, or give another --out") from None
         raise ValueError(f"--out {exc}") from None
     if is_onnx_export_dir(dest):  # replaced whole by a torch folder: its graphs, and what was built beside them (a
         # TensorRT engine, which export onnx itself never deletes), were gone
