@@ -244,3 +244,20 @@ def test_a_damaged_model_folder_as_out_is_named_as_such(tiny_model_dir, tmp_path
     (tmp_path / "notes" / "a.txt").write_text("x")  # any other folder: as before
     res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(tmp_path / "notes"), "--limit", "1"])
     assert res.exit_code == 2 and says(res.output, "holds other files"), res.output
+
+
+def test_the_python_api_refuses_one_dataset_given_as_text(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path):
+    """``datasets="syn_crack"`` (for ``("syn_crack",)``) was read letter by letter: "dataset 'c' is listed twice"."""
+    from drywallqa.engine.calibrate import calibrate_model_confidence
+    from drywallqa.engine.shipping import ship
+    from drywallqa.text.gate import calibrate_model_gate
+
+    calls = [lambda: ship(tiny_model_dir, tmp_path / "out", datasets="syn_crack", splits_dir=syn_splits,
+                          datasets_dir=synthetic_datasets, progress=False, report=lambda *_: None),
+             lambda: calibrate_model_confidence(tiny_model_dir, "syn_crack", syn_splits, synthetic_datasets, progress=False),
+             lambda: calibrate_model_gate(tiny_model_dir, "cracks", encode=lambda ps: None)]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"a list of dataset names or YAML files, e.g. \['(syn_crack|cracks)'\]"):
+            call()
+    assert sorted(p.name for p in tiny_model_dir.iterdir()) == ["config.json", "model.safetensors"]
+    assert not (tmp_path / "out").exists()

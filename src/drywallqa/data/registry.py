@@ -142,7 +142,11 @@ def unique_datasets(datasets, resolve=None) -> list[str]:
         DatasetListedTwice: naming a dataset listed twice (the same entry twice, a name and its YAML file, or one
             file under two paths): its photos would be read, trained on or scored twice, and which of the two was
             meant (another dataset mistyped as this one?) is the user's to say, never merged in silence.
+        ValueError: ``datasets`` is one text or path, not a list of them.
     """
+    if isinstance(datasets, (str, bytes, os.PathLike)):  # its letters were taken for datasets: "'c' is listed twice"
+        raise ValueError(f"datasets: a list of dataset names or YAML files, e.g. [{str(datasets)!r}]; got the one "
+                         f"{'text' if isinstance(datasets, (str, bytes)) else 'path'} {str(datasets)!r}")
     names: dict[str, str] = {}  # name -> the entry that named it first
     for d in datasets:
         name = (resolve or resolve_dataset)(d)
