@@ -120,27 +120,41 @@ def _wide_val_splits(synthetic_datasets, folder):
 
 def test_a_calibration_into_a_folder_a_ship_is_writing_is_not_written(tiny_model_dir, synthetic_datasets, tmp_path,
                                                                       monkeypatch):
-    """A calibration that ended while a ship into the same folder ran wrote its file and said "wrote"; the ship then
-    replaced the folder whole (with the calibration it had copied, or made, before): the new one silently gone."""
+    """A calibration that ended while a ship into the same folder ran (begun after the calibration began) wrote its
+    file and said "wrote"; the ship then replaced the folder whole (with the calibration it had copied, or made,
+    before): the new one silently gone."""
+    from contextlib import ExitStack
+
+    from drywallqa.engine import calibrate
     from drywallqa.engine.shipping import ship_lock
     from drywallqa.text import gate
 
     splits = _wide_val_splits(synthetic_datasets, tmp_path / "wide")
+    ship_begins = ExitStack()
+    records = calibrate.confidence_records
+
+    def ship_begun_meanwhile(*args, **kwargs):
+        out = records(*args, **kwargs)
+        ship_begins.enter_context(ship_lock(tiny_model_dir.resolve()))
+        return out
 
     def gate_of(model_dir, datasets, before_save=None, report=None):  # the real one encodes for a minute
+        ship_begins.enter_context(ship_lock(tiny_model_dir.resolve()))
         before_save()
         (model_dir / gate.GATE_FILE).write_bytes(b"a gate")
         return {"min_margin": 0.1, "positives_answered": 1.0, "positives": 1, "negatives_answered": 0.0, "negatives": 1}
 
     monkeypatch.setattr(gate, "calibrate_model_gate", gate_of)
+    monkeypatch.setattr(calibrate, "confidence_records", ship_begun_meanwhile)
     confidence = ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "-d", "syn_tape",
                   "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets)]
-    with ship_lock(tiny_model_dir.resolve()):  # a ship into the folder under way
-        for args in (confidence, ["calibrate-gate", "--model-path", str(tiny_model_dir)]):
+    for args in (confidence, ["calibrate-gate", "--model-path", str(tiny_model_dir)]):
+        with ship_begins:
             res = runner.invoke(app, args, terminal_width=400)
             assert res.exit_code == 1 and says(res.output, "a ship is writing", "nothing was written"), res.output
         assert sorted(p.name for p in tiny_model_dir.iterdir()) == ["config.json", "model.safetensors"]
-    res = runner.invoke(app, confidence, terminal_width=400)  # once it has ended
+    monkeypatch.setattr(calibrate, "confidence_records", records)
+    res = runner.invoke(app, confidence, terminal_width=400)  # with no ship under way
     assert res.exit_code == 0 and (tiny_model_dir / "confidence.json").is_file(), res.output
 
 
@@ -261,3 +275,15 @@ def test_the_python_api_refuses_one_dataset_given_as_text(tiny_model_dir, synthe
             call()
     assert sorted(p.name for p in tiny_model_dir.iterdir()) == ["config.json", "model.safetensors"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_calibration_into_a_folder_a_ship_is_writing_is_refused_before_its_work(tiny_model_dir, monkeypatch):
+    """It was refused only once made (minutes of a real model's, the gate's encodings too): said before any load."""
+    from drywallqa.engine import calibrate
+    from drywallqa.engine.shipping import ship_lock
+
+    monkeypatch.setattr(calibrate, "folder_segmenter", lambda *a, **k: pytest.fail("the model was loaded"))
+    with ship_lock(tiny_model_dir.resolve()):
+        for command in ("calibrate-gate", "calibrate-confidence"):
+            res = runner.invoke(app, [command, "--model-path", str(tiny_model_dir)], terminal_width=400)
+            assert res.exit_code == 1 and says(res.output, "a ship is writing", "once the ship has ended"), res.output

@@ -24,6 +24,18 @@ def not_in_a_running_run(model_path: Path) -> None:
                                  param_hint="--model-path")
 
 
+def not_being_shipped(model_path: Path) -> None:
+    """A calibration writes into ``model_path``: refused before its work while a ship into that folder is under way,
+    which replaces it whole when it ends (the calibration was refused only once made, minutes later)."""
+    from ..engine.shipping import ship_in_progress
+
+    lock = ship_in_progress(model_path)
+    if lock is not None:
+        tagged("error:", "red", f"a ship is writing {model_path} (it holds {lock}) and replaces it whole when it ends: "
+                                "calibrate it once the ship has ended")
+        raise typer.Exit(code=1)
+
+
 @app.command()
 def train(
     config: Path = typer.Argument(..., help="YAML training config, e.g. configs/default.yaml."),
@@ -259,6 +271,7 @@ def calibrate_gate(
 
     check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
     not_in_a_running_run(model_path)
+    not_being_shipped(model_path)
     names = tuple(dataset_names(dataset))
     try:  # a folder whose weights are missing or damaged gets no gate: said now, not at its next load (its gate and
         folder_segmenter(model_path, prompt_gate=False, confidence=False)  # confidence, damaged or not, unread:
@@ -301,6 +314,7 @@ def calibrate_confidence(
     target = check_model_file(model_path, CONFIDENCE_FILE)  # a folder (not a shipped name): it writes into it
     if limit is None:  # (a look with --limit writes nothing)
         not_in_a_running_run(model_path)
+        not_being_shipped(model_path)
     names = tuple(dataset_names(dataset, datasets_dir))
     try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
         segmenter = confidence_segmenter(model_path)
