@@ -287,3 +287,29 @@ def test_a_calibration_into_a_folder_a_ship_is_writing_is_refused_before_its_wor
         for command in ("calibrate-gate", "calibrate-confidence"):
             res = runner.invoke(app, [command, "--model-path", str(tiny_model_dir)], terminal_width=400)
             assert res.exit_code == 1 and says(res.output, "a ship is writing", "once the ship has ended"), res.output
+
+
+def test_a_gate_of_another_text_encoder_or_unlike_counts_is_damaged_at_load(tiny_model_dir, tmp_path):
+    """A prompt gate of 512-d embeddings (copied from a model with another text encoder) in a model of 384-d ones, or
+    one with fewer prompts than embeddings, loaded; then every prompt failed in numpy (matmul's "mismatch in its core
+    dimension", an IndexError), and ``ship --no-gate`` shipped it. Named as damaged when the folder loads."""
+    import numpy as np
+
+    from drywallqa.engine.segmenter import Segmenter
+    from drywallqa.text.gate import PromptGate
+
+    rng = np.random.default_rng(0)
+    prompts, concepts = ["segment crack", "segment taping area"], ["cracks", "taping"]
+    for width, known in ((512, prompts), (384, prompts[:1])):
+        model = tmp_path / f"model_{width}_{len(known)}"
+        shutil.copytree(tiny_model_dir, model)
+        PromptGate(known, concepts, rng.normal(size=(2, width)), rng.normal(size=(3, width)),
+                   {"cracks": prompts[0], "taping": prompts[1]}, 0.1).save(model)
+        with pytest.raises(ValueError, match="prompt_gate.npz is damaged"):
+            Segmenter.load(model)
+        res = runner.invoke(app, ["ship", str(model), "--out", str(tmp_path / "out"), "--no-gate", "--limit", "1",
+                                  "--no-confidence"], terminal_width=400)
+        assert res.exit_code == 2 and says(res.output, "prompt_gate.npz is damaged", "SOURCE"), res.output
+    PromptGate(prompts, concepts, rng.normal(size=(2, 384)), rng.normal(size=(3, 384)),
+               {"cracks": prompts[0], "taping": prompts[1]}, 0.1).save(tiny_model_dir)
+    Segmenter.load(tiny_model_dir)  # one that fits loads

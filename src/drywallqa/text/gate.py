@@ -582,10 +582,19 @@ class PromptGate:
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
-                return cls(meta["known_prompts"], meta["known_concepts"], data["known_embeddings"].astype(np.float32),
+                gate = cls(meta["known_prompts"], meta["known_concepts"], data["known_embeddings"].astype(np.float32),
                            data["unrelated_embeddings"].astype(np.float32), meta["canonical"], meta["min_margin"],
                            meta.get("info"), meta.get("lexicon", ()), meta.get("unrelated_prompts", ()),
                            meta.get("model_prompts", ()))
+            # loaded, then every prompt failed in numpy (a 5xx): embeddings and prompts of unlike counts, or of another
+            # text encoder's width than the model's (a gate copied from a model with another encoder)
+            known, unrelated = gate.known_embeddings, gate.unrelated_embeddings
+            width = _model_text_dim(directory)
+            if known.ndim != 2 or unrelated.ndim != 2 or not len(known) == len(gate.known_prompts) == len(
+                    gate.known_concepts) or unrelated.shape[1] != known.shape[1] or width not in (None, known.shape[1]):
+                raise ValueError(f"embeddings {known.shape} and {unrelated.shape} for {len(gate.known_prompts)} known "
+                                 f"prompts" + (f", the model's text embeddings of {width}" if width else ""))
+            return gate
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
                 RuntimeError) as exc:  # a flipped bit of a zip header: NotImplementedError, "is encrypted" RuntimeError
             raise ValueError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}): calibrate it again "
@@ -1009,6 +1018,16 @@ class PromptGate:
         return (f"'{match.prompt}' is not something this model was trained to find (nearest: {match.concept}, similarity "
                 f"{match.similarity:.2f}); its mask is left empty. It knows {knows} and English paraphrases of them "
                 f"(other languages are understood only for a few trade words). {off}")
+
+
+def _model_text_dim(directory: str | Path) -> int | None:
+    """The width of the text embeddings the model in ``directory`` takes (its config's ``text_dim``), or None where
+    its config.json does not say."""
+    try:
+        dim = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))["config"]["text_dim"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return dim if isinstance(dim, int) and not isinstance(dim, bool) else None
 
 
 def calibrate_margin(gate: PromptGate, positive_embeddings, negative_embeddings) -> dict:
