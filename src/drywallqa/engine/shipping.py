@@ -36,7 +36,8 @@ from ..models.base import CONFIG_NAME, WEIGHTS_NAME, is_drywallqa_model_dir, not
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
 from ..utils.checks import whole_number
-from ..utils.files import check_replaceable_dir, folders_to_make, remove_made_folders, replace_dir, temp_dir
+from ..utils.files import (check_replaceable_dir, folders_to_make, lock_held, remove_made_folders, replace_dir,
+                           temp_dir)
 from . import cracks_on_drywall as drywall
 from .calibrate import (FolderReplaced, calibrate_model_confidence, calibrated_concepts, check_keeps_concepts,
                         folder_stamp)
@@ -338,17 +339,7 @@ def ship_in_progress(dest: str | Path) -> Path | None:
     ends, and whatever was written into the folder meanwhile with it. Nothing is made."""
     dest = Path(dest).resolve()
     lock_path = dest.with_name(f".{dest.name}{SHIP_LOCK_SUFFIX}")
-    if not lock_path.is_file():
-        return None
-    lock = FileLock(str(lock_path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        return lock_path
-    except OSError:  # not ours to open: no ship of this user's
-        return None
-    lock.release()
-    return None
+    return lock_path if lock_held(lock_path) else None
 
 
 def check_source_loads(model_dir: Path, gate: bool, confidence: bool) -> None:

@@ -167,17 +167,24 @@ def folder_in_use(folder: str | Path, lock_name: str, user: str, instead: str) -
     """Why a ``user`` cannot write into ``folder`` now: another holds ``folder/lock_name`` (:func:`folder_lock`'s
     message, said before the work loads); None where none does. Nothing is made."""
     lock_path = Path(folder) / lock_name
-    if not lock_path.is_file():
-        return None
+    return _in_use(lock_path, user, instead) if lock_held(lock_path) else None
+
+
+def lock_held(lock_path: str | Path) -> bool:
+    """Whether a live process holds the lock file ``lock_path`` now (one a killed process left is held by none).
+    Nothing is made; a lock file this user may not open counts as not held (its holder's command says so when it
+    tries)."""
+    if not Path(lock_path).is_file():
+        return False
     lock = FileLock(str(lock_path), timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        return _in_use(lock_path, user, instead)
-    except OSError:  # not ours to open: the holder's command says so when it tries
-        return None
+        return True
+    except OSError:
+        return False
     lock.release()
-    return None
+    return False
 
 
 def _in_use(lock_path: Path, user: str, instead: str) -> str:
