@@ -4,7 +4,9 @@ extra prompt, on a fixed number of threads (what ``evaluate``, ``ship`` and ``ma
 A shared or throttled CPU adds delays that have nothing to do with the model, and they come in bursts: one
 call can be slowed by 50% and the next not at all, which once gave a *negative* median cost per extra prompt.
 So each photo is timed ``repeats`` times, one prompt and all prompts in alternating order, and the fastest of
-its repeats counts (as ``timeit`` does); the median is then taken over photos. Every call still reads and
+its repeats counts (as ``timeit`` does); the median is then taken over photos. A median cost per extra prompt below 0
+(one or two photos timed, an extra prompt cheaper than the timing's noise) is reported as 0: no prompt takes
+negative time, and "-3.1 ms per extra prompt" stood in the reports. Every call still reads and
 decodes the file and encodes the photo: nothing is cached between calls.
 
 With ``batch=True`` the same is timed for a batch job's whole work on a photo (``drywallqa predict``'s
@@ -36,6 +38,12 @@ def _fastest(path, one, every, repeats: int) -> tuple[float, float, object]:
             returned = run(path)
             times.append(1e3 * (time.perf_counter() - t0))
     return min(first), min(all_), returned
+
+
+def _extra_cost(costs) -> float:
+    """The median of the per-photo costs of an extra prompt, at least 0: a negative one is timing noise larger than
+    the cost (one or two photos timed), not a prompt that saves time."""
+    return max(0.0, statistics.median(costs))
 
 
 def _formats(paths) -> list[str]:
@@ -99,7 +107,7 @@ def _measure(segmenter: Segmenter, paths: list[Path], prompts: list[str], thread
         "image_sizes": _sizes(shapes),
         "image_formats": _formats(paths),
         "median_ms_first_prompt": statistics.median(first),
-        "median_ms_per_extra_prompt": statistics.median(extra) if len(prompts) > 1 else None,
+        "median_ms_per_extra_prompt": _extra_cost(extra) if len(prompts) > 1 else None,
         "median_ms_confidence_per_prompt": statistics.median(confidence),
         "prompts": prompts,
     }
@@ -114,6 +122,6 @@ def _measure(segmenter: Segmenter, paths: list[Path], prompts: list[str], thread
                               lambda q: process_image(segmenter, q, jobs[1]), repeats)[:2]
                      for path in progress_bar(paths, desc=f"{desc} (batch job)", disable=not progress)]
         out["median_ms_first_prompt_batch"] = statistics.median(t[0] for t in times)
-        out["median_ms_per_extra_prompt_batch"] = (statistics.median((t[1] - t[0]) / extra_prompts for t in times)
+        out["median_ms_per_extra_prompt_batch"] = (_extra_cost([(t[1] - t[0]) / extra_prompts for t in times])
                                                    if len(prompts) > 1 else None)
     return out
