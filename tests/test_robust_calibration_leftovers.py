@@ -55,3 +55,28 @@ def test_a_cost_per_extra_prompt_below_timing_noise_is_never_negative(monkeypatc
                                 batch=True)
         assert s["median_ms_per_extra_prompt"] == 0.0 and s["median_ms_per_extra_prompt_batch"] == 0.0, s
         assert s["median_ms_first_prompt"] == pytest.approx(100.0)
+
+
+def test_the_python_api_refuses_no_datasets_before_any_work(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path,
+                                                            monkeypatch):
+    """``datasets=()`` failed deep in the work: ship with numpy's "need at least one array to stack" once the model
+    had loaded, the confidence calibration with "validation needs at least one photo per dataset": a ValueError
+    naming ``datasets``, before the model (or the gate's text encoder) is loaded."""
+    from drywallqa.engine import calibrate, shipping
+    from drywallqa.engine.calibrate import calibrate_model_confidence
+    from drywallqa.text.gate import calibrate_model_gate
+
+    monkeypatch.setattr(calibrate, "confidence_segmenter", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(shipping.Validator, "from_parts", lambda *a, **k: pytest.fail("the val photos were read"))
+    monkeypatch.setattr("drywallqa.text.encoder.get_text_encoder", lambda *a, **k: pytest.fail("the encoder loaded"))
+    calls = [lambda: shipping.ship(tiny_model_dir, tmp_path / "out", datasets=(), scales=((64,),), tta=(False,),
+                                   splits_dir=syn_splits, datasets_dir=synthetic_datasets, timing_images=0,
+                                   budget=False, gate=False, confidence=False, drywall_check=None, progress=False,
+                                   report=lambda *_: None),
+             lambda: calibrate_model_confidence(tiny_model_dir, (), syn_splits, synthetic_datasets, progress=False),
+             lambda: calibrate_model_gate(tiny_model_dir, [])]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"^datasets: no dataset given"):
+            call()
+    assert sorted(p.name for p in tiny_model_dir.iterdir()) == ["config.json", "model.safetensors"]
+    assert not (tmp_path / "out").exists()

@@ -157,6 +157,17 @@ def unique_datasets(datasets, resolve=None) -> list[str]:
     return list(names)
 
 
+def check_datasets_given(datasets) -> None:
+    """ValueError, naming ``datasets``, where it names no dataset (an empty list: ship failed deep in numpy, "need at
+    least one array to stack", a confidence calibration with "validation needs at least one photo per dataset") or
+    one text or path instead of a list of them (:func:`unique_datasets`)."""
+    if isinstance(datasets, (str, bytes, os.PathLike)):
+        unique_datasets(datasets)
+    if hasattr(datasets, "__len__") and len(datasets) == 0:
+        raise ValueError("datasets: no dataset given; give the datasets the model was trained on, e.g. "
+                         "['cracks', 'taping']")
+
+
 def datasets_by_concept(datasets) -> dict[str, list[str]]:
     """``concept -> [dataset names]`` of ``datasets`` (names or YAML files), in the order given (one listed twice:
     :func:`unique_datasets`)."""

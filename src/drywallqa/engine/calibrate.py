@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
-from ..data.registry import answer_datasets, get_dataset_config
+from ..data.registry import answer_datasets, check_datasets_given, get_dataset_config
 from ..metrics import mask_iou
 from ..utils.checks import whole_number
 from ..utils.image_io import read_image
@@ -162,7 +162,8 @@ def calibrate_model_confidence(model_dir: str | Path, datasets=("cracks", "tapin
     Raises:
         MapsNotFinite: a val map holding NaN or infinity.
         FolderReplaced: ``model_dir`` written over (its config or weights) during the fit: nothing is written.
-        ValueError: ``limit`` not a whole number of at least 1 (or None)."""
+        ValueError: ``limit`` not a whole number of at least 1 (or None), or no ``datasets``."""
+    check_datasets_given(datasets)  # (before the model loads)
     if limit is not None and not (whole_number(limit) and limit >= 1):  # 0 fitted on every photo, -1 on all but the
         # last, each written as fitted on "only the first 0 (-1) photos"
         raise ValueError(f"limit must be a whole number of at least 1 (or None: every photo), got {limit!r}")

@@ -31,7 +31,7 @@ from filelock import FileLock, Timeout
 
 from ..confidence import CONFIDENCE_FILE, MIN_MASKS
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
-from ..data.registry import answer_datasets, datasets_by_concept
+from ..data.registry import answer_datasets, check_datasets_given, datasets_by_concept
 from ..models.base import CONFIG_NAME, WEIGHTS_NAME, is_drywallqa_model_dir, not_a_model_folder
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
@@ -397,6 +397,10 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         DrywallRegression: the check finds the new model clearly worse than the model in ``dest`` (unless
             ``accept_drywall_regression``); ``dest`` is left as it was, the new model in ``<dest>.candidate``.
     """
+    try:  # none: "need at least one array to stack", once the model had loaded
+        check_datasets_given(datasets)
+    except ValueError as exc:
+        raise ShipRefused(str(exc), "--dataset") from None
     model_dir, dest = model_folder(source), Path(dest).resolve()  # "." has no name to write beside it under
     check_destination(model_dir, dest)
     run_dir = run_of(model_dir)

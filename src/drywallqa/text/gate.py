@@ -1069,9 +1069,11 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
     two the first time, with no bar to show).
 
     Raises:
-        ValueError: a concept without generated paraphrase lists (``vocabulary.CONCEPT_WORDS``)."""
-    from ..data.registry import datasets_by_concept, get_dataset_config
+        ValueError: a concept without generated paraphrase lists (``vocabulary.CONCEPT_WORDS``), or no ``datasets``."""
+    from ..data.registry import check_datasets_given, datasets_by_concept, get_dataset_config
     from . import vocabulary
+
+    check_datasets_given(datasets)  # before the text encoder loads
 
     dictionary = ()  # with ``encode`` given: no real words besides the anchors' own and the trade's (set_dictionary)
     if encode is None:
