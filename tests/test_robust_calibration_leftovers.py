@@ -80,3 +80,21 @@ def test_the_python_api_refuses_no_datasets_before_any_work(tiny_model_dir, synt
             call()
     assert sorted(p.name for p in tiny_model_dir.iterdir()) == ["config.json", "model.safetensors"]
     assert not (tmp_path / "out").exists()
+
+
+def test_ship_of_a_dataset_without_val_photos_is_a_usage_error_as_calibrate_confidence_says_it(
+        tiny_model_dir, synthetic_datasets, tmp_path):
+    """A split manifest that puts no photo in val: ``ship`` ended with exit 1 ("error: validation: ..."), where
+    ``calibrate-confidence`` says the same data are a bad --dataset (exit 2). Both exit 2 now, naming the options."""
+    from drywallqa.data.grouping import make_group_split
+
+    splits = tmp_path / "no_val"
+    for ds in ("syn_crack", "syn_tape"):
+        make_group_split(ds, synthetic_datasets, {"train": 0.5, "val": 0.0, "test": 0.5}, seed=0).to_json(
+            splits / f"{ds}.json")
+    data = ["-d", "syn_crack", "-d", "syn_tape", "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets)]
+    for args in (["ship", str(tiny_model_dir), "--out", str(tmp_path / "out"), "--no-gate", "--no-budget", "--scales",
+                  "64", "--tta", "off", *data], ["calibrate-confidence", "--model-path", str(tiny_model_dir), *data]):
+        res = runner.invoke(app, args, terminal_width=400)
+        assert res.exit_code == 2 and says(res.output, "--dataset", "puts no photo in it"), res.output
+    assert not (tmp_path / "out").exists()

@@ -392,8 +392,8 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
 
     Raises:
         ShipRefused: before any work, a request that cannot be shipped (a concept the calibrations made anew would drop,
-            a source whose kept calibrations do not load, a ``limit`` too small for the confidence, no labelled val
-            crack photo for the cracks-on-drywall check), naming the option.
+            a source whose kept calibrations do not load, a ``limit`` too small for the confidence, a dataset without
+            val photos, no labelled val crack photo for the cracks-on-drywall check), naming the option.
         DrywallRegression: the check finds the new model clearly worse than the model in ``dest`` (unless
             ``accept_drywall_regression``); ``dest`` is left as it was, the new model in ``<dest>.candidate``.
     """
@@ -446,7 +446,10 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
             if not gate:
                 check_kept_gate(model_dir, datasets)
         stamp = folder_stamp(model_dir)  # (a run's best/ is shipped from a copy of one epoch)
-        validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, progress=progress)
+        try:  # a dataset with no val photo: the data given, a usage error as calibrate-confidence says it (was exit 1)
+            validator = Validator.from_parts(datasets, "val", splits_dir, datasets_dir, limit, progress=progress)
+        except ValueError as exc:
+            raise ShipRefused(str(exc), "--dataset / --splits-dir / --datasets-dir") from None
         if confidence:  # said before the sweep: it failed after it (an hour of a real model's), writing nothing
             check_val_photos_for_confidence({d: len(items) for d, items in validator.items.items()})
         pair = drywall_pair(datasets) if drywall_check == "auto" else drywall_check
