@@ -98,3 +98,24 @@ def test_ship_of_a_dataset_without_val_photos_is_a_usage_error_as_calibrate_conf
         res = runner.invoke(app, args, terminal_width=400)
         assert res.exit_code == 2 and says(res.output, "--dataset", "puts no photo in it"), res.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["prompt_gate.npz", "confidence.json"])
+@pytest.mark.parametrize("kind", ["folder", "link to nowhere"])
+def test_a_calibration_that_is_no_file_is_named_as_damaged(tiny_model_dir, tmp_path, name, kind):
+    """A folder (or a link to nowhere) named prompt_gate.npz or confidence.json in a model folder was taken for no
+    calibration: the model loaded answering every prompt (or with the uncalibrated confidence), and ``ship --no-gate``
+    shipped it so. Named as damaged, as a damaged file is, and refused as a bad SOURCE by ship."""
+    from drywallqa.engine.segmenter import Segmenter
+
+    path = tiny_model_dir / name
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(tmp_path / "gone")
+    with pytest.raises(ValueError, match=f"{name} is damaged \\(a {kind}"):
+        Segmenter.load(tiny_model_dir)
+    res = runner.invoke(app, ["ship", str(tiny_model_dir), "--out", str(tmp_path / "out"), "--no-gate",
+                              "--no-confidence", "--limit", "1"], terminal_width=400)  # both kept as they are
+    assert res.exit_code == 2 and says(res.output, f"{name} is damaged", "SOURCE"), res.output
+    assert not (tmp_path / "out").exists()

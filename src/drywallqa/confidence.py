@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -165,7 +166,13 @@ class ConfidenceModel:
         """
         path = Path(directory) / CONFIDENCE_FILE if directory is not None else None
         if path is None or not path.is_file():
-            return None
+            if path is None or not os.path.lexists(path):
+                return None
+            # a folder (or a link to nowhere) so named read as no calibration: the uncalibrated confidence, unsaid
+            what = "a folder" if path.is_dir() else "a link to nowhere" if path.is_symlink() else "not a regular file"
+            raise ValueError(f"{path} is damaged ({what}, not the file a calibration writes): "
+                             "move it away to use the uncalibrated confidence, then calibrate it again (drywallqa "
+                             f"calibrate-confidence --model-path {directory}) if one is wanted")
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:  # as a damaged prompt gate is named

@@ -43,6 +43,7 @@ rewrite a prompt in plainer words before it is judged, are in :mod:`drywallqa.te
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 import zipfile
@@ -578,7 +579,13 @@ class PromptGate:
         """
         path = Path(directory) / GATE_FILE
         if not path.is_file():
-            return None
+            if not os.path.lexists(path):
+                return None
+            # a folder (or a link to nowhere) so named read as no gate: every prompt answered, ship --no-gate shipped it
+            what = "a folder" if path.is_dir() else "a link to nowhere" if path.is_symlink() else "not a regular file"
+            raise ValueError(f"{path} is damaged ({what}, not the file a calibration writes): "
+                             "move it away to answer every prompt, then calibrate a gate again (drywallqa "
+                             f"calibrate-gate --model-path {directory}) if one is wanted")
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
