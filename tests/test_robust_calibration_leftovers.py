@@ -119,3 +119,79 @@ def test_a_calibration_that_is_no_file_is_named_as_damaged(tiny_model_dir, tmp_p
                               "--no-confidence", "--limit", "1"], terminal_width=400)  # both kept as they are
     assert res.exit_code == 2 and says(res.output, f"{name} is damaged", "SOURCE"), res.output
     assert not (tmp_path / "out").exists()
+
+
+def _during_the_export(monkeypatch, action):
+    """Run ``action()`` inside each export_onnx, once its graphs are made and what was calibrated on the earlier export
+    carried, before it renames its folder into place; returns the list of what each call gave."""
+    from drywallqa.export import onnx
+
+    carry, results = onnx._carry_calibrations, []
+
+    def meanwhile(earlier, new):
+        carried = carry(earlier, new)
+        results.append(action())
+        return carried
+
+    monkeypatch.setattr(onnx, "_carry_calibrations", meanwhile)
+    return results
+
+
+def test_a_calibration_of_an_export_being_made_again_is_refused_not_lost(tiny_model_dir, synthetic_datasets,
+                                                                         tmp_path, monkeypatch):
+    """``export onnx --out E`` replaces E whole when it ends: a calibration written into E while it ran said "wrote",
+    then was gone with the folder replaced. Export takes a lock a calibration checks: refused, E as the export left
+    it; and a calibration whose fit ends while an export into its folder runs writes nothing either."""
+    from contextlib import ExitStack
+
+    from drywallqa.export import onnx
+    from drywallqa.text import gate
+
+    export = onnx.export_onnx(tiny_model_dir, tmp_path / "onnx")
+    export_begins, begin = ExitStack(), []
+
+    def gate_of(model_dir, datasets, before_save=None, report=None):  # the real one encodes for a minute
+        for _ in begin:
+            export_begins.enter_context(onnx.export_lock(export))
+        before_save()
+        (model_dir / gate.GATE_FILE).write_bytes(b"a gate")
+        return {"min_margin": 0.1, "positives_answered": 1.0, "positives": 1, "negatives_answered": 0.0, "negatives": 1}
+
+    monkeypatch.setattr(gate, "calibrate_model_gate", gate_of)
+    calibrate_gate = ["calibrate-gate", "--model-path", str(export)]
+    results = _during_the_export(monkeypatch, lambda: runner.invoke(app, calibrate_gate, terminal_width=400))
+    onnx.export_onnx(tiny_model_dir, export)
+    res = results[0]
+    assert res.exit_code == 1 and says(res.output, "an export is writing", "once the export has ended"), res.output
+    assert not (export / gate.GATE_FILE).exists()
+    monkeypatch.setattr(onnx, "_carry_calibrations", lambda *a: ([], []))
+    begin.append(True)
+    with export_begins:  # begun once the calibration began: refused when it would write
+        res = runner.invoke(app, calibrate_gate, terminal_width=400)
+        assert res.exit_code == 1 and says(res.output, "an export is writing", "nothing was written"), res.output
+    assert not (export / gate.GATE_FILE).exists()
+
+
+def test_a_ship_and_an_export_into_one_folder_at_once_refuse_each_other(tiny_model_dir, synthetic_datasets, syn_splits,
+                                                                        tmp_path, monkeypatch):
+    """A ship and an export into the same new folder each replace it whole when they end: the one that ended first
+    said "wrote" and was silently gone (a shipped model replaced by ONNX graphs, or the reverse). The second to begin
+    is refused (exit 1), the other one's folder kept."""
+    from drywallqa.engine.shipping import ship_lock
+
+    out = tmp_path / "out"
+    ship = ["ship", str(tiny_model_dir), "--out", str(out), "-d", "syn_crack", "-d", "syn_tape", "--splits-dir",
+            str(syn_splits), "--datasets-dir", str(synthetic_datasets), "--no-gate", "--no-confidence",
+            "--no-drywall-check", "--no-budget", "--scales", "64", "--tta", "off", "--limit", "1",
+            "--timing-images", "1"]
+    export = ["export", "onnx", "--out", str(out), "--model-path", str(tiny_model_dir)]
+    with ship_lock(out.resolve()):  # a ship under way: the export refused before its work
+        res = runner.invoke(app, export, terminal_width=400)
+        assert res.exit_code == 1 and says(res.output, "a ship is writing", "another --out"), res.output
+    assert not out.exists()
+    results = _during_the_export(monkeypatch, lambda: runner.invoke(app, ship, terminal_width=400))
+    res = runner.invoke(app, export, terminal_width=400)  # a ship begun while the export runs
+    assert res.exit_code == 0, res.output
+    assert results[0].exit_code == 1 and says(results[0].output, "an ONNX export is writing"), results[0].output
+    assert (out / "encoder.onnx").is_file() and not (out / "model.safetensors").exists()
+    assert not (tmp_path / ".out.export.lock").exists()  # the lock goes with the export

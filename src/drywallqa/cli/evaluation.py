@@ -132,10 +132,16 @@ def export_onnx_cmd(
     model_path: Optional[str] = typer.Option(None, help=MODEL_PATH_HELP),
 ):
     """ONNX graphs of a film_unet model (default: the shipped one): the image encoder (once per image) and the prompt decoder."""
-    from ..export.onnx import check_export_target, export_onnx, is_onnx_export_dir
+    from ..engine.shipping import ship_in_progress
+    from ..export.onnx import FolderInUse, check_export_target, export_in_progress, export_onnx, is_onnx_export_dir
     from ..models.base import WEIGHTS_NAME, is_drywallqa_model_dir, not_a_model_folder, read_model_metadata
 
     check_output_path(out, "--out", folder=True)  # below a file, or in a folder this user cannot write
+    for a, what, lock in (("a", "ship", ship_in_progress(out)), ("another", "export", export_in_progress(out))):
+        if lock is not None:  # said before the model loads; each replaces --out whole when it ends
+            tagged("error:", "red", f"{a} {what} is writing {out} (it holds {lock}) and replaces it whole when it "
+                                    f"ends: wait for it to end, or export into another --out")
+            raise typer.Exit(code=1)
     source = model_dir_option(model_path)
     if not is_drywallqa_model_dir(source):
         raise typer.BadParameter(not_a_model_folder(source), param_hint="--model-path")
@@ -161,6 +167,9 @@ def export_onnx_cmd(
     console.print(f"exporting {source} to {out}: tracing its encoder and decoder into ONNX graphs...")
     try:
         export_onnx(source, out)
+    except FolderInUse as exc:  # a ship or another export into --out begun meanwhile
+        tagged("error:", "red", str(exc))
+        raise typer.Exit(code=1)
     except ValueError as exc:  # a damaged model folder
         raise typer.BadParameter(str(exc), param_hint="--model-path")
     except OSError as exc:  # a folder that cannot be written

@@ -401,6 +401,8 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         check_datasets_given(datasets)
     except ValueError as exc:
         raise ShipRefused(str(exc), "--dataset") from None
+    from ..export.onnx import export_in_progress
+
     model_dir, dest = model_folder(source), Path(dest).resolve()  # "." has no name to write beside it under
     check_destination(model_dir, dest)
     run_dir = run_of(model_dir)
@@ -427,6 +429,10 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         raise ShipRefused(str(exc), "--dataset") from None
     with ExitStack() as stack:
         stack.enter_context(ship_lock(dest))  # one ship into a folder at a time
+        exporting = export_in_progress(dest)  # looked at once the ship's lock is held: an export begun now sees it
+        if exporting is not None:  # each replaced the folder whole at its end, the first one's work silently gone
+            raise ValueError(f"an ONNX export is writing {dest} (it holds {exporting}) and replaces it whole when it "
+                             "ends: wait for it to end, or ship into another --out")
         if run_dir is not None:  # a run's best/, which its trainer (maybe still running) replaces whole at a better epoch:
             dest.parent.mkdir(parents=True, exist_ok=True)  # the sweep, the weights written and their record all of one
             frozen = stack.enter_context(temp_dir(dest.parent, f".{dest.name}.source."))  # epoch, copied first
