@@ -185,7 +185,10 @@ def export_lock(out: Path):
                               "for it to end, or export into another --out")
         yield
     finally:
-        lock_path.unlink(missing_ok=True)  # still holding it: an export that takes it after the release makes its own
+        try:
+            lock_path.unlink(missing_ok=True)  # still holding it: an export that takes it after the release makes its own
+        except OSError:  # a file held open cannot be deleted (Windows): filelock deletes it as it releases it
+            pass
         lock.release()
 
 
