@@ -24,6 +24,7 @@ LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; 
 # a label mask is 0 and one value (0/255, 0/1) or a few (class indices); one of more grey levels is a soft or
 # lossy picture of a label (a JPEG saved as a mask, a blurred or probability map), read as foreground wherever it is > 0
 MASK_LEVELS = 16
+NEAR_BLACK = 8  # a mask whose brightest value is 128 or more: pixels at most 1/8 of it are a JPEG's noise, no label
 _MASK_CHECKS: dict = {}  # mask file -> its soft_mask_problem, found once per process (not on every read)
 
 
@@ -83,9 +84,19 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     levels = int(np.count_nonzero(np.bincount(arr.ravel()))) if arr.dtype == np.uint8 else len(np.unique(arr))
-    if levels <= MASK_LEVELS:
-        return None
     on = arr[arr > 0]
+    if levels <= MASK_LEVELS:
+        # a 0/255 label with a JPEG's noise can be of few levels (1-5 and 250-255): its near-black pixels were all
+        # read as foreground without a word (a whole photo's label); class indices (0, 1, 2) have no bright value
+        brightest = int(on.max()) if on.size else 0
+        near_black = int(np.count_nonzero(on <= brightest // NEAR_BLACK)) if brightest >= 128 else 0
+        if not near_black:
+            return None
+        return DataProblem(str(path), f"a mask of values near 0 ({near_black} pixels of 1-{brightest // NEAR_BLACK}) "
+                                      f"beside values near its brightest ({brightest}): a JPEG's noise, or class "
+                                      "indices beside a 255 ('ignore') value? every pixel above 0 is read as "
+                                      f"foreground ({on.size / arr.size:.0%} of the mask); save it as 0/255 (e.g. "
+                                      f"threshold it at {brightest // 2})")
     faint = float((on < arr.max() / 2).mean()) if on.size else 0.0
     return DataProblem(str(path), f"a mask of {levels} grey levels, not a label of 0 and one value (saved as JPEG, or a "
                                   f"soft map?): every pixel above 0 is read as foreground, {faint:.0%} of them fainter "

@@ -1,0 +1,58 @@
+"""Datasets in the shapes their owners export them (mask files of other kinds, COCO files of other tools): each read
+as the label it shows, or refused with a named problem saying what to do (tiny fixtures made on the fly)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from drywallqa.data.registry import load_dataset_config
+from drywallqa.data.sample import _MASK_CHECKS, load_split
+
+W, H = 96, 64
+
+
+def _label() -> np.ndarray:
+    m = np.zeros((H, W), bool)
+    m[10:30, 20:60] = True
+    return m
+
+
+def _photo(path, w=W, h=H, **save):
+    Image.fromarray((np.random.default_rng(0).random((h, w, 3)) * 255).astype(np.uint8)).save(path, **save)
+
+
+def _mask_dataset(tmp_path, name, masks: dict):
+    """A mask-folder dataset ``name`` of one photo per mask (``{stem: mask image}``); its config."""
+    split = tmp_path / name / "train"
+    (split / "_masks").mkdir(parents=True)
+    for stem, mask in masks.items():
+        _photo(split / f"{stem}.jpg")
+        mask.save(split / "_masks" / f"{stem}.png")
+    (tmp_path / f"{name}.yaml").write_text(f"name: {name}\nfolder: {name}\nprompts: [segment crack]\n")
+    return load_dataset_config(tmp_path / f"{name}.yaml")
+
+
+def test_a_0_255_mask_with_a_jpegs_noise_of_few_levels_is_named(tmp_path, caplog):
+    """A 0/255 mask saved through JPEG once (values 250-255 on the label, 1-5 around it: 12 grey levels, fewer than the
+    16 a label of class indices may have) was read as foreground wherever the noise was, 86% of the photo, and
+    neither `data stats` nor training said a word."""
+    rng = np.random.default_rng(1)
+    m = _label()
+    noisy = np.where(m, rng.integers(250, 256, m.shape), rng.integers(0, 6, m.shape)).astype(np.uint8)
+    clean = {"zero_one": Image.fromarray(m.astype(np.uint8)), "classes": Image.fromarray((m * 2 + 1).astype(np.uint8)),
+             "white": Image.fromarray(m.astype(np.uint8) * 255)}
+    config = _mask_dataset(tmp_path, "noisy_masks", {"noisy": Image.fromarray(noisy), **clean})
+    _MASK_CHECKS.clear()
+    samples, problems = load_split(config, "train")
+    assert len(samples) == 4 and not problems
+    with caplog.at_level(logging.WARNING, "drywallqa.data.sample"):
+        read = {s.image_path.stem: s.load_mask() for s in samples}
+    assert all(np.array_equal(read[k], m) for k in ("zero_one", "white"))  # what is read is not changed
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and warned[0].startswith(str(config.root() / "train" / "_masks" / "noisy.png")), warned
+    assert "values near 0" in warned[0] and "JPEG" in warned[0] and "save it as 0/255" in warned[0]
