@@ -56,3 +56,37 @@ def test_a_0_255_mask_with_a_jpegs_noise_of_few_levels_is_named(tmp_path, caplog
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and warned[0].startswith(str(config.root() / "train" / "_masks" / "noisy.png")), warned
     assert "values near 0" in warned[0] and "JPEG" in warned[0] and "save it as 0/255" in warned[0]
+
+
+def _coco_dataset(tmp_path, name, annotations, label_shape="region"):
+    split = tmp_path / name / "train"
+    split.mkdir(parents=True)
+    _photo(split / "a.jpg")
+    _photo(split / "b.jpg")
+    images = [{"id": 1, "file_name": "a.jpg", "width": W, "height": H}, {"id": 2, "file_name": "b.jpg", "width": W,
+                                                                          "height": H}]
+    (split / "_annotations.coco.json").write_text(json.dumps({"images": images, "annotations": annotations,
+                                                              "categories": [{"id": 1, "name": "crack"}]}))
+    (tmp_path / f"{name}.yaml").write_text(f"name: {name}\nfolder: {name}\nprompts: [segment crack]\n"
+                                           f"label_shape: {label_shape}\n")
+    return load_dataset_config(tmp_path / f"{name}.yaml")
+
+
+@pytest.mark.parametrize("segmentation", [None, []])
+def test_box_only_annotations_of_a_region_dataset_are_named(tmp_path, segmentation):
+    """A COCO export of boxes only (a detection project's) declared as a region dataset (the default) was read as
+    filled rectangles, a crack's box a block of wall, without a word; a box dataset says so and is not named."""
+    box = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [20, 10, 40, 20], "iscrowd": 0}
+    if segmentation is not None:
+        box["segmentation"] = segmentation
+    outline = {"id": 2, "image_id": 2, "category_id": 1, "bbox": [20, 10, 40, 20], "iscrowd": 0,
+               "segmentation": [[20, 10, 60, 10, 60, 30, 20, 30]]}
+    config = _coco_dataset(tmp_path, "boxes_as_regions", [box, outline])
+    samples, problems = load_split(config, "train")
+    assert [np.array_equal(s.load_mask(), _label()) for s in samples] == [True, True]  # read as before
+    assert len(problems) == 1 and problems[0].path == str(config.root() / "train" / "a.jpg")  # (scored, with a note)
+    assert "1 annotations have a box and no outline" in str(problems[0])
+    assert "label_shape: box" in str(problems[0])
+    boxes = _coco_dataset(tmp_path / "b", "boxes", [box, outline], label_shape="box")
+    assert load_split(boxes, "train")[1] == []
+

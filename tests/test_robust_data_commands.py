@@ -110,7 +110,7 @@ def test_a_category_spelled_decomposed_in_the_coco_file_is_chosen_by_its_yaml_na
     coco["annotations"].append({"id": 9, "image_id": 0, "category_id": 2, "bbox": [40, 30, 10, 10], "segmentation": []})
     ann.write_text(json.dumps(coco))
     path = tmp_path / "walls.yaml"
-    path.write_text("name: nfc_walls\nfolder: walls\nprompts: [segment joint]\ncategories: [Re\u00efs]\n", encoding="utf-8")
+    path.write_text("name: nfc_walls\nfolder: walls\nprompts: [segment joint]\nlabel_shape: box\ncategories: [Re\u00efs]\n", encoding="utf-8")
     samples, problems = load_split(str(path), "train")
     assert not problems
     assert samples[0].load_mask().sum() == 20 * 8  # the joint's box, not the stain's

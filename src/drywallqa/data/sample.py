@@ -185,8 +185,27 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
         ids = sorted({str(a["image_id"]) for a in orphans})
         problems.append(DataProblem(str(ann_file), f"{len(orphans)} annotations name image ids that no image entry has "
                                                    f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}); skipped"))
+    if config.label_shape == "region":
+        _box_only(samples, problems)
     _unlisted_photos(folder, images, str(ann_file), problems)
     return samples
+
+
+def _box_only(samples: list[Sample], problems: list) -> None:
+    """A problem of each photo of a region dataset with annotations that have a box and no outline: each is read as
+    its whole box filled (a crack's box: a rectangle of wall), which the dataset's ``label_shape`` did not say. The
+    photo is read all the same (the problem names it: ``evaluate`` scores it, with the note)."""
+    from .coco import usable_box
+
+    for s in samples:
+        n = sum(1 for a in s.annotations or [] if isinstance(a, dict) and not a.get("segmentation")
+                and usable_box(a, s.height, s.width) is not None)
+        if n:
+            problems.append(DataProblem(str(s.image_path), f"{n} annotations have a box and no outline (segmentation): "
+                                                           "each is read as its whole box filled, though the dataset's "
+                                                           "labels are regions; if its labels are boxes, write "
+                                                           "label_shape: box in its YAML file, else export the outlines "
+                                                           "(polygons or masks)"))
 
 
 def _of_categories(config: DatasetConfig, anns: list, categories: list, source: str, problems: list) -> list:
