@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +91,24 @@ def test_box_only_annotations_of_a_region_dataset_are_named(tmp_path, segmentati
     boxes = _coco_dataset(tmp_path / "b", "boxes", [box, outline], label_shape="box")
     assert load_split(boxes, "train")[1] == []
 
+
+def test_a_mask_of_the_photos_name_in_other_case_or_suffix_is_named_beside_the_photo(tmp_path):
+    """A mask named ``img_1.png`` for ``IMG_1.JPG`` (read so on macOS, whose names are of any case), ``a.PNG`` or
+    ``b.jpg``: the photo was "no mask at _masks/IMG_1.png" and the mask "no photo takes this mask", two lines apart;
+    the photo's problem now names the file it meant and what to do."""
+    m = Image.fromarray(_label().astype(np.uint8) * 255)
+    config = _mask_dataset(tmp_path, "cased", {"IMG_1": m, "a": m, "b": m, "c": m})
+    masks = config.root() / "train" / "_masks"
+    (config.root() / "train" / "IMG_1.jpg").rename(config.root() / "train" / "IMG_1.JPG")
+    (masks / "IMG_1.png").rename(masks / "img_1.png")
+    (masks / "a.png").rename(masks / "a.PNG")
+    m.save(masks / "b.jpg", format="JPEG")
+    (masks / "b.png").unlink()
+    (masks / "c.png").unlink()
+    samples, problems = load_split(config, "train")
+    assert samples == []
+    said = {Path(p.path).name: p.message for p in problems if Path(p.path).parent.name == "train"}  # the photos
+    assert "(img_1.png of _masks/ is of this photo's name in other case" in said["IMG_1.JPG"]
+    assert "(a.PNG of _masks/" in said["a.jpg"] and "(b.jpg of _masks/" in said["b.jpg"]
+    assert "rename it, or save it as PNG" in said["b.jpg"]
+    assert said["c.jpg"] == f"no mask at {masks / 'c.png'}; skipped"  # none near: as before

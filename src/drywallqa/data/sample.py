@@ -363,6 +363,7 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
         problems.append(unfinished)
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     broken = set()  # stems of links to nothing (their masks are not named again)
+    mask_names = None  # the file names of _masks/ by their stems casefolded
     for path in entries:
         if path.is_symlink() and not path.exists():
             problems.append(DataProblem(str(path), f"a link to {os.readlink(path)}, which does not exist; skipped"))
@@ -384,7 +385,13 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
             continue
         stems[path.stem] = path
         if not mask_path.is_file():
-            problems.append(DataProblem(str(path), f"no mask at {mask_path}; skipped"))
+            if mask_names is None:  # (listed once, where a photo has no mask)
+                mask_names = {}
+                for p in sorted((folder / "_masks").iterdir()) if (folder / "_masks").is_dir() else ():
+                    if not p.name.startswith("."):
+                        mask_names.setdefault(Path(p.name).stem.casefold(), []).append(p.name)
+            problems.append(DataProblem(str(path), f"no mask at {mask_path}{_near_masks(mask_path, mask_names)}; "
+                                                   "skipped"))
             continue
         size = _image_size(path)
         try:
@@ -411,6 +418,18 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
                "not a mask by its name (a photo <stem>.jpg takes _masks/<stem>.png)")
         problems.append(DataProblem(str(path), f"{why}; skipped"))
     return samples
+
+
+def _near_masks(mask_path: Path, by_stem: dict) -> str:
+    """What ``_masks/`` holds of a photo's name in other case or of another suffix (``img_1.png`` for ``IMG_1.JPG``,
+    ``a.PNG``, ``a.jpg``; ``by_stem``: its file names by their stem casefolded), as the problem of the photo without a
+    mask says it ("" for none): each was named apart ("no photo takes this mask"), and a folder read on macOS (names
+    in any case) was refused on Linux."""
+    near = [n for n in by_stem.get(mask_path.stem.casefold(), []) if n != mask_path.name]
+    if not near:
+        return ""
+    return (f" ({', '.join(near[:3])} of _masks/ is of this photo's name in other case or of another suffix: a mask is "
+            f"_masks/<the photo's stem>.png exactly, {mask_path.name}; rename it, or save it as PNG)")
 
 
 def load_split(
