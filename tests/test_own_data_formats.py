@@ -112,3 +112,35 @@ def test_a_mask_of_the_photos_name_in_other_case_or_suffix_is_named_beside_the_p
     assert "(a.PNG of _masks/" in said["a.jpg"] and "(b.jpg of _masks/" in said["b.jpg"]
     assert "rename it, or save it as PNG" in said["b.jpg"]
     assert said["c.jpg"] == f"no mask at {masks / 'c.png'}; skipped"  # none near: as before
+
+
+def _turned_photo(path, w=W, h=H):
+    """A photo stored ``w`` x ``h`` whose EXIF orientation (6) turns it a quarter, to ``h`` x ``w`` as shown."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    _photo(path, w, h, exif=exif.tobytes())
+
+
+def test_a_label_drawn_on_a_photo_unturned_by_its_exif_orientation_says_what_to_do(tmp_path):
+    """A phone photo stored 96x64 and shown 64x96 (EXIF orientation 6), labelled in a tool that shows it as stored: its
+    mask, or its COCO entry's size, is the stored size. It was refused as "of another size" with nothing to do said
+    (as if the label were of another photo); the problem now says that the label fits the unturned photo and how to
+    read it so. A label of the photo as shown is read, and one of another size is refused as before."""
+    m = Image.fromarray(_label().astype(np.uint8) * 255)
+    config = _mask_dataset(tmp_path, "turned_masks", {"stored": m, "shown": m.transpose(Image.Transpose.ROTATE_270),
+                                                     "other": m.resize((W * 2, H * 2))})
+    _turned_photo(config.root() / "train" / "stored.jpg")
+    _turned_photo(config.root() / "train" / "shown.jpg")
+    samples, problems = load_split(config, "train")
+    assert [s.image_path.name for s in samples] == ["shown.jpg"] and samples[0].load_mask().shape == (W, H)
+    said = {Path(p.path).name: p.message for p in problems}
+    assert set(said) == {"stored.png", "other.png"}
+    assert "the label was drawn on the unturned photo" in said["stored.png"] and "-Orientation=" in said["stored.png"]
+    assert said["other.png"].endswith("(as read: EXIF orientation applied); skipped")
+    coco = _coco_dataset(tmp_path / "c", "turned_coco", [])
+    _turned_photo(coco.root() / "train" / "a.jpg")
+    samples, problems = load_split(coco, "train")
+    assert [s.image_path.name for s in samples] == ["b.jpg"] and len(problems) == 1
+    assert problems[0].path == str(coco.root() / "train" / "a.jpg")
+    assert "declared 96x64 in the COCO file, but the file is 64x96" in problems[0].message
+    assert "the label was drawn on the unturned photo" in problems[0].message

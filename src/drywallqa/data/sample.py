@@ -324,12 +324,33 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
     if actual is None or abs(actual[0] * height - actual[1] * width) > 0.01 * width * actual[1] or actual[0] > width:
         # (a uniformly shrunk copy, as scripts/pack_training_images.py makes, keeps its labels' shape: allowed)
         found = "not a readable image" if actual is None else f"{actual[0]}x{actual[1]} (EXIF orientation applied)"
-        problems.append(DataProblem(str(path), f"declared {width}x{height} in the COCO file, but the file is {found}; skipped"))
+        problems.append(DataProblem(str(path), f"declared {width}x{height} in the COCO file, but the file is {found}"
+                                               f"{_unturned_hint(path, (width, height), actual)}; skipped"))
         return None
     s = Sample(path, config.name, split, height, width, annotations=by_image.get(ident, []))
     _, ann_problems = rasterize_annotations(s.annotations, s.height, s.width, str(path))
     problems.extend(ann_problems)
     return s
+
+
+def _unturned_hint(path: Path, label_size, size) -> str:
+    """What to do where a label of a photo turned by its EXIF orientation (a quarter turn: 5-8) is of the photo's size
+    as stored, ``size`` the other way round (the tool it was drawn in showed the photo unturned); "" otherwise (the
+    label was only refused, of "another size", with nothing to do said)."""
+    from ..utils.image_io import exif_orientation, open_image
+
+    if size is None or tuple(label_size) != (size[1], size[0]) or size[0] == size[1]:
+        return ""
+    try:
+        with open_image(path) as im:
+            orientation = exif_orientation(im)
+    except (OSError, ValueError):
+        return ""
+    if orientation not in (5, 6, 7, 8):
+        return ""
+    return (f": the photo's size as stored, which its EXIF orientation ({orientation}) turns; the label was drawn on "
+            "the unturned photo (a tool that ignores EXIF): remove the photo's orientation tag (exiftool "
+            "-Orientation= FILE) to read it as the label was drawn, or label it again in a tool that shows it upright")
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
@@ -406,7 +427,8 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
         width, height = size
         if msize != (width, height):
             problems.append(DataProblem(str(mask_path), f"mask is {msize[0]}x{msize[1]}, image is {width}x{height} "
-                                                        "(as read: EXIF orientation applied); skipped"))
+                                                        "(as read: EXIF orientation applied)"
+                                                        f"{_unturned_hint(path, msize, size)}; skipped"))
             continue
         samples.append(Sample(path, config.name, split, height, width, mask_path=mask_path))
     masks = folder / "_masks"
