@@ -144,3 +144,27 @@ def test_a_label_drawn_on_a_photo_unturned_by_its_exif_orientation_says_what_to_
     assert problems[0].path == str(coco.root() / "train" / "a.jpg")
     assert "declared 96x64 in the COCO file, but the file is 64x96" in problems[0].message
     assert "the label was drawn on the unturned photo" in problems[0].message
+
+
+def test_a_coco_file_of_another_name_is_named_with_where_it_goes(tmp_path):
+    """CVAT's COCO export (annotations/instances_default.json beside images/) was "no split folders found" (a split
+    declared on images/: "_annotations.coco.json not found"), not a word of the COCO file the export holds."""
+    export = tmp_path / "cvat"
+    (export / "annotations").mkdir(parents=True)
+    (export / "images").mkdir()
+    _photo(export / "images" / "a.jpg")
+    (export / "annotations" / "instances_default.json").write_text(json.dumps({"images": [], "annotations": []}))
+    decl = tmp_path / "cvat.yaml"
+    decl.write_text("name: cvat\nfolder: cvat\nprompts: [segment crack]\n")
+    with pytest.raises(ValueError, match=r"no split folders found .* \(it holds annotations/instances_default.json: a "
+                                         r"COCO file is read only as _annotations.coco.json in the folder of the photos"):
+        load_dataset_config(decl)
+    (export / "annotations" / "instances_default.json").rename(export / "images" / "instances_default.json")
+    decl.write_text("name: cvat\nfolder: cvat\nprompts: [segment crack]\nsplits: {train: {kind: coco, folder: images}}\n")
+    samples, problems = load_split(load_dataset_config(decl), "train")
+    assert samples == [] and len(problems) == 1
+    assert "(_annotations.coco.json not found) (it holds instances_default.json: a COCO file" in problems[0].message
+    decl.write_text("name: nothing\nfolder: nothing\nprompts: [segment crack]\n")
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(ValueError, match=r"list them under splits:$"):  # no JSON file: as before
+        load_dataset_config(decl)

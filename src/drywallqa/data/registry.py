@@ -227,6 +227,32 @@ def detect_splits(root: Path) -> dict[str, SplitSource]:
     return found
 
 
+COCO_FILE = "_annotations.coco.json"  # a COCO split's annotations, in its folder beside its photos
+
+
+def coco_files_hint(folder: Path, depth: int = 1) -> str:
+    """What to do with the JSON files of ``folder`` (``depth`` 2: and of its folders) that are not a split's
+    :data:`COCO_FILE`: a COCO file of another name, as other tools export it (CVAT's annotations/instances_default.json
+    beside images/, Label Studio's result.json), was not found, and the error did not say what it lacked. "" for none."""
+    found = []
+    try:
+        for p in sorted(folder.iterdir()):
+            if p.name.startswith("."):
+                continue
+            if p.suffix.lower() == ".json" and p.name != COCO_FILE and p.is_file():
+                found.append(p.name)
+            elif depth > 1 and p.is_dir():
+                found += [f"{p.name}/{q.name}" for q in sorted(p.iterdir()) if q.suffix.lower() == ".json"
+                          and q.name != COCO_FILE and not q.name.startswith(".") and q.is_file()]
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    return (f" (it holds {', '.join(found[:3])}{', ...' if len(found) > 3 else ''}: a COCO file is read only as "
+            f"{COCO_FILE} in the folder of the photos it labels, e.g. move annotations/instances_default.json to "
+            f"images/{COCO_FILE})")
+
+
 def _found_layouts() -> str:
     """The layouts :func:`detect_splits` finds, as the error of a dataset with none names them."""
     return " or ".join(reader.layout for _, reader in SPLIT_READERS.items() if reader.finds is not None)
@@ -335,7 +361,7 @@ def load_dataset_config(path: str | Path, datasets_dir: str | Path | None = None
         splits = detect_splits(root)
         if not splits:
             raise ValueError(f"{path}: no split folders found under {root} (expected {_found_layouts()}); list them "
-                             "under splits:")
+                             f"under splits:{coco_files_hint(root, depth=2)}")
     folders = {}
     for split, src in splits.items():  # one folder as train and valid: its photos counted twice, valid = train; found
         where = _resolved(path, root / src.folder, f"split {split!r}: folder")  # from the layout too (test a link to

@@ -17,7 +17,7 @@ from ..utils.image_io import mask_plane, read_mask
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem
-from .registry import SPLIT_READERS, DatasetConfig, get_dataset_config, register_split_reader
+from .registry import SPLIT_READERS, DatasetConfig, coco_files_hint, get_dataset_config, register_split_reader
 
 logger = logging.getLogger(__name__)
 LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; the rest are counted
@@ -135,7 +135,7 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
     ann_file = folder / "_annotations.coco.json"
     if not ann_file.is_file():  # a pipe would be waited on for ever, a link to /dev/zero read until memory ran out
         problems.append(DataProblem(str(ann_file), f"cannot read COCO annotations ({ann_file.name} "
-                                                   f"{why_not(ann_file, folder=False)})"))
+                                                   f"{why_not(ann_file, folder=False)}){coco_files_hint(folder)}"))
         return []
     try:
         coco = json.loads(ann_file.read_text(encoding="utf-8-sig"))  # a byte-order mark, as some editors write, read past
