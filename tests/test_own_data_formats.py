@@ -168,3 +168,22 @@ def test_a_coco_file_of_another_name_is_named_with_where_it_goes(tmp_path):
     (tmp_path / "nothing").mkdir()
     with pytest.raises(ValueError, match=r"list them under splits:$"):  # no JSON file: as before
         load_dataset_config(decl)
+
+
+def test_a_mask_drawn_black_on_white_is_named(tmp_path, caplog):
+    """A label drawn black on a white mask (inverted: 0 on the crack, 255 around it) was read as the whole photo but
+    the crack, 87% of it, without a word; a label touching the border, or covering the whole photo, is not named."""
+    m = _label()
+    edge = np.zeros((H, W), bool)
+    edge[:, :70] = True  # a large label reaching three sides of the photo, not all four
+    config = _mask_dataset(tmp_path, "inverted", {"inverted": Image.fromarray((~m).astype(np.uint8) * 255),
+                                                  "edge": Image.fromarray(edge.astype(np.uint8) * 255),
+                                                  "full": Image.fromarray(np.full((H, W), 255, np.uint8))})
+    _MASK_CHECKS.clear()
+    samples, _ = load_split(config, "train")
+    with caplog.at_level(logging.WARNING, "drywallqa.data.sample"):
+        read = {s.image_path.stem: s.load_mask() for s in samples}
+    assert np.array_equal(read["inverted"], ~m)  # what is read is not changed
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and warned[0].startswith(str(config.root() / "train" / "_masks" / "inverted.png")), warned
+    assert "black on white (inverted)?" in warned[0] and "87% of the photo" in warned[0]

@@ -24,6 +24,7 @@ LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; 
 # a label mask is 0 and one value (0/255, 0/1) or a few (class indices); one of more grey levels is a soft or
 # lossy picture of a label (a JPEG saved as a mask, a blurred or probability map), read as foreground wherever it is > 0
 MASK_LEVELS = 16
+INVERTED_SHARE = 0.5  # a label mask foreground on its whole border and on more of the photo than this: inverted?
 NEAR_BLACK = 8  # a mask whose brightest value is 128 or more: pixels at most 1/8 of it are a JPEG's noise, no label
 _MASK_CHECKS: dict = {}  # mask file -> its soft_mask_problem, found once per process (not on every read)
 
@@ -72,8 +73,9 @@ def mask_level_problem(path: Path) -> DataProblem | None:
 
 def soft_mask_problem(path: str | Path) -> DataProblem | None:
     """A problem naming a mask file of more than :data:`MASK_LEVELS` grey levels (every pixel above 0 is read as
-    foreground, its faint halo too), with how many of its foreground pixels are fainter than half its brightest;
-    None for a label mask, or one that cannot be read (reading it says why). What is read is not changed."""
+    foreground, its faint halo too), with how many of its foreground pixels are fainter than half its brightest; or of
+    a few levels with a JPEG's noise, or drawn black on white (:func:`_inverted_problem`); None for a label mask, or
+    one that cannot be read (reading it says why). What is read is not changed."""
     from PIL import Image
 
     from ..utils.image_io import open_image
@@ -91,7 +93,7 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
         brightest = int(on.max()) if on.size else 0
         near_black = int(np.count_nonzero(on <= brightest // NEAR_BLACK)) if brightest >= 128 else 0
         if not near_black:
-            return None
+            return _inverted_problem(path, arr > 0)
         return DataProblem(str(path), f"a mask of values near 0 ({near_black} pixels of 1-{brightest // NEAR_BLACK}) "
                                       f"beside values near its brightest ({brightest}): a JPEG's noise, or class "
                                       "indices beside a 255 ('ignore') value? every pixel above 0 is read as "
@@ -101,6 +103,19 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
     return DataProblem(str(path), f"a mask of {levels} grey levels, not a label of 0 and one value (saved as JPEG, or a "
                                   f"soft map?): every pixel above 0 is read as foreground, {faint:.0%} of them fainter "
                                   "than half the brightest; save it as 0/255")
+
+
+def _inverted_problem(path, mask: np.ndarray) -> DataProblem | None:
+    """A problem naming a label mask whose foreground is every pixel of its border and most of the photo, around a
+    background inside: a label drawn black on white (an inverted mask), read as all of the photo but the crack,
+    without a word. None for any other."""
+    if mask.all() or mask.mean() < INVERTED_SHARE:
+        return None
+    if not (mask[0].all() and mask[-1].all() and mask[:, 0].all() and mask[:, -1].all()):
+        return None
+    return DataProblem(str(path), f"the mask is foreground (not black) on every pixel of its border and on "
+                                  f"{mask.mean():.0%} of the photo: drawn black on white (inverted)? what is not black "
+                                  "is read as the label; save the label white (or any value above 0) on black")
 
 
 def source_group(file_name: str) -> str:
