@@ -187,3 +187,15 @@ def test_a_mask_drawn_black_on_white_is_named(tmp_path, caplog):
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and warned[0].startswith(str(config.root() / "train" / "_masks" / "inverted.png")), warned
     assert "black on white (inverted)?" in warned[0] and "87% of the photo" in warned[0]
+
+
+def test_a_polygon_written_flat_not_in_a_list_of_polygons_is_read():
+    """``"segmentation": [x1, y1, x2, y2, ...]`` (one polygon not inside a list, as some converters write it) was
+    "unusable (coordinates must be a list of numbers, got 20)" and its photo read as showing nothing."""
+    from drywallqa.data.coco import rasterize_annotations
+
+    flat = {"id": 1, "segmentation": [20, 10, 60, 10, 60, 30, 20, 30], "bbox": [0, 0, 90, 60]}
+    mask, problems = rasterize_annotations([flat], H, W, "a.jpg")
+    assert problems == [] and np.array_equal(mask, _label())
+    mask, problems = rasterize_annotations([{"id": 2, "segmentation": [20, 10, 60, 30], "bbox": [0, 0, 90, 60]}], H, W)
+    assert not mask.any() and "degenerate polygon with 2 points dropped" in str(problems[0])  # as a nested one is

@@ -154,6 +154,9 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
         return problems
     if not isinstance(seg, list):
         raise TypeError(f"segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}")
+    if seg and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seg):
+        seg = [seg]  # one polygon's coordinates, not in a list of polygons (as some converters write it): that polygon
+        # (it was "unusable: coordinates must be a list of numbers, got 20", the photo read as showing nothing)
     bound = coordinate_bound(height, width)
     dropped = 0
     for poly in seg:
