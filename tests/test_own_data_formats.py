@@ -199,3 +199,20 @@ def test_a_polygon_written_flat_not_in_a_list_of_polygons_is_read():
     assert problems == [] and np.array_equal(mask, _label())
     mask, problems = rasterize_annotations([{"id": 2, "segmentation": [20, 10, 60, 30], "bbox": [0, 0, 90, 60]}], H, W)
     assert not mask.any() and "degenerate polygon with 2 points dropped" in str(problems[0])  # as a nested one is
+
+
+def test_a_coco_photo_listed_in_other_case_than_on_disk_names_the_file_there(tmp_path):
+    """A COCO file listing ``A.JPG`` of a photo saved ``a.jpg`` (exported on Windows or macOS, where names are of any
+    case) was "missing on disk", the photo "not listed" in another line: the problem now names the file there."""
+    config = _coco_dataset(tmp_path, "cased_coco", [])
+    ann = config.root() / "train" / "_annotations.coco.json"
+    coco = json.loads(ann.read_text())
+    coco["images"][0]["file_name"] = "A.JPG"
+    coco["images"].append({"id": 3, "file_name": "c.jpg", "width": W, "height": H})  # not there in any case
+    ann.write_text(json.dumps(coco))
+    samples, problems = load_split(config, "train")
+    said = {Path(p.path).name: p.message for p in problems}
+    assert [s.image_path.name for s in samples] == ["b.jpg"]
+    assert said["A.JPG"] == ("listed in the COCO file but missing on disk (a.jpg is there, of its name in other case: "
+                             "write its name as on disk in the COCO file, or rename the photo); skipped")
+    assert said["c.jpg"] == "listed in the COCO file but missing on disk; skipped"

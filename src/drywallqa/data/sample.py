@@ -183,10 +183,10 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
     for ident in seen:
         problems.append(DataProblem(str(ann_file), f"image id {ident!r} is used by {entries[ident]} image entries: which "
                                                    "photo its annotations label cannot be told; all of them skipped"))
-    samples = []
+    samples, listings = [], {}
     for img in images:
         try:
-            sample = _coco_sample(config, split, folder, img, by_image, seen, problems, seen_names)
+            sample = _coco_sample(config, split, folder, img, by_image, seen, problems, seen_names, listings)
         except ENTRY_ERRORS as exc:
             what = img.get("file_name", img) if isinstance(img, dict) else img
             problems.append(DataProblem(f"{ann_file} ({str(what)[:80]!r})", f"image entry unusable ({type(exc).__name__}: "
@@ -303,9 +303,27 @@ def _hashable(value) -> bool:
     return True
 
 
+def _other_case(path: Path, listings: dict) -> str:
+    """The files beside ``path`` (not found) of its name in other case, as its problem says them (``IMG_1.JPG`` listed
+    as ``img_1.jpg``: read on macOS or Windows, whose names are of any case, "missing on disk" here); "" for none.
+    ``listings``: each folder's names by their casefold, filled as folders are first looked in."""
+    if path.parent not in listings:
+        names: dict = {}
+        try:
+            for p in path.parent.iterdir():
+                names.setdefault(p.name.casefold(), []).append(p.name)
+        except OSError:
+            pass
+        listings[path.parent] = names
+    near = sorted(listings[path.parent].get(path.name.casefold(), []))
+    return (f" ({', '.join(near)} is there, of its name in other case: write its name as on disk in the COCO file, or "
+            "rename the photo)") if near else ""
+
+
 def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: set, problems: list,
-                 seen_names: dict | None = None) -> Sample | None:
-    """One COCO image entry as a Sample; None (with a problem) when it cannot be used; raises on a malformed one."""
+                 seen_names: dict | None = None, listings: dict | None = None) -> Sample | None:
+    """One COCO image entry as a Sample; None (with a problem) when it cannot be used; raises on a malformed one.
+    ``listings``: the split's folders' names by their casefold, as :func:`_other_case` fills it."""
     from ..utils.image_io import DEFAULT_MAX_PIXELS
 
     name, ident = img["file_name"], img["id"]
@@ -323,8 +341,9 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
         return None
     if not path.is_file():
         why = why_not(path, folder=False)  # not found, a link to nothing or a loop of links, a folder, ...
-        problems.append(DataProblem(str(path), f"listed in the COCO file but {'missing on disk' if why == 'not found' else why}; "
-                                               "skipped"))
+        near = _other_case(path, listings) if why == "not found" and listings is not None else ""
+        problems.append(DataProblem(str(path), f"listed in the COCO file but {'missing on disk' if why == 'not found' else why}"
+                                               f"{near}; skipped"))
         return None
     if ident in seen:  # of several entries (named once, with how many)
         return None
