@@ -216,3 +216,23 @@ def test_a_coco_photo_listed_in_other_case_than_on_disk_names_the_file_there(tmp
     assert said["A.JPG"] == ("listed in the COCO file but missing on disk (a.jpg is there, of its name in other case: "
                              "write its name as on disk in the COCO file, or rename the photo); skipped")
     assert said["c.jpg"] == "listed in the COCO file but missing on disk; skipped"
+
+
+def test_a_coco_file_name_written_as_a_windows_path_is_read(tmp_path):
+    """``"file_name": "images\\\\a.jpg"`` (a COCO file a script on Windows wrote) named no file here: "missing on disk",
+    and the photo "not listed": every photo of such an export left out."""
+    config = _coco_dataset(tmp_path, "windows_paths", [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [20, 10, 40, 20],
+                                                        "segmentation": [[20, 10, 60, 10, 60, 30, 20, 30]]}])
+    split = config.root() / "train"
+    (split / "images").mkdir()
+    (split / "a.jpg").rename(split / "images" / "a.jpg")
+    ann = split / "_annotations.coco.json"
+    coco = json.loads(ann.read_text())
+    coco["images"][0]["file_name"] = "images\\a.jpg"
+    coco["images"][1]["file_name"] = "..\\b.jpg"  # outside the split folder, as '/' would be: refused
+    ann.write_text(json.dumps(coco))
+    samples, problems = load_split(config, "train")
+    assert [s.image_path for s in samples] == [split / "images" / "a.jpg"]
+    assert np.array_equal(samples[0].load_mask(), _label())
+    assert [p.message for p in problems] == ["file_name points outside the split folder; skipped",
+                                             f"1 photos of {split} are not listed in it and are not read (b.jpg)"]

@@ -282,7 +282,7 @@ def _unlisted_photos(folder: Path, images: list, source: str, problems: list) ->
     listed = set()
     for img in images:
         try:
-            listed.add((folder / img["file_name"]).resolve())
+            listed.add(_listed_path(folder, img["file_name"]).resolve())
         except ENTRY_ERRORS:  # no name, or none a file can have (each named as its entry is read)
             continue
     try:
@@ -301,6 +301,16 @@ def _hashable(value) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _listed_path(folder: Path, name: str) -> Path:
+    """The file a COCO image entry's ``file_name`` names in the split folder: a Windows path (``images\\a.jpg``, as a
+    script run on Windows writes it) is read with '/' where it names no file as written (it was "missing on disk"
+    beside "not listed": every photo of the export left out)."""
+    path = folder / name
+    if isinstance(name, str) and "\\" in name and not path.is_file():
+        return folder / name.replace("\\", "/")
+    return path
 
 
 def _other_case(path: Path, listings: dict) -> str:
@@ -334,7 +344,7 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
         raise ValueError("file_name holds an embedded null byte")
     if height * width > DEFAULT_MAX_PIXELS:
         raise ValueError(f"declared {width}x{height}: more than {DEFAULT_MAX_PIXELS:,} pixels")
-    path = folder / name
+    path = _listed_path(folder, name)
     if not lexical_path(path).is_relative_to(lexical_path(folder)):  # by its name: a photo that is a link to a file
         # elsewhere (a DVC cache's) is the split's
         problems.append(DataProblem(str(path), "file_name points outside the split folder; skipped"))
