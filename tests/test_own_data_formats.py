@@ -45,7 +45,7 @@ def test_a_0_255_mask_with_a_jpegs_noise_of_few_levels_is_named(tmp_path, caplog
     rng = np.random.default_rng(1)
     m = _label()
     noisy = np.where(m, rng.integers(250, 256, m.shape), rng.integers(0, 6, m.shape)).astype(np.uint8)
-    clean = {"zero_one": Image.fromarray(m.astype(np.uint8)), "classes": Image.fromarray((m * 2 + 1).astype(np.uint8)),
+    clean = {"zero_one": Image.fromarray(m.astype(np.uint8)), "classes": Image.fromarray((m * 2).astype(np.uint8)),
              "white": Image.fromarray(m.astype(np.uint8) * 255)}
     config = _mask_dataset(tmp_path, "noisy_masks", {"noisy": Image.fromarray(noisy), **clean})
     _MASK_CHECKS.clear()
@@ -236,3 +236,35 @@ def test_a_coco_file_name_written_as_a_windows_path_is_read(tmp_path):
     assert np.array_equal(samples[0].load_mask(), _label())
     assert [p.message for p in problems] == ["file_name points outside the split folder; skipped",
                                              f"1 photos of {split} are not listed in it and are not read (b.jpg)"]
+
+
+def test_a_mask_of_several_classes_is_named(tmp_path, caplog):
+    """A mask of several classes (class indices 1 and 2; a CVAT or VOC export's red crack and green stain) was read as
+    one label, the stain's pixels the crack's too, without a word, where a COCO file's several categories are named.
+    A white label's lighter edge (one hue), a palette mask of one class and a 0/1 mask are no classes."""
+    m = _label()
+    two = m.astype(np.uint8)
+    two[40:50, 10:80] = 2
+    colours = np.zeros((H, W, 3), np.uint8)
+    colours[two == 1] = [255, 0, 0]
+    colours[two == 2] = [0, 128, 0]
+    edged = np.zeros((H, W, 3), np.uint8)
+    edged[m] = 255
+    edged[10:30, 20] = 180  # a lighter edge of the one white label: not a class
+    palette = Image.fromarray(m.astype(np.uint8), "P")
+    palette.putpalette([0, 0, 0, 128, 0, 0] + [0] * 762)
+    config = _mask_dataset(tmp_path, "classes", {"indices": Image.fromarray(two), "colours": Image.fromarray(colours),
+                                                 "edged": Image.fromarray(edged), "palette": palette,
+                                                 "zero_one": Image.fromarray(m.astype(np.uint8))})
+    _MASK_CHECKS.clear()
+    samples, _ = load_split(config, "train")
+    with caplog.at_level(logging.WARNING, "drywallqa.data.sample"):
+        read = {s.image_path.stem: s.load_mask() for s in samples}
+    assert np.array_equal(read["indices"], two > 0) and np.array_equal(read["colours"], two > 0)  # read as before
+    warned = sorted(r.getMessage() for r in caplog.records)
+    masks = config.root() / "train" / "_masks"
+    assert len(warned) == 2, warned
+    assert warned[0] == (f"{masks / 'colours.png'}: a mask of 2 colours ((255, 0, 0): 800 px, (0, 128, 0): 700 px): "
+                         "several classes? all are read as one label, this dataset's; keep only its class in the masks "
+                         "(one dataset per class)")
+    assert warned[1].startswith(f"{masks / 'indices.png'}: a mask of 2 values (1: 800 px, 2: 700 px): several classes?")

@@ -24,6 +24,7 @@ LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; 
 # a label mask is 0 and one value (0/255, 0/1) or a few (class indices); one of more grey levels is a soft or
 # lossy picture of a label (a JPEG saved as a mask, a blurred or probability map), read as foreground wherever it is > 0
 MASK_LEVELS = 16
+CLASS_SHARE = 0.01  # a value or colour of at least this share of a mask's foreground is a class of its own
 INVERTED_SHARE = 0.5  # a label mask foreground on its whole border and on more of the photo than this: inverted?
 NEAR_BLACK = 8  # a mask whose brightest value is 128 or more: pixels at most 1/8 of it are a JPEG's noise, no label
 _MASK_CHECKS: dict = {}  # mask file -> its soft_mask_problem, found once per process (not on every read)
@@ -83,6 +84,8 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
     try:
         with open_image(path) as img:
             arr = mask_plane(img)  # as read_mask reads it (a palette's colours, not its indices)
+            colours = None if img.mode in ("1", "L", "LA", "La") or img.mode.startswith(("I", "F")) else \
+                np.asarray(img.convert("RGB"))
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     levels = int(np.count_nonzero(np.bincount(arr.ravel()))) if arr.dtype == np.uint8 else len(np.unique(arr))
@@ -93,7 +96,7 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
         brightest = int(on.max()) if on.size else 0
         near_black = int(np.count_nonzero(on <= brightest // NEAR_BLACK)) if brightest >= 128 else 0
         if not near_black:
-            return _inverted_problem(path, arr > 0)
+            return _classes_problem(path, arr, colours) or _inverted_problem(path, arr > 0)
         return DataProblem(str(path), f"a mask of values near 0 ({near_black} pixels of 1-{brightest // NEAR_BLACK}) "
                                       f"beside values near its brightest ({brightest}): a JPEG's noise, or class "
                                       "indices beside a 255 ('ignore') value? every pixel above 0 is read as "
@@ -103,6 +106,38 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
     return DataProblem(str(path), f"a mask of {levels} grey levels, not a label of 0 and one value (saved as JPEG, or a "
                                   f"soft map?): every pixel above 0 is read as foreground, {faint:.0%} of them fainter "
                                   "than half the brightest; save it as 0/255")
+
+
+def _classes_problem(path, plane: np.ndarray, colours: np.ndarray | None) -> DataProblem | None:
+    """A problem naming a label mask of several classes, each of at least :data:`CLASS_SHARE` of its foreground: grey
+    class indices (values below 128: 1, 2, ...) or colours of other hues (a CVAT or VOC export's red crack, green
+    stain): all were read as one label without a word (a COCO file's several categories are named). Greys of one hue
+    (a white label's lighter edge) are no classes. None for any other."""
+    on = plane > 0
+    if not on.any():
+        return None
+    if colours is None:
+        if plane.max() >= 128:  # a 0/255 label (its greys are edges, or a JPEG's)
+            return None
+        values, counts = np.unique(plane[on], return_counts=True)
+        what = "values"
+    else:
+        px = colours[on]
+        px = px[::max(1, len(px) // 1_000_000)].astype(np.int32)  # (a share of a large one's pixels tells the same)
+        top = np.maximum(px.max(axis=1, keepdims=True), 1)
+        hue = (px * 4 + top // 2) // top  # each channel as a quarter of the brightest: one hue, whatever its grey
+        codes = hue[:, 0] * 25 + hue[:, 1] * 5 + hue[:, 2]
+        found = np.bincount(codes, minlength=125)
+        found[0] = 0  # black, of a mask read by its alpha (a transparent layer's edge): no class of its own
+        values = [tuple(int(c) for c in px[np.argmax(codes == k)]) for k in np.flatnonzero(found)]
+        counts = found[found > 0] * (on.sum() / len(px))
+        what = "colours"
+    classes = [(v, int(n)) for v, n in zip(values, counts) if n >= CLASS_SHARE * on.sum()]
+    if len(classes) < 2:
+        return None
+    said = ", ".join(f"{v}: {n} px" for v, n in sorted(classes, key=lambda c: -c[1])[:5])
+    return DataProblem(str(path), f"a mask of {len(classes)} {what} ({said}): several classes? all are read as one "
+                                  "label, this dataset's; keep only its class in the masks (one dataset per class)")
 
 
 def _inverted_problem(path, mask: np.ndarray) -> DataProblem | None:
