@@ -108,7 +108,7 @@ def test_a_mask_of_the_photos_name_in_other_case_or_suffix_is_named_beside_the_p
     samples, problems = load_split(config, "train")
     assert samples == []
     said = {Path(p.path).name: p.message for p in problems if Path(p.path).parent.name == "train"}  # the photos
-    assert "(img_1.png of _masks/ is of this photo's name in other case" in said["IMG_1.JPG"]
+    assert "(img_1.png of _masks/ is of this photo's name otherwise written" in said["IMG_1.JPG"]
     assert "(a.PNG of _masks/" in said["a.jpg"] and "(b.jpg of _masks/" in said["b.jpg"]
     assert "rename it, or save it as PNG" in said["b.jpg"]
     assert said["c.jpg"] == f"no mask at {masks / 'c.png'}; skipped"  # none near: as before
@@ -268,3 +268,18 @@ def test_a_mask_of_several_classes_is_named(tmp_path, caplog):
                          "several classes? all are read as one label, this dataset's; keep only its class in the masks "
                          "(one dataset per class)")
     assert warned[1].startswith(f"{masks / 'indices.png'}: a mask of 2 values (1: 800 px, 2: 700 px): several classes?")
+
+
+def test_a_mask_named_with_mask_or_the_photos_suffix_is_named_beside_the_photo(tmp_path):
+    """``_masks/a_mask.png`` (as many exports name masks) or ``_masks/b.jpg.png`` beside photos
+    a.jpg, b.jpg: "no mask at _masks/a.png", the mask named apart; the photo's problem now names the file it meant."""
+    m = Image.fromarray(_label().astype(np.uint8) * 255)
+    config = _mask_dataset(tmp_path, "tailed", {"a": m, "b": m, "mask": m})
+    masks = config.root() / "train" / "_masks"
+    (masks / "a.png").rename(masks / "a_mask.png")
+    (masks / "b.png").rename(masks / "b.jpg.png")
+    samples, problems = load_split(config, "train")
+    assert [s.image_path.name for s in samples] == ["mask.jpg"]  # a photo named "mask" keeps its own mask
+    said = {Path(p.path).name: p.message for p in problems if Path(p.path).parent.name == "train"}
+    assert "(a_mask.png of _masks/ is of this photo's name otherwise written (case, suffix, '_mask')" in said["a.jpg"]
+    assert "(b.jpg.png of _masks/" in said["b.jpg"]

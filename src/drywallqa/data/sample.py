@@ -463,7 +463,7 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
         problems.append(unfinished)
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     broken = set()  # stems of links to nothing (their masks are not named again)
-    mask_names = None  # the file names of _masks/ by their stems casefolded
+    mask_names = None  # the file names of _masks/ by the photo stem they are of (_mask_key)
     for path in entries:
         if path.is_symlink() and not path.exists():
             problems.append(DataProblem(str(path), f"a link to {os.readlink(path)}, which does not exist; skipped"))
@@ -489,7 +489,7 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
                 mask_names = {}
                 for p in sorted((folder / "_masks").iterdir()) if (folder / "_masks").is_dir() else ():
                     if not p.name.startswith("."):
-                        mask_names.setdefault(Path(p.name).stem.casefold(), []).append(p.name)
+                        mask_names.setdefault(_mask_key(p.name), []).append(p.name)
             problems.append(DataProblem(str(path), f"no mask at {mask_path}{_near_masks(mask_path, mask_names)}; "
                                                    "skipped"))
             continue
@@ -523,14 +523,30 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
 
 def _near_masks(mask_path: Path, by_stem: dict) -> str:
     """What ``_masks/`` holds of a photo's name in other case or of another suffix (``img_1.png`` for ``IMG_1.JPG``,
-    ``a.PNG``, ``a.jpg``; ``by_stem``: its file names by their stem casefolded), as the problem of the photo without a
+    ``a.PNG``, ``a.jpg``, ``a_mask.png``; ``by_stem``: its file names by :func:`_mask_key`), as the problem of the photo without a
     mask says it ("" for none): each was named apart ("no photo takes this mask"), and a folder read on macOS (names
     in any case) was refused on Linux."""
     near = [n for n in by_stem.get(mask_path.stem.casefold(), []) if n != mask_path.name]
     if not near:
         return ""
-    return (f" ({', '.join(near[:3])} of _masks/ is of this photo's name in other case or of another suffix: a mask is "
-            f"_masks/<the photo's stem>.png exactly, {mask_path.name}; rename it, or save it as PNG)")
+    return (f" ({', '.join(near[:3])} of _masks/ is of this photo's name otherwise written (case, suffix, '_mask'): a "
+            f"mask is _masks/<the photo's stem>.png exactly, {mask_path.name}; rename it, or save it as PNG)")
+
+
+MASK_NAME_TAILS = ("_mask", "-mask", "_label", "-label", "_gt")  # what tools add to a photo's stem to name its mask
+
+
+def _mask_key(name: str) -> str:
+    """The photo stem a mask file's name is of, casefolded, as :func:`_near_masks` looks it up: ``IMG_1.PNG``,
+    ``img_1_mask.png`` (as many exports name masks) and ``img_1.jpg.png`` are all of ``img_1``."""
+    from ..utils.image_io import IMAGE_SUFFIXES
+
+    stem = Path(name).stem.casefold()
+    for tail in MASK_NAME_TAILS:
+        if stem.endswith(tail) and len(stem) > len(tail):
+            stem = stem[:-len(tail)]
+            break
+    return Path(stem).stem if Path(stem).suffix in IMAGE_SUFFIXES else stem
 
 
 def load_split(
