@@ -535,6 +535,24 @@ def test_an_empty_val_part_is_named_as_such(synthetic_datasets, syn_splits, tmp_
         Trainer(_tiny_config(synthetic_datasets, splits, tmp_path / "run", tiny_kwargs), progress=False).build_data()
 
 
+def test_a_val_part_of_published_photos_only_says_what_to_do(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs):
+    """A small export whose val part fell wholly in its published valid split (left out by data.exclude_published):
+    the run stopped naming the setting and nothing to do."""
+    import shutil
+
+    splits = tmp_path / "splits_val_published"
+    shutil.copytree(syn_splits, splits)
+    manifest = json.loads((splits / "syn_crack.json").read_text())
+    everything = [f for files in manifest["parts"].values() for f in files]
+    manifest["parts"] = {"train": [f for f in everything if not f.startswith("valid/")],
+                         "val": [f for f in everything if f.startswith("valid/")], "test": []}
+    (splits / "syn_crack.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"has no images in part 'val': all \d+ of its photos are from the published "
+                                         r"splits left out \(valid, test; data.exclude_published: split the dataset "
+                                         r"again .*drywallqa data split.*data.exclude_published: \[\]"):
+        Trainer(_tiny_config(synthetic_datasets, splits, tmp_path / "run", tiny_kwargs), progress=False).build_data()
+
+
 def test_resume_takes_an_earlier_release_checkpoint_and_the_runs_own_config_yaml(synthetic_datasets, syn_splits,
                                                                                  tmp_path, tiny_kwargs):
     """A checkpoint of 0.4 lacks the keys added since (their defaults are what it trained with), and config.yaml

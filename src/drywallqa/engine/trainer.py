@@ -326,7 +326,9 @@ class Trainer:
 
         d = self.config.data
         why = why_part_is_empty(dataset, part, d.splits_dir, d.datasets_dir, d.exclude_published,
-                                "data.exclude_published", "data.datasets_dir")
+                                "data.exclude_published: split the dataset again so that the part holds photos of "
+                                "other splits (drywallqa data split), or set data.exclude_published: [] (no published "
+                                "split of this run's datasets is then held out)", "data.datasets_dir")
         return f"dataset {dataset!r} has no images in part {part!r}: {why}"
 
     def build_teacher(self) -> tuple:
