@@ -42,7 +42,8 @@ GOOD = {"id": 0, "file_name": "good.jpg", "height": 24, "width": 32}
 def test_every_fault_is_named_and_the_rest_is_scored(tiny_model_dir, tmp_path, cleanup):
     images = [GOOD,
               {"id": 1, "file_name": "small.jpg", "height": 24, "width": 32},        # declared size is not the file's
-              {"id": 2, "file_name": "other.jpg", "width": 32},                       # no height
+              {"id": 2, "file_name": "other.jpg", "height": -24, "width": 32},        # a negative height (none is read
+              # from the file: many tools omit it)
               {"id": 3, "file_name": "../../../../etc/passwd", "height": 24, "width": 32},  # outside the folder
               {"id": 4, "file_name": "other.jpg", "height": "x", "width": 32}]
     anns = [{"id": 10, "image_id": 0, "bbox": BOX, "segmentation": []},
@@ -54,7 +55,7 @@ def test_every_fault_is_named_and_the_rest_is_scored(tiny_model_dir, tmp_path, c
     samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
     assert [s.image_path.name for s in samples] == ["good.jpg"]
     text = "\n".join(map(str, problems))
-    for needle in ("small.jpg: declared 32x24 in the COCO file, but the file is 20x24", "KeyError: 'height'",
+    for needle in ("small.jpg: declared 32x24 in the COCO file, but the file is 20x24", "height, width positive",
                    "outside the split folder", "annotation 11", "annotation 12", "annotation 13", "'not an annotation' unusable"):
         assert needle in text, (needle, text)
     assert "passwd" not in " ".join(str(s.image_path) for s in samples)

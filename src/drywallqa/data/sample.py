@@ -372,7 +372,10 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
     from ..utils.image_io import DEFAULT_MAX_PIXELS
 
     name, ident = img["file_name"], img["id"]
-    height, width = int(img["height"]), int(img["width"])
+    # no width or height, or 0 (as many tools write an entry): the photo's own size, read from its header below (such
+    # an entry was refused, "KeyError: 'height'")
+    unsized = any(img.get(k) is None or (type(img.get(k)) in (int, float) and img.get(k) == 0) for k in ("height", "width"))
+    height, width = (1, 1) if unsized else (int(img["height"]), int(img["width"]))
     if not isinstance(name, str) or not name or height < 1 or width < 1:
         raise ValueError("file_name must be a name and height, width positive")
     if "\0" in name:  # (no file can have it; said as resolve() said it)
@@ -400,6 +403,14 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
             return None
         seen_names[key] = ident
     actual = _image_size(path)
+    if unsized:
+        if actual is None:
+            problems.append(DataProblem(str(path), f"its COCO entry (image id {ident!r}) gives no width and height, and "
+                                                   "the file is not a readable image to take them from; skipped"))
+            return None
+        width, height = actual
+        if height * width > DEFAULT_MAX_PIXELS:
+            raise ValueError(f"the file is {width}x{height}: more than {DEFAULT_MAX_PIXELS:,} pixels")
     if actual is None or abs(actual[0] * height - actual[1] * width) > 0.01 * width * actual[1] or actual[0] > width:
         # (a uniformly shrunk copy, as scripts/pack_training_images.py makes, keeps its labels' shape: allowed)
         found = "not a readable image" if actual is None else f"{actual[0]}x{actual[1]} (EXIF orientation applied)"

@@ -1,0 +1,75 @@
+"""Leftovers of bringing one's own annotated photos: a COCO entry without a size, a YAML's categories no photo has,
+a uniformly shrunk copy scored as training reads it (tiny datasets made on the fly)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from drywallqa.data import registry
+from drywallqa.data.sample import load_split
+
+W, H = 32, 24
+BOX = [2, 2, 8, 6]
+POLY = [[2, 2, 10, 2, 10, 8, 2, 8]]  # the box BOX as an outline
+
+
+@pytest.fixture
+def names():
+    """Names of datasets a test registers, removed after it (a name is registered once)."""
+    made: list[str] = []
+    yield made
+    for name in made:
+        if name in registry.DATASETS:
+            registry.DATASETS.remove(name)
+
+
+def _coco(tmp_path, names, name, images, annotations, photos=None, categories=None, yaml_categories=None,
+          splits=("valid",)):
+    """A COCO dataset ``name`` of the photos ``{file: (w, h)}`` in each split; returns its YAML's path."""
+    photos = photos if photos is not None else {"a.jpg": (W, H), "b.jpg": (W, H)}
+    for split in splits:
+        folder = tmp_path / name / split
+        folder.mkdir(parents=True, exist_ok=True)
+        for file, (w, h) in photos.items():
+            Image.fromarray(np.full((h, w, 3), 120, np.uint8)).save(folder / file)
+        coco = {"images": images, "annotations": annotations}
+        if categories is not None:
+            coco["categories"] = categories
+        (folder / "_annotations.coco.json").write_text(json.dumps(coco))
+    spec = {"name": name, "folder": str(tmp_path / name), "prompts": ["segment crack"],
+            "splits": {s: {"kind": "coco", "folder": s} for s in splits}}
+    if yaml_categories is not None:
+        spec["categories"] = yaml_categories
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    names.append(name)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ 1. no width/height
+@pytest.mark.parametrize("size", [{}, {"width": 0, "height": 0}, {"width": None, "height": None}, {"width": W}])
+def test_a_coco_entry_without_its_size_takes_it_from_the_photo(tmp_path, names, size):
+    """Many tools omit an image entry's width and height, or write 0: every such photo was refused ("KeyError:
+    'height'", "height, width positive"); its size is read from the file's header, without a word."""
+    path = _coco(tmp_path, names, "unsized", [{"id": 1, "file_name": "a.jpg", **size}],
+                 [{"id": 10, "image_id": 1, "bbox": BOX, "segmentation": POLY}], photos={"a.jpg": (W, H)})
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert [(s.image_path.name, s.width, s.height) for s in samples] == [("a.jpg", W, H)], problems
+    assert not [p for p in problems if "a.jpg" in str(p)], problems
+    assert samples[0].load_mask().sum() == 48
+
+
+def test_a_coco_entry_without_its_size_whose_file_cannot_be_read_is_named(tmp_path, names):
+    path = _coco(tmp_path, names, "unsized_broken", [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg",
+                                                                                       "width": W, "height": H}], [])
+    (tmp_path / "unsized_broken" / "valid" / "a.jpg").write_bytes(b"not a photo")
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert [s.image_path.name for s in samples] == ["b.jpg"]
+    said = [str(p) for p in problems if "a.jpg" in str(p)]
+    assert len(said) == 1 and "image id 1" in said[0] and "no width and height" in said[0] \
+        and "not a readable image" in said[0], said
