@@ -35,8 +35,9 @@ def _coco(tmp_path, names, name, images, annotations, photos=None, categories=No
     for split in splits:
         folder = tmp_path / name / split
         folder.mkdir(parents=True, exist_ok=True)
-        for file, (w, h) in photos.items():
-            Image.fromarray(np.full((h, w, 3), 120, np.uint8)).save(folder / file)
+        for k, (file, (w, h)) in enumerate(photos.items()):  # each photo of its own (none a copy of another)
+            rng = np.random.default_rng([k, len(split)])
+            Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(folder / file)
         coco = {"images": images, "annotations": annotations}
         if categories is not None:
             coco["categories"] = categories
@@ -73,3 +74,48 @@ def test_a_coco_entry_without_its_size_whose_file_cannot_be_read_is_named(tmp_pa
     said = [str(p) for p in problems if "a.jpg" in str(p)]
     assert len(said) == 1 and "image id 1" in said[0] and "no width and height" in said[0] \
         and "not a readable image" in said[0], said
+
+
+# ------------------------------------------------------------------------- 2. categories the COCO file does not have
+def _train_config(tmp_path, dataset_yaml, tiny_kwargs):
+    from drywallqa.data.grouping import make_group_split
+    from drywallqa.engine.config import TrainConfig
+
+    name = registry.get_dataset_config(str(dataset_yaml)).name
+    make_group_split(name, None, {"train": 0.5, "val": 0.25, "test": 0.25}, seed=0).to_json(
+        tmp_path / "splits" / f"{name}.json")
+    return TrainConfig.from_dict({
+        "model_config": tiny_kwargs,
+        "data": {"datasets": [str(dataset_yaml)], "splits_dir": str(tmp_path / "splits"), "cache_size": 64,
+                 "cache_dir": None, "exclude_published": []},
+        "optim": {"lr": 1e-3, "batch_size": 4, "epochs": 1, "warmup_steps": 1},
+        "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu"})
+
+
+def _categorised(tmp_path, names, name, yaml_categories):
+    photos = {f"p{i}.jpg": (W, H) for i in range(8)}
+    images = [{"id": i, "file_name": f"p{i}.jpg", "width": W, "height": H} for i in range(8)]
+    anns = [{"id": 10 + i, "image_id": i, "category_id": 1, "bbox": BOX, "segmentation": POLY} for i in range(8)]
+    return _coco(tmp_path, names, name, images, anns, photos=photos, categories=[{"id": 1, "name": "crack"}],
+                 yaml_categories=yaml_categories, splits=("train", "valid"))
+
+
+def test_training_on_categories_no_coco_file_has_is_refused(tmp_path, names, tiny_kwargs):
+    """categories: [hole] in the YAML, a file of cracks: every photo read as showing nothing, and `train` trained the
+    prompt on all-empty masks with a warning; it is refused, naming the dataset, the categories asked and those the
+    file has."""
+    from drywallqa.engine.trainer import Trainer
+
+    cfg = _train_config(tmp_path, _categorised(tmp_path, names, "holes_asked", ["hole"]), tiny_kwargs)
+    with pytest.raises(ValueError) as refused:
+        Trainer(cfg, progress=False).train(max_minutes=1e-9)
+    said = str(refused.value)
+    assert "'holes_asked'" in said and "['hole']" in said and "['crack']" in said and "categories:" in said, said
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_training_on_categories_some_photos_have_goes_on(tmp_path, names, tiny_kwargs):
+    from drywallqa.engine.trainer import Trainer
+
+    cfg = _train_config(tmp_path, _categorised(tmp_path, names, "cracks_or_holes", ["crack", "hole"]), tiny_kwargs)
+    assert Trainer(cfg, progress=False).train(max_minutes=1e-9)["stopped"] == "time"

@@ -303,6 +303,26 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
     return anns
 
 
+def coco_categories(config: DatasetConfig, datasets_dir: str | Path | None = None) -> set[str] | None:
+    """The category names (as :func:`_category_name` compares them) of the COCO files of every split of a dataset that
+    can be read; None where a split is of another kind (its masks are labels, whatever the categories) or no file
+    can be read (reading the split says why)."""
+    names, read = set(), False
+    for source in config.splits.values():
+        if source.kind != "coco":
+            return None
+        try:
+            coco = json.loads((config.root(datasets_dir) / source.folder / "_annotations.coco.json").read_text(
+                encoding="utf-8-sig"))
+        except (*ENTRY_ERRORS, json.JSONDecodeError):
+            continue
+        categories = coco.get("categories") if isinstance(coco, dict) else None
+        read = True
+        names |= {_category_name(c.get("name")) for c in categories if isinstance(c, dict)} \
+            if isinstance(categories, list) else set()
+    return names if read else None
+
+
 def _category_name(name) -> str:
     """A category's name as names are compared: stripped, and in Unicode's composed form (NFC): "Riß" or "Reïs" typed
     in the YAML file chose no category of a file that spells it decomposed (as macOS tools may write it), and the

@@ -199,6 +199,7 @@ class Trainer:
         self.datasets = [get_dataset_config(n) for n in training_datasets(  # a name and its YAML; a YAML's {datasets}
             config.data.datasets, lambda d: resolve_dataset(d, config.data.datasets_dir))]  # is data.datasets_dir
         check_dataset_names(config.data, [ds.name for ds in self.datasets])  # before any photo is read
+        self.check_categories()
         self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
@@ -222,6 +223,22 @@ class Trainer:
         self.saved_step = 0  # the step last.pt holds (0: none written by this run)
         self.ema = None
         self.frozen_norms: list = []
+
+    def check_categories(self) -> None:
+        """Refuses a dataset whose YAML's ``categories`` are none of those its COCO files have: every photo would be
+        read as showing nothing and its prompt trained on empty masks (the run went on, with a warning per file)."""
+        from ..data.sample import _category_name, coco_categories
+
+        for ds in self.datasets:
+            if not ds.categories:
+                continue
+            has = coco_categories(ds, self.config.data.datasets_dir)
+            if has is None or any(_category_name(c) in has for c in ds.categories):
+                continue  # (some photos can have a category asked: the files that lack it are named as they are read)
+            raise ValueError(f"dataset {ds.name!r}: its YAML file reads only the categories {list(ds.categories)}, and "
+                             f"its COCO files have none of them (they have: {sorted(has)}): every photo would be read "
+                             "as showing nothing, its prompt trained on empty masks; list under categories: in its "
+                             "YAML file the names its files give (or remove categories: to read every annotation)")
 
     @property
     def eval_model(self):
