@@ -119,3 +119,56 @@ def test_training_on_categories_some_photos_have_goes_on(tmp_path, names, tiny_k
 
     cfg = _train_config(tmp_path, _categorised(tmp_path, names, "cracks_or_holes", ["crack", "hole"]), tiny_kwargs)
     assert Trainer(cfg, progress=False).train(max_minutes=1e-9)["stopped"] == "time"
+
+
+# --------------------------------------------------------------------- 3. a uniformly shrunk copy of a labelled photo
+def test_a_uniformly_shrunk_copy_is_scored_with_its_label_shrunk_as_training_reads_it(tmp_path, names, tiny_model_dir):
+    """The COCO reader takes a photo smaller than its entry declares, of the same shape (a packed copy), and training
+    reads its label drawn at the declared size and shrunk to the photo; `evaluate` refused every such photo ("none of
+    its images could be scored", exit 1). It is scored with its label shrunk so, and the report says so."""
+    from drywallqa import Segmenter
+    from drywallqa.data.cache import resize_mask
+    from drywallqa.data.sample import label_at_photo
+    from drywallqa.engine.evaluator import EvalSet, evaluate_set
+
+    big = [[4, 4, 24, 4, 24, 16, 4, 16]]  # drawn on the 64x48 photo the entry declares; the file is 32x24
+    path = _coco(tmp_path, names, "shrunk", [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}],
+                 [{"id": 10, "image_id": 1, "bbox": [4, 4, 20, 12], "segmentation": big}], photos={"a.jpg": (W, H)})
+    samples, problems = load_split(registry.get_dataset_config(str(path)), "valid")
+    assert [s.image_path.name for s in samples] == ["a.jpg"] and not problems
+    label = label_at_photo(samples[0].load_mask(), (H, W, 3))
+    assert label.shape == (H, W) and label.sum() == 10 * 6  # the box at half its size
+    assert np.array_equal(resize_mask(label, 16), resize_mask(samples[0].load_mask(), 16))  # as training reads it
+    result = evaluate_set(Segmenter.load(tiny_model_dir), EvalSet("published valid", "shrunk", samples), ["shrunk"],
+                          progress=False)
+    assert not result.failures and len(result.per_image) == 1
+    assert result.per_image[0]["gt_fraction"] == pytest.approx(60 / (W * H))
+    assert any("shrunk to the photo's size" in w and "1 of 1 images" in w for w in result.warnings), result.warnings
+    odd = np.zeros((40, W), bool)  # a label of another shape than its photo's is no copy: left as it is (refused)
+    assert label_at_photo(odd, (H, W)) is odd
+
+
+def test_shrunk_copies_are_swept_and_calibrated_as_they_are_scored(tmp_path, names, tiny_model_dir):
+    """The other scorers of a dataset's photos read a shrunk copy's label as evaluate does: `calibrate` refused it
+    ("image and label differ in size"), the validator of a group-clean part swept maps against a label of another
+    size."""
+    from drywallqa import Segmenter
+    from drywallqa.data.grouping import make_group_split
+    from drywallqa.engine.calibrate import confidence_records
+    from drywallqa.engine.evaluator import EvalSet
+    from drywallqa.engine.validator import Validator
+
+    photos = {f"p{i}.jpg": (W, H) for i in range(8)}
+    images = [{"id": i, "file_name": f"p{i}.jpg", "width": 2 * W, "height": 2 * H} for i in range(8)]
+    anns = [{"id": 10 + i, "image_id": i, "bbox": [4, 4, 20, 12], "segmentation": [[4, 4, 24, 4, 24, 16, 4, 16]]}
+            for i in range(8)]
+    path = _coco(tmp_path, names, "shrunk_all", images, anns, photos=photos, splits=("train",))
+    samples, _ = load_split(registry.get_dataset_config(str(path)), "train")
+    segmenter = Segmenter.load(tiny_model_dir)
+    records, failures = confidence_records(segmenter, [EvalSet("published valid", "shrunk_all", samples)], progress=False)
+    assert len(records) == 8 and not failures, failures
+    make_group_split("shrunk_all", None, {"train": 0.5, "val": 0.5}, seed=0).to_json(tmp_path / "splits" / "shrunk_all.json")
+    validator = Validator.from_parts(["shrunk_all"], "val", tmp_path / "splits", progress=False)
+    image, label = validator.items["shrunk_all"][0]()
+    assert label.shape == image.shape[:2] and label.sum() == 60
+    assert validator(segmenter).images["shrunk_all"] == len(validator.items["shrunk_all"])

@@ -62,6 +62,21 @@ class Sample:
         return mask
 
 
+def label_at_photo(mask: np.ndarray, shape) -> np.ndarray:
+    """A sample's label at the size of its photo as read (``shape``: the photo's ``(H, W[, C])``). A uniformly shrunk
+    copy of a photo (which the COCO reader takes: its entry declares a larger size of the same shape, within 1%) has
+    its label drawn at the declared size: it comes back area-averaged to the photo's size, kept where it covers half
+    a pixel or more, as training reads it (:func:`~drywallqa.data.cache.resize_mask`). A label of the photo's size,
+    or of any other size (no such copy: its scorer refuses it), comes back as it is."""
+    import cv2
+
+    height, width = shape[:2]
+    mh, mw = mask.shape
+    if (mh, mw) == (height, width) or height > mh or width > mw or abs(width * mh - height * mw) > 0.01 * mw * height:
+        return mask
+    return cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA) >= 0.5
+
+
 def mask_level_problem(path: Path) -> DataProblem | None:
     """:func:`soft_mask_problem` of a mask file, read once per process (a warning the first time it is found): every
     reader of the mask (``load_mask``, ``data stats``) shares the one check."""

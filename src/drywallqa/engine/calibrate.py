@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
 from ..data.registry import answer_datasets, check_datasets_given, get_dataset_config
+from ..data.sample import label_at_photo
 from ..metrics import mask_iou
 from ..utils.checks import whole_number
 from ..utils.image_io import read_image
@@ -82,6 +83,7 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
             except (OSError, ValueError) as exc:
                 failures.append(f"{sample.image_path}: {exc}")
                 continue
+            gt = label_at_photo(gt, image.shape)  # a uniformly shrunk copy: as evaluate scores it
             if gt.shape != image.shape[:2]:
                 failures.append(f"{sample.image_path}: image and label differ in size; skipped")
                 continue

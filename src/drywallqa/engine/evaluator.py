@@ -27,7 +27,7 @@ import torch
 from ..data.grouping import GROUP_LEFT_OUT, load_all_splits, samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config, resolve_dataset, unique_datasets
-from ..data.sample import load_split, source_group
+from ..data.sample import label_at_photo, load_split, source_group
 from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
@@ -59,6 +59,10 @@ class EvalSet:
     problems: list = field(default_factory=list)  # files of the split that could not be read: the report's failures
     notes: list = field(default_factory=list)  # problems of photos scored all the same (an annotation dropped)
     part: str = ""  # the group-clean part it is ("test", "val", "train"); "" for a published split or all photos
+
+
+SHRUNK_COPY = ("photos smaller than their COCO entries declare (uniformly shrunk copies): scored with the label drawn at "
+               "the declared size and shrunk to the photo's size, as training reads it")
 
 
 class NothingToScoreError(ValueError):
@@ -229,6 +233,9 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         except (OSError, ValueError) as exc:
             failures.append(f"{sample.image_path}: {exc}")
             continue
+        if gt.shape != image.shape[:2] and (shrunk_gt := label_at_photo(gt, image.shape)) is not gt:  # a shrunk copy,
+            gt = shrunk_gt  # scored as training reads it (every such photo was refused: "none could be scored")
+            warned[SHRUNK_COPY] = warned.get(SHRUNK_COPY, 0) + 1
         if gt.shape != image.shape[:2]:
             failures.append(f"{sample.image_path}: the image is {image.shape[1]}x{image.shape[0]}, its label "
                             f"{gt.shape[1]}x{gt.shape[0]}; skipped")
