@@ -172,3 +172,24 @@ def test_shrunk_copies_are_swept_and_calibrated_as_they_are_scored(tmp_path, nam
     image, label = validator.items["shrunk_all"][0]()
     assert label.shape == image.shape[:2] and label.sum() == 60
     assert validator(segmenter).images["shrunk_all"] == len(validator.items["shrunk_all"])
+
+
+def test_a_shrunk_crack_copy_is_transplanted_with_its_label_at_the_photo_s_size(tmp_path):
+    """The cracks-on-drywall check read a shrunk copy's label at its declared size beside the photo at its own: the
+    transplant of arrays of two sizes failed (a ValueError from numpy), where training and evaluate read such a copy."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.engine.cracks_on_drywall import make_composite
+
+    Image.fromarray(np.full((24, 20, 3), 120, np.uint8)).save(tmp_path / "crack.png")  # the photo, half the size
+    Image.fromarray(np.full((30, 40, 3), 200, np.uint8)).save(tmp_path / "wall.png")
+    label = np.zeros((48, 40), bool)  # drawn at the declared 40x48
+    label[10:38, 18:22] = True
+    crack = SimpleNamespace(image_path=tmp_path / "crack.png", load_mask=lambda: label)
+    wall = SimpleNamespace(image_path=tmp_path / "wall.png", load_mask=lambda: np.zeros((30, 40), bool))
+    comp = make_composite(crack, wall)
+    assert comp.crack_label.shape == comp.composite.shape[:2] == (24, 20)
+    assert comp.crack_label[5:19, 9:11].all() and comp.crack_label.sum() == 28
