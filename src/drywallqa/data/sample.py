@@ -110,6 +110,8 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
         # read as foreground without a word (a whole photo's label); class indices (0, 1, 2) have no bright value
         brightest = int(on.max()) if on.size else 0
         near_black = int(np.count_nonzero(on <= brightest // NEAR_BLACK)) if brightest >= 128 else 0
+        if near_black and _apart(arr, brightest // NEAR_BLACK) * 4 < near_black:  # an anti-aliased edge's faint
+            near_black = 0  # pixels (a label shrunk by 3: 28 of 255) each touch its stroke; a JPEG's noise lies apart
         if not near_black:
             return _classes_problem(path, arr, colours) or _inverted_problem(path, arr > 0)
         return DataProblem(str(path), f"a mask of values near 0 ({near_black} pixels of 1-{brightest // NEAR_BLACK}) "
@@ -121,6 +123,21 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
     return DataProblem(str(path), f"a mask of {levels} grey levels, not a label of 0 and one value (saved as JPEG, or a "
                                   f"soft map?): every pixel above 0 is read as foreground, {faint:.0%} of them fainter "
                                   "than half the brightest; save it as 0/255")
+
+
+def _apart(plane: np.ndarray, faint: int) -> int:
+    """How many pixels of ``plane`` of 1 to ``faint`` are no anti-aliased edge: an edge's touch (of 8 neighbours) a
+    pixel brighter than ``faint`` and a 0 (the stroke and the background); a JPEG's noise lies apart from the stroke,
+    class indices beside a 255 ('ignore') boundary touch no 0."""
+    def touching(where: np.ndarray) -> np.ndarray:
+        padded, near = np.pad(where, 1), np.zeros(where.shape, dtype=bool)
+        for dy in range(3):
+            for dx in range(3):
+                near |= padded[dy:dy + where.shape[0], dx:dx + where.shape[1]]
+        return near
+
+    edge = touching(plane > faint) & touching(plane == 0)
+    return int(np.count_nonzero((plane > 0) & (plane <= faint) & ~edge))
 
 
 def _classes_problem(path, plane: np.ndarray, colours: np.ndarray | None) -> DataProblem | None:

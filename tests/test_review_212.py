@@ -1,0 +1,43 @@
+"""Review 212: false positives of the new label checks."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from drywallqa.data.sample import soft_mask_problem
+
+
+def _drawn(scale: int) -> Image.Image:
+    """A 0/255 crack label drawn at ``scale`` times 64x48 and box-shrunk to it: anti-aliased edges of few levels."""
+    big = Image.new("L", (64 * scale, 48 * scale), 0)
+    draw = ImageDraw.Draw(big)
+    draw.line([(5 * scale, 5 * scale), (60 * scale, 40 * scale)], fill=255, width=4 * scale // 2 + 1)
+    draw.ellipse([10 * scale, 25 * scale, 25 * scale, 44 * scale], fill=255)
+    return big.resize((64, 48), Image.BOX)
+
+
+def test_an_anti_aliased_label_of_few_levels_is_no_jpegs_noise(tmp_path):
+    """A 0/255 label drawn anti-aliased (shrunk by 3: 10 levels, its faintest edge pixels at 28) was named 'a JPEG's
+    noise' for the faint edge pixels beside its stroke; the noise of a JPEG lies apart from the label too, and is
+    still named."""
+    aa = _drawn(3)
+    assert 2 < len(np.unique(np.asarray(aa))) <= 16 and (np.asarray(aa) == 28).any()
+    aa.save(tmp_path / "aa.png")
+    assert soft_mask_problem(tmp_path / "aa.png") is None
+    rng = np.random.default_rng(0)
+    m = np.asarray(_drawn(1)) > 127
+    noisy = np.where(m, rng.integers(250, 256, m.shape), rng.integers(0, 6, m.shape)).astype(np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "noisy.png")
+    problem = soft_mask_problem(tmp_path / "noisy.png")
+    assert problem is not None and "values near 0" in problem.message
+
+
+def test_class_indices_beside_an_ignore_boundary_are_still_named(tmp_path):
+    """A thin crack of class index 1 inside a 255 ('ignore') boundary, as VOC masks draw it: every 1 touches a 255
+    (as an anti-aliased edge's faint pixels touch its stroke) but no 0; it is still named."""
+    m = np.zeros((48, 64), np.uint8)
+    m[10:38, 20:32] = 255
+    m[14:34, 25:27] = 1  # the crack, two pixels wide, in the boundary
+    Image.fromarray(m).save(tmp_path / "voc.png")
+    problem = soft_mask_problem(tmp_path / "voc.png")
+    assert problem is not None and "255 ('ignore')" in problem.message
