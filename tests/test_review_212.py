@@ -41,3 +41,24 @@ def test_class_indices_beside_an_ignore_boundary_are_still_named(tmp_path):
     Image.fromarray(m).save(tmp_path / "voc.png")
     problem = soft_mask_problem(tmp_path / "voc.png")
     assert problem is not None and "255 ('ignore')" in problem.message
+
+
+def test_a_box_of_a_number_too_large_for_a_float_is_named_not_a_traceback(tmp_path):
+    """A box-only annotation whose bbox holds an integer too large for a float (10**400, as JSON may write it) was
+    named 'unusable' by the drawing; the box-only check read it again and stopped load_split with OverflowError."""
+    import json
+
+    from drywallqa.data.registry import load_dataset_config
+    from drywallqa.data.sample import load_split
+
+    split = tmp_path / "huge" / "train"
+    split.mkdir(parents=True)
+    Image.new("RGB", (64, 48), (200, 200, 200)).save(split / "a.jpg")
+    ann = {"id": 7, "image_id": 1, "category_id": 1, "segmentation": [], "bbox": [10 ** 400, 0, 5, 5]}
+    (split / "_annotations.coco.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}], "annotations": [ann],
+        "categories": [{"id": 1, "name": "crack"}]}))
+    (tmp_path / "huge.yaml").write_text("name: huge\nfolder: huge\nprompts: [segment crack]\n")
+    samples, problems = load_split(load_dataset_config(tmp_path / "huge.yaml"), "train")
+    assert len(samples) == 1 and not samples[0].load_mask().any()
+    assert any("annotation 7: unusable (OverflowError" in p.message for p in problems), problems

@@ -79,7 +79,7 @@ def usable_box(ann, height: int | None = None, width: int | None = None) -> list
     bound = coordinate_bound(height, width) if height and width else None
     try:
         bbox = _number_list(ann.get("bbox") or [], bound)
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError, OverflowError):  # (an integer too large for a float: 10**400)
         return None
     if not _drawable(bbox) or (bound is not None and _box_pixels(bbox, height, width) is None):
         return None
