@@ -266,7 +266,8 @@ def test_a_mask_of_several_classes_is_named(tmp_path, caplog):
     assert len(warned) == 2, warned
     assert warned[0] == (f"{masks / 'colours.png'}: a mask of 2 colours ((255, 0, 0): 800 px, (0, 128, 0): 700 px): "
                          "several classes? all are read as one label, this dataset's; keep only its class in the masks "
-                         "(one dataset per class)")
+                         "(one dataset per class); a mask of instances of its one class (each its own value or "
+                         "colour, as VOC's SegmentationObject) is read right: nothing to do")
     assert warned[1].startswith(f"{masks / 'indices.png'}: a mask of 2 values (1: 800 px, 2: 700 px): several classes?")
 
 

@@ -62,3 +62,15 @@ def test_a_box_of_a_number_too_large_for_a_float_is_named_not_a_traceback(tmp_pa
     samples, problems = load_split(load_dataset_config(tmp_path / "huge.yaml"), "train")
     assert len(samples) == 1 and not samples[0].load_mask().any()
     assert any("annotation 7: unusable (OverflowError" in p.message for p in problems), problems
+
+
+def test_an_instance_mask_of_one_class_is_not_told_to_be_cut_down(tmp_path):
+    """A mask of the instances of its dataset's one class (crack 1, crack 2: VOC's SegmentationObject, an instance-id
+    export) is read right as one label; its warning said only 'several classes? ... keep only its class in the
+    masks', which would have had a user throw away every crack but one."""
+    m = np.zeros((48, 64), np.uint8)
+    m[5:20, 5:20], m[25:40, 30:50] = 1, 2
+    Image.fromarray(m).save(tmp_path / "instances.png")
+    problem = soft_mask_problem(tmp_path / "instances.png")
+    assert problem is not None and "several classes?" in problem.message
+    assert "instances of its one class" in problem.message and "nothing to do" in problem.message

@@ -169,7 +169,9 @@ def _classes_problem(path, plane: np.ndarray, colours: np.ndarray | None) -> Dat
         return None
     said = ", ".join(f"{v}: {n} px" for v, n in sorted(classes, key=lambda c: -c[1])[:5])
     return DataProblem(str(path), f"a mask of {len(classes)} {what} ({said}): several classes? all are read as one "
-                                  "label, this dataset's; keep only its class in the masks (one dataset per class)")
+                                  "label, this dataset's; keep only its class in the masks (one dataset per class); "
+                                  "a mask of instances of its one class (each its own value or colour, as VOC's "
+                                  "SegmentationObject) is read right: nothing to do")
 
 
 def _inverted_problem(path, mask: np.ndarray) -> DataProblem | None:
