@@ -74,3 +74,13 @@ def test_an_instance_mask_of_one_class_is_not_told_to_be_cut_down(tmp_path):
     problem = soft_mask_problem(tmp_path / "instances.png")
     assert problem is not None and "several classes?" in problem.message
     assert "instances of its one class" in problem.message and "nothing to do" in problem.message
+
+
+def test_a_label_that_fills_the_photo_is_told_it_may_be_right(tmp_path):
+    """A close-up whose tape fills the photo but for a patch (the label's every border pixel foreground, 99% of it)
+    was told only 'inverted? save the label white on black': it is read right, and the warning now says so too."""
+    m = np.full((48, 64), 255, np.uint8)
+    m[20:26, 30:34] = 0
+    Image.fromarray(m).save(tmp_path / "close_up.png")
+    problem = soft_mask_problem(tmp_path / "close_up.png")
+    assert problem is not None and "(inverted)?" in problem.message and "nothing to do" in problem.message

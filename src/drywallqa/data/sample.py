@@ -184,7 +184,9 @@ def _inverted_problem(path, mask: np.ndarray) -> DataProblem | None:
         return None
     return DataProblem(str(path), f"the mask is foreground (not black) on every pixel of its border and on "
                                   f"{mask.mean():.0%} of the photo: drawn black on white (inverted)? what is not black "
-                                  "is read as the label; save the label white (or any value above 0) on black")
+                                  "is read as the label; save the label white (or any value above 0) on black (a "
+                                  "crack or tape that does fill the photo but for what is black: read right, nothing "
+                                  "to do)")
 
 
 def source_group(file_name: str) -> str:
