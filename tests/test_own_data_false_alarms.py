@@ -1,4 +1,4 @@
-"""Review 212: false positives of the new label checks."""
+"""Own labels the checks of what was read must not warn about (false alarms), and a box value no float holds."""
 from __future__ import annotations
 
 import numpy as np
