@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -162,13 +161,13 @@ def test_a_calibration_of_an_export_being_made_again_is_refused_not_lost(tiny_mo
     results = _during_the_export(monkeypatch, lambda: runner.invoke(app, calibrate_gate, terminal_width=400))
     onnx.export_onnx(tiny_model_dir, export)
     res = results[0]
-    assert res.exit_code == 1 and says(res.output, "an export is writing", "once the export has ended"), res.output
+    assert res.exit_code == 1 and says(res.output, "an ONNX export is writing", "once it has ended"), res.output
     assert not (export / gate.GATE_FILE).exists()
     monkeypatch.setattr(onnx, "_carry_calibrations", lambda *a: ([], []))
     begin.append(True)
     with export_begins:  # begun once the calibration began: refused when it would write
         res = runner.invoke(app, calibrate_gate, terminal_width=400)
-        assert res.exit_code == 1 and says(res.output, "an export is writing", "nothing was written"), res.output
+        assert res.exit_code == 1 and says(res.output, "an ONNX export is writing", "nothing was written"), res.output
     assert not (export / gate.GATE_FILE).exists()
 
 

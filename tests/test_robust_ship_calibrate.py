@@ -286,7 +286,7 @@ def test_a_calibration_into_a_folder_a_ship_is_writing_is_refused_before_its_wor
     with ship_lock(tiny_model_dir.resolve()):
         for command in ("calibrate-gate", "calibrate-confidence"):
             res = runner.invoke(app, [command, "--model-path", str(tiny_model_dir)], terminal_width=400)
-            assert res.exit_code == 1 and says(res.output, "a ship is writing", "once the ship has ended"), res.output
+            assert res.exit_code == 1 and says(res.output, "a ship is writing", "once it has ended"), res.output
 
 
 def test_a_gate_of_another_text_encoder_or_unlike_counts_is_damaged_at_load(tiny_model_dir, tmp_path):

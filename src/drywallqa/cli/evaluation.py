@@ -132,16 +132,15 @@ def export_onnx_cmd(
     model_path: Optional[str] = typer.Option(None, help=MODEL_PATH_HELP),
 ):
     """ONNX graphs of a film_unet model (default: the shipped one): the image encoder (once per image) and the prompt decoder."""
-    from ..engine.shipping import ship_in_progress
-    from ..export.onnx import FolderInUse, check_export_target, export_in_progress, export_onnx, is_onnx_export_dir
+    from ..engine.folder_writers import FolderInUse, in_use_message, writer_in_progress
+    from ..export.onnx import check_export_target, export_onnx, is_onnx_export_dir
     from ..models.base import WEIGHTS_NAME, is_drywallqa_model_dir, not_a_model_folder, read_model_metadata
 
     check_output_path(out, "--out", folder=True)  # below a file, or in a folder this user cannot write
-    for a, what, lock in (("a", "ship", ship_in_progress(out)), ("another", "export", export_in_progress(out))):
-        if lock is not None:  # said before the model loads; each replaces --out whole when it ends
-            tagged("error:", "red", f"{a} {what} is writing {out} (it holds {lock}) and replaces it whole when it "
-                                    f"ends: wait for it to end, or export into another --out")
-            raise typer.Exit(code=1)
+    writer = writer_in_progress(out)
+    if writer is not None:  # said before the model loads; each replaces --out whole when it ends
+        tagged("error:", "red", in_use_message(out, *writer, "wait for it to end, or export into another --out"))
+        raise typer.Exit(code=1)
     source = model_dir_option(model_path)
     if not is_drywallqa_model_dir(source):
         raise typer.BadParameter(not_a_model_folder(source), param_hint="--model-path")

@@ -28,15 +28,12 @@ def not_being_shipped(model_path: Path) -> None:
     """A calibration writes into ``model_path``: refused before its work while a ship (or an ONNX export) into that
     folder is under way, which replaces it whole when it ends (the calibration was refused only once made, minutes
     later; one written while an export ran was silently lost)."""
-    from ..engine.shipping import ship_in_progress
-    from ..export.onnx import export_in_progress
+    from ..engine.folder_writers import in_use_message, writer_in_progress
 
-    writers = (("a", "ship", ship_in_progress), ("an", "export", export_in_progress))
-    for a, what, lock in ((a, what, in_progress(model_path)) for a, what, in_progress in writers):
-        if lock is not None:
-            tagged("error:", "red", f"{a} {what} is writing {model_path} (it holds {lock}) and replaces it whole when "
-                                    f"it ends: calibrate it once the {what} has ended")
-            raise typer.Exit(code=1)
+    writer = writer_in_progress(model_path)
+    if writer is not None:
+        tagged("error:", "red", in_use_message(model_path, *writer, "calibrate it once it has ended"))
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -20,6 +20,7 @@ from ..utils.checks import whole_number
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from .evaluator import EvalSet, build_eval_sets, scoring_label_shape
+from .folder_writers import in_use_message, writer_in_progress
 from .predictor import TorchSegmenter
 from .segmenter import MapsNotFinite, Segmenter
 
@@ -48,20 +49,16 @@ def folder_guard(model_dir: str | Path, message: str):
     """A check to call just before writing a calibration into ``model_dir``: it raises ``FolderReplaced(message)``
     where the folder was written over since this call (:func:`folder_stamp`): a ship or train into it meanwhile; or
     where a ship into it is under way, which replaces it whole when it ends (the calibration said "wrote", then was
-    gone); or an ONNX export into it (:func:`~drywallqa.export.onnx.export_in_progress`), which does the same."""
-    from ..export.onnx import export_in_progress
-    from .shipping import ship_in_progress
-
+    gone); or an ONNX export into it, which does the same (:func:`~.folder_writers.writer_in_progress`)."""
     stamp = folder_stamp(model_dir)
 
     def check() -> None:
         if folder_stamp(model_dir) != stamp:
             raise FolderReplaced(message)
-        writers = (("a", "ship", ship_in_progress), ("an", "export", export_in_progress))
-        for a, what, lock in ((a, what, in_progress(model_dir)) for a, what, in_progress in writers):
-            if lock is not None:
-                raise FolderReplaced(f"{a} {what} is writing {model_dir} (it holds {lock}) and replaces it whole when "
-                                     f"it ends: nothing was written into it; calibrate it once the {what} has ended")
+        writer = writer_in_progress(model_dir)
+        if writer is not None:
+            raise FolderReplaced(in_use_message(model_dir, *writer, "nothing was written into it; calibrate it once it "
+                                                                    "has ended"))
 
     return check
 

@@ -27,7 +27,6 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import torch
-from filelock import FileLock, Timeout
 
 from ..confidence import CONFIDENCE_FILE, MIN_MASKS
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
@@ -36,11 +35,11 @@ from ..models.base import CONFIG_NAME, WEIGHTS_NAME, is_drywallqa_model_dir, not
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
 from ..utils.checks import whole_number
-from ..utils.files import (check_replaceable_dir, folders_to_make, lock_held, remove_made_folders, replace_dir,
-                           temp_dir)
+from ..utils.files import check_replaceable_dir, folders_to_make, remove_made_folders, replace_dir, temp_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import (FolderReplaced, calibrate_model_confidence, calibrated_concepts, check_keeps_concepts,
                         folder_stamp)
+from .folder_writers import holding_writer_lock
 from .predictor import TorchSegmenter
 from . import run_folder
 from .run_folder import run_in_use, run_model_around
@@ -301,45 +300,23 @@ def run_of(model_dir: Path) -> Path | None:
     return parent if Path(model_dir).name == "best" and any((parent / f).exists() for f in record) else None
 
 
-SHIP_LOCK_SUFFIX = ".ship.lock"  # beside a shipped folder (".<name>.ship.lock"): locked while a ship writes it
-
-
 @contextmanager
 def ship_lock(dest: Path):
     """Hold ``.<name>.ship.lock`` beside ``dest`` while one ship chooses and writes it (its parent folders made for it,
     removed again where left empty): two ships into one folder at once each printed "wrote", the first's model was
     replaced by the second's unsaid, and the second's cracks-on-drywall check had compared it with the model the first
-    replaced. The lock file is removed at the end.
+    replaced; a ship and an ONNX export into one folder each replaced the other's (:mod:`.folder_writers`).
 
     Raises:
-        ValueError: another ship holds it, or the lock file cannot be opened.
+        FolderInUse: another ship or an export writes ``dest``, or the lock file cannot be opened (a ValueError).
     """
     made = folders_to_make(dest.parent)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = dest.with_name(f".{dest.name}{SHIP_LOCK_SUFFIX}")
-    lock = FileLock(str(lock_path), timeout=0)
     try:
-        lock.acquire()
-    except Timeout:
-        raise ValueError(f"another ship is writing {dest} (it holds {lock_path}): wait for it to end, or ship into "
-                         "another --out") from None
-    except OSError as exc:
-        raise ValueError(f"{lock_path} cannot be opened ({exc.strerror or exc}): it is the lock of each ship writing "
-                         f"{dest}; remove it, or ship into another --out") from None
-    try:
-        yield
+        with holding_writer_lock(dest, "ship", "ship into another --out"):
+            yield
     finally:
-        lock_path.unlink(missing_ok=True)  # still holding it: a ship that takes it after the release makes its own
-        lock.release()
         remove_made_folders(made)  # up to the one not empty: the shipped folder, or another's
-
-
-def ship_in_progress(dest: str | Path) -> Path | None:
-    """The lock of the ship writing ``dest`` now (:func:`ship_lock`, held), or None: it replaces ``dest`` whole when it
-    ends, and whatever was written into the folder meanwhile with it. Nothing is made."""
-    dest = Path(dest).resolve()
-    lock_path = dest.with_name(f".{dest.name}{SHIP_LOCK_SUFFIX}")
-    return lock_path if lock_held(lock_path) else None
 
 
 def check_source_loads(model_dir: Path, gate: bool, confidence: bool) -> None:
@@ -401,8 +378,6 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         check_datasets_given(datasets)
     except ValueError as exc:
         raise ShipRefused(str(exc), "--dataset") from None
-    from ..export.onnx import export_in_progress
-
     model_dir, dest = model_folder(source), Path(dest).resolve()  # "." has no name to write beside it under
     check_destination(model_dir, dest)
     run_dir = run_of(model_dir)
@@ -428,11 +403,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     except ValueError as exc:
         raise ShipRefused(str(exc), "--dataset") from None
     with ExitStack() as stack:
-        stack.enter_context(ship_lock(dest))  # one ship into a folder at a time
-        exporting = export_in_progress(dest)  # looked at once the ship's lock is held: an export begun now sees it
-        if exporting is not None:  # each replaced the folder whole at its end, the first one's work silently gone
-            raise ValueError(f"an ONNX export is writing {dest} (it holds {exporting}) and replaces it whole when it "
-                             "ends: wait for it to end, or ship into another --out")
+        stack.enter_context(ship_lock(dest))  # one ship (or export) into a folder at a time
         if run_dir is not None:  # a run's best/, which its trainer (maybe still running) replaces whole at a better epoch:
             dest.parent.mkdir(parents=True, exist_ok=True)  # the sweep, the weights written and their record all of one
             frozen = stack.enter_context(temp_dir(dest.parent, f".{dest.name}.source."))  # epoch, copied first

@@ -31,10 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from filelock import FileLock, Timeout
+from filelock import FileLock
 from torch import nn
 
 from ..confidence import CONFIDENCE_FILE, ConfidenceModel
+from ..engine.folder_writers import holding_writer_lock
 from ..engine.predictor import PRECISIONS, TorchSegmenter, check_model_settings
 from ..engine.segmenter import register_runtime
 from ..models.base import (CONFIG_NAME, MODEL_CARD_NAME, PromptedSegmentationModel, is_drywallqa_model_dir,
@@ -44,7 +45,7 @@ from ..models.shipped import resolve_model_dir
 from ..text.encoder import default_cache_dir, get_text_encoder
 from ..text.gate import GATE_FILE
 from ..utils.checks import check_device_name
-from ..utils.files import (WEIGHT_SUFFIXES, check_replaceable_dir, file_digest, file_id, folder_state, lock_held,
+from ..utils.files import (WEIGHT_SUFFIXES, check_replaceable_dir, file_digest, file_id, folder_state,
                            remove_stale_temp_dirs, replace_dir, temp_dir)
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
@@ -144,59 +145,17 @@ def max_opset() -> int | None:
     return getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", getattr(_constants, "ONNX_MAX_OPSET", None))
 
 
-EXPORT_LOCK_SUFFIX = ".export.lock"  # beside an export's folder (".<name>.export.lock"): locked while one writes it
-
-
-class FolderInUse(ValueError):
-    """Another command writes the export's folder now (an export, or a ship into the same folder): nothing written."""
-
-
-def _export_lock_path(out: str | Path) -> Path:
-    out = Path(os.path.abspath(out))
-    return out.with_name(f".{out.name}{EXPORT_LOCK_SUFFIX}")
-
-
 @contextlib.contextmanager
 def export_lock(out: Path):
     """Hold ``.<name>.export.lock`` beside ``out`` (whose parent exists) while an export writes it, refused where a ship
-    writes the same folder (:func:`~drywallqa.engine.shipping.ship_in_progress`): each replaces it whole when it ends,
-    and the one that ended first was silently gone (a shipped model replaced by the graphs, or the reverse); a
-    calibration written into an export meanwhile was lost with the folder replaced (it checks this lock now,
-    :func:`export_in_progress`). The lock file is removed at the end.
+    or another export writes the same folder: each replaces it whole when it ends, and the one that ended first was
+    silently gone; a calibration written into an export meanwhile was lost with the folder replaced (it checks this
+    lock now: :mod:`~drywallqa.engine.folder_writers`).
 
     Raises:
         FolderInUse: another export or a ship writes ``out``, or the lock file cannot be opened."""
-    from ..engine.shipping import ship_in_progress
-
-    lock_path = _export_lock_path(out)
-    lock = FileLock(str(lock_path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise FolderInUse(f"another export is writing {out} (it holds {lock_path}): wait for it to end, or export "
-                          "into another --out") from None
-    except OSError as exc:
-        raise FolderInUse(f"{lock_path} cannot be opened ({exc.strerror or exc}): it is the lock of each export "
-                          f"writing {out}; remove it, or export into another --out") from None
-    try:
-        ship = ship_in_progress(out)  # looked at once this lock is held: a ship begun now sees it (ship())
-        if ship is not None:
-            raise FolderInUse(f"a ship is writing {out} (it holds {ship}) and replaces it whole when it ends: wait "
-                              "for it to end, or export into another --out")
+    with holding_writer_lock(Path(out), "export", "export into another --out"):
         yield
-    finally:
-        try:
-            lock_path.unlink(missing_ok=True)  # still holding it: an export that takes it after the release makes its own
-        except OSError:  # a file held open cannot be deleted (Windows): filelock deletes it as it releases it
-            pass
-        lock.release()
-
-
-def export_in_progress(out: str | Path) -> Path | None:
-    """The lock of the export writing ``out`` now (:func:`export_lock`, held), or None: it replaces ``out`` whole when
-    it ends, and whatever was written into the folder meanwhile with it. Nothing is made."""
-    lock_path = _export_lock_path(out)
-    return lock_path if lock_held(lock_path) else None
 
 
 def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 17) -> Path:
