@@ -302,7 +302,7 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
     for c in categories:
         if isinstance(c, dict) and _hashable(c.get("id")):
             # stripped, as a YAML's names are (a file's "crack " could be chosen by no name)
-            listed.setdefault(c["id"], {})[_category_name(c.get("name"))] = None
+            listed.setdefault(c["id"], {})[category_name(c.get("name"))] = None
     for i, n in listed.items():  # the last name was taken without a word: "crack" of the YAML was "not a category"
         if len(n) > 1:
             problems.append(DataProblem(source, f"category id {i!r} is listed under {len(n)} names ({', '.join(n)}): "
@@ -313,7 +313,7 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
         return a.get("category_id") if isinstance(a, dict) and _hashable(a.get("category_id")) else None
 
     if config.categories:
-        chosen = [_category_name(n) for n in config.categories]
+        chosen = [category_name(n) for n in config.categories]
         missing = [n for n in chosen if not any(n in names_of for names_of in listed.values())]
         if missing:
             problems.append(DataProblem(source, f"categories {missing} of the dataset's YAML file are not categories of "
@@ -340,7 +340,7 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
 
 
 def coco_categories(config: DatasetConfig, datasets_dir: str | Path | None = None) -> set[str] | None:
-    """The category names (as :func:`_category_name` compares them) of the COCO files of every split of a dataset that
+    """The category names (as :func:`category_name` compares them) of the COCO files of every split of a dataset that
     can be read; None where a split is of another kind (its masks are labels, whatever the categories) or no file
     can be read (reading the split says why)."""
     names, read = set(), False
@@ -354,12 +354,12 @@ def coco_categories(config: DatasetConfig, datasets_dir: str | Path | None = Non
             continue
         categories = coco.get("categories") if isinstance(coco, dict) else None
         read = True
-        names |= {_category_name(c.get("name")) for c in categories if isinstance(c, dict)} \
+        names |= {category_name(c.get("name")) for c in categories if isinstance(c, dict)} \
             if isinstance(categories, list) else set()
     return names if read else None
 
 
-def _category_name(name) -> str:
+def category_name(name) -> str:
     """A category's name as names are compared: stripped, and in Unicode's composed form (NFC): "Riß" or "Reïs" typed
     in the YAML file chose no category of a file that spells it decomposed (as macOS tools may write it), and the
     problem named the two alike ("not categories of this file (it has: ['Reïs'])")."""

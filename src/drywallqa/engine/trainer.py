@@ -227,13 +227,13 @@ class Trainer:
     def check_categories(self) -> None:
         """Refuses a dataset whose YAML's ``categories`` are none of those its COCO files have: every photo would be
         read as showing nothing and its prompt trained on empty masks (the run went on, with a warning per file)."""
-        from ..data.sample import _category_name, coco_categories
+        from ..data.sample import category_name, coco_categories
 
         for ds in self.datasets:
             if not ds.categories:
                 continue
             has = coco_categories(ds, self.config.data.datasets_dir)
-            if has is None or any(_category_name(c) in has for c in ds.categories):
+            if has is None or any(category_name(c) in has for c in ds.categories):
                 continue  # (some photos can have a category asked: the files that lack it are named as they are read)
             raise ValueError(f"dataset {ds.name!r}: its YAML file reads only the categories {list(ds.categories)}, and "
                              f"its COCO files have none of them (they have: {sorted(has)}): every photo would be read "
