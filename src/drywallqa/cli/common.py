@@ -557,7 +557,11 @@ def check_model_file(model_path: Path, name: str) -> Path:
     if not is_drywallqa_model_dir(model_path):  # no, or an unreadable, config.json of a model; a training run
         raise typer.BadParameter(not_a_model_folder(model_path), param_hint="--model-path")
     target = model_path / name
-    if target.exists() and not target.is_file() or not os.access(model_path, os.W_OK):
-        raise typer.BadParameter(f"{target} cannot be written", param_hint="--model-path")
+    if target.exists() and not target.is_file():  # a folder so named: the loader refuses it as damaged, this as well
+        what = "a folder" if target.is_dir() else "not a regular file"
+        raise typer.BadParameter(f"{target} cannot be written: it is {what}, not the file a calibration writes; move it "
+                                 "away, then run this again", param_hint="--model-path")
+    if not os.access(model_path, os.W_OK):
+        raise typer.BadParameter(f"{target} cannot be written ({model_path} is not writable)", param_hint="--model-path")
     remove_stale_temporaries(model_path)  # of calibrations killed while writing
     return target
