@@ -19,3 +19,44 @@ def test_a_folder_named_as_the_calibration_file_is_said_to_be_moved_away(tiny_mo
     out = _flat(res.output)
     assert res.exit_code == 2 and "is a folder" in out and "move it away" in out, out
     assert (tiny_model_dir / name).is_dir()
+
+
+@pytest.mark.parametrize("errno_,missing", [(13, False), (2, True)])
+def test_a_writer_lock_that_cannot_be_made_names_its_folder_not_a_file_to_remove(tmp_path, monkeypatch, errno_, missing):
+    from filelock import FileLock
+
+    from drywallqa.engine.folder_writers import FolderInUse, holding_writer_lock, writer_lock_path
+
+    parent = tmp_path / ("gone" if missing else "read_only")
+    if not missing:
+        parent.mkdir()
+    folder = parent / "model"
+
+    def refuse(self, *args, **kwargs):
+        raise (PermissionError if errno_ == 13 else FileNotFoundError)(errno_, "refused", self.lock_file)
+
+    monkeypatch.setattr(FileLock, "acquire", refuse)
+    with pytest.raises(FolderInUse) as info:
+        with holding_writer_lock(folder, "ship", "ship into another --out"):
+            pass
+    message = str(info.value)
+    assert "remove it" not in message and str(writer_lock_path(folder, "ship")) in message
+    assert (f"{parent.resolve()} does not exist" if missing else f"{parent.resolve()} cannot be written") in message
+    assert "ship into another --out" in message
+
+
+def test_a_writer_lock_there_that_cannot_be_opened_is_still_said_to_be_removed(tmp_path, monkeypatch):
+    from filelock import FileLock
+
+    from drywallqa.engine.folder_writers import FolderInUse, holding_writer_lock, writer_lock_path
+
+    folder = tmp_path / "model"
+    writer_lock_path(folder, "export").write_text("")
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "refused", self.lock_file)
+
+    monkeypatch.setattr(FileLock, "acquire", refuse)
+    with pytest.raises(FolderInUse, match="remove it"):
+        with holding_writer_lock(folder, "export", "export into another --out"):
+            pass

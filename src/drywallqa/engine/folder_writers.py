@@ -6,6 +6,7 @@ was gone; a ship and an export into one folder each replaced the other's)."""
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def holding_writer_lock(folder: Path, writer: str, instead: str):
     at the end. ``instead`` ends the refusal ("ship into another --out").
 
     Raises:
-        FolderInUse: another command writes ``folder``, or the lock file cannot be opened."""
+        FolderInUse: another command writes ``folder``, or the lock file cannot be opened or made (said which)."""
     lock_path = writer_lock_path(folder, writer)
     what = WRITERS[writer][0]
     lock = FileLock(str(lock_path), timeout=0)
@@ -58,8 +59,15 @@ def holding_writer_lock(folder: Path, writer: str, instead: str):
         raise FolderInUse(f"another {what.split(' ', 1)[1]} is writing {folder} (it holds {lock_path}): wait for it "
                           f"to end, or {instead}") from None
     except OSError as exc:
-        raise FolderInUse(f"{lock_path} cannot be opened ({exc.strerror or exc}): it is the lock of each "
-                          f"{what.split(' ', 1)[1]} writing {folder}; remove it, or {instead}") from None
+        why, parent = exc.strerror or exc, lock_path.parent
+        if os.path.lexists(lock_path):  # one there that cannot be opened (another user's, a folder so named)
+            raise FolderInUse(f"{lock_path} cannot be opened ({why}): it is the lock of each "
+                              f"{what.split(' ', 1)[1]} writing {folder}; remove it, or {instead}") from None
+        if not parent.is_dir():  # none to remove: the folder it is made in is the cause
+            raise FolderInUse(f"{lock_path}, the lock of each {what.split(' ', 1)[1]} writing {folder}, cannot be made "
+                              f"({why}): {parent} does not exist; make it, or {instead}") from None
+        raise FolderInUse(f"{lock_path}, the lock of each {what.split(' ', 1)[1]} writing {folder}, cannot be made "
+                          f"({why}): {parent} cannot be written; make it writable, or {instead}") from None
     try:
         other = writer_in_progress(folder, [w for w in WRITERS if w != writer])
         if other is not None:
