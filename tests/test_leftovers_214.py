@@ -60,3 +60,32 @@ def test_a_writer_lock_there_that_cannot_be_opened_is_still_said_to_be_removed(t
     with pytest.raises(FolderInUse, match="remove it"):
         with holding_writer_lock(folder, "export", "export into another --out"):
             pass
+
+
+@pytest.mark.parametrize("kind", ["soft", "empty", "noisy"])
+def test_a_colour_mask_is_not_converted_where_its_colours_are_not_looked_at(tmp_path, monkeypatch, kind):
+    """A soft map (many levels), an empty mask and one of a JPEG's near-black noise are said without their colours:
+    each was copied as RGB for nothing."""
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.data.sample import soft_mask_problem
+
+    plane = np.zeros((64, 64), np.uint8)
+    if kind == "soft":
+        plane[:] = np.arange(64, dtype=np.uint8)[None, :] * 4
+    elif kind == "noisy":
+        plane[20:40, 20:40] = 255
+        plane[::7, ::5] = np.where(plane[::7, ::5] == 0, 2, 255)
+    Image.fromarray(np.stack([plane] * 3, axis=-1)).save(tmp_path / "mask.png")
+    converted, convert = [], Image.Image.convert
+
+    def counting(self, mode=None, *args, **kwargs):
+        converted.append(mode)
+        return convert(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "convert", counting)
+    problem = soft_mask_problem(tmp_path / "mask.png")
+    assert converted == []
+    said = {"soft": "grey levels", "empty": None, "noisy": "values near 0"}[kind]
+    assert (problem is None) if said is None else said in problem.message

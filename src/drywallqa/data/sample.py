@@ -7,8 +7,10 @@ import logging
 import os
 import unicodedata
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -96,13 +98,20 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
 
     from ..utils.image_io import open_image
 
-    try:
-        with open_image(path) as img:
+    with ExitStack() as opened:  # open until its colours are read, where they are (a mask of a few levels)
+        try:
+            img = opened.enter_context(open_image(path))
             arr = mask_plane(img)  # as read_mask reads it (a palette's colours, not its indices)
-            colours = None if img.mode in ("1", "L", "LA", "La") or img.mode.startswith(("I", "F")) else \
-                np.asarray(img.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None
+        return _plane_problem(path, arr, None if img.mode in ("1", "L", "LA", "La") or img.mode.startswith(
+            ("I", "F")) else lambda: np.asarray(img.convert("RGB")))
+
+
+def _plane_problem(path, arr: np.ndarray, colours) -> DataProblem | None:
+    """:func:`soft_mask_problem` of a mask's plane ``arr``; ``colours`` gives its pixels as RGB where it has colours
+    (None for a grey one), called only where a mask of a few levels is looked at for classes: a copy of every colour
+    mask, unused for most."""
     levels = int(np.count_nonzero(np.bincount(arr.ravel()))) if arr.dtype == np.uint8 else len(np.unique(arr))
     on = arr[arr > 0]
     if levels <= MASK_LEVELS:
@@ -140,11 +149,12 @@ def _apart(plane: np.ndarray, faint: int) -> int:
     return int(np.count_nonzero((plane > 0) & (plane <= faint) & ~edge))
 
 
-def _classes_problem(path, plane: np.ndarray, colours: np.ndarray | None) -> DataProblem | None:
+def _classes_problem(path, plane: np.ndarray, colours: Callable[[], np.ndarray] | None) -> DataProblem | None:
     """A problem naming a label mask of several classes, each of at least :data:`CLASS_SHARE` of its foreground: grey
     class indices (values below 128: 1, 2, ...) or colours of other hues (a CVAT or VOC export's red crack, green
     stain): all were read as one label without a word (a COCO file's several categories are named). Greys of one hue
-    (a white label's lighter edge) are no classes. None for any other."""
+    (a white label's lighter edge) are no classes. None for any other. ``colours`` gives the mask's pixels as RGB (None
+    for a grey mask), read only where there is foreground."""
     on = plane > 0
     if not on.any():
         return None
@@ -154,7 +164,10 @@ def _classes_problem(path, plane: np.ndarray, colours: np.ndarray | None) -> Dat
         values, counts = np.unique(plane[on], return_counts=True)
         what = "values"
     else:
-        px = colours[on]
+        rgb = colours()
+        if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
+            return None  # greys only (a white label saved as RGB): of one hue, or black, so no classes
+        px = rgb[on]
         px = px[::max(1, len(px) // 1_000_000)].astype(np.int32)  # (a share of a large one's pixels tells the same)
         top = np.maximum(px.max(axis=1, keepdims=True), 1)
         hue = (px * 4 + top // 2) // top  # each channel as a quarter of the brightest: one hue, whatever its grey
