@@ -1,4 +1,4 @@
-"""Leftovers mended by helper 207: one reading of a mask's --min-confidence (rules, table, report); init_from with
+"""Leftovers of 0.6.24 mended: one reading of a mask's --min-confidence (rules, table, report); init_from with
 a model_config that changes the saved model; an ONNX export of a model retrained since."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Leftovers of helper 214: calibration targets, writer locks, soft-mask checks."""
+"""Leftovers of the ship, calibration and own-data sweeps: a calibration file that is a folder, writer locks that
+cannot be made, the colour copy of a mask check."""
 import re
 
 import pytest
