@@ -521,7 +521,10 @@ def mask_plane(img: Image.Image) -> np.ndarray:
     alpha = arr[..., -1] if img.mode in ("LA", "La", "RGBA", "RGBa") else None
     if alpha is not None and alpha.min() == 0 < alpha.max():  # painted on a transparent layer: what was painted (one
         return alpha  # pixel at 254 of an opaque mask, or a mask all transparent, read by its colour)
-    return arr[..., :1 if arr.shape[2] == 2 else 3].max(axis=2)
+    if arr.shape[2] == 2:  # grey and alpha: its grey
+        return arr[..., 0]
+    return np.maximum(np.maximum(arr[..., 0], arr[..., 1]), arr[..., 2])  # (as .max(axis=2), some 25x faster on a
+    # 12 MP mask: a reduction over the last axis of 3 is slow in numpy)
 
 
 APPLE_DOUBLE_MAGIC = b"\x00\x05\x16\x07"  # first bytes of the '._name' files macOS leaves on other disks
