@@ -20,7 +20,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import numbers
 import os
 import time
@@ -40,7 +39,7 @@ from ..rules import flags, parse_rules
 from ..utils.files import (BATCH_RESULTS, STORAGE_ERRNOS, ZEROSHOT_JOB, ZEROSHOT_REPORT,
                            check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries,
                            strict_json, why_not, write_atomic, write_text_atomic)
-from ..utils.checks import flag, whole_number
+from ..utils.checks import finite_number, flag, whole_number
 from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, photo_pixels, read_image,
                               read_mask)
 from ..utils.progress import progress_bar
@@ -620,11 +619,6 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def _is_number(value) -> bool:
-    """A finite number, not a flag (a record's measure as this version writes it)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _well_formed(entry) -> bool:
     """Whether a photo's record holds what this version writes where the table, the report and the rules read it:
     its size, its reading's warnings as texts, and, per prompt, the mask's file name, every measure a finite number (the confidence may be none), a
@@ -634,7 +628,7 @@ def _well_formed(entry) -> bool:
         return isinstance(name, str) and "\0" not in name and name not in ("", ".", "..") and Path(name).name == name
 
     try:
-        if not (isinstance(entry["image"], str) and _is_number(entry["height"]) and _is_number(entry["width"])
+        if not (isinstance(entry["image"], str) and finite_number(entry["height"]) and finite_number(entry["width"])
                 and isinstance(entry.get("warnings", []), list) and all(isinstance(w, str) for w in entry.get("warnings", []))):
             return False
         for rec in entry["prompts"].values():
@@ -643,9 +637,9 @@ def _well_formed(entry) -> bool:
             if not (mask_file(rec["mask"]) and isinstance(rec.get("concept", {}), dict)
                     and all(k in rec for k in PX_MEASURES)
                     and all((k in rec) == ("mm_per_px" in rec) for k in MM_MEASURES)
-                    and all(_is_number(v) or (k == "confidence" and v is None) for k, v in rest.items())
+                    and all(finite_number(v) or (k == "confidence" and v is None) for k, v in rest.items())
                     and isinstance(joints, list) and all(isinstance(j, dict) for j in joints)
-                    and all(_is_number(v) or (isinstance(v, list) and all(_is_number(x) for x in v))
+                    and all(finite_number(v) or (isinstance(v, list) and all(finite_number(x) for x in v))
                             for j in joints for v in j.values())):
                 return False
     except (KeyError, TypeError, AttributeError):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 
 from ..measures import MM_MEASURES, PX_MEASURES
+from ..utils.checks import finite_number
 from ..utils.files import BATCH_RESULTS, why_not
 
 logger = logging.getLogger(__name__)
@@ -76,11 +76,6 @@ def _json_text(value, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _is_number(value) -> bool:
-    """A finite number, not a flag (a measure as a batch job writes it)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def batch_entry_problem(entry, prompts=()) -> str | None:
     """What one photo's entry of ``results.json`` lacks of what a batch job writes there and the report, the table,
     the rules and the COCO export read: the field and what it should hold (``'segment crack': 'confidence' is "high",
@@ -112,12 +107,12 @@ def batch_entry_problem(entry, prompts=()) -> str | None:
             return f"{where}: 'mask' is {_json_text(name)}, not the name of a mask file in the output folder"
         scaled = any(key in m for key in MM_MEASURES)  # with a scale: all of them
         for key in (*PX_MEASURES, *(MM_MEASURES if scaled else ())):
-            if not _is_number(m.get(key)):
+            if not finite_number(m.get(key)):
                 return (f"{where}: '{key}' is {_json_text(m[key])}, not a number" if key in m else
                         f"{where}: it has no '{key}' (a number{', as its other measures in mm' if key in MM_MEASURES else ''})")
-        if m.get("confidence") is not None and not _is_number(m["confidence"]):
+        if m.get("confidence") is not None and not finite_number(m["confidence"]):
             return f"{where}: 'confidence' is {_json_text(m['confidence'])}, not a number or null"
-        if "emptied_below" in m and not _is_number(m["emptied_below"]):
+        if "emptied_below" in m and not finite_number(m["emptied_below"]):
             return f"{where}: 'emptied_below' is {_json_text(m['emptied_below'])}, not a number (the --min-confidence)"
         if m.get("concept") is not None and not isinstance(m["concept"], dict):
             return f"{where}: 'concept' is {_json_text(m['concept'])}, not an object (what the prompt gate said)"

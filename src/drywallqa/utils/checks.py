@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 from typing import TYPE_CHECKING
@@ -31,6 +32,12 @@ def not_text(value, name: str):
     if isinstance(value, (str, bytes)):
         raise ValueError(f"{name} must be a number, got the text {value!r}"[:200])
     return value
+
+
+def finite_number(value) -> bool:
+    """Whether ``value`` is a finite number, not a flag (a measure or size as a batch job writes it in its records and
+    ``results.json``)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def whole_number(value) -> bool:
