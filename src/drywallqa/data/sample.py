@@ -19,7 +19,8 @@ from ..utils.image_io import mask_plane, read_mask
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem
-from .registry import SPLIT_READERS, DatasetConfig, coco_files_hint, get_dataset_config, register_split_reader
+from .registry import (COCO_FILE, SPLIT_READERS, DatasetConfig, coco_files_hint, get_dataset_config,
+                       register_split_reader)
 
 logger = logging.getLogger(__name__)
 LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; the rest are counted
@@ -227,11 +228,11 @@ def unfinished_refine_problem(folder: Path) -> DataProblem | None:
                                     "says so): it may hold only part of the photos; run that command again to finish it")
 
 
-@register_split_reader("coco", finds=lambda folder: (folder / "_annotations.coco.json").is_file(),
+@register_split_reader("coco", finds=lambda folder: (folder / COCO_FILE).is_file(),
                        layout="<split>/_annotations.coco.json")
 def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
     """Samples of a COCO split; every image entry or annotation that cannot be used is a problem naming it."""
-    ann_file = folder / "_annotations.coco.json"
+    ann_file = folder / COCO_FILE
     if not ann_file.is_file():  # a pipe would be waited on for ever, a link to /dev/zero read until memory ran out
         problems.append(DataProblem(str(ann_file), f"cannot read COCO annotations ({ann_file.name} "
                                                    f"{why_not(ann_file, folder=False)}){coco_files_hint(folder)}"))
@@ -361,7 +362,7 @@ def coco_categories(config: DatasetConfig, datasets_dir: str | Path | None = Non
         if source.kind != "coco":
             return None
         try:
-            coco = json.loads((config.root(datasets_dir) / source.folder / "_annotations.coco.json").read_text(
+            coco = json.loads((config.root(datasets_dir) / source.folder / COCO_FILE).read_text(
                 encoding="utf-8-sig"))
         except (*ENTRY_ERRORS, json.JSONDecodeError):
             continue
