@@ -1030,8 +1030,10 @@ class PromptGate:
 def _model_text_dim(directory: str | Path) -> int | None:
     """The width of the text embeddings the model in ``directory`` takes (its config's ``text_dim``), or None where
     its config.json does not say."""
+    from ..models.base import read_model_metadata
+
     try:
-        dim = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))["config"]["text_dim"]
+        dim = read_model_metadata(directory)["config"]["text_dim"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return dim if isinstance(dim, int) and not isinstance(dim, bool) else None
