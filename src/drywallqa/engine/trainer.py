@@ -106,13 +106,28 @@ def layout_as_loaded(model: torch.nn.Module):
         model.to(memory_format=torch.channels_last)
 
 
-INIT_FROM_IGNORED = ("pretrained",)  # model_config keys init_from's weights make moot (the hub weights a new model
-# starts from): a value unlike the saved one is ignored with a warning; any other is refused (InitFromConflict)
+# model_config keys (encoder_options' as "encoder_options.<key>") that set how init_from's model is trained, not what
+# it is: applied to the saved model (its weights kept)
+INIT_FROM_TRAINING = ("image_size", "freeze_backbone", "encoder_options.frozen_stages")
+INIT_FROM_IGNORED = ("pretrained", "encoder_options.weights")  # keys init_from's weights make moot (where the weights of
+# a new model come from): a value unlike the saved one is ignored with a warning; any other key is refused
+# (InitFromConflict)
 
 
 class InitFromConflict(ValueError):
     """``model_config`` asks for a model other than the ``init_from`` folder's (another encoder, another width, a
     setting that model has not): the run would fine-tune the saved one."""
+
+
+def _flat_options(config: dict) -> dict:
+    """A model config with its ``encoder_options`` as ``"encoder_options.<key>"`` entries (each compared alone)."""
+    flat = {k: v for k, v in config.items() if k != "encoder_options"}
+    options = config.get("encoder_options")
+    if isinstance(options, dict):
+        flat.update({f"encoder_options.{k}": v for k, v in options.items()})
+    elif "encoder_options" in config:
+        flat["encoder_options"] = options
+    return flat
 
 
 def _plain(value):
@@ -252,9 +267,9 @@ class Trainer:
     def build_model(config: TrainConfig):
         """``init_from`` a saved model folder or a shipped model's name (``"fast"``; ``"default"``: the default
         one), else a registered model from ``model_config`` (random weights, or a backend's own pretrained weights such as CLIPSeg's). With
-        ``init_from``, ``model_config`` may only change ``image_size`` (crops and validation are then at that
-        size); another key the saved model has otherwise, or has not, raises :class:`InitFromConflict` (but those of
-        :data:`INIT_FROM_IGNORED`: ignored with a warning)."""
+        ``init_from``, ``model_config`` may only change how the saved model trains (:data:`INIT_FROM_TRAINING`: the
+        crop and validation size, frozen parts); another key the saved model has otherwise, or has not, raises
+        :class:`InitFromConflict` (but those of :data:`INIT_FROM_IGNORED`: ignored with a warning)."""
         import dataclasses
 
         from ..models.registry import config_keys
@@ -263,30 +278,45 @@ class Trainer:
         if config.init_from:
             source = resolve_model_dir(config.init_from)  # a folder, or a shipped name ("default", "fast")
             model = PromptedSegmentationModel.from_pretrained(source)
-            overrides = dict(config.model_config)
-            if "image_size" in overrides and hasattr(model.config, "image_size"):
-                # the training crop and validation size, not part of the weights: fine-tune at another size
-                model.config.image_size = int(overrides.pop("image_size"))
-            saved = dataclasses.asdict(model.config)
-            unknown = [k for k in overrides if k not in saved]
+            saved = _flat_options(dataclasses.asdict(model.config))
+            overrides = _flat_options(dict(config.model_config))
+            unknown = [k for k in overrides if k.split(".")[0] not in dataclasses.asdict(model.config)]
             if unknown:
                 raise InitFromConflict(
                     f"model_config {', '.join(map(repr, unknown))}: no setting of the init_from model {config.init_from} "
-                    f"(its {type(model.config).__name__} has {', '.join(saved)}); drop it from model_config, or start "
-                    "without init_from (--model-path) to train a new model")
-            differing = {k: v for k, v in overrides.items() if _plain(saved[k]) != _plain(v)}
-            changed = {k: v for k, v in differing.items() if k not in INIT_FROM_IGNORED}
+                    f"(its {type(model.config).__name__} has {', '.join(dataclasses.asdict(model.config))}); drop it "
+                    "from model_config, or start without init_from (--model-path) to train a new model")
+            # an encoder option the saved model lacks differs from it only where given a value ("weights" of a
+            # saved model is None: it holds its weights)
+            differing = {k: v for k, v in overrides.items() if _plain(saved.get(k)) != _plain(v)
+                         and not (k.startswith("encoder_options.") and k not in saved and v is None)}
+            changed = {k: v for k, v in differing.items() if k not in INIT_FROM_IGNORED + INIT_FROM_TRAINING}
             if changed:  # (was a warning: a run asked for another encoder fine-tuned the saved one)
-                asked = "; ".join(f"model_config.{k} {v!r}, the saved model's {saved[k]!r}" for k, v in changed.items())
+                asked = "; ".join(f"model_config.{k} {v!r}, the saved model's {saved.get(k)!r}" for k, v in changed.items())
                 raise InitFromConflict(
                     f"init_from {config.init_from} defines the model, and model_config asks for another: {asked}. "
                     f"Drop {', '.join(f'model_config.{k}' for k in changed)} to fine-tune the saved model, or start "
                     "without init_from (--model-path) to train a new one (with init_from, model_config may change "
-                    "image_size only)")
-            if differing:
+                    f"only how it trains: {', '.join(INIT_FROM_TRAINING)})")
+            ignored = {k: v for k, v in differing.items() if k in INIT_FROM_IGNORED}
+            if ignored:
                 warnings.warn(
-                    f"init_from {config.init_from} defines the model; model_config values {differing} are ignored "
-                    f"(the saved model has {({k: saved[k] for k in differing})})", stacklevel=2)
+                    f"init_from {config.init_from} defines the model; model_config values {ignored} are ignored "
+                    f"(the saved model has {({k: saved.get(k) for k in ignored})})", stacklevel=2)
+            training = {k: v for k, v in differing.items() if k in INIT_FROM_TRAINING}
+            if training:  # built again with those settings (an encoder freezes its blocks when built), same weights
+                settings = dataclasses.asdict(model.config)
+                for key, value in training.items():
+                    if key.startswith("encoder_options."):
+                        settings["encoder_options"] = {**settings["encoder_options"], key.split(".", 1)[1]: value}
+                    else:
+                        settings[key] = value
+                try:
+                    rebuilt = type(model)(type(model.config)(**settings))
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"model_config {training} with init_from {config.init_from}: {exc}") from None
+                rebuilt.load_state_dict(model.state_dict())
+                model = rebuilt
             return model
         kwargs = dict(config.model_config)
         if "text_dim" in config_keys(config.model) and "text_dim" not in kwargs:
