@@ -12,7 +12,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from ..utils.files import lock_held
+from ..utils.files import LOCK_WAIT_S, lock_held
 
 WRITERS = {"ship": ("a ship", ".ship.lock"), "export": ("an ONNX export", ".export.lock")}  # name: (said, suffix)
 
@@ -52,7 +52,7 @@ def holding_writer_lock(folder: Path, writer: str, instead: str):
         FolderInUse: another command writes ``folder``, or the lock file cannot be opened or made (said which)."""
     lock_path = writer_lock_path(folder, writer)
     what = WRITERS[writer][0]
-    lock = FileLock(str(lock_path), timeout=0)
+    lock = FileLock(str(lock_path), timeout=LOCK_WAIT_S)  # a check's instant
     try:
         lock.acquire()
     except Timeout:

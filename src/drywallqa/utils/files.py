@@ -79,6 +79,12 @@ UMASK = _read_umask()
 TEMP_LOCK_SUFFIX = ".lock"  # <folder>.lock beside a temp_dir folder, locked while its process fills it
 
 
+# how long a command waits for a lock before it counts as held by another: a check whether a folder is in use
+# (:func:`lock_held`) holds the lock for an instant, and a command starting in that instant was refused as if another
+# wrote the folder (a real writer holds it for the whole of its work)
+LOCK_WAIT_S = 0.3
+
+
 @contextmanager
 def temp_dir(parent: str | Path, prefix: str) -> Iterator[Path]:
     """A new folder ``<prefix><pid>-<random>`` in ``parent`` to fill and then rename into place (inside the block);
@@ -143,7 +149,7 @@ def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> 
     except OSError as exc:
         raise ValueError(f"{folder}: cannot make the output folder ({exc.strerror or exc})") from None
     lock_path = folder / lock_name
-    lock = FileLock(str(lock_path), timeout=0)
+    lock = FileLock(str(lock_path), timeout=LOCK_WAIT_S)
     try:
         lock.acquire()
     except Timeout:
@@ -171,12 +177,12 @@ def folder_in_use(folder: str | Path, lock_name: str, user: str, instead: str) -
 
 
 def lock_held(lock_path: str | Path) -> bool:
-    """Whether a live process holds the lock file ``lock_path`` now (one a killed process left is held by none).
-    Nothing is made; a lock file this user may not open counts as not held (its holder's command says so when it
-    tries)."""
+    """Whether a live process holds the lock file ``lock_path`` now (one a killed process left is held by none; one
+    held for less than :data:`LOCK_WAIT_S`, as this check itself holds it, by none either). Nothing is made; a lock
+    file this user may not open counts as not held (its holder's command says so when it tries)."""
     if not Path(lock_path).is_file():
         return False
-    lock = FileLock(str(lock_path), timeout=0)
+    lock = FileLock(str(lock_path), timeout=LOCK_WAIT_S)
     try:
         lock.acquire()
     except Timeout:
