@@ -22,14 +22,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .utils.files import write_atomic
+from .utils.files import calibration_file_there, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -164,15 +163,12 @@ class ConfidenceModel:
         Raises:
             ValueError: the file exists but is not a confidence model (named in the message).
         """
-        path = Path(directory) / CONFIDENCE_FILE if directory is not None else None
-        if path is None or not path.is_file():
-            if path is None or not os.path.lexists(path):
-                return None
-            # a folder (or a link to nowhere) so named read as no calibration: the uncalibrated confidence, unsaid
-            what = "a folder" if path.is_dir() else "a link to nowhere" if path.is_symlink() else "not a regular file"
-            raise ValueError(f"{path} is damaged ({what}, not the file a calibration writes): "
-                             "move it away to use the uncalibrated confidence, then calibrate it again (drywallqa "
-                             f"calibrate-confidence --model-path {directory}) if one is wanted")
+        if directory is None:
+            return None
+        path = Path(directory) / CONFIDENCE_FILE
+        if not calibration_file_there(path, "use the uncalibrated confidence", "calibrate it again (drywallqa "
+                                      f"calibrate-confidence --model-path {directory})"):
+            return None
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:  # as a damaged prompt gate is named

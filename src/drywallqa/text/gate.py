@@ -43,7 +43,6 @@ rewrite a prompt in plainer words before it is judged, are in :mod:`drywallqa.te
 from __future__ import annotations
 
 import json
-import os
 import re
 import unicodedata
 import zipfile
@@ -52,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.files import write_atomic
+from ..utils.files import calibration_file_there, write_atomic
 from .prompts import normal_form
 from .readings import _head_kinds, plain_reading
 from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OBJECT_PLACES, OBJECTS,
@@ -578,14 +577,9 @@ class PromptGate:
             ValueError: the file is damaged (cut short, not this format), naming it and how to mend it.
         """
         path = Path(directory) / GATE_FILE
-        if not path.is_file():
-            if not os.path.lexists(path):
-                return None
-            # a folder (or a link to nowhere) so named read as no gate: every prompt answered, ship --no-gate shipped it
-            what = "a folder" if path.is_dir() else "a link to nowhere" if path.is_symlink() else "not a regular file"
-            raise ValueError(f"{path} is damaged ({what}, not the file a calibration writes): "
-                             "move it away to answer every prompt, then calibrate a gate again (drywallqa "
-                             f"calibrate-gate --model-path {directory}) if one is wanted")
+        if not calibration_file_there(path, "answer every prompt",
+                                      f"calibrate a gate again (drywallqa calibrate-gate --model-path {directory})"):
+            return None
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))

@@ -411,6 +411,24 @@ def why_not(path: str | Path, folder: bool) -> str:
     return f"lies below {above}, which is a file, not a folder" if above is not None else "not found"
 
 
+def calibration_file_there(path: str | Path, without: str, again: str) -> bool:
+    """Whether the file a calibration writes into a model folder (its prompt gate, its confidence) is at ``path``:
+    False where nothing of that name is (the model goes without it). Something else so named (a folder, a link to
+    nowhere) read as nothing: the model went without it, unsaid, and a ship shipped it so.
+
+    Raises:
+        ValueError: something other than a regular file is at ``path``, naming what, with what moving it away gives
+            (``without``: "answer every prompt") and the command that writes it again (``again``)."""
+    path = Path(path)
+    if path.is_file():
+        return True
+    if not os.path.lexists(path):
+        return False
+    what = "a folder" if path.is_dir() else "a link to nowhere" if path.is_symlink() else "not a regular file"
+    raise ValueError(f"{path} is damaged ({what}, not the file a calibration writes): move it away to {without}, then "
+                     f"{again} if one is wanted")
+
+
 def not_a_file_error(path: str | Path, what: str) -> Exception:
     """The error to raise where ``what`` (e.g. "config file") at ``path`` is no regular file: FileNotFoundError
     ("config file x.yaml not found") where nothing is there, else ValueError saying what is (:func:`why_not`:
