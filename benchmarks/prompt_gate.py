@@ -26,13 +26,12 @@ import torch
 
 from drywallqa import Segmenter
 from drywallqa.data.registry import get_dataset_config
-from drywallqa.data.sample import load_split
+from drywallqa.data.sample import load_split, photo_and_label
 from drywallqa.engine.evaluator import check_eval_out
 from drywallqa.metrics import mask_iou
 from drywallqa.text import vocabulary
 from drywallqa.utils.argtypes import at_least, positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
-from drywallqa.utils.image_io import read_image
 from drywallqa.utils.progress import progress_bar
 
 DATASETS = ("cracks", "taping")
@@ -65,7 +64,7 @@ def run(model_path, limit: int | None, raw_sample: int, paraphrase_sample: int |
         ious = {p: [] for p in [cfg.canonical_prompt, *paraphrases]}
         fg_gated, fg_raw = [], []
         for s in progress_bar(samples, desc=ds):
-            image, gt = read_image(s.image_path), s.load_mask()
+            image, gt = photo_and_label(s)
             ask = [cfg.canonical_prompt, *[p for p in paraphrases if para_known[p]], *asked_unrelated]
             r = gated.predict(image, ask)
             for p in ious:

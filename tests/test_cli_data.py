@@ -305,8 +305,7 @@ def test_stats_preview_shows_a_shrunk_copy_with_its_label_shrunk_with_it(tmp_pat
     from PIL import Image
 
     from drywallqa.data import registry
-    from drywallqa.data.sample import load_split
-    from drywallqa.data.stats import _photo_and_label
+    from drywallqa.data.sample import load_split, photo_and_label
 
     folder = tmp_path / "ds" / "train"
     folder.mkdir(parents=True)
@@ -320,7 +319,7 @@ def test_stats_preview_shows_a_shrunk_copy_with_its_label_shrunk_with_it(tmp_pat
         res = CliRunner().invoke(app, ["data", "stats", "-d", str(decl), "--preview", str(tmp_path / "pre")])
         assert res.exit_code == 0, res.output
         assert (tmp_path / "pre" / "shrunk_preview.png").is_file()
-        image, mask = _photo_and_label(load_split("shrunk", "train")[0][0])
+        image, mask = photo_and_label(load_split("shrunk", "train")[0][0])
         assert mask.shape == image.shape[:2] == (32, 48) and mask.sum() == 12 * 8 and mask[16:24, 24:36].all()
     finally:
         registry.DATASETS.remove("shrunk")

@@ -80,6 +80,20 @@ def label_at_photo(mask: np.ndarray, shape) -> np.ndarray:
     return cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA) >= 0.5
 
 
+def photo_and_label(sample: Sample, **read) -> tuple[np.ndarray, np.ndarray]:
+    """A sample's photo (``(H, W, 3)`` uint8 RGB, :func:`~drywallqa.utils.image_io.read_image` with ``read``'s
+    options) and its label at the photo's size (:func:`label_at_photo`: a uniformly shrunk copy's label shrunk as
+    training reads it), as everything that scores or shows a sample reads them. A label of another size comes back
+    as it is (its caller names the photo).
+
+    Raises:
+        OSError, ValueError: the photo or its label cannot be read."""
+    from ..utils.image_io import read_image
+
+    image = read_image(sample.image_path, **read)
+    return image, label_at_photo(sample.load_mask(), image.shape)
+
+
 def mask_level_problem(path: Path) -> DataProblem | None:
     """:func:`soft_mask_problem` of a mask file, read once per process (a warning the first time it is found): every
     reader of the mask (``load_mask``, ``data stats``) shares the one check."""

@@ -14,7 +14,8 @@ from ..utils.slug import shown
 from .cache import resize_mask
 from .grouping import dihedral, load_all_splits, near_duplicate_matches, thumbnail
 from .registry import get_dataset_config
-from .sample import mask_level_problem
+from ..utils.image_io import DATASET_LIMIT
+from .sample import mask_level_problem, photo_and_label
 
 AGREEMENT_SIZE = 256  # masks are compared at this square size, as the thumbnails that matched them are square
 # A 32 px thumbnail match can pair two different cracks on blank paper; a copy must also match at 128 px.
@@ -118,19 +119,6 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
     }
 
 
-def _photo_and_label(sample) -> tuple[np.ndarray, np.ndarray]:
-    """A sample's photo and its label at the photo's size: a uniformly shrunk copy of a photo, which the COCO reader
-    takes, has its label drawn at the size its entry declares (laid over the photo as it was, the preview crashed)."""
-    import cv2
-
-    from ..utils.image_io import DATASET_LIMIT, read_image
-
-    image, mask = read_image(sample.image_path, advice=DATASET_LIMIT), sample.load_mask()
-    if mask.shape != image.shape[:2]:
-        mask = cv2.resize(mask.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
-    return image, mask
-
-
 def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, per_row: int = 3) -> int:
     """Save a grid PNG of ``n`` photos picked at random (seeded) over all splits, each beside its ground
     truth tinted green, ``per_row`` pairs a row (row labels: split and file of each, left to right): to see
@@ -145,7 +133,7 @@ def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, p
             break
         s = samples[i]
         try:
-            image, mask = _photo_and_label(s)
+            image, mask = photo_and_label(s, advice=DATASET_LIMIT)
         except (OSError, ValueError):
             continue
         pairs.append([image, overlay(image, mask, (0, 255, 0))])
@@ -171,7 +159,7 @@ def copies_picture(dataset: str, worst: list[dict], path, datasets_dir=None) -> 
     for pair in worst:
         try:  # a photo removed or damaged since the statistics were read (a folder being written): left out, as the
             a, b = by_path[pair["photo"]], by_path[pair["copy"]]  # preview leaves it out (it was a KeyError traceback)
-            (image_a, mask_a), (image_b, mask_b) = _photo_and_label(a), _photo_and_label(b)
+            (image_a, mask_a), (image_b, mask_b) = (photo_and_label(x, advice=DATASET_LIMIT) for x in (a, b))
         except (KeyError, OSError, ValueError):
             continue
         turned = np.ascontiguousarray(dihedral(image_b, pair["dihedral"]))

@@ -14,10 +14,9 @@ from pathlib import Path
 
 from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
 from ..data.registry import answer_datasets, check_datasets_given, get_dataset_config
-from ..data.sample import label_at_photo
+from ..data.sample import photo_and_label
 from ..metrics import mask_iou
 from ..utils.checks import whole_number
-from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from .evaluator import EvalSet, build_eval_sets, scoring_label_shape
 from .folder_writers import in_use_message, writer_in_progress
@@ -76,11 +75,10 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
         prompt = config.canonical_prompt
         for sample in progress_bar(es.samples, desc=f"{es.name} {es.dataset}", disable=not progress):
             try:
-                image, gt = read_image(sample.image_path), sample.load_mask()
+                image, gt = photo_and_label(sample)  # a uniformly shrunk copy's label shrunk: as evaluate scores it
             except (OSError, ValueError) as exc:
                 failures.append(f"{sample.image_path}: {exc}")
                 continue
-            gt = label_at_photo(gt, image.shape)  # a uniformly shrunk copy: as evaluate scores it
             if gt.shape != image.shape[:2]:
                 failures.append(f"{sample.image_path}: image and label differ in size; skipped")
                 continue

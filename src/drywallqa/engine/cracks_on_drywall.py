@@ -29,7 +29,7 @@ import numpy as np
 
 from ..data.composite import SIGMA_FRACTION, transplant
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
-from ..data.sample import label_at_photo
+from ..data.sample import photo_and_label
 from ..metrics import CenterlineMeter, SegmentationMeter
 from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
@@ -64,8 +64,7 @@ class Composite:
 
 
 def make_composite(crack, wall_sample) -> Composite:
-    image = read_image(crack.image_path)
-    label = label_at_photo(crack.load_mask(), image.shape)  # a shrunk copy's label, drawn at its declared size
+    image, label = photo_and_label(crack)  # a shrunk copy's label, drawn at its declared size, shrunk with it
     h, w = label.shape
     wall = cv2.resize(read_image(wall_sample.image_path), (w, h), interpolation=cv2.INTER_AREA)
     tape = cv2.resize(wall_sample.load_mask().astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)

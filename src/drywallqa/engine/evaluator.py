@@ -27,7 +27,7 @@ import torch
 from ..data.grouping import GROUP_LEFT_OUT, load_all_splits, samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config, resolve_dataset, unique_datasets
-from ..data.sample import label_at_photo, load_split, source_group
+from ..data.sample import load_split, photo_and_label, source_group
 from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
@@ -228,14 +228,12 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     canon_post = segmenter.postprocess_for(own[0], label_shape)
     for sample in progress_bar(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
         try:
-            image = read_image(sample.image_path)
-            gt = sample.load_mask()
+            image, gt = photo_and_label(sample)
         except (OSError, ValueError) as exc:
             failures.append(f"{sample.image_path}: {exc}")
             continue
-        if gt.shape != image.shape[:2] and (shrunk_gt := label_at_photo(gt, image.shape)) is not gt:  # a shrunk copy,
-            gt = shrunk_gt  # scored as training reads it (every such photo was refused: "none could be scored")
-            warned[SHRUNK_COPY] = warned.get(SHRUNK_COPY, 0) + 1
+        if gt.shape == image.shape[:2] != (sample.height, sample.width):  # a shrunk copy, its label shrunk with it:
+            warned[SHRUNK_COPY] = warned.get(SHRUNK_COPY, 0) + 1  # scored as training reads it (all were refused)
         if gt.shape != image.shape[:2]:
             failures.append(f"{sample.image_path}: the image is {image.shape[1]}x{image.shape[0]}, its label "
                             f"{gt.shape[1]}x{gt.shape[0]}; skipped")

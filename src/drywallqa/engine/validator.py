@@ -24,10 +24,9 @@ import numpy as np
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config
-from ..data.sample import label_at_photo
+from ..data.sample import photo_and_label
 from ..metrics import THRESHOLDS, mask_iou
 from ..postprocess import ADAPTERS, apply_postprocess
-from ..utils.image_io import read_image
 from ..utils.progress import progress_bar
 from .segmenter import Segmenter
 
@@ -148,13 +147,6 @@ class ValidationResult:
         return out
 
 
-def _photo_and_label(sample) -> tuple[np.ndarray, np.ndarray]:
-    """A sample's photo and its label at the photo's size (a uniformly shrunk copy's label shrunk, as evaluate and
-    training read it: it was swept against maps of another size)."""
-    image = read_image(sample.image_path)
-    return image, label_at_photo(sample.load_mask(), image.shape)
-
-
 class Validator:
     """Scores a segmenter's canonical prompts on validation photos (see the module docstring).
 
@@ -182,7 +174,7 @@ class Validator:
             if not samples:  # said with why (the Validator only knows it has none)
                 why = why_part_is_empty(d, part, splits_dir, datasets_dir, left_out, "kept for the published scores")
                 raise ValueError(f"validation: dataset {d!r} has no photos in part {part!r}: {why}")
-            items[d] = [lambda s=s: _photo_and_label(s) for s in samples]
+            items[d] = [lambda s=s: photo_and_label(s) for s in samples]
         return cls(items, progress=progress)
 
     def options_for(self, dataset: str) -> tuple:
