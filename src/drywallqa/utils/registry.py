@@ -1,9 +1,12 @@
 """A small named registry (datasets, split readers, models, encoders, losses, runtimes, pipelines register
-themselves in one)."""
+themselves in one). Other packages add to them as plugins (:mod:`drywallqa.utils.plugins`), imported the first time a
+registry is asked for a name it does not hold or for its list."""
 
 from __future__ import annotations
 
 from typing import Callable, Generic, TypeVar
+
+from .plugins import load_plugins
 
 T = TypeVar("T")
 
@@ -38,20 +41,26 @@ class Registry(Generic[T]):
         return lambda item: self.add(name, item)
 
     def get(self, name: str) -> T:
-        try:
-            return self._items[self._aliases.get(name, name)]
-        except KeyError:
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}") from None
+        if name not in self:  # (plugins imported)
+            failed = load_plugins()
+            broken = "".join(f"; plugin {p!r} could not be imported ({why})" for p, why in failed.items())
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}{broken}")
+        return self._items[self._aliases.get(name, name)]
 
     def remove(self, name: str) -> None:
         self._items.pop(name, None)
 
     def names(self) -> list[str]:
+        load_plugins()
         return sorted(self._items)
 
     def items(self) -> list[tuple[str, T]]:
         """``(name, item)`` pairs in the order they were registered."""
+        load_plugins()
         return list(self._items.items())
 
     def __contains__(self, name: str) -> bool:
+        if self._aliases.get(name, name) in self._items:
+            return True
+        load_plugins()  # once per process: a plugin may register it
         return self._aliases.get(name, name) in self._items

@@ -1,0 +1,44 @@
+"""Plugins: modules of other packages that register items of drywallqa's registries (an image encoder, a split
+reader, a post-processor, a box refiner, a dataset) without any change to drywallqa. They are imported once per
+process, the first time a registry is asked for a name it does not hold or for its whole list, so that a name in a
+config or in a model folder's ``config.json`` finds them in every command, the server and Ray's workers alike.
+
+A package declares its modules in its ``pyproject.toml``::
+
+    [project.entry-points."drywallqa.plugins"]
+    my_encoders = "my_package.encoders"   # imported; its @register_encoder("my_encoder") classes register
+
+and a module that is no installed package (a file beside a script) is named in ``$DRYWALLQA_PLUGINS``
+(importable names, comma-separated; its folder on ``PYTHONPATH``). A plugin that cannot be imported is logged once
+and named by the error of the name it would have registered.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import os
+from importlib.metadata import entry_points
+
+logger = logging.getLogger(__name__)
+
+GROUP = "drywallqa.plugins"  # the entry-point group of plugin modules
+ENV = "DRYWALLQA_PLUGINS"  # importable module names, comma-separated
+
+
+@functools.cache
+def load_plugins() -> dict[str, str]:
+    """Import every plugin module (the entry points of :data:`GROUP`, then the modules of :data:`ENV`) once per
+    process. Returns ``{plugin: why it could not be imported}`` for those that failed (each logged once)."""
+    failed = {}
+    plugins = [(ep.name, ep.load) for ep in entry_points(group=GROUP)]
+    plugins += [(name, functools.partial(importlib.import_module, name))
+                for name in (part.strip() for part in os.environ.get(ENV, "").split(",")) if name]
+    for name, load in plugins:
+        try:
+            load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the commands that do not need it
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            logger.warning("drywallqa plugin %r could not be imported (%s)", name, failed[name])
+    return failed
