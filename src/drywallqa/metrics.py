@@ -278,20 +278,24 @@ def confidence_ranking(confidence, iou, fractions=KEEP_FRACTIONS) -> dict:
     Returns:
         ``spearman`` (rank correlation of confidence and IoU), ``kept`` (``{fraction: mIoU}`` of the
         ``fraction`` most confident masks), ``oracle_kept`` (the same ranked by the true IoU: the best any
-        confidence could do), ``gain_at_80`` (``kept[0.8] - kept[1.0]``) and ``masks``.
+        confidence could do), ``gain_at_80`` (``kept[0.8] - kept[1.0]``) and ``masks``. Masks of equal
+        confidence at a cut count with their mean IoU (the expected mIoU of any order among them, as Spearman
+        gives them their mean rank), not in the order they were listed; a NaN confidence ranks last.
     """
     from scipy.stats import spearmanr
 
     c, y = np.asarray(confidence, np.float64), np.asarray(iou, np.float64)
     if len(c) != len(y) or not len(c):
         raise ValueError(f"need as many confidences as IoUs, at least one; got {len(c)} and {len(y)}")
-    order = np.argsort(-c, kind="stable")
-    best = np.sort(y)[::-1]
 
-    def top(values, fraction):
-        return float(values[: max(1, int(round(fraction * len(values))))].mean())
+    def top(keys, fraction):
+        keys = np.where(np.isnan(keys), -np.inf, keys)
+        k = max(1, int(round(fraction * len(keys))))
+        cut = np.sort(keys)[::-1][k - 1]  # the confidence of the k-th most confident mask
+        above, tied = keys > cut, keys == cut  # of the masks tied at the cut, k - above.sum() are kept
+        return float((y[above].sum() + (k - above.sum()) * y[tied].mean()) / k)
 
-    kept = {f: top(y[order], f) for f in fractions}
+    kept = {f: top(c, f) for f in fractions}
     rho = float(spearmanr(c, y).statistic) if len(c) > 2 and np.ptp(c) > 0 and np.ptp(y) > 0 else float("nan")
-    return {"spearman": rho, "kept": kept, "oracle_kept": {f: top(best, f) for f in fractions},
-            "gain_at_80": top(y[order], 0.8) - top(y[order], 1.0), "masks": len(c)}
+    return {"spearman": rho, "kept": kept, "oracle_kept": {f: top(y, f) for f in fractions},
+            "gain_at_80": top(c, 0.8) - top(c, 1.0), "masks": len(c)}
