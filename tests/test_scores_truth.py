@@ -37,3 +37,17 @@ def test_masks_of_equal_confidence_are_kept_by_their_mean_not_by_the_order_they_
     r = confidence_ranking([0.9, np.nan, 0.1, 0.5], [0.8, 0.0, 0.2, 0.6], fractions=(1.0, 0.75, 0.5, 0.25))
     expected = {1.0: 0.4, 0.75: (0.8 + 0.6 + 0.2) / 3, 0.5: 0.7, 0.25: 0.8}
     assert all(abs(r["kept"][f] - v) < 1e-12 for f, v in expected.items()), r["kept"]
+
+
+def test_the_report_says_why_the_spearman_of_two_masks_is_undefined():
+    """Two masks always correlate perfectly (+1 or -1): n/a, and the note under the table said only "where every
+    confidence (or every IoU) is the same", which two different confidences and IoUs are not."""
+    from drywallqa.engine.eval_report import render_markdown
+
+    ranking = confidence_ranking([0.9, 0.2], [0.8, 0.1])
+    assert np.isnan(ranking["spearman"])
+    report = {"metrics": [], "cross_prompt": [], "empty_convention": "x", "model": {},
+              "confidence": [{"split": "s", "dataset": "d", "prompt": "p", **ranking}]}
+    page = render_markdown(report)
+    assert "| s | d | 2 | n/a |" in page
+    assert "fewer than three masks" in page

@@ -276,7 +276,8 @@ def confidence_ranking(confidence, iou, fractions=KEEP_FRACTIONS) -> dict:
     """How well per-mask confidences rank the masks by their true IoU.
 
     Returns:
-        ``spearman`` (rank correlation of confidence and IoU), ``kept`` (``{fraction: mIoU}`` of the
+        ``spearman`` (rank correlation of confidence and IoU; NaN where every confidence or every IoU is
+        the same, or for fewer than three masks, which always correlate perfectly), ``kept`` (``{fraction: mIoU}`` of the
         ``fraction`` most confident masks), ``oracle_kept`` (the same ranked by the true IoU: the best any
         confidence could do), ``gain_at_80`` (``kept[0.8] - kept[1.0]``) and ``masks``. Masks of equal
         confidence at a cut count with their mean IoU (the expected mIoU of any order among them, as Spearman

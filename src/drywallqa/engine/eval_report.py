@@ -11,7 +11,7 @@ from ..utils.slug import shown
 UNDEFINED_NOTE = ("n/a: undefined for the split: the mIoU interval where it holds one source photo, precision where "
                   "the model marked no pixel in it, recall where it has no labelled pixel, pixel AP / F1-max where it "
                   "has no labelled pixel, AUROC where it has no positive or no negative image, Spearman where every "
-                  "confidence (or every IoU) is the same")
+                  "confidence (or every IoU) is the same, or where fewer than three masks are ranked")
 
 
 def _num(value: float | None, spec: str = ".3f") -> str:
