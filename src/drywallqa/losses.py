@@ -24,7 +24,9 @@ def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 @register_loss("dice")
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
-    """Soft Dice per image, averaged; an empty target with an empty prediction scores loss 0."""
+    """Soft Dice per image, averaged. An empty target scores ``s / (s + smooth)``, ``s`` the sum of the image's
+    probabilities: 0 only where they all are (about 0.9 for a 448 px image of logits at -10), so on a negative pair
+    this term keeps pushing the probabilities down (it falls as ``1 / (s + smooth)^2``)."""
     prob = torch.sigmoid(logits).flatten(1)
     target = target.flatten(1)
     inter = (prob * target).sum(1)
