@@ -24,7 +24,6 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -44,7 +43,7 @@ from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.deprecation import deprecated_names
 from ..utils.files import WEIGHT_SUFFIXES, file_digest, file_id, folder_state
-from ..utils.image_io import to_rgb_array
+from ..utils.image_io import resize_area, to_rgb_array
 from .segmenter import (EncodedImage, MapsNotFinite, SegmentationResult, Segmenter, register_runtime,
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
 
@@ -372,7 +371,7 @@ class TorchSegmenter(Segmenter):
     def preprocess(self, image: np.ndarray, size: int | None = None) -> torch.Tensor:
         """``(H, W, 3)`` uint8 -> ``(1, 3, S, S)`` float in 0..1 (S = ``size`` or the model's input size)."""
         size = size or self.image_size
-        resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+        resized = resize_area(image, size, size)  # (a side growing while the other shrinks: one at a time)
         return torch.from_numpy(resized).permute(2, 0, 1)[None].float().div_(255.0).to(self.device)
 
     def predict_logits(self, image, prompts) -> tuple[np.ndarray, torch.Tensor, dict]:
