@@ -61,3 +61,34 @@ def test_a_photo_narrower_than_the_input_and_longer_keeps_its_thin_lines_where_t
         offsets.append((seen * xs[near]).sum() / seen.sum() - (x + 0.5))
     # each line lands on the model's 3.9-px grid where it may; on the whole, where it is
     assert abs(np.mean(offsets)) < 0.2, f"the lines come back {np.mean(offsets):+.2f} px off, on average"
+
+
+class _RedChannelSam:
+    """A stand-in for ``transformers.SamModel``: one mask per box, its logits the input's red channel (at the input's
+    size: a SAM's low-resolution masks are brought to the photo's size the same way)."""
+
+    config = SimpleNamespace(vision_config=SimpleNamespace(image_size=256))
+
+    def __call__(self, pixel_values, input_boxes, multimask_output):
+        from drywallqa.models.constants import IMAGENET_MEAN, IMAGENET_STD
+
+        red = pixel_values[:, :1] * IMAGENET_STD[0] + IMAGENET_MEAN[0]  # 0..1 again
+        n = input_boxes.shape[1]
+        return SimpleNamespace(pred_masks=(red - 0.25).expand(1, n, 256, 256)[:, :, None], iou_scores=torch.ones(1, n, 1))
+
+
+def test_sam_prompted_by_boxes_sees_a_thin_line_of_a_long_narrow_photo_where_it_is():
+    # the zero-shot pipeline's and refine-masks' SAM input, resized as the model's is (the same OpenCV resize)
+    from drywallqa.models.sam_text import sam_box_masks
+
+    h, w = 40, 1000
+    photo = np.zeros((h, w, 3), np.uint8)
+    lines = [51 + round(41.3 * k) for k in range(22)]  # at every phase of SAM's 3.9-px grid
+    for x in lines:
+        photo[:, x:x + 2, 0] = 255
+    masks, _ = sam_box_masks(_RedChannelSam(), photo, [[0, 0, w, h]])
+    found = masks[0][h // 2]
+    lost = [x for x in lines if not found[x - 3:x + 5].any()]
+    assert not lost, f"the 2-px lines at x={lost} are not in SAM's mask"
+    offsets = [np.flatnonzero(found[x - 6:x + 8]).mean() - 6 - 0.5 for x in lines]
+    assert abs(np.mean(offsets)) < 0.3, f"the lines' masks are {np.mean(offsets):+.2f} px off, on average"

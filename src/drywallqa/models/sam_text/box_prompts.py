@@ -7,11 +7,11 @@ with the ImageNet statistics, and the boxes are scaled with it; masks come back 
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...utils.image_io import resize_area
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
 
 _MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -27,7 +27,7 @@ def sam_box_masks(sam, image: np.ndarray, boxes_xywh: list) -> tuple[list[np.nda
     ``image``: ``(H, W, 3)`` uint8 RGB."""
     h, w = image.shape[:2]
     s = sam.config.vision_config.image_size
-    x = torch.from_numpy(cv2.resize(image, (s, s), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None].float() / 255
+    x = torch.from_numpy(resize_area(image, s, s)).permute(2, 0, 1)[None].float() / 255
     boxes = torch.tensor([[bx * s / w, by * s / h, (bx + bw) * s / w, (by + bh) * s / h] for bx, by, bw, bh in boxes_xywh])
     out = sam(pixel_values=(x - _MEAN) / _STD, input_boxes=boxes[None], multimask_output=False)
     logits = out.pred_masks.reshape(len(boxes_xywh), 1, *out.pred_masks.shape[-2:])
