@@ -92,3 +92,29 @@ def test_sam_prompted_by_boxes_sees_a_thin_line_of_a_long_narrow_photo_where_it_
     assert not lost, f"the 2-px lines at x={lost} are not in SAM's mask"
     offsets = [np.flatnonzero(found[x - 6:x + 8]).mean() - 6 - 0.5 for x in lines]
     assert abs(np.mean(offsets)) < 0.3, f"the lines' masks are {np.mean(offsets):+.2f} px off, on average"
+
+
+def test_a_drywall_photos_taping_label_is_resized_onto_the_pixels_its_photo_is_resized_to(tmp_path):
+    # cracks on drywall: a drywall photo of another size than the crack photo is brought to its size, and its taping
+    # label with it; the label was resized by OpenCV's plain nearest neighbour (half a source pixel off, as
+    # data.transforms says of training), the photo by areas: the tape strip and its label came apart
+    from PIL import Image
+
+    from drywallqa.engine.cracks_on_drywall import make_composite
+
+    rng = np.random.default_rng(0)
+    crack = rng.integers(100, 140, (64, 64, 3), dtype=np.uint8)
+    crack_label = np.zeros((64, 64), bool)
+    crack_label[30:32, 5:60] = True
+    wall = np.full((150, 200, 3), 120, np.uint8)
+    wall_label = np.zeros((150, 200), bool)
+    for x0 in range(11, 190, 23):  # tape strips of 5 px, at every phase of the 3.1-px step between output pixels
+        wall[:, x0:x0 + 5] = 250
+        wall_label[:, x0:x0 + 5] = True
+    Image.fromarray(crack).save(tmp_path / "crack.png")
+    Image.fromarray(wall).save(tmp_path / "wall.png")
+    sample = lambda path, label: SimpleNamespace(image_path=path, load_mask=lambda: label)  # noqa: E731
+    made = make_composite(sample(tmp_path / "crack.png", crack_label), sample(tmp_path / "wall.png", wall_label))
+    strip = made.wall_photo[..., 0] > 185  # where the resized photo shows mostly tape
+    assert (made.wall_label == strip).all(), \
+        f"{int((made.wall_label != strip).sum())} pixels of the resized taping label are not where its photo shows tape"

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from ..data.composite import SIGMA_FRACTION, transplant
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
 from ..data.sample import photo_and_label
 from ..metrics import CenterlineMeter, SegmentationMeter
-from ..utils.image_io import read_image
+from ..utils.image_io import read_image, resize_area
 from ..utils.progress import progress_bar
 
 CRACK, TAPING = "segment crack", "segment taping area"
@@ -66,8 +65,10 @@ class Composite:
 def make_composite(crack, wall_sample) -> Composite:
     image, label = photo_and_label(crack)  # a shrunk copy's label, drawn at its declared size, shrunk with it
     h, w = label.shape
-    wall = cv2.resize(read_image(wall_sample.image_path), (w, h), interpolation=cv2.INTER_AREA)
-    tape = cv2.resize(wall_sample.load_mask().astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    wall = resize_area(read_image(wall_sample.image_path), w, h)
+    # the label by areas as the photo (kept where it covers half a pixel, as training reads labels): OpenCV's plain
+    # nearest neighbour is half a pixel off the photo
+    tape = resize_area(wall_sample.load_mask().astype(np.float32), w, h) >= 0.5
     return Composite(image, label, wall, tape, transplant(wall, image, label, sigma=SIGMA_FRACTION * min(h, w)))
 
 
