@@ -9,11 +9,10 @@ import re
 import zipfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..utils.files import file_stamp, process_alive, remove_stale_temporaries, write_atomic
-from ..utils.image_io import DATASET_LIMIT, ImageReadError, read_image
+from ..utils.image_io import DATASET_LIMIT, ImageReadError, read_image, resize_area
 from ..utils.progress import progress_bar
 from .sample import Sample
 
@@ -22,14 +21,16 @@ logger = logging.getLogger(__name__)
 
 # part of every cache key: bump it when reading or rasterising changes what a sample decodes to
 # (2: degenerate boxes dropped, data/coco.py; 3: palette and transparent masks read by their colours and what was
-# painted, degenerate polygons not drawn as their boxes, photos that cannot be decoded left out), so that no training
-# reuses arrays made the old way
-CACHE_VERSION = 3
+# painted, degenerate polygons not drawn as their boxes, photos that cannot be decoded left out; 4: a photo with one
+# side below the cache size and the other above averaged, not point-sampled, along the longer side), so that no
+# training reuses arrays made the old way
+CACHE_VERSION = 4
 
 
 def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
-    """``(H, W)`` bool -> ``(size, size)`` bool (area-averaged, then >= 0.5)."""
-    return cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) >= 0.5
+    """``(H, W)`` bool -> ``(size, size)`` bool (area-averaged, then >= 0.5: :func:`~drywallqa.utils.image_io.
+    resize_area`, as the photo)."""
+    return resize_area(mask.astype(np.float32), size, size) >= 0.5
 
 
 def _stamp(path) -> str:
@@ -110,7 +111,7 @@ def load_arrays(samples: list[Sample], size: int,
     kept, why = [], {}
     for i, s in enumerate(progress_bar(samples, desc=f"decoding {len(samples)} images", leave=False)):
         try:
-            images[len(kept)] = cv2.resize(read_image(s.image_path, advice=DATASET_LIMIT), (size, size), interpolation=cv2.INTER_AREA)
+            images[len(kept)] = resize_area(read_image(s.image_path, advice=DATASET_LIMIT), size, size)
             masks[len(kept)] = resize_mask(s.load_mask(), size)
         except (ImageReadError, OSError, ValueError) as exc:
             why[i] = str(exc)
