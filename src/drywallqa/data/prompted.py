@@ -70,13 +70,15 @@ class PromptedSegmentationDataset(Dataset):
         if self.unrelated_prompts and min(self.unrelated_prompts) < start:
             raise ValueError("unrelated prompt indices must come after the datasets' own prompts")
         self.n_unrel = int(round(len(images) * unrelated_ratio)) if self.unrelated_prompts else 0
-        # sources: images whose label is not empty (a transplant of nothing would be a plain negative)
-        self._members = {}
+        # sources: images whose label is not empty (a transplant of nothing would be a plain negative); targets: all.
+        # Kept apart: a dataset that is the target of one pair and the source of another (0 -> 1, 1 -> 2) gave its
+        # unlabelled photos as sources too (one map, the targets' written over the sources')
+        self._sources, self._targets = {}, {}
         if self.n_comp:
             labelled = np.array([m.any() for m in masks])
-            self._members = {a: np.flatnonzero((self.dataset_ids == a) & labelled) for a, _ in self.composite_pairs}
-            self._members.update({b: np.flatnonzero(self.dataset_ids == b) for _, b in self.composite_pairs})
-        for d, idx in self._members.items():
+            self._sources = {a: np.flatnonzero((self.dataset_ids == a) & labelled) for a, _ in self.composite_pairs}
+            self._targets = {b: np.flatnonzero(self.dataset_ids == b) for _, b in self.composite_pairs}
+        for d, idx in [*self._sources.items(), *self._targets.items()]:
             if len(idx) == 0:
                 raise ValueError(f"composite pairs: dataset index {d} has no usable images")
 
@@ -119,8 +121,8 @@ class PromptedSegmentationDataset(Dataset):
 
     def _composite(self):
         src, tgt = self.composite_pairs[int(self.rng.integers(len(self.composite_pairs)))]
-        s_image, s_mask = self._augment(int(self.rng.choice(self._members[src])))
-        t_image, t_mask = self._augment(int(self.rng.choice(self._members[tgt])))
+        s_image, s_mask = self._augment(int(self.rng.choice(self._sources[src])))
+        t_image, t_mask = self._augment(int(self.rng.choice(self._targets[tgt])))
         image = transplant(t_image, s_image, s_mask, sigma=SIGMA_FRACTION * min(s_mask.shape))
         own = src if self.rng.random() < 0.5 else tgt
         return image, (s_mask if own == src else t_mask), int(self.rng.choice(self.prompt_ids[own]))

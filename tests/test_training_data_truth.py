@@ -1,0 +1,29 @@
+"""What the training data pairs: every item's prompt, image and target agree (data/prompted.py, data/composite.py,
+engine/trainer.py's prompt lists)."""
+
+import numpy as np
+
+from drywallqa.data.prompted import PromptedSegmentationDataset
+
+
+def test_a_dataset_both_target_and_source_of_transplants_gives_only_labelled_sources():
+    # (0 -> 1) and (1 -> 2): dataset 1 is a target of one pair (all its photos) and the source of the other (only its
+    # labelled photos: a transplant of an empty label asked with its prompt taught "no such thing" on a photo of 2)
+    size = 16
+    red, green, blue = ([255, 0, 0], [0, 255, 0], [0, 0, 255])
+    images = np.zeros((6, size, size, 3), np.uint8)
+    for k, colour in enumerate([red, red, green, green, blue, blue]):
+        images[k] = colour
+    masks = np.zeros((6, size, size), bool)
+    masks[0, 4:8] = masks[2, :, 4:8] = True       # dataset 1: one labelled photo (2), one not (3)
+    ds = PromptedSegmentationDataset(images, masks, [0, 0, 1, 1, 2, 2], [["a"], ["b"], ["c"]], negative_ratio=0.0,
+                                     composite_pairs=[(0, 1), (1, 2)], composite_ratio=50.0)
+    ds.seed_items([0, 0])
+    checked = 0
+    for index in range(6, len(ds)):
+        item = ds[index]
+        on_blue = item["pixel_values"][2].mean() > 0.5   # the target photo is one of dataset 2's
+        if on_blue and item["prompt_index"] == 1:          # dataset 1's prompt: its transplanted label
+            assert item["mask"].sum() == size * 4, index
+            checked += 1
+    assert checked > 20
