@@ -27,3 +27,25 @@ def test_a_dataset_both_target_and_source_of_transplants_gives_only_labelled_sou
             assert item["mask"].sum() == size * 4, index
             checked += 1
     assert checked > 20
+
+
+def test_unrelated_prompts_leave_out_the_things_a_training_dataset_asks_for(tmp_path, caplog):
+    # a dataset of one's own labelling water stains: "segment water stain" was also an unrelated prompt (and "find the
+    # water stain", ...), asked of every photo, its own too, against an empty mask: the one text taught both ways
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import training_prompts
+    from drywallqa.text import vocabulary
+    from drywallqa.text.prompts import normal_form
+
+    assert "segment water stain" in vocabulary.unrelated("train")  # the case this test is about
+    (tmp_path / "stains.yaml").write_text("name: stains_h215\nfolder: .\nprompts: [Segment  Water Stain, mark damp]\n"
+                                          "splits:\n  train: {kind: mask_folder, folder: train}\n")
+    cfg = TrainConfig().with_overrides([f"data.datasets=[{tmp_path / 'stains.yaml'}, cracks]", "data.unrelated_ratio=0.25"])
+    with caplog.at_level("WARNING", logger="drywallqa.engine.trainer"):
+        prompts, unrelated = training_prompts(cfg)
+    assert not [u for u in unrelated if "water stain" in normal_form(u)]
+    assert "segment window" in unrelated and "segment mould" in unrelated   # the rest stay
+    assert prompts[-len(unrelated):] == unrelated and "Segment  Water Stain" in prompts
+    assert any("water stain" in r.getMessage() and "stains_h215" in r.getMessage() for r in caplog.records)
+    # the shipped datasets ask for none of them: the list is as generated
+    assert training_prompts(TrainConfig().with_overrides(["data.unrelated_ratio=0.25"]))[1] == vocabulary.unrelated("train")

@@ -31,6 +31,7 @@ from ..models import create_model
 from ..models.base import non_finite_tensors
 from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
+from ..text.prompts import normal_form
 from ..utils.checks import resolve_device
 from ..utils.files import (remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, restore_replaced, strict_json,
                            temp_dir, why_not, write_csv_atomic, write_text_atomic)
@@ -85,9 +86,30 @@ def training_prompts(config: TrainConfig) -> tuple[list[str], list[str]]:
         for name in (n for n, c in concepts.items() if not c):
             logger.warning("data.paraphrases: no generated paraphrases for dataset %s (only for %s): it is trained on "
                            "its own prompts alone", name, ", ".join(vocabulary.CONCEPT_WORDS))
-    prompts = [p for d in datasets for p in dataset_train_prompts(d, config.data)]
-    unrelated = vocabulary.unrelated("train") if config.data.unrelated_ratio > 0 else []
+    asked = {d.name: dataset_train_prompts(d, config.data) for d in datasets}
+    prompts = [p for d in datasets for p in asked[d.name]]
+    unrelated = unrelated_prompts(asked) if config.data.unrelated_ratio > 0 else []
     return prompts + unrelated, unrelated
+
+
+def unrelated_prompts(asked: dict) -> list[str]:
+    """The train part of :func:`drywallqa.text.vocabulary.unrelated` less the prompts about a thing a training
+    dataset asks for (``asked``: dataset name -> its training prompts), one of its prompts being one of the thing's
+    generated wordings ("segment water stain" of a dataset of your own labelling water stains): each of those was
+    asked of every photo, that dataset's own too, against an empty mask, the same text taught both ways. Warns of
+    each thing left out."""
+    wordings = {w: {normal_form(t.format(w=w)) for t in vocabulary.TEMPLATES} for w in vocabulary.UNRELATED_WORDS}
+    left_out: dict = {}  # thing -> the datasets asking for it
+    for name, prompts in asked.items():
+        texts = {normal_form(p) for p in prompts}
+        for w, forms in wordings.items():
+            if texts & forms:
+                left_out.setdefault(w, []).append(name)
+    for w, names in left_out.items():
+        logger.warning("data.unrelated_ratio: the unrelated prompts about %r are left out: dataset %s asks for it",
+                       w, ", ".join(names))
+    dropped = set().union(*(wordings[w] for w in left_out))
+    return [u for u in vocabulary.unrelated("train") if normal_form(u) not in dropped]
 
 
 @contextmanager
