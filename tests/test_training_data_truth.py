@@ -49,3 +49,19 @@ def test_unrelated_prompts_leave_out_the_things_a_training_dataset_asks_for(tmp_
     assert any("water stain" in r.getMessage() and "stains_h215" in r.getMessage() for r in caplog.records)
     # the shipped datasets ask for none of them: the list is as generated
     assert training_prompts(TrainConfig().with_overrides(["data.unrelated_ratio=0.25"]))[1] == vocabulary.unrelated("train")
+
+
+def test_a_transplanted_thin_crack_is_as_dark_under_its_label_as_in_its_photo():
+    # the feather (a Gaussian of the label) is the label's soft edge outside it; inside a 2-px crack's label it pasted
+    # 40% of the crack's darkening: a label over a line the photo hardly shows
+    from drywallqa.data.composite import shading_ratio, transplant
+
+    source = np.full((48, 48, 3), 180, np.uint8)
+    source[:, 20:22] = 60
+    label = np.zeros((48, 48), bool)
+    label[:, 20:22] = True
+    target = np.full((48, 48, 3), 200, np.uint8)
+    out = transplant(target, source, label, sigma=6.0, feather=2.0).astype(float)
+    want = 200 * np.clip(shading_ratio(source, 6.0), 0.15, 1.0)
+    assert np.abs(out[..., 0][label] - want[label]).max() <= 1.0
+    assert (out[:, 30:] == 200).all() and (out[:, :12] == 200).all()  # away from the label nothing changes
