@@ -65,3 +65,34 @@ def test_a_transplanted_thin_crack_is_as_dark_under_its_label_as_in_its_photo():
     want = 200 * np.clip(shading_ratio(source, 6.0), 0.15, 1.0)
     assert np.abs(out[..., 0][label] - want[label]).max() <= 1.0
     assert (out[:, 30:] == 200).all() and (out[:, :12] == 200).all()  # away from the label nothing changes
+
+
+def test_crops_enlarged_from_photos_decoded_smaller_than_the_model_size_are_named(
+        synthetic_datasets, syn_splits, tmp_path, tiny_kwargs, caplog, monkeypatch):
+    # data.cache_size below model_config.image_size (docs/training.md's own example had 320 for 384): every training
+    # crop was an enlargement (blurred, thin cracks widened) of what validation and prediction read sharp, unsaid
+    import torch
+
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
+    from drywallqa.models.base import PromptedSegmentationModel
+
+    monkeypatch.setattr(PromptedSegmentationModel, "prompt_embeddings",  # the sentence encoder's load: seconds
+                        lambda self, prompts, encoder: torch.zeros(len(prompts), self.config.text_dim))
+    cfg = TrainConfig.from_dict({
+        "model_config": {**tiny_kwargs, "text_dim": 384},  # 64 px; text_dim given: the encoder is not loaded
+        "data": {"datasets": ["syn_crack", "syn_tape"], "datasets_dir": str(synthetic_datasets),
+                 "splits_dir": str(syn_splits), "cache_size": 48, "cache_dir": None},
+        "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu"})
+    trainer = Trainer(cfg, progress=False)
+
+    def build(cache_size):
+        trainer.config.data.cache_size = cache_size
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="drywallqa.engine.trainer"):
+            trainer.build_data()
+        return [r.getMessage() for r in caplog.records if "data.cache_size" in r.getMessage()]
+
+    said = build(48)
+    assert len(said) == 1 and "data.cache_size 48" in said[0] and "image_size 64" in said[0], said
+    assert build(72) == []

@@ -421,6 +421,11 @@ class Trainer:
 
     def build_data(self):
         d, names = self.config.data, [ds.name for ds in self.datasets]
+        if d.cache_size < self.image_size:  # the crops (half to all of a decoded photo) enlarged to image_size
+            logger.warning("data.cache_size %d is below model_config.image_size %d: every training crop is enlarged from "
+                           "the photos decoded at %d px (blurred, thin cracks widened), while validation and prediction "
+                           "read them sharp at %d px; set data.cache_size to %d or more (the recipes take about 1.2 times "
+                           "image_size)", d.cache_size, self.image_size, d.cache_size, self.image_size, self.image_size)
         images, masks, ids, self.train_files = self._arrays(d.train_part, True, d.cache_size, "data.cache_size")
         self.train_set = PromptedSegmentationDataset(
             images, masks, ids, [self.train_prompts(ds) for ds in self.datasets], train_transform(self.image_size),
