@@ -96,3 +96,71 @@ def test_crops_enlarged_from_photos_decoded_smaller_than_the_model_size_are_name
     said = build(48)
     assert len(said) == 1 and "data.cache_size 48" in said[0] and "image_size 64" in said[0], said
     assert build(72) == []
+
+
+def test_a_photo_two_datasets_of_other_concepts_label_is_asked_neither_ones_prompt_against_an_empty_mask():
+    # one COCO export of cracks and stains declared as two datasets (categories: [crack], categories: [stain]) on the
+    # same photos: a negative pair asked "segment stain" of a crack dataset's copy of a photo against an empty mask,
+    # while the stain dataset's copy of it labels the stain
+    size, n = 8, 4
+    shared = np.stack([np.full((size, size, 3), 10 + k, np.uint8) for k in range(n)])
+    other = np.stack([np.full((size, size, 3), 200 + k, np.uint8) for k in range(n)])
+    crack, stain = np.zeros((n, size, size), bool), np.zeros((n, size, size), bool)
+    crack[:, :2] = stain[:, -2:] = True
+    images = np.concatenate([shared, shared, other])
+    masks = np.concatenate([crack, stain, np.zeros_like(crack)])
+    photos = [f"p{k}" for k in range(n)] * 2 + [f"q{k}" for k in range(n)]
+    ds = PromptedSegmentationDataset(images, masks, [0] * n + [1] * n + [2] * n,
+                                     [["segment crack"], ["segment stain"], ["segment tape"]], negative_ratio=20.0,
+                                     concepts=["crack", "stain", "tape"], photos=photos)
+    ds.seed_items([0, 0])
+    asked = set()
+    for index in range(3 * n, len(ds)):
+        item = ds[index]
+        of_shared = item["pixel_values"][0, 0, 0] < 0.5
+        if of_shared:
+            assert item["prompt_index"] == 2, index       # only the prompt of a dataset that labels none of it
+        assert item["mask"].sum() == 0
+        asked.add((bool(of_shared), item["prompt_index"]))
+    assert asked == {(True, 2), (False, 0), (False, 1)}
+
+
+def test_the_trainer_names_each_training_photo_so_datasets_sharing_photos_are_seen(
+        synthetic_datasets, syn_splits, tmp_path, tiny_kwargs, monkeypatch):
+    import torch
+
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
+    from drywallqa.models.base import PromptedSegmentationModel
+
+    monkeypatch.setattr(PromptedSegmentationModel, "prompt_embeddings",
+                        lambda self, prompts, encoder: torch.zeros(len(prompts), self.config.text_dim))
+    # the crack photos under a second label set of another concept (the same folder, its own prompt)
+    registry.register_dataset(DatasetConfig("syn_stain_h215", "crack", ("segment stain",),
+                                            {"train": SplitSource("mask_folder", "train"),
+                                             "valid": SplitSource("coco", "valid")}, manifest="syn_crack"))
+    try:
+        cfg = TrainConfig.from_dict({
+            "model_config": {**tiny_kwargs, "text_dim": 384},
+            "data": {"datasets": ["syn_crack", "syn_stain_h215", "syn_tape"], "datasets_dir": str(synthetic_datasets),
+                     "splits_dir": str(syn_splits), "cache_size": 72, "cache_dir": None, "negative_ratio": 8.0},
+            "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu"})
+        trainer = Trainer(cfg, progress=False)
+        trainer.build_data()
+    finally:
+        registry.DATASETS.remove("syn_stain_h215")
+    ds = trainer.train_set
+    ds.transform = None  # the photo an item shows, found among the decoded ones
+    ds.seed_items([0, 0])
+    crack_photos = ds.images[np.isin(ds.dataset_ids, [0, 1])]
+    tape_prompts = set(ds.prompt_ids[2])
+    negatives_on_cracks = 0
+    for index in range(len(ds.images), len(ds)):
+        item = ds[index]
+        shown = (item["pixel_values"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        if any(np.array_equal(shown, p) for p in crack_photos):
+            assert item["prompt_index"] in tape_prompts, index   # never "segment stain" nor "segment crack"
+            negatives_on_cracks += 1
+    assert negatives_on_cracks > 10

@@ -43,10 +43,14 @@ class PromptedSegmentationDataset(Dataset):
             prompt of a dataset of another concept, never of one labelling the same thing another way, and never a
             prompt text (case and spacing aside) that a dataset of the photo's own concept lists: a prompt two datasets
             of different concepts share is asked of neither's photos as a negative (with a warning).
+        photos: per image, what names its photo file (e.g. its resolved path; default: every image its own photo): a
+            photo that datasets of several concepts label (one COCO export of cracks and stains declared as two
+            datasets by their categories) is asked no prompt of those concepts' datasets as a negative.
     """
 
     def __init__(self, images, masks, dataset_ids, prompts_per_dataset, transform=None, negative_ratio=0.5, seed=0,
-                 composite_pairs=(), composite_ratio=0.0, unrelated_prompts=(), unrelated_ratio=0.0, concepts=None):
+                 composite_pairs=(), composite_ratio=0.0, unrelated_prompts=(), unrelated_ratio=0.0, concepts=None,
+                 photos=None):
         self.images, self.masks = images, masks
         self.dataset_ids = np.asarray(dataset_ids)
         self.prompt_ids, start = [], 0
@@ -57,7 +61,8 @@ class PromptedSegmentationDataset(Dataset):
         concepts = list(range(len(prompts_per_dataset))) if concepts is None else list(concepts)
         if len(concepts) != len(prompts_per_dataset):
             raise ValueError("concepts must name one concept per dataset")
-        self._negatives = self._negative_prompts(prompts_per_dataset, concepts)
+        self._negatives, self._negative_concepts = self._negative_prompts(prompts_per_dataset, concepts)
+        self._photo_concepts = self._concepts_of_photos(photos, concepts)
         self.n_neg = int(round(len(images) * negative_ratio)) if any(self._negatives) else 0
         self.rng = np.random.default_rng(seed)
         self.item_entropy: list | None = None  # seed_items(): each item's random draws from these and its index
@@ -82,17 +87,31 @@ class PromptedSegmentationDataset(Dataset):
             if len(idx) == 0:
                 raise ValueError(f"composite pairs: dataset index {d} has no usable images")
 
-    def _negative_prompts(self, prompts_per_dataset, concepts) -> list[list[list[int]]]:
+    def _negative_prompts(self, prompts_per_dataset, concepts) -> tuple[list[list[list[int]]], list[list]]:
         """Per dataset, per dataset of another concept, the ids of its prompts that are negatives on the first
-        one's photos (:func:`.negatives.negative_positions`). Warns where datasets of different concepts share
-        prompts (once per set of concepts)."""
+        one's photos (:func:`.negatives.negative_positions`), and the concepts of those datasets. Warns where datasets
+        of different concepts share prompts (once per set of concepts)."""
         for cs, texts in shared_prompts(prompts_per_dataset, concepts).items():
             logger.warning("datasets of the concepts %s all list the prompts %s: these are asked of none of their photos "
                            "as negatives (against an empty mask); if the datasets label the same thing, give them one "
                            "concept (the dataset YAML's concept: key)", ", ".join(repr(str(c)) for c in cs),
                            ", ".join(map(repr, texts)))
-        return [[[self.prompt_ids[j][k] for k in positions] for j, positions in enumerate(row) if positions]
-                for row in negative_positions(prompts_per_dataset, concepts)]
+        rows = negative_positions(prompts_per_dataset, concepts)
+        return ([[[self.prompt_ids[j][k] for k in positions] for j, positions in enumerate(row) if positions]
+                 for row in rows],
+                [[concepts[j] for j, positions in enumerate(row) if positions] for row in rows])
+
+    def _concepts_of_photos(self, photos, concepts) -> dict:
+        """Image index -> the concepts of the datasets labelling its photo, for the photos that datasets of several
+        concepts label (none: ``{}``)."""
+        if photos is None:
+            return {}
+        if len(photos) != len(self.images):
+            raise ValueError(f"photos must name one photo per image ({len(self.images)}), got {len(photos)}")
+        labelled_by: dict = {}  # photo -> the concepts of the datasets holding it
+        for photo, d in zip(photos, self.dataset_ids):
+            labelled_by.setdefault(photo, set()).add(concepts[int(d)])
+        return {i: labelled_by[photo] for i, photo in enumerate(photos) if len(labelled_by[photo]) > 1}
 
     def seed_items(self, entropy) -> None:
         """Draw each item's randomness (its negative pair, transplant, unrelated prompt and augmentation) from
@@ -145,9 +164,12 @@ class PromptedSegmentationDataset(Dataset):
         negative = index >= len(self.images)
         i = int(self.rng.integers(len(self.images))) if negative else index
         own = int(self.dataset_ids[i])
-        if negative and self._negatives[own]:  # a dataset of another concept, then one of its prompts
-            prompt = int(self.rng.choice(self._negatives[own][int(self.rng.integers(len(self._negatives[own])))]))
-        elif negative:  # every dataset labels this photo's concept: a positive instead
+        rows = self._negatives[own]
+        if negative and i in self._photo_concepts:  # no prompt of a dataset of a concept labelling this photo too
+            rows = [r for r, c in zip(rows, self._negative_concepts[own]) if c not in self._photo_concepts[i]]
+        if negative and rows:  # a dataset of another concept, then one of its prompts
+            prompt = int(self.rng.choice(rows[int(self.rng.integers(len(rows)))]))
+        elif negative:  # every dataset labels this photo's concept (or this photo): a positive instead
             negative, prompt = False, int(self.rng.choice(self.prompt_ids[own]))
         else:
             prompt = int(self.rng.choice(self.prompt_ids[own]))

@@ -348,7 +348,8 @@ class Trainer:
     # ----------------------------------------------------------------- data
     def _arrays(self, part: str, repeats: bool, size: int, key: str):
         """The photos and masks of ``part`` of each dataset decoded at ``size`` (the value of ``key``), with
-        ``data.dataset_repeats`` where ``repeats``, their dataset indices and file names.
+        ``data.dataset_repeats`` where ``repeats``, their dataset indices, file names, and per photo its file (the
+        path resolved: datasets labelling the same photos name it alike).
 
         Raises:
             ValueError: a dataset without photos in the part; photos at ``size`` that this machine's memory cannot
@@ -372,7 +373,7 @@ class Trainer:
         memory = physical_memory()
         if memory is not None and need > memory:
             raise ValueError(too_much)
-        images, masks, ids, files = [], [], [], []
+        images, masks, ids, files, photos = [], [], [], [], []
         try:
             for k, (ds, samples, rep) in enumerate(parts):
                 im, mk, kept = load_arrays(samples, size, d.cache_dir)  # a photo that cannot be decoded: named, left
@@ -385,7 +386,8 @@ class Trainer:
                 ids += [np.full(len(im) * rep, k)]
                 root = ds.root(d.datasets_dir)  # named from the dataset's folder: "cracks/train/x.jpg", on any machine
                 files.append([_name_in(s.image_path, root) for s in samples])
-            return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files
+                photos += [os.path.realpath(s.image_path) for s in samples] * rep
+            return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files, photos
         except MemoryError:
             raise ValueError(too_much.replace("more than this machine has", "more than it could give")) from None
 
@@ -426,17 +428,17 @@ class Trainer:
                            "the photos decoded at %d px (blurred, thin cracks widened), while validation and prediction "
                            "read them sharp at %d px; set data.cache_size to %d or more (the recipes take about 1.2 times "
                            "image_size)", d.cache_size, self.image_size, d.cache_size, self.image_size, self.image_size)
-        images, masks, ids, self.train_files = self._arrays(d.train_part, True, d.cache_size, "data.cache_size")
+        images, masks, ids, self.train_files, photos = self._arrays(d.train_part, True, d.cache_size, "data.cache_size")
         self.train_set = PromptedSegmentationDataset(
             images, masks, ids, [self.train_prompts(ds) for ds in self.datasets], train_transform(self.image_size),
             d.negative_ratio, seed=self.config.seed,
             composite_pairs=[tuple(names.index(n) for n in pair) for pair in d.composite_pairs],  # checked in __init__
             composite_ratio=d.composite_ratio,
             unrelated_prompts=range(len(self.prompts) - len(self.unrelated_prompts), len(self.prompts)),
-            unrelated_ratio=d.unrelated_ratio, concepts=[ds.concept_name for ds in self.datasets],
+            unrelated_ratio=d.unrelated_ratio, concepts=[ds.concept_name for ds in self.datasets], photos=photos,
         )
-        self.val_images, self.val_masks, self.val_ids, self.val_files = self._arrays(d.val_part, False, self.image_size,
-                                                                                     "model_config.image_size")
+        self.val_images, self.val_masks, self.val_ids, self.val_files, _ = self._arrays(
+            d.val_part, False, self.image_size, "model_config.image_size")
         self.validator = Validator({ds.name: [(self.val_images[i], self.val_masks[i]) for i in np.flatnonzero(self.val_ids == k)]
                                     for k, ds in enumerate(self.datasets)}, options=False, progress=self.progress)
         self._warn_of_val_part()
