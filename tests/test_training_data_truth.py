@@ -164,3 +164,32 @@ def test_the_trainer_names_each_training_photo_so_datasets_sharing_photos_are_se
             assert item["prompt_index"] in tape_prompts, index   # never "segment stain" nor "segment crack"
             negatives_on_cracks += 1
     assert negatives_on_cracks > 10
+
+
+def test_a_photo_left_out_of_the_array_cache_is_read_again_once_it_reads(tmp_path, monkeypatch):
+    # a photo that could not be read once (no read permission, a disk error) was left out of the cached arrays for
+    # good: a fix that changes neither its size nor its time (chmod) left it out of every later run, the warning
+    # saying "fix or remove them, and they are read again"
+    from PIL import Image
+
+    from drywallqa.data import cache
+    from drywallqa.data.sample import Sample
+
+    samples = []
+    for k in range(3):
+        path = tmp_path / f"p{k}.png"
+        Image.fromarray(np.full((20, 20, 3), 40 * k, np.uint8)).save(path)
+        samples.append(Sample(path, "d", "train", 20, 20, annotations=[]))
+    read = cache.read_image
+
+    def unreadable(path, **kw):
+        if path == samples[1].image_path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read(path, **kw)
+
+    monkeypatch.setattr(cache, "read_image", unreadable)
+    assert cache.load_arrays(samples, 16, tmp_path / "c")[2] == [0, 2]
+    monkeypatch.setattr(cache, "read_image", read)   # its permission given back: the same size and time
+    images, _, kept = cache.load_arrays(samples, 16, tmp_path / "c")
+    assert kept == [0, 1, 2] and images[1].mean() == 40
+    assert cache.load_arrays(samples, 16, tmp_path / "c")[2] == [0, 1, 2]

@@ -99,9 +99,12 @@ def load_arrays(samples: list[Sample], size: int,
                 kept = data["kept"].tolist() if "kept" in data else list(range(len(samples)))  # 0.6.16's: all read
             if images.shape == (len(kept), size, size, 3) and masks.shape == (len(kept), size, size) and \
                     all(0 <= k < len(samples) for k in kept):
-                _warn_of_left_out(samples, kept, "(in the array cache: fix or remove them, and they are read again)")
-                return images, masks, kept
-            raise ValueError(f"arrays of shapes {images.shape} and {masks.shape}")
+                if not _any_reads_now(samples, kept):
+                    _warn_of_left_out(samples, kept, "(in the array cache: fix or remove them, and they are read again)")
+                    return images, masks, kept
+                logger.info("a photo left out of the training-array cache %s reads now; decoding the images again", path)
+            else:
+                raise ValueError(f"arrays of shapes {images.shape} and {masks.shape}")
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
                 RuntimeError) as exc:  # truncated, overwritten; a flipped bit of a zip header: "compression method is
             # not supported" (NotImplementedError), "is encrypted, password required" (RuntimeError)
@@ -127,6 +130,19 @@ def load_arrays(samples: list[Sample], size: int,
             logger.warning("training-array cache %s cannot be written (%s); training goes on without it (the images "
                            "are decoded again next time)", path, exc.strerror or exc)
     return images, masks, kept
+
+
+def _any_reads_now(samples: list[Sample], kept: list[int]) -> bool:
+    """Whether a sample left out of cached arrays reads now: one fixed without a change of its size or time (its read
+    permission given back, a disk error gone) was left out of every later run."""
+    for i in sorted(set(range(len(samples))) - set(kept)):
+        try:
+            read_image(samples[i].image_path, advice=DATASET_LIMIT)
+            samples[i].load_mask()
+        except (ImageReadError, OSError, ValueError):
+            continue
+        return True
+    return False
 
 
 LEFT_OUT_SHOWN = 5  # files named in the warning of photos left out of the arrays
