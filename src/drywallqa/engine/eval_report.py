@@ -59,6 +59,20 @@ def _sizes_text(speed: dict) -> str:
     return text[0] if len(text) == 1 else f"{len(text)} sizes, {text[0]} to {text[-1]}"
 
 
+def _manifest_lines(manifests: list) -> list[str]:
+    """Where the group-clean parts came from, one clause per dataset, and what a manifest other than the shipped one
+    means for comparing the numbers."""
+    if not manifests:
+        return []
+    said = "; ".join(f"{m['dataset']}: `{m['manifest']}` (sha256 {m['sha256']}"
+                     + (", shipped" if m["shipped"] else ", the shipped one's content" if m["same_as_shipped"] else
+                        ", **not the shipped split**" if m["same_as_shipped"] is False else "") + ")" for m in manifests)
+    other = any(m["same_as_shipped"] is False for m in manifests)
+    return [f"Group-clean parts read from: {said}."
+            + (" Its group-clean numbers are not comparable with those of the shipped split (README, model cards)."
+               if other else ""), ""]
+
+
 def render_markdown(report: dict) -> str:
     per_prompt = "; ".join(f"{p!r}: {t}" for p, t in report["model"].get("prompt_thresholds", {}).items())
     post = "; ".join(f"{p!r}: {spec}" for p, spec in report["model"].get("postprocess", {}).items() if spec)
@@ -70,6 +84,7 @@ def render_markdown(report: dict) -> str:
              *([f"**Warnings** ({len(report['warnings'])}): the masks of a prompt the model does not answer are empty "
                 "and score as such (`--no-prompt-gate` answers every prompt):", ""] + [f"- {text(w)}" for w in report["warnings"]] + [""]
                if report.get("warnings") else []),
+             *_manifest_lines(report.get("split_manifests") or []),
              "mIoU 95% CI: bootstrap over source photos (file-name stem before `.rf.`; all copies of one photo "
              "drawn together), 1,000 resamples.", "",
              "| split | dataset | prompt | images | mIoU | mIoU 95% CI | mDice | pooled IoU | precision | recall | pixel AP | pixel F1-max |",

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.grouping import GROUP_LEFT_OUT, load_all_splits, samples_of_part, why_part_is_empty
+from ..data.grouping import (GROUP_LEFT_OUT, SHIPPED_SPLITS_DIR, load_all_splits, samples_of_part,
+                             split_manifest_path, why_part_is_empty)
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config, resolve_dataset, unique_datasets
 from ..data.sample import load_split, photo_and_label, source_group
@@ -582,6 +583,26 @@ def evaluation_in_use(out_dir: str | Path) -> str | None:
     return folder_in_use(out_dir, EVAL_LOCK, *EVAL_LOCK_USER)
 
 
+def split_manifests(datasets, splits_dir) -> list[dict]:
+    """Which group-clean split manifest each of ``datasets`` was read from (a ``./splits`` folder is read before the
+    shipped ones, and ``--splits-dir`` before both): its path, the start of its SHA-256, whether it is the one shipped
+    in the package and, where one is shipped for that dataset, whether it holds the same. A report said none: numbers
+    of another split read as the README's."""
+    rows = []
+    for name in dict.fromkeys(datasets):
+        manifest = split_manifest_path(splits_dir, get_dataset_config(name).manifest_name)
+        shipped = SHIPPED_SPLITS_DIR / manifest.name
+        try:
+            data = manifest.read_bytes()
+            same = shipped.is_file() and shipped.read_bytes() == data
+        except OSError:
+            continue  # (read above when the parts were made: gone since)
+        rows.append({"dataset": name, "manifest": str(manifest.resolve()), "sha256": hashlib.sha256(data).hexdigest()[:16],
+                     "shipped": manifest.resolve() == shipped.resolve(),
+                     "same_as_shipped": same if shipped.is_file() else None})
+    return rows
+
+
 def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_dir, datasets_dir, limit: int | None,
               speed_images: int, model_dir: Path | None, progress: bool) -> dict:
     """:func:`evaluate`, once ``out`` is made and locked."""
@@ -624,6 +645,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         r["source_in_training"] = None if trained is None else source_group(r["image"]) in trained
     report = {
         "metrics": results,
+        "split_manifests": split_manifests([es.dataset for es in sets if es.name.startswith("group-clean")], splits_dir),
         "cross_prompt": cross,
         "image_level": [r for split, sc in scores_by_split.items() for r in image_level_rows(split, sc)],
         "qa_measures": qa,
