@@ -144,19 +144,26 @@ def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> 
     """
     folder = Path(folder)
     made = folders_to_make(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"{folder}: cannot make the output folder ({exc.strerror or exc})") from None
     lock_path = folder / lock_name
-    lock = FileLock(str(lock_path), timeout=LOCK_WAIT_S)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise ValueError(_in_use(lock_path, user, instead)) from None
-    except OSError as exc:  # a folder or a link loop in its place, another user's lock file: was a traceback
-        raise ValueError(f"{lock_path} cannot be opened ({exc.strerror or exc}): it is the lock of each {user} writing "
-                         f"into {folder}; remove it (or let this user write it), or {instead}") from None
+    for attempt in range(5):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"{folder}: cannot make the output folder ({exc.strerror or exc})") from None
+        lock = FileLock(str(lock_path), timeout=LOCK_WAIT_S)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ValueError(_in_use(lock_path, user, instead)) from None
+        except OSError as exc:  # a folder or a link loop in its place, another user's lock file: was a traceback
+            if isinstance(exc, FileNotFoundError) and not folder.is_dir() and attempt < 4:
+                # the command that held it made the folder and removed it as it ended, while this one waited for it
+                # (LOCK_WAIT_S): made again (and removed again at the end where left empty)
+                made += [p for p in folders_to_make(folder) if p not in made]
+                continue
+            raise ValueError(f"{lock_path} cannot be opened ({exc.strerror or exc}): it is the lock of each {user} "
+                             f"writing into {folder}; remove it (or let this user write it), or {instead}") from None
+        break
     try:
         yield folder
     finally:
