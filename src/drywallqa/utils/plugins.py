@@ -38,7 +38,9 @@ def load_plugins() -> dict[str, str]:
     for name, load in plugins:
         try:
             load()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the commands that do not need it
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plugin must not stop the commands that do not
+            # need it; nor one that exits as it is imported (a script named as a plugin, parsing its own arguments): the
+            # command, the server, ended with the plugin's words alone
             failed[name] = f"{type(exc).__name__}: {exc}"
             logger.warning("drywallqa plugin %r could not be imported (%s)", name, failed[name])
     return failed
