@@ -50,3 +50,38 @@ def test_a_plugin_that_exits_as_it_is_imported_is_named_and_ends_nothing(tmp_pat
     finally:
         sys.modules.pop("dq_exits_on_import", None)
         load_plugins.cache_clear()
+
+
+def test_a_photo_taller_than_its_coco_entry_is_no_shrunk_copy(tmp_path):
+    """A photo 1 px narrower and 1 px taller than its COCO entry declares (199x201 for 200x200) passed the reader as
+    a uniformly shrunk copy, while its label, drawn at 200x200, was left at that size (label_at_photo shrinks only):
+    data stats --preview ended in an IndexError traceback (overlay), evaluate and calibration skipped it. The
+    reader now says it is of another size, as a wider one."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+    from drywallqa.data.sample import load_split, photo_and_label
+    from drywallqa.data.stats import preview
+
+    folder = tmp_path / "ds" / "tall" / "train"
+    folder.mkdir(parents=True)
+    images = []
+    for i, (h, w) in enumerate([(201, 199), (200, 200), (100, 100)]):
+        Image.fromarray(np.full((h, w, 3), 128, np.uint8)).save(folder / f"p{i}.png")
+        images.append({"id": i, "file_name": f"p{i}.png", "height": 200, "width": 200})
+    anns = [{"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 50, 50], "segmentation": [], "area": 2500}
+            for i in range(3)]
+    (folder / "_annotations.coco.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": []}))
+    registry.register_dataset(DatasetConfig("syn_tall", "tall", ("segment taping area",),
+                                            {"train": SplitSource("coco", "train")}, label_shape="box"))
+    samples, problems = load_split("syn_tall", "train", tmp_path / "ds")
+    assert sorted(s.image_path.name for s in samples) == ["p1.png", "p2.png"]  # p2: a shrunk copy (100x100)
+    assert any("p0.png" in p.path and "199x201" in p.message for p in problems), problems
+    for s in samples:
+        image, label = photo_and_label(s)
+        assert label.shape == image.shape[:2]
+    assert preview("syn_tall", tmp_path / "preview.png", datasets_dir=tmp_path / "ds") == 2

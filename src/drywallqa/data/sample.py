@@ -495,8 +495,9 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
         width, height = actual
         if height * width > DEFAULT_MAX_PIXELS:
             raise ValueError(f"the file is {width}x{height}: more than {DEFAULT_MAX_PIXELS:,} pixels")
-    if actual is None or abs(actual[0] * height - actual[1] * width) > 0.01 * width * actual[1] or actual[0] > width:
-        # (a uniformly shrunk copy, as scripts/pack_training_images.py makes, keeps its labels' shape: allowed)
+    if actual is None or abs(actual[0] * height - actual[1] * width) > 0.01 * width * actual[1] or actual[0] > width \
+            or actual[1] > height:  # (a uniformly shrunk copy, as scripts/pack_training_images.py makes, keeps its
+        # labels' shape: allowed; one taller than declared is none, and its label did not fit it: photo_and_label)
         found = "not a readable image" if actual is None else f"{actual[0]}x{actual[1]} (EXIF orientation applied)"
         problems.append(DataProblem(str(path), f"declared {width}x{height} in the COCO file, but the file is {found}"
                                                f"{_unturned_hint(path, (width, height), actual)}; skipped"))
