@@ -85,3 +85,32 @@ def test_a_photo_taller_than_its_coco_entry_is_no_shrunk_copy(tmp_path):
         image, label = photo_and_label(s)
         assert label.shape == image.shape[:2]
     assert preview("syn_tall", tmp_path / "preview.png", datasets_dir=tmp_path / "ds") == 2
+
+
+def _hed_trainer(frozen_stages: int):
+    """A Trainer holding a tiny film_unet on a 3-block hed_vgg16 (its first ``frozen_stages`` blocks frozen), as
+    ``setup`` finds it (what freeze() needs of it)."""
+    from drywallqa.engine.trainer import Trainer
+    from drywallqa.models import create_model
+
+    trainer = Trainer.__new__(Trainer)
+    trainer.model = create_model("film_unet", image_size=64, encoder="hed_vgg16", decoder_channels=(8, 8, 8, 8),
+                                 head_dim=4, text_dim=8,
+                                 encoder_options={"stages": 3, "frozen_stages": frozen_stages, "weights": None})
+    return trainer
+
+
+def test_train_only_keeps_the_blocks_frozen_stages_froze():
+    """train_only [encoder.] with encoder_options.frozen_stages 2 (a second stage from init_from, say) trained the
+    two frozen VGG blocks as well: requires_grad set on every parameter the prefixes name; best/'s config then
+    said them frozen. They stay frozen; a train_only naming only frozen blocks is refused, said why."""
+    trainer = _hed_trainer(2)
+    trainable = {id(p) for p in trainer.freeze(["encoder."])}
+    blocks = trainer.model.encoder.vgg.blocks
+    assert [any(p.requires_grad for p in b.parameters()) for b in blocks] == [False, False, True]
+    assert not any(id(p) in trainable for b in blocks[:2] for p in b.parameters())
+    assert all(id(p) in trainable for p in blocks[2].parameters())
+    assert not any(p.requires_grad for n, p in trainer.model.named_parameters() if not n.startswith("encoder."))
+    with pytest.raises(ValueError, match=r"train_only \['encoder.vgg.blocks.0'\]: every parameter it names is one "
+                                         r"the model keeps frozen .*frozen_stages"):
+        _hed_trainer(2).freeze(["encoder.vgg.blocks.0"])

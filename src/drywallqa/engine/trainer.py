@@ -709,14 +709,26 @@ class Trainer:
 
     def freeze(self, prefixes) -> list:
         """Train only the parameters whose names start with one of ``prefixes``; the others and the
-        batch-norm statistics outside them stay as loaded. Returns the trainable parameters."""
+        batch-norm statistics outside them stay as loaded, and so do those the model keeps frozen itself
+        (``hed_vgg16``'s ``encoder_options.frozen_stages``). Returns the trainable parameters.
+
+        Raises:
+            ValueError: a prefix names no parameter (:meth:`check_train_only`), or every parameter they name is one
+                the model keeps frozen."""
         def chosen(name: str) -> bool:
             return any(name.startswith(prefix) for prefix in prefixes)
 
         self.check_train_only(prefixes)
-        trainable = [p for n, p in self.model.named_parameters() if chosen(n)]
+        # (train_only [encoder] trained the blocks frozen_stages froze, and best/'s config said them frozen)
+        held = {n for n, p in self.model.named_parameters() if not p.requires_grad}
+        trainable = [p for n, p in self.model.named_parameters() if chosen(n) and n not in held]
+        if not trainable:
+            named = sorted(n for n in held if chosen(n))
+            raise ValueError(f"train_only {list(prefixes)}: every parameter it names is one the model keeps frozen "
+                             f"({', '.join(named[:3])}{' ...' if len(named) > 3 else ''}; model_config.encoder_options."
+                             "frozen_stages freezes an encoder's first blocks): name others, or freeze fewer")
         for n, p in self.model.named_parameters():
-            p.requires_grad_(chosen(n))
+            p.requires_grad_(chosen(n) and n not in held)
         self.frozen_norms = [m for n, m in self.model.named_modules()
                              if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not chosen(n)]
         return trainable
