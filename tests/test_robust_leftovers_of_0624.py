@@ -38,10 +38,12 @@ def test_init_from_with_another_encoder_is_refused(tiny_model_dir, tmp_path, wri
     with pytest.raises(ValueError, match=r"model_config.encoder 'hed_vgg16', the saved model's 'scratch'") as err:
         Trainer(config({"encoder": "hed_vgg16", "image_size": 96}), progress=False)
     assert "Drop model_config.encoder" in str(err.value) and "without init_from" in str(err.value)
-    other = TrainConfig.from_dict({"model": "clipseg", "model_config": {"freeze_backbone": True}, "device": "cpu",
-                                   "init_from": str(tiny_model_dir)})  # a film_unet folder: the key was dropped silently
+    other = {"model": "clipseg", "model_config": {"freeze_backbone": True}, "device": "cpu",
+             "init_from": str(tiny_model_dir)}  # a film_unet folder: the key was dropped silently
+    with pytest.raises(ValueError, match="no key freeze_backbone for model film_unet \\(init_from"):
+        TrainConfig.from_dict(other)  # (h218: the config's model_config is checked as the init_from model's type)
     with pytest.raises(ValueError, match="'freeze_backbone': no setting of the init_from model"):
-        Trainer.build_model(other)
+        Trainer.build_model(TrainConfig(**other))
     assert Trainer(config({**tiny_kwargs, "image_size": 96}), progress=False).image_size == 96  # alike, and the size
 
     cfg = write_train_config("film_unet", {})

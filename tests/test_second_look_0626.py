@@ -114,3 +114,21 @@ def test_train_only_keeps_the_blocks_frozen_stages_froze():
     with pytest.raises(ValueError, match=r"train_only \['encoder.vgg.blocks.0'\]: every parameter it names is one "
                                          r"the model keeps frozen .*frozen_stages"):
         _hed_trainer(2).freeze(["encoder.vgg.blocks.0"])
+
+
+def test_model_config_of_an_init_from_is_checked_as_its_model_type(tiny_clipseg_dir, tmp_path):
+    """init_from defines the model, and a config need not name its type: model_config was still checked as the
+    config's `model` (film_unet by default), so CLIPSeg's freeze_backbone, which init_from may now change, was
+    refused ("model_config has no key freeze_backbone for model film_unet") before the run began."""
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.models import create_model
+
+    folder = tmp_path / "clipseg_run_best"
+    create_model("clipseg", pretrained=str(tiny_clipseg_dir), image_size=64).save_pretrained(folder)
+    base = {"init_from": str(folder), "data": {"datasets": ["cracks"]}, "device": "cpu"}
+    cfg = TrainConfig.from_dict({**base, "model_config": {"freeze_backbone": True}})
+    assert cfg.model_config == {"freeze_backbone": True}
+    cfg = TrainConfig.from_dict(base).with_overrides(["model_config.freeze_backbone=true"])
+    assert cfg.model_config == {"freeze_backbone": True}
+    with pytest.raises(ValueError, match=r"no key encoder for model clipseg \(init_from .*clipseg_run_best\)"):
+        TrainConfig.from_dict({**base, "model_config": {"encoder": "scratch"}})

@@ -194,6 +194,23 @@ def check_field_types(config, prefix: str = "") -> None:
         setattr(config, f.name, kept)
 
 
+def _init_from_model_type(init_from) -> str | None:
+    """The registered model type of the model folder (or shipped model) ``init_from`` names; None where there is none
+    or its config.json cannot be read (the trainer says why when it loads it)."""
+    if not init_from:
+        return None
+    from ..models.base import is_drywallqa_model_dir, read_model_metadata
+    from ..models.registry import MODELS
+    from ..models.shipped import resolve_model_dir
+
+    try:
+        folder = resolve_model_dir(init_from)
+        model_type = read_model_metadata(folder).get("model_type") if is_drywallqa_model_dir(folder) else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return model_type if isinstance(model_type, str) and model_type in MODELS else None
+
+
 @dataclass
 class TrainConfig:
     model: str = "film_unet"
@@ -341,19 +358,23 @@ class TrainConfig:
         """``model`` is a registered model type and ``model_config`` builds its config (names the bad key)."""
         from ..models.registry import get_model_class
 
+        model = _init_from_model_type(self.init_from) or self.model  # init_from defines the model: its model_config
+        # is of that model's type, which the config need not name (CLIPSeg's freeze_backbone was "no key
+        # freeze_backbone for model film_unet")
         try:
-            config_class = get_model_class(self.model).config_class
+            config_class = get_model_class(model).config_class
         except KeyError as exc:
             raise ValueError(f"model: {exc.args[0]}") from None
         known = {f.name for f in dataclasses.fields(config_class)}
         unknown = sorted(set(self.model_config) - known)
         if unknown:
-            raise ValueError(f"model_config has no key {', '.join(unknown)} for model {self.model}; it has "
+            raise ValueError(f"model_config has no key {', '.join(unknown)} for model {model}"
+                             f"{f' (init_from {self.init_from})' if model != self.model else ''}; it has "
                              f"{', '.join(sorted(known))}")
         try:
             built = config_class(**self.model_config)
         except (TypeError, ValueError, KeyError) as exc:
-            raise ValueError(f"model_config ({self.model}): {exc.args[0] if isinstance(exc, KeyError) else exc}") from None
+            raise ValueError(f"model_config ({model}): {exc.args[0] if isinstance(exc, KeyError) else exc}") from None
         encoder = getattr(built, "encoder", None)
         if isinstance(encoder, str):  # checked here, for training: a saved model of a plugin's encoder still loads
             from ..models.encoders import ENCODERS
