@@ -132,3 +132,25 @@ def test_model_config_of_an_init_from_is_checked_as_its_model_type(tiny_clipseg_
     assert cfg.model_config == {"freeze_backbone": True}
     with pytest.raises(ValueError, match=r"no key encoder for model clipseg \(init_from .*clipseg_run_best\)"):
         TrainConfig.from_dict({**base, "model_config": {"encoder": "scratch"}})
+
+
+def test_an_encoder_option_a_saved_model_left_at_its_default_is_that_default(tmp_path):
+    """A hed_vgg16 model trained without `stages` (5, its default) saved no `stages`: a second stage whose
+    encoder_options name it, {stages: 5, frozen_stages: 0}, was refused as another model ("model_config.encoder_options.
+    stages 5, the saved model's None"). An option left out is at the encoder's default; another value still refused."""
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import InitFromConflict, Trainer
+    from drywallqa.models import create_model
+
+    folder = tmp_path / "hed"
+    create_model("film_unet", image_size=64, encoder="hed_vgg16", decoder_channels=(8, 8, 8, 8), head_dim=4,
+                 text_dim=8, encoder_options={"frozen_stages": 1, "weights": None}).save_pretrained(folder)
+
+    def build(options):
+        return Trainer.build_model(TrainConfig(init_from=str(folder), device="cpu",
+                                               model_config={"encoder_options": options}))
+
+    model = build({"stages": 5, "frozen_stages": 0})
+    assert [any(p.requires_grad for p in b.parameters()) for b in model.encoder.vgg.blocks] == [True] * 5
+    with pytest.raises(InitFromConflict, match=r"encoder_options.stages 4, the saved model's 5"):
+        build({"stages": 4})

@@ -296,11 +296,15 @@ class Trainer:
 
         from ..models.registry import config_keys
         from ..models.base import PromptedSegmentationModel
+        from ..models.encoders.registry import encoder_default_options
 
         if config.init_from:
             source = resolve_model_dir(config.init_from)  # a folder, or a shipped name ("default", "fast")
             model = PromptedSegmentationModel.from_pretrained(source)
-            saved = _flat_options(dataclasses.asdict(model.config))
+            defaults = encoder_default_options(getattr(model.config, "encoder", None))  # an option the saved config
+            # lacks is at its default ("stages 5, the saved model's None" was refused as another model)
+            saved = {**{f"encoder_options.{k}": v for k, v in defaults.items()},
+                     **_flat_options(dataclasses.asdict(model.config))}
             overrides = _flat_options(dict(config.model_config))
             unknown = [k for k in overrides if k.split(".")[0] not in dataclasses.asdict(model.config)]
             if unknown:

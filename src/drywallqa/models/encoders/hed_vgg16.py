@@ -167,6 +167,7 @@ class HedVGG16Encoder(nn.Module):
     """
 
     reads_weights = True  # a saved model is rebuilt with weights=None (the registry's contract)
+    default_options = {"stages": 5, "frozen_stages": 0}  # what an option not given is (a saved config lacks it)
 
     def __init__(self, config):
         super().__init__()
@@ -174,8 +175,8 @@ class HedVGG16Encoder(nn.Module):
         unknown = set(opts) - {"stages", "frozen_stages", "weights"}
         if unknown:
             raise ValueError(f"unknown hed_vgg16 options {sorted(unknown)}; known: stages, frozen_stages, weights")
-        n = int(opts.get("stages", 5))
-        frozen = int(opts.get("frozen_stages", 0))
+        n = int(opts.get("stages", self.default_options["stages"]))
+        frozen = int(opts.get("frozen_stages", self.default_options["frozen_stages"]))
         if not 3 <= n <= 5 or not 0 <= frozen <= n:
             raise ValueError(f"hed_vgg16 needs 3 <= stages <= 5 and 0 <= frozen_stages <= stages; got {n}, {frozen}")
         self.vgg = VGGBackbone(n)

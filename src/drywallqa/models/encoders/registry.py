@@ -11,7 +11,9 @@ What a registered encoder class is (``scratch.py`` and ``hed_vgg16.py`` are the 
 - one that reads pretrained weights when a new model is built sets the class attribute ``reads_weights = True``
   and accepts a ``weights`` option: a saved model is rebuilt with ``encoder_options["weights"] = None``
   (:meth:`~drywallqa.models.film_unet.FilmUNetModel.config_from_dict`), where it reads none, then loads its own
-  weights. Other encoders are rebuilt with the options they were saved with.
+  weights. Other encoders are rebuilt with the options they were saved with;
+- ``default_options`` (optional class attribute): what its options are where not given (``init_from`` compares a
+  saved model's options with those a config gives, an option left out of either at its default).
 
 The registry holds the encoders whose modules have been imported: a new module is imported in this package's
 ``__init__.py``.
@@ -48,6 +50,15 @@ def encoder_reads_weights(name: str) -> bool:
     """Whether the encoder ``name`` reads pretrained weights when built (its ``reads_weights``); False for a name
     not registered (building it names the known ones)."""
     return name in ENCODERS and bool(getattr(ENCODERS.get(name), "reads_weights", False))
+
+
+def encoder_default_options(name: str) -> dict:
+    """The ``encoder_options`` the encoder ``name`` takes where they are not given (its class attribute
+    ``default_options``): a saved config that lacks one was built with it. Empty for an encoder that declares none
+    or a name not registered."""
+    if not isinstance(name, str) or name not in ENCODERS:
+        return {}
+    return dict(getattr(ENCODERS.get(name), "default_options", None) or {})
 
 
 def list_encoders() -> list[str]:
