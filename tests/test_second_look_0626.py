@@ -154,3 +154,40 @@ def test_an_encoder_option_a_saved_model_left_at_its_default_is_that_default(tmp
     assert [any(p.requires_grad for p in b.parameters()) for b in model.encoder.vgg.blocks] == [True] * 5
     with pytest.raises(InitFromConflict, match=r"encoder_options.stages 4, the saved model's 5"):
         build({"stages": 4})
+
+
+@pytest.fixture
+def broken_plugin(tmp_path, monkeypatch):
+    """$DRYWALLQA_PLUGINS names a module that fails as it is imported (a library it needs is missing here)."""
+    from drywallqa.utils.plugins import load_plugins
+
+    (tmp_path / "dq_needs_cupy.py").write_text("raise ImportError('No module named cupy')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("DRYWALLQA_PLUGINS", "dq_needs_cupy")
+    load_plugins.cache_clear()
+    yield
+    load_plugins.cache_clear()
+
+
+def test_names_a_broken_plugin_would_give_say_so_outside_the_registries_get_too(broken_plugin, tiny_model_dir):
+    """Registry.get named a plugin that could not be imported in its unknown-name error, but the checks with their
+    own words did not: a config's encoder ('unknown encoder ...; registered: hed_vgg16, scratch'), a model folder's
+    post-processor or model type ('a model from a newer drywallqa? Upgrade the package', the wrong advice)."""
+    import json
+
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.models.base import PromptedSegmentationModel
+    from drywallqa.engine.predictor import check_model_settings
+
+    broken = "plugin 'dq_needs_cupy' could not be imported (ImportError: No module named cupy)"
+    with pytest.raises(ValueError) as err:
+        TrainConfig.from_dict({"model_config": {"encoder": "cupy_encoder"}, "data": {"datasets": ["cracks"]}})
+    assert "unknown encoder 'cupy_encoder'" in str(err.value) and broken in str(err.value)
+    meta = json.loads((tiny_model_dir / "config.json").read_text())
+    with pytest.raises(ValueError) as err:
+        check_model_settings({**meta, "postprocess": {"segment crack": {"name": "cupy_skeleton"}}})
+    assert "'cupy_skeleton'" in str(err.value) and broken in str(err.value) and "install the plugin" in str(err.value)
+    (tiny_model_dir / "config.json").write_text(json.dumps({**meta, "model_type": "cupy_model"}))
+    with pytest.raises(ValueError) as err:
+        PromptedSegmentationModel.from_pretrained(tiny_model_dir)
+    assert "'cupy_model'" in str(err.value) and broken in str(err.value) and "install the plugin" in str(err.value)

@@ -378,10 +378,11 @@ class TrainConfig:
         encoder = getattr(built, "encoder", None)
         if isinstance(encoder, str):  # checked here, for training: a saved model of a plugin's encoder still loads
             from ..models.encoders import ENCODERS
+            from ..utils.plugins import failed_plugins_said
 
-            if encoder not in ENCODERS:
+            if encoder not in ENCODERS:  # (a plugin's that could not be imported: named, with why)
                 raise ValueError(f"model_config.encoder: unknown encoder {encoder!r}; registered: "
-                                 f"{', '.join(ENCODERS.names())}")
+                                 f"{', '.join(ENCODERS.names())}{failed_plugins_said()}")
 
     def with_overrides(self, overrides) -> "TrainConfig":
         """A copy with ``key=value`` overrides applied, as ``drywallqa train CONFIG optim.epochs=3

@@ -105,10 +105,13 @@ def check_model_settings(metadata: dict) -> dict:
         if not isinstance(specs, list) or not specs or not all(isinstance(x, dict) for x in specs):
             raise wrong(key, 'one {"name": ...} or a list of them', spec)
         for one in specs:
-            if one.get("name") not in POSTPROCESSORS:
+            if one.get("name") not in POSTPROCESSORS:  # (a plugin's that could not be imported: named, with why)
+                from ..utils.plugins import failed_plugins_said
+
                 raise ValueError(f"the model's setting {key} (config.json) names the post-processor {one.get('name')!r}, "
-                                 f"which this version does not have ({', '.join(POSTPROCESSORS.names())}): a model "
-                                 "from a newer drywallqa? Upgrade the package")
+                                 f"which this version does not have ({', '.join(POSTPROCESSORS.names())}"
+                                 f"{failed_plugins_said()}): a model from a newer drywallqa, or of a plugin not "
+                                 "installed here? Upgrade the package, or install the plugin")
             if "threshold" in one:  # where an adapter cuts its own map
                 check_threshold(f"{key} threshold", one["threshold"])
             if "prompt" in one and not (isinstance(one["prompt"], str) and one["prompt"].strip()):

@@ -122,6 +122,7 @@ class PromptedSegmentationModel(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str = "cpu"):
         """Load a directory written by :meth:`save_pretrained` (any registered model type)."""
+        from ..utils.plugins import failed_plugins_said
         from .registry import MODELS, get_model_class
 
         directory = Path(directory)
@@ -146,8 +147,9 @@ class PromptedSegmentationModel(nn.Module):
             raise ValueError(f"{directory}: {CONFIG_NAME} is damaged: it needs model_type and a config mapping")
         if payload["model_type"] not in MODELS:  # was the registry's KeyError "unknown model ...", naming no folder
             raise ValueError(f"{directory}: its {CONFIG_NAME} names the model type {payload['model_type']!r}, which "
-                             f"this version does not have ({', '.join(MODELS.names())}): a model from a newer "
-                             "drywallqa? Upgrade the package")
+                             f"this version does not have ({', '.join(MODELS.names())}{failed_plugins_said()}): a "
+                             "model from a newer drywallqa, or of a plugin not installed here? Upgrade the package, "
+                             "or install the plugin")
         model_cls = get_model_class(payload["model_type"])
         try:
             model = model_cls(model_cls.config_from_dict(payload["config"], directory))

@@ -27,6 +27,12 @@ GROUP = "drywallqa.plugins"  # the entry-point group of plugin modules
 ENV = "DRYWALLQA_PLUGINS"  # importable module names, comma-separated
 
 
+def failed_plugins_said() -> str:
+    """``"; plugin 'x' could not be imported (why)"`` for each plugin that failed (:func:`load_plugins`), ``""`` where
+    none did: what the error of a name none of the registries holds adds (the name may be that plugin's)."""
+    return "".join(f"; plugin {p!r} could not be imported ({why})" for p, why in load_plugins().items())
+
+
 @functools.cache
 def load_plugins() -> dict[str, str]:
     """Import every plugin module (the entry points of :data:`GROUP`, then the modules of :data:`ENV`) once per

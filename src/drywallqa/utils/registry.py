@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Callable, Generic, TypeVar
 
-from .plugins import load_plugins
+from .plugins import failed_plugins_said, load_plugins
 
 T = TypeVar("T")
 
@@ -42,9 +42,8 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         if name not in self:  # (plugins imported)
-            failed = load_plugins()
-            broken = "".join(f"; plugin {p!r} could not be imported ({why})" for p, why in failed.items())
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}{broken}")
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}"
+                                   f"{failed_plugins_said()}")
         return self._items[self._aliases.get(name, name)]
 
     def remove(self, name: str) -> None:
