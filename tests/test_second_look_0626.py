@@ -191,3 +191,21 @@ def test_names_a_broken_plugin_would_give_say_so_outside_the_registries_get_too(
     with pytest.raises(ValueError) as err:
         PromptedSegmentationModel.from_pretrained(tiny_model_dir)
     assert "'cupy_model'" in str(err.value) and broken in str(err.value) and "install the plugin" in str(err.value)
+
+
+def test_a_file_named_as_a_plugin_is_said_to_be_one(tmp_path, monkeypatch):
+    """$DRYWALLQA_PLUGINS=./my_plugin.py (a file's path, for the module name the docs ask): the error said "the
+    'package' argument is required to perform a relative import", or "No module named '/home/me/my_plugin'"."""
+    from drywallqa.models.encoders import ENCODERS
+    from drywallqa.utils.plugins import load_plugins
+
+    monkeypatch.setenv("DRYWALLQA_PLUGINS", f"./dq_file_plugin.py, {tmp_path / 'dq_file_plugin.py'}")
+    load_plugins.cache_clear()
+    try:
+        with pytest.raises(KeyError) as err:
+            ENCODERS.get("no_such_encoder")
+    finally:
+        load_plugins.cache_clear()
+    said = str(err.value)
+    assert said.count("names modules, not files: give 'dq_file_plugin' (the module's name) and put its folder on "
+                      "PYTHONPATH") == 2, said

@@ -39,7 +39,7 @@ def load_plugins() -> dict[str, str]:
     process. Returns ``{plugin: why it could not be imported}`` for those that failed (each logged once)."""
     failed = {}
     plugins = [(ep.name, ep.load) for ep in entry_points(group=GROUP)]
-    plugins += [(name, functools.partial(importlib.import_module, name))
+    plugins += [(name, functools.partial(_import_named, name))
                 for name in (part.strip() for part in os.environ.get(ENV, "").split(",")) if name]
     for name, load in plugins:
         try:
@@ -50,3 +50,14 @@ def load_plugins() -> dict[str, str]:
             failed[name] = f"{type(exc).__name__}: {exc}"
             logger.warning("drywallqa plugin %r could not be imported (%s)", name, failed[name])
     return failed
+
+
+def _import_named(name: str) -> None:
+    """Import the module ``name`` of :data:`ENV`; a file's path in its place (``./my_plugin.py``, which importlib
+    answered with "the 'package' argument is required to perform a relative import", or "No module named
+    '/home/me/my_plugin'") is said to be one, with the module name to give instead."""
+    if "/" in name or "\\" in name or name.endswith(".py"):
+        stem = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].removesuffix(".py")
+        raise ValueError(f"${ENV} names modules, not files: give {stem!r} (the module's name) and put its folder "
+                         "on PYTHONPATH")
+    importlib.import_module(name)
