@@ -209,3 +209,21 @@ def test_a_file_named_as_a_plugin_is_said_to_be_one(tmp_path, monkeypatch):
     said = str(err.value)
     assert said.count("names modules, not files: give 'dq_file_plugin' (the module's name) and put its folder on "
                       "PYTHONPATH") == 2, said
+
+
+def test_the_config_a_clipseg_model_was_trained_with_starts_it_again(tiny_clipseg_dir, tmp_path):
+    """A CLIPSeg config naming its tokenizer's folder (a local hub copy): the saved model's config names its own
+    folder (it holds the tokenizer), so a second stage from the same config plus freeze_backbone was refused as
+    another model ("model_config.tokenizer '.../hf_clipseg', the saved model's '.../s1'"), as hed_vgg16's weights
+    were. Ignored with a warning, as pretrained is."""
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
+    from drywallqa.models import create_model
+
+    stage1 = {"pretrained": str(tiny_clipseg_dir), "tokenizer": str(tiny_clipseg_dir), "image_size": 64}
+    folder = tmp_path / "s1"
+    create_model("clipseg", **stage1).save_pretrained(folder)
+    with pytest.warns(UserWarning, match="tokenizer"):
+        model = Trainer.build_model(TrainConfig(init_from=str(folder), device="cpu", model="clipseg",
+                                                model_config={**stage1, "freeze_backbone": True}))
+    assert model.config.freeze_backbone is True and model.config.tokenizer == str(folder)

@@ -131,9 +131,9 @@ def layout_as_loaded(model: torch.nn.Module):
 # model_config keys (encoder_options' as "encoder_options.<key>") that set how init_from's model is trained, not what
 # it is: applied to the saved model (its weights kept)
 INIT_FROM_TRAINING = ("image_size", "freeze_backbone", "encoder_options.frozen_stages")
-INIT_FROM_IGNORED = ("pretrained", "encoder_options.weights")  # keys init_from's weights make moot (where the weights of
-# a new model come from): a value unlike the saved one is ignored with a warning; any other key is refused
-# (InitFromConflict)
+INIT_FROM_IGNORED = ("pretrained", "tokenizer", "encoder_options.weights")  # keys init_from's weights make moot (where
+# the weights, or CLIPSeg's tokenizer, of a new model come from: a saved model holds its own, its tokenizer the folder's):
+# a value unlike the saved one is ignored with a warning; any other key is refused (InitFromConflict)
 
 
 class InitFromConflict(ValueError):
