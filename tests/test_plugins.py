@@ -80,3 +80,14 @@ def test_a_broken_plugin_is_named_and_stops_nothing_else(plugin_path, caplog):
     said = str(err.value)
     assert "unknown encoder 'plugin_scratch'" in said and "plugin 'demo' could not be imported" in said, said
     assert "needs a GPU library" in said and "needs a GPU library" in caplog.text
+
+
+def test_a_ray_cluster_job_passes_the_plugins_on(monkeypatch):
+    """A running Ray cluster's workers do not inherit this process's environment: $DRYWALLQA_PLUGINS goes along in
+    the job's runtime_env (and nothing is added where it is not set)."""
+    from drywallqa.engine.batch_ray import job_runtime_env
+
+    monkeypatch.setenv("DRYWALLQA_PLUGINS", "my_encoders")
+    assert job_runtime_env() == {"runtime_env": {"env_vars": {"DRYWALLQA_PLUGINS": "my_encoders"}}}
+    monkeypatch.delenv("DRYWALLQA_PLUGINS")
+    assert job_runtime_env() == {}

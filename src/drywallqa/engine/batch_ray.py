@@ -262,7 +262,7 @@ def predict_paths_ray(
                     check_ray_reachable(ray_address)
                     with signal_handlers_kept():  # a stop signal stops the job as Ctrl-C does, not as Ray ends it
                         ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
-                                 ignore_reinit_error=True)
+                                 ignore_reinit_error=True, **job_runtime_env())
                 stopped = rounds()
             except KeyboardInterrupt:  # Ctrl-C: the photos the actors finished are done, the rest named not done
                 interrupted = True
@@ -319,6 +319,16 @@ def predict_paths_ray(
 
 
 HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # a client's preface, no settings
+
+
+def job_runtime_env() -> dict:
+    """``ray.init``'s ``runtime_env`` keyword for the job: ``$DRYWALLQA_PLUGINS`` (:mod:`drywallqa.utils.plugins`)
+    passed on to the workers, where set. A local cluster's workers inherit this process's environment; a running
+    cluster's (``--ray-address``) did not, and an encoder of a plugin was unknown there. (The plugin's module must be
+    importable on the cluster's machines: installed there.)"""
+    from ..utils.plugins import ENV
+
+    return {"runtime_env": {"env_vars": {ENV: os.environ[ENV]}}} if os.environ.get(ENV, "").strip() else {}
 
 
 def check_ray_reachable(address: str | None) -> None:
