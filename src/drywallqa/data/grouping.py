@@ -209,7 +209,9 @@ class _UnionFind:
 
 
 def group_ids(samples: list[Sample], near_dups: list[tuple[int, int]] | None = None) -> list[str]:
-    """A group id per sample: same stem or near-duplicate (transitively) -> same group."""
+    """A group id per sample: same stem or near-duplicate (transitively) -> same group, named by the first of its
+    stems in sorted order (not by the photo the union-find happens to root it at, which depends on the order the photos
+    are listed in: the seeded split shuffles the sorted names)."""
     uf = _UnionFind(len(samples))
     first_of_stem: dict[str, int] = {}
     for i, s in enumerate(samples):
@@ -217,7 +219,10 @@ def group_ids(samples: list[Sample], near_dups: list[tuple[int, int]] | None = N
     for i, j in near_dups or []:
         uf.union(i, j)
     roots = [uf.find(i) for i in range(len(samples))]
-    return [samples[r].group for r in roots]
+    name: dict[int, str] = {}
+    for s, r in zip(samples, roots):
+        name[r] = min(name.get(r, s.group), s.group)
+    return [name[r] for r in roots]
 
 
 @dataclass
