@@ -32,3 +32,39 @@ def test_a_split_does_not_depend_on_the_order_the_photos_are_listed_in(tmp_path)
         again = [samples[o] for o in order]
         pairs = [tuple(sorted((at[i], at[j]))) for i, j in joined]
         assert group_clean_split(again, group_ids(again, pairs), tmp_path, "d").parts == parts
+
+
+def test_a_split_leaving_a_part_without_a_photo_says_so(tmp_path):
+    """Copies of one photo (names without Roboflow's .rf. hash, re-toned and mirrored: one group by content) went all
+    to train, val and test were written empty and the command said nothing: evaluate and training found out later."""
+    import json
+
+    import cv2
+    import numpy as np
+    import yaml
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.data import registry
+
+    rng = np.random.default_rng(0)
+    photo = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    for split, n in (("train", 6), ("valid", 3)):
+        (tmp_path / "one" / split / "_masks").mkdir(parents=True)
+        for i in range(n):
+            img = np.clip(photo.astype(int) + 3 * i, 0, 255).astype(np.uint8)
+            cv2.imwrite(str(tmp_path / "one" / split / f"IMG_{split}_{i}.png"), img[:, ::-1] if i % 2 else img)
+            cv2.imwrite(str(tmp_path / "one" / split / "_masks" / f"IMG_{split}_{i}.png"),
+                        (rng.random((64, 64)) > 0.9).astype(np.uint8) * 255)
+    decl = tmp_path / "one.yaml"
+    decl.write_text(yaml.safe_dump({"name": "one_group", "folder": "one", "prompts": ["segment crack"]}))
+    try:
+        res = CliRunner().invoke(app, ["data", "split", "-d", str(decl), "--out", str(tmp_path / "splits")],
+                                 terminal_width=300)
+    finally:
+        registry.DATASETS.remove("one_group")
+    assert res.exit_code == 0, res.output
+    parts = json.loads((tmp_path / "splits" / "one_group.json").read_text())["parts"]
+    assert (len(parts["train"]), parts["val"], parts["test"]) == (9, [], [])
+    assert "warning: one_group: its val part holds no photo" in res.output
+    assert "warning: one_group: its test part holds no photo" in res.output

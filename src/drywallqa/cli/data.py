@@ -277,6 +277,13 @@ def data_split(
         split.to_json(path)
         console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}"
                       + (" (updated)" if update else " (replaced)" if replaced else ""), soft_wrap=True)
+        for part, files in split.parts.items():  # no group-clean score or choice of options from it, said now
+            if not files and split.fractions.get(part, 0) > 0:
+                n = sum(len(v) for v in split.parts.values())
+                tagged("warning:", "yellow", f"{d}: its {part} part holds no photo (a share of "
+                       f"{split.fractions[part]:.2g} of its {n} photos): each group of copies of one photo goes whole "
+                       f"to one part, and none fits that share (one group may hold them all); `evaluate --splits group` "
+                       f"and training have no {part} photo of it: add photos of other scenes, or a larger share")
         if update:
             counts = Counter((a, b) for _, a, b in moves[d])
             console.print(f"  moved {len(moves[d])} photo(s) to keep copies of one photo in one part"
