@@ -136,7 +136,8 @@ def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, prog
                            candidates: float | None = CANDIDATE_DIFF) -> list[tuple[int, int, int]]:
     """``(i, j, k)``, ``i < j``, for near-identical images: image ``j`` under :func:`dihedral` ``k`` looks like
     image ``i`` (mean absolute difference of normalised 32x32 grey thumbnails below ``threshold``), or, below
-    ``candidates`` (None: no such check), is :func:`same_photo` as image ``i`` (``k``: the thumbnails' closest);
+    ``candidates`` (None: no such check), is :func:`same_photo` as image ``i``, either way round (``k``: the
+    thumbnails' closest);
     two photos of one source stem (:func:`~drywallqa.data.sample.source_group`, one group by their names) are not
     checked so.
 
@@ -172,8 +173,10 @@ def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, prog
     features = _Features([paths[n] for n in read])
     stems = [source_group(str(paths[n])) for n in read]
     to_check = [(a, b) for a, b, d in pairs if d >= threshold and stems[a] != stems[b]]
+    # both ways round: same_photo maps the second photo onto the first, so one way only found a pair or not by the
+    # order the photos were listed in
     checked = {(a, b) for a, b in progress_bar(to_check, desc="same photo?", disable=not progress or not to_check)
-               if same_photo(features, a, b)}
+               if same_photo(features, a, b) or same_photo(features, b, a)}
     for n, why in features.unread.items():
         _tell(problems, DataProblem(str(paths[read[n]]), f"{why}: left out of the closer look of the near-duplicate "
                                                          "search (matched by its thumbnail and file name only)"))
