@@ -16,7 +16,7 @@ What a registered encoder class is (``scratch.py`` and ``hed_vgg16.py`` are the 
   saved model's options with those a config gives, an option left out of either at its default).
 
 The registry holds the encoders whose modules have been imported: a new module is imported in this package's
-``__init__.py``.
+``__init__.py``, or, kept in a package of your own, declared as a plugin (:mod:`drywallqa.utils.plugins`).
 """
 
 from __future__ import annotations
