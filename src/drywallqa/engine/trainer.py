@@ -258,6 +258,9 @@ class Trainer:
         self.epoch = 0
         self.best_score = -1.0
         self.saved_step = 0  # the step last.pt holds (0: none written by this run)
+        self.trained_before = 0.0  # seconds the run trained before this process resumed it (in last.pt: a stop
+        # mid-epoch kept the time of the epoch's steps so far, which its elapsed_s counts)
+        self.clock_start: float | None = None  # time.time() at which elapsed_s would have been 0
         self.ema = None
         self.frozen_norms: list = []
 
@@ -472,6 +475,7 @@ class Trainer:
             "best_score": self.best_score,
             "history": self.history,
             "epoch_losses": self.epoch_losses,
+            "elapsed_s": time.time() - self.clock_start if self.clock_start is not None else self.trained_before,
             "config": self.config.to_dict(),
             "steps_per_epoch": self.steps_per_epoch,  # what a resume checks the data against
             "train_items": len(self.train_set),
@@ -510,6 +514,10 @@ class Trainer:
         self.saved_step = self.step
         self._tell_of_a_longer_schedule(state)
         self.best_score, self.history = state["best_score"], state["history"]
+        elapsed = state.get("elapsed_s")  # none in a checkpoint of 0.6.25 or earlier: counted from the last epoch's
+        if not isinstance(elapsed, (int, float)) or not math.isfinite(elapsed):
+            elapsed = self.history[-1]["elapsed_s"] if self.history else 0.0
+        self.trained_before = float(elapsed)
         done = self.step - self.epoch * self.steps_per_epoch  # steps of the epoch it stopped in
         losses = state.get("epoch_losses")  # none in a checkpoint of 0.6.16 or earlier: the steps after the resume
         self.epoch_losses = list(losses) if isinstance(losses, list) and len(losses) == done else []
@@ -856,7 +864,7 @@ class Trainer:
         if self.history:  # a kill between an epoch's last.pt and its metrics left them an epoch short (the last
             self.write_metrics()  # one's: never written again), or curves.png half drawn: from last.pt's record
         run_start = time.time()
-        start = run_start - (self.history[-1]["elapsed_s"] if self.history else 0.0)  # elapsed counts across resumes
+        start = self.clock_start = run_start - self.trained_before  # elapsed counts across resumes, mid-epoch ones too
         o = self.config.optim
         if self.history and self.epoch >= o.epochs:  # a resume of a run that had finished: nothing to train, said
             return {**self.history[-1], "finished_before": True}
