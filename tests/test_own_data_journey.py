@@ -39,3 +39,53 @@ def test_elapsed_counts_the_steps_of_an_epoch_stopped_and_resumed(synthetic_data
     final = Trainer(cfg, progress=False).train(resume=True)
     assert final["epoch"] == 1
     assert final["elapsed_s"] >= 1000  # the first sitting's seconds too
+
+
+def _run_trained_on(tmp_path, tiny_model_dir, synthetic_datasets, datasets):
+    import shutil
+
+    import yaml
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "best")
+    (run / "config.yaml").write_text(yaml.safe_dump({"data": {"datasets": datasets,
+                                                               "datasets_dir": str(synthetic_datasets)}}))
+    (run / "metrics.csv").write_text("epoch,val_score\n1,0.5\n")
+    return run
+
+
+def test_ship_refuses_to_leave_out_a_dataset_the_run_was_trained_on(tiny_model_dir, synthetic_datasets, syn_splits,
+                                                                    tmp_path, monkeypatch):
+    """A run fine-tuned on a dataset of one's own ([water_stains.yaml, cracks, taping], as
+    configs/finetune_own_data.yaml trains), shipped with ship's default -d (cracks, taping): the gate was calibrated on
+    those alone and the shipped model refused "segment water stain", the prompt it was fine-tuned on, as "not something
+    this model was trained to find", without a word from ship."""
+    import pytest
+    from typer.testing import CliRunner
+
+    import drywallqa.engine.shipping as shipping
+    from drywallqa.cli import app
+
+    own = tmp_path / "water_stains.yaml"  # (the crack photos, labelled as stains)
+    own.write_text(f"name: water_stains\nfolder: {synthetic_datasets / 'crack'}\nprompts: [segment water stain]\n")
+    run = _run_trained_on(tmp_path, tiny_model_dir, synthetic_datasets, [str(own), "syn_crack", "syn_tape"])
+
+    class Swept(Exception):
+        pass
+
+    def swept(*_a, **_k):
+        raise Swept
+
+    monkeypatch.setattr(shipping, "select", swept)
+    kwargs = dict(splits_dir=syn_splits, datasets_dir=synthetic_datasets, confidence=False, progress=False,
+                  report=lambda *_: None)
+    with pytest.raises(shipping.ShipRefused, match="water_stains.*segment water stain"):
+        shipping.ship(run, tmp_path / "out", datasets=("syn_crack", "syn_tape"), **kwargs)
+    res = CliRunner().invoke(app, ["ship", str(run), "--out", str(tmp_path / "out"), "-d", "syn_crack", "-d", "syn_tape",
+                                   "--splits-dir", str(syn_splits), "--datasets-dir", str(synthetic_datasets)])
+    assert res.exit_code == 2 and "water_stains" in res.output and "--dataset" in res.output, res.output
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "b").mkdir()
+    plain = _run_trained_on(tmp_path / "b", tiny_model_dir, synthetic_datasets, ["syn_crack", "syn_tape"])
+    with pytest.raises(Swept):  # every dataset it was trained on given: shipped as before
+        shipping.ship(plain, tmp_path / "out", datasets=("syn_crack", "syn_tape"), **kwargs)

@@ -292,6 +292,34 @@ class ShipRefused(ValueError):
         self.option = option
 
 
+def trained_datasets_left_out(run_dir: Path, datasets) -> dict[str, tuple[str, ...]]:
+    """``name -> prompts`` of the datasets the training run ``run_dir`` was trained on (its ``config.yaml``'s
+    ``data.datasets``) whose concept none of ``datasets`` has: shipped on the others alone, the prompt gate made for
+    them refused those prompts ("not something this model was trained to find") and no threshold was chosen for
+    them. A dataset that cannot be read now (a YAML file moved, a record that is not one) is left out of the check."""
+    import yaml
+
+    from ..data.registry import get_dataset_config
+
+    try:
+        record = yaml.safe_load((run_dir / "config.yaml").read_text())
+        data = record.get("data") or {}
+        trained = list(data.get("datasets") or [])
+        datasets_dir = data.get("datasets_dir")
+    except (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
+        return {}
+    given = set(datasets_by_concept(datasets))
+    left_out = {}
+    for entry in trained:
+        try:
+            config = get_dataset_config(str(entry), datasets_dir)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if config.concept_name not in given:
+            left_out[config.name] = tuple(config.prompts)
+    return left_out
+
+
 def run_of(model_dir: Path) -> Path | None:
     """The training run whose ``best/`` ``model_dir`` is, or None: a model folder merely named ``best`` (shipped there)
     is a model folder, whose calibrations and record go with it when it is shipped again."""
@@ -402,6 +430,12 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         check_keeps_concepts(model_dir, datasets, gate, confidence)  # cracks alone refused the folder's tape prompts)
     except ValueError as exc:
         raise ShipRefused(str(exc), "--dataset") from None
+    left_out = trained_datasets_left_out(run_dir, datasets) if run_dir is not None else {}
+    if left_out:  # shipped on the others alone: its gate refused their prompts as "not something it was trained to find"
+        names = ", ".join(f"{name} ({', '.join(repr(p) for p in prompts)})" for name, prompts in left_out.items())
+        raise ShipRefused(f"{run_dir} was trained on {names} too, which the datasets given leave out: the prompt gate "
+                          "made for the others would refuse its prompts, and no threshold would be chosen for them; give "
+                          f"every dataset the run was trained on (its config.yaml, data.datasets)", "--dataset")
     with ExitStack() as stack:
         stack.enter_context(ship_lock(dest))  # one ship (or export) into a folder at a time
         if run_dir is not None:  # a run's best/, which its trainer (maybe still running) replaces whole at a better epoch:
