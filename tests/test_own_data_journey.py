@@ -89,3 +89,72 @@ def test_ship_refuses_to_leave_out_a_dataset_the_run_was_trained_on(tiny_model_d
     plain = _run_trained_on(tmp_path / "b", tiny_model_dir, synthetic_datasets, ["syn_crack", "syn_tape"])
     with pytest.raises(Swept):  # every dataset it was trained on given: shipped as before
         shipping.ship(plain, tmp_path / "out", datasets=("syn_crack", "syn_tape"), **kwargs)
+
+
+def _two_category_export(folder, n=4):
+    """A COCO export ``folder/train/`` whose photos hold a stain (category "water stain") and a nail pop ("nail pop")."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    split = folder / "train"
+    split.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images, anns = [], []
+    for i in range(n):
+        arr = rng.integers(150, 200, (64, 64, 3)).astype(np.uint8)
+        arr[10:30, 10:30] = 120
+        arr[45:50, 45:50] = 60
+        Image.fromarray(arr).save(split / f"wall{i}.jpg")
+        images.append({"id": i, "file_name": f"wall{i}.jpg", "height": 64, "width": 64})
+        for k, (cat, (x, y, w)) in enumerate(((1, (10, 10, 20)), (2, (45, 45, 5)))):
+            anns.append({"id": 2 * i + k, "image_id": i, "category_id": cat, "bbox": [x, y, w, w], "area": w * w,
+                         "segmentation": [[x, y, x + w, y, x + w, y + w, x, y + w]], "iscrowd": 0})
+    (split / "_annotations.coco.json").write_text(json.dumps({
+        "images": images, "annotations": anns,
+        "categories": [{"id": 1, "name": "water stain"}, {"id": 2, "name": "nail pop"}]}))
+
+
+def test_evaluate_asks_no_photo_the_prompt_of_a_dataset_labelling_it_as_another_thing(tiny_model_dir, synthetic_datasets,
+                                                                                       tmp_path):
+    """One COCO export of stains and nail pops declared as two datasets by their categories (docs/data.md): evaluate's
+    cross-prompt check asked each stain photo "segment nail pop" as a thing it does not show ("lower is better"), and
+    counted it a negative image of that prompt, while the nail-pop dataset labels a nail pop on that very photo."""
+    import json
+    import math
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.data import registry
+
+    _two_category_export(tmp_path / "export")
+    files = []
+    for name, category in (("own_stains", "water stain"), ("own_nails", "nail pop")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(f"name: {name}\nfolder: {tmp_path / 'export'}\nprompts: [segment {category}]\n"
+                        f"categories: [{category}]\n")
+        files.append(str(path))
+    try:
+        res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "--speed-images", "0",
+                                       "-d", files[0], "-d", files[1], "-d", "syn_crack", "--splits", "all",
+                                       "--datasets-dir", str(synthetic_datasets), "--out", str(tmp_path / "eval")])
+    finally:
+        for name in ("own_stains", "own_nails"):
+            if name in registry.DATASETS:
+                registry.DATASETS.remove(name)
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    cross = {(r["dataset"], r["prompt"]): r["mean_foreground_fraction"] for r in report["cross_prompt"]}
+
+    def undefined(value):
+        return value is None or math.isnan(value)
+
+    assert undefined(cross[("own_stains", "segment nail pop")])  # every stain photo holds a labelled nail pop
+    assert undefined(cross[("own_nails", "segment water stain")])
+    assert not undefined(cross[("own_stains", "segment crack")])  # another thing on them: asked as before
+    assert not undefined(cross[("syn_crack", "segment nail pop")])
+    crack_photos = next(r["images"] for r in report["metrics"] if r["dataset"] == "syn_crack")
+    level = {r["prompt"]: r for r in report["image_level"] if r["split"] == "all photos"}
+    assert (level["segment nail pop"]["positives"], level["segment nail pop"]["negatives"]) == (4, crack_photos)

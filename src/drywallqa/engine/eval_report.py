@@ -107,6 +107,9 @@ def render_markdown(report: dict) -> str:
                           ["split", "images of", "prompt", "mean predicted foreground fraction"],
                           [[r["split"], r["dataset"], r["prompt"], _num(r["mean_foreground_fraction"], ".4f")]
                            for r in report["cross_prompt"]])
+        if any(_num(r["mean_foreground_fraction"]) == "n/a" for r in report["cross_prompt"]):
+            lines += ["", "*n/a: a dataset listing the prompt labels every one of these photos too (it shows that "
+                      "dataset's thing), so none was asked it as another thing.*"]
     else:
         lines += ["", "## Cross-prompt check", "", "Not run: it asks each dataset's photos for the prompts of datasets "
                   "of another concept, and no dataset of another concept was evaluated."]

@@ -208,13 +208,26 @@ def scoring_label_shape(dataset: str) -> str | None:
     return shape if shape in LABEL_SHAPE_CHOICES else None
 
 
+def photos_held(datasets, datasets_dir=None) -> dict[str, frozenset]:
+    """``dataset -> the photos (resolved paths) of all its splits``, where ``datasets`` are of several concepts (else
+    ``{}``): one photo labelled by datasets of several concepts (one COCO export of stains and nail pops declared as
+    two datasets by their categories:) shows the other dataset's thing, so it is asked none of that dataset's prompts
+    as another thing (:func:`evaluate_set`'s ``held``)."""
+    if len({get_dataset_config(d).concept_name for d in datasets}) < 2:
+        return {}
+    return {d: frozenset(os.path.realpath(s.image_path) for s in load_all_splits(d, datasets_dir)[0]) for d in datasets}
+
+
 def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress: bool = True, keep: int = 4,
-                 keep_worst: int = 4) -> SetResult:
+                 keep_worst: int = 4, held: dict | None = None) -> SetResult:
     """Metrics per prompt of the set's dataset, cross-prompt foreground fraction, per-image records,
-    the thresholding headroom of the canonical prompt, the first ``keep`` and the ``keep_worst`` worst images."""
+    the thresholding headroom of the canonical prompt, the first ``keep`` and the ``keep_worst`` worst images.
+    ``held``: ``dataset -> its photos`` (:func:`photos_held`): a photo another dataset labels too is asked none of
+    that dataset's prompts in the cross-prompt check, nor counted as a negative image of them."""
     own = get_dataset_config(eval_set.dataset).prompts
     strokes = get_dataset_config(eval_set.dataset).label_shape != "box"  # the label-width oracle needs drawn shapes
     others = negative_prompts(eval_set.dataset, all_datasets)  # the cross-prompt check's prompts
+    listing = {p: [d for d in all_datasets if p in get_dataset_config(d).prompts] for p in others}
     shown = [get_dataset_config(d).canonical_prompt for d in all_datasets]  # the example grid's columns
     prompts = list(dict.fromkeys([*own, *others, *shown]))
     meters = {p: SegmentationMeter() for p in own}
@@ -265,7 +278,10 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
                     entry = (*key, Path(sample.image_path).name, *shrunk(image, gt, result.masks[p], result.probabilities[p]))
                     (heapq.heappush if len(worst) < keep_worst else heapq.heappushpop)(worst, entry)
             per_image.append(record)
+        photo = os.path.realpath(sample.image_path) if held else None
         for p in others:
+            if held and any(photo in held.get(d, ()) for d in listing[p]):  # it shows that dataset's thing
+                continue
             cross[p].append(float(result.masks[p].mean()))
             image_scores.append((p, float(result.probabilities[p].max()), False))
         qa[0].append(mask_measures(gt))
@@ -379,7 +395,7 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
 # Finished sets of an evaluation are kept here (inside the output folder) until its report is written, so an
 # interrupted evaluation, run again with the same model, settings and images, continues after the last
 # finished set. Bump the version when SetResult or what evaluate_set measures changes.
-PARTIAL_DIR, PARTIAL_VERSION = ".partial", 6
+PARTIAL_DIR, PARTIAL_VERSION = ".partial", 7
 
 
 def _stamp(path) -> list | None:
@@ -607,6 +623,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
               speed_images: int, model_dir: Path | None, progress: bool) -> dict:
     """:func:`evaluate`, once ``out`` is made and locked."""
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
+    held = photos_held(datasets, datasets_dir)
     results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
     warnings: list = []
     data_problems: list = []
@@ -619,7 +636,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         saved = partial / f"{set_fingerprint(segmenter, model_dir, es, datasets)}.pkl"
         r = _load_partial(saved)
         if r is None:
-            r = evaluate_set(segmenter, es, datasets, progress)
+            r = evaluate_set(segmenter, es, datasets, progress, held=held)
             _save_partial(r, saved)
         elif progress:
             print(f"{es.name} {es.dataset}: reusing the results of an interrupted run ({saved})")
