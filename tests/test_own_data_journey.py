@@ -158,3 +158,41 @@ def test_evaluate_asks_no_photo_the_prompt_of_a_dataset_labelling_it_as_another_
     crack_photos = next(r["images"] for r in report["metrics"] if r["dataset"] == "syn_crack")
     level = {r["prompt"]: r for r in report["image_level"] if r["split"] == "all photos"}
     assert (level["segment nail pop"]["positives"], level["segment nail pop"]["negatives"]) == (4, crack_photos)
+
+
+def test_a_val_photo_another_dataset_trains_on_is_warned_of(tiny_kwargs, tmp_path, caplog):
+    """The two datasets of one two-category export split apart (`data split` of each, another seed or another day):
+    a nail-pop val photo was a stain training photo, so best/ was chosen on photos the model trained on, without the
+    warning a dataset's own val photo in its train part gets (its photos were compared per dataset, by name)."""
+    import json
+    import logging
+
+    from drywallqa.data import registry
+
+    _two_category_export(tmp_path / "export")
+    files = []
+    for name, category in (("own_stains", "water stain"), ("own_nails", "nail pop")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(f"name: {name}\nfolder: {tmp_path / 'export'}\nprompts: [segment {category}]\n"
+                        f"categories: [{category}]\n")
+        files.append(str(path))
+    parts = {"own_stains": [[0, 1], [2], [3]], "own_nails": [[2, 3], [0], [1]]}  # stain train 0 is nail val 0
+    for name, (train, val, test) in parts.items():
+        (tmp_path / "splits").mkdir(exist_ok=True)
+        (tmp_path / "splits" / f"{name}.json").write_text(json.dumps({
+            "dataset": name, "seed": 0, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25},
+            "parts": {p: [f"train/wall{i}.jpg" for i in ids] for p, ids in zip(("train", "val", "test"), (train, val, test))}}))
+    cfg = TrainConfig.from_dict({
+        "model_config": tiny_kwargs,
+        "data": {"datasets": files, "splits_dir": str(tmp_path / "splits"), "exclude_published": [],
+                 "cache_size": 72, "cache_dir": None},
+        "optim": {"batch_size": 2, "epochs": 1}, "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu",
+    })
+    try:
+        with caplog.at_level(logging.WARNING):
+            Trainer(cfg, progress=False).build_data()
+    finally:
+        for name in parts:
+            if name in registry.DATASETS:
+                registry.DATASETS.remove(name)
+    assert "shares 2 of its 2 photos with data.train_part" in caplog.text, caplog.text

@@ -436,6 +436,7 @@ class Trainer:
                            "read them sharp at %d px; set data.cache_size to %d or more (the recipes take about 1.2 times "
                            "image_size)", d.cache_size, self.image_size, d.cache_size, self.image_size, self.image_size)
         images, masks, ids, self.train_files, photos = self._arrays(d.train_part, True, d.cache_size, "data.cache_size")
+        self.train_photos = photos
         self.train_set = PromptedSegmentationDataset(
             images, masks, ids, [self.train_prompts(ds) for ds in self.datasets], train_transform(self.image_size),
             d.negative_ratio, seed=self.config.seed,
@@ -444,7 +445,7 @@ class Trainer:
             unrelated_prompts=range(len(self.prompts) - len(self.unrelated_prompts), len(self.prompts)),
             unrelated_ratio=d.unrelated_ratio, concepts=[ds.concept_name for ds in self.datasets], photos=photos,
         )
-        self.val_images, self.val_masks, self.val_ids, self.val_files, _ = self._arrays(
+        self.val_images, self.val_masks, self.val_ids, self.val_files, self.val_photos = self._arrays(
             d.val_part, False, self.image_size, "model_config.image_size")
         self.validator = Validator({ds.name: [(self.val_images[i], self.val_masks[i]) for i in np.flatnonzero(self.val_ids == k)]
                                     for k, ds in enumerate(self.datasets)}, options=False, progress=self.progress)
@@ -455,11 +456,14 @@ class Trainer:
         sharing photos with it) or on the test part (whose score is then no longer held out): it was recorded in the
         model's ``selected_on`` without a word."""
         d = self.config.data
-        shared = sum(len(set(t) & set(v)) for t, v in zip(self.train_files, self.val_files))
+        trained = set(self.train_photos)  # resolved: a photo of one export that two datasets label is one photo
+        shared = sum(photo in trained for photo in self.val_photos)
         if shared:
             logger.warning("data.val_part %r shares %d of its %d photos with data.train_part %r: best/ is chosen, and "
                            "its val mIoU measured, on photos the model trains on (a group-clean split's val part shares "
-                           "none)", d.val_part, shared, sum(map(len, self.val_files)), d.train_part)
+                           "none; datasets labelling the same photos need the same parts: split them with one command, "
+                           "or give them one manifest, the dataset YAML's manifest: key)", d.val_part, shared,
+                           len(self.val_photos), d.train_part)
         if d.val_part == "test":
             logger.warning("data.val_part is 'test': best/ is chosen on the test part, whose score is then no longer "
                            "held out; choose on 'val' and score 'test' once")
