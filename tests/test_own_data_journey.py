@@ -196,3 +196,22 @@ def test_a_val_photo_another_dataset_trains_on_is_warned_of(tiny_kwargs, tmp_pat
             if name in registry.DATASETS:
                 registry.DATASETS.remove(name)
     assert "shares 2 of its 2 photos with data.train_part" in caplog.text, caplog.text
+
+
+def test_training_photos_left_out_by_exclude_published_are_said(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs,
+                                                                caplog):
+    """configs/finetune_own_data.yaml leaves out the published valid and test photos of every dataset: an export of
+    one's own lost the photos of its valid/ that data split put in the train part (6 of 28), without a word."""
+    import logging
+
+    from drywallqa.data.grouping import samples_of_part
+
+    everything = samples_of_part("syn_crack", "train", syn_splits, synthetic_datasets)
+    kept = samples_of_part("syn_crack", "train", syn_splits, synthetic_datasets, ("valid", "test"))
+    assert len(kept) < len(everything)  # (the fixture's split puts valid photos in train)
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
+    cfg.data.exclude_published = ["valid", "test"]
+    with caplog.at_level(logging.WARNING):
+        Trainer(cfg, progress=False).build_data()
+    said = f"'syn_crack': {len(everything) - len(kept)} of the {len(everything)} photos of its train part"
+    assert said in caplog.text and "valid" in caplog.text, caplog.text

@@ -447,10 +447,12 @@ def samples_of_part(
     datasets_dir=None,
     exclude_published: tuple | list = (),
     missing: list | None = None,
+    left_out: list | None = None,
 ) -> list[Sample]:
     """The samples of one part (``train``/``val``/``test``) of a group-clean split manifest,
-    leaving out images from the published splits named in ``exclude_published``; the photos the manifest names
-    that the dataset does not give (deleted, or unreadable) are logged, and added to ``missing`` when given."""
+    leaving out images from the published splits named in ``exclude_published`` (added to ``left_out`` when given);
+    the photos the manifest names that the dataset does not give (deleted, or unreadable) are logged, and added to
+    ``missing`` when given."""
     from .registry import get_dataset_config
 
     config = get_dataset_config(dataset)
@@ -478,6 +480,8 @@ def samples_of_part(
     excluded = set(exclude_published)
     if missing is not None:
         missing.extend(m for m in missing_names if published_split_of(config, root, m) not in excluded)
+    if left_out is not None:
+        left_out.extend(s for rel, s in named if rel in wanted and s.split in excluded)
     return [s for rel, s in named if rel in wanted and s.split not in excluded]
 
 

@@ -365,7 +365,16 @@ class Trainer:
         d = self.config.data
         parts = []
         for ds in self.datasets:
-            samples = samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published)
+            left_out: list = []
+            samples = samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published,
+                                      left_out=left_out)
+            if left_out and repeats:  # the train part: photos never trained on, said (an export of one's own lost its
+                splits = sorted({s.split for s in left_out})  # valid/ photos that data split put in train, unsaid)
+                logger.warning("dataset %r: %d of the %d photos of its %s part are of its published split(s) %s, left out "
+                               "by data.exclude_published (which keeps a published dataset's scores there clean); to "
+                               "train on such photos of your own, declare that folder under another split name in the "
+                               "dataset's YAML file (splits:)", ds.name, len(left_out), len(left_out) + len(samples),
+                               part, ", ".join(splits))
             if d.max_images:
                 samples = samples[: d.max_images]
             if not samples:
