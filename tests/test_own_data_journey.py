@@ -215,3 +215,43 @@ def test_training_photos_left_out_by_exclude_published_are_said(synthetic_datase
         Trainer(cfg, progress=False).build_data()
     said = f"'syn_crack': {len(everything) - len(kept)} of the {len(everything)} photos of its train part"
     assert said in caplog.text and "valid" in caplog.text, caplog.text
+
+
+def test_the_trainer_s_cross_prompt_foreground_leaves_out_photos_the_other_dataset_labels(tiny_kwargs, tmp_path):
+    """val_cross_fg (metrics.csv, each epoch's line) asked every stain val photo "segment nail pop" as a thing it does
+    not show, though the nail-pop dataset of the same export labels a nail pop on it: a model that answers nail pops
+    well looked as if it did not listen to the prompt."""
+    import json
+
+    from drywallqa.data import registry
+
+    _two_category_export(tmp_path / "export")
+    files = []
+    for name, category in (("own_stains", "water stain"), ("own_nails", "nail pop")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(f"name: {name}\nfolder: {tmp_path / 'export'}\nprompts: [segment {category}]\n"
+                        f"categories: [{category}]\n")
+        files.append(str(path))
+        (tmp_path / "splits").mkdir(exist_ok=True)
+        (tmp_path / "splits" / f"{name}.json").write_text(json.dumps({
+            "dataset": name, "seed": 0, "fractions": {"train": 0.5, "val": 0.5, "test": 0.0},
+            "parts": {"train": ["train/wall0.jpg", "train/wall1.jpg"], "val": ["train/wall2.jpg", "train/wall3.jpg"],
+                      "test": []}}))
+    cfg = TrainConfig.from_dict({
+        "model_config": tiny_kwargs,
+        "data": {"datasets": files, "splits_dir": str(tmp_path / "splits"), "exclude_published": [],
+                 "cache_size": 72, "cache_dir": None},
+        "optim": {"batch_size": 2, "epochs": 1}, "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu",
+    })
+    try:
+        trainer = Trainer(cfg, progress=False)
+        trainer.build_data()
+        trainer.setup()
+        with torch.no_grad():
+            trainer.eval_model.head.bias.fill_(50.0)  # every pixel foreground, whatever the prompt
+        cross = trainer.validate()["val_cross_fg"]
+    finally:
+        for name in ("own_stains", "own_nails"):
+            if name in registry.DATASETS:
+                registry.DATASETS.remove(name)
+    assert cross == 0.0  # every val photo labelled by both: no prompt is another thing on it

@@ -456,8 +456,12 @@ class Trainer:
         )
         self.val_images, self.val_masks, self.val_ids, self.val_files, self.val_photos = self._arrays(
             d.val_part, False, self.image_size, "model_config.image_size")
+        held = {ds.name: {p for p, k_ in zip(photos, ids) if k_ == k} | {p for p, k_ in zip(self.val_photos, self.val_ids)
+                                                                         if k_ == k} for k, ds in enumerate(self.datasets)}
         self.validator = Validator({ds.name: [(self.val_images[i], self.val_masks[i]) for i in np.flatnonzero(self.val_ids == k)]
-                                    for k, ds in enumerate(self.datasets)}, options=False, progress=self.progress)
+                                    for k, ds in enumerate(self.datasets)}, options=False, progress=self.progress,
+                                   photos={ds.name: [self.val_photos[i] for i in np.flatnonzero(self.val_ids == k)]
+                                           for k, ds in enumerate(self.datasets)}, held=held)
         self._warn_of_val_part()
 
     def _warn_of_val_part(self) -> None:

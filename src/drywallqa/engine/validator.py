@@ -156,12 +156,17 @@ class Validator:
             array at the image's size.
         options: try each dataset's post-processing options (False: the mask as it is; the fast mode).
         progress: show a progress bar per dataset.
+        photos: dataset name -> what names each item's photo (its resolved path), and ``held``: dataset name -> the
+            photos it labels: an item is asked no prompt of a dataset labelling its photo in the cross-prompt
+            foreground (one export's stains and nail pops: the nail-pop prompt finds nail pops on a stain photo).
     """
 
-    def __init__(self, items: dict, options: bool = True, progress: bool = False):
+    def __init__(self, items: dict, options: bool = True, progress: bool = False, photos: dict | None = None,
+                 held: dict | None = None):
         if not items or not all(len(v) for v in items.values()):
             raise ValueError("validation needs at least one photo per dataset")
         self.items, self.with_options, self.progress = items, options, progress
+        self.photos, self.held = photos or {}, held or {}
 
     @classmethod
     def from_parts(cls, datasets, part: str = "val", splits_dir=None, datasets_dir=None, limit: int | None = None,
@@ -186,16 +191,20 @@ class Validator:
         for d, items in self.items.items():
             options[d] = self.options_for(d)
             others = negative_prompts(d, list(self.items), canonical_only=True)
+            listing = {p: [o for o in self.items if canon[o] == p] for p in others}
             table = np.zeros((len(options[d]), len(THRESHOLDS)))
             n, foreground = 0, False
-            for item in progress_bar(items, desc=f"validating {d}", disable=not self.progress, leave=False):
+            photos = self.photos.get(d)
+            for i, item in enumerate(progress_bar(items, desc=f"validating {d}", disable=not self.progress, leave=False)):
                 image, gt = item() if callable(item) else item
+                photo = photos[i] if photos is not None else None
                 foreground = foreground or bool(np.any(gt))
                 result = segmenter.predict(image, [canon[d], *others])
                 prob = result.probabilities[canon[d]]
                 for k, option in enumerate(options[d]):
                     table[k] += threshold_sweep(prob, gt, option)
-                cross += [float((result.probabilities[p] > CROSS_THRESHOLD).mean()) for p in others]
+                cross += [float((result.probabilities[p] > CROSS_THRESHOLD).mean()) for p in others
+                          if not any(photo in self.held.get(o, ()) for o in listing[p])]
                 n += 1
             ious[d], images[d] = table / n, n
             if not foreground:  # an empty answer to an empty mask scores 1.0: a perfect score that says nothing
