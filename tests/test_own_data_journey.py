@@ -91,6 +91,29 @@ def test_ship_refuses_to_leave_out_a_dataset_the_run_was_trained_on(tiny_model_d
         shipping.ship(plain, tmp_path / "out", datasets=("syn_crack", "syn_tape"), **kwargs)
 
 
+def _two_datasets_of_one_export(tmp_path) -> list[str]:
+    """The export of :func:`_two_category_export` in ``tmp_path/export``, declared as two datasets by their categories
+    (``own_stains``, ``own_nails``); returns their YAML files."""
+    _two_category_export(tmp_path / "export")
+    files = []
+    for name, category in (("own_stains", "water stain"), ("own_nails", "nail pop")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(f"name: {name}\nfolder: {tmp_path / 'export'}\nprompts: [segment {category}]\n"
+                        f"categories: [{category}]\n")
+        files.append(str(path))
+    return files
+
+
+def _export_config(files, tmp_path, tiny_kwargs) -> TrainConfig:
+    """One epoch of a tiny model on the datasets ``files``, their manifests in ``tmp_path/splits``."""
+    return TrainConfig.from_dict({
+        "model_config": tiny_kwargs,
+        "data": {"datasets": files, "splits_dir": str(tmp_path / "splits"), "exclude_published": [],
+                 "cache_size": 72, "cache_dir": None},
+        "optim": {"batch_size": 2, "epochs": 1}, "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu",
+    })
+
+
 def _two_category_export(folder, n=4):
     """A COCO export ``folder/train/`` whose photos hold a stain (category "water stain") and a nail pop ("nail pop")."""
     import json
@@ -129,13 +152,7 @@ def test_evaluate_asks_no_photo_the_prompt_of_a_dataset_labelling_it_as_another_
     from drywallqa.cli import app
     from drywallqa.data import registry
 
-    _two_category_export(tmp_path / "export")
-    files = []
-    for name, category in (("own_stains", "water stain"), ("own_nails", "nail pop")):
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(f"name: {name}\nfolder: {tmp_path / 'export'}\nprompts: [segment {category}]\n"
-                        f"categories: [{category}]\n")
-        files.append(str(path))
+    files = _two_datasets_of_one_export(tmp_path)
     try:
         res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "--speed-images", "0",
                                        "-d", files[0], "-d", files[1], "-d", "syn_crack", "--splits", "all",
@@ -169,25 +186,14 @@ def test_a_val_photo_another_dataset_trains_on_is_warned_of(tiny_kwargs, tmp_pat
 
     from drywallqa.data import registry
 
-    _two_category_export(tmp_path / "export")
-    files = []
-    for name, category in (("own_stains", "water stain"), ("own_nails", "nail pop")):
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(f"name: {name}\nfolder: {tmp_path / 'export'}\nprompts: [segment {category}]\n"
-                        f"categories: [{category}]\n")
-        files.append(str(path))
+    files = _two_datasets_of_one_export(tmp_path)
     parts = {"own_stains": [[0, 1], [2], [3]], "own_nails": [[2, 3], [0], [1]]}  # stain train 0 is nail val 0
     for name, (train, val, test) in parts.items():
         (tmp_path / "splits").mkdir(exist_ok=True)
         (tmp_path / "splits" / f"{name}.json").write_text(json.dumps({
             "dataset": name, "seed": 0, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25},
             "parts": {p: [f"train/wall{i}.jpg" for i in ids] for p, ids in zip(("train", "val", "test"), (train, val, test))}}))
-    cfg = TrainConfig.from_dict({
-        "model_config": tiny_kwargs,
-        "data": {"datasets": files, "splits_dir": str(tmp_path / "splits"), "exclude_published": [],
-                 "cache_size": 72, "cache_dir": None},
-        "optim": {"batch_size": 2, "epochs": 1}, "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu",
-    })
+    cfg = _export_config(files, tmp_path, tiny_kwargs)
     try:
         with caplog.at_level(logging.WARNING):
             Trainer(cfg, progress=False).build_data()
@@ -225,24 +231,14 @@ def test_the_trainer_s_cross_prompt_foreground_leaves_out_photos_the_other_datas
 
     from drywallqa.data import registry
 
-    _two_category_export(tmp_path / "export")
-    files = []
-    for name, category in (("own_stains", "water stain"), ("own_nails", "nail pop")):
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(f"name: {name}\nfolder: {tmp_path / 'export'}\nprompts: [segment {category}]\n"
-                        f"categories: [{category}]\n")
-        files.append(str(path))
+    files = _two_datasets_of_one_export(tmp_path)
+    for name in ("own_stains", "own_nails"):
         (tmp_path / "splits").mkdir(exist_ok=True)
         (tmp_path / "splits" / f"{name}.json").write_text(json.dumps({
             "dataset": name, "seed": 0, "fractions": {"train": 0.5, "val": 0.5, "test": 0.0},
             "parts": {"train": ["train/wall0.jpg", "train/wall1.jpg"], "val": ["train/wall2.jpg", "train/wall3.jpg"],
                       "test": []}}))
-    cfg = TrainConfig.from_dict({
-        "model_config": tiny_kwargs,
-        "data": {"datasets": files, "splits_dir": str(tmp_path / "splits"), "exclude_published": [],
-                 "cache_size": 72, "cache_dir": None},
-        "optim": {"batch_size": 2, "epochs": 1}, "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu",
-    })
+    cfg = _export_config(files, tmp_path, tiny_kwargs)
     try:
         trainer = Trainer(cfg, progress=False)
         trainer.build_data()
