@@ -742,8 +742,8 @@ class Trainer:
         (``hed_vgg16``'s ``encoder_options.frozen_stages``). Returns the trainable parameters.
 
         Raises:
-            ValueError: a prefix names no parameter (:meth:`check_train_only`), or every parameter they name is one
-                the model keeps frozen."""
+            ValueError: a prefix names no parameter, or every parameter they name is one the model keeps frozen
+                (:meth:`check_train_only`)."""
         def chosen(name: str) -> bool:
             return any(name.startswith(prefix) for prefix in prefixes)
 
@@ -751,11 +751,6 @@ class Trainer:
         # (train_only [encoder] trained the blocks frozen_stages froze, and best/'s config said them frozen)
         held = {n for n, p in self.model.named_parameters() if not p.requires_grad}
         trainable = [p for n, p in self.model.named_parameters() if chosen(n) and n not in held]
-        if not trainable:
-            named = sorted(n for n in held if chosen(n))
-            raise ValueError(f"train_only {list(prefixes)}: every parameter it names is one the model keeps frozen "
-                             f"({', '.join(named[:3])}{' ...' if len(named) > 3 else ''}; model_config.encoder_options."
-                             "frozen_stages freezes an encoder's first blocks): name others, or freeze fewer")
         for n, p in self.model.named_parameters():
             p.requires_grad_(chosen(n) and n not in held)
         self.frozen_norms = [m for n, m in self.model.named_modules()
@@ -767,7 +762,8 @@ class Trainer:
         meant frozen, without a word).
 
         Raises:
-            ValueError: naming the prefixes that match nothing and the model's modules.
+            ValueError: naming the prefixes that match nothing and the model's modules; or every parameter they name
+                is one the model keeps frozen (said here, before the photos are decoded, not after: :meth:`freeze`).
         """
         names = [n for n, _ in self.model.named_parameters()]
         unmatched = [p for p in prefixes if not any(n.startswith(p) for n in names)]
@@ -775,6 +771,12 @@ class Trainer:
             modules = sorted({n.split(".")[0] for n in names})
             raise ValueError(f"train_only {list(prefixes)}: {', '.join(map(repr, unmatched))} matches no parameter of "
                              f"the model; its modules: {modules}")
+        named = [(n, p) for n, p in self.model.named_parameters() if any(n.startswith(x) for x in prefixes)]
+        if not any(p.requires_grad for _, p in named):
+            frozen = sorted(n for n, _ in named)
+            raise ValueError(f"train_only {list(prefixes)}: every parameter it names is one the model keeps frozen "
+                             f"({', '.join(frozen[:3])}{' ...' if len(frozen) > 3 else ''}; model_config.encoder_options."
+                             "frozen_stages freezes an encoder's first blocks): name others, or freeze fewer")
 
     def setup(self, resume: bool = False, state: dict | None = None) -> None:
         """The optimiser (and EMA copy) for the model; with ``resume``, the run continued from ``last.pt`` (its
