@@ -27,3 +27,50 @@ def test_a_train_only_of_frozen_blocks_alone_is_refused_before_the_photos_are_de
         _hed_trainer(2).check_train_only(["encoder.vgg.blocks.0"])
     _hed_trainer(2).check_train_only(["encoder."])  # names trainable blocks too: fine
     _hed_trainer(0).check_train_only(["encoder.vgg.blocks.0"])
+
+
+def test_plugins_are_imported_once_when_two_server_threads_miss_a_name_at_once(tmp_path, monkeypatch):
+    """load_plugins was a bare functools.cache: two threads (the server's) missing a registry name at once both ran
+    it, so a plugin that fails was imported, and warned of, twice (one that registers a name before it fails then
+    failed the second time with 'already registered' in place of its own words). One runs it; the other waits for
+    its result."""
+    import sys
+    import threading
+    import types
+
+    from drywallqa.utils.plugins import load_plugins
+
+    sync = types.ModuleType("dq_review_sync")
+    sync.count, sync.entered, sync.release = 0, threading.Event(), threading.Event()
+    monkeypatch.setitem(sys.modules, "dq_review_sync", sync)
+    (tmp_path / "dq_review_slow_plugin.py").write_text(
+        "import dq_review_sync as s\ns.count += 1\ns.entered.set()\ns.release.wait(30)\n"
+        "raise RuntimeError('the plugin fails')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("DRYWALLQA_PLUGINS", "dq_review_slow_plugin")
+    load_plugins.cache_clear()
+    results = []
+    try:
+        first = threading.Thread(target=lambda: results.append(load_plugins()))
+        first.start()
+        assert sync.entered.wait(30)
+        second = threading.Thread(target=lambda: results.append(load_plugins()))
+        second.start()
+        plugins_file = sys.modules[load_plugins.__module__].__file__
+        for _ in range(3000):  # until the second thread is inside load_plugins (waiting there, or about to import)
+            frame = sys._current_frames().get(second.ident)
+            while frame is not None and frame.f_code.co_filename != plugins_file:
+                frame = frame.f_back
+            if frame is not None:
+                break
+            threading.Event().wait(0.01)
+        sync.release.set()
+        first.join(30)
+        second.join(30)
+    finally:
+        sync.release.set()
+        sys.modules.pop("dq_review_slow_plugin", None)
+        load_plugins.cache_clear()
+    assert sync.count == 1
+    assert [list(r) for r in results] == [["dq_review_slow_plugin"]] * 2
+    assert "the plugin fails" in results[0]["dq_review_slow_plugin"]

@@ -20,6 +20,7 @@ import functools
 import importlib
 import logging
 import os
+import threading
 from importlib.metadata import entry_points
 
 logger = logging.getLogger(__name__)
@@ -34,10 +35,22 @@ def failed_plugins_said() -> str:
     return "".join(f"; plugin {p!r} could not be imported ({why})" for p, why in load_plugins().items())
 
 
-@functools.cache
+_LOCK = threading.RLock()  # the server's threads miss a name at once: one imports, the others wait for its result
+# (a bare functools.cache ran it in each: a failing plugin imported and warned of twice). Re-entrant: a plugin's import
+# may ask a registry
+
+
 def load_plugins() -> dict[str, str]:
     """Import every plugin module (the entry points of :data:`GROUP`, then the modules of :data:`ENV`) once per
-    process. Returns ``{plugin: why it could not be imported}`` for those that failed (each logged once)."""
+    process, whichever threads ask at once. Returns ``{plugin: why it could not be imported}`` for those that failed
+    (each logged once)."""
+    with _LOCK:
+        return _load_plugins_once()
+
+
+@functools.cache
+def _load_plugins_once() -> dict[str, str]:
+    """:func:`load_plugins`, under its lock."""
     failed = {}
     plugins = [(ep.name, ep.load) for ep in entry_points(group=GROUP)]
     plugins += [(name, functools.partial(_import_named, name))
@@ -51,6 +64,9 @@ def load_plugins() -> dict[str, str]:
             failed[name] = f"{type(exc).__name__}: {exc}"
             logger.warning("drywallqa plugin %r could not be imported (%s)", name, failed[name])
     return failed
+
+
+load_plugins.cache_clear = _load_plugins_once.cache_clear  # (as functools.cache gave it: imported again next time)
 
 
 def _import_named(name: str) -> None:
