@@ -74,3 +74,30 @@ def test_plugins_are_imported_once_when_two_server_threads_miss_a_name_at_once(t
     assert sync.count == 1
     assert [list(r) for r in results] == [["dq_review_slow_plugin"]] * 2
     assert "the plugin fails" in results[0]["dq_review_slow_plugin"]
+
+
+def test_evaluate_reads_no_split_for_the_cross_prompt_check_of_datasets_in_folders_apart(tmp_path, monkeypatch):
+    """photos_held (ca5387c: a photo two datasets of one export label is asked neither's prompt as another thing) read
+    every split of every dataset of every evaluate with two concepts, the default cracks and taping too, whose folders
+    share no photo: their train splits read and their problems warned of again, for nothing. Only datasets whose
+    folders hold one another's photos are read."""
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+    from drywallqa.engine import evaluator
+
+    read = []
+    monkeypatch.setattr(evaluator, "load_all_splits", lambda d, datasets_dir=None: (read.append(d), ([], []))[1])
+    specs = {"rv_stains": ("export", "water stain"), "rv_nails": ("export", "nail pop"),
+             "rv_cracks": ("cracks", "crack"), "rv_tape": ("tape", "taping area")}
+    for name, (folder, thing) in specs.items():
+        registry.register_dataset(DatasetConfig(name=name, folder=str(tmp_path / folder),
+                                                prompts=(f"segment {thing}",),
+                                                splits={"train": SplitSource("coco", "train")}))
+    try:
+        assert evaluator.photos_held(["rv_cracks", "rv_tape"]) == {}
+        assert read == []
+        held = evaluator.photos_held(["rv_stains", "rv_nails", "rv_cracks"])
+        assert sorted(read) == ["rv_nails", "rv_stains"] and sorted(held) == ["rv_nails", "rv_stains"]
+    finally:
+        for name in specs:
+            registry.DATASETS.remove(name)

@@ -209,13 +209,21 @@ def scoring_label_shape(dataset: str) -> str | None:
 
 
 def photos_held(datasets, datasets_dir=None) -> dict[str, frozenset]:
-    """``dataset -> the photos (resolved paths) of all its splits``, where ``datasets`` are of several concepts (else
-    ``{}``): one photo labelled by datasets of several concepts (one COCO export of stains and nail pops declared as
-    two datasets by their categories:) shows the other dataset's thing, so it is asked none of that dataset's prompts
-    as another thing (:func:`evaluate_set`'s ``held``)."""
-    if len({get_dataset_config(d).concept_name for d in datasets}) < 2:
-        return {}
-    return {d: frozenset(os.path.realpath(s.image_path) for s in load_all_splits(d, datasets_dir)[0]) for d in datasets}
+    """``dataset -> the photos (resolved paths) of all its splits``, for each of ``datasets`` whose folder holds, or
+    lies in, the folder of one of another concept (else ``{}``): one photo labelled by datasets of several concepts
+    (one COCO export of stains and nail pops declared as two datasets by their categories:) shows the other dataset's
+    thing, so it is asked none of that dataset's prompts as another thing (:func:`evaluate_set`'s ``held``). Datasets
+    in folders apart (cracks and taping) share no photo: none of their splits is read (every split of every dataset
+    was, their problems warned of again)."""
+    configs = {d: get_dataset_config(d) for d in dict.fromkeys(datasets)}
+    roots = {d: Path(os.path.realpath(c.root(datasets_dir))) for d, c in configs.items()}
+
+    def overlap(a: Path, b: Path) -> bool:
+        return a == b or a in b.parents or b in a.parents
+
+    shared = [d for d in configs if any(configs[o].concept_name != configs[d].concept_name and overlap(roots[d], roots[o])
+                                        for o in configs)]
+    return {d: frozenset(os.path.realpath(s.image_path) for s in load_all_splits(d, datasets_dir)[0]) for d in shared}
 
 
 def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress: bool = True, keep: int = 4,
