@@ -101,3 +101,23 @@ def test_evaluate_reads_no_split_for_the_cross_prompt_check_of_datasets_in_folde
     finally:
         for name in specs:
             registry.DATASETS.remove(name)
+
+
+def test_no_warning_of_unrelated_prompts_left_out_that_training_never_asks(caplog):
+    """unrelated_prompts (13d22a0) warned that "the unrelated prompts about 'socket' are left out" for a dataset asking
+    "segment socket", though 'socket' is a test-part word of the vocabulary: training asks no unrelated prompt about it,
+    so nothing was left out. Only things whose prompts training asks are said; a train-part one still is."""
+    import logging
+
+    from drywallqa.engine.trainer import unrelated_prompts
+    from drywallqa.text import vocabulary
+
+    held_out = next(w for w in vocabulary.UNRELATED_WORDS if vocabulary.part_of(w) == "test")
+    trained = next(w for w in vocabulary.UNRELATED_WORDS if vocabulary.part_of(w) == "train")
+    with caplog.at_level(logging.WARNING, logger="drywallqa.engine.trainer"):
+        assert unrelated_prompts({"own": [f"segment {held_out}"]}) == vocabulary.unrelated("train")
+    assert not [r for r in caplog.records if "unrelated prompts about" in r.getMessage()]
+    with caplog.at_level(logging.WARNING, logger="drywallqa.engine.trainer"):
+        kept = unrelated_prompts({"own": [f"segment {trained}"]})
+    assert f"segment {trained}" not in kept and len(kept) < len(vocabulary.unrelated("train"))
+    assert [r for r in caplog.records if f"unrelated prompts about {trained!r}" in r.getMessage()]

@@ -98,7 +98,8 @@ def unrelated_prompts(asked: dict) -> list[str]:
     generated wordings ("segment water stain" of a dataset of your own labelling water stains): each of those was
     asked of every photo, that dataset's own too, against an empty mask, the same text taught both ways. Warns of
     each thing left out."""
-    wordings = {w: {normal_form(t.format(w=w)) for t in vocabulary.TEMPLATES} for w in vocabulary.UNRELATED_WORDS}
+    wordings = {w: {normal_form(t.format(w=w)) for t in vocabulary.TEMPLATES} for w in vocabulary.UNRELATED_WORDS
+                if vocabulary.part_of(w) == "train"}  # (a val or test word's prompts are never asked: none left out)
     left_out: dict = {}  # thing -> the datasets asking for it
     for name, prompts in asked.items():
         texts = {normal_form(p) for p in prompts}
