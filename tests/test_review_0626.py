@@ -121,3 +121,23 @@ def test_no_warning_of_unrelated_prompts_left_out_that_training_never_asks(caplo
         kept = unrelated_prompts({"own": [f"segment {trained}"]})
     assert f"segment {trained}" not in kept and len(kept) < len(vocabulary.unrelated("train"))
     assert [r for r in caplog.records if f"unrelated prompts about {trained!r}" in r.getMessage()]
+
+
+def test_datasets_sharing_a_split_folder_by_absolute_path_are_still_read(tmp_path, monkeypatch):
+    """(The check above looks at split folders, not dataset folders alone: a split's folder may be absolute, so two
+    datasets declared in folders apart can read one export.)"""
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+    from drywallqa.engine import evaluator
+
+    read = []
+    monkeypatch.setattr(evaluator, "load_all_splits", lambda d, datasets_dir=None: (read.append(d), ([], []))[1])
+    export = tmp_path / "export" / "train"
+    for name, thing in (("rv_abs_stains", "water stain"), ("rv_abs_nails", "nail pop")):
+        registry.register_dataset(DatasetConfig(name=name, folder=str(tmp_path / name), prompts=(f"segment {thing}",),
+                                                splits={"train": SplitSource("coco", str(export))}))
+    try:
+        assert sorted(evaluator.photos_held(["rv_abs_stains", "rv_abs_nails"])) == ["rv_abs_nails", "rv_abs_stains"]
+    finally:
+        for name in ("rv_abs_stains", "rv_abs_nails"):
+            registry.DATASETS.remove(name)

@@ -209,19 +209,20 @@ def scoring_label_shape(dataset: str) -> str | None:
 
 
 def photos_held(datasets, datasets_dir=None) -> dict[str, frozenset]:
-    """``dataset -> the photos (resolved paths) of all its splits``, for each of ``datasets`` whose folder holds, or
-    lies in, the folder of one of another concept (else ``{}``): one photo labelled by datasets of several concepts
-    (one COCO export of stains and nail pops declared as two datasets by their categories:) shows the other dataset's
+    """``dataset -> the photos (resolved paths) of all its splits``, for each of ``datasets`` whose split folders hold,
+    or lie in, those of one of another concept (else ``{}``): one photo labelled by datasets of several concepts (one
+    COCO export of stains and nail pops declared as two datasets by their categories:) shows the other dataset's
     thing, so it is asked none of that dataset's prompts as another thing (:func:`evaluate_set`'s ``held``). Datasets
     in folders apart (cracks and taping) share no photo: none of their splits is read (every split of every dataset
     was, their problems warned of again)."""
     configs = {d: get_dataset_config(d) for d in dict.fromkeys(datasets)}
-    roots = {d: Path(os.path.realpath(c.root(datasets_dir))) for d, c in configs.items()}
+    folders = {d: {Path(os.path.realpath(c.root(datasets_dir) / s.folder)) for s in c.splits.values()}
+               or {Path(os.path.realpath(c.root(datasets_dir)))} for d, c in configs.items()}
 
-    def overlap(a: Path, b: Path) -> bool:
-        return a == b or a in b.parents or b in a.parents
+    def overlap(a: str, b: str) -> bool:
+        return any(x == y or x in y.parents or y in x.parents for x in folders[a] for y in folders[b])
 
-    shared = [d for d in configs if any(configs[o].concept_name != configs[d].concept_name and overlap(roots[d], roots[o])
+    shared = [d for d in configs if any(configs[o].concept_name != configs[d].concept_name and overlap(d, o)
                                         for o in configs)]
     return {d: frozenset(os.path.realpath(s.image_path) for s in load_all_splits(d, datasets_dir)[0]) for d in shared}
 
