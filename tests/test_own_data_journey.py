@@ -215,12 +215,36 @@ def test_training_photos_left_out_by_exclude_published_are_said(synthetic_datase
     everything = samples_of_part("syn_crack", "train", syn_splits, synthetic_datasets)
     kept = samples_of_part("syn_crack", "train", syn_splits, synthetic_datasets, ("valid", "test"))
     assert len(kept) < len(everything)  # (the fixture's split puts valid photos in train)
+    import json
+
+    from drywallqa.data import registry
+
+    # a dataset of one's own (declared in a YAML file): warned of
+    own = tmp_path / "own_crack.yaml"
+    own.write_text(f"name: own_crack\nfolder: {synthetic_datasets / 'crack'}\nprompts: [segment crack]\n"
+                   "splits:\n  train: {kind: mask_folder, folder: train}\n  valid: {kind: coco, folder: valid}\n")
+    manifest = json.loads((syn_splits / "syn_crack.json").read_text())
+    (syn_splits / "own_crack.json").write_text(json.dumps({**manifest, "dataset": "own_crack"}))
     cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run", tiny_kwargs)
     cfg.data.exclude_published = ["valid", "test"]
-    with caplog.at_level(logging.WARNING):
-        Trainer(cfg, progress=False).build_data()
-    said = f"'syn_crack': {len(everything) - len(kept)} of the {len(everything)} photos of its train part"
+    cfg.data.datasets = [str(own), "syn_tape"]
+    try:
+        with caplog.at_level(logging.WARNING):
+            Trainer(cfg, progress=False).build_data()
+    finally:
+        registry.DATASETS.remove("own_crack")
+    said = f"'own_crack': {len(everything) - len(kept)} of the {len(everything)} photos of its train part"
     assert said in caplog.text and "valid" in caplog.text, caplog.text
+
+    # a dataset that comes with the package (syn_crack is registered as cracks is): as meant, told, not warned of on
+    # every run of the shipped recipes
+    caplog.clear()
+    cfg = _config(synthetic_datasets, syn_splits, tmp_path / "run2", tiny_kwargs)
+    cfg.data.exclude_published = ["valid", "test"]
+    with caplog.at_level(logging.INFO):
+        Trainer(cfg, progress=False).build_data()
+    told = [r for r in caplog.records if "'syn_crack':" in r.getMessage() and "photos of its train part" in r.getMessage()]
+    assert told and all(r.levelno == logging.INFO for r in told), caplog.text
 
 
 def test_the_trainer_s_cross_prompt_foreground_leaves_out_photos_the_other_dataset_labels(tiny_kwargs, tmp_path):

@@ -158,6 +158,20 @@ def _plain(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
+def _of_a_published_dataset(ds) -> bool:
+    """Whether ``ds`` is a dataset that comes with the package (its folder in the datasets folder: cracks, taping), or
+    one of the photos and split manifest of one (the taping strips and boxes: ``manifest: taping``), whose published
+    valid and test splits ``data.exclude_published`` keeps out of training as meant; not a dataset of one's own."""
+    from ..data.registry import DATASETS
+
+    def shipped(config) -> bool:
+        return not Path(config.folder).is_absolute() and "{" not in str(config.folder)
+
+    if shipped(ds):
+        return True
+    return ds.manifest_name != ds.name and ds.manifest_name in DATASETS and shipped(get_dataset_config(ds.manifest_name))
+
+
 def _name_in(path: Path, root: Path) -> str:
     """``path`` named from the folder ``root`` of its dataset ("cracks/train/x.jpg"): a run's train_files.json says
     which photos it used without the machine's own folders."""
@@ -371,7 +385,9 @@ class Trainer:
                                       left_out=left_out)
             if left_out and repeats:  # the train part: photos never trained on, said (an export of one's own lost its
                 splits = sorted({s.split for s in left_out})  # valid/ photos that data split put in train, unsaid)
-                logger.warning("dataset %r: %d of the %d photos of its %s part are of its published split(s) %s, left out "
+                # (of a dataset published with its splits, the shipped ones and those of their photos, as meant: told
+                # at INFO, not warned of on every run)
+                logger.log(logging.INFO if _of_a_published_dataset(ds) else logging.WARNING, "dataset %r: %d of the %d photos of its %s part are of its published split(s) %s, left out "
                                "by data.exclude_published (which keeps a published dataset's scores there clean); to "
                                "train on such photos of your own, declare that folder under another split name in the "
                                "dataset's YAML file (splits:)", ds.name, len(left_out), len(left_out) + len(samples),
