@@ -51,6 +51,7 @@ def test_frozen_stages_change_with_init_from(hed_dir, frozen, expected):
     model = _model(hed_dir, {"encoder_options": {"stages": 3, "frozen_stages": frozen}})
     assert _frozen_blocks(model) == expected and model.config.encoder_options["frozen_stages"] == frozen
     assert _same_weights(model, hed_dir)
+    assert not model.training  # as from_pretrained leaves a model (it was rebuilt in train mode)
 
 
 def test_what_the_model_is_still_refused_and_weights_ignored(hed_dir):

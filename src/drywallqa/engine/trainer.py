@@ -360,6 +360,7 @@ class Trainer:
                 except (TypeError, ValueError) as exc:
                     raise ValueError(f"model_config {training} with init_from {config.init_from}: {exc}") from None
                 rebuilt.load_state_dict(model.state_dict())
+                rebuilt.train(model.training)  # in the mode the loaded one was (from_pretrained: eval)
                 model = rebuilt
             return model
         kwargs = dict(config.model_config)
