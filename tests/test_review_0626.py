@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-
-def _hed_trainer(frozen_stages: int):
-    """A Trainer holding a tiny film_unet on a 3-block hed_vgg16 (its first ``frozen_stages`` blocks frozen), as its
-    ``__init__`` has it when it checks ``train_only`` (before any photo is decoded)."""
-    from drywallqa.engine.trainer import Trainer
-    from drywallqa.models import create_model
-
-    trainer = Trainer.__new__(Trainer)
-    trainer.model = create_model("film_unet", image_size=64, encoder="hed_vgg16", decoder_channels=(8, 8, 8, 8),
-                                 head_dim=4, text_dim=8,
-                                 encoder_options={"stages": 3, "frozen_stages": frozen_stages, "weights": None})
-    return trainer
+from test_second_look_0626 import _hed_trainer  # a Trainer on a tiny hed_vgg16, frozen_stages as given
 
 
 def test_a_train_only_of_frozen_blocks_alone_is_refused_before_the_photos_are_decoded():
