@@ -388,11 +388,12 @@ class Trainer:
                 splits = sorted({s.split for s in left_out})  # valid/ photos that data split put in train, unsaid)
                 # (of a dataset published with its splits, the shipped ones and those of their photos, as meant: told
                 # at INFO, not warned of on every run)
-                logger.log(logging.INFO if _of_a_published_dataset(ds) else logging.WARNING, "dataset %r: %d of the %d photos of its %s part are of its published split(s) %s, left out "
-                               "by data.exclude_published (which keeps a published dataset's scores there clean); to "
-                               "train on such photos of your own, declare that folder under another split name in the "
-                               "dataset's YAML file (splits:)", ds.name, len(left_out), len(left_out) + len(samples),
-                               part, ", ".join(splits))
+                level = logging.INFO if _of_a_published_dataset(ds) else logging.WARNING
+                logger.log(level, "dataset %r: %d of the %d photos of its %s part are of its published split(s) %s, "
+                           "left out by data.exclude_published (which keeps a published dataset's scores there clean); "
+                           "to train on such photos of your own, declare that folder under another split name in the "
+                           "dataset's YAML file (splits:)", ds.name, len(left_out), len(left_out) + len(samples),
+                           part, ", ".join(splits))
             if d.max_images:
                 samples = samples[: d.max_images]
             if not samples:
