@@ -84,7 +84,7 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
     for entry in d.datasets:
         ds = get_dataset_config(entry)
         folder = ds.folder
-        if Path(ds.folder).is_absolute():  # declared in a YAML file: its copy goes under declared/<name>
+        if ds.declared:  # declared in a YAML file: its copy goes under declared/<name>
             folder = f"{DECLARED}/{ds.name}"
             declared[ds.name] = ds
             names.append(f"{{datasets}}/{DECLARED}/{ds.name}.dataset.yaml")

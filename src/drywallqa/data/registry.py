@@ -98,6 +98,12 @@ class DatasetConfig:
         return self.concept or self.name
 
     @property
+    def declared(self) -> bool:
+        """Whether it was declared in a YAML file (its folder resolved to an absolute path when read), not registered
+        with the package (a folder in the datasets folder: cracks, taping)."""
+        return Path(self.folder).is_absolute()
+
+    @property
     def manifest_name(self) -> str:
         return self.manifest or self.name
 

@@ -9,12 +9,12 @@ import numpy as np
 
 from ..measures import mask_measures
 from ..metrics import mask_iou
+from ..utils.image_io import DATASET_LIMIT
 from ..utils.progress import progress_bar
 from ..utils.slug import shown
 from .cache import resize_mask
 from .grouping import dihedral, load_all_splits, near_duplicate_matches, thumbnail
 from .registry import get_dataset_config
-from ..utils.image_io import DATASET_LIMIT
 from .sample import mask_level_problem, photo_and_label
 
 AGREEMENT_SIZE = 256  # masks are compared at this square size, as the thumbnails that matched them are square

@@ -164,12 +164,10 @@ def _of_a_published_dataset(ds) -> bool:
     valid and test splits ``data.exclude_published`` keeps out of training as meant; not a dataset of one's own."""
     from ..data.registry import DATASETS
 
-    def shipped(config) -> bool:
-        return not Path(config.folder).is_absolute() and "{" not in str(config.folder)
-
-    if shipped(ds):
+    if not ds.declared:
         return True
-    return ds.manifest_name != ds.name and ds.manifest_name in DATASETS and shipped(get_dataset_config(ds.manifest_name))
+    shares = ds.manifest_name != ds.name and ds.manifest_name in DATASETS  # the photos and parts of another dataset
+    return shares and not get_dataset_config(ds.manifest_name).declared
 
 
 def _name_in(path: Path, root: Path) -> str:
