@@ -46,12 +46,20 @@ class PromptedSegmentationDataset(Dataset):
         photos: per image, what names its photo file (e.g. its resolved path; default: every image its own photo): a
             photo that datasets of several concepts label (one COCO export of cracks and stains declared as two
             datasets by their categories) is asked no prompt of those concepts' datasets as a negative.
+        canonical_share: the share of positive items (a photo asked one of its own dataset's prompts, crack transplants
+            included) that ask the dataset's canonical prompt (its first); the others draw evenly from its other
+            prompts. None (default): every prompt of the dataset evenly, the canonical one included (with generated
+            paraphrases, about 1 in 250). The product asks the canonical prompt of every paraphrase it recognises
+            (:mod:`drywallqa.text.gate`), so a run may want it taught more often.
     """
 
     def __init__(self, images, masks, dataset_ids, prompts_per_dataset, transform=None, negative_ratio=0.5, seed=0,
                  composite_pairs=(), composite_ratio=0.0, unrelated_prompts=(), unrelated_ratio=0.0, concepts=None,
-                 photos=None):
+                 photos=None, canonical_share=None):
         self.images, self.masks = images, masks
+        if canonical_share is not None and not 0.0 <= canonical_share <= 1.0:
+            raise ValueError(f"canonical_share must be None or a number in [0, 1], got {canonical_share!r}")
+        self.canonical_share = canonical_share
         self.dataset_ids = np.asarray(dataset_ids)
         self.prompt_ids, start = [], 0
         for prompts in prompts_per_dataset:
@@ -144,7 +152,15 @@ class PromptedSegmentationDataset(Dataset):
         t_image, t_mask = self._augment(int(self.rng.choice(self._targets[tgt])))
         image = transplant(t_image, s_image, s_mask, sigma=SIGMA_FRACTION * min(s_mask.shape))
         own = src if self.rng.random() < 0.5 else tgt
-        return image, (s_mask if own == src else t_mask), int(self.rng.choice(self.prompt_ids[own]))
+        return image, (s_mask if own == src else t_mask), self._own_prompt(own)
+
+    def _own_prompt(self, dataset: int) -> int:
+        """A positive prompt of ``dataset`` (its index): its canonical one with probability ``canonical_share``, else
+        one of its others; every one of them evenly where ``canonical_share`` is None (the draws as before it)."""
+        ids = self.prompt_ids[dataset]
+        if self.canonical_share is None or len(ids) == 1:
+            return int(self.rng.choice(ids))
+        return ids[0] if self.rng.random() < self.canonical_share else int(self.rng.choice(ids[1:]))
 
     @staticmethod
     def _item(image, mask, prompt: int) -> dict:
@@ -170,9 +186,9 @@ class PromptedSegmentationDataset(Dataset):
         if negative and rows:  # a dataset of another concept, then one of its prompts
             prompt = int(self.rng.choice(rows[int(self.rng.integers(len(rows)))]))
         elif negative:  # every dataset labels this photo's concept (or this photo): a positive instead
-            negative, prompt = False, int(self.rng.choice(self.prompt_ids[own]))
+            negative, prompt = False, self._own_prompt(own)
         else:
-            prompt = int(self.rng.choice(self.prompt_ids[own]))
+            prompt = self._own_prompt(own)
         image, mask = self._augment(i)
         if negative:
             mask = np.zeros_like(mask)

@@ -43,6 +43,7 @@ class DataConfig:
     cache_dir: str | None = ".cache/drywallqa"  # None: decode every run
     negative_ratio: float = 0.5
     paraphrases: bool = False           # also train on generated paraphrases of each dataset's prompts (text/vocabulary)
+    canonical_share: float | None = None  # of positives asking a dataset's canonical prompt; None: all prompts evenly
     unrelated_ratio: float = 0.0        # extra items per image: a generated unrelated prompt against an empty mask
     composite_pairs: list = field(default_factory=list)  # [[source, target], ...] dataset names, e.g. [[cracks, taping]]
     composite_ratio: float = 0.0        # crack-transplant items per training image (data/composite.py)
@@ -298,6 +299,11 @@ class TrainConfig:
             raise ValueError("data.paraphrases adds generated paraphrases to every prompt of a dataset, but "
                              "data.prompt_set: canonical asks only its first: set one of them otherwise")
         number_in_range(self.data.unrelated_ratio, "data.unrelated_ratio", 0.0, 10.0)
+        if self.data.canonical_share is not None:
+            number_in_range(self.data.canonical_share, "data.canonical_share", 0.0, 1.0)
+            if self.data.prompt_set == "canonical":  # every positive asks it already
+                raise ValueError("data.canonical_share sets how often a dataset's canonical prompt is asked among its "
+                                 "prompts, but data.prompt_set: canonical asks only that one: set one of them otherwise")
         o = self.optim
         number_in_range(o.lr, "optim.lr", 0.0, 10.0, low_inclusive=False)
         number_in_range(o.weight_decay, "optim.weight_decay", 0.0, 10.0)

@@ -470,6 +470,7 @@ class Trainer:
             composite_ratio=d.composite_ratio,
             unrelated_prompts=range(len(self.prompts) - len(self.unrelated_prompts), len(self.prompts)),
             unrelated_ratio=d.unrelated_ratio, concepts=[ds.concept_name for ds in self.datasets], photos=photos,
+            canonical_share=d.canonical_share,
         )
         self.val_images, self.val_masks, self.val_ids, self.val_files, self.val_photos = self._arrays(
             d.val_part, False, self.image_size, "model_config.image_size")
