@@ -43,3 +43,76 @@ def test_model_path_of_a_clipseg_folder_takes_its_model_config_overrides(tiny_cl
     said = " ".join(bad.output.replace("│", " ").split())
     assert bad.exit_code == 2 and "no key freeze_backbones for model clipseg" in said, bad.output
     assert "Traceback" not in bad.output and len(seen) == 1
+
+
+def _fake_run(folder, tiny_model_dir, synthetic_datasets, datasets, dataset_files=None):
+    """A training run's folder (best/, config.yaml, metrics.csv, train_files.json) trained on ``datasets``."""
+    import json
+    import shutil
+
+    shutil.copytree(tiny_model_dir, folder / "best")
+    (folder / "config.yaml").write_text(yaml.safe_dump({"data": {"datasets": datasets,
+                                                                 "datasets_dir": str(synthetic_datasets)}}))
+    (folder / "metrics.csv").write_text("epoch,val_score\n1,0.5\n")
+    record = {"train": [], "val": [], **({"dataset_files": dataset_files} if dataset_files else {})}
+    (folder / "train_files.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_ship_checks_a_dataset_file_the_run_named_by_a_relative_path_from_another_folder(
+        tiny_model_dir, tiny_kwargs, synthetic_datasets, syn_splits, tmp_path, monkeypatch):
+    """A run trained on ``own/water_stains.yaml`` (relative: from the folder it was trained in), shipped from another
+    folder with -d syn_crack -d syn_tape: the file was not found from there and the check skipped it without a word,
+    and the model shipped refused "segment water stain". Now the run records where it read each dataset file
+    (train_files.json), which ship reads; a run that does not record it, its file not found from here, is said."""
+    import json
+
+    import pytest
+
+    import drywallqa.engine.shipping as shipping
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
+
+    trained_in, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (trained_in / "own").mkdir(parents=True)
+    elsewhere.mkdir()
+    (trained_in / "own" / "water_stains.yaml").write_text(
+        f"name: water_stains\nfolder: {synthetic_datasets / 'crack'}\nprompts: [segment water stain]\n"
+        "manifest: syn_crack\n")  # (the crack photos, labelled as stains)
+
+    monkeypatch.chdir(trained_in)  # the trainer records where it read the file
+    cfg = TrainConfig.from_dict({
+        "model_config": tiny_kwargs,
+        "data": {"datasets": ["own/water_stains.yaml", "syn_tape"], "datasets_dir": str(synthetic_datasets),
+                 "splits_dir": str(syn_splits), "cache_size": 64, "cache_dir": None, "max_images": 4},
+        "optim": {"lr": 1e-3, "batch_size": 2, "epochs": 1, "warmup_steps": 1},
+        "output_dir": str(tmp_path / "trained"), "bf16": False, "device": "cpu"})
+    Trainer(cfg, progress=False).train()
+    recorded = json.loads((tmp_path / "trained" / "train_files.json").read_text())
+    assert recorded["dataset_files"] == {"own/water_stains.yaml": str(trained_in / "own" / "water_stains.yaml")}
+    assert json.loads((tmp_path / "trained" / "best" / "train_files.json").read_text()) == recorded  # as best/ has it
+
+    class Swept(Exception):
+        pass
+
+    def swept(*_a, **_k):
+        raise Swept
+
+    monkeypatch.setattr(shipping, "select", swept)
+    said = []
+    kwargs = dict(splits_dir=syn_splits, datasets_dir=synthetic_datasets, confidence=False, progress=False,
+                  report=said.append)
+    datasets = ["own/water_stains.yaml", "syn_crack", "syn_tape"]
+    run = _fake_run(tmp_path / "run", tiny_model_dir, synthetic_datasets, datasets,
+                    {"own/water_stains.yaml": str(trained_in / "own" / "water_stains.yaml")})
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(shipping.ShipRefused, match="water_stains.*segment water stain"):
+        shipping.ship(run, tmp_path / "out", datasets=("syn_crack", "syn_tape"), **kwargs)
+    older = _fake_run(tmp_path / "older", tiny_model_dir, synthetic_datasets, datasets)  # no record of where
+    with pytest.raises(Swept):
+        shipping.ship(older, tmp_path / "out", datasets=("syn_crack", "syn_tape"), **kwargs)
+    warned = [line for line in said if isinstance(line, str) and "own/water_stains.yaml" in line]
+    assert warned and "WARNING" in warned[0] and "not checked" in warned[0] and "relative" in warned[0], said
+    monkeypatch.chdir(trained_in)  # from the folder it was trained in: found, and refused
+    with pytest.raises(shipping.ShipRefused, match="water_stains"):
+        shipping.ship(older, tmp_path / "out", datasets=("syn_crack", "syn_tape"), **kwargs)

@@ -292,14 +292,17 @@ class ShipRefused(ValueError):
         self.option = option
 
 
-def trained_datasets_left_out(run_dir: Path, datasets) -> dict[str, tuple[str, ...]]:
+def trained_datasets_left_out(run_dir: Path, datasets, unchecked: list | None = None) -> dict[str, tuple[str, ...]]:
     """``name -> prompts`` of the datasets the training run ``run_dir`` was trained on (its ``config.yaml``'s
     ``data.datasets``) whose concept none of ``datasets`` has: shipped on the others alone, the prompt gate made for
     them refused those prompts ("not something this model was trained to find") and no threshold was chosen for
-    them. A dataset that cannot be read now (a YAML file moved, a record that is not one) is left out of the check."""
+    them. A dataset YAML file given by a relative path is read where the run read it (``train_files.json``'s
+    ``dataset_files``; a run of an earlier drywallqa did not record it: from the folder this command runs in). One
+    that cannot be read now (a YAML file moved, a relative path of an earlier run not found from here, a record that
+    is not one) is left out of the check, and added to ``unchecked`` (``"entry (why)"``) where given."""
     import yaml
 
-    from ..data.registry import get_dataset_config
+    from ..data.registry import get_dataset_config, is_dataset_file
 
     try:
         record = yaml.safe_load((run_dir / "config.yaml").read_text())
@@ -308,12 +311,23 @@ def trained_datasets_left_out(run_dir: Path, datasets) -> dict[str, tuple[str, .
         datasets_dir = data.get("datasets_dir")
     except (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
         return {}
+    try:  # where the run read its dataset YAML files (Trainer.train records them)
+        read_at = json.loads((run_dir / "train_files.json").read_text()).get("dataset_files")
+    except (OSError, ValueError, AttributeError):
+        read_at = None
+    read_at = read_at if isinstance(read_at, dict) else {}
     given = set(datasets_by_concept(datasets))
-    left_out = {}
+    left_out, unchecked = {}, unchecked if unchecked is not None else []
     for entry in trained:
+        path = read_at.get(str(entry)) if isinstance(read_at.get(str(entry)), str) else str(entry)
+        if is_dataset_file(path) and not Path(path).is_absolute() and not Path(path).is_file():
+            unchecked.append(f"{entry} (a path relative to the folder the run was trained in, which the run does not "
+                             f"record, and not found from {Path.cwd()}: run ship from that folder)")
+            continue
         try:
-            config = get_dataset_config(str(entry), datasets_dir)
-        except (OSError, ValueError, KeyError, TypeError):
+            config = get_dataset_config(path, datasets_dir)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            unchecked.append(f"{entry} ({str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else exc})")
             continue
         if config.concept_name not in given:
             left_out[config.name] = tuple(config.prompts)
@@ -430,7 +444,12 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
         check_keeps_concepts(model_dir, datasets, gate, confidence)  # cracks alone refused the folder's tape prompts)
     except ValueError as exc:
         raise ShipRefused(str(exc), "--dataset") from None
-    left_out = trained_datasets_left_out(run_dir, datasets) if run_dir is not None else {}
+    unchecked: list[str] = []
+    left_out = trained_datasets_left_out(run_dir, datasets, unchecked) if run_dir is not None else {}
+    if unchecked:  # said, not skipped without a word
+        report(f"WARNING: {run_dir} was trained on {'; '.join(unchecked)}, which cannot be read here: whether the "
+               "datasets given include it is not checked (give every dataset the run was trained on, its config.yaml's "
+               "data.datasets)")
     if left_out:  # shipped on the others alone: its gate refused their prompts as "not something it was trained to find"
         names = ", ".join(f"{name} ({', '.join(repr(p) for p in prompts)})" for name, prompts in left_out.items())
         raise ShipRefused(f"{run_dir} was trained on {names} too, which the datasets given leave out: the prompt gate "

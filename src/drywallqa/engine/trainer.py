@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..data.cache import load_arrays
 from ..data.grouping import samples_of_part
 from ..data.prompted import PromptedSegmentationDataset
-from ..data.registry import get_dataset_config, resolve_dataset
+from ..data.registry import get_dataset_config, is_dataset_file, resolve_dataset
 from ..data.transforms import train_transform
 from ..losses import CombinedLoss, DistillationLoss
 from ..models import create_model
@@ -896,8 +896,7 @@ class Trainer:
         if saved is None or changed_settings(saved, self.config.to_dict(), may_change=()):
             # a file that already says these settings stays as it is: the one the run is trained from keeps its comments
             write_text_atomic(yaml.safe_dump(self.config.to_dict(), sort_keys=False), self.out / "config.yaml")
-        write_text_atomic(json.dumps({"train": self.train_files, "val": self.val_files}, indent=1),
-                          self.out / "train_files.json")
+        write_text_atomic(json.dumps(self.files_record(), indent=1), self.out / "train_files.json")
         if self.history:  # a kill between an epoch's last.pt and its metrics left them an epoch short (the last
             self.write_metrics()  # one's: never written again), or curves.png half drawn: from last.pt's record
         run_start = time.time()
@@ -984,6 +983,14 @@ class Trainer:
             except BrokenPipeError:  # standard output's reader has gone (`train ... 2>&1 | head`): the run goes on,
                 drop_output(sys.stdout)  # unheard (it stopped after its first epoch, "error: Broken pipe", exit 1)
 
+    def files_record(self) -> dict:
+        """``train_files.json``: the photos trained and validated on, and ``dataset_files``, the dataset YAML files as
+        this run read them (a relative path is of the folder it runs in, which no other record says), for ``ship`` to
+        read them from any folder."""
+        record = {"train": self.train_files, "val": self.val_files}
+        declared = {name: str(Path(name).resolve()) for name in self.config.data.datasets if is_dataset_file(name)}
+        return {**record, "dataset_files": declared} if declared else record
+
     def save_best(self, extra: dict) -> Path:
         """The weights being trained as ``best/``: written beside it and renamed into place, so a kill mid-write
         leaves the earlier best model whole (a user may be shipping or evaluating it meanwhile). With the run's
@@ -991,8 +998,7 @@ class Trainer:
         scores on the photos it trained on, as for a shipped model (it lacked the list: no such rows)."""
         with temp_dir(self.out, ".best.") as tmp:
             self.eval_model.save_pretrained(tmp, extra=extra)
-            write_text_atomic(json.dumps({"train": self.train_files, "val": self.val_files}, indent=1),
-                              tmp / "train_files.json")
+            write_text_atomic(json.dumps(self.files_record(), indent=1), tmp / "train_files.json")
             return replace_dir(tmp, self.out / "best")
 
     def write_metrics(self) -> None:
