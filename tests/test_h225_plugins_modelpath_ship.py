@@ -116,3 +116,54 @@ def test_ship_checks_a_dataset_file_the_run_named_by_a_relative_path_from_anothe
     monkeypatch.chdir(trained_in)  # from the folder it was trained in: found, and refused
     with pytest.raises(shipping.ShipRefused, match="water_stains"):
         shipping.ship(older, tmp_path / "out", datasets=("syn_crack", "syn_tape"), **kwargs)
+
+
+def test_a_broken_plugins_words_stay_in_the_server_log(tiny_model_dir, tmp_path, monkeypatch, caplog):
+    """A name of a plugin that could not be imported, met while a request is answered (a segmenter given to
+    create_app that asks a registry for a plugin's post-processor by name), was answered 422 with the plugin's
+    exception in its detail: a local file path of the server sent to any client. Now the client is told the unknown
+    name, the known ones and that a plugin failed to load; the server's log keeps the plugin's words."""
+    import io
+    import logging
+
+    import numpy as np
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from drywallqa import Segmenter
+    from drywallqa.postprocess import POSTPROCESSORS
+    from drywallqa.serve import ServeConfig, create_app
+    from drywallqa.utils.plugins import load_plugins
+
+    secret = tmp_path / "home" / "me" / "secret_plugins"
+    secret.mkdir(parents=True)
+    (secret / "dq_h225_broken.py").write_text(f"raise RuntimeError('needs {secret}/libgpu.so')\n")
+    monkeypatch.syspath_prepend(str(secret))
+    monkeypatch.setenv("DRYWALLQA_PLUGINS", "dq_h225_broken")
+    load_plugins.cache_clear()
+    inner = Segmenter.load(tiny_model_dir)
+
+    class PluginPost(Segmenter):
+        threshold = 0.5
+
+        def predict(self, image, prompts, threshold=None, label_shape=None):
+            try:
+                POSTPROCESSORS.get("plugin_smooth")
+            except KeyError as exc:  # said as the photo's or prompt's: a ValueError
+                raise ValueError(f"post-processing: {exc}") from None
+            return inner.predict(image, prompts)
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(buf, format="JPEG")
+    try:
+        with caplog.at_level(logging.WARNING):
+            res = TestClient(create_app(ServeConfig(), PluginPost())).post(
+                "/v1/segment", files={"image": ("w.jpg", buf.getvalue(), "image/jpeg")},
+                data={"prompts": ["segment crack"]})
+    finally:
+        load_plugins.cache_clear()
+    detail = res.json()["detail"]
+    assert res.status_code == 422 and "unknown post-processor 'plugin_smooth'" in detail and "dilate" in detail, detail
+    assert "a plugin failed to load; see the server log" in detail, detail
+    assert str(secret) not in detail and "RuntimeError" not in detail, detail
+    assert str(secret) in caplog.text and "plugin_smooth" in caplog.text

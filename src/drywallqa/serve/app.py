@@ -52,6 +52,7 @@ from ..measures import MAX_MM_PER_PX, MIN_MM_PER_PX, mask_measures
 from ..rules import flags, parse_rules
 from ..text.prompts import MAX_PROMPT_CHARS, check_prompt
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
+from ..utils.plugins import plugin_failures_hidden
 from .config import ServeConfig
 
 PAGE = Path(__file__).with_name("page.html")
@@ -505,6 +506,10 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                       f"characters, a rule 500): {NOT_A_FILE}")
         elif exc.status_code == 400:
             detail = FORM_PARSER_ERRORS.get(detail, detail)
+        if isinstance(detail, str) and plugin_failures_hidden(detail) != detail:  # a name of a plugin that failed to
+            # load: the unknown name and the known ones answered, the plugin's exception (local paths) logged alone
+            logger.warning("%s answered %d: %s", request.url.path, exc.status_code, detail)
+            detail = plugin_failures_hidden(detail)
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404 and detail == "Not Found" and _without_slash(request, app):
             # Starlette's own redirect (redirect_slashes) wrote its Location from the request's Host header: a URL on

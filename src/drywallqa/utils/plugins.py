@@ -35,6 +35,20 @@ def failed_plugins_said() -> str:
     return "".join(f"; plugin {p!r} could not be imported ({why})" for p, why in load_plugins().items())
 
 
+PLUGIN_FAILED = "a plugin failed to load; see the server log"  # what a client of the server is told instead
+
+
+def plugin_failures_hidden(text: str) -> str:
+    """``text`` (an error's message) with what :func:`failed_plugins_said` adds to it, each failed plugin's exception
+    (local file paths among its words), said as :data:`PLUGIN_FAILED`: for a message that leaves the machine, an HTTP
+    answer of the server; its log and the command line, which run here, keep the whole text."""
+    said = failed_plugins_said()
+    hidden = text.replace(said, f"; {PLUGIN_FAILED}") if said else text
+    for plugin, why in load_plugins().items():  # one of them said alone
+        hidden = hidden.replace(f"plugin {plugin!r} could not be imported ({why})", PLUGIN_FAILED)
+    return hidden
+
+
 _LOCK = threading.RLock()  # the server's threads miss a name at once: one imports, the others wait for its result
 # (a bare functools.cache ran it in each: a failing plugin imported and warned of twice). Re-entrant: a plugin's import
 # may ask a registry
