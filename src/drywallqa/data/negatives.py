@@ -9,7 +9,7 @@ folded).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 
 from ..text.prompts import normal_form
 from .registry import get_dataset_config
@@ -40,6 +40,25 @@ def shared_prompts(prompts_per_dataset: Sequence[Sequence[str]], concepts: Seque
         if len(cs) > 1:
             shared.setdefault(tuple(cs), []).append(t)
     return shared
+
+
+def photos_labelled(pairs: Iterable[tuple[Hashable, Hashable]], datasets: Iterable = ()) -> dict:
+    """``dataset -> the photos it labels`` (frozensets) from ``(photo, dataset)`` pairs, each of ``datasets`` a key (one
+    labelling none of them: an empty set): a photo a dataset labels shows its thing, so no copy of it (another dataset's
+    item of that photo: one COCO export of stains and nail pops declared as two datasets by their categories) is asked
+    that dataset's prompts as a negative, in training or in a cross-prompt check.
+
+    A photo is named by the caller's key, compared as given; drywallqa's is the photo file's resolved path
+    (``os.path.realpath``): one file read through two folders (a split folder that links to another dataset's, a split's
+    absolute folder in another dataset's export) is one photo, and a copy of it, the same name and bytes in a folder
+    apart, another (names and contents are not compared: copies of one photo are the group-clean split's business,
+    :mod:`.grouping`). What labels is the caller's too: training asks per concept (the concepts of the datasets
+    labelling an image's photo, :class:`~drywallqa.data.prompted.PromptedSegmentationDataset`; a prompt of the photo's
+    own concept is no negative anyway), validation and evaluation per dataset name (the datasets listing a prompt)."""
+    out: dict = {d: set() for d in datasets}
+    for photo, dataset in pairs:
+        out.setdefault(dataset, set()).add(photo)
+    return {d: frozenset(photos) for d, photos in out.items()}
 
 
 def negative_prompts(dataset: str, datasets: Sequence[str], canonical_only: bool = False) -> list[str]:

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .composite import SIGMA_FRACTION, transplant
-from .negatives import negative_positions, shared_prompts
+from .negatives import negative_positions, photos_labelled, shared_prompts
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +116,8 @@ class PromptedSegmentationDataset(Dataset):
             return {}
         if len(photos) != len(self.images):
             raise ValueError(f"photos must name one photo per image ({len(self.images)}), got {len(photos)}")
-        labelled_by: dict = {}  # photo -> the concepts of the datasets holding it
-        for photo, d in zip(photos, self.dataset_ids):
-            labelled_by.setdefault(photo, set()).add(concepts[int(d)])
+        held = photos_labelled(zip(photos, (concepts[int(d)] for d in self.dataset_ids)))  # concept -> its photos
+        labelled_by = {photo: {c for c, its in held.items() if photo in its} for photo in dict.fromkeys(photos)}
         return {i: labelled_by[photo] for i, photo in enumerate(photos) if len(labelled_by[photo]) > 1}
 
     def seed_items(self, entropy) -> None:

@@ -26,7 +26,7 @@ import torch
 
 from ..data.grouping import (GROUP_LEFT_OUT, SHIPPED_SPLITS_DIR, load_all_splits, samples_of_part,
                              split_manifest_path, why_part_is_empty)
-from ..data.negatives import negative_prompts
+from ..data.negatives import negative_prompts, photos_labelled
 from ..data.registry import get_dataset_config, resolve_dataset, unique_datasets
 from ..data.sample import load_split, photo_and_label, source_group
 from ..measures import mask_measures
@@ -224,7 +224,8 @@ def photos_held(datasets, datasets_dir=None) -> dict[str, frozenset]:
 
     shared = [d for d in configs if any(configs[o].concept_name != configs[d].concept_name and overlap(d, o)
                                         for o in configs)]
-    return {d: frozenset(os.path.realpath(s.image_path) for s in load_all_splits(d, datasets_dir)[0]) for d in shared}
+    return photos_labelled(((os.path.realpath(s.image_path), d) for d in shared
+                            for s in load_all_splits(d, datasets_dir)[0]), shared)
 
 
 def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress: bool = True, keep: int = 4,

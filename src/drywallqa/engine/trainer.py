@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..data.cache import load_arrays
 from ..data.grouping import samples_of_part
+from ..data.negatives import photos_labelled
 from ..data.prompted import PromptedSegmentationDataset
 from ..data.registry import get_dataset_config, is_dataset_file, resolve_dataset
 from ..data.transforms import train_transform
@@ -474,8 +475,7 @@ class Trainer:
         )
         self.val_images, self.val_masks, self.val_ids, self.val_files, self.val_photos = self._arrays(
             d.val_part, False, self.image_size, "model_config.image_size")
-        held = {ds.name: {p for p, k_ in zip(photos, ids) if k_ == k} | {p for p, k_ in zip(self.val_photos, self.val_ids)
-                                                                         if k_ == k} for k, ds in enumerate(self.datasets)}
+        held = photos_labelled(zip([*photos, *self.val_photos], [names[k] for k in (*ids, *self.val_ids)]), names)
         self.validator = Validator({ds.name: [(self.val_images[i], self.val_masks[i]) for i in np.flatnonzero(self.val_ids == k)]
                                     for k, ds in enumerate(self.datasets)}, options=False, progress=self.progress,
                                    photos={ds.name: [self.val_photos[i] for i in np.flatnonzero(self.val_ids == k)]
