@@ -347,6 +347,12 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
             problems.append(DataProblem(source, f"categories {missing} of the dataset's YAML file are not categories of "
                                                 f"this file (it has: {sorted({n for ns in listed.values() for n in ns})})"))
         wanted = {i for i, n in listed.items() if any(name in n for name in chosen)}
+        used = Counter(category(a) for a in anns if isinstance(a, dict))
+        idle = [n for n in chosen if n not in missing and not any(used[i] for i, ns in listed.items() if n in ns)]
+        said = _idle_categories(idle, chosen, categories, used)
+        if said:  # a name of the file that labels nothing (Roboflow's parent category, "crack", id 0): every photo was
+            # read as showing none of it, without a word
+            problems.append(DataProblem(source, said))
         unknown = Counter(category(a) for a in anns if isinstance(a, dict) and category(a) not in names) if names else {}
         if unknown:  # of no category it names, nor of another: they were left out without a word
             problems.append(DataProblem(source, f"{sum(unknown.values())} annotations name category ids no category "
@@ -367,10 +373,36 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
     return anns
 
 
+def _idle_categories(idle: list[str], chosen: list[str], categories: list, used: Counter) -> str:
+    """The problem of the YAML's ``categories`` ``idle`` that are a file's and label nothing in it (no annotation is of
+    them; ``used``: the annotations' counts by category id): a Roboflow parent category (a category whose name other
+    categories give as their ``supercategory``) with the categories to name instead, where ``chosen`` lacks them; any
+    other with the categories the file's annotations are of. "" for none."""
+    def name(c) -> str:
+        return category_name(c.get("name"))
+
+    of_use = [c for c in categories if isinstance(c, dict) and _hashable(c.get("id")) and used.get(c["id"])]
+    parents = {n: sorted({name(c) for c in of_use if category_name(c.get("supercategory")) == n}) for n in idle}
+    said = []
+    for n, children in parents.items():
+        if children and not set(children) <= set(chosen):  # (its children named too: they are read, nothing to say)
+            said.append(f"category {n!r} of the dataset's YAML file labels nothing in this file (no annotation is of "
+                        f"it): it is Roboflow's parent category of {children}, which its annotations are of; name "
+                        "those under categories: in the dataset's YAML file")
+    alone = [n for n, children in parents.items() if not children]
+    if alone:
+        names = sorted({name(c) for c in of_use})
+        said.append(f"categories {alone} of the dataset's YAML file label nothing in this file (no annotation is of "
+                    f"them): its photos are read as showing none of them" + (f" (its annotations are of {names})"
+                                                                             if names else ""))
+    return "; ".join(said)
+
+
 def coco_categories(config: DatasetConfig, datasets_dir: str | Path | None = None) -> set[str] | None:
     """The category names (as :func:`category_name` compares them) of the COCO files of every split of a dataset that
-    can be read; None where a split is of another kind (its masks are labels, whatever the categories) or no file
-    can be read (reading the split says why)."""
+    can be read that some annotation is of (a category listed and of no annotation, as Roboflow's parent category,
+    labels nothing); None where a split is of another kind (its masks are labels, whatever the categories) or no
+    file can be read (reading the split says why)."""
     names, read = set(), False
     for source in config.splits.values():
         if source.kind != "coco":
@@ -381,9 +413,12 @@ def coco_categories(config: DatasetConfig, datasets_dir: str | Path | None = Non
         except (*ENTRY_ERRORS, json.JSONDecodeError):
             continue
         categories = coco.get("categories") if isinstance(coco, dict) else None
+        anns = coco.get("annotations") if isinstance(coco, dict) else None
+        used = {a.get("category_id") for a in anns if isinstance(a, dict) and _hashable(a.get("category_id"))} \
+            if isinstance(anns, list) else set()
         read = True
-        names |= {category_name(c.get("name")) for c in categories if isinstance(c, dict)} \
-            if isinstance(categories, list) else set()
+        names |= {category_name(c.get("name")) for c in categories if isinstance(c, dict) and _hashable(c.get("id"))
+                  and c["id"] in used} if isinstance(categories, list) else set()
     return names if read else None
 
 

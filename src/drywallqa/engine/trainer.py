@@ -279,8 +279,9 @@ class Trainer:
         self.frozen_norms: list = []
 
     def check_categories(self) -> None:
-        """Refuses a dataset whose YAML's ``categories`` are none of those its COCO files have: every photo would be
-        read as showing nothing and its prompt trained on empty masks (the run went on, with a warning per file)."""
+        """Refuses a dataset whose YAML's ``categories`` are none of those its COCO files' annotations are of (a
+        category listed and of no annotation, as Roboflow's parent category, too): every photo would be read as
+        showing nothing and its prompt trained on empty masks (the run went on, with a warning per file)."""
         from ..data.sample import category_name, coco_categories
 
         for ds in self.datasets:
@@ -290,9 +291,10 @@ class Trainer:
             if has is None or any(category_name(c) in has for c in ds.categories):
                 continue  # (some photos can have a category asked: the files that lack it are named as they are read)
             raise ValueError(f"dataset {ds.name!r}: its YAML file reads only the categories {list(ds.categories)}, and "
-                             f"its COCO files have none of them (they have: {sorted(has)}): every photo would be read "
-                             "as showing nothing, its prompt trained on empty masks; list under categories: in its "
-                             "YAML file the names its files give (or remove categories: to read every annotation)")
+                             f"its COCO files label none of them (their annotations are of: {sorted(has)}): every "
+                             "photo would be read as showing nothing, its prompt trained on empty masks; list under "
+                             "categories: in its YAML file the names its files give (or remove categories: to read "
+                             "every annotation)")
 
     @property
     def eval_model(self):

@@ -1,0 +1,109 @@
+"""Corners of a user's own data (h228): a COCO category no annotation uses (Roboflow's parent category), masks of
+0/1 with 255 as 'ignore', and EXIF orientations that turn or mirror a photo without changing its size."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from drywallqa.data import registry
+from drywallqa.data.sample import load_split
+
+W, H = 32, 24
+POLY = [[2, 2, 10, 2, 10, 8, 2, 8]]  # an 8x6 box as an outline: 48 pixels
+
+
+@pytest.fixture
+def names():
+    """Names of datasets a test registers, removed after it (a name is registered once)."""
+    made: list[str] = []
+    yield made
+    for name in made:
+        if name in registry.DATASETS:
+            registry.DATASETS.remove(name)
+
+
+def _declare(tmp_path, names, name, splits: dict, folder=None, **extra):
+    """A dataset YAML ``name`` of the split folders ``splits`` ({split: kind}) under ``tmp_path/folder`` (default:
+    ``name``); its config."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, "folder": str(tmp_path / (folder or name)), "prompts": ["segment crack"],
+                                    "splits": {s: {"kind": k, "folder": s} for s, k in splits.items()}, **extra}))
+    names.append(name)
+    return registry.get_dataset_config(str(path))
+
+
+# ------------------------------------------------------------------ 1. a COCO category that no annotation uses
+ROBOFLOW_CATEGORIES = [{"id": 0, "name": "crack", "supercategory": "none"},  # the project: Roboflow's parent category
+                       {"id": 1, "name": "NewCracks - v2", "supercategory": "crack"}]  # the class every box is of
+
+
+def _roboflow_export(tmp_path, name, splits=("train", "valid")):
+    for split in splits:
+        folder = tmp_path / name / split
+        folder.mkdir(parents=True)
+        Image.fromarray(np.full((H, W, 3), 120, np.uint8)).save(folder / "a.jpg")
+        (folder / "_annotations.coco.json").write_text(json.dumps({
+            "images": [{"id": 0, "file_name": "a.jpg", "width": W, "height": H}],
+            "categories": ROBOFLOW_CATEGORIES,
+            "annotations": [{"id": 5, "image_id": 0, "category_id": 1, "bbox": [2, 2, 8, 6], "segmentation": POLY}]}))
+
+
+def test_an_unused_parent_category_is_ignored_without_a_word(tmp_path, names):
+    """A Roboflow export lists its project as category 0, which no annotation is of: the used category is the label,
+    and the unused one is no problem (nor counted among 'several categories')."""
+    _roboflow_export(tmp_path, "rf_plain")
+    samples, problems = load_split(_declare(tmp_path, names, "rf_plain", {"valid": "coco"}), "valid")
+    assert samples[0].load_mask().sum() == 48 and not problems, problems
+
+
+def test_a_yaml_category_no_annotation_is_of_is_named_with_the_one_to_name(tmp_path, names):
+    """categories: [crack] (the docs' example) on a Roboflow export chose its parent category 0, "crack", which labels
+    nothing: every photo was read as showing nothing, without a word (the name is one of the file's), and `train`
+    trained the prompt on empty masks. The file names it, with the category its annotations are of; train refuses."""
+    from drywallqa.engine.trainer import Trainer
+
+    _roboflow_export(tmp_path, "rf_parent")
+    config = _declare(tmp_path, names, "rf_parent", {"train": "coco", "valid": "coco"}, categories=["crack"])
+    samples, problems = load_split(config, "valid")
+    said = "\n".join(map(str, problems))
+    assert "'crack'" in said and "no annotation" in said and "'NewCracks - v2'" in said, said
+    assert "parent" in said, said  # Roboflow's parent category, said as such
+    with pytest.raises(ValueError) as refused:
+        Trainer.check_categories(SimpleNamespace(datasets=[config], config=SimpleNamespace(
+            data=SimpleNamespace(datasets_dir=None))))
+    assert "'rf_parent'" in str(refused.value) and "NewCracks - v2" in str(refused.value), str(refused.value)
+    # the class itself, by its name: read, nothing said
+    chosen = _declare(tmp_path, names, "rf_class", {"train": "coco", "valid": "coco"}, folder="rf_parent",
+                      categories=["NewCracks - v2"])
+    samples, problems = load_split(chosen, "valid")
+    assert samples[0].load_mask().sum() == 48 and not problems, problems
+    Trainer.check_categories(SimpleNamespace(datasets=[chosen], config=SimpleNamespace(
+        data=SimpleNamespace(datasets_dir=None))))
+
+
+def test_a_yaml_category_of_no_annotation_in_one_file_is_named_without_a_wrong_advice(tmp_path, names):
+    """A category the user deleted every box of in one split's file: that file's photos are read as showing none of
+    it, said so (with what its annotations are of), and the other category is not advised; a parent named beside
+    its classes is read, nothing said."""
+    _roboflow_export(tmp_path, "rf_both")
+    both = _declare(tmp_path, names, "rf_both", {"valid": "coco"}, categories=["crack", "NewCracks - v2"])
+    samples, problems = load_split(both, "valid")
+    assert samples[0].load_mask().sum() == 48 and not problems, problems
+    folder = tmp_path / "deleted" / "valid"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((H, W, 3), 120, np.uint8)).save(folder / "a.jpg")
+    (folder / "_annotations.coco.json").write_text(json.dumps({
+        "images": [{"id": 0, "file_name": "a.jpg", "width": W, "height": H}],
+        "categories": [{"id": 1, "name": "crack"}, {"id": 2, "name": "stain"}],
+        "annotations": [{"id": 5, "image_id": 0, "category_id": 2, "bbox": [2, 2, 8, 6], "segmentation": POLY}]}))
+    samples, problems = load_split(_declare(tmp_path, names, "deleted", {"valid": "coco"}, categories=["crack"]),
+                                   "valid")
+    said = "\n".join(map(str, problems))
+    assert not samples[0].load_mask().any()
+    assert "['crack']" in said and "showing none of them" in said and "['stain']" in said and "name those" not in said
