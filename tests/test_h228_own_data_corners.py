@@ -107,3 +107,59 @@ def test_a_yaml_category_of_no_annotation_in_one_file_is_named_without_a_wrong_a
     said = "\n".join(map(str, problems))
     assert not samples[0].load_mask().any()
     assert "['crack']" in said and "showing none of them" in said and "['stain']" in said and "name those" not in said
+
+
+# ------------------------------------------------------------------ 2. masks of 0/1 with 255 as 'ignore'
+def _mask_folder(tmp_path, name, masks: dict):
+    """A mask-folder split ``valid`` of ``tmp_path/name``: a photo per mask ``{stem: (H, W) uint8}``."""
+    folder = tmp_path / name / "valid"
+    (folder / "_masks").mkdir(parents=True)
+    for stem, mask in masks.items():
+        Image.fromarray(np.full((*mask.shape, 3), 120, np.uint8)).save(folder / f"{stem}.jpg")
+        Image.fromarray(mask).save(folder / "_masks" / f"{stem}.png")
+
+
+def _crack(value, band=None):
+    """A 24x32 mask: an 8x6 crack of ``value``, inside a band 2 px wide of ``band`` where given."""
+    mask = np.zeros((H, W), np.uint8)
+    if band is not None:
+        mask[4:14, 4:16] = band
+    mask[6:12, 6:14] = value
+    return mask
+
+
+def test_a_mask_of_0_1_and_255_reads_255_as_ignore_and_says_so(tmp_path, names, caplog):
+    """A mask of 0 background, 1 crack and 255 'ignore' (VOC's and MMSegmentation's convention) was read with its
+    ignore band as crack (every pixel above 0), and its warning advised thresholding at 127: the crack gone, the band
+    kept. The band is read as no crack, and said so once, naming the file; 0/255 and 0/1 masks are read as before."""
+    import logging
+
+    from drywallqa.data.sample import soft_mask_problem
+
+    _mask_folder(tmp_path, "ignored", {"a": _crack(1, band=255), "b": _crack(1, band=255), "c": _crack(255),
+                                       "d": _crack(1)})
+    samples, problems = load_split(_declare(tmp_path, names, "ignored", {"valid": "mask_folder"}), "valid")
+    assert not problems, problems
+    with caplog.at_level(logging.WARNING, logger="drywallqa"):
+        masks = {s.image_path.stem: s.load_mask() for s in samples}
+    assert {k: int(m.sum()) for k, m in masks.items()} == {"a": 48, "b": 48, "c": 48, "d": 48}
+    assert masks["a"][6:12, 6:14].all()
+    said = soft_mask_problem(tmp_path / "ignored" / "valid" / "_masks" / "a.png").message
+    assert "255" in said and "ignore" in said and "threshold" not in said, said
+    warned = [r.getMessage() for r in caplog.records if "ignore" in r.getMessage()]
+    assert len(warned) == 1 and "a.png" in warned[0], warned  # once for the folder, naming a file
+    for clean in ("c", "d"):
+        assert soft_mask_problem(tmp_path / "ignored" / "valid" / "_masks" / f"{clean}.png") is None
+
+
+def test_a_0_255_mask_with_a_few_stray_low_values_keeps_its_label(tmp_path, names):
+    """The ignore reading needs the low values to be a class (at least 1% of the foreground, a region): a 0/255 label
+    with a stray pixel of 1, or a noise of lone pixels of 2, is read as before, 255 the label."""
+    stray = _crack(255, band=255)
+    stray[0, 0] = 1
+    noisy = _crack(255, band=255)
+    noisy[::4, ::3] = np.where(noisy[::4, ::3] == 0, 2, 255)
+    _mask_folder(tmp_path, "stray", {"a": stray, "b": noisy})
+    samples, _ = load_split(_declare(tmp_path, names, "stray", {"valid": "mask_folder"}), "valid")
+    masks = {s.image_path.stem: s.load_mask() for s in samples}
+    assert int(masks["a"].sum()) == 10 * 12 + 1 and masks["b"][4:14, 4:16].all()

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..utils.files import lexical_path, why_not
-from ..utils.image_io import mask_plane, read_mask
+from ..utils.image_io import IGNORE_VALUE, ignored_pixels, mask_plane, read_mask
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem
@@ -31,6 +31,8 @@ CLASS_SHARE = 0.01  # a value or colour of at least this share of a mask's foreg
 INVERTED_SHARE = 0.5  # a label mask foreground on its whole border and on more of the photo than this: inverted?
 NEAR_BLACK = 8  # a mask whose brightest value is 128 or more: pixels at most 1/8 of it are a JPEG's noise, no label
 _MASK_CHECKS: dict = {}  # mask file -> its soft_mask_problem, found once per process (not on every read)
+_IGNORE_WARNED: set = set()  # mask folders a mask of 255 'ignore' of was logged of (once a folder, not once a mask)
+IGNORE_READ = "('ignore'): as VOC and MMSegmentation mark"  # what a mask of class indices beside 255 is named with
 
 
 @dataclass
@@ -54,7 +56,7 @@ class Sample:
     def load_mask(self) -> np.ndarray:
         """Ground truth as ``(H, W)`` bool at the image's size."""
         if self.mask_path is not None:
-            mask = read_mask(self.mask_path)
+            mask = read_mask(self.mask_path, ignore=True)  # 255 beside class indices: 'ignore', not the label
             mask_level_problem(self.mask_path)
             if mask.shape != (self.height, self.width):
                 raise ValueError(
@@ -99,7 +101,12 @@ def mask_level_problem(path: Path) -> DataProblem | None:
     reader of the mask (``load_mask``, ``data stats``) shares the one check."""
     if path not in _MASK_CHECKS:
         _MASK_CHECKS[path] = problem = soft_mask_problem(path)
-        if problem is not None:
+        if problem is not None and IGNORE_READ in problem.message:  # a folder's every mask, as a rule: said once
+            if Path(path).parent not in _IGNORE_WARNED:
+                _IGNORE_WARNED.add(Path(path).parent)
+                logger.warning("%s (its folder's other such masks are read so too; `drywallqa data stats` lists "
+                               "them)", problem)
+        elif problem is not None:
             logger.warning("%s", problem)
     return _MASK_CHECKS[path]
 
@@ -127,6 +134,13 @@ def _plane_problem(path, arr: np.ndarray, colours) -> DataProblem | None:
     """:func:`soft_mask_problem` of a mask's plane ``arr``; ``colours`` gives its pixels as RGB where it has colours
     (None for a grey one), called only where a mask of a few levels is looked at for classes: a copy of every colour
     mask, unused for most."""
+    if (band := ignored_pixels(arr)) is not None:  # 0, class indices and 255 (VOC's, MMSegmentation's 'ignore')
+        values = ", ".join(map(str, np.unique(arr[(arr > 0) & ~band])[:5]))
+        return DataProblem(str(path), f"a mask of class indices ({values}) beside {IGNORE_VALUE} {IGNORE_READ} "
+                                      f"pixels of no label, its {int(band.sum())} px of {IGNORE_VALUE} are read as "
+                                      "no label, as the background (training has no ignore value), the label where "
+                                      f"it is {values}; if {IGNORE_VALUE} is the label in it, save it as "
+                                      f"0/{IGNORE_VALUE} alone (its {values} as 0 or {IGNORE_VALUE})")
     levels = int(np.count_nonzero(np.bincount(arr.ravel()))) if arr.dtype == np.uint8 else len(np.unique(arr))
     on = arr[arr > 0]
     if levels <= MASK_LEVELS:

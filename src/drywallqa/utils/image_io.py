@@ -489,12 +489,42 @@ def to_rgb_array(image, max_pixels: int | None = None, notes: list | None = None
     return _array_to_rgb_uint8(arr)
 
 
-def read_mask(path: str | Path, data: bytes | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read a mask file as ``(H, W)`` bool (any non-zero pixel is foreground); from ``data``, the file's bytes as
-    already read, where given (``path`` then names it in errors): a checksum and the mask then come from the same
-    bytes, even where another job rewrites the file between two reads. A mask of more than ``max_pixels`` pixels is
-    refused (:class:`ImageTooLargeError`; ``None``: only Pillow's own limit): a batch job's masks are read with the
-    limit of their photo's size (:func:`photo_pixels`), which the job's ``--max-pixels`` may have raised."""
+IGNORE_VALUE = 255  # in a mask of class indices (0 background, 1, 2, ...), the pixels labelled 'ignore' (VOC's and
+# MMSegmentation's convention): a 0/1 crack mask with a 255 band around its cracks
+IGNORE_CLASS_SHARE = 0.01  # the class indices' share of a mask's pixels above 0, at least, for 255 to be 'ignore'
+
+
+def ignored_pixels(plane: np.ndarray) -> np.ndarray | None:
+    """Where a mask's plane (:func:`mask_plane`) of class indices beside :data:`IGNORE_VALUE` is 'ignore': one of 0,
+    255 and some of 1 to 127 only (none of 128-254: no soft map's or JPEG's greys), those of 1-127 at least
+    :data:`IGNORE_CLASS_SHARE` of its pixels above 0 (a 0/255 label with a stray 1 is none) and most of them beside
+    another (a region, not a noise of lone pixels). None for any other mask (0/255, 0/1, class indices alone)."""
+    if plane.size == 0 or plane.dtype.kind not in "ui" or plane.max() != IGNORE_VALUE or plane.min() < 0:
+        return None
+    counts = np.bincount(plane.ravel() if plane.dtype == np.uint8 else plane.ravel().astype(np.int64), minlength=256)
+    low = int(counts[1:128].sum())
+    if counts[128:IGNORE_VALUE].any() or not low or low < IGNORE_CLASS_SHARE * (low + counts[IGNORE_VALUE]):
+        return None
+    classes = (plane > 0) & (plane < 128)
+    beside = np.zeros_like(classes)  # a class index's pixel of another beside it (of 4 neighbours): a class is a
+    beside[1:] |= classes[:-1]  # region; the low values of a 0/255 label's noise lie apart, each alone
+    beside[:-1] |= classes[1:]
+    beside[:, 1:] |= classes[:, :-1]
+    beside[:, :-1] |= classes[:, 1:]
+    if np.count_nonzero(classes & beside) * 2 < low:
+        return None
+    return plane == IGNORE_VALUE
+
+
+def read_mask(path: str | Path, data: bytes | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+              ignore: bool = False) -> np.ndarray:
+    """Read a mask file as ``(H, W)`` bool (any non-zero pixel is foreground; with ``ignore``, but those of a mask of
+    class indices beside 255 'ignore', :func:`ignored_pixels`: no label there, as the background); from ``data``, the
+    file's bytes as already read, where given (``path`` then names it in errors): a checksum and the mask then come
+    from the same bytes, even where another job rewrites the file between two reads. A mask of more than
+    ``max_pixels`` pixels is refused (:class:`ImageTooLargeError`; ``None``: only Pillow's own limit): a batch job's
+    masks are read with the limit of their photo's size (:func:`photo_pixels`), which the job's ``--max-pixels`` may
+    have raised."""
     path = Path(path)
     try:
         with open_image(path if data is None else io.BytesIO(data), image_formats()) as img:
@@ -504,6 +534,8 @@ def read_mask(path: str | Path, data: bytes | None = None, max_pixels: int | Non
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc))  # (read from ``data``)
         raise ImageReadError(f"{path}: not a readable mask ({reason})") from exc
+    if ignore and (band := ignored_pixels(plane)) is not None:
+        return (plane > 0) & ~band
     return plane > 0
 
 
