@@ -163,3 +163,44 @@ def test_a_0_255_mask_with_a_few_stray_low_values_keeps_its_label(tmp_path, name
     samples, _ = load_split(_declare(tmp_path, names, "stray", {"valid": "mask_folder"}), "valid")
     masks = {s.image_path.stem: s.load_mask() for s in samples}
     assert int(masks["a"].sum()) == 10 * 12 + 1 and masks["b"][4:14, 4:16].all()
+
+
+# ------------------------------------------------------------------ 3. EXIF orientations that keep a photo's size
+def _oriented(path, orientation, w, h):
+    """A JPEG photo of ``w x h`` as stored, of the EXIF orientation ``orientation``."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(np.random.default_rng(orientation).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path, exif=exif)
+
+
+@pytest.mark.parametrize("orientation, w, h, named", [(3, 32, 24, True), (2, 32, 32, True), (4, 32, 32, True),
+                                                      (6, 32, 32, True), (1, 32, 32, False), (6, 32, 24, False)])
+def test_an_exif_turn_that_keeps_the_size_is_named(tmp_path, names, orientation, w, h, named):
+    """A photo of EXIF orientation 2-4 (mirrored, turned 180 degrees, flipped), or 5-8 on a square photo, is read
+    turned, and keeps its size: a label drawn on it as stored (a tool that ignores EXIF) lay mirrored or turned
+    against it, read without a word (no size check can tell). Each such photo is named (and read, as the tools that
+    apply EXIF draw on it); a quarter turn of an oblong photo (6, 32x24 stored: read 24x32) is told by its size."""
+    coco = tmp_path / f"o{orientation}" / "valid"
+    masks = tmp_path / f"o{orientation}" / "train"
+    (masks / "_masks").mkdir(parents=True)
+    coco.mkdir(parents=True)
+    _oriented(coco / "a.jpg", orientation, w, h)
+    _oriented(masks / "a.jpg", orientation, w, h)
+    rw, rh = (h, w) if orientation >= 5 else (w, h)  # as read
+    label = np.zeros((rh, rw), np.uint8)
+    label[2:8, 2:10] = 255
+    Image.fromarray(label).save(masks / "_masks" / "a.png")
+    (coco / "_annotations.coco.json").write_text(json.dumps({
+        "images": [{"id": 0, "file_name": "a.jpg", "width": rw, "height": rh}], "categories": [],
+        "annotations": [{"id": 5, "image_id": 0, "category_id": 1, "bbox": [2, 2, 8, 6], "segmentation": POLY}]}))
+    config = _declare(tmp_path, names, f"o{orientation}_{w}", {"valid": "coco", "train": "mask_folder"},
+                      folder=f"o{orientation}")
+    for split in ("valid", "train"):
+        samples, problems = load_split(config, split)
+        assert len(samples) == 1, problems
+        said = [str(p) for p in problems if "EXIF orientation" in p.message]
+        assert bool(said) == named and not [p for p in problems if "EXIF" not in p.message], problems
+        if named:
+            assert "a.jpg" in said[0] and f"({orientation}" in said[0] and "exiftool" in said[0], said
+    Image.fromarray(np.zeros((rh, rw), np.uint8)).save(masks / "_masks" / "a.png")  # no label: none to lie turned
+    assert not load_split(config, "train")[1]

@@ -535,7 +535,7 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
                                                    f"{ident!r}); the second entry and its annotations skipped"))
             return None
         seen_names[key] = ident
-    actual = _image_size(path)
+    actual, orientation = _size_and_orientation(path)
     if unsized:
         if actual is None:
             problems.append(DataProblem(str(path), f"its COCO entry (image id {ident!r}) gives no width and height, and "
@@ -554,6 +554,8 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
     s = Sample(path, config.name, split, height, width, annotations=by_image.get(ident, []))
     _, ann_problems = rasterize_annotations(s.annotations, s.height, s.width, str(path))
     problems.extend(ann_problems)
+    if s.annotations and (turned := _unseen_turn(path, actual, orientation)) is not None:  # (no label: none to turn)
+        problems.append(turned)
     return s
 
 
@@ -581,15 +583,48 @@ def _image_size(path: Path) -> tuple[int, int] | None:
     """``(width, height)`` of an image file as it will be read (EXIF orientation applied), from its header;
     None if it is not a readable image. Opened as :func:`~drywallqa.utils.image_io.read_image` opens it (its formats,
     HEIC's plugin registered: a HEIC photo of a dataset read before any photo was "unreadable")."""
+    return _size_and_orientation(path)[0]
+
+
+def _size_and_orientation(path: Path) -> tuple[tuple[int, int] | None, int]:
+    """:func:`_image_size` of an image file and its EXIF orientation (1 where it has none, or is no readable image)."""
     from PIL import Image, UnidentifiedImageError
 
-    from ..utils.image_io import image_formats, open_image, upright_size
+    from ..utils.image_io import exif_orientation, image_formats, open_image, upright_size
 
     try:
         with open_image(path, image_formats()) as im:
-            return upright_size(im)  # as read_image turns it, a damaged EXIF block too
+            return upright_size(im), exif_orientation(im)  # as read_image turns it, a damaged EXIF block too
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None, 1
+
+
+def _labels(mask_path: Path) -> bool:
+    """Whether a mask file marks any pixel (one that cannot be read: True, reading it says why)."""
+    try:
+        return bool(read_mask(mask_path, ignore=True).any())
+    except (OSError, ValueError):
+        return True
+
+
+TURNS = {2: "mirrored left to right", 3: "turned 180 degrees", 4: "mirrored top to bottom",
+         5: "mirrored along its diagonal", 6: "turned a quarter clockwise", 7: "mirrored along its other diagonal",
+         8: "turned a quarter anticlockwise"}  # what an EXIF orientation does to the photo as stored
+
+
+def _unseen_turn(path: Path, size: tuple[int, int], orientation: int) -> DataProblem | None:
+    """A problem naming a photo whose EXIF orientation turns or mirrors it without changing its size (2-4, or 5-8 of a
+    square photo, ``size`` as read): it is read turned, and a label drawn on it as stored (in a tool that ignores
+    EXIF) lies turned against it, which no size check can tell (a quarter turn of an oblong photo is told by its
+    size). None for any other photo."""
+    if orientation not in TURNS or (orientation >= 5 and size[0] != size[1]):
         return None
+    return DataProblem(str(path), f"its EXIF orientation ({orientation}: {TURNS[orientation]}) is applied when it is "
+                                  "read, and keeps its size: its label is read as drawn on the photo so shown (as "
+                                  "Roboflow, CVAT and browsers show it); one drawn on the photo as stored (a tool that "
+                                  f"ignores EXIF) lies {TURNS[orientation]} against it, which no size check can tell. "
+                                  "Look at it beside its label; if so, remove the photo's orientation tag "
+                                  "(exiftool -Orientation= FILE)")
 
 
 @register_split_reader("mask_folder", finds=lambda folder: (folder / "_masks").is_dir(), layout="<split>/_masks/")
@@ -638,7 +673,7 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
             problems.append(DataProblem(str(path), f"no mask at {mask_path}{_near_masks(mask_path, mask_names)}; "
                                                    "skipped"))
             continue
-        size = _image_size(path)
+        size, orientation = _size_and_orientation(path)
         try:
             with open_image(mask_path) as m:
                 msize = m.size
@@ -654,6 +689,8 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
                                                         "(as read: EXIF orientation applied)"
                                                         f"{_unturned_hint(path, msize, size)}; skipped"))
             continue
+        if (turned := _unseen_turn(path, size, orientation)) is not None and _labels(mask_path):  # (an empty
+            problems.append(turned)  # mask: no label to lie turned)
         samples.append(Sample(path, config.name, split, height, width, mask_path=mask_path))
     masks = folder / "_masks"
     for path in sorted(masks.iterdir()) if masks.is_dir() else ():
