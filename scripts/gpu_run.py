@@ -179,7 +179,8 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
                         "--dest", str(out / "wheels"), *pinned(REMOTE_WHEELS)], check=True)
     meta = {"config": str(Path(config).resolve().relative_to(ROOT)) if Path(config).resolve().is_relative_to(ROOT)
             else str(config), "overrides": remote, "paths_here": here, "output_dir": cfg.output_dir,
-            "images": packed["images"], "prompts": len(packed["prompts"])}
+            "images": packed["images"], "prompts": len(packed["prompts"]),
+            "failed": len(packed["failed"])}  # photos left out, unreadable: named in pack/failed.json and said above
     (out / "bundle.json").write_text(json.dumps(meta, indent=1))
     (out / STARTED).unlink()
     meta["mb"] = mib(out)

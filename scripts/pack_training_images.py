@@ -15,6 +15,10 @@ A dataset declared in a YAML file (its folder anywhere, e.g. masks refined from 
 under ``datasets/declared/<name>/`` with a declaration of the copy beside it (``declared/<name>.dataset.yaml``);
 the script prints the ``data.datasets=[...]`` override that points the run at those declarations.
 
+A photo (or mask) that cannot be read or encoded is left out, not the pack: each such sample is named, with why, in
+``<out>/failed.json`` and in a warning at the end, and is in no packed file (nor its COCO file's entries); the run
+there says the split manifest names photos it does not find. A part none of whose photos can be packed is an error.
+
     python scripts/pack_training_images.py docs/experiments/gpu_finetune_v020/gpu_finetune.yaml --out .remote/pack --size 512 --chunks 2
     # on the remote machine: merge the chunks into one folder, then
     DRYWALLQA_DATASETS=<merged>/datasets DRYWALLQA_CACHE=<merged>/cache drywallqa train docs/experiments/gpu_finetune_v020/gpu_finetune.yaml
@@ -29,6 +33,7 @@ import os
 import re
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -43,13 +48,14 @@ from drywallqa.engine.trainer import training_prompts
 from drywallqa.text.encoder import TextEncoder
 from drywallqa.utils.argtypes import at_least, positive_int
 from drywallqa.utils.files import replace_dir, temp_dir, write_atomic
-from drywallqa.utils.image_io import read_image
+from drywallqa.utils.image_io import ImageReadError, read_image
 from drywallqa.utils.progress import progress_bar
 
 
 DECLARED = "declared"  # the folder of the packed copies of YAML-declared datasets
 CHUNK = re.compile(r"chunk\d+")  # the folders of a pack
 COPIES = "copies.json"  # in chunk0 of a deduplicated pack: the photos left out as copies of packed ones
+FAILED = "failed.json"  # beside the chunks: the samples left out as their photo or mask could not be packed
 
 
 def shrink(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
@@ -66,17 +72,22 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
     are dealt into as many chunks (at least ``chunks``) as keep each within about that many MiB: they are all
     encoded first, so nothing is encoded twice. With ``dedupe``, a photo that two datasets share (the taping strips
     and the taping boxes are one set of photos) is packed once and listed in ``chunk0/copies.json`` (copy -> packed
-    path, both under ``datasets/``): :func:`restore_copies` writes the copies back after the chunks are merged."""
+    path, both under ``datasets/``): :func:`restore_copies` writes the copies back after the chunks are merged.
+    A sample whose photo or mask cannot be read or encoded is left out and listed (``failed`` of the result, and
+    ``<out>/failed.json``: its dataset, part, the file and why); a part none of whose photos can be packed raises
+    ValueError, as an empty one does."""
     d = cfg.data
     # absolute, links not followed (a link is refused below): "." has no name to write the pack beside it under (it
     # was encoded whole, then its rename failed: "PosixPath('.') has an empty name")
     out = Path(os.path.abspath(out))
     if not 1 <= quality <= 100:  # above 100 OpenCV encodes lossless, without a word: a pack about 3 times as large
         raise ValueError(f"--quality {quality}: WebP quality runs from 1 to 100")
-    if out.is_symlink() or out.exists():  # replaced whole: only an earlier pack (chunk<k> folders), never other files
+    if out.is_symlink() or out.exists():  # replaced whole: only an earlier pack (chunk<k> folders, its failed.json),
+        # never other files
         if out.is_symlink() or not out.is_dir():
             raise ValueError(f"--out {out} is {'a link' if out.is_symlink() else 'a file'}; give a folder for the pack")
-        other = next((p.name for p in out.iterdir() if not (p.is_dir() and CHUNK.fullmatch(p.name))), None)
+        other = next((p.name for p in out.iterdir()
+                      if not (p.is_dir() and CHUNK.fullmatch(p.name)) and not (p.is_file() and p.name == FAILED)), None)
         if other is not None:
             raise ValueError(f"--out {out} holds {other!r}, which is no pack's chunk folder: it is replaced whole, so "
                              "give a new folder (or an earlier pack's)")
@@ -97,32 +108,32 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
                 why = why_part_is_empty(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published,
                                         "data.exclude_published", "data.datasets_dir")
                 raise ValueError(f"dataset {ds.name!r} has no images in part {part!r} to pack: {why}")
-            jobs += [(folder, root, s) for s in samples]
+            jobs += [(ds.name, part, folder, root, s) for s in samples]
     if chunks > len(jobs):  # each chunk got a copy of every annotation file: --chunks 100000 filled the disk with them
         raise ValueError(f"--chunks {chunks}: more chunks than the {len(jobs)} photos to pack; give at most {len(jobs)}")
     files, annotated = [], {}  # per image: [(path in its chunk's datasets/, bytes)], the image first
     packed, copies = {}, {}  # source photo -> its packed path; with dedupe, copy -> packed path
-    for folder, root, s in progress_bar(jobs, desc="packing"):
+    failed = []  # the samples left out: a photo or mask that cannot be read or encoded (one bad file lost the pack)
+    for name, part, folder, root, s in progress_bar(jobs, desc="packing"):
         dest = Path(folder) / s.image_path.relative_to(root)
         source = s.image_path.resolve()
         if dedupe and source in packed and s.mask_path is None:
             copies[dest.as_posix()] = packed[source].as_posix()
             _note_annotated(annotated, s, folder, root)
             continue
+        try:
+            files.append(_encoded(s, dest, size, quality))
+        except _Unpackable as exc:  # left out whole: neither its photo, its mask nor its COCO entry is packed
+            failed.append({"dataset": name, "part": part, "path": str(exc.path), "reason": exc.reason})
+            continue
         packed.setdefault(source, dest)
-        rgb = shrink(read_image(s.image_path), size, cv2.INTER_AREA)
-        ok, buf = cv2.imencode(".webp", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, quality])
-        if not ok:
-            raise RuntimeError(f"{s.image_path}: WebP encoding failed")
-        files.append([(dest, buf.tobytes())])
-        if s.mask_path is not None:
-            mask = cv2.imread(str(s.mask_path), cv2.IMREAD_UNCHANGED)
-            mask = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
-            ok, png = cv2.imencode(Path(s.mask_path).suffix or ".png", mask)
-            if not ok:
-                raise RuntimeError(f"{s.mask_path}: encoding failed")
-            files[-1].append((dest.parent / "_masks" / s.mask_path.name, png.tobytes()))
         _note_annotated(annotated, s, folder, root)
+    tried = Counter(job[:2] for job in jobs)
+    for (name, part), lost in Counter((f["dataset"], f["part"]) for f in failed).items():
+        if lost == tried[name, part]:  # as a part with no photos: a training there would be refused
+            first = next(f for f in failed if (f["dataset"], f["part"]) == (name, part))
+            raise ValueError(f"dataset {name!r}: none of the {lost} photos of its part {part!r} can be packed (e.g. "
+                             f"{first['path']}: {first['reason']}); check its files")
     # written beside it, then renamed into place: an earlier pack is kept until this one is whole, and a run stopped
     # part way (Ctrl-C, a full disk) leaves no half pack, missing photos, that would be carried and trained from
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -153,14 +164,57 @@ def pack(cfg: TrainConfig, out: Path, size: int = 512, quality: int = 82, chunks
         if copies:
             (tmp / "chunk0").mkdir(parents=True, exist_ok=True)
             (tmp / "chunk0" / COPIES).write_text(json.dumps(copies, indent=0))
+        if failed:
+            (tmp / FAILED).write_text(json.dumps(failed, indent=1))
         # every prompt the run asks, embedded, so the remote machine needs no text-encoder weights
         prompts, _ = training_prompts(cfg)
         print(f"embedding the run's {len(prompts)} prompts into {out / 'chunk0' / 'cache'}...", file=sys.stderr, flush=True)
         TextEncoder(cfg.text_encoder, cache_dir=tmp / "chunk0" / "cache").encode(prompts)
         replace_dir(tmp, out)
     chunk_mb = [sum(f.stat().st_size for f in (out / f"chunk{k}").rglob("*") if f.is_file()) / 1e6 for k in range(chunks)]
-    return {"images": len(jobs), "copies": len(copies), "webp_mb": total / 1e6, "chunk_mb": chunk_mb, "prompts": prompts,
-            "datasets": names if declared else None}
+    if failed:  # at the end, where it is seen: the bar and the embedding lines scrolled it away
+        print(f"warning: {len(failed)} of the {len(jobs)} photos could not be packed and are left out, listed in "
+              f"{out / FAILED} (e.g. {failed[0]['path']}: {failed[0]['reason']})", file=sys.stderr, flush=True)
+    return {"images": len(jobs) - len(failed), "copies": len(copies), "webp_mb": total / 1e6, "chunk_mb": chunk_mb,
+            "prompts": prompts, "datasets": names if declared else None, "failed": failed}
+
+
+class _Unpackable(Exception):
+    """A sample's photo or mask that cannot be read or encoded: ``path`` and ``reason``."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def _encoded(sample, dest: Path, size: int, quality: int) -> list:
+    """The packed files of ``sample``: ``[(dest, WebP bytes)]``, then its mask's where it has one.
+
+    Raises:
+        _Unpackable: its photo or mask cannot be read or encoded.
+    """
+    try:
+        rgb = shrink(read_image(sample.image_path), size, cv2.INTER_AREA)
+    except ImageReadError as exc:  # (its OSErrors too) the message names the file: kept without that name
+        raise _Unpackable(sample.image_path, str(exc).removeprefix(f"{sample.image_path}: ")) from None
+    ok, buf = cv2.imencode(".webp", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, quality])
+    if not ok:
+        raise _Unpackable(sample.image_path, "WebP encoding failed")
+    out = [(dest, buf.tobytes())]
+    if sample.mask_path is not None:
+        mask = cv2.imread(str(sample.mask_path), cv2.IMREAD_UNCHANGED)
+        if mask is None or mask.size == 0:  # None, not an error: a cv2.error of resize's stopped the pack
+            raise _Unpackable(sample.mask_path, "not a readable mask image")
+        try:
+            mask = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
+            ok, png = cv2.imencode(Path(sample.mask_path).suffix or ".png", mask)
+        except cv2.error as exc:  # a layout OpenCV resizes or encodes not
+            why = str(exc).strip().splitlines()[-1]
+            raise _Unpackable(sample.mask_path, f"cannot be resized and encoded ({why})") from None
+        if not ok:
+            raise _Unpackable(sample.mask_path, "encoding failed")
+        out.append((dest.parent / "_masks" / sample.mask_path.name, png.tobytes()))
+    return out
 
 
 def _note_annotated(annotated: dict, sample, folder: str, root: Path) -> None:
