@@ -192,8 +192,8 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
     out.parent.mkdir(parents=True, exist_ok=True)
     with export_lock(out), temp_dir(out.parent, f".{out.name}.") as tmp:
         before = folder_state(model_dir)
-        _write_onnx(model_dir, tmp, opset)
-        _record_folder(tmp, model_dir)  # (not the cache's exports: made of a copy, and made again on a change)
+        # the folder recorded (not in the cache's exports: made of a copy, and made again on a change)
+        _write_onnx(model_dir, tmp, opset, record_folder=True)
         # the graphs are of the weights read first, the settings, gate and calibration copied after: a folder replaced
         # meanwhile (a training run writing best/, a ship) gave the new model's thresholds with the old one's graphs
         if folder_state(model_dir) != before:
@@ -223,14 +223,6 @@ def _exported_from(model_dir: str | Path, meta: dict) -> dict:
     folder = Path(model_dir)
     return {"settings": _settings_digest(meta), "weights": _weights_digest(folder),
             "copied": {name: file_digest(folder / name) for name in CALIBRATIONS if (folder / name).is_file()}}
-
-
-def _record_folder(out: Path, model_dir: str | Path) -> None:
-    """Add to the export ``out``'s :data:`EXPORTED_FROM` the absolute path of the model folder it was made of: what
-    :func:`retrained_source` looks at."""
-    meta = json.loads((out / CONFIG_NAME).read_text())
-    meta[EXPORTED_FROM]["folder"] = os.path.abspath(model_dir)
-    (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
 
 
 def retrained_source(directory: str | Path) -> str | None:
@@ -323,8 +315,9 @@ def _loads(folder: Path, name: str) -> bool:
     return True
 
 
-def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
-    """The export itself, into the existing folder ``out``."""
+def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17, record_folder: bool = False) -> None:
+    """The export itself, into the existing folder ``out``; with ``record_folder``, its :data:`EXPORTED_FROM` holds the
+    absolute path of ``model_dir`` too: what :func:`retrained_source` looks at."""
     model = PromptedSegmentationModel.from_pretrained(model_dir).eval()
     s = model.config.image_size
     x = torch.rand(1, 3, s, s)
@@ -358,6 +351,8 @@ def _write_onnx(model_dir: str | Path, out: Path, opset: int = 17) -> None:
     # the graphs' digests: a graph overwritten inside its weights still loads, and gave other masks without a word
     meta[GRAPH_DIGESTS] = {name: file_digest(out / name) for name in GRAPHS}
     meta[EXPORTED_FROM] = _exported_from(model_dir, meta)  # what tells a calibration made on the export (re-export)
+    if record_folder:
+        meta[EXPORTED_FROM]["folder"] = os.path.abspath(model_dir)
     (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
 
 
