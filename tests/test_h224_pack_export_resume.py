@@ -98,3 +98,35 @@ def test_a_bundle_with_a_photo_left_out_merges_and_counts_it_out(write_train_con
     datasets = gpu_run.merge_chunks(tmp_path / "bundle")
     found = [p for p in datasets.rglob("*.jpg") if "_masks" not in p.parts]
     assert len(found) == meta["images"]
+
+
+def test_a_resumed_epoch_s_bar_counts_from_where_the_run_picked_up(synthetic_datasets, syn_splits, tmp_path, tiny_kwargs,
+                                                                   monkeypatch):
+    """A run resumed mid-epoch drew that epoch's bar from 0 to the steps left: the user could not see where it
+    picked up. It starts at the steps done and counts to the epoch's steps."""
+    import io
+
+    import drywallqa.engine.trainer as trainer_module
+    from drywallqa.engine.trainer import Trainer
+
+    cfg = TrainConfig.from_dict({
+        "model_config": tiny_kwargs,
+        "data": {"datasets": ["syn_crack", "syn_tape"], "datasets_dir": str(synthetic_datasets),
+                 "splits_dir": str(syn_splits), "cache_size": 72, "cache_dir": None},
+        "optim": {"lr": 1e-3, "batch_size": 4, "epochs": 2, "warmup_steps": 1},
+        "output_dir": str(tmp_path / "run"), "checkpoint_every": 100, "bf16": False, "device": "cpu"})
+    assert Trainer(cfg, progress=False).train(max_minutes=1e-9)["stopped"] == "time"  # after its first step
+    bars, real = [], trainer_module.progress_bar
+
+    def recorded(iterable=None, **kwargs):
+        bars.append(real(iterable, **{**kwargs, "file": io.StringIO()}))  # drawn, into a file of its own
+        return bars[-1]
+
+    monkeypatch.setattr(trainer_module, "progress_bar", recorded)
+    resumed = Trainer(cfg, progress=True)
+    resumed.train(resume=True)
+    n = resumed.steps_per_epoch
+    epochs = [b for b in bars if str(b.desc).startswith("epoch ")]
+    assert n > 2 and [b.desc for b in epochs] == ["epoch 1/2", "epoch 2/2"]
+    assert [(b.initial, b.total, b.n) for b in epochs] == [(1, n, n), (0, n, n)]
+    assert f"{n}/{n}" in epochs[0].fp.getvalue()  # its last state: the epoch's every step

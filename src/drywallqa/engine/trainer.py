@@ -910,7 +910,8 @@ class Trainer:
             while self.epoch < o.epochs:
                 skip = self.step - self.epoch * self.steps_per_epoch
                 losses = self.epoch_losses = self.epoch_losses if skip else []
-                bar = progress_bar(self._epoch_loader(self.epoch, skip), total=self.steps_per_epoch - skip,
+                # a resumed epoch's bar from where the run picked up (it counted from 0, to the steps left)
+                bar = progress_bar(self._epoch_loader(self.epoch, skip), initial=skip, total=self.steps_per_epoch,
                                    desc=f"epoch {self.epoch + 1}/{o.epochs}", disable=not self.progress)
                 for batch in bar:
                     losses.append(self.train_step(batch))
