@@ -132,7 +132,8 @@ def plot_curves(history: list[dict], path: str | Path) -> None:
     axes[0].set(title="training loss", xlabel="epoch")
     axes[0].legend()
     for k in [k for k in history[0] if k.startswith("val_")]:
-        axes[1].plot(epochs, [r.get(k) for r in history], label=k[4:])
+        values = [np.nan if r.get(k) is None else r[k] for r in history]  # NaN (None: an older row): not measured
+        axes[1].plot(epochs, values, label=k[4:] if np.isfinite(values).any() else f"{k[4:]} (n/a)")
     axes[1].set(title="validation", xlabel="epoch", ylim=(0, 1))
     axes[1].legend()
     fig.tight_layout()

@@ -159,6 +159,12 @@ def _plain(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
+def _not_measured(value) -> bool:
+    """A metric row's NaN (``val_cross_fg`` where no cross prompt was asked): an empty cell of metrics.csv, ``n/a``
+    on the epoch's line (0.0 read as a perfect score)."""
+    return isinstance(value, float) and math.isnan(value)
+
+
 def _of_a_published_dataset(ds) -> bool:
     """Whether ``ds`` is a dataset that comes with the package (its folder in the datasets folder: cracks, taping), or
     one of the photos and split manifest of one (the taping strips and boxes: ``manifest: taping``), whose published
@@ -982,7 +988,8 @@ class Trainer:
             self.write_metrics()
         if self.progress:
             try:
-                tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+                tqdm.write(" ".join(f"{k}=n/a" if _not_measured(v) else f"{k}={v:.4g}" if isinstance(v, float)
+                                    else f"{k}={v}" for k, v in row.items()))
             except BrokenPipeError:  # standard output's reader has gone (`train ... 2>&1 | head`): the run goes on,
                 drop_output(sys.stdout)  # unheard (it stopped after its first epoch, "error: Broken pipe", exit 1)
 
@@ -1006,7 +1013,8 @@ class Trainer:
 
     def write_metrics(self) -> None:
         write_text_atomic(strict_json(self.history, indent=1), self.out / "metrics.json")  # NaN as null: JSON
-        write_csv_atomic(self.history, list(dict.fromkeys(k for r in self.history for k in r)), self.out / "metrics.csv")
+        rows = [{k: "" if _not_measured(v) else v for k, v in r.items()} for r in self.history]  # NaN: an empty cell
+        write_csv_atomic(rows, list(dict.fromkeys(k for r in self.history for k in r)), self.out / "metrics.csv")
         from ..viz import plot_curves
 
         plot_curves(self.history, self.out / "curves.png")

@@ -115,7 +115,9 @@ class Choice:
 @dataclass
 class ValidationResult:
     """``ious``: dataset -> ``(options, len(THRESHOLDS))`` mIoU; ``options``: dataset -> the options tried;
-    ``cross_foreground``: mean foreground of the other datasets' canonical prompts on each dataset's photos."""
+    ``cross_foreground``: mean foreground of the other datasets' canonical prompts on each dataset's photos; NaN where
+    no such prompt was asked (one dataset, or every photo labelled by the other datasets too): not measured (0.0 read
+    as a perfect score)."""
 
     ious: dict
     options: dict
@@ -138,7 +140,8 @@ class ValidationResult:
 
     def shared(self) -> dict:
         """The trainer's numbers: each dataset's mIoU at the one threshold (no post-processing) that is best on the
-        mean over datasets, that mean (``val_score``), the threshold, and the cross-prompt foreground."""
+        mean over datasets, that mean (``val_score``), the threshold, and the cross-prompt foreground (``val_cross_fg``;
+        NaN where not measured: see :class:`ValidationResult`)."""
         plain = {d: table[0] for d, table in self.ious.items()}
         mean = np.mean(list(plain.values()), axis=0)
         t = int(np.argmax(mean))
@@ -211,4 +214,4 @@ class Validator:
                 logger.warning("validation: no mask of dataset %r holds a foreground pixel (%d photos): its mIoU (1.0 "
                                "for a model that answers nothing) says nothing; check its masks (drywallqa data "
                                "stats: 'empty masks')", d, n)
-        return ValidationResult(ious, options, float(np.mean(cross)) if cross else 0.0, images)
+        return ValidationResult(ious, options, float(np.mean(cross)) if cross else float("nan"), images)

@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..text.encoder import get_text_encoder
-from ..utils.files import UMASK, write_atomic, write_text_atomic
+from ..utils.files import UMASK, strict_json, write_atomic, write_text_atomic
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -116,7 +116,8 @@ class PromptedSegmentationModel(nn.Module):
 
         write_atomic(directory / WEIGHTS_NAME, write_weights)
         self.save_extras(directory)
-        write_text_atomic(json.dumps(payload, indent=2), directory / CONFIG_NAME)  # last: it marks a model folder
+        # last: it marks a model folder; NaN as null (a val score not measured: NaN is not JSON)
+        write_text_atomic(strict_json(payload, indent=2), directory / CONFIG_NAME)
         return directory
 
     @classmethod
