@@ -96,3 +96,49 @@ def test_an_unmeasured_cross_foreground_is_an_empty_cell_null_in_json_and_n_a_on
     assert "NaN" not in config_text
     assert json.loads(config_text)["val"]["val_cross_fg"] is None
     assert "cross_fg (n/a)" in legends and "score" in legends
+
+
+class _Maps(Segmenter):
+    """Every prompt's map: ``fill`` over the photo's left half, ``background`` elsewhere, ``spot`` over a corner."""
+
+    def __init__(self, fill, background=0.0, spot=None):
+        super().__init__()
+        self.fill, self.background, self.spot = fill, background, spot
+
+    def decode(self, encoded, prompts, threshold=None, label_shape=None):
+        prob = np.full((32, 32), self.background, np.float32)
+        prob[:, :16] = self.fill
+        if self.spot is not None:
+            prob[:4, 28:] = self.spot
+        return SegmentationResult(masks={p: prob > 0.5 for p in prompts}, probabilities={p: prob for p in prompts})
+
+
+def test_a_model_that_answers_nothing_gets_the_default_threshold_and_a_warning(two_datasets, caplog):
+    """All-zero maps score the same (0.0) at every threshold: argmax took the first, 0.1, as if it were chosen, and
+    nothing said the val scores did not depend on the threshold."""
+    import logging
+
+    items = {"edge_a": [_pair()], "edge_b": [_pair()]}
+    with caplog.at_level(logging.WARNING, logger="drywallqa.engine.validator"):
+        result = Validator(items)(_Maps(0.0))
+    said = [r.getMessage() for r in caplog.records if "scores the same at every threshold" in r.getMessage()]
+    assert len(said) == 2 and "'edge_a'" in said[0] and "answers nothing" in said[0] and "0.5" in said[0]
+    choice = result.choose()
+    assert choice.threshold == 0.5 and choice.dataset_thresholds == {"edge_a": 0.5, "edge_b": 0.5}
+    assert result.shared()["threshold"] == 0.5 and result.shared()["val_score"] == 0.0
+
+
+def test_thresholds_tied_for_the_best_resolve_toward_the_default_and_a_unique_best_stays(two_datasets, caplog):
+    """A map of 0.3 on the label, 0.05 elsewhere: every threshold from 0.1 to 0.25 masks the label exactly; of those
+    the one nearest 0.5 (it was 0.1, the first). No warning: the scores depend on the threshold. A unique best (0.65: a
+    false spot of 0.62 cut, the label's 0.7 kept) is chosen as it was."""
+    import logging
+
+    items = {"edge_a": [_pair()], "edge_b": [_pair()]}
+    with caplog.at_level(logging.WARNING, logger="drywallqa.engine.validator"):
+        tied = Validator(items, options=False)(_Maps(0.3, background=0.05))
+    assert not [r for r in caplog.records if "every threshold" in r.getMessage()]
+    assert tied.choose().threshold == 0.25 and tied.choose().dataset_thresholds["edge_a"] == 0.25
+    assert tied.shared()["threshold"] == 0.25 and tied.shared()["val_score"] == 1.0
+    unique = Validator(items, options=False)(_Maps(0.7, background=0.05, spot=0.62))
+    assert unique.choose().threshold == 0.65 and unique.shared()["threshold"] == 0.65

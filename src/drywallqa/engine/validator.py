@@ -38,6 +38,7 @@ BOX_OPTIONS = (None, {"name": "boxes", "quantile": 0.0}, {"name": "boxes", "quan
                {"name": "boxes", "quantile": 0.0, "split_below_fill": 0.5})  # crossing joints -> strips
 DILATE_OPTIONS = (None, *({"name": "dilate", "radius_fraction": f} for f in (0.002, 0.004, 0.008)))
 CROSS_THRESHOLD = 0.5  # foreground of the other datasets' prompts is counted at this threshold
+DEFAULT_THRESHOLD = 0.5  # a segmenter's threshold where none is chosen: where thresholds scoring alike are resolved
 
 
 def postprocess_options(label_shape: str) -> tuple:
@@ -78,6 +79,16 @@ def prompt_postprocess(postprocess: dict) -> dict:
                     slots.setdefault(p, {})[ADAPTERS[spec["name"]]] = {**spec, "prompt": box.canonical_prompt}
     return {p: next(iter(s.values())) if len(s) == 1 else [s[k] for k in sorted(s, key=lambda k: k is not None)]
             for p, s in slots.items()}
+
+
+def best_threshold(scores: np.ndarray) -> int:
+    """Index into :data:`~drywallqa.metrics.THRESHOLDS` of the best of ``scores`` (a sweep's mIoU); of thresholds tied
+    for it, the one nearest :data:`DEFAULT_THRESHOLD` (the lower of two as near). A model that answers nothing (or the
+    same at every threshold) scores alike everywhere: it was given the grid's first threshold, 0.1."""
+    tied = np.flatnonzero(scores == np.max(scores))
+    if not len(tied):  # NaN: as argmax takes it
+        return int(np.argmax(scores))
+    return int(min(tied, key=lambda t: (abs(THRESHOLDS[t] - DEFAULT_THRESHOLD), THRESHOLDS[t])))
 
 
 def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict | None) -> np.ndarray:
@@ -126,25 +137,28 @@ class ValidationResult:
 
     def choose(self) -> Choice:
         """Per dataset the best (option, threshold); the shared threshold is the best one without post-processing
-        on the mean over datasets."""
+        on the mean over datasets. Ties: the first option (None: the mask as it is), and the threshold nearest
+        :data:`DEFAULT_THRESHOLD` (:func:`best_threshold`)."""
         thresholds, post, scores = {}, {}, {}
         for d, table in self.ious.items():
-            k, t = np.unravel_index(int(np.argmax(table)), table.shape)
+            k = int(np.unravel_index(int(np.argmax(table)), table.shape)[0])
+            t = best_threshold(table[k])
             thresholds[d], post[d], scores[d] = float(THRESHOLDS[t]), self.options[d][k], float(table[k, t])
             if post[d] and post[d]["name"] in ADAPTERS:  # option 0 (None) is the mask as the model sees it
                 post[d] = {**post[d], "threshold": thresholds[d]}
-                thresholds[d] = float(THRESHOLDS[int(np.argmax(table[0]))])
+                thresholds[d] = float(THRESHOLDS[best_threshold(table[0])])
         plain = np.mean([table[0] for table in self.ious.values()], axis=0)  # option 0 is always None
-        return Choice(float(THRESHOLDS[int(np.argmax(plain))]), thresholds, post,
+        return Choice(float(THRESHOLDS[best_threshold(plain)]), thresholds, post,
                       float(np.mean(list(scores.values()))), scores)
 
     def shared(self) -> dict:
         """The trainer's numbers: each dataset's mIoU at the one threshold (no post-processing) that is best on the
-        mean over datasets, that mean (``val_score``), the threshold, and the cross-prompt foreground (``val_cross_fg``;
+        mean over datasets (ties: the one nearest :data:`DEFAULT_THRESHOLD`), that mean (``val_score``), the
+        threshold, and the cross-prompt foreground (``val_cross_fg``;
         NaN where not measured: see :class:`ValidationResult`)."""
         plain = {d: table[0] for d, table in self.ious.items()}
         mean = np.mean(list(plain.values()), axis=0)
-        t = int(np.argmax(mean))
+        t = best_threshold(mean)
         out = {f"val_mIoU_{d}": float(v[t]) for d, v in plain.items()}
         out.update(val_score=float(mean[t]), threshold=float(THRESHOLDS[t]), val_cross_fg=self.cross_foreground)
         return out
@@ -214,4 +228,9 @@ class Validator:
                 logger.warning("validation: no mask of dataset %r holds a foreground pixel (%d photos): its mIoU (1.0 "
                                "for a model that answers nothing) says nothing; check its masks (drywallqa data "
                                "stats: 'empty masks')", d, n)
+            elif np.all(table[0] == table[0][0]):  # a threshold chosen on such scores is the tie's (0.5), not a finding
+                logger.warning("validation: dataset %r scores the same at every threshold (mIoU %.4g, %d photos): the "
+                               "model answers nothing on its photos, or the same everywhere; its val scores do not "
+                               "depend on the threshold, and the one chosen (%g, the default) says nothing",
+                               d, table[0][0] / n, n, DEFAULT_THRESHOLD)
         return ValidationResult(ious, options, float(np.mean(cross)) if cross else float("nan"), images)
