@@ -142,3 +142,13 @@ def test_thresholds_tied_for_the_best_resolve_toward_the_default_and_a_unique_be
     assert tied.shared()["threshold"] == 0.25 and tied.shared()["val_score"] == 1.0
     unique = Validator(items, options=False)(_Maps(0.7, background=0.05, spot=0.62))
     assert unique.choose().threshold == 0.65 and unique.shared()["threshold"] == 0.65
+
+
+def test_evaluate_reports_a_tied_best_threshold_as_the_validator_does():
+    """evaluate's headroom (best single threshold) and per-image best threshold resolve ties like the validator:
+    a model that answers nothing scored alike at every threshold was reported at the grid's first, 0.1."""
+    from drywallqa.engine.evaluator import headroom
+    from drywallqa.metrics import THRESHOLDS
+
+    flat = np.zeros((3, len(THRESHOLDS)))
+    assert headroom(list(flat), [0.0, 0.0, 0.0])["best_single_threshold"] == 0.5

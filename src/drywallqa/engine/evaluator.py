@@ -43,7 +43,7 @@ from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_cur
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
 from .eval_report import render_markdown
 from .speed import measure_speed
-from .validator import threshold_sweep
+from .validator import best_threshold, threshold_sweep
 
 QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_width_px")
 PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "confidence", "centerline_f1", "gt_fraction",
@@ -175,7 +175,8 @@ class SetResult:
 def headroom(sweeps: list, ious: list, width_oracles: list | None = None, errors: list | None = None) -> dict:
     """Oracle numbers (they look at the split's ground truth, so they are diagnostics, never results).
 
-    Thresholding: the mIoU with the best single threshold and with a best threshold per image, from the
+    Thresholding: the mIoU with the best single threshold (of thresholds tied for it, the one nearest 0.5:
+    :func:`~.validator.best_threshold`) and with a best threshold per image, from the
     ``(images, len(THRESHOLDS))`` sweeps. Labels (``width_oracles``, ``(images, len(ORACLE_WIDTHS))`` from
     :func:`~drywallqa.metrics.fixed_width_oracle`): the mIoU of the annotations' own centre lines drawn at
     the best single width and at a best width per image, i.e. how much IoU the annotators' stroke widths
@@ -185,7 +186,7 @@ def headroom(sweeps: list, ious: list, width_oracles: list | None = None, errors
     """
     m = np.asarray(sweeps)
     out = {"mIoU": float(np.mean(ious)), "mIoU_best_single_threshold": float(m.mean(0).max()),
-           "best_single_threshold": float(THRESHOLDS[int(m.mean(0).argmax())]),
+           "best_single_threshold": float(THRESHOLDS[best_threshold(m.mean(0))]),
            "mIoU_best_threshold_per_image": float(m.max(1).mean())}
     if width_oracles:
         w = np.asarray(width_oracles)
@@ -281,7 +282,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
                 errors.append(error_decomposition(result.masks[p], gt))
                 if strokes:
                     width_oracles.append(fixed_width_oracle(gt, gt_skeleton=gt_skeleton))
-                record.update(best_threshold=float(THRESHOLDS[int(sweep.argmax())]), iou_at_best_threshold=float(sweep.max()),
+                record.update(best_threshold=float(THRESHOLDS[best_threshold(sweep)]), iou_at_best_threshold=float(sweep.max()),
                               iou_boundary_only=errors[-1]["iou_boundary_only"])
                 key = (-iou, len(per_image))  # the heap keeps the lowest IoUs: one of them so far is kept, as pictures
                 if keep_worst and (len(worst) < keep_worst or key > worst[0][:2]):
