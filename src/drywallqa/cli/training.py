@@ -73,10 +73,14 @@ def train(
             # model, whose keys the overrides' model_config.* are (freeze_backbone of a CLIPSeg folder was refused as
             # "no key freeze_backbone for model film_unet", the YAML's); set as init_from below, as it is given
             cfg.init_from = model_path
+    other_model = bool(model) and model != cfg.model
+    if other_model:  # before the overrides, whose model_config.* are then keys of this model (they were checked as the
+        # YAML's model's, "no key freeze_backbone for model film_unet", and then thrown away with its options)
+        cfg.model, cfg.model_config = model, {}  # the config's model options belong to its own model type
     try:
         cfg = cfg.with_overrides(overrides)
-    except (ValueError, TypeError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="OVERRIDES")
+    except (ValueError, TypeError) as exc:  # (an unknown --model too)
+        raise typer.BadParameter(str(exc), param_hint="--model / OVERRIDES" if other_model else "OVERRIDES")
     overridden: dict = {}
     for item in overrides or ():  # as typed: a key given twice (the last silently won) is refused; scripts that
         key = str(item).partition("=")[0].strip()  # build on a list of overrides (gpu_run) let the last one win
@@ -100,8 +104,6 @@ def train(
         cfg.device = device
     if max_minutes is not None and not max_minutes > 0:
         raise typer.BadParameter(f"must be greater than 0, got {max_minutes}", param_hint="--max-minutes")
-    if model and model != cfg.model:
-        cfg.model, cfg.model_config = model, {}  # the config's model options belong to its own model type
     try:
         cfg.validate()  # the overrides too
     except ValueError as exc:
