@@ -36,6 +36,36 @@ def not_being_shipped(model_path: Path) -> None:
         raise typer.Exit(code=1)
 
 
+DEFAULT_DATASETS = ("cracks", "taping")  # -d of a model that records no datasets it was trained on
+DATASET_HELP = ("The datasets the model was trained on (names or dataset YAML files, repeatable); default: those its "
+                "training run's config.yaml (data.datasets) names, which a shipped folder keeps as training_config.yaml "
+                "(an ONNX export: its model folder's), else cracks and taping.")
+
+
+def trained_on(model_dir: Path, given: Optional[List[str]]) -> List[str]:
+    """``--dataset`` as given, or where it is not, the datasets the model in ``model_dir`` was trained on
+    (:func:`~drywallqa.engine.shipping.trained_datasets`), said in an info line: the fixed default, cracks and taping,
+    re-chose the thresholds and post-processing of a model trained on refined taping strips on the plain box labels
+    (and refused a run trained on a dataset of its own). A model that records none: cracks and taping, said so; one
+    whose dataset YAML file is not found from here is a usage error naming it."""
+    from ..engine.shipping import trained_datasets
+
+    if given:
+        return list(given)
+    found = trained_datasets(model_dir)
+    if found is None:
+        tagged("info:", "cyan", f"{model_dir} records no datasets it was trained on: -d {' -d '.join(DEFAULT_DATASETS)} "
+                                "(the default); give -d for a model trained on others")
+        return list(DEFAULT_DATASETS)
+    names, where, not_found = found
+    if not_found:
+        raise typer.BadParameter(f"{model_dir} was trained on {', '.join(not_found)} ({where}): a path relative to the "
+                                 f"folder it was trained in, not found from {Path.cwd()}; run from that folder, or give "
+                                 "every dataset it was trained on with -d", param_hint="--dataset")
+    tagged("info:", "cyan", f"-d not given: the datasets {model_dir} was trained on ({where}): {', '.join(names)}")
+    return names
+
+
 @app.command()
 def train(
     config: Path = typer.Argument(..., help="YAML training config, e.g. configs/default.yaml."),
@@ -204,7 +234,7 @@ def ship(
     source: Path = typer.Argument(..., help="A training run (its best/ is shipped) or a model folder."),
     dest: Path = typer.Option(..., "--out", "--dest", help="Model folder to write, replaced whole at the end "
                                                   "(e.g. src/drywallqa/weights/fast)."),
-    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
+    dataset: Optional[List[str]] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
     scales: Optional[List[str]] = typer.Option(
         None, "--scales", help="Input sizes to try (repeatable: --scales 448 --scales 384,512 averages two); "
                                "default 384, 448, 512 and 384,512."),
@@ -248,8 +278,9 @@ def ship(
         raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
+    names = tuple(dataset_names(trained_on(folder, dataset), datasets_dir))
     try:
-        out = run(source, dest, tuple(dataset_names(dataset, datasets_dir)), candidates, flips[tta], splits_dir, datasets_dir, limit,
+        out = run(source, dest, names, candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
                   accept_drywall_regression=accept_drywall_regression,
                   report=lambda entry: console.print(entry, soft_wrap=True))
@@ -271,7 +302,7 @@ def ship(
 @app.command("calibrate-gate")
 def calibrate_gate(
     model_path: Path = typer.Option(..., help="Model folder to give a prompt gate (writes prompt_gate.npz into it)."),
-    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
+    dataset: Optional[List[str]] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
 ):
     """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
@@ -281,7 +312,7 @@ def calibrate_gate(
     check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
     not_in_a_running_run(model_path)
     not_being_shipped(model_path)
-    names = tuple(dataset_names(dataset))
+    names = tuple(dataset_names(trained_on(model_path, dataset)))
     try:  # a folder whose weights are missing or damaged gets no gate: said now, not at its next load (its gate and
         folder_segmenter(model_path, prompt_gate=False, confidence=False)  # confidence, damaged or not, unread:
     except (OSError, ValueError, KeyError) as exc:  # a damaged gate is what this makes again)
@@ -308,7 +339,7 @@ def calibrate_gate(
 def calibrate_confidence(
     model_path: Path = typer.Option(..., help="Model folder, or an ONNX export of one, to calibrate (writes "
                                               "confidence.json into it)."),
-    dataset: List[str] = typer.Option(["cracks", "taping"], "--dataset", "-d", help="The datasets the model was trained on."),
+    dataset: Optional[List[str]] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
     limit: Optional[int] = typer.Option(None, min=10, help="Use only the first N val photos of each dataset: a quick look "
                                                            "at what the fit would choose, reported and not written."),
     splits_dir: Optional[Path] = typer.Option(None, help=SPLITS_DIR_HELP),
@@ -324,7 +355,7 @@ def calibrate_confidence(
     if limit is None:  # (a look with --limit writes nothing)
         not_in_a_running_run(model_path)
         not_being_shipped(model_path)
-    names = tuple(dataset_names(dataset, datasets_dir))
+    names = tuple(dataset_names(trained_on(model_path, dataset), datasets_dir))
     try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
         segmenter = confidence_segmenter(model_path)
     except (OSError, ValueError, KeyError) as exc:  # KeyError: a model type this version does not know

@@ -292,6 +292,31 @@ class ShipRefused(ValueError):
         self.option = option
 
 
+def recorded_datasets(config_file: Path, files_file: Path) -> tuple[list[tuple[str, str]], str | None] | None:
+    """``([(entry, path)], datasets_dir)`` of the training config ``config_file`` (a run's ``config.yaml``, a shipped
+    folder's ``training_config.yaml``): each entry of its ``data.datasets`` with where to read it (a dataset YAML file
+    given by a relative path where the run read it, ``files_file``'s ``dataset_files``; a run of an earlier drywallqa
+    did not record it: the path as written, of the folder this command runs in), and its ``data.datasets_dir``. None
+    where the config cannot be read or names no datasets."""
+    import yaml
+
+    try:
+        record = yaml.safe_load(Path(config_file).read_text())
+        data = record.get("data") or {}
+        trained = list(data.get("datasets") or [])
+        datasets_dir = data.get("datasets_dir")
+    except (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
+        return None
+    try:  # where the run read its dataset YAML files (Trainer.train records them)
+        read_at = json.loads(Path(files_file).read_text()).get("dataset_files")
+    except (OSError, ValueError, AttributeError):
+        read_at = None
+    read_at = read_at if isinstance(read_at, dict) else {}
+    entries = [(str(entry), read_at[str(entry)] if isinstance(read_at.get(str(entry)), str) else str(entry))
+               for entry in trained]
+    return (entries, datasets_dir) if entries else None
+
+
 def trained_datasets_left_out(run_dir: Path, datasets, unchecked: list | None = None) -> dict[str, tuple[str, ...]]:
     """``name -> prompts`` of the datasets the training run ``run_dir`` was trained on (its ``config.yaml``'s
     ``data.datasets``) whose concept none of ``datasets`` has: shipped on the others alone, the prompt gate made for
@@ -300,26 +325,15 @@ def trained_datasets_left_out(run_dir: Path, datasets, unchecked: list | None = 
     ``dataset_files``; a run of an earlier drywallqa did not record it: from the folder this command runs in). One
     that cannot be read now (a YAML file moved, a relative path of an earlier run not found from here, a record that
     is not one) is left out of the check, and added to ``unchecked`` (``"entry (why)"``) where given."""
-    import yaml
-
     from ..data.registry import get_dataset_config, is_dataset_file
 
-    try:
-        record = yaml.safe_load((run_dir / "config.yaml").read_text())
-        data = record.get("data") or {}
-        trained = list(data.get("datasets") or [])
-        datasets_dir = data.get("datasets_dir")
-    except (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
+    recorded = recorded_datasets(run_dir / "config.yaml", run_dir / "train_files.json")
+    if recorded is None:
         return {}
-    try:  # where the run read its dataset YAML files (Trainer.train records them)
-        read_at = json.loads((run_dir / "train_files.json").read_text()).get("dataset_files")
-    except (OSError, ValueError, AttributeError):
-        read_at = None
-    read_at = read_at if isinstance(read_at, dict) else {}
+    trained, datasets_dir = recorded
     given = set(datasets_by_concept(datasets))
     left_out, unchecked = {}, unchecked if unchecked is not None else []
-    for entry in trained:
-        path = read_at.get(str(entry)) if isinstance(read_at.get(str(entry)), str) else str(entry)
+    for entry, path in trained:
         if is_dataset_file(path) and not Path(path).is_absolute() and not Path(path).is_file():
             unchecked.append(f"{entry} (a path relative to the folder the run was trained in, which the run does not "
                              f"record, and not found from {Path.cwd()}: run ship from that folder)")
@@ -332,6 +346,40 @@ def trained_datasets_left_out(run_dir: Path, datasets, unchecked: list | None = 
         if config.concept_name not in given:
             left_out[config.name] = tuple(config.prompts)
     return left_out
+
+
+def trained_datasets(model_dir: str | Path) -> tuple[list[str], str, list[str]] | None:
+    """The datasets the model in ``model_dir`` was trained on, as ``--dataset`` takes them (names, and dataset YAML
+    files where the run read them), where that was read, and the entries of a YAML file given by a relative path
+    that is not found from the folder this command runs in (a run that does not record where it read it): ``(names,
+    where, not_found)``. Read from the run's ``config.yaml`` (``data.datasets``) for a training run's ``best/``; from
+    the ``training_config.yaml`` that ``ship`` copied of it (``training_*`` files go with a folder shipped again) for
+    a model folder; for an ONNX export, from the model folder its ``config.json`` says it was exported from, where it
+    is still there. A dataset file's ``dataset_files`` record (``train_files.json``) is read beside it. None where
+    none of these records any datasets (a model folder written by ``save_pretrained``, an export of one moved away)."""
+    from ..data.registry import is_dataset_file
+    from ..export.onnx import EXPORTED_FROM, is_onnx_export_dir
+
+    folder = Path(model_dir)
+    if is_onnx_export_dir(folder):  # it carries its model's config.json, gate, confidence, card and train_files.json
+        try:
+            source = json.loads((folder / CONFIG_NAME).read_text()).get(EXPORTED_FROM, {}).get("folder")
+        except (OSError, ValueError, AttributeError):
+            source = None
+        if not isinstance(source, str) or not is_drywallqa_model_dir(source) or is_onnx_export_dir(source):
+            return None
+        found = trained_datasets(source)
+        return None if found is None else (found[0], f"{found[1]}, the model {folder} was exported from", found[2])
+    run_dir = run_of(folder)
+    config_file, files_file = ((run_dir / "config.yaml", run_dir / "train_files.json") if run_dir is not None else
+                               (folder / "training_config.yaml", folder / "train_files.json"))
+    recorded = recorded_datasets(config_file, files_file)
+    if recorded is None:
+        return None
+    names = [path for _, path in recorded[0]]
+    not_found = [entry for entry, path in recorded[0]
+                 if is_dataset_file(path) and not Path(path).is_absolute() and not Path(path).is_file()]
+    return names, f"{config_file}'s data.datasets", not_found
 
 
 def run_of(model_dir: Path) -> Path | None:
