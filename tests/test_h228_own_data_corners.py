@@ -65,19 +65,15 @@ def test_an_unused_parent_category_is_ignored_without_a_word(tmp_path, names):
 def test_a_yaml_category_no_annotation_is_of_is_named_with_the_one_to_name(tmp_path, names):
     """categories: [crack] (the docs' example) on a Roboflow export chose its parent category 0, "crack", which labels
     nothing: every photo was read as showing nothing, without a word (the name is one of the file's), and `train`
-    trained the prompt on empty masks. The file names it, with the category its annotations are of; train refuses."""
+    trained the prompt on empty masks. It is read as its children (h231: said at INFO, no problem); train goes on."""
     from drywallqa.engine.trainer import Trainer
 
     _roboflow_export(tmp_path, "rf_parent")
     config = _declare(tmp_path, names, "rf_parent", {"train": "coco", "valid": "coco"}, categories=["crack"])
     samples, problems = load_split(config, "valid")
-    said = "\n".join(map(str, problems))
-    assert "'crack'" in said and "no annotation" in said and "'NewCracks - v2'" in said, said
-    assert "parent" in said, said  # Roboflow's parent category, said as such
-    with pytest.raises(ValueError) as refused:
-        Trainer.check_categories(SimpleNamespace(datasets=[config], config=SimpleNamespace(
-            data=SimpleNamespace(datasets_dir=None))))
-    assert "'rf_parent'" in str(refused.value) and "NewCracks - v2" in str(refused.value), str(refused.value)
+    assert samples[0].load_mask().sum() == 48 and not problems, problems
+    Trainer.check_categories(SimpleNamespace(datasets=[config], config=SimpleNamespace(
+        data=SimpleNamespace(datasets_dir=None))))
     # the class itself, by its name: read, nothing said
     chosen = _declare(tmp_path, names, "rf_class", {"train": "coco", "valid": "coco"}, folder="rf_parent",
                       categories=["NewCracks - v2"])

@@ -32,6 +32,7 @@ INVERTED_SHARE = 0.5  # a label mask foreground on its whole border and on more 
 NEAR_BLACK = 8  # a mask whose brightest value is 128 or more: pixels at most 1/8 of it are a JPEG's noise, no label
 _MASK_CHECKS: dict = {}  # mask file -> its soft_mask_problem, found once per process (not on every read)
 _IGNORE_WARNED: set = set()  # mask folders a mask of 255 'ignore' of was logged of (once a folder, not once a mask)
+_PARENTS_SAID: set = set()  # (COCO file, category) a YAML's parent category was said to be read as its children of
 IGNORE_READ = "('ignore'): as VOC and MMSegmentation mark"  # what a mask of class indices beside 255 is named with
 
 
@@ -339,7 +340,8 @@ def _box_only(samples: list[Sample], problems: list) -> None:
 def _of_categories(config: DatasetConfig, anns: list, categories: list, source: str, problems: list) -> list:
     """The annotations that label this dataset's foreground: those of its YAML's ``categories`` where it names some,
     else all, with a problem where they are of several categories (all read as one label: a stain class joined the
-    crack masks without a word) or name category ids the file does not list."""
+    crack masks without a word) or name category ids the file does not list. A category named that no annotation is of
+    and that is Roboflow's parent of some that are is read as those (:func:`_children_of`; said at INFO once a file)."""
     listed: dict = {}  # id -> its names (as text: a YAML's "categories: [7]" is read as "7", a file's name 7 too)
     for c in categories:
         if isinstance(c, dict) and _hashable(c.get("id")):
@@ -363,9 +365,17 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
         wanted = {i for i, n in listed.items() if any(name in n for name in chosen)}
         used = Counter(category(a) for a in anns if isinstance(a, dict))
         idle = [n for n in chosen if n not in missing and not any(used[i] for i, ns in listed.items() if n in ns)]
-        said = _idle_categories(idle, chosen, categories, used)
-        if said:  # a name of the file that labels nothing (Roboflow's parent category, "crack", id 0): every photo was
-            # read as showing none of it, without a word
+        children = _children_of(idle, categories, used)
+        for parent, kids in children.items():  # Roboflow's parent category ("crack", id 0): read as its children
+            wanted |= set(kids)
+            named = sorted(set(kids.values()))
+            if not set(named) <= set(chosen) and (source, parent) not in _PARENTS_SAID:  # (once a file)
+                _PARENTS_SAID.add((source, parent))
+                logger.info("%s: category %r of the dataset's YAML file labels nothing in this file (no annotation is "
+                            "of it): it is Roboflow's parent category of %s, read as them", source, parent, named)
+        said = _idle_categories([n for n in idle if n not in children], categories, used)
+        if said:  # a name of the file that labels nothing and is no parent: every photo was read as showing none of
+            # it, without a word
             problems.append(DataProblem(source, said))
         unknown = Counter(category(a) for a in anns if isinstance(a, dict) and category(a) not in names) if names else {}
         if unknown:  # of no category it names, nor of another: they were left out without a word
@@ -387,36 +397,37 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
     return anns
 
 
-def _idle_categories(idle: list[str], chosen: list[str], categories: list, used: Counter) -> str:
-    """The problem of the YAML's ``categories`` ``idle`` that are a file's and label nothing in it (no annotation is of
-    them; ``used``: the annotations' counts by category id): a Roboflow parent category (a category whose name other
-    categories give as their ``supercategory``) with the categories to name instead, where ``chosen`` lacks them; any
-    other with the categories the file's annotations are of. "" for none."""
-    def name(c) -> str:
-        return category_name(c.get("name"))
+def _children_of(idle: list[str], categories: list, used: Counter) -> dict[str, dict]:
+    """The YAML's ``categories`` ``idle`` (a file's, of no annotation in it) that are a Roboflow parent category of
+    categories some annotation is of (``used``: the annotations' counts by category id), each with those children
+    ({id: name}): categories listed in the file whose ``supercategory`` is its name (Roboflow lists its project as
+    category 0, supercategory "none", and every class under it)."""
+    children: dict = {}
+    for c in categories:
+        if isinstance(c, dict) and _hashable(c.get("id")) and used.get(c["id"]) and c.get("supercategory") is not None:
+            parent, name = category_name(c.get("supercategory")), category_name(c.get("name"))
+            if parent in idle and name != parent:
+                children.setdefault(parent, {})[c["id"]] = name
+    return children
 
-    of_use = [c for c in categories if isinstance(c, dict) and _hashable(c.get("id")) and used.get(c["id"])]
-    parents = {n: sorted({name(c) for c in of_use if category_name(c.get("supercategory")) == n}) for n in idle}
-    said = []
-    for n, children in parents.items():
-        if children and not set(children) <= set(chosen):  # (its children named too: they are read, nothing to say)
-            said.append(f"category {n!r} of the dataset's YAML file labels nothing in this file (no annotation is of "
-                        f"it): it is Roboflow's parent category of {children}, which its annotations are of; name "
-                        "those under categories: in the dataset's YAML file")
-    alone = [n for n, children in parents.items() if not children]
-    if alone:
-        names = sorted({name(c) for c in of_use})
-        said.append(f"categories {alone} of the dataset's YAML file label nothing in this file (no annotation is of "
-                    f"them): its photos are read as showing none of them" + (f" (its annotations are of {names})"
-                                                                             if names else ""))
-    return "; ".join(said)
+
+def _idle_categories(idle: list[str], categories: list, used: Counter) -> str:
+    """The problem of the YAML's ``categories`` ``idle`` that are a file's, label nothing in it (no annotation is of
+    them; ``used``: the annotations' counts by category id) and are no parent of categories that do
+    (:func:`_children_of`), with the categories the file's annotations are of. "" for none."""
+    if not idle:
+        return ""
+    names = sorted({category_name(c.get("name")) for c in categories
+                    if isinstance(c, dict) and _hashable(c.get("id")) and used.get(c["id"])})
+    return (f"categories {idle} of the dataset's YAML file label nothing in this file (no annotation is of them): its "
+            f"photos are read as showing none of them" + (f" (its annotations are of {names})" if names else ""))
 
 
 def coco_categories(config: DatasetConfig, datasets_dir: str | Path | None = None) -> set[str] | None:
     """The category names (as :func:`category_name` compares them) of the COCO files of every split of a dataset that
-    can be read that some annotation is of (a category listed and of no annotation, as Roboflow's parent category,
-    labels nothing); None where a split is of another kind (its masks are labels, whatever the categories) or no
-    file can be read (reading the split says why)."""
+    can be read that some annotation is of (a category listed and of no annotation labels nothing), and Roboflow's
+    parent category of such ones (read as its children, :func:`_children_of`); None where a split is of another kind
+    (its masks are labels, whatever the categories) or no file can be read (reading the split says why)."""
     names, read = set(), False
     for source in config.splits.values():
         if source.kind != "coco":
@@ -431,8 +442,11 @@ def coco_categories(config: DatasetConfig, datasets_dir: str | Path | None = Non
         used = {a.get("category_id") for a in anns if isinstance(a, dict) and _hashable(a.get("category_id"))} \
             if isinstance(anns, list) else set()
         read = True
-        names |= {category_name(c.get("name")) for c in categories if isinstance(c, dict) and _hashable(c.get("id"))
-                  and c["id"] in used} if isinstance(categories, list) else set()
+        of_use = [c for c in categories if isinstance(c, dict) and _hashable(c.get("id")) and c["id"] in used] \
+            if isinstance(categories, list) else []
+        names |= {category_name(c.get("name")) for c in of_use}
+        listed = {category_name(c.get("name")) for c in categories if isinstance(c, dict)} if of_use else set()
+        names |= {category_name(c.get("supercategory")) for c in of_use if c.get("supercategory") is not None} & listed
     return names if read else None
 
 

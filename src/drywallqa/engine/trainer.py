@@ -286,8 +286,9 @@ class Trainer:
 
     def check_categories(self) -> None:
         """Refuses a dataset whose YAML's ``categories`` are none of those its COCO files' annotations are of (a
-        category listed and of no annotation, as Roboflow's parent category, too): every photo would be read as
-        showing nothing and its prompt trained on empty masks (the run went on, with a warning per file)."""
+        category listed and of no annotation too, but Roboflow's parent category of some that are: read as them):
+        every photo would be read as showing nothing and its prompt trained on empty masks (the run went on, with a
+        warning per file)."""
         from ..data.sample import category_name, coco_categories
 
         for ds in self.datasets:

@@ -1,0 +1,137 @@
+"""h231: a YAML's categories: naming Roboflow's parent category (no annotation is of it, its children carry them all)
+is read as its children; a palette (VOC) mask's index 255, VOC's 'void', is read as no label."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from drywallqa.data import registry
+from drywallqa.data.sample import load_split
+
+W, H = 32, 24
+POLY = [[2, 2, 10, 2, 10, 8, 2, 8]]  # an 8x6 box as an outline: 48 pixels
+POLY2 = [[20, 10, 30, 10, 30, 20, 20, 20]]  # a 10x10 box: 100 pixels
+
+
+@pytest.fixture
+def names():
+    """Names of datasets a test registers, removed after it (a name is registered once)."""
+    made: list[str] = []
+    yield made
+    for name in made:
+        if name in registry.DATASETS:
+            registry.DATASETS.remove(name)
+
+
+def _declare(tmp_path, names, name, splits: dict, folder=None, **extra):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, "folder": str(tmp_path / (folder or name)), "prompts": ["segment crack"],
+                                    "splits": {s: {"kind": k, "folder": s} for s, k in splits.items()}, **extra}))
+    names.append(name)
+    return registry.get_dataset_config(str(path))
+
+
+def _coco(tmp_path, name, categories, annotations, splits=("train", "valid")):
+    for split in splits:
+        folder = tmp_path / name / split
+        folder.mkdir(parents=True)
+        Image.fromarray(np.full((H, W, 3), 120, np.uint8)).save(folder / "a.jpg")
+        (folder / "_annotations.coco.json").write_text(json.dumps({
+            "images": [{"id": 0, "file_name": "a.jpg", "width": W, "height": H}],
+            "categories": categories, "annotations": annotations}))
+
+
+def _check(config):
+    from drywallqa.engine.trainer import Trainer
+
+    Trainer.check_categories(SimpleNamespace(datasets=[config], config=SimpleNamespace(
+        data=SimpleNamespace(datasets_dir=None))))
+
+
+# ------------------------------------------------------------------ 1. Roboflow's parent category, named
+ROBOFLOW = [{"id": 0, "name": "crack", "supercategory": "none"},
+            {"id": 1, "name": "NewCracks - v2", "supercategory": "crack"},
+            {"id": 2, "name": "hairline", "supercategory": "crack"}]
+TWO_CHILDREN = [{"id": 5, "image_id": 0, "category_id": 1, "bbox": [2, 2, 8, 6], "segmentation": POLY},
+                {"id": 6, "image_id": 0, "category_id": 2, "bbox": [20, 10, 10, 10], "segmentation": POLY2}]
+
+
+def test_a_named_parent_category_is_read_as_its_children_said_once_at_info(tmp_path, names, caplog):
+    """categories: [crack] on a Roboflow export (the docs' example): 'crack' is its parent category 0, of no
+    annotation; it is read as its children (both), said at INFO once per file naming them, no problem; train goes."""
+    _coco(tmp_path, "rf_parent", ROBOFLOW, TWO_CHILDREN)
+    config = _declare(tmp_path, names, "rf_parent", {"train": "coco", "valid": "coco"}, categories=["crack"])
+    with caplog.at_level(logging.INFO, logger="drywallqa.data.sample"):
+        samples, problems = load_split(config, "valid")
+        load_split(config, "valid")  # read again: said once
+    assert samples[0].load_mask().sum() == 148 and not problems, problems
+    said = [r for r in caplog.records if "parent category" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.INFO, [r.getMessage() for r in said]
+    message = said[0].getMessage()
+    assert "'crack'" in message and "NewCracks - v2" in message and "hairline" in message, message
+    _check(config)  # not refused: its files label the parent's children
+
+
+def test_a_named_child_is_read_alone_and_parent_with_child_as_before(tmp_path, names, caplog):
+    """A child named by its name reads it only (not its sibling); a parent named beside all its children reads
+    them all, nothing said."""
+    _coco(tmp_path, "rf_child", ROBOFLOW, TWO_CHILDREN)
+    child = _declare(tmp_path, names, "rf_child", {"train": "coco", "valid": "coco"}, categories=["hairline"])
+    samples, problems = load_split(child, "valid")
+    assert samples[0].load_mask().sum() == 100 and not problems, problems
+    _check(child)
+    both = _declare(tmp_path, names, "rf_all", {"valid": "coco"}, folder="rf_child",
+                    categories=["crack", "NewCracks - v2", "hairline"])
+    with caplog.at_level(logging.INFO, logger="drywallqa.data.sample"):
+        samples, problems = load_split(both, "valid")
+    assert samples[0].load_mask().sum() == 148 and not problems, problems
+    assert not [r for r in caplog.records if "parent category" in r.getMessage()]
+
+
+def test_an_unused_category_with_no_children_is_still_a_problem_and_refused(tmp_path, names):
+    """A category no annotation is of and no category's parent (its boxes deleted): still named, train refuses."""
+    _coco(tmp_path, "deleted", [{"id": 1, "name": "crack", "supercategory": "none"},
+                                {"id": 2, "name": "stain", "supercategory": "none"}],
+          [{"id": 5, "image_id": 0, "category_id": 2, "bbox": [2, 2, 8, 6], "segmentation": POLY}])
+    config = _declare(tmp_path, names, "deleted", {"train": "coco", "valid": "coco"}, categories=["crack"])
+    samples, problems = load_split(config, "valid")
+    said = "\n".join(map(str, problems))
+    assert not samples[0].load_mask().any()
+    assert "['crack']" in said and "showing none of them" in said and "['stain']" in said, said
+    with pytest.raises(ValueError, match="'deleted'"):
+        _check(config)
+    # a parent whose children are of no annotation either: labels nothing, said so
+    _coco(tmp_path, "empty_kids", ROBOFLOW, [], splits=("valid",))
+    samples, problems = load_split(_declare(tmp_path, names, "empty_kids", {"valid": "coco"}, categories=["crack"]),
+                                   "valid")
+    assert not samples[0].load_mask().any() and "showing none of them" in "\n".join(map(str, problems)), problems
+
+
+def test_the_shipped_cracks_export_reads_as_before_and_its_parent_reads_its_child(tmp_path, names):
+    """The shipped cracks export (no categories: in its YAML) reads every annotation; categories: [crack] (its
+    parent) reads the same masks as categories: naming its child."""
+    from drywallqa.data.registry import get_dataset_config
+
+    shipped = get_dataset_config("cracks")
+    if not (shipped.root() / "valid" / "_annotations.coco.json").is_file():
+        pytest.skip("the cracks dataset is not here")
+    assert not shipped.categories
+    plain, plain_problems = load_split(shipped, "valid")
+    cats = json.loads((shipped.root() / "valid" / "_annotations.coco.json").read_text())["categories"]
+    child = next(c["name"] for c in cats if c["supercategory"] == "crack")
+    folder = str(shipped.root())
+    parent = _declare(tmp_path, names, "cracks_parent", {"valid": "coco"}, folder=folder, categories=["crack"])
+    named = _declare(tmp_path, names, "cracks_child", {"valid": "coco"}, folder=folder, categories=[child])
+    by_parent, parent_problems = load_split(parent, "valid")
+    by_child, _ = load_split(named, "valid")
+    assert len(plain) == len(by_parent) == len(by_child)
+    assert not any("label nothing" in str(p) or "labels nothing" in str(p) for p in parent_problems)
+    for a, b, c in list(zip(plain, by_parent, by_child))[:5]:
+        assert len(a.annotations) == len(b.annotations) == len(c.annotations) > 0
