@@ -135,3 +135,91 @@ def test_the_shipped_cracks_export_reads_as_before_and_its_parent_reads_its_chil
     assert not any("label nothing" in str(p) or "labels nothing" in str(p) for p in parent_problems)
     for a, b, c in list(zip(plain, by_parent, by_child))[:5]:
         assert len(a.annotations) == len(b.annotations) == len(c.annotations) > 0
+
+
+# ------------------------------------------------------------------ 2. a palette (VOC) mask's index 255, 'void'
+
+
+def _voc_palette() -> list[int]:
+    """PASCAL VOC's label palette (its bit-interleaved colour map), written out here as VOC's devkit does."""
+    out = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        out += [r, g, b]
+    return out
+
+
+OTHER = [0, 0, 0, 255, 0, 0] + [40, 40, 40] * 253 + [255, 255, 255]  # black, red, ..., white at 255
+
+
+def _palette_mask(path, indices: np.ndarray, palette: list[int]) -> None:
+    img = Image.frombytes("P", (indices.shape[1], indices.shape[0]), np.ascontiguousarray(indices).tobytes())
+    img.putpalette(palette)
+    img.save(path)
+
+
+def _crack(value, band=None):
+    """A 24x32 mask: an 8x6 crack (48 px) of ``value``, inside a band 2 px wide of ``band`` where given."""
+    mask = np.zeros((H, W), np.uint8)
+    if band is not None:
+        mask[4:14, 4:16] = band
+    mask[6:12, 6:14] = value
+    return mask
+
+
+def _palette_folder(tmp_path, name, masks: dict):
+    """A mask-folder split ``valid`` of ``tmp_path/name``: a photo per palette mask ``{stem: (indices, palette)}``."""
+    folder = tmp_path / name / "valid"
+    (folder / "_masks").mkdir(parents=True)
+    for stem, (indices, palette) in masks.items():
+        Image.fromarray(np.full((*indices.shape, 3), 120, np.uint8)).save(folder / f"{stem}.jpg")
+        _palette_mask(folder / "_masks" / f"{stem}.png", indices, palette)
+    return folder / "_masks"
+
+
+def test_a_voc_palette_mask_reads_its_index_255_as_no_label_said_once_a_folder(tmp_path, names, caplog):
+    """A VOC mask (palette mode: 0 background, 1 crack, 255 'void' coloured (224, 224, 192)) was read by its colours,
+    its void band as crack, and named as a mask of 2 colours (several classes?). Its index 255 is read as no label,
+    said once for the folder naming a file, as a grey 0/1/255 mask's 255 is."""
+    from drywallqa.data.sample import soft_mask_problem
+
+    voc = _voc_palette()
+    masks = _palette_folder(tmp_path, "voc", {"a": (_crack(1, band=255), voc), "b": (_crack(1, band=255), voc),
+                                              "c": (_crack(15, band=255), voc), "d": (_crack(1), voc)})
+    samples, problems = load_split(_declare(tmp_path, names, "voc", {"valid": "mask_folder"}), "valid")
+    assert not problems, problems
+    with caplog.at_level(logging.WARNING, logger="drywallqa"):
+        read = {s.image_path.stem: s.load_mask() for s in samples}
+    assert {k: int(m.sum()) for k, m in read.items()} == {"a": 48, "b": 48, "c": 48, "d": 48}
+    assert read["a"][6:12, 6:14].all()
+    said = soft_mask_problem(masks / "a.png").message
+    assert "255" in said and "ignore" in said and "colours" not in said, said
+    warned = [r.getMessage() for r in caplog.records if "ignore" in r.getMessage()]
+    assert len(warned) == 1 and ".png" in warned[0], warned  # once for the folder, naming a file
+    assert soft_mask_problem(masks / "d.png") is None  # no void: as before
+
+
+def test_a_palette_mask_of_255_beside_class_indices_reads_it_as_ignore_and_others_as_before(tmp_path):
+    """Another palette: index 255 beside a region of low indices (the grey 0/1/255 rule, on its indices) is 'ignore';
+    a palette mask of 0 and 255 (its label white), or of 255 and a stray index 1, is read by its colours as before;
+    read_mask without ignore reads every coloured pixel, as before."""
+    from drywallqa.utils.image_io import read_mask
+
+    stray = _crack(255, band=255)
+    stray[0, 0] = 1
+    grey = [v for i in range(256) for v in (i, i, i)]
+    masks = _palette_folder(tmp_path, "other", {"a": (_crack(1, band=255), OTHER), "b": (_crack(255), OTHER),
+                                                "c": (stray, OTHER), "d": (_crack(1, band=255), grey),
+                                                "e": (_crack(255), _voc_palette())})
+    assert int(read_mask(masks / "a.png", ignore=True).sum()) == 48
+    assert int(read_mask(masks / "a.png").sum()) == 10 * 12  # (without ignore: as before)
+    assert int(read_mask(masks / "b.png", ignore=True).sum()) == 48
+    assert int(read_mask(masks / "c.png", ignore=True).sum()) == 10 * 12 + 1
+    assert int(read_mask(masks / "d.png", ignore=True).sum()) == 48  # a grey palette: as the grey rule read it
+    assert not read_mask(masks / "e.png", ignore=True).any()  # VOC's void alone: no label

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..utils.files import lexical_path, why_not
-from ..utils.image_io import IGNORE_VALUE, ignored_pixels, mask_plane, read_mask
+from ..utils.image_io import IGNORE_VALUE, VOC_PALETTE, ignored_pixels, mask_plane, palette_ignored, read_mask
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem
@@ -125,8 +125,11 @@ def soft_mask_problem(path: str | Path) -> DataProblem | None:
         try:
             img = opened.enter_context(open_image(path))
             arr = mask_plane(img)  # as read_mask reads it (a palette's colours, not its indices)
+            band = palette_ignored(img)  # (its index 255, VOC's 'void', where read as no label)
         except (OSError, ValueError, Image.DecompressionBombError):
             return None
+        if band is not None:
+            return _ignore_problem(path, np.asarray(img), band, palette=True)
         return _plane_problem(path, arr, None if img.mode in ("1", "L", "LA", "La") or img.mode.startswith(
             ("I", "F")) else lambda: np.asarray(img.convert("RGB")))
 
@@ -136,12 +139,7 @@ def _plane_problem(path, arr: np.ndarray, colours) -> DataProblem | None:
     (None for a grey one), called only where a mask of a few levels is looked at for classes: a copy of every colour
     mask, unused for most."""
     if (band := ignored_pixels(arr)) is not None:  # 0, class indices and 255 (VOC's, MMSegmentation's 'ignore')
-        values = ", ".join(map(str, np.unique(arr[(arr > 0) & ~band])[:5]))
-        return DataProblem(str(path), f"a mask of class indices ({values}) beside {IGNORE_VALUE} {IGNORE_READ} "
-                                      f"pixels of no label, its {int(band.sum())} px of {IGNORE_VALUE} are read as "
-                                      "no label, as the background (training has no ignore value), the label where "
-                                      f"it is {values}; if {IGNORE_VALUE} is the label in it, save it as "
-                                      f"0/{IGNORE_VALUE} alone (its {values} as 0 or {IGNORE_VALUE})")
+        return _ignore_problem(path, arr, band)
     levels = int(np.count_nonzero(np.bincount(arr.ravel()))) if arr.dtype == np.uint8 else len(np.unique(arr))
     on = arr[arr > 0]
     if levels <= MASK_LEVELS:
@@ -162,6 +160,24 @@ def _plane_problem(path, arr: np.ndarray, colours) -> DataProblem | None:
     return DataProblem(str(path), f"a mask of {levels} grey levels, not a label of 0 and one value (saved as JPEG, or a "
                                   f"soft map?): every pixel above 0 is read as foreground, {faint:.0%} of them fainter "
                                   "than half the brightest; save it as 0/255")
+
+
+def _ignore_problem(path, plane: np.ndarray, band: np.ndarray, palette: bool = False) -> DataProblem:
+    """The problem naming a mask of class indices (``plane``: a grey mask's values, a palette mask's indices) whose
+    :data:`IGNORE_VALUE` (``band``) is read as 'ignore', no label (:func:`ignored_pixels`, :func:`palette_ignored`)."""
+    values = ", ".join(map(str, np.unique(plane[(plane > 0) & ~band])[:5]))
+    if palette:  # read by its colours, index 255 of VOC's (224, 224, 192) was foreground
+        return DataProblem(str(path), f"a palette mask of class indices ({values or 'none'}) beside index "
+                                      f"{IGNORE_VALUE} {IGNORE_READ} pixels of no label (VOC's 'void', coloured "
+                                      f"{VOC_PALETTE[IGNORE_VALUE]} in its palette), its {int(band.sum())} px of "
+                                      f"index {IGNORE_VALUE} are read as no label, as the background (training has "
+                                      "no ignore value), the label where it is " + (values or "none of them") +
+                                      f"; if index {IGNORE_VALUE} is the label in it, save it as a grey 0/255 mask")
+    return DataProblem(str(path), f"a mask of class indices ({values}) beside {IGNORE_VALUE} {IGNORE_READ} "
+                                  f"pixels of no label, its {int(band.sum())} px of {IGNORE_VALUE} are read as "
+                                  "no label, as the background (training has no ignore value), the label where "
+                                  f"it is {values}; if {IGNORE_VALUE} is the label in it, save it as "
+                                  f"0/{IGNORE_VALUE} alone (its {values} as 0 or {IGNORE_VALUE})")
 
 
 def _apart(plane: np.ndarray, faint: int) -> int:

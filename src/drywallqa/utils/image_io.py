@@ -516,10 +516,44 @@ def ignored_pixels(plane: np.ndarray) -> np.ndarray | None:
     return plane == IGNORE_VALUE
 
 
+def voc_colour(index: int) -> tuple[int, int, int]:
+    """The colour of palette index ``index`` in PASCAL VOC's label palette (its bit-interleaved colour map: 1 is
+    (128, 0, 0), 2 (0, 128, 0), ..., 255, its 'void', (224, 224, 192))."""
+    r = g = b = 0
+    for bit in range(7, -1, -1):
+        r, g, b = r | (index & 1) << bit, g | (index >> 1 & 1) << bit, b | (index >> 2 & 1) << bit
+        index >>= 3
+    return r, g, b
+
+
+VOC_PALETTE = tuple(voc_colour(i) for i in range(256))
+
+
+def palette_ignored(img: Image.Image) -> np.ndarray | None:
+    """Where an opened palette mask's (mode ``P``) pixels are of index :data:`IGNORE_VALUE` as 'ignore' (VOC's
+    'void', which a palette mask is read by the colour of, (224, 224, 192), foreground): of a mask whose every index
+    used is of VOC's colour (:data:`VOC_PALETTE`), or whose indices are those :func:`ignored_pixels` reads a grey mask's
+    255 as 'ignore' by (0, 255 and a region of some of 1-127 only). None for any other mask (a palette mask of no
+    index 255, or of 255 beside no class index, in a palette of other colours: read by its colours as before)."""
+    if img.mode != "P":
+        return None
+    indices = np.asarray(img)
+    if indices.dtype != np.uint8 or indices.size == 0:
+        return None
+    counts = np.bincount(indices.ravel(), minlength=256)
+    if not counts[IGNORE_VALUE]:
+        return None
+    palette = img.getpalette() or []
+    if all(tuple(palette[3 * i:3 * i + 3]) == VOC_PALETTE[i] for i in np.flatnonzero(counts)):
+        return indices == IGNORE_VALUE
+    return ignored_pixels(indices)
+
+
 def read_mask(path: str | Path, data: bytes | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
               ignore: bool = False) -> np.ndarray:
     """Read a mask file as ``(H, W)`` bool (any non-zero pixel is foreground; with ``ignore``, but those of a mask of
-    class indices beside 255 'ignore', :func:`ignored_pixels`: no label there, as the background); from ``data``, the
+    class indices beside 255 'ignore', :func:`ignored_pixels`, or a palette mask's index 255 'ignore',
+    :func:`palette_ignored`: no label there, as the background); from ``data``, the
     file's bytes as already read, where given (``path`` then names it in errors): a checksum and the mask then come
     from the same bytes, even where another job rewrites the file between two reads. A mask of more than
     ``max_pixels`` pixels is refused (:class:`ImageTooLargeError`; ``None``: only Pillow's own limit): a batch job's
@@ -531,10 +565,11 @@ def read_mask(path: str | Path, data: bytes | None = None, max_pixels: int | Non
             check_pixels(img.width, img.height, max_pixels, str(path))
             with _pixel_warning_off_if_large(img):
                 plane = mask_plane(img)
+                band = palette_ignored(img) if ignore else None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc))  # (read from ``data``)
         raise ImageReadError(f"{path}: not a readable mask ({reason})") from exc
-    if ignore and (band := ignored_pixels(plane)) is not None:
+    if ignore and (band is not None or (band := ignored_pixels(plane)) is not None):
         return (plane > 0) & ~band
     return plane > 0
 
