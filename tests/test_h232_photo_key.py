@@ -128,3 +128,20 @@ def test_the_cross_prompt_check_names_a_photo_as_photos_held_does(linked):
     for names in ({str(s.image_path) for s in joints}, {str(lexical_path(s.image_path)) for s in joints},
                   {Path(os.path.realpath(s.image_path)) for s in joints}):
         assert tape_fraction("h232_joint", {"h232_tape": frozenset(names)}) == 0.0
+
+
+def test_photo_key_is_the_resolved_path_and_agrees_with_resolved_on_every_readable_photo(linked):
+    """The one name (data/negatives.photo_key) the three places above ask; the ``all photos`` set's once-each keeps
+    utils.files.resolved, which names every photo that can be read alike (they part only on a loop of links)."""
+    from drywallqa.data.negatives import photo_key
+    from drywallqa.utils.files import resolved
+
+    datasets_dir, real = linked
+    for dataset in NAMES:
+        for s in load_all_splits(dataset, datasets_dir)[0]:
+            key = photo_key(s.image_path)
+            assert type(key) is str and key == os.path.realpath(s.image_path) == photo_key(str(s.image_path))
+            assert key == str(resolved(s.image_path)) and _named_by_the_file([key], real)
+    loop = real / "loop.jpg"
+    os.symlink(loop, loop)
+    assert photo_key(loop) == os.path.realpath(loop)  # no error: realpath goes on where resolve() stops

@@ -9,6 +9,7 @@ folded).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Iterable, Sequence
 
 from ..text.prompts import normal_form
@@ -48,8 +49,8 @@ def photos_labelled(pairs: Iterable[tuple[Hashable, Hashable]], datasets: Iterab
     item of that photo: one COCO export of stains and nail pops declared as two datasets by their categories) is asked
     that dataset's prompts as a negative, in training or in a cross-prompt check.
 
-    A photo is named by the caller's key, compared as given; drywallqa's is the photo file's resolved path
-    (``os.path.realpath``): one file read through two folders (a split folder that links to another dataset's, a split's
+    A photo is named by the caller's key, compared as given; drywallqa's is :func:`photo_key`, the photo file's
+    resolved path: one file read through two folders (a split folder that links to another dataset's, a split's
     absolute folder in another dataset's export) is one photo, and a copy of it, the same name and bytes in a folder
     apart, another (names and contents are not compared: copies of one photo are the group-clean split's business,
     :mod:`.grouping`). What labels is the caller's too: training asks per concept (the concepts of the datasets
@@ -59,6 +60,23 @@ def photos_labelled(pairs: Iterable[tuple[Hashable, Hashable]], datasets: Iterab
     for photo, dataset in pairs:
         out.setdefault(dataset, set()).add(photo)
     return {d: frozenset(photos) for d, photos in out.items()}
+
+
+def photo_key(path: str | os.PathLike) -> str:
+    """What names a photo where the same photo is asked (:func:`photos_labelled`'s key: the trainer's train and val
+    photos, the evaluator's :func:`~drywallqa.engine.evaluator.photos_held` and its cross-prompt check): the photo
+    file's resolved path, ``os.path.realpath``, a str. Links are followed, to a folder (a split folder that links to
+    another dataset's) or to a file (a photo that links into a DVC cache), and a ``..`` after a link is taken where the
+    link leads: one file however it is reached is one photo (not :func:`~drywallqa.utils.files.lexical_path`, which
+    names where a path says a photo lies). The callers' names meet (a str, compared as given), so each asks this.
+
+    Two same-file questions keep their own names: the evaluator's ``all photos`` set scores a photo two of one
+    dataset's split folders hold once, keyed by :func:`~drywallqa.utils.files.resolved` (a Path), and a COCO split
+    finds a file listed twice, or not listed, by ``Path.resolve()``. Their keys meet no other, and they agree with this
+    one on every photo that can be read; they part only on a loop of symbolic links (``resolve()`` stops there,
+    ``realpath`` goes on), which drywallqa's split readers never give as a photo (a loop is no file): left as they
+    are."""
+    return os.path.realpath(path)
 
 
 def negative_prompts(dataset: str, datasets: Sequence[str], canonical_only: bool = False) -> list[str]:

@@ -26,7 +26,7 @@ import torch
 
 from ..data.grouping import (GROUP_LEFT_OUT, SHIPPED_SPLITS_DIR, load_all_splits, samples_of_part,
                              split_manifest_path, why_part_is_empty)
-from ..data.negatives import negative_prompts, photos_labelled
+from ..data.negatives import negative_prompts, photo_key, photos_labelled
 from ..data.registry import get_dataset_config, resolve_dataset, unique_datasets
 from ..data.sample import load_split, photo_and_label, source_group
 from ..measures import mask_measures
@@ -210,12 +210,12 @@ def scoring_label_shape(dataset: str) -> str | None:
 
 
 def photos_held(datasets, datasets_dir=None) -> dict[str, frozenset]:
-    """``dataset -> the photos (resolved paths) of all its splits``, for each of ``datasets`` whose split folders hold,
-    or lie in, those of one of another concept (else ``{}``): one photo labelled by datasets of several concepts (one
-    COCO export of stains and nail pops declared as two datasets by their categories:) shows the other dataset's
-    thing, so it is asked none of that dataset's prompts as another thing (:func:`evaluate_set`'s ``held``). Datasets
-    in folders apart (cracks and taping) share no photo: none of their splits is read (every split of every dataset
-    was, their problems warned of again)."""
+    """``dataset -> the photos of all its splits`` (each named by :func:`~drywallqa.data.negatives.photo_key`), for each
+    of ``datasets`` whose split folders hold, or lie in, those of one of another concept (else ``{}``): one photo
+    labelled by datasets of several concepts (one COCO export of stains and nail pops declared as two datasets by their
+    categories:) shows the other dataset's thing, so it is asked none of that dataset's prompts as another thing
+    (:func:`evaluate_set`'s ``held``). Datasets in folders apart (cracks and taping) share no photo: none of their
+    splits is read (every split of every dataset was, their problems warned of again)."""
     configs = {d: get_dataset_config(d) for d in dict.fromkeys(datasets)}
     folders = {d: {Path(os.path.realpath(c.root(datasets_dir) / s.folder)) for s in c.splits.values()}
                or {Path(os.path.realpath(c.root(datasets_dir)))} for d, c in configs.items()}
@@ -225,7 +225,7 @@ def photos_held(datasets, datasets_dir=None) -> dict[str, frozenset]:
 
     shared = [d for d in configs if any(configs[o].concept_name != configs[d].concept_name and overlap(d, o)
                                         for o in configs)]
-    return photos_labelled(((os.path.realpath(s.image_path), d) for d in shared
+    return photos_labelled(((photo_key(s.image_path), d) for d in shared
                             for s in load_all_splits(d, datasets_dir)[0]), shared)
 
 
@@ -289,7 +289,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
                     entry = (*key, Path(sample.image_path).name, *shrunk(image, gt, result.masks[p], result.probabilities[p]))
                     (heapq.heappush if len(worst) < keep_worst else heapq.heappushpop)(worst, entry)
             per_image.append(record)
-        photo = os.path.realpath(sample.image_path) if held else None
+        photo = photo_key(sample.image_path) if held else None
         for p in others:
             if held and any(photo in held.get(d, ()) for d in listing[p]):  # it shows that dataset's thing
                 continue

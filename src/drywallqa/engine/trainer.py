@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..data.cache import load_arrays
 from ..data.grouping import samples_of_part
-from ..data.negatives import photos_labelled
+from ..data.negatives import photo_key, photos_labelled
 from ..data.prompted import PromptedSegmentationDataset
 from ..data.registry import get_dataset_config, is_dataset_file, resolve_dataset
 from ..data.transforms import train_transform
@@ -429,7 +429,7 @@ class Trainer:
                 ids += [np.full(len(im) * rep, k)]
                 root = ds.root(d.datasets_dir)  # named from the dataset's folder: "cracks/train/x.jpg", on any machine
                 files.append([_name_in(s.image_path, root) for s in samples])
-                photos += [os.path.realpath(s.image_path) for s in samples] * rep
+                photos += [photo_key(s.image_path) for s in samples] * rep
             return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files, photos
         except MemoryError:
             raise ValueError(too_much.replace("more than this machine has", "more than it could give")) from None
