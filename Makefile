@@ -29,10 +29,12 @@ browser-deps:
 	@[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm install --no-audit --no-fund --silent)
 
 # the suite on TEST_WORKERS processes (pytest-xdist; each test file in one), about 6 minutes on 2 cores;
-# TEST_WORKERS=0 runs it in this one process
+# TEST_WORKERS=0 runs it in this one process. A test process that dies ends the run (the test it died in named,
+# failed): pytest-xdist 3.8 replaced it, queued the files it had finished again as empty work, and the run waited for
+# ever (pytest-dev/pytest-xdist#1327, #1378)
 TEST_WORKERS ?= 2
 test: $(STAMP) browser-deps
-	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0)
 
 # Accuracy and speed of the shipped model on the full published valid and group-clean test splits
 # (needs ../shared/datasets); writes out/benchmark/report.{json,md}, examples.png, bar.{json,md}, side_by_side.md and models.md.
