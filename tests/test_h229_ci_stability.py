@@ -44,3 +44,34 @@ def test_a_test_process_that_dies_late_in_make_test_ends_the_run_naming_it_not_a
     assert (tmp_path / "died").exists()
     assert done.returncode == 1, done.stdout + done.stderr
     assert "crashed while running 'test_f18.py::test_dies'" in done.stdout, done.stdout
+
+
+def _caught_by_the_system(sig) -> bool:
+    """Whether the system runs a handler for ``sig`` in this process (Linux: /proc's SigCgt), whatever Python records."""
+    with open(f"/proc/{os.getpid()}/status") as status:
+        mask = next(int(line.split()[1], 16) for line in status if line.startswith("SigCgt:"))
+    return bool(mask >> (sig - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="no /proc")
+def test_the_ray_test_that_starts_ray_itself_leaves_the_stop_signals_as_they_were(tmp_path):
+    """test_a_ray_clusters_address_passes_the_check called ray.init and ray.shutdown itself: Ray's SIGTERM handler
+    (``sys.exit``) stayed Python's record in the test process, the system's at its default under it; a later test of
+    the same process (pytest-xdist runs many files in one) saw a handler that was not the default, so `drywallqa serve`
+    stopped by SIGHUP exited 15 (test_a_hangup_stops_the_server_as_sigterm_does_answering_the_request_in_flight failed
+    whenever it ran after it), and a SIGTERM there ended the process."""
+    import signal
+
+    pytest.importorskip("ray")
+    from test_robust_ray_and_stops import test_a_ray_clusters_address_passes_the_check
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        test_a_ray_clusters_address_passes_the_check(tmp_path)
+        after = {sig: signal.getsignal(sig) for sig in before}
+        assert after == before, after
+        for sig, handler in after.items():  # the system's handler is the one Python names
+            assert _caught_by_the_system(sig) == callable(handler), (sig, handler)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

@@ -193,6 +193,7 @@ def test_a_ray_clusters_address_passes_the_check(tmp_path):
 
     ray = pytest.importorskip("ray")
     from drywallqa.engine.batch_ray import check_ray_reachable
+    from drywallqa.utils.signals import signal_handlers_kept
 
     def one_connection(server, answer):
         conn, _ = server.accept()
@@ -214,13 +215,16 @@ def test_a_ray_clusters_address_passes_the_check(tmp_path):
                     check_ray_reachable(address)
             answering.join(5)
     started = not ray.is_initialized()
-    if started:
-        ray.init(include_dashboard=False, log_to_driver=False, num_cpus=1)
-    try:
-        check_ray_reachable(ray.get_runtime_context().gcs_address)
-    finally:
+    # the stop signals' handlers kept, as predict_paths_ray keeps them: ray.init's SIGTERM handler (sys.exit) was left
+    # in this test process, and a later test's server stopped by SIGHUP exited 15 (the test files share a process)
+    with signal_handlers_kept():
         if started:
-            ray.shutdown()
+            ray.init(include_dashboard=False, log_to_driver=False, num_cpus=1)
+        try:
+            check_ray_reachable(ray.get_runtime_context().gcs_address)
+        finally:
+            if started:
+                ray.shutdown()
 
 
 ROOT = Path(__file__).parents[1]
