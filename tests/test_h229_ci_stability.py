@@ -75,3 +75,23 @@ def test_the_ray_test_that_starts_ray_itself_leaves_the_stop_signals_as_they_wer
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+
+
+def test_a_stuck_test_fails_with_its_stack_instead_of_holding_the_run_for_ever(request, tmp_path):
+    """A test that waits for ever (a lock, a server or a subprocess that never answers) held `make test` until someone
+    stopped it, with no word of where. Now each test has a bound (pytest-timeout, in the test extra, set in
+    pyproject.toml) above the longest wait a test sets itself, and a test past it fails with its stack."""
+    assert request.config.pluginmanager.hasplugin("timeout"), "pytest-timeout is not installed: pip install -e '.[dev]'"
+    assert float(request.config.getini("timeout") or 0) > 600  # test_robust_batch_jobs waits 600 s for a Ray job
+    (tmp_path / "test_stuck.py").write_text("import threading\n\ndef test_waits_for_ever():\n"
+                                            "    threading.Event().wait()\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    try:  # the project's settings, the bound made short
+        done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
+                               str(tmp_path), "-o", "timeout=2", str(tmp_path / "test_stuck.py")], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a stuck test held the run")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Timeout (>2.0s) from pytest-timeout" in done.stdout, done.stdout
+    assert "test_stuck.py:4" in done.stdout, done.stdout  # where it was stuck
