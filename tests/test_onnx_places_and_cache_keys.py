@@ -47,9 +47,9 @@ def test_a_model_changed_while_it_is_exported_leaves_no_wrong_cached_export(tiny
     want = Segmenter.load(tiny_model_dir).predict(img, ["segment crack"]).probabilities["segment crack"]
     real = onnx_module._write_onnx
 
-    def meanwhile(model_dir, out, opset=17):  # a training run writes new weights into the folder during the export
+    def meanwhile(model_dir, out, opset=17, **kwargs):  # a training run writes new weights into the folder during the export
         shutil.copy(other / "model.safetensors", tiny_model_dir / "model.safetensors")
-        return real(model_dir, out, opset)
+        return real(model_dir, out, opset, **kwargs)
 
     monkeypatch.setattr(onnx_module, "_write_onnx", meanwhile)
     Segmenter.load(tiny_model_dir, runtime="onnx")
@@ -243,7 +243,7 @@ def test_a_full_disk_while_the_onnx_runtime_exports_names_where(tiny_model_dir, 
     import drywallqa.export.onnx as onnx_module
     from conftest import write_photos
 
-    def full(model_dir, out, opset=17):
+    def full(model_dir, out, opset=17, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(onnx_module, "_write_onnx", full)

@@ -78,7 +78,7 @@ def test_ctrl_c_in_a_command_without_its_own_handling_is_one_line_not_aborted(ti
     """A Ctrl-C that a command does not handle itself ended with click's bare "Aborted!" and exit code 1."""
     import drywallqa.export.onnx as onnx_module
 
-    def pressed(model_dir, out, opset=17):
+    def pressed(model_dir, out, opset=17, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(onnx_module, "_write_onnx", pressed)
