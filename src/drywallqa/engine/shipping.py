@@ -295,9 +295,10 @@ class ShipRefused(ValueError):
 def recorded_datasets(config_file: Path, files_file: Path) -> tuple[list[tuple[str, str]], str | None] | None:
     """``([(entry, path)], datasets_dir)`` of the training config ``config_file`` (a run's ``config.yaml``, a shipped
     folder's ``training_config.yaml``): each entry of its ``data.datasets`` with where to read it (a dataset YAML file
-    given by a relative path where the run read it, ``files_file``'s ``dataset_files``; a run of an earlier drywallqa
-    did not record it: the path as written, of the folder this command runs in), and its ``data.datasets_dir``. None
-    where the config cannot be read or names no datasets."""
+    given by a relative path where the run read it, ``files_file``'s ``dataset_files``, where that file is still
+    there; a run of an earlier drywallqa did not record it, and a run trained on another machine or checkout read it
+    where it is not here: the path as written, of the folder this command runs in), and its ``data.datasets_dir``.
+    None where the config cannot be read or names no datasets."""
     import yaml
 
     try:
@@ -312,8 +313,9 @@ def recorded_datasets(config_file: Path, files_file: Path) -> tuple[list[tuple[s
     except (OSError, ValueError, AttributeError):
         read_at = None
     read_at = read_at if isinstance(read_at, dict) else {}
-    entries = [(str(entry), read_at[str(entry)] if isinstance(read_at.get(str(entry)), str) else str(entry))
-               for entry in trained]
+    # a recorded path that is gone (a run trained on another machine or checkout, copied here): the entry as written
+    entries = [(str(entry), read_at[str(entry)] if isinstance(read_at.get(str(entry)), str)
+                and Path(read_at[str(entry)]).is_file() else str(entry)) for entry in trained]
     return (entries, datasets_dir) if entries else None
 
 
