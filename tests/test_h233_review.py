@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import yaml
 
 
@@ -34,3 +36,32 @@ def test_a_run_moved_from_where_it_was_trained_reads_its_dataset_file_as_written
     unchecked: list = []
     trained_datasets_left_out(Path("run"), ["cracks"], unchecked)
     assert not any("my.dataset.yaml" in u for u in unchecked), unchecked
+
+
+def test_training_arrays_cached_before_the_ignore_reading_are_decoded_again(tmp_path, monkeypatch):
+    """A mask of 0, 1 (a class index) and 255 'ignore' is read with its 255 as no label now (35f37e9, and a VOC
+    palette's index 255: 24cb946), but the training-array cache's key (CACHE_VERSION 4) did not change: arrays
+    decoded by an earlier release, the ignore band as the label, were trained on again without a word. The version
+    is bumped: such arrays are decoded again."""
+    from PIL import Image
+
+    from drywallqa.data import cache
+    from drywallqa.data.sample import Sample
+    from drywallqa.utils.image_io import read_mask
+
+    photo, mask_path = tmp_path / "a.png", tmp_path / "a_mask.png"
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(photo)
+    plane = np.zeros((32, 32), np.uint8)
+    plane[8:24, 8:24] = 255  # the 'ignore' band around the crack
+    plane[12:20, 12:20] = 1  # the crack (class 1)
+    Image.fromarray(plane).save(mask_path)
+    samples = [Sample(photo, "h233", "train", 32, 32, mask_path=mask_path)]
+    store = tmp_path / "cache"
+    store.mkdir()
+    with monkeypatch.context() as m:  # the arrays a release before the change wrote, under the key it used
+        m.setattr(cache, "CACHE_VERSION", 4)
+        old = store / f"arrays_32_{cache.cache_key(samples, 32)}.npz"
+    cache._save(old, np.full((1, 32, 32, 3), 128, np.uint8), read_mask(mask_path)[None], np.asarray([0], np.int64))
+    _, masks, kept = cache.load_arrays(samples, 32, store)
+    assert kept == [0]
+    assert masks[0].sum() == 64, masks[0].sum()  # the crack alone, not its band

@@ -22,9 +22,10 @@ logger = logging.getLogger(__name__)
 # part of every cache key: bump it when reading or rasterising changes what a sample decodes to
 # (2: degenerate boxes dropped, data/coco.py; 3: palette and transparent masks read by their colours and what was
 # painted, degenerate polygons not drawn as their boxes, photos that cannot be decoded left out; 4: a photo with one
-# side below the cache size and the other above averaged, not point-sampled, along the longer side), so that no
-# training reuses arrays made the old way
-CACHE_VERSION = 4
+# side below the cache size and the other above averaged, not point-sampled, along the longer side; 5: a mask's 255
+# beside class indices, and a VOC palette's index 255, read as 'ignore', no label), so that no training reuses arrays
+# made the old way
+CACHE_VERSION = 5
 
 
 def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
