@@ -201,7 +201,9 @@ def _encoded(sample, dest: Path, size: int, quality: int) -> list:
     if not ok:
         raise _Unpackable(sample.image_path, "WebP encoding failed")
     out = [(dest, buf.tobytes())]
-    if sample.mask_path is not None:
+    if sample.mask_path is not None and (kept := _palette_mask(sample.mask_path, rgb.shape[1], rgb.shape[0])):
+        out.append((dest.parent / "_masks" / sample.mask_path.name, kept))
+    elif sample.mask_path is not None:
         mask = cv2.imread(str(sample.mask_path), cv2.IMREAD_UNCHANGED)
         if mask is None or mask.size == 0:  # None, not an error: a cv2.error of resize's stopped the pack
             raise _Unpackable(sample.mask_path, "not a readable mask image")
@@ -215,6 +217,27 @@ def _encoded(sample, dest: Path, size: int, quality: int) -> list:
             raise _Unpackable(sample.mask_path, "encoding failed")
         out.append((dest.parent / "_masks" / sample.mask_path.name, png.tobytes()))
     return out
+
+
+def _palette_mask(path: Path, width: int, height: int) -> bytes | None:
+    """A palette mask (mode P) resized to ``width`` x ``height`` by the nearest index and written as one again, its
+    palette kept; None for any other mask. OpenCV reads a palette as its colours: a VOC mask's index 255 ('void',
+    read here as no label: :func:`~drywallqa.utils.image_io.palette_ignored`) was packed as its colour, (224, 224,
+    192), and read as the label by the run the pack is for."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            if img.mode != "P":
+                return None
+            small = img.resize((width, height), Image.NEAREST) if img.size != (width, height) else img.copy()
+        buf = io.BytesIO()
+        small.save(buf, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+    except (OSError, ValueError, KeyError, Image.DecompressionBombError):  # read and written as before (and said so)
+        return None
+    return buf.getvalue()
 
 
 def _note_annotated(annotated: dict, sample, folder: str, root: Path) -> None:

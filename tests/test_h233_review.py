@@ -65,3 +65,34 @@ def test_training_arrays_cached_before_the_ignore_reading_are_decoded_again(tmp_
     _, masks, kept = cache.load_arrays(samples, 32, store)
     assert kept == [0]
     assert masks[0].sum() == 64, masks[0].sum()  # the crack alone, not its band
+
+
+def test_a_voc_palette_mask_is_packed_as_drywallqa_reads_it(tmp_path, load_script):
+    """A VOC palette mask's index 255 ('void') is read as no label here now (24cb946), but the pack for a GPU run
+    (scripts/pack_training_images.py) read the mask with OpenCV, which turns a palette into its colours: the packed
+    mask was an RGB image, its void band (224, 224, 192) read there as the label. The remote run trained on another
+    label than a run here. A palette mask is packed as a palette mask (resized to the nearest index)."""
+    from PIL import Image
+
+    from drywallqa.data.sample import Sample
+    from drywallqa.utils.image_io import VOC_PALETTE, read_mask
+
+    encoded = load_script("pack_training_images")._encoded
+    photo, mask_path = tmp_path / "a.png", tmp_path / "a_mask.png"
+    Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(photo)
+    indices = np.zeros((32, 48), np.uint8)
+    indices[8:24, 8:40] = 255  # void around the crack
+    indices[12:20, 12:36] = 1
+    mask = Image.fromarray(indices, mode="P")
+    mask.putpalette([v for colour in VOC_PALETTE for v in colour])
+    mask.save(mask_path)
+    sample = Sample(photo, "h233", "train", 32, 48, mask_path=mask_path)
+    for size in (64, 24):  # as it is, and shrunk
+        files = encoded(sample, tmp_path / "out" / "a.webp", size, 80)
+        packed = tmp_path / f"packed_{size}.png"
+        packed.write_bytes(files[1][1])
+        got = read_mask(packed, ignore=True)
+        want = read_mask(mask_path, ignore=True)
+        if size < 48:
+            want = np.asarray(Image.fromarray(want).resize(got.shape[::-1], Image.NEAREST))
+        assert got.shape == want.shape and (got == want).all(), (size, int(got.sum()), int(want.sum()))
