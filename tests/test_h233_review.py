@@ -96,3 +96,17 @@ def test_a_voc_palette_mask_is_packed_as_drywallqa_reads_it(tmp_path, load_scrip
         if size < 48:
             want = np.asarray(Image.fromarray(want).resize(got.shape[::-1], Image.NEAREST))
         assert got.shape == want.shape and (got == want).all(), (size, int(got.sum()), int(want.sum()))
+
+
+def test_a_damaged_record_of_the_datasets_is_not_read_letter_by_letter(tmp_path):
+    """A model folder's training_config.yaml (or a run's config.yaml) whose data.datasets is no list (a hand edit:
+    ``datasets: cracks``) was read as the datasets 'c', 'r', 'a', ...: calibrate-gate without -d said
+    "unknown dataset 'c'" of a --dataset not given. A record that is no list records no datasets (as one that is no
+    YAML)."""
+    from drywallqa.engine.shipping import trained_datasets
+
+    for i, datasets in enumerate(["cracks", {"cracks": 1}]):
+        folder = tmp_path / f"m{i}"
+        folder.mkdir()
+        (folder / "training_config.yaml").write_text(yaml.safe_dump({"data": {"datasets": datasets}}))
+        assert trained_datasets(folder) is None, datasets

@@ -304,9 +304,11 @@ def recorded_datasets(config_file: Path, files_file: Path) -> tuple[list[tuple[s
     try:
         record = yaml.safe_load(Path(config_file).read_text())
         data = record.get("data") or {}
-        trained = list(data.get("datasets") or [])
+        trained = data.get("datasets") or []
         datasets_dir = data.get("datasets_dir")
     except (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
+        return None
+    if not isinstance(trained, list):  # a damaged record ("datasets: cracks" was read as the datasets c, r, a, ...)
         return None
     try:  # where the run read its dataset YAML files (Trainer.train records them)
         read_at = json.loads(Path(files_file).read_text()).get("dataset_files")
