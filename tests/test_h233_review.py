@@ -110,3 +110,29 @@ def test_a_damaged_record_of_the_datasets_is_not_read_letter_by_letter(tmp_path)
         folder.mkdir()
         (folder / "training_config.yaml").write_text(yaml.safe_dump({"data": {"datasets": datasets}}))
         assert trained_datasets(folder) is None, datasets
+
+
+def test_a_linked_dataset_file_is_recorded_where_the_run_read_it(tmp_path, monkeypatch):
+    """train_files.json's dataset_files recorded a dataset YAML given by a relative path by its resolved path: a YAML
+    file that is a link (into a folder of shared declarations) was recorded as its target, whose ``folder:`` (relative
+    to the file) is another folder than the one the run read beside the link: ship read other photos, or none. It is
+    recorded as the run read it: the path from the folder it ran in, links not followed."""
+    from types import SimpleNamespace
+
+    from drywallqa.data.registry import load_dataset_config
+    from drywallqa.engine.trainer import Trainer
+
+    shared, project = tmp_path / "shared", tmp_path / "project"
+    shared.mkdir()
+    (project / "walls" / "train" / "_masks").mkdir(parents=True)
+    (shared / "walls" / "train" / "_masks").mkdir(parents=True)
+    (shared / "walls.dataset.yaml").write_text(yaml.safe_dump({"name": "h233_linked", "folder": "walls",
+                                                               "prompts": ["segment wall stain"]}))
+    (project / "walls.dataset.yaml").symlink_to(shared / "walls.dataset.yaml")
+    monkeypatch.chdir(project)
+    read = load_dataset_config("walls.dataset.yaml").folder  # where the run reads its photos
+    fake = SimpleNamespace(train_files=[], val_files=[],
+                           config=SimpleNamespace(data=SimpleNamespace(datasets=["cracks", "walls.dataset.yaml"])))
+    recorded = Trainer.files_record(fake)["dataset_files"]["walls.dataset.yaml"]
+    monkeypatch.chdir(tmp_path)  # ship, from another folder
+    assert load_dataset_config(recorded).folder == read == str(project / "walls"), (recorded, read)

@@ -999,7 +999,9 @@ class Trainer:
         this run read them (a relative path is of the folder it runs in, which no other record says), for ``ship`` to
         read them from any folder."""
         record = {"train": self.train_files, "val": self.val_files}
-        declared = {name: str(Path(name).resolve()) for name in self.config.data.datasets if is_dataset_file(name)}
+        # absolute, links not followed: a YAML file's folder: is of the folder the file is named in (a link's, not its
+        # target's: resolve() recorded the target, whose folder: is another)
+        declared = {name: str(Path(name).absolute()) for name in self.config.data.datasets if is_dataset_file(name)}
         return {**record, "dataset_files": declared} if declared else record
 
     def save_best(self, extra: dict) -> Path:
