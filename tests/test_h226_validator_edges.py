@@ -152,3 +152,18 @@ def test_evaluate_reports_a_tied_best_threshold_as_the_validator_does():
 
     flat = np.zeros((3, len(THRESHOLDS)))
     assert headroom(list(flat), [0.0, 0.0, 0.0])["best_single_threshold"] == 0.5
+
+
+def test_train_prints_a_cross_foreground_not_measured_as_n_a(write_train_config, tiny_kwargs, monkeypatch):
+    """`drywallqa train`'s closing line printed val_cross_fg NaN (no cross prompt asked) as nan, where the epoch's
+    line and metrics say n/a."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module.Trainer, "train",
+                        lambda self, **kw: {"epoch": 1, "val_score": 0.25, "val_cross_fg": float("nan")})
+    res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs))], terminal_width=300)
+    assert res.exit_code == 0, res.output
+    assert "'val_cross_fg': 'n/a'" in res.output and "nan" not in res.output, res.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import List, Optional
 
@@ -226,7 +227,7 @@ def train(
         tagged("stopped:", "yellow", f"--max-minutes {max_minutes:g} reached at step {result['step']}; "
                                      f"{Path(cfg.output_dir) / 'last.pt'} holds it; {go_on}")
         return
-    console.print(result)
+    console.print({k: "n/a" if isinstance(v, float) and math.isnan(v) else v for k, v in result.items()})  # not measured
 
 
 @app.command()
