@@ -209,19 +209,58 @@ def scoring_label_shape(dataset: str) -> str | None:
     return shape if shape in LABEL_SHAPE_CHOICES else None
 
 
+def _photo_files(folders) -> set[str]:
+    """The photo files (by :data:`~drywallqa.utils.image_io.IMAGE_SUFFIXES`) in ``folders`` and their folders, each
+    named by :func:`~drywallqa.data.negatives.photo_key`: listed, links followed (a file that is a link resolved, each
+    folder once), nothing read. A folder that cannot be listed holds none."""
+    from ..utils.image_io import IMAGE_SUFFIXES
+
+    out: set[str] = set()
+    seen: set[str] = set()
+    todo = [str(f) for f in folders]
+    while todo:
+        folder = todo.pop()
+        real = os.path.realpath(folder)
+        if real in seen:  # reached twice (a loop of links, two split folders in one)
+            continue
+        seen.add(real)
+        try:
+            with os.scandir(folder) as entries:
+                for e in entries:
+                    try:
+                        if e.is_dir():
+                            todo.append(e.path)
+                        elif os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES:
+                            out.add(photo_key(e.path) if e.is_symlink() else os.path.join(real, e.name))
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return out
+
+
 def photos_held(datasets, datasets_dir=None) -> dict[str, frozenset]:
     """``dataset -> the photos of all its splits`` (each named by :func:`~drywallqa.data.negatives.photo_key`), for each
-    of ``datasets`` whose split folders hold, or lie in, those of one of another concept (else ``{}``): one photo
+    of ``datasets`` whose split folders hold, or lie in, those of one of another concept, or hold a photo file that is
+    one of theirs (a link to its file, as a DVC cache links, or both links to one file) (else ``{}``): one photo
     labelled by datasets of several concepts (one COCO export of stains and nail pops declared as two datasets by their
     categories:) shows the other dataset's thing, so it is asked none of that dataset's prompts as another thing
-    (:func:`evaluate_set`'s ``held``). Datasets in folders apart (cracks and taping) share no photo: none of their
-    splits is read (every split of every dataset was, their problems warned of again)."""
+    (:func:`evaluate_set`'s ``held``), as training asks none. Datasets in folders apart (cracks and taping) share no
+    photo: none of their splits is read (every split of every dataset was, their problems warned of again); their
+    folders are only listed (:func:`_photo_files`) where the folders alone do not tell."""
     configs = {d: get_dataset_config(d) for d in dict.fromkeys(datasets)}
     folders = {d: {Path(os.path.realpath(c.root(datasets_dir) / s.folder)) for s in c.splits.values()}
                or {Path(os.path.realpath(c.root(datasets_dir)))} for d, c in configs.items()}
+    files: dict = {}
+
+    def photo_files(d: str) -> set[str]:
+        if d not in files:
+            files[d] = _photo_files(folders[d])
+        return files[d]
 
     def overlap(a: str, b: str) -> bool:
-        return any(x == y or x in y.parents or y in x.parents for x in folders[a] for y in folders[b])
+        return (any(x == y or x in y.parents or y in x.parents for x in folders[a] for y in folders[b])
+                or not photo_files(a).isdisjoint(photo_files(b)))
 
     shared = [d for d in configs if any(configs[o].concept_name != configs[d].concept_name and overlap(d, o)
                                         for o in configs)]
