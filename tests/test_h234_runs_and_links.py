@@ -59,3 +59,100 @@ def test_photos_held_still_reads_no_dataset_whose_files_link_nowhere_shared(link
         assert sorted(read) == ["h232_pointer", "h232_tape"]
     finally:
         registry.DATASETS.remove("h234_copy")
+
+
+# ------------------------------------------------------------------ 2. cli/training: the run's data.datasets_dir
+def _run_in(tmp_path, tiny_model_dir, datasets, datasets_dir):
+    """A training run's folder trained on ``datasets`` in the datasets folder ``datasets_dir`` (its config.yaml's)."""
+    import json
+    import shutil
+
+    import yaml
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "best")
+    (run / "config.yaml").write_text(yaml.safe_dump({"data": {"datasets": datasets, "datasets_dir": datasets_dir}}))
+    (run / "metrics.csv").write_text("epoch,val_score\n1,0.5\n")
+    (run / "train_files.json").write_text(json.dumps({"train": [], "val": []}))
+    return run
+
+
+def _said(output: str) -> str:
+    return " ".join(output.replace("│", " ").split())
+
+
+def test_ship_and_calibrations_without_d_read_the_datasets_in_the_runs_datasets_folder(
+        tiny_model_dir, synthetic_datasets, tmp_path, monkeypatch):
+    """A run trained with data.datasets_dir (not the default folder) on a dataset YAML file of a ``{datasets}/``
+    folder: ship / calibrate-confidence without -d took its datasets but read them in the CLI's default datasets
+    folder (the YAML's photos looked for there, the registered datasets' photos too). Now the run's datasets_dir,
+    said in the info line; an explicit --datasets-dir wins; one not found here is a usage error saying what to give."""
+    from typer.testing import CliRunner
+
+    import drywallqa.engine.calibrate as calibrate
+    import drywallqa.engine.shipping as shipping
+    from drywallqa.cli import app
+    from drywallqa.data import registry
+
+    default = tmp_path / "default_datasets"
+    default.mkdir()
+    monkeypatch.setenv("DRYWALLQA_DATASETS", str(default))
+    own = tmp_path / "project" / "walls.yaml"
+    own.parent.mkdir()
+    own.write_text("name: h234_walls\nfolder: '{datasets}/crack'\nprompts: [segment wall crack]\nconcept: wall crack\n"
+                   "manifest: syn_crack\n")
+    run = _run_in(tmp_path, tiny_model_dir, ["syn_tape", str(own)], str(synthetic_datasets))
+    asked = []
+
+    def shipped(source, dest, datasets, candidates, tta, splits_dir, datasets_dir, *args, **kwargs):
+        asked.append((tuple(datasets), datasets_dir))
+        return {"dest": str(dest), "chosen": {"scales": [64], "tta": False, "dataset_thresholds": {}, "threshold": 0.5,
+                                              "postprocess": {}, "val_mIoU": 0.5}}
+
+    class Calibrated(Exception):
+        pass
+
+    def calibrated(model_dir, datasets, splits_dir, datasets_dir, *args, **kwargs):
+        asked.append((tuple(datasets), datasets_dir))
+        raise Calibrated
+
+    monkeypatch.setattr(shipping, "ship", shipped)
+    monkeypatch.setattr(calibrate, "calibrate_model_confidence", calibrated)
+    try:
+        res = CliRunner().invoke(app, ["ship", str(run), "--out", str(tmp_path / "out")], terminal_width=400)
+        assert res.exit_code == 0, res.output
+        assert asked[-1] == (("syn_tape", "h234_walls"), synthetic_datasets), asked
+        assert registry.get_dataset_config("h234_walls").root() == (synthetic_datasets / "crack").resolve()
+        assert f"in its data.datasets_dir {synthetic_datasets}" in _said(res.output), res.output
+        res = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(run / "best")], terminal_width=400)
+        assert isinstance(res.exception, Calibrated), res.output
+        assert asked[-1] == (("syn_tape", "h234_walls"), synthetic_datasets), asked
+    finally:
+        registry.DATASETS.remove("h234_walls")
+    # an explicit --datasets-dir wins: the run's YAML file read there (no photos in it: refused, naming that folder)
+    res = CliRunner().invoke(app, ["ship", str(run), "--out", str(tmp_path / "out"), "--datasets-dir", str(default)],
+                             terminal_width=400)
+    assert res.exit_code == 2 and "no split folders found under" in _said(res.output), res.output
+    assert str(default / "crack") in "".join(line.strip(" │") for line in res.output.splitlines()), res.output
+    assert len(asked) == 2 and "h234_walls" not in registry.DATASETS
+    # the run's datasets folder not here: said, with what to give (exit 2, nothing done)
+    gone = _run_in(tmp_path / "b", tiny_model_dir, ["syn_tape", "syn_crack"], str(tmp_path / "gone"))
+    for command in (["ship", str(gone), "--out", str(tmp_path / "out2")],
+                    ["calibrate-confidence", "--model-path", str(gone / "best")]):
+        res = CliRunner().invoke(app, command, terminal_width=400)
+        said = _said(res.output)
+        assert res.exit_code == 2 and str(tmp_path / "gone") in said and "--datasets-dir" in said, res.output
+        assert "Traceback" not in res.output and len(asked) == 2
+    res = CliRunner().invoke(app, ["ship", str(gone), "--out", str(tmp_path / "out2"), "--datasets-dir",
+                                   str(synthetic_datasets)], terminal_width=400)
+    assert res.exit_code == 0 and asked[-1] == (("syn_tape", "syn_crack"), synthetic_datasets), res.output
+    # calibrate-gate reads the datasets' prompts alone: registered datasets need no datasets folder (no error)
+    import drywallqa.text.gate as gate
+
+    def gated(model_dir, datasets, **kwargs):
+        asked.append(tuple(datasets))
+        raise Calibrated
+
+    monkeypatch.setattr(gate, "calibrate_model_gate", gated)
+    res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(gone / "best")], terminal_width=400)
+    assert isinstance(res.exception, Calibrated) and asked[-1] == ("syn_tape", "syn_crack"), res.output

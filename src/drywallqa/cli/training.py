@@ -43,28 +43,48 @@ DATASET_HELP = ("The datasets the model was trained on (names or dataset YAML fi
                 "(an ONNX export: its model folder's), else cracks and taping.")
 
 
-def trained_on(model_dir: Path, given: Optional[List[str]]) -> List[str]:
+def trained_on(model_dir: Path, given: Optional[List[str]], datasets_dir: Optional[Path] = None,
+               reads_data: bool = True) -> tuple[List[str], Optional[Path]]:
     """``--dataset`` as given, or where it is not, the datasets the model in ``model_dir`` was trained on
     (:func:`~drywallqa.engine.shipping.trained_datasets`), said in an info line: the fixed default, cracks and taping,
     re-chose the thresholds and post-processing of a model trained on refined taping strips on the plain box labels
     (and refused a run trained on a dataset of its own). A model that records none: cracks and taping, said so; one
-    whose dataset YAML file is not found from here is a usage error naming it."""
+    whose dataset YAML file is not found from here is a usage error naming it. With the datasets folder they are read
+    in: ``datasets_dir`` (``--datasets-dir``) where given, else, for datasets taken from the record, the record's
+    ``data.datasets_dir`` (the run read its datasets and its ``{datasets}/`` dataset files there: the default folder
+    read others, or none). One not found here is a usage error saying what to give, where it matters: a command that
+    ``reads_data`` (ship, calibrate-confidence, which take --datasets-dir), else (calibrate-gate: the datasets'
+    prompts alone) only for a dataset YAML file."""
+    from ..data.registry import is_dataset_file
     from ..engine.shipping import trained_datasets
 
     if given:
-        return list(given)
-    found = trained_datasets(model_dir)
+        return list(given), datasets_dir
+    found = trained_datasets(model_dir, with_dir=True)
     if found is None:
         tagged("info:", "cyan", f"{model_dir} records no datasets it was trained on: -d {' -d '.join(DEFAULT_DATASETS)} "
                                 "(the default); give -d for a model trained on others")
-        return list(DEFAULT_DATASETS)
-    names, where, not_found = found
+        return list(DEFAULT_DATASETS), datasets_dir
+    names, where, not_found, recorded_dir = found
     if not_found:
         raise typer.BadParameter(f"{model_dir} was trained on {', '.join(not_found)} ({where}): a path relative to the "
                                  f"folder it was trained in, not found from {Path.cwd()}; run from that folder, or give "
                                  "every dataset it was trained on with -d", param_hint="--dataset")
-    tagged("info:", "cyan", f"-d not given: the datasets {model_dir} was trained on ({where}): {', '.join(names)}")
-    return names
+    read_in = ""
+    if datasets_dir is None and recorded_dir is not None:
+        if Path(recorded_dir).expanduser().is_dir():
+            datasets_dir = Path(recorded_dir).expanduser()
+            read_in = f", in its data.datasets_dir {datasets_dir}"
+        elif reads_data or any(is_dataset_file(n) for n in names):
+            raise typer.BadParameter(
+                f"{model_dir} was trained on {', '.join(names)} ({where}) in the datasets folder {recorded_dir} (its "
+                f"data.datasets_dir), not found from {Path.cwd()}: give "
+                + ("--datasets-dir (the folder holding those datasets here), or -d" if reads_data else
+                   "every dataset it was trained on with -d"),
+                param_hint="--dataset / --datasets-dir" if reads_data else "--dataset")
+    tagged("info:", "cyan", f"-d not given: the datasets {model_dir} was trained on ({where}): {', '.join(names)}"
+                            f"{read_in}")
+    return names, datasets_dir
 
 
 @app.command()
@@ -279,7 +299,8 @@ def ship(
         raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
-    names = tuple(dataset_names(trained_on(folder, dataset), datasets_dir))
+    datasets, datasets_dir = trained_on(folder, dataset, datasets_dir)
+    names = tuple(dataset_names(datasets, datasets_dir))
     try:
         out = run(source, dest, names, candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
@@ -313,7 +334,8 @@ def calibrate_gate(
     check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
     not_in_a_running_run(model_path)
     not_being_shipped(model_path)
-    names = tuple(dataset_names(trained_on(model_path, dataset)))
+    datasets, datasets_dir = trained_on(model_path, dataset, reads_data=False)
+    names = tuple(dataset_names(datasets, datasets_dir))
     try:  # a folder whose weights are missing or damaged gets no gate: said now, not at its next load (its gate and
         folder_segmenter(model_path, prompt_gate=False, confidence=False)  # confidence, damaged or not, unread:
     except (OSError, ValueError, KeyError) as exc:  # a damaged gate is what this makes again)
@@ -356,7 +378,8 @@ def calibrate_confidence(
     if limit is None:  # (a look with --limit writes nothing)
         not_in_a_running_run(model_path)
         not_being_shipped(model_path)
-    names = tuple(dataset_names(trained_on(model_path, dataset), datasets_dir))
+    datasets, datasets_dir = trained_on(model_path, dataset, datasets_dir)
+    names = tuple(dataset_names(datasets, datasets_dir))
     try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
         segmenter = confidence_segmenter(model_path)
     except (OSError, ValueError, KeyError) as exc:  # KeyError: a model type this version does not know

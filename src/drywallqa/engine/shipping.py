@@ -352,7 +352,7 @@ def trained_datasets_left_out(run_dir: Path, datasets, unchecked: list | None = 
     return left_out
 
 
-def trained_datasets(model_dir: str | Path) -> tuple[list[str], str, list[str]] | None:
+def trained_datasets(model_dir: str | Path, with_dir: bool = False) -> tuple | None:
     """The datasets the model in ``model_dir`` was trained on, as ``--dataset`` takes them (names, and dataset YAML
     files where the run read them), where that was read, and the entries of a YAML file given by a relative path
     that is not found from the folder this command runs in (a run that does not record where it read it): ``(names,
@@ -360,7 +360,9 @@ def trained_datasets(model_dir: str | Path) -> tuple[list[str], str, list[str]] 
     the ``training_config.yaml`` that ``ship`` copied of it (``training_*`` files go with a folder shipped again) for
     a model folder; for an ONNX export, from the model folder its ``config.json`` says it was exported from, where it
     is still there. A dataset file's ``dataset_files`` record (``train_files.json``) is read beside it. None where
-    none of these records any datasets (a model folder written by ``save_pretrained``, an export of one moved away)."""
+    none of these records any datasets (a model folder written by ``save_pretrained``, an export of one moved away).
+    ``with_dir``: ``(names, where, not_found, datasets_dir)``, with the record's ``data.datasets_dir`` (None where it
+    records none: the default), the folder its ``{datasets}/`` dataset YAML files and registered datasets were read in."""
     from ..data.registry import is_dataset_file
     from ..export.onnx import EXPORTED_FROM, is_onnx_export_dir
 
@@ -372,8 +374,8 @@ def trained_datasets(model_dir: str | Path) -> tuple[list[str], str, list[str]] 
             source = None
         if not isinstance(source, str) or not is_drywallqa_model_dir(source) or is_onnx_export_dir(source):
             return None
-        found = trained_datasets(source)
-        return None if found is None else (found[0], f"{found[1]}, the model {folder} was exported from", found[2])
+        found = trained_datasets(source, with_dir)
+        return None if found is None else (found[0], f"{found[1]}, the model {folder} was exported from", *found[2:])
     run_dir = run_of(folder)
     config_file, files_file = ((run_dir / "config.yaml", run_dir / "train_files.json") if run_dir is not None else
                                (folder / "training_config.yaml", folder / "train_files.json"))
@@ -383,7 +385,8 @@ def trained_datasets(model_dir: str | Path) -> tuple[list[str], str, list[str]] 
     names = [path for _, path in recorded[0]]
     not_found = [entry for entry, path in recorded[0]
                  if is_dataset_file(path) and not Path(path).is_absolute() and not Path(path).is_file()]
-    return names, f"{config_file}'s data.datasets", not_found
+    datasets_dir = recorded[1] if isinstance(recorded[1], str) and recorded[1] else None
+    return (names, f"{config_file}'s data.datasets", not_found, *((datasets_dir,) if with_dir else ()))
 
 
 def run_of(model_dir: Path) -> Path | None:
