@@ -156,3 +156,50 @@ def test_ship_and_calibrations_without_d_read_the_datasets_in_the_runs_datasets_
     monkeypatch.setattr(gate, "calibrate_model_gate", gated)
     res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(gone / "best")], terminal_width=400)
     assert isinstance(res.exception, Calibrated) and asked[-1] == ("syn_tape", "syn_crack"), res.output
+
+
+# ------------------------------------------------------------------ 3. engine/shipping.run_of: where the path leads
+def test_a_runs_best_reached_by_dot_or_by_a_link_is_that_runs(tiny_model_dir, synthetic_datasets, tmp_path,
+                                                              monkeypatch):
+    """``--model-path .`` in a run's best/, or a link to best/ (``latest -> run/best``), was a plain model folder:
+    run_of went by the path as given (its name not "best"), so the run's config.yaml was not read (-d fell back to
+    cracks and taping) and ship took it for a model folder shipped again. Now the path is resolved first."""
+    from typer.testing import CliRunner
+
+    import drywallqa.engine.calibrate as calibrate
+    import drywallqa.engine.shipping as shipping
+    from drywallqa.cli import app
+    from drywallqa.engine.shipping import run_of, trained_datasets
+
+    run = _run_in(tmp_path, tiny_model_dir, ["syn_tape", "syn_crack"], str(synthetic_datasets))
+    os.symlink(run / "best", tmp_path / "latest")
+    assert run_of(tmp_path / "latest") == run.resolve()
+    monkeypatch.chdir(run / "best")
+    assert run_of(".") == run_of(os.curdir) == run.resolve() == run_of(run / "best")
+    assert trained_datasets(".")[0] == trained_datasets(tmp_path / "latest")[0] == ["syn_tape", "syn_crack"]
+    # still none: a folder merely named best, a run folder itself, a model folder
+    (tmp_path / "shipped" / "best").mkdir(parents=True)
+    assert run_of(tmp_path / "shipped" / "best") is None and run_of(run) is None and run_of(tiny_model_dir) is None
+    os.symlink(tiny_model_dir, tmp_path / "best")  # a link named best to a model folder: where it leads
+    assert run_of(tmp_path / "best") is None
+
+    class Calibrated(Exception):
+        pass
+
+    asked = []
+
+    def calibrated(model_dir, datasets, splits_dir, datasets_dir, *args, **kwargs):
+        asked.append((tuple(datasets), datasets_dir))
+        raise Calibrated
+
+    monkeypatch.setattr(calibrate, "calibrate_model_confidence", calibrated)
+    res = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", "."], terminal_width=400)
+    assert isinstance(res.exception, Calibrated), res.output
+    assert asked[-1] == (("syn_tape", "syn_crack"), synthetic_datasets), asked
+    # ship of the link: the run's best/ as a run's (taken as one epoch's, its run's record beside it)
+    snapped = []
+    monkeypatch.setattr(shipping, "snapshot_run", lambda run_dir, into, *a, **k: (snapped.append(run_dir),
+                                                                                 (_ for _ in ()).throw(Calibrated()))[1])
+    res = CliRunner().invoke(app, ["ship", str(tmp_path / "latest"), "--out", str(tmp_path / "out"), "--limit", "10",
+                                   "--no-drywall-check"], terminal_width=400)
+    assert snapped == [run.resolve()], res.output

@@ -391,10 +391,12 @@ def trained_datasets(model_dir: str | Path, with_dir: bool = False) -> tuple | N
 
 def run_of(model_dir: Path) -> Path | None:
     """The training run whose ``best/`` ``model_dir`` is, or None: a model folder merely named ``best`` (shipped there)
-    is a model folder, whose calibrations and record go with it when it is shipped again."""
-    parent = Path(model_dir).parent
+    is a model folder, whose calibrations and record go with it when it is shipped again. ``model_dir`` is taken where
+    it leads (absolute, links followed: ``.`` in best/, a link to a run's best/ are that run's; they were model folders,
+    their run's datasets and record not found); the run is returned so named."""
+    folder = Path(os.path.realpath(model_dir))
     record = [f for f in run_folder.RUN_FILES if f != "best"]  # what a training run holds beside its best/
-    return parent if Path(model_dir).name == "best" and any((parent / f).exists() for f in record) else None
+    return folder.parent if folder.name == "best" and any((folder.parent / f).exists() for f in record) else None
 
 
 @contextmanager
