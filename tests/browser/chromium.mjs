@@ -13,6 +13,7 @@ export const launchChromium = () => chromium.launch({
 export async function openPage(browser, url) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
+  page.setDefaultTimeout(90000);  // a model answer on 2 busy cores can take longer than the 30 s default
   const consoleErrors = [];
   page.on('pageerror', e => consoleErrors.push(String(e)));
   await page.goto(url);

@@ -23,6 +23,7 @@ const overlayHash = (page) => page.$eval('#overlay', c => {
 // page's uncaught errors collected; ready once its prompt chips are
 async function openPage(context) {
   const page = await context.newPage();
+  page.setDefaultTimeout(90000);  // a model answer on 2 busy cores can take longer than the 30 s default
   await page.route('**/*', route => {
     const u = route.request().url();
     if (u.startsWith(origin) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
@@ -323,6 +324,7 @@ try {
   {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
     const page = await context.newPage();
+    page.setDefaultTimeout(90000);  // a model answer on 2 busy cores can take longer than the 30 s default
     await page.route('**/*', route => {
       const u = route.request().url();
       if (u.startsWith(origin) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();

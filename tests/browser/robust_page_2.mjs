@@ -29,6 +29,7 @@ function made(page, wait = 0) {  // a route's handler: the answer made here afte
 try {
   const context = await browser.newContext({ viewport: { width: 320, height: 640 } });
   const page = await context.newPage();
+  page.setDefaultTimeout(90000);  // a model answer on 2 busy cores can take longer than the 30 s default
   const consoleErrors = [];
   page.on('pageerror', e => consoleErrors.push(String(e)));
   await page.goto(url);
