@@ -86,6 +86,16 @@ def _datasets_registered_by_a_test_end_with_it():
 
 
 @pytest.fixture
+def names():
+    """Names of datasets a test registers, removed after it (a name is registered once)."""
+    made: list[str] = []
+    yield made
+    for name in made:
+        if name in registry.DATASETS:
+            registry.DATASETS.remove(name)
+
+
+@pytest.fixture
 def synthetic_datasets(tmp_path):
     """Registers two tiny datasets ``syn_tape`` (COCO boxes) and ``syn_crack`` (mask folder) under tmp_path."""
     rng = np.random.default_rng(0)

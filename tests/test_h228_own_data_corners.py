@@ -14,18 +14,7 @@ from PIL import Image
 from drywallqa.data import registry
 from drywallqa.data.sample import load_split
 
-W, H = 32, 24
-POLY = [[2, 2, 10, 2, 10, 8, 2, 8]]  # an 8x6 box as an outline: 48 pixels
-
-
-@pytest.fixture
-def names():
-    """Names of datasets a test registers, removed after it (a name is registered once)."""
-    made: list[str] = []
-    yield made
-    for name in made:
-        if name in registry.DATASETS:
-            registry.DATASETS.remove(name)
+from test_own_data_leftovers import H, POLY, W  # (names, the fixture: conftest)
 
 
 def _declare(tmp_path, names, name, splits: dict, folder=None, **extra):

@@ -4,17 +4,7 @@
 from __future__ import annotations
 
 import yaml
-
-
-def _train_yaml(tmp_path, synthetic_datasets, syn_splits):
-    """A one-epoch training YAML that names no model (film_unet, the default)."""
-    path = tmp_path / "nomodel.yaml"
-    path.write_text(yaml.safe_dump({
-        "data": {"datasets": ["syn_crack", "syn_tape"], "datasets_dir": str(synthetic_datasets),
-                 "splits_dir": str(syn_splits), "cache_size": 72, "cache_dir": None},
-        "optim": {"lr": 1e-3, "batch_size": 4, "epochs": 1, "warmup_steps": 1},
-        "output_dir": str(tmp_path / "run"), "device": "cpu"}))
-    return path
+from test_h225_plugins_modelpath_ship import _train_yaml  # a one-epoch YAML naming no model
 
 
 def test_model_option_takes_the_model_config_overrides_of_its_model(tiny_clipseg_dir, tmp_path, monkeypatch,

@@ -9,33 +9,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
-from drywallqa.data import registry
 from drywallqa.data.sample import load_split
 
-W, H = 32, 24
-POLY = [[2, 2, 10, 2, 10, 8, 2, 8]]  # an 8x6 box as an outline: 48 pixels
+from test_h228_own_data_corners import H, POLY, W, _declare
+
 POLY2 = [[20, 10, 30, 10, 30, 20, 20, 20]]  # a 10x10 box: 100 pixels
-
-
-@pytest.fixture
-def names():
-    """Names of datasets a test registers, removed after it (a name is registered once)."""
-    made: list[str] = []
-    yield made
-    for name in made:
-        if name in registry.DATASETS:
-            registry.DATASETS.remove(name)
-
-
-def _declare(tmp_path, names, name, splits: dict, folder=None, **extra):
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({"name": name, "folder": str(tmp_path / (folder or name)), "prompts": ["segment crack"],
-                                    "splits": {s: {"kind": k, "folder": s} for s, k in splits.items()}, **extra}))
-    names.append(name)
-    return registry.get_dataset_config(str(path))
 
 
 def _coco(tmp_path, name, categories, annotations, splits=("train", "valid")):

@@ -18,16 +18,6 @@ BOX = [2, 2, 8, 6]
 POLY = [[2, 2, 10, 2, 10, 8, 2, 8]]  # the box BOX as an outline
 
 
-@pytest.fixture
-def names():
-    """Names of datasets a test registers, removed after it (a name is registered once)."""
-    made: list[str] = []
-    yield made
-    for name in made:
-        if name in registry.DATASETS:
-            registry.DATASETS.remove(name)
-
-
 def _coco(tmp_path, names, name, images, annotations, photos=None, categories=None, yaml_categories=None,
           splits=("valid",)):
     """A COCO dataset ``name`` of the photos ``{file: (w, h)}`` in each split; returns its YAML's path."""
