@@ -32,15 +32,28 @@ ROBOFLOW_CATEGORIES = [{"id": 0, "name": "crack", "supercategory": "none"},  # t
                        {"id": 1, "name": "NewCracks - v2", "supercategory": "crack"}]  # the class every box is of
 
 
-def _roboflow_export(tmp_path, name, splits=("train", "valid")):
+def _coco(tmp_path, name, categories, annotations, splits=("train", "valid")):
+    """A COCO export ``tmp_path/name`` of one photo ``a.jpg`` per split, of ``categories`` and ``annotations``."""
     for split in splits:
         folder = tmp_path / name / split
         folder.mkdir(parents=True)
         Image.fromarray(np.full((H, W, 3), 120, np.uint8)).save(folder / "a.jpg")
         (folder / "_annotations.coco.json").write_text(json.dumps({
             "images": [{"id": 0, "file_name": "a.jpg", "width": W, "height": H}],
-            "categories": ROBOFLOW_CATEGORIES,
-            "annotations": [{"id": 5, "image_id": 0, "category_id": 1, "bbox": [2, 2, 8, 6], "segmentation": POLY}]}))
+            "categories": categories, "annotations": annotations}))
+
+
+def _roboflow_export(tmp_path, name, splits=("train", "valid")):
+    _coco(tmp_path, name, ROBOFLOW_CATEGORIES,
+          [{"id": 5, "image_id": 0, "category_id": 1, "bbox": [2, 2, 8, 6], "segmentation": POLY}], splits)
+
+
+def _check(config):
+    """The trainer's check of the categories a dataset's YAML names (raises where it has none of them)."""
+    from drywallqa.engine.trainer import Trainer
+
+    Trainer.check_categories(SimpleNamespace(datasets=[config], config=SimpleNamespace(
+        data=SimpleNamespace(datasets_dir=None))))
 
 
 def test_an_unused_parent_category_is_ignored_without_a_word(tmp_path, names):
@@ -55,21 +68,17 @@ def test_a_yaml_category_no_annotation_is_of_is_named_with_the_one_to_name(tmp_p
     """categories: [crack] (the docs' example) on a Roboflow export chose its parent category 0, "crack", which labels
     nothing: every photo was read as showing nothing, without a word (the name is one of the file's), and `train`
     trained the prompt on empty masks. It is read as its children (h231: said at INFO, no problem); train goes on."""
-    from drywallqa.engine.trainer import Trainer
-
     _roboflow_export(tmp_path, "rf_parent")
     config = _declare(tmp_path, names, "rf_parent", {"train": "coco", "valid": "coco"}, categories=["crack"])
     samples, problems = load_split(config, "valid")
     assert samples[0].load_mask().sum() == 48 and not problems, problems
-    Trainer.check_categories(SimpleNamespace(datasets=[config], config=SimpleNamespace(
-        data=SimpleNamespace(datasets_dir=None))))
+    _check(config)
     # the class itself, by its name: read, nothing said
     chosen = _declare(tmp_path, names, "rf_class", {"train": "coco", "valid": "coco"}, folder="rf_parent",
                       categories=["NewCracks - v2"])
     samples, problems = load_split(chosen, "valid")
     assert samples[0].load_mask().sum() == 48 and not problems, problems
-    Trainer.check_categories(SimpleNamespace(datasets=[chosen], config=SimpleNamespace(
-        data=SimpleNamespace(datasets_dir=None))))
+    _check(chosen)
 
 
 def test_a_yaml_category_of_no_annotation_in_one_file_is_named_without_a_wrong_advice(tmp_path, names):

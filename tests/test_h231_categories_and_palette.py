@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,26 +12,9 @@ from PIL import Image
 
 from drywallqa.data.sample import load_split
 
-from test_h228_own_data_corners import H, POLY, W, _declare
+from test_h228_own_data_corners import POLY, _check, _coco, _crack, _declare
 
 POLY2 = [[20, 10, 30, 10, 30, 20, 20, 20]]  # a 10x10 box: 100 pixels
-
-
-def _coco(tmp_path, name, categories, annotations, splits=("train", "valid")):
-    for split in splits:
-        folder = tmp_path / name / split
-        folder.mkdir(parents=True)
-        Image.fromarray(np.full((H, W, 3), 120, np.uint8)).save(folder / "a.jpg")
-        (folder / "_annotations.coco.json").write_text(json.dumps({
-            "images": [{"id": 0, "file_name": "a.jpg", "width": W, "height": H}],
-            "categories": categories, "annotations": annotations}))
-
-
-def _check(config):
-    from drywallqa.engine.trainer import Trainer
-
-    Trainer.check_categories(SimpleNamespace(datasets=[config], config=SimpleNamespace(
-        data=SimpleNamespace(datasets_dir=None))))
 
 
 # ------------------------------------------------------------------ 1. Roboflow's parent category, named
@@ -142,15 +124,6 @@ def _palette_mask(path, indices: np.ndarray, palette: list[int]) -> None:
     img = Image.frombytes("P", (indices.shape[1], indices.shape[0]), np.ascontiguousarray(indices).tobytes())
     img.putpalette(palette)
     img.save(path)
-
-
-def _crack(value, band=None):
-    """A 24x32 mask: an 8x6 crack (48 px) of ``value``, inside a band 2 px wide of ``band`` where given."""
-    mask = np.zeros((H, W), np.uint8)
-    if band is not None:
-        mask[4:14, 4:16] = band
-    mask[6:12, 6:14] = value
-    return mask
 
 
 def _palette_folder(tmp_path, name, masks: dict):
