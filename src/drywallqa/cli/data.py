@@ -201,8 +201,8 @@ def data_split(
                                 "keeps their seed and fractions."),
 ):
     """Write group-clean train/val/test manifests: all copies of one source photo in one part."""
-    from ..data.grouping import (SPLIT_LOCK, SPLIT_LOCK_USER, GroupSplit, make_group_split, read_joined,
-                                 split_manifest_path, update_group_split)
+    from ..data.grouping import (GROUP_LEFT_OUT, SPLIT_LOCK, SPLIT_LOCK_USER, GroupSplit, make_group_split,
+                                 published_split_of, read_joined, split_manifest_path, update_group_split)
     from ..data.registry import get_dataset_config
     from ..utils.files import folder_lock
 
@@ -277,6 +277,17 @@ def data_split(
         split.to_json(path)
         console.print(f"{d}: " + ", ".join(f"{k} {len(v)}" for k, v in split.parts.items()) + f" -> {path}"
                       + (" (updated)" if update else " (replaced)" if replaced else ""), soft_wrap=True)
+        config = get_dataset_config(d)
+        root = config.root(datasets_dir)
+        published = {part: sum(published_split_of(config, root, f) in GROUP_LEFT_OUT.get(part, ()) for f in files)
+                     for part, files in split.parts.items() if part in ("train", "val")}
+        if any(published.values()):  # training and ship count fewer photos than the line above: say why, now
+            left = list(dict.fromkeys(s for p, n in published.items() if n for s in GROUP_LEFT_OUT[p]))
+            console.print(f"  of these, {', '.join(f'{n} of {p}' for p, n in published.items() if n)} are photos of "
+                          f"the published split(s) {', '.join(left)}, which training (data.exclude_published, by "
+                          "default) and ship's val leave out of those parts, kept for the published scores; to use "
+                          "them, declare their folders under other split names in the dataset's YAML (splits:)",
+                          markup=False, highlight=False, soft_wrap=True)
         for part, files in split.parts.items():  # no group-clean score or choice of options from it, said now
             if not files and split.fractions.get(part, 0) > 0:
                 n = sum(len(v) for v in split.parts.values())

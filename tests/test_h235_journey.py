@@ -1,0 +1,46 @@
+"""Found walking the "your own data" journey (docs/data.md, docs/training.md) with a Roboflow-style export of
+train/valid/test splits and a mask-folder dataset (h235)."""
+
+import json
+
+import cv2
+import numpy as np
+import yaml
+
+
+def _export(root, rng):
+    """A mask-folder export of train, valid and test splits: distinct photos, so data split puts photos of valid and
+    test in its train and val parts."""
+    for split, n in (("train", 8), ("valid", 4), ("test", 4)):
+        (root / split / "_masks").mkdir(parents=True)
+        for i in range(n):
+            img = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+            cv2.imwrite(str(root / split / f"{split}{i}.png"), img)
+            cv2.imwrite(str(root / split / "_masks" / f"{split}{i}.png"), (rng.random((64, 64)) > 0.9).astype(np.uint8) * 255)
+
+
+def test_data_split_says_how_many_photos_of_its_train_and_val_parts_training_leaves_out(tmp_path):
+    """data split printed 'train 12, val 3, test 3' for an export of train/valid/test: training then trained on 6 and
+    validated on 2 (the photos of the published valid and test splits are left out of the train and val parts), and
+    ship refused 'the group-clean val part holds 2' photos, numbers the split's line never gave."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.data import registry
+    from drywallqa.data.grouping import GROUP_LEFT_OUT
+
+    _export(tmp_path / "mine", np.random.default_rng(0))
+    decl = tmp_path / "mine.yaml"
+    decl.write_text(yaml.safe_dump({"name": "h235_mine", "folder": "mine", "prompts": ["segment crack"]}))
+    try:
+        res = CliRunner().invoke(app, ["data", "split", "-d", str(decl), "--out", str(tmp_path / "splits")],
+                                 terminal_width=400)
+    finally:
+        registry.DATASETS.remove("h235_mine")
+    assert res.exit_code == 0, res.output
+    parts = json.loads((tmp_path / "splits" / "h235_mine.json").read_text())["parts"]
+    held = {part: sum(f.split("/")[0] in GROUP_LEFT_OUT[part] for f in files) for part, files in parts.items()}
+    assert held["train"] and held["val"] + held["train"] < 16  # the export spreads: some of valid/test in train
+    out = " ".join(res.output.split())
+    want = ", ".join(f"{held[p]} of {p}" for p in ("train", "val") if held[p])
+    assert f"of these, {want} are photos of the published split(s) valid, test" in out
