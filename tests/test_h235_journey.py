@@ -2,6 +2,7 @@
 train/valid/test splits and a mask-folder dataset (h235)."""
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -44,3 +45,27 @@ def test_data_split_says_how_many_photos_of_its_train_and_val_parts_training_lea
     out = " ".join(res.output.split())
     want = ", ".join(f"{held[p]} of {p}" for p in ("train", "val") if held[p])
     assert f"of these, {want} are photos of the published split(s) valid, test" in out
+
+
+def test_train_says_where_the_run_and_its_best_weights_are(write_train_config, tiny_kwargs, tmp_path, monkeypatch):
+    """`drywallqa train CONFIG output_dir=runs/own` ended on the last epoch's numbers alone: nowhere did it say where
+    the run went, that its best weights (of which epoch) are in best/, or what ships them."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine import trainer as trainer_module
+
+    def fake_train(self, **kw):
+        best = Path(self.config.output_dir) / "best"
+        best.mkdir(parents=True)
+        (best / "config.json").write_text(json.dumps({"epoch": 2, "val": {"val_score": 0.5}}))
+        return {"epoch": 3, "val_score": 0.25}
+
+    monkeypatch.setattr(trainer_module.Trainer, "train", fake_train)
+    run = tmp_path / "runs" / "own"
+    res = CliRunner().invoke(app, ["train", str(write_train_config("film_unet", tiny_kwargs)), f"output_dir={run}"],
+                             terminal_width=400)
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert f"best weights (epoch 2, val_score 0.5) in {run / 'best'}" in out, out
+    assert f"drywallqa ship {run} --out" in out, out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import List, Optional
@@ -248,6 +249,16 @@ def train(
                                      f"{Path(cfg.output_dir) / 'last.pt'} holds it; {go_on}")
         return
     console.print({k: "n/a" if isinstance(v, float) and math.isnan(v) else v for k, v in result.items()})  # not measured
+    best = Path(cfg.output_dir) / "best"
+    try:  # where the run went and what ships it: the numbers above are the last epoch's, not best/'s
+        chosen = json.loads((best / "config.json").read_text())
+        epoch, score = chosen.get("epoch"), (chosen.get("val") or {}).get("val_score")
+    except (OSError, ValueError, AttributeError):
+        return  # no best/ (no epoch scored)
+    console.print(f"best weights (epoch {epoch}, val_score {score:.4g}) in {best}" if isinstance(score, (int, float))
+                  else f"best weights (epoch {epoch}) in {best}", highlight=False, soft_wrap=True)
+    console.print(f"next: drywallqa evaluate --model-path {best} -d DATASET --splits group --out OUT; "
+                  f"drywallqa ship {cfg.output_dir} --out DIR", highlight=False, soft_wrap=True)
 
 
 @app.command()
