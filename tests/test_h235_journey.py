@@ -69,3 +69,31 @@ def test_train_says_where_the_run_and_its_best_weights_are(write_train_config, t
     out = " ".join(res.output.split())
     assert f"best weights (epoch 2, val_score 0.5) in {run / 'best'}" in out, out
     assert f"drywallqa ship {run} --out" in out, out
+
+
+def test_a_manifest_not_found_in_the_folder_a_command_runs_in_says_where_it_looked_and_splits_dir(tmp_path, monkeypatch):
+    """calibrate-confidence of a model fine-tuned on one's own dataset, run from another folder than the one `data
+    split` wrote its splits/ in, said only 'run `drywallqa data split` first': a new split (of photos added since,
+    other parts) whose val photos the model may have trained on. It names the folder looked in and --splits-dir."""
+    import pytest
+
+    from drywallqa.data import registry
+    from drywallqa.data.grouping import check_split_manifest
+
+    _export(tmp_path / "mine", np.random.default_rng(0))
+    decl = tmp_path / "mine.yaml"
+    decl.write_text(yaml.safe_dump({"name": "h235_far", "folder": "mine", "prompts": ["segment crack"]}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    try:
+        with pytest.raises(FileNotFoundError) as exc:
+            check_split_manifest(str(decl))
+        with pytest.raises(FileNotFoundError) as given:  # a folder given: it is where it looked, said as before
+            check_split_manifest(str(decl), tmp_path / "nope")
+    finally:
+        registry.DATASETS.remove("h235_far")
+    said = str(exc.value)
+    assert str(elsewhere) in said and "--splits-dir" in said and "data.splits_dir" in said, said
+    assert "drywallqa data split" in said, said
+    assert "--splits-dir" not in str(given.value) and "no split manifest" in str(given.value)

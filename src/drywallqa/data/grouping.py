@@ -418,7 +418,11 @@ def check_split_manifest(dataset: str, splits_dir: str | Path | None = None) -> 
                                 "`drywallqa data split --out FOLDER` writes them)")
     if not manifest.is_file():
         why = why_not(manifest, folder=False)
-        raise FileNotFoundError(f"{manifest}: no split manifest{'' if why == 'not found' else f' ({why})'}; run `drywallqa data split -d {config.manifest_name} --out "
+        where = ("" if splits_dir is not None else  # the default: ./splits of the folder it runs in, or the package's
+                 f" (looked in ./splits of {Path.cwd()} and in the manifests shipped with the package; one written in "
+                 "another folder, where a model was trained on its parts: run there, or name its folder with "
+                 "--splits-dir, in a training config data.splits_dir)")
+        raise FileNotFoundError(f"{manifest}: no split manifest{'' if why == 'not found' else f' ({why})'}{where}; {'else ' if where else ''}run `drywallqa data split -d {config.manifest_name} --out "
                                 f"{manifest.parent}` first (for a dataset of your own: -d its YAML file)")
     return manifest
 
