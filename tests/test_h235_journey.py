@@ -97,3 +97,57 @@ def test_a_manifest_not_found_in_the_folder_a_command_runs_in_says_where_it_look
     assert str(elsewhere) in said and "--splits-dir" in said and "data.splits_dir" in said, said
     assert "drywallqa data split" in said, said
     assert "--splits-dir" not in str(given.value) and "no split manifest" in str(given.value)
+
+
+def _split_and_record(tmp_path, model_dir, name):
+    """A dataset of one's own, its manifest, and a model whose train_files.json names two photos of the val part
+    (as after `data split --overwrite` of other parts): the photos named as the trainer names them."""
+    from drywallqa.cli import app  # noqa: F401  (the registries)
+    from drywallqa.data.grouping import make_group_split, split_manifest_path
+    from drywallqa.data.registry import get_dataset_config
+
+    _export(tmp_path / name, np.random.default_rng(1))
+    decl = tmp_path / f"{name}.yaml"
+    decl.write_text(yaml.safe_dump({"name": name, "folder": name, "prompts": ["segment crack"]}))
+    get_dataset_config(str(decl))  # registered by its name, which the manifest records (as data split writes it)
+    split = make_group_split(name, None, {"train": 0.5, "val": 0.4, "test": 0.1}, 0)
+    split.to_json(split_manifest_path(tmp_path / "splits", name))
+    val = [f for f in split.parts["val"] if f.split("/")[0] == "train"]
+    (Path(model_dir) / "train_files.json").write_text(json.dumps({"train": [[f"{name}/{f}" for f in val[:2]]],
+                                                                   "val": [[]]}))
+    return decl, min(2, len(val))
+
+
+def test_val_photos_the_model_trained_on_are_counted(tmp_path, tiny_model_dir):
+    """ship and calibrate-confidence chose options and fitted the confidence on the val part of whatever manifest
+    they found (./splits drawn again after training, another --splits-dir) without a word where the model had
+    trained on its photos: the confidence fitted on trained photos, ranked by nothing, was written as calibrated."""
+    from drywallqa.data import registry
+    from drywallqa.engine.shipping import val_photos_trained_on
+
+    try:
+        decl, n = _split_and_record(tmp_path, tiny_model_dir, "h235_seen")
+        assert n
+        assert val_photos_trained_on(tiny_model_dir, [str(decl)], tmp_path / "splits") == {"h235_seen": n}
+        (Path(tiny_model_dir) / "train_files.json").write_text(json.dumps({"train": [["h235_seen/elsewhere.png"]]}))
+        assert val_photos_trained_on(tiny_model_dir, [str(decl)], tmp_path / "splits") == {}
+        (Path(tiny_model_dir) / "train_files.json").unlink()  # none recorded: nothing to say
+        assert val_photos_trained_on(tiny_model_dir, [str(decl)], tmp_path / "splits") == {}
+    finally:
+        registry.DATASETS.remove("h235_seen")
+
+
+def test_calibrate_confidence_warns_of_val_photos_the_model_trained_on(tmp_path, tiny_model_dir):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.data import registry
+
+    try:
+        decl, n = _split_and_record(tmp_path, tiny_model_dir, "h235_seen2")
+        res = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", str(decl),
+                                       "--splits-dir", str(tmp_path / "splits"), "--limit", "10"], terminal_width=400)
+    finally:
+        registry.DATASETS.remove("h235_seen2")
+    out = " ".join(res.output.split())
+    assert f"the val part holds photos the model was trained on (its train_files.json): {n} of h235_seen2" in out, out

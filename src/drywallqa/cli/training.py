@@ -44,6 +44,20 @@ DATASET_HELP = ("The datasets the model was trained on (names or dataset YAML fi
                 "(an ONNX export: its model folder's), else cracks and taping.")
 
 
+def warn_val_trained_on(model_dir, names, splits_dir, datasets_dir) -> None:
+    """A warning naming the datasets whose group-clean val part holds photos the model was trained on
+    (:func:`~drywallqa.engine.shipping.val_photos_trained_on`): what is chosen or fitted on them flatters it."""
+    from ..engine.shipping import val_photos_trained_on
+
+    trained = val_photos_trained_on(model_dir, names, splits_dir, datasets_dir)
+    if trained:
+        tagged("warning:", "yellow", "the val part holds photos the model was trained on (its train_files.json): "
+               + ", ".join(f"{n} of {d}" for d, n in trained.items()) + "; what is chosen or fitted on them flatters "
+               "it. Were the split manifests drawn again after training (data split --overwrite), or is this another "
+               "splits folder than the run's? Give the manifests it was trained with (--splits-dir, or run from the "
+               "folder the run was trained in)")
+
+
 def trained_on(model_dir: Path, given: Optional[List[str]], datasets_dir: Optional[Path] = None,
                reads_data: bool = True) -> tuple[List[str], Optional[Path]]:
     """``--dataset`` as given, or where it is not, the datasets the model in ``model_dir`` was trained on
@@ -312,6 +326,7 @@ def ship(
         raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
     datasets, datasets_dir = trained_on(folder, dataset, datasets_dir)
     names = tuple(dataset_names(datasets, datasets_dir))
+    warn_val_trained_on(folder, names, splits_dir, datasets_dir)  # said before the sweep
     try:
         out = run(source, dest, names, candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
@@ -391,6 +406,7 @@ def calibrate_confidence(
         not_being_shipped(model_path)
     datasets, datasets_dir = trained_on(model_path, dataset, datasets_dir)
     names = tuple(dataset_names(datasets, datasets_dir))
+    warn_val_trained_on(model_path, names, splits_dir, datasets_dir)
     try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
         segmenter = confidence_segmenter(model_path)
     except (OSError, ValueError, KeyError) as exc:  # KeyError: a model type this version does not know

@@ -19,6 +19,7 @@ the destination and swapped in at the end, so an interrupted ship leaves the old
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -387,6 +388,37 @@ def trained_datasets(model_dir: str | Path, with_dir: bool = False) -> tuple | N
                  if is_dataset_file(path) and not Path(path).is_absolute() and not Path(path).is_file()]
     datasets_dir = recorded[1] if isinstance(recorded[1], str) and recorded[1] else None
     return (names, f"{config_file}'s data.datasets", not_found, *((datasets_dir,) if with_dir else ()))
+
+
+def val_photos_trained_on(model_dir: str | Path, datasets, splits_dir=None, datasets_dir=None) -> dict[str, int]:
+    """Per dataset, how many photos of its group-clean val part (its published valid and test photos left out, as
+    ``ship`` and ``calibrate-confidence`` read it) the model in ``model_dir`` was trained on, by the ``train_files.json``
+    beside its weights (a photo named from its dataset's folder, "walls/train/x.jpg", as the trainer names it): a
+    manifest drawn again after training (``data split --overwrite``, another ``--splits-dir``) puts them there, and the
+    options and confidence chosen on them flatter the model. Only datasets with some; {} where the folder records no
+    training files, and a dataset whose part cannot be read is left to the command to name."""
+    from ..data.registry import get_dataset_config
+    from .trainer import _name_in
+
+    try:
+        groups = json.loads((Path(model_dir) / "train_files.json").read_text()).get("train", [])
+        trained = {f for group in groups for f in ([group] if isinstance(group, str) else group) if isinstance(f, str)}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+    counts, said = {}, logging.root.manager.disable
+    for d in datasets:
+        logging.disable(logging.WARNING)  # what the reading finds wrong is said by the command's own reading, once
+        try:
+            root = get_dataset_config(d).root(datasets_dir)
+            samples = samples_of_part(d, "val", splits_dir, datasets_dir, exclude_published=GROUP_LEFT_OUT["val"])
+        except (OSError, ValueError, KeyError):
+            continue
+        finally:
+            logging.disable(said)
+        n = sum(_name_in(Path(s.image_path), root) in trained for s in samples)
+        if n:
+            counts[get_dataset_config(d).name] = n
+    return counts
 
 
 def run_of(model_dir: Path) -> Path | None:
