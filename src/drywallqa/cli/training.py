@@ -58,6 +58,42 @@ def warn_val_trained_on(model_dir, names, splits_dir, datasets_dir) -> None:
                "folder the run was trained in)")
 
 
+def splits_trained_with(model_dir, names, splits_dir: Optional[Path]) -> Optional[Path]:
+    """``--splits-dir`` as given, or where it is not, the folder of the split manifests the model in ``model_dir`` was
+    trained with (:func:`~drywallqa.engine.shipping.recorded_split_manifests`), said in an info line: the default
+    lookup, ./splits of the folder the command runs in, else the package's manifests, read other parts from another
+    folder (val photos the model trained on, where options and the confidence are chosen). Where that folder cannot be
+    taken (a manifest it recorded is gone, the manifests lie in several folders, it lacks one of ``names``), a warning
+    says so and the default lookup is used; a model that records none (of an earlier release): the default lookup."""
+    from ..data.registry import get_dataset_config
+    from ..engine.shipping import recorded_split_manifests
+
+    if splits_dir is not None or model_dir is None:
+        return splits_dir
+    recorded = recorded_split_manifests(model_dir)
+    if not recorded:
+        return None
+    configs = [get_dataset_config(n) for n in names]
+    trained = {c.name: Path(recorded[c.name]) for c in configs if c.name in recorded}
+    if not trained:  # none of these datasets was trained on: any manifest of them is as good
+        return None
+    gone = [str(p) for p in trained.values() if not p.is_file()]
+    folders = sorted({str(p.parent) for p in trained.values()})
+    lacking = [c.name for c in configs if len(folders) == 1 and not (Path(folders[0]) / f"{c.manifest_name}.json").is_file()]
+    why = (f"the split manifest{'s' if len(gone) > 1 else ''} {', '.join(gone)} it was trained with "
+           f"{'are' if len(gone) > 1 else 'is'} no longer there" if gone else
+           f"it was trained with split manifests in several folders ({', '.join(folders)})" if len(folders) > 1 else
+           f"{folders[0]}, where it read its split manifests, has none of {', '.join(lacking)}" if lacking else None)
+    if why:
+        tagged("warning:", "yellow", f"{model_dir}: {why}; the manifests of ./splits of {Path.cwd()}, else those "
+                                     "shipped with the package, are read: give --splits-dir, a folder holding the "
+                                     "manifests it was trained with")
+        return None
+    tagged("info:", "cyan", f"--splits-dir not given: the split manifests {model_dir} was trained with (its "
+                            f"train_files.json), in {folders[0]}")
+    return Path(folders[0])
+
+
 def trained_on(model_dir: Path, given: Optional[List[str]], datasets_dir: Optional[Path] = None,
                reads_data: bool = True) -> tuple[List[str], Optional[Path]]:
     """``--dataset`` as given, or where it is not, the datasets the model in ``model_dir`` was trained on
@@ -326,6 +362,7 @@ def ship(
         raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
     datasets, datasets_dir = trained_on(folder, dataset, datasets_dir)
     names = tuple(dataset_names(datasets, datasets_dir))
+    splits_dir = splits_trained_with(folder, names, splits_dir)
     warn_val_trained_on(folder, names, splits_dir, datasets_dir)  # said before the sweep
     try:
         out = run(source, dest, names, candidates, flips[tta], splits_dir, datasets_dir, limit,
@@ -406,6 +443,7 @@ def calibrate_confidence(
         not_being_shipped(model_path)
     datasets, datasets_dir = trained_on(model_path, dataset, datasets_dir)
     names = tuple(dataset_names(datasets, datasets_dir))
+    splits_dir = splits_trained_with(model_path, names, splits_dir)
     warn_val_trained_on(model_path, names, splits_dir, datasets_dir)
     try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
         segmenter = confidence_segmenter(model_path)

@@ -390,6 +390,19 @@ def trained_datasets(model_dir: str | Path, with_dir: bool = False) -> tuple | N
     return (names, f"{config_file}'s data.datasets", not_found, *((datasets_dir,) if with_dir else ()))
 
 
+def recorded_split_manifests(model_dir: str | Path) -> dict[str, str] | None:
+    """``dataset -> path`` of the split manifests the model in ``model_dir`` was trained with (absolute paths, as the
+    trainer read them: ``split_manifests`` of the ``train_files.json`` beside its weights, which ``ship`` copies into
+    the folder it writes); None where it records none (a run of an earlier drywallqa, a folder without the file)."""
+    try:
+        read = json.loads((Path(model_dir) / "train_files.json").read_text()).get("split_manifests")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(read, dict):
+        return None
+    return {str(d): p for d, p in read.items() if isinstance(p, str) and p} or None
+
+
 def val_photos_trained_on(model_dir: str | Path, datasets, splits_dir=None, datasets_dir=None) -> dict[str, int]:
     """Per dataset, how many photos of its group-clean val part (its published valid and test photos left out, as
     ``ship`` and ``calibrate-confidence`` read it) the model in ``model_dir`` was trained on, by the ``train_files.json``

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..data.cache import load_arrays
-from ..data.grouping import samples_of_part
+from ..data.grouping import samples_of_part, split_manifest_path
 from ..data.negatives import photo_key, photos_labelled
 from ..data.prompted import PromptedSegmentationDataset
 from ..data.registry import get_dataset_config, is_dataset_file, resolve_dataset
@@ -256,6 +256,7 @@ class Trainer:
         self.datasets = [get_dataset_config(n) for n in training_datasets(  # a name and its YAML; a YAML's {datasets}
             config.data.datasets, lambda d: resolve_dataset(d, config.data.datasets_dir))]  # is data.datasets_dir
         check_dataset_names(config.data, [ds.name for ds in self.datasets])  # before any photo is read
+        self.split_manifests: dict[str, str] = {}  # dataset -> the split manifest read (absolute), by _arrays
         self.check_categories()
         self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
@@ -392,6 +393,9 @@ class Trainer:
             left_out: list = []
             samples = samples_of_part(ds.name, part, d.splits_dir, d.datasets_dir, d.exclude_published,
                                       left_out=left_out)
+            # the manifest read (data.splits_dir, else ./splits of the folder the run runs in or the package's), for
+            # ship, calibrate-confidence and evaluate to read the same parts from any folder (train_files.json)
+            self.split_manifests[ds.name] = os.path.abspath(split_manifest_path(d.splits_dir, ds.manifest_name))
             if left_out and repeats:  # the train part: photos never trained on, said (an export of one's own lost its
                 splits = sorted({s.split for s in left_out})  # valid/ photos that data split put in train, unsaid)
                 # (of a dataset published with its splits, the shipped ones and those of their photos, as meant: told
@@ -995,14 +999,18 @@ class Trainer:
                 drop_output(sys.stdout)  # unheard (it stopped after its first epoch, "error: Broken pipe", exit 1)
 
     def files_record(self) -> dict:
-        """``train_files.json``: the photos trained and validated on, and ``dataset_files``, the dataset YAML files as
+        """``train_files.json``: the photos trained and validated on, ``dataset_files``, the dataset YAML files as
         this run read them (a relative path is of the folder it runs in, which no other record says), for ``ship`` to
-        read them from any folder."""
+        read them from any folder, and ``split_manifests``, the split manifest (absolute path) read of each dataset,
+        for ``ship``, ``calibrate-confidence`` and ``evaluate`` to read the parts it was trained and validated on (not
+        those of ./splits of the folder they run in)."""
         record = {"train": self.train_files, "val": self.val_files}
         # absolute, links not followed: a YAML file's folder: is of the folder the file is named in (a link's, not its
         # target's: resolve() recorded the target, whose folder: is another)
         declared = {name: str(Path(name).absolute()) for name in self.config.data.datasets if is_dataset_file(name)}
-        return {**record, "dataset_files": declared} if declared else record
+        record = {**record, "dataset_files": declared} if declared else record
+        read = getattr(self, "split_manifests", None)  # (none before the data are read)
+        return {**record, "split_manifests": dict(read)} if read else record
 
     def save_best(self, extra: dict) -> Path:
         """The weights being trained as ``best/``: written beside it and renamed into place, so a kill mid-write
