@@ -148,3 +148,34 @@ def test_a_recorded_manifest_gone_is_said_and_the_default_lookup_read(trained_ru
     assert isinstance(res.exception, Stop) and asked[-1] is None, res.output
     said = _said(res.output)
     assert "--splits-dir not given" not in said and "no longer there" not in said, res.output
+
+
+def test_manifests_gone_but_found_here_byte_for_byte_are_read_without_a_word(trained_run, syn_splits, tmp_path,
+                                                                             monkeypatch):
+    """A run trained on another machine (gpu_run: its paths are not here), or a model shipped from one, on the
+    manifests the default lookup finds here (the package's, a copy in ./splits): read so without a warning, which
+    every evaluate of a shipped model would have repeated. Other contents there: warned of, as a manifest gone."""
+    import drywallqa.engine.shipping as shipping
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    run, elsewhere = trained_run
+    asked = []
+
+    def shipped(source, dest, datasets, candidates, flips, splits_dir, *args, **kwargs):
+        asked.append(splits_dir)
+        raise Stop
+
+    monkeypatch.setattr(shipping, "ship", shipped)
+    here = tmp_path / "here"
+    shutil.copytree(syn_splits, here / "splits")  # the very manifests, in ./splits of the folder ship runs in
+    shutil.move(str(syn_splits), str(tmp_path / "moved"))
+    monkeypatch.chdir(here)
+    res = CliRunner().invoke(app, ["ship", str(run), "--out", str(tmp_path / "out")], terminal_width=400)
+    assert isinstance(res.exception, Stop) and asked[-1] is None, res.output
+    assert "warning:" not in _said(res.output) and "no longer there" not in _said(res.output), res.output
+    monkeypatch.chdir(elsewhere)  # ./splits of other parts (another seed): not the manifests it was trained with
+    res = CliRunner().invoke(app, ["ship", str(run), "--out", str(tmp_path / "out")], terminal_width=400)
+    assert isinstance(res.exception, Stop) and asked[-1] is None, res.output
+    assert "no longer there" in _said(res.output), res.output

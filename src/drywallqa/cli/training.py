@@ -64,7 +64,9 @@ def splits_trained_with(model_dir, names, splits_dir: Optional[Path]) -> Optiona
     lookup, ./splits of the folder the command runs in, else the package's manifests, read other parts from another
     folder (val photos the model trained on, where options and the confidence are chosen). Where that folder cannot be
     taken (a manifest it recorded is gone, the manifests lie in several folders, it lacks one of ``names``), a warning
-    says so and the default lookup is used; a model that records none (of an earlier release): the default lookup."""
+    says so and the default lookup is used; a model that records none (of an earlier release): the default lookup.
+    Recorded manifests gone that the default lookup finds here byte for byte (a run trained on another machine, on
+    the package's manifests): that lookup, without a word."""
     from ..data.registry import get_dataset_config
     from ..engine.shipping import recorded_split_manifests
 
@@ -78,6 +80,8 @@ def splits_trained_with(model_dir, names, splits_dir: Optional[Path]) -> Optiona
     if not trained:  # none of these datasets was trained on: any manifest of them is as good
         return None
     gone = [str(p) for p in trained.values() if not p.is_file()]
+    if gone and _default_lookup_reads(model_dir, configs, trained):  # trained elsewhere (gpu_run) on the manifests
+        return None  # the default lookup finds here, byte for byte (the package's): nothing to say
     folders = sorted({str(p.parent) for p in trained.values()})
     lacking = [c.name for c in configs if len(folders) == 1 and not (Path(folders[0]) / f"{c.manifest_name}.json").is_file()]
     why = (f"the split manifest{'s' if len(gone) > 1 else ''} {', '.join(gone)} it was trained with "
@@ -92,6 +96,20 @@ def splits_trained_with(model_dir, names, splits_dir: Optional[Path]) -> Optiona
     tagged("info:", "cyan", f"--splits-dir not given: the split manifests {model_dir} was trained with (its "
                             f"train_files.json), in {folders[0]}")
     return Path(folders[0])
+
+
+def _default_lookup_reads(model_dir, configs, trained: dict) -> bool:
+    """Whether the default lookup of split manifests (./splits, else the package's) finds, for each dataset of
+    ``configs`` the model in ``model_dir`` was trained on (``trained``), a manifest of the very contents it was trained
+    with (its recorded digests): a run trained on another machine, or a model shipped from one, recorded paths that
+    are not here."""
+    from ..data.grouping import split_manifest_path
+    from ..engine.shipping import recorded_split_manifest_digests
+    from ..utils.files import file_digest
+
+    digests = recorded_split_manifest_digests(model_dir)
+    return all(c.name in digests and file_digest(split_manifest_path(None, c.manifest_name)) == digests[c.name]
+               for c in configs if c.name in trained)
 
 
 def trained_on(model_dir: Path, given: Optional[List[str]], datasets_dir: Optional[Path] = None,

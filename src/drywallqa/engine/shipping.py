@@ -403,6 +403,16 @@ def recorded_split_manifests(model_dir: str | Path) -> dict[str, str] | None:
     return {str(d): p for d, p in read.items() if isinstance(p, str) and p} or None
 
 
+def recorded_split_manifest_digests(model_dir: str | Path) -> dict[str, str]:
+    """``dataset -> digest`` (:func:`~drywallqa.utils.files.file_digest`) of the split manifests the model in
+    ``model_dir`` was trained with (``split_manifest_digests`` of its ``train_files.json``); {} where none is recorded."""
+    try:
+        read = json.loads((Path(model_dir) / "train_files.json").read_text()).get("split_manifest_digests")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(d): v for d, v in read.items() if isinstance(v, str)} if isinstance(read, dict) else {}
+
+
 def val_photos_trained_on(model_dir: str | Path, datasets, splits_dir=None, datasets_dir=None) -> dict[str, int]:
     """Per dataset, how many photos of its group-clean val part (its published valid and test photos left out, as
     ``ship`` and ``calibrate-confidence`` read it) the model in ``model_dir`` was trained on, by the ``train_files.json``

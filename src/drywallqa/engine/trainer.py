@@ -34,8 +34,8 @@ from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..text.prompts import normal_form
 from ..utils.checks import resolve_device
-from ..utils.files import (remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, restore_replaced, strict_json,
-                           temp_dir, why_not, write_csv_atomic, write_text_atomic)
+from ..utils.files import (file_digest, remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, restore_replaced,
+                           strict_json, temp_dir, why_not, write_csv_atomic, write_text_atomic)
 from ..utils.progress import drop_output, progress_bar
 from ..utils.signals import deferred_interrupt
 from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
@@ -1010,7 +1010,12 @@ class Trainer:
         declared = {name: str(Path(name).absolute()) for name in self.config.data.datasets if is_dataset_file(name)}
         record = {**record, "dataset_files": declared} if declared else record
         read = getattr(self, "split_manifests", None)  # (none before the data are read)
-        return {**record, "split_manifests": dict(read)} if read else record
+        if not read:
+            return record
+        # and their contents: a run trained on another machine (gpu_run) read them where they are not here; the same
+        # manifests here (the package's) are then known as the ones it was trained with
+        return {**record, "split_manifests": dict(read),
+                "split_manifest_digests": {d: file_digest(p) for d, p in read.items() if file_digest(p)}}
 
     def save_best(self, extra: dict) -> Path:
         """The weights being trained as ``best/``: written beside it and renamed into place, so a kill mid-write
