@@ -116,15 +116,11 @@ def test_evaluate_of_a_run_reads_the_manifests_it_was_trained_with(trained_run, 
     assert "--splits-dir not given" in _said(res.output), res.output
 
 
-def test_a_recorded_manifest_gone_is_said_and_the_default_lookup_read(trained_run, syn_splits, tmp_path, monkeypatch):
-    """A run whose manifests were moved away (or trained on another machine): a warning naming the one gone, and the
-    manifests found as before (./splits of the folder it runs in); a model that records none: as before, unsaid."""
+@pytest.fixture
+def ship_asked(monkeypatch):
+    """The --splits-dir each ``ship`` asks engine.shipping.ship with (which then stops: :class:`Stop`)."""
     import drywallqa.engine.shipping as shipping
-    from typer.testing import CliRunner
 
-    from drywallqa.cli import app
-
-    run, elsewhere = trained_run
     asked = []
 
     def shipped(source, dest, datasets, candidates, flips, splits_dir, *args, **kwargs):
@@ -132,6 +128,19 @@ def test_a_recorded_manifest_gone_is_said_and_the_default_lookup_read(trained_ru
         raise Stop
 
     monkeypatch.setattr(shipping, "ship", shipped)
+    return asked
+
+
+def test_a_recorded_manifest_gone_is_said_and_the_default_lookup_read(trained_run, syn_splits, tmp_path, monkeypatch,
+                                                                     ship_asked):
+    """A run whose manifests were moved away (or trained on another machine): a warning naming the one gone, and the
+    manifests found as before (./splits of the folder it runs in); a model that records none: as before, unsaid."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    run, elsewhere = trained_run
+    asked = ship_asked
     monkeypatch.chdir(elsewhere)
     shutil.move(str(syn_splits), str(tmp_path / "moved"))
     res = CliRunner().invoke(app, ["ship", str(run), "--out", str(tmp_path / "out")], terminal_width=400)
@@ -151,23 +160,16 @@ def test_a_recorded_manifest_gone_is_said_and_the_default_lookup_read(trained_ru
 
 
 def test_manifests_gone_but_found_here_byte_for_byte_are_read_without_a_word(trained_run, syn_splits, tmp_path,
-                                                                             monkeypatch):
+                                                                             monkeypatch, ship_asked):
     """A run trained on another machine (gpu_run: its paths are not here), or a model shipped from one, on the
     manifests the default lookup finds here (the package's, a copy in ./splits): read so without a warning, which
     every evaluate of a shipped model would have repeated. Other contents there: warned of, as a manifest gone."""
-    import drywallqa.engine.shipping as shipping
     from typer.testing import CliRunner
 
     from drywallqa.cli import app
 
     run, elsewhere = trained_run
-    asked = []
-
-    def shipped(source, dest, datasets, candidates, flips, splits_dir, *args, **kwargs):
-        asked.append(splits_dir)
-        raise Stop
-
-    monkeypatch.setattr(shipping, "ship", shipped)
+    asked = ship_asked
     here = tmp_path / "here"
     shutil.copytree(syn_splits, here / "splits")  # the very manifests, in ./splits of the folder ship runs in
     shutil.move(str(syn_splits), str(tmp_path / "moved"))
