@@ -4,6 +4,7 @@ best/ reached by ``.`` or by a link is that run's."""
 
 import math
 import os
+import shutil
 
 import numpy as np
 
@@ -204,3 +205,21 @@ def test_a_runs_best_reached_by_dot_or_by_a_link_is_that_runs(tiny_model_dir, sy
     res = CliRunner().invoke(app, ["ship", str(tmp_path / "latest"), "--out", str(tmp_path / "out"), "--limit", "10",
                                    "--no-drywall-check"], terminal_width=400)
     assert snapped == [run.resolve()], res.output
+
+
+def test_an_error_of_the_datasets_default_says_no_dataset_was_given(tmp_path, tiny_model_dir, monkeypatch):
+    """A run whose dataset YAML (a relative path) is not found from here: the error blamed "--dataset", an option
+    the user never typed; it now says that -d was not given and what its default is."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "best")
+    (run / "config.yaml").write_text(yaml.safe_dump({"data": {"datasets": ["walls/walls.dataset.yaml"]}}))
+    (run / "metrics.csv").write_text("epoch\n1\n")
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(run / "best")], terminal_width=400)
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "not given: the datasets the model was trained on" in said, res.output

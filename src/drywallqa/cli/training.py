@@ -39,6 +39,7 @@ def not_being_shipped(model_path: Path) -> None:
 
 
 DEFAULT_DATASETS = ("cracks", "taping")  # -d of a model that records no datasets it was trained on
+DEFAULT_HINT = "--dataset (not given: the datasets the model was trained on)"  # an error of -d's default: no -d typed
 DATASET_HELP = ("The datasets the model was trained on (names or dataset YAML files, repeatable); default: those its "
                 "training run's config.yaml (data.datasets) names, which a shipped folder keeps as training_config.yaml "
                 "(an ONNX export: its model folder's), else cracks and taping.")
@@ -138,7 +139,7 @@ def trained_on(model_dir: Path, given: Optional[List[str]], datasets_dir: Option
     if not_found:
         raise typer.BadParameter(f"{model_dir} was trained on {', '.join(not_found)} ({where}): a path relative to the "
                                  f"folder it was trained in, not found from {Path.cwd()}; run from that folder, or give "
-                                 "every dataset it was trained on with -d", param_hint="--dataset")
+                                 "every dataset it was trained on with -d", param_hint=DEFAULT_HINT)
     read_in = ""
     if datasets_dir is None and recorded_dir is not None:
         if Path(recorded_dir).expanduser().is_dir():
@@ -150,7 +151,7 @@ def trained_on(model_dir: Path, given: Optional[List[str]], datasets_dir: Option
                 f"data.datasets_dir), not found from {Path.cwd()}: give "
                 + ("--datasets-dir (the folder holding those datasets here), or -d" if reads_data else
                    "every dataset it was trained on with -d"),
-                param_hint="--dataset / --datasets-dir" if reads_data else "--dataset")
+                param_hint=f"{DEFAULT_HINT} / --datasets-dir" if reads_data else DEFAULT_HINT)
     tagged("info:", "cyan", f"-d not given: the datasets {model_dir} was trained on ({where}): {', '.join(names)}"
                             f"{read_in}")
     return names, datasets_dir
