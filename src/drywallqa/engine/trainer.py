@@ -257,6 +257,7 @@ class Trainer:
             config.data.datasets, lambda d: resolve_dataset(d, config.data.datasets_dir))]  # is data.datasets_dir
         check_dataset_names(config.data, [ds.name for ds in self.datasets])  # before any photo is read
         self.split_manifests: dict[str, str] = {}  # dataset -> the split manifest read (absolute), by _arrays
+        self.split_manifest_digests: dict[str, str] = {}  # dataset -> its contents (file_digest) as read, by _arrays
         self.check_categories()
         self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
@@ -395,7 +396,12 @@ class Trainer:
                                       left_out=left_out)
             # the manifest read (data.splits_dir, else ./splits of the folder the run runs in or the package's), for
             # ship, calibrate-confidence and evaluate to read the same parts from any folder (train_files.json)
-            self.split_manifests[ds.name] = os.path.abspath(split_manifest_path(d.splits_dir, ds.manifest_name))
+            manifest = self.split_manifests[ds.name] = os.path.abspath(split_manifest_path(d.splits_dir,
+                                                                                            ds.manifest_name))
+            # and its contents, as read: a run trained on another machine (gpu_run) read it where it is not here; the
+            # same manifest here (the package's) is then known as the one it was trained with
+            if ds.name not in self.split_manifest_digests and (digest := file_digest(manifest)):
+                self.split_manifest_digests[ds.name] = digest
             if left_out and repeats:  # the train part: photos never trained on, said (an export of one's own lost its
                 splits = sorted({s.split for s in left_out})  # valid/ photos that data split put in train, unsaid)
                 # (of a dataset published with its splits, the shipped ones and those of their photos, as meant: told
@@ -1012,10 +1018,8 @@ class Trainer:
         read = getattr(self, "split_manifests", None)  # (none before the data are read)
         if not read:
             return record
-        # and their contents: a run trained on another machine (gpu_run) read them where they are not here; the same
-        # manifests here (the package's) are then known as the ones it was trained with
         return {**record, "split_manifests": dict(read),
-                "split_manifest_digests": {d: file_digest(p) for d, p in read.items() if file_digest(p)}}
+                "split_manifest_digests": dict(getattr(self, "split_manifest_digests", {}))}
 
     def save_best(self, extra: dict) -> Path:
         """The weights being trained as ``best/``: written beside it and renamed into place, so a kill mid-write
