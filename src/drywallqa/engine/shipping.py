@@ -293,10 +293,29 @@ class ShipRefused(ValueError):
         self.option = option
 
 
-def recorded_datasets(config_file: Path, files_file: Path) -> tuple[list[tuple[str, str]], str | None] | None:
+def _train_files_entry(folder: str | Path, key: str):
+    """The ``key`` entry of the ``train_files.json`` in ``folder`` (a run's, its best/'s, the copy ``ship`` puts in a
+    folder it writes: :meth:`~drywallqa.engine.trainer.Trainer.files_record`); None where the file or its entry
+    cannot be read (a run of an earlier drywallqa records fewer)."""
+    try:
+        return json.loads((Path(folder) / "train_files.json").read_text()).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _not_found_here(path: str) -> bool:
+    """Whether ``path`` (a dataset entry as a run recorded it) is a dataset YAML file given by a relative path that is
+    not found from the folder this command runs in (a run that does not record where it read it)."""
+    from ..data.registry import is_dataset_file
+
+    return is_dataset_file(path) and not Path(path).is_absolute() and not Path(path).is_file()
+
+
+def recorded_datasets(config_file: Path, files_folder: Path) -> tuple[list[tuple[str, str]], str | None] | None:
     """``([(entry, path)], datasets_dir)`` of the training config ``config_file`` (a run's ``config.yaml``, a shipped
     folder's ``training_config.yaml``): each entry of its ``data.datasets`` with where to read it (a dataset YAML file
-    given by a relative path where the run read it, ``files_file``'s ``dataset_files``, where that file is still
+    given by a relative path where the run read it, the ``dataset_files`` of the ``train_files.json`` in
+    ``files_folder``, where that file is still
     there; a run of an earlier drywallqa did not record it, and a run trained on another machine or checkout read it
     where it is not here: the path as written, of the folder this command runs in), and its ``data.datasets_dir``.
     None where the config cannot be read or names no datasets."""
@@ -311,10 +330,7 @@ def recorded_datasets(config_file: Path, files_file: Path) -> tuple[list[tuple[s
         return None
     if not isinstance(trained, list):  # a damaged record ("datasets: cracks" was read as the datasets c, r, a, ...)
         return None
-    try:  # where the run read its dataset YAML files (Trainer.train records them)
-        read_at = json.loads(Path(files_file).read_text()).get("dataset_files")
-    except (OSError, ValueError, AttributeError):
-        read_at = None
+    read_at = _train_files_entry(files_folder, "dataset_files")  # where the run read its dataset YAML files
     read_at = read_at if isinstance(read_at, dict) else {}
     # a recorded path that is gone (a run trained on another machine or checkout, copied here): the entry as written
     entries = [(str(entry), read_at[str(entry)] if isinstance(read_at.get(str(entry)), str)
@@ -330,16 +346,16 @@ def trained_datasets_left_out(run_dir: Path, datasets, unchecked: list | None = 
     ``dataset_files``; a run of an earlier drywallqa did not record it: from the folder this command runs in). One
     that cannot be read now (a YAML file moved, a relative path of an earlier run not found from here, a record that
     is not one) is left out of the check, and added to ``unchecked`` (``"entry (why)"``) where given."""
-    from ..data.registry import get_dataset_config, is_dataset_file
+    from ..data.registry import get_dataset_config
 
-    recorded = recorded_datasets(run_dir / "config.yaml", run_dir / "train_files.json")
+    recorded = recorded_datasets(run_dir / "config.yaml", run_dir)
     if recorded is None:
         return {}
     trained, datasets_dir = recorded
     given = set(datasets_by_concept(datasets))
     left_out, unchecked = {}, unchecked if unchecked is not None else []
     for entry, path in trained:
-        if is_dataset_file(path) and not Path(path).is_absolute() and not Path(path).is_file():
+        if _not_found_here(path):
             unchecked.append(f"{entry} (a path relative to the folder the run was trained in, which the run does not "
                              f"record, and not found from {Path.cwd()}: run ship from that folder)")
             continue
@@ -364,7 +380,6 @@ def trained_datasets(model_dir: str | Path, with_dir: bool = False) -> tuple | N
     none of these records any datasets (a model folder written by ``save_pretrained``, an export of one moved away).
     ``with_dir``: ``(names, where, not_found, datasets_dir)``, with the record's ``data.datasets_dir`` (None where it
     records none: the default), the folder its ``{datasets}/`` dataset YAML files and registered datasets were read in."""
-    from ..data.registry import is_dataset_file
     from ..export.onnx import EXPORTED_FROM, is_onnx_export_dir
 
     folder = Path(model_dir)
@@ -378,14 +393,13 @@ def trained_datasets(model_dir: str | Path, with_dir: bool = False) -> tuple | N
         found = trained_datasets(source, with_dir)
         return None if found is None else (found[0], f"{found[1]}, the model {folder} was exported from", *found[2:])
     run_dir = run_of(folder)
-    config_file, files_file = ((run_dir / "config.yaml", run_dir / "train_files.json") if run_dir is not None else
-                               (folder / "training_config.yaml", folder / "train_files.json"))
-    recorded = recorded_datasets(config_file, files_file)
+    config_file, files_folder = ((run_dir / "config.yaml", run_dir) if run_dir is not None else
+                                 (folder / "training_config.yaml", folder))
+    recorded = recorded_datasets(config_file, files_folder)
     if recorded is None:
         return None
     names = [path for _, path in recorded[0]]
-    not_found = [entry for entry, path in recorded[0]
-                 if is_dataset_file(path) and not Path(path).is_absolute() and not Path(path).is_file()]
+    not_found = [entry for entry, path in recorded[0] if _not_found_here(path)]
     datasets_dir = recorded[1] if isinstance(recorded[1], str) and recorded[1] else None
     return (names, f"{config_file}'s data.datasets", not_found, *((datasets_dir,) if with_dir else ()))
 
@@ -394,10 +408,7 @@ def recorded_split_manifests(model_dir: str | Path) -> dict[str, str] | None:
     """``dataset -> path`` of the split manifests the model in ``model_dir`` was trained with (absolute paths, as the
     trainer read them: ``split_manifests`` of the ``train_files.json`` beside its weights, which ``ship`` copies into
     the folder it writes); None where it records none (a run of an earlier drywallqa, a folder without the file)."""
-    try:
-        read = json.loads((Path(model_dir) / "train_files.json").read_text()).get("split_manifests")
-    except (OSError, ValueError, AttributeError):
-        return None
+    read = _train_files_entry(model_dir, "split_manifests")
     if not isinstance(read, dict):
         return None
     return {str(d): p for d, p in read.items() if isinstance(p, str) and p} or None
@@ -406,10 +417,7 @@ def recorded_split_manifests(model_dir: str | Path) -> dict[str, str] | None:
 def recorded_split_manifest_digests(model_dir: str | Path) -> dict[str, str]:
     """``dataset -> digest`` (:func:`~drywallqa.utils.files.file_digest`) of the split manifests the model in
     ``model_dir`` was trained with (``split_manifest_digests`` of its ``train_files.json``); {} where none is recorded."""
-    try:
-        read = json.loads((Path(model_dir) / "train_files.json").read_text()).get("split_manifest_digests")
-    except (OSError, ValueError, AttributeError):
-        return {}
+    read = _train_files_entry(model_dir, "split_manifest_digests")
     return {str(d): v for d, v in read.items() if isinstance(v, str)} if isinstance(read, dict) else {}
 
 
@@ -423,10 +431,10 @@ def val_photos_trained_on(model_dir: str | Path, datasets, splits_dir=None, data
     from ..data.registry import get_dataset_config
     from .trainer import _name_in
 
+    groups = _train_files_entry(model_dir, "train") or []
     try:
-        groups = json.loads((Path(model_dir) / "train_files.json").read_text()).get("train", [])
         trained = {f for group in groups for f in ([group] if isinstance(group, str) else group) if isinstance(f, str)}
-    except (OSError, ValueError, AttributeError, TypeError):
+    except TypeError:  # not the trainer's record
         return {}
     counts, said = {}, logging.root.manager.disable
     for d in datasets:
