@@ -45,6 +45,18 @@ DATASET_HELP = ("The datasets the model was trained on (names or dataset YAML fi
                 "(an ONNX export: its model folder's), else cracks and taping.")
 
 
+def val_data_of(model_dir, given, datasets_dir: Optional[Path], splits_dir: Optional[Path]) -> tuple:
+    """``(names, datasets_dir, splits_dir)`` a command choosing on a model's val parts reads (ship,
+    calibrate-confidence): its datasets (:func:`trained_on`) as registered names, and the split manifests it was
+    trained with (:func:`splits_trained_with`), with a warning where their val part holds photos it trained on
+    (:func:`warn_val_trained_on`)."""
+    datasets, datasets_dir = trained_on(model_dir, given, datasets_dir)
+    names = tuple(dataset_names(datasets, datasets_dir))
+    splits_dir = splits_trained_with(model_dir, names, splits_dir)
+    warn_val_trained_on(model_dir, names, splits_dir, datasets_dir)
+    return names, datasets_dir, splits_dir
+
+
 def warn_val_trained_on(model_dir, names, splits_dir, datasets_dir) -> None:
     """A warning naming the datasets whose group-clean val part holds photos the model was trained on
     (:func:`~drywallqa.engine.shipping.val_photos_trained_on`): what is chosen or fitted on them flatters it."""
@@ -379,10 +391,7 @@ def ship(
         raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
-    datasets, datasets_dir = trained_on(folder, dataset, datasets_dir)
-    names = tuple(dataset_names(datasets, datasets_dir))
-    splits_dir = splits_trained_with(folder, names, splits_dir)
-    warn_val_trained_on(folder, names, splits_dir, datasets_dir)  # said before the sweep
+    names, datasets_dir, splits_dir = val_data_of(folder, dataset, datasets_dir, splits_dir)  # said before the sweep
     try:
         out = run(source, dest, names, candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
@@ -460,10 +469,7 @@ def calibrate_confidence(
     if limit is None:  # (a look with --limit writes nothing)
         not_in_a_running_run(model_path)
         not_being_shipped(model_path)
-    datasets, datasets_dir = trained_on(model_path, dataset, datasets_dir)
-    names = tuple(dataset_names(datasets, datasets_dir))
-    splits_dir = splits_trained_with(model_path, names, splits_dir)
-    warn_val_trained_on(model_path, names, splits_dir, datasets_dir)
+    names, datasets_dir, splits_dir = val_data_of(model_path, dataset, datasets_dir, splits_dir)
     try:  # a folder whose weights are missing or damaged: said of --model-path, before any data are read
         segmenter = confidence_segmenter(model_path)
     except (OSError, ValueError, KeyError) as exc:  # KeyError: a model type this version does not know
