@@ -506,10 +506,11 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                       f"characters, a rule 500): {NOT_A_FILE}")
         elif exc.status_code == 400:
             detail = FORM_PARSER_ERRORS.get(detail, detail)
-        if isinstance(detail, str) and plugin_failures_hidden(detail) != detail:  # a name of a plugin that failed to
-            # load: the unknown name and the known ones answered, the plugin's exception (local paths) logged alone
+        if isinstance(detail, str) and (hidden := plugin_failures_hidden(detail)) != detail:  # a name of a plugin
+            # that failed to load: the unknown name and the known ones answered, the plugin's exception (local paths)
+            # logged alone
             logger.warning("%s answered %d: %s", request.url.path, exc.status_code, detail)
-            detail = plugin_failures_hidden(detail)
+            detail = hidden
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404 and detail == "Not Found" and _without_slash(request, app):
             # Starlette's own redirect (redirect_slashes) wrote its Location from the request's Host header: a URL on
