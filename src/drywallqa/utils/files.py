@@ -1,5 +1,7 @@
-"""Writing files so that a reader (or a rerun after ``kill -9``) never sees half of one; reading a batch
-job's ``results.json`` back."""
+"""Writing files so that a reader (or a rerun after ``kill -9``) never sees half of one: atomic writes (text, CSV,
+strict JSON), folders replaced whole, the temporaries a killed run left swept, lock files of folders in use, paths
+checked before any work, and file digests and stamps. (A batch job's ``results.json`` is read back in
+:mod:`drywallqa.engine.batch_results`.)"""
 
 from __future__ import annotations
 
