@@ -111,21 +111,28 @@ def data_stats(
             raise typer.Exit(code=1)
 
 
+def _notices_only(record: logging.LogRecord) -> bool:
+    """Of the data reader's log while ``data stats`` reads: its errors and notices (how the data is read, no problem:
+    a parent category read as its children), not its problems' warnings, which the command lists in full."""
+    from ..data.sample import NOTICE
+
+    return record.levelno >= logging.ERROR or getattr(record, NOTICE, False)
+
+
 def _shown_stats(names: list[str], datasets_dir: Optional[Path]) -> list[dict]:
     """:func:`~drywallqa.data.stats.dataset_stats` of each dataset, printed as a table and notes."""
     from ..data.registry import get_dataset_config
     from ..data.stats import dataset_stats
 
     data_log = logging.getLogger("drywallqa.data.sample")
-    level = data_log.level
-    data_log.setLevel(logging.ERROR)  # its data problems are listed below, in full; not as warnings on the way
+    data_log.addFilter(_notices_only)  # its data problems are listed below, in full; not as warnings on the way
     try:
         all_stats = [dataset_stats(d, datasets_dir) for d in names]
     except ValueError as exc:  # a dataset with no readable images
         tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
     finally:
-        data_log.setLevel(level)
+        data_log.removeFilter(_notices_only)
     for st in all_stats:
         if not st["splits"]:
             root = get_dataset_config(st["dataset"]).root(datasets_dir)

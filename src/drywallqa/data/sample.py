@@ -32,7 +32,8 @@ INVERTED_SHARE = 0.5  # a label mask foreground on its whole border and on more 
 NEAR_BLACK = 8  # a mask whose brightest value is 128 or more: pixels at most 1/8 of it are a JPEG's noise, no label
 _MASK_CHECKS: dict = {}  # mask file -> its soft_mask_problem, found once per process (not on every read)
 _IGNORE_WARNED: set = set()  # mask folders a mask of 255 'ignore' of was logged of (once a folder, not once a mask)
-_PARENTS_SAID: set = set()  # (COCO file, category) a YAML's parent category was said to be read as its children of
+_PARENTS_SAID: set = set()  # (dataset, folder, category, children) a YAML's parent category was said to be read as them
+NOTICE = "notice"  # a log record's attribute: said of the data as read, not a problem (`data stats` shows it as well)
 IGNORE_READ = "('ignore'): as VOC and MMSegmentation mark"  # what a mask of class indices beside 255 is named with
 
 
@@ -357,7 +358,7 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
     """The annotations that label this dataset's foreground: those of its YAML's ``categories`` where it names some,
     else all, with a problem where they are of several categories (all read as one label: a stain class joined the
     crack masks without a word) or name category ids the file does not list. A category named that no annotation is of
-    and that is Roboflow's parent of some that are is read as those (:func:`_children_of`; said at INFO once a file)."""
+    and that is Roboflow's parent of some that are is read as those (:func:`_children_of`; a warning once a dataset)."""
     listed: dict = {}  # id -> its names (as text: a YAML's "categories: [7]" is read as "7", a file's name 7 too)
     for c in categories:
         if isinstance(c, dict) and _hashable(c.get("id")):
@@ -385,10 +386,12 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
         for parent, kids in children.items():  # Roboflow's parent category ("crack", id 0): read as its children
             wanted |= set(kids)
             named = sorted(set(kids.values()))
-            if not set(named) <= set(chosen) and (source, parent) not in _PARENTS_SAID:  # (once a file)
-                _PARENTS_SAID.add((source, parent))
-                logger.info("%s: category %r of the dataset's YAML file labels nothing in this file (no annotation is "
-                            "of it): it is Roboflow's parent category of %s, read as them", source, parent, named)
+            said_of = (config.name, config.folder, parent, tuple(named))  # once a dataset (not once a file, split)
+            if not set(named) <= set(chosen) and said_of not in _PARENTS_SAID:
+                _PARENTS_SAID.add(said_of)  # a warning, as the CLI shows (at INFO, no user saw it); `data stats` too
+                logger.warning("%s: categories: %r is a parent category (Roboflow's: no annotation of %s is of it); "
+                               "reading its children %s (to read only some, name them under categories:)",
+                               config.name, parent, source, ", ".join(named), extra={NOTICE: True})
         said = _idle_categories([n for n in idle if n not in children], categories, used)
         if said:  # a name of the file that labels nothing and is no parent: every photo was read as showing none of
             # it, without a word

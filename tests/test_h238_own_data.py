@@ -1,0 +1,48 @@
+"""h238: own-data frictions: a YAML's parent category said where a user sees it, 255-'ignore' masks named once a
+folder by `data stats`, ..."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.data.sample import load_split
+
+from test_h228_own_data_corners import _declare, _roboflow_export
+
+
+def _parent_said(caplog) -> list:
+    return [r for r in caplog.records if "parent category" in r.getMessage()]
+
+
+# ------------------------------------------------------------------ 1. a parent category: said where the CLI shows it
+def test_a_named_parent_category_is_a_warning_once_a_dataset(tmp_path, names, caplog):
+    """categories: [crack] on a Roboflow export reads its children: said at INFO (which the CLI does not show) once
+    per file; now a warning, once for the dataset (its train and valid files), naming the parent and its children."""
+    _roboflow_export(tmp_path, "rf_warned")
+    config = _declare(tmp_path, names, "rf_warned", {"train": "coco", "valid": "coco"}, categories=["crack"])
+    with caplog.at_level(logging.WARNING):
+        for split in ("train", "valid", "train"):
+            load_split(config, split)
+    said = _parent_said(caplog)
+    assert len(said) == 1 and said[0].levelno == logging.WARNING, [r.getMessage() for r in said]
+    assert "categories: 'crack' is a parent category" in said[0].getMessage()
+    assert "reading its children NewCracks - v2" in said[0].getMessage()
+
+
+def test_data_stats_shows_the_parent_category_once(tmp_path, names, caplog):
+    """`data stats` silenced the data reader's log (its problems are listed in full): the parent read as its
+    children was said nowhere. Its notice passes, once; the problems' warnings still do not."""
+    _roboflow_export(tmp_path, "rf_stats")
+    _declare(tmp_path, names, "rf_stats", {"train": "coco", "valid": "coco"}, categories=["crack"])
+    Image.fromarray(np.full((8, 8, 3), 120, np.uint8)).save(tmp_path / "rf_stats" / "valid" / "unlisted.jpg")  # a problem
+    with caplog.at_level(logging.WARNING):
+        res = CliRunner().invoke(app, ["data", "stats", "-d", str(tmp_path / "rf_stats.yaml")])
+    assert res.exit_code == 0 and "unlisted.jpg" in res.output, res.output
+    said = _parent_said(caplog)
+    assert len(said) == 1 and "NewCracks - v2" in said[0].getMessage(), [r.getMessage() for r in said]
+    assert not [r for r in caplog.records if r.name == "drywallqa.data.sample" and r not in said]
