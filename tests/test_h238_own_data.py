@@ -46,3 +46,26 @@ def test_data_stats_shows_the_parent_category_once(tmp_path, names, caplog):
     said = _parent_said(caplog)
     assert len(said) == 1 and "NewCracks - v2" in said[0].getMessage(), [r.getMessage() for r in said]
     assert not [r for r in caplog.records if r.name == "drywallqa.data.sample" and r not in said]
+
+
+# ------------------------------------------------------------------ 2. 255-'ignore' masks: once a folder in data stats
+def test_data_stats_names_a_folder_of_ignore_masks_once_with_a_count(tmp_path, names):
+    """`data stats` of a mask folder of 0/1/255 masks repeated the 255-'ignore' problem once per mask; it is one
+    problem of the folder now, with how many masks (a few by name), as training says it once a folder. Another
+    folder's such mask is its own problem; a 0/255 mask none."""
+    from drywallqa.data.stats import dataset_stats
+
+    from test_h228_own_data_corners import _crack, _mask_folder
+
+    _mask_folder(tmp_path, "ign_stats", {f"m{i}": _crack(1, band=255) for i in range(5)} | {"clean": _crack(255)})
+    train = tmp_path / "ign_stats" / "train"
+    (train / "_masks").mkdir(parents=True)
+    Image.fromarray(np.full((*_crack(1).shape, 3), 120, np.uint8)).save(train / "t.jpg")
+    Image.fromarray(_crack(1, band=255)).save(train / "_masks" / "t.png")
+    _declare(tmp_path, names, "ign_stats", {"train": "mask_folder", "valid": "mask_folder"})
+    problems = dataset_stats(str(tmp_path / "ign_stats.yaml"), progress=False)["problems"]
+    ignore = [p for p in problems if "'ignore'" in p]
+    assert len(ignore) == 2, problems
+    valid = [p for p in ignore if str(tmp_path / "ign_stats" / "valid" / "_masks") in p]
+    assert len(valid) == 1 and "5 masks of class indices beside 255" in valid[0] and "m0.png" in valid[0], ignore
+    assert [p for p in ignore if "t.png" in p and "masks of class" not in p], ignore  # one mask: its own problem

@@ -106,7 +106,7 @@ def mask_level_problem(path: Path) -> DataProblem | None:
         if problem is not None and IGNORE_READ in problem.message:  # a folder's every mask, as a rule: said once
             if Path(path).parent not in _IGNORE_WARNED:
                 _IGNORE_WARNED.add(Path(path).parent)
-                logger.warning("%s (its folder's other such masks are read so too; `drywallqa data stats` lists "
+                logger.warning("%s (its folder's other such masks are read so too; `drywallqa data stats` counts "
                                "them)", problem)
         elif problem is not None:
             logger.warning("%s", problem)

@@ -4,18 +4,20 @@ how consistently near-identical copies of a photo were labelled."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
 from ..measures import mask_measures
 from ..metrics import mask_iou
-from ..utils.image_io import DATASET_LIMIT
+from ..utils.image_io import DATASET_LIMIT, IGNORE_VALUE
 from ..utils.progress import progress_bar
 from ..utils.slug import shown
 from .cache import resize_mask
 from .grouping import dihedral, load_all_splits, near_duplicate_matches, thumbnail
+from .problems import DataProblem
 from .registry import get_dataset_config
-from .sample import mask_level_problem, photo_and_label
+from .sample import IGNORE_READ, mask_level_problem, photo_and_label
 
 AGREEMENT_SIZE = 256  # masks are compared at this square size, as the thumbnails that matched them are square
 # A 32 px thumbnail match can pair two different cracks on blank paper; a copy must also match at 128 px.
@@ -50,6 +52,17 @@ def label_agreement(masks: dict, copies, samples: list, worst: int = 6) -> dict:
                       for iou, i, j, k in scored[:worst]]}
 
 
+def _ignore_folder_problem(folder, found: list[DataProblem]) -> DataProblem:
+    """One problem of a mask folder's masks of class indices beside 255 'ignore' (``found``: each mask's; most often
+    every mask of the folder, which was one line a mask): how many, the first few by name and the first's problem."""
+    if len(found) == 1:
+        return found[0]
+    names = [Path(p.path).name for p in found]
+    return DataProblem(str(folder), f"{len(found)} masks of class indices beside {IGNORE_VALUE} ('ignore'), all read so "
+                                    f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); {names[0]}: "
+                                    f"{found[0].message}")
+
+
 def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dict:
     """Per split: images, empty masks, mean coverage, source groups and, for drawn (not box) labels, the
     annotations' stroke width (mean width along the skeleton of each non-empty mask, px: median and
@@ -66,6 +79,7 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
     copies = confirmed_copies(paths, matches)
     in_copies = {n for i, j, _ in copies for n in (i, j)}
     small: dict[int, np.ndarray] = {}  # index -> mask at AGREEMENT_SIZE, of the photos in ``copies`` only
+    ignored: dict = {}  # mask folder -> the problems of its masks of class indices beside 255 'ignore'
     for n, s in enumerate(progress_bar(samples, desc=f"{dataset}: masks", disable=not progress)):
         try:
             mask = s.load_mask()
@@ -73,12 +87,16 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
             problems.append(f"{s.image_path}: {exc}")
             continue
         if s.mask_path is not None and (soft := mask_level_problem(s.mask_path)) is not None:
-            problems.append(soft)
+            if IGNORE_READ in soft.message:  # a folder's every mask, as a rule: named once a folder, with a count
+                ignored.setdefault(s.mask_path.parent, []).append(soft)
+            else:
+                problems.append(soft)
         if n in in_copies:
             small[n] = resize_mask(mask, AGREEMENT_SIZE)
         coverage.setdefault(s.split, []).append(float(mask.mean()))
         if strokes and mask.any():
             widths.setdefault(s.split, []).append(mask_measures(mask)["mean_width_px"])
+    problems += [_ignore_folder_problem(folder, found) for folder, found in ignored.items()]
     cross_dups = Counter()
     for i, j, _ in matches:
         a, b = samples[i].split, samples[j].split
