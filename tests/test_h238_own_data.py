@@ -69,3 +69,22 @@ def test_data_stats_names_a_folder_of_ignore_masks_once_with_a_count(tmp_path, n
     valid = [p for p in ignore if str(tmp_path / "ign_stats" / "valid" / "_masks") in p]
     assert len(valid) == 1 and "5 masks of class indices beside 255" in valid[0] and "m0.png" in valid[0], ignore
     assert [p for p in ignore if "t.png" in p and "masks of class" not in p], ignore  # one mask: its own problem
+
+
+# ------------------------------------------------------------------ 3. no valid/: every way on, not `--splits all` alone
+def test_evaluate_without_a_valid_split_names_all_data_split_and_splits_dir(tmp_path, names):
+    """A mask-folder dataset of train/ alone, evaluated by default (published,group): the refusal named only
+    `--splits all`; it names a manifest made by `data split` (of the YAML file given) with `--splits group`, and
+    `--splits-dir`, as docs/evaluation.md does. Before the model loads."""
+    from conftest import says
+    from test_h228_own_data_corners import _crack, _mask_folder
+
+    _mask_folder(tmp_path, "no_valid", {"a": _crack(255)})
+    (tmp_path / "no_valid" / "valid").rename(tmp_path / "no_valid" / "train")
+    _declare(tmp_path, names, "no_valid", {"train": "mask_folder"})
+    yaml_file = str(tmp_path / "no_valid.yaml")
+    res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tmp_path / "no_model"), "-d", yaml_file,
+                                   "--speed-images", "0", "--out", str(tmp_path / "eval")])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert says(res.output, "'no_valid' has no split 'valid'; it has train", "--splits all",
+                f"drywallqa data split -d {yaml_file} --out splits", "--splits group", "--splits-dir"), res.output

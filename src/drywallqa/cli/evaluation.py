@@ -55,12 +55,16 @@ def evaluate(
     if "published" in which:  # an export of your own with no 'valid' split: said before the model loads, too
         from ..data.registry import get_dataset_config
 
-        for name in names:
+        for name, entry in zip(names, dataset or names):  # (in the order given: unique_datasets)
             have = get_dataset_config(name).splits
-            if "valid" not in have:
-                raise typer.BadParameter(f"dataset {name!r} has no split 'valid'; it has {', '.join(have)} (published "
-                                         f"scores the 'valid' split; all scores every photo of every split)",
-                                         param_hint="--splits")
+            if "valid" not in have:  # every way on, as docs/evaluation.md and data.md name them (not `all` alone)
+                raise typer.BadParameter(
+                    f"dataset {name!r} has no split 'valid'; it has {', '.join(have)} (published scores the 'valid' "
+                    f"split): --splits all scores every photo of every split, no manifest needed; or `drywallqa data "
+                    f"split -d {entry} --out splits` writes a group-clean split manifest, then --splits group scores "
+                    "its test part (--splits-dir DIR: a manifest written in another folder than ./splits, such as the "
+                    "one a model was trained with); or declare a split named valid in its YAML file (splits: {valid: "
+                    "{kind: ..., folder: ...}})", param_hint="--splits")
     try:
         model_dir = _scored_model_dir(model_path, model, pipeline)
     except (OSError, ValueError):  # no such model folder or name: the model's load below says so, as before
