@@ -10,6 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from drywallqa.cli import app
+from drywallqa.data import registry
 from drywallqa.data.sample import load_split
 
 from test_h228_own_data_corners import _declare, _roboflow_export
@@ -88,3 +89,55 @@ def test_evaluate_without_a_valid_split_names_all_data_split_and_splits_dir(tmp_
     assert res.exit_code == 2 and "Traceback" not in res.output, res.output
     assert says(res.output, "'no_valid' has no split 'valid'; it has train", "--splits all",
                 f"drywallqa data split -d {yaml_file} --out splits", "--splits group", "--splits-dir"), res.output
+
+
+# ------------------------------------------------------------------ 4. two concepts of one thing: said
+def _walls(tmp_path, names, name, prompts, **extra):
+    from test_h228_own_data_corners import _crack, _mask_folder
+
+    _mask_folder(tmp_path, name, {"a": _crack(255)})
+    return _declare(tmp_path, names, name, {"valid": "mask_folder"}, prompts=prompts, **extra)
+
+
+def test_two_datasets_of_one_thing_under_two_concepts_are_warned_of(tmp_path, names):
+    """Two crack datasets of different concepts: each is asked the other's prompts against an empty mask, without a
+    word. Said where every prompt of both names one thing the gate knows (crack), or their categories: share a name;
+    not where they share a concept, nor for cracks beside taping."""
+    from drywallqa.data.negatives import alike_concepts
+    from drywallqa.data.registry import get_dataset_config
+
+    a = _walls(tmp_path, names, "walls_a", ["segment crack"], concept="crack_a")
+    b = _walls(tmp_path, names, "walls_b", ["segment wall crack", "segment hairline cracks"], concept="crack_b")
+    (said,) = alike_concepts([a, b])
+    assert "walls_a (concept 'crack_a') and walls_b (concept 'crack_b')" in said and "names cracks" in said, said
+    assert "write concept: crack_a in the YAML file of walls_b" in said, said
+    cracks, taping = get_dataset_config("cracks"), get_dataset_config("taping")
+    assert not alike_concepts([cracks, taping])
+    (said,) = alike_concepts([b, cracks])  # a registered dataset's concept is the one to write
+    assert "write concept: cracks in the YAML file of walls_b" in said, said
+    one = _walls(tmp_path, names, "walls_c", ["segment crack"], concept="crack_a")
+    assert not alike_concepts([a, one])  # one concept
+    stains = _walls(tmp_path, names, "stains", ["segment stain"], categories=["crack"])
+    dots = _walls(tmp_path, names, "dots", ["segment dot"], categories=["crack", "dot"])
+    (said,) = alike_concepts([stains, dots])
+    assert "categories: both read 'crack'" in said, said
+    assert not alike_concepts([stains, _walls(tmp_path, names, "tapes", ["segment tape joint"])])
+
+
+def test_data_stats_and_train_warn_of_two_concepts_of_one_thing(tmp_path, names, caplog):
+    """`data stats -d a -d b` says it (a warning line); so does a training run, as it builds (before any photo)."""
+    from types import SimpleNamespace
+
+    from drywallqa.engine.trainer import Trainer
+
+    _walls(tmp_path, names, "walls_a", ["segment crack"], concept="crack_a")
+    _walls(tmp_path, names, "walls_b", ["segment wall crack"], concept="crack_b")
+    res = CliRunner().invoke(app, ["data", "stats", "-d", str(tmp_path / "walls_a.yaml"), "-d",
+                                   str(tmp_path / "walls_b.yaml")], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    assert "warning: datasets walls_a (concept 'crack_a') and walls_b (concept 'crack_b') look like labels of one " \
+           "thing" in res.output, res.output
+    with caplog.at_level(logging.WARNING, logger="drywallqa.engine.trainer"):
+        Trainer.warn_alike_concepts(SimpleNamespace(datasets=[registry.get_dataset_config(str(tmp_path / f"walls_{x}.yaml"))
+                                                              for x in "ab"]))
+    assert [r for r in caplog.records if "look like labels of one thing" in r.getMessage()], caplog.text

@@ -121,9 +121,12 @@ def _notices_only(record: logging.LogRecord) -> bool:
 
 def _shown_stats(names: list[str], datasets_dir: Optional[Path]) -> list[dict]:
     """:func:`~drywallqa.data.stats.dataset_stats` of each dataset, printed as a table and notes."""
+    from ..data.negatives import alike_concepts
     from ..data.registry import get_dataset_config
     from ..data.stats import dataset_stats
 
+    for alike in alike_concepts([get_dataset_config(d) for d in names]):  # as train warns of them
+        tagged("warning:", "yellow", alike)
     data_log = logging.getLogger("drywallqa.data.sample")
     data_log.addFilter(_notices_only)  # its data problems are listed below, in full; not as warnings on the way
     try:

@@ -88,3 +88,35 @@ def negative_prompts(dataset: str, datasets: Sequence[str], canonical_only: bool
     kept = negative_positions(prompts, [c.concept_name for c in configs])[0]
     out = [prompts[j][k] for j, positions in enumerate(kept) for k in positions if k == 0 or not canonical_only]
     return list(dict.fromkeys(out))
+
+
+def alike_concepts(datasets: Sequence) -> list[str]:
+    """A warning for each two of ``datasets`` (configs) of different concepts that look like labels of one thing, by
+    a simple rule: every prompt of each names, by its head words, the same one of the things the prompt gate knows
+    (:data:`~drywallqa.text.words.CORE_KIND`: crack, fissure, fracture; seam, joint, tape, mud), or their YAML files'
+    ``categories:`` share a name. Apart, each is asked the other's prompts on its photos as negatives (against an empty
+    mask: "segment crack" taught as absent from the other's cracks); one concept asks neither of the other."""
+    from ..text.words import CORE_KIND, TOKEN
+    from .sample import category_name
+
+    def thing(config) -> str | None:
+        kinds = [{CORE_KIND[w] for w in TOKEN.findall(p.lower()) if w in CORE_KIND} for p in config.prompts]
+        return kinds[0].copy().pop() if all(k == kinds[0] for k in kinds) and len(kinds[0]) == 1 else None
+
+    said = []
+    for i, a in enumerate(datasets):
+        for b in datasets[i + 1:]:
+            if a.concept_name == b.concept_name:
+                continue
+            same = sorted({category_name(c) for c in a.categories or ()} & {category_name(c) for c in b.categories or ()})
+            why = (f"their YAML files' categories: both read {', '.join(map(repr, same))}" if same else
+                   f"every prompt of both names {thing(a)}" if thing(a) is not None and thing(a) == thing(b) else "")
+            if not why:
+                continue
+            one, other = (b, a) if a.declared and not b.declared else (a, b)  # a registered one's concept, if any
+            said.append(f"datasets {a.name} (concept {a.concept_name!r}) and {b.name} (concept {b.concept_name!r}) "
+                        f"look like labels of one thing ({why}): as two concepts, each is asked the other's prompts it "
+                        "does not list on its photos against an empty mask (its own thing taught as absent); if they "
+                        f"label one thing, write concept: {one.concept_name} in the YAML file of {other.name} "
+                        "(docs/data.md)")
+    return said

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..data.cache import load_arrays
 from ..data.grouping import samples_of_part, split_manifest_path
-from ..data.negatives import photo_key, photos_labelled
+from ..data.negatives import alike_concepts, photo_key, photos_labelled
 from ..data.prompted import PromptedSegmentationDataset
 from ..data.registry import get_dataset_config, is_dataset_file, resolve_dataset
 from ..data.transforms import train_transform
@@ -259,6 +259,7 @@ class Trainer:
         self.split_manifests: dict[str, str] = {}  # dataset -> the split manifest read (absolute), by _arrays
         self.split_manifest_digests: dict[str, str] = {}  # dataset -> its contents (file_digest) as read, by _arrays
         self.check_categories()
+        self.warn_alike_concepts()
         self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
@@ -304,6 +305,13 @@ class Trainer:
                              "photo would be read as showing nothing, its prompt trained on empty masks; list under "
                              "categories: in its YAML file the names its files give (or remove categories: to read "
                              "every annotation)")
+
+    def warn_alike_concepts(self) -> None:
+        """Warns of two datasets of different concepts that look like labels of one thing
+        (:func:`~drywallqa.data.negatives.alike_concepts`): each would be asked the other's prompts on its photos
+        against an empty mask (two crack datasets, two concepts: cracks taught as absent), without a word."""
+        for alike in alike_concepts(self.datasets):
+            logger.warning("%s", alike)
 
     @property
     def eval_model(self):
