@@ -377,7 +377,8 @@ def dataset_names(datasets, datasets_dir=None) -> list[str]:
 MODEL_HELP = ("Model type (film_unet, clipseg, sam_text, ...): with --model-path of a directory that is not a drywallqa "
               "model (a Hugging Face save_pretrained folder or hub id), wrap that model. Default: read from --model-path.")
 MODEL_PATH_HELP = "Model folder, or a shipped model's name (fast); default: the default shipped model (fast)."
-RUNTIME_HELP = "torch, or onnx (a model folder exported on first use, or an exported folder)."
+RUNTIME_HELP = ("torch, or onnx (a model folder exported on first use, or an exported folder), or a runtime a plugin "
+                "registers.")
 PIPELINE_HELP = "zeroshot: the zero-shot pipeline (hub detectors + SAM) instead of a model; --model-path is then its YAML config."
 
 
@@ -387,9 +388,13 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --pipeline / --min-confidence / --tile
     / --max-tiles / --label-shape / --precision (checked by the command, with its other values)."""
     from ..engine.predictor import PRECISIONS
+    from ..engine.segmenter import registered_names
+    from ..utils.plugins import failed_plugins_said
 
-    if runtime not in ("torch", "onnx"):
-        raise typer.BadParameter("runtime must be torch or onnx", param_hint="--runtime")
+    runtimes = registered_names("runtime")  # the built-in ones and those of plugins (it was torch and onnx only)
+    if runtime not in runtimes:
+        raise typer.BadParameter(f"unknown runtime {runtime!r}; registered: {', '.join(runtimes)}"
+                                 f"{failed_plugins_said()}", param_hint="--runtime")
     if precision not in PRECISIONS:
         raise typer.BadParameter(f"one of {', '.join(PRECISIONS)}, got {precision!r}", param_hint="--precision")
     if precision != "float32" and (runtime != "torch" or pipeline or model == "zeroshot"):
@@ -428,8 +433,10 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     if runtime == "onnx" and model not in (None, "film_unet"):  # ran the exported film_unet under the name asked for
         raise typer.BadParameter(f"--runtime onnx runs an exported film_unet model folder; {model} runs on the torch "
                                  "runtime (leave out --runtime onnx)", param_hint="--model")
-    if runtime == "onnx":
-        return {"runtime": "onnx", "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped}
+    if runtime != "torch":  # onnx (it runs the film_unet it was exported from), or a plugin's runtime (--model if given)
+        named = {"model": model} if model is not None and runtime != "onnx" else {}
+        return {"runtime": runtime, **named, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling,
+                **shaped}
     return {"model": model, "min_confidence": min_confidence, "prompt_gate": prompt_gate, **tiling, **shaped,
             "precision": precision}
 

@@ -79,13 +79,20 @@ def register_wrapper(name: str):
     return WRAPPERS.decorator(name)
 
 
+def registered_names(kind: str) -> list[str]:
+    """The names of the registry of ``kind`` (``runtime``, ``pipeline``, ``wrapper``), sorted: the built-in ones
+    (:data:`LAZY`, whose modules may not be imported yet) and those plugins register (imported here)."""
+    registry = {"runtime": RUNTIMES, "pipeline": PIPELINES, "wrapper": WRAPPERS}[kind]
+    return sorted({*registry.names(), *LAZY[kind]})
+
+
 def _registered(kind: str, name: str) -> type:
     """The class registered as ``name`` in the registry of ``kind``, importing its module on first use."""
     registry = {"runtime": RUNTIMES, "pipeline": PIPELINES, "wrapper": WRAPPERS}[kind]
     if name not in registry and name in LAZY[kind]:
         importlib.import_module(LAZY[kind][name])
     if name not in registry:
-        raise UnknownNameError(f"unknown {kind} {name!r}; known: {', '.join(sorted({*registry.names(), *LAZY[kind]}))}")
+        raise UnknownNameError(f"unknown {kind} {name!r}; known: {', '.join(registered_names(kind))}")
     return registry.get(name)
 
 

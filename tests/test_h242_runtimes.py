@@ -1,0 +1,113 @@
+"""Runtimes of plugins on the command line: ``--runtime`` of ``predict``, ``evaluate`` and ``serve`` took only
+``torch`` or ``onnx`` (hard-coded in ``cli/common.py`` ``load_kwargs``), although a runtime a plugin registers
+(``@register_runtime``, docs/training.md "Where a change goes") loaded from Python. Its names are now read from the
+runtime registry, plugins imported; an unknown name is a usage error listing them."""
+
+import json
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.engine.segmenter import RUNTIMES
+from drywallqa.utils.plugins import load_plugins
+
+PLUGIN = textwrap.dedent("""
+    import numpy as np
+
+    from drywallqa.engine.segmenter import SegmentationResult, Segmenter, register_runtime
+
+    @register_runtime("h242_plain")
+    class PlainSegmenter(Segmenter):
+        '''A user's runtime: the left half of every photo is each prompt's mask.'''
+
+        loaded_with = None
+
+        @classmethod
+        def from_path(cls, path=None, **kwargs):
+            PlainSegmenter.loaded_with = {"path": path, **kwargs}
+            return cls()
+
+        def decode(self, encoded, prompts, threshold=None, label_shape=None):
+            h, w = encoded.rgb.shape[:2]
+            mask = np.zeros((h, w), bool)
+            mask[:, : w // 2] = True
+            return SegmentationResult(masks={p: mask for p in prompts},
+                                      probabilities={p: mask.astype(np.float32) for p in prompts},
+                                      confidence={p: 1.0 for p in prompts})
+
+        def describe(self):
+            return {**super().describe(), "runtime": "h242_plain"}
+""")
+
+
+@pytest.fixture
+def plugin_runtime(tmp_path, monkeypatch):
+    """The module ``dq_h242_runtime`` (registering the runtime ``h242_plain``) named in $DRYWALLQA_PLUGINS, as a user
+    would; the registry and the plugins are left as they were found."""
+    folder = tmp_path / "plugin"
+    folder.mkdir()
+    (folder / "dq_h242_runtime.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("DRYWALLQA_PLUGINS", "dq_h242_runtime")
+    load_plugins.cache_clear()
+    yield "h242_plain"
+    RUNTIMES.remove("h242_plain")
+    sys.modules.pop("dq_h242_runtime", None)
+    load_plugins.cache_clear()
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photos" / "wall.png"
+    path.parent.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 40, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_predict_runs_a_runtime_a_plugin_registers(plugin_runtime, photo, tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--out", str(out),
+                                   "--runtime", plugin_runtime, "--model-path", str(tmp_path / "any"),
+                                   "--min-confidence", "0.2", "--no-report", "--no-table"])
+    assert res.exit_code == 0, res.output
+    loaded_with = sys.modules["dq_h242_runtime"].PlainSegmenter.loaded_with
+    assert loaded_with["path"] == str(tmp_path / "any") and loaded_with["min_confidence"] == 0.2
+    assert "precision" not in loaded_with and "model" not in loaded_with  # options of the torch runtime: not given
+    mask = np.asarray(Image.open(next(out.glob("wall__*.png"))))
+    assert mask[:, :20].all() and not mask[:, 20:].any()  # the plugin's masks
+    assert json.loads((out / "results.json").read_text())["images"][0]["prompts"]["segment crack"]["area_px"] == 24 * 20
+
+
+def test_an_unknown_runtime_is_a_usage_error_naming_the_registered_ones(plugin_runtime, photo, tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--out", str(out),
+                                   "--runtime", "tensorflow"])
+    assert res.exit_code == 2, res.output
+    assert isinstance(res.exception, SystemExit) and "Traceback" not in res.output
+    said = " ".join(res.output.replace("│", " ").split())
+    assert "unknown runtime 'tensorflow'; registered: h242_plain, onnx, torch" in said, said
+    assert "--runtime" in said and not out.exists()
+
+
+def test_serve_loads_a_runtime_a_plugin_registers(plugin_runtime, monkeypatch):
+    """``drywallqa serve --runtime NAME`` builds the server on the plugin's runtime (uvicorn itself not run)."""
+    import uvicorn
+
+    from drywallqa.cli import serving
+
+    served = {}
+    monkeypatch.setattr(serving, "_check_address", lambda host, port: None)
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: served.setdefault("app", app_))
+    res = CliRunner().invoke(app, ["serve", "--runtime", plugin_runtime, "--port", "0"])
+    assert res.exit_code == 0, res.output
+    from fastapi.testclient import TestClient
+
+    models = TestClient(served["app"]).get("/v1/models").json()
+    assert "h242_plain" in json.dumps(models), models
+    unknown = CliRunner().invoke(app, ["serve", "--runtime", "tensorflow", "--port", "0"])
+    assert unknown.exit_code == 2 and "unknown runtime 'tensorflow'" in " ".join(unknown.output.replace("│", " ").split())
