@@ -1,8 +1,9 @@
 """Plugins: modules of other packages that register items of drywallqa's registries (an image encoder, a split
-reader, a post-processor, a box refiner, a dataset) without any change to drywallqa. They are imported once per
-process, the first time a registry is asked for a name it does not hold or for its whole list, so that a name in a
-config or in a model folder's ``config.json`` finds them in every command, the server and Ray's workers alike (a
-running cluster's get ``$DRYWALLQA_PLUGINS`` with the job; the modules must be installed on its machines).
+reader, a post-processor, a runtime, ...: any of those docs/training.md lists, with their modules, under "Code
+layout") without any change to drywallqa. They are imported once per process, the first time a registry is asked
+for a name it does not hold or for its whole list, so that a name in a config or in a model folder's ``config.json``
+finds them in every command, the server and Ray's workers alike (a running cluster's get ``$DRYWALLQA_PLUGINS``
+with the job; the modules must be installed on its machines).
 
 A package declares its modules in its ``pyproject.toml``::
 

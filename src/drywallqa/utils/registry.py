@@ -1,6 +1,7 @@
-"""A small named registry (datasets, split readers, models, encoders, losses, runtimes, pipelines register
-themselves in one). Other packages add to them as plugins (:mod:`drywallqa.utils.plugins`), imported the first time a
-registry is asked for a name it does not hold or for its list."""
+"""A small named registry: what drywallqa looks up by name registers itself in one (datasets, models, encoders,
+losses, runtimes, ...; all of them, with their modules, are listed in docs/training.md, "Code layout"). Other packages
+add to them as plugins (:mod:`drywallqa.utils.plugins`), imported the first time a registry is asked for a name it does
+not hold or for its list."""
 
 from __future__ import annotations
 
