@@ -13,13 +13,13 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from drywallqa.cli import app
-from drywallqa.engine.segmenter import RUNTIMES
+from drywallqa.engine.segmenter import PIPELINES, RUNTIMES
 from drywallqa.utils.plugins import load_plugins
 
 PLUGIN = textwrap.dedent("""
     import numpy as np
 
-    from drywallqa.engine.segmenter import SegmentationResult, Segmenter, register_runtime
+    from drywallqa.engine.segmenter import SegmentationResult, Segmenter, register_pipeline, register_runtime
 
     @register_runtime("h242_plain")
     class PlainSegmenter(Segmenter):
@@ -42,13 +42,22 @@ PLUGIN = textwrap.dedent("""
 
         def describe(self):
             return {**super().describe(), "runtime": "h242_plain"}
+
+    @register_pipeline("h242_pipe")
+    class PlainPipeline(PlainSegmenter):
+        # a pipeline of a user: the same masks, assembled without a model folder
+
+        @classmethod
+        def from_path(cls, path=None, **kwargs):
+            PlainPipeline.loaded_with = {"path": path, **kwargs}
+            return cls()
 """)
 
 
 @pytest.fixture
 def plugin_runtime(tmp_path, monkeypatch):
-    """The module ``dq_h242_runtime`` (registering the runtime ``h242_plain``) named in $DRYWALLQA_PLUGINS, as a user
-    would; the registry and the plugins are left as they were found."""
+    """The module ``dq_h242_runtime`` (registering the runtime ``h242_plain`` and the pipeline ``h242_pipe``) named in
+    $DRYWALLQA_PLUGINS, as a user would; the registries and the plugins are left as they were found."""
     folder = tmp_path / "plugin"
     folder.mkdir()
     (folder / "dq_h242_runtime.py").write_text(PLUGIN)
@@ -57,6 +66,7 @@ def plugin_runtime(tmp_path, monkeypatch):
     load_plugins.cache_clear()
     yield "h242_plain"
     RUNTIMES.remove("h242_plain")
+    PIPELINES.remove("h242_pipe")
     sys.modules.pop("dq_h242_runtime", None)
     load_plugins.cache_clear()
 
@@ -111,3 +121,31 @@ def test_serve_loads_a_runtime_a_plugin_registers(plugin_runtime, monkeypatch):
     assert "h242_plain" in json.dumps(models), models
     unknown = CliRunner().invoke(app, ["serve", "--runtime", "tensorflow", "--port", "0"])
     assert unknown.exit_code == 2 and "unknown runtime 'tensorflow'" in " ".join(unknown.output.replace("│", " ").split())
+
+
+def test_predict_runs_a_pipeline_a_plugin_registers(plugin_runtime, photo, tmp_path):
+    """``--pipeline`` took zeroshot only ("the one pipeline is zeroshot"); the options zeroshot has none of
+    (--threshold, --label-shape, ...) are the plugin's to take."""
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--out", str(out),
+                                   "--pipeline", "h242_pipe", "--threshold", "0.7", "--label-shape", "box",
+                                   "--no-report", "--no-table"])
+    assert res.exit_code == 0, res.output
+    loaded_with = sys.modules["dq_h242_runtime"].PlainPipeline.loaded_with
+    assert loaded_with == {"path": None, "label_shape": "box", "min_confidence": None}, loaded_with
+    mask = np.asarray(Image.open(next(out.glob("wall__*.png"))))
+    assert mask[:, :20].all() and not mask[:, 20:].any()
+    refused = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--out", str(tmp_path / "o2"),
+                                       "--pipeline", "h242_pipe", "--runtime", "onnx"])
+    assert refused.exit_code == 2 and "not an option of --pipeline h242_pipe" in " ".join(
+        refused.output.replace("│", " ").split()), refused.output
+
+
+def test_an_unknown_pipeline_is_a_usage_error_naming_the_registered_ones(plugin_runtime, photo, tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--out", str(out),
+                                   "--pipeline", "zero-shot"])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+    said = " ".join(res.output.replace("│", " ").split())
+    assert "unknown pipeline 'zero-shot'; registered: h242_pipe, zeroshot" in said and "--pipeline" in said, said
+    assert not out.exists()

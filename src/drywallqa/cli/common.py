@@ -379,7 +379,8 @@ MODEL_HELP = ("Model type (film_unet, clipseg, sam_text, ...): with --model-path
 MODEL_PATH_HELP = "Model folder, or a shipped model's name (fast); default: the default shipped model (fast)."
 RUNTIME_HELP = ("torch, or onnx (a model folder exported on first use, or an exported folder), or a runtime a plugin "
                 "registers.")
-PIPELINE_HELP = "zeroshot: the zero-shot pipeline (hub detectors + SAM) instead of a model; --model-path is then its YAML config."
+PIPELINE_HELP = ("zeroshot: the zero-shot pipeline (hub detectors + SAM) instead of a model; --model-path is then its "
+                 "YAML config. Or a pipeline a plugin registers.")
 
 
 def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Optional[float] = None,
@@ -408,8 +409,10 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     if model in SHIPPED_MODELS:
         raise typer.BadParameter(f"--model names an architecture (film_unet, clipseg, sam_text, ...); the shipped model "
                                  f"{model!r} is --model-path {model}", param_hint="--model")
-    if pipeline is not None and pipeline != "zeroshot":
-        raise typer.BadParameter("the one pipeline is zeroshot", param_hint="--pipeline")
+    pipelines = registered_names("pipeline")  # zeroshot and those of plugins (it was zeroshot only)
+    if pipeline is not None and pipeline not in pipelines:
+        raise typer.BadParameter(f"unknown pipeline {pipeline!r}; registered: {', '.join(pipelines)}"
+                                 f"{failed_plugins_said()}", param_hint="--pipeline")
     if tile is not None and tile < 32:
         raise typer.BadParameter("a tile needs at least 32 px", param_hint="--tile")
     if max_tiles is not None and max_tiles < 1:
@@ -419,16 +422,20 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     # no limit unless one is given: predict's default (DEFAULT_MAX_TILES) is predict's, evaluate has none (its --tile
     # 40 aborted the whole evaluation at the first large photo, advising a --max-tiles evaluate does not have)
     tiling = {"tile": tile, **({"max_tiles": max_tiles} if max_tiles is not None else {})} if tile else {}
-    if pipeline:  # options of a model that the pipeline (hub detectors + SAM, its YAML config) has none of: refused,
-        # not dropped (--threshold 0.99 made the same masks)
-        unused = [(runtime != "torch", "--runtime", "the pipeline runs its hub models itself"),
-                  (model is not None, "--model", "the pipeline's models are named in its config (--model-path)"),
-                  (label_shape is not None, "--label-shape", "its masks are where SAM put one"),
-                  (not prompt_gate, "--no-prompt-gate", "it has no prompt gate")]
+    if pipeline:  # options of a model that the pipeline (zeroshot: hub detectors + SAM, its YAML config) has none of:
+        # refused, not dropped (--threshold 0.99 made the same masks)
+        unused = [(runtime != "torch", "--runtime", "the pipeline runs its own models")]
+        if pipeline == "zeroshot":
+            unused += [(model is not None, "--model", "the pipeline's models are named in its config (--model-path)"),
+                       (label_shape is not None, "--label-shape", "its masks are where SAM put one"),
+                       (not prompt_gate, "--no-prompt-gate", "it has no prompt gate")]
         for given, hint, why in unused:
             if given:
-                raise typer.BadParameter(f"not an option of --pipeline zeroshot: {why}", param_hint=hint)
-        return {"pipeline": pipeline, "min_confidence": min_confidence, **tiling}
+                raise typer.BadParameter(f"not an option of --pipeline {pipeline}: {why}", param_hint=hint)
+        # a plugin's pipeline: the model's options given, for it to take or refuse
+        given = {**({"model": model} if model is not None else {}),
+                 **({"label_shape": label_shape} if label_shape else {}), **({} if prompt_gate else {"prompt_gate": False})}
+        return {"pipeline": pipeline, **given, "min_confidence": min_confidence, **tiling}
     shaped = {"label_shape": label_shape} if label_shape else {}
     if runtime == "onnx" and model not in (None, "film_unet"):  # ran the exported film_unet under the name asked for
         raise typer.BadParameter(f"--runtime onnx runs an exported film_unet model folder; {model} runs on the torch "

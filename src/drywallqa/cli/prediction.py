@@ -97,7 +97,7 @@ def predict(
             import_ray()
         except ImportError as exc:
             raise typer.BadParameter(str(exc), param_hint="--executor") from None
-    if threshold is not None and (pipeline or model == "zeroshot"):  # the same masks came of --threshold 0.99
+    if threshold is not None and "zeroshot" in (pipeline, model):  # the same masks came of --threshold 0.99
         raise typer.BadParameter("not an option of --pipeline zeroshot: its masks are where SAM put one (its config's "
                                  "box_threshold chooses the boxes)", param_hint="--threshold")
     if tile and max_tiles is None:
