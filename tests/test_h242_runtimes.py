@@ -149,3 +149,30 @@ def test_an_unknown_pipeline_is_a_usage_error_naming_the_registered_ones(plugin_
     said = " ".join(res.output.replace("│", " ").split())
     assert "unknown pipeline 'zero-shot'; registered: h242_pipe, zeroshot" in said and "--pipeline" in said, said
     assert not out.exists()
+
+
+@pytest.fixture
+def broken_plugin(tmp_path, monkeypatch):
+    """A plugin, named in $DRYWALLQA_PLUGINS, that fails as it is imported."""
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "dq_h242_broken.py").write_text("raise RuntimeError('needs a GPU library')\n")
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("DRYWALLQA_PLUGINS", "dq_h242_broken")
+    load_plugins.cache_clear()
+    yield
+    sys.modules.pop("dq_h242_broken", None)
+    load_plugins.cache_clear()
+
+
+@pytest.mark.parametrize("kind", ["runtime", "pipeline"])
+def test_an_unknown_runtime_or_pipeline_names_the_plugin_that_failed(broken_plugin, kind):
+    """``Segmenter.load(runtime=NAME)`` said "unknown runtime 'NAME'; known: onnx, torch" alone, where every registry's
+    error names the plugin that could not be imported (it may be the one that registers NAME)."""
+    from drywallqa import Segmenter
+    from drywallqa.utils.registry import UnknownNameError
+
+    with pytest.raises(UnknownNameError) as err:
+        Segmenter.load(None, **{kind: "mine"})
+    assert f"unknown {kind} 'mine'" in str(err.value)
+    assert "plugin 'dq_h242_broken' could not be imported (RuntimeError: needs a GPU library)" in str(err.value)

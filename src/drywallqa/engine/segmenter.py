@@ -33,6 +33,7 @@ from ..postprocess import ADAPTERS
 from ..text.prompts import as_read, check_prompt
 from ..utils.checks import not_text, number_in_range
 from ..utils.image_io import to_rgb_array
+from ..utils.plugins import failed_plugins_said
 from ..utils.registry import Registry, UnknownNameError
 
 RUNTIMES: Registry[type] = Registry("runtime")
@@ -92,7 +93,8 @@ def _registered(kind: str, name: str) -> type:
     if name not in registry and name in LAZY[kind]:
         importlib.import_module(LAZY[kind][name])
     if name not in registry:
-        raise UnknownNameError(f"unknown {kind} {name!r}; known: {', '.join(registered_names(kind))}")
+        raise UnknownNameError(f"unknown {kind} {name!r}; known: {', '.join(registered_names(kind))}"
+                               f"{failed_plugins_said()}")  # (the plugin that would have registered it may have failed)
     return registry.get(name)
 
 
