@@ -176,3 +176,14 @@ def test_an_unknown_runtime_or_pipeline_names_the_plugin_that_failed(broken_plug
         Segmenter.load(None, **{kind: "mine"})
     assert f"unknown {kind} 'mine'" in str(err.value)
     assert "plugin 'dq_h242_broken' could not be imported (RuntimeError: needs a GPU library)" in str(err.value)
+
+
+@pytest.mark.parametrize("option", [["--runtime", "h242_plain"], ["--pipeline", "h242_pipe"]])
+def test_precision_with_a_plugin_s_runtime_names_the_option_given(plugin_runtime, photo, tmp_path, option):
+    """--precision bfloat16 --runtime NAME said "runs the torch runtime only (not --runtime onnx or --pipeline)",
+    naming an option that was not given."""
+    res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--out", str(tmp_path / "o"),
+                                   "--precision", "bfloat16", *option])
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and f"bfloat16 runs the torch runtime only (not {' '.join(option)})" in said, said
+    assert "onnx" not in said

@@ -399,8 +399,8 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     if precision not in PRECISIONS:
         raise typer.BadParameter(f"one of {', '.join(PRECISIONS)}, got {precision!r}", param_hint="--precision")
     if precision != "float32" and (runtime != "torch" or pipeline or model == "zeroshot"):
-        raise typer.BadParameter(f"{precision} runs the torch runtime only (not --runtime onnx or --pipeline)",
-                                 param_hint="--precision")
+        other = f"--runtime {runtime}" if runtime != "torch" else f"--pipeline {pipeline or model}"  # (a plugin's too)
+        raise typer.BadParameter(f"{precision} runs the torch runtime only (not {other})", param_hint="--precision")
     if model == "zeroshot":  # the 0.4 spelling
         typer.echo("warning: --model zeroshot is deprecated, use --pipeline zeroshot", err=True)
         model, pipeline = None, "zeroshot"
