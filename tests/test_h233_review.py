@@ -64,7 +64,7 @@ def test_training_arrays_cached_before_the_ignore_reading_are_decoded_again(tmp_
     cache._save(old, np.full((1, 32, 32, 3), 128, np.uint8), read_mask(mask_path)[None], np.asarray([0], np.int64))
     _, masks, kept = cache.load_arrays(samples, 32, store)
     assert kept == [0]
-    assert masks[0].sum() == 64, masks[0].sum()  # the crack alone, not its band
+    assert (masks[0] == 1).sum() == 64, (masks[0] == 1).sum()  # the crack alone, not its band (its band: 'ignore')
 
 
 def test_a_voc_palette_mask_is_packed_as_drywallqa_reads_it(tmp_path, load_script):

@@ -1,4 +1,7 @@
-"""Segmentation losses on logits ``(B, 1, H, W)`` and targets ``(B, 1, H, W)`` in {0, 1}."""
+"""Segmentation losses on logits ``(B, 1, H, W)`` and targets ``(B, 1, H, W)`` in {0, 1}, or
+:data:`~drywallqa.utils.image_io.IGNORE_VALUE` where a pixel is 'ignore' (:func:`~drywallqa.metrics.valid_pixels`):
+such a pixel adds nothing to any loss, nor to its gradient, as if absent. A batch of no ignored pixel is scored by
+the very computation it always was."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .metrics import valid_pixels
 from .utils.registry import Registry
 
 LOSSES: Registry = Registry("loss")
@@ -17,8 +21,16 @@ def register_loss(name):
     return LOSSES.decorator(name)
 
 
+def _mean_over(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The mean of per-pixel ``values`` over the ``valid`` pixels (0 where there is none)."""
+    return (values * valid).sum() / valid.sum().clamp_min(1)
+
+
 @register_loss("bce")
 def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if (valid := valid_pixels(target)) is not None:
+        target = target * valid  # (ignored pixels as 0: a finite loss there, weighed 0)
+        return _mean_over(F.binary_cross_entropy_with_logits(logits, target, reduction="none"), valid)
     return F.binary_cross_entropy_with_logits(logits, target)
 
 
@@ -26,19 +38,25 @@ def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
     """Soft Dice per image, averaged. An empty target scores ``s / (s + smooth)``, ``s`` the sum of the image's
     probabilities: 0 only where they all are (about 0.9 for a 448 px image of logits at -10), so on a negative pair
-    this term keeps pushing the probabilities down (it falls as ``1 / (s + smooth)^2``)."""
+    this term keeps pushing the probabilities down (it falls as ``1 / (s + smooth)^2``). Ignored pixels are left
+    out of every sum."""
     prob = torch.sigmoid(logits).flatten(1)
     target = target.flatten(1)
+    if (valid := valid_pixels(target)) is not None:
+        prob, target = prob * valid, target * valid
     inter = (prob * target).sum(1)
     return (1 - (2 * inter + smooth) / (prob.sum(1) + target.sum(1) + smooth)).mean()
 
 
 @register_loss("focal")
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, alpha: float = 0.25) -> torch.Tensor:
+    if (valid := valid_pixels(target)) is not None:
+        target = target * valid
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     p_t = torch.exp(-ce)
     alpha_t = alpha * target + (1 - alpha) * (1 - target)
-    return (alpha_t * (1 - p_t) ** gamma * ce).mean()
+    focal = alpha_t * (1 - p_t) ** gamma * ce
+    return focal.mean() if valid is None else _mean_over(focal, valid)
 
 
 def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
@@ -55,9 +73,13 @@ def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
 def lovasz_hinge(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Lovasz hinge per image, averaged: a convex surrogate of 1 - IoU of the mask ``logits > 0``, so it
     optimises the per-image IoU that evaluation reports. On an empty target it pushes down the highest
-    logit only."""
+    logit only. Ignored pixels are left out of the image's pixels (Berman et al.'s reference code does so)."""
     losses = []
-    for lg, t in zip(logits.flatten(1), target.flatten(1)):
+    valid = valid_pixels(target)
+    for i, (lg, t) in enumerate(zip(logits.flatten(1), target.flatten(1))):
+        if valid is not None:
+            keep = valid[i].flatten()
+            lg, t = lg[keep], t[keep]
         signs = 2.0 * t - 1.0
         errors = 1.0 - lg * signs
         errors_sorted, order = torch.sort(errors, descending=True)

@@ -1,4 +1,7 @@
-"""Mask metrics. Masks are bool arrays of one image's size; counts are pooled or averaged per image.
+"""Mask metrics. Masks are bool arrays of one image's size; counts are pooled or averaged per image. Where the
+ground truth has pixels to ignore (a *target*'s :data:`~drywallqa.utils.image_io.IGNORE_VALUE`: a mask's 255 beside
+class indices, :meth:`~drywallqa.data.sample.Sample.load_target`), the scores take ``valid``
+(:func:`valid_pixels`): the pixels outside it count nowhere, as if absent from both masks (:func:`scored`).
 
 Convention: an image whose ground truth and prediction are both empty scores IoU = Dice = 1
 (the model correctly found nothing); empty ground truth with a non-empty prediction scores 0.
@@ -10,12 +13,40 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .utils.image_io import IGNORE_VALUE
 
-def confusion(pred: np.ndarray, gt: np.ndarray) -> tuple[int, int, int]:
-    """True positives, false positives, false negatives of two same-shape bool masks."""
+
+def valid_pixels(target):
+    """Where a target (a numpy array or a torch tensor: 1 the label, 0 background, :data:`IGNORE_VALUE` 'ignore') is
+    counted: a bool array of its shape, or None where it is everywhere (a bool label, a target of no ignored pixel).
+    Only for targets: a 0/255 mask is no target (its 255 is its label)."""
+    if target.dtype == bool:
+        return None
+    valid = target != IGNORE_VALUE
+    return None if bool(valid.all()) else valid
+
+
+def label_and_valid(target) -> tuple[np.ndarray, np.ndarray | None]:
+    """A target's label, ``(H, W)`` bool (its 1s; a bool label as it is), and where it is counted
+    (:func:`valid_pixels`), for the scores' ``gt`` and ``valid``."""
+    return (target if target.dtype == bool else target == 1), valid_pixels(target)
+
+
+def scored(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(pred, gt)`` as bool masks, the pixels outside ``valid`` (where given: :func:`valid_pixels`) off in both, so
+    that no count (true or false positive, false negative) holds them."""
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
     pred, gt = pred.astype(bool), gt.astype(bool)
+    if valid is not None:
+        pred, gt = pred & valid, gt & valid
+    return pred, gt
+
+
+def confusion(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> tuple[int, int, int]:
+    """True positives, false positives, false negatives of two same-shape bool masks (within ``valid``, where given:
+    :func:`scored`)."""
+    pred, gt = scored(pred, gt, valid)
     tp = int(np.count_nonzero(pred & gt))
     return tp, int(np.count_nonzero(pred)) - tp, int(np.count_nonzero(gt)) - tp
 
@@ -24,9 +55,9 @@ def confusion(pred: np.ndarray, gt: np.ndarray) -> tuple[int, int, int]:
 THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.1, 0.91, 0.05), 2))
 
 
-def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
-    """IoU of two bool masks, with the module's convention (both empty -> 1)."""
-    return iou_dice(*confusion(pred, gt))[0]
+def mask_iou(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> float:
+    """IoU of two bool masks (within ``valid``, where given), with the module's convention (both empty -> 1)."""
+    return iou_dice(*confusion(pred, gt, valid))[0]
 
 
 def iou_dice(tp: int, fp: int, fn: int) -> tuple[float, float]:
@@ -50,8 +81,8 @@ class SegmentationMeter:
     fp: int = 0
     fn: int = 0
 
-    def update(self, pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
-        tp, fp, fn = confusion(pred, gt)
+    def update(self, pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> tuple[float, float]:
+        tp, fp, fn = confusion(pred, gt, valid)
         self.tp, self.fp, self.fn = self.tp + tp, self.fp + fp, self.fn + fn
         iou, dice = iou_dice(tp, fp, fn)
         self.ious.append(iou)
@@ -86,9 +117,12 @@ class PixelScoreMeter:
         self.pos = np.zeros(self.bins + 1, np.int64)
         self.neg = np.zeros(self.bins + 1, np.int64)
 
-    def update(self, scores: np.ndarray, gt: np.ndarray) -> None:
+    def update(self, scores: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Pools one image's ``scores`` against its ``gt`` (the pixels within ``valid`` alone, where given)."""
         if scores.shape != gt.shape:
             raise ValueError(f"scores {scores.shape} and ground truth {gt.shape} differ in shape")
+        if valid is not None:
+            scores, gt = scores[valid], gt[valid]
         idx = np.clip(np.rint(np.asarray(scores, np.float64) * self.bins), 0, self.bins).astype(np.int64)
         g = gt.astype(bool)
         self.pos += np.bincount(idx[g], minlength=self.bins + 1)
@@ -149,14 +183,13 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
     return skeletonize(mask.astype(bool)) if mask.any() else np.zeros(mask.shape, bool)
 
 
-def centerline_counts(pred: np.ndarray, gt: np.ndarray, tolerance_px: int = 0,
-                      gt_skeleton: np.ndarray | None = None) -> tuple[int, int, int, int]:
+def centerline_counts(pred: np.ndarray, gt: np.ndarray, tolerance_px: int = 0, gt_skeleton: np.ndarray | None = None,
+                      valid: np.ndarray | None = None) -> tuple[int, int, int, int]:
     """``(hit_pred, n_pred, hit_gt, n_gt)``: predicted skeleton pixels within ``tolerance_px`` of the
     ground-truth mask, and ground-truth skeleton pixels within ``tolerance_px`` of the predicted mask.
-    ``gt_skeleton``: :func:`skeleton` of ``gt``, when the caller already has it."""
-    if pred.shape != gt.shape:
-        raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
-    pred, gt = pred.astype(bool), gt.astype(bool)
+    ``gt_skeleton``: :func:`skeleton` of ``gt``, when the caller already has it. ``valid``: the masks within it alone
+    (:func:`scored`)."""
+    pred, gt = scored(pred, gt, valid)
     sp, sg = skeleton(pred), (skeleton(gt) if gt_skeleton is None else gt_skeleton)
     return (int(np.count_nonzero(sp & _within(gt, tolerance_px))), int(np.count_nonzero(sp)),
             int(np.count_nonzero(sg & _within(pred, tolerance_px))), int(np.count_nonzero(sg)))
@@ -184,8 +217,9 @@ class CenterlineMeter:
     f1s: list = field(default_factory=list)
     counts: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))
 
-    def update(self, pred: np.ndarray, gt: np.ndarray, gt_skeleton: np.ndarray | None = None) -> float:
-        c = centerline_counts(pred, gt, int(round(self.tolerance * min(gt.shape[:2]))), gt_skeleton)
+    def update(self, pred: np.ndarray, gt: np.ndarray, gt_skeleton: np.ndarray | None = None,
+               valid: np.ndarray | None = None) -> float:
+        c = centerline_counts(pred, gt, int(round(self.tolerance * min(gt.shape[:2]))), gt_skeleton, valid)
         self.counts += c
         f1 = centerline_f1(*c)[2]
         self.f1s.append(f1)
@@ -203,16 +237,18 @@ class CenterlineMeter:
 ORACLE_WIDTHS = (0.002, 0.004, 0.006, 0.008, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04)
 
 
-def fixed_width_oracle(gt: np.ndarray, widths=ORACLE_WIDTHS, gt_skeleton: np.ndarray | None = None) -> np.ndarray:
+def fixed_width_oracle(gt: np.ndarray, widths=ORACLE_WIDTHS, gt_skeleton: np.ndarray | None = None,
+                       valid: np.ndarray | None = None) -> np.ndarray:
     """``(len(widths),)`` IoU against ``gt`` of its own skeleton grown to each half-width (a fraction of the
     shorter side). A diagnostic of the labels, not of a model: a prediction that has the exact centre line
-    of the annotation but one stroke width for all images cannot score more than the best column's mean."""
-    gt = gt.astype(bool)
+    of the annotation but one stroke width for all images cannot score more than the best column's mean. (Within
+    ``valid``, where given.)"""
+    gt = scored(gt, gt, valid)[1]
     if not gt.any():
         return np.ones(len(widths))
     skel = skeleton(gt) if gt_skeleton is None else gt_skeleton
     side = min(gt.shape[:2])
-    return np.array([mask_iou(_within(skel, max(1, int(round(w * side)))), gt) for w in widths])
+    return np.array([mask_iou(_within(skel, max(1, int(round(w * side)))), gt, valid) for w in widths])
 
 
 # Where a mask's errors lie (a diagnostic): an error pixel within this fraction of the image's shorter side
@@ -222,24 +258,25 @@ BOUNDARY_BAND = 0.025
 ERROR_KINDS = ("tp", "fp_boundary", "fp_region", "fn_boundary", "fn_region")
 
 
-def error_masks(pred: np.ndarray, gt: np.ndarray, band: float = BOUNDARY_BAND) -> dict[str, np.ndarray]:
+def error_masks(pred: np.ndarray, gt: np.ndarray, band: float = BOUNDARY_BAND,
+                valid: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """``ERROR_KINDS`` -> ``(H, W)`` bool masks (disjoint; their union is ``pred | gt``) for two same-shape
-    bool masks, the boundary band being ``band`` times the shorter side (at least 1 px)."""
-    pred, gt = pred.astype(bool), gt.astype(bool)
-    if pred.shape != gt.shape:
-        raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
+    bool masks (within ``valid``, where given: :func:`scored`), the boundary band being ``band`` times the shorter
+    side (at least 1 px)."""
+    pred, gt = scored(pred, gt, valid)
     radius = max(1, int(round(band * min(gt.shape[:2]))))
     near_gt, near_pred = _within(gt, radius), _within(pred, radius)
     return {"tp": pred & gt, "fp_boundary": pred & ~gt & near_gt, "fp_region": pred & ~near_gt,
             "fn_boundary": gt & ~pred & near_pred, "fn_region": gt & ~near_pred}
 
 
-def error_decomposition(pred: np.ndarray, gt: np.ndarray, band: float = BOUNDARY_BAND) -> dict:
+def error_decomposition(pred: np.ndarray, gt: np.ndarray, band: float = BOUNDARY_BAND,
+                        valid: np.ndarray | None = None) -> dict:
     """Pixel counts of :func:`error_masks`, and the IoU the prediction would have if some errors were
     fixed: ``iou_without_spurious`` (region false positives removed), ``iou_without_missed`` (missed
     regions found exactly) and ``iou_boundary_only`` (both), i.e. what outline disagreement alone costs.
     Both masks empty -> every IoU 1 (the module's convention)."""
-    n = {k: int(np.count_nonzero(m)) for k, m in error_masks(pred, gt, band).items()}
+    n = {k: int(np.count_nonzero(m)) for k, m in error_masks(pred, gt, band, valid).items()}
     tp, fpb, fpr, fnb, fnr = (n[k] for k in ERROR_KINDS)
     n.update(iou_without_spurious=iou_dice(tp, fpb, fnb + fnr)[0], iou_without_missed=iou_dice(tp + fnr, fpb + fpr, fnb)[0],
              iou_boundary_only=iou_dice(tp + fnr, fpb, fnb)[0])

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.files import file_stamp, process_alive, remove_stale_temporaries, write_atomic
-from ..utils.image_io import DATASET_LIMIT, ImageReadError, read_image, resize_area
+from ..utils.image_io import DATASET_LIMIT, IGNORE_VALUE, ImageReadError, read_image, resize_area
 from ..utils.progress import progress_bar
 from .sample import Sample
 
@@ -23,15 +23,29 @@ logger = logging.getLogger(__name__)
 # (2: degenerate boxes dropped, data/coco.py; 3: palette and transparent masks read by their colours and what was
 # painted, degenerate polygons not drawn as their boxes, photos that cannot be decoded left out; 4: a photo with one
 # side below the cache size and the other above averaged, not point-sampled, along the longer side; 5: a mask's 255
-# beside class indices, and a VOC palette's index 255, read as 'ignore', no label), so that no training reuses arrays
-# made the old way
-CACHE_VERSION = 5
+# beside class indices, and a VOC palette's index 255, read as 'ignore', no label; 6: masks cached as targets, uint8
+# 0/1 and IGNORE_VALUE where 'ignore', Sample.load_target), so that no training reuses arrays made the old way
+CACHE_VERSION = 6
 
 
 def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
     """``(H, W)`` bool -> ``(size, size)`` bool (area-averaged, then >= 0.5: :func:`~drywallqa.utils.image_io.
     resize_area`, as the photo)."""
     return resize_area(mask.astype(np.float32), size, size) >= 0.5
+
+
+def resize_target(target: np.ndarray, size) -> np.ndarray:
+    """A target (uint8: 1 the label, 0 background, :data:`~drywallqa.utils.image_io.IGNORE_VALUE` 'ignore';
+    :meth:`~drywallqa.data.sample.Sample.load_target`) at another size: ``size`` a side (a square, as
+    :func:`resize_mask`) or a function area-averaging an ``(H, W)`` float32 plane. 1 where the label covers half a
+    pixel or more (as :func:`resize_mask`: a target of no ignored pixel is its label resized, bit for bit); of the
+    others, 'ignore' where the label and ignored pixels together do (neither clearly label nor background), else 0."""
+    shrink = size if callable(size) else (lambda plane: resize_area(plane, size, size))
+    label = shrink((target == 1).astype(np.float32)) >= 0.5
+    out = label.astype(np.uint8)
+    if (target == IGNORE_VALUE).any():
+        out[~label & (shrink((target != 0).astype(np.float32)) >= 0.5)] = IGNORE_VALUE
+    return out
 
 
 def _stamp(path) -> str:
@@ -86,7 +100,8 @@ def _save(path: Path, images: np.ndarray, masks: np.ndarray, kept: np.ndarray) -
 
 def load_arrays(samples: list[Sample], size: int,
                 cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """``(images, masks, kept)``: images ``(N, size, size, 3)`` uint8 and masks ``(N, size, size)`` bool of the
+    """``(images, masks, kept)``: images ``(N, size, size, 3)`` uint8 and masks ``(N, size, size)`` uint8 targets
+    (1 the label, 0 background, :data:`~drywallqa.utils.image_io.IGNORE_VALUE` 'ignore': :func:`resize_target`) of the
     samples that could be read, and their indices in ``samples``, cached under :func:`cache_key`. A photo or mask
     that cannot be decoded (a truncated JPEG passes the header check of :func:`~drywallqa.data.sample.load_split`)
     is left out with a warning naming it: one bad file among thousands stopped the whole training run."""
@@ -111,12 +126,12 @@ def load_arrays(samples: list[Sample], size: int,
             # not supported" (NotImplementedError), "is encrypted, password required" (RuntimeError)
             logger.warning("training-array cache %s is damaged (%s); decoding the images again", path, exc)
     images = np.zeros((len(samples), size, size, 3), np.uint8)
-    masks = np.zeros((len(samples), size, size), bool)
+    masks = np.zeros((len(samples), size, size), np.uint8)
     kept, why = [], {}
     for i, s in enumerate(progress_bar(samples, desc=f"decoding {len(samples)} images", leave=False)):
         try:
             images[len(kept)] = resize_area(read_image(s.image_path, advice=DATASET_LIMIT), size, size)
-            masks[len(kept)] = resize_mask(s.load_mask(), size)
+            masks[len(kept)] = resize_target(s.load_target(), size)
         except (ImageReadError, OSError, ValueError) as exc:
             why[i] = str(exc)
             continue

@@ -29,7 +29,9 @@ class PromptedSegmentationDataset(Dataset):
 
     Args:
         images: ``(N, H, W, 3)`` uint8.
-        masks: ``(N, H, W)`` bool.
+        masks: ``(N, H, W)`` bool, or uint8 targets (1 the label, 0 background,
+            :data:`~drywallqa.utils.image_io.IGNORE_VALUE` 'ignore': kept through the augmentation, whose masks are
+            resized to the nearest pixel, and left out of the losses).
         dataset_ids: ``(N,)`` int, index into ``prompts_per_dataset``.
         prompts_per_dataset: the prompts of each dataset; prompt indices are over their concatenation.
         transform: albumentations transform applied to image and mask together.
@@ -88,7 +90,7 @@ class PromptedSegmentationDataset(Dataset):
         # unlabelled photos as sources too (one map, the targets' written over the sources')
         self._sources, self._targets = {}, {}
         if self.n_comp:
-            labelled = np.array([m.any() for m in masks])
+            labelled = np.array([(m == 1).any() for m in masks])  # (an 'ignore' band alone is no label)
             self._sources = {a: np.flatnonzero((self.dataset_ids == a) & labelled) for a, _ in self.composite_pairs}
             self._targets = {b: np.flatnonzero(self.dataset_ids == b) for _, b in self.composite_pairs}
         for d, idx in [*self._sources.items(), *self._targets.items()]:
@@ -149,7 +151,7 @@ class PromptedSegmentationDataset(Dataset):
         src, tgt = self.composite_pairs[int(self.rng.integers(len(self.composite_pairs)))]
         s_image, s_mask = self._augment(int(self.rng.choice(self._sources[src])))
         t_image, t_mask = self._augment(int(self.rng.choice(self._targets[tgt])))
-        image = transplant(t_image, s_image, s_mask, sigma=SIGMA_FRACTION * min(s_mask.shape))
+        image = transplant(t_image, s_image, s_mask == 1, sigma=SIGMA_FRACTION * min(s_mask.shape))  # the label alone
         own = src if self.rng.random() < 0.5 else tgt
         return image, (s_mask if own == src else t_mask), self._own_prompt(own)
 

@@ -15,7 +15,8 @@ from typing import Callable
 import numpy as np
 
 from ..utils.files import lexical_path, why_not
-from ..utils.image_io import IGNORE_VALUE, VOC_PALETTE, ignored_pixels, mask_plane, palette_ignored, read_mask
+from ..utils.image_io import (IGNORE_VALUE, VOC_PALETTE, ignored_pixels, mask_plane, palette_ignored, read_mask,
+                              read_target)
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem
@@ -41,7 +42,7 @@ IGNORE_READ = "('ignore'): as VOC and MMSegmentation mark"  # what a mask of cla
 class Sample:
     """An image and where its ground-truth mask comes from (COCO annotations or a mask file). Nothing is decoded
     until asked: :meth:`load_mask` gives the label as an ``(H, W)`` bool array (``height`` x ``width``, the photo's
-    size); the photo is read from ``image_path``. The problems of a split come back from :func:`load_split`."""
+    size), :meth:`load_target` with its 'ignore' pixels apart; the photo is read from ``image_path``. The problems of a split come back from :func:`load_split`."""
 
     image_path: Path
     dataset: str
@@ -56,46 +57,60 @@ class Sample:
         return source_group(self.image_path.name)
 
     def load_mask(self) -> np.ndarray:
-        """Ground truth as ``(H, W)`` bool at the image's size."""
+        """Ground truth as ``(H, W)`` bool at the image's size (a mask's 'ignore' pixels as no label:
+        :meth:`load_target` keeps them apart)."""
+        return self.load_target() == 1
+
+    def load_target(self) -> np.ndarray:
+        """Ground truth as a target, ``(H, W)`` uint8 at the image's size: 1 the label, 0 background,
+        :data:`~drywallqa.utils.image_io.IGNORE_VALUE` where a mask of class indices beside 255 marks 'ignore'
+        (:func:`~drywallqa.utils.image_io.read_target`), which training and scoring count nowhere."""
         if self.mask_path is not None:
-            mask = read_mask(self.mask_path, ignore=True)  # 255 beside class indices: 'ignore', not the label
+            target = read_target(self.mask_path)  # 255 beside class indices: 'ignore', not the label
             mask_level_problem(self.mask_path)
-            if mask.shape != (self.height, self.width):
-                raise ValueError(
-                    f"{self.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, image is {self.width}x{self.height}"
-                )
-            return mask
+            if target.shape != (self.height, self.width):
+                raise ValueError(f"{self.mask_path}: mask is {target.shape[1]}x{target.shape[0]}, image is "
+                                 f"{self.width}x{self.height}")
+            return target
         mask, _ = rasterize_annotations(self.annotations or [], self.height, self.width, str(self.image_path))
-        return mask
+        return mask.astype(np.uint8)
 
 
 def label_at_photo(mask: np.ndarray, shape) -> np.ndarray:
-    """A sample's label at the size of its photo as read (``shape``: the photo's ``(H, W[, C])``). A uniformly shrunk
-    copy of a photo (which the COCO reader takes: its entry declares a larger size of the same shape, within 1%) has
-    its label drawn at the declared size: it comes back area-averaged to the photo's size, kept where it covers half
-    a pixel or more, as training reads it (:func:`~drywallqa.data.cache.resize_mask`). A label of the photo's size,
-    or of any other size (no such copy: its scorer refuses it), comes back as it is."""
+    """A sample's label (bool, or a target: :meth:`Sample.load_target`) at the size of its photo as read (``shape``:
+    the photo's ``(H, W[, C])``). A uniformly shrunk copy of a photo (which the COCO reader takes: its entry declares
+    a larger size of the same shape, within 1%) has its label drawn at the declared size: it comes back area-averaged
+    to the photo's size, kept where it covers half a pixel or more, as training reads it
+    (:func:`~drywallqa.data.cache.resize_target`). A label of the photo's size, or of any other size (no such copy:
+    its scorer refuses it), comes back as it is."""
     import cv2
+
+    from .cache import resize_target
 
     height, width = shape[:2]
     mh, mw = mask.shape
     if (mh, mw) == (height, width) or height > mh or width > mw or abs(width * mh - height * mw) > 0.01 * mw * height:
         return mask
-    return cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA) >= 0.5
+
+    def shrink(plane: np.ndarray) -> np.ndarray:
+        return cv2.resize(plane, (width, height), interpolation=cv2.INTER_AREA)
+
+    return resize_target(mask, shrink) if mask.dtype != bool else shrink(mask.astype(np.float32)) >= 0.5
 
 
-def photo_and_label(sample: Sample, **read) -> tuple[np.ndarray, np.ndarray]:
+def photo_and_label(sample: Sample, target: bool = False, **read) -> tuple[np.ndarray, np.ndarray]:
     """A sample's photo (``(H, W, 3)`` uint8 RGB, :func:`~drywallqa.utils.image_io.read_image` with ``read``'s
     options) and its label at the photo's size (:func:`label_at_photo`: a uniformly shrunk copy's label shrunk as
-    training reads it), as everything that scores or shows a sample reads them. A label of another size comes back
-    as it is (its caller names the photo).
+    training reads it), as everything that scores or shows a sample reads them; with ``target``, the label as a
+    target (:meth:`Sample.load_target`: its 'ignore' pixels apart, for scores that count them nowhere). A label of
+    another size comes back as it is (its caller names the photo).
 
     Raises:
         OSError, ValueError: the photo or its label cannot be read."""
     from ..utils.image_io import read_image
 
     image = read_image(sample.image_path, **read)
-    return image, label_at_photo(sample.load_mask(), image.shape)
+    return image, label_at_photo(sample.load_target() if target else sample.load_mask(), image.shape)
 
 
 def mask_level_problem(path: Path) -> DataProblem | None:
@@ -171,12 +186,12 @@ def _ignore_problem(path, plane: np.ndarray, band: np.ndarray, palette: bool = F
         return DataProblem(str(path), f"a palette mask of class indices ({values or 'none'}) beside index "
                                       f"{IGNORE_VALUE} {IGNORE_READ} pixels of no label (VOC's 'void', coloured "
                                       f"{VOC_PALETTE[IGNORE_VALUE]} in its palette), its {int(band.sum())} px of "
-                                      f"index {IGNORE_VALUE} are read as no label, as the background (training has "
-                                      "no ignore value), the label where it is " + (values or "none of them") +
+                                      f"index {IGNORE_VALUE} are read as 'ignore', left out of training's losses and "
+                                      "of the scores, the label where it is " + (values or "none of them") +
                                       f"; if index {IGNORE_VALUE} is the label in it, save it as a grey 0/255 mask")
     return DataProblem(str(path), f"a mask of class indices ({values}) beside {IGNORE_VALUE} {IGNORE_READ} "
                                   f"pixels of no label, its {int(band.sum())} px of {IGNORE_VALUE} are read as "
-                                  "no label, as the background (training has no ignore value), the label where "
+                                  "'ignore', left out of training's losses and of the scores, the label where "
                                   f"it is {values}; if {IGNORE_VALUE} is the label in it, save it as "
                                   f"0/{IGNORE_VALUE} alone (its {values} as 0 or {IGNORE_VALUE})")
 

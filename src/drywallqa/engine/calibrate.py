@@ -15,7 +15,7 @@ from pathlib import Path
 from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
 from ..data.registry import answer_datasets, check_datasets_given, get_dataset_config
 from ..data.sample import photo_and_label
-from ..metrics import mask_iou
+from ..metrics import label_and_valid, mask_iou
 from ..utils.checks import whole_number
 from ..utils.progress import progress_bar
 from .evaluator import EvalSet, build_eval_sets, scoring_label_shape
@@ -75,7 +75,7 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
         prompt = config.canonical_prompt
         for sample in progress_bar(es.samples, desc=f"{es.name} {es.dataset}", disable=not progress):
             try:
-                image, gt = photo_and_label(sample)  # a uniformly shrunk copy's label shrunk: as evaluate scores it
+                image, gt = photo_and_label(sample, target=True)  # a shrunk copy's label shrunk: as evaluate scores it
             except (OSError, ValueError) as exc:
                 failures.append(f"{sample.image_path}: {exc}")
                 continue
@@ -88,7 +88,7 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
                 raise MapsNotFinite(f"{sample.image_path}: {exc}; no confidence can be fitted on its maps") from None
             stats = mask_statistics(result.probabilities[prompt], result.masks[prompt], segmenter.threshold_for(prompt))
             records.append({"concept": config.concept_name, "prompt": prompt, "image": str(sample.image_path),
-                            "stats": stats, "iou": mask_iou(result.masks[prompt], gt)})
+                            "stats": stats, "iou": mask_iou(result.masks[prompt], *label_and_valid(gt))})
     return records, failures
 
 

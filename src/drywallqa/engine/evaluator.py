@@ -32,7 +32,7 @@ from ..data.sample import load_split, photo_and_label, source_group
 from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
-                       image_auroc, skeleton)
+                       image_auroc, label_and_valid, skeleton)
 from ..utils.checks import whole_number
 from ..utils.files import (STORAGE_ERRNOS, check_writable_path, file_stamp, folder_in_use, folder_lock, resolved,
                            strict_json, write_atomic, write_csv_atomic, write_text_atomic)
@@ -292,10 +292,11 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     canon_post = segmenter.postprocess_for(own[0], label_shape)
     for sample in progress_bar(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
         try:
-            image, gt = photo_and_label(sample)
+            image, target = photo_and_label(sample, target=True)  # its 'ignore' pixels scored nowhere
         except (OSError, ValueError) as exc:
             failures.append(f"{sample.image_path}: {exc}")
             continue
+        gt, valid = label_and_valid(target)
         if gt.shape == image.shape[:2] != (sample.height, sample.width):  # a shrunk copy, its label shrunk with it:
             warned[SHRUNK_COPY] = warned.get(SHRUNK_COPY, 0) + 1  # scored as training reads it (all were refused)
         if gt.shape != image.shape[:2]:
@@ -308,19 +309,19 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         groups.append(sample.group)
         gt_skeleton = skeleton(gt)  # once per image, for every prompt's centre-line scores and the width oracle
         for p in own:
-            iou, dice = meters[p].update(result.masks[p], gt)
-            cl_f1 = centerline[p].update(result.masks[p], gt, gt_skeleton)
-            pixel[p].update(result.probabilities[p], gt)
+            iou, dice = meters[p].update(result.masks[p], gt, valid)
+            cl_f1 = centerline[p].update(result.masks[p], gt, gt_skeleton, valid)
+            pixel[p].update(result.probabilities[p], gt, valid)
             image_scores.append((p, float(result.probabilities[p].max()), bool(gt.any())))
             record = {"split": eval_set.name, "dataset": eval_set.dataset, "image": str(sample.image_path), "prompt": p,
                       "iou": iou, "dice": dice, "confidence": result.confidence.get(p), "centerline_f1": cl_f1, "gt_fraction": float(gt.mean()),
                       "pred_fraction": float(result.masks[p].mean()), "max_probability": float(result.probabilities[p].max())}
             if p == own[0]:
-                sweep = threshold_sweep(result.probabilities[p], gt, canon_post)
+                sweep = threshold_sweep(result.probabilities[p], gt, canon_post, valid)
                 sweeps.append(sweep)
-                errors.append(error_decomposition(result.masks[p], gt))
+                errors.append(error_decomposition(result.masks[p], gt, valid=valid))
                 if strokes:
-                    width_oracles.append(fixed_width_oracle(gt, gt_skeleton=gt_skeleton))
+                    width_oracles.append(fixed_width_oracle(gt, gt_skeleton=gt_skeleton, valid=valid))
                 record.update(best_threshold=float(THRESHOLDS[best_threshold(sweep)]), iou_at_best_threshold=float(sweep.max()),
                               iou_boundary_only=errors[-1]["iou_boundary_only"])
                 key = (-iou, len(per_image))  # the heap keeps the lowest IoUs: one of them so far is kept, as pictures

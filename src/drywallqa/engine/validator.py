@@ -25,7 +25,7 @@ from ..data.grouping import GROUP_LEFT_OUT, samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config
 from ..data.sample import photo_and_label
-from ..metrics import THRESHOLDS, mask_iou
+from ..metrics import THRESHOLDS, label_and_valid, mask_iou
 from ..postprocess import ADAPTERS, apply_postprocess
 from ..utils.progress import progress_bar
 from .segmenter import Segmenter
@@ -91,9 +91,11 @@ def best_threshold(scores: np.ndarray) -> int:
     return int(min(tied, key=lambda t: (abs(THRESHOLDS[t] - DEFAULT_THRESHOLD), THRESHOLDS[t])))
 
 
-def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict | None) -> np.ndarray:
-    """``(len(THRESHOLDS),)`` IoU of the (post-processed) mask at every threshold of the sweep grid."""
-    return np.array([mask_iou(apply_postprocess(probability > th, postprocess), gt) for th in THRESHOLDS])
+def threshold_sweep(probability: np.ndarray, gt: np.ndarray, postprocess: dict | None,
+                    valid: np.ndarray | None = None) -> np.ndarray:
+    """``(len(THRESHOLDS),)`` IoU of the (post-processed) mask at every threshold of the sweep grid (within
+    ``valid``, where given: :func:`~drywallqa.metrics.mask_iou`)."""
+    return np.array([mask_iou(apply_postprocess(probability > th, postprocess), gt, valid) for th in THRESHOLDS])
 
 
 @dataclass
@@ -170,7 +172,8 @@ class Validator:
     Args:
         items: dataset name -> a sequence of ``(image, label)`` pairs, or of callables returning one (so photos
             are read when scored): ``image`` anything :meth:`Segmenter.predict` takes, ``label`` an ``(H, W)`` bool
-            array at the image's size.
+            array at the image's size, or a target (uint8: 1 the label, 0 background, 255 'ignore', counted nowhere;
+            :func:`~drywallqa.metrics.label_and_valid`).
         options: try each dataset's post-processing options (False: the mask as it is; the fast mode).
         progress: show a progress bar per dataset.
         photos: dataset name -> what names each item's photo (its resolved path), and ``held``: dataset name -> the
@@ -196,7 +199,7 @@ class Validator:
             if not samples:  # said with why (the Validator only knows it has none)
                 why = why_part_is_empty(d, part, splits_dir, datasets_dir, left_out, "kept for the published scores")
                 raise ValueError(f"validation: dataset {d!r} has no photos in part {part!r}: {why}")
-            items[d] = [lambda s=s: photo_and_label(s) for s in samples]
+            items[d] = [lambda s=s: photo_and_label(s, target=True) for s in samples]
         return cls(items, progress=progress)
 
     def options_for(self, dataset: str) -> tuple:
@@ -213,13 +216,14 @@ class Validator:
             n, foreground = 0, False
             photos = self.photos.get(d)
             for i, item in enumerate(progress_bar(items, desc=f"validating {d}", disable=not self.progress, leave=False)):
-                image, gt = item() if callable(item) else item
+                image, label = item() if callable(item) else item
+                gt, valid = label_and_valid(label)  # a target's 'ignore' pixels: in no score
                 photo = photos[i] if photos is not None else None
                 foreground = foreground or bool(np.any(gt))
                 result = segmenter.predict(image, [canon[d], *others])
                 prob = result.probabilities[canon[d]]
                 for k, option in enumerate(options[d]):
-                    table[k] += threshold_sweep(prob, gt, option)
+                    table[k] += threshold_sweep(prob, gt, option, valid)
                 cross += [float((result.probabilities[p] > CROSS_THRESHOLD).mean()) for p in others
                           if not any(photo in self.held.get(o, ()) for o in listing[p])]
                 n += 1

@@ -553,13 +553,30 @@ def read_mask(path: str | Path, data: bytes | None = None, max_pixels: int | Non
               ignore: bool = False) -> np.ndarray:
     """Read a mask file as ``(H, W)`` bool (any non-zero pixel is foreground; with ``ignore``, but those of a mask of
     class indices beside 255 'ignore', :func:`ignored_pixels`, or a palette mask's index 255 'ignore',
-    :func:`palette_ignored`: no label there, as the background); from ``data``, the
-    file's bytes as already read, where given (``path`` then names it in errors): a checksum and the mask then come
-    from the same bytes, even where another job rewrites the file between two reads. A mask of more than
+    :func:`palette_ignored`: no label there, as the background; :func:`read_target` keeps them apart); from ``data``,
+    the file's bytes as already read, where given (``path`` then names it in errors): a checksum and the mask then
+    come from the same bytes, even where another job rewrites the file between two reads. A mask of more than
     ``max_pixels`` pixels is refused (:class:`ImageTooLargeError`; ``None``: only Pillow's own limit): a batch job's
     masks are read with the limit of their photo's size (:func:`photo_pixels`), which the job's ``--max-pixels`` may
     have raised."""
-    path = Path(path)
+    plane, band = _mask_and_ignored(Path(path), data, max_pixels, ignore)
+    return plane > 0 if band is None else (plane > 0) & ~band
+
+
+def read_target(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A mask file as a training and scoring target: ``(H, W)`` uint8, 1 where :func:`read_mask` (with ``ignore``)
+    reads the label, :data:`IGNORE_VALUE` where it reads 'ignore' (:func:`ignored_pixels`, :func:`palette_ignored`:
+    counted nowhere, neither label nor background), 0 elsewhere. A mask of no 'ignore' is its label as 0/1."""
+    plane, band = _mask_and_ignored(Path(path), None, max_pixels, True)
+    target = (plane > 0).astype(np.uint8)
+    if band is not None:
+        target[band] = IGNORE_VALUE
+    return target
+
+
+def _mask_and_ignored(path: Path, data: bytes | None, max_pixels: int | None,
+                      ignore: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """A mask file's plane (:func:`mask_plane`) and, with ``ignore``, where it is 'ignore' (None: nowhere)."""
     try:
         with open_image(path if data is None else io.BytesIO(data), image_formats()) as img:
             check_pixels(img.width, img.height, max_pixels, str(path))
@@ -569,9 +586,9 @@ def read_mask(path: str | Path, data: bytes | None = None, max_pixels: int | Non
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc))  # (read from ``data``)
         raise ImageReadError(f"{path}: not a readable mask ({reason})") from exc
-    if ignore and (band is not None or (band := ignored_pixels(plane)) is not None):
-        return (plane > 0) & ~band
-    return plane > 0
+    if ignore and band is None:
+        band = ignored_pixels(plane)
+    return plane, band
 
 
 def photo_pixels(entry) -> int:
