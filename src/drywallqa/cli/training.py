@@ -200,9 +200,9 @@ def train(
     except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
         raise typer.BadParameter(str(exc), param_hint="CONFIG")
     if model_path and not any(str(item).partition("=")[0].strip() == "init_from" for item in overrides or ()):
-        from ..engine.config import _init_from_model_type
+        from ..engine.config import init_from_model_type
 
-        if _init_from_model_type(model_path) is not None:  # a drywallqa model folder or a shipped name: it defines the
+        if init_from_model_type(model_path) is not None:  # a drywallqa model folder or a shipped name: it defines the
             # model, whose keys the overrides' model_config.* are (freeze_backbone of a CLIPSeg folder was refused as
             # "no key freeze_backbone for model film_unet", the YAML's); set as init_from below, as it is given
             cfg.init_from = model_path

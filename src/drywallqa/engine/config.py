@@ -195,7 +195,7 @@ def check_field_types(config, prefix: str = "") -> None:
         setattr(config, f.name, kept)
 
 
-def _init_from_model_type(init_from) -> str | None:
+def init_from_model_type(init_from) -> str | None:
     """The registered model type of the model folder (or shipped model) ``init_from`` names; None where there is none
     or its config.json cannot be read (the trainer says why when it loads it)."""
     if not init_from:
@@ -364,7 +364,7 @@ class TrainConfig:
         """``model`` is a registered model type and ``model_config`` builds its config (names the bad key)."""
         from ..models.registry import get_model_class
 
-        model = _init_from_model_type(self.init_from) or self.model  # init_from defines the model: its model_config
+        model = init_from_model_type(self.init_from) or self.model  # init_from defines the model: its model_config
         # is of that model's type, which the config need not name (CLIPSeg's freeze_backbone was "no key
         # freeze_backbone for model film_unet")
         try:
