@@ -23,3 +23,36 @@ def test_no_private_helper_is_imported_from_another_module(module):
     """cli/training imported engine.config's _init_from_model_type, engine/shipping the trainer's _name_in: a
     helper another module needs is public, where it belongs."""
     assert _private_imports(module) == []
+
+
+def test_reading_the_val_parts_quietly_holds_back_no_other_threads_warnings(synthetic_datasets, syn_splits,
+                                                                          tmp_path, monkeypatch, caplog):
+    """val_photos_trained_on (ship, calibrate-confidence) held back what its reading of the val parts finds wrong
+    with logging.disable, which is process-wide: while it read, every other thread's warnings were lost too (a
+    server's in the same process). Its own reading's warnings are held back still; another thread's pass."""
+    import json
+    import logging
+    import threading
+
+    from drywallqa.data import grouping
+    from drywallqa.engine import shipping
+
+    read = shipping.samples_of_part
+
+    def reading(*args, **kwargs):
+        grouping.logger.warning("h239: the reading's own")  # as samples_of_part says a photo is missing
+        other = threading.Thread(target=lambda: grouping.logger.warning("h239: another thread's"))
+        other.start()
+        other.join()
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(shipping, "samples_of_part", reading)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "train_files.json").write_text(json.dumps({"train": [["crack/train/nothing.png"]]}))
+    with caplog.at_level(logging.WARNING):
+        assert shipping.val_photos_trained_on(model, ["syn_crack"], syn_splits, synthetic_datasets) == {}
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("h239")]
+    assert said == ["h239: another thread's"]
+    grouping.logger.warning("h239: after")  # held back only while it read
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("h239")][-1] == "h239: after"

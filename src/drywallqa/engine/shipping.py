@@ -19,7 +19,6 @@ the destination and swapped in at the end, so an interrupted ship leaves the old
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -37,6 +36,7 @@ from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
 from ..utils.checks import whole_number
 from ..utils.files import check_replaceable_dir, folders_to_make, remove_made_folders, replace_dir, temp_dir
+from ..utils.logs import warnings_held_back
 from . import cracks_on_drywall as drywall
 from .calibrate import (FolderReplaced, calibrate_model_confidence, calibrated_concepts, check_keeps_concepts,
                         folder_stamp)
@@ -436,16 +436,14 @@ def val_photos_trained_on(model_dir: str | Path, datasets, splits_dir=None, data
         trained = {f for group in groups for f in ([group] if isinstance(group, str) else group) if isinstance(f, str)}
     except TypeError:  # not the trainer's record
         return {}
-    counts, said = {}, logging.root.manager.disable
+    counts = {}
     for d in datasets:
-        logging.disable(logging.WARNING)  # what the reading finds wrong is said by the command's own reading, once
-        try:
-            root = get_dataset_config(d).root(datasets_dir)
-            samples = samples_of_part(d, "val", splits_dir, datasets_dir, exclude_published=GROUP_LEFT_OUT["val"])
+        try:  # what the reading finds wrong is said by the command's own reading, once (this thread's alone held back)
+            with warnings_held_back():
+                root = get_dataset_config(d).root(datasets_dir)
+                samples = samples_of_part(d, "val", splits_dir, datasets_dir, exclude_published=GROUP_LEFT_OUT["val"])
         except (OSError, ValueError, KeyError):
             continue
-        finally:
-            logging.disable(said)
         n = sum(_name_in(Path(s.image_path), root) in trained for s in samples)
         if n:
             counts[get_dataset_config(d).name] = n
