@@ -18,7 +18,7 @@ def _private_imports(relative: str) -> list[str]:
             for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
 
 
-@pytest.mark.parametrize("module", ["cli/training.py"])
+@pytest.mark.parametrize("module", ["cli/training.py", "engine/shipping.py"])
 def test_no_private_helper_is_imported_from_another_module(module):
     """cli/training imported engine.config's _init_from_model_type, engine/shipping the trainer's _name_in: a
     helper another module needs is public, where it belongs."""

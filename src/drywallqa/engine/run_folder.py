@@ -62,6 +62,15 @@ RESUME_MAY_CHANGE = ("output_dir", "device", "threads", "checkpoint_every", "bf1
                      "data.datasets_dir", "data.splits_dir", "data.cache_dir", "data.num_workers", "distill.teacher")
 
 
+def train_files_name(path: str | Path, root: Path) -> str:
+    """``path`` named from the folder ``root`` of its dataset ("cracks/train/x.jpg"), as a run's ``train_files.json``
+    names the photos it used (without the machine's own folders), and as what reads it matches them."""
+    try:
+        return (Path(root.name) / Path(path).relative_to(root)).as_posix()
+    except ValueError:  # a photo a manifest names outside its dataset's folder
+        return str(path)
+
+
 def holds_run(folder: str | Path) -> bool:
     """Whether ``folder`` holds a training run (a checkpoint or a best model) that a new run would overwrite."""
     return any((Path(folder) / name).exists() for name in ("last.pt", "best"))

@@ -43,7 +43,7 @@ from .calibrate import (FolderReplaced, calibrate_model_confidence, calibrated_c
 from .folder_writers import holding_writer_lock
 from .predictor import TorchSegmenter
 from . import run_folder
-from .run_folder import run_in_use, run_model_around
+from .run_folder import run_in_use, run_model_around, train_files_name
 from .segmenter import Segmenter
 from .speed import measure_speed
 from .validator import Validator, prompt_postprocess, prompt_thresholds
@@ -429,7 +429,6 @@ def val_photos_trained_on(model_dir: str | Path, datasets, splits_dir=None, data
     options and confidence chosen on them flatter the model. Only datasets with some; {} where the folder records no
     training files, and a dataset whose part cannot be read is left to the command to name."""
     from ..data.registry import get_dataset_config
-    from .trainer import _name_in
 
     groups = _train_files_entry(model_dir, "train") or []
     try:
@@ -444,7 +443,7 @@ def val_photos_trained_on(model_dir: str | Path, datasets, splits_dir=None, data
                 samples = samples_of_part(d, "val", splits_dir, datasets_dir, exclude_published=GROUP_LEFT_OUT["val"])
         except (OSError, ValueError, KeyError):
             continue
-        n = sum(_name_in(Path(s.image_path), root) in trained for s in samples)
+        n = sum(train_files_name(s.image_path, root) in trained for s in samples)
         if n:
             counts[get_dataset_config(d).name] = n
     return counts

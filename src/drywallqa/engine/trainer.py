@@ -42,7 +42,8 @@ from .config import SECTIONS, TrainConfig, check_dataset_names, training_dataset
 from .predictor import TorchSegmenter
 from .segmenter import MapsNotFinite
 from .run_folder import (RUN_FILES, atomic_torch_save, changed_settings, check_writable_folder, config_file_settings,
-                         holds_run, normal_config, read_checkpoint, run_lock, run_model_around)
+                         holds_run, normal_config, read_checkpoint, run_lock, run_model_around,
+                         train_files_name)
 from .validator import Validator
 
 logger = logging.getLogger(__name__)
@@ -175,15 +176,6 @@ def _of_a_published_dataset(ds) -> bool:
         return True
     shares = ds.manifest_name != ds.name and ds.manifest_name in DATASETS  # the photos and parts of another dataset
     return shares and not get_dataset_config(ds.manifest_name).declared
-
-
-def _name_in(path: Path, root: Path) -> str:
-    """``path`` named from the folder ``root`` of its dataset ("cracks/train/x.jpg"): a run's train_files.json says
-    which photos it used without the machine's own folders."""
-    try:
-        return (Path(root.name) / Path(path).relative_to(root)).as_posix()
-    except ValueError:  # a photo a manifest names outside its dataset's folder
-        return str(path)
 
 
 def seed_everything(seed: int) -> None:
@@ -446,7 +438,7 @@ class Trainer:
                 masks += [mk] * rep
                 ids += [np.full(len(im) * rep, k)]
                 root = ds.root(d.datasets_dir)  # named from the dataset's folder: "cracks/train/x.jpg", on any machine
-                files.append([_name_in(s.image_path, root) for s in samples])
+                files.append([train_files_name(s.image_path, root) for s in samples])
                 photos += [photo_key(s.image_path) for s in samples] * rep
             return np.concatenate(images), np.concatenate(masks), np.concatenate(ids), files, photos
         except MemoryError:
