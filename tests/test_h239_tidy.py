@@ -56,3 +56,36 @@ def test_reading_the_val_parts_quietly_holds_back_no_other_threads_warnings(synt
     assert said == ["h239: another thread's"]
     grouping.logger.warning("h239: after")  # held back only while it read
     assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("h239")][-1] == "h239: after"
+
+
+def test_one_reading_of_the_training_files_each_caller_says_what_it_said(synthetic_datasets, syn_splits, tmp_path,
+                                                                        caplog):
+    """evaluate's trained_sources and ship's val_photos_trained_on each flattened train_files.json's ``train`` their
+    own way: one reading (run_folder.trained_files) now. A record that is not the trainer's: evaluate warns once and
+    writes no memory rows; ship counts nothing and says nothing (its own reading of the parts says what is wrong)."""
+    import json
+    import logging
+
+    from drywallqa.engine.evaluator import trained_sources
+    from drywallqa.engine.run_folder import trained_files
+    from drywallqa.engine.shipping import val_photos_trained_on
+
+    model = tmp_path / "model"
+    model.mkdir()
+    assert trained_files(model) is None and trained_sources(model) is None and trained_sources(None) is None
+    (model / "train_files.json").write_text(json.dumps({"train": [["crack/train/a.rf.1.jpg", 3], "tape/b.jpg"]}))
+    assert trained_files(model) == ["crack/train/a.rf.1.jpg", 3, "tape/b.jpg"]
+    assert trained_sources(model) == {"a", "3", "b"}
+    for bad in ("[]", "{", json.dumps({"train": 5}), json.dumps({"train": None})):
+        (model / "train_files.json").write_text(bad)
+        with pytest.raises(ValueError, match="is not a list of training files"):
+            trained_files(model)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert val_photos_trained_on(model, ["syn_crack"], syn_splits, synthetic_datasets) == {}
+            assert caplog.records == []
+            assert trained_sources(model) is None
+        assert [r.getMessage() for r in caplog.records] == [
+            f"{model / 'train_files.json'} is not a list of training files ({kind}); the report leaves out how the "
+            "model scores on photos it trained on" for kind in [
+                {"[]": "AttributeError", "{": "JSONDecodeError"}.get(bad, "TypeError")]]

@@ -42,6 +42,7 @@ from ..utils.slug import shown
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves, prompt_colors
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
 from .eval_report import render_markdown
+from .run_folder import trained_files
 from .speed import measure_speed
 from .validator import best_threshold, threshold_sweep
 
@@ -385,17 +386,15 @@ def map_of(segmenter: Segmenter, prompt: str, label_shape: str | None) -> str:
 def trained_sources(model_dir: Path | None) -> set[str] | None:
     """Source photos (:func:`~drywallqa.data.sample.source_group` of each file name) of the files a model
     trained on, from the ``train_files.json`` beside its weights; None when it lists none."""
-    path = Path(model_dir) / "train_files.json" if model_dir is not None else None
-    if path is None or not path.is_file():
+    if model_dir is None:
         return None
     try:
-        files = json.loads(path.read_text()).get("train", [])
-        flat = [f for group in files for f in ([group] if isinstance(group, str) else group)]
-        return {source_group(str(f)) for f in flat}
-    except (OSError, ValueError, AttributeError, TypeError) as exc:  # not the trainer's file: no memory rows
-        logging.getLogger(__name__).warning("%s is not a list of training files (%s); the report leaves out how the "
-                                            "model scores on photos it trained on", path, type(exc).__name__)
+        flat = trained_files(model_dir)
+    except ValueError as exc:  # not the trainer's file: no memory rows
+        logging.getLogger(__name__).warning("%s; the report leaves out how the model scores on photos it trained on",
+                                            exc)
         return None
+    return None if flat is None else {source_group(str(f)) for f in flat}
 
 
 def memory_rows(per_image: list, canonical: dict) -> list[dict]:

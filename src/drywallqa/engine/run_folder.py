@@ -71,6 +71,24 @@ def train_files_name(path: str | Path, root: Path) -> str:
         return str(path)
 
 
+def trained_files(folder: str | Path) -> list | None:
+    """The photos the model in ``folder`` was trained on, as the ``train_files.json`` there names them
+    (:func:`train_files_name`; its ``train`` entry, a list of them per dataset), in one list, each entry as written
+    (what a caller cannot use it leaves out); None where there is no such file.
+
+    Raises:
+        ValueError: naming the file, where it cannot be read or is not the trainer's record.
+    """
+    path = Path(folder) / "train_files.json"
+    if not path.is_file():
+        return None
+    try:
+        groups = json.loads(path.read_text()).get("train", [])
+        return [f for group in groups for f in ([group] if isinstance(group, str) else group)]
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise ValueError(f"{path} is not a list of training files ({type(exc).__name__})") from exc
+
+
 def holds_run(folder: str | Path) -> bool:
     """Whether ``folder`` holds a training run (a checkpoint or a best model) that a new run would overwrite."""
     return any((Path(folder) / name).exists() for name in ("last.pt", "best"))

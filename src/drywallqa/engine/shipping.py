@@ -43,7 +43,7 @@ from .calibrate import (FolderReplaced, calibrate_model_confidence, calibrated_c
 from .folder_writers import holding_writer_lock
 from .predictor import TorchSegmenter
 from . import run_folder
-from .run_folder import run_in_use, run_model_around, train_files_name
+from .run_folder import run_in_use, run_model_around, train_files_name, trained_files
 from .segmenter import Segmenter
 from .speed import measure_speed
 from .validator import Validator, prompt_postprocess, prompt_thresholds
@@ -430,10 +430,9 @@ def val_photos_trained_on(model_dir: str | Path, datasets, splits_dir=None, data
     training files, and a dataset whose part cannot be read is left to the command to name."""
     from ..data.registry import get_dataset_config
 
-    groups = _train_files_entry(model_dir, "train") or []
     try:
-        trained = {f for group in groups for f in ([group] if isinstance(group, str) else group) if isinstance(f, str)}
-    except TypeError:  # not the trainer's record
+        trained = {f for f in trained_files(model_dir) or () if isinstance(f, str)}
+    except ValueError:  # not the trainer's record: nothing to count (evaluate says so; here the reading is quiet)
         return {}
     counts = {}
     for d in datasets:
