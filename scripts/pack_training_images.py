@@ -4,7 +4,8 @@ The copy keeps each dataset's folder layout and file names (so split manifests a
 work unchanged through ``DRYWALLQA_DATASETS``), holds only the images of the named parts of the
 group-clean splits (never the published valid/test images), and shrinks them: longer side at most
 ``--size`` and WebP-encoded (under the original ``.jpg`` name; readers go by content). Masks of
-mask-folder datasets are resized with nearest neighbour; COCO annotation files are copied as they are
+mask-folder datasets are read as training reads them (any format the photos may be in), resized with nearest
+neighbour and written as black and white PNGs under their own names; COCO annotation files are copied as they are
 (the trainer rasterises at the annotated size and resizes image and mask to its cache size alike).
 
 The files are dealt into ``--chunks`` folders (``<out>/chunk<k>/datasets/...``) so that each fits a
@@ -201,42 +202,34 @@ def _encoded(sample, dest: Path, size: int, quality: int) -> list:
     if not ok:
         raise _Unpackable(sample.image_path, "WebP encoding failed")
     out = [(dest, buf.tobytes())]
-    if sample.mask_path is not None and (kept := _palette_mask(sample.mask_path, rgb.shape[1], rgb.shape[0])):
-        out.append((dest.parent / "_masks" / sample.mask_path.name, kept))
-    elif sample.mask_path is not None:
-        mask = cv2.imread(str(sample.mask_path), cv2.IMREAD_UNCHANGED)
-        if mask is None or mask.size == 0:  # None, not an error: a cv2.error of resize's stopped the pack
-            raise _Unpackable(sample.mask_path, "not a readable mask image")
-        try:
-            mask = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
-            ok, png = cv2.imencode(Path(sample.mask_path).suffix or ".png", mask)
-        except cv2.error as exc:  # a layout OpenCV resizes or encodes not
-            why = str(exc).strip().splitlines()[-1]
-            raise _Unpackable(sample.mask_path, f"cannot be resized and encoded ({why})") from None
-        if not ok:
-            raise _Unpackable(sample.mask_path, "encoding failed")
-        out.append((dest.parent / "_masks" / sample.mask_path.name, png.tobytes()))
+    if sample.mask_path is not None:
+        out.append((dest.parent / "_masks" / sample.mask_path.name, _packed_mask(sample, rgb.shape[1], rgb.shape[0])))
     return out
 
 
-def _palette_mask(path: Path, width: int, height: int) -> bytes | None:
-    """A palette mask (mode P) resized to ``width`` x ``height`` by the nearest index and written as one again, its
-    palette kept; None for any other mask. OpenCV reads a palette as its colours: a VOC mask's index 255 ('void',
-    read here as no label: :func:`~drywallqa.utils.image_io.palette_ignored`) was packed as its colour, (224, 224,
-    192), and read as the label by the run the pack is for."""
+def _packed_mask(sample, width: int, height: int) -> bytes:
+    """``sample``'s label as training here reads it (:meth:`~drywallqa.data.sample.Sample.load_mask`: any format the
+    photos are read in, a palette mask by its colours, 'ignore' pixels as no label), resized to ``width`` x ``height``
+    by the nearest pixel, as a black and white PNG (under the mask's own name; readers go by content): the run the
+    pack is for reads the label this one trains on. (The mask was read with OpenCV after a look at its header: one
+    OpenCV reads no such file of, a GIF or TGA mask, was left out as unreadable, its photo with it.)
+
+    Raises:
+        _Unpackable: the mask cannot be read (or is not of its photo's size).
+    """
     import io
 
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
-            if img.mode != "P":
-                return None
-            small = img.resize((width, height), Image.NEAREST) if img.size != (width, height) else img.copy()
-        buf = io.BytesIO()
-        small.save(buf, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
-    except (OSError, ValueError, KeyError, Image.DecompressionBombError):  # read and written as before (and said so)
-        return None
+        label = sample.load_mask()
+    except (OSError, ValueError) as exc:  # ImageReadError among them: its message names the file
+        raise _Unpackable(sample.mask_path, str(exc).removeprefix(f"{sample.mask_path}: ")) from None
+    small = Image.fromarray(label.astype(np.uint8) * 255)  # (H, W) uint8: mode L
+    if small.size != (width, height):
+        small = small.resize((width, height), Image.NEAREST)
+    buf = io.BytesIO()
+    small.save(buf, format="PNG")
     return buf.getvalue()
 
 

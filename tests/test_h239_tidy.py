@@ -89,3 +89,40 @@ def test_one_reading_of_the_training_files_each_caller_says_what_it_said(synthet
             f"{model / 'train_files.json'} is not a list of training files ({kind}); the report leaves out how the "
             "model scores on photos it trained on" for kind in [
                 {"[]": "AttributeError", "{": "JSONDecodeError"}.get(bad, "TypeError")]]
+
+
+@pytest.mark.parametrize("kind", ["GIF", "TGA"])
+def test_a_mask_read_for_training_here_is_packed_too(kind, tmp_path, load_script, monkeypatch):
+    """The pack read a mask with OpenCV (after a look at its header with PIL), training here with PIL
+    (Sample.load_mask): a GIF mask (an OpenCV without its GIF reader: before 4.11, or built without it) or a TGA
+    mask (OpenCV reads none) named _masks/<stem>.png trains here and was left out of the pack as "not a readable
+    mask image", its photo with it. The packed mask is the label training here reads, at the packed size."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.data.sample import Sample
+    from drywallqa.utils.image_io import read_mask
+
+    script = load_script("pack_training_images")
+    imread = cv2.imread
+    # as an OpenCV without a GIF reader reads one (this one may have it)
+    monkeypatch.setattr(script.cv2, "imread", lambda path, *a: None if Path(path).read_bytes()[:3] == b"GIF"
+                        else imread(path, *a))
+    photo, mask_path = tmp_path / "a.jpg", tmp_path / "_masks" / "a.png"
+    mask_path.parent.mkdir()
+    Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(photo)
+    label = np.zeros((32, 48), np.uint8)
+    label[8:20, 10:30] = 255
+    Image.fromarray(label).convert("1").save(mask_path, format=kind)  # (a GIF of mode L once read back)
+    want = read_mask(mask_path, ignore=True)
+    assert want.sum() == 240
+    sample = Sample(photo, "h239", "train", 32, 48, mask_path=mask_path)
+    for size in (64, 24):  # as it is, and shrunk
+        files = script._encoded(sample, tmp_path / "out" / "a.jpg", size, 80)
+        assert [f[0] for f in files] == [tmp_path / "out" / "a.jpg", tmp_path / "out" / "_masks" / "a.png"]
+        packed = tmp_path / f"packed_{size}.png"
+        packed.write_bytes(files[1][1])
+        got = read_mask(packed, ignore=True)
+        expected = want if size >= 48 else np.asarray(Image.fromarray(want).resize(got.shape[::-1], Image.NEAREST))
+        assert got.shape == expected.shape and (got == expected).all(), (size, int(got.sum()), int(expected.sum()))
