@@ -126,3 +126,35 @@ def test_a_mask_read_for_training_here_is_packed_too(kind, tmp_path, load_script
         got = read_mask(packed, ignore=True)
         expected = want if size >= 48 else np.asarray(Image.fromarray(want).resize(got.shape[::-1], Image.NEAREST))
         assert got.shape == expected.shape and (got == expected).all(), (size, int(got.sum()), int(expected.sum()))
+
+
+def test_a_config_value_json_cannot_give_back_is_refused_at_save_naming_its_key(tiny_model_dir, tmp_path):
+    """save_pretrained wrote a config value JSON cannot hold (a date, a set: a Python caller's, a plugin model's dict
+    option) as its text, without a word: the folder loaded as another model, or as none ("this version cannot build
+    the model"), far from the cause. It is refused before anything is written, its key path named; a path is
+    written as its text, a numpy number as the number, NaN as null, as before."""
+    import datetime
+    import json
+
+    import numpy as np
+
+    from drywallqa.models.base import PromptedSegmentationModel
+    from drywallqa.utils.files import strict_json
+
+    model = PromptedSegmentationModel.from_pretrained(tiny_model_dir)
+    model.config.encoder_options = {"when": datetime.date(2024, 5, 1)}  # (past the options' own check)
+    with pytest.raises(ValueError, match=r"config\.encoder_options\.when: date '2024-05-01' cannot be written as JSON"):
+        model.save_pretrained(tmp_path / "dated")
+    assert not (tmp_path / "dated").exists()  # nothing written: no weights without their config
+    model.config.encoder_options = {}
+    with pytest.raises(ValueError, match=r"val\.classes\[1\]: set"):
+        model.save_pretrained(tmp_path / "set", extra={"val": {"classes": ["crack", {"tape"}]}})
+    with pytest.raises(ValueError, match=r"val: the key \('a', 1\) \(tuple\)"):
+        model.save_pretrained(tmp_path / "key", extra={"val": {("a", 1): 0.5}})
+    saved = model.save_pretrained(tmp_path / "ok", extra={"source": tmp_path / "x", "val": {"mIoU": np.float32(0.5),
+                                                                                          "AUROC": float("nan")}})
+    written = json.loads((saved / "config.json").read_text())
+    assert written["source"] == str(tmp_path / "x") and written["val"] == {"mIoU": 0.5, "AUROC": None}
+    assert PromptedSegmentationModel.from_pretrained(saved).config == model.config
+    # a report (read, not built from) still gets a value's text rather than nothing
+    assert json.loads(strict_json({"when": datetime.date(2024, 5, 1)})) == {"when": "2024-05-01"}

@@ -94,10 +94,19 @@ class PromptedSegmentationModel(nn.Module):
 
         ``dtype=torch.float16`` halves the file (floating-point tensors only; one holding a value beyond float16's range
         is kept in its own type); loading casts back to float32.
+
+        Raises:
+            ValueError: naming its key path, before anything is written, for a value of the config or ``extra`` that
+            ``config.json`` cannot hold and give back as itself (:func:`~drywallqa.utils.files.strict_json`'s
+            ``round_trip``): it would load as another model, or as none.
         """
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         payload = {"model_type": self.model_type, "config": dataclasses.asdict(self.config), **(extra or {})}
+        try:  # before anything is written: a value that would come back as another builds another model, or none
+            config_text = strict_json(payload, indent=2, round_trip=True)  # NaN as null (a val score not measured)
+        except ValueError as exc:
+            raise ValueError(f"the model's {CONFIG_NAME}: {exc}") from None  # (directory: a temporary one, as a rule)
+        directory.mkdir(parents=True, exist_ok=True)
         state, aliases, seen = {}, {}, {}
         for k, v in self.state_dict().items():
             where = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
@@ -116,8 +125,7 @@ class PromptedSegmentationModel(nn.Module):
 
         write_atomic(directory / WEIGHTS_NAME, write_weights)
         self.save_extras(directory)
-        # last: it marks a model folder; NaN as null (a val score not measured: NaN is not JSON)
-        write_text_atomic(strict_json(payload, indent=2), directory / CONFIG_NAME)
+        write_text_atomic(config_text, directory / CONFIG_NAME)  # last: it marks a model folder
         return directory
 
     @classmethod
