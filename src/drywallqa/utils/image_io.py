@@ -640,6 +640,17 @@ class ImageListing:
     skipped: list = field(default_factory=list)  # (path, reason)
 
 
+def _read_already(folder: Path, first: Path, loop: bool) -> str:
+    """Why ``folder``, the folder read already as ``first``, is not read again: a link back to a folder it lies in (a
+    loop), a link to a folder read elsewhere, or the folder itself where a link to it came first (it was called "a
+    link back to a folder already read (link loop)", a real folder whose photos were read through a link too)."""
+    if loop:
+        return "a link back to a folder already read (link loop); not read twice"
+    if folder.is_symlink():
+        return f"a link to a folder already read, as {first}; not read twice"
+    return f"the folder read already as {first} (through a link); not read twice"
+
+
 def find_images(paths, exclude=()) -> ImageListing:
     """Expand files and folders (recursively, following links to folders) into image paths.
 
@@ -660,9 +671,9 @@ def find_images(paths, exclude=()) -> ImageListing:
             listing.images.append(p)
             continue
         found: list[Path] = []
-        seen: set[tuple[int, int]] = set()
+        seen: dict[tuple[int, int], Path] = {}  # each folder read, by its device and inode: the path it was read by
 
-        def walk(folder: Path) -> None:
+        def walk(folder: Path, within: frozenset = frozenset()) -> None:
             try:
                 st = folder.stat()
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -670,10 +681,12 @@ def find_images(paths, exclude=()) -> ImageListing:
             except OSError as exc:
                 listing.skipped.append((str(folder), f"folder cannot be read ({exc.strerror or exc})"))
                 return
-            if (st.st_dev, st.st_ino) in seen:
-                listing.skipped.append((str(folder), "a link back to a folder already read (link loop); not read twice"))
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                listing.skipped.append((str(folder), _read_already(folder, seen[key], key in within)))
                 return
-            seen.add((st.st_dev, st.st_ino))
+            seen[key] = folder
+            within = within | {key}  # the folders it lies in, as walked: a link to one of them is a loop
             written = 0  # files an earlier job wrote here: said once for the folder
             for entry in entries:
                 q = folder / entry.name
@@ -684,7 +697,7 @@ def find_images(paths, exclude=()) -> ImageListing:
                         if q.resolve() in excluded:
                             listing.skipped.append((str(q), "the output folder; not read as input"))
                         else:
-                            walk(q)
+                            walk(q, within)
                     elif entry.is_symlink() and not q.exists():
                         listing.skipped.append((str(q), "broken link"))
                     elif not entry.is_file():
