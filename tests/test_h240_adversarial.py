@@ -25,3 +25,31 @@ def test_a_folder_read_through_a_link_first_is_not_called_a_link_loop(tmp_path):
     assert "loop" not in why["c"] and "a link back" not in why["c"] and str(photos / "a") in why["c"]
     assert "loop" not in why["b"] and why["b"].startswith("a link to a folder already read") and str(photos / "a") in why["b"]
     assert "link loop" in why["a/up"]
+
+
+def test_a_tiff_whose_first_page_is_a_preview_is_not_read_as_the_photo(tmp_path):
+    """A TIFF whose first page is marked a reduced-resolution copy (NewSubfileType 1: a DNG's preview, the photo in a
+    sub-page Pillow does not read) was segmented as the photo, without a word: masks and measures of the preview
+    (64x48 here, of a 640x480 photo). Refused, saying so, from a file and an upload; a multi-page TIFF is read."""
+    import io
+
+    import pytest
+    from fastapi import HTTPException
+
+    from drywallqa.serve.app import read_upload
+    from drywallqa.utils.image_io import ImageReadError, read_image
+
+    tifffile = pytest.importorskip("tifffile")  # (scikit-image's dependency, here)
+    full = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    with tifffile.TiffWriter(tmp_path / "raw.dng") as tif:
+        tif.write(full[::10, ::10].copy(), photometric="rgb", subfiletype=1, subifds=1)
+        tif.write(full, photometric="rgb")
+    with pytest.raises(ImageReadError, match="first page is a reduced-resolution copy"):
+        read_image(tmp_path / "raw.dng")
+    with pytest.raises(HTTPException) as refused:
+        read_upload((tmp_path / "raw.dng").read_bytes())
+    assert refused.value.status_code == 400 and "reduced-resolution" in refused.value.detail
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as tif:  # the photo first, then a page of another kind
+        tif.write(full, photometric="rgb")
+        tif.write(full[::10, ::10].copy(), photometric="rgb", subfiletype=1)
+    assert read_image(tmp_path / "pages.tif").shape == (480, 640, 3)

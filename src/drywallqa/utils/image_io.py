@@ -267,6 +267,22 @@ def warn_of_frames(img: Image.Image, name: str, notes: list | None = None) -> No
 
 
 TIFF_WIDTH, TIFF_LENGTH = 256, 257  # the tags of a TIFF's stored size
+TIFF_NEW_SUBFILE_TYPE, TIFF_SUBFILE_TYPE = 254, 255  # what a TIFF page is: bit 0 of the first, 2 of the second, a preview
+
+
+def check_not_a_preview(img: Image.Image, name: str) -> None:
+    """:class:`ImageReadError` for an opened TIFF whose first page (the one read) is marked as a reduced-resolution
+    copy of the image, not the image: a camera's raw file (DNG: a preview first, the photo in a sub-page Pillow does
+    not read) or a scanner's file of a thumbnail first. It was segmented as the photo, without a word: masks and
+    measures of a 256-px preview."""
+    if img.format != "TIFF":
+        return
+    tags = getattr(img, "tag_v2", None) or {}
+    new_type, old_type = tags.get(TIFF_NEW_SUBFILE_TYPE), tags.get(TIFF_SUBFILE_TYPE)
+    if (isinstance(new_type, int) and new_type & 1) or old_type == 2:
+        raise ImageReadError(f"{name}: its first page is a reduced-resolution copy (a preview) of the image, not the "
+                             "image itself (a camera's raw file, such as a DNG, is stored so): export the photo as "
+                             "JPEG, PNG or TIFF and read that")
 
 
 def upright_size(img: Image.Image) -> tuple[int, int]:
@@ -374,6 +390,7 @@ def decode_image(source, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     try:
         with open_image(source, image_formats()) as img:
             check_pixels(img.width, img.height, max_pixels, name, advice)
+            check_not_a_preview(img, name)
             deep = _sixteen_bit_colour(img)  # known from the header only: loading clears it
             with _pixel_warning_off_if_large(img):
                 warn_of_frames(img, name, notes)
