@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from drywallqa.utils.image_io import find_images
@@ -33,7 +34,6 @@ def test_a_tiff_whose_first_page_is_a_preview_is_not_read_as_the_photo(tmp_path)
     (64x48 here, of a 640x480 photo). Refused, saying so, from a file and an upload; a multi-page TIFF is read."""
     import io
 
-    import pytest
     from fastapi import HTTPException
 
     from drywallqa.serve.app import read_upload
@@ -53,3 +53,21 @@ def test_a_tiff_whose_first_page_is_a_preview_is_not_read_as_the_photo(tmp_path)
         tif.write(full, photometric="rgb")
         tif.write(full[::10, ::10].copy(), photometric="rgb", subfiletype=1)
     assert read_image(tmp_path / "pages.tif").shape == (480, 640, 3)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--mm-per-pixel", ""], "No such option: --mm-per-pixel"), (["--mm-per-pixel="], "No such option: --mm-per-pixel"),
+    (["--out", ""], "--out: must not be empty"), (["-p", "-x", ""], "an argument: must not be empty")])
+def test_an_empty_value_of_an_option_no_command_has_is_named_as_no_such_option(tmp_path, monkeypatch, args, said):
+    """``--mm-per-pixel "$SCALE"`` with SCALE unset said "Invalid value for --mm-per-pixel: must not be empty", sending
+    the user to set the value of an option there is none of (click's own word, "No such option", with the options
+    of a name near it, came only once it was set). An empty value after another option's value (``-p -x ""``) is still
+    refused, as an argument: it was read as a path, the current folder."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["predict", "x.jpg", "-p", "segment crack", "-o", "out", *args], terminal_width=300)
+    assert res.exit_code == 2 and said in " ".join(res.output.replace("│", " ").split()), res.output
+    assert list(tmp_path.iterdir()) == []

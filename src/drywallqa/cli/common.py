@@ -77,8 +77,13 @@ class Commands(ListedCommands):
             for i, arg in enumerate(args):
                 if arg == "" or re.fullmatch(r"--[\w-]+=|-\w=", arg):  # "-o=" is click's "-o" with the value "="
                     before = args[i - 1] if i and not arg else ""
-                    option = arg[:-1] if arg else before if before.startswith("-") and before not in self._flags() \
-                        else "an argument"
+                    valued = self._options() - self._flags()
+                    if not arg and i > 1 and args[i - 2] in valued:  # "-p -x ''": "-x" is -p's value, '' an argument
+                        before = ""
+                    named = arg[:-1] or before
+                    if re.fullmatch(r"--?[A-Za-z][\w-]*", named) and named not in self._options():
+                        break  # an option no command has (--mm-per-pixel ""): click names it, with those it has
+                    option = arg[:-1] if arg else before if before in valued else "an argument"
                     raise typer.BadParameter("must not be empty (an unset shell variable?)", ctx=ctx, param_hint=option)
             self._check_numbers(ctx, args)
         return super().parse_args(ctx, args)
@@ -104,6 +109,18 @@ class Commands(ListedCommands):
             if name in numbers and "_" in value and (read := _python_number(value)) is not None:
                 raise typer.BadParameter(f"write the number without '_': {value!r} would be read as {read:g}",
                                          ctx=ctx, param_hint=name)
+
+    def _options(self) -> set[str]:
+        """The names of every command's options (``--out``, ``-o``, ``--no-overlay``): an empty value after a name
+        none has is no empty value of an option ("Invalid value for --mm-per-pixel: must not be empty" sent the user
+        to set the value of an option there is none of)."""
+        names, groups = set(), [self]
+        while groups:
+            for command in groups.pop().commands.values():
+                if _is_group(command):
+                    groups.append(command)
+                names.update(_option_names(command, lambda param: True))
+        return names
 
     def _flags(self) -> set[str]:
         """The names of every command's options that take no value (``--overlay``): an empty argument after one is
