@@ -71,3 +71,22 @@ def test_an_empty_value_of_an_option_no_command_has_is_named_as_no_such_option(t
     res = CliRunner().invoke(app, ["predict", "x.jpg", "-p", "segment crack", "-o", "out", *args], terminal_width=300)
     assert res.exit_code == 2 and said in " ".join(res.output.replace("│", " ").split()), res.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "TGA", "WEBP"])
+def test_a_photo_file_whose_alpha_was_never_set_is_read_by_its_colours_as_its_array_is(tmp_path, fmt):
+    """An RGBA file whose alpha is 0 everywhere (a 32-bit TGA or a GL screenshot that never set it) was composited on
+    white, whole: the model saw a blank white photo and answered empty masks, where the same pixels as an array are
+    read by their colours (an unset channel). Read as the array is; a partly transparent file still on white."""
+    from drywallqa.utils.image_io import read_image, to_rgb_array
+
+    rgba = np.zeros((10, 12, 4), np.uint8)
+    rgba[..., :3] = np.random.default_rng(0).integers(0, 255, (10, 12, 3))
+    path = tmp_path / f"a.{fmt.lower()}"
+    Image.fromarray(rgba, "RGBA").save(path, fmt, **({"lossless": True, "exact": True} if fmt == "WEBP" else {}))
+    assert Image.open(path).mode == "RGBA"
+    assert np.array_equal(read_image(path), to_rgb_array(rgba)) and np.array_equal(read_image(path), rgba[..., :3])
+    assert np.array_equal(to_rgb_array(Image.open(path)), rgba[..., :3])
+    rgba[:, 6:, 3] = 255  # half opaque: the transparent half on white
+    Image.fromarray(rgba, "RGBA").save(path, fmt, **({"lossless": True, "exact": True} if fmt == "WEBP" else {}))
+    assert (read_image(path)[:, :6] == 255).all() and np.array_equal(read_image(path)[:, 6:], rgba[:, 6:, :3])

@@ -200,6 +200,9 @@ def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
         img = img.convert("LA")
     if img.mode in ("RGBA", "RGBa", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
+        if img.getchannel("A").getbbox() is None:  # an alpha of 0 everywhere: a channel never set (a 32-bit TGA's, a
+            # GL screenshot's), as an array's is (_on_white), not a photo wholly transparent: it was read all white
+            return np.asarray(img.convert("RGB"), dtype=np.uint8)
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img)
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
