@@ -90,3 +90,39 @@ def test_a_photo_file_whose_alpha_was_never_set_is_read_by_its_colours_as_its_ar
     rgba[:, 6:, 3] = 255  # half opaque: the transparent half on white
     Image.fromarray(rgba, "RGBA").save(path, fmt, **({"lossless": True, "exact": True} if fmt == "WEBP" else {}))
     assert (read_image(path)[:, :6] == 255).all() and np.array_equal(read_image(path)[:, 6:], rgba[:, 6:, :3])
+
+
+def test_an_out_holding_another_programs_results_is_refused_not_written_over(tiny_model_dir, tmp_path):
+    """``predict site/a.jpg -o site``, site holding a labelling tool's results.json, a spreadsheet's results.csv and
+    a report.html of the user's: all three were replaced by the job's, exit 0, without a word (another job's results
+    are refused unless --overwrite; another program's were not). Refused the same, naming them; --overwrite writes."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from drywallqa import Segmenter
+    from drywallqa.cli import app
+    from drywallqa.engine.batch import predict_paths
+
+    site = tmp_path / "site"
+    site.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(site / "a.jpg")
+    theirs = {"results.json": '{"labels": [1, 2]}', "results.csv": "wall,crack\n1,2\n", "report.html": "<p>mine</p>"}
+    for name, text in theirs.items():
+        (site / name).write_text(text)
+    args = ["predict", str(site / "a.jpg"), "-p", "segment crack", "-o", str(site), "--model-path", str(tiny_model_dir)]
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "results.json, results.csv, report.html that no drywallqa job wrote" in said, said
+    assert {p.name: p.read_text() for p in site.iterdir() if p.name != "a.jpg"} == theirs  # nothing else written
+    with pytest.raises(ValueError, match="results.json that no drywallqa job wrote"):
+        predict_paths(Segmenter.load(tiny_model_dir), [site / "a.jpg"], ["segment crack"], site, progress=False)
+    assert sorted(p.name for p in site.iterdir()) == ["a.jpg", *sorted(theirs)]
+    res = CliRunner().invoke(app, [*args, "--no-report", "--no-table"], terminal_width=300)  # writes results.json only
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "holds results.json that no drywallqa job wrote" in said, said
+    res = CliRunner().invoke(app, [*args, "--overwrite"], terminal_width=300)
+    assert res.exit_code == 0, res.output
+    assert json.loads((site / "results.json").read_text())["prompts"] == ["segment crack"]
+    res = CliRunner().invoke(app, args, terminal_width=300)  # the job's folder now: run again as any other
+    assert res.exit_code == 0 and "1 skipped" in res.output, res.output

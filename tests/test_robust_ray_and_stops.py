@@ -86,9 +86,10 @@ def test_cli_ray_actors_that_cannot_load_the_model_exit_2_and_leave_no_output_fo
     assert len(actors) == 1 and not (tmp_path / "made").exists()
     # a folder of an earlier job: its results.json is not replaced by one naming every photo not done
     out.mkdir(parents=True)
-    (out / "results.json").write_text('{"earlier": true}')
+    earlier = {"prompts": ["segment crack"], "images": [], "failed": [], "earlier": True}  # (a batch job's results)
+    (out / "results.json").write_text(json.dumps(earlier))
     res = CliRunner().invoke(app, args, terminal_width=300)
-    assert res.exit_code == 2 and json.loads((out / "results.json").read_text()) == {"earlier": True}
+    assert res.exit_code == 2 and json.loads((out / "results.json").read_text()) == earlier
     assert sorted(f.name for f in out.iterdir()) == [".drywallqa-output", "results.json"]
 
 

@@ -61,8 +61,8 @@ def predict(
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, results.csv (the same
     measures as a table) and report.html."""
-    from ..engine.batch import (JobInterrupted, check_not_zeroshot, check_out_apart, check_workers, predict_paths,
-                                prepare_out_dir)
+    from ..engine.batch import (JobInterrupted, check_not_others, check_not_zeroshot, check_out_apart, check_workers,
+                                predict_paths, prepare_out_dir)
     from ..engine.batch_ray import RayModelError
     from ..engine.segmenter import validate_confidence, validate_label_shape, validate_prompts, validate_threshold
     from ..measures import validate_mm_per_px
@@ -106,7 +106,10 @@ def predict(
     seg = load_segmenter_with(model_path, kwargs)
     check_text_encoder(seg, prompts)
     made = folders_to_make(out)  # (a Ray job whose actors cannot load the model takes them away again, as they were)
+    written = ("results.json", *(("results.csv",) if table else ()), *(("report.html",) if report else ()),
+               *(("predictions.coco.json",) if coco else ()), *(("overlay_grid.png",) if overlay else ()))
     for check in (lambda: check_out_apart(paths, out), lambda: check_not_zeroshot(out, overwrite),
+                  lambda: check_not_others(out, overwrite, written),
                   lambda: prepare_out_dir(out)):  # made when all else is right
         try:
             check()

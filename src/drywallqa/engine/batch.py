@@ -36,7 +36,7 @@ from PIL import Image
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, MM_MEASURES, PX_MEASURES, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import (BATCH_RESULTS, STORAGE_ERRNOS, ZEROSHOT_JOB, ZEROSHOT_REPORT,
+from ..utils.files import (BATCH_RESULTS, OUTPUT_MARKER, STORAGE_ERRNOS, ZEROSHOT_JOB, ZEROSHOT_REPORT,
                            check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries,
                            strict_json, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import finite_number, flag, whole_number
@@ -849,6 +849,31 @@ def check_not_zeroshot(out_dir, overwrite: bool = False) -> None:
                          "over: give this job another --out, or --overwrite to write over them")
 
 
+def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,)) -> None:
+    """Unless ``overwrite``, refuse an output folder that no drywallqa job wrote (no marker, no image record, no
+    ``results.json`` of a batch job) but that holds a file of one of ``names`` (what this job will write: its
+    ``results.json``, ``results.csv``, ``report.html``, ...): another program's (a labelling tool's ``results.json``,
+    a spreadsheet's ``results.csv``, in a folder of photos the job was given files of) was replaced without a word.
+
+    Raises:
+        ValueError: naming the files.
+    """
+    out = out_path(out_dir)
+    theirs = [name for name in dict.fromkeys(names) if (out / name).is_file()]
+    if not theirs or overwrite or (out / OUTPUT_MARKER).is_file() or next(out.glob("*__results.json"), None):
+        return
+    if BATCH_RESULTS in theirs:
+        from .batch_results import read_batch_results
+
+        try:
+            read_batch_results(out)
+            return  # a batch job's (of a version that left no marker)
+        except (OSError, ValueError):
+            pass
+    raise ValueError(f"{out} holds {', '.join(theirs)} that no drywallqa job wrote (another program's?), which this "
+                     "job would write over: give this job another --out, or --overwrite to write over them")
+
+
 def prepare_out_dir(out_dir) -> Path:
     """Make the output folder (and its parents); ValueError with the reason when it cannot hold a batch job."""
     out = out_path(out_dir)
@@ -896,6 +921,7 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
         raise ValueError(f"max_pixels must be a number of pixels of at least 1 (or None), got {max_pixels!r}")
     rules = parse_rules(rules, prompts, mm_per_px)
     check_not_zeroshot(out_dir, overwrite)
+    check_not_others(out_dir, overwrite, (BATCH_RESULTS, *(("overlay_grid.png",) if overlay_images else ())))
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
     remove_stale_temp_dirs(out_dir, INFLIGHT_PREFIX)  # a killed Ray job's markers, whichever executor resumes it
