@@ -1,10 +1,16 @@
 """Segmentation losses on logits ``(B, 1, H, W)`` and targets ``(B, 1, H, W)`` in {0, 1}, or
 :data:`~drywallqa.utils.image_io.IGNORE_VALUE` where a pixel is 'ignore' (:func:`~drywallqa.metrics.valid_pixels`):
 such a pixel adds nothing to any loss, nor to its gradient, as if absent. A batch of no ignored pixel is scored by
-the very computation it always was."""
+the very computation it always was.
+
+Each built-in loss takes ``valid`` too: where the target is counted (:func:`~drywallqa.metrics.valid_pixels`: a bool
+tensor, or None for everywhere), looked up from the target when not given. :class:`CombinedLoss` looks once per step
+(a look is a device sync on a GPU) and hands it to every term that takes it; a loss registered elsewhere may take
+``valid`` as well, or compute its own from the target."""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -21,36 +27,53 @@ def register_loss(name):
     return LOSSES.decorator(name)
 
 
+FROM_TARGET = object()  # a loss's ``valid`` not given: looked up from its target
+
+
+def _valid(target: torch.Tensor, valid) -> torch.Tensor | None:
+    """``valid`` as given, or where ``target`` is counted (:func:`~drywallqa.metrics.valid_pixels`) when it is not."""
+    return valid_pixels(target) if valid is FROM_TARGET else valid
+
+
+def _takes_valid(loss) -> bool:
+    """Whether the registered ``loss`` takes ``valid`` (the built-in ones do)."""
+    try:
+        return "valid" in inspect.signature(loss).parameters
+    except (TypeError, ValueError):  # a callable of no signature Python can read: called as (logits, target)
+        return False
+
+
 def _mean_over(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """The mean of per-pixel ``values`` over the ``valid`` pixels (0 where there is none)."""
     return (values * valid).sum() / valid.sum().clamp_min(1)
 
 
 @register_loss("bce")
-def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    if (valid := valid_pixels(target)) is not None:
+def bce_loss(logits: torch.Tensor, target: torch.Tensor, valid=FROM_TARGET) -> torch.Tensor:
+    if (valid := _valid(target, valid)) is not None:
         target = target * valid  # (ignored pixels as 0: a finite loss there, weighed 0)
         return _mean_over(F.binary_cross_entropy_with_logits(logits, target, reduction="none"), valid)
     return F.binary_cross_entropy_with_logits(logits, target)
 
 
 @register_loss("dice")
-def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0, valid=FROM_TARGET) -> torch.Tensor:
     """Soft Dice per image, averaged. An empty target scores ``s / (s + smooth)``, ``s`` the sum of the image's
     probabilities: 0 only where they all are (about 0.9 for a 448 px image of logits at -10), so on a negative pair
     this term keeps pushing the probabilities down (it falls as ``1 / (s + smooth)^2``). Ignored pixels are left
     out of every sum."""
-    prob = torch.sigmoid(logits).flatten(1)
-    target = target.flatten(1)
-    if (valid := valid_pixels(target)) is not None:
+    prob, target = torch.sigmoid(logits).flatten(1), target.flatten(1)
+    if (valid := _valid(target, valid)) is not None:
+        valid = valid.flatten(1)  # (one given of the target's shape, as CombinedLoss gives it)
         prob, target = prob * valid, target * valid
     inter = (prob * target).sum(1)
     return (1 - (2 * inter + smooth) / (prob.sum(1) + target.sum(1) + smooth)).mean()
 
 
 @register_loss("focal")
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, alpha: float = 0.25) -> torch.Tensor:
-    if (valid := valid_pixels(target)) is not None:
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, alpha: float = 0.25,
+               valid=FROM_TARGET) -> torch.Tensor:
+    if (valid := _valid(target, valid)) is not None:
         target = target * valid
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     p_t = torch.exp(-ce)
@@ -70,12 +93,12 @@ def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
 
 
 @register_loss("lovasz")
-def lovasz_hinge(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def lovasz_hinge(logits: torch.Tensor, target: torch.Tensor, valid=FROM_TARGET) -> torch.Tensor:
     """Lovasz hinge per image, averaged: a convex surrogate of 1 - IoU of the mask ``logits > 0``, so it
     optimises the per-image IoU that evaluation reports. On an empty target it pushes down the highest
     logit only. Ignored pixels are left out of the image's pixels (Berman et al.'s reference code does so)."""
     losses = []
-    valid = valid_pixels(target)
+    valid = _valid(target, valid)
     for i, (lg, t) in enumerate(zip(logits.flatten(1), target.flatten(1))):
         if valid is not None:
             keep = valid[i].flatten()
@@ -122,7 +145,8 @@ class DistillationLoss(nn.Module):
 
 
 class CombinedLoss(nn.Module):
-    """Weighted sum of registered losses; ``forward`` returns ``(total, {name: value})``."""
+    """Weighted sum of registered losses; ``forward`` returns ``(total, {name: value})``. Where the target is counted
+    (:func:`~drywallqa.metrics.valid_pixels`) is looked up once per call, for every term that takes ``valid``."""
 
     def __init__(self, weights: LossWeights | dict | None = None):
         super().__init__()
@@ -131,9 +155,12 @@ class CombinedLoss(nn.Module):
         if unknown:
             raise ValueError(f"unknown losses {sorted(unknown)}; known: {LOSSES.names()}")
         self.weights = {k: float(v) for k, v in w.items() if v}
+        self.take_valid = {k for k in self.weights if _takes_valid(LOSSES.get(k))}
 
     def forward(self, logits, target):
         logits = logits.float()
-        parts = {k: LOSSES.get(k)(logits, target) for k in self.weights}
+        valid = valid_pixels(target) if self.take_valid else None  # once a step: a device sync on a GPU
+        parts = {k: LOSSES.get(k)(logits, target, **({"valid": valid} if k in self.take_valid else {}))
+                 for k in self.weights}
         total = sum(self.weights[k] * v for k, v in parts.items())
         return total, {k: float(v.detach()) for k, v in parts.items()}
