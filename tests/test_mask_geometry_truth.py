@@ -113,7 +113,8 @@ def test_a_drywall_photos_taping_label_is_resized_onto_the_pixels_its_photo_is_r
         wall_label[:, x0:x0 + 5] = True
     Image.fromarray(crack).save(tmp_path / "crack.png")
     Image.fromarray(wall).save(tmp_path / "wall.png")
-    sample = lambda path, label: SimpleNamespace(image_path=path, load_mask=lambda: label)  # noqa: E731
+    sample = lambda path, label: SimpleNamespace(image_path=path, load_mask=lambda: label,  # noqa: E731
+                                                 load_target=lambda: label.astype(np.uint8))
     made = make_composite(sample(tmp_path / "crack.png", crack_label), sample(tmp_path / "wall.png", wall_label))
     strip = made.wall_photo[..., 0] > 185  # where the resized photo shows mostly tape
     assert (made.wall_label == strip).all(), \

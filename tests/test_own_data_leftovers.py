@@ -178,8 +178,10 @@ def test_a_shrunk_crack_copy_is_transplanted_with_its_label_at_the_photo_s_size(
     Image.fromarray(np.full((30, 40, 3), 200, np.uint8)).save(tmp_path / "wall.png")
     label = np.zeros((48, 40), bool)  # drawn at the declared 40x48
     label[10:38, 18:22] = True
-    crack = SimpleNamespace(image_path=tmp_path / "crack.png", load_mask=lambda: label)
-    wall = SimpleNamespace(image_path=tmp_path / "wall.png", load_mask=lambda: np.zeros((30, 40), bool))
+    crack = SimpleNamespace(image_path=tmp_path / "crack.png", load_mask=lambda: label,
+                            load_target=lambda: label.astype(np.uint8))
+    wall = SimpleNamespace(image_path=tmp_path / "wall.png", load_mask=lambda: np.zeros((30, 40), bool),
+                           load_target=lambda: np.zeros((30, 40), np.uint8))
     comp = make_composite(crack, wall)
     assert comp.crack_label.shape == comp.composite.shape[:2] == (24, 20)
     assert comp.crack_label[5:19, 9:11].all() and comp.crack_label.sum() == 28

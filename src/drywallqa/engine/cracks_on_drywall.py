@@ -13,6 +13,10 @@ photo's size. Per model it scores:
   change the taping answer; box labels are scored through the model's box adapter, as ``evaluate`` does)
   and ``segment crack`` on the plain drywall photo (foreground fraction: joints mistaken for cracks).
 
+A label's 'ignore' pixels (a mask's 255 beside class indices) count in none of these, as in the validator's and
+``evaluate``'s scores (:func:`~drywallqa.metrics.label_and_valid`): a crack is missed where nothing is found outside
+them.
+
 The ``test`` part gives the reported numbers (``benchmarks/cracks_on_drywall.py``); the ``val`` part,
 with the published valid/test photos left out, is where models are compared and chosen (``drywallqa
 ship`` runs it on the model it writes and on the model it replaces).
@@ -26,10 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.cache import resize_target
 from ..data.composite import SIGMA_FRACTION, transplant
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
 from ..data.sample import photo_and_label
-from ..metrics import CenterlineMeter, SegmentationMeter
+from ..metrics import CenterlineMeter, SegmentationMeter, label_and_valid, scored
 from ..utils.image_io import read_image, resize_area
 from ..utils.progress import progress_bar
 
@@ -53,23 +58,29 @@ def transplant_pairs(part: str = "test", splits_dir=None, datasets_dir=None, lim
 
 @dataclass
 class Composite:
-    """One crack photo, its drywall partner at the crack photo's size, and the transplant of one onto the other."""
+    """One crack photo, its drywall partner at the crack photo's size, and the transplant of one onto the other. A
+    label's 'ignore' pixels (:meth:`~drywallqa.data.sample.Sample.load_target`) are no label and lie outside its
+    ``*_valid`` mask (None where it has none): scored nowhere, as the validator and ``evaluate`` score them."""
 
     crack_photo: np.ndarray    # (H, W, 3) uint8
     crack_label: np.ndarray    # (H, W) bool
     wall_photo: np.ndarray     # (H, W, 3) uint8, resized
     wall_label: np.ndarray     # (H, W) bool: the drywall photo's taping label, resized
     composite: np.ndarray      # (H, W, 3) uint8: the wall photo with the crack's shading
+    crack_valid: np.ndarray | None = None  # (H, W) bool: where the crack's label is counted (its 'ignore' pixels not)
+    wall_valid: np.ndarray | None = None   # (H, W) bool: where the taping label is counted
 
 
 def make_composite(crack, wall_sample) -> Composite:
-    image, label = photo_and_label(crack)  # a shrunk copy's label, drawn at its declared size, shrunk with it
+    image, target = photo_and_label(crack, target=True)  # a shrunk copy's label, drawn at its declared size, shrunk
+    label, valid = label_and_valid(target)  # with it; its 'ignore' pixels apart (the label alone is transplanted)
     h, w = label.shape
     wall = resize_area(read_image(wall_sample.image_path), w, h)
     # the label by areas as the photo (kept where it covers half a pixel, as training reads labels): OpenCV's plain
     # nearest neighbour is half a pixel off the photo
-    tape = resize_area(wall_sample.load_mask().astype(np.float32), w, h) >= 0.5
-    return Composite(image, label, wall, tape, transplant(wall, image, label, sigma=SIGMA_FRACTION * min(h, w)))
+    tape, tape_valid = label_and_valid(resize_target(wall_sample.load_target(), lambda plane: resize_area(plane, w, h)))
+    return Composite(image, label, wall, tape, transplant(wall, image, label, sigma=SIGMA_FRACTION * min(h, w)),
+                     valid, tape_valid)
 
 
 class _Tally:
@@ -113,10 +124,10 @@ def score_cracks_on_drywall(models: dict, pairs: list, examples: int = 0, progre
             # against the drywall photo's box labels through the model's box adapter, as evaluate scores them
             out = seg.predict(comp.composite, [CRACK, TAPING], label_shape=scoring_label_shape(wall_sample.dataset)).masks
             for key, mask in (("original", on_own), ("composite", out[CRACK])):
-                t.meters[key].update(mask, comp.crack_label)
-                t.lines[key].update(mask, comp.crack_label)
-                t.missed[key] += int(not mask.any())
-            t.meters["taping"].update(out[TAPING], comp.wall_label)
+                t.meters[key].update(mask, comp.crack_label, comp.crack_valid)
+                t.lines[key].update(mask, comp.crack_label, valid=comp.crack_valid)
+                t.missed[key] += int(not scored(mask, comp.crack_label, comp.crack_valid)[0].any())
+            t.meters["taping"].update(out[TAPING], comp.wall_label, comp.wall_valid)
             key = (str(wall_sample.image_path), comp.wall_photo.shape)
             if key not in t.plain_wall_fg:
                 t.plain_wall_fg[key] = float(seg.predict(comp.wall_photo, [CRACK]).masks[CRACK].mean())
