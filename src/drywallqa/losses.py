@@ -10,8 +10,10 @@ tensor, or None for everywhere), looked up from the target when not given. :clas
 
 from __future__ import annotations
 
+import functools
 import inspect
-from dataclasses import dataclass
+import keyword
+from dataclasses import dataclass, fields, make_dataclass
 
 import torch
 import torch.nn.functional as F
@@ -112,10 +114,52 @@ def lovasz_hinge(logits: torch.Tensor, target: torch.Tensor, valid=FROM_TARGET) 
 
 @dataclass
 class LossWeights:
+    """The weight of each loss in :class:`CombinedLoss`: a training config's ``loss:`` section. The four built-in
+    losses are its fields, with their defaults; a loss registered elsewhere (a plugin's ``@register_loss("NAME")``)
+    is weighed by its name too, 0 unless given (:meth:`of`: ``loss: {bce: 1.0, NAME: 0.3}``, ``loss.NAME=0.3``)."""
+
     bce: float = 1.0
     dice: float = 1.0
     focal: float = 0.5
     lovasz: float = 0.0
+
+    @classmethod
+    def of(cls, weights: dict) -> "LossWeights":
+        """The weights ``weights`` gives (a name -> weight mapping; the fields it leaves out at their defaults). A
+        registered loss that is no field of the class, given a weight other than 0, is one of the instance's (of a
+        subclass adding it, so that ``to_dict``, the checks and :class:`CombinedLoss` see it as the others).
+
+        Raises:
+            UnknownNameError: a name no loss is registered under, with those that are (and a plugin that could not be
+                imported: it may be the one registering it).
+            ValueError: a registered name that cannot be a field (no Python identifier)."""
+        known = {f.name for f in fields(cls)}
+        for name in weights:
+            if name not in known:
+                LOSSES.get(name)  # (raises, naming the registered ones)
+                if not name.isidentifier() or keyword.iskeyword(name):
+                    raise ValueError(f"loss {name!r} is registered under a name a training config cannot weigh (not "
+                                     "a Python identifier): register it as letters, digits and _ alone")
+        # a weight of 0 as none: a run recorded without the loss and a config giving it 0 train alike, and compare equal
+        extra = tuple(sorted(k for k, v in weights.items() if k not in known and not _zero(v)))
+        return _with_fields(cls, extra)(**{k: v for k, v in weights.items() if k in known or k in extra})
+
+
+def _zero(value) -> bool:
+    """Whether a weight is the number 0 (a loss not weighed: as if not given)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
+
+
+@functools.lru_cache(maxsize=None)
+def _with_fields(cls, names: tuple) -> type:
+    """``cls`` with a float field of default 0 for each of ``names`` (``cls`` itself where there is none); one class
+    for the same names, so that two configs of the same weights compare equal."""
+    if not names:
+        return cls
+    made = make_dataclass(cls.__name__, [(n, float, 0.0) for n in names], bases=(cls,),
+                          namespace={"__reduce__": lambda self: (cls.of, (dict(vars(self)),))})  # (pickled as made)
+    made.__module__, made.__qualname__ = cls.__module__, cls.__qualname__
+    return made
 
 
 class DistillationLoss(nn.Module):

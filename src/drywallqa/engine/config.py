@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from ..losses import LossWeights
+from ..losses import LOSSES, LossWeights
 from ..utils.checks import check_device_name, number_in_range
 from ..utils.files import not_a_file_error
 from ..utils.yamlfile import describe_error, safe_load
@@ -119,6 +119,14 @@ def check_dataset_names(data: "DataConfig", names: list[str]) -> None:
                          "be trained on")
 
 
+def _registered_losses() -> str:
+    """What an unknown key of ``loss`` is told: the losses registered (``loss:`` weighs each by its name, a plugin's
+    too), and any plugin that could not be imported (it may be the one registering it)."""
+    from ..utils.plugins import failed_plugins_said
+
+    return f"{', '.join(LOSSES.names())}{failed_plugins_said()}"
+
+
 def _home(value):
     """A path as a config writes it, a leading ``~`` the home folder (``output_dir: ~/runs/x`` wrote its run into a
     folder named "~" in the working one); anything else as it is."""
@@ -172,6 +180,8 @@ def _takes_null(config, key: str) -> bool:
     owner, parts = config, key.split(".")
     for part in parts[:-1]:
         owner = getattr(owner, part, None)
+    if isinstance(owner, LossWeights):  # a loss's weight, a registered loss's that is no field yet too
+        return False
     if not dataclasses.is_dataclass(owner) or parts[-1] not in {f.name for f in dataclasses.fields(owner)}:
         return True
     return _accepts(typing.get_type_hints(type(owner))[parts[-1]], None)[0]
@@ -245,9 +255,12 @@ class TrainConfig:
                 if not isinstance(d[key], dict):
                     raise ValueError(f"{key} must be a mapping of its keys, got {_shown(d[key])}")
                 bad = set(d[key]) - {f.name for f in dataclasses.fields(sub)}
+                if key == "loss":  # a loss registered elsewhere (a plugin's) is weighed by its name too
+                    bad = {k for k in bad if not (isinstance(k, str) and k in LOSSES)}
                 if bad:
-                    raise ValueError(f"unknown keys in {key}: {sorted(bad)}")
-                d[key] = sub(**d[key])
+                    raise ValueError(f"unknown keys in {key}: {sorted(bad, key=str)}"
+                                     f"{f' (registered losses: {_registered_losses()})' if key == 'loss' else ''}")
+                d[key] = LossWeights.of(d[key]) if key == "loss" else sub(**d[key])
         cfg = cls(**d)
         cfg.validate()
         return cfg
@@ -285,7 +298,7 @@ class TrainConfig:
             # pairs is how transplants are turned off)
             raise ValueError(f"data.composite_ratio {_shown(d.composite_ratio)} transplants the items of "
                              "data.composite_pairs, and it names none: give the pairs, e.g. [[cracks, taping]]")
-        loss_weights = dataclasses.asdict(self.loss)  # bce, dice, focal, lovasz (LossWeights)
+        loss_weights = dataclasses.asdict(self.loss)  # bce, dice, focal, lovasz, any other loss weighed (LossWeights)
         for name, weight in loss_weights.items():
             number_in_range(weight, f"loss.{name}", 0.0, 100.0)
         if self.optim.ema_decay is not None:  # 0 would keep the last weights, 1 the first: neither averages
@@ -445,8 +458,10 @@ class TrainConfig:
                     raise ValueError(f"override {item!r}: {'.'.join(parts[:depth + 1])} has no keys ({where})")
                 node = node[part]
                 mapping_field = mapping_field or ".".join(parts[:depth + 1]) in ("model_config", "data.dataset_repeats")
-            if parts[-1] not in node and not mapping_field:
-                raise ValueError(f"override {item!r}: unknown key {key.strip()!r}; known here: {', '.join(sorted(node))}")
+            a_loss = parts[:-1] == ["loss"] and parts[-1] in LOSSES  # a registered loss's weight (a plugin's too)
+            if parts[-1] not in node and not mapping_field and not a_loss:
+                known = _registered_losses() if parts[:-1] == ["loss"] else ', '.join(sorted(node))
+                raise ValueError(f"override {item!r}: unknown key {key.strip()!r}; known here: {known}")
             node[parts[-1]] = value
         return type(self).from_dict(d)
 
