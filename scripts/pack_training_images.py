@@ -5,7 +5,8 @@ work unchanged through ``DRYWALLQA_DATASETS``), holds only the images of the nam
 group-clean splits (never the published valid/test images), and shrinks them: longer side at most
 ``--size`` and WebP-encoded (under the original ``.jpg`` name; readers go by content). Masks of
 mask-folder datasets are read as training reads them (any format the photos may be in), resized with nearest
-neighbour and written as black and white PNGs under their own names; COCO annotation files are copied as they are
+neighbour and written as black and white PNGs under their own names (a mask with 'ignore' pixels as a VOC palette
+PNG whose index 255, VOC's 'void', is read back as 'ignore'); COCO annotation files are copied as they are
 (the trainer rasterises at the annotated size and resizes image and mask to its cache size alike).
 
 The files are dealt into ``--chunks`` folders (``<out>/chunk<k>/datasets/...``) so that each fits a
@@ -49,7 +50,7 @@ from drywallqa.engine.trainer import training_prompts
 from drywallqa.text.encoder import TextEncoder
 from drywallqa.utils.argtypes import at_least, positive_int
 from drywallqa.utils.files import replace_dir, temp_dir, write_atomic
-from drywallqa.utils.image_io import ImageReadError, read_image
+from drywallqa.utils.image_io import IGNORE_VALUE, VOC_PALETTE, ImageReadError, read_image
 from drywallqa.utils.progress import progress_bar
 
 
@@ -208,11 +209,15 @@ def _encoded(sample, dest: Path, size: int, quality: int) -> list:
 
 
 def _packed_mask(sample, width: int, height: int) -> bytes:
-    """``sample``'s label as training here reads it (:meth:`~drywallqa.data.sample.Sample.load_mask`: any format the
-    photos are read in, a palette mask by its colours, 'ignore' pixels as no label), resized to ``width`` x ``height``
+    """``sample``'s target as training here reads it (:meth:`~drywallqa.data.sample.Sample.load_target`: any format
+    the photos are read in, a palette mask by its colours, 'ignore' pixels apart), resized to ``width`` x ``height``
     by the nearest pixel, as a black and white PNG (under the mask's own name; readers go by content): the run the
-    pack is for reads the label this one trains on. (The mask was read with OpenCV after a look at its header: one
-    OpenCV reads no such file of, a GIF or TGA mask, was left out as unreadable, its photo with it.)
+    pack is for reads the target this one trains on. A target with 'ignore' pixels is packed as a palette PNG of
+    VOC's colours (index 0 background, 1 the label, 255 VOC's 'void'), which the reader takes as 'ignore' whatever
+    the label's share (:func:`~drywallqa.utils.image_io.palette_ignored`): a grey 0/1/255 PNG is read so only where
+    the label is 1% of it or more, and the band was packed as background before, trained there as 'no crack'.
+    (The mask was read with OpenCV after a look at its header: one OpenCV reads no such file of, a GIF or TGA mask,
+    was left out as unreadable, its photo with it.)
 
     Raises:
         _Unpackable: the mask cannot be read (or is not of its photo's size).
@@ -222,10 +227,14 @@ def _packed_mask(sample, width: int, height: int) -> bytes:
     from PIL import Image
 
     try:
-        label = sample.load_mask()
+        target = sample.load_target()
     except (OSError, ValueError) as exc:  # ImageReadError among them: its message names the file
         raise _Unpackable(sample.mask_path, str(exc).removeprefix(f"{sample.mask_path}: ")) from None
-    small = Image.fromarray(label.astype(np.uint8) * 255)  # (H, W) uint8: mode L
+    if (target == IGNORE_VALUE).any():  # 0/1/255 as VOC palette indices: its 255 read back as 'ignore'
+        small = Image.fromarray(target)  # mode L, made P by its palette
+        small.putpalette([v for colour in VOC_PALETTE for v in colour])
+    else:  # a label alone: as before, byte for byte
+        small = Image.fromarray((target == 1).astype(np.uint8) * 255)  # (H, W) uint8: mode L
     if small.size != (width, height):
         small = small.resize((width, height), Image.NEAREST)
     buf = io.BytesIO()
