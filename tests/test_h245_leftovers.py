@@ -81,3 +81,59 @@ def test_a_mask_without_ignore_packs_byte_for_byte_as_before(values, tmp_path, l
         buf = io.BytesIO()
         before.save(buf, format="PNG")
         assert files[1][1] == buf.getvalue(), (values, size)
+
+
+def test_a_held_back_read_of_an_ignore_mask_leaves_its_warning_to_the_next_read(tmp_path, caplog):
+    """mask_level_problem warns of a mask once per process (a 255-'ignore' mask once a folder): a quiet read
+    (utils/logs.warnings_held_back, as engine/shipping.val_photos_trained_on reads) that met the mask first marked its
+    warning as given, the warning dropped: the command's own reading said nothing of it. It is said by the first
+    reading not held back, once."""
+    import logging
+
+    from drywallqa.data.sample import Sample
+    from drywallqa.utils.logs import warnings_held_back
+
+    photo, folder = tmp_path / "a.png", tmp_path / "h245_held" / "_masks"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(photo)
+    soft = np.tile(np.linspace(0, 255, 48).astype(np.uint8), (32, 1))  # a soft map: warned once a mask
+    band = np.zeros((32, 48), np.uint8)
+    band[8:24, 4:44] = 255
+    band[12:20, 10:38] = 1  # class indices beside 255 'ignore': warned once a folder
+    Image.fromarray(soft).save(folder / "soft.png")
+    Image.fromarray(band).save(folder / "band.png")
+    samples = [Sample(photo, "h245", "train", 32, 48, mask_path=folder / f"{n}.png") for n in ("soft", "band")]
+    with caplog.at_level(logging.WARNING, "drywallqa.data.sample"):
+        with warnings_held_back():
+            for s in samples:
+                s.load_target()
+        assert not caplog.records, [r.getMessage() for r in caplog.records]
+        for _ in range(2):
+            for s in samples:
+                s.load_target()
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert "grey levels" in said[0] and "('ignore')" in said[1], said
+
+
+def test_a_held_back_read_of_a_parent_category_leaves_its_warning_to_the_next_read(tmp_path, names, caplog):
+    """A YAML's categories naming a Roboflow parent category is said once a dataset: a quiet read
+    (warnings_held_back, val_photos_trained_on's) of its COCO files first marked it as said, dropped; the command's
+    reading said nothing. It is said by the first reading not held back."""
+    import logging
+
+    from drywallqa.data.sample import load_split
+    from drywallqa.utils.logs import warnings_held_back
+
+    from test_h228_own_data_corners import _declare, _roboflow_export
+
+    _roboflow_export(tmp_path, "h245_rf_held")
+    config = _declare(tmp_path, names, "h245_rf_held", {"train": "coco", "valid": "coco"}, categories=["crack"])
+    with caplog.at_level(logging.WARNING):
+        with warnings_held_back():
+            load_split(config, "train")
+        assert not [r for r in caplog.records if "parent category" in r.getMessage()]
+        for split in ("train", "valid"):
+            load_split(config, split)
+    said = [r.getMessage() for r in caplog.records if "parent category" in r.getMessage()]
+    assert len(said) == 1 and "categories: 'crack' is a parent category" in said[0], said

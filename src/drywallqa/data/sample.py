@@ -17,6 +17,7 @@ import numpy as np
 from ..utils.files import lexical_path, why_not
 from ..utils.image_io import (IGNORE_VALUE, VOC_PALETTE, ignored_pixels, mask_plane, palette_ignored, read_mask,
                               read_target)
+from ..utils.logs import held_back
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem
@@ -115,17 +116,23 @@ def photo_and_label(sample: Sample, target: bool = False, **read) -> tuple[np.nd
 
 def mask_level_problem(path: Path) -> DataProblem | None:
     """:func:`soft_mask_problem` of a mask file, read once per process (a warning the first time it is found): every
-    reader of the mask (``load_mask``, ``data stats``) shares the one check."""
-    if path not in _MASK_CHECKS:
-        _MASK_CHECKS[path] = problem = soft_mask_problem(path)
-        if problem is not None and IGNORE_READ in problem.message:  # a folder's every mask, as a rule: said once
-            if Path(path).parent not in _IGNORE_WARNED:
-                _IGNORE_WARNED.add(Path(path).parent)
-                logger.warning("%s (its folder's other such masks are read so too; `drywallqa data stats` counts "
-                               "them)", problem)
-        elif problem is not None:
-            logger.warning("%s", problem)
-    return _MASK_CHECKS[path]
+    reader of the mask (``load_mask``, ``data stats``) shares the one check. A reading whose warnings are held back
+    (:func:`~drywallqa.utils.logs.warnings_held_back`) finds it without keeping it: the next reading gives the warning
+    (it was kept as given, dropped, and never said for the rest of the command)."""
+    if path in _MASK_CHECKS:
+        return _MASK_CHECKS[path]
+    problem = soft_mask_problem(path)
+    if held_back():
+        return problem
+    _MASK_CHECKS[path] = problem
+    if problem is not None and IGNORE_READ in problem.message:  # a folder's every mask, as a rule: said once
+        if Path(path).parent not in _IGNORE_WARNED:
+            _IGNORE_WARNED.add(Path(path).parent)
+            logger.warning("%s (its folder's other such masks are read so too; `drywallqa data stats` counts "
+                           "them)", problem)
+    elif problem is not None:
+        logger.warning("%s", problem)
+    return problem
 
 
 def soft_mask_problem(path: str | Path) -> DataProblem | None:
@@ -402,7 +409,8 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
             wanted |= set(kids)
             named = sorted(set(kids.values()))
             said_of = (config.name, config.folder, parent, tuple(named))  # once a dataset (not once a file, split)
-            if not set(named) <= set(chosen) and said_of not in _PARENTS_SAID:
+            # (a reading whose warnings are held back marks none as said: it was dropped; the next reading says it)
+            if not set(named) <= set(chosen) and said_of not in _PARENTS_SAID and not held_back():
                 _PARENTS_SAID.add(said_of)  # a warning, as the CLI shows (at INFO, no user saw it); `data stats` too
                 logger.warning("%s: categories: %r is a parent category (Roboflow's: no annotation of %s is of it); "
                                "reading its children %s (to read only some, name them under categories:)",

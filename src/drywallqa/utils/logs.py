@@ -34,3 +34,10 @@ def warnings_held_back(package: str = "drywallqa"):
         yield
     finally:
         _HOLDING.reset(token)
+
+
+def held_back() -> bool:
+    """Whether this caller's warnings are held back now (inside :func:`warnings_held_back`): a warning given once per
+    process (a folder's, a dataset's) is then not to be marked as given, it was dropped; the next reading not held
+    back gives it."""
+    return _HOLDING.get()
