@@ -45,7 +45,7 @@ def test_cli_export_and_predict_with_onnx_runtime(tiny_model_dir, tmp_path):
     assert first.exit_code == 0, first.output
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "m2" / "w__segment_crack.png")),
                                   np.asarray(Image.open(tmp_path / "m" / "w__segment_crack.png")))
-    from drywallqa.export.onnx import exported_onnx_dir
+    from drywallqa.export.onnx_cache import exported_onnx_dir
 
     export = exported_onnx_dir(tiny_model_dir)
     stamp = (export / "encoder.onnx").stat().st_mtime_ns
@@ -142,7 +142,7 @@ def test_an_interrupted_export_leaves_the_earlier_one(tiny_model_dir, tmp_path, 
 def test_a_damaged_cached_export_is_made_again(tiny_model_dir, tmp_path, monkeypatch, caplog, damage):
     """"weights": bytes overwritten inside a graph's weights, its size kept: it still loads, and gave other masks
     (all empty, or a few pixels off) with no warning and exit 0."""
-    from drywallqa.export.onnx import exported_onnx_dir
+    from drywallqa.export.onnx_cache import exported_onnx_dir
 
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
     img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
@@ -179,7 +179,7 @@ def test_a_damaged_export_folder_is_a_clean_error(tiny_model_dir, tmp_path, capl
     data = bytearray((onnx_dir / "decoder.onnx").read_bytes())
     data[len(data) // 2:len(data) // 2 + 64] = b"\x3f" * 64  # a weight changed since (optimised, or damaged): used, said
     (onnx_dir / "decoder.onnx").write_bytes(bytes(data))
-    with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
+    with caplog.at_level("WARNING", logger="drywallqa.export.onnx_runtime"):
         Segmenter.load(onnx_dir, runtime="onnx")
     assert [r.getMessage() for r in caplog.records] == [
         f"{onnx_dir}: decoder.onnx not the bytes its export wrote (optimised since, or damaged?): used as they are"]

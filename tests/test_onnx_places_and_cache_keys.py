@@ -26,7 +26,7 @@ def test_export_refuses_an_earlier_export_that_holds_the_source_model(tiny_model
 
 def test_the_cached_export_is_keyed_on_the_package_version(tiny_model_dir, tmp_path, monkeypatch):
     import drywallqa
-    from drywallqa.export.onnx import exported_onnx_dir
+    from drywallqa.export.onnx_cache import exported_onnx_dir
 
     first = exported_onnx_dir(tiny_model_dir, tmp_path / "cache")
     monkeypatch.setattr(drywallqa, "__version__", "99.0")  # graphs traced by another version's code
@@ -36,7 +36,7 @@ def test_the_cached_export_is_keyed_on_the_package_version(tiny_model_dir, tmp_p
 def test_a_model_changed_while_it_is_exported_leaves_no_wrong_cached_export(tiny_model_dir, tmp_path, monkeypatch):
     import torch
 
-    import drywallqa.export.onnx as onnx_module
+    import drywallqa.export.onnx_cache as onnx_cache
     from drywallqa.models import create_model
 
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
@@ -45,15 +45,15 @@ def test_a_model_changed_while_it_is_exported_leaves_no_wrong_cached_export(tiny
     original = (tiny_model_dir / "model.safetensors").read_bytes()
     img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
     want = Segmenter.load(tiny_model_dir).predict(img, ["segment crack"]).probabilities["segment crack"]
-    real = onnx_module._write_onnx
+    real = onnx_cache._write_onnx
 
     def meanwhile(model_dir, out, opset=17, **kwargs):  # a training run writes new weights into the folder during the export
         shutil.copy(other / "model.safetensors", tiny_model_dir / "model.safetensors")
         return real(model_dir, out, opset, **kwargs)
 
-    monkeypatch.setattr(onnx_module, "_write_onnx", meanwhile)
+    monkeypatch.setattr(onnx_cache, "_write_onnx", meanwhile)
     Segmenter.load(tiny_model_dir, runtime="onnx")
-    monkeypatch.setattr(onnx_module, "_write_onnx", real)
+    monkeypatch.setattr(onnx_cache, "_write_onnx", real)
     (tiny_model_dir / "model.safetensors").write_bytes(original)  # the original weights again: their cached export
     got = Segmenter.load(tiny_model_dir, runtime="onnx").predict(img, ["segment crack"]).probabilities["segment crack"]
     np.testing.assert_allclose(got, want, atol=1e-5)
@@ -86,7 +86,7 @@ def test_the_export_cache_sheds_exports_long_unused_but_keeps_the_recent_ones(ti
     import os
     import time
 
-    from drywallqa.export.onnx import CACHE_KEEP, exported_onnx_dir
+    from drywallqa.export.onnx_cache import CACHE_KEEP, exported_onnx_dir
 
     root = tmp_path / "cache" / "onnx"
     root.mkdir(parents=True)
@@ -108,16 +108,16 @@ def test_the_export_cache_sheds_exports_long_unused_but_keeps_the_recent_ones(ti
 
 
 def test_an_export_that_cannot_be_marked_used_is_still_used(tiny_model_dir, tmp_path, monkeypatch):
-    from drywallqa.export import onnx
+    from drywallqa.export import onnx_cache
 
-    made = onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache")
+    made = onnx_cache.exported_onnx_dir(tiny_model_dir, tmp_path / "cache")
     stamp = (made / "encoder.onnx").stat().st_mtime_ns
 
     def read_only(path, *args, **kwargs):
         raise OSError(30, "Read-only file system", str(path))
 
-    monkeypatch.setattr(onnx.os, "utime", read_only)  # a read-only mount, or another user's export
-    assert onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache") == made
+    monkeypatch.setattr(onnx_cache.os, "utime", read_only)  # a read-only mount, or another user's export
+    assert onnx_cache.exported_onnx_dir(tiny_model_dir, tmp_path / "cache") == made
     assert (made / "encoder.onnx").stat().st_mtime_ns == stamp  # not exported again
 
 
@@ -125,9 +125,9 @@ def test_an_export_cache_that_cannot_be_used_exports_for_the_run_with_a_warning(
                                                                                 caplog):
     """DRYWALLQA_CACHE naming a file made `--runtime onnx` fail with "Invalid value for --model-path ...: Not a
     directory: '<file>/onnx'", blaming the model folder (the torch runtime warned and went on)."""
-    from drywallqa.export import onnx
+    from drywallqa.export import onnx_cache
 
-    monkeypatch.setattr(onnx, "_EXPORTS_FOR_THIS_RUN", {})  # another test's export for its run not found here
+    monkeypatch.setattr(onnx_cache, "_EXPORTS_FOR_THIS_RUN", {})  # another test's export for its run not found here
     (tmp_path / "cache").write_text("a file, not a folder")
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
     img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
@@ -148,11 +148,11 @@ def test_an_export_cache_lock_that_cannot_be_opened_exports_for_the_run(tiny_mod
                                                                         lock):
     """The cache's .cache.lock a folder (or a link to itself) failed `--runtime onnx` with "Invalid value for
     --model-path ...: [Errno 21] Is a directory: '.../onnx/.cache.lock'", blaming the model folder."""
-    from drywallqa.export import onnx
+    from drywallqa.export import onnx_cache
 
-    monkeypatch.setattr(onnx, "_EXPORTS_FOR_THIS_RUN", {})  # another test's export for its run not found here
+    monkeypatch.setattr(onnx_cache, "_EXPORTS_FOR_THIS_RUN", {})  # another test's export for its run not found here
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
-    path = tmp_path / "cache" / "onnx" / onnx.CACHE_LOCK
+    path = tmp_path / "cache" / "onnx" / onnx_cache.CACHE_LOCK
     path.parent.mkdir(parents=True)
     path.mkdir() if lock == "a folder" else path.symlink_to(path.name)
     with caplog.at_level("WARNING"):
@@ -165,26 +165,27 @@ def test_an_export_cache_lock_that_cannot_be_opened_exports_for_the_run(tiny_mod
 
 def test_a_file_in_a_cached_exports_place_is_replaced_and_not_left_in_the_cache(tiny_model_dir, tmp_path):
     """A file where an export's folder goes was set aside as .<key>.damaged.<pid>.<thread> and left there for good."""
-    from drywallqa.export import onnx
+    from drywallqa.export import onnx_cache
 
-    made = onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache")
+    made = onnx_cache.exported_onnx_dir(tiny_model_dir, tmp_path / "cache")
     shutil.rmtree(made)
     made.write_text("not an export")
-    assert onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache") == made and (made / "encoder.onnx").is_file()
-    assert sorted(p.name for p in made.parent.iterdir()) == sorted([made.name, onnx.CACHE_LOCK])
+    assert onnx_cache.exported_onnx_dir(tiny_model_dir, tmp_path / "cache") == made
+    assert (made / "encoder.onnx").is_file()
+    assert sorted(p.name for p in made.parent.iterdir()) == sorted([made.name, onnx_cache.CACHE_LOCK])
 
 
 def test_a_damaged_export_in_a_cache_that_cannot_change_is_exported_for_the_run(tiny_model_dir, tmp_path, monkeypatch,
                                                                                  caplog):
     """A review: a read-only cache holding a damaged export (a truncated graph) said "exporting it again", could not
     set it aside, found it again and failed, blamed on --model-path."""
-    from drywallqa.export import onnx
+    from drywallqa.export import onnx_cache
 
-    monkeypatch.setattr(onnx, "_EXPORTS_FOR_THIS_RUN", {})  # another test's export for its run not found here
+    monkeypatch.setattr(onnx_cache, "_EXPORTS_FOR_THIS_RUN", {})  # another test's export for its run not found here
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
-    made = onnx.exported_onnx_dir(tiny_model_dir)
+    made = onnx_cache.exported_onnx_dir(tiny_model_dir)
     (made / "encoder.onnx").write_bytes((made / "encoder.onnx").read_bytes()[:1000])
-    monkeypatch.setattr(onnx.Path, "rename", lambda self, target: (_ for _ in ()).throw(OSError(30, "Read-only")))
+    monkeypatch.setattr(onnx_cache.Path, "rename", lambda self, target: (_ for _ in ()).throw(OSError(30, "Read-only")))
     img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
     with caplog.at_level("WARNING"):
         seg = Segmenter.load(tiny_model_dir, runtime="onnx")
@@ -240,14 +241,14 @@ def test_a_full_disk_while_the_onnx_runtime_exports_names_where(tiny_model_dir, 
     the temporary folder of an export for the run), not --out, is what filled up."""
     import errno
 
-    import drywallqa.export.onnx as onnx_module
+    import drywallqa.export.onnx_cache as onnx_cache
     from conftest import write_photos
 
     def full(model_dir, out, opset=17, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(onnx_module, "_write_onnx", full)
-    monkeypatch.setattr(onnx_module, "_EXPORTS_FOR_THIS_RUN", {})
+    monkeypatch.setattr(onnx_cache, "_write_onnx", full)
+    monkeypatch.setattr(onnx_cache, "_EXPORTS_FOR_THIS_RUN", {})
     if cache == "a file":
         (tmp_path / "cache").write_text("")
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
@@ -297,7 +298,7 @@ def test_the_export_cache_sheds_the_half_made_exports_of_killed_runs(tiny_model_
     One still being made (its lock held) is left alone."""
     from filelock import FileLock
 
-    from drywallqa.export.onnx import exported_onnx_dir
+    from drywallqa.export.onnx_cache import exported_onnx_dir
 
     root = tmp_path / "cache" / "onnx"
     root.mkdir(parents=True)

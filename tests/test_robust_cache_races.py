@@ -7,12 +7,13 @@ def test_two_loads_finding_one_damaged_cached_export_repair_it_once(tiny_model_d
     it again and loaded the new one; the second then set aside that new export as the damaged one and exported it a
     third time: the first's segmenter held graphs whose files were gone (it could not be pickled for Ray, and a change
     of torch's threads ran the old sessions with a warning), and the export was made twice."""
-    import drywallqa.export.onnx as onnx
+    import drywallqa.export.onnx_cache as onnx_cache
+    import drywallqa.export.onnx_runtime as onnx_runtime
 
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
-    export = onnx.exported_onnx_dir(tiny_model_dir)
+    export = onnx_cache.exported_onnx_dir(tiny_model_dir)
     (export / "encoder.onnx").write_bytes(b"\x00garbage" * 100)
-    real_load, real_write = onnx.load_exported, onnx._write_onnx
+    real_load, real_write = onnx_runtime.load_exported, onnx_cache._write_onnx
     exports, other = [], {}
 
     def write(model_dir, out, *args, **kwargs):
@@ -25,17 +26,18 @@ def test_two_loads_finding_one_damaged_cached_export_repair_it_once(tiny_model_d
             try:
                 return real_load(directory, threads, strict)
             except ValueError:
-                other["model"] = onnx.OnnxSegmenter.load_model(tiny_model_dir)
+                other["model"] = onnx_runtime.OnnxSegmenter.load_model(tiny_model_dir)
                 raise
         return real_load(directory, threads, strict)
 
-    monkeypatch.setattr(onnx, "_write_onnx", write)
-    monkeypatch.setattr(onnx, "load_exported", load)
-    mine = onnx.OnnxSegmenter.load_model(tiny_model_dir)
+    monkeypatch.setattr(onnx_cache, "_write_onnx", write)
+    monkeypatch.setattr(onnx_runtime, "load_exported", load)
+    mine = onnx_runtime.OnnxSegmenter.load_model(tiny_model_dir)
     theirs = other["model"]
     assert len(exports) == 1  # exported again once, by the other one
     assert mine.directory == theirs.directory == export
-    assert {n: onnx.file_id(export / n) for n in onnx.GRAPHS} == theirs.graph_files  # the other's files kept
+    # the other's files kept
+    assert {n: onnx_runtime.file_id(export / n) for n in onnx_runtime.GRAPHS} == theirs.graph_files
     assert sorted(p.name for p in export.parent.iterdir()) == [".cache.lock", export.name]
 
 
@@ -115,7 +117,7 @@ def test_a_damaged_export_a_killed_run_was_removing_does_not_stay_in_the_cache_f
     """discard_export renames a damaged (or long unused) export aside, then removes it: a run killed between the two
     (a server stopped while it pruned the cache at its first start) left the whole export, tens of MB, under
     .<key>.damaged.<pid>.<thread> for good: nothing removed such a folder."""
-    from drywallqa.export import onnx
+    from drywallqa.export import onnx_cache
 
     root = tmp_path / "cache" / "onnx"
     root.mkdir(parents=True)
@@ -124,7 +126,7 @@ def test_a_damaged_export_a_killed_run_was_removing_does_not_stay_in_the_cache_f
     (killed / "encoder.onnx").write_bytes(b"x" * 1000)
     theirs = root / ".notes.damaged.1.2"  # not an export's name: someone else's
     theirs.mkdir()
-    made = onnx.exported_onnx_dir(tiny_model_dir, tmp_path / "cache")  # a new export prunes the cache
+    made = onnx_cache.exported_onnx_dir(tiny_model_dir, tmp_path / "cache")  # a new export prunes the cache
     assert sorted(p.name for p in root.iterdir()) == sorted([".cache.lock", made.name, theirs.name])
 
 

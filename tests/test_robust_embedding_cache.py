@@ -200,7 +200,7 @@ def test_no_home_folder_leaves_the_caches_unused_not_a_traceback(tiny_model_dir,
     from PIL import Image
 
     from conftest import wall_photo
-    from drywallqa.export.onnx import exported_onnx_dir
+    from drywallqa.export.onnx_cache import exported_onnx_dir
     from drywallqa.text.encoder import get_text_encoder
 
     def no_home(cls):
@@ -228,7 +228,7 @@ def test_a_cache_folder_given_with_a_tilde_is_in_the_home_folder(tiny_model_dir,
     """DRYWALLQA_CACHE=~/cache as an env file, a service's Environment= or a quoted shell value passes it (no shell
     expands the ~ there): the caches went into a folder named "~" in the working directory, a new one per folder a
     command was run from."""
-    from drywallqa.export.onnx import exported_onnx_dir
+    from drywallqa.export.onnx_cache import exported_onnx_dir
     from drywallqa.text.encoder import default_cache_dir
 
     (tmp_path / "home").mkdir()

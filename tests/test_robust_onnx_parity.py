@@ -51,7 +51,7 @@ def test_the_onnx_runtime_follows_torch_threads_set_after_loading(tiny_model_dir
     # graphs replaced since they were loaded are not read in their place (their checks were of those loaded)
     (onnx_dir / "decoder.onnx").write_bytes((onnx_dir / "decoder.onnx").read_bytes())
     torch.set_num_threads(3)
-    with caplog.at_level("WARNING", logger="drywallqa.export.onnx"):
+    with caplog.at_level("WARNING", logger="drywallqa.export.onnx_runtime"):
         seg.predict(tmp_path / "w.jpg", ["segment crack"])
         seg.predict(tmp_path / "w.jpg", ["segment crack"])
     assert _session_threads(seg) == [1, 1]  # the sessions loaded

@@ -12,16 +12,16 @@ from drywallqa import Segmenter
 
 
 def test_concurrent_first_onnx_loads_export_once_and_all_load(tiny_model_dir, tmp_path, monkeypatch):
-    import drywallqa.export.onnx as onnx_module
+    import drywallqa.export.onnx_cache as onnx_cache
 
-    real, calls = onnx_module._write_onnx, []
+    real, calls = onnx_cache._write_onnx, []
 
     def slow_write(*args, **kwargs):  # an export long enough for the other threads to ask meanwhile
         calls.append(1)
         threading.Event().wait(0.5)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(onnx_module, "_write_onnx", slow_write)
+    monkeypatch.setattr(onnx_cache, "_write_onnx", slow_write)
     monkeypatch.setenv("DRYWALLQA_CACHE", str(tmp_path / "cache"))
     start, results = threading.Barrier(3), []
 

@@ -130,7 +130,8 @@ def folder_segmenter(model_dir: str | Path, **kwargs) -> TorchSegmenter:
 
     Raises:
         OSError, ValueError: the folder's weights are missing or damaged."""
-    from ..export.onnx import OnnxSegmenter, is_onnx_export_dir
+    from ..export.onnx import is_onnx_export_dir
+    from ..export.onnx_runtime import OnnxSegmenter
 
     runtime = OnnxSegmenter if is_onnx_export_dir(model_dir) else TorchSegmenter  # not told to use --runtime onnx,
     return runtime.from_path(model_dir, **kwargs)  # which the calibrations do not have

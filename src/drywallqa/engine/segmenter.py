@@ -39,7 +39,7 @@ from ..utils.registry import Registry, UnknownNameError
 RUNTIMES: Registry[type] = Registry("runtime")
 PIPELINES: Registry[type] = Registry("pipeline")
 # implementations whose module registers them on import (lazy: their dependencies load only when asked for)
-LAZY = {"runtime": {"torch": "drywallqa.engine.predictor", "onnx": "drywallqa.export.onnx"},
+LAZY = {"runtime": {"torch": "drywallqa.engine.predictor", "onnx": "drywallqa.export.onnx_runtime"},
         "pipeline": {"zeroshot": "drywallqa.zeroshot.pipeline"},
         "wrapper": {"tiled": "drywallqa.engine.tiling"}}
 WRAPPERS: Registry[type] = Registry("wrapper")

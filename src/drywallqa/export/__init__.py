@@ -1,2 +1,3 @@
-"""Exporters: ONNX graphs of a film_unet model for the ``onnx`` runtime (image encoder once per image, decoder per
-prompt)."""
+"""Exporters: ONNX graphs of a film_unet model (``onnx``: the exporter) for the ``onnx`` runtime (``onnx_runtime``:
+image encoder once per image, decoder per prompt), which runs a torch model folder through its export in a cache
+(``onnx_cache``)."""
