@@ -110,7 +110,7 @@ def test_calibrations_without_d_take_the_datasets_a_model_folder_records(tiny_mo
     import shutil
 
     import drywallqa.engine.calibrate as calibrate
-    import drywallqa.text.gate as gate
+    import drywallqa.text.gate_calibration as gate_calibration
     from typer.testing import CliRunner
 
     from drywallqa.cli import app
@@ -124,7 +124,7 @@ def test_calibrations_without_d_take_the_datasets_a_model_folder_records(tiny_mo
         asked.append(tuple(datasets))
         raise Calibrated
 
-    monkeypatch.setattr(gate, "calibrate_model_gate", calibrated)
+    monkeypatch.setattr(gate_calibration, "calibrate_model_gate", calibrated)
     monkeypatch.setattr(calibrate, "calibrate_model_confidence", calibrated)
     monkeypatch.chdir(tmp_path)
     _strips_yaml(tmp_path, synthetic_datasets)

@@ -149,13 +149,13 @@ def test_ship_and_calibrations_without_d_read_the_datasets_in_the_runs_datasets_
                                    str(synthetic_datasets)], terminal_width=400)
     assert res.exit_code == 0 and asked[-1] == (("syn_tape", "syn_crack"), synthetic_datasets), res.output
     # calibrate-gate reads the datasets' prompts alone: registered datasets need no datasets folder (no error)
-    import drywallqa.text.gate as gate
+    import drywallqa.text.gate_calibration as gate_calibration
 
     def gated(model_dir, datasets, **kwargs):
         asked.append(tuple(datasets))
         raise Calibrated
 
-    monkeypatch.setattr(gate, "calibrate_model_gate", gated)
+    monkeypatch.setattr(gate_calibration, "calibrate_model_gate", gated)
     res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(gone / "best")], terminal_width=400)
     assert isinstance(res.exception, Calibrated) and asked[-1] == ("syn_tape", "syn_crack"), res.output
 

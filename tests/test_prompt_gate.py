@@ -15,7 +15,8 @@ from drywallqa.cli import app
 from drywallqa.serve import ServeConfig, create_app
 from drywallqa.text import vocabulary
 from drywallqa.text.encoder import get_text_encoder
-from drywallqa.text.gate import PromptGate, calibrate_margin
+from drywallqa.text.gate import PromptGate
+from drywallqa.text.gate_calibration import calibrate_margin
 from drywallqa.text.readings import trade_reading
 
 UNKNOWN = "segment the window"
@@ -229,7 +230,7 @@ def test_an_unknown_prompt_has_no_confidence_and_a_known_one_its_concepts_calibr
 def test_datasets_sharing_a_concept_make_one_gate_concept(tmp_path):
     from drywallqa.data import registry
     from drywallqa.data.registry import DatasetConfig
-    from drywallqa.text.gate import calibrate_model_gate
+    from drywallqa.text.gate_calibration import calibrate_model_gate
 
     configs = [DatasetConfig("syn_strips", "s", ("segment taping area", "segment drywall seam"), concept="taping"),
                DatasetConfig("syn_boxes", "b", ("bounding box of taped joint",), label_shape="box", concept="taping"),

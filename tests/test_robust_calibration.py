@@ -261,9 +261,9 @@ def test_a_model_folder_written_over_during_the_gate_calibration_keeps_the_gate_
     over with one of cracks alone, and the new model refused its taping prompts."""
     import os
 
-    from drywallqa.text import encoder, gate
+    from drywallqa.text import encoder, gate_calibration
 
-    margin = gate.calibrate_margin
+    margin = gate_calibration.calibrate_margin
 
     def meanwhile_shipped(*args, **kwargs):
         shutil.copytree(tiny_model_dir, tmp_path / "new")  # ship writes beside and renames into place
@@ -283,7 +283,7 @@ def test_a_model_folder_written_over_during_the_gate_calibration_keeps_the_gate_
             return torch.from_numpy((e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32))
 
     monkeypatch.setattr(encoder, "get_text_encoder", lambda *a, **k: Encoder())
-    monkeypatch.setattr(gate, "calibrate_margin", meanwhile_shipped)
+    monkeypatch.setattr(gate_calibration, "calibrate_margin", meanwhile_shipped)
     res = runner.invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir), "-d", "cracks"])
     assert res.exit_code == 1 and says(res.output, "was written over while its gate was calibrated"), res.output
     assert (tiny_model_dir / "prompt_gate.npz").read_bytes() == b"the ship's gate"

@@ -63,7 +63,7 @@ def test_the_python_api_refuses_no_datasets_before_any_work(tiny_model_dir, synt
     naming ``datasets``, before the model (or the gate's text encoder) is loaded."""
     from drywallqa.engine import calibrate, shipping
     from drywallqa.engine.calibrate import calibrate_model_confidence
-    from drywallqa.text.gate import calibrate_model_gate
+    from drywallqa.text.gate_calibration import calibrate_model_gate
 
     monkeypatch.setattr(calibrate, "confidence_segmenter", lambda *a, **k: pytest.fail("the model was loaded"))
     monkeypatch.setattr(shipping.Validator, "from_parts", lambda *a, **k: pytest.fail("the val photos were read"))
@@ -144,7 +144,7 @@ def test_a_calibration_of_an_export_being_made_again_is_refused_not_lost(tiny_mo
     from contextlib import ExitStack
 
     from drywallqa.export import onnx
-    from drywallqa.text import gate
+    from drywallqa.text import gate, gate_calibration
 
     export = onnx.export_onnx(tiny_model_dir, tmp_path / "onnx")
     export_begins, begin = ExitStack(), []
@@ -156,7 +156,7 @@ def test_a_calibration_of_an_export_being_made_again_is_refused_not_lost(tiny_mo
         (model_dir / gate.GATE_FILE).write_bytes(b"a gate")
         return {"min_margin": 0.1, "positives_answered": 1.0, "positives": 1, "negatives_answered": 0.0, "negatives": 1}
 
-    monkeypatch.setattr(gate, "calibrate_model_gate", gate_of)
+    monkeypatch.setattr(gate_calibration, "calibrate_model_gate", gate_of)
     calibrate_gate = ["calibrate-gate", "--model-path", str(export)]
     results = _during_the_export(monkeypatch, lambda: runner.invoke(app, calibrate_gate, terminal_width=400))
     onnx.export_onnx(tiny_model_dir, export)

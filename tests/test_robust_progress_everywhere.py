@@ -114,7 +114,7 @@ def test_calibrating_a_prompt_gate_says_what_it_does_before_it_starts(tmp_path, 
     from typer.testing import CliRunner
 
     from drywallqa.cli import app
-    from drywallqa.text import gate
+    from drywallqa.text import gate_calibration
 
     events = []
 
@@ -124,12 +124,12 @@ def test_calibrating_a_prompt_gate_says_what_it_does_before_it_starts(tmp_path, 
                          for p in prompts])
         return (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
 
-    gate.calibrate_model_gate(tmp_path, ("cracks", "taping"), encode=encode, report=lambda line: events.append(line))
+    gate_calibration.calibrate_model_gate(tmp_path, ("cracks", "taping"), encode=encode, report=lambda line: events.append(line))
     assert isinstance(events[0], str) and events[0].startswith("calibrating the prompt gate of cracks, taping on ")
     assert events[0].endswith("...") and all(isinstance(e, tuple) for e in events[1:])
 
-    real = gate.calibrate_model_gate
-    monkeypatch.setattr(gate, "calibrate_model_gate", lambda *a, **k: real(*a, **k, encode=encode))
+    real = gate_calibration.calibrate_model_gate
+    monkeypatch.setattr(gate_calibration, "calibrate_model_gate", lambda *a, **k: real(*a, **k, encode=encode))
     res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir)])
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()  # (an info line first: the folder records no datasets, -d cracks -d taping taken)

@@ -127,7 +127,7 @@ def test_a_calibration_into_a_folder_a_ship_is_writing_is_not_written(tiny_model
 
     from drywallqa.engine import calibrate
     from drywallqa.engine.shipping import ship_lock
-    from drywallqa.text import gate
+    from drywallqa.text import gate, gate_calibration
 
     splits = _wide_val_splits(synthetic_datasets, tmp_path / "wide")
     ship_begins = ExitStack()
@@ -144,7 +144,7 @@ def test_a_calibration_into_a_folder_a_ship_is_writing_is_not_written(tiny_model
         (model_dir / gate.GATE_FILE).write_bytes(b"a gate")
         return {"min_margin": 0.1, "positives_answered": 1.0, "positives": 1, "negatives_answered": 0.0, "negatives": 1}
 
-    monkeypatch.setattr(gate, "calibrate_model_gate", gate_of)
+    monkeypatch.setattr(gate_calibration, "calibrate_model_gate", gate_of)
     monkeypatch.setattr(calibrate, "confidence_records", ship_begun_meanwhile)
     confidence = ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "-d", "syn_tape",
                   "--splits-dir", str(splits), "--datasets-dir", str(synthetic_datasets)]
@@ -264,7 +264,7 @@ def test_the_python_api_refuses_one_dataset_given_as_text(tiny_model_dir, synthe
     """``datasets="syn_crack"`` (for ``("syn_crack",)``) was read letter by letter: "dataset 'c' is listed twice"."""
     from drywallqa.engine.calibrate import calibrate_model_confidence
     from drywallqa.engine.shipping import ship
-    from drywallqa.text.gate import calibrate_model_gate
+    from drywallqa.text.gate_calibration import calibrate_model_gate
 
     calls = [lambda: ship(tiny_model_dir, tmp_path / "out", datasets="syn_crack", splits_dir=syn_splits,
                           datasets_dir=synthetic_datasets, progress=False, report=lambda *_: None),

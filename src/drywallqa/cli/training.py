@@ -420,7 +420,8 @@ def calibrate_gate(
     """Give a model a prompt gate: prompts far from its datasets' concepts then get an empty mask and a warning.
     The margin is chosen on the val part of generated paraphrase / unrelated lists (drywallqa.text.vocabulary)."""
     from ..engine.calibrate import FolderReplaced, check_keeps_concepts, folder_guard, folder_segmenter
-    from ..text.gate import GATE_FILE, calibrate_model_gate
+    from ..text.gate import GATE_FILE
+    from ..text.gate_calibration import calibrate_model_gate
 
     check_model_file(model_path, GATE_FILE)  # a folder: a shipped name is not resolved, calibration writes into it
     not_in_a_running_run(model_path)

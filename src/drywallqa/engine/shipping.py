@@ -33,7 +33,8 @@ from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
 from ..data.registry import answer_datasets, check_datasets_given, datasets_by_concept
 from ..models.base import CONFIG_NAME, WEIGHTS_NAME, is_drywallqa_model_dir, not_a_model_folder
 from ..models.shipped import resolve_model_dir
-from ..text.gate import GATE_FILE, calibrate_model_gate, concepts_without_paraphrases
+from ..text.gate import GATE_FILE
+from ..text.gate_calibration import calibrate_model_gate, concepts_without_paraphrases
 from ..utils.checks import whole_number
 from ..utils.files import check_replaceable_dir, folders_to_make, remove_made_folders, replace_dir, temp_dir
 from ..utils.logs import warnings_held_back

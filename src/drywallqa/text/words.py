@@ -40,5 +40,5 @@ CORE_KIND = {**{w: "cracks" for w in """crack cracks cracking cracked fissure fi
                                          fractures fractured fracturing""".split()},
               **{w: "taping" for w in "seam seams joint joints tape taped taping mud mudded".split()}}
 # the marks of no a list writes beside a thing ("cracks \u274c rest \u2705", "\u2705 cracks \u274c tape"): read after a thing
-# by the gate (gate._THING_NOT), before one by the readings (readings.plain_reading)
+# by the gate (negation._THING_NOT), before one by the readings (readings.plain_reading)
 NO_MARKS = r"(?:\u274c|\u2716\ufe0f?|\u2717|\u2718|\U0001f6ab|\u26d4)"
