@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.files import file_stamp, process_alive, remove_stale_temporaries, write_atomic
-from ..utils.image_io import DATASET_LIMIT, IGNORE_VALUE, ImageReadError, read_image, resize_area
+from ..utils.image_io import DATASET_LIMIT, ImageReadError, read_image, resize_area, resize_target
 from ..utils.progress import progress_bar
 from .sample import Sample
 
@@ -32,20 +32,6 @@ def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
     """``(H, W)`` bool -> ``(size, size)`` bool (area-averaged, then >= 0.5: :func:`~drywallqa.utils.image_io.
     resize_area`, as the photo)."""
     return resize_area(mask.astype(np.float32), size, size) >= 0.5
-
-
-def resize_target(target: np.ndarray, size) -> np.ndarray:
-    """A target (uint8: 1 the label, 0 background, :data:`~drywallqa.utils.image_io.IGNORE_VALUE` 'ignore';
-    :meth:`~drywallqa.data.sample.Sample.load_target`) at another size: ``size`` a side (a square, as
-    :func:`resize_mask`) or a function area-averaging an ``(H, W)`` float32 plane. 1 where the label covers half a
-    pixel or more (as :func:`resize_mask`: a target of no ignored pixel is its label resized, bit for bit); of the
-    others, 'ignore' where the label and ignored pixels together do (neither clearly label nor background), else 0."""
-    shrink = size if callable(size) else (lambda plane: resize_area(plane, size, size))
-    label = shrink((target == 1).astype(np.float32)) >= 0.5
-    out = label.astype(np.uint8)
-    if (target == IGNORE_VALUE).any():
-        out[~label & (shrink((target != 0).astype(np.float32)) >= 0.5)] = IGNORE_VALUE
-    return out
 
 
 def _stamp(path) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..utils.files import lexical_path, why_not
 from ..utils.image_io import (IGNORE_VALUE, VOC_PALETTE, ignored_pixels, mask_plane, palette_ignored, read_mask,
-                              read_target)
+                              read_target, resize_target)
 from ..utils.logs import held_back
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
@@ -82,11 +82,9 @@ def label_at_photo(mask: np.ndarray, shape) -> np.ndarray:
     the photo's ``(H, W[, C])``). A uniformly shrunk copy of a photo (which the COCO reader takes: its entry declares
     a larger size of the same shape, within 1%) has its label drawn at the declared size: it comes back area-averaged
     to the photo's size, kept where it covers half a pixel or more, as training reads it
-    (:func:`~drywallqa.data.cache.resize_target`). A label of the photo's size, or of any other size (no such copy:
+    (:func:`~drywallqa.utils.image_io.resize_target`). A label of the photo's size, or of any other size (no such copy:
     its scorer refuses it), comes back as it is."""
     import cv2
-
-    from .cache import resize_target
 
     height, width = shape[:2]
     mh, mw = mask.shape

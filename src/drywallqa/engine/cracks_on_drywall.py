@@ -30,12 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.cache import resize_target
 from ..data.composite import SIGMA_FRACTION, transplant
 from ..data.grouping import GROUP_LEFT_OUT, samples_of_part
 from ..data.sample import photo_and_label
 from ..metrics import CenterlineMeter, SegmentationMeter, label_and_valid, scored
-from ..utils.image_io import read_image, resize_area
+from ..utils.image_io import read_image, resize_area, resize_target
 from ..utils.progress import progress_bar
 
 CRACK, TAPING = "segment crack", "segment taping area"

@@ -171,6 +171,21 @@ def resize_area(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
+def resize_target(target: np.ndarray, size) -> np.ndarray:
+    """A target (uint8: 1 the label, 0 background, :data:`IGNORE_VALUE` 'ignore';
+    :meth:`~drywallqa.data.sample.Sample.load_target`) at another size: ``size`` a side (a square, as
+    :func:`~drywallqa.data.cache.resize_mask`) or a function area-averaging an ``(H, W)`` float32 plane. 1 where the
+    label covers half a pixel or more (as ``resize_mask``: a target of no ignored pixel is its label resized, bit for
+    bit); of the others, 'ignore' where the label and ignored pixels together do (neither clearly label nor
+    background), else 0."""
+    shrink = size if callable(size) else (lambda plane: resize_area(plane, size, size))
+    label = shrink((target == 1).astype(np.float32)) >= 0.5
+    out = label.astype(np.uint8)
+    if (target == IGNORE_VALUE).any():
+        out[~label & (shrink((target != 0).astype(np.float32)) >= 0.5)] = IGNORE_VALUE
+    return out
+
+
 def _on_white(rgba: np.ndarray) -> np.ndarray:
     """``(H, W, 4)`` uint8 composited on white (what a viewer shows), as ``(H, W, 3)``; an alpha of 0 everywhere is
     an unset channel (a BGRA buffer, say), not a wholly transparent photo: then the colours as they are."""
