@@ -207,4 +207,5 @@ class CombinedLoss(nn.Module):
         parts = {k: LOSSES.get(k)(logits, target, **({"valid": valid} if k in self.take_valid else {}))
                  for k in self.weights}
         total = sum(self.weights[k] * v for k, v in parts.items())
-        return total, {k: float(v.detach()) for k, v in parts.items()}
+        values = torch.stack([v.detach().float().reshape(()) for v in parts.values()]).tolist()  # one device read
+        return total, dict(zip(parts, values))
