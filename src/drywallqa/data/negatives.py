@@ -95,7 +95,8 @@ def alike_concepts(datasets: Sequence) -> list[str]:
     a simple rule: every prompt of each names, by its head words, the same one of the things the prompt gate knows
     (:data:`~drywallqa.text.words.CORE_KIND`: crack, fissure, fracture; seam, joint, tape, mud), or their YAML files'
     ``categories:`` share a name. Apart, each is asked the other's prompts on its photos as negatives (against an empty
-    mask: "segment crack" taught as absent from the other's cracks); one concept asks neither of the other."""
+    mask: "segment crack" taught as absent from the other's cracks); one concept asks neither of the other. A category
+    given by its id is shared only by datasets of one folder (another export's id 1 is another thing)."""
     from ..text.words import CORE_KIND, TOKEN
     from .sample import category_name
 
@@ -103,12 +104,17 @@ def alike_concepts(datasets: Sequence) -> list[str]:
         kinds = [{CORE_KIND[w] for w in TOKEN.findall(p.lower()) if w in CORE_KIND} for p in config.prompts]
         return kinds[0].copy().pop() if all(k == kinds[0] for k in kinds) and len(kinds[0]) == 1 else None
 
+    def named(config, one_file: bool) -> set:
+        """Its categories: by name; by id (``categories: [1]``, read as '1') only where both read one folder's files:
+        two exports' class id 1 is of their own projects (a crack, a stain), no name of one thing."""
+        return {n for n in map(category_name, config.categories or ()) if one_file or not n.isdigit()}
+
     said = []
     for i, a in enumerate(datasets):
         for b in datasets[i + 1:]:
             if a.concept_name == b.concept_name:
                 continue
-            same = sorted({category_name(c) for c in a.categories or ()} & {category_name(c) for c in b.categories or ()})
+            same = sorted(named(a, a.folder == b.folder) & named(b, a.folder == b.folder))
             why = (f"their YAML files' categories: both read {', '.join(map(repr, same))}" if same else
                    f"every prompt of both names {thing(a)}" if thing(a) is not None and thing(a) == thing(b) else "")
             if not why:

@@ -1,0 +1,109 @@
+"""h246: adversarial review of the 255 'ignore' value, plugin losses, runtimes/pipelines, --out refusal, RGBA/TIFF
+reading and the own-data warnings (78e192d..)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def test_a_packed_mask_keeps_its_ignore_pixels_as_training_reads_them(tmp_path, load_script):
+    """Training reads a mask's 255 'ignore' (beside class indices, a VOC palette's void) as a target value since
+    8ac3219 (Sample.load_target: counted in no loss), but the pack (scripts/pack_training_images.py, 603d168) wrote
+    Sample.load_mask, 'ignore' as no label, as a black and white PNG: the GPU run the pack is for trained the band as
+    background, where a run here leaves it out. The packed mask reads back as the same target."""
+    from PIL import Image
+
+    from drywallqa.data.sample import Sample
+    from drywallqa.utils.image_io import IGNORE_VALUE, VOC_PALETTE, read_target
+
+    encoded = load_script("pack_training_images")._encoded
+    photo = tmp_path / "a.png"
+    Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(photo)
+    grey = np.zeros((32, 48), np.uint8)
+    grey[6:26, 6:42] = IGNORE_VALUE  # a wide band of 'ignore' around a thin crack: the class share rule of a grey
+    grey[15:17, 10:38] = 1  # mask would not read it so again
+    palette = Image.fromarray(grey, mode="P")
+    palette.putpalette([v for colour in VOC_PALETTE for v in colour])
+    for name, mask in (("grey", Image.fromarray(np.where(grey == 1, 2, grey).astype(np.uint8))), ("voc", palette)):
+        mask_path = tmp_path / f"{name}.png"
+        mask.save(mask_path)
+        want = read_target(mask_path)
+        assert (want == IGNORE_VALUE).any() and (want == 1).sum() == 56, name
+        sample = Sample(photo, "h246", "train", 32, 48, mask_path=mask_path)
+        for size in (64, 24):  # as it is, and shrunk
+            files = encoded(sample, tmp_path / "out" / "a.webp", size, 80)
+            packed = tmp_path / f"packed_{name}_{size}.png"
+            packed.write_bytes(files[1][1])
+            got = read_target(packed)
+            expected = want if size >= 48 else np.asarray(Image.fromarray(want).resize(got.shape[::-1], Image.NEAREST))
+            assert got.shape == expected.shape and (got == expected).all(), (name, size, np.unique(got))
+
+
+def test_a_packed_mask_of_no_ignore_is_black_and_white_as_before(tmp_path, load_script):
+    """A mask of no 'ignore' (every shipped dataset's) is packed as it was: a black and white PNG of its label."""
+    from PIL import Image
+
+    from drywallqa.data.sample import Sample
+
+    encoded = load_script("pack_training_images")._encoded
+    photo, mask_path = tmp_path / "a.png", tmp_path / "m.png"
+    Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(photo)
+    label = np.zeros((32, 48), np.uint8)
+    label[8:20, 10:30] = 255
+    Image.fromarray(label).save(mask_path)
+    files = encoded(Sample(photo, "h246", "train", 32, 48, mask_path=mask_path), tmp_path / "out" / "a.webp", 64, 80)
+    packed = tmp_path / "packed.png"
+    packed.write_bytes(files[1][1])
+    with Image.open(packed) as img:
+        assert img.mode == "L" and (np.asarray(img) == label).all()
+
+
+def test_a_warning_said_once_is_not_spent_where_it_was_held_back(tmp_path, names, monkeypatch, caplog):
+    """ship and calibrate-confidence read the val parts quietly first (val_photos_trained_on: warnings_held_back),
+    and the parent-category warning is said once a dataset (9c8ef73): the quiet reading spent its once, so the
+    command's own reading of the dataset said it nowhere. A warning held back is said by the next reading."""
+    import json
+    import logging
+
+    from drywallqa.data.sample import load_split
+    from drywallqa.engine import shipping
+
+    from test_h228_own_data_corners import _declare, _roboflow_export
+
+    _roboflow_export(tmp_path, "rf_h246")
+    config = _declare(tmp_path, names, "rf_h246", {"train": "coco", "valid": "coco"}, categories=["crack"])
+    monkeypatch.setattr(shipping, "samples_of_part", lambda d, *a, **k: load_split(config, "valid")[0])
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "train_files.json").write_text(json.dumps({"train": [["rf_h246/train/a.jpg"]]}))
+    with caplog.at_level(logging.WARNING):
+        shipping.val_photos_trained_on(model, ["rf_h246"], None, None)
+        assert not [r for r in caplog.records if "parent category" in r.getMessage()]  # held back there
+        load_split(config, "valid")  # the command's own reading
+        load_split(config, "train")
+    said = [r.getMessage() for r in caplog.records if "parent category" in r.getMessage()]
+    assert len(said) == 1 and "categories: 'crack' is a parent category" in said[0], said
+
+
+def test_two_datasets_naming_one_category_id_are_not_called_labels_of_one_thing(tmp_path, names):
+    """alike_concepts (train, data stats) called two datasets 'labels of one thing' where their YAML files' categories:
+    share a name, and a category is given by its id as well (categories: [1], read as '1'): two exports of their own
+    projects, each of its class id 1 (a crack, a stain), were told to be one concept (which asks neither of the other
+    as negatives). An id is no name of a thing; names shared still are."""
+    from drywallqa.data.negatives import alike_concepts
+
+    from test_h228_own_data_corners import _declare
+
+    def two(tag, a, b):
+        return [_declare(tmp_path, names, f"{tag}_crack", {"train": "coco"}, categories=a, prompts=["segment crack"]),
+                _declare(tmp_path, names, f"{tag}_stain", {"train": "coco"}, categories=b,
+                         prompts=["segment water stain"])]
+
+    assert alike_concepts(two("ids", [1], [1])) == []
+    assert alike_concepts(two("idt", ["1"], ["1"])) == []
+    said = alike_concepts(two("named", ["defect"], ["defect"]))
+    assert len(said) == 1 and "categories: both read 'defect'" in said[0], said
+    one_file = [_declare(tmp_path, names, f"one_{k}", {"train": "coco"}, folder="export", categories=[1],
+                         prompts=[prompt]) for k, prompt in (("a", "segment crack"), ("b", "segment water stain"))]
+    assert len(alike_concepts(one_file)) == 1  # one export's id 1: one category of one file
