@@ -107,3 +107,88 @@ def test_two_datasets_naming_one_category_id_are_not_called_labels_of_one_thing(
     one_file = [_declare(tmp_path, names, f"one_{k}", {"train": "coco"}, folder="export", categories=[1],
                          prompts=[prompt]) for k, prompt in (("a", "segment crack"), ("b", "segment water stain"))]
     assert len(alike_concepts(one_file)) == 1  # one export's id 1: one category of one file
+
+
+@pytest.fixture
+def h237_dataset():
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+
+    config = DatasetConfig("h246_cracks", "h246", ("segment h246 crack",), {"train": SplitSource("coco", "t")})
+    registry.register_dataset(config)
+    yield config.name
+    registry.DATASETS.remove(config.name)
+
+
+def _all_ignored(shape):
+    from drywallqa.utils.image_io import IGNORE_VALUE
+
+    return np.full(shape, IGNORE_VALUE, np.uint8)
+
+
+def test_a_photo_whose_every_pixel_is_ignore_scores_as_if_absent_in_validation(h237_dataset):
+    """A target of no pixel to count (a VOC mask all 'void'; the validator's scores leave 'ignore' out 'as if absent')
+    scored IoU 1 at every threshold (both masks empty within nothing): a perfect photo, the val mIoU raised by it.
+    It is left out of the scores, as if absent."""
+    from drywallqa.engine.validator import Validator
+
+    from test_h237_ignore import _RedMaps, _photo_of, _scored_arrays
+
+    gt, _, prob, _ = _scored_arrays(2)
+    image = _photo_of(prob)
+    alone = Validator({h237_dataset: [(image, gt)]}, options=False)(_RedMaps())
+    with_it = Validator({h237_dataset: [(image, gt), (image, _all_ignored(gt.shape))]}, options=False)(_RedMaps())
+    assert np.array_equal(with_it.ious[h237_dataset], alone.ious[h237_dataset]), (with_it.ious, alone.ious)
+    assert with_it.images[h237_dataset] == 1
+
+
+def test_a_photo_whose_every_pixel_is_ignore_is_no_perfect_photo_of_evaluate(tmp_path, h237_dataset):
+    """evaluate scored a photo whose label is 'ignore' everywhere as IoU 1 (mIoU, its threshold sweep, the error
+    decomposition): it is left out, named among the files with why."""
+    from PIL import Image
+
+    from drywallqa.data.sample import Sample
+    from drywallqa.engine.evaluator import EvalSet, evaluate_set
+    from drywallqa.utils.image_io import VOC_PALETTE
+
+    from test_h237_ignore import _RedMaps, _crack_mask, _photo_of, _scored_arrays
+
+    _, _, prob, _ = _scored_arrays(3)
+    samples = []
+    for name, label in (("scored", _crack_mask(prob.shape, band=False)), ("void", _all_ignored(prob.shape))):
+        Image.fromarray(_photo_of(prob)).save(tmp_path / f"{name}.png")
+        mask = Image.fromarray(label, mode="P")
+        mask.putpalette([v for colour in VOC_PALETTE for v in colour])
+        mask.save(tmp_path / f"{name}_mask.png")
+        samples.append(Sample(tmp_path / f"{name}.png", h237_dataset, "t", *label.shape,
+                              mask_path=tmp_path / f"{name}_mask.png"))
+    assert (samples[1].load_target() == 255).all()
+    alone, with_it = (evaluate_set(_RedMaps(), EvalSet("t", h237_dataset, s), [h237_dataset], progress=False,
+                                   keep=0, keep_worst=0) for s in (samples[:1], samples))
+    keys = ("mIoU", "mDice", "pooled_IoU", "precision", "recall")
+    assert [with_it.rows[0][k] for k in keys] == [alone.rows[0][k] for k in keys], (with_it.rows, alone.rows)
+    assert with_it.headroom == alone.headroom
+    assert [r["image"] for r in with_it.per_image] == [str(samples[0].image_path)]
+    assert any("void.png" in f and "'ignore'" in f for f in with_it.failures), with_it.failures
+
+
+def test_a_photo_whose_every_pixel_is_ignore_fits_no_confidence(tmp_path, h237_dataset):
+    """calibrate-confidence fitted the confidence to a record of IoU 1 for a photo whose label is 'ignore'
+    everywhere; it is left out, named among the failures."""
+    from PIL import Image
+
+    from drywallqa.data.sample import Sample
+    from drywallqa.engine.calibrate import confidence_records
+    from drywallqa.engine.evaluator import EvalSet
+    from drywallqa.utils.image_io import VOC_PALETTE
+
+    from test_h237_ignore import _RedMaps, _photo_of, _scored_arrays
+
+    _, _, prob, _ = _scored_arrays(3)
+    Image.fromarray(_photo_of(prob)).save(tmp_path / "void.png")
+    mask = Image.fromarray(_all_ignored(prob.shape), mode="P")
+    mask.putpalette([v for colour in VOC_PALETTE for v in colour])
+    mask.save(tmp_path / "void_mask.png")
+    sample = Sample(tmp_path / "void.png", h237_dataset, "t", *prob.shape, mask_path=tmp_path / "void_mask.png")
+    records, failures = confidence_records(_RedMaps(), [EvalSet("t", h237_dataset, [sample])], progress=False)
+    assert records == [] and len(failures) == 1 and "'ignore'" in failures[0], (records, failures)

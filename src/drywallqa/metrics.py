@@ -26,6 +26,13 @@ def valid_pixels(target):
     return None if bool(valid.all()) else valid
 
 
+def nothing_to_score(valid) -> bool:
+    """Whether a target's ``valid`` (:func:`valid_pixels`) leaves no pixel to count (every pixel 'ignore': a VOC mask
+    all 'void'): the photo is scored as if absent, left out (both masks empty within nothing scored IoU 1, a perfect
+    photo)."""
+    return valid is not None and not valid.any()
+
+
 def label_and_valid(target) -> tuple[np.ndarray, np.ndarray | None]:
     """A target's label, ``(H, W)`` bool (its 1s; a bool label as it is), and where it is counted
     (:func:`valid_pixels`), for the scores' ``gt`` and ``valid``."""

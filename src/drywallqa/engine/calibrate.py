@@ -15,7 +15,7 @@ from pathlib import Path
 from ..confidence import ConfidenceModel, fit_confidence_model, mask_statistics
 from ..data.registry import answer_datasets, check_datasets_given, get_dataset_config
 from ..data.sample import photo_and_label
-from ..metrics import label_and_valid, mask_iou
+from ..metrics import label_and_valid, mask_iou, nothing_to_score
 from ..utils.checks import whole_number
 from ..utils.progress import progress_bar
 from .evaluator import EvalSet, build_eval_sets, scoring_label_shape
@@ -79,6 +79,10 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
             except (OSError, ValueError) as exc:
                 failures.append(f"{sample.image_path}: {exc}")
                 continue
+            gt, valid = label_and_valid(gt)
+            if nothing_to_score(valid):  # an IoU of 1 (both masks empty within nothing) the confidence was fitted to
+                failures.append(f"{sample.image_path}: its label marks every pixel 'ignore': nothing to score; skipped")
+                continue
             if gt.shape != image.shape[:2]:
                 failures.append(f"{sample.image_path}: image and label differ in size; skipped")
                 continue
@@ -88,7 +92,7 @@ def confidence_records(segmenter: Segmenter, eval_sets: list[EvalSet], progress:
                 raise MapsNotFinite(f"{sample.image_path}: {exc}; no confidence can be fitted on its maps") from None
             stats = mask_statistics(result.probabilities[prompt], result.masks[prompt], segmenter.threshold_for(prompt))
             records.append({"concept": config.concept_name, "prompt": prompt, "image": str(sample.image_path),
-                            "stats": stats, "iou": mask_iou(result.masks[prompt], *label_and_valid(gt))})
+                            "stats": stats, "iou": mask_iou(result.masks[prompt], gt, valid)})
     return records, failures
 
 

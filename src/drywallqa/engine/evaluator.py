@@ -32,11 +32,11 @@ from ..data.sample import load_split, photo_and_label, source_group
 from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
-                       image_auroc, label_and_valid, skeleton)
+                       image_auroc, label_and_valid, nothing_to_score, skeleton)
 from ..utils.checks import whole_number
 from ..utils.files import (STORAGE_ERRNOS, check_writable_path, file_stamp, folder_in_use, folder_lock, resolved,
                            strict_json, write_atomic, write_csv_atomic, write_text_atomic)
-from ..utils.image_io import read_image
+from ..utils.image_io import IGNORE_VALUE, read_image
 from ..utils.progress import progress_bar
 from ..utils.slug import shown
 from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves, prompt_colors
@@ -303,6 +303,10 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         if gt.shape != image.shape[:2]:
             failures.append(f"{sample.image_path}: the image is {image.shape[1]}x{image.shape[0]}, its label "
                             f"{gt.shape[1]}x{gt.shape[0]}; skipped")
+            continue
+        if nothing_to_score(valid):  # scored IoU 1 everywhere (both masks empty within nothing): a perfect photo
+            failures.append(f"{sample.image_path}: its label marks every pixel {IGNORE_VALUE} ('ignore'): nothing to "
+                            "score; skipped")
             continue
         result = segmenter.predict(image, prompts, label_shape=label_shape)
         for w in result.warnings:

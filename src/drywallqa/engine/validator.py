@@ -25,7 +25,7 @@ from ..data.grouping import GROUP_LEFT_OUT, samples_of_part, why_part_is_empty
 from ..data.negatives import negative_prompts
 from ..data.registry import get_dataset_config
 from ..data.sample import photo_and_label
-from ..metrics import THRESHOLDS, label_and_valid, mask_iou
+from ..metrics import THRESHOLDS, label_and_valid, mask_iou, nothing_to_score
 from ..postprocess import ADAPTERS, apply_postprocess
 from ..utils.progress import progress_bar
 from .segmenter import Segmenter
@@ -219,15 +219,16 @@ class Validator:
                 image, label = item() if callable(item) else item
                 gt, valid = label_and_valid(label)  # a target's 'ignore' pixels: in no score
                 photo = photos[i] if photos is not None else None
+                scored = not nothing_to_score(valid)  # every pixel 'ignore': in no score, as if absent (IoU 1 was)
                 foreground = foreground or bool(np.any(gt))
                 result = segmenter.predict(image, [canon[d], *others])
                 prob = result.probabilities[canon[d]]
-                for k, option in enumerate(options[d]):
+                for k, option in enumerate(options[d] if scored else ()):
                     table[k] += threshold_sweep(prob, gt, option, valid)
                 cross += [float((result.probabilities[p] > CROSS_THRESHOLD).mean()) for p in others
                           if not any(photo in self.held.get(o, ()) for o in listing[p])]
-                n += 1
-            ious[d], images[d] = table / n, n
+                n += scored
+            ious[d], images[d] = table / max(n, 1), n
             if not foreground:  # an empty answer to an empty mask scores 1.0: a perfect score that says nothing
                 logger.warning("validation: no mask of dataset %r holds a foreground pixel (%d photos): its mIoU (1.0 "
                                "for a model that answers nothing) says nothing; check its masks (drywallqa data "
