@@ -192,3 +192,34 @@ def test_a_photo_whose_every_pixel_is_ignore_fits_no_confidence(tmp_path, h237_d
     sample = Sample(tmp_path / "void.png", h237_dataset, "t", *prob.shape, mask_path=tmp_path / "void_mask.png")
     records, failures = confidence_records(_RedMaps(), [EvalSet("t", h237_dataset, [sample])], progress=False)
     assert records == [] and len(failures) == 1 and "'ignore'" in failures[0], (records, failures)
+
+
+def test_evaluates_image_level_score_leaves_the_ignore_band_out(tmp_path, h237_dataset):
+    """evaluate's image-level AUROC scores a photo by its map's highest probability: taken over the whole photo, a
+    photo's 'ignore' band that the map lights up gave it its score (a photo of no label: a confident false positive),
+    where every pixel score leaves the band out. The photo and the same photo with the band cut out score alike."""
+    from PIL import Image
+
+    from drywallqa.data.sample import Sample
+    from drywallqa.engine.evaluator import EvalSet, evaluate_set
+    from drywallqa.utils.image_io import IGNORE_VALUE
+
+    from test_h237_ignore import BAND, _RedMaps, _cut, _photo_of, _scored_arrays
+
+    _, _, prob, _ = _scored_arrays(4)
+    prob = prob * 0.5
+    prob[:, BAND] = 1.0  # the map bright on the band alone
+    mask = np.zeros(prob.shape, np.uint8)
+    mask[2:6, 2:6] = 1  # a class index beside the 255 band, so that it reads as 'ignore'
+    mask[:, BAND] = IGNORE_VALUE
+    samples = []
+    for name, photo, label in (("banded", _photo_of(prob), mask), ("cut", _cut(_photo_of(prob)), _cut(mask))):
+        Image.fromarray(np.ascontiguousarray(photo)).save(tmp_path / f"{name}.png")
+        Image.fromarray(np.ascontiguousarray(label)).save(tmp_path / f"{name}_mask.png")
+        samples.append(Sample(tmp_path / f"{name}.png", h237_dataset, "t", *label.shape,
+                              mask_path=tmp_path / f"{name}_mask.png"))
+    assert (samples[0].load_target() == IGNORE_VALUE).any()
+    banded, cut = (evaluate_set(_RedMaps(), EvalSet("t", h237_dataset, [s]), [h237_dataset], progress=False,
+                                keep=0, keep_worst=0) for s in samples)
+    assert banded.image_scores == cut.image_scores, (banded.image_scores, cut.image_scores)
+    assert banded.per_image[0]["max_probability"] == cut.per_image[0]["max_probability"] < 0.6

@@ -317,10 +317,11 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
             iou, dice = meters[p].update(result.masks[p], gt, valid)
             cl_f1 = centerline[p].update(result.masks[p], gt, gt_skeleton, valid)
             pixel[p].update(result.probabilities[p], gt, valid)
-            image_scores.append((p, float(result.probabilities[p].max()), bool(gt.any())))
+            top = float((result.probabilities[p] if valid is None else result.probabilities[p][valid]).max())  # (as
+            image_scores.append((p, top, bool(gt.any())))  # the pixel scores: not where the label is 'ignore')
             record = {"split": eval_set.name, "dataset": eval_set.dataset, "image": str(sample.image_path), "prompt": p,
                       "iou": iou, "dice": dice, "confidence": result.confidence.get(p), "centerline_f1": cl_f1, "gt_fraction": float(gt.mean()),
-                      "pred_fraction": float(result.masks[p].mean()), "max_probability": float(result.probabilities[p].max())}
+                      "pred_fraction": float(result.masks[p].mean()), "max_probability": top}
             if p == own[0]:
                 sweep = threshold_sweep(result.probabilities[p], gt, canon_post, valid)
                 sweeps.append(sweep)
