@@ -223,3 +223,27 @@ def test_evaluates_image_level_score_leaves_the_ignore_band_out(tmp_path, h237_d
                                 keep=0, keep_worst=0) for s in samples)
     assert banded.image_scores == cut.image_scores, (banded.image_scores, cut.image_scores)
     assert banded.per_image[0]["max_probability"] == cut.per_image[0]["max_probability"] < 0.6
+
+
+def test_a_set_an_interrupted_evaluate_saved_before_the_ignore_scoring_is_scored_anew(
+        synthetic_datasets, syn_splits, tiny_model_dir, tmp_path, monkeypatch):
+    """evaluate keeps each finished set in OUT/.partial, keyed by PARTIAL_VERSION among others, and the same command
+    run again reuses it. The scores of a label's 'ignore' pixels changed (8ac3219: counted nowhere; b69eb31, 16848f8),
+    but PARTIAL_VERSION did not: a set saved by an interrupted run of the earlier code, of a dataset of 0/1/255
+    masks, was reused, its band scored as background, in a report of the new scores. It is scored anew."""
+    from drywallqa import Segmenter
+    import drywallqa.engine.evaluator as ev
+
+    kwargs = dict(datasets=("syn_crack",), which=("published",), splits_dir=syn_splits,
+                  datasets_dir=synthetic_datasets, speed_images=0, model_dir=tiny_model_dir, progress=False)
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "eval"
+    (es,) = ev.build_eval_sets(("syn_crack",), ("published",), syn_splits, synthetic_datasets)
+    with monkeypatch.context() as m:
+        m.setattr(ev, "PARTIAL_VERSION", 7)  # the version the sets were saved under before the 'ignore' scoring
+        saved = out / ev.PARTIAL_DIR / f"{ev.set_fingerprint(seg, tiny_model_dir, es, ('syn_crack',))}.pkl"
+    saved.parent.mkdir(parents=True)
+    ev._save_partial(ev.evaluate_set(seg, es, ("syn_crack",), progress=False), saved)
+    real, scored = ev.evaluate_set, []
+    monkeypatch.setattr(ev, "evaluate_set", lambda *a, **k: scored.append(1) or real(*a, **k))
+    ev.evaluate(seg, out, **kwargs)
+    assert scored == [1]

@@ -450,7 +450,7 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
 # Finished sets of an evaluation are kept here (inside the output folder) until its report is written, so an
 # interrupted evaluation, run again with the same model, settings and images, continues after the last
 # finished set. Bump the version when SetResult or what evaluate_set measures changes.
-PARTIAL_DIR, PARTIAL_VERSION = ".partial", 7
+PARTIAL_DIR, PARTIAL_VERSION = ".partial", 8  # (8: a label's 'ignore' pixels scored nowhere)
 
 
 def _stamp(path) -> list | None:
