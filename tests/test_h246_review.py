@@ -144,10 +144,11 @@ def test_a_photo_whose_every_pixel_is_ignore_scores_as_if_absent_in_validation(h
 
 def test_a_photo_whose_every_pixel_is_ignore_is_no_perfect_photo_of_evaluate(tmp_path, h237_dataset):
     """evaluate scored a photo whose label is 'ignore' everywhere as IoU 1 (mIoU, its threshold sweep, the error
-    decomposition): it is left out, named among the files with why."""
+    decomposition): it is left out, named in a warning of the set."""
     from PIL import Image
 
     from drywallqa.data.sample import Sample
+    from drywallqa.engine import evaluator as ev
     from drywallqa.engine.evaluator import EvalSet, evaluate_set
     from drywallqa.utils.image_io import VOC_PALETTE
 
@@ -169,7 +170,10 @@ def test_a_photo_whose_every_pixel_is_ignore_is_no_perfect_photo_of_evaluate(tmp
     assert [with_it.rows[0][k] for k in keys] == [alone.rows[0][k] for k in keys], (with_it.rows, alone.rows)
     assert with_it.headroom == alone.headroom
     assert [r["image"] for r in with_it.per_image] == [str(samples[0].image_path)]
-    assert any("void.png" in f and "'ignore'" in f for f in with_it.failures), with_it.failures
+    assert not with_it.failures  # (a failure makes evaluate exit 1: the label says to score nothing there)
+    assert any("void.png" in w and "'ignore'" in w for w in with_it.warnings), with_it.warnings
+    with pytest.raises(ev.NothingToScoreError, match=r"1 of them labelled 'ignore' \(255\) everywhere"):
+        evaluate_set(_RedMaps(), EvalSet("t", h237_dataset, samples[1:]), [h237_dataset], progress=False)
 
 
 def test_a_photo_whose_every_pixel_is_ignore_fits_no_confidence(tmp_path, h237_dataset):

@@ -289,6 +289,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     qa = ([], [])  # QA measures of the ground truth and of the canonical prompt's masks (a prompt "ground truth" too)
     examples, failures, per_image, sweeps, worst, width_oracles, errors, groups = [], [], [], [], [], [], [], []
     warned: dict = {}  # warning -> images it was given for
+    all_ignored = []  # photos whose label is 'ignore' everywhere: nothing to score, left out
     label_shape = scoring_label_shape(eval_set.dataset)
     canon_post = segmenter.postprocess_for(own[0], label_shape)
     for sample in progress_bar(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
@@ -304,10 +305,9 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
             failures.append(f"{sample.image_path}: the image is {image.shape[1]}x{image.shape[0]}, its label "
                             f"{gt.shape[1]}x{gt.shape[0]}; skipped")
             continue
-        if nothing_to_score(valid):  # scored IoU 1 everywhere (both masks empty within nothing): a perfect photo
-            failures.append(f"{sample.image_path}: its label marks every pixel {IGNORE_VALUE} ('ignore'): nothing to "
-                            "score; skipped")
-            continue
+        if nothing_to_score(valid):  # scored IoU 1 everywhere (both masks empty within nothing): a perfect photo;
+            all_ignored.append(Path(sample.image_path).name)  # left out as its 'ignore' pixels are (no failure: the
+            continue  # label says so)
         result = segmenter.predict(image, prompts, label_shape=label_shape)
         for w in result.warnings:
             warned[w] = warned.get(w, 0) + 1
@@ -348,7 +348,9 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
             examples.append((small[0], small[1], dict(zip(prompts, small[2:]))))
     if not groups:
         raise NothingToScoreError(f"{eval_set.name} of {eval_set.dataset!r}: none of its {len(eval_set.samples)} images "
-                                  "could be scored" + "".join(f"; {f}" for f in failures[:3]))
+                                  "could be scored" + "".join(f"; {f}" for f in failures[:3]) +
+                                  (f"; {len(all_ignored)} of them labelled 'ignore' ({IGNORE_VALUE}) everywhere (nothing "
+                                   f"to score: {', '.join(all_ignored[:3])})" if all_ignored else ""))
     rows = [{"split": eval_set.name, "dataset": eval_set.dataset, "prompt": p, "map_of": map_of(segmenter, p, label_shape),
              **m.compute(), **pixel[p].compute(), **centerline[p].compute(),
              "mIoU_CI95": list(bootstrap_ci(m.ious, groups))} for p, m in meters.items()]
@@ -364,6 +366,10 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     canon_ious = [r["iou"] for r in per_image if r["prompt"] == own[0]]
     room = {"split": eval_set.name, "dataset": eval_set.dataset, "prompt": own[0], **headroom(sweeps, canon_ious, width_oracles, errors)} if sweeps else None
     warnings = [f"{eval_set.name} {eval_set.dataset}: {w} ({n} of {len(groups)} images)" for w, n in warned.items()]
+    if all_ignored:
+        warnings.append(f"{eval_set.name} {eval_set.dataset}: {len(all_ignored)} photo{'s' * (len(all_ignored) > 1)} "
+                        f"whose label marks every pixel {IGNORE_VALUE} ('ignore') left out of the scores, nothing to "
+                        f"score ({', '.join(all_ignored[:3])}{', ...' if len(all_ignored) > 3 else ''})")
     return SetResult(rows, cross_rows, qa_rows, image_scores, per_image, room, examples, worst, failures, warnings)
 
 
