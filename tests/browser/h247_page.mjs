@@ -1,0 +1,36 @@
+// Usage: node h247_page.mjs URL PHOTO CHECK
+// The web page as a site engineer reads it on a phone (tests/test_h247_page.py): the contrast of its text and of its
+// controls' edges (WCAG 2.1 AA: 4.5:1 for text, 3:1 for a control's boundary). Prints one JSON line.
+import { launchChromium } from './chromium.mjs';
+
+const [url, photo, check] = process.argv.slice(2);
+const browser = await launchChromium();
+const report = {};
+// the WCAG contrast ratio of two CSS colours (rgb() or rgba() as computed), in the page
+function contrasts(pairs) {
+  const parse = (c) => c.match(/[\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = parse(c).map(v => v / 255).map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+                       return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return Math.round(100 * (x + 0.05) / (y + 0.05)) / 100; };
+  const bg = (e) => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor; if (!/rgba\(.*, 0\)$/.test(c) && c !== 'transparent') return c; } return 'rgb(255, 255, 255)'; };
+  const out = {};
+  for (const [name, sel, prop] of pairs) {
+    const e = document.querySelector(sel), s = getComputedStyle(e);
+    out[name] = ratio(prop === 'color' ? s.color : s[prop], bg(prop === 'color' ? e : e.parentElement));
+  }
+  return out;
+}
+try {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage(); page.setDefaultTimeout(90000);
+  const consoleErrors = []; page.on('pageerror', e => consoleErrors.push(String(e)));
+  await page.goto(url); await page.waitForSelector('#chips .chip');
+  await page.waitForFunction(() => document.querySelector('#model-line').textContent);
+  if (check === 'contrast') {
+    report.text = await page.evaluate(contrasts, [['modelLine', '#model-line', 'color'], ['tagline', 'header p', 'color']]);
+  }
+  report.consoleErrors = consoleErrors;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(report));
