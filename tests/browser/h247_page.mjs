@@ -28,6 +28,10 @@ try {
   await page.waitForFunction(() => document.querySelector('#model-line').textContent);
   if (check === 'contrast') {
     report.text = await page.evaluate(contrasts, [['modelLine', '#model-line', 'color'], ['tagline', 'header p', 'color']]);
+    report.edges = await page.evaluate(contrasts, [['prompt box', '#prompt-input', 'borderTopColor'],
+      ['Add', '#add-prompt', 'borderTopColor'], ['Take a photo', '#take-photo', 'borderTopColor'],
+      ['suggestion', '#suggestions button', 'borderTopColor'], ['scale', '#mm', 'borderTopColor'],
+      ['rules', '#rules', 'borderTopColor'], ['drop zone', '#drop', 'borderTopColor']]);
   }
   report.consoleErrors = consoleErrors;
 } finally {
