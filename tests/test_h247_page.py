@@ -38,3 +38,10 @@ def test_controls_edges_visible(server, tmp_path):
     # control's boundary
     edges = _page(server, tmp_path, "contrast")["edges"]
     assert min(edges.values()) >= 3, edges
+
+
+def test_controls_big_enough_to_hit(server, tmp_path):
+    # on a phone the chips' x (26 x 20 px), the masks' PNG links (29 x 20), the toggles' boxes (13 x 13), the options'
+    # summary (22 high), the opacity slider (16 high) and the suggested prompts (28 high) were hard to hit with a finger, let alone a gloved one
+    small = _page(server, tmp_path, "targets")["small"]
+    assert small == [], small

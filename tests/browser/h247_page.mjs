@@ -33,6 +33,17 @@ try {
       ['suggestion', '#suggestions button', 'borderTopColor'], ['scale', '#mm', 'borderTopColor'],
       ['rules', '#rules', 'borderTopColor'], ['drop zone', '#drop', 'borderTopColor']]);
   }
+  if (check === 'targets') {  // every control's size, once a photo is segmented (a box in a label: the label's)
+    await page.setInputFiles('#image', photo);
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
+    report.small = await page.evaluate(() => [...document.querySelectorAll('button, a, input, textarea, summary, [tabindex="0"]')]
+      .filter(e => e.getClientRects().length && !e.classList.contains('visually-hidden'))
+      .map(e => { const r = (e.tagName === 'INPUT' && e.closest('label') || e).getBoundingClientRect();
+                  return [e.id || e.className || e.tagName, e.getAttribute('aria-label') || e.textContent.trim().slice(0, 30),
+                          Math.round(r.width), Math.round(r.height)]; })
+      .filter(([, , w, h]) => w < 32 || h < 32));
+  }
   report.consoleErrors = consoleErrors;
 } finally {
   await browser.close();
