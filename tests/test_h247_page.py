@@ -45,3 +45,10 @@ def test_controls_big_enough_to_hit(server, tmp_path):
     # summary (22 high), the opacity slider (16 high) and the suggested prompts (28 high) were hard to hit with a finger, let alone a gloved one
     small = _page(server, tmp_path, "targets")["small"]
     assert small == [], small
+
+
+def test_focus_ring_visible(server, tmp_path):
+    # the focus ring was yellow (#f0b400), 1.9:1 on the white cards: a keyboard's user lost track of where the focus
+    # was; WCAG asks 3:1 of a focus indicator against what it is drawn on
+    out = _page(server, tmp_path, "focus")
+    assert out["focused"] == "add-prompt" and out["ring"]["Add"] >= 3, out

@@ -33,6 +33,11 @@ try {
       ['suggestion', '#suggestions button', 'borderTopColor'], ['scale', '#mm', 'borderTopColor'],
       ['rules', '#rules', 'borderTopColor'], ['drop zone', '#drop', 'borderTopColor']]);
   }
+  if (check === 'focus') {  // the ring round a control reached with Tab, against the card it is drawn on
+    await page.focus('#prompt-input'); await page.keyboard.press('Tab');
+    report.focused = await page.evaluate(() => document.activeElement.id);
+    report.ring = await page.evaluate(contrasts, [['Add', '#add-prompt', 'outlineColor']]);
+  }
   if (check === 'targets') {  // every control's size, once a photo is segmented (a box in a label: the label's)
     await page.setInputFiles('#image', photo);
     await page.click('#run');
