@@ -52,3 +52,10 @@ def test_focus_ring_visible(server, tmp_path):
     # was; WCAG asks 3:1 of a focus indicator against what it is drawn on
     out = _page(server, tmp_path, "focus")
     assert out["focused"] == "add-prompt" and out["ring"]["Add"] >= 3, out
+
+
+def test_empty_mask_said_nothing_found(server, tmp_path):
+    # a prompt with nothing on the photo (taping on a crack photo) read "1.00" above a row of zeros (0 regions, 0 px²,
+    # 0.0 px): a site engineer took it for a measure that failed, not for the model being sure there is none
+    conf = _page(server, tmp_path, "empty")["confidence"]
+    assert conf == {"segment crack": "0.90 \u00b7 nothing found", "segment taping area": "0.80"}, conf

@@ -1,6 +1,7 @@
 // Usage: node h247_page.mjs URL PHOTO CHECK
 // The web page as a site engineer reads it on a phone (tests/test_h247_page.py): the contrast of its text and of its
 // controls' edges (WCAG 2.1 AA: 4.5:1 for text, 3:1 for a control's boundary). Prints one JSON line.
+import { readFile } from 'node:fs/promises';
 import { launchChromium } from './chromium.mjs';
 
 const [url, photo, check] = process.argv.slice(2);
@@ -37,6 +38,20 @@ try {
     await page.focus('#prompt-input'); await page.keyboard.press('Tab');
     report.focused = await page.evaluate(() => document.activeElement.id);
     report.ring = await page.evaluate(contrasts, [['Add', '#add-prompt', 'outlineColor']]);
+  }
+  if (check === 'empty') {  // an answer whose first mask is empty (nothing found) and second is not
+    await page.route('**/v1/segment', async route => {
+      const answer = await route.fetch(), json = await answer.json();
+      Object.assign(json.results[0], { confidence: 0.9 }); Object.assign(json.results[0].measures, { components: 0, area_px: 0, area_fraction: 0 });
+      Object.assign(json.results[1], { confidence: 0.8 }); Object.assign(json.results[1].measures, { components: 2 });
+      await route.fulfill({ response: answer, json });
+    });
+    // the photo from memory: Chromium hands an intercepted request no body of a file read from disk
+    await page.setInputFiles('#image', { name: 'wall.png', mimeType: 'image/png', buffer: await readFile(photo) });
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
+    report.confidence = await page.$$eval('#measures tbody tr', trs => Object.fromEntries(trs.map(tr =>
+      [tr.dataset.prompt, tr.querySelector('td.confidence').textContent])));
   }
   if (check === 'targets') {  // every control's size, once a photo is segmented (a box in a label: the label's)
     await page.setInputFiles('#image', photo);
