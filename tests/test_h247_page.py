@@ -59,3 +59,22 @@ def test_empty_mask_said_nothing_found(server, tmp_path):
     # 0.0 px): a site engineer took it for a measure that failed, not for the model being sure there is none
     conf = _page(server, tmp_path, "empty")["confidence"]
     assert conf == {"segment crack": "0.90 \u00b7 nothing found", "segment taping area": "0.80"}, conf
+
+
+def test_photo_over_upload_limit_refused_before_sending(tiny_model_dir, tmp_path):
+    # a photo over --max-upload-mb was uploaded (20 MB over a phone's link: minutes, and the data plan) to be answered
+    # 413: the page knows the photo's size and, from /v1/models, the limit
+    _need_browser()
+    import numpy as np
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    app = create_app(ServeConfig(max_upload_mb=0.05), Segmenter.load(tiny_model_dir))
+    assert TestClient(app).get("/v1/models").json()["limits"] == {"max_upload_mb": 0.05}
+    noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "big.png")  # ~120 KB of noise
+    for url in serving(app):
+        out = run_page_script("h247_page.mjs", url, tmp_path / "big.png", "too large", timeout=120)
+    assert out["consoleErrors"] == [] and out["tooLarge"]["sent"] == [], out
+    error = out["tooLarge"]["error"]
+    assert error.startswith("big.png is 0.1 MB: this server takes photos of up to 0.05 MB.") and "smaller photo" in error, error

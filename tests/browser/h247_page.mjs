@@ -53,6 +53,13 @@ try {
     report.confidence = await page.$$eval('#measures tbody tr', trs => Object.fromEntries(trs.map(tr =>
       [tr.dataset.prompt, tr.querySelector('td.confidence').textContent])));
   }
+  if (check === 'too large') {  // a photo over the server's --max-upload-mb (the test's server: 0.05 MB)
+    const sent = []; page.on('request', r => { if (r.url().includes('/v1/segment')) sent.push(r.url()); });
+    await page.setInputFiles('#image', photo);
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#error').hidden);
+    report.tooLarge = { error: await page.textContent('#error'), sent };
+  }
   if (check === 'targets') {  // every control's size, once a photo is segmented (a box in a label: the label's)
     await page.setInputFiles('#image', photo);
     await page.click('#run');

@@ -563,7 +563,9 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
 
     @app.get("/v1/models")
     def models() -> dict:
-        return {"version": __version__, "models": [model_description(seg)]}
+        # the upload limit, for the page to refuse a photo over it before sending it (it uploaded 20 MB over a phone's
+        # link to be told 413)
+        return {"version": __version__, "models": [model_description(seg)], "limits": {"max_upload_mb": config.max_upload_mb}}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
