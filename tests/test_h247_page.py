@@ -78,3 +78,16 @@ def test_photo_over_upload_limit_refused_before_sending(tiny_model_dir, tmp_path
     assert out["consoleErrors"] == [] and out["tooLarge"]["sent"] == [], out
     error = out["tooLarge"]["error"]
     assert error.startswith("big.png is 0.1 MB: this server takes photos of up to 0.05 MB.") and "smaller photo" in error, error
+
+
+def test_results_shared_from_a_phone(server, tmp_path):
+    # a site engineer sends a finding on from the phone (a messenger, e-mail): the page offered downloads only, to be
+    # found again in the phone's files and attached by hand -> its share sheet, with the overlay and the measures
+    out = _page(server, tmp_path, "share")
+    assert out["shareShown"], out
+    [shared] = out["shared"]
+    assert shared["files"] == [["wall__overlay.png", "image/png", "PNG"]], shared
+    lines = shared["text"].splitlines()
+    assert lines[0] == "wall.png (drywallqa)" and len(lines) == 3, lines
+    assert all(line.split(": ", 1)[0] in ("segment crack", "segment taping area") and "confidence " in line
+               and "max width " in line for line in lines[1:]), lines

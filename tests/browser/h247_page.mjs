@@ -60,6 +60,22 @@ try {
     await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#error').hidden);
     report.tooLarge = { error: await page.textContent('#error'), sent };
   }
+  if (check === 'share') {  // a phone's share sheet (navigator.share: none in a desktop Linux Chromium) stood in for
+    await page.evaluate(() => {
+      window.shared = [];
+      Object.defineProperty(navigator, 'canShare', { configurable: true, value: () => true });
+      Object.defineProperty(navigator, 'share', { configurable: true, value: async (d) => {
+        window.shared.push({ title: d.title, text: d.text, files: await Promise.all((d.files || []).map(async f =>
+          [f.name, f.type, [...new Uint8Array(await f.slice(1, 4).arrayBuffer())].map(c => String.fromCharCode(c)).join('')])) });
+      } });
+    });
+    await page.setInputFiles('#image', photo);
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
+    report.shareShown = await page.isVisible('#share');
+    if (report.shareShown) { await page.click('#share'); await page.waitForFunction(() => window.shared.length); }
+    report.shared = await page.evaluate(() => window.shared || []);
+  }
   if (check === 'targets') {  // every control's size, once a photo is segmented (a box in a label: the label's)
     await page.setInputFiles('#image', photo);
     await page.click('#run');
