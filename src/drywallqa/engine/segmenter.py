@@ -167,6 +167,18 @@ class SegmentationResult:
                 self.masks[p] = np.zeros_like(mask)
         return self
 
+    def __repr__(self) -> str:
+        """Short, for a notebook: the prompts, the photo's size, each mask's pixels and confidence, how many warnings
+        (the dataclass's own printed every mask and probability map, thousands of characters a result)."""
+        shape = next((tuple(m.shape) for m in self.masks.values() if hasattr(m, "shape")), None)
+        pixels = {p: int(np.count_nonzero(m)) for p, m in self.masks.items()}
+        confidence = {p: round(float(c), 3) if isinstance(c, (int, float, np.number)) else c
+                      for p, c in self.confidence.items()}
+        emptied = f", emptied={dict(self.emptied)}" if self.emptied else ""
+        return (f"{type(self).__name__}(prompts={list(self.masks)}, shape={shape}, mask_pixels={pixels}, "
+                f"confidence={confidence}, confidence_kind={self.confidence_kind!r}{emptied}, "
+                f"warnings={len(self.warnings)})")
+
     def __setattr__(self, name: str, value) -> None:
         if name in PROMPT_KEYED and isinstance(value, dict) and not isinstance(value, PromptKeyed):
             value = PromptKeyed(value)
@@ -208,6 +220,12 @@ class EncodedImage:
     encoded_by: object = None  # the segmenter that made the features: decode refuses those of other weights or settings
     notes: list = field(default_factory=list)  # what was read otherwise than the file holds (only its first frame, a
     # damaged EXIF block ignored, 16-bit colour read as 8 bits): predict() puts them first among the result's warnings
+
+    def __repr__(self) -> str:
+        """Short: the photo's shape, how many feature entries, the encoder (not the arrays and tensors themselves)."""
+        shape = tuple(self.rgb.shape) if hasattr(self.rgb, "shape") else None
+        return (f"{type(self).__name__}(rgb={shape}, features={len(self.features)}, "
+                f"encoded_by={type(self.encoded_by).__name__}, notes={len(self.notes)})")
 
 
 def validate_prompts(prompts) -> list[str]:
