@@ -27,3 +27,31 @@ def test_encoded_image_repr_is_short():
     encoded = EncodedImage(np.zeros((480, 640, 3), np.uint8), [np.zeros((1, 32, 120, 160), np.float32)])
     text = repr(encoded)
     assert len(text) < 200 and "array" not in text and "(480, 640, 3)" in text, text
+
+
+def test_result_to_dict_is_json_keyed_as_results_json(tiny_model_dir, tmp_path):
+    import json
+
+    from PIL import Image
+
+    from drywallqa import Segmenter
+    from drywallqa.engine.batch import predict_paths, record_name
+
+    photo = tmp_path / "photos" / "wall.png"
+    photo.parent.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 52, 3), dtype=np.uint8)).save(photo)
+    seg = Segmenter.load(tiny_model_dir)
+    prompts = ["segment crack", "segment taping area"]
+    out = tmp_path / "out"
+    predict_paths(seg, [photo], prompts, out, progress=False, mm_per_px=0.5)
+    record = json.loads((out / record_name(photo)).read_text())
+
+    data = seg.predict(photo, prompts).to_dict(mm_per_px=0.5)
+    json.dumps(data, allow_nan=False)  # plain values: no arrays, no numpy numbers
+    assert (data["height"], data["width"]) == (record["height"], record["width"]) == (40, 52)
+    assert list(data["prompts"]) == prompts
+    for p in prompts:
+        assert set(data["prompts"][p]) == set(record["prompts"][p]) - {"mask", "mask_crc32"}, p
+        assert data["prompts"][p]["area_px"] == record["prompts"][p]["area_px"]
+        assert data["prompts"][p]["confidence"] == record["prompts"][p]["confidence"]
+    assert data["warnings"] == [] and data["confidence_kind"] == "map"

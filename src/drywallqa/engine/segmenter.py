@@ -167,6 +167,36 @@ class SegmentationResult:
                 self.masks[p] = np.zeros_like(mask)
         return self
 
+    def to_dict(self, mm_per_px: float | None = None) -> dict:
+        """The result as plain JSON values, keyed as a photo's entry of ``results.json`` (``drywallqa predict``):
+        ``height`` and ``width`` of the photo; ``prompts``: prompt -> its mask's QA measures
+        (:func:`~drywallqa.measures.mask_measures`: ``components``, ``area_px``, ``length_px``, ..., in mm too with
+        ``mm_per_px``; ``joints`` for a prompt of taped joints), ``confidence``, ``concept`` (where the model has a
+        prompt gate) and ``emptied_below`` (where ``min_confidence`` emptied a mask that held pixels); ``warnings``;
+        and ``confidence_kind`` and ``timings_ms``. The masks and probability maps themselves are left out (arrays:
+        :attr:`masks`, :attr:`probabilities`; ``json.dumps(result.to_dict())`` works).
+
+        Raises:
+            ValueError: ``mm_per_px`` not a number in its range (:func:`~drywallqa.measures.validate_mm_per_px`).
+        """
+        from ..data.registry import measures_joints
+        from ..measures import mask_measures
+
+        shape = next((m.shape for m in self.masks.values()), (0, 0))
+        prompts = {}
+        for p, mask in self.masks.items():
+            joints = measures_joints(p, self.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
+            entry = mask_measures(mask, mm_per_px, joints=joints)
+            if p in self.confidence:
+                entry["confidence"] = float(self.confidence[p])
+            if p in self.emptied:
+                entry["emptied_below"] = self.emptied[p]
+            if p in self.concepts:
+                entry["concept"] = dict(self.concepts[p])
+            prompts[p] = entry
+        return {"height": int(shape[0]), "width": int(shape[1]), "prompts": prompts, "warnings": list(self.warnings),
+                "confidence_kind": self.confidence_kind, "timings_ms": dict(self.timings_ms)}
+
     def __repr__(self) -> str:
         """Short, for a notebook: the prompts, the photo's size, each mask's pixels and confidence, how many warnings
         (the dataclass's own printed every mask and probability map, thousands of characters a result)."""
