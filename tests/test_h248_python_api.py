@@ -55,3 +55,20 @@ def test_result_to_dict_is_json_keyed_as_results_json(tiny_model_dir, tmp_path):
         assert data["prompts"][p]["area_px"] == record["prompts"][p]["area_px"]
         assert data["prompts"][p]["confidence"] == record["prompts"][p]["confidence"]
     assert data["warnings"] == [] and data["confidence_kind"] == "map"
+
+
+def test_from_pretrained_reads_a_shipped_model_by_name_and_a_home_path(tmp_path, monkeypatch):
+    import pytest
+
+    from drywallqa.models import FilmUNetModel
+    from drywallqa.models.base import PromptedSegmentationModel
+
+    monkeypatch.chdir(tmp_path)  # no folder "fast" here
+    assert type(PromptedSegmentationModel.from_pretrained("fast")) is FilmUNetModel  # as Segmenter.load("fast")
+    assert type(FilmUNetModel.from_pretrained()) is FilmUNetModel  # None: the default shipped model
+    model = FilmUNetModel.from_pretrained("fast")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    model.save_pretrained(tmp_path / "models" / "m")
+    assert type(PromptedSegmentationModel.from_pretrained("~/models/m")) is FilmUNetModel  # read a folder named "~"
+    with pytest.raises(FileNotFoundError, match="shipped models: fast"):
+        PromptedSegmentationModel.from_pretrained("fats")

@@ -129,12 +129,20 @@ class PromptedSegmentationModel(nn.Module):
         return directory
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, map_location: str = "cpu"):
-        """Load a directory written by :meth:`save_pretrained` (any registered model type)."""
+    def from_pretrained(cls, directory: str | Path | None = None, map_location: str = "cpu"):
+        """Load a directory written by :meth:`save_pretrained`, or a shipped model by name (``"fast"``; None: the
+        default one), as :meth:`Segmenter.load <drywallqa.engine.segmenter.Segmenter.load>` reads it (a folder of the
+        same spelling wins; a leading ``~`` is the home folder); any registered model type.
+
+        Raises:
+            FileNotFoundError: no such folder nor shipped model, or no ``config.json`` / weights in it.
+            ValueError: a damaged or unknown ``config.json`` or weights.
+        """
         from ..utils.plugins import failed_plugins_said
         from .registry import MODELS, get_model_class
+        from .shipped import resolve_model_dir
 
-        directory = Path(directory)
+        directory = resolve_model_dir(directory)  # "fast" read ./fast (there is none); "~/m" a folder named "~"
         cfg_path = directory / CONFIG_NAME
         if not directory.exists():  # where it was looked for (--model-path ./fast reads "fast": not the shipped one)
             where = "" if directory.is_absolute() else f" ({directory.absolute()})"
