@@ -72,3 +72,13 @@ def test_from_pretrained_reads_a_shipped_model_by_name_and_a_home_path(tmp_path,
     assert type(PromptedSegmentationModel.from_pretrained("~/models/m")) is FilmUNetModel  # read a folder named "~"
     with pytest.raises(FileNotFoundError, match="shipped models: fast"):
         PromptedSegmentationModel.from_pretrained("fats")
+
+
+def test_a_model_class_refuses_a_folder_of_another_model_type():
+    import pytest
+
+    from drywallqa.models import ClipSegModel, FilmUNetModel
+
+    assert type(FilmUNetModel.from_pretrained("fast")) is FilmUNetModel
+    with pytest.raises(ValueError, match="holds a 'film_unet' model, not ClipSegModel's: load it with FilmUNetModel"):
+        ClipSegModel.from_pretrained("fast")  # it gave a FilmUNetModel

@@ -132,11 +132,12 @@ class PromptedSegmentationModel(nn.Module):
     def from_pretrained(cls, directory: str | Path | None = None, map_location: str = "cpu"):
         """Load a directory written by :meth:`save_pretrained`, or a shipped model by name (``"fast"``; None: the
         default one), as :meth:`Segmenter.load <drywallqa.engine.segmenter.Segmenter.load>` reads it (a folder of the
-        same spelling wins; a leading ``~`` is the home folder); any registered model type.
+        same spelling wins; a leading ``~`` is the home folder). On this base class any registered model type; on a
+        model's class (``FilmUNetModel.from_pretrained``) that type (or a subclass) only.
 
         Raises:
             FileNotFoundError: no such folder nor shipped model, or no ``config.json`` / weights in it.
-            ValueError: a damaged or unknown ``config.json`` or weights.
+            ValueError: a damaged or unknown ``config.json`` or weights, or a model of another type than ``cls``.
         """
         from ..utils.plugins import failed_plugins_said
         from .registry import MODELS, get_model_class
@@ -168,6 +169,11 @@ class PromptedSegmentationModel(nn.Module):
                              "model from a newer drywallqa, or of a plugin not installed here? Upgrade the package, "
                              "or install the plugin")
         model_cls = get_model_class(payload["model_type"])
+        if cls is not PromptedSegmentationModel and not issubclass(model_cls, cls):  # ClipSegModel.from_pretrained(a
+            # film_unet folder) gave a FilmUNetModel, not the class asked for, without a word
+            raise ValueError(f"{directory} holds a {payload['model_type']!r} model, not {cls.__name__}'s: load it with "
+                             f"{model_cls.__name__}.from_pretrained, or PromptedSegmentationModel.from_pretrained "
+                             "(any model type)")
         try:
             model = model_cls(model_cls.config_from_dict(payload["config"], directory))
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
