@@ -557,6 +557,11 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
     ``out_dir`` is locked for the evaluation (``.evaluate.lock``): a second one into the same folder is refused (the
     two would score into one ``.partial/`` and write their reports over each other's).
 
+    Returns:
+        The report as written to ``report.json`` (``metrics``: a row per split, dataset and prompt (``mIoU``,
+        ``mIoU_CI95``, ``mDice``, ...), ``cross_prompt``, ``image_level``, ``qa_measures``, ``confidence``,
+        ``model``, ``failures``, ``warnings``, ``speed`` where measured, ...; docs/evaluation.md).
+
     Raises:
         ValueError: no dataset, a dataset listed twice (:class:`~drywallqa.data.registry.DatasetListedTwice`),
             ``which`` naming no split or an unknown one, ``limit`` not a whole number of at least 1 (or None),

@@ -130,7 +130,22 @@ PROMPT_KEYED = ("masks", "probabilities", "confidence", "concepts", "emptied")  
 @dataclass
 class SegmentationResult:
     """Masks and probabilities per prompt, at the input image's size. Each by-prompt field (:data:`PROMPT_KEYED`) is a
-    :class:`PromptKeyed` dict: a prompt as typed (spaces around it, several lines) finds its entry."""
+    :class:`PromptKeyed` dict: a prompt as typed (spaces around it, several lines) finds its entry.
+
+    Attributes:
+        masks: prompt -> ``(H, W)`` bool numpy array at the photo's size (H, W of the photo as read, EXIF turn applied).
+        probabilities: prompt -> ``(H, W)`` float32 numpy array in 0..1 (the sigmoid of the model's logits; zeros for
+            a prompt the prompt gate refused). A mask is this map above the prompt's threshold, then post-processed.
+        confidence: prompt -> float in 0..1, the mask's estimated IoU (:mod:`drywallqa.confidence`; 0.0 for a
+            prompt the gate refused); ``confidence_kind`` says how it was made.
+        concepts: prompt -> the prompt gate's reading of it (``concept``, ``nearest_prompt``, ``similarity``,
+            ``margin``, ``known``, ...); empty without a gate.
+        warnings: texts (a prompt the model does not know, what was read otherwise than the file holds).
+        emptied: prompt -> the ``min_confidence`` that emptied its mask (one that held pixels).
+        timings_ms: milliseconds by step, e.g. ``read_ms``, ``encode_ms``, ``decode_ms`` (the torch runtime's).
+
+    :meth:`to_dict` gives the whole as plain JSON values, keyed as ``results.json``.
+    """
 
     masks: dict = field(default_factory=dict)          # prompt -> (H, W) bool
     probabilities: dict = field(default_factory=dict)  # prompt -> (H, W) float32
@@ -376,7 +391,19 @@ class Segmenter:
 
     def predict(self, image, prompts, threshold: float | None = None, label_shape: str | None = None) -> SegmentationResult:
         """Image (path, PIL image or ``(H, W[, C])`` array) and prompts -> masks and probabilities. What was read
-        otherwise than the file holds (:attr:`EncodedImage.notes`) comes first among the result's ``warnings``."""
+        otherwise than the file holds (:attr:`EncodedImage.notes`) comes first among the result's ``warnings``.
+
+        Args:
+            image: a path, a PIL image, or an ``(H, W)`` / ``(H, W, 3)`` / ``(H, W, 4)`` array (uint8 0..255, or
+                floats in 0..1), one photo.
+            prompts: one text or a list of them (each stripped; repeats dropped).
+            threshold: one threshold in [0, 1] for every prompt (default: each prompt's own, :meth:`threshold_for`).
+            label_shape: ``"box"`` adapts box-trained prompts' masks to boxes (default: :attr:`label_shape`).
+
+        Returns:
+            A :class:`SegmentationResult` keyed by prompt: ``(H, W)`` bool masks and float32 probabilities at the
+            photo's size, confidences, warnings.
+        """
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
         validate_label_shape(label_shape)
