@@ -224,6 +224,15 @@ def init_from_model_type(init_from) -> str | None:
 
 @dataclass
 class TrainConfig:
+    """A training run's settings, as a training config YAML holds them (:meth:`from_yaml`, :meth:`from_dict`;
+    ``key=value`` overrides: :meth:`with_overrides`); :class:`~drywallqa.engine.trainer.Trainer` runs it.
+
+        config = TrainConfig.from_yaml("configs/default.yaml").with_overrides(["optim.epochs=2", "output_dir=runs/x"])
+        Trainer(config).train()   # -> the last epoch's metrics; the model in runs/x/best
+
+    ``model`` and ``model_config``: a registered model and its config dataclass's keys; ``data``, ``optim``,
+    ``loss``, ``distill``: their sections (docs/training.md); the rest as commented below."""
+
     model: str = "film_unet"
     model_config: dict = field(default_factory=dict)
     init_from: str | None = None        # a save_pretrained folder to fine-tune from, or a shipped model's name ("fast", "default")

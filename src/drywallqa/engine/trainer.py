@@ -867,6 +867,12 @@ class Trainer:
         FileExistsError, before anything is written. The folder is locked for the run (:func:`run_lock`: a second
         run there is a ValueError), and the temporary files of writes a kill cut short are removed from it.
 
+        Returns:
+            The last epoch's row of ``metrics.json`` (``epoch``, ``step``, ``elapsed_s``, ``lr``, the mean losses
+            ``train_<loss>``, ``val_mIoU_<dataset>``, ``val_score``, ...), with ``finished_before: True`` where the
+            run had already finished; ``{"stopped": "time", "step": N}`` where ``max_minutes`` ran out first
+            (``last.pt`` holds it); ``{}`` where no epoch ran.
+
         Raises:
             DivergedError: the loss, gradients or weights are no longer finite (what was saved before stays).
             TrainingInterrupted: Ctrl-C, once ``last.pt`` holds the steps done (a KeyboardInterrupt).
