@@ -353,7 +353,8 @@ class Segmenter:
     def load(cls, path: str | Path | None = None, runtime: str = "torch", tile: int | None = None,
              tile_overlap: float = 0.25, *, pipeline: str | None = None, backend: str | None = None,
              max_tiles: int | None = None, **kwargs) -> "Segmenter":
-        """A segmenter for the model folder ``path`` (``None``: the model shipped in the package).
+        """A segmenter for ``path``: a model folder, a shipped model's name (``"fast"``), or ``None`` (the default
+        shipped model).
 
         Args:
             runtime: ``torch`` or ``onnx`` (:data:`RUNTIMES`).
@@ -361,8 +362,14 @@ class Segmenter:
             tile: predict photos wider or taller than this many pixels tile by tile (the ``tiled`` wrapper).
             max_tiles: with ``tile``, photos it would cut into more tiles fail (default: no limit).
             backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
-            kwargs: options of the runtime or pipeline (``threshold``, ``model``, ``min_confidence``,
-                ``label_shape``, ...).
+            kwargs: options of the runtime or pipeline; the torch runtime's
+                (:meth:`~drywallqa.engine.predictor.TorchSegmenter.from_path`): ``device`` (``"cpu"``, ``"cuda"``,
+                ``"auto"``), ``threshold``, ``min_confidence``, ``label_shape``, ``tta``, ``scales``, ``precision``,
+                ``prompt_gate``, ``confidence``, ``model``.
+
+        Returns:
+            The segmenter (for a model folder on ``torch``: a
+            :class:`~drywallqa.engine.predictor.TorchSegmenter`); :meth:`predict` gives a :class:`SegmentationResult`.
         """
         runtime, pipeline = from_backend(backend, runtime, pipeline, "Segmenter.load", stacklevel=3)
         if tile is None and (max_tiles is not None or tile_overlap != 0.25):  # was ignored without a word
