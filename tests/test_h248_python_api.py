@@ -82,3 +82,13 @@ def test_a_model_class_refuses_a_folder_of_another_model_type():
     assert type(FilmUNetModel.from_pretrained("fast")) is FilmUNetModel
     with pytest.raises(ValueError, match="holds a 'film_unet' model, not ClipSegModel's: load it with FilmUNetModel"):
         ClipSegModel.from_pretrained("fast")  # it gave a FilmUNetModel
+
+
+def test_result_to_dict_writes_a_nan_confidence_as_null():
+    import json
+
+    result = _result()
+    result.confidence["segment crack"] = float("nan")
+    data = result.to_dict()
+    assert data["prompts"]["segment crack"]["confidence"] is None
+    json.dumps(data, allow_nan=False)

@@ -202,8 +202,9 @@ class SegmentationResult:
         for p, mask in self.masks.items():
             joints = measures_joints(p, self.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
             entry = mask_measures(mask, mm_per_px, joints=joints)
-            if p in self.confidence:
-                entry["confidence"] = float(self.confidence[p])
+            if p in self.confidence:  # a NaN as null, as results.json writes it (NaN is no JSON)
+                c = float(self.confidence[p])
+                entry["confidence"] = c if np.isfinite(c) else None
             if p in self.emptied:
                 entry["emptied_below"] = self.emptied[p]
             if p in self.concepts:
