@@ -92,3 +92,17 @@ def test_result_to_dict_writes_a_nan_confidence_as_null():
     data = result.to_dict()
     assert data["prompts"]["segment crack"]["confidence"] is None
     json.dumps(data, allow_nan=False)
+
+
+def test_batch_summary_repr_counts_instead_of_printing_every_entry():
+    from pathlib import Path
+
+    from drywallqa.engine.batch import BatchSummary
+
+    entry = {"image": "/photos/p.jpg", "height": 640, "width": 640, "prompts": {"segment crack": {"area_px": 10}},
+             "settings": {"metadata": {"x": "y" * 500}}}
+    summary = BatchSummary(done=[f"p{i}.jpg" for i in range(300)], results=[entry] * 300,
+                           failed=[(Path("bad.jpg"), "not an image")])
+    text = repr(summary)
+    assert len(text) < 300, text[:500]
+    assert "done=300" in text and "failed=1" in text and "not an image" in text, text

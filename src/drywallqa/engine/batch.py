@@ -52,6 +52,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class BatchSummary:
+    """What a batch job (:func:`predict_paths`) did: the photos ``done`` (paths), ``skipped`` (done by an earlier run),
+    ``failed`` and ``ignored`` (``(path, reason)`` pairs), ``results`` (each photo's entry of ``results.json``) and
+    the job's ``warnings``; :attr:`ok` where none failed."""
+
     done: list = field(default_factory=list)
     skipped: list = field(default_factory=list)  # already done by an earlier run
     failed: list = field(default_factory=list)  # (path, reason)
@@ -62,6 +66,13 @@ class BatchSummary:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def __repr__(self) -> str:
+        """Counts, not the lists (the dataclass's printed every photo's whole results.json entry, ~750 characters a
+        photo, in a notebook); the first failure's reason where one failed."""
+        first = f", first_failure={tuple(map(str, self.failed[0]))!r}" if self.failed else ""
+        return (f"{type(self).__name__}(done={len(self.done)}, skipped={len(self.skipped)}, failed={len(self.failed)}, "
+                f"ignored={len(self.ignored)}, results={len(self.results)}, warnings={len(self.warnings)}{first})")
 
 
 # the reason given for each photo a stopped job did not reach
