@@ -181,7 +181,9 @@ OWN_PROMPT_MARGIN = 0.1
 class TorchSegmenter(Segmenter):
     """A :class:`~drywallqa.models.base.PromptedModel` + text encoder: image encoded once, one decode per prompt.
 
-    ``model`` may be any object with that interface (a torch module, or the ONNX runtime's graphs)."""
+    ``model`` may be any object with that interface (a torch module, or the ONNX runtime's graphs). Made from a model
+    folder by :meth:`Segmenter.load <drywallqa.engine.segmenter.Segmenter.load>` (:meth:`from_path`); :meth:`predict`
+    gives a :class:`~drywallqa.engine.segmenter.SegmentationResult`, :meth:`predict_logits` the raw logits."""
 
     runtime = "torch"
 
@@ -378,7 +380,11 @@ class TorchSegmenter(Segmenter):
         return torch.from_numpy(resized).permute(2, 0, 1)[None].float().div_(255.0).to(self.device)
 
     def predict_logits(self, image, prompts) -> tuple[np.ndarray, torch.Tensor, dict]:
-        """Image (path, PIL, array) and prompts -> (RGB array, ``(P, H, W)`` logits, timings in ms)."""
+        """Image (path, PIL, array) and prompts -> (the ``(H, W, 3)`` uint8 RGB array, the ``(P, H, W)`` float32
+        torch tensor of logits at the photo's size on :attr:`device`, timings in ms): P the prompts with repeats
+        dropped, each asked of the network as written (no prompt gate, no canonical prompt, no threshold or
+        post-processing: :meth:`predict` reads "crack on the wall" as "segment crack"); averaged over ``scales`` and
+        the mirror view with ``tta``. ``logits.sigmoid()`` is the map :meth:`predict` gives as ``probabilities``."""
         encoded = self.encode(image)
         logits, _, timings = self._logits(encoded, validate_prompts(prompts))
         return encoded.rgb, logits, timings

@@ -93,7 +93,7 @@ class PromptedSegmentationModel(nn.Module):
         file whole or not at all (:func:`~drywallqa.utils.files.write_atomic`), the config last.
 
         ``dtype=torch.float16`` halves the file (floating-point tensors only; one holding a value beyond float16's range
-        is kept in its own type); loading casts back to float32.
+        is kept in its own type); loading casts back to float32. Returns ``directory`` (a ``Path``).
 
         Raises:
             ValueError: naming its key path, before anything is written, for a value of the config or ``extra`` that
