@@ -106,3 +106,13 @@ def test_batch_summary_repr_counts_instead_of_printing_every_entry():
     text = repr(summary)
     assert len(text) < 300, text[:500]
     assert "done=300" in text and "failed=1" in text and "not an image" in text, text
+
+
+def test_a_misspelt_prompt_names_the_prompts_of_the_result():
+    import pytest
+
+    result = _result()
+    with pytest.raises(KeyError, match="no entry for the prompt 'segment cracks'.*'segment crack', 'segment taping"):
+        result.masks["segment cracks"]  # it said KeyError: 'segment cracks' only
+    assert result.masks[" segment crack\n"] is result.masks["segment crack"]
+    assert result.confidence.get("segment cracks") is None and "segment cracks" not in result.masks
