@@ -116,3 +116,14 @@ def test_a_misspelt_prompt_names_the_prompts_of_the_result():
         result.masks["segment cracks"]  # it said KeyError: 'segment cracks' only
     assert result.masks[" segment crack\n"] is result.masks["segment crack"]
     assert result.confidence.get("segment cracks") is None and "segment cracks" not in result.masks
+
+
+def test_a_segmenter_says_what_it_runs(tiny_model_dir):
+    from drywallqa import Segmenter
+
+    seg = Segmenter.load(tiny_model_dir)
+    text = repr(seg)  # it was <drywallqa.engine.predictor.TorchSegmenter object at 0x...>
+    assert text.startswith("TorchSegmenter(model_type='film_unet'") and "device='cpu'" in text, text
+    assert "threshold=0.5" in text and "prompt_gate=False" in text and len(text) < 300, text
+    tiled = repr(Segmenter.load(tiny_model_dir, tile=64))
+    assert tiled.startswith("TiledSegmenter(tile=64, overlap=0.25") and "inner=TorchSegmenter(" in tiled, tiled

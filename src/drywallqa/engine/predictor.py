@@ -250,6 +250,15 @@ class TorchSegmenter(Segmenter):
         self._own = None  # the tuned prompts the gate has no anchor of (_own_anchors), computed on first use
         self._own_lock = threading.Lock()
 
+    def __repr__(self) -> str:
+        """Short, for a notebook: what model, where it runs and how it cuts its maps (the default named no setting)."""
+        if "metadata" not in self.__dict__:  # (one whose __init__ failed, shown by a debugger)
+            return f"{type(self).__name__}(not made)"
+        shown = {"model_type": self.metadata.get("model_type"), "version": self.model_version, "device": str(self.device),
+                 "scales": self.scales, "threshold": self.threshold, "prompt_thresholds": len(self.prompt_thresholds),
+                 "prompt_gate": self.gate is not None, "tta": self.tta, "precision": self.precision}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
     def __getstate__(self) -> dict:
         """Its state without its lock, which no copy shares: ``copy.deepcopy(seg)`` and a segmenter sent to another
         process (``multiprocessing``, ``joblib``) raised "cannot pickle '_thread.lock' object". Its weights' stamp

@@ -82,6 +82,11 @@ class TiledSegmenter(Segmenter):
         self.inner, self.tile, self.overlap = inner, int(tile), float(overlap)
         self.max_tiles = None if max_tiles is None else int(max_tiles)
 
+    def __repr__(self) -> str:
+        """Short: its tiling and the segmenter it tiles."""
+        return (f"{type(self).__name__}(tile={self.tile}, overlap={self.overlap}, max_tiles={self.max_tiles}, "
+                f"inner={self.inner!r})")
+
     @classmethod
     def retiled(cls, segmenter: Segmenter, tile: int | None = None, max_tiles: int | None = None) -> "TiledSegmenter":
         """``segmenter`` predicting on tiles of ``tile`` px (default: its own tile size) with at most ``max_tiles``
