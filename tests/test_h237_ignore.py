@@ -194,7 +194,7 @@ def test_the_validator_scores_a_target_as_if_its_ignored_pixels_were_absent(h237
 
     gt, target, prob, _ = _scored_arrays(2)
     image = _photo_of(prob)
-    banded = Validator({h237_dataset: [(image, target)]}, options=False)(_RedMaps())
+    banded = Validator({h237_dataset: [(image, target)]}, options=False, targets=True)(_RedMaps())
     cut = Validator({h237_dataset: [(np.ascontiguousarray(_cut(image)), _cut(gt))]}, options=False)(_RedMaps())
     plain = Validator({h237_dataset: [(image, gt)]}, options=False)(_RedMaps())
     assert np.array_equal(banded.ious[h237_dataset], cut.ious[h237_dataset])

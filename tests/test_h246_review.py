@@ -137,7 +137,8 @@ def test_a_photo_whose_every_pixel_is_ignore_scores_as_if_absent_in_validation(h
     gt, _, prob, _ = _scored_arrays(2)
     image = _photo_of(prob)
     alone = Validator({h237_dataset: [(image, gt)]}, options=False)(_RedMaps())
-    with_it = Validator({h237_dataset: [(image, gt), (image, _all_ignored(gt.shape))]}, options=False)(_RedMaps())
+    with_it = Validator({h237_dataset: [(image, gt), (image, _all_ignored(gt.shape))]}, options=False,
+                       targets=True)(_RedMaps())
     assert np.array_equal(with_it.ious[h237_dataset], alone.ious[h237_dataset]), (with_it.ious, alone.ious)
     assert with_it.images[h237_dataset] == 1
 

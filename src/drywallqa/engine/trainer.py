@@ -498,7 +498,7 @@ class Trainer:
         self.validator = Validator({ds.name: [(self.val_images[i], self.val_masks[i]) for i in np.flatnonzero(self.val_ids == k)]
                                     for k, ds in enumerate(self.datasets)}, options=False, progress=self.progress,
                                    photos={ds.name: [self.val_photos[i] for i in np.flatnonzero(self.val_ids == k)]
-                                           for k, ds in enumerate(self.datasets)}, held=held)
+                                           for k, ds in enumerate(self.datasets)}, held=held, targets=True)
         self._warn_of_val_part()
 
     def _warn_of_val_part(self) -> None:

@@ -27,6 +27,7 @@ from ..data.registry import get_dataset_config
 from ..data.sample import photo_and_label
 from ..metrics import THRESHOLDS, label_and_valid, mask_iou, nothing_to_score
 from ..postprocess import ADAPTERS, apply_postprocess
+from ..utils.image_io import IGNORE_VALUE
 from ..utils.progress import progress_bar
 from .segmenter import Segmenter
 
@@ -171,9 +172,13 @@ class Validator:
 
     Args:
         items: dataset name -> a sequence of ``(image, label)`` pairs, or of callables returning one (so photos
-            are read when scored): ``image`` anything :meth:`Segmenter.predict` takes, ``label`` an ``(H, W)`` bool
-            array at the image's size, or a target (uint8: 1 the label, 0 background, 255 'ignore', counted nowhere;
-            :func:`~drywallqa.metrics.label_and_valid`).
+            are read when scored): ``image`` anything :meth:`Segmenter.predict` takes, ``label`` an ``(H, W)`` array
+            at the image's size. A label is read as :mod:`drywallqa.metrics` reads one: its nonzero pixels are the
+            label (a bool array, a 0/1 or a 0/255 mask as ``cv2.imread`` or PIL reads a mask file); with ``targets``,
+            each is a target instead (:meth:`~drywallqa.data.sample.Sample.load_target`: uint8 1 the label,
+            0 background, 255 'ignore', counted nowhere; :func:`~drywallqa.metrics.label_and_valid`).
+        targets: the labels are targets (the trainer's and :meth:`from_parts`' items are). Without it, a label of
+            0, 1 and 255 (a target given as a label: its 255 would be scored as the label) is refused, naming it.
         options: try each dataset's post-processing options (False: the mask as it is; the fast mode).
         progress: show a progress bar per dataset.
         photos: dataset name -> what names each item's photo (its resolved path), and ``held``: dataset name -> the
@@ -182,11 +187,24 @@ class Validator:
     """
 
     def __init__(self, items: dict, options: bool = True, progress: bool = False, photos: dict | None = None,
-                 held: dict | None = None):
+                 held: dict | None = None, targets: bool = False):
         if not items or not all(len(v) for v in items.values()):
             raise ValueError("validation needs at least one photo per dataset")
         self.items, self.with_options, self.progress = items, options, progress
-        self.photos, self.held = photos or {}, held or {}
+        self.photos, self.held, self.targets = photos or {}, held or {}, targets
+
+    def label_and_valid(self, label: np.ndarray, dataset: str, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """An item's label, ``(H, W)`` bool, and where it is counted (None: everywhere): a target's 'ignore' pixels
+        are counted nowhere (``targets``); a label's nonzero pixels are the label, as the metrics read a mask."""
+        if self.targets:
+            return label_and_valid(label)
+        if label.dtype != bool and np.any(label == 1) and np.any(label == IGNORE_VALUE) and np.all(
+                (label == 0) | (label == 1) | (label == IGNORE_VALUE)):
+            raise ValueError(f"validation: the label of photo {i} of dataset {dataset!r} holds 0, 1 and "
+                             f"{IGNORE_VALUE}: a target (1 the label, {IGNORE_VALUE} 'ignore') given as a label, its "
+                             f"{IGNORE_VALUE} pixels would be scored as the label; give Validator(..., targets=True) "
+                             "for targets, or a label as a bool array or a 0/255 mask")
+        return label.astype(bool), None
 
     @classmethod
     def from_parts(cls, datasets, part: str = "val", splits_dir=None, datasets_dir=None, limit: int | None = None,
@@ -200,7 +218,7 @@ class Validator:
                 why = why_part_is_empty(d, part, splits_dir, datasets_dir, left_out, "kept for the published scores")
                 raise ValueError(f"validation: dataset {d!r} has no photos in part {part!r}: {why}")
             items[d] = [lambda s=s: photo_and_label(s, target=True) for s in samples]
-        return cls(items, progress=progress)
+        return cls(items, progress=progress, targets=True)
 
     def options_for(self, dataset: str) -> tuple:
         return postprocess_options(get_dataset_config(dataset).label_shape) if self.with_options else (None,)
@@ -217,7 +235,7 @@ class Validator:
             photos = self.photos.get(d)
             for i, item in enumerate(progress_bar(items, desc=f"validating {d}", disable=not self.progress, leave=False)):
                 image, label = item() if callable(item) else item
-                gt, valid = label_and_valid(label)  # a target's 'ignore' pixels: in no score
+                gt, valid = self.label_and_valid(np.asarray(label), d, i)  # a target's 'ignore' pixels: in no score
                 photo = photos[i] if photos is not None else None
                 scored = not nothing_to_score(valid)  # every pixel 'ignore': in no score, as if absent (IoU 1 was)
                 foreground = foreground or bool(np.any(gt))
