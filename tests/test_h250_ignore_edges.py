@@ -3,6 +3,8 @@ pictures of a label's 'ignore' band."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -109,3 +111,85 @@ def test_the_trainers_validator_leaves_the_band_of_its_targets_out(tmp_path, tin
         label, valid = label_and_valid(target)
         expected.append(threshold_sweep(image[..., 0].astype(np.float32) / 255, label, None, valid))
     assert np.allclose(result.ious["h250_ign"][0], np.mean(expected, axis=0))
+
+
+# --------------------------------------------------------------------------------------------- evaluate's pictures
+def _error_map_before(image, pred, gt):
+    """viz.error_map as it was (0.6.x), verbatim: a label of no 'ignore' pixel is drawn exactly so."""
+    from drywallqa.metrics import error_masks
+    from drywallqa.viz import ERROR_COLORS, overlay
+
+    out = image
+    for kind, mask in error_masks(pred, gt).items():
+        out = overlay(out, mask, ERROR_COLORS[kind], alpha=0.7)
+    return out
+
+
+def _is_grey(pixels):
+    return bool((pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all())
+
+
+def test_the_error_map_hatches_the_ignored_band_grey_and_draws_no_error_there():
+    from drywallqa.metrics import label_and_valid
+    from drywallqa.viz import error_map
+
+    from test_h237_ignore import BAND
+
+    gt, target, prob, pred = _scored_arrays(4)
+    image = _photo_of(prob)
+    assert np.array_equal(error_map(image, pred, gt), _error_map_before(image, pred, gt))
+    label, valid = label_and_valid(target)
+    before = _error_map_before(image, pred, label)
+    assert not _is_grey(before[:, BAND])  # the band drawn as errors (a prediction there: spurious)
+    drawn = error_map(image, pred, label, valid)
+    assert _is_grey(drawn[:, BAND]) and not np.array_equal(drawn[:, BAND], image[:, BAND])  # hatched, not the photo
+
+
+def _evaluate_pictures(tmp_path, monkeypatch, dataset, band):
+    """evaluate of one photo (its 0/1 mask, with or without a band of 255): what worst.png was drawn of."""
+    from drywallqa.data.sample import Sample
+    from drywallqa.engine import evaluator as ev
+
+    from test_h237_ignore import _crack_mask
+
+    _, _, prob, _ = _scored_arrays(3)
+    folder = tmp_path / f"data_{band}"
+    folder.mkdir()
+    Image.fromarray(_photo_of(prob)).save(folder / "p.png")
+    Image.fromarray(_crack_mask(prob.shape, band=band)).save(folder / "p_mask.png")
+    sample = Sample(folder / "p.png", dataset, "valid", *prob.shape, mask_path=folder / "p_mask.png")
+    monkeypatch.setattr(ev, "build_eval_sets", lambda *a, **k: [ev.EvalSet("published valid", dataset, [sample])])
+    monkeypatch.setattr(ev, "photos_held", lambda *a, **k: {})
+    drawn = {}
+    monkeypatch.setattr(ev, "grid", lambda rows, titles, path, **k: drawn.setdefault(Path(path).name, (rows, titles)))
+    ev.evaluate(_RedMaps(), tmp_path / f"out_{band}", [dataset], which="published", speed_images=0, progress=False)
+    return drawn["worst.png"], sample
+
+
+def test_worst_png_draws_a_labels_ignored_band_as_ignored_and_other_photos_as_before(tmp_path, monkeypatch,
+                                                                                       h250_dataset):
+    """worst.png's error map drew a label's 'ignore' band as errors (spurious where the map lights it up) that the IoU
+    beside it does not count: it is hatched grey, named in the legend. A photo of no 'ignore' pixel is drawn as
+    before (the same arrays, the same legend)."""
+    from drywallqa.engine import evaluator as ev
+    from drywallqa.metrics import error_masks, label_and_valid
+
+    from test_h237_ignore import BAND
+
+    (rows, titles), sample = _evaluate_pictures(tmp_path, monkeypatch, h250_dataset, band=False)
+    image, gt_cell, pred_cell, errors, _ = rows[0]
+    gt = sample.load_mask()
+    pred = image[..., 0].astype(np.float32) / 255 > 0.5
+    assert titles[3] == ev.ERROR_LEGEND and "ignored" not in titles[3]
+    assert np.array_equal(errors, _error_map_before(image, pred, gt))
+
+    (rows, titles), sample = _evaluate_pictures(tmp_path, monkeypatch, h250_dataset, band=True)
+    image, _, _, errors, _ = rows[0]
+    assert titles[3] == ev.ERROR_LEGEND + "\ngrey hatched: ignored (255 in the mask)"
+    assert _is_grey(errors[:, BAND]) and not np.array_equal(errors[:, BAND], image[:, BAND])
+    label, valid = label_and_valid(sample.load_target())
+    outside = np.ones(image.shape[1], bool)
+    outside[BAND] = False
+    drawn_error = ~np.all(errors == image, axis=-1)  # tinted: an error kind, or the hatch
+    kinds = np.any(list(error_masks(pred, label, valid=valid).values()), axis=0)
+    assert np.array_equal(drawn_error[:, outside], kinds[:, outside])  # the errors the IoU counts, and only those

@@ -84,17 +84,30 @@ def draw_joints(image: np.ndarray, joints: list[dict], scale: float = 1.0, color
 # colours of error_map: found, outline too wide / too narrow, spurious region, missed region
 ERROR_COLORS = {"tp": (40, 200, 40), "fp_boundary": (255, 200, 0), "fn_boundary": (255, 120, 0),
                 "fp_region": (255, 30, 30), "fn_region": (60, 90, 255)}
+IGNORED_HATCH = ((90, 90, 90), (200, 200, 200))  # error_map's pixels counted nowhere: stripes of these two greys
 
 
-def error_map(image: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+def hatch(image: np.ndarray, mask: np.ndarray, colors=IGNORED_HATCH, alpha: float = 0.7) -> np.ndarray:
+    """``(H, W, 3)`` uint8 image with the ``(H, W)`` bool mask drawn as diagonal stripes of ``colors`` (neutral greys:
+    no colour of :data:`ERROR_COLORS`), about 24 stripes along the longer side."""
+    h, w = mask.shape[:2]
+    width = max(2, round(max(h, w) / 48))
+    stripes = ((np.arange(h)[:, None] + np.arange(w)[None, :]) // width) % 2 == 0
+    m = mask.astype(bool)
+    return overlay(overlay(image, m & stripes, colors[0], alpha), m & ~stripes, colors[1], alpha)
+
+
+def error_map(image: np.ndarray, pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """``(H, W, 3)`` uint8 image tinted by :func:`~drywallqa.metrics.error_masks` of ``pred`` against ``gt``
-    (``ERROR_COLORS``): where a prediction loses IoU, at a glance."""
+    (``ERROR_COLORS``): where a prediction loses IoU, at a glance. With ``valid`` (where the label is counted:
+    :func:`~drywallqa.metrics.valid_pixels`), the errors are those within it, as the scores count them, and the pixels
+    outside it (the label's 'ignore') are hatched grey (:func:`hatch`), no error; None: every pixel counted."""
     from .metrics import error_masks
 
     out = image
-    for kind, mask in error_masks(pred, gt).items():
+    for kind, mask in error_masks(pred, gt, valid=valid).items():
         out = overlay(out, mask, ERROR_COLORS[kind], alpha=0.7)
-    return out
+    return out if valid is None else hatch(out, ~valid)
 
 
 def _plain_text(draw):

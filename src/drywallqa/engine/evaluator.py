@@ -50,6 +50,7 @@ QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_wid
 PER_IMAGE_KEYS = ("split", "dataset", "image", "prompt", "iou", "dice", "confidence", "centerline_f1", "gt_fraction",
                   "pred_fraction", "max_probability", "best_threshold", "iou_at_best_threshold", "iou_boundary_only", "source_in_training")
 ERROR_LEGEND = "errors: green found, red spurious,\nblue missed, yellow / orange\noutline too wide / narrow"
+IGNORED_LEGEND = f"\ngrey hatched: ignored ({IGNORE_VALUE} in the mask)"  # under ERROR_LEGEND where a worst photo has it
 EMPTY_CONVENTION = "an image with empty ground truth and empty prediction scores IoU = Dice = 1"
 
 
@@ -168,7 +169,8 @@ class SetResult:
     per_image: list      # one dict per image and own prompt (PER_IMAGE_KEYS)
     headroom: dict       # canonical prompt: mIoU at the model's threshold, best single and per-image thresholds
     examples: list       # the first images: (image, gt, {prompt: mask})
-    worst: list          # the lowest-IoU images of the canonical prompt: (iou, name, image, gt, mask, probability)
+    worst: list          # the lowest-IoU images of the canonical prompt: (iou, name, image, gt, mask, probability,
+    #                      ignored: where the label is 'ignore', counted nowhere; all False for a label of none)
     failures: list
     warnings: list = field(default_factory=list)  # what the segmenter warned of (a prompt it left unanswered), once each
 
@@ -332,7 +334,9 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
                               iou_boundary_only=errors[-1]["iou_boundary_only"])
                 key = (-iou, len(per_image))  # the heap keeps the lowest IoUs: one of them so far is kept, as pictures
                 if keep_worst and (len(worst) < keep_worst or key > worst[0][:2]):
-                    entry = (*key, Path(sample.image_path).name, *shrunk(image, gt, result.masks[p], result.probabilities[p]))
+                    ignored = np.zeros(gt.shape, bool) if valid is None else ~valid  # shrunk as a mask: a thin band kept
+                    entry = (*key, Path(sample.image_path).name,
+                             *shrunk(image, gt, result.masks[p], result.probabilities[p], ignored))
                     (heapq.heappush if len(worst) < keep_worst else heapq.heappushpop)(worst, entry)
             per_image.append(record)
         photo = photo_key(sample.image_path) if held else None
@@ -456,7 +460,7 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
 # Finished sets of an evaluation are kept here (inside the output folder) until its report is written, so an
 # interrupted evaluation, run again with the same model, settings and images, continues after the last
 # finished set. Bump the version when SetResult or what evaluate_set measures changes.
-PARTIAL_DIR, PARTIAL_VERSION = ".partial", 8  # (8: a label's 'ignore' pixels scored nowhere)
+PARTIAL_DIR, PARTIAL_VERSION = ".partial", 9  # (8: a label's 'ignore' pixels scored nowhere; 9: worst keeps them)
 
 
 def _stamp(path) -> list | None:
@@ -691,6 +695,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
     held = photos_held(datasets, datasets_dir)
     results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
+    any_ignored = False  # a worst photo's label has 'ignore' pixels: the legend says how they are drawn
     warnings: list = []
     data_problems: list = []
     scores_by_split: dict[str, list] = {}
@@ -719,9 +724,11 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
             for image, gt, masks in r.examples[:3]:
                 grid_rows.append([image, overlay(image, gt, (0, 255, 0))] +
                                  [overlay(image, masks[p], rgb) for p, rgb in zip(columns, prompt_colors(len(columns)))])
-        for iou, name, image, gt, mask, prob in r.worst:
+        for iou, name, image, gt, mask, prob, ignored in r.worst:
+            banded = bool(ignored.any())  # its 'ignore' band hatched in the error map, no error: as its IoU counts it
+            any_ignored = any_ignored or banded
             worst_rows.append([image, overlay(image, gt, (0, 255, 0)), overlay(image, mask, COLORS[0]),
-                               error_map(image, mask, gt), heatmap(prob)])
+                               error_map(image, mask, gt, ~ignored if banded else None), heatmap(prob)])
             worst_labels.append(f"{es.name} {es.dataset}\n{shown(name[:28])}\nIoU {iou:.2f}")
     trained = trained_sources(model_dir)
     for r in per_image:
@@ -761,7 +768,8 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         plot_confidence_curves({f"{r['split']} {r['dataset']}": r for r in report["confidence"]}, out / "confidence.png")
         report["confidence_png"] = "confidence.png"
     if worst_rows:
-        grid(worst_rows, ["input", "ground truth", "prediction", ERROR_LEGEND, "probability"], out / "worst.png",
+        grid(worst_rows, ["input", "ground truth", "prediction", ERROR_LEGEND + IGNORED_LEGEND * any_ignored,
+                          "probability"], out / "worst.png",
              row_labels=worst_labels)
         report["worst_png"] = "worst.png"
     for name in {"examples.png", "worst.png", "confidence.png"} - {report.get(k) for k in ("examples_png", "worst_png", "confidence_png")}:
