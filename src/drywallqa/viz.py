@@ -127,9 +127,11 @@ def _plain_text(draw):
     return wrapper
 
 
-def _save(fig, path: str | Path, dpi: int) -> None:
-    """Write ``fig`` whole (a temporary file, then a rename): a reader never sees half a picture."""
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".").lower() or "png"))
+def _save(fig, path: str | Path, dpi: int, **savefig) -> None:
+    """Write ``fig`` whole (a temporary file, then a rename): a reader never sees half a picture. ``savefig``: more
+    of ``Figure.savefig``'s options."""
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".").lower() or "png",
+                                               **savefig))
 
 
 @_plain_text
@@ -204,7 +206,8 @@ def grid(rows: list[list[np.ndarray]], titles: list[str], path: str | Path, cell
             if j == 0 and row_labels:
                 ax.set_ylabel(_label(row_labels[i]), fontsize=6)
     fig.tight_layout()
-    _save(fig, path, 80)
+    # (cropped to what is drawn: a title of several lines, the error legend, lost its first line above one row)
+    _save(fig, path, 80, bbox_inches="tight", pad_inches=0.05)
     plt.close(fig)
 
 
