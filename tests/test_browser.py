@@ -137,8 +137,9 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert "prompt_gate=False" not in size["warnings"][0]
         after = size["afterRun"]
         assert after["warningSwatches"] == [True]  # the warning in its prompt's colour
-        # progress where the user looks (the button), in seconds, and the results marked busy; all undone after
-        assert size["progress"]["button"].startswith("Segmenting") and size["progress"]["spinner"], size["progress"]
+        # progress where the user looks (the button), in seconds, and the results marked busy; all undone after (the
+        # request held by a route before it leaves the page: the photo not sent yet, "Uploading… · 1 s")
+        assert size["progress"]["button"].startswith("Uploading\u2026") and size["progress"]["spinner"], size["progress"]
         assert size["progress"]["busy"] == "true" and after["busy"] is None and after["button"] == "Segment"
         # the results brought into view (on a phone they are below the form) and the focus on their heading
         assert 0 <= after["titleTop"] < after["innerHeight"] / 2 and after["focused"] == "results-title", (name, after)
@@ -234,5 +235,5 @@ def test_odd_uses(server, tmp_path):
     assert "other than the drywallqa server" not in cut["error"] and cut["button"] == "Segment", cut
     heard = out["heard"]  # the seconds on the button; the status line (aria-live) said "Segmenting… N s" each second
     assert heard["button"].startswith("Segmenting\u2026 2 s"), heard
-    assert heard["said"][:-1] == ["Segmenting\u2026"] and heard["said"][-1].startswith("Done in"), heard
+    assert heard["said"][:-1] == ["Uploading the photo\u2026", "Segmenting\u2026"] and heard["said"][-1].startswith("Done in"), heard
     assert out["focusAfterError"] == "run", out["focusAfterError"]  # it was lost to the page (BODY): Tab from the top

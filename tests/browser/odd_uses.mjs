@@ -55,9 +55,9 @@ try {
   // the answer cut off on its way (the connection dropped mid-body: a phone's link, the server stopped): said so, not
   // blamed on a proxy or a login page
   await page.evaluate(() => {
-    window.realFetch = window.fetch;
-    window.fetch = async (...args) => {
-      if (!String(args[0]).includes('/v1/segment')) return window.realFetch(...args);
+    window.realSend = window.send;
+    window.send = async (...args) => {
+      if (!String(args[0]).includes('/v1/segment')) return window.realSend(...args);
       const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('{"image": {"wid')); c.error(new TypeError('network error')); } });
       return new Response(body, { status: 200, headers: { 'Content-Type': 'application/json' } });
     };
@@ -65,20 +65,23 @@ try {
   await page.click('#run');
   await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#error').hidden);
   report.cut = { error: await page.textContent('#error'), button: await page.textContent('#run') };
-  await page.evaluate(() => { window.fetch = window.realFetch; });
-  // a request of 2.5 s: the button counts the seconds; the status line, which a screen reader reads out at each
-  // change (aria-live), says "Segmenting…" once, not each second
+  await page.evaluate(() => { window.send = window.realSend; });
+  // a request of 2.5 s once the photo is uploaded: the button counts the seconds; the status line, which a screen
+  // reader reads out at each change (aria-live), says "Uploading the photo…", then "Segmenting…" once, not each second
   await page.evaluate(() => {
     window.said = [];
     new MutationObserver(() => window.said.push(document.querySelector('#status').textContent))
       .observe(document.querySelector('#status'), { childList: true, characterData: true, subtree: true });
   });
-  await page.route('**/v1/segment', async route => { await new Promise(r => setTimeout(r, 2500)); await route.continue(); });
+  // held as the answer comes (the photo sent: a route holds it before it leaves the page, still "Uploading…")
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*/v1/segment', requestStage: 'Response' }] });
+  cdp.on('Fetch.requestPaused', async e => { await new Promise(r => setTimeout(r, 2500)); await cdp.send('Fetch.continueResponse', { requestId: e.requestId }); });
   await page.click('#run');
   await page.waitForFunction(() => / 2 s/.test(document.querySelector('#run').textContent));
   const button = await page.textContent('#run');
   await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
-  await page.unroute('**/v1/segment');
+  await cdp.send('Fetch.disable'); await cdp.detach();
   report.heard = { button, said: await page.evaluate(() => window.said) };
   // Segment pressed from the keyboard, the answer an error (a tile too small): the focus back on the button, not on
   // the page (the disabled button lost it: the next Tab started at the page's top)

@@ -45,7 +45,7 @@ try {
     await page.fill('#prompt-input', unknown);
     await page.keyboard.press('Enter');
     const chips = await page.$$eval('#chips .chip', cs => cs.map(c => c.dataset.prompt));
-    // the first request held back a moment: what shows while it runs
+    // the first request held back a moment (before it leaves the page: the photo still to upload): what shows while it runs
     let release; const held = new Promise(r => { release = r; });
     await page.route('**/v1/segment', async route => { await held; await route.continue(); });
     await page.click('#run');
@@ -132,9 +132,9 @@ try {
     await page.setInputFiles('#image', webpPath);
     for (const strip of [false, true]) {
       if (strip) await page.evaluate(() => {  // the answer without the server's reading of the photo
-        window.realFetch = window.fetch;
-        window.fetch = async (...args) => {
-          const answer = await window.realFetch(...args), json = await answer.json();
+        window.realSend = window.send;
+        window.send = async (...args) => {
+          const answer = await window.realSend(...args), json = await answer.json();
           delete json.image.jpeg_base64; return new Response(JSON.stringify(json), { status: answer.status });
         };
       });
@@ -143,7 +143,7 @@ try {
       turned[strip ? 'grey' : 'server'] = await page.evaluate(() => ({
         drawn: [state.image.naturalWidth, state.image.naturalHeight], read: [state.result.image.width, state.result.image.height],
         note: document.querySelector('#warnings').textContent }));
-      if (strip) await page.evaluate(() => { window.fetch = window.realFetch; });
+      if (strip) await page.evaluate(() => { window.send = window.realSend; });
     }
     // a WebP turned upside down (EXIF orientation 3) keeps its size: drawn as the server read it all the same
     await page.setInputFiles('#image', flippedPath);
@@ -292,9 +292,9 @@ try {
     const { page, consoleErrors } = await openPage(context);
     await page.setInputFiles('#image', scaledPath);
     await page.evaluate(() => {
-      const realFetch = window.fetch;
-      window.fetch = async (...args) => {
-        const answer = await realFetch(...args);
+      const realSend = window.send;
+      window.send = async (...args) => {
+        const answer = await realSend(...args);
         if (!String(args[0]).includes('/v1/segment') || !answer.ok) return answer;
         const json = await answer.json(), w = json.image.width, h = json.image.height;
         const c = document.createElement('canvas'); c.width = w; c.height = h;

@@ -1,7 +1,7 @@
 // Usage: node rule_values.mjs URL PHOTO
 // The measures table beside the page's QA rules (tests/test_robust_batch_report_values.py): a max width of 0.3004 mm
 // read "0.30 mm" beside "Flagged: segment crack: max_width_mm > 0.3", a length of 33.59 mm "33.6 mm" beside an
-// unbroken "length_mm >= 33.6". The answer's measures are set in the page (fetch wrapped). Prints one JSON line.
+// unbroken "length_mm >= 33.6". The answer's measures are set in the page (the page's send() wrapped). Prints one JSON line.
 import { launchChromium, openPage } from './chromium.mjs';
 
 const [url, photo] = process.argv.slice(2);
@@ -15,9 +15,9 @@ try {
     document.querySelector('#mm').value = '0.1';
     document.querySelector('#rules').value = ['segment crack: max_width_mm > 0.3', 'segment crack: length_mm >= 33.6',
                                               'segment crack: area_fraction >= 0.05', 'segment crack: mean_width_mm > 5'].join('\n');
-    const realFetch = window.fetch;
-    window.fetch = async (...args) => {
-      const answer = await realFetch(...args);
+    const realSend = window.send;
+    window.send = async (...args) => {
+      const answer = await realSend(...args);
       if (!String(args[0]).includes('/v1/segment') || !answer.ok) return answer;
       const json = await answer.json();
       Object.assign(json.results[0].measures, { components: 1, max_width_mm: 0.3004, length_mm: 33.59,
