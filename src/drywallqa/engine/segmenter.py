@@ -22,6 +22,7 @@ Words used throughout (code, CLI, docs):
 from __future__ import annotations
 
 import importlib
+import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from ..utils.image_io import to_rgb_array
 from ..utils.plugins import failed_plugins_said
 from ..utils.registry import Registry, UnknownNameError
 
+logger = logging.getLogger(__name__)
 RUNTIMES: Registry[type] = Registry("runtime")
 PIPELINES: Registry[type] = Registry("pipeline")
 # implementations whose module registers them on import (lazy: their dependencies load only when asked for)
@@ -384,6 +386,9 @@ class Segmenter:
         if tile is not None:  # tile=0 is an error (TiledSegmenter), not a quiet 'no tiles'
             limit = {"max_tiles": max_tiles} if max_tiles is not None else {}
             segmenter = _registered("wrapper", "tiled")(segmenter, tile, tile_overlap, **limit)
+            upscaled = getattr(segmenter, "upscale_warning", lambda: None)()
+            if upscaled:  # said once, when loaded (each tiled photo's result says it too)
+                logger.warning("%s", upscaled)
         return segmenter
 
     # ---------------------------------------------------------------- segmenting

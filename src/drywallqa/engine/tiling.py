@@ -14,11 +14,14 @@ falls below the wrapped segmenter's ``min_confidence`` come back empty.
     seg = Segmenter.load(tile=640)                  # or TiledSegmenter(Segmenter.load(), tile=640)
     seg.predict("wall_4000x3000.jpg", ["segment crack"])
 
-Pick ``tile`` so that one tile shows about as much wall as one training photo did.
+Pick ``tile`` so that one tile shows about as much wall as one training photo did, and no smaller than the model's
+input size: a tile is resized to that size, so a smaller one is enlarged (a 256 px tile seen at 512 px shows each crack
+twice as wide as the model learnt it; :meth:`TiledSegmenter.upscale_warning`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 import time
@@ -30,6 +33,9 @@ from ..utils.checks import whole_number
 from ..utils.deprecation import deprecated_names
 from .segmenter import (EncodedImage, SegmentationResult, Segmenter, register_wrapper, validate_label_shape,
                         validate_prompts, validate_threshold)
+
+
+logger = logging.getLogger(__name__)
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -81,6 +87,28 @@ class TiledSegmenter(Segmenter):
             raise ValueError(f"max_tiles must be a whole number of at least 1, got {max_tiles!r}")
         self.inner, self.tile, self.overlap = inner, int(tile), float(overlap)
         self.max_tiles = None if max_tiles is None else int(max_tiles)
+
+    @property
+    def input_size(self) -> int | None:
+        """The largest size (px) the wrapped segmenter resizes a tile to (its ``scales``), None where it has none (a
+        pipeline)."""
+        scales = getattr(self.inner, "scales", None)
+        try:
+            return max(int(s) for s in scales) if scales else None
+        except (TypeError, ValueError):
+            return None
+
+    def upscale_warning(self) -> str | None:
+        """What a tile smaller than the model's input size does (each tile is enlarged to it), or None."""
+        size = self.input_size
+        if size is None or self.tile >= size:
+            return None
+        return (f"tile={self.tile} is smaller than the model's input size ({size} px): each {self.tile} px tile is "
+                f"enlarged {size / self.tile:.2g} times to {size} px, so cracks and joints look {size / self.tile:.2g} "
+                "times as wide to the model as they are in the photo (wider masks, lower confidence, a lower IoU: "
+                "docs/batch.md, Large photos). The tile is the "
+                f"side, in the photo's pixels, of the square the model sees at {size} px: use tile={size} or more, "
+                "and no tile for a photo framed like a training photo")
 
     def __repr__(self) -> str:
         """Short: its tiling and the segmenter it tiles."""
@@ -205,10 +233,12 @@ class TiledSegmenter(Segmenter):
             if not match.get("known", True):  # a prompt the model does not know (the same for every tile)
                 confidence[p] = 0.0
         timings = {"total_ms": 1e3 * (time.perf_counter() - t0), "tiles": len(ys) * len(xs)}
+        upscaled = self.upscale_warning()
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
                                   timings_ms=timings, confidence=confidence, confidence_kind=kind,
                                   concepts=part.concepts,  # concepts and warnings: the same for every tile
-                                  warnings=part.warnings).keep_confident(min_confidence)
+                                  warnings=[*part.warnings, *([upscaled] if upscaled else [])]
+                                  ).keep_confident(min_confidence)
 
 
 __getattr__ = deprecated_names(__name__, {"DEFAULT_MAX_TILES": ("drywallqa.utils.image_io", "DEFAULT_MAX_TILES")})  # 0.6.20

@@ -1,0 +1,35 @@
+"""Tiles smaller than the model's input size (each is enlarged to it), the tile count of a tiled result, and
+TorchSegmenter.from_path's documented options."""
+
+import logging
+
+import numpy as np
+import pytest
+
+from drywallqa import Segmenter
+from drywallqa.engine.tiling import TiledSegmenter
+
+
+PHOTO = np.random.default_rng(0).integers(0, 255, (100, 150, 3), dtype=np.uint8)
+
+
+def test_a_tile_smaller_than_the_input_size_is_named_with_what_it_does(tiny_model_dir, caplog):
+    """The tiny model's input size is 64 px: a 32 px tile is enlarged twice (cracks twice as wide); said when loaded
+    and in each tiled result's warnings, naming the model's size and what the tile is."""
+    with caplog.at_level(logging.WARNING, logger="drywallqa"):
+        seg = Segmenter.load(tiny_model_dir, tile=32)
+    said = [r.getMessage() for r in caplog.records if "tile=32" in r.getMessage()]
+    assert len(said) == 1 and "input size (64 px)" in said[0] and "enlarged 2 times" in said[0]
+    assert "tile=64 or more" in said[0]
+    warned = [w for w in seg.predict(PHOTO, ["segment crack"]).warnings if "tile=32" in w]
+    assert len(warned) == 1 and "input size (64 px)" in warned[0] and "square the model sees at 64 px" in warned[0]
+
+
+def test_a_tile_of_the_input_size_or_larger_says_nothing(tiny_model_dir, caplog):
+    with caplog.at_level(logging.WARNING, logger="drywallqa"):
+        seg = Segmenter.load(tiny_model_dir, tile=64)
+    assert not [r for r in caplog.records if "input size" in r.getMessage()]
+    assert seg.upscale_warning() is None
+    assert not [w for w in seg.predict(PHOTO, ["segment crack"]).warnings if "input size" in w]
+    # the inner segmenter's scales count, not the network's own size: a tile seen at its own size is not enlarged
+    assert TiledSegmenter(Segmenter.load(tiny_model_dir, scales=[32]), 32).upscale_warning() is None
