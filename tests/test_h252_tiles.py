@@ -33,3 +33,27 @@ def test_a_tile_of_the_input_size_or_larger_says_nothing(tiny_model_dir, caplog)
     assert not [w for w in seg.predict(PHOTO, ["segment crack"]).warnings if "input size" in w]
     # the inner segmenter's scales count, not the network's own size: a tile seen at its own size is not enlarged
     assert TiledSegmenter(Segmenter.load(tiny_model_dir, scales=[32]), 32).upscale_warning() is None
+
+
+def test_the_tile_count_is_a_field_of_its_own_not_a_timing(tiny_model_dir):
+    """``timings_ms`` held ``"tiles": 6``, a count among milliseconds (a client summing them added 6 ms)."""
+    import io
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from drywallqa.serve.app import ServeConfig, create_app
+
+    seg = Segmenter.load(tiny_model_dir, tile=64)
+    res = seg.predict(PHOTO, ["segment crack"])
+    assert res.tiles == 2 * 3 and "tiles" not in res.timings_ms
+    assert all(k.endswith("_ms") for k in res.timings_ms)
+    assert res.to_dict()["tiles"] == 6 and "tiles" not in res.to_dict()["timings_ms"]
+    whole = Segmenter.load(tiny_model_dir).predict(PHOTO, ["segment crack"])
+    assert whole.tiles is None and "tiles" not in whole.to_dict()
+    buf = io.BytesIO()
+    Image.fromarray(PHOTO).save(buf, format="PNG")
+    client = TestClient(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+    body = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")},
+                       data={"prompts": ["segment crack"], "tile": "64"}).json()
+    assert body["tiles"] == 6 and all(k.endswith("_ms") for k in body["timings_ms"])

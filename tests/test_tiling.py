@@ -57,10 +57,10 @@ def test_stitching_is_seamless_and_thresholds_act_on_the_whole_map():
     np.testing.assert_allclose(res.probabilities["segment crack"], want, atol=1e-6)
     np.testing.assert_array_equal(res.masks["segment crack"], want > 0.3)   # the inner model's per-prompt threshold
     np.testing.assert_array_equal(res.masks["segment other"], want > 0.5)
-    assert res.timings_ms["tiles"] == len(inner.seen) == 3 * 4 and max(max(s) for s in inner.seen) <= 128
+    assert res.tiles == len(inner.seen) == 3 * 4 and max(max(s) for s in inner.seen) <= 128
     assert tiled.threshold == 0.5                                            # attributes come from the wrapped model
     small = tiled.predict(image[:100, :120], ["segment crack"])              # no larger than a tile: passed through
-    assert inner.seen[-1] == (100, 120) and "tiles" not in small.timings_ms
+    assert inner.seen[-1] == (100, 120) and small.tiles is None
 
 
 def test_post_processing_spans_tiles():
@@ -78,7 +78,7 @@ def test_load_with_tile_wraps_the_model_and_the_cli_checks_the_size(tiny_model_d
     seg = Segmenter.load(tiny_model_dir, tile=64)
     assert isinstance(seg, TiledSegmenter) and seg.num_parameters() > 0
     res = seg.predict(np.random.default_rng(0).integers(0, 255, (150, 200, 3), dtype=np.uint8), ["segment crack"])
-    assert res.masks["segment crack"].shape == (150, 200) and res.timings_ms["tiles"] == 3 * 4
+    assert res.masks["segment crack"].shape == (150, 200) and res.tiles == 3 * 4
     with pytest.raises(ValueError, match="tile"):
         TiledSegmenter(seg.inner, tile=8)
     for options in ({"max_tiles": 4}, {"tile_overlap": 0.5}):  # options of tile, without one: were ignored silently
@@ -103,7 +103,7 @@ def test_too_many_tiles_fail_before_any_work_in_python_cli_and_server(tiny_model
     seg.inner.predict = lambda *a, **k: pytest.fail("a tile was predicted")
     with pytest.raises(ValueError, match="into 16 tiles; at most 15: .*tile=.*max_tiles="):  # Python's names too
         seg.predict(photo, ["segment crack"])
-    assert Segmenter.load(tiny_model_dir, tile=32, max_tiles=16).predict(photo, ["segment crack"]).timings_ms["tiles"] == 16
+    assert Segmenter.load(tiny_model_dir, tile=32, max_tiles=16).predict(photo, ["segment crack"]).tiles == 16
     assert Segmenter.load(tiny_model_dir, tile=32).check_tiles(4000, 3000) > 10_000  # no limit unless asked (evaluate)
     (tmp_path / "in").mkdir()
     Image.fromarray(photo).save(tmp_path / "in" / "big.png")

@@ -147,6 +147,8 @@ class SegmentationResult:
         warnings: texts (a prompt the model does not know, what was read otherwise than the file holds).
         emptied: prompt -> the ``min_confidence`` that emptied its mask (one that held pixels).
         timings_ms: milliseconds by step, e.g. ``read_ms``, ``encode_ms``, ``decode_ms`` (the torch runtime's).
+        tiles: how many tiles a tiled segmenter (:class:`~drywallqa.engine.tiling.TiledSegmenter`) cut the photo into;
+            None where it was predicted whole (through 0.6.27 a count in ``timings_ms["tiles"]``, among the milliseconds).
 
     :meth:`to_dict` gives the whole as plain JSON values, keyed as ``results.json``.
     """
@@ -162,16 +164,19 @@ class SegmentationResult:
     warnings: list = field(default_factory=list)       # e.g. prompts the model does not know (masks left empty)
     # prompt -> the min_confidence that emptied its mask (one that held pixels; not one found empty): see keep_confident
     emptied: dict = field(default_factory=dict)
+    tiles: int | None = None  # how many tiles the photo was cut into (TiledSegmenter); None: predicted whole
 
     def __init__(self, masks: dict | None = None, probabilities: dict | None = None, timings_ms: dict | None = None,
                  confidence: dict | None = None, confidence_kind: str = "map", concepts: dict | None = None,
-                 warnings: list | None = None, scores: dict | None = None, emptied: dict | None = None):
+                 warnings: list | None = None, scores: dict | None = None, emptied: dict | None = None,
+                 tiles: int | None = None):
         """The fields in their order; ``scores=`` is the 0.5.0 name of ``confidence`` (given, it is the one used:
         ``dataclasses.replace(result, scores=...)`` passes both)."""
         self.masks, self.probabilities, self.timings_ms = masks or {}, probabilities or {}, timings_ms or {}
         self.confidence = scores if scores is not None else (confidence or {})
         self.confidence_kind, self.concepts, self.warnings = confidence_kind, concepts or {}, warnings or []
         self.emptied = emptied or {}
+        self.tiles = tiles
 
     def keep_confident(self, min_confidence: float | None) -> "SegmentationResult":
         """Empties each mask whose confidence is below ``min_confidence`` (None: keeps all; a prompt without a
@@ -192,7 +197,7 @@ class SegmentationResult:
         (:func:`~drywallqa.measures.mask_measures`: ``components``, ``area_px``, ``length_px``, ..., in mm too with
         ``mm_per_px``; ``joints`` for a prompt of taped joints), ``confidence``, ``concept`` (where the model has a
         prompt gate) and ``emptied_below`` (where ``min_confidence`` emptied a mask that held pixels); ``warnings``;
-        and ``confidence_kind`` and ``timings_ms``. The masks and probability maps themselves are left out (arrays:
+        ``confidence_kind`` and ``timings_ms``; ``tiles`` where the photo was tiled. The masks and probability maps themselves are left out (arrays:
         :attr:`masks`, :attr:`probabilities`; ``json.dumps(result.to_dict())`` works).
 
         Raises:
@@ -215,7 +220,8 @@ class SegmentationResult:
                 entry["concept"] = dict(self.concepts[p])
             prompts[p] = entry
         return {"height": int(shape[0]), "width": int(shape[1]), "prompts": prompts, "warnings": list(self.warnings),
-                "confidence_kind": self.confidence_kind, "timings_ms": dict(self.timings_ms)}
+                "confidence_kind": self.confidence_kind, "timings_ms": dict(self.timings_ms),
+                **({"tiles": self.tiles} if self.tiles is not None else {})}
 
     def __repr__(self) -> str:
         """Short, for a notebook: the prompts, the photo's size, each mask's pixels and confidence, how many warnings

@@ -232,13 +232,13 @@ class TiledSegmenter(Segmenter):
         for p, match in part.concepts.items():
             if not match.get("known", True):  # a prompt the model does not know (the same for every tile)
                 confidence[p] = 0.0
-        timings = {"total_ms": 1e3 * (time.perf_counter() - t0), "tiles": len(ys) * len(xs)}
+        timings = {"total_ms": 1e3 * (time.perf_counter() - t0)}
         upscaled = self.upscale_warning()
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
                                   timings_ms=timings, confidence=confidence, confidence_kind=kind,
                                   concepts=part.concepts,  # concepts and warnings: the same for every tile
-                                  warnings=[*part.warnings, *([upscaled] if upscaled else [])]
-                                  ).keep_confident(min_confidence)
+                                  warnings=[*part.warnings, *([upscaled] if upscaled else [])],
+                                  tiles=len(ys) * len(xs)).keep_confident(min_confidence)
 
 
 __getattr__ = deprecated_names(__name__, {"DEFAULT_MAX_TILES": ("drywallqa.utils.image_io", "DEFAULT_MAX_TILES")})  # 0.6.20

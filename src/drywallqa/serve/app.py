@@ -844,4 +844,4 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
         described.update(preview_jpeg(rgb))
     total = 1e3 * (time.perf_counter() - t0)
     return {"image": described, "results": out, "flags": broken, "warnings": [*notes, *result.warnings],
-            "timings_ms": {**result.timings_ms, "total_ms": total}}
+            "timings_ms": {**result.timings_ms, "total_ms": total}, **({"tiles": result.tiles} if result.tiles else {})}
