@@ -57,3 +57,14 @@ def test_the_tile_count_is_a_field_of_its_own_not_a_timing(tiny_model_dir):
     body = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")},
                        data={"prompts": ["segment crack"], "tile": "64"}).json()
     assert body["tiles"] == 6 and all(k.endswith("_ms") for k in body["timings_ms"])
+
+
+def test_from_path_documents_every_option():
+    """Its docstring left out ``device``, ``model`` and ``min_confidence`` (Segmenter.load's listed them)."""
+    import inspect
+
+    from drywallqa.engine.predictor import TorchSegmenter
+
+    doc = inspect.getdoc(TorchSegmenter.from_path)
+    missing = [name for name in inspect.signature(TorchSegmenter.from_path).parameters if f"``{name}" not in doc]
+    assert not missing, missing

@@ -294,7 +294,14 @@ class TorchSegmenter(Segmenter):
                   min_confidence: float | None = None, prompt_gate: bool = True,
                   confidence: bool = True, label_shape: str | None = None,
                   precision: str = "float32") -> "TorchSegmenter":
-        """``threshold``, ``tta`` (horizontal-flip test-time augmentation) and ``scales`` (input sizes whose
+        """The segmenter of the model folder ``path`` (a shipped model's name, e.g. ``"fast"``; None: the default shipped
+        model), as :meth:`Segmenter.load <drywallqa.engine.segmenter.Segmenter.load>` makes it on the torch runtime.
+        ``device``: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"`` (a GPU where there is one);
+        one this machine lacks is a ValueError. ``model``: a registered model type (``film_unet``, ...): checked
+        against the folder's own type, or, with a ``path`` that is no drywallqa model folder (or none), that type built
+        from its published weights (a hub id or folder as ``path``). ``min_confidence``: masks whose confidence
+        (estimated IoU) is below it come back empty (default: the folder's stored value, else none).
+        ``threshold``, ``tta`` (horizontal-flip test-time augmentation) and ``scales`` (input sizes whose
         upsampled logits are averaged) default to the model's stored choice. ``prompt_gate=False`` answers
         every prompt even where the model folder holds a prompt gate (:mod:`drywallqa.text.gate`); ``confidence=False``
         leaves out the folder's confidence calibration (``confidence.json``: the uncalibrated statistic is used);
