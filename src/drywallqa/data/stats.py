@@ -137,31 +137,39 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
     }
 
 
+IGNORE_COLOR = (255, 0, 255)  # a mask's 'ignore' pixels in the preview: neither the label's green nor the photo
+
+
 def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, per_row: int = 3) -> int:
     """Save a grid PNG of ``n`` photos picked at random (seeded) over all splits, each beside its ground
     truth tinted green, ``per_row`` pairs a row (row labels: split and file of each, left to right): to see
-    at a glance that the labels sit where they should. Returns how many photos it shows."""
+    at a glance that the labels sit where they should; a mask's 'ignore' pixels (no label, scored nowhere:
+    :meth:`~drywallqa.data.sample.Sample.load_target`) tinted :data:`IGNORE_COLOR` (the column's title says so).
+    Returns how many photos it shows."""
     from ..viz import grid, overlay
 
     samples, _ = load_all_splits(dataset, datasets_dir)
     rng = np.random.default_rng(seed)
-    pairs, names = [], []
+    pairs, names, ignored = [], [], False
     for i in rng.permutation(len(samples)):
         if len(pairs) == n:
             break
         s = samples[i]
         try:
-            image, mask = photo_and_label(s, advice=DATASET_LIMIT)
+            image, target = photo_and_label(s, target=True, advice=DATASET_LIMIT)
         except (OSError, ValueError):
             continue
-        pairs.append([image, overlay(image, mask, (0, 255, 0))])
+        band = target == IGNORE_VALUE
+        ignored |= bool(band.any())
+        pairs.append([image, overlay(overlay(image, target == 1, (0, 255, 0)), band, IGNORE_COLOR)])
         names.append(f"{s.split}: {shown(s.image_path.name[:24])}")
     if pairs:
         per_row = min(per_row, len(pairs))
         blank = [np.full_like(pairs[0][0], 255)] * 2
         starts = range(0, len(pairs), per_row)
         rows = [sum((pairs[k] if k < len(pairs) else blank for k in range(a, a + per_row)), []) for a in starts]
-        grid(rows, ["photo", "ground truth"] * per_row, path,
+        truth = "ground truth\n(magenta: 'ignore')" if ignored else "ground truth"
+        grid(rows, ["photo", truth] * per_row, path,
              row_labels=["\n".join(names[a:a + per_row]) for a in starts])
     return len(pairs)
 

@@ -1,0 +1,82 @@
+"""h249: a mask folder of 0/1/255 masks walked through every command that reads labels: the 255 band ('ignore')
+is treated as docs/data.md says by each (left out of the scores; shown as no label)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from drywallqa.data import registry
+from drywallqa.data.registry import DatasetConfig, SplitSource
+from drywallqa.engine.segmenter import SegmentationResult, Segmenter
+from drywallqa.utils.image_io import IGNORE_VALUE
+
+BAND = slice(8, 12)  # the columns of the 'ignore' band
+
+
+class _AllCrack(Segmenter):
+    """Every prompt's map: crack everywhere (so the band is predicted as crack)."""
+
+    def decode(self, encoded, prompts, threshold=None, label_shape=None):
+        prob = np.full(encoded.rgb.shape[:2], 0.9, np.float32)
+        return SegmentationResult(masks={p: prob > 0.5 for p in prompts}, probabilities={p: prob for p in prompts})
+
+
+@pytest.fixture
+def h249_dataset():
+    config = DatasetConfig("h249_cracks", "h249", ("segment h249 crack",), {"train": SplitSource("coco", "t")})
+    registry.register_dataset(config)
+    yield config.name
+    registry.DATASETS.remove(config.name)
+
+
+def _banded_sample(tmp_path, dataset, shape=(24, 32)):
+    from drywallqa.data.sample import Sample
+
+    photo = np.full((*shape, 3), 128, np.uint8)
+    mask = np.zeros(shape, np.uint8)
+    mask[5:15, 3:25] = 1
+    mask[:, BAND] = IGNORE_VALUE
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    Image.fromarray(mask).save(tmp_path / "p_mask.png")
+    return Sample(tmp_path / "p.png", dataset, "t", *shape, mask_path=tmp_path / "p_mask.png"), photo, mask
+
+
+def test_worst_png_draws_no_error_where_the_label_is_ignore(tmp_path, h249_dataset, monkeypatch):
+    """evaluate's worst.png tinted the band's pixels as errors (outline too wide / spurious) where every score counts
+    them nowhere: its errors panel leaves them as the photo."""
+    from drywallqa.engine import evaluator
+    from drywallqa.engine.evaluator import EvalSet
+
+    sample, photo, mask = _banded_sample(tmp_path, h249_dataset)
+    monkeypatch.setattr(evaluator, "build_eval_sets", lambda *a, **k: [EvalSet("t", h249_dataset, [sample])])
+    monkeypatch.setattr(evaluator, "photos_held", lambda *a, **k: {})
+    drawn = {}
+    monkeypatch.setattr(evaluator, "grid", lambda rows, columns, path, **k: drawn.setdefault(path.name, rows))
+    out = tmp_path / "ev"
+    out.mkdir()
+    evaluator._evaluate(_AllCrack(), out, (h249_dataset,), ("published",), None, None, None, 0, None, False)
+    errors = drawn["worst.png"][0][3]
+    ignored, background = mask == IGNORE_VALUE, mask == 0
+    assert np.array_equal(errors[ignored], photo[ignored])  # nothing drawn on the band
+    assert not np.array_equal(errors[background], photo[background])  # the spurious crack elsewhere still is
+
+
+def test_data_stats_preview_shows_the_ignore_band_apart_from_label_and_background(tmp_path, h249_dataset, monkeypatch):
+    """data stats --preview drew a 0/1/255 mask's band as background: a user could not see whether the band was
+    read as 'ignore', label or background -> tinted in a colour of its own, the column's title naming it."""
+    from drywallqa.data import stats
+
+    sample, photo, mask = _banded_sample(tmp_path, h249_dataset)
+    monkeypatch.setattr(stats, "load_all_splits", lambda *a, **k: ([sample], []))
+    drawn = {}
+    monkeypatch.setattr("drywallqa.viz.grid", lambda rows, titles, path, **k: drawn.update(rows=rows, titles=titles))
+    assert stats.preview(h249_dataset, tmp_path / "p.png") == 1
+    truth = drawn["rows"][0][1]
+    band, label, background = (mask == IGNORE_VALUE), (mask == 1), (mask == 0)
+    assert np.array_equal(truth[background], photo[background])
+    assert (truth[label][:, 1] > truth[label][:, 0]).all()  # the label green
+    assert len(np.unique(truth[band], axis=0)) == 1  # one colour over the band (the photo is one grey)
+    assert not np.array_equal(truth[band][0], photo[band][0]) and not np.array_equal(truth[band][0], truth[label][0])
+    assert "'ignore'" in drawn["titles"][1]
