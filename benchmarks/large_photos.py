@@ -26,7 +26,7 @@ from drywallqa import Segmenter
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split
 from drywallqa.engine.evaluator import check_eval_out, scoring_label_shape
-from drywallqa.metrics import CenterlineMeter, SegmentationMeter
+from drywallqa.metrics import CenterlineMeter, SegmentationMeter, label_and_valid
 from drywallqa.utils.argtypes import at_least, fraction_below, positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
@@ -51,18 +51,18 @@ def check_grid(grid: int, photos: dict[str, int]) -> None:
 
 
 def mosaics(samples: list, grid: int, side: int = 640, limit: int | None = None):
-    """Yield ``(image, gt)`` mosaics of ``grid`` x ``grid`` of ``samples`` (a published valid split), each photo
-    resized to ``side``."""
+    """Yield ``(image, target)`` mosaics of ``grid`` x ``grid`` of ``samples`` (a published valid split), each photo
+    resized to ``side``; the target as :meth:`~drywallqa.data.sample.Sample.load_target` reads it (its 'ignore'
+    pixels :data:`~drywallqa.utils.image_io.IGNORE_VALUE`, scored nowhere, as ``evaluate`` scores)."""
     n = len(samples) // grid**2
     for k in range(min(n, limit) if limit else n):
         tiles = samples[k * grid**2:(k + 1) * grid**2]
         image = np.zeros((grid * side, grid * side, 3), np.uint8)
-        gt = np.zeros((grid * side, grid * side), bool)
+        gt = np.zeros((grid * side, grid * side), np.uint8)
         for i, s in enumerate(tiles):
             y, x = (i // grid) * side, (i % grid) * side
             image[y:y + side, x:x + side] = cv2.resize(read_image(s.image_path), (side, side), interpolation=cv2.INTER_AREA)
-            gt[y:y + side, x:x + side] = cv2.resize(s.load_mask().astype(np.uint8), (side, side),
-                                                    interpolation=cv2.INTER_NEAREST).astype(bool)
+            gt[y:y + side, x:x + side] = cv2.resize(s.load_target(), (side, side), interpolation=cv2.INTER_NEAREST)
         yield image, gt
 
 
@@ -115,7 +115,8 @@ def run_modes(modes: dict, valid: dict, grid_size: int, limit: int | None = None
         prompt = get_dataset_config(dataset).canonical_prompt
         shape = scoring_label_shape(dataset)  # against box labels: through the model's box adapter, as in evaluate
         meters = {m: (SegmentationMeter(), CenterlineMeter(), []) for m in modes}
-        for k, (image, gt) in enumerate(progress_bar(list(mosaics(samples, grid_size, limit=limit)), desc=dataset)):
+        for k, (image, target) in enumerate(progress_bar(list(mosaics(samples, grid_size, limit=limit)), desc=dataset)):
+            gt, valid = label_and_valid(target)  # its 'ignore' pixels in no score
             if k == 0:
                 pictures.append([image, overlay(image, gt, (0, 255, 0))])
                 picture_labels.append(prompt)
@@ -123,8 +124,8 @@ def run_modes(modes: dict, valid: dict, grid_size: int, limit: int | None = None
                 t0 = time.perf_counter()
                 mask = seg.predict(image, [prompt], label_shape=shape).masks[prompt]
                 meters[mode][2].append(time.perf_counter() - t0)
-                meters[mode][0].update(mask, gt)
-                meters[mode][1].update(mask, gt)
+                meters[mode][0].update(mask, gt, valid)
+                meters[mode][1].update(mask, gt, valid=valid)
                 if k == 0:
                     pictures[-1].append(overlay(image, mask))
         for mode, (iou, cl, secs) in meters.items():

@@ -80,3 +80,15 @@ def test_data_stats_preview_shows_the_ignore_band_apart_from_label_and_backgroun
     assert len(np.unique(truth[band], axis=0)) == 1  # one colour over the band (the photo is one grey)
     assert not np.array_equal(truth[band][0], photo[band][0]) and not np.array_equal(truth[band][0], truth[label][0])
     assert "'ignore'" in drawn["titles"][1]
+
+
+def test_the_large_photos_benchmark_scores_no_ignore_pixel(tmp_path, h249_dataset, load_script):
+    """benchmarks/large_photos.py read the labels with load_mask: the band scored as background (the crack found
+    over it spurious), where evaluate counts it nowhere."""
+    import cv2
+
+    lp = load_script("large_photos", "benchmarks")
+    sample, _, mask = _banded_sample(tmp_path, h249_dataset)
+    rows, _, _ = lp.run_modes({"whole photo": _AllCrack()}, {h249_dataset: [sample]}, 1)
+    target = cv2.resize(mask, (640, 640), interpolation=cv2.INTER_NEAREST)  # the mosaic's one tile
+    assert rows[0]["mIoU"] == pytest.approx((target == 1).sum() / (target != IGNORE_VALUE).sum())
