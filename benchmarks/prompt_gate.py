@@ -28,7 +28,7 @@ from drywallqa import Segmenter
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split, photo_and_label
 from drywallqa.engine.evaluator import check_eval_out
-from drywallqa.metrics import mask_iou
+from drywallqa.metrics import label_and_valid, mask_iou
 from drywallqa.text import vocabulary
 from drywallqa.utils.argtypes import at_least, positive_int
 from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
@@ -64,12 +64,13 @@ def run(model_path, limit: int | None, raw_sample: int, paraphrase_sample: int |
         ious = {p: [] for p in [cfg.canonical_prompt, *paraphrases]}
         fg_gated, fg_raw = [], []
         for s in progress_bar(samples, desc=ds):
-            image, gt = photo_and_label(s)
+            image, target = photo_and_label(s, target=True)
+            gt, valid = label_and_valid(target)  # its 'ignore' pixels in no score, as evaluate scores
             ask = [cfg.canonical_prompt, *[p for p in paraphrases if para_known[p]], *asked_unrelated]
             r = gated.predict(image, ask)
             for p in ious:
                 mask = r.masks[p] if p in r.masks else np.zeros_like(gt)
-                ious[p].append(mask_iou(mask, gt))
+                ious[p].append(mask_iou(mask, gt, valid))
             fg_gated.append(sum(float(r.masks[p].mean()) for p in asked_unrelated) / len(unrelated))
             if sample:  # --raw-sample 0: no comparison with the gate off
                 rr = raw.predict(image, sample)

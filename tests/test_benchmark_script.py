@@ -312,7 +312,8 @@ def _small_prompt_gate_run(gate, tmp_path, monkeypatch, model_dir, *options):
     from conftest import wall_photo
 
     Image.fromarray(wall_photo(0, 64, 80)).save(tmp_path / "a.jpg")
-    sample = SimpleNamespace(image_path=tmp_path / "a.jpg", load_mask=lambda: np.zeros((64, 80), bool))
+    sample = SimpleNamespace(image_path=tmp_path / "a.jpg", load_mask=lambda: np.zeros((64, 80), bool),
+                             load_target=lambda: np.zeros((64, 80), np.uint8))
     monkeypatch.setattr(gate, "load_split", lambda dataset, split: ([sample], []))
     monkeypatch.setattr(gate.vocabulary, "unrelated", lambda part: ["segment window", "segment door"])
     monkeypatch.setattr(gate.vocabulary, "paraphrases", lambda dataset, part: ["segment the crack"])

@@ -92,3 +92,17 @@ def test_the_large_photos_benchmark_scores_no_ignore_pixel(tmp_path, h249_datase
     rows, _, _ = lp.run_modes({"whole photo": _AllCrack()}, {h249_dataset: [sample]}, 1)
     target = cv2.resize(mask, (640, 640), interpolation=cv2.INTER_NEAREST)  # the mosaic's one tile
     assert rows[0]["mIoU"] == pytest.approx((target == 1).sum() / (target != IGNORE_VALUE).sum())
+
+
+def test_the_prompt_gate_benchmark_scores_no_ignore_pixel(tmp_path, h249_dataset, load_script, monkeypatch):
+    """benchmarks/prompt_gate.py read the labels with photo_and_label's plain label: the band scored as background."""
+    pg = load_script("prompt_gate", "benchmarks")
+    sample, _, mask = _banded_sample(tmp_path, h249_dataset)
+    monkeypatch.setattr(pg, "DATASETS", (h249_dataset,))
+    monkeypatch.setattr(pg, "load_split", lambda *a, **k: ([sample], []))
+    monkeypatch.setattr(pg.Segmenter, "load", staticmethod(lambda *a, **k: _AllCrack()))
+    monkeypatch.setattr(pg.vocabulary, "unrelated", lambda *a, **k: ["segment a cat"])
+    monkeypatch.setattr(pg.vocabulary, "paraphrases", lambda *a, **k: [])
+    report = pg.run(None, None, 0)
+    canon = report["datasets"][h249_dataset]["canonical_mIoU"]
+    assert canon == pytest.approx((mask == 1).sum() / (mask != IGNORE_VALUE).sum())
