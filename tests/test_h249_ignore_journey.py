@@ -3,6 +3,8 @@ is treated as docs/data.md says by each (left out of the scores; shown as no lab
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -106,3 +108,27 @@ def test_the_prompt_gate_benchmark_scores_no_ignore_pixel(tmp_path, h249_dataset
     report = pg.run(None, None, 0)
     canon = report["datasets"][h249_dataset]["canonical_mIoU"]
     assert canon == pytest.approx((mask == 1).sum() / (mask != IGNORE_VALUE).sum())
+
+
+def test_a_bundle_of_a_config_outside_the_repository_trains_there_without_it(write_train_config, tiny_kwargs,
+                                                                            tmp_path, load_script, monkeypatch):
+    """gpu_run.py bundle of a config outside the repository (a dataset of 0/1/255 masks and its config in /tmp)
+    named the config by its path here, which no device machine has: `train` there stopped in a FileNotFoundError
+    traceback -> the bundle carries the config's text."""
+    gpu_run = load_script("gpu_run")
+    config = write_train_config("film_unet", tiny_kwargs)
+    monkeypatch.chdir(config.parent)
+    gpu_run.bundle(Path(config.name), tmp_path / "bundle", size=48)
+    config.rename(config.with_suffix(".gone"))  # not on the device machine
+    import drywallqa.engine.trainer as trainer
+
+    class Stop(Exception):
+        pass
+
+    def stub(cfg):
+        raise Stop(cfg)
+
+    monkeypatch.setattr(trainer, "Trainer", stub)
+    with pytest.raises(Stop) as got:
+        gpu_run.train(tmp_path / "bundle", tmp_path / "OUT")
+    assert got.value.args[0].data.datasets_dir == str(tmp_path / "bundle" / "pack" / "chunk0" / "datasets")
