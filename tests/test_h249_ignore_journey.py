@@ -133,3 +133,27 @@ def test_a_bundle_of_a_config_outside_the_repository_trains_there_without_it(wri
     with pytest.raises(Stop) as got:
         gpu_run.train(tmp_path / "bundle", tmp_path / "OUT")
     assert got.value.args[0].data.datasets_dir == str(tmp_path / "bundle" / "pack" / "chunk0" / "datasets")
+
+
+def test_evaluate_pictures_show_the_ignore_band_in_their_ground_truth(tmp_path, h249_dataset, monkeypatch):
+    """examples.png and worst.png drew the band as background in their ground truth (the errors panel leaving it
+    blank, unexplained) -> tinted as data stats --preview tints it, the column's title naming it."""
+    from drywallqa.engine import evaluator
+    from drywallqa.engine.evaluator import EvalSet
+
+    sample, photo, mask = _banded_sample(tmp_path, h249_dataset)
+    monkeypatch.setattr(evaluator, "build_eval_sets",
+                        lambda *a, **k: [EvalSet("published valid", h249_dataset, [sample])])
+    monkeypatch.setattr(evaluator, "photos_held", lambda *a, **k: {})
+    drawn = {}
+    monkeypatch.setattr(evaluator, "grid", lambda rows, titles, path, **k: drawn.setdefault(path.name, (rows, titles)))
+    out = tmp_path / "ev"
+    out.mkdir()
+    evaluator._evaluate(_AllCrack(), out, (h249_dataset,), ("published",), None, None, None, 0, None, False)
+    band, label = mask == IGNORE_VALUE, mask == 1
+    for picture in ("examples.png", "worst.png"):
+        rows, titles = drawn[picture]
+        truth = rows[0][1]
+        assert len(np.unique(truth[band], axis=0)) == 1, picture
+        assert not np.array_equal(truth[band][0], photo[band][0]) and not np.array_equal(truth[band][0], truth[label][0])
+        assert "'ignore'" in titles[1], picture

@@ -44,6 +44,18 @@ def overlay(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: flo
     return out.clip(0, 255).astype(np.uint8)
 
 
+IGNORE_COLOR = (255, 0, 255)  # a target's 'ignore' pixels (no label, scored nowhere) in a picture of its ground truth
+IGNORE_SHOWN = "magenta: 'ignore'"  # what a picture's ground truth column says where it shows any
+
+
+def ground_truth(image: np.ndarray, label: np.ndarray, ignore: np.ndarray | None = None) -> np.ndarray:
+    """``image`` with its ground truth: the label tinted green, a target's 'ignore' pixels (``ignore``, where given)
+    :data:`IGNORE_COLOR`, apart from both the label and the background (the label drawn over it: a picture shrunk
+    from a large photo keeps every pixel each touches)."""
+    out = image if ignore is None else overlay(image, ignore.astype(bool) & ~label.astype(bool), IGNORE_COLOR)
+    return overlay(out, label, (0, 255, 0))
+
+
 def draw_joints(image: np.ndarray, joints: list[dict], scale: float = 1.0, color=(0, 0, 0)) -> np.ndarray:
     """``(H, W, 3)`` uint8 image with taped joints (:func:`~drywallqa.measures.joint_measures`) drawn on it: each
     joint's line from ``start_xy`` to ``end_xy``, white edged in ``color`` (its prompt's), and its number (1 = the

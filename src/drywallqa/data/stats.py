@@ -137,16 +137,14 @@ def dataset_stats(dataset: str, datasets_dir=None, progress: bool = True) -> dic
     }
 
 
-IGNORE_COLOR = (255, 0, 255)  # a mask's 'ignore' pixels in the preview: neither the label's green nor the photo
-
-
 def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, per_row: int = 3) -> int:
     """Save a grid PNG of ``n`` photos picked at random (seeded) over all splits, each beside its ground
     truth tinted green, ``per_row`` pairs a row (row labels: split and file of each, left to right): to see
     at a glance that the labels sit where they should; a mask's 'ignore' pixels (no label, scored nowhere:
-    :meth:`~drywallqa.data.sample.Sample.load_target`) tinted :data:`IGNORE_COLOR` (the column's title says so).
+    :meth:`~drywallqa.data.sample.Sample.load_target`) tinted :data:`~drywallqa.viz.IGNORE_COLOR` (the column's title
+    says so).
     Returns how many photos it shows."""
-    from ..viz import grid, overlay
+    from ..viz import IGNORE_SHOWN, grid, ground_truth
 
     samples, _ = load_all_splits(dataset, datasets_dir)
     rng = np.random.default_rng(seed)
@@ -161,14 +159,14 @@ def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, p
             continue
         band = target == IGNORE_VALUE
         ignored |= bool(band.any())
-        pairs.append([image, overlay(overlay(image, target == 1, (0, 255, 0)), band, IGNORE_COLOR)])
+        pairs.append([image, ground_truth(image, target == 1, band)])
         names.append(f"{s.split}: {shown(s.image_path.name[:24])}")
     if pairs:
         per_row = min(per_row, len(pairs))
         blank = [np.full_like(pairs[0][0], 255)] * 2
         starts = range(0, len(pairs), per_row)
         rows = [sum((pairs[k] if k < len(pairs) else blank for k in range(a, a + per_row)), []) for a in starts]
-        truth = "ground truth\n(magenta: 'ignore')" if ignored else "ground truth"
+        truth = f"ground truth\n({IGNORE_SHOWN})" if ignored else "ground truth"
         grid(rows, ["photo", truth] * per_row, path,
              row_labels=["\n".join(names[a:a + per_row]) for a in starts])
     return len(pairs)

@@ -39,7 +39,8 @@ from ..utils.files import (STORAGE_ERRNOS, check_writable_path, file_stamp, fold
 from ..utils.image_io import IGNORE_VALUE, read_image
 from ..utils.progress import progress_bar
 from ..utils.slug import shown
-from ..viz import COLORS, error_map, grid, heatmap, overlay, plot_confidence_curves, prompt_colors
+from ..viz import (COLORS, IGNORE_SHOWN, error_map, grid, ground_truth, heatmap, overlay, plot_confidence_curves,
+                   prompt_colors)
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
 from .eval_report import render_markdown
 from .run_folder import trained_files
@@ -168,7 +169,7 @@ class SetResult:
     image_scores: list   # (prompt, max probability, image shows the prompt's class)
     per_image: list      # one dict per image and own prompt (PER_IMAGE_KEYS)
     headroom: dict       # canonical prompt: mIoU at the model's threshold, best single and per-image thresholds
-    examples: list       # the first images: (image, gt, {prompt: mask})
+    examples: list       # the first images: (image, gt, {prompt: mask}, ignore: where the target is 'ignore')
     worst: list          # the lowest-IoU images of the canonical prompt: (iou, name, image, gt, mask, probability,
     #                      ignored: where the label is 'ignore', counted nowhere; all False for a label of none)
     failures: list
@@ -348,8 +349,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         qa[0].append(mask_measures(gt))
         qa[1].append(mask_measures(result.masks[own[0]]))
         if len(examples) < keep:
-            small = shrunk(image, gt, *(result.masks[p] for p in prompts))
-            examples.append((small[0], small[1], dict(zip(prompts, small[2:]))))
+            small = shrunk(image, gt, np.zeros_like(gt) if valid is None else ~valid, *(result.masks[p] for p in prompts))
+            examples.append((small[0], small[1], dict(zip(prompts, small[3:])), small[2]))
     if not groups:
         raise NothingToScoreError(f"{eval_set.name} of {eval_set.dataset!r}: none of its {len(eval_set.samples)} images "
                                   "could be scored" + "".join(f"; {f}" for f in failures[:3]) +
@@ -460,7 +461,8 @@ def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
 # Finished sets of an evaluation are kept here (inside the output folder) until its report is written, so an
 # interrupted evaluation, run again with the same model, settings and images, continues after the last
 # finished set. Bump the version when SetResult or what evaluate_set measures changes.
-PARTIAL_DIR, PARTIAL_VERSION = ".partial", 9  # (8: a label's 'ignore' pixels scored nowhere; 9: worst keeps them)
+PARTIAL_DIR, PARTIAL_VERSION = ".partial", 10  # (8: a label's 'ignore' pixels scored nowhere; 9: worst keeps them;
+#                                              10: examples keep them too)
 
 
 def _stamp(path) -> list | None:
@@ -626,6 +628,20 @@ def check_eval_out(out_dir: str | Path, datasets, datasets_dir=None, model_dir: 
 PICTURE_SIDE = 512  # px: the longer side of the photos, labels and maps an evaluation keeps to draw (in 192 px cells)
 
 
+def truth_title(ignored: bool) -> str:
+    """A picture's ground truth column's title: naming the colour of 'ignore' where it shows any."""
+    return f"ground truth\n({IGNORE_SHOWN})" if ignored else "ground truth"
+
+
+def worst_row(image: np.ndarray, gt: np.ndarray, mask: np.ndarray, prob: np.ndarray,
+              ignore: np.ndarray | None = None) -> list:
+    """The pictures of one of ``worst.png``'s rows: the photo, its ground truth, the prediction, its errors
+    (:func:`~drywallqa.viz.error_map`: hatched grey, no error, where the target is 'ignore', ``ignore``, which no
+    score counts; :func:`~drywallqa.viz.ground_truth` tints it) and the probability map."""
+    return [image, ground_truth(image, gt, ignore), overlay(image, mask, COLORS[0]),
+            error_map(image, mask, gt, valid=~ignore if ignore is not None and ignore.any() else None), heatmap(prob)]
+
+
 def shrunk(image: np.ndarray, *maps: np.ndarray) -> tuple:
     """``image`` and its ``(H, W)`` masks or probability maps with the longer side at most :data:`PICTURE_SIDE`, to
     keep for ``examples.png`` and ``worst.png``: a phone's 12 MP photos, kept whole with their maps, held hundreds of
@@ -695,10 +711,10 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
     sets = build_eval_sets(datasets, which, splits_dir, datasets_dir, limit)
     held = photos_held(datasets, datasets_dir)
     results, cross, qa, grid_rows, failures, per_image, rooms, worst_rows, worst_labels = [], [], [], [], [], [], [], [], []
-    any_ignored = False  # a worst photo's label has 'ignore' pixels: the legend says how they are drawn
     warnings: list = []
     data_problems: list = []
     scores_by_split: dict[str, list] = {}
+    ignored = ignored_worst = False  # whether examples.png / worst.png show a target's 'ignore' pixels
     canon = [get_dataset_config(d).canonical_prompt for d in datasets]
     columns = list(dict.fromkeys(canon))  # of the example grid
     shown_set = next((name for name in EXAMPLE_SETS if any(es.name == name for es in sets)), None)  # its photos
@@ -721,14 +737,13 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         per_image += r.per_image
         rooms += [r.headroom] if r.headroom else []
         if es.name == shown_set:
-            for image, gt, masks in r.examples[:3]:
-                grid_rows.append([image, overlay(image, gt, (0, 255, 0))] +
+            for image, gt, masks, ignore in r.examples[:3]:
+                ignored |= bool(ignore.any())
+                grid_rows.append([image, ground_truth(image, gt, ignore)] +
                                  [overlay(image, masks[p], rgb) for p, rgb in zip(columns, prompt_colors(len(columns)))])
-        for iou, name, image, gt, mask, prob, ignored in r.worst:
-            banded = bool(ignored.any())  # its 'ignore' band hatched in the error map, no error: as its IoU counts it
-            any_ignored = any_ignored or banded
-            worst_rows.append([image, overlay(image, gt, (0, 255, 0)), overlay(image, mask, COLORS[0]),
-                               error_map(image, mask, gt, ~ignored if banded else None), heatmap(prob)])
+        for iou, name, *maps in r.worst:
+            ignored_worst |= bool(maps[-1].any())
+            worst_rows.append(worst_row(*maps))
             worst_labels.append(f"{es.name} {es.dataset}\n{shown(name[:28])}\nIoU {iou:.2f}")
     trained = trained_sources(model_dir)
     for r in per_image:
@@ -762,13 +777,13 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
     for name in ("report.json", "report.md"):  # an earlier run's, beside the pictures of this one if it is stopped
         (out / name).unlink(missing_ok=True)  # while they are written, would read as their finished evaluation
     if grid_rows:
-        grid(grid_rows, ["input", "ground truth"] + columns, out / "examples.png")
+        grid(grid_rows, ["input", truth_title(ignored)] + columns, out / "examples.png")
         report["examples_png"] = "examples.png"
     if report["confidence"]:
         plot_confidence_curves({f"{r['split']} {r['dataset']}": r for r in report["confidence"]}, out / "confidence.png")
         report["confidence_png"] = "confidence.png"
     if worst_rows:
-        grid(worst_rows, ["input", "ground truth", "prediction", ERROR_LEGEND + IGNORED_LEGEND * any_ignored,
+        grid(worst_rows, ["input", truth_title(ignored_worst), "prediction", ERROR_LEGEND + IGNORED_LEGEND * ignored_worst,
                           "probability"], out / "worst.png",
              row_labels=worst_labels)
         report["worst_png"] = "worst.png"
