@@ -32,8 +32,6 @@ def test_a_tiff_whose_first_page_is_a_preview_is_not_read_as_the_photo(tmp_path)
     """A TIFF whose first page is marked a reduced-resolution copy (NewSubfileType 1: a DNG's preview, the photo in a
     sub-page Pillow does not read) was segmented as the photo, without a word: masks and measures of the preview
     (64x48 here, of a 640x480 photo). Refused, saying so, from a file and an upload; a multi-page TIFF is read."""
-    import io
-
     from fastapi import HTTPException
 
     from drywallqa.serve.app import read_upload

@@ -4,7 +4,6 @@ TorchSegmenter.from_path's documented options."""
 import logging
 
 import numpy as np
-import pytest
 
 from drywallqa import Segmenter
 from drywallqa.engine.tiling import TiledSegmenter
