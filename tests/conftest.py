@@ -96,6 +96,15 @@ def names():
 
 
 @pytest.fixture
+def crack_dataset():
+    """The name of a crack dataset registered for the test (``ign_cracks``: prompt "segment ign crack"; no files:
+    tests give its samples), for scoring samples whose masks hold a 255 'ignore' band."""
+    config = DatasetConfig("ign_cracks", "ign", ("segment ign crack",), {"train": SplitSource("coco", "t")})
+    registry.register_dataset(config)
+    return config.name
+
+
+@pytest.fixture
 def synthetic_datasets(tmp_path):
     """Registers two tiny datasets ``syn_tape`` (COCO boxes) and ``syn_crack`` (mask folder) under tmp_path."""
     rng = np.random.default_rng(0)

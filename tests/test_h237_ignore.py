@@ -177,28 +177,20 @@ class _RedMaps(Segmenter):
         return SegmentationResult(masks={p: prob > 0.5 for p in prompts}, probabilities={p: prob for p in prompts})
 
 
-@pytest.fixture
-def h237_dataset():
-    config = DatasetConfig("h237_cracks", "h237", ("segment h237 crack",), {"train": SplitSource("coco", "t")})
-    registry.register_dataset(config)
-    yield config.name
-    registry.DATASETS.remove(config.name)
-
-
 def _photo_of(prob):
     return np.repeat(np.round(prob * 255).astype(np.uint8)[..., None], 3, axis=2)
 
 
-def test_the_validator_scores_a_target_as_if_its_ignored_pixels_were_absent(h237_dataset):
+def test_the_validator_scores_a_target_as_if_its_ignored_pixels_were_absent(crack_dataset):
     from drywallqa.engine.validator import Validator
 
     gt, target, prob, _ = _scored_arrays(2)
     image = _photo_of(prob)
-    banded = Validator({h237_dataset: [(image, target)]}, options=False, targets=True)(_RedMaps())
-    cut = Validator({h237_dataset: [(np.ascontiguousarray(_cut(image)), _cut(gt))]}, options=False)(_RedMaps())
-    plain = Validator({h237_dataset: [(image, gt)]}, options=False)(_RedMaps())
-    assert np.array_equal(banded.ious[h237_dataset], cut.ious[h237_dataset])
-    assert not np.array_equal(banded.ious[h237_dataset], plain.ious[h237_dataset])
+    banded = Validator({crack_dataset: [(image, target)]}, options=False, targets=True)(_RedMaps())
+    cut = Validator({crack_dataset: [(np.ascontiguousarray(_cut(image)), _cut(gt))]}, options=False)(_RedMaps())
+    plain = Validator({crack_dataset: [(image, gt)]}, options=False)(_RedMaps())
+    assert np.array_equal(banded.ious[crack_dataset], cut.ious[crack_dataset])
+    assert not np.array_equal(banded.ious[crack_dataset], plain.ious[crack_dataset])
 
 
 def _crack_mask(shape, band=True):
@@ -210,21 +202,28 @@ def _crack_mask(shape, band=True):
     return mask
 
 
-def test_evaluate_scores_a_mask_of_255_ignore_as_if_its_band_were_absent(tmp_path, h237_dataset):
-    """A photo and its 0/1/255 mask, and the same photo and mask with the band's columns cut out, score alike."""
+def banded_and_cut(tmp_path, prob, mask, dataset):
+    """Two samples of ``dataset``: the photo of ``prob`` with its 0/1/255 ``mask`` ("banded"), and both with the
+    band's columns cut out ("cut"), written under ``tmp_path``."""
     from drywallqa.data.sample import Sample
-    from drywallqa.engine.evaluator import EvalSet, evaluate_set
 
-    _, _, prob, _ = _scored_arrays(3)
-    mask = _crack_mask(prob.shape)
     samples = []
     for name, photo, label in (("banded", _photo_of(prob), mask), ("cut", _cut(_photo_of(prob)), _cut(mask))):
         Image.fromarray(np.ascontiguousarray(photo)).save(tmp_path / f"{name}.png")
         Image.fromarray(np.ascontiguousarray(label)).save(tmp_path / f"{name}_mask.png")
-        samples.append(Sample(tmp_path / f"{name}.png", h237_dataset, "t", *label.shape,
-                              mask_path=tmp_path / f"{name}_mask.png"))
+        samples.append(Sample(tmp_path / f"{name}.png", dataset, "t", *label.shape, mask_path=tmp_path / f"{name}_mask.png"))
+    return samples
+
+
+def test_evaluate_scores_a_mask_of_255_ignore_as_if_its_band_were_absent(tmp_path, crack_dataset):
+    """A photo and its 0/1/255 mask, and the same photo and mask with the band's columns cut out, score alike."""
+    from drywallqa.engine.evaluator import EvalSet, evaluate_set
+
+    _, _, prob, _ = _scored_arrays(3)
+    mask = _crack_mask(prob.shape)
+    samples = banded_and_cut(tmp_path, prob, mask, crack_dataset)
     assert not (_cut(mask) == IGNORE_VALUE).any() and (samples[0].load_target() == IGNORE_VALUE).any()
-    banded, cut = (evaluate_set(_RedMaps(), EvalSet("t", h237_dataset, [s]), [h237_dataset], progress=False,
+    banded, cut = (evaluate_set(_RedMaps(), EvalSet("t", crack_dataset, [s]), [crack_dataset], progress=False,
                                 keep=0, keep_worst=0) for s in samples)
     keys = ("mIoU", "mDice", "pooled_IoU", "precision", "recall", "pixel_AP", "pixel_F1max")
     assert [banded.rows[0][k] for k in keys] == [cut.rows[0][k] for k in keys], (banded.rows, cut.rows)
@@ -291,7 +290,9 @@ def test_the_dataset_keeps_ignore_through_its_augmentation_and_transplants_the_l
     assert pasted and all(m.dtype == bool for m in pasted)  # the label alone (its band was pasted as label: 255)
 
 
-def test_a_train_step_on_a_mask_folder_of_0_1_255_masks_runs(tmp_path, tiny_kwargs, monkeypatch):
+def banded_trainer(tmp_path, tiny_kwargs, monkeypatch):
+    """A Trainer (cpu, 1 epoch, tiny model) of ``ign_masks``: a mask folder of 64 px photos whose 0/1/255 masks hold
+    a dark 4 px crack inside a 20 px 'ignore' band (6 in train, 2 in valid, a group split 3:1), its data built."""
     from drywallqa.data.grouping import make_group_split
     from drywallqa.engine.config import TrainConfig
     from drywallqa.engine.trainer import Trainer
@@ -310,21 +311,26 @@ def test_a_train_step_on_a_mask_folder_of_0_1_255_masks_runs(tmp_path, tiny_kwar
             photo[:, 28 + i:32 + i] = 30
             Image.fromarray(photo).save(folder / f"{split}{i}_jpg.rf.{i:032x}.jpg")
             Image.fromarray(mask).save(folder / "_masks" / f"{split}{i}_jpg.rf.{i:032x}.png")
-    registry.register_dataset(DatasetConfig("h237_ign", "ign", ("segment crack",),
+    registry.register_dataset(DatasetConfig("ign_masks", "ign", ("segment crack",),
                                             {"train": SplitSource("mask_folder", "train"),
                                              "valid": SplitSource("mask_folder", "valid")}))
-    make_group_split("h237_ign", root, {"train": 0.75, "val": 0.25}, seed=0).to_json(tmp_path / "splits" / "h237_ign.json")
+    make_group_split("ign_masks", root, {"train": 0.75, "val": 0.25}, seed=0).to_json(tmp_path / "splits" / "ign_masks.json")
     monkeypatch.setattr(PromptedSegmentationModel, "prompt_embeddings",  # the sentence encoder's load: seconds
                         lambda self, prompts, encoder: torch.zeros(len(prompts), self.config.text_dim))
     cfg = TrainConfig.from_dict({
         "model_config": {**tiny_kwargs, "text_dim": 384},
-        "data": {"datasets": ["h237_ign"], "datasets_dir": str(root), "splits_dir": str(tmp_path / "splits"),
+        "data": {"datasets": ["ign_masks"], "datasets_dir": str(root), "splits_dir": str(tmp_path / "splits"),
                  "cache_size": 72, "cache_dir": str(tmp_path / "cache"), "negative_ratio": 0.0,
                  "exclude_published": []},
         "optim": {"lr": 3e-3, "batch_size": 4, "epochs": 1, "warmup_steps": 0},
         "output_dir": str(tmp_path / "run"), "bf16": False, "device": "cpu"})
     trainer = Trainer(cfg, progress=False)
     trainer.build_data()
+    return trainer
+
+
+def test_a_train_step_on_a_mask_folder_of_0_1_255_masks_runs(tmp_path, tiny_kwargs, monkeypatch):
+    trainer = banded_trainer(tmp_path, tiny_kwargs, monkeypatch)
     assert (trainer.train_set.masks == IGNORE_VALUE).any() and (trainer.val_masks == IGNORE_VALUE).any()
     trainer.setup()
     batch = next(iter(trainer._epoch_loader(0, 0)))

@@ -109,24 +109,13 @@ def test_two_datasets_naming_one_category_id_are_not_called_labels_of_one_thing(
     assert len(alike_concepts(one_file)) == 1  # one export's id 1: one category of one file
 
 
-@pytest.fixture
-def h237_dataset():
-    from drywallqa.data import registry
-    from drywallqa.data.registry import DatasetConfig, SplitSource
-
-    config = DatasetConfig("h246_cracks", "h246", ("segment h246 crack",), {"train": SplitSource("coco", "t")})
-    registry.register_dataset(config)
-    yield config.name
-    registry.DATASETS.remove(config.name)
-
-
 def _all_ignored(shape):
     from drywallqa.utils.image_io import IGNORE_VALUE
 
     return np.full(shape, IGNORE_VALUE, np.uint8)
 
 
-def test_a_photo_whose_every_pixel_is_ignore_scores_as_if_absent_in_validation(h237_dataset):
+def test_a_photo_whose_every_pixel_is_ignore_scores_as_if_absent_in_validation(crack_dataset):
     """A target of no pixel to count (a VOC mask all 'void'; the validator's scores leave 'ignore' out 'as if absent')
     scored IoU 1 at every threshold (both masks empty within nothing): a perfect photo, the val mIoU raised by it.
     It is left out of the scores, as if absent."""
@@ -136,14 +125,14 @@ def test_a_photo_whose_every_pixel_is_ignore_scores_as_if_absent_in_validation(h
 
     gt, _, prob, _ = _scored_arrays(2)
     image = _photo_of(prob)
-    alone = Validator({h237_dataset: [(image, gt)]}, options=False)(_RedMaps())
-    with_it = Validator({h237_dataset: [(image, gt), (image, _all_ignored(gt.shape))]}, options=False,
+    alone = Validator({crack_dataset: [(image, gt)]}, options=False)(_RedMaps())
+    with_it = Validator({crack_dataset: [(image, gt), (image, _all_ignored(gt.shape))]}, options=False,
                        targets=True)(_RedMaps())
-    assert np.array_equal(with_it.ious[h237_dataset], alone.ious[h237_dataset]), (with_it.ious, alone.ious)
-    assert with_it.images[h237_dataset] == 1
+    assert np.array_equal(with_it.ious[crack_dataset], alone.ious[crack_dataset]), (with_it.ious, alone.ious)
+    assert with_it.images[crack_dataset] == 1
 
 
-def test_a_photo_whose_every_pixel_is_ignore_is_no_perfect_photo_of_evaluate(tmp_path, h237_dataset):
+def test_a_photo_whose_every_pixel_is_ignore_is_no_perfect_photo_of_evaluate(tmp_path, crack_dataset):
     """evaluate scored a photo whose label is 'ignore' everywhere as IoU 1 (mIoU, its threshold sweep, the error
     decomposition): it is left out, named in a warning of the set."""
     from PIL import Image
@@ -162,10 +151,10 @@ def test_a_photo_whose_every_pixel_is_ignore_is_no_perfect_photo_of_evaluate(tmp
         mask = Image.fromarray(label, mode="P")
         mask.putpalette([v for colour in VOC_PALETTE for v in colour])
         mask.save(tmp_path / f"{name}_mask.png")
-        samples.append(Sample(tmp_path / f"{name}.png", h237_dataset, "t", *label.shape,
+        samples.append(Sample(tmp_path / f"{name}.png", crack_dataset, "t", *label.shape,
                               mask_path=tmp_path / f"{name}_mask.png"))
     assert (samples[1].load_target() == 255).all()
-    alone, with_it = (evaluate_set(_RedMaps(), EvalSet("t", h237_dataset, s), [h237_dataset], progress=False,
+    alone, with_it = (evaluate_set(_RedMaps(), EvalSet("t", crack_dataset, s), [crack_dataset], progress=False,
                                    keep=0, keep_worst=0) for s in (samples[:1], samples))
     keys = ("mIoU", "mDice", "pooled_IoU", "precision", "recall")
     assert [with_it.rows[0][k] for k in keys] == [alone.rows[0][k] for k in keys], (with_it.rows, alone.rows)
@@ -174,10 +163,10 @@ def test_a_photo_whose_every_pixel_is_ignore_is_no_perfect_photo_of_evaluate(tmp
     assert not with_it.failures  # (a failure makes evaluate exit 1: the label says to score nothing there)
     assert any("void.png" in w and "'ignore'" in w for w in with_it.warnings), with_it.warnings
     with pytest.raises(ev.NothingToScoreError, match=r"1 of them labelled 'ignore' \(255\) everywhere"):
-        evaluate_set(_RedMaps(), EvalSet("t", h237_dataset, samples[1:]), [h237_dataset], progress=False)
+        evaluate_set(_RedMaps(), EvalSet("t", crack_dataset, samples[1:]), [crack_dataset], progress=False)
 
 
-def test_a_photo_whose_every_pixel_is_ignore_fits_no_confidence(tmp_path, h237_dataset):
+def test_a_photo_whose_every_pixel_is_ignore_fits_no_confidence(tmp_path, crack_dataset):
     """calibrate-confidence fitted the confidence to a record of IoU 1 for a photo whose label is 'ignore'
     everywhere; it is left out, named among the failures."""
     from PIL import Image
@@ -194,22 +183,19 @@ def test_a_photo_whose_every_pixel_is_ignore_fits_no_confidence(tmp_path, h237_d
     mask = Image.fromarray(_all_ignored(prob.shape), mode="P")
     mask.putpalette([v for colour in VOC_PALETTE for v in colour])
     mask.save(tmp_path / "void_mask.png")
-    sample = Sample(tmp_path / "void.png", h237_dataset, "t", *prob.shape, mask_path=tmp_path / "void_mask.png")
-    records, failures = confidence_records(_RedMaps(), [EvalSet("t", h237_dataset, [sample])], progress=False)
+    sample = Sample(tmp_path / "void.png", crack_dataset, "t", *prob.shape, mask_path=tmp_path / "void_mask.png")
+    records, failures = confidence_records(_RedMaps(), [EvalSet("t", crack_dataset, [sample])], progress=False)
     assert records == [] and len(failures) == 1 and "'ignore'" in failures[0], (records, failures)
 
 
-def test_evaluates_image_level_score_leaves_the_ignore_band_out(tmp_path, h237_dataset):
+def test_evaluates_image_level_score_leaves_the_ignore_band_out(tmp_path, crack_dataset):
     """evaluate's image-level AUROC scores a photo by its map's highest probability: taken over the whole photo, a
     photo's 'ignore' band that the map lights up gave it its score (a photo of no label: a confident false positive),
     where every pixel score leaves the band out. The photo and the same photo with the band cut out score alike."""
-    from PIL import Image
-
-    from drywallqa.data.sample import Sample
     from drywallqa.engine.evaluator import EvalSet, evaluate_set
     from drywallqa.utils.image_io import IGNORE_VALUE
 
-    from test_h237_ignore import BAND, _RedMaps, _cut, _photo_of, _scored_arrays
+    from test_h237_ignore import BAND, _RedMaps, _scored_arrays, banded_and_cut
 
     _, _, prob, _ = _scored_arrays(4)
     prob = prob * 0.5
@@ -217,14 +203,9 @@ def test_evaluates_image_level_score_leaves_the_ignore_band_out(tmp_path, h237_d
     mask = np.zeros(prob.shape, np.uint8)
     mask[2:6, 2:6] = 1  # a class index beside the 255 band, so that it reads as 'ignore'
     mask[:, BAND] = IGNORE_VALUE
-    samples = []
-    for name, photo, label in (("banded", _photo_of(prob), mask), ("cut", _cut(_photo_of(prob)), _cut(mask))):
-        Image.fromarray(np.ascontiguousarray(photo)).save(tmp_path / f"{name}.png")
-        Image.fromarray(np.ascontiguousarray(label)).save(tmp_path / f"{name}_mask.png")
-        samples.append(Sample(tmp_path / f"{name}.png", h237_dataset, "t", *label.shape,
-                              mask_path=tmp_path / f"{name}_mask.png"))
+    samples = banded_and_cut(tmp_path, prob, mask, crack_dataset)
     assert (samples[0].load_target() == IGNORE_VALUE).any()
-    banded, cut = (evaluate_set(_RedMaps(), EvalSet("t", h237_dataset, [s]), [h237_dataset], progress=False,
+    banded, cut = (evaluate_set(_RedMaps(), EvalSet("t", crack_dataset, [s]), [crack_dataset], progress=False,
                                 keep=0, keep_worst=0) for s in samples)
     assert banded.image_scores == cut.image_scores, (banded.image_scores, cut.image_scores)
     assert banded.per_image[0]["max_probability"] == cut.per_image[0]["max_probability"] < 0.6

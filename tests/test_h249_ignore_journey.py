@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from drywallqa.data import registry
-from drywallqa.data.registry import DatasetConfig, SplitSource
 from drywallqa.engine.segmenter import SegmentationResult, Segmenter
 from drywallqa.utils.image_io import IGNORE_VALUE
 
@@ -25,14 +23,6 @@ class _AllCrack(Segmenter):
         return SegmentationResult(masks={p: prob > 0.5 for p in prompts}, probabilities={p: prob for p in prompts})
 
 
-@pytest.fixture
-def h249_dataset():
-    config = DatasetConfig("h249_cracks", "h249", ("segment h249 crack",), {"train": SplitSource("coco", "t")})
-    registry.register_dataset(config)
-    yield config.name
-    registry.DATASETS.remove(config.name)
-
-
 def _banded_sample(tmp_path, dataset, shape=(24, 32)):
     from drywallqa.data.sample import Sample
 
@@ -45,20 +35,20 @@ def _banded_sample(tmp_path, dataset, shape=(24, 32)):
     return Sample(tmp_path / "p.png", dataset, "t", *shape, mask_path=tmp_path / "p_mask.png"), photo, mask
 
 
-def test_worst_png_draws_no_error_where_the_label_is_ignore(tmp_path, h249_dataset, monkeypatch):
+def test_worst_png_draws_no_error_where_the_label_is_ignore(tmp_path, crack_dataset, monkeypatch):
     """evaluate's worst.png tinted the band's pixels as errors (outline too wide / spurious) where every score counts
     them nowhere: its errors panel draws them grey (hatched), in no error's colour."""
     from drywallqa.engine import evaluator
     from drywallqa.engine.evaluator import EvalSet
 
-    sample, photo, mask = _banded_sample(tmp_path, h249_dataset)
-    monkeypatch.setattr(evaluator, "build_eval_sets", lambda *a, **k: [EvalSet("t", h249_dataset, [sample])])
+    sample, photo, mask = _banded_sample(tmp_path, crack_dataset)
+    monkeypatch.setattr(evaluator, "build_eval_sets", lambda *a, **k: [EvalSet("t", crack_dataset, [sample])])
     monkeypatch.setattr(evaluator, "photos_held", lambda *a, **k: {})
     drawn = {}
     monkeypatch.setattr(evaluator, "grid", lambda rows, columns, path, **k: drawn.setdefault(path.name, rows))
     out = tmp_path / "ev"
     out.mkdir()
-    evaluator._evaluate(_AllCrack(), out, (h249_dataset,), ("published",), None, None, None, 0, None, False)
+    evaluator._evaluate(_AllCrack(), out, (crack_dataset,), ("published",), None, None, None, 0, None, False)
     errors = drawn["worst.png"][0][3]
     ignored, background = mask == IGNORE_VALUE, mask == 0
     band = errors[ignored].astype(int)
@@ -66,16 +56,16 @@ def test_worst_png_draws_no_error_where_the_label_is_ignore(tmp_path, h249_datas
     assert not np.array_equal(errors[background], photo[background])  # the spurious crack elsewhere still is
 
 
-def test_data_stats_preview_shows_the_ignore_band_apart_from_label_and_background(tmp_path, h249_dataset, monkeypatch):
+def test_data_stats_preview_shows_the_ignore_band_apart_from_label_and_background(tmp_path, crack_dataset, monkeypatch):
     """data stats --preview drew a 0/1/255 mask's band as background: a user could not see whether the band was
     read as 'ignore', label or background -> tinted in a colour of its own, the column's title naming it."""
     from drywallqa.data import stats
 
-    sample, photo, mask = _banded_sample(tmp_path, h249_dataset)
+    sample, photo, mask = _banded_sample(tmp_path, crack_dataset)
     monkeypatch.setattr(stats, "load_all_splits", lambda *a, **k: ([sample], []))
     drawn = {}
     monkeypatch.setattr("drywallqa.viz.grid", lambda rows, titles, path, **k: drawn.update(rows=rows, titles=titles))
-    assert stats.preview(h249_dataset, tmp_path / "p.png") == 1
+    assert stats.preview(crack_dataset, tmp_path / "p.png") == 1
     truth = drawn["rows"][0][1]
     band, label, background = (mask == IGNORE_VALUE), (mask == 1), (mask == 0)
     assert np.array_equal(truth[background], photo[background])
@@ -85,29 +75,29 @@ def test_data_stats_preview_shows_the_ignore_band_apart_from_label_and_backgroun
     assert "'ignore'" in drawn["titles"][1]
 
 
-def test_the_large_photos_benchmark_scores_no_ignore_pixel(tmp_path, h249_dataset, load_script):
+def test_the_large_photos_benchmark_scores_no_ignore_pixel(tmp_path, crack_dataset, load_script):
     """benchmarks/large_photos.py read the labels with load_mask: the band scored as background (the crack found
     over it spurious), where evaluate counts it nowhere."""
     import cv2
 
     lp = load_script("large_photos", "benchmarks")
-    sample, _, mask = _banded_sample(tmp_path, h249_dataset)
-    rows, _, _ = lp.run_modes({"whole photo": _AllCrack()}, {h249_dataset: [sample]}, 1)
+    sample, _, mask = _banded_sample(tmp_path, crack_dataset)
+    rows, _, _ = lp.run_modes({"whole photo": _AllCrack()}, {crack_dataset: [sample]}, 1)
     target = cv2.resize(mask, (640, 640), interpolation=cv2.INTER_NEAREST)  # the mosaic's one tile
     assert rows[0]["mIoU"] == pytest.approx((target == 1).sum() / (target != IGNORE_VALUE).sum())
 
 
-def test_the_prompt_gate_benchmark_scores_no_ignore_pixel(tmp_path, h249_dataset, load_script, monkeypatch):
+def test_the_prompt_gate_benchmark_scores_no_ignore_pixel(tmp_path, crack_dataset, load_script, monkeypatch):
     """benchmarks/prompt_gate.py read the labels with photo_and_label's plain label: the band scored as background."""
     pg = load_script("prompt_gate", "benchmarks")
-    sample, _, mask = _banded_sample(tmp_path, h249_dataset)
-    monkeypatch.setattr(pg, "DATASETS", (h249_dataset,))
+    sample, _, mask = _banded_sample(tmp_path, crack_dataset)
+    monkeypatch.setattr(pg, "DATASETS", (crack_dataset,))
     monkeypatch.setattr(pg, "load_split", lambda *a, **k: ([sample], []))
     monkeypatch.setattr(pg.Segmenter, "load", staticmethod(lambda *a, **k: _AllCrack()))
     monkeypatch.setattr(pg.vocabulary, "unrelated", lambda *a, **k: ["segment a cat"])
     monkeypatch.setattr(pg.vocabulary, "paraphrases", lambda *a, **k: [])
     report = pg.run(None, None, 0)
-    canon = report["datasets"][h249_dataset]["canonical_mIoU"]
+    canon = report["datasets"][crack_dataset]["canonical_mIoU"]
     assert canon == pytest.approx((mask == 1).sum() / (mask != IGNORE_VALUE).sum())
 
 
@@ -135,21 +125,21 @@ def test_a_bundle_of_a_config_outside_the_repository_trains_there_without_it(wri
     assert got.value.args[0].data.datasets_dir == str(tmp_path / "bundle" / "pack" / "chunk0" / "datasets")
 
 
-def test_evaluate_pictures_show_the_ignore_band_in_their_ground_truth(tmp_path, h249_dataset, monkeypatch):
+def test_evaluate_pictures_show_the_ignore_band_in_their_ground_truth(tmp_path, crack_dataset, monkeypatch):
     """examples.png and worst.png drew the band as background in their ground truth (the errors panel leaving it
     blank, unexplained) -> tinted as data stats --preview tints it, the column's title naming it."""
     from drywallqa.engine import evaluator
     from drywallqa.engine.evaluator import EvalSet
 
-    sample, photo, mask = _banded_sample(tmp_path, h249_dataset)
+    sample, photo, mask = _banded_sample(tmp_path, crack_dataset)
     monkeypatch.setattr(evaluator, "build_eval_sets",
-                        lambda *a, **k: [EvalSet("published valid", h249_dataset, [sample])])
+                        lambda *a, **k: [EvalSet("published valid", crack_dataset, [sample])])
     monkeypatch.setattr(evaluator, "photos_held", lambda *a, **k: {})
     drawn = {}
     monkeypatch.setattr(evaluator, "grid", lambda rows, titles, path, **k: drawn.setdefault(path.name, (rows, titles)))
     out = tmp_path / "ev"
     out.mkdir()
-    evaluator._evaluate(_AllCrack(), out, (h249_dataset,), ("published",), None, None, None, 0, None, False)
+    evaluator._evaluate(_AllCrack(), out, (crack_dataset,), ("published",), None, None, None, 0, None, False)
     band, label = mask == IGNORE_VALUE, mask == 1
     for picture in ("examples.png", "worst.png"):
         rows, titles = drawn[picture]
