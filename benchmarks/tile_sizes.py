@@ -1,17 +1,18 @@
 """Tile sizes on photos framed like the training photos: the shipped model on published valid photos, whole and tile
 by tile at several tile sizes (``Segmenter.load(tile=...)``), scored against their labels.
 
-    python benchmarks/tile_sizes.py [--limit 12] [--tiles 512 384 256]
+    python benchmarks/tile_sizes.py [--limit 12] [--tiles 512 384 256] [--out out/tile_sizes]
 
 A tile is resized to the model's input size (512 px for the shipped model), so a smaller tile is enlarged; the row
 ``tile=T at T px`` predicts the same tiles at their own size (``scales=[T]``), which tells the enlarging apart from the
-context a small tile loses. Prints, per dataset and mode, the mIoU (as ``drywallqa evaluate``), the mean mask pixels
-and the mean confidence. Large photos of a whole wall: ``benchmarks/large_photos.py``.
+context a small tile loses. Writes, per dataset and mode, the mIoU (as ``drywallqa evaluate``), the mean mask pixels
+and the mean confidence to ``tile_sizes.json`` and ``tile_sizes.md`` in ``--out`` (and prints the table). Large photos of a whole wall: ``benchmarks/large_photos.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from drywallqa.engine.evaluator import scoring_label_shape
 from drywallqa.engine.tiling import TiledSegmenter
 from drywallqa.metrics import SegmentationMeter
 from drywallqa.utils.argtypes import at_least, positive_int
+from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
 from drywallqa.utils.image_io import read_image
 from drywallqa.utils.progress import progress_bar
 
@@ -34,15 +36,26 @@ def main():
     ap.add_argument("--limit", type=positive_int, default=12, help="photos per dataset (the first of its valid split)")
     ap.add_argument("--tiles", type=at_least(32), nargs="+", default=[512, 384, 256])
     ap.add_argument("--model-path", default="fast")
+    ap.add_argument("--out", type=Path, default=Path("out/tile_sizes"))
     args = ap.parse_args()
+    try:
+        check_writable_path(args.out, folder=True)
+    except ValueError as exc:
+        ap.error(str(exc))
     torch.set_num_threads(2)
-    whole = Segmenter.load(args.model_path)
+    try:
+        whole = Segmenter.load(args.model_path)
+    except (OSError, ValueError, KeyError) as exc:  # a folder that is not there or no model's
+        ap.error(f"--model-path: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}")
     modes = {"whole photo": whole, **{f"tile={t}": TiledSegmenter(whole, t) for t in args.tiles}}
     smallest = min(args.tiles)
     if smallest % 32 == 0 and smallest < max(whole.scales):
         modes[f"tile={smallest} at {smallest} px"] = TiledSegmenter(Segmenter.load(args.model_path, scales=[smallest]),
                                                                     smallest)
-    print("| dataset | mode | photos | mIoU | mean mask px | mean confidence |\n|---|---|---|---|---|---|")
+    md = ["# Tile sizes (published valid photos, 2 threads)", "",
+          "| dataset | mode | photos | mIoU | mean mask px | mean confidence |", "|---|---|---|---|---|---|"]
+    print("\n".join(md[2:]))
+    rows = []
     for dataset in DATASETS:
         samples = load_split(dataset, "valid")[0][:args.limit]
         prompt = get_dataset_config(dataset).canonical_prompt
@@ -56,8 +69,17 @@ def main():
                 meters[mode][1].append((int(result.masks[prompt].sum()), result.confidence[prompt]))
         for mode, (meter, seen) in meters.items():
             if seen:
-                print(f"| {dataset} | {mode} | {len(seen)} | {meter.compute()['mIoU']:.3f} | "
-                      f"{np.mean([a for a, _ in seen]):.0f} | {np.nanmean([c for _, c in seen]):.3f} |", flush=True)
+                rows.append({"dataset": dataset, "mode": mode, "photos": len(seen), "mIoU": meter.compute()["mIoU"],
+                             "mean_mask_px": float(np.mean([a for a, _ in seen])),
+                             "mean_confidence": float(np.nanmean([c for _, c in seen]))})
+                r = rows[-1]
+                md.append(f"| {dataset} | {mode} | {r['photos']} | {r['mIoU']:.3f} | {r['mean_mask_px']:.0f} | "
+                          f"{r['mean_confidence']:.3f} |")
+                print(md[-1], flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(strict_json({"model_path": str(args.model_path), "limit": args.limit, "threads": 2, "rows": rows}),
+                      args.out / "tile_sizes.json")
+    write_text_atomic("\n".join(md) + "\n", args.out / "tile_sizes.md")
 
 
 if __name__ == "__main__":

@@ -285,7 +285,8 @@ def test_the_split_audit_of_a_dataset_yaml_writes_into_out_under_the_dataset_nam
     assert stop.value.code == 2
 
 
-@pytest.mark.parametrize("name", ["run_benchmark", "cracks_on_drywall", "prompt_gate", "encoder_speed", "batch_outputs"])
+@pytest.mark.parametrize("name", ["run_benchmark", "cracks_on_drywall", "prompt_gate", "encoder_speed", "batch_outputs",
+                                  "tile_sizes"])
 def test_benchmarks_check_out_before_they_run(name, load_script, tmp_path, monkeypatch, capsys):
     """An --out that is a file (or lies below one) failed with a FileExistsError or NotADirectoryError traceback
     once the whole run was done (minutes to hours); now a usage error before anything runs."""
@@ -379,7 +380,7 @@ def test_request_memory_checks_its_options_before_the_first_case(load_script, tm
         assert exc.value.code == 2 and said in capsys.readouterr().err, argv
 
 
-@pytest.mark.parametrize("name", ["run_benchmark", "cracks_on_drywall", "prompt_gate", "large_photos"])
+@pytest.mark.parametrize("name", ["run_benchmark", "cracks_on_drywall", "prompt_gate", "large_photos", "tile_sizes"])
 def test_benchmarks_name_a_model_path_that_is_no_model(name, load_script, tmp_path, monkeypatch, capsys):
     """A --model-path that is not there (or a training run, not its best/) was a FileNotFoundError traceback; with
     several models in run_benchmark, after the full runs of the models before it."""
