@@ -1,0 +1,33 @@
+// Usage: node h253_page.mjs URL PHOTO CHECK
+// tests/test_h253_review.py: what the measures table says of an answer changed on its way (page.route). Prints one JSON line.
+import { readFile } from 'node:fs/promises';
+import { launchChromium } from './chromium.mjs';
+
+const [url, photo, check] = process.argv.slice(2);
+const browser = await launchChromium();
+const report = {};
+try {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+  const page = await context.newPage(); page.setDefaultTimeout(90000);
+  const consoleErrors = []; page.on('pageerror', e => consoleErrors.push(String(e)));
+  await page.goto(url); await page.waitForSelector('#chips .chip');
+  if (check === 'emptied') {  // the first mask emptied by min_confidence (it held pixels), the second found empty
+    await page.route('**/v1/segment', async route => {
+      const answer = await route.fetch(), json = await answer.json();
+      Object.assign(json.results[0], { confidence: 0.42, emptied_below: 0.5 });
+      Object.assign(json.results[0].measures, { components: 0, area_px: 0, area_fraction: 0 });
+      Object.assign(json.results[1], { confidence: 0.9 });
+      Object.assign(json.results[1].measures, { components: 0, area_px: 0, area_fraction: 0 });
+      await route.fulfill({ response: answer, json });
+    });
+    await page.setInputFiles('#image', { name: 'wall.png', mimeType: 'image/png', buffer: await readFile(photo) });
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#result').hidden);
+    report.confidence = await page.$$eval('#measures tbody tr', trs => Object.fromEntries(trs.map(tr =>
+      [tr.dataset.prompt, tr.querySelector('td.confidence').textContent])));
+  }
+  report.consoleErrors = consoleErrors;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(report));
