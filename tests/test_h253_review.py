@@ -26,3 +26,20 @@ def test_page_emptied_mask_not_said_nothing_found(server, tmp_path):
     conf = out["confidence"]
     assert "nothing found" not in conf["segment crack"] and "emptied below 0.5" in conf["segment crack"], conf
     assert conf["segment taping area"] == "0.90 \u00b7 nothing found", conf
+
+
+def test_prompt_keyed_error_does_not_call_a_partial_dict_the_results_prompts():
+    # result.emptied holds only the prompts min_confidence emptied: asking it for another prompt of the result said
+    # "the result's prompts: 'segment taping area'", as if the result held no 'segment crack'
+    import numpy as np
+
+    from drywallqa.engine.segmenter import SegmentationResult
+
+    m = np.zeros((4, 4), bool)
+    r = SegmentationResult(masks={"segment crack": m, "segment taping area": m}, emptied={"segment taping area": 0.5})
+    with pytest.raises(KeyError) as err:
+        r.emptied["segment crack"]
+    said = str(err.value)
+    assert "'segment crack'" in said and "result's prompts" not in said and "'segment taping area'" in said, said
+    with pytest.raises(KeyError, match="'segment cracks'.*'segment crack', 'segment taping area'"):
+        r.masks["segment cracks"]  # a misspelt prompt: still said with the prompts there are

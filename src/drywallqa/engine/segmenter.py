@@ -117,8 +117,9 @@ class PromptKeyed(dict):
         read = self._read(key)
         if read != key and dict.__contains__(self, read):
             return dict.__getitem__(self, read)
-        if isinstance(key, str) and self:  # (a misspelt prompt: said with those there are, not the bare key)
-            raise KeyError(f"no entry for the prompt {key!r}; the result's prompts: {', '.join(map(repr, self))}")
+        if isinstance(key, str) and self:  # (a misspelt prompt: said with those there are, not the bare key; those
+            # of this dict, which may be fewer than the result's: emptied holds only the prompts emptied)
+            raise KeyError(f"no entry for the prompt {key!r}; entries for: {', '.join(map(repr, self))}")
         raise KeyError(key)
 
     def __contains__(self, key) -> bool:
