@@ -43,3 +43,14 @@ def test_prompt_keyed_error_does_not_call_a_partial_dict_the_results_prompts():
     assert "'segment crack'" in said and "result's prompts" not in said and "'segment taping area'" in said, said
     with pytest.raises(KeyError, match="'segment cracks'.*'segment crack', 'segment taping area'"):
         r.masks["segment cracks"]  # a misspelt prompt: still said with the prompts there are
+
+
+def test_a_tile_a_little_smaller_than_the_input_size_is_not_said_enlarged_1_times(tiny_model_dir):
+    # the factor was written to 2 significant digits: a 62 px tile on a 64 px model (3% larger) read "enlarged 1 times
+    # to 64 px, so cracks and joints look 1 times as wide", a warning that says nothing changes
+    from drywallqa.engine.tiling import TiledSegmenter
+
+    said = TiledSegmenter(Segmenter.load(tiny_model_dir), 62).upscale_warning()
+    assert said and "1 times" not in said and "3.2% wider" in said and "64 px" in said, said
+    said = TiledSegmenter(Segmenter.load(tiny_model_dir), 32).upscale_warning()
+    assert "enlarged 2 times" in said and "2 times as wide" in said, said

@@ -103,9 +103,12 @@ class TiledSegmenter(Segmenter):
         size = self.input_size
         if size is None or self.tile >= size:
             return None
+        factor = size / self.tile  # (to 2 digits a 62 px tile at 64 px read "enlarged 1 times ... 1 times as wide")
+        how = (f"enlarged {factor:.3g} times to {size} px, so cracks and joints look {factor:.3g} times as wide to the "
+               "model as" if factor >= 1.1 else
+               f"enlarged to {size} px, so cracks and joints look {100 * (factor - 1):.2g}% wider to the model than")
         return (f"tile={self.tile} is smaller than the model's input size ({size} px): each {self.tile} px tile is "
-                f"enlarged {size / self.tile:.2g} times to {size} px, so cracks and joints look {size / self.tile:.2g} "
-                "times as wide to the model as they are in the photo (wider masks, lower confidence, a lower IoU: "
+                f"{how} they are in the photo (wider masks, lower confidence, a lower IoU: "
                 "docs/batch.md, Large photos). The tile is the "
                 f"side, in the photo's pixels, of the square the model sees at {size} px: use tile={size} or more, "
                 "and no tile for a photo framed like a training photo")
