@@ -54,3 +54,22 @@ def test_a_tile_a_little_smaller_than_the_input_size_is_not_said_enlarged_1_time
     assert said and "1 times" not in said and "3.2% wider" in said and "64 px" in said, said
     said = TiledSegmenter(Segmenter.load(tiny_model_dir), 32).upscale_warning()
     assert "enlarged 2 times" in said and "2 times as wide" in said, said
+
+
+def test_photo_just_over_the_upload_limit_is_not_said_to_be_of_the_limit(tiny_model_dir, tmp_path):
+    # the photo's size was written to one decimal: a photo of 0.101 MB on a server taking 0.1 MB (20.02 MB on one
+    # taking 20) read "wall.png is 0.1 MB: this server takes photos of up to 0.1 MB", refused at the limit it names
+    _need_browser()
+    import numpy as np
+    from PIL import Image
+
+    app = create_app(ServeConfig(max_upload_mb=0.1), Segmenter.load(tiny_model_dir))
+    noise = np.random.default_rng(0).integers(0, 256, (120, 120, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "wall.png")
+    with open(tmp_path / "wall.png", "ab") as f:  # padded after its end to 106,000 bytes: 0.1011 MB
+        f.write(b"\0" * (106_000 - (tmp_path / "wall.png").stat().st_size))
+    for url in serving(app):
+        out = run_page_script("h253_page.mjs", url, tmp_path / "wall.png", "too large", timeout=120)
+    assert out["consoleErrors"] == [] and out["tooLarge"]["sent"] == [], out
+    error = out["tooLarge"]["error"]
+    assert error.startswith("wall.png is 0.101 MB: this server takes photos of up to 0.1 MB."), error

@@ -26,6 +26,13 @@ try {
     report.confidence = await page.$$eval('#measures tbody tr', trs => Object.fromEntries(trs.map(tr =>
       [tr.dataset.prompt, tr.querySelector('td.confidence').textContent])));
   }
+  if (check === 'too large') {  // a photo over the server's --max-upload-mb: what the error says of the two sizes
+    const sent = []; page.on('request', r => { if (r.url().includes('/v1/segment')) sent.push(r.url()); });
+    await page.setInputFiles('#image', photo);
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled && !document.querySelector('#error').hidden);
+    report.tooLarge = { error: await page.textContent('#error'), sent };
+  }
   report.consoleErrors = consoleErrors;
 } finally {
   await browser.close();
