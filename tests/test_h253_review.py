@@ -73,3 +73,14 @@ def test_photo_just_over_the_upload_limit_is_not_said_to_be_of_the_limit(tiny_mo
     assert out["consoleErrors"] == [] and out["tooLarge"]["sent"] == [], out
     error = out["tooLarge"]["error"]
     assert error.startswith("wall.png is 0.101 MB: this server takes photos of up to 0.1 MB."), error
+
+
+def test_repr_of_a_tiled_segmenter_whose_init_failed_does_not_raise(tiny_model_dir):
+    # TiledSegmenter(seg, 0) fails before setting anything: a debugger or a traceback's locals (pytest --showlocals)
+    # showing it got an AttributeError from its repr ('no attribute tile'), where TorchSegmenter's says "(not made)"
+    from drywallqa.engine.tiling import TiledSegmenter
+
+    half = TiledSegmenter.__new__(TiledSegmenter)
+    with pytest.raises(ValueError):
+        half.__init__(Segmenter.load(tiny_model_dir), 0)
+    assert repr(half) == "TiledSegmenter(not made)"

@@ -115,6 +115,8 @@ class TiledSegmenter(Segmenter):
 
     def __repr__(self) -> str:
         """Short: its tiling and the segmenter it tiles."""
+        if "max_tiles" not in self.__dict__:  # (one whose __init__ failed, shown by a debugger: as TorchSegmenter's)
+            return f"{type(self).__name__}(not made)"
         return (f"{type(self).__name__}(tile={self.tile}, overlap={self.overlap}, max_tiles={self.max_tiles}, "
                 f"inner={self.inner!r})")
 
