@@ -192,6 +192,17 @@ class Validator:
             raise ValueError("validation needs at least one photo per dataset")
         self.items, self.with_options, self.progress = items, options, progress
         self.photos, self.held, self.targets = photos or {}, held or {}, targets
+        for d, v in items.items():  # refused at once where the labels are here (the trainer's: before it trains)
+            if targets and not any(map(callable, v)) and all(nothing_to_score(label_and_valid(np.asarray(item[1]))[1])
+                                                             for item in v):
+                raise self.nothing_scored(d, len(v))
+
+    @staticmethod
+    def nothing_scored(dataset: str, photos: int) -> ValueError:
+        """The error for a dataset none of whose photos can be scored (every label 'ignore' everywhere): its mIoU read
+        0 (over no photo), pulling the mean down, and its threshold was chosen on nothing."""
+        return ValueError(f"validation: every label of dataset {dataset!r} ({photos} photos) is 'ignore' "
+                          f"({IGNORE_VALUE}) everywhere: nothing to score; label its photos, or validate without it")
 
     def label_and_valid(self, label: np.ndarray, dataset: str, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         """An item's label, ``(H, W)`` bool, and where it is counted (None: everywhere): a target's 'ignore' pixels
@@ -246,7 +257,9 @@ class Validator:
                 cross += [float((result.probabilities[p] > CROSS_THRESHOLD).mean()) for p in others
                           if not any(photo in self.held.get(o, ()) for o in listing[p])]
                 n += scored
-            ious[d], images[d] = table / max(n, 1), n
+            if not n:  # (its mIoU read 0 over no photo, and the warning below called it 1.0)
+                raise self.nothing_scored(d, len(items))
+            ious[d], images[d] = table / n, n
             if not foreground:  # an empty answer to an empty mask scores 1.0: a perfect score that says nothing
                 logger.warning("validation: no mask of dataset %r holds a foreground pixel (%d photos): its mIoU (1.0 "
                                "for a model that answers nothing) says nothing; check its masks (drywallqa data "
