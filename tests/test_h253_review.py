@@ -107,3 +107,26 @@ def test_validation_of_a_dataset_labelled_ignore_everywhere_is_refused(h250_data
     target[:2] = 255  # one photo with a band, one all 'ignore': the first scored alone
     scored = Validator({h250_dataset: [(image, target), (image, void)]}, options=False, targets=True)(_RedMaps())
     assert scored.images[h250_dataset] == 1
+
+
+def test_a_batch_job_on_enlarged_tiles_says_so_in_its_warnings(tiny_model_dir, tmp_path):
+    # a batch job keeps a photo's reading notes, not its result's warnings: predict_paths with a TiledSegmenter whose
+    # tile is below the model's input size (made directly: Segmenter.load(tile=) logs it, this does not) wrote masks
+    # of cracks seen twice as wide with no word of it, in the summary or in results.json
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.engine.batch import predict_paths
+    from drywallqa.engine.tiling import TiledSegmenter
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (100, 150, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    tiled = TiledSegmenter(Segmenter.load(tiny_model_dir), 32)
+    summary = predict_paths(tiled, [tmp_path / "a.png"], ["segment crack"], tmp_path / "out", progress=False)
+    assert summary.ok and [w for w in summary.warnings if w == tiled.upscale_warning()], summary.warnings
+    written = json.loads((tmp_path / "out" / "results.json").read_text())["warnings"]
+    assert tiled.upscale_warning() in written, written
+    whole = predict_paths(Segmenter.load(tiny_model_dir), [tmp_path / "a.png"], ["segment crack"], tmp_path / "out2",
+                          progress=False)
+    assert not [w for w in whole.warnings if "input size" in w], whole.warnings

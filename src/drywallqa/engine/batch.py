@@ -942,6 +942,15 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
                         overwrite, earlier if settings and "weights" in settings else "")
 
 
+def job_warnings(segmenter: Segmenter, prompts) -> list[str]:
+    """What a batch job says once of its segmenter (its summary's and ``results.json``'s ``warnings``): the prompts
+    it does not know, and tiles enlarged to the model's input size (:meth:`TiledSegmenter.upscale_warning
+    <drywallqa.engine.tiling.TiledSegmenter.upscale_warning>`: a photo's record keeps its reading notes, not its
+    result's warnings, so that was said nowhere)."""
+    upscaled = getattr(segmenter, "upscale_warning", lambda: None)()
+    return [*segmenter.prompt_warnings(segmenter.match_prompts(prompts)), *([upscaled] if upscaled else [])]
+
+
 def predict_paths(
     segmenter: Segmenter,
     paths,
@@ -978,7 +987,7 @@ def predict_paths(
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, job_settings(segmenter),
                        overwrite)
-    summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
+    summary = BatchSummary(warnings=job_warnings(segmenter, opts.prompts))
     todo = plan_job(paths, opts, summary, workers, progress)
     rows, begun = {}, time.time()
 

@@ -23,7 +23,7 @@ from ..utils.signals import signal_handlers_kept
 from ..utils.slug import shown
 from .batch import (INFLIGHT_PREFIX, INTERRUPTED, NOT_DONE, BatchOptions, BatchSummary, JobInterrupted,
                     check_out_apart, check_workers, describe_error, disk_stopped, done_since, finish_job, input_paths,
-                    job_options, job_settings, plan_job, process_image)
+                    job_options, job_settings, job_warnings, plan_job, process_image)
 from .segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def predict_paths_ray(
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels,
                        job_settings(segmenter), overwrite)
-    summary = BatchSummary(warnings=segmenter.prompt_warnings(segmenter.match_prompts(opts.prompts)))
+    summary = BatchSummary(warnings=job_warnings(segmenter, opts.prompts))
     todo = plan_job(paths, opts, summary, workers)
     interrupted, full = False, 0  # full: the number of the disk's error that stopped the actors
     if todo:
