@@ -40,7 +40,7 @@ def test_a_target_given_to_the_validator_as_a_label_is_refused_naming_it(crack_d
 
     gt, target, prob, _ = _scored_arrays(2)
     image = _photo_of(prob)
-    with pytest.raises(ValueError, match=r"photo 1 of dataset 'ign_cracks' holds 0, 1 and 255.*targets=True"):
+    with pytest.raises(ValueError, match=r"photo 2 \(counting from 1\) of dataset 'ign_cracks' holds 0, 1 and 255.*targets=True"):
         Validator({crack_dataset: [(image, gt), lambda: (image, target)]}, options=False)(_RedMaps())
     scored = Validator({crack_dataset: [(image, target)]}, options=False, targets=True)(_RedMaps())
     label, valid = label_and_valid(target)
