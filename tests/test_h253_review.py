@@ -6,7 +6,6 @@ from drywallqa import Segmenter
 from drywallqa.serve import ServeConfig, create_app
 from test_browser import _need_browser, run_page_script, serving
 from test_h237_ignore import _RedMaps, _photo_of, _scored_arrays
-from test_h250_ignore_edges import h250_dataset  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -88,7 +87,7 @@ def test_repr_of_a_tiled_segmenter_whose_init_failed_does_not_raise(tiny_model_d
     assert repr(half) == "TiledSegmenter(not made)"
 
 
-def test_validation_of_a_dataset_labelled_ignore_everywhere_is_refused(h250_dataset):
+def test_validation_of_a_dataset_labelled_ignore_everywhere_is_refused(crack_dataset):
     # a dataset whose every label is 'ignore' everywhere scored mIoU 0 (over no photo: table / max(n, 1)), pulling the
     # val mean down, its threshold chosen on nothing, while the warning said "its mIoU (1.0 for a model that answers
     # nothing)"; evaluate refuses such a set: so does the validator, at once where the labels are given as arrays
@@ -98,15 +97,15 @@ def test_validation_of_a_dataset_labelled_ignore_everywhere_is_refused(h250_data
 
     gt, _, prob, _ = _scored_arrays(2)
     image, void = _photo_of(prob), np.full(gt.shape, 255, np.uint8)
-    with pytest.raises(ValueError, match=r"every label of dataset 'h250_cracks' \(2 photos\) is 'ignore'"):
-        Validator({h250_dataset: [(image, void), (image, void)]}, options=False, targets=True)
-    lazy = Validator({h250_dataset: [lambda: (image, void)]}, options=False, targets=True)  # read when scored
-    with pytest.raises(ValueError, match=r"every label of dataset 'h250_cracks' \(1 photos\) is 'ignore'"):
+    with pytest.raises(ValueError, match=r"every label of dataset 'ign_cracks' \(2 photos\) is 'ignore'"):
+        Validator({crack_dataset: [(image, void), (image, void)]}, options=False, targets=True)
+    lazy = Validator({crack_dataset: [lambda: (image, void)]}, options=False, targets=True)  # read when scored
+    with pytest.raises(ValueError, match=r"every label of dataset 'ign_cracks' \(1 photos\) is 'ignore'"):
         lazy(_RedMaps())
     target = gt.astype(np.uint8)
     target[:2] = 255  # one photo with a band, one all 'ignore': the first scored alone
-    scored = Validator({h250_dataset: [(image, target), (image, void)]}, options=False, targets=True)(_RedMaps())
-    assert scored.images[h250_dataset] == 1
+    scored = Validator({crack_dataset: [(image, target), (image, void)]}, options=False, targets=True)(_RedMaps())
+    assert scored.images[crack_dataset] == 1
 
 
 def test_a_batch_job_on_enlarged_tiles_says_so_in_its_warnings(tiny_model_dir, tmp_path):
