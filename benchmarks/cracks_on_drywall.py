@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from drywallqa import Segmenter
+from drywallqa.cli.common import error_message
 from drywallqa.data.composite import SIGMA_FRACTION
 from drywallqa.data.grouping import check_split_manifest
 from drywallqa.engine.cracks_on_drywall import markdown_table, score_cracks_on_drywall, transplant_pairs
@@ -63,7 +64,7 @@ def main():
     try:
         models = {name: Segmenter.load(p) for name, p in zip(names, paths)}
     except (OSError, ValueError, KeyError) as exc:  # a folder that is not there or no model's
-        ap.error(f"--model-path: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}")
+        ap.error(f"--model-path: {error_message(exc)}")
     rows, shown = score_cracks_on_drywall(models, pairs, examples=4)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(strict_json({"part": args.part, "sigma_fraction": SIGMA_FRACTION, "rows": rows}),

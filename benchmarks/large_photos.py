@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from drywallqa import Segmenter
+from drywallqa.cli.common import error_message
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split
 from drywallqa.engine.evaluator import check_eval_out, scoring_label_shape
@@ -86,7 +87,7 @@ def main():
     try:
         whole = Segmenter.load(args.model_path)
     except (OSError, ValueError, KeyError) as exc:  # a folder that is not there or no model's
-        ap.error(f"--model-path: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}")
+        ap.error(f"--model-path: {error_message(exc)}")
     modes = {"whole photo": whole, f"tiles of {args.tile} px": Segmenter.load(args.model_path, tile=args.tile,
                                                                                tile_overlap=args.overlap)}
     args.out.mkdir(parents=True, exist_ok=True)

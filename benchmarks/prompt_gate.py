@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from drywallqa import Segmenter
+from drywallqa.cli.common import error_message
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split, photo_and_label
 from drywallqa.engine.evaluator import check_eval_out
@@ -128,7 +129,7 @@ def main() -> None:
     try:  # before the run: a folder that is not there or no model's
         Segmenter.load(args.model_path)
     except (OSError, ValueError, KeyError) as exc:
-        ap.error(f"--model-path: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}")
+        ap.error(f"--model-path: {error_message(exc)}")
     report = run(args.model_path, args.limit, args.raw_sample, args.paraphrase_sample)
     report["command"] = " ".join(["python benchmarks/prompt_gate.py", *__import__("sys").argv[1:]])
     args.out.mkdir(parents=True, exist_ok=True)

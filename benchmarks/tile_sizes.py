@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from drywallqa import Segmenter
+from drywallqa.cli.common import error_message
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split
 from drywallqa.engine.evaluator import scoring_label_shape
@@ -46,7 +47,7 @@ def main():
     try:
         whole = Segmenter.load(args.model_path)
     except (OSError, ValueError, KeyError) as exc:  # a folder that is not there or no model's
-        ap.error(f"--model-path: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}")
+        ap.error(f"--model-path: {error_message(exc)}")
     modes = {"whole photo": whole, **{f"tile={t}": TiledSegmenter(whole, t) for t in args.tiles}}
     smallest = min(args.tiles)
     if smallest % 32 == 0 and smallest < max(whole.scales):
