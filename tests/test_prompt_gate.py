@@ -50,7 +50,7 @@ def test_python_result_reports_and_the_gate_empties(gated_model_dir, photo):
     assert r.concepts["segment cracks"]["concept"] == "cracks"
     assert len(r.warnings) == 1 and UNKNOWN in r.warnings[0] and "'segment crack'" in r.warnings[0]
     assert r.warnings[0].endswith("Turn the check off with --no-prompt-gate (prompt_gate=False) for the raw map.")
-    tiled = Segmenter.load(gated_model_dir, threshold=0.0, tile=32)
+    tiled = Segmenter.load(gated_model_dir, threshold=0.0, tile=32, scales=[32])  # (at 32 px: no tile enlarged)
     assert tiled.predict(photo, [UNKNOWN]).warnings == r.warnings and not tiled.predict(photo, [UNKNOWN]).masks[UNKNOWN].any()
 
 
@@ -87,7 +87,8 @@ def test_http_response_reports_it(gated_model_dir, photo):
 def test_http_warnings_say_who_can_turn_the_gate_off(gated_model_dir, photo, tile):
     """A web page's user has no --no-prompt-gate and no prompt_gate=False: the server's warnings say that whoever
     runs it can turn the check off, and keep what the page reads (the prompt in quotes first, "left empty")."""
-    client = TestClient(create_app(ServeConfig(), Segmenter.load(gated_model_dir, tile=tile)))
+    seg = Segmenter.load(gated_model_dir, tile=tile, **({"scales": [tile]} if tile else {}))  # (no tile enlarged)
+    client = TestClient(create_app(ServeConfig(), seg))
     r = client.post("/v1/segment", files={"image": ("w.png", photo.read_bytes(), "image/png")},
                     data={"prompts": ["segment crack", UNKNOWN, "no cracks"]})
     assert r.status_code == 200, r.text
