@@ -48,6 +48,12 @@ IGNORE_COLOR = (255, 0, 255)  # a target's 'ignore' pixels (no label, scored now
 IGNORE_SHOWN = "magenta: 'ignore'"  # what a picture's ground truth column says where it shows any
 
 
+def truth_title(ignored: bool) -> str:
+    """A picture's ground truth column's title: naming the colour of 'ignore' (:data:`IGNORE_SHOWN`) where it shows
+    any."""
+    return f"ground truth\n({IGNORE_SHOWN})" if ignored else "ground truth"
+
+
 def ground_truth(image: np.ndarray, label: np.ndarray, ignore: np.ndarray | None = None) -> np.ndarray:
     """``image`` with its ground truth: the label tinted green, a target's 'ignore' pixels (``ignore``, where given)
     :data:`IGNORE_COLOR`, apart from both the label and the background (the label drawn over it: a picture shrunk

@@ -144,7 +144,7 @@ def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, p
     :meth:`~drywallqa.data.sample.Sample.load_target`) tinted :data:`~drywallqa.viz.IGNORE_COLOR` (the column's title
     says so).
     Returns how many photos it shows."""
-    from ..viz import IGNORE_SHOWN, grid, ground_truth
+    from ..viz import grid, ground_truth, truth_title
 
     samples, _ = load_all_splits(dataset, datasets_dir)
     rng = np.random.default_rng(seed)
@@ -166,8 +166,7 @@ def preview(dataset: str, path, n: int = 12, seed: int = 0, datasets_dir=None, p
         blank = [np.full_like(pairs[0][0], 255)] * 2
         starts = range(0, len(pairs), per_row)
         rows = [sum((pairs[k] if k < len(pairs) else blank for k in range(a, a + per_row)), []) for a in starts]
-        truth = f"ground truth\n({IGNORE_SHOWN})" if ignored else "ground truth"
-        grid(rows, ["photo", truth] * per_row, path,
+        grid(rows, ["photo", truth_title(ignored)] * per_row, path,
              row_labels=["\n".join(names[a:a + per_row]) for a in starts])
     return len(pairs)
 
