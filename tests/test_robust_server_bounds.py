@@ -306,9 +306,9 @@ def _noise_png(w=48, h=32):
 
 
 def test_slow_measures_are_under_the_time_limit_and_off_the_event_loop(tiny_model_dir, monkeypatch):
-    import drywallqa.serve.app as app_module
+    import drywallqa.measures as measures_module  # (the answer's measures: SegmentationResult.prompt_entry's)
 
-    real = app_module.mask_measures
+    real = measures_module.mask_measures
     measuring, release = threading.Event(), threading.Event()
 
     def slow(*args, **kwargs):  # a 12-MP mask's skeleton or a noisy taping mask's joints: as long as the test wants
@@ -316,7 +316,7 @@ def test_slow_measures_are_under_the_time_limit_and_off_the_event_loop(tiny_mode
         release.wait(30)  # until the request was answered (503): longer than its limit
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(app_module, "mask_measures", slow)
+    monkeypatch.setattr(measures_module, "mask_measures", slow)
     seg = Segmenter.load(tiny_model_dir)
     seg.predict(np.zeros((32, 48, 3), np.uint8), ["segment crack"])  # the text encoder loaded: segmenting is quick
     with TestClient(create_app(ServeConfig(request_timeout_s=0.5), seg)) as client:

@@ -459,14 +459,9 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
              "settings": opts.settings, "image_stamp": stamp, "measures_version": MEASURES_VERSION,
              "job": opts.job, **({"warnings": notes} if notes else {})}
     for p in opts.prompts:
-        joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
-        entry["prompts"][p] = {"mask": mask_name(path, p), **mask_measures(masks[p], opts.mm_per_px, joints=joints)}
-        if p in result.confidence:
-            entry["prompts"][p]["confidence"] = result.confidence[p]
-        if p in result.emptied and p not in kept:  # --min-confidence emptied it (it held pixels): not found empty,
-            entry["prompts"][p]["emptied_below"] = result.emptied[p]  # the table and the report say so
-        if p in result.concepts:
-            entry["prompts"][p]["concept"] = result.concepts[p]
+        entry["prompts"][p] = {"mask": mask_name(path, p), **result.prompt_entry(p, opts.mm_per_px, masks[p])}
+        if p in kept:  # a corrected mask kept: emptied_below (--min-confidence emptied it, it held pixels: not found
+            entry["prompts"][p].pop("emptied_below", None)  # empty; the table and the report say so) is not of it
     row = None
     if opts.overlay_images:
         row = overlay_row(image, [masks[p] for p in opts.prompts], entry, opts.prompts)

@@ -192,6 +192,24 @@ class SegmentationResult:
                 self.masks[p] = np.zeros_like(mask)
         return self
 
+    def prompt_entry(self, prompt: str, mm_per_px: float | None = None, mask=None) -> dict:
+        """What a photo's entry of ``results.json`` says of ``prompt``'s mask (``mask`` where given, else the result's):
+        its QA measures (:func:`~drywallqa.measures.mask_measures`, ``joints`` for a prompt of taped joints), then
+        ``confidence``, ``emptied_below`` (where ``min_confidence`` emptied a mask that held pixels) and ``concept``
+        (where the model has a prompt gate), each where the result holds one."""
+        from ..data.registry import measures_joints
+        from ..measures import mask_measures
+
+        joints = measures_joints(prompt, self.concepts.get(prompt, {}).get("concept"))  # taped joints: per joint too
+        entry = mask_measures(self.masks[prompt] if mask is None else mask, mm_per_px, joints=joints)
+        if prompt in self.confidence:
+            entry["confidence"] = self.confidence[prompt]
+        if prompt in self.emptied:
+            entry["emptied_below"] = self.emptied[prompt]
+        if prompt in self.concepts:
+            entry["concept"] = self.concepts[prompt]
+        return entry
+
     def to_dict(self, mm_per_px: float | None = None) -> dict:
         """The result as plain JSON values, keyed as a photo's entry of ``results.json`` (``drywallqa predict``):
         ``height`` and ``width`` of the photo; ``prompts``: prompt -> its mask's QA measures
@@ -204,22 +222,15 @@ class SegmentationResult:
         Raises:
             ValueError: ``mm_per_px`` not a number in its range (:func:`~drywallqa.measures.validate_mm_per_px`).
         """
-        from ..data.registry import measures_joints
-        from ..measures import mask_measures
-
         shape = next((m.shape for m in self.masks.values()), (0, 0))
         prompts = {}
-        for p, mask in self.masks.items():
-            joints = measures_joints(p, self.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
-            entry = mask_measures(mask, mm_per_px, joints=joints)
-            if p in self.confidence:  # a NaN as null, as results.json writes it (NaN is no JSON)
-                c = float(self.confidence[p])
+        for p in self.masks:
+            entry = prompts[p] = self.prompt_entry(p, mm_per_px)
+            if "confidence" in entry:  # a NaN as null, as results.json writes it (NaN is no JSON)
+                c = float(entry["confidence"])
                 entry["confidence"] = c if np.isfinite(c) else None
-            if p in self.emptied:
-                entry["emptied_below"] = self.emptied[p]
-            if p in self.concepts:
-                entry["concept"] = dict(self.concepts[p])
-            prompts[p] = entry
+            if "concept" in entry:
+                entry["concept"] = dict(entry["concept"])
         return {"height": int(shape[0]), "width": int(shape[1]), "prompts": prompts, "warnings": list(self.warnings),
                 "confidence_kind": self.confidence_kind, "timings_ms": dict(self.timings_ms),
                 **({"tiles": self.tiles} if self.tiles is not None else {})}

@@ -45,10 +45,9 @@ except ModuleNotFoundError:  # pragma: no cover - python-multipart before 0.0.13
     from multipart.exceptions import FormParserError
 
 from .. import __version__
-from ..data.registry import measures_joints
 from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, MapsNotFinite, Segmenter, validate_prompts
 from ..engine.tiling import TiledSegmenter
-from ..measures import MAX_MM_PER_PX, MIN_MM_PER_PX, mask_measures
+from ..measures import MAX_MM_PER_PX, MIN_MM_PER_PX
 from ..rules import flags, parse_rules
 from ..text.prompts import MAX_PROMPT_CHARS, check_prompt
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
@@ -819,17 +818,11 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
     result.keep_confident(min_confidence)  # masks not trusted enough for this caller come back empty
     out = []
     for p in prompts:
-        joints = measures_joints(p, result.concepts.get(p, {}).get("concept"))  # taped joints: per joint too
-        measures = mask_measures(result.masks[p], mm_per_px, joints=joints)
-        item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format), "measures": measures}
-        if joints:
-            item["joints"] = measures.pop("joints")
-        if p in result.confidence:
-            item["confidence"] = result.confidence[p]
-        if p in result.emptied:  # min_confidence emptied a mask that held pixels (not one in which nothing was found)
-            item["emptied_below"] = result.emptied[p]
-        if p in result.concepts:
-            item["concept"] = result.concepts[p]
+        measures = result.prompt_entry(p, mm_per_px)  # as results.json's; here joints, confidence, emptied_below
+        # (min_confidence emptied a mask that held pixels, not one in which nothing was found) and concept beside them
+        joints = {"joints": measures.pop("joints")} if "joints" in measures else {}
+        said = {k: measures.pop(k) for k in ("confidence", "emptied_below", "concept") if k in measures}
+        item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format), "measures": measures, **joints, **said}
         if include_probabilities:
             buf = io.BytesIO()
             Image.fromarray((result.probabilities[p] * 255).round().astype(np.uint8)).save(buf, format="PNG")
