@@ -39,8 +39,8 @@ from ..utils.files import (STORAGE_ERRNOS, check_writable_path, file_stamp, fold
 from ..utils.image_io import IGNORE_VALUE, read_image
 from ..utils.progress import progress_bar
 from ..utils.slug import shown
-from ..viz import (COLORS, IGNORE_SHOWN, error_map, grid, ground_truth, heatmap, overlay, plot_confidence_curves,
-                   prompt_colors)
+from ..viz import (COLORS, error_map, grid, ground_truth, heatmap, overlay, plot_confidence_curves, prompt_colors,
+                   truth_title)
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
 from .eval_report import render_markdown
 from .run_folder import trained_files
@@ -311,6 +311,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         if nothing_to_score(valid):  # scored IoU 1 everywhere (both masks empty within nothing): a perfect photo;
             all_ignored.append(Path(sample.image_path).name)  # left out as its 'ignore' pixels are (no failure: the
             continue  # label says so)
+        ignored = np.zeros(gt.shape, bool) if valid is None else ~valid  # kept with the pictures (shrunk as a mask)
         result = segmenter.predict(image, prompts, label_shape=label_shape)
         for w in result.warnings:
             warned[w] = warned.get(w, 0) + 1
@@ -335,7 +336,6 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
                               iou_boundary_only=errors[-1]["iou_boundary_only"])
                 key = (-iou, len(per_image))  # the heap keeps the lowest IoUs: one of them so far is kept, as pictures
                 if keep_worst and (len(worst) < keep_worst or key > worst[0][:2]):
-                    ignored = np.zeros(gt.shape, bool) if valid is None else ~valid  # shrunk as a mask: a thin band kept
                     entry = (*key, Path(sample.image_path).name,
                              *shrunk(image, gt, result.masks[p], result.probabilities[p], ignored))
                     (heapq.heappush if len(worst) < keep_worst else heapq.heappushpop)(worst, entry)
@@ -349,7 +349,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         qa[0].append(mask_measures(gt))
         qa[1].append(mask_measures(result.masks[own[0]]))
         if len(examples) < keep:
-            small = shrunk(image, gt, np.zeros_like(gt) if valid is None else ~valid, *(result.masks[p] for p in prompts))
+            small = shrunk(image, gt, ignored, *(result.masks[p] for p in prompts))
             examples.append((small[0], small[1], dict(zip(prompts, small[3:])), small[2]))
     if not groups:
         raise NothingToScoreError(f"{eval_set.name} of {eval_set.dataset!r}: none of its {len(eval_set.samples)} images "
@@ -626,11 +626,6 @@ def check_eval_out(out_dir: str | Path, datasets, datasets_dir=None, model_dir: 
 
 
 PICTURE_SIDE = 512  # px: the longer side of the photos, labels and maps an evaluation keeps to draw (in 192 px cells)
-
-
-def truth_title(ignored: bool) -> str:
-    """A picture's ground truth column's title: naming the colour of 'ignore' where it shows any."""
-    return f"ground truth\n({IGNORE_SHOWN})" if ignored else "ground truth"
 
 
 def worst_row(image: np.ndarray, gt: np.ndarray, mask: np.ndarray, prob: np.ndarray,

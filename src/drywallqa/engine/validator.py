@@ -211,8 +211,8 @@ class Validator:
             return label_and_valid(label)
         if label.dtype != bool and np.any(label == 1) and np.any(label == IGNORE_VALUE) and np.all(
                 (label == 0) | (label == 1) | (label == IGNORE_VALUE)):
-            raise ValueError(f"validation: the label of photo {i + 1} (counting from 1) of dataset {dataset!r} holds 0, 1 and "
-                             f"{IGNORE_VALUE}: a target (1 the label, {IGNORE_VALUE} 'ignore') given as a label, its "
+            raise ValueError(f"validation: the label of photo {i + 1} (counting from 1) of dataset {dataset!r} holds "
+                             f"0, 1 and {IGNORE_VALUE}: a target (1 the label, {IGNORE_VALUE} 'ignore') given as a label, its "
                              f"{IGNORE_VALUE} pixels would be scored as the label; give Validator(..., targets=True) "
                              "for targets, or a label as a bool array or a 0/255 mask")
         return label.astype(bool), None
