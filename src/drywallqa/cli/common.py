@@ -409,10 +409,13 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     from ..engine.segmenter import registered_names
     from ..utils.plugins import failed_plugins_said
 
-    runtimes = registered_names("runtime")  # the built-in ones and those of plugins (it was torch and onnx only)
-    if runtime not in runtimes:
-        raise typer.BadParameter(f"unknown runtime {runtime!r}; registered: {', '.join(runtimes)}"
-                                 f"{failed_plugins_said()}", param_hint="--runtime")
+    def check_registered(kind: str, name: str | None) -> None:  # the built-in names and those of plugins (it was
+        # torch and onnx, and zeroshot, alone)
+        if name is not None and name not in (names := registered_names(kind)):
+            raise typer.BadParameter(f"unknown {kind} {name!r}; registered: {', '.join(names)}{failed_plugins_said()}",
+                                     param_hint=f"--{kind}")
+
+    check_registered("runtime", runtime)
     if precision not in PRECISIONS:
         raise typer.BadParameter(f"one of {', '.join(PRECISIONS)}, got {precision!r}", param_hint="--precision")
     if precision != "float32" and (runtime != "torch" or pipeline or model == "zeroshot"):
@@ -426,10 +429,7 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
     if model in SHIPPED_MODELS:
         raise typer.BadParameter(f"--model names an architecture (film_unet, clipseg, sam_text, ...); the shipped model "
                                  f"{model!r} is --model-path {model}", param_hint="--model")
-    pipelines = registered_names("pipeline")  # zeroshot and those of plugins (it was zeroshot only)
-    if pipeline is not None and pipeline not in pipelines:
-        raise typer.BadParameter(f"unknown pipeline {pipeline!r}; registered: {', '.join(pipelines)}"
-                                 f"{failed_plugins_said()}", param_hint="--pipeline")
+    check_registered("pipeline", pipeline)
     if tile is not None and tile < 32:
         raise typer.BadParameter("a tile needs at least 32 px", param_hint="--tile")
     if max_tiles is not None and max_tiles < 1:
