@@ -153,6 +153,31 @@ def test_a_taping_strip_reads_its_length_width_and_coverage(angle):
     assert joint["length_px"] == pytest.approx(400, rel=0.005) and joint["coverage"] == pytest.approx(0.875, abs=0.005)
 
 
+def test_measures_are_in_the_photos_own_pixels_not_the_models_input(tiny_model_dir, tmp_path):
+    """A 1000 x 750 px photo run through a 64-px model: its mask comes back at the photo's size and is measured
+    there. With threshold 0 every pixel is on: truth 1000 px long, 750 px wide, 750 000 px (at the model's 64 px
+    it would read 64), and at 0.5 mm/px 500 mm long."""
+    import json
+
+    from PIL import Image
+
+    from drywallqa.engine.batch import predict_paths
+    from drywallqa.engine.segmenter import Segmenter
+
+    (tmp_path / "photos").mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((750, 1000, 3)) * 255).astype(np.uint8)).save(tmp_path / "photos" / "wall.png")
+    predict_paths(Segmenter.load(tiny_model_dir), [tmp_path / "photos"], ["segment crack"], tmp_path / "out",
+                  threshold=0.0, mm_per_px=0.5, progress=False)
+    (entry,) = json.loads((tmp_path / "out" / "results.json").read_text())["images"]
+    r = entry["prompts"]["segment crack"]
+    assert (entry["height"], entry["width"]) == (750, 1000)
+    assert r["area_px"] == 750 * 1000 and r["area_fraction"] == 1.0
+    assert r["length_px"] == pytest.approx(1000) and r["mean_width_px"] == pytest.approx(750)
+    assert r["length_mm"] == pytest.approx(500) and r["max_width_mm"] == pytest.approx(375)
+    assert np.asarray(Image.open(tmp_path / "out" / r["mask"])).shape == (750, 1000)
+
+
 @pytest.mark.parametrize("width, most_over", [(1, 2.5), (2, 4), (3, 5.5), (4, 6.5), (5, 5), (6, 6.5)])
 def test_a_tilted_cracks_length_is_over_by_at_most_the_few_px_the_docs_say(width, most_over):
     """docs/qa_measures.md said lines and strips at any angle read their length to about 1-2%: a 200 x 4 px crack

@@ -41,7 +41,8 @@ def predict(
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     runtime: str = typer.Option("torch", help=RUNTIME_HELP),
     pipeline: Optional[str] = typer.Option(None, help=PIPELINE_HELP),
-    mm_per_px: Optional[float] = typer.Option(None, help="Scale, for QA measures in millimetres."),
+    mm_per_px: Optional[float] = typer.Option(None, help=("Scale in millimetres per pixel of the photo at its own size "
+                                                          "(not the model's input size), for QA measures in millimetres.")),
     overwrite: bool = typer.Option(False, help="Redo images an earlier run finished (default: skip them)."),
     workers: int = typer.Option(1, help="Images in flight at once (threads, or Ray actors with --executor ray)."),
     executor: str = typer.Option("local", help="local, or ray (Ray Data; a local Ray instance unless RAY_ADDRESS is set)."),

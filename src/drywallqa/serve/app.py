@@ -597,7 +597,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         mask_format: str = Form("png", description="png (base64) or coco_rle."),
         include_probabilities: bool = Form(False, description="Also return a 0..255 probability PNG per prompt."),
         mm_per_px: float | None = Form(None, ge=MIN_MM_PER_PX, le=MAX_MM_PER_PX, allow_inf_nan=False,
-                                       description="Scale, for QA measures in millimetres."),
+                                       description=("Scale in millimetres per pixel of the photo at its own size "
+                                                    "(not the model's input size), for QA measures in millimetres.")),
         tile: int | None = Form(None, ge=32, le=16384, description=(
             "Predict a photo wider or taller than this many pixels on overlapping tiles of this size: for photos of a "
             f"larger stretch of wall than one training photo showed (overrides the server's --tile; at most "
