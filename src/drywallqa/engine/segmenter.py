@@ -3,6 +3,7 @@
     from drywallqa import Segmenter
     seg = Segmenter.load()                           # the shipped model on the torch runtime
     result = seg.predict("wall.jpg", ["segment crack", "segment taping area"])
+    results = seg(["a.jpg", "b.jpg"], "segment crack")  # one result per photo, in order (seg(photo, ...) is predict)
     encoded = seg.encode("wall.jpg")                 # the photo read and encoded once ...
     seg.decode(encoded, ["segment drywall seam"])    # ... then any number of prompts decoded on it
     seg.predict("wall.jpg", "segment taping area", label_shape="box")  # box-shaped, to score against box labels
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -344,6 +347,27 @@ def validate_threshold(threshold: float | None) -> float | None:
     return None if threshold is None else number_in_range(not_text(threshold, "threshold"), "threshold", 0.0, 1.0)
 
 
+def _naming_photo(exc: Exception, index: int, image) -> Exception:
+    """``exc`` (raised by the photo ``images[index]`` of :meth:`Segmenter.__call__`) with a message that starts with
+    ``image INDEX (PATH)``: an error of the same type where it can be made from one message, else ``exc`` itself with
+    that line added as a note (shown under it in a traceback)."""
+    if isinstance(image, (str, os.PathLike)):
+        name = os.fspath(image)
+    elif getattr(image, "filename", ""):  # a PIL image opened from a file
+        name = image.filename
+    else:
+        name = type(image).__name__ + (f" of shape {tuple(image.shape)}" if hasattr(image, "shape") else "")
+    said = f"image {index}" + (f" ({name})" if not str(exc).startswith(str(name)) else "")  # (a file's error names it)
+    try:
+        named = type(exc)(f"{said}: {exc}")
+    except Exception:  # (an exception of several arguments)
+        named = None
+    if named is None or str(named) != f"{said}: {exc}":  # (a KeyError's message in quotes)
+        exc.add_note(said)
+        return exc
+    return named
+
+
 class _Checked:
     """An attribute of a segmenter checked when set, as when it is given to ``load``: ``seg.threshold = 2`` (or
     ``"0.5"``) after loading was taken as it was, and every mask came back empty (or a TypeError deep in a call)."""
@@ -444,6 +468,47 @@ class Segmenter:
         result = self.decode(encoded, prompts, threshold, label_shape)
         result.warnings = [*encoded.notes, *result.warnings]
         return result
+
+    def __call__(self, images, prompts, threshold: float | None = None,
+                 label_shape: str | None = None) -> SegmentationResult | list[SegmentationResult]:
+        """``seg(image, prompts)`` is ``seg.predict(image, prompts)``; ``seg([image, ...], prompts)`` predicts each
+        photo in turn and returns their results in the photos' order, as a Hugging Face pipeline is called.
+
+        The photos are predicted one at a time (no runtime encodes several photos in one pass; a batch job over photo
+        files, which writes each photo's masks as it goes and goes on past a photo it cannot read, is
+        :func:`~drywallqa.engine.batch.predict_paths`).
+
+        Args:
+            images: one photo as :meth:`predict` takes it (a path, a PIL image, an ``(H, W)`` / ``(H, W, 3)`` /
+                ``(H, W, 4)`` array), or a list, tuple or iterator of them (e.g. ``Path("photos").glob("*.jpg")``),
+                of any sizes.
+            prompts: one text or a list of them, asked of every photo (each stripped; repeats dropped).
+            threshold, label_shape: as :meth:`predict`, for every photo.
+
+        Returns:
+            For one photo, its :class:`SegmentationResult` (``(H, W)`` bool masks and float32 probabilities at that
+            photo's size); for a list, tuple or iterator, a list of them, one per photo in order (``[]`` for none).
+
+        Raises:
+            ValueError: bad prompts, ``threshold`` or ``label_shape``, before any photo is read.
+            The error :meth:`predict` raises for a photo, of its type, its message starting with the photo's index in
+            ``images`` and its path (``image 2 (walls/b.jpg): ...``); the results of the photos before it are not kept.
+        """
+        prompts = validate_prompts(prompts)
+        validate_threshold(threshold)
+        validate_label_shape(label_shape)
+        if not (isinstance(images, (list, tuple)) or (isinstance(images, Iterator) and not hasattr(images, "read"))):
+            return self.predict(images, prompts, threshold, label_shape)  # (an open file is one photo, refused so)
+        results = []
+        for index, image in enumerate(images):
+            try:
+                results.append(self.predict(image, prompts, threshold, label_shape))
+            except Exception as exc:
+                named = _naming_photo(exc, index, image)
+                if named is exc:
+                    raise
+                raise named from exc
+        return results
 
     # ---------------------------------------------------------------- per prompt
     def match_prompts(self, prompts) -> dict:

@@ -496,7 +496,8 @@ def to_rgb_array(image, max_pixels: int | None = None, notes: list | None = None
         # several photos (paths, PIL images, (H, W, C) arrays): was "expected an (H, W) ... image, got shape (2,)"
         n = len(image)
         raise TypeError(f"one image at a time: got a {type(image).__name__} of {n} image{'s' * (n != 1)}; call predict "
-                        "for each (photo files: drywallqa.engine.batch.predict_paths runs them as a batch job)")
+                        "for each, or the segmenter itself with the list (seg(images, prompts): a list of results; photo "
+                        "files: drywallqa.engine.batch.predict_paths runs them as a batch job)")
     elif isinstance(image, (np.ndarray, list, tuple)) or hasattr(image, "__array__"):
         try:
             arr = np.asarray(image)
