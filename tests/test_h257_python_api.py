@@ -69,3 +69,28 @@ def test_bad_prompts_are_refused_before_any_photo_is_read(tiny_model_dir, tmp_pa
 def test_a_list_given_to_predict_points_to_the_call():
     with pytest.raises(TypeError, match=r"call predict for each, or the segmenter itself with the list \(seg\(images"):
         Segmenter.predict(Segmenter(), [_photo(0), _photo(1)], "segment crack")
+
+
+def test_predict_logits_of_a_segmenter_without_them_names_it_and_those_that_have_them(tiny_model_dir):
+    from drywallqa.engine.segmenter import EncodedImage, SegmentationResult
+    from drywallqa.zeroshot.pipeline import ZeroShotSegmenter
+
+    torch_seg = Segmenter.load(tiny_model_dir)
+    _, logits, _ = torch_seg.predict_logits(_photo(0), ["segment crack"])  # the torch runtime's own
+    assert tuple(logits.shape) == (1, 40, 50)
+    tiled = Segmenter.load(tiny_model_dir, tile=32, scales=[32])
+    with pytest.raises(NotImplementedError, match=r"^the wrapper 'tiled' \(around runtime 'torch'; load it without "
+                                                  r"tile= for its logits\) gives no raw logits \(predict_logits\); "
+                                                  r"runtime 'onnx', runtime 'torch' do\. predict\(image, prompts\)"
+                                                  r"\.probabilities"):
+        tiled.predict_logits(_photo(0), ["segment crack"])  # was an AttributeError naming no way out
+
+    class Plain(Segmenter):  # a plugin's runtime with no logits of its own
+        def decode(self, encoded: EncodedImage, prompts, threshold=None, label_shape=None) -> SegmentationResult:
+            raise AssertionError("not reached")
+
+    with pytest.raises(NotImplementedError, match="^the segmenter Plain gives no raw logits"):
+        Plain().predict_logits(_photo(0), "segment crack")
+    zeroshot = ZeroShotSegmenter.__new__(ZeroShotSegmenter)  # (its models are not needed to be refused)
+    with pytest.raises(NotImplementedError, match="^the pipeline 'zeroshot' gives no raw logits"):
+        zeroshot.predict_logits(_photo(0), "segment crack")

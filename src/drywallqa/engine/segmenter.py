@@ -103,6 +103,32 @@ def _registered(kind: str, name: str) -> type:
     return registry.get(name)
 
 
+def registered_as(segmenter) -> str:
+    """How the class of ``segmenter`` is registered (``runtime 'torch'``, ``pipeline 'zeroshot'``, ``wrapper 'tiled'``),
+    or its class name where it is not."""
+    for kind, registry in (("runtime", RUNTIMES), ("pipeline", PIPELINES), ("wrapper", WRAPPERS)):
+        for name, cls in registry.items():
+            if cls is type(segmenter):
+                return f"{kind} {name!r}"
+    return f"segmenter {type(segmenter).__name__}"
+
+
+def with_logits() -> list[str]:
+    """The runtimes and pipelines whose segmenters give raw logits (their own ``predict_logits``), as
+    ``runtime 'torch'``; built-in ones whose dependencies do not import here are left out."""
+    have = []
+    for kind in ("runtime", "pipeline"):
+        for name in registered_names(kind):
+            try:
+                cls = _registered(kind, name)
+            except ImportError:
+                continue
+            method = getattr(cls, "predict_logits", None)
+            if callable(method) and method is not Segmenter.predict_logits:
+                have.append(f"{kind} {name!r}")
+    return have
+
+
 class MapsNotFinite(ValueError):
     """A model's probability map holds NaN or infinity (weights that overflow, a damaged model): its masks would be
     empty and its confidence NaN, as if nothing were there. A fault of the model, not of the photo or prompt."""
@@ -509,6 +535,23 @@ class Segmenter:
                     raise
                 raise named from exc
         return results
+
+    def predict_logits(self, image, prompts):
+        """The raw logits of ``prompts`` on ``image``: given by the runtimes that run a prompted network on the whole
+        photo (``torch``, ``onnx``: :meth:`~drywallqa.engine.predictor.TorchSegmenter.predict_logits`, an ``(H, W, 3)``
+        uint8 array, ``(P, H, W)`` float32 logits and timings). Every segmenter gives the 0..1 map, the logits'
+        sigmoid where there are logits: ``predict(image, prompts).probabilities``.
+
+        Raises:
+            NotImplementedError: this segmenter has no raw logits (a pipeline, a tiled wrapper, a plugin's runtime
+                that does not define them); the message names it and those that have them.
+        """
+        what = registered_as(self)
+        inner = getattr(self, "inner", None)  # a wrapper: the logits are the wrapped segmenter's, of the whole photo
+        if isinstance(inner, Segmenter):
+            what += f" (around {registered_as(inner)}; load it without tile= for its logits)"
+        raise NotImplementedError(f"the {what} gives no raw logits (predict_logits); {', '.join(with_logits())} do. "
+                                  "predict(image, prompts).probabilities is the 0..1 map every segmenter gives")
 
     # ---------------------------------------------------------------- per prompt
     def match_prompts(self, prompts) -> dict:
