@@ -389,7 +389,8 @@ def _naming_photo(exc: Exception, index: int, image) -> Exception:
     except Exception:  # (an exception of several arguments)
         named = None
     if named is None or str(named) != f"{said}: {exc}":  # (a KeyError's message in quotes)
-        exc.add_note(said)
+        if hasattr(exc, "add_note"):  # (Python 3.11+; on 3.10 the error goes up as it was raised)
+            exc.add_note(said)
         return exc
     return named
 
