@@ -199,8 +199,9 @@ def test_page_at_phone_and_desktop_size(server, tmp_path):
         assert not over["chip"] and "at most 300 characters; this one has 301" in over["error"] and over["left"] == "x" * 301
         submitted = size["longPrompts"]["submitted"]
         assert submitted["asked"] == 0 and submitted["left"] == "x" * 301 and "at most 300" in submitted["error"], submitted
-        dropped = size["dropped"]  # four files dropped, three photos: the first sent, the others said not to be
-        assert dropped["sent"] == "north.jpg" and "first of the 3 photos dropped" in dropped["said"], dropped
+        dropped = size["dropped"]  # four files dropped, three photos: listed to be sent in turn, the text file left out
+        assert dropped["listed"] == ["north.jpg", "south.jpg", "east.jpg"] and "3 photos" in dropped["said"], dropped
+        assert "not a photo, left out: notes.txt" in dropped["said"], dropped
         assert "north_wall_after_the_second_coat_" in size["longStatus"], size["longStatus"]  # a long one-word name shown
         assert size["scrollWidth"] <= size["viewportWidth"], f"{name}: the page scrolls sideways"  # ... and wrapped
         assert (tmp_path / f"page_{name}.png").stat().st_size > 10_000

@@ -258,13 +258,15 @@ try {
     await page.waitForTimeout(300);
     longPrompts.submitted = { asked, left: await page.inputValue('#prompt-input'), error: await page.textContent('#error') };
     await page.unroute('**/v1/segment');
-    // several photos dropped at once: the first is the one sent, and the page says the others are not
+    // several photos dropped at once: listed, each to be sent in turn (tests/test_h258_page_many.py); the file that
+    // is no photo named as left out
     const dropped = await page.evaluate(async () => {
       const bytes = await (await fetch(document.querySelector('#gallery img').src)).blob(), dt = new DataTransfer();
       for (const n of ['north.jpg', 'notes.txt', 'south.jpg', 'east.jpg'])
         dt.items.add(new File([bytes], n, { type: n.endsWith('.txt') ? 'text/plain' : 'image/jpeg' }));
       document.querySelector('#drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-      return { sent: state.fileName, said: document.querySelector('#photo-name').textContent };
+      return { listed: [...document.querySelectorAll('#queue .q-name')].map(e => e.textContent),
+               said: document.querySelector('#photo-name').textContent };
     });
     // a file name and a prompt of one long word (a messenger's file name; the 200 emoji above): wrapped where they
     // show (the photo's name, the status line, the mask toggles), not a page to scroll sideways
