@@ -5,7 +5,9 @@
 // way (done, refused, sending, waiting), then once all are in; a photo of the list selected with the keyboard; all
 // the answers downloaded; then one photo chosen: the page as it was for one. CHECK "stop": Stop pressed while the
 // first photo is on its way: the others not sent. CHECK "drop": three files dropped on a phone (one a text file, one
-// of a long one-word name). Prints one JSON line.
+// of a long one-word name). CHECK "screenshot" (DIR: where to write it): the first four sample photos and one over the
+// server's limit sent, the page saved as DIR/page_many.png (docs/page_many.jpg: against drywallqa serve, the shipped
+// model). Prints one JSON line.
 import { readFile } from 'node:fs/promises';
 import { launchChromium } from './chromium.mjs';
 
@@ -26,7 +28,7 @@ try {
   await page.goto(url); await page.waitForSelector('#chips .chip');
   await page.waitForFunction(() => state.maxUploadMb);  // the server's limit read
   // the files read here, given as bytes: a file chosen by its path goes without its bytes through page.route
-  const photos = await Promise.all(['a.png', 'big.png', 'c.png', 'd.png'].map(async name =>
+  const photos = check === 'screenshot' ? [] : await Promise.all(['a.png', 'big.png', 'c.png', 'd.png'].map(async name =>
     ({ name, mimeType: 'image/png', buffer: await readFile(`${dir}/${name}`) })));
   // each request: the photo's name, how many were on their way at once; c.png held until released, d.png refused
   const sent = []; let inFlight = 0, most = 0, release = null;
@@ -106,6 +108,20 @@ try {
                names: [...document.querySelectorAll('#queue .q-name')].map(e => e.textContent),
                scrollWidth: document.documentElement.scrollWidth };
     }, bytes);
+  }
+  if (check === 'screenshot') {  // docs/page_many.jpg: four sample photos and one over the server's limit, all sent
+    const samples = (await (await page.request.get(new URL('/v1/examples', url).href)).json()).examples.slice(0, 4);
+    const files = [];
+    for (const ex of samples)
+      files.push({ name: ex.name, mimeType: 'image/jpeg', buffer: await (await page.request.get(new URL(ex.url, url).href)).body() });
+    const over = await page.evaluate(() => Math.ceil(state.maxUploadMb + 1));
+    await page.setViewportSize({ width: 1024, height: 1000 });  // the list of five whole (it scrolls past half the height)
+    files.splice(2, 0, { name: 'IMG_0412.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(over * 1048576) });
+    await page.setInputFiles('#image', files);
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: `${dir}/page_many.png` });  // the list, and the top of the photo shown
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
