@@ -217,7 +217,7 @@ def test_several_images_given_at_once_are_told_to_come_one_at_a_time(tiny_model_
     for many in (["a.jpg", "b.jpg"], [Image.fromarray(photo)] * 2, (photo, photo)):
         with pytest.raises(TypeError, match="one image at a time: got a (list|tuple) of 2 images; call predict for each"):
             seg.predict(many, ["segment crack"])
-    with pytest.raises(ValueError, match=re.escape("got shape (1, 40, 52, 3) (a batch of images? one image at a time)")):
+    with pytest.raises(ValueError, match=re.escape("got shape (1, 40, 52, 3) (a batch of images? one image at a time; seg(list(batch), prompts) predicts each)")):
         seg.predict(photo[None], ["segment crack"])
     with pytest.raises(ValueError, match=re.escape("(channels first? arr.transpose(1, 2, 0) puts them last)")):
         seg.predict(photo.transpose(2, 0, 1), ["segment crack"])

@@ -514,7 +514,7 @@ def to_rgb_array(image, max_pixels: int | None = None, notes: list | None = None
         arr = np.stack([arr] * 3, axis=-1)
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
         raise ValueError(f"expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, got shape {arr.shape}" + (
-            " (a batch of images? one image at a time)" if arr.ndim == 4 else
+            " (a batch of images? one image at a time; seg(list(batch), prompts) predicts each)" if arr.ndim == 4 else
             " (channels first? arr.transpose(1, 2, 0) puts them last)" if arr.ndim == 3 and arr.shape[0] in (1, 3, 4)
             else ""))
     if arr.shape[0] == 0 or arr.shape[1] == 0:
