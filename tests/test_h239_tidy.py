@@ -62,7 +62,7 @@ def test_one_reading_of_the_training_files_each_caller_says_what_it_said(synthet
                                                                         caplog):
     """evaluate's trained_sources and ship's val_photos_trained_on each flattened train_files.json's ``train`` their
     own way: one reading (run_folder.trained_files) now. A record that is not the trainer's: evaluate warns once and
-    writes no memory rows; ship counts nothing and says nothing (its own reading of the parts says what is wrong)."""
+    writes no memory rows; ship's count refuses it, naming it (h255: it counted nothing and said nothing)."""
     import json
     import logging
 
@@ -82,13 +82,17 @@ def test_one_reading_of_the_training_files_each_caller_says_what_it_said(synthet
             trained_files(model)
         caplog.clear()
         with caplog.at_level(logging.WARNING):
-            assert val_photos_trained_on(model, ["syn_crack"], syn_splits, synthetic_datasets) == {}
+            with pytest.raises(ValueError, match="is not a list of training files"):
+                val_photos_trained_on(model, ["syn_crack"], syn_splits, synthetic_datasets)
             assert caplog.records == []
             assert trained_sources(model) is None
         assert [r.getMessage() for r in caplog.records] == [
-            f"{model / 'train_files.json'} is not a list of training files ({kind}); the report leaves out how the "
-            "model scores on photos it trained on" for kind in [
-                {"[]": "AttributeError", "{": "JSONDecodeError"}.get(bad, "TypeError")]]
+            f"{model / 'train_files.json'} is not a list of training files ({kind}): it is the record its training run "
+            "writes (the photos, dataset files and split manifests the model was trained with); copy it again from "
+            "the run's folder (RUN/train_files.json), or remove it (the model then records no training files, as one "
+            "of an earlier release); the report leaves out how the model scores on photos it trained on" for kind in [
+                {"[]": "a JSON list, not an object", "{": "JSONDecodeError"}.get(
+                    bad, "its train entry is not a list of lists of files")]]
 
 
 @pytest.mark.parametrize("kind", ["GIF", "TGA"])

@@ -70,9 +70,10 @@ def evaluate(
     except (OSError, ValueError):  # no such model folder or name: the model's load below says so, as before
         model_dir = None
     if {"group", "val", "train"} & set(which):  # the parts of the manifests the model was trained with, from any folder
-        from .training import splits_trained_with
+        from .training import splits_trained_with, train_files_refused
 
-        splits_dir = splits_trained_with(model_dir, names, splits_dir)
+        with train_files_refused("--model-path"):
+            splits_dir = splits_trained_with(model_dir, names, splits_dir)
     try:
         check_eval_out(out, names, datasets_dir, model_dir)
     except ValueError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
@@ -45,16 +46,32 @@ DATASET_HELP = ("The datasets the model was trained on (names or dataset YAML fi
                 "(an ONNX export: its model folder's), else cracks and taping.")
 
 
-def val_data_of(model_dir, given, datasets_dir: Optional[Path], splits_dir: Optional[Path]) -> tuple:
+def val_data_of(model_dir, given, datasets_dir: Optional[Path], splits_dir: Optional[Path],
+                param_hint: str = "--model-path") -> tuple:
     """``(names, datasets_dir, splits_dir)`` a command choosing on a model's val parts reads (ship,
     calibrate-confidence): its datasets (:func:`trained_on`) as registered names, and the split manifests it was
     trained with (:func:`splits_trained_with`), with a warning where their val part holds photos it trained on
-    (:func:`warn_val_trained_on`)."""
-    datasets, datasets_dir = trained_on(model_dir, given, datasets_dir)
+    (:func:`warn_val_trained_on`). A ``train_files.json`` of the model that cannot be read is a usage error of
+    ``param_hint`` (the folder given), naming it and what to do."""
+    datasets, datasets_dir = trained_on(model_dir, given, datasets_dir, param_hint=param_hint)
     names = tuple(dataset_names(datasets, datasets_dir))
-    splits_dir = splits_trained_with(model_dir, names, splits_dir)
-    warn_val_trained_on(model_dir, names, splits_dir, datasets_dir)
+    with train_files_refused(param_hint):
+        splits_dir = splits_trained_with(model_dir, names, splits_dir)
+        warn_val_trained_on(model_dir, names, splits_dir, datasets_dir)
     return names, datasets_dir, splits_dir
+
+
+@contextmanager
+def train_files_refused(param_hint: str):
+    """A model's ``train_files.json`` that cannot be read (:class:`~drywallqa.engine.run_folder.TrainFilesUnreadable`)
+    as a usage error of ``param_hint``: what the command reads of it (its datasets, split manifests, the photos it was
+    trained on) is not taken as unrecorded without a word."""
+    from ..engine.run_folder import TrainFilesUnreadable
+
+    try:
+        yield
+    except TrainFilesUnreadable as exc:
+        raise typer.BadParameter(str(exc), param_hint=param_hint) from None
 
 
 def warn_val_trained_on(model_dir, names, splits_dir, datasets_dir) -> None:
@@ -126,7 +143,7 @@ def _default_lookup_reads(model_dir, configs, trained: dict) -> bool:
 
 
 def trained_on(model_dir: Path, given: Optional[List[str]], datasets_dir: Optional[Path] = None,
-               reads_data: bool = True) -> tuple[List[str], Optional[Path]]:
+               reads_data: bool = True, param_hint: str = "--model-path") -> tuple[List[str], Optional[Path]]:
     """``--dataset`` as given, or where it is not, the datasets the model in ``model_dir`` was trained on
     (:func:`~drywallqa.engine.shipping.trained_datasets`), said in an info line: the fixed default, cracks and taping,
     re-chose the thresholds and post-processing of a model trained on refined taping strips on the plain box labels
@@ -136,13 +153,15 @@ def trained_on(model_dir: Path, given: Optional[List[str]], datasets_dir: Option
     ``data.datasets_dir`` (the run read its datasets and its ``{datasets}/`` dataset files there: the default folder
     read others, or none). One not found here is a usage error saying what to give, where it matters: a command that
     ``reads_data`` (ship, calibrate-confidence, which take --datasets-dir), else (calibrate-gate: the datasets'
-    prompts alone) only for a dataset YAML file."""
+    prompts alone) only for a dataset YAML file. A ``train_files.json`` that cannot be read: a usage error of
+    ``param_hint`` (:func:`train_files_refused`)."""
     from ..data.registry import is_dataset_file
     from ..engine.shipping import trained_datasets
 
     if given:
         return list(given), datasets_dir
-    found = trained_datasets(model_dir, with_dir=True)
+    with train_files_refused(param_hint):
+        found = trained_datasets(model_dir, with_dir=True)
     if found is None:
         tagged("info:", "cyan", f"{model_dir} records no datasets it was trained on: -d {' -d '.join(DEFAULT_DATASETS)} "
                                 "(the default); give -d for a model trained on others")
@@ -391,7 +410,8 @@ def ship(
         raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc).removeprefix("--out "), param_hint="--out") from None
-    names, datasets_dir, splits_dir = val_data_of(folder, dataset, datasets_dir, splits_dir)  # said before the sweep
+    names, datasets_dir, splits_dir = val_data_of(folder, dataset, datasets_dir, splits_dir,
+                                                  "SOURCE")  # said before the sweep
     try:
         out = run(source, dest, names, candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,

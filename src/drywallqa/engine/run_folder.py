@@ -71,22 +71,58 @@ def train_files_name(path: str | Path, root: Path) -> str:
         return str(path)
 
 
+TRAIN_FILES = "train_files.json"  # a run's record of the files it trained on (Trainer.files_record), in best/ too
+
+
+class TrainFilesUnreadable(ValueError):
+    """A ``train_files.json`` that is there but cannot be read as the trainer's record: the message names the file,
+    why, and what to do."""
+
+
+def _train_files_unreadable(path: Path, why: str) -> TrainFilesUnreadable:
+    return TrainFilesUnreadable(
+        f"{path} is not a list of training files ({why}): it is the record its training run writes (the photos, "
+        f"dataset files and split manifests the model was trained with); copy it again from the run's folder "
+        f"(RUN/{TRAIN_FILES}), or remove it (the model then records no training files, as one of an earlier release)")
+
+
+def read_train_files(folder: str | Path) -> dict | None:
+    """The ``train_files.json`` in ``folder`` (a run's, its best/'s, the copy ``ship`` or an ONNX export puts in a
+    folder it writes: :meth:`~drywallqa.engine.trainer.Trainer.files_record`), the one reading of it; None where
+    there is none (it is optional: a folder of ``save_pretrained``, or of an earlier release). An entry a caller does
+    not find (a run of an earlier release records fewer) is the caller's to take as unrecorded.
+
+    Raises:
+        TrainFilesUnreadable: (a ValueError) naming the file and what to do, where it is there but cannot be read, is
+            not JSON, or is not a JSON object.
+    """
+    path = Path(folder) / TRAIN_FILES
+    if not path.exists():  # (a link that leads nowhere: none)
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:  # (UnicodeDecodeError and JSONDecodeError are ValueErrors)
+        raise _train_files_unreadable(path, type(exc).__name__) from exc
+    if not isinstance(record, dict):
+        raise _train_files_unreadable(path, f"a JSON {type(record).__name__}, not an object")
+    return record
+
+
 def trained_files(folder: str | Path) -> list | None:
     """The photos the model in ``folder`` was trained on, as the ``train_files.json`` there names them
     (:func:`train_files_name`; its ``train`` entry, a list of them per dataset), in one list, each entry as written
-    (what a caller cannot use it leaves out); None where there is no such file.
+    (what a caller cannot use it leaves out); None where there is no such file (:func:`read_train_files`).
 
     Raises:
-        ValueError: naming the file, where it cannot be read or is not the trainer's record.
+        TrainFilesUnreadable: (a ValueError) naming the file, where it cannot be read or is not the trainer's record.
     """
-    path = Path(folder) / "train_files.json"
-    if not path.is_file():
+    record = read_train_files(folder)
+    if record is None:
         return None
-    try:
-        groups = json.loads(path.read_text()).get("train", [])
-        return [f for group in groups for f in ([group] if isinstance(group, str) else group)]
-    except (OSError, ValueError, AttributeError, TypeError) as exc:
-        raise ValueError(f"{path} is not a list of training files ({type(exc).__name__})") from exc
+    groups = record.get("train", [])
+    if not isinstance(groups, list) or not all(isinstance(g, (str, list)) for g in groups):
+        raise _train_files_unreadable(Path(folder) / TRAIN_FILES, "its train entry is not a list of lists of files")
+    return [f for group in groups for f in ([group] if isinstance(group, str) else group)]
 
 
 def holds_run(folder: str | Path) -> bool:

@@ -44,7 +44,7 @@ from .calibrate import (FolderReplaced, calibrate_model_confidence, calibrated_c
 from .folder_writers import holding_writer_lock
 from .predictor import TorchSegmenter
 from . import run_folder
-from .run_folder import run_in_use, run_model_around, train_files_name, trained_files
+from .run_folder import read_train_files, run_in_use, run_model_around, train_files_name, trained_files
 from .segmenter import Segmenter
 from .speed import measure_speed
 from .validator import Validator, prompt_postprocess, prompt_thresholds
@@ -295,13 +295,14 @@ class ShipRefused(ValueError):
 
 
 def _train_files_entry(folder: str | Path, key: str):
-    """The ``key`` entry of the ``train_files.json`` in ``folder`` (a run's, its best/'s, the copy ``ship`` puts in a
-    folder it writes: :meth:`~drywallqa.engine.trainer.Trainer.files_record`); None where the file or its entry
-    cannot be read (a run of an earlier drywallqa records fewer)."""
-    try:
-        return json.loads((Path(folder) / "train_files.json").read_text()).get(key)
-    except (OSError, ValueError, AttributeError):
-        return None
+    """The ``key`` entry of the ``train_files.json`` in ``folder`` (:func:`~.run_folder.read_train_files`); None where
+    there is no such file or it has no such entry (a run of an earlier drywallqa records fewer).
+
+    Raises:
+        TrainFilesUnreadable: (a ValueError) naming the file and what to do, where it is there but cannot be read.
+    """
+    record = read_train_files(folder)
+    return None if record is None else record.get(key)
 
 
 def _not_found_here(path: str) -> bool:
@@ -428,13 +429,15 @@ def val_photos_trained_on(model_dir: str | Path, datasets, splits_dir=None, data
     beside its weights (a photo named from its dataset's folder, "walls/train/x.jpg", as the trainer names it): a
     manifest drawn again after training (``data split --overwrite``, another ``--splits-dir``) puts them there, and the
     options and confidence chosen on them flatter the model. Only datasets with some; {} where the folder records no
-    training files, and a dataset whose part cannot be read is left to the command to name."""
+    training files, and a dataset whose part cannot be read is left to the command to name.
+
+    Raises:
+        TrainFilesUnreadable: (a ValueError) where the folder's ``train_files.json`` cannot be read: counted as none,
+            the model's options were chosen on photos it may have trained on without a word.
+    """
     from ..data.registry import get_dataset_config
 
-    try:
-        trained = {f for f in trained_files(model_dir) or () if isinstance(f, str)}
-    except ValueError:  # not the trainer's record: nothing to count (evaluate says so; here the reading is quiet)
-        return {}
+    trained = {f for f in trained_files(model_dir) or () if isinstance(f, str)}
     counts = {}
     for d in datasets:
         try:  # what the reading finds wrong is said by the command's own reading, once (this thread's alone held back)

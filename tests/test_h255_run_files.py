@@ -1,0 +1,69 @@
+"""h255: a run folder's records: one reading of ``train_files.json``; a resume on masks read another way than the run
+began with; a loss config that leaves built-in losses at their defaults."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+
+def _said(output: str) -> str:
+    return " ".join(output.replace("│", " ").split())
+
+
+def _fake_run(folder, tiny_model_dir, datasets):
+    """A training run's folder (best/, config.yaml, metrics.csv, train_files.json) trained on ``datasets``."""
+    shutil.copytree(tiny_model_dir, folder / "best")
+    (folder / "config.yaml").write_text(yaml.safe_dump({"data": {"datasets": datasets}}))
+    (folder / "metrics.csv").write_text("epoch,val_score\n1,0.5\n")
+    for record in (folder / "train_files.json", folder / "best" / "train_files.json"):
+        record.write_text(json.dumps({"train": [], "val": []}))
+    return folder
+
+
+def test_one_reader_of_train_files_json_a_damaged_one_is_said_not_taken_as_none(tmp_path, tiny_model_dir,
+                                                                                synthetic_datasets, syn_splits,
+                                                                                monkeypatch):
+    """train_files.json was read by run_folder.trained_files (a damaged file: an error naming it) and by
+    shipping._train_files_entry (a damaged file: None, as if the model recorded nothing), so ship and
+    calibrate-confidence read other split manifests than the model was trained with, and counted no val photo it
+    trained on, without a word. Now one reader (run_folder.read_train_files): no file is None (it is optional); one
+    that cannot be read is an error naming it and what to do, a usage error of the folder given on the command line."""
+    import drywallqa.engine.shipping as shipping
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine.run_folder import TrainFilesUnreadable, read_train_files, trained_files
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    assert read_train_files(model) is None and trained_files(model) is None  # none: optional
+    assert shipping.recorded_split_manifests(model) is None
+    (model / "train_files.json").write_text(json.dumps({"train": [["a/b.jpg"]], "split_manifests": {"syn_crack": "/x.json"}}))
+    assert read_train_files(model)["train"] == [["a/b.jpg"]] and trained_files(model) == ["a/b.jpg"]
+    assert shipping.recorded_split_manifests(model) == {"syn_crack": "/x.json"}
+    for bad in ("{", "[]", "\xff"):
+        (model / "train_files.json").write_bytes(bad.encode("latin-1"))
+        for read in (read_train_files, trained_files, shipping.recorded_split_manifests,
+                     shipping.recorded_split_manifest_digests,
+                     lambda m: shipping.val_photos_trained_on(m, ["syn_crack"], syn_splits, synthetic_datasets)):
+            with pytest.raises(TrainFilesUnreadable, match="copy it again from the run's folder") as err:
+                read(model)
+            assert str(model / "train_files.json") in str(err.value) and "remove it" in str(err.value)
+    asked = []
+    monkeypatch.setattr(shipping, "ship", lambda *a, **k: asked.append(a))
+    run = _fake_run(tmp_path / "run", tiny_model_dir, ["syn_crack"])
+    (run / "best" / "train_files.json").write_text("{")
+    for args in (["ship", str(run), "--out", str(tmp_path / "out"), "--splits-dir", str(syn_splits),
+                  "--datasets-dir", str(synthetic_datasets)],
+                 ["calibrate-confidence", "--model-path", str(run / "best"), "-d", "syn_crack",
+                  "--splits-dir", str(syn_splits), "--datasets-dir", str(synthetic_datasets)]):
+        res = CliRunner().invoke(app, args, terminal_width=400)
+        said = "".join(_said(res.output).split())  # (the box wraps a path anywhere)
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert f"{run / 'best' / 'train_files.json'}isnotalistoftrainingfiles" in said, res.output
+        assert ("SOURCE" if args[0] == "ship" else "--model-path") in said, res.output
+    assert asked == []
