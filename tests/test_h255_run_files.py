@@ -67,3 +67,64 @@ def test_one_reader_of_train_files_json_a_damaged_one_is_said_not_taken_as_none(
         assert f"{run / 'best' / 'train_files.json'}isnotalistoftrainingfiles" in said, res.output
         assert ("SOURCE" if args[0] == "ship" else "--model-path") in said, res.output
     assert asked == []
+
+
+def _ignore_banded_cracks(root):
+    """The synthetic crack masks (0/255) rewritten as class indices beside a 255 'ignore' band: 0/1/255."""
+    import numpy as np
+    from PIL import Image
+
+    for mask in sorted((root / "crack" / "train" / "_masks").glob("*.png")):
+        arr = np.asarray(Image.open(mask))
+        labels = (arr > 0).astype(np.uint8)
+        labels[:4, :] = 255  # a band not labelled: 'ignore' since 0.6.28, background before
+        Image.fromarray(labels).save(mask)
+
+
+def test_a_resume_of_a_run_that_read_255_as_background_is_refused_naming_it(synthetic_datasets, syn_splits, tmp_path,
+                                                                            tiny_kwargs, caplog):
+    """A run started with 0.6.27 on masks holding 255 beside class indices read those pixels as background; resumed
+    with 0.6.28 they became 'ignore' at the step resumed from, without a word (the data digest covers the photos and
+    prompts, not how their labels are read). last.pt now records its label encoding; a checkpoint without it (0.6.27
+    or earlier) resumed on photos that hold 'ignore' pixels is refused, saying what changed and what to do, unless
+    --accept-label-change (a warning then). Photos without any read alike: nothing to say."""
+    import logging
+
+    import torch
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import LABEL_ENCODING, Trainer
+
+    _ignore_banded_cracks(synthetic_datasets)
+    cfg = TrainConfig.from_dict({
+        "model_config": tiny_kwargs,
+        "data": {"datasets": ["syn_crack", "syn_tape"], "datasets_dir": str(synthetic_datasets),
+                 "splits_dir": str(syn_splits), "cache_size": 72, "cache_dir": None, "negative_ratio": 0.5},
+        "optim": {"lr": 3e-3, "batch_size": 4, "epochs": 1, "warmup_steps": 2},
+        "output_dir": str(tmp_path / "run"), "checkpoint_every": 2, "bf16": False, "device": "cpu"})
+    assert Trainer(cfg, progress=False).train(max_minutes=1e-9)["stopped"] == "time"
+    last = tmp_path / "run" / "last.pt"
+    state = torch.load(last, weights_only=False)
+    assert state["label_encoding"] == LABEL_ENCODING
+    del state["label_encoding"]  # as 0.6.27 wrote it
+    torch.save(state, last)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    res = CliRunner().invoke(app, ["train", str(config), "--resume"], terminal_width=400)
+    said = _said(res.output)
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "error:" in said and "0.6.27 or earlier" in said and "as background" in said, res.output
+    assert "'ignore'" in said and "--accept-label-change" in said and "init_from:" in said, res.output
+    assert torch.load(last, weights_only=False)["step"] == 1  # nothing trained
+    resumed = Trainer(cfg, progress=False)
+    with caplog.at_level(logging.WARNING, logger="drywallqa.engine.trainer"):
+        result = resumed.train(resume=True, accept_label_change=True)
+    assert "val_score" in result and resumed.photos_with_ignore() > 0
+    warned = [r.getMessage() for r in caplog.records if "--accept-label-change" in r.getMessage()]
+    assert len(warned) == 1 and "0.6.27 or earlier" in warned[0], warned
+    assert torch.load(last, weights_only=False)["label_encoding"] == LABEL_ENCODING  # resumed again: as it reads now
+    resumed.photos_with_ignore = lambda: 0  # photos without 'ignore' pixels: read alike by both
+    resumed.accept_label_change = False
+    resumed.check_same_labels({"step": 1}, last)

@@ -206,6 +206,10 @@ def train(
     lr: Optional[float] = typer.Option(None, help="Override optim.lr (peak learning rate)."),
     max_minutes: Optional[float] = typer.Option(None, help="Stop (with a checkpoint) after this many minutes."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto."),
+    accept_label_change: bool = typer.Option(
+        False, "--accept-label-change", help="With --resume: go on with a run started by drywallqa 0.6.27 or earlier "
+                                             "on masks whose 255 pixels it read as background, 'ignore' from now on "
+                                             "(refused otherwise)."),
 ):
     """Train a model from a config file (checkpoints, metrics CSV/JSON and curves in output_dir)."""
     import yaml
@@ -323,7 +327,8 @@ def train(
     again = ["drywallqa", "train", str(config), *(overrides or []), *given, "--resume"]
     go_on = f"continue the run with `{shlex.join(again)}`"
     try:
-        result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite)
+        result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite,
+                                    accept_label_change=accept_label_change)
     except TrainingInterrupted as exc:  # Ctrl-C: last.pt holds the steps done
         tagged("interrupted:", "yellow", f"{exc.checkpoint} holds step {exc.step}; {go_on}")
         raise typer.Exit(code=INTERRUPTED_CODE)

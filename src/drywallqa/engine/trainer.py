@@ -36,6 +36,7 @@ from ..text.prompts import normal_form
 from ..utils.checks import resolve_device
 from ..utils.files import (file_digest, remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, restore_replaced,
                            strict_json, temp_dir, why_not, write_csv_atomic, write_text_atomic)
+from ..utils.image_io import IGNORE_VALUE
 from ..utils.progress import drop_output, progress_bar
 from ..utils.signals import deferred_interrupt
 from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
@@ -137,6 +138,12 @@ INIT_FROM_TRAINING = ("image_size", "freeze_backbone", "encoder_options.frozen_s
 INIT_FROM_IGNORED = ("pretrained", "tokenizer", "encoder_options.weights")  # keys init_from's weights make moot (where
 # the weights, or CLIPSeg's tokenizer, of a new model come from: a saved model holds its own, its tokenizer the folder's):
 # a value unlike the saved one is ignored with a warning; any other key is refused (InitFromConflict)
+
+
+# how a run reads its masks into labels, stored in last.pt (``label_encoding``) and compared on resume: 2 (0.6.28): the
+# 255 of a mask of class indices (0/1/255, a VOC palette's index 255) is 'ignore' (IGNORE_VALUE), counted in no loss
+# nor score; 1 (0.6.27 and earlier, a checkpoint without it): background
+LABEL_ENCODING = 2
 
 
 class InitFromConflict(ValueError):
@@ -534,6 +541,7 @@ class Trainer:
             "steps_per_epoch": self.steps_per_epoch,  # what a resume checks the data against
             "train_items": len(self.train_set),
             "data_digest": self.data_digest(),
+            "label_encoding": LABEL_ENCODING,  # what a resume checks how its masks are read against
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
         }
 
@@ -694,6 +702,41 @@ class Trainer:
                              "train or val part, another split, or other prompts), as many training items; resumed, its "
                              "record (train_files.json) and its best score would mix two data sets. Put the data back "
                              f"as they were, or start a new run from its weights (init_from: {path.parent / 'best'})")
+        self.check_same_labels(state, path)
+
+    def photos_with_ignore(self) -> int:
+        """How many of the run's training and val photos hold an 'ignore' pixel (IGNORE_VALUE in their labels)."""
+        return sum(bool(np.any(np.asarray(m) == IGNORE_VALUE)) for m in (*self.train_set.masks, *self.val_masks))
+
+    def check_same_labels(self, state: dict, path: Path) -> None:
+        """The run's masks are read as they were when ``state`` was saved (:data:`LABEL_ENCODING`): a run started
+        with 0.6.27 or earlier (a checkpoint without ``label_encoding``) read the 255 of a mask of class indices as
+        background, this release as 'ignore'; resumed on photos that hold such pixels, they changed meaning at the
+        step resumed from without a word, in its losses and in the val score that picks ``best/`` (its best score so
+        far counted them as background). Photos without any: read alike, nothing to say. With
+        ``accept_label_change`` (``train --accept-label-change``) the run goes on, with a warning.
+
+        Raises:
+            ValueError: saying what changed, on how many photos, and what to do.
+        """
+        then = state.get("label_encoding", 1)
+        if then == LABEL_ENCODING:
+            return
+        n = self.photos_with_ignore()
+        if not n:
+            return
+        how = ("drywallqa 0.6.27 or earlier, which read the 255 pixels of a mask of class indices (0/1/255, a VOC "
+               "palette's index 255) as background" if then == 1 else
+               f"another drywallqa, which read masks another way (label encoding {then!r}, this release's "
+               f"{LABEL_ENCODING})")
+        said = (f"{path} was written by {how}; this release reads them as 'ignore' (counted in no loss nor score), "
+                f"and {n} of the run's training and val photos hold some: resumed, they change meaning at step "
+                f"{state.get('step')}, in its losses and in the val score that picks best/ (its best score so far "
+                "counted them as before)")
+        if not getattr(self, "accept_label_change", False):
+            raise ValueError(f"--resume: {said}. Start a new run from its weights (init_from: {path.parent / 'best'}), "
+                             "or go on anyway with --accept-label-change")
+        logger.warning("%s; going on (--accept-label-change)", said)
 
     # ----------------------------------------------------------------- loop
     def _autocast(self):
@@ -861,7 +904,8 @@ class Trainer:
             worker_init_fn=_WorkerSeeder(self.config.seed, epoch) if workers else None,
         )
 
-    def train(self, resume: bool = False, max_minutes: float | None = None, overwrite: bool = False) -> dict:
+    def train(self, resume: bool = False, max_minutes: float | None = None, overwrite: bool = False,
+              accept_label_change: bool = False) -> dict:
         """Train to ``optim.epochs`` (or ``max_minutes``). An output folder that already holds a run is
         continued only with ``resume=True`` and replaced only with ``overwrite=True``; otherwise
         FileExistsError, before anything is written. The folder is locked for the run (:func:`run_lock`: a second
@@ -871,12 +915,14 @@ class Trainer:
             The last epoch's row of ``metrics.json`` (``epoch``, ``step``, ``elapsed_s``, ``lr``, the mean losses
             ``train_<loss>``, ``val_mIoU_<dataset>``, ``val_score``, ...), with ``finished_before: True`` where the
             run had already finished; ``{"stopped": "time", "step": N}`` where ``max_minutes`` ran out first
-            (``last.pt`` holds it); ``{}`` where no epoch ran.
+            (``last.pt`` holds it); ``{}`` where no epoch ran. ``accept_label_change``: a resume goes on (with a
+            warning) where the run began reading its masks another way (:meth:`check_same_labels`).
 
         Raises:
             DivergedError: the loss, gradients or weights are no longer finite (what was saved before stays).
             TrainingInterrupted: Ctrl-C, once ``last.pt`` holds the steps done (a KeyboardInterrupt).
         """
+        self.accept_label_change = accept_label_change
         for folder, key in ((self.out, "output_dir"), (self.config.data.cache_dir, "data.cache_dir")):
             check_writable_folder(folder, key)  # before the data are read, not after
         around = run_model_around(self.out)
