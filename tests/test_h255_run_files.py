@@ -128,3 +128,39 @@ def test_a_resume_of_a_run_that_read_255_as_background_is_refused_naming_it(synt
     resumed.photos_with_ignore = lambda: 0  # photos without 'ignore' pixels: read alike by both
     resumed.accept_label_change = False
     resumed.check_same_labels({"step": 1}, last)
+
+
+def test_a_loss_section_naming_some_losses_warns_of_those_left_at_their_defaults(synthetic_datasets, syn_splits,
+                                                                                 tmp_path, tiny_kwargs, caplog):
+    """``loss: {bce: 1, dice: 1}`` trains focal at its default 0.5 too (the built-in losses keep their defaults unless
+    given: documented, and a surprise). The weights stay as they were; the run warns once, naming the losses left at
+    their defaults and how to turn them off. A config naming each (every shipped one), none, or one whose override
+    names the rest says nothing."""
+    import logging
+    from pathlib import Path
+
+    from drywallqa.engine.config import TrainConfig
+    from drywallqa.engine.trainer import Trainer
+    from drywallqa.losses import LossWeights
+
+    base = {"model_config": tiny_kwargs, "device": "cpu", "bf16": False, "output_dir": str(tmp_path / "run"),
+            "data": {"datasets": ["syn_crack"], "datasets_dir": str(synthetic_datasets), "splits_dir": str(syn_splits),
+                     "cache_dir": None}}
+    some = TrainConfig.from_dict({**base, "loss": {"bce": 1.0, "dice": 1.0}})
+    assert some.loss == LossWeights(bce=1.0, dice=1.0, focal=0.5, lovasz=0.0)  # unchanged
+    assert some.losses_left_at_defaults() == {"focal": 0.5}
+    assert some.with_overrides(["optim.epochs=2"]).losses_left_at_defaults() == {"focal": 0.5}
+    assert some.with_overrides(["loss.focal=0"]).losses_left_at_defaults() == {}
+    assert TrainConfig.from_dict(base).losses_left_at_defaults() == {}  # no section: the recipe's defaults
+    assert TrainConfig.from_dict(base).with_overrides(["loss.lovasz=0.3"]).losses_left_at_defaults() == {
+        "bce": 1.0, "dice": 1.0, "focal": 0.5}
+    assert TrainConfig.from_dict({**base, "loss": {"bce": 1, "dice": 0, "focal": 1}}).losses_left_at_defaults() == {}
+    for shipped in sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")):
+        assert TrainConfig.from_yaml(shipped).losses_left_at_defaults() == {}, shipped
+    with caplog.at_level(logging.WARNING, logger="drywallqa.engine.trainer"):
+        Trainer(some, progress=False)
+        Trainer(some.with_overrides(["loss.focal=0"]), progress=False)
+    said = [r.getMessage() for r in caplog.records if "loss section" in r.getMessage()]
+    assert said == ["the config's loss section names bce, dice and leaves out focal, which trains at its default "
+                    "weight (focal 0.5): the built-in losses keep their defaults unless given; give focal: 0 to train "
+                    "without it, or its weight to keep it and say so"], said

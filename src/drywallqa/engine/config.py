@@ -258,6 +258,8 @@ class TrainConfig:
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}")
+        named = d.get("loss")  # the losses the config's loss: section names (losses_left_at_defaults)
+        named = frozenset(str(k) for k in named) if isinstance(named, dict) else None
         for key, sub in (("data", DataConfig), ("optim", OptimConfig), ("loss", LossWeights), ("distill", DistillConfig)):
             if key in d:
                 d[key] = {} if d[key] is None else d[key]  # a section left empty in a YAML file: its defaults
@@ -272,7 +274,20 @@ class TrainConfig:
                 d[key] = LossWeights.of(d[key]) if key == "loss" else sub(**d[key])
         cfg = cls(**d)
         cfg.validate()
+        cfg.loss_named = named
         return cfg
+
+    def losses_left_at_defaults(self) -> dict[str, float]:
+        """``name -> default weight`` of the built-in losses a config's ``loss:`` section (and its ``loss.*``
+        overrides) leaves out that train at a weight other than 0 (``loss: {bce: 1, dice: 1}`` trains focal at 0.5):
+        the four keep their defaults unless given, which a section naming some of them does not say. {} where it names
+        each of those, or none (no ``loss:`` section: the recipe's defaults, as a whole), or the config was made in
+        Python (no section read)."""
+        named = getattr(self, "loss_named", None)
+        if not named:
+            return {}
+        return {f.name: f.default for f in dataclasses.fields(LossWeights)
+                if f.name not in named and not f.default == 0 and getattr(self.loss, f.name) == f.default}
 
     def validate(self) -> "TrainConfig":
         """Refuse values no run can use (ValueError naming the key), before any data is read: every field of the
@@ -472,7 +487,12 @@ class TrainConfig:
                 known = _registered_losses() if parts[:-1] == ["loss"] else ', '.join(sorted(node))
                 raise ValueError(f"override {item!r}: unknown key {key.strip()!r}; known here: {known}")
             node[parts[-1]] = value
-        return type(self).from_dict(d)
+        made = type(self).from_dict(d)  # (every loss named: to_dict's)
+        given = {str(item).partition("=")[0].strip() for item in overrides or ()}
+        overridden = {k.split(".", 1)[1] for k in given if k.startswith("loss.")}
+        named = getattr(self, "loss_named", None)
+        made.loss_named = (named or frozenset()) | overridden if named is not None or overridden else None
+        return made
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "TrainConfig":

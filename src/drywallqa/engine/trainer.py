@@ -259,6 +259,7 @@ class Trainer:
         self.split_manifest_digests: dict[str, str] = {}  # dataset -> its contents (file_digest) as read, by _arrays
         self.check_categories()
         self.warn_alike_concepts()
+        self.warn_losses_left_at_defaults()
         self.prompts, self.unrelated_prompts = training_prompts(config)
         self.model = self.build_model(config).to(self.device)
         self.text_embeddings = self.model.prompt_embeddings(self.prompts, config.text_encoder)
@@ -544,6 +545,22 @@ class Trainer:
             "label_encoding": LABEL_ENCODING,  # what a resume checks how its masks are read against
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
         }
+
+    def warn_losses_left_at_defaults(self) -> None:
+        """A warning where the config's ``loss:`` section names some losses and leaves out built-in ones that train
+        at a default weight other than 0 (:meth:`~drywallqa.engine.config.TrainConfig.losses_left_at_defaults`):
+        ``loss: {bce: 1, dice: 1}`` trains focal at 0.5 too, as documented, which surprised users. The weights are
+        not changed."""
+        left = self.config.losses_left_at_defaults()
+        if left:
+            named = sorted(getattr(self.config, "loss_named", ()) or ())
+            logger.warning("the config's loss section names %s and leaves out %s, which %s at %s default weight%s (%s): "
+                           "the built-in losses keep their defaults unless given; give %s to train without %s, or "
+                           "%s weight to keep %s and say so", ", ".join(named), ", ".join(left),
+                           "trains" if len(left) == 1 else "train", "its" if len(left) == 1 else "their",
+                           "" if len(left) == 1 else "s", ", ".join(f"{k} {v:g}" for k, v in left.items()),
+                           ", ".join(f"{k}: 0" for k in left), "it" if len(left) == 1 else "them",
+                           "its" if len(left) == 1 else "their", "it" if len(left) == 1 else "them")
 
     def data_digest(self) -> str:
         """A digest of which photos the run trains and validates on and of its prompts (``train_files.json`` and
