@@ -53,9 +53,14 @@ def test_one_reader_of_train_files_json_a_damaged_one_is_said_not_taken_as_none(
             with pytest.raises(TrainFilesUnreadable, match="copy it again from the run's folder") as err:
                 read(model)
             assert str(model / "train_files.json") in str(err.value) and "remove it" in str(err.value)
+    run = _fake_run(tmp_path / "run", tiny_model_dir, ["syn_crack"])
+    (run / "train_files.json").write_text("{")  # the run's own (where it read its dataset files), best/'s whole
+    with pytest.raises(shipping.ShipRefused, match="is not a list of training files") as refused:
+        shipping.ship(run, tmp_path / "out", ["syn_crack"], splits_dir=syn_splits, datasets_dir=synthetic_datasets)
+    assert refused.value.option == "SOURCE" and not (tmp_path / "out").exists()
+    (run / "train_files.json").write_text(json.dumps({"train": [], "val": []}))
     asked = []
     monkeypatch.setattr(shipping, "ship", lambda *a, **k: asked.append(a))
-    run = _fake_run(tmp_path / "run", tiny_model_dir, ["syn_crack"])
     (run / "best" / "train_files.json").write_text("{")
     for args in (["ship", str(run), "--out", str(tmp_path / "out"), "--splits-dir", str(syn_splits),
                   "--datasets-dir", str(synthetic_datasets)],

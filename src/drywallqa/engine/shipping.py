@@ -44,7 +44,7 @@ from .calibrate import (FolderReplaced, calibrate_model_confidence, calibrated_c
 from .folder_writers import holding_writer_lock
 from .predictor import TorchSegmenter
 from . import run_folder
-from .run_folder import read_train_files, run_in_use, run_model_around, train_files_name, trained_files
+from .run_folder import TrainFilesUnreadable, read_train_files, run_in_use, run_model_around, train_files_name, trained_files
 from .segmenter import Segmenter
 from .speed import measure_speed
 from .validator import Validator, prompt_postprocess, prompt_thresholds
@@ -565,7 +565,10 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     except ValueError as exc:
         raise ShipRefused(str(exc), "--dataset") from None
     unchecked: list[str] = []
-    left_out = trained_datasets_left_out(run_dir, datasets, unchecked) if run_dir is not None else {}
+    try:
+        left_out = trained_datasets_left_out(run_dir, datasets, unchecked) if run_dir is not None else {}
+    except TrainFilesUnreadable as exc:  # (its dataset_files: where the run read its dataset YAML files)
+        raise ShipRefused(str(exc), "SOURCE") from None
     if unchecked:  # said, not skipped without a word
         report(f"WARNING: {run_dir} was trained on {'; '.join(unchecked)}, which cannot be read here: whether the "
                "datasets given include it is not checked (give every dataset the run was trained on, its config.yaml's "
