@@ -110,7 +110,7 @@ def predict(
     written = ("results.json", *(("results.csv",) if table else ()), *(("report.html",) if report else ()),
                *(("predictions.coco.json",) if coco else ()), *(("overlay_grid.png",) if overlay else ()))
     for check in (lambda: check_out_apart(paths, out), lambda: check_not_zeroshot(out, overwrite),
-                  lambda: check_not_others(out, overwrite, written),
+                  lambda: check_not_others(out, overwrite, written, paths, prompts, overlay),
                   lambda: prepare_out_dir(out)):  # made when all else is right
         try:
             check()

@@ -855,18 +855,41 @@ def check_not_zeroshot(out_dir, overwrite: bool = False) -> None:
                          "over: give this job another --out, or --overwrite to write over them")
 
 
-def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,)) -> None:
+def photo_outputs(paths, out_dir, prompts, overlay_images: bool = False) -> list[str]:
+    """The file names a batch job with ``prompts`` writes into ``out_dir`` for the photos under ``paths``
+    (:func:`gather_inputs`): each one's masks, overlay strip (``overlay_images``) and record."""
+    names = []
+    for path in gather_inputs(input_paths(paths), out_dir)[0]:
+        names += [*(mask_name(path, p) for p in prompts), *((overlay_name(path),) if overlay_images else ()),
+                  record_name(path)]
+    return names
+
+
+def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,), paths=None, prompts=(),
+                     overlay_images: bool = False) -> None:
     """Unless ``overwrite``, refuse an output folder that no drywallqa job wrote (no marker, no image record, no
     ``results.json`` of a batch job) but that holds a file of one of ``names`` (what this job will write: its
-    ``results.json``, ``results.csv``, ``report.html``, ...): another program's (a labelling tool's ``results.json``,
-    a spreadsheet's ``results.csv``, in a folder of photos the job was given files of) was replaced without a word.
+    ``results.json``, ``results.csv``, ``report.html``, ...) or, given ``paths`` and ``prompts``, of the files it
+    writes for each photo (:func:`photo_outputs`: a user's own ``a__segment_crack.png``): another program's (a labelling
+    tool's ``results.json``, a spreadsheet's ``results.csv``, in a folder of photos the job was given files of) was
+    replaced without a word.
 
     Raises:
         ValueError: naming the files.
     """
     out = out_path(out_dir)
+    if overwrite or (out / OUTPUT_MARKER).is_file() or next(out.glob("*__results.json"), None):
+        return
     theirs = [name for name in dict.fromkeys(names) if (out / name).is_file()]
-    if not theirs or overwrite or (out / OUTPUT_MARKER).is_file() or next(out.glob("*__results.json"), None):
+    if paths is not None and prompts:
+        try:
+            held = {f.name for f in out.iterdir() if "__" in f.stem}  # only a folder holding such names is looked into
+        except OSError:  # none yet (made by the job), or not a folder: said where it is made
+            held = set()
+        if held:
+            theirs += [name for name in dict.fromkeys(photo_outputs(paths, out, prompts, overlay_images))
+                       if name in held and (out / name).is_file()]
+    if not theirs:
         return
     if BATCH_RESULTS in theirs:
         from .batch_results import read_batch_results
@@ -876,8 +899,9 @@ def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,)) -
             return  # a batch job's (of a version that left no marker)
         except (OSError, ValueError):
             pass
-    raise ValueError(f"{out} holds {', '.join(theirs)} that no drywallqa job wrote (another program's?), which this "
-                     "job would write over: give this job another --out, or --overwrite to write over them")
+    more = f" and {len(theirs) - 5} more" if len(theirs) > 5 else ""
+    raise ValueError(f"{out} holds {', '.join(theirs[:5])}{more} that no drywallqa job wrote (another program's?), "
+                     "which this job would write over: give this job another --out, or --overwrite to write over them")
 
 
 def prepare_out_dir(out_dir) -> Path:
@@ -913,8 +937,9 @@ def job_settings(segmenter: Segmenter) -> dict:
 
 def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
                 max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None,
-                overwrite: bool = False) -> BatchOptions:
-    """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder."""
+                overwrite: bool = False, paths=None) -> BatchOptions:
+    """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder. ``paths``: the
+    job's inputs, whose photos' files a folder no job wrote may not hold (:func:`check_not_others`)."""
     overlay_images, overwrite = flag(overlay_images, "overlay_images"), flag(overwrite, "overwrite")  # "no" reads as on
     prompts = validate_prompts(prompts)
     slugs = [mask_slug(p) for p in prompts]
@@ -927,7 +952,8 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
         raise ValueError(f"max_pixels must be a number of pixels of at least 1 (or None), got {max_pixels!r}")
     rules = parse_rules(rules, prompts, mm_per_px)
     check_not_zeroshot(out_dir, overwrite)
-    check_not_others(out_dir, overwrite, (BATCH_RESULTS, *(("overlay_grid.png",) if overlay_images else ())))
+    check_not_others(out_dir, overwrite, (BATCH_RESULTS, *(("overlay_grid.png",) if overlay_images else ())), paths,
+                     prompts, overlay_images)
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
     remove_stale_temp_dirs(out_dir, INFLIGHT_PREFIX)  # a killed Ray job's markers, whichever executor resumes it
@@ -981,7 +1007,7 @@ def predict_paths(
     paths, workers = input_paths(paths), check_workers(workers)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, job_settings(segmenter),
-                       overwrite)
+                       overwrite, paths)
     summary = BatchSummary(warnings=job_warnings(segmenter, opts.prompts))
     todo = plan_job(paths, opts, summary, workers, progress)
     rows, begun = {}, time.time()

@@ -180,7 +180,7 @@ def predict_paths_ray(
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels,
-                       job_settings(segmenter), overwrite)
+                       job_settings(segmenter), overwrite, paths)
     summary = BatchSummary(warnings=job_warnings(segmenter, opts.prompts))
     todo = plan_job(paths, opts, summary, workers)
     interrupted, full = False, 0  # full: the number of the disk's error that stopped the actors

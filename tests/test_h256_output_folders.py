@@ -1,0 +1,63 @@
+"""Output folders never silently destroy a user's own file (helper h256)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def _said(res) -> str:
+    return " ".join(res.output.replace("│", " ").split())
+
+
+def test_predict_into_a_folder_no_job_wrote_refuses_to_write_over_a_users_file_at_a_masks_name(tiny_model_dir, tmp_path):
+    """``predict photos -o site``, site (no drywallqa job's) holding the user's own ``a__segment_crack.png``: the job
+    wrote its mask over it, exit 0, without a word (a file of the user's at results.json's name was refused). Refused
+    the same, naming it; --overwrite writes; a folder a job wrote is rerun as before."""
+    from typer.testing import CliRunner
+
+    from drywallqa import Segmenter
+    from drywallqa.cli import app
+    from drywallqa.engine.batch import predict_paths
+
+    photos, site = tmp_path / "photos", tmp_path / "site"
+    photos.mkdir()
+    site.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(photos / "a.jpg")
+    mine = site / "a__segment_crack.png"
+    Image.fromarray(np.full((5, 7), 7, np.uint8)).save(mine)
+    before = mine.read_bytes()
+    args = ["predict", str(photos), "-p", "segment crack", "-o", str(site), "--model-path", str(tiny_model_dir)]
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    said = _said(res)
+    assert res.exit_code == 2 and "a__segment_crack.png that no drywallqa job wrote" in said and "--overwrite" in said, said
+    assert mine.read_bytes() == before and sorted(p.name for p in site.iterdir()) == ["a__segment_crack.png"]
+    with pytest.raises(ValueError, match="a__segment_crack.png that no drywallqa job wrote"):
+        predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], site, progress=False)
+    assert mine.read_bytes() == before and sorted(p.name for p in site.iterdir()) == ["a__segment_crack.png"]
+    # --overlay: the overlay strip's name too
+    mine.rename(site / "a__overlay.png")
+    res = CliRunner().invoke(app, [*args, "--overlay"], terminal_width=300)
+    assert res.exit_code == 2 and "a__overlay.png that no drywallqa job wrote" in _said(res), _said(res)
+    (site / "a__overlay.png").rename(mine)
+    res = CliRunner().invoke(app, [*args, "--overwrite"], terminal_width=300)
+    assert res.exit_code == 0, _said(res)
+    assert mine.read_bytes() != before and (site / "a__results.json").is_file()
+    res = CliRunner().invoke(app, args, terminal_width=300)  # the folder a job wrote: rerun, photo skipped, as before
+    assert res.exit_code == 0, _said(res)
+
+
+def test_predict_resumes_a_folder_a_killed_job_left_masks_in_without_records(tiny_model_dir, tmp_path):
+    """A job killed after a photo's masks but before its record leaves masks no record names: the folder is marked
+    as a job's, so a rerun predicts them again, as before (no refusal)."""
+    from drywallqa import Segmenter
+    from drywallqa.engine.batch import predict_paths
+    from drywallqa.utils.files import mark_output_folder
+
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    out.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(photos / "a.jpg")
+    mark_output_folder(out)
+    Image.fromarray(np.zeros((24, 32), np.uint8)).save(out / "a__segment_crack.png")
+    summary = predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
+    assert len(summary.done) == 1 and not summary.failed
