@@ -61,3 +61,36 @@ def test_predict_resumes_a_folder_a_killed_job_left_masks_in_without_records(tin
     Image.fromarray(np.zeros((24, 32), np.uint8)).save(out / "a__segment_crack.png")
     summary = predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], out, progress=False)
     assert len(summary.done) == 1 and not summary.failed
+
+
+def test_evaluate_into_a_folder_no_evaluation_wrote_refuses_to_write_over_a_users_report(synthetic_datasets,
+                                                                                          tiny_model_dir, tmp_path):
+    """``evaluate --out notes``, notes (no evaluation's) holding the user's own report.md and examples.png: the
+    evaluation deleted and replaced them, exit 0, without a word. Refused, naming them, before the model loads; a
+    folder an evaluation wrote is evaluated into again as before."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine.evaluator import check_eval_out
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    theirs = {"report.md": "# my notes\n", "examples.png": "not a picture"}
+    for name, text in theirs.items():
+        (notes / name).write_text(text)
+    args = ["evaluate", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "--splits", "published",
+            "--datasets-dir", str(synthetic_datasets), "--speed-images", "0", "--limit", "2"]
+    res = CliRunner().invoke(app, [*args, "--out", str(notes)], terminal_width=300)
+    said = _said(res)
+    assert res.exit_code == 2 and "report.md, examples.png that no evaluation wrote" in said, said
+    assert {p.name: p.read_text() for p in notes.iterdir()} == theirs
+    with pytest.raises(ValueError, match="report.md, examples.png that no evaluation wrote"):
+        check_eval_out(notes, ["syn_crack"], synthetic_datasets)
+    out = tmp_path / "eval"
+    for _ in range(2):  # an evaluation's own folder: evaluated into again
+        res = CliRunner().invoke(app, [*args, "--out", str(out)], terminal_width=300)
+        assert res.exit_code == 0 and (out / "report.json").is_file(), _said(res)
+    (out / "report.json").unlink()  # stopped after it took report.json away, its .partial/ gone too: the lock is left
+    res = CliRunner().invoke(app, [*args, "--out", str(out)], terminal_width=300)
+    assert res.exit_code == 0, _said(res)
+

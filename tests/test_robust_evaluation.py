@@ -214,6 +214,7 @@ def test_evaluate_leaves_no_earlier_picture_beside_its_report(synthetic_datasets
     out = tmp_path / "e"
     out.mkdir()
     (out / "examples.png").write_bytes(b"an earlier run's")
+    (out / ".evaluate.lock").touch()  # what an earlier run leaves beside it (a folder no evaluation wrote is refused)
     splits = tmp_path / "splits"
     make_group_split("syn_crack", synthetic_datasets, seed=0).to_json(splits / "syn_crack.json")
     report = evaluate(Segmenter.load(tiny_model_dir), out, datasets=("syn_crack",), which=("group",), splits_dir=splits,

@@ -596,6 +596,19 @@ def evaluate(segmenter: Segmenter, out_dir: str | Path, datasets=("cracks", "tap
 REPORT_FILES = ("report.json", "report.md", "per_image.csv", "examples.png", "worst.png", "confidence.png")
 
 
+def evaluation_wrote(out_dir: str | Path) -> bool:
+    """Whether an evaluation wrote into ``out_dir``: its lock (:data:`EVAL_LOCK`, left there), its sets kept
+    (:data:`PARTIAL_DIR`) or its ``report.json``."""
+    out = Path(out_dir)
+    if (out / EVAL_LOCK).exists() or (out / PARTIAL_DIR).is_dir():
+        return True
+    try:
+        report = json.loads((out / "report.json").read_text())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(report, dict) and isinstance(report.get("metrics"), list)
+
+
 def check_eval_out(out_dir: str | Path, datasets, datasets_dir=None, model_dir: str | Path | None = None) -> None:
     """Raises ``ValueError`` where ``out_dir`` is or lies inside a split folder of one of ``datasets`` (registered
     names): its pictures, tables and ``.partial/`` were written among the split's photos, and the next evaluation,
@@ -603,7 +616,8 @@ def check_eval_out(out_dir: str | Path, datasets, datasets_dir=None, model_dir: 
     problem; where it is or lies inside ``model_dir``, the folder of the model scored (its reports went among the
     model's files, into every copy, ONNX export and ship of it, and a re-export into it was refused); or where one of
     its :data:`REPORT_FILES` cannot be written (a folder there, a link that loops or leads nowhere): a traceback once
-    every set was scored."""
+    every set was scored; or where it holds one of them that no evaluation wrote (:func:`evaluation_wrote`: a
+    user's ``report.md``, replaced without a word)."""
     here = resolved(out_dir)
     model = resolved(model_dir) if model_dir is not None else None
     if model is not None and (here == model or model in here.parents):
@@ -615,6 +629,10 @@ def check_eval_out(out_dir: str | Path, datasets, datasets_dir=None, model_dir: 
         except ValueError as exc:
             raise ValueError(f"{exc} (the evaluation writes its {name} there: remove what is there, or choose another "
                              "--out)") from None
+    theirs = [name for name in REPORT_FILES if Path(out_dir).is_dir() and (Path(out_dir) / name).is_file()]
+    if theirs and not evaluation_wrote(out_dir):  # a user's report.md, examples.png: replaced (or deleted) unsaid
+        raise ValueError(f"{out_dir} holds {', '.join(theirs)} that no evaluation wrote (another program's?), which "
+                         "this evaluation would write over: choose another --out, or move them out first")
     for name in datasets:
         config = get_dataset_config(name)
         for split, source in config.splits.items():
