@@ -1,5 +1,7 @@
 """Output folders never silently destroy a user's own file (helper h256)."""
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -94,3 +96,41 @@ def test_evaluate_into_a_folder_no_evaluation_wrote_refuses_to_write_over_a_user
     res = CliRunner().invoke(app, [*args, "--out", str(out)], terminal_width=300)
     assert res.exit_code == 0, _said(res)
 
+
+def test_zeroshot_into_a_folder_no_job_wrote_refuses_to_write_over_a_users_files(tmp_path):
+    """``zeroshot photos -o site``, site (no drywallqa job's) holding the user's own report.json and a__crack.png (a
+    name of the photo's masks): the job deleted the report.json and wrote its masks over the other, without a word
+    (earlier_job: "the folder holds no job's outputs (it may hold the user's files)"). Refused, naming them, before
+    the models load; --overwrite writes; a folder of this same job is no conflict."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.utils.files import mark_output_folder
+    from drywallqa.zeroshot.pipeline import ZeroShotConfig, earlier_job
+
+    photos, site = tmp_path / "photos", tmp_path / "site"
+    photos.mkdir()
+    site.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(photos / "a.jpg")
+    (site / "report.json").write_text('{"mine": 1}')
+    (site / "b__crack.png").write_bytes(b"another photo's name: not this job's")
+    cfg = ZeroShotConfig()
+    assert earlier_job([photos], site, cfg)[1] is not None
+    (site / "report.json").rename(site / "a__crack.png")
+    conflict = earlier_job([photos], site, cfg)[1]
+    assert conflict is not None and "a__crack.png that no drywallqa job wrote" in conflict and "--overwrite" in conflict
+    assert "b__crack.png" not in conflict
+    (site / "a__crack.png").rename(site / "report.json")
+    res = CliRunner().invoke(app, ["zeroshot", str(photos), "-o", str(site), "--material", "drywall"],
+                             terminal_width=300)
+    said = _said(res)
+    assert res.exit_code == 2 and "report.json that no drywallqa job wrote" in said, said
+    assert (site / "report.json").read_text() == '{"mine": 1}'
+    assert earlier_job([photos], site, cfg)[1] is not None
+    (site / "report.json").unlink()
+    assert earlier_job([photos], site, cfg)[1] is None  # b__crack.png: no name of this job's
+    job = earlier_job([photos], site, cfg)[0]
+    mark_output_folder(site)  # this same job's folder, stopped after a mask: run again, as before
+    (site / ".zeroshot_job.json").write_text(json.dumps(job))
+    (site / "a__crack.png").write_bytes(b"x")
+    assert earlier_job([photos], site, cfg)[1] is None

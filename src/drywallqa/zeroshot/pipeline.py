@@ -357,6 +357,26 @@ def earlier_outputs(out: Path, report: bool = False) -> set[str]:
         return set()
 
 
+def users_files(out: Path, photos) -> list[str]:
+    """The files of ``out``, a folder no drywallqa job wrote (:func:`~drywallqa.utils.files.is_output_folder`), that
+    a zero-shot job of ``photos`` would write over or remove: its ``report.json``, and each photo's
+    ``<stem>__*.png`` (its masks' prompts are known only once generated); none in a job's output folder."""
+    from ..utils.files import is_output_folder
+    from ..utils.slug import file_stem
+
+    def starts(name: str) -> set:  # each "<...>__" a name starts with
+        return {name[:i + 2] for i in range(len(name) - 1) if name.startswith("__", i)}
+
+    try:
+        if not out.is_dir() or is_output_folder(out):
+            return []
+        stems = {f"{file_stem(Path(p).stem)}__" for p in photos}
+        return [*([ZEROSHOT_REPORT] if (out / ZEROSHOT_REPORT).is_file() else []),
+                *sorted(e.name for e in out.iterdir() if e.suffix == ".png" and starts(e.name) & stems and e.is_file())]
+    except OSError:  # cannot be listed: prepare_out_dir names it
+        return []
+
+
 def zeroshot_job(config: ZeroShotConfig, photos, prompts=None, references=None) -> dict:
     """What decides a zero-shot job's outputs, as :data:`ZEROSHOT_JOB` holds it: the config (before references set its
     size filter), the fixed prompts given, and the references and photos (absolute paths)."""
@@ -368,7 +388,8 @@ def zeroshot_job(config: ZeroShotConfig, photos, prompts=None, references=None) 
 
 def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references=None) -> tuple[dict, str | None]:
     """This job (:func:`zeroshot_job` of the photos under ``paths``), and why it would mix its results with an
-    earlier job's in ``out_dir``, or None: the folder holds no job's outputs (it may hold the user's files), or the
+    earlier job's in ``out_dir``, or None: the folder holds no job's outputs (nor a file of the user's this job would
+    write over: :func:`users_files`, named as a conflict too), or the
     same job's (the same settings, prompts, references and photos: run again, or after it was stopped). A folder of
     another job's outputs (another zero-shot job's, ``predict``'s, or one an older drywallqa wrote, which no job
     record says is this one) is refused, as ``predict`` refuses another job's results (``--overwrite`` goes on).
@@ -382,6 +403,12 @@ def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references
     job = zeroshot_job(config, gather_inputs(paths, out)[0], prompts, references)
     files = sorted(earlier_outputs(out, report=True))
     if not files:
+        theirs = users_files(out, job["photos"])
+        if theirs:
+            more = f" and {len(theirs) - 5} more" if len(theirs) > 5 else ""
+            return job, (f"{out} holds {', '.join(theirs[:5])}{more} that no drywallqa job wrote (another program's?), "
+                         "which this job would write over: give this job another --out, or --overwrite to write over "
+                         "them")
         return job, None
     try:
         earlier = json.loads((out / ZEROSHOT_JOB).read_text(encoding="utf-8"))
