@@ -219,11 +219,43 @@ class ZeroShotSegmenter(Segmenter):
         if self.config.prompt_source == "fixed" and prompts:
             used, source = validate_prompts(prompts), FIXED_PROMPTS_SOURCE
         else:
-            used = self.generator.generate(self.tagger.tags(image))
+            tags = self.tagger.tags(image)
+            used = self.generator.generate(tags)
             source = str(getattr(self.generator, "source", "?"))  # after generate: an LLM's falls back to the table
+            used, source = self._readable(used, source, tags)
         self.last_prompt_source = source
         self.prompt_sources.setdefault(source, None)  # an ordered set
         return used
+
+    def _readable(self, prompts: list[str], source: str, tags: list[str]) -> tuple[list[str], str]:
+        """The generated ``prompts`` the detector reads whole (its ``check_prompts``), and ``source`` naming those left
+        out (an LLM's noun longer than the published OWLv2's 16 tokens failed every photo with "shorten it", which the
+        user cannot do); none left: the generator's ``fallback`` table's prompts, where it has one.
+
+        Raises:
+            ValueError: no generated prompt the detector reads, and no table to fall back on."""
+        check = getattr(self.detector, "check_prompts", None)
+        if check is None:
+            return prompts, source
+        kept, dropped = [], []
+        for prompt in prompts:
+            try:
+                check([prompt])
+                kept.append(prompt)
+            except ValueError:
+                dropped.append(prompt)
+        if not dropped:
+            return prompts, source
+        shown = ", ".join(repr(p if len(p) <= 60 else p[:57] + "...") for p in dropped)
+        longer = f"longer than the {self.config.detector} detector reads"
+        logger.warning("generated prompts %s: %s; left out", longer, shown)
+        if kept:
+            return kept, f"{source} ({len(dropped)} left out, {longer}: {shown})"
+        fallback = getattr(self.generator, "fallback", None)
+        if fallback is None:
+            raise ValueError(f"none of the prompts generated ({shown}) is one the {self.config.detector} detector reads "
+                             "whole: they are longer than its text encoder reads")
+        return fallback.generate(tags), f"{fallback.source} (the prompts generated were all {longer}: {shown})"
 
     def run(self, image, prompts=None) -> tuple[SegmentationResult, np.ndarray, list, list[str]]:
         """-> result (per prompt), anomaly map ``(H, W)``, kept detections, the prompts used."""
