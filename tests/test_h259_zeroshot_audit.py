@@ -60,3 +60,49 @@ def test_generated_prompts_all_longer_than_the_detector_reads_fall_back_to_the_t
     with pytest.raises(ValueError, match="none of the prompts generated .*hairline crack"):
         seg.run(_photo())
 
+
+def _decoder_calls(sam):
+    """Boxes in each call of ``sam``'s mask decoding, and the calls of its image encoder, as lists that fill up."""
+    boxes, encoded = [], []
+    sam.register_forward_pre_hook(lambda m, args, kwargs: boxes.append(
+        kwargs["input_boxes"].shape[1]) if kwargs.get("input_boxes") is not None else None, with_kwargs=True)
+    sam.vision_encoder.register_forward_hook(lambda m, args, out: encoded.append(1))
+    return boxes, encoded
+
+
+def test_sam_decodes_many_boxes_a_few_at_a_time_on_one_encoding_of_the_photo(tiny_sam_dir):
+    """All of a photo's boxes went through SAM's mask decoder at once, each with a copy of the image embeddings and
+    its upscaled mask features (about 12 MB a box for the published SAM: a box_threshold of 0 on Grounding DINO's 900
+    queries x 8 prompts asked for about 90 GB), and every mask was then held at the photo's size before any was
+    used. Now the photo is encoded once and its boxes decoded a few at a time, the masks the same."""
+    from drywallqa.models.sam_text import load_sam, sam_box_masks
+
+    sam = load_sam(str(tiny_sam_dir)).eval()
+    image = _photo(40, 56)
+    boxes = [[(3 * i) % 40, (2 * i) % 30, 8 + i % 9, 6 + i % 7] for i in range(40)]
+    alone = [sam_box_masks(sam, image, [b]) for b in boxes]  # one box a call: what each box's mask is
+    calls, encoded = _decoder_calls(sam)
+    masks, ious = sam_box_masks(sam, image, boxes)
+    assert len(masks) == len(ious) == 40 and len(encoded) == 1 and max(calls) < 40, (calls, encoded)
+    for (m1, i1), m, iou in zip(alone, masks, ious):
+        assert np.array_equal(m1[0], m) and iou == pytest.approx(i1[0], abs=1e-5)
+
+
+class _ManyBoxes:
+    """A detector of 40 small boxes on any photo, each of the first prompt."""
+
+    def detect(self, image, prompts):
+        from drywallqa.zeroshot.detection import Detection
+
+        return [Detection((float(i), float(i), float(i + 6), float(i + 5)), 0.5, prompts[0]) for i in range(40)]
+
+
+def test_the_pipeline_hands_sam_its_boxes_a_few_at_a_time(tiny_sam_dir):
+    from drywallqa.models.sam_text import load_sam
+
+    sam = load_sam(str(tiny_sam_dir)).eval()
+    seg = ZeroShotSegmenter(ZeroShotConfig(sam_path=None, prompt_source="fixed"), detector=_ManyBoxes(), sam=sam)
+    calls, encoded = _decoder_calls(sam)
+    result, anomaly, kept, used = seg.run(_photo(), ["crack"])
+    assert len(kept) == 40 and used == ["crack"] and anomaly.shape == (48, 64)
+    assert len(encoded) == 1 and sum(calls) == 40 and max(calls) < 40, (calls, encoded)

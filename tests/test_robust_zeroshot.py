@@ -692,14 +692,12 @@ def _sam_fills_the_boxes(monkeypatch, iou=0.9):
     from drywallqa.zeroshot import pipeline
 
     def masks(sam, image, boxes_xywh):
-        out = []
         for x, y, w, h in boxes_xywh:
             m = np.zeros(image.shape[:2], bool)
             m[max(0, round(y)):max(0, round(y + h)), max(0, round(x)):max(0, round(x + w))] = True
-            out.append(m)
-        return out, [iou] * len(out)
+            yield m, iou
 
-    monkeypatch.setattr(pipeline, "sam_box_masks", masks)
+    monkeypatch.setattr(pipeline, "iter_sam_box_masks", masks)
 
 
 @pytest.mark.parametrize("prompt_source", ["fixed", "generated"])
