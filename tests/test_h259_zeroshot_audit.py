@@ -106,3 +106,13 @@ def test_the_pipeline_hands_sam_its_boxes_a_few_at_a_time(tiny_sam_dir):
     result, anomaly, kept, used = seg.run(_photo(), ["crack"])
     assert len(kept) == 40 and used == ["crack"] and anomaly.shape == (48, 64)
     assert len(encoded) == 1 and sum(calls) == 40 and max(calls) < 40, (calls, encoded)
+
+
+def test_the_pipelines_parameters_are_all_its_models_not_sams_alone(tiny_grounding_dino_dir, tiny_sam_dir):
+    """evaluate's report ("parameters") and /v1/models gave the zero-shot pipeline SAM's parameters alone: the
+    detector (Grounding DINO tiny: 172 M, SAM ViT-B's 94 M) was left out."""
+    seg = ZeroShotSegmenter(ZeroShotConfig(detector_path=str(tiny_grounding_dino_dir), sam_path=str(tiny_sam_dir)))
+    count = sum(p.numel() for p in seg.sam.parameters()) + sum(p.numel() for p in seg.detector.model.parameters())
+    assert seg.num_parameters() == count and seg.describe()["parameters"] == count
+    # stand-ins with no parameters of their own (tests, a plug-in's stage): left out, as before
+    assert ZeroShotSegmenter(ZeroShotConfig(sam_path=None), detector=_ManyBoxes(), sam=_NoSam()).num_parameters() is None

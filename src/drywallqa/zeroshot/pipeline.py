@@ -316,7 +316,11 @@ class ZeroShotSegmenter(Segmenter):
         return 0.0
 
     def num_parameters(self) -> int | None:
-        return sum(p.numel() for p in self.sam.parameters()) if hasattr(self.sam, "parameters") else None
+        """The parameters of every model the pipeline runs: SAM's, the detector's and an hf-classifier tagger's (SAM's
+        alone were reported, the detector's left out); None where none of them is a torch model (stand-ins)."""
+        models = [self.sam, getattr(self.detector, "model", None), getattr(self.tagger, "model", None)]
+        counted = [sum(p.numel() for p in m.parameters()) for m in models if hasattr(m, "parameters")]
+        return sum(counted) if counted else None
 
     def settings(self) -> dict:
         return {**super().settings(), "config": dataclasses.asdict(self.config)}
