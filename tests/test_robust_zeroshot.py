@@ -876,3 +876,10 @@ def test_describe_gives_the_cut_the_masks_are_made_at():
     described = seg.describe()
     assert described["threshold"] == seg.threshold_for("crack") == 0.0
     assert "SAM mask" in described["threshold_source"]
+
+
+def test_zeroshot_model_path_of_a_model_folder_says_it_takes_a_yaml(tmp_path):
+    """--pipeline zeroshot --model-path MODEL_FOLDER read the folder as the YAML: 'cannot be read (IsADirectoryError)'."""
+    from drywallqa.zeroshot.pipeline import ZeroShotConfig
+    with pytest.raises(ValueError, match="is a folder: the zeroshot pipeline's --model-path is its YAML config"):
+        ZeroShotConfig.from_yaml(tmp_path)

@@ -196,8 +196,8 @@ def check_model_type(name: str, needed: str, what: str, local_files_only: bool =
             f"Face save_pretrained folder of a {needed!r} model: give it as the model path itself (without --model) "
             "to predict or evaluate, or as init_from to train from it")
     if kind != needed:
-        raise ValueError(f"cannot load {what} from {name!r}: its config.json is of a {kind!r} model, and {what} "
-                         f"needs a {needed!r} one (a folder or hub id of another model: its weights would not be used)")
+        raise ValueError(f"cannot load {what} from {name!r}: its config.json is of model type {kind!r}, and {what} "
+                         f"needs a model of type {needed!r} (a folder or hub id of another model: its weights would not be used)")
 
 
 def _hub_config(name: str, local_files_only: bool = False) -> dict | None:
