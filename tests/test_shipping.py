@@ -129,13 +129,13 @@ def test_ship_sweeps_a_scales_option_given_twice_once(tiny_model_dir, synthetic_
 def test_ship_writes_a_model_with_choices_made_on_val(tiny_model_dir, synthetic_datasets, syn_splits, tmp_path):
     dest = tmp_path / "shipped"
     shutil.copytree(tiny_model_dir, dest)  # the model shipped before
-    (dest / "old.txt").write_text("the model shipped before")
+    (dest / "old.txt").write_text("the model shipped before")  # a file ship does not write: refused unless --overwrite
     (dest / "MODEL_CARD.md").write_text("# written by a person")
     out = ship(tiny_model_dir, dest, datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,),
                splits_dir=syn_splits, datasets_dir=synthetic_datasets, timing_images=2, budget=False, gate=False,
-               confidence=False, progress=False, report=lambda *_: None)
+               confidence=False, overwrite=True, progress=False, report=lambda *_: None)
     meta = json.loads((dest / "config.json").read_text())
-    assert not (dest / "old.txt").exists() and "model.safetensors" in out["files"]  # replaced whole
+    assert not (dest / "old.txt").exists() and "model.safetensors" in out["files"]  # replaced whole (overwrite)
     assert (dest / "MODEL_CARD.md").read_text() == "# written by a person"  # but the card is kept
     assert meta["scales"] == [64] and meta["tta"] is False and "val part" in meta["selected_on"]
     assert set(meta["prompt_thresholds"]) == {"segment crack", "segment taping area", "segment joint/tape"}

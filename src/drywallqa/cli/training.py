@@ -388,6 +388,9 @@ def ship(
         False, "--accept-drywall-regression",
         help="Replace the model in --out even where the new one finds clearly fewer cracks on drywall "
              "(otherwise it is left in OUT.candidate)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model folder in --out that holds files ship "
+                                   "does not write (notes, an eval/ report, an ONNX export of its old weights), deleting "
+                                   "them (default: refuse, naming them)."),
     limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N val photos of each dataset (smoke runs)."),
     timing_images: int = typer.Option(20, min=1, help="Val photos timed per option."),
     splits_dir: Optional[Path] = typer.Option(None, help=SPLITS_DIR_HELP),
@@ -410,7 +413,7 @@ def ship(
     check_output_path(Path(dest).resolve().parent, "--out", folder=True)  # where it is renamed in: before the sweep
     try:  # a file, a folder of other files or one holding SOURCE: a bad option (exit 2), as export onnx says it
         folder = model_folder(source)
-        check_destination(folder, Path(dest))
+        check_destination(folder, Path(dest), overwrite)
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="SOURCE") from None
     except ValueError as exc:
@@ -420,7 +423,7 @@ def ship(
     try:
         out = run(source, dest, names, candidates, flips[tta], splits_dir, datasets_dir, limit,
                   timing_images, budget, gate, confidence, drywall_check="auto" if drywall_check else None,
-                  accept_drywall_regression=accept_drywall_regression,
+                  accept_drywall_regression=accept_drywall_regression, overwrite=overwrite,
                   report=lambda entry: console.print(entry, soft_wrap=True))
     except ShipRefused as exc:  # before any work: a concept --dataset drops, a damaged source, too small a --limit
         raise typer.BadParameter(str(exc), param_hint=exc.option) from None

@@ -57,6 +57,10 @@ KEPT_FILES = ("MODEL_CARD.md", "README.md")  # of the folder replaced
 CANDIDATE_SCALES = ((384,), (448,), (512,), (384, 512))
 BUDGET_FIRST_MS, BUDGET_EXTRA_MS = 150.0, 50.0  # the `fast` model's budget (2 threads, a laptop CPU)
 SHIPPED_RUN_FILES = ("metrics.csv", "curves.png", "config.yaml")  # of a training run, copied as training_<name>
+# every file ship writes into a model folder (this release and the earlier ones), the kept ones with them: a folder
+# holding only these is replaced whole unasked (a model shipped, trained or calibrated before); anything else is asked
+SHIP_WRITES = (CONFIG_NAME, WEIGHTS_NAME, SELECTION_FILE, "train_files.json", *CALIBRATION_FILES, *KEPT_FILES,
+               *(f"training_{name}" for name in SHIPPED_RUN_FILES))
 
 
 def parse_scales(text: str) -> tuple:
@@ -219,9 +223,22 @@ def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression
         "crack_mIoU_on_drywall": rows["new"]["crack_mIoU_on_drywall"]}
 
 
-def check_destination(model_dir: Path, dest: Path) -> None:
+def files_ship_does_not_write(dest: Path) -> list[str]:
+    """The names in the model folder ``dest`` that no ship writes (:data:`SHIP_WRITES`; a CLIPSeg model's tokenizer,
+    and the model folder's files an ONNX export copies, too), sorted, a folder's with a trailing ``/``: a user's notes,
+    an ``eval/`` report, an ONNX export or a TensorRT engine made of its weights."""
+    from ..export.onnx import EXPORT_EXTRAS
+    from ..models.clipseg.modeling_clipseg import TOKENIZER_FILES
+
+    ours = {*SHIP_WRITES, *EXPORT_EXTRAS, *TOKENIZER_FILES}
+    return sorted(p.name + ("/" if p.is_dir() else "") for p in Path(dest).iterdir()
+                  if not (p.name in ours and p.is_file()))
+
+
+def check_destination(model_dir: Path, dest: Path, overwrite: bool = False) -> None:
     """``dest`` may be replaced by a shipped model: absent, an empty folder, or a model folder (``model_dir`` itself
-    too, re-shipped in place), never an ONNX export, a file, another folder, a folder holding ``model_dir`` (a
+    too, re-shipped in place) holding only what a ship writes (any other file, unless ``overwrite``:
+    :func:`files_ship_does_not_write`), never an ONNX export, a file, another folder, a folder holding ``model_dir`` (a
     training run), nor a training run's ``best/`` or a folder inside it (its trainer replaces it whole).
 
     Raises:
@@ -251,6 +268,18 @@ def check_destination(model_dir: Path, dest: Path) -> None:
     if len(name.encode()) > MAX_DEST_NAME_BYTES:  # its temporary siblings (".<name>.shipping.<pid>-...") would not fit
         raise ValueError(f"--out {dest}: a folder name of at most {MAX_DEST_NAME_BYTES} bytes, please (this one has "
                          f"{len(name.encode())}): the folder is written beside it under a longer name, then renamed")
+    others = files_ship_does_not_write(dest) if Path(dest).is_dir() and not overwrite else []
+    if others:  # replaced whole, they were deleted without a word (a report, notes, an export of the old weights)
+        raise ValueError(f"--out {not_ship_files(dest, others)}")
+
+
+def not_ship_files(dest: Path, others: list[str]) -> str:
+    """Why ``dest``, a model folder holding ``others`` (files no ship writes), is not replaced, and the ways on."""
+    return (f"{dest} holds files ship does not write ({', '.join(others[:5])}{', ...' if len(others) > 5 else ''}), "
+            "which replacing the folder whole would delete (and any made of its old weights, an ONNX export or a "
+            "TensorRT engine, would not match the new ones): move them out of it (an export is made again from the "
+            "shipped folder: drywallqa export onnx), give another --out, or --overwrite to replace the folder and "
+            "delete them")
 
 
 MAX_DEST_NAME_BYTES = 200  # of a shipped folder's name: 255 a name on most disks, less its temporary siblings' additions
@@ -522,12 +551,16 @@ def check_kept_gate(model_dir: Path, datasets) -> None:
 def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), scales=CANDIDATE_SCALES, tta=(False, True),
          splits_dir=None, datasets_dir=None, limit: int | None = None, timing_images: int = 20,
          budget: bool = True, gate: bool = True, confidence: bool = True, drywall_check="auto",
-         accept_drywall_regression: bool = False, progress: bool = True, report=print) -> dict:
+         accept_drywall_regression: bool = False, overwrite: bool = False, progress: bool = True,
+         report=print) -> dict:
     """Choose and write (see the module docstring). ``source``: a model folder or a training run.
     ``budget=False`` validates every candidate whatever its speed (a machine slower than the budget's).
     ``timing_images=0`` skips timing (only with ``budget=False``). ``drywall_check``: ``"auto"`` (the datasets of
     concepts ``cracks`` and ``taping``, where both are shipped on), a ``(crack dataset, drywall dataset)`` pair, or
-    None (skipped).
+    None (skipped). ``overwrite``: a model folder in ``dest`` holding files no ship writes (a user's notes, an
+    ``eval/`` report, an ONNX export of its weights) is replaced whole too, those files deleted (and listed through
+    ``report``); otherwise it is refused (a ValueError of :func:`check_destination`), and where such files appear in it
+    while the model is chosen, ``dest`` is left as it was and the new model is written to ``<dest>.candidate``.
 
     Raises:
         ShipRefused: before any work, a request that cannot be shipped (a concept the calibrations made anew would drop,
@@ -541,7 +574,7 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     except ValueError as exc:
         raise ShipRefused(str(exc), "--dataset") from None
     model_dir, dest = model_folder(source), Path(dest).resolve()  # "." has no name to write beside it under
-    check_destination(model_dir, dest)
+    check_destination(model_dir, dest, overwrite)
     run_dir = run_of(model_dir)
     # limit 0 failed as "none of the photos could be read", -3 wrote a model chosen on all but the last 3 photos, said
     # to be chosen on "only the first -3"; timing_images -1 timed all but the last photo
@@ -650,6 +683,13 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
             except (OSError, ValueError, KeyError) as exc:
                 raise ValueError(f"the shipped model would not load, so {dest} was left as it was: "
                                  f"{str(exc).replace(str(tmp), str(dest))}") from None
+            others = files_ship_does_not_write(dest) if dest.is_dir() else []
+            if others and not overwrite:  # put there while the model was chosen (an evaluate --out into it)
+                candidate = dest.with_name(f"{dest.name}.candidate")
+                replace_dir(tmp, candidate)
+                raise ValueError(f"{not_ship_files(dest, others)}; {dest} is unchanged, the new model is in {candidate}")
+            if others:
+                report(f"--overwrite: deleted with the folder replaced: {', '.join(others)}")
             replace_dir(tmp, dest)
         return {"dest": str(dest), "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},
                 "files": sorted(p.name for p in dest.iterdir())}
