@@ -1,7 +1,8 @@
-"""Tile sizes on photos framed like the training photos: the shipped model on published valid photos, whole and tile
+"""Tile sizes on photos framed like the training photos: the shipped model on published valid photos (``--split
+val``: the group-clean val part, published valid/test photos left out, where options may be chosen), whole and tile
 by tile at several tile sizes (``Segmenter.load(tile=...)``), scored against their labels.
 
-    python benchmarks/tile_sizes.py [--limit 12] [--tiles 512 384 256] [--out out/tile_sizes]
+    python benchmarks/tile_sizes.py [--split published|val] [--limit 12] [--tiles 512 384 256] [--out out/tile_sizes]
 
 A tile is resized to the model's input size (512 px for the shipped model), so a smaller tile is enlarged; the row
 ``tile=T at T px`` predicts the same tiles at their own size (``scales=[T]``), which tells the enlarging apart from the
@@ -19,6 +20,7 @@ import torch
 
 from drywallqa import Segmenter
 from drywallqa.cli.common import error_message
+from drywallqa.data.grouping import GROUP_LEFT_OUT, check_split_manifest, samples_of_part
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import load_split
 from drywallqa.engine.evaluator import scoring_label_shape
@@ -30,11 +32,23 @@ from drywallqa.utils.image_io import read_image
 from drywallqa.utils.progress import progress_bar
 
 DATASETS = ("cracks", "taping")
+SPLITS = {"published": "published valid", "val": "group-clean val"}  # --split: the photos scored, as evaluate names them
+
+
+def split_samples(dataset: str, split: str, splits_dir=None) -> list:
+    """The photos of ``dataset`` that ``split`` (a key of :data:`SPLITS`) names, in their split's order."""
+    if split == "val":
+        return samples_of_part(dataset, "val", splits_dir, exclude_published=GROUP_LEFT_OUT["val"])
+    return load_split(dataset, "valid")[0]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--limit", type=positive_int, default=12, help="photos per dataset (the first of its valid split)")
+    ap.add_argument("--split", choices=tuple(SPLITS), default="published",
+                    help="published: the published valid split; val: the group-clean val part (for choosing options)")
+    ap.add_argument("--splits-dir", default=None, help="--split val: default ./splits, else the shipped manifests")
+    ap.add_argument("--limit", type=positive_int, default=12, help="photos per dataset (the first of --split)")
+    ap.add_argument("--datasets", choices=DATASETS, nargs="+", default=list(DATASETS))
     ap.add_argument("--tiles", type=at_least(32), nargs="+", default=[512, 384, 256])
     ap.add_argument("--model-path", default="fast")
     ap.add_argument("--out", type=Path, default=Path("out/tile_sizes"))
@@ -43,22 +57,27 @@ def main():
         check_writable_path(args.out, folder=True)
     except ValueError as exc:
         ap.error(str(exc))
+    if args.split == "val":
+        try:  # the group-clean parts' manifests: a traceback once the model had loaded
+            for dataset in args.datasets:
+                check_split_manifest(dataset, args.splits_dir)
+        except FileNotFoundError as exc:
+            ap.error(f"--splits-dir: {exc}")
     torch.set_num_threads(2)
     try:
         whole = Segmenter.load(args.model_path)
     except (OSError, ValueError, KeyError) as exc:  # a folder that is not there or no model's
         ap.error(f"--model-path: {error_message(exc)}")
     modes = {"whole photo": whole, **{f"tile={t}": TiledSegmenter(whole, t) for t in args.tiles}}
-    smallest = min(args.tiles)
-    if smallest % 32 == 0 and smallest < max(whole.scales):
-        modes[f"tile={smallest} at {smallest} px"] = TiledSegmenter(Segmenter.load(args.model_path, scales=[smallest]),
-                                                                    smallest)
-    md = ["# Tile sizes (published valid photos, 2 threads)", "",
+    for t in sorted(set(args.tiles), reverse=True):  # each tile smaller than the input, also seen at its own size
+        if t % 32 == 0 and t < max(whole.scales):
+            modes[f"tile={t} at {t} px"] = TiledSegmenter(Segmenter.load(args.model_path, scales=[t]), t)
+    md = [f"# Tile sizes ({SPLITS[args.split]} photos, 2 threads)", "",
           "| dataset | mode | photos | mIoU | mean mask px | mean confidence |", "|---|---|---|---|---|---|"]
     print("\n".join(md[2:]))
     rows = []
-    for dataset in DATASETS:
-        samples = load_split(dataset, "valid")[0][:args.limit]
+    for dataset in dict.fromkeys(args.datasets):
+        samples = split_samples(dataset, args.split, args.splits_dir)[:args.limit]
         prompt = get_dataset_config(dataset).canonical_prompt
         shape = scoring_label_shape(dataset)  # against box labels: through the model's box adapter, as in evaluate
         meters = {m: (SegmentationMeter(), []) for m in modes}
@@ -78,7 +97,7 @@ def main():
                           f"{r['mean_confidence']:.3f} |")
                 print(md[-1], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(strict_json({"model_path": str(args.model_path), "limit": args.limit, "threads": 2, "rows": rows}),
+    write_text_atomic(strict_json({"model_path": str(args.model_path), "split": SPLITS[args.split], "limit": args.limit, "threads": 2, "rows": rows}),
                       args.out / "tile_sizes.json")
     write_text_atomic("\n".join(md) + "\n", args.out / "tile_sizes.md")
 
