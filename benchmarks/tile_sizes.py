@@ -4,9 +4,9 @@ by tile at several tile sizes (``Segmenter.load(tile=...)``), scored against the
 
     python benchmarks/tile_sizes.py [--split published|val] [--limit 12] [--tiles 512 384 256] [--out out/tile_sizes]
 
-A tile is resized to the model's input size (512 px for the shipped model), so a smaller tile is enlarged; the row
-``tile=T at T px`` predicts the same tiles at their own size (``scales=[T]``), which tells the enlarging apart from the
-context a small tile loses. Writes, per dataset and mode, the mIoU (as ``drywallqa evaluate``), the mean mask pixels
+A tile smaller than the model's input size (512 px for the shipped model) is seen at its own size; the row ``tile=T
+enlarged`` resizes the same tiles to the input size (``enlarge=True``, as before 0.6.28), which tells the enlarging
+apart from the context a small tile loses. Writes, per dataset and mode, the mIoU (as ``drywallqa evaluate``), the mean mask pixels
 and the mean confidence to ``tile_sizes.json`` and ``tile_sizes.md`` in ``--out`` (and prints the table). Large photos of a whole wall: ``benchmarks/large_photos.py``.
 """
 
@@ -69,9 +69,9 @@ def main():
     except (OSError, ValueError, KeyError) as exc:  # a folder that is not there or no model's
         ap.error(f"--model-path: {error_message(exc)}")
     modes = {"whole photo": whole, **{f"tile={t}": TiledSegmenter(whole, t) for t in args.tiles}}
-    for t in sorted(set(args.tiles), reverse=True):  # each tile smaller than the input, also seen at its own size
-        if t % 32 == 0 and t < max(whole.scales):
-            modes[f"tile={t} at {t} px"] = TiledSegmenter(Segmenter.load(args.model_path, scales=[t]), t)
+    for t in sorted(set(args.tiles), reverse=True):  # each tile smaller than the input: also enlarged to it, as before
+        if TiledSegmenter(whole, t, enlarge=True).tile_scales() != TiledSegmenter(whole, t).tile_scales():
+            modes[f"tile={t} enlarged"] = TiledSegmenter(whole, t, enlarge=True)
     md = [f"# Tile sizes ({SPLITS[args.split]} photos, 2 threads)", "",
           "| dataset | mode | photos | mIoU | mean mask px | mean confidence |", "|---|---|---|---|---|---|"]
     print("\n".join(md[2:]))

@@ -51,9 +51,9 @@ def test_a_tile_a_little_smaller_than_the_input_size_is_not_said_enlarged_1_time
     # to 64 px, so cracks and joints look 1 times as wide", a warning that says nothing changes
     from drywallqa.engine.tiling import TiledSegmenter
 
-    said = TiledSegmenter(Segmenter.load(tiny_model_dir), 62).upscale_warning()
+    said = TiledSegmenter(Segmenter.load(tiny_model_dir), 62, enlarge=True).upscale_warning()  # (enlarged: h254)
     assert said and "1 times" not in said and "3.2% wider" in said and "64 px" in said, said
-    said = TiledSegmenter(Segmenter.load(tiny_model_dir), 32).upscale_warning()
+    said = TiledSegmenter(Segmenter.load(tiny_model_dir), 32, enlarge=True).upscale_warning()
     assert "enlarged 2 times" in said and "2 times as wide" in said, said
 
 

@@ -9,7 +9,8 @@ import typer
 
 from .common import (DATASETS_DIR_HELP, GATE_HELP, INTERRUPTED_CODE, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      PRECISION_HELP, RUNTIME_HELP, SPLITS_DIR_HELP, TILE_HELP, app, check_output_path, comma_list,
-                     console, dataset_names, error_message, export_app, load_segmenter, model_dir_option, tagged)
+                     console, dataset_names, error_message, export_app, load_segmenter, model_dir_option, tagged,
+                     ENLARGE_TILES_HELP)
 
 
 @app.command()
@@ -30,6 +31,7 @@ def evaluate(
     limit: Optional[int] = typer.Option(None, help="At most this many images per split (smoke runs); of --splits all, the first in the order the dataset declares its splits (train first in a Roboflow export)."),
     speed_images: int = typer.Option(50, help="Images for the speed measurement (0: skip)."),
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
+    enlarge_tiles: bool = typer.Option(False, help=ENLARGE_TILES_HELP),
     precision: str = typer.Option("float32", help=PRECISION_HELP),
     prompt_gate: bool = typer.Option(True, "--prompt-gate/--no-prompt-gate", help=GATE_HELP + " A dataset of your own "
                                      "whose prompts the model never learnt scores 0 with the gate: the report warns."),
@@ -83,7 +85,7 @@ def evaluate(
         tagged("error:", "red", in_use)
         raise typer.Exit(code=1)
     seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline, precision=precision,
-                         prompt_gate=prompt_gate)
+                         prompt_gate=prompt_gate, enlarge_tiles=enlarge_tiles)
     earlier_report = file_stamp(out / "report.json")  # an earlier run's, removed only once this one's sets are scored
     try:
         report = run(seg, out, datasets=names, which=which, splits_dir=splits_dir,

@@ -11,7 +11,7 @@ from ..utils.files import folders_to_make
 from ..utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TILES
 from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
-                     INTERRUPTED_CODE, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
+                     ENLARGE_TILES_HELP, INTERRUPTED_CODE, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
                      check_max_pixels, check_output_path, check_text_encoder, console, error_message, load_kwargs,
                      load_segmenter_with, tagged)
 
@@ -52,6 +52,7 @@ def predict(
     tile: Optional[int] = typer.Option(None, help=TILE_HELP),
     precision: str = typer.Option("float32", help=PRECISION_HELP),
     max_tiles: Optional[int] = typer.Option(None, help=MAX_TILES_HELP + f" Default with --tile: {DEFAULT_MAX_TILES}."),
+    enlarge_tiles: bool = typer.Option(False, help=ENLARGE_TILES_HELP),
     flag: List[str] = typer.Option(
         None, "--flag", help="QA rule 'PROMPT: MEASURE OP NUMBER' (repeatable), e.g. 'segment crack: max_width_mm > 0.3': "
                              "photos breaking one are flagged in results.json and listed first in report.html."),
@@ -103,7 +104,8 @@ def predict(
                                  "box_threshold chooses the boxes)", param_hint="--threshold")
     if tile and max_tiles is None:
         max_tiles = DEFAULT_MAX_TILES
-    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision)
+    kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision,
+                         enlarge_tiles)
     seg = load_segmenter_with(model_path, kwargs)
     check_text_encoder(seg, prompts)
     made = folders_to_make(out)  # (a Ray job whose actors cannot load the model takes them away again, as they were)

@@ -965,11 +965,11 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
 
 def job_warnings(segmenter: Segmenter, prompts) -> list[str]:
     """What a batch job says once of its segmenter (its summary's and ``results.json``'s ``warnings``): the prompts
-    it does not know, and tiles enlarged to the model's input size (:meth:`TiledSegmenter.upscale_warning
-    <drywallqa.engine.tiling.TiledSegmenter.upscale_warning>`: a photo's record keeps its reading notes, not its
+    it does not know, and tiles smaller than the model's input size (:meth:`TiledSegmenter.tile_warning
+    <drywallqa.engine.tiling.TiledSegmenter.tile_warning>`: a photo's record keeps its reading notes, not its
     result's warnings, so that was said nowhere)."""
-    upscaled = getattr(segmenter, "upscale_warning", lambda: None)()
-    return [*segmenter.prompt_warnings(segmenter.match_prompts(prompts)), *([upscaled] if upscaled else [])]
+    said = getattr(segmenter, "tile_warning", lambda: None)()
+    return [*segmenter.prompt_warnings(segmenter.match_prompts(prompts)), *([said] if said else [])]
 
 
 def predict_paths(

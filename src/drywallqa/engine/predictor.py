@@ -405,15 +405,22 @@ class TorchSegmenter(Segmenter):
         logits, _, timings = self._logits(encoded, validate_prompts(prompts))
         return encoded.rgb, logits, timings
 
+    def tile_scales(self, tile: int) -> tuple:
+        """The input sizes a ``tile`` px crop is seen at so that none enlarges it: each of :attr:`scales` larger than
+        the tile is the tile's side (down to a multiple of 32, at least 32), repeats dropped."""
+        side = max(32, int(tile) // 32 * 32)
+        return tuple(dict.fromkeys(s if s <= tile else side for s in self.scales))
+
     @torch.inference_mode()
-    def encode(self, image) -> EncodedImage:
-        """The photo read and encoded once per input scale (and its mirror image with ``tta``)."""
+    def encode(self, image, scales=None) -> EncodedImage:
+        """The photo read and encoded once per input scale (and its mirror image with ``tta``); ``scales``: other
+        input sizes than :attr:`scales` (:meth:`tile_scales`: a tiled segmenter's tiles)."""
         t0 = time.perf_counter()
         notes: list[str] = []
         rgb = to_rgb_array(image, notes=notes)
         t1 = time.perf_counter()
         features = []
-        for size in self.scales:
+        for size in scales or self.scales:
             x = self.preprocess(rgb, size)
             if self.tta:
                 x = torch.cat([x, x.flip(-1)])

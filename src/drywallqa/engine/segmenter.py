@@ -426,7 +426,7 @@ class Segmenter:
     @classmethod
     def load(cls, path: str | Path | None = None, runtime: str = "torch", tile: int | None = None,
              tile_overlap: float = 0.25, *, pipeline: str | None = None, backend: str | None = None,
-             max_tiles: int | None = None, **kwargs) -> "Segmenter":
+             max_tiles: int | None = None, tile_enlarge: bool = False, **kwargs) -> "Segmenter":
         """A segmenter for ``path``: a model folder, a shipped model's name (``"fast"``), or ``None`` (the default
         shipped model).
 
@@ -435,6 +435,8 @@ class Segmenter:
             pipeline: ``zeroshot`` (:data:`PIPELINES`; ``path`` is then its YAML config) instead of a model folder.
             tile: predict photos wider or taller than this many pixels tile by tile (the ``tiled`` wrapper).
             max_tiles: with ``tile``, photos it would cut into more tiles fail (default: no limit).
+            tile_enlarge: with ``tile``, each tile is resized to every input size (``scales``), enlarged where that is
+                larger (as before 0.6.28); default: a tile is seen at no size larger than its own.
             backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
             kwargs: options of the runtime or pipeline; the torch runtime's
                 (:meth:`~drywallqa.engine.predictor.TorchSegmenter.from_path`): ``device`` (``"cpu"``, ``"cuda"``,
@@ -446,18 +448,21 @@ class Segmenter:
             :class:`~drywallqa.engine.predictor.TorchSegmenter`); :meth:`predict` gives a :class:`SegmentationResult`.
         """
         runtime, pipeline = from_backend(backend, runtime, pipeline, "Segmenter.load", stacklevel=3)
-        if tile is None and (max_tiles is not None or tile_overlap != 0.25):  # was ignored without a word
-            raise ValueError("tile_overlap and max_tiles are options of tile (Segmenter.load(path, tile=512, ...))")
+        if tile is None and (max_tiles is not None or tile_overlap != 0.25 or tile_enlarge):  # was ignored without a word
+            raise ValueError("tile_overlap, max_tiles and tile_enlarge are options of tile (Segmenter.load(path, "
+                             "tile=512, ...))")
         if pipeline and runtime != "torch":  # dropped without a word
             raise ValueError(f"runtime {runtime!r}: a pipeline runs its own models (leave runtime out)")
         implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
         segmenter = implementation.from_path(path, **kwargs)
         if tile is not None:  # tile=0 is an error (TiledSegmenter), not a quiet 'no tiles'
             limit = {"max_tiles": max_tiles} if max_tiles is not None else {}
+            if tile_enlarge:
+                limit["enlarge"] = tile_enlarge
             segmenter = _registered("wrapper", "tiled")(segmenter, tile, tile_overlap, **limit)
-            upscaled = getattr(segmenter, "upscale_warning", lambda: None)()
-            if upscaled:  # said once, when loaded (each tiled photo's result says it too)
-                logger.warning("%s", upscaled)
+            said = getattr(segmenter, "tile_warning", lambda: None)()
+            if said:  # said once, when loaded (each tiled photo's result says it too)
+                logger.warning("%s", said)
         return segmenter
 
     # ---------------------------------------------------------------- segmenting

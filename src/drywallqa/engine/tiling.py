@@ -15,8 +15,12 @@ falls below the wrapped segmenter's ``min_confidence`` come back empty.
     seg.predict("wall_4000x3000.jpg", ["segment crack"])
 
 Pick ``tile`` so that one tile shows about as much wall as one training photo did, and no smaller than the model's
-input size: a tile is resized to that size, so a smaller one is enlarged (a 256 px tile seen at 512 px shows each crack
-twice as wide as the model learnt it; :meth:`TiledSegmenter.upscale_warning`).
+input size (512 px for the shipped model). A tile is seen at the model's input size, or at its own where that is
+smaller (each input size, ``scales``, above the tile is the tile's side): a 256 px tile is not enlarged, but it shows
+the model less of the wall around a crack than a training photo did (:meth:`TiledSegmenter.tile_warning`).
+``enlarge=True`` (``Segmenter.load(tile_enlarge=True)``, ``--enlarge-tiles``) resizes it to the input size as before
+0.6.28, which scored lower on the group-clean val photos (a 256 px tile at 512 px shows each crack twice as wide as
+the model learnt it: docs/batch.md, Large photos).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import time
 import numpy as np
 
 from ..postprocess import make_mask
-from ..utils.checks import whole_number
+from ..utils.checks import flag, whole_number
 from ..utils.deprecation import deprecated_names
 from .segmenter import (EncodedImage, SegmentationResult, Segmenter, register_wrapper, validate_label_shape,
                         validate_prompts, validate_threshold)
@@ -76,9 +80,12 @@ class TiledSegmenter(Segmenter):
         overlap: fraction of ``tile`` that neighbouring tiles share (0 <= overlap < 0.9).
         max_tiles: a photo this tile size would cut into more tiles is refused (ValueError) before any work,
             rather than run for minutes (a small tile on a large photo makes thousands); None: no limit.
+        enlarge: each tile resized to every input size of the wrapped segmenter (its ``scales``), a larger one
+            enlarging it; default: a tile is seen at no size larger than its own (:meth:`tile_scales`).
     """
 
-    def __init__(self, inner: Segmenter, tile: int, overlap: float = 0.25, max_tiles: int | None = None):
+    def __init__(self, inner: Segmenter, tile: int, overlap: float = 0.25, max_tiles: int | None = None,
+                 enlarge: bool = False):
         if not whole_number(tile) or tile < 32:
             raise ValueError(f"tile must be a whole number of at least 32 px, got {tile!r}")
         if isinstance(overlap, bool) or not isinstance(overlap, numbers.Real) or not 0 <= overlap < 0.9:
@@ -87,38 +94,68 @@ class TiledSegmenter(Segmenter):
             raise ValueError(f"max_tiles must be a whole number of at least 1, got {max_tiles!r}")
         self.inner, self.tile, self.overlap = inner, int(tile), float(overlap)
         self.max_tiles = None if max_tiles is None else int(max_tiles)
+        self.enlarge = flag(enlarge, "enlarge")
 
     @property
     def input_size(self) -> int | None:
-        """The largest size (px) the wrapped segmenter resizes a tile to (its ``scales``), None where it has none (a
-        pipeline)."""
+        """The smallest size (px) the wrapped segmenter resizes a photo to (its ``scales``; 512 for the shipped model), None
+        where it has none (a pipeline). A tile of at least this size is seen as a photo is; a larger scale is a
+        test-time view that enlarges a photo of that size just the same."""
         scales = getattr(self.inner, "scales", None)
         try:
-            return max(int(s) for s in scales) if scales else None
+            return min(int(s) for s in scales) if scales else None
         except (TypeError, ValueError):
             return None
 
-    def upscale_warning(self) -> str | None:
-        """What a tile smaller than the model's input size does (each tile is enlarged to it), or None."""
-        size = self.input_size
-        if size is None or self.tile >= size:
+    def tile_scales(self) -> tuple | None:
+        """The input sizes each tile is seen at: the wrapped segmenter's ``scales``, each larger than the tile capped
+        to it unless ``enlarge`` (a runtime whose input size is fixed keeps its own); None where it has none."""
+        scales = getattr(self.inner, "scales", None)
+        if not scales:
             return None
-        factor = size / self.tile  # (to 2 digits a 62 px tile at 64 px read "enlarged 1 times ... 1 times as wide")
-        how = (f"enlarged {factor:.3g} times to {size} px, so cracks and joints look {factor:.3g} times as wide to the "
-               "model as" if factor >= 1.1 else
-               f"enlarged to {size} px, so cracks and joints look {100 * (factor - 1):.2g}% wider to the model than")
-        return (f"tile={self.tile} is smaller than the model's input size ({size} px): each {self.tile} px tile is "
-                f"{how} they are in the photo (wider masks, lower confidence, a lower IoU: "
-                "docs/batch.md, Large photos). The tile is the "
-                f"side, in the photo's pixels, of the square the model sees at {size} px: use tile={size} or more, "
-                "and no tile for a photo framed like a training photo")
+        capped = getattr(self.inner, "tile_scales", None)
+        return tuple(scales) if self.enlarge or capped is None else tuple(capped(self.tile))
+
+    def tile_warning(self) -> str | None:
+        """What a tile smaller than the model's input size (:attr:`input_size`) does, or None: it shows less of the
+        wall than a training photo, and where it is enlarged (``enlarge``, a fixed input size), by how much at each
+        input size larger than the tile."""
+        size, seen = self.input_size, self.tile_scales()
+        if size is None or not seen or self.tile >= size:
+            return None
+        scales = sorted({int(s) for s in self.inner.scales})
+        head = (f"tile={self.tile} is smaller than the model's input size ({size} px): " if len(scales) == 1 else
+                f"tile={self.tile} is smaller than the model's smallest input size ({size} px, of "
+                f"{', '.join(map(str, scales))}): ")
+        advice = (f"use tile={size} or more, and no tile for a photo framed like a training photo (docs/batch.md, "
+                  "Large photos)")
+        larger = [s for s in seen if s > self.tile]
+        if not larger:
+            at = " and ".join(f"{s} px" for s in seen)
+            return (head + f"each {self.tile} px tile is seen at {at} (not enlarged), so the model sees less of the "
+                    "wall around a crack or joint than in a training photo (a lower IoU than a whole photo framed like "
+                    "one). The tile is the side, in the photo's pixels, of the square the model sees: " + advice)
+        hows = []
+        for s in larger:  # (to 2 digits a 62 px tile at 64 px read "enlarged 1 times ... 1 times as wide")
+            factor = s / self.tile
+            hows.append(f"enlarged {factor:.3g} times to {s} px, so cracks and joints look {factor:.3g} times as wide "
+                        "to the model as" if factor >= 1.1 else
+                        f"enlarged to {s} px, so cracks and joints look {100 * (factor - 1):.2g}% wider to the model "
+                        "than")
+        return (head + f"each {self.tile} px tile is " + "; and ".join(f"{h} they are in the photo" for h in hows)
+                + " (wider masks, lower confidence, a lower IoU). The tile is the side, in the photo's pixels, of the "
+                f"square the model sees at {' and '.join(f'{s} px' for s in larger)}: "
+                + ("leave out --enlarge-tiles (tile_enlarge=True) to see each tile at its own size, or " if self.enlarge
+                   else "") + advice)
+
+    upscale_warning = tile_warning  # (its name in the 0.6.28 development commits)
 
     def __repr__(self) -> str:
         """Short: its tiling and the segmenter it tiles."""
         if "max_tiles" not in self.__dict__:  # (one whose __init__ failed, shown by a debugger: as TorchSegmenter's)
             return f"{type(self).__name__}(not made)"
         return (f"{type(self).__name__}(tile={self.tile}, overlap={self.overlap}, max_tiles={self.max_tiles}, "
-                f"inner={self.inner!r})")
+                f"enlarge={self.enlarge}, inner={self.inner!r})")
 
     @classmethod
     def retiled(cls, segmenter: Segmenter, tile: int | None = None, max_tiles: int | None = None) -> "TiledSegmenter":
@@ -128,7 +165,7 @@ class TiledSegmenter(Segmenter):
         if tile is None and own is None:
             raise ValueError("a tile size is needed to tile a segmenter that is not tiled")
         return cls(own.inner if own else segmenter, own.tile if tile is None else tile, own.overlap if own else 0.25,
-                   max_tiles if max_tiles is not None else own.max_tiles if own else None)
+                   max_tiles if max_tiles is not None else own.max_tiles if own else None, own.enlarge if own else False)
 
     def check_tiles(self, height: int, width: int, advice: str = "use a larger tile (--tile, tile=) or raise the limit (--max-tiles, max_tiles=)") -> int:
         """How many tiles a ``height`` x ``width`` photo is cut into; ValueError (ending in ``advice``) when more
@@ -170,7 +207,8 @@ class TiledSegmenter(Segmenter):
         return self.inner.weights_stamp()
 
     def settings(self) -> dict:
-        return {"class": type(self).__name__, "tile": self.tile, "overlap": self.overlap, "inner": self.inner.settings()}
+        return {"class": type(self).__name__, "tile": self.tile, "overlap": self.overlap, "enlarge": self.enlarge,
+                "inner": self.inner.settings()}
 
     def describe(self) -> dict:
         return {**self.inner.describe(), "tile": self.tile, "tile_overlap": self.overlap}
@@ -210,10 +248,14 @@ class TiledSegmenter(Segmenter):
         scores: dict[str, list] = {}
         min_confidence = self.inner.min_confidence
         kind = "map"
+        sizes = self.tile_scales()  # (an input size larger than the tile: its own side, unless enlarge)
+        own = None if sizes is None or sizes == tuple(self.inner.scales) else sizes
         for y in ys:
             for x in xs:
                 th, tw = min(self.tile, h - y), min(self.tile, w - x)
-                part = self.inner.predict(rgb[y:y + th, x:x + tw], prompts, threshold, label_shape)
+                crop = rgb[y:y + th, x:x + tw]
+                part = (self.inner.predict(crop, prompts, threshold, label_shape) if own is None else
+                        self.inner.decode(self.inner.encode(crop, scales=own), prompts, threshold, label_shape))
                 wy = edge_weights(th, overlap_px, y > 0, y + th < h)
                 wx = edge_weights(tw, overlap_px, x > 0, x + tw < w)
                 win = wy[:, None] * wx[None, :]
@@ -238,11 +280,11 @@ class TiledSegmenter(Segmenter):
             if not match.get("known", True):  # a prompt the model does not know (the same for every tile)
                 confidence[p] = 0.0
         timings = {"total_ms": 1e3 * (time.perf_counter() - t0)}
-        upscaled = self.upscale_warning()
+        said = self.tile_warning()
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
                                   timings_ms=timings, confidence=confidence, confidence_kind=kind,
                                   concepts=part.concepts,  # concepts and warnings: the same for every tile
-                                  warnings=[*part.warnings, *([upscaled] if upscaled else [])],
+                                  warnings=[*part.warnings, *([said] if said else [])],
                                   tiles=len(ys) * len(xs)).keep_confident(min_confidence)
 
 

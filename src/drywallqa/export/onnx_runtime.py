@@ -275,6 +275,11 @@ class OnnxSegmenter(TorchSegmenter):
                              f"the export), and the scales asked are {list(self.scales)}: give scales that fit (its "
                              "config.json's scales, or scales= in Python), or export it again")
 
+    def tile_scales(self, tile: int) -> tuple:
+        """:attr:`scales` where the graphs take one input size only (their shapes fixed since the export): a smaller
+        tile is enlarged to it."""
+        return self.scales if getattr(self.model, "fixed_size", None) is not None else super().tile_scales(tile)
+
     @classmethod
     def from_path(cls, path=None, device: str = "cpu", *args, **kwargs) -> "OnnxSegmenter":
         """:meth:`TorchSegmenter.from_path` on the CPU, where onnxruntime runs the graphs (CPUExecutionProvider):
