@@ -123,3 +123,23 @@ def test_enlarge_tiles_is_an_option_of_tile(tiny_model_dir, tmp_path):
     assert res.exit_code == 0, res.output
     written = json.loads((tmp_path / "o" / "results.json").read_text())
     assert any("enlarged 2 times to 64 px" in w for w in written["warnings"]), written["warnings"]
+
+
+def test_predict_says_the_tile_warning_once(tiny_model_dir, tmp_path, caplog):
+    # said as the model loaded (Segmenter.load logs it) and again among the job's warnings at its end: once is enough;
+    # results.json keeps it
+    import logging
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    Image.fromarray(PHOTO).save(tmp_path / "a.png")
+    with caplog.at_level(logging.WARNING, logger="drywallqa"):
+        res = CliRunner().invoke(app, ["predict", str(tmp_path / "a.png"), "-p", "segment crack", "--out",
+                                       str(tmp_path / "o"), "--model-path", str(tiny_model_dir), "--tile", "32"])
+    assert res.exit_code == 0, res.output
+    shown = " ".join(res.output.split()) + " ".join(" ".join(r.getMessage().split()) for r in caplog.records)
+    assert shown.count("tile=32 is smaller than the model's input size") == 1, shown
+    written = json.loads((tmp_path / "o" / "results.json").read_text())["warnings"]
+    assert [w for w in written if w.startswith("tile=32 is smaller")], written

@@ -145,8 +145,10 @@ def predict(
     n = len(summary.ignored)
     ignored = f", {n} file{'s' if n > 1 else ''} not read (not images; listed in results.json)" if n else ""
     console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {shown(out)}")
-    for warning in summary.warnings:
-        tagged("warning", "yellow", warning)
+    logged = getattr(seg, "tile_warning", lambda: None)()  # said as the model loaded (Segmenter.load): once is enough
+    for warning in summary.warnings:  # (results.json keeps it)
+        if warning != logged:
+            tagged("warning", "yellow", warning)
     read_as = sum(bool(e.get("warnings")) for e in summary.results)
     if read_as:  # each said in the log as it was read, among hundreds of lines: counted here, listed in the records
         tagged("warning", "yellow", f"{read_as} photo{'s were' if read_as > 1 else ' was'} read otherwise than the file "
