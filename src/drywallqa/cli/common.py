@@ -484,7 +484,7 @@ LABEL_SHAPE_HELP = ("box: write the masks of prompts trained on box labels (tapi
 TILE_HELP = ("Predict photos wider or taller than this many pixels on overlapping tiles of this size "
              "(large phone photos).")
 MAX_TILES_HELP = "With --tile: a photo the tile size would cut into more tiles fails (reported; the rest go on)."
-ENLARGE_TILES_HELP = ("With --tile smaller than the model's input size: resize each tile to that size (as before 0.6.28; "
+ENLARGE_TILES_HELP = ("With --tile smaller than the model's input size: resize each tile to that size (as up to 0.6.28; "
                       "scored lower on the group-clean val photos). Default: a tile is seen at its own size.")
 MAX_PIXELS_HELP = ("Images with more pixels fail (reported, the rest go on): guards memory against decompression bombs; "
                    "raise it for very large photos.")

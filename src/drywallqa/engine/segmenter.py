@@ -436,7 +436,7 @@ class Segmenter:
             tile: predict photos wider or taller than this many pixels tile by tile (the ``tiled`` wrapper).
             max_tiles: with ``tile``, photos it would cut into more tiles fail (default: no limit).
             tile_enlarge: with ``tile``, each tile is resized to every input size (``scales``), enlarged where that is
-                larger (as before 0.6.28); default: a tile is seen at no size larger than its own.
+                larger (as up to 0.6.28); default: a tile is seen at no size larger than its own.
             backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
             kwargs: options of the runtime or pipeline; the torch runtime's
                 (:meth:`~drywallqa.engine.predictor.TorchSegmenter.from_path`): ``device`` (``"cpu"``, ``"cuda"``,

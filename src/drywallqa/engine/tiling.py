@@ -18,7 +18,7 @@ Pick ``tile`` so that one tile shows about as much wall as one training photo di
 input size (512 px for the shipped model). A tile is seen at the model's input size, or at its own where that is
 smaller (each input size, ``scales``, above the tile is the tile's side): a 256 px tile is not enlarged, but it shows
 the model less of the wall around a crack than a training photo did (:meth:`TiledSegmenter.tile_warning`).
-``enlarge=True`` (``Segmenter.load(tile_enlarge=True)``, ``--enlarge-tiles``) resizes it to the input size as before
+``enlarge=True`` (``Segmenter.load(tile_enlarge=True)``, ``--enlarge-tiles``) resizes it to the input size as up to
 0.6.28, which scored lower on the group-clean val photos (a 256 px tile at 512 px shows each crack twice as wide as
 the model learnt it: docs/batch.md, Large photos).
 """
@@ -148,7 +148,7 @@ class TiledSegmenter(Segmenter):
                 + ("leave out --enlarge-tiles (tile_enlarge=True) to see each tile at its own size, or " if self.enlarge
                    else "") + advice)
 
-    upscale_warning = tile_warning  # (its name in the 0.6.28 development commits)
+    upscale_warning = tile_warning  # (its name in 0.6.28)
 
     def __repr__(self) -> str:
         """Short: its tiling and the segmenter it tiles."""
