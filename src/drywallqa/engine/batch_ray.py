@@ -270,6 +270,7 @@ def predict_paths_ray(
                 stopped = _ray_stopped(exc)
             finally:
                 if started and ray.is_initialized():
+                    no_implicit_ray_start(ray)  # before the shutdown: a thread of the job's may call Ray after it
                     with signal_handlers_kept():  # it leaves SIGTERM at its default: the report unwritten on one
                         ray.shutdown()
         if stopped:
@@ -329,6 +330,24 @@ def job_runtime_env() -> dict:
     from ..utils.plugins import ENV
 
     return {"runtime_env": {"env_vars": {ENV: os.environ[ENV]}}} if os.environ.get(ENV, "").strip() else {}
+
+
+def no_implicit_ray_start(ray) -> None:
+    """Ray's first use without ``ray.init`` no longer starts a local Ray instance in this process (what Ray's
+    ``RAY_ENABLE_AUTO_CONNECT=0`` does where set before ``import ray``): it raises "Ray has not been started yet".
+
+    Ray Data leaves threads of a job running after it has returned the rows (its block prefetcher's ``ray.wait``, for
+    one, can come after them where the CPUs are busy). One that called Ray after :func:`predict_paths_ray`'s
+    ``ray.shutdown`` started a new local Ray instance from that thread, whose servers the system ends with the thread
+    (Ray ties them to the thread that started them): this process's Ray core, left connected to servers that are
+    gone, then ended the whole process 60 s later ("Failed to connect to GCS within 60 seconds ... The program will
+    terminate": exit code 1, no traceback), whatever it was doing then (the next test in a pytest-xdist worker of
+    ``make test``: "node down: Not properly terminated"). Left so for the rest of the process, as such a thread may
+    call Ray at any time: the jobs here start Ray with ``ray.init`` themselves, and so must other code of the process
+    that uses Ray after one."""
+    hook = getattr(getattr(ray, "_private", None), "auto_init_hook", None)
+    if hook is not None and hasattr(hook, "enable_auto_connect"):
+        hook.enable_auto_connect = False
 
 
 def check_ray_reachable(address: str | None) -> None:
