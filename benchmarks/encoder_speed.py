@@ -23,7 +23,7 @@ import torch
 
 from drywallqa.data.sample import load_split
 from drywallqa.engine.config import TrainConfig
-from drywallqa.engine.predictor import TorchSegmenter
+from drywallqa.engine.torch_runtime import TorchSegmenter
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models import create_model
 from drywallqa.utils.argtypes import positive_int

@@ -62,7 +62,7 @@ def test_from_path_documents_every_option():
     """Its docstring left out ``device``, ``model`` and ``min_confidence`` (Segmenter.load's listed them)."""
     import inspect
 
-    from drywallqa.engine.predictor import TorchSegmenter
+    from drywallqa.engine.torch_runtime import TorchSegmenter
 
     doc = inspect.getdoc(TorchSegmenter.from_path)
     missing = [name for name in inspect.signature(TorchSegmenter.from_path).parameters if f"``{name}" not in doc]

@@ -183,7 +183,7 @@ def _api_calls(page: Path) -> list[tuple[str, list[str]]]:
 
 @pytest.mark.parametrize("page", DOC_PAGES, ids=[p.name for p in DOC_PAGES])
 def test_the_functions_the_docs_name_exist_with_their_keywords(page):
-    from drywallqa.engine.predictor import TorchSegmenter
+    from drywallqa.engine.torch_runtime import TorchSegmenter
 
     wrong = []
     for name, keywords in _api_calls(page):

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from drywallqa.engine.predictor import TorchSegmenter
+from drywallqa.engine.torch_runtime import TorchSegmenter
 
 
 class _Pixels:

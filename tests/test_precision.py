@@ -55,7 +55,7 @@ def test_the_precision_is_reported_and_refused_where_it_cannot_run(tiny_model_di
     full = Segmenter.load(tiny_model_dir)
     photo = np.random.default_rng(1).integers(0, 255, (40, 44, 3), dtype=np.uint8)
     before = full.predict(photo, ["segment crack"]).probabilities["segment crack"]
-    from drywallqa.engine.predictor import TorchSegmenter
+    from drywallqa.engine.torch_runtime import TorchSegmenter
 
     half = TorchSegmenter(full.model, full.text_encoder, precision="bfloat16")  # the module shared
     assert np.array_equal(full.predict(photo, ["segment crack"]).probabilities["segment crack"], before)  # untouched

@@ -145,7 +145,7 @@ def test_slips_are_mended_to_the_one_nearest_lexicon_word():
 
 
 def test_a_slipped_known_prompt_is_asked_and_thresholded_as_the_known_one(gated_model_dir, photo):
-    from drywallqa.engine.predictor import TorchSegmenter
+    from drywallqa.engine.torch_runtime import TorchSegmenter
 
     seg = Segmenter.load(gated_model_dir)
     seg.gate.lexicon = ["crack", "segment"]

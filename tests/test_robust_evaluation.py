@@ -17,7 +17,7 @@ from drywallqa.data import registry
 from drywallqa.data.grouping import make_group_split
 from drywallqa.data.registry import DatasetConfig, SplitSource
 from drywallqa.engine.evaluator import build_eval_sets, evaluate
-from drywallqa.engine.predictor import check_model_settings
+from drywallqa.engine.torch_runtime import check_model_settings
 from drywallqa.models.base import PromptedSegmentationModel
 from drywallqa.viz import grid, plot_confidence_curves
 

@@ -233,7 +233,7 @@ def test_a_model_folder_replaced_while_it_is_loaded_is_read_again(tiny_model_dir
 
     import torch
 
-    from drywallqa.engine.predictor import TorchSegmenter
+    from drywallqa.engine.torch_runtime import TorchSegmenter
     from drywallqa.models import create_model
     from drywallqa.utils.files import replace_dir
 

@@ -177,7 +177,7 @@ def test_names_a_broken_plugin_would_give_say_so_outside_the_registries_get_too(
 
     from drywallqa.engine.config import TrainConfig
     from drywallqa.models.base import PromptedSegmentationModel
-    from drywallqa.engine.predictor import check_model_settings
+    from drywallqa.engine.torch_runtime import check_model_settings
 
     broken = "plugin 'dq_needs_cupy' could not be imported (ImportError: No module named cupy)"
     with pytest.raises(ValueError) as err:

@@ -10,11 +10,11 @@ from .utils.deprecation import deprecated_names
 
 __version__ = "0.6.28"
 
-_HOMES = {"TorchSegmenter": "drywallqa.engine.predictor", "EncodedImage": "drywallqa.engine.segmenter",
+_HOMES = {"TorchSegmenter": "drywallqa.engine.torch_runtime", "EncodedImage": "drywallqa.engine.segmenter",
           "SegmentationResult": "drywallqa.engine.segmenter", "Segmenter": "drywallqa.engine.segmenter"}
 # called from __getattr__ below: stacklevel 3 names the reader's line (at 2, the warning was this file's, which
 # Python's default filters hide from a script)
-_deprecated = deprecated_names(__name__, {"EmbeddedSegmenter": ("drywallqa.engine.predictor", "TorchSegmenter")},
+_deprecated = deprecated_names(__name__, {"EmbeddedSegmenter": ("drywallqa.engine.torch_runtime", "TorchSegmenter")},
                                stacklevel=3)
 
 __all__ = ["EncodedImage", "SegmentationResult", "Segmenter", "TorchSegmenter", "__version__"]

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.engine.evaluator import build_eval_sets
 from drywallqa.engine.validator import threshold_sweep
-from drywallqa.engine.predictor import TorchSegmenter as EmbeddedSegmenter
+from drywallqa.engine.torch_runtime import TorchSegmenter as EmbeddedSegmenter
 from drywallqa.metrics import THRESHOLDS, mask_iou
 from drywallqa.models.base import read_model_metadata
 from drywallqa.postprocess import apply_postprocess

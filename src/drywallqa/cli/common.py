@@ -406,7 +406,7 @@ def load_kwargs(model: Optional[str], runtime: str = "torch", min_confidence: Op
                  enlarge_tiles: bool = False) -> dict:
     """``Segmenter.load`` keyword arguments for the CLI's --model / --runtime / --pipeline / --min-confidence / --tile
     / --max-tiles / --enlarge-tiles / --label-shape / --precision (checked by the command, with its other values)."""
-    from ..engine.predictor import PRECISIONS
+    from ..engine.torch_runtime import PRECISIONS
     from ..engine.segmenter import registered_names
     from ..utils.plugins import failed_plugins_said
 

@@ -164,7 +164,7 @@ def export_onnx_cmd(
                                  param_hint="--model-path")
     if not (Path(source) / WEIGHTS_NAME).is_file():
         raise typer.BadParameter(f"{source}: no {WEIGHTS_NAME} (the folder's weights)", param_hint="--model-path")
-    from ..engine.predictor import TorchSegmenter
+    from ..engine.torch_runtime import TorchSegmenter
 
     try:  # what the export copies must load too (settings, prompt gate, confidence): not only once it is used
         TorchSegmenter.from_path(source)

@@ -20,7 +20,7 @@ from ..utils.checks import whole_number
 from ..utils.progress import progress_bar
 from .evaluator import EvalSet, build_eval_sets, scoring_label_shape
 from .folder_writers import in_use_message, writer_in_progress
-from .predictor import TorchSegmenter
+from .torch_runtime import TorchSegmenter
 from .segmenter import MapsNotFinite, Segmenter
 
 

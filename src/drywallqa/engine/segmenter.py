@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 RUNTIMES: Registry[type] = Registry("runtime")
 PIPELINES: Registry[type] = Registry("pipeline")
 # implementations whose module registers them on import (lazy: their dependencies load only when asked for)
-LAZY = {"runtime": {"torch": "drywallqa.engine.predictor", "onnx": "drywallqa.export.onnx_runtime"},
+LAZY = {"runtime": {"torch": "drywallqa.engine.torch_runtime", "onnx": "drywallqa.export.onnx_runtime"},
         "pipeline": {"zeroshot": "drywallqa.zeroshot.pipeline"},
         "wrapper": {"tiled": "drywallqa.engine.tiling"}}
 WRAPPERS: Registry[type] = Registry("wrapper")
@@ -439,13 +439,13 @@ class Segmenter:
                 larger (as up to 0.6.28); default: a tile is seen at no size larger than its own.
             backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
             kwargs: options of the runtime or pipeline; the torch runtime's
-                (:meth:`~drywallqa.engine.predictor.TorchSegmenter.from_path`): ``device`` (``"cpu"``, ``"cuda"``,
+                (:meth:`~drywallqa.engine.torch_runtime.TorchSegmenter.from_path`): ``device`` (``"cpu"``, ``"cuda"``,
                 ``"auto"``), ``threshold``, ``min_confidence``, ``label_shape``, ``tta``, ``scales``, ``precision``,
                 ``prompt_gate``, ``confidence``, ``model``.
 
         Returns:
             The segmenter (for a model folder on ``torch``: a
-            :class:`~drywallqa.engine.predictor.TorchSegmenter`); :meth:`predict` gives a :class:`SegmentationResult`.
+            :class:`~drywallqa.engine.torch_runtime.TorchSegmenter`); :meth:`predict` gives a :class:`SegmentationResult`.
         """
         runtime, pipeline = from_backend(backend, runtime, pipeline, "Segmenter.load", stacklevel=3)
         if tile is None and (max_tiles is not None or tile_overlap != 0.25 or tile_enlarge):  # was ignored without a word
@@ -544,7 +544,7 @@ class Segmenter:
 
     def predict_logits(self, image, prompts):
         """The raw logits of ``prompts`` on ``image``: given by the runtimes that run a prompted network on the whole
-        photo (``torch``, ``onnx``: :meth:`~drywallqa.engine.predictor.TorchSegmenter.predict_logits`, an ``(H, W, 3)``
+        photo (``torch``, ``onnx``: :meth:`~drywallqa.engine.torch_runtime.TorchSegmenter.predict_logits`, an ``(H, W, 3)``
         uint8 array, ``(P, H, W)`` float32 logits and timings). Every segmenter gives the 0..1 map, the logits'
         sigmoid where there are logits: ``predict(image, prompts).probabilities``.
 

@@ -42,7 +42,7 @@ from . import cracks_on_drywall as drywall
 from .calibrate import (FolderReplaced, calibrate_model_confidence, calibrated_concepts, check_keeps_concepts,
                         folder_stamp)
 from .folder_writers import holding_writer_lock
-from .predictor import TorchSegmenter
+from .torch_runtime import TorchSegmenter
 from . import run_folder
 from .run_folder import TrainFilesUnreadable, read_train_files, run_in_use, run_model_around, train_files_name, trained_files
 from .segmenter import Segmenter

@@ -40,7 +40,7 @@ from ..utils.image_io import IGNORE_VALUE
 from ..utils.progress import drop_output, progress_bar
 from ..utils.signals import deferred_interrupt
 from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
-from .predictor import TorchSegmenter
+from .torch_runtime import TorchSegmenter
 from .segmenter import MapsNotFinite
 from .run_folder import (RUN_FILES, atomic_torch_save, changed_settings, check_writable_folder, config_file_settings,
                          holds_run, normal_config, read_checkpoint, run_lock, run_model_around,

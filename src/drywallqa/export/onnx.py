@@ -31,7 +31,7 @@ from torch import nn
 
 from ..confidence import CONFIDENCE_FILE, ConfidenceModel
 from ..engine.folder_writers import holding_writer_lock
-from ..engine.predictor import check_model_settings
+from ..engine.torch_runtime import check_model_settings
 from ..models.base import (CONFIG_NAME, MODEL_CARD_NAME, PromptedSegmentationModel, is_drywallqa_model_dir,
                            read_model_metadata)
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures

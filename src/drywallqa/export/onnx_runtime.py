@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..engine.predictor import PRECISIONS, TorchSegmenter
+from ..engine.torch_runtime import PRECISIONS, TorchSegmenter
 from ..engine.segmenter import register_runtime
 from ..models.base import CONFIG_NAME, is_drywallqa_model_dir, not_a_model_folder, read_model_metadata
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures

@@ -23,7 +23,7 @@ WEIGHTS_NAME = "model.safetensors"
 
 @runtime_checkable
 class PromptedModel(Protocol):
-    """The interface the torch and ONNX runtimes drive (:class:`~drywallqa.engine.predictor.TorchSegmenter`).
+    """The interface the torch and ONNX runtimes drive (:class:`~drywallqa.engine.torch_runtime.TorchSegmenter`).
 
     ``config.image_size``: the input size it was trained at. Shapes: ``encode_image`` takes ``(V, 3, S, S)``
     floats in 0..1 and returns features with a ``repeat(n)`` method (each view repeated for ``n`` prompts);

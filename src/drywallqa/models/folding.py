@@ -4,7 +4,7 @@ In eval mode a ``BatchNorm2d`` right after a ``Conv2d`` is an affine map per cha
 convolution itself (``torch.nn.utils.fusion.fuse_conv_bn_eval``): the same function, one pass over the feature map
 fewer per pair (the shipped ``fast`` model has 36 such pairs). The numbers differ by float rounding only. Measured
 on 2 CPU threads, the fast model's network alone: folded 0-8% faster; folded and channels-last (what the torch
-runtime runs, :class:`~drywallqa.engine.predictor.TorchSegmenter`) a photo's first prompt about a sixth faster.
+runtime runs, :class:`~drywallqa.engine.torch_runtime.TorchSegmenter`) a photo's first prompt about a sixth faster.
 
 Pairs are found in two places: consecutive ``Conv2d`` -> ``BatchNorm2d`` children of an ``nn.Sequential``, and the
 ``(conv, norm)`` attribute names a module lists in its ``conv_bn_pairs`` (a block whose forward applies the norm

@@ -83,7 +83,7 @@ def calibrate_model_gate(model_dir: str | Path, datasets=("cracks", "taping"), e
     gate = PromptGate.build(concepts, vocabulary.unrelated("train"), encode, lexicon=lexicon)
     gate.model_prompts = [p for ps in own.values() for p in ps]
     gate.set_dictionary(dictionary)
-    judged = lambda ps: encode([gate.understood(p, encode) for p in ps])  # noqa: E731  (as the predictor does)
+    judged = lambda ps: encode([gate.understood(p, encode) for p in ps])  # noqa: E731  (as TorchSegmenter does)
     choice = calibrate_margin(gate, judged(val_pos), judged(val_neg))
     gate.min_margin = choice["min_margin"]
     gate.info = {"chosen_on": "val part of the generated lists (drywallqa.text.vocabulary), Youden's J", **choice}

@@ -41,7 +41,6 @@ from ..text.encoder import encoder_vocabulary, get_text_encoder
 from ..text.prompts import normal_form
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
-from ..utils.deprecation import deprecated_names
 from ..utils.files import WEIGHT_SUFFIXES, file_digest, file_id, folder_state
 from ..utils.image_io import resize_area, to_rgb_array
 from .segmenter import (EncodedImage, MapsNotFinite, SegmentationResult, Segmenter, register_runtime,
@@ -670,7 +669,3 @@ class TorchSegmenter(Segmenter):
                 "label_shape": self.label_shape, "precision": self.precision,
                 "confidence_calibrated": self.confidence_model is not None}
 
-
-# the 0.4 names, deprecated
-__getattr__ = deprecated_names(__name__, {"EmbeddedSegmenter": ("drywallqa.engine.predictor", "TorchSegmenter"),
-                                          "register_backend": ("drywallqa.engine.segmenter", "register_runtime")})
