@@ -24,7 +24,9 @@ from pycocotools import mask as mask_utils
 from drywallqa.data.coco_export import mask_annotations, region_polygons
 from drywallqa.measures import mask_measures
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
+from drywallqa.utils.paths import check_writable_path
 from drywallqa.utils.progress import progress_bar
 
 SIZES = {"12 MP": (3000, 4000), "1 MP": (750, 1334)}

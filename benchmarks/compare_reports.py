@@ -26,7 +26,9 @@ import numpy as np
 
 from drywallqa.data.sample import source_group
 from drywallqa.metrics import bootstrap_ci
-from drywallqa.utils.files import cell_text, check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import cell_text, strict_json
+from drywallqa.utils.paths import check_writable_path
 
 COLUMNS = ("split", "dataset", "prompt", "image", "iou")  # of per_image.csv that the comparison reads
 

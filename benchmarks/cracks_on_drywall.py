@@ -26,7 +26,9 @@ from drywallqa.data.grouping import check_split_manifest
 from drywallqa.engine.cracks_on_drywall import markdown_table, score_cracks_on_drywall, transplant_pairs
 from drywallqa.engine.evaluator import check_eval_out
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
+from drywallqa.utils.paths import check_writable_path
 from drywallqa.viz import grid, overlay
 
 

@@ -27,8 +27,10 @@ from drywallqa.engine.torch_runtime import TorchSegmenter
 from drywallqa.engine.segmenter import Segmenter
 from drywallqa.models import create_model
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
 from drywallqa.utils.image_io import read_image
+from drywallqa.utils.paths import check_writable_path
 from drywallqa.utils.progress import progress_bar
 
 ROOT = Path(__file__).resolve().parents[1]  # the recipes are the repository's, found from any working folder

@@ -29,8 +29,10 @@ from drywallqa.data.sample import load_split
 from drywallqa.engine.evaluator import check_eval_out, scoring_label_shape
 from drywallqa.metrics import CenterlineMeter, SegmentationMeter, label_and_valid
 from drywallqa.utils.argtypes import at_least, fraction_below, positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
 from drywallqa.utils.image_io import read_image
+from drywallqa.utils.paths import check_writable_path
 from drywallqa.utils.progress import progress_bar
 from drywallqa.viz import grid, overlay
 

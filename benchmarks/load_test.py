@@ -25,8 +25,10 @@ import httpx
 
 from drywallqa.serve.config import EXAMPLES_DIR
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
 from drywallqa.utils.image_io import ImageReadError, read_image
+from drywallqa.utils.paths import check_writable_path
 from drywallqa.utils.progress import progress_bar
 
 DEFAULT_IMAGE = EXAMPLES_DIR / "cracks_2363_jpg.jpg"  # found from any working folder

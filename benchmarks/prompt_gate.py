@@ -32,7 +32,9 @@ from drywallqa.engine.evaluator import check_eval_out
 from drywallqa.metrics import label_and_valid, mask_iou
 from drywallqa.text import vocabulary
 from drywallqa.utils.argtypes import at_least, positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
+from drywallqa.utils.paths import check_writable_path
 from drywallqa.utils.progress import progress_bar
 
 DATASETS = ("cracks", "taping")

@@ -25,7 +25,9 @@ from drywallqa.export.onnx import is_onnx_export_dir
 from drywallqa.models.base import is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir
 from drywallqa.utils.argtypes import at_least, positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
+from drywallqa.utils.paths import check_writable_path
 
 PROMPTS = ["segment crack", "segment taping area", "segment drywall seam", "segment joint/tape", "crack in the wall",
            "joint tape", "hairline crack", "taped seam"]

@@ -29,7 +29,10 @@ from drywallqa.export.onnx import check_export_target, check_exportable, is_onnx
 from drywallqa.models.base import is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir, shipped_model_names
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_writable_path, folder_lock, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
+from drywallqa.utils.locks import folder_lock
+from drywallqa.utils.paths import check_writable_path
 from drywallqa.utils.progress import progress_bar
 
 BAR = {

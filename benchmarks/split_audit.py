@@ -32,8 +32,10 @@ from drywallqa.data.grouping import (GROUP_LEFT_OUT, GroupSplit, _dihedral, _Fea
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import source_group
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import cell_text, check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import cell_text, strict_json
 from drywallqa.utils.image_io import ImageReadError, read_image
+from drywallqa.utils.paths import check_writable_path
 from drywallqa.utils.progress import progress_bar
 
 VOTE_SIDE, VOTE_FEATURES, VOTE_DISTANCE, MIN_VOTES = 384, 500, 48, 10

@@ -27,8 +27,10 @@ from drywallqa.engine.evaluator import scoring_label_shape
 from drywallqa.engine.tiling import TiledSegmenter
 from drywallqa.metrics import SegmentationMeter
 from drywallqa.utils.argtypes import at_least, positive_int
-from drywallqa.utils.files import check_writable_path, strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
 from drywallqa.utils.image_io import read_image
+from drywallqa.utils.paths import check_writable_path
 from drywallqa.utils.progress import progress_bar
 
 DATASETS = ("cracks", "taping")

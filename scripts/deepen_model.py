@@ -25,7 +25,8 @@ from drywallqa.models import FilmUNetModel
 from drywallqa.models.base import is_drywallqa_model_dir
 from drywallqa.models.shipped import resolve_model_dir
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import check_replaceable_dir, check_writable_path, replace_dir, temp_dir
+from drywallqa.utils.files import replace_dir, temp_dir
+from drywallqa.utils.paths import check_replaceable_dir, check_writable_path
 
 
 def deepen(model: FilmUNetModel, depths: tuple[int, ...] | None = None, refine_channels: int | None = None) -> FilmUNetModel:

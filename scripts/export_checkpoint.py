@@ -20,7 +20,8 @@ from pathlib import Path
 
 from drywallqa.engine.run_folder import read_checkpoint
 from drywallqa.models.base import PromptedSegmentationModel, is_drywallqa_model_dir
-from drywallqa.utils.files import check_replaceable_dir, check_writable_path, replace_dir, temp_dir, write_atomic
+from drywallqa.utils.files import replace_dir, temp_dir, write_atomic
+from drywallqa.utils.paths import check_replaceable_dir, check_writable_path
 
 
 def export(run: Path, dest: Path, ema: bool = False) -> dict:

@@ -377,7 +377,7 @@ def unpack(parts_dir: Path, dest: Path, name: str = "run") -> Path:
             raise SystemExit(f"{parts_dir}: the parts of the last train call are not all here ("
                              + (f"missing {', '.join(missing)}" if missing else "parts of two calls") +
                              "); fetch every part of the last train call")
-    from drywallqa.utils.files import check_writable_path
+    from drywallqa.utils.paths import check_writable_path
 
     try:  # a file there, or a path below one: NotADirectoryError tracebacks
         check_writable_path(dest, folder=True)

@@ -37,8 +37,10 @@ from drywallqa.engine.evaluator import build_eval_sets, evaluate_set
 from drywallqa.models.base import PromptedSegmentationModel, is_drywallqa_model_dir, not_a_model_folder
 from drywallqa.models.shipped import resolve_model_dir
 from drywallqa.utils.argtypes import positive_int
-from drywallqa.utils.files import (check_replaceable_dir, check_writable_path, folder_lock, replace_dir, strict_json, temp_dir,
-                                   write_text_atomic)
+from drywallqa.utils.files import replace_dir, temp_dir, write_text_atomic
+from drywallqa.utils.formats import strict_json
+from drywallqa.utils.locks import folder_lock
+from drywallqa.utils.paths import check_replaceable_dir, check_writable_path
 
 WEIGHTS = "model.safetensors"
 LOCK = ".model_soup.lock"  # in --out while a soup is made and scored there

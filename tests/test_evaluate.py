@@ -8,7 +8,7 @@ import pytest
 from drywallqa import Segmenter
 from drywallqa.data.grouping import make_group_split
 from drywallqa.engine.evaluator import evaluate
-from drywallqa.utils.files import strict_json
+from drywallqa.utils.formats import strict_json
 
 
 def test_evaluate_writes_reports_for_every_split_and_prompt(synthetic_datasets, tiny_model_dir, tmp_path):

@@ -44,7 +44,7 @@ def test_strict_json_writes_null_for_what_json_cannot_hold():
 
     import numpy as np
 
-    from drywallqa.utils.files import strict_json
+    from drywallqa.utils.formats import strict_json
 
     text = strict_json({"AUROC": float("nan"), "rows": [1.5, float("inf"), np.float32(0.25), (np.int64(3),)]})
     assert json.loads(text, parse_constant=lambda c: 1 / 0) == {"AUROC": None, "rows": [1.5, None, 0.25, [3]]}
@@ -99,7 +99,7 @@ def test_a_folder_replaced_through_a_link_leaves_no_link_behind_and_can_be_repla
 def test_file_stamp_changes_with_the_file_and_is_none_where_there_is_none(tmp_path):
     import os
 
-    from drywallqa.utils.files import file_stamp
+    from drywallqa.utils.stamps import file_stamp
 
     path = tmp_path / "photo.jpg"
     path.write_bytes(b"abc")

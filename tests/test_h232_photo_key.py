@@ -15,7 +15,7 @@ import pytest
 from drywallqa.data import registry
 from drywallqa.data.grouping import load_all_splits, make_group_split
 from drywallqa.data.registry import DatasetConfig, SplitSource
-from drywallqa.utils.files import lexical_path
+from drywallqa.utils.paths import lexical_path
 from test_h227_photos_labelled import _coco
 
 NAMES = ("h232_tape", "h232_joint", "h232_pointer")
@@ -132,9 +132,9 @@ def test_the_cross_prompt_check_names_a_photo_as_photos_held_does(linked):
 
 def test_photo_key_is_the_resolved_path_and_agrees_with_resolved_on_every_readable_photo(linked):
     """The one name (data/negatives.photo_key) the three places above ask; the ``all photos`` set's once-each keeps
-    utils.files.resolved, which names every photo that can be read alike (they part only on a loop of links)."""
+    utils.paths.resolved, which names every photo that can be read alike (they part only on a loop of links)."""
     from drywallqa.data.negatives import photo_key
-    from drywallqa.utils.files import resolved
+    from drywallqa.utils.paths import resolved
 
     datasets_dir, real = linked
     for dataset in NAMES:

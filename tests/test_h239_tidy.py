@@ -143,7 +143,7 @@ def test_a_config_value_json_cannot_give_back_is_refused_at_save_naming_its_key(
     import numpy as np
 
     from drywallqa.models.base import PromptedSegmentationModel
-    from drywallqa.utils.files import strict_json
+    from drywallqa.utils.formats import strict_json
 
     model = PromptedSegmentationModel.from_pretrained(tiny_model_dir)
     model.config.encoder_options = {"when": datetime.date(2024, 5, 1)}  # (past the options' own check)

@@ -53,7 +53,7 @@ def test_predict_resumes_a_folder_a_killed_job_left_masks_in_without_records(tin
     as a job's, so a rerun predicts them again, as before (no refusal)."""
     from drywallqa import Segmenter
     from drywallqa.engine.batch import predict_paths
-    from drywallqa.utils.files import mark_output_folder
+    from drywallqa.utils.output_folders import mark_output_folder
 
     photos, out = tmp_path / "photos", tmp_path / "out"
     photos.mkdir()
@@ -105,7 +105,7 @@ def test_zeroshot_into_a_folder_no_job_wrote_refuses_to_write_over_a_users_files
     from typer.testing import CliRunner
 
     from drywallqa.cli import app
-    from drywallqa.utils.files import mark_output_folder
+    from drywallqa.utils.output_folders import mark_output_folder
     from drywallqa.zeroshot.pipeline import ZeroShotConfig, earlier_job
 
     photos, site = tmp_path / "photos", tmp_path / "site"

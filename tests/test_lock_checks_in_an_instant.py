@@ -1,4 +1,4 @@
-"""A check whether a folder is in use (``utils.files.lock_held``: a calibration asking whether a ship writes the
+"""A check whether a folder is in use (``utils.locks.lock_held``: a calibration asking whether a ship writes the
 folder, a command asking before its model loads) holds the lock for an instant. A command taking the lock in that
 instant was refused as if another one wrote the folder ("another ONNX export is writing ..."), and two checks at once
 each saw the other as a writer. A lock held for an instant now counts as free; one held for the work is still held."""
@@ -9,7 +9,7 @@ import pytest
 from filelock import FileLock
 
 from drywallqa.engine.folder_writers import FolderInUse, holding_writer_lock, writer_lock_path
-from drywallqa.utils.files import folder_lock, lock_held
+from drywallqa.utils.locks import folder_lock, lock_held
 
 
 def _held_for_an_instant(path):

@@ -117,7 +117,7 @@ def test_an_output_marker_that_is_a_link_to_nowhere_is_replaced_not_a_traceback(
     import os
 
     from drywallqa.engine.batch import prepare_out_dir
-    from drywallqa.utils.files import OUTPUT_MARKER, is_output_folder
+    from drywallqa.utils.output_folders import OUTPUT_MARKER, is_output_folder
 
     out = tmp_path / "out"
     out.mkdir()

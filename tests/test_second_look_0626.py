@@ -7,17 +7,17 @@ import time
 
 import pytest
 
-from drywallqa.utils import files
+from drywallqa.utils import locks
 
 
 def test_a_folder_lock_waited_for_while_its_holder_removes_the_folder_is_taken(tmp_path, monkeypatch):
     """A command waiting for a folder's lock (LOCK_WAIT_S) while the one holding it ends, and removes the folder it
     made: the lock was then 'cannot be opened (No such file or directory) ... remove it'; it is taken."""
-    monkeypatch.setattr(files, "LOCK_WAIT_S", 10.0)
+    monkeypatch.setattr(locks, "LOCK_WAIT_S", 10.0)
     folder, held = tmp_path / "new" / "eval", threading.Event()
 
     def first():
-        with files.folder_lock(folder, ".lock", "evaluation", "choose another --out"):
+        with locks.folder_lock(folder, ".lock", "evaluation", "choose another --out"):
             held.set()
             time.sleep(0.3)
 
@@ -25,7 +25,7 @@ def test_a_folder_lock_waited_for_while_its_holder_removes_the_folder_is_taken(t
     thread.start()
     held.wait()
     try:
-        with files.folder_lock(folder, ".lock", "evaluation", "choose another --out") as out:
+        with locks.folder_lock(folder, ".lock", "evaluation", "choose another --out") as out:
             assert out.is_dir()
     finally:
         thread.join()

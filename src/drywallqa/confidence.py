@@ -28,7 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .utils.files import calibration_file_there, write_atomic
+from .utils.files import write_atomic
+from .utils.paths import calibration_file_there
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from drywallqa.data.grouping import samples_of_part
 from drywallqa.data.registry import resolve_dataset
 from drywallqa.metrics import mask_iou
 from drywallqa.text import vocabulary
-from drywallqa.utils.files import strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
 from drywallqa.utils.image_io import read_image
 
 ap = argparse.ArgumentParser()

@@ -23,7 +23,8 @@ import numpy as np
 from drywallqa import Segmenter
 from drywallqa.text import vocabulary as v
 from drywallqa.text.encoder import get_text_encoder
-from drywallqa.utils.files import strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
 
 PLACES = ["in the wall", "on the wall", "on the drywall", "on the ceiling", "above the door", "above the window",
           "below the window", "next to the outlet", "near the light switch", "in the corner", "by the door frame",

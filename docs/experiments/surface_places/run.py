@@ -27,7 +27,8 @@ import numpy as np
 
 from drywallqa import Segmenter
 from drywallqa.text.encoder import get_text_encoder
-from drywallqa.utils.files import strict_json, write_text_atomic
+from drywallqa.utils.files import write_text_atomic
+from drywallqa.utils.formats import strict_json
 
 _spec = importlib.util.spec_from_file_location("prompt_places", Path(__file__).parent.parent / "prompt_places" / "run.py")
 prompt_places = importlib.util.module_from_spec(_spec)

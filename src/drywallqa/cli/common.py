@@ -503,7 +503,7 @@ def comma_list(values) -> list[str]:
 def check_output_path(path: Path, hint: str, folder: bool) -> None:
     """A clean error, before any work, for an output ``path`` that cannot be written: a folder where a file goes
     (``folder=False``) or a file where a folder goes, below a file, or under a folder that is not writable."""
-    from ..utils.files import check_writable_path
+    from ..utils.paths import check_writable_path
 
     try:
         check_writable_path(path, folder)

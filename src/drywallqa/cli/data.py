@@ -10,7 +10,9 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ..utils.files import resolved, strict_json, why_not, write_text_atomic
+from ..utils.files import write_text_atomic
+from ..utils.formats import strict_json
+from ..utils.paths import resolved, why_not
 from .common import (DATASET_HELP, DATASETS_DIR_HELP, check_output_path, comma_list, console, console_on_stderr, data_app,
                      dataset_names, tagged)
 
@@ -214,7 +216,7 @@ def data_split(
     from ..data.grouping import (GROUP_LEFT_OUT, SPLIT_LOCK, SPLIT_LOCK_USER, GroupSplit, make_group_split,
                                  published_split_of, read_joined, split_manifest_path, update_group_split)
     from ..data.registry import get_dataset_config
-    from ..utils.files import folder_lock
+    from ..utils.locks import folder_lock
 
     if update and overwrite:
         raise typer.BadParameter("--update keeps the manifests' parts and --overwrite replaces them: choose one",

@@ -40,7 +40,7 @@ def evaluate(
     Interrupted, the same command run again scores only the sets (split x dataset) not yet finished. Exit code 1
     when a photo could not be scored (the reports are written and list it)."""
     from ..engine.evaluator import PARTIAL_DIR, SPLIT_CHOICES, check_eval_out, evaluate as run, evaluation_in_use
-    from ..utils.files import file_stamp
+    from ..utils.stamps import file_stamp
 
     if limit is not None and limit < 1:
         raise typer.BadParameter(f"must be at least 1, got {limit}", param_hint="--limit")

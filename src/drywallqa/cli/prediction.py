@@ -7,8 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from ..utils.files import folders_to_make
 from ..utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TILES
+from ..utils.locks import folders_to_make
 from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      ENLARGE_TILES_HELP, INTERRUPTED_CODE, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
@@ -254,10 +254,11 @@ def _write_views(out: Path, writers: list[tuple], quiet: bool = False) -> tuple[
 
 
 def _remove_unused(out: Path, made: list[Path]) -> None:
-    """Take away the folders this command made (``made``, :func:`~drywallqa.utils.files.folders_to_make`) where the job
+    """Take away the folders this command made (``made``, :func:`~drywallqa.utils.locks.folders_to_make`) where the job
     wrote nothing in them but the output folder's mark: a job that could not start leaves no folder behind, as one
     whose model does not load."""
-    from ..utils.files import OUTPUT_MARKER, remove_made_folders
+    from ..utils.locks import remove_made_folders
+    from ..utils.output_folders import OUTPUT_MARKER
 
     if not made:
         return

@@ -135,7 +135,7 @@ def _default_lookup_reads(model_dir, configs, trained: dict) -> bool:
     are not here."""
     from ..data.grouping import split_manifest_path
     from ..engine.shipping import recorded_split_manifest_digests
-    from ..utils.files import file_digest
+    from ..utils.stamps import file_digest
 
     digests = recorded_split_manifest_digests(model_dir)
     return all(c.name in digests and file_digest(split_manifest_path(None, c.manifest_name)) == digests[c.name]

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.files import file_stamp, process_alive, remove_stale_temporaries, write_atomic
+from ..utils.files import remove_stale_temporaries, write_atomic
 from ..utils.image_io import DATASET_LIMIT, ImageReadError, read_image, resize_area, resize_target
+from ..utils.locks import process_alive
 from ..utils.progress import progress_bar
+from ..utils.stamps import file_stamp
 from .sample import Sample
 
 logger = logging.getLogger(__name__)

@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 import torch
 
-from ..utils.files import why_not, write_text_atomic
+from ..utils.files import write_text_atomic
 from ..utils.image_io import DATASET_LIMIT, ImageReadError, read_image
+from ..utils.paths import why_not
 from ..utils.registry import UnknownNameError
 from .problems import DataProblem
 from .sample import Sample, source_group

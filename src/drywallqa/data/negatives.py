@@ -67,11 +67,11 @@ def photo_key(path: str | os.PathLike) -> str:
     photos, the evaluator's :func:`~drywallqa.engine.evaluator.photos_held` and its cross-prompt check): the photo
     file's resolved path, ``os.path.realpath``, a str. Links are followed, to a folder (a split folder that links to
     another dataset's) or to a file (a photo that links into a DVC cache), and a ``..`` after a link is taken where the
-    link leads: one file however it is reached is one photo (not :func:`~drywallqa.utils.files.lexical_path`, which
+    link leads: one file however it is reached is one photo (not :func:`~drywallqa.utils.paths.lexical_path`, which
     names where a path says a photo lies). The callers' names meet (a str, compared as given), so each asks this.
 
     Two same-file questions keep their own names: the evaluator's ``all photos`` set scores a photo two of one
-    dataset's split folders hold once, keyed by :func:`~drywallqa.utils.files.resolved` (a Path), and a COCO split
+    dataset's split folders hold once, keyed by :func:`~drywallqa.utils.paths.resolved` (a Path), and a COCO split
     finds a file listed twice, or not listed, by ``Path.resolve()``. Their keys meet no other, and they agree with this
     one on every photo that can be read; they part only on a loop of symbolic links (``resolve()`` stops there,
     ``realpath`` goes on), which drywallqa's split readers never give as a photo (a loop is no file): left as they

@@ -33,11 +33,13 @@ from PIL import Image
 
 from ..models.hub import weights_stamp
 from ..models.sam_text import load_sam, sam_box_masks
-from ..utils.files import (check_links, check_writable_path, file_stamp, folder_in_use, folder_lock, lexical_path,
-                           remove_stale_temporaries, resolved, write_atomic, write_text_atomic)
+from ..utils.files import remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import DATASET_LIMIT, read_image
+from ..utils.locks import folder_in_use, folder_lock
+from ..utils.paths import check_links, check_writable_path, lexical_path, resolved
 from ..utils.progress import progress_bar
 from ..utils.registry import Registry
+from ..utils.stamps import file_stamp
 from ..viz import grid, overlay
 from .coco import box_mask, coordinate_bound, usable_box
 from .edge_strips import OUTCOMES, EdgeEvidence, StripOptions, refine_boxes_with_edges
@@ -241,7 +243,7 @@ def check_refine_out(dataset: str, out_dir: str | Path, datasets_dir=None) -> Pa
 
 
 def _recorded_copies(out: Path) -> dict[str, set]:
-    """file key (``<split>/<name>``) -> the stamps (:func:`~drywallqa.utils.files.file_stamp`) of the photo copies
+    """file key (``<split>/<name>``) -> the stamps (:func:`~drywallqa.utils.stamps.file_stamp`) of the photo copies
     earlier refine runs into ``out`` recorded writing there (where links cannot be made), from its
     :data:`PROGRESS_FILE`; an unreadable line names none."""
     try:

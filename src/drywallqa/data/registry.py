@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..utils.files import not_a_file_error, why_not
+from ..utils.paths import not_a_file_error, why_not
 from ..utils.registry import Registry
 
 

@@ -14,10 +14,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..utils.files import lexical_path, why_not
 from ..utils.image_io import (IGNORE_VALUE, VOC_PALETTE, ignored_pixels, mask_plane, palette_ignored, read_mask,
                               read_target, resize_target)
 from ..utils.logs import held_back
+from ..utils.paths import lexical_path, why_not
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem

@@ -36,14 +36,17 @@ from PIL import Image
 from ..data.registry import measures_joints
 from ..measures import MEASURES_VERSION, MM_MEASURES, PX_MEASURES, mask_measures, validate_mm_per_px
 from ..rules import flags, parse_rules
-from ..utils.files import (BATCH_RESULTS, OUTPUT_MARKER, STORAGE_ERRNOS, ZEROSHOT_JOB, ZEROSHOT_REPORT,
-                           check_links, file_stamp, mark_output_folder, remove_stale_temp_dirs, remove_stale_temporaries,
-                           strict_json, why_not, write_atomic, write_text_atomic)
 from ..utils.checks import finite_number, flag, whole_number
+from ..utils.files import (STORAGE_ERRNOS, remove_stale_temp_dirs, remove_stale_temporaries, write_atomic,
+                           write_text_atomic)
+from ..utils.formats import strict_json
 from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, photo_pixels, read_image,
                               read_mask)
+from ..utils.output_folders import BATCH_RESULTS, OUTPUT_MARKER, ZEROSHOT_JOB, ZEROSHOT_REPORT, mark_output_folder
+from ..utils.paths import check_links, why_not
 from ..utils.progress import progress_bar
 from ..utils.slug import file_stem, prompt_slug, shown
+from ..utils.stamps import file_stamp
 from ..viz import draw_joints, grid, overlay, prompt_colors
 from .segmenter import Segmenter, validate_prompts, validate_threshold
 
@@ -154,7 +157,7 @@ def settings_key(settings: dict) -> str:
 
 def image_stamp(path: Path) -> list:
     """``[size, mtime_ns]`` of a photo as its record keeps it (``[]`` where there is none:
-    :func:`~drywallqa.utils.files.file_stamp`)."""
+    :func:`~drywallqa.utils.stamps.file_stamp`)."""
     return list(file_stamp(path) or ())
 
 

@@ -17,7 +17,8 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from ..utils.files import STORAGE_ERRNOS, strict_json, temp_dir, write_text_atomic
+from ..utils.files import STORAGE_ERRNOS, temp_dir, write_text_atomic
+from ..utils.formats import strict_json
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 from ..utils.signals import signal_handlers_kept
 from ..utils.slug import shown

@@ -21,8 +21,9 @@ import numpy as np
 from PIL import Image
 
 from ..rules import MEASURES, decimals_against, emptied_below, limits_of
-from ..utils.files import REPORT_FILES, remove_stale_temporaries, write_atomic, write_text_atomic
+from ..utils.files import remove_stale_temporaries, write_atomic, write_text_atomic
 from ..utils.image_io import ImageReadError, photo_pixels, read_image, read_mask
+from ..utils.output_folders import REPORT_FILES
 from ..utils.progress import progress_bar
 from ..utils.slug import file_stem, shown
 from .batch_results import NOT_READABLE, read_batch_results

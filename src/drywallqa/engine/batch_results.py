@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..measures import MM_MEASURES, PX_MEASURES
 from ..utils.checks import finite_number
-from ..utils.files import BATCH_RESULTS, why_not
+from ..utils.output_folders import BATCH_RESULTS
+from ..utils.paths import why_not
 
 logger = logging.getLogger(__name__)
 

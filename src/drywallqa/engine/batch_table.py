@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..rules import emptied_below, limits_of, reads_as_judged
 from ..measures import MM_MEASURES, PX_MEASURES
-from ..utils.files import spreadsheet_cell, write_atomic
+from ..utils.files import write_atomic
+from ..utils.formats import spreadsheet_cell
 from .batch_results import read_batch_results
 
 TABLE_FILE = "results.csv"

@@ -34,7 +34,7 @@ def folder_stamp(model_dir: str | Path) -> list:
     import os
 
     from ..models.base import CONFIG_NAME
-    from ..utils.files import WEIGHT_SUFFIXES
+    from ..utils.stamps import WEIGHT_SUFFIXES
 
     folder = Path(model_dir)
     try:

@@ -15,7 +15,7 @@ import yaml
 
 from ..losses import LOSSES, LossWeights
 from ..utils.checks import check_device_name, number_in_range
-from ..utils.files import not_a_file_error
+from ..utils.paths import not_a_file_error
 from ..utils.yamlfile import describe_error, safe_load
 
 # the side training photos are decoded at and held in memory (4 bytes a pixel): photos are cropped to the model's

@@ -34,11 +34,14 @@ from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, Ce
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
                        image_auroc, label_and_valid, nothing_to_score, skeleton)
 from ..utils.checks import whole_number
-from ..utils.files import (STORAGE_ERRNOS, check_writable_path, file_stamp, folder_in_use, folder_lock, resolved,
-                           strict_json, write_atomic, write_csv_atomic, write_text_atomic)
+from ..utils.files import STORAGE_ERRNOS, write_atomic, write_csv_atomic, write_text_atomic
+from ..utils.formats import strict_json
 from ..utils.image_io import IGNORE_VALUE, read_image
+from ..utils.locks import folder_in_use, folder_lock
+from ..utils.paths import check_writable_path, resolved
 from ..utils.progress import progress_bar
 from ..utils.slug import shown
+from ..utils.stamps import file_stamp
 from ..viz import (COLORS, error_map, grid, ground_truth, heatmap, overlay, plot_confidence_curves, prompt_colors,
                    truth_title)
 from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
@@ -466,7 +469,7 @@ PARTIAL_DIR, PARTIAL_VERSION = ".partial", 10  # (8: a label's 'ignore' pixels s
 
 
 def _stamp(path) -> list | None:
-    """``[path, size, mtime_ns]`` of a file, None where there is none (:func:`~drywallqa.utils.files.file_stamp`)."""
+    """``[path, size, mtime_ns]`` of a file, None where there is none (:func:`~drywallqa.utils.stamps.file_stamp`)."""
     stamp = file_stamp(path) if path else None
     return [str(Path(path)), *stamp] if stamp else None
 

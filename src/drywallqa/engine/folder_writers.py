@@ -12,7 +12,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from ..utils.files import LOCK_WAIT_S, lock_held
+from ..utils.locks import LOCK_WAIT_S, lock_held
 
 WRITERS = {"ship": ("a ship", ".ship.lock"), "export": ("an ONNX export", ".export.lock")}  # name: (said, suffix)
 

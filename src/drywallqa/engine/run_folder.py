@@ -12,13 +12,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..utils.files import check_writable_path, folder_in_use, folder_lock, write_atomic
+from ..utils.files import write_atomic
+from ..utils.locks import folder_in_use, folder_lock
+from ..utils.paths import check_writable_path
 from .config import SECTIONS, TrainConfig
 
 
 def check_writable_folder(folder, key: str) -> None:
     """Whether ``folder`` (``None``: none wanted) is a folder that can be written, or can be made
-    (:func:`~drywallqa.utils.files.check_writable_path`; nothing is made, so a run that fails on its data leaves
+    (:func:`~drywallqa.utils.paths.check_writable_path`; nothing is made, so a run that fails on its data leaves
     no empty folder behind).
 
     Raises:
@@ -39,7 +41,7 @@ RUN_LOCK = ".train.lock"  # in a run folder: locked (filelock) while a training 
 
 
 def run_lock(folder: str | Path):
-    """Hold ``folder/.train.lock`` (:data:`RUN_LOCK`) for a training run (:func:`~drywallqa.utils.files.folder_lock`):
+    """Hold ``folder/.train.lock`` (:data:`RUN_LOCK`) for a training run (:func:`~drywallqa.utils.locks.folder_lock`):
     one run in a folder at a time; the folder is made for it, and removed again when the run leaves nothing in it.
 
     Raises:

@@ -36,8 +36,10 @@ from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE
 from ..text.gate_calibration import calibrate_model_gate, concepts_without_paraphrases
 from ..utils.checks import whole_number
-from ..utils.files import check_replaceable_dir, folders_to_make, remove_made_folders, replace_dir, temp_dir
+from ..utils.files import replace_dir, temp_dir
+from ..utils.locks import folders_to_make, remove_made_folders
 from ..utils.logs import warnings_held_back
+from ..utils.paths import check_replaceable_dir
 from . import cracks_on_drywall as drywall
 from .calibrate import (FolderReplaced, calibrate_model_confidence, calibrated_concepts, check_keeps_concepts,
                         folder_stamp)
@@ -446,7 +448,7 @@ def recorded_split_manifests(model_dir: str | Path) -> dict[str, str] | None:
 
 
 def recorded_split_manifest_digests(model_dir: str | Path) -> dict[str, str]:
-    """``dataset -> digest`` (:func:`~drywallqa.utils.files.file_digest`) of the split manifests the model in
+    """``dataset -> digest`` (:func:`~drywallqa.utils.stamps.file_digest`) of the split manifests the model in
     ``model_dir`` was trained with (``split_manifest_digests`` of its ``train_files.json``); {} where none is recorded."""
     read = _train_files_entry(model_dir, "split_manifest_digests")
     return {str(d): v for d, v in read.items() if isinstance(v, str)} if isinstance(read, dict) else {}

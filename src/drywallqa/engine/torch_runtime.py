@@ -41,8 +41,8 @@ from ..text.encoder import encoder_vocabulary, get_text_encoder
 from ..text.prompts import normal_form
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
-from ..utils.files import WEIGHT_SUFFIXES, file_digest, file_id, folder_state
 from ..utils.image_io import resize_area, to_rgb_array
+from ..utils.stamps import WEIGHT_SUFFIXES, file_digest, file_id, folder_state
 from .segmenter import (EncodedImage, MapsNotFinite, SegmentationResult, Segmenter, register_runtime,
                         validate_confidence, validate_label_shape, validate_prompts, validate_threshold)
 

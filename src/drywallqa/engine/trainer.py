@@ -34,11 +34,14 @@ from ..models.shipped import resolve_model_dir
 from ..text import get_text_encoder, vocabulary
 from ..text.prompts import normal_form
 from ..utils.checks import resolve_device
-from ..utils.files import (file_digest, remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, restore_replaced,
-                           strict_json, temp_dir, why_not, write_csv_atomic, write_text_atomic)
+from ..utils.files import (remove_stale_temp_dirs, remove_stale_temporaries, replace_dir, restore_replaced, temp_dir,
+                           write_csv_atomic, write_text_atomic)
+from ..utils.formats import strict_json
 from ..utils.image_io import IGNORE_VALUE
+from ..utils.paths import why_not
 from ..utils.progress import drop_output, progress_bar
 from ..utils.signals import deferred_interrupt
+from ..utils.stamps import file_digest
 from .config import SECTIONS, TrainConfig, check_dataset_names, training_datasets
 from .torch_runtime import TorchSegmenter
 from .segmenter import MapsNotFinite

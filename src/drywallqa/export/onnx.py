@@ -37,8 +37,9 @@ from ..models.base import (CONFIG_NAME, MODEL_CARD_NAME, PromptedSegmentationMod
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE
-from ..utils.files import (WEIGHT_SUFFIXES, check_replaceable_dir, file_digest, folder_state, replace_dir,
-                           temp_dir)
+from ..utils.files import replace_dir, temp_dir
+from ..utils.paths import check_replaceable_dir
+from ..utils.stamps import WEIGHT_SUFFIXES, file_digest, folder_state
 
 LATERALS = ("lateral_32", "lateral_16", "lateral_8", "lateral_4")
 GRAPHS = ("encoder.onnx", "decoder.onnx")
@@ -97,7 +98,7 @@ def check_export_target(model_dir: str | Path, out_dir: str | Path) -> Path:
 
     Raises:
         ValueError: ``out_dir`` is a file, the model folder itself (or holds it), a folder holding anything else
-            (:func:`~drywallqa.utils.files.check_replaceable_dir`; nothing in it is replaced), or an earlier export
+            (:func:`~drywallqa.utils.paths.check_replaceable_dir`; nothing in it is replaced), or an earlier export
             holding files an export does not write (:data:`EXPORT_WRITES`; a TensorRT engine built beside its graphs).
     """
     out = check_replaceable_dir(out_dir, "the ONNX graphs", is_onnx_export_dir, source=model_dir)

@@ -21,7 +21,7 @@ from ..models.base import CONFIG_NAME, is_drywallqa_model_dir, not_a_model_folde
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..text.encoder import get_text_encoder
 from ..utils.checks import check_device_name
-from ..utils.files import file_digest, file_id
+from ..utils.stamps import file_digest, file_id
 from .onnx import GRAPH_DIGESTS, GRAPHS, check_exportable, is_onnx_export_dir, lateral_names, retrained_source
 from .onnx_cache import _cache_lock, discard_export, export_for_this_run, exported_onnx_dir
 

@@ -15,7 +15,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..text.encoder import get_text_encoder
-from ..utils.files import UMASK, strict_json, write_atomic, write_text_atomic
+from ..utils.files import UMASK, write_atomic, write_text_atomic
+from ..utils.formats import strict_json
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -97,7 +98,7 @@ class PromptedSegmentationModel(nn.Module):
 
         Raises:
             ValueError: naming its key path, before anything is written, for a value of the config or ``extra`` that
-            ``config.json`` cannot hold and give back as itself (:func:`~drywallqa.utils.files.strict_json`'s
+            ``config.json`` cannot hold and give back as itself (:func:`~drywallqa.utils.formats.strict_json`'s
             ``round_trip``): it would load as another model, or as none.
         """
         directory = Path(directory)
@@ -149,7 +150,7 @@ class PromptedSegmentationModel(nn.Module):
             where = "" if directory.is_absolute() else f" ({directory.absolute()})"
             raise FileNotFoundError(f"no model folder {directory}{where}")
         if not directory.is_dir():  # a file given for the folder: not "no config.json"
-            from ..utils.files import why_not
+            from ..utils.paths import why_not
 
             raise FileNotFoundError(f"{directory} {why_not(directory, folder=True)}: a model is a folder")
         if not cfg_path.is_file():

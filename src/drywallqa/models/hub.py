@@ -157,7 +157,7 @@ def weights_stamp(name: str) -> list:
     run again reused masks made with the weights before); ``[]`` where none is found (a hub id not cached)."""
     from pathlib import Path
 
-    from ..utils.files import WEIGHT_SUFFIXES, file_digest
+    from ..utils.stamps import WEIGHT_SUFFIXES, file_digest
 
     folder = os.path.expanduser(name) if _looks_like_a_path(name) else None
     if folder is None:

@@ -54,7 +54,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.files import calibration_file_there, write_atomic
+from ..utils.files import write_atomic
+from ..utils.paths import calibration_file_there
 from .negation import (_FREE_OF, _LEFT_OUT_AFTER, _MASK_WORDS, _MISSING, _NEGATIONS, _THING_NOT, _WHERE_NOT,
                        _is_negation, _negation_spans, _negation_words)
 from .prompts import normal_form

@@ -1,19 +1,17 @@
-"""Writing files so that a reader (or a rerun after ``kill -9``) never sees half of one: atomic writes (text, CSV,
-strict JSON), folders replaced whole, the temporaries a killed run left swept, lock files of folders in use, paths
-checked before any work, and file digests and stamps. (A batch job's ``results.json`` is read back in
-:mod:`drywallqa.engine.batch_results`.)"""
+"""Writing files so that a reader (or a rerun after ``kill -9``) never sees half of one: atomic writes (text, CSV),
+folders filled beside their place and renamed into it or replacing one whole, and the temporaries a killed run left
+swept. (Folders in use: :mod:`~drywallqa.utils.locks`; paths checked before any work: :mod:`~drywallqa.utils.paths`;
+strict JSON and spreadsheet cells: :mod:`~drywallqa.utils.formats`; a job's output folder:
+:mod:`~drywallqa.utils.output_folders`; file digests and stamps: :mod:`~drywallqa.utils.stamps`. A batch job's
+``results.json`` is read back in :mod:`drywallqa.engine.batch_results`.)"""
 
 from __future__ import annotations
 
 import errno
 import glob
-import hashlib
-import json
-import math
 import os
 import re
 import shutil
-import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +19,8 @@ from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
+from .formats import spreadsheet_cell
+from .locks import process_alive
 from .signals import deferred_interrupt
 
 
@@ -29,44 +29,11 @@ try:
 except ImportError:  # Windows: temporaries are told apart by their process id
     fcntl = None
 
+
 # what a disk says when it cannot take a command's outputs: full, over quota, a file too large, mounted read-only
 STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, name))
-BATCH_RESULTS = "results.json"  # what a batch job (drywallqa predict) leaves in its output folder
-ZEROSHOT_REPORT = "report.json"  # what a zero-shot job (drywallqa zeroshot) leaves in its output folder
-ZEROSHOT_JOB = ".zeroshot_job.json"  # the zero-shot job writing into an output folder, written before its photos
 TMP_SUFFIX = ".tmp"  # temporary files of write_atomic: .<name>.<pid>-<random>.tmp
 _TMP_NAME = re.compile(r"\..+\.\d+-[a-z0-9_]+" + re.escape(TMP_SUFFIX), re.DOTALL)  # .<name>.<pid>-<random>.tmp
-REPORT_FILES = "report_files"  # the folder of report.html's thumbnails, in an output folder
-OUTPUT_MARKER = ".drywallqa-output"  # written into an output folder when a job starts: its files are no photos
-# files a job writes besides ``<stem>__<...>`` ones (masks, records, overlays, anomaly maps)
-OUTPUT_FILES = (BATCH_RESULTS, "results.csv", "report.html", "report.json", "predictions.coco.json", "overlay_grid.png",
-                OUTPUT_MARKER)
-
-
-def is_output_folder(folder: str | Path) -> bool:
-    """Whether ``folder`` holds what a drywallqa job writes: its marker, a ``results.json``, or an image record
-    (``<stem>__results.json``, left by a job killed before its ``results.json``)."""
-    folder = Path(folder)
-    return (folder / OUTPUT_MARKER).is_file() or (folder / BATCH_RESULTS).is_file() or \
-        next(folder.glob("*__results.json"), None) is not None
-
-
-def is_output_file(name: str) -> bool:
-    """Whether a file of an output folder (:func:`is_output_folder`) is one a job wrote: ``<stem>__<...>.png`` or
-    ``.json`` (a mask, record, overlay or anomaly map), one of :data:`OUTPUT_FILES`, the report's thumbnails
-    (:data:`REPORT_FILES`) or a hidden one (its lock and temporary files); anything else there is the user's (a photo
-    ``wall__01.jpg``: no job writes a JPEG so named)."""
-    return (name in OUTPUT_FILES or name == REPORT_FILES or name.startswith(".")
-            or ("__" in Path(name).stem and Path(name).suffix in (".png", ".json")))
-
-
-def mark_output_folder(folder: str | Path) -> None:
-    """Mark ``folder`` as a job's output folder (:data:`OUTPUT_MARKER`), so that no later job reads its files as
-    photos, even when this one is killed before it writes anything else."""
-    marker = Path(folder) / OUTPUT_MARKER
-    if not marker.exists():  # a link to nowhere in its place (an output folder copied with its links) is replaced:
-        # written through, it was a FileNotFoundError traceback of every job into the folder
-        write_text_atomic("written by drywallqa: the files named <stem>__... here are outputs, not photos\n", marker)
 
 
 def _read_umask() -> int:
@@ -79,12 +46,6 @@ UMASK = _read_umask()
 
 
 TEMP_LOCK_SUFFIX = ".lock"  # <folder>.lock beside a temp_dir folder, locked while its process fills it
-
-
-# how long a command waits for a lock before it counts as held by another: a check whether a folder is in use
-# (:func:`lock_held`) holds the lock for an instant, and a command starting in that instant was refused as if another
-# wrote the folder (a real writer holds it for the whole of its work)
-LOCK_WAIT_S = 0.3
 
 
 @contextmanager
@@ -109,101 +70,6 @@ def temp_dir(parent: str | Path, prefix: str) -> Iterator[Path]:
     finally:
         shutil.rmtree(path, ignore_errors=True)
         lock_path.unlink(missing_ok=True)
-
-
-def folders_to_make(folder: str | Path) -> list[Path]:
-    """The folders that making ``folder`` (with its parents) makes: ``folder`` and each parent not there, the deepest
-    first (:func:`remove_made_folders` takes them away again)."""
-    made = []
-    for p in (Path(folder), *Path(folder).parents):
-        if p.exists() or p.is_symlink():
-            break
-        made.append(p)
-    return made
-
-
-def remove_made_folders(made: list[Path]) -> None:
-    """Remove the folders :func:`folders_to_make` listed, the deepest first, up to the first that is not empty (or
-    cannot be removed): what a command made and left unused goes, what holds anything stays."""
-    for p in made:
-        try:
-            p.rmdir()
-        except OSError:
-            break
-
-
-@contextmanager
-def folder_lock(folder: str | Path, lock_name: str, user: str, instead: str) -> Iterator[Path]:
-    """Hold ``folder/lock_name`` for the block: one ``user`` ("training run", "evaluation") writing into a folder at a
-    time, whichever process, container or host runs the other (the lock is ``filelock``'s, on the folder's file
-    system). The folder is made for it, and removed again, with the parents made for it, when the block leaves nothing
-    else in it: a run that fails on its data leaves no folder behind. Yields the folder.
-
-    Raises:
-        ValueError: naming the folder, when another ``user`` holds its lock (``instead``: what to do, e.g. "choose
-            another --out"), when the lock file cannot be opened (a folder in its place), or when the folder cannot be
-            made.
-    """
-    folder = Path(folder)
-    made = folders_to_make(folder)
-    lock_path = folder / lock_name
-    for attempt in range(5):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"{folder}: cannot make the output folder ({exc.strerror or exc})") from None
-        lock = FileLock(str(lock_path), timeout=LOCK_WAIT_S)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise ValueError(_in_use(lock_path, user, instead)) from None
-        except OSError as exc:  # a folder or a link loop in its place, another user's lock file: was a traceback
-            if isinstance(exc, FileNotFoundError) and not folder.is_dir() and attempt < 4:
-                # the command that held it made the folder and removed it as it ended, while this one waited for it
-                # (LOCK_WAIT_S): made again (and removed again at the end where left empty)
-                made += [p for p in folders_to_make(folder) if p not in made]
-                continue
-            raise ValueError(f"{lock_path} cannot be opened ({exc.strerror or exc}): it is the lock of each {user} "
-                             f"writing into {folder}; remove it (or let this user write it), or {instead}") from None
-        break
-    try:
-        yield folder
-    finally:
-        try:  # still holding the lock: a run that takes it after the release finds no file to lose under it
-            if made and all(p.name == lock_name for p in folder.iterdir()):
-                lock_path.unlink(missing_ok=True)
-                remove_made_folders(made)  # not empty (another run's lock file or folder meanwhile): left as it is
-        except OSError:
-            pass
-        lock.release()
-
-
-def folder_in_use(folder: str | Path, lock_name: str, user: str, instead: str) -> str | None:
-    """Why a ``user`` cannot write into ``folder`` now: another holds ``folder/lock_name`` (:func:`folder_lock`'s
-    message, said before the work loads); None where none does. Nothing is made."""
-    lock_path = Path(folder) / lock_name
-    return _in_use(lock_path, user, instead) if lock_held(lock_path) else None
-
-
-def lock_held(lock_path: str | Path) -> bool:
-    """Whether a live process holds the lock file ``lock_path`` now (one a killed process left is held by none; one
-    held for less than :data:`LOCK_WAIT_S`, as this check itself holds it, by none either). Nothing is made; a lock
-    file this user may not open counts as not held (its holder's command says so when it tries)."""
-    if not Path(lock_path).is_file():
-        return False
-    lock = FileLock(str(lock_path), timeout=LOCK_WAIT_S)
-    try:
-        lock.acquire()
-    except Timeout:
-        return True
-    except OSError:
-        return False
-    lock.release()
-    return False
-
-
-def _in_use(lock_path: Path, user: str, instead: str) -> str:
-    return f"{lock_path.parent} is in use by another {user} (it holds {lock_path}): wait for it to end, or {instead}"
 
 
 def remove_stale_temp_dirs(parent: str | Path, prefix: str) -> int:
@@ -284,17 +150,6 @@ def _locked_temporary(path: Path) -> tuple[int, Path]:
         os.close(fd)
 
 
-def process_alive(pid: int) -> bool:
-    """Whether a process of this id runs on this machine (one of another user counts as running)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # someone else's process: leave its file alone
-    return True
-
-
 def _remove_abandoned(tmp: Path) -> bool:
     """Remove the temporary file ``tmp`` where no live :func:`write_atomic` call holds it: its lock can be taken
     (where ``flock`` exists), else the process named in it is not running on this machine. Removed while its lock is
@@ -338,26 +193,10 @@ def write_text_atomic(text: str, path: str | Path) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", errors="surrogateescape"))
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a text cell starting so a spreadsheet runs as a formula
-
-
-def spreadsheet_cell(value):
-    """A text cell a spreadsheet would run as a formula (``=cmd|' /C calc'!A0``, ``-x``), made plain text (an apostrophe
-    first); other cells (numbers too) as they are."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
-
-def cell_text(value: str) -> str:
-    """A text cell of a table :func:`write_csv_atomic` wrote, as it was before :func:`spreadsheet_cell` guarded it
-    (``'-x`` -> ``-x``): for the tools that read such a table back (a dataset ``-x`` of per_image.csv matched no
-    name)."""
-    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
-
-
 def write_csv_atomic(rows: list[dict], fieldnames: list[str], path: str | Path) -> Path:
     """``rows`` as a CSV table with a header (UTF-8; a file name's bytes that are no UTF-8 as they are on disk, as
     :func:`write_text_atomic` writes them; a text cell a spreadsheet would run as a formula starts with an apostrophe:
-    :func:`spreadsheet_cell`), written like :func:`write_atomic`."""
+    :func:`~drywallqa.utils.formats.spreadsheet_cell`), written like :func:`write_atomic`."""
     import csv
 
     def write(tmp: Path) -> None:
@@ -367,113 +206,6 @@ def write_csv_atomic(rows: list[dict], fieldnames: list[str], path: str | Path) 
             w.writerows({key: spreadsheet_cell(value) for key, value in row.items()} for row in rows)
 
     return write_atomic(path, write)
-
-
-def strict_json(obj, indent: int | None = 2, round_trip: bool = False) -> str:
-    """``obj`` as standard JSON: NaN and infinities (an AUROC with one class, a correlation of constants) become
-    ``null``, which every parser reads (``NaN`` is not JSON: JavaScript's ``JSON.parse`` throws on it); a numpy or
-    torch number is written as the number, a path as its text. Any other value JSON cannot hold is written as its text
-    (a report is read, not built from), or with ``round_trip`` refused: a model's ``config.json`` is read back to build
-    the model, and a value that comes back as another (a date, a set, an object as its text) builds another model or
-    none.
-
-    Raises:
-        ValueError: with ``round_trip``, naming the key path of such a value (``config.encoder_options.when``), or of
-        a mapping with a key JSON cannot write (a tuple: a TypeError of json's without it).
-    """
-    def refused(where: str, what: str):
-        return ValueError(f"{where or 'the value'}: {what} cannot be written as JSON and read back as itself; give a "
-                          "number, text, true/false, null, a list or a mapping with text keys")
-
-    def clean(value, where: str = ""):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            if round_trip and (keys := [k for k in value if not isinstance(k, (str, int, float)) and k is not None]):
-                raise refused(where, f"the key {keys[0]!r} ({type(keys[0]).__name__})")  # (a number key: as its text,
-                # which Hugging Face configs read back as the number: id2label)
-            return {k: clean(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        if value is None or isinstance(value, (str, int, float)):  # (True and False are ints)
-            return value
-        if hasattr(value, "item"):  # a numpy or torch number (an array of several raises, as it did)
-            try:
-                return clean(value.item(), where)
-            except (ValueError, RuntimeError):
-                if round_trip:
-                    raise refused(where, f"{type(value).__name__} of shape {tuple(getattr(value, 'shape', ()))}") \
-                        from None
-                raise
-        if isinstance(value, os.PathLike):
-            return str(value)
-        if round_trip:
-            raise refused(where, f"{type(value).__name__} {str(value)[:80]!r}")
-        return str(value)
-
-    return json.dumps(clean(obj), indent=indent, allow_nan=False)
-
-
-def lexical_path(path: str | Path) -> Path:
-    """``path`` made absolute with its ``.`` and ``..`` taken out by name, links not followed: where a dataset's file
-    name says a file lies (a photo that is a link into a DVC cache still lies in its split folder)."""
-    return Path(os.path.normpath(Path(path).absolute()))
-
-
-def resolved(path: str | Path) -> Path:
-    """``path.resolve()``, or where a loop of symbolic links stops it (Python before 3.13 raises RuntimeError) its
-    :func:`lexical_path`: where the loop starts, which holds nothing."""
-    try:
-        return Path(path).resolve()
-    except (RuntimeError, OSError):
-        return lexical_path(path)
-
-
-def why_not(path: str | Path, folder: bool) -> str:
-    """Why ``path`` is not the folder (``folder=True``) or regular file a command needs there, in words to follow the
-    path: "not found", "is a file, not a folder", "is a folder, not a file", "is not a regular file or folder (a
-    device, a pipe or a socket)", "is a link to X, which does not exist", "lies below Y, which is a file, not a
-    folder", "cannot be looked at (...)"."""
-    path = Path(path)
-    try:
-        if path.exists():
-            if path.is_dir():
-                return "is a folder, not a file" if not folder else "is a folder"
-            if path.is_file():
-                return "is a file, not a folder" if folder else "is a file"
-            return "is not a regular file or folder (a device, a pipe or a socket)"
-        if path.is_symlink():
-            return f"is a link to {os.readlink(path)}, which does not exist"
-        above = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    except OSError as exc:  # a name too long, a folder this user may not enter
-        return f"cannot be looked at ({exc.strerror or exc})"
-    return f"lies below {above}, which is a file, not a folder" if above is not None else "not found"
-
-
-def calibration_file_there(path: str | Path, without: str, again: str) -> bool:
-    """Whether the file a calibration writes into a model folder (its prompt gate, its confidence) is at ``path``:
-    False where nothing of that name is (the model goes without it). Something else so named (a folder, a link to
-    nowhere) read as nothing: the model went without it, unsaid, and a ship shipped it so.
-
-    Raises:
-        ValueError: something other than a regular file is at ``path``, naming what, with what moving it away gives
-            (``without``: "answer every prompt") and the command that writes it again (``again``)."""
-    path = Path(path)
-    if path.is_file():
-        return True
-    if not os.path.lexists(path):
-        return False
-    what = "a folder" if path.is_dir() else "a link to nowhere" if path.is_symlink() else "not a regular file"
-    raise ValueError(f"{path} is damaged ({what}, not the file a calibration writes): move it away to {without}, then "
-                     f"{again} if one is wanted")
-
-
-def not_a_file_error(path: str | Path, what: str) -> Exception:
-    """The error to raise where ``what`` (e.g. "config file") at ``path`` is no regular file: FileNotFoundError
-    ("config file x.yaml not found") where nothing is there, else ValueError saying what is (:func:`why_not`:
-    "config file x.yaml is a folder, not a file")."""
-    why = why_not(path, folder=False)
-    return (FileNotFoundError if why == "not found" else ValueError)(f"{what} {path} {why}")
 
 
 def replace_dir(new: str | Path, dest: str | Path) -> Path:
@@ -528,143 +260,3 @@ def _remove_entry(path: Path) -> None:
         path.unlink(missing_ok=True)
     elif path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
-
-
-WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".bin", ".pt", ".pth")  # the files of a model folder that hold weights
-# (a network's, or its ONNX graphs): what the stamps of its weights name
-
-
-def file_digest(path: str | Path) -> str | None:
-    """A digest of a file's bytes (BLAKE2b, 16 bytes, read in 1 MiB blocks; about 1 s a GiB), None where it cannot be
-    read: what tells one file's contents from another's wherever it was copied."""
-    digest = hashlib.blake2b(digest_size=16)
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(2**20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-def file_stamp(path: str | Path | None) -> tuple[int, int] | None:
-    """``(size, mtime_ns)`` of a regular file, None where there is none (or ``path`` is None, or cannot name one): a
-    file replaced or edited in place gets another stamp, so what was made from it (a cache entry, a photo's record,
-    an evaluation's partial results) can tell it is stale without reading it."""
-    try:
-        st = os.stat(path) if path is not None else None
-    except (OSError, ValueError):  # ValueError: a NUL in the name
-        return None
-    return (st.st_size, st.st_mtime_ns) if st is not None and stat.S_ISREG(st.st_mode) else None
-
-
-def file_id(path: str | Path) -> tuple[int, int, int, int, int] | None:
-    """``(device, file id, size, mtime_ns, ctime_ns)`` of a regular file, None where there is none: unlike
-    :func:`file_stamp`, it tells a file from one copied over it keeping its size and modification time (``cp -p``,
-    ``shutil.copy2``: the change time is the copy's) or renamed into its place."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) if stat.S_ISREG(st.st_mode) else None
-
-
-def folder_state(path: str | Path) -> tuple | None:
-    """The folder's id and modification time and each of its entries' :func:`file_id`: what tells a folder from one
-    renamed into its place since, or one of whose files was added, removed or written over (a model folder replaced
-    whole by ``ship`` or ``train``); None where ``path`` is no folder."""
-    try:
-        st = os.stat(path)
-        if not stat.S_ISDIR(st.st_mode):
-            return None
-        entries = tuple(sorted((e.name, file_id(e.path)) for e in os.scandir(path)))
-    except (OSError, ValueError, TypeError):
-        return None
-    return st.st_dev, st.st_ino, st.st_mtime_ns, entries
-
-
-def _broken_link(link: Path) -> str:
-    """What is wrong with a symbolic link that leads nowhere: a loop, or a target that does not exist."""
-    try:
-        os.stat(link)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return f"{link} is a symbolic link that leads back to itself (a loop of links)"
-    try:
-        target = os.readlink(link)
-    except OSError:
-        target = "a path"
-    return f"{link} is a symbolic link to {target}, which does not exist"
-
-
-def check_links(path: str | Path) -> None:
-    """Raise ValueError where ``path`` or a folder above it is a symbolic link that loops or leads nowhere: written
-    through, it fails, or writes where no one looks."""
-    path = Path(path)
-    for p in (path, *path.parents):
-        try:
-            broken = p.is_symlink() and not p.exists()
-        except OSError as exc:  # a name longer than the disk allows (it was an OSError traceback)
-            raise ValueError(f"{path} cannot be a path here ({exc.strerror or exc}); give another path") from None
-        if broken:
-            raise ValueError(f"{path}: {_broken_link(p)}; give another path")
-
-
-def check_writable_path(path: str | Path, folder: bool) -> None:
-    """Whether ``path`` can be written as a folder (``folder=True``) or a file, now or once made: nothing is made
-    here, so a command that then fails on its input leaves nothing behind.
-
-    Raises:
-        ValueError: a folder where a file goes or a file where a folder goes, a device, pipe or socket where a file
-            goes, a path below a file, a symbolic link on the way that loops or leads nowhere, or a nearest existing
-            folder that cannot be written.
-    """
-    path = Path(path)
-    check_links(path)
-    if path.exists() and path.is_dir() != folder:
-        raise ValueError(f"{path} is a {'file' if folder else 'folder'}; give a {'folder' if folder else 'file'}")
-    if not folder and path.exists() and not path.is_file():  # a file is written whole and renamed into its place: run
-        # as root, --json /dev/stdout (or /dev/full) replaced that device's node with a file; else "/dev is not writable"
-        raise ValueError(f"{path} is not a regular file (a device, a pipe or a socket), which would be replaced by "
-                         "one; give the path of a file")
-    if any(p.exists() and not p.is_dir() for p in path.parents):
-        raise ValueError(f"{path} lies below a file")
-    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
-    writable = existing if existing.is_dir() else existing.parent
-    if not os.access(writable, os.W_OK | os.X_OK):
-        raise ValueError(f"{path} cannot be written ({writable} is not writable)")
-
-
-def check_replaceable_dir(path: str | Path, what: str, is_ours: Callable[[Path], bool],
-                          source: str | Path | None = None) -> Path:
-    """``path`` as a folder that a command may replace whole with ``what`` (e.g. "the shipped model"): absent, empty,
-    or one it wrote before (``is_ours(path)``); never a file, a mount point, a folder of other files, the ``source`` it
-    is made from (unless that is ``is_ours`` too: written again in place), a folder holding ``source`` or one inside it.
-    Returns the Path.
-
-    Raises:
-        ValueError: naming what is there (nothing is replaced).
-    """
-    out = Path(path)
-    check_links(out)
-    if source is not None and Path(source).resolve() in out.resolve().parents:  # a new best/, a ship in place: gone
-        raise ValueError(f"{out} lies inside the source folder {source}, which is replaced whole when it is written "
-                         f"again; give a folder outside it for {what}")
-    if not out.exists():
-        return out
-    if not out.is_dir():
-        raise ValueError(f"{out} is a file; give a folder for {what}")
-    if os.path.ismount(out):  # a volume mounted there (docker run -v): renaming it aside failed after all the work,
-        # "[Errno 16] Device or resource busy"
-        raise ValueError(f"{out} is a mount point, which cannot be replaced whole; give a folder inside it for {what}")
-    here = out.resolve()
-    # checked before is_ours: a folder of ours holding the source (a model kept inside an earlier export) would be
-    # replaced whole, the source with it
-    if source is not None and here in Path(source).resolve().parents:
-        raise ValueError(f"{out} holds the source folder {source}; give another folder for {what}")
-    if is_ours(out) or not any(out.iterdir()):
-        return out
-    if source is not None and here == Path(source).resolve():
-        raise ValueError(f"{out} is the source folder itself; give another folder for {what}")
-    raise ValueError(f"{out} holds other files; give a new or empty folder for {what}, or one written before to "
-                     "replace it whole")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .files import OUTPUT_FILES, is_output_file, is_output_folder
+from .output_folders import OUTPUT_FILES, is_output_file, is_output_folder
 
 logger = logging.getLogger(__name__)
 
@@ -692,7 +692,7 @@ def find_images(paths, exclude=()) -> ImageListing:
 
     Nothing is left out silently: files that are not images, macOS's '._' metadata files, broken links, link loops,
     folders that cannot be read, anything below an ``exclude`` folder (e.g. the output folder) and, in an earlier job's output
-    folder (:func:`~drywallqa.utils.files.is_output_folder`), the files it wrote (masks, overlays, its report's
+    folder (:func:`~drywallqa.utils.output_folders.is_output_folder`), the files it wrote (masks, overlays, its report's
     thumbnails: no photos) are listed in ``skipped`` with the reason; photos and folders of the user's there are
     read. Files named directly are taken as they are (reading reports them).
     """

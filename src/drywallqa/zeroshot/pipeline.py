@@ -24,8 +24,10 @@ from ..engine.segmenter import (EncodedImage, SegmentationResult, Segmenter, reg
                                 validate_prompts)
 from ..models.sam_text import iter_sam_box_masks, load_sam
 from ..utils.checks import number_in_range
-from ..utils.files import ZEROSHOT_JOB, ZEROSHOT_REPORT, strict_json, write_text_atomic
+from ..utils.files import write_text_atomic
+from ..utils.formats import strict_json
 from ..utils.image_io import read_image, to_rgb_array
+from ..utils.output_folders import ZEROSHOT_JOB, ZEROSHOT_REPORT
 from ..utils.yamlfile import describe_error, safe_load
 from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS
@@ -377,16 +379,17 @@ ZEROSHOT_LOCK_USER = ("zero-shot job", "choose another --out")  # who holds it, 
 def zeroshot_in_use(out_dir) -> str | None:
     """Why a zero-shot job cannot write into ``out_dir`` now (another holds it: :func:`run_zeroshot`), or None; said
     before the models load, nothing is made."""
-    from ..utils.files import folder_in_use
+    from ..utils.locks import folder_in_use
 
     return folder_in_use(out_dir, ZEROSHOT_LOCK, *ZEROSHOT_LOCK_USER)
 
 
 def earlier_outputs(out: Path, report: bool = False) -> set[str]:
     """The names of what an earlier job wrote into the output folder ``out`` (masks, anomaly maps, predict's records
-    and reports: :func:`~drywallqa.utils.files.is_output_file`); none when ``out`` is not an output folder yet (its
-    files are the user's). The hidden marker, lock and temporary files aside, and ``report.json`` unless ``report``."""
-    from ..utils.files import is_output_file, is_output_folder
+    and reports: :func:`~drywallqa.utils.output_folders.is_output_file`); none when ``out`` is not an output folder
+    yet (its files are the user's). The hidden marker, lock and temporary files aside, and ``report.json`` unless
+    ``report``."""
+    from ..utils.output_folders import is_output_file, is_output_folder
 
     try:
         if not out.is_dir() or not is_output_folder(out):
@@ -398,10 +401,11 @@ def earlier_outputs(out: Path, report: bool = False) -> set[str]:
 
 
 def users_files(out: Path, photos) -> list[str]:
-    """The files of ``out``, a folder no drywallqa job wrote (:func:`~drywallqa.utils.files.is_output_folder`), that
-    a zero-shot job of ``photos`` would write over or remove: its ``report.json``, and each photo's
-    ``<stem>__*.png`` (its masks' prompts are known only once generated); none in a job's output folder."""
-    from ..utils.files import is_output_folder
+    """The files of ``out``, a folder no drywallqa job wrote
+    (:func:`~drywallqa.utils.output_folders.is_output_folder`), that a zero-shot job of ``photos`` would write over or
+    remove: its ``report.json``, and each photo's ``<stem>__*.png`` (its masks' prompts are known only once
+    generated); none in a job's output folder."""
+    from ..utils.output_folders import is_output_folder
     from ..utils.slug import file_stem
 
     def starts(name: str) -> set:  # each "<...>__" a name starts with
@@ -541,7 +545,7 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
             another job's results, is another job's now, cannot be written; a reference that holds no photo or that the
             detector fails on."""
     from ..engine.batch import check_out_apart
-    from ..utils.files import folder_lock
+    from ..utils.locks import folder_lock
 
     prompts = validate_prompts(prompts) if prompts else None  # one that is no prompt: refused, not each photo's failure
     check_out_apart(paths, out_dir)  # before the lock file is made: never in a folder of photos
