@@ -4,13 +4,13 @@ the thumbnail gate of ``data split``.
     python benchmarks/split_audit.py --dataset taping --out out/split_audit [--splits-dir DIR] [--top 4]
         [--per-image out/benchmark/per_image.csv] [--reuse]
 
-``data split`` compares two photos closely (:func:`drywallqa.data.grouping.same_photo`) only where their 32 px
+``data split`` compares two photos closely (:func:`drywallqa.data.grouping.near_duplicates`) only where their 32 px
 thumbnails are already alike (within ``CANDIDATE_DIFF``): cheap, but a photo turned by a few degrees, cropped by
 more than about a tenth, or a board shot again from a step aside is not looked at. Here every val and test photo
 (and its mirror image) votes with its ORB features (500 at 384 px) for the training photos (those of the train part
-that training reads: not the published valid and test photos) that share the most of them; the ``--top`` training photos with at least 10 votes each are put to ``same_photo``. Writes
-``<dataset>.json``/``.md`` under ``--out``: per part, the photos with a training photo ``same_photo`` calls the same,
-and that photo, with their thumbnail distance; with ``--per-image`` (an evaluate run's ``per_image.csv``), the
+that training reads: not the published valid and test photos) that share the most of them; the ``--top`` training photos with at least 10 votes each are put to ``near_duplicates``. Writes
+``<dataset>.json``/``.md`` under ``--out``: per part, the photos with a training photo ``near_duplicates`` calls the
+same, and that photo, with their thumbnail distance; with ``--per-image`` (an evaluate run's ``per_image.csv``), the
 group-clean test mIoU with and without them. Minutes on 2 cores (taping about 2, cracks about 13). The JSON is what
 ``drywallqa data split --update --join`` takes to move the photos found to their training copies' part.
 """
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from drywallqa.data.grouping import (GROUP_LEFT_OUT, GroupSplit, _dihedral, _Features, check_split_manifest,
-                                     published_split_of, same_photo, split_manifest_path, thumbnail)
+                                     near_duplicates, published_split_of, split_manifest_path, thumbnail)
 from drywallqa.data.registry import get_dataset_config
 from drywallqa.data.sample import source_group
 from drywallqa.utils.argtypes import positive_int
@@ -106,7 +106,8 @@ def audit(dataset: str, splits_dir, datasets_dir, top: int) -> dict:
             if d is not None:
                 candidates.update(Counter(_nearest_owners(matcher, d, base, owners).tolist()))
         for n, votes in candidates.most_common(top):
-            if votes >= MIN_VOTES and (same_photo(features, n, len(train) + k) or same_photo(features, len(train) + k, n)):
+            if votes >= MIN_VOTES and (near_duplicates(features, n, len(train) + k)
+                                       or near_duplicates(features, len(train) + k, n)):
                 found[part].append({"photo": f, "train_photo": train[n], "votes": int(votes),
                                     "thumbnail_distance": round(_thumbnail_distance(root / f, root / train[n]), 3)})
                 break
@@ -194,7 +195,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("out/split_audit"))
     ap.add_argument("--splits-dir", type=Path, default=None, help="default: ./splits, else the shipped manifests")
     ap.add_argument("--datasets-dir", type=Path, default=None)
-    ap.add_argument("--top", type=positive_int, default=4, help="training photos put to same_photo per photo")
+    ap.add_argument("--top", type=positive_int, default=4, help="training photos put to near_duplicates per photo")
     ap.add_argument("--per-image", type=Path, default=None,
                     help="an evaluate run's per_image.csv: the group-clean test mIoU of the canonical prompt with and "
                          "without the photos found (and the copies of them by file name)")

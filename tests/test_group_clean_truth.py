@@ -71,8 +71,8 @@ def test_a_split_leaving_a_part_without_a_photo_says_so(tmp_path):
 
 
 def test_the_closer_look_does_not_depend_on_which_photo_is_listed_first(tmp_path, monkeypatch):
-    """same_photo maps the second photo onto the first (its overlap measured on the first, its features matched one
-    way): it was asked one way round only, the first listed first, so two copies were one photo or two by the order
+    """near_duplicates maps the second photo onto the first (its overlap measured on the first, its features matched
+    one way): it was asked one way round only, the first listed first, so two copies were one photo or two by the order
     of the listing (4 of the 246 crack pairs looked at closer are one photo one way round, two the other)."""
     import numpy as np
     from PIL import Image
@@ -85,7 +85,7 @@ def test_the_closer_look_does_not_depend_on_which_photo_is_listed_first(tmp_path
     copy = np.clip(255 * (np.rot90(wall[6:354, 8:472]) / 255.0) ** 0.75 + 10, 0, 255).astype(np.uint8)
     for name, img in (("wall.jpg", wall), ("IMG_0001.jpg", copy)):
         Image.fromarray(img).save(tmp_path / name, quality=90)
-    # one way round only, as same_photo may be: the copy maps onto the wall, not the wall onto the copy
-    monkeypatch.setattr(grouping, "same_photo", lambda features, i, j: features.paths[i].name == "wall.jpg")
+    # one way round only, as near_duplicates may be: the copy maps onto the wall, not the wall onto the copy
+    monkeypatch.setattr(grouping, "near_duplicates", lambda features, i, j: features.paths[i].name == "wall.jpg")
     for names in (["wall.jpg", "IMG_0001.jpg"], ["IMG_0001.jpg", "wall.jpg"]):
         assert [(i, j) for i, j, _ in grouping.near_duplicate_matches([tmp_path / n for n in names])] == [(0, 1)]

@@ -5,7 +5,7 @@ scatters them over train and valid; a dataset may also hold one photo under two 
 re-toned: another stem) and shots taken seconds apart from the same place. Two files belong to one group
 when they share a stem, or are the same photo: their normalised 32x32 grey thumbnails differ by a mean
 absolute difference below :data:`COPY_DIFF` under some flip / 90-degree rotation, or below
-:data:`CANDIDATE_DIFF` and one maps onto the other (:func:`same_photo`: matched features, and the pixels
+:data:`CANDIDATE_DIFF` and one maps onto the other (:func:`near_duplicates`: matched features, and the pixels
 agree once aligned). A group-clean split puts each group in exactly one split.
 """
 
@@ -34,8 +34,8 @@ logger = logging.getLogger(__name__)
 
 THUMB = 32
 COPY_DIFF = 0.1        # thumbnails this close: the same photo (flips and quarter turns tried)
-CANDIDATE_DIFF = 0.2   # this close: the same photo if :func:`same_photo` says so (a crop, a turn, a re-tone)
-# same_photo: ORB features at SAME_PHOTO_SIDE px (the longer side), a homography fitted by RANSAC with at least
+CANDIDATE_DIFF = 0.2   # this close: the same photo if :func:`near_duplicates` says so (a crop, a turn, a re-tone)
+# near_duplicates: ORB features at SAME_PHOTO_SIDE px (the longer side), a homography fitted by RANSAC with at least
 # MIN_INLIERS matches, and grey values correlated by at least MIN_CORRELATION where the aligned photos overlap
 # (at least MIN_OVERLAP of the first): two photos of white paper with a few specks can match a handful of
 # features but not their pixels. Chosen on the two shipped datasets' pairs, each looked at (CHANGELOG 0.6.18).
@@ -99,7 +99,7 @@ class _Features:
         return self.cache[(n, mirrored)]
 
 
-def same_photo(features: _Features, i: int, j: int) -> bool:
+def near_duplicates(features: _Features, i: int, j: int) -> bool:
     """Whether photo ``j`` (or its mirror image) maps onto photo ``i`` by one homography that at least
     :data:`MIN_INLIERS` matched ORB features agree on, and the grey values of the two, so aligned, correlate by at
     least :data:`MIN_CORRELATION` where they overlap (one photo cropped, turned by any angle, scaled, re-toned; of a
@@ -137,7 +137,7 @@ def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, prog
                            candidates: float | None = CANDIDATE_DIFF) -> list[tuple[int, int, int]]:
     """``(i, j, k)``, ``i < j``, for near-identical images: image ``j`` under :func:`dihedral` ``k`` looks like
     image ``i`` (mean absolute difference of normalised 32x32 grey thumbnails below ``threshold``), or, below
-    ``candidates`` (None: no such check), is :func:`same_photo` as image ``i``, either way round (``k``: the
+    ``candidates`` (None: no such check), is :func:`near_duplicates` as image ``i``, either way round (``k``: the
     thumbnails' closest);
     two photos of one source stem (:func:`~drywallqa.data.sample.source_group`, one group by their names) are not
     checked so.
@@ -174,10 +174,10 @@ def near_duplicate_matches(paths: list[Path], threshold: float = COPY_DIFF, prog
     features = _Features([paths[n] for n in read])
     stems = [source_group(str(paths[n])) for n in read]
     to_check = [(a, b) for a, b, d in pairs if d >= threshold and stems[a] != stems[b]]
-    # both ways round: same_photo maps the second photo onto the first, so one way only found a pair or not by the
+    # both ways round: near_duplicates maps the second photo onto the first, so one way only found a pair or not by the
     # order the photos were listed in
     checked = {(a, b) for a, b in progress_bar(to_check, desc="same photo?", disable=not progress or not to_check)
-               if same_photo(features, a, b) or same_photo(features, b, a)}
+               if near_duplicates(features, a, b) or near_duplicates(features, b, a)}
     for n, why in features.unread.items():
         _tell(problems, DataProblem(str(paths[read[n]]), f"{why}: left out of the closer look of the near-duplicate "
                                                          "search (matched by its thumbnail and file name only)"))

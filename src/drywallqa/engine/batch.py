@@ -161,7 +161,7 @@ def image_stamp(path: Path) -> list:
     return list(file_stamp(path) or ())
 
 
-def same_photo(entry: dict, path: Path) -> bool:
+def entry_is_for(entry: dict, path: Path) -> bool:
     """Whether the record ``entry`` was made from the photo ``path``: it names that file, or it names a file that is
     no longer there and ``path`` has the recorded size and time (the job's folder was moved or mounted elsewhere).
     A record naming another photo that still exists is another photo's."""
@@ -261,8 +261,8 @@ def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None,
             return None  # not as this version writes them: predicted again
         if not all(_whole_mask(out / mask_name(path, p), entry) for p in prompts):
             return None
-        if not same_photo(entry, path) or _replacing(entry):  # another image of the same stem wrote it; a job stopped
-            return None  # while writing over its masks
+        if not entry_is_for(entry, path) or _replacing(entry):  # another image of the same stem wrote it; a job
+            return None  # stopped while writing over its masks
     except (OSError, ValueError, TypeError, AttributeError, RecursionError):
         return None
     if any(entry["prompts"][p].get("mm_per_px") != mm_per_px for p in prompts):  # measures in another scale
@@ -339,7 +339,7 @@ def record_conflict(out: Path, path: Path, prompts, entry=_UNREAD) -> str | None
     entry = _read_record(out, path) if entry is _UNREAD else entry
     try:
         image, earlier = str(entry["image"]), list(entry["prompts"])
-        same = same_photo(entry, path)
+        same = entry_is_for(entry, path)
     except (OSError, ValueError, KeyError, TypeError, RecursionError):  # none, or unreadable (a path no file can
         return None  # have, nested too deep): a half record is redone, as before
     if not same:
@@ -410,7 +410,7 @@ def _corrected_masks(out: Path, path: Path, prompts, shape: tuple) -> dict:
     """
     try:
         entry = json.loads((out / record_name(path)).read_text())
-        if not same_photo(entry, path):
+        if not entry_is_for(entry, path):
             return {}
         recorded = {p: entry["prompts"][p]["mask_crc32"] for p in prompts
                     if isinstance(entry["prompts"].get(p), dict) and isinstance(entry["prompts"][p].get("mask_crc32"), int)}
@@ -542,10 +542,10 @@ def _opens(path: Path) -> bool:
 
 
 def _holds(out: Path, path: Path) -> bool:
-    """Whether ``out`` holds a record of the photo ``path`` (:func:`same_photo`)."""
+    """Whether ``out`` holds a record of the photo ``path`` (:func:`entry_is_for`)."""
     entry = _read_record(out, path)
     try:
-        return isinstance(entry, dict) and same_photo(entry, path)
+        return isinstance(entry, dict) and entry_is_for(entry, path)
     except (OSError, ValueError, TypeError, RuntimeError):
         return False
 
@@ -682,11 +682,11 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
             continue
         try:
             entry = json.loads(rec.read_text())
-            if rec.name in failed and same_photo(entry, failed[rec.name]):
+            if rec.name in failed and entry_is_for(entry, failed[rec.name]):
                 continue  # the old results of a photo that failed now: not shown as if they were today's
             now = record_name(Path(entry["image"]))
             photo = listed.get(now) or failed.get(now)  # this job's photo of that name, if any
-            if now != rec.name and photo is not None and same_photo(entry, photo):
+            if now != rec.name and photo is not None and entry_is_for(entry, photo):
                 continue  # an older version's name for a photo of this job (one holding a newline): as it is now
         except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
             entry = None
@@ -720,7 +720,7 @@ def _as_listed(summary: BatchSummary, opts: BatchOptions) -> None:
             now = None
         if isinstance(now, dict) and {**now, "image": entry["image"]} == entry:
             listed.append(entry)  # as this job wrote or read it
-        elif isinstance(now, dict) and _covers(now, opts, out) and _current(out, now) and same_photo(now, path):
+        elif isinstance(now, dict) and _covers(now, opts, out) and _current(out, now) and entry_is_for(now, path):
             listed.append({**now, "image": entry["image"]})
         else:
             summary.failed.append((str(path), REPLACED_MEANWHILE))
