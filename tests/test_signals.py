@@ -178,3 +178,19 @@ def test_a_deprecated_package_name_warns_at_the_readers_line_under_the_default_f
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "<string>:2: DeprecationWarning: drywallqa.EmbeddedSegmenter is deprecated" in done.stderr, done.stderr
+
+
+def test_engine_predictor_names_still_read_with_a_warning():
+    """engine/predictor.py moved to engine/torch_runtime.py in 0.6.29: its names (0.4's deprecated ones too) still
+    read, with a DeprecationWarning naming the new home, for one more release."""
+    import importlib
+
+    from drywallqa.engine.segmenter import register_runtime
+    from drywallqa.engine.torch_runtime import TorchSegmenter
+    old = importlib.import_module("drywallqa.engine.predictor")
+    for name, new in (("TorchSegmenter", TorchSegmenter), ("EmbeddedSegmenter", TorchSegmenter),
+                      ("register_backend", register_runtime)):
+        with pytest.warns(DeprecationWarning, match=f"drywallqa.engine.predictor.{name} is deprecated"):
+            assert getattr(old, name) is new
+    with pytest.raises(AttributeError):
+        old.no_such_name
