@@ -608,7 +608,8 @@ class Segmenter:
 
         ``runtime`` / ``pipeline``, ``model_type``, ``parameters``, ``threshold``, ``threshold_source`` (where
         the thresholds were chosen), ``prompt_thresholds``, ``postprocess``, ``text_encoder``, ``image_size``
-        (the input size it runs at), ``scales``, ``tta``, ``tile``, ``version``, ``min_confidence``,
+        (the input size it runs at), ``scales``, ``tta``, ``tile`` (a tiled one's also ``tile_overlap`` and
+        ``tile_enlarge``: a tile smaller than the input size enlarged to it), ``version``, ``min_confidence``,
         ``label_shape`` (``"box"`` where masks are adapted to box labels by default)."""
         return {"model_type": None, "parameters": self.num_parameters(), "threshold": self.threshold,
                 "threshold_source": "given", "prompt_thresholds": {}, "postprocess": {},

@@ -211,7 +211,7 @@ class TiledSegmenter(Segmenter):
                 "inner": self.inner.settings()}
 
     def describe(self) -> dict:
-        return {**self.inner.describe(), "tile": self.tile, "tile_overlap": self.overlap}
+        return {**self.inner.describe(), "tile": self.tile, "tile_overlap": self.overlap, "tile_enlarge": self.enlarge}
 
     def postprocess_for(self, prompt: str, label_shape: str | None = None) -> dict | None:
         return self.inner.postprocess_for(prompt, label_shape)

@@ -423,8 +423,9 @@ def model_description(seg: Segmenter) -> dict:
     not the trained one."""
     described = seg.describe()
     keys = ("runtime", "pipeline", "model_type", "threshold", "prompt_thresholds", "text_encoder", "image_size",
-            "scales", "tta", "tile", "version")
+            "scales", "tta", "tile", "tile_enlarge", "version")
     out = {k: described.get(k) for k in keys}
+    out["tile_enlarge"] = bool(out["tile_enlarge"])  # a tile smaller than the input size enlarged to it
     out["scales"] = out["scales"] or []
     out["tta"] = bool(out["tta"])
     out["prompt_thresholds"] = out["prompt_thresholds"] or {}
