@@ -158,14 +158,17 @@ class TiledSegmenter(Segmenter):
                 f"enlarge={self.enlarge}, inner={self.inner!r})")
 
     @classmethod
-    def retiled(cls, segmenter: Segmenter, tile: int | None = None, max_tiles: int | None = None) -> "TiledSegmenter":
+    def retiled(cls, segmenter: Segmenter, tile: int | None = None, max_tiles: int | None = None,
+                enlarge: bool | None = None) -> "TiledSegmenter":
         """``segmenter`` predicting on tiles of ``tile`` px (default: its own tile size) with at most ``max_tiles``
-        tiles a photo: a tiled one gets the new values (its overlap kept), not a second tiling."""
+        tiles a photo, small tiles enlarged or not as ``enlarge`` says (default: as it does; not where it is not
+        tiled): a tiled one gets the new values (its overlap kept), not a second tiling."""
         own = segmenter if isinstance(segmenter, cls) else None
         if tile is None and own is None:
             raise ValueError("a tile size is needed to tile a segmenter that is not tiled")
         return cls(own.inner if own else segmenter, own.tile if tile is None else tile, own.overlap if own else 0.25,
-                   max_tiles if max_tiles is not None else own.max_tiles if own else None, own.enlarge if own else False)
+                   max_tiles if max_tiles is not None else own.max_tiles if own else None,
+                   enlarge if enlarge is not None else own.enlarge if own else False)
 
     def check_tiles(self, height: int, width: int, advice: str = "use a larger tile (--tile, tile=) or raise the limit (--max-tiles, max_tiles=)") -> int:
         """How many tiles a ``height`` x ``width`` photo is cut into; ValueError (ending in ``advice``) when more

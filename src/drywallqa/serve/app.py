@@ -418,14 +418,15 @@ def read_upload(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS, notes:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
 
 
-def model_description(seg: Segmenter) -> dict:
+def model_description(seg: Segmenter, enlarge_tiles: bool = False) -> dict:
     """What ``/v1/models`` says of the loaded segmenter (:meth:`Segmenter.describe`): the input size it runs at,
-    not the trained one."""
+    not the trained one. ``enlarge_tiles``: the server's (:attr:`ServeConfig.enlarge_tiles`), which a request's
+    ``tile`` follows where the server does not tile."""
     described = seg.describe()
     keys = ("runtime", "pipeline", "model_type", "threshold", "prompt_thresholds", "text_encoder", "image_size",
             "scales", "tta", "tile", "tile_enlarge", "version")
     out = {k: described.get(k) for k in keys}
-    out["tile_enlarge"] = bool(out["tile_enlarge"])  # a tile smaller than the input size enlarged to it
+    out["tile_enlarge"] = bool(out["tile_enlarge"] or enlarge_tiles)  # a tile smaller than the input size enlarged
     out["scales"] = out["scales"] or []
     out["tta"] = bool(out["tta"])
     out["prompt_thresholds"] = out["prompt_thresholds"] or {}
@@ -468,6 +469,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     config = config or ServeConfig()
     seg = segmenter or Segmenter.load(config.model_path, runtime=config.runtime, pipeline=config.pipeline,
                                       precision=config.precision)
+    if config.enlarge_tiles and isinstance(seg, TiledSegmenter) and not seg.enlarge:  # the server's own tiles too
+        seg = TiledSegmenter.retiled(seg, enlarge=True)
     slots = asyncio.Semaphore(config.max_concurrency)
     # a thread per slot: the event loop's default executor has min(32, CPUs + 4) threads (6 on 2 CPUs), and a request
     # let in beyond them waited in its queue, unstarted, until its time limit answered it 503
@@ -565,7 +568,7 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
     def models() -> dict:
         # the upload limit, for the page to refuse a photo over it before sending it (it uploaded 20 MB over a phone's
         # link to be told 413)
-        return {"version": __version__, "models": [model_description(seg)], "limits": {"max_upload_mb": config.max_upload_mb}}
+        return {"version": __version__, "models": [model_description(seg, config.enlarge_tiles)], "limits": {"max_upload_mb": config.max_upload_mb}}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
@@ -603,7 +606,8 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         tile: int | None = Form(None, ge=32, le=16384, description=(
             "Predict a photo wider or taller than this many pixels on overlapping tiles of this size: for photos of a "
             f"larger stretch of wall than one training photo showed (overrides the server's --tile; at most "
-            f"{config.max_tiles} tiles).")),
+            f"{config.max_tiles} tiles; a tile smaller than the model's input size is seen at its own size"
+            f"{', enlarged to the input size (the server runs with --enlarge-tiles)' if config.enlarge_tiles else ''}).")),
         min_confidence: float | None = Form(None, ge=0, le=1, allow_inf_nan=False, description=(
             "Empty the masks whose confidence (the estimated IoU of the mask, 0..1, in each result) is lower.")),
         label_shape: Literal[LABEL_SHAPE_CHOICES] | None = Form(None, description=(  # the enum of the OpenAPI page
@@ -762,7 +766,8 @@ def _segment(seg, data: bytes, prompts: list[str], tile: int | None, config: Ser
     rgb = read_upload(data, config.max_pixels, notes)
     predictor = seg
     if tile or isinstance(seg, TiledSegmenter):  # the server's tile limit, whoever chose the tile
-        predictor = TiledSegmenter.retiled(seg, tile, max_tiles=config.max_tiles)
+        # and its choice to enlarge a small tile (a request's tile on a server that does not tile was never enlarged)
+        predictor = TiledSegmenter.retiled(seg, tile, max_tiles=config.max_tiles, enlarge=config.enlarge_tiles or None)
         try:
             predictor.check_tiles(*rgb.shape[:2], advice="use a larger tile")
         except ValueError as exc:

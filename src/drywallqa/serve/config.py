@@ -8,7 +8,7 @@ import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..utils.checks import whole_number
+from ..utils.checks import flag, whole_number
 from ..utils.image_io import DEFAULT_MAX_PIXELS
 
 MIN_TIMEOUT_S = 0.1  # the shortest request or body timeout drywallqa serve takes
@@ -41,6 +41,8 @@ class ServeConfig:
     pipeline: str | None = None            # or a pipeline instead of a model folder: zeroshot
     precision: str = "float32"             # or bfloat16 (the torch runtime; docs/batch.md, "Precision")
     backend: str | None = None             # the 0.4 field (embedded / onnx / zeroshot), deprecated
+    enlarge_tiles: bool = False            # a tile (the server's, a request's) smaller than the model's input size
+    #                                        enlarged to it, as up to 0.6.28 (default: seen at its own size)
 
     def __post_init__(self):
         try:
@@ -64,6 +66,10 @@ class ServeConfig:
             if not whole_number(value) or value < 1:
                 raise SettingError(name, f"must be a whole number of at least 1, got {value!r}")
             setattr(self, name, int(value))
+        try:  # "no" (an environment variable's text) read as on
+            self.enlarge_tiles = flag(self.enlarge_tiles, "enlarge_tiles")
+        except ValueError:
+            raise SettingError("enlarge_tiles", f"must be True or False, got {self.enlarge_tiles!r}") from None
         for name, low in (("max_upload_mb", 0.0), ("request_timeout_s", MIN_TIMEOUT_S), ("body_timeout_s", MIN_TIMEOUT_S)):
             value = getattr(self, name)
             if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low or not value > 0
