@@ -3,6 +3,7 @@
 and to every request's ``tile``."""
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -95,3 +96,19 @@ def test_serve_config_enlarge_tiles_in_the_style_of_the_other_settings(tiny_mode
     client = TestClient(create_app(ServeConfig(), TiledSegmenter(plain, 64, enlarge=True)))
     assert client.get("/v1/models").json()["models"][0]["tile_enlarge"] is True
     assert "enlarged 2 times" in _tile_said(client, tile="32")
+
+
+def test_batch_report_says_what_results_json_says_of_the_job_tiles_enlarged_or_not(tiny_model_dir, tmp_path):
+    # results.json keeps the tile setting as a key (its settings hashed) and, for a tile smaller than the model's input
+    # size, a warning saying whether each tile is enlarged; report.html, written from it, showed neither
+    from drywallqa.engine.batch import predict_paths
+    from drywallqa.engine.batch_report import write_batch_report
+
+    Image.open(io.BytesIO(_png())).save(tmp_path / "a.png")
+    for enlarge, said in ((True, "enlarged 2 times to 64 px"), (False, "(not enlarged)")):
+        out = tmp_path / f"out{enlarge}"
+        seg = Segmenter.load(tiny_model_dir, tile=32, tile_enlarge=enlarge)
+        predict_paths(seg, [tmp_path / "a.png"], ["segment crack"], out, progress=False)
+        (written,) = json.loads((out / "results.json").read_text())["warnings"]
+        assert said in written
+        assert said in write_batch_report(out).read_text()

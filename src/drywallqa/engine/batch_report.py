@@ -295,6 +295,10 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results", pr
                    "done (listed at the bottom), and this report shows the photos done. Run the same <code>drywallqa "
                    "predict</code> command again to finish it: it skips the photos done, segments the rest and writes "
                    "this report again.</p>") if results.get("interrupted") else ""
+    # what the job said once of itself (results.json's warnings: a tile smaller than the model's input size, enlarged
+    # or not; prompts the model does not know; records of other settings): they were in no part of the report
+    said = "".join(f"<li>{esc(shown(w))}</li>" for w in _texts(results.get("warnings")))
+    said = f'<p class="note">The job said:</p><ul class="note">{said}</ul>' if said else ""
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>
@@ -312,6 +316,7 @@ th .chip {{ margin-left: 0; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
 {interrupted}
+{said}
 <p>{len(images)} photos, {len(failures)} failed{f", {len(not_done)} not done" if not_done else ""}{
     f", {len(unreadable)} {NOT_READABLE} (listed at the bottom)" if unreadable else ""}; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.
 Masks: {legend}</p>
