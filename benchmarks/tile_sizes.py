@@ -5,7 +5,7 @@ by tile at several tile sizes (``Segmenter.load(tile=...)``), scored against the
     python benchmarks/tile_sizes.py [--split published|val] [--limit 12] [--tiles 512 384 256] [--out out/tile_sizes]
 
 A tile smaller than the model's input size (512 px for the shipped model) is seen at its own size; the row ``tile=T
-enlarged`` resizes the same tiles to the input size (``enlarge=True``, as before 0.6.28), which tells the enlarging
+enlarged`` resizes the same tiles to the input size (``enlarge=True``, as up to 0.6.28), which tells the enlarging
 apart from the context a small tile loses. Writes, per dataset and mode, the mIoU (as ``drywallqa evaluate``), the mean mask pixels
 and the mean confidence to ``tile_sizes.json`` and ``tile_sizes.md`` in ``--out`` (and prints the table). Large photos of a whole wall: ``benchmarks/large_photos.py``.
 """
