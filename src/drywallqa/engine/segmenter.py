@@ -395,6 +395,12 @@ def _naming_photo(exc: Exception, index: int, image) -> Exception:
     return named
 
 
+def _rows_of_one_image(images: list | tuple) -> bool:
+    """Whether ``images`` is one photo given as nested lists (rows of pixels, as ``arr.tolist()``), which
+    :meth:`Segmenter.predict` reads as one array, not a list of photos (each a path, PIL image or 2-D/3-D array)."""
+    return bool(images) and all(isinstance(row, (list, tuple)) or getattr(row, "ndim", None) == 1 for row in images)
+
+
 class _Checked:
     """An attribute of a segmenter checked when set, as when it is given to ``load``: ``seg.threshold = 2`` (or
     ``"0.5"``) after loading was taken as it was, and every mask came back empty (or a TypeError deep in a call)."""
@@ -513,7 +519,7 @@ class Segmenter:
         Args:
             images: one photo as :meth:`predict` takes it (a path, a PIL image, an ``(H, W)`` / ``(H, W, 3)`` /
                 ``(H, W, 4)`` array), or a list, tuple or iterator of them (e.g. ``Path("photos").glob("*.jpg")``),
-                of any sizes.
+                of any sizes (nested lists of pixels, as ``arr.tolist()``, are one photo, as :meth:`predict` reads them).
             prompts: one text or a list of them, asked of every photo (each stripped; repeats dropped).
             threshold, label_shape: as :meth:`predict`, for every photo.
 
@@ -529,7 +535,8 @@ class Segmenter:
         prompts = validate_prompts(prompts)
         validate_threshold(threshold)
         validate_label_shape(label_shape)
-        if not (isinstance(images, (list, tuple)) or (isinstance(images, Iterator) and not hasattr(images, "read"))):
+        if not (isinstance(images, (list, tuple)) and not _rows_of_one_image(images)
+                or (isinstance(images, Iterator) and not hasattr(images, "read"))):
             return self.predict(images, prompts, threshold, label_shape)  # (an open file is one photo, refused so)
         results = []
         for index, image in enumerate(images):
