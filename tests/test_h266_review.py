@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
-from conftest import write_photos
+
+from drywallqa import Segmenter
 
 
 @pytest.fixture
 def tiny_seg(tiny_model_dir):
-    from drywallqa import Segmenter
-
     return Segmenter.load(tiny_model_dir)
 
 
@@ -23,3 +22,24 @@ def test_calling_a_segmenter_with_one_photo_as_nested_lists_is_that_photo_not_on
     gray = tiny_seg(rgb[..., 0].tolist(), "segment crack")  # an (H, W) one too
     assert not isinstance(gray, list) and gray.masks["segment crack"].shape == (40, 52)
     assert len(tiny_seg([rgb, rgb.tolist()], "segment crack")) == 2  # a list of photos stays a list of photos
+
+
+@pytest.fixture
+def page_server(tiny_model_dir):
+    from drywallqa.serve import ServeConfig, create_app
+    from test_browser import serving
+
+    yield from serving(create_app(ServeConfig(), Segmenter.load(tiny_model_dir)))
+
+
+def test_one_photo_dropped_with_a_text_file_names_the_text_file_left_out(page_server):
+    """Beside several photos a dropped file that is no photo is named as left out; beside one it went without a word
+    (the engineer's notes.txt of the floor, believed sent)."""
+    from test_browser import _need_browser, run_page_script
+
+    _need_browser()
+    out = run_page_script("h266_review.mjs", page_server)
+    assert out["consoleErrors"] == [], out
+    dropped = out["dropped"]
+    assert dropped["chosen"] == "north.png" and not dropped["list"], dropped  # one photo, as before
+    assert dropped["said"] == "north.png (not a photo, left out: notes.txt)", dropped
