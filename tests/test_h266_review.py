@@ -43,3 +43,20 @@ def test_one_photo_dropped_with_a_text_file_names_the_text_file_left_out(page_se
     dropped = out["dropped"]
     assert dropped["chosen"] == "north.png" and not dropped["list"], dropped  # one photo, as before
     assert dropped["said"] == "north.png (not a photo, left out: notes.txt)", dropped
+
+
+@pytest.mark.parametrize("photos, way", [({"a.jpg", "b.jpg"}, r"got set: pass sorted\(photos\)"),
+                                         ({"a.jpg": 1}.keys(), r"got dict_keys: pass sorted\(photos\)"),
+                                         ({1: "a.jpg"}.values(), r"got dict_values: pass sorted\(photos\)"),
+                                         (np.array(["a.jpg", "b.jpg"]), r"got ndarray of <U5: pass list\(photos\)")])
+def test_several_photos_in_a_set_or_an_array_of_paths_are_told_to_come_as_a_list(tiny_seg, photos, way):
+    """seg(photos, ...) took a set, a dict's keys or values, or an array (a pandas Series) of paths for one image: "an
+    image is a path ...; got set", "expected an (H, W) ... image, got shape (2,)", naming no way on."""
+    with pytest.raises(TypeError, match="^several photos are given as a list, tuple or iterator; " + way):
+        tiny_seg(photos, "segment crack")
+
+
+def test_one_image_of_any_kind_still_goes_to_predict(tiny_seg):
+    rgb = np.random.default_rng(0).integers(0, 255, (40, 52, 3), dtype=np.uint8)
+    assert tiny_seg(rgb, "segment crack").masks["segment crack"].shape == (40, 52)
+    assert tiny_seg(rgb[..., 0] > 100, "segment crack").masks["segment crack"].shape == (40, 52)  # a bool one

@@ -26,7 +26,7 @@ import importlib
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, MappingView, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -401,6 +401,18 @@ def _rows_of_one_image(images: list | tuple) -> bool:
     return bool(images) and all(isinstance(row, (list, tuple)) or getattr(row, "ndim", None) == 1 for row in images)
 
 
+def _no_unlisted_photos(images) -> None:
+    """TypeError where :meth:`Segmenter.__call__` is given several photos in another container than a list, tuple or
+    iterator (a set, a dict's keys or values, a 1-D array or pandas Series of paths): each was read as one image that
+    is not one ("an image is a path ...; got set", "expected an (H, W) ... image, got shape (2,)")."""
+    paths = getattr(images, "ndim", None) == 1 and getattr(getattr(images, "dtype", None), "kind", "") in "OSU"
+    if isinstance(images, (Set, MappingView)) or paths:
+        kind = type(images).__name__ + (f" of {getattr(images, 'dtype', '')}" if paths else "")
+        raise TypeError(f"several photos are given as a list, tuple or iterator; got {kind}: pass "
+                        + ("sorted(photos) (a set has no order: the results come in the photos' order)"
+                           if isinstance(images, (Set, MappingView)) else "list(photos)"))
+
+
 class _Checked:
     """An attribute of a segmenter checked when set, as when it is given to ``load``: ``seg.threshold = 2`` (or
     ``"0.5"``) after loading was taken as it was, and every mask came back empty (or a TypeError deep in a call)."""
@@ -529,6 +541,7 @@ class Segmenter:
 
         Raises:
             ValueError: bad prompts, ``threshold`` or ``label_shape``, before any photo is read.
+            TypeError: several photos in a set, a dict's keys or values, or an array of paths (pass a list).
             The error :meth:`predict` raises for a photo, of its type, its message starting with the photo's index in
             ``images`` and its path (``image 2 (walls/b.jpg): ...``); the results of the photos before it are not kept.
         """
@@ -537,6 +550,7 @@ class Segmenter:
         validate_label_shape(label_shape)
         if not (isinstance(images, (list, tuple)) and not _rows_of_one_image(images)
                 or (isinstance(images, Iterator) and not hasattr(images, "read"))):
+            _no_unlisted_photos(images)
             return self.predict(images, prompts, threshold, label_shape)  # (an open file is one photo, refused so)
         results = []
         for index, image in enumerate(images):
