@@ -38,7 +38,7 @@ def test_one_photo_dropped_with_a_text_file_names_the_text_file_left_out(page_se
     from test_browser import _need_browser, run_page_script
 
     _need_browser()
-    out = run_page_script("h266_review.mjs", page_server)
+    out = run_page_script("h266_review.mjs", page_server, "drop-one")
     assert out["consoleErrors"] == [], out
     dropped = out["dropped"]
     assert dropped["chosen"] == "north.png" and not dropped["list"], dropped  # one photo, as before
@@ -60,3 +60,22 @@ def test_one_image_of_any_kind_still_goes_to_predict(tiny_seg):
     rgb = np.random.default_rng(0).integers(0, 255, (40, 52, 3), dtype=np.uint8)
     assert tiny_seg(rgb, "segment crack").masks["segment crack"].shape == (40, 52)
     assert tiny_seg(rgb[..., 0] > 100, "segment crack").masks["segment crack"].shape == (40, 52)  # a bool one
+
+
+def test_stop_pressed_with_the_keyboard_leaves_the_focus_on_the_list_not_the_page(page_server, tmp_path):
+    """Stop (a button of the list) pressed with the keyboard is disabled at once, and hidden once the photo on its way
+    is in: the focus went to the page itself (a screen reader says nothing; Tab went on to the opacity slider below)
+    -> the list's heading, as the run's start put it there, and Tab goes on to its first photo."""
+    from PIL import Image
+    from test_browser import _need_browser, run_page_script
+
+    _need_browser()
+    (tmp_path / "photos").mkdir()
+    for name in ("a", "b", "c"):
+        Image.new("RGB", (64, 48), (120, 120, 120)).save(tmp_path / "photos" / f"{name}.png")
+    out = run_page_script("h266_review.mjs", page_server, "stop-keys", tmp_path / "photos", timeout=240)
+    assert out["consoleErrors"] == [], out
+    assert out["pressed"] == "queue-title", out  # not the page
+    stopped = out["stopped"]
+    assert stopped["said"] == "1 of 3 photos segmented, 2 not sent (stopped).", stopped
+    assert stopped["focused"] == "queue-title" and stopped["tab"] == "a.png", stopped

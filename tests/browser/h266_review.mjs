@@ -1,22 +1,46 @@
-// Usage: node h266_review.mjs URL
-// tests/test_h266_review.py: one photo dropped with a file that is no photo (notes.txt): the photo taken, and the
-// text file named as left out, as it is beside several photos. Prints one JSON line.
+// Usage: node h266_review.mjs URL CHECK [DIR]
+// tests/test_h266_review.py. CHECK "drop-one": one photo dropped with a file that is no photo (notes.txt): the photo
+// taken, and the text file named as left out, as it is beside several photos. CHECK "stop-keys": the photos of DIR
+// chosen, Segment and then Stop pressed with the keyboard while the first is on its way: where the focus is once the
+// list has stopped (Stop hidden), and where Tab goes from there. Prints one JSON line.
+import { readFile, readdir } from 'node:fs/promises';
 import { launchChromium } from './chromium.mjs';
 
-const [url] = process.argv.slice(2);
+const [url, check, dir] = process.argv.slice(2);
 const browser = await launchChromium();
 const report = { consoleErrors: [] };
+const focused = (page) => page.evaluate(() => document.activeElement.id || document.activeElement.tagName);
 try {
   const page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+  page.setDefaultTimeout(90000);
   page.on('pageerror', e => report.consoleErrors.push(String(e)));
   await page.goto(url); await page.waitForSelector('#chips .chip');
-  report.dropped = await page.evaluate(async () => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([new Uint8Array([137, 80, 78, 71])], 'north.png', { type: 'image/png' }));
-    dt.items.add(new File(['ceiling done, two coats'], 'notes.txt', { type: 'text/plain' }));
-    document.querySelector('#results-title').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    return { said: document.querySelector('#photo-name').textContent, list: !document.querySelector('#queue-wrap').hidden,
-             chosen: state.fileName };
-  });
+  if (check === 'drop-one') {
+    report.dropped = await page.evaluate(async () => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array([137, 80, 78, 71])], 'north.png', { type: 'image/png' }));
+      dt.items.add(new File(['ceiling done, two coats'], 'notes.txt', { type: 'text/plain' }));
+      document.querySelector('#results-title').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      return { said: document.querySelector('#photo-name').textContent, list: !document.querySelector('#queue-wrap').hidden,
+               chosen: state.fileName };
+    });
+  }
+  if (check === 'stop-keys') {
+    const files = await Promise.all((await readdir(dir)).sort().map(async name =>
+      ({ name, mimeType: 'image/png', buffer: await readFile(`${dir}/${name}`) })));
+    let release; const held = new Promise(done => { release = done; });
+    await page.route('**/v1/segment', async route => { await held; await route.fulfill({ response: await route.fetch() }); });
+    await page.setInputFiles('#image', files);
+    await page.focus('#run'); await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('#queue li').dataset.state === 'sending');
+    await page.focus('#stop'); await page.keyboard.press('Enter');
+    report.pressed = await focused(page);
+    release();
+    await page.waitForFunction(() => !document.querySelector('#run').disabled);
+    report.stopped = { focused: await focused(page), said: await page.textContent('#queue-status') };
+    await page.keyboard.press('Tab');
+    report.stopped.tab = await page.evaluate(() => document.activeElement.closest('li') ?
+      document.activeElement.closest('li').querySelector('.q-name').textContent : document.activeElement.id || document.activeElement.tagName);
+  }
 } finally { await browser.close(); }
 console.log(JSON.stringify(report));
