@@ -79,3 +79,27 @@ def test_stop_pressed_with_the_keyboard_leaves_the_focus_on_the_list_not_the_pag
     stopped = out["stopped"]
     assert stopped["said"] == "1 of 3 photos segmented, 2 not sent (stopped).", stopped
     assert stopped["focused"] == "queue-title" and stopped["tab"] == "a.png", stopped
+
+
+class _TwoPartError(Exception):
+    """An error made of two arguments (not one message), without ``add_note`` as on Python 3.10."""
+
+    def __init__(self, what, why):
+        super().__init__(what, why)
+
+    def __getattribute__(self, name):
+        if name == "add_note":
+            raise AttributeError(name)
+        return super().__getattribute__(name)
+
+
+def test_a_photos_error_that_cannot_be_named_goes_up_as_raised_where_python_has_no_add_note(tiny_seg, monkeypatch):
+    """(4336b64 had no test.) An error of several arguments is not made again with 'image INDEX' before it: on Python
+    3.10 (no BaseException.add_note) the call raised an AttributeError of add_note in its place."""
+    def failing(image, prompts, threshold=None, label_shape=None):
+        raise _TwoPartError("decoder", "crashed")
+
+    monkeypatch.setattr(tiny_seg, "predict", failing)
+    with pytest.raises(_TwoPartError) as raised:
+        tiny_seg(["a.jpg"], "segment crack")
+    assert raised.value.args == ("decoder", "crashed")
