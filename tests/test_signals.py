@@ -194,3 +194,15 @@ def test_engine_predictor_names_still_read_with_a_warning():
             assert getattr(old, name) is new
     with pytest.raises(AttributeError):
         old.no_such_name
+
+
+def test_utils_files_moved_names_still_read_with_a_warning():
+    """0.6.29 split utils/files.py by concern: a name it held (strict_json, file_digest, lock_held, ...) still reads
+    from it, with a DeprecationWarning naming its new module, for one more release."""
+    from drywallqa.utils import files, formats, locks, stamps
+    for name, new in (("strict_json", formats.strict_json), ("file_digest", stamps.file_digest),
+                      ("lock_held", locks.lock_held)):
+        with pytest.warns(DeprecationWarning, match=f"drywallqa.utils.files.{name} is deprecated: use drywallqa.utils"):
+            assert getattr(files, name) is new
+    with pytest.raises(AttributeError):
+        files.no_such_name

@@ -551,11 +551,12 @@ class Segmenter:
         if not (isinstance(images, (list, tuple)) and not _rows_of_one_image(images)
                 or (isinstance(images, Iterator) and not hasattr(images, "read"))):
             _no_unlisted_photos(images)
-            return self.predict(images, prompts, threshold, label_shape)  # (an open file is one photo, refused so)
+            # one photo (an open file too, refused so); by keyword: a subclass's predict may order them otherwise
+            return self.predict(images, prompts, threshold=threshold, label_shape=label_shape)
         results = []
         for index, image in enumerate(images):
             try:
-                results.append(self.predict(image, prompts, threshold, label_shape))
+                results.append(self.predict(image, prompts, threshold=threshold, label_shape=label_shape))
             except Exception as exc:
                 named = _naming_photo(exc, index, image)
                 if named is exc:

@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
+from .deprecation import deprecated_names
 from .formats import spreadsheet_cell
 from .locks import process_alive
 from .signals import deferred_interrupt
@@ -260,3 +261,19 @@ def _remove_entry(path: Path) -> None:
         path.unlink(missing_ok=True)
     elif path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
+
+
+
+# names this module held up to 0.6.28, moved to a module of their own concern in 0.6.29: read with a warning for one
+# more release
+_MOVED = {
+    "locks": ("LOCK_WAIT_S", "folders_to_make", "remove_made_folders", "folder_lock", "folder_in_use", "lock_held"),
+    "paths": ("lexical_path", "resolved", "why_not", "calibration_file_there", "not_a_file_error", "check_links",
+              "check_writable_path", "check_replaceable_dir"),
+    "formats": ("cell_text", "strict_json"),
+    "output_folders": ("BATCH_RESULTS", "ZEROSHOT_REPORT", "ZEROSHOT_JOB", "REPORT_FILES", "OUTPUT_MARKER",
+                       "OUTPUT_FILES", "is_output_folder", "is_output_file", "mark_output_folder"),
+    "stamps": ("WEIGHT_SUFFIXES", "file_digest", "file_stamp", "file_id", "folder_state"),
+}
+__getattr__ = deprecated_names(__name__, {name: (f"drywallqa.utils.{home}", name)
+                                          for home, names in _MOVED.items() for name in names})
