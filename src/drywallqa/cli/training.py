@@ -207,9 +207,10 @@ def train(
     max_minutes: Optional[float] = typer.Option(None, help="Stop (with a checkpoint) after this many minutes."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto."),
     accept_label_change: bool = typer.Option(
-        False, "--accept-label-change", help="With --resume: go on with a run started by drywallqa 0.6.27 or earlier "
-                                             "on masks whose 255 pixels it read as background, 'ignore' from now on "
-                                             "(refused otherwise)."),
+        False, "--accept-label-change", help="With --resume: go on with a run whose last.pt records no label encoding "
+                                             "(drywallqa 0.6.28 or earlier: 0.6.27 and earlier read a mask's 255 pixels "
+                                             "as background, 'ignore' from now on; 0.6.28 as 'ignore' already) on such "
+                                             "masks (refused otherwise)."),
 ):
     """Train a model from a config file (checkpoints, metrics CSV/JSON and curves in output_dir)."""
     import yaml

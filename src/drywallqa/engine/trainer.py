@@ -145,7 +145,8 @@ INIT_FROM_IGNORED = ("pretrained", "tokenizer", "encoder_options.weights")  # ke
 
 # how a run reads its masks into labels, stored in last.pt (``label_encoding``) and compared on resume: 2 (0.6.28): the
 # 255 of a mask of class indices (0/1/255, a VOC palette's index 255) is 'ignore' (IGNORE_VALUE), counted in no loss
-# nor score; 1 (0.6.27 and earlier, a checkpoint without it): background
+# nor score; 1 (a checkpoint without it: 0.6.28 or earlier, released before it was recorded): background up to 0.6.27,
+# 'ignore' in 0.6.28, which the checkpoint cannot tell apart
 LABEL_ENCODING = 2
 
 
@@ -730,8 +731,9 @@ class Trainer:
 
     def check_same_labels(self, state: dict, path: Path) -> None:
         """The run's masks are read as they were when ``state`` was saved (:data:`LABEL_ENCODING`): a run started
-        with 0.6.27 or earlier (a checkpoint without ``label_encoding``) read the 255 of a mask of class indices as
-        background, this release as 'ignore'; resumed on photos that hold such pixels, they changed meaning at the
+        with 0.6.27 or earlier read the 255 of a mask of class indices as background, this release as 'ignore' (its
+        checkpoint holds no ``label_encoding``, as one of 0.6.28, which read them as 'ignore' too: both are asked
+        about); resumed on photos that hold such pixels, they changed meaning at the
         step resumed from without a word, in its losses and in the val score that picks ``best/`` (its best score so
         far counted them as background). Photos without any: read alike, nothing to say. With
         ``accept_label_change`` (``train --accept-label-change``) the run goes on, with a warning.
@@ -745,17 +747,23 @@ class Trainer:
         n = self.photos_with_ignore()
         if not n:
             return
-        how = ("drywallqa 0.6.27 or earlier, which read the 255 pixels of a mask of class indices (0/1/255, a VOC "
-               "palette's index 255) as background" if then == 1 else
-               f"another drywallqa, which read masks another way (label encoding {then!r}, this release's "
-               f"{LABEL_ENCODING})")
+        if then == 1:  # 0.6.28 was released before last.pt recorded it, and read them as 'ignore' already
+            how = ("drywallqa 0.6.28 or earlier, which recorded no label encoding: a run started with 0.6.27 or "
+                   "earlier read the 255 pixels of a mask of class indices (0/1/255, a VOC palette's index 255) as "
+                   "background, one started with 0.6.28 as 'ignore'")
+            which = "if the run was started with 0.6.27 or earlier, "
+            same = " (a run started with 0.6.28 read them as this release does: go on with --accept-label-change)"
+        else:
+            how = (f"another drywallqa, which read masks another way (label encoding {then!r}, this release's "
+                   f"{LABEL_ENCODING})")
+            which, same = "", ""
         said = (f"{path} was written by {how}; this release reads them as 'ignore' (counted in no loss nor score), "
-                f"and {n} of the run's training and val photos hold some: resumed, they change meaning at step "
+                f"and {n} of the run's training and val photos hold some: {which}resumed, they change meaning at step "
                 f"{state.get('step')}, in its losses and in the val score that picks best/ (its best score so far "
                 "counted them as before)")
         if not getattr(self, "accept_label_change", False):
-            raise ValueError(f"--resume: {said}. Start a new run from its weights (init_from: {path.parent / 'best'}), "
-                             "or go on anyway with --accept-label-change")
+            raise ValueError(f"--resume: {said}{same}. Start a new run from its weights (init_from: "
+                             f"{path.parent / 'best'}), or go on anyway with --accept-label-change")
         logger.warning("%s; going on (--accept-label-change)", said)
 
     # ----------------------------------------------------------------- loop

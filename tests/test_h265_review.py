@@ -1,0 +1,24 @@
+"""Review of the tiling, run-file, output-folder and ship --out changes (helper h265)."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+
+def test_a_checkpoint_without_label_encoding_is_not_said_to_be_of_0_6_27_alone(tmp_path):
+    """0.6.28 was released (e9c6d08) before last.pt recorded ``label_encoding`` (fd1b9df), and it already read the 255
+    of a 0/1/255 mask as 'ignore': its checkpoints hold no ``label_encoding`` either. Resumed, such a run was refused
+    as "written by drywallqa 0.6.27 or earlier, which read ... as background" -- false for a 0.6.28 run, whose labels
+    read as they did. The message says a checkpoint without it may be 0.6.28's, read alike (go on), or 0.6.27's."""
+    from drywallqa.engine.trainer import Trainer
+
+    last = tmp_path / "run" / "last.pt"
+    run = SimpleNamespace(photos_with_ignore=lambda: 3, accept_label_change=False)
+    with pytest.raises(ValueError) as caught:
+        Trainer.check_same_labels(run, {"step": 7}, last)
+    said = " ".join(str(caught.value).split())
+    assert "0.6.28 or earlier" in said and "0.6.27 or earlier" in said and "as background" in said, said
+    assert "started with 0.6.28" in said and "--accept-label-change" in said and "init_from:" in said, said
+    assert "3 of the run's training and val photos" in said and "step 7" in said, said
+
