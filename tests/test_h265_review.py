@@ -36,3 +36,27 @@ def test_docs_say_which_releases_enlarged_small_tiles_as_the_help_does():
     bench = " ".join((Path(__file__).parents[1] / "benchmarks" / "tile_sizes.py").read_text().split())
     said = bench[bench.index("(``enlarge=True``"):][:60]
     assert "up to 0.6.28" in said, said  # (it said "as before 0.6.28")
+
+
+def test_zeroshot_into_a_folder_an_unmarked_older_zeroshot_job_wrote_says_so(tmp_path):
+    """A folder ``drywallqa zeroshot`` wrote before output folders were marked (0.5.0 and earlier: report.json with its
+    ``stages`` and ``prompt_source``, masks ``<stem>__<prompt>.png``, no marker) was refused since 775a91d as holding
+    files "that no drywallqa job wrote (another program's?)" -- a drywallqa job did. It is named as an older zero-shot
+    job's results, as a marked folder of an older drywallqa is; --overwrite still the way on."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.zeroshot.pipeline import ZeroShotConfig, earlier_job
+
+    photos, old = tmp_path / "photos", tmp_path / "old"
+    photos.mkdir()
+    old.mkdir()
+    Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(photos / "a.jpg")
+    (old / "report.json").write_text(json.dumps({"config": {}, "prompt_source": "table", "stages": {"tags": 1},
+                                                 "images": [{"image": str(photos / "a.jpg")}]}))
+    (old / "a__crack.png").write_bytes(b"an older zero-shot job's mask")
+    conflict = earlier_job([photos], old, ZeroShotConfig())[1]
+    assert conflict is not None and "--overwrite" in conflict, conflict
+    assert "no drywallqa job wrote" not in conflict and "zero-shot job" in conflict, conflict

@@ -421,6 +421,16 @@ def users_files(out: Path, photos) -> list[str]:
         return []
 
 
+def older_zeroshot_report(out: Path) -> bool:
+    """Whether ``out`` holds the ``report.json`` of a zero-shot job (its ``stages`` and ``prompt_source``), as one
+    of 0.5.0 or earlier left in a folder it did not mark (:func:`users_files` would take its files for the user's)."""
+    try:
+        report = json.loads((out / ZEROSHOT_REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(report, dict) and "stages" in report and "prompt_source" in report
+
+
 def zeroshot_job(config: ZeroShotConfig, photos, prompts=None, references=None) -> dict:
     """What decides a zero-shot job's outputs, as :data:`ZEROSHOT_JOB` holds it: the config (before references set its
     size filter), the fixed prompts given, and the references and photos (absolute paths)."""
@@ -448,6 +458,10 @@ def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references
     files = sorted(earlier_outputs(out, report=True))
     if not files:
         theirs = users_files(out, job["photos"])
+        if theirs and older_zeroshot_report(out):  # a zero-shot job's of before output folders were marked (0.5.0)
+            return job, (f"{out} holds the results of a zero-shot job of an older drywallqa (its {ZEROSHOT_REPORT}, "
+                         f"e.g. {theirs[-1]}) that no zero-shot job record says are this job's: give this job another "
+                         "--out, or --overwrite to write over them")
         if theirs:
             more = f" and {len(theirs) - 5} more" if len(theirs) > 5 else ""
             return job, (f"{out} holds {', '.join(theirs[:5])}{more} that no drywallqa job wrote (another program's?), "
