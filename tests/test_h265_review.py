@@ -60,3 +60,13 @@ def test_zeroshot_into_a_folder_an_unmarked_older_zeroshot_job_wrote_says_so(tmp
     conflict = earlier_job([photos], old, ZeroShotConfig())[1]
     assert conflict is not None and "--overwrite" in conflict, conflict
     assert "no drywallqa job wrote" not in conflict and "zero-shot job" in conflict, conflict
+
+
+def test_zeroshot_docs_no_longer_say_a_folder_of_the_users_files_is_written_into_unasked():
+    """Since 775a91d a zero-shot --out of the user's files holding one the job would write over or remove (its
+    report.json, a photo's <stem>__*.png) is refused; docs/zeroshot.md still said such a folder "is written into (they
+    are left alone)"."""
+    text = " ".join((Path(__file__).parents[1] / "docs" / "zeroshot.md").read_text().split())
+    assert "a folder of the user's files is written into (they are left alone)" not in text
+    said = text[text.index("a folder of the user's files"):][:400]
+    assert "report.json" in said and "refused" in said and "--overwrite" in said, said
