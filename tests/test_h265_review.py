@@ -70,3 +70,24 @@ def test_zeroshot_docs_no_longer_say_a_folder_of_the_users_files_is_written_into
     assert "a folder of the user's files is written into (they are left alone)" not in text
     said = text[text.index("a folder of the user's files"):][:400]
     assert "report.json" in said and "refused" in said and "--overwrite" in said, said
+
+
+def test_ship_replaces_a_shipped_folder_holding_only_a_file_browsers_metadata(tiny_model_dir, tmp_path):
+    """A folder ship wrote, opened in macOS Finder (``.DS_Store``, ``._config.json`` on a FAT/SMB disk) or Windows
+    Explorer (``Thumbs.db``, ``desktop.ini``), was refused since 461c03b as holding files ship does not write, to be
+    moved out or --overwrite'd: the file browser writes them again whenever the folder is opened, and replacing the
+    folder whole deleted them before without loss. They are not named; a user's own file still is."""
+    import shutil
+
+    from drywallqa.engine.shipping import check_destination
+
+    dest = tmp_path / "shipped"
+    shutil.copytree(tiny_model_dir, dest)
+    (dest / "selection.json").write_text("written by a ship")
+    for name in (".DS_Store", "._config.json", "Thumbs.db", "desktop.ini"):
+        (dest / name).write_bytes(b"a file browser's")
+    check_destination(tiny_model_dir, dest)
+    (dest / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError) as caught:
+        check_destination(tiny_model_dir, dest)
+    assert "notes.txt" in str(caught.value) and ".DS_Store" not in str(caught.value), str(caught.value)

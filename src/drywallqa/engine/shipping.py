@@ -227,14 +227,25 @@ def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression
 
 def files_ship_does_not_write(dest: Path) -> list[str]:
     """The names in the model folder ``dest`` that no ship writes (:data:`SHIP_WRITES`; a CLIPSeg model's tokenizer,
-    and the model folder's files an ONNX export copies, too), sorted, a folder's with a trailing ``/``: a user's notes,
-    an ``eval/`` report, an ONNX export or a TensorRT engine made of its weights."""
+    the model folder's files an ONNX export copies and a file browser's, :func:`browser_metadata`, too), sorted, a
+    folder's with a trailing ``/``: a user's notes, an ``eval/`` report, an ONNX export or a TensorRT engine made of
+    its weights."""
     from ..export.onnx import EXPORT_EXTRAS
     from ..models.clipseg.modeling_clipseg import TOKENIZER_FILES
 
     ours = {*SHIP_WRITES, *EXPORT_EXTRAS, *TOKENIZER_FILES}
     return sorted(p.name + ("/" if p.is_dir() else "") for p in Path(dest).iterdir()
-                  if not (p.name in ours and p.is_file()))
+                  if not ((p.name in ours or browser_metadata(p.name)) and p.is_file()))
+
+
+BROWSER_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")  # a file browser's, written whenever a folder is opened
+
+
+def browser_metadata(name: str) -> bool:
+    """Whether ``name`` is a file a file browser writes into any folder it shows (macOS Finder's ``.DS_Store`` and, on
+    a disk without its attributes, ``._<name>``; Windows Explorer's ``Thumbs.db``, ``desktop.ini``): nothing of a
+    user's that replacing a model folder whole loses (it is written again), so not asked about."""
+    return name in BROWSER_FILES or name.startswith("._")
 
 
 def check_destination(model_dir: Path, dest: Path, overwrite: bool = False) -> None:
