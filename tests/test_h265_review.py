@@ -91,3 +91,29 @@ def test_ship_replaces_a_shipped_folder_holding_only_a_file_browsers_metadata(ti
     with pytest.raises(ValueError) as caught:
         check_destination(tiny_model_dir, dest)
     assert "notes.txt" in str(caught.value) and ".DS_Store" not in str(caught.value), str(caught.value)
+
+
+def test_a_tiled_jobs_resume_key_changes_only_where_enlarge_changes_the_masks(tiny_model_dir, tmp_path):
+    """settings() (a batch job's resume key) took ``enlarge`` in bfa4db6 whatever the tile: a ``predict --tile 640``
+    job of 0.6.28 on the 512 px model (a tile no input size enlarges: the masks are the same now) was predicted again
+    photo by photo when resumed, and so was one run again with --enlarge-tiles. The key holds it only where it
+    changes what the model sees (a tile smaller than an input size), as 0.6.28's key otherwise."""
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa import Segmenter
+    from drywallqa.engine.batch import predict_paths
+
+    big = Segmenter.load(tiny_model_dir, tile=64)  # the tiny model's input size: nothing enlarged either way
+    assert big.settings() == {"class": "TiledSegmenter", "tile": 64, "overlap": 0.25,
+                              "inner": big.inner.settings()}  # 0.6.28's
+    assert Segmenter.load(tiny_model_dir, tile=64, tile_enlarge=True).settings() == big.settings()
+    assert Segmenter.load(tiny_model_dir, tile=40).settings()["enlarge"] is False
+    assert Segmenter.load(tiny_model_dir, tile=40, tile_enlarge=True).settings()["enlarge"] is True
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(photos / "a.jpg")
+    assert len(predict_paths(big, [photos], ["segment crack"], out, progress=False).done) == 1
+    again = predict_paths(Segmenter.load(tiny_model_dir, tile=64, tile_enlarge=True), [photos], ["segment crack"], out,
+                          progress=False)
+    assert not again.done and len(again.skipped) == 1

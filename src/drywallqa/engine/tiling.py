@@ -210,8 +210,14 @@ class TiledSegmenter(Segmenter):
         return self.inner.weights_stamp()
 
     def settings(self) -> dict:
-        return {"class": type(self).__name__, "tile": self.tile, "overlap": self.overlap, "enlarge": self.enlarge,
-                "inner": self.inner.settings()}
+        """The wrapped segmenter's, with the tiling; ``enlarge`` only where it changes the input sizes a tile is seen
+        at (a tile smaller than one of them, on a runtime that sees it at its own size): elsewhere the masks are
+        alike either way, and as 0.6.28's (whose key had none), so a batch job of either resumes."""
+        capped = getattr(self.inner, "tile_scales", None)
+        scales = getattr(self.inner, "scales", None)
+        matters = bool(scales) and capped is not None and tuple(capped(self.tile)) != tuple(scales)
+        return {"class": type(self).__name__, "tile": self.tile, "overlap": self.overlap,
+                **({"enlarge": self.enlarge} if matters else {}), "inner": self.inner.settings()}
 
     def describe(self) -> dict:
         return {**self.inner.describe(), "tile": self.tile, "tile_overlap": self.overlap, "tile_enlarge": self.enlarge}
