@@ -117,3 +117,19 @@ def test_a_tiled_jobs_resume_key_changes_only_where_enlarge_changes_the_masks(ti
     again = predict_paths(Segmenter.load(tiny_model_dir, tile=64, tile_enlarge=True), [photos], ["segment crack"], out,
                           progress=False)
     assert not again.done and len(again.skipped) == 1
+
+
+def test_accept_label_change_without_resume_is_refused_not_dropped(tmp_path):
+    """``train CONFIG --accept-label-change`` (no --resume) started a new run, or was refused as a folder holding a
+    run, the option dropped without a word: it is an option of --resume (as --max-tiles is of --tile), refused
+    (exit 2) before anything is read."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'run'}\n")
+    res = CliRunner().invoke(app, ["train", str(config), "--accept-label-change"], terminal_width=300)
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "--accept-label-change" in said and "--resume" in said, res.output
+    assert not (tmp_path / "run").exists()

@@ -302,6 +302,9 @@ def train(
             raise typer.BadParameter(f"{model_path} is not a drywallqa model folder{hint}", param_hint="--model-path")
     if resume and overwrite:
         raise typer.BadParameter("--resume continues a run and --overwrite replaces it: choose one", param_hint="--overwrite")
+    if accept_label_change and not resume:  # was dropped without a word (a new run reads its masks as this release)
+        raise typer.BadParameter("is an option of --resume (a run whose masks an earlier release read otherwise): give "
+                                 "--resume too, or leave it out", param_hint="--accept-label-change")
     try:  # the run's own config.yaml, trained from: kept, never replaced by overrides
         check_config_file(config, cfg, resume=resume)
     except ValueError as exc:
