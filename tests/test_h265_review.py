@@ -133,3 +133,16 @@ def test_accept_label_change_without_resume_is_refused_not_dropped(tmp_path):
     said = " ".join(res.output.replace("│", " ").split())
     assert res.exit_code == 2 and "--accept-label-change" in said and "--resume" in said, res.output
     assert not (tmp_path / "run").exists()
+
+
+def test_the_tile_warning_says_a_tile_of_no_multiple_of_32_is_made_smaller(tiny_model_dir):
+    """A tile smaller than the input size is seen at its own side down to a multiple of 32 (TorchSegmenter.tile_scales):
+    a 48 px tile on the 64 px model is seen at 32 px, its cracks 1.5 times narrower, which the warning called "seen at
+    32 px (not enlarged)" alone. It says the tile is made smaller, by how much, and the tile size seen as it is."""
+    from drywallqa import Segmenter
+
+    said = " ".join(Segmenter.load(tiny_model_dir, tile=48).tile_warning().split())
+    assert "seen at 32 px" in said and "1.5 times smaller" in said and "multiple of 32" in said, said
+    assert "tile=32" in said, said
+    said = " ".join(Segmenter.load(tiny_model_dir, tile=32).tile_warning().split())
+    assert "seen at 32 px (not enlarged)" in said and "smaller," not in said, said

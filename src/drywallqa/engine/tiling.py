@@ -132,7 +132,12 @@ class TiledSegmenter(Segmenter):
         larger = [s for s in seen if s > self.tile]
         if not larger:
             at = " and ".join(f"{s} px" for s in seen)
-            return (head + f"each {self.tile} px tile is seen at {at} (not enlarged), so the model sees less of the "
+            # an input size capped to the tile's side goes down to a multiple of 32 (tile_scales): a 48 px tile at 32
+            cut = [s for s in seen if s < self.tile and s not in scales]
+            how = (f"not enlarged, but made {self.tile / cut[0]:.3g} times smaller, to a multiple of 32 px, so cracks "
+                   f"and joints look that much narrower: tile={cut[0]} is seen at its own size" if cut else
+                   "not enlarged")
+            return (head + f"each {self.tile} px tile is seen at {at} ({how}), so the model sees less of the "
                     "wall around a crack or joint than in a training photo (a lower IoU than a whole photo framed like "
                     "one). The tile is the side, in the photo's pixels, of the square the model sees: " + advice)
         hows = []
