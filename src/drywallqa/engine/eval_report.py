@@ -7,6 +7,7 @@ import math
 
 from ..metrics import ERROR_KINDS
 from ..utils.slug import shown
+from .tiling import tiling_text
 
 UNDEFINED_NOTE = ("n/a: undefined for the split: the mIoU interval where it holds one source photo, precision where "
                   "the model marked no pixel in it, recall where it has no labelled pixel, pixel AP / F1-max where it "
@@ -169,6 +170,8 @@ def render_markdown(report: dict) -> str:
     lines += ["", "## Model", "", f"- parameters: {m.get('parameters', 'n/a'):,}" if isinstance(m.get("parameters"), int) else "- parameters: n/a",
               f"- model folder on disk: {m.get('file_size_mb', 'n/a')} MB (10^6 bytes, all its files)",
               f"- precision: {m.get('precision', 'float32')}"]
+    if m.get("tiling"):
+        lines.append(f"- tiled: {text(tiling_text(m['tiling']))}")
     if "speed" in report:
         s = report["speed"]
         lines += ["", "## Speed (CPU, end to end from file)", "",

@@ -48,6 +48,7 @@ from .segmenter import LABEL_SHAPE_CHOICES, Segmenter
 from .eval_report import render_markdown
 from .run_folder import trained_files
 from .speed import measure_speed
+from .tiling import tiling_facts
 from .validator import best_threshold, threshold_sweep
 
 QA_KEYS = ("components", "area_fraction", "length_px", "mean_width_px", "max_width_px")
@@ -447,13 +448,18 @@ def confidence_rows(per_image: list, canonical: dict) -> list[dict]:
 
 
 def model_facts(model_dir: Path | None, segmenter: Segmenter) -> dict:
-    """The report's facts of the model: :meth:`Segmenter.describe` plus the folder and its size on disk."""
+    """The report's facts of the model: :meth:`Segmenter.describe` plus the folder and its size on disk, and a tiled
+    one's ``tiling`` (:func:`~drywallqa.engine.tiling.tiling_facts`: ``--tile``, its overlap, ``--enlarge-tiles`` and
+    the sizes each tile is seen at; the report named the model but not how its masks were cut into tiles)."""
     described = segmenter.describe()
     facts = {"parameters": described.get("parameters"), "threshold": described.get("threshold"),
              "threshold_source": described.get("threshold_source", "given"),
              "prompt_thresholds": dict(described.get("prompt_thresholds") or {}),
              "postprocess": dict(described.get("postprocess") or {}),
              "precision": described.get("precision", "float32")}  # what the network computed in (speed differs)
+    tiling = tiling_facts(segmenter)
+    if tiling is not None:  # only where tiled (a report of whole photos is as it was)
+        facts["tiling"] = tiling
     if model_dir is not None:
         facts["model_dir"] = str(model_dir)
         # the whole folder (weights, calibrations, card) in MB of 10^6 bytes, as `make benchmark` counts it

@@ -57,6 +57,32 @@ def tile_count(height: int, width: int, tile: int, overlap: float = 0.25) -> int
     return len(tile_starts(height, tile, overlap_px)) * len(tile_starts(width, tile, overlap_px))
 
 
+def tiling_facts(segmenter: Segmenter) -> dict | None:
+    """How ``segmenter`` cuts photos into tiles, as a report (``evaluate``'s model facts) or a batch job's
+    ``results.json`` states it: ``tile`` (its side in the photo's pixels), ``overlap`` (the fraction of a tile its
+    neighbours share), ``enlarge`` (``--enlarge-tiles``: a tile smaller than the input size enlarged to it) and
+    ``scales`` (the input sizes each tile is seen at, :meth:`TiledSegmenter.tile_scales`; None where the model has
+    none: a pipeline, or a tiling wrapper of another class); None where it predicts photos whole. From
+    :meth:`Segmenter.describe`."""
+    described = segmenter.describe()
+    if described.get("tile") is None:
+        return None
+    seen = segmenter.tile_scales() if isinstance(segmenter, TiledSegmenter) else None
+    return {"tile": described["tile"], "overlap": described.get("tile_overlap"),
+            "enlarge": described.get("tile_enlarge"), "scales": [int(s) for s in seen] if seen else None}
+
+
+def tiling_text(tiling: dict) -> str:
+    """:func:`tiling_facts` as a reader is told it: "512 px tiles, overlap 0.25, each seen at 512 px, not enlarged
+    (--enlarge-tiles not given)" (a report.md's Model, a batch job's report.html); values edited by hand into a
+    results.json are shown as they are."""
+    seen = tiling.get("scales")
+    at = f", each seen at {' and '.join(f'{s} px' for s in seen)}" if isinstance(seen, list) and seen else ""
+    how = ("enlarged to the input size (--enlarge-tiles)" if tiling.get("enlarge") else
+           "not enlarged (--enlarge-tiles not given)")
+    return f"{tiling.get('tile')} px tiles, overlap {tiling.get('overlap')}{at}, {how}"
+
+
 def edge_weights(length: int, ramp: int, fade_start: bool, fade_end: bool) -> np.ndarray:
     """``(length,)`` weights in (0, 1]: rising over ``ramp`` px at a faded start, falling at a faded end."""
     w = np.ones(length, np.float32)
