@@ -49,6 +49,7 @@ from ..utils.slug import file_stem, prompt_slug, shown
 from ..utils.stamps import file_stamp
 from ..viz import draw_joints, grid, overlay, prompt_colors
 from .segmenter import Segmenter, validate_prompts, validate_threshold
+from .tiling import tiling_facts
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,9 @@ class BatchOptions:
     # the key 0.6.10 gave the same settings, before the weights were part of it: its records are reused as it reused them
     earlier_settings: str = ""
     job: str = field(default_factory=lambda: uuid.uuid4().hex)  # this job, in each record it writes (--overwrite resumes)
+    # how the model cut photos into tiles (tiling_facts: tile, overlap, enlarge, scales), None: whole; results.json's
+    # 'tiling' (``settings`` is a hash of it among the rest: --enlarge-tiles was readable only from a warning)
+    tiling: dict | None = None
 
     @property
     def accepted_settings(self) -> tuple:
@@ -764,7 +768,7 @@ def finish_job(summary: BatchSummary, opts: BatchOptions, rows: dict, interrupte
         (out / OVERWRITING).unlink(missing_ok=True)
     write_text_atomic(strict_json({"prompts": list(opts.prompts), "rules": [str(r) for r in opts.rules],
                                   "prompt_files": {p: mask_slug(p) for p in opts.prompts},
-                                  "concepts": concepts, "warnings": summary.warnings,
+                                  "concepts": concepts, "tiling": opts.tiling, "warnings": summary.warnings,
                                   "images": summary.results, "failed": summary.failed, "ignored": summary.ignored,
                                   **({"interrupted": True} if interrupted else {})},
                                  indent=1), out / BATCH_RESULTS)
@@ -940,9 +944,10 @@ def job_settings(segmenter: Segmenter) -> dict:
 
 def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
                 max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None,
-                overwrite: bool = False, paths=None) -> BatchOptions:
+                overwrite: bool = False, paths=None, tiling: dict | None = None) -> BatchOptions:
     """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder. ``paths``: the
-    job's inputs, whose photos' files a folder no job wrote may not hold (:func:`check_not_others`)."""
+    job's inputs, whose photos' files a folder no job wrote may not hold (:func:`check_not_others`); ``tiling``: how
+    the segmenter tiles photos (:func:`~drywallqa.engine.tiling.tiling_facts`), written to ``results.json``."""
     overlay_images, overwrite = flag(overlay_images, "overlay_images"), flag(overwrite, "overwrite")  # "no" reads as on
     prompts = validate_prompts(prompts)
     slugs = [mask_slug(p) for p in prompts]
@@ -963,7 +968,7 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
     key = settings_key({**(settings or {}), "threshold": threshold})
     earlier = settings_key({**{k: v for k, v in (settings or {}).items() if k != "weights"}, "threshold": threshold})
     return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels, key,
-                        overwrite, earlier if settings and "weights" in settings else "")
+                        overwrite, earlier if settings and "weights" in settings else "", tiling=tiling)
 
 
 def job_warnings(segmenter: Segmenter, prompts) -> list[str]:
@@ -1010,7 +1015,7 @@ def predict_paths(
     paths, workers = input_paths(paths), check_workers(workers)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, job_settings(segmenter),
-                       overwrite, paths)
+                       overwrite, paths, tiling_facts(segmenter))
     summary = BatchSummary(warnings=job_warnings(segmenter, opts.prompts))
     todo = plan_job(paths, opts, summary, workers, progress)
     rows, begun = {}, time.time()

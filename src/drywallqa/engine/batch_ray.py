@@ -26,6 +26,7 @@ from .batch import (INFLIGHT_PREFIX, INTERRUPTED, NOT_DONE, BatchOptions, BatchS
                     check_out_apart, check_workers, describe_error, disk_stopped, done_since, finish_job, input_paths,
                     job_options, job_settings, job_warnings, plan_job, process_image)
 from .segmenter import Segmenter
+from .tiling import tiling_facts
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ def predict_paths_ray(
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels,
-                       job_settings(segmenter), overwrite, paths)
+                       job_settings(segmenter), overwrite, paths, tiling_facts(segmenter))
     summary = BatchSummary(warnings=job_warnings(segmenter, opts.prompts))
     todo = plan_job(paths, opts, summary, workers)
     interrupted, full = False, 0  # full: the number of the disk's error that stopped the actors

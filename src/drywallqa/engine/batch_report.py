@@ -29,6 +29,7 @@ from ..utils.slug import file_stem, shown
 from .batch_results import NOT_READABLE, read_batch_results
 from ..viz import draw_joints, overlay, prompt_colors
 from .batch import NOT_DONE, record_name
+from .tiling import tiling_text
 
 THUMB_SIZE = 360  # longest side of the thumbnails, px
 
@@ -299,6 +300,10 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results", pr
     # or not; prompts the model does not know; records of other settings): they were in no part of the report
     said = "".join(f"<li>{esc(shown(w))}</li>" for w in _texts(results.get("warnings")))
     said = f'<p class="note">The job said:</p><ul class="note">{said}</ul>' if said else ""
+    # how the model cut the photos into tiles (results.json's 'tiling'; None: whole photos; absent
+    # from an older job's results.json, which reads as before)
+    tiling = results.get("tiling")
+    tiled = f"; predicted tile by tile: {esc(shown(tiling_text(tiling)))}" if isinstance(tiling, dict) and tiling else ""
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>
@@ -319,7 +324,7 @@ th .chip {{ margin-left: 0; }}
 {said}
 <p>{len(images)} photos, {len(failures)} failed{f", {len(not_done)} not done" if not_done else ""}{
     f", {len(unreadable)} {NOT_READABLE} (listed at the bottom)" if unreadable else ""}; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.
-Masks: {legend}</p>
+Masks: {legend}{tiled}</p>
 {f'<p class="flag">{sum(bool(_texts(e.get("flags"))) for e in images)} of {len(images)} photos flagged by: '
    f'{esc("; ".join(rules))}</p>' if rules else ''}
 <table><tr><th>prompt</th><th>photos with a finding</th><th>total length</th></tr>{''.join(summary_rows)}</table>
