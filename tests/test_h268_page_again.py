@@ -4,32 +4,8 @@ done went up again over a phone's link. Now a photo answered with the prompts an
 and only those without one are sent (failed on the way, stopped), the button saying how many; anything sent changed,
 all again. A connection lost or a 5xx was listed as "refused" (the server saying no to the photo): now "failed"."""
 
-import pytest
-
-from drywallqa import Segmenter
-from drywallqa.serve import ServeConfig, create_app
-from test_browser import _need_browser, run_page_script, serving
-
-PROMPTS = ["segment crack", "segment taping area"]
-
-
-@pytest.fixture
-def server(tiny_model_dir):
-    seg = Segmenter.load(tiny_model_dir)
-    seg.prompt_thresholds = {p: 0.5 for p in PROMPTS}  # the page's suggestions: its first prompts
-    yield from serving(create_app(ServeConfig(max_upload_mb=0.02), seg))  # 20 KB: big.png is over it
-
-
-@pytest.fixture
-def photos(tmp_path):
-    import numpy as np
-    from PIL import Image
-
-    for name, grey in (("a", 150), ("c", 120), ("d", 90)):
-        Image.new("RGB", (64, 48), (grey, grey, grey)).save(tmp_path / f"{name}.png")
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)).save(tmp_path / "big.png")
-    assert (tmp_path / "big.png").stat().st_size > 0.02 * 2**20 > (tmp_path / "a.png").stat().st_size
-    return tmp_path
+from test_browser import _need_browser, run_page_script
+from test_h258_page_many import photos, server  # fixtures: the tiny model served with a 20 KB limit; a.png .. big.png
 
 
 def test_failed_listed_as_such_and_segment_again_sends_only_the_photos_without_an_answer(server, photos):
