@@ -116,3 +116,16 @@ def test_the_pipelines_parameters_are_all_its_models_not_sams_alone(tiny_groundi
     assert seg.num_parameters() == count and seg.describe()["parameters"] == count
     # stand-ins with no parameters of their own (tests, a plug-in's stage): left out, as before
     assert ZeroShotSegmenter(ZeroShotConfig(sam_path=None), detector=_ManyBoxes(), sam=_NoSam()).num_parameters() is None
+
+
+def test_a_generated_prompt_too_long_is_warned_of_once_not_once_a_photo(tiny_owlv2_dir, caplog):
+    """The warning of a generated prompt the detector cannot read was logged for every photo (a job of 500 photos
+    said the same line 500 times): once a prompt now; each photo's prompt source still names it."""
+    long = "hairline crack along the taped wall seam"
+    seg = ZeroShotSegmenter(ZeroShotConfig(detector="owlv2", sam_path=None),
+                            detector=_owlv2(tiny_owlv2_dir), sam=_NoSam(), generator=_LongNouns([long, "crack"]))
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            seg.run(_photo())
+            assert repr(long) in seg.last_prompt_source
+    assert sum(repr(long) in r.getMessage() for r in caplog.records) == 1, [r.getMessage() for r in caplog.records]

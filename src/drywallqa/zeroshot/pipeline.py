@@ -198,6 +198,7 @@ class ZeroShotSegmenter(Segmenter):
         self.last_prompt_source: str | None = None
         self.prompt_sources: dict[str, None] = {}  # where the prompts of the photos run so far came from, in order
         self._weight_stamp: list | None = None  # weights_stamp, read once when first asked
+        self._said_too_long: set[str] = set()  # generated prompts the detector cannot read, warned of once a pipeline
 
     @classmethod
     def from_path(cls, path=None, **overrides) -> "ZeroShotSegmenter":
@@ -254,7 +255,12 @@ class ZeroShotSegmenter(Segmenter):
             return prompts, source
         shown = ", ".join(repr(p if len(p) <= 60 else p[:57] + "...") for p in dropped)
         longer = f"longer than the {self.config.detector} detector reads"
-        logger.warning("generated prompts %s: %s; left out", longer, shown)
+        new = [p for p in dropped if p not in self._said_too_long]
+        if new:  # once a prompt, not once a photo (a job of 500 photos said the same line 500 times)
+            self._said_too_long.update(new)
+            logger.warning("generated prompts %s: %s; left out (each said once; the photos' prompt sources, "
+                           "report.json, name them)", longer, ", ".join(repr(p if len(p) <= 60 else p[:57] + "...")
+                                                                    for p in new))
         if kept:
             return kept, f"{source} ({len(dropped)} left out, {longer}: {shown})"
         fallback = getattr(self.generator, "fallback", None)
