@@ -9,9 +9,10 @@ export const launchChromium = () => chromium.launch({
          '--disable-component-update', '--disable-sync'],
 });
 
-// `url` opened at 1280 x 900, once its prompt chips are drawn; `consoleErrors` collects the page's uncaught errors.
-export async function openPage(browser, url) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+// `url` opened in a new context of `options` (default 1280 x 900; a phone's size, acceptDownloads, ...), once its
+// prompt chips are drawn; `consoleErrors` collects the page's uncaught errors.
+export async function openPage(browser, url, options = { viewport: { width: 1280, height: 900 } }) {
+  const context = await browser.newContext(options);
   const page = await context.newPage();
   page.setDefaultTimeout(90000);  // a model answer on 2 busy cores can take longer than the 30 s default
   const consoleErrors = [];

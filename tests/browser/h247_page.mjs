@@ -2,7 +2,7 @@
 // The web page as a site engineer reads it on a phone (tests/test_h247_page.py): the contrast of its text and of its
 // controls' edges (WCAG 2.1 AA: 4.5:1 for text, 3:1 for a control's boundary). Prints one JSON line.
 import { readFile } from 'node:fs/promises';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, openPage } from './chromium.mjs';
 
 const [url, photo, check] = process.argv.slice(2);
 const browser = await launchChromium();
@@ -22,10 +22,7 @@ function contrasts(pairs) {
   return out;
 }
 try {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
-  const page = await context.newPage(); page.setDefaultTimeout(90000);
-  const consoleErrors = []; page.on('pageerror', e => consoleErrors.push(String(e)));
-  await page.goto(url); await page.waitForSelector('#chips .chip');
+  const { page, consoleErrors } = await openPage(browser, url, { viewport: { width: 390, height: 844 } });
   await page.waitForFunction(() => document.querySelector('#model-line').textContent);
   if (check === 'contrast') {
     report.text = await page.evaluate(contrasts, [['modelLine', '#model-line', 'color'], ['tagline', 'header p', 'color']]);

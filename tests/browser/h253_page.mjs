@@ -1,16 +1,13 @@
 // Usage: node h253_page.mjs URL PHOTO CHECK
 // tests/test_h253_review.py: what the measures table says of an answer changed on its way (page.route). Prints one JSON line.
 import { readFile } from 'node:fs/promises';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, openPage } from './chromium.mjs';
 
 const [url, photo, check] = process.argv.slice(2);
 const browser = await launchChromium();
 const report = {};
 try {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
-  const page = await context.newPage(); page.setDefaultTimeout(90000);
-  const consoleErrors = []; page.on('pageerror', e => consoleErrors.push(String(e)));
-  await page.goto(url); await page.waitForSelector('#chips .chip');
+  const { page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 } });
   if (check === 'emptied') {  // the first mask emptied by min_confidence (it held pixels), the second found empty
     await page.route('**/v1/segment', async route => {
       const answer = await route.fetch(), json = await answer.json();

@@ -9,7 +9,7 @@
 // server's limit sent, the page saved as DIR/page_many.png (docs/page_many.jpg: against drywallqa serve, the shipped
 // model). Prints one JSON line.
 import { readFile } from 'node:fs/promises';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, openPage } from './chromium.mjs';
 
 const [url, dir, check] = process.argv.slice(2);
 const browser = await launchChromium();
@@ -22,10 +22,7 @@ const listed = (page) => page.$$eval('#queue li', lis => lis.map(li => ({
                                             value: li.querySelector('progress').hasAttribute('value') } : null })));
 let page = null, consoleErrors = [];
 try {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 800 }, acceptDownloads: true });
-  page = await context.newPage(); page.setDefaultTimeout(90000);
-  page.on('pageerror', e => consoleErrors.push(String(e)));
-  await page.goto(url); await page.waitForSelector('#chips .chip');
+  ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 }, acceptDownloads: true }));
   await page.waitForFunction(() => state.maxUploadMb);  // the server's limit read
   // the files read here, given as bytes: a file chosen by its path goes without its bytes through page.route
   const photos = check === 'screenshot' ? [] : await Promise.all(['a.png', 'big.png', 'c.png', 'd.png'].map(async name =>

@@ -4,17 +4,15 @@
 // chosen, Segment and then Stop pressed with the keyboard while the first is on its way: where the focus is once the
 // list has stopped (Stop hidden), and where Tab goes from there. Prints one JSON line.
 import { readFile, readdir } from 'node:fs/promises';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, openPage } from './chromium.mjs';
 
 const [url, check, dir] = process.argv.slice(2);
 const browser = await launchChromium();
 const report = { consoleErrors: [] };
 const focused = (page) => page.evaluate(() => document.activeElement.id || document.activeElement.tagName);
 try {
-  const page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
-  page.setDefaultTimeout(90000);
-  page.on('pageerror', e => report.consoleErrors.push(String(e)));
-  await page.goto(url); await page.waitForSelector('#chips .chip');
+  const { page, consoleErrors } = await openPage(browser, url, { viewport: { width: 390, height: 844 } });
+  report.consoleErrors = consoleErrors;  // (the page's errors, collected as they come)
   if (check === 'drop-one') {
     report.dropped = await page.evaluate(async () => {
       const dt = new DataTransfer();

@@ -6,7 +6,7 @@
 // all again), a prompt removed and Segment (all again). CHECK "stopped": Stop pressed while a.png is on its way, then
 // Segment: only the two stopped sent. CHECK "one": one photo, Segment twice: sent twice. Prints one JSON line.
 import { readFile } from 'node:fs/promises';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, openPage } from './chromium.mjs';
 
 const [url, dir, check] = process.argv.slice(2);
 const browser = await launchChromium();
@@ -15,12 +15,9 @@ const listed = (page) => page.$$eval('#queue li', lis => lis.map(li => ({
   state: li.dataset.state, name: li.querySelector('.q-name').textContent, said: li.querySelector('.q-state').textContent,
   button: !!li.querySelector('button.q-view'), color: getComputedStyle(li.querySelector('.q-state')).color })));
 const idle = (page) => page.waitForFunction(() => !document.querySelector('#run').disabled);
-let page = null; const consoleErrors = [];
+let page = null, consoleErrors = [];
 try {
-  page = await (await browser.newContext({ viewport: { width: 1024, height: 800 }, acceptDownloads: true })).newPage();
-  page.setDefaultTimeout(90000);
-  page.on('pageerror', e => consoleErrors.push(String(e)));
-  await page.goto(url); await page.waitForSelector('#chips .chip');
+  ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 }, acceptDownloads: true }));
   await page.waitForFunction(() => state.maxUploadMb);
   const photos = await Promise.all(['a.png', 'big.png', 'c.png', 'd.png'].map(async name =>
     ({ name, mimeType: 'image/png', buffer: await readFile(`${dir}/${name}`) })));

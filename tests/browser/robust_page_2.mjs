@@ -1,7 +1,7 @@
 // Usage: node robust_page_2.mjs URL PHOTO
 // The web page given what a site engineer types (tests/test_robust_web_page_2.py): more prompts than the palette has
 // colours, odd scales, rules with typos. Prints one JSON line.
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, openPage } from './chromium.mjs';
 
 const [url, photo] = process.argv.slice(2);
 const browser = await launchChromium();
@@ -27,13 +27,7 @@ function made(page, wait = 0) {  // a route's handler: the answer made here afte
   };
 }
 try {
-  const context = await browser.newContext({ viewport: { width: 320, height: 640 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(90000);  // a model answer on 2 busy cores can take longer than the 30 s default
-  const consoleErrors = [];
-  page.on('pageerror', e => consoleErrors.push(String(e)));
-  await page.goto(url);
-  await page.waitForSelector('#chips .chip');
+  const { page, consoleErrors } = await openPage(browser, url, { viewport: { width: 320, height: 640 } });
   await page.setInputFiles('#image', photo);
   // scales and tiles below 0 (a minus typed, or a phone keyboard's U+2212): said to be below 0, not "not a number"
   await page.click('#options summary');
@@ -86,7 +80,7 @@ try {
   await page.unroute('**/v1/segment');
   report.emptyMeanwhile = { during, after: await said(page), status: await page.textContent('#status') };
   report.consoleErrors = consoleErrors;
-  await context.close();
+  await page.context().close();
   console.log(JSON.stringify(report));
 } finally {
   await browser.close();
