@@ -823,25 +823,33 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
     ``preview``; ``notes`` first among its warnings), all in the worker thread."""
     rgb, result = _segment(seg, data, prompts, tile, config, label_shape)
     result.keep_confident(min_confidence)  # masks not trusted enough for this caller come back empty
-    out = []
-    for p in prompts:
-        measures = result.prompt_entry(p, mm_per_px)  # as results.json's; here joints, confidence, emptied_below
-        # (min_confidence emptied a mask that held pixels, not one in which nothing was found) and concept beside them
-        joints = {"joints": measures.pop("joints")} if "joints" in measures else {}
-        said = {k: measures.pop(k) for k in ("confidence", "emptied_below", "concept") if k in measures}
-        item = {"prompt": p, "mask": encode_mask(result.masks[p], mask_format), "measures": measures, **joints, **said}
-        if include_probabilities:
+    records = {p: result.prompt_entry(p, mm_per_px) for p in prompts}  # results.json's record of each, its keys
+    out = [answer_item(p, records[p], encode_mask(result.masks[p], mask_format)) for p in prompts]
+    if include_probabilities:
+        for p, item in zip(prompts, out):
             buf = io.BytesIO()
             Image.fromarray((result.probabilities[p] * 255).round().astype(np.uint8)).save(buf, format="PNG")
             item["probability_png_base64"] = base64.b64encode(buf.getvalue()).decode()
-        out.append(item)
     # with what tells a mask that says nothing of the photo (emptied, a prompt the gate refused): its rules not checked,
-    broken = flags({"prompts": {item["prompt"]: {**item["measures"], **{k: item[k] for k in ("emptied_below", "concept")
-                                                                       if k in item}} for item in out}}, rules,
-                   "min_confidence")  # not passed; the emptied named by the field that emptied them
-    described = {"width": rgb.shape[1], "height": rgb.shape[0]}
+    broken = flags({"prompts": records}, rules, "min_confidence")  # not passed; the emptied named by the field that
+    described = {"width": rgb.shape[1], "height": rgb.shape[0]}   # emptied them
     if preview:
         described.update(preview_jpeg(rgb))
     total = 1e3 * (time.perf_counter() - t0)
-    return {"image": described, "results": out, "flags": broken, "warnings": [*notes, *result.warnings],
+    return {"image": described, "height": rgb.shape[0], "width": rgb.shape[1],  # (results.json's, beside its photo)
+            "results": out, "flags": broken, "warnings": [*notes, *result.warnings],
             "timings_ms": {**result.timings_ms, "total_ms": total}, **({"tiles": result.tiles} if result.tiles else {})}
+
+
+# what a prompt's record (SegmentationResult.prompt_entry) says beside its QA measures: in an answer's item, not under
+# its "measures" (the layout of 0.6)
+BESIDE_MEASURES = ("joints", "confidence", "emptied_below", "concept")
+
+
+def answer_item(prompt: str, record: dict, mask: dict) -> dict:
+    """A prompt's item of the answer from its record as results.json keeps it (:meth:`SegmentationResult.prompt_entry`:
+    its QA measures, ``joints``, ``confidence``, ``emptied_below``, ``concept``), every key of it as results.json has
+    it (docs/serving.md, "The answer and results.json"), led by ``prompt``, the ``mask`` itself (:func:`encode_mask`,
+    where results.json names its file) and the measures again under ``measures``, as 0.6 answered them."""
+    measures = {k: v for k, v in record.items() if k not in BESIDE_MEASURES}
+    return {"prompt": prompt, "mask": mask, "measures": measures, **record}
