@@ -1,7 +1,8 @@
 """The web page (as tests/test_browser.py, in headless Chromium; tests/browser/h271_zip.mjs) with several photos: the
 masks could be had as files only one click each (20 photos, 2 prompts: 40 clicks), or as base64 inside the JSON of all.
 Now "Download all (ZIP)" gives each done photo's masks as PNG files, named as their own downloads are, with the JSON of
-all the answers."""
+all the answers. A phone's camera gives one photo a capture, and a second capture took the place of the first: now it
+is added to them (the first's answer kept)."""
 
 import base64
 import io
@@ -43,3 +44,21 @@ def test_download_all_as_zip_holds_each_mask_png_and_the_json(server, photos):
                 assert mask.shape == (answer["image"]["height"], answer["image"]["width"])
                 assert np.array_equal(mask, np.asarray(Image.open(io.BytesIO(sent))))
 
+
+def test_each_camera_capture_is_added_to_the_photos_taken_before(server, photos):
+    _need_browser()
+    out = run_page_script("h271_zip.mjs", server, photos, "camera", timeout=240)
+    assert out["consoleErrors"] == [], out
+    first = out["first"]  # one photo taken: the page as for one photo
+    assert first["list"] == [] and not first["shown"] and first["said"] == "a.png", first
+    assert out["segmented"]["sent"] == ["a.png"], out["segmented"]
+    # the second capture added to the first, whose answer is kept: Segment sends the new one only
+    second = out["second"]
+    assert second["shown"] and second["list"] == [["a.png", "done"], ["c.png", "waiting"]], second
+    assert second["button"] == "Segment 1 remaining photo" and second["said"].startswith("2 photos"), second
+    third = out["third"]
+    assert third["list"] == [["a.png", "done"], ["c.png", "waiting"], ["d.png", "waiting"]], third
+    assert third["button"] == "Segment 2 remaining photos", third
+    after = out["after"]
+    assert after["sent"] == ["c.png", "d.png"], after
+    assert [s for _, s in after["list"]] == ["done"] * 3 and after["status"] == "3 of 3 photos segmented.", after

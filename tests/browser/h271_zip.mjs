@@ -2,7 +2,8 @@
 // tests/test_h271_page_zip.py: several photos on the web page. DIR holds a.png, c.png, d.png (small) and big.png (over
 // the server's --max-upload-mb). CHECK "zip": a.png, big.png, c.png and d.png's bytes named a.jpeg (a stem taken) chosen
 // at once, Segment pressed; "Download all (ZIP)" saved as DIR/all.zip, "Download all results (JSON)" as DIR/all.json,
-// each server answer as DIR/answer_<name>.json. Prints one JSON line.
+// each server answer as DIR/answer_<name>.json. CHECK "camera": photos taken one at a time (the camera input set once
+// a capture): a.png, segmented; c.png; d.png; Segment; the list and the requests after each. Prints one JSON line.
 import { readFile, writeFile, copyFile } from 'node:fs/promises';
 import { launchChromium, openPage } from './chromium.mjs';
 
@@ -42,6 +43,20 @@ try {
     report.zipName = await save('#zip-all', 'all.zip');
     report.jsonName = await save('#json-all', 'all.json');
     report.label = await page.textContent('#zip-all');
+  }
+  if (check === 'camera') {
+    const state = async () => ({ list: await listed(page), shown: await page.isVisible('#queue-wrap'), button: await page.textContent('#run'),
+                                 said: await page.textContent('#photo-name'), sent: sent.splice(0) });
+    await page.setInputFiles('#camera', await photo('a.png'));
+    report.first = await state();
+    await segment();
+    report.segmented = await state();
+    await page.setInputFiles('#camera', await photo('c.png'));  // a second capture: added to the first
+    report.second = await state();
+    await page.setInputFiles('#camera', await photo('d.png'));
+    report.third = await state();
+    await segment();
+    report.after = { ...(await state()), status: await page.textContent('#queue-status') };
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
