@@ -5,9 +5,9 @@
 // way (done, refused, sending, waiting), then once all are in; a photo of the list selected with the keyboard; all
 // the answers downloaded; then one photo chosen: the page as it was for one. CHECK "stop": Stop pressed while the
 // first photo is on its way: the others not sent. CHECK "drop": three files dropped on a phone (one a text file, one
-// of a long one-word name). CHECK "screenshot" (DIR: where to write it): the first four sample photos and one over the
-// server's limit sent, the page saved as DIR/page_many.png (docs/page_many.jpg: against drywallqa serve, the shipped
-// model). Prints one JSON line.
+// of a long one-word name). CHECK "screenshot" (DIR: where to write it): the first four sample photos, one over the
+// server's limit and one whose connection is lost (failed) sent, the page saved as DIR/page_many.png
+// (docs/page_many.jpg: against drywallqa serve, the shipped model). Prints one JSON line.
 import { readFile } from 'node:fs/promises';
 import { launchChromium, openPage } from './chromium.mjs';
 
@@ -36,6 +36,7 @@ try {
     try {
       if (check === 'list' && name === 'c.png') await held;
       if (check === 'stop' && name === 'a.png') await held;
+      if (check === 'screenshot' && name === 'IMG_0415.jpg') { await route.abort('connectionreset'); return; }  // failed
       if (name === 'd.png') {
         await route.fulfill({ status: 422, contentType: 'application/json',
                               body: JSON.stringify({ detail: [{ loc: ['body', 'tile'], msg: 'the tile is too small' }] }) });
@@ -106,14 +107,15 @@ try {
                scrollWidth: document.documentElement.scrollWidth };
     }, bytes);
   }
-  if (check === 'screenshot') {  // docs/page_many.jpg: four sample photos and one over the server's limit, all sent
+  if (check === 'screenshot') {  // docs/page_many.jpg: four sample photos, one over the server's limit, one failed
     const samples = (await (await page.request.get(new URL('/v1/examples', url).href)).json()).examples.slice(0, 4);
     const files = [];
     for (const ex of samples)
       files.push({ name: ex.name, mimeType: 'image/jpeg', buffer: await (await page.request.get(new URL(ex.url, url).href)).body() });
     const over = await page.evaluate(() => Math.ceil(state.maxUploadMb + 1));
-    await page.setViewportSize({ width: 1024, height: 1000 });  // the list of five whole (it scrolls past half the height)
+    await page.setViewportSize({ width: 1024, height: 1080 });  // the list of six whole (it scrolls past half the height)
     files.splice(2, 0, { name: 'IMG_0412.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(over * 1048576) });
+    files.splice(4, 0, { ...files[3], name: 'IMG_0415.jpg' });  // its connection lost on the way (the route above)
     await page.setInputFiles('#image', files);
     await page.click('#run');
     await page.waitForFunction(() => !document.querySelector('#run').disabled);
