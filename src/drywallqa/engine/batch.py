@@ -42,7 +42,7 @@ from ..utils.files import (STORAGE_ERRNOS, remove_stale_temp_dirs, remove_stale_
 from ..utils.formats import strict_json
 from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, photo_pixels, read_image,
                               read_mask)
-from ..utils.output_folders import BATCH_RESULTS, OUTPUT_MARKER, ZEROSHOT_JOB, ZEROSHOT_REPORT, mark_output_folder
+from ..utils.output_folders import BATCH_RESULTS, ZEROSHOT_JOB, ZEROSHOT_REPORT, is_output_folder, mark_output_folder
 from ..utils.paths import check_links, why_not
 from ..utils.progress import progress_bar
 from ..utils.slug import file_stem, prompt_slug, shown
@@ -885,8 +885,11 @@ def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,), p
         ValueError: naming the files.
     """
     out = out_path(out_dir)
-    if overwrite or (out / OUTPUT_MARKER).is_file() or next(out.glob("*__results.json"), None):
-        return
+    try:
+        if overwrite or is_output_folder(out):  # (a user's "scan__results.json" there is not a job's record)
+            return
+    except OSError:  # cannot be listed: prepare_out_dir names it
+        pass
     theirs = [name for name in dict.fromkeys(names) if (out / name).is_file()]
     if paths is not None and prompts:
         try:
@@ -898,14 +901,6 @@ def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,), p
                        if name in held and (out / name).is_file()]
     if not theirs:
         return
-    if BATCH_RESULTS in theirs:
-        from .batch_results import read_batch_results
-
-        try:
-            read_batch_results(out)
-            return  # a batch job's (of a version that left no marker)
-        except (OSError, ValueError):
-            pass
     more = f" and {len(theirs) - 5} more" if len(theirs) > 5 else ""
     raise ValueError(f"{out} holds {', '.join(theirs[:5])}{more} that no drywallqa job wrote (another program's?), "
                      "which this job would write over: give this job another --out, or --overwrite to write over them")

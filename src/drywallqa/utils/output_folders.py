@@ -3,6 +3,7 @@ that says so, and telling them from a user's photos."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .files import write_text_atomic
@@ -18,12 +19,40 @@ OUTPUT_FILES = (BATCH_RESULTS, "results.csv", "report.html", "report.json", "pre
                 OUTPUT_MARKER)
 
 
+def _json_object(path: Path):
+    """The JSON object ``path`` holds, or None (none there, not JSON, not an object)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):  # (a NUL in the name, bytes that are no text, nested too deep)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_batch_results(path: str | Path) -> bool:
+    """Whether ``path`` is a batch job's ``results.json``: a JSON object with its ``prompts`` and ``images`` lists, as
+    every version wrote it (not another program's file of that name: a labelling tool's)."""
+    data = _json_object(Path(path))
+    return data is not None and isinstance(data.get("prompts"), list) and isinstance(data.get("images"), list)
+
+
+def is_image_record(path: str | Path) -> bool:
+    """Whether ``path`` is a photo's record a batch job wrote (``<stem>__results.json``): a JSON object naming its
+    photo (``image``, a text) with its size and its ``prompts`` (an object), as every version wrote it (not a user's
+    file that is so named: ``scan__results.json`` of another tool)."""
+    data = _json_object(Path(path))
+    return (data is not None and isinstance(data.get("image"), str) and isinstance(data.get("prompts"), dict)
+            and "height" in data and "width" in data)
+
+
 def is_output_folder(folder: str | Path) -> bool:
-    """Whether ``folder`` holds what a drywallqa job writes: its marker, a ``results.json``, or an image record
-    (``<stem>__results.json``, left by a job killed before its ``results.json``)."""
+    """Whether ``folder`` holds what a drywallqa job writes: its marker (every job since 0.5.1 writes it as it
+    starts), a batch job's ``results.json`` or a photo's record (``<stem>__results.json``, left by a job killed before
+    its ``results.json``) of a job older than the marker or whose marker was lost (a copy without hidden files). Files
+    so named are read: a user's ``results.json`` or ``scan__results.json`` of another program does not make a folder of
+    photos an output folder (whose files no job wrote would be written over, or not read as photos)."""
     folder = Path(folder)
-    return (folder / OUTPUT_MARKER).is_file() or (folder / BATCH_RESULTS).is_file() or \
-        next(folder.glob("*__results.json"), None) is not None
+    return ((folder / OUTPUT_MARKER).is_file() or is_batch_results(folder / BATCH_RESULTS)
+            or any(is_image_record(p) for p in folder.glob("*__results.json")))
 
 
 def is_output_file(name: str) -> bool:

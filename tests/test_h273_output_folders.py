@@ -1,0 +1,82 @@
+"""Output folders (helper h273): a user's ``scan__results.json`` or ``results.json`` of another program no longer makes
+a folder of theirs pass for a job's output folder."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+
+def _said(res) -> str:
+    return " ".join(res.output.replace("│", " ").split())
+
+
+def _photos(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(photos / "a.jpg")
+    return photos
+
+
+def _predict(args):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    return CliRunner().invoke(app, args, terminal_width=300)
+
+
+def test_a_users_file_named_like_a_record_does_not_make_their_folder_a_jobs(tiny_model_dir, tmp_path):
+    """``site`` holds the user's ``scan__results.json`` (another tool's) and ``a__segment_crack.png``: any
+    ``*__results.json`` made the folder a job's, so ``predict -o site`` wrote its mask over the user's file, exit 0.
+    Now the record is read: not a job's, the mask's name is refused (exit 2, named, what to do)."""
+    from drywallqa.utils.output_folders import is_output_folder
+
+    photos, site = _photos(tmp_path), tmp_path / "site"
+    site.mkdir()
+    (site / "scan__results.json").write_text(json.dumps({"scans": [{"file": "a.jpg", "ok": True}]}))
+    mine = site / "a__segment_crack.png"
+    Image.fromarray(np.full((5, 7), 7, np.uint8)).save(mine)
+    before = mine.read_bytes()
+    res = _predict(["predict", str(photos), "-p", "segment crack", "-o", str(site), "--model-path", str(tiny_model_dir)])
+    said = _said(res)
+    assert res.exit_code == 2 and "a__segment_crack.png that no drywallqa job wrote" in said, said
+    assert "another --out" in said and "--overwrite" in said and "Traceback" not in res.output
+    assert mine.read_bytes() == before and sorted(p.name for p in site.iterdir()) == ["a__segment_crack.png",
+                                                                                         "scan__results.json"]
+    assert not is_output_folder(site)
+
+
+def test_folders_jobs_wrote_are_output_folders_still_with_or_without_their_marker(tiny_model_dir, tmp_path):
+    """A folder a job wrote is one (its marker); without the marker (a job older than it, a copy without hidden
+    files) by its records or its results.json as jobs of every version wrote them; a rerun into it goes on. A user's
+    results.json of another program does not make a folder of photos one: its ``wall__01.png`` is read as a photo."""
+    from drywallqa.utils.image_io import find_images
+    from drywallqa.utils.output_folders import OUTPUT_MARKER, is_output_folder
+
+    photos, out = _photos(tmp_path), tmp_path / "out"
+    args = ["predict", str(photos), "-p", "segment crack", "-o", str(out), "--model-path", str(tiny_model_dir)]
+    assert _predict(args).exit_code == 0
+    assert is_output_folder(out)
+    (out / OUTPUT_MARKER).unlink()
+    assert is_output_folder(out)  # its record, its results.json
+    (out / "results.json").unlink()
+    assert is_output_folder(out)  # its record (a job killed before results.json)
+    res = _predict(args)
+    assert res.exit_code == 0 and "1 skipped" in _said(res), _said(res)
+    (out / OUTPUT_MARKER).unlink()
+    (out / "a__results.json").unlink()
+    assert is_output_folder(out)  # its results.json
+    # 0.5.0's record: no checksums, settings, stamps nor job
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "a__results.json").write_text(json.dumps({"image": "/x/a.jpg", "height": 24, "width": 32, "prompts": {}}))
+    assert is_output_folder(old)
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(shots / "wall__01.png")
+    (shots / "results.json").write_text(json.dumps({"labels": {"wall__01.png": "crack"}}))
+    assert not is_output_folder(shots)
+    assert [p.name for p in find_images([shots]).images] == ["wall__01.png"]
+
