@@ -1,5 +1,6 @@
 """Output folders (helper h273): a user's ``scan__results.json`` or ``results.json`` of another program no longer makes
-a folder of theirs pass for a job's output folder."""
+a folder of theirs pass for a job's output folder; a user's ``report_files/<stem>.jpg`` is refused as their other files
+are."""
 
 import json
 
@@ -79,4 +80,25 @@ def test_folders_jobs_wrote_are_output_folders_still_with_or_without_their_marke
     (shots / "results.json").write_text(json.dumps({"labels": {"wall__01.png": "crack"}}))
     assert not is_output_folder(shots)
     assert [p.name for p in find_images([shots]).images] == ["wall__01.png"]
+
+def test_predict_refuses_a_users_picture_at_a_thumbnails_name(tiny_model_dir, tmp_path):
+    """``site`` (no job's, no report.html) holds the user's ``report_files/a.jpg``: ``predict`` wrote the report's
+    thumbnail of a.jpg over it without a word. Refused, named; --no-report leaves it alone; --overwrite writes."""
+    photos, site = _photos(tmp_path), tmp_path / "site"
+    (site / "report_files").mkdir(parents=True)
+    mine = site / "report_files" / "a.jpg"
+    Image.fromarray(np.full((9, 9, 3), 200, np.uint8)).save(mine)
+    (site / "report_files" / "b.jpg").write_bytes(mine.read_bytes())  # no photo b: no thumbnail of that name
+    before = mine.read_bytes()
+    args = ["predict", str(photos), "-p", "segment crack", "-o", str(site), "--model-path", str(tiny_model_dir)]
+    res = _predict(args)
+    said = _said(res)
+    assert res.exit_code == 2 and "report_files/a.jpg that no drywallqa job wrote" in said, said
+    assert "b.jpg" not in said and "--overwrite" in said and "Traceback" not in res.output
+    assert mine.read_bytes() == before and sorted(p.name for p in site.iterdir()) == ["report_files"]
+    res = _predict([*args, "--no-report"])
+    assert res.exit_code == 0, _said(res)
+    assert mine.read_bytes() == before
+    res = _predict(args)  # now a job's folder: its report written
+    assert res.exit_code == 0 and (site / "report.html").is_file(), _said(res)
 

@@ -42,7 +42,8 @@ from ..utils.files import (STORAGE_ERRNOS, remove_stale_temp_dirs, remove_stale_
 from ..utils.formats import strict_json
 from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, photo_pixels, read_image,
                               read_mask)
-from ..utils.output_folders import BATCH_RESULTS, ZEROSHOT_JOB, ZEROSHOT_REPORT, is_output_folder, mark_output_folder
+from ..utils.output_folders import (BATCH_RESULTS, REPORT_FILES, ZEROSHOT_JOB, ZEROSHOT_REPORT, is_output_folder,
+                                    mark_output_folder)
 from ..utils.paths import check_links, why_not
 from ..utils.progress import progress_bar
 from ..utils.slug import file_stem, prompt_slug, shown
@@ -877,9 +878,9 @@ def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,), p
     """Unless ``overwrite``, refuse an output folder that no drywallqa job wrote (no marker, no image record, no
     ``results.json`` of a batch job) but that holds a file of one of ``names`` (what this job will write: its
     ``results.json``, ``results.csv``, ``report.html``, ...) or, given ``paths`` and ``prompts``, of the files it
-    writes for each photo (:func:`photo_outputs`: a user's own ``a__segment_crack.png``): another program's (a labelling
-    tool's ``results.json``, a spreadsheet's ``results.csv``, in a folder of photos the job was given files of) was
-    replaced without a word.
+    writes for each photo (:func:`photo_outputs`: a user's own ``a__segment_crack.png``; with ``report.html``, its
+    thumbnail ``report_files/a.jpg``): another program's (a labelling tool's ``results.json``, a spreadsheet's
+    ``results.csv``, in a folder of photos the job was given files of) was replaced without a word.
 
     Raises:
         ValueError: naming the files.
@@ -899,6 +900,10 @@ def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,), p
         if held:
             theirs += [name for name in dict.fromkeys(photo_outputs(paths, out, prompts, overlay_images))
                        if name in held and (out / name).is_file()]
+    if paths is not None and "report.html" in names and (out / REPORT_FILES).is_dir():  # its thumbnails: a user's
+        # report_files/a.jpg (beside no report.html) was written over without a word
+        thumbs = (f"{REPORT_FILES}/{file_stem(p.stem)}.jpg" for p in gather_inputs(input_paths(paths), out)[0])
+        theirs += [name for name in dict.fromkeys(thumbs) if (out / name).is_file()]
     if not theirs:
         return
     more = f" and {len(theirs) - 5} more" if len(theirs) > 5 else ""
