@@ -36,7 +36,7 @@ from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE
 from ..text.gate_calibration import calibrate_model_gate, concepts_without_paraphrases
 from ..utils.checks import whole_number
-from ..utils.files import replace_dir, temp_dir
+from ..utils.files import KeptAside, replace_dir, temp_dir
 from ..utils.locks import folders_to_make, remove_made_folders
 from ..utils.logs import warnings_held_back
 from ..utils.paths import check_replaceable_dir
@@ -573,7 +573,9 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
     None (skipped). ``overwrite``: a model folder in ``dest`` holding files no ship writes (a user's notes, an
     ``eval/`` report, an ONNX export of its weights) is replaced whole too, those files deleted (and listed through
     ``report``); otherwise it is refused (a ValueError of :func:`check_destination`), and where such files appear in it
-    while the model is chosen, ``dest`` is left as it was and the new model is written to ``<dest>.candidate``.
+    while the model is chosen, ``dest`` is left as it was and the new model is written to ``<dest>.candidate``; where
+    they appear as it is replaced, the folder replaced is kept whole beside it (its path the result's ``kept``, said
+    through ``report``).
 
     Raises:
         ShipRefused: before any work, a request that cannot be shipped (a concept the calibrations made anew would drop,
@@ -703,6 +705,15 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                 raise ValueError(f"{not_ship_files(dest, others)}; {dest} is unchanged, the new model is in {candidate}")
             if others:
                 report(f"--overwrite: deleted with the folder replaced: {', '.join(others)}")
-            replace_dir(tmp, dest)
+            kept = None
+            try:  # what was put into it since it was looked at just now (the folder replaced is checked once aside,
+                # where nothing more can reach it): kept, not deleted without a word
+                replace_dir(tmp, dest, unexpected=lambda old: [n for n in files_ship_does_not_write(old)
+                                                               if n not in others])
+            except KeptAside as exc:
+                kept = str(exc.kept)
+                report(f"WARNING: {dest} holds the new model, but {', '.join(exc.names) or 'files'} appeared in the "
+                       f"folder it replaced while it was replaced (files ship does not write): that folder is kept "
+                       f"whole in {exc.kept}; move them out of it, then delete it")
         return {"dest": str(dest), "chosen": {k: v for k, v in best.items() if k != "val_mIoU_table"},
-                "files": sorted(p.name for p in dest.iterdir())}
+                "files": sorted(p.name for p in dest.iterdir()), **({"kept": kept} if kept else {})}

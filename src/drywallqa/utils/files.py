@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import logging
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ try:
 except ImportError:  # Windows: temporaries are told apart by their process id
     fcntl = None
 
+logger = logging.getLogger(__name__)
 
 # what a disk says when it cannot take a command's outputs: full, over quota, a file too large, mounted read-only
 STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, name))
@@ -209,13 +211,55 @@ def write_csv_atomic(rows: list[dict], fieldnames: list[str], path: str | Path) 
     return write_atomic(path, write)
 
 
-def replace_dir(new: str | Path, dest: str | Path) -> Path:
+class KeptAside(Exception):
+    """:func:`replace_dir` replaced ``dest``, but kept the folder it replaced, in ``kept``, where that held ``names``
+    (files its caller did not know of: put into ``dest`` after it was last looked at, before it was renamed aside)."""
+
+    def __init__(self, dest: Path, kept: Path, names: list[str]):
+        self.dest, self.kept, self.names = dest, kept, names
+        what = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else "files it could not list"
+        super().__init__(f"{dest} was replaced, but the folder it replaced held {what}, put there meanwhile: that "
+                         f"folder is kept whole in {kept}; move what is needed out of it, then delete it")
+
+
+def _drop_replaced(old: Path, dest: Path, unexpected) -> KeptAside | None:
+    """Remove ``old``, the folder :func:`replace_dir` set aside, unless ``unexpected`` (given it) names files in it:
+    then it is renamed beside ``dest`` to ``<name>.replaced`` (``.replaced-2``, ... where taken), not hidden (a later
+    replace would remove a hidden one), and the :class:`KeptAside` that says so returned."""
+    if unexpected is None or old.is_symlink() or not old.is_dir():  # a link: only the link goes, not what it led to
+        _remove_entry(old)
+        return None
+    try:
+        names = list(unexpected(old))
+    except OSError:  # cannot be listed: kept, not deleted unseen
+        names = []
+    else:
+        if not names:
+            _remove_entry(old)
+            return None
+    kept, n = dest.with_name(f"{dest.name}.replaced"), 1
+    while kept.exists() or kept.is_symlink():
+        n += 1
+        kept = dest.with_name(f"{dest.name}.replaced-{n}")
+    try:
+        old.rename(kept)
+    except OSError:  # left under its hidden name, said
+        kept = old
+    return KeptAside(dest, kept, names)
+
+
+def replace_dir(new: str | Path, dest: str | Path, unexpected: Callable[[Path], list] | None = None) -> Path:
     """Rename the filled folder ``new`` to ``dest``, replacing a folder there whole: the old one is renamed aside
     (``.<name>.replaced``, a leftover of a killed run removed first) and removed once the new one is in; if that
     last rename fails, the old one is put back. ``dest`` a link (to a folder, or dangling) is replaced by the new
     folder; what it pointed to is left as it was. Ctrl-C or a stop signal between the two renames waits for the second
     (:func:`~drywallqa.utils.signals.deferred_interrupt`): it left no ``dest`` (the old one aside, the new one removed
-    with its temporary folder). Returns ``dest``."""
+    with its temporary folder). Returns ``dest``.
+
+    ``unexpected``: given the old folder once it is aside (nothing can be put into it under ``dest`` any more), the
+    names in it that may not be deleted (what the caller did not see there when it last looked, before the renames:
+    a file put there in between was deleted without a word); where it names any, the old folder is kept beside
+    ``dest`` and :class:`KeptAside` raised, once the new folder is in."""
     new, dest = Path(new), Path(dest)
     restore_replaced(dest)  # a replace killed between its renames: the earlier folder back first, replaced below
     old = dest.with_name(f".{dest.name}.replaced") if dest.exists() or dest.is_symlink() else None
@@ -232,11 +276,11 @@ def replace_dir(new: str | Path, dest: str | Path) -> Path:
                     old.rename(dest)
                 raise
     except KeyboardInterrupt:  # held back until both renames were made: the old one is no longer needed either
-        if old is not None:
-            _remove_entry(old)
+        if old is not None and (kept := _drop_replaced(old, dest, unexpected)) is not None:
+            logger.warning("%s", kept)
         raise
-    if old is not None:
-        _remove_entry(old)
+    if old is not None and (kept := _drop_replaced(old, dest, unexpected)) is not None:
+        raise kept
     return dest
 
 
