@@ -24,3 +24,23 @@ def test_a_logger_made_inside_warnings_held_back_is_held_back_too(caplog):
     said = [r.getMessage() for r in caplog.records]
     assert "held back inside" not in said and "held back too" not in said
     assert "another package's" in said and "an error passes" in said and "said outside" in said
+
+
+def test_a_ray_actor_does_not_say_the_tile_warning_its_driver_said(tiny_model_dir, caplog):
+    """engine/batch_ray: each actor loads the model (Segmenter.load), which logged the tile warning the driver had
+    said as it loaded it first: once an actor again. The actor's loading says nothing now; its results still carry
+    the warning, and Segmenter.load elsewhere still says it."""
+    import numpy as np
+
+    from drywallqa import Segmenter
+    from drywallqa.engine.batch_ray import _RayPredictor
+
+    with caplog.at_level(logging.WARNING, logger="drywallqa"):
+        actor = _RayPredictor(tiny_model_dir, {"tile": 32}, opts=None)
+    assert actor.unloaded is None and actor.segmenter.tile == 32
+    assert not [r for r in caplog.records if "tile=32 is smaller" in r.getMessage()], caplog.records
+    photo = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    assert any(w.startswith("tile=32 is smaller") for w in actor.segmenter.predict(photo, ["segment crack"]).warnings)
+    with caplog.at_level(logging.WARNING, logger="drywallqa"):
+        Segmenter.load(tiny_model_dir, tile=32)
+    assert [r for r in caplog.records if "tile=32 is smaller" in r.getMessage()], caplog.records

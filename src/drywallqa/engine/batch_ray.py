@@ -25,7 +25,7 @@ from ..utils.slug import shown
 from .batch import (INFLIGHT_PREFIX, INTERRUPTED, NOT_DONE, BatchOptions, BatchSummary, JobInterrupted,
                     check_out_apart, check_workers, describe_error, disk_stopped, done_since, finish_job, input_paths,
                     job_options, job_settings, job_warnings, plan_job, process_image)
-from .segmenter import Segmenter
+from .segmenter import Segmenter, tile_warning_said
 from .tiling import tiling_facts
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,8 @@ class _RayPredictor:
 
     def __init__(self, model_path, load_kwargs: dict, opts: BatchOptions, inflight: str | None = None):
         try:  # an error here killed the actor: Ray logged its traceback, and every photo was failed with it
-            self.segmenter, self.unloaded = Segmenter.load(model_path, **load_kwargs), None
+            with tile_warning_said():  # the driver said it as it loaded the model first: not once an actor again
+                self.segmenter, self.unloaded = Segmenter.load(model_path, **load_kwargs), None
         except Exception as exc:  # noqa: BLE001 - each photo answered with it (UNLOADED), told by the caller
             self.segmenter, self.unloaded = None, describe_error(exc)
         self.opts = opts

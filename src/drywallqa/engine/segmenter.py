@@ -27,6 +27,8 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator, MappingView, Set
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +43,19 @@ from ..utils.plugins import failed_plugins_said
 from ..utils.registry import Registry, UnknownNameError
 
 logger = logging.getLogger(__name__)
+_TILE_WARNING_SAID = ContextVar("drywallqa_tile_warning_said", default=False)
+
+
+@contextmanager
+def tile_warning_said():
+    """Inside (this caller's thread or task), :meth:`Segmenter.load` does not log a tiled model's tile warning: the job
+    said it already (a Ray actor loads the model its driver loaded and warned of, and each actor said it again). Each
+    tiled result still carries it."""
+    token = _TILE_WARNING_SAID.set(True)
+    try:
+        yield
+    finally:
+        _TILE_WARNING_SAID.reset(token)
 RUNTIMES: Registry[type] = Registry("runtime")
 PIPELINES: Registry[type] = Registry("pipeline")
 # implementations whose module registers them on import (lazy: their dependencies load only when asked for)
@@ -479,7 +494,7 @@ class Segmenter:
                 limit["enlarge"] = tile_enlarge
             segmenter = _registered("wrapper", "tiled")(segmenter, tile, tile_overlap, **limit)
             said = getattr(segmenter, "tile_warning", lambda: None)()
-            if said:  # said once, when loaded (each tiled photo's result says it too)
+            if said and not _TILE_WARNING_SAID.get():  # said once, when loaded (each tiled photo's result says it too)
                 logger.warning("%s", said)
         return segmenter
 
