@@ -44,3 +44,34 @@ def test_a_ray_actor_does_not_say_the_tile_warning_its_driver_said(tiny_model_di
     with caplog.at_level(logging.WARNING, logger="drywallqa"):
         Segmenter.load(tiny_model_dir, tile=32)
     assert [r for r in caplog.records if "tile=32 is smaller" in r.getMessage()], caplog.records
+
+
+def test_the_coco_file_of_a_tiled_job_names_its_tiling(tiny_model_dir, tmp_path):
+    """`predict --tile --coco` wrote results.json's `tiling` nowhere in predictions.coco.json: now its info.tiling
+    (null for a job of whole photos; left out where an older results.json does not say). results.csv keeps no
+    column of the job's settings (one row per photo and prompt: docs/batch.md)."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.data.coco_export import write_coco_predictions
+
+    photo = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(photo)
+    base = ["predict", str(photo), "-p", "segment crack", "--model-path", str(tiny_model_dir), "--coco", "rle"]
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "t"), "--tile", "32", "--no-report"])
+    assert res.exit_code == 0, res.output
+    tiling = json.loads((tmp_path / "t" / "results.json").read_text())["tiling"]
+    assert tiling and tiling["tile"] == 32
+    assert json.loads((tmp_path / "t" / "predictions.coco.json").read_text())["info"]["tiling"] == tiling
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "w"), "--no-report"])
+    assert res.exit_code == 0, res.output
+    info = json.loads((tmp_path / "w" / "predictions.coco.json").read_text())["info"]
+    assert "tiling" in info and info["tiling"] is None
+    results = json.loads((tmp_path / "w" / "results.json").read_text())
+    del results["tiling"]  # an older version's results.json: it does not say
+    (tmp_path / "w" / "results.json").write_text(json.dumps(results))
+    assert "tiling" not in json.loads(write_coco_predictions(tmp_path / "w").read_text())["info"]

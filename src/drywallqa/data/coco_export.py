@@ -88,7 +88,8 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     caller to report; so is a photo whose entry in ``results.json`` is not readable (edited by hand: its reason starts
     with ``not readable in results.json``). A mask left empty as no answer (emptied by ``--min-confidence``, a prompt
     the prompt gate refused: :func:`~drywallqa.rules.unchecked`) is listed in ``info.masks_not_answered``, not taken for one in which nothing was
-    found. Returns the file written (default ``out_dir/predictions.coco.json``). ``progress``: a bar over the photos
+    found. ``info.tiling`` is the job's tiling (``results.json``'s ``tiling``: null where photos were predicted whole;
+    left out where that ``results.json``, an older version's, does not say). Returns the file written (default ``out_dir/predictions.coco.json``). ``progress``: a bar over the photos
     (each mask is read again and traced: minutes for thousands of photos).
 
     Raises:
@@ -136,8 +137,10 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
             for body in mask_annotations(mask, segmentation, min_area_px):
                 annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category["id"],
                                     **body, **score})
+    # how the model cut the photos into tiles, as results.json says it (null: whole); absent where an older job's says not
+    tiling = {"tiling": results["tiling"]} if "tiling" in results else {}
     coco = {"info": {"description": "drywallqa predictions", "segmentation": segmentation, "masks_not_read": skipped,
-                     "masks_not_answered": unanswered},
+                     "masks_not_answered": unanswered, **tiling},
             "images": images, "categories": categories, "annotations": annotations}
     return write_text_atomic(json.dumps(coco), Path(path) if path else out / "predictions.coco.json")
 
