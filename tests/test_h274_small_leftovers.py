@@ -75,3 +75,24 @@ def test_the_coco_file_of_a_tiled_job_names_its_tiling(tiny_model_dir, tmp_path)
     del results["tiling"]  # an older version's results.json: it does not say
     (tmp_path / "w" / "results.json").write_text(json.dumps(results))
     assert "tiling" not in json.loads(write_coco_predictions(tmp_path / "w").read_text())["info"]
+
+
+def test_tile_enlarge_is_a_bool_with_a_tile_or_without(tiny_model_dir):
+    """Segmenter.load(tile_enlarge="no") without a tile was refused as "an option of tile" (the user meant it off), with
+    one as TiledSegmenter's "enlarge must be True or False" (not the name given), and "" was taken for off both ways.
+    Now one rule: tile_enlarge is True or False (1/0, None) whether a tile is given or not, named as given; True
+    without a tile is an option of tile, off without one is fine. (--enlarge-tiles without --tile: a usage error, h254)"""
+    import pytest
+
+    from drywallqa import Segmenter
+
+    for value in ("no", "", "yes", 2, [True]):
+        for tile in (None, 32):
+            with pytest.raises(ValueError, match=r"^tile_enlarge must be True or False, got "):
+                Segmenter.load(tiny_model_dir, tile=tile, tile_enlarge=value)
+    for off in (False, 0, None):
+        assert not hasattr(Segmenter.load(tiny_model_dir, tile_enlarge=off), "enlarge")
+        assert Segmenter.load(tiny_model_dir, tile=32, tile_enlarge=off).enlarge is False
+    assert Segmenter.load(tiny_model_dir, tile=32, tile_enlarge=1).enlarge is True
+    with pytest.raises(ValueError, match="tile_enlarge are options of tile"):
+        Segmenter.load(tiny_model_dir, tile_enlarge=True)

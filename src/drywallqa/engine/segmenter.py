@@ -37,7 +37,7 @@ import numpy as np
 from ..confidence import mask_confidence
 from ..postprocess import ADAPTERS
 from ..text.prompts import as_read, check_prompt
-from ..utils.checks import not_text, number_in_range
+from ..utils.checks import flag, not_text, number_in_range
 from ..utils.image_io import to_rgb_array
 from ..utils.plugins import failed_plugins_said
 from ..utils.registry import Registry, UnknownNameError
@@ -469,7 +469,9 @@ class Segmenter:
             tile: predict photos wider or taller than this many pixels tile by tile (the ``tiled`` wrapper).
             max_tiles: with ``tile``, photos it would cut into more tiles fail (default: no limit).
             tile_enlarge: with ``tile``, each tile is resized to every input size (``scales``), enlarged where that is
-                larger (as up to 0.6.28); default: a tile is seen at no size larger than its own.
+                larger (as up to 0.6.28); default: a tile is seen at no size larger than its own. True or False (1/0,
+                None: off) with a tile or without (a ValueError otherwise: ``"no"`` would read as on); True without
+                a tile is a ValueError too.
             backend: the 0.4 spelling (``embedded`` / ``onnx`` / ``zeroshot``), deprecated.
             kwargs: options of the runtime or pipeline; the torch runtime's
                 (:meth:`~drywallqa.engine.torch_runtime.TorchSegmenter.from_path`): ``device`` (``"cpu"``, ``"cuda"``,
@@ -481,6 +483,9 @@ class Segmenter:
             :class:`~drywallqa.engine.torch_runtime.TorchSegmenter`); :meth:`predict` gives a :class:`SegmentationResult`.
         """
         runtime, pipeline = from_backend(backend, runtime, pipeline, "Segmenter.load", stacklevel=3)
+        # a bool with a tile or without: "no" read as on ("options of tile" without one, TiledSegmenter's "enlarge"
+        # with one), "" as off
+        tile_enlarge = flag(tile_enlarge, "tile_enlarge")
         if tile is None and (max_tiles is not None or tile_overlap != 0.25 or tile_enlarge):  # was ignored without a word
             raise ValueError("tile_overlap, max_tiles and tile_enlarge are options of tile (Segmenter.load(path, "
                              "tile=512, ...))")
