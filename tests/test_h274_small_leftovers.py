@@ -1,29 +1,9 @@
-"""h274: small leftovers (held-back warnings of a logger made inside the block, ...)."""
+"""h274: small leftovers (the tile warning on Ray, tiling in the COCO file, tile_enlarge values, the zero-shot
+prompt table)."""
 
 from __future__ import annotations
 
 import logging
-import uuid
-
-
-def test_a_logger_made_inside_warnings_held_back_is_held_back_too(caplog):
-    """utils/logs.warnings_held_back put its filter only on the package's loggers there on entering: a logger made
-    inside (a module imported lazily there) gave its warnings. Now it is held back as well; a logger of another
-    package made there, and the same logger outside the block, still say theirs."""
-    from drywallqa.utils.logs import warnings_held_back
-
-    lazy = f"drywallqa.h274_lazy_{uuid.uuid4().hex}"
-    other = f"h274_other_{uuid.uuid4().hex}"
-    caplog.set_level(logging.INFO)
-    with warnings_held_back():
-        logging.getLogger(lazy).warning("held back inside")
-        logging.getLogger(lazy + ".child").info("held back too")
-        logging.getLogger(other).warning("another package's")
-        logging.getLogger(lazy).error("an error passes")
-    logging.getLogger(lazy).warning("said outside")
-    said = [r.getMessage() for r in caplog.records]
-    assert "held back inside" not in said and "held back too" not in said
-    assert "another package's" in said and "an error passes" in said and "said outside" in said
 
 
 def test_a_ray_actor_does_not_say_the_tile_warning_its_driver_said(tiny_model_dir, caplog):

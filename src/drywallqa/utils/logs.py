@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -19,33 +17,6 @@ class _HeldBack(logging.Filter):
 
 
 _HELD_BACK = _HeldBack()
-_PACKAGES: set[str] = set()  # the packages some caller held back: their loggers made later get the filter at birth
-_HOOKED = threading.Lock()
-
-
-def _of(name: str, packages) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in packages)
-
-
-def _filter_at_birth(packages: set[str]) -> None:
-    """Make logging's manager put the filter on a logger of ``packages`` as it makes it: a logger made inside the
-    block (a module imported lazily there) was not there to be filtered on entering it, and its warnings passed."""
-    with _HOOKED:
-        manager = logging.Logger.manager
-        if not getattr(manager.getLogger, "_drywallqa_held_back", False):
-            made = manager.getLogger
-
-            @functools.wraps(made)
-            def get_logger(name):
-                logger = made(name)
-                if isinstance(logger, logging.Logger) and _of(logger.name, _PACKAGES) \
-                        and _HELD_BACK not in logger.filters:
-                    logger.addFilter(_HELD_BACK)
-                return logger
-
-            get_logger._drywallqa_held_back = True
-            manager.getLogger = get_logger
-        _PACKAGES.update(packages)
 
 
 @contextmanager
@@ -53,11 +24,10 @@ def warnings_held_back(package: str = "drywallqa"):
     """Drop the warnings (and lesser records) that the loggers of ``package`` give while inside, logged by this caller
     only (its thread; an asyncio task, its own context); errors pass. ``logging.disable`` silenced every thread's
     records for as long, a server's log beside the caller too. The filter stays on the loggers once put there (it
-    passes everything outside): two callers at once never take it from each other. A logger of ``package`` made later
-    (inside, by a module imported there) gets it as logging makes it."""
-    _filter_at_birth({package})
+    passes everything outside): two callers at once never take it from each other."""
     for name, logger in [(package, logging.getLogger(package)), *list(logging.root.manager.loggerDict.items())]:
-        if _of(name, (package,)) and isinstance(logger, logging.Logger) and _HELD_BACK not in logger.filters:
+        if (name == package or name.startswith(package + ".")) and isinstance(logger, logging.Logger) \
+                and _HELD_BACK not in logger.filters:
             logger.addFilter(_HELD_BACK)
     token = _HOLDING.set(True)
     try:
