@@ -24,15 +24,17 @@ MIN_MM_PER_PX, MAX_MM_PER_PX = 1e-6, 1000.0  # a nanometre to a metre per pixel:
 # scale (mm per pixel) is given, and only there
 PX_MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px")
 MM_MEASURES = ("area_mm2", "length_mm", "mean_width_mm", "max_width_mm")
-MEASURES_VERSION = 9  # raised whenever a measure is taken another way: records of another are measured again
-                      # (1: lengths and widths on the bare skeleton, joints on the centre line; 2: skeleton by
-                      # Zhang-Suen thinning, overlapping joints taken in the order found; 3: spurs pruned once,
-                      # an end's run into a corner kept; 4: both ends of a short line cut back until nothing was
-                      # left of it: a 73 x 57 px box read 0 px long and wide; 5: the mean width a mean over the
-                      # centre line's pixels, not along its length; 6: an end's reach read back across its own
-                      # dash where the next dash of a broken hairline lay a pixel or two past it; 7: the centre line
-                      # ran around every pinhole; 8: an end's run into a corner of a crack's square end kept where it
-                      # narrowed a hair less than asked on approximate distances: 3-6 px cracks up to 6 px long)
+MEASURES_VERSION = 10  # raised whenever a measure is taken another way: records of another are measured again
+                       # (1: lengths and widths on the bare skeleton, joints on the centre line; 2: skeleton by
+                       # Zhang-Suen thinning, overlapping joints taken in the order found; 3: spurs pruned once,
+                       # an end's run into a corner kept; 4: both ends of a short line cut back until nothing was
+                       # left of it: a 73 x 57 px box read 0 px long and wide; 5: the mean width a mean over the
+                       # centre line's pixels, not along its length; 6: an end's reach read back across its own
+                       # dash where the next dash of a broken hairline lay a pixel or two past it; 7: the centre line
+                       # ran around every pinhole; 8: an end's run into a corner of a crack's square end kept where it
+                       # narrowed a hair less than asked on approximate distances: 3-6 px cracks up to 6 px long;
+                       # 9: the line's direction read turned towards 45 degrees by its pixels' stray across its run:
+                       # tilted lines and curves 0.18% long)
 
 
 def validate_mm_per_px(mm_per_px: float | None) -> float | None:
