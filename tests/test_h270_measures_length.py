@@ -51,3 +51,18 @@ def test_a_1_px_half_circle_reads_its_length():
         m = _ring(radius, 1) & ((t - 10) % 360 < 180)  # 10 to 190 degrees
         got = mask_measures(m)["length_px"]
         assert got == pytest.approx(math.pi * radius, rel=0.005), (radius, got)
+
+
+def test_a_4_px_cracks_end_reach_is_read_past_its_run_into_a_corner():
+    """The skeleton of a tilted crack bends into one corner of each square end; where the end's trimming kept that
+    run, the run and the reach from its end (along the run's own direction) read a 4-px crack up to 3.5 px long
+    (200 x 4 at 117 degrees, a fifth of a pixel off the grid: 203.12 px). The reach is read from where the line's
+    distances stop growing towards the end, along the line behind it: 201.10 px. Every 3 degrees, 100 and 200 px
+    long: before up to +2.42 px (200 at 117), now within +1.6 px, and never more than 1 px short."""
+    from test_h260_measures_truth import _band
+
+    assert mask_measures(_band(200, 4, 117, centre=(230.013, 230.217)))["length_px"] == pytest.approx(200, abs=1.5)
+    for length in (100, 200):
+        for angle in range(0, 180, 3):
+            got = mask_measures(_band(length, 4, angle))["length_px"] - length
+            assert -1 <= got <= 2, (length, angle, got)

@@ -10,7 +10,9 @@ without an end's run into one corner of a square end (:func:`trim_covered_ends`)
 - **length** sums, over the centre line's pixels, the length each stands for along the line's local direction
   (1 px along a row or a column, sqrt(2) on a diagonal, 1 / cos(angle) between: a digital straight line at any
   angle reads its own length), plus, at each free end, the reach from that pixel to the mask's edge along the
-  line, since a skeleton stops about half a width short of a strip's end.
+  line, since a skeleton stops about half a width short of a strip's end (of a line 3 px wide or more, from where
+  its distances to the background stop growing towards the end, along the line behind it: past any run of the
+  skeleton into a corner of a square end, :func:`_anchors`).
 """
 
 from __future__ import annotations
@@ -148,6 +150,9 @@ NARROWING_SLACK = 0.5  # px: give or take this much (if it narrows at all), as a
                        # 0.5 (a 4-px crack at 126 degrees: an end's run narrowed 1.24 px over 3.16 px where 1.58 was
                        # asked: kept, and the crack read 6 px too long)
 COVER_SLACK = 1.0  # px: an end pixel within this of a further pixel's inscribed disc is covered by it
+ANCHOR_WIDTH = 1.4  # px: a line whose distances to the background reach this near an end (3 px wide or more) has its
+                    # end's reach read from where they stop growing (:func:`_anchors`): a run into a corner the
+                    # trimming kept read a 4-px crack up to 3.3 px long
 
 
 def trim_covered_ends(skeleton: np.ndarray, dist: np.ndarray) -> np.ndarray:
@@ -417,5 +422,53 @@ def _centre_line(m: np.ndarray) -> CentreLine:
     mx, my = np.zeros(ys.size), np.zeros(ys.size)
     if one.any():
         mx[one], my[one] = _own_offsets(thinned, ys[one], xs[one])
-    reach = _reach(m, ys[at], xs[at], theta[at], mx[at], my[at], steps[at], ends[at] == 2, 2 * dist[ys[at], xs[at]] + 2)
+    ry, rx, rtheta, rmx, rmy, rstep = ys[at], xs[at], theta[at], mx[at], my[at], steps[at]
+    cut = 0.0  # the steps of ends' runs into a corner: their reach is read from further back (_anchors)
+    if one.any():
+        index = np.full(thinned.shape, -1, np.int64)
+        index[ys, xs] = np.arange(ys.size)
+        where = {int(k): j for j, k in enumerate(np.flatnonzero(at))}
+        for end, anchor, ux, uy, removed in _anchors(thinned, dist):
+            j, a = where[int(index[end])], int(index[anchor])
+            ray = _reach(m, ys[a:a + 1], xs[a:a + 1], np.array([math.atan2(uy, ux)]), np.array([-ux]), np.array([-uy]),
+                         steps[a:a + 1], np.zeros(1, bool), np.array([2 * dist[ys[a], xs[a]] + 2 + 2 * DIRECTION_RADIUS]))
+            if ray + steps[a] / 2 < (end[1] - xs[a]) * ux + (end[0] - ys[a]) * uy - 0.5:
+                continue  # the ray left the mask short of the end pixel: the line bends there (a 3-px arc of radius
+                # 20 px read 2.5 px short): read from the end pixel
+            ry[j], rx[j], rtheta[j], rmx[j], rmy[j], rstep[j] = ys[a], xs[a], math.atan2(uy, ux), -ux, -uy, steps[a]
+            cut += float(steps[index[tuple(np.asarray(removed).T)]].sum())
+    reach = _reach(m, ry, rx, rtheta, rmx, rmy, rstep, ends[at] == 2, 2 * dist[ry, rx] + 2 + 2 * DIRECTION_RADIUS) - cut
     return CentreLine(thinned, dist, ys, xs, widths.astype(np.float64), theta, steps, reach)
+
+
+def _anchors(skeleton: np.ndarray, dist: np.ndarray):
+    """For each free end of a line at least 3 px wide (its distances to the background reach :data:`ANCHOR_WIDTH`
+    within twice that of the end), where its distances first come within half a pixel of the largest there: the
+    pixel the end's reach is read from instead (:func:`_centre_line`), past any run of the line into a corner of a
+    square end. Yields ``(end, anchor, ux, uy, cut)``: the end and anchor pixels, the line's direction behind the
+    anchor (the axis of the :data:`DIRECTION_RADIUS` x 2 + 1 pixels of the walk from it on, pointing out towards the
+    end) and the pixels from the end to the anchor (not the anchor), whose steps the reach replaces. Ends whose walk
+    meets a junction or the line's other end before that are left out (read from their own pixel), and so is an end
+    whose pixels another's cut or anchor took."""
+    r = DIRECTION_RADIUS
+    _, d, walks = _walks_from_ends(skeleton, dist, limit=2 * float(dist.max()) + 2 * r + 4)
+    taken: set = set()
+    for end, path, _, _ in walks:
+        dd = np.array([d[p] for p in path])
+        k, h = 1, float(dd[0])
+        while k < dd.size and k <= 2 * h + 2:  # the end's own width: as far along as twice the widest seen so far
+            h = max(h, float(dd[k]))
+            k += 1
+        if h < ANCHOR_WIDTH:
+            continue
+        i = int(np.argmax(dd[:k] >= h - 0.5))
+        if i == 0 or len(path) < i + 2 * r + 1 or not taken.isdisjoint(path[:i + 2 * r + 1]):
+            continue
+        taken.update(path[:i + 2 * r + 1])
+        pts = np.asarray(path[i:i + 2 * r + 1], np.float64)
+        _, _, vt = np.linalg.svd(pts - pts.mean(axis=0), full_matrices=False)
+        vy, vx = vt[0]
+        if vy * (pts[0, 0] - pts[-1, 0]) + vx * (pts[0, 1] - pts[-1, 1]) < 0:
+            vy, vx = -vy, -vx
+        yield ((end[0] - 1, end[1] - 1), (path[i][0] - 1, path[i][1] - 1), float(vx), float(vy),
+               [(py - 1, px - 1) for py, px in path[:i]])
