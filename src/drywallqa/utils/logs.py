@@ -24,7 +24,8 @@ def warnings_held_back(package: str = "drywallqa"):
     """Drop the warnings (and lesser records) that the loggers of ``package`` give while inside, logged by this caller
     only (its thread; an asyncio task, its own context); errors pass. ``logging.disable`` silenced every thread's
     records for as long, a server's log beside the caller too. The filter stays on the loggers once put there (it
-    passes everything outside): two callers at once never take it from each other."""
+    passes everything outside): two callers at once never take it from each other. Only the loggers there on
+    entering are held back: a module first imported inside the block logs as usual."""
     for name, logger in [(package, logging.getLogger(package)), *list(logging.root.manager.loggerDict.items())]:
         if (name == package or name.startswith(package + ".")) and isinstance(logger, logging.Logger) \
                 and _HELD_BACK not in logger.filters:
