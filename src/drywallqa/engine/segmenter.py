@@ -56,6 +56,8 @@ def tile_warning_said():
         yield
     finally:
         _TILE_WARNING_SAID.reset(token)
+
+
 RUNTIMES: Registry[type] = Registry("runtime")
 PIPELINES: Registry[type] = Registry("pipeline")
 # implementations whose module registers them on import (lazy: their dependencies load only when asked for)
