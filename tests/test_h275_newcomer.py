@@ -1,0 +1,152 @@
+"""The code map a newcomer starts from (docs/training.md, "Code layout": where things live under src/drywallqa/) must
+be the package as it is: every module in it is named there, and every file it names is there. And a code span naming a
+file followed by names in it (`engine/validator.py` (`DILATE_OPTIONS`, `BOX_OPTIONS`)), on any docs page, names what
+that file holds.
+
+Nothing checked this: test_docs_commands reads command lines and config keys, test_readme links and anchors. A module
+added, moved or left behind (engine/predictor.py, the torch runtime up to 0.6.28, now a shim of deprecated names) went
+unmapped; a name renamed in the code would have stayed in the docs. Text only (no model, no data): under a second."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "drywallqa"
+TRAINING = ROOT / "docs" / "training.md"
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+SPAN = re.compile(r"`([^`\n]+)`")
+ROW = re.compile(r"^\|(.+?)\|(.+)\|\s*$", re.M)
+# a file's code span, then (after "(", ":" or nothing) one or more code spans of names: `path.py` `NAME`, `path.py`
+# (`A`, `B`), `path.py`: `name()`
+FILE_THEN_NAMES = re.compile(r"`((?:\w+/)*\w+\.py)`[ \t]*[(:]?[ \t]*((?:`[A-Za-z_][\w.]*(?:\(\))?`(?:,[ \t]*|[ \t]+and[ \t]+)?)+)")
+
+
+def section(text: str, start: str, end: str) -> str:
+    return text[text.index(start):text.index(end, text.index(start))]
+
+
+def code_map(text: str) -> dict[str, str]:
+    """The code layout table: each name of a row's first cell (`engine/`, `losses.py`) -> the row's text."""
+    rows = {}
+    for first, rest in ROW.findall(section(text, "## Code layout", "### Where a change goes")):
+        for name in SPAN.findall(first):
+            rows[name] = first + "|" + rest
+    return rows
+
+
+def unmapped_modules(rows: dict[str, str], package: Path) -> list[str]:
+    """Modules of ``package`` that the map names nowhere: a top-level module is named in some row; one in a package
+    by its file name, a folder of it, or a pattern (`configuration_*.py`), in the row of its top-level package."""
+    spans = {s for row in rows.values() for s in SPAN.findall(row)}
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if path.name == "__init__.py":
+            continue
+        if len(rel.parts) == 1:
+            if path.name not in spans:
+                missing.append(str(rel))
+            continue
+        row = rows.get(rel.parts[0] + "/")
+        row_spans = set(SPAN.findall(row)) if row else set()
+        inner = rel.parts[1:]
+        folders = {"/".join(inner[:i]) + "/" for i in range(1, len(inner))}
+        named = ("/".join(inner) in row_spans or path.name in row_spans or folders & row_spans
+                 or any("*" in s and fnmatch.fnmatch(path.name, s) for s in row_spans))
+        if not named:
+            missing.append(str(rel))
+    return missing
+
+
+def named_files_missing(rows: dict[str, str], package: Path) -> list[str]:
+    """Files the map names (`x.py` in a package's row) that are not in that package."""
+    missing = []
+    for name, row in rows.items():
+        where = package / name.rstrip("/") if name.endswith("/") else package
+        for span in SPAN.findall(row):
+            for f in re.findall(r"^(?:\w+/)*\w+\.py$", span):
+                if not (list(where.glob(f)) or list(where.glob("**/" + f)) or (package / f).exists()):
+                    missing.append(f"{f} (row {name})")
+    return missing
+
+
+def life_table_files_missing(text: str) -> list[str]:
+    """Paths of the "where the code is" column of "The whole life of a model": under src/drywallqa/, or benchmarks/
+    and scripts/ at the top."""
+    missing = []
+    for _, rest in ROW.findall(section(text, "## The whole life of a model", "## Code layout")):
+        where = rest.rsplit("|", 1)[-1]
+        for f in re.findall(r"`((?:\w+/)*\w+\.py)`", where):
+            if not ((PACKAGE / f).exists() or (ROOT / f).exists()):
+                missing.append(f)
+    return missing
+
+
+def resolve(page: Path, f: str) -> Path | None:
+    for base in (PACKAGE, ROOT, ROOT / "src", page.parent):
+        if (base / f).is_file():
+            return base / f
+    hits = list(PACKAGE.rglob(f))
+    return hits[0] if len(hits) == 1 else None
+
+
+def names_not_in_their_file(page: Path) -> list[str]:
+    """`path.py` `NAME` spans whose NAME (its first dotted part) is no word of that file; a file not found is named."""
+    wrong = []
+    for f, names in FILE_THEN_NAMES.findall(page.read_text(encoding="utf-8")):
+        path = resolve(page, f)
+        if path is None:
+            wrong.append(f"{f}: no such file")
+            continue
+        source = path.read_text(encoding="utf-8")
+        for name in SPAN.findall(names):
+            head = name.removesuffix("()").split(".")[0]
+            if not re.search(rf"(?<![\w.]){re.escape(head)}\b", source):
+                wrong.append(f"{f} `{name}`")
+    return wrong
+
+
+def test_the_code_map_names_every_module():
+    missing = unmapped_modules(code_map(TRAINING.read_text(encoding="utf-8")), PACKAGE)
+    assert not missing, f"modules under src/drywallqa/ the code map of docs/training.md does not name: {missing}"
+
+
+def test_the_code_map_names_only_files_that_are_there():
+    text = TRAINING.read_text(encoding="utf-8")
+    assert not named_files_missing(code_map(text), PACKAGE)
+    assert not life_table_files_missing(text)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_names_shown_beside_a_file_are_in_that_file(page):
+    wrong = names_not_in_their_file(page)
+    assert not wrong, f"{page.relative_to(ROOT)}: " + "; ".join(wrong)
+
+
+def test_the_checks_see_what_is_wrong(tmp_path):
+    """The checkers themselves: a module left out of the map, a file the map names that is gone, a name renamed."""
+    pkg = tmp_path / "pkg"
+    (pkg / "engine" / "sub").mkdir(parents=True)
+    for f in ("__init__.py", "top.py", "loose.py", "engine/__init__.py", "engine/a.py", "engine/new.py",
+              "engine/sub/x.py", "engine/modeling_y.py"):
+        (pkg / f).write_text("")
+    (pkg / "engine" / "a.py").write_text("LIMIT = 3\n")
+    text = ("## Code layout\n\n| module | what |\n| --- | --- |\n| `top.py` | a top module |\n"
+            "| `engine/` | `a.py`, `gone.py`, `sub/`, `modeling_*.py` |\n\n### Where a change goes\n")
+    rows = code_map(text)
+    assert unmapped_modules(rows, pkg) == ["engine/new.py", "loose.py"]
+    assert named_files_missing(rows, pkg) == ["gone.py (row engine/)"]
+    page = tmp_path / "page.md"
+    page.write_text("the limit is `engine/a.py` `LIMIT`; its reader `engine/a.py` (`read_limit`, `LIMIT`)")
+    global PACKAGE
+    saved, PACKAGE = PACKAGE, pkg
+    try:
+        assert names_not_in_their_file(page) == ["engine/a.py `read_limit`"]
+    finally:
+        PACKAGE = saved
