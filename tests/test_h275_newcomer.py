@@ -150,3 +150,25 @@ def test_the_checks_see_what_is_wrong(tmp_path):
         assert names_not_in_their_file(page) == ["engine/a.py `read_limit`"]
     finally:
         PACKAGE = saved
+
+
+def encoder_guide(text: str) -> str:
+    """The "An image encoder" paragraph of docs/training.md's "Where a change goes"."""
+    start = text.index("**An image encoder**")
+    return text[start:text.index("\n\n", start)]
+
+
+def attributes_read(source: str) -> set[str]:
+    """The class attributes a module reads of an encoder class or block with ``getattr(obj, "NAME", default)``."""
+    return set(re.findall(r'getattr\([^\n]*?,\s*"(\w+)"', source))
+
+
+def test_the_encoder_guide_names_every_attribute_the_code_reads_of_an_encoder():
+    # what the registry (reads_weights, default_options) and the folding (conv_bn_pairs) read of an encoder's class is
+    # its contract; the guide a newcomer adds an encoder from left default_options out (registry.py's docstring had it)
+    read = attributes_read((PACKAGE / "models/encoders/registry.py").read_text(encoding="utf-8"))
+    read |= attributes_read((PACKAGE / "models/folding.py").read_text(encoding="utf-8"))
+    assert {"reads_weights", "default_options", "conv_bn_pairs"} <= read  # the checker sees them
+    guide = encoder_guide(TRAINING.read_text(encoding="utf-8"))
+    missing = sorted(name for name in read if f"`{name}" not in guide)
+    assert not missing, f"docs/training.md's 'An image encoder' does not name {missing}, which the code reads"
