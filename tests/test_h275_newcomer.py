@@ -172,3 +172,38 @@ def test_the_encoder_guide_names_every_attribute_the_code_reads_of_an_encoder():
     guide = encoder_guide(TRAINING.read_text(encoding="utf-8"))
     missing = sorted(name for name in read if f"`{name}" not in guide)
     assert not missing, f"docs/training.md's 'An image encoder' does not name {missing}, which the code reads"
+
+
+def test_train_ends_on_an_evaluate_command_of_the_run_s_own_datasets(write_train_config, tiny_kwargs, tmp_path,
+                                                                     monkeypatch):
+    """`drywallqa train` ended on "next: drywallqa evaluate --model-path RUN/best -d DATASET ...": a placeholder, where
+    evaluate's -d default (cracks, taping) is not what a run of one's own photos trained on. It names the run's
+    datasets (and their folder where the config gives one), ready to paste."""
+    import json
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine import trainer as trainer_module
+
+    def fake_train(self, **kw):
+        best = Path(self.config.output_dir) / "best"
+        best.mkdir(parents=True)
+        (best / "config.json").write_text(json.dumps({"epoch": 1, "val": {"val_score": 0.5}}))
+        return {"epoch": 1, "val_score": 0.5}
+
+    monkeypatch.setattr(trainer_module.Trainer, "train", fake_train)
+    config = write_train_config("film_unet", tiny_kwargs)
+    run = tmp_path / "runs" / "my run"
+    res = CliRunner().invoke(app, ["train", str(config), f"output_dir={run}"], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("next: "))
+    assert "DATASET" not in line, line
+    evaluate = shlex.split(line.removeprefix("next: ").split(";")[0])
+    import yaml
+    data = yaml.safe_load(config.read_text())["data"]
+    assert evaluate[:4] == ["drywallqa", "evaluate", "--model-path", str(run / "best")]
+    assert evaluate[4:] == ["-d", "syn_crack", "-d", "syn_tape", "--datasets-dir", data["datasets_dir"], "--splits",
+                            "group", "--out", "OUT"], line
+    assert f"drywallqa ship {shlex.quote(str(run))} --out DIR" in line

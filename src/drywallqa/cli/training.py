@@ -366,8 +366,14 @@ def train(
         return  # no best/ (no epoch scored)
     console.print(f"best weights (epoch {epoch}, val_score {score:.4g}) in {best}" if isinstance(score, (int, float))
                   else f"best weights (epoch {epoch}) in {best}", highlight=False, soft_wrap=True)
-    console.print(f"next: drywallqa evaluate --model-path {best} -d DATASET --splits group --out OUT; "
-                  f"drywallqa ship {cfg.output_dir} --out DIR", highlight=False, soft_wrap=True)
+    # the run's own datasets (evaluate's -d default is cracks and taping, whatever the run trained on: "-d DATASET"
+    # left a newcomer to guess which, and how to name a dataset YAML file); its split manifests evaluate finds itself
+    # (train_files.json)
+    scored = [str(x) for d in cfg.data.datasets for x in ("-d", d)]
+    scored += ["--datasets-dir", str(cfg.data.datasets_dir)] if cfg.data.datasets_dir else []
+    console.print(f"next: {shlex.join(['drywallqa', 'evaluate', '--model-path', str(best), *scored])} --splits group "
+                  f"--out OUT; drywallqa ship {shlex.quote(str(cfg.output_dir))} --out DIR", highlight=False,
+                  soft_wrap=True)
 
 
 @app.command()
