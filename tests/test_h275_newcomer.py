@@ -207,3 +207,21 @@ def test_train_ends_on_an_evaluate_command_of_the_run_s_own_datasets(write_train
     assert evaluate[4:] == ["-d", "syn_crack", "-d", "syn_tape", "--datasets-dir", data["datasets_dir"], "--splits",
                             "group", "--out", "OUT"], line
     assert f"drywallqa ship {shlex.quote(str(run))} --out DIR" in line
+
+
+def test_a_model_folder_of_an_encoder_not_here_says_it_may_be_a_plugin_s(tiny_model_dir):
+    """A model trained with an encoder of one's own (a plugin, docs/training.md "An image encoder") loaded where the
+    plugin is not (another shell, the server's machine) said only "unknown encoder 'tiny'; registered: hed_vgg16,
+    scratch"; an unknown model type already said "of a plugin not installed here? ... install the plugin"."""
+    import json
+
+    from drywallqa import Segmenter
+
+    config = tiny_model_dir / "config.json"
+    payload = json.loads(config.read_text())
+    payload["config"]["encoder"] = "h275_not_here"
+    config.write_text(json.dumps(payload))
+    with pytest.raises(ValueError) as exc:
+        Segmenter.load(tiny_model_dir)
+    said = str(exc.value)
+    assert "unknown encoder 'h275_not_here'" in said and "DRYWALLQA_PLUGINS" in said and "plugin" in said, said

@@ -141,6 +141,7 @@ class PromptedSegmentationModel(nn.Module):
             ValueError: a damaged or unknown ``config.json`` or weights, or a model of another type than ``cls``.
         """
         from ..utils.plugins import failed_plugins_said
+        from ..utils.registry import UnknownNameError
         from .registry import MODELS, get_model_class
         from .shipped import resolve_model_dir
 
@@ -178,8 +179,12 @@ class PromptedSegmentationModel(nn.Module):
         try:
             model = model_cls(model_cls.config_from_dict(payload["config"], directory))
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # a part it names by a registry's name (an encoder, ...) that is not here: said as the model type is
+            unknown = (": a model from a newer drywallqa, or of a plugin not installed here? Upgrade the package, or "
+                       "install the plugin (or name its module in $DRYWALLQA_PLUGINS)"
+                       if isinstance(exc, UnknownNameError) else "")
             raise ValueError(f"{directory}: this version cannot build the model its {CONFIG_NAME} describes (from "
-                             f"the config, or the files it names: {type(exc).__name__}: {exc})") from exc
+                             f"the config, or the files it names: {type(exc).__name__}: {exc}){unknown}") from exc
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             onnx = (directory / "encoder.onnx").is_file()  # an ONNX export's folder (drywallqa.export.onnx)
