@@ -225,3 +225,18 @@ def test_a_model_folder_of_an_encoder_not_here_says_it_may_be_a_plugin_s(tiny_mo
         Segmenter.load(tiny_model_dir)
     said = str(exc.value)
     assert "unknown encoder 'h275_not_here'" in said and "DRYWALLQA_PLUGINS" in said and "plugin" in said, said
+
+
+MODEL_CARD = PACKAGE / "weights" / "fast" / "MODEL_CARD.md"
+
+
+def test_the_model_card_s_commands_scripts_and_keys_exist():
+    """The shipped model's card, which the README's map lists beside docs/ (architecture, training commands stage by
+    stage), was outside test_docs_commands' pages (README.md, docs/*.md): its `drywallqa ...` lines, script options
+    and config keys are checked as theirs are."""
+    import test_docs_commands as docs
+
+    assert MODEL_CARD.is_file() and "MODEL_CARD.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+    docs.test_shown_commands_exist_with_their_options(MODEL_CARD, docs.command_tree())
+    docs.test_named_config_keys_exist(MODEL_CARD)
+    docs.test_shown_script_options_exist(MODEL_CARD)
