@@ -16,7 +16,8 @@ function answer(prompts) {
   const base64 = c.toDataURL('image/png').split(',')[1];
   const measures = { components: 1, area_px: 1536, area_fraction: 0.5, length_px: 48, mean_width_px: 32, max_width_px: 32 };
   return { image: { width: 64, height: 48 }, flags: [], warnings: [], timings_ms: { total_ms: 5 },
-           results: prompts.map(prompt => ({ prompt, confidence: 0.8, measures, mask: { format: 'png', base64 } })) };
+           results: prompts.map(prompt => ({ prompt, confidence: 0.8, measures, mask: { format: 'png', base64 } })),
+           stem: 'wall', prompt_files: Object.fromEntries(prompts.map((p, k) => [p, `prompt-${k + 1}`])) };  // the files' names
 }
 function made(page, wait = 0) {  // a route's handler: the answer made here after wait ms (no model to wait for)
   return async route => {

@@ -45,6 +45,7 @@ except ModuleNotFoundError:  # pragma: no cover - python-multipart before 0.0.13
     from multipart.exceptions import FormParserError
 
 from .. import __version__
+from ..engine.batch import mask_slug
 from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, MapsNotFinite, Segmenter, validate_prompts
 from ..engine.tiling import TiledSegmenter
 from ..measures import MAX_MM_PER_PX, MIN_MM_PER_PX
@@ -52,6 +53,7 @@ from ..rules import flags, parse_rules
 from ..text.prompts import MAX_PROMPT_CHARS, check_prompt
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
 from ..utils.plugins import plugin_failures_hidden
+from ..utils.slug import file_stem
 from .config import ServeConfig
 
 PAGE = Path(__file__).with_name("page.html")
@@ -651,11 +653,12 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
                                    notes)
         job.add_done_callback(lambda _: slots.release())  # the slot is held until the work really ends
         try:  # measures and encodings run in the worker too: under the time limit and the slot, off the event loop
-            return await asyncio.wait_for(asyncio.shield(job), timeout=config.request_timeout_s)
+            answer = await asyncio.wait_for(asyncio.shield(job), timeout=config.request_timeout_s)
         except asyncio.TimeoutError:
             raise HTTPException(status_code=503, headers={"Retry-After": "5"},
                                 detail=f"segmenting took longer than the server's limit of {config.request_timeout_s:g} s; "
                                        "send a smaller photo, fewer prompts or a larger tile") from None
+        return {**answer, **file_names(image.filename, prompts)}
 
     return app
 
@@ -839,6 +842,16 @@ def _segment_and_describe(seg, data: bytes, prompts: list[str], tile: int | None
     return {"image": described, "height": rgb.shape[0], "width": rgb.shape[1],  # (results.json's, beside its photo)
             "results": out, "flags": broken, "warnings": [*notes, *result.warnings],
             "timings_ms": {**result.timings_ms, "total_ms": total}, **({"tiles": result.tiles} if result.tiles else {})}
+
+
+def file_names(filename: str | None, prompts) -> dict:
+    """The names ``drywallqa predict`` gives the files of a photo uploaded as ``filename``, for a client that saves
+    them (the page's downloads): ``stem``, the photo's part (:func:`~drywallqa.utils.slug.file_stem` of the name's
+    stem; ``photo`` where the upload names none), and ``prompt_files``, each prompt's part as results.json's
+    (:func:`~drywallqa.engine.batch.mask_slug`): a mask is ``<stem>__<prompt_files[p]>.png``, as
+    :func:`~drywallqa.engine.batch.mask_name` names it. One rule: the page has no SHA-1 to hash a prompt or a
+    name with (``crypto.subtle`` is for HTTPS pages only, not a server on the LAN)."""
+    return {"stem": file_stem(Path(filename or "").stem) or "photo", "prompt_files": {p: mask_slug(p) for p in prompts}}
 
 
 # what a prompt's record (SegmentationResult.prompt_entry) says beside its QA measures: in an answer's item, not under
