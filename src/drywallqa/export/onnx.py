@@ -37,7 +37,7 @@ from ..models.base import (CONFIG_NAME, MODEL_CARD_NAME, PromptedSegmentationMod
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE
-from ..utils.files import replace_dir, temp_dir
+from ..utils.files import KeptAside, replace_dir, temp_dir
 from ..utils.paths import check_replaceable_dir
 from ..utils.stamps import WEIGHT_SUFFIXES, file_digest, folder_state
 
@@ -156,6 +156,8 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
     folder, or an earlier export, which is replaced whole. ``model_dir`` is read as :meth:`Segmenter.load` reads it
     (None: the default shipped model; a shipped model's name; ``~`` the home folder, in ``out_dir`` too). The graphs
     are written to a folder beside it and renamed into place, so an interrupted export leaves ``out_dir`` as it was.
+    Files an export does not write that appear in ``out_dir`` while it is exported are not deleted: the folder
+    replaced is kept whole beside it (``<out_dir>.replaced``), a WARNING naming them.
 
     Raises:
         ValueError: ``out_dir`` is not such a place (:func:`check_export_target`), ``opset`` is no whole number
@@ -193,7 +195,23 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
             raise ValueError(f"{model_dir} was written over while it was exported (a training run writing best/, a "
                              "ship?): nothing was written; export it again once it is written")
         _carry_calibrations(out, tmp)  # what was calibrated on an earlier export there: kept, or said to be dropped
-        return replace_dir(tmp, out)  # an earlier export (or an empty folder) replaced whole
+        try:  # an earlier export (or an empty folder) replaced whole; what was put into it since check_export_target
+            # looked (a TensorRT engine built beside the graphs meanwhile) is looked for again once it is aside, where
+            # nothing more can reach it: kept, not deleted without a word
+            return replace_dir(tmp, out, unexpected=_not_export_files)
+        except KeptAside as exc:
+            logger.warning("%s holds the new export, but %s appeared in the folder it replaced while it was exported "
+                           "(files an export does not write): that folder is kept whole in %s; move them out of it, "
+                           "then delete it", out, ", ".join(exc.names) or "files", exc.kept)
+            return out
+
+
+def _not_export_files(folder: Path) -> list[str]:
+    """The names in ``folder`` that an export may not delete in replacing it (:func:`check_export_target`'s rule): in an
+    earlier export, those it does not write (:data:`EXPORT_WRITES`); in any other folder (empty when it was checked),
+    all of them."""
+    names = sorted(p.name for p in folder.iterdir())
+    return [n for n in names if n not in EXPORT_WRITES] if is_onnx_export_dir(folder) else names
 
 
 def _settings_digest(meta: dict) -> str:
