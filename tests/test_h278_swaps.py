@@ -52,3 +52,69 @@ def test_export_keeps_an_empty_out_that_was_filled_while_it_exports(tiny_model_d
     monkeypatch.setattr(onnx, "_carry_calibrations", files_arrive)
     export_onnx(tiny_model_dir, out)
     assert (tmp_path / "onnx.replaced" / "config.json").read_text() == "{}" and (out / "decoder.onnx").is_file()
+
+
+def _ship_with_a_file_arriving(shipping, tiny_model_dir, dest, synthetic_datasets, syn_splits, monkeypatch):
+    """``ship`` into ``dest`` while a report is put into it after check_destination's look: the new model goes to
+    ``<dest>.candidate`` (ValueError, returned)."""
+    listed = shipping.files_ship_does_not_write
+    looks = []
+
+    def look_then_a_file_arrives(folder):
+        looks.append(folder)
+        if len(looks) == 2:  # ship's last look at dest before the swap (the first: check_destination's)
+            (dest / "eval").mkdir()
+            (dest / "eval" / "report.md").write_text("report")
+        return listed(folder)
+
+    monkeypatch.setattr(shipping, "files_ship_does_not_write", look_then_a_file_arrives)
+    with pytest.raises(ValueError) as exc:
+        shipping.ship(tiny_model_dir, dest, datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,),
+                      splits_dir=syn_splits, datasets_dir=synthetic_datasets, timing_images=2, budget=False,
+                      gate=False, confidence=False, drywall_check=None, progress=False, report=lambda line: None)
+    return str(exc.value)
+
+
+def test_ship_keeps_an_earlier_candidate_holding_a_users_file(tiny_model_dir, synthetic_datasets, syn_splits,
+                                                              tmp_path, monkeypatch):
+    """Where files appear in ``dest`` while the model is chosen, the new model goes to ``<dest>.candidate``, which
+    replaced an earlier candidate whole: a user's file in it (notes, an evaluate report of that candidate) was deleted
+    without a word. Now that candidate is kept whole as ``<dest>.candidate.replaced``, the message naming the file and
+    the folder; a candidate holding only what ship writes is replaced as before."""
+    import drywallqa.engine.shipping as shipping
+
+    dest = tmp_path / "shipped"
+    shutil.copytree(tiny_model_dir, dest)
+    candidate = tmp_path / "shipped.candidate"
+    shutil.copytree(tiny_model_dir, candidate)
+    (candidate / "notes.txt").write_text("mine")
+    said = _ship_with_a_file_arriving(shipping, tiny_model_dir, dest, synthetic_datasets, syn_splits, monkeypatch)
+    kept = tmp_path / "shipped.candidate.replaced"
+    assert (kept / "notes.txt").read_text() == "mine", sorted(p.name for p in tmp_path.iterdir())
+    assert (candidate / "selection.json").is_file() and not (candidate / "notes.txt").exists()
+    assert "notes.txt" in said and str(kept) in said and str(candidate) in said, said
+
+    shutil.rmtree(dest / "eval")  # again: the candidate there now holds only what ship writes, replaced whole
+    said = _ship_with_a_file_arriving(shipping, tiny_model_dir, dest, synthetic_datasets, syn_splits, monkeypatch)
+    assert ".replaced" not in said and not (tmp_path / "shipped.candidate.replaced-2").exists(), said
+
+
+def test_a_drywall_regression_keeps_an_earlier_candidate_holding_a_users_file(tiny_model_dir, tmp_path, monkeypatch):
+    """The drywall check's regression writes the new model to ``<dest>.candidate`` too: an earlier one holding a
+    user's file (any, in a folder that is no model) is kept whole, named in the DrywallRegression."""
+    import drywallqa.engine.shipping as shipping
+
+    tmp, dest = tmp_path / ".new", tmp_path / "shipped"
+    shutil.copytree(tiny_model_dir, tmp)
+    (tmp / shipping.SELECTION_FILE).write_text("{}")
+    candidate = tmp_path / "shipped.candidate"
+    candidate.mkdir()
+    (candidate / "config.json").write_text("mine")  # no model folder: every file in it is the user's
+    rows = {"new": {}, "replaced": {}}
+    monkeypatch.setattr(shipping, "check_drywall", lambda *args: {"rows": rows, "worse": True})
+    monkeypatch.setattr(shipping.drywall, "summary", lambda *args: "fewer")
+    with pytest.raises(shipping.DrywallRegression) as exc:
+        shipping.drywall_step(tmp, dest, ("syn_crack", "syn_wall"), False, None, None, None, False, lambda line: None)
+    kept = tmp_path / "shipped.candidate.replaced"
+    assert (kept / "config.json").read_text() == "mine" and (candidate / shipping.SELECTION_FILE).is_file()
+    assert "config.json" in str(exc.value) and str(kept) in str(exc.value), str(exc.value)

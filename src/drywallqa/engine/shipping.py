@@ -212,17 +212,42 @@ def drywall_step(tmp: Path, dest: Path, pair: tuple[str, str], accept_regression
     (tmp / SELECTION_FILE).write_text(json.dumps(sweep | {"cracks_on_drywall": check}, indent=1))
     report("val part, " + drywall.summary(rows["new"], rows.get("replaced")))
     if check["worse"] and not accept_regression:
-        candidate = dest.with_name(f"{dest.name}.candidate")  # an earlier one replaced whole; a file or a link there
-        replace_dir(tmp, candidate)  # (left by rmtree) failed the rename, the new model lost after all the work
+        candidate, kept = write_candidate(tmp, dest)
         raise DrywallRegression(
             f"the new model finds clearly fewer val cracks on drywall than the model in {dest} ("
             + drywall.summary(rows["new"], rows["replaced"]) + f"); {dest} is unchanged, the new model is in "
-            f"{candidate} (--accept-drywall-regression replaces it anyway)")
+            f"{candidate} (--accept-drywall-regression replaces it anyway){kept}")
     if check["worse"]:
         report("WARNING: the new model finds clearly fewer cracks on drywall than the model it replaces")
     return {k: v for k, v in check.items() if k != "rows"} | {
         "missed": rows["new"]["missed_on_drywall"], "crack_photos": rows["new"]["crack_photos"],
         "crack_mIoU_on_drywall": rows["new"]["crack_mIoU_on_drywall"]}
+
+
+def write_candidate(tmp: Path, dest: Path) -> tuple[Path, str]:
+    """Rename the new model folder ``tmp`` to ``<dest>.candidate`` (the model not swapped into ``dest``), replacing an
+    earlier candidate whole (a file or a link there too: left by rmtree, it failed the rename, the new model lost after
+    all the work); an earlier candidate holding files ship does not write (a user's notes, an ``eval/`` report of it:
+    any file, where it is no model folder) is not deleted but kept whole as ``<dest>.candidate.replaced`` (``-2``,
+    ...), as ``dest`` itself is. Returns the candidate's path and what to add to the message that names it: where it
+    was kept, and what it holds (empty where nothing was kept)."""
+    candidate = dest.with_name(f"{dest.name}.candidate")
+    try:
+        replace_dir(tmp, candidate, unexpected=_not_candidate_files)
+    except KeptAside as exc:
+        what = ", ".join(exc.names[:5]) + (", ..." if len(exc.names) > 5 else "") if exc.names else "files"
+        return candidate, (f"; the earlier {candidate.name} held {what} (files ship does not write): it is kept whole in "
+                           f"{exc.kept}; move them out of it, then delete it")
+    return candidate, ""
+
+
+def _not_candidate_files(folder: Path) -> list[str]:
+    """What replacing the earlier candidate ``folder`` may not delete: :func:`files_ship_does_not_write` of a model
+    folder; every name but a file browser's in any other folder."""
+    if is_drywallqa_model_dir(folder):
+        return files_ship_does_not_write(folder)
+    return sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir()
+                  if not (browser_metadata(p.name) and p.is_file()))
 
 
 def files_ship_does_not_write(dest: Path) -> list[str]:
@@ -700,9 +725,9 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                                  f"{str(exc).replace(str(tmp), str(dest))}") from None
             others = files_ship_does_not_write(dest) if dest.is_dir() else []
             if others and not overwrite:  # put there while the model was chosen (an evaluate --out into it)
-                candidate = dest.with_name(f"{dest.name}.candidate")
-                replace_dir(tmp, candidate)
-                raise ValueError(f"{not_ship_files(dest, others)}; {dest} is unchanged, the new model is in {candidate}")
+                candidate, kept = write_candidate(tmp, dest)
+                raise ValueError(f"{not_ship_files(dest, others)}; {dest} is unchanged, the new model is in "
+                                 f"{candidate}{kept}")
             if others:
                 report(f"--overwrite: deleted with the folder replaced: {', '.join(others)}")
             kept = None
