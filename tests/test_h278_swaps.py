@@ -118,3 +118,39 @@ def test_a_drywall_regression_keeps_an_earlier_candidate_holding_a_users_file(ti
     kept = tmp_path / "shipped.candidate.replaced"
     assert (kept / "config.json").read_text() == "mine" and (candidate / shipping.SELECTION_FILE).is_file()
     assert "config.json" in str(exc.value) and str(kept) in str(exc.value), str(exc.value)
+
+
+def test_the_server_answers_a_nan_confidence_as_null(tiny_model_dir, monkeypatch):
+    """A NaN confidence went into the server's answer as NaN, which JSON has not (Starlette's JSONResponse refuses it:
+    a 500 with a FastAPI that does not turn it into null itself, as 0.165 does) where to_dict and results.json write
+    null. Now the record the answer is built from (prompt_entry) writes null, and the body is strict JSON as built."""
+    import io
+    import json
+
+    import numpy as np
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from drywallqa import Segmenter
+    from drywallqa.serve.app import ServeConfig, _segment_and_describe, create_app
+
+    seg = Segmenter.load(tiny_model_dir)
+    real = seg.predict
+
+    def nan_confidence(*args, **kwargs):
+        result = real(*args, **kwargs)
+        for p in result.masks:
+            result.confidence[p] = np.float32("nan")
+        return result
+
+    monkeypatch.setattr(seg, "predict", nan_confidence)
+    buf = io.BytesIO()
+    Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(buf, format="PNG")
+    body = _segment_and_describe(seg, buf.getvalue(), ["segment crack"], None, ServeConfig(), None, None, None, "png",
+                                 False, (), 0.0)
+    assert body["results"][0]["confidence"] is None
+    json.dumps(body, allow_nan=False)  # what Starlette's JSONResponse does: ValueError on a NaN
+    with TestClient(create_app(ServeConfig(), seg), raise_server_exceptions=False) as client:
+        r = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")},
+                        data={"prompts": ["segment crack"]})
+    assert r.status_code == 200 and r.json()["results"][0]["confidence"] is None and "NaN" not in r.text, r.text

@@ -241,15 +241,17 @@ class SegmentationResult:
     def prompt_entry(self, prompt: str, mm_per_px: float | None = None, mask=None) -> dict:
         """What a photo's entry of ``results.json`` says of ``prompt``'s mask (``mask`` where given, else the result's):
         its QA measures (:func:`~drywallqa.measures.mask_measures`, ``joints`` for a prompt of taped joints), then
-        ``confidence``, ``emptied_below`` (where ``min_confidence`` emptied a mask that held pixels) and ``concept``
-        (where the model has a prompt gate), each where the result holds one."""
+        ``confidence`` (a plain float; a NaN as None, null, as results.json writes it: NaN is no JSON, and the server's
+        answer, built from this record, failed on it), ``emptied_below`` (where ``min_confidence`` emptied a mask that
+        held pixels) and ``concept`` (where the model has a prompt gate), each where the result holds one."""
         from ..data.registry import measures_joints
         from ..measures import mask_measures
 
         joints = measures_joints(prompt, self.concepts.get(prompt, {}).get("concept"))  # taped joints: per joint too
         entry = mask_measures(self.masks[prompt] if mask is None else mask, mm_per_px, joints=joints)
         if prompt in self.confidence:
-            entry["confidence"] = self.confidence[prompt]
+            c = float(self.confidence[prompt])
+            entry["confidence"] = c if np.isfinite(c) else None
         if prompt in self.emptied:
             entry["emptied_below"] = self.emptied[prompt]
         if prompt in self.concepts:
@@ -271,10 +273,7 @@ class SegmentationResult:
         shape = next((m.shape for m in self.masks.values()), (0, 0))
         prompts = {}
         for p in self.masks:
-            entry = prompts[p] = self.prompt_entry(p, mm_per_px)
-            if "confidence" in entry:  # a NaN as null, as results.json writes it (NaN is no JSON)
-                c = float(entry["confidence"])
-                entry["confidence"] = c if np.isfinite(c) else None
+            entry = prompts[p] = self.prompt_entry(p, mm_per_px)  # (a NaN confidence as null: prompt_entry's)
             if "concept" in entry:
                 entry["concept"] = dict(entry["concept"])
         return {"height": int(shape[0]), "width": int(shape[1]), "prompts": prompts, "warnings": list(self.warnings),
