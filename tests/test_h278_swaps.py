@@ -154,3 +154,36 @@ def test_the_server_answers_a_nan_confidence_as_null(tiny_model_dir, monkeypatch
         r = client.post("/v1/segment", files={"image": ("w.png", buf.getvalue(), "image/png")},
                         data={"prompts": ["segment crack"]})
     assert r.status_code == 200 and r.json()["results"][0]["confidence"] is None and "NaN" not in r.text, r.text
+
+
+def test_a_record_measured_again_has_the_keys_of_one_written_by_a_job_in_their_order(tiny_model_dir, tmp_path):
+    """``remeasured`` (a record of an older version, or a mask corrected by hand) built a prompt's record a second time,
+    beside ``SegmentationResult.prompt_entry``: ``concept`` before ``emptied_below``, the other way round from a job's.
+    Now both are built by ``prompt_record``: the same keys, in the same order, the same values for the same mask."""
+    import json
+    import zlib
+
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa import Segmenter
+    from drywallqa.engine.batch import predict_paths, remeasured
+    from drywallqa.engine.segmenter import SegmentationResult
+
+    photo = tmp_path / "wall.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(photo)
+    out, p = tmp_path / "out", "segment crack"
+    predict_paths(Segmenter.load(tiny_model_dir), [photo], [p], out, progress=False)
+    record = out / "wall__results.json"
+    entry = json.loads(record.read_text())
+    name = entry["prompts"][p]["mask"]
+    empty = np.zeros((30, 40), bool)  # emptied by --min-confidence: its emptied_below kept
+    Image.fromarray(empty.astype(np.uint8)).save(out / name)
+    data = (out / name).read_bytes()
+    result = SegmentationResult(masks={p: empty}, confidence={p: 0.25}, emptied={p: 0.5},
+                                concepts={p: {"concept": "cracks", "known": True}})
+    written = {"mask": name, **result.prompt_entry(p), "mask_crc32": zlib.crc32(data)}  # as process_image writes it
+    entry = {**entry, "measures_version": 0, "prompts": {p: written}}  # an older version's: measured again
+    record.write_text(json.dumps(entry))
+    again = remeasured(out, photo, entry, None)["prompts"][p]
+    assert list(again) == list(written) and again == written, (list(again), list(written))

@@ -33,8 +33,7 @@ import numpy as np
 from filelock import FileLock
 from PIL import Image
 
-from ..data.registry import measures_joints
-from ..measures import MEASURES_VERSION, MM_MEASURES, PX_MEASURES, mask_measures, validate_mm_per_px
+from ..measures import MEASURES_VERSION, MM_MEASURES, PX_MEASURES, validate_mm_per_px
 from ..rules import flags, parse_rules
 from ..utils.checks import finite_number, flag, whole_number
 from ..utils.files import (STORAGE_ERRNOS, remove_stale_temp_dirs, remove_stale_temporaries, write_atomic,
@@ -49,7 +48,7 @@ from ..utils.progress import progress_bar
 from ..utils.slug import file_stem, prompt_slug, shown
 from ..utils.stamps import file_stamp
 from ..viz import draw_joints, grid, overlay, prompt_colors
-from .segmenter import Segmenter, validate_prompts, validate_threshold
+from .segmenter import Segmenter, prompt_record, validate_prompts, validate_threshold
 from .tiling import tiling_facts
 
 logger = logging.getLogger(__name__)
@@ -295,16 +294,16 @@ def remeasured(out: Path, path: Path, entry: dict, mm_per_px: float | None) -> d
         fresh = {k: v for k, v in entry.items() if k != "overlay"}
         fresh["prompts"] = {}
         for p, old in entry["prompts"].items():
-            joints = measures_joints(p, (old.get("concept") or {}).get("concept"))  # as process_image decides it
             name = mask_name(path, p)
             data = (out / name).read_bytes()
             mask = read_mask(out / name, data, limit)
             if mask.shape != size:
                 raise ValueError(f"{name} is {mask.shape[1]}x{mask.shape[0]}, the photo {size[1]}x{size[0]}")
-            fresh["prompts"][p] = {"mask": name, **mask_measures(mask, mm_per_px, joints=joints),
-                                   **{k: old[k] for k in ("confidence", "concept") if k in old},
-                                   **({"emptied_below": old["emptied_below"]}  # still as --min-confidence left it
-                                      if "emptied_below" in old and not mask.any() else {}),
+            beside = {k: old[k] for k in ("confidence", "concept") if k in old}
+            if "emptied_below" in old and not mask.any():  # still as --min-confidence left it
+                beside["emptied_below"] = old["emptied_below"]
+            # built as process_image builds it (prompt_record, its keys in its order), not a second time here
+            fresh["prompts"][p] = {"mask": name, **prompt_record(p, mask, mm_per_px, **beside),
                                    "mask_crc32": zlib.crc32(data)}
     except (ImageReadError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         logger.warning("could not measure %s again (%s)", shown(path), shown(exc))

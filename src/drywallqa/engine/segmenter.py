@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import numbers
 import os
 import warnings
 from collections.abc import Iterator, MappingView, Set
@@ -176,6 +177,31 @@ class PromptKeyed(dict):
 
 
 PROMPT_KEYED = ("masks", "probabilities", "confidence", "concepts", "emptied")  # the fields of a SegmentationResult by prompt
+RECORD_BESIDE = ("confidence", "emptied_below", "concept")  # what a prompt's record says beside its measures, in order
+
+
+def prompt_record(prompt: str, mask, mm_per_px: float | None = None, **beside) -> dict:
+    """A prompt's record as a photo's entry of ``results.json`` keeps it, the one builder of it (of a result:
+    :meth:`SegmentationResult.prompt_entry`; of a mask measured again: ``engine.batch.remeasured``): the mask's QA
+    measures (:func:`~drywallqa.measures.mask_measures`, ``joints`` for a prompt of taped joints, as ``concept`` reads
+    it), then those of ``beside`` (:data:`RECORD_BESIDE`) given, in that order: ``confidence`` (a number as a plain
+    float, a NaN as None, null, as results.json writes it: NaN is no JSON, and the server's answer, built from this
+    record, failed on it), ``emptied_below``, ``concept``."""
+    from ..data.registry import measures_joints
+    from ..measures import mask_measures
+
+    unknown = set(beside) - set(RECORD_BESIDE)
+    if unknown:
+        raise TypeError(f"prompt_record takes {', '.join(RECORD_BESIDE)} beside the measures, not {', '.join(unknown)}")
+    joints = measures_joints(prompt, (beside.get("concept") or {}).get("concept"))  # taped joints: per joint too
+    entry = mask_measures(mask, mm_per_px, joints=joints)
+    for key in RECORD_BESIDE:
+        if key in beside:
+            entry[key] = beside[key]
+    c = entry.get("confidence")
+    if isinstance(c, numbers.Real) and not isinstance(c, (bool, np.bool_)):  # (no number, as a record edited by hand
+        entry["confidence"] = float(c) if np.isfinite(c) else None  # may hold: left as it is)
+    return entry
 
 
 @dataclass
@@ -240,23 +266,12 @@ class SegmentationResult:
 
     def prompt_entry(self, prompt: str, mm_per_px: float | None = None, mask=None) -> dict:
         """What a photo's entry of ``results.json`` says of ``prompt``'s mask (``mask`` where given, else the result's):
-        its QA measures (:func:`~drywallqa.measures.mask_measures`, ``joints`` for a prompt of taped joints), then
-        ``confidence`` (a plain float; a NaN as None, null, as results.json writes it: NaN is no JSON, and the server's
-        answer, built from this record, failed on it), ``emptied_below`` (where ``min_confidence`` emptied a mask that
-        held pixels) and ``concept`` (where the model has a prompt gate), each where the result holds one."""
-        from ..data.registry import measures_joints
-        from ..measures import mask_measures
-
-        joints = measures_joints(prompt, self.concepts.get(prompt, {}).get("concept"))  # taped joints: per joint too
-        entry = mask_measures(self.masks[prompt] if mask is None else mask, mm_per_px, joints=joints)
-        if prompt in self.confidence:
-            c = float(self.confidence[prompt])
-            entry["confidence"] = c if np.isfinite(c) else None
-        if prompt in self.emptied:
-            entry["emptied_below"] = self.emptied[prompt]
-        if prompt in self.concepts:
-            entry["concept"] = self.concepts[prompt]
-        return entry
+        :func:`prompt_record` of it and of this result's ``confidence``, ``emptied_below`` (where ``min_confidence``
+        emptied a mask that held pixels) and ``concept`` (where the model has a prompt gate), each where it holds one."""
+        beside = {key: by_prompt[prompt] for key, by_prompt in (("confidence", self.confidence),
+                                                                ("emptied_below", self.emptied),
+                                                                ("concept", self.concepts)) if prompt in by_prompt}
+        return prompt_record(prompt, self.masks[prompt] if mask is None else mask, mm_per_px, **beside)
 
     def to_dict(self, mm_per_px: float | None = None) -> dict:
         """The result as plain JSON values, keyed as a photo's entry of ``results.json`` (``drywallqa predict``):
