@@ -1,0 +1,482 @@
+"""Error paths the coverage run left unrun (h280): each reached the way a user or a program reaches it, and its answer
+checked to be the clean one intended."""
+import errno
+import io
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+from drywallqa.utils import image_io
+from drywallqa.utils.image_io import ImageReadError, find_images, read_image, read_mask, to_rgb_array
+
+
+# ---------------------------------------------------------------- utils/image_io.py
+
+def test_heif_plugin_absent_is_no_heif_not_an_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # an install without the optional package
+    assert image_io._heif_plugin() is False
+
+
+def test_cmyk_mask_reads_by_its_colour(tmp_path):
+    path = tmp_path / "mask.tif"
+    cmyk = np.zeros((6, 8, 4), np.uint8)
+    cmyk[..., 3] = 255  # black background (K)
+    cmyk[2:4, 3:6] = 0  # white (no ink): the foreground
+    Image.fromarray(cmyk, "CMYK").save(path)  # a mask exported from an editor in CMYK
+    mask = read_mask(path)
+    assert mask.shape == (6, 8) and mask.sum() == 6 and mask[2:4, 3:6].all()
+
+
+def test_truncated_photo_opened_lazily_is_an_image_read_error(tmp_path):
+    path = tmp_path / "cut.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:200])
+    img = Image.open(path)  # lazily: not decoded yet
+    with pytest.raises(ImageReadError, match="cut.png: cannot be decoded"):
+        to_rgb_array(img)
+
+
+def test_a_pipe_in_a_folder_is_listed_as_skipped(tmp_path):
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    listing = find_images([tmp_path])
+    assert listing.images == [tmp_path / "a.png"]
+    assert (str(tmp_path / "pipe.jpg"), "not a regular file") in listing.skipped
+
+
+def test_a_folder_that_cannot_be_read_is_listed_as_skipped(tmp_path, monkeypatch):
+    sub = tmp_path / "locked"
+    sub.mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    real = os.scandir
+
+    def scandir(folder):  # chmod 000 (this test may run as root, who reads it anyway)
+        if os.fspath(folder) == os.fspath(sub):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(folder))
+        return real(folder)
+
+    monkeypatch.setattr(image_io.os, "scandir", scandir)
+    listing = find_images([tmp_path])
+    assert listing.images == [tmp_path / "a.png"]
+    assert (str(sub), "folder cannot be read (Permission denied)") in listing.skipped
+
+
+def test_a_path_that_cannot_be_looked_at_is_read_and_its_reason_named(tmp_path, monkeypatch):
+    path = tmp_path / "x.jpg"
+    real = image_io.Path.is_dir
+
+    def is_dir(self):  # a path below a folder not entered (as no root): PermissionError from is_dir
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(image_io.Path, "is_dir", is_dir)
+    listing = find_images([path])
+    assert listing.images == [path] and listing.skipped == []
+
+
+# ---------------------------------------------------------------- cli/common.py
+
+def _one_line_error(res, *words):
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert "Traceback" not in res.output
+    for word in words:
+        assert word in res.output, res.output
+
+
+def test_unknown_command_with_an_underscored_number_is_clicks_no_such_command():
+    res = CliRunner().invoke(app, ["predictt", "--mm-per-px", "1_0", "x.jpg"])
+    assert res.exit_code == 2
+    _one_line_error(res, "No such command")
+    res = CliRunner().invoke(app, ["data", "nosuch", "--val", "0_5"])
+    assert res.exit_code == 2
+    _one_line_error(res, "No such command")
+
+
+def test_underscored_number_after_double_dash_is_a_photo_name_not_a_number(tmp_path):
+    res = CliRunner().invoke(app, ["predict", "--out", str(tmp_path / "o"), "--", "--mm-per-px", "1_0"])
+    assert "without '_'" not in res.output, res.output  # after "--" both are photo names
+    assert res.exit_code in (1, 2) and "Traceback" not in res.output
+
+
+def test_underscore_in_what_is_no_number_is_clicks_invalid_value(tmp_path):
+    res = CliRunner().invoke(app, ["predict", "--mm-per-px", "1_x", "--out", str(tmp_path / "o"), "a.jpg"])
+    assert res.exit_code == 2
+    assert "without '_'" not in res.output and "Invalid value for '--mm-per-px'" in res.output, res.output
+
+
+def test_a_disk_full_mid_command_is_one_line_and_exit_1(tiny_model_dir, monkeypatch):
+    from drywallqa.cli import training
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tiny_model_dir / "prompt_gate.npz"))
+
+    monkeypatch.setattr(training, "check_model_file", full)
+    res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 1
+    _one_line_error(res, "cannot write: No space left on device", "prompt_gate.npz", "free some space")
+
+
+def test_a_host_program_with_plain_streams_runs_a_command(monkeypatch):
+    """A program calling the app itself with sys.stdout a StringIO (no reconfigure: contextlib.redirect_stdout, a
+    notebook) and sys.stderr an object with no isatty: help is plain text, no AttributeError."""
+
+    class Writer:
+        def __init__(self):
+            self.text = []
+
+        def write(self, s):
+            self.text.append(s)
+
+        def flush(self):
+            pass
+
+    out, err = io.StringIO(), Writer()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    with pytest.raises(SystemExit) as stop:
+        app(["data", "--help"], prog_name="drywallqa")
+    assert stop.value.code == 0
+    shown = out.getvalue()
+    assert "stats" in shown and "╭" not in shown, shown  # click's plain help: Rich's box left out
+    with pytest.raises(SystemExit) as stop:  # the callback reconfigures the streams: a StringIO has no reconfigure
+        app(["data", "split", "--val", "2", "--out", "/nonexistent-h280"], prog_name="drywallqa")
+    assert stop.value.code == 2
+
+
+def test_calibrating_into_a_folder_not_writable_is_a_usage_error(tiny_model_dir, monkeypatch):
+    from drywallqa.cli import common
+
+    real = os.access
+    monkeypatch.setattr(common.os, "access", lambda p, mode, *a, **k: False if (
+        os.fspath(p) == os.fspath(tiny_model_dir) and mode == os.W_OK) else real(p, mode, *a, **k))  # chmod a-w, as root
+    res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 2
+    _one_line_error(res, "is not writable")
+
+
+def test_a_shipped_model_folder_absent_does_not_stop_a_calibration_check(tiny_model_dir, monkeypatch, tmp_path):
+    from drywallqa.cli import common
+    from drywallqa.models import shipped
+
+    monkeypatch.setattr(shipped, "shipped_model_dir", lambda name=None: tmp_path / "not-installed" / str(name))
+    target = common.check_model_file(tiny_model_dir, "prompt_gate.npz")  # samefile's FileNotFoundError: not it
+    assert target == tiny_model_dir / "prompt_gate.npz"
+
+
+# ---------------------------------------------------------------- cli/evaluation.py
+
+@pytest.mark.parametrize("option, value, words", [("--limit", "0", "must be at least 1, got 0"),
+                                                   ("--speed-images", "-1", "must be 0 (skip) or more, got -1")])
+def test_evaluate_refuses_a_limit_below_one_and_negative_speed_images(tmp_path, option, value, words):
+    res = CliRunner().invoke(app, ["evaluate", option, value, "--out", str(tmp_path / "e")])
+    assert res.exit_code == 2
+    _one_line_error(res, option, words)
+
+
+def _evaluate_with(monkeypatch, tiny_model_dir, synthetic_datasets, out, run):
+    from drywallqa.engine import evaluator
+
+    monkeypatch.setattr(evaluator, "evaluate", run)
+    return CliRunner().invoke(app, ["evaluate", "--model-path", str(tiny_model_dir), "-d", "syn_crack", "--splits",
+                                    "published", "--out", str(out), "--speed-images", "0"])
+
+
+def test_evaluate_stopped_after_its_report_is_written_says_the_report_is_whole(monkeypatch, tiny_model_dir,
+                                                                                 synthetic_datasets, tmp_path):
+    out = tmp_path / "e"
+
+    def run(seg, out_dir, **kwargs):  # Ctrl-C between report.json's write and the command's end
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "report.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    res = _evaluate_with(monkeypatch, tiny_model_dir, synthetic_datasets, out, run)
+    assert res.exit_code == 130, res.output
+    _one_line_error(res, "after the report was written", "report.json is whole")
+
+
+def test_evaluate_says_each_warning_of_its_report(monkeypatch, tiny_model_dir, synthetic_datasets, tmp_path):
+    out = tmp_path / "e"
+
+    def run(seg, out_dir, **kwargs):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "report.md").write_text("# report\n")
+        return {"warnings": ["a prompt the model never learnt scores 0"], "failures": []}
+
+    res = _evaluate_with(monkeypatch, tiny_model_dir, synthetic_datasets, out, run)
+    assert res.exit_code == 0, res.output
+    assert "warning:" in res.output and "never learnt scores 0" in res.output, res.output
+
+
+def test_a_hub_model_named_by_its_id_has_no_folder_of_its_own_in_the_report(tmp_path, monkeypatch):
+    from drywallqa.cli.evaluation import _scored_model_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert _scored_model_dir("CIDAS/clipseg-rd64-refined", "clipseg", None) is None  # no such folder here
+    assert _scored_model_dir("clipseg-rd64-refined", "clipseg", None) is None  # a bare name: FileNotFoundError
+
+
+@pytest.mark.parametrize("error, code, words", [
+    ("in_use", 1, "another export writes it"),
+    ("oserror", 1, "cannot write"),
+])
+def test_export_onnx_ending_on_a_folder_in_use_or_unwritable_is_one_line(monkeypatch, tiny_model_dir, tmp_path,
+                                                                         error, code, words):
+    from drywallqa.engine.folder_writers import FolderInUse
+    from drywallqa.export import onnx
+
+    def export(source, out):
+        if error == "in_use":
+            raise FolderInUse(f"{out}: another export writes it now")
+        raise OSError(errno.EACCES, "Permission denied", str(out))
+
+    monkeypatch.setattr(onnx, "export_onnx", export)
+    res = CliRunner().invoke(app, ["export", "onnx", "--model-path", str(tiny_model_dir), "--out", str(tmp_path / "x")])
+    assert res.exit_code == code, res.output
+    _one_line_error(res, "error:", words)
+
+
+def test_an_animation_whose_later_frame_is_damaged_reads_its_first_frame_with_a_note(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = [Image.fromarray(rng.integers(0, 255, (64, 64, 3), np.uint8)).convert("P") for _ in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    data = buffer.getvalue()
+    path = tmp_path / "cut.gif"
+    for cut in range(len(data) * 2 // 3, len(data)):  # cut inside a later frame: counting the frames fails
+        probe = Image.open(io.BytesIO(data[:cut]))
+        try:
+            probe.n_frames
+        except Exception:  # noqa: BLE001
+            path.write_bytes(data[:cut])
+            break
+    assert path.exists()
+    notes = []
+    arr = read_image(path, notes=notes)
+    assert arr.shape == (64, 64, 3)
+    assert np.array_equal(arr, np.asarray(frames[0].convert("RGB")))
+    assert any("several frames, of which only the first is read" in n for n in notes), notes
+
+
+@pytest.mark.parametrize("opencv", ["none", "error", "other pixels"])
+def test_sixteen_bit_colour_opencv_cannot_match_reads_8_bits_with_a_note(tmp_path, monkeypatch, opencv):
+    import cv2
+
+    rng = np.random.default_rng(1)
+    deep = rng.integers(0, 65535, (12, 16, 3), np.uint16)
+    path = tmp_path / "deep.png"
+    assert cv2.imwrite(str(path), deep)
+
+    def imdecode(data, flags):  # an OpenCV built without the codec, that fails, or that reads other pixels
+        if opencv == "none":
+            return None
+        if opencv == "error":
+            raise cv2.error("imdecode: no decoder")
+        return np.zeros((12, 16, 3), np.uint16)
+
+    monkeypatch.setattr(cv2, "imdecode", imdecode)
+    notes = []
+    arr = read_image(path, notes=notes)
+    assert np.array_equal(arr, (deep[..., ::-1] >> 8).astype(np.uint8))  # Pillow's high bytes
+    assert any("16-bit colour read as 8 bits only" in n for n in notes), notes
+
+
+# ---------------------------------------------------------------- engine/batch_ray.py
+
+def test_markers_of_a_folder_gone_or_a_marker_unreadable_name_no_photo(tmp_path):
+    from drywallqa.engine.batch_ray import _marked
+
+    assert _marked(tmp_path / "gone") == set()  # the job's markers folder removed (a second job's cleanup)
+    (tmp_path / "1-abc").write_text("/photos/a.jpg")
+    (tmp_path / "2-def").mkdir()  # not a file: read_text's IsADirectoryError
+    assert _marked(tmp_path) == {"/photos/a.jpg"}
+
+
+def test_an_actor_whose_marker_cannot_be_written_goes_on_with_a_warning(tmp_path, caplog):
+    from drywallqa.engine.batch_ray import _RayPredictor
+
+    actor = object.__new__(_RayPredictor)  # (its model is not needed to mark a photo)
+    actor.marker = None
+    actor._mark("/photos/a.jpg")  # a job without markers: nothing written
+    assert list(tmp_path.iterdir()) == []
+    actor.marker = tmp_path / "gone" / "1-abc"  # its folder removed
+    with caplog.at_level("WARNING"):
+        actor._mark("/photos/a.jpg")
+    assert "could not write" in caplog.text and "1-abc" in caplog.text
+
+
+def _one_connection_server(behaviour):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            behaviour(conn)
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return server.getsockname()[1], thread
+
+
+def test_a_tls_ray_address_is_left_to_ray(monkeypatch):
+    from drywallqa.engine.batch_ray import check_ray_reachable
+
+    port, thread = _one_connection_server(lambda conn: conn.recv(64))  # takes the connection, says nothing
+    monkeypatch.setenv("RAY_USE_TLS", "1")
+    check_ray_reachable(f"127.0.0.1:{port}")  # not read: a TLS server answers to a TLS hello only
+    thread.join(10)
+
+
+def test_a_ray_address_that_resets_the_connection_is_no_ray_cluster(monkeypatch):
+    import socket
+    import struct
+
+    from drywallqa.engine.batch_ray import check_ray_reachable
+
+    def reset(conn):
+        conn.recv(64)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
+
+    port, thread = _one_connection_server(reset)
+    monkeypatch.delenv("RAY_USE_TLS", raising=False)
+    with pytest.raises(ConnectionError, match="is no Ray cluster \\(it closes the connection\\)"):
+        check_ray_reachable(f"127.0.0.1:{port}")
+    thread.join(10)
+
+
+# ---------------------------------------------------------------- engine/calibrate.py
+
+def test_confidence_records_skip_a_damaged_photo_and_a_label_of_another_size_naming_each(synthetic_datasets,
+                                                                                        tiny_model_dir):
+    from drywallqa import Segmenter
+    from drywallqa.data.sample import load_split
+    from drywallqa.engine.calibrate import confidence_records
+    from drywallqa.engine.evaluator import EvalSet
+
+    samples = load_split("syn_crack", "train", synthetic_datasets)[0][:4]
+    damaged, other_size = samples[0], samples[1]
+    damaged.image_path.write_bytes(b"not a jpeg")  # damaged after the split was listed (a sync, a disk)
+    Image.fromarray(np.zeros((40, 64, 3), np.uint8)).save(other_size.image_path)  # cropped after it was listed
+    records, failures = confidence_records(Segmenter.load(tiny_model_dir), [EvalSet("train", "syn_crack", samples)],
+                                           progress=False)
+    assert len(records) == 2, failures
+    assert len(failures) == 2 and str(damaged.image_path) in failures[0] and "not a readable image" in failures[0]
+    assert failures[1] == f"{other_size.image_path}: image and label differ in size; skipped"
+
+
+def test_a_model_folder_gone_has_no_stamp(tmp_path):
+    from drywallqa.engine.calibrate import folder_stamp
+
+    assert folder_stamp(tmp_path / "gone") == []  # removed meanwhile: no folder like the one calibrated
+
+
+# ---------------------------------------------------------------- text/encoder.py
+
+def _unit(dim=4, seed=0):
+    v = np.random.default_rng(seed).normal(size=dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_an_embedding_cache_held_by_another_writer_is_passed_over_for_the_call(tmp_path, caplog):
+    import sqlite3
+
+    from drywallqa.text.encoder import EmbeddingStore
+
+    path = tmp_path / "e.sqlite"
+    store = EmbeddingStore(path, timeout=0.05)
+    store.put({"segment crack": _unit()})
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process writes it (a long transaction)
+    try:
+        with caplog.at_level("WARNING"):
+            assert store.get(["segment crack"]) == {}
+        assert "is busy" in caplog.text and store.enabled  # this call only
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert set(store.get(["segment crack"])) == {"segment crack"}
+
+
+def test_a_folder_in_place_of_the_embedding_cache_turns_it_off_with_a_warning(tmp_path, caplog):
+    from drywallqa.text.encoder import EmbeddingStore
+
+    path = tmp_path / "e.sqlite"
+    path.mkdir()  # not a database file: sqlite3's "unable to open database file", an OperationalError
+    store = EmbeddingStore(path)
+    with caplog.at_level("WARNING"):
+        store.put({"segment crack": _unit()})
+        assert store.get(["segment crack"]) == {}
+    assert not store.enabled and "cannot be used" in caplog.text and "encoded without it" in caplog.text
+    assert path.is_dir() and not list(tmp_path.glob("*.broken"))  # the user's folder is not set aside
+
+
+def test_a_damaged_embedding_cache_that_cannot_be_set_aside_is_turned_off(tmp_path, caplog, monkeypatch):
+    from drywallqa.text import encoder
+    from drywallqa.text.encoder import EmbeddingStore
+
+    path = tmp_path / "e.sqlite"
+    path.write_bytes(b"this is no database, it is text" * 100)
+
+    def no_lock(*args, **kwargs):  # a read-only cache folder: its lock cannot be made (as root: chmod is no use)
+        raise PermissionError(errno.EACCES, "Permission denied", str(path) + ".lock")
+
+    monkeypatch.setattr(encoder, "FileLock", no_lock)
+    store = EmbeddingStore(path)
+    with caplog.at_level("WARNING"):
+        assert store.get(["segment crack"]) == {}
+    assert not store.enabled and "cannot be used" in caplog.text
+    assert path.read_bytes().startswith(b"this is no database")  # left as it was
+
+
+def test_an_embedding_cache_with_a_disk_io_error_is_set_aside_once_and_rebuilt(tmp_path, caplog, monkeypatch):
+    import sqlite3
+
+    from drywallqa.text import encoder
+    from drywallqa.text.encoder import EmbeddingStore
+
+    path = tmp_path / "e.sqlite"
+    store = EmbeddingStore(path)
+    store.put({"segment crack": _unit()})
+    real, calls = sqlite3.connect, []
+
+    def connect(*args, **kwargs):  # the first read meets a disk I/O error (SQLITE_IOERR: an OperationalError)
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(encoder.sqlite3, "connect", connect)
+    with caplog.at_level("WARNING"):
+        assert store.get(["segment crack"]) == {}  # the rebuilt store holds nothing yet: encoded again
+    assert store.enabled and "is damaged" in caplog.text and len(list(tmp_path.glob("e.sqlite.*.broken"))) == 1
+    store.put({"segment crack": _unit()})
+    assert set(store.get(["segment crack"])) == {"segment crack"}
+
+
+def test_an_embedding_store_asked_for_nothing_touches_no_file(tmp_path):
+    from drywallqa.text.encoder import EmbeddingStore
+
+    store = EmbeddingStore(tmp_path / "sub" / "e.sqlite")
+    assert store.get([]) == {} and store.put({}) is None
+    assert not (tmp_path / "sub").exists()
+
+
+def test_an_encoder_without_a_disk_cache_lists_the_prompts_it_remembers():
+    from drywallqa.text.encoder import TextEncoder
+
+    enc = TextEncoder(cache_dir=False)
+    assert enc.store is None and enc.cached_prompts() == []
+    enc._remember({"segment crack": _unit(), "segment tape": _unit(seed=1)})
+    assert enc.cached_prompts() == ["segment crack", "segment tape"]
