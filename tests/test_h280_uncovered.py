@@ -4,6 +4,7 @@ import errno
 import io
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,8 +154,8 @@ def test_calibrating_into_a_folder_not_writable_is_a_usage_error(tiny_model_dir,
     from drywallqa.cli import common
 
     real = os.access
-    monkeypatch.setattr(common.os, "access", lambda p, mode, *a, **k: False if (
-        os.fspath(p) == os.fspath(tiny_model_dir) and mode == os.W_OK) else real(p, mode, *a, **k))  # chmod a-w, as root
+    monkeypatch.setattr(common.os, "access", lambda p, mode, *a, **k: False if (  # chmod a-w (as root: no use)
+        os.fspath(p) == os.fspath(tiny_model_dir) and mode == os.W_OK) else real(p, mode, *a, **k))
     res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir)])
     assert res.exit_code == 2
     _one_line_error(res, "is not writable")
@@ -480,3 +481,468 @@ def test_an_encoder_without_a_disk_cache_lists_the_prompts_it_remembers():
     assert enc.store is None and enc.cached_prompts() == []
     enc._remember({"segment crack": _unit(), "segment tape": _unit(seed=1)})
     assert enc.cached_prompts() == ["segment crack", "segment tape"]
+
+
+# ---------------------------------------------------------------- models/hub.py
+
+def test_a_hub_that_takes_the_connection_is_reachable():
+    import socket
+
+    from drywallqa.models.hub import hub_unreachable
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+        try:
+            assert hub_unreachable(endpoint) is None
+        finally:
+            hub_unreachable.cache_clear()
+
+
+def test_a_cached_hub_model_whose_files_do_not_load_is_said_damaged_with_how_to_fetch_it_again(monkeypatch, tmp_path):
+    from drywallqa.models.hub import load_hub_or_local
+
+    monkeypatch.chdir(tmp_path)  # (no folder of that name here)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    class Loader:
+        @staticmethod
+        def from_pretrained(name, **kwargs):  # weights cut short in the cache: safetensors' own error kind
+            raise RuntimeError("Error while deserializing header: MetadataIncompleteBuffer")
+
+    with pytest.raises(OSError, match="from the Hugging Face cache: its files there are damaged") as info:
+        load_hub_or_local(Loader, "owner/some-model", "the test model")
+    assert "hf download owner/some-model --force-download" in str(info.value)
+    assert "MetadataIncompleteBuffer" in str(info.value)
+
+
+def test_a_model_without_a_prompt_length_limit_checks_no_prompt():
+    from drywallqa.models.hub import check_prompt_lengths
+
+    def tokenizer(text):
+        raise AssertionError("not asked")
+
+    for limit in (None, 0, True, "77"):
+        check_prompt_lengths(tokenizer, {"segment crack": "a photo of crack"}, limit, "the model")
+
+
+def test_the_weights_stamp_of_a_hub_id_is_read_from_its_snapshot_in_the_cache(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    from drywallqa.models.hub import weights_stamp
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--owner--some-model"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (snapshot / "model.safetensors").write_bytes(b"weights")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.chdir(tmp_path)
+    stamp = weights_stamp("owner/some-model")
+    assert [name for name, _ in stamp] == ["model.safetensors"] and stamp[0][1]
+    assert weights_stamp("owner/not-cached") == []
+    assert weights_stamp("owner/no good id!") == []  # an id the client refuses: nothing cached
+
+
+# ---------------------------------------------------------------- export/onnx.py
+
+def test_check_exportable_leaves_a_folder_gone_or_damaged_to_the_loading(tmp_path):
+    from drywallqa.export.onnx import check_exportable
+
+    assert check_exportable(tmp_path / "gone") is None
+    (tmp_path / "config.json").write_text("{ not json")
+    assert check_exportable(tmp_path) is None
+
+
+@pytest.mark.parametrize("config", [None, "{ cut", '["a list"]', '{"exported_from": ["a list"]}',
+                                    '{"exported_from": {"folder": 3}}'])
+def test_retrained_source_of_an_export_it_cannot_read_is_none(tmp_path, config):
+    from drywallqa.export.onnx import retrained_source
+
+    if config is not None:  # none, cut short, not an object, a record that is not one, a folder that is no path
+        (tmp_path / "config.json").write_text(config)
+    assert retrained_source(tmp_path) is None
+
+
+def test_an_earlier_exports_config_damaged_meanwhile_carries_nothing(tmp_path, monkeypatch):
+    from drywallqa.export import onnx
+
+    earlier, new = tmp_path / "earlier", tmp_path / "new"
+    earlier.mkdir()
+    (earlier / "config.json").write_text("{ cut short")  # rewritten between the two reads
+    monkeypatch.setattr(onnx, "is_onnx_export_dir", lambda path: True)
+    assert onnx._carry_calibrations(earlier, new) == ([], [])
+
+
+def test_an_earlier_exports_damaged_settings_are_dropped_with_a_warning_not_carried(tmp_path, caplog):
+    import json
+
+    from drywallqa.export import onnx
+
+    earlier, new = tmp_path / "earlier", tmp_path / "new"
+    earlier.mkdir()
+    new.mkdir()
+    record = {"settings": "not these", "weights": "w", "copied": {}}
+    (earlier / "config.json").write_text(json.dumps({"runtime": "onnx", "threshold": "high", "exported_from": record}))
+    (new / "config.json").write_text(json.dumps({"runtime": "onnx", "threshold": 0.5,
+                                                 "exported_from": {"settings": "s", "weights": "w", "copied": {}}}))
+    with caplog.at_level("WARNING"):
+        kept, dropped = onnx._carry_calibrations(earlier, new)
+    assert kept == [] and dropped == ["config.json's settings"]
+    assert "dropped config.json's settings, damaged" in caplog.text
+    assert json.loads((new / "config.json").read_text())["threshold"] == 0.5  # the new export's own
+
+
+# ---------------------------------------------------------------- export/onnx_cache.py
+
+def test_a_read_only_export_cache_is_used_without_its_lock(tmp_path, monkeypatch):
+    import contextlib
+
+    from drywallqa.export import onnx_cache
+
+    monkeypatch.setattr(onnx_cache.os, "access", lambda path, mode: False)  # a read-only copy (as root: chmod no use)
+    lock = onnx_cache._cache_lock(tmp_path)
+    assert isinstance(lock, contextlib.nullcontext)
+    with lock:
+        pass
+    assert list(tmp_path.iterdir()) == []  # no lock file made
+
+
+# ---------------------------------------------------------------- cli/serving.py
+
+def test_serve_on_a_host_name_that_cannot_be_encoded_is_a_usage_error(tiny_model_dir, monkeypatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("the server must not start"))
+    res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--host", "a..b", "--port", "0"])
+    assert res.exit_code == 2, res.output
+    _one_line_error(res, "cannot resolve 'a..b'", "--host")
+
+
+def test_serve_stopped_by_ctrl_c_ends_normally(tiny_model_dir, monkeypatch):
+    import uvicorn
+
+    def run(*args, **kwargs):  # uvicorn raises the Ctrl-C again once it has shut down
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    res = CliRunner().invoke(app, ["serve", "--model-path", str(tiny_model_dir), "--host", "127.0.0.1", "--port", "0"])
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+
+
+# ---------------------------------------------------------------- utils/files.py
+
+def test_a_folder_replace_whose_new_folder_cannot_be_moved_in_puts_the_old_one_back(tmp_path):
+    from drywallqa.utils.files import replace_dir
+
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "kept.txt").write_text("earlier")
+    with pytest.raises(OSError):
+        replace_dir(tmp_path / "gone", dest)  # the new folder removed meanwhile (a cleaning): ENOENT
+    assert (dest / "kept.txt").read_text() == "earlier"
+    assert not (tmp_path / ".out.replaced").exists()
+
+
+def test_ctrl_c_while_a_temporary_file_is_locked_leaves_no_temporary(tmp_path, monkeypatch):
+    from drywallqa.utils import files
+
+    def flock(fd, how):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files.fcntl, "flock", flock)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_text_atomic("x", tmp_path / "a.txt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temporary_gone_before_it_is_cleaned_is_not_counted(tmp_path):
+    from drywallqa.utils.files import _remove_abandoned
+
+    assert _remove_abandoned(tmp_path / ".a.txt.123-abc.tmp") is False
+
+
+# ---------------------------------------------------------------- utils/formats.py
+
+def test_strict_json_of_an_array_of_several_values(tmp_path):
+    from drywallqa.utils.formats import strict_json
+
+    with pytest.raises(ValueError, match=r"config\.sizes: ndarray of shape \(2,\) cannot be written as JSON"):
+        strict_json({"config": {"sizes": np.array([1, 2])}}, round_trip=True)
+    with pytest.raises(ValueError):  # not round_trip: numpy's own refusal, as it was
+        strict_json({"sizes": np.array([1, 2])})
+    assert strict_json({"one": np.array([3])}, indent=None) == '{"one": 3}'
+
+
+# ---------------------------------------------------------------- utils/locks.py
+
+def test_made_folders_holding_something_are_left(tmp_path):
+    from drywallqa.utils.locks import folders_to_make, remove_made_folders
+
+    deep = tmp_path / "a" / "b"
+    made = folders_to_make(deep)
+    deep.mkdir(parents=True)
+    (tmp_path / "a" / "theirs.txt").write_text("x")
+    remove_made_folders(made)
+    assert not deep.exists() and (tmp_path / "a" / "theirs.txt").exists()
+
+
+def test_a_lock_folder_removed_within_the_block_is_no_error(tmp_path):
+    import shutil
+
+    from drywallqa.utils.locks import folder_lock
+
+    folder = tmp_path / "out"
+    with folder_lock(folder, ".lock", "test run", "choose another --out"):
+        shutil.rmtree(folder)  # removed by the user meanwhile: iterdir's FileNotFoundError as the block ends
+    assert not folder.exists()
+
+
+def test_a_lock_file_this_user_cannot_open_counts_as_not_held(tmp_path, monkeypatch):
+    from drywallqa.utils import locks
+
+    (tmp_path / ".lock").write_text("")
+
+    class Unopenable:  # another user's lock file, mode 600 (as root: a stand-in)
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def acquire(self):
+            raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(locks, "FileLock", Unopenable)
+    assert locks.lock_held(tmp_path / ".lock") is False
+
+
+def test_another_users_process_counts_as_alive(monkeypatch):
+    from drywallqa.utils import locks
+
+    def kill(pid, sig):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(locks.os, "kill", kill)
+    assert locks.process_alive(1) is True
+
+
+# ---------------------------------------------------------------- utils/progress.py
+
+def test_a_bar_whose_reader_has_gone_at_its_flush_goes_on(monkeypatch):
+    from drywallqa.utils import progress
+
+    class Gone(io.StringIO):
+        def flush(self):
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    dropped = []
+    monkeypatch.setattr(progress, "drop_output", dropped.append)
+    stream = Gone()
+    progress.LogLines(stream).flush()
+    assert dropped == [stream]
+
+
+def test_output_of_a_stream_with_no_descriptor_is_dropped_without_error():
+    from drywallqa.utils.progress import drop_output, is_terminal
+
+    drop_output(io.StringIO())  # io.UnsupportedOperation (an OSError) from fileno: nothing to point
+    closed = io.StringIO()
+    closed.close()
+    assert is_terminal(closed) is False and is_terminal(object()) is False
+
+
+# ---------------------------------------------------------------- utils/checks.py
+
+def test_number_in_range_of_text_says_what_is_wanted():
+    from drywallqa.utils.checks import number_in_range
+
+    with pytest.raises(ValueError, match=r"threshold must be a number in \[0, 1\], got 'high'"):
+        number_in_range("high", "threshold", 0, 1)
+    with pytest.raises(ValueError, match="got None"):
+        number_in_range(None, "threshold", 0, 1)
+
+
+@pytest.mark.parametrize("device, words", [("mps", "has no MPS"), ("xla", "device must be auto, cpu, cuda"),
+                                           ("torch:meta", "device must be auto, cpu, cuda")])
+def test_a_device_this_machine_lacks_or_no_device_is_a_clear_error(device, words):
+    import torch
+
+    from drywallqa.utils.checks import resolve_device
+
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    if device.startswith("torch:"):  # a torch.device a program passes: not a name checked as text
+        device = torch.device(device.split(":", 1)[1])
+    with pytest.raises(ValueError, match=words):
+        resolve_device(device)
+
+
+# ---------------------------------------------------------------- utils/signals.py
+
+def test_signal_helpers_outside_the_main_thread_change_nothing():
+    import signal
+    import threading
+
+    from drywallqa.utils.signals import signal_handlers_kept, stop_signals_as_interrupt
+
+    before, seen = signal.getsignal(signal.SIGTERM), []
+
+    def work():
+        with stop_signals_as_interrupt() as stop:
+            seen.append(stop.received)
+        with signal_handlers_kept():
+            seen.append("kept")
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(30)
+    assert seen == [[], "kept"] and signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_program_exit_within_kept_handlers_is_raised_as_it_is():
+    from drywallqa.utils.signals import signal_handlers_kept
+
+    with pytest.raises(SystemExit) as stop:
+        with signal_handlers_kept():
+            raise SystemExit(3)  # no stop signal's code: the program's own exit
+    assert stop.value.code == 3
+
+
+# ---------------------------------------------------------------- text/vocabulary.py
+
+def test_vocabulary_of_short_words_keys_off_the_keyboard_and_bad_parts():
+    import random
+
+    from drywallqa.text.vocabulary import _neighbours, misspellings, paraphrases, unrelated
+
+    assert _neighbours("é") == "" and _neighbours("1") == ""
+    assert misspellings("gap", random.Random(0)) == []  # under 4 letters: no slip made
+    with pytest.raises(ValueError, match="part must be one of"):
+        paraphrases("crack", "testing")
+    with pytest.raises(ValueError, match="part must be one of"):
+        unrelated("testing")
+
+
+def _stub_export(monkeypatch, also=None):
+    from drywallqa.export import onnx_cache
+    from drywallqa.export.onnx import EXPORT_FILES
+
+    calls = []
+
+    def write_onnx(snapshot, out):  # the graphs, without torch's export
+        calls.append(out)
+        for name in EXPORT_FILES:
+            (Path(out) / name).write_text("graph")
+        if also is not None:
+            also()
+
+    monkeypatch.setattr(onnx_cache, "_write_onnx", write_onnx)
+    return calls
+
+
+def test_a_cached_export_removed_as_it_is_found_is_exported_again(tmp_path, monkeypatch):
+    from drywallqa.export import onnx_cache
+    from drywallqa.export.onnx import EXPORT_FILES
+
+    target = tmp_path / "onnx" / "0123456789abcdef"
+    target.mkdir(parents=True)
+    for name in EXPORT_FILES:
+        (target / name).write_text("old graph")
+
+    def utime(path, *args, **kwargs):  # a prune of another process removed it between the look and the mark
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+
+    monkeypatch.setattr(onnx_cache.os, "utime", utime)
+    calls = _stub_export(monkeypatch)
+    assert onnx_cache._cached_export({"config.json": b"{}"}, tmp_path / "model", target) == target
+    assert len(calls) == 1 and all((target / n).read_text() == "graph" for n in EXPORT_FILES)
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_an_export_another_process_finished_first_is_used_and_a_half_one_is_an_error(tmp_path, monkeypatch, whole):
+    from drywallqa.export import onnx_cache
+    from drywallqa.export.onnx import EXPORT_FILES
+
+    target = tmp_path / "onnx" / "0123456789abcdef"
+    target.parent.mkdir()
+
+    def other_process_finishes():  # its export renamed into place while this one exported
+        target.mkdir()
+        for name in EXPORT_FILES[:None if whole else 1]:
+            (target / name).write_text("their graph")
+
+    _stub_export(monkeypatch, also=other_process_finishes)
+    if whole:
+        assert onnx_cache._cached_export({"config.json": b"{}"}, tmp_path / "model", target) == target
+        assert all((target / n).read_text() == "their graph" for n in EXPORT_FILES)
+    else:
+        with pytest.raises(OSError):
+            onnx_cache._cached_export({"config.json": b"{}"}, tmp_path / "model", target)
+    assert [p.name for p in target.parent.iterdir() if p.name.startswith(".") and p.is_dir()] == []  # no temporary
+
+
+def test_an_export_error_naming_its_snapshot_names_the_model_folder_where_it_can(tmp_path, monkeypatch):
+    from drywallqa.export import onnx_cache
+
+    class OddError(ValueError):  # an error type made with other arguments (json's JSONDecodeError: msg, doc, pos)
+        def __init__(self, msg, where):
+            super().__init__(msg)
+
+    snapshot = tmp_path / "tmp" / ".source"
+    errors = iter([ValueError("a setting is wrong"), ValueError(f"{snapshot}/config.json: damaged"),
+                   OddError(f"{snapshot}/config.json: odd", 1)])
+
+    def write_onnx(snapshot_dir, out):
+        raise next(errors)
+
+    monkeypatch.setattr(onnx_cache, "_write_onnx", write_onnx)
+    (tmp_path / "tmp").mkdir()
+    with pytest.raises(ValueError, match="^a setting is wrong$"):  # naming no snapshot: as it is
+        onnx_cache._export_copy({}, tmp_path / "model", tmp_path / "out", snapshot)
+    snapshot.rmdir()
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'model'}/config.json: damaged$"):
+        onnx_cache._export_copy({}, tmp_path / "model", tmp_path / "out", snapshot)
+    snapshot.rmdir()
+    with pytest.raises(OddError, match="config.json: odd"):  # cannot be made again: as it was
+        onnx_cache._export_copy({}, tmp_path / "model", tmp_path / "out", snapshot)
+
+
+def test_a_photo_over_pillows_own_limit_with_a_higher_max_pixels_names_pillows_limit(tmp_path, monkeypatch):
+    from drywallqa.utils.image_io import ImageTooLargeError
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # (89 M pixels as shipped: 179 M decoded at most)
+    path = tmp_path / "big.png"
+    Image.new("RGB", (20, 20)).save(path)
+    with pytest.raises(ImageTooLargeError, match=r"big.png: more pixels than Pillow decodes \(200\)"):
+        read_image(path, max_pixels=10**6)  # --max-pixels above what Pillow decodes
+
+
+def test_the_signature_of_a_file_that_cannot_be_read_is_none(tmp_path):
+    closed = io.BytesIO(b"\x89PNG\r\n\x1a\n")
+    closed.close()
+    assert image_io._signature(tmp_path / "gone.png") is None and image_io._signature(closed) is None
+
+
+def test_a_smooth_sixteen_bit_png_with_an_exif_turn_is_read_turned(tmp_path):
+    """Its high bytes all alike, OpenCV's pixels fit Pillow's both as stored and turned: a PNG's are OpenCV's as stored,
+    turned by the EXIF orientation (180 degrees) as Pillow turns it."""
+    import struct
+    import zlib
+
+    import cv2
+
+    deep = np.full((8, 6, 3), 0x1000, np.uint16)
+    deep[4:] = 0x10FF  # the stored bottom half a level brighter once read as 8 bits
+    data = cv2.imencode(".png", deep)[1].tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 3  # orientation: turned 180 degrees
+    body = exif.tobytes().removeprefix(b"Exif\x00\x00")
+    chunk = struct.pack(">I", len(body)) + b"eXIf" + body + struct.pack(">I", zlib.crc32(b"eXIf" + body))
+    path = tmp_path / "turned.png"
+    path.write_bytes(data[:33] + chunk + data[33:])  # after the signature and IHDR
+    arr = read_image(path)
+    assert arr.shape == (8, 6, 3)
+    assert (arr[:4] > arr[4:]).all()  # upright: the stored bottom half on top
