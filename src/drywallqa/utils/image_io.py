@@ -573,10 +573,8 @@ def palette_ignored(img: Image.Image) -> np.ndarray | None:
     index 255, or of 255 beside no class index, in a palette of other colours: read by its colours as before)."""
     if img.mode != "P":
         return None
-    indices = np.asarray(img)
-    if indices.dtype != np.uint8 or indices.size == 0:
-        return None
-    counts = np.bincount(indices.ravel(), minlength=256)
+    indices = np.asarray(img)  # uint8, a palette image's always
+    counts = np.bincount(indices.ravel(), minlength=256)  # (of no pixels: none of index 255, so None below)
     if not counts[IGNORE_VALUE]:
         return None
     palette = img.getpalette() or []
