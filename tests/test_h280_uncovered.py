@@ -946,3 +946,23 @@ def test_a_smooth_sixteen_bit_png_with_an_exif_turn_is_read_turned(tmp_path):
     arr = read_image(path)
     assert arr.shape == (8, 6, 3)
     assert (arr[:4] > arr[4:]).all()  # upright: the stored bottom half on top
+
+
+def test_a_palette_mask_of_no_pixels_has_no_ignored_pixels():
+    assert image_io.palette_ignored(Image.new("P", (0, 0))) is None
+    assert np.asarray(Image.new("P", (3, 2))).dtype == np.uint8  # what palette_ignored counts needs no other type
+
+
+def test_a_hidden_command_is_not_listed_in_plain_help():
+    import click
+
+    from drywallqa.cli.common import ListedCommands
+
+    group = ListedCommands(name="tools")
+    group.add_command(click.Command("shown", help="Shown.\n\nMore."))
+    group.add_command(click.Command("secret", help="Hidden.", hidden=True))
+    with click.Context(group) as ctx:
+        formatter = ctx.make_formatter()
+        group.format_commands(ctx, formatter)
+    text = formatter.getvalue()
+    assert "shown" in text and "Shown." in text and "More." not in text and "secret" not in text
