@@ -966,3 +966,66 @@ def test_a_hidden_command_is_not_listed_in_plain_help():
         group.format_commands(ctx, formatter)
     text = formatter.getvalue()
     assert "shown" in text and "Shown." in text and "More." not in text and "secret" not in text
+
+
+def test_a_damaged_embedding_cache_whose_journal_cannot_be_moved_is_set_aside_all_the_same(tmp_path, caplog,
+                                                                                            monkeypatch):
+    from drywallqa.text import encoder
+    from drywallqa.text.encoder import EmbeddingStore
+
+    path = tmp_path / "e.sqlite"
+    path.write_bytes(b"this is no database, it is text" * 100)
+    journal = tmp_path / "e.sqlite-journal"
+    journal.write_bytes(b"")
+    real = encoder.Path.replace
+
+    def replace(self, target):  # the journal held by a process on another machine (a network folder)
+        if self == journal:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self, target)
+
+    monkeypatch.setattr(encoder.Path, "replace", replace)
+    store = EmbeddingStore(path)
+    with caplog.at_level("WARNING"):
+        store.put({"segment crack": _unit()})
+    assert store.enabled and "is damaged" in caplog.text
+    assert len(list(tmp_path.glob("e.sqlite.*.broken"))) == 1
+    assert set(store.get(["segment crack"])) == {"segment crack"}
+
+
+def test_an_export_removed_while_the_cache_is_pruned_is_passed_over(tmp_path, monkeypatch):
+    from drywallqa.export import onnx_cache
+
+    root = tmp_path / "onnx"
+    gone, kept = root / "0123456789abcdef", root / "fedcba9876543210"
+    gone.mkdir(parents=True)
+    kept.mkdir()
+    real, looks = onnx_cache.Path.stat, []
+
+    def stat(self, *args, **kwargs):  # removed by another user's prune between is_dir() and the look at its time
+        if self == gone:
+            looks.append(1)
+            if len(looks) > 1:
+                raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(onnx_cache.Path, "stat", stat)
+    assert onnx_cache.prune_export_cache(root) == []
+    assert kept.is_dir() and len(looks) == 2
+
+
+def test_a_replaced_folder_put_back_by_another_process_first_is_not_put_back_again(tmp_path, monkeypatch):
+    from drywallqa.utils import files
+
+    dest = tmp_path / "out"
+    aside = tmp_path / ".out.replaced"
+    aside.mkdir()
+    real = files.Path.rename
+
+    def rename(self, target):  # another process's restore_replaced renamed it first
+        if self == aside:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(self))
+        return real(self, target)
+
+    monkeypatch.setattr(files.Path, "rename", rename)
+    assert files.restore_replaced(dest) is False
