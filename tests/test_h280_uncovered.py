@@ -1029,3 +1029,20 @@ def test_a_replaced_folder_put_back_by_another_process_first_is_not_put_back_aga
 
     monkeypatch.setattr(files.Path, "rename", rename)
     assert files.restore_replaced(dest) is False
+
+
+@pytest.mark.parametrize("code, text", [(errno.EIO, "Input/output error"), (errno.ESTALE, "Stale file handle"),
+                                        (errno.ENOTCONN, "Transport endpoint is not connected")])
+def test_a_failing_disk_or_a_lost_network_folder_mid_command_is_one_line_and_exit_1(tiny_model_dir, monkeypatch,
+                                                                                     code, text):
+    """cli/common: an OSError of no storage errno the CLI knew (EIO of a failing disk, ESTALE/ENOTCONN of an NFS or FUSE
+    mount lost mid-command) ended the command in a traceback. One line naming the file, exit 1, as a full disk."""
+    from drywallqa.cli import training
+
+    def failing(*args, **kwargs):
+        raise OSError(code, text, str(tiny_model_dir / "prompt_gate.npz"))
+
+    monkeypatch.setattr(training, "check_model_file", failing)
+    res = CliRunner().invoke(app, ["calibrate-gate", "--model-path", str(tiny_model_dir)])
+    assert res.exit_code == 1, res.output
+    _one_line_error(res, f"cannot read or write: {text}", "prompt_gate.npz", "check the disk or the mount")

@@ -25,6 +25,10 @@ from ..utils.slug import CONTROL, shown
 
 # what a folder says when this user may no longer write (or read) in it: made read-only, or immutable, mid-command
 PERMISSION_ERRNOS = frozenset((errno.EACCES, errno.EPERM))
+# what a disk that fails or a network folder lost mid-command says (an input/output error, an NFS handle gone stale,
+# a FUSE or SMB mount whose server went away)
+FAILING_STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("EIO", "ESTALE", "ENOTCONN", "EHOSTDOWN",
+                                                                     "EREMOTEIO") if hasattr(errno, name))
 
 
 class ListedCommands(TyperGroup):
@@ -142,6 +146,11 @@ class Commands(ListedCommands):
                 if exc.errno in PERMISSION_ERRNOS:  # a folder made read-only mid-job: a traceback from the last write
                     tagged("error:", "red", f"{exc.strerror or exc}{where}; the files finished are kept: give this user "
                                             "the right to write there (or write elsewhere) and run the command again")
+                    raise typer.Exit(code=1) from None
+                if exc.errno in FAILING_STORAGE_ERRNOS:  # a traceback for what no code of ours can mend
+                    tagged("error:", "red", f"cannot read or write: {exc.strerror or exc}{where}; the disk failed or a "
+                                            "network folder was lost: the files finished are kept: check the disk or "
+                                            "the mount and run the command again")
                     raise typer.Exit(code=1) from None
                 if exc.errno not in STORAGE_ERRNOS:
                     raise
