@@ -614,7 +614,8 @@ class TorchSegmenter(Segmenter):
 
     def _match(self, prompts, readings: dict | None = None) -> dict:
         """What the gate says of each prompt: judged as :meth:`_judged` reads it, with ``understood_as`` the prompt
-        the model is asked (``readings``: prompt -> :meth:`_read`, computed by the caller where it has them)."""
+        the model is asked, none for a refused prompt: it is asked nothing (``readings``: prompt -> :meth:`_read`,
+        computed by the caller where it has them)."""
         if self.gate is None:
             return {}
         prompts = list(prompts)
@@ -622,7 +623,7 @@ class TorchSegmenter(Segmenter):
         judged = {p: readings[p][0] for p in prompts}
         asked_as = {p: readings[p][1] for p in prompts}
         matches = self.gate.match(prompts, self._embed(judged.values()), judged)
-        return {p: dataclasses.replace(m, understood_as=asked_as[p] if asked_as[p] != p else None)
+        return {p: dataclasses.replace(m, understood_as=asked_as[p] if m.known and asked_as[p] != p else None)
                 for p, m in matches.items()}
 
     def prompt_warnings(self, matches: dict, off_switch: str | None = None) -> list[str]:

@@ -228,7 +228,7 @@ class PromptMatch:
     similarity: float     # cosine similarity to the nearest known anchor (1.0 for a known prompt)
     margin: float         # similarity minus the similarity to the nearest unrelated anchor
     known: bool           # margin >= the gate's min_margin: the prompt is answered
-    understood_as: str | None = None  # the prompt the model is asked, when not the prompt as typed
+    understood_as: str | None = None  # the prompt the model is asked, when not as typed (none for a refused one)
 
     def to_dict(self) -> dict:
         out = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items() if k != "prompt"}
