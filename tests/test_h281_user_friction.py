@@ -51,3 +51,33 @@ def test_a_refused_prompt_is_understood_as_nothing(holes_model_dir, photo, tmp_p
     body = client.post("/v1/segment", files={"image": ("w.png", photo.read_bytes(), "image/png")},
                        data={"prompts": [REFUSED]}).json()
     assert "understood_as" not in body["results"][0]["concept"], body
+
+
+def _entry(image, **confidences):
+    return {"image": image, "prompts": {p.replace("_", " "): {"confidence": c, "components": 1 if c < 1 else 0}
+                                        for p, c in confidences.items()}}
+
+
+def test_the_review_list_names_only_masks_worth_a_look(holes_model_dir, photo, tmp_path, monkeypatch):
+    """A small job's "least confident masks" were its 5 lowest whatever they were: masks at 1.00 ("nothing found",
+    with certainty) were named for review. Now only those below the web page's "review" mark (0.3, as shown)."""
+    from drywallqa.engine import batch_report
+    from drywallqa.engine.batch_report import REVIEW_BELOW, to_review
+
+    results = [_entry("a.jpg", segment_crack=1.0, segment_taping_area=0.12), _entry("b.jpg", segment_crack=0.2996,
+                                                                                   segment_taping_area=0.29)]
+    assert to_review(results) == [(0.12, "a.jpg", "segment taping area"), (0.29, "b.jpg", "segment taping area")]
+    page = (__import__("pathlib").Path(batch_report.__file__).parent.parent / "serve" / "page.html").read_text()
+    assert f"const REVIEW_BELOW = {REVIEW_BELOW};" in page  # one mark for the CLI and the web page
+
+    def run(confidence):
+        monkeypatch.setattr(batch_report, "review_confidence", lambda m: confidence)
+        res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--out", str(tmp_path / "out"),
+                                       "--model-path", str(holes_model_dir), "--overwrite"], terminal_width=400)
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    sure = run(1.0)
+    assert "least confident" not in sure and "no mask with confidence below 0.30" in sure, sure
+    unsure = run(0.1)
+    assert "least confident masks (review these first" in unsure and "'segment crack' 0.10" in unsure, unsure

@@ -16,7 +16,7 @@ from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HEL
                      load_segmenter_with, tagged)
 
 
-REVIEW_SHOWN = 5  # least confident masks named after a predict run
+REVIEW_SHOWN = 5  # least confident masks named after a predict run (of those below REVIEW_BELOW)
 
 
 IGNORED_SHOWN = 10  # files of the input folders that are not images, printed by `predict`; results.json has all
@@ -159,14 +159,19 @@ def predict(
     if len(summary.ignored) > IGNORED_SHOWN:
         console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in "
                       f"{shown(out / 'results.json')})")
-    from ..engine.batch_report import review_confidence
+    from ..engine.batch_report import REVIEW_BELOW, review_confidence, to_review
 
-    review = sorted((c, e["image"], p) for e in summary.results for p, m in e["prompts"].items()
-                    if (c := review_confidence(m)) is not None)[:REVIEW_SHOWN]
+    review = to_review(summary.results)  # only the masks below the mark: a small job's 5 lowest were masks at 1.00
+    more = len(review) - REVIEW_SHOWN
     if review:
-        console.print("least confident masks (review these first; confidence = estimated IoU): "
-                      + "; ".join(f"{shown(Path(image).name)} {p!r} {c:.2f}" for c, image, p in review), highlight=False,
-                      soft_wrap=True)
+        console.print(f"least confident masks (review these first: confidence, the estimated IoU, below "
+                      f"{REVIEW_BELOW:.2f}): "
+                      + "; ".join(f"{shown(Path(image).name)} {p!r} {c:.2f}" for c, image, p in review[:REVIEW_SHOWN])
+                      + (f"; and {more} more below {REVIEW_BELOW:.2f} ('confidence' in results.json)" if more > 0 else ""),
+                      highlight=False, soft_wrap=True)
+    elif any(review_confidence(m) is not None for e in summary.results for m in e["prompts"].values()):
+        console.print(f"no mask with confidence below {REVIEW_BELOW:.2f} (estimated IoU): none to review first",
+                      highlight=False)
     if rules:
         flagged = [e["image"] for e in summary.results if e["flags"]]
         tagged(f"{len(flagged)} of {len(summary.results)} photos flagged", "bold", "by " + "; ".join(map(str, rules)))

@@ -199,6 +199,18 @@ def review_confidence(mask: dict) -> float | None:
     return float(c) if isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) else None
 
 
+REVIEW_BELOW = 0.3  # a mask less confident than this, as shown (to a hundredth), is worth a look: named after
+# `drywallqa predict`, marked "review" on the web page (its REVIEW_BELOW)
+
+
+def to_review(results: list[dict]) -> list[tuple[float, str, str]]:
+    """``(confidence, image, prompt)`` of the masks of ``results`` (results.json's ``images``) worth a look, least
+    confident first: those whose confidence, to a hundredth as printed, is below :data:`REVIEW_BELOW` (a refused
+    prompt's never: :func:`review_confidence`); a mask at 1.00, nothing found with certainty, is no reason to look."""
+    return sorted((c, e["image"], p) for e in results for p, m in e["prompts"].items()
+                  if (c := review_confidence(m)) is not None and float(f"{c:.2f}") < REVIEW_BELOW)
+
+
 def _least_confidence(entry: dict) -> float:
     """The lowest confidence of an image's masks that say something of the photo (1 when none does)."""
     return min((c for m in entry["prompts"].values() if (c := review_confidence(m)) is not None), default=1.0)
