@@ -81,3 +81,18 @@ def test_the_review_list_names_only_masks_worth_a_look(holes_model_dir, photo, t
     assert "least confident" not in sure and "no mask with confidence below 0.30" in sure, sure
     unsure = run(0.1)
     assert "least confident masks (review these first" in unsure and "'segment crack' 0.10" in unsure, unsure
+
+
+def test_photos_of_one_name_in_two_folders_are_told_what_to_do(tmp_path):
+    """Phone photos of one name in different folders (day1/IMG_1.jpg, day2/IMG_1.jpg): the failure said "rename one
+    of them", not why folders do not tell them apart, nor the way that keeps a phone's names (a folder per --out)."""
+    from drywallqa.engine.batch import gather_inputs
+
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / day / "IMG_1.jpg")
+    images, failed, _ = gather_inputs([tmp_path / "day1", tmp_path / "day2"], tmp_path / "out")
+    assert images == [tmp_path / "day1" / "IMG_1.jpg"] and [p for p, _ in failed] == [str(tmp_path / "day2" / "IMG_1.jpg")]
+    why = failed[0][1]
+    assert "same file stem" in why and "not by its folder" in why and "IMG_1__" in why, why
+    assert "day1/IMG_1.jpg and day2/IMG_1.jpg" in why and "each folder into its own --out" in why, why

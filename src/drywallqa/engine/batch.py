@@ -525,8 +525,15 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
             if first is path:
                 images.append(path)
             continue  # the same file given twice
-        failed.append((str(path), f"another input, {first}, has the same file stem, and outputs are named by stem: "
-                                  "rename one of them or run them into separate --out folders"))
+        # phone photos (day1/IMG_1.jpg, day2/IMG_1.jpg): the names a phone gives are kept by a folder per --out
+        both = f"{Path(first.parent.name) / first.name} and {Path(path.parent.name) / path.name}"
+        if first.parent != path.parent:
+            what = ("alone, not by its folder ({} would both write {}__*): predict each folder into its own --out, or "
+                    "rename one of them")
+        else:
+            what = "({} would both write {}__*): rename one of them or run them into separate --out folders"
+        failed.append((str(path), f"another input, {first}, has the same file stem, and outputs are named by the stem "
+                                  + what.format(both, file_stem(path.stem))))
     return images, failed, listing.skipped
 
 
