@@ -1,0 +1,56 @@
+// Usage: node h276_review.mjs URL DIR CHECK
+// tests/test_h276_review_a.py: "Download all (ZIP)" with odd photos and prompts. DIR holds a.png (small), big.png (over
+// the server's --max-upload-mb). CHECK "odd": a.png's bytes under the names NAMES (a JSON list in DIR/names.json),
+// big.png, lost.png (its connection aborted: failed); the prompts of DIR/prompts.json typed in; Segment; the ZIP saved
+// as DIR/all.zip. CHECK "none": big.png only (refused): the ZIP saved as DIR/none.zip. Prints one JSON line.
+import { readFile, copyFile } from 'node:fs/promises';
+import { launchChromium, openPage } from './chromium.mjs';
+
+const [url, dir, check] = process.argv.slice(2);
+const browser = await launchChromium();
+const report = {};
+const listed = (page) => page.$$eval('#queue li', lis => lis.map(li => [li.querySelector('.q-name').textContent, li.dataset.state]));
+let page = null, consoleErrors = [];
+try {
+  ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 }, acceptDownloads: true }));
+  await page.waitForFunction(() => state.maxUploadMb);
+  const photo = async (name, as = name) => ({ name: as, mimeType: 'image/png', buffer: await readFile(`${dir}/${name}`) });
+  await page.route('**/v1/segment', async route => {
+    const name = /filename="([^"]+)"/.exec(route.request().postDataBuffer().toString('latin1'))[1];
+    if (name === 'lost.png') { await route.abort('connectionreset'); return; }
+    await route.fulfill({ response: await route.fetch() });
+  });
+  const save = async (id, to) => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(id)]);
+    await copyFile(await download.path(), `${dir}/${to}`);
+    return download.suggestedFilename();
+  };
+  const segment = async () => { await page.click('#run'); await page.waitForFunction(() => !document.querySelector('#run').disabled); };
+  if (check === 'odd') {
+    const names = JSON.parse(await readFile(`${dir}/names.json`, 'utf8'));
+    const prompts = JSON.parse(await readFile(`${dir}/prompts.json`, 'utf8'));
+    await page.setInputFiles('#image', [...await Promise.all(names.map(n => photo('a.png', n))), await photo('big.png'), await photo('a.png', 'lost.png')]);
+    await page.evaluate((prompts) => { state.prompts = []; for (const p of prompts) addPrompt(p); }, prompts);
+    report.prompts = await page.evaluate(() => state.prompts.map(p => p.text ?? p));
+    await segment();
+    report.list = await listed(page);
+    report.zipName = await save('#zip-all', 'all.zip');
+    report.label = await page.textContent('#zip-all');
+    report.error = await page.textContent('#error');
+  }
+  if (check === 'none') {
+    await page.setInputFiles('#image', [await photo('big.png'), await photo('big.png', 'big2.png')]);
+    await segment();
+    report.list = await listed(page);
+    report.zipShown = await page.isVisible('#zip-all');
+    if (report.zipShown) report.zipName = await save('#zip-all', 'none.zip');
+  }
+  report.consoleErrors = consoleErrors;
+} catch (err) {
+  if (page) console.error(JSON.stringify({ list: await listed(page).catch(() => null), consoleErrors,
+                                           error: await page.textContent('#error').catch(() => null) }));
+  throw err;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(report));

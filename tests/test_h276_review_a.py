@@ -1,0 +1,56 @@
+"""Review of the web page's "Download all (ZIP)" (tests/browser/h276_review.mjs, headless Chromium) and of the HTTP
+answer's items keyed as results.json's records (h276)."""
+
+import json
+import shutil
+import subprocess
+import zipfile
+
+from test_browser import _need_browser, run_page_script
+from test_h258_page_many import photos, server  # noqa: F401 (fixtures: the tiny model, a 20 KB limit; a.png, big.png)
+
+NAMES = ["façade été.png", "Façade été.PNG", "image.jpg", "image.jpg", "image-2.jpg", ".png", "分割.png"]
+PROMPTS = ["segment crack", "fissure à reboucher", "分割裂缝", "???", "Segment crack"]
+STEMS = ["façade été", "Façade été-2", "image", "image-2", "image-2-2", "photo", "分割"]
+SLUGS = ["segment_crack", "fissure_reboucher-2", "prompt-3", "prompt-4", "segment_crack-5"]
+
+
+def test_zip_of_non_ascii_names_extracts_with_those_names(server, photos, tmp_path):
+    """The page's ZIP said its names were UTF-8 (bit 11) but was 'made by' MS-DOS: Info-ZIP's unzip (Linux's) read
+    every name of it as the DOS code page, 'façade été__segment_crack.png' extracted as 'fa+ºade +®t+®__...'. Its files
+    came out rw------- (no Unix mode). Photos of one stem, a refused and a failed photo, prompts of no ASCII slug."""
+    _need_browser()
+    (photos / "names.json").write_text(json.dumps(NAMES))
+    (photos / "prompts.json").write_text(json.dumps(PROMPTS))
+    out = run_page_script("h276_review.mjs", server, photos, "odd", timeout=240)
+    assert out["consoleErrors"] == [] and not out["error"], out
+    assert out["prompts"] == PROMPTS, out
+    assert out["list"] == [[n, "done"] for n in NAMES] + [["big.png", "refused"], ["lost.png", "failed"]], out
+    assert out["zipName"] == "drywallqa_9_photos.zip", out
+    names = [f"{stem}__{slug}.png" for stem in STEMS for slug in SLUGS] + ["drywallqa_9_photos__results.json"]
+    with zipfile.ZipFile(photos / "all.zip") as z:
+        assert z.testzip() is None
+        assert z.namelist() == names  # the refused and the failed photo: no masks; the JSON says why
+        photos_said = json.loads(z.read(names[-1]))["photos"]
+        assert [(p["name"], p["state"]) for p in photos_said[-2:]] == [("big.png", "refused"), ("lost.png", "failed")]
+        assert all(p["reason"] for p in photos_said[-2:])
+        # made by Unix (3), as a Unix tool reads its names as they are (MS-DOS, 0: as the DOS code page), mode rw-r--r--
+        assert {(i.create_system, i.external_attr >> 16, i.flag_bits & 0x800) for i in z.infolist()} == {(3, 0o100644, 0x800)}
+    if shutil.which("unzip"):  # (not everywhere: the header fields above are what it reads)
+        to = tmp_path / "unzipped"
+        run = subprocess.run(["unzip", "-q", str(photos / "all.zip"), "-d", str(to)], capture_output=True)
+        assert run.returncode == 0, run
+        assert sorted(p.name for p in to.iterdir()) == sorted(names)
+        assert all(p.stat().st_mode & 0o777 == 0o644 for p in to.iterdir())
+        assert subprocess.run(["unzip", "-tq", str(photos / "all.zip")], capture_output=True).returncode == 0
+
+
+def test_zip_of_photos_all_refused_holds_the_json_only(server, photos):
+    _need_browser()
+    out = run_page_script("h276_review.mjs", server, photos, "none", timeout=240)
+    assert out["consoleErrors"] == [], out
+    assert out["list"] == [["big.png", "refused"], ["big2.png", "refused"]], out
+    assert out["zipShown"], out
+    with zipfile.ZipFile(photos / "none.zip") as z:
+        assert z.testzip() is None and z.namelist() == ["drywallqa_2_photos__results.json"]
+        assert [p["state"] for p in json.loads(z.read("drywallqa_2_photos__results.json"))["photos"]] == ["refused"] * 2
