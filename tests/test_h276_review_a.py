@@ -54,3 +54,25 @@ def test_zip_of_photos_all_refused_holds_the_json_only(server, photos):
     with zipfile.ZipFile(photos / "none.zip") as z:
         assert z.testzip() is None and z.namelist() == ["drywallqa_2_photos__results.json"]
         assert [p["state"] for p in json.loads(z.read("drywallqa_2_photos__results.json"))["photos"]] == ["refused"] * 2
+
+
+
+def test_a_capture_while_one_photo_is_segmented_keeps_its_answer(server, photos):
+    """A photo taken while the one before was on its way made the two a list, the first 'waiting': its answer, come
+    meanwhile, was drawn below a list that called it not sent, and Segment uploaded it again. Now it is the list's
+    first photo done (as when the capture comes after the answer): Segment sends the new one only."""
+    _need_browser()
+    out = run_page_script("h276_review.mjs", server, photos, "camera-busy", timeout=240)
+    assert out["consoleErrors"] == [], out
+    assert out["during"]["list"] == [["a.png", "waiting"], ["d.png", "waiting"]] and out["during"]["sent"] == ["a.png"]
+    after = out["after"]
+    assert after["list"] == [["a.png", "done"], ["d.png", "waiting"]] and after["result"], after
+    assert after["button"] == "Segment 1 remaining photo" and after["status"] == "2 photos, 1 not sent yet.", after
+    again = out["again"]
+    assert again["sent"] == ["d.png"] and again["list"] == [["a.png", "done"], ["d.png", "done"]], again
+    assert again["status"] == "2 of 2 photos segmented.", again
+    # a capture while a list is sent: sent with it, once each
+    out = run_page_script("h276_review.mjs", server, photos, "camera-running", timeout=240)
+    assert out["consoleErrors"] == [], out
+    assert out["after"]["sent"] == ["c.png", "d.png"], out
+    assert out["after"]["list"] == [["a.png", "done"], ["c.png", "done"], ["d.png", "done"]], out

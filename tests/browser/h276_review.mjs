@@ -15,9 +15,13 @@ try {
   ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 }, acceptDownloads: true }));
   await page.waitForFunction(() => state.maxUploadMb);
   const photo = async (name, as = name) => ({ name: as, mimeType: 'image/png', buffer: await readFile(`${dir}/${name}`) });
+  const sent = []; let release = null, arrived = null;
+  const held = new Promise(done => { release = done; }), holding = new Promise(done => { arrived = done; });
   await page.route('**/v1/segment', async route => {
     const name = /filename="([^"]+)"/.exec(route.request().postDataBuffer().toString('latin1'))[1];
+    sent.push(name);
     if (name === 'lost.png') { await route.abort('connectionreset'); return; }
+    if (check.startsWith('camera') && name === 'a.png' && sent.length === 1) { arrived(); await held; }
     await route.fulfill({ response: await route.fetch() });
   });
   const save = async (id, to) => {
@@ -44,6 +48,23 @@ try {
     report.list = await listed(page);
     report.zipShown = await page.isVisible('#zip-all');
     if (report.zipShown) report.zipName = await save('#zip-all', 'none.zip');
+  }
+  if (check === 'camera-busy' || check === 'camera-running') {  // a capture while a photo is on its way
+    const seen = async () => ({ list: await listed(page), sent: sent.splice(0), button: await page.textContent('#run'),
+                                status: await page.textContent('#queue-status').catch(() => null),
+                                result: await page.isVisible('#result'), error: await page.textContent('#error') });
+    if (check === 'camera-busy') await page.setInputFiles('#camera', await photo('a.png'));  // one photo, segmented
+    else await page.setInputFiles('#image', [await photo('a.png'), await photo('c.png')]);  // a list, sent
+    await page.click('#run');
+    await holding;
+    await page.setInputFiles('#camera', await photo('d.png'));
+    report.during = await seen();
+    release();
+    await page.waitForFunction(() => !document.querySelector('#run').disabled);
+    await page.waitForTimeout(300);
+    report.after = await seen();
+    await segment();
+    report.again = await seen();
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {
