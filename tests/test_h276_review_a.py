@@ -7,7 +7,7 @@ import subprocess
 import zipfile
 
 from test_browser import _need_browser, run_page_script
-from test_h258_page_many import photos, server  # noqa: F401 (fixtures: the tiny model, a 20 KB limit; a.png, big.png)
+from test_h258_page_many import PROMPTS as PROMPTS_SHOWN, photos, server  # noqa: F401 (fixtures: the tiny model, a 20 KB limit; a.png, big.png)
 
 NAMES = ["façade été.png", "Façade été.PNG", "image.jpg", "image.jpg", "image-2.jpg", ".png", "分割.png"]
 PROMPTS = ["segment crack", "fissure à reboucher", "分割裂缝", "???", "Segment crack"]
@@ -76,3 +76,22 @@ def test_a_capture_while_one_photo_is_segmented_keeps_its_answer(server, photos)
     assert out["consoleErrors"] == [], out
     assert out["after"]["sent"] == ["c.png", "d.png"], out
     assert out["after"]["list"] == [["a.png", "done"], ["c.png", "done"], ["d.png", "done"]], out
+
+
+
+def test_zip_names_photos_as_a_windows_folder_can_hold_them(server, photos):
+    """A photo's name went into the ZIP as it was: 'wall: east "2"?__segment_crack.png' (Windows cannot extract it;
+    the browser saved that mask's own download as 'wall_ east _2____segment_crack.png'), and 'a\\b.png' put its masks in a
+    folder a. Now each of \\ / : * ? " < > | and a control character is '_', as the browser's own download has it, and two
+    names that become one are told apart."""
+    _need_browser()
+    names = ['wall: east "2"?.png', 'wall| east *2*<.png', "a\\b.png", "tab\there.png"]
+    (photos / "names.json").write_text(json.dumps(names))
+    out = run_page_script("h276_review.mjs", server, photos, "windows", timeout=240)
+    assert out["consoleErrors"] == [] and [s for _, s in out["list"]] == ["done"] * 4, out
+    assert out["ownName"] == "wall_ east _2____segment_crack.png", out  # the browser's (Chromium's) own
+    stems = ["wall_ east _2__", "wall_ east _2__-2", "a_b", "tab_here"]
+    with zipfile.ZipFile(photos / "all.zip") as z:
+        assert z.namelist() == [f"{stem}__{p.replace(' ', '_')}.png" for stem in stems for p in PROMPTS_SHOWN] + [
+            "drywallqa_4_photos__results.json"]
+        assert out["ownName"] in z.namelist()
