@@ -7,7 +7,8 @@ import subprocess
 import zipfile
 
 from test_browser import _need_browser, run_page_script
-from test_h258_page_many import PROMPTS as PROMPTS_SHOWN, photos, server  # noqa: F401 (fixtures: the tiny model, a 20 KB limit; a.png, big.png)
+# fixtures: the tiny model, a 20 KB upload limit; a.png (small), big.png (over it)
+from test_h258_page_many import PROMPTS as PROMPTS_SHOWN, photos, server  # noqa: F401
 
 NAMES = ["façade été.png", "Façade été.PNG", "image.jpg", "image.jpg", "image-2.jpg", ".png", "分割.png"]
 PROMPTS = ["segment crack", "fissure à reboucher", "分割裂缝", "???", "Segment crack"]
@@ -17,8 +18,9 @@ SLUGS = ["segment_crack", "fissure_reboucher-2", "prompt-3", "prompt-4", "segmen
 
 def test_zip_of_non_ascii_names_extracts_with_those_names(server, photos, tmp_path):
     """The page's ZIP said its names were UTF-8 (bit 11) but was 'made by' MS-DOS: Info-ZIP's unzip (Linux's) read
-    every name of it as the DOS code page, 'façade été__segment_crack.png' extracted as 'fa+ºade +®t+®__...'. Its files
-    came out rw------- (no Unix mode). Photos of one stem, a refused and a failed photo, prompts of no ASCII slug."""
+    every name of it as the DOS code page, 'façade été__segment_crack.png' extracted as 'fa+ºade +®t+®__...'. Its
+    files came out rw------- (no Unix mode). Photos of one stem, a refused and a failed photo, prompts of no ASCII
+    slug."""
     _need_browser()
     (photos / "names.json").write_text(json.dumps(NAMES))
     (photos / "prompts.json").write_text(json.dumps(PROMPTS))
@@ -35,7 +37,8 @@ def test_zip_of_non_ascii_names_extracts_with_those_names(server, photos, tmp_pa
         assert [(p["name"], p["state"]) for p in photos_said[-2:]] == [("big.png", "refused"), ("lost.png", "failed")]
         assert all(p["reason"] for p in photos_said[-2:])
         # made by Unix (3), as a Unix tool reads its names as they are (MS-DOS, 0: as the DOS code page), mode rw-r--r--
-        assert {(i.create_system, i.external_attr >> 16, i.flag_bits & 0x800) for i in z.infolist()} == {(3, 0o100644, 0x800)}
+        headers = {(i.create_system, i.external_attr >> 16, i.flag_bits & 0x800) for i in z.infolist()}
+        assert headers == {(3, 0o100644, 0x800)}
     if shutil.which("unzip"):  # (not everywhere: the header fields above are what it reads)
         to = tmp_path / "unzipped"
         run = subprocess.run(["unzip", "-q", str(photos / "all.zip"), "-d", str(to)], capture_output=True)
@@ -81,9 +84,9 @@ def test_a_capture_while_one_photo_is_segmented_keeps_its_answer(server, photos)
 
 def test_zip_names_photos_as_a_windows_folder_can_hold_them(server, photos):
     """A photo's name went into the ZIP as it was: 'wall: east "2"?__segment_crack.png' (Windows cannot extract it;
-    the browser saved that mask's own download as 'wall_ east _2____segment_crack.png'), and 'a\\b.png' put its masks in a
-    folder a. Now each of \\ / : * ? " < > | and a control character is '_', as the browser's own download has it, and two
-    names that become one are told apart."""
+    the browser saved that mask's own download as 'wall_ east _2____segment_crack.png'), and 'a\\b.png' put its masks
+    in a folder a. Now each of \\ / : * ? " < > | and a control character is '_', as the browser's own download has it,
+    and two names that become one are told apart."""
     _need_browser()
     names = ['wall: east "2"?.png', 'wall| east *2*<.png', "a\\b.png", "tab\there.png"]
     (photos / "names.json").write_text(json.dumps(names))

@@ -2,7 +2,10 @@
 // tests/test_h276_review_a.py: "Download all (ZIP)" with odd photos and prompts. DIR holds a.png (small), big.png (over
 // the server's --max-upload-mb). CHECK "odd": a.png's bytes under the names NAMES (a JSON list in DIR/names.json),
 // big.png, lost.png (its connection aborted: failed); the prompts of DIR/prompts.json typed in; Segment; the ZIP saved
-// as DIR/all.zip. CHECK "none": big.png only (refused): the ZIP saved as DIR/none.zip. Prints one JSON line.
+// as DIR/all.zip. CHECK "none": big.png twice (refused): the ZIP saved as DIR/none.zip. CHECK "camera-busy" /
+// "camera-running": d.png taken (the camera input) while a.png, one photo / the first of a list with c.png, is held on
+// its way; the list and the requests then, once it is in, and after Segment. CHECK "windows": a.png's bytes under the
+// names of DIR/names.json, segmented: the ZIP, and the first photo's crack mask downloaded. Prints one JSON line.
 import { readFile, copyFile } from 'node:fs/promises';
 import { launchChromium, openPage } from './chromium.mjs';
 
