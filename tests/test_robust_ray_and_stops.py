@@ -269,6 +269,9 @@ def test_a_script_stopped_by_a_signal_in_its_own_process_exits_as_a_command_does
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     run = ("import argparse, os, runpy, signal, sys, time\n"
+           # Ctrl-C as in a terminal: a pytest started with & by a shell without job control has SIGINT ignored, and
+           # an ignored signal stays ignored in the process it starts (the script slept on, then read no arguments)
+           "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
            "def stopped(*a, **k):\n"
            f"    os.kill(os.getpid(), signal.{sig})\n"
            "    time.sleep(30)\n"
