@@ -234,8 +234,11 @@ def test_a_job_that_planned_before_another_wrote_still_keeps_its_hands_off(tiny_
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
 
 
-def test_names_are_printed_as_they_are_never_read_as_markup(tiny_model_dir, tmp_path):
+def test_names_are_printed_as_they_are_never_read_as_markup(tiny_model_dir, tmp_path, monkeypatch):
     """A file named "[red]wall.jpg" or "[b]" in a reason is shown with its brackets (Rich markup would eat them)."""
+    from drywallqa.engine import batch_report
+
+    monkeypatch.setattr(batch_report, "REVIEW_BELOW", 1.01)  # every mask in the review line (the tiny model's: ~0.56)
     (tmp_path / "in").mkdir()
     Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(tmp_path / "in" / "[bold]ok.png")
     (tmp_path / "in" / "[red]broken.jpg").write_bytes(b"not an image")
