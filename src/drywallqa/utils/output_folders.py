@@ -20,8 +20,10 @@ OUTPUT_FILES = (BATCH_RESULTS, "results.csv", "report.html", "report.json", "pre
 
 
 def _json_object(path: Path):
-    """The JSON object ``path`` holds, or None (none there, not JSON, not an object)."""
+    """The JSON object ``path`` holds, or None (none there, not a regular file, not JSON, not an object)."""
     try:
+        if not path.is_file():  # a named pipe so named blocked the read for good (find_images, predict hung)
+            return None
         data = json.loads(path.read_bytes())
     except (OSError, ValueError, RecursionError):  # (a NUL in the name, bytes that are no text, nested too deep)
         return None
