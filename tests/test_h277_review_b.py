@@ -31,3 +31,22 @@ def test_a_named_pipe_called_results_json_is_not_read(tmp_path):
     outputs, skipped = answers[0]
     assert outputs is False
     assert sorted(reason for _, reason in skipped) == ["not a regular file"] * 2
+
+
+def test_a_results_json_that_is_no_object_is_not_parsed_whole(tmp_path, monkeypatch):
+    # a labelling tool's results.json, a JSON array of 50 MB beside the photos, was parsed whole each time a folder was
+    # looked at (find_images, check_not_others: 4 s and 700 MB each) to learn it is no job's: its first byte says so
+    import json
+
+    from drywallqa.utils import output_folders
+    from drywallqa.utils.output_folders import is_batch_results, is_output_folder
+
+    (tmp_path / "results.json").write_text(json.dumps([{"file": f"img_{i}.jpg"} for i in range(1000)]))
+    (tmp_path / "scan__results.json").write_text("\n  " + json.dumps(["not", "a", "record"]))
+    (tmp_path / "a__results.json").write_text('\n {"image": "/x/a.jpg", "height": 2, "width": 2, "prompts": {}}')
+    parsed, loads = [], json.loads
+    monkeypatch.setattr(output_folders.json, "loads", lambda data, *a, **k: parsed.append(data) or loads(data, *a, **k))
+    assert is_batch_results(tmp_path / "results.json") is False
+    assert parsed == []
+    assert is_output_folder(tmp_path) is True  # an image record (led by white space) is read as before
+    assert len(parsed) == 1 and b"/x/a.jpg" in parsed[0]
