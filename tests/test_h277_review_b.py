@@ -50,3 +50,22 @@ def test_a_results_json_that_is_no_object_is_not_parsed_whole(tmp_path, monkeypa
     assert parsed == []
     assert is_output_folder(tmp_path) is True  # an image record (led by white space) is read as before
     assert len(parsed) == 1 and b"/x/a.jpg" in parsed[0]
+
+
+def test_a_model_folder_a_killed_ship_left_aside_is_named_where_the_model_is_missing(tmp_path, tiny_model_dir):
+    # a SIGKILL between replace_dir's two renames (ship, export: no handler can hold it back) leaves no dest and the
+    # earlier model whole as .<name>.replaced until the next replace: loading dest said only "no model folder"
+    import shutil
+
+    from drywallqa.engine.segmenter import Segmenter
+
+    dest = tmp_path / "models" / "shipped"
+    dest.parent.mkdir()
+    shutil.copytree(tiny_model_dir, dest.with_name(".shipped.replaced"))
+    with pytest.raises(FileNotFoundError) as caught:
+        Segmenter.load(dest)
+    assert f"no model folder {dest}" in str(caught.value) and str(dest.with_name(".shipped.replaced")) in str(caught.value)
+    shutil.rmtree(dest.with_name(".shipped.replaced"))
+    with pytest.raises(FileNotFoundError) as caught:
+        Segmenter.load(dest)
+    assert str(caught.value) == f"no model folder {dest}"  # nothing set aside: as before

@@ -149,7 +149,9 @@ class PromptedSegmentationModel(nn.Module):
         cfg_path = directory / CONFIG_NAME
         if not directory.exists():  # where it was looked for (--model-path ./fast reads "fast": not the shipped one)
             where = "" if directory.is_absolute() else f" ({directory.absolute()})"
-            raise FileNotFoundError(f"no model folder {directory}{where}")
+            from ..utils.files import replaced_hint
+
+            raise FileNotFoundError(f"no model folder {directory}{where}{replaced_hint(directory)}")
         if not directory.is_dir():  # a file given for the folder: not "no config.json"
             from ..utils.paths import why_not
 

@@ -299,6 +299,19 @@ def restore_replaced(dest: str | Path) -> bool:
     return True
 
 
+def replaced_hint(dest: str | Path) -> str:
+    """``"; ..."`` naming the folder :func:`replace_dir` set aside as ``.<name>.replaced`` where it is there and
+    ``dest`` is not (a replace killed between its renames, or under way), else nothing: for messages saying ``dest``
+    is missing (a model a ``ship`` was replacing: the earlier one is there, whole)."""
+    dest = Path(dest)
+    old = dest.with_name(f".{dest.name}.replaced")
+    if dest.exists() or dest.is_symlink() or not old.is_dir() or old.is_symlink():
+        return ""
+    return (f"; a replace of it was stopped between its two renames (a ship or export killed), or is under way: the "
+            f"folder it replaced is whole in {old} (rename it back to {dest.name}; the next ship or export into it "
+            "does)")
+
+
 def _remove_entry(path: Path) -> None:
     """Remove ``path`` whatever it is, if anything: a link (not what it points to), a file or a folder."""
     if path.is_symlink() or path.is_file():
