@@ -69,3 +69,34 @@ def test_a_model_folder_a_killed_ship_left_aside_is_named_where_the_model_is_mis
     with pytest.raises(FileNotFoundError) as caught:
         Segmenter.load(dest)
     assert str(caught.value) == f"no model folder {dest}"  # nothing set aside: as before
+
+
+def test_an_end_whose_line_widens_behind_it_keeps_its_reach():
+    # a 3-px C (an ellipse's arc, its back 8 px thick where the arc's sides meet): the end walk of e40af4d (the
+    # reach read from where distances stop growing) ran from the lower end round the bend into the back, and read
+    # the reach from there the way the back runs, away from the end: 31.6 px (measures version 10) read 21.8, the
+    # reach -1.8 px though the mask runs 4 px past both ends of its centre line
+    import cv2
+    import numpy as np
+
+    from drywallqa.centre_line import centre_line
+
+    m = np.zeros((116, 21), np.uint8)
+    cv2.ellipse(m, (13, 77), (3, 12), 90, 0, 294, 1, 3)
+    line = centre_line(m.astype(bool))
+    assert line.reach > 6 and line.length == pytest.approx(31.6, abs=0.5)
+
+
+def test_a_hairline_running_into_a_wider_crack_is_not_cut_short_at_its_end():
+    # a 1-px crack running from a 4-px one's end: the end walk took the anchor into the wide part, whose direction
+    # leaves the end pixel 5.7 px off to the side (a corner's end pixel lies within half the width): 38.6 px (version
+    # 10) read 33.5
+    import cv2
+    import numpy as np
+
+    from drywallqa.centre_line import centre_line
+
+    m = np.zeros((36, 32), np.uint8)
+    cv2.line(m, (0, 22), (6, 29), 1, 4)
+    cv2.line(m, (1, 29), (30, 14), 1, 1)
+    assert centre_line(m.astype(bool)).length == pytest.approx(38.6, abs=0.5)

@@ -432,9 +432,15 @@ def _centre_line(m: np.ndarray) -> CentreLine:
             j, a = where[int(index[end])], int(index[anchor])
             ray = _reach(m, ys[a:a + 1], xs[a:a + 1], np.array([math.atan2(uy, ux)]), np.array([-ux]), np.array([-uy]),
                          steps[a:a + 1], np.zeros(1, bool), np.array([2 * dist[ys[a], xs[a]] + 2 + 2 * DIRECTION_RADIUS]))
-            if ray + steps[a] / 2 < (end[1] - xs[a]) * ux + (end[0] - ys[a]) * uy - 0.5:
+            along = (end[1] - xs[a]) * ux + (end[0] - ys[a]) * uy
+            across = abs((end[0] - ys[a]) * ux - (end[1] - xs[a]) * uy)  # a corner's end pixel: within half the width
+            if ray + steps[a] / 2 < along - 0.5 or along <= 0 or across > dist[ys[a], xs[a]] + 1:  # and a pixel
                 continue  # the ray left the mask short of the end pixel: the line bends there (a 3-px arc of radius
-                # 20 px read 2.5 px short): read from the end pixel
+                # 20 px read 2.5 px short); or the end pixel lies behind the anchor or off its strip (a straight
+                # band's corner runs: within 0.6 px of its half width; these 2.5-3 px past it), where a line
+                # widening from its end (a C whose back is wider, a crack running into a wider one) took the anchor
+                # round a bend (a 3-px C read 31.6 px long, then 21.8: the reach read the wrong way): read from the
+                # end pixel
             ry[j], rx[j], rtheta[j], rmx[j], rmy[j], rstep[j] = ys[a], xs[a], math.atan2(uy, ux), -ux, -uy, steps[a]
             cut += float(steps[index[tuple(np.asarray(removed).T)]].sum())
     reach = _reach(m, ry, rx, rtheta, rmx, rmy, rstep, ends[at] == 2, 2 * dist[ry, rx] + 2 + 2 * DIRECTION_RADIUS) - cut
