@@ -44,6 +44,11 @@ def predict(
     mm_per_px: Optional[float] = typer.Option(None, help=("Scale in millimetres per pixel of the photo at its own size "
                                                           "(not the model's input size), for QA measures in millimetres.")),
     overwrite: bool = typer.Option(False, help="Redo images an earlier run finished (default: skip them)."),
+    names_from_folders: bool = typer.Option(
+        False, "--names-from-folders",
+        help="Name each photo's outputs by its folders below the common input folder and its stem (day1/IMG_1.jpg: "
+             "day1-IMG_1__<prompt>.png), so that photos of one name in different folders (a phone's) fit one --out; "
+             "default: by the file stem alone."),
     workers: int = typer.Option(1, help="Images in flight at once (threads, or Ray actors with --executor ray)."),
     executor: str = typer.Option("local", help="local, or ray (Ray Data; a local Ray instance unless RAY_ADDRESS is set)."),
     engine: Optional[str] = typer.Option(None, hidden=True, help="Deprecated spelling of --executor."),
@@ -63,8 +68,8 @@ def predict(
     """Write one 0/255 mask per image and prompt: <image stem>__<prompt slug>.png at the image's size,
     results.json with QA measures (components, area, length and width) of every mask, results.csv (the same
     measures as a table) and report.html."""
-    from ..engine.batch import (JobInterrupted, check_not_others, check_not_zeroshot, check_out_apart, check_workers,
-                                predict_paths, prepare_out_dir)
+    from ..engine.batch import (JobInterrupted, check_names, check_not_others, check_not_zeroshot, check_out_apart,
+                                check_workers, names_root, predict_paths, prepare_out_dir)
     from ..engine.batch_ray import RayModelError
     from ..engine.segmenter import validate_confidence, validate_label_shape, validate_prompts, validate_threshold
     from ..measures import validate_mm_per_px
@@ -111,8 +116,10 @@ def predict(
     made = folders_to_make(out)  # (a Ray job whose actors cannot load the model takes them away again, as they were)
     written = ("results.json", *(("results.csv",) if table else ()), *(("report.html",) if report else ()),
                *(("predictions.coco.json",) if coco else ()), *(("overlay_grid.png",) if overlay else ()))
+    root = names_root(paths, names_from_folders)
     for check in (lambda: check_out_apart(paths, out), lambda: check_not_zeroshot(out, overwrite),
-                  lambda: check_not_others(out, overwrite, written, paths, prompts, overlay),
+                  lambda: check_not_others(out, overwrite, written, paths, prompts, overlay, root),
+                  lambda: check_names(out, root, overwrite),
                   lambda: prepare_out_dir(out)):  # made when all else is right
         try:
             check()
@@ -124,11 +131,12 @@ def predict(
 
             summary = predict_paths_ray(model_path, paths, prompts, out, segmenter=seg, load_kwargs=kwargs,
                                         workers=workers, overwrite=overwrite, threshold=threshold, mm_per_px=mm_per_px,
-                                        rules=rules, max_pixels=max_pixels, overlay_images=overlay)
+                                        rules=rules, max_pixels=max_pixels, overlay_images=overlay,
+                                        names_from_folders=names_from_folders)
         else:
             summary = predict_paths(seg, paths, prompts, out, overlay_images=overlay, threshold=threshold,
                                     mm_per_px=mm_per_px, overwrite=overwrite, workers=workers, rules=rules,
-                                    max_pixels=max_pixels)
+                                    max_pixels=max_pixels, names_from_folders=names_from_folders)
     except RayModelError as exc:  # the actors could not load the model loaded here: as a model that does not load
         _remove_unused(out, made)
         raise typer.BadParameter(str(exc), param_hint="--model-path / --model / --pipeline") from None
@@ -183,9 +191,11 @@ def predict(
         if not wanted and (out / name).is_file():  # an earlier run's, which this one did not rewrite
             tagged("warning", "yellow", f"{out / name} is an earlier run's ({flag} now): it does not show this run")
     if not overlay:  # the grid and the strips of the photos redone now: drawn from an earlier run's masks
-        from ..engine.batch import overlay_name
+        from ..engine.batch import NAMES_FOLDERS, entry_path, overlay_name
 
-        strips = sum("overlay" not in e and (out / overlay_name(Path(e["image"]))).is_file() for e in summary.results)
+        names = NAMES_FOLDERS if names_from_folders else None
+        strips = sum("overlay" not in e and (out / overlay_name(entry_path(e, names))).is_file()
+                     for e in summary.results)
         grid_there = bool(summary.done) and (out / "overlay_grid.png").is_file()  # (all skipped: as it was drawn)
         if grid_there or strips:
             what = " and ".join(filter(None, (f"{out / 'overlay_grid.png'}" if grid_there else "",

@@ -123,13 +123,100 @@ class BatchOptions:
     # how the model cut photos into tiles (tiling_facts: tile, overlap, enlarge, scales), None: whole; results.json's
     # 'tiling' (``settings`` is a hash of it among the rest: --enlarge-tiles was readable only from a warning)
     tiling: dict | None = None
+    # --names-from-folders: the common input folder, outputs named by each photo's path below it (folder_stem); None:
+    # by the photo's file stem
+    names_root: str | None = None
 
     @property
     def accepted_settings(self) -> tuple:
         return (self.settings, self.earlier_settings) if self.earlier_settings else (self.settings,)
 
+    def named(self, path) -> Path:
+        """``path`` as this job names its outputs (:func:`by_folder`)."""
+        return by_folder(path, self.names_root)
+
 
 OVERLAY = "overlay"  # <stem>__overlay.png: an image's overlay strip (overlay_name)
+
+NAMES_FOLDERS = "folders"  # results.json's "names" of a job that named outputs by folder (absent: by the file stem)
+FOLDER_JOINER = "-"  # between the folders and the stem of a photo's output name (day1/IMG_1.jpg: day1-IMG_1)
+
+
+class _NamedPath(type(Path())):
+    """A photo's path that carries the stem its outputs are named by (:func:`named_path`); paths made from it
+    (``parent``, ``resolve()``) carry none."""
+
+    out_stem = None
+
+    def __reduce__(self):  # (pickled: a Ray task's) the stem kept
+        return named_path, (str(self), self.out_stem)
+
+
+def named_path(path, stem: str | None = None) -> Path:
+    """``path`` as a Path whose outputs are named by ``stem`` (:func:`out_stem`); None: by its file stem."""
+    if stem is None:
+        return Path(path)
+    named = _NamedPath(path)
+    named.out_stem = stem
+    return named
+
+
+def out_stem(path) -> str:
+    """The photo's part of its output names: the stem its path carries (:func:`named_path`), else
+    :func:`~drywallqa.utils.slug.file_stem` of its file stem."""
+    return getattr(path, "out_stem", None) or file_stem(Path(path).stem)
+
+
+def names_root(paths, names_from_folders: bool = False) -> str | None:
+    """The common input folder of a job named by folder (``--names-from-folders``), its photos named by their path
+    below it (:func:`folder_stem`): the deepest folder holding every input (a folder given as itself, a file by its
+    folder), absolute; None for a job named by file stem."""
+    if not flag(names_from_folders, "names_from_folders"):
+        return None
+    folders = []
+    for p in input_paths(paths):
+        try:
+            folders.append(os.path.abspath(p) if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)))
+        except (OSError, ValueError):  # a NUL in a name: that input fails as it is looked at
+            continue
+    try:
+        return os.path.commonpath(folders) if folders else os.getcwd()
+    except ValueError:  # (paths on different drives)
+        return os.path.abspath(os.sep)
+
+
+def folder_stem(path, root: str) -> str:
+    """A photo's output name under ``--names-from-folders``: its path below ``root`` without the suffix, folders and
+    stem joined by :data:`FOLDER_JOINER` (``day1/IMG_1.jpg`` -> ``day1-IMG_1``), a photo right in ``root`` by
+    ``root``'s own name (``day1`` given alone: ``day1-IMG_1`` too, as with ``day2`` or their parent folder), through
+    :func:`~drywallqa.utils.slug.file_stem` (a long or unprintable name stays a safe one); a photo outside ``root``:
+    its file stem."""
+    parts = Path(os.path.relpath(os.path.abspath(path), root)).parts
+    if not parts or parts[0] == os.pardir:
+        return file_stem(Path(path).stem)
+    folders = parts[:-1] or tuple(filter(None, [os.path.basename(root)]))
+    return file_stem(FOLDER_JOINER.join([*folders, Path(path).stem]))
+
+
+def by_folder(path, root: str | None) -> Path:
+    """``path`` named by its folders below ``root`` (:func:`folder_stem`), or (None) as it is, by its file stem."""
+    return named_path(path, folder_stem(path, root)) if root else Path(path)
+
+
+def entry_stem(entry: dict) -> str:
+    """The photo's part of the names of a record's files: as its masks are named (``<stem>__<mask slug>.png``), else
+    :func:`~drywallqa.utils.slug.file_stem` of its photo's stem."""
+    for p, rec in (entry.get("prompts") or {}).items():
+        mask, suffix = rec.get("mask") if isinstance(rec, dict) else None, f"__{mask_slug(p)}.png"
+        if isinstance(mask, str) and mask.endswith(suffix) and len(mask) > len(suffix):
+            return mask[:-len(suffix)]
+    return file_stem(Path(entry["image"]).stem)
+
+
+def entry_path(entry: dict, names: str | None = None) -> Path:
+    """A record's photo, named as its files are (``names``: results.json's, :data:`NAMES_FOLDERS`: :func:`entry_stem`;
+    None: by its file stem)."""
+    return named_path(entry["image"], entry_stem(entry)) if names == NAMES_FOLDERS else Path(entry["image"])
 
 
 def mask_slug(prompt: str, taken: tuple = (OVERLAY,)) -> str:
@@ -140,13 +227,13 @@ def mask_slug(prompt: str, taken: tuple = (OVERLAY,)) -> str:
 
 
 def mask_name(image_path: Path, prompt: str, taken: tuple = (OVERLAY,)) -> str:
-    """``<stem>__<mask slug>.png`` (:func:`mask_slug`)."""
-    return f"{file_stem(image_path.stem)}__{mask_slug(prompt, taken)}.png"
+    """``<stem>__<mask slug>.png`` (:func:`mask_slug`; the stem: :func:`out_stem`)."""
+    return f"{out_stem(image_path)}__{mask_slug(prompt, taken)}.png"
 
 
 def record_name(image_path: Path) -> str:
     """Per-image record, written last: its presence marks the image as completely done."""
-    return f"{file_stem(image_path.stem)}__results.json"
+    return f"{out_stem(image_path)}__results.json"
 
 
 def describe_error(exc: BaseException) -> str:
@@ -240,16 +327,16 @@ def _redone(opts: "BatchOptions", path, jobs: tuple) -> dict | None:
     """The record of ``path`` one of ``jobs`` (stopped ``--overwrite`` jobs: :func:`_overwritten_by`) wrote with these
     settings (:func:`already_done`), its masks as it wrote them (a correction by hand since is redone, as --overwrite
     does), or None."""
-    entry = already_done(Path(opts.out_dir), Path(path), opts.prompts, opts.mm_per_px, opts.accepted_settings)
+    entry = already_done(Path(opts.out_dir), opts.named(path), opts.prompts, opts.mm_per_px, opts.accepted_settings)
     return entry if entry is not None and entry.get("job") in jobs and _current(Path(opts.out_dir), entry) else None
 
 
 def done_since(opts: "BatchOptions", path, begun: float) -> dict | None:
     """The record this job wrote for ``path`` (in ``opts.out_dir``, as :func:`already_done` reads it) since ``begun``
     (``time.time()`` when it started), or None: not an earlier run's, which ``--overwrite`` redoes and may not reach."""
-    out = Path(opts.out_dir)
-    entry = already_done(out, Path(path), opts.prompts, opts.mm_per_px, opts.accepted_settings)
-    return entry if entry is not None and (out / record_name(Path(path))).stat().st_mtime >= begun - 1 else None
+    out, path = Path(opts.out_dir), opts.named(path)
+    entry = already_done(out, path, opts.prompts, opts.mm_per_px, opts.accepted_settings)
+    return entry if entry is not None and (out / record_name(path)).stat().st_mtime >= begun - 1 else None
 
 
 def already_done(out: Path, path: Path, prompts, mm_per_px: float | None = None, settings: str | tuple = "") -> dict | None:
@@ -359,7 +446,7 @@ def record_conflict(out: Path, path: Path, prompts, entry=_UNREAD) -> str | None
 
 def overlay_name(path: Path) -> str:
     """The file name of an image's overlay strip (``--overlay``): the photo, then its mask per prompt."""
-    return f"{file_stem(Path(path).stem)}__{OVERLAY}.png"
+    return f"{out_stem(path)}__{OVERLAY}.png"
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -454,7 +541,7 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
         ImageReadError / ValueError / OSError: the image could not be read or segmented, or its results would
             replace another job's.
     """
-    out = Path(opts.out_dir)
+    out, path = Path(opts.out_dir), opts.named(path)  # (a Ray actor's: a path as text)
     notes: list[str] = []  # what was read otherwise than the file holds (its first frame only, ...): in its record
     stamp = image_stamp(path)  # before it is read: a photo replaced while segmented is not the one recorded
     image = read_image(path, opts.max_pixels, notes)
@@ -489,14 +576,16 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     return entry, row
 
 
-def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str, str]]]:
-    """The photos under ``paths`` for a job writing into ``out_dir``: ``(images, failed, ignored)``.
+def gather_inputs(paths, out_dir, names_root: str | None = None
+                  ) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str, str]]]:
+    """The photos under ``paths`` for a job writing into ``out_dir``: ``(images, failed, ignored)``, each image named
+    as its outputs are (``names_root``: by its folders below it, :func:`by_folder`; None: by its file stem).
 
     Missing inputs fail; what :func:`~drywallqa.utils.image_io.find_images` does not read is ``ignored``. Output
     files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``, compared
     case-insensitively) only one is an image, the one whose results ``out_dir`` holds, else the first one listed that
     opens as an image, else the first one listed; the others fail with a message instead of overwriting its outputs.
-    A file given twice is one image.
+    A file given twice is one image. Named by folder (``--names-from-folders``), inputs of one output name fail so too.
     """
     def looked_at(p) -> str | None:  # why an input cannot be read, or None
         try:
@@ -510,30 +599,37 @@ def gather_inputs(paths, out_dir) -> tuple[list[Path], list[tuple[str, str]], li
     why = {str(p): looked_at(p) for p in paths}
     failed = [(p, reason) for p, reason in why.items() if reason is not None]
     listing = find_images([p for p in paths if why[str(p)] is None], exclude=[out_dir])
+    named = [by_folder(path, names_root) for path in listing.images]
     of_stem: dict[str, list[Path]] = {}
-    for path in listing.images:
-        of_stem.setdefault(file_stem(path.stem).casefold(), []).append(path)
+    for path in named:
+        of_stem.setdefault(out_stem(path).casefold(), []).append(path)
     # of the inputs of one stem, the one whose results the folder holds (listed in another order, the photo an earlier
     # job finished was named failed and listed with its results beside), else the first listed that opens (a damaged
     # IMG_1.jpg took the stem from IMG_1.png: both failed), else the first listed
     first_of_stem = {stem: group[0] if len(group) == 1 else next((p for p in group if _holds(Path(out_dir), p)), None)
                      or next((p for p in group if _opens(p)), group[0]) for stem, group in of_stem.items()}
     images = []
-    for path in listing.images:
-        first = first_of_stem[file_stem(path.stem).casefold()]
+    for path in named:
+        first = first_of_stem[out_stem(path).casefold()]
         if first.resolve() == path.resolve():
             if first is path:
                 images.append(path)
             continue  # the same file given twice
         # phone photos (day1/IMG_1.jpg, day2/IMG_1.jpg): the names a phone gives are kept by a folder per --out
         both = f"{Path(first.parent.name) / first.name} and {Path(path.parent.name) / path.name}"
+        if names_root:  # named by folder, and still one name (a-b/IMG_1.jpg, a/b/IMG_1.jpg; IMG_1.jpg, img_1.png)
+            failed.append((str(path), f"another input, {first}, has the same output name, its folders and stem "
+                                      f"joined by --names-from-folders ({both} would both write {out_stem(path)}__*): "
+                                      "rename one of them or run them into separate --out folders"))
+            continue
         if first.parent != path.parent:
-            what = ("alone, not by its folder ({} would both write {}__*): predict each folder into its own --out, or "
-                    "rename one of them")
+            what = ("alone, not by its folder ({} would both write {}__*): predict each folder into its own --out, "
+                    "give --names-from-folders to name the outputs by folder and stem ({}__*), or rename one of them")
         else:
             what = "({} would both write {}__*): rename one of them or run them into separate --out folders"
         failed.append((str(path), f"another input, {first}, has the same file stem, and outputs are named by the stem "
-                                  + what.format(both, file_stem(path.stem))))
+                                  + what.format(both, out_stem(path),
+                                                file_stem(f"{path.parent.name}{FOLDER_JOINER}{path.stem}"))))
     return images, failed, listing.skipped
 
 
@@ -585,7 +681,7 @@ def plan_job(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1,
     ``summary.failed``, finished ones to ``summary.skipped``, those an older version measured measured again first
     (``workers`` threads, a progress bar). With ``--overwrite`` every photo is to do, but those an ``--overwrite``
     job that was stopped redid (:func:`_overwritten_by`)."""
-    images, failed, ignored = gather_inputs(paths, opts.out_dir)
+    images, failed, ignored = gather_inputs(paths, opts.out_dir, opts.names_root)
     summary.failed.extend(failed)
     summary.ignored.extend(ignored)
     out = Path(opts.out_dir)
@@ -684,9 +780,9 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
     where an older version measured them), so that results.json and the report cover the folder; count the records
     they cannot cover in a warning."""
     out = Path(opts.out_dir)
-    listed = {record_name(Path(e["image"])): Path(e["image"]) for e in summary.results}  # this job's photos' records
-    # (one per stem)
-    failed = {record_name(Path(p)): Path(p) for p, _ in summary.failed if _is_file(Path(p))}
+    listed = {record_name(opts.named(e["image"])): Path(e["image"]) for e in summary.results}  # this job's photos'
+    # records (one per stem)
+    failed = {record_name(opts.named(p)): Path(p) for p, _ in summary.failed if _is_file(Path(p))}
     foreign = 0
     for rec in sorted(out.glob("*__results.json")):
         if rec.name in listed:
@@ -695,14 +791,15 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
             entry = json.loads(rec.read_text())
             if rec.name in failed and entry_is_for(entry, failed[rec.name]):
                 continue  # the old results of a photo that failed now: not shown as if they were today's
-            now = record_name(Path(entry["image"]))
+            now = record_name(opts.named(entry["image"]))
             photo = listed.get(now) or failed.get(now)  # this job's photo of that name, if any
             if now != rec.name and photo is not None and entry_is_for(entry, photo):
                 continue  # an older version's name for a photo of this job (one holding a newline): as it is now
         except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
             entry = None
-        if _covers(entry, opts, out):
-            entry = remeasured(out, Path(entry["image"]), entry, opts.mm_per_px)  # an older version's numbers: again
+        if _covers(entry, opts, out):  # named by folder: as its record is (another job's inputs, another root)
+            photo = named_path(entry["image"], rec.name[:-len("__results.json")] if opts.names_root else None)
+            entry = remeasured(out, photo, entry, opts.mm_per_px)  # an older version's numbers: again
         if entry is not None and _covers(entry, opts, out) and entry.get("measures_version") == MEASURES_VERSION:
             summary.results.append(entry)
         else:
@@ -724,7 +821,7 @@ def _as_listed(summary: BatchSummary, opts: BatchOptions) -> None:
     out = Path(opts.out_dir)
     listed = []
     for entry in summary.results:
-        path = Path(entry["image"])
+        path = entry_path(entry, NAMES_FOLDERS if opts.names_root else None)
         try:
             now = json.loads((out / record_name(path)).read_text())
         except (OSError, ValueError, RecursionError):
@@ -777,6 +874,7 @@ def finish_job(summary: BatchSummary, opts: BatchOptions, rows: dict, interrupte
                                   "prompt_files": {p: mask_slug(p) for p in opts.prompts},
                                   "concepts": concepts, "tiling": opts.tiling, "warnings": summary.warnings,
                                   "images": summary.results, "failed": summary.failed, "ignored": summary.ignored,
+                                  **({"names": NAMES_FOLDERS} if opts.names_root else {}),
                                   **({"interrupted": True} if interrupted else {})},
                                  indent=1), out / BATCH_RESULTS)
     return summary
@@ -869,18 +967,18 @@ def check_not_zeroshot(out_dir, overwrite: bool = False) -> None:
                          "over: give this job another --out, or --overwrite to write over them")
 
 
-def photo_outputs(paths, out_dir, prompts, overlay_images: bool = False) -> list[str]:
+def photo_outputs(paths, out_dir, prompts, overlay_images: bool = False, names_root: str | None = None) -> list[str]:
     """The file names a batch job with ``prompts`` writes into ``out_dir`` for the photos under ``paths``
     (:func:`gather_inputs`): each one's masks, overlay strip (``overlay_images``) and record."""
     names = []
-    for path in gather_inputs(input_paths(paths), out_dir)[0]:
+    for path in gather_inputs(input_paths(paths), out_dir, names_root)[0]:
         names += [*(mask_name(path, p) for p in prompts), *((overlay_name(path),) if overlay_images else ()),
                   record_name(path)]
     return names
 
 
 def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,), paths=None, prompts=(),
-                     overlay_images: bool = False) -> None:
+                     overlay_images: bool = False, names_root: str | None = None) -> None:
     """Unless ``overwrite``, refuse an output folder that no drywallqa job wrote (no marker, no image record, no
     ``results.json`` of a batch job) but that holds a file of one of ``names`` (what this job will write: its
     ``results.json``, ``results.csv``, ``report.html``, ...) or, given ``paths`` and ``prompts``, of the files it
@@ -904,17 +1002,48 @@ def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,), p
         except OSError:  # none yet (made by the job), or not a folder: said where it is made
             held = set()
         if held:
-            theirs += [name for name in dict.fromkeys(photo_outputs(paths, out, prompts, overlay_images))
+            theirs += [name for name in dict.fromkeys(photo_outputs(paths, out, prompts, overlay_images, names_root))
                        if name in held and (out / name).is_file()]
     if paths is not None and "report.html" in names and (out / REPORT_FILES).is_dir():  # its thumbnails: a user's
         # report_files/a.jpg (beside no report.html) was written over without a word
-        thumbs = (f"{REPORT_FILES}/{file_stem(p.stem)}.jpg" for p in gather_inputs(input_paths(paths), out)[0])
+        thumbs = (f"{REPORT_FILES}/{out_stem(p)}.jpg" for p in gather_inputs(input_paths(paths), out, names_root)[0])
         theirs += [name for name in dict.fromkeys(thumbs) if (out / name).is_file()]
     if not theirs:
         return
     more = f" and {len(theirs) - 5} more" if len(theirs) > 5 else ""
     raise ValueError(f"{out} holds {', '.join(theirs[:5])}{more} that no drywallqa job wrote (another program's?), "
                      "which this job would write over: give this job another --out, or --overwrite to write over them")
+
+
+def _naming(names) -> str:
+    """How results.json's ``names`` names a photo's outputs, for a message."""
+    return ("by each photo's folders and file stem (--names-from-folders)" if names == NAMES_FOLDERS
+            else "by each photo's file stem" if names is None else f"as {shown(names)!r}")
+
+
+def check_names(out_dir, names_root: str | None = None, overwrite: bool = False) -> None:
+    """Unless ``overwrite``, refuse an output folder whose ``results.json`` lists photos whose outputs are named by
+    another rule (its ``"names"``: :data:`NAMES_FOLDERS`, or none: by file stem) than this job's (``names_root``:
+    :func:`names_root`): resumed so, each photo done was predicted again under another name, its old files left beside.
+
+    Raises:
+        ValueError: naming both rules and what to do.
+    """
+    out = out_path(out_dir)
+    try:
+        held = json.loads((out / BATCH_RESULTS).read_text())
+    except (OSError, ValueError, RecursionError):  # none, or not a job's: said elsewhere
+        return
+    if overwrite or not isinstance(held, dict) or not isinstance(held.get("images"), list) or not held["images"]:
+        return
+    theirs, ours = held.get("names"), NAMES_FOLDERS if names_root else None
+    if theirs == ours:
+        return
+    again = ("without --names-from-folders" if theirs is None else "with --names-from-folders"
+             if theirs == NAMES_FOLDERS else "as the job that wrote it")
+    raise ValueError(f"{out / BATCH_RESULTS} lists photos whose outputs are named {_naming(theirs)}; this job names "
+                     f"them {_naming(ours)} and would predict each one again under another name: run it {again} to "
+                     "resume that job, give it another --out, or --overwrite to predict them again named so")
 
 
 def prepare_out_dir(out_dir) -> Path:
@@ -950,10 +1079,13 @@ def job_settings(segmenter: Segmenter) -> dict:
 
 def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
                 max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None,
-                overwrite: bool = False, paths=None, tiling: dict | None = None) -> BatchOptions:
+                overwrite: bool = False, paths=None, tiling: dict | None = None,
+                names_from_folders: bool = False) -> BatchOptions:
     """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder. ``paths``: the
     job's inputs, whose photos' files a folder no job wrote may not hold (:func:`check_not_others`); ``tiling``: how
-    the segmenter tiles photos (:func:`~drywallqa.engine.tiling.tiling_facts`), written to ``results.json``."""
+    the segmenter tiles photos (:func:`~drywallqa.engine.tiling.tiling_facts`), written to ``results.json``;
+    ``names_from_folders``: outputs named by each photo's folders below the common input folder and its stem
+    (:func:`folder_stem`), a folder of results named otherwise refused (:func:`check_names`)."""
     overlay_images, overwrite = flag(overlay_images, "overlay_images"), flag(overwrite, "overwrite")  # "no" reads as on
     prompts = validate_prompts(prompts)
     slugs = [mask_slug(p) for p in prompts]
@@ -965,16 +1097,19 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
                                    or not max_pixels >= 1):  # NaN fails this too
         raise ValueError(f"max_pixels must be a number of pixels of at least 1 (or None), got {max_pixels!r}")
     rules = parse_rules(rules, prompts, mm_per_px)
+    root = names_root(paths if paths is not None else (), names_from_folders)
     check_not_zeroshot(out_dir, overwrite)
     check_not_others(out_dir, overwrite, (BATCH_RESULTS, *(("overlay_grid.png",) if overlay_images else ())), paths,
-                     prompts, overlay_images)
+                     prompts, overlay_images, root)
+    check_names(out_dir, root, overwrite)
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
     remove_stale_temp_dirs(out_dir, INFLIGHT_PREFIX)  # a killed Ray job's markers, whichever executor resumes it
     key = settings_key({**(settings or {}), "threshold": threshold})
     earlier = settings_key({**{k: v for k, v in (settings or {}).items() if k != "weights"}, "threshold": threshold})
     return BatchOptions(tuple(prompts), str(out_dir), overlay_images, threshold, mm_per_px, rules, max_pixels, key,
-                        overwrite, earlier if settings and "weights" in settings else "", tiling=tiling)
+                        overwrite, earlier if settings and "weights" in settings else "", tiling=tiling,
+                        names_root=root)
 
 
 def job_warnings(segmenter: Segmenter, prompts) -> list[str]:
@@ -999,12 +1134,14 @@ def predict_paths(
     workers: int = 1,
     rules=(),
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    names_from_folders: bool = False,
 ) -> BatchSummary:
     """Segment every image under ``paths`` with every prompt on this machine (``workers`` threads).
 
     Writes 0/255 masks (and overlays) to ``out_dir`` and ``results.json`` with the QA measures of each
     mask (in mm too when ``mm_per_px`` is given) and the ``rules`` (:class:`~drywallqa.rules.Rule` or their
-    text) each photo breaks; ``overwrite=True`` redoes finished images.
+    text) each photo breaks; ``overwrite=True`` redoes finished images; ``names_from_folders=True`` names each photo's
+    outputs by its folders below the common input folder and its stem (``day1/IMG_1.jpg``: ``day1-IMG_1__*``).
 
     Raises:
         OSError: a disk that could not take a photo's outputs (full, over quota, read-only: ``STORAGE_ERRNOS``), raised
@@ -1021,7 +1158,7 @@ def predict_paths(
     paths, workers = input_paths(paths), check_workers(workers)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, job_settings(segmenter),
-                       overwrite, paths, tiling_facts(segmenter))
+                       overwrite, paths, tiling_facts(segmenter), names_from_folders)
     summary = BatchSummary(warnings=job_warnings(segmenter, opts.prompts))
     todo = plan_job(paths, opts, summary, workers, progress)
     rows, begun = {}, time.time()
@@ -1111,7 +1248,7 @@ def saved_overlay_rows(images: list, opts: BatchOptions) -> list:
     rows = []
     for done in images:
         try:
-            strip = np.asarray(open_image(Path(opts.out_dir) / overlay_name(done)).convert("RGB"))
+            strip = np.asarray(open_image(Path(opts.out_dir) / overlay_name(opts.named(done))).convert("RGB"))
         except (OSError, Image.DecompressionBombError):
             continue
         if strip.shape[1] % (len(opts.prompts) + 1):  # not this job's panels: left out of the grid

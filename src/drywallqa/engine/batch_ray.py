@@ -150,9 +150,11 @@ def predict_paths_ray(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     overlay_images: bool = False,
     segmenter: Segmenter | None = None,
+    names_from_folders: bool = False,
 ) -> BatchSummary:
     """The same job on Ray Data: ``map_batches`` over an actor pool of ``workers`` model holders, each
-    loading ``Segmenter.load(model_path, **load_kwargs)``.
+    loading ``Segmenter.load(model_path, **load_kwargs)`` (``names_from_folders``: outputs named as
+    :func:`~drywallqa.engine.batch.predict_paths` names them so, by each actor too).
 
     The model is loaded here first (or ``segmenter``, that same model already loaded, is used), so a wrong
     ``model_path`` fails before Ray starts, and the job's settings and prompt warnings are those of
@@ -183,7 +185,7 @@ def predict_paths_ray(
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
     check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels,
-                       job_settings(segmenter), overwrite, paths, tiling_facts(segmenter))
+                       job_settings(segmenter), overwrite, paths, tiling_facts(segmenter), names_from_folders)
     summary = BatchSummary(warnings=job_warnings(segmenter, opts.prompts))
     todo = plan_job(paths, opts, summary, workers)
     interrupted, full = False, 0  # full: the number of the disk's error that stopped the actors

@@ -25,23 +25,25 @@ from ..utils.files import remove_stale_temporaries, write_atomic, write_text_ato
 from ..utils.image_io import ImageReadError, photo_pixels, read_image, read_mask
 from ..utils.output_folders import REPORT_FILES
 from ..utils.progress import progress_bar
-from ..utils.slug import file_stem, shown
+from ..utils.slug import shown
 from .batch_results import NOT_READABLE, read_batch_results
 from ..viz import draw_joints, overlay, prompt_colors
-from .batch import NOT_DONE, record_name
+from .batch import NOT_DONE, entry_path, out_stem, record_name
 from .tiling import tiling_text
 
 THUMB_SIZE = 360  # longest side of the thumbnails, px
 
 
-def _thumbnail(entry: dict, prompts: list[str], out: Path) -> tuple[str | None, list[str]]:
+def _thumbnail(entry: dict, prompts: list[str], out: Path, names: str | None = None) -> tuple[str | None, list[str]]:
     """Write the tinted thumbnail of one image: its path relative to ``out`` (None if the photo cannot be read), and
     what of its masks could not be tinted on it (a mask file deleted, unreadable or of another size since): the photo
     is shown without that mask, and the mask named, not the photo said to be unreadable. A thumbnail newer than the
-    image's masks and record is kept, so rebuilding the report after a resumed job is quick."""
-    rel = Path(REPORT_FILES) / f"{file_stem(Path(entry['image']).stem)}.jpg"  # unique in one output folder
+    image's masks and record is kept, so rebuilding the report after a resumed job is quick. ``names``: results.json's
+    (named by folder: the stem its masks are named by)."""
+    photo = entry_path(entry, names)
+    rel = Path(REPORT_FILES) / f"{out_stem(photo)}.jpg"  # unique in one output folder
     masks = [out / entry["prompts"][p]["mask"] for p in prompts if p in entry["prompts"]]
-    record = out / record_name(Path(entry["image"]))  # its joints: when measured again, drawn again
+    record = out / record_name(photo)  # its joints: when measured again, drawn again
     sources = masks + ([record] if record.is_file() else [])
     colors = list(zip(prompts, prompt_colors(len(prompts))))
     key = repr(colors).encode("utf-8", "backslashreplace")  # kept in the JPEG: tinted in these colours, as the legend
@@ -271,7 +273,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results", pr
     limits = {p: {key: limits_of(rules, p, key) for key in MEASURES} for p in prompts}
     rows = []
     for e in progress_bar(images, desc="report.html", disable=not progress):
-        thumb, missing = _thumbnail(e, prompts, out)
+        thumb, missing = _thumbnail(e, prompts, out, results.get("names"))
         picture = f'<a href="{_href(thumb)}"><img src="{_href(thumb)}" alt="" loading="lazy"></a>' if thumb else "<em>photo not readable</em>"
         picture += "".join(f'<br><small class="flag">{esc(shown(why))}</small>' for why in missing)
         cells = []
