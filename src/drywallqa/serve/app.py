@@ -54,6 +54,7 @@ from ..text.prompts import MAX_PROMPT_CHARS, check_prompt
 from ..utils.image_io import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError, decode_image
 from ..utils.plugins import plugin_failures_hidden
 from ..utils.slug import file_stem
+from .answer import SegmentAnswer
 from .config import ServeConfig
 
 PAGE = Path(__file__).with_name("page.html")
@@ -588,7 +589,11 @@ def create_app(config: ServeConfig | None = None, segmenter: Segmenter | None = 
         503: {"description": f"The request took longer than {config.request_timeout_s:g} s.", **error},
     }
 
-    @app.post("/v1/segment", responses=errors, dependencies=[Depends(multipart_form)])
+    answered = {200: {"model": SegmentAnswer, "description": "The photo's masks and QA measures per prompt (docs/serving.md, "
+                                                            "'The answer and results.json')."}}
+    # the answer described (answer.py), not checked: response_model=None, or the dict annotation would be the schema
+    @app.post("/v1/segment", responses={**answered, **errors}, response_model=None,
+              dependencies=[Depends(multipart_form)])
     async def segment(
         request: Request,
         image: UploadFile = File(..., description="The photo (JPEG, PNG, ...)."),
