@@ -79,3 +79,16 @@ def test_a_real_answer_validates_against_its_schema(gated_client, fields, tile):
                    {k: v for k, v in answer.items() if k != "timings_ms"}):  # the schema can fail an answer
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, _answer_schema(gated_client))
+
+
+def test_a_tiled_answer_gives_the_model_s_stages(gated_client, tiny_model_dir):
+    """docs/serving.md says timings_ms gives the model's stages; a tiled answer gave total_ms only. Now the stages
+    summed over the tiles (the Python result's too), beside total_ms."""
+    r = gated_client.post("/v1/segment", files={"image": ("wall.png", _photo(), "image/png")},
+                          data={"prompts": ["segment crack"], "tile": "32"})
+    assert r.status_code == 200, r.text
+    timings = r.json()["timings_ms"]
+    assert r.json()["tiles"] > 1 and {"read_ms", "encode_ms", "decode_ms", "total_ms"} <= set(timings), timings
+    assert all(isinstance(v, float) and v >= 0 for v in timings.values()), timings
+    result = Segmenter.load(tiny_model_dir, tile=32).predict(np.zeros((40, 50, 3), np.uint8), ["segment crack"])
+    assert result.tiles > 1 and {"encode_ms", "decode_ms", "total_ms"} <= set(result.timings_ms), result.timings_ms

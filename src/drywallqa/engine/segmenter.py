@@ -219,7 +219,8 @@ class SegmentationResult:
             ``margin``, ``known``, ...); empty without a gate.
         warnings: texts (a prompt the model does not know, what was read otherwise than the file holds).
         emptied: prompt -> the ``min_confidence`` that emptied its mask (one that held pixels).
-        timings_ms: milliseconds by step, e.g. ``read_ms``, ``encode_ms``, ``decode_ms`` (the torch runtime's).
+        timings_ms: milliseconds by step, e.g. ``read_ms``, ``encode_ms``, ``decode_ms`` (the torch runtime's; a tiled
+            segmenter's summed over its tiles, and its ``total_ms``).
         tiles: how many tiles a tiled segmenter (:class:`~drywallqa.engine.tiling.TiledSegmenter`) cut the photo into;
             None where it was predicted whole (through 0.6.27 a count in ``timings_ms["tiles"]``, among the milliseconds).
 

@@ -288,6 +288,7 @@ class TiledSegmenter(Segmenter):
         scores: dict[str, list] = {}
         min_confidence = self.inner.min_confidence
         kind = "map"
+        stages: dict[str, float] = {}  # the model's stages (read_ms, encode_ms, decode_ms), summed over the tiles
         sizes = self.tile_scales()  # (an input size larger than the tile: its own side, unless enlarge)
         own = None if sizes is None or sizes == tuple(self.inner.scales) else sizes
         for y in ys:
@@ -300,6 +301,9 @@ class TiledSegmenter(Segmenter):
                 wx = edge_weights(tw, overlap_px, x > 0, x + tw < w)
                 win = wy[:, None] * wx[None, :]
                 kind = part.confidence_kind
+                for step, ms in part.timings_ms.items():
+                    if step != "total_ms" and isinstance(ms, numbers.Real):
+                        stages[step] = stages.get(step, 0.0) + float(ms)
                 for i, p in enumerate(prompts):
                     if kind == "model" and p in part.confidence:
                         scores.setdefault(p, []).append(part.confidence[p])
@@ -319,7 +323,7 @@ class TiledSegmenter(Segmenter):
         for p, match in part.concepts.items():
             if not match.get("known", True):  # a prompt the model does not know (the same for every tile)
                 confidence[p] = 0.0
-        timings = {"total_ms": 1e3 * (time.perf_counter() - t0)}
+        timings = {**stages, "total_ms": 1e3 * (time.perf_counter() - t0)}
         said = self.tile_warning()
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
                                   timings_ms=timings, confidence=confidence, confidence_kind=kind,

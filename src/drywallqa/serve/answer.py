@@ -93,7 +93,7 @@ class AnswerImage(TypedDict):
 
 
 class Timings(TypedDict):
-    """Milliseconds: the model's stages (e.g. read_ms, encode_ms, decode_ms)
+    """Milliseconds: the model's stages (e.g. read_ms, encode_ms, decode_ms; summed over the tiles of a tiled photo)
     and ``total_ms``."""
 
     total_ms: Annotated[float, _("From the start of the work to the finished answer, measures and encoding included.")]
