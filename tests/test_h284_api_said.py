@@ -92,3 +92,42 @@ def test_a_tiled_answer_gives_the_model_s_stages(gated_client, tiny_model_dir):
     assert all(isinstance(v, float) and v >= 0 for v in timings.values()), timings
     result = Segmenter.load(tiny_model_dir, tile=32).predict(np.zeros((40, 50, 3), np.uint8), ["segment crack"])
     assert result.tiles > 1 and {"encode_ms", "decode_ms", "total_ms"} <= set(result.timings_ms), result.timings_ms
+
+
+def test_a_resumed_job_says_how_many_it_measured_again_and_why(tiny_model_dir, tmp_path):
+    """Resuming a 0.6.29 job (measures_version 9) measured its records again (masks kept) with only a brief
+    progress bar: the summary said "2 skipped (done before)". Now it says how many were measured again and why,
+    without a warning (a re-measure of an older version is no problem of the user's)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.measures import MEASURES_VERSION
+
+    from conftest import write_photos
+
+    photos, out = write_photos(tmp_path / "photos", 3, shape=lambda i: (40, 56)), tmp_path / "out"
+    base = ["predict", str(photos), "-p", "segment crack", "--model-path", str(tiny_model_dir), "--out", str(out)]
+    assert CliRunner().invoke(app, base).exit_code == 0
+    for record in sorted(out.glob("*__results.json"))[:2]:
+        record.write_text(json.dumps({**json.loads(record.read_text()), "measures_version": 9}))
+    res = CliRunner().invoke(app, base, terminal_width=400)
+    assert res.exit_code == 0, res.output
+    assert (f"0 images done, 3 skipped (done before), 2 of them measured again (QA measures version 9 -> "
+            f"{MEASURES_VERSION}), 0 failed") in res.output, res.output
+    assert "warning" not in res.output, res.output
+    assert all(json.loads(r.read_text())["measures_version"] == MEASURES_VERSION for r in out.glob("*__results.json"))
+    again = CliRunner().invoke(app, base, terminal_width=400)  # nothing left to measure: as before
+    assert "3 skipped (done before), 0 failed" in again.output, again.output
+    # two reasons at once: an older version's record, a mask corrected by hand (that one warned of, as before)
+    first, second = sorted(out.glob("*__results.json"))[:2]
+    first.write_text(json.dumps({**json.loads(first.read_text()), "measures_version": 10}))
+    mask = out / json.loads(second.read_text())["prompts"]["segment crack"]["mask"]
+    corrected = np.zeros((40, 56), np.uint8)
+    corrected[:4] = 255
+    assert not np.array_equal(np.asarray(Image.open(mask)), corrected)
+    Image.fromarray(corrected).save(mask)
+    res = CliRunner().invoke(app, base, terminal_width=400)
+    assert (f"3 skipped (done before), 2 of them measured again (QA measures version 10 -> {MEASURES_VERSION}: 1; "
+            "masks changed since their records: 1)") in res.output, res.output

@@ -69,7 +69,7 @@ def predict(
     results.json with QA measures (components, area, length and width) of every mask, results.csv (the same
     measures as a table) and report.html."""
     from ..engine.batch import (JobInterrupted, check_names, check_not_others, check_not_zeroshot, check_out_apart,
-                                check_workers, names_root, predict_paths, prepare_out_dir)
+                                check_workers, names_root, predict_paths, prepare_out_dir, remeasured_said)
     from ..engine.batch_ray import RayModelError
     from ..engine.segmenter import validate_confidence, validate_label_shape, validate_prompts, validate_threshold
     from ..measures import validate_mm_per_px
@@ -149,7 +149,7 @@ def predict(
                                          f"written whole, its record last), but results.json was not written{earlier}: "
                                          "run the same command again to segment the rest (the photos done are skipped)")
         raise typer.Exit(code=INTERRUPTED_CODE)
-    skipped = f", {len(summary.skipped)} skipped (done before)" if summary.skipped else ""
+    skipped = f", {len(summary.skipped)} skipped (done before){remeasured_said(summary)}" if summary.skipped else ""
     n = len(summary.ignored)
     ignored = f", {n} file{'s' if n > 1 else ''} not read (not images; listed in results.json)" if n else ""
     console.print(f"{len(summary.done)} images done{skipped}, {len(summary.failed)} failed{ignored}; masks in {shown(out)}")
@@ -296,7 +296,7 @@ def _after_an_interrupt(summary, out: Path, views: list[tuple]) -> None:
     """What ``predict`` does on Ctrl-C once results.json is written: the table, the report (and the COCO file) of the
     photos done (``views``: :func:`_views`), as a finished job writes them, then what is kept and how to go on; a second
     Ctrl-C skips the files left."""
-    from ..engine.batch import INTERRUPTED
+    from ..engine.batch import INTERRUPTED, remeasured_said
 
     not_done = sum(why == INTERRUPTED for _, why in summary.failed)
     failed = [(path, why) for path, why in summary.failed if why != INTERRUPTED]
@@ -308,7 +308,7 @@ def _after_an_interrupt(summary, out: Path, views: list[tuple]) -> None:
     n = len(summary.done)
     done = f"{n} photo{'' if n == 1 else 's'} done"
     if summary.skipped:
-        done += f", {len(summary.skipped)} skipped (done before)"
+        done += f", {len(summary.skipped)} skipped (done before){remeasured_said(summary)}"
     tagged("interrupted:", "yellow", f"{done}, {len(failed)} failed, {not_done} not done; the photos finished are kept in "
                                      f"{out} (their masks and records; {out / 'results.json'} lists them and names the "
                                      "rest as not done" + "".join(f"; {w}" for w in written) + "): run the same "

@@ -25,6 +25,7 @@ import os
 import time
 import uuid
 import zlib
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,8 @@ logger = logging.getLogger(__name__)
 class BatchSummary:
     """What a batch job (:func:`predict_paths`) did: the photos ``done`` (paths), ``skipped`` (done by an earlier run),
     ``failed`` and ``ignored`` (``(path, reason)`` pairs), ``results`` (each photo's entry of ``results.json``) and
-    the job's ``warnings``; :attr:`ok` where none failed."""
+    the job's ``warnings``; :attr:`ok` where none failed. ``remeasured``: ``(path, why)`` of the photos skipped whose
+    masks were measured again (:func:`remeasured`: an older version's QA measures, masks changed since their records)."""
 
     done: list = field(default_factory=list)
     skipped: list = field(default_factory=list)  # already done by an earlier run
@@ -66,6 +68,7 @@ class BatchSummary:
     ignored: list = field(default_factory=list)  # (path, reason): files in the folders given that are not images
     results: list = field(default_factory=list)  # per image: masks and QA measures per prompt
     warnings: list = field(default_factory=list)  # e.g. prompts the model does not know (their masks are empty)
+    remeasured: list = field(default_factory=list)  # (path, why): skipped, their masks measured again
 
     @property
     def ok(self) -> bool:
@@ -676,6 +679,25 @@ def _overwritten_by(opts: BatchOptions) -> tuple[str, ...]:
     return jobs
 
 
+def _why_remeasured(entry: dict) -> str:
+    """Why a record done before was measured again (:func:`plan_job`), as the job's summary says it."""
+    version = entry.get("measures_version")
+    if version != MEASURES_VERSION:
+        return (f"QA measures version {version} -> {MEASURES_VERSION}" if isinstance(version, int) else
+                f"QA measures of a version before {MEASURES_VERSION}")
+    return "masks changed since their records" if _has_checksums(entry) else "their masks' checksums recorded"
+
+
+def remeasured_said(summary: BatchSummary) -> str:
+    """How many photos skipped (done before) were measured again and why, for the job's summary line after
+    "N skipped (done before)": ``, 3 of them measured again (QA measures version 9 -> 11)``; "" where none was."""
+    if not summary.remeasured:
+        return ""
+    reasons = Counter(why for _, why in summary.remeasured)
+    why = next(iter(reasons)) if len(reasons) == 1 else "; ".join(f"{r}: {n}" for r, n in reasons.items())
+    return f", {len(summary.remeasured)} of them measured again ({why})"
+
+
 def plan_job(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1, progress: bool = True) -> list[Path]:
     """Images still to do (:func:`gather_inputs`); missing inputs and inputs of a stem taken go to
     ``summary.failed``, finished ones to ``summary.skipped``, those an older version measured measured again first
@@ -699,10 +721,12 @@ def plan_job(paths, opts: BatchOptions, summary: BatchSummary, workers: int = 1,
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             again = list(progress_bar(pool.map(lambda item: remeasured(out, item[0], item[1], opts.mm_per_px), stale),
                                       total=len(stale), desc="measure again", disable=not progress))
-        for (path, _), fresh in zip(stale, again):
+        for (path, old), fresh in zip(stale, again):
             previous = already_done(out, path, opts.prompts, opts.mm_per_px, opts.accepted_settings) if fresh is not None else None
             # read as it is now; measured again by another job since, or not at all: predicted again
             done[path] = previous if previous is not None and _current(out, previous) else None
+            if done[path] is not None:
+                summary.remeasured.append((str(path), _why_remeasured(old)))
     todo, undrawn = [], 0
     for path in images:
         previous = done[path]
