@@ -603,6 +603,8 @@ def gather_inputs(paths, out_dir, names_root: str | None = None
     failed = [(p, reason) for p, reason in why.items() if reason is not None]
     listing = find_images([p for p in paths if why[str(p)] is None], exclude=[out_dir])
     named = [by_folder(path, names_root) for path in listing.images]
+    if names_root:  # one file under two names (a folder given also through a link to it): one image, as by stem
+        named = _one_per_file(named, Path(out_dir))
     of_stem: dict[str, list[Path]] = {}
     for path in named:
         of_stem.setdefault(out_stem(path).casefold(), []).append(path)
@@ -634,6 +636,22 @@ def gather_inputs(paths, out_dir, names_root: str | None = None
                                   + what.format(both, out_stem(path),
                                                 file_stem(f"{path.parent.name}{FOLDER_JOINER}{path.stem}"))))
     return images, failed, listing.skipped
+
+
+def _one_per_file(paths: list[Path], out: Path) -> list[Path]:
+    """``paths`` with each file once: of the paths of one file (named by folder, ``photos/day1/IMG_1.jpg`` and
+    ``link/IMG_1.jpg`` through a link to ``photos/day1``: two names), the one whose record ``out`` holds, else the first
+    listed."""
+    of_file: dict = {}
+    for path in paths:
+        try:
+            key = path.resolve()
+        except (OSError, RuntimeError):  # (a loop of links) as it is: it fails as it is read
+            key = path
+        of_file.setdefault(key, []).append(path)
+    kept = {id(next((p for p in group if _holds(out, p)), group[0])) if len(group) > 1 else id(group[0])
+            for group in of_file.values()}
+    return [path for path in paths if id(path) in kept]
 
 
 def _opens(path: Path) -> bool:

@@ -1,0 +1,35 @@
+"""Review of --names-from-folders (h283): inputs given as links, ..."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from drywallqa import Segmenter
+from drywallqa.engine.batch import predict_paths
+
+
+def _photos(root, *names, seed=0):
+    rng = np.random.default_rng(seed)
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(root / name)
+    return root
+
+
+def test_a_folder_given_also_through_a_link_is_one_photo_each_named_by_folder(tiny_model_dir, tmp_path):
+    """photos/day1 and a link to it (or a file of it through the link): each photo was predicted twice, under two names
+    (photos-day1-IMG_1 and link-IMG_1); by file stem a file given twice is one image, and so it is named by folder."""
+    if not hasattr(os, "symlink"):
+        pytest.skip("no links")
+    photos = _photos(tmp_path / "photos", "day1/IMG_1.jpg", "day1/IMG_2.jpg")
+    (tmp_path / "link").symlink_to(photos / "day1", target_is_directory=True)
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    for inputs in ([photos / "day1", tmp_path / "link"], [photos / "day1", tmp_path / "link" / "IMG_2.jpg"]):
+        summary = predict_paths(seg, inputs, ["segment crack"], out, progress=False, names_from_folders=True,
+                                overwrite=True)
+        assert summary.ok and len(summary.done) == 2, (summary.done, summary.failed)
+        assert len(summary.results) == 2 and len(list(out.glob("*__results.json"))) == 2
+        assert len(json.loads((out / "results.json").read_text())["images"]) == 2
