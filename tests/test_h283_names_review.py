@@ -33,3 +33,23 @@ def test_a_folder_given_also_through_a_link_is_one_photo_each_named_by_folder(ti
         assert summary.ok and len(summary.done) == 2, (summary.done, summary.failed)
         assert len(summary.results) == 2 and len(list(out.glob("*__results.json"))) == 2
         assert len(json.loads((out / "results.json").read_text())["images"]) == 2
+
+
+def test_zeroshot_same_stem_failure_names_no_option_it_lacks(tiny_grounding_dino_dir, tiny_sam_dir, tmp_path):
+    """a/x.png and b/x.png to `drywallqa zeroshot`: the failure said to give --names-from-folders, which zeroshot has
+    not (No such option); predict's says it, zeroshot's says what zeroshot can do."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    _photos(tmp_path, "a/x.png", "b/x.png")
+    cfg = tmp_path / "zs.yaml"
+    cfg.write_text(yaml.safe_dump({"detector_path": str(tiny_grounding_dino_dir), "sam_path": str(tiny_sam_dir),
+                                   "box_threshold": 0.0, "text_threshold": 0.0}))
+    res = CliRunner().invoke(app, ["zeroshot", "--config", str(cfg), "--prompts", "fixed", "-p", "crack",
+                                   str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "o")])
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 1 and "has the same file stem" in text, res.output
+    assert "names-from-folders" not in text and "its own --out" in text
+    assert "names-from-folders" not in (tmp_path / "o" / "report.json").read_text()

@@ -579,10 +579,11 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     return entry, row
 
 
-def gather_inputs(paths, out_dir, names_root: str | None = None
+def gather_inputs(paths, out_dir, names_root: str | None = None, names_option: bool = True
                   ) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str, str]]]:
     """The photos under ``paths`` for a job writing into ``out_dir``: ``(images, failed, ignored)``, each image named
-    as its outputs are (``names_root``: by its folders below it, :func:`by_folder`; None: by its file stem).
+    as its outputs are (``names_root``: by its folders below it, :func:`by_folder`; None: by its file stem);
+    ``names_option``: the job takes ``--names-from-folders`` (``predict``; not ``zeroshot``), named in a failure.
 
     Missing inputs fail; what :func:`~drywallqa.utils.image_io.find_images` does not read is ``ignored``. Output
     files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``, compared
@@ -627,7 +628,10 @@ def gather_inputs(paths, out_dir, names_root: str | None = None
                                       f"joined by --names-from-folders ({both} would both write {out_stem(path)}__*): "
                                       "rename one of them or run them into separate --out folders"))
             continue
-        if first.parent != path.parent:
+        if first.parent != path.parent and not names_option:
+            what = ("alone, not by its folder ({} would both write {}__*): predict each folder into its own --out, or "
+                    "rename one of them")
+        elif first.parent != path.parent:
             what = ("alone, not by its folder ({} would both write {}__*): predict each folder into its own --out, "
                     "give --names-from-folders to name the outputs by folder and stem ({}__*), or rename one of them")
         else:

@@ -594,7 +594,7 @@ def _run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references, prog
     out = prepare_out_dir(out_dir)  # made, checked and marked as predict's is
     write_text_atomic(strict_json(job), out / ZEROSHOT_JOB)  # before any output: a stopped job is known again
     (out / ZEROSHOT_REPORT).unlink(missing_ok=True)  # an earlier job's would read as a stopped job's report
-    todo, failed, ignored = gather_inputs(paths, out)
+    todo, failed, ignored = gather_inputs(paths, out, names_option=False)  # (no --names-from-folders)
     images, written = [], set()
     for path in progress_bar(todo, desc="zero-shot", disable=not progress):
         files = []
