@@ -53,3 +53,21 @@ def test_zeroshot_same_stem_failure_names_no_option_it_lacks(tiny_grounding_dino
     assert res.exit_code == 1 and "has the same file stem" in text, res.output
     assert "names-from-folders" not in text and "its own --out" in text
     assert "names-from-folders" not in (tmp_path / "o" / "report.json").read_text()
+
+
+def test_rerun_by_stem_with_overwrite_after_a_job_by_folder_fails_no_photo_twice(tiny_model_dir, tmp_path):
+    """A job by folder, then (as check_names says) the same inputs by file stem with --overwrite: day2/IMG_1.jpg fails
+    as of day1's stem, and failed a second time, 'its results were replaced while this job ran, by another job' (none
+    ran), its old results (day2-IMG_1__*) taken for another job's photo; now it fails once, its old results not listed
+    as if they were today's."""
+    from drywallqa.engine.batch import REPLACED_MEANWHILE
+
+    photos = _photos(tmp_path / "photos", "day1/IMG_1.jpg", "day2/IMG_1.jpg")
+    seg, out, inputs = Segmenter.load(tiny_model_dir), tmp_path / "out", [photos / "day1", photos / "day2"]
+    assert predict_paths(seg, inputs, ["segment crack"], out, progress=False, names_from_folders=True).ok
+    summary = predict_paths(seg, inputs, ["segment crack"], out, progress=False, overwrite=True)
+    assert [p for p, _ in summary.failed] == [str(photos / "day2" / "IMG_1.jpg")], summary.failed
+    assert "same file stem" in summary.failed[0][1] and REPLACED_MEANWHILE not in summary.failed[0][1]
+    results = json.loads((out / "results.json").read_text())
+    assert [e["image"] for e in results["images"]] == [str(photos / "day1" / "IMG_1.jpg")]
+    assert "names" not in results and len(results["failed"]) == 1

@@ -838,9 +838,12 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
             if rec.name in failed and entry_is_for(entry, failed[rec.name]):
                 continue  # the old results of a photo that failed now: not shown as if they were today's
             now = record_name(opts.named(entry["image"]))
-            photo = listed.get(now) or failed.get(now)  # this job's photo of that name, if any
-            if now != rec.name and photo is not None and entry_is_for(entry, photo):
-                continue  # an older version's name for a photo of this job (one holding a newline): as it is now
+            # this job's photos of that name, if any: done, or failed (one of a stem done: day2/IMG_1.jpg beside
+            # day1/IMG_1.jpg, its day2-IMG_1__* of a job by folder not shown as another job's photo)
+            photos = [p for p in (listed.get(now), failed.get(now)) if p is not None]
+            if now != rec.name and any(entry_is_for(entry, photo) for photo in photos):
+                continue  # an older version's name for a photo of this job (one holding a newline), or another rule's
+                # (--names-from-folders): as it is now
         except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
             entry = None
         if _covers(entry, opts, out):  # named by folder: as its record is (another job's inputs, another root)
