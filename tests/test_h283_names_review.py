@@ -1,6 +1,7 @@
 """Review of --names-from-folders (h283): inputs given as links, ..."""
 
 import json
+import re
 import os
 
 import numpy as np
@@ -71,3 +72,23 @@ def test_rerun_by_stem_with_overwrite_after_a_job_by_folder_fails_no_photo_twice
     results = json.loads((out / "results.json").read_text())
     assert [e["image"] for e in results["images"]] == [str(photos / "day1" / "IMG_1.jpg")]
     assert "names" not in results and len(results["failed"]) == 1
+
+
+def test_a_job_by_stem_beside_a_job_by_folder_lists_its_photos_each_with_its_own_thumbnail(tiny_model_dir, tmp_path):
+    """Into an --out of a job by folder (day1-IMG_1, day2-IMG_1), a job by file stem (--overwrite) of another photo:
+    both photos of that job failed, 'its results were replaced while this job ran, by another job' (none ran; their
+    records were looked for as IMG_1__results.json); now they are listed as another job's, each with its thumbnail."""
+    from drywallqa.engine.batch_report import write_batch_report
+
+    photos = _photos(tmp_path / "photos", "day1/IMG_1.jpg", "day2/IMG_1.jpg", "other/IMG_5.jpg")
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    assert predict_paths(seg, [photos / "day1", photos / "day2"], ["segment crack"], out, progress=False,
+                         names_from_folders=True).ok
+    summary = predict_paths(seg, [photos / "other"], ["segment crack"], out, progress=False, overwrite=True)
+    assert summary.ok and not summary.failed, summary.failed
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["images"]) == 3 and not results["failed"]
+    write_batch_report(out)
+    page = (out / "report.html").read_text()
+    thumbs = sorted(set(re.findall(r'src="\./(report_files/[^"]+)"', page)))
+    assert len(thumbs) == 3 and all((out / t).is_file() for t in thumbs), thumbs

@@ -191,10 +191,9 @@ def predict(
         if not wanted and (out / name).is_file():  # an earlier run's, which this one did not rewrite
             tagged("warning", "yellow", f"{out / name} is an earlier run's ({flag} now): it does not show this run")
     if not overlay:  # the grid and the strips of the photos redone now: drawn from an earlier run's masks
-        from ..engine.batch import NAMES_FOLDERS, entry_path, overlay_name
+        from ..engine.batch import entry_path, overlay_name
 
-        names = NAMES_FOLDERS if names_from_folders else None
-        strips = sum("overlay" not in e and (out / overlay_name(entry_path(e, names))).is_file()
+        strips = sum("overlay" not in e and (out / overlay_name(entry_path(e))).is_file()
                      for e in summary.results)
         grid_there = bool(summary.done) and (out / "overlay_grid.png").is_file()  # (all skipped: as it was drawn)
         if grid_there or strips:

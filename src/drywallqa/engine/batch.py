@@ -216,10 +216,10 @@ def entry_stem(entry: dict) -> str:
     return file_stem(Path(entry["image"]).stem)
 
 
-def entry_path(entry: dict, names: str | None = None) -> Path:
-    """A record's photo, named as its files are (``names``: results.json's, :data:`NAMES_FOLDERS`: :func:`entry_stem`;
-    None: by its file stem)."""
-    return named_path(entry["image"], entry_stem(entry)) if names == NAMES_FOLDERS else Path(entry["image"])
+def entry_path(entry: dict) -> Path:
+    """A record's photo, named as its files are: by the stem its masks are named by (:func:`entry_stem`), whichever
+    rule named them (a folder may hold a job's by file stem beside another's by folder: ``--overwrite``)."""
+    return named_path(entry["image"], entry_stem(entry))
 
 
 def mask_slug(prompt: str, taken: tuple = (OVERLAY,)) -> str:
@@ -870,7 +870,7 @@ def _as_listed(summary: BatchSummary, opts: BatchOptions) -> None:
     out = Path(opts.out_dir)
     listed = []
     for entry in summary.results:
-        path = entry_path(entry, NAMES_FOLDERS if opts.names_root else None)
+        path = entry_path(entry)
         try:
             now = json.loads((out / record_name(path)).read_text())
         except (OSError, ValueError, RecursionError):

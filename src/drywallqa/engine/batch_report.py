@@ -34,13 +34,13 @@ from .tiling import tiling_text
 THUMB_SIZE = 360  # longest side of the thumbnails, px
 
 
-def _thumbnail(entry: dict, prompts: list[str], out: Path, names: str | None = None) -> tuple[str | None, list[str]]:
+def _thumbnail(entry: dict, prompts: list[str], out: Path) -> tuple[str | None, list[str]]:
     """Write the tinted thumbnail of one image: its path relative to ``out`` (None if the photo cannot be read), and
     what of its masks could not be tinted on it (a mask file deleted, unreadable or of another size since): the photo
     is shown without that mask, and the mask named, not the photo said to be unreadable. A thumbnail newer than the
-    image's masks and record is kept, so rebuilding the report after a resumed job is quick. ``names``: results.json's
-    (named by folder: the stem its masks are named by)."""
-    photo = entry_path(entry, names)
+    image's masks and record is kept, so rebuilding the report after a resumed job is quick. Named as its masks are
+    (by file stem, or by folder: ``--names-from-folders``; a job of each rule may have written into ``out``)."""
+    photo = entry_path(entry)
     rel = Path(REPORT_FILES) / f"{out_stem(photo)}.jpg"  # unique in one output folder
     masks = [out / entry["prompts"][p]["mask"] for p in prompts if p in entry["prompts"]]
     record = out / record_name(photo)  # its joints: when measured again, drawn again
@@ -273,7 +273,7 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results", pr
     limits = {p: {key: limits_of(rules, p, key) for key in MEASURES} for p in prompts}
     rows = []
     for e in progress_bar(images, desc="report.html", disable=not progress):
-        thumb, missing = _thumbnail(e, prompts, out, results.get("names"))
+        thumb, missing = _thumbnail(e, prompts, out)
         picture = f'<a href="{_href(thumb)}"><img src="{_href(thumb)}" alt="" loading="lazy"></a>' if thumb else "<em>photo not readable</em>"
         picture += "".join(f'<br><small class="flag">{esc(shown(why))}</small>' for why in missing)
         cells = []
