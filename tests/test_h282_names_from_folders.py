@@ -97,6 +97,8 @@ def test_inputs_of_one_name_by_folder_still_fail(tiny_model_dir, tmp_path):
 
 def test_folder_names_are_safe_file_names(tmp_path):
     (tmp_path / "day1").mkdir()
+    (tmp_path / "day2").mkdir()
+    (tmp_path / "day2" / "IMG_1.jpg").touch()  # (an input not there names nothing: h283)
     root = names_root([tmp_path / "day1", tmp_path / "day2" / "IMG_1.jpg"], True)
     assert root == str(tmp_path)
     assert folder_stem(tmp_path / "day1" / "sub" / "IMG_1.jpg", root) == "day1-sub-IMG_1"

@@ -92,3 +92,23 @@ def test_a_job_by_stem_beside_a_job_by_folder_lists_its_photos_each_with_its_own
     page = (out / "report.html").read_text()
     thumbs = sorted(set(re.findall(r'src="\./(report_files/[^"]+)"', page)))
     assert len(thumbs) == 3 and all((out / t).is_file() for t in thumbs), thumbs
+
+
+def test_an_input_not_there_does_not_move_the_common_folder(tiny_model_dir, tmp_path):
+    """photos/day1 photos/day2 and a mistyped /elsewhere/day3: the missing input fails, and it moved the common folder
+    up to their common parent, the photos named photos-day1-IMG_1 (tmp-...-photos-day1-IMG_1 across disks): the run
+    again with the input put right named them day1-IMG_1 and predicted every one again. Now a missing input names
+    nothing."""
+    from drywallqa.engine.batch import names_root
+
+    photos = _photos(tmp_path / "site" / "photos", "day1/IMG_1.jpg", "day2/IMG_1.jpg")
+    typo = tmp_path / "elsewhere" / "day3"
+    assert names_root([photos / "day1", photos / "day2", typo], True) == str(photos)
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    first = predict_paths(seg, [photos / "day1", photos / "day2", typo], ["segment crack"], out, progress=False,
+                          names_from_folders=True)
+    assert len(first.done) == 2 and [p for p, _ in first.failed] == [str(typo)]
+    assert (out / "day1-IMG_1__segment_crack.png").is_file()
+    again = predict_paths(seg, [photos / "day1", photos / "day2"], ["segment crack"], out, progress=False,
+                          names_from_folders=True)
+    assert again.ok and not again.done and len(again.skipped) == 2

@@ -173,12 +173,14 @@ def out_stem(path) -> str:
 def names_root(paths, names_from_folders: bool = False) -> str | None:
     """The common input folder of a job named by folder (``--names-from-folders``), its photos named by their path
     below it (:func:`folder_stem`): the deepest folder holding every input (a folder given as itself, a file by its
-    folder), absolute; None for a job named by file stem."""
+    folder; one not there, which fails, left out), absolute; None for a job named by file stem."""
     if not flag(names_from_folders, "names_from_folders"):
         return None
     folders = []
     for p in input_paths(paths):
         try:
+            if not os.path.lexists(p):  # (mistyped, not mounted) it fails, naming nothing: nor moves the others' names
+                continue
             folders.append(os.path.abspath(p) if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)))
         except (OSError, ValueError):  # a NUL in a name: that input fails as it is looked at
             continue
