@@ -112,3 +112,20 @@ def test_an_input_not_there_does_not_move_the_common_folder(tiny_model_dir, tmp_
     again = predict_paths(seg, [photos / "day1", photos / "day2"], ["segment crack"], out, progress=False,
                           names_from_folders=True)
     assert again.ok and not again.done and len(again.skipped) == 2
+
+
+def test_coco_file_of_a_job_by_folder_names_each_photo_once(tiny_model_dir, tmp_path):
+    """predictions.coco.json of a job by folder gave day1/IMG_1.jpg and day2/IMG_1.jpg one file_name, IMG_1.jpg: an
+    annotation tool matching photos by name put both photos' masks on one. Now each is named by its path below the
+    photos' common folder (day1/IMG_1.jpg, as a folder of photos uploaded whole is named there); by stem, the name."""
+    from drywallqa.data.coco_export import write_coco_predictions
+
+    photos = _photos(tmp_path / "photos", "day1/IMG_1.jpg", "day2/IMG_1.jpg", "day2/IMG_2.jpg")
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    assert predict_paths(seg, [photos / "day1", photos / "day2"], ["segment crack"], out, progress=False,
+                         names_from_folders=True).ok
+    coco = json.loads(write_coco_predictions(out).read_text())
+    assert sorted(i["file_name"] for i in coco["images"]) == ["day1/IMG_1.jpg", "day2/IMG_1.jpg", "day2/IMG_2.jpg"]
+    assert predict_paths(seg, [photos / "day2"], ["segment crack"], tmp_path / "stem", progress=False).ok
+    coco = json.loads(write_coco_predictions(tmp_path / "stem").read_text())
+    assert sorted(i["file_name"] for i in coco["images"]) == ["IMG_1.jpg", "IMG_2.jpg"]

@@ -10,6 +10,7 @@ mask at twice its resolution, so they rasterise back (``pycocotools``, as
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -81,9 +82,11 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
                            min_area_px: int = 1, progress: bool = False) -> Path:
     """Write the masks of a batch job (``out_dir/results.json`` and its mask PNGs) as one COCO file.
 
-    ``file_name`` of each image is its base name (annotation tools match photos by name); the full path
-    is kept under ``path``. A mask that cannot be read (damaged since the job), or is not of its photo's size (written
-    over since), has no annotations there, so it is
+    ``file_name`` of each image is its base name (annotation tools match photos by name), or, of a job named by folder
+    (``--names-from-folders``: ``IMG_1.jpg`` in two folders), its path below the photos' common folder
+    (``day1/IMG_1.jpg``, as a folder of photos uploaded whole is named there); the full path is kept under ``path``.
+    A mask that cannot be read (damaged since the job), or is not of its photo's size (written over since), has no
+    annotations there, so it is
     listed in ``info.masks_not_read`` (image, prompt, reason): :func:`coco_masks_not_read` reads them back for the
     caller to report; so is a photo whose entry in ``results.json`` is not readable (edited by hand: its reason starts
     with ``not readable in results.json``). A mask left empty as no answer (emptied by ``--min-confidence``, a prompt
@@ -113,9 +116,14 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
         else:  # (a results.json made by hand or another program: the report and the table do without them)
             skipped.append(f"{entry['image']}: {NOT_READABLE}: it has no 'height' and 'width' (the photo's size in "
                            "pixels, which a COCO file gives)")
+    from ..engine.batch import NAMES_FOLDERS
+
+    below = _common_folder(listed) if results.get("names") == NAMES_FOLDERS else None
     for image_id, entry in enumerate(progress_bar(sorted(listed, key=lambda e: e["image"]), desc="predictions.coco.json",
                                                   disable=not progress), start=1):
-        images.append({"id": image_id, "file_name": Path(entry["image"]).name, "width": entry["width"],
+        name = (Path(os.path.relpath(os.path.abspath(entry["image"]), below)).as_posix() if below
+                else Path(entry["image"]).name)
+        images.append({"id": image_id, "file_name": name, "width": entry["width"],
                        "height": entry["height"], "path": entry["image"]})
         for category in categories:
             mask_file = out / entry["prompts"][category["name"]]["mask"]
@@ -143,6 +151,15 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
                      "masks_not_answered": unanswered, **tiling},
             "images": images, "categories": categories, "annotations": annotations}
     return write_text_atomic(json.dumps(coco), Path(path) if path else out / "predictions.coco.json")
+
+
+def _common_folder(entries: list) -> str | None:
+    """The deepest folder holding the photos of ``entries`` (a job named by folder's: their COCO ``file_name`` is their
+    path below it), or None where they have none (paths on two drives)."""
+    try:
+        return os.path.commonpath([os.path.dirname(os.path.abspath(e["image"])) for e in entries]) if entries else None
+    except (ValueError, TypeError):
+        return None
 
 
 def coco_masks_not_read(path: str | Path) -> list[str]:
