@@ -141,7 +141,8 @@ class BatchOptions:
 
 OVERLAY = "overlay"  # <stem>__overlay.png: an image's overlay strip (overlay_name)
 
-NAMES_FOLDERS = "folders"  # results.json's "names" of a job that named outputs by folder (absent: by the file stem)
+NAMES_FOLDERS = "folders"  # results.json's "names" (and each photo's record's) of a job that named outputs by folder
+# (absent: by the file stem)
 FOLDER_JOINER = "-"  # between the folders and the stem of a photo's output name (day1/IMG_1.jpg: day1-IMG_1)
 
 
@@ -556,7 +557,9 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     entry = {"image": os.path.abspath(path), "height": image.shape[0], "width": image.shape[1], "prompts": {},  # absolute:
              # a job run from another folder must not take a relative path for another photo (record_conflict)
              "settings": opts.settings, "image_stamp": stamp, "measures_version": MEASURES_VERSION,
-             "job": opts.job, **({"warnings": notes} if notes else {})}
+             "job": opts.job, **({"warnings": notes} if notes else {}),
+             **({"names": NAMES_FOLDERS} if opts.names_root else {})}  # the rule, as results.json's: a job killed
+    # before its results.json still refuses a rerun named otherwise (check_names)
     for p in opts.prompts:
         entry["prompts"][p] = {"mask": mask_name(path, p), **result.prompt_entry(p, opts.mm_per_px, masks[p])}
         if p in kept:  # a corrected mask kept: emptied_below (--min-confidence emptied it, it held pixels: not found
@@ -1072,27 +1075,73 @@ def _naming(names) -> str:
             else "by each photo's file stem" if names is None else f"as {shown(names)!r}")
 
 
+RECORDS_READ = 8  # check_names reads at most so many photos' records (a folder may hold thousands)
+
+_NO_RULE = object()
+
+
+def _record_names(rec: Path):
+    """The naming rule a photo's record says (``"names"``: :data:`NAMES_FOLDERS`), None where it names none and is named
+    by its photo's file stem (by stem; every record before the key), else ``_NO_RULE`` (not a record, or an older job's
+    by folder: ``day1-IMG_1__results.json`` without the key)."""
+    try:
+        entry = json.loads(rec.read_text())
+        if not isinstance(entry, dict) or not isinstance(entry.get("image"), str) or not isinstance(entry.get("prompts"),
+                                                                                                     dict):
+            return _NO_RULE
+        if "names" in entry:
+            return entry["names"]
+        return None if rec.name == record_name(Path(entry["image"])) else _NO_RULE
+    except (OSError, ValueError, TypeError, RecursionError):
+        return _NO_RULE
+
+
+def _held_names(out: Path):
+    """``(where, rule)``: the naming rule of the job whose results ``out`` holds, as its ``results.json`` says where
+    it lists photos, else (a job killed before it wrote one) as the first of its photos' records that says one (at most
+    :data:`RECORDS_READ` read); ``None`` where none says."""
+    try:
+        held = json.loads((out / BATCH_RESULTS).read_text())
+    except (OSError, ValueError, RecursionError):  # none, or not a job's (check_not_others): the records
+        held = None
+    if isinstance(held, dict) and isinstance(held.get("images"), list) and held["images"]:
+        return f"{out / BATCH_RESULTS} lists photos", held.get("names")
+    read = 0
+    try:
+        with os.scandir(out) as found:
+            for e in found:
+                if read >= RECORDS_READ:
+                    break
+                if e.name.endswith("__results.json"):
+                    read, rule = read + 1, _record_names(out / e.name)
+                    if rule is not _NO_RULE:
+                        return (f"{out} holds photos' records ({e.name}, of a job stopped before it wrote "
+                                f"{BATCH_RESULTS})"), rule
+    except OSError:  # none, or cannot be listed: prepare_out_dir names it
+        pass
+    return None
+
+
 def check_names(out_dir, names_root: str | None = None, overwrite: bool = False) -> None:
     """Unless ``overwrite``, refuse an output folder whose ``results.json`` lists photos whose outputs are named by
     another rule (its ``"names"``: :data:`NAMES_FOLDERS`, or none: by file stem) than this job's (``names_root``:
     :func:`names_root`): resumed so, each photo done was predicted again under another name, its old files left beside.
+    Without such a ``results.json`` (a job killed before it wrote one), as its photos' records say (each its
+    ``"names"``; a few read, :func:`_held_names`).
 
     Raises:
         ValueError: naming both rules and what to do.
     """
     out = out_path(out_dir)
-    try:
-        held = json.loads((out / BATCH_RESULTS).read_text())
-    except (OSError, ValueError, RecursionError):  # none, or not a job's: said elsewhere
+    held = None if overwrite else _held_names(out)
+    if held is None:
         return
-    if overwrite or not isinstance(held, dict) or not isinstance(held.get("images"), list) or not held["images"]:
-        return
-    theirs, ours = held.get("names"), NAMES_FOLDERS if names_root else None
+    (where, theirs), ours = held, NAMES_FOLDERS if names_root else None
     if theirs == ours:
         return
     again = ("without --names-from-folders" if theirs is None else "with --names-from-folders"
              if theirs == NAMES_FOLDERS else "as the job that wrote it")
-    raise ValueError(f"{out / BATCH_RESULTS} lists photos whose outputs are named {_naming(theirs)}; this job names "
+    raise ValueError(f"{where} whose outputs are named {_naming(theirs)}; this job names "
                      f"them {_naming(ours)} and would predict each one again under another name: run it {again} to "
                      "resume that job, give it another --out, or --overwrite to predict them again named so")
 
