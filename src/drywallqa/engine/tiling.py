@@ -269,6 +269,14 @@ class TiledSegmenter(Segmenter):
                         concept: str | None = None) -> float:
         return self.inner.mask_confidence(prompt, probability, mask, threshold, concept)
 
+    def encode(self, image) -> EncodedImage:
+        """The photo read only (each tile is encoded in :meth:`decode`), its ``read_ms`` timed: a tiled result's
+        ``read_ms`` counts reading the photo once, as an untiled one's does, beside its tiles'."""
+        t0 = time.perf_counter()
+        encoded = super().encode(image)
+        encoded.timings_ms = {"read_ms": 1e3 * (time.perf_counter() - t0)}
+        return encoded
+
     def decode(self, encoded: EncodedImage, prompts, threshold: float | None = None,
                label_shape: str | None = None) -> SegmentationResult:
         """Each tile encoded and decoded by the wrapped segmenter (the photo itself is only read here)."""
@@ -276,10 +284,15 @@ class TiledSegmenter(Segmenter):
         validate_threshold(threshold)
         validate_label_shape(label_shape)
         t0 = time.perf_counter()
+        ms = (encoded.timings_ms or {}).get("read_ms")
+        read = {"read_ms": float(ms)} if isinstance(ms, numbers.Real) else {}  # the photo's read (encode)
         rgb = encoded.rgb
         h, w = rgb.shape[:2]
         if max(h, w) <= self.tile:
-            return self.inner.predict(rgb, prompts, threshold, label_shape)
+            whole = self.inner.predict(rgb, prompts, threshold, label_shape)
+            for step, ms in read.items():
+                whole.timings_ms[step] = whole.timings_ms.get(step, 0.0) + ms
+            return whole
         self.check_tiles(h, w)
         overlap_px = int(round(self.overlap * self.tile))
         ys, xs = tile_starts(h, self.tile, overlap_px), tile_starts(w, self.tile, overlap_px)
@@ -288,7 +301,7 @@ class TiledSegmenter(Segmenter):
         scores: dict[str, list] = {}
         min_confidence = self.inner.min_confidence
         kind = "map"
-        stages: dict[str, float] = {}  # the model's stages (read_ms, encode_ms, decode_ms), summed over the tiles
+        stages = dict(read)  # the model's stages (read_ms, encode_ms, decode_ms), summed over the tiles, the photo's read
         sizes = self.tile_scales()  # (an input size larger than the tile: its own side, unless enlarge)
         own = None if sizes is None or sizes == tuple(self.inner.scales) else sizes
         for y in ys:
@@ -323,7 +336,7 @@ class TiledSegmenter(Segmenter):
         for p, match in part.concepts.items():
             if not match.get("known", True):  # a prompt the model does not know (the same for every tile)
                 confidence[p] = 0.0
-        timings = {**stages, "total_ms": 1e3 * (time.perf_counter() - t0)}
+        timings = {**stages, "total_ms": 1e3 * (time.perf_counter() - t0) + read.get("read_ms", 0.0)}
         said = self.tile_warning()
         return SegmentationResult(masks=masks, probabilities={p: probs[i] for i, p in enumerate(prompts)},
                                   timings_ms=timings, confidence=confidence, confidence_kind=kind,

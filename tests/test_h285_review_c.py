@@ -1,0 +1,30 @@
+"""h285's review of the answer's schema, a tiled result's timings, a resumed job's summary and the COCO names."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from drywallqa import Segmenter
+from drywallqa.engine import segmenter as segmenter_module
+
+
+def test_a_tiled_result_s_read_ms_counts_reading_the_photo(tiny_model_dir, tmp_path, monkeypatch):
+    """d3c6607 summed the tiles' stages: read_ms was their crops' conversions only (17.8 ms for a 3 MP PNG whose
+    reading took 750 ms untiled), and total_ms began after the photo was read. Now the photo's read is counted once
+    in read_ms and in total_ms, as an untiled result's read_ms counts it."""
+    path = tmp_path / "wall.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(path)
+    read = segmenter_module.to_rgb_array
+
+    def slow_read(image, *args, **kwargs):  # reading the file (not an array: a tile's crop) takes 0.3 s at least
+        if isinstance(image, (str, Path)):
+            time.sleep(0.3)
+        return read(image, *args, **kwargs)
+
+    monkeypatch.setattr(segmenter_module, "to_rgb_array", slow_read)
+    result = Segmenter.load(tiny_model_dir, tile=32).predict(path, ["segment crack"])
+    t = result.timings_ms
+    assert result.tiles > 1 and t["read_ms"] >= 300, t
+    assert t["total_ms"] >= t["read_ms"] + t["encode_ms"] + t["decode_ms"], t
