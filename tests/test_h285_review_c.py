@@ -28,3 +28,14 @@ def test_a_tiled_result_s_read_ms_counts_reading_the_photo(tiny_model_dir, tmp_p
     t = result.timings_ms
     assert result.tiles > 1 and t["read_ms"] >= 300, t
     assert t["total_ms"] >= t["read_ms"] + t["encode_ms"] + t["decode_ms"], t
+
+
+def test_a_summary_s_repr_counts_the_photos_measured_again():
+    """816be68 added BatchSummary.remeasured, but its repr (counts of each list) left it out: a notebook's summary of
+    a resumed job said skipped=3 and nothing of the 2 measured again. Now it counts them, where there are any."""
+    from drywallqa.engine.batch import BatchSummary
+
+    why = "QA measures version 9 -> 11"
+    summary = BatchSummary(skipped=["a.jpg", "b.jpg", "c.jpg"], remeasured=[("a.jpg", why), ("b.jpg", why)])
+    assert "remeasured=2" in repr(summary), repr(summary)
+    assert "remeasured" not in repr(BatchSummary(skipped=["a.jpg"])), repr(BatchSummary(skipped=["a.jpg"]))

@@ -76,10 +76,13 @@ class BatchSummary:
 
     def __repr__(self) -> str:
         """Counts, not the lists (the dataclass's printed every photo's whole results.json entry, ~750 characters a
-        photo, in a notebook); the first failure's reason where one failed."""
+        photo, in a notebook); how many skipped were measured again where any was; the first failure's reason where
+        one failed."""
         first = f", first_failure={tuple(map(str, self.failed[0]))!r}" if self.failed else ""
-        return (f"{type(self).__name__}(done={len(self.done)}, skipped={len(self.skipped)}, failed={len(self.failed)}, "
-                f"ignored={len(self.ignored)}, results={len(self.results)}, warnings={len(self.warnings)}{first})")
+        again = f", remeasured={len(self.remeasured)}" if self.remeasured else ""
+        return (f"{type(self).__name__}(done={len(self.done)}, skipped={len(self.skipped)}{again}, "
+                f"failed={len(self.failed)}, ignored={len(self.ignored)}, results={len(self.results)}, "
+                f"warnings={len(self.warnings)}{first})")
 
 
 # the reason given for each photo a stopped job did not reach
