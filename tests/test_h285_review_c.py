@@ -39,3 +39,35 @@ def test_a_summary_s_repr_counts_the_photos_measured_again():
     summary = BatchSummary(skipped=["a.jpg", "b.jpg", "c.jpg"], remeasured=[("a.jpg", why), ("b.jpg", why)])
     assert "remeasured=2" in repr(summary), repr(summary)
     assert "remeasured" not in repr(BatchSummary(skipped=["a.jpg"])), repr(BatchSummary(skipped=["a.jpg"]))
+
+
+def test_a_photo_replaced_meanwhile_is_not_counted_as_measured_again(tiny_model_dir, tmp_path, monkeypatch):
+    """A photo skipped and measured again, whose record another job (other prompts) replaced before this one listed
+    it, failed as replaced meanwhile and left skipped, but stayed in BatchSummary.remeasured: '1 skipped (done
+    before), 2 of them measured again'. Now it leaves remeasured too."""
+    import json
+
+    from drywallqa.engine import batch
+    from drywallqa.engine.batch import REPLACED_MEANWHILE, predict_paths, remeasured_said
+
+    from conftest import write_photos
+
+    photos, out = write_photos(tmp_path / "photos", 2, shape=lambda i: (40, 56)), tmp_path / "out"
+    seg = Segmenter.load(tiny_model_dir)
+    predict_paths(seg, [photos], ["segment crack"], out, progress=False)
+    records = sorted(out.glob("*__results.json"))
+    for record in records:
+        record.write_text(json.dumps({**json.loads(record.read_text()), "measures_version": 9}))
+    real = batch._other_jobs
+
+    def another_job_meanwhile(summary, opts):  # another job, of other prompts, writes the first photo's record
+        entry = json.loads(records[0].read_text())
+        other = {"segment taping area": entry["prompts"]["segment crack"]}
+        records[0].write_text(json.dumps({**entry, "prompts": other}))
+        return real(summary, opts)
+
+    monkeypatch.setattr(batch, "_other_jobs", another_job_meanwhile)
+    summary = predict_paths(seg, [photos], ["segment crack"], out, progress=False)
+    assert [why for _, why in summary.failed] == [REPLACED_MEANWHILE] and len(summary.skipped) == 1, summary
+    assert len(summary.remeasured) == 1 and summary.remeasured[0][0] in summary.skipped, summary.remeasured
+    assert remeasured_said(summary) == ", 1 of them measured again (QA measures version 9 -> 11)"

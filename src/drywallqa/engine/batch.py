@@ -891,6 +891,8 @@ def _as_listed(summary: BatchSummary, opts: BatchOptions) -> None:
             summary.failed.append((str(path), REPLACED_MEANWHILE))
             summary.done = [p for p in summary.done if os.path.abspath(p) != os.path.abspath(path)]
             summary.skipped = [p for p in summary.skipped if os.path.abspath(p) != os.path.abspath(path)]
+            summary.remeasured = [(p, why) for p, why in summary.remeasured
+                                  if os.path.abspath(p) != os.path.abspath(path)]
     summary.results = listed
 
 
