@@ -4,7 +4,7 @@ summary (worst, median, 95th percentile).
 
     PYTHONPATH=src python docs/experiments/measures_length/sweep.py OUT.npz [--quick]
 
-Based on h261's sweep (not committed); its arcs of 180 degrees started at 10 degrees and ran past atan2's +-180,
+Based on the sweep behind 0.6.29's numbers (not committed); its arcs of 180 degrees started at 10 degrees and ran past atan2's +-180,
 so they were 170 degrees long against a truth of 180: the "-6% on a 1-px curve" it reported (docs, until measures
 version 10) was that. Here an arc is cut by the angle measured from its own start, so any span is what it says."""
 
@@ -90,10 +90,13 @@ def summary(name, rows, groups):
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv
+    outs = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if len(outs) != 1:
+        sys.exit("usage: sweep.py OUT.npz [--quick]")
     t = time.time()
     s = straight(quick)
     c = curves(quick)
-    np.savez(sys.argv[1], straight=s, curves=c)
+    np.savez(outs[0], straight=s, curves=c)
     summary("STRAIGHT", s, lambda r: [("all", r[:, 0] > 0)] + [(f"L={L:.0f}", r[:, 0] == L) for L in np.unique(r[:, 0])]
             + [(f"w={w:.0f}", r[:, 1] == w) for w in np.unique(r[:, 1])])
     summary("CURVES", c, lambda r: [("all", r[:, 0] > 0)] + [(f"R={R:.0f}", r[:, 0] == R) for R in np.unique(r[:, 0])]
