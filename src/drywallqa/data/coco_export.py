@@ -86,14 +86,14 @@ def write_coco_predictions(out_dir: str | Path, segmentation: str = "polygon", p
     (``--names-from-folders``: ``IMG_1.jpg`` in two folders), its path below the photos' common folder
     (``day1/IMG_1.jpg``, as a folder of photos uploaded whole is named there); the full path is kept under ``path``.
     A mask that cannot be read (damaged since the job), or is not of its photo's size (written over since), has no
-    annotations there, so it is
-    listed in ``info.masks_not_read`` (image, prompt, reason): :func:`coco_masks_not_read` reads them back for the
-    caller to report; so is a photo whose entry in ``results.json`` is not readable (edited by hand: its reason starts
-    with ``not readable in results.json``). A mask left empty as no answer (emptied by ``--min-confidence``, a prompt
-    the prompt gate refused: :func:`~drywallqa.rules.unchecked`) is listed in ``info.masks_not_answered``, not taken for one in which nothing was
-    found. ``info.tiling`` is the job's tiling (``results.json``'s ``tiling``: null where photos were predicted whole;
-    left out where that ``results.json``, an older version's, does not say). Returns the file written (default ``out_dir/predictions.coco.json``). ``progress``: a bar over the photos
-    (each mask is read again and traced: minutes for thousands of photos).
+    annotations there, so it is listed in ``info.masks_not_read`` (image, prompt, reason): :func:`coco_masks_not_read`
+    reads them back for the caller to report; so is a photo whose entry in ``results.json`` is not readable (edited by
+    hand: its reason starts with ``not readable in results.json``). A mask left empty as no answer (emptied by
+    ``--min-confidence``, a prompt the prompt gate refused: :func:`~drywallqa.rules.unchecked`) is listed in
+    ``info.masks_not_answered``, not taken for one in which nothing was found. ``info.tiling`` is the job's tiling
+    (``results.json``'s ``tiling``: null where photos were predicted whole; left out where that ``results.json``, an
+    older version's, does not say). Returns the file written (default ``out_dir/predictions.coco.json``).
+    ``progress``: a bar over the photos (each mask is read again and traced: minutes for thousands of photos).
 
     Raises:
         FileNotFoundError: ``out_dir`` holds no ``results.json``.
