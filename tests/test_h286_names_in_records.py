@@ -2,6 +2,8 @@
 its results.json, then run again with the other rule into the same --out, is refused as results.json would refuse it."""
 
 import json
+import os
+import threading
 
 import numpy as np
 import pytest
@@ -86,3 +88,25 @@ def test_records_by_stem_refuse_a_job_by_folder_and_older_records_still_read(tin
     rec.rename(out / "day1-IMG_1__results.json")  # as an older version's job by folder named it, with no key
     check_names(out, str(photos))
     check_names(out, None)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.parametrize("name", ["results.json", "a__results.json"])
+def test_check_names_does_not_read_a_named_pipe(tmp_path, name):
+    """check_names read results.json and the photos' records with read_text: a named pipe so named (no writer) blocked
+    predict before its output folder was looked at (the check whose folder is a job's skips such files). It reads them
+    as is_output_folder does: a pipe is no record, and the folder's check names it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / name)
+    answers = []
+    worker = threading.Thread(target=lambda: answers.append(check_names(out, None, False)), daemon=True)
+    worker.start()
+    worker.join(20)
+    answered = list(answers)  # before a writer ends a blocked read (it would read nothing, then answer)
+    try:
+        os.close(os.open(out / name, os.O_WRONLY | os.O_NONBLOCK))  # a blocked read ends once a writer comes and goes
+    except OSError:
+        pass
+    worker.join(5)
+    assert answered == [None], "check_names blocked on a named pipe"

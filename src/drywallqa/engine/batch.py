@@ -43,7 +43,7 @@ from ..utils.formats import strict_json
 from ..utils.image_io import (DEFAULT_MAX_PIXELS, ImageReadError, find_images, open_image, photo_pixels, read_image,
                               read_mask)
 from ..utils.output_folders import (BATCH_RESULTS, REPORT_FILES, ZEROSHOT_JOB, ZEROSHOT_REPORT, is_output_folder,
-                                    mark_output_folder)
+                                    json_object, mark_output_folder)
 from ..utils.paths import check_links, why_not
 from ..utils.progress import progress_bar
 from ..utils.slug import file_stem, prompt_slug, shown
@@ -1089,15 +1089,14 @@ def _record_names(rec: Path):
     """The naming rule a photo's record says (``"names"``: :data:`NAMES_FOLDERS`), None where it names none and is named
     by its photo's file stem (by stem; every record before the key), else ``_NO_RULE`` (not a record, or an older job's
     by folder: ``day1-IMG_1__results.json`` without the key)."""
+    entry = json_object(rec)  # (a named pipe so named is not read: it blocked for good)
+    if entry is None or not isinstance(entry.get("image"), str) or not isinstance(entry.get("prompts"), dict):
+        return _NO_RULE
+    if "names" in entry:
+        return entry["names"]
     try:
-        entry = json.loads(rec.read_text())
-        if not isinstance(entry, dict) or not isinstance(entry.get("image"), str) or not isinstance(entry.get("prompts"),
-                                                                                                     dict):
-            return _NO_RULE
-        if "names" in entry:
-            return entry["names"]
         return None if rec.name == record_name(Path(entry["image"])) else _NO_RULE
-    except (OSError, ValueError, TypeError, RecursionError):
+    except (OSError, ValueError):  # (a NUL in the photo's name)
         return _NO_RULE
 
 
@@ -1105,11 +1104,8 @@ def _held_names(out: Path):
     """``(where, rule)``: the naming rule of the job whose results ``out`` holds, as its ``results.json`` says where
     it lists photos, else (a job killed before it wrote one) as the first of its photos' records that says one (at most
     :data:`RECORDS_READ` read); ``None`` where none says."""
-    try:
-        held = json.loads((out / BATCH_RESULTS).read_text())
-    except (OSError, ValueError, RecursionError):  # none, or not a job's (check_not_others): the records
-        held = None
-    if isinstance(held, dict) and isinstance(held.get("images"), list) and held["images"]:
+    held = json_object(out / BATCH_RESULTS)  # None: none, or not a job's (check_not_others): the records
+    if held is not None and isinstance(held.get("images"), list) and held["images"]:
         return f"{out / BATCH_RESULTS} lists photos", held.get("names")
     read = 0
     try:

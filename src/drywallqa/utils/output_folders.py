@@ -19,8 +19,10 @@ OUTPUT_FILES = (BATCH_RESULTS, "results.csv", "report.html", "report.json", "pre
                 OUTPUT_MARKER)
 
 
-def _json_object(path: Path):
-    """The JSON object ``path`` holds, or None (none there, not a regular file, not JSON, not an object)."""
+def json_object(path: str | Path) -> dict | None:
+    """The JSON object ``path`` holds, or None (none there, not a regular file, not JSON, not an object): how a job's
+    ``results.json`` or a photo's record is read to learn whose it is."""
+    path = Path(path)
     try:
         if not path.is_file():  # a named pipe so named blocked the read for good (find_images, predict hung)
             return None
@@ -37,7 +39,7 @@ def _json_object(path: Path):
 def is_batch_results(path: str | Path) -> bool:
     """Whether ``path`` is a batch job's ``results.json``: a JSON object with its ``prompts`` and ``images`` lists, as
     every version wrote it (not another program's file of that name: a labelling tool's)."""
-    data = _json_object(Path(path))
+    data = json_object(path)
     return data is not None and isinstance(data.get("prompts"), list) and isinstance(data.get("images"), list)
 
 
@@ -45,7 +47,7 @@ def is_image_record(path: str | Path) -> bool:
     """Whether ``path`` is a photo's record a batch job wrote (``<stem>__results.json``): a JSON object naming its
     photo (``image``, a text) with its size and its ``prompts`` (an object), as every version wrote it (not a user's
     file that is so named: ``scan__results.json`` of another tool)."""
-    data = _json_object(Path(path))
+    data = json_object(path)
     return (data is not None and isinstance(data.get("image"), str) and isinstance(data.get("prompts"), dict)
             and "height" in data and "width" in data)
 
