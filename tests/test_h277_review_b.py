@@ -21,14 +21,15 @@ def test_a_named_pipe_called_results_json_is_not_read(tmp_path):
                                                              find_images([tmp_path]).skipped)), daemon=True)
     worker.start()
     worker.join(30)
+    answered = list(answers)  # before a writer ends a blocked read (it would read nothing, then answer)
     for p in pipes:  # a read blocked on a pipe ends (at end of file) once a writer opens and closes it
         try:
             os.close(os.open(p, os.O_WRONLY | os.O_NONBLOCK))
         except OSError:
             pass
     worker.join(5)
-    assert answers, "is_output_folder blocked on a named pipe"
-    outputs, skipped = answers[0]
+    assert answered, "is_output_folder blocked on a named pipe"
+    outputs, skipped = answered[0]
     assert outputs is False
     assert sorted(reason for _, reason in skipped) == ["not a regular file"] * 2
 
