@@ -1026,11 +1026,11 @@ def check_not_zeroshot(out_dir, overwrite: bool = False) -> None:
                          "over: give this job another --out, or --overwrite to write over them")
 
 
-def photo_outputs(paths, out_dir, prompts, overlay_images: bool = False, names_root: str | None = None) -> list[str]:
-    """The file names a batch job with ``prompts`` writes into ``out_dir`` for the photos under ``paths``
-    (:func:`gather_inputs`): each one's masks, overlay strip (``overlay_images``) and record."""
+def photo_outputs(images, prompts, overlay_images: bool = False) -> list[str]:
+    """The file names a batch job with ``prompts`` writes for ``images`` (:func:`gather_inputs`' photos, named as
+    their outputs are): each one's masks, overlay strip (``overlay_images``) and record."""
     names = []
-    for path in gather_inputs(input_paths(paths), out_dir, names_root)[0]:
+    for path in images:
         names += [*(mask_name(path, p) for p in prompts), *((overlay_name(path),) if overlay_images else ()),
                   record_name(path)]
     return names
@@ -1055,17 +1055,24 @@ def check_not_others(out_dir, overwrite: bool = False, names=(BATCH_RESULTS,), p
     except OSError:  # cannot be listed: prepare_out_dir names it
         pass
     theirs = [name for name in dict.fromkeys(names) if (out / name).is_file()]
+    listed = []  # the job's photos (gather_inputs), listed once, where a folder's files ask for them
+
+    def photos() -> list[Path]:
+        if not listed:
+            listed.append(gather_inputs(input_paths(paths), out, names_root)[0])
+        return listed[0]
+
     if paths is not None and prompts:
         try:
             held = {f.name for f in out.iterdir() if "__" in f.stem}  # only a folder holding such names is looked into
         except OSError:  # none yet (made by the job), or not a folder: said where it is made
             held = set()
         if held:
-            theirs += [name for name in dict.fromkeys(photo_outputs(paths, out, prompts, overlay_images, names_root))
+            theirs += [name for name in dict.fromkeys(photo_outputs(photos(), prompts, overlay_images))
                        if name in held and (out / name).is_file()]
     if paths is not None and "report.html" in names and (out / REPORT_FILES).is_dir():  # its thumbnails: a user's
         # report_files/a.jpg (beside no report.html) was written over without a word
-        thumbs = (f"{REPORT_FILES}/{out_stem(p)}.jpg" for p in gather_inputs(input_paths(paths), out, names_root)[0])
+        thumbs = (f"{REPORT_FILES}/{out_stem(p)}.jpg" for p in photos())
         theirs += [name for name in dict.fromkeys(thumbs) if (out / name).is_file()]
     if not theirs:
         return
