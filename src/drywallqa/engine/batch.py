@@ -636,17 +636,16 @@ def gather_inputs(paths, out_dir, names_root: str | None = None, names_option: b
                                       f"joined by --names-from-folders ({both} would both write {out_stem(path)}__*): "
                                       "rename one of them or run them into separate --out folders"))
             continue
-        if first.parent != path.parent and not names_option:
-            what = ("alone, not by its folder ({} would both write {}__*): predict each folder into its own --out, or "
-                    "rename one of them")
-        elif first.parent != path.parent:
-            what = ("alone, not by its folder ({} would both write {}__*): predict each folder into its own --out, "
-                    "give --names-from-folders to name the outputs by folder and stem ({}__*), or rename one of them")
+        written = f"({both} would both write {out_stem(path)}__*)"
+        if first.parent == path.parent:
+            what = f"{written}: rename one of them or run them into separate --out folders"
         else:
-            what = "({} would both write {}__*): rename one of them or run them into separate --out folders"
+            option = (f"give --names-from-folders to name the outputs by folder and stem "
+                      f"({file_stem(f'{path.parent.name}{FOLDER_JOINER}{path.stem}')}__*), " if names_option else "")
+            what = (f"alone, not by its folder {written}: predict each folder into its own --out, {option}or rename one "
+                    "of them")
         failed.append((str(path), f"another input, {first}, has the same file stem, and outputs are named by the stem "
-                                  + what.format(both, out_stem(path),
-                                                file_stem(f"{path.parent.name}{FOLDER_JOINER}{path.stem}"))))
+                                  + what))
     return images, failed, listing.skipped
 
 
