@@ -46,7 +46,8 @@ except ModuleNotFoundError:  # pragma: no cover - python-multipart before 0.0.13
 
 from .. import __version__
 from ..engine.batch import mask_slug
-from ..engine.segmenter import LABEL_SHAPE_CHOICES, OLD_BACKENDS, MapsNotFinite, Segmenter, validate_prompts
+from ..engine.segmenter import (LABEL_SHAPE_CHOICES, OLD_BACKENDS, RECORD_BESIDE, MapsNotFinite, Segmenter,
+                                validate_prompts)
 from ..engine.tiling import TiledSegmenter
 from ..measures import MAX_MM_PER_PX, MIN_MM_PER_PX
 from ..rules import flags, parse_rules
@@ -859,9 +860,9 @@ def file_names(filename: str | None, prompts) -> dict:
     return {"stem": file_stem(Path(filename or "").stem) or "photo", "prompt_files": {p: mask_slug(p) for p in prompts}}
 
 
-# what a prompt's record (SegmentationResult.prompt_entry) says beside its QA measures: in an answer's item, not under
-# its "measures" (the layout of 0.6)
-BESIDE_MEASURES = ("joints", "confidence", "emptied_below", "concept")
+# what a prompt's record (segmenter.prompt_record) says beside its QA measures: its taped joints and RECORD_BESIDE; in
+# an answer's item, not under its "measures" (the layout of 0.6)
+BESIDE_MEASURES = ("joints", *RECORD_BESIDE)
 
 
 def answer_item(prompt: str, record: dict, mask: dict) -> dict:
