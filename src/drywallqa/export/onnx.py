@@ -93,6 +93,14 @@ def is_onnx_export_dir(path: str | Path) -> bool:
         return False
 
 
+def not_export_files(folder: Path) -> list[str]:
+    """The names in ``folder`` that an export may not delete in replacing it (:func:`check_export_target` refuses them
+    before the work; the replace after it keeps the folder aside where they appeared meanwhile): in an earlier export,
+    those it does not write (:data:`EXPORT_WRITES`); in any other folder (empty when it was checked), all of them."""
+    names = sorted(p.name for p in folder.iterdir())
+    return [n for n in names if n not in EXPORT_WRITES] if is_onnx_export_dir(folder) else names
+
+
 def check_export_target(model_dir: str | Path, out_dir: str | Path) -> Path:
     """``out_dir`` as a place :func:`export_onnx` may write: a new folder, an empty one, or an earlier export.
 
@@ -102,7 +110,7 @@ def check_export_target(model_dir: str | Path, out_dir: str | Path) -> Path:
             holding files an export does not write (:data:`EXPORT_WRITES`; a TensorRT engine built beside its graphs).
     """
     out = check_replaceable_dir(out_dir, "the ONNX graphs", is_onnx_export_dir, source=model_dir)
-    others = sorted(p.name for p in out.iterdir() if p.name not in EXPORT_WRITES) if out.is_dir() else []
+    others = not_export_files(out) if out.is_dir() else []
     if others:  # an earlier export is replaced whole: what a user put beside its graphs (a TensorRT engine) would go
         raise ValueError(f"{out} is an earlier export holding files an export does not write ({', '.join(others[:5])}"
                          f"{', ...' if len(others) > 5 else ''}), which replacing it would delete: move them out first, "
@@ -198,20 +206,12 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
         try:  # an earlier export (or an empty folder) replaced whole; what was put into it since check_export_target
             # looked (a TensorRT engine built beside the graphs meanwhile) is looked for again once it is aside, where
             # nothing more can reach it: kept, not deleted without a word
-            return replace_dir(tmp, out, unexpected=_not_export_files)
+            return replace_dir(tmp, out, unexpected=not_export_files)
         except KeptAside as exc:
             logger.warning("%s holds the new export, but %s appeared in the folder it replaced while it was exported "
                            "(files an export does not write): that folder is kept whole in %s; move them out of it, "
                            "then delete it", out, ", ".join(exc.names) or "files", exc.kept)
             return out
-
-
-def _not_export_files(folder: Path) -> list[str]:
-    """The names in ``folder`` that an export may not delete in replacing it (:func:`check_export_target`'s rule): in an
-    earlier export, those it does not write (:data:`EXPORT_WRITES`); in any other folder (empty when it was checked),
-    all of them."""
-    names = sorted(p.name for p in folder.iterdir())
-    return [n for n in names if n not in EXPORT_WRITES] if is_onnx_export_dir(folder) else names
 
 
 def _settings_digest(meta: dict) -> str:
