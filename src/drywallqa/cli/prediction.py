@@ -21,6 +21,10 @@ REVIEW_SHOWN = 5  # least confident masks named after a predict run (of those be
 
 IGNORED_SHOWN = 10  # files of the input folders that are not images, printed by `predict`; results.json has all
 
+NAMES_HELP = ("Name each photo's outputs by its folders below the common input folder and its stem (day1/IMG_1.jpg: "
+              "day1-IMG_1__<prompt>.png), so that photos of one name in different folders (a phone's) fit one --out; "
+              "default: by the file stem alone.")  # predict's and zeroshot's --names-from-folders
+
 
 @app.command()
 def predict(
@@ -44,11 +48,7 @@ def predict(
     mm_per_px: Optional[float] = typer.Option(None, help=("Scale in millimetres per pixel of the photo at its own size "
                                                           "(not the model's input size), for QA measures in millimetres.")),
     overwrite: bool = typer.Option(False, help="Redo images an earlier run finished (default: skip them)."),
-    names_from_folders: bool = typer.Option(
-        False, "--names-from-folders",
-        help="Name each photo's outputs by its folders below the common input folder and its stem (day1/IMG_1.jpg: "
-             "day1-IMG_1__<prompt>.png), so that photos of one name in different folders (a phone's) fit one --out; "
-             "default: by the file stem alone."),
+    names_from_folders: bool = typer.Option(False, "--names-from-folders", help=NAMES_HELP),
     workers: int = typer.Option(1, help="Images in flight at once (threads, or Ray actors with --executor ray)."),
     executor: str = typer.Option("local", help="local, or ray (Ray Data; a local Ray instance unless RAY_ADDRESS is set)."),
     engine: Optional[str] = typer.Option(None, hidden=True, help="Deprecated spelling of --executor."),
@@ -341,6 +341,7 @@ def zeroshot(
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into an --out that holds another job's results "
                                    "(other settings, prompts or photos); files this job does not write again are kept "
                                    "and listed as earlier_outputs. The same job is run again without it."),
+    names_from_folders: bool = typer.Option(False, "--names-from-folders", help=NAMES_HELP),
 ):
     """Segment defects with no training data: surface tags -> anomaly prompts -> boxes -> size filter -> SAM."""
     from ..zeroshot.pipeline import (DEFAULT_SAM, ZeroShotConfig, ZeroShotSegmenter, earlier_job, reference_photos,
@@ -377,8 +378,11 @@ def zeroshot(
         if value:
             setattr(cfg, key, value)
     check_output_path(out, "--out", folder=True)  # a file, below one, unwritable: before the models load (minutes)
+    from ..engine.batch import gather_inputs, names_root
+
+    root = names_root(paths, names_from_folders)
     try:  # before the models load
-        conflict = earlier_job(paths, out, cfg, prompt or None, reference)[1]
+        conflict = earlier_job(paths, out, cfg, prompt or None, reference, root)[1]
     except ValueError as exc:  # --out an input folder
         raise typer.BadParameter(str(exc), param_hint="--out") from None
     in_use = zeroshot_in_use(out)  # another job writing there now (run_zeroshot holds the lock, and checks again)
@@ -395,9 +399,7 @@ def zeroshot(
         cfg.validate()
     except ValueError as exc:
         raise typer.BadParameter(error_message(exc), param_hint="--detector / --detector-path / --sam-path / --config")
-    from ..engine.batch import gather_inputs
-
-    todo, failed, ignored = gather_inputs(paths, out)
+    todo, failed, ignored = gather_inputs(paths, out, root)
     if not todo and not failed:  # no photo at all: said before the models load (minutes, or a download that fails)
         for path, reason in ignored[:IGNORED_SHOWN]:
             tagged("not read", "yellow", f"{path}: {reason}")
@@ -418,7 +420,8 @@ def zeroshot(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--prompt") from None
     try:
-        report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None, overwrite=overwrite)
+        report = run_zeroshot(seg, paths, out, references=reference, prompts=prompt or None, overwrite=overwrite,
+                              names_from_folders=names_from_folders)
     except ValueError as exc:  # --out an input folder or another job's, a reference photo that cannot be read
         raise typer.BadParameter(str(exc), param_hint="--out / --reference") from None
     except KeyboardInterrupt:  # Ctrl-C or a stop signal

@@ -587,11 +587,11 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
     return entry, row
 
 
-def gather_inputs(paths, out_dir, names_root: str | None = None, names_option: bool = True
+def gather_inputs(paths, out_dir, names_root: str | None = None
                   ) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str, str]]]:
-    """The photos under ``paths`` for a job writing into ``out_dir``: ``(images, failed, ignored)``, each image named
-    as its outputs are (``names_root``: by its folders below it, :func:`by_folder`; None: by its file stem);
-    ``names_option``: the job takes ``--names-from-folders`` (``predict``; not ``zeroshot``), named in a failure.
+    """The photos under ``paths`` for a job writing into ``out_dir`` (``predict``'s, ``zeroshot``'s): ``(images,
+    failed, ignored)``, each image named as its outputs are (``names_root``: by its folders below it,
+    :func:`by_folder`; None: by its file stem).
 
     Missing inputs fail; what :func:`~drywallqa.utils.image_io.find_images` does not read is ``ignored``. Output
     files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``, compared
@@ -640,10 +640,9 @@ def gather_inputs(paths, out_dir, names_root: str | None = None, names_option: b
         if first.parent == path.parent:
             what = f"{written}: rename one of them or run them into separate --out folders"
         else:
-            option = (f"give --names-from-folders to name the outputs by folder and stem "
-                      f"({file_stem(f'{path.parent.name}{FOLDER_JOINER}{path.stem}')}__*), " if names_option else "")
-            what = (f"alone, not by its folder {written}: predict each folder into its own --out, {option}or rename one "
-                    "of them")
+            what = (f"alone, not by its folder {written}: predict each folder into its own --out, give "
+                    "--names-from-folders to name the outputs by folder and stem "
+                    f"({file_stem(f'{path.parent.name}{FOLDER_JOINER}{path.stem}')}__*), or rename one of them")
         failed.append((str(path), f"another input, {first}, has the same file stem, and outputs are named by the stem "
                                   + what))
     return images, failed, listing.skipped
@@ -1144,13 +1143,19 @@ def check_names(out_dir, names_root: str | None = None, overwrite: bool = False)
     if held is None:
         return
     (where, theirs), ours = held, NAMES_FOLDERS if names_root else None
-    if theirs == ours:
-        return
+    if theirs != ours:
+        raise ValueError(names_conflict(where, theirs, ours))
+
+
+def names_conflict(where: str, theirs, ours) -> str:
+    """Why a job naming its outputs by the rule ``ours`` (``"names"``: :data:`NAMES_FOLDERS`, or None: by file stem)
+    does not resume the job ``where`` names, whose outputs are named by ``theirs`` (:func:`check_names`; a zero-shot
+    job's record, :func:`~drywallqa.zeroshot.pipeline.earlier_job`)."""
     again = ("without --names-from-folders" if theirs is None else "with --names-from-folders"
              if theirs == NAMES_FOLDERS else "as the job that wrote it")
-    raise ValueError(f"{where} whose outputs are named {_naming(theirs)}; this job names "
-                     f"them {_naming(ours)} and would predict each one again under another name: run it {again} to "
-                     "resume that job, give it another --out, or --overwrite to predict them again named so")
+    return (f"{where} whose outputs are named {_naming(theirs)}; this job names them {_naming(ours)} and would "
+            f"predict each one again under another name: run it {again} to resume that job, give it another --out, "
+            "or --overwrite to predict them again named so")
 
 
 def prepare_out_dir(out_dir) -> Path:

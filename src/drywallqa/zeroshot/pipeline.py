@@ -377,7 +377,8 @@ class ZeroShotSegmenter(Segmenter):
 
 
 ANOMALY = "anomaly"  # <stem>__anomaly.png: an image's anomaly map (a prompt "anomaly" has its mask named otherwise)
-JOB_PARTS = {"config": "settings", "prompts": "prompts", "references": "reference photos", "photos": "photos"}
+JOB_PARTS = {"config": "settings", "prompts": "prompts", "references": "reference photos", "photos": "photos",
+             "names": "output names (--names-from-folders)"}  # "names": of a job by folder only
 ZEROSHOT_LOCK = ".zeroshot.lock"  # in a job's --out: locked (filelock) while a zero-shot job writes there
 ZEROSHOT_LOCK_USER = ("zero-shot job", "choose another --out")  # who holds it, and what to do instead
 
@@ -406,13 +407,14 @@ def earlier_outputs(out: Path, report: bool = False) -> set[str]:
         return set()
 
 
-def users_files(out: Path, photos) -> list[str]:
+def users_files(out: Path, photos, names_root: str | None = None) -> list[str]:
     """The files of ``out``, a folder no drywallqa job wrote
     (:func:`~drywallqa.utils.output_folders.is_output_folder`), that a zero-shot job of ``photos`` would write over or
     remove: its ``report.json``, and each photo's ``<stem>__*.png`` (its masks' prompts are known only once
-    generated); none in a job's output folder."""
+    generated; the stem as the job names it, ``names_root``: :func:`~drywallqa.engine.batch.by_folder`); none in a
+    job's output folder."""
+    from ..engine.batch import by_folder, out_stem
     from ..utils.output_folders import is_output_folder
-    from ..utils.slug import file_stem
 
     def starts(name: str) -> set:  # each "<...>__" a name starts with
         return {name[:i + 2] for i in range(len(name) - 1) if name.startswith("__", i)}
@@ -420,7 +422,7 @@ def users_files(out: Path, photos) -> list[str]:
     try:
         if not out.is_dir() or is_output_folder(out):
             return []
-        stems = {f"{file_stem(Path(p).stem)}__" for p in photos}
+        stems = {f"{out_stem(by_folder(p, names_root))}__" for p in photos}
         return [*([ZEROSHOT_REPORT] if (out / ZEROSHOT_REPORT).is_file() else []),
                 *sorted(e.name for e in out.iterdir() if e.suffix == ".png" and starts(e.name) & stems and e.is_file())]
     except OSError:  # cannot be listed: prepare_out_dir names it
@@ -437,33 +439,40 @@ def older_zeroshot_report(out: Path) -> bool:
     return isinstance(report, dict) and "stages" in report and "prompt_source" in report
 
 
-def zeroshot_job(config: ZeroShotConfig, photos, prompts=None, references=None) -> dict:
+def zeroshot_job(config: ZeroShotConfig, photos, prompts=None, references=None, names_root: str | None = None) -> dict:
     """What decides a zero-shot job's outputs, as :data:`ZEROSHOT_JOB` holds it: the config (before references set its
-    size filter), the fixed prompts given, and the references and photos (absolute paths)."""
+    size filter), the fixed prompts given, the references and photos (absolute paths), and of a job named by folder
+    (``names_root``: :func:`~drywallqa.engine.batch.names_root`) its rule, ``"names": "folders"`` (as ``predict``'s
+    ``results.json``; absent: by file stem)."""
+    from ..engine.batch import NAMES_FOLDERS
+
     job = {"config": dataclasses.asdict(config), "prompts": list(prompts or []),
            "references": sorted(os.path.abspath(p) for p in references or []),
-           "photos": sorted(os.path.abspath(p) for p in photos)}
+           "photos": sorted(os.path.abspath(p) for p in photos), **({"names": NAMES_FOLDERS} if names_root else {})}
     return json.loads(strict_json(job))  # as read back from the file
 
 
-def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references=None) -> tuple[dict, str | None]:
-    """This job (:func:`zeroshot_job` of the photos under ``paths``), and why it would mix its results with an
+def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references=None,
+                names_root: str | None = None) -> tuple[dict, str | None]:
+    """This job (:func:`zeroshot_job` of the photos under ``paths``, named by folder below ``names_root`` or, None, by
+    file stem), and why it would mix its results with an
     earlier job's in ``out_dir``, or None: the folder holds no job's outputs (nor a file of the user's this job would
     write over: :func:`users_files`, named as a conflict too), or the
-    same job's (the same settings, prompts, references and photos: run again, or after it was stopped). A folder of
-    another job's outputs (another zero-shot job's, ``predict``'s, or one an older drywallqa wrote, which no job
+    same job's (the same settings, prompts, references, photos and naming rule: run again, or after it was stopped). A
+    folder of another job's outputs (another zero-shot job's, one named by another rule as ``predict``'s
+    :func:`~drywallqa.engine.batch.check_names` says, ``predict``'s, or one an older drywallqa wrote, which no job
     record says is this one) is refused, as ``predict`` refuses another job's results (``--overwrite`` goes on).
 
     Raises:
         ValueError: ``out_dir`` is an input folder (:func:`~drywallqa.engine.batch.check_out_apart`)."""
-    from ..engine.batch import check_out_apart, gather_inputs
+    from ..engine.batch import check_out_apart, gather_inputs, names_conflict
 
     check_out_apart(paths, out_dir)
     out = Path(out_dir)
-    job = zeroshot_job(config, gather_inputs(paths, out)[0], prompts, references)
+    job = zeroshot_job(config, gather_inputs(paths, out, names_root)[0], prompts, references, names_root)
     files = sorted(earlier_outputs(out, report=True))
     if not files:
-        theirs = users_files(out, job["photos"])
+        theirs = users_files(out, job["photos"], names_root)
         if theirs and older_zeroshot_report(out):  # a zero-shot job's of before output folders were marked (0.5.0)
             return job, (f"{out} holds the results of a zero-shot job of an older drywallqa (its {ZEROSHOT_REPORT}, "
                          f"e.g. {theirs[-1]}) that no zero-shot job record says are this job's: give this job another "
@@ -480,8 +489,13 @@ def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references
         earlier = None
     if earlier == job:
         return job, None
-    if isinstance(earlier, dict) and set(earlier) == set(job):
-        other = ", ".join(name for key, name in JOB_PARTS.items() if earlier[key] != job[key])
+    if isinstance(earlier, dict) and set(earlier) | {"names"} == set(job) | {"names"}:
+        same = {**earlier, "names": None, "photos": None} == {**job, "names": None, "photos": None}
+        if same and earlier.get("names") != job.get("names"):  # the same job but for its outputs' names (and so its
+            # photos: by file stem, of a/IMG_1.jpg and b/IMG_1.jpg only the first is one)
+            return job, names_conflict(f"{out} holds the results of a zero-shot job", earlier.get("names"),
+                                       job.get("names"))
+        other = ", ".join(name for key, name in JOB_PARTS.items() if earlier.get(key) != job.get(key))
         held = f"the results of an earlier zero-shot job with other {other}"
     else:
         held = f"results of another job (e.g. {files[0]}) that no zero-shot job record says are this job's"
@@ -548,8 +562,12 @@ def _size_filter_from_references(segmenter: ZeroShotSegmenter, references, promp
 
 
 def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, progress: bool = True,
-                 prompts: list[str] | None = None, overwrite: bool = False) -> dict:
+                 prompts: list[str] | None = None, overwrite: bool = False, names_from_folders: bool = False) -> dict:
     """``drywallqa zeroshot``: masks per generated prompt, an anomaly map per image and ``report.json``.
+    ``names_from_folders``: each photo's outputs named by its folders below the common input folder and its stem, as
+    ``predict``'s (:func:`~drywallqa.engine.batch.folder_stem`; ``day1-IMG_1__anomaly.png``), the rule in the job record
+    and ``report.json`` (``"names": "folders"``); a folder of a job named by the other rule is refused
+    (:func:`earlier_job`).
 
     An ``out_dir`` that holds another job's results is refused (:func:`earlier_job`) unless ``overwrite``; the same
     job is run again. ``out_dir`` is locked for the job (:data:`ZEROSHOT_LOCK`): a second job into it meanwhile is
@@ -564,27 +582,29 @@ def run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references=None, 
         ValueError: a prompt given that is none (too long, control characters), ``out_dir`` is an input folder, holds
             another job's results, is another job's now, cannot be written; a reference that holds no photo or that the
             detector fails on."""
-    from ..engine.batch import check_out_apart
+    from ..engine.batch import check_out_apart, names_root
     from ..utils.locks import folder_lock
 
     prompts = validate_prompts(prompts) if prompts else None  # one that is no prompt: refused, not each photo's failure
+    root = names_root(paths, names_from_folders)
     check_out_apart(paths, out_dir)  # before the lock file is made: never in a folder of photos
     given = segmenter.config.max_box_fraction
     try:
         with folder_lock(out_dir, ZEROSHOT_LOCK, *ZEROSHOT_LOCK_USER):
-            return _run_zeroshot(segmenter, paths, out_dir, references, progress, prompts, overwrite)
+            return _run_zeroshot(segmenter, paths, out_dir, references, progress, prompts, overwrite, root)
     finally:
         segmenter.config.max_box_fraction = given
 
 
 def _run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references, progress: bool,
-                  prompts: list[str] | None, overwrite: bool) -> dict:
+                  prompts: list[str] | None, overwrite: bool, root: str | None) -> dict:
     from ..utils.progress import progress_bar
 
-    from ..engine.batch import describe_error, gather_inputs, mask_name, prepare_out_dir, save_png_atomic
-    from ..utils.slug import file_stem
+    from ..engine.batch import (NAMES_FOLDERS, describe_error, gather_inputs, mask_name, out_stem, prepare_out_dir,
+                                save_png_atomic)
 
-    job, conflict = earlier_job(paths, out_dir, segmenter.config, prompts, references)  # before references change it
+    # before references change it
+    job, conflict = earlier_job(paths, out_dir, segmenter.config, prompts, references, root)
     if conflict is not None and not overwrite:
         raise ValueError(conflict)
     report = {"size_threshold_source": "config"}
@@ -594,14 +614,14 @@ def _run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references, prog
     out = prepare_out_dir(out_dir)  # made, checked and marked as predict's is
     write_text_atomic(strict_json(job), out / ZEROSHOT_JOB)  # before any output: a stopped job is known again
     (out / ZEROSHOT_REPORT).unlink(missing_ok=True)  # an earlier job's would read as a stopped job's report
-    todo, failed, ignored = gather_inputs(paths, out, names_option=False)  # (no --names-from-folders)
+    todo, failed, ignored = gather_inputs(paths, out, root)
     images, written = [], set()
     for path in progress_bar(todo, desc="zero-shot", disable=not progress):
         files = []
         try:
             result, anomaly, kept, used = segmenter.run(read_image(path), prompts)
             masks = [(mask_name(path, p, (ANOMALY,)), result.masks[p].astype(np.uint8) * 255) for p in used]
-            anomaly_map = (f"{file_stem(path.stem)}__{ANOMALY}.png", (np.clip(anomaly, 0, 1) * 255).astype(np.uint8))
+            anomaly_map = (f"{out_stem(path)}__{ANOMALY}.png", (np.clip(anomaly, 0, 1) * 255).astype(np.uint8))
             for name, array in [*masks, anomaly_map]:
                 files.append(name)  # before: one whose writing is cut short is removed below too
                 save_png_atomic(array, out / name)
@@ -627,7 +647,8 @@ def _run_zeroshot(segmenter: ZeroShotSegmenter, paths, out_dir, references, prog
                         f"prompts or photos, e.g. {earlier[0]}): left as they were and listed as earlier_outputs in "
                         f"{ZEROSHOT_REPORT}; "
                         "give each run an --out folder of its own to keep runs apart")
-    report.update(segmenter.report(), max_box_fraction=segmenter.config.max_box_fraction, images=images, failed=failed,
-                  ignored=ignored, earlier_outputs=earlier, warnings=warnings)
+    report.update(segmenter.report(), max_box_fraction=segmenter.config.max_box_fraction,
+                  **({"names": NAMES_FOLDERS} if root else {}), images=images, failed=failed, ignored=ignored,
+                  earlier_outputs=earlier, warnings=warnings)
     write_text_atomic(strict_json(report), out / ZEROSHOT_REPORT)  # standard JSON: a NaN score is written as null
     return report
