@@ -75,3 +75,84 @@ def test_zeroshot_job_by_stem_is_not_resumed_by_folder(zeroshot_args, tmp_path):
     res = runner.invoke(app, [*zeroshot_args, str(photos / "a"), "--out", str(out), "--names-from-folders",
                               "--overwrite"])  # as asked
     assert res.exit_code == 0 and (out / "a-IMG_1__anomaly.png").is_file(), res.output
+
+
+# --- the prompt table against a custom detector's text length limit -------------------------------------------------
+
+class _NoSam:
+    def eval(self):
+        return self
+
+
+class _LongNouns:
+    """An LLM's prompt generator whose nouns are ``nouns``, falling back on the table (``fallback``)."""
+
+    def __init__(self, nouns):
+        from drywallqa.zeroshot.prompting import TablePromptGenerator
+
+        self.nouns, self.source, self.fallback = nouns, "llm http://llm", TablePromptGenerator()
+
+    def generate(self, tags):
+        return list(self.nouns)
+
+
+def _short_owlv2(tiny_owlv2_dir, limit):
+    """The tiny OWLv2 (a token a letter) as a custom detector whose text encoder reads ``limit`` tokens: a prompt of
+    more crashed its model (RuntimeError "The size of tensor a (N) must match the size of tensor b (limit)"), never
+    truncated, so check_prompts refuses it by the same limit."""
+    from drywallqa.zeroshot.detection import DETECTORS
+
+    detector = DETECTORS.get("owlv2")(str(tiny_owlv2_dir), 1.0, 0.0)
+    detector.text_limit = limit
+    return detector
+
+
+def _photo():
+    return np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+
+
+def test_an_llms_fallback_table_is_held_to_the_detectors_text_limit(tiny_owlv2_dir, caplog):
+    """The LLM's prompts all too long for the detector: the table's were handed to it unchecked, and with a custom
+    detector that reads fewer tokens than the published ones every photo failed with "the prompt 'hairline crack' ...:
+    shorten it" (a prompt the user never gave) though some of the table's fit. Those it reads are used, the others
+    left out and named, as the LLM's were."""
+    import logging
+
+    from drywallqa.zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter
+
+    long = "hairline crack along the taped wall seam"
+    seg = ZeroShotSegmenter(ZeroShotConfig(detector="owlv2", sam_path=None), detector=_short_owlv2(tiny_owlv2_dir, 8),
+                            sam=_NoSam(), generator=_LongNouns([long]))  # 8 tokens: "dent", "hole" (4 + 2) fit
+    with caplog.at_level(logging.WARNING):
+        used = seg.run(_photo())[3]
+    assert used == ["dent", "hole"], used
+    assert "'hairline crack'" in seg.last_prompt_source and repr(long) in seg.last_prompt_source
+    assert any("'hairline crack'" in r.getMessage() for r in caplog.records)
+    # none of the table's fits either: the reason names both lists and the limit, not "shorten it"
+    seg.detector.text_limit = 5
+    with pytest.raises(ValueError, match="none of the prompts generated .* nor of the table v1 it falls back on "
+                                         r"\('hairline crack'.* reads at most 5 tokens") as info:
+        seg.run(_photo())
+    assert "shorten it" not in str(info.value)
+
+
+def test_a_table_none_of_whose_prompts_the_detector_reads_is_an_error_before_any_photo(tiny_owlv2_dir, tiny_sam_dir,
+                                                                                        tmp_path, caplog):
+    """With the table as generator and a surface named (--material: the prompts known before any photo), a custom
+    detector that reads none of them failed every photo after the models loaded; it is refused as the pipeline is
+    built (exit 2), and the table's prompts it cannot read are named then."""
+    import logging
+
+    from drywallqa.zeroshot.pipeline import ZeroShotConfig, ZeroShotSegmenter
+
+    cfg = ZeroShotConfig(detector="owlv2", sam_path=None)
+    with pytest.raises(ValueError, match=r"none of the prompts of the table v1 for 'drywall' \('hairline crack'.*reads "
+                                         "at most 5 tokens"):
+        ZeroShotSegmenter(cfg, detector=_short_owlv2(tiny_owlv2_dir, 5), sam=_NoSam())
+    with caplog.at_level(logging.WARNING):
+        seg = ZeroShotSegmenter(cfg, detector=_short_owlv2(tiny_owlv2_dir, 6), sam=_NoSam())  # "dent", "hole" fit
+    assert any("'hairline crack'" in r.getMessage() for r in caplog.records)  # said as it loads, once
+    assert seg.run(_photo())[3] == ["dent", "hole"]
+    # a surface read from each photo (a classifier tagger), or fixed prompts: nothing known before the photo
+    assert ZeroShotSegmenter(ZeroShotConfig(detector="owlv2", sam_path=None, prompt_source="fixed"),
+                             detector=_short_owlv2(tiny_owlv2_dir, 5), sam=_NoSam()).run(_photo(), ["dog"])[3] == ["dog"]

@@ -30,8 +30,8 @@ from ..utils.image_io import read_image, to_rgb_array
 from ..utils.output_folders import ZEROSHOT_JOB, ZEROSHOT_REPORT
 from ..utils.yamlfile import describe_error, safe_load
 from .detection import DETECTORS
-from .prompting import PROMPT_GENERATORS
-from .tagging import TAGGERS
+from .prompting import PROMPT_GENERATORS, TablePromptGenerator
+from .tagging import TAGGERS, FixedTagger
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +145,11 @@ class ZeroShotConfig:
         return self
 
 
+def _shown(prompts: list[str]) -> str:
+    """Prompts for a message, each of at most 60 characters."""
+    return ", ".join(repr(p if len(p) <= 60 else p[:57] + "...") for p in prompts)
+
+
 def box_area_fraction(box, shape) -> float:
     x0, y0, x1, y1 = box
     return max(0.0, x1 - x0) * max(0.0, y1 - y0) / float(shape[0] * shape[1])
@@ -199,6 +204,7 @@ class ZeroShotSegmenter(Segmenter):
         self.prompt_sources: dict[str, None] = {}  # where the prompts of the photos run so far came from, in order
         self._weight_stamp: list | None = None  # weights_stamp, read once when first asked
         self._said_too_long: set[str] = set()  # generated prompts the detector cannot read, warned of once a pipeline
+        self._check_table()  # the table's prompts for a surface named, against the detector's text limit
 
     @classmethod
     def from_path(cls, path=None, **overrides) -> "ZeroShotSegmenter":
@@ -237,37 +243,81 @@ class ZeroShotSegmenter(Segmenter):
     def _readable(self, prompts: list[str], source: str, tags: list[str]) -> tuple[list[str], str]:
         """The generated ``prompts`` the detector reads whole (its ``check_prompts``), and ``source`` naming those left
         out (an LLM's noun longer than the published OWLv2's 16 tokens failed every photo with "shorten it", which the
-        user cannot do); none left: the generator's ``fallback`` table's prompts, where it has one.
+        user cannot do); none left: those of the generator's ``fallback`` table's prompts it reads (a custom detector
+        may read fewer tokens than the published ones the table is held to: the table's were handed to it unchecked,
+        and every photo failed with "shorten it" too), where it has one.
 
         Raises:
-            ValueError: no generated prompt the detector reads, and no table to fall back on."""
-        check = getattr(self.detector, "check_prompts", None)
-        if check is None:
+            ValueError: no generated prompt the detector reads, and no table to fall back on, or none of its prompts
+                that the detector reads either."""
+        if getattr(self.detector, "check_prompts", None) is None:
             return prompts, source
+        kept, dropped = self._fitting(prompts)
+        if not dropped:
+            return prompts, source
+        longer = f"longer than the {self.config.detector} detector reads"
+        if kept:
+            return kept, f"{source} ({len(dropped)} left out, {longer}: {_shown(dropped)})"
+        fallback = getattr(self.generator, "fallback", None)
+        if fallback is None:
+            raise ValueError(f"none of the prompts generated ({_shown(dropped)}) is one the {self.config.detector} "
+                             "detector reads whole: they are longer than its text encoder reads")
+        table, left = self._fitting(fallback.generate(tags))
+        if not table:
+            raise ValueError(f"none of the prompts generated ({_shown(dropped)}) nor of the {fallback.source} it falls "
+                             f"back on ({_shown(left)}) is one {self._reads()}")
+        also = f"; of its own, {len(left)} left out: {_shown(left)}" if left else ""
+        return table, f"{fallback.source} (the prompts generated were all {longer}: {_shown(dropped)}{also})"
+
+    def _fitting(self, prompts: list[str]) -> tuple[list[str], list[str]]:
+        """``(kept, dropped)``: the ``prompts`` the detector reads whole (its ``check_prompts``), and the others, each
+        warned of once a pipeline (a job of 500 photos said the same line 500 times)."""
         kept, dropped = [], []
         for prompt in prompts:
             try:
-                check([prompt])
+                self.detector.check_prompts([prompt])
                 kept.append(prompt)
             except ValueError:
                 dropped.append(prompt)
-        if not dropped:
-            return prompts, source
-        shown = ", ".join(repr(p if len(p) <= 60 else p[:57] + "...") for p in dropped)
-        longer = f"longer than the {self.config.detector} detector reads"
         new = [p for p in dropped if p not in self._said_too_long]
-        if new:  # once a prompt, not once a photo (a job of 500 photos said the same line 500 times)
+        if new:
             self._said_too_long.update(new)
-            logger.warning("generated prompts %s: %s; left out (each said once; the photos' prompt sources, "
-                           "report.json, name them)", longer, ", ".join(repr(p if len(p) <= 60 else p[:57] + "...")
-                                                                    for p in new))
-        if kept:
-            return kept, f"{source} ({len(dropped)} left out, {longer}: {shown})"
+            logger.warning("generated prompts %s: longer than the %s detector reads; left out (each said once; the "
+                           "photos' prompt sources, report.json, name them)", _shown(new), self.config.detector)
+        return kept, dropped
+
+    def _reads(self) -> str:
+        """What the detector reads, and what to do, for an error of prompts it cannot read."""
+        limit = getattr(self.detector, "text_limit", None)
+        most = f" (its text encoder reads at most {limit} tokens)" if isinstance(limit, int) else ""
+        return (f"the {self.config.detector} detector reads whole{most}: give prompts it reads (--prompts fixed -p ...) "
+                "or a detector whose text encoder reads longer text (the published ones read every prompt of the table)")
+
+    def _check_table(self) -> None:
+        """With prompts generated by the table (or an LLM falling back on it) for a surface named (the ``fixed``
+        tagger, ``--material``: known before any photo), the table's prompts the detector cannot read (a custom one
+        whose text encoder reads fewer tokens than the published ones the table is held to) are said as the pipeline
+        is built; none of them readable is an error then where the table is the generator (every photo failed with it
+        once the models had loaded), a warning where it is an LLM's fall-back (photos fail where the LLM does).
+
+        Raises:
+            ValueError: the table, the generator, has no prompt for the surface that the detector reads."""
+        if (self.config.prompt_source == "fixed" or not isinstance(self.tagger, FixedTagger)
+                or getattr(self.detector, "check_prompts", None) is None):
+            return
         fallback = getattr(self.generator, "fallback", None)
-        if fallback is None:
-            raise ValueError(f"none of the prompts generated ({shown}) is one the {self.config.detector} detector reads "
-                             "whole: they are longer than its text encoder reads")
-        return fallback.generate(tags), f"{fallback.source} (the prompts generated were all {longer}: {shown})"
+        table = self.generator if isinstance(self.generator, TablePromptGenerator) else fallback
+        if not isinstance(table, TablePromptGenerator):
+            return
+        tags = self.tagger.tags(None)
+        kept, dropped = self._fitting(table.generate(tags))
+        if kept:
+            return
+        what = (f"none of the prompts of the {table.source} for {', '.join(map(repr, tags))} ({_shown(dropped)}) is one "
+                f"{self._reads()}")
+        if table is self.generator:
+            raise ValueError(what)
+        logger.warning("%s; the photos the LLM gives no prompt for that it reads fail", what)
 
     def run(self, image, prompts=None) -> tuple[SegmentationResult, np.ndarray, list, list[str]]:
         """-> result (per prompt), anomaly map ``(H, W)``, kept detections, the prompts used."""
