@@ -1,0 +1,31 @@
+"""The web page with several photos (tests/browser/h290_page.mjs, in headless Chromium): a photo taken while the list
+was sent joined it, but the status line said "Sending photo 1 of 2" until the next photo went."""
+
+from test_browser import _need_browser, run_page_script
+from test_h258_page_many import photos, server  # noqa: F401  # fixtures: the tiny model, a 20 KB limit
+
+
+def test_a_capture_while_the_list_is_sent_is_counted_at_once(server, photos):
+    _need_browser()
+    out = run_page_script("h290_page.mjs", server, photos, "camera-all", timeout=240)
+    assert out["consoleErrors"] == [], out
+    assert out["before"]["status"] == "Sending photo 1 of 2: a.png", out["before"]
+    during = out["during"]
+    assert during["list"] == [["a.png", "sending"], ["c.png", "waiting"], ["d.png", "waiting"]], during
+    assert during["status"] == "Sending photo 1 of 3: a.png", during
+    assert during["button"].startswith("1 of 3 \u00b7 "), during
+    after = out["after"]
+    assert after["sent"] == ["a.png", "c.png", "d.png"] and after["status"] == "3 of 3 photos segmented.", after
+
+
+def test_a_capture_while_the_remaining_photos_are_sent_is_counted_at_once(server, photos):
+    _need_browser()
+    out = run_page_script("h290_page.mjs", server, photos, "camera-rest", timeout=240)
+    assert out["consoleErrors"] == [], out
+    assert out["before"]["status"] == "Sending photo 2 of 2: c.png (1 of 1 remaining)", out["before"]
+    during = out["during"]
+    assert during["list"] == [["a.png", "done"], ["c.png", "sending"], ["d.png", "waiting"]], during
+    assert during["status"] == "Sending photo 2 of 3: c.png (1 of 2 remaining)", during
+    assert during["button"].startswith("1 of 2 remaining \u00b7 "), during
+    after = out["after"]
+    assert after["sent"] == ["c.png", "d.png"] and after["status"] == "3 of 3 photos segmented.", after
