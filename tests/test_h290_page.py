@@ -1,5 +1,6 @@
 """The web page with several photos (tests/browser/h290_page.mjs, in headless Chromium): a photo taken while the list
-was sent joined it, but the status line said "Sending photo 1 of 2" until the next photo went."""
+was sent joined it, but the status line said "Sending photo 1 of 2" until the next photo went; "Download all (ZIP)"
+said nothing of the photos whose masks it lacks (refused, failed)."""
 
 from test_browser import _need_browser, run_page_script
 from test_h258_page_many import photos, server  # noqa: F401  # fixtures: the tiny model, a 20 KB limit
@@ -29,3 +30,18 @@ def test_a_capture_while_the_remaining_photos_are_sent_is_counted_at_once(server
     assert during["button"].startswith("1 of 2 remaining \u00b7 "), during
     after = out["after"]
     assert after["sent"] == ["c.png", "d.png"] and after["status"] == "3 of 3 photos segmented.", after
+
+
+def test_the_zip_says_beside_it_which_photos_it_lacks(server, photos):
+    _need_browser()
+    out = run_page_script("h290_page.mjs", server, photos, "zip-note", timeout=240)
+    assert out["consoleErrors"] == [], out
+    assert not out["chosen"]["shown"], out["chosen"]  # nothing sent: no ZIP, nothing said of it
+    assert out["list"] == [["a.png", "done"], ["big.png", "refused"], ["lost.png", "failed"]], out
+    for said in (out["sent"], out["clicked"]):
+        assert said["shown"] and said["said"] == "2 photos not in the ZIP: 1 refused, 1 failed.", said
+        assert said["describedBy"] == "zip-note", said  # read out with the link
+    assert out["zipName"] == "drywallqa_3_photos.zip", out
+    all_done = out["allDone"]  # every photo's masks in it: nothing said
+    assert all_done["list"] == [["a.png", "done"], ["c.png", "done"]] and all_done["zip"], all_done
+    assert not all_done["shown"] and all_done["said"] == "", all_done
