@@ -3,33 +3,8 @@ once: a site engineer back from a floor with 20 photos chose them together, and 
 one (chosen). Now each is sent in turn, one request at a time, listed with its state; one over the upload limit is
 refused by name and the others sent; the one selected is shown as one photo is; all the answers download as one JSON."""
 
-import pytest
-
-from drywallqa import Segmenter
-from drywallqa.serve import ServeConfig, create_app
-from test_browser import _need_browser, run_page_script, serving
-
-PROMPTS = ["segment crack", "segment taping area"]
-
-
-@pytest.fixture
-def server(tiny_model_dir):
-    seg = Segmenter.load(tiny_model_dir)
-    seg.prompt_thresholds = {p: 0.5 for p in PROMPTS}  # the page's suggestions: its first prompts
-    yield from serving(create_app(ServeConfig(max_upload_mb=0.02), seg))  # 20 KB: big.png is over it
-
-
-@pytest.fixture
-def photos(tmp_path):
-    import numpy as np
-    from PIL import Image
-
-    for name, grey in (("a", 150), ("c", 120), ("d", 90)):
-        Image.new("RGB", (64, 48), (grey, grey, grey)).save(tmp_path / f"{name}.png")
-    # noise does not compress: 64 x 48 x 3 bytes, 9 KB, is under the limit; 120 x 90 (32 KB) over it
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)).save(tmp_path / "big.png")
-    assert (tmp_path / "big.png").stat().st_size > 0.02 * 2**20 > (tmp_path / "a.png").stat().st_size
-    return tmp_path
+from page_helpers import PROMPTS, photos, server  # noqa: F401  # fixtures: the tiny model, a 20 KB limit; a.png .. big.png
+from test_browser import _need_browser, run_page_script
 
 
 def test_several_photos_sent_in_turn_listed_and_downloaded(server, photos):

@@ -4,8 +4,8 @@ done went up again over a phone's link. Now a photo answered with the prompts an
 and only those without one are sent (failed on the way, stopped), the button saying how many; anything sent changed,
 all again. A connection lost or a 5xx was listed as "refused" (the server saying no to the photo): now "failed"."""
 
+from page_helpers import photos, server  # fixtures: the tiny model served with a 20 KB limit; a.png .. big.png
 from test_browser import _need_browser, run_page_script
-from test_h258_page_many import photos, server  # fixtures: the tiny model served with a 20 KB limit; a.png .. big.png
 
 
 def test_failed_listed_as_such_and_segment_again_sends_only_the_photos_without_an_answer(server, photos):

@@ -12,8 +12,8 @@ import zipfile
 import numpy as np
 from PIL import Image
 
+from page_helpers import PROMPTS, photos, server  # fixtures: the tiny model, a 20 KB limit; a.png .. big.png
 from test_browser import _need_browser, run_page_script
-from test_h258_page_many import PROMPTS, photos, server  # fixtures: the tiny model, a 20 KB limit; a.png .. big.png
 
 
 def test_download_all_as_zip_holds_each_mask_png_and_the_json(server, photos):

@@ -8,9 +8,9 @@ import zipfile
 
 from drywallqa.engine.batch import mask_slug
 from drywallqa.utils.slug import file_stem
-from test_browser import _need_browser, run_page_script
 # fixtures: the tiny model, a 20 KB upload limit; a.png (small), big.png (over it)
-from test_h258_page_many import PROMPTS as PROMPTS_SHOWN, photos, server  # noqa: F401
+from page_helpers import PROMPTS as PROMPTS_SHOWN, photos, server  # noqa: F401
+from test_browser import _need_browser, run_page_script
 
 NAMES = ["façade été.png", "Façade été.PNG", "image.jpg", "image.jpg", "image-2.jpg", ".png", "分割.png"]
 PROMPTS = ["segment crack", "fissure à reboucher", "分割裂缝", "???", "Segment crack"]

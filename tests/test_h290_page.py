@@ -7,8 +7,8 @@ import json
 import unicodedata
 import zipfile
 
+from page_helpers import PROMPTS, photos, server  # noqa: F401  # fixtures: the tiny model, a 20 KB limit
 from test_browser import _need_browser, run_page_script
-from test_h258_page_many import PROMPTS, photos, server  # noqa: F401  # fixtures: the tiny model, a 20 KB limit
 
 
 def test_a_capture_while_the_list_is_sent_is_counted_at_once(server, photos):

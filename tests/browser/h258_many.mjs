@@ -10,6 +10,7 @@
 // (docs/page_many.jpg: against drywallqa serve, the shipped model). Prints one JSON line.
 import { readFile } from 'node:fs/promises';
 import { launchChromium, openPage } from './chromium.mjs';
+import { photoIn, tellFailure } from './page_helpers.mjs';
 
 const [url, dir, check] = process.argv.slice(2);
 const browser = await launchChromium();
@@ -24,9 +25,8 @@ let page = null, consoleErrors = [];
 try {
   ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 }, acceptDownloads: true }));
   await page.waitForFunction(() => state.maxUploadMb);  // the server's limit read
-  // the files read here, given as bytes: a file chosen by its path goes without its bytes through page.route
-  const photos = check === 'screenshot' ? [] : await Promise.all(['a.png', 'big.png', 'c.png', 'd.png'].map(async name =>
-    ({ name, mimeType: 'image/png', buffer: await readFile(`${dir}/${name}`) })));
+  const photo = photoIn(dir);
+  const photos = check === 'screenshot' ? [] : await Promise.all(['a.png', 'big.png', 'c.png', 'd.png'].map(name => photo(name)));
   // each request: the photo's name, how many were on their way at once; c.png held until released, d.png refused
   const sent = []; let inFlight = 0, most = 0, release = null;
   const held = new Promise(done => { release = done; });
@@ -124,8 +124,7 @@ try {
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
-  if (page) console.error(JSON.stringify({ list: await listed(page).catch(() => null), consoleErrors,
-                                           error: await page.textContent('#error').catch(() => null) }));
+  await tellFailure(page, consoleErrors, listed);
   throw err;
 } finally {
   await browser.close();

@@ -7,6 +7,7 @@
 // Segment: only the two stopped sent. CHECK "one": one photo, Segment twice: sent twice. Prints one JSON line.
 import { readFile } from 'node:fs/promises';
 import { launchChromium, openPage } from './chromium.mjs';
+import { photoIn, tellFailure } from './page_helpers.mjs';
 
 const [url, dir, check] = process.argv.slice(2);
 const browser = await launchChromium();
@@ -19,8 +20,8 @@ let page = null, consoleErrors = [];
 try {
   ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 }, acceptDownloads: true }));
   await page.waitForFunction(() => state.maxUploadMb);
-  const photos = await Promise.all(['a.png', 'big.png', 'c.png', 'd.png'].map(async name =>
-    ({ name, mimeType: 'image/png', buffer: await readFile(`${dir}/${name}`) })));
+  const photo = photoIn(dir);
+  const photos = await Promise.all(['a.png', 'big.png', 'c.png', 'd.png'].map(name => photo(name)));
   // each request's photo name and prompts; the first c.png's connection dropped, the first d.png answered 500
   const sent = []; const failOnce = new Set(check === 'again' ? ['c.png', 'd.png'] : []);
   let release = null; const held = new Promise(done => { release = done; });
@@ -78,8 +79,7 @@ try {
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {
-  if (page) console.error(JSON.stringify({ list: await listed(page).catch(() => null), consoleErrors,
-                                           error: await page.textContent('#error').catch(() => null) }));
+  await tellFailure(page, consoleErrors, listed);
   throw err;
 } finally {
   await browser.close();

@@ -4,18 +4,18 @@
 // at once, Segment pressed; "Download all (ZIP)" saved as DIR/all.zip, "Download all results (JSON)" as DIR/all.json,
 // each server answer as DIR/answer_<name>.json. CHECK "camera": photos taken one at a time (the camera input set once
 // a capture): a.png, segmented; c.png; d.png; Segment; the list and the requests after each. Prints one JSON line.
-import { readFile, writeFile, copyFile } from 'node:fs/promises';
+import { writeFile, copyFile } from 'node:fs/promises';
 import { launchChromium, openPage } from './chromium.mjs';
+import { listed, photoIn, tellFailure } from './page_helpers.mjs';
 
 const [url, dir, check] = process.argv.slice(2);
 const browser = await launchChromium();
 const report = {};
-const listed = (page) => page.$$eval('#queue li', lis => lis.map(li => [li.querySelector('.q-name').textContent, li.dataset.state]));
 let page = null, consoleErrors = [];
 try {
   ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 }, acceptDownloads: true }));
   await page.waitForFunction(() => state.maxUploadMb);  // the server's limit read
-  const photo = async (name, as = name) => ({ name: as, mimeType: 'image/png', buffer: await readFile(`${dir}/${name}`) });
+  const photo = photoIn(dir);
   const sent = [];
   await page.route('**/v1/segment', async route => {
     const name = /filename="([^"]+)"/.exec(route.request().postDataBuffer().toString('latin1'))[1];
@@ -60,8 +60,7 @@ try {
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
-  if (page) console.error(JSON.stringify({ list: await listed(page).catch(() => null), consoleErrors,
-                                           error: await page.textContent('#error').catch(() => null) }));
+  await tellFailure(page, consoleErrors, listed);
   throw err;
 } finally {
   await browser.close();

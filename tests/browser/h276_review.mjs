@@ -8,16 +8,16 @@
 // names of DIR/names.json, segmented: the ZIP, and the first photo's crack mask downloaded. Prints one JSON line.
 import { readFile, copyFile } from 'node:fs/promises';
 import { launchChromium, openPage } from './chromium.mjs';
+import { listed, photoIn, tellFailure } from './page_helpers.mjs';
 
 const [url, dir, check] = process.argv.slice(2);
 const browser = await launchChromium();
 const report = {};
-const listed = (page) => page.$$eval('#queue li', lis => lis.map(li => [li.querySelector('.q-name').textContent, li.dataset.state]));
 let page = null, consoleErrors = [];
 try {
   ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 }, acceptDownloads: true }));
   await page.waitForFunction(() => state.maxUploadMb);
-  const photo = async (name, as = name) => ({ name: as, mimeType: 'image/png', buffer: await readFile(`${dir}/${name}`) });
+  const photo = photoIn(dir);
   const sent = []; let release = null, arrived = null;
   const held = new Promise(done => { release = done; }), holding = new Promise(done => { arrived = done; });
   await page.route('**/v1/segment', async route => {
@@ -82,8 +82,7 @@ try {
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {
-  if (page) console.error(JSON.stringify({ list: await listed(page).catch(() => null), consoleErrors,
-                                           error: await page.textContent('#error').catch(() => null) }));
+  await tellFailure(page, consoleErrors, listed);
   throw err;
 } finally {
   await browser.close();

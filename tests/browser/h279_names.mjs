@@ -5,6 +5,7 @@
 // DIR/all.zip. Prints one JSON line.
 import { readFile, copyFile } from 'node:fs/promises';
 import { launchChromium, openPage } from './chromium.mjs';
+import { listed, tellFailure } from './page_helpers.mjs';
 
 const [url, dir, promptsJson, namesJson] = process.argv.slice(2);
 const prompts = JSON.parse(promptsJson), names = JSON.parse(namesJson);
@@ -32,12 +33,12 @@ try {
   }
   await page.setInputFiles('#image', names.map(photo));
   await segment();
-  report.list = await page.$$eval('#queue li', lis => lis.map(li => [li.querySelector('.q-name').textContent, li.dataset.state]));
+  report.list = await listed(page);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#zip-all')]);
   await copyFile(await download.path(), `${dir}/all.zip`);
   report.consoleErrors = consoleErrors;
 } catch (err) {
-  if (page) console.error(JSON.stringify({ consoleErrors, error: await page.textContent('#error').catch(() => null) }));
+  await tellFailure(page, consoleErrors);
   throw err;
 } finally {
   await browser.close();
