@@ -15,6 +15,9 @@ MAX_CANDIDATES = 4 * MAX_JOINTS  # lines measured to find them (_candidate_joint
 GAP_PX = 3.0     # an untaped stretch of a joint's line longer than this is a gap in the tape
 REFIT_DEG = 3.0  # a joint's line is refitted to its centre line unless that turns it further (degrees)
 SHARED = 0.75    # a line whose own centre line or tape lies this much in joints already taken is none of its own
+HOUGH_MAX_PX = 50  # the Hough votes and segment length asked of a line at most: a digital line's pixels stay in one (1 px,
+                   # 1 degree) cell of the transform for about 60 px where it runs half a degree off one (44.5
+                   # degrees), so half the shortest joint (75 px on a 3000 px photo) found no segment there: no joint
 
 
 def _angle_gap(a, b):
@@ -116,8 +119,9 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
     tapes cross at a shallow angle the centre line runs a short line across the crossing, in both tapes' bands."""
     short = min(m.shape)
     min_length = max(8.0, min_length_fraction * short)
-    segments = cv2.HoughLinesP(line.skeleton.astype(np.uint8) * 255, 1, np.pi / 180, threshold=max(5, int(min_length / 2)),
-                               minLineLength=min_length / 2, maxLineGap=max(3, int(0.01 * short)))
+    seed = min(min_length / 2, HOUGH_MAX_PX)  # a segment to start a line from; the line is kept for min_length below
+    segments = cv2.HoughLinesP(line.skeleton.astype(np.uint8) * 255, 1, np.pi / 180, threshold=max(5, int(seed)),
+                               minLineLength=seed, maxLineGap=max(3, int(0.01 * short)))
     if segments is None:
         return []
     width_at = np.zeros(m.shape, np.float32)  # the mask's width and the line's direction at each centre-line pixel
