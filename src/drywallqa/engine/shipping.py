@@ -734,7 +734,8 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
             try:  # what was put into it since it was looked at just now (the folder replaced is checked once aside,
                 # where nothing more can reach it): kept, not deleted without a word
                 replace_dir(tmp, dest, unexpected=lambda old: [n for n in files_ship_does_not_write(old)
-                                                               if n not in others])
+                                                               if n not in others],
+                            unexpected_earlier=files_ship_does_not_write)  # (--overwrite named none of a killed ship's)
             except KeptAside as exc:
                 kept = str(exc.kept)
                 report(f"WARNING: {dest} holds the new model, but {', '.join(exc.names) or 'files'} appeared in the "

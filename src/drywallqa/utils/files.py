@@ -215,17 +215,23 @@ class KeptAside(Exception):
     """:func:`replace_dir` replaced ``dest``, but kept the folder it replaced, in ``kept``, where that held ``names``
     (files its caller did not know of: put into ``dest`` after it was last looked at, before it was renamed aside)."""
 
-    def __init__(self, dest: Path, kept: Path, names: list[str]):
-        self.dest, self.kept, self.names = dest, kept, names
+    def __init__(self, dest: Path, kept: Path, names: list[str], earlier: bool = False):
+        self.dest, self.kept, self.names, self.earlier = dest, kept, names, earlier
         what = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else "files it could not list"
-        super().__init__(f"{dest} was replaced, but the folder it replaced held {what}, put there meanwhile: that "
-                         f"folder is kept whole in {kept}; move what is needed out of it, then delete it")
+        if earlier:  # the folder an earlier replace set aside, killed before it looked at it (see replace_dir)
+            super().__init__(f"an earlier replace of {dest} was stopped before it removed the folder it replaced, "
+                             f"which held {what}, put there meanwhile: that folder is kept whole in {kept}; move what "
+                             "is needed out of it, then delete it")
+        else:
+            super().__init__(f"{dest} was replaced, but the folder it replaced held {what}, put there meanwhile: "
+                             f"that folder is kept whole in {kept}; move what is needed out of it, then delete it")
 
 
-def _drop_replaced(old: Path, dest: Path, unexpected) -> KeptAside | None:
+def _drop_replaced(old: Path, dest: Path, unexpected, earlier: bool = False) -> KeptAside | None:
     """Remove ``old``, the folder :func:`replace_dir` set aside, unless ``unexpected`` (given it) names files in it:
     then it is renamed beside ``dest`` to ``<name>.replaced`` (``.replaced-2``, ... where taken), not hidden (a later
-    replace would remove a hidden one), and the :class:`KeptAside` that says so returned."""
+    replace would remove a hidden one), and the :class:`KeptAside` that says so returned (``earlier``: of a folder an
+    earlier replace set aside and was killed before it removed)."""
     if unexpected is None or old.is_symlink() or not old.is_dir():  # a link: only the link goes, not what it led to
         _remove_entry(old)
         return None
@@ -245,10 +251,11 @@ def _drop_replaced(old: Path, dest: Path, unexpected) -> KeptAside | None:
         old.rename(kept)
     except OSError:  # left under its hidden name, said
         kept = old
-    return KeptAside(dest, kept, names)
+    return KeptAside(dest, kept, names, earlier)
 
 
-def replace_dir(new: str | Path, dest: str | Path, unexpected: Callable[[Path], list] | None = None) -> Path:
+def replace_dir(new: str | Path, dest: str | Path, unexpected: Callable[[Path], list] | None = None,
+                unexpected_earlier: Callable[[Path], list] | None = None) -> Path:
     """Rename the filled folder ``new`` to ``dest``, replacing a folder there whole: the old one is renamed aside
     (``.<name>.replaced``, a leftover of a killed run removed first) and removed once the new one is in; if that
     last rename fails, the old one is put back. ``dest`` a link (to a folder, or dangling) is replaced by the new
@@ -259,12 +266,21 @@ def replace_dir(new: str | Path, dest: str | Path, unexpected: Callable[[Path], 
     ``unexpected``: given the old folder once it is aside (nothing can be put into it under ``dest`` any more), the
     names in it that may not be deleted (what the caller did not see there when it last looked, before the renames:
     a file put there in between was deleted without a word); where it names any, the old folder is kept beside
-    ``dest`` and :class:`KeptAside` raised, once the new folder is in."""
+    ``dest`` and :class:`KeptAside` raised, once the new folder is in.
+
+    ``unexpected_earlier`` (``unexpected`` where not given): the same, of a ``.<name>.replaced`` left by an earlier
+    replace killed after its two renames, before it looked at that folder (a file put into ``dest`` just before that
+    swap is in it): where it names any, that folder is kept as ``<name>.replaced`` too (a WARNING, the
+    :class:`KeptAside` with ``earlier``), not deleted unseen."""
     new, dest = Path(new), Path(dest)
     restore_replaced(dest)  # a replace killed between its renames: the earlier folder back first, replaced below
     old = dest.with_name(f".{dest.name}.replaced") if dest.exists() or dest.is_symlink() else None
-    if old is not None:
-        _remove_entry(old)  # a killed run's; a link left there would fail the rename below, in every later run
+    if old is not None:  # a killed run's; a link left there would fail the rename below, in every later run
+        left = _drop_replaced(old, dest, unexpected_earlier or unexpected, earlier=True)
+        if left is not None:
+            logger.warning("%s", left)
+            if left.kept == old:  # it could not be renamed: this replace cannot set its folder aside there
+                raise OSError(errno.EEXIST, f"{dest} was not replaced: {left}", str(old))
     try:
         with deferred_interrupt():
             if old is not None:
