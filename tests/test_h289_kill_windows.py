@@ -106,3 +106,69 @@ def test_ship_keeps_a_file_a_killed_ship_left_in_its_hidden_folder(tiny_model_di
     assert (kept / "eval" / "report.md").read_text() == "report" and not (tmp_path / ".shipped.replaced").exists()
     assert (dest / "selection.json").is_file() and not (dest / "eval").exists()
     assert "eval/" in caplog.text and str(kept) in caplog.text, caplog.text
+
+
+def _killed_between_the_renames(model_dir, dest, *extra):
+    """``dest`` as a ship (or export) killed between replace_dir's two renames leaves it: gone, the earlier folder
+    whole as ``.<name>.replaced`` (``extra``: (name, text) pairs written into it)."""
+    hidden = dest.with_name(f".{dest.name}.replaced")
+    shutil.copytree(model_dir, hidden)
+    for name, text in extra:
+        (hidden / name).parent.mkdir(parents=True, exist_ok=True)
+        (hidden / name).write_text(text)
+    return hidden
+
+
+def test_a_ship_after_one_killed_between_its_renames_puts_the_earlier_model_back_first(
+        tiny_model_dir, synthetic_datasets, syn_splits, tmp_path):
+    """A ship killed between its two renames leaves no ``OUT``, the earlier model whole in ``.OUT.replaced``. The next
+    ship took ``OUT`` for a new folder: the earlier model's ``MODEL_CARD.md`` (which a ship keeps) was deleted with it
+    unsaid, its files ship does not write were not refused before the work, nor was it the model the new one is
+    compared with. Now the next ship puts it back first, saying so, and goes on as with any ``OUT``: the card kept,
+    a user's ``eval/`` in it refused before any work (exit 2, the earlier model back in ``OUT``, no traceback)."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.engine.shipping import ship
+
+    dest = tmp_path / "shipped"
+    hidden = _killed_between_the_renames(tiny_model_dir, dest, ("MODEL_CARD.md", "card"))
+    lines = []
+    ship(tiny_model_dir, dest, datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,), splits_dir=syn_splits,
+         datasets_dir=synthetic_datasets, timing_images=2, budget=False, gate=False, confidence=False,
+         drywall_check=None, progress=False, report=lambda line: lines.append(str(line)))
+    assert (dest / "MODEL_CARD.md").read_text() == "card" and (dest / "selection.json").is_file()
+    assert not hidden.exists() and not dest.with_name("shipped.replaced").exists()
+    assert any(str(hidden) in line and "put back" in line for line in lines), lines
+
+    shutil.rmtree(dest)
+    hidden = _killed_between_the_renames(tiny_model_dir, dest, ("eval/report.md", "report"))
+    res = CliRunner().invoke(app, ["ship", str(tiny_model_dir), "--out", str(dest), "-d", "syn_crack", "-d", "syn_tape",
+                                   "--scales", "64", "--tta", "off", "--no-budget", "--no-gate", "--no-confidence",
+                                   "--no-drywall-check", "--timing-images", "2", "--splits-dir", str(syn_splits),
+                                   "--datasets-dir", str(synthetic_datasets)])
+    said = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "eval/" in said and "Traceback" not in said, said
+    assert (dest / "eval" / "report.md").read_text() == "report" and not (dest / "selection.json").exists()
+    assert not hidden.exists() and not dest.with_name("shipped.replaced").exists()
+
+
+def test_an_export_after_one_killed_between_its_renames_puts_the_earlier_export_back_first(tiny_model_dir, tmp_path,
+                                                                                           caplog):
+    """An export killed between its two renames leaves no ``OUT``, the earlier export whole in ``.OUT.replaced``. The
+    next export took ``OUT`` for a new folder: what was calibrated on the earlier export (its settings, a confidence)
+    was not carried into the new one, and was deleted with it without a word. Now the earlier export is put back
+    first, said in a WARNING, and its calibration kept as with any earlier export."""
+    import json
+
+    from drywallqa.export.onnx import export_onnx
+
+    out = export_onnx(tiny_model_dir, tmp_path / "onnx")
+    meta = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**meta, "threshold": 0.37}))  # calibrated on the export
+    out.rename(tmp_path / ".onnx.replaced")  # killed between the renames of an export into it
+    with caplog.at_level(logging.WARNING):
+        assert export_onnx(tiny_model_dir, out) == out
+    assert json.loads((out / "config.json").read_text())["threshold"] == 0.37
+    assert not (tmp_path / ".onnx.replaced").exists() and not (tmp_path / "onnx.replaced").exists()
+    assert str(tmp_path / ".onnx.replaced") in caplog.text and "put back" in caplog.text, caplog.text

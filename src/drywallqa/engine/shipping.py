@@ -36,7 +36,7 @@ from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE
 from ..text.gate_calibration import calibrate_model_gate, concepts_without_paraphrases
 from ..utils.checks import whole_number
-from ..utils.files import KeptAside, replace_dir, temp_dir
+from ..utils.files import KeptAside, replace_dir, restore_replaced, temp_dir
 from ..utils.locks import folders_to_make, remove_made_folders
 from ..utils.logs import warnings_held_back
 from ..utils.paths import check_replaceable_dir
@@ -653,6 +653,14 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                           f"every dataset the run was trained on (its config.yaml, data.datasets)", "--dataset")
     with ExitStack() as stack:
         stack.enter_context(ship_lock(dest))  # one ship (or export) into a folder at a time
+        if restore_replaced(dest):  # a ship or export killed between its two renames left no dest: the earlier folder
+            # put back first (its MODEL_CARD.md was deleted with it unsaid, its other files not refused), looked at again
+            report(f"{dest} was missing: a ship or export into it was killed between its two renames; the folder it "
+                   f"replaced was put back from {dest.with_name(f'.{dest.name}.replaced')}")
+            try:
+                check_destination(model_dir, dest, overwrite)
+            except ValueError as exc:  # before any work, as the check above: a usage error of --out
+                raise ShipRefused(str(exc).removeprefix("--out "), "--out") from None
         if run_dir is not None:  # a run's best/, which its trainer (maybe still running) replaces whole at a better epoch:
             dest.parent.mkdir(parents=True, exist_ok=True)  # the sweep, the weights written and their record all of one
             frozen = stack.enter_context(temp_dir(dest.parent, f".{dest.name}.source."))  # epoch, copied first

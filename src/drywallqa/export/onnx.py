@@ -37,7 +37,7 @@ from ..models.base import (CONFIG_NAME, MODEL_CARD_NAME, PromptedSegmentationMod
 from ..models.film_unet.modeling_film_unet import FilmUNetFeatures
 from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE
-from ..utils.files import KeptAside, replace_dir, temp_dir
+from ..utils.files import KeptAside, replace_dir, restore_replaced, temp_dir
 from ..utils.paths import check_replaceable_dir
 from ..utils.stamps import WEIGHT_SUFFIXES, file_digest, folder_state
 
@@ -194,6 +194,11 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
     out = Path(os.path.abspath(check_export_target(model_dir, out_dir)))
     out.parent.mkdir(parents=True, exist_ok=True)
     with export_lock(out), temp_dir(out.parent, f".{out.name}.") as tmp:
+        if restore_replaced(out):  # an export or ship killed between its two renames left no out: the earlier export
+            # put back first (what was calibrated on it was not carried into the new one, and went with it unsaid)
+            logger.warning("%s was missing: an export or ship into it was killed between its two renames; the folder "
+                           "it replaced was put back from %s", out, out.with_name(f".{out.name}.replaced"))
+            check_export_target(model_dir, out)  # looked at as the one there before the work
         before = folder_state(model_dir)
         # the folder recorded (not in the cache's exports: made of a copy, and made again on a change)
         _write_onnx(model_dir, tmp, opset, record_folder=True)
