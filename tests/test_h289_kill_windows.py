@@ -172,3 +172,145 @@ def test_an_export_after_one_killed_between_its_renames_puts_the_earlier_export_
     assert json.loads((out / "config.json").read_text())["threshold"] == 0.37
     assert not (tmp_path / ".onnx.replaced").exists() and not (tmp_path / "onnx.replaced").exists()
     assert str(tmp_path / ".onnx.replaced") in caplog.text and "put back" in caplog.text, caplog.text
+
+
+# Ray batch jobs: Ray Data played in this process (no cluster started), its errors Ray's own classes
+
+
+def _played_ray_data(monkeypatch, dies=lambda name, tries: False) -> list:
+    """``ray.data`` played here: one actor per job, batches in order; a photo for which ``dies(name, tries)`` holds
+    ends its actor's process mid-photo (its marker left, as a real death leaves it), the job then stopping with Ray's
+    ``ActorDiedError``. Returns the list each job's photo names go to."""
+    ray = pytest.importorskip("ray")
+    from pathlib import Path
+
+    from drywallqa.engine import batch_ray
+
+    class Died(BaseException):
+        pass
+
+    tries, segment, jobs = {}, batch_ray.process_image, []
+
+    def process_image(segmenter, path, opts):
+        tries[path.name] = tries.get(path.name, 0) + 1
+        if dies(path.name, tries[path.name]):
+            raise Died
+        return segment(segmenter, path, opts)
+
+    class Dataset:
+        def __init__(self, items):
+            self.items = items
+
+        def map_batches(self, cls, fn_constructor_kwargs, batch_size, **kwargs):
+            self.actor, self.size = cls(**fn_constructor_kwargs), batch_size
+            jobs.append([Path(item["path"]).name for item in self.items])
+            return self
+
+        def take_all(self):
+            rows = []
+            for i in range(0, len(self.items), self.size):
+                try:
+                    out = self.actor({"path": [item["path"] for item in self.items[i:i + self.size]]})
+                except Died:
+                    raise ray.exceptions.ActorDiedError() from None
+                rows += [dict(zip(out, row)) for row in zip(*out.values())]
+            return rows
+
+    monkeypatch.setattr(batch_ray, "process_image", process_image)
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)  # a Ray the caller started: none started here
+    monkeypatch.setattr(ray.data, "from_items", Dataset)
+    return jobs
+
+
+def test_a_ray_worker_that_died_once_on_a_photo_is_run_again_and_every_photo_done(tiny_model_dir, tmp_path,
+                                                                                   monkeypatch):
+    """A worker that died while segmenting a photo (out of memory once: Ray's ActorDiedError): the photo it was on is
+    run again alone, done this time, and the photos after it in a new job; the photo done before the death is not
+    segmented again. Every photo done, none failed."""
+    from conftest import write_photos
+    from drywallqa.engine.batch_ray import predict_paths_ray
+
+    jobs = _played_ray_data(monkeypatch, dies=lambda name, tries: name == "p1.jpg" and tries == 1)
+    photos = write_photos(tmp_path / "photos", 4)
+    summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], tmp_path / "out", batch_size=1)
+    assert sorted(summary.done) == [str(photos / f"p{i}.jpg") for i in range(4)] and not summary.failed
+    assert jobs == [["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"], ["p1.jpg"], ["p2.jpg", "p3.jpg"]]
+    assert len(__import__("json").loads((tmp_path / "out" / "results.json").read_text())["images"]) == 4
+
+
+def test_a_ray_worker_death_with_no_marker_names_the_photos_not_done_and_keeps_those_done(tiny_model_dir, tmp_path,
+                                                                                          monkeypatch, caplog):
+    """The disk takes no marker (each actor's note of the photo it is on: ENOSPC), then a worker dies: the photo that
+    killed it cannot be told, so the job stops. The photo finished before is kept done; the others are each named not
+    done with Ray's one line and what to do; results.json lists them; the same job run again finishes only them."""
+    import errno
+    import json
+
+    from conftest import write_photos
+    from drywallqa.engine import batch_ray
+    from drywallqa.engine.batch_ray import predict_paths_ray
+
+    dying = [True]
+    _played_ray_data(monkeypatch, dies=lambda name, tries: name == "p1.jpg" and dying[0])
+    real = batch_ray.write_text_atomic
+
+    def no_room(text, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(batch_ray, "write_text_atomic", no_room)
+    photos, out = write_photos(tmp_path / "photos", 3), tmp_path / "out"
+    with caplog.at_level(logging.WARNING):
+        summary = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out, batch_size=1)
+    assert summary.done == [str(photos / "p0.jpg")]
+    assert [p for p, _ in summary.failed] == [str(photos / "p1.jpg"), str(photos / "p2.jpg")]
+    assert all(why == "not done: the Ray job stopped (ActorDiedError: The actor died unexpectedly before finishing "
+               "this task.); run the job again to finish it" for _, why in summary.failed), summary.failed
+    assert "No space left on device" in caplog.text  # the marker not written: said
+    written = json.loads((out / "results.json").read_text())
+    assert [e["image"] for e in written["images"]] == [str(photos / "p0.jpg")] and len(written["failed"]) == 2
+    dying[0] = False
+    monkeypatch.setattr(batch_ray, "write_text_atomic", real)
+    again = predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], out, batch_size=1)
+    assert again.skipped == [str(photos / "p0.jpg")] and len(again.done) == 2 and not again.failed
+
+
+def test_a_ray_job_whose_disk_fills_up_before_results_json_keeps_the_photos_done(tiny_model_dir, tmp_path,
+                                                                                 monkeypatch):
+    """The disk takes two masks, then nothing, not even results.json: the command ends in one line (exit 1, no
+    traceback), each photo done has its record and is not segmented again when the same command runs once there is
+    room."""
+    import errno
+
+    from typer.testing import CliRunner
+
+    from conftest import write_photos
+    from drywallqa.cli import app
+    from drywallqa.engine import batch
+
+    _played_ray_data(monkeypatch)
+    real_write, real_text, room = batch.write_atomic, batch.write_text_atomic, [2]
+
+    def full_after_two(path, write):
+        if path.suffix == ".png":
+            if not room[0]:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            room[0] -= 1
+        return real_write(path, write)
+
+    def no_results(text, path):
+        if path.name == "results.json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_text(text, path)
+
+    monkeypatch.setattr(batch, "write_atomic", full_after_two)
+    monkeypatch.setattr(batch, "write_text_atomic", no_results)
+    photos, out = write_photos(tmp_path / "photos", 5), tmp_path / "out"
+    args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir),
+            "--executor", "ray"]
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    assert res.exit_code == 1 and "No space left on device" in res.output and "Traceback" not in res.output, res.output
+    assert not (out / "results.json").exists() and len(list(out.glob("p*__results.json"))) == 2
+    monkeypatch.setattr(batch, "write_atomic", real_write)
+    monkeypatch.setattr(batch, "write_text_atomic", real_text)
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    assert res.exit_code == 0 and "3 images done, 2 skipped (done before), 0 failed" in res.output, res.output
