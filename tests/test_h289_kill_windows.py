@@ -314,3 +314,43 @@ def test_a_ray_job_whose_disk_fills_up_before_results_json_keeps_the_photos_done
     monkeypatch.setattr(batch, "write_text_atomic", real_text)
     res = CliRunner().invoke(app, args, terminal_width=300)
     assert res.exit_code == 0 and "3 images done, 2 skipped (done before), 0 failed" in res.output, res.output
+
+
+def test_a_ray_job_whose_markers_folder_does_not_fit_says_to_free_space_as_a_full_disk_does(tiny_model_dir, tmp_path,
+                                                                                            monkeypatch):
+    """The output folder's disk full as the job makes the folder of its actors' markers: each photo was named "not
+    done: the Ray job stopped (OSError: [Errno 28] ...); run the job again", and the command did not say the disk
+    was full. Now the photos are named as a full disk names them (free some space and run it again), and the command
+    ends in the one line a full disk gives (exit 1, no traceback); the same command finishes the job once there is
+    room."""
+    import errno
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from conftest import write_photos
+    from drywallqa.cli import app
+    from drywallqa.engine.batch import INFLIGHT_PREFIX
+
+    _played_ray_data(monkeypatch)
+    real = Path.mkdir
+
+    def full(self, *args, **kwargs):
+        if self.parent.name.startswith(INFLIGHT_PREFIX):  # a job's markers' folder
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", full)
+    photos, out = write_photos(tmp_path / "photos", 3), tmp_path / "out"
+    args = ["predict", str(photos), "-p", "segment crack", "--out", str(out), "--model-path", str(tiny_model_dir),
+            "--executor", "ray"]
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1 and "Traceback" not in said, said
+    assert "error: cannot write: No space left on device" in said and "free some space" in said, said
+    failed = __import__("json").loads((out / "results.json").read_text())["failed"]
+    assert len(failed) == 3 and all(why.startswith("not done: the job stopped as the disk could not take its outputs")
+                                    for _, why in failed), failed
+    monkeypatch.setattr(Path, "mkdir", real)
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    assert res.exit_code == 0 and "3 images done" in res.output, res.output

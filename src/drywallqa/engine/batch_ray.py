@@ -175,7 +175,8 @@ def predict_paths_ray(
         ImportError: Ray cannot be imported (:func:`import_ray`), before any work.
         OSError: the disk could not take a photo's outputs (full, over quota, read-only: ``STORAGE_ERRNOS``), raised
             once ``results.json`` (where it can still be written) lists the photos done and names the others not
-            done; each actor segments no photo after the one that did not fit.
+            done; each actor segments no photo after the one that did not fit (the folder of the actors' markers
+            not made in the output folder: the job stops so too).
         RayModelError: the actors could not load the model and no photo was done (a ``ValueError``): the output
             folder's results are left as they were.
     """
@@ -189,6 +190,7 @@ def predict_paths_ray(
     summary = BatchSummary(warnings=job_warnings(segmenter, opts.prompts))
     todo = plan_job(paths, opts, summary, workers)
     interrupted, full = False, 0  # full: the number of the disk's error that stopped the actors
+    disk: OSError | None = None  # the disk's error that stopped the job here (its markers' folder not made)
     if todo:
         out = Path(os.path.abspath(opts.out_dir))
         # absolute (workers may run elsewhere), not resolved: outputs are named by the stem of the path given, a
@@ -273,6 +275,9 @@ def predict_paths_ray(
                 interrupted = True
             except Exception as exc:  # noqa: BLE001 - Ray did not start: the photos not done are named
                 stopped = _ray_stopped(exc)
+                if (isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS  # the output folder's disk (the markers'
+                        and Path(os.fsdecode(exc.filename or "")).is_relative_to(out)):  # folder): as an actor's
+                    disk = exc
             finally:
                 if started and ray.is_initialized():
                     no_implicit_ray_start(ray)  # before the shutdown: a thread of the job's may call Ray after it
@@ -280,7 +285,7 @@ def predict_paths_ray(
                         ray.shutdown()
         if stopped:
             logger.error("the Ray job stopped: %s", stopped)
-        full = next((row["full"] for row in rows if row.get("full")), 0)
+        full = next((row["full"] for row in rows if row.get("full")), disk.errno if disk is not None else 0)
         unloaded = next((row["error"] for row in rows if row["status"] == UNLOADED), None)
         by_path = {row["path"]: row for row in rows}
         # each photo its answer, in the order listed and named as given (as on the local executor: the same
@@ -307,6 +312,8 @@ def predict_paths_ray(
                 summary.failed.append((given, f"the worker process died while segmenting this photo ({crashed[path]})"))
             elif interrupted:
                 summary.failed.append((given, INTERRUPTED))
+            elif disk is not None:
+                summary.failed.append((given, disk_stopped(disk)))
             else:
                 why = f"the Ray job stopped ({stopped})" if stopped else "Ray returned no result for it"
                 summary.failed.append((given, f"{NOT_DONE} {why}; run the job again to finish it"))
