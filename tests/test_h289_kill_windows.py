@@ -354,3 +354,22 @@ def test_a_ray_job_whose_markers_folder_does_not_fit_says_to_free_space_as_a_ful
     monkeypatch.setattr(Path, "mkdir", real)
     res = CliRunner().invoke(app, args, terminal_width=300)
     assert res.exit_code == 0 and "3 images done" in res.output, res.output
+
+
+def test_a_ship_puts_back_a_candidate_a_killed_ship_left_hidden(tiny_model_dir, synthetic_datasets, syn_splits,
+                                                                 tmp_path):
+    """A ship killed between the two renames that put its new model in ``OUT.candidate`` leaves no candidate, the
+    earlier one whole in ``.OUT.candidate.replaced``: hidden for good unless a later ship wrote a candidate again.
+    Now the next ship puts it back, saying so."""
+    from drywallqa.engine.shipping import ship
+
+    dest = tmp_path / "shipped"
+    shutil.copytree(tiny_model_dir, dest)
+    candidate = tmp_path / "shipped.candidate"
+    hidden = _killed_between_the_renames(tiny_model_dir, candidate, ("notes.txt", "mine"))
+    lines = []
+    ship(tiny_model_dir, dest, datasets=("syn_crack", "syn_tape"), scales=((64,),), tta=(False,), splits_dir=syn_splits,
+         datasets_dir=synthetic_datasets, timing_images=2, budget=False, gate=False, confidence=False,
+         drywall_check=None, progress=False, report=lambda line: lines.append(str(line)))
+    assert (candidate / "notes.txt").read_text() == "mine" and not hidden.exists()
+    assert any(str(hidden) in line and "put back" in line for line in lines), lines

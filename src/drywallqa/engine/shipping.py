@@ -661,6 +661,10 @@ def ship(source: str | Path, dest: str | Path, datasets=("cracks", "taping"), sc
                 check_destination(model_dir, dest, overwrite)
             except ValueError as exc:  # before any work, as the check above: a usage error of --out
                 raise ShipRefused(str(exc).removeprefix("--out "), "--out") from None
+        candidate = dest.with_name(f"{dest.name}.candidate")
+        if restore_replaced(candidate):  # the same of a write_candidate: else hidden for good unless one is written again
+            report(f"{candidate} was missing: a ship writing it was killed between its two renames; the folder it "
+                   f"replaced was put back from {candidate.with_name(f'.{candidate.name}.replaced')}")
         if run_dir is not None:  # a run's best/, which its trainer (maybe still running) replaces whole at a better epoch:
             dest.parent.mkdir(parents=True, exist_ok=True)  # the sweep, the weights written and their record all of one
             frozen = stack.enter_context(temp_dir(dest.parent, f".{dest.name}.source."))  # epoch, copied first
