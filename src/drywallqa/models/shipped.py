@@ -71,10 +71,11 @@ def resolve_model_dir(value: str | Path | None = None) -> Path:
         raise ValueError("an empty path names no model folder; give a folder, a shipped model's name, or None for "
                          "the default shipped model")
     path = Path(os.path.expanduser(value))
-    if not path.exists() and not is_bare_name(value) and str(path) in SHIPPED_MODELS:  # "fast/", "./fast": a folder
+    there = os.path.exists(path)  # False for a name longer than the disk allows too (Path.exists raised it: a traceback)
+    if not there and not is_bare_name(value) and str(path) in SHIPPED_MODELS:  # "fast/", "./fast": a folder
         raise FileNotFoundError(f"no model folder {path} ({path.absolute()}); for the shipped model of that "
                                 f"name write it without a path: {path}")
-    if path.exists() or not is_bare_name(value):
+    if there or not is_bare_name(value):
         return path
     if str(value) in SHIPPED_MODELS:
         return shipped_model_dir(str(value))

@@ -1,0 +1,33 @@
+"""OSErrors a user causes from the command line with a path (h288): a name longer than the file system allows
+(ENAMETOOLONG: Python 3.11's Path.exists raises it), said as a one-line error naming the option, not a traceback."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+
+from conftest import says
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "drywallqa" / "examples"
+LONG = "x" * 300  # one name over the 255 bytes of a name most file systems allow
+DEEP = "/".join(["d" * 200] * 25)  # a path over the 4096 bytes of a path Linux allows
+
+
+def _run(args):
+    result = CliRunner().invoke(app, args)
+    assert not (result.exception and not isinstance(result.exception, SystemExit)), repr(result.exception)
+    return result
+
+
+@pytest.mark.parametrize("args", [["ship", LONG, "--out", "sh"], ["export", "onnx", "--model-path", LONG, "--out", "o"],
+                                  ["predict", "a.jpg", "-p", "segment crack", "--model-path", LONG, "-o", "out"]])
+def test_a_model_path_whose_name_is_too_long_is_no_model_folder(tmp_path, monkeypatch, args):
+    # resolve_model_dir's Path.exists raised ENAMETOOLONG: a traceback (ship, export onnx), or "[Errno 36] File name
+    # too long" blamed on --model-path / --model / --pipeline
+    monkeypatch.chdir(tmp_path)
+    result = _run(args)
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "no model folder", "no shipped model of that name"), result.output
