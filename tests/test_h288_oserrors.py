@@ -31,3 +31,14 @@ def test_a_model_path_whose_name_is_too_long_is_no_model_folder(tmp_path, monkey
     result = _run(args)
     assert result.exit_code == 2, result.output
     assert says(result.output, "no model folder", "no shipped model of that name"), result.output
+
+
+@pytest.mark.parametrize("out", [LONG, DEEP, f"{LONG}/masks"])
+def test_predict_out_whose_name_is_too_long_is_a_usage_error(tmp_path, monkeypatch, tiny_model_dir, out):
+    # folders_to_make's Path.exists raised ENAMETOOLONG: an OSError traceback, after the model had loaded
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(EXAMPLES / "cracks_2363_jpg.jpg", "a.jpg")
+    result = _run(["predict", "a.jpg", "-p", "segment crack", "--model-path", str(tiny_model_dir), "-o", out])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "Invalid value for --out", "File name too long", "give another path"), result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "tiny_model"]

@@ -9,6 +9,7 @@ import typer
 
 from ..utils.image_io import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TILES
 from ..utils.locks import folders_to_make
+from ..utils.paths import check_links
 from ..utils.slug import shown
 from .common import (GATE_HELP, LABEL_SHAPE_HELP, MAX_PIXELS_HELP, MAX_TILES_HELP, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
                      ENLARGE_TILES_HELP, INTERRUPTED_CODE, PRECISION_HELP, RUNTIME_HELP, TILE_HELP, app,
@@ -109,6 +110,10 @@ def predict(
                                  "box_threshold chooses the boxes)", param_hint="--threshold")
     if tile and max_tiles is None:
         max_tiles = DEFAULT_MAX_TILES
+    try:  # a link on the way that loops or leads nowhere, a name longer than the disk allows (an OSError traceback
+        check_links(out)  # where the folders to make were listed): before the model loads
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
     kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision,
                          enlarge_tiles)
     seg = load_segmenter_with(model_path, kwargs)
