@@ -42,3 +42,13 @@ def test_predict_out_whose_name_is_too_long_is_a_usage_error(tmp_path, monkeypat
     assert result.exit_code == 2, result.output
     assert says(result.output, "Invalid value for --out", "File name too long", "give another path"), result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "tiny_model"]
+
+
+@pytest.mark.parametrize("args", [["calibrate-gate", "--model-path", LONG], ["calibrate-confidence", "--model-path", DEEP],
+                                  ["export", "onnx", "--model-path", DEEP, "--out", "o"]])
+def test_a_model_folder_to_write_into_whose_name_is_too_long_is_no_model_folder(tmp_path, monkeypatch, args):
+    # check_model_file's and not_a_model_folder's Path.exists raised ENAMETOOLONG: an OSError traceback
+    monkeypatch.chdir(tmp_path)
+    result = _run(args)
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "Invalid value for --model-path", "is not a drywallqa model folder: there is no such folder")

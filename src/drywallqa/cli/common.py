@@ -593,7 +593,7 @@ def check_model_file(model_path: Path, name: str) -> Path:
         except OSError:
             return False
 
-    if model_path.exists():
+    if os.path.exists(model_path):  # (False for a name longer than the disk allows: Path.exists raised it)
         shipped = next((n for n in SHIPPED_MODELS.names() if same_folder(model_path, shipped_model_dir(n))), None)
     else:
         shipped = str(model_path) if is_bare_name(model_path) and str(model_path) in SHIPPED_MODELS else None

@@ -7,6 +7,7 @@ import copy
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -256,7 +257,7 @@ def not_a_model_folder(directory: str | Path) -> str:
     directory = Path(directory)
     cfg = directory / CONFIG_NAME
     said = f"{directory} is not a drywallqa model folder"
-    if not directory.exists():
+    if not os.path.exists(directory):  # a name longer than the disk allows too (Path.exists raised it)
         return f"{said}: there is no such folder"
     if not directory.is_dir():
         return f"{said}: it is a file"
