@@ -52,3 +52,14 @@ def test_a_model_folder_to_write_into_whose_name_is_too_long_is_no_model_folder(
     result = _run(args)
     assert result.exit_code == 2, result.output
     assert says(result.output, "Invalid value for --model-path", "is not a drywallqa model folder: there is no such folder")
+
+
+@pytest.mark.parametrize("model_path", [LONG, DEEP])
+def test_train_model_path_whose_name_is_too_long_is_no_model_folder(tmp_path, monkeypatch, model_path):
+    # train's own Path.exists of --model-path raised ENAMETOOLONG: an OSError traceback
+    monkeypatch.chdir(tmp_path)
+    Path("cfg.yaml").write_text("model: film_unet\ndata:\n  datasets: [cracks]\noutput_dir: run\n")
+    result = _run(["train", "cfg.yaml", "--model-path", model_path])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "Invalid value for --model-path: no model folder"), result.output
+    assert not Path("run").exists()

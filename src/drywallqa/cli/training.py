@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
@@ -276,7 +277,7 @@ def train(
         from ..models.registry import config_keys
         from ..models.shipped import SHIPPED_MODELS, is_bare_name
 
-        if not Path(model_path).exists():
+        if not os.path.exists(model_path):  # (a name longer than the disk allows too: Path.exists raised it)
             if model_path in SHIPPED_MODELS or (is_bare_name(model_path) and cfg.model == "film_unet"):
                 model_path = model_dir_option(model_path)  # a shipped name, or a clean error listing them
             elif cfg.model == "film_unet":  # a path (./fast, runs/x): film_unet has no hub ids
