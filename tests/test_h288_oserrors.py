@@ -63,3 +63,11 @@ def test_train_model_path_whose_name_is_too_long_is_no_model_folder(tmp_path, mo
     assert result.exit_code == 2, result.output
     assert says(result.output, "Invalid value for --model-path: no model folder"), result.output
     assert not Path("run").exists()
+
+
+def test_ship_source_over_the_path_limit_is_no_model_folder(tmp_path, monkeypatch):
+    # model_folder's Path.is_file of SOURCE/config.json raised ENAMETOOLONG: an OSError traceback
+    monkeypatch.chdir(tmp_path)
+    result = _run(["ship", DEEP, "--out", "shipped"])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "Invalid value for SOURCE", "neither a drywallqa model folder nor a training run")

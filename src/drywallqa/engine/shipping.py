@@ -93,7 +93,7 @@ def model_folder(source: str | Path) -> Path:
         if is_drywallqa_model_dir(folder):
             return folder
     for folder in (source, source / "best"):  # a model folder, or a run's best/, that is damaged: why, not only what
-        if (folder / "config.json").is_file():  # it is not (a run's was "neither a model folder nor a training run")
+        if os.path.isfile(folder / "config.json"):  # it is not (a run's was "neither a model folder nor a training run")
             raise FileNotFoundError(not_a_model_folder(folder))
     raise FileNotFoundError(f"{source}: neither a drywallqa model folder nor a training run with best/")
 
