@@ -71,3 +71,14 @@ def test_ship_source_over_the_path_limit_is_no_model_folder(tmp_path, monkeypatc
     result = _run(["ship", DEEP, "--out", "shipped"])
     assert result.exit_code == 2, result.output
     assert says(result.output, "Invalid value for SOURCE", "neither a drywallqa model folder nor a training run")
+
+
+@pytest.mark.parametrize("config", [LONG, DEEP])
+def test_zeroshot_config_whose_name_is_too_long_cannot_be_read(tmp_path, monkeypatch, config):
+    # ZeroShotConfig.from_yaml's Path.is_dir raised ENAMETOOLONG: an OSError traceback
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(EXAMPLES / "cracks_2363_jpg.jpg", "a.jpg")
+    result = _run(["zeroshot", "a.jpg", "-o", "zs", "--config", config])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "Invalid value for --config: zero-shot config", "cannot be read", "File name too long")
+    assert not Path("zs").exists()

@@ -74,7 +74,8 @@ class ZeroShotConfig:
             ValueError: a file that cannot be read, is not YAML or not a mapping, or has an unknown key, a value of
                 another type than the field's or out of its range (each named with the file).
         """
-        if Path(path).is_dir():  # a model folder given as --model-path with --pipeline zeroshot
+        if os.path.isdir(path):  # a model folder given as --model-path with --pipeline zeroshot (os.path: a name
+            # longer than the disk allows is no folder, said when it is read; Path.is_dir raised it, a traceback)
             raise ValueError(f"zero-shot config {path} is a folder: the zeroshot pipeline's --model-path is its YAML "
                              "config (a YAML of ZeroShotConfig keys, docs/zeroshot.md), not a model folder; a trained "
                              "model folder runs without --pipeline zeroshot")
