@@ -82,3 +82,18 @@ def test_zeroshot_config_whose_name_is_too_long_cannot_be_read(tmp_path, monkeyp
     assert result.exit_code == 2, result.output
     assert says(result.output, "Invalid value for --config: zero-shot config", "cannot be read", "File name too long")
     assert not Path("zs").exists()
+
+
+@pytest.mark.parametrize("splits_dir", [LONG, DEEP])
+def test_splits_dir_whose_name_is_too_long_has_no_manifest(tmp_path, monkeypatch, tiny_model_dir, splits_dir):
+    # check_split_manifest's Path.is_file raised ENAMETOOLONG: an OSError traceback (evaluate --splits val), or "error: [Errno 36]
+    # File name too long" with exit code 1 (ship)
+    from drywallqa.data.grouping import check_split_manifest
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as caught:
+        check_split_manifest("cracks", splits_dir)
+    assert "no split manifest (cannot be looked at (File name too long))" in str(caught.value)
+    result = _run(["ship", str(tiny_model_dir), "--out", "shipped", "--splits-dir", splits_dir])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "no split manifest (cannot be looked at (File name too long))"), result.output

@@ -414,10 +414,11 @@ def check_split_manifest(dataset: str, splits_dir: str | Path | None = None) -> 
 
     config = get_dataset_config(dataset)
     manifest = split_manifest_path(splits_dir, config.manifest_name)
-    if manifest.parent.is_file():  # `data split --out` a file would fail too
+    # os.path: a name longer than the disk allows is neither, said by why_not (Path.is_file raised it: a traceback)
+    if os.path.isfile(manifest.parent):  # `data split --out` a file would fail too
         raise FileNotFoundError(f"{manifest.parent} is a file; the split manifests are in a folder (<dataset>.json, as "
                                 "`drywallqa data split --out FOLDER` writes them)")
-    if not manifest.is_file():
+    if not os.path.isfile(manifest):
         why = why_not(manifest, folder=False)
         where = ("" if splits_dir is not None else  # the default: ./splits of the folder it runs in, or the package's
                  f" (looked in ./splits of {Path.cwd()} and in the manifests shipped with the package; one written in "
