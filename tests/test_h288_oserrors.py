@@ -97,3 +97,21 @@ def test_splits_dir_whose_name_is_too_long_has_no_manifest(tmp_path, monkeypatch
     result = _run(["ship", str(tiny_model_dir), "--out", "shipped", "--splits-dir", splits_dir])
     assert result.exit_code == 2, result.output
     assert says(result.output, "no split manifest (cannot be looked at (File name too long))"), result.output
+
+
+@pytest.mark.parametrize("cache", [LONG, DEEP])
+def test_an_onnx_cache_whose_name_is_too_long_is_not_used(tmp_path, monkeypatch, tiny_model_dir, cache, caplog):
+    # $DRYWALLQA_CACHE longer than the disk allows: --runtime onnx failed with "Invalid value for --model-path / --model
+    # / --pipeline: [Errno 36] File name too long", blaming the model; a cache that cannot be used is exported around
+    monkeypatch.chdir(tmp_path)
+    from drywallqa.export import onnx_cache
+
+    monkeypatch.setenv("DRYWALLQA_CACHE", cache)
+    monkeypatch.setattr(onnx_cache, "_EXPORTS_FOR_THIS_RUN", {})  # (made once a process: the warning with it)
+    shutil.copy(EXAMPLES / "cracks_2363_jpg.jpg", "a.jpg")
+    result = _run(["predict", "a.jpg", "-p", "segment crack", "--model-path", str(tiny_model_dir), "--runtime", "onnx",
+                   "-o", "out"])
+    assert result.exit_code == 0, result.output
+    assert Path("out/a__segment_crack.png").is_file()
+    assert any("the ONNX export cache" in r.getMessage() and "cannot be used (File name too long" in r.getMessage()
+               for r in caplog.records)

@@ -85,7 +85,9 @@ def export_for_this_run(model_dir: str | Path, cache: Path, why: str) -> Path:
     return _export_for_this_run(files, key, cache, why, model_dir)
 
 
-_UNUSABLE = frozenset((errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ELOOP))
+# (ENAMETOOLONG: $DRYWALLQA_CACHE longer than the disk allows: it was said as an error of --model-path)
+_UNUSABLE = frozenset((errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ELOOP,
+                       errno.ENAMETOOLONG))
 _EXPORTS_FOR_THIS_RUN: dict[str, Path] = {}  # a model's export made for this process, by its digest: made once
 
 
