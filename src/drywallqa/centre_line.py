@@ -378,7 +378,9 @@ def exact_distances(m: np.ndarray) -> np.ndarray:
     rounded to the whole number it is, so a crop of the photo reads the same distances as the whole photo (exact
     to float32's precision: about 1000 px)."""
     d = cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return np.sqrt(np.rint(np.square(d, dtype=np.float64))).astype(np.float32)
+    on = np.nonzero(d)  # rounded where the mask is only (the background's 0 stays 0): over a whole 48 MP photo, three
+    d[on] = np.sqrt(np.rint(np.square(d[on], dtype=np.float64)))  # float64 copies of it took 10 s and 1 GB
+    return d
 
 
 def centre_line(m: np.ndarray) -> CentreLine:
