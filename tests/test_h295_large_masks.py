@@ -52,3 +52,41 @@ def test_exact_distances_equal_the_whole_array_rounding(seed):
     big[100:1400, 300:900] = True  # distances past a thousand pixels... of a pixel, all whole-number squares
     big[700, 600] = False
     assert np.array_equal(cl.exact_distances(big), _reference_exact_distances(big))
+
+
+def _reference_directions(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """_directions as it was: the window sums by filtering the whole box."""
+    r = cl.DIRECTION_RADIUS
+    top, left = max(int(ys.min()) - r, 0), max(int(xs.min()) - r, 0)
+    crop = np.pad(s[top:int(ys.max()) + r + 1, left:int(xs.max()) + r + 1], r).astype(np.float32)
+    cy, cx = ys - top + r, xs - left + r
+    one, off = np.ones(2 * r + 1, np.float32), np.arange(-r, r + 1, dtype=np.float32)
+    n, sx, sy, sxx, syy, sxy = (cv2.sepFilter2D(crop, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)[cy, cx]
+                                .astype(np.float64)
+                                for kx, ky in ((one, one), (off, one), (one, off), (off * off, one), (one, off * off),
+                                               (off, off)))
+    mx, my = sx / n, sy / n
+    cxx, cyy, cxy = sxx / n - mx * mx, syy / n - my * my, sxy / n - mx * my
+    theta = 0.5 * np.arctan2(2 * cxy, cxx - cyy)
+    off_axis = np.maximum((cxx + cyy) / 2 - np.sqrt(((cxx - cyy) / 2) ** 2 + cxy ** 2), 0.0)
+    flat = np.abs(np.cos(theta)) >= np.abs(np.sin(theta))
+    stray = np.minimum(off_axis / np.maximum(np.cos(theta) ** 2, np.sin(theta) ** 2), cl.STRAY)
+    return 0.5 * np.arctan2(2 * cxy, np.where(flat, cxx, cxx - stray) - np.where(flat, cyy - stray, cyy))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_directions_equal_those_of_the_filtered_box(seed):
+    """Both ways _directions sums the windows (at each pixel where they are few for the box, else filtering the box)
+    read the same directions as filtering the box: on skeletons (few pixels: the first way), on whole masks (many:
+    the second), in a frame, on its border, and at a few of a line's pixels only."""
+    from drywallqa.thinning import thin
+    rng = np.random.default_rng(seed)
+    for m in _random_masks(seed):
+        for s in (thin(m), m, _framed(thin(m)), np.pad(thin(m), ((0, 0), (3, 0)))):
+            ys, xs = np.nonzero(s)
+            if ys.size == 0:
+                continue
+            some = np.sort(rng.choice(ys.size, size=min(ys.size, 7), replace=False))
+            for y, x in ((ys, xs), (ys[some], xs[some])):
+                got = cl._directions(s, y, x)
+                assert got.dtype == np.float64 and np.array_equal(got, _reference_directions(s, y, x))

@@ -276,13 +276,29 @@ def _directions(s: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     :data:`DIRECTION_RADIUS`). Which way an end points: :func:`_own_offsets`."""
     r = DIRECTION_RADIUS
     top, left = max(int(ys.min()) - r, 0), max(int(xs.min()) - r, 0)
-    crop = np.pad(s[top:int(ys.max()) + r + 1, left:int(xs.max()) + r + 1], r).astype(np.float32)
+    crop = np.pad(s[top:int(ys.max()) + r + 1, left:int(xs.max()) + r + 1], r)
     cy, cx = ys - top + r, xs - left + r
-    one, off = np.ones(2 * r + 1, np.float32), np.arange(-r, r + 1, dtype=np.float32)  # separable window sums
-    n, sx, sy, sxx, syy, sxy = (cv2.sepFilter2D(crop, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)[cy, cx]
-                                .astype(np.float64)
-                                for kx, ky in ((one, one), (off, one), (one, off), (off * off, one), (one, off * off),
-                                               (off, off)))
+    # the window sums (pixels, their offsets and squared offsets) are whole numbers, the same however they are added
+    if ys.size * (2 * r + 1) < crop.size:  # few pixels for the box (a few long tapes in a 48 MP photo): at each pixel
+        off = np.arange(-r, r + 1)         # its window, a row of it at a time (filtering the box: 6 s)
+        n, sx, sy, sxx, syy, sxy = (np.zeros(ys.size, np.int64) for _ in range(6))
+        for dy in range(-r, r + 1):
+            row = crop[(cy + dy)[:, None], cx[:, None] + off].astype(np.int64)
+            count, first = row.sum(axis=1), row @ off
+            n += count
+            sx += first
+            sy += dy * count
+            sxx += row @ (off * off)
+            syy += dy * dy * count
+            sxy += dy * first
+        n, sx, sy, sxx, syy, sxy = (v.astype(np.float64) for v in (n, sx, sy, sxx, syy, sxy))
+    else:
+        crop = crop.astype(np.float32)
+        one, off = np.ones(2 * r + 1, np.float32), np.arange(-r, r + 1, dtype=np.float32)  # separable window sums
+        n, sx, sy, sxx, syy, sxy = (cv2.sepFilter2D(crop, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)[cy, cx]
+                                    .astype(np.float64)
+                                    for kx, ky in ((one, one), (off, one), (one, off), (off * off, one),
+                                                   (one, off * off), (off, off)))
     mx, my = sx / n, sy / n
     cxx, cyy, cxy = sxx / n - mx * mx, syy / n - my * my, sxy / n - mx * my
     # a digital line's pixels stray from it across its run only (one a column of a line flatter than 45 degrees: up
