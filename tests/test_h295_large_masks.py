@@ -90,3 +90,15 @@ def test_directions_equal_those_of_the_filtered_box(seed):
             for y, x in ((ys, xs), (ys[some], xs[some])):
                 got = cl._directions(s, y, x)
                 assert got.dtype == np.float64 and np.array_equal(got, _reference_directions(s, y, x))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_thin_equals_scikit_image_alone_and_in_a_frame(seed):
+    """thin (its scratch of places now int32) leaves what skimage.morphology.thin leaves, of a mask alone and placed
+    in a larger empty frame."""
+    morphology = pytest.importorskip("skimage.morphology")
+    from drywallqa.thinning import thin
+    for m in _random_masks(seed, n=4):
+        want = morphology.thin(m)
+        assert np.array_equal(thin(m), want)
+        assert np.array_equal(thin(_framed(m)), _framed(want))
