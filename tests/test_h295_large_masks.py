@@ -102,3 +102,39 @@ def test_thin_equals_scikit_image_alone_and_in_a_frame(seed):
         want = morphology.thin(m)
         assert np.array_equal(thin(m), want)
         assert np.array_equal(thin(_framed(m)), _framed(want))
+
+
+def _reference_boxes(mask, quantile=0.0, min_area_fraction=0.0005, split_below_fill=0.0):
+    """postprocess.boxes as it was: each component's quantiles read from its pixels in the whole label image."""
+    from drywallqa.postprocess import crossing_strips
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    out = np.zeros(mask.shape, dtype=bool)
+    for k in range(1, n):
+        area = stats[k, cv2.CC_STAT_AREA]
+        if area < min_area_fraction * mask.size:
+            continue
+        x0, y0, w, h = stats[k, :4]
+        if area < split_below_fill * w * h:
+            strips = crossing_strips(labels[y0 : y0 + h, x0 : x0 + w] == k)
+            if strips is not None:
+                out[y0 : y0 + h, x0 : x0 + w] |= strips
+                continue
+        if quantile > 0:
+            ys, xs = np.nonzero(labels == k)
+            y0, y1 = np.quantile(ys, [quantile, 1 - quantile]).round().astype(int)
+            x0, x1 = np.quantile(xs, [quantile, 1 - quantile]).round().astype(int)
+        else:
+            x1, y1 = x0 + w - 1, y0 + h - 1
+        out[y0 : y1 + 1, x0 : x1 + 1] = True
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_boxes_quantiles_read_in_each_box_equal_those_of_the_whole_label_image(seed):
+    from drywallqa.postprocess import boxes
+    for m in _random_masks(seed):
+        for a in (m, _framed(m)):
+            for kw in ({"quantile": 0.02, "min_area_fraction": 0.0}, {"quantile": 0.1},
+                       {"quantile": 0.25, "split_below_fill": 0.4, "min_area_fraction": 0.0}, {"quantile": 0.0}):
+                got, want = boxes(a, **kw), _reference_boxes(a, **kw)
+                assert np.array_equal(got, want), kw

@@ -74,10 +74,10 @@ def boxes(mask: np.ndarray, quantile: float = 0.0, min_area_fraction: float = 0.
             if strips is not None:
                 out[y0 : y0 + h, x0 : x0 + w] |= strips
                 continue
-        if quantile > 0:
-            ys, xs = np.nonzero(labels == k)
-            y0, y1 = np.quantile(ys, [quantile, 1 - quantile]).round().astype(int)
-            x0, x1 = np.quantile(xs, [quantile, 1 - quantile]).round().astype(int)
+        if quantile > 0:  # the component's pixels, read within its box (the whole label image: once per component)
+            ys, xs = np.nonzero(labels[y0 : y0 + h, x0 : x0 + w] == k)
+            y0, y1 = np.quantile(ys + y0, [quantile, 1 - quantile]).round().astype(int)
+            x0, x1 = np.quantile(xs + x0, [quantile, 1 - quantile]).round().astype(int)
         else:
             x1, y1 = x0 + w - 1, y0 + h - 1
         out[y0 : y1 + 1, x0 : x1 + 1] = True
