@@ -138,3 +138,28 @@ def test_boxes_quantiles_read_in_each_box_equal_those_of_the_whole_label_image(s
                        {"quantile": 0.25, "split_below_fill": 0.4, "min_area_fraction": 0.0}, {"quantile": 0.0}):
                 got, want = boxes(a, **kw), _reference_boxes(a, **kw)
                 assert np.array_equal(got, want), kw
+
+
+def _reference_widths(box: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The widths as they were read: the whole box doubled at once."""
+    up = cv2.resize(box.astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    up_dist = cv2.distanceTransform(up, cv2.DIST_L2, 5)
+    r, c = 2 * ys, 2 * xs
+    return np.maximum.reduce([up_dist[r, c], up_dist[r + 1, c], up_dist[r, c + 1], up_dist[r + 1, c + 1]])
+
+
+@pytest.mark.parametrize("band", [1, 7, 3000, 10**9])
+def test_widths_read_in_bands_equal_those_of_the_whole_doubled_box(monkeypatch, band):
+    """Bands of rows as narrow as one row, with the margin _centre_line gives them, read every mask pixel's width as
+    the whole doubled box does; and so do the centre lines of masks in a frame, alone and taken in bands."""
+    for m in _random_masks(3, n=5):
+        box = np.pad(m[cl.mask_box(m)], 1)
+        dist = cl.exact_distances(box)
+        ys, xs = np.nonzero(box)
+        monkeypatch.setattr(cl, "WIDTH_BAND_PIXELS", band * box.shape[1])
+        got = cl._doubled_widths(box, ys, xs, int(2 * float(dist.max())) + 8)
+        assert got.dtype == np.float32 and np.array_equal(got, _reference_widths(box, ys, xs))
+        line = cl.centre_line(_framed(m))
+        monkeypatch.setattr(cl, "WIDTH_BAND_PIXELS", 10**12)
+        alone = cl.centre_line(m)
+        assert np.array_equal(line.widths, alone.widths) and line.length == alone.length

@@ -427,11 +427,8 @@ def _centre_line(m: np.ndarray) -> CentreLine:
     # widths: on the mask at twice its size (nearest) a strip of any whole width w is 2w wide and its middle pixels
     # lie w from the background, where at its own size an even width has no middle pixel
     rows, cols = mask_box(m)  # the mask's box: the rest is background
-    top, left = rows.start, cols.start
-    up = cv2.resize(np.pad(m[rows, cols], 1).astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
-    up_dist = cv2.distanceTransform(up, cv2.DIST_L2, 5)
-    r, c = 2 * (ys - top) + 2, 2 * (xs - left) + 2  # pixel (y, x): the 2x2 block from there of the padded, doubled box
-    widths = np.maximum.reduce([up_dist[r, c], up_dist[r + 1, c], up_dist[r, c + 1], up_dist[r + 1, c + 1]])
+    widths = _doubled_widths(np.pad(m[rows, cols], 1), ys - rows.start + 1, xs - cols.start + 1,
+                             int(2 * float(dist.max())) + 8)
     theta = _directions(thinned, ys, xs)
     steps = 1.0 / np.maximum(np.abs(np.cos(theta)), np.abs(np.sin(theta)))
     ends = _free_ends(thinned, ys, xs)
@@ -463,6 +460,29 @@ def _centre_line(m: np.ndarray) -> CentreLine:
             cut += float(steps[index[tuple(np.asarray(removed).T)]].sum())
     reach = _reach(m, ry, rx, rtheta, rmx, rmy, rstep, ends[at] == 2, 2 * dist[ry, rx] + 2 + 2 * DIRECTION_RADIUS) - cut
     return CentreLine(thinned, dist, ys, xs, widths.astype(np.float64), theta, steps, reach)
+
+
+WIDTH_BAND_PIXELS = 8_000_000  # the mask's box is doubled and its distances taken a band of about this many of its
+                               # pixels at a time (the whole of a 48 MP photo's box doubled: 1.7 GB)
+
+
+def _doubled_widths(box: np.ndarray, ys: np.ndarray, xs: np.ndarray, margin: int) -> np.ndarray:
+    """(N,) float32: the width of the ``(h, w)`` bool mask ``box`` (background all around its border) across its
+    pixels ``(ys, xs)``: the largest distance to the background of the 2 x 2 block each is of the mask doubled
+    (nearest). Taken in bands of rows, each with ``margin`` rows more on either side: more than any of the pixels'
+    distance to the background (in the band's rows), so that the band reads what the whole box reads there."""
+    step = max(WIDTH_BAND_PIXELS // box.shape[1], 1)
+    widths = np.zeros(ys.size, np.float32)
+    for a in range(0, box.shape[0], step):
+        here = (ys >= a) & (ys < a + step)
+        if not here.any():
+            continue
+        lo, hi = max(a - margin, 0), min(a + step + margin, box.shape[0])
+        up = cv2.resize(box[lo:hi].astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+        up_dist = cv2.distanceTransform(up, cv2.DIST_L2, 5)
+        r, c = 2 * (ys[here] - lo), 2 * xs[here]  # pixel (y, x): the 2 x 2 block from there of the doubled band
+        widths[here] = np.maximum.reduce([up_dist[r, c], up_dist[r + 1, c], up_dist[r, c + 1], up_dist[r + 1, c + 1]])
+    return widths
 
 
 def _anchors(skeleton: np.ndarray, dist: np.ndarray):
