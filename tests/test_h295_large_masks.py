@@ -163,3 +163,26 @@ def test_widths_read_in_bands_equal_those_of_the_whole_doubled_box(monkeypatch, 
         monkeypatch.setattr(cl, "WIDTH_BAND_PIXELS", 10**12)
         alone = cl.centre_line(m)
         assert np.array_equal(line.widths, alone.widths) and line.length == alone.length
+
+
+def _reference_neighbour_codes(mask: np.ndarray) -> np.ndarray:
+    """neighbour_codes as they were: the whole mask filtered."""
+    from drywallqa.thinning import ORDER
+    weights = np.zeros((3, 3), np.float32)
+    for bit, (dy, dx) in enumerate(ORDER):
+        weights[dy + 1, dx + 1] = 1 << bit
+    return cv2.filter2D(np.asarray(mask, np.uint8), cv2.CV_32F, weights, borderType=cv2.BORDER_CONSTANT).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_neighbour_codes_of_few_pixels_equal_those_of_the_filtered_mask(seed):
+    """Every pixel's code, off the mask too, on its border and in its corners: of lines in a large frame (few pixels:
+    set from each pixel on), of whole masks (filtered), of a mask of 0/1 numbers."""
+    from drywallqa.thinning import neighbour_codes, thin
+    for m in _random_masks(seed, n=4):
+        edge = np.zeros(m.shape, bool)
+        edge[[0, 0, -1, -1, 0, 5, -1], [0, -1, 0, -1, 7, 0, 9]] = True  # corners and borders
+        for a in (m, thin(m), _framed(thin(m)), _framed(thin(m), at=(0, 0)), _framed(thin(m), at=(520, 660)), edge,
+                  m.astype(np.uint8)):
+            got = neighbour_codes(a)
+            assert got.dtype == np.uint8 and np.array_equal(got, _reference_neighbour_codes(a))

@@ -41,6 +41,16 @@ _TABLE = _lookup_table()
 def neighbour_codes(mask: np.ndarray) -> np.ndarray:
     """``(H, W)`` uint8: bit i of each pixel's code set where its neighbour :data:`ORDER`\\ [i] is on (beyond the
     border: off)."""
+    mask = np.asarray(mask)
+    if mask.dtype == bool and mask.ndim == 2:
+        ys, xs = np.nonzero(mask)
+        if ys.size * 64 < mask.size:  # a line in a large photo: each pixel that is on sets its bit in its neighbours'
+            codes = np.zeros(mask.shape, np.uint8)  # codes (filtering the whole photo: 0.4 s a time at 48 MP)
+            for bit, (dy, dx) in enumerate(ORDER):
+                py, px = ys - dy, xs - dx  # the pixels whose neighbour ORDER[bit] each is
+                inside = (py >= 0) & (py < mask.shape[0]) & (px >= 0) & (px < mask.shape[1])
+                codes[py[inside], px[inside]] |= np.uint8(1 << bit)  # each pixel once a bit: no repeated index
+            return codes
     weights = np.zeros((3, 3), np.float32)
     for bit, (dy, dx) in enumerate(ORDER):
         weights[dy + 1, dx + 1] = 1 << bit
