@@ -186,3 +186,29 @@ def test_neighbour_codes_of_few_pixels_equal_those_of_the_filtered_mask(seed):
                   m.astype(np.uint8)):
             got = neighbour_codes(a)
             assert got.dtype == np.uint8 and np.array_equal(got, _reference_neighbour_codes(a))
+
+
+def test_joints_read_the_widths_and_directions_the_photo_sized_arrays_held():
+    """The widths and directions measure_joints reads at centre-line pixels (_line_values) are those the photo-sized
+    float32 arrays it filled held there: at every pixel, at a few, of lines alone and in a frame, and of a line whose
+    pixels come in another order."""
+    from drywallqa.joints import _line_values
+    rng = np.random.default_rng(5)
+    for m in _random_masks(4, n=5):
+        for a in (m, _framed(m)):
+            line = cl.centre_line(a)
+            if line.ys.size == 0:
+                continue
+            width_at = np.zeros(a.shape, np.float32)
+            width_at[line.ys, line.xs] = line.widths
+            angle_at = np.zeros(a.shape, np.float32)
+            angle_at[line.ys, line.xs] = np.degrees(line.directions) % 180.0
+            shuffled = rng.permutation(line.ys.size)
+            for ln in (line, line._replace(ys=line.ys[shuffled], xs=line.xs[shuffled], widths=line.widths[shuffled],
+                                           directions=line.directions[shuffled])):
+                widths, angles = _line_values(ln, a.shape)
+                some = rng.choice(line.ys.size, size=min(9, line.ys.size), replace=False)
+                for ys, xs in ((line.ys, line.xs), (line.ys[some], line.xs[some])):
+                    assert widths(xs, ys).dtype == angles(xs, ys).dtype == np.float32
+                    assert np.array_equal(widths(xs, ys), width_at[ys, xs])
+                    assert np.array_equal(angles(xs, ys), angle_at[ys, xs])

@@ -102,6 +102,23 @@ def _within_photo(shape: tuple, point: np.ndarray, direction: np.ndarray, lo: fl
     return lo, hi
 
 
+def _line_values(line: CentreLine, shape: tuple) -> tuple:
+    """``(width_at, angle_at)``: functions of ``(xs, ys)``, pixels of ``line``'s centre line in a photo of ``shape``,
+    that give the mask's width across each and the line's direction there (degrees in [0, 180)), both float32. Each
+    pixel is found by its place among the line's pixels in row-major order (not in two photo-sized arrays of them:
+    384 MB at 48 MP)."""
+    at = np.ravel_multi_index((line.ys, line.xs), shape)
+    order = np.argsort(at, kind="stable")  # row-major already (np.nonzero's order): as it is
+    at = at[order]
+    widths = line.widths[order].astype(np.float32)
+    angles = (np.degrees(line.directions[order]) % 180.0).astype(np.float32)
+
+    def place(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        return np.searchsorted(at, np.ravel_multi_index((ys, xs), shape))
+
+    return (lambda xs, ys: widths[place(xs, ys)]), (lambda xs, ys: angles[place(xs, ys)])
+
+
 def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = None, min_length_fraction: float = 0.05,
                    angle_tolerance_deg: float = 5.0) -> list[dict]:
     """The joints of :func:`drywallqa.measures.joint_measures`, of a non-empty ``(H, W)`` bool mask ``m`` and its
@@ -124,13 +141,10 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
                                minLineLength=seed, maxLineGap=max(3, int(0.01 * short)))
     if segments is None:
         return []
-    width_at = np.zeros(m.shape, np.float32)  # the mask's width and the line's direction at each centre-line pixel
-    width_at[line.ys, line.xs] = line.widths
-    angle_at = np.zeros(m.shape, np.float32)
-    angle_at[line.ys, line.xs] = np.degrees(line.directions) % 180.0
+    width_at, angle_at = _line_values(line, m.shape)
 
     def its_way(xs: np.ndarray, ys: np.ndarray, angle: float) -> np.ndarray:  # centre-line pixels along the line
-        return _angle_gap(angle_at[ys, xs], angle) <= angle_tolerance_deg
+        return _angle_gap(angle_at(xs, ys), angle) <= angle_tolerance_deg
 
     found = []  # (support, its band's mask pixels, its own centre-line pixels, joint) of each candidate line
     for angle, direction, point, half in _candidate_joints(segments.reshape(-1, 4).tolist(), line.dist, angle_tolerance_deg):
@@ -153,7 +167,7 @@ def measure_joints(m: np.ndarray, line: CentreLine, mm_per_px: float | None = No
         along = its_way(sx, sy, angle)
         if along.any():  # this tape's own centre line, not a crossing one's
             sx, sy = sx[along], sy[along]
-        band = float(np.median(width_at[sy, sx])) / 2 + 1.0  # half the tape's width, and a pixel
+        band = float(np.median(width_at(sx, sy))) / 2 + 1.0  # half the tape's width, and a pixel
         angle = round(float(angle), 1) % 180.0  # as reported: a line at 179.98 degrees is horizontal (0.0)
         if (direction[0] if angle == 0.0 else direction[1]) < 0:
             direction = -direction  # from start to end: down the photo, or right along a horizontal joint
