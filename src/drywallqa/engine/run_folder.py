@@ -99,7 +99,8 @@ def read_train_files(folder: str | Path) -> dict | None:
             not JSON, or is not a JSON object.
     """
     path = Path(folder) / TRAIN_FILES
-    if not path.exists():  # (a link that leads nowhere: none)
+    if not os.path.exists(path):  # (a link that leads nowhere: none; a name longer than the disk allows: Path.exists
+        # raised it, an OSError traceback from evaluate --model-path)
         return None
     try:
         record = json.loads(path.read_text())

@@ -445,6 +445,19 @@ def _no_unlisted_photos(images) -> None:
                            if isinstance(images, (Set, MappingView)) else "list(photos)"))
 
 
+def _check_name_length(path) -> None:
+    """FileNotFoundError where ``path``, a model folder, is a name the file system refuses as too long (a bare name
+    so long is said by :func:`~drywallqa.models.shipped.resolve_model_dir`, with the shipped models' names)."""
+    from ..models.shipped import is_bare_name
+    from ..utils.paths import name_too_long, shortened
+
+    if not isinstance(path, (str, os.PathLike)) or is_bare_name(path):
+        return
+    path = os.path.expanduser(path)
+    if name_too_long(path):
+        raise FileNotFoundError(f"no model folder {shortened(path)}: the name is longer than the file system allows")
+
+
 class _Checked:
     """An attribute of a segmenter checked when set, as when it is given to ``load``: ``seg.threshold = 2`` (or
     ``"0.5"``) after loading was taken as it was, and every mask came back empty (or a TypeError deep in a call)."""
@@ -509,6 +522,8 @@ class Segmenter:
         if pipeline and runtime != "torch":  # dropped without a word
             raise ValueError(f"runtime {runtime!r}: a pipeline runs its own models (leave runtime out)")
         implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
+        if not pipeline:  # a model folder the file system refuses by its length: was "[Errno 36] File name too long:
+            _check_name_length(path)  # '<the whole path>'", from the runtime's Path.is_dir
         segmenter = implementation.from_path(path, **kwargs)
         if tile is not None:  # tile=0 is an error (TiledSegmenter), not a quiet 'no tiles'
             limit = {"max_tiles": max_tiles} if max_tiles is not None else {}

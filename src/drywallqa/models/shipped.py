@@ -15,6 +15,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from ..utils.paths import name_too_long, shortened
 from ..utils.registry import Registry, UnknownNameError
 
 DEFAULT_MODEL = "fast"
@@ -79,5 +80,8 @@ def resolve_model_dir(value: str | Path | None = None) -> Path:
         return path
     if str(value) in SHIPPED_MODELS:
         return shipped_model_dir(str(value))
+    if name_too_long(path):  # (its 300 characters said whole, quoted)
+        raise FileNotFoundError(f"no model folder {shortened(value)} here (the name is longer than the file system "
+                                f"allows), and no shipped model of that name; shipped models: {_names_text()}")
     raise FileNotFoundError(f"no model folder {str(value)!r} here, and no shipped model of that name; "
                             f"shipped models: {_names_text()}")

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from .slug import shown
+
 
 def lexical_path(path: str | Path) -> Path:
     """``path`` made absolute with its ``.`` and ``..`` taken out by name, links not followed: where a dataset's file
@@ -46,6 +48,29 @@ def why_not(path: str | Path, folder: bool) -> str:
     except OSError as exc:  # a name too long, a folder this user may not enter
         return f"cannot be looked at ({exc.strerror or exc})"
     return f"lies below {above}, which is a file, not a folder" if above is not None else "not found"
+
+
+def name_too_long(path: str | Path) -> bool:
+    """Whether the file system refuses ``path`` as longer than it allows (ENAMETOOLONG: a name over 255 bytes, a path
+    over 4096): nothing can be there, and Python 3.11's ``Path.exists``/``is_dir`` raise it."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ENAMETOOLONG
+    except ValueError:  # a NUL in the name: no such path either, but not for its length
+        return False
+    return False
+
+
+def shortened(path: str | Path, keep: int = 90) -> str:
+    """``path`` for a message: as it is up to ``keep`` characters, else its start and its end around ``...`` with its
+    length in bytes (a 5000-byte path said whole buried the message), its control characters escaped
+    (:func:`~drywallqa.utils.slug.shown`)."""
+    text = str(path)
+    if len(text) > keep:
+        size = len(text.encode("utf-8", "surrogateescape"))
+        text = f"{text[:keep * 2 // 3]}...{text[-(keep // 3):]} ({size:,} bytes)"
+    return shown(text)
 
 
 def calibration_file_there(path: str | Path, without: str, again: str) -> bool:

@@ -1,0 +1,56 @@
+"""Small things (h298): a --model-path the file system refuses as too long said in the project's words, without the
+whole path."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+
+from conftest import says
+
+LONG_NAME = "/tmp/" + "a" * 300  # a folder name over the 255 bytes most file systems allow
+DEEP = "/tmp/" + "/".join(["b" * 200] * 25)  # a path over the 4096 bytes Linux allows
+
+
+def _run(args):
+    result = CliRunner().invoke(app, args, terminal_width=300)
+    assert not (result.exception and not isinstance(result.exception, SystemExit)), repr(result.exception)
+    return result
+
+
+@pytest.mark.parametrize("model_path", [LONG_NAME, DEEP])
+@pytest.mark.parametrize("command", [["predict", "a.jpg", "-p", "segment crack", "-o", "out"],
+                                     ["predict", "a.jpg", "-p", "segment crack", "-o", "out", "--runtime", "onnx"],
+                                     ["evaluate", "--out", "ev"], ["serve"]])
+def test_a_model_path_too_long_for_the_file_system_is_said_so_shortly(tmp_path, monkeypatch, command, model_path):
+    # was "Invalid value for --model-path / --model / --pipeline: [Errno 36] File name too long: '<the whole path>'"
+    # (predict, serve), an OSError traceback (evaluate, from reading its train_files.json)
+    monkeypatch.chdir(tmp_path)
+    result = _run([*command, "--model-path", model_path])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "Invalid value for --model-path", "no model folder /tmp/",
+                "bytes): the name is longer than the file system allows"), result.output
+    assert "Errno" not in result.output and "a" * 100 not in result.output and "b" * 100 not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_bare_model_name_too_long_is_said_shortly_with_the_shipped_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _run(["predict", "a.jpg", "-p", "segment crack", "-o", "out", "--model-path", "c" * 300])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "(300 bytes) here (the name is longer than the file system allows), and no shipped "
+                "model of that name; shipped models: fast"), result.output
+    assert "c" * 100 not in result.output
+
+
+@pytest.mark.parametrize("model_path", [LONG_NAME, DEEP, Path(DEEP)])
+def test_loading_a_model_path_too_long_from_python_is_a_file_not_found_error(model_path):
+    from drywallqa.engine.segmenter import Segmenter
+    from drywallqa.models.base import PromptedSegmentationModel
+
+    for load in (Segmenter.load, PromptedSegmentationModel.from_pretrained):
+        with pytest.raises(FileNotFoundError, match="the name is longer than the file system allows") as caught:
+            load(model_path)
+        assert len(str(caught.value)) < 200, str(caught.value)
