@@ -54,3 +54,29 @@ def test_loading_a_model_path_too_long_from_python_is_a_file_not_found_error(mod
         with pytest.raises(FileNotFoundError, match="the name is longer than the file system allows") as caught:
             load(model_path)
         assert len(str(caught.value)) < 200, str(caught.value)
+
+
+@pytest.mark.parametrize("splits_dir", [LONG_NAME, DEEP])
+def test_a_splits_dir_too_long_is_not_told_to_write_it_there(tmp_path, monkeypatch, tiny_model_dir, splits_dir):
+    # the reason was right, then "run `drywallqa data split -d cracks --out <that same path>` first", which the file
+    # system refuses as well; and the path was said whole, twice
+    from drywallqa.data.grouping import check_split_manifest
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as caught:
+        check_split_manifest("cracks", splits_dir)
+    said = str(caught.value)
+    assert "no split manifest (cannot be looked at (File name too long))" in said, said
+    assert "data split" not in said and "give a --splits-dir (a training config's data.splits_dir) whose name the " \
+        "file system allows" in said and len(said) < 300, said
+    result = _run(["evaluate", "--model-path", str(tiny_model_dir), "--splits", "val", "--splits-dir", splits_dir,
+                   "--out", "ev"])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "give a --splits-dir") and not says(result.output, "data split"), result.output
+
+
+def test_a_splits_dir_that_can_be_written_is_still_told_how_to_write_it(tmp_path):
+    from drywallqa.data.grouping import check_split_manifest
+
+    with pytest.raises(FileNotFoundError, match=r"run `drywallqa data split -d cracks --out .*` first"):
+        check_split_manifest("cracks", tmp_path / "splits")

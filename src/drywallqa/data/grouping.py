@@ -25,7 +25,7 @@ import torch
 
 from ..utils.files import write_text_atomic
 from ..utils.image_io import DATASET_LIMIT, ImageReadError, read_image
-from ..utils.paths import why_not
+from ..utils.paths import name_too_long, shortened, why_not
 from ..utils.registry import UnknownNameError
 from .problems import DataProblem
 from .sample import Sample, source_group
@@ -424,8 +424,14 @@ def check_split_manifest(dataset: str, splits_dir: str | Path | None = None) -> 
                  f" (looked in ./splits of {Path.cwd()} and in the manifests shipped with the package; one written in "
                  "another folder, where a model was trained on its parts: run there, or name its folder with "
                  "--splits-dir, in a training config data.splits_dir)")
-        raise FileNotFoundError(f"{manifest}: no split manifest{'' if why == 'not found' else f' ({why})'}{where}; {'else ' if where else ''}run `drywallqa data split -d {config.manifest_name} --out "
-                                f"{manifest.parent}` first (for a dataset of your own: -d its YAML file)")
+        too_long = name_too_long(manifest)  # `data split --out` that folder cannot write it either (it was the hint)
+        said = (f"{shortened(manifest) if too_long else manifest}: no split manifest"
+                f"{'' if why == 'not found' else f' ({why})'}{where}")
+        if too_long:
+            raise FileNotFoundError(f"{said}; give a --splits-dir (a training config's data.splits_dir) whose name "
+                                    "the file system allows")
+        raise FileNotFoundError(f"{said}; {'else ' if where else ''}run `drywallqa data split -d {config.manifest_name} "
+                                f"--out {manifest.parent}` first (for a dataset of your own: -d its YAML file)")
     return manifest
 
 
