@@ -80,3 +80,46 @@ def test_a_splits_dir_that_can_be_written_is_still_told_how_to_write_it(tmp_path
 
     with pytest.raises(FileNotFoundError, match=r"run `drywallqa data split -d cracks --out .*` first"):
         check_split_manifest("cracks", tmp_path / "splits")
+
+
+def _low_confidence(monkeypatch, value=0.17):
+    """Every mask's confidence ``value`` (a tiled taping mask reads ~0.17), whatever the tiny model's statistic."""
+    from drywallqa.engine.torch_runtime import TorchSegmenter
+
+    monkeypatch.setattr(TorchSegmenter, "_confidence", lambda self, *a, **k: value)
+
+
+def _photos(folder):
+    from PIL import Image
+
+    Image.new("RGB", (96, 64), (150, 150, 150)).save(folder / "big.png")  # tiled by --tile 64
+    Image.new("RGB", (48, 40), (120, 120, 120)).save(folder / "small.png")  # whole: no side over 64
+
+
+def test_the_review_line_says_once_that_tiled_photos_read_low(tmp_path, monkeypatch, tiny_model_dir):
+    # with --tile nearly every tiled mask was listed for review (0.17 for an IoU of 0.43), said as if each were doubtful
+    monkeypatch.chdir(tmp_path)
+    _low_confidence(monkeypatch)
+    _photos(tmp_path)
+    result = _run(["predict", "big.png", "small.png", "-p", "segment crack", "-p", "segment taping area",
+                   "--model-path", str(tiny_model_dir), "--tile", "64", "-o", "out"])
+    assert result.exit_code == 0, result.output
+    line = next(s for s in result.output.splitlines() if s.startswith("least confident masks"))
+    assert "big.png 'segment crack' 0.17" in line, line  # the values as they are
+    assert line.count("tiled photos' confidences read low: the calibration is of whole photos, docs/confidence.md") == 1
+    page = Path("out/report.html").read_text()
+    assert page.count("Tiled photos&#x27; confidences read low: the calibration is of whole photos, "
+                      "docs/confidence.md") == 1, page
+
+
+def test_the_review_line_says_nothing_of_tiles_where_none_listed_was_tiled(tmp_path, monkeypatch, tiny_model_dir):
+    monkeypatch.chdir(tmp_path)
+    _low_confidence(monkeypatch)
+    _photos(tmp_path)
+    for tile, out in (([], "whole"), (["--tile", "64"], "tiled")):
+        photos = ["big.png", "small.png"] if not tile else ["small.png"]  # --tile 64: small.png is seen whole
+        result = _run(["predict", *photos, "-p", "segment crack", "--model-path", str(tiny_model_dir), *tile, "-o", out])
+        assert result.exit_code == 0, result.output
+        line = next(s for s in result.output.splitlines() if s.startswith("least confident masks"))
+        assert "0.17" in line and "tiled" not in line and "docs/confidence.md" not in line, line
+        assert "docs/confidence.md" not in Path(out, "report.html").read_text()

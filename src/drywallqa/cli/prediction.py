@@ -172,15 +172,19 @@ def predict(
     if len(summary.ignored) > IGNORED_SHOWN:
         console.print(f"... and {len(summary.ignored) - IGNORED_SHOWN} more (all of them: 'ignored' in "
                       f"{shown(out / 'results.json')})")
-    from ..engine.batch_report import REVIEW_BELOW, review_confidence, to_review
+    from ..engine.batch_report import REVIEW_BELOW, TILED_LOW, review_confidence, to_review, was_tiled
+    from ..engine.tiling import tiling_facts
 
     review = to_review(summary.results)  # only the masks below the mark: a small job's 5 lowest were masks at 1.00
     more = len(review) - REVIEW_SHOWN
+    tiling = tiling_facts(seg)  # (--tile: nearly every tiled mask read below the mark, said as if each were doubtful)
+    tiled = {e["image"] for e in summary.results if was_tiled(e, tiling)}
     if review:
         console.print(f"least confident masks (review these first: confidence, the estimated IoU, below "
                       f"{REVIEW_BELOW:.2f}): "
                       + "; ".join(f"{shown(Path(image).name)} {p!r} {c:.2f}" for c, image, p in review[:REVIEW_SHOWN])
-                      + (f"; and {more} more below {REVIEW_BELOW:.2f} ('confidence' in results.json)" if more > 0 else ""),
+                      + (f"; and {more} more below {REVIEW_BELOW:.2f} ('confidence' in results.json)" if more > 0 else "")
+                      + (f" ({TILED_LOW})" if any(image in tiled for _, image, _ in review) else ""),
                       highlight=False, soft_wrap=True)
     elif any(review_confidence(m) is not None for e in summary.results for m in e["prompts"].values()):
         console.print(f"no mask with confidence below {REVIEW_BELOW:.2f} (estimated IoU): none to review first",

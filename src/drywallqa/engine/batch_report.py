@@ -213,6 +213,20 @@ def to_review(results: list[dict]) -> list[tuple[float, str, str]]:
                   if (c := review_confidence(m)) is not None and float(f"{c:.2f}") < REVIEW_BELOW)
 
 
+# said once beside masks marked for review where some are of tiled photos (their confidences all read low; the values
+# are not changed)
+TILED_LOW = "tiled photos' confidences read low: the calibration is of whole photos, docs/confidence.md"
+
+
+def was_tiled(entry: dict, tiling) -> bool:
+    """Whether the photo of ``entry`` (results.json's ``images``) was predicted tile by tile: the job's ``tiling``
+    (results.json's, :func:`~drywallqa.engine.tiling.tiling_facts`; None: photos whole) tiles a photo wider or taller
+    than its tile, as :meth:`~drywallqa.engine.tiling.TiledSegmenter.decode` does."""
+    tile = tiling.get("tile") if isinstance(tiling, dict) else None
+    sides = [v for v in (entry.get("height"), entry.get("width")) if isinstance(v, (int, float))]
+    return isinstance(tile, (int, float)) and not isinstance(tile, bool) and any(v > tile for v in sides)
+
+
 def _least_confidence(entry: dict) -> float:
     """The lowest confidence of an image's masks that say something of the photo (1 when none does)."""
     return min((c for m in entry["prompts"].values() if (c := review_confidence(m)) is not None), default=1.0)
@@ -318,6 +332,10 @@ def write_batch_report(out_dir: str | Path, title: str = "drywallqa results", pr
     # from an older job's results.json, which reads as before)
     tiling = results.get("tiling")
     tiled = f"; predicted tile by tile: {esc(shown(tiling_text(tiling)))}" if isinstance(tiling, dict) and tiling else ""
+    # tiled photos among those put first for review: said once (their confidences read low, each mask is no doubt)
+    tiled_low = (f" ({esc(TILED_LOW[:1].upper() + TILED_LOW[1:])}.)"
+                 if any(was_tiled(e, tiling) and float(f"{_least_confidence(e):.2f}") < REVIEW_BELOW for e in images)
+                 else "")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>
@@ -343,7 +361,7 @@ Masks: {legend}{tiled}</p>
    f'{esc("; ".join(rules))}</p>' if rules else ''}
 <table><tr><th>prompt</th><th>photos with a finding</th><th>total length</th></tr>{''.join(summary_rows)}</table>
 <p>Photos are listed {"flagged first, then " if rules else ""}least confident first: review these first
-(confidence = the estimated IoU of a mask with what an annotator would draw, 0 to 1).</p>
+(confidence = the estimated IoU of a mask with what an annotator would draw, 0 to 1).{tiled_low}</p>
 <table><tr><th>photo</th>{''.join(f'<th>{chip}{esc(p)}</th>' for chip, p in zip(chips, prompts))}</tr>
 {''.join(rows)}
 </table>
