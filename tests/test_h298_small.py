@@ -123,3 +123,33 @@ def test_the_review_line_says_nothing_of_tiles_where_none_listed_was_tiled(tmp_p
         line = next(s for s in result.output.splitlines() if s.startswith("least confident masks"))
         assert "0.17" in line and "tiled" not in line and "docs/confidence.md" not in line, line
         assert "docs/confidence.md" not in Path(out, "report.html").read_text()
+
+
+@pytest.fixture
+def tiling_server(tiny_model_dir, monkeypatch):
+    """The tiny model served tiling photos wider or taller than 32 px, every mask's confidence 0.17."""
+    from drywallqa.engine.segmenter import Segmenter
+    from drywallqa.serve import ServeConfig, create_app
+    from test_browser import serving
+
+    _low_confidence(monkeypatch)
+    yield from serving(create_app(ServeConfig(), Segmenter.load(tiny_model_dir, tile=32)))
+
+
+def test_the_web_page_says_once_that_a_tiled_photo_reads_low(tiling_server, tmp_path):
+    # "review" beside every mask of a tiled photo, said as if each were doubtful
+    from PIL import Image
+    from test_browser import _need_browser, run_page_script
+
+    _need_browser()
+    Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "tiled.png")
+    Image.new("RGB", (30, 24), (120, 120, 120)).save(tmp_path / "whole.png")
+    out = run_page_script("h298_tiled.mjs", tiling_server, tmp_path, timeout=240)
+    assert out["consoleErrors"] == [], out
+    said = "tiled photos' confidences read low: the calibration is of whole photos (docs/confidence.md)"
+    whole, tiled = out["whole.png"], out["tiled.png"]
+    assert all(c.startswith("0.17 \u00b7 review") for c in whole["confidence"] + tiled["confidence"]), out  # unchanged
+    assert not any("tiled" in w for w in whole["warnings"]), whole
+    assert [w for w in tiled["warnings"] if said in w] == [f"Predicted in 6 tiles; {said}"], tiled
+    assert out["list"] == [["whole.png", "done"], ["tiled.png", "done"]], out
+    assert said not in out["lines"][0] and out["lines"][1].count(said) == 1, out["lines"]
