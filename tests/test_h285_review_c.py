@@ -49,6 +49,7 @@ def test_a_photo_replaced_meanwhile_is_not_counted_as_measured_again(tiny_model_
 
     from drywallqa.engine import batch
     from drywallqa.engine.batch import REPLACED_MEANWHILE, predict_paths, remeasured_said
+    from drywallqa.measures import MEASURES_VERSION
 
     from conftest import write_photos
 
@@ -70,4 +71,4 @@ def test_a_photo_replaced_meanwhile_is_not_counted_as_measured_again(tiny_model_
     summary = predict_paths(seg, [photos], ["segment crack"], out, progress=False)
     assert [why for _, why in summary.failed] == [REPLACED_MEANWHILE] and len(summary.skipped) == 1, summary
     assert len(summary.remeasured) == 1 and summary.remeasured[0][0] in summary.skipped, summary.remeasured
-    assert remeasured_said(summary) == ", 1 of them measured again (QA measures version 9 -> 11)"
+    assert remeasured_said(summary) == f", 1 of them measured again (QA measures version 9 -> {MEASURES_VERSION})"

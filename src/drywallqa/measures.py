@@ -24,7 +24,7 @@ MIN_MM_PER_PX, MAX_MM_PER_PX = 1e-6, 1000.0  # a nanometre to a metre per pixel:
 # scale (mm per pixel) is given, and only there
 PX_MEASURES = ("components", "area_px", "area_fraction", "length_px", "mean_width_px", "max_width_px")
 MM_MEASURES = ("area_mm2", "length_mm", "mean_width_mm", "max_width_mm")
-MEASURES_VERSION = 11  # raised whenever a measure is taken another way: records of another are measured again
+MEASURES_VERSION = 12  # raised whenever a measure is taken another way: records of another are measured again
                        # (1: lengths and widths on the bare skeleton, joints on the centre line; 2: skeleton by
                        # Zhang-Suen thinning, overlapping joints taken in the order found; 3: spurs pruned once,
                        # an end's run into a corner kept; 4: both ends of a short line cut back until nothing was
@@ -36,7 +36,8 @@ MEASURES_VERSION = 11  # raised whenever a measure is taken another way: records
                        # 9: the line's direction read turned towards 45 degrees by its pixels' stray across its run:
                        # tilted lines and curves 0.18% long; 10: the reach of a 3-px or wider line's end read
                        # from its end pixel, in a corner of a square end the skeleton ran into: 4-px cracks up to
-                       # 3.3 px long)
+                       # 3.3 px long; 11: a straight tape of a photo whose short side is over 2000 px found no
+                       # joint where it ran about half a degree off one of the line search's 1-degree steps)
 
 
 def validate_mm_per_px(mm_per_px: float | None) -> float | None:

@@ -718,7 +718,7 @@ def _why_remeasured(entry: dict) -> str:
 
 def remeasured_said(summary: BatchSummary) -> str:
     """How many photos skipped (done before) were measured again and why, for the job's summary line after
-    "N skipped (done before)": ``, 3 of them measured again (QA measures version 9 -> 11)``; "" where none was."""
+    "N skipped (done before)": ``, 3 of them measured again (QA measures version 9 -> 12)``; "" where none was."""
     if not summary.remeasured:
         return ""
     reasons = Counter(why for _, why in summary.remeasured)
