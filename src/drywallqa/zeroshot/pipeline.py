@@ -542,8 +542,11 @@ def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references
         return job, None
     if isinstance(earlier, dict) and set(earlier) | {"names"} == set(job) | {"names"}:
         same = {**earlier, "names": None, "photos": None} == {**job, "names": None, "photos": None}
-        if same and earlier.get("names") != job.get("names"):  # the same job but for its outputs' names (and so its
-            # photos: by file stem, of a/IMG_1.jpg and b/IMG_1.jpg only the first is one)
+        by_stem, by_folder = (earlier, job) if job.get("names") else (job, earlier)
+        if (same and earlier.get("names") != job.get("names")  # the same job but for its outputs' names (and so its
+                # photos: by file stem, of a/IMG_1.jpg and b/IMG_1.jpg only the first is one; other photos: said so)
+                and isinstance(by_stem.get("photos"), list) and isinstance(by_folder.get("photos"), list)
+                and all(p in by_folder["photos"] for p in by_stem["photos"])):
             return job, names_conflict(f"{out} holds the results of a zero-shot job", earlier.get("names"),
                                        job.get("names"))
         other = ", ".join(name for key, name in JOB_PARTS.items() if earlier.get(key) != job.get(key))

@@ -1,0 +1,45 @@
+"""Review of the changes of h288-h294 (h297): cases their tests left out."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from drywallqa.engine.batch import names_root, prepare_out_dir
+from drywallqa.utils.output_folders import ZEROSHOT_JOB
+from drywallqa.zeroshot.pipeline import ZeroShotConfig, earlier_job, zeroshot_job
+
+
+def _photo(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(path)
+    return path
+
+
+def _zeroshot_out(out, photos, root):
+    """An --out holding a zero-shot job's results: its record and one anomaly map."""
+    prepare_out_dir(out)
+    job = zeroshot_job(ZeroShotConfig(), photos, ["crack"], None, root)
+    (out / ZEROSHOT_JOB).write_text(json.dumps(job))
+    _photo(out / "x__anomaly.png")
+
+
+def test_zeroshot_other_photos_and_naming_is_not_said_to_be_resumed_by_the_other_naming(tmp_path):
+    """A job by file stem of c/IMG_9.jpg in --out; a job by folder of a/ and b/ (other photos too): the refusal said
+    only that the names differ, "run it without --names-from-folders to resume that job", which refused it again
+    (other photos) -> the other photos named too, and no resuming said."""
+    photos = tmp_path / "photos"
+    for p in ("a/IMG_1.jpg", "b/IMG_1.jpg", "c/IMG_9.jpg"):
+        _photo(photos / p)
+    out = tmp_path / "out"
+    _zeroshot_out(out, [photos / "c" / "IMG_9.jpg"], None)
+    paths = [photos / "a", photos / "b"]
+    conflict = earlier_job(paths, out, ZeroShotConfig(), ["crack"], None, names_root(paths, True))[1]
+    assert "photos" in conflict and "to resume that job" not in conflict, conflict
+    # the same photos named by the other rule: the naming is what differs (of a/IMG_1, b/IMG_1 by stem only a/ is one)
+    _zeroshot_out(out, [photos / "a" / "IMG_1.jpg"], None)
+    conflict = earlier_job(paths, out, ZeroShotConfig(), ["crack"], None, names_root(paths, True))[1]
+    assert "without --names-from-folders to resume that job" in conflict, conflict
+    _zeroshot_out(out, [photos / "a" / "IMG_1.jpg", photos / "b" / "IMG_1.jpg"], str(photos))
+    conflict = earlier_job(paths, out, ZeroShotConfig(), ["crack"], None, None)[1]
+    assert "with --names-from-folders to resume that job" in conflict, conflict
