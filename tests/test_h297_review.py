@@ -43,3 +43,20 @@ def test_zeroshot_other_photos_and_naming_is_not_said_to_be_resumed_by_the_other
     _zeroshot_out(out, [photos / "a" / "IMG_1.jpg", photos / "b" / "IMG_1.jpg"], str(photos))
     conflict = earlier_job(paths, out, ZeroShotConfig(), ["crack"], None, None)[1]
     assert "with --names-from-folders to resume that job" in conflict, conflict
+
+
+def test_export_onnx_out_name_too_long_for_its_siblings_is_a_usage_error(tiny_model_dir, tmp_path):
+    """export onnx --out of a 250-byte name (a name fits 255): its lock beside it (.<name>.export.lock) did not, an
+    OSError traceback (ENAMETOOLONG) -> a usage error naming --out and the limit, as ship's; from Python a ValueError."""
+    import pytest
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.export.onnx import export_onnx
+
+    out = tmp_path / ("x" * 250)
+    res = CliRunner().invoke(app, ["export", "onnx", "--model-path", str(tiny_model_dir), "--out", str(out)])
+    assert res.exit_code == 2 and "at most 200 bytes" in " ".join(res.output.split()), (res.output, res.exception)
+    with pytest.raises(ValueError, match="at most 200 bytes"):
+        export_onnx(tiny_model_dir, out)
+    assert not out.exists()

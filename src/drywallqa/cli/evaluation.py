@@ -144,10 +144,14 @@ def export_onnx_cmd(
 ):
     """ONNX graphs of a film_unet model (default: the shipped one): the image encoder (once per image) and the prompt decoder."""
     from ..engine.folder_writers import FolderInUse, in_use_message, writer_in_progress
-    from ..export.onnx import check_export_target, export_onnx, is_onnx_export_dir
+    from ..export.onnx import check_export_name, check_export_target, export_onnx, is_onnx_export_dir
     from ..models.base import WEIGHTS_NAME, is_drywallqa_model_dir, not_a_model_folder, read_model_metadata
 
     check_output_path(out, "--out", folder=True)  # below a file, or in a folder this user cannot write
+    try:  # a name too long for its lock beside it: an OSError traceback there
+        check_export_name(out)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
     writer = writer_in_progress(out)
     if writer is not None:  # said before the model loads; each replaces --out whole when it ends
         tagged("error:", "red", in_use_message(out, *writer, "wait for it to end, or export into another --out"))

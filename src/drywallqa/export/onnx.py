@@ -101,14 +101,28 @@ def not_export_files(folder: Path) -> list[str]:
     return [n for n in names if n not in EXPORT_WRITES] if is_onnx_export_dir(folder) else names
 
 
+MAX_OUT_NAME_BYTES = 200  # of an export's folder name, as ship's: 255 a name on most disks, less its siblings' additions
+
+
+def check_export_name(out_dir: str | Path) -> None:
+    """Raises ValueError where the name of ``out_dir`` is too long for the folders and files an export writes beside it
+    (``.<name>.export.lock``, ``.<name>.replaced``, its temporary folder): an OSError traceback (ENAMETOOLONG)."""
+    name = Path(os.path.abspath(os.path.expanduser(out_dir))).name
+    if len(name.encode()) > MAX_OUT_NAME_BYTES:
+        raise ValueError(f"{out_dir}: a folder name of at most {MAX_OUT_NAME_BYTES} bytes, please (this one has "
+                         f"{len(name.encode())}): the export is written beside it under a longer name, then renamed")
+
+
 def check_export_target(model_dir: str | Path, out_dir: str | Path) -> Path:
     """``out_dir`` as a place :func:`export_onnx` may write: a new folder, an empty one, or an earlier export.
 
     Raises:
         ValueError: ``out_dir`` is a file, the model folder itself (or holds it), a folder holding anything else
             (:func:`~drywallqa.utils.paths.check_replaceable_dir`; nothing in it is replaced), or an earlier export
-            holding files an export does not write (:data:`EXPORT_WRITES`; a TensorRT engine built beside its graphs).
+            holding files an export does not write (:data:`EXPORT_WRITES`; a TensorRT engine built beside its graphs),
+            or its name is too long (:func:`check_export_name`).
     """
+    check_export_name(out_dir)
     out = check_replaceable_dir(out_dir, "the ONNX graphs", is_onnx_export_dir, source=model_dir)
     others = not_export_files(out) if out.is_dir() else []
     if others:  # an earlier export is replaced whole: what a user put beside its graphs (a TensorRT engine) would go
