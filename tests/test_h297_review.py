@@ -60,3 +60,18 @@ def test_export_onnx_out_name_too_long_for_its_siblings_is_a_usage_error(tiny_mo
     with pytest.raises(ValueError, match="at most 200 bytes"):
         export_onnx(tiny_model_dir, out)
     assert not out.exists()
+
+
+def test_ship_source_left_aside_by_a_killed_ship_in_place_is_named(tiny_model_dir, tmp_path):
+    """ship OUT --out OUT (re-shipped in place) killed between replace_dir's two renames: no OUT, the model whole in
+    the hidden .OUT.replaced; the same ship again said only 'neither a drywallqa model folder nor a training run'
+    (the model seemed gone, and this ship fails before it would put it back) -> the hidden folder named."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    out = tmp_path / "shipped"
+    tiny_model_dir.rename(tmp_path / ".shipped.replaced")
+    res = CliRunner().invoke(app, ["ship", str(out), "--out", str(out)], env={"COLUMNS": "1000"})
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and f"the model is whole in {tmp_path / '.shipped.replaced'}" in text, res.output

@@ -36,7 +36,7 @@ from ..models.shipped import resolve_model_dir
 from ..text.gate import GATE_FILE
 from ..text.gate_calibration import calibrate_model_gate, concepts_without_paraphrases
 from ..utils.checks import whole_number
-from ..utils.files import KeptAside, replace_dir, restore_replaced, temp_dir
+from ..utils.files import KeptAside, replace_dir, replaced_hint, restore_replaced, temp_dir
 from ..utils.locks import folders_to_make, remove_made_folders
 from ..utils.logs import warnings_held_back
 from ..utils.paths import check_replaceable_dir
@@ -95,7 +95,13 @@ def model_folder(source: str | Path) -> Path:
     for folder in (source, source / "best"):  # a model folder, or a run's best/, that is damaged: why, not only what
         if os.path.isfile(folder / "config.json"):  # it is not (a run's was "neither a model folder nor a training run")
             raise FileNotFoundError(not_a_model_folder(folder))
-    raise FileNotFoundError(f"{source}: neither a drywallqa model folder nor a training run with best/")
+    try:  # a ship into SOURCE itself (re-shipped in place) killed between its renames: this one fails before it would
+        aside = replaced_hint(source) and source.with_name(f".{source.name}.replaced")  # put it back
+    except (OSError, ValueError):  # a name longer than the disk allows; "." (no name)
+        aside = ""
+    hint = (f"; a ship into it was stopped between its two renames: the model is whole in {aside}, rename it back to "
+            f"{source.name}" if aside else "")
+    raise FileNotFoundError(f"{source}: neither a drywallqa model folder nor a training run with best/{hint}")
 
 
 def select(model_dir: Path, validator: Validator, timing_paths: list, scales=CANDIDATE_SCALES, tta=(False, True),
