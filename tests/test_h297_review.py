@@ -75,3 +75,22 @@ def test_ship_source_left_aside_by_a_killed_ship_in_place_is_named(tiny_model_di
     res = CliRunner().invoke(app, ["ship", str(out), "--out", str(out)], env={"COLUMNS": "1000"})
     text = " ".join(res.output.replace("│", " ").split())
     assert res.exit_code == 2 and f"the model is whole in {tmp_path / '.shipped.replaced'}" in text, res.output
+
+
+def test_a_model_path_of_a_long_name_given_as_a_path_is_no_model_folder(tmp_path):
+    """h288 made a bare long name "no shipped model of that name"; given as a path (absolute, or of a name that fits but
+    whose hidden .<name>.replaced does not) Segmenter.load raised ENAMETOOLONG from Path.exists / replaced_hint: an
+    OSError from Python, "Invalid value for --model-path / ...: [Errno 36] File name too long" from predict -> "no
+    model folder" (FileNotFoundError; a usage error)."""
+    import pytest
+    from typer.testing import CliRunner
+
+    from drywallqa import Segmenter
+    from drywallqa.cli import app
+
+    for name in ("x" * 300, "y" * 250):
+        with pytest.raises(FileNotFoundError, match="no model folder"):
+            Segmenter.load(str(tmp_path / name))
+        res = CliRunner().invoke(app, ["predict", str(_photo(tmp_path / "a.jpg")), "-p", "segment crack",
+                                       "--model-path", str(tmp_path / name), "-o", str(tmp_path / "out")])
+        assert res.exit_code == 2 and "no model folder" in " ".join(res.output.split()), (res.output, res.exception)

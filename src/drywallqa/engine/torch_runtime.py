@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import hashlib
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -330,7 +331,7 @@ class TorchSegmenter(Segmenter):
         """:meth:`from_path` of a resolved ``path``, read once."""
         # the folder's weight files as they are before the network is read from them (weights_stamp)
         weight_files = {f: file_id(f) for f in sorted(Path(path).iterdir()) if f.suffix in WEIGHT_SUFFIXES} \
-            if path is not None and Path(path).is_dir() else None
+            if path is not None and os.path.isdir(path) else None  # (os.path: a name too long for the disk is none)
         if model is not None and (path is None or not is_drywallqa_model_dir(path)):
             config_class = get_model_class(model).config_class
             if "pretrained" not in getattr(config_class, "__dataclass_fields__", {}):  # no hub weights: it would run

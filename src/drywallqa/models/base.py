@@ -153,7 +153,7 @@ class PromptedSegmentationModel(nn.Module):
         if name_too_long(directory):  # Path.exists raised it: "[Errno 36] File name too long: '<the whole path>'"
             raise FileNotFoundError(f"no model folder {shortened(directory)}: the name is longer than the file system "
                                     "allows")
-        if not directory.exists():  # where it was looked for (--model-path ./fast reads "fast": not the shipped one)
+        if not os.path.exists(directory):  # where it was looked for (--model-path ./fast reads "fast": not the shipped one)
             where = "" if directory.is_absolute() else f" ({directory.absolute()})"
             from ..utils.files import replaced_hint
 
