@@ -94,3 +94,15 @@ def test_a_model_path_of_a_long_name_given_as_a_path_is_no_model_folder(tmp_path
         res = CliRunner().invoke(app, ["predict", str(_photo(tmp_path / "a.jpg")), "-p", "segment crack",
                                        "--model-path", str(tmp_path / name), "-o", str(tmp_path / "out")])
         assert res.exit_code == 2 and "no model folder" in " ".join(res.output.split()), (res.output, res.exception)
+
+
+def test_an_onnx_model_path_of_a_long_name_is_no_model_folder(tmp_path):
+    """The same on the onnx runtime: Path.is_file of its encoder.onnx raised ENAMETOOLONG ("Invalid value for
+    --model-path / --model / --pipeline: [Errno 36] File name too long") -> 'is not a drywallqa model folder: there is
+    no such folder, nor an ONNX export'."""
+    import pytest
+
+    from drywallqa import Segmenter
+
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        Segmenter.load(str(tmp_path / ("x" * 300)), runtime="onnx")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shlex
 import threading
 from pathlib import Path
@@ -318,7 +319,7 @@ class OnnxSegmenter(TorchSegmenter):
     def _load_graphs(cls, path: Path) -> OnnxFilmUNet:
         """:meth:`load_model`'s graphs, on torch's threads."""
         threads = torch.get_num_threads()
-        if (Path(path) / "encoder.onnx").is_file():
+        if os.path.isfile(Path(path) / "encoder.onnx"):  # (os.path: a name too long for the disk is none: not_a_model_folder)
             source = retrained_source(path)
             if source is not None:  # (it ran the old weights without a word)
                 logger.warning("%s was exported from %s, whose weights have changed since (retrained, or replaced): it "
