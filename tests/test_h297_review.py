@@ -106,3 +106,20 @@ def test_an_onnx_model_path_of_a_long_name_is_no_model_folder(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="no such folder"):
         Segmenter.load(str(tmp_path / ("x" * 300)), runtime="onnx")
+
+
+def test_a_link_set_aside_by_a_replace_killed_between_its_renames_is_put_back(tmp_path):
+    """OUT a link to a model folder (replace_dir replaces the link, not what it leads to), a ship or export killed
+    between the two renames: no OUT, the link in .OUT.replaced. restore_replaced left it (it put back folders only):
+    the next ship took OUT for a new folder (no model to check the new one against, its MODEL_CARD.md not kept), and
+    loading OUT said only 'no model folder' -> the link is put back, and named."""
+    from drywallqa.utils.files import replaced_hint, restore_replaced
+
+    target = tmp_path / "models" / "v1"
+    target.mkdir(parents=True)
+    (target / "MODEL_CARD.md").write_text("notes")
+    out, aside = tmp_path / "shipped", tmp_path / ".shipped.replaced"
+    aside.symlink_to(target)  # as the kill left it
+    assert str(aside) in replaced_hint(out)
+    assert restore_replaced(out) and out.is_symlink() and (out / "MODEL_CARD.md").read_text() == "notes"
+    assert not aside.is_symlink() and not restore_replaced(out)

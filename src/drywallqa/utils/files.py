@@ -306,8 +306,9 @@ def restore_replaced(dest: str | Path) -> bool:
     under the hidden name for good. Returns whether it was put back."""
     dest = Path(dest)
     old = dest.with_name(f".{dest.name}.replaced")
-    # os.path: a name longer than the disk allows (its hidden one) is none there (Path.exists raised ENAMETOOLONG)
-    if os.path.lexists(dest) or not os.path.isdir(old) or os.path.islink(old):
+    # os.path: a name longer than the disk allows (its hidden one) is none there (Path.exists raised ENAMETOOLONG); a
+    # link: dest was one (replace_dir renames the link aside, not what it leads to), put back as it was
+    if os.path.lexists(dest) or not (os.path.isdir(old) or os.path.islink(old)):
         return False
     try:
         old.rename(dest)
@@ -322,7 +323,7 @@ def replaced_hint(dest: str | Path) -> str:
     is missing (a model a ``ship`` was replacing: the earlier one is there, whole)."""
     dest = Path(dest)
     old = dest.with_name(f".{dest.name}.replaced")
-    if os.path.lexists(dest) or not os.path.isdir(old) or os.path.islink(old):  # (os.path: as restore_replaced)
+    if os.path.lexists(dest) or not (os.path.isdir(old) or os.path.islink(old)):  # (os.path, a link: as restore_replaced)
         return ""
     return (f"; a replace of it was stopped between its two renames (a ship or export killed), or is under way: the "
             f"folder it replaced is whole in {old} (rename it back to {dest.name}; the next ship or export into it "
