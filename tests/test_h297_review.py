@@ -123,3 +123,17 @@ def test_a_link_set_aside_by_a_replace_killed_between_its_renames_is_put_back(tm
     assert str(aside) in replaced_hint(out)
     assert restore_replaced(out) and out.is_symlink() and (out / "MODEL_CARD.md").read_text() == "notes"
     assert not aside.is_symlink() and not restore_replaced(out)
+
+
+def test_zeroshot_more_photos_and_another_naming_is_not_said_to_be_resumed_by_the_other_naming(tmp_path):
+    """A job by file stem of a/IMG_1.jpg; a job by folder of a/, b/ and c/ (c/IMG_9.jpg a photo the first job never
+    had): refused as of the other naming alone, 'run it without --names-from-folders to resume that job', which
+    refused it again (other photos) -> the other photos named too."""
+    photos = tmp_path / "photos"
+    for p in ("a/IMG_1.jpg", "b/IMG_1.jpg", "c/IMG_9.jpg"):
+        _photo(photos / p)
+    out = tmp_path / "out"
+    _zeroshot_out(out, [photos / "a" / "IMG_1.jpg"], None)
+    paths = [photos / "a", photos / "b", photos / "c"]
+    conflict = earlier_job(paths, out, ZeroShotConfig(), ["crack"], None, names_root(paths, True))[1]
+    assert "photos" in conflict and "to resume that job" not in conflict, conflict

@@ -503,6 +503,21 @@ def zeroshot_job(config: ZeroShotConfig, photos, prompts=None, references=None, 
     return json.loads(strict_json(job))  # as read back from the file
 
 
+def _one_of_each_stem(by_stem, by_folder) -> bool:
+    """Whether the photos ``by_stem`` of a job named by file stem are those of the job of the photos ``by_folder``
+    named by folder, as naming them by stem leaves them: some of them, one of each file stem (case aside)."""
+    from ..utils.slug import file_stem
+
+    if not (isinstance(by_stem, list) and isinstance(by_folder, list)
+            and all(isinstance(p, str) for p in [*by_stem, *by_folder])):
+        return False
+
+    def stems(photos: list[str]) -> set[str]:
+        return {file_stem(Path(p).stem).casefold() for p in photos}
+
+    return set(by_stem) <= set(by_folder) and stems(by_stem) == stems(by_folder)
+
+
 def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references=None,
                 names_root: str | None = None) -> tuple[dict, str | None]:
     """This job (:func:`zeroshot_job` of the photos under ``paths``, named by folder below ``names_root`` or, None, by
@@ -545,8 +560,7 @@ def earlier_job(paths, out_dir, config: ZeroShotConfig, prompts=None, references
         by_stem, by_folder = (earlier, job) if job.get("names") else (job, earlier)
         if (same and earlier.get("names") != job.get("names")  # the same job but for its outputs' names (and so its
                 # photos: by file stem, of a/IMG_1.jpg and b/IMG_1.jpg only the first is one; other photos: said so)
-                and isinstance(by_stem.get("photos"), list) and isinstance(by_folder.get("photos"), list)
-                and all(p in by_folder["photos"] for p in by_stem["photos"])):
+                and _one_of_each_stem(by_stem.get("photos"), by_folder.get("photos"))):
             return job, names_conflict(f"{out} holds the results of a zero-shot job", earlier.get("names"),
                                        job.get("names"))
         other = ", ".join(name for key, name in JOB_PARTS.items() if earlier.get(key) != job.get(key))
