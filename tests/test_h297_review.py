@@ -137,3 +137,23 @@ def test_zeroshot_more_photos_and_another_naming_is_not_said_to_be_resumed_by_th
     paths = [photos / "a", photos / "b", photos / "c"]
     conflict = earlier_job(paths, out, ZeroShotConfig(), ["crack"], None, names_root(paths, True))[1]
     assert "photos" in conflict and "to resume that job" not in conflict, conflict
+
+
+def test_an_export_put_back_that_holds_other_files_is_a_usage_error_of_out(tiny_model_dir, tmp_path):
+    """export onnx after one killed between its two renames: the earlier export (a TensorRT engine built beside its
+    graphs) put back and refused, as it should be, but the CLI said it as 'Invalid value for --model-path' -> of
+    --out, as the same folder is refused when it was never set aside."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+    from drywallqa.export.onnx import export_onnx
+
+    out = tmp_path / "onnx"
+    export_onnx(tiny_model_dir, out)
+    (out / "model.engine").write_bytes(b"engine")
+    out.rename(tmp_path / ".onnx.replaced")  # as the kill left it
+    res = CliRunner().invoke(app, ["export", "onnx", "--model-path", str(tiny_model_dir), "--out", str(out)],
+                             env={"COLUMNS": "1000"})
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 2 and "Invalid value for --out" in text and "model.engine" in text, res.output
+    assert (out / "model.engine").is_file()

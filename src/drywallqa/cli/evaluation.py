@@ -144,7 +144,7 @@ def export_onnx_cmd(
 ):
     """ONNX graphs of a film_unet model (default: the shipped one): the image encoder (once per image) and the prompt decoder."""
     from ..engine.folder_writers import FolderInUse, in_use_message, writer_in_progress
-    from ..export.onnx import check_export_name, check_export_target, export_onnx, is_onnx_export_dir
+    from ..export.onnx import ExportTargetRefused, check_export_name, check_export_target, export_onnx, is_onnx_export_dir
     from ..models.base import WEIGHTS_NAME, is_drywallqa_model_dir, not_a_model_folder, read_model_metadata
 
     check_output_path(out, "--out", folder=True)  # below a file, or in a folder this user cannot write
@@ -184,6 +184,8 @@ def export_onnx_cmd(
     except FolderInUse as exc:  # a ship or another export into --out begun meanwhile
         tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
+    except ExportTargetRefused as exc:  # the earlier export put back (one killed between its renames) refused
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
     except ValueError as exc:  # a damaged model folder
         raise typer.BadParameter(str(exc), param_hint="--model-path")
     except OSError as exc:  # a folder that cannot be written

@@ -101,6 +101,11 @@ def not_export_files(folder: Path) -> list[str]:
     return [n for n in names if n not in EXPORT_WRITES] if is_onnx_export_dir(folder) else names
 
 
+class ExportTargetRefused(ValueError):
+    """:func:`check_export_target`'s refusal of ``out_dir`` as :func:`export_onnx` makes it again on the folder it put
+    back (an export killed between its two renames): an error of the folder (``--out``), not of the model."""
+
+
 MAX_OUT_NAME_BYTES = 200  # of an export's folder name, as ship's: 255 a name on most disks, less its siblings' additions
 
 
@@ -186,6 +191,8 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
             of at least :data:`MIN_OPSET` and at most :func:`max_opset`, or ``model_dir`` holds a model of another
             type than ``film_unet``.
         FolderInUse: another export, or a ship, is writing ``out_dir`` (:func:`export_lock`).
+        ExportTargetRefused: (a ValueError) the earlier export put back (one killed between its two renames left it
+            aside) is no place to export to (:func:`check_export_target`).
     """
     if isinstance(opset, (bool, np.bool_)) or not isinstance(opset, numbers.Integral) or opset < MIN_OPSET:
         raise ValueError(f"opset must be a whole number of at least {MIN_OPSET} (earlier ones resize the decoder's maps "
@@ -212,7 +219,10 @@ def export_onnx(model_dir: str | Path | None, out_dir: str | Path, opset: int = 
             # put back first (what was calibrated on it was not carried into the new one, and went with it unsaid)
             logger.warning("%s was missing: an export or ship into it was killed between its two renames; the folder "
                            "it replaced was put back from %s", out, out.with_name(f".{out.name}.replaced"))
-            check_export_target(model_dir, out)  # looked at as the one there before the work
+            try:  # looked at as the one there before the work
+                check_export_target(model_dir, out)
+            except ValueError as exc:
+                raise ExportTargetRefused(str(exc)) from None
         before = folder_state(model_dir)
         # the folder recorded (not in the cache's exports: made of a copy, and made again on a change)
         _write_onnx(model_dir, tmp, opset, record_folder=True)
