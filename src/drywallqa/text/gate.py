@@ -81,6 +81,9 @@ _LINKS = frozenset(w for p in PREPOSITIONS for w in p.split()) | frozenset("the 
 # slips are not read as negations ("Icluding hairline cracks" is "including", "excpect" is "expect")
 _NEGATION_SPELLINGS = ("except", "excluding", "without", "ignore", "ignoring", "everything", "including", "expect",
                        "accept", "from")
+# a negation typed without its space before a known thing's word ("nocracks", "notaping", "noncrack"): read as two words,
+# never mended to the thing's word two letters away
+_GLUED_NEGATIONS = ("non", "not", "no")
 # words of a surface without defects: before a surface ("intact drywall", "the sound parts of the plaster, no cracks",
 # "healthy plaster with no damage"), in a prompt that asks for no thing the model knows, they ask for the wall a thing
 # leaves; not "intact joint tape", "sound plaster with hairline cracks", "a good portion of the plaster has cracks"
@@ -297,7 +300,8 @@ class PromptGate:
 
     def correct(self, prompt: str) -> str:
         """``prompt`` with each slipped word mended to the one lexicon word it is nearest to (see module doc), or to
-        a negation (:data:`_NEGATION_SPELLINGS`: "exept" -> "except"), read as
+        a negation (:data:`_NEGATION_SPELLINGS`: "exept" -> "except"), a negation glued to a known thing's word as two
+        words (:data:`_GLUED_NEGATIONS`: "nocracks" -> "no cracks"), read as
         :func:`~drywallqa.text.readings.plain_reading` reads it ("the seems between the panels" -> "the seams between
         the panels", "seams don't matter" -> "ignore seams")."""
         prompt = plain_reading(prompt)
@@ -310,6 +314,9 @@ class PromptGate:
             low = word.lower()
             if not (word.isascii() and word.isalpha()) or len(low) < 4 or self._is_real(low):
                 return word
+            glued = next((len(w) for w in _GLUED_NEGATIONS if low.startswith(w) and low[len(w):] in CORE_KIND), 0)
+            if glued:  # "nocracks": "no cracks", not a slip of "cracks"
+                return word[:glued] + " " + word[glued:]
             limit = 2 if len(low) >= 7 else 1
             dist = {w: slips(low, w, limit) for w in targets}
             best = min(dist.values(), default=limit + 1)
