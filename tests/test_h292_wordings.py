@@ -25,3 +25,12 @@ def _answer(seg, prompt):
 def test_a_negation_glued_to_its_thing_is_not_mended_into_the_thing(shipped, prompt, concept):
     """"Nocracks" (the space dropped) was mended to "cracks", two letters away, and answered with the crack mask."""
     assert _answer(shipped, prompt) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("n\u200bo cracks", None), ("n\u00ado cracks", None), ("n\u200do tape", None), ("no\u200bcracks", None),
+    ("every\u2060thing except cracks", None), ("cr\u200back", "cracks"), ("ta\u00adpe", "taping")])
+def test_invisible_characters_inside_a_word_are_read_as_nothing(shipped, prompt, concept):
+    """A zero-width space, a soft hyphen or a joiner pasted inside "no" (invisible on the screen) split it into two
+    words the gate did not know as a negation: "n\u200bo cracks" was answered with the crack mask."""
+    assert _answer(shipped, prompt) == concept

@@ -23,6 +23,7 @@ The word lists these share with the gate are in :mod:`drywallqa.text.words`.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .words import (ASKING, ASKING_VERBS, CORE_KIND, DETERMINERS, NO_MARKS, ONLY, PLACE_WORDS, SURFACES,
                     TOKEN)
@@ -417,7 +418,10 @@ def plain_reading(prompt: str) -> str:
     "without", a Markdown table's rows as key: value pairs (:func:`_table_rows`), a list's items as clauses
     (:func:`_list_items`: "Items: 1) cracks \u2013 mark 2) seams \u2013 do not mark"), marks of yes and no as words
     ("\u2705 cracks \u274c tape" -> "cracks, not tape"), a program's string in words (:func:`structured_reading`), the
-    trade's words (:func:`trade_reading`), what is not wanted as "ignore" (:func:`dismissal_reading`)."""
+    trade's words (:func:`trade_reading`), what is not wanted as "ignore" (:func:`dismissal_reading`). Invisible
+    format characters are read as nothing, as :func:`~drywallqa.text.prompts.normal_form` reads them ("n\u200bo
+    cracks", a zero-width space pasted inside "no", is "no cracks")."""
+    prompt = "".join(c for c in prompt if unicodedata.category(c) != "Cf")
     text = _MASK_MINUS.sub(lambda m: f"{m.group(1)} minus {m.group(2)}" if m.group(1) else f" {m.group(3)} minus ",
                            _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
     text = _SPANISH_WITHOUT.sub("without ", _FRENCH_NOT.sub(r"\1not ", text))
