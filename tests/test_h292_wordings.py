@@ -34,3 +34,12 @@ def test_invisible_characters_inside_a_word_are_read_as_nothing(shipped, prompt,
     """A zero-width space, a soft hyphen or a joiner pasted inside "no" (invisible on the screen) split it into two
     words the gate did not know as a negation: "n\u200bo cracks" was answered with the crack mask."""
     assert _answer(shipped, prompt) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("don`t segment cracks", None), ("don\u02bct segment cracks", None), ("don\u2032t segment cracks", None),
+    ("DON`T SHOW THE TAPE", None), ("doesn\u02bct matter, find the cracks", "cracks"), ("`crack`", "cracks")])
+def test_marks_typed_for_an_apostrophe_are_one(shipped, prompt, concept):
+    """A backtick, the modifier letter apostrophe some keyboards type, or a prime between letters ("don`t segment
+    cracks") hid the "don't" from the gate, which answered the crack mask; "don't" and "don\u2019t" were refused."""
+    assert _answer(shipped, prompt) == concept

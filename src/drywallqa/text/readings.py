@@ -227,6 +227,9 @@ _NOT_KEYS = frozenset("""exclude excludes excluded excluding exclusion exclusion
     ignore without except not skip minus negative_class negative_classes exclude_class exclude_classes ignore_class"""
                       .split())
 _NO_VALUE = frozenset("true false yes no none null".split())  # a setting's value, no thing: {"prompt": "cracks", "mask": true}
+# the marks keyboards and editors type for an apostrophe, between letters: a backtick, the modifier letter apostrophe
+# (U+02BC), a prime, a reversed quotation mark ("don`t", "don\u02bct"); "'" and "\u2019" are read as they are
+_APOSTROPHE_LIKE = re.compile(r"(?<=[^\W\d_])[`\u02bc\u2032\u201b](?=[^\W\d_])")
 _HASHTAG = re.compile(r"(?<![\w&#])#(?=[^\W\d_])")  # the "#" of a hashtag ("#cracks"), not "#3", "&#39;", "C#"
 # what may stand around the pairs of a program string: a URL's path ("/segment?"), a call ("segment(", ")"), braces
 _INVERT_KEYS = frozenset("invert inverse inverted negate negated complement".split())
@@ -420,8 +423,9 @@ def plain_reading(prompt: str) -> str:
     ("\u2705 cracks \u274c tape" -> "cracks, not tape"), a program's string in words (:func:`structured_reading`), the
     trade's words (:func:`trade_reading`), what is not wanted as "ignore" (:func:`dismissal_reading`). Invisible
     format characters are read as nothing, as :func:`~drywallqa.text.prompts.normal_form` reads them ("n\u200bo
-    cracks", a zero-width space pasted inside "no", is "no cracks")."""
-    prompt = "".join(c for c in prompt if unicodedata.category(c) != "Cf")
+    cracks", a zero-width space pasted inside "no", is "no cracks"), and the marks typed for an apostrophe between
+    letters as one (:data:`_APOSTROPHE_LIKE`: "don`t segment cracks" is "don't segment cracks")."""
+    prompt = _APOSTROPHE_LIKE.sub("'", "".join(c for c in prompt if unicodedata.category(c) != "Cf"))
     text = _MASK_MINUS.sub(lambda m: f"{m.group(1)} minus {m.group(2)}" if m.group(1) else f" {m.group(3)} minus ",
                            _VOCATIVE.sub("", _HASHTAG.sub("", prompt)))
     text = _SPANISH_WITHOUT.sub("without ", _FRENCH_NOT.sub(r"\1not ", text))
