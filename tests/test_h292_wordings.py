@@ -43,3 +43,11 @@ def test_marks_typed_for_an_apostrophe_are_one(shipped, prompt, concept):
     """A backtick, the modifier letter apostrophe some keyboards type, or a prime between letters ("don`t segment
     cracks") hid the "don't" from the gate, which answered the crack mask; "don't" and "don\u2019t" were refused."""
     assert _answer(shipped, prompt) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("!(crack)", None), ("~(crack)", None), ("-(cracks)", None), ("segment wall !(taping)", None),
+    ("~[tape]", None), ("cracks -(tape)", "cracks"), ("(crack)", "cracks")])
+def test_a_sign_of_negation_before_a_bracket_negates(shipped, prompt, concept):
+    """"!crack" and "NOT(crack)" were refused as negations, but "!(crack)" was answered with the crack mask."""
+    assert _answer(shipped, prompt) == concept
