@@ -51,3 +51,13 @@ def test_marks_typed_for_an_apostrophe_are_one(shipped, prompt, concept):
 def test_a_sign_of_negation_before_a_bracket_negates(shipped, prompt, concept):
     """"!crack" and "NOT(crack)" were refused as negations, but "!(crack)" was answered with the crack mask."""
     assert _answer(shipped, prompt) == concept
+
+
+@pytest.mark.parametrize("prompt", ["nocracks", "evrything exept cracks", "no cracks"])
+def test_a_negation_read_after_its_slips_are_mended_is_warned_of_as_one(shipped, prompt):
+    """"evrything exept cracks" is refused as the negation it is once "exept" is mended, but its warning said it was
+    "not something this model was trained to find (nearest: cracks ...)", sending the user to ask for cracks."""
+    matches = shipped.match_prompts([prompt])
+    assert not matches[prompt].known
+    (warning,) = shipped.prompt_warnings(matches)
+    assert "asks for what is not there" in warning

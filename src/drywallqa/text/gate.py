@@ -906,7 +906,7 @@ class PromptGate:
         off where the user reads it (default :data:`OFF_SWITCH`: the command line's flag and the Python argument)."""
         knows = "; ".join(f"{c}: '{p}'" for c, p in self.canonical.items())
         off = off_switch or OFF_SWITCH
-        if self.negated(match.prompt):
+        if self.negated(match.prompt) or self.negated(self.correct(match.prompt)):  # "evrything exept cracks" too
             return (f"'{match.prompt}' asks for what is not there (a negation); its mask is left empty. This model finds "
                     f"things, not their absence: ask for the thing itself ({knows}) and look at what its mask leaves "
                     f"out. {off}")
