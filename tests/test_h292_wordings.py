@@ -61,3 +61,13 @@ def test_a_negation_read_after_its_slips_are_mended_is_warned_of_as_one(shipped,
     assert not matches[prompt].known
     (warning,) = shipped.prompt_warnings(matches)
     assert "asks for what is not there" in warning
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("crack=false", None), ("tape: false", None), ("cracks=off", None), ("cracks: none", None),
+    ('{"crack": false}', None), ('{"crack": true, "taping": false}', "cracks"), ("cracks=false taping=true", "taping"),
+    ("crack=true", "cracks"), ("crack: yes", "cracks")])
+def test_a_known_thing_as_a_programs_key_with_a_setting_of_no(shipped, prompt, concept):
+    """A program's flag of a known thing set to false ("crack=false", {"crack": false}) was answered with the crack
+    mask, as "crack=true" was ("cracks: no" was refused)."""
+    assert _answer(shipped, prompt) == concept

@@ -226,6 +226,8 @@ _OF_KEYS = frozenset("material materials substrate surface".split())
 _NOT_KEYS = frozenset("""exclude excludes excluded excluding exclusion exclusions negative negatives neg negative_prompt
     ignore without except not skip minus negative_class negative_classes exclude_class exclude_classes ignore_class"""
                       .split())
+# a flag's settings, asking for the thing it is named by or leaving it out: "crack=false", {"taping": true}, "cracks: none"
+_SETTINGS = {**dict.fromkeys("true yes on".split(), True), **dict.fromkeys("false no none off".split(), False)}
 _NO_VALUE = frozenset("true false yes no none null".split())  # a setting's value, no thing: {"prompt": "cracks", "mask": true}
 # the marks keyboards and editors type for an apostrophe, between letters: a backtick, the modifier letter apostrophe
 # (U+02BC), a prime, a reversed quotation mark ("don`t", "don\u02bct"); "'" and "\u2019" are read as they are
@@ -283,7 +285,9 @@ def structured_reading(prompt: str) -> str:
     """``prompt`` in words where a program wrote it as JSON or key=value pairs with a key of what to find or leave out
     (:data:`_ASK_KEYS`, :data:`_NOT_KEYS`, :data:`_INVERT_KEYS`): ``{"op":"segment","cls":"drywall_joint"}`` ->
     "drywall joint", ``query='drywall joint' negative='crack'`` -> "drywall joint, not crack", ``target=!joint_tape``
-    -> "everything except joint tape", ``{"cls": "crack", "invert": true}`` -> "everything except crack". As typed
+    -> "everything except joint tape", ``{"cls": "crack", "invert": true}`` -> "everything except crack", a known
+    thing's flag (:data:`_SETTINGS`): ``crack=false`` -> "everything except crack", ``{"crack": true, "taping":
+    false}`` -> "crack, not taping". As typed
     where no such key is there ("TODO: mark the joints", "Note: cracks only"), where words other than the pairs are
     there ("Target: the hairline cracks on the left", "Mask: the taped seams, priority = high"), and where no value
     names anything (``{"query": "_"}``)."""
@@ -293,12 +297,17 @@ def structured_reading(prompt: str) -> str:
     if re.search(r"[^\W\d_]", _KEY_VALUE.sub("", body)):
         return prompt  # words besides the pairs: a person's ("Mask: the taped seams, priority = high"), as typed
     asked, left_out, invert, of = [], [], False, []
+    flags = not any("=" in m.group(2) for m in _KEY_VALUE.finditer(body))  # not in a person's list of pairs under a
+    # label ("defects: tape=no, cracks=yes": the gate reads "tape=no" itself)
     for m in _KEY_VALUE.finditer(body):
         key, value = m.group(1).lower().replace("-", "_"), m.group(2).strip()
         if key in _OF_KEYS:
             of += [w.strip().replace("_", " ") for w in re.split(r"""["'\[\],]+""", value) if re.search(r"[^\W\d_]", w)]
         elif key in _INVERT_KEYS:
             invert = invert or value.strip("\"')").lower() in ("true", "1", "yes")
+        elif flags and key not in _ASK_KEYS and key not in _NOT_KEYS and _head_kinds(key.replace("_", " ")) and \
+                value.strip("\"'").lower() in _SETTINGS:  # a known thing's flag: "crack=false", {"taping": true}
+            (asked if _SETTINGS[value.strip("\"'").lower()] else left_out).append(key.replace("_", " "))
         elif key in _ASK_KEYS or key in _NOT_KEYS:
             for w in re.split(r"""["'\[\],]+""", value):
                 w = w.strip().replace("_", " ")
