@@ -71,3 +71,12 @@ def test_a_known_thing_as_a_programs_key_with_a_setting_of_no(shipped, prompt, c
     """A program's flag of a known thing set to false ("crack=false", {"crack": false}) was answered with the crack
     mask, as "crack=true" was ("cracks: no" was refused)."""
     assert _answer(shipped, prompt) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("crack_free", None), ("crackfree wall", None), ("tapefree areas", None), ("seamfree", None),
+    ("crack-free", None), ("carefree cracks", "cracks"), ("dustfree", None)])
+def test_free_of_a_thing_with_an_underscore_or_glued(shipped, prompt, concept):
+    """"crack-free" and "crack free" were refused as asking for the wall without cracks, but "crack_free" (a program's
+    name) and "crackfree" were answered with the crack mask."""
+    assert _answer(shipped, prompt) == concept

@@ -553,7 +553,8 @@ class PromptGate:
         rest = self._clause_after_leaving_out(text)
         if rest is not None:  # "ignore the tape, find cracks" asks what "find cracks" asks
             return self.negated(rest)
-        if any(m.group(1) is None or self._names_a_thing(m.group(1)) for m in _FREE_OF.finditer(text.lower())):
+        if any(m.group(1, 2) == (None, None) or self._names_a_thing(m.group(1) or m.group(2))
+               for m in _FREE_OF.finditer(text.lower())):
             return True
         if _WHERE_NOT.search(text) or self._between_things(text):
             return True  # "where are the cracks not?", "areas between the seams"

@@ -64,8 +64,10 @@ _THING_NOT = re.compile(r"([^\W\d_]+)(?:(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:(?:n
 _LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|excepted|omitted|erased|subtracted|"
                              r"(?:masked|left|blanked|taken)\s+out)\b", re.IGNORECASE)
 # "crack-free wall" (any word: "dust-free"), "crack free wall" (group 1: a negation only where it names a thing the
-# model knows, not "the free end of the tape", "dust free wall cracks": PromptGate._names_a_thing)
-_FREE_OF = re.compile(r"\w[-\u2010\u2011]free\b|\b([^\W\d_]+) free(?! to\b)(?! of\b)(?! from\b)\b")
+# model knows, not "the free end of the tape", "dust free wall cracks": PromptGate._names_a_thing), "crack_free" (a
+# program's name), "crackfree" (group 2: only where it names such a thing, not "carefree")
+_FREE_OF = re.compile(r"\w[-_\u2010\u2011]free\b|\b([^\W\d_]+) free(?! to\b)(?! of\b)(?! from\b)\b|"
+                      r"\b([^\W\d_]{3,}?)free\b")
 _MISSING = frozenset("miss missing overlook skip forget".split())  # after a negation: "don't miss the cracks" asks for them
 # ... and words of not knowing: "I don't know where the cracks are, show me", "not sure where the seams are, find them"
 _MISSING |= frozenset("know ken idea sure clue".split())
