@@ -641,7 +641,8 @@ class Segmenter:
 
     def prompt_warnings(self, matches: dict, off_switch: str | None = None) -> list[str]:
         """The warnings for the prompts in ``matches`` that are not answered, each ending with ``off_switch`` (how to
-        turn the check off where the warning is read; default: :data:`drywallqa.text.gate.OFF_SWITCH`)."""
+        turn the check off where the warning is read; default: :data:`drywallqa.text.gate.OFF_SWITCH`), and for those
+        answered with one mask that name two known things (:meth:`~drywallqa.text.gate.PromptGate.two_things`)."""
         return []
 
     def postprocess_for(self, prompt: str, label_shape: str | None = None) -> dict | None:

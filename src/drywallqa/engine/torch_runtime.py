@@ -631,7 +631,9 @@ class TorchSegmenter(Segmenter):
                 for p, m in matches.items()}
 
     def prompt_warnings(self, matches: dict, off_switch: str | None = None) -> list[str]:
-        return [self.gate.warning(m, off_switch) for m in matches.values() if not m.known]
+        said = (self.gate.warning(m, off_switch) if not m.known else self.gate.two_things_warning(m)
+                for m in matches.values())  # a refused prompt's; an answered one's naming two things
+        return [w for w in said if w]
 
     def threshold_for(self, prompt: str, threshold: float | None = None) -> float:
         """``threshold`` if given, else the prompt's own validated threshold, else the model's."""

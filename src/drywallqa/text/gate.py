@@ -218,6 +218,14 @@ def _forms(word: str) -> set[str]:
 
 _KIND_FORMS = {f for w in KIND_WORDS for f in _forms(w)}  # "feathers", "paneling", "stressed": KIND_WORDS' forms
 
+# what separates the parts of a list of things ("crack and taping", "cracks, seams", "crack/tape", "cracks & tape"):
+# PromptGate.two_things
+_LIST_PARTS = re.compile(r"\s*(?:[,&/+]|\b(?:and|or|plus|but\s+also|as\s+well\s+as|along\s+with)\b)\s*",
+                         re.IGNORECASE)
+# words in a part of a list that may leave its thing out, where the gate's reading (PromptGate.affirmed) did not: such
+# a part is not counted as asked for (PromptGate.two_things)
+_NOT_ASKED = (_NEGATIONS - {"but"}) | frozenset("leave leaving left".split())
+_COUNT = {2: "two", 3: "three"}  # how many things a prompt names, in words
 OFF_SWITCH = "Turn the check off with --no-prompt-gate (prompt_gate=False) for the raw map."  # a warning's end
 
 
@@ -900,6 +908,35 @@ class PromptGate:
         known prompts) that is not a surface, a generic or an asking word: "crack" in "crack free wall", not "the" in
         "the free end of the tape" nor "dust" in "dust free wall cracks"."""
         return any(word[: len(word) - len(s)] in self._thing_words for s in ("", *_SUFFIXES) if word.endswith(s))
+
+    def two_things(self, match: PromptMatch) -> tuple[str, ...]:
+        """The known concepts an answered prompt asks for as things of a list ("segment crack and taping", "cracks,
+        seams", "crack/tape": each part's concept is that of its last head word, so "seam cracks" are cracks), where
+        they are two or more; else none. What it leaves out ("cracks, not tape": :meth:`affirmed`) or names as a place
+        ("cracks along the seams": :meth:`subject`) is not asked for, nor a part with a word of leaving out
+        (:data:`_NOT_ASKED`). The gate answers such a prompt with one mask."""
+        if not match.known:
+            return ()
+        text = self.subject(self.affirmed(plain_reading(unicodedata.normalize("NFKC", self.correct(match.prompt)))))
+        kinds = []
+        for part in _LIST_PARTS.split(text):
+            words = TOKEN.findall(part.lower())
+            if _NOT_ASKED & set(words):
+                continue  # a part that may leave its thing out: "the cracks, leave the mudded lines out"
+            heads = [CORE_KIND[w] for w in words if w in CORE_KIND]
+            if heads and heads[-1] in self.canonical and heads[-1] not in kinds:
+                kinds.append(heads[-1])
+        return tuple(kinds) if len(kinds) > 1 else ()
+
+    def two_things_warning(self, match: PromptMatch) -> str | None:
+        """The message for an answered prompt that names two known things (:meth:`two_things`): one prompt gives one
+        mask, which one it gave, and the prompts to ask for each; None for any other prompt."""
+        kinds = self.two_things(match)
+        if not kinds:
+            return None
+        each = ", ".join(f"'{self.canonical[k]}'" for k in kinds)
+        return (f"'{match.prompt}' names {_COUNT.get(len(kinds), len(kinds))} things ({', '.join(kinds)}); one prompt "
+                f"gives one mask: this one is {match.concept}. Ask for each in its own prompt ({each}).")
 
     def warning(self, match: PromptMatch, off_switch: str | None = None) -> str:
         """The message a user sees for a prompt the gate does not answer. It begins with the prompt in quotes and
