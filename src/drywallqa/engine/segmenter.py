@@ -448,14 +448,10 @@ def _no_unlisted_photos(images) -> None:
 def _check_name_length(path) -> None:
     """FileNotFoundError where ``path``, a model folder, is a name the file system refuses as too long (a bare name
     so long is said by :func:`~drywallqa.models.shipped.resolve_model_dir`, with the shipped models' names)."""
-    from ..models.shipped import is_bare_name
-    from ..utils.paths import name_too_long, shortened
+    from ..models.shipped import check_name_length, is_bare_name
 
-    if not isinstance(path, (str, os.PathLike)) or is_bare_name(path):
-        return
-    path = os.path.expanduser(path)
-    if name_too_long(path):
-        raise FileNotFoundError(f"no model folder {shortened(path)}: the name is longer than the file system allows")
+    if isinstance(path, (str, os.PathLike)) and not is_bare_name(path):
+        check_name_length(os.path.expanduser(path))
 
 
 class _Checked:

@@ -144,15 +144,11 @@ class PromptedSegmentationModel(nn.Module):
         from ..utils.plugins import failed_plugins_said
         from ..utils.registry import UnknownNameError
         from .registry import MODELS, get_model_class
-        from .shipped import resolve_model_dir
+        from .shipped import check_name_length, resolve_model_dir
 
         directory = resolve_model_dir(directory)  # "fast" read ./fast (there is none); "~/m" a folder named "~"
         cfg_path = directory / CONFIG_NAME
-        from ..utils.paths import name_too_long, shortened
-
-        if name_too_long(directory):  # Path.exists raised it: "[Errno 36] File name too long: '<the whole path>'"
-            raise FileNotFoundError(f"no model folder {shortened(directory)}: the name is longer than the file system "
-                                    "allows")
+        check_name_length(directory)
         if not os.path.exists(directory):  # where it was looked for (--model-path ./fast reads "fast": not the shipped one)
             where = "" if directory.is_absolute() else f" ({directory.absolute()})"
             from ..utils.files import replaced_hint

@@ -52,6 +52,13 @@ def is_bare_name(value) -> bool:
     return bool(text) and text not in (".", "..") and not any(s in text for s in ("/", os.sep, os.altsep or "/"))
 
 
+def check_name_length(path: str | Path) -> None:
+    """FileNotFoundError where ``path``, a model folder, is a name the file system refuses as too long (Python 3.11's
+    ``Path.exists``/``is_dir`` raised "[Errno 36] File name too long: '<the whole path>'"), the path shortened."""
+    if name_too_long(path):
+        raise FileNotFoundError(f"no model folder {shortened(path)}: the name is longer than the file system allows")
+
+
 def resolve_model_dir(value: str | Path | None = None) -> Path:
     """A model folder from what a user wrote: ``None`` -> the default shipped model; an existing path -> itself;
     a shipped name -> its folder in the package; any other path -> itself (its loader says it is missing). A
