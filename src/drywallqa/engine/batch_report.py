@@ -29,7 +29,7 @@ from ..utils.slug import shown
 from .batch_results import NOT_READABLE, read_batch_results
 from ..viz import draw_joints, overlay, prompt_colors
 from .batch import NOT_DONE, entry_path, out_stem, record_name
-from .tiling import tiling_text
+from .tiling import tiles_photo, tiling_text
 
 THUMB_SIZE = 360  # longest side of the thumbnails, px
 
@@ -221,10 +221,10 @@ TILED_LOW = "tiled photos' confidences read low: the calibration is of whole pho
 def was_tiled(entry: dict, tiling) -> bool:
     """Whether the photo of ``entry`` (results.json's ``images``) was predicted tile by tile: the job's ``tiling``
     (results.json's, :func:`~drywallqa.engine.tiling.tiling_facts`; None: photos whole) tiles a photo wider or taller
-    than its tile, as :meth:`~drywallqa.engine.tiling.TiledSegmenter.decode` does."""
+    than its tile (:func:`~drywallqa.engine.tiling.tiles_photo`, as tiled prediction decides it)."""
     tile = tiling.get("tile") if isinstance(tiling, dict) else None
     sides = [v for v in (entry.get("height"), entry.get("width")) if isinstance(v, (int, float))]
-    return isinstance(tile, (int, float)) and not isinstance(tile, bool) and any(v > tile for v in sides)
+    return isinstance(tile, (int, float)) and not isinstance(tile, bool) and bool(sides) and tiles_photo(sides, tile)
 
 
 def _least_confidence(entry: dict) -> float:

@@ -72,6 +72,12 @@ def tiling_facts(segmenter: Segmenter) -> dict | None:
             "enlarge": described.get("tile_enlarge"), "scales": [int(s) for s in seen] if seen else None}
 
 
+def tiles_photo(sides, tile) -> bool:
+    """Whether a photo of these ``sides`` (height, width: pixels) is predicted tile by tile with tiles of ``tile`` px:
+    a side is longer than one tile (else it is predicted whole, :meth:`TiledSegmenter.decode`)."""
+    return max(sides) > tile
+
+
 def tiling_text(tiling: dict) -> str:
     """:func:`tiling_facts` as a reader is told it: "512 px tiles, overlap 0.25, each seen at 512 px, not enlarged
     (--enlarge-tiles not given)" (a report.md's Model, a batch job's report.html); values edited by hand into a
@@ -288,7 +294,7 @@ class TiledSegmenter(Segmenter):
         read = {"read_ms": float(ms)} if isinstance(ms, numbers.Real) else {}  # the photo's read (encode)
         rgb = encoded.rgb
         h, w = rgb.shape[:2]
-        if max(h, w) <= self.tile:
+        if not tiles_photo((h, w), self.tile):
             whole = self.inner.predict(rgb, prompts, threshold, label_shape)
             for step, ms in read.items():
                 whole.timings_ms[step] = whole.timings_ms.get(step, 0.0) + ms
