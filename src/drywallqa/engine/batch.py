@@ -46,7 +46,7 @@ from ..utils.output_folders import (BATCH_RESULTS, REPORT_FILES, ZEROSHOT_JOB, Z
                                     json_object, mark_output_folder)
 from ..utils.paths import check_links, why_not
 from ..utils.progress import progress_bar
-from ..utils.slug import file_stem, prompt_slug, shown
+from ..utils.slug import file_stem, name_key, prompt_slug, shown
 from ..utils.stamps import file_stamp
 from ..viz import draw_joints, grid, overlay, prompt_colors
 from .segmenter import Segmenter, prompt_record, validate_prompts, validate_threshold
@@ -594,9 +594,10 @@ def gather_inputs(paths, out_dir, names_root: str | None = None
     :func:`by_folder`; None: by its file stem).
 
     Missing inputs fail; what :func:`~drywallqa.utils.image_io.find_images` does not read is ``ignored``. Output
-    files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``, compared
-    case-insensitively) only one is an image, the one whose results ``out_dir`` holds, else the first one listed that
-    opens as an image, else the first one listed; the others fail with a message instead of overwriting its outputs.
+    files are named by stem, so of several inputs with one stem (``a/IMG_1.jpg``, ``b/IMG_1.jpg``, compared case and
+    Unicode normalisation aside, :func:`~drywallqa.utils.slug.name_key`: ``café`` spelt either way is one file on
+    macOS) only one is an image, the one whose results ``out_dir`` holds, else the first one listed that opens as an
+    image, else the first one listed; the others fail with a message instead of overwriting its outputs.
     A file given twice is one image. Named by folder (``--names-from-folders``), inputs of one output name fail so too.
     """
     def looked_at(p) -> str | None:  # why an input cannot be read, or None
@@ -616,7 +617,7 @@ def gather_inputs(paths, out_dir, names_root: str | None = None
         named = _one_per_file(named, Path(out_dir))
     of_stem: dict[str, list[Path]] = {}
     for path in named:
-        of_stem.setdefault(out_stem(path).casefold(), []).append(path)
+        of_stem.setdefault(name_key(out_stem(path)), []).append(path)
     # of the inputs of one stem, the one whose results the folder holds (listed in another order, the photo an earlier
     # job finished was named failed and listed with its results beside), else the first listed that opens (a damaged
     # IMG_1.jpg took the stem from IMG_1.png: both failed), else the first listed
@@ -624,7 +625,7 @@ def gather_inputs(paths, out_dir, names_root: str | None = None
                      or next((p for p in group if _opens(p)), group[0]) for stem, group in of_stem.items()}
     images = []
     for path in named:
-        first = first_of_stem[out_stem(path).casefold()]
+        first = first_of_stem[name_key(out_stem(path))]
         if first.resolve() == path.resolve():
             if first is path:
                 images.append(path)

@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+import unicodedata
 
 MAX_SLUG_CHARS = 48  # of the readable part of a prompt's file-name slug
 MAX_STEM_BYTES = 120  # of an image stem in output file names (names stay far below the usual 255-byte limit)
@@ -63,3 +64,10 @@ def file_stem(stem: str) -> str:
         return stem
     head = readable.encode("utf-8")[:MAX_STEM_BYTES - 9].decode("utf-8", errors="ignore")
     return f"{head}-{_digest(stem)}"
+
+
+def name_key(stem: str) -> str:
+    """``stem`` as a disk that folds names compares it: case aside (``IMG_1``, ``img_1``: one file on Windows and
+    macOS) and Unicode normalisation aside (``café`` of one accented letter, or of ``e`` and a combining accent: one
+    file on macOS, two on Linux), so that two photos whose output names would be one file there are told apart."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", stem).casefold())

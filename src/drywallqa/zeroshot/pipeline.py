@@ -505,15 +505,16 @@ def zeroshot_job(config: ZeroShotConfig, photos, prompts=None, references=None, 
 
 def _one_of_each_stem(by_stem, by_folder) -> bool:
     """Whether the photos ``by_stem`` of a job named by file stem are those of the job of the photos ``by_folder``
-    named by folder, as naming them by stem leaves them: some of them, one of each file stem (case aside)."""
-    from ..utils.slug import file_stem
+    named by folder, as naming them by stem leaves them: some of them, one of each file stem (case and Unicode
+    normalisation aside)."""
+    from ..utils.slug import file_stem, name_key
 
     if not (isinstance(by_stem, list) and isinstance(by_folder, list)
             and all(isinstance(p, str) for p in [*by_stem, *by_folder])):
         return False
 
     def stems(photos: list[str]) -> set[str]:
-        return {file_stem(Path(p).stem).casefold() for p in photos}
+        return {name_key(file_stem(Path(p).stem)) for p in photos}
 
     return set(by_stem) <= set(by_folder) and stems(by_stem) == stems(by_folder)
 
