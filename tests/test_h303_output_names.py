@@ -36,3 +36,45 @@ def test_names_one_file_under_unicode_normalisation_share_no_output(tiny_model_d
     # no two records whose names one file on a disk that folds normalisation and case
     records = [unicodedata.normalize("NFC", f.name).casefold() for f in out.glob("*__results.json")]
     assert len(records) == len(set(records)) == 1
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """photos/a/IMG_2.jpg, photos/a/sub/IMG_1.jpg, photos/b/IMG_1.jpg: named by folder below photos, a-IMG_2,
+    a-sub-IMG_1, b-IMG_1; below photos/a, a-IMG_2 and sub-IMG_1."""
+    for i, name in enumerate(("a/IMG_2.jpg", "a/sub/IMG_1.jpg", "b/IMG_1.jpg")):
+        _photo(tmp_path / "photos" / name, i)
+    return tmp_path / "photos"
+
+
+def _stamps(out: Path) -> dict:
+    return {f.name: f.stat().st_mtime_ns for f in out.glob("*__*")}
+
+
+def test_a_job_named_by_folder_resumed_on_one_of_its_folders_reuses_its_photos(tiny_model_dir, photos, tmp_path):
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    first = predict_paths(seg, [photos], ["segment crack"], out, progress=False, names_from_folders=True)
+    assert first.ok and len(first.done) == 3
+    assert json.loads((out / "results.json").read_text())["names_root"] == str(photos)  # the folder counted from
+    assert json.loads((out / "a-sub-IMG_1__results.json").read_text())["names_root"] == str(photos)
+    stamps = _stamps(out)
+    # resumed on photos/a alone (the deepest folder holding its inputs, which named sub/IMG_1.jpg sub-IMG_1): the
+    # names the job gave them, nothing predicted again nor left beside under another name
+    again = predict_paths(seg, [photos / "a"], ["segment crack"], out, progress=False, names_from_folders=True)
+    assert again.ok and not again.done and len(again.skipped) == 2, (again.done, again.failed)
+    assert _stamps(out) == stamps
+    assert json.loads((out / "results.json").read_text())["names_root"] == str(photos)
+
+
+def test_an_older_job_named_by_folder_without_its_root_resumes_as_before(tiny_model_dir, photos, tmp_path):
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    assert predict_paths(seg, [photos / "a"], ["segment crack"], out, progress=False, names_from_folders=True).ok
+    for f in [out / "results.json", *out.glob("*__results.json")]:  # as a job before the root was recorded wrote it
+        held = json.loads(f.read_text())
+        held.pop("names_root")
+        f.write_text(json.dumps(held))
+    assert (out / "sub-IMG_1__results.json").is_file()
+    stamps = _stamps(out)
+    again = predict_paths(seg, [photos / "a"], ["segment crack"], out, progress=False, names_from_folders=True)
+    assert again.ok and not again.done and len(again.skipped) == 2, (again.done, again.failed)
+    assert _stamps(out) == stamps

@@ -121,7 +121,7 @@ def predict(
     made = folders_to_make(out)  # (a Ray job whose actors cannot load the model takes them away again, as they were)
     written = ("results.json", *(("results.csv",) if table else ()), *(("report.html",) if report else ()),
                *(("predictions.coco.json",) if coco else ()), *(("overlay_grid.png",) if overlay else ()))
-    root = names_root(paths, names_from_folders)
+    root = names_root(paths, names_from_folders, out)
     for check in (lambda: check_out_apart(paths, out), lambda: check_not_zeroshot(out, overwrite),
                   lambda: check_not_others(out, overwrite, written, paths, prompts, overlay, root),
                   lambda: check_names(out, root, overwrite),

@@ -174,12 +174,48 @@ def out_stem(path) -> str:
     return getattr(path, "out_stem", None) or file_stem(Path(path).stem)
 
 
-def names_root(paths, names_from_folders: bool = False) -> str | None:
+def names_root(paths, names_from_folders: bool = False, out_dir=None) -> str | None:
     """The common input folder of a job named by folder (``--names-from-folders``), its photos named by their path
     below it (:func:`folder_stem`): the deepest folder holding every input (a folder given as itself, a file by its
-    folder; one not there, which fails, left out), absolute; None for a job named by file stem."""
+    folder; one not there, which fails, left out), absolute; None for a job named by file stem. Where the output
+    folder ``out_dir`` holds a job named by folder whose recorded root (:func:`recorded_root`) holds that folder too
+    (``predict photos`` resumed as ``predict photos/a``), that root: its photos keep the names that job gave them
+    (counted from ``photos/a``, ``photos/a/sub/IMG_1.jpg`` was ``sub-IMG_1``, not ``a-sub-IMG_1``: predicted again
+    under it, the old files left beside)."""
     if not flag(names_from_folders, "names_from_folders"):
         return None
+    root = _inputs_root(paths)
+    earlier = recorded_root(out_path(out_dir)) if out_dir is not None else None
+    try:
+        return earlier if earlier is not None and os.path.commonpath([earlier, root]) == earlier else root
+    except ValueError:  # (on different drives)
+        return root
+
+
+NAMES_ROOT = "names_root"  # results.json's (and each photo's record's) folder a job named by folder counted names from
+
+
+def recorded_root(out: Path) -> str | None:
+    """The folder the job named by folder whose results ``out`` holds counted its names from (:data:`NAMES_ROOT`): as
+    its ``results.json`` says, else (a job stopped before it wrote one) the first of its photos' records that says it
+    (at most :data:`RECORDS_READ` read); None where none says (a job by file stem, one before the root was recorded)."""
+    def root_of(held) -> str | None:
+        root = held.get(NAMES_ROOT) if isinstance(held, dict) and held.get("names") == NAMES_FOLDERS else None
+        return root if isinstance(root, str) and os.path.isabs(root) else None
+
+    held = json_object(out / BATCH_RESULTS)
+    if held is not None and isinstance(held.get("images"), list) and held["images"]:
+        return root_of(held)
+    try:
+        with os.scandir(out) as found:
+            records = [e.name for e in found if e.name.endswith("__results.json")][:RECORDS_READ]
+    except OSError:
+        return None
+    return next(filter(None, (root_of(json_object(out / name)) for name in records)), None)
+
+
+def _inputs_root(paths) -> str:
+    """The deepest folder holding every input of ``paths`` (:func:`names_root`)."""
     folders = []
     for p in input_paths(paths):
         try:
@@ -561,8 +597,9 @@ def process_image(segmenter: Segmenter, path: Path, opts: BatchOptions) -> tuple
              # a job run from another folder must not take a relative path for another photo (record_conflict)
              "settings": opts.settings, "image_stamp": stamp, "measures_version": MEASURES_VERSION,
              "job": opts.job, **({"warnings": notes} if notes else {}),
-             **({"names": NAMES_FOLDERS} if opts.names_root else {})}  # the rule, as results.json's: a job killed
-    # before its results.json still refuses a rerun named otherwise (check_names)
+             **({"names": NAMES_FOLDERS, NAMES_ROOT: opts.names_root} if opts.names_root else {})}  # the rule and its
+    # folder, as results.json's: a job killed before its results.json still refuses a rerun named otherwise
+    # (check_names), and a rerun on one of its folders names them as it did (names_root)
     for p in opts.prompts:
         entry["prompts"][p] = {"mask": mask_name(path, p), **result.prompt_entry(p, opts.mm_per_px, masks[p])}
         if p in kept:  # a corrected mask kept: emptied_below (--min-confidence emptied it, it held pixels: not found
@@ -932,7 +969,7 @@ def finish_job(summary: BatchSummary, opts: BatchOptions, rows: dict, interrupte
                                   "prompt_files": {p: mask_slug(p) for p in opts.prompts},
                                   "concepts": concepts, "tiling": opts.tiling, "warnings": summary.warnings,
                                   "images": summary.results, "failed": summary.failed, "ignored": summary.ignored,
-                                  **({"names": NAMES_FOLDERS} if opts.names_root else {}),
+                                  **({"names": NAMES_FOLDERS, NAMES_ROOT: opts.names_root} if opts.names_root else {}),
                                   **({"interrupted": True} if interrupted else {})},
                                  indent=1), out / BATCH_RESULTS)
     return summary
@@ -1210,7 +1247,7 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
                                    or not max_pixels >= 1):  # NaN fails this too
         raise ValueError(f"max_pixels must be a number of pixels of at least 1 (or None), got {max_pixels!r}")
     rules = parse_rules(rules, prompts, mm_per_px)
-    root = names_root(paths if paths is not None else (), names_from_folders)
+    root = names_root(paths if paths is not None else (), names_from_folders, out_dir)
     check_not_zeroshot(out_dir, overwrite)
     check_not_others(out_dir, overwrite, (BATCH_RESULTS, *(("overlay_grid.png",) if overlay_images else ())), paths,
                      prompts, overlay_images, root)
