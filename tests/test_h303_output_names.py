@@ -78,3 +78,20 @@ def test_an_older_job_named_by_folder_without_its_root_resumes_as_before(tiny_mo
     again = predict_paths(seg, [photos / "a"], ["segment crack"], out, progress=False, names_from_folders=True)
     assert again.ok and not again.done and len(again.skipped) == 2, (again.done, again.failed)
     assert _stamps(out) == stamps
+
+
+def test_a_job_named_by_folder_resumed_from_a_folder_above_says_the_files_it_left_under_the_first_names(
+        tiny_model_dir, photos, tmp_path):
+    seg, out = Segmenter.load(tiny_model_dir), tmp_path / "out"
+    assert predict_paths(seg, [photos / "a"], ["segment crack"], out, progress=False, names_from_folders=True).ok
+    assert (out / "sub-IMG_1__results.json").is_file()  # counted from photos/a
+    again = predict_paths(seg, [photos], ["segment crack"], out, progress=False, names_from_folders=True)
+    # counted from photos: photos/a/sub/IMG_1.jpg is a-sub-IMG_1 now, predicted again; its first files left, and said
+    assert again.ok and again.done == [str(photos / "a" / "sub" / "IMG_1.jpg"), str(photos / "b" / "IMG_1.jpg")]
+    assert (out / "sub-IMG_1__results.json").is_file() and (out / "a-sub-IMG_1__results.json").is_file()
+    said = [w for w in again.warnings if "under another name" in w]
+    assert len(said) == 1 and said[0].startswith("1 photos"), again.warnings
+    results = json.loads((out / "results.json").read_text())
+    assert sorted(e["prompts"]["segment crack"]["mask"] for e in results["images"]) == [
+        "a-IMG_2__segment_crack.png", "a-sub-IMG_1__segment_crack.png", "b-IMG_1__segment_crack.png"]
+    assert said[0] in results["warnings"]

@@ -873,7 +873,7 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
     listed = {record_name(opts.named(e["image"])): Path(e["image"]) for e in summary.results}  # this job's photos'
     # records (one per stem)
     failed = {record_name(opts.named(p)): Path(p) for p, _ in summary.failed if _is_file(Path(p))}
-    foreign = 0
+    foreign, renamed = 0, 0
     for rec in sorted(out.glob("*__results.json")):
         if rec.name in listed:
             continue
@@ -886,8 +886,10 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
             # day1/IMG_1.jpg, its day2-IMG_1__* of a job by folder not shown as another job's photo)
             photos = [p for p in (listed.get(now), failed.get(now)) if p is not None]
             if now != rec.name and any(entry_is_for(entry, photo) for photo in photos):
-                continue  # an older version's name for a photo of this job (one holding a newline), or another rule's
-                # (--names-from-folders): as it is now
+                # an older version's name for a photo of this job (one holding a newline), or another rule's or root's
+                # (--names-from-folders): as it is now; its files under the other name said, where it is listed
+                renamed += now in listed and entry_is_for(entry, listed[now])
+                continue
         except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
             entry = None
         if _covers(entry, opts, out):  # named by folder: as its record is (another job's inputs, another root)
@@ -901,6 +903,12 @@ def _other_jobs(summary: BatchSummary, opts: BatchOptions) -> None:
         summary.warnings.append(f"{foreign} image records in {out} were made with other prompts or settings, or cannot "
                                 "be read or measured again, and are not in results.json or the report: predict into a "
                                 "folder of its own per job")
+    if renamed:  # (they were left beside without a word)
+        summary.warnings.append(f"{renamed} photos of this job have results in {out} under another name too, an "
+                                "earlier job's (named by another rule, counted from another folder with "
+                                "--names-from-folders, or by an older drywallqa): not in results.json or the report, "
+                                "their files left as they are; remove them, or resume a job named by folder with the "
+                                "inputs it was run on")
 
 
 REPLACED_MEANWHILE = ("its results were replaced while this job ran, by another job writing into this folder with other "
