@@ -19,6 +19,8 @@ from .utils.checks import InputError
 # measures of :func:`drywallqa.measures.mask_measures` a rule may test; *_mm ones need a scale (mm per pixel)
 MEASURES = (*PX_MEASURES, *MM_MEASURES)
 OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+# the values a measure can take, where not [0, inf): a rule no value within breaks is refused (it flagged nothing)
+RANGES = {"area_fraction": (0.0, 1.0)}
 _RULE = re.compile(r"^(?P<prompt>.+?):(?=[^:]*$)\s*(?P<measure>\w+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 
 
@@ -48,6 +50,13 @@ class Rule:
             raise InputError(f"a rule's number must be a finite number, got {self.value!r}"[:200],
                              "a rule's number must be finite")
         object.__setattr__(self, "value", float(self.value))
+        low, high = RANGES.get(self.measure, (0.0, math.inf))
+        if not self.broken_by({self.measure: low if self.op in ("<", "<=") else high}):  # the value likeliest to break it
+            # ("area_fraction > 5" for 5%, "max_width_mm < -0.3": every photo passed, silently)
+            why = (f"{self.measure} is the share of the photo a mask covers, 0 to 1 (0.05 for 5%)" if high < math.inf
+                   else f"{self.measure} is never below 0")
+            raise InputError(f"rule {str(self)!r}: no mask can break it, {why}"[:300],
+                             f"a rule '{self.measure} {self.op} ...' that no mask can break: {why}")
 
     @classmethod
     def parse(cls, text: str) -> "Rule":
