@@ -1,5 +1,7 @@
 """QA rules as users type them (helper 305): rules no mask can break, ..."""
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -30,3 +32,20 @@ def test_the_command_line_refuses_a_rule_no_mask_can_break_before_any_work(tmp_p
                                       "--flag", "segment crack: area_fraction > 5"])
     said = " ".join(result.output.replace("│", " ").split())  # (rich's box, its lines wrapped)
     assert result.exit_code == 2 and "no mask can break it" in said and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("text, words", [
+    ("segment crack: max_width_mm ≥ 0.3", ">= for ≥"), ("segment crack: max_width_mm => 0.3", "not => or ="),
+    ("segment crack: max_width_mm == 0.3", "one of > >= < <="), ("segment crack: max_width_mm = 0.3", "one of > >= < <="),
+    ("segment crack: max_width_mm > 0,3", "decimal point \\(0.3, not 0,3"), ("segment crack: area_px > 1,000", "1000, not"),
+    ("segment crack: max_width_mm > 0.3mm", "without a unit"), ("segment crack: area_fraction > 5%", "0.05 for 5%"),
+    ("segment crack: max_width > 0.3", "max_width_px, or max_width_mm with a scale"),
+    ("segment crack: area > 10", "area_px, or area_mm2 with a scale"),
+    ("segment crack: MAX_WIDTH_MM > 0.3", "in lower case: max_width_mm")])
+def test_a_rule_typed_by_hand_is_refused_naming_the_slip(text, words):
+    """The usual slips of typing a rule by hand (an operator as written on paper, a decimal comma, a unit, a measure
+    without its unit) were refused with the rule's form alone, over HTTP with nothing else: the user was left to
+    guess what in 'max_width_mm ≥ 0,3' was wrong."""
+    with pytest.raises(ValueError, match=words) as refused:
+        parse_rules([text], ["segment crack"], 0.1)
+    assert re.search(words, refused.value.reason) and text not in refused.value.reason  # (not echoed)

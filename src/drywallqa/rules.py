@@ -71,10 +71,17 @@ class Rule:
         m = _RULE.match(as_read(text))  # its prompt of several lines as the prompt is read: on one line
         if not m:
             reason = "a rule reads 'PROMPT: MEASURE OP NUMBER', e.g. 'segment crack: max_width_mm > 0.3'"
+            reason = f"{slip}; {reason}" if (slip := _slip(as_read(text))) else reason
             raise InputError(f"{text!r}: {reason}", reason)
         if m["measure"] not in MEASURES:
             reason = f"a rule's measure is one of {', '.join(MEASURES)}"
-            raise InputError(f"{text!r}: unknown measure {m['measure']!r}; one of {', '.join(MEASURES)}", reason)
+            typed = m["measure"].lower()  # "MAX_WIDTH_MM", "max_width": the names a person most likely meant
+            if typed in MEASURES:
+                reason = f"{reason} (in lower case: {typed})"
+            elif f"{typed}_px" in MEASURES:  # (area_px beside area_mm2)
+                mm = next(k for k in MM_MEASURES if k.rpartition("_")[0] == typed)
+                reason = f"{reason} ({typed}_px, or {mm} with a scale?)"
+            raise InputError(f"{text!r}: unknown measure {m['measure']!r}; {reason}", reason)
         value = float(m["value"])
         if not math.isfinite(value):
             raise InputError(f"{text!r}: the number must be finite", "a rule's number must be finite")
@@ -98,6 +105,25 @@ class Rule:
         # dropped the last of 4.9480519480519485): "> 5", not "> 5.0"
         shown = repr(float(self.value))
         return f"{self.prompt}: {self.measure} {self.op} {shown[:-2] if shown.endswith('.0') else shown}"
+
+
+def _slip(text: str) -> str:
+    """What is wrong with ``text``, which does not read as a rule, where it is a usual slip of typing one: an operator
+    as written by hand (≥, =>, =, ==), a decimal comma, a unit after the number; else ""."""
+    prompt, colon, tail = text.rpartition(":")
+    typed = re.match(r"\s*\w+\s*(?P<op>[^\w\s.,+-]*)", tail) if colon and prompt.strip() else None
+    if typed is None:
+        return ""
+    op, value = typed["op"], tail[typed.end():].strip()
+    number = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    if op and op not in OPERATORS:
+        return "the operator is one of > >= < <=, typed with two characters for 'or equal' (>= for ≥; not => or =)"
+    if op and re.fullmatch(r"[-+]?\d*,\d+", value):
+        return "write the number with a decimal point (0.3, not 0,3; 1000, not 1,000)"
+    if op and re.fullmatch(rf"{number}\s*[^\d\s.,].*", value):
+        return ("write the number without a unit: the measure's name holds it (max_width_mm is in mm; area_fraction "
+                "is a share of 0 to 1, 0.05 for 5%)")
+    return ""
 
 
 def check_rules(rules, prompts, mm_per_px: float | None) -> None:
