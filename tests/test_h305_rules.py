@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -49,3 +50,19 @@ def test_a_rule_typed_by_hand_is_refused_naming_the_slip(text, words):
     with pytest.raises(ValueError, match=words) as refused:
         parse_rules([text], ["segment crack"], 0.1)
     assert re.search(words, refused.value.reason) and text not in refused.value.reason  # (not echoed)
+
+
+def test_what_docs_qa_measures_says_of_empty_and_unchecked_masks():
+    """docs/qa_measures.md (helper 305): a mask with nothing found breaks a rule asking for less and none asking for
+    more; one emptied by --min-confidence is flagged as not checked, not passed."""
+    from drywallqa.measures import mask_measures
+    from drywallqa.rules import flags
+
+    empty = mask_measures(np.zeros((20, 30), bool), mm_per_px=0.4)
+    rules = parse_rules(["segment taping area: area_fraction < 0.05", "segment crack: max_width_mm > 0.3"],
+                        ["segment crack", "segment taping area"], 0.4)
+    entry = {"prompts": {"segment crack": empty, "segment taping area": empty}}
+    assert flags(entry, rules) == ["segment taping area: area_fraction < 0.05"]
+    emptied = {"prompts": {"segment crack": {**empty, "emptied_below": 0.5}, "segment taping area": empty}}
+    assert flags(emptied, rules)[1] == ("segment crack: max_width_mm > 0.3 (not checked: mask emptied, its confidence "
+                                        "below --min-confidence 0.5)")
