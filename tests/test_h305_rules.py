@@ -66,3 +66,18 @@ def test_what_docs_qa_measures_says_of_empty_and_unchecked_masks():
     emptied = {"prompts": {"segment crack": {**empty, "emptied_below": 0.5}, "segment taping area": empty}}
     assert flags(emptied, rules)[1] == ("segment crack: max_width_mm > 0.3 (not checked: mask emptied, its confidence "
                                         "below --min-confidence 0.5)")
+
+
+@pytest.mark.parametrize("text, prompts, said, reason", [
+    ("Segment Crack: area_px > 1", ["segment crack"], "written otherwise than the job's prompt 'segment crack'",
+     "letter for letter: capitals and spaces count"),
+    ("segment  crack: area_px > 1", ["segment crack", "segment taping area"], "written otherwise than the job's "
+     "prompt 'segment crack'", "capitals and spaces count"),
+    ("crack: max_width_mm > 0.3", ["segment crack", "segment taping area"],
+     "not one of the job's prompts .*as asked: 'segment crack: max_width_mm > 0.3'", "in full")])
+def test_a_rule_on_a_prompt_written_otherwise_names_the_prompt_meant(text, prompts, said, reason):
+    """A rule's prompt written otherwise than -p's ("Segment Crack", a space more, "crack" of "segment crack") was
+    refused with the job's prompts listed, the difference (two spaces for one) left to be seen."""
+    with pytest.raises(ValueError, match=said) as refused:
+        parse_rules([text], prompts, 0.1)
+    assert reason in refused.value.reason and "segment crack" not in refused.value.reason

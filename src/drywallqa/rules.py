@@ -10,10 +10,10 @@ import numbers
 import operator
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .measures import MM_MEASURES, PX_MEASURES, validate_mm_per_px
-from .text.prompts import as_read, stripped
+from .text.prompts import as_read, normal_form, stripped
 from .utils.checks import InputError
 
 # measures of :func:`drywallqa.measures.mask_measures` a rule may test; *_mm ones need a scale (mm per pixel)
@@ -135,7 +135,18 @@ def check_rules(rules, prompts, mm_per_px: float | None) -> None:
     for rule in rules:
         if rule.prompt not in prompts:
             reason = "a rule's prompt must be one of the prompts asked"
-            raise InputError(f"rule {str(rule)!r}: its prompt is not one of the job's prompts {list(prompts)}", reason)
+            # the prompt asked it was most likely meant for: one written otherwise ("Segment crack", a space more),
+            # or one that holds it ("crack" of "segment crack")
+            alike = [p for p in prompts if normal_form(p) == normal_form(rule.prompt)]
+            within = [p for p in prompts if normal_form(rule.prompt) in normal_form(p)]
+            said = f"its prompt is not one of the job's prompts {list(prompts)}"
+            if alike:
+                said = f"its prompt is written otherwise than the job's prompt {alike[0]!r}"
+                reason = f"{reason}, letter for letter: capitals and spaces count"
+            elif len(within) == 1:
+                said = f"{said}; a rule names its prompt in full, as asked: {str(replace(rule, prompt=within[0]))!r}"
+                reason = f"{reason}, in full (not a word of it)"
+            raise InputError(f"rule {str(rule)!r}: {said}" + (f" ({reason})" if alike else ""), reason)
         if rule.needs_scale and not mm_per_px:
             reason = ("a rule on a millimetre measure needs a scale in mm per pixel (--mm-per-px on the command line, "
                       "mm_per_px in the HTTP API)")
