@@ -81,3 +81,15 @@ def test_a_rule_on_a_prompt_written_otherwise_names_the_prompt_meant(text, promp
     with pytest.raises(ValueError, match=said) as refused:
         parse_rules([text], prompts, 0.1)
     assert reason in refused.value.reason and "segment crack" not in refused.value.reason
+
+
+@pytest.mark.parametrize("text", ["segment crack: area_px > 1\nsegment taping area: area_px < 2",
+                                  "segment crack: area_px > 1; segment taping area: area_px < 2"])
+def test_several_rules_in_one_flag_are_said_to_be_several(text):
+    """A list of rules pasted into one --flag (or one HTTP flag field) was refused as a rule on a prompt not asked
+    ("segment crack: area_px > 1; segment taping area"), not as the several rules it is."""
+    with pytest.raises(ValueError, match="holds another rule; give each rule its own --flag") as refused:
+        parse_rules([text], ["segment crack", "segment taping area"], None)
+    assert refused.value.reason.endswith("one rule per flag field")
+    with pytest.raises(ValueError, match="not one of the job's prompts \\['segment crack'\\]$"):  # a prompt of a colon
+        parse_rules(["note: width > 3 mm: area_px > 1"], ["segment crack"], None)

@@ -23,6 +23,9 @@ OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operat
 RANGES = {"area_fraction": (0.0, 1.0)}
 _RULE = re.compile(r"^(?P<prompt>.+?):(?=[^:]*$)\s*(?P<measure>\w+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 
+# a rule's measure and number inside a rule's prompt: several rules given as one
+_WITHIN = re.compile(rf":\s*(?:{'|'.join(MEASURES)})\s*(?:>=|<=|>|<)\s*[-+]?\.?\d")
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -140,7 +143,10 @@ def check_rules(rules, prompts, mm_per_px: float | None) -> None:
             alike = [p for p in prompts if normal_form(p) == normal_form(rule.prompt)]
             within = [p for p in prompts if normal_form(rule.prompt) in normal_form(p)]
             said = f"its prompt is not one of the job's prompts {list(prompts)}"
-            if alike:
+            if _WITHIN.search(rule.prompt):  # "a: area_px > 1; b: area_px > 2", a list pasted into one --flag
+                said = f"{said}: it holds another rule; give each rule its own --flag (HTTP: its own flag field)"
+                reason = f"{reason}: one rule per flag field"
+            elif alike:
                 said = f"its prompt is written otherwise than the job's prompt {alike[0]!r}"
                 reason = f"{reason}, letter for letter: capitals and spaces count"
             elif len(within) == 1:
