@@ -93,3 +93,13 @@ def test_several_rules_in_one_flag_are_said_to_be_several(text):
     assert refused.value.reason.endswith("one rule per flag field")
     with pytest.raises(ValueError, match="not one of the job's prompts \\['segment crack'\\]$"):  # a prompt of a colon
         parse_rules(["note: width > 3 mm: area_px > 1"], ["segment crack"], None)
+
+
+def test_a_scale_past_any_float_is_a_value_error():
+    """mask_measures(mask, mm_per_px=10**400) (an int no float holds) raised OverflowError from float(), not the
+    ValueError that names the scale's range (number_in_range, which every number option goes through)."""
+    from drywallqa.measures import mask_measures, validate_mm_per_px
+
+    for call in (lambda: validate_mm_per_px(10**400), lambda: mask_measures(np.ones((3, 3), bool), mm_per_px=-10**400)):
+        with pytest.raises(ValueError, match="mm_per_px must be a number in"):
+            call()

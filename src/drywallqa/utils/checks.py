@@ -72,7 +72,7 @@ def number_in_range(value, name: str, low: float, high: float, low_inclusive: bo
         raise ValueError(wanted)
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # (an int past any float, 10**400: OverflowError)
         raise ValueError(wanted) from None
     above_low = number >= low if low_inclusive else number > low
     if not (above_low and number <= high):  # NaN fails both comparisons
