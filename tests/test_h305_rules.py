@@ -1,4 +1,6 @@
-"""QA rules as users type them (helper 305): rules no mask can break, ..."""
+"""QA rules and the millimetre scale as users type them (helper 305): rules no mask can break, the usual slips of
+typing one, a prompt written otherwise, several rules in one flag, numbers past any float; what the docs say of empty
+masks."""
 
 import re
 
@@ -103,3 +105,11 @@ def test_a_scale_past_any_float_is_a_value_error():
     for call in (lambda: validate_mm_per_px(10**400), lambda: mask_measures(np.ones((3, 3), bool), mm_per_px=-10**400)):
         with pytest.raises(ValueError, match="mm_per_px must be a number in"):
             call()
+
+
+def test_a_rule_made_in_python_with_a_number_past_any_float_is_refused():
+    """Rule("segment crack", "area_px", ">", 10**400) raised OverflowError from math.isfinite, not the ValueError
+    a rule's number gets ("must be finite")."""
+    with pytest.raises(ValueError, match="finite number"):
+        Rule("segment crack", "area_px", ">", 10**400)
+    assert Rule("segment crack", "area_px", ">", 10**20).value == 1e20  # a big int a float holds is a number

@@ -49,7 +49,7 @@ class Rule:
         if self.op not in OPERATORS:
             reason = f"a rule's operator is one of {' '.join(OPERATORS)}"
             raise InputError(f"unknown operator {self.op!r}; one of {' '.join(OPERATORS)}"[:200], reason)
-        if isinstance(self.value, bool) or not isinstance(self.value, numbers.Real) or not math.isfinite(self.value):
+        if isinstance(self.value, bool) or not isinstance(self.value, numbers.Real) or not _finite(self.value):
             raise InputError(f"a rule's number must be a finite number, got {self.value!r}"[:200],
                              "a rule's number must be finite")
         object.__setattr__(self, "value", float(self.value))
@@ -108,6 +108,14 @@ class Rule:
         # dropped the last of 4.9480519480519485): "> 5", not "> 5.0"
         shown = repr(float(self.value))
         return f"{self.prompt}: {self.measure} {self.op} {shown[:-2] if shown.endswith('.0') else shown}"
+
+
+def _finite(value: numbers.Real) -> bool:
+    """Whether ``value`` is a finite number a float holds (math.isfinite(10**400) raised OverflowError)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _slip(text: str) -> str:
