@@ -144,11 +144,11 @@ class PromptedSegmentationModel(nn.Module):
         from ..utils.plugins import failed_plugins_said
         from ..utils.registry import UnknownNameError
         from .registry import MODELS, get_model_class
-        from .shipped import check_name_length, resolve_model_dir
+        from .shipped import resolve_model_dir
 
-        directory = resolve_model_dir(directory)  # "fast" read ./fast (there is none); "~/m" a folder named "~"
+        # "fast" read ./fast (there is none); "~/m" a folder named "~"; a name too long for the file system said there
+        directory = resolve_model_dir(directory)
         cfg_path = directory / CONFIG_NAME
-        check_name_length(directory)
         if not os.path.exists(directory):  # where it was looked for (--model-path ./fast reads "fast": not the shipped one)
             where = "" if directory.is_absolute() else f" ({directory.absolute()})"
             from ..utils.files import replaced_hint

@@ -6,7 +6,8 @@ config's ``init_from``. ``default`` names the default model (``fast``), as confi
 
 Resolution (:func:`resolve_model_dir`): a folder that exists wins over a shipped name of the same spelling (as
 a local folder wins over a hub id in ``transformers``); a bare name (no path separator) that is neither gives a
-clear error listing the shipped names; any other path is returned as it is, for its loader to report.
+clear error listing the shipped names; a path the file system refuses as too long is a clear error too; any other
+path is returned as it is, for its loader to report.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def resolve_model_dir(value: str | Path | None = None) -> Path:
 
     Raises:
         FileNotFoundError: a bare name that is neither a folder here nor a shipped model (the message lists the
-            shipped names).
+            shipped names); a path longer than the file system allows (said shortened, :func:`check_name_length`).
         TypeError: neither a path nor a name (an int, bytes).
         ValueError: an empty string (as the command line refuses an empty argument).
     """
@@ -83,6 +84,8 @@ def resolve_model_dir(value: str | Path | None = None) -> Path:
     if not there and not is_bare_name(value) and str(path) in SHIPPED_MODELS:  # "fast/", "./fast": a folder
         raise FileNotFoundError(f"no model folder {path} ({path.absolute()}); for the shipped model of that "
                                 f"name write it without a path: {path}")
+    if not there and not is_bare_name(value):  # every command's model path passes here: a path the file system
+        check_name_length(path)  # refuses by its length said once, shortened (ship, export, train said it whole)
     if there or not is_bare_name(value):
         return path
     if str(value) in SHIPPED_MODELS:

@@ -1,0 +1,56 @@
+"""Paths too long for the file system (h301): each command said one that is a model folder (or a zero-shot config) in
+the project's words but echoed it whole (a 5,000-character line); the one message of the one check, shortened."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from drywallqa.cli import app
+
+from conftest import says
+
+LONG_NAME = "/tmp/" + "a" * 300  # a folder name over the 255 bytes most file systems allow
+DEEP = "/tmp/" + "/".join(["b" * 200] * 25)  # a path over the 4096 bytes Linux allows
+TOO_LONG = "bytes): the name is longer than the file system allows"
+
+
+def _run(args):
+    result = CliRunner().invoke(app, args, terminal_width=300)
+    assert not (result.exception and not isinstance(result.exception, SystemExit)), repr(result.exception)
+    return result
+
+
+def _said_shortly(output: str) -> bool:
+    return not any(c * 100 in output for c in "ab")
+
+
+@pytest.mark.parametrize("model_path", [LONG_NAME, DEEP])
+@pytest.mark.parametrize("command, hint", [(lambda p: ["ship", p, "--out", "sh"], "SOURCE"),
+                                           (lambda p: ["export", "onnx", "--model-path", p, "--out", "o"],
+                                            "--model-path"),
+                                           (lambda p: ["train", "cfg.yaml", "--model-path", p], "--model-path")])
+def test_ship_export_and_train_say_a_model_path_too_long_shortly(tmp_path, monkeypatch, command, hint, model_path):
+    # resolve_model_dir returned a path too long as it was: "<the whole path>: neither a drywallqa model folder nor a
+    # training run" (ship), "<the whole path> is not a drywallqa model folder" (export onnx), "no model folder <the
+    # whole path>" (train)
+    monkeypatch.chdir(tmp_path)
+    Path("cfg.yaml").write_text("model: film_unet\ndata:\n  datasets: [cracks]\noutput_dir: run\n")
+    result = _run(command(model_path))
+    assert result.exit_code == 2, result.output
+    assert says(result.output, f"Invalid value for {hint}: no model folder /tmp/", TOO_LONG), result.output
+    assert _said_shortly(result.output), result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml"]
+
+
+@pytest.mark.parametrize("model_path", [LONG_NAME, DEEP])
+def test_the_python_api_of_ship_and_export_says_a_model_path_too_long_shortly(model_path, tmp_path):
+    from drywallqa.engine.shipping import model_folder
+    from drywallqa.export.onnx import export_onnx
+    from drywallqa.models.shipped import resolve_model_dir
+
+    for call in (resolve_model_dir, model_folder, lambda p: export_onnx(p, tmp_path / "o")):
+        with pytest.raises(FileNotFoundError, match="the name is longer than the file system allows") as caught:
+            call(model_path)
+        assert len(str(caught.value)) < 200, str(caught.value)
+    assert not (tmp_path / "o").exists()
