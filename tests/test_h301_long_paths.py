@@ -54,3 +54,14 @@ def test_the_python_api_of_ship_and_export_says_a_model_path_too_long_shortly(mo
             call(model_path)
         assert len(str(caught.value)) < 200, str(caught.value)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("model_path", [LONG_NAME, DEEP, "c" * 300])
+@pytest.mark.parametrize("command", ["calibrate-gate", "calibrate-confidence"])
+def test_a_calibration_says_a_model_path_too_long_shortly(tmp_path, monkeypatch, command, model_path):
+    # check_model_file said "<the whole path> is not a drywallqa model folder: there is no such folder"
+    monkeypatch.chdir(tmp_path)
+    result = _run([command, "--model-path", model_path])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "Invalid value for --model-path: no model folder", TOO_LONG), result.output
+    assert _said_shortly(result.output) and "c" * 100 not in result.output, result.output

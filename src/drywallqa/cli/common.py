@@ -584,8 +584,13 @@ def check_model_file(model_path: Path, name: str) -> Path:
     """``model_path / name`` for a calibration to write: the folder must be a model's and writable, and not a shipped
     model's (inside the installed package), named by its name or by its path."""
     from ..models.base import is_drywallqa_model_dir, not_a_model_folder
-    from ..models.shipped import SHIPPED_MODELS, is_bare_name, shipped_model_dir
+    from ..models.shipped import SHIPPED_MODELS, check_name_length, is_bare_name, shipped_model_dir
     from ..utils.files import remove_stale_temporaries
+
+    try:  # a name too long for the file system, in the words (and shortened) of every command's model path (a
+        check_name_length(model_path)  # shipped name is not resolved here: resolve_model_dir's check is not made);
+    except FileNotFoundError as exc:  # it was "<the whole path> is not a drywallqa model folder"
+        raise typer.BadParameter(str(exc), param_hint="--model-path") from None
 
     def same_folder(a: Path, b: Path) -> bool:
         try:
