@@ -65,3 +65,18 @@ def test_a_calibration_says_a_model_path_too_long_shortly(tmp_path, monkeypatch,
     assert result.exit_code == 2, result.output
     assert says(result.output, "Invalid value for --model-path: no model folder", TOO_LONG), result.output
     assert _said_shortly(result.output) and "c" * 100 not in result.output, result.output
+
+
+@pytest.mark.parametrize("model", ["film_unet", "clipseg"])
+def test_a_bare_model_name_too_long_with_a_model_type_is_said_shortly(tmp_path, monkeypatch, model):
+    # with --model (model=...) a bare name is not resolved: "[Errno 36] File name too long: '<the whole name>'"
+    from drywallqa import Segmenter
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="the name is longer than the file system allows") as caught:
+        Segmenter.load("c" * 300, model=model)
+    assert len(str(caught.value)) < 200, str(caught.value)
+    result = _run(["predict", "a.jpg", "-p", "segment crack", "-o", "out", "--model", model, "--model-path", "c" * 300])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "Invalid value for --model-path / --model / --pipeline: no model folder", TOO_LONG)
+    assert "c" * 100 not in result.output and "Errno" not in result.output, result.output

@@ -445,12 +445,14 @@ def _no_unlisted_photos(images) -> None:
                            if isinstance(images, (Set, MappingView)) else "list(photos)"))
 
 
-def _check_name_length(path) -> None:
+def _check_name_length(path, model) -> None:
     """FileNotFoundError where ``path``, a model folder, is a name the file system refuses as too long (a bare name
-    so long is said by :func:`~drywallqa.models.shipped.resolve_model_dir`, with the shipped models' names)."""
+    so long is said by :func:`~drywallqa.models.shipped.resolve_model_dir`, with the shipped models' names, where
+    the runtime resolves it: no ``model`` given; with one, a bare name is not resolved, and was "[Errno 36] File name
+    too long: '<the whole name>'")."""
     from ..models.shipped import check_name_length, is_bare_name
 
-    if isinstance(path, (str, os.PathLike)) and not is_bare_name(path):
+    if isinstance(path, (str, os.PathLike)) and (model is not None or not is_bare_name(path)):
         check_name_length(os.path.expanduser(path))
 
 
@@ -519,7 +521,7 @@ class Segmenter:
             raise ValueError(f"runtime {runtime!r}: a pipeline runs its own models (leave runtime out)")
         implementation = _registered("pipeline", pipeline) if pipeline else _registered("runtime", runtime)
         if not pipeline:  # a model folder the file system refuses by its length: was "[Errno 36] File name too long:
-            _check_name_length(path)  # '<the whole path>'", from the runtime's Path.is_dir
+            _check_name_length(path, kwargs.get("model"))  # '<the whole path>'", from the runtime's Path.is_dir
         segmenter = implementation.from_path(path, **kwargs)
         if tile is not None:  # tile=0 is an error (TiledSegmenter), not a quiet 'no tiles'
             limit = {"max_tiles": max_tiles} if max_tiles is not None else {}
