@@ -80,3 +80,24 @@ def test_a_bare_model_name_too_long_with_a_model_type_is_said_shortly(tmp_path, 
     assert result.exit_code == 2, result.output
     assert says(result.output, "Invalid value for --model-path / --model / --pipeline: no model folder", TOO_LONG)
     assert "c" * 100 not in result.output and "Errno" not in result.output, result.output
+
+
+@pytest.mark.parametrize("config", [LONG_NAME, DEEP])
+@pytest.mark.parametrize("command, hint", [(["zeroshot", "a.jpg", "-o", "zs", "--config"], "--config"),
+                                           (["predict", "a.jpg", "-p", "segment crack", "-o", "out", "--pipeline",
+                                             "zeroshot", "--model-path"], "--model-path / --model / --pipeline")])
+def test_a_zero_shot_config_too_long_is_said_shortly(tmp_path, monkeypatch, command, hint, config):
+    # "zero-shot config <the whole path> cannot be read (OSError: [Errno 36] File name too long: '<the whole path>')"
+    from drywallqa.zeroshot.pipeline import ZeroShotConfig
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="cannot be read") as caught:
+        ZeroShotConfig.from_yaml(config)
+    assert len(str(caught.value)) < 250, str(caught.value)
+    Path("a.jpg").write_bytes(b"")  # (never read: the config is refused first)
+    result = _run([*command, config])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, f"Invalid value for {hint}: zero-shot config /tmp/", "cannot be read (OSError: File name "
+                "too long: the name is longer than the file system allows)"), result.output
+    assert _said_shortly(result.output), result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]

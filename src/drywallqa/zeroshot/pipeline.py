@@ -10,6 +10,7 @@ stage's box counts are kept in ``stats`` for the report.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import inspect
 import json
 import logging
@@ -28,6 +29,7 @@ from ..utils.files import write_text_atomic
 from ..utils.formats import strict_json
 from ..utils.image_io import read_image, to_rgb_array
 from ..utils.output_folders import ZEROSHOT_JOB, ZEROSHOT_REPORT
+from ..utils.paths import shortened
 from ..utils.yamlfile import describe_error, safe_load
 from .detection import DETECTORS
 from .prompting import PROMPT_GENERATORS, TablePromptGenerator
@@ -84,6 +86,9 @@ class ZeroShotConfig:
         except yaml.YAMLError as exc:  # a key given twice too
             raise ValueError(f"zero-shot config {path} is not valid YAML ({describe_error(exc)})") from None
         except (OSError, UnicodeDecodeError) as exc:
+            if getattr(exc, "errno", None) == errno.ENAMETOOLONG:  # its 5,000 characters were said twice, whole
+                raise ValueError(f"zero-shot config {shortened(path)} cannot be read ({type(exc).__name__}: "
+                                 f"{exc.strerror}: the name is longer than the file system allows)") from None
             raise ValueError(f"zero-shot config {path} cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
         if not isinstance(d, dict):
             raise ValueError(f"zero-shot config {path} must be a mapping of its keys, got {type(d).__name__}")
