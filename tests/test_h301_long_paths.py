@@ -101,3 +101,21 @@ def test_a_zero_shot_config_too_long_is_said_shortly(tmp_path, monkeypatch, comm
                 "too long: the name is longer than the file system allows)"), result.output
     assert _said_shortly(result.output), result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
+
+
+@pytest.mark.parametrize("model_path", [LONG_NAME, DEEP, "c" * 300])
+def test_refine_masks_says_a_sam_model_path_too_long_shortly(synthetic_datasets, tmp_path, monkeypatch, model_path):
+    # "loading SAM (<the whole path>)...", then "cannot load SAM model from '<the whole path>': no such folder"
+    from drywallqa.data.refine import SamRefiner
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OSError, match="the name is longer than the file system allows") as caught:
+        SamRefiner(model_path)
+    assert len(str(caught.value)) < 200, str(caught.value)
+    result = _run(["data", "refine-masks", "-d", "syn_tape", "--out", "refined", "--split", "valid", "--model-path",
+                   model_path, "--datasets-dir", str(synthetic_datasets)])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "Invalid value for --model-path: cannot load SAM model from", "no such folder (the name "
+                "is longer than the file system allows)"), result.output
+    assert _said_shortly(result.output) and "c" * 100 not in result.output, result.output
+    assert not Path("refined").exists()

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..utils.files import write_text_atomic
 from ..utils.formats import strict_json
-from ..utils.paths import resolved, why_not
+from ..utils.paths import resolved, shortened, why_not
 from .common import (DATASET_HELP, DATASETS_DIR_HELP, check_output_path, comma_list, console, console_on_stderr, data_app,
                      dataset_names, tagged)
 
@@ -367,7 +367,7 @@ def data_refine_masks(
         tagged("error:", "red", str(exc))
         raise typer.Exit(code=1)
     if with_ == "sam":  # minutes, a download the first time: one call with no bar of ours
-        console.print(f"loading SAM ({model_path or DEFAULT_SAM})...", markup=False, highlight=False)
+        console.print(f"loading SAM ({shortened(model_path or DEFAULT_SAM)})...", markup=False, highlight=False)
     try:
         refiner = SamRefiner(model_path, 0.8 if min_iou is None else min_iou) if with_ == "sam" else BOX_REFINERS.get(with_)()
     except (OSError, ValueError) as exc:  # weights that cannot be found or fetched, a folder of another model type

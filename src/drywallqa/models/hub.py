@@ -20,6 +20,8 @@ import socket
 import threading
 from urllib.parse import urlparse
 
+from ..utils.paths import name_too_long, shortened
+
 HUB_PROBE_TIMEOUT_S = 3.0  # how long the hub may take to accept a connection before it counts as unreachable
 # where a proxy is set, the hub is reached through it: a direct connection says nothing, and is not tried
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
@@ -78,6 +80,10 @@ def load_hub_or_local(loader, name: str, what: str, model_type: str | None = Non
     in the Hugging Face cache (and cannot be downloaded, e.g. with ``HF_HUB_OFFLINE=1``), ``ValueError``
     when it holds a model of another type.
     """
+    if isinstance(name, (str, os.PathLike)) and name_too_long(name):  # neither a folder nor a hub id: it was said
+        # whole, 5,000 characters of it (refine-masks --model-path)
+        raise OSError(f"cannot load {what} from {shortened(name)}: no such folder (the name is longer than the file "
+                      "system allows)")
     why_offline = offline_reason(name)
     local_only = {"local_files_only": True} if why_offline else {}
     if model_type is not None:
