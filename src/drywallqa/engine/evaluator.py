@@ -28,7 +28,7 @@ from ..data.grouping import (GROUP_LEFT_OUT, SHIPPED_SPLITS_DIR, load_all_splits
                              split_manifest_path, why_part_is_empty)
 from ..data.negatives import negative_prompts, photo_key, photos_labelled
 from ..data.registry import get_dataset_config, resolve_dataset, unique_datasets
-from ..data.sample import load_split, photo_and_label, source_group
+from ..data.sample import IGNORE_READ, load_split, mask_level_problem, photo_and_label, source_group
 from ..measures import mask_measures
 from ..metrics import (BOUNDARY_BAND, ERROR_KINDS, ORACLE_WIDTHS, THRESHOLDS, CenterlineMeter, PixelScoreMeter,
                        SegmentationMeter, bootstrap_ci, confidence_ranking, error_decomposition, fixed_width_oracle,
@@ -178,6 +178,7 @@ class SetResult:
     #                      ignored: where the label is 'ignore', counted nowhere; all False for a label of none)
     failures: list
     warnings: list = field(default_factory=list)  # what the segmenter warned of (a prompt it left unanswered), once each
+    notes: list = field(default_factory=list)  # problems of labels scored all the same (a mask saved as JPEG)
 
 
 def headroom(sweeps: list, ious: list, width_oracles: list | None = None, errors: list | None = None) -> dict:
@@ -297,6 +298,7 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
     examples, failures, per_image, sweeps, worst, width_oracles, errors, groups = [], [], [], [], [], [], [], []
     warned: dict = {}  # warning -> images it was given for
     all_ignored = []  # photos whose label is 'ignore' everywhere: nothing to score, left out
+    notes = []  # problems of the masks scored (a JPEG's noise read as foreground): said in a log line alone
     label_shape = scoring_label_shape(eval_set.dataset)
     canon_post = segmenter.postprocess_for(own[0], label_shape)
     for sample in progress_bar(eval_set.samples, desc=f"{eval_set.name} {eval_set.dataset}", disable=not progress):
@@ -305,6 +307,9 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         except (OSError, ValueError) as exc:
             failures.append(f"{sample.image_path}: {exc}")
             continue
+        if sample.mask_path is not None and (soft := mask_level_problem(sample.mask_path)) is not None \
+                and IGNORE_READ not in soft.message:  # (a mask of 255 'ignore' is read as documented: said once a folder)
+            notes.append(str(soft))  # the report's data problems: its score counts its noise as the label
         gt, valid = label_and_valid(target)
         if gt.shape == image.shape[:2] != (sample.height, sample.width):  # a shrunk copy, its label shrunk with it:
             warned[SHRUNK_COPY] = warned.get(SHRUNK_COPY, 0) + 1  # scored as training reads it (all were refused)
@@ -379,7 +384,8 @@ def evaluate_set(segmenter: Segmenter, eval_set: EvalSet, all_datasets, progress
         warnings.append(f"{eval_set.name} {eval_set.dataset}: {len(all_ignored)} photo{'s' * (len(all_ignored) > 1)} "
                         f"whose label marks every pixel {IGNORE_VALUE} ('ignore') left out of the scores, nothing to "
                         f"score ({', '.join(all_ignored[:3])}{', ...' if len(all_ignored) > 3 else ''})")
-    return SetResult(rows, cross_rows, qa_rows, image_scores, per_image, room, examples, worst, failures, warnings)
+    return SetResult(rows, cross_rows, qa_rows, image_scores, per_image, room, examples, worst, failures, warnings,
+                     notes)
 
 
 def image_level_rows(split: str, image_scores: list) -> list[dict]:
@@ -754,7 +760,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         cross += r.cross_rows
         qa += r.qa_rows
         failures += es.problems + r.failures
-        data_problems += es.notes
+        data_problems += es.notes + getattr(r, "notes", [])  # (a set kept by an earlier release has none)
         warnings += r.warnings
         per_image += r.per_image
         rooms += [r.headroom] if r.headroom else []

@@ -1,0 +1,64 @@
+"""What a user's own annotated data goes through (helper 306): masks and COCO files as people really have them, read
+by `evaluate`, `data stats` and `data split`: right numbers, or a clear warning or error naming the file."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from drywallqa.data import registry
+from drywallqa.data.registry import DatasetConfig, SplitSource
+from drywallqa.engine.segmenter import SegmentationResult, Segmenter
+
+
+class _RedMaps(Segmenter):
+    """Every prompt's map: the photo's red channel / 255."""
+
+    def decode(self, encoded, prompts, threshold=None, label_shape=None):
+        prob = encoded.rgb[..., 0].astype(np.float32) / 255
+        return SegmentationResult(masks={p: prob > 0.5 for p in prompts}, probabilities={p: prob for p in prompts})
+
+
+def _label(size=64):
+    m = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(m).line([(5, 6), (size - 8, size - 10)], fill=255, width=6)
+    return np.asarray(m) > 0
+
+
+def _jpeg_mask(mask: np.ndarray) -> Image.Image:
+    """A 0/255 mask saved as JPEG once (as many tools export), then kept as PNG: its noise about the stroke."""
+    b = io.BytesIO()
+    Image.fromarray(mask.astype(np.uint8) * 255).save(b, "JPEG", quality=75)
+    return Image.open(b)
+
+
+def _mask_folder(root, masks: dict) -> DatasetConfig:
+    """A mask-folder dataset under ``root`` (split ``train``): a photo per mask (its red channel the label)."""
+    (root / "train" / "_masks").mkdir(parents=True)
+    for stem, mask in masks.items():
+        label = np.asarray(mask.convert("L")) > 0 if isinstance(mask, Image.Image) else mask
+        Image.fromarray(np.repeat(label.astype(np.uint8)[..., None] * 200, 3, axis=2)).save(root / "train" / f"{stem}.jpg",
+                                                                                            quality=95)
+        (mask if isinstance(mask, Image.Image) else Image.fromarray(mask.astype(np.uint8) * 255)).save(
+            root / "train" / "_masks" / f"{stem}.png")
+    config = DatasetConfig("h306_own", str(root), ("segment crack",), {"train": SplitSource("mask_folder", "train")})
+    registry.register_dataset(config)
+    return config
+
+
+def test_evaluate_names_a_jpeg_mask_among_the_data_problems_of_its_report(tmp_path):
+    """A 0/255 mask saved as JPEG is read as foreground wherever it is above 0 (its noise too): it was named only in a
+    log line during scoring, and the report kept (report.md, report.json) said nothing of the photo's score."""
+    from drywallqa.engine.evaluator import evaluate
+
+    config = _mask_folder(tmp_path / "ds", {"clean": _label(), "noisy": _jpeg_mask(_label())})
+    report = evaluate(_RedMaps(), tmp_path / "eval", datasets=(config.name,), which=("all",), speed_images=0,
+                      progress=False)
+    named = [p for p in report["data_problems"] if "noisy.png" in p]
+    assert len(named) == 1 and "grey levels" in named[0], report["data_problems"]
+    assert not any("clean.png" in p for p in report["data_problems"])
+    assert "noisy.png" in (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
