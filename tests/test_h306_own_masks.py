@@ -62,3 +62,25 @@ def test_evaluate_names_a_jpeg_mask_among_the_data_problems_of_its_report(tmp_pa
     assert len(named) == 1 and "grey levels" in named[0], report["data_problems"]
     assert not any("clean.png" in p for p in report["data_problems"])
     assert "noisy.png" in (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("layout, said", [
+    ("train/masks", "train/masks/ holds masks (PNG): a mask-folder split reads them from train/_masks/"),
+    ("masks", "masks/ holds masks (PNG): a mask-folder split reads them from <split>/_masks/"),
+])
+def test_a_masks_folder_not_named_underscore_masks_is_named_with_what_to_do(tmp_path, layout, said):
+    """Photos with their masks in masks/ (as most tools and tutorials lay them out), not _masks/: the error said only
+    "no split folders found (expected ...); list them under splits:", and a split so declared read every photo as
+    having no mask."""
+    from drywallqa.data.registry import load_dataset_config
+
+    root = tmp_path / "ds"
+    photos = root / ("train" if layout.startswith("train") else "images")
+    (root / layout).mkdir(parents=True)
+    photos.mkdir(exist_ok=True)
+    Image.new("RGB", (8, 8)).save(photos / "a.jpg")
+    Image.new("L", (8, 8)).save(root / layout / "a.png")
+    (tmp_path / "d.yaml").write_text("name: d\nfolder: ds\nprompts: [segment crack]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no split folders found") as err:
+        load_dataset_config(tmp_path / "d.yaml")
+    assert said in str(err.value), str(err.value)

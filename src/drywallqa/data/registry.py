@@ -259,6 +259,33 @@ def coco_files_hint(folder: Path, depth: int = 1) -> str:
             f"images/{COCO_FILE})")
 
 
+MASK_FOLDER_NAMES = ("masks", "mask", "labels", "label", "gt", "ground_truth", "groundtruth", "segmentationclass",
+                     "annotations")  # what tools and tutorials name a folder of masks (a mask-folder split's: _masks)
+
+
+def mask_folders_hint(root: Path) -> str:
+    """What to do with a folder of PNG masks under ``root`` (or one of its folders) of another name than ``_masks``
+    (:data:`MASK_FOLDER_NAMES`: ``train/masks/``, ``masks/`` beside ``images/``): it was not found, and the error said
+    only to list the splits, which read every photo as having no mask. "" for none."""
+    def holds_masks(folder: Path) -> bool:
+        return any(p.suffix.lower() == ".png" and not p.name.startswith(".") for p in folder.iterdir())
+
+    try:
+        for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+            if sub.name.casefold() in MASK_FOLDER_NAMES and holds_masks(sub):
+                return (f" ({sub.name}/ holds masks (PNG): a mask-folder split reads them from <split>/_masks/<the "
+                        f"photo's stem>.png, beside its photos in <split>/: e.g. move the photos into train/ and "
+                        f"{sub.name}/ to train/_masks/)")
+            for inner in sorted(p for p in sub.iterdir() if p.is_dir()):
+                if inner.name.casefold() in MASK_FOLDER_NAMES and holds_masks(inner):
+                    return (f" ({sub.name}/{inner.name}/ holds masks (PNG): a mask-folder split reads them from "
+                            f"{sub.name}/_masks/<the photo's stem>.png: rename {sub.name}/{inner.name}/ to "
+                            f"{sub.name}/_masks/)")
+    except OSError:
+        return ""
+    return ""
+
+
 def _found_layouts() -> str:
     """The layouts :func:`detect_splits` finds, as the error of a dataset with none names them."""
     return " or ".join(reader.layout for _, reader in SPLIT_READERS.items() if reader.finds is not None)
@@ -367,7 +394,7 @@ def load_dataset_config(path: str | Path, datasets_dir: str | Path | None = None
         splits = detect_splits(root)
         if not splits:
             raise ValueError(f"{path}: no split folders found under {root} (expected {_found_layouts()}); list them "
-                             f"under splits:{coco_files_hint(root, depth=2)}")
+                             f"under splits:{coco_files_hint(root, depth=2) or mask_folders_hint(root)}")
     folders = {}
     for split, src in splits.items():  # one folder as train and valid: its photos counted twice, valid = train; found
         where = _resolved(path, root / src.folder, f"split {split!r}: folder")  # from the layout too (test a link to
