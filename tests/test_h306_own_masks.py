@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from conftest import says
 from drywallqa.data import registry
 from drywallqa.data.registry import DatasetConfig, SplitSource
 from drywallqa.engine.segmenter import SegmentationResult, Segmenter
@@ -84,3 +85,34 @@ def test_a_masks_folder_not_named_underscore_masks_is_named_with_what_to_do(tmp_
     with pytest.raises(ValueError, match="no split folders found") as err:
         load_dataset_config(tmp_path / "d.yaml")
     assert said in str(err.value), str(err.value)
+
+
+def _coco_export(root, category="Wall Crack"):
+    """A COCO export ``root/train`` of one photo and one polygon of ``category`` (Roboflow's parent category 0 too)."""
+    (root / "train").mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(root / "train" / "a.jpg")
+    coco = {"images": [{"id": 1, "file_name": "a.jpg", "width": 32, "height": 32}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 100,
+                             "bbox": [5, 5, 10, 10], "segmentation": [[5, 5, 15, 5, 15, 15, 5, 15]]}],
+            "categories": [{"id": 0, "name": "walls", "supercategory": "none"},
+                           {"id": 1, "name": category, "supercategory": "walls"}]}
+    (root / "train" / "_annotations.coco.json").write_text(json.dumps(coco), encoding="utf-8")
+
+
+def test_evaluate_refuses_categories_its_files_label_nothing_of_naming_one_written_in_other_case(tmp_path):
+    """`categories: [wall crack]` of a file whose category is 'Wall Crack': every photo was read as showing nothing
+    and scored against an empty mask (a report of numbers, exit 1), where `train` refuses the dataset; now refused
+    as `train` refuses it (exit 2, before the model loads), the name in the file's case said."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    _coco_export(tmp_path / "walls")
+    yaml_file = tmp_path / "w.yaml"
+    yaml_file.write_text("name: h306_cat\nfolder: walls\nprompts: [segment crack]\ncategories: [wall crack]\n",
+                         encoding="utf-8")
+    res = CliRunner().invoke(app, ["evaluate", "--model-path", str(tmp_path / "no_model"), "-d", str(yaml_file),
+                                   "--splits", "all", "--speed-images", "0", "--out", str(tmp_path / "eval")])
+    assert res.exit_code == 2, res.output
+    assert says(res.output, "label none of them", "'wall crack' is written 'Wall Crack'"), res.output
+    assert not (tmp_path / "eval" / "report.json").exists()

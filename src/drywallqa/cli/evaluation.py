@@ -54,9 +54,13 @@ def evaluate(
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use {', '.join(SPLIT_CHOICES)}", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
     names = tuple(dataset_names(dataset, datasets_dir))  # one named twice, or unknown: before a model loads
-    if "published" in which:  # an export of your own with no 'valid' split: said before the model loads, too
-        from ..data.registry import get_dataset_config
+    from ..data.registry import get_dataset_config
+    from ..data.sample import categories_refusal
 
+    for name in names:  # categories: its files label none of (every photo scored against an empty mask), as train
+        if (why := categories_refusal(get_dataset_config(name), datasets_dir)) is not None:  # refuses it
+            raise typer.BadParameter(why, param_hint="--dataset")
+    if "published" in which:  # an export of your own with no 'valid' split: said before the model loads, too
         for name, entry in zip(names, dataset or names):  # (in the order given: unique_datasets)
             have = get_dataset_config(name).splits
             if "valid" not in have:  # every way on, as docs/evaluation.md and data.md name them (not `all` alone)

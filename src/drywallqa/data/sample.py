@@ -398,7 +398,8 @@ def _of_categories(config: DatasetConfig, anns: list, categories: list, source: 
         missing = [n for n in chosen if not any(n in names_of for names_of in listed.values())]
         if missing:
             problems.append(DataProblem(source, f"categories {missing} of the dataset's YAML file are not categories of "
-                                                f"this file (it has: {sorted({n for ns in listed.values() for n in ns})})"))
+                                                f"this file (it has: {sorted({n for ns in listed.values() for n in ns})})"
+                                                f"{_case_hint(missing, {n for ns in listed.values() for n in ns})}"))
         wanted = {i for i, n in listed.items() if any(name in n for name in chosen)}
         used = Counter(category(a) for a in anns if isinstance(a, dict))
         idle = [n for n in chosen if n not in missing and not any(used[i] for i, ns in listed.items() if n in ns)]
@@ -488,6 +489,33 @@ def coco_categories(config: DatasetConfig, datasets_dir: str | Path | None = Non
         listed = {category_name(c.get("name")) for c in categories if isinstance(c, dict)} if of_use else set()
         names |= {category_name(c.get("supercategory")) for c in of_use if c.get("supercategory") is not None} & listed
     return names if read else None
+
+
+def categories_refusal(config: DatasetConfig, datasets_dir: str | Path | None = None) -> str | None:
+    """Why a dataset cannot be trained on or scored: its YAML's ``categories`` are none of those its COCO files'
+    annotations are of (:func:`coco_categories`: a category listed and of no annotation too, but Roboflow's parent
+    category of some that are, read as them): every photo would be read as showing nothing (`evaluate` scored the model
+    against empty masks). None where some photos can have a category asked (the files that lack it are named as they
+    are read), or the dataset names no categories."""
+    if not config.categories:
+        return None
+    has = coco_categories(config, datasets_dir)
+    if has is None or any(category_name(c) in has for c in config.categories):
+        return None
+    return (f"dataset {config.name!r}: its YAML file reads only the categories {list(config.categories)}, and its COCO "
+            f"files label none of them (their annotations are of: {sorted(has)}){_case_hint(config.categories, has)}: "
+            "every photo would be read as showing nothing, its prompt trained on (and scored against) empty masks; "
+            "list under categories: in its YAML file the names its files give (or remove categories: to read every "
+            "annotation)")
+
+
+def _case_hint(chosen, names) -> str:
+    """What a YAML's ``chosen`` categories not among ``names`` (a file's) are written as there in other case or
+    spacing (``wall crack``: ``Wall Crack``; names are compared as written): "" for none."""
+    by_key = {" ".join(n.split()).casefold(): n for n in names}
+    near = [(c, by_key[key]) for c in map(category_name, chosen)
+            if c not in names and (key := " ".join(c.split()).casefold()) in by_key]
+    return "".join(f"; {c!r} is written {n!r} in the file (names are compared as written)" for c, n in near)
 
 
 def category_name(name) -> str:

@@ -296,19 +296,11 @@ class Trainer:
         category listed and of no annotation too, but Roboflow's parent category of some that are: read as them):
         every photo would be read as showing nothing and its prompt trained on empty masks (the run went on, with a
         warning per file)."""
-        from ..data.sample import category_name, coco_categories
+        from ..data.sample import categories_refusal
 
         for ds in self.datasets:
-            if not ds.categories:
-                continue
-            has = coco_categories(ds, self.config.data.datasets_dir)
-            if has is None or any(category_name(c) in has for c in ds.categories):
-                continue  # (some photos can have a category asked: the files that lack it are named as they are read)
-            raise ValueError(f"dataset {ds.name!r}: its YAML file reads only the categories {list(ds.categories)}, and "
-                             f"its COCO files label none of them (their annotations are of: {sorted(has)}): every "
-                             "photo would be read as showing nothing, its prompt trained on empty masks; list under "
-                             "categories: in its YAML file the names its files give (or remove categories: to read "
-                             "every annotation)")
+            if (why := categories_refusal(ds, self.config.data.datasets_dir)) is not None:
+                raise ValueError(why)
 
     def warn_alike_concepts(self) -> None:
         """Warns of two datasets of different concepts that look like labels of one thing
