@@ -116,3 +116,20 @@ def test_evaluate_refuses_categories_its_files_label_nothing_of_naming_one_writt
     assert res.exit_code == 2, res.output
     assert says(res.output, "label none of them", "'wall crack' is written 'Wall Crack'"), res.output
     assert not (tmp_path / "eval" / "report.json").exists()
+
+
+def test_an_annotation_whose_image_id_is_text_for_a_numeric_id_is_named_as_such(tmp_path):
+    """An annotation of image_id "1" (text; its image entry's id is the number 1, as some converters write it) is
+    skipped, and was named as of an image id "that no image entry has (1)": the very id the file's entry has."""
+    from drywallqa.data.sample import load_split
+
+    _coco_export(tmp_path / "walls")
+    path = tmp_path / "walls" / "train" / "_annotations.coco.json"
+    coco = json.loads(path.read_text(encoding="utf-8"))
+    coco["annotations"][0]["image_id"] = "1"
+    path.write_text(json.dumps(coco), encoding="utf-8")
+    config = DatasetConfig("h306_ids", str(tmp_path / "walls"), ("segment crack",), {"train": SplitSource("coco", "train")})
+    samples, problems = load_split(config, "train")
+    said = [str(p) for p in problems if "image ids" in str(p)]
+    assert len(said) == 1 and "('1')" in said[0] and "'1' is text, the image entry's id 1 a number" in said[0], said
+    assert not samples[0].load_mask().any()

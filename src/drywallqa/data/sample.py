@@ -348,13 +348,24 @@ def _read_coco(config: DatasetConfig, split: str, folder: Path, problems: list[D
     used = {img.get("id") for img in images if isinstance(img, dict) and _hashable(img.get("id"))}
     orphans = [a for key, group in by_image.items() if key not in used for a in group]
     if orphans:  # labels that no image entry takes (a missing entry, or an id of another type: "2" vs 2)
-        ids = sorted({str(a["image_id"]) for a in orphans})
+        ids = sorted({repr(a["image_id"]) for a in orphans})  # (as written: '2' and 2 were both said 2)
+        by_text = {str(i): i for i in used}
+        typed = [(k, by_text[str(k)]) for k in dict.fromkeys(a["image_id"] for a in orphans) if str(k) in by_text]
+        hint = "".join(f"; {k!r} is {_kind(k)}, the image entry's id {i!r} {_kind(i)}"
+                       for k, i in typed[:3])
         problems.append(DataProblem(str(ann_file), f"{len(orphans)} annotations name image ids that no image entry has "
-                                                   f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}); skipped"))
+                                                   f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}); skipped"
+                                                   + (f"{hint}: write the ids alike (numbers, as COCO does)"
+                                                      if hint else "")))
     if config.label_shape == "region":
         _box_only(samples, problems)
     _unlisted_photos(folder, images, str(ann_file), problems)
     return samples
+
+
+def _kind(value) -> str:
+    """What a COCO id is, as the problem of annotations of an id of another type says it ("text", "a number")."""
+    return "text" if isinstance(value, str) else "a number" if isinstance(value, (int, float)) else type(value).__name__
 
 
 def _box_only(samples: list[Sample], problems: list) -> None:
