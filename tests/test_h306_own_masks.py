@@ -133,3 +133,21 @@ def test_an_annotation_whose_image_id_is_text_for_a_numeric_id_is_named_as_such(
     said = [str(p) for p in problems if "image ids" in str(p)]
     assert len(said) == 1 and "('1')" in said[0] and "'1' is text, the image entry's id 1 a number" in said[0], said
     assert not samples[0].load_mask().any()
+
+
+def test_a_grey_mask_of_classes_spaced_up_to_255_is_named_and_an_anti_aliased_edge_is_not(tmp_path):
+    """A grey mask of two classes drawn at 128 and 255 (class indices spread over the grey range, to be seen) was read
+    as one label without a word: only class indices below 128 were told from a 0/255 label's grey edge."""
+    from drywallqa.data.sample import soft_mask_problem
+
+    classes = np.zeros((100, 100), np.uint8)
+    classes[10:30, 10:90], classes[50:80, 10:90] = 255, 128
+    Image.fromarray(classes).save(tmp_path / "classes.png")
+    said = soft_mask_problem(tmp_path / "classes.png")
+    assert said is not None and "a mask of 2 values" in said.message and "128: 2400 px" in said.message, said
+    edged = np.zeros((100, 100), np.uint8)  # a 0/255 stroke with a 1 px grey edge of two levels (anti-aliased)
+    edged[38:62, 8:92] = 128
+    edged[39:61, 9:91] = 190
+    edged[40:60, 10:90] = 255
+    Image.fromarray(edged).save(tmp_path / "edged.png")
+    assert soft_mask_problem(tmp_path / "edged.png") is None

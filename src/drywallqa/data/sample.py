@@ -226,9 +226,14 @@ def _classes_problem(path, plane: np.ndarray, colours: Callable[[], np.ndarray] 
     if not on.any():
         return None
     if colours is None:
-        if plane.max() >= 128:  # a 0/255 label (its greys are edges, or a JPEG's)
-            return None
         values, counts = np.unique(plane[on], return_counts=True)
+        if plane.max() >= 128:  # a 0/255 label (its greys are edges, or a JPEG's), or classes spread over the greys
+            # (0/128/255): a grey is a class where it fills a region of its own, not a line along another's edge, and
+            # lies apart from the brightest (a JPEG's 250-254 inside a white stroke are that stroke)
+            top = int(values[-1])
+            regions = [v == top or (v <= top - top // NEAR_BLACK and _filled(plane == v) >= CLASS_SHARE * on.sum())
+                       for v in values]
+            values, counts = values[regions], counts[regions]
         what = "values"
     else:
         rgb = colours()
@@ -252,6 +257,17 @@ def _classes_problem(path, plane: np.ndarray, colours: Callable[[], np.ndarray] 
                                   "label, this dataset's; keep only its class in the masks (one dataset per class); "
                                   "a mask of instances of its one class (each its own value or colour, as VOC's "
                                   "SegmentationObject) is read right: nothing to do")
+
+
+def _filled(where: np.ndarray) -> int:
+    """How many pixels of ``where`` have all 8 neighbours in it too: a region's inside (an edge a pixel or two wide,
+    as anti-aliasing draws one, has none)."""
+    inside = where.copy()
+    padded = np.pad(where, 1)
+    for dy in range(3):
+        for dx in range(3):
+            inside &= padded[dy:dy + where.shape[0], dx:dx + where.shape[1]]
+    return int(np.count_nonzero(inside))
 
 
 def _inverted_problem(path, mask: np.ndarray) -> DataProblem | None:
