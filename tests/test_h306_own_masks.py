@@ -151,3 +151,23 @@ def test_a_grey_mask_of_classes_spaced_up_to_255_is_named_and_an_anti_aliased_ed
     edged[40:60, 10:90] = 255
     Image.fromarray(edged).save(tmp_path / "edged.png")
     assert soft_mask_problem(tmp_path / "edged.png") is None
+
+
+def test_a_file_name_of_the_path_a_photo_had_elsewhere_says_the_photo_of_its_name_is_there(tmp_path):
+    """Label Studio writes file_name as the path a photo had when uploaded (/data/upload/1/a.jpg), a script on Windows
+    an absolute path: every photo was skipped as "outside the split folder" or "missing on disk", and the photos as
+    "not listed", without saying that the photo of that name is right there."""
+    from drywallqa.data.sample import load_split
+
+    _coco_export(tmp_path / "walls")
+    path = tmp_path / "walls" / "train" / "_annotations.coco.json"
+    coco = json.loads(path.read_text(encoding="utf-8"))
+    Image.new("RGB", (32, 32)).save(tmp_path / "walls" / "train" / "b.jpg")
+    coco["images"][0]["file_name"] = "/data/upload/1/a.jpg"
+    coco["images"].append({"id": 2, "file_name": "C:\\Users\\me\\b.jpg", "width": 32, "height": 32})
+    path.write_text(json.dumps(coco), encoding="utf-8")
+    config = DatasetConfig("h306_names", str(tmp_path / "walls"), ("segment crack",), {"train": SplitSource("coco", "train")})
+    samples, problems = load_split(config, "train")
+    said = "\n".join(map(str, problems))
+    assert not samples
+    assert "a.jpg of this name is in the split folder" in said and "b.jpg of this name is in the split folder" in said, said

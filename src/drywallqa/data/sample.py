@@ -590,6 +590,23 @@ def _listed_path(folder: Path, name: str) -> Path:
     return path
 
 
+def _named_here(folder: Path, name: str, outside: bool = False) -> str:
+    """Where a COCO entry's ``file_name`` is a path the photo had elsewhere (Label Studio's /data/upload/1/a.jpg, a
+    script's C:\\Users\\me\\a.jpg; with ``outside``, an absolute path only: ``../a.jpg`` may name the photo it
+    means), and the split folder holds a photo of its last part's name: what to write. "" otherwise."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    if outside and not (PurePosixPath(name).is_absolute() or PureWindowsPath(name).anchor):
+        return ""
+    base = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    try:
+        here = bool(base) and base != name and (folder / base).is_file()
+    except OSError:  # a name too long
+        return ""
+    return (f" ({base} of this name is in the split folder: write file_name as the photo's path in the split folder, "
+            f"{base!r}, not the path it had where it was uploaded or labelled)") if here else ""
+
+
 def _other_case(path: Path, listings: dict) -> str:
     """The files beside ``path`` (not found) of its name in other case, as its problem says them (``IMG_1.JPG`` listed
     as ``img_1.jpg``: read on macOS or Windows, whose names are of any case, "missing on disk" here); "" for none.
@@ -627,11 +644,13 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
     path = _listed_path(folder, name)
     if not lexical_path(path).is_relative_to(lexical_path(folder)):  # by its name: a photo that is a link to a file
         # elsewhere (a DVC cache's) is the split's
-        problems.append(DataProblem(str(path), "file_name points outside the split folder; skipped"))
+        problems.append(DataProblem(str(path), f"file_name points outside the split folder{_named_here(folder, name, True)}; "
+                                               "skipped"))
         return None
     if not path.is_file():
         why = why_not(path, folder=False)  # not found, a link to nothing or a loop of links, a folder, ...
         near = _other_case(path, listings) if why == "not found" and listings is not None else ""
+        near = near or (_named_here(folder, name) if why == "not found" else "")
         problems.append(DataProblem(str(path), f"listed in the COCO file but {'missing on disk' if why == 'not found' else why}"
                                                f"{near}; skipped"))
         return None
