@@ -171,3 +171,18 @@ def test_a_file_name_of_the_path_a_photo_had_elsewhere_says_the_photo_of_its_nam
     said = "\n".join(map(str, problems))
     assert not samples
     assert "a.jpg of this name is in the split folder" in said and "b.jpg of this name is in the split folder" in said, said
+
+
+def test_a_mask_of_another_size_than_its_photo_says_what_to_do(tmp_path):
+    """A mask of half its photo's size (the photo enlarged, or the mask saved smaller, after it was drawn) was skipped
+    naming the two sizes and nothing to do."""
+    from drywallqa.data.sample import load_split
+
+    config = _mask_folder(tmp_path / "ds", {"a": _label(64)})
+    Image.fromarray(_label(32).astype(np.uint8) * 255).save(tmp_path / "ds" / "train" / "_masks" / "a.png")
+    samples, problems = load_split(config, "train")
+    assert not samples and len(problems) == 1
+    assert "mask is 32x32, image is 64x64" in problems[0].message and "resize the mask to 64x64" in problems[0].message
+    Image.fromarray(np.zeros((20, 64), np.uint8)).save(tmp_path / "ds" / "train" / "_masks" / "a.png")
+    samples, problems = load_split(config, "train")
+    assert "another photo's mask" in problems[0].message, problems

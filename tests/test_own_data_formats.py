@@ -136,7 +136,9 @@ def test_a_label_drawn_on_a_photo_unturned_by_its_exif_orientation_says_what_to_
     said = {Path(p.path).name: p.message for p in problems}
     assert set(said) == {"stored.png", "other.png"}
     assert "the label was drawn on the unturned photo" in said["stored.png"] and "-Orientation=" in said["stored.png"]
-    assert said["other.png"].endswith("(as read: EXIF orientation applied); skipped")
+    assert said["other.png"].endswith("(as read: EXIF orientation applied) (drawn on the photo at another size: resize "
+                                      "the mask to 96x64, nearest neighbour so that its values stay, or put beside it "
+                                      "the photo it was drawn on); skipped")
     coco = _coco_dataset(tmp_path / "c", "turned_coco", [])
     _turned_photo(coco.root() / "train" / "a.jpg")
     samples, problems = load_split(coco, "train")

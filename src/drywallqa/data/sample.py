@@ -707,6 +707,17 @@ def _unturned_hint(path: Path, label_size, size) -> str:
             "-Orientation= FILE) to read it as the label was drawn, or label it again in a tool that shows it upright")
 
 
+def _resized_hint(mask_size, size) -> str:
+    """What to do with a mask of another size than its photo (``(width, height)`` each) that no EXIF turn explains:
+    one of the photo's shape was drawn on the photo at another size (resized since, or the mask saved smaller); one of
+    another shape is of another photo, or of this one before a crop."""
+    (mw, mh), (w, h) = mask_size, size
+    if abs(mw * h - mh * w) <= 0.01 * w * mh:
+        return (f" (drawn on the photo at another size: resize the mask to {w}x{h}, nearest neighbour so that its "
+                "values stay, or put beside it the photo it was drawn on)")
+    return " (of another shape: another photo's mask, or drawn on this photo before it was cropped?)"
+
+
 def _image_size(path: Path) -> tuple[int, int] | None:
     """``(width, height)`` of an image file as it will be read (EXIF orientation applied), from its header;
     None if it is not a readable image. Opened as :func:`~drywallqa.utils.image_io.read_image` opens it (its formats,
@@ -815,7 +826,8 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
         if msize != (width, height):
             problems.append(DataProblem(str(mask_path), f"mask is {msize[0]}x{msize[1]}, image is {width}x{height} "
                                                         "(as read: EXIF orientation applied)"
-                                                        f"{_unturned_hint(path, msize, size)}; skipped"))
+                                                        f"{_unturned_hint(path, msize, size) or _resized_hint(msize, size)}; "
+                                                        "skipped"))
             continue
         if (turned := _unseen_turn(path, size, orientation)) is not None and _labels(mask_path):  # (an empty
             problems.append(turned)  # mask: no label to lie turned)
