@@ -186,3 +186,17 @@ def test_a_mask_of_another_size_than_its_photo_says_what_to_do(tmp_path):
     Image.fromarray(np.zeros((20, 64), np.uint8)).save(tmp_path / "ds" / "train" / "_masks" / "a.png")
     samples, problems = load_split(config, "train")
     assert "another photo's mask" in problems[0].message, problems
+
+
+def test_a_coco_photo_larger_than_its_entry_declares_says_what_to_do(tmp_path):
+    """A photo replaced by a larger copy (the full-size original) after it was labelled at the declared size was
+    skipped, naming the two sizes and nothing to do (a smaller copy of the same shape is read)."""
+    from drywallqa.data.sample import load_split
+
+    _coco_export(tmp_path / "walls")
+    Image.new("RGB", (64, 64)).save(tmp_path / "walls" / "train" / "a.jpg")
+    config = DatasetConfig("h306_big", str(tmp_path / "walls"), ("segment crack",), {"train": SplitSource("coco", "train")})
+    samples, problems = load_split(config, "train")
+    said = [p.message for p in problems]
+    assert not samples and len(said) == 1 and "declared 32x32 in the COCO file, but the file is 64x64" in said[0], said
+    assert "the labels were drawn on the photo at 32x32" in said[0], said

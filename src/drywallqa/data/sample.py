@@ -677,7 +677,8 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
         # labels' shape: allowed; one taller than declared is none, and its label did not fit it: photo_and_label)
         found = "not a readable image" if actual is None else f"{actual[0]}x{actual[1]} (EXIF orientation applied)"
         problems.append(DataProblem(str(path), f"declared {width}x{height} in the COCO file, but the file is {found}"
-                                               f"{_unturned_hint(path, (width, height), actual)}; skipped"))
+                                               f"{_unturned_hint(path, (width, height), actual) or _larger_hint((width, height), actual)}"
+                                               "; skipped"))
         return None
     s = Sample(path, config.name, split, height, width, annotations=by_image.get(ident, []))
     _, ann_problems = rasterize_annotations(s.annotations, s.height, s.width, str(path))
@@ -716,6 +717,17 @@ def _resized_hint(mask_size, size) -> str:
         return (f" (drawn on the photo at another size: resize the mask to {w}x{h}, nearest neighbour so that its "
                 "values stay, or put beside it the photo it was drawn on)")
     return " (of another shape: another photo's mask, or drawn on this photo before it was cropped?)"
+
+
+def _larger_hint(declared, size) -> str:
+    """What to do with a photo of a COCO entry larger than the entry declares (``(width, height)`` each), of the same
+    shape: its labels were drawn at the declared size (a copy shrunk to a smaller size is read; one enlarged, or the
+    original put back, is not). "" for any other."""
+    if size is None or size[0] <= declared[0] or \
+            abs(size[0] * declared[1] - size[1] * declared[0]) > 0.01 * declared[0] * size[1]:
+        return ""
+    return (f" (the labels were drawn on the photo at {declared[0]}x{declared[1]}: put that photo here, or a smaller copy "
+            "of it; or export the labels again with this photo)")
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
