@@ -200,3 +200,16 @@ def test_a_coco_photo_larger_than_its_entry_declares_says_what_to_do(tmp_path):
     said = [p.message for p in problems]
     assert not samples and len(said) == 1 and "declared 32x32 in the COCO file, but the file is 64x64" in said[0], said
     assert "the labels were drawn on the photo at 32x32" in said[0], said
+
+
+def test_a_declared_mask_folder_split_with_its_masks_in_masks_says_to_rename_it(tmp_path):
+    """A split declared `kind: mask_folder` whose masks lie in masks/ (not _masks/): each photo was "no mask", and the
+    folder "a folder: ... not below it; skipped (move them up, masks into _masks/)", as if it held photos."""
+    from drywallqa.data.sample import load_split
+
+    config = _mask_folder(tmp_path / "ds", {"a": _label()})
+    (tmp_path / "ds" / "train" / "_masks").rename(tmp_path / "ds" / "train" / "masks")
+    samples, problems = load_split(config, "train")
+    said = {p.path.rsplit("/", 1)[-1]: p.message for p in problems}
+    assert not samples and "rename it to _masks" in said["masks"], said
+    assert "masks/a.png is there" in said["a.jpg"], said

@@ -21,8 +21,8 @@ from ..utils.paths import lexical_path, why_not
 from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem
-from .registry import (COCO_FILE, SPLIT_READERS, DatasetConfig, coco_files_hint, get_dataset_config,
-                       register_split_reader)
+from .registry import (COCO_FILE, MASK_FOLDER_NAMES, SPLIT_READERS, DatasetConfig, coco_files_hint,
+                       get_dataset_config, register_split_reader)
 
 logger = logging.getLogger(__name__)
 LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; the rest are counted
@@ -799,8 +799,14 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
         if path.is_symlink() and not path.exists():
             problems.append(DataProblem(str(path), f"a link to {os.readlink(path)}, which does not exist; skipped"))
             broken.add(path.stem)
+    elsewhere = None  # a folder of masks of another name (masks/, labels/: MASK_FOLDER_NAMES), where _masks/ is none
     for path in entries:  # photos below a folder of the split are not read: said so (they were left without a word)
         if path.is_dir() and path.name != "_masks":
+            if path.name.casefold() in MASK_FOLDER_NAMES and not (folder / "_masks").is_dir() and elsewhere is None:
+                elsewhere = path
+                problems.append(DataProblem(str(path), "a folder of masks? a mask-folder split reads a photo's mask "
+                                                       "from _masks/<its stem>.png: rename it to _masks; skipped"))
+                continue
             problems.append(DataProblem(str(path), "a folder: a mask-folder split reads the photos of its own folder, "
                                                    "not below it; skipped (move them up, masks into _masks/)"))
     files = [p for p in entries if p.is_file()]
@@ -821,8 +827,10 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
                 for p in sorted((folder / "_masks").iterdir()) if (folder / "_masks").is_dir() else ():
                     if not p.name.startswith("."):
                         mask_names.setdefault(_mask_key(p.name), []).append(p.name)
-            problems.append(DataProblem(str(path), f"no mask at {mask_path}{_near_masks(mask_path, mask_names)}; "
-                                                   "skipped"))
+            there = (f" ({elsewhere.name}/{mask_path.name} is there: a mask is read from _masks/)"
+                     if elsewhere is not None and (elsewhere / mask_path.name).is_file() else "")
+            problems.append(DataProblem(str(path), f"no mask at {mask_path}{_near_masks(mask_path, mask_names) or there}"
+                                                   "; skipped"))
             continue
         size, orientation = _size_and_orientation(path)
         try:
