@@ -1,0 +1,55 @@
+// Usage: node h302_sending.mjs URL DIR CHECK [HOLD NAME]
+// tests/test_h302_page.py: the states of the photos of the web page's list as they are sent in turn. DIR holds a.png,
+// c.png, d.png (small) and big.png (over the server's --max-upload-mb). CHECK "between": a.png, big.png (refused),
+// lost.png (a.png's bytes, its connection aborted: failed) and c.png chosen, Segment; the page's own HOLD
+// ("render": the answer drawn below; "thumbnail": its line's picture) of the photo NAME held once its answer came (the
+// page's function replaced, as the tests replace window.send), d.png taken (the camera input) then: the status line,
+// the button and the list at once; released, then once all are in. Prints one JSON line.
+import { launchChromium, openPage } from './chromium.mjs';
+import { listed, photoIn, tellFailure } from './page_helpers.mjs';
+
+const [url, dir, check, hold, holdName] = process.argv.slice(2);
+const browser = await launchChromium();
+const report = {};
+let page = null, consoleErrors = [];
+try {
+  ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 } }));
+  await page.waitForFunction(() => state.maxUploadMb);
+  const photo = photoIn(dir);
+  const sent = [];
+  await page.route('**/v1/segment', async route => {
+    const name = /filename="([^"]+)"/.exec(route.request().postDataBuffer().toString('latin1'))[1];
+    sent.push(name);
+    if (name === 'lost.png') { await route.abort('connectionreset'); return; }
+    await route.fulfill({ response: await route.fetch() });
+  });
+  const read = async () => ({ status: await page.textContent('#queue-status'), button: await page.textContent('#run'),
+                              list: await listed(page) });
+  if (check === 'between') {
+    // the page's function `hold` waits, for the photo `name`, until window.release() (window.holding once it waits)
+    await page.evaluate(([hold, name]) => {
+      const real = window[hold], let_go = new Promise(done => { window.release = done; });
+      window[hold] = async (...args) => {
+        const photo = hold === 'render' ? args[2] : args[0];
+        if (photo.name === name && !window.holding) { window.holding = true; await let_go; }
+        return real(...args);
+      };
+    }, [hold, holdName]);
+    await page.setInputFiles('#image', [await photo('a.png'), await photo('big.png'), await photo('a.png', 'lost.png'),
+                                        await photo('c.png')]);
+    await page.click('#run');
+    await page.waitForFunction(() => window.holding);
+    await page.setInputFiles('#camera', await photo('d.png'));
+    report.during = await read();  // at once: no wait for the page's next second
+    await page.evaluate(() => window.release());
+    await page.waitForFunction(() => !document.querySelector('#run').disabled);
+    report.after = { ...(await read()), sent: [...sent] };
+  }
+  report.consoleErrors = consoleErrors;
+} catch (err) {  // what the page showed when it failed, beside the error
+  await tellFailure(page, consoleErrors, listed);
+  throw err;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(report));

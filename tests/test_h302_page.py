@@ -1,0 +1,34 @@
+"""The web page with several photos (tests/browser/h302_sending.mjs, in headless Chromium): the states of the photos
+sent in turn. A photo taken in the instant after the one before was answered (while that answer was drawn: its
+line's picture, or the photo below the list) said the answered photo was on its way again ("Sending photo 1 of 5:
+a.png", the button "1 of 5"), its line done."""
+
+import pytest
+
+from page_helpers import photos, server  # noqa: F401  # fixtures: the tiny model, a 20 KB limit
+from test_browser import _need_browser, run_page_script
+
+
+@pytest.mark.parametrize("hold, name", [("render", "a.png"), ("thumbnail", "c.png")])
+def test_a_capture_as_a_photo_is_answered_does_not_call_it_sent_again(server, photos, hold, name):
+    _need_browser()
+    out = run_page_script("h302_sending.mjs", server, photos, "between", hold, name, timeout=240)
+    assert out["consoleErrors"] == [], out
+    during = out["during"]
+    if name == "a.png":  # its answer drawn below: a.png done, the others not sent yet
+        assert during["list"] == [["a.png", "done"], ["big.png", "refused"], ["lost.png", "waiting"],
+                                  ["c.png", "waiting"], ["d.png", "waiting"]], during
+        assert during["status"] == "1 of 5 photos segmented, 1 refused, 3 not sent yet.", during
+    else:  # its line's picture drawn: c.png done (its line at once), lost.png failed before it
+        assert during["list"] == [["a.png", "done"], ["big.png", "refused"], ["lost.png", "failed"],
+                                  ["c.png", "done"], ["d.png", "waiting"]], during
+        assert during["status"] == "2 of 5 photos segmented, 1 refused, 1 failed, 1 not sent yet.", during
+    # no photo's number on the button: none is on its way
+    assert not during["button"].split("\u00b7")[0].strip()[:1].isdigit(), during
+    after = out["after"]
+    assert after["sent"] == ["a.png", "lost.png", "c.png", "d.png"], after
+    assert after["list"] == [["a.png", "done"], ["big.png", "refused"], ["lost.png", "failed"], ["c.png", "done"],
+                             ["d.png", "done"]], after
+    assert after["status"] == ("3 of 5 photos segmented, 1 refused (the reason beside each), 1 failed on the way "
+                               "(Segment sends it again)."), after
+    assert after["button"] == "Segment 1 remaining photo", after
