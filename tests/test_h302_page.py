@@ -32,3 +32,22 @@ def test_a_capture_as_a_photo_is_answered_does_not_call_it_sent_again(server, ph
     assert after["status"] == ("3 of 5 photos segmented, 1 refused (the reason beside each), 1 failed on the way "
                                "(Segment sends it again)."), after
     assert after["button"] == "Segment 1 remaining photo", after
+
+
+@pytest.mark.parametrize("chosen", ["one", "list"])
+def test_photos_chosen_while_a_photo_of_the_list_is_on_its_way_drop_it_at_once(server, photos, chosen):
+    _need_browser()
+    out = run_page_script("h302_sending.mjs", server, photos, "leave", chosen, timeout=240)
+    assert out["consoleErrors"] == [], out
+    # Segment free at once (it stayed "1 of 2 · Uploading…", disabled, until a.png's answer came, then dropped)
+    left = out["left"]
+    assert left["button"] == "Segment" and not left["disabled"], left
+    assert left["list"] == ([] if chosen == "one" else [["c.png", "waiting"], ["d.png", "waiting"]]), left
+    assert out["failed"] == ["a.png"], out  # its request aborted
+    after = out["after"]
+    if chosen == "one":
+        assert after["sent"] == ["a.png", "d.png"] and after["status"].startswith("Done in") and "d.png" in after["status"], after
+    else:
+        assert after["sent"] == ["a.png", "c.png", "d.png"], after
+        assert after["list"] == [["c.png", "done"], ["d.png", "done"]], after
+    assert not after["error"], after

@@ -4,7 +4,9 @@
 // lost.png (a.png's bytes, its connection aborted: failed) and c.png chosen, Segment; the page's own HOLD
 // ("render": the answer drawn below; "thumbnail": its line's picture) of the photo NAME held once its answer came (the
 // page's function replaced, as the tests replace window.send), d.png taken (the camera input) then: the status line,
-// the button and the list at once; released, then once all are in. Prints one JSON line.
+// the button and the list at once; released, then once all are in. CHECK "leave": a.png and c.png chosen, Segment,
+// a.png held on its way; then (HOLD) "one": d.png chosen alone, or "list": c.png and d.png chosen: the page at once,
+// whether a.png's request was aborted, then Segment pressed once the button is free. Prints one JSON line.
 import { launchChromium, openPage } from './chromium.mjs';
 import { listed, photoIn, tellFailure } from './page_helpers.mjs';
 
@@ -16,12 +18,17 @@ try {
   ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 } }));
   await page.waitForFunction(() => state.maxUploadMb);
   const photo = photoIn(dir);
-  const sent = [];
+  const sent = [], failed = [];
+  let release = null, arrived = null;
+  const held = new Promise(done => { release = done; }), holding = new Promise(done => { arrived = done; });
+  const name = (request) => /filename="([^"]+)"/.exec(request.postDataBuffer().toString('latin1'))[1];
+  page.on('requestfailed', request => { if (request.url().endsWith('/v1/segment')) failed.push(name(request)); });
   await page.route('**/v1/segment', async route => {
-    const name = /filename="([^"]+)"/.exec(route.request().postDataBuffer().toString('latin1'))[1];
-    sent.push(name);
-    if (name === 'lost.png') { await route.abort('connectionreset'); return; }
-    await route.fulfill({ response: await route.fetch() });
+    const photo = name(route.request());
+    sent.push(photo);
+    if (photo === 'lost.png') { await route.abort('connectionreset'); return; }
+    if (check === 'leave' && photo === 'a.png' && sent.length === 1) { arrived(); await held; }
+    try { await route.fulfill({ response: await route.fetch() }); } catch (err) { /* aborted by the page meanwhile */ }
   });
   const read = async () => ({ status: await page.textContent('#queue-status'), button: await page.textContent('#run'),
                               list: await listed(page) });
@@ -44,6 +51,21 @@ try {
     await page.evaluate(() => window.release());
     await page.waitForFunction(() => !document.querySelector('#run').disabled);
     report.after = { ...(await read()), sent: [...sent] };
+  }
+  if (check === 'leave') {
+    await page.setInputFiles('#image', [await photo('a.png'), await photo('c.png')]);
+    await page.click('#run');
+    await holding;
+    if (hold === 'one') await page.setInputFiles('#image', await photo('d.png'));
+    else await page.setInputFiles('#image', [await photo('c.png'), await photo('d.png')]);
+    report.left = { button: await page.textContent('#run'), disabled: await page.isDisabled('#run'), list: await listed(page) };
+    release();
+    await page.waitForFunction(() => !document.querySelector('#run').disabled);
+    report.failed = [...failed];
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled);
+    report.after = { list: await listed(page), status: await page.textContent('#status'), sent: [...sent],
+                     error: await page.textContent('#error') };
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
