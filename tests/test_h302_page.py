@@ -51,3 +51,19 @@ def test_photos_chosen_while_a_photo_of_the_list_is_on_its_way_drop_it_at_once(s
         assert after["sent"] == ["a.png", "c.png", "d.png"], after
         assert after["list"] == [["c.png", "done"], ["d.png", "done"]], after
     assert not after["error"], after
+
+
+def test_a_capture_while_a_photo_is_sent_again_with_other_prompts_keeps_the_new_answer(server, photos):
+    _need_browser()
+    out = run_page_script("h302_sending.mjs", server, photos, "prompts", timeout=240)
+    assert out["consoleErrors"] == [], out
+    assert out["first"] == ["segment crack", "segment taping area"], out
+    # a.png's line: the answer to the prompts it was sent with now (it took the answer before, to the prompts before,
+    # and the one that came was drawn below only)
+    answered = out["answered"]
+    assert answered["list"] == [["a.png", "done"], ["d.png", "waiting"]], answered
+    assert "segment taping area" in answered["said"][0] and "segment crack" not in answered["said"][0], answered
+    assert answered["rows"] == ["segment taping area"], answered
+    assert answered["button"] == "Segment 1 remaining photo", answered  # d.png only: a.png's answer is to these prompts
+    chosen = out["chosen"]
+    assert chosen["rows"] == ["segment taping area"] and "segment crack" not in chosen["curl"], chosen

@@ -6,7 +6,9 @@
 // page's function replaced, as the tests replace window.send), d.png taken (the camera input) then: the status line,
 // the button and the list at once; released, then once all are in. CHECK "leave": a.png and c.png chosen, Segment,
 // a.png held on its way; then (HOLD) "one": d.png chosen alone, or "list": c.png and d.png chosen: the page at once,
-// whether a.png's request was aborted, then Segment pressed once the button is free. Prints one JSON line.
+// whether a.png's request was aborted, then Segment pressed once the button is free. CHECK "prompts": a.png chosen
+// alone and segmented with the first two prompts; "segment crack" removed, Segment again, d.png taken while a.png is
+// held on its way: a.png's line once its answer came, the masks below, then its line chosen. Prints one JSON line.
 import { launchChromium, openPage } from './chromium.mjs';
 import { listed, photoIn, tellFailure } from './page_helpers.mjs';
 
@@ -28,6 +30,7 @@ try {
     sent.push(photo);
     if (photo === 'lost.png') { await route.abort('connectionreset'); return; }
     if (check === 'leave' && photo === 'a.png' && sent.length === 1) { arrived(); await held; }
+    if (check === 'prompts' && photo === 'a.png' && sent.length === 2) { arrived(); await held; }
     try { await route.fulfill({ response: await route.fetch() }); } catch (err) { /* aborted by the page meanwhile */ }
   });
   const read = async () => ({ status: await page.textContent('#queue-status'), button: await page.textContent('#run'),
@@ -66,6 +69,24 @@ try {
     await page.waitForFunction(() => !document.querySelector('#run').disabled);
     report.after = { list: await listed(page), status: await page.textContent('#status'), sent: [...sent],
                      error: await page.textContent('#error') };
+  }
+  if (check === 'prompts') {
+    const rows = () => page.$$eval('#measures tbody tr', trs => trs.map(tr => tr.dataset.prompt));
+    const line = () => page.$$eval('#queue li', lis => lis.map(li => li.querySelector('.q-state').textContent));
+    await page.setInputFiles('#image', await photo('a.png'));
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled);
+    report.first = await rows();
+    await page.click('#chips .chip[data-prompt="segment crack"] button');
+    await page.click('#run');
+    await holding;
+    await page.setInputFiles('#camera', await photo('d.png'));
+    release();
+    await page.waitForFunction(() => document.querySelector('#queue li').dataset.state === 'done' && !document.querySelector('#run').disabled);
+    report.answered = { list: await listed(page), said: await line(), rows: await rows(), button: await page.textContent('#run') };
+    await page.click('#queue li:first-child button.q-view');
+    await page.waitForFunction(() => document.querySelector('#status').textContent.includes('a.png'));
+    report.chosen = { rows: await rows(), curl: await page.textContent('#curl') };
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
