@@ -67,3 +67,28 @@ def test_a_capture_while_a_photo_is_sent_again_with_other_prompts_keeps_the_new_
     assert answered["button"] == "Segment 1 remaining photo", answered  # d.png only: a.png's answer is to these prompts
     chosen = out["chosen"]
     assert chosen["rows"] == ["segment taping area"] and "segment crack" not in chosen["curl"], chosen
+
+
+@pytest.fixture
+def server_1mb(tiny_model_dir):
+    """The tiny model served with a 1 MB upload limit: big.png (32 KB) is under it."""
+    from drywallqa import Segmenter
+    from drywallqa.serve import ServeConfig, create_app
+    from test_browser import serving
+
+    yield from serving(create_app(ServeConfig(max_upload_mb=1), Segmenter.load(tiny_model_dir)))
+
+
+@pytest.mark.parametrize("chosen", ["one", "list"])
+def test_a_limit_raised_since_the_page_loaded_is_read_before_a_photo_is_refused(server_1mb, photos, chosen):
+    _need_browser()
+    # the page loaded while the server took 0.02 MB; it restarted since with 1 MB (as the refusal advises)
+    out = run_page_script("h302_sending.mjs", server_1mb, photos, "limit", chosen, timeout=240)
+    assert out["consoleErrors"] == [], out
+    after = out["after"]
+    assert after["models"] == 2 and not after["error"], after  # the limit read again (it said "up to 0.02 MB")
+    if chosen == "one":
+        assert after["sent"] == ["big.png"] and after["status"].startswith("Done in"), after
+    else:
+        assert after["sent"] == ["a.png", "big.png"], after
+        assert after["list"] == [["a.png", "done"], ["big.png", "done"]], after

@@ -8,8 +8,11 @@
 // a.png held on its way; then (HOLD) "one": d.png chosen alone, or "list": c.png and d.png chosen: the page at once,
 // whether a.png's request was aborted, then Segment pressed once the button is free. CHECK "prompts": a.png chosen
 // alone and segmented with the first two prompts; "segment crack" removed, Segment again, d.png taken while a.png is
-// held on its way: a.png's line once its answer came, the masks below, then its line chosen. Prints one JSON line.
-import { launchChromium, openPage } from './chromium.mjs';
+// held on its way: a.png's line once its answer came, the masks below, then its line chosen. CHECK "limit": the page
+// told the upload limit is 0.02 MB as it loads (the server's before it restarted with a larger one), the server's
+// answers after that as they are; (HOLD) "one": big.png chosen alone, or "list": a.png and big.png, Segment. Prints one
+// JSON line.
+import { launchChromium } from './chromium.mjs';
 import { listed, photoIn, tellFailure } from './page_helpers.mjs';
 
 const [url, dir, check, hold, holdName] = process.argv.slice(2);
@@ -17,7 +20,19 @@ const browser = await launchChromium();
 const report = {};
 let page = null, consoleErrors = [];
 try {
-  ({ page, consoleErrors } = await openPage(browser, url, { viewport: { width: 1024, height: 800 } }));
+  // as openPage, the server's first answer of its limits changed where CHECK is "limit" (a route set before the page loads)
+  const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+  let models = 0;
+  await context.route('**/v1/models', async route => {
+    const response = await route.fetch(), data = await response.json();
+    if ((models += 1) === 1 && check === 'limit') data.limits.max_upload_mb = 0.02;
+    await route.fulfill({ response, json: data });
+  });
+  page = await context.newPage();
+  page.setDefaultTimeout(90000);
+  page.on('pageerror', e => consoleErrors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('#chips .chip');
   await page.waitForFunction(() => state.maxUploadMb);
   const photo = photoIn(dir);
   const sent = [], failed = [];
@@ -87,6 +102,13 @@ try {
     await page.click('#queue li:first-child button.q-view');
     await page.waitForFunction(() => document.querySelector('#status').textContent.includes('a.png'));
     report.chosen = { rows: await rows(), curl: await page.textContent('#curl') };
+  }
+  if (check === 'limit') {
+    await page.setInputFiles('#image', hold === 'one' ? await photo('big.png') : [await photo('a.png'), await photo('big.png')]);
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled);
+    report.after = { list: await listed(page), status: await page.textContent('#status'), sent: [...sent],
+                     error: await page.textContent('#error'), models };
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
