@@ -92,3 +92,18 @@ def test_a_limit_raised_since_the_page_loaded_is_read_before_a_photo_is_refused(
     else:
         assert after["sent"] == ["a.png", "big.png"], after
         assert after["list"] == [["a.png", "done"], ["big.png", "done"]], after
+
+
+def test_the_zip_taken_while_a_photo_is_on_its_way_says_so(server, photos):
+    import zipfile
+
+    _need_browser()
+    out = run_page_script("h302_sending.mjs", server, photos, "zip", timeout=240)
+    assert out["consoleErrors"] == [], out
+    during = out["during"]
+    assert during["list"] == [["a.png", "done"], ["c.png", "sending"]], during
+    # c.png on its way, not "not sent yet" (it was sent: its answer had not come)
+    assert during["note"] == "1 photo not in the ZIP: 1 still on its way.", during
+    with zipfile.ZipFile(photos / "flight.zip") as z:
+        assert [n for n in z.namelist() if n.endswith(".png")] == ["a__segment_crack.png", "a__segment_taping_area.png"]
+    assert out["after"]["hidden"] and out["after"]["note"] == "", out["after"]  # all in: nothing said

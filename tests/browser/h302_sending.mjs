@@ -10,8 +10,10 @@
 // alone and segmented with the first two prompts; "segment crack" removed, Segment again, d.png taken while a.png is
 // held on its way: a.png's line once its answer came, the masks below, then its line chosen. CHECK "limit": the page
 // told the upload limit is 0.02 MB as it loads (the server's before it restarted with a larger one), the server's
-// answers after that as they are; (HOLD) "one": big.png chosen alone, or "list": a.png and big.png, Segment. Prints one
-// JSON line.
+// answers after that as they are; (HOLD) "one": big.png chosen alone, or "list": a.png and big.png, Segment. CHECK
+// "zip": a.png and c.png chosen, Segment, "Download all (ZIP)" clicked while c.png is held on its way (saved as
+// DIR/flight.zip): the line beside it then, and once c.png is in. Prints one JSON line.
+import { copyFile } from 'node:fs/promises';
 import { launchChromium } from './chromium.mjs';
 import { listed, photoIn, tellFailure } from './page_helpers.mjs';
 
@@ -21,7 +23,7 @@ const report = {};
 let page = null, consoleErrors = [];
 try {
   // as openPage, the server's first answer of its limits changed where CHECK is "limit" (a route set before the page loads)
-  const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+  const context = await browser.newContext({ viewport: { width: 1024, height: 800 }, acceptDownloads: true });
   let models = 0;
   await context.route('**/v1/models', async route => {
     const response = await route.fetch(), data = await response.json();
@@ -46,6 +48,7 @@ try {
     if (photo === 'lost.png') { await route.abort('connectionreset'); return; }
     if (check === 'leave' && photo === 'a.png' && sent.length === 1) { arrived(); await held; }
     if (check === 'prompts' && photo === 'a.png' && sent.length === 2) { arrived(); await held; }
+    if (check === 'zip' && photo === 'c.png') { arrived(); await held; }
     try { await route.fulfill({ response: await route.fetch() }); } catch (err) { /* aborted by the page meanwhile */ }
   });
   const read = async () => ({ status: await page.textContent('#queue-status'), button: await page.textContent('#run'),
@@ -109,6 +112,17 @@ try {
     await page.waitForFunction(() => !document.querySelector('#run').disabled);
     report.after = { list: await listed(page), status: await page.textContent('#status'), sent: [...sent],
                      error: await page.textContent('#error'), models };
+  }
+  if (check === 'zip') {
+    await page.setInputFiles('#image', [await photo('a.png'), await photo('c.png')]);
+    await page.click('#run');
+    await holding;
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#zip-all')]);
+    await copyFile(await download.path(), `${dir}/flight.zip`);
+    report.during = { note: await page.textContent('#zip-note'), list: await listed(page) };
+    release();
+    await page.waitForFunction(() => !document.querySelector('#run').disabled);
+    report.after = { note: await page.textContent('#zip-note'), hidden: await page.isHidden('#zip-note') };
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
