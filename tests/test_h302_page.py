@@ -107,3 +107,13 @@ def test_the_zip_taken_while_a_photo_is_on_its_way_says_so(server, photos):
     with zipfile.ZipFile(photos / "flight.zip") as z:
         assert [n for n in z.namelist() if n.endswith(".png")] == ["a__segment_crack.png", "a__segment_taping_area.png"]
     assert out["after"]["hidden"] and out["after"]["note"] == "", out["after"]  # all in: nothing said
+
+
+def test_a_photo_answered_after_other_photos_were_chosen_says_they_are_not_segmented(server, photos):
+    _need_browser()
+    out = run_page_script("h302_sending.mjs", server, photos, "single", timeout=240)
+    assert out["consoleErrors"] == [], out
+    after = out["after"]  # a.png's answer drawn below the list of c.png and d.png, as one photo's is below another chosen
+    assert after["list"] == [["c.png", "waiting"], ["d.png", "waiting"]] and after["result"], after
+    assert after["status"].startswith("Done in") and " \u00b7 a.png \u00b7 " in after["status"], after
+    assert after["status"].endswith("(the photos chosen since are not segmented yet: press Segment)"), after

@@ -12,7 +12,9 @@
 // told the upload limit is 0.02 MB as it loads (the server's before it restarted with a larger one), the server's
 // answers after that as they are; (HOLD) "one": big.png chosen alone, or "list": a.png and big.png, Segment. CHECK
 // "zip": a.png and c.png chosen, Segment, "Download all (ZIP)" clicked while c.png is held on its way (saved as
-// DIR/flight.zip): the line beside it then, and once c.png is in. Prints one JSON line.
+// DIR/flight.zip): the line beside it then, and once c.png is in. CHECK "single": a.png chosen alone, Segment, c.png
+// and d.png chosen while it is held on its way: the status line and the list once its answer came. Prints one JSON
+// line.
 import { copyFile } from 'node:fs/promises';
 import { launchChromium } from './chromium.mjs';
 import { listed, photoIn, tellFailure } from './page_helpers.mjs';
@@ -49,6 +51,7 @@ try {
     if (check === 'leave' && photo === 'a.png' && sent.length === 1) { arrived(); await held; }
     if (check === 'prompts' && photo === 'a.png' && sent.length === 2) { arrived(); await held; }
     if (check === 'zip' && photo === 'c.png') { arrived(); await held; }
+    if (check === 'single' && photo === 'a.png') { arrived(); await held; }
     try { await route.fulfill({ response: await route.fetch() }); } catch (err) { /* aborted by the page meanwhile */ }
   });
   const read = async () => ({ status: await page.textContent('#queue-status'), button: await page.textContent('#run'),
@@ -123,6 +126,15 @@ try {
     release();
     await page.waitForFunction(() => !document.querySelector('#run').disabled);
     report.after = { note: await page.textContent('#zip-note'), hidden: await page.isHidden('#zip-note') };
+  }
+  if (check === 'single') {
+    await page.setInputFiles('#image', await photo('a.png'));
+    await page.click('#run');
+    await holding;
+    await page.setInputFiles('#image', [await photo('c.png'), await photo('d.png')]);
+    release();
+    await page.waitForFunction(() => !document.querySelector('#run').disabled);
+    report.after = { status: await page.textContent('#status'), list: await listed(page), result: await page.isVisible('#result') };
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
