@@ -53,9 +53,17 @@ def val_data_of(model_dir, given, datasets_dir: Optional[Path], splits_dir: Opti
     calibrate-confidence): its datasets (:func:`trained_on`) as registered names, and the split manifests it was
     trained with (:func:`splits_trained_with`), with a warning where their val part holds photos it trained on
     (:func:`warn_val_trained_on`). A ``train_files.json`` of the model that cannot be read is a usage error of
-    ``param_hint`` (the folder given), naming it and what to do."""
+    ``param_hint`` (the folder given), naming it and what to do; a dataset whose YAML's ``categories`` its COCO files
+    label none of (:func:`~drywallqa.data.sample.categories_refusal`: every val photo read as showing nothing, options
+    chosen and a confidence fitted on empty masks) is one of ``--dataset``, as train and evaluate refuse it."""
+    from ..data.registry import get_dataset_config
+    from ..data.sample import categories_refusal
+
     datasets, datasets_dir = trained_on(model_dir, given, datasets_dir, param_hint=param_hint)
     names = tuple(dataset_names(datasets, datasets_dir))
+    for name in names:  # before any model work
+        if (why := categories_refusal(get_dataset_config(name), datasets_dir)) is not None:
+            raise typer.BadParameter(why, param_hint="--dataset" if given else DEFAULT_HINT)
     with train_files_refused(param_hint):
         splits_dir = splits_trained_with(model_dir, names, splits_dir)
         warn_val_trained_on(model_dir, names, splits_dir, datasets_dir)

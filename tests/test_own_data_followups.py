@@ -1,0 +1,75 @@
+"""Follow-ups of the own-data audit: a dataset YAML whose categories its COCO files label none of, refused by every
+command that scores photos of it; the report's Data problems said once per file and grouped; an RLE size written
+[w, h]."""
+
+import json
+
+from PIL import Image
+
+from conftest import says
+
+
+def _coco_export(root, category="Wall Crack"):
+    """A COCO export ``root/train`` of one photo and one polygon of ``category`` (Roboflow's parent category 0 too)."""
+    (root / "train").mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(root / "train" / "a.jpg")
+    coco = {"images": [{"id": 1, "file_name": "a.jpg", "width": 32, "height": 32}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 100,
+                             "bbox": [5, 5, 10, 10], "segmentation": [[5, 5, 15, 5, 15, 15, 5, 15]]}],
+            "categories": [{"id": 0, "name": "walls", "supercategory": "none"},
+                           {"id": 1, "name": category, "supercategory": "walls"}]}
+    (root / "train" / "_annotations.coco.json").write_text(json.dumps(coco), encoding="utf-8")
+
+
+def _wrong_categories_yaml(tmp_path, name) -> str:
+    _coco_export(tmp_path / "walls")
+    yaml_file = tmp_path / f"{name}.yaml"
+    yaml_file.write_text(f"name: {name}\nfolder: {tmp_path / 'walls'}\nprompts: [segment crack]\n"
+                         "categories: [wall crack]\n", encoding="utf-8")
+    return str(yaml_file)
+
+
+def _no_model_work(monkeypatch):
+    """Makes loading a model, shipping's sweep and the confidence fit fail the test."""
+    import drywallqa.engine.calibrate as calibrate
+    import drywallqa.engine.shipping as shipping
+
+    def model_work(*_a, **_k):
+        raise AssertionError("model work began")
+
+    for module, attr in ((shipping, "ship"), (calibrate, "confidence_segmenter"),
+                         (calibrate, "calibrate_model_confidence")):
+        monkeypatch.setattr(module, attr, model_work)
+
+
+def test_ship_refuses_categories_its_files_label_nothing_of(tiny_model_dir, tmp_path, monkeypatch, names):
+    """`ship -d own.yaml` of `categories: [wall crack]` for a file's 'Wall Crack': its val photos were read as showing
+    nothing (thresholds chosen, confidence fitted on empty masks), where train and evaluate refuse the dataset."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    names.append("h311_ship")
+    _no_model_work(monkeypatch)
+    own = _wrong_categories_yaml(tmp_path, "h311_ship")
+    res = CliRunner().invoke(app, ["ship", str(tiny_model_dir), "--out", str(tmp_path / "out"), "-d", own])
+    assert res.exit_code == 2, res.output
+    assert says(res.output, "label none of them", "'wall crack' is written 'Wall Crack'"), res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_calibrate_confidence_refuses_categories_its_files_label_nothing_of(tiny_model_dir, tmp_path, monkeypatch,
+                                                                           names):
+    """`calibrate-confidence -d own.yaml` of categories its files label none of fitted the confidence on masks all
+    empty; now refused as train and evaluate refuse it, before the model loads."""
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    names.append("h311_conf")
+    _no_model_work(monkeypatch)
+    own = _wrong_categories_yaml(tmp_path, "h311_conf")
+    res = CliRunner().invoke(app, ["calibrate-confidence", "--model-path", str(tiny_model_dir), "-d", own,
+                                   "--limit", "10"])
+    assert res.exit_code == 2, res.output
+    assert says(res.output, "label none of them", "'wall crack' is written 'Wall Crack'"), res.output
