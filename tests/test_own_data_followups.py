@@ -73,3 +73,66 @@ def test_calibrate_confidence_refuses_categories_its_files_label_nothing_of(tiny
                                    "--limit", "10"])
     assert res.exit_code == 2, res.output
     assert says(res.output, "label none of them", "'wall crack' is written 'Wall Crack'"), res.output
+
+
+class _RedMaps:
+    """A segmenter whose map of every prompt is the photo's red channel / 255 (made at first use: the module's
+    imports stay light)."""
+
+    def __new__(cls):
+        import numpy as np
+
+        from drywallqa.engine.segmenter import SegmentationResult, Segmenter
+
+        class RedMaps(Segmenter):
+            def decode(self, encoded, prompts, threshold=None, label_shape=None):
+                prob = encoded.rgb[..., 0].astype(np.float32) / 255
+                return SegmentationResult(masks={p: prob > 0.5 for p in prompts},
+                                          probabilities={p: prob for p in prompts})
+
+        return RedMaps()
+
+
+def _jpeg_masks_dataset(root, name, n_noisy: int):
+    """A mask-folder dataset ``name`` of one split, ``valid`` (scored as the published valid split and among all
+    photos): one clean 0/255 mask and ``n_noisy`` saved as JPEG once (their noise about strokes of several widths)."""
+    import io
+
+    import numpy as np
+    from PIL import ImageDraw
+
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+
+    (root / "valid" / "_masks").mkdir(parents=True)
+    for i in range(n_noisy + 1):
+        m = Image.new("L", (64, 64), 0)
+        ImageDraw.Draw(m).line([(5, 6), (56, 54 - i)], fill=255, width=3 + i % 5)
+        label = np.asarray(m) > 0
+        Image.fromarray(np.repeat(label.astype(np.uint8)[..., None] * 200, 3, axis=2)).save(
+            root / "valid" / f"p{i:02d}.jpg", quality=95)
+        if i:  # a JPEG's noise, kept as PNG
+            b = io.BytesIO()
+            m.save(b, "JPEG", quality=75)
+            m = Image.open(b)
+        m.save(root / "valid" / "_masks" / f"p{i:02d}.png")
+    config = DatasetConfig(name, str(root), ("segment crack",), {"valid": SplitSource("mask_folder", "valid")})
+    registry.register_dataset(config)
+    return config
+
+
+def test_a_data_problem_of_a_photo_scored_in_two_sets_is_listed_once(tmp_path, names):
+    """A photo scored as the published valid split and among all photos had its mask's note listed twice in
+    report.json and report.md."""
+    from drywallqa.engine.evaluator import evaluate
+
+    names.append("h311_twice")
+    config = _jpeg_masks_dataset(tmp_path / "ds", "h311_twice", 2)
+    report = evaluate(_RedMaps(), tmp_path / "eval", datasets=(config.name,), which=("published", "all"),
+                      speed_images=0, progress=False)
+    for noisy in ("p01.png", "p02.png"):
+        assert sum(noisy in p for p in report["data_problems"]) == 1, report["data_problems"]
+        saved = json.loads((tmp_path / "eval" / "report.json").read_text(encoding="utf-8"))["data_problems"]
+        assert sum(noisy in p for p in saved) == 1, saved
+        assert (tmp_path / "eval" / "report.md").read_text(encoding="utf-8").count(noisy) == 1
+

@@ -789,7 +789,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         "memory": memory_rows(per_image, dict(zip(datasets, canon))) if trained is not None else [],
         "confidence": confidence_rows(per_image, dict(zip(datasets, canon))),
         "failures": failures,
-        "data_problems": data_problems,
+        "data_problems": list(dict.fromkeys(data_problems)),  # a photo scored in two sets (published valid, all): once
         "warnings": warnings,
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
                         "machine": platform.machine(), "cpus": os.cpu_count()},
