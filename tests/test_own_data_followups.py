@@ -136,3 +136,23 @@ def test_a_data_problem_of_a_photo_scored_in_two_sets_is_listed_once(tmp_path, n
         assert sum(noisy in p for p in saved) == 1, saved
         assert (tmp_path / "eval" / "report.md").read_text(encoding="utf-8").count(noisy) == 1
 
+
+def test_a_data_problem_many_files_share_is_one_line_of_report_md_and_every_file_is_in_report_json(tmp_path, names):
+    """A dataset of many JPEG masks listed every one under report.md's Data problems (thousands of lines, the
+    report unreadable): now one line of the problem, how many files have it, the first few and where all are named
+    (report.json, which keeps every one)."""
+    from drywallqa.engine.evaluator import evaluate
+
+    names.append("h311_many")
+    config = _jpeg_masks_dataset(tmp_path / "ds", "h311_many", 12)
+    report = evaluate(_RedMaps(), tmp_path / "eval", datasets=(config.name,), which=("all",), speed_images=0,
+                      progress=False)
+    noisy = [f"p{i:02d}.png" for i in range(1, 13)]
+    saved = json.loads((tmp_path / "eval" / "report.json").read_text(encoding="utf-8"))["data_problems"]
+    assert all(sum(n in p for p in saved) == 1 for n in noisy), saved  # report.json: every file, once
+    md = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
+    section = md.split("## Data problems", 1)[1].split("\n## ", 1)[0]
+    items = [line for line in section.splitlines() if line.startswith("- ")]
+    assert len(items) == 1, section
+    assert "12 files" in items[0] and "p01.png" in items[0] and "report.json" in items[0], items[0]
+    assert "p12.png" not in items[0], items[0]

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import PurePath
 
 from ..metrics import ERROR_KINDS
 from ..utils.slug import shown
@@ -72,6 +74,34 @@ def _manifest_lines(manifests: list) -> list[str]:
     return [f"Group-clean parts read from: {said}."
             + (" Its group-clean numbers are not comparable with those of the shipped split (README, model cards)."
                if other else ""), ""]
+
+
+GROUP_AT = 5  # files sharing one problem from which report.md says it once (report.json names every one)
+GROUP_SHOWN = 3  # the files a grouped problem names
+
+
+def grouped_problems(problems: list) -> list[str]:
+    """``problems`` (``"path: message"``, each once) as report.md lists them: a problem of :data:`GROUP_AT` files
+    or more (a dataset of thousands of JPEG masks), the same but for its numbers (grey levels, pixels, percentages
+    of each file), in one line where the first of them is: how many, the first message, the first few files' names
+    and that report.json's ``data_problems`` names every one; the others as they are."""
+    groups: dict = {}
+    for p in map(str, problems):
+        path, sep, message = p.partition(": ")
+        groups.setdefault(re.sub(r"\d+(\.\d+)?", "#", message) if sep else p, []).append((path, message, p))
+    lines = []
+    for members in groups.values():
+        if len(members) < GROUP_AT:
+            lines += [p for *_, p in members]
+            continue
+        files = list(dict.fromkeys(path for path, *_ in members))
+        names = ", ".join(PurePath(path).name for path in files[:GROUP_SHOWN])
+        folders = {str(PurePath(path).parent) for path in files}
+        lines.append(f"{len(files)} files{f' ({len(members)} times)' if len(members) > len(files) else ''}: "
+                     f"{members[0][1]} ({PurePath(files[0]).name}'s numbers): {names} and {len(files) - GROUP_SHOWN} "
+                     f"more{f' in {folders.pop()}' if len(folders) == 1 else ''}; report.json's data_problems names "
+                     "every one, with its numbers")
+    return lines
 
 
 def render_markdown(report: dict) -> str:
@@ -192,7 +222,7 @@ def render_markdown(report: dict) -> str:
         lines += ["", "## Files that failed", ""] + [f"- {text(f)}" for f in report["failures"]]
     if report.get("data_problems"):
         lines += ["", "## Data problems (the photos were scored with what could be read)", ""] + \
-                 [f"- {text(f)}" for f in report["data_problems"]]
+                 [f"- {text(f)}" for f in grouped_problems(report["data_problems"])]
     if report.get("examples_png"):
         lines += ["", f"![examples]({report['examples_png']})"]
     if report.get("worst_png"):
