@@ -156,3 +156,17 @@ def test_a_data_problem_many_files_share_is_one_line_of_report_md_and_every_file
     assert len(items) == 1, section
     assert "12 files" in items[0] and "p01.png" in items[0] and "report.json" in items[0], items[0]
     assert "p12.png" not in items[0], items[0]
+
+
+def test_an_rle_whose_size_is_written_width_first_is_said_to_look_swapped():
+    """An RLE of size [w, h] (a common export bug; COCO writes [height, width]) was named with both sizes and no word
+    of what is wrong: now said to look swapped, with the size to write."""
+    from drywallqa.data.coco import rasterize_annotations
+
+    ann = {"id": 5, "segmentation": {"size": [32, 24], "counts": [100, 20, 648]}}
+    mask, problems = rasterize_annotations([ann], 24, 32, "a.json")
+    assert not mask.any() and len(problems) == 1, problems
+    said = str(problems[0])
+    assert "annotation 5" in said and "[32, 24]" in said and "swapped" in said and "[24, 32]" in said, said
+    _, others = rasterize_annotations([{"id": 6, "segmentation": {"size": [5, 5], "counts": [25]}}], 24, 32, "a.json")
+    assert "swapped" not in str(others[0]), others  # another size: not called swapped

@@ -135,7 +135,11 @@ def _draw(ann: dict, mask: np.ndarray, source: str) -> list:
     if isinstance(seg, dict):  # RLE: uncompressed (counts a list) or compressed (a string in JSON files)
         counts, size = seg.get("counts"), seg.get("size")
         if list(size or []) != [height, width]:
-            raise ValueError(f"RLE of size {size} on an image declared {height}x{width} (height x width)")
+            swapped = list(size or []) == [width, height]  # [w, h]: a common export bug (COCO writes [h, w])
+            raise ValueError(f"RLE of size {size} on an image declared {height}x{width} (height x width)" + (
+                f": the size looks swapped, written [width, height] where COCO writes [height, width]; where its "
+                f"runs were coded for the photo as it is (column by column), write \"size\": [{height}, {width}], "
+                "else export the annotation again" if swapped else ""))
         if isinstance(counts, list):
             runs, wrong = [int(c) for c in _number_list(counts)], "RLE runs must be non-negative and cover"
         elif isinstance(counts, (str, bytes)):  # its runs checked too: pycocotools decodes short runs from memory it
