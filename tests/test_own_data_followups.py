@@ -170,3 +170,18 @@ def test_an_rle_whose_size_is_written_width_first_is_said_to_look_swapped():
     assert "annotation 5" in said and "[32, 24]" in said and "swapped" in said and "[24, 32]" in said, said
     _, others = rasterize_annotations([{"id": 6, "segmentation": {"size": [5, 5], "counts": [25]}}], 24, 32, "a.json")
     assert "swapped" not in str(others[0]), others  # another size: not called swapped
+
+
+def test_a_file_that_failed_in_two_sets_is_listed_once(tmp_path, names):
+    """A photo that cannot be read, in a split scored as the published valid split and among all photos, was listed
+    twice under the report's Files that failed."""
+    from drywallqa.engine.evaluator import evaluate
+
+    names.append("h311_failed")
+    config = _jpeg_masks_dataset(tmp_path / "ds", "h311_failed", 1)
+    (tmp_path / "ds" / "valid" / "p09.jpg").write_bytes(b"not a photo")
+    Image.new("L", (64, 64)).save(tmp_path / "ds" / "valid" / "_masks" / "p09.png")
+    report = evaluate(_RedMaps(), tmp_path / "eval", datasets=(config.name,), which=("published", "all"),
+                      speed_images=0, progress=False)
+    assert sum("p09.jpg" in f for f in report["failures"]) == 1, report["failures"]
+    assert (tmp_path / "eval" / "report.md").read_text(encoding="utf-8").count("p09.jpg") == 1

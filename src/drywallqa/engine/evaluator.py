@@ -788,7 +788,7 @@ def _evaluate(segmenter: Segmenter, out: Path, datasets: tuple, which, splits_di
         "headroom": rooms,
         "memory": memory_rows(per_image, dict(zip(datasets, canon))) if trained is not None else [],
         "confidence": confidence_rows(per_image, dict(zip(datasets, canon))),
-        "failures": failures,
+        "failures": list(dict.fromkeys(failures)),  # a photo unread in two sets (published valid, all): once
         "data_problems": list(dict.fromkeys(data_problems)),  # a photo scored in two sets (published valid, all): once
         "warnings": warnings,
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
