@@ -87,3 +87,57 @@ def test_data_stats_refuses_categories_its_files_label_nothing_of(tmp_path, monk
     res = CliRunner().invoke(app, ["data", "stats", "-d", own, "--json", str(tmp_path / "stats.json")])
     _refused(res)
     assert not (tmp_path / "stats.json").exists()
+
+
+class _RedMaps:
+    """A segmenter whose map of every prompt is the photo's red channel / 255 (made at first use: the module's
+    imports stay light)."""
+
+    def __new__(cls):
+        import numpy as np
+
+        from drywallqa.engine.segmenter import SegmentationResult, Segmenter
+
+        class RedMaps(Segmenter):
+            def decode(self, encoded, prompts, threshold=None, label_shape=None):
+                prob = encoded.rgb[..., 0].astype(np.float32) / 255
+                return SegmentationResult(masks={p: prob > 0.5 for p in prompts},
+                                          probabilities={p: prob for p in prompts})
+
+        return RedMaps()
+
+
+def test_files_that_failed_many_share_are_one_line_of_report_md_and_every_one_is_in_report_json(tmp_path, names):
+    """`evaluate` of a dataset with many photos that cannot be read (a folder of broken downloads) listed every one
+    under report.md's Files that failed, where its Data problems are grouped: now one line of the failure, how many
+    files, the first few and where all are named (report.json's failures, which keeps every one)."""
+    from PIL import ImageDraw
+
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+    from drywallqa.engine.evaluator import evaluate
+
+    names.append("h312_failed")
+    root = tmp_path / "ds"
+    (root / "valid" / "_masks").mkdir(parents=True)
+    m = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(m).line([(5, 6), (56, 54)], fill=255, width=3)
+    m.save(root / "valid" / "_masks" / "ok.png")
+    m.convert("RGB").save(root / "valid" / "ok.jpg")
+    broken = [f"b{i:02d}.jpg" for i in range(8)]
+    for b in broken:
+        (root / "valid" / b).write_bytes(b"not a photo")
+        Image.new("L", (64, 64)).save(root / "valid" / "_masks" / b.replace(".jpg", ".png"))
+    registry.register_dataset(DatasetConfig("h312_failed", str(root), ("segment crack",),
+                                            {"valid": SplitSource("mask_folder", "valid")}))
+    report = evaluate(_RedMaps(), tmp_path / "eval", datasets=("h312_failed",), which=("all",), speed_images=0,
+                      progress=False)
+    saved = json.loads((tmp_path / "eval" / "report.json").read_text(encoding="utf-8"))["failures"]
+    assert all(sum(b in f for f in saved) == 1 for b in broken), saved  # report.json: every file, once
+    assert len(report["failures"]) == len(broken), report["failures"]
+    md = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
+    section = md.split("## Files that failed", 1)[1].split("\n## ", 1)[0]
+    items = [line for line in section.splitlines() if line.startswith("- ")]
+    assert len(items) == 1, section
+    assert "8 files" in items[0] and "b00.jpg" in items[0] and "report.json's failures" in items[0], items[0]
+    assert "b07.jpg" not in items[0] and "numbers" not in items[0], items[0]  # (one message: no numbers to differ)

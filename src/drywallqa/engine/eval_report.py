@@ -80,11 +80,12 @@ GROUP_AT = 5  # files sharing one problem from which report.md says it once (rep
 GROUP_SHOWN = 3  # the files a grouped problem names
 
 
-def grouped_problems(problems: list) -> list[str]:
+def grouped_problems(problems: list, key: str = "data_problems") -> list[str]:
     """``problems`` (``"path: message"``, each once) as report.md lists them: a problem of :data:`GROUP_AT` files
     or more (a dataset of thousands of JPEG masks), the same but for its numbers (grey levels, pixels, percentages
     of each file), in one line where the first of them is: how many, the first message, the first few files' names
-    and that report.json's ``data_problems`` names every one; the others as they are."""
+    and that report.json's ``key`` (``data_problems``; ``failures``: the files that failed) names every one; the
+    others as they are."""
     groups: dict = {}
     for p in map(str, problems):
         path, sep, message = p.partition(": ")
@@ -97,10 +98,12 @@ def grouped_problems(problems: list) -> list[str]:
         files = list(dict.fromkeys(path for path, *_ in members))
         names = ", ".join(PurePath(path).name for path in files[:GROUP_SHOWN])
         folders = {str(PurePath(path).parent) for path in files}
+        numbered = any(message != members[0][1] for _, message, _ in members)  # (a failure's "unreadable image": none)
+        whose = f" ({PurePath(files[0]).name}'s numbers)" if numbered else ""
         lines.append(f"{len(files)} files{f' ({len(members)} times)' if len(members) > len(files) else ''}: "
-                     f"{members[0][1]} ({PurePath(files[0]).name}'s numbers): {names} and {len(files) - GROUP_SHOWN} "
-                     f"more{f' in {folders.pop()}' if len(folders) == 1 else ''}; report.json's data_problems names "
-                     "every one, with its numbers")
+                     f"{members[0][1]}{whose}: {names} and "
+                     f"{len(files) - GROUP_SHOWN} more{f' in {folders.pop()}' if len(folders) == 1 else ''}; "
+                     f"report.json's {key} names every one{', with its numbers' if numbered else ''}")
     return lines
 
 
@@ -219,7 +222,8 @@ def render_markdown(report: dict) -> str:
                          f"{s['median_ms_first_prompt_batch']:.1f} ms for the first prompt"
                          + (f", {extra:.1f} ms per extra prompt" if extra is not None else ""))
     if report.get("failures"):
-        lines += ["", "## Files that failed", ""] + [f"- {text(f)}" for f in report["failures"]]
+        lines += ["", "## Files that failed", ""] + [f"- {text(f)}" for f in grouped_problems(report["failures"],
+                                                                                               "failures")]
     if report.get("data_problems"):
         lines += ["", "## Data problems (the photos were scored with what could be read)", ""] + \
                  [f"- {text(f)}" for f in grouped_problems(report["data_problems"])]
