@@ -42,7 +42,7 @@ try {
                               body: JSON.stringify({ detail: [{ loc: ['body', 'tile'], msg: 'the tile is too small' }] }) });
         return;
       }
-      await route.fulfill({ response: await route.fetch() });
+      try { await route.fulfill({ response: await route.fetch() }); } catch (err) { /* aborted by the page (Stop) meanwhile */ }
     } finally { inFlight -= 1; }
   });
   if (check === 'list') {

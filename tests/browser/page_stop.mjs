@@ -1,0 +1,61 @@
+// Usage: node page_stop.mjs URL DIR CHECK
+// tests/test_page_stop.py: stopping a list of photos on its way, on the web page. DIR holds a.png, c.png and d.png.
+// CHECK "stop": the three chosen, Segment; c.png's request held by a route and never answered (a connection that
+// stays open, no answer); Stop pressed: whether c.png's request was aborted, what was sent, the list, its status line
+// and the focus; then Segment: what it sends (c.png and d.png, not a.png), the list once all are in. Prints one JSON
+// line.
+import { launchChromium } from './chromium.mjs';
+import { photoIn, tellFailure } from './page_helpers.mjs';
+
+const [url, dir, check] = process.argv.slice(2);
+const browser = await launchChromium();
+const report = {};
+const listed = (page) => page.$$eval('#queue li', lis => lis.map(li => [li.querySelector('.q-name').textContent, li.dataset.state,
+                                                                       li.querySelector('.q-state').textContent]));
+let page = null, consoleErrors = [];
+try {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(90000);
+  page.on('pageerror', e => consoleErrors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('#chips .chip');
+  await page.waitForFunction(() => state.maxUploadMb);
+  const photo = photoIn(dir);
+  const sent = [], failed = [];
+  let release = null, arrived = null;
+  const held = new Promise(done => { release = done; }), holding = new Promise(done => { arrived = done; });
+  const name = (request) => /filename="([^"]+)"/.exec(request.postDataBuffer().toString('latin1'))[1];
+  page.on('requestfailed', request => { if (request.url().endsWith('/v1/segment')) failed.push(name(request)); });
+  await page.route('**/v1/segment', async route => {
+    const photo = name(route.request());
+    sent.push(photo);
+    if (photo === 'c.png' && sent.length === 2) { arrived(); await held; }  // the first time only: no answer
+    try { await route.fulfill({ response: await route.fetch() }); } catch (err) { /* aborted by the page meanwhile */ }
+  });
+  const idle = () => page.waitForFunction(() => !document.querySelector('#run').disabled);
+  const read = async () => ({ list: await listed(page), status: await page.textContent('#queue-status'),
+                              button: await page.textContent('#run'), stop: await page.isVisible('#stop'), sent: [...sent] });
+  if (check === 'stop') {
+    await page.setInputFiles('#image', [await photo('a.png'), await photo('c.png'), await photo('d.png')]);
+    await page.click('#run');
+    await holding;
+    await page.waitForFunction(() => document.querySelector('#queue li:nth-child(2)').dataset.state === 'sending');
+    report.during = { stop: await page.isVisible('#stop'), text: await page.textContent('#stop'),
+                      size: await page.$eval('#stop', b => [b.offsetWidth, b.offsetHeight]) };
+    await page.click('#stop');
+    await idle();  // no answer came: Stop alone ended the run
+    report.stopped = { ...(await read()), failed: [...failed], focused: await page.evaluate(() => document.activeElement.id) };
+    release();
+    await page.click('#run');
+    await idle();
+    report.again = await read();
+  }
+  report.consoleErrors = consoleErrors;
+} catch (err) {  // what the page showed when it failed, beside the error
+  await tellFailure(page, consoleErrors, listed);
+  throw err;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(report));

@@ -1,0 +1,29 @@
+"""The web page's Stop for a list of photos on its way (tests/browser/page_stop.mjs, in headless Chromium). Stop let
+the photo on its way finish: a wrong prompt meant waiting for its upload, and an upload the server never answered
+(a broken network path keeping the connection open) kept the list "Sending" for ever. Stop now aborts it at once and
+sends no other; the photos done keep their answers, and Segment sends the others (not the done ones)."""
+
+from page_helpers import photos, server  # noqa: F401  # fixtures: the tiny model, a 20 KB limit
+from test_browser import _need_browser, run_page_script
+
+
+def test_stop_aborts_the_photo_on_its_way_and_segment_sends_the_rest(server, photos):
+    _need_browser()
+    out = run_page_script("page_stop.mjs", server, photos, "stop", timeout=240)
+    assert out["consoleErrors"] == [], out
+    during = out["during"]
+    assert during["stop"] and during["text"] == "Stop", during
+    assert min(during["size"]) >= 32, during  # as big as a finger needs (tests/test_h247_page.py)
+    stopped = out["stopped"]
+    # c.png's request aborted (it was never answered: the run ended with Stop alone), d.png never sent
+    assert stopped["failed"] == ["c.png"] and stopped["sent"] == ["a.png", "c.png"], stopped
+    assert stopped["list"] == [["a.png", "done", stopped["list"][0][2]], ["c.png", "waiting", "stopped on its way"],
+                               ["d.png", "waiting", "not sent: stopped"]], stopped
+    assert stopped["list"][0][2].startswith("done"), stopped  # its answer kept
+    assert stopped["status"] == "1 of 3 photos segmented, stopped, 2 not sent (Segment sends them).", stopped
+    assert not stopped["stop"] and stopped["button"] == "Segment 2 remaining photos", stopped
+    assert stopped["focused"] == "queue-title", stopped  # the focus kept on the list (not lost to the page)
+    again = out["again"]
+    assert again["sent"] == ["a.png", "c.png", "c.png", "d.png"], again  # a.png not sent again
+    assert [state for _, state, _ in again["list"]] == ["done"] * 3, again
+    assert again["status"] == "3 of 3 photos segmented." and again["button"] == "Segment", again
