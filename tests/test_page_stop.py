@@ -1,7 +1,8 @@
 """The web page's Stop for a list of photos on its way (tests/browser/page_stop.mjs, in headless Chromium). Stop let
 the photo on its way finish: a wrong prompt meant waiting for its upload, and an upload the server never answered
 (a broken network path keeping the connection open) kept the list "Sending" for ever. Stop now aborts it at once and
-sends no other; the photos done keep their answers, and Segment sends the others (not the done ones)."""
+sends no other; the photos done keep their answers, and Segment sends the others (not the done ones). An upload
+that has not moved for a while (STALL_S: lowered by the test) is said to be stalled, Stop pointed to."""
 
 from page_helpers import photos, server  # noqa: F401  # fixtures: the tiny model, a 20 KB limit
 from test_browser import _need_browser, run_page_script
@@ -27,3 +28,19 @@ def test_stop_aborts_the_photo_on_its_way_and_segment_sends_the_rest(server, pho
     assert again["sent"] == ["a.png", "c.png", "c.png", "d.png"], again  # a.png not sent again
     assert [state for _, state, _ in again["list"]] == ["done"] * 3, again
     assert again["status"] == "3 of 3 photos segmented." and again["button"] == "Segment", again
+
+
+def test_an_upload_without_progress_is_said_to_stall_and_left_alone(server, photos):
+    _need_browser()
+    out = run_page_script("page_stop.mjs", server, photos, "stall", timeout=240)
+    assert out["consoleErrors"] == [], out
+    stalled = out["stalled"]
+    # said where the list's progress is said (read out: aria-live), pointing to Stop; nothing aborted by the page
+    assert stalled["status"].startswith("Sending photo 2 of 2: c.png. No "), stalled
+    assert stalled["status"].endswith(" 1 s: the connection may be lost. Stop, then Segment to try again.") or \
+        stalled["status"].endswith("or the connection is lost. Stop, then Segment to try again."), stalled
+    assert stalled["live"] == "polite" and stalled["stop"] and stalled["running"] and stalled["failed"] == [], stalled
+    assert stalled["list"][1][:2] == ["c.png", "sending"], stalled
+    stopped = out["stopped"]  # the notice gone once stopped
+    assert stopped["status"] == "1 of 2 photos segmented, stopped, 1 not sent (Segment sends it).", stopped
+    assert stopped["failed"] == ["c.png"], stopped

@@ -2,8 +2,10 @@
 // tests/test_page_stop.py: stopping a list of photos on its way, on the web page. DIR holds a.png, c.png and d.png.
 // CHECK "stop": the three chosen, Segment; c.png's request held by a route and never answered (a connection that
 // stays open, no answer); Stop pressed: whether c.png's request was aborted, what was sent, the list, its status line
-// and the focus; then Segment: what it sends (c.png and d.png, not a.png), the list once all are in. Prints one JSON
-// line.
+// and the focus; then Segment: what it sends (c.png and d.png, not a.png), the list once all are in. CHECK "stall":
+// the page told a request stalls after 1 s without progress (window.DRYWALLQA_STALL_S, set before it loads), a.png
+// and c.png chosen, Segment, c.png never answered: the status line once it says so (no wait for a time: the page is
+// waited for), whether the request was left alone (not aborted), then Stop. Prints one JSON line.
 import { launchChromium } from './chromium.mjs';
 import { photoIn, tellFailure } from './page_helpers.mjs';
 
@@ -18,6 +20,7 @@ try {
   page = await context.newPage();
   page.setDefaultTimeout(90000);
   page.on('pageerror', e => consoleErrors.push(String(e)));
+  if (check === 'stall') await page.addInitScript(() => { window.DRYWALLQA_STALL_S = 1; });
   await page.goto(url);
   await page.waitForSelector('#chips .chip');
   await page.waitForFunction(() => state.maxUploadMb);
@@ -50,6 +53,18 @@ try {
     await page.click('#run');
     await idle();
     report.again = await read();
+  }
+  if (check === 'stall') {
+    await page.setInputFiles('#image', [await photo('a.png'), await photo('c.png')]);
+    await page.click('#run');
+    await holding;
+    await page.waitForFunction(() => document.querySelector('#queue-status').textContent.includes('Stop, then Segment'));
+    report.stalled = { ...(await read()), failed: [...failed], running: await page.isDisabled('#run'),
+                       live: await page.getAttribute('#queue-status', 'aria-live') };
+    await page.click('#stop');
+    await idle();
+    report.stopped = { ...(await read()), failed: [...failed] };
+    release();
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
