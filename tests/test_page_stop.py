@@ -2,7 +2,8 @@
 the photo on its way finish: a wrong prompt meant waiting for its upload, and an upload the server never answered
 (a broken network path keeping the connection open) kept the list "Sending" for ever. Stop now aborts it at once and
 sends no other; the photos done keep their answers, and Segment sends the others (not the done ones). An upload
-that has not moved for a while (STALL_S: lowered by the test) is said to be stalled, Stop pointed to."""
+that has not moved for a while (STALL_S: lowered by the test) is said to be stalled, Stop pointed to. One photo alone
+has its Stop too, below Segment."""
 
 from page_helpers import photos, server  # noqa: F401  # fixtures: the tiny model, a 20 KB limit
 from test_browser import _need_browser, run_page_script
@@ -44,3 +45,20 @@ def test_an_upload_without_progress_is_said_to_stall_and_left_alone(server, phot
     stopped = out["stopped"]  # the notice gone once stopped
     assert stopped["status"] == "1 of 2 photos segmented, stopped, 1 not sent (Segment sends it).", stopped
     assert stopped["failed"] == ["c.png"], stopped
+
+
+def test_one_photo_stalled_is_stopped_and_sent_again(server, photos):
+    _need_browser()
+    out = run_page_script("page_stop.mjs", server, photos, "one", timeout=240)
+    assert out["consoleErrors"] == [], out
+    stalled = out["stalled"]
+    assert stalled["status"].startswith(("Uploading the photo\u2026 No ", "Segmenting\u2026 No ")), stalled
+    assert stalled["status"].endswith("Stop, then Segment to try again."), stalled
+    assert stalled["stop"] and stalled["label"] == "Stop" and stalled["failed"] == [], stalled  # left alone
+    assert stalled["size"][1] >= stalled["run"] - 2 and stalled["size"][0] >= 100, stalled  # as big as Segment
+    stopped = out["stopped"]
+    assert stopped["failed"] == ["a.png"] and not stopped["stop"] and not stopped["error"], stopped
+    assert stopped["status"] == "Stopped: a.png was not segmented. Press Segment to send it again.", stopped
+    assert stopped["focused"] == "run" and stopped["button"] == "Segment", stopped
+    again = out["again"]
+    assert again["sent"] == ["a.png", "a.png"] and again["result"] and not again["stop"], again

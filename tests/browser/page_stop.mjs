@@ -5,7 +5,9 @@
 // and the focus; then Segment: what it sends (c.png and d.png, not a.png), the list once all are in. CHECK "stall":
 // the page told a request stalls after 1 s without progress (window.DRYWALLQA_STALL_S, set before it loads), a.png
 // and c.png chosen, Segment, c.png never answered: the status line once it says so (no wait for a time: the page is
-// waited for), whether the request was left alone (not aborted), then Stop. Prints one JSON line.
+// waited for), whether the request was left alone (not aborted), then Stop. CHECK "one": a.png chosen alone (the
+// stall after 1 s too), Segment, never answered: the status line once it says it stalls, Stop below Segment pressed,
+// the page then (the focus, whether the request was aborted), Segment again. Prints one JSON line.
 import { launchChromium } from './chromium.mjs';
 import { photoIn, tellFailure } from './page_helpers.mjs';
 
@@ -20,7 +22,7 @@ try {
   page = await context.newPage();
   page.setDefaultTimeout(90000);
   page.on('pageerror', e => consoleErrors.push(String(e)));
-  if (check === 'stall') await page.addInitScript(() => { window.DRYWALLQA_STALL_S = 1; });
+  if (check === 'stall' || check === 'one') await page.addInitScript(() => { window.DRYWALLQA_STALL_S = 1; });
   await page.goto(url);
   await page.waitForSelector('#chips .chip');
   await page.waitForFunction(() => state.maxUploadMb);
@@ -33,7 +35,8 @@ try {
   await page.route('**/v1/segment', async route => {
     const photo = name(route.request());
     sent.push(photo);
-    if (photo === 'c.png' && sent.length === 2) { arrived(); await held; }  // the first time only: no answer
+    // the first time only: no answer
+    if (check === 'one' ? sent.length === 1 : photo === 'c.png' && sent.length === 2) { arrived(); await held; }
     try { await route.fulfill({ response: await route.fetch() }); } catch (err) { /* aborted by the page meanwhile */ }
   });
   const idle = () => page.waitForFunction(() => !document.querySelector('#run').disabled);
@@ -65,6 +68,25 @@ try {
     await idle();
     report.stopped = { ...(await read()), failed: [...failed] };
     release();
+  }
+  if (check === 'one') {
+    await page.setInputFiles('#image', await photo('a.png'));
+    await page.click('#run');
+    await holding;
+    await page.waitForFunction(() => document.querySelector('#status').textContent.includes('Stop, then Segment'));
+    report.stalled = { status: await page.textContent('#status'), stop: await page.isVisible('#stop-one'), failed: [...failed],
+                       size: await page.$eval('#stop-one', b => [b.offsetWidth, b.offsetHeight]),
+                       run: await page.$eval('#run', b => b.offsetHeight), label: await page.textContent('#stop-one') };
+    await page.focus('#stop-one');
+    await page.keyboard.press('Enter');  // with the keyboard
+    await idle();
+    report.stopped = { status: await page.textContent('#status'), error: await page.textContent('#error'), failed: [...failed],
+                       stop: await page.isVisible('#stop-one'), focused: await page.evaluate(() => document.activeElement.id),
+                       button: await page.textContent('#run') };
+    release();
+    await page.click('#run');
+    await page.waitForFunction(() => !document.querySelector('#run').disabled && document.querySelector('#status').textContent.startsWith('Done'));
+    report.again = { sent: [...sent], stop: await page.isVisible('#stop-one'), result: await page.isVisible('#result') };
   }
   report.consoleErrors = consoleErrors;
 } catch (err) {  // what the page showed when it failed, beside the error
