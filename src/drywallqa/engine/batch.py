@@ -1235,16 +1235,19 @@ def job_settings(segmenter: Segmenter) -> dict:
     return {**segmenter.settings(), "weights": segmenter.weights_stamp()}
 
 
-def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
-                max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None,
-                overwrite: bool = False, paths=None, tiling: dict | None = None,
-                names_from_folders: bool = False) -> BatchOptions:
-    """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder. ``paths``: the
-    job's inputs, whose photos' files a folder no job wrote may not hold (:func:`check_not_others`); ``tiling``: how
-    the segmenter tiles photos (:func:`~drywallqa.engine.tiling.tiling_facts`), written to ``results.json``;
-    ``names_from_folders``: outputs named by each photo's folders below the common input folder and its stem
-    (:func:`folder_stem`), a folder of results named otherwise refused (:func:`check_names`)."""
+def check_job_inputs(prompts, out_dir, overlay_images=False, threshold=None, mm_per_px=None, rules=(),
+                     max_pixels: int | None = DEFAULT_MAX_PIXELS, overwrite=False, paths=None,
+                     names_from_folders: bool = False) -> tuple:
+    """The checks of a batch job's options that need no model (ValueError for anything it cannot use; nothing made):
+    prompts, threshold, scale, max_pixels, rules, the output folder's earlier contents and naming rule. Each executor
+    makes them before a model loads (:func:`job_options` too, once it has: a folder may have changed since), so that
+    a wrong option is said at once, not after a load of minutes.
+
+    Returns:
+        ``(prompts, overlay_images, overwrite, mm_per_px, rules, names_root)``, as checked.
+    """
     overlay_images, overwrite = flag(overlay_images, "overlay_images"), flag(overwrite, "overwrite")  # "no" reads as on
+    out_path(out_dir)
     prompts = validate_prompts(prompts)
     slugs = [mask_slug(p) for p in prompts]
     if len(set(slugs)) < len(slugs):  # prompt_slug makes this all but impossible; never write one file twice
@@ -1260,6 +1263,20 @@ def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=()
     check_not_others(out_dir, overwrite, (BATCH_RESULTS, *(("overlay_grid.png",) if overlay_images else ())), paths,
                      prompts, overlay_images, root)
     check_names(out_dir, root, overwrite)
+    return prompts, overlay_images, overwrite, mm_per_px, rules, root
+
+
+def job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules=(),
+                max_pixels: int | None = DEFAULT_MAX_PIXELS, settings: dict | None = None,
+                overwrite: bool = False, paths=None, tiling: dict | None = None,
+                names_from_folders: bool = False) -> BatchOptions:
+    """Checked options of a batch job (ValueError for anything it cannot use); makes the output folder. ``paths``: the
+    job's inputs, whose photos' files a folder no job wrote may not hold (:func:`check_not_others`); ``tiling``: how
+    the segmenter tiles photos (:func:`~drywallqa.engine.tiling.tiling_facts`), written to ``results.json``;
+    ``names_from_folders``: outputs named by each photo's folders below the common input folder and its stem
+    (:func:`folder_stem`), a folder of results named otherwise refused (:func:`check_names`)."""
+    prompts, overlay_images, overwrite, mm_per_px, rules, root = check_job_inputs(
+        prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, overwrite, paths, names_from_folders)
     prepare_out_dir(out_dir)
     remove_stale_temporaries(out_dir)  # left by a run killed mid-write
     remove_stale_temp_dirs(out_dir, INFLIGHT_PREFIX)  # a killed Ray job's markers, whichever executor resumes it

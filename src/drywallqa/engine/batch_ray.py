@@ -23,8 +23,8 @@ from ..utils.image_io import DEFAULT_MAX_PIXELS
 from ..utils.signals import signal_handlers_kept
 from ..utils.slug import shown
 from .batch import (INFLIGHT_PREFIX, INTERRUPTED, NOT_DONE, BatchOptions, BatchSummary, JobInterrupted,
-                    check_out_apart, check_workers, describe_error, disk_stopped, done_since, finish_job, input_paths,
-                    job_options, job_settings, job_warnings, plan_job, process_image)
+                    check_job_inputs, check_out_apart, check_workers, describe_error, disk_stopped, done_since,
+                    finish_job, input_paths, job_options, job_settings, job_warnings, plan_job, process_image)
 from .segmenter import Segmenter, tile_warning_said
 from .tiling import tiling_facts
 
@@ -183,8 +183,10 @@ def predict_paths_ray(
     load_kwargs = dict(load_kwargs or {})
     paths, workers = input_paths(paths), check_workers(workers)
     ray = import_ray()
+    check_out_apart(paths, out_dir)  # the job's options before the model loads (minutes): a wrong one said at once
+    check_job_inputs(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels, overwrite, paths,
+                     names_from_folders)
     segmenter = segmenter or Segmenter.load(model_path, **load_kwargs)
-    check_out_apart(paths, out_dir)
     opts = job_options(prompts, out_dir, overlay_images, threshold, mm_per_px, rules, max_pixels,
                        job_settings(segmenter), overwrite, paths, tiling_facts(segmenter), names_from_folders)
     summary = BatchSummary(warnings=job_warnings(segmenter, opts.prompts))

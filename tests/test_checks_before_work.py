@@ -1,0 +1,62 @@
+"""A job's arguments that can be checked at once are checked before any slow work (a model load, a dataset scan)."""
+
+import pytest
+
+from drywallqa.engine import batch_ray
+
+from conftest import says, write_photos
+
+
+class _Loaded(Exception):
+    """Raised by a loader stubbed in: the slow work began."""
+
+
+@pytest.fixture
+def no_ray_no_model(monkeypatch):
+    """predict_paths_ray without Ray (a stand-in module) and with a model load that fails the test."""
+    monkeypatch.setattr(batch_ray, "import_ray", lambda: object())
+
+    def load(*a, **k):
+        raise _Loaded("the model was loaded before the job's options were checked")
+
+    monkeypatch.setattr(batch_ray.Segmenter, "load", load)
+
+
+@pytest.mark.parametrize("option, says_", [
+    ({"rules": ["segment window: max_width_mm > 0.3"]}, "segment window"),
+    ({"rules": ["segment crack: nonsense"]}, "nonsense"),
+    ({"threshold": 1.5}, "threshold"),
+    ({"mm_per_px": -1.0}, "mm_per_px"),
+    ({"max_pixels": 0}, "max_pixels"),
+])
+def test_predict_paths_ray_checks_the_jobs_options_before_the_model_loads(tmp_path, no_ray_no_model, option, says_):
+    photos = write_photos(tmp_path / "imgs", 1)
+    with pytest.raises(ValueError) as err:
+        batch_ray.predict_paths_ray(tmp_path / "model", [photos], ["segment crack"], tmp_path / "out", **option)
+    assert says_ in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_paths_ray_checks_the_out_folder_before_the_model_loads(tmp_path, no_ray_no_model):
+    photos = write_photos(tmp_path / "imgs", 1)
+    with pytest.raises(ValueError, match="also an input folder"):
+        batch_ray.predict_paths_ray(tmp_path / "model", [photos], ["segment crack"], photos)
+    out = tmp_path / "theirs"
+    out.mkdir()
+    (out / "results.json").write_text("{}")  # another program's
+    with pytest.raises(ValueError, match="no drywallqa job wrote"):
+        batch_ray.predict_paths_ray(tmp_path / "model", [photos], ["segment crack"], out)
+
+
+def test_predict_paths_ray_checks_the_names_rule_before_the_model_loads(tmp_path, tiny_model_dir, monkeypatch):
+    from drywallqa import Segmenter
+    from drywallqa.engine.batch import predict_paths
+
+    photos = write_photos(tmp_path / "imgs", 1)
+    predict_paths(Segmenter.load(tiny_model_dir), [photos], ["segment crack"], tmp_path / "out", progress=False)
+    monkeypatch.setattr(batch_ray, "import_ray", lambda: object())
+    monkeypatch.setattr(batch_ray.Segmenter, "load", lambda *a, **k: pytest.fail("the model loaded first"))
+    with pytest.raises(ValueError, match="names-from-folders"):
+        batch_ray.predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], tmp_path / "out",
+                                    names_from_folders=True)
+
