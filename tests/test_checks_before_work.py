@@ -60,3 +60,15 @@ def test_predict_paths_ray_checks_the_names_rule_before_the_model_loads(tmp_path
         batch_ray.predict_paths_ray(tiny_model_dir, [photos], ["segment crack"], tmp_path / "out",
                                     names_from_folders=True)
 
+
+def test_a_splits_folder_below_a_file_names_the_file_not_data_split(synthetic_datasets, tmp_path):
+    """--splits-dir results.json/splits once said to run `data split --out results.json/splits`, which fails too."""
+    from drywallqa.data.grouping import check_split_manifest
+
+    (tmp_path / "results.json").write_text("{}")
+    with pytest.raises(FileNotFoundError) as err:
+        check_split_manifest("syn_crack", tmp_path / "results.json" / "splits")
+    said = str(err.value)
+    assert says(said, "lies below", str(tmp_path / "results.json"), "which is a file")
+    assert "data split -d" not in said and f"--out {tmp_path / 'results.json'}" not in said
+

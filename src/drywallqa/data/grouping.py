@@ -408,7 +408,8 @@ def check_split_manifest(dataset: str, splits_dir: str | Path | None = None) -> 
     to say so before its work begins.
 
     Raises:
-        FileNotFoundError: ``splits_dir`` is a file, or the manifest is not there (saying how to write it).
+        FileNotFoundError: ``splits_dir`` is a file or lies below one (naming it), or the manifest is not there
+            (saying how to write it).
     """
     from .registry import get_dataset_config
 
@@ -418,6 +419,11 @@ def check_split_manifest(dataset: str, splits_dir: str | Path | None = None) -> 
     if os.path.isfile(manifest.parent):  # `data split --out` a file would fail too
         raise FileNotFoundError(f"{manifest.parent} is a file; the split manifests are in a folder (<dataset>.json, as "
                                 "`drywallqa data split --out FOLDER` writes them)")
+    above = next((p for p in manifest.parent.parents if os.path.isfile(p)), None)
+    if above is not None:  # `data split --out` that folder fails the same way: not the hint
+        raise FileNotFoundError(f"{shortened(manifest.parent)} lies below {shortened(above)}, which is a file, not a "
+                                "folder: no split manifest can be there; give --splits-dir (a training config's "
+                                "data.splits_dir) the folder `drywallqa data split --out FOLDER` wrote them to")
     if not os.path.isfile(manifest):
         why = why_not(manifest, folder=False)
         where = ("" if splits_dir is not None else  # the default: ./splits of the folder it runs in, or the package's
