@@ -72,3 +72,36 @@ def test_a_splits_folder_below_a_file_names_the_file_not_data_split(synthetic_da
     assert says(said, "lies below", str(tmp_path / "results.json"), "which is a file")
     assert "data split -d" not in said and f"--out {tmp_path / 'results.json'}" not in said
 
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """The CLI's model loads fail the test: the argument's error must come first."""
+    from drywallqa.cli import common, prediction
+
+    def load(*a, **k):
+        pytest.fail("the model loaded before the arguments were checked")
+
+    monkeypatch.setattr(prediction, "load_segmenter_with", load)
+    monkeypatch.setattr(common, "load_segmenter_with", load)
+
+
+def _cli(args):
+    from typer.testing import CliRunner
+
+    from drywallqa.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], terminal_width=300)
+
+
+def test_predict_checks_its_out_folder_before_the_model_loads(tmp_path, no_model_load):
+    photos = write_photos(tmp_path / "imgs", 1)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "results.json").write_text("{}")  # another program's
+    (tmp_path / "f.txt").write_text("x")
+    for out, said in ((photos, "also an input folder"), (theirs, "no drywallqa job wrote"),
+                      (tmp_path / "f.txt", "is a file"), (tmp_path / "f.txt" / "sub", "lies below a file")):
+        res = _cli(["predict", photos, "-p", "segment crack", "--out", out])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert says(res.output, said), res.output
+    assert not (tmp_path / "f.txt").is_dir()

@@ -116,20 +116,24 @@ def predict(
         raise typer.BadParameter(str(exc), param_hint="--out") from None
     kwargs = load_kwargs(model, runtime, min_confidence, tile, prompt_gate, pipeline, label_shape, max_tiles, precision,
                          enlarge_tiles)
-    seg = load_segmenter_with(model_path, kwargs)
-    check_text_encoder(seg, prompts)
-    made = folders_to_make(out)  # (a Ray job whose actors cannot load the model takes them away again, as they were)
+    check_output_path(out, "--out", folder=True)  # a file, below one, unwritable: before the model loads (minutes)
     written = ("results.json", *(("results.csv",) if table else ()), *(("report.html",) if report else ()),
                *(("predictions.coco.json",) if coco else ()), *(("overlay_grid.png",) if overlay else ()))
     root = names_root(paths, names_from_folders, out)
     for check in (lambda: check_out_apart(paths, out), lambda: check_not_zeroshot(out, overwrite),
                   lambda: check_not_others(out, overwrite, written, paths, prompts, overlay, root),
-                  lambda: check_names(out, root, overwrite),
-                  lambda: prepare_out_dir(out)):  # made when all else is right
+                  lambda: check_names(out, root, overwrite)):  # before the model loads: said at once
         try:
             check()
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--out")
+    seg = load_segmenter_with(model_path, kwargs)
+    check_text_encoder(seg, prompts)
+    made = folders_to_make(out)  # (a Ray job whose actors cannot load the model takes them away again, as they were)
+    try:  # made when all else is right (the model loaded)
+        prepare_out_dir(out)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out")
     try:
         if executor == "ray":  # the model loads here first: a wrong --model-path is a clean error before Ray starts
             from ..engine.batch_ray import predict_paths_ray
