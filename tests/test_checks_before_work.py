@@ -105,3 +105,23 @@ def test_predict_checks_its_out_folder_before_the_model_loads(tmp_path, no_model
         assert res.exit_code == 2 and "Traceback" not in res.output, res.output
         assert says(res.output, said), res.output
     assert not (tmp_path / "f.txt").is_dir()
+
+
+@pytest.mark.parametrize("override, code, said", [
+    ("data.splits_dir={tmp}/nosplits", 2, "no split manifest"),
+    ("data.splits_dir={tmp}/results.json/splits", 2, "which is a file"),
+    ("data.datasets_dir={tmp}/nodatasets", 2, "data.datasets_dir"),
+    ("data.train_part=tran", 1, "has no part 'tran'"),
+    ("data.val_part=vall", 1, "has no part 'vall'"),
+])
+def test_train_checks_its_manifests_parts_and_dataset_folders_before_the_model_is_built(
+        write_train_config, tiny_kwargs, tmp_path, monkeypatch, override, code, said):
+    from drywallqa.engine import trainer
+
+    monkeypatch.setattr(trainer.Trainer, "build_model",
+                        staticmethod(lambda *a, **k: pytest.fail("the model was built before the data was checked")))
+    (tmp_path / "results.json").write_text("{}")
+    config = write_train_config("film_unet", tiny_kwargs)
+    res = _cli(["train", config, override.format(tmp=tmp_path), "--out", tmp_path / "run1"])
+    assert res.exit_code == code and "Traceback" not in res.output, res.output
+    assert says(res.output, said), res.output

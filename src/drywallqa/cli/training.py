@@ -226,7 +226,7 @@ def train(
 
     from ..engine.config import TrainConfig
     from ..engine.run_folder import check_config_file, holds_run, run_in_use, run_model_around
-    from ..engine.trainer import InitFromConflict, Trainer, TrainingInterrupted
+    from ..engine.trainer import InitFromConflict, Trainer, TrainingInterrupted, check_training_data
 
     try:
         cfg = TrainConfig.from_yaml(config)
@@ -340,6 +340,7 @@ def train(
     again = ["drywallqa", "train", str(config), *(overrides or []), *given, "--resume"]
     go_on = f"continue the run with `{shlex.join(again)}`"
     try:
+        check_training_data(cfg)  # the split manifests, their parts, the dataset folders: before the model is built
         result = Trainer(cfg).train(resume=resume, max_minutes=max_minutes, overwrite=overwrite,
                                     accept_label_change=accept_label_change)
     except TrainingInterrupted as exc:  # Ctrl-C: last.pt holds the steps done
@@ -353,7 +354,7 @@ def train(
     except InitFromConflict as exc:  # model_config asks for another model than init_from's: a usage error
         raise typer.BadParameter(str(exc), param_hint="CONFIG / OVERRIDES (model_config, init_from) / --model-path") from None
     except FileNotFoundError as exc:  # --resume without a checkpoint, a start / teacher folder or a split manifest missing
-        hint = "CONFIG (init_from, distill.teacher, data.splits_dir) / --model-path"
+        hint = "CONFIG (init_from, distill.teacher, data.splits_dir, data.datasets_dir) / --model-path"
         raise typer.BadParameter(str(exc), param_hint="--resume" if resume else hint)
     except (ValueError, KeyError, OSError) as exc:  # data that cannot be read (no images, a damaged manifest, no such
         # part), a damaged start folder or checkpoint, a text encoder that is not here

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..data.cache import load_arrays
-from ..data.grouping import samples_of_part, split_manifest_path
+from ..data.grouping import GroupSplit, check_split_manifest, samples_of_part, split_manifest_path
 from ..data.negatives import alike_concepts, photo_key, photos_labelled
 from ..data.prompted import PromptedSegmentationDataset
 from ..data.registry import get_dataset_config, is_dataset_file, resolve_dataset
@@ -39,6 +39,7 @@ from ..utils.files import (remove_stale_temp_dirs, remove_stale_temporaries, rep
 from ..utils.formats import strict_json
 from ..utils.image_io import IGNORE_VALUE
 from ..utils.paths import why_not
+from ..utils.registry import UnknownNameError
 from ..utils.progress import drop_output, progress_bar
 from ..utils.signals import deferred_interrupt
 from ..utils.stamps import file_digest
@@ -235,6 +236,29 @@ class _WorkerSeeder:
     def __call__(self, worker_id: int) -> None:
         dataset = torch.utils.data.get_worker_info().dataset.dataset  # Subset -> PromptedSegmentationDataset
         dataset.seed_items([self.seed, self.epoch])
+
+
+def check_training_data(config: TrainConfig) -> None:
+    """What a run reads of each dataset besides its photos, checked before the model is built (a hub model's weights,
+    minutes) and the photos are decoded: its split manifest (data.splits_dir) with the parts data.train_part and
+    data.val_part, and its folder (data.datasets_dir). Each was said only once the model was built.
+
+    Raises:
+        FileNotFoundError: a manifest, or a dataset's folder, is not there (saying what to do).
+        UnknownNameError: a manifest has no such part (a ``KeyError``), naming those it has.
+    """
+    d = config.data
+    names = training_datasets(d.datasets, lambda n: resolve_dataset(n, d.datasets_dir))
+    for ds in map(get_dataset_config, names):
+        manifest = check_split_manifest(ds.name, d.splits_dir)
+        parts = GroupSplit.from_json(manifest).parts
+        for key, part in (("data.train_part", d.train_part), ("data.val_part", d.val_part)):
+            if part is not None and part not in parts:
+                raise UnknownNameError(f"{key} {part!r}: {manifest} has no part {part!r}; it has {', '.join(parts)}")
+        root = ds.root(d.datasets_dir)
+        if not os.path.isdir(root):
+            raise FileNotFoundError(f"dataset {ds.name!r}: {root} {why_not(root, folder=True)}; set data.datasets_dir "
+                                    "(or DRYWALLQA_DATASETS) to the folder holding the datasets")
 
 
 class Trainer:
