@@ -1,5 +1,7 @@
 """A job's arguments that can be checked at once are checked before any slow work (a model load, a dataset scan)."""
 
+import json
+
 import pytest
 
 from drywallqa.engine import batch_ray
@@ -125,3 +127,35 @@ def test_train_checks_its_manifests_parts_and_dataset_folders_before_the_model_i
     res = _cli(["train", config, override.format(tmp=tmp_path), "--out", tmp_path / "run1"])
     assert res.exit_code == code and "Traceback" not in res.output, res.output
     assert says(res.output, said), res.output
+
+
+def test_evaluate_checks_its_split_manifests_before_the_model_loads(synthetic_datasets, tmp_path, monkeypatch):
+    from drywallqa.cli import evaluation
+
+    monkeypatch.setattr(evaluation, "load_segmenter", lambda *a, **k: pytest.fail("the model loaded first"))
+    (tmp_path / "results.json").write_text("{}")
+    common = ["evaluate", "-d", "syn_crack", "--out", tmp_path / "eval", "--speed-images", "0"]
+    for args, hint, said in (
+            (["--splits", "group", "--splits-dir", tmp_path / "nosplits", "--datasets-dir", synthetic_datasets],
+             "--splits", "no split manifest"),
+            (["--splits", "val", "--splits-dir", tmp_path / "results.json" / "splits", "--datasets-dir",
+              synthetic_datasets], "--splits", "which is a file")):
+        res = _cli(common + args)
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert says(res.output, hint, said), res.output
+
+
+
+def test_evaluate_checks_that_the_manifest_has_the_part_it_scores_before_the_model_loads(synthetic_datasets, syn_splits,
+                                                                                        tmp_path, monkeypatch):
+    from drywallqa.cli import evaluation
+
+    monkeypatch.setattr(evaluation, "load_segmenter", lambda *a, **k: pytest.fail("the model loaded first"))
+    (tmp_path / "noval").mkdir()
+    manifest = json.loads((syn_splits / "syn_crack.json").read_text())
+    del manifest["parts"]["val"]
+    (tmp_path / "noval" / "syn_crack.json").write_text(json.dumps(manifest))
+    res = _cli(["evaluate", "-d", "syn_crack", "--splits", "val", "--splits-dir", tmp_path / "noval", "--datasets-dir",
+                synthetic_datasets, "--out", tmp_path / "eval", "--speed-images", "0"])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert says(res.output, "--splits-dir", "has no part 'val'"), res.output

@@ -400,6 +400,29 @@ def dataset_names(datasets, datasets_dir=None) -> list[str]:
     return names
 
 
+def check_split_parts(names, splits_dir=None, parts=(), hint: str = "--splits-dir") -> None:
+    """Each dataset of ``names`` (registered) has a split manifest (``--splits-dir``) with ``parts``: a clean error
+    before a model loads (it was said only once it had). A manifest that cannot be read is left to the command.
+
+    Raises:
+        typer.BadParameter: naming the manifest (or the file its folder lies below) and what to do.
+    """
+    from ..data.grouping import GroupSplit, check_split_manifest
+
+    for name in names if parts else ():
+        try:
+            manifest = check_split_manifest(name, splits_dir)
+        except FileNotFoundError as exc:
+            raise typer.BadParameter(str(exc), param_hint=hint) from None
+        try:
+            have = GroupSplit.from_json(manifest).parts
+        except (OSError, ValueError):  # damaged: said by the command as it reads it
+            continue
+        lacking = [p for p in parts if p not in have]
+        if lacking:
+            raise typer.BadParameter(f"{manifest} has no part {lacking[0]!r}; it has {', '.join(have)}", param_hint=hint)
+
+
 MODEL_HELP = ("Model type (film_unet, clipseg, sam_text, ...): with --model-path of a directory that is not a drywallqa "
               "model (a Hugging Face save_pretrained folder or hub id), wrap that model. Default: read from --model-path.")
 MODEL_PATH_HELP = "Model folder, or a shipped model's name (fast); default: the default shipped model (fast)."

@@ -8,9 +8,9 @@ from typing import List, Optional
 import typer
 
 from .common import (DATASETS_DIR_HELP, GATE_HELP, INTERRUPTED_CODE, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
-                     PRECISION_HELP, RUNTIME_HELP, SPLITS_DIR_HELP, TILE_HELP, app, check_output_path, comma_list,
-                     console, dataset_names, error_message, export_app, load_segmenter, model_dir_option, tagged,
-                     ENLARGE_TILES_HELP)
+                     PRECISION_HELP, RUNTIME_HELP, SPLITS_DIR_HELP, TILE_HELP, app, check_split_parts,
+                     check_output_path, comma_list, console, dataset_names, error_message, export_app, load_segmenter,
+                     model_dir_option, tagged, ENLARGE_TILES_HELP)
 
 
 @app.command()
@@ -88,6 +88,9 @@ def evaluate(
     if in_use:
         tagged("error:", "red", in_use)
         raise typer.Exit(code=1)
+    parts = {"group": "test", "val": "val", "train": "train"}  # the manifest's part each split scores
+    check_split_parts(names, splits_dir, tuple(parts[w] for w in which if w in parts),
+                      "--splits / --splits-dir")  # a split manifest not there, or without the part: before the load
     seg = load_segmenter(model_path, model, runtime, tile=tile, pipeline=pipeline, precision=precision,
                          prompt_gate=prompt_gate, enlarge_tiles=enlarge_tiles)
     earlier_report = file_stamp(out / "report.json")  # an earlier run's, removed only once this one's sets are scored
