@@ -159,3 +159,17 @@ def test_evaluate_checks_that_the_manifest_has_the_part_it_scores_before_the_mod
                 synthetic_datasets, "--out", tmp_path / "eval", "--speed-images", "0"])
     assert res.exit_code == 2 and "Traceback" not in res.output, res.output
     assert says(res.output, "--splits-dir", "has no part 'val'"), res.output
+
+
+def test_export_onnx_checks_its_out_folder_before_the_model_loads(tiny_model_dir, tmp_path, monkeypatch):
+    from drywallqa.engine.torch_runtime import TorchSegmenter
+
+    monkeypatch.setattr(TorchSegmenter, "from_path", classmethod(lambda cls, *a, **k: pytest.fail("loaded first")))
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    for out in (tiny_model_dir, theirs):
+        res = _cli(["export", "onnx", "--model-path", tiny_model_dir, "--out", out])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert says(res.output, "--out"), res.output
+    assert (theirs / "notes.txt").read_text() == "mine"

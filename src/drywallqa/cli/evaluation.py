@@ -175,16 +175,16 @@ def export_onnx_cmd(
                                  param_hint="--model-path")
     if not (Path(source) / WEIGHTS_NAME).is_file():
         raise typer.BadParameter(f"{source}: no {WEIGHTS_NAME} (the folder's weights)", param_hint="--model-path")
+    try:  # the model folder itself, another program's folder: before the model loads
+        check_export_target(source, out)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out")
     from ..engine.torch_runtime import TorchSegmenter
 
     try:  # what the export copies must load too (settings, prompt gate, confidence): not only once it is used
         TorchSegmenter.from_path(source)
     except (ValueError, OSError, KeyError) as exc:
         raise typer.BadParameter(error_message(exc), param_hint="--model-path") from None
-    try:
-        check_export_target(source, out)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--out")
     console.print(f"exporting {source} to {out}: tracing its encoder and decoder into ONNX graphs...")
     try:
         export_onnx(source, out)
