@@ -173,3 +173,22 @@ def test_export_onnx_checks_its_out_folder_before_the_model_loads(tiny_model_dir
         assert res.exit_code == 2 and "Traceback" not in res.output, res.output
         assert says(res.output, "--out"), res.output
     assert (theirs / "notes.txt").read_text() == "mine"
+
+
+def test_data_split_update_checks_every_manifest_before_any_dataset_is_scanned(synthetic_datasets, syn_splits, tmp_path,
+                                                                               monkeypatch):
+    from drywallqa.data import grouping
+
+    monkeypatch.setattr(grouping, "update_group_split", lambda *a, **k: pytest.fail("a dataset was scanned first"))
+    manifest = json.loads((syn_splits / "syn_tape.json").read_text())
+    manifest["parts"] = {"training": manifest["parts"]["train"]}
+    manifest["fractions"] = {"training": 1.0}
+    (syn_splits / "syn_tape.json").write_text(json.dumps(manifest))
+    res = _cli(["data", "split", "-d", "syn_crack", "-d", "syn_tape", "--update", "--out", syn_splits,
+                "--datasets-dir", synthetic_datasets])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert says(res.output, "syn_tape.json has no part named train"), res.output
+    (syn_splits / "syn_tape.json").write_text("{damaged")
+    res = _cli(["data", "split", "-d", "syn_crack", "-d", "syn_tape", "--update", "--out", syn_splits,
+                "--datasets-dir", synthetic_datasets])
+    assert res.exit_code == 1 and says(res.output, "syn_tape.json is damaged"), res.output

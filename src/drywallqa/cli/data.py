@@ -275,20 +275,26 @@ def data_split(
         if path.exists() and not overwrite and not update:
             raise typer.BadParameter(f"{path} exists: the parts of an earlier split, which models were trained and "
                                      "scored on; --overwrite replaces it, or choose another --out", param_hint="--out")
+    olds = {}  # --update: each manifest read and checked before any dataset is scanned (minutes each)
+    for d in names if update else ():
+        try:
+            old = olds[d] = GroupSplit.from_json(split_manifest_path(out, d))
+            if old.dataset != d:
+                raise ValueError(f"{split_manifest_path(out, d)} is the split manifest of {old.dataset!r}, not of "
+                                 f"{d!r} (copied or renamed?)")
+            if "train" not in old.parts:  # (from_json checks the lists, not the parts' names)
+                raise typer.BadParameter(f"{split_manifest_path(out, d)} has no part named train (it has "
+                                         f"{', '.join(old.parts) or 'none'}): write a new split with --overwrite",
+                                         param_hint="--out")
+            old.check_seed_and_fractions(split_manifest_path(out, d))
+        except ValueError as exc:  # a damaged manifest
+            tagged("error:", "red", str(exc))
+            raise typer.Exit(code=1)
     splits, moves = {}, {}
     for d in names:  # all of them, then written: a dataset that cannot be split leaves no manifest of the others
         try:
             if update:
-                old = GroupSplit.from_json(split_manifest_path(out, d))
-                if old.dataset != d:
-                    raise ValueError(f"{split_manifest_path(out, d)} is the split manifest of {old.dataset!r}, not of "
-                                     f"{d!r} (copied or renamed?)")
-                if "train" not in old.parts:  # (from_json checks the lists, not the parts' names)
-                    raise typer.BadParameter(f"{split_manifest_path(out, d)} has no part named train (it has "
-                                             f"{', '.join(old.parts) or 'none'}): write a new split with --overwrite",
-                                             param_hint="--out")
-                old.check_seed_and_fractions(split_manifest_path(out, d))
-                splits[d], moves[d] = update_group_split(d, old, datasets_dir, progress=True, joined=joined)
+                splits[d], moves[d] = update_group_split(d, olds[d], datasets_dir, progress=True, joined=joined)
             else:
                 splits[d] = make_group_split(d, datasets_dir, {"train": 1 - val - test, "val": val, "test": test},
                                              seed, progress=True, joined=joined)
