@@ -192,3 +192,14 @@ def test_data_split_update_checks_every_manifest_before_any_dataset_is_scanned(s
     res = _cli(["data", "split", "-d", "syn_crack", "-d", "syn_tape", "--update", "--out", syn_splits,
                 "--datasets-dir", synthetic_datasets])
     assert res.exit_code == 1 and says(res.output, "syn_tape.json is damaged"), res.output
+
+
+def test_train_resume_of_a_folder_without_a_checkpoint_is_said_before_the_model_is_built(
+        write_train_config, tiny_kwargs, tmp_path, monkeypatch):
+    from drywallqa.engine import trainer
+
+    monkeypatch.setattr(trainer.Trainer, "build_model",
+                        staticmethod(lambda *a, **k: pytest.fail("the model was built before --resume was checked")))
+    res = _cli(["train", write_train_config("film_unet", tiny_kwargs), "--out", tmp_path / "rnu", "--resume"])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert says(res.output, "--resume", "no checkpoint at", str(tmp_path / "rnu" / "last.pt")), res.output

@@ -332,6 +332,13 @@ def train(
     if not resume and not overwrite and holds_run(cfg.output_dir):  # before the model and data load
         raise typer.BadParameter(f"{cfg.output_dir} already holds a training run: continue it with --resume, replace it "
                                  "with --overwrite, or choose another --out", param_hint=out_hint)
+    last = Path(cfg.output_dir) / "last.pt"
+    if resume and not last.is_file():  # a misspelt --out: before the model is built (the trainer says it again)
+        from ..utils.paths import why_not
+
+        why = why_not(last, folder=False)
+        raise typer.BadParameter(f"no checkpoint at {last}" + ("" if why == "not found" else f" ({why})"),
+                                 param_hint="--resume")
     import shlex
 
     # how a run stopped before its end (Ctrl-C, --max-minutes) goes on from its last.pt: the options given with it (the
