@@ -1,0 +1,36 @@
+"""Long user text read in linear time: patterns rewritten so that a long run of one character cannot make them
+quadratic, each checked to read every text as the pattern it replaced (kept here as the reference)."""
+
+import random
+import re
+
+import pytest
+
+from drywallqa.text import prompts
+
+# text.prompts._ENDS as it was (its end alternative tried at each space of a long run inside the text: quadratic)
+_ENDS_BEFORE = re.compile(r"^[\s\ufeff\u200b]+|[\s\ufeff\u200b]+$")
+
+
+def _random_texts(alphabet: str, n: int, longest: int, seed: int = 0):
+    rng = random.Random(seed)
+    for _ in range(n):
+        yield "".join(rng.choice(alphabet) for _ in range(rng.randint(0, longest)))
+
+
+@pytest.mark.parametrize("text", ["", " ", "a", "  a  ", "\ufeffsegment crack\u200b ", "a" + " " * 500 + "b",
+                                  " " * 500, "crack" + " \t\n" * 100, "\u200b \ufeff", "a \u200b b \ufeff"])
+def test_stripped_as_before_on_crafted_texts(text):
+    assert prompts.stripped(text) == _ENDS_BEFORE.sub("", text)
+
+
+def test_stripped_as_before_on_random_texts():
+    for text in _random_texts(" \t\n\u3000\ufeff\u200ba.-", 20000, 12):
+        assert prompts.stripped(text) == _ENDS_BEFORE.sub("", text), repr(text)
+
+
+def test_the_end_of_a_text_is_matched_only_where_its_run_of_spaces_starts():
+    # what keeps the pattern linear: tried inside a run of spaces, it does not match there (a match runs the whole run)
+    text = "crack" + " " * 50
+    assert prompts._ENDS.search(text, 6) is None
+    assert prompts._ENDS.search(text).span() == _ENDS_BEFORE.search(text).span() == (5, 55)
