@@ -34,3 +34,26 @@ def test_the_end_of_a_text_is_matched_only_where_its_run_of_spaces_starts():
     text = "crack" + " " * 50
     assert prompts._ENDS.search(text, 6) is None
     assert prompts._ENDS.search(text).span() == _ENDS_BEFORE.search(text).span() == (5, 55)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from drywallqa import Segmenter
+
+    return Segmenter.load()
+
+
+def test_a_prompt_too_long_to_predict_is_refused_by_understood_and_threshold_for(shipped):
+    # predict refused it at once; understood, threshold_for and postprocess_for read it through the gate (~26 s for
+    # 20,000 spaces) and answered "segment crack"
+    long = "segment" + " " * 400 + "crack"
+    for ask in (shipped.understood, shipped.threshold_for, shipped.postprocess_for):
+        with pytest.raises(ValueError, match="at most 300 characters, this one has 412"):
+            ask(long)
+
+
+def test_a_long_prompt_that_is_short_as_read_is_read_as_predict_reads_it(shipped):
+    for typed in ("segment crack" + " " * 400, " \n" * 200 + "segment crack"):
+        assert shipped.understood(typed) == shipped.understood("segment crack")
+        assert shipped.threshold_for(typed) == shipped.threshold_for("segment crack")
+

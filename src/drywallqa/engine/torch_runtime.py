@@ -39,7 +39,7 @@ from ..models.base import (PromptedModel, PromptedSegmentationModel, is_drywallq
 from ..models.shipped import SHIPPED_MODELS, resolve_model_dir
 from ..postprocess import POSTPROCESSORS, apply_postprocess, for_label_shape, make_mask
 from ..text.encoder import encoder_vocabulary, get_text_encoder
-from ..text.prompts import normal_form
+from ..text.prompts import MAX_PROMPT_CHARS, check_prompt, normal_form
 from ..text.gate import PromptGate
 from ..utils.checks import flag, resolve_device, whole_number
 from ..utils.image_io import resize_area, to_rgb_array
@@ -549,6 +549,10 @@ class TorchSegmenter(Segmenter):
 
     def _read(self, prompt: str) -> tuple[str, str]:
         """``(the text the gate judges, the prompt the model is asked)``: :meth:`_judged`, then :meth:`understood`."""
+        if isinstance(prompt, str) and len(prompt) > MAX_PROMPT_CHARS:  # as predict reads it (stripped, on one line),
+            # or refused as too long: the gate's readings take quadratic time in a long run of spaces or letters, and
+            # understood / threshold_for / postprocess_for took ~26 s on a prompt of 20,000 spaces that predict refuses
+            prompt = check_prompt(prompt)
         judged = self._judged(prompt)
         if self.gate is None or normal_form(judged) in self._known:
             return judged, judged
