@@ -57,3 +57,37 @@ def test_a_long_prompt_that_is_short_as_read_is_read_as_predict_reads_it(shipped
         assert shipped.understood(typed) == shipped.understood("segment crack")
         assert shipped.threshold_for(typed) == shipped.threshold_for("segment crack")
 
+
+# rules._RULE and the number of rules._slip as they were (a run of digits split between \d+ and \d* every way there
+# is before a rule was refused: quadratic in the digits)
+_NUMBER_BEFORE = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_RULE_BEFORE = re.compile(r"^(?P<prompt>.+?):(?=[^:]*$)\s*(?P<measure>\w+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>"
+                          + _NUMBER_BEFORE + r")\s*$")
+
+
+def _groups(m):
+    return m and (m.span(), m.groupdict())
+
+
+@pytest.mark.parametrize("text", ["segment crack: max_width_mm > 0.3", "crack: area_px >= 12.", "crack: area_px < .5",
+                                  "a: b: area_px <= -1e3", "crack: area_px > 1.2.3", "crack: area_px > 1e", "crack: x > 1 ",
+                                  "crack: area_px > " + "1" * 300 + "x", "crack: area_px > 1" + "0" * 300,
+                                  "crack: area_px > 1." + "5" * 300 + "e+" + "7" * 300, "crack:area_px>+.5E-2"])
+def test_rule_pattern_reads_as_before_on_crafted_rules(text):
+    from drywallqa import rules
+
+    assert _groups(rules._RULE.match(text)) == _groups(_RULE_BEFORE.match(text))
+
+
+def test_rule_pattern_and_its_number_read_as_before_on_random_rules():
+    from drywallqa import rules
+
+    unit_before = re.compile(_NUMBER_BEFORE + r"\s*[^\d\s.,].*")
+    unit = re.compile(rules._NUMBER + r"\s*[^\d\s.,].*")
+    for tail in _random_texts("0123456789.eE+- ,xm", 20000, 10, seed=1):
+        text = f"crack: area_px > {tail}"
+        assert _groups(rules._RULE.match(text)) == _groups(_RULE_BEFORE.match(text)), repr(text)
+        assert _groups(unit.fullmatch(tail)) == _groups(unit_before.fullmatch(tail)), repr(tail)
+        assert _groups(re.fullmatch(rules._NUMBER, tail)) == _groups(re.fullmatch(_NUMBER_BEFORE, tail)), repr(tail)
+    for text in _random_texts("a: _><=.1e-", 20000, 14, seed=2):
+        assert _groups(rules._RULE.match(text)) == _groups(_RULE_BEFORE.match(text)), repr(text)
