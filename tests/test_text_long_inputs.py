@@ -91,3 +91,48 @@ def test_rule_pattern_and_its_number_read_as_before_on_random_rules():
         assert _groups(re.fullmatch(rules._NUMBER, tail)) == _groups(re.fullmatch(_NUMBER_BEFORE, tail)), repr(tail)
     for text in _random_texts("a: _><=.1e-", 20000, 14, seed=2):
         assert _groups(rules._RULE.match(text)) == _groups(_RULE_BEFORE.match(text)), repr(text)
+
+
+# readings._STORY_REASON as it was (\s*,?\s+ split a run of spaces between its quantifiers every way there is, at each
+# of its spaces: cubic in a long run of spaces)
+_STORY_REASON_BEFORE = re.compile(r"\s*,?\s+so\s+(?:that\s+)?(?:i|we|they|he|she|the|our|my|it)\b[^.;!?]*",
+                                  re.IGNORECASE)
+
+
+@pytest.mark.parametrize("text", ["I want a mask so that the cracks are visible", "I need it , so that I can bill",
+                                  "mask  ,  so i see", "mask ,so i see", "mask, so  that  we", "so i", " so i", ",so i",
+                                  "a\t,\nso that it", "a " + " " * 300 + "so the x", "also so we. so it", "a , , so i"])
+def test_story_reason_reads_as_before_on_crafted_texts(text):
+    from drywallqa.text import readings
+
+    assert _groups(readings._STORY_REASON.search(text)) == _groups(_STORY_REASON_BEFORE.search(text))
+
+
+def test_story_reason_reads_as_before_on_random_texts():
+    from drywallqa.text import readings
+
+    rng = random.Random(3)
+    pieces = [" ", "  ", "\t", ",", " , ", "so", "So", "that", "i", "we", "the", "a", "x", ".", "also", "\n"]
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert _groups(readings._STORY_REASON.search(text)) == _groups(_STORY_REASON_BEFORE.search(text)), repr(text)
+
+
+def test_a_user_story_is_read_as_before(monkeypatch):
+    from drywallqa.text import readings
+
+    stories = ["As a builder I want" + " " * 40 + "x", "As a builder, I want a mask" + " ," * 20 + " so that it shows",
+               "As an estimator I want a mask so that the cracks are visible", "as a PM we need the tape  ,  so we see",
+               "As a painter I need the seams marked ,so i can fill", "As a client I want it so  that  the cracks show"]
+    now = [readings.dismissal_reading(t) for t in stories]
+    monkeypatch.setattr(readings, "_STORY_REASON", _STORY_REASON_BEFORE)
+    assert now == [readings.dismissal_reading(t) for t in stories]
+
+
+def test_the_reason_of_a_story_is_matched_only_where_its_run_of_spaces_starts():
+    # what keeps the pattern linear: tried inside a run of spaces, it does not match there (a match runs the whole run)
+    from drywallqa.text import readings
+
+    text = "I want a mask" + " " * 5 + "so that the cracks show"
+    assert readings._STORY_REASON.match(text, 15) is None
+    assert readings._STORY_REASON.search(text).span() == _STORY_REASON_BEFORE.search(text).span() == (13, len(text))
