@@ -275,7 +275,8 @@ def test_control_characters_in_a_log_line_are_escaped_on_the_command_line():
 def test_a_folder_an_older_version_named_by_the_raw_name_is_resumed_listing_each_photo_once(tiny_model_dir, tmp_path,
                                                                                            monkeypatch):
     """Outputs an earlier version wrote under a name holding a newline: the photo is done again under its slug, and
-    results.json and the report list it once (the old record is not taken for another job's photo)."""
+    results.json and the report list it once (the old record is not taken for another job's photo; its files, left
+    beside, are said once)."""
     import drywallqa.engine.batch as batch
 
     folder = tmp_path / "in"
@@ -288,7 +289,10 @@ def test_a_folder_an_older_version_named_by_the_raw_name_is_resumed_listing_each
     assert (out / "a\nb__results.json").is_file()
     monkeypatch.undo()
     res = CliRunner().invoke(app, args, terminal_width=400)
-    assert res.exit_code == 0 and "1 images done, 1 skipped" in res.output and "warning" not in res.output, res.output
+    assert res.exit_code == 0 and "1 images done, 1 skipped" in res.output, res.output
+    # the old files are left beside, and said so (not taken for another job's photo: no "other prompts" warning)
+    said = [line for line in res.output.splitlines() if line.startswith("warning")]
+    assert len(said) == 1 and "1 photos of this job have results" in said[0] and "older drywallqa" in said[0], said
     images = json.loads((out / "results.json").read_text())["images"]
     assert sorted(os.path.basename(e["image"]) for e in images) == ["a\nb.jpg", "plain.jpg"]
 
