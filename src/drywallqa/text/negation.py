@@ -37,15 +37,17 @@ _NEGATION_PHRASE = re.compile(r"\b(?:other\s+than|apart\s+from|aside\s+from|inst
                               re.IGNORECASE)
 # a prompt engineer's negations: "seg wall -crack", "~taping", "!crack", "class!=crack" (a sign just before a word of
 # the things the model knows, after a space or a bracket: not "re-taped", "T-joint", "cracks - not tape", ":-D",
-# "Step 1 -find cracks", "show ~every crack", "!urgent cracks"), or before the bracket around one ("!(crack)")
+# "Step 1 -find cracks", "show ~every crack", "!urgent cracks"), or before the bracket around one ("!(crack)"); the
+# dashes an editor makes of a hyphen ("\u2013crack", "wall \u2014cracks") likewise; the minus sign and the logical
+# not also with a space ("\u2212 tape", "\u00ac crack": neither is a list's bullet, "- crack" and "\u2013 crack" are)
 # "bar", "less" and "accept" (for "except") meaning except, after a whole ("everything bar the tape", "the whole wall,
 # bar the cracks", "all the wall less the cracks", "show me the wall accept the cracks"; not "cracks in the bar", "the
 # bar area", "the wall less cracked", "a wall less than 2 m")
 _BAR = re.compile(r"\b(?:everything|all|anything|it|wall|walls|surface|surfaces|board|boards|plaster|drywall|"
                   r"plasterboard|area|areas|image|photo|picture)\s*,?\s+(bar(?=\s+[^\W\d_])|(?:less|accept)(?=\s+(?:the|"
                   r"any|all|those|these|its)\s))", re.IGNORECASE)
-_SYMBOL_NOT = re.compile(r"(?:!=\s*|(?:(?<=[\s(\[,;])|^)[-~!\u2212])(?=[(\[]?(?:crack|fissur|fractur|seam|seem|joint|"
-                         r"join|tap|mud|stopp)\w*)", re.IGNORECASE)
+_SYMBOL_NOT = re.compile(r"(?:!=\s*|(?:(?<=[\s(\[,;])|^)(?:[-~!\u2212\u2013\u2014\u00ac]|[\u2212\u00ac]\s+))"
+                         r"(?=[(\[]?(?:crack|fissur|fractur|seam|seem|joint|join|tap|mud|stopp)\w*)", re.IGNORECASE)
 _LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanking|take|hold|holding)\s+(?:out|oot)|leave\s+off|"
                                r"(?:leave|leaving)(?=\s+(?:(?:the|any|all|those|these|every)\s+)?(?:crack|fissure|"
                                r"fracture|tap|joint|join|seam|mud)\w*\s+(?:out|off)\b)|take(?=\s+(?:(?:the|any|all|those|"
