@@ -26,3 +26,13 @@ def test_a_dash_or_minus_sign_before_a_thing_leaves_it_out(shipped, prompt, conc
     """"-crack" was refused as a negation, but the dashes an editor makes of a hyphen ("\u2013crack") and the minus
     sign with a space ("\u2212 tape") were answered with the mask they leave out."""
     assert _answer(shipped, prompt) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("cracks=0", None), ("crack = 0", None), ("cracks: 0", None), ("cracks == 0", None), ('{"taping": 0}', None),
+    ("crack=1, tape=0", "cracks"), ("taping=1", "taping"),
+    # a count, a size or a comparison is no flag
+    ("cracks: 3", "cracks"), ("crack: 0.3mm", "cracks"), ("cracks > 0", "cracks"), ("crack 0", "cracks")])
+def test_a_flag_of_0_or_1_is_a_flag_of_false_or_true(shipped, prompt, concept):
+    """"crack=false" was refused as leaving the cracks out, but "cracks=0" was answered with the crack mask."""
+    assert _answer(shipped, prompt) == concept

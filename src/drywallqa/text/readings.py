@@ -218,7 +218,7 @@ _NOT_A_CONTRAST = frozenset("nor not no neither never or".split())  # "Cracks no
 # a program's prompt strings (structured_reading): JSON or key=value pairs naming what to find
 # (``{"cls": "drywall_joint"}``, ``target=crack``), what to leave out (``exclude``, ``negative``: ``query='drywall joint'
 # negative='crack'``) or that the mask is to be inverted (``"invert": true``); a value's sign ("!joint_tape") says not
-_KEY_VALUE = re.compile(r"""(?<![^\W_])["']?([A-Za-z][\w-]*)["']?\s*[=:]\s*("[^"]*"|'[^']*'|\[[^\]]*\]|"""
+_KEY_VALUE = re.compile(r"""(?<![^\W_])["']?([A-Za-z][\w-]*)["']?\s*(?:==|[=:])\s*("[^"]*"|'[^']*'|\[[^\]]*\]|"""
                         r"""[^\s,;&{}\])]+)""")
 _ASK_KEYS = frozenset("""cls class classes label labels target targets query q prompt prompts object objects category
     categories text include includes positive positives seg segment find mask type types kind seg_target mark show
@@ -229,8 +229,9 @@ _OF_KEYS = frozenset("material materials substrate surface".split())
 _NOT_KEYS = frozenset("""exclude excludes excluded excluding exclusion exclusions negative negatives neg negative_prompt
     ignore without except not skip minus negative_class negative_classes exclude_class exclude_classes ignore_class"""
                       .split())
-# a flag's settings, asking for the thing it is named by or leaving it out: "crack=false", {"taping": true}, "cracks: none"
-_SETTINGS = {**dict.fromkeys("true yes on".split(), True), **dict.fromkeys("false no none off".split(), False)}
+# a flag's settings, asking for the thing it is named by or leaving it out: "crack=false", {"taping": true}, "cracks: none",
+# "cracks=0", "crack == 1" (not a count or a size: "cracks: 3", "crack: 0.3mm" are as typed)
+_SETTINGS = {**dict.fromkeys("true yes on 1".split(), True), **dict.fromkeys("false no none off 0".split(), False)}
 _NO_VALUE = frozenset("true false yes no none null".split())  # a setting's value, no thing: {"prompt": "cracks", "mask": true}
 # the marks keyboards and editors type for an apostrophe, between letters: a backtick, the modifier letter apostrophe
 # (U+02BC), a prime, a reversed quotation mark ("don`t", "don\u02bct"); "'" and "\u2019" are read as they are
