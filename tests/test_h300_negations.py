@@ -36,3 +36,15 @@ def test_a_dash_or_minus_sign_before_a_thing_leaves_it_out(shipped, prompt, conc
 def test_a_flag_of_0_or_1_is_a_flag_of_false_or_true(shipped, prompt, concept):
     """"crack=false" was refused as leaving the cracks out, but "cracks=0" was answered with the crack mask."""
     assert _answer(shipped, prompt) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("tape? no", None), ("crack? no", None), ("cracks: nope", None), ("cracks? nah", None), ("cracks - nope", None),
+    ("cracks? no, the tape", "taping"),
+    # a question about a thing, or a number after "no", asks for it
+    ("a crack no?", "cracks"), ("crack no. 3", "cracks"), ("any cracks? show them", "cracks"),
+    ("is it a crack? not sure", "cracks"), ("nah, show cracks", "cracks")])
+def test_a_thing_answered_no_is_left_out(shipped, prompt, concept):
+    """"tape: no" was refused, but "tape? no", "cracks: nope" and "cracks? nah" were answered with the mask they said
+    no to."""
+    assert _answer(shipped, prompt) == concept

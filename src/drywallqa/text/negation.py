@@ -56,10 +56,12 @@ _LEAVE_OUT_PHRASE = re.compile(r"\b(?:(?:leave|leaving|mask|masking|blank|blanki
 # a "where" question ending in "not" asks where a thing is not ("where are the cracks not?"); a thing just before a
 # "not", "no" or "absent" that ends a clause is said to be missing ("cracks absent", "WALL, TAPE SEAM NO, OTHER ALL
 # YES", "tape: no", "cracks - no", "Cracks: N/A for this item", "the tape of the seams, no" last, "cracks \u274c rest
-# \u2705"); not "taped and not", "if absent", "maybe not", "crack no. 3", "a crack no?"
+# \u2705", "tape? no", "cracks: nope", "cracks? nah"); not "taped and not", "if absent", "maybe not", "crack no. 3", "a
+# crack no?"
 _WHERE_NOT = re.compile(r"^\W*where\b[^,;.]*\bnot\W*$", re.IGNORECASE)
-_THING_NOT = re.compile(r"([^\W\d_]+)(?:(?:\s*[:=\-\u2013\u2014]+\s*|\s+)(?:(?:not|absent)(?=\s*[,;.!?]|\W*$)|"
-                        r"no(?!\s*\.?\s*\d)(?=\s*[,;.!]|\s*$))|\s*[:=\-\u2013\u2014]+\s*n/a\b|,\s*no(?=\s*[.!]?\s*$)|"
+_THING_NOT = re.compile(r"([^\W\d_]+)(?:(?:\s*[:=\-\u2013\u2014?]+\s*|\s+)(?:(?:not|absent)(?=\s*[,;.!?]|\W*$)|"
+                        r"(?:no|nope|nah)(?!\s*\.?\s*\d)(?=\s*[,;.!]|\s*$))|\s*[:=\-\u2013\u2014]+\s*n/a\b|"
+                        r",\s*(?:no|nope|nah)(?=\s*[.!]?\s*$)|"
                         r"\s*[:=\-]?\s*" + NO_MARKS + ")", re.IGNORECASE)
 # a thing said to be left out after it is named first: "the wall with the cracks removed", "cracks excluded" (named
 # after another thing, it is left to the encoder: "cracks, with the tape removed" is judged whole)
