@@ -48,3 +48,13 @@ def test_a_thing_answered_no_is_left_out(shipped, prompt, concept):
     """"tape: no" was refused, but "tape? no", "cracks: nope" and "cracks? nah" were answered with the mask they said
     no to."""
     assert _answer(shipped, prompt) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("crack-less", None), ("crack-less plaster", None), ("seam-less drywall", None), ("tape\u2011less joints", None),
+    ("crackless plaster", None),
+    # another word's "-less", and a thing before it
+    ("care-less cracks", "cracks"), ("hair-line cracks", "cracks")])
+def test_a_thing_with_a_hyphened_less_is_left_out(shipped, prompt, concept):
+    """"crackless" and "seamless drywall" were refused, but "crack-less" was answered with the crack mask."""
+    assert _answer(shipped, prompt) == concept

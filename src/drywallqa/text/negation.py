@@ -85,16 +85,18 @@ _MASK_WORDS = re.compile(r"\b(?:masks?|segmentations?|selections?)\b", re.IGNORE
 
 
 def _negation_spans(text: str) -> list[tuple[int, int, str]]:
-    """The words of ``text`` (lower case, plain apostrophe, "un-taped" as "untaped") with where each starts and ends, a
-    negation phrase ("other than", "free of") as one word "except", a phrase of leaving out ("leave out", "mask out")
-    as one word "leaveout", a sign of negation ("-crack", "~taping", "class!=crack") as "not"."""
+    """The words of ``text`` (lower case, plain apostrophe, "un-taped" as "untaped", "crack-less" as "crackless") with
+    where each starts and ends, a negation phrase ("other than", "free of") as one word "except", a phrase of leaving
+    out ("leave out", "mask out") as one word "leaveout", a sign of negation ("-crack", "~taping", "class!=crack") as
+    "not"."""
     phrases = [(m.start(), m.end(), "except") for m in _NEGATION_PHRASE.finditer(text)]
     phrases += [(m.start(1), m.end(1), "except") for m in _BAR.finditer(text)]
     phrases += [(m.start(), m.end(), "not") for m in _SYMBOL_NOT.finditer(text)]
     phrases += [(m.start(), m.end(), "leaveout") for m in _LEAVE_OUT_PHRASE.finditer(text)]
     words = list(phrases)
     words += [(m.start(), m.end(), re.sub(r"[-\u2010\u2011]", "", m.group(0).lower().replace("\u2019", "'")))  # "untaped"
-              for m in re.finditer(r"(?:\b[Uu][Nn][-\u2010\u2011])?[^\W\d_]+(?:['’][^\W\d_]+)?", text)
+              for m in re.finditer(r"(?:\b[Uu][Nn][-\u2010\u2011])?[^\W\d_]+(?:['’][^\W\d_]+|[-\u2010\u2011][Ll][Ee][Ss][Ss]\b)?",
+                                   text)
               if not any(a <= m.start() < b for a, b, _ in phrases)]
     return sorted(words)
 
