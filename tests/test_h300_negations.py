@@ -58,3 +58,13 @@ def test_a_thing_answered_no_is_left_out(shipped, prompt, concept):
 def test_a_thing_with_a_hyphened_less_is_left_out(shipped, prompt, concept):
     """"crackless" and "seamless drywall" were refused, but "crack-less" was answered with the crack mask."""
     assert _answer(shipped, prompt) == concept
+
+
+@pytest.mark.parametrize("prompt, concept", [
+    ("0 cracks", None), ("0 tape", None), ("0 crack areas", None), ("zero cracks", None),
+    # a size, a unit, a list's number, a finish level, and counts above 0
+    ("0.3 mm cracks", "cracks"), ("0 mm cracks", "cracks"), ("0. cracks", "cracks"), ("level 0 taping", "taping"),
+    ("1 crack", "cracks"), ("2 cracks", "cracks")])
+def test_a_count_of_0_before_a_thing_is_read_as_zero(shipped, prompt, concept):
+    """"zero cracks" was refused, but "0 cracks" was answered with the crack mask."""
+    assert _answer(shipped, prompt) == concept

@@ -72,6 +72,9 @@ _LEFT_OUT_AFTER = re.compile(r"([^\W\d_]+)\s+(?:removed|excluded|excepted|omitte
 # program's name), "crackfree" (group 2: only where it names such a thing, not "carefree")
 _FREE_OF = re.compile(r"\w[-_\u2010\u2011]free\b|\b([^\W\d_]+) free(?! to\b)(?! of\b)(?! from\b)\b|"
                       r"\b([^\W\d_]{3,}?)free\b")
+# a count of 0 beginning a prompt, as "zero" is read ("0 cracks" as "zero cracks"; not "0.3 mm cracks", "0-gap joints",
+# "0. cracks", and not after another word: "level 0 taping" is a finish)
+_ZERO_FIRST = re.compile(r"^\W*?(?<![\w.,-])(0)(?=\s+[^\W\d_])")
 _MISSING = frozenset("miss missing overlook skip forget".split())  # after a negation: "don't miss the cracks" asks for them
 # ... and words of not knowing: "I don't know where the cracks are, show me", "not sure where the seams are, find them"
 _MISSING |= frozenset("know ken idea sure clue".split())
@@ -88,11 +91,12 @@ def _negation_spans(text: str) -> list[tuple[int, int, str]]:
     """The words of ``text`` (lower case, plain apostrophe, "un-taped" as "untaped", "crack-less" as "crackless") with
     where each starts and ends, a negation phrase ("other than", "free of") as one word "except", a phrase of leaving
     out ("leave out", "mask out") as one word "leaveout", a sign of negation ("-crack", "~taping", "class!=crack") as
-    "not"."""
+    "not", a count of 0 beginning the text ("0 cracks") as "zero"."""
     phrases = [(m.start(), m.end(), "except") for m in _NEGATION_PHRASE.finditer(text)]
     phrases += [(m.start(1), m.end(1), "except") for m in _BAR.finditer(text)]
     phrases += [(m.start(), m.end(), "not") for m in _SYMBOL_NOT.finditer(text)]
     phrases += [(m.start(), m.end(), "leaveout") for m in _LEAVE_OUT_PHRASE.finditer(text)]
+    phrases += [(m.start(1), m.end(1), "zero") for m in _ZERO_FIRST.finditer(text)]
     words = list(phrases)
     words += [(m.start(), m.end(), re.sub(r"[-\u2010\u2011]", "", m.group(0).lower().replace("\u2019", "'")))  # "untaped"
               for m in re.finditer(r"(?:\b[Uu][Nn][-\u2010\u2011])?[^\W\d_]+(?:['’][^\W\d_]+|[-\u2010\u2011][Ll][Ee][Ss][Ss]\b)?",
