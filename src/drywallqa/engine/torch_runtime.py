@@ -171,8 +171,10 @@ def check_model_settings(metadata: dict) -> dict:
 # "banana split" and "a split second" idioms (0.6.14); 13 = a negation glued to a thing's word ("nocracks"), an
 # invisible character inside a word, a backtick or prime for an apostrophe ("don`t"), a sign before a bracket
 # ("!(crack)"), a negation found only once slips are mended said as one, a program's flag of a thing set to no
-# ("crack=false"), "crack_free" and "crackfree" (0.6.31)
-GATE_READING = 13
+# ("crack=false"), "crack_free" and "crackfree" (0.6.31); 14 = an en or em dash glued to a thing ("\u2013crack"), the
+# minus sign and "\u00ac" with a space, a flag of 0 ("cracks=0", "crack == 0"), a thing answered no after "?" or with
+# "nope" or "nah" ("tape? no"), a hyphened "-less" ("crack-less"), "0 cracks" as "zero cracks"
+GATE_READING = 14
 # how much nearer a wording must be to a prompt the model was tuned for that the gate has no anchor of than to the
 # gate's anchors to be asked as it (TorchSegmenter._own_anchors): the anchors hold the paraphrases, the tuned prompt
 # none. Of 2,181 wordings (the blind sets, the generated lists), box wordings were 0.14-0.34 nearer the shipped box
