@@ -1,4 +1,4 @@
-"""What the browser tests of the web page with several photos share (tests/test_h258_page_many.py and the files after
+"""What the browser tests of the web page with several photos share (tests/test_page_many_photos.py and the files after
 it, each importing from here): the tiny model served with a 20 KB upload limit, and the photos they choose. Fixtures
 are imported by name (``from page_helpers import photos, server``), not put in conftest.py: their names are generic,
 and a conftest would hand this ``server`` (its 20 KB limit) to every test file that names a fixture so."""

@@ -15,7 +15,7 @@ def test_stop_aborts_the_photo_on_its_way_and_segment_sends_the_rest(server, pho
     assert out["consoleErrors"] == [], out
     during = out["during"]
     assert during["stop"] and during["text"] == "Stop", during
-    assert min(during["size"]) >= 32, during  # as big as a finger needs (tests/test_h247_page.py)
+    assert min(during["size"]) >= 32, during  # as big as a finger needs (tests/test_page_on_a_phone.py)
     stopped = out["stopped"]
     # c.png's request aborted (it was never answered: the run ended with Stop alone), d.png never sent
     assert stopped["failed"] == ["c.png"] and stopped["sent"] == ["a.png", "c.png"], stopped

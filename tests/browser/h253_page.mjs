@@ -1,5 +1,5 @@
 // Usage: node h253_page.mjs URL PHOTO CHECK
-// tests/test_h253_review.py: what the measures table says of an answer changed on its way (page.route). Prints one JSON line.
+// tests/test_review_api_validator_page_tiles.py: what the measures table says of an answer changed on its way (page.route). Prints one JSON line.
 import { readFile } from 'node:fs/promises';
 import { launchChromium, openPage } from './chromium.mjs';
 

@@ -1,5 +1,5 @@
 // Usage: node h258_many.mjs URL DIR CHECK
-// tests/test_h258_page_many.py: several photos at once on the web page. DIR holds a.png, c.png, d.png (small) and
+// tests/test_page_many_photos.py: several photos at once on the web page. DIR holds a.png, c.png, d.png (small) and
 // big.png (over the server's --max-upload-mb). CHECK "list": the four chosen at once, Segment pressed: the requests
 // (one at a time, in turn; big.png never sent, d.png answered 422 by a route), the list while c.png is held on its
 // way (done, refused, sending, waiting), then once all are in; a photo of the list selected with the keyboard; all

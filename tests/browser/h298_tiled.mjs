@@ -1,5 +1,5 @@
 // Usage: node h298_tiled.mjs URL DIR
-// tests/test_h298_small.py: a server that tiles photos over 32 px; DIR holds whole.png (small: seen whole) and
+// tests/test_long_paths_and_tiled_notes.py: a server that tiles photos over 32 px; DIR holds whole.png (small: seen whole) and
 // tiled.png. Each chosen alone and segmented: the warnings and the confidence cells; then both segmented as a list:
 // each line. Prints one JSON line.
 import { launchChromium, openPage } from './chromium.mjs';

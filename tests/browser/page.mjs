@@ -258,7 +258,7 @@ try {
     await page.waitForTimeout(300);
     longPrompts.submitted = { asked, left: await page.inputValue('#prompt-input'), error: await page.textContent('#error') };
     await page.unroute('**/v1/segment');
-    // several photos dropped at once: listed, each to be sent in turn (tests/test_h258_page_many.py); the file that
+    // several photos dropped at once: listed, each to be sent in turn (tests/test_page_many_photos.py); the file that
     // is no photo named as left out
     const dropped = await page.evaluate(async () => {
       const bytes = await (await fetch(document.querySelector('#gallery img').src)).blob(), dt = new DataTransfer();
