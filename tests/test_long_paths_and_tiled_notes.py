@@ -144,7 +144,7 @@ def test_the_web_page_says_once_that_a_tiled_photo_reads_low(tiling_server, tmp_
     _need_browser()
     Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "tiled.png")
     Image.new("RGB", (30, 24), (120, 120, 120)).save(tmp_path / "whole.png")
-    out = run_page_script("h298_tiled.mjs", tiling_server, tmp_path, timeout=240)
+    out = run_page_script("tiled_note.mjs", tiling_server, tmp_path, timeout=240)
     assert out["consoleErrors"] == [], out
     said = "tiled photos' confidences read low: the calibration is of whole photos (docs/confidence.md)"
     whole, tiled = out["whole.png"], out["tiled.png"]

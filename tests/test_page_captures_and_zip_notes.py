@@ -1,4 +1,4 @@
-"""The web page with several photos (tests/browser/h290_page.mjs, in headless Chromium): a photo taken while the list
+"""The web page with several photos (tests/browser/captures_and_zip_notes.mjs, in headless Chromium): a photo taken while the list
 was sent joined it, but the status line said "Sending photo 1 of 2" until the next photo went; "Download all (ZIP)"
 said nothing of the photos whose masks it lacks (refused, failed); two photo names equal but for Unicode normalisation
 (é composed, NFC, or e and a combining accent, NFD) gave two ZIP files of one name on macOS."""
@@ -13,7 +13,7 @@ from test_browser import _need_browser, run_page_script
 
 def test_a_capture_while_the_list_is_sent_is_counted_at_once(server, photos):
     _need_browser()
-    out = run_page_script("h290_page.mjs", server, photos, "camera-all", timeout=240)
+    out = run_page_script("captures_and_zip_notes.mjs", server, photos, "camera-all", timeout=240)
     assert out["consoleErrors"] == [], out
     assert out["before"]["status"] == "Sending photo 1 of 2: a.png", out["before"]
     during = out["during"]
@@ -26,7 +26,7 @@ def test_a_capture_while_the_list_is_sent_is_counted_at_once(server, photos):
 
 def test_a_capture_while_the_remaining_photos_are_sent_is_counted_at_once(server, photos):
     _need_browser()
-    out = run_page_script("h290_page.mjs", server, photos, "camera-rest", timeout=240)
+    out = run_page_script("captures_and_zip_notes.mjs", server, photos, "camera-rest", timeout=240)
     assert out["consoleErrors"] == [], out
     assert out["before"]["status"] == "Sending photo 2 of 2: c.png (1 of 1 remaining)", out["before"]
     during = out["during"]
@@ -39,7 +39,7 @@ def test_a_capture_while_the_remaining_photos_are_sent_is_counted_at_once(server
 
 def test_the_zip_says_beside_it_which_photos_it_lacks(server, photos):
     _need_browser()
-    out = run_page_script("h290_page.mjs", server, photos, "zip-note", timeout=240)
+    out = run_page_script("captures_and_zip_notes.mjs", server, photos, "zip-note", timeout=240)
     assert out["consoleErrors"] == [], out
     assert not out["chosen"]["shown"], out["chosen"]  # nothing sent: no ZIP, nothing said of it
     assert out["list"] == [["a.png", "done"], ["big.png", "refused"], ["lost.png", "failed"]], out
@@ -58,7 +58,7 @@ def test_zip_names_equal_but_for_unicode_normalisation_are_told_apart(server, ph
     assert unicodedata.normalize("NFC", nfd) == nfc
     names = [f"{nfc}.png", f"{nfd}.png", f"{nfd.upper()}.png", "b.png"]
     (photos / "names.json").write_text(json.dumps(names))
-    out = run_page_script("h290_page.mjs", server, photos, "nfd", timeout=240)
+    out = run_page_script("captures_and_zip_notes.mjs", server, photos, "nfd", timeout=240)
     assert out["consoleErrors"] == [] and not out["error"], out
     assert out["list"] == [[n, "done"] for n in names], out
     # each name as the photo's own (its form kept), told apart in the list's order: the Windows rule (case) as before

@@ -1,4 +1,4 @@
-"""The names of the files the web page downloads (tests/browser/h279_names.mjs, in headless Chromium): a mask was named
+"""The names of the files the web page downloads (tests/browser/download_names.mjs, in headless Chromium): a mask was named
 ``<photo stem>__<slug>.png`` by a rule of the page's own, which gave a prompt that is not plain words its number
 (``segment-crack``, ``裂缝``, ``overlay``: ``segment_crack-2``) where ``drywallqa predict`` writes a hash of its text
 (``segment_crack-<8 hex>``), and a long photo name its whole stem where predict cuts it and adds a hash: one mask, two
@@ -59,7 +59,7 @@ def test_the_page_downloads_masks_under_the_names_predict_gives_them(server, tmp
     _need_browser()
     _photo(tmp_path / "a.png")
     names = [*NAMES, "IMG_0042.jpeg"]  # a stem taken: the ZIP tells the two apart
-    out = run_page_script("h279_names.mjs", server, tmp_path, json.dumps(PROMPTS), json.dumps(names), timeout=400)
+    out = run_page_script("download_names.mjs", server, tmp_path, json.dumps(PROMPTS), json.dumps(names), timeout=400)
     assert out["consoleErrors"] == [], out
     for name in names:
         one, stem = out["one"][name], file_stem(Path(name).stem)

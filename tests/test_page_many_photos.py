@@ -1,4 +1,4 @@
-"""The web page (as tests/test_browser.py, in headless Chromium; tests/browser/h258_many.mjs) with several photos at
+"""The web page (as tests/test_browser.py, in headless Chromium; tests/browser/many_photos.mjs) with several photos at
 once: a site engineer back from a floor with 20 photos chose them together, and the page took the first (dropped) or
 one (chosen). Now each is sent in turn, one request at a time, listed with its state; one over the upload limit is
 refused by name and the others sent; the one selected is shown as one photo is; all the answers download as one JSON."""
@@ -9,7 +9,7 @@ from test_browser import _need_browser, run_page_script
 
 def test_several_photos_sent_in_turn_listed_and_downloaded(server, photos):
     _need_browser()
-    out = run_page_script("h258_many.mjs", server, photos, "list", timeout=240)
+    out = run_page_script("many_photos.mjs", server, photos, "list", timeout=240)
     assert out["consoleErrors"] == [], out
     chosen = out["chosen"]  # all four listed, waiting; no single photo's preview
     assert chosen["shown"] and not chosen["preview"] and "4 photos" in chosen["said"], chosen
@@ -59,7 +59,7 @@ def test_several_photos_sent_in_turn_listed_and_downloaded(server, photos):
 
 def test_stop_while_a_photo_is_on_its_way(server, photos):
     _need_browser()
-    out = run_page_script("h258_many.mjs", server, photos, "stop", timeout=240)
+    out = run_page_script("many_photos.mjs", server, photos, "stop", timeout=240)
     assert out["consoleErrors"] == [], out
     assert out["stopping"] == {"text": "Stopping\u2026", "disabled": True}, out["stopping"]
     after = out["after"]
@@ -72,7 +72,7 @@ def test_stop_while_a_photo_is_on_its_way(server, photos):
 
 def test_several_photos_dropped_are_listed(server, photos):
     _need_browser()
-    out = run_page_script("h258_many.mjs", server, photos, "drop", timeout=240)
+    out = run_page_script("many_photos.mjs", server, photos, "drop", timeout=240)
     assert out["consoleErrors"] == [], out
     dropped = out["dropped"]  # both photos listed (the first alone was taken), the text file named as left out
     assert dropped["names"][0] == "north.png" and dropped["names"][1].startswith("IMG-20240512"), dropped

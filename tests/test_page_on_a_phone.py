@@ -20,7 +20,7 @@ def _page(server, tmp_path, check: str) -> dict:
     from PIL import Image
 
     Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "wall.png")
-    out = run_page_script("h247_page.mjs", server, tmp_path / "wall.png", check, timeout=120)
+    out = run_page_script("on_a_phone.mjs", server, tmp_path / "wall.png", check, timeout=120)
     assert out["consoleErrors"] == [], out
     return out
 
@@ -74,7 +74,7 @@ def test_photo_over_upload_limit_refused_before_sending(tiny_model_dir, tmp_path
     noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "big.png")  # ~120 KB of noise
     for url in serving(app):
-        out = run_page_script("h247_page.mjs", url, tmp_path / "big.png", "too large", timeout=120)
+        out = run_page_script("on_a_phone.mjs", url, tmp_path / "big.png", "too large", timeout=120)
     assert out["consoleErrors"] == [] and out["tooLarge"]["sent"] == [], out
     error = out["tooLarge"]["error"]
     assert error.startswith("big.png is 0.1 MB: this server takes photos of up to 0.05 MB.") and "smaller photo" in error, error

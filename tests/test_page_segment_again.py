@@ -1,4 +1,4 @@
-"""The web page (as tests/test_browser.py, in headless Chromium; tests/browser/h268_again.mjs) with several photos,
+"""The web page (as tests/test_browser.py, in headless Chromium; tests/browser/segment_again.mjs) with several photos,
 Segment pressed again: it sent the whole list again, so with 20 photos and one lost to a dropped connection the 19
 done went up again over a phone's link. Now a photo answered with the prompts and options sent now keeps its answer
 and only those without one are sent (failed on the way, stopped), the button saying how many; anything sent changed,
@@ -10,7 +10,7 @@ from test_browser import _need_browser, run_page_script
 
 def test_failed_listed_as_such_and_segment_again_sends_only_the_photos_without_an_answer(server, photos):
     _need_browser()
-    out = run_page_script("h268_again.mjs", server, photos, "again", timeout=300)
+    out = run_page_script("segment_again.mjs", server, photos, "again", timeout=300)
     assert out["consoleErrors"] == [], out
     first = out["first"]
     # c.png's connection lost and d.png's 500 are no refusal of the photo: "failed", apart from big.png's refusal
@@ -46,7 +46,7 @@ def test_failed_listed_as_such_and_segment_again_sends_only_the_photos_without_a
 
 def test_segment_after_stop_sends_the_photos_stopped(server, photos):
     _need_browser()
-    out = run_page_script("h268_again.mjs", server, photos, "stopped", timeout=240)
+    out = run_page_script("segment_again.mjs", server, photos, "stopped", timeout=240)
     assert out["consoleErrors"] == [], out
     stopped = out["stopped"]
     # a.png stopped on its way (Stop aborts it: tests/test_page_stop.py), none done: Segment sends all three
@@ -59,7 +59,7 @@ def test_segment_after_stop_sends_the_photos_stopped(server, photos):
 
 def test_one_photo_segmented_again_is_sent_again(server, photos):
     _need_browser()
-    out = run_page_script("h268_again.mjs", server, photos, "one", timeout=240)
+    out = run_page_script("segment_again.mjs", server, photos, "one", timeout=240)
     assert out["consoleErrors"] == [], out
     assert out["first"]["sent"] == ["a.png"] and out["second"]["sent"] == ["a.png"], out
     assert out["first"]["button"] == out["second"]["button"] == "Segment", out

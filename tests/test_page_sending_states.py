@@ -1,4 +1,4 @@
-"""The web page with several photos (tests/browser/h302_sending.mjs, in headless Chromium): the states of the photos
+"""The web page with several photos (tests/browser/sending_states.mjs, in headless Chromium): the states of the photos
 sent in turn. A photo taken in the instant after the one before was answered (while that answer was drawn: its
 line's picture, or the photo below the list) said the answered photo was on its way again ("Sending photo 1 of 5:
 a.png", the button "1 of 5"), its line done."""
@@ -12,7 +12,7 @@ from test_browser import _need_browser, run_page_script
 @pytest.mark.parametrize("hold, name", [("render", "a.png"), ("thumbnail", "c.png")])
 def test_a_capture_as_a_photo_is_answered_does_not_call_it_sent_again(server, photos, hold, name):
     _need_browser()
-    out = run_page_script("h302_sending.mjs", server, photos, "between", hold, name, timeout=240)
+    out = run_page_script("sending_states.mjs", server, photos, "between", hold, name, timeout=240)
     assert out["consoleErrors"] == [], out
     during = out["during"]
     if name == "a.png":  # its answer drawn below: a.png done, the others not sent yet
@@ -37,7 +37,7 @@ def test_a_capture_as_a_photo_is_answered_does_not_call_it_sent_again(server, ph
 @pytest.mark.parametrize("chosen", ["one", "list"])
 def test_photos_chosen_while_a_photo_of_the_list_is_on_its_way_drop_it_at_once(server, photos, chosen):
     _need_browser()
-    out = run_page_script("h302_sending.mjs", server, photos, "leave", chosen, timeout=240)
+    out = run_page_script("sending_states.mjs", server, photos, "leave", chosen, timeout=240)
     assert out["consoleErrors"] == [], out
     # Segment free at once (it stayed "1 of 2 · Uploading…", disabled, until a.png's answer came, then dropped)
     left = out["left"]
@@ -55,7 +55,7 @@ def test_photos_chosen_while_a_photo_of_the_list_is_on_its_way_drop_it_at_once(s
 
 def test_a_capture_while_a_photo_is_sent_again_with_other_prompts_keeps_the_new_answer(server, photos):
     _need_browser()
-    out = run_page_script("h302_sending.mjs", server, photos, "prompts", timeout=240)
+    out = run_page_script("sending_states.mjs", server, photos, "prompts", timeout=240)
     assert out["consoleErrors"] == [], out
     assert out["first"] == ["segment crack", "segment taping area"], out
     # a.png's line: the answer to the prompts it was sent with now (it took the answer before, to the prompts before,
@@ -83,7 +83,7 @@ def server_1mb(tiny_model_dir):
 def test_a_limit_raised_since_the_page_loaded_is_read_before_a_photo_is_refused(server_1mb, photos, chosen):
     _need_browser()
     # the page loaded while the server took 0.02 MB; it restarted since with 1 MB (as the refusal advises)
-    out = run_page_script("h302_sending.mjs", server_1mb, photos, "limit", chosen, timeout=240)
+    out = run_page_script("sending_states.mjs", server_1mb, photos, "limit", chosen, timeout=240)
     assert out["consoleErrors"] == [], out
     after = out["after"]
     assert after["models"] == 2 and not after["error"], after  # the limit read again (it said "up to 0.02 MB")
@@ -98,7 +98,7 @@ def test_the_zip_taken_while_a_photo_is_on_its_way_says_so(server, photos):
     import zipfile
 
     _need_browser()
-    out = run_page_script("h302_sending.mjs", server, photos, "zip", timeout=240)
+    out = run_page_script("sending_states.mjs", server, photos, "zip", timeout=240)
     assert out["consoleErrors"] == [], out
     during = out["during"]
     assert during["list"] == [["a.png", "done"], ["c.png", "sending"]], during
@@ -111,7 +111,7 @@ def test_the_zip_taken_while_a_photo_is_on_its_way_says_so(server, photos):
 
 def test_a_photo_answered_after_other_photos_were_chosen_says_they_are_not_segmented(server, photos):
     _need_browser()
-    out = run_page_script("h302_sending.mjs", server, photos, "single", timeout=240)
+    out = run_page_script("sending_states.mjs", server, photos, "single", timeout=240)
     assert out["consoleErrors"] == [], out
     after = out["after"]  # a.png's answer drawn below the list of c.png and d.png, as one photo's is below another chosen
     assert after["list"] == [["c.png", "waiting"], ["d.png", "waiting"]] and after["result"], after

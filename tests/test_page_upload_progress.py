@@ -58,7 +58,7 @@ def _photo(tmp_path, w=400, h=300):
 
 def test_upload_progress_then_segmenting(server, tmp_path):
     _need_browser()
-    out = run_page_script("h251_upload.mjs", server, _photo(tmp_path), "progress", timeout=240)
+    out = run_page_script("upload_progress.mjs", server, _photo(tmp_path), "progress", timeout=240)
     assert out["consoleErrors"] == [], out
     button = out["button"]
     shares = [int(m.group(1)) for t in button if (m := re.match(r"Uploading\u2026 (\d+)%", t))]
@@ -83,7 +83,7 @@ def test_answer_cut_off_through_the_upload(cutting_server, tmp_path):
     # an answer cut off mid-body (its headers came, then the connection dropped): the connection named, as fetch's
     # failing body was, not "the server could not be reached" (no answer at all) nor a proxy's page
     _need_browser()
-    out = run_page_script("h251_upload.mjs", cutting_server, _photo(tmp_path, 64, 48), "cut", timeout=240)
+    out = run_page_script("upload_progress.mjs", cutting_server, _photo(tmp_path, 64, 48), "cut", timeout=240)
     assert out["consoleErrors"] == [], out
     assert "connection was lost while the answer came in" in out["error"] and "press Segment again" in out["error"], out
     assert not out["shown"] and out["button"][-1] == "Segment", out

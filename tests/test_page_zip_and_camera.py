@@ -1,4 +1,4 @@
-"""The web page (as tests/test_browser.py, in headless Chromium; tests/browser/h271_zip.mjs) with several photos: the
+"""The web page (as tests/test_browser.py, in headless Chromium; tests/browser/zip_and_camera.mjs) with several photos: the
 masks could be had as files only one click each (20 photos, 2 prompts: 40 clicks), or as base64 inside the JSON of all.
 Now "Download all (ZIP)" gives each done photo's masks as PNG files, named as their own downloads are, with the JSON of
 all the answers. A phone's camera gives one photo a capture, and a second capture took the place of the first: now it
@@ -18,7 +18,7 @@ from test_browser import _need_browser, run_page_script
 
 def test_download_all_as_zip_holds_each_mask_png_and_the_json(server, photos):
     _need_browser()
-    out = run_page_script("h271_zip.mjs", server, photos, "zip", timeout=240)
+    out = run_page_script("zip_and_camera.mjs", server, photos, "zip", timeout=240)
     assert out["consoleErrors"] == [], out
     assert not out["before"] and out["label"] == "Download all (ZIP)", out  # offered once the photos are sent
     assert out["list"] == [["a.png", "done"], ["big.png", "refused"], ["c.png", "done"], ["a.jpeg", "done"]], out
@@ -47,7 +47,7 @@ def test_download_all_as_zip_holds_each_mask_png_and_the_json(server, photos):
 
 def test_each_camera_capture_is_added_to_the_photos_taken_before(server, photos):
     _need_browser()
-    out = run_page_script("h271_zip.mjs", server, photos, "camera", timeout=240)
+    out = run_page_script("zip_and_camera.mjs", server, photos, "camera", timeout=240)
     assert out["consoleErrors"] == [], out
     first = out["first"]  # one photo taken: the page as for one photo
     assert first["list"] == [] and not first["shown"] and first["said"] == "a.png", first

@@ -1,4 +1,4 @@
-"""Review of the web page's "Download all (ZIP)" (tests/browser/h276_review.mjs, headless Chromium) and of the HTTP
+"""Review of the web page's "Download all (ZIP)" (tests/browser/zip_odd_names.mjs, headless Chromium) and of the HTTP
 answer's items keyed as results.json's records."""
 
 import json
@@ -27,7 +27,7 @@ def test_zip_of_non_ascii_names_extracts_with_those_names(server, photos, tmp_pa
     _need_browser()
     (photos / "names.json").write_text(json.dumps(NAMES))
     (photos / "prompts.json").write_text(json.dumps(PROMPTS))
-    out = run_page_script("h276_review.mjs", server, photos, "odd", timeout=240)
+    out = run_page_script("zip_odd_names.mjs", server, photos, "odd", timeout=240)
     assert out["consoleErrors"] == [] and not out["error"], out
     assert out["prompts"] == PROMPTS, out
     assert out["list"] == [[n, "done"] for n in NAMES] + [["big.png", "refused"], ["lost.png", "failed"]], out
@@ -53,7 +53,7 @@ def test_zip_of_non_ascii_names_extracts_with_those_names(server, photos, tmp_pa
 
 def test_zip_of_photos_all_refused_holds_the_json_only(server, photos):
     _need_browser()
-    out = run_page_script("h276_review.mjs", server, photos, "none", timeout=240)
+    out = run_page_script("zip_odd_names.mjs", server, photos, "none", timeout=240)
     assert out["consoleErrors"] == [], out
     assert out["list"] == [["big.png", "refused"], ["big2.png", "refused"]], out
     assert out["zipShown"], out
@@ -68,7 +68,7 @@ def test_a_capture_while_one_photo_is_segmented_keeps_its_answer(server, photos)
     meanwhile, was drawn below a list that called it not sent, and Segment uploaded it again. Now it is the list's
     first photo done (as when the capture comes after the answer): Segment sends the new one only."""
     _need_browser()
-    out = run_page_script("h276_review.mjs", server, photos, "camera-busy", timeout=240)
+    out = run_page_script("zip_odd_names.mjs", server, photos, "camera-busy", timeout=240)
     assert out["consoleErrors"] == [], out
     assert out["during"]["list"] == [["a.png", "waiting"], ["d.png", "waiting"]] and out["during"]["sent"] == ["a.png"]
     after = out["after"]
@@ -78,7 +78,7 @@ def test_a_capture_while_one_photo_is_segmented_keeps_its_answer(server, photos)
     assert again["sent"] == ["d.png"] and again["list"] == [["a.png", "done"], ["d.png", "done"]], again
     assert again["status"] == "2 of 2 photos segmented.", again
     # a capture while a list is sent: sent with it, once each
-    out = run_page_script("h276_review.mjs", server, photos, "camera-running", timeout=240)
+    out = run_page_script("zip_odd_names.mjs", server, photos, "camera-running", timeout=240)
     assert out["consoleErrors"] == [], out
     assert out["after"]["sent"] == ["c.png", "d.png"], out
     assert out["after"]["list"] == [["a.png", "done"], ["c.png", "done"], ["d.png", "done"]], out
@@ -93,7 +93,7 @@ def test_zip_names_photos_as_a_windows_folder_can_hold_them(server, photos):
     _need_browser()
     names = ['wall: east "2"?.png', 'wall| east *2*<.png', "a\\b.png", "tab\there.png"]
     (photos / "names.json").write_text(json.dumps(names))
-    out = run_page_script("h276_review.mjs", server, photos, "windows", timeout=240)
+    out = run_page_script("zip_odd_names.mjs", server, photos, "windows", timeout=240)
     assert out["consoleErrors"] == [] and [s for _, s in out["list"]] == ["done"] * 4, out
     # the browser's (Chromium's) own; Chromium sends '"' of an upload's name as %22 (the server's stem holds it)
     assert out["ownName"] == "wall_ east %222%22___segment_crack.png", out

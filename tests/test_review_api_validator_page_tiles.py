@@ -22,7 +22,7 @@ def test_page_emptied_mask_not_said_nothing_found(server, tmp_path):
     from PIL import Image
 
     Image.new("RGB", (64, 48), (150, 150, 150)).save(tmp_path / "wall.png")
-    out = run_page_script("h253_page.mjs", server, tmp_path / "wall.png", "emptied", timeout=120)
+    out = run_page_script("emptied_and_too_large.mjs", server, tmp_path / "wall.png", "emptied", timeout=120)
     assert out["consoleErrors"] == [], out
     conf = out["confidence"]
     assert "nothing found" not in conf["segment crack"] and "emptied below 0.5" in conf["segment crack"], conf
@@ -70,7 +70,7 @@ def test_photo_just_over_the_upload_limit_is_not_said_to_be_of_the_limit(tiny_mo
     with open(tmp_path / "wall.png", "ab") as f:  # padded after its end to 106,000 bytes: 0.1011 MB
         f.write(b"\0" * (106_000 - (tmp_path / "wall.png").stat().st_size))
     for url in serving(app):
-        out = run_page_script("h253_page.mjs", url, tmp_path / "wall.png", "too large", timeout=120)
+        out = run_page_script("emptied_and_too_large.mjs", url, tmp_path / "wall.png", "too large", timeout=120)
     assert out["consoleErrors"] == [] and out["tooLarge"]["sent"] == [], out
     error = out["tooLarge"]["error"]
     assert error.startswith("wall.png is 0.101 MB: this server takes photos of up to 0.1 MB."), error

@@ -38,7 +38,7 @@ def test_one_photo_dropped_with_a_text_file_names_the_text_file_left_out(page_se
     from test_browser import _need_browser, run_page_script
 
     _need_browser()
-    out = run_page_script("h266_review.mjs", page_server, "drop-one")
+    out = run_page_script("drop_and_stop_keys.mjs", page_server, "drop-one")
     assert out["consoleErrors"] == [], out
     dropped = out["dropped"]
     assert dropped["chosen"] == "north.png" and not dropped["list"], dropped  # one photo, as before
@@ -73,7 +73,7 @@ def test_stop_pressed_with_the_keyboard_leaves_the_focus_on_the_list_not_the_pag
     (tmp_path / "photos").mkdir()
     for name in ("a", "b", "c"):
         Image.new("RGB", (64, 48), (120, 120, 120)).save(tmp_path / "photos" / f"{name}.png")
-    out = run_page_script("h266_review.mjs", page_server, "stop-keys", tmp_path / "photos", timeout=240)
+    out = run_page_script("drop_and_stop_keys.mjs", page_server, "stop-keys", tmp_path / "photos", timeout=240)
     assert out["consoleErrors"] == [], out
     assert out["pressed"] == "queue-title", out  # not the page
     stopped = out["stopped"]

@@ -1,4 +1,4 @@
-// What the scripts of tests/browser that drive the web page with several photos share (h258_many.mjs and those after
+// What the scripts of tests/browser that drive the web page with several photos share (many_photos.mjs and those after
 // it): the list's lines, a photo of DIR, and what the page showed when a script failed.
 import { readFile } from 'node:fs/promises';
 

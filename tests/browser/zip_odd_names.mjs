@@ -1,4 +1,4 @@
-// Usage: node h276_review.mjs URL DIR CHECK
+// Usage: node zip_odd_names.mjs URL DIR CHECK
 // tests/test_page_zip_review.py: "Download all (ZIP)" with odd photos and prompts. DIR holds a.png (small), big.png (over
 // the server's --max-upload-mb). CHECK "odd": a.png's bytes under the names NAMES (a JSON list in DIR/names.json),
 // big.png, lost.png (its connection aborted: failed); the prompts of DIR/prompts.json typed in; Segment; the ZIP saved

@@ -1,4 +1,4 @@
-// Usage: node h247_page.mjs URL PHOTO CHECK
+// Usage: node on_a_phone.mjs URL PHOTO CHECK
 // The web page as a site engineer reads it on a phone (tests/test_page_on_a_phone.py): the contrast of its text and of its
 // controls' edges (WCAG 2.1 AA: 4.5:1 for text, 3:1 for a control's boundary). Prints one JSON line.
 import { readFile } from 'node:fs/promises';

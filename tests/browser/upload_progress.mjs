@@ -1,4 +1,4 @@
-// Usage: node h251_upload.mjs URL PHOTO CHECK
+// Usage: node upload_progress.mjs URL PHOTO CHECK
 // The web page while a photo uploads (tests/test_page_upload_progress.py). CHECK "progress": the upload throttled
 // (Chromium's network emulation, 100 KB/s: a site's slow link) while every text of the Segment button and of the
 // status line is recorded, then the answer read as before; and what the page's send() answers (a fetch Response: its

@@ -1,4 +1,4 @@
-// Usage: node h302_sending.mjs URL DIR CHECK [HOLD NAME]
+// Usage: node sending_states.mjs URL DIR CHECK [HOLD NAME]
 // tests/test_page_sending_states.py: the states of the photos of the web page's list as they are sent in turn. DIR holds a.png,
 // c.png, d.png (small) and big.png (over the server's --max-upload-mb). CHECK "between": a.png, big.png (refused),
 // lost.png (a.png's bytes, its connection aborted: failed) and c.png chosen, Segment; the page's own HOLD

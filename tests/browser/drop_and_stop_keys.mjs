@@ -1,4 +1,4 @@
-// Usage: node h266_review.mjs URL CHECK [DIR]
+// Usage: node drop_and_stop_keys.mjs URL CHECK [DIR]
 // tests/test_review_segmenter_call_and_page.py. CHECK "drop-one": one photo dropped with a file that is no photo (notes.txt): the photo
 // taken, and the text file named as left out, as it is beside several photos. CHECK "stop-keys": the photos of DIR
 // chosen, Segment and then Stop pressed with the keyboard while the first is on its way: where the focus is once the

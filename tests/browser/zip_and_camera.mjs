@@ -1,4 +1,4 @@
-// Usage: node h271_zip.mjs URL DIR CHECK
+// Usage: node zip_and_camera.mjs URL DIR CHECK
 // tests/test_page_zip_and_camera.py: several photos on the web page. DIR holds a.png, c.png, d.png (small) and big.png (over
 // the server's --max-upload-mb). CHECK "zip": a.png, big.png, c.png and d.png's bytes named a.jpeg (a stem taken) chosen
 // at once, Segment pressed; "Download all (ZIP)" saved as DIR/all.zip, "Download all results (JSON)" as DIR/all.json,

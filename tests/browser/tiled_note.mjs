@@ -1,4 +1,4 @@
-// Usage: node h298_tiled.mjs URL DIR
+// Usage: node tiled_note.mjs URL DIR
 // tests/test_long_paths_and_tiled_notes.py: a server that tiles photos over 32 px; DIR holds whole.png (small: seen whole) and
 // tiled.png. Each chosen alone and segmented: the warnings and the confidence cells; then both segmented as a list:
 // each line. Prints one JSON line.

@@ -1,4 +1,4 @@
-// Usage: node h253_page.mjs URL PHOTO CHECK
+// Usage: node emptied_and_too_large.mjs URL PHOTO CHECK
 // tests/test_review_api_validator_page_tiles.py: what the measures table says of an answer changed on its way (page.route). Prints one JSON line.
 import { readFile } from 'node:fs/promises';
 import { launchChromium, openPage } from './chromium.mjs';

@@ -1,4 +1,4 @@
-// Usage: node h268_again.mjs URL DIR CHECK
+// Usage: node segment_again.mjs URL DIR CHECK
 // tests/test_page_segment_again.py: Segment pressed again on several photos. DIR holds a.png, c.png, d.png (small) and
 // big.png (over the server's --max-upload-mb). CHECK "again": the four chosen, Segment pressed with c.png's
 // connection dropped and d.png answered 500 (failed, not refused), then the button's text as an option is changed

@@ -1,4 +1,4 @@
-// Usage: node h258_many.mjs URL DIR CHECK
+// Usage: node many_photos.mjs URL DIR CHECK
 // tests/test_page_many_photos.py: several photos at once on the web page. DIR holds a.png, c.png, d.png (small) and
 // big.png (over the server's --max-upload-mb). CHECK "list": the four chosen at once, Segment pressed: the requests
 // (one at a time, in turn; big.png never sent, d.png answered 422 by a route), the list while c.png is held on its

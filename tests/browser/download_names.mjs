@@ -1,4 +1,4 @@
-// Usage: node h279_names.mjs URL DIR PROMPTS_JSON NAMES_JSON
+// Usage: node download_names.mjs URL DIR PROMPTS_JSON NAMES_JSON
 // tests/test_page_download_names.py: the names the page gives the files it downloads. DIR holds a.png. The prompts set;
 // then a.png's bytes chosen under each of NAMES in turn, one photo at a time, Segment pressed: each mask's PNG link's
 // download name, the overlay's and the JSON's; then all of NAMES chosen at once, Segment, "Download all (ZIP)" saved as

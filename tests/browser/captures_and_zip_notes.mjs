@@ -1,4 +1,4 @@
-// Usage: node h290_page.mjs URL DIR CHECK
+// Usage: node captures_and_zip_notes.mjs URL DIR CHECK
 // tests/test_page_captures_and_zip_notes.py: several photos on the web page. DIR holds a.png, c.png, d.png (small) and big.png (over the
 // server's --max-upload-mb). CHECK "camera-all": a.png and c.png chosen, Segment, d.png taken (the camera input) while
 // a.png is held on its way: the status line and the button at once, then once all are in. CHECK "camera-rest": a.png
