@@ -1,4 +1,4 @@
-"""Helper 300's audit of wordings that leave a known thing out (docs/experiments/wordings_audit/negations_h300.md):
+"""An audit of wordings that leave a known thing out (docs/experiments/wordings_audit/negation_signs.md):
 signs and short answers a user types for "without X" that the shipped gate answered with the mask of X."""
 
 import pytest

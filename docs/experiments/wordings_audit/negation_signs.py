@@ -1,4 +1,4 @@
-"""Helper 300's probe of wordings meaning "without X": python negations_h300.py OUT.json (prints wording -> verdict)."""
+"""A probe of wordings meaning "without X": python negation_signs.py OUT.json (prints wording -> verdict)."""
 import json, sys
 from drywallqa import Segmenter
 from drywallqa.text.prompts import check_prompt
