@@ -81,11 +81,11 @@ GROUP_SHOWN = 3  # the files a grouped problem names
 
 
 def grouped_problems(problems: list, key: str = "data_problems") -> list[str]:
-    """``problems`` (``"path: message"``, each once) as report.md lists them: a problem of :data:`GROUP_AT` files
-    or more (a dataset of thousands of JPEG masks), the same but for its numbers (grey levels, pixels, percentages
-    of each file), in one line where the first of them is: how many, the first message, the first few files' names
-    and that report.json's ``key`` (``data_problems``; ``failures``: the files that failed) names every one; the
-    others as they are."""
+    """``problems`` (``"path: message"``, each once) as report.md lists them: a problem given :data:`GROUP_AT` times
+    or more (a dataset of thousands of JPEG masks; one photo's several bad annotations too), the same but for its
+    numbers (grey levels, pixels, percentages of each file), in one line where the first of them is: how many, the
+    first message, the first few files' names and that report.json's ``key`` (``data_problems``; ``failures``: the
+    files that failed) names every one; the others as they are."""
     groups: dict = {}
     for p in map(str, problems):
         path, sep, message = p.partition(": ")
@@ -100,9 +100,11 @@ def grouped_problems(problems: list, key: str = "data_problems") -> list[str]:
         folders = {str(PurePath(path).parent) for path in files}
         numbered = any(message != members[0][1] for _, message, _ in members)  # (a failure's "unreadable image": none)
         whose = f" ({PurePath(files[0]).name}'s numbers)" if numbered else ""
-        lines.append(f"{len(files)} files{f' ({len(members)} times)' if len(members) > len(files) else ''}: "
-                     f"{members[0][1]}{whose}: {names} and "
-                     f"{len(files) - GROUP_SHOWN} more{f' in {folders.pop()}' if len(folders) == 1 else ''}; "
+        more = f" and {len(files) - GROUP_SHOWN} more" if len(files) > GROUP_SHOWN else ""  # (one photo's several
+        # annotations: 1 file, 6 times, named whole: it was "a.jpg and -2 more")
+        lines.append(f"{len(files)} file{'s' * (len(files) != 1)}"
+                     f"{f' ({len(members)} times)' if len(members) > len(files) else ''}: "
+                     f"{members[0][1]}{whose}: {names}{more}{f' in {folders.pop()}' if len(folders) == 1 else ''}; "
                      f"report.json's {key} names every one{', with its numbers' if numbered else ''}")
     return lines
 
