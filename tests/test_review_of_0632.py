@@ -19,3 +19,28 @@ def test_grouped_problem_of_many_files_still_counts_the_rest():
     lines = grouped_problems([f"/d/valid/{n}.jpg: a mask of 200 grey levels" for n in "abcdef"])
     assert lines == ["6 files: a mask of 200 grey levels: a.jpg, b.jpg, c.jpg and 3 more in /d/valid; "
                      "report.json's data_problems names every one"]
+
+
+def test_a_labels_folder_of_text_files_in_a_mask_folder_split_is_not_said_to_be_masks(tmp_path):
+    """A split read as mask_folder beside a labels/ of YOLO text files (no PNG): it was "a folder of masks? ... rename
+    it to _masks", which reads no mask either; a folder of PNG masks is still named so (registry's hint reads it so)."""
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+    from drywallqa.data.sample import load_split
+
+    split = tmp_path / "ds" / "train"
+    (split / "labels").mkdir(parents=True)
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(split / "a.jpg")
+    (split / "labels" / "a.txt").write_text("0 0.1 0.1 0.2 0.2 0.3 0.1\n")
+    config = registry.register_dataset(DatasetConfig("h314_labels", str(tmp_path / "ds"), ("segment crack",),
+                                                     {"train": SplitSource("mask_folder", "train")}))
+    _, problems = load_split(config, "train")
+    said = {p.path.rsplit("/", 1)[-1]: p.message for p in problems}
+    assert "rename it to _masks" not in said["labels"], said
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(split / "labels" / "a.png")
+    _, problems = load_split(config, "train")
+    said = {p.path.rsplit("/", 1)[-1]: p.message for p in problems}
+    assert "rename it to _masks" in said["labels"], said

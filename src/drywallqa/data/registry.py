@@ -263,13 +263,16 @@ MASK_FOLDER_NAMES = ("masks", "mask", "labels", "label", "gt", "ground_truth", "
                      "annotations")  # what tools and tutorials name a folder of masks (a mask-folder split's: _masks)
 
 
+def holds_masks(folder: Path) -> bool:
+    """Whether ``folder`` (one of :data:`MASK_FOLDER_NAMES`) holds PNG masks (a labels/ of YOLO text files holds none:
+    renamed to _masks it reads no mask either)."""
+    return any(p.suffix.lower() == ".png" and not p.name.startswith(".") for p in folder.iterdir())
+
+
 def mask_folders_hint(root: Path) -> str:
     """What to do with a folder of PNG masks under ``root`` (or one of its folders) of another name than ``_masks``
     (:data:`MASK_FOLDER_NAMES`: ``train/masks/``, ``masks/`` beside ``images/``): it was not found, and the error said
     only to list the splits, which read every photo as having no mask. "" for none."""
-    def holds_masks(folder: Path) -> bool:
-        return any(p.suffix.lower() == ".png" and not p.name.startswith(".") for p in folder.iterdir())
-
     try:
         for sub in sorted(p for p in root.iterdir() if p.is_dir()):
             if sub.name.casefold() in MASK_FOLDER_NAMES and holds_masks(sub):

@@ -22,7 +22,7 @@ from ..utils.registry import UnknownNameError
 from .coco import rasterize_annotations
 from .problems import DataProblem
 from .registry import (COCO_FILE, MASK_FOLDER_NAMES, SPLIT_READERS, DatasetConfig, coco_files_hint,
-                       get_dataset_config, register_split_reader)
+                       get_dataset_config, holds_masks, register_split_reader)
 
 logger = logging.getLogger(__name__)
 LOGGED_PROBLEMS = 3  # problems of one split logged one by one when it is read; the rest are counted
@@ -778,6 +778,14 @@ def _unseen_turn(path: Path, size: tuple[int, int], orientation: int) -> DataPro
                                   "(exiftool -Orientation= FILE)")
 
 
+def _holds_masks(folder: Path) -> bool:
+    """:func:`~drywallqa.data.registry.holds_masks`, False where ``folder`` cannot be listed."""
+    try:
+        return holds_masks(folder)
+    except OSError:
+        return False
+
+
 @register_split_reader("mask_folder", finds=lambda folder: (folder / "_masks").is_dir(), layout="<split>/_masks/")
 def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems: list[DataProblem]) -> list[Sample]:
     """The photos of ``folder`` (any suffix of :data:`~drywallqa.utils.image_io.IMAGE_SUFFIXES`, in any case) with
@@ -802,7 +810,8 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
     elsewhere = None  # a folder of masks of another name (masks/, labels/: MASK_FOLDER_NAMES), where _masks/ is none
     for path in entries:  # photos below a folder of the split are not read: said so (they were left without a word)
         if path.is_dir() and path.name != "_masks":
-            if path.name.casefold() in MASK_FOLDER_NAMES and not (folder / "_masks").is_dir() and elsewhere is None:
+            if path.name.casefold() in MASK_FOLDER_NAMES and not (folder / "_masks").is_dir() and elsewhere is None \
+                    and _holds_masks(path):  # (a labels/ of YOLO text files: renamed, it reads no mask either)
                 elsewhere = path
                 problems.append(DataProblem(str(path), "a folder of masks? a mask-folder split reads a photo's mask "
                                                        "from _masks/<its stem>.png: rename it to _masks; skipped"))
