@@ -44,3 +44,28 @@ def test_a_labels_folder_of_text_files_in_a_mask_folder_split_is_not_said_to_be_
     _, problems = load_split(config, "train")
     said = {p.path.rsplit("/", 1)[-1]: p.message for p in problems}
     assert "rename it to _masks" in said["labels"], said
+
+
+def test_a_smaller_mask_of_a_photo_turned_by_its_exif_is_not_said_to_be_another_photos(tmp_path):
+    """A phone photo stored 40x30 and turned upright by its EXIF orientation (6: read 30x40), its mask drawn on a half
+    size copy as stored (20x15, a tool that ignores EXIF): it was "of another shape: another photo's mask, or drawn on
+    this photo before it was cropped?" -> said to be of the photo as stored (unturned), at another size."""
+    import numpy as np
+    from PIL import Image
+
+    from drywallqa.data import registry
+    from drywallqa.data.registry import DatasetConfig, SplitSource
+    from drywallqa.data.sample import load_split
+
+    split = tmp_path / "ds" / "train"
+    (split / "_masks").mkdir(parents=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(split / "a.jpg", exif=exif)
+    Image.fromarray(np.zeros((15, 20), np.uint8)).save(split / "_masks" / "a.png")
+    config = registry.register_dataset(DatasetConfig("h314_turned", str(tmp_path / "ds"), ("segment crack",),
+                                                     {"train": SplitSource("mask_folder", "train")}))
+    _, problems = load_split(config, "train")
+    said, = [p.message for p in problems if p.path.endswith("a.png")]
+    assert "mask is 20x15, image is 30x40" in said, said
+    assert "another photo" not in said and "orientation (6)" in said and "40x30" in said, said

@@ -708,14 +708,20 @@ def _unturned_hint(path: Path, label_size, size) -> str:
             "-Orientation= FILE) to read it as the label was drawn, or label it again in a tool that shows it upright")
 
 
-def _resized_hint(mask_size, size) -> str:
-    """What to do with a mask of another size than its photo (``(width, height)`` each) that no EXIF turn explains:
-    one of the photo's shape was drawn on the photo at another size (resized since, or the mask saved smaller); one of
-    another shape is of another photo, or of this one before a crop."""
+def _resized_hint(mask_size, size, orientation: int = 1) -> str:
+    """What to do with a mask of another size than its photo (``(width, height)`` each, the photo's as read) that no
+    EXIF turn explains: one of the photo's shape was drawn on the photo at another size (resized since, or the mask
+    saved smaller); one of the shape of the photo as stored, where its EXIF ``orientation`` turns it a quarter (5-8),
+    on a copy of it unturned at another size (it was said to be another photo's); one of another shape is of another
+    photo, or of this one before a crop."""
     (mw, mh), (w, h) = mask_size, size
     if abs(mw * h - mh * w) <= 0.01 * w * mh:
         return (f" (drawn on the photo at another size: resize the mask to {w}x{h}, nearest neighbour so that its "
                 "values stay, or put beside it the photo it was drawn on)")
+    if orientation in (5, 6, 7, 8) and abs(mw * w - mh * h) <= 0.01 * h * mh:
+        return (f" (drawn on the photo as stored, {h}x{w}, which its EXIF orientation ({orientation}) turns, at another "
+                f"size (a tool that ignores EXIF): resize the mask to {h}x{w}, nearest neighbour, and remove the photo's "
+                "orientation tag (exiftool -Orientation= FILE), or label it again in a tool that shows it upright)")
     return " (of another shape: another photo's mask, or drawn on this photo before it was cropped?)"
 
 
@@ -855,7 +861,7 @@ def _read_mask_folder(config: DatasetConfig, split: str, folder: Path, problems:
         if msize != (width, height):
             problems.append(DataProblem(str(mask_path), f"mask is {msize[0]}x{msize[1]}, image is {width}x{height} "
                                                         "(as read: EXIF orientation applied)"
-                                                        f"{_unturned_hint(path, msize, size) or _resized_hint(msize, size)}; "
+                                                        f"{_unturned_hint(path, msize, size) or _resized_hint(msize, size, orientation)}; "
                                                         "skipped"))
             continue
         if (turned := _unseen_turn(path, size, orientation)) is not None and _labels(mask_path):  # (an empty
