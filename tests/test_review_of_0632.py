@@ -1,5 +1,7 @@
 """Review of the changes since bf962c8 (helper 314): what its tests left out."""
 
+import pytest
+
 from drywallqa.engine.eval_report import grouped_problems
 
 
@@ -69,3 +71,29 @@ def test_a_smaller_mask_of_a_photo_turned_by_its_exif_is_not_said_to_be_another_
     said, = [p.message for p in problems if p.path.endswith("a.png")]
     assert "mask is 20x15, image is 30x40" in said, said
     assert "another photo" not in said and "orientation (6)" in said and "40x30" in said, said
+
+
+@pytest.mark.parametrize("k", [3, 6])
+def test_a_halved_label_enlarged_by_nearest_neighbour_is_no_mask_of_several_classes(tmp_path, k):
+    """A 0/255 label halved (an area resize: greys 64, 128, 192 along its edge) and enlarged k times by nearest
+    neighbour (as the mask-size problem advises): its edge's greys are bands k px wide between the stroke and the
+    background, and were named "a mask of 4 values ...: several classes?" (bf962c8 said nothing). A grey region of its
+    own (the 0/128/255 classes) is still named."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from drywallqa.data.sample import soft_mask_problem
+
+    m = Image.new("L", (640, 480), 0)
+    draw = ImageDraw.Draw(m)
+    for i in range(5):
+        draw.line([(i * 100, 0), (640 - i * 50, 480)], fill=255, width=9)
+    small = m.resize((320, 240), Image.BOX)
+    small.resize((320 * k, 240 * k), Image.NEAREST).save(tmp_path / "m.png")
+    said = soft_mask_problem(tmp_path / "m.png")
+    assert said is None or "several classes" not in said.message, said
+    classes = np.zeros((100, 100), np.uint8)  # a class region beside the stroke, touching it along one side
+    classes[10:30, 10:90], classes[30:80, 10:90] = 255, 128
+    Image.fromarray(classes).save(tmp_path / "classes.png")
+    said = soft_mask_problem(tmp_path / "classes.png")
+    assert said is not None and "a mask of 2 values" in said.message, said

@@ -229,10 +229,23 @@ def _classes_problem(path, plane: np.ndarray, colours: Callable[[], np.ndarray] 
         values, counts = np.unique(plane[on], return_counts=True)
         if plane.max() >= 128:  # a 0/255 label (its greys are edges, or a JPEG's), or classes spread over the greys
             # (0/128/255): a grey is a class where it fills a region of its own, not a line along another's edge, and
-            # lies apart from the brightest (a JPEG's 250-254 inside a white stroke are that stroke)
-            top = int(values[-1])
-            regions = [v == top or (v <= top - top // NEAR_BLACK and _filled(plane == v) >= CLASS_SHARE * on.sum())
-                       for v in values]
+            # lies apart from the brightest (a JPEG's 250-254 inside a white stroke are that stroke); nor a band between
+            # brighter and darker values about a brightest edged with greys, however wide (a label halved, then enlarged
+            # by nearest neighbour: its greys were named as classes)
+            top, share = int(values[-1]), CLASS_SHARE * on.sum()
+            edged = None  # whether the brightest's region is edged with greys (its border touches 0 little), found once
+
+            def edge(v) -> bool:
+                nonlocal edged
+                if not _between(plane, v):
+                    return False
+                if edged is None:
+                    rim = _border(plane == top)
+                    edged = _touches(rim, plane == 0) * 3 < np.count_nonzero(rim)
+                return edged
+
+            regions = [v == top or (v <= top - top // NEAR_BLACK and n >= share and _filled(plane == v) >= share
+                                    and not edge(v)) for v, n in zip(values, counts)]
             values, counts = values[regions], counts[regions]
         what = "values"
     else:
@@ -268,6 +281,34 @@ def _filled(where: np.ndarray) -> int:
         for dx in range(3):
             inside &= padded[dy:dy + where.shape[0], dx:dx + where.shape[1]]
     return int(np.count_nonzero(inside))
+
+
+def _border(where: np.ndarray) -> np.ndarray:
+    """The pixels of ``where`` with a neighbour (of 8) outside it, or on the image's edge."""
+    padded, inside = np.pad(where, 1), where.copy()
+    for dy in range(3):
+        for dx in range(3):
+            inside &= padded[dy:dy + where.shape[0], dx:dx + where.shape[1]]
+    return where & ~inside
+
+
+def _touches(border: np.ndarray, other: np.ndarray) -> int:
+    """How many pixels of ``border`` (a region's, :func:`_border`) touch (of 8 neighbours) a pixel of ``other``."""
+    padded, near = np.pad(other, 1), np.zeros(other.shape, dtype=bool)
+    for dy in range(3):
+        for dx in range(3):
+            near |= padded[dy:dy + other.shape[0], dx:dx + other.shape[1]]
+    return int(np.count_nonzero(near & border))
+
+
+def _between(plane: np.ndarray, value: int) -> bool:
+    """Whether the pixels of ``value`` in ``plane`` lie between brighter and darker ones, as a label's edge does: a
+    third or more of their region's border touches (of 8 neighbours) a brighter value, and a third or more a darker
+    one (a class's region of its own touches the background alone, or a brighter class along a short side; one a
+    crack crosses is told apart by the brightest's border, which touches 0: :func:`_classes_problem`)."""
+    border = _border(plane == value)
+    total = int(np.count_nonzero(border))
+    return bool(total) and _touches(border, plane > value) * 3 >= total and _touches(border, plane < value) * 3 >= total
 
 
 def _inverted_problem(path, mask: np.ndarray) -> DataProblem | None:
