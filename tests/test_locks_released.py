@@ -129,18 +129,27 @@ def test_an_evaluation_releases_its_lock_when_it_fails(tmp_path, synthetic_datas
 
 def test_evaluate_after_a_usage_error_in_the_same_process_is_not_refused(tmp_path, synthetic_datasets, tiny_model_dir,
                                                                           made_locks, monkeypatch):
-    """A CliRunner (one process): an evaluation that ended with a usage error (exit 2) after its lock was taken (no
-    split manifest in --splits-dir), then a model folder that is none, then an unknown dataset: the next evaluation
-    into the same --out is not refused as "in use by another evaluation"."""
+    """A CliRunner (one process): an evaluation that ended with a usage error (exit 2) after its lock was taken (one
+    its work raises: a missing split manifest is now said before the lock), then a model folder that is none, then an
+    unknown dataset: the next evaluation into the same --out is not refused as "in use by another evaluation"."""
+    import typer
+
     from drywallqa.engine import evaluator
+
+    def usage_error(*args, **kwargs):
+        raise typer.BadParameter("no such part", param_hint="--splits")
 
     out = tmp_path / "ev"
     base = ["evaluate", "--datasets-dir", str(synthetic_datasets), "--out", str(out), "--speed-images", "0",
             "--limit", "1"]
     first = runner.invoke(app, [*base, "--model-path", str(tiny_model_dir), "-d", "syn_tape", "--splits", "group",
                                 "--splits-dir", str(tmp_path / "no_splits")])
-    assert first.exit_code == 2, first.output
-    assert "no split manifest" in first.output
+    assert first.exit_code == 2 and "no split manifest" in first.output, first.output  # before the lock
+    with monkeypatch.context() as m:
+        m.setattr(evaluator, "_evaluate", usage_error)
+        inside = runner.invoke(app, [*base, "--model-path", str(tiny_model_dir), "-d", "syn_tape", "--splits",
+                                     "published"])
+    assert inside.exit_code == 2 and "no such part" in inside.output, inside.output
     assert_released(made_locks, out / evaluator.EVAL_LOCK)
     for args in (["--model-path", str(tmp_path / "no_model"), "-d", "syn_tape"],
                  ["--model-path", str(tiny_model_dir), "-d", "no_such_dataset"]):

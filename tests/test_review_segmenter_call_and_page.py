@@ -77,8 +77,9 @@ def test_stop_pressed_with_the_keyboard_leaves_the_focus_on_the_list_not_the_pag
     assert out["consoleErrors"] == [], out
     assert out["pressed"] == "queue-title", out  # not the page
     stopped = out["stopped"]
-    assert stopped["said"] == "1 of 3 photos segmented, 2 not sent (stopped).", stopped
-    assert stopped["focused"] == "queue-title" and stopped["tab"] == "a.png", stopped
+    # Stop cuts off the photo on its way (none done): Tab goes on from the heading to the next control, not the page
+    assert stopped["said"] == "0 of 3 photos segmented, stopped, 3 not sent (Segment sends them).", stopped
+    assert stopped["focused"] == "queue-title" and stopped["tab"] == "json-all", stopped
 
 
 class _TwoPartError(Exception):

@@ -92,7 +92,7 @@ def test_train_refuses_bad_values_before_reading_data(write_train_config, tiny_k
 def test_output_folder_problems_are_clean_errors(tiny_model_dir, photo, tmp_path):
     (tmp_path / "file").write_text("x")
     (tmp_path / "odd" / "results.json").mkdir(parents=True)
-    for out, why in ((tmp_path / "file", "is a file"), (tmp_path / "file" / "sub", "cannot make"),
+    for out, why in ((tmp_path / "file", "is a file"), (tmp_path / "file" / "sub", "lies below a file"),
                      (tmp_path / "odd", "is not a file")):
         res = CliRunner().invoke(app, ["predict", str(photo), "-p", "segment crack", "--out", str(out),
                                        "--model-path", str(tiny_model_dir)], terminal_width=300)

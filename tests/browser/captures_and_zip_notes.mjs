@@ -25,7 +25,7 @@ try {
     sent.push(name);
     if (name === 'lost.png') { await route.abort('connectionreset'); return; }
     if (name === hold) { arrived(); await held; }
-    await route.fulfill({ response: await route.fetch() });
+    try { await route.fulfill({ response: await route.fetch() }); } catch (err) { /* aborted by the page meanwhile */ }
   });
   const segment = async () => { await page.click('#run'); await page.waitForFunction(() => !document.querySelector('#run').disabled); };
   const note = () => page.evaluate(() => {  // (a page without it: said null, no 90 s wait for it)

@@ -27,7 +27,10 @@ try {
     const files = await Promise.all((await readdir(dir)).sort().map(async name =>
       ({ name, mimeType: 'image/png', buffer: await readFile(`${dir}/${name}`) })));
     let release; const held = new Promise(done => { release = done; });
-    await page.route('**/v1/segment', async route => { await held; await route.fulfill({ response: await route.fetch() }); });
+    await page.route('**/v1/segment', async route => {
+      await held;
+      try { await route.fulfill({ response: await route.fetch() }); } catch (err) { /* aborted by the page (Stop) meanwhile */ }
+    });
     await page.setInputFiles('#image', files);
     await page.focus('#run'); await page.keyboard.press('Enter');
     await page.waitForFunction(() => document.querySelector('#queue li').dataset.state === 'sending');

@@ -143,8 +143,9 @@ def check_writable_path(path: str | Path, folder: bool) -> None:
         # as root, --json /dev/stdout (or /dev/full) replaced that device's node with a file; else "/dev is not writable"
         raise ValueError(f"{path} is not a regular file (a device, a pipe or a socket), which would be replaced by "
                          "one; give the path of a file")
-    if any(p.exists() and not p.is_dir() for p in path.parents):
-        raise ValueError(f"{path} lies below a file")
+    below = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if below is not None:  # (the file named: in a long path it was not plain which part is one)
+        raise ValueError(f"{path} lies below a file, {below}; give another path")
     existing = next(p for p in (path, *path.absolute().parents) if p.exists())
     writable = existing if existing.is_dir() else existing.parent
     if not os.access(writable, os.W_OK | os.X_OK):
