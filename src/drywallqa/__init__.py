@@ -8,7 +8,7 @@ import importlib
 
 from .utils.deprecation import deprecated_names
 
-__version__ = "0.6.31"
+__version__ = "0.6.32"
 
 _HOMES = {"TorchSegmenter": "drywallqa.engine.torch_runtime", "EncodedImage": "drywallqa.engine.segmenter",
           "SegmentationResult": "drywallqa.engine.segmenter", "Segmenter": "drywallqa.engine.segmenter"}
