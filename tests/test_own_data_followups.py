@@ -145,8 +145,8 @@ def test_a_data_problem_many_files_share_is_one_line_of_report_md_and_every_file
 
     names.append("h311_many")
     config = _jpeg_masks_dataset(tmp_path / "ds", "h311_many", 12)
-    report = evaluate(_RedMaps(), tmp_path / "eval", datasets=(config.name,), which=("all",), speed_images=0,
-                      progress=False)
+    evaluate(_RedMaps(), tmp_path / "eval", datasets=(config.name,), which=("all",), speed_images=0,
+             progress=False)
     noisy = [f"p{i:02d}.png" for i in range(1, 13)]
     saved = json.loads((tmp_path / "eval" / "report.json").read_text(encoding="utf-8"))["data_problems"]
     assert all(sum(n in p for p in saved) == 1 for n in noisy), saved  # report.json: every file, once
