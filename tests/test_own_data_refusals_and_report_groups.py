@@ -1,4 +1,4 @@
-"""Follow-ups of the own-data audit: a dataset YAML whose categories its COCO files label none of, refused by every
+"""Own data: a dataset YAML whose categories its COCO files label none of, refused by every
 command that scores photos of it; the report's Data problems said once per file and grouped; an RLE size written
 [w, h]."""
 

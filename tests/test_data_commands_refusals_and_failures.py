@@ -1,4 +1,4 @@
-"""Follow-ups of the own-data audits (2): a dataset YAML whose categories its COCO files label none of, refused by the
+"""Own data: a dataset YAML whose categories its COCO files label none of, refused by the
 `data` commands that read its labels as by train and evaluate; report.md's Files that failed grouped as its Data
 problems are."""
 
