@@ -77,6 +77,13 @@ class Sample:
         return mask.astype(np.uint8)
 
 
+def _same_shape(size, other) -> bool:
+    """Whether two ``(width, height)`` sizes are of one shape, within 1% (a uniformly shrunk copy of a photo, a mask
+    drawn on the photo at another size): ``width * other_height`` within 1% of ``height * other_width``."""
+    (w, h), (ow, oh) = size, other
+    return abs(w * oh - h * ow) <= 0.01 * ow * h  # (in the order every place that asked it multiplied)
+
+
 def label_at_photo(mask: np.ndarray, shape) -> np.ndarray:
     """A sample's label (bool, or a target: :meth:`Sample.load_target`) at the size of its photo as read (``shape``:
     the photo's ``(H, W[, C])``). A uniformly shrunk copy of a photo (which the COCO reader takes: its entry declares
@@ -88,7 +95,7 @@ def label_at_photo(mask: np.ndarray, shape) -> np.ndarray:
 
     height, width = shape[:2]
     mh, mw = mask.shape
-    if (mh, mw) == (height, width) or height > mh or width > mw or abs(width * mh - height * mw) > 0.01 * mw * height:
+    if (mh, mw) == (height, width) or height > mh or width > mw or not _same_shape((width, height), (mw, mh)):
         return mask
 
     def shrink(plane: np.ndarray) -> np.ndarray:
@@ -713,7 +720,7 @@ def _coco_sample(config, split, folder: Path, img: dict, by_image: dict, seen: s
         width, height = actual
         if height * width > DEFAULT_MAX_PIXELS:
             raise ValueError(f"the file is {width}x{height}: more than {DEFAULT_MAX_PIXELS:,} pixels")
-    if actual is None or abs(actual[0] * height - actual[1] * width) > 0.01 * width * actual[1] or actual[0] > width \
+    if actual is None or not _same_shape(actual, (width, height)) or actual[0] > width \
             or actual[1] > height:  # (a uniformly shrunk copy, as scripts/pack_training_images.py makes, keeps its
         # labels' shape: allowed; one taller than declared is none, and its label did not fit it: photo_and_label)
         found = "not a readable image" if actual is None else f"{actual[0]}x{actual[1]} (EXIF orientation applied)"
@@ -756,10 +763,10 @@ def _resized_hint(mask_size, size, orientation: int = 1) -> str:
     on a copy of it unturned at another size (it was said to be another photo's); one of another shape is of another
     photo, or of this one before a crop."""
     (mw, mh), (w, h) = mask_size, size
-    if abs(mw * h - mh * w) <= 0.01 * w * mh:
+    if _same_shape((mw, mh), (w, h)):
         return (f" (drawn on the photo at another size: resize the mask to {w}x{h}, nearest neighbour so that its "
                 "values stay, or put beside it the photo it was drawn on)")
-    if orientation in (5, 6, 7, 8) and abs(mw * w - mh * h) <= 0.01 * h * mh:
+    if orientation in (5, 6, 7, 8) and _same_shape((mw, mh), (h, w)):
         return (f" (drawn on the photo as stored, {h}x{w}, which its EXIF orientation ({orientation}) turns, at another "
                 f"size (a tool that ignores EXIF): resize the mask to {h}x{w}, nearest neighbour, and remove the photo's "
                 "orientation tag (exiftool -Orientation= FILE), or label it again in a tool that shows it upright)")
@@ -770,8 +777,7 @@ def _larger_hint(declared, size) -> str:
     """What to do with a photo of a COCO entry larger than the entry declares (``(width, height)`` each), of the same
     shape: its labels were drawn at the declared size (a copy shrunk to a smaller size is read; one enlarged, or the
     original put back, is not). "" for any other."""
-    if size is None or size[0] <= declared[0] or \
-            abs(size[0] * declared[1] - size[1] * declared[0]) > 0.01 * declared[0] * size[1]:
+    if size is None or size[0] <= declared[0] or not _same_shape(size, declared):
         return ""
     return (f" (the labels were drawn on the photo at {declared[0]}x{declared[1]}: put that photo here, or a smaller copy "
             "of it; or export the labels again with this photo)")
