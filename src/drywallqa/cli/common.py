@@ -400,6 +400,20 @@ def dataset_names(datasets, datasets_dir=None) -> list[str]:
     return names
 
 
+def check_categories_labelled(names, datasets_dir=None, param_hint: str = "--dataset") -> None:
+    """A dataset of ``names`` whose YAML's ``categories`` its COCO files label none of
+    (:func:`~drywallqa.data.sample.categories_refusal`: ``wall crack`` for a file's ``Wall Crack``) is a usage error
+    of ``param_hint``, before its photos are read, as train refuses it: every photo would be read as showing nothing
+    (evaluate scored against empty masks, ship and calibrate-confidence chose and fitted on them, data split wrote a
+    manifest of them, refine-masks refined empty masks, stats reported every mask empty)."""
+    from ..data.registry import get_dataset_config
+    from ..data.sample import categories_refusal
+
+    for name in names:
+        if (why := categories_refusal(get_dataset_config(name), datasets_dir)) is not None:
+            raise typer.BadParameter(why, param_hint=param_hint)
+
+
 def check_split_parts(names, splits_dir=None, parts=(), hint: str = "--splits-dir") -> None:
     """Each dataset of ``names`` (registered) has a split manifest (``--splits-dir``) with ``parts``: a clean error
     before a model loads (it was said only once it had). A manifest that cannot be read is left to the command.

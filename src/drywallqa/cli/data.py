@@ -13,8 +13,8 @@ from rich.table import Table
 from ..utils.files import write_text_atomic
 from ..utils.formats import strict_json
 from ..utils.paths import resolved, shortened, why_not
-from .common import (DATASET_HELP, DATASETS_DIR_HELP, check_output_path, comma_list, console, console_on_stderr, data_app,
-                     dataset_names, tagged)
+from .common import (DATASET_HELP, DATASETS_DIR_HELP, check_categories_labelled, check_output_path, comma_list, console,
+                     console_on_stderr, data_app, dataset_names, tagged)
 
 
 STATS_PROBLEMS = 50  # data problems that `data stats` prints; --json has them all
@@ -77,20 +77,6 @@ def _check_json_beside_previews(json_out: Path, preview_dir: Path, names: list[s
                                  "over); give the JSON file another name", param_hint="--json / --preview")
 
 
-def _check_categories_label(names: list[str], datasets_dir) -> None:
-    """A dataset whose YAML's ``categories`` its COCO files label none of
-    (:func:`~drywallqa.data.sample.categories_refusal`: ``wall crack`` for a file's ``Wall Crack``) is a usage error of
-    ``--dataset``, as train, evaluate, ship and calibrate-confidence refuse it, before its photos are read: ``data
-    split`` wrote a manifest of photos read as showing nothing, ``refine-masks`` refined empty masks and ``stats``
-    reported every mask empty (exit 0; its --json the same to a script), the reason one line among the data problems."""
-    from ..data.registry import get_dataset_config
-    from ..data.sample import categories_refusal
-
-    for name in names:
-        if (why := categories_refusal(get_dataset_config(name), datasets_dir)) is not None:
-            raise typer.BadParameter(why, param_hint="--dataset")
-
-
 @data_app.command("stats")
 def data_stats(
     dataset: List[str] = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
@@ -104,7 +90,7 @@ def data_stats(
 ):
     """Counts, mask coverage, label stroke widths, source-photo groups and near-duplicates across splits."""
     names = dataset_names(dataset, datasets_dir)
-    _check_categories_label(names, datasets_dir)
+    check_categories_labelled(names, datasets_dir)
     to_stdout = json_out == Path("-")
     for path, hint, folder in ((None if to_stdout else json_out, "--json", False), (preview_dir, "--preview", True)):
         if path is not None:  # before the statistics are computed, not after
@@ -245,7 +231,7 @@ def data_split(
     if not 0 <= seed <= 2**32 - 1:  # numpy's seeds, as train's: -1 failed deep inside, a huge one was written as given
         raise typer.BadParameter(f"must be a whole number in [0, {2**32 - 1}], got {seed}", param_hint="--seed")
     names = dataset_names(dataset, datasets_dir)
-    _check_categories_label(names, datasets_dir)
+    check_categories_labelled(names, datasets_dir)
     joined = ()
     if join is not None:
         if len(names) != 1:
@@ -365,7 +351,7 @@ def data_refine_masks(
             splits = check_refine_request(name, asked)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint=hint) from None
-    _check_categories_label([name], datasets_dir)
+    check_categories_labelled([name], datasets_dir)
     if with_ not in BOX_REFINERS:  # the options, before the dataset is read
         raise typer.BadParameter(f"--with {with_!r}: choose {' or '.join(BOX_REFINERS.names())}", param_hint="--with")
     given = [hint for hint, value in (("--model-path", model_path), ("--min-iou", min_iou)) if value is not None]

@@ -8,9 +8,9 @@ from typing import List, Optional
 import typer
 
 from .common import (DATASETS_DIR_HELP, GATE_HELP, INTERRUPTED_CODE, MODEL_HELP, MODEL_PATH_HELP, PIPELINE_HELP,
-                     PRECISION_HELP, RUNTIME_HELP, SPLITS_DIR_HELP, TILE_HELP, app, check_split_parts,
-                     check_output_path, comma_list, console, dataset_names, error_message, export_app, load_segmenter,
-                     model_dir_option, tagged, ENLARGE_TILES_HELP)
+                     PRECISION_HELP, RUNTIME_HELP, SPLITS_DIR_HELP, TILE_HELP, app, check_categories_labelled,
+                     check_split_parts, check_output_path, comma_list, console, dataset_names, error_message,
+                     export_app, load_segmenter, model_dir_option, tagged, ENLARGE_TILES_HELP)
 
 
 @app.command()
@@ -54,13 +54,10 @@ def evaluate(
         raise typer.BadParameter(f"unknown split names {sorted(unknown)}; use {', '.join(SPLIT_CHOICES)}", param_hint="--splits")
     check_output_path(out, "--out", folder=True)
     names = tuple(dataset_names(dataset, datasets_dir))  # one named twice, or unknown: before a model loads
-    from ..data.registry import get_dataset_config
-    from ..data.sample import categories_refusal
-
-    for name in names:  # categories: its files label none of (every photo scored against an empty mask), as train
-        if (why := categories_refusal(get_dataset_config(name), datasets_dir)) is not None:  # refuses it
-            raise typer.BadParameter(why, param_hint="--dataset")
+    check_categories_labelled(names, datasets_dir)  # categories its files label none of: before the model loads
     if "published" in which:  # an export of your own with no 'valid' split: said before the model loads, too
+        from ..data.registry import get_dataset_config
+
         for name, entry in zip(names, dataset or names):  # (in the order given: unique_datasets)
             have = get_dataset_config(name).splits
             if "valid" not in have:  # every way on, as docs/evaluation.md and data.md name them (not `all` alone)

@@ -11,8 +11,8 @@ from typing import List, Optional
 
 import typer
 
-from .common import (DATASETS_DIR_HELP, INTERRUPTED_CODE, SPLITS_DIR_HELP, app, check_model_file, check_output_path, console,
-                     dataset_names, error_message, model_dir_option, tagged)
+from .common import (DATASETS_DIR_HELP, INTERRUPTED_CODE, SPLITS_DIR_HELP, app, check_categories_labelled,
+                     check_model_file, check_output_path, console, dataset_names, error_message, model_dir_option, tagged)
 
 
 def not_in_a_running_run(model_path: Path) -> None:
@@ -56,14 +56,9 @@ def val_data_of(model_dir, given, datasets_dir: Optional[Path], splits_dir: Opti
     ``param_hint`` (the folder given), naming it and what to do; a dataset whose YAML's ``categories`` its COCO files
     label none of (:func:`~drywallqa.data.sample.categories_refusal`: every val photo read as showing nothing, options
     chosen and a confidence fitted on empty masks) is one of ``--dataset``, as train and evaluate refuse it."""
-    from ..data.registry import get_dataset_config
-    from ..data.sample import categories_refusal
-
     datasets, datasets_dir = trained_on(model_dir, given, datasets_dir, param_hint=param_hint)
     names = tuple(dataset_names(datasets, datasets_dir))
-    for name in names:  # before any model work
-        if (why := categories_refusal(get_dataset_config(name), datasets_dir)) is not None:
-            raise typer.BadParameter(why, param_hint="--dataset" if given else DEFAULT_HINT)
+    check_categories_labelled(names, datasets_dir, "--dataset" if given else DEFAULT_HINT)  # before any model work
     with train_files_refused(param_hint):
         splits_dir = splits_trained_with(model_dir, names, splits_dir)
         warn_val_trained_on(model_dir, names, splits_dir, datasets_dir)
