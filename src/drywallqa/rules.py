@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from .measures import MM_MEASURES, PX_MEASURES, validate_mm_per_px
 from .text.prompts import as_read, normal_form, stripped
-from .utils.checks import InputError
+from .utils.checks import InputError, finite_number
 
 # measures of :func:`drywallqa.measures.mask_measures` a rule may test; *_mm ones need a scale (mm per pixel)
 MEASURES = (*PX_MEASURES, *MM_MEASURES)
@@ -52,7 +52,7 @@ class Rule:
         if self.op not in OPERATORS:
             reason = f"a rule's operator is one of {' '.join(OPERATORS)}"
             raise InputError(f"unknown operator {self.op!r}; one of {' '.join(OPERATORS)}"[:200], reason)
-        if isinstance(self.value, bool) or not isinstance(self.value, numbers.Real) or not _finite(self.value):
+        if not finite_number(self.value):
             raise InputError(f"a rule's number must be a finite number, got {self.value!r}"[:200],
                              "a rule's number must be finite")
         object.__setattr__(self, "value", float(self.value))
@@ -111,14 +111,6 @@ class Rule:
         # dropped the last of 4.9480519480519485): "> 5", not "> 5.0"
         shown = repr(float(self.value))
         return f"{self.prompt}: {self.measure} {self.op} {shown[:-2] if shown.endswith('.0') else shown}"
-
-
-def _finite(value: numbers.Real) -> bool:
-    """Whether ``value`` is a finite number a float holds (math.isfinite(10**400) raised OverflowError)."""
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
 
 
 def _slip(text: str) -> str:

@@ -36,8 +36,13 @@ def not_text(value, name: str):
 
 def finite_number(value) -> bool:
     """Whether ``value`` is a finite number, not a flag (a measure or size as a batch job writes it in its records and
-    ``results.json``)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ``results.json``, a rule's number); an int no float holds (10**400) is none (math.isfinite raised OverflowError)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def whole_number(value) -> bool:
